@@ -1,0 +1,37 @@
+import { UsageError, type CliIO, type Command } from './io.ts';
+
+/** Subcommands, each in its own module under commands/. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {};
+
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(await usage());
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.stderr.write(`llmsec: unknown command "${name}"\n\n${await usage()}`);
+    return 2;
+  }
+  const { command } = await load();
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`llmsec ${name}: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`llmsec ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function usage(): Promise<string> {
+  const lines = ['usage: llmsec <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    const { command } = await load();
+    lines.push(`  ${name.padEnd(12)} ${command.summary}`);
+  }
+  return lines.join('\n') + '\n';
+}

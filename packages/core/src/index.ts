@@ -1,0 +1,42 @@
+export {
+  CATEGORIES,
+  SEVERITIES,
+  SEVERITY_RANK,
+  DEFAULT_SEVERITY,
+  ALERT_SEVERITIES,
+  ANONYMOUS_USER,
+  PREVIEW_MAX_CHARS,
+  isCategory,
+  isSeverity,
+  isBlockCategory,
+} from './model.ts';
+export type {
+  Category,
+  CategoryName,
+  CategoryMetadata,
+  Severity,
+  Metadata,
+  MetadataValue,
+  SecurityEvent,
+  Alert,
+  AlertSeverity,
+  AlertStatus,
+} from './model.ts';
+export * from './attributes.ts';
+export * from './metric-names.ts';
+export { systemClock, ManualClock } from './clock.ts';
+export type { Clock } from './clock.ts';
+export { createIdGenerator, defaultIdGenerator, seededRandom } from './ids.ts';
+export type { IdGenerator, RandomSource } from './ids.ts';
+export { parseTimestamp, formatTimestamp } from './timestamp.ts';
+export {
+  EventDecodeError,
+  decodeEvent,
+  decodeEventLine,
+  encodeEvent,
+  encodeAlert,
+  readEventsJsonl,
+} from './jsonl.ts';
+export type { DecodedEvent, LineError } from './jsonl.ts';
+export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
+export type { CarrierIds } from './otel-codec.ts';

@@ -1,0 +1,182 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { isSeverity, type Alert, type Metadata, type SecurityEvent } from './model.ts';
+import { parseTimestamp } from './timestamp.ts';
+
+/**
+ * The JSONL codec of shared/formats/events.md. Decoding is strict about required fields and
+ * lenient about everything else: unknown fields and categories are accepted (and dropped),
+ * ids given as numbers are turned into strings, and a bad line is reported, never thrown
+ * out of a stream.
+ */
+
+export class EventDecodeError extends Error {
+  override readonly name = 'EventDecodeError';
+}
+
+export interface DecodedEvent {
+  event: SecurityEvent;
+  /** The event time in epoch milliseconds, parsed once here so consumers need not. */
+  timeMs: number;
+}
+
+const OPTIONAL_STRINGS = [
+  'session_id',
+  'trace_id',
+  'span_id',
+  'source_ip',
+  'service',
+  'description',
+  'request_preview',
+  'response_preview',
+] as const;
+
+/** Validates a parsed JSON value as a security event. Throws EventDecodeError with the reason. */
+export function decodeEvent(value: unknown): DecodedEvent {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new EventDecodeError('not a JSON object');
+  }
+  const raw = value as Record<string, unknown>;
+  const event_id = requiredString(raw, 'event_id');
+  const timestamp = requiredString(raw, 'timestamp');
+  const timeMs = parseTimestamp(timestamp);
+  if (Number.isNaN(timeMs)) {
+    throw new EventDecodeError(`bad timestamp ${JSON.stringify(timestamp)} (want RFC 3339 with zone)`);
+  }
+  const category = requiredString(raw, 'category');
+  const severity = requiredString(raw, 'severity');
+  if (!isSeverity(severity)) {
+    throw new EventDecodeError(`bad severity ${JSON.stringify(severity)} (want info, warning, alert or critical)`);
+  }
+  const user_id = requiredString(raw, 'user_id');
+  const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
+  for (const key of OPTIONAL_STRINGS) {
+    const v = optionalString(raw, key);
+    if (v !== undefined) event[key] = v;
+  }
+  if (raw.metadata !== undefined && raw.metadata !== null) {
+    if (typeof raw.metadata !== 'object' || Array.isArray(raw.metadata)) {
+      throw new EventDecodeError('field "metadata" must be an object');
+    }
+    event.metadata = raw.metadata as Metadata;
+  }
+  if (raw.correlated_events !== undefined && raw.correlated_events !== null) {
+    if (!Array.isArray(raw.correlated_events)) {
+      throw new EventDecodeError('field "correlated_events" must be an array of strings');
+    }
+    event.correlated_events = raw.correlated_events.map(String);
+  }
+  return { event, timeMs };
+}
+
+function requiredString(raw: Record<string, unknown>, key: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) throw new EventDecodeError(`missing required field "${key}"`);
+  if (typeof v === 'number' && key !== 'timestamp') return String(v);
+  if (typeof v !== 'string') throw new EventDecodeError(`field "${key}" must be a string`);
+  if (v.length === 0) throw new EventDecodeError(`field "${key}" is empty`);
+  return v;
+}
+
+function optionalString(raw: Record<string, unknown>, key: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  throw new EventDecodeError(`field "${key}" must be a string`);
+}
+
+/** Decodes one JSONL line. Throws EventDecodeError (invalid JSON included). */
+export function decodeEventLine(line: string): DecodedEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    throw new EventDecodeError(`invalid JSON: ${(err as Error).message}`);
+  }
+  return decodeEvent(value);
+}
+
+/** Field order of events.md; conversation_id is in-process only and not written. */
+const EVENT_FIELDS = [
+  'event_id',
+  'timestamp',
+  'category',
+  'severity',
+  'user_id',
+  'session_id',
+  'trace_id',
+  'span_id',
+  'source_ip',
+  'service',
+  'description',
+  'request_preview',
+  'response_preview',
+  'metadata',
+  'correlated_events',
+] as const;
+
+/** One JSONL line (no newline) in events.md field order, absent fields omitted. */
+export function encodeEvent(event: SecurityEvent): string {
+  const out: Record<string, unknown> = {};
+  for (const key of EVENT_FIELDS) {
+    const v = event[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return JSON.stringify(out);
+}
+
+const ALERT_FIELDS = [
+  'alert_id',
+  'rule',
+  'severity',
+  'status',
+  'labels',
+  'user_ids',
+  'starts_at',
+  'ends_at',
+  'description',
+  'evidence',
+  'trace_ids',
+] as const;
+
+/** One alert JSONL line, exactly the fields of events.md section 2 (in-process extras left out). */
+export function encodeAlert(alert: Alert): string {
+  const out: Record<string, unknown> = {};
+  for (const key of ALERT_FIELDS) {
+    const v = alert[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return JSON.stringify(out);
+}
+
+export interface LineError {
+  /** 1-based line number in the input. */
+  line: number;
+  message: string;
+}
+
+/**
+ * Streams decoded events from JSONL input. Blank lines are skipped silently; malformed lines
+ * are passed to `onError` with their line number and skipped, and reading goes on.
+ */
+export async function* readEventsJsonl(
+  input: Readable | AsyncIterable<string>,
+  onError: (error: LineError) => void,
+): AsyncGenerator<DecodedEvent & { line: number }> {
+  const lines =
+    typeof (input as Readable).pipe === 'function'
+      ? createInterface({ input: input as Readable, crlfDelay: Infinity })
+      : (input as AsyncIterable<string>);
+  let lineNo = 0;
+  for await (const rawLine of lines) {
+    lineNo++;
+    const line = rawLine.trim();
+    if (line.length === 0) continue;
+    try {
+      yield { ...decodeEventLine(line), line: lineNo };
+    } catch (err) {
+      onError({ line: lineNo, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The security-event and alert model: one object, many encodings (span event, log record,
+ * JSONL). Field names are the snake_case names of shared/formats/events.md so that the
+ * object *is* its JSON form; nothing maps names twice.
+ */
+
+export const CATEGORIES = [
+  'guardrail_block',
+  'output_filter_block',
+  'rate_limit_hit',
+  'anomalous_pattern',
+  'system_prompt_leakage',
+  'pii_detected',
+  'tool_abuse_attempt',
+  'auth_failure',
+  'unusual_token_usage',
+  'request_completed',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** Readers accept categories they do not know (the format may grow); they just match no rule. */
+export type CategoryName = Category | (string & {});
+
+export const SEVERITIES = ['info', 'warning', 'alert', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Ordering for comparisons such as "at least alert". */
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
+  info: 0,
+  warning: 1,
+  alert: 2,
+  critical: 3,
+};
+
+export const DEFAULT_SEVERITY: Readonly<Record<Category, Severity>> = {
+  guardrail_block: 'warning',
+  output_filter_block: 'alert',
+  rate_limit_hit: 'warning',
+  anomalous_pattern: 'warning',
+  system_prompt_leakage: 'critical',
+  pii_detected: 'warning',
+  tool_abuse_attempt: 'alert',
+  auth_failure: 'warning',
+  unusual_token_usage: 'warning',
+  request_completed: 'info',
+};
+
+/** Category-specific metadata, as in events.md. Unknown keys are allowed and kept. */
+export interface CategoryMetadata {
+  guardrail_block: { guardrail_layer: string; block_reason: string };
+  output_filter_block: { filter_name: string; block_reason: string };
+  rate_limit_hit: { limit_type: string; current: number; limit: number };
+  anomalous_pattern: { anomaly_type: string };
+  system_prompt_leakage: { detection_method: string; confidence: number };
+  pii_detected: { pii_types: string[]; direction: 'input' | 'output' };
+  tool_abuse_attempt: { tool_name: string; block_reason: string };
+  auth_failure: { reason: string };
+  unusual_token_usage: { prompt_tokens: number; completion_tokens: number };
+  request_completed: {
+    model: string;
+    prompt_tokens: number;
+    completion_tokens: number;
+    latency_ms: number;
+    cost_usd: number;
+    prompt_length: number;
+    blocked: boolean;
+  };
+}
+
+/** A metadata value: what survives both JSON and OpenTelemetry attributes. */
+export type MetadataValue = string | number | boolean | string[] | number[] | boolean[];
+export type Metadata = Record<string, MetadataValue>;
+
+export interface SecurityEvent {
+  event_id: string;
+  /** RFC 3339 with zone; event time, not ingest time. */
+  timestamp: string;
+  category: CategoryName;
+  severity: Severity;
+  /** End user; `anonymous` when unknown. */
+  user_id: string;
+  session_id?: string;
+  /** W3C trace id, 32 lowercase hex. */
+  trace_id?: string;
+  /** 16 lowercase hex. */
+  span_id?: string;
+  source_ip?: string;
+  service?: string;
+  description?: string;
+  /** Redacted, truncated (<= 500 chars). */
+  request_preview?: string;
+  /** Redacted, truncated (<= 500 chars). */
+  response_preview?: string;
+  metadata?: Metadata;
+  correlated_events?: string[];
+  /**
+   * Not in the JSONL format (encoders leave it out): the conversation id travels as the
+   * `gen_ai.conversation.id` attribute on span events and log records.
+   */
+  conversation_id?: string;
+}
+
+export const ALERT_SEVERITIES = ['warning', 'alert', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+export type AlertStatus = 'firing' | 'resolved';
+
+export interface Alert {
+  /** Stable for one incident: the same for its firing and resolved lines. */
+  alert_id: string;
+  rule: string;
+  severity: AlertSeverity;
+  status: AlertStatus;
+  /** The group key, e.g. `{ user_id: 'u1' }` or `{ fingerprint: '…' }`. */
+  labels: Record<string, string>;
+  /** Every user implicated. */
+  user_ids: string[];
+  /** Event time the incident began (RFC 3339). */
+  starts_at: string;
+  /** Event time it resolved (resolved lines only). */
+  ends_at?: string;
+  description: string;
+  /** Event ids, bounded (first and last few). */
+  evidence: string[];
+  trace_ids?: string[];
+  /** In-process only (not in the alert JSONL): the rule's title, for summaries. */
+  title?: string;
+  /** In-process only (not in the alert JSONL): where the runbook lives. */
+  runbook_url?: string;
+}
+
+export const ANONYMOUS_USER = 'anonymous';
+/** events.md: previews are truncated to this many characters. */
+export const PREVIEW_MAX_CHARS = 500;
+
+export function isCategory(value: unknown): value is Category {
+  return typeof value === 'string' && (CATEGORIES as readonly string[]).includes(value);
+}
+
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
+}
+
+/** Block events: what the escalation and campaign rules read. */
+export function isBlockCategory(category: CategoryName): boolean {
+  return category === 'guardrail_block' || category === 'output_filter_block';
+}
