@@ -40,3 +40,5 @@ export {
 export type { DecodedEvent, LineError } from './jsonl.ts';
 export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
 export type { CarrierIds } from './otel-codec.ts';
+export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';
+export { normalisePayload, payloadFingerprint } from './fingerprint.ts';
