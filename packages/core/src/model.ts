@@ -126,6 +126,8 @@ export interface Alert {
   title?: string;
   /** In-process only (not in the alert JSONL): where the runbook lives. */
   runbook_url?: string;
+  /** In-process only: the span of the event that fired or resolved it, for log correlation. */
+  trigger?: { trace_id: string; span_id?: string };
 }
 
 export const ANONYMOUS_USER = 'anonymous';
