@@ -1,0 +1,154 @@
+import { diag } from '@opentelemetry/api';
+import type { Alert } from '@llmsec/core';
+import { toAlertmanagerAlert, type AlertmanagerAlert, type PayloadOptions } from './alertmanager-payload.ts';
+import { DeliveryQueue } from './delivery-queue.ts';
+import { postJson, redactUrl } from './http-post.ts';
+import { httpUrl, positive, resolveHttpDelivery, type HttpDeliveryOptions, type ResolvedHttpDelivery } from './http-options.ts';
+import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
+import type { AlertSink } from './types.ts';
+
+export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
+  /**
+   * Alertmanager base URLs, e.g. `http://127.0.0.1:9093` (`/api/v2/alerts` is appended unless
+   * already there). With several (an HA cluster), every alert goes to each, independently:
+   * the cluster de-duplicates notifications, and one instance down does not hold up the others.
+   */
+  urls: string[];
+  /**
+   * How often firing alerts are sent again. Alertmanager resolves a firing alert it has not
+   * heard of for `resolve_timeout` (default 5m), and forgets all alerts on restart; re-sending
+   * keeps it alive and restores it. Keep this well below `resolve_timeout`. @default 60_000
+   */
+  resendIntervalMs?: number;
+  /** Alerts per POST. @default 64 */
+  maxBatch?: number;
+  /** Firing alerts remembered for re-sending; beyond this, an alert is sent once but not re-sent. @default 10_000 */
+  maxFiring?: number;
+  /** Trace viewer link with `{trace_id}`: the `trace_links` annotation and `generatorURL`. @default none */
+  traceUrlTemplate?: string;
+  /** `generatorURL` when no trace link can be made. @default none */
+  generatorUrl?: string;
+  /** Trace links per alert. @default 5 */
+  maxTraceLinks?: number;
+  /** The `sink` attribute of `llmsec.alert.notifications`. @default 'alertmanager' */
+  name?: string;
+}
+
+/**
+ * Sends alerts to Alertmanager's API v2. Keeps the set of firing alerts and re-sends it every
+ * `resendIntervalMs`; a resolve goes out once, with `endsAt`, and leaves the set. Each URL has
+ * its own bounded queue with retries (see DeliveryQueue): while an instance is down, the latest
+ * state of every alert waits for it, so when it is back it receives the firing alerts and the
+ * resolves it missed.
+ */
+export class AlertmanagerSink implements AlertSink {
+  readonly name: string;
+  private readonly delivery: ResolvedHttpDelivery;
+  private readonly payload: PayloadOptions;
+  private readonly maxFiring: number;
+  private readonly queues: DeliveryQueue<AlertmanagerAlert>[];
+  private readonly firing = new Map<string, AlertmanagerAlert>();
+  private readonly record: RecordNotifications;
+  private readonly resendTimer: NodeJS.Timeout;
+  private shutdownPromise: Promise<void> | undefined;
+  private warnedFiringFull = false;
+
+  constructor(options: AlertmanagerSinkOptions) {
+    this.name = options.name ?? 'alertmanager';
+    this.delivery = resolveHttpDelivery(options, 'AlertmanagerSink');
+    const resendIntervalMs = options.resendIntervalMs ?? 60_000;
+    const maxBatch = options.maxBatch ?? 64;
+    this.maxFiring = options.maxFiring ?? 10_000;
+    this.payload = {
+      traceUrlTemplate: options.traceUrlTemplate,
+      generatorUrl: options.generatorUrl,
+      maxTraceLinks: options.maxTraceLinks ?? 5,
+    };
+    positive('AlertmanagerSink', 'resendIntervalMs', resendIntervalMs);
+    positive('AlertmanagerSink', 'maxBatch', maxBatch);
+    positive('AlertmanagerSink', 'maxFiring', this.maxFiring);
+    if (!Array.isArray(options.urls) || options.urls.length === 0) {
+      throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
+    }
+    if (this.payload.traceUrlTemplate !== undefined) {
+      httpUrl('AlertmanagerSink', 'traceUrlTemplate', this.payload.traceUrlTemplate.replaceAll('{trace_id}', 'x'));
+      if (!this.payload.traceUrlTemplate.includes('{trace_id}')) {
+        throw new Error('AlertmanagerSink: traceUrlTemplate must contain {trace_id}');
+      }
+    }
+    if (this.payload.generatorUrl !== undefined) httpUrl('AlertmanagerSink', 'generatorUrl', this.payload.generatorUrl);
+
+    this.record = notificationCounter(this.delivery.meter, this.name);
+    const { fetch, headers } = this.delivery;
+    this.queues = options.urls.map((base, i) => {
+      const endpoint = alertsEndpoint(httpUrl('AlertmanagerSink', `urls[${i}]`, base));
+      return new DeliveryQueue<AlertmanagerAlert>({
+        ...this.delivery,
+        target: redactUrl(endpoint),
+        maxBatch,
+        record: this.record,
+        deliver: async (batch, signal) => await postJson(fetch, endpoint, JSON.stringify(batch), headers, signal),
+      });
+    });
+    this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);
+    this.resendTimer.unref();
+  }
+
+  send(alert: Alert): void {
+    if (this.shutdownPromise !== undefined) return;
+    try {
+      const payload = toAlertmanagerAlert(alert, this.payload);
+      if (alert.status === 'firing') this.remember(alert.alert_id, payload);
+      else this.firing.delete(alert.alert_id);
+      for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+    } catch (err) {
+      diag.error('llmsec AlertmanagerSink: could not queue alert', err);
+    }
+  }
+
+  /** Number of firing alerts being re-sent. */
+  get firingCount(): number {
+    return this.firing.size;
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.flush(this.delivery.flushTimeoutMs)));
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      clearInterval(this.resendTimer);
+      await Promise.all(this.queues.map((q) => q.shutdown(this.delivery.flushTimeoutMs)));
+      this.firing.clear();
+    })();
+    return this.shutdownPromise;
+  }
+
+  private remember(id: string, payload: AlertmanagerAlert): void {
+    if (this.firing.has(id) || this.firing.size < this.maxFiring) {
+      this.firing.set(id, payload);
+    } else if (!this.warnedFiringFull) {
+      this.warnedFiringFull = true;
+      diag.warn(`llmsec AlertmanagerSink: more than ${this.maxFiring} alerts firing; the excess is sent once, not re-sent`);
+    }
+  }
+
+  private resend(): void {
+    try {
+      for (const [id, payload] of this.firing) {
+        for (const queue of this.queues) queue.enqueue(id, payload);
+      }
+    } catch (err) {
+      diag.error('llmsec AlertmanagerSink: re-send failed', err);
+    }
+  }
+}
+
+/** `http://am:9093` and `http://am:9093/prefix/` become `…/api/v2/alerts`; a full endpoint is kept. */
+function alertsEndpoint(base: URL): string {
+  const path = base.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/api/v2/alerts')) return base.toString();
+  const url = new URL(base.toString());
+  url.pathname = `${path}/api/v2/alerts`;
+  return url.toString();
+}
