@@ -42,3 +42,4 @@ export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
 export type { CarrierIds } from './otel-codec.ts';
 export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';
 export { normalisePayload, payloadFingerprint } from './fingerprint.ts';
+export * from './prices.ts';

@@ -1,0 +1,71 @@
+/**
+ * Lazy, synchronous access to gpt-tokenizer's BPE encodings. The encodings are large (o200k
+ * takes ~150 ms and tens of MB to load), so nothing is loaded until the first estimate that
+ * needs it, and an application that never estimates OpenAI tokens never pays for it.
+ * `createRequire` gives a synchronous load of the package's CommonJS build, so estimates stay
+ * plain functions returning numbers.
+ */
+import { createRequire } from 'node:module';
+import { diag } from '@opentelemetry/api';
+
+export type EncodingName = 'o200k_base' | 'cl100k_base' | 'p50k_base' | 'r50k_base';
+
+interface Encoding {
+  countTokens(text: string): number;
+}
+
+const require = createRequire(import.meta.url);
+const loaded = new Map<EncodingName, Encoding | null>();
+let modelMap: Record<string, string> | null | undefined;
+
+/** The encoding, or `null` when it cannot be loaded (then callers fall back to chars / 4). */
+export function loadEncoding(name: EncodingName): Encoding | null {
+  const cached = loaded.get(name);
+  if (cached !== undefined) return cached;
+  let encoding: Encoding | null = null;
+  try {
+    encoding = require(`gpt-tokenizer/cjs/encoding/${name}`) as Encoding;
+  } catch (err) {
+    diag.warn(`llmsec: tokenizer encoding ${name} unavailable, estimating chars/4`, err);
+  }
+  loaded.set(name, encoding);
+  return encoding;
+}
+
+/**
+ * OpenAI-style model ids get a real encoding: the package's own model → encoding map for the
+ * older models, o200k_base (the encoding of every OpenAI model since gpt-4o) otherwise.
+ * Anything else (Claude, Llama, unknown) gets `undefined`: its tokenizer is not public or not
+ * bundled, and pretending otherwise would be false precision.
+ */
+export function encodingForModel(model: string | undefined): EncodingName | undefined {
+  if (model === undefined || model === '') return 'o200k_base';
+  const slash = model.lastIndexOf('/');
+  const id = (slash >= 0 ? model.slice(slash + 1) : model).toLowerCase();
+  if (!isOpenAiStyle(id)) return undefined;
+  const map = modelEncodingMap();
+  let best: string | undefined;
+  for (const key of Object.keys(map)) {
+    if ((id === key || id.startsWith(`${key}-`)) && (best === undefined || key.length > best.length)) best = key;
+  }
+  const mapped = best === undefined ? undefined : map[best];
+  return mapped === 'cl100k_base' || mapped === 'p50k_base' || mapped === 'r50k_base' ? mapped : 'o200k_base';
+}
+
+const OPENAI_PREFIXES = ['gpt-', 'chatgpt-', 'text-embedding-', 'text-davinci-', 'davinci', 'babbage', 'codex-'];
+
+function isOpenAiStyle(id: string): boolean {
+  return OPENAI_PREFIXES.some((prefix) => id.startsWith(prefix)) || /^o\d(?:$|-)/.test(id);
+}
+
+function modelEncodingMap(): Record<string, string> {
+  if (modelMap === undefined) {
+    try {
+      const mapping = require('gpt-tokenizer/cjs/mapping') as { modelToEncodingMap: Record<string, string> };
+      modelMap = mapping.modelToEncodingMap;
+    } catch {
+      modelMap = null;
+    }
+  }
+  return modelMap ?? {};
+}

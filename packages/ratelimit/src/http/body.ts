@@ -1,0 +1,80 @@
+/**
+ * A bounded JSON body reader for plain node:http servers, which have no body parser. It
+ * stores the parsed body on `req.body`, so the guard's estimator and the handler both use the
+ * one parse (the stream can be read only once). Express and Fastify users do not need it.
+ */
+import type { IncomingMessage } from 'node:http';
+
+/** @default 1 MiB */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+export class RequestBodyError extends Error {
+  /** The status to answer with: 413 (too large) or 400 (not JSON). */
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'RequestBodyError';
+    this.status = status;
+  }
+}
+
+/**
+ * Reads and parses the JSON body (once; later calls return the same value). An empty body is
+ * `undefined`. Rejects with RequestBodyError (413) past `limitBytes`, without buffering more,
+ * or (400) when the body is not JSON.
+ */
+export async function readJsonBody(
+  req: IncomingMessage & { body?: unknown },
+  { limitBytes = DEFAULT_BODY_LIMIT_BYTES }: { limitBytes?: number } = {},
+): Promise<unknown> {
+  if (req.body !== undefined) return req.body;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    throw new RequestBodyError(`request body exceeds ${limitBytes} bytes`, 413);
+  }
+  const chunks: Buffer[] = [];
+  const size = await new Promise<number>((resolve, reject) => {
+    let total = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      total += buf.length;
+      if (total > limitBytes) {
+        // Stop buffering but leave the socket open, so the caller can still answer 413.
+        cleanup();
+        req.pause();
+        reject(new RequestBodyError(`request body exceeds ${limitBytes} bytes`, 413));
+        return;
+      }
+      chunks.push(buf);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(total);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new RequestBodyError('client closed the connection before the body ended', 400));
+    };
+    req.on('data', onData);
+    req.once('close', onClose);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+  if (size === 0) return undefined;
+  try {
+    req.body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new RequestBodyError('request body is not valid JSON', 400);
+  }
+  return req.body;
+}

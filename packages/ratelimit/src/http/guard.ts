@@ -1,0 +1,248 @@
+/**
+ * The framework-neutral part of the HTTP guard: decide (subject, estimate, acquire), produce
+ * the headers and the refusal, and own the lease until the response ends.
+ *
+ * Lease lifecycle, per request, exactly once:
+ * - response 'finish' (fully handed to the OS) → settle with the actual usage;
+ * - response 'close' or 'error' before 'finish' (client went away, socket error) → settle
+ *   with the reported usage if the app reported some (tokens already spent upstream are
+ *   charged), otherwise cancel (nothing was consumed; the reservation and the concurrency
+ *   slot are returned);
+ * - client gone while acquire was still pending → the lease is cancelled as soon as it
+ *   arrives, and the request goes no further.
+ * The listeners are attached before acquire, so no ending can be missed.
+ */
+import type { ServerResponse } from 'node:http';
+import { estimateRequestBody } from '../estimate/request.ts';
+import type { RequestEstimate } from '../estimate/request.ts';
+import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
+import { reportError } from './errors.ts';
+import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+import { defaultSecondarySubject, defaultSubject } from './subject.ts';
+import type { GuardResponse, RateLimitDecision, RateLimitHeaderOptions, RateLimitMiddlewareOptions, RequestLike } from './types.ts';
+import { recordDecision, reportedUsage } from './usage.ts';
+
+export type Admission =
+  /** Go on to the handler, with these headers on the response. */
+  | { kind: 'allowed'; headers: Record<string, string> }
+  /** Answer now with this status, headers and JSON body. */
+  | { kind: 'refused'; status: number; headers: Record<string, string>; body: string }
+  /** The client is gone; nothing to send, nothing held. */
+  | { kind: 'aborted' };
+
+export interface RefusalBody {
+  error: {
+    type: 'rate_limited' | 'rate_limiter_unavailable';
+    reason: string;
+    retry_after_seconds: number;
+    message: string;
+  };
+}
+
+export class RateLimitGuard<Req extends RequestLike> {
+  readonly #options: RateLimitMiddlewareOptions<Req>;
+  readonly #failureStatus: number;
+  readonly #failOpen: boolean;
+  readonly #headerOptions: Omit<RateLimitHeaderOptions, 'primarySubject'>;
+
+  constructor(options: RateLimitMiddlewareOptions<Req>) {
+    const limiter = options?.limiter as Partial<RateLimitMiddlewareOptions<Req>['limiter']> | undefined;
+    if (!limiter || typeof limiter.acquire !== 'function' || typeof limiter.settle !== 'function' || typeof limiter.cancel !== 'function') {
+      throw new TypeError('llmsec rate-limit middleware: options.limiter must have acquire(), settle() and cancel()');
+    }
+    const failureStatus = options.failureStatus ?? 503;
+    if (!Number.isInteger(failureStatus) || failureStatus < 400 || failureStatus > 599) {
+      throw new RangeError(`llmsec rate-limit middleware: failureStatus must be an HTTP error status (400-599), got ${failureStatus}`);
+    }
+    this.#options = options;
+    this.#failureStatus = failureStatus;
+    this.#failOpen = options.failOpen ?? false;
+    this.#headerOptions = options.headers ?? {};
+  }
+
+  /** Never rejects: every failure inside is reported and turned into a decision. */
+  async admit(req: Req, res: ServerResponse): Promise<Admission> {
+    const tracker = new LeaseTracker(this.#options, req, res);
+    const subject = this.#call('subject', () => this.#options.subject?.(req)) ?? defaultSubject(req);
+    const secondaryRaw = this.#options.secondarySubject
+      ? this.#call('secondarySubject', () => this.#options.secondarySubject?.(req))
+      : defaultSecondarySubject(req);
+    const secondarySubject = secondaryRaw === subject ? undefined : secondaryRaw;
+    const tier = this.#call('tier', () => this.#options.tier?.(req));
+    const { tokens, costMicroUsd } = await this.#estimate(req);
+
+    const request: AcquireRequest = { subject, estimatedTokens: tokens };
+    if (secondarySubject !== undefined) request.secondarySubject = secondarySubject;
+    if (tier !== undefined) request.tier = tier;
+    if (costMicroUsd !== undefined) request.estimatedCostMicroUsd = costMicroUsd;
+
+    let result: AcquireResult;
+    try {
+      result = await this.#options.limiter.acquire(request);
+    } catch (err) {
+      reportError('acquire', err);
+      if (tracker.clientGone) return { kind: 'aborted' };
+      if (this.#failOpen) return { kind: 'allowed', headers: {} };
+      return this.#refusal(this.#failureStatus, 'rate_limiter_unavailable', 'limiter_error', 1000, {});
+    }
+
+    const decision: RateLimitDecision = { subject, estimatedTokens: tokens, result };
+    if (secondarySubject !== undefined) decision.secondarySubject = secondarySubject;
+    if (tier !== undefined) decision.tier = tier;
+    if (costMicroUsd !== undefined) decision.estimatedCostMicroUsd = costMicroUsd;
+    recordDecision(res, decision);
+    this.#call('onDecision', () => this.#options.onDecision?.(decision, req));
+
+    if (result.allowed && result.lease) {
+      // Hand the lease over first: if the client already left, this releases it at once.
+      if (!tracker.hold(result.lease, { tokens, ...(costMicroUsd !== undefined ? { costMicroUsd } : {}) })) {
+        return { kind: 'aborted' };
+      }
+    }
+    if (tracker.clientGone) return { kind: 'aborted' };
+
+    const headers = this.#headers(result, subject);
+    if (result.allowed) return { kind: 'allowed', headers };
+    const reason = result.reason ?? result.refusedBy?.dimension ?? 'blocked';
+    if (reason === 'store_unavailable') {
+      return this.#refusal(this.#failureStatus, 'rate_limiter_unavailable', reason, result.retryAfterMs, headers);
+    }
+    return this.#refusal(429, 'rate_limited', reason, result.retryAfterMs, headers);
+  }
+
+  #headers(result: AcquireResult, primarySubject: string): Record<string, string> {
+    try {
+      return rateLimitHeaders(result, { ...this.#headerOptions, primarySubject });
+    } catch (err) {
+      reportError('headers', err);
+      return result.allowed ? {} : { 'Retry-After': String(retryAfterSeconds(result.retryAfterMs)) };
+    }
+  }
+
+  #refusal(
+    status: number,
+    type: RefusalBody['error']['type'],
+    reason: string,
+    retryAfterMs: number,
+    headers: Record<string, string>,
+  ): Admission {
+    const seconds = retryAfterSeconds(retryAfterMs);
+    const message =
+      type === 'rate_limited'
+        ? `Rate limit exceeded (${reason}). Retry in ${seconds} s.`
+        : `Rate limiting is unavailable. Retry in ${seconds} s.`;
+    const body: RefusalBody = { error: { type, reason, retry_after_seconds: seconds, message } };
+    return {
+      kind: 'refused',
+      status,
+      headers: { ...headers, 'Retry-After': String(seconds), 'Content-Type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(body),
+    };
+  }
+
+  async #estimate(req: Req): Promise<{ tokens: number; costMicroUsd?: number }> {
+    let bodyEstimate: RequestEstimate | undefined;
+    const fromBody = (): RequestEstimate => (bodyEstimate ??= estimateRequestBody(req.body));
+    let tokens = 0;
+    try {
+      tokens = this.#options.estimateTokens ? await this.#options.estimateTokens(req) : fromBody().totalTokens;
+    } catch (err) {
+      reportError('estimateTokens', err);
+    }
+    tokens = Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : 0;
+    let cost: number | undefined;
+    try {
+      cost = this.#options.estimateCostMicroUsd ? this.#options.estimateCostMicroUsd(req, tokens) : fromBody().costMicroUsd;
+    } catch (err) {
+      reportError('estimateCostMicroUsd', err);
+    }
+    return cost !== undefined && Number.isFinite(cost) && cost >= 0 ? { tokens, costMicroUsd: Math.ceil(cost) } : { tokens };
+  }
+
+  #call<T>(where: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      reportError(where, err);
+      return undefined;
+    }
+  }
+}
+
+/** Owns one lease: settles or cancels it exactly once, whatever order the events come in. */
+class LeaseTracker<Req extends RequestLike> {
+  readonly #options: RateLimitMiddlewareOptions<Req>;
+  readonly #req: Req;
+  readonly #res: ServerResponse;
+  #lease: Lease | undefined;
+  #estimate: Usage = { tokens: 0 };
+  #finished = false;
+  #gone = false;
+  #released = false;
+
+  constructor(options: RateLimitMiddlewareOptions<Req>, req: Req, res: ServerResponse) {
+    this.#options = options;
+    this.#req = req;
+    this.#res = res;
+    res.once('finish', () => {
+      this.#finished = true;
+      this.#release();
+    });
+    res.once('close', () => {
+      if (!this.#finished) this.#gone = true;
+      this.#release();
+    });
+    // A listener also keeps a socket error from becoming an uncaught exception here.
+    res.once('error', () => {
+      if (!this.#finished) this.#gone = true;
+      this.#release();
+    });
+  }
+
+  /** True when the response ended without finishing (client aborted, socket error). */
+  get clientGone(): boolean {
+    return this.#gone || (!this.#finished && this.#res.destroyed);
+  }
+
+  /** Take the lease; false when the client is already gone (the lease is then released). */
+  hold(lease: Lease, estimate: Usage): boolean {
+    this.#lease = lease;
+    this.#estimate = estimate;
+    if (this.clientGone) {
+      this.#gone = true;
+      this.#release();
+      return false;
+    }
+    if (this.#finished) this.#release();
+    return true;
+  }
+
+  #release(): void {
+    const lease = this.#lease;
+    if (!lease || this.#released) return;
+    this.#released = true;
+    const { limiter } = this.#options;
+    let pending: Promise<void>;
+    try {
+      if (this.#finished) {
+        pending = limiter.settle(lease, this.#actualUsage() ?? this.#estimate);
+      } else {
+        const reported = this.#actualUsage();
+        pending = reported ? limiter.settle(lease, reported) : limiter.cancel(lease);
+      }
+    } catch (err) {
+      reportError(this.#finished ? 'settle' : 'cancel', err);
+      return;
+    }
+    void Promise.resolve(pending).catch((err: unknown) => reportError(this.#finished ? 'settle' : 'cancel', err));
+  }
+
+  #actualUsage(): Usage | undefined {
+    try {
+      return this.#options.usage?.(this.#req, this.#res as GuardResponse) ?? reportedUsage(this.#res);
+    } catch (err) {
+      reportError('usage', err);
+      return reportedUsage(this.#res);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Default subject extraction. Subjects are namespaced (`user:`, `key:`, `ip:`) so that a user
+ * whose id happens to be an IP address never shares a bucket with that address, and bounded:
+ * an id that is long or has characters outside a safe set is replaced by a hash, so a client
+ * cannot inflate key sizes or inject Redis hash-tag braces.
+ */
+import { createHash } from 'node:crypto';
+import { ANONYMOUS_USER } from '@llmsec/core';
+import type { RequestLike } from './types.ts';
+
+export const MAX_SUBJECT_ID_LENGTH = 128;
+const SAFE_ID = /^[A-Za-z0-9_.@:+\-]+$/;
+
+function sha256Prefix(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
+/** `prefix:id`, or `prefix:sha256:<16 hex>` when the id is too long or not plain. */
+export function boundedSubject(prefix: string, id: string): string {
+  return id.length <= MAX_SUBJECT_ID_LENGTH && SAFE_ID.test(id) ? `${prefix}:${id}` : `${prefix}:sha256:${sha256Prefix(id)}`;
+}
+
+function header(req: RequestLike, name: string): string | undefined {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  const trimmed = first?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** The client address: the framework's `req.ip` when set, else the socket's peer address. */
+export function clientAddress(req: RequestLike): string | undefined {
+  const raw = req.ip ?? req.socket?.remoteAddress;
+  if (!raw) return undefined;
+  // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d; one client, one bucket.
+  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
+}
+
+/**
+ * `user:<x-user-id>`, else `key:<sha256 prefix of the bearer token>` (the token itself never
+ * becomes a key), else `ip:<client address>`, else the anonymous user. Trust `x-user-id` only
+ * behind a proxy that sets it after authentication: a client can send any value.
+ */
+export function defaultSubject(req: RequestLike): string {
+  const userId = header(req, 'x-user-id');
+  if (userId) return boundedSubject('user', userId);
+  const auth = header(req, 'authorization');
+  const bearer = auth && /^bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
+  if (bearer) return `key:${sha256Prefix(bearer)}`;
+  const address = clientAddress(req);
+  return address ? boundedSubject('ip', address) : ANONYMOUS_USER;
+}
+
+/** `ip:<client address>`, checked together with the primary subject. */
+export function defaultSecondarySubject(req: RequestLike): string | undefined {
+  const address = clientAddress(req);
+  return address ? boundedSubject('ip', address) : undefined;
+}
