@@ -81,19 +81,21 @@ export class DeliveryQueue<T> {
   async flush(timeoutMs: number): Promise<void> {
     const upTo = this.seq;
     if (!this.hasPendingUpTo(upTo)) return;
-    if (this.timer !== undefined && !this.inFlight) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.run();
-    }
     let timeout: NodeJS.Timeout | undefined;
-    await Promise.race([
+    const done = Promise.race([
       new Promise<void>((resolve) => this.waiters.push({ upTo, resolve })),
       new Promise<void>((resolve) => {
         timeout = setTimeout(resolve, timeoutMs);
         timeout.unref();
       }),
     ]);
+    // The waiter is registered first: run() may settle everything synchronously.
+    if (this.timer !== undefined && !this.inFlight) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.run();
+    }
+    await done;
     clearTimeout(timeout);
   }
 

@@ -1,0 +1,99 @@
+import type { AlertSeverity, SecurityEvent } from '@llmsec/core';
+import { baselineCondition } from './conditions/baseline.ts';
+import type { ConditionContext } from './conditions/context.ts';
+import { countCondition } from './conditions/count.ts';
+import { crossGroupCondition } from './conditions/cross-group.ts';
+import { distinctCondition } from './conditions/distinct.ts';
+import { identicalCondition } from './conditions/identical.ts';
+import { monotonicCondition } from './conditions/monotonic.ts';
+import { ratioCondition } from './conditions/ratio.ts';
+import { singleCondition } from './conditions/single.ts';
+import { compileField, type FieldGetter } from './fields.ts';
+import type { AnyRule, CodeRule, Condition, ConditionDefinition, RuleDefinition, WherePredicate } from './types.ts';
+
+/** A rule ready for the engine: getters compiled, defaults applied. */
+export interface CompiledRule {
+  /** Position in the engine's rule list; indexes per-group state arrays. */
+  index: number;
+  id: string;
+  title: string;
+  severity: AlertSeverity;
+  categories: string[];
+  filter: ((event: SecurityEvent) => boolean) | undefined;
+  groupBy: string;
+  groupKey: FieldGetter;
+  windowMs: number;
+  quietMs: number;
+  runbookUrl: string | undefined;
+  condition: Condition<unknown>;
+}
+
+export interface CompileLimits {
+  maxEventsPerWindow: number;
+  maxDistinctValues: number;
+}
+
+export function isCodeRule(rule: AnyRule): rule is CodeRule {
+  return typeof (rule as CodeRule).condition?.update === 'function';
+}
+
+export function compileRule(rule: AnyRule, index: number, limits: CompileLimits): CompiledRule {
+  const code = isCodeRule(rule);
+  const categories = code ? rule.categories : rule.match.categories;
+  const groupBy = rule.group_by ?? 'user_id';
+  const ctx: ConditionContext = {
+    windowMs: rule.window_ms,
+    maxEventsPerWindow: limits.maxEventsPerWindow,
+    maxDistinctValues: limits.maxDistinctValues,
+    categories: categories.join('/'),
+  };
+  return {
+    index,
+    id: rule.id,
+    title: rule.title,
+    severity: rule.severity,
+    categories,
+    filter: code ? rule.filter : compileWhere(rule.match.where),
+    groupBy,
+    groupKey: compileField(groupBy),
+    windowMs: rule.window_ms,
+    quietMs: rule.quiet_ms ?? rule.window_ms,
+    runbookUrl: rule.runbook_url,
+    condition: code ? rule.condition : compileCondition((rule as RuleDefinition).condition, ctx),
+  };
+}
+
+export function compileCondition(def: ConditionDefinition, ctx: ConditionContext): Condition<unknown> {
+  switch (def.kind) {
+    case 'count':
+      return countCondition(def, ctx) as Condition<unknown>;
+    case 'distinct':
+      return distinctCondition(def, compileField(def.field), ctx) as Condition<unknown>;
+    case 'ratio':
+      return ratioCondition(def, compileField(def.field), ctx) as Condition<unknown>;
+    case 'monotonic':
+      return monotonicCondition(def, def.value.map(compileField), ctx) as Condition<unknown>;
+    case 'identical':
+      return identicalCondition(def, compileField(def.field), ctx) as Condition<unknown>;
+    case 'baseline':
+      return baselineCondition(def, def.sum.map(compileField), ctx) as Condition<unknown>;
+    case 'single':
+      return singleCondition(ctx) as Condition<unknown>;
+    case 'cross_group':
+      return crossGroupCondition(def, compileField(def.across), ctx) as Condition<unknown>;
+  }
+}
+
+function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEvent) => boolean) | undefined {
+  if (!where || where.length === 0) return undefined;
+  const tests = where.map((p): ((event: SecurityEvent) => boolean) => {
+    const get = compileField(p.field);
+    if (p.equals !== undefined) {
+      const want = p.equals;
+      return (e) => get(e) === want;
+    }
+    const present = p.exists ?? true;
+    return (e) => (get(e) !== undefined) === present;
+  });
+  return (event) => tests.every((t) => t(event));
+}

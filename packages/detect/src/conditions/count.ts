@@ -1,0 +1,39 @@
+import type { SecurityEvent } from '@llmsec/core';
+import { Ring, ringEvidence } from '../ring.ts';
+import type { Condition, CountCondition, EvidenceSink } from '../types.ts';
+import { windowText, type ConditionContext } from './context.ts';
+
+/**
+ * At least `min` events in the window. Only the newest `min` event times matter: the count
+ * reaches `min` exactly when the min-th newest event is still inside the window. So the state
+ * is a ring of `min` entries, O(1) per event, and nothing else.
+ */
+export function countCondition(def: CountCondition, ctx: ConditionContext): Condition<Ring> {
+  const { min } = def;
+  const windowMs = ctx.windowMs;
+  return {
+    createState: () => new Ring(min),
+    update(ring: Ring, event: SecurityEvent, t: number): boolean {
+      ring.push(t, event.event_id, event.trace_id, 0);
+      return ring.size >= min && ring.oldestTime() > t - windowMs;
+    },
+    describe(ring: Ring, t: number): string {
+      return `${inWindow(ring, t, windowMs)} ${ctx.categories} events within ${windowText(ctx)} (threshold ${min})`;
+    },
+    evidence(ring: Ring, t: number, out: EvidenceSink): void {
+      dropExpired(ring, t, windowMs);
+      ringEvidence(ring, 5, out);
+    },
+  };
+}
+
+export function inWindow(ring: Ring, t: number, windowMs: number): number {
+  let n = 0;
+  for (let k = ring.size - 1; k >= 0 && ring.times[ring.at(k)]! > t - windowMs; k--) n++;
+  return n;
+}
+
+export function dropExpired(ring: Ring, t: number, windowMs: number): void {
+  const cutoff = t - windowMs;
+  while (ring.size > 0 && ring.oldestTime() <= cutoff) ring.shift();
+}

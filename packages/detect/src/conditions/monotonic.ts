@@ -1,0 +1,68 @@
+import type { SecurityEvent } from '@llmsec/core';
+import { magnitude, type FieldGetter } from '../fields.ts';
+import { Ring, ringEvidence } from '../ring.ts';
+import type { Condition, EvidenceSink, MonotonicCondition } from '../types.ts';
+import { windowText, type ConditionContext } from './context.ts';
+
+/**
+ * A growing sequence: the last `last` valued events of the window (all of them without
+ * `last`) never decrease and the newest exceeds `factor` times the first. Instead of
+ * re-checking the sequence, the state carries `run`, the length of the non-decreasing suffix of
+ * everything seen so far: the last m values never decrease exactly when run >= m.
+ */
+export interface MonotonicState {
+  ring: Ring;
+  run: number;
+  prev: number;
+}
+
+export function monotonicCondition(
+  def: MonotonicCondition,
+  getters: FieldGetter[],
+  ctx: ConditionContext,
+): Condition<MonotonicState> {
+  const { min_events: minEvents, factor } = def;
+  const last = def.last ?? Number.POSITIVE_INFINITY;
+  const windowMs = ctx.windowMs;
+  // With `last`, only max(last, min_events) values can matter; without it, the whole window.
+  const max = def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
+  const valueOf = (event: SecurityEvent): number => {
+    for (const get of getters) {
+      const v = magnitude(get(event));
+      if (v > 0) return v;
+    }
+    return 0;
+  };
+  /** The sequence length the condition judges at time t (after expiry). */
+  const seqLength = (s: MonotonicState): number => Math.min(last, s.ring.size);
+  return {
+    createState: () => ({ ring: new Ring(max, { values: true }), run: 0, prev: 0 }),
+    update(s: MonotonicState, event: SecurityEvent, t: number): boolean {
+      const ring = s.ring;
+      const cutoff = t - windowMs;
+      while (ring.size > 0 && ring.oldestTime() <= cutoff) ring.shift();
+      const v = valueOf(event);
+      if (v > 0) {
+        s.run = s.run > 0 && v >= s.prev ? s.run + 1 : 1;
+        s.prev = v;
+        ring.push(t, event.event_id, event.trace_id, v);
+      }
+      const n = ring.size;
+      if (n < minEvents || n === 0) return false;
+      const m = seqLength(s);
+      if (s.run < m) return false;
+      const values = ring.values!;
+      return values[ring.newestIndex()]! > factor * values[ring.at(n - m)]!;
+    },
+    describe(s: MonotonicState): string {
+      const ring = s.ring;
+      const m = seqLength(s);
+      const seq: number[] = [];
+      for (let k = ring.size - m; k < ring.size; k++) seq.push(ring.values![ring.at(k)]!);
+      return `${m} ${ctx.categories} events within ${windowText(ctx)} grow without decreasing from ${seq[0]} to ${seq[seq.length - 1]} (more than ${factor}x; at least ${minEvents} events): ${seq.join(' ')}`;
+    },
+    evidence(s: MonotonicState, _t: number, out: EvidenceSink): void {
+      ringEvidence(s.ring, 5, out);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { SecurityEvent } from '@llmsec/core';
+import type { FieldGetter } from '../fields.ts';
+import { Ring, ringEvidence } from '../ring.ts';
+import type { Condition, EvidenceSink, RatioCondition } from '../types.ts';
+import { windowText, type ConditionContext } from './context.ts';
+
+/**
+ * At least `min_events` in the window and more than `above` of them flagged. The window is a
+ * ring of (time, flag) with a running count of flags: each event is pushed once and expired
+ * once, so O(1) amortised.
+ */
+export interface RatioState {
+  ring: Ring;
+  hits: number;
+}
+
+export function ratioCondition(def: RatioCondition, get: FieldGetter, ctx: ConditionContext): Condition<RatioState> {
+  const want = def.equals ?? true;
+  const { min_events: minEvents, above } = def;
+  const windowMs = ctx.windowMs;
+  const max = Math.max(ctx.maxEventsPerWindow, minEvents);
+  return {
+    createState: () => ({ ring: new Ring(max, { values: true }), hits: 0 }),
+    update(s: RatioState, event: SecurityEvent, t: number): boolean {
+      const ring = s.ring;
+      const values = ring.values!;
+      const cutoff = t - windowMs;
+      while (ring.size > 0 && (ring.oldestTime() <= cutoff || ring.full)) {
+        s.hits -= values[ring.head]!;
+        ring.shift();
+      }
+      const flag = get(event) === want ? 1 : 0;
+      ring.push(t, event.event_id, event.trace_id, flag);
+      s.hits += flag;
+      return ring.size >= minEvents && s.hits > above * ring.size;
+    },
+    describe(s: RatioState): string {
+      const pct = Math.round((100 * s.hits) / s.ring.size);
+      return `${s.hits} of ${s.ring.size} ${ctx.categories} events within ${windowText(ctx)} have ${def.field}=${String(want)} (${pct}%, threshold above ${Math.round(above * 100)}% of at least ${minEvents})`;
+    },
+    evidence(s: RatioState, _t: number, out: EvidenceSink): void {
+      ringEvidence(s.ring, 5, out);
+    },
+  };
+}

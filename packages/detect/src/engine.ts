@@ -1,0 +1,401 @@
+import { metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import {
+  METRIC_ALERTS,
+  METRIC_DETECT_DROPPED,
+  parseTimestamp,
+  systemClock,
+  type Alert,
+  type Clock,
+  type SecurityEvent,
+} from '@llmsec/core';
+import { compileRule, type CompiledRule } from './compile.ts';
+import { defaultRules } from './default-rules.ts';
+import { ErrorFunnel } from './errors.ts';
+import { keyString } from './fields.ts';
+import { GroupTable } from './group-table.ts';
+import { Incident } from './incident.ts';
+import { ReorderBuffer } from './reorder-buffer.ts';
+import type { AlertSink } from './sinks/types.ts';
+import type { AnyRule } from './types.ts';
+
+export interface DetectionEngineOptions {
+  /** Rules as data or code. @default the built-in rules (rules/default-rules.yaml) */
+  rules?: AnyRule[];
+  /**
+   * How far behind the newest event time an event may arrive and still count, as if it had
+   * arrived in order. Events are held this long (in event time) before rules see them, so it
+   * is also the alerting delay. Later events are counted and dropped.
+   * @default 5000
+   */
+  allowedLatenessMs?: number;
+  /** Groups kept per group key (users, fingerprints); the least recently seen is evicted. @default 100000 */
+  maxGroupsPerRule?: number;
+  /** Events kept per group window; a flood keeps its newest. @default 1000 */
+  maxEventsPerWindow?: number;
+  /** Distinct values kept per group by cross-group rules, and users named per alert. @default 1000 */
+  maxDistinctValues?: number;
+  /** Events held for reordering; past it the oldest are released early. @default 100000 */
+  maxBufferedEvents?: number;
+  /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
+  clock?: Clock;
+  /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
+  tickIntervalMs?: number;
+  /** Called for every firing and resolved alert (synchronously; must not block). */
+  onAlert?: (alert: Alert) => void;
+  sinks?: AlertSink[];
+  /** @default metrics.getMeter('@llmsec/detect') */
+  meter?: Meter;
+}
+
+export interface EngineStats {
+  /** Events handed to ingest(). */
+  ingested: number;
+  /** Events the rules have seen (ingested minus dropped minus still buffered). */
+  processed: number;
+  droppedLate: number;
+  /** Events without a usable timestamp. */
+  droppedInvalid: number;
+  alertsFired: number;
+  alertsResolved: number;
+  /** Events held for reordering right now. */
+  buffered: number;
+  /** Groups evicted to stay under maxGroupsPerRule. */
+  groupsEvicted: number;
+}
+
+interface RuleRuntime {
+  rule: CompiledRule;
+  table: GroupTable;
+  /** Open incidents by group key, in order of lastTrueAt (re-inserted when extended). */
+  open: Map<string, Incident>;
+}
+
+/**
+ * The detection engine: rules over security events in event time, incrementally (O(1)
+ * amortised per event per rule), with bounded memory and one alert per incident.
+ */
+export class DetectionEngine {
+  private readonly runtimes: RuleRuntime[];
+  private readonly byCategory = new Map<string, RuleRuntime[]>();
+  private readonly tables: GroupTable[] = [];
+  private readonly buffer = new ReorderBuffer();
+  private readonly lateness: number;
+  private readonly maxBuffered: number;
+  private readonly maxUsersPerAlert: number;
+  private readonly clock: Clock;
+  private readonly onAlert: ((alert: Alert) => void) | undefined;
+  private readonly sinks: AlertSink[];
+  private readonly alertCounter: Counter;
+  private readonly droppedCounter: Counter;
+  private readonly errors: ErrorFunnel;
+  private readonly alertAttrs = new Map<string, Attributes>();
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private maxSeen = Number.NEGATIVE_INFINITY;
+  private watermark = Number.NEGATIVE_INFINITY;
+  private nextResolveAt = Number.POSITIVE_INFINITY;
+  private lastIngestClock: number | undefined;
+  private readonly counts = {
+    ingested: 0,
+    processed: 0,
+    droppedLate: 0,
+    droppedInvalid: 0,
+    alertsFired: 0,
+    alertsResolved: 0,
+  };
+
+  constructor(options: DetectionEngineOptions = {}) {
+    const rules = options.rules ?? defaultRules();
+    this.lateness = options.allowedLatenessMs ?? 5_000;
+    const maxGroups = options.maxGroupsPerRule ?? 100_000;
+    const maxEventsPerWindow = options.maxEventsPerWindow ?? 1_000;
+    const maxDistinctValues = options.maxDistinctValues ?? 1_000;
+    this.maxBuffered = options.maxBufferedEvents ?? 100_000;
+    this.maxUsersPerAlert = maxDistinctValues;
+    this.clock = options.clock ?? systemClock;
+    this.onAlert = options.onAlert;
+    this.sinks = options.sinks ?? [];
+    const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
+    const tickIntervalMs = options.tickIntervalMs ?? 0;
+
+    for (const [name, value] of Object.entries({
+      allowedLatenessMs: this.lateness,
+      maxGroupsPerRule: maxGroups,
+      maxEventsPerWindow,
+      maxDistinctValues,
+      maxBufferedEvents: this.maxBuffered,
+      tickIntervalMs,
+    })) {
+      if (!Number.isFinite(value) || value < 0) throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
+    }
+    if (maxGroups < 1) throw new Error('DetectionEngine: maxGroupsPerRule must be at least 1');
+
+    const ids = new Set<string>();
+    const tablesByField = new Map<string, GroupTable>();
+    this.runtimes = rules.map((def, index) => {
+      if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
+      ids.add(def.id);
+      if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
+      const rule = compileRule(def, index, { maxEventsPerWindow, maxDistinctValues });
+      let table = tablesByField.get(rule.groupBy);
+      if (!table) {
+        table = new GroupTable(rule.groupBy, maxGroups, rules.length);
+        tablesByField.set(rule.groupBy, table);
+        this.tables.push(table);
+      }
+      const runtime: RuleRuntime = { rule, table, open: new Map() };
+      for (const category of rule.categories) {
+        const list = this.byCategory.get(category) ?? [];
+        list.push(runtime);
+        this.byCategory.set(category, list);
+      }
+      return runtime;
+    });
+
+    this.alertCounter = meter.createCounter(METRIC_ALERTS, { description: 'Alerts by rule, severity and status' });
+    this.droppedCounter = meter.createCounter(METRIC_DETECT_DROPPED, {
+      description: 'Security events the detection engine dropped, by reason',
+    });
+    this.errors = new ErrorFunnel(meter, 'detect');
+    if (tickIntervalMs > 0) {
+      this.timer = setInterval(() => this.tick(), tickIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** The compiled rules, in order. */
+  get rules(): readonly CompiledRule[] {
+    return this.runtimes.map((r) => r.rule);
+  }
+
+  /**
+   * Feeds one event. `timeMs` is its event time when the caller has parsed it already (the
+   * JSONL reader has); otherwise the timestamp is parsed here. Never throws.
+   */
+  ingest(event: SecurityEvent, timeMs?: number): void {
+    try {
+      this.counts.ingested++;
+      const t = timeMs ?? parseTimestamp(event.timestamp);
+      if (Number.isNaN(t)) {
+        this.counts.droppedInvalid++;
+        this.droppedCounter.add(1, { reason: 'invalid' });
+        return;
+      }
+      if (this.timer !== undefined) this.lastIngestClock = this.clock.now();
+      if (t < this.watermark) {
+        this.counts.droppedLate++;
+        this.droppedCounter.add(1, { reason: 'late' });
+        return;
+      }
+      if (t > this.maxSeen) {
+        this.maxSeen = t;
+        this.watermark = t - this.lateness;
+      }
+      if (this.lateness === 0) {
+        this.process(event, t);
+        return;
+      }
+      this.buffer.insert(event, t);
+      this.drain(this.watermark);
+      // A burst inside the lateness would otherwise grow the buffer without bound.
+      while (this.buffer.size > this.maxBuffered) {
+        const oldest = this.buffer.peekTime();
+        if (oldest > this.watermark) this.watermark = oldest;
+        this.process(this.buffer.shift(), oldest);
+      }
+    } catch (err) {
+      this.errors.report('ingest', err);
+    }
+  }
+
+  /**
+   * Declares that event time has reached `timeMs` (no event older than `timeMs` minus the
+   * allowed lateness will count): releases held events and resolves incidents whose quiet
+   * period has passed.
+   */
+  advanceTo(timeMs: number): void {
+    try {
+      if (timeMs > this.maxSeen) {
+        this.maxSeen = timeMs;
+        this.watermark = timeMs - this.lateness;
+      }
+      this.drain(this.watermark);
+      if (this.watermark >= this.nextResolveAt) this.resolveDue(this.watermark, undefined);
+    } catch (err) {
+      this.errors.report('advanceTo', err);
+    }
+  }
+
+  /**
+   * End of input (the end of a replay, shutdown): every held event is processed, and
+   * incidents whose quiet period has passed by the newest event time resolve. Incidents still
+   * within their quiet period stay open (firing).
+   */
+  flush(): void {
+    try {
+      this.watermark = this.maxSeen;
+      this.drain(this.maxSeen);
+      if (this.maxSeen >= this.nextResolveAt) this.resolveDue(this.maxSeen, undefined);
+    } catch (err) {
+      this.errors.report('flush', err);
+    }
+  }
+
+  /**
+   * Lets event time move on with processing time while no events arrive, so that held events
+   * are released and incidents resolve on a quiet system.
+   */
+  tick(): void {
+    const now = this.clock.now();
+    if (this.lastIngestClock !== undefined && this.maxSeen > Number.NEGATIVE_INFINITY) {
+      const idle = now - this.lastIngestClock;
+      if (idle > 0) this.advanceTo(this.maxSeen + idle);
+    }
+    this.lastIngestClock = now;
+  }
+
+  get stats(): EngineStats {
+    let evicted = 0;
+    for (const table of this.tables) evicted += table.evicted;
+    return { ...this.counts, buffered: this.buffer.size, groupsEvicted: evicted };
+  }
+
+  /** The newest event time seen, and the watermark (newest minus allowed lateness). */
+  get time(): { maxSeen: number; watermark: number } {
+    return { maxSeen: this.maxSeen, watermark: this.watermark };
+  }
+
+  /** Open incidents, as firing alerts. */
+  activeIncidents(): Alert[] {
+    const out: Alert[] = [];
+    for (const rt of this.runtimes) for (const inc of rt.open.values()) out.push(inc.toAlert('firing', undefined));
+    return out;
+  }
+
+  /** Groups held, over all group keys. */
+  get groupCount(): number {
+    let n = 0;
+    for (const table of this.tables) n += table.size;
+    return n;
+  }
+
+  /** Processes what is held, stops the timer, flushes and shuts down the sinks. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.flush();
+    await Promise.all(this.sinks.map((s) => s.shutdown().catch((err: unknown) => this.errors.report('sink shutdown', err))));
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.forceFlush().catch((err: unknown) => this.errors.report('sink flush', err))));
+  }
+
+  private drain(upTo: number): void {
+    const buffer = this.buffer;
+    while (buffer.peekTime() <= upTo) {
+      const t = buffer.peekTime();
+      this.process(buffer.shift(), t);
+    }
+  }
+
+  /** The hot path: one event, in event-time order. */
+  private process(event: SecurityEvent, t: number): void {
+    this.counts.processed++;
+    if (t >= this.nextResolveAt) this.resolveDue(t, event);
+    const runtimes = this.byCategory.get(event.category);
+    if (runtimes === undefined) return;
+    for (let i = 0; i < runtimes.length; i++) {
+      const rt = runtimes[i]!;
+      const rule = rt.rule;
+      if (rule.filter !== undefined && !rule.filter(event)) continue;
+      const key = keyString(rule.groupKey(event));
+      if (key === undefined) continue;
+      const states = rt.table.touch(key);
+      let state = states[rule.index];
+      if (state === undefined) {
+        state = rule.condition.createState();
+        states[rule.index] = state;
+      }
+      if (rule.condition.update(state, event, t)) this.holds(rt, key, state, event, t);
+    }
+  }
+
+  private holds(rt: RuleRuntime, key: string, state: unknown, event: SecurityEvent, t: number): void {
+    const existing = rt.open.get(key);
+    if (existing !== undefined) {
+      existing.lastTrueAt = t;
+      existing.addEvidence(event.event_id, event.trace_id);
+      existing.addUser(event.user_id);
+      rt.open.delete(key);
+      rt.open.set(key, existing);
+      return;
+    }
+    const rule = rt.rule;
+    const cond = rule.condition;
+    const incident = new Incident(rule, key, t, cond.describe(state, t), this.maxUsersPerAlert);
+    if (cond.evidence) {
+      cond.evidence(state, t, (id, trace, user) => {
+        incident.addEvidence(id, trace);
+        if (user !== undefined && user !== '' && !cond.users) incident.addUser(user);
+      });
+    }
+    incident.addEvidence(event.event_id, event.trace_id);
+    if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
+    else if (rule.groupBy === 'user_id') incident.addUser(key);
+    else incident.addUser(event.user_id);
+    rt.open.set(key, incident);
+    if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
+    this.counts.alertsFired++;
+    this.deliver(incident.toAlert('firing', event));
+  }
+
+  /** Resolves every incident whose quiet period ended at or before `t`. */
+  private resolveDue(t: number, trigger: SecurityEvent | undefined): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const rt of this.runtimes) {
+      if (rt.open.size === 0) continue;
+      for (const [key, incident] of rt.open) {
+        const at = incident.resolveAt;
+        if (at > t) {
+          if (at < next) next = at;
+          break;
+        }
+        rt.open.delete(key);
+        this.counts.alertsResolved++;
+        this.deliver(incident.toAlert('resolved', trigger));
+      }
+    }
+    this.nextResolveAt = next;
+  }
+
+  private deliver(alert: Alert): void {
+    try {
+      this.alertCounter.add(1, this.attrsFor(alert));
+    } catch (err) {
+      this.errors.report('alert metric', err);
+    }
+    if (this.onAlert !== undefined) {
+      try {
+        this.onAlert(alert);
+      } catch (err) {
+        this.errors.report('onAlert', err);
+      }
+    }
+    for (const sink of this.sinks) {
+      try {
+        sink.send(alert);
+      } catch (err) {
+        this.errors.report(`sink ${sink.name}`, err);
+      }
+    }
+  }
+
+  private attrsFor(alert: Alert): Attributes {
+    const k = `${alert.rule}\u0000${alert.status}`;
+    let attrs = this.alertAttrs.get(k);
+    if (attrs === undefined) {
+      attrs = { rule: alert.rule, severity: alert.severity, status: alert.status };
+      this.alertAttrs.set(k, attrs);
+    }
+    return attrs;
+  }
+}

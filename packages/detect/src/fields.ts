@@ -1,0 +1,91 @@
+import { payloadFingerprint, type SecurityEvent } from '@llmsec/core';
+
+/**
+ * Field paths of rule files, compiled once into getters so the hot path never parses a path.
+ * `metadata.<key>` reads category metadata; `fingerprint` is the payload fingerprint of the
+ * coordinated-campaign rule; any other name is a top-level event field.
+ */
+export type FieldGetter = (event: SecurityEvent) => unknown;
+
+const TOP_LEVEL = new Set([
+  'event_id',
+  'timestamp',
+  'category',
+  'severity',
+  'user_id',
+  'session_id',
+  'trace_id',
+  'span_id',
+  'source_ip',
+  'service',
+  'description',
+  'request_preview',
+  'response_preview',
+  'conversation_id',
+]);
+
+export const FINGERPRINT_FIELD = 'fingerprint';
+
+/** Throws (at rule compilation) for a path that names nothing an event can carry. */
+export function compileField(path: string): FieldGetter {
+  if (path === FINGERPRINT_FIELD) return eventFingerprint;
+  if (path.startsWith('metadata.')) {
+    const key = path.slice('metadata.'.length);
+    if (key.length === 0) throw new Error(`bad field path "${path}"`);
+    return (event) => event.metadata?.[key];
+  }
+  if (!TOP_LEVEL.has(path)) {
+    throw new Error(`unknown field "${path}" (want an event field such as user_id, or metadata.<key>, or fingerprint)`);
+  }
+  const key = path as keyof SecurityEvent;
+  return (event) => event[key];
+}
+
+export function isKnownField(path: string): boolean {
+  return path === FINGERPRINT_FIELD || TOP_LEVEL.has(path) || (path.startsWith('metadata.') && path.length > 9);
+}
+
+/**
+ * Hashing a preview costs about a microsecond, and campaigns repeat one payload by design, so
+ * recent previews are memoised (bounded; the oldest half is dropped when full).
+ */
+const FP_CACHE_MAX = 4096;
+let fpCache = new Map<string, string>();
+let fpCacheOld = new Map<string, string>();
+
+export function fingerprintOf(preview: string): string {
+  let fp = fpCache.get(preview);
+  if (fp !== undefined) return fp;
+  fp = fpCacheOld.get(preview) ?? payloadFingerprint(preview);
+  if (fpCache.size >= FP_CACHE_MAX) {
+    fpCacheOld = fpCache;
+    fpCache = new Map();
+  }
+  fpCache.set(preview, fp);
+  return fp;
+}
+
+/**
+ * The payload identity of a block event: the preview's fingerprint when content capture is
+ * on, else the `payload_fingerprint` the SDK records without keeping the text.
+ */
+export function eventFingerprint(event: SecurityEvent): string | undefined {
+  const preview = event.request_preview;
+  if (preview) return fingerprintOf(preview);
+  const fp = event.metadata?.payload_fingerprint;
+  return typeof fp === 'string' && fp.length > 0 ? fp : undefined;
+}
+
+/** A group key as a string, or undefined when the event has none (the rule skips it). */
+export function keyString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.length > 0 ? value : undefined;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/** A positive magnitude: numbers as they are, strings by length; anything else is 0. */
+export function magnitude(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : 0;
+  if (typeof value === 'string') return value.length;
+  return 0;
+}

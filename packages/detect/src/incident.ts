@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
+import type { CompiledRule } from './compile.ts';
+
+/** Evidence kept per incident: the first few event ids and the last few. */
+export const EVIDENCE_HEAD = 5;
+export const EVIDENCE_TAIL = 5;
+export const MAX_TRACE_IDS = 10;
+
+/**
+ * One incident of one rule for one group: opened when the condition turns true, extended
+ * (never re-announced) while it keeps holding, resolved once a quiet period has passed in
+ * event time without it holding. Everything it collects is bounded.
+ */
+export class Incident {
+  readonly rule: CompiledRule;
+  readonly key: string;
+  readonly alertId: string;
+  readonly startsAt: number;
+  lastTrueAt: number;
+  readonly description: string;
+  readonly head: string[] = [];
+  readonly tail: string[] = [];
+  readonly traceIds: string[] = [];
+  readonly users: string[] = [];
+  private readonly maxUsers: number;
+
+  constructor(rule: CompiledRule, key: string, t: number, description: string, maxUsers: number) {
+    this.rule = rule;
+    this.key = key;
+    this.startsAt = t;
+    this.lastTrueAt = t;
+    this.description = description;
+    this.maxUsers = maxUsers;
+    this.alertId = alertId(rule.id, rule.groupBy, key, t);
+  }
+
+  get resolveAt(): number {
+    return this.lastTrueAt + this.rule.quietMs;
+  }
+
+  addEvidence(eventId: string, traceId: string | undefined): void {
+    if (this.head.includes(eventId) || this.tail.includes(eventId)) return;
+    if (this.head.length < EVIDENCE_HEAD) this.head.push(eventId);
+    else {
+      if (this.tail.length >= EVIDENCE_TAIL) this.tail.shift();
+      this.tail.push(eventId);
+    }
+    if (traceId !== undefined) this.addTrace(traceId);
+  }
+
+  addTrace(traceId: string): void {
+    if (this.traceIds.length < MAX_TRACE_IDS && !this.traceIds.includes(traceId)) this.traceIds.push(traceId);
+  }
+
+  addUser(userId: string): void {
+    if (this.users.length < this.maxUsers && !this.users.includes(userId)) this.users.push(userId);
+  }
+
+  toAlert(status: 'firing' | 'resolved', trigger: SecurityEvent | undefined): Alert {
+    const rule = this.rule;
+    const alert: Alert = {
+      alert_id: this.alertId,
+      rule: rule.id,
+      severity: rule.severity,
+      status,
+      labels: { [rule.groupBy]: this.key },
+      user_ids: [...this.users],
+      starts_at: formatTimestamp(this.startsAt),
+      description: this.description,
+      evidence: [...this.head, ...this.tail],
+      title: rule.title,
+    };
+    if (status === 'resolved') alert.ends_at = formatTimestamp(this.resolveAt);
+    if (this.traceIds.length > 0) alert.trace_ids = [...this.traceIds];
+    if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
+    if (trigger?.trace_id !== undefined) {
+      alert.trigger =
+        trigger.span_id !== undefined ? { trace_id: trigger.trace_id, span_id: trigger.span_id } : { trace_id: trigger.trace_id };
+    }
+    return alert;
+  }
+}
+
+/**
+ * Deterministic from (rule, group, start), so a replay of the same log gives the same ids and
+ * a firing line and its resolved line share one.
+ */
+export function alertId(ruleId: string, groupBy: string, key: string, startsAt: number): string {
+  const hash = createHash('sha256').update(`${ruleId}\u0000${groupBy}=${key}\u0000${startsAt}`).digest('hex');
+  return `ALR-${hash.slice(0, 16)}`;
+}

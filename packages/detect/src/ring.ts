@@ -1,0 +1,118 @@
+/**
+ * A bounded FIFO of window entries (event time, event id, trace id, user, value) in parallel
+ * arrays: plain JS arrays, because typed arrays cost more than a small window holds, and
+ * parallel arrays because one object per entry would allocate on every event. Storage starts
+ * small and doubles up to `max`; a full ring drops its oldest entry (the caller adjusts its
+ * aggregates first, see `full` / `oldest*`).
+ */
+export class Ring {
+  times: number[];
+  ids: string[];
+  traces: (string | undefined)[];
+  /** Only for conditions that read a value (monotonic, identical, ratio flags). */
+  values: number[] | undefined;
+  /** Only for cross-group conditions. */
+  users: string[] | undefined;
+  /** Index of the oldest entry. */
+  head = 0;
+  size = 0;
+  readonly max: number;
+
+  constructor(max: number, options: { values?: boolean; users?: boolean } = {}) {
+    this.max = Math.max(1, max);
+    const cap = Math.min(this.max, 2);
+    this.times = new Array<number>(cap).fill(0);
+    this.ids = new Array<string>(cap).fill('');
+    this.traces = new Array<string | undefined>(cap).fill(undefined);
+    this.values = options.values ? new Array<number>(cap).fill(0) : undefined;
+    this.users = options.users ? new Array<string>(cap).fill('') : undefined;
+  }
+
+  get full(): boolean {
+    return this.size >= this.max;
+  }
+
+  /** Physical index of the i-th entry, oldest first. */
+  at(i: number): number {
+    const j = this.head + i;
+    const cap = this.times.length;
+    return j >= cap ? j - cap : j;
+  }
+
+  oldestTime(): number {
+    return this.times[this.head]!;
+  }
+
+  newestIndex(): number {
+    return this.at(this.size - 1);
+  }
+
+  /** Appends; when full, the oldest entry is overwritten (check `full` first to account for it). */
+  push(time: number, id: string, trace: string | undefined, value: number, user?: string): void {
+    if (this.size === this.times.length) {
+      if (this.size < this.max) this.grow();
+      else this.shift();
+    }
+    const i = this.at(this.size);
+    this.times[i] = time;
+    this.ids[i] = id;
+    this.traces[i] = trace;
+    if (this.values) this.values[i] = value;
+    if (this.users) this.users[i] = user ?? '';
+    this.size++;
+  }
+
+  /** Removes the oldest entry. */
+  shift(): void {
+    // Drop references so evicted ids can be collected.
+    this.ids[this.head] = '';
+    this.traces[this.head] = undefined;
+    this.head = this.head + 1 === this.times.length ? 0 : this.head + 1;
+    this.size--;
+  }
+
+  clear(): void {
+    while (this.size > 0) this.shift();
+    this.head = 0;
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.max, Math.max(2, this.times.length * 2));
+    const times = new Array<number>(cap).fill(0);
+    const ids = new Array<string>(cap).fill('');
+    const traces = new Array<string | undefined>(cap).fill(undefined);
+    const values = this.values ? new Array<number>(cap).fill(0) : undefined;
+    const users = this.users ? new Array<string>(cap).fill('') : undefined;
+    for (let k = 0; k < this.size; k++) {
+      const i = this.at(k);
+      times[k] = this.times[i]!;
+      ids[k] = this.ids[i]!;
+      traces[k] = this.traces[i];
+      if (values) values[k] = this.values![i]!;
+      if (users) users[k] = this.users![i]!;
+    }
+    this.times = times;
+    this.ids = ids;
+    this.traces = traces;
+    this.values = values;
+    this.users = users;
+    this.head = 0;
+  }
+}
+
+/** Emits the first `n` and last `n` entries of a ring (all when it holds at most 2n). */
+export function ringEvidence(
+  ring: Ring,
+  n: number,
+  out: (id: string, trace: string | undefined, user: string | undefined) => void,
+): void {
+  const size = ring.size;
+  for (let k = 0; k < size; k++) {
+    if (k >= n && k < size - n) {
+      k = size - n - 1;
+      continue;
+    }
+    const i = ring.at(k);
+    out(ring.ids[i]!, ring.traces[i], ring.users?.[i]);
+  }
+}

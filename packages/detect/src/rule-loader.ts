@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ruleSchema } from './rule-schema.ts';
+import type { RuleDefinition } from './types.ts';
+
+/** A rule file that cannot be used; the message names the file, the rule and the field. */
+export class RuleFileError extends Error {
+  override readonly name = 'RuleFileError';
+}
+
+/**
+ * Parses a rule file's text: YAML or JSON (JSON is YAML), either a list of rules or an object
+ * with a `rules` list. Every problem is reported, one per line, as
+ * `rules.yaml: rule "x": field "window": bad duration "ten"`.
+ */
+export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new RuleFileError(`${fileName}: not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  const list = Array.isArray(doc) ? doc : isObject(doc) ? doc.rules : undefined;
+  if (!Array.isArray(list)) {
+    throw new RuleFileError(`${fileName}: want a list of rules, or an object with a "rules" list`);
+  }
+  const problems: string[] = [];
+  const rules: RuleDefinition[] = [];
+  const seen = new Set<string>();
+  list.forEach((item: unknown, i) => {
+    const name = isObject(item) && typeof item.id === 'string' ? `rule "${item.id}"` : `rule #${i + 1}`;
+    const result = ruleSchema.safeParse(item);
+    if (!result.success) {
+      for (const issue of result.error.issues) problems.push(`${fileName}: ${name}: ${describeIssue(issue)}`);
+      return;
+    }
+    const rule = result.data as RuleDefinition;
+    if (seen.has(rule.id)) problems.push(`${fileName}: ${name}: duplicate rule id`);
+    seen.add(rule.id);
+    const c = rule.condition;
+    if (c.kind === 'cross_group' && rule.group_by === c.across) {
+      problems.push(`${fileName}: ${name}: field "condition.across": must differ from group_by`);
+    }
+    rules.push(rule);
+  });
+  if (problems.length > 0) throw new RuleFileError(problems.join('\n'));
+  return rules;
+}
+
+/** Reads and parses a rule file; errors name the file by its base name. */
+export function loadRulesFile(path: string): RuleDefinition[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RuleFileError(`${basename(path)}: cannot read: ${(err as Error).message}`);
+  }
+  return parseRules(text, basename(path));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.path.length === 0) return issue.message;
+  return `field "${issue.path.map(String).join('.')}": ${issue.message}`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

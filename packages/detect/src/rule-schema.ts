@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ALERT_SEVERITIES } from '@llmsec/core';
+import { parseDuration } from './duration.ts';
+import { isKnownField } from './fields.ts';
+
+/**
+ * The schema of rule files (JSON or YAML). Durations are `10m`-style strings or milliseconds
+ * and come out as `window_ms` / `quiet_ms`. Field names are checked here, so a typo fails at
+ * load time with the file, the rule and the field named.
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or milliseconds)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+
+const field = z.string().refine(isKnownField, {
+  message: 'unknown field (want an event field such as user_id, metadata.<key>, or fingerprint)',
+});
+
+const positiveInt = z.number().int().positive();
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const condition = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('count'), min: positiveInt }),
+  z.strictObject({ kind: z.literal('distinct'), field, min: positiveInt }),
+  z.strictObject({
+    kind: z.literal('ratio'),
+    min_events: positiveInt,
+    field,
+    equals: scalar.optional(),
+    above: z.number().min(0).max(1),
+  }),
+  z.strictObject({
+    kind: z.literal('monotonic'),
+    value: z.union([field, z.array(field).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])),
+    min_events: positiveInt,
+    last: z.number().int().min(2).optional(),
+    factor: z.number().positive(),
+  }),
+  z.strictObject({ kind: z.literal('identical'), field, min_events: positiveInt }),
+  z.strictObject({
+    kind: z.literal('baseline'),
+    sum: z.union([field, z.array(field).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])),
+    factor: z.number().nonnegative(),
+    sigmas: z.number().nonnegative(),
+    min_samples: positiveInt,
+  }),
+  z.strictObject({ kind: z.literal('single') }),
+  z.strictObject({ kind: z.literal('cross_group'), across: field, min: positiveInt }),
+]);
+
+const where = z.strictObject({ field, equals: scalar.optional(), exists: z.boolean().optional() });
+
+export const ruleSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be snake_case (a-z, 0-9, _)'),
+    title: z.string().min(1),
+    severity: z.enum(ALERT_SEVERITIES),
+    description: z.string().optional(),
+    match: z.strictObject({
+      categories: z.array(z.string().min(1)).min(1),
+      where: z.array(where).optional(),
+    }),
+    group_by: field.default('user_id'),
+    window: positiveDuration,
+    quiet: duration.optional(),
+    runbook_url: z.url().optional(),
+    condition,
+  })
+  .transform(({ window, quiet, ...rest }) => ({
+    ...rest,
+    window_ms: window,
+    ...(quiet !== undefined ? { quiet_ms: quiet } : {}),
+  }));
+
+export type RuleInput = z.input<typeof ruleSchema>;
