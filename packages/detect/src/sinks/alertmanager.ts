@@ -3,7 +3,13 @@ import type { Alert } from '@llmsec/core';
 import { toAlertmanagerAlert, type AlertmanagerAlert, type PayloadOptions } from './alertmanager-payload.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { postJson, redactUrl } from './http-post.ts';
-import { httpUrl, positive, resolveHttpDelivery, type HttpDeliveryOptions, type ResolvedHttpDelivery } from './http-options.ts';
+import {
+  httpUrl,
+  positive,
+  resolveHttpDelivery,
+  type HttpDeliveryOptions,
+  type ResolvedHttpDelivery,
+} from './http-options.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
 
@@ -71,12 +77,17 @@ export class AlertmanagerSink implements AlertSink {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
     }
     if (this.payload.traceUrlTemplate !== undefined) {
-      httpUrl('AlertmanagerSink', 'traceUrlTemplate', this.payload.traceUrlTemplate.replaceAll('{trace_id}', 'x'));
+      httpUrl(
+        'AlertmanagerSink',
+        'traceUrlTemplate',
+        this.payload.traceUrlTemplate.replaceAll('{trace_id}', 'x'),
+      );
       if (!this.payload.traceUrlTemplate.includes('{trace_id}')) {
         throw new Error('AlertmanagerSink: traceUrlTemplate must contain {trace_id}');
       }
     }
-    if (this.payload.generatorUrl !== undefined) httpUrl('AlertmanagerSink', 'generatorUrl', this.payload.generatorUrl);
+    if (this.payload.generatorUrl !== undefined)
+      httpUrl('AlertmanagerSink', 'generatorUrl', this.payload.generatorUrl);
 
     this.record = notificationCounter(this.delivery.meter, this.name);
     const { fetch, headers } = this.delivery;
@@ -87,7 +98,8 @@ export class AlertmanagerSink implements AlertSink {
         target: redactUrl(endpoint),
         maxBatch,
         record: this.record,
-        deliver: async (batch, signal) => await postJson(fetch, endpoint, JSON.stringify(batch), headers, signal),
+        deliver: async (batch, signal) =>
+          await postJson(fetch, endpoint, JSON.stringify(batch), headers, signal),
       });
     });
     this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);
@@ -129,7 +141,9 @@ export class AlertmanagerSink implements AlertSink {
       this.firing.set(id, payload);
     } else if (!this.warnedFiringFull) {
       this.warnedFiringFull = true;
-      diag.warn(`llmsec AlertmanagerSink: more than ${this.maxFiring} alerts firing; the excess is sent once, not re-sent`);
+      diag.warn(
+        `llmsec AlertmanagerSink: more than ${this.maxFiring} alerts firing; the excess is sent once, not re-sent`,
+      );
     }
   }
 

@@ -65,7 +65,9 @@ export class DeliveryQueue<T> {
       this.options.record('dropped', 1);
       if (!this.warnedFull) {
         this.warnedFull = true;
-        diag.warn(`llmsec alert sink: queue for ${this.options.target} is full (${this.options.maxQueue}); dropping notifications`);
+        diag.warn(
+          `llmsec alert sink: queue for ${this.options.target} is full (${this.options.maxQueue}); dropping notifications`,
+        );
       }
       return;
     }
@@ -119,7 +121,8 @@ export class DeliveryQueue<T> {
     if (this.inFlight || this.timer !== undefined || this.pending.size === 0) return;
     // Delay 0 on the happy path still waits for the current tick, so alerts raised together
     // travel in one batch.
-    const delay = this.attempt === 0 ? 0 : backoffDelay(this.attempt, this.options.backoff, this.options.random);
+    const delay =
+      this.attempt === 0 ? 0 : backoffDelay(this.attempt, this.options.backoff, this.options.random);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.run();
@@ -168,12 +171,16 @@ export class DeliveryQueue<T> {
         this.attempt++;
         if (!this.failing) {
           this.failing = true;
-          diag.warn(`llmsec alert sink: delivery to ${target} failed, retrying with backoff: ${errorMessage(err)}`);
+          diag.warn(
+            `llmsec alert sink: delivery to ${target} failed, retrying with backoff: ${errorMessage(err)}`,
+          );
         }
         return;
       }
       // The target answered and refused the batch: sending it again cannot help.
-      diag.error(`llmsec alert sink: ${target} rejected ${batch.length} notification(s): ${errorMessage(err)}`);
+      diag.error(
+        `llmsec alert sink: ${target} rejected ${batch.length} notification(s): ${errorMessage(err)}`,
+      );
       record('failed', this.removeDelivered(batch));
       this.attempt = 0;
       return;
@@ -210,7 +217,9 @@ export class DeliveryQueue<T> {
     }
     if (expired > 0) {
       this.options.record('failed', expired);
-      diag.error(`llmsec alert sink: gave up on ${expired} notification(s) to ${this.options.target} after ${this.options.maxRetryMs} ms`);
+      diag.error(
+        `llmsec alert sink: gave up on ${expired} notification(s) to ${this.options.target} after ${this.options.maxRetryMs} ms`,
+      );
     }
   }
 

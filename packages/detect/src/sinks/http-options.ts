@@ -63,7 +63,9 @@ export function resolveHttpDelivery(options: HttpDeliveryOptions, sink: string):
   positive(sink, 'backoff.initialMs', resolved.backoff.initialMs);
   positive(sink, 'backoff.maxMs', resolved.backoff.maxMs);
   if (resolved.backoff.maxMs < resolved.backoff.initialMs) {
-    throw new Error(`${sink}: backoff.maxMs (${resolved.backoff.maxMs}) is below backoff.initialMs (${resolved.backoff.initialMs})`);
+    throw new Error(
+      `${sink}: backoff.maxMs (${resolved.backoff.maxMs}) is below backoff.initialMs (${resolved.backoff.initialMs})`,
+    );
   }
   if (!(resolved.flushTimeoutMs >= 0)) throw new Error(`${sink}: flushTimeoutMs must be >= 0`);
   return resolved;

@@ -49,7 +49,11 @@ export async function postJson(
   }
   if (status >= 200 && status < 300) return;
   const retryable = status >= 500 || status === 408 || status === 429;
-  throw new DeliveryError(`POST ${url} answered ${status}: ${text.slice(0, 200)}`, `http_${status}`, retryable);
+  throw new DeliveryError(
+    `POST ${url} answered ${status}: ${text.slice(0, 200)}`,
+    `http_${status}`,
+    retryable,
+  );
 }
 
 /** The URL without user info, for messages (credentials never reach logs). */

@@ -13,7 +13,8 @@ export const DETECT_METER_NAME = '@llmsec/detect';
  */
 export function notificationCounter(meter: Meter | undefined, sink: string): RecordNotifications {
   const counter = (meter ?? metrics.getMeter(DETECT_METER_NAME)).createCounter(METRIC_ALERT_NOTIFICATIONS, {
-    description: 'Alert notifications by sink and outcome (sent, failed after retries, dropped from a full queue)',
+    description:
+      'Alert notifications by sink and outcome (sent, failed after retries, dropped from a full queue)',
     unit: '{notification}',
   });
   return (outcome, count) => {

@@ -2,7 +2,12 @@ import { diag } from '@opentelemetry/api';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { postJson, redactUrl } from './http-post.ts';
-import { httpUrl, resolveHttpDelivery, type HttpDeliveryOptions, type ResolvedHttpDelivery } from './http-options.ts';
+import {
+  httpUrl,
+  resolveHttpDelivery,
+  type HttpDeliveryOptions,
+  type ResolvedHttpDelivery,
+} from './http-options.ts';
 import { notificationCounter } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
 

@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AlertmanagerSink, type AlertmanagerSinkOptions } from '../src/sinks/alertmanager.ts';
+import type { AlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
+import { alert, fakeFetch, resolved, testMetrics, type FetchCall } from './sink-support.ts';
+
+const METRIC = 'llmsec.alert.notifications';
+const sinks: AlertmanagerSink[] = [];
+
+function sink(options: AlertmanagerSinkOptions): AlertmanagerSink {
+  const s = new AlertmanagerSink({ backoff: { initialMs: 1, maxMs: 5 }, flushTimeoutMs: 2_000, ...options });
+  sinks.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
+});
+
+const alertsOf = (calls: FetchCall[], url?: string): AlertmanagerAlert[] =>
+  calls
+    .filter((c) => c.status === 200 && (url === undefined || c.url === url))
+    .flatMap((c) => c.body as AlertmanagerAlert[]);
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 3_000 && !check(); i++) await new Promise((r) => setTimeout(r, 1));
+  expect(check()).toBe(true);
+}
+
+describe('AlertmanagerSink', () => {
+  it('POSTs to /api/v2/alerts of every URL, and one URL down does not hold up the others (HA)', async () => {
+    let secondUp = false;
+    const { fetch, calls } = fakeFetch((url) => (url.startsWith('http://am-2') && !secondUp ? 0 : 200));
+    const metrics = testMetrics();
+    const s = sink({
+      urls: ['http://am-1:9093', 'http://am-2:9093/', 'http://am-3:9093/prefix'],
+      fetch,
+      meter: metrics.meter,
+    });
+    s.send(alert());
+    await until(
+      () => alertsOf(calls).length === 2 && calls.filter((c) => c.url.startsWith('http://am-2')).length >= 3,
+    );
+    expect(alertsOf(calls, 'http://am-1:9093/api/v2/alerts')).toHaveLength(1);
+    expect(alertsOf(calls, 'http://am-3:9093/prefix/api/v2/alerts')).toHaveLength(1);
+    expect(alertsOf(calls, 'http://am-2:9093/api/v2/alerts')).toHaveLength(0);
+    // The resolve reaches the healthy ones at once; the down one gets the latest state later.
+    s.send(resolved(alert()));
+    await until(() => alertsOf(calls, 'http://am-1:9093/api/v2/alerts').length === 2);
+    secondUp = true;
+    await s.forceFlush();
+    const second = alertsOf(calls, 'http://am-2:9093/api/v2/alerts');
+    expect(second).toHaveLength(1);
+    expect(second[0]?.endsAt).toBe('2026-11-22T10:10:00.000Z');
+    expect(await metrics.sum(METRIC, { sink: 'alertmanager', outcome: 'sent' })).toBe(5);
+  });
+
+  it('re-sends firing alerts every resendIntervalMs, a resolve once, and then stops re-sending it', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10 });
+    s.send(alert({ alert_id: 'A' }));
+    s.send(alert({ alert_id: 'B', labels: { user_id: 'u2' }, user_ids: ['u2'] }));
+    expect(s.firingCount).toBe(2);
+    await until(() => alertsOf(calls).filter((a) => a.annotations.alert_id === 'B').length >= 3);
+    s.send(resolved(alert({ alert_id: 'A' })));
+    expect(s.firingCount).toBe(1);
+    await s.forceFlush();
+    const seenA = (): number => alertsOf(calls).filter((a) => a.annotations.alert_id === 'A').length;
+    const aAfterResolve = seenA();
+    const bNow = alertsOf(calls).filter((a) => a.annotations.alert_id === 'B').length;
+    await until(() => alertsOf(calls).filter((a) => a.annotations.alert_id === 'B').length >= bNow + 3);
+    expect(seenA()).toBe(aAfterResolve);
+    const lastA = alertsOf(calls)
+      .filter((a) => a.annotations.alert_id === 'A')
+      .at(-1);
+    expect(lastA?.endsAt).toBe('2026-11-22T10:10:00.000Z');
+    // Every firing (re-)send carries startsAt and no endsAt.
+    for (const a of alertsOf(calls).filter((x) => x.annotations.alert_id === 'B')) {
+      expect(a.startsAt).toBe('2026-11-22T10:00:00.000Z');
+      expect(a.endsAt).toBeUndefined();
+    }
+  });
+
+  it('bounds the firing set: the excess is sent once, not re-sent', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10, maxFiring: 1 });
+    s.send(alert({ alert_id: 'A' }));
+    s.send(alert({ alert_id: 'B' }));
+    expect(s.firingCount).toBe(1);
+    await until(() => alertsOf(calls).filter((a) => a.annotations.alert_id === 'A').length >= 4);
+    expect(alertsOf(calls).filter((a) => a.annotations.alert_id === 'B')).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      { basic: { username: 'llmsec', password: 's3cr:et' } },
+      `Basic ${Buffer.from('llmsec:s3cr:et').toString('base64')}`,
+    ],
+    [{ bearer: 'tok-123' }, 'Bearer tok-123'],
+  ] as const)('sends the Authorization header for %j', async (auth, expected) => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, auth, headers: { 'x-scope-orgid': 'team-a' } });
+    s.send(alert());
+    await s.forceFlush();
+    expect(calls[0]?.headers).toMatchObject({
+      authorization: expected,
+      'x-scope-orgid': 'team-a',
+      'content-type': 'application/json',
+    });
+  });
+
+  it('sends no Authorization header without auth', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch });
+    s.send(alert());
+    await s.forceFlush();
+    expect(calls[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it('rejects invalid configuration at construction', () => {
+    const bad: [Partial<AlertmanagerSinkOptions>, RegExp][] = [
+      [{ urls: [] }, /at least one/],
+      [{ urls: ['not a url'] }, /urls\[0\] is not a URL/],
+      [{ urls: ['ftp://am'] }, /http or https/],
+      [{ urls: ['http://user:pw@am:9093'] }, /credentials/],
+      [{ resendIntervalMs: 0 }, /resendIntervalMs must be a positive/],
+      [{ maxQueue: -1 }, /maxQueue/],
+      [{ backoff: { initialMs: 100, maxMs: 10 } }, /backoff.maxMs/],
+      [{ traceUrlTemplate: 'http://jaeger/trace/' }, /\{trace_id\}/],
+      [{ auth: { bearer: '' } }, /bearer/],
+      [{ auth: { basic: { username: 'a:b', password: 'x' } } }, /username/],
+    ];
+    for (const [options, message] of bad) {
+      expect(() => new AlertmanagerSink({ urls: ['http://am:9093'], ...options })).toThrow(message);
+    }
+  });
+
+  it('never throws from send, and ignores sends after shutdown (idempotent)', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch });
+    expect(() => s.send({ ...alert(), labels: null } as unknown as ReturnType<typeof alert>)).not.toThrow();
+    const first = s.shutdown();
+    expect(s.shutdown()).toBe(first);
+    await first;
+    s.send(alert());
+    await s.forceFlush();
+    expect(calls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { FanoutSink } from '../src/sinks/fanout.ts';
+import type { AlertSink } from '../src/sinks/types.ts';
+import { alert } from './sink-support.ts';
+
+class Recording implements AlertSink {
+  readonly name = 'recording';
+  readonly alerts: Alert[] = [];
+  flushes = 0;
+  shutdowns = 0;
+  send(a: Alert): void {
+    this.alerts.push(a);
+  }
+  async forceFlush(): Promise<void> {
+    this.flushes++;
+  }
+  async shutdown(): Promise<void> {
+    this.shutdowns++;
+  }
+}
+
+const broken: AlertSink = {
+  name: 'broken',
+  send: () => {
+    throw new Error('boom');
+  },
+  forceFlush: async () => {
+    throw new Error('boom');
+  },
+  shutdown: async () => {
+    throw new Error('boom');
+  },
+};
+
+describe('FanoutSink', () => {
+  it('isolates a failing sink from the others', async () => {
+    const a = new Recording();
+    const b = new Recording();
+    const fanout = new FanoutSink({ sinks: [a, broken, b] });
+    expect(() => fanout.send(alert())).not.toThrow();
+    await expect(fanout.forceFlush()).resolves.toBeUndefined();
+    expect(a.alerts).toHaveLength(1);
+    expect(b.alerts).toHaveLength(1);
+    expect([a.flushes, b.flushes]).toEqual([1, 1]);
+    const first = fanout.shutdown();
+    expect(fanout.shutdown()).toBe(first);
+    await first;
+    fanout.send(alert());
+    expect([a.shutdowns, b.shutdowns, a.alerts.length]).toEqual([1, 1, 1]);
+  });
+});
