@@ -43,3 +43,18 @@ export type { CarrierIds } from './otel-codec.ts';
 export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';
 export { normalisePayload, payloadFingerprint } from './fingerprint.ts';
 export * from './prices.ts';
+export {
+  REDACTION_TYPES,
+  PII_TYPES,
+  SECRET_TYPES,
+  isRedactionType,
+  isSecretType,
+  isPiiType,
+  redactionPlaceholder,
+} from './redaction/types.ts';
+export type { RedactionType, PiiType, SecretType } from './redaction/types.ts';
+export { redact, detectSensitive } from './redaction/redact.ts';
+export type { RedactOptions, RedactResult } from './redaction/redact.ts';
+export { truncatePreview, redactPreview } from './redaction/preview.ts';
+export type { RedactedPreview } from './redaction/preview.ts';
+export { luhnValid, ibanValid } from './redaction/checksums.ts';

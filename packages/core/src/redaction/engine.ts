@@ -1,0 +1,82 @@
+import type { Detector, RedactionType } from './types.ts';
+
+/**
+ * The scan shared by redact and detectSensitive: detectors run in priority order over the
+ * original text, and a candidate that overlaps a finding of an earlier detector is dropped
+ * (a JWT's payload is not also an AWS key; an IBAN's digits are not also a card). Findings
+ * are kept as offsets, so detection builds no strings.
+ */
+
+export interface Finding {
+  start: number;
+  end: number;
+  type: RedactionType;
+}
+
+/** Index of the first finding in `sorted` (by start) that ends after `start`. */
+function firstEndingAfter(sorted: readonly Finding[], start: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.end <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function overlaps(sorted: readonly Finding[], start: number, end: number): boolean {
+  const i = firstEndingAfter(sorted, start);
+  return i < sorted.length && sorted[i]!.start < end;
+}
+
+/** Merges two lists sorted by start whose findings do not overlap. */
+function merge(a: readonly Finding[], b: readonly Finding[]): Finding[] {
+  const out: Finding[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(a[i]!.start <= b[j]!.start ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+/** Non-overlapping findings sorted by start. */
+export function scan(text: string, detectors: readonly Detector[]): Finding[] {
+  let found: Finding[] = [];
+  const triggered = new Map<Detector['trigger'], boolean>();
+  for (const detector of detectors) {
+    let fires = triggered.get(detector.trigger);
+    if (fires === undefined) {
+      fires = detector.trigger(text);
+      triggered.set(detector.trigger, fires);
+    }
+    if (!fires) continue;
+    const mine: Finding[] = [];
+    const re = detector.pattern;
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const match = m[0];
+      if (match.length === 0) {
+        re.lastIndex++;
+        continue;
+      }
+      let length = match.length;
+      if (detector.accept) {
+        const verdict = detector.accept(match, text, m.index);
+        if (verdict === false || verdict === 0) continue;
+        if (typeof verdict === 'number' && verdict < length) {
+          length = verdict;
+          re.lastIndex = m.index + length;
+        }
+      }
+      const start = m.index;
+      const end = start + length;
+      if (!overlaps(found, start, end)) mine.push({ start, end, type: detector.type });
+    }
+    re.lastIndex = 0;
+    if (mine.length > 0) found = found.length === 0 ? mine : merge(found, mine);
+  }
+  return found;
+}

@@ -1,0 +1,50 @@
+import { hasDigit } from './triggers.ts';
+import type { Detector } from './types.ts';
+
+/**
+ * IP addresses. A dotted quad is an IPv4 address even when it was meant as a version
+ * (`1.2.3.4`); three-part versions (`2.10.3`) and five-part ones (`1.2.3.4.5`) are not.
+ */
+
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const V4 = `(?:${OCTET}\\.){3}${OCTET}`;
+const H = '[0-9A-Fa-f]{1,4}';
+
+/** Octets without leading zeros (`01.02.03.04` is not an address), not inside a longer dotted run. */
+const ipv4: Detector = {
+  type: 'ipv4',
+  trigger: hasDigit,
+  pattern: new RegExp(`(?<![A-Za-z0-9_.])${V4}(?![A-Za-z0-9_]|\\.\\d)`, 'g'),
+};
+
+/**
+ * RFC 4291 text forms: eight groups, `::` compression, embedded IPv4. Alternatives are tried in
+ * order and the trailing look-ahead rejects a match that stops early (`2001:db8::` before `1`),
+ * so the engine falls through to the longer form. Bare `::` is not taken, and a candidate
+ * without a digit (`Add::Dec`, C++ scopes made of hex letters) is not either.
+ */
+const IPV6_FORMS = [
+  `(?:${H}:){7}${H}`,
+  `(?:${H}:){1,4}:${V4}`,
+  `::(?:[Ff]{4}(?::0{1,4})?:)?${V4}`,
+  `(?:${H}:){1,7}:`,
+  `(?:${H}:){1,6}:${H}`,
+  `(?:${H}:){1,5}(?::${H}){1,2}`,
+  `(?:${H}:){1,4}(?::${H}){1,3}`,
+  `(?:${H}:){1,3}(?::${H}){1,4}`,
+  `(?:${H}:){1,2}(?::${H}){1,5}`,
+  `${H}:(?::${H}){1,6}`,
+  `:(?::${H}){1,7}`,
+];
+
+const DIGIT = /\d/;
+
+const ipv6: Detector = {
+  type: 'ipv6',
+  trigger: (t) => hasDigit(t) && t.includes(':'),
+  pattern: new RegExp(`(?<![A-Za-z0-9_:.])(?:${IPV6_FORMS.join('|')})(?![A-Za-z0-9_:]|\\.\\d)`, 'g'),
+  accept: (m) => DIGIT.test(m),
+};
+
+/** IPv6 first: an embedded IPv4 (`::ffff:192.0.2.1`) belongs to the IPv6 address. */
+export const NETWORK_DETECTORS: readonly Detector[] = [ipv6, ipv4];
