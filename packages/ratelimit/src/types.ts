@@ -75,6 +75,13 @@ export interface Lease {
   reservedCostMicroUsd: number;
   /** Epoch ms (store clock) after which the concurrency slot is reclaimed. */
   expiresAtMs: number;
+  /**
+   * Per subject (primary, secondary): the limit factor in force at acquire (1, or the
+   * enforcement throttle factor). Settle charges and refunds at the same rate. Default 1.
+   */
+  limitFactors?: number[];
+  /** True when the lease came from the fallback limiter (store unavailable at acquire). */
+  fallback?: boolean;
 }
 
 export interface AcquireResult {
@@ -97,4 +104,24 @@ export interface AcquireResult {
 export interface Usage {
   tokens: number;
   costMicroUsd?: number;
+}
+
+/** One subject's state as the operator sees it (RateLimiter.status, `llmsec limits show`). */
+export interface SubjectStatus {
+  subject: string;
+  /** Store clock, epoch ms. */
+  nowMs: number;
+  level: EnforcementLevel;
+  /** Decayed violation score. */
+  violationScore: number;
+  /** Epoch ms the current block ends (absent when not blocked). */
+  blockedUntilMs?: number;
+  banned: boolean;
+  /** Live concurrency leases. */
+  activeLeases: number;
+  /** Per windowed dimension: ms until its bucket is empty (absent = empty). */
+  busyMs: Partial<Record<Dimension, number>>;
+  /** Figures against the given tier's limits (when a tier is known). */
+  dimensions: DimensionState[];
+  tier?: string;
 }

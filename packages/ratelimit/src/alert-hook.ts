@@ -1,0 +1,28 @@
+import { diag } from '@opentelemetry/api';
+import type { Alert, AlertSeverity } from '@llmsec/core';
+import type { RateLimiter } from './limiter.ts';
+
+export interface AlertViolationOptions {
+  /** Violation points per firing alert, by severity; 0 or absent ignores that severity. @default { critical: 5, alert: 2 } */
+  weights?: Partial<Record<AlertSeverity, number>>;
+  /** Users per alert that get points (a campaign alert may implicate many). @default 100 */
+  maxUsersPerAlert?: number;
+}
+
+/**
+ * The bridge from detection to enforcement: returns a function that, for each firing alert,
+ * records a violation for every implicated user, so detection can tighten limits. It has the
+ * shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
+ */
+export function alertViolationHook(limiter: RateLimiter, options: AlertViolationOptions = {}): (alert: Alert) => void {
+  const weights = options.weights ?? { critical: 5, alert: 2 };
+  const maxUsers = options.maxUsersPerAlert ?? 100;
+  return function recordAlertViolation(alert: Alert): void {
+    if (alert?.status !== 'firing') return;
+    const weight = weights[alert.severity] ?? 0;
+    if (!(weight > 0)) return;
+    for (const user of (alert.user_ids ?? []).slice(0, maxUsers)) {
+      limiter.recordViolation(user, weight).catch((err: unknown) => diag.error('@llmsec/ratelimit: alert violation failed', err));
+    }
+  };
+}

@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Redis keys of one subject: `llmsec:{<subject>}:rl` and `llmsec:{<subject>}:lease`. The
+ * braces are a Redis Cluster hash tag, so both keys share a slot and one script touches both.
+ * Subjects longer than 128 characters are replaced by a SHA-256 digest, which bounds key size
+ * whatever a caller passes as a user id.
+ */
+export const KEY_PREFIX = 'llmsec:';
+const MAX_SUBJECT = 128;
+
+export function subjectTag(subject: string): string {
+  if (subject.length <= MAX_SUBJECT) return subject;
+  return 'sha256:' + createHash('sha256').update(subject).digest('hex');
+}
+
+export function rlKey(subject: string): string {
+  return `${KEY_PREFIX}{${subjectTag(subject)}}:rl`;
+}
+
+export function leaseKey(subject: string): string {
+  return `${KEY_PREFIX}{${subjectTag(subject)}}:lease`;
+}

@@ -1,0 +1,385 @@
+import { diag } from '@opentelemetry/api';
+import { ANONYMOUS_USER } from '@llmsec/core';
+import { dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
+import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
+import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
+import { appendDimensionStates, reasonFor } from './result.ts';
+import { CODE_DIMENSION, CODE_ESTIMATE, CODE_OK, type AcquireOp, type AcquireOutcome, type LimiterStore, type SettleOp } from './store.ts';
+import { LimiterTelemetry } from './telemetry.ts';
+import { errorType, withTimeout } from './timeout.ts';
+import type { AcquireRequest, AcquireResult, Dimension, DimensionState, EnforcementLevel, Lease, SubjectStatus, Usage } from './types.ts';
+
+interface Prepared {
+  req: AcquireRequest;
+  tier: string;
+  op: AcquireOp;
+}
+
+/**
+ * Multi-dimensional LLM rate limiter: requests, tokens and cost per minute/hour/day plus
+ * concurrent requests, for a primary and an optional secondary subject, with graduated
+ * enforcement. acquire() checks every dimension and reserves in one atomic store step;
+ * settle() charges or refunds the difference to actual usage and releases the lease.
+ *
+ * Never rejects on the request path: refusals, store failures and timeouts all resolve to an
+ * AcquireResult (failures follow `failurePolicy` within `commandTimeoutMs`).
+ */
+export class RateLimiter {
+  private readonly o: ResolvedOptions;
+  private readonly telemetry: LimiterTelemetry;
+  private readonly settled = new WeakSet<Lease>();
+  private storeDownUntil = 0;
+  private storeFailing = false;
+
+  constructor(options: RateLimiterOptions) {
+    this.o = resolveOptions(options);
+    this.telemetry = new LimiterTelemetry(this.o.meter, this.o.events);
+  }
+
+  /** The store in use (for operator tooling and tests). */
+  get store(): LimiterStore {
+    return this.o.store;
+  }
+
+  /** Checks every dimension and, if all admit, reserves. Resolves (never rejects) with the decision. */
+  acquire(req: AcquireRequest): Promise<AcquireResult> {
+    const prep = this.prepare(req);
+    if (!('op' in prep)) return Promise.resolve(prep);
+    if (this.o.store.synchronous) return Promise.resolve(this.decideSync(prep));
+    return this.decideAsync(prep);
+  }
+
+  /** Synchronous acquire for a synchronous store (MemoryStore): no promise on the hot path. */
+  acquireSync(req: AcquireRequest): AcquireResult {
+    if (!this.o.store.synchronous) throw new TypeError('RateLimiter.acquireSync needs a synchronous store (MemoryStore)');
+    const prep = this.prepare(req);
+    return 'op' in prep ? this.decideSync(prep) : prep;
+  }
+
+  /** Charges (or refunds) actual usage minus the reservation and releases the lease. Idempotent per lease object. */
+  async settle(lease: Lease, usage: Usage): Promise<void> {
+    if (!lease || typeof lease.id !== 'string' || this.settled.has(lease)) return;
+    this.settled.add(lease);
+    const tokens = units(usage?.tokens) - lease.reservedTokens;
+    const cost = usage?.costMicroUsd === undefined ? 0 : units(usage.costMicroUsd) - lease.reservedCostMicroUsd;
+    await this.settleOp(lease, { subjects: this.settleSubjects(lease), leaseId: lease.id, requests: 0, tokens, costMicroUsd: cost });
+  }
+
+  /** Releases the lease and refunds the reserved tokens and cost (the request itself stays counted). */
+  async cancel(lease: Lease): Promise<void> {
+    await this.settle(lease, { tokens: 0, costMicroUsd: 0 });
+  }
+
+  /**
+   * Adds violation points to a subject (the detection hook: e.g. a critical alert). Resolves
+   * with the level after, or undefined if the store failed (then the fallback records it when failing open).
+   */
+  async recordViolation(subject: string, weight = 1): Promise<EnforcementLevel | undefined> {
+    if (typeof subject !== 'string' || subject === '' || !(weight > 0) || !Number.isFinite(weight)) return undefined;
+    try {
+      const v = await this.call((s) => s.violation(subject, weight, this.o.enforcement));
+      if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
+      return levelName(v.level);
+    } catch (err) {
+      this.storeFailed(err);
+      if (this.o.failurePolicy === 'open') {
+        const v = this.o.fallbackStore.violation(subject, weight, this.o.enforcement);
+        if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
+      }
+      return undefined;
+    }
+  }
+
+  /** A subject's counters, leases and enforcement state (against `tier`, default the default tier). Rejects if the store fails. */
+  async status(subject: string, tier?: string): Promise<SubjectStatus> {
+    const snap = await this.call((s) => s.snapshot(subject, this.o.enforcement), true);
+    const tierName = tier !== undefined && this.o.tiers.has(tier) ? tier : this.o.defaultTier;
+    const dimensions: DimensionState[] = [];
+    const factor = snap.level === 2 ? this.o.enforcement.throttleFactor : 1;
+    appendDimensionStates(dimensions, subject, this.o.tiers.get(tierName)!, factor, snap.busyMs, snap.leases);
+    const busyMs: Partial<Record<Dimension, number>> = {};
+    for (let i = 0; i < WINDOW_DIMS; i++) if (snap.busyMs[i]! > 0) busyMs[dimensionAt(i)] = Math.ceil(snap.busyMs[i]!);
+    return {
+      subject,
+      nowMs: snap.nowMs,
+      level: levelName(snap.level),
+      violationScore: Math.round(snap.score * 1000) / 1000,
+      ...(snap.blockedUntilMs > 0 ? { blockedUntilMs: snap.blockedUntilMs } : {}),
+      banned: snap.banned,
+      activeLeases: snap.leases,
+      busyMs,
+      dimensions,
+      tier: tierName,
+    };
+  }
+
+  /** Deletes every counter, lease and enforcement record of the subject. Rejects if the store fails. */
+  async reset(subject: string): Promise<void> {
+    await this.call((s) => s.reset(subject), true);
+    this.o.fallbackStore.reset(subject);
+  }
+
+  /** Lifts a block or ban and clears the violation score. Resolves with the level before. */
+  async lift(subject: string): Promise<EnforcementLevel> {
+    const before = await this.call((s) => s.lift(subject, this.o.enforcement), true);
+    this.o.fallbackStore.lift(subject, this.o.enforcement);
+    if (before !== LEVEL_NORMAL) this.telemetry.transition(subject, before, LEVEL_NORMAL, 'lift');
+    return levelName(before);
+  }
+
+  /** Bans a subject until lifted. Resolves with the level before. */
+  async ban(subject: string): Promise<EnforcementLevel> {
+    const before = await this.call((s) => s.ban(subject, this.o.enforcement), true);
+    this.o.fallbackStore.ban(subject, this.o.enforcement);
+    if (before !== LEVEL_BANNED) this.telemetry.transition(subject, before, LEVEL_BANNED, 'ban');
+    return levelName(before);
+  }
+
+  // --- internals ---
+
+  private prepare(req: AcquireRequest): Prepared | AcquireResult {
+    const subject = typeof req?.subject === 'string' && req.subject !== '' ? req.subject : ANONYMOUS_USER;
+    const tier = this.tierFor(req);
+    const limits = this.o.tiers.get(tier)!;
+    const tokens = units(req?.estimatedTokens);
+    const cost = units(req?.estimatedCostMicroUsd);
+    const subjects = [{ subject, limits }];
+    const second = req?.secondarySubject;
+    if (typeof second === 'string' && second !== '' && second !== subject) {
+      subjects.push({ subject: second, limits: this.o.tiers.get(this.o.secondaryTier ?? tier)! });
+    }
+    for (let s = 0; s < subjects.length; s++) {
+      const v = subjects[s]!.limits;
+      for (let i = 3; i < WINDOW_DIMS; i++) {
+        const limit = v[i]!;
+        const amount = UNIT[i] === 1 ? tokens : cost;
+        if (limit !== 0 && amount > limit) return this.estimateRefusal(req, subjects[s]!.subject, s, i, limit);
+      }
+    }
+    const op: AcquireOp = {
+      subjects,
+      leaseId: this.o.ids.hex(16),
+      leaseTtlMs: this.o.leaseTtlMs,
+      tokens,
+      costMicroUsd: cost,
+      enforcement: this.o.enforcement,
+    };
+    return { req, tier, op };
+  }
+
+  private tierFor(req: AcquireRequest): string {
+    let name = req?.tier;
+    if (name === undefined && this.o.resolveTier) {
+      try {
+        name = this.o.resolveTier(req);
+      } catch (err) {
+        diag.error('@llmsec/ratelimit: resolveTier threw; using the default tier', err);
+      }
+    }
+    return name !== undefined && this.o.tiers.has(name) ? name : this.o.defaultTier;
+  }
+
+  private decideSync(prep: Prepared): AcquireResult {
+    let outcome: AcquireOutcome;
+    try {
+      outcome = this.o.store.acquire(prep.op) as AcquireOutcome;
+    } catch (err) {
+      this.storeFailed(err);
+      return this.onStoreFailure(prep);
+    }
+    return this.finish(prep, outcome, false);
+  }
+
+  private async decideAsync(prep: Prepared): Promise<AcquireResult> {
+    if (this.o.clock.now() < this.storeDownUntil) return this.onStoreFailure(prep);
+    try {
+      const outcome = await withTimeout(attempt(() => this.o.store.acquire(prep.op)), this.o.commandTimeoutMs, (late) =>
+        this.undoLate(prep, late),
+      );
+      this.storeRecovered();
+      return this.finish(prep, outcome, false);
+    } catch (err) {
+      this.storeFailed(err);
+      return this.onStoreFailure(prep);
+    }
+  }
+
+  /** A reservation the store made after we stopped waiting: give it back. */
+  private undoLate(prep: Prepared, late: AcquireOutcome): void {
+    if (late.code !== CODE_OK) return;
+    const op: SettleOp = {
+      subjects: prep.op.subjects.map((s, i) => ({ subject: s.subject, limits: s.limits, factor: late.subjects[i]?.factor ?? 1 })),
+      leaseId: prep.op.leaseId,
+      requests: -1,
+      tokens: -prep.op.tokens,
+      costMicroUsd: -prep.op.costMicroUsd,
+    };
+    attempt(() => this.o.store.settle(op)).catch((err: unknown) => this.storeFailed(err));
+  }
+
+  private onStoreFailure(prep: Prepared): AcquireResult {
+    if (this.o.failurePolicy === 'open') {
+      const outcome = this.o.fallbackStore.acquire(prep.op);
+      return this.finish(prep, outcome, true);
+    }
+    const subject = prep.op.subjects[0]!.subject;
+    this.telemetry.decision('none', 'refused');
+    this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, { subject_role: 'primary', reason: 'store_unavailable' });
+    return {
+      allowed: false,
+      reason: 'store_unavailable',
+      retryAfterMs: this.o.retryIntervalMs,
+      dimensions: [],
+      level: 'normal',
+      degraded: true,
+    };
+  }
+
+  private finish(prep: Prepared, outcome: AcquireOutcome, degraded: boolean): AcquireResult {
+    const { op } = prep;
+    const dimensions: DimensionState[] = [];
+    let level = 0;
+    const factors: number[] = [];
+    for (let s = 0; s < op.subjects.length; s++) {
+      const so = outcome.subjects[s]!;
+      const sub = op.subjects[s]!;
+      factors.push(so.factor);
+      if (so.level < 0) continue; // not reached (cluster two-phase refused on the other subject)
+      appendDimensionStates(dimensions, sub.subject, sub.limits, so.factor, so.busyMs, so.leases);
+      if (so.level > level) level = so.level;
+      if (so.level !== so.prevLevel) this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
+    }
+    if (outcome.code === CODE_OK) {
+      this.telemetry.decision('none', degraded ? 'fallback' : 'allowed');
+      const lease: Lease = {
+        id: op.leaseId,
+        subject: op.subjects[0]!.subject,
+        ...(op.subjects.length > 1 ? { secondarySubject: op.subjects[1]!.subject } : {}),
+        tier: prep.tier,
+        reservedTokens: op.tokens,
+        reservedCostMicroUsd: op.costMicroUsd,
+        expiresAtMs: outcome.leaseExpiresAtMs,
+        limitFactors: factors,
+        ...(degraded ? { fallback: true } : {}),
+      };
+      const result: AcquireResult = { allowed: true, retryAfterMs: 0, dimensions, lease, level: levelName(level) };
+      if (degraded) result.degraded = true;
+      return result;
+    }
+    const reason = reasonFor(outcome.code, outcome.refusedDim);
+    const refSubject = op.subjects[outcome.refusedSubject]?.subject ?? op.subjects[0]!.subject;
+    let refusedBy: DimensionState | undefined;
+    if (outcome.code === CODE_DIMENSION || outcome.code === CODE_ESTIMATE) {
+      const dim = dimensionAt(outcome.refusedDim);
+      refusedBy = dimensions.find((d) => d.subject === refSubject && d.dimension === dim);
+    }
+    const metricDim = outcome.code === CODE_DIMENSION ? reason : outcome.code === CODE_ESTIMATE ? 'estimate' : 'enforcement';
+    this.telemetry.decision(metricDim, 'refused');
+    this.telemetry.rateLimitHit(
+      op.subjects[0]!.subject,
+      refusedBy ? refusedBy.dimension : reason,
+      refusedBy ? refusedBy.current : 0,
+      refusedBy ? refusedBy.limit : 0,
+      { subject_role: outcome.refusedSubject === 1 ? 'secondary' : 'primary', reason },
+    );
+    const result: AcquireResult = {
+      allowed: false,
+      reason,
+      retryAfterMs: Math.max(0, outcome.retryAfterMs),
+      dimensions,
+      level: levelName(level),
+    };
+    if (refusedBy) result.refusedBy = refusedBy;
+    if (degraded) result.degraded = true;
+    return result;
+  }
+
+  private estimateRefusal(req: AcquireRequest, subject: string, s: number, dim: number, limit: number): AcquireResult {
+    const refusedBy: DimensionState = {
+      dimension: dimensionAt(dim),
+      subject,
+      limit,
+      remaining: limit,
+      current: 0,
+      windowSeconds: WINDOW_MS[dim]! / 1000,
+      resetMs: 0,
+    };
+    this.telemetry.decision('estimate', 'refused');
+    const primary = typeof req?.subject === 'string' && req.subject !== '' ? req.subject : ANONYMOUS_USER;
+    const amount = UNIT[dim] === 1 ? units(req?.estimatedTokens) : units(req?.estimatedCostMicroUsd);
+    this.telemetry.rateLimitHit(primary, refusedBy.dimension, amount, limit, {
+      subject_role: s === 1 ? 'secondary' : 'primary',
+      reason: 'estimate_exceeds_limit',
+    });
+    return { allowed: false, reason: 'estimate_exceeds_limit', refusedBy, retryAfterMs: 0, dimensions: [refusedBy], level: 'normal' };
+  }
+
+  private settleSubjects(lease: Lease): SettleOp['subjects'] {
+    const tier = lease.tier !== undefined && this.o.tiers.has(lease.tier) ? lease.tier : this.o.defaultTier;
+    const factors = lease.limitFactors ?? [];
+    const out: SettleOp['subjects'] = [{ subject: lease.subject, limits: this.o.tiers.get(tier)!, factor: factors[0] ?? 1 }];
+    if (lease.secondarySubject !== undefined) {
+      const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier ?? tier)!;
+      out.push({ subject: lease.secondarySubject, limits, factor: factors[1] ?? 1 });
+    }
+    return out;
+  }
+
+  private async settleOp(lease: Lease, op: SettleOp): Promise<void> {
+    if (lease.fallback) {
+      this.o.fallbackStore.settle(op);
+      return;
+    }
+    if (!this.o.store.synchronous && this.o.clock.now() < this.storeDownUntil) return; // the lease expires on its own
+    try {
+      await this.call((s) => s.settle(op));
+    } catch (err) {
+      this.storeFailed(err);
+    }
+  }
+
+  /** Runs a store call within the command timeout (admin calls get ten times as long). */
+  private async call<T>(fn: (store: LimiterStore) => T | Promise<T>, admin = false): Promise<T> {
+    const store = this.o.store;
+    if (store.synchronous) return await fn(store);
+    const ms = admin ? this.o.commandTimeoutMs * 10 : this.o.commandTimeoutMs;
+    const value = await withTimeout(attempt(() => fn(store)), ms);
+    this.storeRecovered();
+    return value;
+  }
+
+  private storeFailed(err: unknown): void {
+    const type = errorType(err);
+    this.telemetry.storeError(type);
+    this.storeDownUntil = this.o.clock.now() + this.o.retryIntervalMs;
+    if (!this.storeFailing) {
+      this.storeFailing = true;
+      diag.error(
+        `@llmsec/ratelimit: store "${this.o.store.name}" failed (${type}); failure policy "${this.o.failurePolicy}" applies, retrying every ${this.o.retryIntervalMs} ms`,
+        err,
+      );
+    }
+  }
+
+  private storeRecovered(): void {
+    if (this.storeFailing) {
+      this.storeFailing = false;
+      diag.info(`@llmsec/ratelimit: store "${this.o.store.name}" recovered`);
+    }
+  }
+}
+
+/** Amounts are integers >= 0: fractions round up, NaN and negatives count as 0. */
+function units(x: unknown): number {
+  if (typeof x !== 'number' || !(x > 0)) return 0;
+  return x >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(x);
+}
+
+/** Turns a synchronous throw into a rejection. */
+function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}

@@ -1,0 +1,345 @@
+import { systemClock, type Clock } from '@llmsec/core';
+import { amountFor, CONCURRENT_INDEX, deltaFor, scaledLimit, WINDOW_DIMS, WINDOW_MS } from './dimensions.ts';
+import {
+  addViolation,
+  enforcementTtlMs,
+  LEVEL_BANNED,
+  LEVEL_BLOCKED,
+  LEVEL_NORMAL,
+  LEVEL_THROTTLED,
+  levelOf,
+  decayedScore,
+  type EnforcementParams,
+  type EnforcementState,
+} from './enforcement.ts';
+import { EPSILON_MS } from './gcra.ts';
+import {
+  CODE_BANNED,
+  CODE_BLOCKED,
+  CODE_DIMENSION,
+  CODE_ESTIMATE,
+  CODE_OK,
+  type AcquireOp,
+  type AcquireOutcome,
+  type SyncLimiterStore,
+  type SettleOp,
+  type SubjectOutcome,
+  type SubjectSnapshot,
+  type ViolationOutcome,
+} from './store.ts';
+
+export interface MemoryStoreOptions {
+  /** Subjects kept at most; past it the least recently used are evicted. @default 100_000 */
+  maxSubjects?: number;
+  /** Time source (epoch ms). @default systemClock */
+  clock?: Clock;
+}
+
+class SubjectRecord {
+  readonly tat = new Float64Array(WINDOW_DIMS);
+  readonly enf: EnforcementState = { score: 0, scoreAtMs: 0, blockedUntilMs: 0, banned: false, lastLevel: 0 };
+  leases: Map<string, number> | null = null;
+  /** Like a Redis key TTL: past it the record is equivalent to a fresh one. */
+  expiresAtMs = 0;
+  /** Insertion sequence, for the approximate LRU. */
+  seq = 0;
+
+  clear(): void {
+    this.tat.fill(0);
+    this.enf.score = 0;
+    this.enf.scoreAtMs = 0;
+    this.enf.blockedUntilMs = 0;
+    this.enf.banned = false;
+    this.enf.lastLevel = 0;
+    this.leases = null;
+  }
+}
+
+/**
+ * The embedded store: the same semantics as RedisStore (GCRA buckets, leases, graduated
+ * enforcement, TTLs) for one process, synchronous, bounded by `maxSubjects`.
+ *
+ * Eviction is approximately LRU: a record is moved to the young end of the map when it is
+ * touched while in the older half, so hot subjects survive a flood of invented ids, at the
+ * price of one Map delete+set per maxSubjects/2 insertions per subject. An evicted subject
+ * starts again from empty (and loses a ban): size `maxSubjects` for your population, or use
+ * RedisStore where state must survive.
+ */
+export class MemoryStore implements SyncLimiterStore {
+  readonly name = 'memory';
+  readonly synchronous = true as const;
+  private readonly records = new Map<string, SubjectRecord>();
+  private readonly maxSubjects: number;
+  private readonly clock: Clock;
+  private seq = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxSubjects = options.maxSubjects ?? 100_000;
+    this.clock = options.clock ?? systemClock;
+    if (!Number.isSafeInteger(this.maxSubjects) || this.maxSubjects < 1) {
+      throw new TypeError(`MemoryStore: maxSubjects must be a positive integer (got ${String(options.maxSubjects)})`);
+    }
+  }
+
+  /** Subjects currently held (expired ones included until touched or evicted). */
+  get size(): number {
+    return this.records.size;
+  }
+
+  acquire(op: AcquireOp): AcquireOutcome {
+    const now = this.clock.now();
+    const p = op.enforcement;
+    const n = op.subjects.length;
+    const recs: SubjectRecord[] = new Array<SubjectRecord>(n);
+    const prevLevels: number[] = new Array<number>(n);
+    const factors: number[] = new Array<number>(n);
+    let code = CODE_OK;
+    let refusedSubject = -1;
+    let refusedDim = -1;
+    let retryAfterMs = 0;
+
+    for (let s = 0; s < n; s++) {
+      const sub = op.subjects[s]!;
+      const rec = this.record(sub.subject, now);
+      recs[s] = rec;
+      prevLevels[s] = rec.enf.lastLevel;
+      const level = levelOf(rec.enf, now, p);
+      const factor = level === LEVEL_THROTTLED ? p.throttleFactor : 1;
+      factors[s] = factor;
+      const climit = sub.limits[CONCURRENT_INDEX]!;
+      const leases = climit !== 0 ? purgeLeases(rec, now) : null;
+      if (code !== CODE_OK) continue;
+      if (level === LEVEL_BANNED) {
+        code = CODE_BANNED;
+        refusedSubject = s;
+        continue;
+      }
+      if (level === LEVEL_BLOCKED) {
+        code = CODE_BLOCKED;
+        refusedSubject = s;
+        retryAfterMs = rec.enf.blockedUntilMs - now;
+        continue;
+      }
+      const limits = sub.limits;
+      for (let i = 0; i < WINDOW_DIMS; i++) {
+        const limit = limits[i]!;
+        if (limit === 0) continue;
+        const amount = amountFor(i, op.tokens, op.costMicroUsd);
+        if (amount === 0) continue;
+        const eff = scaledLimit(limit, factor);
+        if (amount > eff) {
+          code = CODE_ESTIMATE;
+          refusedSubject = s;
+          refusedDim = i;
+          break;
+        }
+        const w = WINDOW_MS[i]!;
+        const stored = rec.tat[i]!;
+        const over = (stored > now ? stored : now) + (amount * w) / eff - now - w;
+        if (over > EPSILON_MS) {
+          code = CODE_DIMENSION;
+          refusedSubject = s;
+          refusedDim = i;
+          retryAfterMs = Math.ceil(over);
+          break;
+        }
+      }
+      if (code !== CODE_OK) continue;
+      if (leases !== null) {
+        if (leases.size + 1 > scaledLimit(climit, factor)) {
+          code = CODE_DIMENSION;
+          refusedSubject = s;
+          refusedDim = CONCURRENT_INDEX;
+          let earliest = Infinity;
+          for (const exp of leases.values()) if (exp < earliest) earliest = exp;
+          retryAfterMs = Math.max(0, Math.ceil(earliest - now));
+        }
+      }
+    }
+
+    const leaseExpiresAtMs = now + op.leaseTtlMs;
+    if (code === CODE_OK) {
+      for (let s = 0; s < n; s++) {
+        const sub = op.subjects[s]!;
+        const rec = recs[s]!;
+        const factor = factors[s]!;
+        for (let i = 0; i < WINDOW_DIMS; i++) {
+          const limit = sub.limits[i]!;
+          if (limit === 0) continue;
+          const amount = amountFor(i, op.tokens, op.costMicroUsd);
+          if (amount === 0) continue;
+          const stored = rec.tat[i]!;
+          rec.tat[i] = (stored > now ? stored : now) + (amount * WINDOW_MS[i]!) / scaledLimit(limit, factor);
+        }
+        if (sub.limits[CONCURRENT_INDEX]! !== 0) purgeLeases(rec, now).set(op.leaseId, leaseExpiresAtMs);
+      }
+    } else if (code === CODE_DIMENSION && p.refusalWeight > 0) {
+      addViolation(recs[refusedSubject]!.enf, now, p.refusalWeight, p);
+    }
+
+    const subjects: SubjectOutcome[] = new Array<SubjectOutcome>(n);
+    for (let s = 0; s < n; s++) {
+      const rec = recs[s]!;
+      const level = levelOf(rec.enf, now, p);
+      rec.enf.lastLevel = level;
+      this.touchTtl(rec, now, p);
+      subjects[s] = {
+        prevLevel: prevLevels[s]!,
+        level,
+        factor: factors[s]!,
+        leases: rec.leases ? rec.leases.size : 0,
+        busyMs: busy(rec, now),
+      };
+    }
+    return { code, refusedSubject, refusedDim, retryAfterMs, nowMs: now, leaseExpiresAtMs, subjects };
+  }
+
+  settle(op: SettleOp): void {
+    const now = this.clock.now();
+    for (const sub of op.subjects) {
+      const rec = this.records.get(sub.subject);
+      if (!rec || rec.expiresAtMs <= now) continue;
+      for (let i = 0; i < WINDOW_DIMS; i++) {
+        const limit = sub.limits[i]!;
+        if (limit === 0) continue;
+        const delta = deltaFor(i, op.requests, op.tokens, op.costMicroUsd);
+        if (delta === 0) continue;
+        const step = (delta * WINDOW_MS[i]!) / scaledLimit(limit, sub.factor);
+        const stored = rec.tat[i]!;
+        let next = delta > 0 ? (stored > now ? stored : now) + step : stored + step;
+        if (next <= now) next = 0;
+        rec.tat[i] = next;
+      }
+      rec.leases?.delete(op.leaseId);
+      this.touchTtl(rec, now, undefined);
+    }
+  }
+
+  violation(subject: string, weight: number, p: EnforcementParams): ViolationOutcome {
+    const now = this.clock.now();
+    const rec = this.record(subject, now);
+    const prevLevel = rec.enf.lastLevel;
+    addViolation(rec.enf, now, weight, p);
+    const level = levelOf(rec.enf, now, p);
+    rec.enf.lastLevel = level;
+    this.touchTtl(rec, now, p);
+    return { prevLevel, level, score: rec.enf.score };
+  }
+
+  snapshot(subject: string, p: EnforcementParams): SubjectSnapshot {
+    const now = this.clock.now();
+    const rec = this.records.get(subject);
+    if (!rec || rec.expiresAtMs <= now) {
+      return { nowMs: now, busyMs: new Array<number>(WINDOW_DIMS).fill(0), leases: 0, score: 0, blockedUntilMs: 0, banned: false, level: LEVEL_NORMAL };
+    }
+    let leases = 0;
+    if (rec.leases) for (const exp of rec.leases.values()) if (exp > now) leases++;
+    return {
+      nowMs: now,
+      busyMs: busy(rec, now),
+      leases,
+      score: decayedScore(rec.enf, now, p),
+      blockedUntilMs: rec.enf.blockedUntilMs > now ? rec.enf.blockedUntilMs : 0,
+      banned: rec.enf.banned,
+      level: levelOf(rec.enf, now, p),
+    };
+  }
+
+  reset(subject: string): void {
+    this.records.delete(subject);
+  }
+
+  lift(subject: string, p: EnforcementParams): number {
+    const now = this.clock.now();
+    const rec = this.records.get(subject);
+    if (!rec || rec.expiresAtMs <= now) return LEVEL_NORMAL;
+    const before = levelOf(rec.enf, now, p);
+    rec.enf.score = 0;
+    rec.enf.scoreAtMs = 0;
+    rec.enf.blockedUntilMs = 0;
+    rec.enf.banned = false;
+    rec.enf.lastLevel = LEVEL_NORMAL;
+    this.touchTtl(rec, now, p);
+    return before;
+  }
+
+  ban(subject: string, p: EnforcementParams): number {
+    const now = this.clock.now();
+    const rec = this.record(subject, now);
+    const before = levelOf(rec.enf, now, p);
+    rec.enf.banned = true;
+    rec.enf.lastLevel = LEVEL_BANNED;
+    this.touchTtl(rec, now, p);
+    return before;
+  }
+
+  /** The live record of a subject, created (or recycled when expired) as needed. */
+  private record(subject: string, now: number): SubjectRecord {
+    let rec = this.records.get(subject);
+    if (rec === undefined) {
+      if (this.records.size >= this.maxSubjects) this.evict(now);
+      rec = new SubjectRecord();
+      rec.seq = ++this.seq;
+      this.records.set(subject, rec);
+      return rec;
+    }
+    if (rec.expiresAtMs <= now) rec.clear();
+    if (this.seq - rec.seq > this.maxSubjects >> 1) {
+      this.records.delete(subject);
+      rec.seq = ++this.seq;
+      this.records.set(subject, rec);
+    }
+    return rec;
+  }
+
+  /** Drops expired records among the oldest few, else the oldest one. */
+  private evict(now: number): void {
+    let scanned = 0;
+    let freed = false;
+    for (const [key, rec] of this.records) {
+      if (rec.expiresAtMs <= now) {
+        this.records.delete(key);
+        freed = true;
+      }
+      if (++scanned >= 32) break;
+    }
+    if (!freed) {
+      const oldest = this.records.keys().next();
+      if (!oldest.done) this.records.delete(oldest.value);
+    }
+  }
+
+  /** Recomputes the record's TTL: until its buckets drain, its leases expire and its enforcement state lapses. */
+  private touchTtl(rec: SubjectRecord, now: number, p: EnforcementParams | undefined): void {
+    let until = now;
+    for (let i = 0; i < WINDOW_DIMS; i++) if (rec.tat[i]! > until) until = rec.tat[i]!;
+    if (rec.leases) for (const exp of rec.leases.values()) if (exp > until) until = exp;
+    if (p) {
+      const enf = enforcementTtlMs(rec.enf, now, p);
+      if (now + enf > until) until = now + enf;
+    } else if (rec.expiresAtMs > until) {
+      until = rec.expiresAtMs;
+    }
+    rec.expiresAtMs = until;
+  }
+}
+
+function purgeLeases(rec: SubjectRecord, now: number): Map<string, number> {
+  let leases = rec.leases;
+  if (leases === null) {
+    leases = new Map();
+    rec.leases = leases;
+    return leases;
+  }
+  for (const [id, exp] of leases) if (exp <= now) leases.delete(id);
+  return leases;
+}
+
+function busy(rec: SubjectRecord, now: number): number[] {
+  const out = new Array<number>(WINDOW_DIMS);
+  for (let i = 0; i < WINDOW_DIMS; i++) {
+    const t = rec.tat[i]!;
+    out[i] = t > now ? t - now : 0;
+  }
+  return out;
+}

@@ -1,0 +1,189 @@
+import { Cluster, type Redis } from 'ioredis';
+import { WINDOW_DIMS } from './dimensions.ts';
+import type { EnforcementParams } from './enforcement.ts';
+import { leaseKey, rlKey } from './keys.ts';
+import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
+import {
+  CODE_OK,
+  type AcquireOp,
+  type AcquireOutcome,
+  type LimiterStore,
+  type SettleOp,
+  type SubjectOutcome,
+  type SubjectSnapshot,
+  type ViolationOutcome,
+} from './store.ts';
+
+export interface RedisStoreOptions {
+  /**
+   * An ioredis client (standalone `Redis` or `Cluster`), owned by the caller. Recommended:
+   * `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so commands fail fast while
+   * Redis is down instead of queueing (the limiter's timeout bounds them either way).
+   */
+  client: Redis | Cluster;
+  /** Treat the client as a Redis Cluster (secondary subjects then take a second round trip). @default client instanceof Cluster */
+  cluster?: boolean;
+}
+
+type Arg = string | number;
+interface ScriptClient {
+  llmsecAcquire(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  llmsecSettle(numKeys: number, ...args: Arg[]): Promise<number>;
+  llmsecViolation(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  llmsecSnapshot(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  llmsecLift(numKeys: number, ...args: Arg[]): Promise<number>;
+  llmsecBan(numKeys: number, ...args: Arg[]): Promise<number>;
+  del(...keys: string[]): Promise<number>;
+}
+
+/**
+ * The shared store: one Lua script per operation, one round trip per acquire.
+ *
+ * Standalone Redis: primary and secondary subjects are checked and charged by one script,
+ * atomically. Redis Cluster: the two subjects hash to different slots and no script may span
+ * slots, so acquire is two-phase: reserve the secondary, then the primary, and roll the
+ * secondary back if the primary refuses. Each subject is still atomic (no limit is ever
+ * exceeded); between the two phases another request on the same secondary subject may see
+ * the reservation that is about to be rolled back and be refused (conservative, never over-admits).
+ */
+export class RedisStore implements LimiterStore {
+  readonly name = 'redis';
+  readonly synchronous = false;
+  readonly cluster: boolean;
+  private readonly client: ScriptClient;
+
+  constructor(options: RedisStoreOptions) {
+    const client = options?.client as (Redis | Cluster) | undefined;
+    if (!client || typeof client.defineCommand !== 'function') {
+      throw new TypeError('RedisStore: options.client must be an ioredis Redis or Cluster instance');
+    }
+    this.cluster = options.cluster ?? client instanceof Cluster;
+    client.defineCommand('llmsecAcquire', { lua: ACQUIRE_LUA });
+    client.defineCommand('llmsecSettle', { lua: SETTLE_LUA });
+    client.defineCommand('llmsecViolation', { lua: VIOLATION_LUA, numberOfKeys: 1 });
+    client.defineCommand('llmsecSnapshot', { lua: SNAPSHOT_LUA, numberOfKeys: 2 });
+    client.defineCommand('llmsecLift', { lua: LIFT_LUA, numberOfKeys: 1 });
+    client.defineCommand('llmsecBan', { lua: BAN_LUA, numberOfKeys: 1 });
+    this.client = client as unknown as ScriptClient;
+  }
+
+  async acquire(op: AcquireOp): Promise<AcquireOutcome> {
+    if (op.subjects.length < 2 || !this.cluster) return await this.acquireOnce(op);
+    // Cluster, two subjects: secondary first, then primary, rolling the secondary back on refusal.
+    const [primary, secondary] = op.subjects as [AcquireOp['subjects'][0], AcquireOp['subjects'][0]];
+    const second = await this.acquireOnce({ ...op, subjects: [secondary] });
+    if (second.code !== CODE_OK) {
+      return { ...second, refusedSubject: 1, subjects: [unchecked(), second.subjects[0]!] };
+    }
+    let first: AcquireOutcome;
+    try {
+      first = await this.acquireOnce({ ...op, subjects: [primary] });
+    } catch (err) {
+      await this.rollback(op, secondary, second.subjects[0]!.factor);
+      throw err;
+    }
+    if (first.code !== CODE_OK) await this.rollback(op, secondary, second.subjects[0]!.factor);
+    return { ...first, subjects: [first.subjects[0]!, second.subjects[0]!] };
+  }
+
+  private async rollback(op: AcquireOp, sub: AcquireOp['subjects'][0], factor: number): Promise<void> {
+    await this.settle({
+      subjects: [{ subject: sub.subject, limits: sub.limits, factor }],
+      leaseId: op.leaseId,
+      requests: -1,
+      tokens: -op.tokens,
+      costMicroUsd: -op.costMicroUsd,
+    });
+  }
+
+  private async acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
+    const n = op.subjects.length;
+    const args: Arg[] = [];
+    for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
+    args.push(n, op.leaseId, op.leaseTtlMs, op.tokens, op.costMicroUsd);
+    pushParams(args, op.enforcement);
+    for (const s of op.subjects) for (const l of s.limits) args.push(l);
+    const r = await this.client.llmsecAcquire(2 * n, ...args);
+    const subjects: SubjectOutcome[] = [];
+    let at = 6;
+    for (let s = 0; s < n; s++) {
+      const busyMs = new Array<number>(WINDOW_DIMS);
+      for (let i = 0; i < WINDOW_DIMS; i++) busyMs[i] = r[at + 4 + i]! / 1000;
+      subjects.push({ prevLevel: r[at]!, level: r[at + 1]!, factor: r[at + 2]! / 1e6, leases: r[at + 3]!, busyMs });
+      at += 4 + WINDOW_DIMS;
+    }
+    return {
+      code: r[0]!,
+      refusedSubject: r[1]!,
+      refusedDim: r[2]!,
+      retryAfterMs: r[3]!,
+      nowMs: r[4]!,
+      leaseExpiresAtMs: r[5]!,
+      subjects,
+    };
+  }
+
+  async settle(op: SettleOp): Promise<void> {
+    if (op.subjects.length > 1 && this.cluster) {
+      await Promise.all(op.subjects.map((s) => this.settle({ ...op, subjects: [s] })));
+      return;
+    }
+    const args: Arg[] = [];
+    for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
+    args.push(op.subjects.length, op.leaseId, op.requests, op.tokens, op.costMicroUsd);
+    for (const s of op.subjects) {
+      args.push(s.factor);
+      for (let i = 0; i < WINDOW_DIMS; i++) args.push(s.limits[i]!);
+    }
+    await this.client.llmsecSettle(2 * op.subjects.length, ...args);
+  }
+
+  async violation(subject: string, weight: number, p: EnforcementParams): Promise<ViolationOutcome> {
+    const args: Arg[] = [rlKey(subject), weight];
+    pushParams(args, p);
+    const r = await this.client.llmsecViolation(...(args as [number, ...Arg[]]));
+    return { prevLevel: r[0]!, level: r[1]!, score: r[2]! / 1000 };
+  }
+
+  async snapshot(subject: string, p: EnforcementParams): Promise<SubjectSnapshot> {
+    const args: Arg[] = [rlKey(subject), leaseKey(subject), 0];
+    pushParams(args, p);
+    const r = await this.client.llmsecSnapshot(...(args as [number, ...Arg[]]));
+    const busyMs = r.slice(1, 1 + WINDOW_DIMS).map((us) => us / 1000);
+    const at = 1 + WINDOW_DIMS;
+    return {
+      nowMs: r[0]!,
+      busyMs,
+      leases: r[at]!,
+      score: r[at + 1]! / 1000,
+      blockedUntilMs: r[at + 2]!,
+      banned: r[at + 3] === 1,
+      level: r[at + 4]!,
+    };
+  }
+
+  async reset(subject: string): Promise<void> {
+    await this.client.del(rlKey(subject), leaseKey(subject));
+  }
+
+  async lift(subject: string, p: EnforcementParams): Promise<number> {
+    const args: Arg[] = [rlKey(subject), 0];
+    pushParams(args, p);
+    return await this.client.llmsecLift(...(args as [number, ...Arg[]]));
+  }
+
+  async ban(subject: string, p: EnforcementParams): Promise<number> {
+    const args: Arg[] = [rlKey(subject), 0];
+    pushParams(args, p);
+    return await this.client.llmsecBan(...(args as [number, ...Arg[]]));
+  }
+}
+
+function pushParams(args: Arg[], p: EnforcementParams): void {
+  args.push(p.warningAt, p.throttledAt, p.blockedAt, p.bannedAt, p.halfLifeMs, p.blockMs, p.throttleFactor, p.refusalWeight, p.banTtlMs);
+}
+
+/** The outcome of a subject the cluster path never reached (the other subject refused first). */
+function unchecked(): SubjectOutcome {
+  return { prevLevel: -1, level: -1, factor: 1, leases: 0, busyMs: new Array<number>(WINDOW_DIMS).fill(0) };
+}

@@ -1,0 +1,96 @@
+import { diag, metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import {
+  METRIC_ENFORCEMENT_TRANSITIONS,
+  METRIC_RATELIMIT_DECISIONS,
+  METRIC_RATELIMIT_STORE_ERRORS,
+  type SecurityEventEmitter,
+  type Severity,
+} from '@llmsec/core';
+import { levelName } from './enforcement.ts';
+
+/**
+ * The limiter's metrics and security events. Every method is safe to call on the hot path:
+ * nothing here throws into the caller (an emitter that throws is reported to diag once).
+ */
+export class LimiterTelemetry {
+  private readonly decisions: Counter;
+  private readonly storeErrors: Counter;
+  private readonly transitions: Counter;
+  private readonly events: SecurityEventEmitter | undefined;
+  private readonly attrCache = new Map<string, Attributes>();
+  private emitFailed = false;
+
+  constructor(meter: Meter | undefined, events: SecurityEventEmitter | undefined) {
+    const m = meter ?? metrics.getMeter('@llmsec/ratelimit');
+    this.decisions = m.createCounter(METRIC_RATELIMIT_DECISIONS, {
+      description: 'Rate-limit decisions by refusing dimension and outcome',
+    });
+    this.storeErrors = m.createCounter(METRIC_RATELIMIT_STORE_ERRORS, {
+      description: 'Rate-limit store failures (timeouts, connection errors)',
+    });
+    this.transitions = m.createCounter(METRIC_ENFORCEMENT_TRANSITIONS, {
+      description: 'Enforcement level transitions, by level entered',
+    });
+    this.events = events;
+  }
+
+  /** dimension: a Dimension, 'estimate', 'enforcement' or 'none'; outcome: allowed|refused|fallback. */
+  decision(dimension: string, outcome: string): void {
+    const key = dimension + '|' + outcome;
+    let attrs = this.attrCache.get(key);
+    if (attrs === undefined) {
+      attrs = { dimension, outcome };
+      this.attrCache.set(key, attrs);
+    }
+    this.decisions.add(1, attrs);
+  }
+
+  storeError(type: string): void {
+    this.storeErrors.add(1, { error_type: type });
+  }
+
+  rateLimitHit(
+    userId: string,
+    limitType: string,
+    current: number,
+    limit: number,
+    extra: { subject_role: string; reason: string; sourceIp?: string },
+  ): void {
+    if (!this.events) return;
+    this.safely(() =>
+      this.events!.emit('rate_limit_hit', {
+        userId,
+        ...(extra.sourceIp !== undefined ? { sourceIp: extra.sourceIp } : {}),
+        description: `rate limit ${limitType}: ${current} of ${limit} (${extra.subject_role} subject, ${extra.reason})`,
+        metadata: { limit_type: limitType, current, limit, subject_role: extra.subject_role, reason: extra.reason },
+      }),
+    );
+  }
+
+  /** A level change: counted, and emitted as `anomalous_pattern` with anomaly_type `enforcement_<level>`. */
+  transition(subject: string, from: number, to: number, cause: string): void {
+    const level = levelName(to);
+    this.transitions.add(1, { level });
+    if (!this.events) return;
+    const severity: Severity = to >= 4 ? 'critical' : to === 3 ? 'alert' : to > from ? 'warning' : 'info';
+    this.safely(() =>
+      this.events!.emit('anomalous_pattern', {
+        userId: subject,
+        severity,
+        description: `enforcement level ${levelName(from)} -> ${level} (${cause})`,
+        metadata: { anomaly_type: `enforcement_${level}`, previous_level: levelName(from), level, cause },
+      }),
+    );
+  }
+
+  private safely(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!this.emitFailed) {
+        this.emitFailed = true;
+        diag.error('@llmsec/ratelimit: security event emitter threw (reported once)', err);
+      }
+    }
+  }
+}
