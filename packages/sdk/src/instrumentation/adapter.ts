@@ -1,0 +1,88 @@
+import type { GuardInput, GuardMessage, OperationName, ProviderName } from './types.ts';
+
+/**
+ * What the call runtime needs to know about one client method: how to read its request and
+ * response (plain and streamed) in a provider-independent form, and how to write a guard's
+ * modification back. One adapter per method keeps provider quirks out of the runtime.
+ */
+
+export type Body = Record<string, unknown>;
+
+export interface ResponseSummary {
+  id?: string;
+  model?: string;
+  finishReasons: string[];
+  inputTokens?: number;
+  outputTokens?: number;
+  text: string;
+  toolCalls: string[];
+}
+
+/** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */
+export interface StreamAccumulator {
+  observe(item: unknown): string;
+  summary(): ResponseSummary;
+  /** True once the provider's terminal item arrived (a stream that ends without it was cut). */
+  readonly complete: boolean;
+}
+
+export interface ProviderAdapter {
+  readonly provider: ProviderName;
+  readonly operation: OperationName;
+  /** Method id for diagnostics, e.g. `openai.chat.completions.create`. */
+  readonly method: string;
+  /** Whether input / output guards apply (embeddings: no output to guard). */
+  readonly guarded: boolean;
+  guardInput(body: Body): GuardInput;
+  /** A new body carrying the modified texts; never mutates `body`. */
+  applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body;
+  isStream(body: Body): boolean;
+  readResponse(data: unknown): ResponseSummary;
+  /** The response with its text replaced (same object kind); may return `data` unchanged. */
+  applyOutput(data: unknown, text: string): unknown;
+  newStream(): StreamAccumulator;
+}
+
+// --- small readers shared by the adapters ---
+
+export function obj(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+export function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Text of a content value: a string, or the `text` of each part of a list. */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  let out = '';
+  for (const part of arr(content)) {
+    const t = obj(part)?.text;
+    if (typeof t === 'string') out += out.length > 0 ? `\n${t}` : t;
+  }
+  return out;
+}
+
+/** Names of declared tools: OpenAI `{type:'function', function:{name}}` / `{name}`, Anthropic `{name}`. */
+export function toolNames(tools: unknown): string[] {
+  const out: string[] = [];
+  for (const t of arr(tools)) {
+    const o = obj(t);
+    const name = str(obj(o?.function)?.name) ?? str(o?.name);
+    if (name !== undefined) out.push(name);
+  }
+  return out;
+}
+
+export function emptySummary(): ResponseSummary {
+  return { finishReasons: [], text: '', toolCalls: [] };
+}

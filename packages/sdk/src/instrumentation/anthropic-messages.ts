@@ -1,0 +1,134 @@
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  textOf,
+  toolNames,
+  type Body,
+  type ProviderAdapter,
+  type ResponseSummary,
+  type StreamAccumulator,
+} from './adapter.ts';
+import type { GuardInput, GuardMessage } from './types.ts';
+
+/**
+ * `@anthropic-ai/sdk` 1.x `messages.create`, plain and streamed (`messages.stream` goes through
+ * `create` with `stream: true`, so it is covered by the same wrapper).
+ */
+export const anthropicMessagesAdapter: ProviderAdapter = {
+  provider: 'anthropic',
+  operation: 'chat',
+  method: 'anthropic.messages.create',
+  guarded: true,
+
+  guardInput(body: Body): GuardInput {
+    const messages: GuardMessage[] = arr(body.messages).map((m) => {
+      const o = obj(m);
+      return { role: str(o?.role) ?? 'user', content: textOf(o?.content) };
+    });
+    return { provider: 'anthropic', operation: 'chat', model: str(body.model) ?? '', system: textOf(body.system), messages, tools: toolNames(body.tools), body };
+  },
+
+  applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body {
+    let next: Body = body;
+    if (messages !== undefined) {
+      next = {
+        ...next,
+        messages: arr(body.messages).map((m, i) => {
+          const o = obj(m);
+          const r = messages[i];
+          if (r === undefined || o === undefined || textOf(o.content) === r.content) return m;
+          return { ...o, content: r.content };
+        }),
+      };
+    }
+    if (system !== undefined && body.system !== undefined) next = { ...next, system };
+    return next;
+  },
+
+  isStream: (body) => body.stream === true,
+
+  readResponse(data: unknown): ResponseSummary {
+    const d = obj(data);
+    const s = emptySummary();
+    s.id = str(d?.id);
+    s.model = str(d?.model);
+    const stop = str(d?.stop_reason);
+    if (stop !== undefined) s.finishReasons.push(stop);
+    const texts: string[] = [];
+    for (const block of arr(d?.content)) {
+      const b = obj(block);
+      if (b?.type === 'text' && typeof b.text === 'string') texts.push(b.text);
+      if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+    }
+    s.text = texts.join('\n');
+    const usage = obj(d?.usage);
+    s.inputTokens = num(usage?.input_tokens);
+    s.outputTokens = num(usage?.output_tokens);
+    return s;
+  },
+
+  applyOutput(data: unknown, text: string): unknown {
+    let first = true;
+    for (const block of arr(obj(data)?.content)) {
+      const b = obj(block);
+      if (b?.type === 'text') {
+        b.text = first ? text : '';
+        first = false;
+      }
+    }
+    return data;
+  },
+
+  newStream(): StreamAccumulator {
+    const s = emptySummary();
+    let done = false;
+    return {
+      observe(item: unknown): string {
+        const ev = obj(item);
+        switch (ev?.type) {
+          case 'message_start': {
+            const m = obj(ev.message);
+            s.id = str(m?.id);
+            s.model = str(m?.model);
+            const usage = obj(m?.usage);
+            s.inputTokens = num(usage?.input_tokens);
+            s.outputTokens = num(usage?.output_tokens);
+            return '';
+          }
+          case 'content_block_start': {
+            const b = obj(ev.content_block);
+            if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+            return '';
+          }
+          case 'content_block_delta': {
+            const d = obj(ev.delta);
+            const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
+            s.text += text;
+            return text;
+          }
+          case 'message_delta': {
+            const stop = str(obj(ev.delta)?.stop_reason);
+            if (stop !== undefined) s.finishReasons = [stop];
+            // message_delta usage is cumulative for the call: assign, never add to message_start's.
+            const usage = obj(ev.usage);
+            s.outputTokens = num(usage?.output_tokens) ?? s.outputTokens;
+            s.inputTokens = num(usage?.input_tokens) ?? s.inputTokens;
+            return '';
+          }
+          case 'message_stop':
+            done = true;
+            return '';
+          default:
+            return '';
+        }
+      },
+      summary: () => ({ ...s, finishReasons: [...s.finishReasons], toolCalls: [...s.toolCalls] }),
+      get complete() {
+        return done;
+      },
+    };
+  },
+};

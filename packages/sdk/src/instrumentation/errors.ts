@@ -1,0 +1,51 @@
+import type { SecurityEvent } from '@llmsec/core';
+
+/**
+ * Errors the instrumentation raises on purpose, so the application can catch a refusal by type.
+ * They carry the event that recorded them (when one was emitted) and never the prompt text.
+ */
+
+/** An input guard blocked the request: it did not reach the provider. */
+export class GuardrailBlockedError extends Error {
+  override readonly name = 'GuardrailBlockedError';
+  readonly layer: string;
+  readonly reason: string;
+  readonly event: SecurityEvent | undefined;
+
+  constructor(layer: string, reason: string, event?: SecurityEvent) {
+    super(`request blocked by guardrail "${layer}": ${reason}`);
+    this.layer = layer;
+    this.reason = reason;
+    this.event = event;
+  }
+}
+
+/** An output guard blocked the response (or cut the stream). */
+export class OutputBlockedError extends Error {
+  override readonly name = 'OutputBlockedError';
+  readonly filter: string;
+  readonly reason: string;
+  readonly event: SecurityEvent | undefined;
+
+  constructor(filter: string, reason: string, event?: SecurityEvent) {
+    super(`response blocked by output filter "${filter}": ${reason}`);
+    this.filter = filter;
+    this.reason = reason;
+    this.event = event;
+  }
+}
+
+/** The rate limiter refused the request: retry after `retryAfterMs`. */
+export class RateLimitedError extends Error {
+  override readonly name = 'RateLimitedError';
+  readonly retryAfterMs: number;
+  readonly reason: string;
+  readonly event: SecurityEvent | undefined;
+
+  constructor(reason: string, retryAfterMs: number, event?: SecurityEvent) {
+    super(`rate limited (${reason}); retry after ${retryAfterMs} ms`);
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+    this.event = event;
+  }
+}

@@ -1,0 +1,59 @@
+import { diag } from '@opentelemetry/api';
+import type { ProviderAdapter } from './adapter.ts';
+import { anthropicMessagesAdapter } from './anthropic-messages.ts';
+import { openaiChatAdapter } from './openai-chat.ts';
+import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
+import { openaiResponsesAdapter } from './openai-responses.ts';
+import { wrapCreate } from './patch.ts';
+import { LlmRuntime } from './runtime.ts';
+import type { LlmInstrumentationOptions } from './types.ts';
+
+/**
+ * Instruments one client instance, for bundled apps or wherever no module hook can run:
+ * `instrumentClient(new OpenAI())` or `instrumentClient(new Anthropic())`. The methods are
+ * wrapped on the client's own resource objects (own properties), so other clients and the
+ * classes are untouched. Returns the same client.
+ */
+export function instrumentClient<T extends object>(client: T, options: LlmInstrumentationOptions = {}): T {
+  const runtime = new LlmRuntime(options);
+  const targets = methodsOf(client);
+  if (targets.length === 0) {
+    throw new TypeError('instrumentClient: not an OpenAI (7.x) or Anthropic (1.x) client: no chat.completions / responses / embeddings / messages');
+  }
+  if (instrumented.has(client)) {
+    diag.warn('instrumentClient: this client is already instrumented; leaving it as it is');
+    return client;
+  }
+  instrumented.add(client);
+  for (const { owner, adapter } of targets) {
+    const original = owner.create as (this: unknown, ...args: unknown[]) => unknown;
+    Object.defineProperty(owner, 'create', {
+      configurable: true,
+      writable: true,
+      enumerable: false,
+      value: wrapCreate(() => runtime, adapter, original),
+    });
+  }
+  return client;
+}
+
+const instrumented = new WeakSet<object>();
+
+function resource(parent: unknown, key: string): { create: unknown } | undefined {
+  const r = (parent as Record<string, unknown> | undefined)?.[key];
+  return typeof r === 'object' && r !== null && typeof (r as { create?: unknown }).create === 'function' ? (r as { create: unknown }) : undefined;
+}
+
+function methodsOf(client: object): Array<{ owner: { create: unknown }; adapter: ProviderAdapter }> {
+  const out: Array<{ owner: { create: unknown }; adapter: ProviderAdapter }> = [];
+  const chat = resource((client as { chat?: unknown }).chat, 'completions');
+  if (chat !== undefined) out.push({ owner: chat, adapter: openaiChatAdapter });
+  const responses = resource(client, 'responses');
+  if (responses !== undefined) out.push({ owner: responses, adapter: openaiResponsesAdapter });
+  const embeddings = resource(client, 'embeddings');
+  if (embeddings !== undefined) out.push({ owner: embeddings, adapter: openaiEmbeddingsAdapter });
+  // An OpenAI client has no `messages`; an Anthropic client has no `chat`.
+  const messages = chat === undefined ? resource(client, 'messages') : undefined;
+  if (messages !== undefined) out.push({ owner: messages, adapter: anthropicMessagesAdapter });
+  return out;
+}

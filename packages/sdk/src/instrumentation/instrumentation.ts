@@ -1,0 +1,124 @@
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { SecurityEventEmitter } from '@llmsec/core';
+import { LlmsecMetrics } from '../metrics.ts';
+import type { ProviderAdapter } from './adapter.ts';
+import { anthropicMessagesAdapter } from './anthropic-messages.ts';
+import { openaiChatAdapter } from './openai-chat.ts';
+import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
+import { openaiResponsesAdapter } from './openai-responses.ts';
+import { wrapCreate } from './patch.ts';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, LlmRuntime } from './runtime.ts';
+import type { LlmInstrumentationOptions } from './types.ts';
+
+export type LlmClientInstrumentationConfig = InstrumentationConfig & Omit<LlmInstrumentationOptions, 'tracerProvider' | 'meterProvider'>;
+
+type Proto = { create: (this: unknown, ...args: unknown[]) => unknown };
+interface Target {
+  proto: Proto;
+  adapter: ProviderAdapter;
+}
+
+/**
+ * Auto-instrumentation of `openai` 7.x and `@anthropic-ai/sdk` 1.x through the OpenTelemetry
+ * module hooks: `require` (CommonJS) out of the box, `import` (ESM) when the process was started
+ * with `--import @llmsec/sdk/src/instrumentation/hook.mjs` (or any file that registers
+ * `@opentelemetry/instrumentation/hook.mjs`). The resource classes' `create` methods are wrapped
+ * on their prototypes, reached from the client class (`OpenAI.Chat.Completions`, ...).
+ *
+ * The base class calls init() and _updateMetricInstruments() from its constructor, before
+ * subclass fields would be initialised, so state here is `declare`d and created lazily.
+ */
+export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstrumentationConfig> {
+  declare private llmRuntime: LlmRuntime | undefined;
+  declare private llmMetrics: LlmsecMetrics | undefined;
+
+  constructor(config: LlmClientInstrumentationConfig = {}) {
+    super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
+    // Validate the guard / limiter options now (constructing the runtime throws on bad config).
+    this.runtime();
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'openai',
+        ['>=7 <8'],
+        (exports: unknown) => this.patchAll(openaiTargets(exports)),
+        (exports: unknown) => this.unpatchAll(openaiTargets(exports)),
+      ),
+      new InstrumentationNodeModuleDefinition(
+        '@anthropic-ai/sdk',
+        ['>=1 <2'],
+        (exports: unknown) => this.patchAll(anthropicTargets(exports)),
+        (exports: unknown) => this.unpatchAll(anthropicTargets(exports)),
+      ),
+    ];
+  }
+
+  override setConfig(config: LlmClientInstrumentationConfig = {}): void {
+    super.setConfig(config);
+    this.llmRuntime = undefined;
+  }
+
+  /** Where security events go (e.g. setupLlmsec's `events`), if not given in the config. */
+  setEvents(events: SecurityEventEmitter): void {
+    this.runtime().setEvents(events);
+  }
+
+  protected override _updateMetricInstruments(): void {
+    this.llmMetrics = new LlmsecMetrics({ meter: this.meter });
+    this.llmRuntime?.setMetrics(this.llmMetrics);
+  }
+
+  private runtime(): LlmRuntime {
+    if (this.llmRuntime === undefined) {
+      const runtime = new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer });
+      if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
+      this.llmRuntime = runtime;
+    }
+    return this.llmRuntime;
+  }
+
+  private patchAll<T>(targets: { exports: T; list: Target[] }): T {
+    for (const { proto, adapter } of targets.list) {
+      if (isWrapped(proto.create)) this._unwrap(proto, 'create');
+      this._wrap(proto, 'create', (original) => wrapCreate(() => (this.isEnabled() ? this.runtime() : undefined), adapter, original) as Proto['create']);
+    }
+    return targets.exports;
+  }
+
+  private unpatchAll(targets: { list: Target[] }): void {
+    for (const { proto } of targets.list) {
+      if (isWrapped(proto.create)) this._unwrap(proto, 'create');
+    }
+  }
+}
+
+function protoOf(cls: unknown): Proto | undefined {
+  const proto = (cls as { prototype?: unknown } | undefined)?.prototype;
+  return typeof proto === 'object' && proto !== null && typeof (proto as { create?: unknown }).create === 'function' ? (proto as Proto) : undefined;
+}
+
+function clientClass(exports: unknown, name: string): Record<string, unknown> | undefined {
+  const e = exports as Record<string, unknown> | undefined;
+  const cls = e?.[name] ?? (e?.default as Record<string, unknown> | undefined)?.[name] ?? e?.default;
+  return typeof cls === 'function' ? (cls as unknown as Record<string, unknown>) : undefined;
+}
+
+function openaiTargets<T>(exports: T): { exports: T; list: Target[] } {
+  const OpenAI = clientClass(exports, 'OpenAI');
+  const list: Target[] = [];
+  const chat = protoOf((OpenAI?.Chat as Record<string, unknown> | undefined)?.Completions);
+  if (chat) list.push({ proto: chat, adapter: openaiChatAdapter });
+  const responses = protoOf(OpenAI?.Responses);
+  if (responses) list.push({ proto: responses, adapter: openaiResponsesAdapter });
+  const embeddings = protoOf(OpenAI?.Embeddings);
+  if (embeddings) list.push({ proto: embeddings, adapter: openaiEmbeddingsAdapter });
+  return { exports, list };
+}
+
+function anthropicTargets<T>(exports: T): { exports: T; list: Target[] } {
+  const Anthropic = clientClass(exports, 'Anthropic');
+  const messages = protoOf(Anthropic?.Messages);
+  return { exports, list: messages ? [{ proto: messages, adapter: anthropicMessagesAdapter }] : [] };
+}

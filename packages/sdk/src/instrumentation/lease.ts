@@ -1,0 +1,95 @@
+import { costMicroUsd, type Category, type EventInputFor, type SecurityEvent } from '@llmsec/core';
+import { reportTelemetryError } from '../errors.ts';
+import { RateLimitedError } from './errors.ts';
+import type { LlmRuntime } from './runtime.ts';
+
+/**
+ * The rate-limit lease of one call: acquired with an estimate before the request (prompt
+ * characters / 4 plus the requested max output tokens), settled with the provider's usage
+ * after it (streams: when the stream ends), cancelled when the call fails before using
+ * anything. A limiter that throws fails open here: its own store policy (fallback limiter or
+ * fail closed) is where that decision belongs.
+ */
+export interface LeaseHolder {
+  readonly runtime: LlmRuntime;
+  readonly userId: string | undefined;
+  readonly secondarySubject: string | undefined;
+  readonly body: Record<string, unknown>;
+  lease: unknown;
+  promptLength(): number;
+  estimatedOutputTokens(): number;
+  emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined;
+}
+
+function estimate(call: LeaseHolder): { promptTokens: number; outputTokens: number } {
+  return { promptTokens: Math.ceil(call.promptLength() / 4), outputTokens: call.estimatedOutputTokens() };
+}
+
+export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
+  const limiter = call.runtime.limiter;
+  if (limiter === undefined) return undefined;
+  const { promptTokens, outputTokens } = estimate(call);
+  const model = typeof call.body.model === 'string' ? call.body.model : '';
+  const micro = costMicroUsd(model, promptTokens, outputTokens, call.runtime.prices);
+  let pending;
+  try {
+    pending = limiter.acquire({
+      subject: call.userId ?? 'anonymous',
+      ...(call.secondarySubject !== undefined ? { secondarySubject: call.secondarySubject } : {}),
+      estimatedTokens: promptTokens + outputTokens,
+      ...(micro !== undefined ? { estimatedCostMicroUsd: micro } : {}),
+    });
+  } catch (err) {
+    reportTelemetryError('limiter', err);
+    return undefined;
+  }
+  return Promise.resolve(pending).then(
+    (res) => {
+      if (res.allowed) {
+        call.lease = res.lease;
+        return;
+      }
+      const reason = String(res.reason ?? res.refusedBy?.dimension ?? 'refused');
+      const event = call.emit('rate_limit_hit', {
+        description: `rate limit refused the request (${reason})`,
+        metadata: {
+          limit_type: res.refusedBy?.dimension ?? reason,
+          current: res.refusedBy?.current ?? 0,
+          limit: res.refusedBy?.limit ?? 0,
+        },
+      });
+      throw new RateLimitedError(reason, Math.max(0, Number(res.retryAfterMs) || 0), event);
+    },
+    (err: unknown) => {
+      reportTelemetryError('limiter', err);
+    },
+  );
+}
+
+/** Settles with the usage (the estimate fills what the provider did not report), or cancels when `usage` is undefined. */
+export function settleLease(
+  call: LeaseHolder,
+  usage: { inTok: number | undefined; outTok: number | undefined; model: string } | undefined,
+): void {
+  const limiter = call.runtime.limiter;
+  const lease = call.lease;
+  if (limiter === undefined || lease === undefined) return;
+  call.lease = undefined;
+  try {
+    let result: unknown;
+    if (usage === undefined) {
+      result = limiter.cancel(lease as never);
+    } else {
+      const est = estimate(call);
+      const inTok = usage.inTok ?? est.promptTokens;
+      const outTok = usage.outTok ?? est.outputTokens;
+      const micro = costMicroUsd(usage.model, inTok, outTok, call.runtime.prices);
+      result = limiter.settle(lease as never, { tokens: inTok + outTok, ...(micro !== undefined ? { costMicroUsd: micro } : {}) });
+    }
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      (result as Promise<unknown>).then(undefined, (err: unknown) => reportTelemetryError('limiter', err));
+    }
+  } catch (err) {
+    reportTelemetryError('limiter', err);
+  }
+}

@@ -1,0 +1,128 @@
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  textOf,
+  toolNames,
+  type Body,
+  type ProviderAdapter,
+  type ResponseSummary,
+  type StreamAccumulator,
+} from './adapter.ts';
+import type { GuardInput, GuardMessage } from './types.ts';
+
+/** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
+export const openaiChatAdapter: ProviderAdapter = {
+  provider: 'openai',
+  operation: 'chat',
+  method: 'openai.chat.completions.create',
+  guarded: true,
+
+  guardInput(body: Body): GuardInput {
+    const messages: GuardMessage[] = arr(body.messages).map((m) => {
+      const o = obj(m);
+      return { role: str(o?.role) ?? 'user', content: textOf(o?.content) };
+    });
+    const system = messages
+      .filter((m) => m.role === 'system' || m.role === 'developer')
+      .map((m) => m.content)
+      .join('\n');
+    return { provider: 'openai', operation: 'chat', model: str(body.model) ?? '', system, messages, tools: toolNames(body.tools), body };
+  },
+
+  applyInput(body: Body, messages: GuardMessage[] | undefined): Body {
+    if (messages === undefined) return body;
+    const original = arr(body.messages);
+    const next = original.map((m, i) => {
+      const replacement = messages[i];
+      const o = obj(m);
+      if (replacement === undefined || o === undefined || textOf(o.content) === replacement.content) return m;
+      return { ...o, content: replacement.content };
+    });
+    return { ...body, messages: next };
+  },
+
+  isStream: (body) => body.stream === true,
+
+  readResponse(data: unknown): ResponseSummary {
+    const d = obj(data);
+    const s = emptySummary();
+    s.id = str(d?.id);
+    s.model = str(d?.model);
+    const texts: string[] = [];
+    for (const c of arr(d?.choices)) {
+      const choice = obj(c);
+      const fr = str(choice?.finish_reason);
+      if (fr !== undefined) s.finishReasons.push(fr);
+      const message = obj(choice?.message);
+      const content = str(message?.content);
+      if (content !== undefined) texts.push(content);
+      for (const tc of arr(message?.tool_calls)) {
+        const name = str(obj(obj(tc)?.function)?.name);
+        if (name !== undefined) s.toolCalls.push(name);
+      }
+    }
+    s.text = texts.join('\n');
+    const usage = obj(d?.usage);
+    s.inputTokens = num(usage?.prompt_tokens);
+    s.outputTokens = num(usage?.completion_tokens);
+    return s;
+  },
+
+  applyOutput(data: unknown, text: string): unknown {
+    const d = obj(data);
+    const choices = arr(d?.choices);
+    // One text for all choices: a multi-choice response is replaced as a whole by its first choice's slot.
+    for (const [i, c] of choices.entries()) {
+      const message = obj(obj(c)?.message);
+      if (message !== undefined && typeof message.content === 'string') message.content = i === 0 ? text : '';
+    }
+    return data;
+  },
+
+  newStream(): StreamAccumulator {
+    const s = emptySummary();
+    const finish = new Map<number, string>();
+    let sawFinish = false;
+    return {
+      observe(item: unknown): string {
+        const chunk = obj(item);
+        if (chunk === undefined) return '';
+        s.id ??= str(chunk.id);
+        s.model ??= str(chunk.model);
+        let delta = '';
+        for (const c of arr(chunk.choices)) {
+          const choice = obj(c);
+          const d = obj(choice?.delta);
+          const content = str(d?.content);
+          if (content !== undefined && content.length > 0) delta += content;
+          for (const tc of arr(d?.tool_calls)) {
+            const name = str(obj(obj(tc)?.function)?.name);
+            if (name !== undefined && name.length > 0) s.toolCalls.push(name);
+          }
+          const fr = str(choice?.finish_reason);
+          if (fr !== undefined) {
+            finish.set(num(choice?.index) ?? 0, fr);
+            sawFinish = true;
+          }
+        }
+        // include_usage: one final chunk carries the whole call's usage; assign, never add.
+        const usage = obj(chunk.usage);
+        if (usage !== undefined) {
+          s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
+          s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
+        }
+        s.text += delta;
+        return delta;
+      },
+      summary(): ResponseSummary {
+        return { ...s, finishReasons: [...finish.values()] };
+      },
+      get complete() {
+        return sawFinish;
+      },
+    };
+  },
+};

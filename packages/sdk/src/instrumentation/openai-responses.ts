@@ -1,0 +1,136 @@
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  textOf,
+  toolNames,
+  type Body,
+  type ProviderAdapter,
+  type ResponseSummary,
+  type StreamAccumulator,
+} from './adapter.ts';
+import type { GuardInput, GuardMessage } from './types.ts';
+
+/** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
+export const openaiResponsesAdapter: ProviderAdapter = {
+  provider: 'openai',
+  operation: 'chat',
+  method: 'openai.responses.create',
+  guarded: true,
+
+  guardInput(body: Body): GuardInput {
+    const messages: GuardMessage[] =
+      typeof body.input === 'string'
+        ? [{ role: 'user', content: body.input }]
+        : arr(body.input).map((m) => {
+            const o = obj(m);
+            return { role: str(o?.role) ?? str(o?.type) ?? 'user', content: textOf(o?.content) };
+          });
+    const system = [str(body.instructions) ?? '', ...messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content)]
+      .filter((t) => t.length > 0)
+      .join('\n');
+    return { provider: 'openai', operation: 'chat', model: str(body.model) ?? '', system, messages, tools: toolNames(body.tools), body };
+  },
+
+  applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body {
+    let next: Body = body;
+    if (messages !== undefined) {
+      if (typeof body.input === 'string') {
+        next = { ...next, input: messages[0]?.content ?? body.input };
+      } else {
+        next = {
+          ...next,
+          input: arr(body.input).map((m, i) => {
+            const o = obj(m);
+            const r = messages[i];
+            if (r === undefined || o === undefined || textOf(o.content) === r.content) return m;
+            return { ...o, content: r.content };
+          }),
+        };
+      }
+    }
+    if (system !== undefined && typeof body.instructions === 'string') next = { ...next, instructions: system };
+    return next;
+  },
+
+  isStream: (body) => body.stream === true,
+
+  readResponse: readResponseObject,
+
+  applyOutput(data: unknown, text: string): unknown {
+    const d = obj(data);
+    let first = true;
+    for (const item of arr(d?.output)) {
+      for (const part of arr(obj(item)?.content)) {
+        const p = obj(part);
+        if (p?.type === 'output_text') {
+          p.text = first ? text : '';
+          first = false;
+        }
+      }
+    }
+    if (d !== undefined && typeof d.output_text === 'string') d.output_text = text;
+    return data;
+  },
+
+  newStream(): StreamAccumulator {
+    let s: ResponseSummary = emptySummary();
+    let text = '';
+    let done = false;
+    return {
+      observe(item: unknown): string {
+        const ev = obj(item);
+        const type = str(ev?.type);
+        if (type === 'response.output_text.delta') {
+          const delta = str(ev?.delta) ?? '';
+          text += delta;
+          return delta;
+        }
+        if (type === 'response.created' || type === 'response.in_progress') {
+          const r = readResponseObject(ev?.response);
+          s.id ??= r.id;
+          s.model ??= r.model;
+        } else if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
+          // The terminal event carries the full response, usage included: take it whole.
+          s = readResponseObject(ev?.response);
+          done = true;
+        }
+        return '';
+      },
+      summary(): ResponseSummary {
+        return { ...s, text: done && s.text.length > 0 ? s.text : text };
+      },
+      get complete() {
+        return done;
+      },
+    };
+  },
+};
+
+function readResponseObject(data: unknown): ResponseSummary {
+  const d = obj(data);
+  const s = emptySummary();
+  s.id = str(d?.id);
+  s.model = str(d?.model);
+  const status = str(d?.status);
+  if (status !== undefined) s.finishReasons.push(status);
+  const texts: string[] = [];
+  for (const item of arr(d?.output)) {
+    const o = obj(item);
+    if (o?.type === 'function_call') {
+      const name = str(o.name);
+      if (name !== undefined) s.toolCalls.push(name);
+    }
+    for (const part of arr(o?.content)) {
+      const p = obj(part);
+      if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);
+    }
+  }
+  s.text = texts.join('\n');
+  const usage = obj(d?.usage);
+  s.inputTokens = num(usage?.input_tokens);
+  s.outputTokens = num(usage?.output_tokens);
+  return s;
+}

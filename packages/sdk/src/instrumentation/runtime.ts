@@ -1,0 +1,115 @@
+import { trace, type Tracer } from '@opentelemetry/api';
+import { costUsd, DEFAULT_PRICES, type PriceTable, type SecurityEventEmitter } from '@llmsec/core';
+import { LlmsecMetrics } from '../metrics.ts';
+import { SecurityEvents } from '../security-events.ts';
+import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
+
+export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
+export const INSTRUMENTATION_VERSION = '0.1.0';
+
+/**
+ * The settled configuration of one instrumentation (or one instrumented client), with the
+ * telemetry it writes to. Options are validated here, once, and defaults applied in one place.
+ */
+export class LlmRuntime {
+  readonly inputGuards: readonly InputGuard[];
+  readonly outputGuards: readonly OutputGuard[];
+  readonly hasChunkGuards: boolean;
+  readonly limiter: LimiterLike | undefined;
+  readonly resolveUser: LlmInstrumentationOptions['resolveUser'];
+  readonly prices: PriceTable;
+  readonly captureContent: boolean;
+  readonly maxContentChars: number;
+  readonly suppressAnthropicSpans: boolean;
+  /** Disabled runtimes pass calls straight through (InstrumentationBase.disable()). */
+  enabled = true;
+  private tracerSource: () => Tracer;
+  private metricsValue: LlmsecMetrics | undefined;
+  private eventsValue: SecurityEventEmitter | undefined;
+  private readonly metricsOption: LlmsecMetrics | undefined;
+
+  constructor(options: LlmInstrumentationOptions & { metrics?: LlmsecMetrics; tracer?: () => Tracer } = {}) {
+    const guards = options.guards ?? {};
+    this.inputGuards = [...(guards.input ?? [])];
+    this.outputGuards = [...(guards.output ?? [])];
+    for (const g of this.inputGuards) {
+      if (typeof g?.check !== 'function' || typeof g.layer !== 'string') {
+        throw new TypeError(`llmsec instrumentation: input guard ${String(g?.name)} needs a layer and a check() function`);
+      }
+    }
+    for (const g of this.outputGuards) {
+      if (typeof g?.checkResponse !== 'function' || typeof g.layer !== 'string') {
+        throw new TypeError(`llmsec instrumentation: output guard ${String(g?.name)} needs a layer and a checkResponse() function`);
+      }
+    }
+    this.hasChunkGuards = this.outputGuards.some((g) => typeof g.checkChunk === 'function');
+    if (options.limiter !== undefined) {
+      const l = options.limiter;
+      if (typeof l.acquire !== 'function' || typeof l.settle !== 'function' || typeof l.cancel !== 'function') {
+        throw new TypeError('llmsec instrumentation: limiter needs acquire(), settle() and cancel()');
+      }
+    }
+    this.limiter = options.limiter;
+    this.resolveUser = options.resolveUser;
+    this.prices = options.prices ?? DEFAULT_PRICES;
+    this.captureContent =
+      options.captureContent ?? process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.toLowerCase() === 'true';
+    this.maxContentChars = options.maxContentChars ?? 500;
+    if (!Number.isInteger(this.maxContentChars) || this.maxContentChars < 1) {
+      throw new TypeError(`llmsec instrumentation: maxContentChars must be a positive integer, got ${String(options.maxContentChars)}`);
+    }
+    this.suppressAnthropicSpans = (options.anthropicBuiltInSpans ?? 'suppress') === 'suppress';
+    const provider = options.tracerProvider;
+    this.tracerSource =
+      options.tracer ??
+      (provider !== undefined
+        ? () => provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION)
+        : () => trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION));
+    this.metricsOption =
+      options.metrics ??
+      (options.meterProvider !== undefined
+        ? new LlmsecMetrics({ meter: options.meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) })
+        : undefined);
+    this.eventsValue = options.events;
+  }
+
+  /** USD for the tokens of `model` by the configured prices; undefined for an unknown model. */
+  cost(model: string, inputTokens: number, outputTokens: number): number | undefined {
+    return costUsd(model, inputTokens, outputTokens, this.prices);
+  }
+
+  get needsInputPhase(): boolean {
+    return this.inputGuards.length > 0 || this.limiter !== undefined;
+  }
+
+  get tracer(): Tracer {
+    return this.tracerSource();
+  }
+
+  setTracer(source: () => Tracer): void {
+    this.tracerSource = source;
+  }
+
+  /** Metric instruments: the given ones, else the events' (one set per meter), else the global meter's. */
+  get metrics(): LlmsecMetrics {
+    this.metricsValue ??=
+      this.metricsOption ??
+      (this.eventsValue instanceof SecurityEvents ? this.eventsValue.metrics : undefined) ??
+      new LlmsecMetrics();
+    return this.metricsValue;
+  }
+
+  setMetrics(metrics: LlmsecMetrics): void {
+    this.metricsValue = metrics;
+  }
+
+  /** The event emitter: the given one, else a SecurityEvents on the global providers (created on first use). */
+  get events(): SecurityEventEmitter {
+    this.eventsValue ??= new SecurityEvents({ metrics: this.metrics });
+    return this.eventsValue;
+  }
+
+  setEvents(events: SecurityEventEmitter): void {
+    this.eventsValue = events;
+  }
+}

@@ -1,0 +1,131 @@
+import type { Span, TracerProvider, MeterProvider } from '@opentelemetry/api';
+import type { Category, EventInputFor, PriceTable, SecurityEvent, SecurityEventEmitter, Severity } from '@llmsec/core';
+
+/** Public types of the LLM client instrumentation and its guard hooks. */
+
+export type ProviderName = 'openai' | 'anthropic';
+/** GenAI semconv `gen_ai.operation.name` values we emit. */
+export type OperationName = 'chat' | 'embeddings';
+
+/** A text-only view of one message: what guards read and may rewrite. */
+export interface GuardMessage {
+  role: string;
+  content: string;
+}
+
+/** What an input guard sees: a normalised, provider-independent view of the request. */
+export interface GuardInput {
+  provider: ProviderName;
+  operation: OperationName;
+  model: string;
+  /** The system prompt / instructions (system messages joined), '' when none. */
+  system: string;
+  /** Every message with its text, in request order (system messages included for OpenAI chat). */
+  messages: GuardMessage[];
+  /** Names of the tools the request declares. */
+  tools: string[];
+  /** The raw request body; read-only (return a `modify` decision to change the request). */
+  body: Readonly<Record<string, unknown>>;
+}
+
+/** The request as guards see it, with the response view for output guards. */
+export interface GuardContext {
+  input: GuardInput;
+  userId?: string;
+  sessionId?: string;
+  conversationId?: string;
+  /** The call's span (ours, or the GenAI span another instrumentation made). */
+  span?: Span;
+  /** Records a security event on the call's span and with the call's ids. Never throws. */
+  emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined;
+}
+
+export type GuardDecision =
+  | { action: 'allow' }
+  | { action: 'block'; reason: string; severity?: Severity }
+  /** Replace message texts (same length and order as GuardInput.messages) and/or the system prompt. */
+  | { action: 'modify'; messages?: GuardMessage[]; system?: string; reason?: string };
+
+export type OutputDecision =
+  | { action: 'allow' }
+  | { action: 'block'; reason: string; severity?: Severity }
+  /** Replace the response text (non-streaming responses only; ignored for chunks). */
+  | { action: 'modify'; text: string; reason?: string };
+
+/** The response as output guards see it. */
+export interface GuardOutput {
+  text: string;
+  /** Names of the tools the model asked to call. */
+  toolCalls: string[];
+}
+
+export interface InputGuard {
+  readonly name: string;
+  /** Guardrail layer, recorded as `guardrail_layer` and as the duration metric's `layer`. */
+  readonly layer: string;
+  /** Synchronous guards are run without a promise (the hot path); async ones are awaited. */
+  check(input: GuardInput, ctx: GuardContext): GuardDecision | Promise<GuardDecision>;
+}
+
+export interface OutputGuard {
+  readonly name: string;
+  readonly layer: string;
+  checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision | Promise<OutputDecision>;
+  /**
+   * Streaming: called for every chunk that adds text, with everything so far. Synchronous on
+   * purpose (it runs between chunks); `block` cuts the stream, `modify` is not supported here.
+   */
+  checkChunk?(accumulated: string, delta: string, ctx: GuardContext): OutputDecision;
+}
+
+/** Structurally compatible with @llmsec/ratelimit's limiter (the SDK does not depend on it). */
+export interface LimiterLike {
+  acquire(req: {
+    subject: string;
+    secondarySubject?: string;
+    estimatedTokens: number;
+    estimatedCostMicroUsd?: number;
+  }): Promise<{
+    allowed: boolean;
+    reason?: string;
+    retryAfterMs: number;
+    refusedBy?: { current: number; limit: number; dimension: string };
+    lease?: unknown;
+  }>;
+  settle(lease: never, usage: { tokens: number; costMicroUsd?: number }): Promise<unknown> | unknown;
+  cancel(lease: never): Promise<unknown> | unknown;
+}
+
+export interface GuardOptions {
+  input?: InputGuard[];
+  output?: OutputGuard[];
+}
+
+/** Options shared by `instrumentClient` and the auto-instrumentation. */
+export interface LlmInstrumentationOptions {
+  /** Where security events go. @default a SecurityEvents on the global providers */
+  events?: SecurityEventEmitter;
+  /** Guards run around every instrumented call. @default none */
+  guards?: GuardOptions;
+  /** Rate limiter: acquire before, settle after, cancel on error. @default none */
+  limiter?: LimiterLike;
+  /** The user (and secondary subject) of a call. @default the SDK security context's user id */
+  resolveUser?: () => { userId?: string; secondarySubject?: string } | undefined;
+  /** USD per million tokens by model. @default core's DEFAULT_PRICES */
+  prices?: PriceTable;
+  /**
+   * Record message content on spans (`gen_ai.input.messages`, `gen_ai.output.messages`),
+   * redacted and truncated. @default false, or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`
+   */
+  captureContent?: boolean;
+  /** Characters kept per captured message. @default 500 */
+  maxContentChars?: number;
+  /**
+   * The Anthropic SDK (1.x) creates its own call span when a tracer provider is registered.
+   * `suppress` turns that off on instrumented clients so one call makes one GenAI span.
+   * @default 'suppress'
+   */
+  anthropicBuiltInSpans?: 'suppress' | 'keep';
+  tracerProvider?: TracerProvider;
+  meterProvider?: MeterProvider;
+}
