@@ -14,6 +14,7 @@ import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
 import { GroupTable } from './group-table.ts';
 import { Incident } from './incident.ts';
+import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import type { AlertSink } from './sinks/types.ts';
 import type { AnyRule } from './types.ts';
@@ -36,6 +37,8 @@ export interface DetectionEngineOptions {
   maxDistinctValues?: number;
   /** Events held for reordering; past it the oldest are released early. @default 100000 */
   maxBufferedEvents?: number;
+  /** Event ids remembered by `ingestOnce` to drop duplicates (span event + log record). @default 10000 */
+  dedupeCapacity?: number;
   /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
   clock?: Clock;
   /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
@@ -79,6 +82,7 @@ export class DetectionEngine {
   private readonly byCategory = new Map<string, RuleRuntime[]>();
   private readonly tables: GroupTable[] = [];
   private readonly buffer = new ReorderBuffer();
+  private readonly recent: RecentIds;
   private readonly lateness: number;
   private readonly maxBuffered: number;
   private readonly maxUsersPerAlert: number;
@@ -116,6 +120,7 @@ export class DetectionEngine {
     this.sinks = options.sinks ?? [];
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     const tickIntervalMs = options.tickIntervalMs ?? 0;
+    const dedupeCapacity = options.dedupeCapacity ?? 10_000;
 
     for (const [name, value] of Object.entries({
       allowedLatenessMs: this.lateness,
@@ -124,9 +129,11 @@ export class DetectionEngine {
       maxDistinctValues,
       maxBufferedEvents: this.maxBuffered,
       tickIntervalMs,
+      dedupeCapacity,
     })) {
       if (!Number.isFinite(value) || value < 0) throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
     }
+    this.recent = new RecentIds(Math.max(1, dedupeCapacity));
     if (maxGroups < 1) throw new Error('DetectionEngine: maxGroupsPerRule must be at least 1');
 
     const ids = new Set<string>();
@@ -205,6 +212,22 @@ export class DetectionEngine {
     } catch (err) {
       this.errors.report('ingest', err);
     }
+  }
+
+  /**
+   * Like ingest, but drops an event whose id was seen recently: for feeds that may deliver one
+   * event twice (the span and log processors, the SDK's onEvent hook). Returns false for a
+   * duplicate. Never throws.
+   */
+  ingestOnce(event: SecurityEvent, timeMs?: number): boolean {
+    try {
+      if (!this.recent.add(event.event_id)) return false;
+    } catch (err) {
+      this.errors.report('ingestOnce', err);
+      return false;
+    }
+    this.ingest(event, timeMs);
+    return true;
   }
 
   /**

@@ -1,5 +1,10 @@
 export { DetectionEngine } from './engine.ts';
 export type { DetectionEngineOptions, EngineStats } from './engine.ts';
+export { DetectionSpanProcessor } from './span-processor.ts';
+export type { DetectionSpanProcessorOptions, SpanLike } from './span-processor.ts';
+export { DetectionLogRecordProcessor } from './log-processor.ts';
+export type { DetectionLogRecordProcessorOptions, LogRecordLike } from './log-processor.ts';
+export { RecentIds } from './recent-ids.ts';
 export { defaultRules, DEFAULT_RULES_PATH, DEFAULT_RULE_IDS } from './default-rules.ts';
 export { parseRules, loadRulesFile, RuleFileError } from './rule-loader.ts';
 export { ruleSchema } from './rule-schema.ts';

@@ -1,0 +1,89 @@
+import type { Alert, Category, Metadata, SecurityEvent } from '@llmsec/core';
+import { DetectionEngine, type DetectionEngineOptions } from '../src/index.ts';
+
+export const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+export const SEC = 1_000;
+export const MIN = 60_000;
+
+let seq = 0;
+
+export interface EventSpec {
+  at: number;
+  category: Category | string;
+  user?: string;
+  id?: string;
+  metadata?: Metadata;
+  preview?: string;
+  trace?: string;
+}
+
+export function ev(spec: EventSpec): { event: SecurityEvent; t: number } {
+  const event: SecurityEvent = {
+    event_id: spec.id ?? `e${++seq}`,
+    timestamp: new Date(spec.at).toISOString(),
+    category: spec.category,
+    severity: 'warning',
+    user_id: spec.user ?? 'u1',
+  };
+  if (spec.metadata) event.metadata = spec.metadata;
+  if (spec.preview !== undefined) event.request_preview = spec.preview;
+  if (spec.trace !== undefined) event.trace_id = spec.trace;
+  return { event, t: spec.at };
+}
+
+/** An engine that records its alerts; lateness 0 unless given, so alerts come at once. */
+export function recordingEngine(options: DetectionEngineOptions = {}): { engine: DetectionEngine; alerts: Alert[] } {
+  const alerts: Alert[] = [];
+  const engine = new DetectionEngine({ allowedLatenessMs: 0, ...options, onAlert: (a) => alerts.push(a) });
+  return { engine, alerts };
+}
+
+export function feed(engine: DetectionEngine, specs: EventSpec[]): SecurityEvent[] {
+  return specs.map((s) => {
+    const { event, t } = ev(s);
+    engine.ingest(event, t);
+    return event;
+  });
+}
+
+/** (rule, status, first label value) triples, compact for assertions. */
+export function brief(alerts: Alert[], rule?: string): string[] {
+  return alerts
+    .filter((a) => rule === undefined || a.rule === rule)
+    .map((a) => `${a.rule}:${a.status}:${Object.values(a.labels)[0]}`);
+}
+
+export const block = (at: number, user = 'u1', layer = 'l1', preview?: string): EventSpec => ({
+  at,
+  category: 'guardrail_block',
+  user,
+  metadata: { guardrail_layer: layer, block_reason: 'injection' },
+  ...(preview !== undefined ? { preview } : {}),
+});
+
+export const outBlock = (at: number, user = 'u1', preview?: string): EventSpec => ({
+  at,
+  category: 'output_filter_block',
+  user,
+  metadata: { filter_name: 'pii', block_reason: 'leak' },
+  ...(preview !== undefined ? { preview } : {}),
+});
+
+export const request = (
+  at: number,
+  user = 'u1',
+  m: { prompt_length?: number; blocked?: boolean; prompt_tokens?: number; completion_tokens?: number } = {},
+): EventSpec => ({
+  at,
+  category: 'request_completed',
+  user,
+  metadata: {
+    model: 'gpt-x',
+    prompt_tokens: m.prompt_tokens ?? 100,
+    completion_tokens: m.completion_tokens ?? 50,
+    latency_ms: 300,
+    cost_usd: 0.001,
+    prompt_length: m.prompt_length ?? 400,
+    blocked: m.blocked ?? false,
+  },
+});
