@@ -1,0 +1,126 @@
+import { diag, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import {
+  ANONYMOUS_USER,
+  DEFAULT_SEVERITY,
+  PREVIEW_MAX_CHARS,
+  isCategory,
+  isSeverity,
+  payloadFingerprint,
+  redactPreview,
+  type Clock,
+  type EventInput,
+  type IdGenerator,
+  type SecurityEvent,
+} from '@llmsec/core';
+import type { SecurityContext } from './context.ts';
+import { normaliseId } from './context.ts';
+import { LIMITS, clipText, finiteNumber, normaliseMetadata, stringList } from './normalise.ts';
+
+/**
+ * Builds the SecurityEvent object of one call: id, event time, severity, correlation ids,
+ * normalised metadata, payload length and fingerprint, and (opt-in) redacted previews.
+ * Pure apart from the injected clock and id generator; never throws on bad input.
+ */
+
+export interface BuildDeps {
+  clock: Clock;
+  ids: IdGenerator;
+  serviceName: string | undefined;
+  capturePreviews: boolean;
+  /** The security context of the active OpenTelemetry context. */
+  security: SecurityContext;
+  /** The span the event belongs to, if any. */
+  spanContext: SpanContext | undefined;
+}
+
+/** Largest Date the ECMAScript spec allows (±8.64e15 ms); beyond it toISOString throws. */
+const MAX_TIME_MS = 8.64e15;
+/**
+ * Redaction runs on at most this much text: the preview keeps 500 characters, and a
+ * multi-megabyte prompt must not cost a multi-megabyte regex scan in the request path.
+ */
+const MAX_REDACT_INPUT = 65_536;
+
+export function buildEvent(category: string, input: EventInput & { metadata?: unknown }, deps: BuildDeps): SecurityEvent {
+  const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
+  const timeMs = eventTime(raw.timeMs, deps.clock);
+  const known = isCategory(category);
+  const severity = isSeverity(raw.severity)
+    ? raw.severity
+    : known
+      ? DEFAULT_SEVERITY[category]
+      : 'warning';
+  const event: SecurityEvent = {
+    event_id: deps.ids.eventId(),
+    timestamp: new Date(timeMs).toISOString(),
+    category,
+    severity,
+    user_id: normaliseId(raw.userId) ?? deps.security.userId ?? ANONYMOUS_USER,
+  };
+  const sessionId = normaliseId(raw.sessionId) ?? deps.security.sessionId;
+  if (sessionId !== undefined) event.session_id = sessionId;
+  const conversationId = normaliseId(raw.conversationId) ?? deps.security.conversationId;
+  if (conversationId !== undefined) event.conversation_id = conversationId;
+  const sc = deps.spanContext;
+  if (sc !== undefined && isSpanContextValid(sc)) {
+    event.trace_id = sc.traceId;
+    event.span_id = sc.spanId;
+  }
+  const sourceIp = clipText(raw.sourceIp, LIMITS.addressChars);
+  if (sourceIp !== undefined && sourceIp.length > 0) event.source_ip = sourceIp;
+  if (deps.serviceName !== undefined) event.service = deps.serviceName;
+  const description = clipText(raw.description, LIMITS.textChars);
+  if (description !== undefined) event.description = description;
+
+  const { metadata, dropped } = normaliseMetadata(raw.metadata);
+  if (dropped.length > 0) {
+    diag.warn(`llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${dropped.slice(0, 10).join(', ')}`);
+  }
+  addPayload(event, metadata, raw, deps.capturePreviews);
+  if (Object.keys(metadata).length > 0) event.metadata = metadata;
+
+  const correlated = stringList(raw.correlatedEvents, 64);
+  if (correlated !== undefined && correlated.length > 0) event.correlated_events = correlated;
+  return event;
+}
+
+function eventTime(value: unknown, clock: Clock): number {
+  const t = finiteNumber(value);
+  if (t !== undefined && Math.abs(t) <= MAX_TIME_MS) return t;
+  if (value !== undefined) diag.warn(`llmsec: ignoring invalid event time ${String(value)}; using the clock`);
+  const now = clock.now();
+  return Number.isFinite(now) && Math.abs(now) <= MAX_TIME_MS ? now : Date.now();
+}
+
+/**
+ * Prompt length and fingerprint are recorded whenever the text is given; the fingerprint is
+ * taken over the redacted, truncated preview so that a replayed JSONL line carrying
+ * `request_preview` yields the same fingerprint (core fingerprint.ts). The text itself is
+ * recorded only when the operator opted in to previews.
+ */
+function addPayload(
+  event: SecurityEvent,
+  metadata: NonNullable<SecurityEvent['metadata']>,
+  raw: Partial<EventInput>,
+  capturePreviews: boolean,
+): void {
+  const requestText = clipText(raw.requestText, Number.MAX_SAFE_INTEGER);
+  if (requestText !== undefined) {
+    if (metadata.prompt_length === undefined) metadata.prompt_length = requestText.length;
+    const preview = previewOf(requestText);
+    if (metadata.payload_fingerprint === undefined) metadata.payload_fingerprint = payloadFingerprint(preview);
+    if (capturePreviews) event.request_preview = preview;
+  }
+  const responseText = clipText(raw.responseText, Number.MAX_SAFE_INTEGER);
+  if (responseText !== undefined) {
+    if (metadata.response_length === undefined) metadata.response_length = responseText.length;
+    if (capturePreviews) event.response_preview = previewOf(responseText);
+  }
+}
+
+function previewOf(text: string): string {
+  const head = text.length > MAX_REDACT_INPUT ? text.slice(0, MAX_REDACT_INPUT) : text;
+  const { preview } = redactPreview(head, PREVIEW_MAX_CHARS);
+  // Defence in depth: whatever the redactor returns, the format caps previews at 500 chars.
+  return preview.length > PREVIEW_MAX_CHARS ? preview.slice(0, PREVIEW_MAX_CHARS) : preview;
+}

@@ -1,0 +1,157 @@
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { encodeEvent, type SecurityEvent } from '@llmsec/core';
+import { reportTelemetryError } from './errors.ts';
+
+/**
+ * The structured security log: one events.md JSONL line per event, to stdout, a file
+ * (appended) or any Writable. Writing never blocks or throws into the caller: while the
+ * stream applies backpressure, lines wait in a bounded buffer; past `maxPending` they are
+ * dropped and counted (`llmsec.telemetry.errors{component="jsonl", error_type="queue_full"}`).
+ */
+export type JsonlDestination = 'stdout' | { path: string } | Writable;
+
+export interface JsonlEventWriterOptions {
+  destination: JsonlDestination;
+  /** Lines held while the stream is not draining. @default 10000 */
+  maxPending?: number;
+}
+
+export class JsonlEventWriter {
+  private readonly stream: Writable;
+  /** We end streams we opened (files), never stdout or a caller's stream. */
+  private readonly ownsStream: boolean;
+  private readonly maxPending: number;
+  private pending: string[] = [];
+  private waitingForDrain = false;
+  private broken = false;
+  private closed: Promise<void> | undefined;
+  private droppedCount = 0;
+  private writtenCount = 0;
+
+  constructor(options: JsonlEventWriterOptions) {
+    const destination = options?.destination;
+    this.maxPending = options.maxPending ?? 10_000;
+    if (!Number.isInteger(this.maxPending) || this.maxPending < 0) {
+      throw new TypeError(`JsonlEventWriter: maxPending must be a non-negative integer, got ${String(options.maxPending)}`);
+    }
+    if (destination === 'stdout') {
+      this.stream = process.stdout;
+      this.ownsStream = false;
+    } else if (destination !== null && typeof destination === 'object' && 'path' in destination) {
+      if (typeof destination.path !== 'string' || destination.path.length === 0) {
+        throw new TypeError('JsonlEventWriter: destination.path must be a non-empty string');
+      }
+      this.stream = createWriteStream(destination.path, { flags: 'a' });
+      this.ownsStream = true;
+    } else if (destination !== null && typeof destination === 'object' && typeof destination.write === 'function') {
+      this.stream = destination;
+      this.ownsStream = false;
+    } else {
+      throw new TypeError("JsonlEventWriter: destination must be 'stdout', { path } or a Writable stream");
+    }
+    this.stream.on('error', this.onError);
+    this.stream.on('drain', this.onDrain);
+  }
+
+  /** Lines dropped because the buffer was full or the stream failed. */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Lines handed to the stream. */
+  get written(): number {
+    return this.writtenCount;
+  }
+
+  write(event: SecurityEvent): void {
+    let line: string;
+    try {
+      line = encodeEvent(event) + '\n';
+    } catch (err) {
+      reportTelemetryError('jsonl', err);
+      return;
+    }
+    if (this.broken || this.closed !== undefined) {
+      this.drop(1, 'closed');
+      return;
+    }
+    if (this.waitingForDrain) {
+      if (this.pending.length >= this.maxPending) this.drop(1, 'queue_full');
+      else this.pending.push(line);
+      return;
+    }
+    this.writeLine(line);
+  }
+
+  /** Resolves when every buffered line has been handed to the stream and it has drained. */
+  async flush(): Promise<void> {
+    while (this.waitingForDrain && !this.broken) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.stream.off('drain', done);
+          this.stream.off('error', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.once('drain', done);
+        this.stream.once('error', done);
+        this.stream.once('close', done);
+      });
+    }
+  }
+
+  /** Flushes, then ends the stream if this writer opened it. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    try {
+      await this.flush();
+      if (this.ownsStream && !this.broken) {
+        await new Promise<void>((resolve) => {
+          this.stream.once('error', () => resolve());
+          this.stream.end(() => resolve());
+        });
+      }
+    } catch (err) {
+      reportTelemetryError('jsonl', err);
+    } finally {
+      this.stream.off('drain', this.onDrain);
+    }
+  }
+
+  private writeLine(line: string): void {
+    try {
+      this.writtenCount++;
+      if (!this.stream.write(line)) this.waitingForDrain = true;
+    } catch (err) {
+      this.broken = true;
+      reportTelemetryError('jsonl', err);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.waitingForDrain = false;
+    while (this.pending.length > 0 && !this.waitingForDrain && !this.broken) {
+      this.writeLine(this.pending.shift() as string);
+    }
+  };
+
+  private readonly onError = (err: unknown): void => {
+    // A file that cannot be written (disk full, permissions) stops the log, not the app.
+    this.broken = true;
+    this.drop(this.pending.length, 'write_failed');
+    this.pending = [];
+    reportTelemetryError('jsonl', err);
+  };
+
+  private drop(n: number, reason: 'queue_full' | 'closed' | 'write_failed'): void {
+    if (n <= 0) return;
+    this.droppedCount += n;
+    // The funnel counts each report and throttles its log line, so this cannot flood.
+    reportTelemetryError('jsonl', undefined, reason);
+  }
+}

@@ -1,0 +1,230 @@
+import {
+  context as otelContext,
+  diag,
+  logs,
+  trace,
+  type Context,
+  type Logger,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import {
+  defaultIdGenerator,
+  eventName,
+  eventToAttributes,
+  isCategory,
+  systemClock,
+  type Category,
+  type Clock,
+  type EventInput,
+  type EventInputFor,
+  type IdGenerator,
+  type SecurityEvent,
+  type SecurityEventEmitter,
+} from '@llmsec/core';
+import { getSecurityContext } from './context.ts';
+import { reportTelemetryError } from './errors.ts';
+import { buildEvent } from './event-builder.ts';
+import type { JsonlEventWriter } from './jsonl-writer.ts';
+import { LlmsecMetrics } from './metrics.ts';
+import { SEVERITY_NUMBER } from './severity.ts';
+import { CategoryMethods } from './category-methods.ts';
+
+/**
+ * The security-event API. One call records one event everywhere it belongs:
+ * a span event `llmsec.<category>` on the active span (or `input.span`), one log record with
+ * the same name, severity and attributes in that span's context (so it carries the trace and
+ * span id), the metrics, optionally a JSONL line, and an optional synchronous listener.
+ * Every step is isolated: a failing one is reported to the error funnel and the others still
+ * run. No method throws.
+ *
+ * Unknown categories: the event is built and returned (with `warning` severity unless given),
+ * but nothing is recorded, because an unknown category would be an unbounded metric label and
+ * no reader rule matches it; a diag warning is logged once per name and the call is counted
+ * as `llmsec.telemetry.errors{component="events", error_type="unknown_category"}`.
+ */
+export interface SecurityEventsOptions {
+  /** Written as `service` on every event. @default undefined (the resource carries it) */
+  serviceName?: string;
+  /**
+   * When set, an event recorded outside any span gets its own short span
+   * `llmsec <category>` (so its log record still has a trace id). @default undefined (no span)
+   */
+  tracer?: Tracer;
+  /** @default logs.getLogger('@llmsec/sdk') (the global logger provider) */
+  logger?: Logger;
+  /** @default new LlmsecMetrics() (the global meter provider) */
+  metrics?: LlmsecMetrics;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default defaultIdGenerator */
+  ids?: IdGenerator;
+  /** Record redacted, truncated request / response previews. @default false */
+  capturePreviews?: boolean;
+  /** The structured security log. @default undefined (none) */
+  jsonl?: JsonlEventWriter;
+  /** Synchronous listener called with every recorded event (its errors are caught). */
+  onEvent?: (event: SecurityEvent) => void;
+}
+
+const MAX_WARNED_CATEGORIES = 100;
+
+export class SecurityEvents extends CategoryMethods implements SecurityEventEmitter {
+  private readonly serviceName: string | undefined;
+  private readonly tracer: Tracer | undefined;
+  private readonly logger: Logger;
+  readonly metrics: LlmsecMetrics;
+  private readonly clock: Clock;
+  private readonly ids: IdGenerator;
+  private readonly capturePreviews: boolean;
+  private readonly jsonl: JsonlEventWriter | undefined;
+  private readonly onEvent: ((event: SecurityEvent) => void) | undefined;
+  private readonly warnedCategories = new Set<string>();
+
+  constructor(options: SecurityEventsOptions = {}) {
+    super();
+    this.serviceName = options.serviceName;
+    this.tracer = options.tracer;
+    this.logger = options.logger ?? logs.getLogger('@llmsec/sdk');
+    this.metrics = options.metrics ?? new LlmsecMetrics();
+    this.clock = options.clock ?? systemClock;
+    this.ids = options.ids ?? defaultIdGenerator;
+    this.capturePreviews = options.capturePreviews ?? false;
+    this.jsonl = options.jsonl;
+    this.onEvent = options.onEvent;
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+      throw new TypeError('SecurityEvents: onEvent must be a function');
+    }
+  }
+
+  emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent {
+    const name = typeof category === 'string' ? category : String(category as unknown);
+    const ctx = otelContext.active();
+    const span = spanOf(input, ctx);
+    let event: SecurityEvent;
+    try {
+      event = buildEvent(name, input, {
+        clock: this.clock,
+        ids: this.ids,
+        serviceName: this.serviceName,
+        capturePreviews: this.capturePreviews,
+        security: getSecurityContext(ctx),
+        spanContext: span?.spanContext(),
+      });
+    } catch (err) {
+      // Only a broken clock or id generator gets here; still return a usable event.
+      reportTelemetryError('events', err);
+      event = { event_id: 'EVT-000000000000', timestamp: new Date().toISOString(), category: name, severity: 'warning', user_id: 'anonymous' };
+      return event;
+    }
+    if (!isCategory(name)) {
+      this.warnUnknown(name);
+      return event;
+    }
+    try {
+      this.record(event, span, ctx);
+    } catch (err) {
+      reportTelemetryError('events', err);
+    }
+    return event;
+  }
+
+  private record(event: SecurityEvent, span: Span | undefined, active: Context): void {
+    const name = eventName(event.category);
+    // An HrTime, not epoch ms: the span treats a number below performance.now() as a
+    // performance-clock reading, which would misplace small (test or replayed) event times.
+    const time = millisToHrTime(Date.parse(event.timestamp));
+    let attributes;
+    try {
+      attributes = eventToAttributes(event);
+    } catch (err) {
+      reportTelemetryError('events', err);
+      return;
+    }
+    let target = span;
+    let ownSpan: Span | undefined;
+    if (target === undefined && this.tracer !== undefined) {
+      try {
+        ownSpan = this.tracer.startSpan(`llmsec ${event.category}`, { startTime: time }, active);
+        target = ownSpan;
+        const sc = ownSpan.spanContext();
+        event.trace_id = sc.traceId;
+        event.span_id = sc.spanId;
+      } catch (err) {
+        reportTelemetryError('events.span', err);
+      }
+    }
+    try {
+      target?.addEvent(name, attributes, time);
+    } catch (err) {
+      reportTelemetryError('events.span', err);
+    }
+    try {
+      this.logger.emit({
+        eventName: name,
+        severityNumber: SEVERITY_NUMBER[event.severity],
+        severityText: event.severity,
+        body: event.description ?? event.category,
+        attributes,
+        timestamp: time,
+        context: target !== undefined && target !== trace.getSpan(active) ? trace.setSpan(active, target) : active,
+      });
+    } catch (err) {
+      reportTelemetryError('events.log', err);
+    }
+    if (ownSpan !== undefined) {
+      try {
+        ownSpan.end(time);
+      } catch (err) {
+        reportTelemetryError('events.span', err);
+      }
+    }
+    this.metrics.recordEvent(event);
+    if (event.category === 'request_completed') this.recordRequestMetrics(event);
+    if (this.jsonl !== undefined) {
+      try {
+        this.jsonl.write(event);
+      } catch (err) {
+        reportTelemetryError('jsonl', err);
+      }
+    }
+    if (this.onEvent !== undefined) {
+      try {
+        this.onEvent(event);
+      } catch (err) {
+        reportTelemetryError('events.listener', err);
+      }
+    }
+  }
+
+  /**
+   * `request_completed` is emitted once per LLM request, so it is what counts requests
+   * (`llmsec.requests{outcome, model}`) and cost (`llmsec.cost.usd{model}`). The outcome is
+   * metadata `outcome` when given (allowed, blocked, rate_limited, error), else from `blocked`.
+   */
+  private recordRequestMetrics(event: SecurityEvent): void {
+    const md = event.metadata ?? {};
+    const model = typeof md.model === 'string' ? md.model : undefined;
+    const outcome = typeof md.outcome === 'string' ? md.outcome : md.blocked === true ? 'blocked' : 'allowed';
+    this.metrics.recordRequest({ outcome, model });
+    if (typeof md.cost_usd === 'number') this.metrics.recordCost({ model, usd: md.cost_usd });
+  }
+
+  private warnUnknown(name: string): void {
+    this.metrics.recordTelemetryError('events', 'unknown_category');
+    if (this.warnedCategories.has(name) || this.warnedCategories.size >= MAX_WARNED_CATEGORIES) return;
+    this.warnedCategories.add(name);
+    diag.warn(`llmsec: unknown event category ${JSON.stringify(name.slice(0, 64))}: event not recorded`);
+  }
+}
+
+function spanOf(input: EventInput | undefined, active: Context): Span | undefined {
+  try {
+    const given = input?.span;
+    if (given !== undefined && given !== null && typeof given.spanContext === 'function') return given;
+    return trace.getSpan(active);
+  } catch {
+    return undefined;
+  }
+}

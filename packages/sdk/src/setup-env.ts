@@ -1,0 +1,47 @@
+/**
+ * The few OTEL_* environment variables setupLlmsec reads itself, read only here and only when
+ * setup runs (so tests can set them). The OTLP exporters read the rest of the standard ones
+ * (OTEL_EXPORTER_OTLP_*_ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, ...) on their own.
+ */
+export interface EnvConfig {
+  /** A base or per-signal OTLP endpoint is configured: export that signal over OTLP. */
+  otlpTraces: boolean;
+  otlpLogs: boolean;
+  otlpMetrics: boolean;
+  /** OTEL_BSP_SCHEDULE_DELAY (ms). */
+  spanScheduleDelayMs: number | undefined;
+  /** OTEL_BLRP_SCHEDULE_DELAY (ms). */
+  logScheduleDelayMs: number | undefined;
+  /** OTEL_METRIC_EXPORT_INTERVAL (ms). */
+  metricIntervalMs: number | undefined;
+  /** OTEL_METRIC_EXPORT_TIMEOUT (ms). */
+  metricTimeoutMs: number | undefined;
+  /** OTEL_EXPORTER_PROMETHEUS_HOST / _PORT. */
+  prometheusHost: string | undefined;
+  prometheusPort: number | undefined;
+  /** OTEL_SDK_DISABLED=true: install nothing that exports. */
+  sdkDisabled: boolean;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  const has = (name: string): boolean => (env[name] ?? '').trim() !== '';
+  const base = has('OTEL_EXPORTER_OTLP_ENDPOINT');
+  return {
+    otlpTraces: base || has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
+    otlpLogs: base || has('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'),
+    otlpMetrics: base || has('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'),
+    spanScheduleDelayMs: positiveInt(env.OTEL_BSP_SCHEDULE_DELAY),
+    logScheduleDelayMs: positiveInt(env.OTEL_BLRP_SCHEDULE_DELAY),
+    metricIntervalMs: positiveInt(env.OTEL_METRIC_EXPORT_INTERVAL),
+    metricTimeoutMs: positiveInt(env.OTEL_METRIC_EXPORT_TIMEOUT),
+    prometheusHost: has('OTEL_EXPORTER_PROMETHEUS_HOST') ? env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() : undefined,
+    prometheusPort: positiveInt(env.OTEL_EXPORTER_PROMETHEUS_PORT),
+    sdkDisabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
+  };
+}
+
+function positiveInt(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}

@@ -1,0 +1,84 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeEventLine, type SecurityEvent } from '@llmsec/core';
+import { JsonlEventWriter } from '../src/jsonl-writer.ts';
+import { createHarness } from './harness.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'llmsec-jsonl-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const event = (i: number): SecurityEvent => ({
+  event_id: `EVT-${String(i).padStart(12, '0')}`,
+  timestamp: '2026-11-22T10:00:00.000Z',
+  category: 'guardrail_block',
+  severity: 'warning',
+  user_id: `u${i}`,
+  metadata: { guardrail_layer: 'l', block_reason: 'r' },
+});
+
+describe('JsonlEventWriter', () => {
+  it('appends one decodable events.md line per event to a file', async () => {
+    const path = join(dir, 'events.jsonl');
+    const writer = new JsonlEventWriter({ destination: { path } });
+    const h = createHarness({ jsonl: writer });
+    const a = h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'alice', sessionId: 's' });
+    const b = h.events.requestCompleted({ model: 'm', promptTokens: 1, completionTokens: 2, latencyMs: 3, costUsd: 0, blocked: true });
+    await writer.close();
+    await writer.close();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    const decoded = lines.map((l) => decodeEventLine(l).event);
+    expect(decoded[0]).toEqual(a);
+    expect(decoded[0]!.user_id).toBe('alice');
+    expect(decoded[1]!.metadata).toEqual(b.metadata);
+    expect(Object.keys(JSON.parse(lines[0]!) as object).slice(0, 5)).toEqual(['event_id', 'timestamp', 'category', 'severity', 'user_id']);
+  });
+
+  it('bounds its buffer while the stream applies backpressure, counting drops', async () => {
+    const chunks: string[] = [];
+    let release: (() => void) | undefined;
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk.toString());
+        release = cb;
+      },
+    });
+    const writer = new JsonlEventWriter({ destination: slow, maxPending: 5 });
+    for (let i = 0; i < 20; i++) writer.write(event(i));
+    // One line is in the stream, five wait, the rest were dropped.
+    expect(writer.dropped).toBe(14);
+    const flushed = writer.flush();
+    while (chunks.length < 6) {
+      const r = release;
+      release = undefined;
+      r?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    release?.();
+    await flushed;
+    expect(chunks.map((c) => decodeEventLine(c.trim()).event.user_id)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+  });
+
+  it('a failing stream stops the log, not the caller', async () => {
+    const failing = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(new Error('disk full'));
+      },
+    });
+    const writer = new JsonlEventWriter({ destination: failing });
+    expect(() => writer.write(event(1))).not.toThrow();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(() => writer.write(event(2))).not.toThrow();
+    expect(writer.dropped).toBeGreaterThanOrEqual(1);
+    await expect(writer.close()).resolves.toBeUndefined();
+  });
+
+  it('rejects a bad destination at construction', () => {
+    expect(() => new JsonlEventWriter({ destination: 'stderr' as never })).toThrow(/destination must be/);
+    expect(() => new JsonlEventWriter({ destination: { path: '' } })).toThrow(/path/);
+  });
+});

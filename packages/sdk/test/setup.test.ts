@@ -1,0 +1,134 @@
+import { context, diag, DiagLogLevel, logs, metrics, propagation, trace } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { InMemoryLogRecordExporter, SimpleLogRecordProcessor, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { afterEach, describe, expect, it } from 'vitest';
+import { METRIC_TELEMETRY_ERRORS } from '@llmsec/core';
+import { resetTelemetryErrorThrottle } from '../src/errors.ts';
+import { setupLlmsec, type LlmsecSetup } from '../src/setup.ts';
+import { TestMetricReader } from './harness.ts';
+
+let current: LlmsecSetup | undefined;
+afterEach(async () => {
+  await current?.shutdown();
+  current = undefined;
+  diag.disable();
+});
+
+const boom = (where: string) => () => {
+  throw new Error(`boom in ${where}`);
+};
+
+const throwingSpanProcessor: SpanProcessor = {
+  onStart: boom('onStart'),
+  onEnd: boom('onEnd'),
+  forceFlush: boom('forceFlush'),
+  shutdown: () => Promise.reject(new Error('shutdown rejects')),
+};
+const throwingLogProcessor: LogRecordProcessor = {
+  onEmit: boom('onEmit'),
+  forceFlush: () => Promise.reject(new Error('flush rejects')),
+  shutdown: boom('log shutdown'),
+};
+const throwingSpanExporter: SpanExporter = { export: boom('span export'), shutdown: async () => {} };
+const throwingLogExporter: LogRecordExporter = { export: boom('log export'), shutdown: async () => {}, forceFlush: async () => {} };
+const failingSpanExporter: SpanExporter = {
+  export: (_spans, cb) => cb({ code: ExportResultCode.FAILED, error: new Error('collector down') }),
+  shutdown: async () => {},
+};
+
+describe('setupLlmsec', () => {
+  it('throwing processors and exporters never reach the application', async () => {
+    diag.setLogger({ error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.ERROR);
+    resetTelemetryErrorThrottle();
+    const good = new InMemorySpanExporter();
+    const goodLogs = new InMemoryLogRecordExporter();
+    const reader = new TestMetricReader();
+    current = setupLlmsec({
+      serviceName: 'robust-app',
+      otlp: false,
+      prometheus: false,
+      spanProcessors: [
+        throwingSpanProcessor,
+        new SimpleSpanProcessor({ exporter: throwingSpanExporter }),
+        new BatchSpanProcessor({ exporter: failingSpanExporter }),
+        new SimpleSpanProcessor({ exporter: good }),
+      ],
+      logRecordProcessors: [
+        throwingLogProcessor,
+        new SimpleLogRecordProcessor({ exporter: throwingLogExporter }),
+        new SimpleLogRecordProcessor({ exporter: goodLogs }),
+      ],
+      metricReaders: [reader],
+    });
+    const tracer = trace.getTracer('app');
+    const appResult = tracer.startActiveSpan('handle-request', (span) => {
+      const event = current!.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u' });
+      span.end();
+      return `ok ${event.category}`;
+    });
+    expect(appResult).toBe('ok guardrail_block');
+    await expect(current.forceFlush()).resolves.toBeUndefined();
+    // The healthy exporters behind the broken ones still got the data.
+    expect(good.getFinishedSpans().map((s) => s.name)).toEqual(['handle-request']);
+    expect(goodLogs.getFinishedLogRecords().map((r) => r.eventName)).toEqual(['llmsec.guardrail_block']);
+    const errors = (await reader.metric(METRIC_TELEMETRY_ERRORS))!.dataPoints;
+    const components = new Set(errors.map((p) => p.attributes.component));
+    expect(components).toEqual(new Set(['span_processor', 'log_processor']));
+    expect(errors.every((p) => p.attributes.error_type === 'Error')).toBe(true);
+    const shutdown = current.shutdown();
+    expect(current.shutdown()).toBe(shutdown);
+    await expect(shutdown).resolves.toBeUndefined();
+  });
+
+  it('installs and then removes global providers, context manager and W3C propagators', async () => {
+    current = setupLlmsec({ serviceName: 'globals', otlp: false, prometheus: false });
+    expect(propagation.fields()).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'baggage']));
+    const tracer = trace.getTracer('t');
+    await tracer.startActiveSpan('s', async (span) => {
+      await new Promise((r) => setTimeout(r, 1));
+      expect(trace.getActiveSpan()).toBe(span);
+      span.end();
+    });
+    expect(logs.getLoggerProvider()).not.toBeUndefined();
+    await current.shutdown();
+    current = undefined;
+    expect(propagation.fields()).toEqual([]);
+    expect(context.active().getValue(Symbol.for('x'))).toBeUndefined();
+    // A second setup can register again after the first shut down.
+    current = setupLlmsec({ serviceName: 'globals-2', otlp: false, prometheus: false });
+    expect(propagation.fields()).toContain('baggage');
+    expect(metrics.getMeterProvider()).toBe(current.meterProvider);
+  });
+
+  it('rejects invalid configuration at construction with a clear message', () => {
+    expect(() => setupLlmsec({} as never)).toThrow(/serviceName/);
+    expect(() => setupLlmsec({ serviceName: 's', otlp: { endpoint: 'not a url' } })).toThrow(/otlp.endpoint/);
+    expect(() => setupLlmsec({ serviceName: 's', prometheus: { port: 70000 } })).toThrow(/prometheus.port/);
+  });
+
+  it('serves Prometheus through a handler without a port by default', async () => {
+    current = setupLlmsec({ serviceName: 'handler', otlp: false, registerGlobal: false });
+    expect(current.prometheus).toBeDefined();
+    current.events.authFailure({ reason: 'x' });
+    const body = await new Promise<string>((resolve) => {
+      let text = '';
+      const res = {
+        statusCode: 0,
+        setHeader: () => {},
+        end: (chunk?: string) => {
+          text += chunk ?? '';
+          resolve(text);
+        },
+      };
+      current!.metricsHandler!({} as never, res as never);
+    });
+    expect(body).toContain('llmsec_events_total{category="auth_failure",severity="warning",otel_scope_name="@llmsec/sdk"} 1');
+  });
+});
