@@ -1,6 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { getFreePort } from './ports.ts';
 import { startServer, type ServerProcess } from './process.ts';
 
@@ -77,6 +80,104 @@ export async function startAlertmanager(options: StartAlertmanagerOptions): Prom
       await stopCurrent(proc);
       proc = await launch();
       stopped = false;
+    },
+  };
+}
+
+/** The example configuration shipped in deploy/. */
+export const EXAMPLE_CONFIG_PATH = fileURLToPath(
+  new URL('../../deploy/alertmanager/alertmanager.yml', import.meta.url),
+);
+
+export interface TestConfigOptions {
+  /** Replaces every receiver's webhook URLs: receiver name -> URL. */
+  receiverUrls: Record<string, string>;
+  /** Applied to the route and every sub-route, so a test need not wait the production 30s. */
+  groupWait: string;
+  groupInterval: string;
+}
+
+interface RouteNode {
+  group_wait?: string;
+  group_interval?: string;
+  routes?: RouteNode[];
+}
+
+/**
+ * The example alertmanager.yml, unchanged but for its receiver URLs (pointed at the test's
+ * webhook receiver) and its group timings (shortened): routing, inhibition and repeat
+ * intervals are the shipped ones, so the test exercises the real configuration.
+ */
+export async function exampleConfigForTest(options: TestConfigOptions): Promise<string> {
+  const doc = parseYaml(await readFile(EXAMPLE_CONFIG_PATH, 'utf8')) as {
+    route: RouteNode;
+    receivers: { name: string; webhook_configs?: { url: string }[] }[];
+  };
+  const retime = (node: RouteNode, top: boolean): void => {
+    if (top || node.group_wait !== undefined) node.group_wait = options.groupWait;
+    if (top || node.group_interval !== undefined) node.group_interval = options.groupInterval;
+    for (const child of node.routes ?? []) retime(child, false);
+  };
+  retime(doc.route, true);
+  for (const receiver of doc.receivers) {
+    const url = options.receiverUrls[receiver.name];
+    if (url === undefined) throw new Error(`no test URL for receiver ${receiver.name}`);
+    for (const hook of receiver.webhook_configs ?? []) hook.url = url;
+  }
+  return stringifyYaml(doc);
+}
+
+/** One notification as Alertmanager's webhook receiver posts it (version 4 payload). */
+export interface WebhookNotification {
+  receiver: string;
+  status: 'firing' | 'resolved';
+  groupLabels: Record<string, string>;
+  alerts: {
+    status: 'firing' | 'resolved';
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+    endsAt: string;
+    generatorURL: string;
+  }[];
+  /** The request path, e.g. /chat: tells receivers apart. */
+  path: string;
+}
+
+export interface WebhookReceiver {
+  readonly url: string;
+  readonly notifications: WebhookNotification[];
+  close(): Promise<void>;
+}
+
+/** A node:http server collecting Alertmanager webhook notifications (any path). */
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const notifications: WebhookNotification[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      try {
+        notifications.push({
+          ...(JSON.parse(body) as Omit<WebhookNotification, 'path'>),
+          path: req.url ?? '',
+        });
+        res.writeHead(200).end();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    notifications,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
