@@ -59,4 +59,157 @@ describe('openai chat.completions.create (instrumentClient)', () => {
     expect(typeof md?.latency_ms).toBe('number');
     expect(span?.events.map((e) => e.name)).toEqual(['llmsec.request_completed']);
   });
+
+  it('streams: the span ends when the stream is consumed; usage from include_usage, counted once', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'stream me please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    // The library's own Stream type is returned.
+    expect(stream.constructor.name).toBe('Stream');
+    expect(typeof stream.tee).toBe('function');
+    let text = '';
+    for await (const chunk of stream) {
+      expect(h.spans()).toHaveLength(0);
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(text).toBe('Echo: stream me please');
+    await eventually(() => h.spans().length === 1);
+    const span = h.spans()[0];
+    expect(span?.attributes).toMatchObject({
+      'gen_ai.request.stream': true,
+      'gen_ai.response.id': expect.stringMatching(/^chatcmpl-/) as unknown,
+      'gen_ai.response.finish_reasons': ['stop'],
+      'gen_ai.usage.input_tokens': 4,
+      'gen_ai.usage.output_tokens': 6,
+    });
+    expect(span?.attributes['error.type']).toBeUndefined();
+    expect(h.recorded.map((e) => e.category)).toEqual(['request_completed']);
+    expect(h.recorded[0]?.metadata).toMatchObject({ prompt_tokens: 4, completion_tokens: 6, blocked: false });
+  });
+
+  it('streams: an application that breaks off half-way ends the span as aborted and aborts the request', async () => {
+    const fakeLong = 'x'.repeat(200);
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: fakeLong }],
+      stream: true,
+    });
+    let chunks = 0;
+    for await (const _chunk of stream) {
+      if (++chunks === 3) break;
+    }
+    await eventually(() => h.spans().length === 1);
+    const span = h.spans()[0];
+    expect(span?.attributes['error.type']).toBe('aborted');
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(stream.controller.signal.aborted).toBe(true);
+    expect(h.recorded.map((e) => e.category)).toEqual(['request_completed']);
+    expect(h.recorded[0]?.metadata).toMatchObject({ prompt_tokens: 0, completion_tokens: 0, blocked: false, outcome: 'allowed' });
+  });
+
+  it('provider errors: 429 and 500 end the span with error.type and are rethrown unchanged', async () => {
+    await expect(
+      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please [[429]]' }] }),
+    ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(
+      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please [[500]]' }] }),
+    ).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    await eventually(() => h.spans().length === 2);
+    expect(h.spans().map((s) => [s.attributes['error.type'], s.status.code])).toEqual([
+      ['RateLimitError', SpanStatusCode.ERROR],
+      ['InternalServerError', SpanStatusCode.ERROR],
+    ]);
+    expect(h.recorded.map((e) => e.metadata?.outcome)).toEqual(['error', 'error']);
+  });
+
+  it('tool calls: finish reason tool_calls, the call passes through', async () => {
+    const res = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'call tool get_weather' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }],
+    });
+    const call = res.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === 'function' ? call.function.name : undefined).toBe('get_weather');
+    await eventually(() => h.spans().length === 1);
+    expect(h.spans()[0]?.attributes['gen_ai.response.finish_reasons']).toEqual(['tool_calls']);
+  });
+
+  it('withResponse() and asResponse() still work on the returned APIPromise', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'raw' }] })
+      .withResponse();
+    expect(response.status).toBe(200);
+    expect(data.choices[0]?.message.content).toBe('Echo: raw');
+    await eventually(() => h.spans().length === 1);
+  });
+});
+
+describe('openai responses.create and embeddings.create', () => {
+  it('responses: plain and streaming', async () => {
+    const res = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi resp' });
+    expect(res.output_text).toBe('Echo: hi resp');
+    const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi stream', stream: true });
+    const types: string[] = [];
+    for await (const ev of stream) types.push(ev.type);
+    expect(types[types.length - 1]).toBe('response.completed');
+    await eventually(() => h.spans().length === 2);
+    const [plain, streamed] = h.spans();
+    expect(plain?.name).toBe('chat gpt-4o-mini');
+    expect(plain?.attributes).toMatchObject({
+      'gen_ai.response.id': res.id,
+      'gen_ai.response.finish_reasons': ['completed'],
+      'gen_ai.usage.input_tokens': 2,
+      'gen_ai.usage.output_tokens': 4,
+    });
+    expect(streamed?.attributes).toMatchObject({
+      'gen_ai.request.stream': true,
+      'gen_ai.usage.input_tokens': 3,
+      'gen_ai.usage.output_tokens': 4,
+      'gen_ai.response.finish_reasons': ['completed'],
+    });
+    expect(h.recorded.map((e) => [e.category, e.metadata?.prompt_tokens, e.metadata?.completion_tokens])).toEqual([
+      ['request_completed', 2, 4],
+      ['request_completed', 3, 4],
+    ]);
+  });
+
+  it('embeddings: an embeddings span with input tokens', async () => {
+    const res = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'abcdefgh' });
+    expect(res.data[0]?.embedding).toHaveLength(8);
+    await eventually(() => h.spans().length === 1);
+    const span = h.spans()[0];
+    expect(span?.name).toBe('embeddings text-embedding-3-small');
+    expect(span?.attributes).toMatchObject({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.usage.input_tokens': 2 });
+  });
+});
+
+describe('metrics', () => {
+  it('gen_ai.client.token.usage and gen_ai.client.operation.duration, exactly', async () => {
+    // Fresh harness so earlier tests' points do not mix in.
+    const h2 = await createInstrHarness();
+    const c2 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h2.fake.openaiBaseURL, maxRetries: 0 }), h2.options());
+    await c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }] });
+    await c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello again' }] });
+    await expect(c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[500]]' }] })).rejects.toThrow();
+    await eventually(() => h2.spans().length === 3);
+    const base = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini' };
+    expect((await histogram(h2.reader, 'gen_ai.client.token.usage')).map(({ attrs, count, sum }) => ({ attrs, count, sum }))).toEqual([
+      { attrs: { ...base, 'gen_ai.token.type': 'input' }, count: 2, sum: 6 },
+      { attrs: { ...base, 'gen_ai.token.type': 'output' }, count: 2, sum: 10 },
+    ]);
+    const durations = await histogram(h2.reader, 'gen_ai.client.operation.duration');
+    expect(durations.map(({ attrs, count }) => ({ attrs, count }))).toEqual([
+      { attrs: base, count: 2 },
+      { attrs: { ...base, 'error.type': 'InternalServerError' }, count: 1 },
+    ]);
+    const requests = (await h2.reader.all()).find((m) => m.descriptor.name === 'llmsec.requests');
+    expect(requests?.dataPoints.map((p) => [p.attributes.outcome, p.value])).toEqual([
+      ['allowed', 2],
+      ['error', 1],
+    ]);
+    await h2.close();
+  });
 });

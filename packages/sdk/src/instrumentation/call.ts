@@ -267,7 +267,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
         : err instanceof RateLimitedError
           ? 'rate_limited'
           : 'error';
-    this.finish(summary, errorTypeOf(err), outcome);
+    this.finish(summary, errorClass(err), outcome);
   }
 
   /** The stream stopped before the provider's last item: the app broke off or aborted it. */
@@ -396,4 +396,18 @@ function safeEnd(span: Span): void {
   } catch {
     // Ending is best effort here: we are already reporting a failure.
   }
+}
+
+/**
+ * Low-cardinality `error.type`: the error's class (client errors keep `name === 'Error'` but
+ * have meaningful classes: RateLimitError, InternalServerError, APIUserAbortError).
+ */
+function errorClass(err: unknown): string {
+  try {
+    const ctor = (err as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Error' && ctor !== 'Object') return ctor.slice(0, 64);
+  } catch {
+    // fall through to the generic form
+  }
+  return errorTypeOf(err);
 }
