@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { RateLimiter } from '../src/limiter.ts';
+import type { RateLimiterOptions } from '../src/options.ts';
+import type { LimiterStore } from '../src/store.ts';
+import type { AcquireResult, TierLimits } from '../src/types.ts';
+
+/**
+ * One behaviour suite for every store (MemoryStore, RedisStore on standalone Redis and on a
+ * Cluster). Each test uses fresh subjects, so stores may be shared across tests. The limiter
+ * fails closed with a generous timeout, so a store failure shows up as a refusal, never hides
+ * behind the fallback.
+ */
+export function storeConformance(label: string, getStore: () => LimiterStore): void {
+  let n = 0;
+  const fresh = (what: string): string => `${label}-${what}-${process.pid}-${Date.now()}-${++n}`;
+  const limiter = (tiers: Record<string, TierLimits>, extra: Partial<RateLimiterOptions> = {}): RateLimiter =>
+    new RateLimiter({
+      store: getStore(),
+      tiers,
+      defaultTier: Object.keys(tiers)[0]!,
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+      enforcement: false,
+      ...extra,
+    });
+  const admitted = (rs: AcquireResult[]): number => rs.filter((r) => r.allowed).length;
+  const burst = (lim: RateLimiter, count: number, req: Parameters<RateLimiter['acquire']>[0]): Promise<AcquireResult[]> =>
+    Promise.all(Array.from({ length: count }, () => lim.acquire(req)));
+
+  describe(`store conformance: ${label}`, () => {
+    it('admits exactly the request limit and reports current / remaining', async () => {
+      const lim = limiter({ t: { requestsPerHour: 5 } });
+      const subject = fresh('rph');
+      const rs: AcquireResult[] = [];
+      for (let i = 0; i < 8; i++) rs.push(await lim.acquire({ subject, estimatedTokens: 0 }));
+      expect(rs.map((r) => r.allowed)).toEqual([true, true, true, true, true, false, false, false]);
+      expect(rs[0]!.dimensions).toEqual([expect.objectContaining({ dimension: 'rph', limit: 5, current: 1, remaining: 4, windowSeconds: 3600 })]);
+      expect(rs[4]!.dimensions[0]).toMatchObject({ current: 5, remaining: 0 });
+      expect(rs[5]).toMatchObject({ allowed: false, reason: 'rph', refusedBy: { dimension: 'rph', current: 5, limit: 5 } });
+      // GCRA: one request's room comes back after window/limit = 720 s.
+      expect(rs[5]!.retryAfterMs).toBeGreaterThan(700_000);
+      expect(rs[5]!.retryAfterMs).toBeLessThanOrEqual(720_000);
+      expect(rs.every((r) => r.degraded === undefined)).toBe(true);
+    });
+
+    it('500 concurrent acquires admit exactly the limit: requests, tokens, cost, concurrency', async () => {
+      const cases: [TierLimits, number, number, string][] = [
+        [{ requestsPerHour: 20 }, 0, 0, 'rph'],
+        [{ tokensPerDay: 10_000 }, 100, 0, 'tpd'],
+        [{ costPerDayMicroUsd: 50_000 }, 10, 1_000, 'cost_day'],
+        [{ concurrent: 7 }, 10, 0, 'concurrent'],
+      ];
+      const expected = [20, 100, 50, 7];
+      for (let c = 0; c < cases.length; c++) {
+        const [tier, tokens, cost, dim] = cases[c]!;
+        const lim = limiter({ t: tier });
+        const rs = await burst(lim, 500, { subject: fresh(dim), estimatedTokens: tokens, estimatedCostMicroUsd: cost });
+        expect({ dim, admitted: admitted(rs) }).toEqual({ dim, admitted: expected[c] });
+        expect(rs.filter((r) => !r.allowed).every((r) => r.reason === dim)).toBe(true);
+      }
+    });
+
+    it('a request refused by one dimension is not counted against any other', async () => {
+      const lim = limiter({ t: { requestsPerHour: 100, tokensPerHour: 500, concurrent: 10 } });
+      const subject = fresh('nocharge');
+      expect((await lim.acquire({ subject, estimatedTokens: 400 })).allowed).toBe(true);
+      const refused = await lim.acquire({ subject, estimatedTokens: 200 });
+      expect(refused).toMatchObject({ allowed: false, reason: 'tph' });
+      const st = await lim.status(subject);
+      expect(st.dimensions.find((d) => d.dimension === 'rph')!.current).toBe(1);
+      expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(400);
+      expect(st.activeLeases).toBe(1);
+    });
+
+    it('refuses an estimate larger than a limit up front with its own reason, charging nothing', async () => {
+      const lim = limiter({ t: { requestsPerHour: 10, tokensPerMinute: 1_000 } });
+      const subject = fresh('estimate');
+      const r = await lim.acquire({ subject, estimatedTokens: 1_001 });
+      expect(r).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', refusedBy: { dimension: 'tpm', limit: 1_000 } });
+      const st = await lim.status(subject);
+      expect(st.dimensions.every((d) => d.current === 0)).toBe(true);
+    });
+
+    it('settle charges or refunds the difference to actual usage and releases the lease', async () => {
+      const lim = limiter({ t: { tokensPerHour: 1_000, costPerHourMicroUsd: 10_000, concurrent: 1 } });
+      const subject = fresh('settle');
+      const a = await lim.acquire({ subject, estimatedTokens: 600, estimatedCostMicroUsd: 5_000 });
+      expect(a.allowed).toBe(true);
+      expect((await lim.acquire({ subject, estimatedTokens: 1 })).reason).toBe('concurrent');
+      await lim.settle(a.lease!, { tokens: 150, costMicroUsd: 7_000 });
+      let st = await lim.status(subject);
+      expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(150);
+      expect(st.dimensions.find((d) => d.dimension === 'cost_hour')!.current).toBe(7_000);
+      expect(st.activeLeases).toBe(0);
+      // Settling the same lease twice changes nothing.
+      await lim.settle(a.lease!, { tokens: 900 });
+      st = await lim.status(subject);
+      expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(150);
+      // Actual usage above the estimate is charged, even past the limit: the next request waits.
+      const b = await lim.acquire({ subject, estimatedTokens: 100 });
+      await lim.settle(b.lease!, { tokens: 900 });
+      st = await lim.status(subject);
+      expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(1_050);
+      expect((await lim.acquire({ subject, estimatedTokens: 1 })).reason).toBe('tph');
+    });
+
+    it('cancel releases the slot and refunds tokens and cost; the request stays counted', async () => {
+      const lim = limiter({ t: { requestsPerHour: 10, tokensPerHour: 1_000, concurrent: 1 } });
+      const subject = fresh('cancel');
+      const a = await lim.acquire({ subject, estimatedTokens: 800 });
+      await lim.cancel(a.lease!);
+      const st = await lim.status(subject);
+      expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(0);
+      expect(st.dimensions.find((d) => d.dimension === 'rph')!.current).toBe(1);
+      expect((await lim.acquire({ subject, estimatedTokens: 800 })).allowed).toBe(true);
+    });
+
+    it("a holder's concurrency slots come back after the lease TTL", async () => {
+      const lim = limiter({ t: { concurrent: 2 } }, { leaseTtlMs: 400 });
+      const subject = fresh('lease');
+      expect(admitted(await burst(lim, 3, { subject, estimatedTokens: 0 }))).toBe(2);
+      const refused = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(refused.reason).toBe('concurrent');
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(400);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(admitted(await burst(lim, 3, { subject, estimatedTokens: 0 }))).toBe(2);
+    });
+
+    it('checks the secondary subject together with the primary and charges neither on refusal', async () => {
+      const lim = limiter({ user: { requestsPerHour: 100, tokensPerHour: 10_000 }, ip: { requestsPerHour: 3 } }, { secondaryTier: 'ip' });
+      const ip = fresh('ip');
+      const users = [fresh('u'), fresh('u'), fresh('u'), fresh('u')];
+      const rs: AcquireResult[] = [];
+      for (const u of users) rs.push(await lim.acquire({ subject: u, secondarySubject: ip, estimatedTokens: 10 }));
+      expect(rs.map((r) => r.allowed)).toEqual([true, true, true, false]);
+      expect(rs[3]).toMatchObject({ reason: 'rph', refusedBy: { subject: ip, limit: 3 } });
+      const st = await lim.status(users[3]!, 'user');
+      expect(st.dimensions.every((d) => d.current === 0)).toBe(true);
+      // A primary refusal leaves the secondary uncharged.
+      const lim2 = limiter({ user: { requestsPerHour: 1 }, ip: { requestsPerHour: 100 } }, { secondaryTier: 'ip' });
+      const ip2 = fresh('ip');
+      const u = fresh('u');
+      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).allowed).toBe(true);
+      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).reason).toBe('rph');
+      const ipState = await lim2.status(ip2, 'ip');
+      expect(ipState.dimensions[0]!.current).toBe(1);
+    });
+
+    it('blocks, bans, lifts and resets through the store', async () => {
+      const lim = limiter({ t: { requestsPerHour: 2 } }, {
+        enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 10, blockMs: 60_000, halfLifeMs: 86_400_000 },
+      });
+      const subject = fresh('enf');
+      // Scores decay in real time here, so weights keep a margin above each threshold.
+      expect(await lim.recordViolation(subject, 1.1)).toBe('warning');
+      expect(await lim.recordViolation(subject, 1)).toBe('throttled');
+      // Throttled: limits scaled by 0.5 (2 -> 1).
+      const t = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(t).toMatchObject({ allowed: true, level: 'throttled', dimensions: [{ dimension: 'rph', limit: 1 }] });
+      // A refusal adds a point: 3 >= blockedAt.
+      const r = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(r).toMatchObject({ allowed: false, reason: 'rph' });
+      const blocked = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(blocked).toMatchObject({ allowed: false, reason: 'blocked', level: 'blocked' });
+      expect(blocked.retryAfterMs).toBeGreaterThan(50_000);
+      expect((await lim.status(subject)).level).toBe('blocked');
+      expect(await lim.lift(subject)).toBe('blocked');
+      expect((await lim.status(subject)).level).toBe('normal');
+      expect(await lim.ban(subject)).toBe('normal');
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
+      await lim.reset(subject);
+      const st = await lim.status(subject);
+      expect(st).toMatchObject({ level: 'normal', banned: false, violationScore: 0 });
+      expect(st.dimensions[0]!.current).toBe(0);
+      expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
+    });
+  });
+}
