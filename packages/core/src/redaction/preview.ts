@@ -40,7 +40,8 @@ export function truncatePreview(text: string, max: number = PREVIEW_MAX_CHARS): 
   // A placeholder cut in half would read as a garbled secret: cut before it instead.
   const open = end > 0 ? text.lastIndexOf(PLACEHOLDER_START, end - 1) : -1;
   if (open >= 0 && text.indexOf(']', open) >= end) end = open;
-  if (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  // The cut may separate a pair; a lone high surrogate left before it would be as bad.
+  while (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end--;
   return text.slice(0, end) + ELLIPSIS;
 }
 

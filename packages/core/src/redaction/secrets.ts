@@ -67,11 +67,11 @@ const openaiKey: Detector = {
   accept: (m) => !m.startsWith('sk-ant-') && looksRandom(m.slice(3), 16),
 };
 
-/** GitHub: classic `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` and fine-grained `github_pat_`. */
 const GITHUB_TRIGGER = /gh[pousr]_|github_pat_/;
+/** GitHub: classic `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` and fine-grained `github_pat_`. */
 const githubToken: Detector = {
   type: 'github_token',
-  trigger: (t) => t.includes('gh') && GITHUB_TRIGGER.test(t),
+  trigger: (t) => GITHUB_TRIGGER.test(t),
   pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})/g,
 };
 
