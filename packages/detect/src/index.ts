@@ -32,3 +32,19 @@ export type {
   CrossGroupCondition,
 } from './types.ts';
 export type { AlertSink } from './sinks/types.ts';
+export { AlertmanagerSink } from './sinks/alertmanager.ts';
+export type { AlertmanagerSinkOptions } from './sinks/alertmanager.ts';
+export { toAlertmanagerAlert, sanitizeLabelName } from './sinks/alertmanager-payload.ts';
+export type { AlertmanagerAlert } from './sinks/alertmanager-payload.ts';
+export { WebhookSink } from './sinks/webhook.ts';
+export type { WebhookSinkOptions } from './sinks/webhook.ts';
+export { ConsoleSink } from './sinks/console.ts';
+export type { ConsoleSinkOptions } from './sinks/console.ts';
+export { OtelAlertSink } from './sinks/otel-log.ts';
+export type { OtelAlertSinkOptions } from './sinks/otel-log.ts';
+export { FanoutSink } from './sinks/fanout.ts';
+export type { FanoutSinkOptions } from './sinks/fanout.ts';
+export type { HttpDeliveryOptions } from './sinks/http-options.ts';
+export type { HttpAuth } from './sinks/auth.ts';
+export type { BackoffOptions } from './sinks/backoff.ts';
+export type { FetchLike } from './sinks/http-post.ts';
