@@ -152,7 +152,9 @@ export class RateLimitGuard<Req extends RequestLike> {
     tokens = Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : 0;
     let cost: number | undefined;
     try {
-      cost = this.#options.estimateCostMicroUsd ? this.#options.estimateCostMicroUsd(req, tokens) : fromBody().costMicroUsd;
+      if (this.#options.estimateCostMicroUsd) cost = this.#options.estimateCostMicroUsd(req, tokens);
+      // Without a model in the body there is no price, so do not tokenize just to find that out.
+      else if (bodyEstimate !== undefined || hasModel(req.body)) cost = fromBody().costMicroUsd;
     } catch (err) {
       reportError('estimateCostMicroUsd', err);
     }
@@ -167,6 +169,10 @@ export class RateLimitGuard<Req extends RequestLike> {
       return undefined;
     }
   }
+}
+
+function hasModel(body: unknown): boolean {
+  return body !== null && typeof body === 'object' && typeof (body as { model?: unknown }).model === 'string';
 }
 
 /** Owns one lease: settles or cancels it exactly once, whatever order the events come in. */
