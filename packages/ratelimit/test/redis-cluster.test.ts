@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster } from 'ioredis';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
+import { rlKey } from '../src/keys.ts';
+import { RateLimiter } from '../src/limiter.ts';
+import { RedisStore } from '../src/redis-store.ts';
+import { storeConformance } from './conformance.ts';
+
+let cluster: RedisClusterHandle;
+let client: Cluster;
+let store: RedisStore;
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+  client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+  store = new RedisStore({ client });
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await cluster?.stop();
+});
+
+storeConformance('cluster', () => store);
+
+describe('RedisStore on a three-master Redis Cluster', () => {
+  it('runs in cluster mode and spreads subjects over all three masters', async () => {
+    expect(store.cluster).toBe(true);
+    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 10 } }, failurePolicy: 'closed', commandTimeoutMs: 5_000 });
+    const subjects = Array.from({ length: 30 }, (_, i) => `spread-${Date.now()}-${i}`);
+    for (const s of subjects) expect((await lim.acquire({ subject: s, estimatedTokens: 0 })).allowed).toBe(true);
+    const perNode = await Promise.all(client.nodes('master').map((n) => n.keys('llmsec:{spread-*')));
+    expect(perNode).toHaveLength(3);
+    expect(perNode.every((keys) => keys.length > 0)).toBe(true);
+    expect(perNode.flat().sort()).toEqual(subjects.map(rlKey).sort());
+  });
+
+  it('rolls the secondary reservation back when the primary refuses (two-phase)', async () => {
+    const lim = new RateLimiter({
+      store,
+      tiers: { user: { requestsPerHour: 1, tokensPerHour: 1_000 }, ip: { requestsPerHour: 50, tokensPerHour: 10_000 } },
+      defaultTier: 'user',
+      secondaryTier: 'ip',
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+      enforcement: false,
+    });
+    const ip = `ip:two-phase-${Date.now()}`;
+    const user = `u-two-phase-${Date.now()}`;
+    expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).allowed).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).reason).toBe('rph');
+    }
+    const st = await lim.status(ip, 'ip');
+    expect(st.dimensions.find((d) => d.dimension === 'rph')!.current).toBe(1);
+    expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(100);
+  });
+});

@@ -1,0 +1,137 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { Redis } from 'ioredis';
+import { METRIC_RATELIMIT_STORE_ERRORS } from '@llmsec/core';
+import { waitUntil } from '../../../test/support/ports.ts';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { RateLimiter } from '../src/limiter.ts';
+import { RedisStore } from '../src/redis-store.ts';
+import type { AcquireResult } from '../src/types.ts';
+import { recordingMeter } from './support.ts';
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+process.on('unhandledRejection', onUnhandled);
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+const diagErrors: string[] = [];
+const logger: DiagLogger = {
+  error: (m: string) => diagErrors.push(m),
+  warn: () => {},
+  info: () => {},
+  debug: () => {},
+  verbose: () => {},
+};
+
+let redis: RedisHandle | undefined;
+let client: Redis | undefined;
+
+beforeEach(() => {
+  diag.setLogger(logger, DiagLogLevel.ERROR);
+  diagErrors.length = 0;
+  unhandled.length = 0;
+});
+
+afterEach(async () => {
+  client?.disconnect();
+  await redis?.stop();
+  diag.disable();
+});
+
+/** Runs `loops` acquire loops until stopped, timing every call. */
+function load(lim: RateLimiter, loops: number, subject: string) {
+  const results: { r: AcquireResult; ms: number; at: number }[] = [];
+  let running = true;
+  const all = Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (running) {
+        const t0 = performance.now();
+        const r = await lim.acquire({ subject, estimatedTokens: 10 });
+        results.push({ r, ms: performance.now() - t0, at: Date.now() });
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    }),
+  );
+  return {
+    results,
+    stop: async () => {
+      running = false;
+      await all;
+    },
+  };
+}
+
+describe('Redis killed mid-run', () => {
+  it('fails open through the local fallback within the timeout, counts and reports the failure, recovers', async () => {
+    redis = await startRedis();
+    // Default ioredis options (offline queue on): commands would wait for a reconnect forever.
+    client = new Redis(redis.url);
+    const { meter, count } = recordingMeter();
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 1_000_000 } },
+      failurePolicy: 'open',
+      commandTimeoutMs: 150,
+      retryIntervalMs: 200,
+      meter,
+    });
+    const subject = `open-${Date.now()}`;
+    const run = load(lim, 8, subject);
+    await waitUntil(() => run.results.length > 50, { what: 'healthy traffic' });
+    const port = redis.port;
+    const killedAt = Date.now();
+    await redis.kill();
+    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 500).length > 50, { what: 'traffic during the outage' });
+    const during = run.results.filter((x) => x.at > killedAt + 500);
+    expect(during.every((x) => x.r.allowed && x.r.degraded === true && x.r.lease?.fallback === true)).toBe(true);
+    redis = await startRedis({ port });
+    const restartedAt = Date.now();
+    await waitUntil(() => run.results.some((x) => x.at > restartedAt && x.r.degraded === undefined), {
+      timeoutMs: 20_000,
+      what: 'recovery',
+    });
+    await run.stop();
+    // No request hung: every call resolved within the timeout plus scheduling slack on a busy machine.
+    const slowest = Math.max(...run.results.map((x) => x.ms));
+    expect(slowest).toBeLessThan(150 + 1_000);
+    expect(count(METRIC_RATELIMIT_STORE_ERRORS)).toBeGreaterThan(0);
+    expect(diagErrors.filter((m) => m.includes('failure policy "open"')).length).toBeGreaterThanOrEqual(1);
+    expect(unhandled).toEqual([]);
+    const healthy = await lim.acquire({ subject, estimatedTokens: 10 });
+    expect(healthy.degraded).toBeUndefined();
+  });
+
+  it('fails closed when configured: refuses with store_unavailable, no hang, no unhandled rejection', async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // Without an offline queue, commands before the connection is ready fail (to the policy).
+    await new Promise((r) => client!.once('ready', r));
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 1_000_000, concurrent: 100 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 150,
+      retryIntervalMs: 200,
+    });
+    const subject = `closed-${Date.now()}`;
+    const held = await lim.acquire({ subject, estimatedTokens: 10 });
+    expect(held.allowed).toBe(true);
+    const run = load(lim, 8, subject);
+    await waitUntil(() => run.results.length > 20, { what: 'healthy traffic' });
+    const killedAt = Date.now();
+    await redis.kill();
+    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 300).length > 30, { what: 'traffic during the outage' });
+    await run.stop();
+    const during = run.results.filter((x) => x.at > killedAt + 300);
+    expect(during.every((x) => !x.r.allowed && x.r.reason === 'store_unavailable' && x.r.degraded === true)).toBe(true);
+    expect(Math.max(...run.results.map((x) => x.ms))).toBeLessThan(150 + 1_000);
+    // Settling while the store is down resolves too.
+    await expect(lim.settle(held.lease!, { tokens: 5 })).resolves.toBeUndefined();
+    await expect(lim.recordViolation(subject)).resolves.toBeUndefined();
+    expect(unhandled).toEqual([]);
+  });
+});
