@@ -80,6 +80,21 @@ describe('AlertmanagerSink', () => {
     }
   });
 
+  it('batches alerts raised together into one POST, most severe first', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch });
+    s.send(alert({ alert_id: 'W', severity: 'warning' }));
+    s.send(alert({ alert_id: 'A', severity: 'alert' }));
+    s.send(alert({ alert_id: 'C', severity: 'critical' }));
+    await s.forceFlush();
+    expect(calls).toHaveLength(1);
+    expect((calls[0]?.body as AlertmanagerAlert[]).map((a) => a.annotations.alert_id)).toEqual([
+      'C',
+      'A',
+      'W',
+    ]);
+  });
+
   it('bounds the firing set: the excess is sent once, not re-sent', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10, maxFiring: 1 });

@@ -138,4 +138,36 @@ describe('DeliveryQueue', () => {
     expect(queue.size).toBe(0);
     expect(calls.length).toBe(callsAtShutdown);
   });
+
+  it('counts a batch still in flight at shutdown by its outcome, not twice', async () => {
+    const metrics = testMetrics();
+    let release: (status: number) => void = () => {};
+    const queue = new DeliveryQueue<string>({
+      target: 'slow',
+      deliver: async () => {
+        const status = await new Promise<number>((r) => (release = r));
+        if (status !== 200) throw new Error('down');
+      },
+      maxQueue: 10,
+      maxBatch: 1,
+      timeoutMs: 1_000,
+      maxRetryMs: 60_000,
+      backoff: { initialMs: 1, maxMs: 1 },
+      clock: new ManualClock(0),
+      random: () => 0.5,
+      record: notificationCounter(metrics.meter, 'slow'),
+    });
+    const count = async (outcome: string): Promise<number> =>
+      await metrics.sum(METRIC, { sink: 'slow', outcome });
+    queue.enqueue('a', 'a');
+    queue.enqueue('b', 'b');
+    await until(() => queue.size === 2 && release.length === 1);
+    await queue.shutdown(20);
+    // `b` never left: given up. `a` is on the wire: its outcome decides.
+    expect(await count('failed')).toBe(1);
+    release(200);
+    await until(() => queue.size === 0);
+    expect(await count('sent')).toBe(1);
+    expect(await count('failed')).toBe(1);
+  });
 });

@@ -99,7 +99,7 @@ export class AlertmanagerSink implements AlertSink {
         maxBatch,
         record: this.record,
         deliver: async (batch, signal) =>
-          await postJson(fetch, endpoint, JSON.stringify(batch), headers, signal),
+          await postJson(fetch, endpoint, JSON.stringify(criticalFirst(batch)), headers, signal),
       });
     });
     this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);
@@ -156,6 +156,19 @@ export class AlertmanagerSink implements AlertSink {
       diag.error('llmsec AlertmanagerSink: re-send failed', err);
     }
   }
+}
+
+const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, alert: 1, warning: 2 };
+
+/**
+ * Most severe first within a POST. llmsec alerts usually start in the past (event time), so
+ * Alertmanager skips group_wait and flushes a new group at once; its inhibitor indexes source
+ * alerts concurrently. Posting a critical alert before the warnings it inhibits narrows that
+ * race (it cannot close it: that is inside Alertmanager).
+ */
+function criticalFirst(batch: AlertmanagerAlert[]): AlertmanagerAlert[] {
+  const rank = (a: AlertmanagerAlert): number => SEVERITY_ORDER[a.labels.severity ?? ''] ?? 3;
+  return [...batch].sort((a, b) => rank(a) - rank(b));
 }
 
 /** `http://am:9093` and `http://am:9093/prefix/` become `…/api/v2/alerts`; a full endpoint is kept. */

@@ -44,6 +44,10 @@ export class DeliveryQueue<T> {
   private seq = 0;
   private attempt = 0;
   private inFlight = false;
+  /** The batch being sent: shutdown leaves its accounting to the attempt's outcome. */
+  private sending: ReadonlySet<Entry<T>> = new Set();
+  /** After shutdown: nothing is scheduled any more, and a failing in-flight batch is given up. */
+  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private closed = false;
@@ -105,10 +109,16 @@ export class DeliveryQueue<T> {
   async shutdown(timeoutMs: number): Promise<void> {
     this.closed = true;
     await this.flush(timeoutMs);
+    this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.options.record('failed', this.pending.size);
-    this.pending.clear();
+    let abandoned = 0;
+    for (const [key, entry] of this.pending) {
+      if (this.sending.has(entry)) continue;
+      this.pending.delete(key);
+      abandoned++;
+    }
+    this.options.record('failed', abandoned);
     this.settleWaiters();
   }
 
@@ -118,7 +128,7 @@ export class DeliveryQueue<T> {
   }
 
   private schedule(): void {
-    if (this.inFlight || this.timer !== undefined || this.pending.size === 0) return;
+    if (this.stopped || this.inFlight || this.timer !== undefined || this.pending.size === 0) return;
     // Delay 0 on the happy path still waits for the current tick, so alerts raised together
     // travel in one batch.
     const delay =
@@ -142,6 +152,7 @@ export class DeliveryQueue<T> {
       if (batch.length >= this.options.maxBatch) break;
     }
     this.inFlight = true;
+    this.sending = new Set(batch.map(([, e]) => e));
     this.attemptBatch(batch).then(
       () => this.afterAttempt(),
       (err: unknown) => {
@@ -154,6 +165,7 @@ export class DeliveryQueue<T> {
 
   private afterAttempt(): void {
     this.inFlight = false;
+    this.sending = new Set();
     this.settleWaiters();
     this.schedule();
   }
@@ -167,6 +179,10 @@ export class DeliveryQueue<T> {
       );
     } catch (err) {
       const retryable = !(err instanceof DeliveryError) || err.retryable;
+      if (retryable && this.stopped) {
+        record('failed', this.removeDelivered(batch));
+        return;
+      }
       if (retryable) {
         this.attempt++;
         if (!this.failing) {
