@@ -73,8 +73,17 @@ export class LlmCall implements PreparingCall, LeaseHolder {
         attributes: this.startAttributes(client, security.conversationId),
       });
     const emit = this.emit.bind(this);
+    // `input` is computed on first read (output-only guard sets need the request view too),
+    // and replaced by the input guards as they modify the request.
+    let inputOverride: GuardInput | undefined;
+    const guardView = (): GuardInput => inputOverride ?? this.guardView();
     this.ctx = {
-      input: undefined as unknown as GuardInput,
+      get input(): GuardInput {
+        return guardView();
+      },
+      set input(value: GuardInput) {
+        inputOverride = value;
+      },
       ...(this.userId !== undefined ? { userId: this.userId } : {}),
       ...(security.sessionId !== undefined ? { sessionId: security.sessionId } : {}),
       ...(security.conversationId !== undefined ? { conversationId: security.conversationId } : {}),
@@ -117,7 +126,6 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     const guards = this.adapter.guarded ? this.runtime.inputGuards : [];
     let result: InputResult | Promise<InputResult> | undefined;
     if (guards.length > 0) {
-      this.ctx.input = this.guardView();
       result = runInputGuards(guards, this.guardView(), this.ctx, this.runtime.metrics);
     }
     const after = (r: InputResult | undefined): Promise<void> | undefined => {

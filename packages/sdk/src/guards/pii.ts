@@ -1,0 +1,96 @@
+import { detectSensitive, redact, type RedactionType } from '@llmsec/core';
+import type { GuardContext, GuardDecision, GuardInput, GuardMessage, GuardOutput, InputGuard, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+
+/**
+ * Personal data and secrets (core's redaction detectors) in prompts and responses. Every
+ * finding emits `pii_detected` with the types and the direction; then, by mode:
+ * `detect` lets the text through, `redact` replaces each finding with a typed placeholder
+ * before it reaches the provider (input) or the application (output), `block` refuses it.
+ * System messages are the operator's, not the user's: they are not scanned.
+ */
+export interface PiiGuardOptions {
+  /** @default 'redact' */
+  mode?: 'redact' | 'block' | 'detect';
+  /** Which side(s) the guard acts on. @default ['input', 'output'] */
+  directions?: Array<'input' | 'output'>;
+  /** Only these types are looked for. @default every type core detects */
+  types?: RedactionType[];
+  /** @default 'pii' */
+  layer?: string;
+}
+
+const CHUNK_WINDOW = 256;
+
+export interface PiiGuard extends InputGuard, OutputGuard {}
+
+export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
+  const mode = options.mode ?? 'redact';
+  if (mode !== 'redact' && mode !== 'block' && mode !== 'detect') {
+    throw new TypeError(`piiGuard: mode must be redact, block or detect, got ${String(mode)}`);
+  }
+  const directions = new Set(options.directions ?? ['input', 'output']);
+  for (const d of directions) {
+    if (d !== 'input' && d !== 'output') throw new TypeError(`piiGuard: unknown direction ${String(d)}`);
+  }
+  const redactOptions = options.types !== undefined ? { types: options.types } : undefined;
+  const layer = options.layer ?? 'pii';
+
+  function record(types: string[], direction: 'input' | 'output', ctx: GuardContext): void {
+    ctx.emit('pii_detected', {
+      description: `${types.join(', ')} in the ${direction}`,
+      metadata: { pii_types: types, direction },
+    });
+  }
+
+  return {
+    name: 'piiGuard',
+    layer,
+
+    check(input: GuardInput, ctx: GuardContext): GuardDecision {
+      if (!directions.has('input')) return { action: 'allow' };
+      const found = new Set<string>();
+      let changed = false;
+      const next: GuardMessage[] = input.messages.map((m) => {
+        if (m.role === 'system' || m.role === 'developer' || m.content.length === 0) return m;
+        if (mode !== 'redact') {
+          for (const t of detectSensitive(m.content, redactOptions)) found.add(t);
+          return m;
+        }
+        const r = redact(m.content, redactOptions);
+        if (r.types.length === 0) return m;
+        for (const t of r.types) found.add(t);
+        changed = true;
+        return { role: m.role, content: r.text };
+      });
+      if (found.size === 0) return { action: 'allow' };
+      const types = [...found];
+      record(types, 'input', ctx);
+      if (mode === 'block') return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
+      return changed ? { action: 'modify', messages: next, reason: 'redacted' } : { action: 'allow' };
+    },
+
+    checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
+      if (!directions.has('output') || output.text.length === 0) return { action: 'allow' };
+      if (mode === 'redact') {
+        const r = redact(output.text, redactOptions);
+        if (r.types.length === 0) return { action: 'allow' };
+        record(r.types, 'output', ctx);
+        return { action: 'modify', text: r.text, reason: 'redacted' };
+      }
+      const types = detectSensitive(output.text, redactOptions);
+      if (types.length === 0) return { action: 'allow' };
+      record(types, 'output', ctx);
+      return mode === 'block' ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` } : { action: 'allow' };
+    },
+
+    /** Block mode only: a window around the new text, so a stream is cut as soon as a finding completes. */
+    checkChunk(accumulated: string, _delta: string, ctx: GuardContext): OutputDecision {
+      if (mode !== 'block' || !directions.has('output')) return { action: 'allow' };
+      const window = accumulated.length > CHUNK_WINDOW ? accumulated.slice(-CHUNK_WINDOW) : accumulated;
+      const types = detectSensitive(window, redactOptions);
+      if (types.length === 0) return { action: 'allow' };
+      record(types, 'output', ctx);
+      return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
+    },
+  };
+}
