@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_ID,
+  ATTR_EVENT_SEVERITY,
+  ATTR_EVENT_TIMESTAMP,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_METADATA_PREFIX,
+  ATTR_SESSION_ID,
+  ATTR_USER_ID,
+  attributesToEvent,
+  eventToAttributes,
+  type SecurityEvent,
+} from '@llmsec/core';
+
+const EVENT: SecurityEvent = {
+  event_id: 'EVT-00000000000a',
+  timestamp: '2026-11-22T10:00:00.500Z',
+  category: 'request_completed',
+  severity: 'info',
+  user_id: 'u1',
+  session_id: 's1',
+  conversation_id: 'conv-1',
+  source_ip: '198.51.100.4',
+  service: 'chat-api',
+  description: 'done',
+  request_preview: 'hello',
+  response_preview: 'hi',
+  correlated_events: ['EVT-1', 'EVT-2'],
+  metadata: {
+    model: 'gpt-4o-mini',
+    prompt_tokens: 12,
+    completion_tokens: 30,
+    latency_ms: 812.5,
+    cost_usd: 0.0004,
+    prompt_length: 5,
+    blocked: false,
+    tags: ['a', 'b'],
+  },
+};
+
+const IDS = { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' };
+
+describe('eventToAttributes', () => {
+  it('uses the semantic-convention names where they exist and llmsec.* otherwise', () => {
+    const attrs = eventToAttributes(EVENT);
+    expect(attrs[ATTR_USER_ID]).toBe('u1');
+    expect(attrs[ATTR_SESSION_ID]).toBe('s1');
+    expect(attrs[ATTR_GEN_AI_CONVERSATION_ID]).toBe('conv-1');
+    expect(attrs[ATTR_CLIENT_ADDRESS]).toBe('198.51.100.4');
+    expect(attrs[ATTR_EVENT_ID]).toBe('EVT-00000000000a');
+    expect(attrs[ATTR_EVENT_CATEGORY]).toBe('request_completed');
+    expect(attrs[ATTR_EVENT_SEVERITY]).toBe('info');
+    expect(attrs[ATTR_EVENT_TIMESTAMP]).toBe('2026-11-22T10:00:00.500Z');
+    expect(attrs[ATTR_METADATA_PREFIX + 'prompt_tokens']).toBe(12);
+    expect(attrs[ATTR_METADATA_PREFIX + 'tags']).toEqual(['a', 'b']);
+    expect(attrs['user.id']).toBe('u1');
+    expect(attrs['llmsec.metadata.blocked']).toBe(false);
+  });
+
+  it('writes no attribute for an absent field, and no trace or span id', () => {
+    const attrs = eventToAttributes({ ...EVENT, session_id: undefined, metadata: undefined, ...IDS });
+    expect(Object.keys(attrs)).not.toContain(ATTR_SESSION_ID);
+    expect(Object.keys(attrs).some((k) => k.startsWith(ATTR_METADATA_PREFIX))).toBe(false);
+    expect(Object.values(attrs)).not.toContain(IDS.trace_id);
+    expect(Object.values(attrs)).not.toContain(IDS.span_id);
+  });
+});
+
+describe('attributesToEvent', () => {
+  it('round-trips an event, ids from the carrier', () => {
+    const full = { ...EVENT, ...IDS };
+    expect(attributesToEvent(eventToAttributes(full), IDS)).toEqual(full);
+    expect(attributesToEvent(eventToAttributes(EVENT))).toEqual(EVENT);
+  });
+
+  it('round-trips a minimal event', () => {
+    const minimal: SecurityEvent = {
+      event_id: 'EVT-1',
+      timestamp: '2026-11-22T10:00:00Z',
+      category: 'auth_failure',
+      severity: 'warning',
+      user_id: 'anonymous',
+    };
+    expect(attributesToEvent(eventToAttributes(minimal))).toEqual(minimal);
+  });
+
+  it('returns undefined for attributes that are not a complete llmsec event', () => {
+    const attrs = eventToAttributes(EVENT);
+    expect(attributesToEvent(undefined)).toBeUndefined();
+    expect(attributesToEvent({})).toBeUndefined();
+    for (const key of [
+      ATTR_EVENT_ID,
+      ATTR_EVENT_CATEGORY,
+      ATTR_EVENT_SEVERITY,
+      ATTR_EVENT_TIMESTAMP,
+      ATTR_USER_ID,
+    ]) {
+      const copy: Record<string, unknown> = { ...attrs };
+      delete copy[key];
+      expect(attributesToEvent(copy), key).toBeUndefined();
+    }
+    expect(attributesToEvent({ ...attrs, [ATTR_EVENT_SEVERITY]: 'fatal' })).toBeUndefined();
+    expect(attributesToEvent({ ...attrs, [ATTR_USER_ID]: 7 })).toBeUndefined();
+  });
+
+  it('ignores non-string values of optional string attributes', () => {
+    const event = attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: 12 });
+    expect(event).toBeDefined();
+    expect(event).not.toHaveProperty('session_id');
+  });
+});
