@@ -53,7 +53,9 @@ describe('cost', () => {
 
   it('estimateCostMicroUsd delegates to the one table, and accepts another', () => {
     expect(estimateCostMicroUsd('o4-mini', 1000, 1000)).toBe(1100 + 4400);
-    expect(estimateCostMicroUsd('o4-mini', 1000, 1000, { 'o4-mini': { inputPerMTokUsd: 1, outputPerMTokUsd: 1 } })).toBe(2000);
+    expect(
+      estimateCostMicroUsd('o4-mini', 1000, 1000, { 'o4-mini': { inputPerMTokUsd: 1, outputPerMTokUsd: 1 } }),
+    ).toBe(2000);
     expect(estimateCostMicroUsd('nope', 1, 1)).toBeUndefined();
   });
 

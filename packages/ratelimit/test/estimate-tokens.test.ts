@@ -95,13 +95,26 @@ describe('estimateRequestBody', () => {
       max_completion_tokens: 500,
       messages: [{ role: 'user', content: 'Hello, world!' }],
     });
-    expect(e).toEqual({ model: 'gpt-4o', inputTokens: 3 + 3 + 1 + 4, outputTokens: 500, totalTokens: 511, costMicroUsd: Math.ceil(11 * 2.5 + 500 * 10) });
+    expect(e).toEqual({
+      model: 'gpt-4o',
+      inputTokens: 3 + 3 + 1 + 4,
+      outputTokens: 500,
+      totalTokens: 511,
+      costMicroUsd: Math.ceil(11 * 2.5 + 500 * 10),
+    });
   });
 
   it('no maximum → the default reserve; embeddings reserve no output', () => {
-    expect(estimateRequestBody({ model: 'gpt-4o', input: 'Hello, world!' }).outputTokens).toBe(DEFAULT_RESERVED_OUTPUT_TOKENS);
-    expect(estimateRequestBody({ model: 'gpt-4o', input: 'x' }, { defaultOutputTokens: 10 }).outputTokens).toBe(10);
-    const emb = estimateRequestBody({ model: 'text-embedding-3-small', input: ['Hello, world!', 'Hello, world!'] });
+    expect(estimateRequestBody({ model: 'gpt-4o', input: 'Hello, world!' }).outputTokens).toBe(
+      DEFAULT_RESERVED_OUTPUT_TOKENS,
+    );
+    expect(
+      estimateRequestBody({ model: 'gpt-4o', input: 'x' }, { defaultOutputTokens: 10 }).outputTokens,
+    ).toBe(10);
+    const emb = estimateRequestBody({
+      model: 'text-embedding-3-small',
+      input: ['Hello, world!', 'Hello, world!'],
+    });
     expect(emb).toMatchObject({ inputTokens: 8, outputTokens: 0, totalTokens: 8, costMicroUsd: 1 });
   });
 

@@ -22,7 +22,10 @@ const chatBody = {
   ],
 };
 
-async function app(limiter: FakeLimiter, options: Omit<RateLimitMiddlewareOptions, 'limiter'> = {}): Promise<number> {
+async function app(
+  limiter: FakeLimiter,
+  options: Omit<RateLimitMiddlewareOptions, 'limiter'> = {},
+): Promise<number> {
   const a = express();
   a.use(express.json());
   a.use(createRateLimitMiddleware({ ...options, limiter }));
@@ -41,10 +44,17 @@ describe('Express middleware', () => {
   it('reserves the estimate of the parsed body, answers with headers, settles with res.locals.llmsecUsage', async () => {
     const limiter = new FakeLimiter();
     const port = await app(limiter);
-    const res = await fetchRaw(port, { method: 'POST', path: '/v1/chat', headers: { 'x-user-id': 'bob' }, body: chatBody });
+    const res = await fetchRaw(port, {
+      method: 'POST',
+      path: '/v1/chat',
+      headers: { 'x-user-id': 'bob' },
+      body: chatBody,
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ reply: 'A prince avenges his father and everyone dies.' });
-    expect(res.headers['ratelimit-policy']).toMatch(/^"rpm";q=100;w=60, "tpm";q=100000;w=60;llmsec-qu="tokens"/);
+    expect(res.headers['ratelimit-policy']).toMatch(
+      /^"rpm";q=100;w=60, "tpm";q=100000;w=60;llmsec-qu="tokens"/,
+    );
     expect(res.headers['x-ratelimit-remaining']).toBe('99');
 
     const expected = estimateRequestBody(chatBody);
@@ -69,7 +79,12 @@ describe('Express middleware', () => {
     expect(res.headers['retry-after']).toBe('41');
     expect(res.headers['x-ratelimit-remaining']).toBe('0');
     expect(JSON.parse(res.body)).toEqual({
-      error: { type: 'rate_limited', reason: 'rpm', retry_after_seconds: 41, message: 'Rate limit exceeded (rpm). Retry in 41 s.' },
+      error: {
+        type: 'rate_limited',
+        reason: 'rpm',
+        retry_after_seconds: 41,
+        message: 'Rate limit exceeded (rpm). Retry in 41 s.',
+      },
     });
     await waitFor(() => limiter.settled.length === 1, 'settle of the admitted request');
     expect(limiter.outstanding.size).toBe(0);

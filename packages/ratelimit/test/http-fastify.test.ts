@@ -13,9 +13,18 @@ afterEach(async () => {
   app = undefined;
 });
 
-const body = { model: 'claude-sonnet-4-20250514', max_tokens: 300, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello there, how are you?' }] };
+const body = {
+  model: 'claude-sonnet-4-20250514',
+  max_tokens: 300,
+  system: 'Be brief.',
+  messages: [{ role: 'user', content: 'Hello there, how are you?' }],
+};
 
-async function start(limiter: FakeLimiter, options: Omit<FastifyRateLimitOptions, 'limiter'> = {}, asPlugin = false): Promise<number> {
+async function start(
+  limiter: FakeLimiter,
+  options: Omit<FastifyRateLimitOptions, 'limiter'> = {},
+  asPlugin = false,
+): Promise<number> {
   app = Fastify({ forceCloseConnections: true });
   if (asPlugin) await app.register(fastifyRateLimitPlugin, { ...options, limiter });
   else fastifyRateLimit(app, { ...options, limiter });
@@ -39,7 +48,12 @@ describe('Fastify hooks', () => {
   it('preHandler (default) sees the parsed body; 200 with headers; settle with the reported usage', async () => {
     const limiter = new FakeLimiter();
     const port = await start(limiter);
-    const res = await fetchRaw(port, { method: 'POST', path: '/v1/messages', headers: { 'x-user-id': 'carol' }, body });
+    const res = await fetchRaw(port, {
+      method: 'POST',
+      path: '/v1/messages',
+      headers: { 'x-user-id': 'carol' },
+      body,
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ ok: true });
     const expected = estimateRequestBody(body);
@@ -48,7 +62,9 @@ describe('Fastify hooks', () => {
     expect(expected).toMatchObject({ inputTokens: 17, outputTokens: 300, totalTokens: 317 });
     // claude-sonnet-4: $3 / $15 per MTok → 17×3 + 300×15 = 4551 micro-USD.
     expect(expected.costMicroUsd).toBe(4551);
-    expect(res.headers.ratelimit).toBe('"rpm";r=99;t=30, "tpm";r=99683;t=30, "concurrent";r=9, "secondary-rpm";r=999;t=30');
+    expect(res.headers.ratelimit).toBe(
+      '"rpm";r=99;t=30, "tpm";r=99683;t=30, "concurrent";r=9, "secondary-rpm";r=999;t=30',
+    );
     expect(limiter.acquired[0]).toMatchObject({
       subject: 'user:carol',
       secondarySubject: 'ip:127.0.0.1',
@@ -68,7 +84,11 @@ describe('Fastify hooks', () => {
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe('2');
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(res.body).error).toMatchObject({ type: 'rate_limited', reason: 'rpm', retry_after_seconds: 2 });
+    expect(JSON.parse(res.body).error).toMatchObject({
+      type: 'rate_limited',
+      reason: 'rpm',
+      retry_after_seconds: 2,
+    });
     await waitFor(() => limiter.settled.length === 1, 'settle');
     expect(limiter.outstanding.size).toBe(0);
   });
@@ -106,6 +126,8 @@ describe('Fastify hooks', () => {
 
   it('rejects an unknown hook name', () => {
     const f = Fastify();
-    expect(() => fastifyRateLimit(f, { limiter: new FakeLimiter(), hook: 'onSend' as 'onRequest' })).toThrow(/hook must be/);
+    expect(() => fastifyRateLimit(f, { limiter: new FakeLimiter(), hook: 'onSend' as 'onRequest' })).toThrow(
+      /hook must be/,
+    );
   });
 });

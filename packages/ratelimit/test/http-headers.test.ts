@@ -15,7 +15,15 @@ function state(
   windowSeconds: number,
   resetMs: number,
 ): DimensionState {
-  return { dimension, subject, limit, current, remaining: Math.max(0, limit - current), windowSeconds, resetMs };
+  return {
+    dimension,
+    subject,
+    limit,
+    current,
+    remaining: Math.max(0, limit - current),
+    windowSeconds,
+    resetMs,
+  };
 }
 
 const allowedMany: AcquireResult = {
@@ -59,7 +67,13 @@ describe('rateLimitHeaders: allowed, several dimensions', () => {
 
   it('has no Retry-After when allowed', () => {
     expect(headers['Retry-After']).toBeUndefined();
-    expect(Object.keys(headers).sort()).toEqual(['RateLimit', 'RateLimit-Policy', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']);
+    expect(Object.keys(headers).sort()).toEqual([
+      'RateLimit',
+      'RateLimit-Policy',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ]);
   });
 
   it('takes the first subject as primary when none is given', () => {
@@ -97,7 +111,11 @@ describe('rateLimitHeaders: refused', () => {
 
   it('keeps legacy headers on requests when tokens refused', () => {
     const h = rateLimitHeaders(refusedByTpm);
-    expect([h['X-RateLimit-Limit'], h['X-RateLimit-Remaining'], h['X-RateLimit-Reset']]).toEqual(['60', '57', '20']);
+    expect([h['X-RateLimit-Limit'], h['X-RateLimit-Remaining'], h['X-RateLimit-Reset']]).toEqual([
+      '60',
+      '57',
+      '20',
+    ]);
   });
 
   it('legacy headers show the refusing request dimension', () => {
@@ -110,12 +128,24 @@ describe('rateLimitHeaders: refused', () => {
       level: 'normal',
       dimensions: [state('rpm', USER, 60, 0, 60, 0), rpd],
     });
-    expect([h['X-RateLimit-Limit'], h['X-RateLimit-Remaining'], h['X-RateLimit-Reset'], h['Retry-After']]).toEqual(['100', '0', '4000', '4000']);
+    expect([
+      h['X-RateLimit-Limit'],
+      h['X-RateLimit-Remaining'],
+      h['X-RateLimit-Reset'],
+      h['Retry-After'],
+    ]).toEqual(['100', '0', '4000', '4000']);
   });
 
   it('refused by concurrency: unit concurrent-requests, no window, Retry-After from the limiter', () => {
     const conc = state('concurrent', USER, 2, 2, 0, 0);
-    const h = rateLimitHeaders({ allowed: false, reason: 'concurrent', refusedBy: conc, retryAfterMs: 250, level: 'normal', dimensions: [conc] });
+    const h = rateLimitHeaders({
+      allowed: false,
+      reason: 'concurrent',
+      refusedBy: conc,
+      retryAfterMs: 250,
+      level: 'normal',
+      dimensions: [conc],
+    });
     expect(h).toEqual({
       'RateLimit-Policy': '"concurrent";q=2;qu="concurrent-requests"',
       RateLimit: '"concurrent";r=0',
@@ -127,7 +157,15 @@ describe('rateLimitHeaders: refused', () => {
   });
 
   it('a refusal without dimensions (banned) still has Retry-After and nothing else', () => {
-    expect(rateLimitHeaders({ allowed: false, reason: 'banned', retryAfterMs: 3_600_000, level: 'banned', dimensions: [] })).toEqual({
+    expect(
+      rateLimitHeaders({
+        allowed: false,
+        reason: 'banned',
+        retryAfterMs: 3_600_000,
+        level: 'banned',
+        dimensions: [],
+      }),
+    ).toEqual({
       'Retry-After': '3600',
     });
   });
@@ -152,8 +190,15 @@ describe('rateLimitHeaders: options', () => {
   });
 
   it('either family can be switched off', () => {
-    expect(Object.keys(rateLimitHeaders(allowedMany, { legacyHeaders: false }))).toEqual(['RateLimit-Policy', 'RateLimit']);
-    expect(Object.keys(rateLimitHeaders(allowedMany, { draftHeaders: false }))).toEqual(['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']);
+    expect(Object.keys(rateLimitHeaders(allowedMany, { legacyHeaders: false }))).toEqual([
+      'RateLimit-Policy',
+      'RateLimit',
+    ]);
+    expect(Object.keys(rateLimitHeaders(allowedMany, { draftHeaders: false }))).toEqual([
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ]);
   });
 
   it('without request-count dimensions the legacy headers use the most constrained dimension', () => {
@@ -163,7 +208,11 @@ describe('rateLimitHeaders: options', () => {
       level: 'normal',
       dimensions: [state('tpm', USER, 1000, 900, 60, 5000), state('tph', USER, 10_000, 1000, 3600, 100_000)],
     });
-    expect([h['X-RateLimit-Limit'], h['X-RateLimit-Remaining'], h['X-RateLimit-Reset']]).toEqual(['1000', '100', '5']);
+    expect([h['X-RateLimit-Limit'], h['X-RateLimit-Remaining'], h['X-RateLimit-Reset']]).toEqual([
+      '1000',
+      '100',
+      '5',
+    ]);
   });
 
   it('duplicate states are listed once; negative remaining shows as 0', () => {
@@ -194,7 +243,9 @@ describe('structured-field serialization', () => {
     expect(serializeString('a"b\\c\u00e9\n')).toBe('"a\\"b\\\\c??"');
   });
   it('rejects parameter keys that are not lowercase keys', () => {
-    expect(() => serializeItem('x', [['Llmsec-Unit', 'tokens']])).toThrow(/invalid structured-field parameter key/);
+    expect(() => serializeItem('x', [['Llmsec-Unit', 'tokens']])).toThrow(
+      /invalid structured-field parameter key/,
+    );
   });
   it('clamps integers to 15 digits', () => {
     expect(serializeItem('x', [['q', 1e20]])).toBe('"x";q=999999999999999');

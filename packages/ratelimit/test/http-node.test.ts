@@ -7,7 +7,15 @@ import { createRateLimitMiddleware, withRateLimit } from '../src/http/middleware
 import type { RequestHandler } from '../src/http/middleware-node.ts';
 import type { GuardRequest, RateLimitDecision, RateLimitMiddlewareOptions } from '../src/http/types.ts';
 import { getRateLimitDecision, setRateLimitUsage } from '../src/http/usage.ts';
-import { abortAfterFirstChunk, abortWhen, close, FakeLimiter, fetchRaw, listen, waitFor } from './http-support.ts';
+import {
+  abortAfterFirstChunk,
+  abortWhen,
+  close,
+  FakeLimiter,
+  fetchRaw,
+  listen,
+  waitFor,
+} from './http-support.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -15,7 +23,11 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(limiter: FakeLimiter, handler: RequestHandler, options: Omit<RateLimitMiddlewareOptions, 'limiter'> = {}): Promise<number> {
+async function serve(
+  limiter: FakeLimiter,
+  handler: RequestHandler,
+  options: Omit<RateLimitMiddlewareOptions, 'limiter'> = {},
+): Promise<number> {
   server = createServer(withRateLimit(limiter, handler, options));
   return await listen(server);
 }
@@ -35,8 +47,12 @@ describe('node:http middleware: admitted requests', () => {
     const res = await fetchRaw(port, { headers: { 'x-user-id': 'alice' } });
     expect(res.status).toBe(200);
     expect(res.body).toBe('ok');
-    expect(res.headers['ratelimit-policy']).toBe('"rpm";q=60;w=60, "tpm";q=100000;w=60;llmsec-qu="tokens", "concurrent";q=10;qu="concurrent-requests", "secondary-rpm";q=600;w=60');
-    expect(res.headers.ratelimit).toBe('"rpm";r=59;t=30, "tpm";r=100000;t=30, "concurrent";r=9, "secondary-rpm";r=599;t=30');
+    expect(res.headers['ratelimit-policy']).toBe(
+      '"rpm";q=60;w=60, "tpm";q=100000;w=60;llmsec-qu="tokens", "concurrent";q=10;qu="concurrent-requests", "secondary-rpm";q=600;w=60',
+    );
+    expect(res.headers.ratelimit).toBe(
+      '"rpm";r=59;t=30, "tpm";r=100000;t=30, "concurrent";r=9, "secondary-rpm";r=599;t=30',
+    );
     expect(res.headers['x-ratelimit-limit']).toBe('60');
     expect(res.headers['x-ratelimit-remaining']).toBe('59');
     expect(res.headers['retry-after']).toBeUndefined();
@@ -71,7 +87,10 @@ describe('node:http middleware: admitted requests', () => {
       ['user:alice', 'ip:127.0.0.1'],
       [`key:${hash}`, 'ip:127.0.0.1'],
       ['ip:127.0.0.1', undefined],
-      [`user:sha256:${createHash('sha256').update('x'.repeat(500)).digest('hex').slice(0, 16)}`, 'ip:127.0.0.1'],
+      [
+        `user:sha256:${createHash('sha256').update('x'.repeat(500)).digest('hex').slice(0, 16)}`,
+        'ip:127.0.0.1',
+      ],
     ]);
     expect(JSON.stringify(limiter.acquired)).not.toContain('sk-secret-123');
   });
@@ -96,7 +115,12 @@ describe('node:http middleware: admitted requests', () => {
       },
     );
     await fetchRaw(port, { headers: { 'x-tenant': 'acme' } });
-    expect(limiter.acquired[0]).toEqual({ subject: 'tenant:acme', tier: 'pro', estimatedTokens: 10, estimatedCostMicroUsd: 30 });
+    expect(limiter.acquired[0]).toEqual({
+      subject: 'tenant:acme',
+      tier: 'pro',
+      estimatedTokens: 10,
+      estimatedCostMicroUsd: 30,
+    });
     expect(decisions).toHaveLength(1);
     expect(seen?.subject).toBe('tenant:acme');
     expect(seen?.result.allowed).toBe(true);
@@ -118,7 +142,10 @@ describe('node:http middleware: admitted requests', () => {
         },
       },
     );
-    await fetchRaw(port, { method: 'POST', body: { messages: [{ content: 'abcd' }, { content: 'efghij' }] } });
+    await fetchRaw(port, {
+      method: 'POST',
+      body: { messages: [{ content: 'abcd' }, { content: 'efghij' }] },
+    });
     expect(limiter.acquired[0]?.estimatedTokens).toBe(10);
     expect(handlerBody).toEqual({ messages: [{ content: 'abcd' }, { content: 'efghij' }] });
   });
@@ -170,7 +197,12 @@ describe('node:http middleware: refusals', () => {
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(res.headers.ratelimit).toContain('"tpm";r=400;t=13');
     expect(JSON.parse(res.body)).toEqual({
-      error: { type: 'rate_limited', reason: 'tpm', retry_after_seconds: 13, message: 'Rate limit exceeded (tpm). Retry in 13 s.' },
+      error: {
+        type: 'rate_limited',
+        reason: 'tpm',
+        retry_after_seconds: 13,
+        message: 'Rate limit exceeded (tpm). Retry in 13 s.',
+      },
     });
     expect(calls).toBe(1);
     await waitFor(() => limiter.settled.length === 1, 'settle of the first request');
@@ -184,7 +216,11 @@ describe('node:http middleware: refusals', () => {
     const res = await fetchRaw(port);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('2');
-    expect(JSON.parse(res.body).error).toMatchObject({ type: 'rate_limiter_unavailable', reason: 'store_unavailable', retry_after_seconds: 2 });
+    expect(JSON.parse(res.body).error).toMatchObject({
+      type: 'rate_limiter_unavailable',
+      reason: 'store_unavailable',
+      retry_after_seconds: 2,
+    });
   });
 
   it('a limiter that throws gives 503 by default, or lets the request through with failOpen', async () => {
@@ -201,8 +237,12 @@ describe('node:http middleware: refusals', () => {
   });
 
   it('rejects a bad configuration at construction', () => {
-    expect(() => createRateLimitMiddleware({ limiter: {} as FakeLimiter })).toThrow(/acquire\(\), settle\(\) and cancel\(\)/);
-    expect(() => createRateLimitMiddleware({ limiter: new FakeLimiter(), failureStatus: 200 })).toThrow(/failureStatus/);
+    expect(() => createRateLimitMiddleware({ limiter: {} as FakeLimiter })).toThrow(
+      /acquire\(\), settle\(\) and cancel\(\)/,
+    );
+    expect(() => createRateLimitMiddleware({ limiter: new FakeLimiter(), failureStatus: 200 })).toThrow(
+      /failureStatus/,
+    );
   });
 });
 

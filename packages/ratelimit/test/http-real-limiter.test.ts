@@ -53,7 +53,9 @@ describe('middleware with the real RateLimiter + MemoryStore', () => {
 
     // Settled with the reported 150 tokens, not the 400 reserved. (The limiter's buckets drain
     // continuously: 10,000 per day is ~0.12 tokens/s, so allow a token or two of drain.)
-    const tpd = async (): Promise<number> => (await limiter.status('user:dana', 'free')).dimensions.find((d) => d.dimension === 'tpd')?.current ?? -1;
+    const tpd = async (): Promise<number> =>
+      (await limiter.status('user:dana', 'free')).dimensions.find((d) => d.dimension === 'tpd')?.current ??
+      -1;
     await expect.poll(tpd).toBeLessThanOrEqual(150);
     expect(await tpd()).toBeGreaterThanOrEqual(147);
 

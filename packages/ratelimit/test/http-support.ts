@@ -8,7 +8,14 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { LimiterLike } from '../src/http/types.ts';
-import type { AcquireRequest, AcquireResult, DimensionState, Lease, RefusalReason, Usage } from '../src/types.ts';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  DimensionState,
+  Lease,
+  RefusalReason,
+  Usage,
+} from '../src/types.ts';
 
 export interface FakeLimiterOptions {
   rpm?: number;
@@ -98,7 +105,13 @@ export class FakeLimiter implements LimiterLike {
 
   /** rpm, tpm, concurrent of the primary subject, then rpm of the secondary. */
   #states(req: AcquireRequest): DimensionState[] {
-    const s = (dimension: DimensionState['dimension'], subject: string, limit: number, current: number, windowSeconds: number): DimensionState => ({
+    const s = (
+      dimension: DimensionState['dimension'],
+      subject: string,
+      limit: number,
+      current: number,
+      windowSeconds: number,
+    ): DimensionState => ({
       dimension,
       subject,
       limit,
@@ -112,7 +125,8 @@ export class FakeLimiter implements LimiterLike {
       s('tpm', req.subject, this.#o.tpm, this.tokens, 60),
       s('concurrent', req.subject, this.#o.concurrent, this.outstanding.size, 0),
     ];
-    if (req.secondarySubject !== undefined) states.push(s('rpm', req.secondarySubject, this.#o.rpm * 10, this.requests, 60));
+    if (req.secondarySubject !== undefined)
+      states.push(s('rpm', req.secondarySubject, this.#o.rpm * 10, this.requests, 60));
     return states;
   }
 }
@@ -140,7 +154,12 @@ export interface SimpleResponse {
 /** One complete request/response. */
 export async function fetchRaw(
   port: number,
-  { method = 'GET', path = '/', headers = {}, body }: { method?: string; path?: string; headers?: Record<string, string>; body?: unknown } = {},
+  {
+    method = 'GET',
+    path = '/',
+    headers = {},
+    body,
+  }: { method?: string; path?: string; headers?: Record<string, string>; body?: unknown } = {},
 ): Promise<SimpleResponse> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return await new Promise((resolve, reject) => {
@@ -151,7 +170,12 @@ export async function fetchRaw(
         method,
         path,
         agent: false,
-        headers: { ...headers, ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}) },
+        headers: {
+          ...headers,
+          ...(payload !== undefined
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
+        },
       },
       (res: IncomingMessage) => {
         let text = '';
@@ -170,7 +194,10 @@ export async function fetchRaw(
  * Sends a request, waits for the response head and first body bytes, then destroys the
  * socket: a client that goes away mid-response.
  */
-export async function abortAfterFirstChunk(port: number, { path = '/', headers = {} }: { path?: string; headers?: Record<string, string> } = {}): Promise<number> {
+export async function abortAfterFirstChunk(
+  port: number,
+  { path = '/', headers = {} }: { path?: string; headers?: Record<string, string> } = {},
+): Promise<number> {
   return await new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, headers }, (res) => {
       res.once('data', () => {

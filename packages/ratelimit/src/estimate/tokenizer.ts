@@ -46,13 +46,22 @@ export function encodingForModel(model: string | undefined): EncodingName | unde
   const map = modelEncodingMap();
   let best: string | undefined;
   for (const key of Object.keys(map)) {
-    if ((id === key || id.startsWith(`${key}-`)) && (best === undefined || key.length > best.length)) best = key;
+    if ((id === key || id.startsWith(`${key}-`)) && (best === undefined || key.length > best.length))
+      best = key;
   }
   const mapped = best === undefined ? undefined : map[best];
   return mapped === 'cl100k_base' || mapped === 'p50k_base' || mapped === 'r50k_base' ? mapped : 'o200k_base';
 }
 
-const OPENAI_PREFIXES = ['gpt-', 'chatgpt-', 'text-embedding-', 'text-davinci-', 'davinci', 'babbage', 'codex-'];
+const OPENAI_PREFIXES = [
+  'gpt-',
+  'chatgpt-',
+  'text-embedding-',
+  'text-davinci-',
+  'davinci',
+  'babbage',
+  'codex-',
+];
 
 function isOpenAiStyle(id: string): boolean {
   return OPENAI_PREFIXES.some((prefix) => id.startsWith(prefix)) || /^o\d(?:$|-)/.test(id);

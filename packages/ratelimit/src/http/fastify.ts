@@ -19,7 +19,9 @@ export interface FastifyRateLimitOptions extends RateLimitMiddlewareOptions<Fast
 export function fastifyRateLimit(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const hook = options.hook ?? 'preHandler';
   if (hook !== 'onRequest' && hook !== 'preHandler') {
-    throw new RangeError(`llmsec fastifyRateLimit: hook must be 'onRequest' or 'preHandler', got ${String(hook)}`);
+    throw new RangeError(
+      `llmsec fastifyRateLimit: hook must be 'onRequest' or 'preHandler', got ${String(hook)}`,
+    );
   }
   const guard = new RateLimitGuard<FastifyRequest>(options);
   fastify.addHook(hook, async function llmsecRateLimit(request: FastifyRequest, reply: FastifyReply) {

@@ -19,7 +19,13 @@ import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
 import { reportError } from './errors.ts';
 import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
 import { defaultSecondarySubject, defaultSubject } from './subject.ts';
-import type { GuardResponse, RateLimitDecision, RateLimitHeaderOptions, RateLimitMiddlewareOptions, RequestLike } from './types.ts';
+import type {
+  GuardResponse,
+  RateLimitDecision,
+  RateLimitHeaderOptions,
+  RateLimitMiddlewareOptions,
+  RequestLike,
+} from './types.ts';
 import { recordDecision, reportedUsage } from './usage.ts';
 
 export type Admission =
@@ -47,12 +53,21 @@ export class RateLimitGuard<Req extends RequestLike> {
 
   constructor(options: RateLimitMiddlewareOptions<Req>) {
     const limiter = options?.limiter as Partial<RateLimitMiddlewareOptions<Req>['limiter']> | undefined;
-    if (!limiter || typeof limiter.acquire !== 'function' || typeof limiter.settle !== 'function' || typeof limiter.cancel !== 'function') {
-      throw new TypeError('llmsec rate-limit middleware: options.limiter must have acquire(), settle() and cancel()');
+    if (
+      !limiter ||
+      typeof limiter.acquire !== 'function' ||
+      typeof limiter.settle !== 'function' ||
+      typeof limiter.cancel !== 'function'
+    ) {
+      throw new TypeError(
+        'llmsec rate-limit middleware: options.limiter must have acquire(), settle() and cancel()',
+      );
     }
     const failureStatus = options.failureStatus ?? 503;
     if (!Number.isInteger(failureStatus) || failureStatus < 400 || failureStatus > 599) {
-      throw new RangeError(`llmsec rate-limit middleware: failureStatus must be an HTTP error status (400-599), got ${failureStatus}`);
+      throw new RangeError(
+        `llmsec rate-limit middleware: failureStatus must be an HTTP error status (400-599), got ${failureStatus}`,
+      );
     }
     this.#options = options;
     this.#failureStatus = failureStatus;
@@ -105,7 +120,13 @@ export class RateLimitGuard<Req extends RequestLike> {
     if (result.allowed) return { kind: 'allowed', headers };
     const reason = result.reason ?? result.refusedBy?.dimension ?? 'blocked';
     if (reason === 'store_unavailable') {
-      return this.#refusal(this.#failureStatus, 'rate_limiter_unavailable', reason, result.retryAfterMs, headers);
+      return this.#refusal(
+        this.#failureStatus,
+        'rate_limiter_unavailable',
+        reason,
+        result.retryAfterMs,
+        headers,
+      );
     }
     return this.#refusal(429, 'rate_limited', reason, result.retryAfterMs, headers);
   }
@@ -135,7 +156,11 @@ export class RateLimitGuard<Req extends RequestLike> {
     return {
       kind: 'refused',
       status,
-      headers: { ...headers, 'Retry-After': String(seconds), 'Content-Type': 'application/json; charset=utf-8' },
+      headers: {
+        ...headers,
+        'Retry-After': String(seconds),
+        'Content-Type': 'application/json; charset=utf-8',
+      },
       body: JSON.stringify(body),
     };
   }
@@ -145,7 +170,9 @@ export class RateLimitGuard<Req extends RequestLike> {
     const fromBody = (): RequestEstimate => (bodyEstimate ??= estimateRequestBody(req.body));
     let tokens = 0;
     try {
-      tokens = this.#options.estimateTokens ? await this.#options.estimateTokens(req) : fromBody().totalTokens;
+      tokens = this.#options.estimateTokens
+        ? await this.#options.estimateTokens(req)
+        : fromBody().totalTokens;
     } catch (err) {
       reportError('estimateTokens', err);
     }
@@ -158,7 +185,9 @@ export class RateLimitGuard<Req extends RequestLike> {
     } catch (err) {
       reportError('estimateCostMicroUsd', err);
     }
-    return cost !== undefined && Number.isFinite(cost) && cost >= 0 ? { tokens, costMicroUsd: Math.ceil(cost) } : { tokens };
+    return cost !== undefined && Number.isFinite(cost) && cost >= 0
+      ? { tokens, costMicroUsd: Math.ceil(cost) }
+      : { tokens };
   }
 
   #call<T>(where: string, fn: () => T): T | undefined {
@@ -240,7 +269,9 @@ class LeaseTracker<Req extends RequestLike> {
       reportError(this.#finished ? 'settle' : 'cancel', err);
       return;
     }
-    void Promise.resolve(pending).catch((err: unknown) => reportError(this.#finished ? 'settle' : 'cancel', err));
+    void Promise.resolve(pending).catch((err: unknown) =>
+      reportError(this.#finished ? 'settle' : 'cancel', err),
+    );
   }
 
   #actualUsage(): Usage | undefined {

@@ -56,7 +56,10 @@ export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, ceilSeconds(retryAfterMs));
 }
 
-export function rateLimitHeaders(result: AcquireResult, options: RateLimitHeaderOptions = {}): Record<string, string> {
+export function rateLimitHeaders(
+  result: AcquireResult,
+  options: RateLimitHeaderOptions = {},
+): Record<string, string> {
   const draft = options.draftHeaders ?? true;
   const legacy = options.legacyHeaders ?? true;
   const prefix = options.secondaryPolicyPrefix ?? 'secondary-';
@@ -66,19 +69,31 @@ export function rateLimitHeaders(result: AcquireResult, options: RateLimitHeader
   const retryAfter = result.allowed ? undefined : retryAfterSeconds(result.retryAfterMs);
 
   if (draft && dims.length > 0) {
-    const name = (s: DimensionState): string => (s.subject === primary ? s.dimension : `${prefix}${s.dimension}`);
-    const pk = (s: DimensionState): Uint8Array | undefined => (options.partitionKeys ? partitionKey(s.subject) : undefined);
+    const name = (s: DimensionState): string =>
+      s.subject === primary ? s.dimension : `${prefix}${s.dimension}`;
+    const pk = (s: DimensionState): Uint8Array | undefined =>
+      options.partitionKeys ? partitionKey(s.subject) : undefined;
     headers['RateLimit-Policy'] = serializeList(
       dims.map((s) =>
-        serializeItem(name(s), [['q', s.limit], ['w', s.windowSeconds > 0 ? s.windowSeconds : undefined], ...unitParam(s.dimension), ['pk', pk(s)]]),
+        serializeItem(name(s), [
+          ['q', s.limit],
+          ['w', s.windowSeconds > 0 ? s.windowSeconds : undefined],
+          ...unitParam(s.dimension),
+          ['pk', pk(s)],
+        ]),
       ),
     );
     const shown = options.mostConstrainedOnly ? [mostConstrained(dims, result.refusedBy)] : dims;
     headers.RateLimit = serializeList(
       shown.map((s) => {
         let t = s.windowSeconds > 0 || s.resetMs > 0 ? ceilSeconds(s.resetMs) : undefined;
-        if (t !== undefined && retryAfter !== undefined && sameState(s, result.refusedBy)) t = Math.min(t, retryAfter);
-        return serializeItem(name(s), [['r', Math.max(0, s.remaining)], ['t', t], ['pk', pk(s)]]);
+        if (t !== undefined && retryAfter !== undefined && sameState(s, result.refusedBy))
+          t = Math.min(t, retryAfter);
+        return serializeItem(name(s), [
+          ['r', Math.max(0, s.remaining)],
+          ['t', t],
+          ['pk', pk(s)],
+        ]);
       }),
     );
   }
@@ -125,7 +140,10 @@ function uniqueDimensions(states: readonly DimensionState[]): DimensionState[] {
 }
 
 /** Fewest remaining relative to the limit; ties go to the longer wait. The refuser wins outright. */
-function mostConstrained(dims: readonly DimensionState[], refusedBy: DimensionState | undefined): DimensionState {
+function mostConstrained(
+  dims: readonly DimensionState[],
+  refusedBy: DimensionState | undefined,
+): DimensionState {
   const refusing = dims.find((s) => sameState(s, refusedBy));
   if (refusing) return refusing;
   let best = dims[0] as DimensionState;
@@ -141,7 +159,10 @@ function fraction(s: DimensionState): number {
   return s.limit > 0 ? Math.max(0, s.remaining) / s.limit : 0;
 }
 
-function legacyDimension(dims: readonly DimensionState[], refusedBy: DimensionState | undefined): DimensionState | undefined {
+function legacyDimension(
+  dims: readonly DimensionState[],
+  refusedBy: DimensionState | undefined,
+): DimensionState | undefined {
   if (dims.length === 0) return undefined;
   const requests = dims.filter((s) => REQUEST_DIMENSIONS.has(s.dimension));
   if (requests.length === 0) return mostConstrained(dims, refusedBy);
@@ -149,7 +170,8 @@ function legacyDimension(dims: readonly DimensionState[], refusedBy: DimensionSt
   if (refusing) return refusing;
   let best = requests[0] as DimensionState;
   for (const s of requests.slice(1)) {
-    if (s.remaining < best.remaining || (s.remaining === best.remaining && s.resetMs > best.resetMs)) best = s;
+    if (s.remaining < best.remaining || (s.remaining === best.remaining && s.resetMs > best.resetMs))
+      best = s;
   }
   return best;
 }

@@ -19,7 +19,11 @@ export type NextFunction = (err?: unknown) => void;
  * `next()` was called, if given), false when it was refused (response sent) or the client is
  * gone. Never rejects.
  */
-export type RateLimitMiddleware = (req: GuardRequest, res: ServerResponse, next?: NextFunction) => Promise<boolean>;
+export type RateLimitMiddleware = (
+  req: GuardRequest,
+  res: ServerResponse,
+  next?: NextFunction,
+) => Promise<boolean>;
 
 export function createRateLimitMiddleware(options: RateLimitMiddlewareOptions): RateLimitMiddleware {
   const guard = new RateLimitGuard<GuardRequest>(options);

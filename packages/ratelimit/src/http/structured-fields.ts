@@ -33,7 +33,10 @@ function serializeBare(value: BareItem): string {
 }
 
 /** `"name";k1=v1;k2=v2` — parameters in the given order, undefined ones skipped. */
-export function serializeItem(name: string, params: ReadonlyArray<readonly [string, BareItem | undefined]>): string {
+export function serializeItem(
+  name: string,
+  params: ReadonlyArray<readonly [string, BareItem | undefined]>,
+): string {
   let out = serializeString(name);
   for (const [key, value] of params) {
     if (value === undefined) continue;

@@ -17,7 +17,9 @@ function sha256Prefix(value: string): string {
 
 /** `prefix:id`, or `prefix:sha256:<16 hex>` when the id is too long or not plain. */
 export function boundedSubject(prefix: string, id: string): string {
-  return id.length <= MAX_SUBJECT_ID_LENGTH && SAFE_ID.test(id) ? `${prefix}:${id}` : `${prefix}:sha256:${sha256Prefix(id)}`;
+  return id.length <= MAX_SUBJECT_ID_LENGTH && SAFE_ID.test(id)
+    ? `${prefix}:${id}`
+    : `${prefix}:sha256:${sha256Prefix(id)}`;
 }
 
 function header(req: RequestLike, name: string): string | undefined {
