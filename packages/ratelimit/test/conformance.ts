@@ -174,5 +174,16 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       expect(st.dimensions[0]!.current).toBe(0);
       expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
     });
+
+    it('an expired block returns the subject to the level its decayed score implies', async () => {
+      const lim = limiter({ t: { requestsPerHour: 100 } }, {
+        enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 100, blockMs: 300, halfLifeMs: 86_400_000 },
+      });
+      const subject = fresh('unblock');
+      expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'blocked' });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: true, level: 'throttled' });
+    });
   });
 }
