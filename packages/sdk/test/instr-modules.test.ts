@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const node = `${root}node_modules/.bin/node`;
+const fixtures = 'packages/sdk/test/fixtures';
+
+async function scenario(args: string[]): Promise<{ spans: Array<Record<string, unknown>>; categories: string[]; blocked: string; requests: number }> {
+  const { stdout } = await run(node, args, { cwd: root, timeout: 30_000 });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as never;
+}
+
+const expectedSpans = [
+  { name: 'chat gpt-4o-mini', provider: 'openai', input: 2, output: 3, error: null },
+  { name: 'chat gpt-4o-mini', provider: 'openai', input: 2, output: 3, error: null },
+  { name: 'chat claude-haiku-4-5', provider: 'anthropic', input: 1, output: 2, error: null },
+  { name: 'chat gpt-4o-mini', provider: 'openai', input: null, output: null, error: 'GuardrailBlockedError' },
+];
+const expectedCategories = ['request_completed', 'request_completed', 'request_completed', 'guardrail_block', 'request_completed'];
+
+describe('LlmClientInstrumentation in both module systems (real openai and @anthropic-ai/sdk)', () => {
+  it('CommonJS: require() after registration is patched', async () => {
+    const out = await scenario([`${fixtures}/instr-cjs.cjs`]);
+    expect(out.spans).toEqual(expectedSpans);
+    expect(out.categories).toEqual(expectedCategories);
+    expect(out.blocked).toBe('GuardrailBlockedError');
+    expect(out.requests).toBe(3);
+  });
+
+  it('ESM: import is patched when started with --import hook.mjs', async () => {
+    const out = await scenario([
+      '--import',
+      './packages/sdk/src/instrumentation/hook.mjs',
+      '--import',
+      `./${fixtures}/instr-esm-setup.mjs`,
+      `${fixtures}/instr-esm-app.mjs`,
+    ]);
+    expect(out.spans).toEqual(expectedSpans);
+    expect(out.categories).toEqual(expectedCategories);
+    expect(out.requests).toBe(3);
+  });
+
+  it('ESM without the hook: imports are not patched (the hook is what makes ESM work)', async () => {
+    const out = await scenario(['--import', `./${fixtures}/instr-esm-setup.mjs`, `${fixtures}/instr-esm-app.mjs`]);
+    expect(out.categories).toEqual([]);
+    expect(out.requests).toBe(4);
+    // Only the Anthropic SDK's own built-in span remains.
+    expect(out.spans.map((s) => s.name)).toEqual(['anthropic.messages.create']);
+  });
+});
