@@ -23,7 +23,12 @@ import {
   METRIC_TELEMETRY_ERRORS,
 } from '@llmsec/core';
 import { dashboardQueries, loadDashboard, substituteVariables } from './support/dashboard.ts';
-import { finiteValues, PromQueryError, startPrometheus, type PrometheusHandle } from './support/prometheus.ts';
+import {
+  finiteValues,
+  PromQueryError,
+  startPrometheus,
+  type PrometheusHandle,
+} from './support/prometheus.ts';
 
 /**
  * Every PromQL query of the Grafana dashboard, run through a real Prometheus's HTTP API against
@@ -147,54 +152,74 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     }
   });
 
-  it.each(queries.map((q) => [`${q.panel} [${q.refId}]`, q] as const))('%s returns data', async (_name, q) => {
-    const promql = substituteVariables(q.expr);
-    const result = await prom.waitForData(promql, { timeoutMs: 20_000 });
-    expect(result.resultType).toBe('vector');
-    expect(finiteValues(result).length).toBeGreaterThan(0);
-  });
+  it.each(queries.map((q) => [`${q.panel} [${q.refId}]`, q] as const))(
+    '%s returns data',
+    async (_name, q) => {
+      const promql = substituteVariables(q.expr);
+      const result = await prom.waitForData(promql, { timeoutMs: 20_000 });
+      expect(result.resultType).toBe('vector');
+      expect(finiteValues(result).length).toBeGreaterThan(0);
+    },
+  );
 
   it('breaks series out by the labels the panels group by', async () => {
-    const byOutcome = await prom.waitForData(substituteVariables(queries.find((q) => q.panel === 'Requests by outcome')!.expr));
-    const outcomes = (byOutcome.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.outcome).sort();
+    const byOutcome = await prom.waitForData(
+      substituteVariables(queries.find((q) => q.panel === 'Requests by outcome')!.expr),
+    );
+    const outcomes = (byOutcome.result as Array<{ metric: Record<string, string> }>)
+      .map((s) => s.metric.outcome)
+      .sort();
     expect(outcomes).toEqual(['allowed', 'blocked', 'error', 'rate_limited']);
-    const byLayer = await prom.waitForData(substituteVariables(queries.find((q) => q.panel === 'Guardrail blocks by layer')!.expr));
-    expect((byLayer.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.layer)).toEqual(['prompt_injection']);
+    const byLayer = await prom.waitForData(
+      substituteVariables(queries.find((q) => q.panel === 'Guardrail blocks by layer')!.expr),
+    );
+    expect((byLayer.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.layer)).toEqual([
+      'prompt_injection',
+    ]);
   });
 
   it('filters by the model variable', async () => {
     const expr = queries.find((q) => q.panel === 'Cost burn rate by model')!.expr;
     const one = await prom.waitForData(substituteVariables(expr, { vars: { model: 'gpt-4o-mini' } }));
-    expect((one.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.model)).toEqual(['gpt-4o-mini']);
+    expect((one.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.model)).toEqual([
+      'gpt-4o-mini',
+    ]);
     const none = await prom.query(substituteVariables(expr, { vars: { model: 'no-such-model' } }));
     expect(none.result).toEqual([]);
   });
 
   it('rejects malformed PromQL, so a broken panel query cannot pass', async () => {
     await expect(prom.query('sum(rate(llmsec_requests_total[10s])')).rejects.toBeInstanceOf(PromQueryError);
-    await expect(prom.waitForData('sum by (outcome (llmsec_requests_total)', { timeoutMs: 1_000 })).rejects.toThrow(/bad_data/);
+    await expect(
+      prom.waitForData('sum by (outcome (llmsec_requests_total)', { timeoutMs: 1_000 }),
+    ).rejects.toThrow(/bad_data/);
   });
 
   it('loads the alert and recording rules and evaluates them on these series', async () => {
     const recorded = await prom.waitForData('llmsec:cost_usd_per_hour:rate5m');
-    expect((recorded.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.model).sort()).toEqual([
-      'claude-sonnet-4',
-      'gpt-4o-mini',
-    ]);
+    expect(
+      (recorded.result as Array<{ metric: Record<string, string> }>).map((s) => s.metric.model).sort(),
+    ).toEqual(['claude-sonnet-4', 'gpt-4o-mini']);
     const ratio = await prom.waitForData('llmsec:block_ratio:ratio_rate10m');
     // 2 of every 9 requests are blocked by the source above.
     expect(finiteValues(ratio)[0]).toBeCloseTo(2 / 9, 2);
     const data = (await prom.api('/api/v1/rules')) as {
-      groups: Array<{ name: string; rules: Array<{ name: string; health: string; type: string; lastError?: string }> }>;
+      groups: Array<{
+        name: string;
+        rules: Array<{ name: string; health: string; type: string; lastError?: string }>;
+      }>;
     };
     const rules = data.groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThan(0);
-    for (const rule of rules) expect(`${rule.name}: ${rule.health} ${rule.lastError ?? ''}`).toBe(`${rule.name}: ok `);
+    for (const rule of rules)
+      expect(`${rule.name}: ${rule.health} ${rule.lastError ?? ''}`).toBe(`${rule.name}: ok `);
   });
 
   it('runs the dashboard annotation query', async () => {
     const dashboard = loadDashboard() as unknown as { annotations: { list: Array<{ expr?: string }> } };
-    const exprs = dashboard.annotations.list.map((a) => a.expr).filter((e): e is string => typeof e === 'string');
+    const exprs = dashboard.annotations.list
+      .map((a) => a.expr)
+      .filter((e): e is string => typeof e === 'string');
     expect(exprs.length).toBeGreaterThan(0);
     // ALERTS only has series while an alert is pending or firing: the query must parse and run.
     for (const expr of exprs) await expect(prom.query(expr)).resolves.toMatchObject({ resultType: 'vector' });

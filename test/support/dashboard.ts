@@ -22,7 +22,9 @@ import {
  * Used by test/deploy-*.test.ts and by the end-to-end check against the running chat API.
  */
 
-export const DASHBOARD_PATH = fileURLToPath(new URL('../../deploy/grafana/dashboards/llmsec.json', import.meta.url));
+export const DASHBOARD_PATH = fileURLToPath(
+  new URL('../../deploy/grafana/dashboards/llmsec.json', import.meta.url),
+);
 
 /** Instrument kind per metric name of core's metric-names.ts (the comments there say which). */
 export const METRIC_KINDS: Readonly<Record<string, 'counter' | 'histogram'>> = {

@@ -126,7 +126,8 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   const api = async (path: string): Promise<unknown> => {
     const res = await fetch(`${url}${path}`);
     const body = (await res.json()) as { status: string; data?: unknown; errorType?: string; error?: string };
-    if (body.status !== 'success') throw new PromQueryError(body.errorType ?? 'unknown', body.error ?? res.statusText);
+    if (body.status !== 'success')
+      throw new PromQueryError(body.errorType ?? 'unknown', body.error ?? res.statusText);
     return body.data;
   };
 
@@ -138,7 +139,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: params.toString(),
     });
-    const body = (await res.json()) as { status: string; data?: PromQueryResult; errorType?: string; error?: string };
+    const body = (await res.json()) as {
+      status: string;
+      data?: PromQueryResult;
+      errorType?: string;
+      error?: string;
+    };
     if (body.status !== 'success' || body.data === undefined) {
       throw new PromQueryError(body.errorType ?? 'unknown', body.error ?? res.statusText);
     }
