@@ -15,11 +15,12 @@ const SEPARATORS = /[ -]/;
  * Diners 3, Visa 4, Mastercard 5, Discover and UnionPay 6); excluding 0, 1, 7, 8 and 9 keeps
  * epoch-millisecond timestamps (`1732269600000`) and most ids out. A grouped number followed
  * by more digits (`4111 1111 1111 1111 12/25`) yields its longest valid prefix of groups.
+ * The pattern wants 13 digits before it matches at all, so dates and prices fail in a step.
  */
 const creditCard: Detector = {
   type: 'credit_card',
   trigger: hasDigit,
-  pattern: /(?<![A-Za-z0-9_.,+/-])[2-6]\d{3}(?:[ -]?\d{1,6}){1,8}/g,
+  pattern: /(?<![A-Za-z0-9_.,+/-])[2-6]\d{3}(?:[ -]?\d){9,48}/g,
   accept: (m) => {
     if (!SEPARATORS.test(m)) return m.length >= 13 && m.length <= 19 && luhnValid(m);
     if (m.includes(' ') && m.includes('-')) return 0;
