@@ -41,7 +41,24 @@ const MAX_TIME_MS = 8.64e15;
  */
 const MAX_REDACT_INPUT = 65_536;
 
-export function buildEvent(category: string, input: EventInput & { metadata?: unknown }, deps: BuildDeps): SecurityEvent {
+/** Events come in bursts within one millisecond: reuse the last formatted timestamp. */
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}
+
+export interface BuiltEvent {
+  event: SecurityEvent;
+  /** The event time in epoch ms (the timestamp, unparsed). */
+  timeMs: number;
+}
+
+export function buildEvent(category: string, input: EventInput & { metadata?: unknown }, deps: BuildDeps): BuiltEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
   const timeMs = eventTime(raw.timeMs, deps.clock);
   const known = isCategory(category);
@@ -52,7 +69,7 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
       : 'warning';
   const event: SecurityEvent = {
     event_id: deps.ids.eventId(),
-    timestamp: new Date(timeMs).toISOString(),
+    timestamp: isoTime(timeMs),
     category,
     severity,
     user_id: normaliseId(raw.userId) ?? deps.security.userId ?? ANONYMOUS_USER,
@@ -81,7 +98,7 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
 
   const correlated = stringList(raw.correlatedEvents, 64);
   if (correlated !== undefined && correlated.length > 0) event.correlated_events = correlated;
-  return event;
+  return { event, timeMs };
 }
 
 function eventTime(value: unknown, clock: Clock): number {

@@ -103,15 +103,16 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     const ctx = otelContext.active();
     const span = spanOf(input, ctx);
     let event: SecurityEvent;
+    let timeMs: number;
     try {
-      event = buildEvent(name, input, {
+      ({ event, timeMs } = buildEvent(name, input, {
         clock: this.clock,
         ids: this.ids,
         serviceName: this.serviceName,
         capturePreviews: this.capturePreviews,
         security: getSecurityContext(ctx),
         spanContext: span?.spanContext(),
-      });
+      }));
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
@@ -123,18 +124,18 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
       return event;
     }
     try {
-      this.record(event, span, ctx);
+      this.record(event, timeMs, span, ctx);
     } catch (err) {
       reportTelemetryError('events', err);
     }
     return event;
   }
 
-  private record(event: SecurityEvent, span: Span | undefined, active: Context): void {
+  private record(event: SecurityEvent, timeMs: number, span: Span | undefined, active: Context): void {
     const name = eventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
-    const time = millisToHrTime(Date.parse(event.timestamp));
+    const time = millisToHrTime(timeMs);
     let attributes;
     try {
       attributes = eventToAttributes(event);
