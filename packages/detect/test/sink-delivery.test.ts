@@ -128,7 +128,9 @@ describe('DeliveryQueue', () => {
     queue.enqueue('a', { id: 'a', v: 1 });
     queue.enqueue('b', { id: 'b', v: 1 });
     await queue.flush(30);
+    await queue.flush(1);
     expect(queue.size).toBe(2);
+    expect((queue as unknown as { waiters: unknown[] }).waiters).toHaveLength(0);
     await queue.shutdown(30);
     expect(queue.size).toBe(0);
     expect(await count('failed')).toBe(2);

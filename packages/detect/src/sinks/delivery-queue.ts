@@ -88,13 +88,16 @@ export class DeliveryQueue<T> {
     const upTo = this.seq;
     if (!this.hasPendingUpTo(upTo)) return;
     let timeout: NodeJS.Timeout | undefined;
-    const done = Promise.race([
-      new Promise<void>((resolve) => this.waiters.push({ upTo, resolve })),
-      new Promise<void>((resolve) => {
-        timeout = setTimeout(resolve, timeoutMs);
-        timeout.unref();
-      }),
-    ]);
+    const done = new Promise<void>((resolve) => {
+      const waiter: Waiter = { upTo, resolve };
+      this.waiters.push(waiter);
+      timeout = setTimeout(() => {
+        // Given up waiting: forget the waiter, so repeated flushes during an outage do not pile up.
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
+      timeout.unref();
+    });
     // The waiter is registered first: run() may settle everything synchronously.
     if (this.timer !== undefined && !this.inFlight) {
       clearTimeout(this.timer);
