@@ -126,6 +126,21 @@ describe('node:http middleware: admitted requests', () => {
     expect(seen?.result.allowed).toBe(true);
   });
 
+  it('custom subjects are bounded: braces or long ids become a hash, empty falls back to the default', async () => {
+    const limiter = new FakeLimiter();
+    const port = await serve(limiter, ok, {
+      subject: (req) => req.headers['x-tenant'] as string | undefined,
+      secondarySubject: () => '',
+    });
+    await fetchRaw(port, { headers: { 'x-tenant': 'acme}{other' } });
+    await fetchRaw(port, { headers: { 'x-tenant': '', 'x-user-id': 'frank' } });
+    const hash = createHash('sha256').update('acme}{other').digest('hex').slice(0, 16);
+    expect(limiter.acquired.map((r) => [r.subject, r.secondarySubject])).toEqual([
+      [`sha256:${hash}`, undefined],
+      ['user:frank', undefined],
+    ]);
+  });
+
   it('estimates from a JSON body read with readJsonBody, which the handler reuses', async () => {
     const limiter = new FakeLimiter();
     let handlerBody: unknown;

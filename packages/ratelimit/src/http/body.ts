@@ -28,6 +28,22 @@ export async function readJsonBody(
   { limitBytes = DEFAULT_BODY_LIMIT_BYTES }: { limitBytes?: number } = {},
 ): Promise<unknown> {
   if (req.body !== undefined) return req.body;
+  // One read per request, shared by every caller (the estimator and the handler, possibly at
+  // the same time): the stream can be consumed only once, and a second reader would wait for
+  // an 'end' that already happened.
+  let pending = reads.get(req);
+  if (!pending) {
+    pending = read(req, limitBytes);
+    reads.set(req, pending);
+  }
+  return await pending;
+}
+
+const reads = new WeakMap<IncomingMessage, Promise<unknown>>();
+
+async function read(req: IncomingMessage & { body?: unknown }, limitBytes: number): Promise<unknown> {
+  // Consumed by someone else already: there is nothing left to read (and no 'end' to wait for).
+  if (req.readableEnded) return undefined;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new RequestBodyError(`request body exceeds ${limitBytes} bytes`, 413);

@@ -18,7 +18,7 @@ import type { RequestEstimate } from '../estimate/request.ts';
 import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
 import { reportError } from './errors.ts';
 import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
-import { defaultSecondarySubject, defaultSubject } from './subject.ts';
+import { defaultSecondarySubject, defaultSubject, sanitizeSubject } from './subject.ts';
 import type {
   GuardResponse,
   RateLimitDecision,
@@ -78,9 +78,10 @@ export class RateLimitGuard<Req extends RequestLike> {
   /** Never rejects: every failure inside is reported and turned into a decision. */
   async admit(req: Req, res: ServerResponse): Promise<Admission> {
     const tracker = new LeaseTracker(this.#options, req, res);
-    const subject = this.#call('subject', () => this.#options.subject?.(req)) ?? defaultSubject(req);
+    const subject =
+      sanitizeSubject(this.#call('subject', () => this.#options.subject?.(req))) ?? defaultSubject(req);
     const secondaryRaw = this.#options.secondarySubject
-      ? this.#call('secondarySubject', () => this.#options.secondarySubject?.(req))
+      ? sanitizeSubject(this.#call('secondarySubject', () => this.#options.secondarySubject?.(req)))
       : defaultSecondarySubject(req);
     const secondarySubject = secondaryRaw === subject ? undefined : secondaryRaw;
     const tier = this.#call('tier', () => this.#options.tier?.(req));

@@ -22,6 +22,17 @@ export function boundedSubject(prefix: string, id: string): string {
     : `${prefix}:sha256:${sha256Prefix(id)}`;
 }
 
+/**
+ * A subject from a custom function: empty or not a string means "none"; a long or unusual one
+ * is replaced by `sha256:<16 hex>`, so keys stay bounded and free of Redis hash-tag braces.
+ */
+export function sanitizeSubject(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  return value.length <= MAX_SUBJECT_ID_LENGTH && SAFE_ID.test(value)
+    ? value
+    : `sha256:${sha256Prefix(value)}`;
+}
+
 function header(req: RequestLike, name: string): string | undefined {
   const value = req.headers[name];
   const first = Array.isArray(value) ? value[0] : value;
