@@ -30,11 +30,25 @@ export function ping(port: number, timeoutMs = 500): Promise<boolean> {
 }
 
 function redisArgs(port: number, extra: string[]): (dir: string) => string[] {
-  return (dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra];
+  return (dir) => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    ...extra,
+  ];
 }
 
 /** Starts redis-server on a free port (or `port`, e.g. to restart on the same one). */
-export async function startRedis(options: { port?: number; extraArgs?: string[] } = {}): Promise<RedisHandle> {
+export async function startRedis(
+  options: { port?: number; extraArgs?: string[] } = {},
+): Promise<RedisHandle> {
   for (let attempt = 0; ; attempt++) {
     const port = options.port ?? (await getFreePort());
     try {
@@ -74,7 +88,18 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
   const started: RedisHandle[] = [];
   try {
     for (let i = 0; i < masters; i++) {
-      started.push(await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] }));
+      started.push(
+        await startRedis({
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '5000',
+          ],
+        }),
+      );
     }
     const addrs = started.map((r) => `127.0.0.1:${r.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
@@ -107,6 +132,8 @@ function run(cmd: string, args: string[]): Promise<string> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`)),
+    );
   });
 }

@@ -1,7 +1,9 @@
 import { UsageError, type CliIO, type Command } from './io.ts';
 
 /** Subcommands, each in its own module under commands/. */
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {};
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  limits: () => import('./commands/limits.ts'),
+};
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;

@@ -14,7 +14,10 @@ export interface AlertViolationOptions {
  * records a violation for every implicated user, so detection can tighten limits. It has the
  * shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
  */
-export function alertViolationHook(limiter: RateLimiter, options: AlertViolationOptions = {}): (alert: Alert) => void {
+export function alertViolationHook(
+  limiter: RateLimiter,
+  options: AlertViolationOptions = {},
+): (alert: Alert) => void {
   const weights = options.weights ?? { critical: 5, alert: 2 };
   const maxUsers = options.maxUsersPerAlert ?? 100;
   return function recordAlertViolation(alert: Alert): void {
@@ -22,7 +25,9 @@ export function alertViolationHook(limiter: RateLimiter, options: AlertViolation
     const weight = weights[alert.severity] ?? 0;
     if (!(weight > 0)) return;
     for (const user of (alert.user_ids ?? []).slice(0, maxUsers)) {
-      limiter.recordViolation(user, weight).catch((err: unknown) => diag.error('@llmsec/ratelimit: alert violation failed', err));
+      limiter
+        .recordViolation(user, weight)
+        .catch((err: unknown) => diag.error('@llmsec/ratelimit: alert violation failed', err));
     }
   };
 }

@@ -42,7 +42,8 @@ export function toLimitVector(limits: TierLimits): LimitVector {
 
 /** Throws a clear message for a limit that is not a positive safe integer. */
 export function validateTierLimits(name: string, limits: TierLimits): void {
-  if (typeof limits !== 'object' || limits === null) throw new TypeError(`tier "${name}": limits must be an object`);
+  if (typeof limits !== 'object' || limits === null)
+    throw new TypeError(`tier "${name}": limits must be an object`);
   for (const key of Object.keys(limits)) {
     if (!(TIER_KEYS as readonly string[]).includes(key)) {
       throw new TypeError(`tier "${name}": unknown limit "${key}" (known: ${TIER_KEYS.join(', ')})`);
@@ -52,7 +53,9 @@ export function validateTierLimits(name: string, limits: TierLimits): void {
     const v = limits[key];
     if (v === undefined) continue;
     if (!Number.isSafeInteger(v) || v <= 0) {
-      throw new TypeError(`tier "${name}": ${key} must be a positive integer (got ${String(v)}); omit it for no limit`);
+      throw new TypeError(
+        `tier "${name}": ${key} must be a positive integer (got ${String(v)}); omit it for no limit`,
+      );
     }
   }
 }

@@ -97,7 +97,8 @@ export function resolveEnforcement(options: EnforcementOptions | false | undefin
     if (p[b] < p[a]) throw new TypeError(`enforcement.${b} (${p[b]}) must be >= enforcement.${a} (${p[a]})`);
   }
   for (const k of ['halfLifeMs', 'blockMs', 'banTtlMs'] as const) {
-    if (!Number.isSafeInteger(p[k]) || p[k] <= 0) throw new TypeError(`enforcement.${k} must be a positive integer of ms`);
+    if (!Number.isSafeInteger(p[k]) || p[k] <= 0)
+      throw new TypeError(`enforcement.${k} must be a positive integer of ms`);
   }
   if (!(p.throttleFactor > 0 && p.throttleFactor <= 1)) {
     throw new TypeError(`enforcement.throttleFactor must be in (0, 1] (got ${p.throttleFactor})`);

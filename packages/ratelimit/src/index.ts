@@ -26,3 +26,5 @@ export { estimateTokens, estimateChatTokens } from './estimate/tokens.ts';
 export { estimateRequestBody } from './estimate/request.ts';
 export type { RequestEstimate, RequestEstimateOptions } from './estimate/request.ts';
 export { estimateCostMicroUsd } from './estimate/cost.ts';
+export { connectRedis } from './redis-client.ts';
+export type { ConnectRedisOptions } from './redis-client.ts';

@@ -4,10 +4,27 @@ import { dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './d
 import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
 import { appendDimensionStates, reasonFor } from './result.ts';
-import { CODE_DIMENSION, CODE_ESTIMATE, CODE_OK, type AcquireOp, type AcquireOutcome, type LimiterStore, type SettleOp } from './store.ts';
+import {
+  CODE_DIMENSION,
+  CODE_ESTIMATE,
+  CODE_OK,
+  type AcquireOp,
+  type AcquireOutcome,
+  type LimiterStore,
+  type SettleOp,
+} from './store.ts';
 import { LimiterTelemetry } from './telemetry.ts';
 import { errorType, withTimeout } from './timeout.ts';
-import type { AcquireRequest, AcquireResult, Dimension, DimensionState, EnforcementLevel, Lease, SubjectStatus, Usage } from './types.ts';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  Dimension,
+  DimensionState,
+  EnforcementLevel,
+  Lease,
+  SubjectStatus,
+  Usage,
+} from './types.ts';
 
 interface Prepared {
   req: AcquireRequest;
@@ -51,7 +68,8 @@ export class RateLimiter {
 
   /** Synchronous acquire for a synchronous store (MemoryStore): no promise on the hot path. */
   acquireSync(req: AcquireRequest): AcquireResult {
-    if (!this.o.store.synchronous) throw new TypeError('RateLimiter.acquireSync needs a synchronous store (MemoryStore)');
+    if (!this.o.store.synchronous)
+      throw new TypeError('RateLimiter.acquireSync needs a synchronous store (MemoryStore)');
     const prep = this.prepare(req);
     return 'op' in prep ? this.decideSync(prep) : prep;
   }
@@ -61,8 +79,15 @@ export class RateLimiter {
     if (!lease || typeof lease.id !== 'string' || this.settled.has(lease)) return;
     this.settled.add(lease);
     const tokens = units(usage?.tokens) - lease.reservedTokens;
-    const cost = usage?.costMicroUsd === undefined ? 0 : units(usage.costMicroUsd) - lease.reservedCostMicroUsd;
-    await this.settleOp(lease, { subjects: this.settleSubjects(lease), leaseId: lease.id, requests: 0, tokens, costMicroUsd: cost });
+    const cost =
+      usage?.costMicroUsd === undefined ? 0 : units(usage.costMicroUsd) - lease.reservedCostMicroUsd;
+    await this.settleOp(lease, {
+      subjects: this.settleSubjects(lease),
+      leaseId: lease.id,
+      requests: 0,
+      tokens,
+      costMicroUsd: cost,
+    });
   }
 
   /** Releases the lease and refunds the reserved tokens and cost (the request itself stays counted). */
@@ -75,7 +100,8 @@ export class RateLimiter {
    * with the level after, or undefined if the store failed (then the fallback records it when failing open).
    */
   async recordViolation(subject: string, weight = 1): Promise<EnforcementLevel | undefined> {
-    if (typeof subject !== 'string' || subject === '' || !(weight > 0) || !Number.isFinite(weight)) return undefined;
+    if (typeof subject !== 'string' || subject === '' || !(weight > 0) || !Number.isFinite(weight))
+      return undefined;
     try {
       const v = await this.call((s) => s.violation(subject, weight, this.o.enforcement));
       if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
@@ -98,7 +124,8 @@ export class RateLimiter {
     const factor = snap.level === 2 ? this.o.enforcement.throttleFactor : 1;
     appendDimensionStates(dimensions, subject, this.o.tiers.get(tierName)!, factor, snap.busyMs, snap.leases);
     const busyMs: Partial<Record<Dimension, number>> = {};
-    for (let i = 0; i < WINDOW_DIMS; i++) if (snap.busyMs[i]! > 0) busyMs[dimensionAt(i)] = Math.ceil(snap.busyMs[i]!);
+    for (let i = 0; i < WINDOW_DIMS; i++)
+      if (snap.busyMs[i]! > 0) busyMs[dimensionAt(i)] = Math.ceil(snap.busyMs[i]!);
     return {
       subject,
       nowMs: snap.nowMs,
@@ -153,7 +180,8 @@ export class RateLimiter {
       for (let i = 3; i < WINDOW_DIMS; i++) {
         const limit = v[i]!;
         const amount = UNIT[i] === 1 ? tokens : cost;
-        if (limit !== 0 && amount > limit) return this.estimateRefusal(req, subjects[s]!.subject, s, i, limit);
+        if (limit !== 0 && amount > limit)
+          return this.estimateRefusal(req, subjects[s]!.subject, s, i, limit);
       }
     }
     const op: AcquireOp = {
@@ -193,8 +221,10 @@ export class RateLimiter {
   private async decideAsync(prep: Prepared): Promise<AcquireResult> {
     if (this.o.clock.now() < this.storeDownUntil) return this.onStoreFailure(prep);
     try {
-      const outcome = await withTimeout(attempt(() => this.o.store.acquire(prep.op)), this.o.commandTimeoutMs, (late) =>
-        this.undoLate(prep, late),
+      const outcome = await withTimeout(
+        attempt(() => this.o.store.acquire(prep.op)),
+        this.o.commandTimeoutMs,
+        (late) => this.undoLate(prep, late),
       );
       this.storeRecovered();
       return this.finish(prep, outcome, false);
@@ -208,7 +238,11 @@ export class RateLimiter {
   private undoLate(prep: Prepared, late: AcquireOutcome): void {
     if (late.code !== CODE_OK) return;
     const op: SettleOp = {
-      subjects: prep.op.subjects.map((s, i) => ({ subject: s.subject, limits: s.limits, factor: late.subjects[i]?.factor ?? 1 })),
+      subjects: prep.op.subjects.map((s, i) => ({
+        subject: s.subject,
+        limits: s.limits,
+        factor: late.subjects[i]?.factor ?? 1,
+      })),
       leaseId: prep.op.leaseId,
       requests: -1,
       tokens: -prep.op.tokens,
@@ -224,7 +258,10 @@ export class RateLimiter {
     }
     const subject = prep.op.subjects[0]!.subject;
     this.telemetry.decision('none', 'refused');
-    this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, { subject_role: 'primary', reason: 'store_unavailable' });
+    this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, {
+      subject_role: 'primary',
+      reason: 'store_unavailable',
+    });
     return {
       allowed: false,
       reason: 'store_unavailable',
@@ -247,7 +284,8 @@ export class RateLimiter {
       if (so.level < 0) continue; // not reached (cluster two-phase refused on the other subject)
       appendDimensionStates(dimensions, sub.subject, sub.limits, so.factor, so.busyMs, so.leases);
       if (so.level > level) level = so.level;
-      if (so.level !== so.prevLevel) this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
+      if (so.level !== so.prevLevel)
+        this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
     }
     if (outcome.code === CODE_OK) {
       this.telemetry.decision('none', degraded ? 'fallback' : 'allowed');
@@ -262,7 +300,13 @@ export class RateLimiter {
         limitFactors: factors,
         ...(degraded ? { fallback: true } : {}),
       };
-      const result: AcquireResult = { allowed: true, retryAfterMs: 0, dimensions, lease, level: levelName(level) };
+      const result: AcquireResult = {
+        allowed: true,
+        retryAfterMs: 0,
+        dimensions,
+        lease,
+        level: levelName(level),
+      };
       if (degraded) result.degraded = true;
       return result;
     }
@@ -273,7 +317,8 @@ export class RateLimiter {
       const dim = dimensionAt(outcome.refusedDim);
       refusedBy = dimensions.find((d) => d.subject === refSubject && d.dimension === dim);
     }
-    const metricDim = outcome.code === CODE_DIMENSION ? reason : outcome.code === CODE_ESTIMATE ? 'estimate' : 'enforcement';
+    const metricDim =
+      outcome.code === CODE_DIMENSION ? reason : outcome.code === CODE_ESTIMATE ? 'estimate' : 'enforcement';
     this.telemetry.decision(metricDim, 'refused');
     this.telemetry.rateLimitHit(
       op.subjects[0]!.subject,
@@ -294,7 +339,13 @@ export class RateLimiter {
     return result;
   }
 
-  private estimateRefusal(req: AcquireRequest, subject: string, s: number, dim: number, limit: number): AcquireResult {
+  private estimateRefusal(
+    req: AcquireRequest,
+    subject: string,
+    s: number,
+    dim: number,
+    limit: number,
+  ): AcquireResult {
     const refusedBy: DimensionState = {
       dimension: dimensionAt(dim),
       subject,
@@ -311,13 +362,22 @@ export class RateLimiter {
       subject_role: s === 1 ? 'secondary' : 'primary',
       reason: 'estimate_exceeds_limit',
     });
-    return { allowed: false, reason: 'estimate_exceeds_limit', refusedBy, retryAfterMs: 0, dimensions: [refusedBy], level: 'normal' };
+    return {
+      allowed: false,
+      reason: 'estimate_exceeds_limit',
+      refusedBy,
+      retryAfterMs: 0,
+      dimensions: [refusedBy],
+      level: 'normal',
+    };
   }
 
   private settleSubjects(lease: Lease): SettleOp['subjects'] {
     const tier = lease.tier !== undefined && this.o.tiers.has(lease.tier) ? lease.tier : this.o.defaultTier;
     const factors = lease.limitFactors ?? [];
-    const out: SettleOp['subjects'] = [{ subject: lease.subject, limits: this.o.tiers.get(tier)!, factor: factors[0] ?? 1 }];
+    const out: SettleOp['subjects'] = [
+      { subject: lease.subject, limits: this.o.tiers.get(tier)!, factor: factors[0] ?? 1 },
+    ];
     if (lease.secondarySubject !== undefined) {
       const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier ?? tier)!;
       out.push({ subject: lease.secondarySubject, limits, factor: factors[1] ?? 1 });
@@ -343,7 +403,10 @@ export class RateLimiter {
     const store = this.o.store;
     if (store.synchronous) return await fn(store);
     const ms = admin ? this.o.commandTimeoutMs * 10 : this.o.commandTimeoutMs;
-    const value = await withTimeout(attempt(() => fn(store)), ms);
+    const value = await withTimeout(
+      attempt(() => fn(store)),
+      ms,
+    );
     this.storeRecovered();
     return value;
   }

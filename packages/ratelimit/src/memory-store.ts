@@ -77,7 +77,9 @@ export class MemoryStore implements SyncLimiterStore {
     this.maxSubjects = options.maxSubjects ?? 100_000;
     this.clock = options.clock ?? systemClock;
     if (!Number.isSafeInteger(this.maxSubjects) || this.maxSubjects < 1) {
-      throw new TypeError(`MemoryStore: maxSubjects must be a positive integer (got ${String(options.maxSubjects)})`);
+      throw new TypeError(
+        `MemoryStore: maxSubjects must be a positive integer (got ${String(options.maxSubjects)})`,
+      );
     }
   }
 
@@ -230,7 +232,15 @@ export class MemoryStore implements SyncLimiterStore {
     const now = this.clock.now();
     const rec = this.records.get(subject);
     if (!rec || rec.expiresAtMs <= now) {
-      return { nowMs: now, busyMs: new Array<number>(WINDOW_DIMS).fill(0), leases: 0, score: 0, blockedUntilMs: 0, banned: false, level: LEVEL_NORMAL };
+      return {
+        nowMs: now,
+        busyMs: new Array<number>(WINDOW_DIMS).fill(0),
+        leases: 0,
+        score: 0,
+        blockedUntilMs: 0,
+        banned: false,
+        level: LEVEL_NORMAL,
+      };
     }
     let leases = 0;
     if (rec.leases) for (const exp of rec.leases.values()) if (exp > now) leases++;

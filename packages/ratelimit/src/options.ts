@@ -1,5 +1,11 @@
 import type { Meter } from '@opentelemetry/api';
-import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type SecurityEventEmitter } from '@llmsec/core';
+import {
+  defaultIdGenerator,
+  systemClock,
+  type Clock,
+  type IdGenerator,
+  type SecurityEventEmitter,
+} from '@llmsec/core';
 import { toLimitVector, validateTierLimits, type LimitVector } from './dimensions.ts';
 import { resolveEnforcement, type EnforcementOptions, type EnforcementParams } from './enforcement.ts';
 import { MemoryStore } from './memory-store.ts';
@@ -61,7 +67,8 @@ export interface ResolvedOptions {
 
 /** Applies defaults in one place and throws a clear TypeError for any invalid option. */
 export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('RateLimiter: options object required');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('RateLimiter: options object required');
   const names = Object.keys(options.tiers ?? {});
   if (names.length === 0) throw new TypeError('RateLimiter: options.tiers must define at least one tier');
   const tiers = new Map<string, LimitVector>();
@@ -72,9 +79,12 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
   }
   const defaultTier = options.defaultTier ?? (names.length === 1 ? names[0]! : undefined);
   if (defaultTier === undefined) {
-    throw new TypeError(`RateLimiter: options.defaultTier is required when there are several tiers (${names.join(', ')})`);
+    throw new TypeError(
+      `RateLimiter: options.defaultTier is required when there are several tiers (${names.join(', ')})`,
+    );
   }
-  if (!tiers.has(defaultTier)) throw new TypeError(`RateLimiter: defaultTier "${defaultTier}" is not in tiers (${names.join(', ')})`);
+  if (!tiers.has(defaultTier))
+    throw new TypeError(`RateLimiter: defaultTier "${defaultTier}" is not in tiers (${names.join(', ')})`);
   if (options.secondaryTier !== undefined && !tiers.has(options.secondaryTier)) {
     throw new TypeError(`RateLimiter: secondaryTier "${options.secondaryTier}" is not in tiers`);
   }
@@ -87,15 +97,20 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
   positiveInt('commandTimeoutMs', commandTimeoutMs);
   const retryIntervalMs = options.retryIntervalMs ?? 1_000;
   if (!Number.isSafeInteger(retryIntervalMs) || retryIntervalMs < 0) {
-    throw new TypeError(`RateLimiter: retryIntervalMs must be an integer >= 0 (got ${String(retryIntervalMs)})`);
+    throw new TypeError(
+      `RateLimiter: retryIntervalMs must be an integer >= 0 (got ${String(retryIntervalMs)})`,
+    );
   }
   const failurePolicy = options.failurePolicy ?? 'open';
   if (failurePolicy !== 'open' && failurePolicy !== 'closed') {
-    throw new TypeError(`RateLimiter: failurePolicy must be 'open' or 'closed' (got ${String(failurePolicy)})`);
+    throw new TypeError(
+      `RateLimiter: failurePolicy must be 'open' or 'closed' (got ${String(failurePolicy)})`,
+    );
   }
   const clock = options.clock ?? systemClock;
   const store = options.store ?? new MemoryStore({ clock });
-  if (typeof store.acquire !== 'function') throw new TypeError('RateLimiter: options.store must be a MemoryStore or RedisStore');
+  if (typeof store.acquire !== 'function')
+    throw new TypeError('RateLimiter: options.store must be a MemoryStore or RedisStore');
   if (options.fallbackStore !== undefined && options.fallbackStore.synchronous !== true) {
     throw new TypeError('RateLimiter: fallbackStore must be synchronous (a MemoryStore)');
   }

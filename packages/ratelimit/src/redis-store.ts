@@ -109,7 +109,13 @@ export class RedisStore implements LimiterStore {
     for (let s = 0; s < n; s++) {
       const busyMs = new Array<number>(WINDOW_DIMS);
       for (let i = 0; i < WINDOW_DIMS; i++) busyMs[i] = r[at + 4 + i]! / 1000;
-      subjects.push({ prevLevel: r[at]!, level: r[at + 1]!, factor: r[at + 2]! / 1e6, leases: r[at + 3]!, busyMs });
+      subjects.push({
+        prevLevel: r[at]!,
+        level: r[at + 1]!,
+        factor: r[at + 2]! / 1e6,
+        leases: r[at + 3]!,
+        busyMs,
+      });
       at += 4 + WINDOW_DIMS;
     }
     return {
@@ -180,7 +186,17 @@ export class RedisStore implements LimiterStore {
 }
 
 function pushParams(args: Arg[], p: EnforcementParams): void {
-  args.push(p.warningAt, p.throttledAt, p.blockedAt, p.bannedAt, p.halfLifeMs, p.blockMs, p.throttleFactor, p.refusalWeight, p.banTtlMs);
+  args.push(
+    p.warningAt,
+    p.throttledAt,
+    p.blockedAt,
+    p.bannedAt,
+    p.halfLifeMs,
+    p.blockMs,
+    p.throttleFactor,
+    p.refusalWeight,
+    p.banTtlMs,
+  );
 }
 
 /** The outcome of a subject the cluster path never reached (the other subject refused first). */

@@ -1,4 +1,11 @@
-import { CONCURRENT_INDEX, dimensionAt, scaledLimit, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
+import {
+  CONCURRENT_INDEX,
+  dimensionAt,
+  scaledLimit,
+  WINDOW_DIMS,
+  WINDOW_MS,
+  type LimitVector,
+} from './dimensions.ts';
 import { unitsInBucket, unitsRemaining } from './gcra.ts';
 import { CODE_BANNED, CODE_BLOCKED, CODE_DIMENSION, CODE_ESTIMATE } from './store.ts';
 import type { DimensionState, RefusalReason } from './types.ts';

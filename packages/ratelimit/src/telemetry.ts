@@ -62,7 +62,13 @@ export class LimiterTelemetry {
         userId,
         ...(extra.sourceIp !== undefined ? { sourceIp: extra.sourceIp } : {}),
         description: `rate limit ${limitType}: ${current} of ${limit} (${extra.subject_role} subject, ${extra.reason})`,
-        metadata: { limit_type: limitType, current, limit, subject_role: extra.subject_role, reason: extra.reason },
+        metadata: {
+          limit_type: limitType,
+          current,
+          limit,
+          subject_role: extra.subject_role,
+          reason: extra.reason,
+        },
       }),
     );
   }

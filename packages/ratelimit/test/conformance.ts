@@ -24,8 +24,11 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       ...extra,
     });
   const admitted = (rs: AcquireResult[]): number => rs.filter((r) => r.allowed).length;
-  const burst = (lim: RateLimiter, count: number, req: Parameters<RateLimiter['acquire']>[0]): Promise<AcquireResult[]> =>
-    Promise.all(Array.from({ length: count }, () => lim.acquire(req)));
+  const burst = (
+    lim: RateLimiter,
+    count: number,
+    req: Parameters<RateLimiter['acquire']>[0],
+  ): Promise<AcquireResult[]> => Promise.all(Array.from({ length: count }, () => lim.acquire(req)));
 
   describe(`store conformance: ${label}`, () => {
     it('admits exactly the request limit and reports current / remaining', async () => {
@@ -34,9 +37,21 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       const rs: AcquireResult[] = [];
       for (let i = 0; i < 8; i++) rs.push(await lim.acquire({ subject, estimatedTokens: 0 }));
       expect(rs.map((r) => r.allowed)).toEqual([true, true, true, true, true, false, false, false]);
-      expect(rs[0]!.dimensions).toEqual([expect.objectContaining({ dimension: 'rph', limit: 5, current: 1, remaining: 4, windowSeconds: 3600 })]);
+      expect(rs[0]!.dimensions).toEqual([
+        expect.objectContaining({
+          dimension: 'rph',
+          limit: 5,
+          current: 1,
+          remaining: 4,
+          windowSeconds: 3600,
+        }),
+      ]);
       expect(rs[4]!.dimensions[0]).toMatchObject({ current: 5, remaining: 0 });
-      expect(rs[5]).toMatchObject({ allowed: false, reason: 'rph', refusedBy: { dimension: 'rph', current: 5, limit: 5 } });
+      expect(rs[5]).toMatchObject({
+        allowed: false,
+        reason: 'rph',
+        refusedBy: { dimension: 'rph', current: 5, limit: 5 },
+      });
       // GCRA: one request's room comes back after window/limit = 720 s.
       expect(rs[5]!.retryAfterMs).toBeGreaterThan(700_000);
       expect(rs[5]!.retryAfterMs).toBeLessThanOrEqual(720_000);
@@ -54,7 +69,11 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       for (let c = 0; c < cases.length; c++) {
         const [tier, tokens, cost, dim] = cases[c]!;
         const lim = limiter({ t: tier });
-        const rs = await burst(lim, 500, { subject: fresh(dim), estimatedTokens: tokens, estimatedCostMicroUsd: cost });
+        const rs = await burst(lim, 500, {
+          subject: fresh(dim),
+          estimatedTokens: tokens,
+          estimatedCostMicroUsd: cost,
+        });
         expect({ dim, admitted: admitted(rs) }).toEqual({ dim, admitted: expected[c] });
         expect(rs.filter((r) => !r.allowed).every((r) => r.reason === dim)).toBe(true);
       }
@@ -76,7 +95,11 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       const lim = limiter({ t: { requestsPerHour: 10, tokensPerMinute: 1_000 } });
       const subject = fresh('estimate');
       const r = await lim.acquire({ subject, estimatedTokens: 1_001 });
-      expect(r).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', refusedBy: { dimension: 'tpm', limit: 1_000 } });
+      expect(r).toMatchObject({
+        allowed: false,
+        reason: 'estimate_exceeds_limit',
+        refusedBy: { dimension: 'tpm', limit: 1_000 },
+      });
       const st = await lim.status(subject);
       expect(st.dimensions.every((d) => d.current === 0)).toBe(true);
     });
@@ -127,36 +150,61 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
     });
 
     it('checks the secondary subject together with the primary and charges neither on refusal', async () => {
-      const lim = limiter({ user: { requestsPerHour: 100, tokensPerHour: 10_000 }, ip: { requestsPerHour: 3 } }, { secondaryTier: 'ip' });
+      const lim = limiter(
+        { user: { requestsPerHour: 100, tokensPerHour: 10_000 }, ip: { requestsPerHour: 3 } },
+        { secondaryTier: 'ip' },
+      );
       const ip = fresh('ip');
       const users = [fresh('u'), fresh('u'), fresh('u'), fresh('u')];
       const rs: AcquireResult[] = [];
-      for (const u of users) rs.push(await lim.acquire({ subject: u, secondarySubject: ip, estimatedTokens: 10 }));
+      for (const u of users)
+        rs.push(await lim.acquire({ subject: u, secondarySubject: ip, estimatedTokens: 10 }));
       expect(rs.map((r) => r.allowed)).toEqual([true, true, true, false]);
       expect(rs[3]).toMatchObject({ reason: 'rph', refusedBy: { subject: ip, limit: 3 } });
       const st = await lim.status(users[3]!, 'user');
       expect(st.dimensions.every((d) => d.current === 0)).toBe(true);
       // A primary refusal leaves the secondary uncharged.
-      const lim2 = limiter({ user: { requestsPerHour: 1 }, ip: { requestsPerHour: 100 } }, { secondaryTier: 'ip' });
+      const lim2 = limiter(
+        { user: { requestsPerHour: 1 }, ip: { requestsPerHour: 100 } },
+        { secondaryTier: 'ip' },
+      );
       const ip2 = fresh('ip');
       const u = fresh('u');
-      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).allowed).toBe(true);
-      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).reason).toBe('rph');
+      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).allowed).toBe(
+        true,
+      );
+      expect((await lim2.acquire({ subject: u, secondarySubject: ip2, estimatedTokens: 0 })).reason).toBe(
+        'rph',
+      );
       const ipState = await lim2.status(ip2, 'ip');
       expect(ipState.dimensions[0]!.current).toBe(1);
     });
 
     it('blocks, bans, lifts and resets through the store', async () => {
-      const lim = limiter({ t: { requestsPerHour: 2 } }, {
-        enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 10, blockMs: 60_000, halfLifeMs: 86_400_000 },
-      });
+      const lim = limiter(
+        { t: { requestsPerHour: 2 } },
+        {
+          enforcement: {
+            warningAt: 1,
+            throttledAt: 2,
+            blockedAt: 3,
+            bannedAt: 10,
+            blockMs: 60_000,
+            halfLifeMs: 86_400_000,
+          },
+        },
+      );
       const subject = fresh('enf');
       // Scores decay in real time here, so weights keep a margin above each threshold.
       expect(await lim.recordViolation(subject, 1.1)).toBe('warning');
       expect(await lim.recordViolation(subject, 1)).toBe('throttled');
       // Throttled: limits scaled by 0.5 (2 -> 1).
       const t = await lim.acquire({ subject, estimatedTokens: 0 });
-      expect(t).toMatchObject({ allowed: true, level: 'throttled', dimensions: [{ dimension: 'rph', limit: 1 }] });
+      expect(t).toMatchObject({
+        allowed: true,
+        level: 'throttled',
+        dimensions: [{ dimension: 'rph', limit: 1 }],
+      });
       // A refusal adds a point: 3 >= blockedAt.
       const r = await lim.acquire({ subject, estimatedTokens: 0 });
       expect(r).toMatchObject({ allowed: false, reason: 'rph' });
@@ -167,7 +215,11 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       expect(await lim.lift(subject)).toBe('blocked');
       expect((await lim.status(subject)).level).toBe('normal');
       expect(await lim.ban(subject)).toBe('normal');
-      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
+        allowed: false,
+        reason: 'banned',
+        level: 'banned',
+      });
       await lim.reset(subject);
       const st = await lim.status(subject);
       expect(st).toMatchObject({ level: 'normal', banned: false, violationScore: 0 });
@@ -176,14 +228,30 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
     });
 
     it('an expired block returns the subject to the level its decayed score implies', async () => {
-      const lim = limiter({ t: { requestsPerHour: 100 } }, {
-        enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 100, blockMs: 300, halfLifeMs: 86_400_000 },
-      });
+      const lim = limiter(
+        { t: { requestsPerHour: 100 } },
+        {
+          enforcement: {
+            warningAt: 1,
+            throttledAt: 2,
+            blockedAt: 3,
+            bannedAt: 100,
+            blockMs: 300,
+            halfLifeMs: 86_400_000,
+          },
+        },
+      );
       const subject = fresh('unblock');
       expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
-      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'blocked' });
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
+        allowed: false,
+        reason: 'blocked',
+      });
       await new Promise((r) => setTimeout(r, 400));
-      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: true, level: 'throttled' });
+      expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
+        allowed: true,
+        level: 'throttled',
+      });
     });
   });
 }

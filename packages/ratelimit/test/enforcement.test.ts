@@ -14,7 +14,15 @@ function setup() {
     store: new MemoryStore({ clock }),
     clock,
     tiers: { t: { requestsPerMinute: 10, concurrent: 4 } },
-    enforcement: { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, halfLifeMs: 10 * MIN, blockMs: 5 * MIN, throttleFactor: 0.5 },
+    enforcement: {
+      warningAt: 5,
+      throttledAt: 10,
+      blockedAt: 20,
+      bannedAt: 50,
+      halfLifeMs: 10 * MIN,
+      blockMs: 5 * MIN,
+      throttleFactor: 0.5,
+    },
     events,
     meter: metrics.meter,
   });
@@ -34,7 +42,12 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
     expect(await lim.recordViolation('u', 5.7)).toBe('throttled'); // 10.7, never exactly 10
     expect(await lim.recordViolation('u', 30)).toBe('blocked'); // 40.7: past blockedAt, short of bannedAt
     expect(await lim.recordViolation('u', 100)).toBe('banned');
-    expect(transitions()).toEqual(['normal->warning', 'warning->throttled', 'throttled->blocked', 'blocked->banned']);
+    expect(transitions()).toEqual([
+      'normal->warning',
+      'warning->throttled',
+      'throttled->blocked',
+      'blocked->banned',
+    ]);
   });
 
   it('decays with the half-life and reports the way back down once each', async () => {
@@ -47,7 +60,11 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
     expect((await lim.acquire({ subject: 'u', estimatedTokens: 0 })).level).toBe('normal');
     expect(transitions()).toEqual(['normal->throttled', 'throttled->warning', 'warning->normal']);
     const down = events.events.filter((e) => e.category === 'anomalous_pattern').at(-1)!;
-    expect(down.input).toMatchObject({ userId: 'u', severity: 'info', metadata: { anomaly_type: 'enforcement_normal' } });
+    expect(down.input).toMatchObject({
+      userId: 'u',
+      severity: 'info',
+      metadata: { anomaly_type: 'enforcement_normal' },
+    });
     expect((await lim.status('u')).violationScore).toBeCloseTo(3, 3);
   });
 
@@ -61,7 +78,14 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
       if (r.lease) await lim.settle(r.lease, { tokens: 0 });
     }
     // rpm 10 * 0.5 = 5.
-    expect(results.map((r) => r.reason)).toEqual([undefined, undefined, undefined, undefined, undefined, 'rpm']);
+    expect(results.map((r) => r.reason)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'rpm',
+    ]);
     expect(results[0]!.dimensions).toEqual([
       expect.objectContaining({ dimension: 'rpm', limit: 5 }),
       expect.objectContaining({ dimension: 'concurrent', limit: 2 }),
@@ -79,7 +103,12 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
     expect(before.level).toBe('throttled');
     await lim.recordViolation('u', 1); // 20: blocked
     const refused = await lim.acquire({ subject: 'u', estimatedTokens: 0 });
-    expect(refused).toMatchObject({ allowed: false, reason: 'blocked', level: 'blocked', retryAfterMs: 5 * MIN });
+    expect(refused).toMatchObject({
+      allowed: false,
+      reason: 'blocked',
+      level: 'blocked',
+      retryAfterMs: 5 * MIN,
+    });
     for (let i = 0; i < 50; i++) await lim.acquire({ subject: 'u', estimatedTokens: 0 });
     expect((await lim.status('u')).violationScore).toBeCloseTo(20, 3);
     clock.advance(5 * MIN); // block over; score 20 * 2^-0.5 = 14.1: throttled
@@ -87,7 +116,12 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
     expect(after).toMatchObject({ allowed: true, level: 'throttled' });
     clock.advance(20 * MIN); // 3.5: normal
     expect((await lim.acquire({ subject: 'u', estimatedTokens: 0 })).level).toBe('normal');
-    expect(transitions()).toEqual(['normal->throttled', 'throttled->blocked', 'blocked->throttled', 'throttled->normal']);
+    expect(transitions()).toEqual([
+      'normal->throttled',
+      'throttled->blocked',
+      'blocked->throttled',
+      'throttled->normal',
+    ]);
   });
 
   it('a new violation while the score is still high blocks again', async () => {
@@ -102,9 +136,15 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
     const { clock, lim, transitions, metrics } = setup();
     await lim.recordViolation('u', 60);
     clock.advance(30 * 86_400_000);
-    expect(await lim.acquire({ subject: 'u', estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'banned' });
+    expect(await lim.acquire({ subject: 'u', estimatedTokens: 0 })).toMatchObject({
+      allowed: false,
+      reason: 'banned',
+    });
     expect(await lim.lift('u')).toBe('banned');
-    expect(await lim.acquire({ subject: 'u', estimatedTokens: 0 })).toMatchObject({ allowed: true, level: 'normal' });
+    expect(await lim.acquire({ subject: 'u', estimatedTokens: 0 })).toMatchObject({
+      allowed: true,
+      level: 'normal',
+    });
     await lim.ban('w');
     expect((await lim.status('w')).banned).toBe(true);
     await lim.reset('w');
@@ -125,7 +165,10 @@ describe('graduated enforcement (state machine, MemoryStore with a manual clock)
       enforcement: { warningAt: 2, throttledAt: 4, blockedAt: 6, bannedAt: 100, refusalWeight: 2 },
     });
     const levels = [];
-    for (let i = 0; i < 5; i++) levels.push((await lim.acquire({ subject: `u${i}`, secondarySubject: 'ip:1', estimatedTokens: 0 })).reason);
+    for (let i = 0; i < 5; i++)
+      levels.push(
+        (await lim.acquire({ subject: `u${i}`, secondarySubject: 'ip:1', estimatedTokens: 0 })).reason,
+      );
     expect(levels).toEqual([undefined, 'rpm', 'rpm', 'rpm', 'blocked']);
     expect((await lim.status('ip:1', 'ip')).level).toBe('blocked');
     expect((await lim.status('u1')).violationScore).toBe(0);

@@ -11,15 +11,23 @@ describe('RateLimiter configuration', () => {
   it('rejects invalid configuration at construction with a clear message', () => {
     const ok = { tiers: { free: { requestsPerMinute: 10 } } };
     expect(() => new RateLimiter({ tiers: {} })).toThrow(/at least one tier/);
-    expect(() => new RateLimiter({ tiers: { a: { requestsPerMinute: 1 }, b: {} } })).toThrow(/defaultTier is required/);
+    expect(() => new RateLimiter({ tiers: { a: { requestsPerMinute: 1 }, b: {} } })).toThrow(
+      /defaultTier is required/,
+    );
     expect(() => new RateLimiter({ ...ok, defaultTier: 'pro' })).toThrow(/defaultTier "pro" is not in tiers/);
-    expect(() => new RateLimiter({ tiers: { free: { requestsPerMinute: 0 } } })).toThrow(/requestsPerMinute must be a positive integer/);
-    expect(() => new RateLimiter({ tiers: { free: { costPerDayMicroUsd: 0.5 } } })).toThrow(/costPerDayMicroUsd must be a positive integer/);
+    expect(() => new RateLimiter({ tiers: { free: { requestsPerMinute: 0 } } })).toThrow(
+      /requestsPerMinute must be a positive integer/,
+    );
+    expect(() => new RateLimiter({ tiers: { free: { costPerDayMicroUsd: 0.5 } } })).toThrow(
+      /costPerDayMicroUsd must be a positive integer/,
+    );
     expect(() => new RateLimiter({ tiers: { free: { rpm: 5 } as never } })).toThrow(/unknown limit "rpm"/);
     expect(() => new RateLimiter({ ...ok, failurePolicy: 'maybe' as never })).toThrow(/failurePolicy/);
     expect(() => new RateLimiter({ ...ok, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
     expect(() => new RateLimiter({ ...ok, secondaryTier: 'ip' })).toThrow(/secondaryTier "ip"/);
-    expect(() => new RateLimiter({ ...ok, enforcement: { warningAt: 10, throttledAt: 5 } })).toThrow(/throttledAt \(5\) must be >= enforcement.warningAt/);
+    expect(() => new RateLimiter({ ...ok, enforcement: { warningAt: 10, throttledAt: 5 } })).toThrow(
+      /throttledAt \(5\) must be >= enforcement.warningAt/,
+    );
     expect(() => new RateLimiter({ ...ok, enforcement: { throttleFactor: 2 } })).toThrow(/throttleFactor/);
     expect(() => new MemoryStore({ maxSubjects: 0 })).toThrow(/maxSubjects/);
     expect(() => new RedisStore({ client: {} as never })).toThrow(/ioredis/);
@@ -33,14 +41,25 @@ describe('RateLimiter configuration', () => {
     });
     expect((await lim.acquire({ subject: 'pro-a', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(3);
     expect((await lim.acquire({ subject: 'b', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(1);
-    expect((await lim.acquire({ subject: 'c', tier: 'pro', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(3);
-    expect((await lim.acquire({ subject: 'd', tier: 'nope', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(1);
+    expect((await lim.acquire({ subject: 'c', tier: 'pro', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(
+      3,
+    );
+    expect((await lim.acquire({ subject: 'd', tier: 'nope', estimatedTokens: 0 })).dimensions[0]!.limit).toBe(
+      1,
+    );
   });
 
   it('acquireSync decides without a promise on MemoryStore and refuses to run on an async store', () => {
     const lim = new RateLimiter({ tiers: { t: { requestsPerMinute: 2 } } });
-    expect([0, 1, 2].map(() => lim.acquireSync({ subject: 's', estimatedTokens: 0 }).allowed)).toEqual([true, true, false]);
-    const redisLim = new RateLimiter({ store: new RedisStore({ client: new Redis({ lazyConnect: true }) }), tiers: { t: {} } });
+    expect([0, 1, 2].map(() => lim.acquireSync({ subject: 's', estimatedTokens: 0 }).allowed)).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    const redisLim = new RateLimiter({
+      store: new RedisStore({ client: new Redis({ lazyConnect: true }) }),
+      tiers: { t: {} },
+    });
     expect(() => redisLim.acquireSync({ subject: 's', estimatedTokens: 0 })).toThrow(/synchronous store/);
   });
 
@@ -49,7 +68,9 @@ describe('RateLimiter configuration', () => {
     expect((await lim.acquire({ subject: 's', estimatedTokens: Number.NaN })).dimensions[0]!.current).toBe(0);
     expect((await lim.acquire({ subject: 's', estimatedTokens: -5 })).dimensions[0]!.current).toBe(0);
     expect((await lim.acquire({ subject: 's', estimatedTokens: 2.1 })).dimensions[0]!.current).toBe(3);
-    expect((await lim.acquire({ subject: 's', estimatedTokens: Infinity })).reason).toBe('estimate_exceeds_limit');
+    expect((await lim.acquire({ subject: 's', estimatedTokens: Infinity })).reason).toBe(
+      'estimate_exceeds_limit',
+    );
   });
 });
 
@@ -67,10 +88,18 @@ describe('RateLimiter events and metrics', () => {
     await lim.acquire({ subject: 'bob', estimatedTokens: 500 });
     const hits = events.events.filter((e) => e.category === 'rate_limit_hit');
     expect(hits.map((e) => e.input)).toEqual([
-      expect.objectContaining({ userId: 'alice', metadata: expect.objectContaining({ limit_type: 'rpm', current: 2, limit: 2, reason: 'rpm' }) }),
+      expect.objectContaining({
+        userId: 'alice',
+        metadata: expect.objectContaining({ limit_type: 'rpm', current: 2, limit: 2, reason: 'rpm' }),
+      }),
       expect.objectContaining({
         userId: 'bob',
-        metadata: expect.objectContaining({ limit_type: 'tpm', current: 500, limit: 100, reason: 'estimate_exceeds_limit' }),
+        metadata: expect.objectContaining({
+          limit_type: 'tpm',
+          current: 500,
+          limit: 100,
+          reason: 'estimate_exceeds_limit',
+        }),
       }),
     ]);
     expect(metrics.count(METRIC_RATELIMIT_DECISIONS, { dimension: 'none', outcome: 'allowed' })).toBe(2);
@@ -90,7 +119,10 @@ describe('RateLimiter events and metrics', () => {
       },
     });
     await lim.acquire({ subject: 's', estimatedTokens: 0 });
-    await expect(lim.acquire({ subject: 's', estimatedTokens: 0 })).resolves.toMatchObject({ allowed: false, reason: 'rpm' });
+    await expect(lim.acquire({ subject: 's', estimatedTokens: 0 })).resolves.toMatchObject({
+      allowed: false,
+      reason: 'rpm',
+    });
   });
 
   it('a critical alert records a violation for every implicated user (detection tightens enforcement)', async () => {
@@ -123,8 +155,15 @@ describe('RateLimiter events and metrics', () => {
     expect((await lim.status('trudy')).violationScore).toBe(5);
     hook(alert);
     await new Promise((r) => setImmediate(r));
-    expect(await lim.acquire({ subject: 'mallory', estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'blocked' });
-    expect(events.events.filter((e) => e.category === 'anomalous_pattern').map((e) => e.input.metadata.anomaly_type)).toContain('enforcement_blocked');
+    expect(await lim.acquire({ subject: 'mallory', estimatedTokens: 0 })).toMatchObject({
+      allowed: false,
+      reason: 'blocked',
+    });
+    expect(
+      events.events
+        .filter((e) => e.category === 'anomalous_pattern')
+        .map((e) => e.input.metadata.anomaly_type),
+    ).toContain('enforcement_blocked');
   });
 });
 

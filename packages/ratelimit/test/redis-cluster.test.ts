@@ -26,9 +26,15 @@ storeConformance('cluster', () => store);
 describe('RedisStore on a three-master Redis Cluster', () => {
   it('runs in cluster mode and spreads subjects over all three masters', async () => {
     expect(store.cluster).toBe(true);
-    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 10 } }, failurePolicy: 'closed', commandTimeoutMs: 5_000 });
+    const lim = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerHour: 10 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
     const subjects = Array.from({ length: 30 }, (_, i) => `spread-${Date.now()}-${i}`);
-    for (const s of subjects) expect((await lim.acquire({ subject: s, estimatedTokens: 0 })).allowed).toBe(true);
+    for (const s of subjects)
+      expect((await lim.acquire({ subject: s, estimatedTokens: 0 })).allowed).toBe(true);
     const perNode = await Promise.all(client.nodes('master').map((n) => n.keys('llmsec:{spread-*')));
     expect(perNode).toHaveLength(3);
     expect(perNode.every((keys) => keys.length > 0)).toBe(true);
@@ -38,7 +44,10 @@ describe('RedisStore on a three-master Redis Cluster', () => {
   it('rolls the secondary reservation back when the primary refuses (two-phase)', async () => {
     const lim = new RateLimiter({
       store,
-      tiers: { user: { requestsPerHour: 1, tokensPerHour: 1_000 }, ip: { requestsPerHour: 50, tokensPerHour: 10_000 } },
+      tiers: {
+        user: { requestsPerHour: 1, tokensPerHour: 1_000 },
+        ip: { requestsPerHour: 50, tokensPerHour: 10_000 },
+      },
       defaultTier: 'user',
       secondaryTier: 'ip',
       failurePolicy: 'closed',
@@ -47,9 +56,13 @@ describe('RedisStore on a three-master Redis Cluster', () => {
     });
     const ip = `ip:two-phase-${Date.now()}`;
     const user = `u-two-phase-${Date.now()}`;
-    expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).allowed).toBe(true);
+    expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).allowed).toBe(
+      true,
+    );
     for (let i = 0; i < 5; i++) {
-      expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).reason).toBe('rph');
+      expect((await lim.acquire({ subject: user, secondarySubject: ip, estimatedTokens: 100 })).reason).toBe(
+        'rph',
+      );
     }
     const st = await lim.status(ip, 'ip');
     expect(st.dimensions.find((d) => d.dimension === 'rph')!.current).toBe(1);

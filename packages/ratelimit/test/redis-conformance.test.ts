@@ -43,7 +43,12 @@ describe('RedisStore on a real redis-server', () => {
     const subject = `mem-${Date.now()}`;
     const sizes: number[] = [];
     for (let i = 1; i <= 1_000; i++) {
-      const r = await lim.acquire({ subject, secondarySubject: `ip:${subject}`, estimatedTokens: 500, estimatedCostMicroUsd: 1_200 });
+      const r = await lim.acquire({
+        subject,
+        secondarySubject: `ip:${subject}`,
+        estimatedTokens: 500,
+        estimatedCostMicroUsd: 1_200,
+      });
       expect(r.allowed).toBe(true);
       await lim.settle(r.lease!, { tokens: 420, costMicroUsd: 1_000 });
       if (i === 10 || i === 1_000) sizes.push(Number(await client.memory('USAGE', rlKey(subject))));
@@ -63,7 +68,12 @@ describe('RedisStore on a real redis-server', () => {
   });
 
   it('holds leases in a sorted set bounded by the concurrency limit, with a TTL', async () => {
-    const lim = new RateLimiter({ store, tiers: { c: { concurrent: 3 } }, leaseTtlMs: 60_000, commandTimeoutMs: 5_000 });
+    const lim = new RateLimiter({
+      store,
+      tiers: { c: { concurrent: 3 } },
+      leaseTtlMs: 60_000,
+      commandTimeoutMs: 5_000,
+    });
     const subject = `leases-${Date.now()}`;
     await Promise.all(Array.from({ length: 20 }, () => lim.acquire({ subject, estimatedTokens: 0 })));
     expect(await client.zcard(leaseKey(subject))).toBe(3);
@@ -73,7 +83,12 @@ describe('RedisStore on a real redis-server', () => {
   });
 
   it('reloads its script after SCRIPT FLUSH (EVALSHA, then EVAL on NOSCRIPT)', async () => {
-    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 2 } }, failurePolicy: 'closed', commandTimeoutMs: 5_000 });
+    const lim = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerHour: 2 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
     const subject = `noscript-${Date.now()}`;
     expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
     await client.script('FLUSH');
@@ -84,7 +99,12 @@ describe('RedisStore on a real redis-server', () => {
 
   it('uses the Redis clock: a limiter whose own clock is a year off decides the same', async () => {
     const skewed = { now: () => Date.now() + 365 * 86_400_000 };
-    const a = new RateLimiter({ store, tiers: { t: { requestsPerMinute: 3 } }, clock: skewed, commandTimeoutMs: 5_000 });
+    const a = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerMinute: 3 } },
+      clock: skewed,
+      commandTimeoutMs: 5_000,
+    });
     const b = new RateLimiter({ store, tiers: { t: { requestsPerMinute: 3 } }, commandTimeoutMs: 5_000 });
     const subject = `clock-${Date.now()}`;
     const rs = [];

@@ -85,9 +85,13 @@ describe('Redis killed mid-run', () => {
     const port = redis.port;
     const killedAt = Date.now();
     await redis.kill();
-    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 500).length > 50, { what: 'traffic during the outage' });
+    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 500).length > 50, {
+      what: 'traffic during the outage',
+    });
     const during = run.results.filter((x) => x.at > killedAt + 500);
-    expect(during.every((x) => x.r.allowed && x.r.degraded === true && x.r.lease?.fallback === true)).toBe(true);
+    expect(during.every((x) => x.r.allowed && x.r.degraded === true && x.r.lease?.fallback === true)).toBe(
+      true,
+    );
     redis = await startRedis({ port });
     const restartedAt = Date.now();
     await waitUntil(() => run.results.some((x) => x.at > restartedAt && x.r.degraded === undefined), {
@@ -124,10 +128,14 @@ describe('Redis killed mid-run', () => {
     await waitUntil(() => run.results.length > 20, { what: 'healthy traffic' });
     const killedAt = Date.now();
     await redis.kill();
-    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 300).length > 30, { what: 'traffic during the outage' });
+    await waitUntil(() => run.results.filter((x) => x.at > killedAt + 300).length > 30, {
+      what: 'traffic during the outage',
+    });
     await run.stop();
     const during = run.results.filter((x) => x.at > killedAt + 300);
-    expect(during.every((x) => !x.r.allowed && x.r.reason === 'store_unavailable' && x.r.degraded === true)).toBe(true);
+    expect(
+      during.every((x) => !x.r.allowed && x.r.reason === 'store_unavailable' && x.r.degraded === true),
+    ).toBe(true);
     expect(Math.max(...run.results.map((x) => x.ms))).toBeLessThan(150 + 1_000);
     // Settling while the store is down resolves too.
     await expect(lim.settle(held.lease!, { tokens: 5 })).resolves.toBeUndefined();

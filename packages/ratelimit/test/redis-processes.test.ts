@@ -83,7 +83,11 @@ describe('limiter processes sharing one Redis', () => {
     await gone;
     const lim = limiter('holder', 1_500);
     const refused = await lim.acquire({ subject, estimatedTokens: 0 });
-    expect(refused).toMatchObject({ allowed: false, reason: 'concurrent', refusedBy: { current: 3, limit: 3 } });
+    expect(refused).toMatchObject({
+      allowed: false,
+      reason: 'concurrent',
+      refusedBy: { current: 3, limit: 3 },
+    });
     expect(refused.retryAfterMs).toBeLessThanOrEqual(1_500);
     await new Promise((r) => setTimeout(r, refused.retryAfterMs + 1_600));
     const back = await Promise.all([0, 1, 2, 3].map(() => lim.acquire({ subject, estimatedTokens: 0 })));

@@ -3,10 +3,16 @@ import type { EventInputFor, SecurityEvent, SecurityEventEmitter } from '@llmsec
 import type { Category } from '@llmsec/core';
 
 /** A Meter that records counter increments, for asserting metric names and attributes. */
-export function recordingMeter(): { meter: Meter; adds: { name: string; value: number; attrs: Attributes }[]; count(name: string, match?: Attributes): number } {
+export function recordingMeter(): {
+  meter: Meter;
+  adds: { name: string; value: number; attrs: Attributes }[];
+  count(name: string, match?: Attributes): number;
+} {
   const adds: { name: string; value: number; attrs: Attributes }[] = [];
   const meter = {
-    createCounter: (name: string) => ({ add: (value: number, attrs: Attributes = {}) => adds.push({ name, value, attrs }) }),
+    createCounter: (name: string) => ({
+      add: (value: number, attrs: Attributes = {}) => adds.push({ name, value, attrs }),
+    }),
   } as unknown as Meter;
   const count = (name: string, match: Attributes = {}): number =>
     adds
@@ -16,13 +22,21 @@ export function recordingMeter(): { meter: Meter; adds: { name: string; value: n
 }
 
 /** An emitter that keeps what it was given. */
-export function recordingEmitter(): SecurityEventEmitter & { events: { category: string; input: EventInputFor<Category> }[] } {
+export function recordingEmitter(): SecurityEventEmitter & {
+  events: { category: string; input: EventInputFor<Category> }[];
+} {
   const events: { category: string; input: EventInputFor<Category> }[] = [];
   return {
     events,
     emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent {
       events.push({ category, input: input as unknown as EventInputFor<Category> });
-      return { event_id: `EVT-${events.length}`, timestamp: new Date(0).toISOString(), category, severity: 'warning', user_id: input.userId ?? 'anonymous' } as SecurityEvent;
+      return {
+        event_id: `EVT-${events.length}`,
+        timestamp: new Date(0).toISOString(),
+        category,
+        severity: 'warning',
+        user_id: input.userId ?? 'anonymous',
+      } as SecurityEvent;
     },
   };
 }

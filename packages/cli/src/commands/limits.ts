@@ -1,0 +1,97 @@
+import { connectRedis, leaseKey, RateLimiter, RedisStore, rlKey } from '@llmsec/ratelimit';
+import { UsageError, type CliIO, type Command } from '../io.ts';
+
+const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [--cluster]
+
+  show   print the subject's counters, leases and enforcement state as JSON
+  reset  delete every counter, lease and enforcement record of the subject
+  lift   lift a block or ban and clear the violation score
+  ban    ban the subject until lifted
+
+  --redis URL   Redis to use (default: $LLMSEC_REDIS_URL)
+  --cluster     URL is a seed node of a Redis Cluster
+
+Levels and scores are computed with the default enforcement thresholds.`;
+
+const ACTIONS = new Set(['show', 'reset', 'lift', 'ban']);
+
+/** Operator actions on one rate-limit subject, straight against the shared Redis. */
+export const command: Command = {
+  summary: 'show, reset, lift or ban a rate-limit subject (Redis)',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { action, subject, url, cluster } = parseArgs(argv);
+    let client: Awaited<ReturnType<typeof connectRedis>>;
+    try {
+      client = await connectRedis(url, { cluster });
+    } catch (err) {
+      io.stderr.write(`llmsec limits: cannot reach Redis at ${url}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    try {
+      const limiter = new RateLimiter({
+        store: new RedisStore({ client }),
+        tiers: { cli: {} },
+        commandTimeoutMs: 500,
+        failurePolicy: 'closed',
+      });
+      let out: unknown;
+      if (action === 'show') {
+        const status = await limiter.status(subject);
+        const [rlTtl, leaseTtl] = await Promise.all([
+          client.pttl(rlKey(subject)),
+          client.pttl(leaseKey(subject)),
+        ]);
+        out = {
+          subject: status.subject,
+          keys: { [rlKey(subject)]: ttlOf(rlTtl), [leaseKey(subject)]: ttlOf(leaseTtl) },
+          level: status.level,
+          violationScore: status.violationScore,
+          ...(status.blockedUntilMs !== undefined
+            ? { blockedUntil: new Date(status.blockedUntilMs).toISOString() }
+            : {}),
+          banned: status.banned,
+          activeLeases: status.activeLeases,
+          busyMs: status.busyMs,
+          at: new Date(status.nowMs).toISOString(),
+        };
+      } else if (action === 'reset') {
+        await limiter.reset(subject);
+        out = { subject, reset: true };
+      } else if (action === 'lift') {
+        out = { subject, lifted: true, previousLevel: await limiter.lift(subject) };
+      } else {
+        out = { subject, banned: true, previousLevel: await limiter.ban(subject) };
+      }
+      io.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    } finally {
+      client.disconnect();
+    }
+  },
+};
+
+function parseArgs(argv: string[]): { action: string; subject: string; url: string; cluster: boolean } {
+  const positional: string[] = [];
+  let url = process.env.LLMSEC_REDIS_URL;
+  let cluster = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--redis') {
+      url = argv[++i];
+      if (url === undefined) throw new UsageError(`--redis needs a URL\n\n${USAGE}`);
+    } else if (a.startsWith('--redis=')) url = a.slice('--redis='.length);
+    else if (a === '--cluster') cluster = true;
+    else if (a === '-h' || a === '--help') throw new UsageError(USAGE);
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}\n\n${USAGE}`);
+    else positional.push(a);
+  }
+  const [action, subject, ...extra] = positional;
+  if (!action || !ACTIONS.has(action)) throw new UsageError(`expected show, reset, lift or ban\n\n${USAGE}`);
+  if (!subject || extra.length > 0) throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
+  if (!url) throw new UsageError(`--redis URL is required (or set LLMSEC_REDIS_URL)\n\n${USAGE}`);
+  return { action, subject, url, cluster };
+}
+
+function ttlOf(pttl: number): { exists: boolean; ttlMs?: number } {
+  return pttl === -2 ? { exists: false } : { exists: true, ttlMs: pttl };
+}

@@ -1,0 +1,51 @@
+import { Cluster, Redis } from 'ioredis';
+
+export interface ConnectRedisOptions {
+  /** `url` names a seed node of a Redis Cluster. @default false */
+  cluster?: boolean;
+  /** @default 2_000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * A fail-fast ioredis client for operator tools: one connection attempt, no reconnect loop, no
+ * offline queue, so an unreachable Redis rejects at once with the connection error instead of
+ * queueing commands. Services should build their own client (see README) and keep reconnecting.
+ */
+export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<Redis | Cluster> {
+  const connectTimeout = options.connectTimeoutMs ?? 2_000;
+  let client: Redis | Cluster;
+  if (options.cluster) {
+    const u = new URL(url);
+    client = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: () => null,
+      redisOptions: {
+        connectTimeout,
+        maxRetriesPerRequest: 0,
+        ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      },
+    });
+  } else {
+    client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+  }
+  // Connection errors arrive as 'error' events; connect() itself only says the connection closed.
+  let lastError: Error | undefined;
+  client.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw lastError ?? err;
+  }
+  return client;
+}

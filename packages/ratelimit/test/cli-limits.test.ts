@@ -1,0 +1,72 @@
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { runCli } from '../../cli/src/cli.ts';
+import { getFreePort } from '../../../test/support/ports.ts';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { RateLimiter } from '../src/limiter.ts';
+import { RedisStore } from '../src/redis-store.ts';
+import { rlKey } from '../src/keys.ts';
+
+let redis: RedisHandle;
+let client: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+});
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+});
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
+  return { code, out, err };
+}
+
+describe('llmsec limits', () => {
+  it('shows, lifts, bans and resets a subject in the shared Redis', async () => {
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 100, concurrent: 5 } },
+      enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 50 },
+      commandTimeoutMs: 5_000,
+    });
+    const subject = `cli-${Date.now()}`;
+    await lim.acquire({ subject, estimatedTokens: 0 });
+    await lim.recordViolation(subject, 20);
+
+    const shown = await cli(['limits', 'show', subject, '--redis', redis.url]);
+    expect(shown.err).toBe('');
+    expect(shown.code).toBe(0);
+    const state = JSON.parse(shown.out) as Record<string, unknown>;
+    // Default thresholds (blockedAt 20): the CLI computes the level the default way.
+    expect(state).toMatchObject({ subject, level: 'blocked', activeLeases: 1, banned: false, violationScore: expect.closeTo(20, 1) });
+    expect((state.keys as Record<string, { exists: boolean; ttlMs: number }>)[rlKey(subject)]!.ttlMs).toBeGreaterThan(0);
+    expect((state.busyMs as Record<string, number>).rph).toBeGreaterThan(0);
+
+    expect(JSON.parse((await cli(['limits', 'lift', subject, '--redis', redis.url])).out)).toMatchObject({ lifted: true });
+    expect((await lim.status(subject)).level).toBe('normal');
+    expect((await cli(['limits', 'ban', subject, '--redis', redis.url])).code).toBe(0);
+    expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'banned' });
+    expect((await cli(['limits', 'reset', subject, '--redis', redis.url])).code).toBe(0);
+    expect(await client.exists(rlKey(subject))).toBe(0);
+    expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
+  });
+
+  it('fails with a clear message and exit 1 when Redis is unreachable; 2 on bad usage', async () => {
+    const port = await getFreePort();
+    const r = await cli(['limits', 'show', 'alice', '--redis', `redis://127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}`));
+    expect((await cli(['limits', 'show'])).code).toBe(2);
+    expect((await cli(['limits', 'frobnicate', 'alice', '--redis', redis.url])).code).toBe(2);
+  });
+});
