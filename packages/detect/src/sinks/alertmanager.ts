@@ -73,6 +73,12 @@ export class AlertmanagerSink implements AlertSink {
     positive('AlertmanagerSink', 'resendIntervalMs', resendIntervalMs);
     positive('AlertmanagerSink', 'maxBatch', maxBatch);
     positive('AlertmanagerSink', 'maxFiring', this.maxFiring);
+    if (resendIntervalMs >= DEFAULT_RESOLVE_TIMEOUT_MS) {
+      diag.warn(
+        `AlertmanagerSink: resendIntervalMs ${resendIntervalMs} is not below Alertmanager's default resolve_timeout (5m); ` +
+          'firing alerts will flap to resolved unless resolve_timeout is raised',
+      );
+    }
     if (!Array.isArray(options.urls) || options.urls.length === 0) {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
     }
@@ -157,6 +163,9 @@ export class AlertmanagerSink implements AlertSink {
     }
   }
 }
+
+/** Alertmanager's default `global.resolve_timeout`. */
+const DEFAULT_RESOLVE_TIMEOUT_MS = 5 * 60_000;
 
 const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, alert: 1, warning: 2 };
 
