@@ -6,10 +6,8 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withRateLimit } from '../src/http/middleware-node.ts';
-import { setRateLimitUsage } from '../src/http/usage.ts';
-import { RateLimiter } from '../src/limiter.ts';
-import { MemoryStore } from '../src/memory-store.ts';
+// Through the package entry point, as an application would import it.
+import { MemoryStore, RateLimiter, setRateLimitUsage, withRateLimit } from '../src/index.ts';
 import { abortAfterFirstChunk, close, fetchRaw, listen } from './http-support.ts';
 
 let server: Server | undefined;
