@@ -22,7 +22,12 @@ import {
   METRIC_REQUESTS,
   METRIC_TELEMETRY_ERRORS,
 } from '@llmsec/core';
-import { dashboardQueries, loadDashboard, substituteVariables } from './support/dashboard.ts';
+import {
+  dashboardQueries,
+  loadDashboard,
+  queriesWithoutData,
+  substituteVariables,
+} from './support/dashboard.ts';
 import {
   finiteValues,
   PromQueryError,
@@ -80,7 +85,7 @@ function startMetricsSource(): { exporter: PrometheusExporter; provider: MeterPr
     requests.add(1, { outcome: 'error', model });
     events.add(2, { category: 'guardrail_block', severity: 'warning', layer: 'prompt_injection' });
     events.add(1, { category: 'output_filter_block', severity: 'alert', layer: 'secret_filter' });
-    events.add(5, { category: 'request_completed', severity: 'info', layer: '' });
+    events.add(5, { category: 'request_completed', severity: 'info' });
     cost.add(0.0125, { model });
     guardDuration.record(0.0002 * (1 + (n % 5)), { layer: 'prompt_injection', outcome: 'block' });
     guardDuration.record(0.00005, { layer: 'pii', outcome: 'allow' });
@@ -186,6 +191,18 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     ]);
     const none = await prom.query(substituteVariables(expr, { vars: { model: 'no-such-model' } }));
     expect(none.result).toEqual([]);
+  });
+
+  it('lists exactly the queries without data (here: those filtered to a model that does not exist)', async () => {
+    const missing = await queriesWithoutData(prom, {
+      queries,
+      substitutions: { vars: { model: 'no-such-model' } },
+      timeoutMs: 3_000,
+    });
+    const expected = queries.filter((q) => q.expr.includes('$model'));
+    expect(expected.length).toBeGreaterThan(5);
+    expect(missing.map((m) => m.query)).toEqual(expected);
+    expect(missing[0]!.promql).toContain('no-such-model');
   });
 
   it('rejects malformed PromQL, so a broken panel query cannot pass', async () => {

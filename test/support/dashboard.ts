@@ -15,6 +15,7 @@ import {
   METRIC_REQUESTS,
   METRIC_TELEMETRY_ERRORS,
 } from '@llmsec/core';
+import type { PrometheusHandle } from './prometheus.ts';
 
 /**
  * The llmsec Grafana dashboard as data for tests: its PromQL queries with Grafana's variables
@@ -157,4 +158,35 @@ export function metricNamesIn(expr: string): string[] {
     names.add(m[0]);
   }
   return [...names];
+}
+
+export interface MissingData {
+  query: DashboardQuery;
+  /** The query as sent to Prometheus. */
+  promql: string;
+  /** Why: a time-out with the last result, or Prometheus's error. */
+  error: string;
+}
+
+/**
+ * Runs every query until it returns a finite sample or the shared deadline passes, and lists
+ * those that never did: empty means every panel of the dashboard has data. This is the check
+ * to run against a live chat API (scraped by `startPrometheus`).
+ */
+export async function queriesWithoutData(
+  prom: Pick<PrometheusHandle, 'waitForData'>,
+  options: { queries?: DashboardQuery[]; substitutions?: Substitutions; timeoutMs?: number } = {},
+): Promise<MissingData[]> {
+  const queries = options.queries ?? dashboardQueries(loadDashboard());
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const missing: MissingData[] = [];
+  for (const query of queries) {
+    const promql = substituteVariables(query.expr, options.substitutions);
+    try {
+      await prom.waitForData(promql, { timeoutMs: Math.max(0, deadline - Date.now()) });
+    } catch (err) {
+      missing.push({ query, promql, error: (err as Error).message });
+    }
+  }
+  return missing;
 }
