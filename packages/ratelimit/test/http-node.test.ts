@@ -295,6 +295,19 @@ describe('node:http middleware: aborted requests leak nothing', () => {
     expect(limiter.outstanding.size).toBe(0);
   });
 
+  it('the app ended the response but the client left before it was flushed → settled, not refunded', async () => {
+    const limiter = new FakeLimiter();
+    const port = await serve(limiter, (_req, res) => {
+      // Far more than socket buffers hold: 'finish' cannot happen before the client leaves.
+      res.end(Buffer.alloc(32 * 1024 * 1024, 97));
+    });
+    await abortAfterFirstChunk(port);
+    await waitFor(() => limiter.settled.length + limiter.cancelled.length === 1, 'release');
+    expect(limiter.settled).toHaveLength(1);
+    expect(limiter.cancelled).toHaveLength(0);
+    expect(limiter.outstanding.size).toBe(0);
+  });
+
   it('client gone while acquire is pending → the lease is cancelled when it arrives and the handler never runs', async () => {
     const limiter = new FakeLimiter();
     limiter.closeGate();

@@ -3,11 +3,13 @@
  * the headers and the refusal, and own the lease until the response ends.
  *
  * Lease lifecycle, per request, exactly once:
- * - response 'finish' (fully handed to the OS) → settle with the actual usage;
+ * - response 'finish' (fully handed to the OS), or 'close' after the app called `end()` →
+ *   settle with the actual usage;
  * - response 'close' or 'error' before 'finish' (client went away, socket error) → settle
  *   with the reported usage if the app reported some (tokens already spent upstream are
- *   charged), otherwise cancel (nothing was consumed; the reservation and the concurrency
- *   slot are returned);
+ *   charged), otherwise cancel (the reservation and the concurrency slot are returned). An
+ *   app that streams should report usage as it accrues (`setRateLimitUsage`), or a client
+ *   could read most of a stream and disconnect to have its tokens refunded;
  * - client gone while acquire was still pending → the lease is cancelled as soon as it
  *   arrives, and the request goes no further.
  * The listeners are attached before acquire, so no ending can be missed.
@@ -225,6 +227,9 @@ class LeaseTracker<Req extends RequestLike> {
       this.#release();
     });
     res.once('close', () => {
+      // The app ended the response but the socket closed before the last bytes were flushed:
+      // the work was done, so it is settled like a finished response, not refunded.
+      if (!this.#finished && res.writableEnded) this.#finished = true;
       if (!this.#finished) this.#gone = true;
       this.#release();
     });
