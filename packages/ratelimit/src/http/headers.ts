@@ -2,8 +2,9 @@
  * Rate-limit response headers from an AcquireResult.
  *
  * IETF fields: draft-ietf-httpapi-ratelimit-headers-10 (27 September 2025; the text was
- * checked in the working group's repository). Both fields are Structured Field Lists
- * (RFC 9651) of String items with parameters:
+ * read in the working group's repository, github.com/ietf-wg-httpapi/ratelimit-headers, as
+ * of its 23 September 2025 head; revision -11 of May 2026 was not compared). Both fields are
+ * Structured Field Lists (RFC 9651) of String items with parameters:
  *
  *   RateLimit-Policy: "rpm";q=60;w=60, "tpm";q=100000;w=60;llmsec-qu="tokens"
  *   RateLimit: "rpm";r=59;t=60, "tpm";r=98800;t=60
