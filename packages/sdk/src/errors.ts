@@ -25,6 +25,28 @@ export function setTelemetryErrorCounter(counter: TelemetryErrorCounter | undefi
   defaultCounter = counter;
 }
 
+/** The counter reports go to when they name none. */
+export function getTelemetryErrorCounter(): TelemetryErrorCounter | undefined {
+  return defaultCounter;
+}
+
+const warned = new Set<string>();
+const MAX_WARNINGS = 200;
+
+/**
+ * diag.warn once per `key` (bounded): for bad input that a caller may repeat on every request,
+ * where one warning says everything and a warning per call would flood the log.
+ */
+export function warnOnce(key: string, message: string): void {
+  try {
+    if (warned.has(key) || warned.size >= MAX_WARNINGS) return;
+    warned.add(key);
+    diag.warn(message);
+  } catch {
+    // Logging is best effort.
+  }
+}
+
 /**
  * The error's class name, never its message: messages carry ids and prompt text and are
  * unbounded, class names are a small set fixed by code.
@@ -103,4 +125,5 @@ export function guarded<T>(component: string, fn: () => T, fallback: T): T {
 /** Test hook: forget throttling state so each test sees first-occurrence logging. */
 export function resetTelemetryErrorThrottle(): void {
   lastLogged.clear();
+  warned.clear();
 }

@@ -1,4 +1,4 @@
-import { diag, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { isSpanContextValid, type SpanContext } from '@opentelemetry/api';
 import {
   ANONYMOUS_USER,
   DEFAULT_SEVERITY,
@@ -14,6 +14,7 @@ import {
 } from '@llmsec/core';
 import type { SecurityContext } from './context.ts';
 import { normaliseId } from './context.ts';
+import { warnOnce } from './errors.ts';
 import { LIMITS, clipText, finiteNumber, normaliseMetadata, stringList } from './normalise.ts';
 
 /**
@@ -91,7 +92,8 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
 
   const { metadata, dropped } = normaliseMetadata(raw.metadata);
   if (dropped.length > 0) {
-    diag.warn(`llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${dropped.slice(0, 10).join(', ')}`);
+    const keys = dropped.slice(0, 10).join(', ');
+    warnOnce(`metadata:${category}:${keys}`, `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`);
   }
   addPayload(event, metadata, raw, deps.capturePreviews);
   if (Object.keys(metadata).length > 0) event.metadata = metadata;
@@ -104,7 +106,7 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
 function eventTime(value: unknown, clock: Clock): number {
   const t = finiteNumber(value);
   if (t !== undefined && Math.abs(t) <= MAX_TIME_MS) return t;
-  if (value !== undefined) diag.warn(`llmsec: ignoring invalid event time ${String(value)}; using the clock`);
+  if (value !== undefined) warnOnce('event-time', `llmsec: ignoring invalid event time ${String(value)}; using the clock`);
   const now = clock.now();
   return Number.isFinite(now) && Math.abs(now) <= MAX_TIME_MS ? now : Date.now();
 }

@@ -11,7 +11,7 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@llmsec/core';
-import { reportTelemetryError, setTelemetryErrorCounter } from './errors.ts';
+import { getTelemetryErrorCounter, reportTelemetryError, setTelemetryErrorCounter } from './errors.ts';
 import { registerGlobals } from './globals.ts';
 import { JsonlEventWriter, type JsonlDestination } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
@@ -186,7 +186,7 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
         settle('jsonl', () => jsonl?.close()),
       ]);
       unregister();
-      setTelemetryErrorCounter(undefined);
+      if (getTelemetryErrorCounter() === metrics) setTelemetryErrorCounter(undefined);
     })();
     return shutdownPromise;
   };

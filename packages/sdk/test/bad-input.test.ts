@@ -1,6 +1,7 @@
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { METRIC_EVENTS, METRIC_TELEMETRY_ERRORS, decodeEventLine, encodeEvent, type Category } from '@llmsec/core';
+import { resetTelemetryErrorThrottle } from '../src/errors.ts';
 import { createHarness } from './harness.ts';
 
 type Harness = ReturnType<typeof createHarness>;
@@ -16,6 +17,7 @@ const recordingLogger: DiagLogger = {
 };
 
 beforeEach(() => {
+  resetTelemetryErrorThrottle();
   warnings.length = 0;
   diag.setLogger(recordingLogger, DiagLogLevel.WARN);
   h = createHarness();
@@ -74,7 +76,10 @@ describe('bad input never crashes the host', () => {
     const event = h.events.rateLimitHit({ limitType: 'rpm', current: Number.NaN, limit: Infinity });
     expect(event.metadata!.current).toBeUndefined();
     expect(event.metadata!.limit).toBe(Number.MAX_SAFE_INTEGER);
-    expect(warnings.some((w) => w.includes('current'))).toBe(true);
+    expect(warnings.filter((w) => w.includes('dropped') && w.includes('current'))).toHaveLength(1);
+    // Repeating the same bad input does not repeat the warning.
+    h.events.rateLimitHit({ limitType: 'rpm', current: Number.NaN, limit: 1 });
+    expect(warnings.filter((w) => w.includes('dropped') && w.includes('current'))).toHaveLength(1);
     const parsed = JSON.parse(encodeEvent(event)) as { metadata: Record<string, unknown> };
     expect(parsed.metadata.limit).toBe(Number.MAX_SAFE_INTEGER);
     const t = h.events.unusualTokenUsage({ promptTokens: '42' as unknown as number, completionTokens: 1 });
