@@ -17,7 +17,7 @@ export type NextFunction = (err?: unknown) => void;
 /**
  * `(req, res, next?) => Promise<boolean>`: resolves true when the request was admitted (and
  * `next()` was called, if given), false when it was refused (response sent) or the client is
- * gone. Never rejects.
+ * gone. Rejects only if `next()` itself throws (Express turns that into `next(err)`).
  */
 export type RateLimitMiddleware = (
   req: GuardRequest,
