@@ -1,0 +1,129 @@
+/**
+ * Instrumentation overhead: the same non-streaming chat call through the real `openai` client,
+ * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
+ * processors and discarding exporters; SecurityEvents), in the same process and run.
+ *
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30]
+ *
+ * Two transports:
+ * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
+ * - `canned fetch`: the client's `fetch` option returns a canned Response: no socket, so the
+ *   machine's network and scheduling noise is out and the difference is our CPU cost.
+ * Variants per transport: plain, instrumented without guards, instrumented with the default
+ * guards. Rounds are paired (each round times every variant back to back, rotating the
+ * order); the reported overhead is the median of the per-round differences, which cancels
+ * most of the drift of a shared machine.
+ */
+import OpenAI from 'openai';
+import { context, logs, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
+import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
+import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
+import { startFakeLlm } from '../../examples/fake-llm/server.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+const CALLS = arg('calls', 100);
+const ROUNDS = arg('rounds', 30);
+const WARMUP = 300;
+
+class Reader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
+const discardLogs: LogRecordExporter = { export: (_l, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
+
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discardSpans })] });
+const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: discardLogs })] });
+const meterProvider = new MeterProvider({ readers: [new Reader()] });
+trace.setGlobalTracerProvider(tracerProvider);
+logs.setGlobalLoggerProvider(loggerProvider);
+metrics.setGlobalMeterProvider(meterProvider);
+
+const fake = await startFakeLlm();
+const events = new SecurityEvents();
+const body = {
+  model: 'gpt-4o-mini',
+  max_tokens: 64,
+  messages: [
+    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
+    { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
+  ],
+};
+const canned = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: `Echo: ${body.messages[1].content}` }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
+});
+const cannedFetch = (): Promise<Response> =>
+  Promise.resolve(new Response(canned, { status: 200, headers: { 'content-type': 'application/json' } }));
+
+function variants(transport: 'fake server' | 'canned fetch'): Record<string, OpenAI> {
+  const make = (): OpenAI =>
+    transport === 'fake server'
+      ? new OpenAI({ apiKey: 'bench', baseURL: fake.openaiBaseURL, maxRetries: 0 })
+      : new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: cannedFetch });
+  return {
+    plain: make(),
+    'instrumented, no guards': instrumentClient(make(), { events }),
+    'instrumented, default guards': instrumentClient(make(), { events, guards: defaultGuards({ allowedTools: ['get_weather'] }) }),
+  };
+}
+
+async function timeCalls(client: OpenAI, n: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await client.chat.completions.create(body);
+  return Number(process.hrtime.bigint() - start) / 1000 / n;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const quart = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)] as number;
+const fmt = (x: number): string => x.toFixed(1).padStart(7);
+
+const lines: string[] = [
+  `instrumentation overhead, node ${process.version}: ${ROUNDS} paired rounds x ${CALLS} sequential non-streaming chat.completions.create calls per variant`,
+  'default guards: prompt-injection patterns, PII/secrets detect (input and output), system-prompt leakage, tool allowlist',
+];
+for (const transport of ['fake server', 'canned fetch'] as const) {
+  const clients = variants(transport);
+  const names = Object.keys(clients);
+  for (const c of Object.values(clients)) await timeCalls(c, WARMUP);
+  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = names.map((_, k) => names[(k + r) % names.length] as string);
+    for (const name of order) times[name]?.push(await timeCalls(clients[name] as OpenAI, CALLS));
+  }
+  const base = times.plain as number[];
+  lines.push(`\n[${transport}]`);
+  lines.push(`  ${'plain'.padEnd(30)} median ${fmt(median(base))} us/call`);
+  for (const name of names.slice(1)) {
+    const t = times[name] as number[];
+    const diffs = t.map((x, k) => x - (base[k] as number));
+    lines.push(
+      `  ${name.padEnd(30)} median ${fmt(median(t))} us/call   added ${fmt(median(diffs))} us/call (paired median; IQR ${quart(diffs, 0.25).toFixed(1)} .. ${quart(diffs, 0.75).toFixed(1)}); x${(median(t) / median(base)).toFixed(3)}`,
+    );
+  }
+}
+process.stdout.write(`${lines.join('\n')}\n`);
+await fake.close();
+await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown(), meterProvider.shutdown()]);
