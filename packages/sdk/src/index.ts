@@ -25,3 +25,7 @@ export { SEVERITY_NUMBER } from './severity.ts';
 export { SafeSpanProcessor, SafeLogRecordProcessor, SafeSpanExporter, SafeLogRecordExporter, SafeMetricExporter } from './safe-processors.ts';
 export { setupLlmsec } from './setup.ts';
 export type { SetupOptions, LlmsecSetup } from './setup.ts';
+export { LlmClientInstrumentation, instrumentClient, GuardrailBlockedError, OutputBlockedError, RateLimitedError } from './instrumentation/index.ts';
+export type { LlmClientInstrumentationConfig, LlmInstrumentationOptions, InputGuard, OutputGuard, GuardInput, GuardOutput, GuardContext, GuardDecision, OutputDecision, GuardMessage, GuardOptions, LimiterLike } from './instrumentation/index.ts';
+export { piiGuard, systemPromptLeakageGuard, toolAllowlistGuard, patternGuard, keywordGuard, PROMPT_INJECTION_PATTERNS, defaultGuards } from './guards/index.ts';
+export type { PiiGuardOptions, SystemPromptLeakageOptions, ToolAllowlistOptions, PatternGuardOptions } from './guards/index.ts';
