@@ -120,6 +120,9 @@ export class JsonlEventWriter {
       reportTelemetryError('jsonl', err);
     } finally {
       this.stream.off('drain', this.onDrain);
+      // Leave no listeners on stdout or a caller's stream (many writers would leak them); a
+      // stream we opened keeps its error listener, since an unhandled stream error would crash.
+      if (!this.ownsStream) this.stream.off('error', this.onError);
     }
   }
 

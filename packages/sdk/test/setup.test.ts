@@ -9,7 +9,10 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { METRIC_TELEMETRY_ERRORS } from '@llmsec/core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { METRIC_TELEMETRY_ERRORS, decodeEventLine } from '@llmsec/core';
 import { resetTelemetryErrorThrottle } from '../src/errors.ts';
 import { setupLlmsec, type LlmsecSetup } from '../src/setup.ts';
 import { TestMetricReader } from './harness.ts';
@@ -105,6 +108,44 @@ describe('setupLlmsec', () => {
     current = setupLlmsec({ serviceName: 'globals-2', otlp: false, prometheus: false });
     expect(propagation.fields()).toContain('baggage');
     expect(metrics.getMeterProvider()).toBe(current.meterProvider);
+  });
+
+  it('writes the JSONL security log and closes it at shutdown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmsec-setup-'));
+    try {
+      const path = join(dir, 'security.jsonl');
+      current = setupLlmsec({ serviceName: 'jsonl-app', otlp: false, prometheus: false, jsonl: { path } });
+      const a = current.events.piiDetected({ piiTypes: ['email'], direction: 'input', userId: 'u1' });
+      const b = current.events.authFailure({ reason: 'bad key', sourceIp: '10.0.0.1' });
+      await current.shutdown();
+      const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+      expect(lines.map((l) => decodeEventLine(l).event)).toEqual([a, b]);
+      expect(a.service).toBe('jsonl-app');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('registers instrumentations against its providers and disables them at shutdown', async () => {
+    const calls: string[] = [];
+    const got: Record<string, unknown> = {};
+    let config = { enabled: false };
+    const instrumentation = {
+      instrumentationName: 'fake',
+      instrumentationVersion: '1.0.0',
+      enable: () => calls.push('enable'),
+      disable: () => calls.push('disable'),
+      setTracerProvider: (p: unknown) => (got.tracer = p),
+      setMeterProvider: (p: unknown) => (got.meter = p),
+      setLoggerProvider: (p: unknown) => (got.logger = p),
+      setConfig: (c: { enabled: boolean }) => (config = c),
+      getConfig: () => config,
+    };
+    current = setupLlmsec({ serviceName: 'instr', otlp: false, prometheus: false, instrumentations: [instrumentation] });
+    expect(got).toEqual({ tracer: current.tracerProvider, meter: current.meterProvider, logger: current.loggerProvider });
+    expect(calls).toEqual(['enable']);
+    await current.shutdown();
+    expect(calls).toEqual(['enable', 'disable']);
   });
 
   it('rejects invalid configuration at construction with a clear message', () => {
