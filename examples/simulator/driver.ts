@@ -36,13 +36,18 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
 
   const start = Date.now();
   const inFlight: Promise<void>[] = [];
+  // A user's client waits for each answer before sending the next (as people and most bots
+  // do), so one user's requests stay in order; only personas marked `concurrent` overlap.
+  const lastByUser = new Map<string, Promise<void>>();
   for (const { persona, request } of schedule) {
     if (options.signal?.aborted) break;
     const due = start + request.at * options.durationMs;
     const wait = due - Date.now();
     if (wait > 0) await sleep(wait, options.signal);
-    inFlight.push(
-      send(request, options).then((status) => {
+    const previous = persona.concurrent ? undefined : lastByUser.get(request.userId);
+    const sent = (previous ?? Promise.resolve())
+      .then(() => send(request, options))
+      .then((status) => {
         const s = stats.get(persona.name)!;
         s.requests++;
         if (status === 200) s.ok++;
@@ -50,8 +55,9 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
         else if (status === 429) s.rateLimited++;
         else s.errors++;
         options.onResponse?.(persona, request, status);
-      }),
-    );
+      });
+    if (!persona.concurrent) lastByUser.set(request.userId, sent);
+    inFlight.push(sent);
   }
   await Promise.all(inFlight);
   return stats;

@@ -29,6 +29,8 @@ export interface Persona {
   expectedRules: string[];
   /** Attackers caught by refusals rather than detection (the flooder). */
   expectRateLimited?: boolean;
+  /** Sends without waiting for answers (the flooder); others wait for each response. */
+  concurrent?: boolean;
   users: string[];
   requests: PlannedRequest[];
 }
@@ -195,6 +197,7 @@ export function buildPersonas(random: RandomSource, benignUsers = 20): Persona[]
     description: 'hammers the API far past its plan',
     expectedRules: [],
     expectRateLimited: true,
+    concurrent: true,
     users: ['attacker-flood'],
     requests: spread(random, 90, 0.1, 0.4).map((at) =>
       request(at, 'attacker-flood', pick(random, P.BENIGN_PROMPTS), { maxTokens: 50 }),

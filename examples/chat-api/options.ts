@@ -1,0 +1,91 @@
+import type { Alert } from '@llmsec/core';
+import type { TierLimits } from '@llmsec/ratelimit';
+
+/** Everything the chat API can be told; `configFromEnv` maps environment variables onto it. */
+export interface ChatApiOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** The OpenAI-compatible upstream. */
+  upstream: { baseURL: string; apiKey: string };
+  /** Model used when a request names none. @default 'gpt-4o-mini' */
+  defaultModel?: string;
+  /** Shared limiter state in Redis; default: the in-memory store (one process). */
+  redisUrl?: string;
+  /** Alertmanager base URLs for detection alerts. */
+  alertmanagerUrls?: string[];
+  /** OTLP/HTTP base URL (traces, logs, metrics); the OTEL_* variables work too. */
+  otlpEndpoint?: string;
+  /** A separate /metrics server; default: /metrics on the API's own server. */
+  metrics?: { port: number; host?: string };
+  /** Folder for events.jsonl and alerts.jsonl; default: none written. */
+  outDir?: string;
+  /** Rate-limit plans; the `x-plan` header picks `free` or `pro`; `ip` applies per client address. @default DEFAULT_TIERS */
+  tiers?: Record<string, TierLimits>;
+  /** Request body limit. @default 1 MiB */
+  maxBodyBytes?: number;
+  /** Trace viewer link for alerts, with `{trace_id}`. @default Jaeger on localhost */
+  traceUrlTemplate?: string;
+  /** Record redacted previews of prompts and responses. @default false */
+  capturePreviews?: boolean;
+  /** Called for every firing and resolved alert (the demo's progress display). */
+  onAlert?: (alert: Alert) => void;
+  /** @default 'chat-api' */
+  serviceName?: string;
+}
+
+/** Two plans: free users are held tight; pro users get room for heavy, legitimate use. */
+export const DEFAULT_TIERS: Record<string, TierLimits> = {
+  free: {
+    requestsPerMinute: 30,
+    requestsPerHour: 600,
+    tokensPerMinute: 40_000,
+    tokensPerDay: 1_000_000,
+    costPerHourMicroUsd: 2_000_000,
+    concurrent: 4,
+  },
+  pro: {
+    requestsPerMinute: 120,
+    requestsPerHour: 5_000,
+    tokensPerMinute: 400_000,
+    tokensPerDay: 20_000_000,
+    costPerHourMicroUsd: 50_000_000,
+    concurrent: 16,
+  },
+  /** Per client address, across all its users: catches one host rotating through accounts. */
+  ip: {
+    requestsPerMinute: 3_000,
+    tokensPerMinute: 4_000_000,
+    concurrent: 256,
+  },
+};
+
+/** Environment variables of the compose stack (deploy/README.md lists them). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOptions {
+  const options: ChatApiOptions = {
+    port: intOr(env.PORT, 8080, 'PORT'),
+    host: env.HOST ?? '127.0.0.1',
+    upstream: {
+      baseURL: env.LLMSEC_UPSTREAM_URL ?? 'http://127.0.0.1:8090/v1',
+      apiKey: env.OPENAI_API_KEY ?? 'fake-key',
+    },
+  };
+  if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
+  if (env.LLMSEC_ALERTMANAGER_URL) options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) options.otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (env.LLMSEC_METRICS_PORT) {
+    options.metrics = { port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'), host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1' };
+  }
+  if (env.LLMSEC_OUT_DIR) options.outDir = env.LLMSEC_OUT_DIR;
+  if (env.LLMSEC_TRACE_URL_TEMPLATE) options.traceUrlTemplate = env.LLMSEC_TRACE_URL_TEMPLATE;
+  if (env.LLMSEC_CAPTURE_PREVIEWS === 'true') options.capturePreviews = true;
+  return options;
+}
+
+function intOr(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`);
+  return n;
+}

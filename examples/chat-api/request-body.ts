@@ -1,0 +1,101 @@
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './http-errors.ts';
+
+/** Reads a JSON body of at most `limitBytes`; a larger or malformed body is a clear 4xx. */
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new HttpError(415, 'invalid_request_error', 'content-type must be application/json');
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    throw new HttpError(413, 'invalid_request_error', `request body over ${limitBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) {
+      throw new HttpError(413, 'invalid_request_error', `request body over ${limitBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, 'invalid_request_error', `invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
+  max_tokens?: number;
+  tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters?: object } }>;
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+/** Validates the OpenAI-compatible request fields this API supports, naming the bad field. */
+export function parseChatRequest(body: unknown, defaultModel: string): ChatRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
+  }
+  const raw = body as Record<string, unknown>;
+  const model = raw.model ?? defaultModel;
+  if (typeof model !== 'string' || model.length === 0 || model.length > 100) {
+    throw new HttpError(400, 'invalid_request_error', '"model" must be a non-empty string', { param: 'model' });
+  }
+  if (!Array.isArray(raw.messages) || raw.messages.length === 0) {
+    throw new HttpError(400, 'invalid_request_error', '"messages" must be a non-empty array', { param: 'messages' });
+  }
+  const messages = raw.messages.map((m, i) => {
+    const msg = m as Record<string, unknown> | null;
+    if (!msg || typeof msg !== 'object' || !ROLES.has(msg.role as string) || typeof msg.content !== 'string') {
+      throw new HttpError(
+        400,
+        'invalid_request_error',
+        `"messages[${i}]" must have a role (system, user, assistant) and string content`,
+        { param: `messages[${i}]` },
+      );
+    }
+    return { role: msg.role as 'system' | 'user' | 'assistant', content: msg.content };
+  });
+  const request: ChatRequest = { model, messages };
+  if (raw.max_tokens !== undefined) {
+    if (!Number.isInteger(raw.max_tokens) || (raw.max_tokens as number) < 1 || (raw.max_tokens as number) > 32_768) {
+      throw new HttpError(400, 'invalid_request_error', '"max_tokens" must be an integer in 1..32768', {
+        param: 'max_tokens',
+      });
+    }
+    request.max_tokens = raw.max_tokens as number;
+  }
+  if (raw.tools !== undefined) {
+    if (!Array.isArray(raw.tools) || raw.tools.some((t) => typeof t?.function?.name !== 'string')) {
+      throw new HttpError(400, 'invalid_request_error', '"tools" must be an array of function tools', {
+        param: 'tools',
+      });
+    }
+    request.tools = raw.tools as ChatRequest['tools'];
+  }
+  return request;
+}
+
+/** User ids arrive in a header: bounded and printable, or the request is refused. */
+const USER_ID = /^[A-Za-z0-9._@:-]{1,128}$/;
+
+export function parseUserId(header: string | string[] | undefined): string {
+  if (header === undefined) {
+    throw new HttpError(401, 'authentication_error', 'missing x-user-id header');
+  }
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !USER_ID.test(value)) {
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      'x-user-id must be 1-128 characters of letters, digits and . _ @ : -',
+      { param: 'x-user-id' },
+    );
+  }
+  return value;
+}

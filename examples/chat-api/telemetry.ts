@@ -1,0 +1,88 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Alert } from '@llmsec/core';
+import {
+  AlertmanagerSink,
+  ConsoleSink,
+  DetectionEngine,
+  DetectionLogRecordProcessor,
+  DetectionSpanProcessor,
+  OtelAlertSink,
+  type AlertSink,
+} from '@llmsec/detect';
+import { setupLlmsec, type LlmsecSetup } from '@llmsec/sdk';
+import type { ChatApiOptions } from './options.ts';
+
+export interface Telemetry {
+  llmsec: LlmsecSetup;
+  engine: DetectionEngine;
+  /** Every alert (firing and resolved) in order, for summaries and tests. */
+  alerts: Alert[];
+  /** Late subscribers (the rate limiter's violation hook is created after the engine). */
+  onAlert: Array<(alert: Alert) => void>;
+  shutdown(): Promise<void>;
+}
+
+const MAX_ALERTS_KEPT = 10_000;
+
+/**
+ * The one-call setup plus inline detection: the detection engine reads security events from
+ * both the span processor and the log-record processor (duplicates dropped by event id) and
+ * sends alerts to the alert log, the OpenTelemetry log pipeline and, if configured, Alertmanager.
+ */
+export function setupTelemetry(options: ChatApiOptions): Telemetry {
+  const sinks: AlertSink[] = [new OtelAlertSink()];
+  let alertsFile: WriteStream | undefined;
+  if (options.outDir !== undefined) {
+    mkdirSync(options.outDir, { recursive: true });
+    alertsFile = createWriteStream(join(options.outDir, 'alerts.jsonl'));
+    sinks.push(new ConsoleSink({ stream: alertsFile, name: 'alerts-file' }));
+  }
+  if (options.alertmanagerUrls !== undefined && options.alertmanagerUrls.length > 0) {
+    sinks.push(
+      new AlertmanagerSink({
+        urls: options.alertmanagerUrls,
+        traceUrlTemplate: options.traceUrlTemplate ?? 'http://localhost:16686/trace/{trace_id}',
+      }),
+    );
+  }
+  const alerts: Alert[] = [];
+  const onAlert: Array<(alert: Alert) => void> = [];
+  if (options.onAlert) onAlert.push(options.onAlert);
+  const engine = new DetectionEngine({
+    sinks,
+    // A quiet second moves event time on, so incidents resolve without new traffic.
+    tickIntervalMs: 1000,
+    onAlert: (alert) => {
+      if (alerts.length < MAX_ALERTS_KEPT) alerts.push(alert);
+      for (const listener of onAlert) listener(alert);
+    },
+  });
+  const llmsec = setupLlmsec({
+    serviceName: options.serviceName ?? 'chat-api',
+    otlp: options.otlpEndpoint !== undefined ? { endpoint: options.otlpEndpoint } : undefined,
+    prometheus:
+      options.metrics !== undefined
+        ? { port: options.metrics.port, host: options.metrics.host ?? '127.0.0.1' }
+        : { preventServerStart: true },
+    jsonl: options.outDir !== undefined ? { path: join(options.outDir, 'events.jsonl') } : false,
+    capturePreviews: options.capturePreviews ?? false,
+    spanProcessors: [new DetectionSpanProcessor({ engine })],
+    logRecordProcessors: [new DetectionLogRecordProcessor({ engine })],
+  });
+  return {
+    llmsec,
+    engine,
+    alerts,
+    onAlert,
+    shutdown: async () => {
+      // Flush the SDK first so the last events reach the engine, then release what the
+      // engine still holds for reordering, then stop the sinks.
+      await llmsec.forceFlush();
+      engine.flush();
+      await engine.shutdown();
+      await llmsec.shutdown();
+      if (alertsFile) await new Promise<void>((resolve) => alertsFile.end(resolve));
+    },
+  };
+}
