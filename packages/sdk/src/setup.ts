@@ -162,6 +162,12 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     ids: options.ids,
   });
   const unregister = options.registerGlobal === false ? () => {} : registerGlobals({ tracerProvider, loggerProvider, meterProvider });
+  // LLM client instrumentations record their security events through this SecurityEvents
+  // (so JSONL, onEvent and detection see them) unless they were given their own.
+  for (const inst of options.instrumentations ?? []) {
+    const target = inst as Partial<{ setEvents(e: SecurityEvents): void; hasOwnEvents(): boolean }>;
+    if (typeof target.setEvents === 'function' && target.hasOwnEvents?.() !== true) target.setEvents(events);
+  }
   const disableInstrumentations =
     options.instrumentations !== undefined && options.instrumentations.length > 0
       ? registerInstrumentations({ instrumentations: options.instrumentations, tracerProvider, meterProvider, loggerProvider })

@@ -16,6 +16,11 @@ import type { LlmInstrumentationOptions } from './types.ts';
  */
 export function instrumentClient<T extends object>(client: T, options: LlmInstrumentationOptions = {}): T {
   const runtime = new LlmRuntime(options);
+  return instrumentClientWith(client, () => runtime);
+}
+
+/** instrumentClient with a runtime supplied by the caller (LlmClientInstrumentation.instrumentClient). */
+export function instrumentClientWith<T extends object>(client: T, getRuntime: () => LlmRuntime | undefined): T {
   const targets = methodsOf(client);
   if (targets.length === 0) {
     throw new TypeError('instrumentClient: not an OpenAI (7.x) or Anthropic (1.x) client: no chat.completions / responses / embeddings / messages');
@@ -31,7 +36,7 @@ export function instrumentClient<T extends object>(client: T, options: LlmInstru
       configurable: true,
       writable: true,
       enumerable: false,
-      value: wrapCreate(() => runtime, adapter, original),
+      value: wrapCreate(getRuntime, adapter, original),
     });
   }
   return client;

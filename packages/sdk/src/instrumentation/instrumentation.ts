@@ -6,6 +6,7 @@ import { anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
 import { openaiResponsesAdapter } from './openai-responses.ts';
+import { instrumentClientWith } from './instrument-client.ts';
 import { wrapCreate } from './patch.ts';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, LlmRuntime } from './runtime.ts';
 import type { LlmInstrumentationOptions } from './types.ts';
@@ -31,6 +32,7 @@ interface Target {
 export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstrumentationConfig> {
   declare private llmRuntime: LlmRuntime | undefined;
   declare private llmMetrics: LlmsecMetrics | undefined;
+  declare private injectedEvents: SecurityEventEmitter | undefined;
 
   constructor(config: LlmClientInstrumentationConfig = {}) {
     super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
@@ -60,9 +62,23 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
     this.llmRuntime = undefined;
   }
 
-  /** Where security events go (e.g. setupLlmsec's `events`), if not given in the config. */
+  /** Where security events go; setupLlmsec calls it with its `events` unless the config has some. */
   setEvents(events: SecurityEventEmitter): void {
+    this.injectedEvents = events;
     this.runtime().setEvents(events);
+  }
+
+  /**
+   * Instruments one client instance with this instrumentation's configuration and providers:
+   * for bundled apps (no module hook) that still use setupLlmsec({ instrumentations }).
+   */
+  instrumentClient<T extends object>(client: T): T {
+    return instrumentClientWith(client, () => (this.isEnabled() ? this.runtime() : undefined));
+  }
+
+  /** True when the config named its own event emitter. */
+  hasOwnEvents(): boolean {
+    return this.getConfig().events !== undefined;
   }
 
   protected override _updateMetricInstruments(): void {
@@ -74,6 +90,7 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
     if (this.llmRuntime === undefined) {
       const runtime = new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer });
       if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
+      if (this.injectedEvents !== undefined && this.getConfig().events === undefined) runtime.setEvents(this.injectedEvents);
       this.llmRuntime = runtime;
     }
     return this.llmRuntime;
