@@ -14,6 +14,7 @@ import {
   METRIC_KINDS,
 } from './support/dashboard.ts';
 import * as core from '@llmsec/core';
+import { DEFAULT_RULE_IDS, defaultRules } from '@llmsec/detect';
 
 /**
  * Static checks of the deployment configuration: promtool on the Prometheus config and rules
@@ -30,19 +31,8 @@ const RUNBOOK_BASE = 'https://github.com/llmsec/llmsec/blob/main/docs/runbooks/'
 const RULES_FILE = at('deploy/prometheus/rules/llmsec.rules.yml');
 const RULES_TEST_FILE = at('deploy/prometheus/tests/llmsec.rules.test.yml');
 const ALERT_SEVERITIES = ['warning', 'alert', 'critical'];
-/** The detector's built-in rule ids (packages/detect), each with a runbook. */
-const DETECTION_RULES = [
-  'rapid_guardrail_blocks',
-  'output_filter_bypass',
-  'escalating_complexity',
-  'systematic_enumeration',
-  'high_block_rate',
-  'identical_requests',
-  'escalating_length',
-  'system_prompt_leakage',
-  'token_usage_anomaly',
-  'coordinated_campaign',
-];
+/** The detector's built-in rules: each has a runbook here. */
+const DETECTION_RULES: string[] = [...DEFAULT_RULE_IDS];
 
 interface Run {
   code: number;
@@ -452,6 +442,12 @@ describe('runbooks', () => {
       expect(text, `${name}: ${heading}`).toContain(heading);
     }
     expect(index()).toContain(`(${name}.md)`);
+  });
+
+  it('is where the built-in detection rules point', () => {
+    const builtIn = defaultRules();
+    expect(builtIn.map((r) => r.id).sort()).toEqual([...DETECTION_RULES].sort());
+    for (const rule of builtIn) expect(rule.runbook_url, rule.id).toBe(`${RUNBOOK_BASE}${rule.id}.md`);
   });
 
   it('resolves every relative link between runbooks', () => {
