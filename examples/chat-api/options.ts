@@ -15,7 +15,7 @@ export interface ChatApiOptions {
   redisUrl?: string;
   /** Alertmanager base URLs for detection alerts. */
   alertmanagerUrls?: string[];
-  /** OTLP/HTTP base URL (traces, logs, metrics); the OTEL_* variables work too. */
+  /** OTLP/HTTP base URL (traces, logs, metrics). Without it, the standard OTEL_EXPORTER_OTLP_* variables decide. */
   otlpEndpoint?: string;
   /** A separate /metrics server; default: /metrics on the API's own server. */
   metrics?: { port: number; host?: string };
@@ -73,7 +73,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
   };
   if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
   if (env.LLMSEC_ALERTMANAGER_URL) options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) options.otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (env.LLMSEC_METRICS_PORT) {
     options.metrics = { port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'), host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1' };
   }

@@ -4,7 +4,7 @@
  * (OTEL_EXPORTER_OTLP_*_ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION, ...) on their own.
  */
 export interface EnvConfig {
-  /** A base or per-signal OTLP endpoint is configured: export that signal over OTLP. */
+  /** A base or per-signal OTLP endpoint is configured and OTEL_<SIGNAL>_EXPORTER is not `none`: export that signal over OTLP. */
   otlpTraces: boolean;
   otlpLogs: boolean;
   otlpMetrics: boolean;
@@ -26,10 +26,13 @@ export interface EnvConfig {
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const has = (name: string): boolean => (env[name] ?? '').trim() !== '';
   const base = has('OTEL_EXPORTER_OTLP_ENDPOINT');
+  // OTEL_<SIGNAL>_EXPORTER=none turns one signal's OTLP export off (e.g. metrics that
+  // Prometheus already scrapes from /metrics, which would otherwise be stored twice).
+  const off = (signal: string): boolean => (env[`OTEL_${signal}_EXPORTER`] ?? '').trim().toLowerCase() === 'none';
   return {
-    otlpTraces: base || has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
-    otlpLogs: base || has('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'),
-    otlpMetrics: base || has('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'),
+    otlpTraces: (base || has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) && !off('TRACES'),
+    otlpLogs: (base || has('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT')) && !off('LOGS'),
+    otlpMetrics: (base || has('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT')) && !off('METRICS'),
     spanScheduleDelayMs: positiveInt(env.OTEL_BSP_SCHEDULE_DELAY),
     logScheduleDelayMs: positiveInt(env.OTEL_BLRP_SCHEDULE_DELAY),
     metricIntervalMs: positiveInt(env.OTEL_METRIC_EXPORT_INTERVAL),
