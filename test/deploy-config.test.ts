@@ -447,7 +447,13 @@ describe('runbooks', () => {
   it('is where the built-in detection rules point', () => {
     const builtIn = defaultRules();
     expect(builtIn.map((r) => r.id).sort()).toEqual([...DETECTION_RULES].sort());
-    for (const rule of builtIn) expect(rule.runbook_url, rule.id).toBe(`${RUNBOOK_BASE}${rule.id}.md`);
+    for (const rule of builtIn) {
+      expect(rule.runbook_url, rule.id).toBe(`${RUNBOOK_BASE}${rule.id}.md`);
+      const text = readFileSync(at('docs/runbooks', `${rule.id}.md`), 'utf8');
+      expect(text, `${rule.id} runbook severity`).toMatch(
+        new RegExp(`\\| Severity +\\| \`${rule.severity}\` +\\|`),
+      );
+    }
   });
 
   it('resolves every relative link between runbooks', () => {
