@@ -30,10 +30,10 @@ describe('LlmClientInstrumentation in both module systems (real openai and @anth
     expect(out.requests).toBe(3);
   });
 
-  it('ESM: import is patched when started with --import hook.mjs', async () => {
+  it('ESM: import is patched when started with --import @llmsec/sdk/hook', async () => {
     const out = await scenario([
       '--import',
-      './packages/sdk/src/instrumentation/hook.mjs',
+      '@llmsec/sdk/hook',
       '--import',
       `./${fixtures}/instr-esm-setup.mjs`,
       `${fixtures}/instr-esm-app.mjs`,

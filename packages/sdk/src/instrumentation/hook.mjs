@@ -1,5 +1,5 @@
 // ESM support for LlmClientInstrumentation: start Node with
-//   node --import @llmsec/sdk/src/instrumentation/hook.mjs --import ./otel-setup.js app.js
+//   node --import @llmsec/sdk/hook --import ./otel-setup.js app.js
 // so that `import OpenAI from 'openai'` is loaded through import-in-the-middle and can be patched.
 // (The setup file must create and enable the instrumentation before the app's imports run.)
 import { register } from 'node:module';

@@ -22,7 +22,7 @@ interface Target {
 /**
  * Auto-instrumentation of `openai` 7.x and `@anthropic-ai/sdk` 1.x through the OpenTelemetry
  * module hooks: `require` (CommonJS) out of the box, `import` (ESM) when the process was started
- * with `--import @llmsec/sdk/src/instrumentation/hook.mjs` (or any file that registers
+ * with `--import @llmsec/sdk/hook` (or any file that registers
  * `@opentelemetry/instrumentation/hook.mjs`). The resource classes' `create` methods are wrapped
  * on their prototypes, reached from the client class (`OpenAI.Chat.Completions`, ...).
  *
