@@ -1,5 +1,4 @@
-import { patternGuard, piiGuard, PROMPT_INJECTION_PATTERNS, systemPromptLeakageGuard, toolAllowlistGuard } from '../../packages/sdk/src/guards/index.ts';
-import type { GuardOptions } from '../../packages/sdk/src/instrumentation/index.ts';
+import { patternGuard, piiGuard, PROMPT_INJECTION_PATTERNS, systemPromptLeakageGuard, toolAllowlistGuard, type GuardOptions } from '@llmsec/sdk';
 
 /**
  * The example's guard layers. Each input layer has its own name, so an attacker probing them
