@@ -87,6 +87,7 @@ export class RateLimiter {
       requests: 0,
       tokens,
       costMicroUsd: cost,
+      enforcement: this.o.enforcement,
     });
   }
 
@@ -244,6 +245,7 @@ export class RateLimiter {
         factor: late.subjects[i]?.factor ?? 1,
       })),
       leaseId: prep.op.leaseId,
+      enforcement: this.o.enforcement,
       requests: -1,
       tokens: -prep.op.tokens,
       costMicroUsd: -prep.op.costMicroUsd,

@@ -4,17 +4,19 @@
  * enforcement algorithm of memory-store.ts / enforcement.ts, line for line, on Redis's own
  * clock (TIME), so every replica agrees on time.
  *
- * Keys of one subject: `llmsec:{<subject>}:rl`, a hash with one field per windowed dimension
- * (its TAT, epoch ms) plus the enforcement fields s (score), t (score time), b (blocked
- * until), x (banned), l (level last reported); and `llmsec:{<subject>}:lease`, a sorted set
- * lease id -> expiry holding at most `concurrent` members. Every write sets a TTL.
+ * Keys of one subject: `llmsec:{<subject>}:rl`, a string of 13 packed little-endian doubles
+ * (struct.pack): the TAT (epoch ms) of the eight windowed dimensions, then the enforcement
+ * state: score, score time, blocked-until, banned (0/1), level last reported. Packed doubles
+ * because formatting and parsing floats as text dominated the script's cost; the state is
+ * read with one GET and written with one SET ... PX, 104 bytes whatever the traffic. And
+ * `llmsec:{<subject>}:lease`, a sorted set lease id -> expiry holding at most `concurrent`
+ * members. Every write sets a TTL.
  */
 
 // Shared prelude. Enforcement parameters start at ARGV[P].
 const PRELUDE = `
 local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
 local UNIT = {0, 0, 0, 1, 1, 1, 2, 2}
-local F = {'rpm', 'rph', 'rpd', 'tpm', 'tph', 'tpd', 'ch', 'cd'}
 local EPS = 0.001
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
@@ -35,12 +37,19 @@ local function scaled(limit, factor)
   return v
 end
 
+local FMT = '<ddddddddddddd'
+
 local function read(key)
-  local v = redis.call('HMGET', key, 'rpm', 'rph', 'rpd', 'tpm', 'tph', 'tpd', 'ch', 'cd', 's', 't', 'b', 'x', 'l')
-  local tat = {}
-  for i = 1, 8 do tat[i] = tonumber(v[i]) or 0 end
-  local e = { s = tonumber(v[9]) or 0, t = tonumber(v[10]) or 0, b = tonumber(v[11]) or 0, x = v[12] == '1', l = tonumber(v[13]) or 0 }
-  return tat, e, v
+  local v = redis.call('GET', key)
+  if not v then
+    return { 0, 0, 0, 0, 0, 0, 0, 0 }, { s = 0, t = 0, b = 0, x = false, l = 0 }, false
+  end
+  local a = { struct.unpack(FMT, v) }
+  return { a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] }, { s = a[9], t = a[10], b = a[11], x = a[12] == 1, l = a[13] }, true
+end
+
+local function write(key, tat, e, lvl, ttl)
+  redis.call('SET', key, struct.pack(FMT, tat[1], tat[2], tat[3], tat[4], tat[5], tat[6], tat[7], tat[8], e.s, e.t, e.b, e.x and 1 or 0, lvl), 'PX', ttl)
 end
 
 local function decayed(e)
@@ -85,13 +94,6 @@ local function key_ttl(tat, e, lvl)
   return ttl
 end
 
-local function enf_args(args, e)
-  args[#args + 1] = 's'; args[#args + 1] = e.s
-  args[#args + 1] = 't'; args[#args + 1] = e.t
-  args[#args + 1] = 'b'; args[#args + 1] = e.b
-  args[#args + 1] = 'x'; args[#args + 1] = e.x and 1 or 0
-end
-
 local function busy_us(out, tat)
   for i = 1, 8 do
     local b = tat[i] - now
@@ -109,58 +111,91 @@ function withPrelude(paramsAt: number, body: string): string {
  * leaseTtlMs, tokens, cost, nine enforcement parameters (6..14), then nine limits per subject.
  * Returns {code, refusedSubject, refusedDim, retryAfterMs, nowMs, leaseExpiresAtMs} followed,
  * per subject, by {prevLevel, level, factor ppm, leases, busy us x8}.
+ *
+ * This is the hot path, so unlike the other scripts it is written out by hand: no helper
+ * closures, the enforcement arithmetic only when a subject has enforcement state, one table
+ * per subject. The logic is that of the prelude's helpers (and of MemoryStore).
  */
-export const ACQUIRE_LUA = withPrelude(
-  6,
-  `
+export const ACQUIRE_LUA = `
+local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
 local nsub = tonumber(ARGV[1])
-local leaseId = ARGV[2]
 local leaseTtl = tonumber(ARGV[3])
 local tokens = tonumber(ARGV[4])
 local cost = tonumber(ARGV[5])
-local subs = {}
-local code, refSub, refDim, retry = 0, -1, -1, 0
+local weight = tonumber(ARGV[13])
+local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
+local AMT = {1, 1, 1, tokens, tokens, tokens, cost, cost}
+local FMT = '<ddddddddddddd'
+local EPS = 0.001
 
+-- Level from a state array a (a[9] score, a[10] score time, a[11] blocked until, a[12] banned).
+local function level_of(a)
+  if a[12] == 1 then return 4 end
+  if now < a[11] then return 3 end
+  local sc = a[9]
+  if sc == 0 then return 0 end
+  local dt = now - a[10]
+  if dt > 0 then sc = sc * math.pow(2, -dt / tonumber(ARGV[10])) end
+  if sc >= tonumber(ARGV[7]) then return 2 end
+  if sc >= tonumber(ARGV[6]) then return 1 end
+  return 0
+end
+
+local states, code, refSub, refDim, retry = {}, 0, 0, 0, 0
 for s = 1, nsub do
-  local tat, e = read(KEYS[2 * s - 1])
-  local lvl = level_of(e)
+  local v = redis.call('GET', KEYS[2 * s - 1])
+  local a
+  if v then a = { struct.unpack(FMT, v) } else a = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
+  local lvl = 0
+  if a[12] == 1 or a[9] ~= 0 or a[11] ~= 0 then lvl = level_of(a) end
   local factor = 1
-  if lvl == 2 then factor = tf end
+  if lvl == 2 then factor = tonumber(ARGV[12]) end
   local base = 14 + (s - 1) * 9
-  local sub = { tat = tat, e = e, factor = factor, base = base, leases = 0, args = {}, enf = false }
-  subs[s] = sub
   local climit = tonumber(ARGV[base + 9])
+  local leases = 0
   if climit > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now)
-    sub.leases = redis.call('ZCARD', KEYS[2 * s])
+    leases = redis.call('ZCARD', KEYS[2 * s])
   end
+  local nt = {}
+  states[s] = { a = a, nt = nt, lvl = lvl, factor = factor, leases = leases, dirty = false }
   if code == 0 then
     if lvl == 4 then
       code = 4; refSub = s
     elseif lvl == 3 then
-      code = 3; refSub = s; retry = math.ceil(e.b - now)
+      code = 3; refSub = s; retry = math.ceil(a[11] - now)
     else
       for i = 1, 8 do
         local limit = tonumber(ARGV[base + i])
-        if limit > 0 then
-          local amount = 1
-          if UNIT[i] == 1 then amount = tokens elseif UNIT[i] == 2 then amount = cost end
-          if amount > 0 then
-            local eff = scaled(limit, factor)
-            if amount > eff then code = 2; refSub = s; refDim = i; break end
-            local st = tat[i]
-            if st < now then st = now end
-            local over = st + amount * WIN[i] / eff - now - WIN[i]
-            if over > EPS then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
+        local amount = AMT[i]
+        if limit > 0 and amount > 0 then
+          if factor ~= 1 then
+            limit = math.floor(limit * factor)
+            if limit < 1 then limit = 1 end
           end
+          if amount > limit then code = 2; refSub = s; refDim = i; break end
+          local t = a[i]
+          if t < now then t = now end
+          t = t + amount * WIN[i] / limit
+          local over = t - now - WIN[i]
+          if over > EPS then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
+          nt[i] = t
         end
       end
-      if code == 0 and climit > 0 and sub.leases + 1 > scaled(climit, factor) then
-        code = 1; refSub = s; refDim = 9
-        local first = redis.call('ZRANGE', KEYS[2 * s], 0, 0, 'WITHSCORES')
-        if first[2] then
-          retry = math.ceil(tonumber(first[2]) - now)
-          if retry < 0 then retry = 0 end
+      if code == 0 and climit > 0 then
+        local eff = climit
+        if factor ~= 1 then
+          eff = math.floor(climit * factor)
+          if eff < 1 then eff = 1 end
+        end
+        if leases + 1 > eff then
+          code = 1; refSub = s; refDim = 9
+          local first = redis.call('ZRANGE', KEYS[2 * s], 0, 0, 'WITHSCORES')
+          if first[2] then
+            retry = math.ceil(tonumber(first[2]) - now)
+            if retry < 0 then retry = 0 end
+          end
         end
       end
     end
@@ -170,108 +205,99 @@ end
 local leaseExp = now + leaseTtl
 if code == 0 then
   for s = 1, nsub do
-    local sub = subs[s]
-    for i = 1, 8 do
-      local limit = tonumber(ARGV[sub.base + i])
-      if limit > 0 then
-        local amount = 1
-        if UNIT[i] == 1 then amount = tokens elseif UNIT[i] == 2 then amount = cost end
-        if amount > 0 then
-          local st = sub.tat[i]
-          if st < now then st = now end
-          sub.tat[i] = st + amount * WIN[i] / scaled(limit, sub.factor)
-          sub.args[#sub.args + 1] = F[i]
-          sub.args[#sub.args + 1] = sub.tat[i]
-        end
-      end
-    end
-    if tonumber(ARGV[sub.base + 9]) > 0 then
-      redis.call('ZADD', KEYS[2 * s], leaseExp, leaseId)
+    local st = states[s]
+    for i, t in pairs(st.nt) do st.a[i] = t end
+    st.dirty = true
+    if tonumber(ARGV[14 + (s - 1) * 9 + 9]) > 0 then
+      redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[2])
       redis.call('PEXPIRE', KEYS[2 * s], math.ceil(leaseTtl))
-      sub.leases = sub.leases + 1
+      st.leases = st.leases + 1
     end
   end
 elseif code == 1 and weight > 0 then
-  add_violation(subs[refSub].e, weight)
-  subs[refSub].enf = true
+  -- The refusing subject earns a violation: decay, add, maybe block or ban.
+  local a = states[refSub].a
+  local sc = a[9]
+  local dt = now - a[10]
+  if sc ~= 0 and dt > 0 then sc = sc * math.pow(2, -dt / tonumber(ARGV[10])) end
+  sc = sc + weight
+  a[9] = sc
+  a[10] = now
+  if sc >= tonumber(ARGV[9]) then a[12] = 1
+  elseif sc >= tonumber(ARGV[8]) and now >= a[11] then a[11] = now + tonumber(ARGV[11]) end
+  states[refSub].dirty = true
 end
 
 local out = { code, refSub - 1, refDim - 1, retry, math.floor(now), math.floor(leaseExp) }
-if refSub < 0 then out[2] = -1 end
-if refDim < 0 then out[3] = -1 end
 for s = 1, nsub do
-  local sub = subs[s]
-  local e = sub.e
-  local lvl = level_of(e)
-  local args = sub.args
-  if sub.enf then enf_args(args, e) end
-  if lvl ~= e.l then args[#args + 1] = 'l'; args[#args + 1] = lvl end
-  if #args > 0 then
-    redis.call('HSET', KEYS[2 * s - 1], unpack(args))
-    redis.call('PEXPIRE', KEYS[2 * s - 1], key_ttl(sub.tat, e, lvl))
+  local st = states[s]
+  local a = st.a
+  local lvl = st.lvl
+  if st.dirty then lvl = level_of(a) end
+  local prev = a[13]
+  if st.dirty or lvl ~= prev then
+    -- TTL: until every bucket drains and the enforcement state lapses.
+    local ttl = 0
+    if a[12] == 1 then ttl = tonumber(ARGV[14])
+    elseif a[9] ~= 0 or a[11] > now or lvl ~= 0 then
+      ttl = 10 * tonumber(ARGV[10])
+      if a[11] > now then ttl = ttl + a[11] - now end
+    end
+    for i = 1, 8 do
+      if a[i] - now > ttl then ttl = a[i] - now end
+    end
+    ttl = math.ceil(ttl)
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', KEYS[2 * s - 1], struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], lvl), 'PX', ttl)
   end
-  out[#out + 1] = e.l
+  out[#out + 1] = prev
   out[#out + 1] = lvl
-  out[#out + 1] = math.floor(sub.factor * 1000000 + 0.5)
-  out[#out + 1] = sub.leases
-  busy_us(out, sub.tat)
+  out[#out + 1] = math.floor(st.factor * 1000000 + 0.5)
+  out[#out + 1] = st.leases
+  for i = 1, 8 do
+    local b = a[i] - now
+    if b > 0 then out[#out + 1] = math.floor(b * 1000) else out[#out + 1] = 0 end
+  end
 end
 return out
-`,
-);
+`;
 
 /**
  * Settle (charge or refund differences) and release the lease. KEYS: rl, lease of each
- * subject. ARGV: nsub, leaseId, requests, tokens, cost, then per subject: factor and the eight
- * windowed limits. Refunds never create a key; charges may, always with a TTL.
+ * subject. ARGV: nsub, leaseId, requests, tokens, cost, nine enforcement parameters (6..14),
+ * then per subject: factor and the eight windowed limits.
  */
-export const SETTLE_LUA = `
-local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
-local UNIT = {0, 0, 0, 1, 1, 1, 2, 2}
-local F = {'rpm', 'rph', 'rpd', 'tpm', 'tph', 'tpd', 'ch', 'cd'}
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
+export const SETTLE_LUA = withPrelude(
+  6,
+  `
 local nsub = tonumber(ARGV[1])
 local leaseId = ARGV[2]
 local delta = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
 for s = 1, nsub do
   local key = KEYS[2 * s - 1]
-  local base = 5 + (s - 1) * 9
+  local base = 14 + (s - 1) * 9
   local factor = tonumber(ARGV[base + 1])
-  local v = redis.call('HMGET', key, 'rpm', 'rph', 'rpd', 'tpm', 'tph', 'tpd', 'ch', 'cd')
-  local set, del, maxTat = {}, {}, now
+  local tat, e, exists = read(key)
+  local changed = false
   for i = 1, 8 do
     local limit = tonumber(ARGV[base + 1 + i])
     local d = delta[UNIT[i] + 1]
-    if limit > 0 and d ~= 0 then
-      local eff = limit
-      if factor ~= 1 then
-        eff = math.floor(limit * factor)
-        if eff < 1 then eff = 1 end
-      end
-      local stored = tonumber(v[i]) or 0
-      if d > 0 and stored < now then stored = now end
-      local nxt = stored + d * WIN[i] / eff
-      if nxt <= now then
-        if v[i] then del[#del + 1] = F[i] end
-      else
-        set[#set + 1] = F[i]
-        set[#set + 1] = nxt
-        if nxt > maxTat then maxTat = nxt end
-      end
+    -- Refunds never create a key; charges may.
+    if limit > 0 and d ~= 0 and (exists or d > 0) then
+      local st = tat[i]
+      if d > 0 and st < now then st = now end
+      local nxt = st + d * WIN[i] / scaled(limit, factor)
+      if nxt <= now then nxt = 0 end
+      tat[i] = nxt
+      changed = true
     end
   end
-  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
-  if #set > 0 then
-    redis.call('HSET', key, unpack(set))
-    local need = math.ceil(maxTat - now)
-    if need < 1 then need = 1 end
-    if redis.call('PTTL', key) < need then redis.call('PEXPIRE', key, need) end
-  end
+  if changed then write(key, tat, e, e.l, key_ttl(tat, e, e.l)) end
   redis.call('ZREM', KEYS[2 * s], leaseId)
 end
 return 1
-`;
+`,
+);
 
 /** Records a violation. KEYS: rl. ARGV: weight, nine enforcement parameters. Returns {prev, level, score x1000}. */
 export const VIOLATION_LUA = withPrelude(
@@ -281,11 +307,7 @@ local tat, e = read(KEYS[1])
 local prev = e.l
 add_violation(e, tonumber(ARGV[1]))
 local lvl = level_of(e)
-local args = {}
-enf_args(args, e)
-args[#args + 1] = 'l'; args[#args + 1] = lvl
-redis.call('HSET', KEYS[1], unpack(args))
-redis.call('PEXPIRE', KEYS[1], key_ttl(tat, e, lvl))
+write(KEYS[1], tat, e, lvl, key_ttl(tat, e, lvl))
 return { prev, lvl, math.floor(e.s * 1000) }
 `,
 );
@@ -312,13 +334,11 @@ return out
 export const LIFT_LUA = withPrelude(
   2,
   `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local tat, e = read(KEYS[1])
+local tat, e, exists = read(KEYS[1])
+if not exists then return 0 end
 local before = level_of(e)
-redis.call('HDEL', KEYS[1], 's', 't', 'b', 'x')
-redis.call('HSET', KEYS[1], 'l', 0)
 e = { s = 0, t = 0, b = 0, x = false, l = 0 }
-redis.call('PEXPIRE', KEYS[1], key_ttl(tat, e, 0))
+write(KEYS[1], tat, e, 0, key_ttl(tat, e, 0))
 return before
 `,
 );
@@ -329,9 +349,8 @@ export const BAN_LUA = withPrelude(
   `
 local tat, e = read(KEYS[1])
 local before = level_of(e)
-redis.call('HSET', KEYS[1], 'x', 1, 'l', 4)
 e.x = true
-redis.call('PEXPIRE', KEYS[1], key_ttl(tat, e, 4))
+write(KEYS[1], tat, e, 4, key_ttl(tat, e, 4))
 return before
 `,
 );

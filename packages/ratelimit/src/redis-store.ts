@@ -90,6 +90,7 @@ export class RedisStore implements LimiterStore {
     await this.settle({
       subjects: [{ subject: sub.subject, limits: sub.limits, factor }],
       leaseId: op.leaseId,
+      enforcement: op.enforcement,
       requests: -1,
       tokens: -op.tokens,
       costMicroUsd: -op.costMicroUsd,
@@ -137,6 +138,7 @@ export class RedisStore implements LimiterStore {
     const args: Arg[] = [];
     for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
     args.push(op.subjects.length, op.leaseId, op.requests, op.tokens, op.costMicroUsd);
+    pushParams(args, op.enforcement);
     for (const s of op.subjects) {
       args.push(s.factor);
       for (let i = 0; i < WINDOW_DIMS; i++) args.push(s.limits[i]!);

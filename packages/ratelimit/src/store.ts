@@ -67,6 +67,8 @@ export interface SettleOp {
   requests: number;
   tokens: number;
   costMicroUsd: number;
+  /** Needed to recompute the key TTL (enforcement state shares the key). */
+  enforcement: EnforcementParams;
 }
 
 export interface ViolationOutcome {
