@@ -10,7 +10,8 @@
  * - `canned fetch`: the client's `fetch` option returns a canned Response: no socket, so the
  *   machine's network and scheduling noise is out and the difference is our CPU cost.
  * Variants per transport: plain, instrumented without guards, instrumented with the default
- * guards. Rounds are paired (each round times every variant back to back, rotating the
+ * guards. Both wall time and process CPU time (user + system, all threads) per call are
+ * reported: on a shared machine CPU time is the steadier measure of what the code costs. Rounds are paired (each round times every variant back to back, rotating the
  * order); the reported overhead is the median of the per-round differences, which cancels
  * most of the drift of a shared machine.
  */
@@ -86,10 +87,14 @@ function variants(transport: 'fake server' | 'canned fetch'): Record<string, Ope
   };
 }
 
-async function timeCalls(client: OpenAI, n: number): Promise<number> {
+/** Wall time and process CPU time (user + system) per call, in µs. */
+async function timeCalls(client: OpenAI, n: number): Promise<{ wall: number; cpu: number }> {
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await client.chat.completions.create(body);
-  return Number(process.hrtime.bigint() - start) / 1000 / n;
+  const wall = Number(process.hrtime.bigint() - start) / 1000 / n;
+  const cpu = process.cpuUsage(cpu0);
+  return { wall, cpu: (cpu.user + cpu.system) / n };
 }
 
 const median = (xs: number[]): number => {
@@ -108,20 +113,30 @@ for (const transport of ['fake server', 'canned fetch'] as const) {
   const clients = variants(transport);
   const names = Object.keys(clients);
   for (const c of Object.values(clients)) await timeCalls(c, WARMUP);
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {
     const order = names.map((_, k) => names[(k + r) % names.length] as string);
-    for (const name of order) times[name]?.push(await timeCalls(clients[name] as OpenAI, CALLS));
+    for (const name of order) {
+      const t = await timeCalls(clients[name] as OpenAI, CALLS);
+      wall[name]?.push(t.wall);
+      cpu[name]?.push(t.cpu);
+    }
   }
-  const base = times.plain as number[];
   lines.push(`\n[${transport}]`);
-  lines.push(`  ${'plain'.padEnd(30)} median ${fmt(median(base))} us/call`);
-  for (const name of names.slice(1)) {
-    const t = times[name] as number[];
-    const diffs = t.map((x, k) => x - (base[k] as number));
-    lines.push(
-      `  ${name.padEnd(30)} median ${fmt(median(t))} us/call   added ${fmt(median(diffs))} us/call (paired median; IQR ${quart(diffs, 0.25).toFixed(1)} .. ${quart(diffs, 0.75).toFixed(1)}); x${(median(t) / median(base)).toFixed(3)}`,
-    );
+  for (const [label, series] of [
+    ['wall', wall],
+    ['cpu ', cpu],
+  ] as const) {
+    const base = series.plain as number[];
+    lines.push(`  ${label} ${'plain'.padEnd(30)} median ${fmt(median(base))} us/call`);
+    for (const name of names.slice(1)) {
+      const t = series[name] as number[];
+      const diffs = t.map((x, k) => x - (base[k] as number));
+      lines.push(
+        `  ${label} ${name.padEnd(30)} median ${fmt(median(t))} us/call   added ${fmt(median(diffs))} us/call (paired median; IQR ${quart(diffs, 0.25).toFixed(1)} .. ${quart(diffs, 0.75).toFixed(1)}); x${(median(t) / median(base)).toFixed(3)}`,
+      );
+    }
   }
 }
 process.stdout.write(`${lines.join('\n')}\n`);

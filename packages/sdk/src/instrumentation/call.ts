@@ -72,24 +72,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
         kind: SpanKind.CLIENT,
         attributes: this.startAttributes(client, security.conversationId),
       });
-    const emit = this.emit.bind(this);
-    // `input` is computed on first read (output-only guard sets need the request view too),
-    // and replaced by the input guards as they modify the request.
-    let inputOverride: GuardInput | undefined;
-    const guardView = (): GuardInput => inputOverride ?? this.guardView();
-    this.ctx = {
-      get input(): GuardInput {
-        return guardView();
-      },
-      set input(value: GuardInput) {
-        inputOverride = value;
-      },
-      ...(this.userId !== undefined ? { userId: this.userId } : {}),
-      ...(security.sessionId !== undefined ? { sessionId: security.sessionId } : {}),
-      ...(security.conversationId !== undefined ? { conversationId: security.conversationId } : {}),
-      span: this.span,
-      emit,
-    };
+    this.ctx = new CallGuardContext(this, security.sessionId, security.conversationId);
     if (runtime.captureContent && this.ownSpan) captureInput(this.span, this.guardView(), runtime.maxContentChars);
   }
 
@@ -360,6 +343,40 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       attrs[ATTR_SERVER_PORT] = server.port;
     }
     return attrs;
+  }
+}
+
+/**
+ * The GuardContext of one call. `input` is computed on first read (output-only guard sets need
+ * the request view too) and replaced by input guards as they modify the request. A class, not
+ * an object literal with accessors, because it is built on every call.
+ */
+class CallGuardContext implements GuardContext {
+  readonly userId: string | undefined;
+  readonly sessionId: string | undefined;
+  readonly conversationId: string | undefined;
+  readonly span: Span;
+  private readonly call: LlmCall;
+  private override: GuardInput | undefined;
+
+  constructor(call: LlmCall, sessionId: string | undefined, conversationId: string | undefined) {
+    this.call = call;
+    this.userId = call.userId;
+    this.sessionId = sessionId;
+    this.conversationId = conversationId;
+    this.span = call.span;
+  }
+
+  get input(): GuardInput {
+    return this.override ?? this.call.guardView();
+  }
+
+  set input(value: GuardInput) {
+    this.override = value;
+  }
+
+  emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
+    return this.call.emit(category, input);
   }
 }
 

@@ -60,11 +60,11 @@ export class LlmRuntime {
     }
     this.suppressAnthropicSpans = (options.anthropicBuiltInSpans ?? 'suppress') === 'suppress';
     const provider = options.tracerProvider;
+    // One tracer, fetched once: the global one is a proxy that follows a provider set later.
+    let cached: Tracer | undefined;
     this.tracerSource =
       options.tracer ??
-      (provider !== undefined
-        ? () => provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION)
-        : () => trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION));
+      (() => (cached ??= (provider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION)));
     this.metricsOption =
       options.metrics ??
       (options.meterProvider !== undefined
