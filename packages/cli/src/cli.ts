@@ -3,6 +3,8 @@ import { UsageError, type CliIO, type Command } from './io.ts';
 /** Subcommands, each in its own module under commands/. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   limits: () => import('./commands/limits.ts'),
+  replay: () => import('./commands/replay.ts'),
+  'test-rules': () => import('./commands/test-rules.ts'),
 };
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {

@@ -12,6 +12,11 @@ export type { RuleInput } from './rule-schema.ts';
 export { parseDuration, formatDuration } from './duration.ts';
 export { eventFingerprint } from './fields.ts';
 export { alertId } from './incident.ts';
+export { formatAlertTable } from './alert-table.ts';
+export { loadRuleTestFile, resolveTime, DEFAULT_TEST_START } from './rule-test-file.ts';
+export type { RuleTestFile, RuleTestCase, ExpectedAlert } from './rule-test-file.ts';
+export { runRuleTestFile, formatRuleTestResults } from './rule-test-runner.ts';
+export type { RuleTestResult } from './rule-test-runner.ts';
 export type {
   RuleDefinition,
   CodeRule,

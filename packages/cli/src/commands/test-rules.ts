@@ -1,0 +1,38 @@
+import { formatRuleTestResults, RuleFileError, runRuleTestFile } from '@llmsec/detect';
+import { basename } from 'node:path';
+import { UsageError, type CliIO, type Command } from '../io.ts';
+
+const USAGE = `usage: llmsec test-rules FILE...
+
+Runs rule unit tests (in the spirit of \`promtool test rules\`): each FILE lists input events
+and the alerts they must produce, in YAML (format: packages/detect/README.md). Prints PASS or
+FAIL per test with a diff of missing (-) and unexpected (+) alerts.
+
+Exit status: 0 all passed, 1 a test failed, 2 a file could not be used.`;
+
+export const command: Command = {
+  summary: 'run rule unit tests (events in, expected alerts out) from YAML',
+  run(argv: string[], io: CliIO): Promise<number> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.stdout.write(`${USAGE}\n`);
+      return Promise.resolve(0);
+    }
+    const files = argv.filter((a) => !a.startsWith('-'));
+    const unknown = argv.find((a) => a.startsWith('-') && a !== '-');
+    if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}\n\n${USAGE}`);
+    if (files.length === 0) throw new UsageError(`a test file is required\n\n${USAGE}`);
+    let code = 0;
+    for (const file of files) {
+      try {
+        const results = runRuleTestFile(file);
+        io.stdout.write(formatRuleTestResults(basename(file), results));
+        if (results.some((r) => !r.passed)) code = Math.max(code, 1);
+      } catch (err) {
+        if (!(err instanceof RuleFileError)) throw err;
+        io.stderr.write(`llmsec test-rules: ${err.message}\n`);
+        code = 2;
+      }
+    }
+    return Promise.resolve(code);
+  },
+};

@@ -1,0 +1,125 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, line } from './replay-io.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const at = (ms: number) => new Date(T0 + ms).toISOString();
+const block = (i: number, ms: number, user = 'u1') =>
+  line({
+    event_id: `b${i}`,
+    timestamp: at(ms),
+    category: 'guardrail_block',
+    severity: 'warning',
+    user_id: user,
+    trace_id: i.toString(16).padStart(32, '0'),
+    metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
+  });
+
+function tmp(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'llmsec-replay-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('llmsec replay', () => {
+  it('prints one firing and one resolved alert line per incident, in the alert JSONL format', async () => {
+    const events = Array.from({ length: 12 }, (_, i) => block(i, i * 10_000));
+    // A late event far past the quiet period closes the incident.
+    events.push(block(99, 60 * 60_000, 'other'));
+    const path = tmp('events.jsonl', events.join('\n') + '\n');
+    const { code, stdout, stderr } = await cli(['replay', path]);
+    expect(code).toBe(0);
+    const alerts = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(alerts.map((a) => [a.rule, a.status])).toEqual([
+      ['rapid_guardrail_blocks', 'firing'],
+      ['rapid_guardrail_blocks', 'resolved'],
+    ]);
+    const [firing, resolved] = alerts as [Record<string, unknown>, Record<string, unknown>];
+    expect(Object.keys(firing)).toEqual([
+      'alert_id',
+      'rule',
+      'severity',
+      'status',
+      'labels',
+      'user_ids',
+      'starts_at',
+      'description',
+      'evidence',
+      'trace_ids',
+    ]);
+    expect(resolved.alert_id).toBe(firing.alert_id);
+    expect(firing.starts_at).toBe(at(90_000));
+    expect(resolved.ends_at).toBe(at(110_000 + 10 * 60_000));
+    expect(stderr).toContain('13 lines, 13 events, 0 malformed');
+    expect(stderr).toMatch(/rapid_guardrail_blocks\s+firing\s+1\s+resolved\s+1/);
+  });
+
+  it('reports malformed lines with their line numbers and goes on', async () => {
+    const input = [
+      block(1, 0),
+      '{"event_id": "x"',
+      '',
+      line({ event_id: 'y', timestamp: 'yesterday', category: 'guardrail_block', severity: 'warning', user_id: 'u' }),
+      line({ event_id: 'z', timestamp: at(1), category: 'guardrail_block', severity: 'warning' }),
+      line({ event_id: 'w', timestamp: at(2), category: 'brand_new_category', severity: 'info', user_id: 'u', extra: 1 }),
+      block(2, 3),
+    ].join('\r\n');
+    const { code, stdout, stderr } = await cli(['replay', '-'], input);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^line 2: invalid JSON/m);
+    expect(stderr).toMatch(/^line 4: bad timestamp "yesterday"/m);
+    expect(stderr).toMatch(/^line 5: missing required field "user_id"/m);
+    expect(stderr).not.toMatch(/^line (1|3|6|7):/m);
+    expect(stderr).toContain('7 lines, 3 events, 3 malformed');
+  });
+
+  it('uses a rule file, and prints a table on request', async () => {
+    const rules = tmp(
+      'rules.yaml',
+      `rules:
+  - id: two_blocks
+    title: Two blocks
+    severity: warning
+    match: { categories: [guardrail_block] }
+    window: 1m
+    condition: { kind: count, min: 2 }
+`,
+    );
+    const events = tmp('e.jsonl', [block(1, 0), block(2, 30_000), block(3, 5 * 60_000, 'u2')].join('\n'));
+    const { code, stdout } = await cli(['replay', events, '--rules', rules, '--format', 'table']);
+    expect(code).toBe(0);
+    const rows = stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^STATUS\s+RULE\s+SEVERITY\s+GROUP\s+STARTS_AT/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 4))).toEqual([
+      ['firing', 'two_blocks', 'warning', 'user_id=u1'],
+      ['resolved', 'two_blocks', 'warning', 'user_id=u1'],
+    ]);
+  });
+
+  it('counts and drops events later than --allowed-lateness', async () => {
+    const input = [block(1, 60_000), block(2, 0)].join('\n');
+    const strict = await cli(['replay', '--allowed-lateness', '30s'], input);
+    expect(strict.stderr).toContain('1 late (dropped)');
+    const lenient = await cli(['replay', '--allowed-lateness', '2m'], input);
+    expect(lenient.stderr).toContain('0 late (dropped)');
+  });
+
+  it('exits 2 with the file, rule and field named for a bad rule file, and for bad usage', async () => {
+    const rules = tmp('bad-rules.yaml', 'rules:\n  - { id: r1, title: t, severity: loud, match: { categories: [x] }, window: 10m, condition: { kind: single } }\n');
+    const bad = await cli(['replay', '--rules', rules], '');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('bad-rules.yaml: rule "r1": field "severity"');
+    expect((await cli(['replay', '--format', 'xml'], '')).code).toBe(2);
+    expect((await cli(['replay', 'a', 'b'], '')).code).toBe(2);
+  });
+
+  it('exits 1 when the input file cannot be read', async () => {
+    const { code, stderr } = await cli(['replay', join(tmpdir(), 'no-such-dir-llmsec', 'x.jsonl')]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('cannot read');
+  });
+});

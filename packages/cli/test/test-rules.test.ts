@@ -1,0 +1,111 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from './replay-io.ts';
+
+function dir(files: Record<string, string>): string {
+  const d = mkdtempSync(join(tmpdir(), 'llmsec-test-rules-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(d, name), text);
+  return d;
+}
+
+const RULES = `rules:
+  - id: three_auth_failures
+    title: Three auth failures
+    severity: warning
+    match: { categories: [auth_failure] }
+    group_by: source_ip
+    window: 1m
+    condition: { kind: count, min: 3 }
+`;
+
+describe('llmsec test-rules', () => {
+  it('passes the shipped tests of the default rules', async () => {
+    const { code, stdout } = await cli(['test-rules', 'packages/detect/rules/tests/default-rules.test.yaml']);
+    expect(stdout).toContain('4 tests, 4 passed, 0 failed');
+    expect(code).toBe(0);
+  });
+
+  it('uses rule files and events files relative to the test file', async () => {
+    const d = dir({
+      'rules.yaml': RULES,
+      'events.jsonl': [0, 10, 20]
+        .map((s, i) =>
+          JSON.stringify({ event_id: `f${i}`, timestamp: `2026-01-01T00:00:${String(s).padStart(2, '0')}Z`, category: 'auth_failure', severity: 'warning', user_id: `u${i}`, source_ip: '10.1.1.1' }),
+        )
+        .join('\n'),
+      't.yaml': `rule_files: [rules.yaml]
+tests:
+  - name: from a file
+    events_file: events.jsonl
+    until: 5m
+    expected_alerts:
+      - { rule: three_auth_failures, status: firing, labels: { source_ip: 10.1.1.1 }, user_ids: [u2], starts_at: 20s, evidence: [f0, f1, f2] }
+      - { rule: three_auth_failures, status: resolved, ends_at: "2026-01-01T00:01:20Z" }
+`,
+    });
+    const { code, stdout } = await cli(['test-rules', join(d, 't.yaml')]);
+    expect(stdout).toContain('PASS  from a file');
+    expect(code).toBe(0);
+  });
+
+  it('without until, incidents still in their quiet period at the end stay firing', async () => {
+    const d = dir({
+      'rules.yaml': RULES,
+      't.yaml': `rule_files: [rules.yaml]
+tests:
+  - name: open at the end
+    series:
+      - { every: 5s, count: 3, event: { category: auth_failure, user_id: u, source_ip: 10.0.0.1 } }
+    expected_alerts:
+      - { rule: three_auth_failures, status: firing, starts_at: 10s }
+`,
+    });
+    const { code, stdout } = await cli(['test-rules', join(d, 't.yaml')]);
+    expect(stdout).toContain('PASS  open at the end');
+    expect(code).toBe(0);
+  });
+
+  it('prints a diff and exits 1 when alerts differ', async () => {
+    const d = dir({
+      'rules.yaml': RULES,
+      't.yaml': `rule_files: [rules.yaml]
+tests:
+  - name: wrong expectation
+    series:
+      - { every: 5s, count: 3, event: { category: auth_failure, user_id: u, source_ip: 10.0.0.1, metadata: { reason: x } } }
+    expected_alerts:
+      - { rule: three_auth_failures, status: firing, labels: { source_ip: 10.9.9.9 } }
+  - name: right expectation
+    series:
+      - { every: 5s, count: 2, event: { category: auth_failure, user_id: u, source_ip: 10.0.0.1 } }
+`,
+    });
+    const { code, stdout } = await cli(['test-rules', join(d, 't.yaml')]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('FAIL  wrong expectation');
+    expect(stdout).toContain('  - expected, not produced: {"rule":"three_auth_failures","status":"firing","labels":{"source_ip":"10.9.9.9"}}');
+    expect(stdout).toMatch(/ {2}\+ produced, not expected: \{"rule":"three_auth_failures","status":"firing","labels":\{"source_ip":"10.0.0.1"\}/);
+    expect(stdout).toContain('PASS  right expectation');
+    expect(stdout).toContain('2 tests, 1 passed, 1 failed');
+  });
+
+  it('exits 2 and names the problem for a bad test file', async () => {
+    const d = dir({
+      'bad.yaml': `tests:
+  - name: no user
+    events:
+      - { at: 1m, category: guardrail_block }
+`,
+      'worse.yaml': 'tests: 3\n',
+    });
+    const a = await cli(['test-rules', join(d, 'bad.yaml')]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('bad.yaml: test "no user": events[0]: missing required field "user_id"');
+    const b = await cli(['test-rules', join(d, 'worse.yaml')]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('worse.yaml: field "tests"');
+    expect((await cli(['test-rules'])).code).toBe(2);
+  });
+});

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import {
+  decodeEvent,
+  decodeEventLine,
+  DEFAULT_SEVERITY,
+  formatTimestamp,
+  isCategory,
+  parseTimestamp,
+  type DecodedEvent,
+} from '@llmsec/core';
+import { parseDuration } from './duration.ts';
+import { RuleFileError } from './rule-loader.ts';
+
+/**
+ * Rule unit-test files, in the spirit of `promtool test rules`: input events and the alerts
+ * they must produce, in YAML. The format is documented in the package README.
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A time: RFC 3339, or a duration after the test's start. */
+const when = z.union([z.string(), z.number()]);
+
+const eventObject = z.record(z.string(), z.unknown());
+
+const expectedAlert = z.strictObject({
+  rule: z.string(),
+  status: z.enum(['firing', 'resolved']).optional(),
+  severity: z.enum(['warning', 'alert', 'critical']).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  user_ids: z.array(z.string()).optional(),
+  starts_at: when.optional(),
+  ends_at: when.optional(),
+  evidence: z.array(z.string()).optional(),
+  /** Matches when the alert's description contains this text. */
+  description: z.string().optional(),
+});
+export type ExpectedAlert = z.infer<typeof expectedAlert>;
+
+const series = z.strictObject({
+  every: duration.optional(),
+  count: z.number().int().positive().max(1_000_000),
+  from: duration.optional(),
+  event: eventObject,
+});
+
+const testCase = z.strictObject({
+  name: z.string().min(1),
+  events: z.array(eventObject).optional(),
+  events_file: z.string().optional(),
+  series: z.array(series).optional(),
+  /**
+   * `time` (default): every event, from all sources, is fed in event-time order (ties keep the
+   * listed order). `listed`: series, then events, then events_file, as written: for lateness tests.
+   */
+  order: z.enum(['time', 'listed']).default('time'),
+  /** Event time the test runs to (RFC 3339 or a duration after start): quiet periods ending by then resolve. */
+  until: when.optional(),
+  /** Compare only these rules' alerts (default: every alert must be expected). */
+  only_rules: z.array(z.string()).optional(),
+  expected_alerts: z.array(expectedAlert).default([]),
+});
+
+const testFile = z.strictObject({
+  rule_files: z.array(z.string()).optional(),
+  allowed_lateness: duration.optional(),
+  /** Base time for `at` offsets and relative expectations. @default 2026-01-01T00:00:00Z */
+  start: z.string().optional(),
+  tests: z.array(testCase).min(1),
+});
+
+export interface RuleTestCase {
+  name: string;
+  events: DecodedEvent[];
+  onlyRules: string[] | undefined;
+  /** Event time to run to after the last event (epoch ms), if given. */
+  untilMs: number | undefined;
+  expected: ExpectedAlert[];
+}
+
+export interface RuleTestFile {
+  fileName: string;
+  /** Absolute paths of the rule files (empty: the built-in rules). */
+  ruleFiles: string[];
+  latenessMs: number | undefined;
+  startMs: number;
+  tests: RuleTestCase[];
+}
+
+export const DEFAULT_TEST_START = '2026-01-01T00:00:00Z';
+
+/** Reads and validates a rule-test file; problems throw RuleFileError naming file, test and field. */
+export function loadRuleTestFile(path: string): RuleTestFile {
+  const fileName = basename(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RuleFileError(`${fileName}: cannot read: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new RuleFileError(`${fileName}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = testFile.safeParse(doc);
+  if (!parsed.success) {
+    throw new RuleFileError(
+      parsed.error.issues.map((i) => `${fileName}: field "${i.path.map(String).join('.')}": ${i.message}`).join('\n'),
+    );
+  }
+  const spec = parsed.data;
+  const dir = dirname(path);
+  const startText = spec.start ?? DEFAULT_TEST_START;
+  const startMs = parseTimestamp(startText);
+  if (Number.isNaN(startMs)) throw new RuleFileError(`${fileName}: field "start": bad timestamp "${startText}"`);
+  const tests = spec.tests.map((t, ti): RuleTestCase => {
+    const where = `${fileName}: test "${t.name}"`;
+    const events: DecodedEvent[] = [];
+    t.series?.forEach((s, si) => {
+      const from = s.from ?? 0;
+      for (let k = 0; k < s.count; k++) {
+        const raw = { ...s.event, at: from + k * (s.every ?? 0) };
+        events.push(toEvent(raw, `${ti + 1}-s${si + 1}-${k + 1}`, startMs, `${where}: series[${si}]`));
+      }
+    });
+    t.events?.forEach((raw, i) => events.push(toEvent(raw, `${ti + 1}-${i + 1}`, startMs, `${where}: events[${i}]`)));
+    if (t.events_file !== undefined) events.push(...readEventsFile(resolve(dir, t.events_file), where));
+    // Array.prototype.sort is stable, so equal times keep the listed order.
+    if (t.order === 'time') events.sort((a, b) => a.timeMs - b.timeMs);
+    for (const [i, e] of t.expected_alerts.entries()) {
+      for (const key of ['starts_at', 'ends_at'] as const) {
+        const v = e[key];
+        if (v !== undefined && Number.isNaN(resolveTime(v, startMs))) {
+          throw new RuleFileError(`${where}: expected_alerts[${i}]: field "${key}": bad time ${JSON.stringify(v)}`);
+        }
+      }
+    }
+    const untilMs = t.until !== undefined ? resolveTime(t.until, startMs) : undefined;
+    if (untilMs !== undefined && Number.isNaN(untilMs)) throw new RuleFileError(`${where}: field "until": bad time ${JSON.stringify(t.until)}`);
+    return { name: t.name, events, onlyRules: t.only_rules, untilMs, expected: t.expected_alerts };
+  });
+  return {
+    fileName,
+    ruleFiles: (spec.rule_files ?? []).map((f) => resolve(dir, f)),
+    latenessMs: spec.allowed_lateness,
+    startMs,
+    tests,
+  };
+}
+
+/** An RFC 3339 time, or a duration after `startMs`. NaN when neither. */
+export function resolveTime(value: string | number, startMs: number): number {
+  if (typeof value === 'string') {
+    const t = parseTimestamp(value);
+    if (!Number.isNaN(t)) return t;
+  }
+  const d = parseDuration(value);
+  return Number.isNaN(d) ? d : startMs + d;
+}
+
+/** Fills the conveniences (at, default id and severity) and validates as events.md demands. */
+function toEvent(raw: Record<string, unknown>, id: string, startMs: number, where: string): DecodedEvent {
+  const { at, ...rest } = raw;
+  const event: Record<string, unknown> = { event_id: id, ...rest };
+  if (at !== undefined) {
+    const ms = parseDuration(at as string | number);
+    if (Number.isNaN(ms)) throw new RuleFileError(`${where}: field "at": bad duration ${JSON.stringify(at)}`);
+    event.timestamp = formatTimestamp(startMs + ms);
+  }
+  if (event.severity === undefined && isCategory(event.category)) event.severity = DEFAULT_SEVERITY[event.category];
+  try {
+    return decodeEvent(event);
+  } catch (err) {
+    throw new RuleFileError(`${where}: ${(err as Error).message}`);
+  }
+}
+
+function readEventsFile(path: string, where: string): DecodedEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RuleFileError(`${where}: events_file: cannot read: ${(err as Error).message}`);
+  }
+  const out: DecodedEvent[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim().length === 0) return;
+    try {
+      out.push(decodeEventLine(line));
+    } catch (err) {
+      throw new RuleFileError(`${where}: ${basename(path)}: line ${i + 1}: ${(err as Error).message}`);
+    }
+  });
+  return out;
+}
