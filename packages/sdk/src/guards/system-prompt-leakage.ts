@@ -98,6 +98,8 @@ interface Grams {
   set: Set<string>;
   /** Words per gram: n, or fewer for a prompt shorter than n words. */
   size: number;
+  /** Every word of the prompt: a window with a word outside it cannot match, so it is skipped. */
+  vocabulary: Set<string>;
 }
 
 /** Word n-grams; a text shorter than n words is one gram (all its words). */
@@ -106,16 +108,23 @@ function grams(text: string, n: number): Grams {
   const set = new Set<string>();
   const size = Math.min(n, w.length);
   for (let i = 0; size > 0 && i + size <= w.length; i++) set.add(w.slice(i, i + size).join(' '));
-  return { set, size };
+  return { set, size, vocabulary: new Set(w) };
 }
 
-/** Share of the prompt's grams found in the text. */
+/**
+ * Share of the prompt's grams found in the text. Only runs of at least `size` consecutive
+ * prompt words can match, so ordinary answers build almost no gram strings (the hot path).
+ */
 function overlap(prompt: Grams, text: string): number {
   const w = words(text);
   const seen = new Set<string>();
-  for (let i = 0; i + prompt.size <= w.length; i++) {
-    const g = w.slice(i, i + prompt.size).join(' ');
-    if (prompt.set.has(g)) seen.add(g);
+  let run = 0;
+  for (let i = 0; i < w.length; i++) {
+    run = prompt.vocabulary.has(w[i] as string) ? run + 1 : 0;
+    if (run >= prompt.size) {
+      const g = w.slice(i - prompt.size + 1, i + 1).join(' ');
+      if (prompt.set.has(g)) seen.add(g);
+    }
   }
   return seen.size / prompt.set.size;
 }

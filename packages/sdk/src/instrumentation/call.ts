@@ -78,8 +78,9 @@ export class LlmCall implements PreparingCall, LeaseHolder {
 
   /** Runs the original method with our span active and this call findable by the prepare hook. */
   invoke<T>(fn: () => T): T {
-    const ctx = this.ownSpan ? trace.setSpan(context.active(), this.span) : context.active();
-    return context.with(ctx, () => callStore.run(this, fn));
+    // The call store only serves the prepare hook (guards, limiter): skip it when there is none.
+    const run = this.runtime.needsInputPhase ? () => callStore.run(this, fn) : fn;
+    return this.ownSpan ? context.with(trace.setSpan(context.active(), this.span), run) : run();
   }
 
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
