@@ -65,8 +65,14 @@ beforeAll(async () => {
   for (let i = 0; i < BURST; i++) {
     const res = await fetch(`${api.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-user-id': ATTACKER, 'x-session-id': `${ATTACKER}-s1` },
-      body: JSON.stringify({ messages: [{ role: 'user', content: INJECTION_PROMPTS[i % INJECTION_PROMPTS.length] }] }),
+      headers: {
+        'content-type': 'application/json',
+        'x-user-id': ATTACKER,
+        'x-session-id': `${ATTACKER}-s1`,
+      },
+      body: JSON.stringify({
+        messages: [{ role: 'user', content: INJECTION_PROMPTS[i % INJECTION_PROMPTS.length] }],
+      }),
     });
     await res.arrayBuffer();
     statuses.push(res.status);
@@ -153,7 +159,9 @@ describe('detection alerts from the chat API reach a real Alertmanager', () => {
     expect(lines.filter((l) => l.rule === 'rapid_guardrail_blocks' && l.status === 'firing')).toHaveLength(1);
 
     // The webhook's alert is this incident (same id), and its evidence is the attacker's blocks.
-    const delivered = rapidBlockNotifications()[0]!.alerts.find((a) => a.labels.alertname === 'rapid_guardrail_blocks')!;
+    const delivered = rapidBlockNotifications()[0]!.alerts.find(
+      (a) => a.labels.alertname === 'rapid_guardrail_blocks',
+    )!;
     expect(delivered.annotations.alert_id).toBe(line.alert_id);
     expect(delivered.annotations.evidence).toBe((line.evidence as string[]).join(', '));
 
@@ -161,7 +169,9 @@ describe('detection alerts from the chat API reach a real Alertmanager', () => {
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => decodeEventLine(l).event);
-    const blocks = new Map(events.filter((e) => e.category === 'guardrail_block').map((e) => [e.event_id, e]));
+    const blocks = new Map(
+      events.filter((e) => e.category === 'guardrail_block').map((e) => [e.event_id, e]),
+    );
     for (const id of line.evidence as string[]) {
       expect(blocks.get(id)?.user_id, `evidence ${id}`).toBe(ATTACKER);
     }

@@ -37,7 +37,12 @@ interface Reply {
 const VALID_BODY = JSON.stringify({ messages: [{ role: 'user', content: 'What are your opening hours?' }] });
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-async function call(init: { method?: string; path?: string; headers?: Record<string, string>; body?: BodyInit }): Promise<Reply> {
+async function call(init: {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string | Blob | ReadableStream<Uint8Array>;
+}): Promise<Reply> {
   const res = await fetch(`${api.url}${init.path ?? '/v1/chat/completions'}`, {
     method: init.method ?? 'POST',
     headers: init.headers ?? {},
@@ -57,7 +62,10 @@ let validCount = 0;
 /** A well-formed request from a fresh user (so the free plan's per-user limits never bite). */
 async function expectStillServing(): Promise<void> {
   validCount++;
-  const reply = await call({ headers: { ...JSON_TYPE, 'x-user-id': `good-user-${validCount}` }, body: VALID_BODY });
+  const reply = await call({
+    headers: { ...JSON_TYPE, 'x-user-id': `good-user-${validCount}` },
+    body: VALID_BODY,
+  });
   expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   expect(reply.body.object).toBe('chat.completion');
 }
@@ -91,7 +99,11 @@ const cases: Case[] = [
   },
   {
     name: 'oversized body with a declared content-length',
-    send: () => call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(MAX_BODY_BYTES * 2) }] }) }),
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(MAX_BODY_BYTES * 2) }] }),
+      }),
     status: 413,
     type: 'invalid_request_error',
     message: new RegExp(`over ${MAX_BODY_BYTES} bytes`),
@@ -131,7 +143,16 @@ const cases: Case[] = [
   },
   {
     name: 'a message without string content',
-    send: () => call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'user', content: 42 }] }) }),
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'user', content: 42 },
+          ],
+        }),
+      }),
     status: 400,
     type: 'invalid_request_error',
     message: /messages\[1\]/,
@@ -139,7 +160,8 @@ const cases: Case[] = [
   },
   {
     name: 'an unknown role',
-    send: () => call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'wizard', content: 'hi' }] }) }),
+    send: () =>
+      call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'wizard', content: 'hi' }] }) }),
     status: 400,
     type: 'invalid_request_error',
     message: /messages\[0\]/,
@@ -147,7 +169,11 @@ const cases: Case[] = [
   },
   {
     name: 'max_tokens out of range',
-    send: () => call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: -5 }) }),
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: -5 }),
+      }),
     status: 400,
     type: 'invalid_request_error',
     message: /max_tokens/,
@@ -155,7 +181,11 @@ const cases: Case[] = [
   },
   {
     name: 'a model that is not a string',
-    send: () => call({ headers: user(), body: JSON.stringify({ model: 7, messages: [{ role: 'user', content: 'hi' }] }) }),
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ model: 7, messages: [{ role: 'user', content: 'hi' }] }),
+      }),
     status: 400,
     type: 'invalid_request_error',
     message: /"model"/,
@@ -163,7 +193,11 @@ const cases: Case[] = [
   },
   {
     name: 'tools that are not function tools',
-    send: () => call({ headers: user(), body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function' }] }) }),
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function' }] }),
+      }),
     status: 400,
     type: 'invalid_request_error',
     message: /tools/,
@@ -171,7 +205,8 @@ const cases: Case[] = [
   },
   {
     name: 'wrong content-type',
-    send: () => call({ headers: { 'content-type': 'text/plain', 'x-user-id': 'bad-input-user' }, body: VALID_BODY }),
+    send: () =>
+      call({ headers: { 'content-type': 'text/plain', 'x-user-id': 'bad-input-user' }, body: VALID_BODY }),
     status: 415,
     type: 'invalid_request_error',
     message: /application\/json/,
@@ -235,14 +270,17 @@ describe('the chat API under bad input', () => {
     await expectStillServing();
   });
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s: a clear 4xx, and the service keeps serving', async (_name, c) => {
-    const reply = await c.send();
-    expect(reply.status, JSON.stringify(reply.body)).toBe(c.status);
-    expect(reply.body.error?.type).toBe(c.type);
-    expect(reply.body.error?.message).toMatch(c.message);
-    if (c.param !== undefined) expect(reply.body.error?.param).toBe(c.param);
-    await expectStillServing();
-  });
+  it.each(cases.map((c) => [c.name, c] as const))(
+    '%s: a clear 4xx, and the service keeps serving',
+    async (_name, c) => {
+      const reply = await c.send();
+      expect(reply.status, JSON.stringify(reply.body)).toBe(c.status);
+      expect(reply.body.error?.type).toBe(c.type);
+      expect(reply.body.error?.message).toMatch(c.message);
+      if (c.param !== undefined) expect(reply.body.error?.param).toBe(c.param);
+      await expectStillServing();
+    },
+  );
 
   it('a client that declares a huge body and never sends it gets 413 at once, and the service keeps serving', async () => {
     // The limit is enforced on the declared length before any byte is read, so a client cannot
@@ -252,7 +290,11 @@ describe('the chat API under bad input', () => {
         `${api.url}/v1/chat/completions`,
         {
           method: 'POST',
-          headers: { ...JSON_TYPE, 'x-user-id': 'bad-input-user', 'content-length': String(50 * 1024 * 1024) },
+          headers: {
+            ...JSON_TYPE,
+            'x-user-id': 'bad-input-user',
+            'content-length': String(50 * 1024 * 1024),
+          },
         },
         (res) => {
           res.resume();

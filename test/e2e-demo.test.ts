@@ -68,13 +68,22 @@ function checkAlertLine(value: AlertLine, where: string): void {
   expect(ALERT_SEVERITIES as readonly unknown[], `${where}: severity`).toContain(value.severity);
   expect(['firing', 'resolved'], `${where}: status`).toContain(value.status);
   const labels = value.labels as Record<string, unknown>;
-  expect(labels !== null && typeof labels === 'object' && !Array.isArray(labels), `${where}: labels`).toBe(true);
+  expect(labels !== null && typeof labels === 'object' && !Array.isArray(labels), `${where}: labels`).toBe(
+    true,
+  );
   for (const v of Object.values(labels)) expect(typeof v, `${where}: label value`).toBe('string');
-  expect(isStrings(value.user_ids) && (value.user_ids as string[]).length > 0, `${where}: user_ids`).toBe(true);
+  expect(isStrings(value.user_ids) && (value.user_ids as string[]).length > 0, `${where}: user_ids`).toBe(
+    true,
+  );
   expect(Number.isNaN(Date.parse(value.starts_at as string)), `${where}: starts_at`).toBe(false);
-  expect(typeof value.description === 'string' && value.description.length > 0, `${where}: description`).toBe(true);
-  expect(isStrings(value.evidence) && (value.evidence as string[]).length > 0, `${where}: evidence`).toBe(true);
-  if (value.status === 'resolved') expect(Number.isNaN(Date.parse(value.ends_at as string)), `${where}: ends_at`).toBe(false);
+  expect(typeof value.description === 'string' && value.description.length > 0, `${where}: description`).toBe(
+    true,
+  );
+  expect(isStrings(value.evidence) && (value.evidence as string[]).length > 0, `${where}: evidence`).toBe(
+    true,
+  );
+  if (value.status === 'resolved')
+    expect(Number.isNaN(Date.parse(value.ends_at as string)), `${where}: ends_at`).toBe(false);
   if (value.trace_ids !== undefined) {
     expect(isStrings(value.trace_ids), `${where}: trace_ids`).toBe(true);
     for (const t of value.trace_ids as string[]) expect(t, `${where}: trace id`).toMatch(/^[0-9a-f]{32}$/);
@@ -120,7 +129,13 @@ describe('npm run demo', () => {
     });
     expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
     const categories = new Set(events.map((e) => e.category));
-    for (const c of ['request_completed', 'guardrail_block', 'output_filter_block', 'rate_limit_hit', 'system_prompt_leakage']) {
+    for (const c of [
+      'request_completed',
+      'guardrail_block',
+      'output_filter_block',
+      'rate_limit_hit',
+      'system_prompt_leakage',
+    ]) {
       expect(categories, c).toContain(c);
     }
     // The summary's figure is the file's.
@@ -143,7 +158,11 @@ describe('npm run demo', () => {
   });
 
   it('llmsec replay of events.jsonl raises the same incidents as the live run', async () => {
-    const replay = await run(NODE, [LLMSEC_BIN, 'replay', join(outDir, 'events.jsonl'), '--format', 'jsonl'], 60_000);
+    const replay = await run(
+      NODE,
+      [LLMSEC_BIN, 'replay', join(outDir, 'events.jsonl'), '--format', 'jsonl'],
+      60_000,
+    );
     expect(replay.code, `llmsec replay: ${replay.stderr}`).toBe(0);
     const replayed = replay.stdout
       .split('\n')
@@ -158,7 +177,10 @@ describe('npm run demo', () => {
     // rule and group. Alert ids are stable per incident (rule, group, start).
     expect(firingKeys(replayed)).toEqual(firingKeys(live));
     const ids = (alerts: AlertLine[]): string[] =>
-      alerts.filter((a) => a.status === 'firing').map((a) => a.alert_id as string).sort();
+      alerts
+        .filter((a) => a.status === 'firing')
+        .map((a) => a.alert_id as string)
+        .sort();
     expect(ids(replayed)).toEqual(ids(live));
   });
 });
@@ -190,7 +212,11 @@ describe('npm run demo with bad arguments', () => {
   });
 
   it('--redis redis://127.0.0.1:1 (the issue\'s example): exit 1, "cannot reach Redis"', async () => {
-    const r = await run(NODE, [DEMO, '--duration', '5', '--out', join(outDir, 'never-port-1'), '--redis', 'redis://127.0.0.1:1'], 30_000);
+    const r = await run(
+      NODE,
+      [DEMO, '--duration', '5', '--out', join(outDir, 'never-port-1'), '--redis', 'redis://127.0.0.1:1'],
+      30_000,
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });

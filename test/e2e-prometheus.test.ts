@@ -9,8 +9,19 @@ import { drive, type PersonaStats } from '../examples/simulator/driver.ts';
 import { buildPersonas, type Persona } from '../examples/simulator/personas.ts';
 import { BENIGN_PROMPTS } from '../examples/simulator/prompts.ts';
 import { startAlertmanager, type AlertmanagerHandle } from './support/alertmanager.ts';
-import { dashboardQueries, loadDashboard, queriesWithoutData, substituteVariables, type MissingData } from './support/dashboard.ts';
-import { finiteValues, startPrometheus, type PrometheusHandle, type PromSeries } from './support/prometheus.ts';
+import {
+  dashboardQueries,
+  loadDashboard,
+  queriesWithoutData,
+  substituteVariables,
+  type MissingData,
+} from './support/dashboard.ts';
+import {
+  finiteValues,
+  startPrometheus,
+  type PrometheusHandle,
+  type PromSeries,
+} from './support/prometheus.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
 /**
@@ -81,7 +92,9 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => {
       rejectedExports++;
-      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"rejected by the test collector"}');
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end('{"message":"rejected by the test collector"}');
     });
   });
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
@@ -102,7 +115,8 @@ beforeAll(async () => {
   personas = buildPersonas(seededRandom(SEED));
   const upstreamErrors = (async () => {
     await new Promise((r) => setTimeout(r, SIM_DURATION_MS / 3));
-    for (let i = 0; i < 3; i++) errorStatuses.push(await chat(`e2e-upstream-error-${i}`, 'Summarise my last order [[500]]'));
+    for (let i = 0; i < 3; i++)
+      errorStatuses.push(await chat(`e2e-upstream-error-${i}`, 'Summarise my last order [[500]]'));
   })();
   stats = await drive(personas, { target: api.url, durationMs: SIM_DURATION_MS });
   await upstreamErrors;
@@ -114,7 +128,9 @@ beforeAll(async () => {
   let n = 0;
   trickle = setInterval(() => {
     n++;
-    void chat(`e2e-trickle-${n % 5}`, BENIGN_PROMPTS[n % BENIGN_PROMPTS.length]!).then((s) => trickleStatuses.push(s));
+    void chat(`e2e-trickle-${n % 5}`, BENIGN_PROMPTS[n % BENIGN_PROMPTS.length]!).then((s) =>
+      trickleStatuses.push(s),
+    );
   }, 200);
 }, 90_000);
 
@@ -144,7 +160,9 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     const check = queries.filter((q) => !(q.panel in ALLOWED_EMPTY));
     expect(check.length).toBeGreaterThan(20);
     const missing: MissingData[] = await queriesWithoutData(prom, { queries: check, timeoutMs: 20_000 });
-    const report = missing.map((m) => `${m.query.panel} [${m.query.refId}]: ${m.promql}\n    ${m.error}`).join('\n');
+    const report = missing
+      .map((m) => `${m.query.panel} [${m.query.refId}]: ${m.promql}\n    ${m.error}`)
+      .join('\n');
     expect(report, `dashboard queries without data:\n${report}`).toBe('');
   }, 60_000);
 
@@ -182,15 +200,21 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     expect((outcomes.result as PromSeries[]).map((s) => s.metric.outcome)).toEqual(
       expect.arrayContaining(['allowed', 'blocked', 'error']),
     );
-    const refusals = await prom.waitForData('sum by (dimension) (llmsec_ratelimit_decisions_total{outcome="refused"})');
-    expect((refusals.result as PromSeries[]).map((s) => s.metric.dimension)).toEqual(expect.arrayContaining(['rpm']));
+    const refusals = await prom.waitForData(
+      'sum by (dimension) (llmsec_ratelimit_decisions_total{outcome="refused"})',
+    );
+    expect((refusals.result as PromSeries[]).map((s) => s.metric.dimension)).toEqual(
+      expect.arrayContaining(['rpm']),
+    );
     const levels = await prom.waitForData('sum by (level) (llmsec_enforcement_transitions_total)');
     expect((levels.result as PromSeries[]).length).toBeGreaterThan(0);
     const layers = await prom.waitForData('sum by (layer) (llmsec_events_total{category="guardrail_block"})');
     expect((layers.result as PromSeries[]).map((s) => s.metric.layer)).toEqual(
       expect.arrayContaining(['prompt_injection', 'jailbreak', 'harmful_content', 'secrets']),
     );
-    const rules = await prom.waitForData('sum by (rule) (llmsec_alerts_total{status="firing"})', { timeoutMs: 10_000 });
+    const rules = await prom.waitForData('sum by (rule) (llmsec_alerts_total{status="firing"})', {
+      timeoutMs: 10_000,
+    });
     expect((rules.result as PromSeries[]).map((s) => s.metric.rule)).toEqual(
       expect.arrayContaining(['rapid_guardrail_blocks', 'systematic_enumeration', 'output_filter_bypass']),
     );
@@ -203,8 +227,13 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     expect(series.length).toBeGreaterThan(20);
     for (const s of series) {
       for (const [name, value] of Object.entries(s.metric)) {
-        expect(['user_id', 'user', 'session_id', 'session', 'prompt'], `${s.metric.__name__}`).not.toContain(name);
-        expect(users.has(value) || value.startsWith('e2e-trickle') || value.length > 100, `${s.metric.__name__} ${name}=${value}`).toBe(false);
+        expect(['user_id', 'user', 'session_id', 'session', 'prompt'], `${s.metric.__name__}`).not.toContain(
+          name,
+        );
+        expect(
+          users.has(value) || value.startsWith('e2e-trickle') || value.length > 100,
+          `${s.metric.__name__} ${name}=${value}`,
+        ).toBe(false);
       }
     }
   });
