@@ -51,8 +51,8 @@ describe('systemPromptLeakageGuard n-gram overlap', () => {
   it('canary split across stream chunks is caught', () => {
     const g = systemPromptLeakageGuard({ canary: 'ZX-CANARY-991' });
     const c = ctx();
-    expect(g.checkChunk?.('here is ZX-CAN', 'here is ZX-CAN', c.ctx).action).toBe('allow');
-    expect(g.checkChunk?.('here is ZX-CANARY-991', 'ARY-991', c.ctx).action).toBe('block');
+    expect(g.checkChunk('here is ZX-CAN', 'here is ZX-CAN', c.ctx).action).toBe('allow');
+    expect(g.checkChunk('here is ZX-CANARY-991', 'ARY-991', c.ctx).action).toBe('block');
     expect(c.emitted).toEqual([['system_prompt_leakage', { detection_method: 'canary_token', confidence: 1 }]]);
   });
 

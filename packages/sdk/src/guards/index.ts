@@ -1,7 +1,7 @@
 export { piiGuard } from './pii.ts';
 export type { PiiGuard, PiiGuardOptions } from './pii.ts';
 export { systemPromptLeakageGuard } from './system-prompt-leakage.ts';
-export type { SystemPromptLeakageOptions } from './system-prompt-leakage.ts';
+export type { SystemPromptLeakageGuard, SystemPromptLeakageOptions } from './system-prompt-leakage.ts';
 export { toolAllowlistGuard } from './tool-allowlist.ts';
 export type { ToolAllowlistGuard, ToolAllowlistOptions } from './tool-allowlist.ts';
 export { patternGuard, keywordGuard, PROMPT_INJECTION_PATTERNS } from './pattern.ts';

@@ -25,7 +25,13 @@ const MAX_CACHED_PROMPTS = 64;
 /** Streams: re-check the n-gram overlap each time this many characters arrived. */
 const CHUNK_STEP = 64;
 
-export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {}): OutputGuard {
+/** Synchronous on both paths (it runs between stream chunks). */
+export interface SystemPromptLeakageGuard extends OutputGuard {
+  checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision;
+  checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision;
+}
+
+export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {}): SystemPromptLeakageGuard {
   const n = options.ngram ?? 8;
   const threshold = options.threshold ?? 0.5;
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`systemPromptLeakageGuard: ngram must be a positive integer, got ${String(n)}`);
