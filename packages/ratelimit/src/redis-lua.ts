@@ -107,23 +107,27 @@ function withPrelude(paramsAt: number, body: string): string {
 }
 
 /**
- * Acquire for one or two subjects. KEYS: rl, lease of each subject. ARGV: nsub, leaseId,
- * leaseTtlMs, tokens, cost, nine enforcement parameters (6..14), then nine limits per subject.
- * Returns {code, refusedSubject, refusedDim, retryAfterMs, nowMs, leaseExpiresAtMs} followed,
- * per subject, by {prevLevel, level, factor ppm, leases, busy us x8}.
+ * Acquire for one or two subjects. KEYS: rl, lease of each subject. ARGV: leaseId, tokens,
+ * cost, and P: packed little-endian doubles (nine enforcement parameters, the lease TTL, then
+ * nine limits per subject), precomputed once per tier by RedisStore. Returns packed doubles:
+ * {code, refusedSubject, refusedDim, retryAfterMs, nowMs, leaseExpiresAtMs} followed, per
+ * subject, by {prevLevel, level, factor, leases, busy ms x8}.
  *
- * This is the hot path, so unlike the other scripts it is written out by hand: no helper
- * closures, the enforcement arithmetic only when a subject has enforcement state, one table
- * per subject. The logic is that of the prelude's helpers (and of MemoryStore).
+ * This is the hot path, so it is written out by hand: parameters and reply packed (parsing
+ * two dozen arguments and building a two-dozen-element reply cost more than the algorithm),
+ * no helper closures but one, the enforcement arithmetic only for subjects with enforcement
+ * state, one table per subject. The logic is that of the prelude's helpers and of MemoryStore.
  */
 export const ACQUIRE_LUA = `
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local nsub = tonumber(ARGV[1])
-local leaseTtl = tonumber(ARGV[3])
-local tokens = tonumber(ARGV[4])
-local cost = tonumber(ARGV[5])
-local weight = tonumber(ARGV[13])
+local nsub = #KEYS / 2
+local P
+if nsub == 1 then P = { struct.unpack('<ddddddddddddddddddd', ARGV[4]) }
+else P = { struct.unpack('<dddddddddddddddddddddddddddd', ARGV[4]) } end
+local tokens = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local leaseTtl = P[10]
 local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
 local AMT = {1, 1, 1, tokens, tokens, tokens, cost, cost}
 local FMT = '<ddddddddddddd'
@@ -136,9 +140,9 @@ local function level_of(a)
   local sc = a[9]
   if sc == 0 then return 0 end
   local dt = now - a[10]
-  if dt > 0 then sc = sc * math.pow(2, -dt / tonumber(ARGV[10])) end
-  if sc >= tonumber(ARGV[7]) then return 2 end
-  if sc >= tonumber(ARGV[6]) then return 1 end
+  if dt > 0 then sc = sc * math.pow(2, -dt / P[5]) end
+  if sc >= P[2] then return 2 end
+  if sc >= P[1] then return 1 end
   return 0
 end
 
@@ -150,16 +154,16 @@ for s = 1, nsub do
   local lvl = 0
   if a[12] == 1 or a[9] ~= 0 or a[11] ~= 0 then lvl = level_of(a) end
   local factor = 1
-  if lvl == 2 then factor = tonumber(ARGV[12]) end
-  local base = 14 + (s - 1) * 9
-  local climit = tonumber(ARGV[base + 9])
+  if lvl == 2 then factor = P[7] end
+  local base = 10 + (s - 1) * 9
+  local climit = P[base + 9]
   local leases = 0
   if climit > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now)
     leases = redis.call('ZCARD', KEYS[2 * s])
   end
-  local nt = {}
-  states[s] = { a = a, nt = nt, lvl = lvl, factor = factor, leases = leases, dirty = false }
+  local nt = { 0, 0, 0, 0, 0, 0, 0, 0 }
+  states[s] = { a = a, nt = nt, lvl = lvl, factor = factor, leases = leases, dirty = false, climit = climit }
   if code == 0 then
     if lvl == 4 then
       code = 4; refSub = s
@@ -167,7 +171,7 @@ for s = 1, nsub do
       code = 3; refSub = s; retry = math.ceil(a[11] - now)
     else
       for i = 1, 8 do
-        local limit = tonumber(ARGV[base + i])
+        local limit = P[base + i]
         local amount = AMT[i]
         if limit > 0 and amount > 0 then
           if factor ~= 1 then
@@ -206,29 +210,32 @@ local leaseExp = now + leaseTtl
 if code == 0 then
   for s = 1, nsub do
     local st = states[s]
-    for i, t in pairs(st.nt) do st.a[i] = t end
+    local a, nt = st.a, st.nt
+    for i = 1, 8 do
+      if nt[i] ~= 0 then a[i] = nt[i] end
+    end
     st.dirty = true
-    if tonumber(ARGV[14 + (s - 1) * 9 + 9]) > 0 then
-      redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[2])
+    if st.climit > 0 then
+      redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[1])
       redis.call('PEXPIRE', KEYS[2 * s], math.ceil(leaseTtl))
       st.leases = st.leases + 1
     end
   end
-elseif code == 1 and weight > 0 then
+elseif code == 1 and P[8] > 0 then
   -- The refusing subject earns a violation: decay, add, maybe block or ban.
   local a = states[refSub].a
   local sc = a[9]
   local dt = now - a[10]
-  if sc ~= 0 and dt > 0 then sc = sc * math.pow(2, -dt / tonumber(ARGV[10])) end
-  sc = sc + weight
+  if sc ~= 0 and dt > 0 then sc = sc * math.pow(2, -dt / P[5]) end
+  sc = sc + P[8]
   a[9] = sc
   a[10] = now
-  if sc >= tonumber(ARGV[9]) then a[12] = 1
-  elseif sc >= tonumber(ARGV[8]) and now >= a[11] then a[11] = now + tonumber(ARGV[11]) end
+  if sc >= P[4] then a[12] = 1
+  elseif sc >= P[3] and now >= a[11] then a[11] = now + P[6] end
   states[refSub].dirty = true
 end
 
-local out = { code, refSub - 1, refDim - 1, retry, math.floor(now), math.floor(leaseExp) }
+local reply = struct.pack('<dddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp)
 for s = 1, nsub do
   local st = states[s]
   local a = st.a
@@ -238,9 +245,9 @@ for s = 1, nsub do
   if st.dirty or lvl ~= prev then
     -- TTL: until every bucket drains and the enforcement state lapses.
     local ttl = 0
-    if a[12] == 1 then ttl = tonumber(ARGV[14])
+    if a[12] == 1 then ttl = P[9]
     elseif a[9] ~= 0 or a[11] > now or lvl ~= 0 then
-      ttl = 10 * tonumber(ARGV[10])
+      ttl = 10 * P[5]
       if a[11] > now then ttl = ttl + a[11] - now end
     end
     for i = 1, 8 do
@@ -250,16 +257,11 @@ for s = 1, nsub do
     if ttl < 1 then ttl = 1 end
     redis.call('SET', KEYS[2 * s - 1], struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], lvl), 'PX', ttl)
   end
-  out[#out + 1] = prev
-  out[#out + 1] = lvl
-  out[#out + 1] = math.floor(st.factor * 1000000 + 0.5)
-  out[#out + 1] = st.leases
-  for i = 1, 8 do
-    local b = a[i] - now
-    if b > 0 then out[#out + 1] = math.floor(b * 1000) else out[#out + 1] = 0 end
-  end
+  -- Busy time per dimension: the reply carries TAT - now; negative means empty.
+  reply = reply .. struct.pack('<dddddddddddd', prev, lvl, st.factor, st.leases,
+    a[1] - now, a[2] - now, a[3] - now, a[4] - now, a[5] - now, a[6] - now, a[7] - now, a[8] - now)
 end
-return out
+return reply
 `;
 
 /**

@@ -1,5 +1,5 @@
 import { Cluster, type Redis } from 'ioredis';
-import { WINDOW_DIMS } from './dimensions.ts';
+import { WINDOW_DIMS, type LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
@@ -25,9 +25,9 @@ export interface RedisStoreOptions {
   cluster?: boolean;
 }
 
-type Arg = string | number;
+type Arg = string | number | Buffer;
 interface ScriptClient {
-  llmsecAcquire(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  llmsecAcquireBuffer(numKeys: number, ...args: Arg[]): Promise<Buffer>;
   llmsecSettle(numKeys: number, ...args: Arg[]): Promise<number>;
   llmsecViolation(numKeys: number, ...args: Arg[]): Promise<number[]>;
   llmsecSnapshot(numKeys: number, ...args: Arg[]): Promise<number[]>;
@@ -51,6 +51,9 @@ export class RedisStore implements LimiterStore {
   readonly synchronous = false;
   readonly cluster: boolean;
   private readonly client: ScriptClient;
+  private readonly packCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
+  private readonly vectorIds = new WeakMap<LimitVector, number>();
+  private nextVectorId = 0;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as (Redis | Cluster) | undefined;
@@ -101,33 +104,79 @@ export class RedisStore implements LimiterStore {
     const n = op.subjects.length;
     const args: Arg[] = [];
     for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
-    args.push(n, op.leaseId, op.leaseTtlMs, op.tokens, op.costMicroUsd);
-    pushParams(args, op.enforcement);
-    for (const s of op.subjects) for (const l of s.limits) args.push(l);
-    const r = await this.client.llmsecAcquire(2 * n, ...args);
+    args.push(op.leaseId, op.tokens, op.costMicroUsd, this.packedParams(op));
+    const r = await this.client.llmsecAcquireBuffer(2 * n, ...args);
     const subjects: SubjectOutcome[] = [];
-    let at = 6;
+    let at = 6 * 8;
     for (let s = 0; s < n; s++) {
       const busyMs = new Array<number>(WINDOW_DIMS);
-      for (let i = 0; i < WINDOW_DIMS; i++) busyMs[i] = r[at + 4 + i]! / 1000;
+      for (let i = 0; i < WINDOW_DIMS; i++) {
+        const b = r.readDoubleLE(at + (4 + i) * 8);
+        busyMs[i] = b > 0 ? b : 0;
+      }
       subjects.push({
-        prevLevel: r[at]!,
-        level: r[at + 1]!,
-        factor: r[at + 2]! / 1e6,
-        leases: r[at + 3]!,
+        prevLevel: r.readDoubleLE(at),
+        level: r.readDoubleLE(at + 8),
+        factor: r.readDoubleLE(at + 16),
+        leases: r.readDoubleLE(at + 24),
         busyMs,
       });
-      at += 4 + WINDOW_DIMS;
+      at += (4 + WINDOW_DIMS) * 8;
     }
     return {
-      code: r[0]!,
-      refusedSubject: r[1]!,
-      refusedDim: r[2]!,
-      retryAfterMs: r[3]!,
-      nowMs: r[4]!,
-      leaseExpiresAtMs: r[5]!,
+      code: r.readDoubleLE(0),
+      refusedSubject: r.readDoubleLE(8),
+      refusedDim: r.readDoubleLE(16),
+      retryAfterMs: r.readDoubleLE(24),
+      nowMs: Math.floor(r.readDoubleLE(32)),
+      leaseExpiresAtMs: Math.floor(r.readDoubleLE(40)),
       subjects,
     };
+  }
+
+  /**
+   * Enforcement parameters, lease TTL and limits as packed doubles, built once per combination
+   * of limit vectors (tiers) and enforcement parameters: the script unpacks them in one call.
+   */
+  private packedParams(op: AcquireOp): Buffer {
+    let byParams = this.packCache.get(op.enforcement);
+    if (byParams === undefined) {
+      byParams = new Map();
+      this.packCache.set(op.enforcement, byParams);
+    }
+    let key = String(op.leaseTtlMs);
+    for (const s of op.subjects) key += '|' + this.vectorId(s.limits);
+    let buf = byParams.get(key);
+    if (buf === undefined) {
+      const p = op.enforcement;
+      const values = [
+        p.warningAt,
+        p.throttledAt,
+        p.blockedAt,
+        p.bannedAt,
+        p.halfLifeMs,
+        p.blockMs,
+        p.throttleFactor,
+        p.refusalWeight,
+        p.banTtlMs,
+        op.leaseTtlMs,
+      ];
+      for (const s of op.subjects) values.push(...s.limits);
+      buf = Buffer.alloc(values.length * 8);
+      values.forEach((v, i) => buf!.writeDoubleLE(v, i * 8));
+      if (byParams.size > 1_000) byParams.clear(); // bounded: tiers are few, this never fills in practice
+      byParams.set(key, buf);
+    }
+    return buf;
+  }
+
+  private vectorId(v: LimitVector): number {
+    let id = this.vectorIds.get(v);
+    if (id === undefined) {
+      id = ++this.nextVectorId;
+      this.vectorIds.set(v, id);
+    }
+    return id;
   }
 
   async settle(op: SettleOp): Promise<void> {
