@@ -213,3 +213,46 @@ describe('metrics', () => {
     await h2.close();
   });
 });
+
+describe('failures mid-stream and configurable prices', () => {
+  it('a stream that fails half-way ends the span with the error', async () => {
+    const h3 = await createInstrHarness({
+      script: (req) =>
+        req.body.stream === true
+          ? {
+              kind: 'sse',
+              events: [
+                { data: { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] } },
+                { event: 'error', data: { error: { message: 'overloaded', type: 'server_error' } } },
+              ],
+            }
+          : undefined,
+    });
+    const c3 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h3.fake.openaiBaseURL, maxRetries: 0 }), h3.options());
+    const stream = await c3.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const err = await (async () => {
+      for await (const _ of stream) {
+        // read until it fails
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    await eventually(() => h3.spans().length === 1);
+    expect(h3.spans()[0]?.attributes['error.type']).toBe('APIError');
+    expect(h3.recorded.map((e) => [e.category, e.metadata?.outcome])).toEqual([['request_completed', 'error']]);
+    await h3.close();
+  });
+
+  it('cost_usd uses the configured price table', async () => {
+    const h4 = await createInstrHarness();
+    const c4 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h4.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h4.options(),
+      prices: { 'house-model': { inputPerMTokUsd: 1000, outputPerMTokUsd: 2000 } },
+    });
+    await c4.chat.completions.create({ model: 'house-model', messages: [{ role: 'user', content: 'hello there' }] });
+    // 3 input tokens x 1000 + 5 output tokens x 2000 USD per million.
+    expect(h4.recorded[0]?.metadata?.cost_usd).toBeCloseTo(0.013, 12);
+    await c4.chat.completions.create({ model: 'unknown-model', messages: [{ role: 'user', content: 'hello there' }] });
+    expect(h4.recorded[1]?.metadata?.cost_usd).toBe(0);
+    await h4.close();
+  });
+});
