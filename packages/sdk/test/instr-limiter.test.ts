@@ -153,3 +153,35 @@ describe('another instrumentation already made the GenAI span', () => {
     expect(h.spans()[0]?.events.map((e) => e.name)).toEqual(['llmsec.request_completed']);
   });
 });
+
+describe('instrumentation never breaks the call', () => {
+  it('a throwing event emitter, tracer provider or limiter: the call goes on unchanged', async () => {
+    const brokenEvents = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      events: {
+        emit() {
+          throw new Error('emitter down');
+        },
+      },
+    });
+    expect((await brokenEvents.chat.completions.create(req('a'))).choices[0]?.message.content).toBe('Echo: a');
+    const brokenTracer = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      tracerProvider: {
+        getTracer() {
+          throw new Error('tracer down');
+        },
+      },
+    });
+    expect((await brokenTracer.chat.completions.create(req('b'))).choices[0]?.message.content).toBe('Echo: b');
+    const brokenLimiter = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      limiter: {
+        acquire: () => Promise.reject(new Error('store down')),
+        settle: () => undefined,
+        cancel: () => undefined,
+      },
+    });
+    expect((await brokenLimiter.chat.completions.create(req('c'))).choices[0]?.message.content).toBe('Echo: c');
+    expect(h.fake.requests).toHaveLength(3);
+  });
+});
