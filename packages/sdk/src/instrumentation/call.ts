@@ -155,7 +155,13 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       // Not the APIPromise we know: end the span when it settles, change nothing.
       if (typeof (result as { then?: unknown })?.then === 'function') {
         (result as unknown as Promise<unknown>).then(
-          (data) => this.complete(this.adapter.readResponse(data)),
+          (data) => {
+            try {
+              this.complete(this.adapter.readResponse(data));
+            } catch (err) {
+              reportTelemetryError('instrumentation', err);
+            }
+          },
           (err: unknown) => this.fail(err),
         );
       } else {
