@@ -33,7 +33,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const defaultModel = options.defaultModel ?? 'gpt-4o-mini';
   const telemetry = setupTelemetry(options);
-  const { events, metricsHandler } = telemetry.llmsec;
+  const { events, metrics, metricsHandler } = telemetry.llmsec;
   const limiting = setupLimiter(options, events);
   telemetry.onAlert.push(limiting.onAlert);
 
@@ -51,6 +51,11 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
     estimateTokens: (req) => {
       const body = req.body as ChatRequest;
       return estimateChatTokens(body.messages, body.model) + (body.max_tokens ?? 256);
+    },
+    // Refused requests never reach the LLM client (which counts the others), so they are
+    // counted here: the dashboard's "requests by outcome" then includes rate_limited.
+    onDecision: (decision, req) => {
+      if (!decision.result.allowed) metrics.recordRequest({ outcome: 'rate_limited', model: (req.body as ChatRequest).model });
     },
   });
 

@@ -11,6 +11,8 @@ import {
   type AlertSink,
 } from '@llmsec/detect';
 import { setupLlmsec, type LlmsecSetup } from '@llmsec/sdk';
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ChatApiOptions } from './options.ts';
 
 export interface Telemetry {
@@ -31,6 +33,23 @@ const MAX_ALERTS_KEPT = 10_000;
  * sends alerts to the alert log, the OpenTelemetry log pipeline and, if configured, Alertmanager.
  */
 export function setupTelemetry(options: ChatApiOptions): Telemetry {
+  // The OpenTelemetry metrics API has no proxy provider: a meter taken before setupLlmsec
+  // registers the global MeterProvider records nothing. So setup comes first, with processors
+  // that forward to the detection processors built right after it.
+  const detection: { spans?: DetectionSpanProcessor; logs?: DetectionLogRecordProcessor } = {};
+  const llmsec = setupLlmsec({
+    serviceName: options.serviceName ?? 'chat-api',
+    otlp: options.otlpEndpoint !== undefined ? { endpoint: options.otlpEndpoint } : undefined,
+    prometheus:
+      options.metrics !== undefined
+        ? { port: options.metrics.port, host: options.metrics.host ?? '127.0.0.1' }
+        : { preventServerStart: true },
+    jsonl: options.outDir !== undefined ? { path: join(options.outDir, 'events.jsonl') } : false,
+    capturePreviews: options.capturePreviews ?? false,
+    spanProcessors: [forwardSpans(() => detection.spans)],
+    logRecordProcessors: [forwardLogs(() => detection.logs)],
+  });
+
   const sinks: AlertSink[] = [new OtelAlertSink()];
   let alertsFile: WriteStream | undefined;
   if (options.outDir !== undefined) {
@@ -58,18 +77,9 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
       for (const listener of onAlert) listener(alert);
     },
   });
-  const llmsec = setupLlmsec({
-    serviceName: options.serviceName ?? 'chat-api',
-    otlp: options.otlpEndpoint !== undefined ? { endpoint: options.otlpEndpoint } : undefined,
-    prometheus:
-      options.metrics !== undefined
-        ? { port: options.metrics.port, host: options.metrics.host ?? '127.0.0.1' }
-        : { preventServerStart: true },
-    jsonl: options.outDir !== undefined ? { path: join(options.outDir, 'events.jsonl') } : false,
-    capturePreviews: options.capturePreviews ?? false,
-    spanProcessors: [new DetectionSpanProcessor({ engine })],
-    logRecordProcessors: [new DetectionLogRecordProcessor({ engine })],
-  });
+  detection.spans = new DetectionSpanProcessor({ engine });
+  detection.logs = new DetectionLogRecordProcessor({ engine });
+
   return {
     llmsec,
     engine,
@@ -84,5 +94,22 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
       await llmsec.shutdown();
       if (alertsFile) await new Promise<void>((resolve) => alertsFile.end(resolve));
     },
+  };
+}
+
+function forwardSpans(target: () => DetectionSpanProcessor | undefined): SpanProcessor {
+  return {
+    onStart: () => {},
+    onEnd: (span) => target()?.onEnd(span),
+    forceFlush: async () => target()?.forceFlush(),
+    shutdown: async () => target()?.shutdown(),
+  };
+}
+
+function forwardLogs(target: () => DetectionLogRecordProcessor | undefined): LogRecordProcessor {
+  return {
+    onEmit: (record, context) => target()?.onEmit(record, context),
+    forceFlush: async () => target()?.forceFlush(),
+    shutdown: async () => target()?.shutdown(),
   };
 }
