@@ -198,9 +198,14 @@ export class MemoryStore implements SyncLimiterStore {
 
   settle(op: SettleOp): void {
     const now = this.clock.now();
+    const charges = op.requests > 0 || op.tokens > 0 || op.costMicroUsd > 0;
     for (const sub of op.subjects) {
-      const rec = this.records.get(sub.subject);
-      if (!rec || rec.expiresAtMs <= now) continue;
+      let rec = this.records.get(sub.subject);
+      if (!rec || rec.expiresAtMs <= now) {
+        // Like the Redis script: refunds never create state, charges do.
+        if (!charges) continue;
+        rec = this.record(sub.subject, now);
+      }
       for (let i = 0; i < WINDOW_DIMS; i++) {
         const limit = sub.limits[i]!;
         if (limit === 0) continue;

@@ -266,40 +266,63 @@ return reply
 
 /**
  * Settle (charge or refund differences) and release the lease. KEYS: rl, lease of each
- * subject. ARGV: nsub, leaseId, requests, tokens, cost, nine enforcement parameters (6..14),
- * then per subject: factor and the eight windowed limits.
+ * subject. ARGV: leaseId, requests, tokens, cost (differences), and P: packed doubles (nine
+ * enforcement parameters, then per subject the limit factor and nine limits). Refunds never
+ * create a key; charges may. Written out by hand like ACQUIRE_LUA (it runs once per request).
  */
-export const SETTLE_LUA = withPrelude(
-  6,
-  `
-local nsub = tonumber(ARGV[1])
-local leaseId = ARGV[2]
-local delta = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
+export const SETTLE_LUA = `
+local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
+local nsub = #KEYS / 2
+local P
+if nsub == 1 then P = { struct.unpack('<ddddddddddddddddddd', ARGV[5]) }
+else P = { struct.unpack('<ddddddddddddddddddddddddddddd', ARGV[5]) } end
+local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local DELTA = { rq, rq, rq, tk, tk, tk, co, co }
+local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
+local FMT = '<ddddddddddddd'
 for s = 1, nsub do
   local key = KEYS[2 * s - 1]
-  local base = 14 + (s - 1) * 9
-  local factor = tonumber(ARGV[base + 1])
-  local tat, e, exists = read(key)
+  local base = 9 + (s - 1) * 10
+  local factor = P[base + 1]
+  local v = redis.call('GET', key)
+  local a
+  if v then a = { struct.unpack(FMT, v) } else a = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
   local changed = false
   for i = 1, 8 do
-    local limit = tonumber(ARGV[base + 1 + i])
-    local d = delta[UNIT[i] + 1]
-    -- Refunds never create a key; charges may.
-    if limit > 0 and d ~= 0 and (exists or d > 0) then
-      local st = tat[i]
-      if d > 0 and st < now then st = now end
-      local nxt = st + d * WIN[i] / scaled(limit, factor)
-      if nxt <= now then nxt = 0 end
-      tat[i] = nxt
+    local limit = P[base + 1 + i]
+    local d = DELTA[i]
+    if limit > 0 and d ~= 0 and (v or d > 0) then
+      if factor ~= 1 then
+        limit = math.floor(limit * factor)
+        if limit < 1 then limit = 1 end
+      end
+      local t = a[i]
+      if d > 0 and t < now then t = now end
+      t = t + d * WIN[i] / limit
+      if t <= now then t = 0 end
+      a[i] = t
       changed = true
     end
   end
-  if changed then write(key, tat, e, e.l, key_ttl(tat, e, e.l)) end
-  redis.call('ZREM', KEYS[2 * s], leaseId)
+  if changed then
+    local ttl = 0
+    if a[12] == 1 then ttl = P[9]
+    elseif a[9] ~= 0 or a[11] > now or a[13] ~= 0 then
+      ttl = 10 * P[5]
+      if a[11] > now then ttl = ttl + a[11] - now end
+    end
+    for i = 1, 8 do
+      if a[i] - now > ttl then ttl = a[i] - now end
+    end
+    ttl = math.ceil(ttl)
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', key, struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]), 'PX', ttl)
+  end
+  if P[base + 10] > 0 then redis.call('ZREM', KEYS[2 * s], ARGV[1]) end
 end
 return 1
-`,
-);
+`;
 
 /** Records a violation. KEYS: rl. ARGV: weight, nine enforcement parameters. Returns {prev, level, score x1000}. */
 export const VIOLATION_LUA = withPrelude(

@@ -52,6 +52,7 @@ export class RedisStore implements LimiterStore {
   readonly cluster: boolean;
   private readonly client: ScriptClient;
   private readonly packCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
+  private readonly settleCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
   private readonly vectorIds = new WeakMap<LimitVector, number>();
   private nextVectorId = 0;
 
@@ -170,6 +171,38 @@ export class RedisStore implements LimiterStore {
     return buf;
   }
 
+  /** Enforcement parameters, then per subject the limit factor and nine limits, as packed doubles (cached). */
+  private packedSettleParams(op: SettleOp): Buffer {
+    let byParams = this.settleCache.get(op.enforcement);
+    if (byParams === undefined) {
+      byParams = new Map();
+      this.settleCache.set(op.enforcement, byParams);
+    }
+    let key = '';
+    for (const s of op.subjects) key += `${this.vectorId(s.limits)}:${s.factor}|`;
+    let buf = byParams.get(key);
+    if (buf === undefined) {
+      const p = op.enforcement;
+      const values = [
+        p.warningAt,
+        p.throttledAt,
+        p.blockedAt,
+        p.bannedAt,
+        p.halfLifeMs,
+        p.blockMs,
+        p.throttleFactor,
+        p.refusalWeight,
+        p.banTtlMs,
+      ];
+      for (const s of op.subjects) values.push(s.factor, ...s.limits);
+      buf = Buffer.alloc(values.length * 8);
+      values.forEach((v, i) => buf!.writeDoubleLE(v, i * 8));
+      if (byParams.size > 1_000) byParams.clear();
+      byParams.set(key, buf);
+    }
+    return buf;
+  }
+
   private vectorId(v: LimitVector): number {
     let id = this.vectorIds.get(v);
     if (id === undefined) {
@@ -186,12 +219,7 @@ export class RedisStore implements LimiterStore {
     }
     const args: Arg[] = [];
     for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
-    args.push(op.subjects.length, op.leaseId, op.requests, op.tokens, op.costMicroUsd);
-    pushParams(args, op.enforcement);
-    for (const s of op.subjects) {
-      args.push(s.factor);
-      for (let i = 0; i < WINDOW_DIMS; i++) args.push(s.limits[i]!);
-    }
+    args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd, this.packedSettleParams(op));
     await this.client.llmsecSettle(2 * op.subjects.length, ...args);
   }
 
