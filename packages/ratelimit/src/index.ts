@@ -11,7 +11,18 @@ export type { AlertViolationOptions } from './alert-hook.ts';
 export { rlKey, leaseKey } from './keys.ts';
 export { StoreTimeoutError } from './timeout.ts';
 export { DIMENSIONS, ENFORCEMENT_LEVELS } from './types.ts';
-export type { Dimension, TierLimits, EnforcementLevel, AcquireRequest, RefusalReason, DimensionState, Lease, AcquireResult, Usage, SubjectStatus } from './types.ts';
+export type {
+  Dimension,
+  TierLimits,
+  EnforcementLevel,
+  AcquireRequest,
+  RefusalReason,
+  DimensionState,
+  Lease,
+  AcquireResult,
+  Usage,
+  SubjectStatus,
+} from './types.ts';
 export { rateLimitHeaders, retryAfterSeconds } from './http/headers.ts';
 export { createRateLimitMiddleware, withRateLimit } from './http/middleware-node.ts';
 export type { RateLimitMiddleware, RequestHandler, NextFunction } from './http/middleware-node.ts';
@@ -20,7 +31,15 @@ export type { FastifyRateLimitOptions } from './http/fastify.ts';
 export { setRateLimitUsage, getRateLimitDecision } from './http/usage.ts';
 export { readJsonBody, RequestBodyError } from './http/body.ts';
 export { defaultSubject, defaultSecondarySubject, clientAddress } from './http/subject.ts';
-export type { LimiterLike, RateLimitMiddlewareOptions, RateLimitHeaderOptions, RateLimitDecision, RequestLike, GuardRequest, GuardResponse } from './http/types.ts';
+export type {
+  LimiterLike,
+  RateLimitMiddlewareOptions,
+  RateLimitHeaderOptions,
+  RateLimitDecision,
+  RequestLike,
+  GuardRequest,
+  GuardResponse,
+} from './http/types.ts';
 export type { RefusalBody } from './http/guard.ts';
 export { estimateTokens, estimateChatTokens } from './estimate/tokens.ts';
 export { estimateRequestBody } from './estimate/request.ts';

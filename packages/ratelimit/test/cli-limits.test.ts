@@ -48,14 +48,27 @@ describe('llmsec limits', () => {
     expect(shown.code).toBe(0);
     const state = JSON.parse(shown.out) as Record<string, unknown>;
     // Default thresholds (blockedAt 20): the CLI computes the level the default way.
-    expect(state).toMatchObject({ subject, level: 'blocked', activeLeases: 1, banned: false, violationScore: expect.closeTo(20, 1) });
-    expect((state.keys as Record<string, { exists: boolean; ttlMs: number }>)[rlKey(subject)]!.ttlMs).toBeGreaterThan(0);
+    expect(state).toMatchObject({
+      subject,
+      level: 'blocked',
+      activeLeases: 1,
+      banned: false,
+      violationScore: expect.closeTo(20, 1),
+    });
+    expect(
+      (state.keys as Record<string, { exists: boolean; ttlMs: number }>)[rlKey(subject)]!.ttlMs,
+    ).toBeGreaterThan(0);
     expect((state.busyMs as Record<string, number>).rph).toBeGreaterThan(0);
 
-    expect(JSON.parse((await cli(['limits', 'lift', subject, '--redis', redis.url])).out)).toMatchObject({ lifted: true });
+    expect(JSON.parse((await cli(['limits', 'lift', subject, '--redis', redis.url])).out)).toMatchObject({
+      lifted: true,
+    });
     expect((await lim.status(subject)).level).toBe('normal');
     expect((await cli(['limits', 'ban', subject, '--redis', redis.url])).code).toBe(0);
-    expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({ allowed: false, reason: 'banned' });
+    expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
+      allowed: false,
+      reason: 'banned',
+    });
     expect((await cli(['limits', 'reset', subject, '--redis', redis.url])).code).toBe(0);
     expect(await client.exists(rlKey(subject))).toBe(0);
     expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
