@@ -100,6 +100,9 @@ function applyInput(
     const reason = String(decision.reason);
     const event = ctx.emit('guardrail_block', {
       ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
+      // The blocked payload: its length and fingerprint are recorded even with previews
+      // off, for the escalation and coordinated-campaign rules.
+      requestText: lastUserText(state.input),
       description: `input blocked by ${guard.name}`,
       metadata: { guardrail_layer: guard.layer, block_reason: reason },
     });
@@ -208,6 +211,7 @@ function blockOutput(guard: OutputGuard, reasonRaw: unknown, severity: GuardDeci
   const reason = String(reasonRaw);
   const event = ctx.emit('output_filter_block', {
     ...(severity !== undefined ? { severity } : {}),
+    requestText: lastUserText(ctx.input),
     description: `response blocked by ${guard.name}`,
     metadata: { filter_name: guard.layer, block_reason: reason },
   });
@@ -215,3 +219,12 @@ function blockOutput(guard: OutputGuard, reasonRaw: unknown, severity: GuardDeci
 }
 
 type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
+
+/** The newest user message: the payload an attacker varies from one attempt to the next. */
+function lastUserText(input: GuardInput): string {
+  for (let i = input.messages.length - 1; i >= 0; i--) {
+    const message = input.messages[i]!;
+    if (message.role === 'user') return message.content;
+  }
+  return '';
+}
