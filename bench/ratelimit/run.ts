@@ -198,10 +198,32 @@ try {
   await measure('seed port (6 limits)', seed.keys('m-seed'), async () => {
     if ((await seed.check('m-seed', 700)).allowed) await seed.record('m-seed', 700);
   });
-  await measure('llmsec, all 9 dims (acquire + settle)', [rlKey('m-us'), leaseKey('m-us')], async () => {
-    const r = await all.acquire(req('m-us'));
-    if (r.lease) await all.settle(r.lease, { tokens: 650, costMicroUsd: 1_950 });
+  // Realistic limits here (with the huge ones above a bucket drains within a millisecond and
+  // its key expires at once, which would measure nothing).
+  const real = new RateLimiter({
+    store,
+    tiers: {
+      t: {
+        requestsPerMinute: 5_000,
+        requestsPerHour: 10_000,
+        requestsPerDay: 50_000,
+        tokensPerMinute: 5_000_000,
+        tokensPerHour: 10_000_000,
+        tokensPerDay: 50_000_000,
+        costPerHourMicroUsd: 100_000_000,
+        costPerDayMicroUsd: 500_000_000,
+        concurrent: 10,
+      },
+    },
+    commandTimeoutMs: 5_000,
   });
+  await measure('llmsec, all 9 dims (acquire + settle)', [rlKey('m-us'), leaseKey('m-us')], async () => {
+    const r = await real.acquire(req('m-us'));
+    if (!r.allowed) throw new Error(`memory run refused: ${r.reason}`);
+    await real.settle(r.lease!, { tokens: 650, costMicroUsd: 1_950 });
+  });
+  const ttl = await client.pttl(rlKey('m-us'));
+  memRows.push(['  (llmsec key TTL after the run, ms)', '', fmt(ttl)]);
   printTable(
     'Redis memory per subject (MEMORY USAGE, bytes, all keys of the subject)',
     ['', 'after 10 requests', 'after 1,000 requests'],
