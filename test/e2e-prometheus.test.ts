@@ -22,6 +22,7 @@ import {
   type PrometheusHandle,
   type PromSeries,
 } from './support/prometheus.ts';
+import { waitUntil } from './support/ports.ts';
 import { startRedis, type RedisHandle } from './support/redis.ts';
 
 /**
@@ -212,12 +213,19 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     expect((layers.result as PromSeries[]).map((s) => s.metric.layer)).toEqual(
       expect.arrayContaining(['prompt_injection', 'jailbreak', 'harmful_content', 'secrets']),
     );
-    const rules = await prom.waitForData('sum by (rule) (llmsec_alerts_total{status="firing"})', {
-      timeoutMs: 10_000,
-    });
-    expect((rules.result as PromSeries[]).map((s) => s.metric.rule)).toEqual(
-      expect.arrayContaining(['rapid_guardrail_blocks', 'systematic_enumeration', 'output_filter_bypass']),
-    );
+    // Alerts fire as detection's event-time watermark passes the attacks (allowed lateness)
+    // and Prometheus scrapes once a second: wait for the whole set, not just the first series.
+    const expectedRules = ['rapid_guardrail_blocks', 'systematic_enumeration', 'output_filter_bypass'];
+    let firing: string[] = [];
+    await waitUntil(
+      async () => {
+        const rules = await prom.query('sum by (rule) (llmsec_alerts_total{status="firing"})');
+        firing = (rules.result as PromSeries[]).map((s) => s.metric.rule ?? '');
+        return expectedRules.every((rule) => firing.includes(rule));
+      },
+      { timeoutMs: 30_000, what: 'the detection alert series' },
+    ).catch(() => {});
+    expect(firing).toEqual(expect.arrayContaining(expectedRules));
   });
 
   it('no series carries a user, session or prompt: only bounded labels', async () => {
