@@ -71,6 +71,8 @@ interface RuleRuntime {
   table: GroupTable;
   /** Open incidents by group key, in order of lastTrueAt (re-inserted when extended). */
   open: Map<string, Incident>;
+  /** The key inserted into `open` last. */
+  lastKey: string | undefined;
 }
 
 /**
@@ -149,7 +151,7 @@ export class DetectionEngine {
         tablesByField.set(rule.groupBy, table);
         this.tables.push(table);
       }
-      const runtime: RuleRuntime = { rule, table, open: new Map() };
+      const runtime: RuleRuntime = { rule, table, open: new Map(), lastKey: undefined };
       for (const category of rule.categories) {
         const list = this.byCategory.get(category) ?? [];
         list.push(runtime);
@@ -314,10 +316,7 @@ export class DetectionEngine {
 
   private drain(upTo: number): void {
     const buffer = this.buffer;
-    while (buffer.peekTime() <= upTo) {
-      const t = buffer.peekTime();
-      this.process(buffer.shift(), t);
-    }
+    for (let t = buffer.peekTime(); t <= upTo; t = buffer.peekTime()) this.process(buffer.shift(), t);
   }
 
   /** The hot path: one event, in event-time order. */
@@ -345,11 +344,16 @@ export class DetectionEngine {
   private holds(rt: RuleRuntime, key: string, state: unknown, event: SecurityEvent, t: number): void {
     const existing = rt.open.get(key);
     if (existing !== undefined) {
+      // Extended, not re-announced; moved to the back so rt.open stays in lastTrueAt order
+      // (unless it is there already, as when one group keeps the rule true).
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
       existing.addUser(event.user_id);
-      rt.open.delete(key);
-      rt.open.set(key, existing);
+      if (rt.lastKey !== key) {
+        rt.open.delete(key);
+        rt.open.set(key, existing);
+        rt.lastKey = key;
+      }
       return;
     }
     const rule = rt.rule;
@@ -366,12 +370,17 @@ export class DetectionEngine {
     else if (rule.groupBy === 'user_id') incident.addUser(key);
     else incident.addUser(event.user_id);
     rt.open.set(key, incident);
+    rt.lastKey = key;
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
     this.deliver(incident.toAlert('firing', event));
   }
 
-  /** Resolves every incident whose quiet period ended at or before `t`. */
+  /**
+   * Resolves every incident whose quiet period ended at or before `t`. Each rule's open map is
+   * in lastTrueAt order and the quiet period is per rule, so the scan stops at the first
+   * incident not yet due.
+   */
   private resolveDue(t: number, trigger: SecurityEvent | undefined): void {
     let next = Number.POSITIVE_INFINITY;
     for (const rt of this.runtimes) {
@@ -383,6 +392,7 @@ export class DetectionEngine {
           break;
         }
         rt.open.delete(key);
+        if (rt.lastKey === key) rt.lastKey = undefined;
         this.counts.alertsResolved++;
         this.deliver(incident.toAlert('resolved', trigger));
       }

@@ -20,9 +20,12 @@ export class Incident {
   lastTrueAt: number;
   readonly description: string;
   readonly head: string[] = [];
-  readonly tail: string[] = [];
+  /** The last EVIDENCE_TAIL ids after the head, as a ring (`tailAt` is the next slot). */
+  private readonly tail: string[] = [];
+  private tailAt = 0;
+  private lastEvidence = '';
   readonly traceIds: string[] = [];
-  readonly users: string[] = [];
+  readonly users = new Set<string>();
   private readonly maxUsers: number;
 
   constructor(rule: CompiledRule, key: string, t: number, description: string, maxUsers: number) {
@@ -39,14 +42,16 @@ export class Incident {
     return this.lastTrueAt + this.rule.quietMs;
   }
 
+  /** Evidence arrives in event-time order, so a repeat can only be the id added last. */
   addEvidence(eventId: string, traceId: string | undefined): void {
-    if (this.head.includes(eventId) || this.tail.includes(eventId)) return;
+    if (eventId === this.lastEvidence) return;
+    this.lastEvidence = eventId;
     if (this.head.length < EVIDENCE_HEAD) this.head.push(eventId);
     else {
-      if (this.tail.length >= EVIDENCE_TAIL) this.tail.shift();
-      this.tail.push(eventId);
+      this.tail[this.tailAt] = eventId;
+      this.tailAt = this.tailAt + 1 === EVIDENCE_TAIL ? 0 : this.tailAt + 1;
     }
-    if (traceId !== undefined) this.addTrace(traceId);
+    if (traceId !== undefined && this.traceIds.length < MAX_TRACE_IDS) this.addTrace(traceId);
   }
 
   addTrace(traceId: string): void {
@@ -54,7 +59,13 @@ export class Incident {
   }
 
   addUser(userId: string): void {
-    if (this.users.length < this.maxUsers && !this.users.includes(userId)) this.users.push(userId);
+    if (this.users.size < this.maxUsers) this.users.add(userId);
+  }
+
+  evidence(): string[] {
+    const n = this.tail.length;
+    const tail = n < EVIDENCE_TAIL ? this.tail : [...this.tail.slice(this.tailAt), ...this.tail.slice(0, this.tailAt)];
+    return [...this.head, ...tail];
   }
 
   toAlert(status: 'firing' | 'resolved', trigger: SecurityEvent | undefined): Alert {
@@ -68,7 +79,7 @@ export class Incident {
       user_ids: [...this.users],
       starts_at: formatTimestamp(this.startsAt),
       description: this.description,
-      evidence: [...this.head, ...this.tail],
+      evidence: this.evidence(),
       title: rule.title,
     };
     if (status === 'resolved') alert.ends_at = formatTimestamp(this.resolveAt);

@@ -13,6 +13,7 @@ export { parseDuration, formatDuration } from './duration.ts';
 export { eventFingerprint } from './fields.ts';
 export { alertId } from './incident.ts';
 export { formatAlertTable } from './alert-table.ts';
+export { decodeEventLineFast, eventTime, forEachLine } from './event-reader.ts';
 export { loadRuleTestFile, resolveTime, DEFAULT_TEST_START } from './rule-test-file.ts';
 export type { RuleTestFile, RuleTestCase, ExpectedAlert } from './rule-test-file.ts';
 export { runRuleTestFile, formatRuleTestResults } from './rule-test-runner.ts';

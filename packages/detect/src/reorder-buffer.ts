@@ -2,58 +2,70 @@ import type { SecurityEvent } from '@llmsec/core';
 
 /**
  * Holds events until the watermark passes them, releasing them in event-time order (ties in
- * arrival order). In-order arrivals append in O(1); an out-of-order one is inserted by binary
- * search, which costs a copy of the events after it, and those are only the ones within the
- * allowed lateness.
+ * arrival order). A growable ring: in-order arrivals append in O(1) and release in O(1); an
+ * out-of-order one is placed by binary search and shifts the entries after it, which are only
+ * those within the allowed lateness.
  */
 export class ReorderBuffer {
-  private times: number[] = [];
-  private events: SecurityEvent[] = [];
+  private times: number[] = new Array<number>(1024).fill(0);
+  private events: (SecurityEvent | undefined)[] = new Array<SecurityEvent | undefined>(1024).fill(undefined);
+  private mask = 1023;
   private head = 0;
-
-  get size(): number {
-    return this.times.length - this.head;
-  }
+  size = 0;
 
   insert(event: SecurityEvent, t: number): void {
+    if (this.size > this.mask) this.grow();
     const times = this.times;
-    const n = times.length;
-    if (n === this.head || times[n - 1]! <= t) {
-      times.push(t);
-      this.events.push(event);
-      return;
+    const mask = this.mask;
+    let at = this.size;
+    if (at > 0 && times[(this.head + at - 1) & mask]! > t) {
+      // Upper bound: after every entry with time <= t, so equal times keep arrival order.
+      let lo = 0;
+      let hi = at;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (times[(this.head + mid) & mask]! <= t) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = at; k > lo; k--) {
+        const to = (this.head + k) & mask;
+        const from = (this.head + k - 1) & mask;
+        times[to] = times[from]!;
+        this.events[to] = this.events[from];
+      }
+      at = lo;
     }
-    // Upper bound: after every entry with time <= t, so equal times keep arrival order.
-    let lo = this.head;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (times[mid]! <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    times.splice(lo, 0, t);
-    this.events.splice(lo, 0, event);
+    const i = (this.head + at) & mask;
+    times[i] = t;
+    this.events[i] = event;
+    this.size++;
   }
 
   /** Time of the oldest held event, or +Infinity. */
   peekTime(): number {
-    return this.head < this.times.length ? this.times[this.head]! : Number.POSITIVE_INFINITY;
+    return this.size > 0 ? this.times[this.head]! : Number.POSITIVE_INFINITY;
   }
 
   /** Removes the oldest event and returns it; its time was peekTime(). */
   shift(): SecurityEvent {
     const event = this.events[this.head]!;
-    this.events[this.head] = undefined as unknown as SecurityEvent;
-    this.head++;
-    if (this.head === this.times.length) {
-      this.times.length = 0;
-      this.events.length = 0;
-      this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.times.length) {
-      this.times = this.times.slice(this.head);
-      this.events = this.events.slice(this.head);
-      this.head = 0;
-    }
+    this.events[this.head] = undefined;
+    this.head = (this.head + 1) & this.mask;
+    this.size--;
     return event;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const times = new Array<number>(cap).fill(0);
+    const events = new Array<SecurityEvent | undefined>(cap).fill(undefined);
+    for (let k = 0; k < this.size; k++) {
+      times[k] = this.times[(this.head + k) & this.mask]!;
+      events[k] = this.events[(this.head + k) & this.mask];
+    }
+    this.times = times;
+    this.events = events;
+    this.mask = cap - 1;
+    this.head = 0;
   }
 }

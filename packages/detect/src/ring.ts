@@ -7,8 +7,10 @@
  */
 export class Ring {
   times: number[];
-  ids: string[];
-  traces: (string | undefined)[];
+  /** Event ids, for evidence; conditions that take evidence from their triggers skip them. */
+  ids: string[] | undefined;
+  /** Only when asked for: trace ids cost memory per event, and per-user request rings are many. */
+  traces: (string | undefined)[] | undefined;
   /** Only for conditions that read a value (monotonic, identical, ratio flags). */
   values: number[] | undefined;
   /** Only for cross-group conditions. */
@@ -18,12 +20,12 @@ export class Ring {
   size = 0;
   readonly max: number;
 
-  constructor(max: number, options: { values?: boolean; users?: boolean } = {}) {
+  constructor(max: number, options: { ids?: boolean; values?: boolean; users?: boolean; traces?: boolean } = {}) {
     this.max = Math.max(1, max);
     const cap = Math.min(this.max, 2);
     this.times = new Array<number>(cap).fill(0);
-    this.ids = new Array<string>(cap).fill('');
-    this.traces = new Array<string | undefined>(cap).fill(undefined);
+    this.ids = options.ids === false ? undefined : new Array<string>(cap).fill('');
+    this.traces = options.traces ? new Array<string | undefined>(cap).fill(undefined) : undefined;
     this.values = options.values ? new Array<number>(cap).fill(0) : undefined;
     this.users = options.users ? new Array<string>(cap).fill('') : undefined;
   }
@@ -55,8 +57,8 @@ export class Ring {
     }
     const i = this.at(this.size);
     this.times[i] = time;
-    this.ids[i] = id;
-    this.traces[i] = trace;
+    if (this.ids) this.ids[i] = id;
+    if (this.traces) this.traces[i] = trace;
     if (this.values) this.values[i] = value;
     if (this.users) this.users[i] = user ?? '';
     this.size++;
@@ -65,8 +67,8 @@ export class Ring {
   /** Removes the oldest entry. */
   shift(): void {
     // Drop references so evicted ids can be collected.
-    this.ids[this.head] = '';
-    this.traces[this.head] = undefined;
+    if (this.ids) this.ids[this.head] = '';
+    if (this.traces) this.traces[this.head] = undefined;
     this.head = this.head + 1 === this.times.length ? 0 : this.head + 1;
     this.size--;
   }
@@ -77,17 +79,18 @@ export class Ring {
   }
 
   private grow(): void {
-    const cap = Math.min(this.max, Math.max(2, this.times.length * 2));
+    // x1.5: small windows (most users hold a handful of events) waste less than doubling.
+    const cap = Math.min(this.max, Math.max(2, Math.ceil(this.times.length * 1.5)));
     const times = new Array<number>(cap).fill(0);
-    const ids = new Array<string>(cap).fill('');
-    const traces = new Array<string | undefined>(cap).fill(undefined);
+    const ids = this.ids ? new Array<string>(cap).fill('') : undefined;
+    const traces = this.traces ? new Array<string | undefined>(cap).fill(undefined) : undefined;
     const values = this.values ? new Array<number>(cap).fill(0) : undefined;
     const users = this.users ? new Array<string>(cap).fill('') : undefined;
     for (let k = 0; k < this.size; k++) {
       const i = this.at(k);
       times[k] = this.times[i]!;
-      ids[k] = this.ids[i]!;
-      traces[k] = this.traces[i];
+      if (ids) ids[k] = this.ids![i]!;
+      if (traces) traces[k] = this.traces![i];
       if (values) values[k] = this.values![i]!;
       if (users) users[k] = this.users![i]!;
     }
@@ -107,12 +110,13 @@ export function ringEvidence(
   out: (id: string, trace: string | undefined, user: string | undefined) => void,
 ): void {
   const size = ring.size;
+  if (!ring.ids) return;
   for (let k = 0; k < size; k++) {
     if (k >= n && k < size - n) {
       k = size - n - 1;
       continue;
     }
     const i = ring.at(k);
-    out(ring.ids[i]!, ring.traces[i], ring.users?.[i]);
+    out(ring.ids[i]!, ring.traces?.[i], ring.users?.[i]);
   }
 }

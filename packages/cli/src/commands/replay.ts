@@ -1,8 +1,16 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { decodeEventLine, encodeAlert, type Alert } from '@llmsec/core';
-import { DetectionEngine, formatAlertTable, loadRulesFile, parseDuration, RuleFileError } from '@llmsec/detect';
+import { encodeAlert, type Alert } from '@llmsec/core';
+import {
+  decodeEventLineFast,
+  DetectionEngine,
+  forEachLine,
+  formatAlertTable,
+  loadRulesFile,
+  parseDuration,
+  RuleFileError,
+} from '@llmsec/detect';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
@@ -120,6 +128,7 @@ export const command: Command = {
 
     const input: Readable = args.file !== undefined ? createReadStream(args.file) : io.stdin;
     const started = performance.now();
+    const cpuStart = process.threadCpuUsage();
     let lines = 0;
     let events = 0;
     let malformed = 0;
@@ -129,7 +138,7 @@ export const command: Command = {
       const first = line.charCodeAt(0);
       if ((first === 32 || first === 9) && line.trim().length === 0) return;
       try {
-        const { event, timeMs } = decodeEventLine(line);
+        const { event, timeMs } = decodeEventLineFast(line);
         events++;
         engine.ingest(event, timeMs);
       } catch (err) {
@@ -145,6 +154,8 @@ export const command: Command = {
     }
     engine.flush();
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.threadCpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
     if (args.format === 'table') out.write(formatAlertTable(tableRows));
     out.flush();
@@ -153,7 +164,8 @@ export const command: Command = {
     const open = engine.activeIncidents().length;
     const summary = [
       `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
-        `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s)`,
+        `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
+        `${cpuSeconds.toFixed(2)} s CPU on the main thread (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)`,
       `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
     ];
     for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -163,25 +175,3 @@ export const command: Command = {
     return 0;
   },
 };
-
-/**
- * Splits a stream into lines (LF or CRLF) without readline, whose per-line events cost more
- * than the decoding itself at replay speeds. The last line may lack a newline.
- */
-export async function forEachLine(input: Readable, onLine: (line: string) => void): Promise<void> {
-  input.setEncoding('utf8');
-  let rest = '';
-  for await (const chunk of input as AsyncIterable<string>) {
-    const text = rest.length > 0 ? rest + chunk : chunk;
-    let start = 0;
-    let nl = text.indexOf('\n', start);
-    while (nl !== -1) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      onLine(text.slice(start, end));
-      start = nl + 1;
-      nl = text.indexOf('\n', start);
-    }
-    rest = text.slice(start);
-  }
-  if (rest.length > 0) onLine(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
-}

@@ -14,10 +14,6 @@ export interface BaselineState extends LastEvent {
   mean: number;
   m2: number;
   lastValue: number;
-  /** Baseline figures at the last evaluation, for the description. */
-  judgedMean: number;
-  judgedStd: number;
-  judgedN: number;
 }
 
 export function baselineCondition(
@@ -32,9 +28,6 @@ export function baselineCondition(
       mean: 0,
       m2: 0,
       lastValue: 0,
-      judgedMean: 0,
-      judgedStd: 0,
-      judgedN: 0,
       lastId: '',
       lastTrace: undefined,
       lastUser: '',
@@ -53,9 +46,6 @@ export function baselineCondition(
       rememberLast(s, event);
       s.lastValue = v;
       const std = s.n > 0 ? Math.sqrt(s.m2 / s.n) : 0;
-      s.judgedMean = s.mean;
-      s.judgedStd = std;
-      s.judgedN = s.n;
       const anomalous = s.n >= minSamples && v > factor * s.mean && v > s.mean + sigmas * std;
       s.n++;
       const delta = v - s.mean;
@@ -64,7 +54,13 @@ export function baselineCondition(
       return anomalous;
     },
     describe(s: BaselineState): string {
-      return `${ctx.categories} with ${def.sum.join('+')}=${s.lastValue}, above ${factor}x the group's mean ${round(s.judgedMean)} and mean+${sigmas}σ ${round(s.judgedMean + sigmas * s.judgedStd)} over ${s.judgedN} earlier events`;
+      // The baseline the event was judged against: Welford's update undone (figures only).
+      const n = s.n - 1;
+      const v = s.lastValue;
+      const mean = n > 0 ? (s.mean * s.n - v) / n : 0;
+      const m2 = Math.max(0, s.m2 - (v - mean) * (v - s.mean));
+      const std = n > 0 ? Math.sqrt(m2 / n) : 0;
+      return `${ctx.categories} with ${def.sum.join('+')}=${v}, above ${factor}x the group's mean ${round(mean)} and mean+${sigmas}σ ${round(mean + sigmas * std)} over ${n} earlier events`;
     },
     evidence(s: BaselineState, _t: number, out: EvidenceSink): void {
       out(s.lastId, s.lastTrace, s.lastUser);

@@ -12,7 +12,7 @@ export function countCondition(def: CountCondition, ctx: ConditionContext): Cond
   const { min } = def;
   const windowMs = ctx.windowMs;
   return {
-    createState: () => new Ring(min),
+    createState: () => new Ring(min, { traces: true }),
     update(ring: Ring, event: SecurityEvent, t: number): boolean {
       ring.push(t, event.event_id, event.trace_id, 0);
       return ring.size >= min && ring.oldestTime() > t - windowMs;

@@ -30,7 +30,7 @@ export function crossGroupCondition(
     s.ring.shift();
   };
   return {
-    createState: () => ({ ring: new Ring(max, { users: true }), counts: new Map() }),
+    createState: () => ({ ring: new Ring(max, { users: true, traces: true }), counts: new Map() }),
     update(s: CrossGroupState, event: SecurityEvent, t: number): boolean {
       const ring = s.ring;
       const cutoff = t - windowMs;

@@ -28,13 +28,28 @@ export function distinctCondition(
     update(s: DistinctState, event: SecurityEvent, t: number): boolean {
       const value = keyString(get(event));
       if (value !== undefined) {
-        const i = s.values.indexOf(value);
-        if (i >= 0) remove(s, i);
-        s.values.push(value);
-        s.times.push(t);
-        s.ids.push(event.event_id);
-        s.traces.push(event.trace_id);
-        if (s.values.length > min) remove(s, 0);
+        const values = s.values;
+        let i = values.indexOf(value);
+        if (i < 0 && values.length >= min) i = 0; // a new value pushes out the least recent
+        if (i < 0) {
+          values.push(value);
+          s.times.push(t);
+          s.ids.push(event.event_id);
+          s.traces.push(event.trace_id);
+        } else {
+          // Move entries after i one to the left and put this one last: no allocation.
+          const last = values.length - 1;
+          for (let j = i; j < last; j++) {
+            values[j] = values[j + 1]!;
+            s.times[j] = s.times[j + 1]!;
+            s.ids[j] = s.ids[j + 1]!;
+            s.traces[j] = s.traces[j + 1];
+          }
+          values[last] = value;
+          s.times[last] = t;
+          s.ids[last] = event.event_id;
+          s.traces[last] = event.trace_id;
+        }
       }
       return s.values.length >= min && s.times[0]! > t - windowMs;
     },
@@ -48,11 +63,4 @@ export function distinctCondition(
       }
     },
   };
-}
-
-function remove(s: DistinctState, i: number): void {
-  s.values.splice(i, 1);
-  s.times.splice(i, 1);
-  s.ids.splice(i, 1);
-  s.traces.splice(i, 1);
 }

@@ -1,14 +1,15 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { magnitude, type FieldGetter } from '../fields.ts';
-import { Ring, ringEvidence } from '../ring.ts';
-import type { Condition, EvidenceSink, IdenticalCondition } from '../types.ts';
+import { Ring } from '../ring.ts';
+import type { Condition, IdenticalCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
 /**
  * Every event of the window carries the same positive value, and there are at least
  * `min_events`. Equivalent, and O(1): the current run of equal values holds `min_events`
  * inside the window, and the last event before the run (`breakAt`) has left the window.
- * The ring keeps only the newest `min_events` events of the run.
+ * The ring keeps only the times of the newest `min_events` events of the run; the evidence is
+ * the events at which the condition held.
  */
 export interface IdenticalState {
   ring: Ring;
@@ -26,7 +27,7 @@ export function identicalCondition(
   const windowMs = ctx.windowMs;
   return {
     createState: () => ({
-      ring: new Ring(minEvents),
+      ring: new Ring(minEvents, { ids: false }),
       value: Number.NaN,
       breakAt: Number.NEGATIVE_INFINITY,
       prevAt: Number.NEGATIVE_INFINITY,
@@ -53,9 +54,6 @@ export function identicalCondition(
     },
     describe(s: IdenticalState): string {
       return `at least ${s.ring.size} ${ctx.categories} events within ${windowText(ctx)}, all with ${def.field}=${s.value} (threshold ${minEvents})`;
-    },
-    evidence(s: IdenticalState, _t: number, out: EvidenceSink): void {
-      ringEvidence(s.ring, 5, out);
     },
   };
 }

@@ -1,13 +1,14 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { FieldGetter } from '../fields.ts';
-import { Ring, ringEvidence } from '../ring.ts';
-import type { Condition, EvidenceSink, RatioCondition } from '../types.ts';
+import { Ring } from '../ring.ts';
+import type { Condition, RatioCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
 /**
  * At least `min_events` in the window and more than `above` of them flagged. The window is a
  * ring of (time, flag) with a running count of flags: each event is pushed once and expired
- * once, so O(1) amortised.
+ * once, so O(1) amortised. Event ids are not kept (request windows are the bulk of per-user
+ * memory): the evidence is the events at which the condition held.
  */
 export interface RatioState {
   ring: Ring;
@@ -20,7 +21,7 @@ export function ratioCondition(def: RatioCondition, get: FieldGetter, ctx: Condi
   const windowMs = ctx.windowMs;
   const max = Math.max(ctx.maxEventsPerWindow, minEvents);
   return {
-    createState: () => ({ ring: new Ring(max, { values: true }), hits: 0 }),
+    createState: () => ({ ring: new Ring(max, { values: true, ids: false }), hits: 0 }),
     update(s: RatioState, event: SecurityEvent, t: number): boolean {
       const ring = s.ring;
       const values = ring.values!;
@@ -37,9 +38,6 @@ export function ratioCondition(def: RatioCondition, get: FieldGetter, ctx: Condi
     describe(s: RatioState): string {
       const pct = Math.round((100 * s.hits) / s.ring.size);
       return `${s.hits} of ${s.ring.size} ${ctx.categories} events within ${windowText(ctx)} have ${def.field}=${String(want)} (${pct}%, threshold above ${Math.round(above * 100)}% of at least ${minEvents})`;
-    },
-    evidence(s: RatioState, _t: number, out: EvidenceSink): void {
-      ringEvidence(s.ring, 5, out);
     },
   };
 }

@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { decodeEventLine } from '@llmsec/core';
+import { decodeEventLineFast, eventTime, forEachLine } from '../src/index.ts';
+
+/** What core's decoder says: the decoded event, or the error message. */
+function outcome(decode: (line: string) => unknown, line: string): unknown {
+  try {
+    return { ok: decode(line) };
+  } catch (err) {
+    return { error: (err as Error).message, type: (err as Error).name };
+  }
+}
+
+const timestamp = fc.oneof(
+  fc.date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc.constantFrom(
+    '2026-11-22T10:00:00Z',
+    '2026-11-22T10:00:00.5Z',
+    '2026-11-22T10:00:00.123456Z',
+    '2026-11-22T10:00:00.123+02:00',
+    '2026-02-30T10:00:00.000Z',
+    '2026-11-22T24:00:00.000Z',
+    '2026-11-22T10:00:00.000z',
+    '2026-11-22 10:00:00.000Z',
+    '2026-11-22T10:00:00.0a0Z',
+    'yesterday',
+    '',
+  ),
+  fc.string(),
+);
+
+const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.constant(undefined), fc.array(fc.string(), { maxLength: 2 }));
+
+const rawEvent = fc.record(
+  {
+    event_id: fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1 }) }, value),
+    timestamp: fc.oneof({ weight: 5, arbitrary: timestamp }, value),
+    category: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('guardrail_block', 'request_completed', 'new_thing') }, value),
+    severity: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('info', 'warning', 'alert', 'critical') }, value),
+    user_id: fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1 }) }, value),
+    session_id: value,
+    trace_id: value,
+    request_preview: value,
+    metadata: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean())), value),
+    correlated_events: fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer())), value),
+    extra: value,
+  },
+  { requiredKeys: [] },
+);
+
+describe('replay reader', () => {
+  it('decodes exactly like core (events and error messages) on random lines', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: rawEvent.map((o) => JSON.stringify(o)) }, { weight: 1, arbitrary: fc.string() }), (line) => {
+        expect(outcome(decodeEventLineFast, line)).toEqual(outcome(decodeEventLine, line));
+      }),
+      { numRuns: 3000, seed: 11 },
+    );
+  });
+
+  it('parses canonical timestamps across second boundaries like core', () => {
+    const base = Date.parse('2026-12-31T23:59:58.000Z');
+    for (let ms = 0; ms < 3_000; ms += 7) {
+      const ts = new Date(base + ms).toISOString();
+      expect(eventTime(ts)).toBe(base + ms);
+    }
+    expect(eventTime('2026-02-30T10:00:00.000Z')).toBeNaN();
+  });
+
+  it('splits LF and CRLF lines across chunk boundaries, keeping a last line without newline', async () => {
+    const lines: string[] = [];
+    await forEachLine(Readable.from(['a\r', '\nbb\nc', 'cc\n\n', 'd']), (l) => lines.push(l));
+    expect(lines).toEqual(['a', 'bb', 'ccc', '', 'd']);
+  });
+});
