@@ -19,6 +19,7 @@ import {
   CATEGORIES,
   type SecurityEvent,
 } from '@llmsec/core';
+import { AttributeCache, isKey } from './attribute-cache.ts';
 import { BoundedLabel, oneOf } from './bounded-label.ts';
 import { reportTelemetryError, type TelemetryErrorCounter } from './errors.ts';
 
@@ -59,6 +60,9 @@ export interface OperationDurationInput {
   errorType?: string;
 }
 
+/** Distinct attribute sets cached per instrument (past it, sets are built per call). */
+const MAX_CACHED_SETS = 512;
+
 export class LlmsecMetrics implements TelemetryErrorCounter {
   private readonly events: Counter;
   private readonly requests: Counter;
@@ -71,6 +75,12 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   private readonly models: BoundedLabel;
   /** Operation, provider, error type and component names: fixed by code, bounded anyway. */
   private readonly smallSets: BoundedLabel;
+  private readonly eventSets = new AttributeCache(MAX_CACHED_SETS);
+  private readonly requestSets = new AttributeCache(MAX_CACHED_SETS);
+  private readonly costSets = new AttributeCache(MAX_CACHED_SETS);
+  private readonly tokenSets = new AttributeCache(MAX_CACHED_SETS);
+  private readonly durationSets = new AttributeCache(MAX_CACHED_SETS);
+  private readonly guardSets = new AttributeCache(MAX_CACHED_SETS);
 
   constructor(options: LlmsecMetricsOptions = {}) {
     const meter = options.meter ?? metrics.getMeter('@llmsec/sdk');
@@ -110,13 +120,16 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   /** One security event: `llmsec.events{category, severity, layer?}`. */
   recordEvent(event: SecurityEvent): void {
     try {
-      const attrs: Attributes = {
-        category: oneOf(CATEGORIES, event.category),
-        severity: oneOf(SEVERITIES, event.severity),
-      };
       const md = event.metadata;
       const layer = md?.guardrail_layer ?? md?.filter_name ?? md?.tool_name;
-      if (layer !== undefined) attrs.layer = this.layers.value(layer);
+      const { category, severity } = event;
+      const cacheable = isStr(category) && isStr(severity) && isKey(layer);
+      let attrs = cacheable ? this.eventSets.get(category, severity, layer, undefined) : undefined;
+      if (attrs === undefined) {
+        const built: Attributes = { category: oneOf(CATEGORIES, category), severity: oneOf(SEVERITIES, severity) };
+        if (layer !== undefined) built.layer = this.layers.value(layer);
+        attrs = cacheable ? this.eventSets.set(category, severity, layer, undefined, built) : built;
+      }
       this.events.add(1, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
@@ -126,7 +139,14 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   /** `llmsec.requests{outcome, model}`; an outcome outside REQUEST_OUTCOMES is `other`. */
   recordRequest(input: { outcome: RequestOutcome | (string & {}); model?: string }): void {
     try {
-      this.requests.add(1, { outcome: oneOf(REQUEST_OUTCOMES, input.outcome), model: this.models.value(input.model) });
+      const { outcome, model } = input;
+      const cacheable = isStr(outcome) && isKey(model);
+      let attrs = cacheable ? this.requestSets.get(outcome, model, undefined, undefined) : undefined;
+      if (attrs === undefined) {
+        const built: Attributes = { outcome: oneOf(REQUEST_OUTCOMES, outcome), model: this.models.value(model) };
+        attrs = cacheable ? this.requestSets.set(outcome, model, undefined, undefined, built) : built;
+      }
+      this.requests.add(1, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
     }
@@ -135,10 +155,15 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   recordTokenUsage(input: TokenUsageInput): void {
     try {
       if (!isCount(input.tokens)) return;
-      this.tokenUsage.record(input.tokens, {
-        ...this.genAiAttrs(input),
-        [ATTR_GEN_AI_TOKEN_TYPE]: oneOf(['input', 'output'], input.tokenType),
-      });
+      const { operation, provider, model, tokenType } = input;
+      const cacheable = isStr(operation) && isStr(provider) && isStr(model) && isStr(tokenType);
+      let attrs = cacheable ? this.tokenSets.get(operation, provider, model, tokenType) : undefined;
+      if (attrs === undefined) {
+        const built = this.genAiAttrs(input);
+        built[ATTR_GEN_AI_TOKEN_TYPE] = oneOf(['input', 'output'], tokenType);
+        attrs = cacheable ? this.tokenSets.set(operation, provider, model, tokenType, built) : built;
+      }
+      this.tokenUsage.record(input.tokens, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
     }
@@ -147,8 +172,14 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   recordOperationDuration(input: OperationDurationInput): void {
     try {
       if (!isCount(input.seconds)) return;
-      const attrs = this.genAiAttrs(input);
-      if (input.errorType !== undefined) attrs[ATTR_ERROR_TYPE] = this.smallSets.value(input.errorType);
+      const { operation, provider, model, errorType } = input;
+      const cacheable = isStr(operation) && isStr(provider) && isStr(model) && isKey(errorType);
+      let attrs = cacheable ? this.durationSets.get(operation, provider, model, errorType) : undefined;
+      if (attrs === undefined) {
+        const built = this.genAiAttrs(input);
+        if (errorType !== undefined) built[ATTR_ERROR_TYPE] = this.smallSets.value(errorType);
+        attrs = cacheable ? this.durationSets.set(operation, provider, model, errorType, built) : built;
+      }
       this.operationDuration.record(input.seconds, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
@@ -159,7 +190,14 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   recordCost(input: { model?: string; usd: number }): void {
     try {
       if (!isCount(input.usd) || input.usd === 0) return;
-      this.cost.add(input.usd, { model: this.models.value(input.model) });
+      const { model } = input;
+      const cacheable = isKey(model);
+      let attrs = cacheable ? this.costSets.get(model, undefined, undefined, undefined) : undefined;
+      if (attrs === undefined) {
+        const built: Attributes = { model: this.models.value(model) };
+        attrs = cacheable ? this.costSets.set(model, undefined, undefined, undefined, built) : built;
+      }
+      this.cost.add(input.usd, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
     }
@@ -168,10 +206,14 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   recordGuardrailDuration(input: { layer: string; outcome: GuardrailOutcome | (string & {}); seconds: number }): void {
     try {
       if (!isCount(input.seconds)) return;
-      this.guardrailDuration.record(input.seconds, {
-        layer: this.layers.value(input.layer),
-        outcome: oneOf(GUARDRAIL_OUTCOMES, input.outcome),
-      });
+      const { layer, outcome } = input;
+      const cacheable = isStr(layer) && isStr(outcome);
+      let attrs = cacheable ? this.guardSets.get(layer, outcome, undefined, undefined) : undefined;
+      if (attrs === undefined) {
+        const built: Attributes = { layer: this.layers.value(layer), outcome: oneOf(GUARDRAIL_OUTCOMES, outcome) };
+        attrs = cacheable ? this.guardSets.set(layer, outcome, undefined, undefined, built) : built;
+      }
+      this.guardrailDuration.record(input.seconds, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
     }
@@ -196,6 +238,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       [ATTR_GEN_AI_REQUEST_MODEL]: this.models.value(input.model),
     };
   }
+}
+
+function isStr(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function isCount(value: unknown): value is number {
