@@ -100,6 +100,8 @@ export class DetectionEngine {
   private watermark = Number.NEGATIVE_INFINITY;
   private nextResolveAt = Number.POSITIVE_INFINITY;
   private lastIngestClock: number | undefined;
+  /** Whether ingest notes the processing time (only once ticking is in use: it costs a clock read). */
+  private trackClock: boolean;
   private readonly counts = {
     ingested: 0,
     processed: 0,
@@ -165,6 +167,7 @@ export class DetectionEngine {
       description: 'Security events the detection engine dropped, by reason',
     });
     this.errors = new ErrorFunnel(meter, 'detect');
+    this.trackClock = tickIntervalMs > 0;
     if (tickIntervalMs > 0) {
       this.timer = setInterval(() => this.tick(), tickIntervalMs);
       this.timer.unref();
@@ -189,7 +192,7 @@ export class DetectionEngine {
         this.droppedCounter.add(1, { reason: 'invalid' });
         return;
       }
-      if (this.timer !== undefined) this.lastIngestClock = this.clock.now();
+      if (this.trackClock) this.lastIngestClock = this.clock.now();
       if (t < this.watermark) {
         this.counts.droppedLate++;
         this.droppedCounter.add(1, { reason: 'late' });
@@ -270,12 +273,17 @@ export class DetectionEngine {
    * are released and incidents resolve on a quiet system.
    */
   tick(): void {
-    const now = this.clock.now();
-    if (this.lastIngestClock !== undefined && this.maxSeen > Number.NEGATIVE_INFINITY) {
-      const idle = now - this.lastIngestClock;
-      if (idle > 0) this.advanceTo(this.maxSeen + idle);
+    try {
+      this.trackClock = true;
+      const now = this.clock.now();
+      if (this.lastIngestClock !== undefined && this.maxSeen > Number.NEGATIVE_INFINITY) {
+        const idle = now - this.lastIngestClock;
+        if (idle > 0) this.advanceTo(this.maxSeen + idle);
+      }
+      this.lastIngestClock = now;
+    } catch (err) {
+      this.errors.report('tick', err);
     }
-    this.lastIngestClock = now;
   }
 
   get stats(): EngineStats {

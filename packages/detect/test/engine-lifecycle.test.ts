@@ -267,4 +267,17 @@ describe('metrics, dedupe, code rules, tick', () => {
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:u1`, `${RAPID}:resolved:u1`]);
     return engine.shutdown();
   });
+
+  it('tick() also works when called by hand, without the timer', () => {
+    const clock = new ManualClock(5_000_000);
+    const { engine, alerts } = recordingEngine({ allowedLatenessMs: 5 * SEC, clock });
+    engine.tick(); // starts tracking processing time
+    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)));
+    clock.advance(2 * SEC);
+    engine.tick();
+    expect(alerts).toEqual([]); // only 2 s of the 5 s lateness have passed
+    clock.advance(4 * SEC);
+    engine.tick();
+    expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:u1`]);
+  });
 });
