@@ -28,8 +28,11 @@ export interface BuildDeps {
   ids: IdGenerator;
   serviceName: string | undefined;
   capturePreviews: boolean;
-  /** The security context of the active OpenTelemetry context. */
-  security: SecurityContext;
+  /**
+   * The security context of the active OpenTelemetry context, or a function computing it:
+   * called only when the input lacks one of the ids (instrumented calls give all three).
+   */
+  security: SecurityContext | (() => SecurityContext);
   /** The span the event belongs to, if any. */
   spanContext: SpanContext | undefined;
 }
@@ -53,6 +56,19 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+/**
+ * isSpanContextValid checks two hex ids character by character; an SDK span hands out the same
+ * SpanContext object every time, and a call's events all belong to one span, so the last
+ * valid one is remembered (by identity: a context object is not changed after creation).
+ */
+let lastValid: SpanContext | undefined;
+function validSpanContext(sc: SpanContext): boolean {
+  if (sc === lastValid) return true;
+  if (!isSpanContextValid(sc)) return false;
+  lastValid = sc;
+  return true;
+}
+
 export interface BuiltEvent {
   event: SecurityEvent;
   /** The event time in epoch ms (the timestamp, unparsed). */
@@ -73,14 +89,17 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
     timestamp: isoTime(timeMs),
     category,
     severity,
-    user_id: normaliseId(raw.userId) ?? deps.security.userId ?? ANONYMOUS_USER,
+    user_id: '',
   };
-  const sessionId = normaliseId(raw.sessionId) ?? deps.security.sessionId;
+  let security: SecurityContext | undefined;
+  const ambient = (): SecurityContext => (security ??= typeof deps.security === 'function' ? deps.security() : deps.security);
+  event.user_id = normaliseId(raw.userId) ?? ambient().userId ?? ANONYMOUS_USER;
+  const sessionId = normaliseId(raw.sessionId) ?? ambient().sessionId;
   if (sessionId !== undefined) event.session_id = sessionId;
-  const conversationId = normaliseId(raw.conversationId) ?? deps.security.conversationId;
+  const conversationId = normaliseId(raw.conversationId) ?? ambient().conversationId;
   if (conversationId !== undefined) event.conversation_id = conversationId;
   const sc = deps.spanContext;
-  if (sc !== undefined && isSpanContextValid(sc)) {
+  if (sc !== undefined && validSpanContext(sc)) {
     event.trace_id = sc.traceId;
     event.span_id = sc.spanId;
   }

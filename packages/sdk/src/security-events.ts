@@ -12,7 +12,6 @@ import { millisToHrTime } from '@opentelemetry/core';
 import {
   defaultIdGenerator,
   eventName,
-  eventToAttributes,
   isCategory,
   systemClock,
   type Category,
@@ -25,6 +24,7 @@ import {
 } from '@llmsec/core';
 import { getSecurityContext } from './context.ts';
 import { reportTelemetryError } from './errors.ts';
+import { eventAttributes } from './event-attributes.ts';
 import { buildEvent } from './event-builder.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
@@ -110,7 +110,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         ids: this.ids,
         serviceName: this.serviceName,
         capturePreviews: this.capturePreviews,
-        security: getSecurityContext(ctx),
+        security: () => getSecurityContext(ctx),
         spanContext: span?.spanContext(),
       }));
     } catch (err) {
@@ -138,7 +138,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     const time = millisToHrTime(timeMs);
     let attributes;
     try {
-      attributes = eventToAttributes(event);
+      attributes = eventAttributes(event);
     } catch (err) {
       reportTelemetryError('events', err);
       return;

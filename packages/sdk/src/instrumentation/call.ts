@@ -85,13 +85,14 @@ export class LlmCall implements PreparingCall, LeaseHolder {
 
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
     try {
-      return this.runtime.events.emit(category, {
-        ...(this.userId !== undefined ? { userId: this.userId } : {}),
-        ...(this.ctx.sessionId !== undefined ? { sessionId: this.ctx.sessionId } : {}),
-        ...(this.ctx.conversationId !== undefined ? { conversationId: this.ctx.conversationId } : {}),
-        ...input,
-        span: this.span,
-      });
+      // The call's ids unless the input names its own (a key present, even undefined, wins, as
+      // a spread would); one copy of the input, not a spread per id.
+      const full: Record<string, unknown> = { ...input };
+      if (this.userId !== undefined && !('userId' in full)) full.userId = this.userId;
+      if (this.ctx.sessionId !== undefined && !('sessionId' in full)) full.sessionId = this.ctx.sessionId;
+      if (this.ctx.conversationId !== undefined && !('conversationId' in full)) full.conversationId = this.ctx.conversationId;
+      full.span = this.span;
+      return this.runtime.events.emit(category, full as unknown as EventInputFor<C>);
     } catch (err) {
       reportTelemetryError('instrumentation', err);
       return undefined;
@@ -282,10 +283,15 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       const inTok = summary?.inputTokens;
       const outTok = summary?.outputTokens;
       const m = this.runtime.metrics;
-      const base = { operation: this.adapter.operation, provider: this.adapter.provider, model: this.requestModel };
-      if (inTok !== undefined) m.recordTokenUsage({ ...base, tokens: inTok, tokenType: 'input' });
-      if (outTok !== undefined) m.recordTokenUsage({ ...base, tokens: outTok, tokenType: 'output' });
-      m.recordOperationDuration({ ...base, seconds, ...(errorType !== undefined ? { errorType } : {}) });
+      const { operation, provider } = this.adapter;
+      const requestModel = this.requestModel;
+      if (inTok !== undefined) m.recordTokenUsage({ operation, provider, model: requestModel, tokens: inTok, tokenType: 'input' });
+      if (outTok !== undefined) m.recordTokenUsage({ operation, provider, model: requestModel, tokens: outTok, tokenType: 'output' });
+      m.recordOperationDuration(
+        errorType !== undefined
+          ? { operation, provider, model: requestModel, seconds, errorType }
+          : { operation, provider, model: requestModel, seconds },
+      );
       const cost = this.costUsd(model, inTok ?? 0, outTok ?? 0);
       // Cancel only when the provider used nothing we know of (failed call); blocked output and
       // aborted streams did consume tokens.

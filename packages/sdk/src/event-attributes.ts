@@ -1,0 +1,61 @@
+import type { AttributeValue, Attributes } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_CORRELATED,
+  ATTR_EVENT_DESCRIPTION,
+  ATTR_EVENT_ID,
+  ATTR_EVENT_SEVERITY,
+  ATTR_EVENT_TIMESTAMP,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_METADATA_PREFIX,
+  ATTR_REQUEST_PREVIEW,
+  ATTR_RESPONSE_PREVIEW,
+  ATTR_SERVICE_NAME,
+  ATTR_SESSION_ID,
+  ATTR_USER_ID,
+  type SecurityEvent,
+} from '@llmsec/core';
+
+/**
+ * core's eventToAttributes (otel-codec.ts), same keys in the same order, for the event hot
+ * path: the `llmsec.metadata.<key>` names are cached. A name built by concatenation is a new
+ * string that V8 flattens, hashes and interns each time the span event and the log record
+ * store it as a property key; a cached name is interned once. Metadata keys come from code
+ * (category fields) and from callers, so the cache is bounded; past it, names are built.
+ * The equality with core's codec is asserted in test/event-attributes.test.ts.
+ */
+const MAX_CACHED_KEYS = 256;
+const metadataKeys = new Map<string, string>();
+
+function metadataKey(key: string): string {
+  let name = metadataKeys.get(key);
+  if (name === undefined) {
+    name = ATTR_METADATA_PREFIX + key;
+    if (metadataKeys.size < MAX_CACHED_KEYS) metadataKeys.set(key, name);
+  }
+  return name;
+}
+
+export function eventAttributes(event: SecurityEvent): Attributes {
+  const attrs: Attributes = {
+    [ATTR_EVENT_ID]: event.event_id,
+    [ATTR_EVENT_CATEGORY]: event.category,
+    [ATTR_EVENT_SEVERITY]: event.severity,
+    [ATTR_EVENT_TIMESTAMP]: event.timestamp,
+    [ATTR_USER_ID]: event.user_id,
+  };
+  if (event.session_id !== undefined) attrs[ATTR_SESSION_ID] = event.session_id;
+  if (event.conversation_id !== undefined) attrs[ATTR_GEN_AI_CONVERSATION_ID] = event.conversation_id;
+  if (event.source_ip !== undefined) attrs[ATTR_CLIENT_ADDRESS] = event.source_ip;
+  if (event.service !== undefined) attrs[ATTR_SERVICE_NAME] = event.service;
+  if (event.description !== undefined) attrs[ATTR_EVENT_DESCRIPTION] = event.description;
+  if (event.request_preview !== undefined) attrs[ATTR_REQUEST_PREVIEW] = event.request_preview;
+  if (event.response_preview !== undefined) attrs[ATTR_RESPONSE_PREVIEW] = event.response_preview;
+  if (event.correlated_events !== undefined) attrs[ATTR_EVENT_CORRELATED] = event.correlated_events;
+  const md = event.metadata;
+  if (md !== undefined) {
+    for (const key of Object.keys(md)) attrs[metadataKey(key)] = md[key] as AttributeValue;
+  }
+  return attrs;
+}
