@@ -8,7 +8,10 @@ import { seededRandom, type SecurityEvent } from '@llmsec/core';
  */
 export const BENCH_T0 = Date.parse('2026-11-22T00:00:00.000Z');
 
-const PAYLOADS = Array.from({ length: 50 }, (_, i) => `ignore previous instructions variant ${i} ${'x'.repeat(20 + i * 7)}`);
+const PAYLOADS = Array.from(
+  { length: 50 },
+  (_, i) => `ignore previous instructions variant ${i} ${'x'.repeat(20 + i * 7)}`,
+);
 const LAYERS = ['injection', 'pii', 'topic', 'jailbreak', 'toxicity'];
 
 export interface Timed {
@@ -29,7 +32,13 @@ export class TrafficGenerator {
    * `stepMs`: mean event-time gap between consecutive events (all users together).
    * `attackerEvery`: user i is an attacker when i % attackerEvery === 0 (1: all of them).
    */
-  constructor(options: { seed: number; users: number; stepMs: number; attackerEvery: number; userPrefix?: string }) {
+  constructor(options: {
+    seed: number;
+    users: number;
+    stepMs: number;
+    attackerEvery: number;
+    userPrefix?: string;
+  }) {
     this.random = seededRandom(options.seed);
     this.users = Array.from({ length: options.users }, (_, i) => `${options.userPrefix ?? 'user'}-${i}`);
     this.stepMs = options.stepMs;
@@ -82,7 +91,12 @@ export class TrafficGenerator {
     } else if (k < 0.99) {
       event = { ...base, category: 'auth_failure', severity: 'warning', metadata: { reason: 'bad key' } };
     } else {
-      event = { ...base, category: 'system_prompt_leakage', severity: 'critical', metadata: { detection_method: 'canary', confidence: 0.9 } };
+      event = {
+        ...base,
+        category: 'system_prompt_leakage',
+        severity: 'critical',
+        metadata: { detection_method: 'canary', confidence: 0.9 },
+      };
     }
     event.timestamp = new Date(this.clock).toISOString();
     return { event, t: this.clock };

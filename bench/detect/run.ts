@@ -27,7 +27,8 @@ function fmt(n: number): string {
 function table(headers: string[], rows: (string | number)[][]): void {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const r of cells) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  for (const r of cells)
+    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   console.log('');
 }
 
@@ -59,7 +60,8 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
 
 /** Feeds `total` generated events; only ingest() is timed (generation happens between chunks). */
 /** One attacker and one benign user, one event a second between them. */
-const perUserTraffic = () => new TrafficGenerator({ seed: 42, users: USERS, stepMs: 1_000, attackerEvery: 2 });
+const perUserTraffic = () =>
+  new TrafficGenerator({ seed: 42, users: USERS, stepMs: 1_000, attackerEvery: 2 });
 
 function timeEngine(total: number): Run {
   const gen = perUserTraffic();
@@ -67,7 +69,7 @@ function timeEngine(total: number): Run {
   const engine = new DetectionEngine({ onAlert: () => void alerts++ });
   let seconds = 0;
   let cpu = 0;
-  for (let done = 0; done < total; ) {
+  for (let done = 0; done < total;) {
     const chunk = gen.chunk(Math.min(CHUNK, total - done));
     const cpuStart = process.threadCpuUsage();
     const start = process.hrtime.bigint();
@@ -86,13 +88,20 @@ function timeSeed(total: number): Run {
   const cpuStart = process.threadCpuUsage();
   const start = process.hrtime.bigint();
   for (const { event, t } of events) seed.ingest(event, t);
-  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpu: cpuSeconds(cpuStart), events: total, alerts: seed.alerts };
+  return {
+    seconds: Number(process.hrtime.bigint() - start) / 1e9,
+    cpu: cpuSeconds(cpuStart),
+    events: total,
+    alerts: seed.alerts,
+  };
 }
 
 // --- 1. ingest rate as per-user history grows -------------------------------------------------
 const levels = QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
 const seedLevels = QUICK ? [1_000] : [1_000, 10_000];
-console.log(`Engine ingest, default rules, ${USERS} users (one attacker, one benign), N events per user, in order, lateness 5s`);
+console.log(
+  `Engine ingest, default rules, ${USERS} users (one attacker, one benign), N events per user, in order, lateness 5s`,
+);
 console.log('(best of 3 by wall clock; "per CPU s" divides by this thread\'s CPU time over the same calls)');
 const rows: (string | number)[][] = [];
 timeEngine(300_000); // warm-up: let the JIT settle before anything is measured
@@ -103,7 +112,12 @@ for (const perUser of levels) {
   const reps = Math.max(1, Math.ceil(200_000 / total));
   const e = best(perUser >= 1_000_000 ? 1 : 3, () => {
     const runs = Array.from({ length: reps }, () => timeEngine(total));
-    return runs.reduce((a, r) => ({ seconds: a.seconds + r.seconds, cpu: a.cpu + r.cpu, events: a.events + r.events, alerts: r.alerts }));
+    return runs.reduce((a, r) => ({
+      seconds: a.seconds + r.seconds,
+      cpu: a.cpu + r.cpu,
+      events: a.events + r.events,
+      alerts: r.alerts,
+    }));
   });
   let seedCell = 'not run (quadratic)';
   let ratio = '';
@@ -122,7 +136,18 @@ for (const perUser of levels) {
     ratio,
   ]);
 }
-table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts', 'seed (same events)', 'engine/seed'], rows);
+table(
+  [
+    'events/user',
+    'engine ev/s',
+    'ns/event',
+    'ev per CPU s',
+    'engine alerts',
+    'seed (same events)',
+    'engine/seed',
+  ],
+  rows,
+);
 
 // --- 2. one incident, one alert ----------------------------------------------------------------
 {
@@ -135,7 +160,9 @@ table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts'
     metadata: { guardrail_layer: 'injection', block_reason: 'x' },
   }));
   let engineAlerts = 0;
-  const engine = new DetectionEngine({ onAlert: (a) => void (a.rule === 'rapid_guardrail_blocks' && a.status === 'firing' && engineAlerts++) });
+  const engine = new DetectionEngine({
+    onAlert: (a) => void (a.rule === 'rapid_guardrail_blocks' && a.status === 'firing' && engineAlerts++),
+  });
   const seed = new SeedDetector();
   blocks.forEach((b, i) => {
     engine.ingest(b, BENCH_T0 + i * 1000);
@@ -143,7 +170,9 @@ table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts'
   });
   engine.flush();
   let slowEngine = 0;
-  const slow = new DetectionEngine({ onAlert: (a) => void (a.rule === 'rapid_guardrail_blocks' && slowEngine++) });
+  const slow = new DetectionEngine({
+    onAlert: (a) => void (a.rule === 'rapid_guardrail_blocks' && slowEngine++),
+  });
   const slowSeed = new SeedDetector();
   blocks.forEach((b, i) => {
     slow.ingest(b, BENCH_T0 + i * 11 * 60_000);
@@ -167,7 +196,13 @@ table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts'
   const measure = (feed: (events: Timed[]) => unknown): { bytes: number; held: unknown } => {
     gc();
     const before = process.memoryUsage().heapUsed;
-    let events: Timed[] | undefined = new TrafficGenerator({ seed: 7, users, stepMs: 1, attackerEvery: 20, userPrefix: 'mem' }).chunk(users * perUser);
+    let events: Timed[] | undefined = new TrafficGenerator({
+      seed: 7,
+      users,
+      stepMs: 1,
+      attackerEvery: 20,
+      userPrefix: 'mem',
+    }).chunk(users * perUser);
     const held = feed(events);
     events = undefined;
     gc();
@@ -189,11 +224,17 @@ table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts'
     }
     return s;
   });
-  console.log(`Memory per active user (${fmt(users)} users, ${perUser} events each, 1 in 20 an attacker; heap growth after GC)`);
+  console.log(
+    `Memory per active user (${fmt(users)} users, ${perUser} events each, 1 in 20 an attacker; heap growth after GC)`,
+  );
   table(
     ['', 'bytes/user', 'groups'],
     [
-      ['engine (all rule state, ids kept as evidence)', fmt(engine.bytes), fmt((engine.held as DetectionEngine).groupCount)],
+      [
+        'engine (all rule state, ids kept as evidence)',
+        fmt(engine.bytes),
+        fmt((engine.held as DetectionEngine).groupCount),
+      ],
       ['seed (its event history alone)', fmt(seed.bytes), fmt((seed.held as SeedDetector).history.size)],
     ],
   );
@@ -207,20 +248,34 @@ table(['events/user', 'engine ev/s', 'ns/event', 'ev per CPU s', 'engine alerts'
   writeFileSync(file, '');
   const gen = new TrafficGenerator({ seed: 9, users: 1_000, stepMs: 50, attackerEvery: 20 });
   for (let done = 0; done < lines; done += CHUNK) {
-    appendFileSync(file, gen.chunk(Math.min(CHUNK, lines - done)).map((x) => encodeEvent(x.event)).join('\n') + '\n');
+    appendFileSync(
+      file,
+      gen
+        .chunk(Math.min(CHUNK, lines - done))
+        .map((x) => encodeEvent(x.event))
+        .join('\n') + '\n',
+    );
   }
   const start = process.hrtime.bigint();
-  const run = spawnSync(process.execPath, ['packages/cli/src/bin.ts', 'replay', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['packages/cli/src/bin.ts', 'replay', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   const inner = /\(([0-9]+) lines\/s\)/.exec(run.stderr)?.[1];
   const perCpu = /\(([0-9]+) lines per CPU second\)/.exec(run.stderr)?.[1];
   const alerts = /alerts: ([^\n]*)/.exec(run.stderr)?.[1];
-  console.log(`llmsec replay, ${fmt(lines)} lines (${(statSync(file).size / 1e6).toFixed(0)} MB), alert JSONL to /dev/null`);
+  console.log(
+    `llmsec replay, ${fmt(lines)} lines (${(statSync(file).size / 1e6).toFixed(0)} MB), alert JSONL to /dev/null`,
+  );
   table(
     ['', 'lines/s'],
     [
       ['wall clock incl. process start', fmt(lines / wall)],
-      ['as reported by replay (read+decode+detect+print)', inner ? fmt(Number(inner)) : `failed (exit ${run.status}): ${run.stderr.slice(0, 200)}`],
+      [
+        'as reported by replay (read+decode+detect+print)',
+        inner ? fmt(Number(inner)) : `failed (exit ${run.status}): ${run.stderr.slice(0, 200)}`,
+      ],
       ['per CPU second, as reported by replay', perCpu ? fmt(Number(perCpu)) : ''],
     ],
   );

@@ -54,25 +54,37 @@ export class SeedDetector {
     if (layers.size >= 3) this.alert('systematic_enumeration', event);
     if (lengths.length >= 5) {
       const last = lengths.slice(-5);
-      if (last.every((v, i) => i === 0 || v >= last[i - 1]!) && last[4]! > 2 * last[0]!) this.alert('escalating_complexity', event);
+      if (last.every((v, i) => i === 0 || v >= last[i - 1]!) && last[4]! > 2 * last[0]!)
+        this.alert('escalating_complexity', event);
     }
 
     if (event.category === 'request_completed') {
       // Rate rules: last 5 minutes measured back from the newest event, rescanned in full.
       const recent = h.filter((x) => x.event.category === 'request_completed' && x.t >= t - 5 * MIN);
-      if (recent.length > 10 && recent.filter((x) => x.event.metadata?.blocked === true).length > recent.length / 2) {
+      if (
+        recent.length > 10 &&
+        recent.filter((x) => x.event.metadata?.blocked === true).length > recent.length / 2
+      ) {
         this.alert('high_block_rate', event);
       }
       const lens = recent.map((x) => Number(x.event.metadata?.prompt_length ?? 0));
-      if (recent.length > 5 && lens[0]! > 0 && lens.every((v) => v === lens[0])) this.alert('identical_requests', event);
+      if (recent.length > 5 && lens[0]! > 0 && lens.every((v) => v === lens[0]))
+        this.alert('identical_requests', event);
       const last10 = lens.slice(-10);
-      if (recent.length > 5 && last10.every((v, i) => i === 0 || v >= last10[i - 1]!) && last10.at(-1)! > 3 * last10[0]!) {
+      if (
+        recent.length > 5 &&
+        last10.every((v, i) => i === 0 || v >= last10[i - 1]!) &&
+        last10.at(-1)! > 3 * last10[0]!
+      ) {
         this.alert('escalating_length', event);
       }
       // Baseline: mean and deviation recomputed from the whole history.
       const totals = h
         .filter((x) => x.event.category === 'request_completed' && x.event !== event)
-        .map((x) => Number(x.event.metadata?.prompt_tokens ?? 0) + Number(x.event.metadata?.completion_tokens ?? 0));
+        .map(
+          (x) =>
+            Number(x.event.metadata?.prompt_tokens ?? 0) + Number(x.event.metadata?.completion_tokens ?? 0),
+        );
       if (totals.length >= 20) {
         const mean = totals.reduce((a, b) => a + b, 0) / totals.length;
         const std = Math.sqrt(totals.reduce((a, b) => a + (b - mean) ** 2, 0) / totals.length);
@@ -87,7 +99,12 @@ export class SeedDetector {
       const fp = payloadFingerprint(event.request_preview);
       const users = new Set<string>();
       for (const b of this.blocks) {
-        if (b.t >= t - 10 * MIN && b.event.request_preview && payloadFingerprint(b.event.request_preview) === fp) users.add(b.event.user_id);
+        if (
+          b.t >= t - 10 * MIN &&
+          b.event.request_preview &&
+          payloadFingerprint(b.event.request_preview) === fp
+        )
+          users.add(b.event.user_id);
       }
       if (users.size >= 5) this.alert('coordinated_campaign', event);
     }

@@ -2,7 +2,10 @@ import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '../src/index.ts';
 
 /** Runs the CLI in-process with captured output. */
-export async function cli(argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  argv: string[],
+  stdin = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';

@@ -32,7 +32,10 @@ describe('llmsec replay', () => {
     const path = tmp('events.jsonl', events.join('\n') + '\n');
     const { code, stdout, stderr } = await cli(['replay', path]);
     expect(code).toBe(0);
-    const alerts = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const alerts = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(alerts.map((a) => [a.rule, a.status])).toEqual([
       ['rapid_guardrail_blocks', 'firing'],
       ['rapid_guardrail_blocks', 'resolved'],
@@ -62,9 +65,22 @@ describe('llmsec replay', () => {
       block(1, 0),
       '{"event_id": "x"',
       '',
-      line({ event_id: 'y', timestamp: 'yesterday', category: 'guardrail_block', severity: 'warning', user_id: 'u' }),
+      line({
+        event_id: 'y',
+        timestamp: 'yesterday',
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'u',
+      }),
       line({ event_id: 'z', timestamp: at(1), category: 'guardrail_block', severity: 'warning' }),
-      line({ event_id: 'w', timestamp: at(2), category: 'brand_new_category', severity: 'info', user_id: 'u', extra: 1 }),
+      line({
+        event_id: 'w',
+        timestamp: at(2),
+        category: 'brand_new_category',
+        severity: 'info',
+        user_id: 'u',
+        extra: 1,
+      }),
       block(2, 3),
     ].join('\r\n');
     const { code, stdout, stderr } = await cli(['replay', '-'], input);
@@ -109,7 +125,10 @@ describe('llmsec replay', () => {
   });
 
   it('exits 2 with the file, rule and field named for a bad rule file, and for bad usage', async () => {
-    const rules = tmp('bad-rules.yaml', 'rules:\n  - { id: r1, title: t, severity: loud, match: { categories: [x] }, window: 10m, condition: { kind: single } }\n');
+    const rules = tmp(
+      'bad-rules.yaml',
+      'rules:\n  - { id: r1, title: t, severity: loud, match: { categories: [x] }, window: 10m, condition: { kind: single } }\n',
+    );
     const bad = await cli(['replay', '--rules', rules], '');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('bad-rules.yaml: rule "r1": field "severity"');

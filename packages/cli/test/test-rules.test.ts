@@ -32,7 +32,14 @@ describe('llmsec test-rules', () => {
       'rules.yaml': RULES,
       'events.jsonl': [0, 10, 20]
         .map((s, i) =>
-          JSON.stringify({ event_id: `f${i}`, timestamp: `2026-01-01T00:00:${String(s).padStart(2, '0')}Z`, category: 'auth_failure', severity: 'warning', user_id: `u${i}`, source_ip: '10.1.1.1' }),
+          JSON.stringify({
+            event_id: `f${i}`,
+            timestamp: `2026-01-01T00:00:${String(s).padStart(2, '0')}Z`,
+            category: 'auth_failure',
+            severity: 'warning',
+            user_id: `u${i}`,
+            source_ip: '10.1.1.1',
+          }),
         )
         .join('\n'),
       't.yaml': `rule_files: [rules.yaml]
@@ -85,8 +92,12 @@ tests:
     const { code, stdout } = await cli(['test-rules', join(d, 't.yaml')]);
     expect(code).toBe(1);
     expect(stdout).toContain('FAIL  wrong expectation');
-    expect(stdout).toContain('  - expected, not produced: {"rule":"three_auth_failures","status":"firing","labels":{"source_ip":"10.9.9.9"}}');
-    expect(stdout).toMatch(/ {2}\+ produced, not expected: \{"rule":"three_auth_failures","status":"firing","labels":\{"source_ip":"10.0.0.1"\}/);
+    expect(stdout).toContain(
+      '  - expected, not produced: {"rule":"three_auth_failures","status":"firing","labels":{"source_ip":"10.9.9.9"}}',
+    );
+    expect(stdout).toMatch(
+      / {2}\+ produced, not expected: \{"rule":"three_auth_failures","status":"firing","labels":\{"source_ip":"10.0.0.1"\}/,
+    );
     expect(stdout).toContain('PASS  right expectation');
     expect(stdout).toContain('2 tests, 1 passed, 1 failed');
   });

@@ -1,6 +1,15 @@
 import type { Alert } from '@llmsec/core';
 
-const COLUMNS = ['STATUS', 'RULE', 'SEVERITY', 'GROUP', 'STARTS_AT', 'ENDS_AT', 'USERS', 'DESCRIPTION'] as const;
+const COLUMNS = [
+  'STATUS',
+  'RULE',
+  'SEVERITY',
+  'GROUP',
+  'STARTS_AT',
+  'ENDS_AT',
+  'USERS',
+  'DESCRIPTION',
+] as const;
 const MAX_CELL = 60;
 
 /** Alerts as an aligned text table (one row per firing / resolved line), for terminals. */
@@ -14,10 +23,14 @@ export function formatAlertTable(alerts: readonly Alert[]): string {
       .join(','),
     a.starts_at,
     a.ends_at ?? '',
-    a.user_ids.length <= 3 ? a.user_ids.join(',') : `${a.user_ids.slice(0, 3).join(',')} +${a.user_ids.length - 3}`,
+    a.user_ids.length <= 3
+      ? a.user_ids.join(',')
+      : `${a.user_ids.slice(0, 3).join(',')} +${a.user_ids.length - 3}`,
     a.description,
   ]);
-  const cells = [[...COLUMNS], ...rows].map((r) => r.map((c) => (c.length > MAX_CELL ? `${c.slice(0, MAX_CELL - 1)}…` : c)));
+  const cells = [[...COLUMNS], ...rows].map((r) =>
+    r.map((c) => (c.length > MAX_CELL ? `${c.slice(0, MAX_CELL - 1)}…` : c)),
+  );
   const widths = COLUMNS.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   const lines = cells.map((r) =>
     r

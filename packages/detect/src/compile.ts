@@ -9,7 +9,14 @@ import { monotonicCondition } from './conditions/monotonic.ts';
 import { ratioCondition } from './conditions/ratio.ts';
 import { singleCondition } from './conditions/single.ts';
 import { compileField, type FieldGetter } from './fields.ts';
-import type { AnyRule, CodeRule, Condition, ConditionDefinition, RuleDefinition, WherePredicate } from './types.ts';
+import type {
+  AnyRule,
+  CodeRule,
+  Condition,
+  ConditionDefinition,
+  RuleDefinition,
+  WherePredicate,
+} from './types.ts';
 
 /** A rule ready for the engine: getters compiled, defaults applied. */
 export interface CompiledRule {

@@ -135,7 +135,8 @@ export class DetectionEngine {
       tickIntervalMs,
       dedupeCapacity,
     })) {
-      if (!Number.isFinite(value) || value < 0) throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
+      if (!Number.isFinite(value) || value < 0)
+        throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
     }
     this.recent = new RecentIds(Math.max(1, dedupeCapacity));
     if (maxGroups < 1) throw new Error('DetectionEngine: maxGroupsPerRule must be at least 1');
@@ -162,7 +163,9 @@ export class DetectionEngine {
       return runtime;
     });
 
-    this.alertCounter = meter.createCounter(METRIC_ALERTS, { description: 'Alerts by rule, severity and status' });
+    this.alertCounter = meter.createCounter(METRIC_ALERTS, {
+      description: 'Alerts by rule, severity and status',
+    });
     this.droppedCounter = meter.createCounter(METRIC_DETECT_DROPPED, {
       description: 'Security events the detection engine dropped, by reason',
     });
@@ -300,7 +303,8 @@ export class DetectionEngine {
   /** Open incidents, as firing alerts. */
   activeIncidents(): Alert[] {
     const out: Alert[] = [];
-    for (const rt of this.runtimes) for (const inc of rt.open.values()) out.push(inc.toAlert('firing', undefined));
+    for (const rt of this.runtimes)
+      for (const inc of rt.open.values()) out.push(inc.toAlert('firing', undefined));
     return out;
   }
 
@@ -315,11 +319,15 @@ export class DetectionEngine {
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.flush();
-    await Promise.all(this.sinks.map((s) => s.shutdown().catch((err: unknown) => this.errors.report('sink shutdown', err))));
+    await Promise.all(
+      this.sinks.map((s) => s.shutdown().catch((err: unknown) => this.errors.report('sink shutdown', err))),
+    );
   }
 
   async forceFlush(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.forceFlush().catch((err: unknown) => this.errors.report('sink flush', err))));
+    await Promise.all(
+      this.sinks.map((s) => s.forceFlush().catch((err: unknown) => this.errors.report('sink flush', err))),
+    );
   }
 
   private drain(upTo: number): void {

@@ -58,7 +58,8 @@ function nonEmpty(v: unknown): v is string {
 /** The short cut: undefined whenever the line needs core's full treatment (or is invalid). */
 function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const { event_id, timestamp, category, severity, user_id } = raw;
-  if (!nonEmpty(event_id) || !nonEmpty(timestamp) || !nonEmpty(category) || !nonEmpty(user_id)) return undefined;
+  if (!nonEmpty(event_id) || !nonEmpty(timestamp) || !nonEmpty(category) || !nonEmpty(user_id))
+    return undefined;
   if (typeof severity !== 'string' || !SEVERITIES.has(severity)) return undefined;
   const timeMs = eventTime(timestamp);
   if (Number.isNaN(timeMs)) return undefined;

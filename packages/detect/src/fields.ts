@@ -35,14 +35,32 @@ export function compileField(path: string): FieldGetter {
     return (event) => event.metadata?.[key];
   }
   if (!TOP_LEVEL.has(path)) {
-    throw new Error(`unknown field "${path}" (want an event field such as user_id, or metadata.<key>, or fingerprint)`);
+    throw new Error(
+      `unknown field "${path}" (want an event field such as user_id, or metadata.<key>, or fingerprint)`,
+    );
+  }
+  // Group keys are read for every event and rule: a static property load for the common ones
+  // stays monomorphic where a computed key would not.
+  switch (path) {
+    case 'user_id':
+      return (event) => event.user_id;
+    case 'session_id':
+      return (event) => event.session_id;
+    case 'source_ip':
+      return (event) => event.source_ip;
+    case 'category':
+      return (event) => event.category;
+    case 'request_preview':
+      return (event) => event.request_preview;
   }
   const key = path as keyof SecurityEvent;
   return (event) => event[key];
 }
 
 export function isKnownField(path: string): boolean {
-  return path === FINGERPRINT_FIELD || TOP_LEVEL.has(path) || (path.startsWith('metadata.') && path.length > 9);
+  return (
+    path === FINGERPRINT_FIELD || TOP_LEVEL.has(path) || (path.startsWith('metadata.') && path.length > 9)
+  );
 }
 
 /**

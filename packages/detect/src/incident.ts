@@ -64,7 +64,8 @@ export class Incident {
 
   evidence(): string[] {
     const n = this.tail.length;
-    const tail = n < EVIDENCE_TAIL ? this.tail : [...this.tail.slice(this.tailAt), ...this.tail.slice(0, this.tailAt)];
+    const tail =
+      n < EVIDENCE_TAIL ? this.tail : [...this.tail.slice(this.tailAt), ...this.tail.slice(0, this.tailAt)];
     return [...this.head, ...tail];
   }
 
@@ -87,7 +88,9 @@ export class Incident {
     if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
     if (trigger?.trace_id !== undefined) {
       alert.trigger =
-        trigger.span_id !== undefined ? { trace_id: trigger.trace_id, span_id: trigger.span_id } : { trace_id: trigger.trace_id };
+        trigger.span_id !== undefined
+          ? { trace_id: trigger.trace_id, span_id: trigger.span_id }
+          : { trace_id: trigger.trace_id };
     }
     return alert;
   }

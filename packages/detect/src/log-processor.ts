@@ -1,4 +1,10 @@
-import { isSpanContextValid, metrics, type Attributes, type Context, type SpanContext } from '@opentelemetry/api';
+import {
+  isSpanContextValid,
+  metrics,
+  type Attributes,
+  type Context,
+  type SpanContext,
+} from '@opentelemetry/api';
 import { ALERT_EVENT_NAME, ATTR_EVENT_ID, EVENT_NAME_PREFIX, attributesToEvent } from '@llmsec/core';
 import type { DetectionEngine } from './engine.ts';
 import { ErrorFunnel } from './errors.ts';
@@ -39,7 +45,10 @@ export class DetectionLogRecordProcessor {
         return;
       }
       const sc = record.spanContext;
-      const event = attributesToEvent(record.attributes, sc && isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {});
+      const event = attributesToEvent(
+        record.attributes,
+        sc && isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {},
+      );
       if (event !== undefined) this.engine.ingestOnce(event);
     } catch (err) {
       this.errors.report('onEmit', err);

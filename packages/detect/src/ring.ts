@@ -20,7 +20,10 @@ export class Ring {
   size = 0;
   readonly max: number;
 
-  constructor(max: number, options: { ids?: boolean; values?: boolean; users?: boolean; traces?: boolean } = {}) {
+  constructor(
+    max: number,
+    options: { ids?: boolean; values?: boolean; users?: boolean; traces?: boolean } = {},
+  ) {
     this.max = Math.max(1, max);
     const cap = Math.min(this.max, 2);
     this.times = new Array<number>(cap).fill(0);

@@ -12,7 +12,10 @@ import { isKnownField } from './fields.ts';
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or milliseconds)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or milliseconds)`,
+    });
     return z.NEVER;
   }
   return ms;

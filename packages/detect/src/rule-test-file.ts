@@ -117,14 +117,17 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   const parsed = testFile.safeParse(doc);
   if (!parsed.success) {
     throw new RuleFileError(
-      parsed.error.issues.map((i) => `${fileName}: field "${i.path.map(String).join('.')}": ${i.message}`).join('\n'),
+      parsed.error.issues
+        .map((i) => `${fileName}: field "${i.path.map(String).join('.')}": ${i.message}`)
+        .join('\n'),
     );
   }
   const spec = parsed.data;
   const dir = dirname(path);
   const startText = spec.start ?? DEFAULT_TEST_START;
   const startMs = parseTimestamp(startText);
-  if (Number.isNaN(startMs)) throw new RuleFileError(`${fileName}: field "start": bad timestamp "${startText}"`);
+  if (Number.isNaN(startMs))
+    throw new RuleFileError(`${fileName}: field "start": bad timestamp "${startText}"`);
   const tests = spec.tests.map((t, ti): RuleTestCase => {
     const where = `${fileName}: test "${t.name}"`;
     const events: DecodedEvent[] = [];
@@ -135,7 +138,9 @@ export function loadRuleTestFile(path: string): RuleTestFile {
         events.push(toEvent(raw, `${ti + 1}-s${si + 1}-${k + 1}`, startMs, `${where}: series[${si}]`));
       }
     });
-    t.events?.forEach((raw, i) => events.push(toEvent(raw, `${ti + 1}-${i + 1}`, startMs, `${where}: events[${i}]`)));
+    t.events?.forEach((raw, i) =>
+      events.push(toEvent(raw, `${ti + 1}-${i + 1}`, startMs, `${where}: events[${i}]`)),
+    );
     if (t.events_file !== undefined) events.push(...readEventsFile(resolve(dir, t.events_file), where));
     // Array.prototype.sort is stable, so equal times keep the listed order.
     if (t.order === 'time') events.sort((a, b) => a.timeMs - b.timeMs);
@@ -143,12 +148,15 @@ export function loadRuleTestFile(path: string): RuleTestFile {
       for (const key of ['starts_at', 'ends_at'] as const) {
         const v = e[key];
         if (v !== undefined && Number.isNaN(resolveTime(v, startMs))) {
-          throw new RuleFileError(`${where}: expected_alerts[${i}]: field "${key}": bad time ${JSON.stringify(v)}`);
+          throw new RuleFileError(
+            `${where}: expected_alerts[${i}]: field "${key}": bad time ${JSON.stringify(v)}`,
+          );
         }
       }
     }
     const untilMs = t.until !== undefined ? resolveTime(t.until, startMs) : undefined;
-    if (untilMs !== undefined && Number.isNaN(untilMs)) throw new RuleFileError(`${where}: field "until": bad time ${JSON.stringify(t.until)}`);
+    if (untilMs !== undefined && Number.isNaN(untilMs))
+      throw new RuleFileError(`${where}: field "until": bad time ${JSON.stringify(t.until)}`);
     return { name: t.name, events, onlyRules: t.only_rules, untilMs, expected: t.expected_alerts };
   });
   return {
@@ -179,7 +187,8 @@ function toEvent(raw: Record<string, unknown>, id: string, startMs: number, wher
     if (Number.isNaN(ms)) throw new RuleFileError(`${where}: field "at": bad duration ${JSON.stringify(at)}`);
     event.timestamp = formatTimestamp(startMs + ms);
   }
-  if (event.severity === undefined && isCategory(event.category)) event.severity = DEFAULT_SEVERITY[event.category];
+  if (event.severity === undefined && isCategory(event.category))
+    event.severity = DEFAULT_SEVERITY[event.category];
   try {
     return decodeEvent(event);
   } catch (err) {

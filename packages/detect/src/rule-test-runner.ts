@@ -27,7 +27,11 @@ export function runRuleTestFile(path: string): RuleTestResult[] {
   return file.tests.map((t) => runOne(file, t, rules));
 }
 
-function runOne(file: RuleTestFile, test: RuleTestFile['tests'][number], rules: RuleDefinition[] | undefined): RuleTestResult {
+function runOne(
+  file: RuleTestFile,
+  test: RuleTestFile['tests'][number],
+  rules: RuleDefinition[] | undefined,
+): RuleTestResult {
   const alerts: Alert[] = [];
   const engine = new DetectionEngine({
     ...(rules !== undefined ? { rules: structuredClone(rules) } : {}),
@@ -47,7 +51,13 @@ function runOne(file: RuleTestFile, test: RuleTestFile['tests'][number], rules: 
     else used[i] = true;
   }
   const unexpected = compared.filter((_, k) => !used[k]).map(project);
-  return { name: test.name, passed: missing.length === 0 && unexpected.length === 0, missing, unexpected, alerts };
+  return {
+    name: test.name,
+    passed: missing.length === 0 && unexpected.length === 0,
+    missing,
+    unexpected,
+    alerts,
+  };
 }
 
 function matches(a: Alert, e: ExpectedAlert, startMs: number): boolean {
@@ -58,14 +68,25 @@ function matches(a: Alert, e: ExpectedAlert, startMs: number): boolean {
   if (e.user_ids !== undefined && !sameJson([...a.user_ids].sort(), [...e.user_ids].sort())) return false;
   if (e.evidence !== undefined && !sameJson(a.evidence, e.evidence)) return false;
   if (e.description !== undefined && !a.description.includes(e.description)) return false;
-  if (e.starts_at !== undefined && Date.parse(a.starts_at) !== resolveTime(e.starts_at, startMs)) return false;
-  if (e.ends_at !== undefined && (a.ends_at === undefined || Date.parse(a.ends_at) !== resolveTime(e.ends_at, startMs))) return false;
+  if (e.starts_at !== undefined && Date.parse(a.starts_at) !== resolveTime(e.starts_at, startMs))
+    return false;
+  if (
+    e.ends_at !== undefined &&
+    (a.ends_at === undefined || Date.parse(a.ends_at) !== resolveTime(e.ends_at, startMs))
+  )
+    return false;
   return true;
 }
 
 /** What a diff line shows of a produced alert. */
 function project(a: Alert): Record<string, unknown> {
-  const out: Record<string, unknown> = { rule: a.rule, status: a.status, labels: a.labels, user_ids: a.user_ids, starts_at: a.starts_at };
+  const out: Record<string, unknown> = {
+    rule: a.rule,
+    status: a.status,
+    labels: a.labels,
+    user_ids: a.user_ids,
+    starts_at: a.starts_at,
+  };
   if (a.ends_at !== undefined) out.ends_at = a.ends_at;
   return out;
 }

@@ -20,7 +20,10 @@ describe('event time and lateness', () => {
     const { engine, alerts } = recordingEngine({ allowedLatenessMs: 30 * SEC });
     // Ten blocks within 10 minutes, delivered shuffled by up to 20 seconds.
     const times = [0, 20, 10, 40, 30, 60, 50, 80, 70, 90].map((s) => T0 + 9 * MIN + s * SEC);
-    feed(engine, times.map((t) => block(t)));
+    feed(
+      engine,
+      times.map((t) => block(t)),
+    );
     engine.flush();
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:u1`]);
     expect(alerts[0]!.starts_at).toBe(new Date(T0 + 9 * MIN + 90 * SEC).toISOString());
@@ -60,7 +63,10 @@ describe('event time and lateness', () => {
 
   it('counts and drops events later than the allowed lateness; they do not count toward rules', () => {
     const { engine, alerts } = recordingEngine({ allowedLatenessMs: 30 * SEC });
-    feed(engine, Array.from({ length: 9 }, (_, i) => block(T0 + 5 * MIN + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 9 }, (_, i) => block(T0 + 5 * MIN + i * SEC)),
+    );
     feed(engine, [block(T0 + 5 * MIN - 31 * SEC)]); // 39 s behind the newest: too late
     engine.flush();
     expect(engine.stats.droppedLate).toBe(1);
@@ -85,7 +91,10 @@ describe('event time and lateness', () => {
 describe('alert lifecycle', () => {
   it('resolves after the quiet period on the watermark, with the same alert id, and can fire again', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 12 }, (_, i) => block(T0 + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 12 }, (_, i) => block(T0 + i * SEC)),
+    );
     const last = T0 + 11 * SEC;
     engine.advanceTo(last + 10 * MIN - 1);
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:u1`]);
@@ -95,7 +104,10 @@ describe('alert lifecycle', () => {
     expect(resolved.alert_id).toBe(firing.alert_id);
     expect(resolved.ends_at).toBe(new Date(last + 10 * MIN).toISOString());
     expect(resolved.starts_at).toBe(firing.starts_at);
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + 20 * MIN + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + 20 * MIN + i * SEC)),
+    );
     const again = alerts.filter((a) => a.rule === RAPID);
     expect(again.map((a) => a.status)).toEqual(['firing', 'resolved', 'firing']);
     expect(again[2]!.alert_id).not.toBe(firing.alert_id);
@@ -103,26 +115,50 @@ describe('alert lifecycle', () => {
 
   it('an event processed at the end of the quiet period resolves first and carries the trigger span', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+    );
     const trace = 'a'.repeat(32);
-    feed(engine, [{ at: T0 + 9 * SEC + 10 * MIN, category: 'guardrail_block', user: 'u9', trace, metadata: { guardrail_layer: 'x', block_reason: 'y' } }]);
+    feed(engine, [
+      {
+        at: T0 + 9 * SEC + 10 * MIN,
+        category: 'guardrail_block',
+        user: 'u9',
+        trace,
+        metadata: { guardrail_layer: 'x', block_reason: 'y' },
+      },
+    ]);
     const resolved = alerts.find((a) => a.status === 'resolved')!;
     expect(resolved.trigger).toEqual({ trace_id: trace });
   });
 
   it('flush resolves incidents whose quiet period ended by the last event and keeps the others firing', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC, 'early')));
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + 30 * MIN + i * SEC, 'late')));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC, 'early')),
+    );
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + 30 * MIN + i * SEC, 'late')),
+    );
     engine.flush();
-    expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:early`, `${RAPID}:resolved:early`, `${RAPID}:firing:late`]);
+    expect(brief(alerts, RAPID)).toEqual([
+      `${RAPID}:firing:early`,
+      `${RAPID}:resolved:early`,
+      `${RAPID}:firing:late`,
+    ]);
     expect(engine.activeIncidents().map((a) => a.labels)).toEqual([{ user_id: 'late' }]);
   });
 
   it('gives the same alert ids on a replay of the same events', () => {
     const run = () => {
       const { engine, alerts } = recordingEngine();
-      feed(engine, Array.from({ length: 10 }, (_, i) => ({ ...block(T0 + i * SEC), id: `x${i}` })));
+      feed(
+        engine,
+        Array.from({ length: 10 }, (_, i) => ({ ...block(T0 + i * SEC), id: `x${i}` })),
+      );
       return alerts.map((a) => a.alert_id);
     };
     const first = run();
@@ -132,7 +168,13 @@ describe('alert lifecycle', () => {
 
   it('collects trace ids of the evidence, bounded', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 40 }, (_, i) => ({ ...block(T0 + i * SEC), trace: i.toString(16).padStart(32, '0') })));
+    feed(
+      engine,
+      Array.from({ length: 40 }, (_, i) => ({
+        ...block(T0 + i * SEC),
+        trace: i.toString(16).padStart(32, '0'),
+      })),
+    );
     engine.advanceTo(T0 + 60 * MIN);
     const resolved = alerts.find((a) => a.rule === RAPID && a.status === 'resolved')!;
     expect(resolved.trace_ids).toHaveLength(10);
@@ -143,8 +185,14 @@ describe('alert lifecycle', () => {
 describe('bounded memory and safety', () => {
   it('evicts the least recently seen group past maxGroupsPerRule', () => {
     const { engine, alerts } = recordingEngine({ maxGroupsPerRule: 3 });
-    feed(engine, Array.from({ length: 9 }, (_, i) => block(T0 + i * SEC, 'victim')));
-    feed(engine, ['a', 'b', 'c'].map((u, i) => block(T0 + 10 * SEC + i * SEC, u)));
+    feed(
+      engine,
+      Array.from({ length: 9 }, (_, i) => block(T0 + i * SEC, 'victim')),
+    );
+    feed(
+      engine,
+      ['a', 'b', 'c'].map((u, i) => block(T0 + 10 * SEC + i * SEC, u)),
+    );
     expect(engine.groupCount).toBe(3);
     expect(engine.stats.groupsEvicted).toBe(1);
     // The victim's nine blocks were forgotten with its group: a tenth starts again from one.
@@ -154,9 +202,15 @@ describe('bounded memory and safety', () => {
 
   it('keeps a recently seen group over an older one', () => {
     const { engine, alerts } = recordingEngine({ maxGroupsPerRule: 2 });
-    feed(engine, Array.from({ length: 5 }, (_, i) => block(T0 + i * SEC, 'keep')));
+    feed(
+      engine,
+      Array.from({ length: 5 }, (_, i) => block(T0 + i * SEC, 'keep')),
+    );
     feed(engine, [block(T0 + 6 * SEC, 'other'), block(T0 + 7 * SEC, 'keep'), block(T0 + 8 * SEC, 'new')]);
-    feed(engine, Array.from({ length: 4 }, (_, i) => block(T0 + 10 * SEC + i * SEC, 'keep')));
+    feed(
+      engine,
+      Array.from({ length: 4 }, (_, i) => block(T0 + 10 * SEC + i * SEC, 'keep')),
+    );
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:keep`]);
   });
 
@@ -176,10 +230,20 @@ describe('bounded memory and safety', () => {
           forceFlush: () => Promise.resolve(),
           shutdown: () => Promise.resolve(),
         },
-        { name: 'ok', send: () => void sent++, forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() },
+        {
+          name: 'ok',
+          send: () => void sent++,
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve(),
+        },
       ],
     });
-    expect(() => feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)))).not.toThrow();
+    expect(() =>
+      feed(
+        engine,
+        Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+      ),
+    ).not.toThrow();
     expect(sent).toBe(1);
     // A malformed event (no category string) is swallowed too.
     expect(() => engine.ingest(null as never, T0)).not.toThrow();
@@ -205,13 +269,21 @@ describe('metrics, dedupe, code rules, tick', () => {
     const reader = new TestReader();
     const provider = new MeterProvider({ readers: [reader] });
     const engine = new DetectionEngine({ allowedLatenessMs: 0, meter: provider.getMeter('test') });
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+    );
     feed(engine, [block(T0)]);
     engine.advanceTo(T0 + 60 * MIN);
     const { resourceMetrics } = await reader.collect();
     const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics) as SumMetricData[];
     const alerts = metrics.find((m) => m.descriptor.name === 'llmsec.alerts')!;
-    const points = alerts.dataPoints.map((p) => [p.attributes.rule, p.attributes.severity, p.attributes.status, p.value]);
+    const points = alerts.dataPoints.map((p) => [
+      p.attributes.rule,
+      p.attributes.severity,
+      p.attributes.status,
+      p.value,
+    ]);
     expect(points).toEqual([
       [RAPID, 'alert', 'firing', 1],
       [RAPID, 'alert', 'resolved', 1],
@@ -245,7 +317,12 @@ describe('metrics, dedupe, code rules, tick', () => {
     };
     const { engine, alerts } = recordingEngine({ rules: [rule] });
     for (const at of [T0, T0 + SEC]) {
-      const { event, t } = ev({ at, category: 'auth_failure', user: 'anonymous', metadata: { reason: 'bad key' } });
+      const { event, t } = ev({
+        at,
+        category: 'auth_failure',
+        user: 'anonymous',
+        metadata: { reason: 'bad key' },
+      });
       event.source_ip = '10.0.0.7';
       engine.ingest(event, t);
     }
@@ -257,7 +334,10 @@ describe('metrics, dedupe, code rules, tick', () => {
   it('tick() moves event time on with the injected clock, so held events and incidents settle on a quiet system', () => {
     const clock = new ManualClock(1_000_000);
     const { engine, alerts } = recordingEngine({ allowedLatenessMs: 5 * SEC, clock, tickIntervalMs: 60_000 });
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+    );
     expect(alerts).toEqual([]); // the last five seconds are still held
     clock.advance(6 * SEC);
     engine.tick();
@@ -272,7 +352,10 @@ describe('metrics, dedupe, code rules, tick', () => {
     const clock = new ManualClock(5_000_000);
     const { engine, alerts } = recordingEngine({ allowedLatenessMs: 5 * SEC, clock });
     engine.tick(); // starts tracking processing time
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+    );
     clock.advance(2 * SEC);
     engine.tick();
     expect(alerts).toEqual([]); // only 2 s of the 5 s lateness have passed

@@ -14,7 +14,9 @@ function outcome(decode: (line: string) => unknown, line: string): unknown {
 }
 
 const timestamp = fc.oneof(
-  fc.date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc
+    .date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
+    .map((d) => d.toISOString()),
   fc.constantFrom(
     '2026-11-22T10:00:00Z',
     '2026-11-22T10:00:00.5Z',
@@ -31,14 +33,27 @@ const timestamp = fc.oneof(
   fc.string(),
 );
 
-const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.constant(undefined), fc.array(fc.string(), { maxLength: 2 }));
+const value = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.constant(null),
+  fc.boolean(),
+  fc.constant(undefined),
+  fc.array(fc.string(), { maxLength: 2 }),
+);
 
 const rawEvent = fc.record(
   {
     event_id: fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1 }) }, value),
     timestamp: fc.oneof({ weight: 5, arbitrary: timestamp }, value),
-    category: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('guardrail_block', 'request_completed', 'new_thing') }, value),
-    severity: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('info', 'warning', 'alert', 'critical') }, value),
+    category: fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom('guardrail_block', 'request_completed', 'new_thing') },
+      value,
+    ),
+    severity: fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom('info', 'warning', 'alert', 'critical') },
+      value,
+    ),
     user_id: fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1 }) }, value),
     session_id: value,
     trace_id: value,
@@ -53,9 +68,15 @@ const rawEvent = fc.record(
 describe('replay reader', () => {
   it('decodes exactly like core (events and error messages) on random lines', () => {
     fc.assert(
-      fc.property(fc.oneof({ weight: 9, arbitrary: rawEvent.map((o) => JSON.stringify(o)) }, { weight: 1, arbitrary: fc.string() }), (line) => {
-        expect(outcome(decodeEventLineFast, line)).toEqual(outcome(decodeEventLine, line));
-      }),
+      fc.property(
+        fc.oneof(
+          { weight: 9, arbitrary: rawEvent.map((o) => JSON.stringify(o)) },
+          { weight: 1, arbitrary: fc.string() },
+        ),
+        (line) => {
+          expect(outcome(decodeEventLineFast, line)).toEqual(outcome(decodeEventLine, line));
+        },
+      ),
       { numRuns: 3000, seed: 11 },
     );
   });

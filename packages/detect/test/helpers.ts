@@ -32,7 +32,10 @@ export function ev(spec: EventSpec): { event: SecurityEvent; t: number } {
 }
 
 /** An engine that records its alerts; lateness 0 unless given, so alerts come at once. */
-export function recordingEngine(options: DetectionEngineOptions = {}): { engine: DetectionEngine; alerts: Alert[] } {
+export function recordingEngine(options: DetectionEngineOptions = {}): {
+  engine: DetectionEngine;
+  alerts: Alert[];
+} {
   const alerts: Alert[] = [];
   const engine = new DetectionEngine({ allowedLatenessMs: 0, ...options, onAlert: (a) => alerts.push(a) });
   return { engine, alerts };

@@ -3,15 +3,26 @@ import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { eventName, eventToAttributes, type Alert, type SecurityEvent } from '@llmsec/core';
-import { DetectionEngine, DetectionLogRecordProcessor, DetectionSpanProcessor, type CodeRule } from '../src/index.ts';
+import {
+  DetectionEngine,
+  DetectionLogRecordProcessor,
+  DetectionSpanProcessor,
+  type CodeRule,
+} from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
 
 /** Emits a security event the way the SDK does: a span event on the span and a log record. */
-function emitLikeSdk(tracerProvider: TracerProvider, loggerProvider: LoggerProvider, event: SecurityEvent): void {
+function emitLikeSdk(
+  tracerProvider: TracerProvider,
+  loggerProvider: LoggerProvider,
+  event: SecurityEvent,
+): void {
   const span = tracerProvider.getTracer('t').startSpan('llm call');
   const attributes = eventToAttributes(event);
   span.addEvent(eventName(event.category), attributes);
-  loggerProvider.getLogger('t').emit({ eventName: eventName(event.category), attributes, context: trace.setSpan(ROOT_CONTEXT, span) });
+  loggerProvider
+    .getLogger('t')
+    .emit({ eventName: eventName(event.category), attributes, context: trace.setSpan(ROOT_CONTEXT, span) });
   span.end();
 }
 
@@ -20,15 +31,28 @@ afterEach(async () => {
   await Promise.all(providers.splice(0).map((p) => p.shutdown()));
 });
 
-function setup(engine: DetectionEngine, which: { spans?: boolean; logs?: boolean } = { spans: true, logs: true }) {
-  const tracerProvider = new TracerProvider({ spanProcessors: which.spans ? [new DetectionSpanProcessor({ engine })] : [] });
-  const loggerProvider = new LoggerProvider({ processors: which.logs ? [new DetectionLogRecordProcessor({ engine })] : [] });
+function setup(
+  engine: DetectionEngine,
+  which: { spans?: boolean; logs?: boolean } = { spans: true, logs: true },
+) {
+  const tracerProvider = new TracerProvider({
+    spanProcessors: which.spans ? [new DetectionSpanProcessor({ engine })] : [],
+  });
+  const loggerProvider = new LoggerProvider({
+    processors: which.logs ? [new DetectionLogRecordProcessor({ engine })] : [],
+  });
   providers.push(tracerProvider, loggerProvider);
   return { tracerProvider, loggerProvider };
 }
 
 const leak = (i: number) =>
-  ev({ at: T0 + i * SEC, id: `leak${i}`, category: 'system_prompt_leakage', user: 'u1', metadata: { detection_method: 'canary', confidence: 0.9 } }).event;
+  ev({
+    at: T0 + i * SEC,
+    id: `leak${i}`,
+    category: 'system_prompt_leakage',
+    user: 'u1',
+    metadata: { detection_method: 'canary', confidence: 0.9 },
+  }).event;
 
 describe('inline processors', () => {
   it('see each SDK event once when both processors are installed, with the span as trigger', () => {
@@ -62,7 +86,9 @@ describe('inline processors', () => {
     span.addEvent('llmsec.guardrail_block', { 'some.other': 'attrs' });
     span.end();
     loggerProvider.getLogger('t').emit({ body: 'hello' });
-    loggerProvider.getLogger('t').emit({ eventName: 'llmsec.alert', attributes: { 'llmsec.alert.id': 'ALR-1' } });
+    loggerProvider
+      .getLogger('t')
+      .emit({ eventName: 'llmsec.alert', attributes: { 'llmsec.alert.id': 'ALR-1' } });
     expect(engine.stats.ingested).toBe(0);
   });
 

@@ -74,7 +74,13 @@ export function reference(arrivals: Timed[], rules: RuleDefinition[], latenessMs
     for (const [id, inc] of [...open]) {
       if (inc.lastTrue + quiet(inc.rule) <= t) {
         open.delete(id);
-        alerts.push({ rule: inc.rule.id, key: inc.key, status: 'resolved', startsAt: inc.startsAt, endsAt: inc.lastTrue + quiet(inc.rule) });
+        alerts.push({
+          rule: inc.rule.id,
+          key: inc.key,
+          status: 'resolved',
+          startsAt: inc.startsAt,
+          endsAt: inc.lastTrue + quiet(inc.rule),
+        });
       }
     }
   };
@@ -83,7 +89,14 @@ export function reference(arrivals: Timed[], rules: RuleDefinition[], latenessMs
     resolveUpTo(t);
     for (const rule of rules) {
       if (!rule.match.categories.includes(event.category)) continue;
-      if (rule.match.where?.some((w) => (w.equals !== undefined ? field(event, w.field) !== w.equals : (field(event, w.field) !== undefined) !== (w.exists ?? true)))) continue;
+      if (
+        rule.match.where?.some((w) =>
+          w.equals !== undefined
+            ? field(event, w.field) !== w.equals
+            : (field(event, w.field) !== undefined) !== (w.exists ?? true),
+        )
+      )
+        continue;
       const key = str(field(event, rule.group_by));
       if (key === undefined) continue;
       const hk = `${rule.id}\u0000${key}`;
@@ -112,9 +125,13 @@ function evaluate(rule: RuleDefinition, win: Timed[], hist: Timed[], event: Secu
     case 'count':
       return win.length >= c.min;
     case 'distinct':
-      return new Set(win.map((w) => str(field(w.event, c.field))).filter((v) => v !== undefined)).size >= c.min;
+      return (
+        new Set(win.map((w) => str(field(w.event, c.field))).filter((v) => v !== undefined)).size >= c.min
+      );
     case 'cross_group':
-      return new Set(win.map((w) => str(field(w.event, c.across))).filter((v) => v !== undefined)).size >= c.min;
+      return (
+        new Set(win.map((w) => str(field(w.event, c.across))).filter((v) => v !== undefined)).size >= c.min
+      );
     case 'ratio': {
       const want = c.equals ?? true;
       const hits = win.filter((w) => field(w.event, c.field) === want).length;
@@ -140,12 +157,17 @@ function evaluate(rule: RuleDefinition, win: Timed[], hist: Timed[], event: Secu
     }
     case 'baseline': {
       const valueOf = (e: SecurityEvent): number | undefined => {
-        const xs = c.sum.map((p) => field(e, p)).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+        const xs = c.sum
+          .map((p) => field(e, p))
+          .filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
         return xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0);
       };
       const v = valueOf(event);
       if (v === undefined) return false;
-      const earlier = hist.slice(0, -1).map((h) => valueOf(h.event)).filter((x): x is number => x !== undefined);
+      const earlier = hist
+        .slice(0, -1)
+        .map((h) => valueOf(h.event))
+        .filter((x): x is number => x !== undefined);
       const n = earlier.length;
       if (n < c.min_samples) return false;
       // Exact integer arithmetic (token counts are integers): v > f*mean <=> v*n > f*sum, and

@@ -32,10 +32,23 @@ describe('rule files', () => {
     const rules = defaultRules();
     expect(rules.map((r) => r.id)).toEqual([...DEFAULT_RULE_IDS]);
     const byId = Object.fromEntries(rules.map((r) => [r.id, r]));
-    expect(byId.rapid_guardrail_blocks).toMatchObject({ severity: 'alert', window_ms: 600_000, condition: { kind: 'count', min: 10 } });
-    expect(byId.output_filter_bypass).toMatchObject({ severity: 'critical', condition: { kind: 'count', min: 3 } });
-    expect(byId.high_block_rate).toMatchObject({ window_ms: 300_000, condition: { kind: 'ratio', min_events: 11, above: 0.5 } });
-    expect(byId.coordinated_campaign).toMatchObject({ group_by: 'fingerprint', condition: { kind: 'cross_group', min: 5 } });
+    expect(byId.rapid_guardrail_blocks).toMatchObject({
+      severity: 'alert',
+      window_ms: 600_000,
+      condition: { kind: 'count', min: 10 },
+    });
+    expect(byId.output_filter_bypass).toMatchObject({
+      severity: 'critical',
+      condition: { kind: 'count', min: 3 },
+    });
+    expect(byId.high_block_rate).toMatchObject({
+      window_ms: 300_000,
+      condition: { kind: 'ratio', min_events: 11, above: 0.5 },
+    });
+    expect(byId.coordinated_campaign).toMatchObject({
+      group_by: 'fingerprint',
+      condition: { kind: 'cross_group', min: 5 },
+    });
     expect(readFileSync(DEFAULT_RULES_PATH, 'utf8')).toContain('rapid_guardrail_blocks');
     // Callers get copies: editing one does not change the defaults.
     rules[0]!.window_ms = 1;
@@ -55,7 +68,12 @@ describe('rule files', () => {
       },
     ]);
     const [rule] = parseRules(json, 'r.json');
-    expect(rule).toMatchObject({ id: 'json_rule', group_by: 'user_id', window_ms: 30_000, quiet_ms: 120_000 });
+    expect(rule).toMatchObject({
+      id: 'json_rule',
+      group_by: 'user_id',
+      window_ms: 30_000,
+      quiet_ms: 120_000,
+    });
   });
 
   it('reports every problem with the file, the rule and the field', () => {
@@ -106,11 +124,19 @@ rules:
       message = (err as Error).message;
     }
     const lines = message.split('\n');
-    expect(lines).toContain('rules.yaml: rule "bad_window": field "window": bad duration "ten minutes" (want e.g. 30s, 10m, 1h or milliseconds)');
+    expect(lines).toContain(
+      'rules.yaml: rule "bad_window": field "window": bad duration "ten minutes" (want e.g. 30s, 10m, 1h or milliseconds)',
+    );
     expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_field": field "severity":'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_field": field "condition.field": unknown field'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_field": field "condition.min":'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_kind": field "condition.kind":'))).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith('rules.yaml: rule "bad_field": field "condition.field": unknown field')),
+    ).toBe(true);
+    expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_field": field "condition.min":'))).toBe(
+      true,
+    );
+    expect(lines.some((l) => l.startsWith('rules.yaml: rule "bad_kind": field "condition.kind":'))).toBe(
+      true,
+    );
     expect(lines.some((l) => l.startsWith('rules.yaml: rule #5: field "id":'))).toBe(true);
     expect(lines.some((l) => l.startsWith('rules.yaml: rule "good": ') && l.includes('extra'))).toBe(true);
     expect(lines.filter((l) => l.includes('"good"') && !l.includes('extra'))).toEqual([]);
@@ -121,7 +147,10 @@ rules:
     expect(() => parseRules('rules: [', 'x.yaml')).toThrow(/^x\.yaml: not valid YAML or JSON/);
     const dir = mkdtempSync(join(tmpdir(), 'llmsec-rules-'));
     expect(() => loadRulesFile(join(dir, 'missing.yaml'))).toThrow(/^missing\.yaml: cannot read/);
-    writeFileSync(join(dir, 'ok.yml'), 'rules:\n  - { id: a, title: A, severity: critical, match: { categories: [pii_detected] }, window: 5m, condition: { kind: single } }\n');
+    writeFileSync(
+      join(dir, 'ok.yml'),
+      'rules:\n  - { id: a, title: A, severity: critical, match: { categories: [pii_detected] }, window: 5m, condition: { kind: single } }\n',
+    );
     expect(loadRulesFile(join(dir, 'ok.yml')).map((r) => r.id)).toEqual(['a']);
   });
 });

@@ -7,7 +7,10 @@ describe('rapid_guardrail_blocks', () => {
 
   it('fires once at the 10th block inside 10 minutes, not at the 9th', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 9 }, (_, i) => block(T0 + i * MIN)));
+    feed(
+      engine,
+      Array.from({ length: 9 }, (_, i) => block(T0 + i * MIN)),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [block(T0 + 9 * MIN + 59 * SEC)]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -23,7 +26,10 @@ describe('rapid_guardrail_blocks', () => {
   it('does not count two blocks exactly one window apart as inside one window', () => {
     const { engine, alerts } = recordingEngine();
     // 10 blocks spanning exactly 10 minutes: the first has left the window when the last lands.
-    feed(engine, Array.from({ length: 10 }, (_, i) => block(T0 + (i * 10 * MIN) / 9)));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => block(T0 + (i * 10 * MIN) / 9)),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [block(T0 + 10 * MIN + 1)]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -31,14 +37,20 @@ describe('rapid_guardrail_blocks', () => {
 
   it('never fires for the slow attacker: one block every 11 minutes', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 1000 }, (_, i) => block(T0 + i * 11 * MIN)));
+    feed(
+      engine,
+      Array.from({ length: 1000 }, (_, i) => block(T0 + i * 11 * MIN)),
+    );
     engine.flush();
     expect(brief(alerts, RULE)).toEqual([]);
   });
 
   it('de-duplicates: 1,000 blocks in a burst are one firing alert, not 991', () => {
     const { engine, alerts } = recordingEngine();
-    const events = feed(engine, Array.from({ length: 1000 }, (_, i) => block(T0 + i * SEC)));
+    const events = feed(
+      engine,
+      Array.from({ length: 1000 }, (_, i) => block(T0 + i * SEC)),
+    );
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
     engine.advanceTo(T0 + 999 * SEC + 10 * MIN);
     const resolved = alerts.filter((a) => a.rule === RULE && a.status === 'resolved');
@@ -53,7 +65,10 @@ describe('rapid_guardrail_blocks', () => {
 
   it('keeps groups apart: blocks from ten users do not add up', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 30 }, (_, i) => block(T0 + i * SEC, `u${i % 10}`)));
+    feed(
+      engine,
+      Array.from({ length: 30 }, (_, i) => block(T0 + i * SEC, `u${i % 10}`)),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
   });
 });
@@ -80,7 +95,11 @@ describe('output_filter_bypass', () => {
 describe('escalating_complexity', () => {
   const RULE = 'escalating_complexity';
   const grow = (lengths: number[], user = 'u1') =>
-    lengths.map((n, i) => (i % 2 === 0 ? block(T0 + i * MIN, user, 'l1', 'x'.repeat(n)) : outBlock(T0 + i * MIN, user, 'y'.repeat(n))));
+    lengths.map((n, i) =>
+      i % 2 === 0
+        ? block(T0 + i * MIN, user, 'l1', 'x'.repeat(n))
+        : outBlock(T0 + i * MIN, user, 'y'.repeat(n)),
+    );
 
   it('fires on 5 non-decreasing previews whose last is more than twice the first', () => {
     const { engine, alerts } = recordingEngine();
@@ -108,13 +127,18 @@ describe('escalating_complexity', () => {
     }));
     feed(engine, [...specs, block(T0 + 4 * MIN, 'u1', 'l1', '')]);
     expect(brief(alerts, RULE)).toEqual([]);
-    feed(engine, [{ ...block(T0 + 5 * MIN), metadata: { guardrail_layer: 'l1', block_reason: 'x', prompt_length: 50 } }]);
+    feed(engine, [
+      { ...block(T0 + 5 * MIN), metadata: { guardrail_layer: 'l1', block_reason: 'x', prompt_length: 50 } },
+    ]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
   });
 
   it('only counts the window: growth spread over more than 10 minutes does not fire', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, [10, 15, 20, 25, 30].map((n, i) => block(T0 + i * 3 * MIN, 'u1', 'l1', 'x'.repeat(n))));
+    feed(
+      engine,
+      [10, 15, 20, 25, 30].map((n, i) => block(T0 + i * 3 * MIN, 'u1', 'l1', 'x'.repeat(n))),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
   });
 });
@@ -133,7 +157,11 @@ describe('systematic_enumeration', () => {
 
   it('does not fire when the first layer left the window before the third arrived', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, [block(T0, 'u1', 'pii'), block(T0 + 5 * MIN, 'u1', 'topic'), block(T0 + 10 * MIN, 'u1', 'injection')]);
+    feed(engine, [
+      block(T0, 'u1', 'pii'),
+      block(T0 + 5 * MIN, 'u1', 'topic'),
+      block(T0 + 10 * MIN, 'u1', 'injection'),
+    ]);
     expect(brief(alerts, RULE)).toEqual([]);
   });
 
@@ -155,8 +183,17 @@ describe('coordinated_campaign', () => {
 
   it('fires once for one payload from 5 users (case and whitespace differ) and names them all', () => {
     const { engine, alerts } = recordingEngine();
-    const variants = [PAYLOAD, PAYLOAD.toUpperCase(), `  ${PAYLOAD}  `, PAYLOAD.replace(/ /g, '\t '), PAYLOAD.toLowerCase()];
-    feed(engine, variants.slice(0, 4).map((p, i) => block(T0 + i * MIN, `user${i}`, 'l1', p)));
+    const variants = [
+      PAYLOAD,
+      PAYLOAD.toUpperCase(),
+      `  ${PAYLOAD}  `,
+      PAYLOAD.replace(/ /g, '\t '),
+      PAYLOAD.toLowerCase(),
+    ];
+    feed(
+      engine,
+      variants.slice(0, 4).map((p, i) => block(T0 + i * MIN, `user${i}`, 'l1', p)),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [outBlock(T0 + 4 * MIN, 'user4', variants[4])]);
     const fired = alerts.filter((a) => a.rule === RULE);
@@ -176,22 +213,39 @@ describe('coordinated_campaign', () => {
     const fp = payloadFingerprint(PAYLOAD);
     feed(
       engine,
-      Array.from({ length: 5 }, (_, i) => ({ ...block(T0 + i * SEC, `user${i}`), metadata: { guardrail_layer: 'l1', block_reason: 'x', payload_fingerprint: fp } })),
+      Array.from({ length: 5 }, (_, i) => ({
+        ...block(T0 + i * SEC, `user${i}`),
+        metadata: { guardrail_layer: 'l1', block_reason: 'x', payload_fingerprint: fp },
+      })),
     );
     expect(alerts.filter((a) => a.rule === RULE).map((a) => a.labels)).toEqual([{ fingerprint: fp }]);
   });
 
   it('does not fire for 4 users, for different payloads, or for 5 users spread over more than 10 minutes', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 4 }, (_, i) => block(T0 + i * SEC, `a${i}`, 'l1', PAYLOAD)));
-    feed(engine, Array.from({ length: 6 }, (_, i) => block(T0 + MIN + i * SEC, `b${i}`, 'l1', `${PAYLOAD} ${i}`)));
-    feed(engine, Array.from({ length: 5 }, (_, i) => block(T0 + 20 * MIN + i * 3 * MIN, `c${i}`, 'l1', 'another payload')));
+    feed(
+      engine,
+      Array.from({ length: 4 }, (_, i) => block(T0 + i * SEC, `a${i}`, 'l1', PAYLOAD)),
+    );
+    feed(
+      engine,
+      Array.from({ length: 6 }, (_, i) => block(T0 + MIN + i * SEC, `b${i}`, 'l1', `${PAYLOAD} ${i}`)),
+    );
+    feed(
+      engine,
+      Array.from({ length: 5 }, (_, i) =>
+        block(T0 + 20 * MIN + i * 3 * MIN, `c${i}`, 'l1', 'another payload'),
+      ),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
   });
 
   it('counts distinct users, not events', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 40 }, (_, i) => block(T0 + i * SEC, `u${i % 4}`, 'l1', PAYLOAD)));
+    feed(
+      engine,
+      Array.from({ length: 40 }, (_, i) => block(T0 + i * SEC, `u${i % 4}`, 'l1', PAYLOAD)),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
   });
 });

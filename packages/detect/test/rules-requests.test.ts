@@ -9,7 +9,12 @@ describe('high_block_rate', () => {
 
   it('fires on more than 10 requests in 5 minutes with more than half blocked', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 10 }, (_, i) => request(T0 + i * 10 * SEC, 'u1', { blocked: i < 6, prompt_length: varied(i) })));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) =>
+        request(T0 + i * 10 * SEC, 'u1', { blocked: i < 6, prompt_length: varied(i) }),
+      ),
+    );
     expect(brief(alerts, RULE)).toEqual([]); // 10 requests: not more than 10
     feed(engine, [request(T0 + 100 * SEC, 'u1', { blocked: false, prompt_length: 7 })]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]); // 6 of 11
@@ -18,10 +23,20 @@ describe('high_block_rate', () => {
 
   it('does not fire at exactly half, nor when the requests spread over more than 5 minutes', () => {
     const a = recordingEngine();
-    feed(a.engine, Array.from({ length: 12 }, (_, i) => request(T0 + i * SEC, 'u1', { blocked: i % 2 === 1, prompt_length: varied(i) })));
+    feed(
+      a.engine,
+      Array.from({ length: 12 }, (_, i) =>
+        request(T0 + i * SEC, 'u1', { blocked: i % 2 === 1, prompt_length: varied(i) }),
+      ),
+    );
     expect(brief(a.alerts, RULE)).toEqual([]);
     const b = recordingEngine();
-    feed(b.engine, Array.from({ length: 11 }, (_, i) => request(T0 + i * 30 * SEC, 'u1', { blocked: true, prompt_length: varied(i) })));
+    feed(
+      b.engine,
+      Array.from({ length: 11 }, (_, i) =>
+        request(T0 + i * 30 * SEC, 'u1', { blocked: true, prompt_length: varied(i) }),
+      ),
+    );
     expect(brief(b.alerts, RULE)).toEqual([]);
   });
 });
@@ -31,7 +46,10 @@ describe('identical_requests', () => {
 
   it('fires on more than 5 requests in 5 minutes with one prompt length', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 5 }, (_, i) => request(T0 + i * 30 * SEC, 'u1', { prompt_length: 512 })));
+    feed(
+      engine,
+      Array.from({ length: 5 }, (_, i) => request(T0 + i * 30 * SEC, 'u1', { prompt_length: 512 })),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [request(T0 + 150 * SEC, 'u1', { prompt_length: 512 })]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -40,7 +58,10 @@ describe('identical_requests', () => {
   it('does not fire while a different length is in the window, and fires once it has left', () => {
     const { engine, alerts } = recordingEngine();
     feed(engine, [request(T0, 'u1', { prompt_length: 99 })]);
-    feed(engine, Array.from({ length: 8 }, (_, i) => request(T0 + (i + 1) * 30 * SEC, 'u1', { prompt_length: 512 })));
+    feed(
+      engine,
+      Array.from({ length: 8 }, (_, i) => request(T0 + (i + 1) * 30 * SEC, 'u1', { prompt_length: 512 })),
+    );
     expect(brief(alerts, RULE)).toEqual([]); // the 99 is still within 5 minutes of the 8th
     feed(engine, [request(T0 + 5 * MIN, 'u1', { prompt_length: 512 })]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -48,7 +69,10 @@ describe('identical_requests', () => {
 
   it('never fires on zero lengths', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, Array.from({ length: 10 }, (_, i) => request(T0 + i * SEC, 'u1', { prompt_length: 0 })));
+    feed(
+      engine,
+      Array.from({ length: 10 }, (_, i) => request(T0 + i * SEC, 'u1', { prompt_length: 0 })),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
   });
 });
@@ -59,7 +83,10 @@ describe('escalating_length', () => {
   it('fires on more than 5 non-decreasing lengths whose last is more than 3x the first', () => {
     const { engine, alerts } = recordingEngine();
     const lengths = [100, 150, 200, 250, 300];
-    feed(engine, lengths.map((n, i) => request(T0 + i * 20 * SEC, 'u1', { prompt_length: n })));
+    feed(
+      engine,
+      lengths.map((n, i) => request(T0 + i * 20 * SEC, 'u1', { prompt_length: n })),
+    );
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [request(T0 + 100 * SEC, 'u1', { prompt_length: 301 })]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -68,7 +95,10 @@ describe('escalating_length', () => {
   it('judges only the last 10 lengths: an early dip does not hide later growth', () => {
     const { engine, alerts } = recordingEngine();
     const lengths = [900, 90, 100, 110, 120, 130, 140, 150, 200, 250, 260, 301];
-    feed(engine, lengths.map((n, i) => request(T0 + i * 10 * SEC, 'u1', { prompt_length: n })));
+    feed(
+      engine,
+      lengths.map((n, i) => request(T0 + i * 10 * SEC, 'u1', { prompt_length: n })),
+    );
     // Last 10 = 100..301: non-decreasing and 301 > 3 x 100.
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
     expect(alerts.find((a) => a.rule === RULE)!.starts_at).toBe(new Date(T0 + 110 * SEC).toISOString());
@@ -76,10 +106,16 @@ describe('escalating_length', () => {
 
   it('does not fire at exactly 3x or with a decrease among the last 10', () => {
     const a = recordingEngine();
-    feed(a.engine, [100, 150, 200, 250, 280, 300].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })));
+    feed(
+      a.engine,
+      [100, 150, 200, 250, 280, 300].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })),
+    );
     expect(brief(a.alerts, RULE)).toEqual([]);
     const b = recordingEngine();
-    feed(b.engine, [100, 150, 140, 250, 280, 400].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })));
+    feed(
+      b.engine,
+      [100, 150, 140, 250, 280, 400].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })),
+    );
     expect(brief(b.alerts, RULE)).toEqual([]);
   });
 });
@@ -88,12 +124,19 @@ describe('token_usage_anomaly', () => {
   const RULE = 'token_usage_anomaly';
   const baseline = (n: number) =>
     Array.from({ length: n }, (_, i) =>
-      request(T0 + i * MIN, 'u1', { prompt_tokens: 100 + (i % 5) * 10, completion_tokens: 50, prompt_length: varied(i) }),
+      request(T0 + i * MIN, 'u1', {
+        prompt_tokens: 100 + (i % 5) * 10,
+        completion_tokens: 50,
+        prompt_length: varied(i),
+      }),
     );
 
   it('fires on a request far above the user baseline once 20 requests form it', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, [...baseline(20), request(T0 + 20 * MIN, 'u1', { prompt_tokens: 5000, completion_tokens: 500, prompt_length: 3 })]);
+    feed(engine, [
+      ...baseline(20),
+      request(T0 + 20 * MIN, 'u1', { prompt_tokens: 5000, completion_tokens: 500, prompt_length: 3 }),
+    ]);
     const fired = alerts.filter((a) => a.rule === RULE);
     expect(fired).toHaveLength(1);
     expect(fired[0]!.description).toContain('=5500');
@@ -102,7 +145,10 @@ describe('token_usage_anomaly', () => {
 
   it('needs 20 earlier requests', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, [...baseline(19), request(T0 + 20 * MIN, 'u1', { prompt_tokens: 5000, completion_tokens: 500, prompt_length: 3 })]);
+    feed(engine, [
+      ...baseline(19),
+      request(T0 + 20 * MIN, 'u1', { prompt_tokens: 5000, completion_tokens: 500, prompt_length: 3 }),
+    ]);
     expect(brief(alerts, RULE)).toEqual([]);
   });
 
@@ -110,9 +156,16 @@ describe('token_usage_anomaly', () => {
     const { engine, alerts } = recordingEngine();
     // A volatile user: mean ~ 1000, sigma ~ 3000; 10,500 is > 10x the mean but < mean + 4 sigma.
     const volatile = Array.from({ length: 20 }, (_, i) =>
-      request(T0 + i * MIN, 'u1', { prompt_tokens: i % 10 === 0 ? 9950 : 10, completion_tokens: 0, prompt_length: varied(i) }),
+      request(T0 + i * MIN, 'u1', {
+        prompt_tokens: i % 10 === 0 ? 9950 : 10,
+        completion_tokens: 0,
+        prompt_length: varied(i),
+      }),
     );
-    feed(engine, [...volatile, request(T0 + 20 * MIN, 'u1', { prompt_tokens: 10500, completion_tokens: 0, prompt_length: 3 })]);
+    feed(engine, [
+      ...volatile,
+      request(T0 + 20 * MIN, 'u1', { prompt_tokens: 10500, completion_tokens: 0, prompt_length: 3 }),
+    ]);
     expect(brief(alerts, RULE)).toEqual([]);
   });
 });

@@ -62,7 +62,8 @@ function parse(argv: string[]): ReplayArgs | 'help' {
   let latenessMs: number | undefined;
   if (values['allowed-lateness'] !== undefined) {
     latenessMs = parseDuration(values['allowed-lateness']);
-    if (Number.isNaN(latenessMs)) throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
+    if (Number.isNaN(latenessMs))
+      throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
   }
   const file = positionals[0];
   return { file: file === '-' ? undefined : file, rules: values.rules, format: values.format, latenessMs };
@@ -169,7 +170,9 @@ export const command: Command = {
       `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
     ];
     for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
-      summary.push(`  ${rule.padEnd(28)} firing ${String(c.firing).padStart(6)}   resolved ${String(c.resolved).padStart(6)}`);
+      summary.push(
+        `  ${rule.padEnd(28)} firing ${String(c.firing).padStart(6)}   resolved ${String(c.resolved).padStart(6)}`,
+      );
     }
     io.stderr.write(`${summary.join('\n')}\n`);
     return 0;

@@ -25,7 +25,8 @@ export function monotonicCondition(
   const last = def.last ?? Number.POSITIVE_INFINITY;
   const windowMs = ctx.windowMs;
   // With `last`, only max(last, min_events) values can matter; without it, the whole window.
-  const max = def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
+  const max =
+    def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
   const valueOf = (event: SecurityEvent): number => {
     for (const get of getters) {
       const v = magnitude(get(event));

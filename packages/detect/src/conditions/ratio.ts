@@ -15,7 +15,11 @@ export interface RatioState {
   hits: number;
 }
 
-export function ratioCondition(def: RatioCondition, get: FieldGetter, ctx: ConditionContext): Condition<RatioState> {
+export function ratioCondition(
+  def: RatioCondition,
+  get: FieldGetter,
+  ctx: ConditionContext,
+): Condition<RatioState> {
   const want = def.equals ?? true;
   const { min_events: minEvents, above } = def;
   const windowMs = ctx.windowMs;
