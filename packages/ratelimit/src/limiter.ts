@@ -1,6 +1,13 @@
 import { diag } from '@opentelemetry/api';
 import { ANONYMOUS_USER } from '@llmsec/core';
-import { dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
+import {
+  CONCURRENT_INDEX,
+  dimensionAt,
+  UNIT,
+  WINDOW_DIMS,
+  WINDOW_MS,
+  type LimitVector,
+} from './dimensions.ts';
 import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
 import { appendDimensionStates, reasonFor } from './result.ts';
@@ -388,6 +395,15 @@ export class RateLimiter {
   }
 
   private async settleOp(lease: Lease, op: SettleOp): Promise<void> {
+    // Nothing to charge, refund or release: skip the round trip.
+    if (
+      op.requests === 0 &&
+      op.tokens === 0 &&
+      op.costMicroUsd === 0 &&
+      op.subjects.every((s) => s.limits[CONCURRENT_INDEX] === 0)
+    ) {
+      return;
+    }
     if (lease.fallback) {
       this.o.fallbackStore.settle(op);
       return;

@@ -74,6 +74,35 @@ describe('RateLimiter configuration', () => {
   });
 });
 
+describe('RateLimiter settle', () => {
+  it('skips the store when there is nothing to charge, refund or release', async () => {
+    const inner = new MemoryStore();
+    let settles = 0;
+    const store = Object.assign(Object.create(inner) as MemoryStore, {
+      settle: (op: Parameters<MemoryStore['settle']>[0]) => {
+        settles++;
+        inner.settle(op);
+      },
+    });
+    const lim = new RateLimiter({
+      store,
+      tiers: { plain: { tokensPerHour: 1_000 }, conc: { concurrent: 2 } },
+      defaultTier: 'plain',
+    });
+    const a = await lim.acquire({ subject: 's', estimatedTokens: 100 });
+    await lim.settle(a.lease!, { tokens: 100 });
+    expect(settles).toBe(0);
+    const b = await lim.acquire({ subject: 's', estimatedTokens: 100 });
+    await lim.settle(b.lease!, { tokens: 40 });
+    expect(settles).toBe(1);
+    expect((await lim.status('s')).dimensions[0]!.current).toBe(140);
+    const c = await lim.acquire({ subject: 't', tier: 'conc', estimatedTokens: 0 });
+    await lim.settle(c.lease!, { tokens: 0 });
+    expect(settles).toBe(2);
+    expect((await lim.status('t', 'conc')).activeLeases).toBe(0);
+  });
+});
+
 describe('RateLimiter events and metrics', () => {
   it('emits rate_limit_hit for every refusal and counts decisions by dimension and outcome', async () => {
     const events = recordingEmitter();
