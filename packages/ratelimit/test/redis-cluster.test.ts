@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PassThrough, Readable } from 'node:stream';
 import { Cluster } from 'ioredis';
+import { runCli } from '../../cli/src/cli.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import { rlKey } from '../src/keys.ts';
 import { RateLimiter } from '../src/limiter.ts';
@@ -67,5 +69,37 @@ describe('RedisStore on a three-master Redis Cluster', () => {
     const st = await lim.status(ip, 'ip');
     expect(st.dimensions.find((d) => d.dimension === 'rph')!.current).toBe(1);
     expect(st.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(100);
+  });
+
+  it('llmsec limits show/ban/lift work against the cluster (--cluster)', async () => {
+    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 10 } }, commandTimeoutMs: 5_000 });
+    const subject = `cli-cluster-${Date.now()}`;
+    await lim.acquire({ subject, estimatedTokens: 0 });
+    const url = `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}`;
+    const run = async (args: string[]) => {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await runCli(['limits', ...args, subject, '--redis', url, '--cluster'], {
+        stdin: Readable.from([]),
+        stdout,
+        stderr: new PassThrough(),
+      });
+      return { code, out };
+    };
+    const shown = await run(['show']);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out)).toMatchObject({
+      subject,
+      level: 'normal',
+      busyMs: { rph: expect.any(Number) },
+    });
+    expect((await run(['ban'])).code).toBe(0);
+    expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
+      allowed: false,
+      reason: 'banned',
+    });
+    expect((await run(['lift'])).code).toBe(0);
+    expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
   });
 });
