@@ -28,6 +28,8 @@ export interface CompiledRule {
   categories: string[];
   filter: ((event: SecurityEvent) => boolean) | undefined;
   groupBy: string;
+  /** The alert label carrying the group key: group_by made a valid Prometheus label name. */
+  groupLabel: string;
   groupKey: FieldGetter;
   windowMs: number;
   quietMs: number;
@@ -62,6 +64,7 @@ export function compileRule(rule: AnyRule, index: number, limits: CompileLimits)
     categories,
     filter: code ? rule.filter : compileWhere(rule.match.where),
     groupBy,
+    groupLabel: groupBy.replace(/[^A-Za-z0-9_]/g, '_'),
     groupKey: compileField(groupBy),
     windowMs: rule.window_ms,
     quietMs: rule.quiet_ms ?? rule.window_ms,

@@ -76,7 +76,7 @@ export class Incident {
       rule: rule.id,
       severity: rule.severity,
       status,
-      labels: { [rule.groupBy]: this.key },
+      labels: { [rule.groupLabel]: this.key },
       user_ids: [...this.users],
       starts_at: formatTimestamp(this.startsAt),
       description: this.description,

@@ -363,4 +363,19 @@ describe('metrics, dedupe, code rules, tick', () => {
     engine.tick();
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:u1`]);
   });
+
+  it('names the group label after group_by, made a valid label name', () => {
+    const rule: CodeRule = {
+      id: 'by_layer',
+      title: 'Blocks by layer',
+      severity: 'warning',
+      categories: ['guardrail_block'],
+      group_by: 'metadata.guardrail_layer',
+      window_ms: MIN,
+      condition: { createState: () => null, update: () => true, describe: () => 'x' },
+    };
+    const { engine, alerts } = recordingEngine({ rules: [rule] });
+    feed(engine, [block(T0, 'u1', 'pii')]);
+    expect(alerts.map((a) => a.labels)).toEqual([{ metadata_guardrail_layer: 'pii' }]);
+  });
 });
