@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * A payload's identity across accounts, for the coordinated-campaign rule: the text with case
@@ -10,6 +10,11 @@ export function normalisePayload(text: string): string {
   return text.toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
+/** One-shot `crypto.hash` (Node 21.7+) skips the Hash object of createHash: it is on the event path. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function payloadFingerprint(text: string): string {
-  return createHash('sha256').update(normalisePayload(text)).digest('hex').slice(0, 16);
+  const normalised = normalisePayload(text);
+  const digest = typeof oneShot === 'function' ? oneShot('sha256', normalised, 'hex') : crypto.createHash('sha256').update(normalised).digest('hex');
+  return digest.slice(0, 16);
 }

@@ -58,7 +58,9 @@ export abstract class CategoryMethods {
   /** Named fields win over free metadata, but an absent named field does not erase it. */
   private send(category: Category, rest: EventInput, metadata: Record<string, unknown>, named: Record<string, unknown>): SecurityEvent {
     for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
-    return this.emit(category, { ...rest, metadata } as unknown as EventInputFor<typeof category>);
+    // `rest` is parts()' own copy: completing it in place saves a second copy of the input.
+    (rest as Record<string, unknown>).metadata = metadata;
+    return this.emit(category, rest as unknown as EventInputFor<typeof category>);
   }
 
   guardrailBlock(input: GuardrailBlockInput): SecurityEvent {
