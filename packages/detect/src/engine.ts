@@ -1,6 +1,5 @@
-import { metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import { metrics, type Counter } from '@opentelemetry/api';
 import {
-  METRIC_ALERTS,
   METRIC_DETECT_DROPPED,
   parseTimestamp,
   systemClock,
@@ -8,6 +7,7 @@ import {
   type Clock,
   type SecurityEvent,
 } from '@llmsec/core';
+import { AlertDispatch } from './alert-dispatch.ts';
 import { compileRule, type CompiledRule } from './compile.ts';
 import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
@@ -16,55 +16,9 @@ import { GroupTable } from './group-table.ts';
 import { Incident } from './incident.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
-import type { AlertSink } from './sinks/types.ts';
-import type { AnyRule } from './types.ts';
+import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 
-export interface DetectionEngineOptions {
-  /** Rules as data or code. @default the built-in rules (rules/default-rules.yaml) */
-  rules?: AnyRule[];
-  /**
-   * How far behind the newest event time an event may arrive and still count, as if it had
-   * arrived in order. Events are held this long (in event time) before rules see them, so it
-   * is also the alerting delay. Later events are counted and dropped.
-   * @default 5000
-   */
-  allowedLatenessMs?: number;
-  /** Groups kept per group key (users, fingerprints); the least recently seen is evicted. @default 100000 */
-  maxGroupsPerRule?: number;
-  /** Events kept per group window; a flood keeps its newest. @default 1000 */
-  maxEventsPerWindow?: number;
-  /** Distinct values kept per group by cross-group rules, and users named per alert. @default 1000 */
-  maxDistinctValues?: number;
-  /** Events held for reordering; past it the oldest are released early. @default 100000 */
-  maxBufferedEvents?: number;
-  /** Event ids remembered by `ingestOnce` to drop duplicates (span event + log record). @default 10000 */
-  dedupeCapacity?: number;
-  /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
-  clock?: Clock;
-  /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
-  tickIntervalMs?: number;
-  /** Called for every firing and resolved alert (synchronously; must not block). */
-  onAlert?: (alert: Alert) => void;
-  sinks?: AlertSink[];
-  /** @default metrics.getMeter('@llmsec/detect') */
-  meter?: Meter;
-}
-
-export interface EngineStats {
-  /** Events handed to ingest(). */
-  ingested: number;
-  /** Events the rules have seen (ingested minus dropped minus still buffered). */
-  processed: number;
-  droppedLate: number;
-  /** Events without a usable timestamp. */
-  droppedInvalid: number;
-  alertsFired: number;
-  alertsResolved: number;
-  /** Events held for reordering right now. */
-  buffered: number;
-  /** Groups evicted to stay under maxGroupsPerRule. */
-  groupsEvicted: number;
-}
+export type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 
 interface RuleRuntime {
   rule: CompiledRule;
@@ -89,12 +43,9 @@ export class DetectionEngine {
   private readonly maxBuffered: number;
   private readonly maxUsersPerAlert: number;
   private readonly clock: Clock;
-  private readonly onAlert: ((alert: Alert) => void) | undefined;
-  private readonly sinks: AlertSink[];
-  private readonly alertCounter: Counter;
+  private readonly alerts: AlertDispatch;
   private readonly droppedCounter: Counter;
   private readonly errors: ErrorFunnel;
-  private readonly alertAttrs = new Map<string, Attributes>();
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private maxSeen = Number.NEGATIVE_INFINITY;
   private watermark = Number.NEGATIVE_INFINITY;
@@ -120,8 +71,6 @@ export class DetectionEngine {
     this.maxBuffered = options.maxBufferedEvents ?? 100_000;
     this.maxUsersPerAlert = maxDistinctValues;
     this.clock = options.clock ?? systemClock;
-    this.onAlert = options.onAlert;
-    this.sinks = options.sinks ?? [];
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     const tickIntervalMs = options.tickIntervalMs ?? 0;
     const dedupeCapacity = options.dedupeCapacity ?? 10_000;
@@ -163,13 +112,16 @@ export class DetectionEngine {
       return runtime;
     });
 
-    this.alertCounter = meter.createCounter(METRIC_ALERTS, {
-      description: 'Alerts by rule, severity and status',
-    });
     this.droppedCounter = meter.createCounter(METRIC_DETECT_DROPPED, {
       description: 'Security events the detection engine dropped, by reason',
     });
     this.errors = new ErrorFunnel(meter, 'detect');
+    this.alerts = new AlertDispatch({
+      meter,
+      errors: this.errors,
+      onAlert: options.onAlert,
+      sinks: options.sinks ?? [],
+    });
     this.trackClock = tickIntervalMs > 0;
     if (tickIntervalMs > 0) {
       this.timer = setInterval(() => this.tick(), tickIntervalMs);
@@ -319,15 +271,11 @@ export class DetectionEngine {
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.flush();
-    await Promise.all(
-      this.sinks.map((s) => s.shutdown().catch((err: unknown) => this.errors.report('sink shutdown', err))),
-    );
+    await this.alerts.shutdown();
   }
 
-  async forceFlush(): Promise<void> {
-    await Promise.all(
-      this.sinks.map((s) => s.forceFlush().catch((err: unknown) => this.errors.report('sink flush', err))),
-    );
+  forceFlush(): Promise<void> {
+    return this.alerts.forceFlush();
   }
 
   private drain(upTo: number): void {
@@ -389,7 +337,7 @@ export class DetectionEngine {
     rt.lastKey = key;
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
-    this.deliver(incident.toAlert('firing', event));
+    this.alerts.deliver(incident.toAlert('firing', event));
   }
 
   /**
@@ -410,41 +358,9 @@ export class DetectionEngine {
         rt.open.delete(key);
         if (rt.lastKey === key) rt.lastKey = undefined;
         this.counts.alertsResolved++;
-        this.deliver(incident.toAlert('resolved', trigger));
+        this.alerts.deliver(incident.toAlert('resolved', trigger));
       }
     }
     this.nextResolveAt = next;
-  }
-
-  private deliver(alert: Alert): void {
-    try {
-      this.alertCounter.add(1, this.attrsFor(alert));
-    } catch (err) {
-      this.errors.report('alert metric', err);
-    }
-    if (this.onAlert !== undefined) {
-      try {
-        this.onAlert(alert);
-      } catch (err) {
-        this.errors.report('onAlert', err);
-      }
-    }
-    for (const sink of this.sinks) {
-      try {
-        sink.send(alert);
-      } catch (err) {
-        this.errors.report(`sink ${sink.name}`, err);
-      }
-    }
-  }
-
-  private attrsFor(alert: Alert): Attributes {
-    const k = `${alert.rule}\u0000${alert.status}`;
-    let attrs = this.alertAttrs.get(k);
-    if (attrs === undefined) {
-      attrs = { rule: alert.rule, severity: alert.severity, status: alert.status };
-      this.alertAttrs.set(k, attrs);
-    }
-    return attrs;
   }
 }

@@ -1,0 +1,51 @@
+import type { Meter } from '@opentelemetry/api';
+import type { Alert, Clock } from '@llmsec/core';
+import type { AlertSink } from './sinks/types.ts';
+import type { AnyRule } from './types.ts';
+
+export interface DetectionEngineOptions {
+  /** Rules as data or code. @default the built-in rules (rules/default-rules.yaml) */
+  rules?: AnyRule[];
+  /**
+   * How far behind the newest event time an event may arrive and still count, as if it had
+   * arrived in order. Events are held this long (in event time) before rules see them, so it
+   * is also the alerting delay. Later events are counted and dropped.
+   * @default 5000
+   */
+  allowedLatenessMs?: number;
+  /** Groups kept per group key (users, fingerprints); the least recently seen is evicted. @default 100000 */
+  maxGroupsPerRule?: number;
+  /** Events kept per group window; a flood keeps its newest. @default 1000 */
+  maxEventsPerWindow?: number;
+  /** Distinct values kept per group by cross-group rules, and users named per alert. @default 1000 */
+  maxDistinctValues?: number;
+  /** Events held for reordering; past it the oldest are released early. @default 100000 */
+  maxBufferedEvents?: number;
+  /** Event ids remembered by `ingestOnce` to drop duplicates (span event + log record). @default 10000 */
+  dedupeCapacity?: number;
+  /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
+  clock?: Clock;
+  /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
+  tickIntervalMs?: number;
+  /** Called for every firing and resolved alert (synchronously; must not block). */
+  onAlert?: (alert: Alert) => void;
+  sinks?: AlertSink[];
+  /** @default metrics.getMeter('@llmsec/detect') */
+  meter?: Meter;
+}
+
+export interface EngineStats {
+  /** Events handed to ingest(). */
+  ingested: number;
+  /** Events the rules have seen (ingested minus dropped minus still buffered). */
+  processed: number;
+  droppedLate: number;
+  /** Events without a usable timestamp. */
+  droppedInvalid: number;
+  alertsFired: number;
+  alertsResolved: number;
+  /** Events held for reordering right now. */
+  buffered: number;
+  /** Groups evicted to stay under maxGroupsPerRule. */
+  groupsEvicted: number;
+}
