@@ -14,9 +14,15 @@
  * reported: on a shared machine CPU time is the steadier measure of what the code costs. Rounds are paired (each round times every variant back to back, rotating the
  * order); the reported overhead is the median of the per-round differences, which cancels
  * most of the drift of a shared machine.
+ *
+ * `--breakdown` adds, for the canned-fetch transport only, the default-guard variant with the
+ * security events and then also the llmsec metrics replaced by no-ops: what is left is the
+ * span, the context, the guards and the wrapper, so the difference shows what the events
+ * (request_completed: span event, log record, counters) and the metric records cost.
  */
 import OpenAI from 'openai';
-import { context, logs, metrics, trace } from '@opentelemetry/api';
+import { context, createNoopMeter, logs, metrics, trace } from '@opentelemetry/api';
+import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -33,6 +39,7 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 const CALLS = arg('calls', 100);
+const BREAKDOWN = process.argv.includes('--breakdown');
 const ROUNDS = arg('rounds', 30);
 const WARMUP = 300;
 
@@ -56,6 +63,11 @@ metrics.setGlobalMeterProvider(meterProvider);
 
 const fake = await startFakeLlm();
 const events = new SecurityEvents();
+/** For --breakdown: an emitter and a meter that record nothing (guard and GenAI metrics then go to the global meter or nowhere). */
+const noopEvents: SecurityEventEmitter = {
+  emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
+};
+const noopMeterProvider = { getMeter: () => createNoopMeter() };
 const body = {
   model: 'gpt-4o-mini',
   max_tokens: 64,
@@ -80,11 +92,17 @@ function variants(transport: 'fake server' | 'canned fetch'): Record<string, Ope
     transport === 'fake server'
       ? new OpenAI({ apiKey: 'bench', baseURL: fake.openaiBaseURL, maxRetries: 0 })
       : new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: cannedFetch });
-  return {
+  const guards = (): ReturnType<typeof defaultGuards> => defaultGuards({ allowedTools: ['get_weather'] });
+  const out: Record<string, OpenAI> = {
     plain: make(),
     'instrumented, no guards': instrumentClient(make(), { events }),
-    'instrumented, default guards': instrumentClient(make(), { events, guards: defaultGuards({ allowedTools: ['get_weather'] }) }),
+    'instrumented, default guards': instrumentClient(make(), { events, guards: guards() }),
   };
+  if (BREAKDOWN && transport === 'canned fetch') {
+    out['default guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
+    out['default guards, no-op ev.+metrics'] = instrumentClient(make(), { events: noopEvents, meterProvider: noopMeterProvider, guards: guards() });
+  }
+  return out;
 }
 
 /** Wall time and process CPU time (user + system) per call, in µs. */
