@@ -1,6 +1,7 @@
 // Rate-limiter benchmark: one command (`npm run bench:ratelimit`), one local redis-server
 // started here, every contender measured in the same run so the ratios are comparable.
 // BENCH_SECONDS (default 1.5) sets the time per cell; BENCH_ROUNDS (default 3) interleaved rounds, best kept.
+// `--quick` (for iterating): only raw EVALSHA, rate-limiter-flexible and ours, no memory/race sections.
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
@@ -14,6 +15,7 @@ import {
 } from '../../packages/ratelimit/src/index.ts';
 import { SeedRateLimiter } from './seed.ts';
 
+const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HUGE = 1_000_000_000_000;
@@ -60,7 +62,7 @@ try {
 
   // --- MemoryStore decisions per second (in-process, first: before the Redis runs fill the heap) ---
   const memRowsOut: string[][] = [];
-  for (const subjects of [1, 10_000]) {
+  for (const subjects of QUICK ? [] : [1, 10_000]) {
     const lim = new RateLimiter({ store: new MemoryStore({ maxSubjects: 20_000 }), tiers: { t: WINDOWED } });
     const names = Array.from({ length: subjects }, (_, i) => `mem-${i}`);
     const r = { subject: '', estimatedTokens: 700, estimatedCostMicroUsd: 2_100 };
@@ -94,7 +96,8 @@ try {
     }
     memRowsOut.push([`${fmt(subjects)} subject(s), 8 windowed dims`, fmt(best), fmt(bestAsync)]);
   }
-  printTable('MemoryStore decisions/s (one core)', ['', 'acquireSync()', 'await acquire()'], memRowsOut);
+  if (!QUICK)
+    printTable('MemoryStore decisions/s (one core)', ['', 'acquireSync()', 'await acquire()'], memRowsOut);
 
   // --- contenders ---
   const TRIVIAL = 'return 1';
@@ -111,7 +114,7 @@ try {
   const all = new RateLimiter({ store, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
   const req = (subject: string) => ({ subject, estimatedTokens: 700, estimatedCostMicroUsd: 2_100 });
 
-  const contenders: [string, string, Op][] = [
+  const allContenders: [string, string, Op][] = [
     ['raw EVALSHA `return 1` (ceiling)', 'raw', (s) => client.evalsha(sha, 1, s)],
     ['rate-limiter-flexible consume() (1 limit)', 'rlf', (s) => rlf.consume(s)],
     [
@@ -132,6 +135,7 @@ try {
       },
     ],
   ];
+  const contenders = QUICK ? allContenders.filter(([, tag]) => tag !== 'seed') : allContenders;
 
   // Rounds are interleaved (every contender once per round, best kept) so that load from
   // other processes on a shared machine does not favour whichever contender ran first.
@@ -161,23 +165,49 @@ try {
   printTable('Redis throughput, operations/s', header, rows);
 
   const rlfName = contenders[1]![0];
-  const seedName = contenders[2]![0];
-  const ratioRows = contenders.slice(3).flatMap(([name]) => [
-    [
-      `${name} / rate-limiter-flexible`,
-      ...cells.map(([c, s]) =>
-        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
-      ),
-    ],
-    [
-      `${name} / seed`,
-      ...cells.map(([c, s]) =>
-        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
-      ),
-    ],
-  ]);
+  const seedName = allContenders[2]![0];
+  const ratioRows = allContenders
+    .slice(3)
+    .flatMap(([name]) => [
+      [
+        `${name} / rate-limiter-flexible`,
+        ...cells.map(([c, s]) =>
+          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
+        ),
+      ],
+      [
+        `${name} / raw EVALSHA ceiling`,
+        ...cells.map(([c, s]) =>
+          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${allContenders[0]![0]}|${c}|${s}`)!),
+        ),
+      ],
+      ...(QUICK
+        ? []
+        : [
+            [
+              `${name} / seed`,
+              ...cells.map(([c, s]) =>
+                ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
+              ),
+            ],
+          ]),
+    ]);
   printTable('Ratios (same run)', header, ratioRows);
+  if (!QUICK) await slowSections(rlf, seed, store, req);
+} finally {
+  client.disconnect();
+  await redis.stop();
+}
 
+type Req = (subject: string) => { subject: string; estimatedTokens: number; estimatedCostMicroUsd: number };
+
+/** Memory per subject and the race check (skipped by --quick). */
+async function slowSections(
+  rlf: RateLimiterRedis,
+  seed: SeedRateLimiter,
+  store: RedisStore,
+  req: Req,
+): Promise<void> {
   // --- memory per subject after 1,000 requests ---
   await client.flushall();
   const mem = async (keys: string[]): Promise<number> => {
@@ -255,9 +285,6 @@ try {
       ['llmsec', String(oursAdmitted)],
     ],
   );
-} finally {
-  client.disconnect();
-  await redis.stop();
 }
 
 function ratio(a: number, b: number): string {

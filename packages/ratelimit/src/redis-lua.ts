@@ -116,7 +116,11 @@ function withPrelude(paramsAt: number, body: string): string {
  * This is the hot path, so it is written out by hand: parameters and reply packed (parsing
  * two dozen arguments and building a two-dozen-element reply cost more than the algorithm),
  * no helper closures but one, the enforcement arithmetic only for subjects with enforcement
- * state, one table per subject. The logic is that of the prelude's helpers and of MemoryStore.
+ * state, one state table per subject plus one flat table for all subjects (no per-subject
+ * records, no tentative-TAT table: the dimensions are checked first and charged in a second
+ * pass that repeats the same arithmetic, so a refusal never has to undo anything), windows
+ * and amounts by branch rather than lookup tables, and for one subject the reply in a single
+ * struct.pack. The logic is that of the prelude's helpers and of MemoryStore.
  */
 export const ACQUIRE_LUA = `
 local tm = redis.call('TIME')
@@ -127,11 +131,7 @@ if nsub == 1 then P = { struct.unpack('<ddddddddddddddddddd', ARGV[4]) }
 else P = { struct.unpack('<dddddddddddddddddddddddddddd', ARGV[4]) } end
 local tokens = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local leaseTtl = P[10]
-local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
-local AMT = {1, 1, 1, tokens, tokens, tokens, cost, cost}
 local FMT = '<ddddddddddddd'
-local EPS = 0.001
 
 -- Level from a state array a (a[9] score, a[10] score time, a[11] blocked until, a[12] banned).
 local function level_of(a)
@@ -146,7 +146,9 @@ local function level_of(a)
   return 0
 end
 
-local states, code, refSub, refDim, retry = {}, 0, 0, 0, 0
+-- Per subject s, X[5s-4 .. 5s]: state array, level, limit factor, leases, dirty.
+local X = {}
+local code, refSub, refDim, retry = 0, 0, 0, 0
 for s = 1, nsub do
   local v = redis.call('GET', KEYS[2 * s - 1])
   local a
@@ -162,18 +164,21 @@ for s = 1, nsub do
     redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now)
     leases = redis.call('ZCARD', KEYS[2 * s])
   end
-  local nt = { 0, 0, 0, 0, 0, 0, 0, 0 }
-  states[s] = { a = a, nt = nt, lvl = lvl, factor = factor, leases = leases, dirty = false, climit = climit }
+  local o = 5 * s - 5
+  X[o + 1] = a; X[o + 2] = lvl; X[o + 3] = factor; X[o + 4] = leases; X[o + 5] = false
   if code == 0 then
     if lvl == 4 then
       code = 4; refSub = s
     elseif lvl == 3 then
       code = 3; refSub = s; retry = math.ceil(a[11] - now)
     else
+      -- Check only; the new TATs are computed again (identically) once every subject admits.
       for i = 1, 8 do
         local limit = P[base + i]
-        local amount = AMT[i]
+        local amount, w
+        if i <= 3 then amount = 1 elseif i <= 6 then amount = tokens else amount = cost end
         if limit > 0 and amount > 0 then
+          if i == 1 or i == 4 then w = 60000 elseif i == 3 or i == 6 or i == 8 then w = 86400000 else w = 3600000 end
           if factor ~= 1 then
             limit = math.floor(limit * factor)
             if limit < 1 then limit = 1 end
@@ -181,10 +186,8 @@ for s = 1, nsub do
           if amount > limit then code = 2; refSub = s; refDim = i; break end
           local t = a[i]
           if t < now then t = now end
-          t = t + amount * WIN[i] / limit
-          local over = t - now - WIN[i]
-          if over > EPS then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
-          nt[i] = t
+          local over = t + amount * w / limit - now - w
+          if over > 0.001 then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
         end
       end
       if code == 0 and climit > 0 then
@@ -206,24 +209,37 @@ for s = 1, nsub do
   end
 end
 
+local leaseTtl = P[10]
 local leaseExp = now + leaseTtl
 if code == 0 then
   for s = 1, nsub do
-    local st = states[s]
-    local a, nt = st.a, st.nt
+    local o = 5 * s - 5
+    local a, factor, base = X[o + 1], X[o + 3], 10 + (s - 1) * 9
     for i = 1, 8 do
-      if nt[i] ~= 0 then a[i] = nt[i] end
+      local limit = P[base + i]
+      local amount, w
+      if i <= 3 then amount = 1 elseif i <= 6 then amount = tokens else amount = cost end
+      if limit > 0 and amount > 0 then
+        if i == 1 or i == 4 then w = 60000 elseif i == 3 or i == 6 or i == 8 then w = 86400000 else w = 3600000 end
+        if factor ~= 1 then
+          limit = math.floor(limit * factor)
+          if limit < 1 then limit = 1 end
+        end
+        local t = a[i]
+        if t < now then t = now end
+        a[i] = t + amount * w / limit
+      end
     end
-    st.dirty = true
-    if st.climit > 0 then
+    X[o + 5] = true
+    if P[base + 9] > 0 then
       redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[1])
       redis.call('PEXPIRE', KEYS[2 * s], math.ceil(leaseTtl))
-      st.leases = st.leases + 1
+      X[o + 4] = X[o + 4] + 1
     end
   end
 elseif code == 1 and P[8] > 0 then
   -- The refusing subject earns a violation: decay, add, maybe block or ban.
-  local a = states[refSub].a
+  local a = X[5 * refSub - 4]
   local sc = a[9]
   local dt = now - a[10]
   if sc ~= 0 and dt > 0 then sc = sc * math.pow(2, -dt / P[5]) end
@@ -232,17 +248,16 @@ elseif code == 1 and P[8] > 0 then
   a[10] = now
   if sc >= P[4] then a[12] = 1
   elseif sc >= P[3] and now >= a[11] then a[11] = now + P[6] end
-  states[refSub].dirty = true
+  X[5 * refSub] = true
 end
 
-local reply = struct.pack('<dddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp)
+local reply
 for s = 1, nsub do
-  local st = states[s]
-  local a = st.a
-  local lvl = st.lvl
-  if st.dirty then lvl = level_of(a) end
+  local o = 5 * s - 5
+  local a, lvl, dirty = X[o + 1], X[o + 2], X[o + 5]
+  if dirty then lvl = level_of(a) end
   local prev = a[13]
-  if st.dirty or lvl ~= prev then
+  if dirty or lvl ~= prev then
     -- TTL: until every bucket drains and the enforcement state lapses.
     local ttl = 0
     if a[12] == 1 then ttl = P[9]
@@ -257,9 +272,15 @@ for s = 1, nsub do
     if ttl < 1 then ttl = 1 end
     redis.call('SET', KEYS[2 * s - 1], struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], lvl), 'PX', ttl)
   end
-  -- Busy time per dimension: the reply carries TAT - now; negative means empty.
-  reply = reply .. struct.pack('<dddddddddddd', prev, lvl, st.factor, st.leases,
-    a[1] - now, a[2] - now, a[3] - now, a[4] - now, a[5] - now, a[6] - now, a[7] - now, a[8] - now)
+  -- Busy time per dimension: the reply carries TAT - now; negative means empty. One subject
+  -- (the common case): header and subject in one pack, no concatenation.
+  if s == 1 then
+    reply = struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp, prev, lvl,
+      X[3], X[4], a[1] - now, a[2] - now, a[3] - now, a[4] - now, a[5] - now, a[6] - now, a[7] - now, a[8] - now)
+  else
+    reply = reply .. struct.pack('<dddddddddddd', prev, lvl, X[o + 3], X[o + 4],
+      a[1] - now, a[2] - now, a[3] - now, a[4] - now, a[5] - now, a[6] - now, a[7] - now, a[8] - now)
+  end
 end
 return reply
 `;
