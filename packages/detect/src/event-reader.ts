@@ -16,16 +16,6 @@ import {
  */
 
 const SEVERITIES: ReadonlySet<string> = new Set(['info', 'warning', 'alert', 'critical']);
-const OPTIONAL_STRINGS = [
-  'session_id',
-  'trace_id',
-  'span_id',
-  'source_ip',
-  'service',
-  'description',
-  'request_preview',
-  'response_preview',
-] as const;
 
 let lastSecond = '';
 let lastSecondMs = Number.NaN;
@@ -64,11 +54,47 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const timeMs = eventTime(timestamp);
   if (Number.isNaN(timeMs)) return undefined;
   const event: SecurityEvent = { event_id, timestamp, category, severity: severity as Severity, user_id };
-  for (const key of OPTIONAL_STRINGS) {
-    const v = raw[key];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') return undefined;
-    event[key] = v;
+  // Unrolled, in the order of core's decoder: named loads and stores stay
+  // monomorphic where a loop over computed keys goes megamorphic, at ~0.3 µs a line.
+  const session_id = raw.session_id;
+  if (session_id !== undefined && session_id !== null) {
+    if (typeof session_id !== 'string') return undefined;
+    event.session_id = session_id;
+  }
+  const trace_id = raw.trace_id;
+  if (trace_id !== undefined && trace_id !== null) {
+    if (typeof trace_id !== 'string') return undefined;
+    event.trace_id = trace_id;
+  }
+  const span_id = raw.span_id;
+  if (span_id !== undefined && span_id !== null) {
+    if (typeof span_id !== 'string') return undefined;
+    event.span_id = span_id;
+  }
+  const source_ip = raw.source_ip;
+  if (source_ip !== undefined && source_ip !== null) {
+    if (typeof source_ip !== 'string') return undefined;
+    event.source_ip = source_ip;
+  }
+  const service = raw.service;
+  if (service !== undefined && service !== null) {
+    if (typeof service !== 'string') return undefined;
+    event.service = service;
+  }
+  const description = raw.description;
+  if (description !== undefined && description !== null) {
+    if (typeof description !== 'string') return undefined;
+    event.description = description;
+  }
+  const request_preview = raw.request_preview;
+  if (request_preview !== undefined && request_preview !== null) {
+    if (typeof request_preview !== 'string') return undefined;
+    event.request_preview = request_preview;
+  }
+  const response_preview = raw.response_preview;
+  if (response_preview !== undefined && response_preview !== null) {
+    if (typeof response_preview !== 'string') return undefined;
+    event.response_preview = response_preview;
   }
   const metadata = raw.metadata;
   if (metadata !== undefined && metadata !== null) {
@@ -101,12 +127,34 @@ export function decodeEventLineFast(line: string): DecodedEvent {
 /**
  * Calls `onLine` for every line of the stream (LF or CRLF; the last line may lack its
  * newline), without readline, whose per-line overhead exceeds the decoding at replay speed.
+ * Byte chunks are cut at their last newline and decoded from UTF-8 in one piece, so no string
+ * decoder is needed (a newline byte never occurs inside a multi-byte character) and no
+ * partial line is concatenated onto the next chunk as a string. String chunks (a stream with
+ * an encoding set, or Readable.from(strings)) are split as they come.
  */
 export async function forEachLine(input: Readable, onLine: (line: string) => void): Promise<void> {
-  input.setEncoding('utf8');
+  let restBytes: Buffer | undefined;
   let rest = '';
-  for await (const chunk of input as AsyncIterable<string>) {
-    const text = rest.length > 0 ? rest + chunk : chunk;
+  for await (const chunk of input as AsyncIterable<string | Buffer>) {
+    let text: string;
+    if (typeof chunk === 'string') {
+      if (restBytes !== undefined) {
+        rest += restBytes.toString('utf8');
+        restBytes = undefined;
+      }
+      text = rest.length > 0 ? rest + chunk : chunk;
+    } else {
+      const bytes = restBytes !== undefined ? Buffer.concat([restBytes, chunk]) : chunk;
+      const last = bytes.lastIndexOf(10);
+      if (last === -1) {
+        restBytes = bytes;
+        continue;
+      }
+      restBytes = last + 1 < bytes.length ? bytes.subarray(last + 1) : undefined;
+      // Up to and including the last newline: every line in `text` is complete.
+      text = bytes.toString('utf8', 0, last + 1);
+      if (rest.length > 0) text = rest + text;
+    }
     let start = 0;
     let nl = text.indexOf('\n', start);
     while (nl !== -1) {
@@ -115,7 +163,8 @@ export async function forEachLine(input: Readable, onLine: (line: string) => voi
       start = nl + 1;
       nl = text.indexOf('\n', start);
     }
-    rest = text.slice(start);
+    rest = start < text.length ? text.slice(start) : '';
   }
+  if (restBytes !== undefined) rest += restBytes.toString('utf8');
   if (rest.length > 0) onLine(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
 }

@@ -95,4 +95,19 @@ describe('replay reader', () => {
     await forEachLine(Readable.from(['a\r', '\nbb\nc', 'cc\n\n', 'd']), (l) => lines.push(l));
     expect(lines).toEqual(['a', 'bb', 'ccc', '', 'd']);
   });
+
+  it('splits byte chunks that cut lines and multi-byte characters anywhere', async () => {
+    const text = 'é1\r\n€€2\n\n𝄞3\nlast é';
+    const bytes = Buffer.from(text, 'utf8');
+    const want = ['é1', '€€2', '', '𝄞3', 'last é'];
+    for (let cut = 1; cut < bytes.length; cut++) {
+      for (const size of [1, 2, 3, 5]) {
+        const chunks = [bytes.subarray(0, cut)];
+        for (let at = cut; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+        const lines: string[] = [];
+        await forEachLine(Readable.from(chunks), (l) => lines.push(l));
+        expect(lines).toEqual(want);
+      }
+    }
+  });
 });

@@ -127,7 +127,9 @@ export const command: Command = {
       },
     });
 
-    const input: Readable = args.file !== undefined ? createReadStream(args.file) : io.stdin;
+    // 1 MiB reads: the default 64 KiB costs a stream round trip per ~200 lines.
+    const input: Readable =
+      args.file !== undefined ? createReadStream(args.file, { highWaterMark: 1 << 20 }) : io.stdin;
     const started = performance.now();
     const cpuStart = process.threadCpuUsage();
     let lines = 0;
