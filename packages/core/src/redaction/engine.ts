@@ -41,17 +41,44 @@ function merge(a: readonly Finding[], b: readonly Finding[]): Finding[] {
   return out;
 }
 
+/**
+ * Per detector list, its distinct triggers and each detector's trigger slot: every distinct
+ * trigger runs at most once per text (detectors share them), looked up by index rather than in
+ * a Map built per scan (the PII guard scans every prompt and response).
+ */
+interface TriggerPlan {
+  triggers: Array<Detector['trigger']>;
+  slot: Int32Array;
+}
+const plans = new WeakMap<readonly Detector[], TriggerPlan>();
+
+function planOf(detectors: readonly Detector[]): TriggerPlan {
+  let plan = plans.get(detectors);
+  if (plan === undefined) {
+    const triggers: Array<Detector['trigger']> = [];
+    const slot = new Int32Array(detectors.length);
+    detectors.forEach((d, i) => {
+      let k = triggers.indexOf(d.trigger);
+      if (k < 0) k = triggers.push(d.trigger) - 1;
+      slot[i] = k;
+    });
+    plan = { triggers, slot };
+    plans.set(detectors, plan);
+  }
+  return plan;
+}
+
 /** Non-overlapping findings sorted by start. */
 export function scan(text: string, detectors: readonly Detector[]): Finding[] {
   let found: Finding[] = [];
-  const triggered = new Map<Detector['trigger'], boolean>();
-  for (const detector of detectors) {
-    let fires = triggered.get(detector.trigger);
-    if (fires === undefined) {
-      fires = detector.trigger(text);
-      triggered.set(detector.trigger, fires);
-    }
-    if (!fires) continue;
+  const { triggers, slot } = planOf(detectors);
+  // 0: not run yet, 1: fires, 2: does not.
+  const fired = new Uint8Array(triggers.length);
+  for (let d = 0; d < detectors.length; d++) {
+    const detector = detectors[d]!;
+    const k = slot[d]!;
+    if (fired[k] === 0) fired[k] = triggers[k]!(text) ? 1 : 2;
+    if (fired[k] !== 1) continue;
     const mine: Finding[] = [];
     const re = detector.pattern;
     re.lastIndex = 0;
