@@ -116,11 +116,9 @@ function withPrelude(paramsAt: number, body: string): string {
  * This is the hot path, so it is written out by hand: parameters and reply packed (parsing
  * two dozen arguments and building a two-dozen-element reply cost more than the algorithm),
  * no helper closures but one, the enforcement arithmetic only for subjects with enforcement
- * state, one state table per subject plus one flat table for all subjects (no per-subject
- * records, no tentative-TAT table: the dimensions are checked first and charged in a second
- * pass that repeats the same arithmetic, so a refusal never has to undo anything), windows
- * and amounts by branch rather than lookup tables, and for one subject the reply in a single
- * struct.pack. The logic is that of the prelude's helpers and of MemoryStore.
+ * state, per subject a state table and a tentative-TAT table plus one flat table for all
+ * subjects (no per-subject records), windows and amounts by branch rather than lookup tables,
+ * and for one subject the reply in a single struct.pack. The logic is that of the prelude's helpers and of MemoryStore.
  */
 export const ACQUIRE_LUA = `
 local tm = redis.call('TIME')
@@ -146,7 +144,7 @@ local function level_of(a)
   return 0
 end
 
--- Per subject s, X[5s-4 .. 5s]: state array, level, limit factor, leases, dirty.
+-- Per subject s, X[6s-5 .. 6s]: state array, level, limit factor, leases, dirty, new TATs.
 local X = {}
 local code, refSub, refDim, retry = 0, 0, 0, 0
 for s = 1, nsub do
@@ -164,7 +162,7 @@ for s = 1, nsub do
     redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now)
     leases = redis.call('ZCARD', KEYS[2 * s])
   end
-  local o = 5 * s - 5
+  local o = 6 * s - 6
   X[o + 1] = a; X[o + 2] = lvl; X[o + 3] = factor; X[o + 4] = leases; X[o + 5] = false
   if code == 0 then
     if lvl == 4 then
@@ -172,7 +170,9 @@ for s = 1, nsub do
     elseif lvl == 3 then
       code = 3; refSub = s; retry = math.ceil(a[11] - now)
     else
-      -- Check only; the new TATs are computed again (identically) once every subject admits.
+      -- New TATs go to nt (0: unchanged) and are committed once every subject admits.
+      local nt = { 0, 0, 0, 0, 0, 0, 0, 0 }
+      X[o + 6] = nt
       for i = 1, 8 do
         local limit = P[base + i]
         local amount, w
@@ -186,8 +186,10 @@ for s = 1, nsub do
           if amount > limit then code = 2; refSub = s; refDim = i; break end
           local t = a[i]
           if t < now then t = now end
-          local over = t + amount * w / limit - now - w
+          t = t + amount * w / limit
+          local over = t - now - w
           if over > 0.001 then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
+          nt[i] = t
         end
       end
       if code == 0 and climit > 0 then
@@ -213,25 +215,13 @@ local leaseTtl = P[10]
 local leaseExp = now + leaseTtl
 if code == 0 then
   for s = 1, nsub do
-    local o = 5 * s - 5
-    local a, factor, base = X[o + 1], X[o + 3], 10 + (s - 1) * 9
+    local o = 6 * s - 6
+    local a, nt = X[o + 1], X[o + 6]
     for i = 1, 8 do
-      local limit = P[base + i]
-      local amount, w
-      if i <= 3 then amount = 1 elseif i <= 6 then amount = tokens else amount = cost end
-      if limit > 0 and amount > 0 then
-        if i == 1 or i == 4 then w = 60000 elseif i == 3 or i == 6 or i == 8 then w = 86400000 else w = 3600000 end
-        if factor ~= 1 then
-          limit = math.floor(limit * factor)
-          if limit < 1 then limit = 1 end
-        end
-        local t = a[i]
-        if t < now then t = now end
-        a[i] = t + amount * w / limit
-      end
+      if nt[i] ~= 0 then a[i] = nt[i] end
     end
     X[o + 5] = true
-    if P[base + 9] > 0 then
+    if P[10 + 9 * s] > 0 then
       redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[1])
       redis.call('PEXPIRE', KEYS[2 * s], math.ceil(leaseTtl))
       X[o + 4] = X[o + 4] + 1
@@ -239,7 +229,7 @@ if code == 0 then
   end
 elseif code == 1 and P[8] > 0 then
   -- The refusing subject earns a violation: decay, add, maybe block or ban.
-  local a = X[5 * refSub - 4]
+  local a = X[6 * refSub - 5]
   local sc = a[9]
   local dt = now - a[10]
   if sc ~= 0 and dt > 0 then sc = sc * math.pow(2, -dt / P[5]) end
@@ -248,12 +238,12 @@ elseif code == 1 and P[8] > 0 then
   a[10] = now
   if sc >= P[4] then a[12] = 1
   elseif sc >= P[3] and now >= a[11] then a[11] = now + P[6] end
-  X[5 * refSub] = true
+  X[6 * refSub - 1] = true
 end
 
 local reply
 for s = 1, nsub do
-  local o = 5 * s - 5
+  local o = 6 * s - 6
   local a, lvl, dirty = X[o + 1], X[o + 2], X[o + 5]
   if dirty then lvl = level_of(a) end
   local prev = a[13]
