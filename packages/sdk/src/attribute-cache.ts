@@ -11,7 +11,8 @@ type Level<T> = Map<Key, T>;
  * value never changes once given (a kept value stays kept; a value folded into `other` stays
  * folded: its set only grows). Nested maps, not a joined string key: looking up a constant
  * string hashes nothing, while a joined key is a new string to flatten and hash every call.
- * Bounded like the labels: past `maxEntries` sets, callers build uncached sets.
+ * Bounded like the labels: past `maxEntries` sets, and for values longer than a label can be
+ * (they are clipped, so they are not what the cache is for), callers build uncached sets.
  */
 export class AttributeCache {
   private readonly root: Level<Level<Level<Level<Attributes>>>> = new Map();
@@ -29,7 +30,7 @@ export class AttributeCache {
   /** Freezes `attrs` (the metrics SDK keeps the first set of a series as its key) and keeps it if there is room. */
   set(a: Key, b: Key, c: Key, d: Key, attrs: Attributes): Attributes {
     Object.freeze(attrs);
-    if (this.entries >= this.maxEntries) return attrs;
+    if (this.entries >= this.maxEntries || long(a) || long(b) || long(c) || long(d)) return attrs;
     let l1 = this.root.get(a);
     if (l1 === undefined) this.root.set(a, (l1 = new Map()));
     let l2 = l1.get(b);
@@ -40,6 +41,13 @@ export class AttributeCache {
     l3.set(d, attrs);
     return attrs;
   }
+}
+
+/** Longer than any label value (BoundedLabel clips at 64): not worth keeping as a key. */
+const MAX_KEY_CHARS = 128;
+
+function long(key: Key): boolean {
+  return key !== undefined && key.length > MAX_KEY_CHARS;
 }
 
 /** A label value usable as a cache key: a string, or absent. Anything else is built per call. */
