@@ -30,12 +30,27 @@ interface RuleRuntime {
 }
 
 /**
+ * One rule as the hot path calls it, for one category: everything `process` reads, in one
+ * object of one shape, so each load is monomorphic (the condition objects come in many
+ * shapes, and loading `update` from them would not be).
+ */
+interface Dispatch {
+  rt: RuleRuntime;
+  index: number;
+  filter: ((event: SecurityEvent) => boolean) | undefined;
+  groupKey: (event: SecurityEvent) => unknown;
+  table: GroupTable;
+  condition: CompiledRule['condition'];
+  update: CompiledRule['condition']['update'];
+}
+
+/**
  * The detection engine: rules over security events in event time, incrementally (O(1)
  * amortised per event per rule), with bounded memory and one alert per incident.
  */
 export class DetectionEngine {
   private readonly runtimes: RuleRuntime[];
-  private readonly byCategory = new Map<string, RuleRuntime[]>();
+  private readonly byCategory = new Map<string, Dispatch[]>();
   private readonly tables: GroupTable[] = [];
   private readonly buffer = new ReorderBuffer();
   private readonly recent: RecentIds;
@@ -104,10 +119,19 @@ export class DetectionEngine {
         this.tables.push(table);
       }
       const runtime: RuleRuntime = { rule, table, open: new Map(), lastKey: undefined };
+      const dispatch: Dispatch = {
+        rt: runtime,
+        index: rule.index,
+        filter: rule.filter,
+        groupKey: rule.groupKey,
+        table,
+        condition: rule.condition,
+        update: rule.condition.update,
+      };
       for (const category of rule.categories) {
-        const list = this.byCategory.get(category) ?? [];
-        list.push(runtime);
-        this.byCategory.set(category, list);
+        const list = this.byCategory.get(category);
+        if (list === undefined) this.byCategory.set(category, [dispatch]);
+        else list.push(dispatch);
       }
       return runtime;
     });
@@ -287,21 +311,21 @@ export class DetectionEngine {
   private process(event: SecurityEvent, t: number): void {
     this.counts.processed++;
     if (t >= this.nextResolveAt) this.resolveDue(t, event);
-    const runtimes = this.byCategory.get(event.category);
-    if (runtimes === undefined) return;
-    for (let i = 0; i < runtimes.length; i++) {
-      const rt = runtimes[i]!;
-      const rule = rt.rule;
-      if (rule.filter !== undefined && !rule.filter(event)) continue;
-      const key = keyString(rule.groupKey(event));
+    const list = this.byCategory.get(event.category);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      if (d.filter !== undefined && !d.filter(event)) continue;
+      const key = keyString(d.groupKey(event));
       if (key === undefined) continue;
-      const states = rt.table.touch(key);
-      let state = states[rule.index];
+      const states = d.table.touch(key);
+      let state = states[d.index];
       if (state === undefined) {
-        state = rule.condition.createState();
-        states[rule.index] = state;
+        state = d.condition.createState();
+        states[d.index] = state;
       }
-      if (rule.condition.update(state, event, t)) this.holds(rt, key, state, event, t);
+      // `call` keeps the condition as `this` (code rules may use it) and is inlined as a direct call.
+      if (d.update.call(d.condition, state, event, t)) this.holds(d.rt, key, state, event, t);
     }
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from './compile.ts';
 
@@ -101,6 +101,7 @@ export class Incident {
  * a firing line and its resolved line share one.
  */
 export function alertId(ruleId: string, groupBy: string, key: string, startsAt: number): string {
-  const hash = createHash('sha256').update(`${ruleId}\u0000${groupBy}=${key}\u0000${startsAt}`).digest('hex');
-  return `ALR-${hash.slice(0, 16)}`;
+  // One-shot hash: the same digest as createHash().update().digest() without the Hash object.
+  const digest = hash('sha256', `${ruleId}\u0000${groupBy}=${key}\u0000${startsAt}`, 'hex');
+  return `ALR-${digest.slice(0, 16)}`;
 }
