@@ -55,6 +55,10 @@ export class RedisStore implements LimiterStore {
   private readonly settleCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
   private readonly vectorIds = new WeakMap<LimitVector, number>();
   private nextVectorId = 0;
+  private lastAcquire:
+    { limits: LimitVector; enforcement: EnforcementParams; leaseTtlMs: number; buf: Buffer } | undefined;
+  private lastSettle:
+    { limits: LimitVector; enforcement: EnforcementParams; factor: number; buf: Buffer } | undefined;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as (Redis | Cluster) | undefined;
@@ -71,8 +75,13 @@ export class RedisStore implements LimiterStore {
     this.client = client as unknown as ScriptClient;
   }
 
-  async acquire(op: AcquireOp): Promise<AcquireOutcome> {
-    if (op.subjects.length < 2 || !this.cluster) return await this.acquireOnce(op);
+  acquire(op: AcquireOp): Promise<AcquireOutcome> {
+    // Hot path: no async wrapper (one promise fewer per call).
+    if (op.subjects.length < 2 || !this.cluster) return this.acquireOnce(op);
+    return this.acquireTwoPhase(op);
+  }
+
+  private async acquireTwoPhase(op: AcquireOp): Promise<AcquireOutcome> {
     // Cluster, two subjects: secondary first, then primary, rolling the secondary back on refusal.
     const [primary, secondary] = op.subjects as [AcquireOp['subjects'][0], AcquireOp['subjects'][0]];
     const second = await this.acquireOnce({ ...op, subjects: [secondary] });
@@ -101,38 +110,29 @@ export class RedisStore implements LimiterStore {
     });
   }
 
-  private async acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
-    const n = op.subjects.length;
-    const args: Arg[] = [];
-    for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
-    args.push(op.leaseId, op.tokens, op.costMicroUsd, this.packedParams(op));
-    const r = await this.client.llmsecAcquireBuffer(2 * n, ...args);
-    const subjects: SubjectOutcome[] = [];
-    let at = 6 * 8;
-    for (let s = 0; s < n; s++) {
-      const busyMs = new Array<number>(WINDOW_DIMS);
-      for (let i = 0; i < WINDOW_DIMS; i++) {
-        const b = r.readDoubleLE(at + (4 + i) * 8);
-        busyMs[i] = b > 0 ? b : 0;
-      }
-      subjects.push({
-        prevLevel: r.readDoubleLE(at),
-        level: r.readDoubleLE(at + 8),
-        factor: r.readDoubleLE(at + 16),
-        leases: r.readDoubleLE(at + 24),
-        busyMs,
-      });
-      at += (4 + WINDOW_DIMS) * 8;
-    }
-    return {
-      code: r.readDoubleLE(0),
-      refusedSubject: r.readDoubleLE(8),
-      refusedDim: r.readDoubleLE(16),
-      retryAfterMs: r.readDoubleLE(24),
-      nowMs: Math.floor(r.readDoubleLE(32)),
-      leaseExpiresAtMs: Math.floor(r.readDoubleLE(40)),
-      subjects,
-    };
+  private acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
+    const subs = op.subjects;
+    const params = this.packedParams(op);
+    const p =
+      subs.length === 1
+        ? this.client.llmsecAcquireBuffer(
+            2,
+            rlKey(subs[0]!.subject),
+            leaseKey(subs[0]!.subject),
+            op.leaseId,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          )
+        : this.client.llmsecAcquireBuffer(
+            2 * subs.length,
+            ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+            op.leaseId,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          );
+    return p.then((r) => parseAcquireReply(r, subs.length));
   }
 
   /**
@@ -140,6 +140,30 @@ export class RedisStore implements LimiterStore {
    * of limit vectors (tiers) and enforcement parameters: the script unpacks them in one call.
    */
   private packedParams(op: AcquireOp): Buffer {
+    // One-entry cache in front of the map: nearly every call repeats the previous tier.
+    const last = this.lastAcquire;
+    if (
+      last !== undefined &&
+      op.subjects.length === 1 &&
+      last.limits === op.subjects[0]!.limits &&
+      last.enforcement === op.enforcement &&
+      last.leaseTtlMs === op.leaseTtlMs
+    ) {
+      return last.buf;
+    }
+    const buf = this.packedParamsSlow(op);
+    if (op.subjects.length === 1) {
+      this.lastAcquire = {
+        limits: op.subjects[0]!.limits,
+        enforcement: op.enforcement,
+        leaseTtlMs: op.leaseTtlMs,
+        buf,
+      };
+    }
+    return buf;
+  }
+
+  private packedParamsSlow(op: AcquireOp): Buffer {
     let byParams = this.packCache.get(op.enforcement);
     if (byParams === undefined) {
       byParams = new Map();
@@ -173,6 +197,29 @@ export class RedisStore implements LimiterStore {
 
   /** Enforcement parameters, then per subject the limit factor and nine limits, as packed doubles (cached). */
   private packedSettleParams(op: SettleOp): Buffer {
+    const last = this.lastSettle;
+    if (
+      last !== undefined &&
+      op.subjects.length === 1 &&
+      last.limits === op.subjects[0]!.limits &&
+      last.enforcement === op.enforcement &&
+      last.factor === op.subjects[0]!.factor
+    ) {
+      return last.buf;
+    }
+    const buf = this.packedSettleParamsSlow(op);
+    if (op.subjects.length === 1) {
+      this.lastSettle = {
+        limits: op.subjects[0]!.limits,
+        enforcement: op.enforcement,
+        factor: op.subjects[0]!.factor,
+        buf,
+      };
+    }
+    return buf;
+  }
+
+  private packedSettleParamsSlow(op: SettleOp): Buffer {
     let byParams = this.settleCache.get(op.enforcement);
     if (byParams === undefined) {
       byParams = new Map();
@@ -212,15 +259,34 @@ export class RedisStore implements LimiterStore {
     return id;
   }
 
-  async settle(op: SettleOp): Promise<void> {
-    if (op.subjects.length > 1 && this.cluster) {
-      await Promise.all(op.subjects.map((s) => this.settle({ ...op, subjects: [s] })));
-      return;
+  settle(op: SettleOp): Promise<void> {
+    const subs = op.subjects;
+    if (subs.length > 1 && this.cluster) {
+      return Promise.all(subs.map((s) => this.settle({ ...op, subjects: [s] }))).then(() => undefined);
     }
-    const args: Arg[] = [];
-    for (const s of op.subjects) args.push(rlKey(s.subject), leaseKey(s.subject));
-    args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd, this.packedSettleParams(op));
-    await this.client.llmsecSettle(2 * op.subjects.length, ...args);
+    const params = this.packedSettleParams(op);
+    const p =
+      subs.length === 1
+        ? this.client.llmsecSettle(
+            2,
+            rlKey(subs[0]!.subject),
+            leaseKey(subs[0]!.subject),
+            op.leaseId,
+            op.requests,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          )
+        : this.client.llmsecSettle(
+            2 * subs.length,
+            ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+            op.leaseId,
+            op.requests,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          );
+    return p.then(ignore);
   }
 
   async violation(subject: string, weight: number, p: EnforcementParams): Promise<ViolationOutcome> {
@@ -262,6 +328,38 @@ export class RedisStore implements LimiterStore {
     pushParams(args, p);
     return await this.client.llmsecBan(...(args as [number, ...Arg[]]));
   }
+}
+
+function ignore(): void {}
+
+/** Reply of ACQUIRE_LUA: packed doubles, six header values then twelve per subject. */
+function parseAcquireReply(r: Buffer, n: number): AcquireOutcome {
+  const subjects: SubjectOutcome[] = [];
+  let at = 6 * 8;
+  for (let s = 0; s < n; s++) {
+    const busyMs = new Array<number>(WINDOW_DIMS);
+    for (let i = 0; i < WINDOW_DIMS; i++) {
+      const b = r.readDoubleLE(at + (4 + i) * 8);
+      busyMs[i] = b > 0 ? b : 0;
+    }
+    subjects.push({
+      prevLevel: r.readDoubleLE(at),
+      level: r.readDoubleLE(at + 8),
+      factor: r.readDoubleLE(at + 16),
+      leases: r.readDoubleLE(at + 24),
+      busyMs,
+    });
+    at += (4 + WINDOW_DIMS) * 8;
+  }
+  return {
+    code: r.readDoubleLE(0),
+    refusedSubject: r.readDoubleLE(8),
+    refusedDim: r.readDoubleLE(16),
+    retryAfterMs: r.readDoubleLE(24),
+    nowMs: Math.floor(r.readDoubleLE(32)),
+    leaseExpiresAtMs: Math.floor(r.readDoubleLE(40)),
+    subjects,
+  };
 }
 
 function pushParams(args: Arg[], p: EnforcementParams): void {
