@@ -99,8 +99,8 @@ function variants(transport: 'fake server' | 'canned fetch'): Record<string, Ope
     'instrumented, default guards': instrumentClient(make(), { events, guards: guards() }),
   };
   if (BREAKDOWN && transport === 'canned fetch') {
-    out['default guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
-    out['default guards, no-op ev.+metrics'] = instrumentClient(make(), { events: noopEvents, meterProvider: noopMeterProvider, guards: guards() });
+    out['guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
+    out['guards, no-op events+metrics'] = instrumentClient(make(), { events: noopEvents, meterProvider: noopMeterProvider, guards: guards() });
   }
   return out;
 }
