@@ -51,6 +51,13 @@ interface Dispatch {
 export class DetectionEngine {
   private readonly runtimes: RuleRuntime[];
   private readonly byCategory = new Map<string, Dispatch[]>();
+  /**
+   * The category looked up last and its dispatch list (undefined: no rule reads it). Decoded
+   * category strings are not internalized, so a Map lookup hashes every one afresh; comparing
+   * with the previous event's category is cheaper, and consecutive events mostly share one.
+   */
+  private lastCategory: string | undefined = undefined;
+  private lastDispatch: Dispatch[] | undefined;
   private readonly tables: GroupTable[] = [];
   private readonly buffer = new ReorderBuffer();
   private readonly recent: RecentIds;
@@ -311,7 +318,14 @@ export class DetectionEngine {
   private process(event: SecurityEvent, t: number): void {
     this.counts.processed++;
     if (t >= this.nextResolveAt) this.resolveDue(t, event);
-    const list = this.byCategory.get(event.category);
+    const category = event.category;
+    let list: Dispatch[] | undefined;
+    if (category === this.lastCategory) list = this.lastDispatch;
+    else {
+      list = this.byCategory.get(category);
+      this.lastCategory = category;
+      this.lastDispatch = list;
+    }
     if (list === undefined) return;
     for (let i = 0; i < list.length; i++) {
       const d = list[i]!;
