@@ -32,7 +32,7 @@ export function compileField(path: string): FieldGetter {
   if (path.startsWith('metadata.')) {
     const key = path.slice('metadata.'.length);
     if (key.length === 0) throw new Error(`bad field path "${path}"`);
-    return (event) => event.metadata?.[key];
+    return metadataGetter(key);
   }
   if (!TOP_LEVEL.has(path)) {
     throw new Error(
@@ -55,6 +55,35 @@ export function compileField(path: string): FieldGetter {
   }
   const key = path as keyof SecurityEvent;
   return (event) => event[key];
+}
+
+/**
+ * All `metadata.<key>` getters would share one computed-key load site, which sees every key
+ * and every metadata shape and so goes megamorphic; the keys of the categories' metadata
+ * (core's model) get a named load each instead, which sees one key and few shapes.
+ */
+function metadataGetter(key: string): FieldGetter {
+  switch (key) {
+    case 'prompt_length':
+      return (event) => event.metadata?.prompt_length;
+    case 'prompt_tokens':
+      return (event) => event.metadata?.prompt_tokens;
+    case 'completion_tokens':
+      return (event) => event.metadata?.completion_tokens;
+    case 'blocked':
+      return (event) => event.metadata?.blocked;
+    case 'guardrail_layer':
+      return (event) => event.metadata?.guardrail_layer;
+    case 'block_reason':
+      return (event) => event.metadata?.block_reason;
+    case 'model':
+      return (event) => event.metadata?.model;
+    case 'latency_ms':
+      return (event) => event.metadata?.latency_ms;
+    case 'cost_usd':
+      return (event) => event.metadata?.cost_usd;
+  }
+  return (event) => event.metadata?.[key];
 }
 
 export function isKnownField(path: string): boolean {
