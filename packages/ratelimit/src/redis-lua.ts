@@ -159,8 +159,10 @@ for s = 1, nsub do
   local climit = P[base + 9]
   local leases = 0
   if climit > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now)
+    -- Live leases: the members after pruning the expired ones. An empty (or missing) set,
+    -- the usual case when leases are settled, needs no prune.
     leases = redis.call('ZCARD', KEYS[2 * s])
+    if leases > 0 then leases = leases - redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now) end
   end
   local o = 6 * s - 6
   X[o + 1] = a; X[o + 2] = lvl; X[o + 3] = factor; X[o + 4] = leases; X[o + 5] = false
