@@ -128,8 +128,8 @@ export function decodeEventLineFast(line: string): DecodedEvent {
  * Calls `onLine` for every line of the stream (LF or CRLF; the last line may lack its
  * newline), without readline, whose per-line overhead exceeds the decoding at replay speed.
  * Byte chunks are cut at their last newline and decoded from UTF-8 in one piece, so no string
- * decoder is needed (a newline byte never occurs inside a multi-byte character) and no
- * partial line is concatenated onto the next chunk as a string. String chunks (a stream with
+ * decoder is needed (a newline byte never occurs inside a multi-byte character); a line cut
+ * between chunks is joined from its own bytes, so no chunk is copied whole. String chunks (a stream with
  * an encoding set, or Readable.from(strings)) are split as they come.
  */
 export async function forEachLine(input: Readable, onLine: (line: string) => void): Promise<void> {
@@ -144,16 +144,32 @@ export async function forEachLine(input: Readable, onLine: (line: string) => voi
       }
       text = rest.length > 0 ? rest + chunk : chunk;
     } else {
-      const bytes = restBytes !== undefined ? Buffer.concat([restBytes, chunk]) : chunk;
-      const last = bytes.lastIndexOf(10);
-      if (last === -1) {
-        restBytes = bytes;
+      if (rest.length > 0) {
+        // After a string chunk (mixed streams only): carry its partial line as bytes.
+        restBytes = Buffer.from(rest, 'utf8');
+        rest = '';
+      }
+      let from = 0;
+      if (restBytes !== undefined) {
+        // Only the line cut by the previous chunk is joined, not the whole chunk.
+        const first = chunk.indexOf(10);
+        if (first === -1) {
+          restBytes = Buffer.concat([restBytes, chunk]);
+          continue;
+        }
+        const joined = Buffer.concat([restBytes, chunk.subarray(0, first)]).toString('utf8');
+        restBytes = undefined;
+        onLine(joined.endsWith('\r') ? joined.slice(0, -1) : joined);
+        from = first + 1;
+      }
+      const last = chunk.lastIndexOf(10);
+      if (last < from) {
+        if (from < chunk.length) restBytes = chunk.subarray(from);
         continue;
       }
-      restBytes = last + 1 < bytes.length ? bytes.subarray(last + 1) : undefined;
+      if (last + 1 < chunk.length) restBytes = chunk.subarray(last + 1);
       // Up to and including the last newline: every line in `text` is complete.
-      text = bytes.toString('utf8', 0, last + 1);
-      if (rest.length > 0) text = rest + text;
+      text = chunk.toString('utf8', from, last + 1);
     }
     let start = 0;
     let nl = text.indexOf('\n', start);

@@ -110,4 +110,11 @@ describe('replay reader', () => {
       }
     }
   });
+
+  it('joins lines cut between string and byte chunks of one stream', async () => {
+    const lines: string[] = [];
+    const chunks = ['a', Buffer.from('é\r'), '\nc', Buffer.from('d'), Buffer.from('\ne\n'), 'f'];
+    await forEachLine(Readable.from(chunks), (l) => lines.push(l));
+    expect(lines).toEqual(['aé', 'cd', 'e', 'f']);
+  });
 });
