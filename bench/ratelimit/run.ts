@@ -1,6 +1,7 @@
 // Rate-limiter benchmark: one command (`npm run bench:ratelimit`), one local redis-server
 // started here, every contender measured in the same run so the ratios are comparable.
 // BENCH_SECONDS (default 1.5) sets the time per cell; BENCH_ROUNDS (default 3) interleaved rounds, best kept.
+// BENCH_AUTOPIPELINE=1: the one ioredis client every contender shares gets `enableAutoPipelining: true`.
 // `--quick` (for iterating): only raw EVALSHA, rate-limiter-flexible and ours, no memory/race sections.
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -51,13 +52,14 @@ async function throughput(op: Op, concurrency: number, subjects: number, prefix:
 }
 
 const redis = await startRedis();
-const client = new Redis(redis.url);
+const AUTOPIPELINE = process.env.BENCH_AUTOPIPELINE === '1';
+const client = new Redis(redis.url, { enableAutoPipelining: AUTOPIPELINE });
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 try {
   const info = (await client.info('server')).match(/redis_version:(\S+)/)?.[1];
   console.log(
-    `redis-server ${info} on 127.0.0.1 (started by the benchmark), node ${process.version}, ${SECONDS}s x ${ROUNDS} rounds per cell, best kept\n`,
+    `redis-server ${info} on 127.0.0.1 (started by the benchmark), node ${process.version}, one ioredis client shared by every contender (enableAutoPipelining: ${AUTOPIPELINE}), ${SECONDS}s x ${ROUNDS} rounds per cell, best kept\n`,
   );
 
   // --- MemoryStore decisions per second (in-process, first: before the Redis runs fill the heap) ---
