@@ -36,6 +36,7 @@ export {
   encodeEvent,
   encodeAlert,
   readEventsJsonl,
+  EVENT_FIELDS,
 } from './jsonl.ts';
 export type { DecodedEvent, LineError } from './jsonl.ts';
 export { eventToAttributes, attributesToEvent } from './otel-codec.ts';

@@ -98,7 +98,7 @@ export function decodeEventLine(line: string): DecodedEvent {
 }
 
 /** Field order of events.md; conversation_id is in-process only and not written. */
-const EVENT_FIELDS = [
+export const EVENT_FIELDS = [
   'event_id',
   'timestamp',
   'category',

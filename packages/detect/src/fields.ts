@@ -1,4 +1,4 @@
-import { payloadFingerprint, type SecurityEvent } from '@llmsec/core';
+import { EVENT_FIELDS, payloadFingerprint, type SecurityEvent } from '@llmsec/core';
 
 /**
  * Field paths of rule files, compiled once into getters so the hot path never parses a path.
@@ -7,22 +7,8 @@ import { payloadFingerprint, type SecurityEvent } from '@llmsec/core';
  */
 export type FieldGetter = (event: SecurityEvent) => unknown;
 
-const TOP_LEVEL = new Set([
-  'event_id',
-  'timestamp',
-  'category',
-  'severity',
-  'user_id',
-  'session_id',
-  'trace_id',
-  'span_id',
-  'source_ip',
-  'service',
-  'description',
-  'request_preview',
-  'response_preview',
-  'conversation_id',
-]);
+// The JSONL fields of events.md plus the in-process conversation id.
+const TOP_LEVEL: ReadonlySet<string> = new Set([...EVENT_FIELDS, 'conversation_id']);
 
 export const FINGERPRINT_FIELD = 'fingerprint';
 
