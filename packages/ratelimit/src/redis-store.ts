@@ -173,22 +173,9 @@ export class RedisStore implements LimiterStore {
     for (const s of op.subjects) key += '|' + this.vectorId(s.limits);
     let buf = byParams.get(key);
     if (buf === undefined) {
-      const p = op.enforcement;
-      const values = [
-        p.warningAt,
-        p.throttledAt,
-        p.blockedAt,
-        p.bannedAt,
-        p.halfLifeMs,
-        p.blockMs,
-        p.throttleFactor,
-        p.refusalWeight,
-        p.banTtlMs,
-        op.leaseTtlMs,
-      ];
+      const values = [...enforcementValues(op.enforcement), op.leaseTtlMs];
       for (const s of op.subjects) values.push(...s.limits);
-      buf = Buffer.alloc(values.length * 8);
-      values.forEach((v, i) => buf!.writeDoubleLE(v, i * 8));
+      buf = packDoubles(values);
       if (byParams.size > 1_000) byParams.clear(); // bounded: tiers are few, this never fills in practice
       byParams.set(key, buf);
     }
@@ -229,21 +216,9 @@ export class RedisStore implements LimiterStore {
     for (const s of op.subjects) key += `${this.vectorId(s.limits)}:${s.factor}|`;
     let buf = byParams.get(key);
     if (buf === undefined) {
-      const p = op.enforcement;
-      const values = [
-        p.warningAt,
-        p.throttledAt,
-        p.blockedAt,
-        p.bannedAt,
-        p.halfLifeMs,
-        p.blockMs,
-        p.throttleFactor,
-        p.refusalWeight,
-        p.banTtlMs,
-      ];
+      const values = enforcementValues(op.enforcement);
       for (const s of op.subjects) values.push(s.factor, ...s.limits);
-      buf = Buffer.alloc(values.length * 8);
-      values.forEach((v, i) => buf!.writeDoubleLE(v, i * 8));
+      buf = packDoubles(values);
       if (byParams.size > 1_000) byParams.clear();
       byParams.set(key, buf);
     }
@@ -379,4 +354,26 @@ function pushParams(args: Arg[], p: EnforcementParams): void {
 /** The outcome of a subject the cluster path never reached (the other subject refused first). */
 function unchecked(): SubjectOutcome {
   return { prevLevel: -1, level: -1, factor: 1, leases: 0, busyMs: new Array<number>(WINDOW_DIMS).fill(0) };
+}
+
+/** The enforcement parameters in the order both scripts read them (ARGV, packed). */
+function enforcementValues(p: EnforcementParams): number[] {
+  return [
+    p.warningAt,
+    p.throttledAt,
+    p.blockedAt,
+    p.bannedAt,
+    p.halfLifeMs,
+    p.blockMs,
+    p.throttleFactor,
+    p.refusalWeight,
+    p.banTtlMs,
+  ];
+}
+
+/** Little-endian doubles, the format the Lua scripts unpack with struct. */
+function packDoubles(values: number[]): Buffer {
+  const buf = Buffer.alloc(values.length * 8);
+  values.forEach((v, i) => buf.writeDoubleLE(v, i * 8));
+  return buf;
 }
