@@ -63,7 +63,18 @@ export class AlertDispatch {
     );
   }
 
-  private attrsFor(alert: Alert): Attributes {
+  /**
+   * Creates the `llmsec.alerts` series of a rule at 0, so dashboards read 0 rather than "no
+   * data" and Prometheus's increase() sees a rule's first alert (a series born at 1 has no
+   * earlier sample to rise from).
+   */
+  startAtZero(rule: string, severity: Alert['severity']): void {
+    for (const status of ['firing', 'resolved'] as const) {
+      this.counter.add(0, this.attrsFor({ rule, severity, status }));
+    }
+  }
+
+  private attrsFor(alert: Pick<Alert, 'rule' | 'severity' | 'status'>): Attributes {
     const k = `${alert.rule}\u0000${alert.status}`;
     let attrs = this.attrs.get(k);
     if (attrs === undefined) {

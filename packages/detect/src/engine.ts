@@ -153,6 +153,10 @@ export class DetectionEngine {
       onAlert: options.onAlert,
       sinks: options.sinks ?? [],
     });
+    // Series at 0 from the start (bounded: rules and two reasons), see AlertDispatch.startAtZero.
+    for (const rt of this.runtimes) this.alerts.startAtZero(rt.rule.id, rt.rule.severity);
+    this.droppedCounter.add(0, { reason: 'late' });
+    this.droppedCounter.add(0, { reason: 'invalid' });
     this.trackClock = tickIntervalMs > 0;
     if (tickIntervalMs > 0) {
       this.timer = setInterval(() => this.tick(), tickIntervalMs);

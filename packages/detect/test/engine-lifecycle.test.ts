@@ -284,12 +284,21 @@ describe('metrics, dedupe, code rules, tick', () => {
       p.attributes.status,
       p.value,
     ]);
-    expect(points).toEqual([
+    expect(points.filter((p) => p[3] !== 0)).toEqual([
       [RAPID, 'alert', 'firing', 1],
       [RAPID, 'alert', 'resolved', 1],
     ]);
+    // Every rule's series exists from the start, at 0 until it alerts.
+    expect(points).toHaveLength(engine.rules.length * 2);
+    for (const rule of engine.rules) {
+      expect(points).toContainEqual([rule.id, rule.severity, 'firing', rule.id === RAPID ? 1 : 0]);
+      expect(points).toContainEqual([rule.id, rule.severity, 'resolved', rule.id === RAPID ? 1 : 0]);
+    }
     const dropped = metrics.find((m) => m.descriptor.name === 'llmsec.detect.events.dropped')!;
-    expect(dropped.dataPoints.map((p) => [p.attributes.reason, p.value])).toEqual([['late', 1]]);
+    expect(dropped.dataPoints.map((p) => [p.attributes.reason, p.value])).toEqual([
+      ['late', 1],
+      ['invalid', 0],
+    ]);
     await provider.shutdown();
   });
 
