@@ -17,6 +17,9 @@ export function notificationCounter(meter: Meter | undefined, sink: string): Rec
       'Alert notifications by sink and outcome (sent, failed after retries, dropped from a full queue)',
     unit: '{notification}',
   });
+  // Every outcome's series exists from the start at 0: a panel reads 0, not "no data", and
+  // increase() sees the first failure or drop (a series born at 1 has nothing to rise from).
+  for (const outcome of ['sent', 'failed', 'dropped'] as const) counter.add(0, { sink, outcome });
   return (outcome, count) => {
     if (count > 0) counter.add(count, { sink, outcome });
   };
