@@ -132,8 +132,11 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
     alerts: telemetry.alerts,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
+        // Stop accepting, drop idle keep-alive sockets (they would hold close() open), and
+        // let requests in flight finish.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
         await telemetry.shutdown();
         await limiting.close();
       })()),
