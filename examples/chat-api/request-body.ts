@@ -1,29 +1,24 @@
 import type { IncomingMessage } from 'node:http';
+import { readJsonBody as readBoundedJson, RequestBodyError } from '@llmsec/ratelimit';
 import { HttpError } from './http-errors.ts';
 
-/** Reads a JSON body of at most `limitBytes`; a larger or malformed body is a clear 4xx. */
+/**
+ * Reads the JSON body with the rate-limit package's bounded reader (the middleware's token
+ * estimate reads the same parse) and turns its failures into clear 4xx answers.
+ */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'invalid_request_error', 'content-type must be application/json');
   }
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) {
-    throw new HttpError(413, 'invalid_request_error', `request body over ${limitBytes} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) {
-      throw new HttpError(413, 'invalid_request_error', `request body over ${limitBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return await readBoundedJson(req, { limitBytes });
   } catch (err) {
-    throw new HttpError(400, 'invalid_request_error', `invalid JSON body: ${(err as Error).message}`);
+    if (err instanceof RequestBodyError) {
+      const message = err.status === 413 ? `request body over ${limitBytes} bytes` : `invalid JSON body: ${err.message}`;
+      throw new HttpError(err.status, 'invalid_request_error', message);
+    }
+    throw err;
   }
 }
 
