@@ -1,0 +1,2 @@
+// @llmsec/detector: the OTLP-fed detection service. Public API: see README.md.
+export {};
