@@ -1,0 +1,116 @@
+// The decoded OTLP representation the detector service consumes, and the ingest contract the
+// service implements for the receivers (OTLP/HTTP and OTLP/gRPC). Plain objects only: the
+// receivers decode protobuf and OTLP/JSON into these, so the service never sees wire formats.
+
+/**
+ * The JS value of an OTLP `AnyValue`: string, bool, double, int64 (a number when it is a safe
+ * integer, else its decimal string), bytes, array, or key-value list (a plain object; keys
+ * repeated in a kvlist keep the last value). An empty AnyValue decodes to `null`.
+ */
+export type AttrValue =
+  | string
+  | number
+  | boolean
+  | Uint8Array
+  | null
+  | readonly AttrValue[]
+  | { readonly [key: string]: AttrValue };
+
+/** Attributes (`repeated KeyValue`) as a plain object; a repeated key keeps the last value. */
+export type Attributes = Record<string, AttrValue>;
+
+/** One OTLP LogRecord with its resource and scope flattened in. */
+export interface DecodedLogRecord {
+  /** timeUnixNano in ms (fractional part kept); when 0/absent, observedTimeUnixNano; else 0. */
+  timeMs: number;
+  /** LogRecord.event_name (field 12, OTLP ≥ 1.5); when empty, the `event.name` attribute; else ''. */
+  eventName: string;
+  severityNumber: number;
+  /** LogRecord.body; null when absent. */
+  body: AttrValue;
+  attributes: Attributes;
+  /** Lowercase hex (32 chars) or '' when absent / all-zero. */
+  traceId: string;
+  /** Lowercase hex (16 chars) or ''. */
+  spanId: string;
+  resource: Attributes;
+  /** InstrumentationScope.name, or ''. */
+  scope: string;
+}
+
+export interface DecodedSpanEvent {
+  timeMs: number;
+  name: string;
+  attributes: Attributes;
+}
+
+/** One OTLP Span with its resource and scope flattened in. */
+export interface DecodedSpan {
+  traceId: string;
+  spanId: string;
+  /** '' for a root span. */
+  parentSpanId: string;
+  name: string;
+  /** SpanKind enum value (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer). */
+  kind: number;
+  startMs: number;
+  endMs: number;
+  attributes: Attributes;
+  events: DecodedSpanEvent[];
+  /** Status.code: 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
+  resource: Attributes;
+  scope: string;
+}
+
+/**
+ * What the service answers for one export request.
+ * - accepted: taken (all but `rejected` of them); rejected > 0 becomes OTLP partial_success
+ *   with `message` as its error_message.
+ * - overloaded: the ingest queue is full; HTTP 429 / gRPC RESOURCE_EXHAUSTED with retry delay.
+ * - unavailable: draining or not ready; HTTP 503 / gRPC UNAVAILABLE with retry delay.
+ * Senders retry the last two, so nothing is lost when the service refuses a whole request.
+ */
+export type IngestResult =
+  | { kind: 'accepted'; rejected: number; message?: string }
+  | { kind: 'overloaded'; retryAfterSeconds: number }
+  | { kind: 'unavailable'; retryAfterSeconds: number };
+
+/**
+ * Implemented by the service. Called synchronously once per decoded export request, with all
+ * of its records; must not throw (a throw is answered as 503 / UNAVAILABLE and reported).
+ * An all-or-nothing answer: either the records are taken (minus `rejected`) or none are.
+ */
+export interface OtlpIngest {
+  logs(records: DecodedLogRecord[]): IngestResult;
+  traces(spans: DecodedSpan[]): IngestResult;
+}
+
+/** Caps applied while decoding one export request; exceeding one rejects the whole request. */
+export interface DecodeLimits {
+  /**
+   * Most log records or spans in one request.
+   * @default 100_000
+   */
+  maxRecords?: number;
+  /**
+   * Most attributes on one record, span, span event, resource or kvlist.
+   * @default 1_024
+   */
+  maxAttributes?: number;
+  /**
+   * Longest string (UTF-8 bytes) in a key or value; longer ones reject the request.
+   * @default 65_536
+   */
+  maxStringBytes?: number;
+  /**
+   * Deepest AnyValue nesting (array / kvlist inside array / kvlist).
+   * @default 16
+   */
+  maxDepth?: number;
+  /**
+   * Most events on one span.
+   * @default 1_024
+   */
+  maxSpanEvents?: number;
+}
