@@ -1,14 +1,9 @@
 import { diag } from '@opentelemetry/api';
 import { ANONYMOUS_USER } from '@llmsec/core';
-import {
-  CONCURRENT_INDEX,
-  dimensionAt,
-  UNIT,
-  WINDOW_DIMS,
-  WINDOW_MS,
-  type LimitVector,
-} from './dimensions.ts';
-import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
+import { CONCURRENT_INDEX, dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
+import { levelName } from './enforcement.ts';
+import { StoreFailurePolicy } from './failure-policy.ts';
+import { SubjectOperations } from './operator.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
 import { appendDimensionStates, reasonFor } from './result.ts';
 import {
@@ -21,11 +16,9 @@ import {
   type SettleOp,
 } from './store.ts';
 import { LimiterTelemetry } from './telemetry.ts';
-import { errorType, withTimeout } from './timeout.ts';
 import type {
   AcquireRequest,
   AcquireResult,
-  Dimension,
   DimensionState,
   EnforcementLevel,
   Lease,
@@ -51,13 +44,15 @@ interface Prepared {
 export class RateLimiter {
   private readonly o: ResolvedOptions;
   private readonly telemetry: LimiterTelemetry;
+  private readonly policy: StoreFailurePolicy;
+  private readonly ops: SubjectOperations;
   private readonly settled = new WeakSet<Lease>();
-  private storeDownUntil = 0;
-  private storeFailing = false;
 
   constructor(options: RateLimiterOptions) {
     this.o = resolveOptions(options);
     this.telemetry = new LimiterTelemetry(this.o.meter, this.o.events);
+    this.policy = new StoreFailurePolicy(this.o, this.telemetry);
+    this.ops = new SubjectOperations(this.o, this.telemetry, this.policy);
   }
 
   /** The store in use (for operator tooling and tests). */
@@ -107,67 +102,28 @@ export class RateLimiter {
    * Adds violation points to a subject (the detection hook: e.g. a critical alert). Resolves
    * with the level after, or undefined if the store failed (then the fallback records it when failing open).
    */
-  async recordViolation(subject: string, weight = 1): Promise<EnforcementLevel | undefined> {
-    if (typeof subject !== 'string' || subject === '' || !(weight > 0) || !Number.isFinite(weight))
-      return undefined;
-    try {
-      const v = await this.call((s) => s.violation(subject, weight, this.o.enforcement));
-      if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
-      return levelName(v.level);
-    } catch (err) {
-      this.storeFailed(err);
-      if (this.o.failurePolicy === 'open') {
-        const v = this.o.fallbackStore.violation(subject, weight, this.o.enforcement);
-        if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
-      }
-      return undefined;
-    }
+  recordViolation(subject: string, weight = 1): Promise<EnforcementLevel | undefined> {
+    return this.ops.recordViolation(subject, weight);
   }
 
   /** A subject's counters, leases and enforcement state (against `tier`, default the default tier). Rejects if the store fails. */
-  async status(subject: string, tier?: string): Promise<SubjectStatus> {
-    const snap = await this.call((s) => s.snapshot(subject, this.o.enforcement), true);
-    const tierName = tier !== undefined && this.o.tiers.has(tier) ? tier : this.o.defaultTier;
-    const dimensions: DimensionState[] = [];
-    const factor = snap.level === 2 ? this.o.enforcement.throttleFactor : 1;
-    appendDimensionStates(dimensions, subject, this.o.tiers.get(tierName)!, factor, snap.busyMs, snap.leases);
-    const busyMs: Partial<Record<Dimension, number>> = {};
-    for (let i = 0; i < WINDOW_DIMS; i++)
-      if (snap.busyMs[i]! > 0) busyMs[dimensionAt(i)] = Math.ceil(snap.busyMs[i]!);
-    return {
-      subject,
-      nowMs: snap.nowMs,
-      level: levelName(snap.level),
-      violationScore: Math.round(snap.score * 1000) / 1000,
-      ...(snap.blockedUntilMs > 0 ? { blockedUntilMs: snap.blockedUntilMs } : {}),
-      banned: snap.banned,
-      activeLeases: snap.leases,
-      busyMs,
-      dimensions,
-      tier: tierName,
-    };
+  status(subject: string, tier?: string): Promise<SubjectStatus> {
+    return this.ops.status(subject, tier);
   }
 
   /** Deletes every counter, lease and enforcement record of the subject. Rejects if the store fails. */
-  async reset(subject: string): Promise<void> {
-    await this.call((s) => s.reset(subject), true);
-    this.o.fallbackStore.reset(subject);
+  reset(subject: string): Promise<void> {
+    return this.ops.reset(subject);
   }
 
   /** Lifts a block or ban and clears the violation score. Resolves with the level before. */
-  async lift(subject: string): Promise<EnforcementLevel> {
-    const before = await this.call((s) => s.lift(subject, this.o.enforcement), true);
-    this.o.fallbackStore.lift(subject, this.o.enforcement);
-    if (before !== LEVEL_NORMAL) this.telemetry.transition(subject, before, LEVEL_NORMAL, 'lift');
-    return levelName(before);
+  lift(subject: string): Promise<EnforcementLevel> {
+    return this.ops.lift(subject);
   }
 
   /** Bans a subject until lifted. Resolves with the level before. */
-  async ban(subject: string): Promise<EnforcementLevel> {
-    const before = await this.call((s) => s.ban(subject, this.o.enforcement), true);
-    this.o.fallbackStore.ban(subject, this.o.enforcement);
-    if (before !== LEVEL_BANNED) this.telemetry.transition(subject, before, LEVEL_BANNED, 'ban');
-    return levelName(before);
+  ban(subject: string): Promise<EnforcementLevel> {
+    return this.ops.ban(subject);
   }
 
   // --- internals ---
@@ -220,65 +176,27 @@ export class RateLimiter {
     try {
       outcome = this.o.store.acquire(prep.op) as AcquireOutcome;
     } catch (err) {
-      this.storeFailed(err);
+      this.policy.failed(err);
       return this.onStoreFailure(prep);
     }
     return this.finish(prep, outcome, false);
   }
 
   private async decideAsync(prep: Prepared): Promise<AcquireResult> {
-    if (this.o.clock.now() < this.storeDownUntil) return this.onStoreFailure(prep);
+    if (this.policy.down) return this.onStoreFailure(prep);
     try {
-      const outcome = await withTimeout(
-        attempt(() => this.o.store.acquire(prep.op)),
-        this.o.commandTimeoutMs,
-        (late) => this.undoLate(prep, late),
-      );
-      this.storeRecovered();
+      const outcome = await this.policy.acquire(prep.op);
       return this.finish(prep, outcome, false);
     } catch (err) {
-      this.storeFailed(err);
+      this.policy.failed(err);
       return this.onStoreFailure(prep);
     }
   }
 
-  /** A reservation the store made after we stopped waiting: give it back. */
-  private undoLate(prep: Prepared, late: AcquireOutcome): void {
-    if (late.code !== CODE_OK) return;
-    const op: SettleOp = {
-      subjects: prep.op.subjects.map((s, i) => ({
-        subject: s.subject,
-        limits: s.limits,
-        factor: late.subjects[i]?.factor ?? 1,
-      })),
-      leaseId: prep.op.leaseId,
-      enforcement: this.o.enforcement,
-      requests: -1,
-      tokens: -prep.op.tokens,
-      costMicroUsd: -prep.op.costMicroUsd,
-    };
-    attempt(() => this.o.store.settle(op)).catch((err: unknown) => this.storeFailed(err));
-  }
-
   private onStoreFailure(prep: Prepared): AcquireResult {
-    if (this.o.failurePolicy === 'open') {
-      const outcome = this.o.fallbackStore.acquire(prep.op);
-      return this.finish(prep, outcome, true);
-    }
-    const subject = prep.op.subjects[0]!.subject;
-    this.telemetry.decision('none', 'refused');
-    this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, {
-      subject_role: 'primary',
-      reason: 'store_unavailable',
-    });
-    return {
-      allowed: false,
-      reason: 'store_unavailable',
-      retryAfterMs: this.o.retryIntervalMs,
-      dimensions: [],
-      level: 'normal',
-      degraded: true,
-    };
+    const outcome = this.policy.fallback(prep.op);
+    if (outcome !== undefined) return this.finish(prep, outcome, true);
+    return this.policy.closedRefusal(prep.op.subjects[0]!.subject);
   }
 
   private finish(prep: Prepared, outcome: AcquireOutcome, degraded: boolean): AcquireResult {
@@ -408,44 +326,11 @@ export class RateLimiter {
       this.o.fallbackStore.settle(op);
       return;
     }
-    if (!this.o.store.synchronous && this.o.clock.now() < this.storeDownUntil) return; // the lease expires on its own
+    if (!this.o.store.synchronous && this.policy.down) return; // the lease expires on its own
     try {
-      await this.call((s) => s.settle(op));
+      await this.policy.call((s) => s.settle(op));
     } catch (err) {
-      this.storeFailed(err);
-    }
-  }
-
-  /** Runs a store call within the command timeout (admin calls get ten times as long). */
-  private async call<T>(fn: (store: LimiterStore) => T | Promise<T>, admin = false): Promise<T> {
-    const store = this.o.store;
-    if (store.synchronous) return await fn(store);
-    const ms = admin ? this.o.commandTimeoutMs * 10 : this.o.commandTimeoutMs;
-    const value = await withTimeout(
-      attempt(() => fn(store)),
-      ms,
-    );
-    this.storeRecovered();
-    return value;
-  }
-
-  private storeFailed(err: unknown): void {
-    const type = errorType(err);
-    this.telemetry.storeError(type);
-    this.storeDownUntil = this.o.clock.now() + this.o.retryIntervalMs;
-    if (!this.storeFailing) {
-      this.storeFailing = true;
-      diag.error(
-        `@llmsec/ratelimit: store "${this.o.store.name}" failed (${type}); failure policy "${this.o.failurePolicy}" applies, retrying every ${this.o.retryIntervalMs} ms`,
-        err,
-      );
-    }
-  }
-
-  private storeRecovered(): void {
-    if (this.storeFailing) {
-      this.storeFailing = false;
-      diag.info(`@llmsec/ratelimit: store "${this.o.store.name}" recovered`);
+      this.policy.failed(err);
     }
   }
 }
@@ -454,13 +339,4 @@ export class RateLimiter {
 function units(x: unknown): number {
   if (typeof x !== 'number' || !(x > 0)) return 0;
   return x >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : Math.ceil(x);
-}
-
-/** Turns a synchronous throw into a rejection. */
-function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
 }
