@@ -1,5 +1,4 @@
-import { diag } from '@opentelemetry/api';
-import type { Alert, AlertSeverity } from '@llmsec/core';
+import { ErrorFunnel, type Alert, type AlertSeverity } from '@llmsec/core';
 import type { RateLimiter } from './limiter.ts';
 
 export interface AlertViolationOptions {
@@ -14,6 +13,10 @@ export interface AlertViolationOptions {
  * records a violation for every implicated user, so detection can tighten limits. It has the
  * shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
  */
+// One failing store fails every violation of every alert: counted each time, logged once per
+// episode (core's funnel), never once per user.
+const errors = new ErrorFunnel(undefined, 'ratelimit.alert_hook', { meterName: '@llmsec/ratelimit' });
+
 export function alertViolationHook(
   limiter: RateLimiter,
   options: AlertViolationOptions = {},
@@ -25,9 +28,7 @@ export function alertViolationHook(
     const weight = weights[alert.severity] ?? 0;
     if (!(weight > 0)) return;
     for (const user of (alert.user_ids ?? []).slice(0, maxUsers)) {
-      limiter
-        .recordViolation(user, weight)
-        .catch((err: unknown) => diag.error('@llmsec/ratelimit: alert violation failed', err));
+      limiter.recordViolation(user, weight).catch((err: unknown) => errors.report('record_violation', err));
     }
   };
 }

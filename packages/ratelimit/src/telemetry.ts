@@ -1,5 +1,6 @@
-import { diag, metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import { metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
 import {
+  ErrorFunnel,
   METRIC_ENFORCEMENT_TRANSITIONS,
   METRIC_RATELIMIT_DECISIONS,
   METRIC_RATELIMIT_STORE_ERRORS,
@@ -10,7 +11,7 @@ import { levelName } from './enforcement.ts';
 
 /**
  * The limiter's metrics and security events. Every method is safe to call on the hot path:
- * nothing here throws into the caller (an emitter that throws is reported to diag once).
+ * nothing here throws into the caller (an emitter that throws goes to core's error funnel).
  */
 export class LimiterTelemetry {
   private readonly decisions: Counter;
@@ -18,7 +19,7 @@ export class LimiterTelemetry {
   private readonly transitions: Counter;
   private readonly events: SecurityEventEmitter | undefined;
   private readonly attrCache = new Map<string, Attributes>();
-  private emitFailed = false;
+  private readonly errors: ErrorFunnel;
 
   constructor(meter: Meter | undefined, events: SecurityEventEmitter | undefined) {
     const m = meter ?? metrics.getMeter('@llmsec/ratelimit');
@@ -32,6 +33,16 @@ export class LimiterTelemetry {
       description: 'Enforcement level transitions, by level entered',
     });
     this.events = events;
+    // `meter` undefined: the funnel asks the global provider at each failure.
+    this.errors = new ErrorFunnel(meter, 'ratelimit', { meterName: '@llmsec/ratelimit' });
+  }
+
+  /**
+   * A swallowed failure at call site `where` (a fixed string: `resolve_tier`, `alert_hook`):
+   * counted on llmsec.telemetry.errors{component="ratelimit"} and logged once per episode.
+   */
+  error(where: string, err: unknown): void {
+    this.errors.report(where, err);
   }
 
   /** dimension: a Dimension, 'estimate', 'enforcement' or 'none'; outcome: allowed|refused|fallback. */
@@ -93,10 +104,7 @@ export class LimiterTelemetry {
     try {
       fn();
     } catch (err) {
-      if (!this.emitFailed) {
-        this.emitFailed = true;
-        diag.error('@llmsec/ratelimit: security event emitter threw (reported once)', err);
-      }
+      this.errors.report('events.emit', err);
     }
   }
 }

@@ -1,3 +1,5 @@
+import { errorType as coreErrorType } from '@llmsec/core';
+
 /** Raised when a store call outlives the limiter's command timeout. */
 export class StoreTimeoutError extends Error {
   override readonly name = 'StoreTimeoutError';
@@ -33,9 +35,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, late?: (value: T
   });
 }
 
-/** Low-cardinality error label: the class name, never the message. */
+/** Low-cardinality error label: `timeout` for our own timeout, else core's errorType(). */
 export function errorType(err: unknown): string {
   if (err instanceof StoreTimeoutError) return 'timeout';
-  if (err instanceof Error) return err.name || 'Error';
-  return typeof err;
+  return coreErrorType(err);
 }
