@@ -1,41 +1,28 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
-import {
-  ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_CONVERSATION_ID,
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_REQUEST_STREAM,
-  ATTR_GEN_AI_REQUEST_TEMPERATURE,
-  ATTR_GEN_AI_REQUEST_TOP_P,
-  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
-  ATTR_GEN_AI_RESPONSE_ID,
-  ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-  type Category,
-  type EventInputFor,
-  type SecurityEvent,
-} from '@llmsec/core';
+import { context, trace, type Span } from '@opentelemetry/api';
+import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { getSecurityContext } from '../context.ts';
-import { errorTypeOf, reportTelemetryError } from '../errors.ts';
+import { reportTelemetryError } from '../errors.ts';
 import { num, obj, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
-import { captureInput, captureOutput } from './content.ts';
-import { GuardrailBlockedError, OutputBlockedError, RateLimitedError } from './errors.ts';
-import { runChunkGuards, runInputGuards, runOutputGuards, type InputResult } from './guard-runner.ts';
+import { CallGuardContext } from './call-guard-context.ts';
+import { errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts';
+import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
+import { observeCallStream } from './call-stream.ts';
+import { completedMetadata } from './completed-event.ts';
+import { captureInput } from './content.ts';
+import { OutputBlockedError } from './errors.ts';
+import { runInputGuards, runOutputGuards, type InputResult } from './guard-runner.ts';
 import { acquireLease, settleLease, type LeaseHolder } from './lease.ts';
 import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
-import { isObservableStream, observeStream } from './stream.ts';
+import { isObservableStream } from './stream.ts';
 import type { GuardContext, GuardInput } from './types.ts';
 
 /**
  * One instrumented client call, from the wrapper to the end of its response or stream: its
- * span, its guards, its rate-limit lease, and the telemetry written exactly once at the end
- * (span attributes, GenAI metrics, one `request_completed` event).
+ * guards, its rate-limit lease, and the telemetry written exactly once at the end (`finish`:
+ * GenAI metrics, one `request_completed` event, the span's end). The span lifecycle is in
+ * call-span.ts, stream observation in call-stream.ts, the guard context in
+ * call-guard-context.ts, the `request_completed` metadata in completed-event.ts.
  */
 export class LlmCall implements PreparingCall, LeaseHolder {
   readonly runtime: LlmRuntime;
@@ -64,14 +51,9 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     const resolved = runtime.resolveUser?.();
     this.userId = resolved?.userId ?? security.userId;
     this.secondarySubject = resolved?.secondarySubject;
-    const existing = activeGenAiSpan();
-    this.ownSpan = existing === undefined;
-    this.span =
-      existing ??
-      runtime.tracer.startSpan(`${adapter.operation} ${this.requestModel}`.trim(), {
-        kind: SpanKind.CLIENT,
-        attributes: this.startAttributes(client, security.conversationId),
-      });
+    const { span, ownSpan } = startCallSpan(runtime, adapter, body, this.requestModel, client, security.conversationId);
+    this.span = span;
+    this.ownSpan = ownSpan;
     this.ctx = new CallGuardContext(this, security.sessionId, security.conversationId);
     if (runtime.captureContent && this.ownSpan) captureInput(this.span, this.guardView(), runtime.maxContentChars);
   }
@@ -180,7 +162,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     if (this.ended) return data;
     try {
       if (this.adapter.isStream(this.body) && isObservableStream(data)) {
-        this.observe(data);
+        observeCallStream(this, data);
         return data;
       }
       const summary = this.adapter.readResponse(data);
@@ -220,39 +202,6 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     }
   }
 
-  private observe(stream: Parameters<typeof observeStream>[0]): void {
-    const acc = this.adapter.newStream();
-    const guards = this.adapter.guarded ? this.runtime.outputGuards : [];
-    const chunkGuards = this.runtime.hasChunkGuards && guards.length > 0;
-    let text = '';
-    observeStream(stream, {
-      accumulator: acc,
-      onDelta: (delta) => {
-        text += delta;
-        if (chunkGuards) runChunkGuards(guards, text, delta, this.ctx, this.runtime.metrics);
-      },
-      onEnd: async (complete) => {
-        const summary = acc.summary();
-        if (!complete) {
-          this.abandon(summary);
-          return;
-        }
-        if (guards.length > 0) {
-          // The text has been delivered; a block here still records the event and fails the read.
-          try {
-            await runOutputGuards(guards, { text: summary.text, toolCalls: summary.toolCalls }, this.ctx, this.runtime.metrics);
-          } catch (err) {
-            this.fail(err, summary);
-            throw err;
-          }
-        }
-        this.complete(summary);
-      },
-      onError: (err) => this.fail(err, acc.summary()),
-      onAbandon: () => this.abandon(acc.summary()),
-    });
-  }
-
   // --- the end, exactly once ---
 
   complete(summary: ResponseSummary | undefined): void {
@@ -260,13 +209,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   }
 
   fail(err: unknown, summary?: ResponseSummary): void {
-    const outcome =
-      err instanceof GuardrailBlockedError || err instanceof OutputBlockedError
-        ? 'blocked'
-        : err instanceof RateLimitedError
-          ? 'rate_limited'
-          : 'error';
-    this.finish(summary, errorClass(err), outcome);
+    this.finish(summary, errorClass(err), failureOutcome(err));
   }
 
   /** The stream stopped before the provider's last item: the app broke off or aborted it. */
@@ -274,7 +217,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     this.finish(summary, 'aborted', 'allowed');
   }
 
-  private finish(summary: ResponseSummary | undefined, errorType: string | undefined, outcome: string): void {
+  private finish(summary: ResponseSummary | undefined, errorType: string | undefined, outcome: CallOutcome): void {
     if (this.ended) return;
     this.ended = true;
     try {
@@ -282,170 +225,42 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       const model = summary?.model ?? this.requestModel;
       const inTok = summary?.inputTokens;
       const outTok = summary?.outputTokens;
-      const m = this.runtime.metrics;
-      const { operation, provider } = this.adapter;
-      const requestModel = this.requestModel;
-      if (inTok !== undefined) m.recordTokenUsage({ operation, provider, model: requestModel, tokens: inTok, tokenType: 'input' });
-      if (outTok !== undefined) m.recordTokenUsage({ operation, provider, model: requestModel, tokens: outTok, tokenType: 'output' });
-      m.recordOperationDuration(
-        errorType !== undefined
-          ? { operation, provider, model: requestModel, seconds, errorType }
-          : { operation, provider, model: requestModel, seconds },
-      );
-      const cost = this.costUsd(model, inTok ?? 0, outTok ?? 0);
+      this.recordMetrics(inTok, outTok, seconds, errorType);
       // Cancel only when the provider used nothing we know of (failed call); blocked output and
       // aborted streams did consume tokens.
       const consumed = errorType === undefined || outcome === 'blocked' || errorType === 'aborted' || inTok !== undefined;
       settleLease(this, consumed ? { inTok, outTok, model } : undefined);
       this.emit('request_completed', {
-        metadata: {
+        metadata: completedMetadata({
           model,
-          prompt_tokens: inTok ?? 0,
-          completion_tokens: outTok ?? 0,
-          latency_ms: Math.round(seconds * 1e6) / 1e3,
-          cost_usd: cost,
-          prompt_length: this.promptLength(),
-          blocked: outcome === 'blocked',
+          inputTokens: inTok,
+          outputTokens: outTok,
+          seconds,
+          costUsd: this.costUsd(model, inTok ?? 0, outTok ?? 0),
+          promptLength: this.promptLength(),
           outcome,
-        },
+        }),
       });
-      if (this.ownSpan) this.endSpan(summary, errorType);
+      if (this.ownSpan) endCallSpan(this.span, this.runtime, summary, errorType);
     } catch (err) {
       reportTelemetryError('instrumentation', err);
       if (this.ownSpan) safeEnd(this.span);
     }
   }
 
+  /** GenAI semconv metrics, labelled with the requested model (the span's gen_ai.request.model). */
+  private recordMetrics(inTok: number | undefined, outTok: number | undefined, seconds: number, errorType: string | undefined): void {
+    const m = this.runtime.metrics;
+    const { operation, provider } = this.adapter;
+    const model = this.requestModel;
+    if (inTok !== undefined) m.recordTokenUsage({ operation, provider, model, tokens: inTok, tokenType: 'input' });
+    if (outTok !== undefined) m.recordTokenUsage({ operation, provider, model, tokens: outTok, tokenType: 'output' });
+    m.recordOperationDuration(
+      errorType !== undefined ? { operation, provider, model, seconds, errorType } : { operation, provider, model, seconds },
+    );
+  }
+
   costUsd(model: string, inTok: number, outTok: number): number {
     return this.runtime.cost(model, inTok, outTok) ?? this.runtime.cost(this.requestModel, inTok, outTok) ?? 0;
   }
-
-  private endSpan(summary: ResponseSummary | undefined, errorType: string | undefined): void {
-    const attrs: Attributes = {};
-    if (summary?.id !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = summary.id;
-    if (summary?.model !== undefined) attrs[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
-    if (summary !== undefined && summary.finishReasons.length > 0) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = summary.finishReasons;
-    if (summary?.inputTokens !== undefined) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = summary.inputTokens;
-    if (summary?.outputTokens !== undefined) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = summary.outputTokens;
-    if (errorType !== undefined) attrs[ATTR_ERROR_TYPE] = errorType;
-    this.span.setAttributes(attrs);
-    if (this.runtime.captureContent && summary !== undefined) captureOutput(this.span, summary.text, this.runtime.maxContentChars);
-    // The status message is the error class, never the error text (it may quote the prompt).
-    if (errorType !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-    this.span.end();
-  }
-
-  private startAttributes(client: unknown, conversationId: string | undefined): Attributes {
-    const b = this.body;
-    const attrs: Attributes = {
-      [ATTR_GEN_AI_OPERATION_NAME]: this.adapter.operation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: this.adapter.provider,
-      [ATTR_GEN_AI_REQUEST_MODEL]: this.requestModel,
-    };
-    const maxTokens = num(b.max_tokens) ?? num(b.max_completion_tokens) ?? num(b.max_output_tokens);
-    if (maxTokens !== undefined) attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-    const temperature = num(b.temperature);
-    if (temperature !== undefined) attrs[ATTR_GEN_AI_REQUEST_TEMPERATURE] = temperature;
-    const topP = num(b.top_p);
-    if (topP !== undefined) attrs[ATTR_GEN_AI_REQUEST_TOP_P] = topP;
-    if (b.stream === true) attrs[ATTR_GEN_AI_REQUEST_STREAM] = true;
-    if (conversationId !== undefined) attrs[ATTR_GEN_AI_CONVERSATION_ID] = conversationId;
-    const server = serverOf(client);
-    if (server !== undefined) {
-      attrs[ATTR_SERVER_ADDRESS] = server.address;
-      attrs[ATTR_SERVER_PORT] = server.port;
-    }
-    return attrs;
-  }
-}
-
-/**
- * The GuardContext of one call. `input` is computed on first read (output-only guard sets need
- * the request view too) and replaced by input guards as they modify the request. A class, not
- * an object literal with accessors, because it is built on every call.
- */
-class CallGuardContext implements GuardContext {
-  readonly userId: string | undefined;
-  readonly sessionId: string | undefined;
-  readonly conversationId: string | undefined;
-  readonly span: Span;
-  private readonly call: LlmCall;
-  private override: GuardInput | undefined;
-
-  constructor(call: LlmCall, sessionId: string | undefined, conversationId: string | undefined) {
-    this.call = call;
-    this.userId = call.userId;
-    this.sessionId = sessionId;
-    this.conversationId = conversationId;
-    this.span = call.span;
-  }
-
-  get input(): GuardInput {
-    return this.override ?? this.call.guardView();
-  }
-
-  set input(value: GuardInput) {
-    this.override = value;
-  }
-
-  emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
-    return this.call.emit(category, input);
-  }
-}
-
-/** Another GenAI instrumentation's span for this call (it wraps outside us), if one is active. */
-function activeGenAiSpan(): Span | undefined {
-  const span = trace.getActiveSpan();
-  if (span === undefined || !span.isRecording()) return undefined;
-  const a = (span as unknown as { attributes?: Attributes; kind?: SpanKind; ended?: boolean });
-  if (a.ended === true || a.attributes === undefined) return undefined;
-  const attrs = a.attributes;
-  const genAi =
-    attrs[ATTR_GEN_AI_OPERATION_NAME] !== undefined ||
-    attrs['gen_ai.system'] !== undefined ||
-    attrs['openinference.span.kind'] === 'LLM' ||
-    attrs['openinference.span.kind'] === 'EMBEDDING';
-  return genAi && (a.kind === undefined || a.kind === SpanKind.CLIENT || attrs['openinference.span.kind'] !== undefined) ? span : undefined;
-}
-
-const serverCache = new WeakMap<object, { address: string; port: number } | null>();
-
-function serverOf(client: unknown): { address: string; port: number } | undefined {
-  if (typeof client !== 'object' || client === null) return undefined;
-  const cached = serverCache.get(client);
-  if (cached !== undefined) return cached ?? undefined;
-  let out: { address: string; port: number } | null = null;
-  try {
-    const base = (client as { baseURL?: unknown }).baseURL;
-    if (typeof base === 'string') {
-      const u = new URL(base);
-      out = { address: u.hostname, port: u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
-    }
-  } catch {
-    out = null;
-  }
-  serverCache.set(client, out);
-  return out ?? undefined;
-}
-
-function safeEnd(span: Span): void {
-  try {
-    span.end();
-  } catch {
-    // Ending is best effort here: we are already reporting a failure.
-  }
-}
-
-/**
- * Low-cardinality `error.type`: the error's class (client errors keep `name === 'Error'` but
- * have meaningful classes: RateLimitError, InternalServerError, APIUserAbortError).
- */
-function errorClass(err: unknown): string {
-  try {
-    const ctor = (err as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-    if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Error' && ctor !== 'Object') return ctor.slice(0, 64);
-  } catch {
-    // fall through to the generic form
-  }
-  return errorTypeOf(err);
 }

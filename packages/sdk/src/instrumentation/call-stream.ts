@@ -1,0 +1,53 @@
+import type { ProviderAdapter, ResponseSummary } from './adapter.ts';
+import { runChunkGuards, runOutputGuards } from './guard-runner.ts';
+import type { LlmRuntime } from './runtime.ts';
+import { observeStream } from './stream.ts';
+import type { GuardContext } from './types.ts';
+
+/** What stream observation needs from its call (LlmCall implements it). */
+export interface StreamingCall {
+  readonly runtime: LlmRuntime;
+  readonly adapter: ProviderAdapter;
+  readonly ctx: GuardContext;
+  complete(summary: ResponseSummary | undefined): void;
+  fail(err: unknown, summary?: ResponseSummary): void;
+  abandon(summary: ResponseSummary): void;
+}
+
+/**
+ * Observes a streamed response: every delta goes through the chunk guards before the
+ * application sees the item (a block cuts the stream); at the end, the output guards on the
+ * whole text, then the call completes. A stream the application stops reading is abandoned.
+ */
+export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
+  const acc = call.adapter.newStream();
+  const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
+  const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
+  let text = '';
+  observeStream(stream, {
+    accumulator: acc,
+    onDelta: (delta) => {
+      text += delta;
+      if (chunkGuards) runChunkGuards(guards, text, delta, call.ctx, call.runtime.metrics);
+    },
+    onEnd: async (complete) => {
+      const summary = acc.summary();
+      if (!complete) {
+        call.abandon(summary);
+        return;
+      }
+      if (guards.length > 0) {
+        // The text has been delivered; a block here still records the event and fails the read.
+        try {
+          await runOutputGuards(guards, { text: summary.text, toolCalls: summary.toolCalls }, call.ctx, call.runtime.metrics);
+        } catch (err) {
+          call.fail(err, summary);
+          throw err;
+        }
+      }
+      call.complete(summary);
+    },
+    onError: (err) => call.fail(err, acc.summary()),
+    onAbandon: () => call.abandon(acc.summary()),
+  });
+}
