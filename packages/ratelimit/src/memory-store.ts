@@ -31,6 +31,12 @@ import {
 export interface MemoryStoreOptions {
   /** Subjects kept at most; past it the least recently used are evicted. @default 100_000 */
   maxSubjects?: number;
+  /**
+   * Blocked or banned subjects kept aside when the LRU would evict them, so that inventing
+   * ids cannot evict one's own ban. Past it the oldest is dropped (blocked ones before
+   * banned ones) and counted in `enforcedDropped`. @default ceil(maxSubjects / 10)
+   */
+  maxEnforcedSubjects?: number;
   /** Time source (epoch ms). @default systemClock */
   clock?: Clock;
 }
@@ -62,14 +68,24 @@ class SubjectRecord {
  * Eviction is approximately LRU: a record is moved to the young end of the map when it is
  * touched while in the older half, so hot subjects survive a flood of invented ids, at the
  * price of one Map delete+set per maxSubjects/2 insertions per subject. An evicted subject
- * starts again from empty (and loses a ban): size `maxSubjects` for your population, or use
- * RedisStore where state must survive.
+ * starts again from empty: size `maxSubjects` for your population, or use RedisStore where
+ * state must survive.
+ *
+ * Enforcement survives eviction: a blocked or banned subject that reaches the old end is moved
+ * to a separate set bounded by `maxEnforcedSubjects` instead of being dropped, and comes back
+ * with its whole record when it is next seen. An attacker flooding the store with invented
+ * ids therefore cycles only unenforced records; to lose a ban, the set itself must overflow,
+ * which takes that many other subjects blocked or banned at once (counted in `enforcedDropped`).
  */
 export class MemoryStore implements SyncLimiterStore {
   readonly name = 'memory';
   readonly synchronous = true as const;
   private readonly records = new Map<string, SubjectRecord>();
+  /** Blocked or banned records moved out of the LRU (insertion order = age). */
+  private readonly enforced = new Map<string, SubjectRecord>();
   private readonly maxSubjects: number;
+  private readonly maxEnforced: number;
+  private dropped = 0;
   private readonly clock: Clock;
   private seq = 0;
 
@@ -81,11 +97,25 @@ export class MemoryStore implements SyncLimiterStore {
         `MemoryStore: maxSubjects must be a positive integer (got ${String(options.maxSubjects)})`,
       );
     }
+    this.maxEnforced = options.maxEnforcedSubjects ?? Math.ceil(this.maxSubjects / 10);
+    if (!Number.isSafeInteger(this.maxEnforced) || this.maxEnforced < 1) {
+      throw new TypeError(
+        `MemoryStore: maxEnforcedSubjects must be a positive integer (got ${String(options.maxEnforcedSubjects)})`,
+      );
+    }
   }
 
-  /** Subjects currently held (expired ones included until touched or evicted). */
+  /**
+   * Subjects currently held (expired ones included until touched or evicted), at most
+   * maxSubjects + maxEnforcedSubjects.
+   */
   get size(): number {
-    return this.records.size;
+    return this.records.size + this.enforced.size;
+  }
+
+  /** Blocked or banned subjects lost because the enforced set overflowed. */
+  get enforcedDropped(): number {
+    return this.dropped;
   }
 
   acquire(op: AcquireOp): AcquireOutcome {
@@ -200,7 +230,7 @@ export class MemoryStore implements SyncLimiterStore {
     const now = this.clock.now();
     const charges = op.requests > 0 || op.tokens > 0 || op.costMicroUsd > 0;
     for (const sub of op.subjects) {
-      let rec = this.records.get(sub.subject);
+      let rec = this.find(sub.subject);
       if (!rec || rec.expiresAtMs <= now) {
         // Like the Redis script: refunds never create state, charges do.
         if (!charges) continue;
@@ -235,7 +265,7 @@ export class MemoryStore implements SyncLimiterStore {
 
   snapshot(subject: string, p: EnforcementParams): SubjectSnapshot {
     const now = this.clock.now();
-    const rec = this.records.get(subject);
+    const rec = this.find(subject);
     if (!rec || rec.expiresAtMs <= now) {
       return {
         nowMs: now,
@@ -262,11 +292,12 @@ export class MemoryStore implements SyncLimiterStore {
 
   reset(subject: string): void {
     this.records.delete(subject);
+    this.enforced.delete(subject);
   }
 
   lift(subject: string, p: EnforcementParams): number {
     const now = this.clock.now();
-    const rec = this.records.get(subject);
+    const rec = this.find(subject);
     if (!rec || rec.expiresAtMs <= now) return LEVEL_NORMAL;
     const before = levelOf(rec.enf, now, p);
     rec.enf.score = 0;
@@ -288,12 +319,24 @@ export class MemoryStore implements SyncLimiterStore {
     return before;
   }
 
+  /** A subject's record wherever it is, without moving it. */
+  private find(subject: string): SubjectRecord | undefined {
+    return this.records.get(subject) ?? this.enforced.get(subject);
+  }
+
   /** The live record of a subject, created (or recycled when expired) as needed. */
   private record(subject: string, now: number): SubjectRecord {
     let rec = this.records.get(subject);
     if (rec === undefined) {
+      // Only a subject missing from the LRU pays for the second lookup.
+      rec = this.enforced.get(subject);
+      if (rec !== undefined) {
+        this.enforced.delete(subject);
+        if (rec.expiresAtMs <= now) rec.clear();
+      } else {
+        rec = new SubjectRecord();
+      }
       if (this.records.size >= this.maxSubjects) this.evict(now);
-      rec = new SubjectRecord();
       rec.seq = ++this.seq;
       this.records.set(subject, rec);
       return rec;
@@ -307,7 +350,10 @@ export class MemoryStore implements SyncLimiterStore {
     return rec;
   }
 
-  /** Drops expired records among the oldest few, else the oldest one. */
+  /**
+   * Drops expired records among the oldest few, else the oldest one; a blocked or banned
+   * oldest one is moved to the enforced set instead of being dropped.
+   */
   private evict(now: number): void {
     let scanned = 0;
     let freed = false;
@@ -318,10 +364,39 @@ export class MemoryStore implements SyncLimiterStore {
       }
       if (++scanned >= 32) break;
     }
-    if (!freed) {
-      const oldest = this.records.keys().next();
-      if (!oldest.done) this.records.delete(oldest.value);
+    if (freed) return;
+    const oldest = this.records.entries().next();
+    if (oldest.done) return;
+    const [key, rec] = oldest.value;
+    this.records.delete(key);
+    if (isEnforced(rec, now)) this.keepEnforced(key, rec, now);
+  }
+
+  /**
+   * Adds a record to the enforced set, making room if it is full: records among the oldest
+   * few that are expired or no longer enforced (lifted, block over) go first, then the oldest
+   * blocked one, then the oldest banned one.
+   */
+  private keepEnforced(key: string, rec: SubjectRecord, now: number): void {
+    if (this.enforced.size >= this.maxEnforced) {
+      let scanned = 0;
+      let freed = false;
+      let blocked: string | undefined;
+      for (const [k, r] of this.enforced) {
+        if (r.expiresAtMs <= now || !isEnforced(r, now)) {
+          this.enforced.delete(k);
+          freed = true;
+        } else if (blocked === undefined && !r.enf.banned) {
+          blocked = k;
+        }
+        if (++scanned >= 32) break;
+      }
+      if (!freed) {
+        this.enforced.delete(blocked ?? this.enforced.keys().next().value!);
+        this.dropped++;
+      }
     }
+    this.enforced.set(key, rec);
   }
 
   /** Recomputes the record's TTL: until its buckets drain, its leases expire and its enforcement state lapses. */
@@ -337,6 +412,11 @@ export class MemoryStore implements SyncLimiterStore {
     }
     rec.expiresAtMs = until;
   }
+}
+
+/** Banned, or blocked right now: the state an attacker would like to evict. */
+function isEnforced(rec: SubjectRecord, now: number): boolean {
+  return rec.enf.banned || rec.enf.blockedUntilMs > now;
 }
 
 function purgeLeases(rec: SubjectRecord, now: number): Map<string, number> {
