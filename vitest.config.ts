@@ -1,8 +1,18 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// The workspace runs @llmsec/* from their TypeScript sources: the "@llmsec/source" condition of
+// each package's exports map (published consumers get dist/). Tests resolve it through Vite, and
+// every Node process a test starts (the CLI, the demo, child limiters) inherits it through
+// NODE_OPTIONS; the consumer test removes it for the packed-and-installed packages.
+const SOURCE_CONDITION = '@llmsec/source';
+
 export default defineConfig({
+  resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim() },
     // Integration tests start real servers (Redis, Alertmanager, Prometheus): give them room,
     // and keep the worker count modest for the 2-core CI machine.
     testTimeout: 30_000,

@@ -281,7 +281,7 @@ table(
     );
   }
   const start = process.hrtime.bigint();
-  const run = spawnSync(process.execPath, ['packages/cli/src/bin.ts', 'replay', file], {
+  const run = spawnSync(process.execPath, ['--conditions=@llmsec/source', 'packages/cli/src/bin.ts', 'replay', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });

@@ -1,0 +1,6 @@
+// @llmsec/ratelimit/http: building blocks under the middleware (the bounded JSON body reader,
+// subject extraction, RateLimit header formatting), for servers that wire their own guard.
+// The middleware itself is exported from the package root.
+export { readJsonBody, RequestBodyError } from './body.ts';
+export { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+export { defaultSubject, defaultSecondarySubject, clientAddress } from './subject.ts';

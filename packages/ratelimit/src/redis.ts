@@ -1,0 +1,6 @@
+// @llmsec/ratelimit/redis: the Redis key layout (`llmsec:{<subject>}:<dimension>`, one hash
+// tag per subject) and the connection helper the CLI uses, for operator tooling. Applications
+// pass their own ioredis client to `RedisStore` and need neither.
+export { rlKey, leaseKey } from './keys.ts';
+export { connectRedis } from './redis-client.ts';
+export type { ConnectRedisOptions } from './redis-client.ts';
