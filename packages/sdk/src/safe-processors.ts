@@ -1,4 +1,5 @@
 import type { Context } from '@opentelemetry/api';
+import { untraced } from '@llmsec/core';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -10,11 +11,15 @@ import { reportTelemetryError } from './errors.ts';
  * 3.1, `Span.end()` and `Logger.emit()` call processors with no try/catch (MultiSpanProcessor,
  * MultiLogRecordProcessor), and a synchronous throw from an exporter inside a simple
  * processor surfaces in the same call. setupLlmsec wraps everything it installs.
+ *
+ * Exports, flushes and shutdowns run in core's untraced context (suppressTracing on the root
+ * context): the OTLP requests are llmsec's own I/O, so an http instrumentation must neither
+ * trace them nor copy the baggage of the user request that ended a span onto them.
  */
 
 async function settle(component: string, work: () => Promise<void> | undefined): Promise<void> {
   try {
-    await work();
+    await untraced(work);
   } catch (err) {
     reportTelemetryError(component, err);
   }
@@ -112,7 +117,7 @@ function safeExport<T>(
     resultCallback(result);
   };
   try {
-    exportFn(items, once);
+    untraced(() => exportFn(items, once));
   } catch (err) {
     once({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
   }

@@ -12,6 +12,7 @@ import {
 } from './http-options.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
+import { sinkErrors } from './sink-errors.ts';
 
 export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
   /**
@@ -120,7 +121,7 @@ export class AlertmanagerSink implements AlertSink {
       else this.firing.delete(alert.alert_id);
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
-      diag.error('llmsec AlertmanagerSink: could not queue alert', err);
+      sinkErrors.report('alertmanager.send', err);
     }
   }
 
@@ -159,7 +160,7 @@ export class AlertmanagerSink implements AlertSink {
         for (const queue of this.queues) queue.enqueue(id, payload);
       }
     } catch (err) {
-      diag.error('llmsec AlertmanagerSink: re-send failed', err);
+      sinkErrors.report('alertmanager.resend', err);
     }
   }
 }

@@ -1,6 +1,6 @@
-import { diag } from '@opentelemetry/api';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import type { AlertSink } from './types.ts';
+import { sinkErrors } from './sink-errors.ts';
 
 export interface ConsoleSinkOptions {
   /** Where the alert JSONL lines go. @default process.stdout */
@@ -28,7 +28,7 @@ export class ConsoleSink implements AlertSink {
     try {
       this.stream.write(`${encodeAlert(alert)}\n`);
     } catch (err) {
-      diag.error('llmsec ConsoleSink: write failed', err);
+      sinkErrors.report('console.write', err);
     }
   }
 
@@ -38,7 +38,7 @@ export class ConsoleSink implements AlertSink {
       // An empty write calls back after everything written before it (or with the stream's error).
       await new Promise<void>((resolve) => this.stream.write('', () => resolve()));
     } catch (err) {
-      diag.error('llmsec ConsoleSink: flush failed', err);
+      sinkErrors.report('console.flush', err);
     }
   }
 

@@ -1,3 +1,5 @@
+import { errorType, untraced } from '@llmsec/core';
+
 /** The subset of `fetch` the HTTP sinks use; injectable so tests need no server. */
 export type FetchLike = (
   url: string,
@@ -33,17 +35,22 @@ export async function postJson(
   let status: number;
   let text = '';
   try {
-    const res = await fetchFn(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-      signal,
-    });
+    // Our own I/O: outside the user's trace and baggage (core's untraced), so an http / fetch
+    // instrumentation neither makes it a span of whichever request raised the alert nor sends
+    // that request's traceparent and baggage (user.id, session.id) to the receiver.
+    const res = await untraced(() =>
+      fetchFn(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+        signal,
+      }),
+    );
     status = res.status;
     // Reading the body also frees the connection for reuse.
     if (res.text) text = await res.text();
   } catch (err) {
-    const type = err instanceof Error ? err.name : 'Error';
+    const type = errorType(err);
     const message = err instanceof Error ? err.message : String(err);
     throw new DeliveryError(`POST ${url} failed: ${message}`, type, true);
   }

@@ -2,7 +2,6 @@ import {
   ROOT_CONTEXT,
   SeverityNumber,
   TraceFlags,
-  diag,
   logs,
   trace,
   type Attributes,
@@ -26,6 +25,7 @@ import {
 } from '@llmsec/core';
 import { DETECT_METER_NAME } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
+import { sinkErrors } from './sink-errors.ts';
 
 export interface OtelAlertSinkOptions {
   /** @default logs.getLogger('@llmsec/detect') (the global LoggerProvider) */
@@ -75,7 +75,7 @@ export class OtelAlertSink implements AlertSink {
         context: triggerContext(alert),
       });
     } catch (err) {
-      diag.error('llmsec OtelAlertSink: emit failed', err);
+      sinkErrors.report('otel_log.emit', err);
     }
   }
 

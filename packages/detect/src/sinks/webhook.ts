@@ -1,4 +1,3 @@
-import { diag } from '@opentelemetry/api';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { postJson, redactUrl } from './http-post.ts';
@@ -10,6 +9,7 @@ import {
 } from './http-options.ts';
 import { notificationCounter } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
+import { sinkErrors } from './sink-errors.ts';
 
 export interface WebhookSinkOptions extends HttpDeliveryOptions {
   /** Receives one POST per notification, the body being the alert JSONL object. */
@@ -53,7 +53,7 @@ export class WebhookSink implements AlertSink {
     try {
       this.queue.enqueue(`${alert.alert_id}/${alert.status}`, encodeAlert(alert));
     } catch (err) {
-      diag.error('llmsec WebhookSink: could not queue alert', err);
+      sinkErrors.report('webhook.send', err);
     }
   }
 
