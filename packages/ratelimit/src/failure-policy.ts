@@ -5,12 +5,12 @@
  * open (decide with the local fallback store) or fail closed (refuse, `store_unavailable`).
  */
 import { diag } from '@opentelemetry/api';
+import { untraced } from '@llmsec/core';
 import type { ResolvedOptions } from './options.ts';
 import { CODE_OK, type AcquireOp, type AcquireOutcome, type LimiterStore, type SettleOp } from './store.ts';
 import type { LimiterTelemetry } from './telemetry.ts';
 import { errorType, withTimeout } from './timeout.ts';
 import type { AcquireResult } from './types.ts';
-import { untraced } from './untraced.ts';
 
 export class StoreFailurePolicy {
   private readonly o: ResolvedOptions;

@@ -1,4 +1,3 @@
-import { diag } from '@opentelemetry/api';
 import { ANONYMOUS_USER } from '@llmsec/core';
 import { CONCURRENT_INDEX, dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
 import { levelName } from './enforcement.ts';
@@ -165,7 +164,8 @@ export class RateLimiter {
       try {
         name = this.o.resolveTier(req);
       } catch (err) {
-        diag.error('@llmsec/ratelimit: resolveTier threw; using the default tier', err);
+        // Counted each time, logged once per episode: a broken resolveTier fails every request.
+        this.telemetry.error('resolve_tier', err);
       }
     }
     return name !== undefined && this.o.tiers.has(name) ? name : this.o.defaultTier;

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { context, propagation, trace, TraceFlags, type Context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { Redis } from 'ioredis';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { RateLimiter } from '../src/limiter.ts';
+import { RedisStore } from '../src/redis-store.ts';
+
+// What an instrumented ioredis sees: its instrumentation patches `sendCommand` and parents the
+// command's span on the context active there, and propagators read baggage from it.
+let redis: RedisHandle | undefined;
+let client: Redis | undefined;
+const contextManager = new AsyncLocalStorageContextManager();
+
+beforeAll(async () => {
+  context.setGlobalContextManager(contextManager.enable());
+  redis = await startRedis();
+  client = new Redis(redis.url, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+  // Connected first: the client's own handshake (CLIENT SETINFO, ...) is not the limiter's I/O.
+  await client.ping();
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+  context.disable();
+});
+
+function userContext(): Context {
+  const span = trace.wrapSpanContext({
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+  });
+  const baggage = propagation.createBaggage({ 'user.id': { value: 'alice' }, 'session.id': { value: 's1' } });
+  return propagation.setBaggage(trace.setSpan(context.active(), span), baggage);
+}
+
+describe('the limiter runs its own Redis I/O untraced', () => {
+  it('every command sent from inside a user span with baggage has tracing suppressed and no span or baggage', async () => {
+    const seen: Context[] = [];
+    const names: string[] = [];
+    const original = client!.sendCommand.bind(client!);
+    client!.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      seen.push(context.active());
+      names.push(args[0].name);
+      return original(...args);
+    }) as Redis['sendCommand'];
+    const lim = new RateLimiter({
+      store: new RedisStore({ client: client! }),
+      tiers: { t: { requestsPerMinute: 100, tokensPerHour: 10_000, concurrent: 5 } },
+      commandTimeoutMs: 2_000,
+    });
+    const user = userContext();
+    await context.with(user, async () => {
+      const r = await lim.acquire({ subject: 'alice', secondarySubject: 'ip:192.0.2.1', estimatedTokens: 10 });
+      expect(r.allowed).toBe(true);
+      // The caller's own context is untouched after the limiter's await.
+      expect(trace.getSpan(context.active())?.spanContext().spanId).toBe('b7ad6b7169203331');
+      expect(propagation.getBaggage(context.active())?.getEntry('user.id')?.value).toBe('alice');
+      await lim.settle(r.lease!, { tokens: 20 });
+      await lim.status('alice');
+      await lim.recordViolation('alice', 1);
+      await lim.ban('alice');
+      await lim.lift('alice');
+      await lim.reset('alice');
+      expect(isTracingSuppressed(context.active())).toBe(false);
+    });
+    client!.sendCommand = original;
+    // acquire, settle, status, violation, ban, lift, reset (EVALSHA, or EVAL after NOSCRIPT).
+    expect(seen.length).toBeGreaterThanOrEqual(7);
+    for (const [i, ctx] of seen.entries()) {
+      expect(isTracingSuppressed(ctx), names[i]).toBe(true);
+      expect(trace.getSpan(ctx)).toBeUndefined();
+      expect(propagation.getBaggage(ctx)).toBeUndefined();
+    }
+  });
+});
