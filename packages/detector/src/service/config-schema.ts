@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { ALERT_SEVERITIES } from '@llmsec/core';
+import { parseDuration } from '@llmsec/detect';
+import { DEFAULT_SESSION_ATTRIBUTES, DEFAULT_USER_ATTRIBUTES } from './genai-attributes.ts';
+
+/**
+ * The detector's YAML config file (`--config`): one place for everything, validated here so a
+ * mistake fails at start with the field named. Unknown keys are errors (a typo such as
+ * `alertmanagers` must not silently disable alerting). Durations: `30s`, `10m`, `1h` or ms.
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or ms)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+
+const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
+  message: 'want HOST:PORT (e.g. 127.0.0.1:4318, 0.0.0.0:4317, [::1]:4318)',
+});
+
+const httpUrl = z.string().refine((s) => isUrl(s, ['http:', 'https:']), { message: 'want an http(s):// URL' });
+
+const stateUrl = z.string().refine((s) => s === 'memory' || isUrl(s, ['redis:', 'rediss:']), {
+  message: 'want "memory" or a redis:// / rediss:// URL',
+});
+
+const redisUrl = z.string().refine((s) => isUrl(s, ['redis:', 'rediss:']), { message: 'want a redis:// URL' });
+
+const ACTIONS = ['warn', 'throttle', 'block', 'ban'] as const;
+
+const actionRule = z
+  .object({
+    severity: z.enum(ALERT_SEVERITIES).optional(),
+    rule: z.string().min(1).optional(),
+    action: z.enum(ACTIONS),
+    /** throttle and block: how long; ban: none (until lifted with `llmsec limits lift`). */
+    duration: positiveDuration.optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.severity === undefined && a.rule === undefined)
+      ctx.addIssue({ code: 'custom', message: 'needs severity or rule (what the action applies to)' });
+    if ((a.action === 'throttle' || a.action === 'block') && a.duration === undefined)
+      ctx.addIssue({ code: 'custom', path: ['duration'], message: `${a.action} needs a duration` });
+    if (a.action === 'ban' && a.duration !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['duration'],
+        message: 'a ban lasts until lifted (llmsec limits lift); use block with a duration for a timed refusal',
+      });
+  });
+
+export const configSchema = z
+  .object({
+    otlp: z
+      .object({
+        grpc: hostPort.default('127.0.0.1:4317'),
+        http: hostPort.default('127.0.0.1:4318'),
+        /** Largest export request body (bytes, after gunzip). */
+        max_body_bytes: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({ grpc: '127.0.0.1:4317', http: '127.0.0.1:4318' }),
+    rules: z.string().min(1).optional(),
+    state: stateUrl.default('memory'),
+    allowed_lateness: duration.default(5_000),
+    tick_interval: positiveDuration.default(1_000),
+    queue_capacity: z.number().int().positive().default(200_000),
+    retry_after: positiveDuration.default(1_000),
+    shutdown_timeout: positiveDuration.default(10_000),
+    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    sinks: z
+      .object({
+        alertmanager: z.array(httpUrl).default([]),
+        webhook: z.array(httpUrl).default([]),
+        /** Alert JSONL: a file path (appended) or `-` for stdout. */
+        alerts: z.string().min(1).optional(),
+        /** OTLP/HTTP logs endpoint for alert log records, e.g. http://collector:4318/v1/logs. */
+        otlp_alerts: httpUrl.optional(),
+        /** Alertmanager `generatorURL` / trace links, e.g. http://jaeger:16686/trace/{trace_id}. */
+        trace_url_template: z.string().optional(),
+      })
+      .strict()
+      .default({ alertmanager: [], webhook: [] }),
+    genai: z
+      .object({
+        user_attributes: z.array(z.string().min(1)).min(1).default([...DEFAULT_USER_ATTRIBUTES]),
+        session_attributes: z.array(z.string().min(1)).default([...DEFAULT_SESSION_ATTRIBUTES]),
+      })
+      .strict()
+      .default({ user_attributes: [...DEFAULT_USER_ATTRIBUTES], session_attributes: [...DEFAULT_SESSION_ATTRIBUTES] }),
+    enforcement: z
+      .object({
+        /** The rate limiter's Redis (every app replica's RateLimiter reads it). */
+        redis: redisUrl,
+        cluster: z.boolean().default(false),
+        /** The apps' limiter thresholds (ratelimit EnforcementOptions); must match theirs. */
+        thresholds: z
+          .object({
+            warning_at: z.number().positive().optional(),
+            throttled_at: z.number().positive().optional(),
+            blocked_at: z.number().positive().optional(),
+            banned_at: z.number().positive().optional(),
+            half_life: positiveDuration.optional(),
+          })
+          .strict()
+          .default({}),
+        max_users_per_alert: z.number().int().positive().default(100),
+        /** First match wins: a rule match before a severity match. */
+        actions: z.array(actionRule).min(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type EnforcementActionName = (typeof ACTIONS)[number];
+
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65_535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function isUrl(s: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}

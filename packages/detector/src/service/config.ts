@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type ParsedConfig } from './config-schema.ts';
+
+/** A config file or flag that cannot be used; the message names the file or flag and the field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Command-line values that override the file (flags for the common options). */
+export interface ConfigFlags {
+  otlpGrpc?: string;
+  otlpHttp?: string;
+  rules?: string;
+  state?: string;
+  alertmanager?: string[];
+  webhook?: string[];
+  alerts?: string;
+  otlpAlerts?: string;
+  allowedLateness?: string;
+  queueCapacity?: string;
+  shutdownTimeout?: string;
+  logLevel?: string;
+}
+
+/** Where each flag lands in the file's structure, and its name for error messages. */
+const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; number?: boolean }> = {
+  otlpGrpc: { path: ['otlp', 'grpc'], flag: '--otlp-grpc' },
+  otlpHttp: { path: ['otlp', 'http'], flag: '--otlp-http' },
+  rules: { path: ['rules'], flag: '--rules' },
+  state: { path: ['state'], flag: '--state' },
+  alertmanager: { path: ['sinks', 'alertmanager'], flag: '--alertmanager' },
+  webhook: { path: ['sinks', 'webhook'], flag: '--webhook' },
+  alerts: { path: ['sinks', 'alerts'], flag: '--alerts' },
+  otlpAlerts: { path: ['sinks', 'otlp_alerts'], flag: '--otlp-alerts' },
+  allowedLateness: { path: ['allowed_lateness'], flag: '--allowed-lateness' },
+  queueCapacity: { path: ['queue_capacity'], flag: '--queue-capacity', number: true },
+  shutdownTimeout: { path: ['shutdown_timeout'], flag: '--shutdown-timeout' },
+  logLevel: { path: ['log_level'], flag: '--log-level' },
+};
+
+/**
+ * The file (YAML or JSON, optional) with the flags applied over it, validated as a whole.
+ * Throws ConfigError naming the file and field, or the flag, of every problem.
+ */
+export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): ParsedConfig {
+  let raw: Record<string, unknown> = {};
+  const source = file === undefined ? 'flags' : basename(file);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${source}: cannot read: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text, { maxAliasCount: 100 });
+    } catch (err) {
+      throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${source}: want a mapping at the top level`);
+      raw = doc as Record<string, unknown>;
+    }
+  }
+  const fromFlag = new Map<string, string>();
+  for (const key of Object.keys(flags) as (keyof ConfigFlags)[]) {
+    const value = flags[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    const spec = FLAG_PATHS[key];
+    let v: unknown = value;
+    if (spec.number) {
+      v = Number(value);
+      if (!Number.isFinite(v)) throw new ConfigError(`${spec.flag}: want a number, got ${JSON.stringify(value)}`);
+    }
+    setPath(raw, spec.path, v);
+    fromFlag.set(spec.path.join('.'), spec.flag);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => describe(issue, source, fromFlag));
+    throw new ConfigError(problems.join('\n'));
+  }
+  return result.data;
+}
+
+function describe(issue: z.core.$ZodIssue, source: string, fromFlag: Map<string, string>): string {
+  const path = issue.path.map(String);
+  for (let n = path.length; n > 0; n--) {
+    const flag = fromFlag.get(path.slice(0, n).join('.'));
+    if (flag !== undefined) return `${flag}: ${issue.message}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    const where = path.length > 0 ? ` in "${path.join('.')}"` : '';
+    return `${source}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}`;
+  }
+  if (path.length === 0) return `${source}: ${issue.message}`;
+  return `${source}: field "${path.join('.')}": ${issue.message}`;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    const k = path[i]!;
+    const next = o[k];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]!] = value;
+}

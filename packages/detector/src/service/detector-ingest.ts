@@ -1,0 +1,109 @@
+import type { DecodedLogRecord, DecodedSpan, IngestResult, OtlpIngest } from '../otlp/types.ts';
+import type { GenAiSpanOptions } from './genai-span.ts';
+import type { IngestQueue } from './ingest-queue.ts';
+import type { DetectorMetrics, Signal } from './metrics.ts';
+import { logRecordToEvent, newBatch, spanToEvents, type EventBatch, type RejectReason } from './record-events.ts';
+
+export interface DetectorIngestOptions {
+  queue: IngestQueue;
+  metrics: DetectorMetrics;
+  genAi: GenAiSpanOptions;
+  /** Retry-After when the queue is full or the service is draining. @default 1 */
+  retryAfterSeconds?: number;
+  /** Internal failures (never thrown to the receivers). */
+  onError: (err: unknown) => void;
+}
+
+/**
+ * The service side of the OTLP receivers: turns one decoded export request into security
+ * events (llmsec log records, llmsec span events, GenAI spans of other instrumentations),
+ * counts what is not usable by reason (answered as OTLP partial success), and hands the
+ * events to the bounded queue whole, or refuses the request whole so the sender retries.
+ * Duplicates (the same event as span event and log record, a retried export) are dropped
+ * later by the engine's ingestOnce, by event id.
+ */
+export class DetectorIngest implements OtlpIngest {
+  private readonly queue: IngestQueue;
+  private readonly metrics: DetectorMetrics;
+  private readonly genAi: GenAiSpanOptions;
+  private readonly retryAfterSeconds: number;
+  private readonly onError: (err: unknown) => void;
+  private accepting = true;
+
+  constructor(options: DetectorIngestOptions) {
+    this.queue = options.queue;
+    this.metrics = options.metrics;
+    this.genAi = options.genAi;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+    this.onError = options.onError;
+  }
+
+  /** False once stop() was called: every later request is answered `unavailable`. */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /** Stops taking requests (SIGTERM): the Collector retries them on another replica. */
+  stop(): void {
+    this.accepting = false;
+  }
+
+  logs(records: DecodedLogRecord[]): IngestResult {
+    return this.take('logs', records.length, (batch, rejects) => {
+      for (const r of records) {
+        const reason = logRecordToEvent(r, batch);
+        if (reason !== undefined) rejects.add(reason);
+      }
+    });
+  }
+
+  traces(spans: DecodedSpan[]): IngestResult {
+    return this.take('traces', spans.length, (batch, rejects) => {
+      for (const s of spans) {
+        const reason = spanToEvents(s, this.genAi, batch);
+        if (reason !== undefined) rejects.add(reason);
+      }
+    });
+  }
+
+  private take(signal: Signal, count: number, convert: (b: EventBatch, r: RejectTally) => void): IngestResult {
+    if (!this.accepting) {
+      this.metrics.refuse(signal, 'unavailable');
+      return { kind: 'unavailable', retryAfterSeconds: this.retryAfterSeconds };
+    }
+    try {
+      const batch = newBatch();
+      const rejects = new RejectTally();
+      convert(batch, rejects);
+      if (!this.queue.offer(batch)) {
+        this.metrics.refuse(signal, 'overloaded');
+        return { kind: 'overloaded', retryAfterSeconds: this.retryAfterSeconds };
+      }
+      this.metrics.records(signal, count, count - rejects.total);
+      if (rejects.total === 0) return { kind: 'accepted', rejected: 0 };
+      for (const [reason, n] of rejects.counts) this.metrics.reject(signal, reason, n);
+      return { kind: 'accepted', rejected: rejects.total, message: rejects.message(signal) };
+    } catch (err) {
+      this.onError(err);
+      this.metrics.refuse(signal, 'unavailable');
+      return { kind: 'unavailable', retryAfterSeconds: this.retryAfterSeconds };
+    }
+  }
+}
+
+/** Rejections of one request by reason (a handful of reasons: a Map, not per-record objects). */
+class RejectTally {
+  readonly counts = new Map<RejectReason, number>();
+  total = 0;
+
+  add(reason: RejectReason): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    this.total++;
+  }
+
+  /** The partial_success error_message, e.g. `2 log records rejected: not_llmsec=1, invalid_event=1`. */
+  message(signal: Signal): string {
+    const parts = [...this.counts].map(([r, n]) => `${r}=${n}`).join(', ');
+    return `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}`;
+  }
+}

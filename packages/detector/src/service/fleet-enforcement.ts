@@ -1,0 +1,228 @@
+import { ANONYMOUS_USER, formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
+import type { AlertSink } from '@llmsec/detect';
+import { RateLimiter, RedisStore, type EnforcementOptions } from '@llmsec/ratelimit';
+import type { Cluster, Redis } from 'ioredis';
+import type { EnforcementActionName } from './config-schema.ts';
+import type { Logger } from './log.ts';
+import type { DetectorMetrics } from './metrics.ts';
+
+/** One line of the severity/rule → action mapping. */
+export interface EnforcementAction {
+  severity?: 'warning' | 'alert' | 'critical';
+  rule?: string;
+  action: EnforcementActionName;
+  /** throttle, block: ms. */
+  duration?: number;
+}
+
+/** The apps' limiter thresholds (the defaults of @llmsec/ratelimit when not given). */
+export interface FleetThresholds {
+  warningAt?: number;
+  throttledAt?: number;
+  blockedAt?: number;
+  bannedAt?: number;
+  halfLifeMs?: number;
+}
+
+export interface FleetEnforcementOptions {
+  /** The rate limiter's Redis, owned by the caller. */
+  client: Redis | Cluster;
+  /** First match wins, rule matches before severity matches. */
+  actions: EnforcementAction[];
+  thresholds?: FleetThresholds;
+  /** @default 100 */
+  maxUsersPerAlert?: number;
+  metrics?: DetectorMetrics;
+  logger: Logger;
+  /** Each action taken, as a security event (e.g. an OTLP log record back to the Collector). */
+  onAction?: (event: SecurityEvent) => void;
+  /** @default Date.now */
+  now?: () => number;
+  /** Store timeout per command. @default 2000 */
+  commandTimeoutMs?: number;
+}
+
+const DEFAULTS = { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, halfLifeMs: 600_000 };
+
+/**
+ * Fleet enforcement: an AlertSink that turns a firing alert into an enforcement action on
+ * each implicated user, written into the rate limiter's shared Redis state with
+ * @llmsec/ratelimit's own scripts, so every app replica's RateLimiter applies it at that
+ * user's next request, and `llmsec limits lift USER` reverses it.
+ *
+ * The limiter's enforcement is a decaying violation score with thresholds; the actions set
+ * that score to where the apps' thresholds give the wanted level (so an action repeated by a
+ * second detector replica or a re-fired alert changes nothing):
+ * - warn: score raised to `warningAt` (level warning: events only).
+ * - throttle D: score raised to `throttledAt × 2^(D / halfLife)`, which decays below
+ *   `throttledAt` after D (limits scaled by the apps' throttle factor meanwhile). D is capped
+ *   by the config check so the score stays under `blockedAt`.
+ * - block D: score raised to at least `blockedAt` with a block of D (refused until then).
+ * - ban: banned until lifted.
+ * Thresholds must match the apps' `enforcement` options (defaults: the library's).
+ */
+export class FleetEnforcement implements AlertSink {
+  readonly name = 'enforcement';
+  private readonly o: Required<Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds'>> &
+    Pick<FleetEnforcementOptions, 'metrics' | 'onAction'>;
+  private readonly t: Required<FleetThresholds>;
+  private readonly scoreLimiter: RateLimiter;
+  private readonly blockLimiters = new Map<number, RateLimiter>();
+  private readonly pending = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(options: FleetEnforcementOptions) {
+    this.t = { ...DEFAULTS, ...definedOnly(options.thresholds ?? {}) };
+    this.o = {
+      client: options.client,
+      actions: options.actions,
+      maxUsersPerAlert: options.maxUsersPerAlert ?? 100,
+      logger: options.logger,
+      now: options.now ?? Date.now,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
+      metrics: options.metrics,
+      onAction: options.onAction,
+    };
+    for (const a of options.actions) {
+      if (a.action === 'throttle') {
+        const max = maxThrottleMs(this.t);
+        if (!(a.duration! <= max))
+          throw new TypeError(
+            `enforcement: throttle duration ${a.duration}ms is longer than the apps' thresholds allow (${Math.floor(max)}ms = half_life × log2(blocked_at / throttled_at)); use block, or raise half_life`,
+          );
+      }
+    }
+    this.scoreLimiter = this.limiter({ bannedAt: Infinity });
+    for (const a of options.actions)
+      if (a.action === 'block' && !this.blockLimiters.has(a.duration!))
+        this.blockLimiters.set(a.duration!, this.limiter({ bannedAt: Infinity, blockMs: a.duration! }));
+  }
+
+  /** The action for an alert: rule matches first, then severity; undefined when none applies. */
+  actionFor(alert: Pick<Alert, 'rule' | 'severity'>): EnforcementAction | undefined {
+    return (
+      this.o.actions.find((a) => a.rule !== undefined && a.rule === alert.rule) ??
+      this.o.actions.find((a) => a.rule === undefined && a.severity === alert.severity)
+    );
+  }
+
+  send(alert: Alert): void {
+    if (this.closed || alert?.status !== 'firing') return;
+    const action = this.actionFor(alert);
+    if (action === undefined) return;
+    for (const user of (alert.user_ids ?? []).slice(0, this.o.maxUsersPerAlert)) {
+      if (typeof user !== 'string' || user === '' || user === ANONYMOUS_USER) continue;
+      const p = this.apply(user, action, alert).finally(() => this.pending.delete(p));
+      this.pending.add(p);
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.forceFlush();
+  }
+
+  /** Applies one action to one user; resolves with the level after. Never rejects. */
+  private async apply(user: string, action: EnforcementAction, alert: Alert): Promise<void> {
+    try {
+      let level: string;
+      if (action.action === 'ban') {
+        await this.scoreLimiter.ban(user);
+        level = 'banned';
+      } else {
+        const status = await this.scoreLimiter.status(user);
+        const target = this.targetScore(action);
+        const weight = Math.max(target - status.violationScore, action.action === 'block' ? 1e-6 : 0);
+        const limiter = action.action === 'block' ? this.blockLimiters.get(action.duration!)! : this.scoreLimiter;
+        if (weight > 0) {
+          const after = await limiter.recordViolation(user, weight);
+          if (after === undefined) throw new Error('rate limiter store did not answer');
+          level = after;
+        } else level = status.level;
+      }
+      this.o.metrics?.enforcement(action.action, 'applied');
+      this.record(user, action, alert, level);
+    } catch (err) {
+      this.o.metrics?.enforcement(action.action, 'failed');
+      this.o.logger.error('enforcement action failed', {
+        action: action.action,
+        rule: alert.rule,
+        alert_id: alert.alert_id,
+        error: err,
+      });
+    }
+  }
+
+  private targetScore(action: EnforcementAction): number {
+    const t = this.t;
+    if (action.action === 'warn') return t.warningAt;
+    if (action.action === 'block') return t.blockedAt;
+    // Decays to throttledAt after `duration`; kept under blockedAt (checked at construction).
+    return Math.min(t.throttledAt * Math.pow(2, action.duration! / t.halfLifeMs), t.blockedAt * 0.999);
+  }
+
+  private record(user: string, action: EnforcementAction, alert: Alert, level: string): void {
+    const now = this.o.now();
+    const event: SecurityEvent = {
+      event_id: `EVT-enf-${alert.alert_id.slice(4)}-${hash8(user)}`,
+      timestamp: formatTimestamp(now),
+      category: 'anomalous_pattern',
+      severity: action.action === 'ban' || action.action === 'block' ? 'alert' : 'warning',
+      user_id: user,
+      description: `enforcement: ${action.action}${action.duration !== undefined ? ` for ${action.duration}ms` : ''} after ${alert.rule} (${alert.alert_id}); reversible with \`llmsec limits lift ${user}\``,
+      metadata: {
+        anomaly_type: 'enforcement_action',
+        action: action.action,
+        level,
+        rule: alert.rule,
+        alert_id: alert.alert_id,
+        ...(action.duration !== undefined ? { duration_ms: action.duration } : {}),
+      },
+      correlated_events: alert.evidence.slice(0, 10),
+    };
+    this.o.logger.info('enforcement action', { event });
+    try {
+      this.o.onAction?.(event);
+    } catch (err) {
+      this.o.logger.warn('enforcement event not recorded', { error: err });
+    }
+  }
+
+  private limiter(enforcement: EnforcementOptions): RateLimiter {
+    return new RateLimiter({
+      store: new RedisStore({ client: this.o.client }),
+      tiers: { detector: {} },
+      failurePolicy: 'closed',
+      commandTimeoutMs: this.o.commandTimeoutMs,
+      enforcement: {
+        warningAt: this.t.warningAt,
+        throttledAt: this.t.throttledAt,
+        blockedAt: this.t.blockedAt,
+        halfLifeMs: this.t.halfLifeMs,
+        ...enforcement,
+      },
+    });
+  }
+}
+
+/** Longest throttle the thresholds allow before the score would reach blockedAt. */
+export function maxThrottleMs(t: Required<FleetThresholds>): number {
+  return t.halfLifeMs * Math.log2((t.blockedAt * 0.999) / t.throttledAt);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** 8 hex of FNV-1a: keeps the action event's id unique per user without the user in clear. */
+function hash8(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

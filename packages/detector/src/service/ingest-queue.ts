@@ -1,0 +1,117 @@
+import type { SecurityEvent } from '@llmsec/core';
+import type { EventBatch } from './record-events.ts';
+
+export interface IngestQueueOptions {
+  /** Most events held; an export that would exceed it is refused whole (the sender retries). */
+  capacity: number;
+  /** Events processed per turn of the event loop, so receivers keep answering while it drains. @default 4096 */
+  chunk?: number;
+  /** Called for each event, in arrival order. Must not throw (exceptions are passed to onError). */
+  process: (event: SecurityEvent, timeMs: number) => void;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * The bounded hand-off between the receivers and the engine. A receiver offers the events of
+ * one export request all at once: taken whole, or refused whole when they would not fit, so
+ * the receiver can answer 429 / RESOURCE_EXHAUSTED and the Collector's retry loses nothing.
+ * Draining runs on setImmediate in chunks: a flood never starves the HTTP and gRPC servers.
+ */
+export class IngestQueue {
+  private readonly capacity: number;
+  private readonly chunk: number;
+  private readonly process: (event: SecurityEvent, timeMs: number) => void;
+  private readonly onError: (err: unknown) => void;
+  private batches: EventBatch[] = [];
+  /** Index of the next batch to read, and the position inside it. */
+  private head = 0;
+  private pos = 0;
+  private size = 0;
+  private scheduled: NodeJS.Immediate | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: IngestQueueOptions) {
+    if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
+      throw new TypeError('IngestQueue: capacity must be a positive integer');
+    this.capacity = options.capacity;
+    this.chunk = options.chunk ?? 4096;
+    this.process = options.process;
+    this.onError = options.onError;
+  }
+
+  /** Events waiting. */
+  get depth(): number {
+    return this.size;
+  }
+
+  /** Takes the whole batch, or nothing when it would not fit. An empty batch is always taken. */
+  offer(batch: EventBatch): boolean {
+    const n = batch.events.length;
+    if (n === 0) return true;
+    if (this.size + n > this.capacity) return false;
+    this.batches.push(batch);
+    this.size += n;
+    this.schedule();
+    return true;
+  }
+
+  /** Resolves once every event offered so far has been processed. */
+  whenIdle(): Promise<void> {
+    if (this.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Processes everything now, synchronously (shutdown, tests). */
+  drainNow(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    while (this.size > 0) this.run(Number.MAX_SAFE_INTEGER);
+    this.settleIdle();
+  }
+
+  private schedule(): void {
+    if (this.scheduled !== undefined) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      this.run(this.chunk);
+      if (this.size > 0) this.schedule();
+      else this.settleIdle();
+    });
+  }
+
+  private run(budget: number): void {
+    while (budget > 0 && this.size > 0) {
+      const batch = this.batches[this.head]!;
+      const { events, times } = batch;
+      const end = Math.min(events.length, this.pos + budget);
+      for (let i = this.pos; i < end; i++) {
+        try {
+          this.process(events[i]!, times[i]!);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+      const done = end - this.pos;
+      budget -= done;
+      this.size -= done;
+      if (end === events.length) {
+        this.batches[this.head] = undefined as unknown as EventBatch;
+        this.head++;
+        this.pos = 0;
+        // Compact now and then so the batch list does not grow without bound.
+        if (this.head > 1024 || this.head === this.batches.length) {
+          this.batches = this.batches.slice(this.head);
+          this.head = 0;
+        }
+      } else {
+        this.pos = end;
+      }
+    }
+  }
+
+  private settleIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Structured logs: one JSON object per line on stderr (`{"time","level","msg",...fields}`), so
+ * a container runtime or Loki can parse them. Writing never throws into the service.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface JsonLoggerOptions {
+  /** @default process.stderr */
+  stream?: NodeJS.WritableStream;
+  /** @default 'info' */
+  level?: LogLevel;
+  /** Fields on every line (e.g. the replica name). */
+  base?: Record<string, unknown>;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const stream = options.stream ?? process.stderr;
+  const min = RANK[options.level ?? 'info'];
+  const base = options.base ?? {};
+  const now = options.now ?? Date.now;
+  const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    if (RANK[level] < min) return;
+    try {
+      const line = JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...base, ...fields }, errorReplacer);
+      stream.write(`${line}\n`);
+    } catch {
+      // A log line that cannot be written (closed stream, cyclic field) is not worth a crash.
+    }
+  };
+  return {
+    debug: (msg, fields) => write('debug', msg, fields),
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
+  };
+}
+
+/** Errors serialise as their name and message (JSON.stringify would print `{}`). */
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/** A logger that drops everything (tests, embedding). */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,97 @@
+import {
+  ALERT_EVENT_NAME,
+  ATTR_SERVICE_NAME,
+  EVENT_NAME_PREFIX,
+  attributesToEvent,
+  parseTimestamp,
+  type SecurityEvent,
+} from '@llmsec/core';
+import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
+import type { AttributeMap, LogRecordInput, SpanInput } from './inputs.ts';
+
+/**
+ * Why a record was not usable. A bounded set: it is a metric label and the OTLP
+ * partial_success message.
+ */
+export type RejectReason =
+  /** A log record not named `llmsec.<category>` (the Collector's filter should not send it). */
+  | 'not_llmsec'
+  /** An `llmsec.alert` record: an alert, perhaps our own, looped back; alerts are not events. */
+  | 'alert_record'
+  /** Named `llmsec.*` but not a complete event (missing id, category, severity, time, user). */
+  | 'invalid_event'
+  /** A span with no llmsec span events that is not a GenAI model request. */
+  | 'not_genai';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['not_llmsec', 'alert_record', 'invalid_event', 'not_genai'];
+
+/**
+ * Events with their event time in epoch ms (parsed once here, so the engine does not parse
+ * the timestamp again), as two parallel arrays: no wrapper object per event.
+ */
+export interface EventBatch {
+  events: SecurityEvent[];
+  times: number[];
+}
+
+export function newBatch(): EventBatch {
+  return { events: [], times: [] };
+}
+
+/** Appends an llmsec log record's event to `out`, or returns why it is not usable. */
+export function logRecordToEvent(record: LogRecordInput, out: EventBatch): RejectReason | undefined {
+  const name = record.eventName;
+  if (!name.startsWith(EVENT_NAME_PREFIX)) return 'not_llmsec';
+  if (name === ALERT_EVENT_NAME) return 'alert_record';
+  return toEvent(record.attributes, record.traceId, record.spanId, record.resource, out) ? undefined : 'invalid_event';
+}
+
+/**
+ * Appends the events of one span to `out`: its llmsec span events, and for a GenAI span of
+ * another instrumentation its request_completed. Returns the reason when the span gave
+ * nothing usable; a span of llmsec's own instrumentation without events is usable (its
+ * request_completed arrives as a span event or log record of its own).
+ */
+export function spanToEvents(
+  span: SpanInput,
+  genAi: GenAiSpanOptions,
+  out: EventBatch,
+): RejectReason | undefined {
+  const before = out.events.length;
+  let invalid = false;
+  for (const ev of span.events) {
+    if (!ev.name.startsWith(EVENT_NAME_PREFIX) || ev.name === ALERT_EVENT_NAME) continue;
+    if (!toEvent(ev.attributes, span.traceId, span.spanId, span.resource, out)) invalid = true;
+  }
+  const g = genAiSpanToEvent(span, genAi);
+  if (g.kind === 'event') {
+    out.events.push(g.event);
+    out.times.push(parseTimestamp(g.event.timestamp));
+  }
+  if (out.events.length > before || g.kind === 'llmsec_sdk') return undefined;
+  return invalid ? 'invalid_event' : 'not_genai';
+}
+
+function toEvent(
+  attributes: AttributeMap,
+  traceId: string,
+  spanId: string,
+  resource: AttributeMap,
+  out: EventBatch,
+): boolean {
+  const ids: { trace_id?: string; span_id?: string } = {};
+  if (traceId !== '') ids.trace_id = traceId;
+  if (spanId !== '') ids.span_id = spanId;
+  const event = attributesToEvent(attributes, ids);
+  if (event === undefined) return false;
+  // A timestamp the engine cannot read would only be dropped there: reject it here, counted.
+  const timeMs = parseTimestamp(event.timestamp);
+  if (Number.isNaN(timeMs)) return false;
+  if (event.service === undefined) {
+    const service = resource[ATTR_SERVICE_NAME];
+    if (typeof service === 'string' && service !== '') event.service = service;
+  }
+  out.events.push(event);
+  out.times.push(timeMs);
+  return true;
+}

@@ -1,0 +1,79 @@
+import { createWriteStream } from 'node:fs';
+import { SeverityNumber, type Logger as OtelLogger, type Meter } from '@opentelemetry/api';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { ATTR_SERVICE_NAME, eventName, eventToAttributes, parseTimestamp, type SecurityEvent } from '@llmsec/core';
+import { AlertmanagerSink, ConsoleSink, OtelAlertSink, WebhookSink, type AlertSink } from '@llmsec/detect';
+
+export interface SinkConfig {
+  alertmanager: string[];
+  webhook: string[];
+  /** Alert JSONL file (appended), or `-` for stdout. */
+  alerts?: string | undefined;
+  /** OTLP/HTTP logs URL for alert log records (and enforcement action events). */
+  otlpAlerts?: string | undefined;
+  traceUrlTemplate?: string | undefined;
+}
+
+export interface BuiltSinks {
+  sinks: AlertSink[];
+  /** Emits a security event as an `llmsec.<category>` log record to `otlpAlerts` (no-op without it). */
+  emitEvent: (event: SecurityEvent) => void;
+  /** Flushes and closes what the sinks own beyond themselves (the alerts file, the logger provider). */
+  close: () => Promise<void>;
+}
+
+/** The engine's sinks from the config: @llmsec/detect's own, one each. */
+export function buildSinks(config: SinkConfig, meter: Meter, serviceName: string): BuiltSinks {
+  const sinks: AlertSink[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  if (config.alertmanager.length > 0) {
+    sinks.push(
+      new AlertmanagerSink({
+        urls: config.alertmanager,
+        meter,
+        ...(config.traceUrlTemplate !== undefined ? { traceUrlTemplate: config.traceUrlTemplate } : {}),
+      }),
+    );
+  }
+  config.webhook.forEach((url, i) => sinks.push(new WebhookSink({ url, meter, name: `webhook-${i}` })));
+  if (config.alerts !== undefined) {
+    if (config.alerts === '-') sinks.push(new ConsoleSink({ name: 'alerts-stdout' }));
+    else {
+      const stream = createWriteStream(config.alerts, { flags: 'a' });
+      stream.on('error', () => undefined); // reported by the sink's writes; must not crash the service
+      sinks.push(new ConsoleSink({ stream, name: 'alerts-file' }));
+      closers.push(() => new Promise<void>((resolve) => stream.end(() => resolve())));
+    }
+  }
+  let logger: OtelLogger | undefined;
+  if (config.otlpAlerts !== undefined) {
+    const provider = new LoggerProvider({
+      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
+      processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: config.otlpAlerts }) })],
+    });
+    logger = provider.getLogger('@llmsec/detector');
+    sinks.push(new OtelAlertSink({ logger }));
+    closers.push(() => provider.shutdown().catch(() => undefined));
+  }
+  const emitEvent = (event: SecurityEvent): void => {
+    if (logger === undefined) return;
+    const time = parseTimestamp(event.timestamp);
+    logger.emit({
+      eventName: eventName(event.category),
+      severityNumber: event.severity === 'info' ? SeverityNumber.INFO : SeverityNumber.WARN,
+      severityText: event.severity.toUpperCase(),
+      body: event.description ?? event.category,
+      attributes: eventToAttributes(event),
+      ...(Number.isNaN(time) ? {} : { timestamp: time }),
+    });
+  };
+  return {
+    sinks,
+    emitEvent,
+    close: async () => {
+      await Promise.allSettled(closers.map((c) => c()));
+    },
+  };
+}
