@@ -63,6 +63,14 @@ export interface CategoryMetadata {
     latency_ms: number;
     cost_usd: number;
     prompt_length: number;
+    /**
+     * Characters of what this call added: the trailing user / tool messages since the last
+     * assistant message (history and system prompt excluded). Absent in events from before it
+     * existed and from emitters that cannot tell (rules fall back or skip; see the rule file).
+     */
+    new_input_length?: number;
+    /** 1-based model call index within its conversation, when the call belongs to one. */
+    turn_index?: number;
     blocked: boolean;
   };
 }

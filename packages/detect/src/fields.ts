@@ -52,6 +52,10 @@ function metadataGetter(key: string): FieldGetter {
   switch (key) {
     case 'prompt_length':
       return (event) => event.metadata?.prompt_length;
+    case 'new_input_length':
+      return (event) => event.metadata?.new_input_length;
+    case 'turn_index':
+      return (event) => event.metadata?.turn_index;
     case 'prompt_tokens':
       return (event) => event.metadata?.prompt_tokens;
     case 'completion_tokens':

@@ -25,6 +25,10 @@ export type RequestCompletedInput = WithMetadata & {
   costUsd: number;
   /** Prompt length in characters; default: the length of `requestText` when given. */
   promptLength?: number;
+  /** Characters this call added (the trailing user / tool messages), without the resent history. */
+  newInputLength?: number;
+  /** 1-based model call index within the conversation. */
+  turnIndex?: number;
   blocked: boolean;
   /** Overrides the request outcome label derived from `blocked` (e.g. `rate_limited`, `error`). */
   outcome?: RequestOutcome;
@@ -128,6 +132,8 @@ export abstract class CategoryMethods {
       'latencyMs',
       'costUsd',
       'promptLength',
+      'newInputLength',
+      'turnIndex',
       'blocked',
       'outcome',
     ]);
@@ -138,6 +144,8 @@ export abstract class CategoryMethods {
       latency_ms: num(fields.latencyMs),
       cost_usd: num(fields.costUsd),
       prompt_length: num(fields.promptLength),
+      new_input_length: num(fields.newInputLength),
+      turn_index: num(fields.turnIndex),
       blocked: fields.blocked,
       outcome: fields.outcome,
     });

@@ -8,6 +8,7 @@ import { errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts'
 import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
 import { observeCallStream } from './call-stream.ts';
 import { completedMetadata } from './completed-event.ts';
+import { hasServerHistory, measureNewInput, rawMessagesOf, type NewInput } from './new-input.ts';
 import { captureInput } from './content.ts';
 import { OutputBlockedError } from './errors.ts';
 import { runInputGuards, runOutputGuards, type InputResult } from './guard-runner.ts';
@@ -120,6 +121,15 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     // Anthropic's system prompt is not a message; OpenAI's system messages are already counted.
     if (this.adapter.provider === 'anthropic') n += v.system.length;
     return n;
+  }
+
+  /** What this call added to its conversation (new-input.ts), from the original request. */
+  newInput(): NewInput {
+    return measureNewInput(this.guardView().messages, {
+      raw: rawMessagesOf(this.body),
+      inConversation: this.ctx.conversationId !== undefined || this.ctx.sessionId !== undefined,
+      serverHistory: hasServerHistory(this.body),
+    });
   }
 
   estimatedOutputTokens(): number {
@@ -238,6 +248,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
           seconds,
           costUsd: this.costUsd(model, inTok ?? 0, outTok ?? 0),
           promptLength: this.promptLength(),
+          newInput: this.newInput(),
           outcome,
         }),
       });

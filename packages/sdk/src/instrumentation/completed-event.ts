@@ -1,5 +1,6 @@
 import type { CategoryMetadata } from '@llmsec/core';
 import type { CallOutcome } from './call-outcome.ts';
+import type { NewInput } from './new-input.ts';
 
 /**
  * The metadata of a call's one `request_completed` event, built in one place: the facts the
@@ -15,18 +16,23 @@ export interface CompletedFacts {
   costUsd: number;
   /** Characters of the prompt (messages, plus Anthropic's system prompt). */
   promptLength: number;
+  /** The call's own input and its turn in the conversation (new-input.ts). */
+  newInput: NewInput;
   outcome: CallOutcome;
 }
 
 export function completedMetadata(f: CompletedFacts): CategoryMetadata['request_completed'] & { outcome: CallOutcome } {
-  return {
+  const metadata: CategoryMetadata['request_completed'] & { outcome: CallOutcome } = {
     model: f.model,
     prompt_tokens: f.inputTokens ?? 0,
     completion_tokens: f.outputTokens ?? 0,
     latency_ms: Math.round(f.seconds * 1e6) / 1e3,
     cost_usd: f.costUsd,
     prompt_length: f.promptLength,
+    new_input_length: f.newInput.length,
     blocked: f.outcome === 'blocked',
     outcome: f.outcome,
   };
+  if (f.newInput.turnIndex !== undefined) metadata.turn_index = f.newInput.turnIndex;
+  return metadata;
 }
