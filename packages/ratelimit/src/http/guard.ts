@@ -15,12 +15,14 @@
  * The listeners are attached before acquire, so no ending can be missed.
  */
 import type { ServerResponse } from 'node:http';
+import { diag } from '@opentelemetry/api';
 import { estimateRequestBody } from '../estimate/request.ts';
 import type { RequestEstimate } from '../estimate/request.ts';
 import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
 import { reportError } from './errors.ts';
 import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
-import { defaultSecondarySubject, defaultSubject, sanitizeSubject } from './subject.ts';
+import { checkIpv6Prefix, DEFAULT_IPV6_PREFIX } from './ip.ts';
+import { defaultSecondarySubject, defaultSubject, sanitizeSubject, type SubjectOptions } from './subject.ts';
 import type {
   GuardResponse,
   RateLimitDecision,
@@ -52,6 +54,7 @@ export class RateLimitGuard<Req extends RequestLike> {
   readonly #failureStatus: number;
   readonly #failOpen: boolean;
   readonly #headerOptions: Omit<RateLimitHeaderOptions, 'primarySubject'>;
+  readonly #subjectOptions: SubjectOptions;
 
   constructor(options: RateLimitMiddlewareOptions<Req>) {
     const limiter = options?.limiter as Partial<RateLimitMiddlewareOptions<Req>['limiter']> | undefined;
@@ -75,16 +78,34 @@ export class RateLimitGuard<Req extends RequestLike> {
     this.#failureStatus = failureStatus;
     this.#failOpen = options.failOpen ?? false;
     this.#headerOptions = options.headers ?? {};
+    const ipv6Prefix = checkIpv6Prefix(
+      options.ipv6Prefix ?? DEFAULT_IPV6_PREFIX,
+      'llmsec rate-limit middleware: ipv6Prefix',
+    );
+    const trust = options.trustUserIdHeader;
+    if (trust !== undefined && typeof trust !== 'boolean') {
+      throw new TypeError('llmsec rate-limit middleware: trustUserIdHeader must be a boolean');
+    }
+    this.#subjectOptions = trust === undefined ? { ipv6Prefix } : { ipv6Prefix, trustUserIdHeader: trust };
+    if (options.subject === undefined && trust === undefined) {
+      diag.warn(
+        'llmsec rate-limit middleware: the default subject trusts the x-user-id request header, which any ' +
+          'client can set to spread its requests over invented ids (and out of its own limits and bans). ' +
+          'Pass `subject` (your authenticated user id), or `trustUserIdHeader: true` if a proxy you control ' +
+          'sets x-user-id, or `trustUserIdHeader: false` to ignore it.',
+      );
+    }
   }
 
   /** Never rejects: every failure inside is reported and turned into a decision. */
   async admit(req: Req, res: ServerResponse): Promise<Admission> {
     const tracker = new LeaseTracker(this.#options, req, res);
     const subject =
-      sanitizeSubject(this.#call('subject', () => this.#options.subject?.(req))) ?? defaultSubject(req);
+      sanitizeSubject(this.#call('subject', () => this.#options.subject?.(req))) ??
+      defaultSubject(req, this.#subjectOptions);
     const secondaryRaw = this.#options.secondarySubject
       ? sanitizeSubject(this.#call('secondarySubject', () => this.#options.secondarySubject?.(req)))
-      : defaultSecondarySubject(req);
+      : defaultSecondarySubject(req, this.#subjectOptions);
     const secondarySubject = secondaryRaw === subject ? undefined : secondaryRaw;
     const tier = this.#call('tier', () => this.#options.tier?.(req));
     const { tokens, costMicroUsd } = await this.#estimate(req);

@@ -80,14 +80,28 @@ export interface RateLimitMiddlewareOptions<Req extends RequestLike = GuardReque
   /**
    * The primary subject (usually the user). Return `undefined` to fall back to the default.
    * Default: `user:<x-user-id header>`, else `key:<sha256 prefix of the bearer token>`, else
-   * `ip:<client address>`. Only trust `x-user-id` when a proxy you control sets it.
+   * `ip:<client address bucket>`. The default trusts `x-user-id`, which any client can set:
+   * without this function and without `trustUserIdHeader`, the middleware warns once.
    */
   subject?: (req: Req) => string | undefined;
   /**
-   * Checked together with the primary subject. Default: `ip:<client address>` (omitted when it
-   * equals the primary subject). Return `undefined` for none.
+   * Whether the default subject reads `x-user-id`: `true` when a proxy you control sets it
+   * after authentication (no warning), `false` to ignore it (bearer token, then address).
+   * @default unset: read it, and warn once at construction (unless `subject` is given)
+   */
+  trustUserIdHeader?: boolean;
+  /**
+   * Checked together with the primary subject. Default: `ip:<client address bucket>`
+   * (omitted when it equals the primary subject). Return `undefined` for none.
    */
   secondarySubject?: (req: Req) => string | undefined;
+  /**
+   * Prefix length of the IPv6 networks the default subjects bucket by: one host usually owns a
+   * whole /64, so per-address buckets would be unlimited buckets. IPv4 is per address, an
+   * IPv4-mapped IPv6 address counts as its IPv4 address. 1 to 128.
+   * @default 64
+   */
+  ipv6Prefix?: number;
   tier?: (req: Req) => string | undefined;
   /**
    * Tokens to reserve. May read `req.body` when a body parser ran before the middleware
