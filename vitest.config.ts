@@ -15,6 +15,10 @@ export default defineConfig({
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim() },
     // Integration tests start real servers (Redis, Alertmanager, Prometheus): give them room,
     // and keep the worker count modest for the 2-core CI machine.
+    // A stray `.only` must fail the run everywhere (CI sets no flag we could rely on: vitest's
+    // default follows CI). A developer focusing tests locally opts in: LLMSEC_ALLOW_ONLY=1.
+    // test/allow-only.test.ts proves a `.only` fails this config.
+    allowOnly: process.env.LLMSEC_ALLOW_ONLY === '1',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     maxWorkers: 2,

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMTOOL_BIN, EXAMPLE_CONFIG_PATH } from './support/alertmanager.ts';
+import { requireBinary } from './support/binaries.ts';
 
 const run = promisify(execFile);
 
 /** Runs amtool; resolves with the exit code and output instead of rejecting on failure. */
 async function amtool(...args: string[]): Promise<{ code: number; out: string }> {
+  requireBinary(AMTOOL_BIN); // a missing amtool says "install it", not "exit code -1"
   try {
     const { stdout, stderr } = await run(AMTOOL_BIN, args, { timeout: 20_000 });
     return { code: 0, out: stdout + stderr };

@@ -15,6 +15,7 @@ import {
 } from './support/dashboard.ts';
 import * as core from '@llmsec/core';
 import { DEFAULT_RULE_IDS, defaultRules } from '@llmsec/detect';
+import { requireBinary } from './support/binaries.ts';
 
 /**
  * Static checks of the deployment configuration: promtool on the Prometheus config and rules
@@ -40,6 +41,7 @@ interface Run {
 }
 
 async function run(command: string, args: string[], cwd = ROOT): Promise<Run> {
+  requireBinary(command); // "install promtool (Debian package prometheus)", not a bare exit code
   return await new Promise((resolvePromise) => {
     execFile(command, args, { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

@@ -5,6 +5,7 @@ import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GEN_AI_DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS } from '@llmsec/core';
 import { setupLlmsec, withSecurityContext, type LlmsecSetup } from '@llmsec/sdk';
+import { requireBinary } from './support/binaries.ts';
 import { getFreePort } from './support/ports.ts';
 import { startPrometheus, type PrometheusHandle, type PromSeries } from './support/prometheus.ts';
 
@@ -116,7 +117,7 @@ describe('Prometheus endpoint', () => {
   it('serves the same text mounted on the application server, and promtool accepts it', async () => {
     const mounted = await scrape(`http://127.0.0.1:${appPort}/metrics`);
     expect(mounted).toContain('llmsec_events_total{category="guardrail_block",severity="warning",layer="injection"');
-    const check = spawnSync('promtool', ['check', 'metrics'], { input: mounted, encoding: 'utf8' });
+    const check = spawnSync(requireBinary('promtool'), ['check', 'metrics'], { input: mounted, encoding: 'utf8' });
     // promtool exits non-zero on a parse error or a lint finding (checked: it rejects garbage).
     expect(check.error).toBeUndefined();
     expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireBinary } from './binaries.ts';
 import { waitUntil } from './ports.ts';
 
 /** A server process started by a test (Redis, Prometheus, Alertmanager), stopped by `stop()`. */
@@ -27,9 +28,11 @@ export async function startServer(
   args: (dir: string) => string[],
   options: StartOptions,
 ): Promise<ServerProcess> {
+  // A missing binary rejects here with "install X (Debian package Y)", before anything starts.
+  const bin = requireBinary(command);
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `llmsec-${options.name ?? 'srv'}-`)));
-  const child = spawn(command, args(dir), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args(dir), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const append = (chunk: Buffer): void => {
     out = (out + chunk.toString()).slice(-20_000);
@@ -37,7 +40,14 @@ export async function startServer(
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
   let exited = false;
+  let spawnError: Error | undefined;
   child.on('exit', () => {
+    exited = true;
+  });
+  // Without a listener a spawn failure (EACCES, or the binary removed since the lookup) is an
+  // uncaught exception that kills the test worker; with one it fails this start-up.
+  child.on('error', (err) => {
+    spawnError = err;
     exited = true;
   });
   const proc: ServerProcess = {
@@ -58,6 +68,7 @@ export async function startServer(
   try {
     await waitUntil(
       async () => {
+        if (spawnError !== undefined) throw spawnError;
         if (exited) throw new Error('exited');
         return await options.ready();
       },

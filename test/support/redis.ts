@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { MissingBinaryError, requireBinary } from './binaries.ts';
 import { getFreePort } from './ports.ts';
 import { startServer, type ServerProcess } from './process.ts';
 
@@ -58,7 +59,7 @@ export async function startRedis(
       });
       return handle(port, proc);
     } catch (err) {
-      if (options.port !== undefined || attempt >= 3) throw err;
+      if (options.port !== undefined || attempt >= 3 || err instanceof MissingBinaryError) throw err;
     }
   }
 }
@@ -127,7 +128,14 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let bin: string;
+    try {
+      bin = requireBinary(cmd);
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
