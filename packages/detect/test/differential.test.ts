@@ -115,6 +115,9 @@ function build(draws: Draw[]): Timed[] {
         prompt_length: d.promptLength,
         blocked: d.blocked,
       };
+      // Most events carry the new-input length (escalating_length reads only it); some are
+      // old-style events without it.
+      if (i % 5 !== 0) event.metadata.new_input_length = d.promptLength;
     } else {
       event.metadata = { detection_method: 'canary', confidence: 1 };
     }

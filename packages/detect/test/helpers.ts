@@ -75,7 +75,13 @@ export const outBlock = (at: number, user = 'u1', preview?: string): EventSpec =
 export const request = (
   at: number,
   user = 'u1',
-  m: { prompt_length?: number; blocked?: boolean; prompt_tokens?: number; completion_tokens?: number } = {},
+  m: {
+    prompt_length?: number;
+    new_input_length?: number;
+    blocked?: boolean;
+    prompt_tokens?: number;
+    completion_tokens?: number;
+  } = {},
 ): EventSpec => ({
   at,
   category: 'request_completed',
@@ -87,6 +93,8 @@ export const request = (
     latency_ms: 300,
     cost_usd: 0.001,
     prompt_length: m.prompt_length ?? 400,
+    // Absent unless given, as in events from before the SDK recorded it.
+    ...(m.new_input_length !== undefined ? { new_input_length: m.new_input_length } : {}),
     blocked: m.blocked ?? false,
   },
 });

@@ -80,15 +80,15 @@ describe('identical_requests', () => {
 describe('escalating_length', () => {
   const RULE = 'escalating_length';
 
-  it('fires on more than 5 non-decreasing lengths whose last is more than 3x the first', () => {
+  it('fires on more than 5 non-decreasing new-input lengths whose last is more than 3x the first', () => {
     const { engine, alerts } = recordingEngine();
     const lengths = [100, 150, 200, 250, 300];
     feed(
       engine,
-      lengths.map((n, i) => request(T0 + i * 20 * SEC, 'u1', { prompt_length: n })),
+      lengths.map((n, i) => request(T0 + i * 20 * SEC, 'u1', { new_input_length: n })),
     );
     expect(brief(alerts, RULE)).toEqual([]);
-    feed(engine, [request(T0 + 100 * SEC, 'u1', { prompt_length: 301 })]);
+    feed(engine, [request(T0 + 100 * SEC, 'u1', { new_input_length: 301 })]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
   });
 
@@ -97,7 +97,7 @@ describe('escalating_length', () => {
     const lengths = [900, 90, 100, 110, 120, 130, 140, 150, 200, 250, 260, 301];
     feed(
       engine,
-      lengths.map((n, i) => request(T0 + i * 10 * SEC, 'u1', { prompt_length: n })),
+      lengths.map((n, i) => request(T0 + i * 10 * SEC, 'u1', { new_input_length: n })),
     );
     // Last 10 = 100..301: non-decreasing and 301 > 3 x 100.
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
@@ -108,15 +108,51 @@ describe('escalating_length', () => {
     const a = recordingEngine();
     feed(
       a.engine,
-      [100, 150, 200, 250, 280, 300].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })),
+      [100, 150, 200, 250, 280, 300].map((n, i) => request(T0 + i * SEC, 'u1', { new_input_length: n })),
     );
     expect(brief(a.alerts, RULE)).toEqual([]);
     const b = recordingEngine();
     feed(
       b.engine,
-      [100, 150, 140, 250, 280, 400].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })),
+      [100, 150, 140, 250, 280, 400].map((n, i) => request(T0 + i * SEC, 'u1', { new_input_length: n })),
     );
     expect(brief(b.alerts, RULE)).toEqual([]);
+  });
+
+  it('a conversation resending its history: the total grows, the new input does not, no alert', () => {
+    const { engine, alerts } = recordingEngine();
+    const own = [60, 45, 80, 52, 70, 66, 40, 90, 55, 61];
+    let total = 300; // the system prompt
+    feed(
+      engine,
+      own.map((n, i) => {
+        total += n;
+        const e = request(T0 + i * 20 * SEC, 'u1', { prompt_length: total, new_input_length: n });
+        total += 700; // the reply, resent with the next turn
+        return e;
+      }),
+    );
+    expect(brief(alerts, RULE)).toEqual([]);
+  });
+
+  it('old events without new_input_length are not judged (no fallback to the total)', () => {
+    const { engine, alerts } = recordingEngine();
+    feed(
+      engine,
+      [100, 200, 400, 800, 1600, 3200].map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: n })),
+    );
+    expect(brief(alerts, RULE)).toEqual([]);
+  });
+
+  it('skips calls whose new input has no text instead of reading the total', () => {
+    const { engine, alerts } = recordingEngine();
+    const seq = [100, 0, 150, 0, 200, 250, 300, 0, 301];
+    feed(
+      engine,
+      seq.map((n, i) => request(T0 + i * SEC, 'u1', { prompt_length: 5000 + i * 1000, new_input_length: n })),
+    );
+    // Six valued events 100..301, non-decreasing, 301 > 3 x 100: the zeros neither break nor join the run.
+    expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
   });
 });
 
