@@ -114,3 +114,29 @@ export interface DecodeLimits {
    */
   maxSpanEvents?: number;
 }
+
+/** How one export request ended, for the service's metrics (low-cardinality by design). */
+export type ReceiveOutcome =
+  | 'accepted' // handed to OtlpIngest and taken (report.rejected of them refused)
+  | 'overloaded' // OtlpIngest answered overloaded: 429 / RESOURCE_EXHAUSTED
+  | 'unavailable' // OtlpIngest answered unavailable (or threw): 503 / UNAVAILABLE
+  | 'invalid' // body did not decode or broke a DecodeLimits cap: 400 / INVALID_ARGUMENT
+  | 'too_large' // over the body size cap (wire or decompressed): 413
+  | 'unsupported' // other method, content type or content encoding: 405 / 415
+  | 'timeout' // body not received in time: 408
+  | 'aborted'; // the sender went away mid-request
+
+export interface ReceiveReport {
+  transport: 'http' | 'grpc';
+  signal: 'logs' | 'traces';
+  outcome: ReceiveOutcome;
+  /** Records (log records or spans) decoded; 0 when the body did not decode. */
+  records: number;
+  /** Of those, refused by OtlpIngest (partial success). */
+  rejected: number;
+  /** Body size on the wire. */
+  bytes: number;
+}
+
+/** Called once per export request; must not throw (a throw is caught and ignored). */
+export type ReceiveObserver = (report: ReceiveReport) => void;

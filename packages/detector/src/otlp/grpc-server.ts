@@ -1,0 +1,152 @@
+// OTLP/gRPC receiver (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc): the LogsService
+// and TraceService Export methods on @grpc/grpc-js, with hand-built service definitions whose
+// (de)serialisers pass bytes through, so decoding (and its errors) happens in the handler and
+// maps to INVALID_ARGUMENT instead of grpc-js's generic INTERNAL. grpc-js enforces the
+// message size cap, after decompression too (gzip bombs get RESOURCE_EXHAUSTED).
+import { Buffer } from 'node:buffer';
+import * as grpc from '@grpc/grpc-js';
+import { diag } from '@opentelemetry/api';
+import { decodeLogs, decodeTraces } from './decode.ts';
+import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
+import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
+import { GrpcCode, encodeExportResponse, encodeStatus, retrySeconds, type Signal } from './responses.ts';
+import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './types.ts';
+
+export interface OtlpGrpcServerOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port (see the returned `port`). @default 4317 */
+  port?: number;
+  ingest: OtlpIngest;
+  /**
+   * Largest request message, compressed or decompressed; larger ones get RESOURCE_EXHAUSTED.
+   * @default 4 MiB (gRPC's own default)
+   */
+  maxReceiveMessageBytes?: number;
+  limits?: DecodeLimits;
+  observer?: ReceiveObserver;
+  /**
+   * How long close() waits for in-flight calls before cancelling them.
+   * @default 5_000
+   */
+  shutdownTimeoutMs?: number;
+}
+
+export interface OtlpGrpcServer {
+  /** The bound port (the chosen one when `port` was 0). */
+  readonly port: number;
+  /** Stops accepting, lets in-flight calls finish (up to shutdownTimeoutMs), then closes. */
+  close(): Promise<void>;
+}
+
+const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+const TRACES_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const MiB = 1024 * 1024;
+
+function exportMethod(path: string): grpc.MethodDefinition<Buffer, Uint8Array> {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: (bytes: Buffer) => bytes,
+    responseSerialize: (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+    responseDeserialize: (bytes: Buffer) => bytes,
+  };
+}
+
+/** Starts the OTLP/gRPC server; resolves once it listens. */
+export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promise<OtlpGrpcServer> {
+  if (!options?.ingest) throw new Error('startOtlpGrpcServer: options.ingest is required');
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 4317;
+  const maxBytes = options.maxReceiveMessageBytes ?? 4 * MiB;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new Error(`startOtlpGrpcServer: maxReceiveMessageBytes must be a positive integer, got ${String(maxBytes)}`);
+  }
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+    throw new Error(`startOtlpGrpcServer: port must be 0..65535, got ${String(requestedPort)}`);
+  }
+  const limits = resolveDecodeLimits(options.limits);
+  const { ingest, observer } = options;
+
+  const report = safeObserver(observer);
+
+  const exportHandler =
+    (signal: Signal): grpc.handleUnaryCall<Buffer, Uint8Array> =>
+    (call, callback) => {
+      const bytes = call.request;
+      const base = { transport: 'grpc' as const, signal, records: 0, rejected: 0, bytes: bytes.length };
+      let records: number;
+      let result: IngestResult;
+      try {
+        if (signal === 'logs') {
+          const decoded = decodeLogs(bytes, 'protobuf', limits);
+          records = decoded.length;
+          result = callIngest(() => ingest.logs(decoded));
+        } else {
+          const decoded = decodeTraces(bytes, 'protobuf', limits);
+          records = decoded.length;
+          result = callIngest(() => ingest.traces(decoded));
+        }
+      } catch (err) {
+        if (!(err instanceof OtlpDecodeError)) diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
+        const message = err instanceof OtlpDecodeError ? err.message : 'request does not decode';
+        callback({ code: GrpcCode.INVALID_ARGUMENT, details: message });
+        report({ ...base, outcome: 'invalid' });
+        return;
+      }
+      base.records = records;
+      if (result.kind === 'accepted') {
+        const rejected = clampRejected(result.rejected, records);
+        const message = rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+        callback(null, encodeExportResponse(rejected, message));
+        report({ ...base, rejected, outcome: 'accepted' });
+        return;
+      }
+      // RetryInfo in grpc-status-details-bin: the spec makes RESOURCE_EXHAUSTED retryable only
+      // when the server says recovery is possible this way; senders also honour its delay.
+      const seconds = retrySeconds(result.retryAfterSeconds);
+      const overloaded = result.kind === 'overloaded';
+      const code = overloaded ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.UNAVAILABLE;
+      const details = overloaded ? 'ingest queue full; retry later' : 'detector not ready; retry later';
+      const metadata = new grpc.Metadata();
+      metadata.set('grpc-status-details-bin', Buffer.from(encodeStatus(code, details, seconds)));
+      callback({ code, details, metadata });
+      report({ ...base, outcome: overloaded ? 'overloaded' : 'unavailable' });
+    };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxBytes,
+    'grpc.max_send_message_length': 1 * MiB,
+  });
+  server.addService({ Export: exportMethod(LOGS_PATH) }, { Export: exportHandler('logs') });
+  server.addService({ Export: exportMethod(TRACES_PATH) }, { Export: exportHandler('traces') });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${requestedPort}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(err);
+      else resolve(bound);
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, shutdownTimeoutMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,212 @@
+// OTLP/HTTP receiver (https://opentelemetry.io/docs/specs/otlp/#otlphttp) as a node:http
+// request handler: POST /v1/logs and POST /v1/traces, protobuf or JSON, optionally gzip. It
+// answers only those two paths and returns false for any other, so the service mounts its
+// health and metrics endpoints on the same server.
+import { Buffer } from 'node:buffer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { diag } from '@opentelemetry/api';
+import { decodeLogs, decodeTraces } from './decode.ts';
+import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
+import { readBody, type BodyLimits } from './http-body.ts';
+import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
+import {
+  GrpcCode,
+  encodeExportResponse,
+  encodeStatus,
+  exportResponseJson,
+  retrySeconds,
+  statusJson,
+  type Signal,
+  type WireFormat,
+} from './responses.ts';
+import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './types.ts';
+
+export interface OtlpHttpHandlerOptions {
+  ingest: OtlpIngest;
+  /**
+   * Largest request body on the wire (compressed or not); larger ones get 413.
+   * @default 4 MiB (the gRPC default max receive size, so both receivers agree)
+   */
+  maxBodyBytes?: number;
+  /**
+   * Largest body after gunzip; a gzip body inflating past it gets 413 (zip bombs stop here).
+   * @default 4 × maxBodyBytes
+   */
+  maxDecompressedBytes?: number;
+  /**
+   * Time allowed to receive the whole body; a slower sender gets 408 and the connection closes.
+   * @default 10_000
+   */
+  bodyTimeoutMs?: number;
+  /** Caps applied while decoding (records, attributes, string lengths, nesting). */
+  limits?: DecodeLimits;
+  /** Told how each export request ended (for metrics). */
+  observer?: ReceiveObserver;
+}
+
+/** Handles the request and returns true, or returns false without touching it (another path). */
+export type OtlpHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const MiB = 1024 * 1024;
+
+export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttpHandler {
+  if (!options?.ingest) throw new Error('createOtlpHttpHandler: options.ingest is required');
+  const maxBodyBytes = options.maxBodyBytes ?? 4 * MiB;
+  const body: BodyLimits = {
+    maxBodyBytes,
+    maxDecompressedBytes: options.maxDecompressedBytes ?? 4 * maxBodyBytes,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
+  };
+  for (const [name, value] of Object.entries(body)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`createOtlpHttpHandler: ${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  const limits = resolveDecodeLimits(options.limits);
+  const { ingest, observer } = options;
+
+  const report = safeObserver(observer);
+
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: Signal): Promise<void> {
+    const format = formatOf(req.headers['content-type']);
+    const replyFormat: WireFormat = format ?? 'json';
+    const base = { transport: 'http' as const, signal, records: 0, rejected: 0, bytes: 0 };
+    if (req.method !== 'POST') {
+      sendStatus(res, 405, replyFormat, GrpcCode.UNIMPLEMENTED, `${req.method ?? ''} not allowed; use POST`, {
+        Allow: 'POST',
+      });
+      report({ ...base, outcome: 'unsupported' });
+      return;
+    }
+    if (format === undefined) {
+      const message = 'Content-Type must be application/x-protobuf or application/json';
+      sendStatus(res, 415, replyFormat, GrpcCode.INVALID_ARGUMENT, message);
+      report({ ...base, outcome: 'unsupported' });
+      return;
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity' && encoding !== 'gzip') {
+      sendStatus(res, 415, format, GrpcCode.INVALID_ARGUMENT, 'Content-Encoding must be gzip or identity');
+      report({ ...base, outcome: 'unsupported' });
+      return;
+    }
+    const got = await readBody(req, encoding === 'gzip', body);
+    if (!got.ok) {
+      if (got.reason === 'aborted') {
+        res.destroy();
+        report({ ...base, outcome: 'aborted' });
+      } else if (got.reason === 'too_large') {
+        sendStatus(res, 413, format, GrpcCode.RESOURCE_EXHAUSTED, got.message);
+        report({ ...base, outcome: 'too_large' });
+      } else if (got.reason === 'timeout') {
+        sendStatus(res, 408, format, GrpcCode.DEADLINE_EXCEEDED, got.message);
+        report({ ...base, outcome: 'timeout' });
+      } else {
+        sendStatus(res, 400, format, GrpcCode.INVALID_ARGUMENT, got.message);
+        report({ ...base, outcome: 'invalid' });
+      }
+      return;
+    }
+    base.bytes = got.bytes.length;
+    let result: IngestResult;
+    let records: number;
+    try {
+      if (signal === 'logs') {
+        const decoded = decodeLogs(got.bytes, format, limits);
+        records = decoded.length;
+        result = callIngest(() => ingest.logs(decoded));
+      } else {
+        const decoded = decodeTraces(got.bytes, format, limits);
+        records = decoded.length;
+        result = callIngest(() => ingest.traces(decoded));
+      }
+    } catch (err) {
+      const message = err instanceof OtlpDecodeError ? err.message : 'body does not decode';
+      if (!(err instanceof OtlpDecodeError)) diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
+      sendStatus(res, 400, format, GrpcCode.INVALID_ARGUMENT, message);
+      report({ ...base, outcome: 'invalid' });
+      return;
+    }
+    base.records = records;
+    if (result.kind === 'accepted') {
+      const rejected = clampRejected(result.rejected, records);
+      const message = rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+      if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
+      else send(res, 200, format, exportResponseJson(signal, rejected, message));
+      report({ ...base, rejected, outcome: 'accepted' });
+      return;
+    }
+    const seconds = retrySeconds(result.retryAfterSeconds);
+    const headers = { 'Retry-After': String(seconds) };
+    if (result.kind === 'overloaded') {
+      sendStatus(res, 429, format, GrpcCode.RESOURCE_EXHAUSTED, 'ingest queue full; retry later', headers, seconds);
+      report({ ...base, outcome: 'overloaded' });
+    } else {
+      sendStatus(res, 503, format, GrpcCode.UNAVAILABLE, 'detector not ready; retry later', headers, seconds);
+      report({ ...base, outcome: 'unavailable' });
+    }
+  }
+
+  return function otlpHttpHandler(req: IncomingMessage, res: ServerResponse): boolean {
+    const signal = signalOf(req.url);
+    if (signal === undefined) return false;
+    handle(req, res, signal).catch((err: unknown) => {
+      // Unreachable by design (every step above returns values); never leave a request hanging.
+      diag.error('llmsec detector: OTLP/HTTP handler failed', err);
+      if (!res.headersSent) sendStatus(res, 500, 'json', GrpcCode.INTERNAL, 'internal error');
+      else res.destroy();
+    });
+    return true;
+  };
+}
+
+
+function signalOf(url: string | undefined): Signal | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (path === '/v1/logs') return 'logs';
+  if (path === '/v1/traces') return 'traces';
+  return undefined;
+}
+
+function formatOf(contentType: string | undefined): WireFormat | undefined {
+  if (contentType === undefined) return undefined;
+  const semi = contentType.indexOf(';');
+  const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type === 'application/x-protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  return undefined;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  format: WireFormat,
+  payload: Uint8Array | string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const all: Record<string, string | number> = {
+    'Content-Type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+    'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length,
+    ...headers,
+  };
+  // A refused request may have an unread body: close rather than drain it on keep-alive.
+  if (status >= 400 && !res.req.complete) all.Connection = 'close';
+  res.writeHead(status, all);
+  res.end(payload);
+}
+
+function sendStatus(
+  res: ServerResponse,
+  status: number,
+  format: WireFormat,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+  retryAfterSeconds?: number,
+): void {
+  const payload = format === 'protobuf' ? encodeStatus(code, message, retryAfterSeconds) : statusJson(code, message, retryAfterSeconds);
+  send(res, status, format, payload, headers);
+}

@@ -1,0 +1,169 @@
+// OTLP/JSON (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding) for the common
+// messages. It differs from the proto3 JSON mapping: trace and span ids are hex strings, enums
+// are integers, 64-bit integers may be strings or numbers, keys are lowerCamelCase only, and
+// unknown fields are ignored. Wrong shapes for the fields we read are OtlpDecodeErrors.
+import { Buffer } from 'node:buffer';
+import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import { setAttr, tooManyAttributes } from './proto-common.ts';
+import type { AttrValue, Attributes } from './types.ts';
+
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An optional repeated field: absent/null → [], an array → itself, anything else → error. */
+export function jsonArray(obj: JsonObject, key: string, where: string): readonly unknown[] {
+  const v = obj[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new OtlpDecodeError(`${where}.${key} must be an array`);
+  return v;
+}
+
+/** An optional message field: absent/null → undefined, an object → itself, else error. */
+export function jsonObject(obj: JsonObject, key: string, where: string): JsonObject | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw new OtlpDecodeError(`${where}.${key} must be an object`);
+  return v;
+}
+
+export function jsonString(obj: JsonObject, key: string, where: string, limits: ResolvedDecodeLimits): string {
+  const v = obj[key];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new OtlpDecodeError(`${where}.${key} must be a string`);
+  return checkedString(v, limits);
+}
+
+/** An int32 enum (severity number, span kind, status code): an integer per OTLP/JSON. */
+export function jsonEnum(obj: JsonObject, key: string, where: string): number {
+  const v = obj[key];
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new OtlpDecodeError(`${where}.${key} must be an integer`);
+  return v | 0;
+}
+
+/** A fixed64 nanosecond timestamp (decimal string or number), in milliseconds. */
+export function jsonNanosToMillis(obj: JsonObject, key: string, where: string): number {
+  const v = obj[key];
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v / 1e6;
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return Number(v) / 1e6;
+  throw new OtlpDecodeError(`${where}.${key} must be a non-negative integer (string or number)`);
+}
+
+const ID_HEX = { 16: /^[0-9a-fA-F]{16}$/, 32: /^[0-9a-fA-F]{32}$/ } as const;
+const ZERO_ID = /^0+$/;
+
+/** A trace or span id in hex: lowercase, '' when empty, all zero or not of the right length. */
+export function jsonId(obj: JsonObject, key: string, where: string, hexLength: 16 | 32): string {
+  const v = obj[key];
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string') throw new OtlpDecodeError(`${where}.${key} must be a hex string`);
+  if (!ID_HEX[hexLength].test(v) || ZERO_ID.test(v)) return '';
+  return v.toLowerCase();
+}
+
+export function checkedString(s: string, limits: ResolvedDecodeLimits): string {
+  // UTF-8 is at most 3 bytes per UTF-16 unit: measure bytes only when the length is in doubt.
+  if (s.length > limits.maxStringBytes || (s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes)) {
+    throw new OtlpDecodeError(`string exceeds maxStringBytes (${limits.maxStringBytes})`);
+  }
+  return s;
+}
+
+const INT64 = /^-?\d{1,19}$/;
+
+function jsonInt64(v: unknown): number | string {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new OtlpDecodeError('AnyValue.intValue must be an integer');
+    return v;
+  }
+  if (typeof v === 'string' && INT64.test(v)) {
+    const n = Number(v);
+    if (Number.isSafeInteger(n)) return n;
+    const big = BigInt(v);
+    if (big > 9223372036854775807n || big < -9223372036854775808n) {
+      throw new OtlpDecodeError('AnyValue.intValue out of int64 range');
+    }
+    return big.toString();
+  }
+  throw new OtlpDecodeError('AnyValue.intValue must be an integer (string or number)');
+}
+
+function jsonDouble(v: unknown): number {
+  if (typeof v === 'number') return v;
+  // proto3 JSON spells the non-finite doubles as strings; numbers may be quoted too.
+  if (v === 'NaN') return NaN;
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  if (typeof v === 'string' && v.length <= 32 && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  throw new OtlpDecodeError('AnyValue.doubleValue must be a number');
+}
+
+/** An AnyValue object at nesting level `depth` (1 for an attribute's own value). */
+export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLimits): AttrValue {
+  if (depth > limits.maxDepth) throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${limits.maxDepth})`);
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw new OtlpDecodeError('AnyValue must be an object');
+  // A oneof: the first known member present is the value (unknown members are ignored).
+  if (v.stringValue !== undefined && v.stringValue !== null) {
+    if (typeof v.stringValue !== 'string') throw new OtlpDecodeError('AnyValue.stringValue must be a string');
+    return checkedString(v.stringValue, limits);
+  }
+  if (v.boolValue !== undefined && v.boolValue !== null) {
+    if (typeof v.boolValue !== 'boolean') throw new OtlpDecodeError('AnyValue.boolValue must be a boolean');
+    return v.boolValue;
+  }
+  if (v.intValue !== undefined && v.intValue !== null) return jsonInt64(v.intValue);
+  if (v.doubleValue !== undefined && v.doubleValue !== null) return jsonDouble(v.doubleValue);
+  if (v.arrayValue !== undefined && v.arrayValue !== null) {
+    if (!isObject(v.arrayValue)) throw new OtlpDecodeError('AnyValue.arrayValue must be an object');
+    const values = jsonArray(v.arrayValue, 'values', 'ArrayValue');
+    if (values.length > limits.maxAttributes) {
+      throw new OtlpDecodeError(`more than maxAttributes (${limits.maxAttributes}) values in one array`);
+    }
+    const out: AttrValue[] = new Array<AttrValue>(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = jsonAnyValue(values[i], depth + 1, limits);
+    return out;
+  }
+  if (v.kvlistValue !== undefined && v.kvlistValue !== null) {
+    if (!isObject(v.kvlistValue)) throw new OtlpDecodeError('AnyValue.kvlistValue must be an object');
+    return jsonKeyValues(jsonArray(v.kvlistValue, 'values', 'KeyValueList'), depth + 1, limits);
+  }
+  if (v.bytesValue !== undefined && v.bytesValue !== null) {
+    if (typeof v.bytesValue !== 'string') throw new OtlpDecodeError('AnyValue.bytesValue must be a base64 string');
+    checkedString(v.bytesValue, limits);
+    return new Uint8Array(Buffer.from(v.bytesValue, 'base64'));
+  }
+  return null;
+}
+
+/** `repeated KeyValue` as a plain object; values at nesting level `depth`. */
+export function jsonKeyValues(list: readonly unknown[], depth: number, limits: ResolvedDecodeLimits): Attributes {
+  if (list.length > limits.maxAttributes) throw tooManyAttributes(limits.maxAttributes);
+  const out: Attributes = {};
+  for (const kv of list) {
+    if (!isObject(kv)) throw new OtlpDecodeError('KeyValue must be an object');
+    const key = kv.key ?? '';
+    if (typeof key !== 'string') throw new OtlpDecodeError('KeyValue.key must be a string');
+    setAttr(out, checkedString(key, limits), jsonAnyValue(kv.value, depth, limits));
+  }
+  return out;
+}
+
+export function jsonAttributes(obj: JsonObject, key: string, where: string, limits: ResolvedDecodeLimits): Attributes {
+  return jsonKeyValues(jsonArray(obj, key, where), 1, limits);
+}
+
+/** Resource.attributes and InstrumentationScope.name of a ResourceX / ScopeX pair. */
+export function jsonResource(obj: JsonObject, where: string, limits: ResolvedDecodeLimits): Attributes {
+  const resource = jsonObject(obj, 'resource', where);
+  return resource === undefined ? {} : jsonAttributes(resource, 'attributes', 'Resource', limits);
+}
+
+export function jsonScopeName(obj: JsonObject, where: string, limits: ResolvedDecodeLimits): string {
+  const scope = jsonObject(obj, 'scope', where);
+  return scope === undefined ? '' : jsonString(scope, 'name', 'InstrumentationScope', limits);
+}

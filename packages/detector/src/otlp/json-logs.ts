@@ -1,0 +1,65 @@
+// OTLP/JSON ExportLogsServiceRequest → DecodedLogRecord[] (see json-common.ts for the mapping).
+import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import {
+  isObject,
+  jsonAnyValue,
+  jsonArray,
+  jsonAttributes,
+  jsonEnum,
+  jsonId,
+  jsonNanosToMillis,
+  jsonResource,
+  jsonScopeName,
+  jsonString,
+  type JsonObject,
+} from './json-common.ts';
+import type { DecodedLogRecord } from './types.ts';
+
+/** Decodes a parsed OTLP/JSON logs request (the value of JSON.parse on the body). */
+export function decodeLogsJson(root: unknown, limits: ResolvedDecodeLimits): DecodedLogRecord[] {
+  if (!isObject(root)) throw new OtlpDecodeError('ExportLogsServiceRequest must be a JSON object');
+  const out: DecodedLogRecord[] = [];
+  for (const rl of jsonArray(root, 'resourceLogs', 'ExportLogsServiceRequest')) {
+    if (!isObject(rl)) throw new OtlpDecodeError('ResourceLogs must be an object');
+    const resource = jsonResource(rl, 'ResourceLogs', limits);
+    for (const sl of jsonArray(rl, 'scopeLogs', 'ResourceLogs')) {
+      if (!isObject(sl)) throw new OtlpDecodeError('ScopeLogs must be an object');
+      const scope = jsonScopeName(sl, 'ScopeLogs', limits);
+      const records = jsonArray(sl, 'logRecords', 'ScopeLogs');
+      if (out.length + records.length > limits.maxRecords) {
+        throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) log records`);
+      }
+      for (const lr of records) {
+        if (!isObject(lr)) throw new OtlpDecodeError('LogRecord must be an object');
+        out.push(jsonLogRecord(lr, resource, scope, limits));
+      }
+    }
+  }
+  return out;
+}
+
+function jsonLogRecord(
+  lr: JsonObject,
+  resource: DecodedLogRecord['resource'],
+  scope: string,
+  limits: ResolvedDecodeLimits,
+): DecodedLogRecord {
+  const attributes = jsonAttributes(lr, 'attributes', 'LogRecord', limits);
+  let eventName = jsonString(lr, 'eventName', 'LogRecord', limits);
+  if (eventName === '') {
+    const attr = attributes['event.name'];
+    if (typeof attr === 'string') eventName = attr;
+  }
+  const time = jsonNanosToMillis(lr, 'timeUnixNano', 'LogRecord');
+  return {
+    timeMs: time !== 0 ? time : jsonNanosToMillis(lr, 'observedTimeUnixNano', 'LogRecord'),
+    eventName,
+    severityNumber: jsonEnum(lr, 'severityNumber', 'LogRecord'),
+    body: jsonAnyValue(lr.body, 1, limits),
+    attributes,
+    traceId: jsonId(lr, 'traceId', 'LogRecord', 32),
+    spanId: jsonId(lr, 'spanId', 'LogRecord', 16),
+    resource,
+    scope,
+  };
+}

@@ -1,0 +1,84 @@
+// OTLP/JSON ExportTraceServiceRequest → DecodedSpan[] (see json-common.ts for the mapping).
+import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import {
+  isObject,
+  jsonArray,
+  jsonAttributes,
+  jsonEnum,
+  jsonId,
+  jsonNanosToMillis,
+  jsonObject,
+  jsonResource,
+  jsonScopeName,
+  jsonString,
+  type JsonObject,
+} from './json-common.ts';
+import type { DecodedSpan, DecodedSpanEvent } from './types.ts';
+
+/** Decodes a parsed OTLP/JSON traces request (the value of JSON.parse on the body). */
+export function decodeTracesJson(root: unknown, limits: ResolvedDecodeLimits): DecodedSpan[] {
+  if (!isObject(root)) throw new OtlpDecodeError('ExportTraceServiceRequest must be a JSON object');
+  const out: DecodedSpan[] = [];
+  const budget = { events: 0 };
+  for (const rs of jsonArray(root, 'resourceSpans', 'ExportTraceServiceRequest')) {
+    if (!isObject(rs)) throw new OtlpDecodeError('ResourceSpans must be an object');
+    const resource = jsonResource(rs, 'ResourceSpans', limits);
+    for (const ss of jsonArray(rs, 'scopeSpans', 'ResourceSpans')) {
+      if (!isObject(ss)) throw new OtlpDecodeError('ScopeSpans must be an object');
+      const scope = jsonScopeName(ss, 'ScopeSpans', limits);
+      const spans = jsonArray(ss, 'spans', 'ScopeSpans');
+      if (out.length + spans.length > limits.maxRecords) {
+        throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) spans`);
+      }
+      for (const s of spans) {
+        if (!isObject(s)) throw new OtlpDecodeError('Span must be an object');
+        out.push(jsonSpan(s, resource, scope, budget, limits));
+      }
+    }
+  }
+  return out;
+}
+
+function jsonSpan(
+  s: JsonObject,
+  resource: DecodedSpan['resource'],
+  scope: string,
+  budget: { events: number },
+  limits: ResolvedDecodeLimits,
+): DecodedSpan {
+  const rawEvents = jsonArray(s, 'events', 'Span');
+  if (rawEvents.length > limits.maxSpanEvents) {
+    throw new OtlpDecodeError(`more than maxSpanEvents (${limits.maxSpanEvents}) events on one span`);
+  }
+  budget.events += rawEvents.length;
+  if (budget.events > limits.maxRecords) {
+    throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) span events in one request`);
+  }
+  const events: DecodedSpanEvent[] = [];
+  for (const e of rawEvents) {
+    if (!isObject(e)) throw new OtlpDecodeError('Span.Event must be an object');
+    events.push({
+      timeMs: jsonNanosToMillis(e, 'timeUnixNano', 'Span.Event'),
+      name: jsonString(e, 'name', 'Span.Event', limits),
+      attributes: jsonAttributes(e, 'attributes', 'Span.Event', limits),
+    });
+  }
+  const status = jsonObject(s, 'status', 'Span');
+  return {
+    traceId: jsonId(s, 'traceId', 'Span', 32),
+    spanId: jsonId(s, 'spanId', 'Span', 16),
+    parentSpanId: jsonId(s, 'parentSpanId', 'Span', 16),
+    name: jsonString(s, 'name', 'Span', limits),
+    kind: jsonEnum(s, 'kind', 'Span'),
+    startMs: jsonNanosToMillis(s, 'startTimeUnixNano', 'Span'),
+    endMs: jsonNanosToMillis(s, 'endTimeUnixNano', 'Span'),
+    attributes: jsonAttributes(s, 'attributes', 'Span', limits),
+    events,
+    status: {
+      code: status === undefined ? 0 : jsonEnum(status, 'code', 'Status'),
+      message: status === undefined ? '' : jsonString(status, 'message', 'Status', limits),
+    },
+    resource,
+    scope,
+  };
+}

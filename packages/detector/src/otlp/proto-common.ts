@@ -1,0 +1,163 @@
+// Decoders for opentelemetry/proto/common/v1/common.proto and resource/v1/resource.proto
+// (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
+import { OtlpDecodeError } from './limits.ts';
+import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
+import type { AttrValue, Attributes } from './types.ts';
+
+/** Sets attrs[key] without letting a `__proto__` key change the object's prototype. */
+export function setAttr(attrs: Record<string, AttrValue>, key: string, value: AttrValue): void {
+  if (key === '__proto__') {
+    Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    attrs[key] = value;
+  }
+}
+
+export function tooManyAttributes(max: number): OtlpDecodeError {
+  return new OtlpDecodeError(`more than maxAttributes (${max}) attributes in one list`);
+}
+
+/**
+ * AnyValue { string_value = 1; bool_value = 2; int_value = 3; double_value = 4;
+ * array_value = 5; kvlist_value = 6; bytes_value = 7 } (a oneof: the last one present wins).
+ * `depth` is the nesting level of this value (1 for an attribute's own value).
+ */
+export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrValue {
+  if (depth > r.limits.maxDepth) {
+    throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${r.limits.maxDepth})`);
+  }
+  let value: AttrValue = null;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    switch (field) {
+      case 1:
+        expectWireType(wt, WT_LEN, 'AnyValue.string_value');
+        value = r.string(end);
+        break;
+      case 2:
+        expectWireType(wt, WT_VARINT, 'AnyValue.bool_value');
+        value = r.uint32(end) !== 0;
+        break;
+      case 3:
+        expectWireType(wt, WT_VARINT, 'AnyValue.int_value');
+        value = r.int64(end);
+        break;
+      case 4:
+        expectWireType(wt, WT_I64, 'AnyValue.double_value');
+        value = r.double(end);
+        break;
+      case 5:
+        expectWireType(wt, WT_LEN, 'AnyValue.array_value');
+        value = readArrayValue(r, r.lengthEnd(end), depth);
+        break;
+      case 6:
+        expectWireType(wt, WT_LEN, 'AnyValue.kvlist_value');
+        value = readKeyValueList(r, r.lengthEnd(end), depth);
+        break;
+      case 7:
+        expectWireType(wt, WT_LEN, 'AnyValue.bytes_value');
+        value = r.bytes(end);
+        break;
+      default:
+        r.skip(wt, end);
+    }
+  }
+  return value;
+}
+
+/** ArrayValue { repeated AnyValue values = 1 }. */
+function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[] {
+  const out: AttrValue[] = [];
+  const max = r.limits.maxAttributes;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag >>> 3 === 1) {
+      expectWireType(tag & 7, WT_LEN, 'ArrayValue.values');
+      if (out.length >= max) throw new OtlpDecodeError(`more than maxAttributes (${max}) values in one array`);
+      const valueEnd = r.lengthEnd(end);
+      out.push(readAnyValue(r, valueEnd, depth + 1));
+      r.pos = valueEnd;
+    } else {
+      r.skip(tag & 7, end);
+    }
+  }
+  r.pos = end;
+  return out;
+}
+
+/** KeyValueList { repeated KeyValue values = 1 }, as a plain object. */
+function readKeyValueList(r: ProtoReader, end: number, depth: number): Attributes {
+  const out: Attributes = {};
+  let count = 0;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag >>> 3 === 1) {
+      expectWireType(tag & 7, WT_LEN, 'KeyValueList.values');
+      if (++count > r.limits.maxAttributes) throw tooManyAttributes(r.limits.maxAttributes);
+      readKeyValue(r, r.lengthEnd(end), out, depth + 1);
+    } else {
+      r.skip(tag & 7, end);
+    }
+  }
+  r.pos = end;
+  return out;
+}
+
+/**
+ * KeyValue { string key = 1; AnyValue value = 2 }, stored into `into`. The caller counts
+ * entries against maxAttributes (one count per KeyValue on the wire, repeated keys included).
+ */
+export function readKeyValue(r: ProtoReader, end: number, into: Attributes, depth: number): void {
+  let key = '';
+  let value: AttrValue = null;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    const field = tag >>> 3;
+    if (field === 1) {
+      expectWireType(tag & 7, WT_LEN, 'KeyValue.key');
+      key = r.string(end);
+    } else if (field === 2) {
+      expectWireType(tag & 7, WT_LEN, 'KeyValue.value');
+      const valueEnd = r.lengthEnd(end);
+      value = readAnyValue(r, valueEnd, depth);
+      r.pos = valueEnd;
+    } else {
+      r.skip(tag & 7, end);
+    }
+  }
+  setAttr(into, key, value);
+}
+
+/** Resource { repeated KeyValue attributes = 1; ... }: its attributes. */
+export function readResource(r: ProtoReader, end: number): Attributes {
+  const attrs: Attributes = {};
+  let count = 0;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag >>> 3 === 1) {
+      expectWireType(tag & 7, WT_LEN, 'Resource.attributes');
+      if (++count > r.limits.maxAttributes) throw tooManyAttributes(r.limits.maxAttributes);
+      readKeyValue(r, r.lengthEnd(end), attrs, 1);
+    } else {
+      r.skip(tag & 7, end);
+    }
+  }
+  return attrs;
+}
+
+/** InstrumentationScope { string name = 1; ... }: its name. */
+export function readScopeName(r: ProtoReader, end: number): string {
+  let name = '';
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag >>> 3 === 1) {
+      expectWireType(tag & 7, WT_LEN, 'InstrumentationScope.name');
+      name = r.string(end);
+    } else {
+      r.skip(tag & 7, end);
+    }
+  }
+  return name;
+}

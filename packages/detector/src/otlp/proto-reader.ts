@@ -1,0 +1,226 @@
+import { Buffer } from 'node:buffer';
+import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+
+// Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure).
+export const WT_VARINT = 0;
+export const WT_I64 = 1;
+export const WT_LEN = 2;
+export const WT_I32 = 5;
+
+const TWO_32 = 4294967296;
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+
+/**
+ * A bounds-checked cursor over protobuf bytes: one forward pass, no recursion of its own, so a
+ * message costs time linear in its size. Every read checks against `end` (the enclosing
+ * message's end), so a truncated or lying length field is an OtlpDecodeError, never a read past
+ * the buffer or a loop. Message-level decoders (proto-common, proto-logs, proto-traces) drive it.
+ */
+export class ProtoReader {
+  readonly buf: Buffer;
+  readonly limits: ResolvedDecodeLimits;
+  pos = 0;
+
+  constructor(bytes: Uint8Array, limits: ResolvedDecodeLimits) {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.limits = limits;
+  }
+
+  get length(): number {
+    return this.buf.length;
+  }
+
+  /** A varint as an unsigned 32-bit number (higher bits of a longer varint are dropped). */
+  uint32(end: number): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (pos >= end) throw truncated();
+    let b = buf[pos++]!;
+    let v = b & 0x7f;
+    if (b < 0x80) {
+      this.pos = pos;
+      return v;
+    }
+    for (let shift = 7; shift < 35; shift += 7) {
+      if (pos >= end) throw truncated();
+      b = buf[pos++]!;
+      v |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return v >>> 0;
+      }
+    }
+    // Bytes 6..10 of a 64-bit varint: only their continuation bits matter here.
+    for (let i = 0; i < 5; i++) {
+      if (pos >= end) throw truncated();
+      if (buf[pos++]! < 0x80) {
+        this.pos = pos;
+        return v >>> 0;
+      }
+    }
+    throw new OtlpDecodeError('malformed varint');
+  }
+
+  /** An int64 varint: a number when it is a safe integer, else its decimal string. */
+  int64(end: number): number | string {
+    const buf = this.buf;
+    let pos = this.pos;
+    let lo = 0;
+    let hi = 0;
+    let b = 0;
+    let done = false;
+    for (let shift = 0; shift < 28; shift += 7) {
+      if (pos >= end) throw truncated();
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) {
+      if (pos >= end) throw truncated();
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << 28;
+      hi = (b & 0x7f) >> 4;
+      if (b >= 0x80) {
+        for (let shift = 3; shift < 38; shift += 7) {
+          if (pos >= end) throw truncated();
+          b = buf[pos++]!;
+          hi |= (b & 0x7f) << shift;
+          if (b < 0x80) {
+            done = true;
+            break;
+          }
+        }
+        if (!done) throw new OtlpDecodeError('malformed varint');
+      }
+    }
+    this.pos = pos;
+    return int64Value(lo >>> 0, hi | 0);
+  }
+
+  /** A fixed64 nanosecond timestamp, in milliseconds. */
+  fixed64Millis(end: number): number {
+    const pos = this.pos;
+    if (end - pos < 8) throw truncated();
+    const buf = this.buf;
+    const lo = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
+    const hi = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
+    this.pos = pos + 8;
+    return (hi * TWO_32 + lo) / 1e6;
+  }
+
+  double(end: number): number {
+    const pos = this.pos;
+    if (end - pos < 8) throw truncated();
+    const buf = this.buf;
+    for (let i = 0; i < 8; i++) f64Bytes[i] = buf[pos + i]!;
+    this.pos = pos + 8;
+    return f64[0]!;
+  }
+
+  /** Reads a length prefix and returns the end offset of the field it announces. */
+  lengthEnd(end: number): number {
+    const len = this.uint32(end);
+    const fieldEnd = this.pos + len;
+    if (fieldEnd > end) throw truncated();
+    return fieldEnd;
+  }
+
+  /** A length-delimited UTF-8 string, within maxStringBytes. */
+  string(end: number): string {
+    const fieldEnd = this.lengthEnd(end);
+    const start = this.pos;
+    const len = fieldEnd - start;
+    if (len > this.limits.maxStringBytes) {
+      throw new OtlpDecodeError(`string of ${len} bytes exceeds maxStringBytes (${this.limits.maxStringBytes})`);
+    }
+    this.pos = fieldEnd;
+    const buf = this.buf;
+    // Short ASCII strings (attribute keys, ids, categories) are most of them: building them
+    // directly skips the generic decoder's call overhead.
+    if (len <= 24) {
+      let s = '';
+      for (let i = start; i < fieldEnd; i++) {
+        const c = buf[i]!;
+        if (c >= 0x80) return buf.toString('utf8', start, fieldEnd);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return buf.toString('utf8', start, fieldEnd);
+  }
+
+  /** A length-delimited bytes field, copied (so no decoded value pins the request buffer). */
+  bytes(end: number): Uint8Array {
+    const fieldEnd = this.lengthEnd(end);
+    const len = fieldEnd - this.pos;
+    if (len > this.limits.maxStringBytes) {
+      throw new OtlpDecodeError(`bytes of ${len} bytes exceed maxStringBytes (${this.limits.maxStringBytes})`);
+    }
+    const out = new Uint8Array(len);
+    out.set(this.buf.subarray(this.pos, fieldEnd));
+    this.pos = fieldEnd;
+    return out;
+  }
+
+  /**
+   * A trace or span id as lowercase hex: '' when empty or all zero (the "invalid" id of W3C
+   * trace context), and '' for a wrong length too (the record is still usable without it).
+   */
+  id(end: number, size: 8 | 16): string {
+    const fieldEnd = this.lengthEnd(end);
+    const start = this.pos;
+    this.pos = fieldEnd;
+    if (fieldEnd - start !== size) return '';
+    const buf = this.buf;
+    for (let i = start; i < fieldEnd; i++) {
+      if (buf[i] !== 0) return buf.toString('hex', start, fieldEnd);
+    }
+    return '';
+  }
+
+  /** Skips one field of the given wire type (unknown fields are ignored, as proto3 requires). */
+  skip(wireType: number, end: number): void {
+    switch (wireType) {
+      case WT_VARINT:
+        this.uint32(end);
+        return;
+      case WT_I64:
+        if (end - this.pos < 8) throw truncated();
+        this.pos += 8;
+        return;
+      case WT_LEN:
+        this.pos = this.lengthEnd(end);
+        return;
+      case WT_I32:
+        if (end - this.pos < 4) throw truncated();
+        this.pos += 4;
+        return;
+      default:
+        // Groups (3, 4) are not used by OTLP; anything else is not protobuf.
+        throw new OtlpDecodeError(`unsupported wire type ${wireType}`);
+    }
+  }
+}
+
+function truncated(): OtlpDecodeError {
+  return new OtlpDecodeError('truncated message');
+}
+
+/** A two's-complement int64 from its halves: a number when safe, else a decimal string. */
+export function int64Value(lo: number, hi: number): number | string {
+  // |hi| < 2^21 keeps hi * 2^32 + lo exact in a double; isSafeInteger then settles the edge.
+  if (hi >= -0x200000 && hi < 0x200000) {
+    const v = hi * TWO_32 + lo;
+    if (Number.isSafeInteger(v)) return v;
+  }
+  return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo)).toString();
+}
+
+/** Throws unless a known field arrived with the wire type its schema gives it. */
+export function expectWireType(actual: number, expected: number, field: string): void {
+  if (actual !== expected) throw new OtlpDecodeError(`field ${field} has wire type ${actual}, expected ${expected}`);
+}

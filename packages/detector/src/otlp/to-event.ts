@@ -1,0 +1,82 @@
+// llmsec log records and span events, as decoded from OTLP, back into core SecurityEvents with
+// core's OTel attribute codec (the inverse of what @llmsec/sdk writes), ids from the carrier.
+import {
+  ALERT_EVENT_NAME,
+  ATTR_EVENT_ID,
+  ATTR_METADATA_PREFIX,
+  ATTR_SERVICE_NAME,
+  EVENT_NAME_PREFIX,
+  attributesToEvent,
+  type CarrierIds,
+  type SecurityEvent,
+} from '@llmsec/core';
+import type { AttrValue, Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
+
+/**
+ * True for a record or span event that claims to be an llmsec security event: named
+ * `llmsec.<category>` (not `llmsec.alert`, which is our own output), or unnamed but carrying an
+ * llmsec event id (senders that put neither event_name nor the event.name attribute).
+ */
+export function isLlmsecEventName(name: string, attributes: Attributes): boolean {
+  if (name === '') return typeof attributes[ATTR_EVENT_ID] === 'string';
+  return name.startsWith(EVENT_NAME_PREFIX) && name !== ALERT_EVENT_NAME;
+}
+
+/**
+ * The SecurityEvent carried by an llmsec log record, or undefined when the record is not one
+ * (another name) or is not a complete event (missing id, category, severity, timestamp or
+ * user): the service counts those as rejected. The service name falls back to the resource's
+ * `service.name`, so events from senders that only set it on the resource keep it.
+ */
+export function logRecordToEvent(record: DecodedLogRecord): SecurityEvent | undefined {
+  if (!isLlmsecEventName(record.eventName, record.attributes)) return undefined;
+  return toEvent(record.attributes, record.resource, record.traceId, record.spanId);
+}
+
+/**
+ * The SecurityEvent carried by an `llmsec.<category>` span event, with the span's trace and
+ * span ids (the SDK records the event on the span that was active), or undefined.
+ */
+export function spanEventToEvent(event: DecodedSpanEvent, span: DecodedSpan): SecurityEvent | undefined {
+  if (!isLlmsecEventName(event.name, event.attributes)) return undefined;
+  return toEvent(event.attributes, span.resource, span.traceId, span.spanId);
+}
+
+function toEvent(attributes: Attributes, resource: Attributes, traceId: string, spanId: string): SecurityEvent | undefined {
+  const ids: CarrierIds = {};
+  if (traceId !== '') ids.trace_id = traceId;
+  if (spanId !== '') ids.span_id = spanId;
+  const event = attributesToEvent(sanitizeMetadata(attributes), ids);
+  if (event === undefined) return undefined;
+  if (event.service === undefined) {
+    const service = resource[ATTR_SERVICE_NAME];
+    if (typeof service === 'string' && service !== '') event.service = service;
+  }
+  return event;
+}
+
+/**
+ * Metadata values must be what core's model allows (a string, number, boolean or a homogeneous
+ * array of them); OTLP can carry more (bytes, kvlists, null, mixed arrays). Those are left out
+ * rather than handed to rules that expect the model's types.
+ */
+function sanitizeMetadata(attributes: Attributes): Attributes {
+  let out: Attributes | undefined;
+  for (const key of Object.keys(attributes)) {
+    if (!key.startsWith(ATTR_METADATA_PREFIX) || isMetadataValue(attributes[key]!)) continue;
+    out ??= { ...attributes };
+    delete out[key];
+  }
+  return out ?? attributes;
+}
+
+function isMetadataValue(v: AttrValue): boolean {
+  const t = typeof v;
+  if (t === 'string' || t === 'number' || t === 'boolean') return true;
+  if (!Array.isArray(v)) return false;
+  if (v.length === 0) return true;
+  const first = typeof v[0];
+  if (first !== 'string' && first !== 'number' && first !== 'boolean') return false;
+  for (const item of v as readonly AttrValue[]) if (typeof item !== first) return false;
+  return true;
+}
