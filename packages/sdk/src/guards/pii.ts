@@ -19,7 +19,10 @@ export interface PiiGuardOptions {
   layer?: string;
 }
 
+/** Streams (block mode): text before the new chunk that is checked with it. */
 const CHUNK_WINDOW = 256;
+/** Streams (block mode): new text is checked (and until then held back) in steps of this many characters. */
+const CHUNK_STEP = 32;
 
 export interface PiiGuard extends InputGuard, OutputGuard {}
 
@@ -34,6 +37,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   }
   const redactOptions = options.types !== undefined ? { types: options.types } : undefined;
   const layer = options.layer ?? 'pii';
+  const streams = new WeakMap<GuardContext, { tail: string; fresh: string }>();
 
   function record(types: string[], direction: 'input' | 'output', ctx: GuardContext): void {
     ctx.emit('pii_detected', {
@@ -83,10 +87,25 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       return mode === 'block' ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` } : { action: 'allow' };
     },
 
-    /** Block mode only: a window around the new text, so a stream is cut as soon as a finding completes. */
-    checkChunk(accumulated: string, _delta: string, ctx: GuardContext): OutputDecision {
+    /**
+     * Block mode only. New text is checked once CHUNK_STEP characters have arrived, with the
+     * CHUNK_WINDOW characters before it (a finding that straddles the step is whole in the
+     * window); until then it is held back, so the text of a finding never reaches the reader
+     * before the check that cuts the stream. State per stream: only `delta` is read (slicing
+     * `accumulated` on every chunk would make a stream quadratic).
+     */
+    checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       if (mode !== 'block' || !directions.has('output')) return { action: 'allow' };
-      const window = accumulated.length > CHUNK_WINDOW ? accumulated.slice(-CHUNK_WINDOW) : accumulated;
+      let state = streams.get(ctx);
+      if (state === undefined) {
+        state = { tail: '', fresh: '' };
+        streams.set(ctx, state);
+      }
+      state.fresh += delta;
+      if (state.fresh.length < CHUNK_STEP) return { action: 'allow', holdChars: state.fresh.length };
+      const window = state.tail + state.fresh;
+      state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
+      state.fresh = '';
       const types = detectSensitive(window, redactOptions);
       if (types.length === 0) return { action: 'allow' };
       record(types, 'output', ctx);

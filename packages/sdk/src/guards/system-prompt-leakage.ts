@@ -1,12 +1,19 @@
 import type { GuardContext, GuardOutput, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+import { grams, overlap, type Grams } from './leakage-grams.ts';
+import { LeakageStream, type LeakVerdict } from './leakage-stream.ts';
 
 /**
  * System-prompt leakage in responses, two ways: a canary token planted in the system prompt
  * appearing in the output (certain: confidence 1), or word n-gram overlap between the output
  * and the system prompt (the share of the prompt's n-grams the output repeats; confidence =
  * that share). A leak emits `system_prompt_leakage` and blocks the response (the runner then
- * emits `output_filter_block` with filter_name = this layer). Streams are checked as they
- * pass, so a leak is cut mid-stream.
+ * emits `output_filter_block` with filter_name = this layer).
+ *
+ * Streams are checked incrementally (linear in the stream, whatever the delta size) and with a
+ * hold-back window (leakage-stream.ts): text that may be part of a leak is held back from the
+ * reader until it is known not to be, so a leaked prompt that gets cut reaches the reader only
+ * up to `maxLeakShare` of its words. The cost: text that repeats prompt words reaches the
+ * reader a few words late, and after a released share above the budget, only at the end.
  */
 export interface SystemPromptLeakageOptions {
   /** The system prompt to protect. @default each request's own system prompt */
@@ -17,13 +24,17 @@ export interface SystemPromptLeakageOptions {
   ngram?: number;
   /** Overlap share (0..1] from which a response leaks. @default 0.5 */
   threshold?: number;
+  /**
+   * Streams: the share [0..1] of the prompt's words that may reach the reader in repeated
+   * passages before the rest is held back until the end of the stream. 1: a repeated passage
+   * is released as soon as it ends (held only while it grows). @default 0.1
+   */
+  maxLeakShare?: number;
   /** @default 'system_prompt_leakage' */
   layer?: string;
 }
 
 const MAX_CACHED_PROMPTS = 64;
-/** Streams: re-check the n-gram overlap each time this many characters arrived. */
-const CHUNK_STEP = 64;
 
 /** Synchronous on both paths (it runs between stream chunks). */
 export interface SystemPromptLeakageGuard extends OutputGuard {
@@ -34,14 +45,19 @@ export interface SystemPromptLeakageGuard extends OutputGuard {
 export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {}): SystemPromptLeakageGuard {
   const n = options.ngram ?? 8;
   const threshold = options.threshold ?? 0.5;
+  const maxLeakShare = options.maxLeakShare ?? 0.1;
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`systemPromptLeakageGuard: ngram must be a positive integer, got ${String(n)}`);
   if (!(threshold > 0 && threshold <= 1)) throw new TypeError(`systemPromptLeakageGuard: threshold must be in (0, 1], got ${String(threshold)}`);
+  if (!(maxLeakShare >= 0 && maxLeakShare <= 1)) {
+    throw new TypeError(`systemPromptLeakageGuard: maxLeakShare must be in [0, 1], got ${String(maxLeakShare)}`);
+  }
   const canary = options.canary !== undefined && options.canary.length > 0 ? options.canary : undefined;
   const layer = options.layer ?? 'system_prompt_leakage';
   const fixed = options.systemPrompt !== undefined ? grams(options.systemPrompt, n) : undefined;
   // Per-request system prompts: their n-gram sets, bounded (oldest evicted first).
   const cache = new Map<string, Grams>();
-  const lastChecked = new WeakMap<GuardContext, number>();
+  // One incremental state per streamed call (its GuardContext), collected with the call.
+  const streams = new WeakMap<GuardContext, LeakageStream>();
 
   function promptGrams(ctx: GuardContext): Grams | undefined {
     if (fixed !== undefined) return fixed;
@@ -56,15 +72,8 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     return set;
   }
 
-  function judge(text: string, ctx: GuardContext): OutputDecision {
-    if (canary !== undefined && text.includes(canary)) return leak('canary_token', 1, ctx);
-    const prompt = promptGrams(ctx);
-    if (prompt === undefined || prompt.set.size === 0) return { action: 'allow' };
-    const ratio = overlap(prompt, text);
-    return ratio >= threshold ? leak('ngram_overlap', Math.round(ratio * 1000) / 1000, ctx) : { action: 'allow' };
-  }
-
-  function leak(method: string, confidence: number, ctx: GuardContext): OutputDecision {
+  function leak(verdict: LeakVerdict, ctx: GuardContext): OutputDecision {
+    const { method, confidence } = verdict;
     ctx.emit('system_prompt_leakage', {
       description: `response repeats the system prompt (${method})`,
       metadata: { detection_method: method, confidence },
@@ -76,61 +85,27 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     name: 'systemPromptLeakageGuard',
     layer,
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
-      return output.text.length === 0 ? { action: 'allow' } : judge(output.text, ctx);
-    },
-    checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
-      if (canary !== undefined) {
-        // The canary may straddle chunks: look at the delta plus the canary's length before it.
-        const tail = accumulated.slice(-(delta.length + canary.length));
-        if (tail.includes(canary)) return leak('canary_token', 1, ctx);
-      }
-      const last = lastChecked.get(ctx) ?? 0;
-      if (accumulated.length - last < CHUNK_STEP) return { action: 'allow' };
-      lastChecked.set(ctx, accumulated.length);
+      const text = output.text;
+      if (text.length === 0) return { action: 'allow' };
+      if (canary !== undefined && text.includes(canary)) return leak({ method: 'canary_token', confidence: 1 }, ctx);
       const prompt = promptGrams(ctx);
       if (prompt === undefined || prompt.set.size === 0) return { action: 'allow' };
-      const ratio = overlap(prompt, accumulated);
-      return ratio >= threshold ? leak('ngram_overlap', Math.round(ratio * 1000) / 1000, ctx) : { action: 'allow' };
+      const ratio = overlap(prompt, text);
+      return ratio >= threshold ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx) : { action: 'allow' };
+    },
+    checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+      // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing
+      // string on every chunk and make the stream quadratic.
+      let state = streams.get(ctx);
+      if (state === undefined) {
+        state = new LeakageStream(promptGrams(ctx), canary, threshold, maxLeakShare);
+        streams.set(ctx, state);
+      }
+      const r = state.push(delta);
+      if (r.leak !== undefined) return leak(r.leak, ctx);
+      return r.hold > 0 ? { action: 'allow', holdChars: r.hold } : ALLOW;
     },
   };
 }
 
-/** Lower-cased words (letters and digits), punctuation and spacing ignored. */
-function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-}
-
-interface Grams {
-  set: Set<string>;
-  /** Words per gram: n, or fewer for a prompt shorter than n words. */
-  size: number;
-  /** Every word of the prompt: a window with a word outside it cannot match, so it is skipped. */
-  vocabulary: Set<string>;
-}
-
-/** Word n-grams; a text shorter than n words is one gram (all its words). */
-function grams(text: string, n: number): Grams {
-  const w = words(text);
-  const set = new Set<string>();
-  const size = Math.min(n, w.length);
-  for (let i = 0; size > 0 && i + size <= w.length; i++) set.add(w.slice(i, i + size).join(' '));
-  return { set, size, vocabulary: new Set(w) };
-}
-
-/**
- * Share of the prompt's grams found in the text. Only runs of at least `size` consecutive
- * prompt words can match, so ordinary answers build almost no gram strings (the hot path).
- */
-function overlap(prompt: Grams, text: string): number {
-  const w = words(text);
-  const seen = new Set<string>();
-  let run = 0;
-  for (let i = 0; i < w.length; i++) {
-    run = prompt.vocabulary.has(w[i] as string) ? run + 1 : 0;
-    if (run >= prompt.size) {
-      const g = w.slice(i - prompt.size + 1, i + 1).join(' ');
-      if (prompt.set.has(g)) seen.add(g);
-    }
-  }
-  return seen.size / prompt.set.size;
-}
+const ALLOW: OutputDecision = { action: 'allow' };

@@ -16,7 +16,8 @@ export interface StreamingCall {
 
 /**
  * Observes a streamed response: every delta goes through the chunk guards before the
- * application sees the item (a block cuts the stream); at the end, the output guards on the
+ * application sees the item (a block cuts the stream; a hold keeps items back until a later
+ * delta releases them or the response passes its checks); at the end, the output guards on the
  * whole text, then the call completes. A stream the application stops reading is abandoned.
  */
 export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
@@ -27,8 +28,9 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   observeStream(stream, {
     accumulator: acc,
     onDelta: (delta) => {
+      if (!chunkGuards) return 0;
       text += delta;
-      if (chunkGuards) runChunkGuards(guards, text, delta, call.ctx, call.runtime.metrics);
+      return runChunkGuards(guards, text, delta, call.ctx, call.runtime.metrics);
     },
     onEnd: async (complete) => {
       const summary = acc.summary();

@@ -182,14 +182,18 @@ function applyOutput(
   return view;
 }
 
-/** Streaming: the chunk checks of every output guard that has one. Throws OutputBlockedError to cut. */
+/**
+ * Streaming: the chunk checks of every output guard that has one. Throws OutputBlockedError to
+ * cut; otherwise returns how many trailing characters to hold back (the most any guard asks).
+ */
 export function runChunkGuards(
   guards: readonly OutputGuard[],
   accumulated: string,
   delta: string,
   ctx: GuardContext,
   metrics: LlmsecMetrics,
-): void {
+): number {
+  let hold = 0;
   for (const guard of guards) {
     if (typeof guard.checkChunk !== 'function') continue;
     const t0 = performance.now();
@@ -204,7 +208,10 @@ export function runChunkGuards(
       metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'block', seconds: elapsed(t0) });
       throw blockOutput(guard, decision.reason, decision.severity, ctx);
     }
+    const held = decision?.action === 'allow' ? decision.holdChars : undefined;
+    if (typeof held === 'number' && held > hold) hold = held;
   }
+  return hold;
 }
 
 function blockOutput(guard: OutputGuard, reasonRaw: unknown, severity: GuardDecisionSeverity, ctx: GuardContext): OutputBlockedError {

@@ -10,9 +10,13 @@ import type { StreamAccumulator } from './adapter.ts';
 
 export interface StreamObserver {
   readonly accumulator: StreamAccumulator;
-  /** Called with each item's added text; throw to cut the stream (the request is aborted). */
-  onDelta(delta: string): void;
-  /** The stream ended; `complete` is false when it ended without the provider's terminal item. */
+  /**
+   * Called with each item's added text; throw to cut the stream (the request is aborted).
+   * Returns how many characters at the end of the text so far must not reach the reader yet:
+   * items are held back (in order) until a later delta releases them or the stream ends.
+   */
+  onDelta(delta: string): number;
+  /** The stream ended; `complete` is false when it ended without the provider's terminal item. Held items are released after it. */
   onEnd(complete: boolean): void | Promise<void>;
   onError(err: unknown): void;
   /** The application stopped reading early (break / return). */
@@ -37,17 +41,62 @@ export function observeStream(stream: { iterator: IteratorFactory }, observer: S
   };
 }
 
+/** Items held back, with the text offset each one ends at; a FIFO without shift() (linear). */
+class HeldItems {
+  private items: unknown[] = [];
+  private ends: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: unknown, end: number): void {
+    this.items.push(item);
+    this.ends.push(end);
+  }
+
+  /** The oldest item if it ends at or before `safe` (removed), else the marker. */
+  takeIfBefore(safe: number): unknown {
+    if (this.head >= this.items.length || (this.ends[this.head] as number) > safe) return NONE;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.ends = [];
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+const NONE = Symbol('none');
+
 async function* observe(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncGenerator<unknown> {
   let finished = false;
+  const held = new HeldItems();
+  let offset = 0;
   try {
     const iterable = { [Symbol.asyncIterator]: () => inner };
     for await (const item of iterable) {
       const delta = observer.accumulator.observe(item);
-      if (delta.length > 0) observer.onDelta(delta);
-      yield item;
+      let hold = 0;
+      if (delta.length > 0) {
+        offset += delta.length;
+        hold = observer.onDelta(delta);
+      }
+      if (hold <= 0 && held.size === 0) {
+        yield item; // the common path: nothing held
+        continue;
+      }
+      held.push(item, offset);
+      const safe = offset - Math.max(0, hold);
+      for (let next = held.takeIfBefore(safe); next !== NONE; next = held.takeIfBefore(safe)) yield next;
     }
     finished = true;
     await observer.onEnd(observer.accumulator.complete);
+    for (let next = held.takeIfBefore(Infinity); next !== NONE; next = held.takeIfBefore(Infinity)) yield next;
   } catch (err) {
     if (!finished) {
       finished = true;

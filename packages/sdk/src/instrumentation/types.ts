@@ -47,7 +47,12 @@ export type GuardDecision =
   | { action: 'modify'; messages?: GuardMessage[]; system?: string; reason?: string };
 
 export type OutputDecision =
-  | { action: 'allow' }
+  /**
+   * `holdChars` (streams only): how many characters at the end of the text so far must not
+   * reach the reader yet (a possible start of something the guard will block). Items are
+   * held back until a later check releases them or the stream ends and the response passes.
+   */
+  | { action: 'allow'; holdChars?: number }
   | { action: 'block'; reason: string; severity?: Severity }
   /** Replace the response text (non-streaming responses only; ignored for chunks). */
   | { action: 'modify'; text: string; reason?: string };
@@ -73,7 +78,9 @@ export interface OutputGuard {
   checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision | Promise<OutputDecision>;
   /**
    * Streaming: called for every chunk that adds text, with everything so far. Synchronous on
-   * purpose (it runs between chunks); `block` cuts the stream, `modify` is not supported here.
+   * purpose (it runs between chunks); `block` cuts the stream, `allow` with `holdChars` holds
+   * the end of the text back from the reader, `modify` is not supported here. Keep state per
+   * `ctx` and read `delta`: slicing or matching `accumulated` on every chunk is quadratic.
    */
   checkChunk?(accumulated: string, delta: string, ctx: GuardContext): OutputDecision;
 }

@@ -1,0 +1,52 @@
+/**
+ * Word n-grams of a system prompt, and the share of them a text repeats. Words are runs of
+ * letters and digits, lower-cased; punctuation and spacing are ignored. Everything here is one
+ * pass over its input (linear time).
+ */
+
+export const WORD = /[\p{L}\p{N}]+/gu;
+
+export function words(text: string): string[] {
+  return text.toLowerCase().match(WORD) ?? [];
+}
+
+export interface Grams {
+  set: Set<string>;
+  /** Words per gram: n, or fewer for a prompt shorter than n words. */
+  size: number;
+  /** Every word of the prompt: a window with a word outside it cannot match, so it is skipped. */
+  vocabulary: Set<string>;
+  /** Words in the prompt (the denominator of the leak share). */
+  wordCount: number;
+  /** The longest prompt word: a longer word cannot be in the vocabulary. */
+  longestWord: number;
+}
+
+/** Word n-grams; a text shorter than n words is one gram (all its words). */
+export function grams(text: string, n: number): Grams {
+  const w = words(text);
+  const set = new Set<string>();
+  const size = Math.min(n, w.length);
+  for (let i = 0; size > 0 && i + size <= w.length; i++) set.add(w.slice(i, i + size).join(' '));
+  let longestWord = 0;
+  for (const x of w) if (x.length > longestWord) longestWord = x.length;
+  return { set, size, vocabulary: new Set(w), wordCount: w.length, longestWord };
+}
+
+/**
+ * Share of the prompt's grams found in the text. Only runs of at least `size` consecutive
+ * prompt words can match, so ordinary answers build almost no gram strings (the hot path).
+ */
+export function overlap(prompt: Grams, text: string): number {
+  const w = words(text);
+  const seen = new Set<string>();
+  let run = 0;
+  for (let i = 0; i < w.length; i++) {
+    run = prompt.vocabulary.has(w[i] as string) ? run + 1 : 0;
+    if (run >= prompt.size) {
+      const g = w.slice(i - prompt.size + 1, i + 1).join(' ');
+      if (prompt.set.has(g)) seen.add(g);
+    }
+  }
+  return seen.size / prompt.set.size;
+}

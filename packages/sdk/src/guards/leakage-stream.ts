@@ -1,0 +1,191 @@
+import type { Grams } from './leakage-grams.ts';
+
+/**
+ * The system-prompt leakage check of one stream, incremental: each delta is tokenised once,
+ * with the state carried across deltas (the partial word at the end, the last n words, the
+ * prompt grams seen so far), so a stream costs time linear in its length, however it is cut.
+ *
+ * Hold-back: text that may be the start of a leak is not released to the reader yet. Held is
+ * everything from the first word of the current run of matching prompt n-grams (a "chain"),
+ * or from the last n-1 prompt words (they may become the first gram of a chain), or the
+ * partial word at the end, and the last canary.length-1 characters. A chain that breaks
+ * before the response reaches the leak threshold is released if the prompt words released so
+ * far stay within `budgetWords` (maxLeakShare of the prompt); otherwise everything from that
+ * chain on stays held until the stream ends (then the whole response is judged: allowed text
+ * is released, a leak is blocked) or the threshold is reached (blocked). So a leaked prompt
+ * that gets cut reaches the reader only up to the budget.
+ */
+
+export interface LeakVerdict {
+  method: 'canary_token' | 'ngram_overlap';
+  confidence: number;
+}
+
+export interface PushResult {
+  leak: LeakVerdict | undefined;
+  /** Characters at the end of the text so far that must not reach the reader yet. */
+  hold: number;
+}
+
+export class LeakageStream {
+  private readonly prompt: Grams | undefined;
+  private readonly canary: string | undefined;
+  private readonly threshold: number;
+  private readonly budgetWords: number;
+  private readonly maxWordChars: number;
+  private offset = 0;
+  // The word being read (it may continue in the next delta).
+  private pending = '';
+  private pendingStart = -1;
+  private pendingTooLong = false;
+  private canaryTail = '';
+  // The last `size` prompt words of the current run, and where each started.
+  private readonly ringWords: string[];
+  private readonly ringStarts: number[];
+  private run = 0;
+  private readonly seen = new Set<string>();
+  private chainActive = false;
+  private chainStart = 0;
+  private chainWords = 0;
+  private released = 0;
+  private stickyFrom = -1;
+
+  constructor(prompt: Grams | undefined, canary: string | undefined, threshold: number, maxLeakShare: number) {
+    this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
+    this.canary = canary;
+    this.threshold = threshold;
+    this.budgetWords = Math.floor(maxLeakShare * (this.prompt?.wordCount ?? 0));
+    // Lower-casing can lengthen a word (İ -> i̇): allow for it before comparing with the vocabulary.
+    this.maxWordChars = (this.prompt?.longestWord ?? 0) * 2 + 4;
+    const size = this.prompt?.size ?? 0;
+    this.ringWords = new Array<string>(size).fill('');
+    this.ringStarts = new Array<number>(size).fill(0);
+  }
+
+  push(delta: string): PushResult {
+    const base = this.offset;
+    this.offset += delta.length;
+    if (this.canary !== undefined) {
+      const tail = this.canaryTail + delta;
+      if (tail.includes(this.canary)) return { leak: { method: 'canary_token', confidence: 1 }, hold: 0 };
+      this.canaryTail = tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
+    }
+    if (this.prompt !== undefined) {
+      const leak = this.tokenise(delta, base);
+      if (leak !== undefined) return { leak, hold: 0 };
+    }
+    return { leak: undefined, hold: this.offset - this.safeUpTo() };
+  }
+
+  /** The text before this offset may be shown. */
+  private safeUpTo(): number {
+    let safe = this.offset;
+    if (this.stickyFrom >= 0) {
+      safe = this.stickyFrom;
+    } else if (this.prompt !== undefined) {
+      if (this.chainActive) {
+        safe = this.chainStart;
+      } else if (this.run > 0 && this.prompt.size > 1) {
+        const back = Math.min(this.run, this.prompt.size - 1);
+        safe = this.ringStarts[(this.run - back) % this.prompt.size] as number;
+      }
+      if (this.pendingStart >= 0 && !this.pendingTooLong && this.pendingStart < safe) safe = this.pendingStart;
+    }
+    if (this.canary !== undefined) safe = Math.min(safe, Math.max(0, this.offset - (this.canary.length - 1)));
+    return safe;
+  }
+
+  private tokenise(delta: string, base: number): LeakVerdict | undefined {
+    const re = WORD_IN_DELTA;
+    re.lastIndex = 0;
+    let matched = false;
+    for (let m = re.exec(delta); m !== null; m = re.exec(delta)) {
+      matched = true;
+      const text = m[0];
+      const start = m.index;
+      if (start === 0 && this.pendingStart >= 0) {
+        this.extend(text);
+      } else {
+        if (this.pendingStart >= 0) {
+          const leak = this.closeWord();
+          if (leak !== undefined) return leak;
+        }
+        this.pendingStart = base + start;
+        this.pending = '';
+        this.pendingTooLong = false;
+        this.extend(text);
+      }
+      if (start + text.length < delta.length) {
+        const leak = this.closeWord();
+        if (leak !== undefined) return leak;
+      }
+    }
+    if (!matched && delta.length > 0 && this.pendingStart >= 0) return this.closeWord();
+    return undefined;
+  }
+
+  private extend(text: string): void {
+    if (this.pendingTooLong) return;
+    if (this.pending.length + text.length > this.maxWordChars) {
+      // Longer than any prompt word: it cannot match, so it is not kept (a 1 MiB "word" stays O(1) memory).
+      this.pendingTooLong = true;
+      this.pending = '';
+      return;
+    }
+    this.pending += text;
+  }
+
+  private closeWord(): LeakVerdict | undefined {
+    const start = this.pendingStart;
+    const word = this.pendingTooLong ? undefined : this.pending.toLowerCase();
+    this.pendingStart = -1;
+    this.pending = '';
+    this.pendingTooLong = false;
+    return this.word(word, start);
+  }
+
+  private word(word: string | undefined, start: number): LeakVerdict | undefined {
+    const prompt = this.prompt as Grams;
+    if (word === undefined || !prompt.vocabulary.has(word)) {
+      this.endChain();
+      this.run = 0;
+      return undefined;
+    }
+    const size = prompt.size;
+    const slot = this.run % size;
+    this.ringWords[slot] = word;
+    this.ringStarts[slot] = start;
+    this.run++;
+    if (this.run < size) return undefined;
+    let gram = '';
+    for (let k = size; k >= 1; k--) gram += (k === size ? '' : ' ') + (this.ringWords[(this.run - k) % size] as string);
+    if (!prompt.set.has(gram)) {
+      this.endChain();
+      return undefined;
+    }
+    if (this.chainActive) {
+      this.chainWords++;
+    } else {
+      this.chainActive = true;
+      this.chainStart = this.ringStarts[(this.run - size) % size] as number;
+      this.chainWords = size;
+    }
+    if (!this.seen.has(gram)) {
+      this.seen.add(gram);
+      const share = this.seen.size / prompt.set.size;
+      if (share >= this.threshold) return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
+    }
+    return undefined;
+  }
+
+  private endChain(): void {
+    if (!this.chainActive) return;
+    this.chainActive = false;
+    if (this.stickyFrom >= 0) return;
+    if (this.released + this.chainWords > this.budgetWords) this.stickyFrom = this.chainStart;
+    else this.released += this.chainWords;
+  }
+}
+
+/** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
+const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
