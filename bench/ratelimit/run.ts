@@ -10,10 +10,9 @@ import {
   MemoryStore,
   RateLimiter,
   RedisStore,
-  leaseKey,
-  rlKey,
   type TierLimits,
 } from '../../packages/ratelimit/src/index.ts';
+import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
 import { SeedRateLimiter } from './seed.ts';
 
 const QUICK = process.argv.includes('--quick');

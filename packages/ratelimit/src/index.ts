@@ -8,7 +8,6 @@ export type { LimiterStore } from './store.ts';
 export type { EnforcementOptions } from './enforcement.ts';
 export { alertViolationHook } from './alert-hook.ts';
 export type { AlertViolationOptions } from './alert-hook.ts';
-export { rlKey, leaseKey } from './keys.ts';
 export { StoreTimeoutError } from './timeout.ts';
 export { DIMENSIONS, ENFORCEMENT_LEVELS } from './types.ts';
 export type {
@@ -23,14 +22,9 @@ export type {
   Usage,
   SubjectStatus,
 } from './types.ts';
-export { rateLimitHeaders, retryAfterSeconds } from './http/headers.ts';
 export { createRateLimitMiddleware, withRateLimit } from './http/middleware-node.ts';
 export type { RateLimitMiddleware, RequestHandler, NextFunction } from './http/middleware-node.ts';
-export { fastifyRateLimit, fastifyRateLimitPlugin } from './http/fastify.ts';
-export type { FastifyRateLimitOptions } from './http/fastify.ts';
 export { setRateLimitUsage, getRateLimitDecision } from './http/usage.ts';
-export { readJsonBody, RequestBodyError } from './http/body.ts';
-export { defaultSubject, defaultSecondarySubject, clientAddress } from './http/subject.ts';
 export type {
   LimiterLike,
   RateLimitMiddlewareOptions,
@@ -45,5 +39,3 @@ export { estimateTokens, estimateChatTokens } from './estimate/tokens.ts';
 export { estimateRequestBody } from './estimate/request.ts';
 export type { RequestEstimate, RequestEstimateOptions } from './estimate/request.ts';
 export { estimateCostMicroUsd } from './estimate/cost.ts';
-export { connectRedis } from './redis-client.ts';
-export type { ConnectRedisOptions } from './redis-client.ts';

@@ -2,8 +2,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { estimateRequestBody } from '../src/estimate/request.ts';
-import { fastifyRateLimit, fastifyRateLimitPlugin } from '../src/http/fastify.ts';
-import type { FastifyRateLimitOptions } from '../src/http/fastify.ts';
+import { fastifyRateLimit, fastifyRateLimitPlugin } from '@llmsec/ratelimit/fastify';
+import type { FastifyRateLimitOptions } from '@llmsec/ratelimit/fastify';
 import { setRateLimitUsage } from '../src/http/usage.ts';
 import { abortAfterFirstChunk, abortWhen, FakeLimiter, fetchRaw, waitFor } from './http-support.ts';
 

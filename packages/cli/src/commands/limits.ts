@@ -1,4 +1,5 @@
-import { connectRedis, leaseKey, RateLimiter, RedisStore, rlKey } from '@llmsec/ratelimit';
+import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
+import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [--cluster]

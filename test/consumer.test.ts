@@ -1,0 +1,223 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The packages as a user gets them. Every package is packed with `npm pack` (its `prepack`
+ * builds dist/), the tarballs are installed into a new project outside the repository together
+ * with openai and @opentelemetry/api, and that project uses them from an ESM script, from
+ * CommonJS, from strict TypeScript and through the installed `llmsec` command.
+ *
+ * The build runs in a staged copy of the packages (sources and configs, the repository's
+ * third-party node_modules linked in), so this test never writes dist/ into the working tree,
+ * where a stale build could shadow the sources. Programs run on the Node 24 binary of the `node`
+ * devDependency, but from the temporary project: they resolve only what npm installed there,
+ * without the workspace's "@llmsec/source" condition.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FIXTURES = join(ROOT, 'test', 'consumer');
+/** In build order; each is packed and installed. */
+const PACKAGES = ['core', 'sdk', 'detect', 'ratelimit', 'detector', 'cli'];
+/** The Node 24 binary itself (not the `.bin` folder, which would also put workspace tools on the PATH). */
+const NODE = realpathSync(join(ROOT, 'node_modules', '.bin', 'node'));
+const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  devDependencies: Record<string, string>;
+};
+const pinned = (name: string): string => `${name}@${rootPackage.devDependencies[name]}`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The environment of a process outside the workspace: no NODE_OPTIONS (vitest adds the source
+ * condition there), no npm_* variables of the `npm test` that started us (npm would read its
+ * prefix and workspace from them), and the Node 24 binary first on the PATH.
+ */
+function outsideEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key === 'NODE_OPTIONS' || key === 'NODE_PATH' || key.toLowerCase().startsWith('npm_')) continue;
+    env[key] = value;
+  }
+  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p !== '' && !p.startsWith(ROOT));
+  env.PATH = [dirname(NODE), ...path].join(delimiter);
+  return env;
+}
+
+async function run(command: string, args: string[], cwd: string, timeoutMs = 240_000): Promise<Run> {
+  return await new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { cwd, env: outsideEnv(), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function ok(r: Run, what: string): Run {
+  expect(r.code, `${what} failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+/** Copies what the build reads (configs, package folders without outputs) and links the third-party modules. */
+async function stage(dir: string): Promise<void> {
+  for (const file of ['tsconfig.json', 'tsconfig.build.json']) await cp(join(ROOT, file), join(dir, file));
+  for (const name of PACKAGES) {
+    await cp(join(ROOT, 'packages', name), join(dir, 'packages', name), {
+      recursive: true,
+      filter: (src) => {
+        const rel = relative(join(ROOT, 'packages', name), src).split(/[\\/]/);
+        return !rel.includes('node_modules') && rel[0] !== 'dist' && !src.endsWith('.tsbuildinfo');
+      },
+    });
+  }
+  const modules = join(dir, 'node_modules');
+  await mkdir(join(modules, '@llmsec'), { recursive: true });
+  for (const entry of await readdir(join(ROOT, 'node_modules'))) {
+    if (entry === '@llmsec' || entry === 'llmsec') continue;
+    await symlink(join(ROOT, 'node_modules', entry), join(modules, entry));
+  }
+  for (const name of PACKAGES) {
+    const target = join(dir, 'packages', name);
+    await symlink(target, name === 'cli' ? join(modules, 'llmsec') : join(modules, '@llmsec', name));
+  }
+}
+
+let tmp: string;
+let app: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'llmsec-consumer-'));
+  expect(relative(ROOT, tmp).startsWith('..'), 'the consumer project must be outside the repository').toBe(true);
+  const repo = join(tmp, 'repo');
+  const tarballs = join(tmp, 'tarballs');
+  app = join(tmp, 'app');
+  await mkdir(tarballs, { recursive: true });
+  await mkdir(app, { recursive: true });
+  await stage(repo);
+
+  // One build for all (the packages' prepack scripts then find it up to date), then npm pack.
+  ok(await run(NODE, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json'], repo), 'build');
+  for (const name of PACKAGES) {
+    ok(await run('npm', ['pack', '--silent', '--pack-destination', tarballs], join(repo, 'packages', name)), `npm pack ${name}`);
+  }
+
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  for (const file of ['esm.mjs', 'cjs.cjs', 'app.ts']) await cp(join(FIXTURES, file), join(app, file));
+  await cp(join(FIXTURES, 'tsconfig.consumer.json'), join(app, 'tsconfig.json'));
+  const packed = readdirSync(tarballs).map((f) => join(tarballs, f));
+  expect(packed).toHaveLength(PACKAGES.length);
+  ok(
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        ...packed,
+        pinned('openai'),
+        pinned('@opentelemetry/api'),
+        pinned('typescript'),
+        pinned('@types/node'),
+      ],
+      app,
+    ),
+    'npm install',
+  );
+}, 600_000);
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('the packages installed from their tarballs, outside the repository', () => {
+  it('installs compiled JavaScript and declarations, no TypeScript sources, and every export target exists', () => {
+    for (const name of PACKAGES) {
+      const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
+      expect(realpathSync(dir).startsWith(realpathSync(app)), `${name} is a copy, not a link`).toBe(true);
+      expect(existsSync(join(dir, 'src')), `${name} ships src/`).toBe(false);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        exports: Record<string, string | Record<string, string>>;
+        engines: { node: string };
+      };
+      expect(pkg.engines.node).toBe('>=22.15');
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        const targets = typeof target === 'string' ? { default: target } : target;
+        for (const [condition, file] of Object.entries(targets)) {
+          if (condition === '@llmsec/source') continue; // the workspace's, not shipped
+          expect(existsSync(join(dir, file)), `${name} ${subpath} ${condition} -> ${file}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('works from ESM: instrumented OpenAI client against a local server, limiter, detection engine', async () => {
+    const events = join(app, 'events.jsonl');
+    const r = ok(await run(NODE, ['esm.mjs', events], app), 'esm.mjs');
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      reply: string;
+      decisions: string[];
+      categories: string[];
+      alerts: string[];
+    };
+    expect(out.reply).toBe('hello from the local server');
+    expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
+    expect(out.categories[0]).toBe('request_completed:u-42');
+    expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
+    expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
+  });
+
+  it('works from CommonJS (require of the ESM build)', async () => {
+    const r = ok(await run(NODE, ['cjs.cjs'], app), 'cjs.cjs');
+    expect(JSON.parse(r.stdout.trim())).toEqual({
+      roundTrip: 'evt-1',
+      redacted: 'mail me at [REDACTED:email]',
+      window: 300_000,
+      rules: expect.any(Number),
+      engine: 'function',
+      limiter: [true, false],
+      functions: ['function', 'function', 'function', 'function'],
+      events: 'function',
+    });
+  });
+
+  it('type-checks a strict TypeScript consumer against the published declarations', async () => {
+    ok(await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app), 'tsc');
+  });
+
+  it('fails the TypeScript consumer on a type error (the check is not vacuous)', async () => {
+    const broken = join(app, 'broken.ts');
+    await writeFile(broken, "import { RateLimiter } from '@llmsec/ratelimit';\nnew RateLimiter({ tiers: 42 });\n");
+    const r = await run(
+      NODE,
+      [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--types', 'node', broken],
+      app,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('broken.ts');
+  });
+
+  it('runs the installed llmsec command (npx) and replays the events the ESM script wrote', async () => {
+    const help = ok(await run('npx', ['--no-install', 'llmsec', '--help'], app), 'npx llmsec --help');
+    expect(help.stdout).toContain('usage: llmsec <command>');
+    const replay = ok(await run('npx', ['--no-install', 'llmsec', 'replay', 'events.jsonl'], app), 'llmsec replay');
+    const alerts = replay.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { rule: string; status: string });
+    expect(alerts.some((a) => a.rule === 'rapid_guardrail_blocks' && a.status === 'firing')).toBe(true);
+  });
+});
