@@ -38,7 +38,7 @@ const actionRule = z
     severity: z.enum(ALERT_SEVERITIES).optional(),
     rule: z.string().min(1).optional(),
     action: z.enum(ACTIONS),
-    /** throttle and block: how long; ban: none (until lifted with `llmsec limits lift`). */
+    /** throttle and block: how long (required); warn: default 5m; ban: none (until lifted with `llmsec limits lift`). */
     duration: positiveDuration.optional(),
   })
   .strict()

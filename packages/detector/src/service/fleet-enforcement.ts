@@ -11,7 +11,7 @@ export interface EnforcementAction {
   severity?: 'warning' | 'alert' | 'critical';
   rule?: string;
   action: EnforcementActionName;
-  /** throttle, block: ms. */
+  /** throttle, block: ms (required); warn: ms (default 5 min); ban: none. */
   duration?: number;
 }
 
@@ -43,6 +43,8 @@ export interface FleetEnforcementOptions {
 }
 
 const DEFAULTS = { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, halfLifeMs: 600_000 };
+/** How long a warn lasts when the mapping gives no duration. */
+const DEFAULT_WARN_MS = 300_000;
 
 /**
  * Fleet enforcement: an AlertSink that turns a firing alert into an enforcement action on
@@ -53,10 +55,11 @@ const DEFAULTS = { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, h
  * The limiter's enforcement is a decaying violation score with thresholds; the actions set
  * that score to where the apps' thresholds give the wanted level (so an action repeated by a
  * second detector replica or a re-fired alert changes nothing):
- * - warn: score raised to `warningAt` (level warning: events only).
+ * - warn D (default 5 min): score raised to `warningAt × 2^(D / halfLife)`, which decays below
+ *   `warningAt` after D (level warning: events only, no limit change).
  * - throttle D: score raised to `throttledAt × 2^(D / halfLife)`, which decays below
  *   `throttledAt` after D (limits scaled by the apps' throttle factor meanwhile). D is capped
- *   by the config check so the score stays under `blockedAt`.
+ *   by the construction check so the score stays under `blockedAt`.
  * - block D: score raised to at least `blockedAt` with a block of D (refused until then).
  * - ban: banned until lifted.
  * Thresholds must match the apps' `enforcement` options (defaults: the library's).
@@ -84,11 +87,12 @@ export class FleetEnforcement implements AlertSink {
       onAction: options.onAction,
     };
     for (const a of options.actions) {
-      if (a.action === 'throttle') {
-        const max = maxThrottleMs(this.t);
-        if (!(a.duration! <= max))
+      if (a.action === 'throttle' || a.action === 'warn') {
+        const max = maxDecayMs(this.t, a.action);
+        const d = a.duration ?? DEFAULT_WARN_MS;
+        if (!(d <= max))
           throw new TypeError(
-            `enforcement: throttle duration ${a.duration}ms is longer than the apps' thresholds allow (${Math.floor(max)}ms = half_life × log2(blocked_at / throttled_at)); use block, or raise half_life`,
+            `enforcement: ${a.action} duration ${d}ms is longer than the apps' thresholds allow (${Math.floor(max)}ms = half_life × log2(${a.action === 'warn' ? 'throttled_at / warning_at' : 'blocked_at / throttled_at'})); use ${a.action === 'warn' ? 'throttle' : 'block'}, or raise half_life`,
           );
       }
     }
@@ -159,10 +163,10 @@ export class FleetEnforcement implements AlertSink {
 
   private targetScore(action: EnforcementAction): number {
     const t = this.t;
-    if (action.action === 'warn') return t.warningAt;
     if (action.action === 'block') return t.blockedAt;
-    // Decays to throttledAt after `duration`; kept under blockedAt (checked at construction).
-    return Math.min(t.throttledAt * Math.pow(2, action.duration! / t.halfLifeMs), t.blockedAt * 0.999);
+    // Decays to the level's threshold after `duration`; kept under the next one (checked at construction).
+    const [at, next] = action.action === 'warn' ? [t.warningAt, t.throttledAt] : [t.throttledAt, t.blockedAt];
+    return Math.min(at * Math.pow(2, (action.duration ?? DEFAULT_WARN_MS) / t.halfLifeMs), next * 0.999);
   }
 
   private record(user: string, action: EnforcementAction, alert: Alert, level: string): void {
@@ -209,9 +213,11 @@ export class FleetEnforcement implements AlertSink {
   }
 }
 
-/** Longest throttle the thresholds allow before the score would reach blockedAt. */
-export function maxThrottleMs(t: Required<FleetThresholds>): number {
-  return t.halfLifeMs * Math.log2((t.blockedAt * 0.999) / t.throttledAt);
+/** Longest warn / throttle the thresholds allow before the score would reach the next level. */
+export function maxDecayMs(t: Required<FleetThresholds>, action: 'warn' | 'throttle'): number {
+  return action === 'warn'
+    ? t.halfLifeMs * Math.log2((t.throttledAt * 0.999) / t.warningAt)
+    : t.halfLifeMs * Math.log2((t.blockedAt * 0.999) / t.throttledAt);
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

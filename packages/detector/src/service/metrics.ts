@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { REJECT_REASONS, type RejectReason } from './record-events.ts';
 
@@ -25,6 +26,8 @@ export interface DetectorMetricsOptions {
   queueDepth: () => number;
   /** Sampled: 1 when the state store answers, 0 when not; `store` is memory or redis. */
   stateHealthy: () => { store: string; healthy: boolean };
+  /** service.name of target_info. @default 'llmsec-detector' */
+  serviceName?: string;
 }
 
 /**
@@ -50,7 +53,10 @@ export class DetectorMetrics {
   constructor(options: DetectorMetricsOptions) {
     this.exporter = new PrometheusExporter({ preventServerStart: true });
     // exporter-prometheus pins its own sdk-metrics copy: the same class, nominally distinct.
-    this.provider = new MeterProvider({ readers: [this.exporter as unknown as MetricReader] });
+    this.provider = new MeterProvider({
+      resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'llmsec-detector' }),
+      readers: [this.exporter as unknown as MetricReader],
+    });
     const m = (this.meter = this.provider.getMeter('@llmsec/detector'));
     this.received = m.createCounter(METRIC_RECORDS_RECEIVED, {
       description: 'Log records and spans received in export requests that were taken',
@@ -83,7 +89,7 @@ export class DetectorMetrics {
     for (const signal of ['logs', 'traces'] as const) {
       this.received.add(0, this.attrs[signal]);
       this.accepted.add(0, this.attrs[signal]);
-      for (const reason of REJECT_REASONS) this.rejected.add(0, this.rejectAttr(signal, reason));
+      for (const reason of REJECT_REASONS[signal]) this.rejected.add(0, this.rejectAttr(signal, reason));
       for (const reason of ['overloaded', 'unavailable']) this.refused.add(0, { signal, reason });
     }
   }

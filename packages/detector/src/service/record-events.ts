@@ -23,7 +23,11 @@ export type RejectReason =
   /** A span with no llmsec span events that is not a GenAI model request. */
   | 'not_genai';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['not_llmsec', 'alert_record', 'invalid_event', 'not_genai'];
+/** The reasons each signal can give. */
+export const REJECT_REASONS: Readonly<Record<'logs' | 'traces', readonly RejectReason[]>> = {
+  logs: ['not_llmsec', 'alert_record', 'invalid_event'],
+  traces: ['invalid_event', 'not_genai'],
+};
 
 /**
  * Events with their event time in epoch ms (parsed once here, so the engine does not parse

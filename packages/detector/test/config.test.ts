@@ -1,0 +1,116 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/service/config.ts';
+import { parseHostPort } from '../src/service/config-schema.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-config-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function error(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with no file and no flags', () => {
+    const c = loadConfig(undefined);
+    expect(c.otlp).toEqual({ grpc: '127.0.0.1:4317', http: '127.0.0.1:4318' });
+    expect(c).toMatchObject({
+      state: 'memory',
+      allowed_lateness: 5000,
+      tick_interval: 1000,
+      queue_capacity: 200_000,
+      shutdown_timeout: 10_000,
+      log_level: 'info',
+      sinks: { alertmanager: [], webhook: [] },
+    });
+    expect(c.genai.user_attributes).toContain('traceloop.association.properties.user_id');
+    expect(c.enforcement).toBeUndefined();
+  });
+
+  it('reads every section of a YAML file, durations included', () => {
+    const c = loadConfig(
+      file(
+        'full.yaml',
+        `
+otlp: { grpc: "0.0.0.0:4317", http: "0.0.0.0:4318", max_body_bytes: 1048576 }
+rules: /etc/llmsec/rules.yaml
+allowed_lateness: 30s
+sinks:
+  alertmanager: [http://am-0:9093, http://am-1:9093]
+  alerts: "-"
+  otlp_alerts: http://collector:4318/v1/logs
+genai: { user_attributes: [app.user, user.id] }
+enforcement:
+  redis: redis://redis:6379
+  thresholds: { blocked_at: 30, half_life: 20m }
+  actions:
+    - { rule: system_prompt_leakage, action: ban }
+    - { severity: critical, action: block, duration: 15m }
+    - { severity: alert, action: throttle, duration: 5m }
+`,
+      ),
+    );
+    expect(c.otlp.max_body_bytes).toBe(1048576);
+    expect(c.allowed_lateness).toBe(30_000);
+    expect(c.sinks.alertmanager).toHaveLength(2);
+    expect(c.genai.user_attributes).toEqual(['app.user', 'user.id']);
+    expect(c.enforcement!.thresholds).toEqual({ blocked_at: 30, half_life: 1_200_000 });
+    expect(c.enforcement!.actions[1]).toEqual({ severity: 'critical', action: 'block', duration: 900_000 });
+  });
+
+  it('lets flags override the file', () => {
+    const p = file('base.yaml', 'otlp: { http: "127.0.0.1:9000" }\nsinks: { alertmanager: [http://a:9093] }\n');
+    const c = loadConfig(p, { otlpHttp: '0.0.0.0:4318', alertmanager: ['http://b:9093'], queueCapacity: '50' });
+    expect(c.otlp.http).toBe('0.0.0.0:4318');
+    expect(c.otlp.grpc).toBe('127.0.0.1:4317');
+    expect(c.sinks.alertmanager).toEqual(['http://b:9093']);
+    expect(c.queue_capacity).toBe(50);
+  });
+
+  it('names the file and field, or the flag, of every problem', () => {
+    expect(error(() => loadConfig(file('a.yaml', 'otlp: { http: "localhost" }\n')))).toBe(
+      'a.yaml: field "otlp.http": want HOST:PORT (e.g. 127.0.0.1:4318, 0.0.0.0:4317, [::1]:4318)',
+    );
+    expect(error(() => loadConfig(file('b.yaml', 'sinks: { alertmanagers: [x] }\n')))).toBe(
+      'b.yaml: unknown field "alertmanagers" in "sinks"',
+    );
+    expect(error(() => loadConfig(file('c.yaml', 'allowed_lateness: soon\n')))).toMatch(
+      /^c\.yaml: field "allowed_lateness": bad duration "soon"/,
+    );
+    expect(error(() => loadConfig(undefined, { state: 'postgres://x' }))).toBe(
+      '--state: want "memory" or a redis:// / rediss:// URL',
+    );
+    expect(error(() => loadConfig(undefined, { queueCapacity: 'many' }))).toBe('--queue-capacity: want a number, got "many"');
+    expect(
+      error(() =>
+        loadConfig(file('d.yaml', 'enforcement: { redis: "redis://r:6379", actions: [{ severity: alert, action: block }] }\n')),
+      ),
+    ).toBe('d.yaml: field "enforcement.actions.0.duration": block needs a duration');
+    expect(
+      error(() => loadConfig(file('e.yaml', 'enforcement: { redis: "redis://r", actions: [{ action: warn }] }\n'))),
+    ).toBe('e.yaml: field "enforcement.actions.0": needs severity or rule (what the action applies to)');
+    expect(error(() => loadConfig(file('f.yaml', '- a list\n')))).toBe('f.yaml: want a mapping at the top level');
+    expect(error(() => loadConfig(file('g.yaml', 'a: [\n')))).toMatch(/^g\.yaml: not valid YAML/);
+    expect(error(() => loadConfig(join(dir, 'missing.yaml')))).toMatch(/^missing\.yaml: cannot read/);
+  });
+
+  it('parses HOST:PORT including IPv6 and rejects bad ports', () => {
+    expect(parseHostPort('0.0.0.0:4317')).toEqual({ host: '0.0.0.0', port: 4317 });
+    expect(parseHostPort('[::1]:4318')).toEqual({ host: '::1', port: 4318 });
+    expect(parseHostPort('detector:0')).toEqual({ host: 'detector', port: 0 });
+    expect(parseHostPort('h:70000')).toBeUndefined();
+    expect(parseHostPort(':80')).toBeUndefined();
+  });
+});

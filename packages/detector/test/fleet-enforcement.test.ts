@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
+import { silentLogger } from '../src/service/log.ts';
+import { command as limitsCommand } from '../../cli/src/commands/limits.ts';
+import { PassThrough } from 'node:stream';
+
+const run = promisify(execFile);
+const APP = fileURLToPath(new URL('./fixtures/app-limiter.ts', import.meta.url));
+
+/** What an app replica in another process decides for each user right now. */
+async function appDecisions(url: string, users: string[]): Promise<Record<string, { allowed: boolean; reason: string | null; level: string }>> {
+  const { stdout } = await run(process.execPath, [APP, url, ...users], { env: process.env, timeout: 20_000 });
+  const out: Record<string, { allowed: boolean; reason: string | null; level: string }> = {};
+  for (const line of stdout.trim().split('\n')) {
+    const r = JSON.parse(line) as { user: string; allowed: boolean; reason: string | null; level: string };
+    out[r.user] = r;
+  }
+  return out;
+}
+
+function alert(over: Partial<Alert>): Alert {
+  return {
+    alert_id: 'ALR-0123456789abcdef',
+    rule: 'rapid_guardrail_blocks',
+    severity: 'alert',
+    status: 'firing',
+    labels: { user_id: 'u' },
+    user_ids: ['u'],
+    starts_at: '2026-12-04T10:00:00.000Z',
+    description: 'x',
+    evidence: ['EVT-1'],
+    ...over,
+  };
+}
+
+let redis: RedisHandle;
+let client: Redis;
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+});
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+});
+
+describe('FleetEnforcement (real redis-server, app limiter in another process)', () => {
+  const actions: EnforcementAction[] = [
+    { rule: 'system_prompt_leakage', action: 'ban' },
+    { severity: 'critical', action: 'block', duration: 60_000 },
+    { severity: 'alert', action: 'throttle', duration: 300_000 },
+    { severity: 'warning', action: 'warn' },
+  ];
+
+  it('writes block / ban / throttle / warn into the limiter state; another process refuses at once; lift reverses', async () => {
+    const events: SecurityEvent[] = [];
+    const enf = new FleetEnforcement({ client, actions, logger: silentLogger, onAction: (e) => events.push(e) });
+    enf.send(alert({ alert_id: 'ALR-1000000000000001', severity: 'critical', rule: 'output_filter_bypass', user_ids: ['blocked-user'] }));
+    enf.send(alert({ alert_id: 'ALR-1000000000000002', severity: 'critical', rule: 'system_prompt_leakage', user_ids: ['banned-user'] }));
+    enf.send(alert({ alert_id: 'ALR-1000000000000003', severity: 'alert', user_ids: ['throttled-user', 'anonymous'] }));
+    enf.send(alert({ alert_id: 'ALR-1000000000000004', severity: 'warning', user_ids: ['warned-user'] }));
+    enf.send(alert({ alert_id: 'ALR-1000000000000005', severity: 'critical', status: 'resolved', user_ids: ['resolved-user'] }));
+    await enf.forceFlush();
+
+    const d = await appDecisions(redis.url, ['blocked-user', 'banned-user', 'throttled-user', 'warned-user', 'resolved-user', 'anonymous']);
+    expect(d['blocked-user']).toEqual({ user: 'blocked-user', allowed: false, reason: 'blocked', level: 'blocked' });
+    expect(d['banned-user']).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
+    expect(d['throttled-user']).toMatchObject({ allowed: true, level: 'throttled' });
+    expect(d['warned-user']).toMatchObject({ allowed: true, level: 'warning' });
+    expect(d['resolved-user']).toMatchObject({ allowed: true, level: 'normal' });
+    expect(d.anonymous).toMatchObject({ allowed: true, level: 'normal' }); // never enforced on
+
+    // Every action is recorded as an event naming the alert and how to reverse it.
+    expect(events.map((e) => [e.user_id, e.metadata!.action]).sort()).toEqual([
+      ['banned-user', 'ban'],
+      ['blocked-user', 'block'],
+      ['throttled-user', 'throttle'],
+      ['warned-user', 'warn'],
+    ]);
+    const blockEvent = events.find((e) => e.user_id === 'blocked-user')!;
+    expect(blockEvent).toMatchObject({
+      category: 'anomalous_pattern',
+      metadata: { anomaly_type: 'enforcement_action', rule: 'output_filter_bypass', alert_id: 'ALR-1000000000000001', duration_ms: 60_000 },
+    });
+    expect(blockEvent.description).toContain('llmsec limits lift blocked-user');
+
+    // `llmsec limits lift` reverses it for every replica.
+    for (const user of ['blocked-user', 'banned-user']) {
+      const stdout = new PassThrough();
+      const code = await limitsCommand.run(['lift', user, '--redis', redis.url], { stdin: new PassThrough(), stdout, stderr: new PassThrough() });
+      expect(code).toBe(0);
+    }
+    const after = await appDecisions(redis.url, ['blocked-user', 'banned-user']);
+    expect(after['blocked-user']).toMatchObject({ allowed: true, level: 'normal' });
+    expect(after['banned-user']).toMatchObject({ allowed: true, level: 'normal' });
+    await enf.shutdown();
+  });
+
+  it('is idempotent: the same alert from two replicas (or re-fired) leaves the same state', async () => {
+    const enf = new FleetEnforcement({ client, actions, logger: silentLogger });
+    const a = alert({ severity: 'alert', user_ids: ['twice'] });
+    enf.send(a);
+    await enf.forceFlush();
+    const reader = new RateLimiter({ store: new RedisStore({ client }), tiers: { t: {} } });
+    const first = await reader.status('twice');
+    enf.send(a);
+    await enf.forceFlush();
+    const second = await reader.status('twice');
+    expect(first.level).toBe('throttled');
+    expect(second.level).toBe('throttled');
+    expect(second.violationScore).toBeCloseTo(first.violationScore, 0);
+    await enf.shutdown();
+  });
+
+  it('rejects a throttle longer than the thresholds can express, naming the limit', () => {
+    expect(
+      () => new FleetEnforcement({ client, actions: [{ severity: 'alert', action: 'throttle', duration: 3_600_000 }], logger: silentLogger }),
+    ).toThrow(/throttle duration 3600000ms is longer than the apps' thresholds allow/);
+  });
+
+  it('counts a failed action and never throws when Redis is gone', async () => {
+    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const enf = new FleetEnforcement({ client: dead, actions, logger, commandTimeoutMs: 300 });
+    expect(() => enf.send(alert({ severity: 'critical', user_ids: ['x'] }))).not.toThrow();
+    await enf.forceFlush();
+    expect(errors).toEqual(['enforcement action failed']);
+    dead.disconnect();
+  });
+});
