@@ -1,6 +1,8 @@
 import type { Meter } from '@opentelemetry/api';
 import type { Alert, Clock } from '@llmsec/core';
 import type { AlertSink } from './sinks/types.ts';
+import type { RedisDetectionState } from './state/redis-state.ts';
+import type { SharedStats } from './state/shared-engine.ts';
 import type { AnyRule } from './types.ts';
 
 export interface DetectionEngineOptions {
@@ -27,6 +29,18 @@ export interface DetectionEngineOptions {
   clock?: Clock;
   /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
   tickIntervalMs?: number;
+  /**
+   * Open incidents kept per rule; past it the one quiet longest is dropped without a resolved
+   * line (counted in `incidentsEvicted`), so invented group keys cannot grow them without bound.
+   * @default 10000
+   */
+  maxOpenIncidentsPerRule?: number;
+  /**
+   * Shared detection state: with `new RedisDetectionState({ redis })`, windows, baselines and
+   * incidents live in Redis and N processes detect as one (see the README, "Shared state in
+   * Redis"). Data rules only: code rules run in this process. @default in-memory state
+   */
+  state?: RedisDetectionState;
   /** Called for every firing and resolved alert (synchronously; must not block). */
   onAlert?: (alert: Alert) => void;
   sinks?: AlertSink[];
@@ -48,4 +62,8 @@ export interface EngineStats {
   buffered: number;
   /** Groups evicted to stay under maxGroupsPerRule. */
   groupsEvicted: number;
+  /** Open incidents dropped to stay under maxOpenIncidentsPerRule. */
+  incidentsEvicted: number;
+  /** The shared (Redis) state's counters, when the engine has one. */
+  state?: SharedStats;
 }

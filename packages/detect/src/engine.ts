@@ -1,4 +1,4 @@
-import { metrics, type Counter } from '@opentelemetry/api';
+import { createNoopMeter, diag, metrics, type Counter } from '@opentelemetry/api';
 import {
   METRIC_DETECT_DROPPED,
   parseTimestamp,
@@ -8,7 +8,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { AlertDispatch } from './alert-dispatch.ts';
-import { compileRule, type CompiledRule } from './compile.ts';
+import { compileRule, isCodeRule, type CompiledRule } from './compile.ts';
 import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
@@ -16,7 +16,10 @@ import { GroupTable } from './group-table.ts';
 import { Incident } from './incident.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
+import { sharedTables } from './state/tables.ts';
+import { SharedEngine } from './state/shared-engine.ts';
 import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
+import type { RuleDefinition } from './types.ts';
 
 export type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 
@@ -69,6 +72,12 @@ export class DetectionEngine {
   private readonly droppedCounter: Counter;
   private readonly errors: ErrorFunnel;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private readonly maxOpenPerRule: number;
+  private readonly incidentsEvictedCounter: Counter;
+  /** Shared (Redis) mode: the flusher, and an in-memory engine for code rules (if any). */
+  private readonly shared: SharedEngine | undefined;
+  private readonly codeLocal: DetectionEngine | undefined;
+  private readonly fallback: DetectionEngine | undefined;
   private maxSeen = Number.NEGATIVE_INFINITY;
   private watermark = Number.NEGATIVE_INFINITY;
   private nextResolveAt = Number.POSITIVE_INFINITY;
@@ -82,6 +91,7 @@ export class DetectionEngine {
     droppedInvalid: 0,
     alertsFired: 0,
     alertsResolved: 0,
+    incidentsEvicted: 0,
   };
 
   constructor(options: DetectionEngineOptions = {}) {
@@ -96,6 +106,7 @@ export class DetectionEngine {
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     const tickIntervalMs = options.tickIntervalMs ?? 0;
     const dedupeCapacity = options.dedupeCapacity ?? 10_000;
+    this.maxOpenPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
 
     for (const [name, value] of Object.entries({
       allowedLatenessMs: this.lateness,
@@ -105,6 +116,7 @@ export class DetectionEngine {
       maxBufferedEvents: this.maxBuffered,
       tickIntervalMs,
       dedupeCapacity,
+      maxOpenIncidentsPerRule: this.maxOpenPerRule,
     })) {
       if (!Number.isFinite(value) || value < 0)
         throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
@@ -157,6 +169,56 @@ export class DetectionEngine {
     for (const rt of this.runtimes) this.alerts.startAtZero(rt.rule.id, rt.rule.severity);
     this.droppedCounter.add(0, { reason: 'late' });
     this.droppedCounter.add(0, { reason: 'invalid' });
+    this.incidentsEvictedCounter = meter.createCounter('llmsec.detect.incidents.evicted', {
+      description: 'Open incidents dropped (without a resolved alert) to stay under maxOpenIncidentsPerRule',
+    });
+    this.incidentsEvictedCounter.add(0);
+
+    if (options.state !== undefined) {
+      const state = options.state;
+      state.bind();
+      const dataRules = rules.filter((r): r is RuleDefinition => !isCodeRule(r));
+      const codeRules = rules.filter((r) => isCodeRule(r));
+      // The inner engines report through this one (one llmsec.alerts count, one set of sinks).
+      const inner = {
+        allowedLatenessMs: this.lateness,
+        maxGroupsPerRule: maxGroups,
+        maxEventsPerWindow,
+        maxDistinctValues,
+        maxBufferedEvents: this.maxBuffered,
+        maxOpenIncidentsPerRule: this.maxOpenPerRule,
+        meter: createNoopMeter(),
+        onAlert: (alert: Alert) => this.alerts.deliver(alert),
+      };
+      if (codeRules.length > 0) {
+        diag.warn(
+          `llmsec detect: code rules (${codeRules.map((r) => r.id).join(', ')}) cannot run in the shared Redis state; ` +
+            'they are evaluated in this process only (each replica sees only its own events for them)',
+        );
+        this.codeLocal = new DetectionEngine({ ...inner, rules: codeRules });
+      }
+      const dataCompiled = this.runtimes.map((rt) => rt.rule).filter((r) => !isCodeRule(rules[r.index]!));
+      const { tables, projectors, ruleset } = sharedTables(dataRules, dataCompiled, this.lateness, state);
+      this.fallback = new DetectionEngine({ ...inner, rules: dataRules });
+      this.shared = new SharedEngine({
+        state,
+        ruleset,
+        tables,
+        projectors,
+        latenessMs: this.lateness,
+        limits: {
+          maxUsersPerAlert: this.maxUsersPerAlert,
+          maxPending: state.maxPendingPerGroup,
+          recentIds: 128,
+        },
+        fallback: this.fallback,
+        deliver: (alert) => this.alerts.deliver(alert),
+        errors: this.errors,
+        meter,
+        counts: this.counts,
+        lateCounter: this.droppedCounter,
+      });
+    }
     this.trackClock = tickIntervalMs > 0;
     if (tickIntervalMs > 0) {
       this.timer = setInterval(() => this.tick(), tickIntervalMs);
@@ -183,6 +245,12 @@ export class DetectionEngine {
         return;
       }
       if (this.trackClock) this.lastIngestClock = this.clock.now();
+      if (this.shared !== undefined) {
+        if (t > this.maxSeen) this.maxSeen = t;
+        this.shared.ingest(event, t);
+        this.codeLocal?.ingest(event, t);
+        return;
+      }
       if (t < this.watermark) {
         this.counts.droppedLate++;
         this.droppedCounter.add(1, { reason: 'late' });
@@ -232,6 +300,12 @@ export class DetectionEngine {
    */
   advanceTo(timeMs: number): void {
     try {
+      if (this.shared !== undefined) {
+        if (timeMs > this.maxSeen) this.maxSeen = timeMs;
+        this.shared.advanceTo(timeMs);
+        this.codeLocal?.advanceTo(timeMs);
+        return;
+      }
       if (timeMs > this.maxSeen) {
         this.maxSeen = timeMs;
         this.watermark = timeMs - this.lateness;
@@ -250,6 +324,12 @@ export class DetectionEngine {
    */
   flush(): void {
     try {
+      if (this.shared !== undefined) {
+        // Starts the final flush; await forceFlush() (or shutdown()) for it to complete.
+        this.shared.flush();
+        this.codeLocal?.flush();
+        return;
+      }
       this.watermark = this.maxSeen;
       this.drain(this.maxSeen);
       if (this.maxSeen >= this.nextResolveAt) this.resolveDue(this.maxSeen, undefined);
@@ -279,7 +359,22 @@ export class DetectionEngine {
   get stats(): EngineStats {
     let evicted = 0;
     for (const table of this.tables) evicted += table.evicted;
-    return { ...this.counts, buffered: this.buffer.size, groupsEvicted: evicted };
+    const stats: EngineStats = { ...this.counts, buffered: this.buffer.size, groupsEvicted: evicted };
+    if (this.shared !== undefined) {
+      for (const inner of [this.fallback, this.codeLocal]) {
+        if (inner === undefined) continue;
+        const s = inner.stats;
+        stats.processed += s.processed;
+        stats.droppedLate += s.droppedLate;
+        stats.alertsFired += s.alertsFired;
+        stats.alertsResolved += s.alertsResolved;
+        stats.buffered += s.buffered;
+        stats.groupsEvicted += s.groupsEvicted;
+        stats.incidentsEvicted += s.incidentsEvicted;
+      }
+      stats.state = { ...this.shared.stats };
+    }
+    return stats;
   }
 
   /** The newest event time seen, and the watermark (newest minus allowed lateness). */
@@ -289,6 +384,11 @@ export class DetectionEngine {
 
   /** Open incidents, as firing alerts. */
   activeIncidents(): Alert[] {
+    // Shared mode: incidents live in Redis; this lists only those held in this process (code
+    // rules, and incidents opened while degraded).
+    if (this.shared !== undefined) {
+      return [...(this.fallback?.activeIncidents() ?? []), ...(this.codeLocal?.activeIncidents() ?? [])];
+    }
     const out: Alert[] = [];
     for (const rt of this.runtimes)
       for (const inc of rt.open.values()) out.push(inc.toAlert('firing', undefined));
@@ -306,11 +406,17 @@ export class DetectionEngine {
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.flush();
+    if (this.shared !== undefined) {
+      await this.shared.shutdown();
+      await Promise.all([this.fallback?.shutdown(), this.codeLocal?.shutdown()]);
+    }
     await this.alerts.shutdown();
   }
 
-  forceFlush(): Promise<void> {
-    return this.alerts.forceFlush();
+  /** Delivers what is queued: in shared mode, waits for the flusher to ship everything queued. */
+  async forceFlush(): Promise<void> {
+    if (this.shared !== undefined) await this.shared.idle();
+    await this.alerts.forceFlush();
   }
 
   private drain(upTo: number): void {
@@ -375,11 +481,22 @@ export class DetectionEngine {
     if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
     else if (rule.groupBy === 'user_id') incident.addUser(key);
     else incident.addUser(event.user_id);
+    if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
     rt.open.set(key, incident);
     rt.lastKey = key;
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
     this.alerts.deliver(incident.toAlert('firing', event));
+  }
+
+  /** Drops the incident quiet longest (the first in lastTrueAt order), without a resolved line. */
+  private evictOldestIncident(rt: RuleRuntime): void {
+    const first = rt.open.keys().next();
+    if (first.done) return;
+    rt.open.delete(first.value);
+    if (rt.lastKey === first.value) rt.lastKey = undefined;
+    this.counts.incidentsEvicted++;
+    this.incidentsEvictedCounter.add(1, { rule: rt.rule.id });
   }
 
   /**

@@ -62,6 +62,34 @@ export class Incident {
     if (this.users.size < this.maxUsers) this.users.add(userId);
   }
 
+  /** The incident as plain data, for a shared state store (see state/codec.ts). */
+  toState(): IncidentState {
+    return {
+      s: this.startsAt,
+      l: this.lastTrueAt,
+      d: this.description,
+      e: this.evidence(),
+      x: this.lastEvidence,
+      tr: [...this.traceIds],
+      u: [...this.users],
+    };
+  }
+
+  /** The inverse of toState(): the same incident, as if it had lived in this process. */
+  static fromState(rule: CompiledRule, key: string, st: IncidentState, maxUsers: number): Incident {
+    const inc = new Incident(rule, key, st.s, st.d, maxUsers);
+    inc.lastTrueAt = st.l;
+    const headLen = Math.min(EVIDENCE_HEAD, st.e.length);
+    for (let i = 0; i < headLen; i++) inc.head.push(st.e[i]!);
+    // The tail comes back oldest first: the next slot is its length (0 when full: the oldest).
+    for (let i = headLen; i < st.e.length; i++) inc.tail.push(st.e[i]!);
+    inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
+    inc.lastEvidence = st.x;
+    for (const t of st.tr) inc.traceIds.push(t);
+    for (const u of st.u) inc.users.add(u);
+    return inc;
+  }
+
   evidence(): string[] {
     const n = this.tail.length;
     const tail =
@@ -94,6 +122,21 @@ export class Incident {
     }
     return alert;
   }
+}
+
+/** An open incident as plain data (short keys: it is stored per group in Redis). */
+export interface IncidentState {
+  /** startsAt */
+  s: number;
+  /** lastTrueAt */
+  l: number;
+  d: string;
+  /** Evidence ids, head then tail, oldest first. */
+  e: string[];
+  /** The evidence id added last (a repeat is skipped). */
+  x: string;
+  tr: string[];
+  u: string[];
 }
 
 /**

@@ -1,0 +1,210 @@
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import type { CompiledRule } from '../compile.ts';
+import { Incident, type IncidentState } from '../incident.ts';
+import { decodeState, encodeState } from './codec.ts';
+
+/**
+ * One group's state in the shared store, and the step that advances it: the per-group half of
+ * DetectionEngine.process(), run by whichever process holds the group's latest version (the
+ * store's compare-and-set makes the step atomic). Every condition is per (rule, group), so
+ * processing each group's events in event-time order gives the same per-group alerts as the
+ * single-process engine, whatever the interleaving across processes.
+ */
+
+/** The rules that share one group-by field (one state blob per group of that field). */
+export interface RuleTable {
+  field: string;
+  /** Position in the engine's table list (part of the Redis key). */
+  index: number;
+  rules: CompiledRule[];
+  /** Blob TTL: max(window + quiet) + lateness, or the baseline TTL when a baseline rule is in. */
+  ttlMs: number;
+}
+
+/** A pending event: [time, seq (arrival order at the group), projected event]. */
+type Pending = [number, number, SecurityEvent];
+
+/** The stored group (JSON via codec.ts; short keys because there is one per active group). */
+export interface GroupBody {
+  /** The group key (the alert label value). */
+  k: string;
+  /** processedUpTo: events older than this are late for this group. */
+  p: number;
+  /** Pending events, in (time, arrival) order. */
+  q: Pending[];
+  /** Next arrival sequence number. */
+  n: number;
+  /** Ids of recently processed events (bounded), to count an event once. */
+  r: string[];
+  /** Condition state per rule id. */
+  s: Record<string, unknown>;
+  /** Open incident per rule id. */
+  i: Record<string, IncidentState>;
+}
+
+export interface GroupLimits {
+  maxUsersPerAlert: number;
+  /** Pending events kept per group; past it the oldest is processed early (as the reorder buffer does). */
+  maxPending: number;
+  /** Recent event ids kept per group for de-duplication. */
+  recentIds: number;
+}
+
+export interface GroupStep {
+  body: GroupBody;
+  /** Whether anything changed (no write is needed otherwise). */
+  changed: boolean;
+  alerts: Alert[];
+  processed: number;
+  late: number;
+  duplicates: number;
+  /** Time of the newest event still pending (-Infinity: none). */
+  pendingUntil: number;
+  /** resolveAt of the open incident per rule index (for the resolve index); absent: none open. */
+  open: Map<number, number>;
+}
+
+export function emptyBody(key: string): GroupBody {
+  return { k: key, p: Number.NEGATIVE_INFINITY, q: [], n: 0, r: [], s: {}, i: {} };
+}
+
+export function decodeBody(text: string): GroupBody {
+  return decodeState<GroupBody>(text);
+}
+
+export function encodeBody(body: GroupBody): string {
+  return encodeState(body);
+}
+
+/**
+ * Adds `events` (already matched to this table and group) to the group and processes every
+ * pending event at or before `watermark`, in order; then resolves incidents due by the
+ * watermark. Pure apart from `body`, which it updates in place.
+ */
+export function stepGroup(
+  table: RuleTable,
+  body: GroupBody,
+  events: readonly { t: number; event: SecurityEvent }[],
+  watermark: number,
+  limits: GroupLimits,
+): GroupStep {
+  const step: GroupStep = {
+    body,
+    changed: false,
+    alerts: [],
+    processed: 0,
+    late: 0,
+    duplicates: 0,
+    pendingUntil: Number.NEGATIVE_INFINITY,
+    open: new Map(),
+  };
+  const incidents = new Map<string, Incident>();
+  for (const rule of table.rules) {
+    const st = body.i[rule.id];
+    if (st !== undefined) incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
+  }
+  const q = body.q;
+  let seen: Set<string> | undefined;
+  for (const { t, event } of events) {
+    if (t < body.p) {
+      step.late++;
+      continue;
+    }
+    const id = event.event_id;
+    seen ??= new Set([...body.r, ...q.map((p) => p[2].event_id)]);
+    if (seen.has(id)) {
+      step.duplicates++;
+      continue;
+    }
+    seen.add(id);
+    // After every pending entry with time <= t: equal times keep arrival order.
+    let at = q.length;
+    while (at > 0 && q[at - 1]![0] > t) at--;
+    q.splice(at, 0, [t, body.n++, event]);
+    step.changed = true;
+  }
+  while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
+    const [t, , event] = q.shift()!;
+    if (t > body.p) body.p = t;
+    processOne(table, body, incidents, event, t, step, limits);
+    step.changed = true;
+  }
+  if (watermark > body.p) {
+    body.p = watermark;
+    step.changed = true;
+  }
+  for (const rule of table.rules) {
+    const inc = incidents.get(rule.id);
+    if (inc !== undefined && inc.resolveAt <= watermark) {
+      incidents.delete(rule.id);
+      step.alerts.push(inc.toAlert('resolved', undefined));
+      step.changed = true;
+    }
+  }
+  if (step.changed) {
+    const open: Record<string, IncidentState> = {};
+    for (const [id, inc] of incidents) open[id] = inc.toState();
+    body.i = open;
+  }
+  for (const rule of table.rules) {
+    const inc = incidents.get(rule.id);
+    if (inc !== undefined) step.open.set(rule.index, inc.resolveAt);
+  }
+  if (q.length > 0) step.pendingUntil = q[q.length - 1]![0];
+  return step;
+}
+
+function processOne(
+  table: RuleTable,
+  body: GroupBody,
+  incidents: Map<string, Incident>,
+  event: SecurityEvent,
+  t: number,
+  step: GroupStep,
+  limits: GroupLimits,
+): void {
+  step.processed++;
+  const r = body.r;
+  r.push(event.event_id);
+  if (r.length > limits.recentIds) r.shift();
+  // Inline resolve, as DetectionEngine.process does before an event of a later time.
+  for (const rule of table.rules) {
+    const inc = incidents.get(rule.id);
+    if (inc !== undefined && inc.resolveAt <= t) {
+      incidents.delete(rule.id);
+      step.alerts.push(inc.toAlert('resolved', event));
+    }
+  }
+  for (const rule of table.rules) {
+    if (!rule.categories.includes(event.category)) continue;
+    if (rule.filter !== undefined && !rule.filter(event)) continue;
+    const cond = rule.condition;
+    let state = body.s[rule.id];
+    if (state === undefined) {
+      state = cond.createState();
+      body.s[rule.id] = state;
+    }
+    if (!cond.update(state, event, t)) continue;
+    const existing = incidents.get(rule.id);
+    if (existing !== undefined) {
+      existing.lastTrueAt = t;
+      existing.addEvidence(event.event_id, event.trace_id);
+      existing.addUser(event.user_id);
+      continue;
+    }
+    // As DetectionEngine.holds: the same evidence and users, so the alerts are identical.
+    const incident = new Incident(rule, body.k, t, cond.describe(state, t), limits.maxUsersPerAlert);
+    if (cond.evidence) {
+      cond.evidence(state, t, (id, trace, user) => {
+        incident.addEvidence(id, trace);
+        if (user !== undefined && user !== '' && !cond.users) incident.addUser(user);
+      });
+    }
+    incident.addEvidence(event.event_id, event.trace_id);
+    if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
+    else if (rule.groupBy === 'user_id') incident.addUser(body.k);
+    else incident.addUser(event.user_id);
+    incidents.set(rule.id, incident);
+    step.alerts.push(incident.toAlert('firing', event));
+  }
+}

@@ -1,0 +1,189 @@
+import { hash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
+import { untraced } from './untraced.ts';
+
+export interface RedisDetectionStateOptions {
+  /**
+   * An ioredis client (standalone `Redis` or `Cluster`), owned by the caller. Recommended:
+   * `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so commands fail fast while
+   * Redis is down (the command timeout bounds them either way).
+   */
+  redis: Redis | Cluster;
+  /** Key prefix. @default 'llmsec:det' */
+  prefix?: string;
+  /**
+   * Name of the rule set; processes share state only when it matches. Give each replay its
+   * own, or it meets live traffic's clock. @default a hash of the rule ids, kinds and windows
+   */
+  ruleset?: string;
+  /** A Redis call slower than this switches the engine to local (degraded) detection. @default 250 */
+  commandTimeoutMs?: number;
+  /** While degraded, how often Redis is probed (PING). @default 1000 */
+  probeIntervalMs?: number;
+  /** TTL of the state of groups under a baseline rule (baselines outlive windows). @default 86400000 (24 h) */
+  baselineTtlMs?: number;
+  /** Events queued for the flusher; a full queue drops the oldest (counted). @default 100000 */
+  maxQueuedEvents?: number;
+  /** Events per flush round trip. @default 2000 */
+  batchSize?: number;
+  /** Pending (not yet processed) events kept per group. @default 1000 */
+  maxPendingPerGroup?: number;
+  /** Groups this process remembers having events pending in, to release them later. @default 100000 */
+  maxPendingGroups?: number;
+  /** Open incidents indexed per rule for the resolve sweep; past it the oldest are evicted. @default 10000 */
+  maxOpenIncidentsPerRule?: number;
+}
+
+/** Longest group key kept as is in a Redis key; longer (or hostile-looking) ones are hashed. */
+const MAX_RAW_GROUP = 64;
+
+type Arg = string | number;
+interface ScriptClient {
+  llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
+  llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
+  llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
+  zrangebyscore(key: string, min: Arg, max: Arg, limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
+  ping(): Promise<string>;
+}
+
+export class StateTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`detection state: Redis did not answer within ${ms} ms`);
+    this.name = 'StateTimeoutError';
+  }
+}
+
+/**
+ * Detection state in Redis (standalone or Cluster), for `new DetectionEngine({ state })`: N
+ * processes with the same rules and the same state detect as one process would. This object
+ * is the store (keys, scripts, timeouts); the engine does the rest (see the README, "Shared
+ * state in Redis").
+ */
+export class RedisDetectionState {
+  readonly prefix: string;
+  readonly rulesetOption: string | undefined;
+  readonly commandTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly baselineTtlMs: number;
+  readonly maxQueuedEvents: number;
+  readonly batchSize: number;
+  readonly maxPendingPerGroup: number;
+  readonly maxPendingGroups: number;
+  readonly maxOpenIncidentsPerRule: number;
+  private readonly client: ScriptClient;
+  private bound = false;
+
+  constructor(options: RedisDetectionStateOptions) {
+    const redis = options?.redis;
+    if (!redis || typeof redis.defineCommand !== 'function') {
+      throw new Error('RedisDetectionState: options.redis must be an ioredis Redis or Cluster client');
+    }
+    this.prefix = options.prefix ?? 'llmsec:det';
+    if (/[{}]/.test(this.prefix)) throw new Error('RedisDetectionState: prefix must not contain { or }');
+    this.rulesetOption = options.ruleset;
+    if (this.rulesetOption !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(this.rulesetOption)) {
+      throw new Error('RedisDetectionState: ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
+    }
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
+    this.probeIntervalMs = options.probeIntervalMs ?? 1_000;
+    this.baselineTtlMs = options.baselineTtlMs ?? 86_400_000;
+    this.maxQueuedEvents = options.maxQueuedEvents ?? 100_000;
+    this.batchSize = options.batchSize ?? 2_000;
+    this.maxPendingPerGroup = options.maxPendingPerGroup ?? 1_000;
+    this.maxPendingGroups = options.maxPendingGroups ?? 100_000;
+    this.maxOpenIncidentsPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
+    for (const [name, value] of Object.entries({
+      commandTimeoutMs: this.commandTimeoutMs,
+      probeIntervalMs: this.probeIntervalMs,
+      baselineTtlMs: this.baselineTtlMs,
+      maxQueuedEvents: this.maxQueuedEvents,
+      batchSize: this.batchSize,
+      maxPendingPerGroup: this.maxPendingPerGroup,
+      maxPendingGroups: this.maxPendingGroups,
+      maxOpenIncidentsPerRule: this.maxOpenIncidentsPerRule,
+    })) {
+      if (!Number.isFinite(value) || value < 1) {
+        throw new Error(`RedisDetectionState: ${name} must be a finite number >= 1, got ${value}`);
+      }
+    }
+    redis.defineCommand('llmsecDetCas', { lua: CAS_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
+    this.client = redis as unknown as ScriptClient;
+  }
+
+  /** Called once by the engine that uses this state (one engine per state object). */
+  bind(): void {
+    if (this.bound) throw new Error('RedisDetectionState: already used by another DetectionEngine');
+    this.bound = true;
+  }
+
+  /** The key of one group's state. Hostile or long group values are hashed (bounded key size). */
+  groupKey(ruleset: string, table: number, group: string): string {
+    const safe =
+      group.length <= MAX_RAW_GROUP && !/[{}#\s]/.test(group) ? group : `#${hash('sha256', group, 'base64url').slice(0, 22)}`;
+    return `${this.prefix}:{${ruleset}:${table}:${safe}}`;
+  }
+
+  clockKey(ruleset: string): string {
+    return `${this.prefix}:{${ruleset}}:clock`;
+  }
+
+  indexKey(ruleset: string, ruleIndex: number): string {
+    return `${this.prefix}:{${ruleset}}:open:${ruleIndex}`;
+  }
+
+  cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
+    return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
+  }
+
+  advanceClock(key: string, t: number, ttlMs: number): Promise<number> {
+    return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs))).then(Number);
+  }
+
+  updateIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
+    return this.timed(() => this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops));
+  }
+
+  dueMembers(key: string, upTo: number, limit: number): Promise<string[]> {
+    return this.timed(() => this.client.zrangebyscore(key, '-inf', upTo, 'LIMIT', 0, limit));
+  }
+
+  ping(): Promise<string> {
+    return this.timed(() => this.client.ping());
+  }
+
+  /**
+   * Runs one Redis call untraced and bounded by the command timeout. A call that loses the race
+   * has its late rejection swallowed here (no unhandled rejection).
+   */
+  private timed<T>(call: () => Promise<T>): Promise<T> {
+    const ms = this.commandTimeoutMs;
+    return untraced(
+      () =>
+        new Promise<T>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new StateTimeoutError(ms)), ms);
+          timer.unref();
+          let p: Promise<T>;
+          try {
+            p = call();
+          } catch (err) {
+            clearTimeout(timer);
+            reject(err as Error);
+            return;
+          }
+          p.then(
+            (v) => {
+              clearTimeout(timer);
+              resolve(v);
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              reject(err instanceof Error ? err : new Error(String(err)));
+            },
+          );
+        }),
+    );
+  }
+}

@@ -1,0 +1,437 @@
+import { diag, type Counter, type Meter } from '@opentelemetry/api';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import type { ErrorFunnel } from '../errors.ts';
+import { keyString } from '../fields.ts';
+import type { DetectionEngine } from '../engine.ts';
+import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupLimits, type RuleTable } from './group-runner.ts';
+import type { Projector } from './projection.ts';
+import type { RedisDetectionState } from './redis-state.ts';
+
+/** Counters of the shared path (EngineStats.state). */
+export interface SharedStats {
+  /** 'shared' while Redis answers, 'degraded' while detection runs in this process only. */
+  mode: 'shared' | 'degraded';
+  /** Degraded episodes so far. */
+  degradedEpisodes: number;
+  /** Events handled by the local engine because Redis was unreachable. */
+  degradedEvents: number;
+  /** Events dropped because the flush queue was full (oldest first). */
+  queueDropped: number;
+  /** Events another process (or this one) had already delivered to the group. */
+  duplicates: number;
+  /** Compare-and-set retries (another process wrote the group in between). */
+  conflicts: number;
+  /** Open incidents dropped from the resolve index to stay under maxOpenIncidentsPerRule. */
+  indexEvicted: number;
+  /** Events queued for the flusher right now. */
+  queued: number;
+}
+
+export interface SharedEngineOptions {
+  state: RedisDetectionState;
+  ruleset: string;
+  tables: RuleTable[];
+  /** Per table: the projector of its pending events. */
+  projectors: Projector[];
+  latenessMs: number;
+  limits: GroupLimits;
+  /** The in-memory engine (same data rules) that takes over while Redis is unreachable. */
+  fallback: DetectionEngine;
+  deliver: (alert: Alert) => void;
+  errors: ErrorFunnel;
+  meter: Meter;
+  counts: { processed: number; droppedLate: number; alertsFired: number; alertsResolved: number };
+  /** llmsec.detect.events.dropped */
+  lateCounter: Counter;
+}
+
+interface Work {
+  table: RuleTable;
+  key: string;
+  /** Known when the work comes from an event; sweeps and releases read it from the body. */
+  group: string | undefined;
+  events: { t: number; event: SecurityEvent }[];
+  /** The rule index whose resolve index named this group (a sweep). */
+  fromIndex: number | undefined;
+}
+
+/** Versioned state text of recently written groups: one round trip when nobody else wrote. */
+const CACHE_MAX = 10_000;
+const MAX_ATTEMPTS = 50;
+const SWEEP_LIMIT = 256;
+
+/**
+ * The shared-state half of DetectionEngine: ingest() queues (synchronously, bounded), a
+ * background flusher ships batches to Redis, steps each touched group with compare-and-set,
+ * releases groups whose pending events the watermark has passed, and sweeps due incidents.
+ * Redis errors or timeouts switch detection to the fallback engine until a probe succeeds.
+ */
+export class SharedEngine {
+  private readonly o: SharedEngineOptions;
+  private readonly state: RedisDetectionState;
+  private queue: { t: number; event: SecurityEvent }[] = [];
+  private queueHead = 0;
+  private readonly cache = new Map<string, { v: number; text: string }>();
+  /** Groups this process left events pending in: key -> newest pending time. */
+  private readonly pending = new Map<string, { table: RuleTable; until: number }>();
+  private running: Promise<void> | undefined;
+  private scheduled = false;
+  private finalRequested = false;
+  /** Newest event time ingested here (for the late check). */
+  private localMax = Number.NEGATIVE_INFINITY;
+  /** Newest event time shipped (or declared by advanceTo once the queue is empty): what moves the shared clock. */
+  private shippedMax = Number.NEGATIVE_INFINITY;
+  private advanceMax = Number.NEGATIVE_INFINITY;
+  private globalMax = Number.NEGATIVE_INFINITY;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+  private readonly degradedGauge: number[] = [0];
+  private readonly episodeCounter: Counter;
+  readonly stats: SharedStats = {
+    mode: 'shared',
+    degradedEpisodes: 0,
+    degradedEvents: 0,
+    queueDropped: 0,
+    duplicates: 0,
+    conflicts: 0,
+    indexEvicted: 0,
+    queued: 0,
+  };
+  private readonly clockTtl: number;
+  private readonly indexTtl: number;
+
+  constructor(options: SharedEngineOptions) {
+    this.o = options;
+    this.state = options.state;
+    let maxTtl = options.latenessMs;
+    for (const table of options.tables) maxTtl = Math.max(maxTtl, table.ttlMs);
+    this.clockTtl = maxTtl + 86_400_000;
+    this.indexTtl = maxTtl;
+    const gauge = options.meter.createObservableGauge('llmsec.detect.state.degraded', {
+      description: '1 while detection runs on local state because Redis is unreachable, else 0',
+    });
+    gauge.addCallback((r) => r.observe(this.degradedGauge[0]!));
+    this.episodeCounter = options.meter.createCounter('llmsec.detect.state.degraded_episodes', {
+      description: 'Times the shared detection state became unreachable and detection went local',
+    });
+    this.episodeCounter.add(0);
+  }
+
+  get degraded(): boolean {
+    return this.stats.mode === 'degraded';
+  }
+
+  /** Synchronous and cheap: never touches Redis. */
+  ingest(event: SecurityEvent, t: number): void {
+    if (this.stopped) return;
+    // Late against the newest time this process knows of (its own events and the shared
+    // clock): the single-process rule. The group's processedUpTo catches the rest.
+    const known = this.localMax > this.globalMax ? this.localMax : this.globalMax;
+    if (t < known - this.o.latenessMs) {
+      this.o.counts.droppedLate++;
+      this.o.lateCounter.add(1, { reason: 'late' });
+      return;
+    }
+    if (t > this.localMax) this.localMax = t;
+    if (this.stats.mode === 'degraded') {
+      this.stats.degradedEvents++;
+      this.o.fallback.ingest(event, t);
+      return;
+    }
+    if (this.queue.length - this.queueHead >= this.state.maxQueuedEvents) {
+      this.queueHead++;
+      this.stats.queueDropped++;
+    }
+    this.queue.push({ t, event });
+    this.schedule();
+  }
+
+  /** Event time has reached `t` (tick / advanceTo): release pending groups and sweep. */
+  advanceTo(t: number): void {
+    if (t > this.localMax) this.localMax = t;
+    if (t > this.advanceMax) this.advanceMax = t;
+    this.o.fallback.advanceTo(t);
+    this.schedule();
+  }
+
+  /** End of input: everything pending is processed up to the newest event time of any process. */
+  flush(): void {
+    this.finalRequested = true;
+    this.o.fallback.flush();
+    this.schedule();
+  }
+
+  /** Resolves when the queue is empty and no flush is running (a final flush included). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1_000_000; i++) {
+      if (this.running !== undefined) {
+        await this.running;
+        continue;
+      }
+      if (this.stats.mode === 'shared' && (this.queued() > 0 || this.finalRequested)) {
+        this.kick();
+        continue;
+      }
+      return;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.flush();
+    await this.idle();
+    this.stopped = true;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+  }
+
+  private queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stats.mode === 'degraded') return;
+    this.scheduled = true;
+    // Never inside Span.end() / logger.emit(): the flush starts on a later turn.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.kick();
+    }).unref();
+  }
+
+  private kick(): void {
+    if (this.running !== undefined || this.stats.mode === 'degraded') return;
+    const run = this.run().catch((err: unknown) => this.o.errors.report('detect state flush', err));
+    this.running = run;
+    void run.finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.stats.mode === 'degraded') return;
+      const n = Math.min(this.queued(), this.state.batchSize);
+      const batch = this.queue.slice(this.queueHead, this.queueHead + n);
+      this.queueHead += n;
+      if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      this.stats.queued = this.queued();
+      const last = this.queued() === 0;
+      const final = this.finalRequested && last;
+      if (final) this.finalRequested = false;
+      try {
+        await this.ship(batch, final, last);
+      } catch (err) {
+        this.degrade(err, batch);
+        return;
+      }
+      if (this.queued() === 0 && !this.finalRequested) return;
+    }
+  }
+
+  /** One round: the clock, every touched / released / due group, the resolve index. */
+  private async ship(batch: { t: number; event: SecurityEvent }[], final: boolean, last: boolean): Promise<void> {
+    const { state, ruleset, tables, projectors } = this.o;
+    // Only what is shipped (and advanceTo once nothing queued is older) moves the clock, so
+    // events still queued here are not late by the time they reach their groups.
+    let max = this.shippedMax;
+    for (const e of batch) if (e.t > max) max = e.t;
+    if (last && this.advanceMax > max) max = this.advanceMax;
+    this.shippedMax = max;
+    const g = await state.advanceClock(state.clockKey(ruleset), Number.isFinite(max) ? max : -1e300, this.clockTtl);
+    if (g > this.globalMax) this.globalMax = g;
+    const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
+
+    const work = new Map<string, Work>();
+    for (const { t, event } of batch) {
+      for (let ti = 0; ti < tables.length; ti++) {
+        const table = tables[ti]!;
+        let group: string | undefined;
+        for (const rule of table.rules) {
+          if (!rule.categories.includes(event.category)) continue;
+          if (rule.filter !== undefined && !rule.filter(event)) continue;
+          group = keyString(rule.groupKey(event));
+          break;
+        }
+        if (group === undefined) continue;
+        const key = state.groupKey(ruleset, table.index, group);
+        let w = work.get(key);
+        if (w === undefined) {
+          w = { table, key, group, events: [], fromIndex: undefined };
+          work.set(key, w);
+        }
+        w.events.push({ t, event: projectors[ti]!(event) });
+      }
+    }
+    for (const [key, p] of this.pending) {
+      if ((final || p.until <= watermark) && !work.has(key)) {
+        work.set(key, { table: p.table, key, group: undefined, events: [], fromIndex: undefined });
+      }
+    }
+    // Incidents due by the watermark, whichever process opened them.
+    const dueLists = await Promise.all(
+      tables.flatMap((table) =>
+        table.rules.map(async (rule) => ({
+          table,
+          rule: rule.index,
+          members: await state.dueMembers(state.indexKey(ruleset, rule.index), watermark, SWEEP_LIMIT),
+        })),
+      ),
+    );
+    for (const { table, rule, members } of dueLists) {
+      for (const key of members) {
+        const w = work.get(key);
+        if (w === undefined) work.set(key, { table, key, group: undefined, events: [], fromIndex: rule });
+        else w.fromIndex ??= rule;
+      }
+    }
+    const indexOps = new Map<number, (string | number)[]>();
+    await Promise.all([...work.values()].map((w) => this.stepOne(w, watermark, indexOps)));
+    await Promise.all(
+      [...indexOps].map(async ([rule, ops]) => {
+        this.stats.indexEvicted += await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
+      }),
+    );
+  }
+
+  /** Steps one group under compare-and-set, retrying from the current state on a conflict. */
+  private async stepOne(w: Work, watermark: number, indexOps: Map<number, (string | number)[]>): Promise<void> {
+    const { state, limits } = this.o;
+    const cached = w.events.length > 0 ? this.cache.get(w.key) : undefined;
+    // Events for a group: guess from the cache (or an empty group). Releases and sweeps read first.
+    let expected = w.events.length > 0 ? (cached?.v ?? 0) : -1;
+    let text: string | undefined = cached?.text;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (expected < 0) {
+        const [, cur] = await state.cas(w.key, -1, '', 1);
+        if (cur === '') return; // expired or never written: nothing to release or resolve
+        [expected, text] = splitVersion(String(cur));
+      }
+      const body = text !== undefined ? decodeBody(text) : emptyBody(w.group!);
+      const before = new Set(Object.keys(body.i));
+      const step = stepGroup(w.table, body, w.events, watermark, limits);
+      if (!step.changed) {
+        this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
+        return;
+      }
+      const next = encodeBody(step.body);
+      const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
+      if (ok === 1) {
+        this.remember(w.key, Number(reply), next);
+        this.o.counts.processed += step.processed;
+        this.o.counts.droppedLate += step.late;
+        if (step.late > 0) this.o.lateCounter.add(step.late, { reason: 'late' });
+        this.stats.duplicates += step.duplicates;
+        for (const alert of step.alerts) {
+          if (alert.status === 'firing') this.o.counts.alertsFired++;
+          else this.o.counts.alertsResolved++;
+          this.o.deliver(alert);
+        }
+        this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
+        return;
+      }
+      this.stats.conflicts++;
+      this.cache.delete(w.key);
+      if (reply === '') {
+        expected = 0;
+        text = undefined;
+        if (w.group === undefined) return;
+      } else {
+        [expected, text] = splitVersion(String(reply));
+      }
+    }
+    throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  private afterStep(
+    w: Work,
+    pendingUntil: number,
+    open: Map<number, number>,
+    before: Set<string>,
+    indexOps: Map<number, (string | number)[]>,
+  ): void {
+    if (pendingUntil > Number.NEGATIVE_INFINITY) {
+      this.pending.delete(w.key);
+      if (this.pending.size >= this.state.maxPendingGroups) {
+        const oldest = this.pending.keys().next().value;
+        if (oldest !== undefined) this.pending.delete(oldest);
+      }
+      this.pending.set(w.key, { table: w.table, until: pendingUntil });
+    } else {
+      this.pending.delete(w.key);
+    }
+    for (const rule of w.table.rules) {
+      const at = open.get(rule.index);
+      let ops = indexOps.get(rule.index);
+      if (at !== undefined) {
+        if (ops === undefined) indexOps.set(rule.index, (ops = []));
+        ops.push(1, w.key, at);
+      } else if (before.has(rule.id) || w.fromIndex === rule.index) {
+        if (ops === undefined) indexOps.set(rule.index, (ops = []));
+        ops.push(0, w.key, 0);
+      }
+    }
+  }
+
+  private remember(key: string, v: number, text: string): void {
+    this.cache.delete(key);
+    if (this.cache.size >= CACHE_MAX) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(key, { v, text });
+  }
+
+  /** Redis failed: this batch and what follows go to the fallback engine until a probe answers. */
+  private degrade(err: unknown, batch: { t: number; event: SecurityEvent }[]): void {
+    if (this.stats.mode !== 'degraded') {
+      this.stats.mode = 'degraded';
+      this.stats.degradedEpisodes++;
+      this.degradedGauge[0] = 1;
+      this.episodeCounter.add(1);
+      diag.warn(
+        `llmsec detect: shared detection state unreachable (${err instanceof Error ? err.message : String(err)}); ` +
+          'detecting in this process only until Redis answers again',
+      );
+    }
+    const rest = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    this.stats.queued = 0;
+    this.cache.clear();
+    for (const e of batch) this.toFallback(e);
+    for (const e of rest) this.toFallback(e);
+    if (this.finalRequested) this.o.fallback.flush();
+    if (this.probeTimer === undefined && !this.stopped) {
+      this.probeTimer = setInterval(() => this.probe(), this.state.probeIntervalMs);
+      this.probeTimer.unref();
+    }
+  }
+
+  private toFallback(e: { t: number; event: SecurityEvent }): void {
+    this.stats.degradedEvents++;
+    this.o.fallback.ingest(e.event, e.t);
+  }
+
+  private probe(): void {
+    this.state.ping().then(
+      () => {
+        if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+        this.probeTimer = undefined;
+        this.stats.mode = 'shared';
+        this.degradedGauge[0] = 0;
+        diag.info('llmsec detect: shared detection state reachable again; back to shared detection');
+        this.schedule();
+      },
+      () => {
+        /* still down: the next probe tries again */
+      },
+    );
+  }
+}
+
+function splitVersion(stored: string): [number, string] {
+  const sep = stored.indexOf('|');
+  return [Number(stored.slice(0, sep)), stored.slice(sep + 1)];
+}

@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { defaultRules } from '../src/index.ts';
+import { loadRuleTestFile } from '../src/rule-test-file.ts';
+import { canonical, freshRuleset, memoryAlerts, redisEngine, sequences } from './redis-support.ts';
+import { build, draw, TIGHT } from './streams.ts';
+
+/**
+ * One engine on the Redis state gives the alerts one in-memory engine gives: the same
+ * firing and resolved lines, the same ids, descriptions, evidence and users.
+ */
+
+let server: RedisHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+const RULE_TESTS = new URL('../rules/tests/default-rules.test.yaml', import.meta.url).pathname;
+
+describe('RedisDetectionState: one engine', () => {
+  it('gives the same alerts as the memory engine on the built-in rule scenarios', async () => {
+    const file = loadRuleTestFile(RULE_TESTS);
+    const lateness = file.latenessMs ?? 5_000;
+    let compared = 0;
+    for (const test of file.tests) {
+      const events = test.events.map(({ event, timeMs }) => ({ event, t: timeMs }));
+      const want = memoryAlerts(defaultRules(), events, lateness);
+      const { engine, alerts } = redisEngine(redis, defaultRules(), lateness, freshRuleset());
+      for (const { event, t } of events) engine.ingest(event, t);
+      engine.flush();
+      await engine.shutdown();
+      expect(canonical(alerts), test.name).toEqual(canonical(want));
+      compared += want.length;
+    }
+    expect(compared).toBeGreaterThanOrEqual(4);
+  });
+
+  it('agrees with the memory engine on random streams of every condition kind', async () => {
+    let firings = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          draw.map((d) => ({ ...d, user: d.user % 6 })),
+          { minLength: 30, maxLength: 300 },
+        ),
+        fc.constantFrom(0, 30_000),
+        async (draws, lateness) => {
+          const events = build(draws);
+          const want = memoryAlerts(TIGHT, events, lateness);
+          const { engine, alerts } = redisEngine(redis, TIGHT, lateness, freshRuleset(), { batchSize: 37 });
+          for (const { event, t } of events) engine.ingest(event, t);
+          engine.flush();
+          await engine.shutdown();
+          expect(engine.stats.droppedLate).toBe(memoryLate(events, lateness));
+          expect(sequences(alerts)).toEqual(sequences(want));
+          expect(canonical(alerts)).toEqual(canonical(want));
+          firings += want.length;
+        },
+      ),
+      { numRuns: 30, seed: 9, endOnFailure: true },
+    );
+    expect(firings).toBeGreaterThan(100);
+  });
+
+  it('gives every key it writes a TTL', async () => {
+    const ruleset = freshRuleset('ttl');
+    const { engine } = redisEngine(redis, TIGHT, 0, ruleset);
+    for (const { event, t } of build(fc.sample(draw, { numRuns: 200, seed: 3 }))) engine.ingest(event, t);
+    engine.flush();
+    await engine.shutdown();
+    const keys = await redis.keys(`llmsec:det:{${ruleset}*`);
+    expect(keys.length).toBeGreaterThan(3);
+    for (const key of keys) expect(await redis.pttl(key), key).toBeGreaterThan(0);
+  });
+});
+
+/** Late drops of the memory engine for the same stream (the shared engine must count the same). */
+function memoryLate(events: { t: number }[], lateness: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  let late = 0;
+  for (const { t } of events) {
+    if (t < max - lateness) late++;
+    else if (t > max) max = t;
+  }
+  return late;
+}

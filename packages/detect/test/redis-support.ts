@@ -1,0 +1,63 @@
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import type { Cluster, Redis } from 'ioredis';
+import { DetectionEngine, RedisDetectionState, type AnyRule } from '../src/index.ts';
+
+/** Helpers for the shared-state tests: engines on Redis and on memory, alerts compared. */
+
+export interface Timed {
+  event: SecurityEvent;
+  t: number;
+}
+
+let nextRuleset = 0;
+
+/** A rule-set name no earlier test used, so tests sharing one Redis never meet. */
+export function freshRuleset(tag = 't'): string {
+  return `${tag}${process.pid}-${Date.now().toString(36)}-${nextRuleset++}`;
+}
+
+export function memoryAlerts(rules: AnyRule[], events: Timed[], latenessMs: number): Alert[] {
+  const alerts: Alert[] = [];
+  const engine = new DetectionEngine({ rules, allowedLatenessMs: latenessMs, onAlert: (a) => alerts.push(a) });
+  for (const { event, t } of events) engine.ingest(event, t);
+  engine.flush();
+  return alerts;
+}
+
+export function redisEngine(
+  redis: Redis | Cluster,
+  rules: AnyRule[],
+  latenessMs: number,
+  ruleset: string,
+  extra: { commandTimeoutMs?: number; batchSize?: number; probeIntervalMs?: number } = {},
+): { engine: DetectionEngine; alerts: Alert[] } {
+  const alerts: Alert[] = [];
+  const state = new RedisDetectionState({ redis, ruleset, ...extra });
+  const engine = new DetectionEngine({ rules, allowedLatenessMs: latenessMs, state, onAlert: (a) => alerts.push(a) });
+  return { engine, alerts };
+}
+
+/**
+ * Alerts in a comparable form: sorted, and without the trigger of resolved lines (the memory
+ * engine names whichever event of any group moved time past the quiet period; the shared
+ * engine resolves per group, on the group's own event or on the sweep).
+ */
+export function canonical(alerts: Alert[]): string[] {
+  return alerts
+    .map((a) => {
+      const copy: Alert = { ...a };
+      if (copy.status === 'resolved') delete copy.trigger;
+      return JSON.stringify(copy);
+    })
+    .sort();
+}
+
+/** Per (rule, group): the sequence of statuses and start times, in order. */
+export function sequences(alerts: Alert[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const a of alerts) {
+    const k = `${a.rule}|${JSON.stringify(a.labels)}`;
+    (out[k] ??= []).push(`${a.status}@${a.starts_at}`);
+  }
+  return out;
+}
