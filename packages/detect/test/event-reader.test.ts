@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodeEventLine } from '@llmsec/core';
-import { decodeEventLineFast, eventTime, forEachLine } from '../src/index.ts';
+import { decodeEventLineFast, eventTime, forEachLine } from '../src/replay.ts';
 
 /** What core's decoder says: the decoded event, or the error message. */
 function outcome(decode: (line: string) => unknown, line: string): unknown {

@@ -16,12 +16,8 @@ export { withSecurityContext, getSecurityContext, securityContextFromBaggage, co
 export type { SecurityContext } from './context.ts';
 export { LlmsecMetrics, REQUEST_OUTCOMES, GUARDRAIL_OUTCOMES } from './metrics.ts';
 export type { LlmsecMetricsOptions, RequestOutcome, GuardrailOutcome, TokenUsageInput, OperationDurationInput } from './metrics.ts';
-export { BoundedLabel, OTHER_LABEL } from './bounded-label.ts';
-export { reportTelemetryError, errorTypeOf, setTelemetryErrorCounter } from './errors.ts';
-export type { TelemetryErrorCounter } from './errors.ts';
 export { JsonlEventWriter } from './jsonl-writer.ts';
 export type { JsonlDestination, JsonlEventWriterOptions } from './jsonl-writer.ts';
-export { SEVERITY_NUMBER } from './severity.ts';
 export { SafeSpanProcessor, SafeLogRecordProcessor, SafeSpanExporter, SafeLogRecordExporter, SafeMetricExporter } from './safe-processors.ts';
 export { setupLlmsec } from './setup.ts';
 export type { SetupOptions, LlmsecSetup } from './setup.ts';

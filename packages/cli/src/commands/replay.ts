@@ -2,15 +2,8 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { encodeAlert, type Alert } from '@llmsec/core';
-import {
-  decodeEventLineFast,
-  DetectionEngine,
-  forEachLine,
-  formatAlertTable,
-  loadRulesFile,
-  parseDuration,
-  RuleFileError,
-} from '@llmsec/detect';
+import { DetectionEngine, loadRulesFile, parseDuration, RuleFileError } from '@llmsec/detect';
+import { decodeEventLineFast, forEachLine, formatAlertTable } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]

@@ -1,4 +1,5 @@
-import { formatRuleTestResults, RuleFileError, runRuleTestFile } from '@llmsec/detect';
+import { RuleFileError } from '@llmsec/detect';
+import { formatRuleTestResults, runRuleTestFile } from '@llmsec/detect/rule-tests';
 import { basename } from 'node:path';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
