@@ -49,7 +49,11 @@ export function jsonNanosToMillis(obj: JsonObject, key: string, where: string): 
   const v = obj[key];
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v / 1e6;
-  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return Number(v) / 1e6;
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) {
+    // Whole milliseconds and the nanosecond remainder apart, so whole-ms times stay exact.
+    if (v.length <= 6) return Number(v) / 1e6;
+    return Number(v.slice(0, -6)) + Number(v.slice(-6)) / 1e6;
+  }
   throw new OtlpDecodeError(`${where}.${key} must be a non-negative integer (string or number)`);
 }
 
@@ -78,7 +82,13 @@ const INT64 = /^-?\d{1,19}$/;
 function jsonInt64(v: unknown): number | string {
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new OtlpDecodeError('AnyValue.intValue must be an integer');
-    return v;
+    if (Number.isSafeInteger(v)) return v;
+    // Beyond 2^53 a JSON number may already have lost digits; keep the protobuf path's
+    // representation (a decimal string) so one int64 decodes alike from both encodings.
+    if (v > 9223372036854775807 || v < -9223372036854775808) {
+      throw new OtlpDecodeError('AnyValue.intValue out of int64 range');
+    }
+    return BigInt(v).toString();
   }
   if (typeof v === 'string' && INT64.test(v)) {
     const n = Number(v);

@@ -109,7 +109,9 @@ export class ProtoReader {
     const lo = (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
     const hi = (buf[pos + 4]! | (buf[pos + 5]! << 8) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 24)) >>> 0;
     this.pos = pos + 8;
-    return (hi * TWO_32 + lo) / 1e6;
+    // 2^32 ns = 4294 ms + 967296 ns: the integer part stays exact and the sub-millisecond part
+    // (< 2^53) is divided once, so a whole-millisecond time decodes to exactly that integer.
+    return hi * 4294 + (hi * 967296 + lo) / 1e6;
   }
 
   double(end: number): number {
