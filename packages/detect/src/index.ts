@@ -1,5 +1,8 @@
 export { DetectionEngine } from './engine.ts';
 export type { DetectionEngineOptions, EngineStats } from './engine.ts';
+export { RedisDetectionState, StateTimeoutError } from './state/redis-state.ts';
+export type { RedisDetectionStateOptions } from './state/redis-state.ts';
+export type { SharedStats } from './state/shared-engine.ts';
 export { DetectionSpanProcessor } from './span-processor.ts';
 export type { DetectionSpanProcessorOptions, SpanLike } from './span-processor.ts';
 export { DetectionLogRecordProcessor } from './log-processor.ts';
