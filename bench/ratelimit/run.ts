@@ -6,13 +6,9 @@
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
-import {
-  MemoryStore,
-  RateLimiter,
-  RedisStore,
-  type TierLimits,
-} from '../../packages/ratelimit/src/index.ts';
+import { MemoryStore, RateLimiter, RedisStore, type TierLimits } from '../../packages/ratelimit/src/index.ts';
 import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
+import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
 
 const QUICK = process.argv.includes('--quick');
@@ -34,9 +30,25 @@ const SEED_HUGE = { rpm: HUGE, rph: HUGE, rpd: HUGE, tpm: HUGE, tph: HUGE, concu
 
 type Op = (subject: string) => Promise<unknown>;
 
-async function throughput(op: Op, concurrency: number, subjects: number, prefix: string): Promise<number> {
+interface Cell {
+  ops: number;
+  /** CPU per operation, µs: redis-server (INFO cpu, user + sys) and this Node process. */
+  redisUs: number;
+  nodeUs: number;
+}
+
+async function redisCpuUs(): Promise<number> {
+  const info = await client.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  return (user + sys) * 1e6;
+}
+
+async function throughput(op: Op, concurrency: number, subjects: number, prefix: string): Promise<Cell> {
   let i = 0;
   let done = 0;
+  const redis0 = await redisCpuUs();
+  const node0 = process.cpuUsage();
   const end = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   await Promise.all(
@@ -47,7 +59,10 @@ async function throughput(op: Op, concurrency: number, subjects: number, prefix:
       }
     }),
   );
-  return done / ((performance.now() - t0) / 1000);
+  const ops = done / ((performance.now() - t0) / 1000);
+  const node = process.cpuUsage(node0);
+  const redisUs = ((await redisCpuUs()) - redis0) / done;
+  return { ops, redisUs, nodeUs: (node.user + node.system) / done };
 }
 
 const redis = await startRedis();
@@ -110,6 +125,7 @@ try {
     keyPrefix: 'rlf',
   });
   const seed = new SeedRateLimiter(client, SEED_HUGE);
+  const peer = new FlexiblePeer(client, HUGE);
   const store = new RedisStore({ client });
   const windowed = new RateLimiter({ store, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
   const all = new RateLimiter({ store, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
@@ -126,6 +142,15 @@ try {
         if (r.allowed) await seed.record(s, 700);
       },
     ],
+    ['rate-limiter-flexible, same 8 windowed dims', 'rlf8', (s) => peer.acquire(s, 700, 2_100, false)],
+    [
+      'rate-limiter-flexible, same 9 dims + settle',
+      'rlf9',
+      async (s) => {
+        await peer.acquire(s, 700, 2_100, true);
+        await peer.settle(s, -50, -150);
+      },
+    ],
     ['llmsec acquire (8 windowed dims)', 'acq', (s) => windowed.acquire(req(s))],
     [
       'llmsec acquire + settle (all 9 dims)',
@@ -137,10 +162,12 @@ try {
     ],
   ];
   const contenders = QUICK ? allContenders.filter(([, tag]) => tag !== 'seed') : allContenders;
+  const byTag = (tag: string): string => allContenders.find(([, t]) => t === tag)![0];
 
   // Rounds are interleaved (every contender once per round, best kept) so that load from
   // other processes on a shared machine does not favour whichever contender ran first.
   const results = new Map<string, number>();
+  const cpu = new Map<string, Cell>();
   const cells: [number, number][] = [
     [1, 1],
     [64, 1],
@@ -152,7 +179,8 @@ try {
       for (const [conc, subjects] of cells) {
         const key = `${name}|${conc}|${subjects}`;
         const v = await throughput(op, conc, subjects, `${tag}-${conc}-${subjects}-`);
-        results.set(key, Math.max(results.get(key) ?? 0, v));
+        if (v.ops > (results.get(key) ?? 0)) cpu.set(key, v);
+        results.set(key, Math.max(results.get(key) ?? 0, v.ops));
       }
       await client.flushall();
     }
@@ -165,34 +193,49 @@ try {
   ]);
   printTable('Redis throughput, operations/s', header, rows);
 
-  const rlfName = contenders[1]![0];
-  const seedName = allContenders[2]![0];
-  const ratioRows = allContenders
-    .slice(3)
-    .flatMap(([name]) => [
-      [
-        `${name} / rate-limiter-flexible`,
-        ...cells.map(([c, s]) =>
-          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
-        ),
-      ],
-      [
-        `${name} / raw EVALSHA ceiling`,
-        ...cells.map(([c, s]) =>
-          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${allContenders[0]![0]}|${c}|${s}`)!),
-        ),
-      ],
-      ...(QUICK
-        ? []
-        : [
-            [
-              `${name} / seed`,
-              ...cells.map(([c, s]) =>
-                ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
-              ),
-            ],
-          ]),
-    ]);
+  printTable(
+    'CPU per operation at c=64, 10,000 subjects (µs; the best round of each contender)',
+    ['contender', 'ops/s', 'redis-server µs/op', 'node µs/op'],
+    contenders.map(([name]) => {
+      const c = cpu.get(`${name}|64|10000`)!;
+      return [name, fmt(c.ops), c.redisUs.toFixed(2), c.nodeUs.toFixed(2)];
+    }),
+  );
+
+  const rlfName = byTag('rlf');
+  const seedName = byTag('seed');
+  const ceilingName = byTag('raw');
+  const peerFor = (name: string): string => (name === byTag('acq') ? byTag('rlf8') : byTag('rlf9'));
+  const ratioRows = [byTag('acq'), byTag('acqset')].flatMap((name) => [
+    [
+      `${name} / rate-limiter-flexible`,
+      ...cells.map(([c, s]) =>
+        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
+      ),
+    ],
+    [
+      `${name} / raw EVALSHA ceiling`,
+      ...cells.map(([c, s]) =>
+        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${ceilingName}|${c}|${s}`)!),
+      ),
+    ],
+    [
+      `${name} / ${peerFor(name)}`,
+      ...cells.map(([c, s]) =>
+        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${peerFor(name)}|${c}|${s}`)!),
+      ),
+    ],
+    ...(QUICK
+      ? []
+      : [
+          [
+            `${name} / seed`,
+            ...cells.map(([c, s]) =>
+              ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
+            ),
+          ],
+        ]),
+  ]);
   printTable('Ratios (same run)', header, ratioRows);
   if (!QUICK) await slowSections(rlf, seed, store, req);
 } finally {
