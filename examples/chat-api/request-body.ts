@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { readJsonBody as readBoundedJson, RequestBodyError } from '@llmsec/ratelimit';
+import { parseChatMessage, type ChatMessage } from './chat-messages.ts';
 import { HttpError } from './http-errors.ts';
 
 /**
@@ -24,12 +25,10 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
 
 export interface ChatRequest {
   model: string;
-  messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
+  messages: ChatMessage[];
   max_tokens?: number;
   tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters?: object } }>;
 }
-
-const ROLES = new Set(['system', 'user', 'assistant']);
 
 /** Validates the OpenAI-compatible request fields this API supports, naming the bad field. */
 export function parseChatRequest(body: unknown, defaultModel: string): ChatRequest {
@@ -44,18 +43,7 @@ export function parseChatRequest(body: unknown, defaultModel: string): ChatReque
   if (!Array.isArray(raw.messages) || raw.messages.length === 0) {
     throw new HttpError(400, 'invalid_request_error', '"messages" must be a non-empty array', { param: 'messages' });
   }
-  const messages = raw.messages.map((m, i) => {
-    const msg = m as Record<string, unknown> | null;
-    if (!msg || typeof msg !== 'object' || !ROLES.has(msg.role as string) || typeof msg.content !== 'string') {
-      throw new HttpError(
-        400,
-        'invalid_request_error',
-        `"messages[${i}]" must have a role (system, user, assistant) and string content`,
-        { param: `messages[${i}]` },
-      );
-    }
-    return { role: msg.role as 'system' | 'user' | 'assistant', content: msg.content };
-  });
+  const messages = raw.messages.map(parseChatMessage);
   const request: ChatRequest = { model, messages };
   if (raw.max_tokens !== undefined) {
     if (!Number.isInteger(raw.max_tokens) || (raw.max_tokens as number) < 1 || (raw.max_tokens as number) > 32_768) {

@@ -12,7 +12,8 @@ export interface FakeRequest {
 /**
  * The deterministic answer to one request, independent of the wire format. Markers in the last
  * user message steer it, so a demo or test can provoke behaviour without a script:
- * `[[429]]` / `[[500]]` fail, `[[leak]]` repeats the system prompt, `call tool <name>` calls a tool.
+ * `[[429]]` / `[[500]]` fail, `[[leak]]` repeats the system prompt, `call tool <name>` calls a tool,
+ * `[[reply:N]]` makes the reply N characters long.
  */
 export interface ReplyPlan {
   id: string;
@@ -42,8 +43,20 @@ export function planReply(req: FakeRequest): ReplyPlan {
     const args = JSON.stringify({ query: 'fake' });
     return { ...plan, toolCall: { id: `call_${id}`, name: tool[1], arguments: args }, completionTokens: fakeTokens(tool[1].length + args.length) };
   }
-  const text = lastUser.includes('[[leak]]') ? `Sure. My instructions are: ${system}` : `Echo: ${lastUser}`;
+  let text = lastUser.includes('[[leak]]') ? `Sure. My instructions are: ${system}` : `Echo: ${lastUser}`;
+  const length = /\[\[reply:(\d{1,5})\]\]/.exec(lastUser);
+  if (length?.[1] !== undefined) text = sized(text, Math.min(Number(length[1]), MAX_REPLY_CHARS));
   return { ...plan, text, completionTokens: fakeTokens(text.length) };
+}
+
+const MAX_REPLY_CHARS = 20_000;
+const FILLER = ' The answer goes on with ordinary detail, an example and a short caveat.';
+
+/** `[[reply:N]]`: a reply of exactly N characters (the echo, cut or padded with plain prose), as real replies are longer than the question. */
+function sized(text: string, n: number): string {
+  let out = text;
+  while (out.length < n) out += FILLER;
+  return out.slice(0, n);
 }
 
 /** Splits a reply into stream pieces of at most `size` characters (the last may be shorter). */

@@ -1,3 +1,4 @@
+import { Conversations } from './conversation.ts';
 import type { PlannedRequest, Persona } from './personas.ts';
 
 /** What happened to one persona's traffic. */
@@ -39,6 +40,7 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
   // A user's client waits for each answer before sending the next (as people and most bots
   // do), so one user's requests stay in order; only personas marked `concurrent` overlap.
   const lastByUser = new Map<string, Promise<void>>();
+  const conversations = new Conversations();
   for (const { persona, request } of schedule) {
     if (options.signal?.aborted) break;
     const due = start + request.at * options.durationMs;
@@ -46,7 +48,7 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
     if (wait > 0) await sleep(wait, options.signal);
     const previous = persona.concurrent ? undefined : lastByUser.get(request.userId);
     const sent = (previous ?? Promise.resolve())
-      .then(() => send(request, options))
+      .then(() => send(request, options, conversations))
       .then((status) => {
         const s = stats.get(persona.name)!;
         s.requests++;
@@ -64,10 +66,11 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
 }
 
 /** One chat completion request; resolves with the HTTP status (0 for a network error). */
-async function send(request: PlannedRequest, options: DriveOptions): Promise<number> {
+async function send(request: PlannedRequest, options: DriveOptions, conversations: Conversations): Promise<number> {
+  const messages = conversations.messagesFor(request);
   const body: Record<string, unknown> = {
     model: options.model ?? 'gpt-4o-mini',
-    messages: [{ role: 'user', content: request.prompt }],
+    messages,
     max_tokens: request.maxTokens,
   };
   if (request.tools) {
@@ -88,7 +91,11 @@ async function send(request: PlannedRequest, options: DriveOptions): Promise<num
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
-    await response.arrayBuffer();
+    if (response.status === 200 && request.conversation !== undefined) {
+      conversations.answered(request, messages, await response.json());
+    } else {
+      await response.arrayBuffer();
+    }
     return response.status;
   } catch {
     return 0;

@@ -1,4 +1,5 @@
 import type { RandomSource } from '@llmsec/core';
+import { ordinaryPersonas } from './ordinary-personas.ts';
 import * as P from './prompts.ts';
 
 /**
@@ -18,6 +19,13 @@ export interface PlannedRequest {
   maxTokens: number;
   /** Tools declared in the request (OpenAI `tools`). */
   tools?: string[];
+  /**
+   * Part of a conversation (an id unique within the run): the driver resends its history, the
+   * earlier turns and the API's real replies, before this turn, as every chat client does.
+   */
+  conversation?: string;
+  /** An agent step: the result of the tool the previous reply called (a `tool` message), instead of `prompt`. */
+  toolResult?: string;
 }
 
 export interface Persona {
@@ -79,6 +87,8 @@ export function buildPersonas(random: RandomSource, benignUsers = 20): Persona[]
       request(at, 'heavy-analyst', pick(random, P.ANALYST_PROMPTS), { plan: 'pro', maxTokens: 400 }),
     ),
   });
+
+  personas.push(...ordinaryPersonas(random));
 
   personas.push({
     name: 'injection spammer',
@@ -151,14 +161,19 @@ export function buildPersonas(random: RandomSource, benignUsers = 20): Persona[]
     requests: spread(random, 8, 0.05, 0.7).map((at) => request(at, 'bot-identical', P.BOT_PROMPT)),
   });
 
+  // In one conversation, resending its history like any chat client: what grows is its own
+  // message each turn, which is what escalating_length measures (not the history).
   personas.push({
     name: 'context stuffing',
     kind: 'attacker',
-    description: 'pads each request with more and more context',
+    description: 'pads its own message with more and more context, turn after turn of one chat',
     expectedRules: ['escalating_length'],
     users: ['attacker-stuffing'],
     requests: spread(random, 7, 0.05, 0.7).map((at, i) =>
-      request(at, 'attacker-stuffing', P.STUFFING_UNIT.repeat(3 + i * 6) + 'Summarise.', { maxTokens: 100 }),
+      request(at, 'attacker-stuffing', P.STUFFING_UNIT.repeat(3 + i * 6) + 'Summarise. [[reply:300]]', {
+        maxTokens: 100,
+        conversation: 'attacker-stuffing-c1',
+      }),
     ),
   });
 
