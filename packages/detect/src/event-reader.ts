@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import {
   decodeEvent,
   EventDecodeError,
@@ -13,7 +12,10 @@ import {
  * `decodeEventLineFast` gives exactly what core's `decodeEventLine` gives (same events, same
  * errors: a differential test holds it to that), but takes a short cut for the common line
  * (string fields, canonical `toISOString()` timestamps) and hands anything else to core.
+ * The line splitter is line-reader.ts (re-exported here, where its users import it from).
  */
+export { DEFAULT_MAX_LINE_BYTES, forEachLine } from './line-reader.ts';
+export type { LineReaderOptions } from './line-reader.ts';
 
 const SEVERITIES: ReadonlySet<string> = new Set(['info', 'warning', 'alert', 'critical']);
 
@@ -122,65 +124,4 @@ export function decodeEventLineFast(line: string): DecodedEvent {
     if (fast !== undefined) return fast;
   }
   return decodeEvent(value);
-}
-
-/**
- * Calls `onLine` for every line of the stream (LF or CRLF; the last line may lack its
- * newline), without readline, whose per-line overhead exceeds the decoding at replay speed.
- * Byte chunks are cut at their last newline and decoded from UTF-8 in one piece, so no string
- * decoder is needed (a newline byte never occurs inside a multi-byte character); a line cut
- * between chunks is joined from its own bytes, so no chunk is copied whole. String chunks (a stream with
- * an encoding set, or Readable.from(strings)) are split as they come.
- */
-export async function forEachLine(input: Readable, onLine: (line: string) => void): Promise<void> {
-  let restBytes: Buffer | undefined;
-  let rest = '';
-  for await (const chunk of input as AsyncIterable<string | Buffer>) {
-    let text: string;
-    if (typeof chunk === 'string') {
-      if (restBytes !== undefined) {
-        rest += restBytes.toString('utf8');
-        restBytes = undefined;
-      }
-      text = rest.length > 0 ? rest + chunk : chunk;
-    } else {
-      if (rest.length > 0) {
-        // After a string chunk (mixed streams only): carry its partial line as bytes.
-        restBytes = Buffer.from(rest, 'utf8');
-        rest = '';
-      }
-      let from = 0;
-      if (restBytes !== undefined) {
-        // Only the line cut by the previous chunk is joined, not the whole chunk.
-        const first = chunk.indexOf(10);
-        if (first === -1) {
-          restBytes = Buffer.concat([restBytes, chunk]);
-          continue;
-        }
-        const joined = Buffer.concat([restBytes, chunk.subarray(0, first)]).toString('utf8');
-        restBytes = undefined;
-        onLine(joined.endsWith('\r') ? joined.slice(0, -1) : joined);
-        from = first + 1;
-      }
-      const last = chunk.lastIndexOf(10);
-      if (last < from) {
-        if (from < chunk.length) restBytes = chunk.subarray(from);
-        continue;
-      }
-      if (last + 1 < chunk.length) restBytes = chunk.subarray(last + 1);
-      // Up to and including the last newline: every line in `text` is complete.
-      text = chunk.toString('utf8', from, last + 1);
-    }
-    let start = 0;
-    let nl = text.indexOf('\n', start);
-    while (nl !== -1) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      onLine(text.slice(start, end));
-      start = nl + 1;
-      nl = text.indexOf('\n', start);
-    }
-    rest = start < text.length ? text.slice(start) : '';
-  }
-  if (restBytes !== undefined) rest += restBytes.toString('utf8');
-  if (rest.length > 0) onLine(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
 }
