@@ -4,6 +4,16 @@
 import { Buffer } from 'node:buffer';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { ManualClock, createIdGenerator, seededRandom } from '@llmsec/core';
+import { LlmsecMetrics, SecurityEvents } from '@llmsec/sdk';
 import { createOtlpHttpHandler, type OtlpHttpHandlerOptions } from '../src/otlp/http-handler.ts';
 import type { DecodedLogRecord, DecodedSpan, IngestResult, OtlpIngest } from '../src/otlp/types.ts';
 
@@ -87,4 +97,29 @@ export function post(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * `count` llmsec guardrail_block log records as the SDK emits them (users u0..u{users-1}),
+ * captured in memory: serialize them with otlp-transformer's serializers to get the exact
+ * request bytes the real exporters send.
+ */
+export function llmsecLogRecords(count: number, users = 10, t0 = Date.parse('2026-11-22T10:00:00.000Z')): ReadableLogRecord[] {
+  const exporter = new InMemoryLogRecordExporter();
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'chat-api' }),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
+  const clock = new ManualClock(t0);
+  const events = new SecurityEvents({
+    logger: provider.getLogger('@llmsec/sdk'),
+    metrics: new LlmsecMetrics({ meter: new MeterProvider().getMeter('test') }),
+    clock,
+    ids: createIdGenerator(seededRandom(11)),
+  });
+  for (let i = 0; i < count; i++) {
+    events.guardrailBlock({ userId: `u${i % users}`, layer: 'input', reason: 'prompt_injection' });
+    clock.advance(10);
+  }
+  return exporter.getFinishedLogRecords();
 }
