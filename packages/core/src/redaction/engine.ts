@@ -1,4 +1,4 @@
-import type { Detector, RedactionType } from './types.ts';
+import { isSecretType, type Detector, type RedactionType } from './types.ts';
 
 /**
  * The scan shared by redact and detectSensitive: detectors run in priority order over the
@@ -68,10 +68,15 @@ function planOf(detectors: readonly Detector[]): TriggerPlan {
   return plan;
 }
 
-/** Non-overlapping findings sorted by start. */
-export function scan(text: string, detectors: readonly Detector[]): Finding[] {
+/**
+ * Non-overlapping findings sorted by start. With `piiMaxChars` below the text's length, the
+ * personal-data detectors read only the text's first `piiMaxChars` units (a prefix, so offsets
+ * are unchanged); credentials are looked for in the whole text.
+ */
+export function scan(text: string, detectors: readonly Detector[], piiMaxChars = Infinity): Finding[] {
   let found: Finding[] = [];
   const { triggers, slot } = planOf(detectors);
+  const head = piiMaxChars < text.length ? text.slice(0, Math.max(0, Math.floor(piiMaxChars))) : text;
   // 0: not run yet, 1: fires, 2: does not.
   const fired = new Uint8Array(triggers.length);
   for (let d = 0; d < detectors.length; d++) {
@@ -79,11 +84,12 @@ export function scan(text: string, detectors: readonly Detector[]): Finding[] {
     const k = slot[d]!;
     if (fired[k] === 0) fired[k] = triggers[k]!(text) ? 1 : 2;
     if (fired[k] !== 1) continue;
+    const subject = head === text || isSecretType(detector.type) ? text : head;
     const mine: Finding[] = [];
     const re = detector.pattern;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
+    while ((m = re.exec(subject)) !== null) {
       const match = m[0];
       if (match.length === 0) {
         re.lastIndex++;
@@ -91,9 +97,9 @@ export function scan(text: string, detectors: readonly Detector[]): Finding[] {
       }
       let length = match.length;
       if (detector.accept) {
-        const verdict = detector.accept(match, text, m.index);
+        const verdict = detector.accept(match, subject, m.index);
         if (verdict === false || verdict === 0) continue;
-        if (typeof verdict === 'number' && verdict < length) {
+        if (typeof verdict === 'number' && verdict !== length) {
           length = verdict;
           re.lastIndex = m.index + length;
         }

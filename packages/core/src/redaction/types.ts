@@ -56,11 +56,17 @@ export interface Detector {
   readonly type: RedactionType;
   /** Cheap whole-text test (a substring or one character class); false skips the regex. */
   readonly trigger: (text: string) => boolean;
-  /** Global (`g`) regex with bounded quantifiers only. */
+  /**
+   * Global (`g`) regex with bounded quantifiers only, and no lazy or backtracking scan that can
+   * restart at every candidate position (the cost per candidate must be bounded by a small
+   * constant, or by the length of the finding it produces, so a scan is linear in the text).
+   */
   readonly pattern: RegExp;
   /**
    * How much of the match is a finding: `true` all of it, `false` or `0` none, a number the
-   * length of the prefix that is (the scan then resumes right after that prefix).
+   * length of the finding from the match's start (the scan then resumes right after it): a
+   * prefix, or, for a detector whose extent one bounded regex cannot find in linear time (PEM
+   * keys: BEGIN ... END), more than the match. Must run in time bounded by its own caps.
    */
   readonly accept?: (match: string, text: string, index: number) => boolean | number;
 }

@@ -4,6 +4,11 @@ import type { GuardContext, GuardDecision, GuardInput, InputGuard } from '../ins
  * Blocks prompts that match configured patterns (e.g. prompt-injection phrases). Only user
  * content is matched (not the operator's system prompt). The block reason names the pattern,
  * never the user's text.
+ *
+ * Input caps: a message up to `maxChars` is matched whole. A longer one is, by `oversize`:
+ * `'window'` (default) matched in windows of `maxChars` that overlap by `overlapChars`, so the
+ * time is linear in the message whatever the operator's regexes cost per window (a match longer
+ * than `overlapChars` that spans a window edge is missed); or `'block'`: refused unread.
  */
 export interface PatternGuardOptions {
   /** Recorded as guardrail_layer. */
@@ -12,25 +17,59 @@ export interface PatternGuardOptions {
   patterns: Array<RegExp | string>;
   /** @default 'patternGuard' */
   name?: string;
+  /** Characters a pattern is run over at once. @default 16384 */
+  maxChars?: number;
+  /** Overlap of consecutive windows: the longest match still found across a window edge. @default 512 */
+  overlapChars?: number;
+  /** What to do with a message longer than `maxChars`. @default 'window' */
+  oversize?: 'window' | 'block';
+}
+
+interface Compiled {
+  label: string;
+  re: RegExp;
 }
 
 export function patternGuard(options: PatternGuardOptions): InputGuard {
   if (typeof options?.layer !== 'string' || options.layer.length === 0) throw new TypeError('patternGuard: layer is required');
   if (!Array.isArray(options.patterns) || options.patterns.length === 0) throw new TypeError('patternGuard: patterns must be a non-empty array');
-  const compiled = options.patterns.map((p) => {
+  const maxChars = options.maxChars ?? 16384;
+  const overlapChars = options.overlapChars ?? 512;
+  const oversize = options.oversize ?? 'window';
+  if (!Number.isInteger(maxChars) || maxChars < 1) throw new TypeError(`patternGuard: maxChars must be a positive integer, got ${String(maxChars)}`);
+  if (!Number.isInteger(overlapChars) || overlapChars < 0 || overlapChars >= maxChars) {
+    throw new TypeError(`patternGuard: overlapChars must be an integer in [0, maxChars), got ${String(overlapChars)}`);
+  }
+  if (oversize !== 'window' && oversize !== 'block') throw new TypeError(`patternGuard: oversize must be window or block, got ${String(oversize)}`);
+  const compiled: Compiled[] = options.patterns.map((p) => {
     if (p instanceof RegExp) return { label: p.source, re: new RegExp(p.source, p.flags.replace('g', '').replace('y', '')) };
     if (typeof p === 'string' && p.length > 0) return { label: p, re: new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i') };
     throw new TypeError(`patternGuard: invalid pattern ${String(p)}`);
   });
+  const step = maxChars - overlapChars;
+
+  function firstMatch(content: string): Compiled | undefined {
+    if (content.length <= maxChars) return compiled.find((c) => c.re.test(content));
+    for (let at = 0; at < content.length; at += step) {
+      const window = content.slice(at, at + maxChars);
+      const hit = compiled.find((c) => c.re.test(window));
+      if (hit !== undefined) return hit;
+      if (at + maxChars >= content.length) break;
+    }
+    return undefined;
+  }
+
   return {
     name: options.name ?? 'patternGuard',
     layer: options.layer,
     check(input: GuardInput, _ctx: GuardContext): GuardDecision {
       for (const m of input.messages) {
         if (m.role === 'system' || m.role === 'developer' || m.role === 'assistant') continue;
-        for (const { label, re } of compiled) {
-          if (re.test(m.content)) return { action: 'block', reason: `matched pattern: ${label.slice(0, 80)}` };
+        if (m.content.length > maxChars && oversize === 'block') {
+          return { action: 'block', reason: `message longer than ${maxChars} characters (patternGuard input cap)` };
         }
+        const hit = firstMatch(m.content);
+        if (hit !== undefined) return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
       }
       return { action: 'allow' };
     },
@@ -42,7 +81,7 @@ export function keywordGuard(options: { layer: string; keywords: string[]; name?
   return patternGuard({ layer: options.layer, patterns: options.keywords, name: options.name ?? 'keywordGuard' });
 }
 
-/** A small starter set of prompt-injection phrases (tune for your application). */
+/** A small starter set of prompt-injection phrases (tune for your application). Linear-time patterns. */
 export const PROMPT_INJECTION_PATTERNS: RegExp[] = [
   /ignore (all |any )?(the )?(previous|prior|above) (instructions|prompts?|rules)/i,
   /disregard (all |any )?(the )?(previous|prior|above|your) (instructions|rules)/i,

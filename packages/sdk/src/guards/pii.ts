@@ -17,6 +17,13 @@ export interface PiiGuardOptions {
   types?: RedactionType[];
   /** @default 'pii' */
   layer?: string;
+  /**
+   * Input cap per message (and per response), in UTF-16 units: personal data is looked for in
+   * the first `maxChars` only; credentials (private keys, API keys, tokens, bearer tokens) are
+   * still looked for, and in `redact` mode redacted, in the whole text. Everything is linear
+   * time; the cap bounds how much the loosest detectors read. @default 65536
+   */
+  maxChars?: number;
 }
 
 /** Streams (block mode): text before the new chunk that is checked with it. */
@@ -35,7 +42,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   for (const d of directions) {
     if (d !== 'input' && d !== 'output') throw new TypeError(`piiGuard: unknown direction ${String(d)}`);
   }
-  const redactOptions = options.types !== undefined ? { types: options.types } : undefined;
+  const maxChars = options.maxChars ?? 65536;
+  if (!Number.isInteger(maxChars) || maxChars < 1) throw new TypeError(`piiGuard: maxChars must be a positive integer, got ${String(options.maxChars)}`);
+  const redactOptions = options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
   const streams = new WeakMap<GuardContext, { tail: string; fresh: string }>();
 
