@@ -203,11 +203,12 @@ export class RateLimiter {
     const { op } = prep;
     const dimensions: DimensionState[] = [];
     let level = 0;
-    const factors: number[] = [];
-    for (let s = 0; s < op.subjects.length; s++) {
+    const n = op.subjects.length;
+    const factors: number[] = new Array<number>(n);
+    for (let s = 0; s < n; s++) {
       const so = outcome.subjects[s]!;
       const sub = op.subjects[s]!;
-      factors.push(so.factor);
+      factors[s] = so.factor;
       if (so.level < 0) continue; // not reached (cluster two-phase refused on the other subject)
       appendDimensionStates(dimensions, sub.subject, sub.limits, so.factor, so.busyMs, so.leases);
       if (so.level > level) level = so.level;
@@ -215,18 +216,20 @@ export class RateLimiter {
         this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
     }
     if (outcome.code === CODE_OK) {
-      this.telemetry.decision('none', degraded ? 'fallback' : 'allowed');
+      this.telemetry.admitted(degraded);
+      // Optional members assigned after the literal, not spread into it: same objects, no
+      // temporary object per call on the hot path.
       const lease: Lease = {
         id: op.leaseId,
         subject: op.subjects[0]!.subject,
-        ...(op.subjects.length > 1 ? { secondarySubject: op.subjects[1]!.subject } : {}),
         tier: prep.tier,
         reservedTokens: op.tokens,
         reservedCostMicroUsd: op.costMicroUsd,
         expiresAtMs: outcome.leaseExpiresAtMs,
         limitFactors: factors,
-        ...(degraded ? { fallback: true } : {}),
       };
+      if (n > 1) lease.secondarySubject = op.subjects[1]!.subject;
+      if (degraded) lease.fallback = true;
       const result: AcquireResult = {
         allowed: true,
         retryAfterMs: 0,

@@ -9,6 +9,9 @@ import {
 } from '@llmsec/core';
 import { levelName } from './enforcement.ts';
 
+const ALLOWED_ATTRS: Attributes = Object.freeze({ dimension: 'none', outcome: 'allowed' });
+const FALLBACK_ATTRS: Attributes = Object.freeze({ dimension: 'none', outcome: 'fallback' });
+
 /**
  * The limiter's metrics and security events. Every method is safe to call on the hot path:
  * nothing here throws into the caller (an emitter that throws goes to core's error funnel).
@@ -43,6 +46,11 @@ export class LimiterTelemetry {
    */
   error(where: string, err: unknown): void {
     this.errors.report(where, err);
+  }
+
+  /** An admission (the hot path: attributes built once, no key string per call). */
+  admitted(degraded: boolean): void {
+    this.decisions.add(1, degraded ? FALLBACK_ATTRS : ALLOWED_ATTRS);
   }
 
   /** dimension: a Dimension, 'estimate', 'enforcement' or 'none'; outcome: allowed|refused|fallback. */
