@@ -113,6 +113,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       const details = overloaded ? 'ingest queue full; retry later' : 'detector not ready; retry later';
       const metadata = new grpc.Metadata();
       metadata.set('grpc-status-details-bin', Buffer.from(encodeStatus(code, details, seconds)));
+      // gRPC's own server pushback (gRFC A6), honoured by clients with a retry policy.
+      metadata.set('grpc-retry-pushback-ms', String(seconds * 1000));
       callback({ code, details, metadata });
       report({ ...base, outcome: overloaded ? 'overloaded' : 'unavailable' });
     };
