@@ -100,7 +100,9 @@ let app: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'llmsec-consumer-'));
-  expect(relative(ROOT, tmp).startsWith('..'), 'the consumer project must be outside the repository').toBe(true);
+  expect(relative(ROOT, tmp).startsWith('..'), 'the consumer project must be outside the repository').toBe(
+    true,
+  );
   const repo = join(tmp, 'repo');
   const tarballs = join(tmp, 'tarballs');
   app = join(tmp, 'app');
@@ -109,12 +111,25 @@ beforeAll(async () => {
   await stage(repo);
 
   // One build for all (the packages' prepack scripts then find it up to date), then npm pack.
-  ok(await run(NODE, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json'], repo), 'build');
+  ok(
+    await run(
+      NODE,
+      [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json'],
+      repo,
+    ),
+    'build',
+  );
   for (const name of PACKAGES) {
-    ok(await run('npm', ['pack', '--silent', '--pack-destination', tarballs], join(repo, 'packages', name)), `npm pack ${name}`);
+    ok(
+      await run('npm', ['pack', '--silent', '--pack-destination', tarballs], join(repo, 'packages', name)),
+      `npm pack ${name}`,
+    );
   }
 
-  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  await writeFile(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
   for (const file of ['esm.mjs', 'cjs.cjs', 'app.ts']) await cp(join(FIXTURES, file), join(app, file));
   await cp(join(FIXTURES, 'tsconfig.consumer.json'), join(app, 'tsconfig.json'));
   const packed = readdirSync(tarballs).map((f) => join(tarballs, f));
@@ -149,6 +164,10 @@ describe('the packages installed from their tarballs, outside the repository', (
       const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
       expect(realpathSync(dir).startsWith(realpathSync(app)), `${name} is a copy, not a link`).toBe(true);
       expect(existsSync(join(dir, 'src')), `${name} ships src/`).toBe(false);
+      const sources = (readdirSync(dir, { recursive: true }) as string[]).filter(
+        (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'),
+      );
+      expect(sources, `${name} ships TypeScript sources`).toEqual([]);
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
         exports: Record<string, string | Record<string, string>>;
         engines: { node: string };
@@ -166,7 +185,8 @@ describe('the packages installed from their tarballs, outside the repository', (
 
   it('works from ESM: instrumented OpenAI client against a local server, limiter, detection engine', async () => {
     const events = join(app, 'events.jsonl');
-    const r = ok(await run(NODE, ['esm.mjs', events], app), 'esm.mjs');
+    // Started as the ESM instrumentation docs say, so the hook subpath is exercised too.
+    const r = ok(await run(NODE, ['--import', '@llmsec/sdk/hook', 'esm.mjs', events], app), 'esm.mjs');
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
       reply: string;
       decisions: string[];
@@ -195,15 +215,31 @@ describe('the packages installed from their tarballs, outside the repository', (
   });
 
   it('type-checks a strict TypeScript consumer against the published declarations', async () => {
-    ok(await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app), 'tsc');
+    ok(
+      await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app),
+      'tsc',
+    );
   });
 
   it('fails the TypeScript consumer on a type error (the check is not vacuous)', async () => {
     const broken = join(app, 'broken.ts');
-    await writeFile(broken, "import { RateLimiter } from '@llmsec/ratelimit';\nnew RateLimiter({ tiers: 42 });\n");
+    await writeFile(
+      broken,
+      "import { RateLimiter } from '@llmsec/ratelimit';\nnew RateLimiter({ tiers: 42 });\n",
+    );
     const r = await run(
       NODE,
-      [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--types', 'node', broken],
+      [
+        join(app, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--ignoreConfig',
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--types',
+        'node',
+        broken,
+      ],
       app,
     );
     expect(r.code).not.toBe(0);
@@ -213,7 +249,10 @@ describe('the packages installed from their tarballs, outside the repository', (
   it('runs the installed llmsec command (npx) and replays the events the ESM script wrote', async () => {
     const help = ok(await run('npx', ['--no-install', 'llmsec', '--help'], app), 'npx llmsec --help');
     expect(help.stdout).toContain('usage: llmsec <command>');
-    const replay = ok(await run('npx', ['--no-install', 'llmsec', 'replay', 'events.jsonl'], app), 'llmsec replay');
+    const replay = ok(
+      await run('npx', ['--no-install', 'llmsec', 'replay', 'events.jsonl'], app),
+      'llmsec replay',
+    );
     const alerts = replay.stdout
       .trim()
       .split('\n')
