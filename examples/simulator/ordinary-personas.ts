@@ -116,12 +116,23 @@ const TICKETS = [
   'Gift card code rejected at checkout.',
 ];
 
-export function ordinaryPersonas(random: RandomSource): Persona[] {
+/** How many users of each kind; the demo's defaults, raised by the benign-corpus test. */
+export interface OrdinaryCounts {
+  chats?: number;
+  agents?: number;
+  rag?: number;
+  cron?: number;
+  office?: number;
+}
+
+const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+
+export function ordinaryPersonas(random: RandomSource, counts: OrdinaryCounts = {}): Persona[] {
   const personas: Persona[] = [];
 
-  // Several users, one conversation each of 10-30 turns. Pro plan: the demo squeezes what
-  // would be half an hour of chatting into its run, past the free plan's per-minute limits.
-  const chatUsers = ['chat-01', 'chat-02', 'chat-03'];
+  // One conversation each of 10-30 turns. Pro plan: the demo squeezes what would be half an
+  // hour of chatting into its run, past the free plan's per-minute limits.
+  const chatUsers = ids('chat', counts.chats ?? 3);
   personas.push({
     name: 'multi-turn chats',
     kind: 'benign',
@@ -131,66 +142,74 @@ export function ordinaryPersonas(random: RandomSource): Persona[] {
     requests: chatUsers.flatMap((user) => chatTurns(random, user, `${user}-c1`, between(random, 10, 30), 0.02, 0.88, 'pro')),
   });
 
-  const steps = between(random, 16, 24);
   const task = 'Fix the failing unit test in the billing module; call tool search_docs to read the code.';
+  const agents = ids('agent', counts.agents ?? 1);
   personas.push({
     name: 'coding agent loop',
     kind: 'benign',
-    description: `an agent calling the model ${steps + 1} times in a tight loop, its context growing with tool results`,
+    description: 'an agent calling the model 17-25 times in a tight loop, its context growing with tool results',
     expectedRules: [],
-    users: ['agent-01'],
-    requests: times(random, steps + 1, 0.05, 0.85).map((at, i) => ({
-      at,
-      userId: 'agent-01',
-      sessionId: 'agent-01-run1',
-      conversation: 'agent-01-run1',
-      plan: 'pro' as const,
-      prompt: task,
-      ...(i > 0 ? { toolResult: toolOutput(random, between(random, 150, 2500)) } : {}),
-      tools: ['search_docs'],
-      maxTokens: 800,
-    })),
+    users: agents,
+    requests: agents.flatMap((user) =>
+      times(random, between(random, 17, 25), 0.05, 0.85).map((at, i) => ({
+        at,
+        userId: user,
+        sessionId: `${user}-run1`,
+        conversation: `${user}-run1`,
+        plan: 'pro' as const,
+        prompt: task,
+        ...(i > 0 ? { toolResult: toolOutput(random, between(random, 150, 2500)) } : {}),
+        tools: ['search_docs'],
+        maxTokens: 800,
+      })),
+    ),
   });
 
+  const ragUsers = ids('rag', counts.rag ?? 1);
   personas.push({
     name: 'RAG user',
     kind: 'benign',
     description: 'questions answered from 4-6 kB of retrieved passages each',
     expectedRules: [],
-    users: ['rag-01'],
-    requests: times(random, 14, 0.03, 0.85).map((at) => ({
-      at,
-      userId: 'rag-01',
-      sessionId: 'rag-01-s1',
-      plan: 'pro' as const,
-      prompt: ragPrompt(random, between(random, 4000, 6000)),
-      maxTokens: 400,
-    })),
+    users: ragUsers,
+    requests: ragUsers.flatMap((user) =>
+      times(random, 14, 0.03, 0.85).map((at) => ({
+        at,
+        userId: user,
+        sessionId: `${user}-s1`,
+        plan: 'pro' as const,
+        prompt: ragPrompt(random, between(random, 4000, 6000)),
+        maxTokens: 400,
+      })),
+    ),
   });
 
+  const jobs = ids('cron', counts.cron ?? 1);
   personas.push({
     name: 'scheduled report job',
     kind: 'benign',
-    description: 'a cron job filling one template with the day\'s tickets',
+    description: "a cron job filling one template with the day's tickets",
     expectedRules: [],
-    users: ['cron-reports'],
-    requests: times(random, 5, 0.05, 0.85).map((at) => {
-      const n = between(random, 3, 12);
-      const tickets = Array.from({ length: n }, (_, k) => `${k + 1}. ${pick(random, TICKETS)}`).join('\n');
-      return {
-        at,
-        userId: 'cron-reports',
-        sessionId: 'cron-reports',
-        plan: 'free' as const,
-        prompt: `Write the support summary for the daily report. Group similar tickets, one line per group, most frequent first.\n\nTickets:\n${tickets}`,
-        maxTokens: 300,
-      };
-    }),
+    users: jobs,
+    requests: jobs.flatMap((user) =>
+      times(random, 5, 0.05, 0.85).map((at) => {
+        const n = between(random, 3, 12);
+        const tickets = Array.from({ length: n }, (_, k) => `${k + 1}. ${pick(random, TICKETS)}`).join('\n');
+        return {
+          at,
+          userId: user,
+          sessionId: user,
+          plan: 'free' as const,
+          prompt: `Write the support summary for the daily report. Group similar tickets, one line per group, most frequent first.\n\nTickets:\n${tickets}`,
+          maxTokens: 300,
+        };
+      }),
+    ),
   });
 
   // All simulator traffic leaves one address, like an office behind NAT; these users chat at
   // the same time, and the rules group by user, never by address.
-  const office = Array.from({ length: 6 }, (_, i) => `office-${String(i + 1).padStart(2, '0')}`);
+  const office = ids('office', counts.office ?? 6);
   personas.push({
     name: 'office behind one NAT',
     kind: 'benign',
