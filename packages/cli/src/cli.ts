@@ -2,6 +2,7 @@ import { UsageError, type CliIO, type Command } from './io.ts';
 
 /** Subcommands, each in its own module under commands/. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  detector: () => import('./commands/detector.ts'),
   limits: () => import('./commands/limits.ts'),
   replay: () => import('./commands/replay.ts'),
   'test-rules': () => import('./commands/test-rules.ts'),

@@ -68,6 +68,8 @@ export const configSchema = z
       .default({ grpc: '127.0.0.1:4317', http: '127.0.0.1:4318' }),
     rules: z.string().min(1).optional(),
     state: stateUrl.default('memory'),
+    /** The state URL is a seed node of a Redis Cluster. */
+    state_cluster: z.boolean().default(false),
     allowed_lateness: duration.default(5_000),
     tick_interval: positiveDuration.default(1_000),
     queue_capacity: z.number().int().positive().default(200_000),

@@ -9,6 +9,14 @@ export interface IngestQueueOptions {
   /** Called for each event, in arrival order. Must not throw (exceptions are passed to onError). */
   process: (event: SecurityEvent, timeMs: number) => void;
   onError: (err: unknown) => void;
+  /**
+   * Work the consumer still holds (e.g. the engine's Redis flush queue): draining pauses
+   * while it is at `maxBacklog`, so the backlog stays here, where a full queue refuses
+   * exports (retried) instead of dropping events.
+   */
+  backlog?: () => number;
+  /** @default Infinity */
+  maxBacklog?: number;
 }
 
 /**
@@ -22,6 +30,9 @@ export class IngestQueue {
   private readonly chunk: number;
   private readonly process: (event: SecurityEvent, timeMs: number) => void;
   private readonly onError: (err: unknown) => void;
+  private readonly backlog: (() => number) | undefined;
+  private readonly maxBacklog: number;
+  private paused: NodeJS.Timeout | undefined;
   private batches: EventBatch[] = [];
   /** Index of the next batch to read, and the position inside it. */
   private head = 0;
@@ -37,6 +48,8 @@ export class IngestQueue {
     this.chunk = options.chunk ?? 4096;
     this.process = options.process;
     this.onError = options.onError;
+    this.backlog = options.backlog;
+    this.maxBacklog = options.maxBacklog ?? Infinity;
   }
 
   /** Events waiting. */
@@ -64,16 +77,28 @@ export class IngestQueue {
   /** Processes everything now, synchronously (shutdown, tests). */
   drainNow(): void {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    if (this.paused !== undefined) clearTimeout(this.paused);
     this.scheduled = undefined;
+    this.paused = undefined;
     while (this.size > 0) this.run(Number.MAX_SAFE_INTEGER);
     this.settleIdle();
   }
 
   private schedule(): void {
-    if (this.scheduled !== undefined) return;
+    if (this.scheduled !== undefined || this.paused !== undefined) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
-      this.run(this.chunk);
+      let budget = this.chunk;
+      if (this.backlog !== undefined) budget = Math.min(budget, this.maxBacklog - this.backlog());
+      if (budget <= 0) {
+        // The consumer is behind: look again shortly (its flusher runs meanwhile).
+        this.paused = setTimeout(() => {
+          this.paused = undefined;
+          this.schedule();
+        }, 5);
+        return;
+      }
+      this.run(budget);
       if (this.size > 0) this.schedule();
       else this.settleIdle();
     });

@@ -14,6 +14,7 @@ export const METRIC_QUEUE_DEPTH = 'llmsec.detector.queue.depth';
 export const METRIC_EVENT_LAG = 'llmsec.detector.event.lag';
 export const METRIC_ENFORCEMENT_ACTIONS = 'llmsec.detector.enforcement.actions';
 export const METRIC_STATE_HEALTHY = 'llmsec.detector.state.healthy';
+export const METRIC_EXPORT_REQUESTS = 'llmsec.detector.export.requests';
 
 /** Event lag buckets (seconds): from the allowed lateness (seconds) to a backlog of an hour. */
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -47,6 +48,7 @@ export class DetectorMetrics {
   private readonly refused: Counter;
   private readonly lag: Histogram;
   private readonly actions: Counter;
+  private readonly exports: Counter;
   private readonly attrs: Record<Signal, Attributes> = { logs: { signal: 'logs' }, traces: { signal: 'traces' } };
   private readonly rejectAttrs = new Map<string, Attributes>();
 
@@ -75,6 +77,9 @@ export class DetectorMetrics {
     });
     this.actions = m.createCounter(METRIC_ENFORCEMENT_ACTIONS, {
       description: 'Enforcement actions written to the rate limiter state, by action and outcome',
+    });
+    this.exports = m.createCounter(METRIC_EXPORT_REQUESTS, {
+      description: 'OTLP export requests by transport, signal and outcome (accepted, overloaded, invalid, too_large, ...)',
     });
     m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback((r) =>
       r.observe(options.queueDepth()),
@@ -105,6 +110,11 @@ export class DetectorMetrics {
 
   refuse(signal: Signal, reason: 'overloaded' | 'unavailable'): void {
     this.refused.add(1, { signal, reason });
+  }
+
+  /** One export request's outcome, as the receivers report it. */
+  exportRequest(transport: string, signal: Signal, outcome: string): void {
+    this.exports.add(1, { transport, signal, outcome });
   }
 
   eventLag(seconds: number): void {

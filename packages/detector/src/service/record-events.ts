@@ -1,13 +1,7 @@
-import {
-  ALERT_EVENT_NAME,
-  ATTR_SERVICE_NAME,
-  EVENT_NAME_PREFIX,
-  attributesToEvent,
-  parseTimestamp,
-  type SecurityEvent,
-} from '@llmsec/core';
+import { ALERT_EVENT_NAME, parseTimestamp, type SecurityEvent } from '@llmsec/core';
+import { isLlmsecEventName, logRecordToEvent as decodeLogRecord, spanEventToEvent } from '../otlp/to-event.ts';
+import type { DecodedLogRecord, DecodedSpan } from '../otlp/types.ts';
 import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
-import type { AttributeMap, LogRecordInput, SpanInput } from './inputs.ts';
 
 /**
  * Why a record was not usable. A bounded set: it is a metric label and the OTLP
@@ -43,11 +37,10 @@ export function newBatch(): EventBatch {
 }
 
 /** Appends an llmsec log record's event to `out`, or returns why it is not usable. */
-export function logRecordToEvent(record: LogRecordInput, out: EventBatch): RejectReason | undefined {
-  const name = record.eventName;
-  if (!name.startsWith(EVENT_NAME_PREFIX)) return 'not_llmsec';
-  if (name === ALERT_EVENT_NAME) return 'alert_record';
-  return toEvent(record.attributes, record.traceId, record.spanId, record.resource, out) ? undefined : 'invalid_event';
+export function logRecordToEvent(record: DecodedLogRecord, out: EventBatch): RejectReason | undefined {
+  if (!isLlmsecEventName(record.eventName, record.attributes))
+    return record.eventName === ALERT_EVENT_NAME ? 'alert_record' : 'not_llmsec';
+  return push(decodeLogRecord(record), out) ? undefined : 'invalid_event';
 }
 
 /**
@@ -57,15 +50,15 @@ export function logRecordToEvent(record: LogRecordInput, out: EventBatch): Rejec
  * request_completed arrives as a span event or log record of its own).
  */
 export function spanToEvents(
-  span: SpanInput,
+  span: DecodedSpan,
   genAi: GenAiSpanOptions,
   out: EventBatch,
 ): RejectReason | undefined {
   const before = out.events.length;
   let invalid = false;
   for (const ev of span.events) {
-    if (!ev.name.startsWith(EVENT_NAME_PREFIX) || ev.name === ALERT_EVENT_NAME) continue;
-    if (!toEvent(ev.attributes, span.traceId, span.spanId, span.resource, out)) invalid = true;
+    if (!isLlmsecEventName(ev.name, ev.attributes)) continue;
+    if (!push(spanEventToEvent(ev, span), out)) invalid = true;
   }
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
@@ -76,25 +69,12 @@ export function spanToEvents(
   return invalid ? 'invalid_event' : 'not_genai';
 }
 
-function toEvent(
-  attributes: AttributeMap,
-  traceId: string,
-  spanId: string,
-  resource: AttributeMap,
-  out: EventBatch,
-): boolean {
-  const ids: { trace_id?: string; span_id?: string } = {};
-  if (traceId !== '') ids.trace_id = traceId;
-  if (spanId !== '') ids.span_id = spanId;
-  const event = attributesToEvent(attributes, ids);
+/** Appends the event with its parsed time; false when there is none or its time is unreadable. */
+function push(event: SecurityEvent | undefined, out: EventBatch): boolean {
   if (event === undefined) return false;
   // A timestamp the engine cannot read would only be dropped there: reject it here, counted.
   const timeMs = parseTimestamp(event.timestamp);
   if (Number.isNaN(timeMs)) return false;
-  if (event.service === undefined) {
-    const service = resource[ATTR_SERVICE_NAME];
-    if (typeof service === 'string' && service !== '') event.service = service;
-  }
   out.events.push(event);
   out.times.push(timeMs);
   return true;

@@ -1,38 +1,53 @@
-import type { DetectionEngineOptions } from '@llmsec/detect';
-import { ConfigError } from './config.ts';
+import { hostname } from 'node:os';
+import { RedisDetectionState, type DetectionEngineOptions } from '@llmsec/detect';
+import { Cluster, Redis } from 'ioredis';
+
+/** Events the engine's shared-state flusher may hold before the service stops feeding it. */
+export const SHARED_QUEUE_HIGH_WATER = 20_000;
 
 /** What the engine keeps its windows, baselines and incidents in. */
 export interface StateChoice {
+  /** `memory` or `redis`, for logs and metrics. */
+  readonly store: 'memory' | 'redis';
   /** Engine options to add (none for memory). */
-  engineOptions: Partial<DetectionEngineOptions>;
-  /** For /metrics and /-/ready: the store's name and whether it answers. */
-  health: () => { store: string; healthy: boolean };
-  close: () => Promise<void>;
+  readonly engineOptions: Partial<DetectionEngineOptions>;
+  /** Closes what the state owns (the Redis client), after the engine shut down. */
+  close(): Promise<void>;
+}
+
+export interface StateOptions {
+  /** Redis URL is a seed node of a Redis Cluster. */
+  cluster?: boolean;
+  onRedisError?: (err: Error) => void;
 }
 
 /**
- * `--state memory` (default): the engine's own maps; each replica detects on what it sees.
- * `--state redis://…`: shared detection state so replicas behind a round-robin exporter detect
- * as one. That needs @llmsec/detect's Redis state (issue 9), which this build of the engine
- * does not offer yet: asking for it fails at start with a clear message instead of silently
- * detecting per replica.
+ * `memory` (default): the engine's own maps; each replica detects on what it sees.
+ * `redis://…`: @llmsec/detect's RedisDetectionState, so replicas behind a plain round-robin
+ * exporter detect as one engine would (one firing line per incident). The client reconnects
+ * forever and fails commands fast while Redis is down; the engine then detects locally
+ * (degraded, `llmsec_detect_state_degraded`) and returns to shared mode by itself.
  */
-export function chooseState(url: string): StateChoice {
-  if (url === 'memory') {
-    return { engineOptions: {}, health: () => ({ store: 'memory', healthy: true }), close: async () => {} };
-  }
-  throw new ConfigError(
-    `--state ${redact(url)}: shared Redis detection state needs @llmsec/detect's Redis state store (issue 9), which this build does not have yet; run one replica with --state memory (the default)`,
-  );
+export function chooseState(url: string, options: StateOptions = {}): StateChoice {
+  if (url === 'memory') return { store: 'memory', engineOptions: {}, close: async () => {} };
+  const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
+  if (options.onRedisError) redis.on('error', options.onRedisError);
+  return {
+    store: 'redis',
+    engineOptions: { state: new RedisDetectionState({ redis, maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5 }) },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
 }
 
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(bad URL)';
-  }
+/** A long-lived client: reconnects forever, fails commands fast while Redis is down. */
+export function redisClient(url: string, cluster: boolean, name: string): Redis | Cluster {
+  const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `${name}@${hostname()}` };
+  if (!cluster) return new Redis(url, common);
+  const u = new URL(url);
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    enableOfflineQueue: false,
+    redisOptions: { ...common, ...(u.password ? { password: decodeURIComponent(u.password) } : {}) },
+  });
 }

@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, startDetector, type ConfigFlags } from '@llmsec/detector';
+import { RuleFileError } from '@llmsec/detect';
+import { UsageError, type CliIO, type Command } from '../io.ts';
+
+const USAGE = `usage: llmsec detector [--config FILE] [options]
+
+The llmsec detection service behind the OpenTelemetry Collector: receives OTLP (llmsec log
+records and span events, GenAI client spans of any instrumentation), runs the detection rules,
+sends alerts, and optionally writes enforcement into the rate limiter's Redis. Runs until
+SIGTERM / SIGINT, then stops accepting, drains, flushes the sinks and exits (0 when drained
+within --shutdown-timeout, 1 when it had to give up). Flags override the config file.
+
+  --config FILE              YAML config file with every option (see the detector README)
+  --otlp-grpc HOST:PORT      OTLP/gRPC listen address (default 127.0.0.1:4317)
+  --otlp-http HOST:PORT      OTLP/HTTP listen address, also /-/healthy, /-/ready, /metrics
+                             (default 127.0.0.1:4318); 0.0.0.0:4318 inside a container
+  --rules FILE               rule file (YAML or JSON); default: the built-in rules
+  --state memory|URL         detection state: memory (default), or redis://… shared by replicas
+  --alertmanager URL         Alertmanager base URL (repeatable: every URL gets every alert)
+  --webhook URL              POST each alert as JSON (repeatable)
+  --alerts FILE|-            append alert JSONL to FILE, or "-" for stdout
+  --otlp-alerts URL          OTLP/HTTP logs URL for alert log records (and enforcement
+                             events), e.g. http://collector:4318/v1/logs
+  --allowed-lateness DUR     out-of-order tolerance and alerting delay (default 5s)
+  --queue-capacity N         events held for the engine before exports get 429 (default 200000)
+  --shutdown-timeout DUR     longest drain on SIGTERM (default 10s)
+  --log-level LEVEL          debug|info|warn|error (default info); JSON lines on stderr
+  -h, --help                 this text
+
+Enforcement (alert severity or rule → warn / throttle / block / ban in the rate limiter's
+Redis) is configured in the file only: see "enforcement" in the detector README.
+
+Exit codes: 0 stopped cleanly, 1 runtime failure (e.g. port in use) or drain timeout, 2 bad
+usage or config.`;
+
+/** `llmsec detector`: a thin layer over @llmsec/detector's startDetector. */
+export const command: Command = {
+  summary: 'run the OTLP detection service (behind an OpenTelemetry Collector)',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const parsed = parse(argv);
+    if (parsed === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    let detector: Awaited<ReturnType<typeof startDetector>>;
+    try {
+      const config = loadConfig(parsed.config, parsed.flags);
+      detector = await startDetector({ config });
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof RuleFileError) {
+        io.stderr.write(`llmsec detector: ${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    const signal = await new Promise<string>((resolve) => {
+      const on = (s: string) => () => {
+        process.off('SIGTERM', term);
+        process.off('SIGINT', int);
+        resolve(s);
+      };
+      const term = on('SIGTERM');
+      const int = on('SIGINT');
+      process.on('SIGTERM', term);
+      process.on('SIGINT', int);
+    });
+    io.stderr.write(`llmsec detector: ${signal}: draining\n`);
+    return (await detector.shutdown()) ? 0 : 1;
+  },
+};
+
+function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags } | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        'otlp-grpc': { type: 'string' },
+        'otlp-http': { type: 'string' },
+        rules: { type: 'string' },
+        state: { type: 'string' },
+        alertmanager: { type: 'string', multiple: true },
+        webhook: { type: 'string', multiple: true },
+        alerts: { type: 'string' },
+        'otlp-alerts': { type: 'string' },
+        'allowed-lateness': { type: 'string' },
+        'queue-capacity': { type: 'string' },
+        'shutdown-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return 'help';
+  const flags: ConfigFlags = {};
+  const set = <K extends keyof ConfigFlags>(k: K, v: ConfigFlags[K] | undefined): void => {
+    if (v !== undefined) flags[k] = v;
+  };
+  set('otlpGrpc', values['otlp-grpc']);
+  set('otlpHttp', values['otlp-http']);
+  set('rules', values.rules);
+  set('state', values.state);
+  set('alertmanager', values.alertmanager);
+  set('webhook', values.webhook);
+  set('alerts', values.alerts);
+  set('otlpAlerts', values['otlp-alerts']);
+  set('allowedLateness', values['allowed-lateness']);
+  set('queueCapacity', values['queue-capacity']);
+  set('shutdownTimeout', values['shutdown-timeout']);
+  set('logLevel', values['log-level']);
+  return { config: values.config, flags };
+}

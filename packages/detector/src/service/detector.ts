@@ -1,0 +1,205 @@
+import type { Alert } from '@llmsec/core';
+import { DetectionEngine, loadRulesFile, type AlertSink } from '@llmsec/detect';
+import type { Cluster, Redis } from 'ioredis';
+import type { ParsedConfig } from './config-schema.ts';
+import { DetectorIngest } from './detector-ingest.ts';
+import { FleetEnforcement } from './fleet-enforcement.ts';
+import { IngestQueue } from './ingest-queue.ts';
+import { createJsonLogger, type Logger } from './log.ts';
+import { DetectorMetrics } from './metrics.ts';
+import { startReceivers, type Receivers } from './receivers.ts';
+import { buildSinks } from './sinks.ts';
+import { chooseState, redisClient, SHARED_QUEUE_HIGH_WATER } from './state.ts';
+
+export interface DetectorOptions {
+  config: ParsedConfig;
+  /** @default a JSON logger on stderr at config.log_level */
+  logger?: Logger;
+  /** Name in logs and the alert log records' service.name. @default `llmsec-detector` */
+  serviceName?: string;
+}
+
+export interface RunningDetector {
+  /** Where the receivers listen (ports resolved when 0 was asked for). */
+  readonly http: { host: string; port: number };
+  readonly grpc: { host: string; port: number };
+  readonly engine: DetectionEngine;
+  readonly metrics: DetectorMetrics;
+  /** Events waiting for the engine. */
+  readonly queueDepth: number;
+  /**
+   * Stops accepting (ready → 503, OTLP answers unavailable so senders retry elsewhere), drains
+   * what was accepted, processes held events, flushes the sinks, closes everything. Bounded by
+   * config.shutdown_timeout: resolves `false` when it had to give up waiting. Idempotent.
+   */
+  shutdown(): Promise<boolean>;
+}
+
+/** Builds and starts the detector service: receivers → queue → engine → sinks / enforcement. */
+export async function startDetector(options: DetectorOptions): Promise<RunningDetector> {
+  const config = options.config;
+  const serviceName = options.serviceName ?? 'llmsec-detector';
+  const log = options.logger ?? createJsonLogger({ level: config.log_level, base: { service: serviceName } });
+  const rules = config.rules !== undefined ? loadRulesFile(config.rules) : undefined;
+  const state = chooseState(config.state, {
+    cluster: config.state_cluster,
+    onRedisError: (err) => log.warn('state redis error', { error: err }),
+  });
+
+  let queueRef: IngestQueue | undefined;
+  let engineRef: DetectionEngine | undefined;
+  // Shared mode while Redis answers; degraded (local detection) counts as unhealthy.
+  const stateHealth = () => ({
+    store: state.store,
+    healthy: state.store === 'memory' || engineRef?.stats.state?.mode !== 'degraded',
+  });
+  const metrics = new DetectorMetrics({
+    queueDepth: () => queueRef?.depth ?? 0,
+    stateHealthy: stateHealth,
+    serviceName,
+  });
+  const built = buildSinks(
+    {
+      alertmanager: config.sinks.alertmanager,
+      webhook: config.sinks.webhook,
+      alerts: config.sinks.alerts,
+      otlpAlerts: config.sinks.otlp_alerts,
+      traceUrlTemplate: config.sinks.trace_url_template,
+    },
+    metrics.meter,
+    serviceName,
+  );
+  const sinks: AlertSink[] = [...built.sinks];
+  let enforcementClient: Redis | Cluster | undefined;
+  if (config.enforcement !== undefined) {
+    const e = config.enforcement;
+    enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
+    enforcementClient.on('error', (err: Error) => log.warn('enforcement redis error', { error: err }));
+    sinks.push(
+      new FleetEnforcement({
+        client: enforcementClient,
+        actions: e.actions,
+        thresholds: definedThresholds(e.thresholds),
+        maxUsersPerAlert: e.max_users_per_alert,
+        metrics,
+        logger: log,
+        onAction: built.emitEvent,
+      }),
+    );
+  }
+
+  const engine = (engineRef = new DetectionEngine({
+    ...(rules !== undefined ? { rules } : {}),
+    allowedLatenessMs: config.allowed_lateness,
+    tickIntervalMs: config.tick_interval,
+    sinks,
+    meter: metrics.meter,
+    onAlert: (alert: Alert) =>
+      log.info('alert', {
+        alert_id: alert.alert_id,
+        rule: alert.rule,
+        severity: alert.severity,
+        status: alert.status,
+        users: alert.user_ids.length,
+      }),
+    ...state.engineOptions,
+  }));
+
+  // Lag is sampled (one event in 16): a histogram record per event would cost more than the rules.
+  let sample = 0;
+  const queue = (queueRef = new IngestQueue({
+    capacity: config.queue_capacity,
+    process: (event, timeMs) => {
+      engine.ingestOnce(event, timeMs);
+      if ((sample++ & 15) === 0) metrics.eventLag(Math.max(0, Date.now() - timeMs) / 1000);
+    },
+    onError: (err) => log.error('engine ingest failed', { error: err }),
+    // With Redis state the engine queues for its flusher and drops the oldest when full: stop
+    // feeding it above a high-water mark instead, so our queue fills and senders get 429.
+    ...(state.store === 'redis'
+      ? { backlog: () => engine.stats.state?.queued ?? 0, maxBacklog: SHARED_QUEUE_HIGH_WATER }
+      : {}),
+  }));
+  const ingest = new DetectorIngest({
+    queue,
+    metrics,
+    genAi: { userAttributes: config.genai.user_attributes, sessionAttributes: config.genai.session_attributes },
+    retryAfterSeconds: Math.max(1, Math.ceil(config.retry_after / 1000)),
+    onError: (err) => log.error('ingest failed', { error: err }),
+  });
+
+  let receivers: Receivers;
+  try {
+    receivers = await startReceivers({
+      config,
+      ingest,
+      metrics,
+      // Ready means taking data: a degraded state store still detects (locally), so it stays ready.
+      ready: () => ingest.isAccepting,
+      logger: log,
+    });
+  } catch (err) {
+    await engine.shutdown();
+    await built.close();
+    enforcementClient?.disconnect();
+    await state.close();
+    await metrics.shutdown();
+    throw err;
+  }
+  log.info('detector started', {
+    otlp_http: `${receivers.http.host}:${receivers.http.port}`,
+    otlp_grpc: `${receivers.grpc.host}:${receivers.grpc.port}`,
+    state: state.store,
+    rules: engine.rules.length,
+    sinks: sinks.map((s) => s.name),
+  });
+
+  let shutdownPromise: Promise<boolean> | undefined;
+  const shutdown = async (): Promise<boolean> => {
+    log.info('detector stopping: not accepting, draining');
+    ingest.stop();
+    const work = (async () => {
+      // Receivers first: no new requests; requests in flight are answered `unavailable`.
+      await receivers.close();
+      await queue.whenIdle();
+      await engine.shutdown(); // processes held events, flushes and shuts down the sinks
+      await built.close();
+      return true;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), config.shutdown_timeout);
+      timer.unref();
+    });
+    const finished = await Promise.race([work, timeout]);
+    clearTimeout(timer);
+    if (!finished) log.warn('shutdown timed out; exiting with work pending', { queue_depth: queue.depth });
+    receivers.forceClose();
+    enforcementClient?.disconnect();
+    await state.close();
+    await metrics.shutdown();
+    log.info('detector stopped', { stats: engine.stats });
+    return finished;
+  };
+
+  return {
+    http: receivers.http,
+    grpc: receivers.grpc,
+    engine,
+    metrics,
+    get queueDepth() {
+      return queue.depth;
+    },
+    shutdown: () => (shutdownPromise ??= shutdown()),
+  };
+}
+
+function definedThresholds(t: NonNullable<ParsedConfig['enforcement']>['thresholds']) {
+  return {
+    ...(t.warning_at !== undefined ? { warningAt: t.warning_at } : {}),
+    ...(t.throttled_at !== undefined ? { throttledAt: t.throttled_at } : {}),
+    ...(t.blocked_at !== undefined ? { blockedAt: t.blocked_at } : {}),
+    ...(t.banned_at !== undefined ? { bannedAt: t.banned_at } : {}),
+    ...(t.half_life !== undefined ? { halfLifeMs: t.half_life } : {}),
+  };
+}

@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { startOtlpGrpcServer, type OtlpGrpcServer } from '../otlp/grpc-server.ts';
+import { createOtlpHttpHandler } from '../otlp/http-handler.ts';
+import type { OtlpIngest, ReceiveReport } from '../otlp/types.ts';
+import type { ParsedConfig } from './config-schema.ts';
+import { parseHostPort } from './config-schema.ts';
+import { createServiceRoutes } from './http-routes.ts';
+import type { Logger } from './log.ts';
+import type { DetectorMetrics } from './metrics.ts';
+
+export interface ReceiversOptions {
+  config: ParsedConfig;
+  ingest: OtlpIngest;
+  metrics: DetectorMetrics;
+  ready: () => boolean;
+  logger: Logger;
+}
+
+export interface Receivers {
+  readonly http: { host: string; port: number };
+  readonly grpc: { host: string; port: number };
+  /** Stops listening and waits for requests in flight (they are answered `unavailable` once ingest stopped). */
+  close(): Promise<void>;
+  /** Drops whatever connections are left (after the drain bound). */
+  forceClose(): void;
+}
+
+/**
+ * The two OTLP receivers of the service: OTLP/HTTP on a node:http server that also serves
+ * `/-/healthy`, `/-/ready` and `/metrics`, and OTLP/gRPC. Both hand decoded requests to the
+ * same OtlpIngest.
+ */
+export async function startReceivers(options: ReceiversOptions): Promise<Receivers> {
+  const { config, ingest, metrics, logger } = options;
+  const httpAddr = parseHostPort(config.otlp.http)!;
+  const grpcAddr = parseHostPort(config.otlp.grpc)!;
+  const observer = (r: ReceiveReport): void => {
+    metrics.exportRequest(r.transport, r.signal, r.outcome);
+    if (r.outcome === 'invalid' || r.outcome === 'too_large')
+      logger.debug('export request refused', { transport: r.transport, signal: r.signal, outcome: r.outcome, bytes: r.bytes });
+  };
+  const otlp = createOtlpHttpHandler({
+    ingest,
+    observer,
+    ...(config.otlp.max_body_bytes !== undefined ? { maxBodyBytes: config.otlp.max_body_bytes } : {}),
+  });
+  const routes = createServiceRoutes({
+    otlp: (req, res) => {
+      if (!otlp(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    },
+    metrics,
+    ready: options.ready,
+  });
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, routes);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(httpAddr.port, httpAddr.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  let grpc: OtlpGrpcServer;
+  try {
+    grpc = await startOtlpGrpcServer({
+      host: grpcAddr.host,
+      port: grpcAddr.port,
+      ingest,
+      observer,
+      ...(config.otlp.max_body_bytes !== undefined ? { maxReceiveMessageBytes: config.otlp.max_body_bytes } : {}),
+      shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
+    });
+  } catch (err) {
+    await closeHttp(server);
+    throw new Error(`OTLP/gRPC cannot listen on ${config.otlp.grpc}: ${(err as Error).message}`);
+  }
+  const httpPort = (server.address() as { port: number }).port;
+  return {
+    http: { host: httpAddr.host, port: httpPort },
+    grpc: { host: grpcAddr.host, port: grpc.port },
+    async close() {
+      // Keep-alive connections would hold server.close() open: idle ones go now, busy ones
+      // when their response is written (Node closes them after a response once closing).
+      const httpClosed = closeHttp(server);
+      server.closeIdleConnections();
+      await Promise.all([httpClosed, grpc.close()]);
+    },
+    forceClose() {
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
+    },
+  };
+}
+
+function closeHttp(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
