@@ -39,18 +39,20 @@ export function untie(events: Timed[]): Timed[] {
   });
 }
 
-/** Exactly one firing line per alert id, and at most one resolved line, resolved after firing. */
+/**
+ * Exactly one firing line per alert id and at most one resolved line (counted, not ordered:
+ * lines from several processes are concatenated per process).
+ */
 export function incidentLines(alerts: Alert[]): { ok: boolean; problems: string[] } {
-  const seen = new Map<string, string[]>();
+  const seen = new Map<string, { firing: number; resolved: number }>();
   for (const a of alerts) {
-    const list = seen.get(a.alert_id) ?? [];
-    list.push(a.status);
-    seen.set(a.alert_id, list);
+    const c = seen.get(a.alert_id) ?? { firing: 0, resolved: 0 };
+    c[a.status]++;
+    seen.set(a.alert_id, c);
   }
   const problems: string[] = [];
-  for (const [id, list] of seen) {
-    const s = list.join(',');
-    if (s !== 'firing' && s !== 'firing,resolved') problems.push(`${id}: ${s}`);
+  for (const [id, c] of seen) {
+    if (c.firing !== 1 || c.resolved > 1) problems.push(`${id}: ${c.firing} firing, ${c.resolved} resolved`);
   }
   return { ok: problems.length === 0, problems };
 }

@@ -52,12 +52,17 @@ export function canonical(alerts: Alert[]): string[] {
     .sort();
 }
 
-/** Per (rule, group): the sequence of statuses and start times, in order. */
+/**
+ * Per (rule, group): the sequence of incidents (start, status), in incident order. Incidents of
+ * one (rule, group) never overlap, so ordering by start then firing-before-resolved is their
+ * order in time, whichever process printed which line.
+ */
 export function sequences(alerts: Alert[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const a of alerts) {
     const k = `${a.rule}|${JSON.stringify(a.labels)}`;
-    (out[k] ??= []).push(`${a.status}@${a.starts_at}`);
+    (out[k] ??= []).push(`${a.starts_at} ${a.status === 'firing' ? 0 : 1}${a.status}`);
   }
+  for (const list of Object.values(out)) list.sort();
   return out;
 }

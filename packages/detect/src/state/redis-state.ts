@@ -47,6 +47,11 @@ interface ScriptClient {
   ping(): Promise<string>;
 }
 
+interface InFlight {
+  reject: (err: Error) => void;
+  done: boolean;
+}
+
 export class StateTimeoutError extends Error {
   constructor(ms: number) {
     super(`detection state: Redis did not answer within ${ms} ms`);
@@ -73,6 +78,10 @@ export class RedisDetectionState {
   readonly maxOpenIncidentsPerRule: number;
   private readonly client: ScriptClient;
   private bound = false;
+  private readonly inflight = new Set<InFlight>();
+  private lastProgress = 0;
+  private lastCheck = 0;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: RedisDetectionStateOptions) {
     const redis = options?.redis;
@@ -155,35 +164,69 @@ export class RedisDetectionState {
   }
 
   /**
-   * Runs one Redis call untraced and bounded by the command timeout. A call that loses the race
-   * has its late rejection swallowed here (no unhandled rejection).
+   * Runs one Redis call untraced, under the command-timeout watchdog. The timeout is on
+   * progress, not per call: a flush pipelines thousands of calls, and the last reply of a deep
+   * pipeline legitimately comes long after the first was sent. Redis counts as stuck when calls
+   * are in flight and none has answered for `commandTimeoutMs`; then every call in flight fails
+   * with StateTimeoutError (their late replies are ignored: no unhandled rejection).
    */
   private timed<T>(call: () => Promise<T>): Promise<T> {
-    const ms = this.commandTimeoutMs;
     return untraced(
       () =>
         new Promise<T>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new StateTimeoutError(ms)), ms);
-          timer.unref();
+          const entry: InFlight = { reject, done: false };
+          if (this.inflight.size === 0) this.lastProgress = Date.now();
+          this.inflight.add(entry);
+          this.startWatchdog();
+          const settle = (): boolean => {
+            if (entry.done) return false;
+            entry.done = true;
+            this.inflight.delete(entry);
+            this.lastProgress = Date.now();
+            return true;
+          };
           let p: Promise<T>;
           try {
             p = call();
           } catch (err) {
-            clearTimeout(timer);
-            reject(err as Error);
+            if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             return;
           }
           p.then(
             (v) => {
-              clearTimeout(timer);
-              resolve(v);
+              if (settle()) resolve(v);
             },
             (err: unknown) => {
-              clearTimeout(timer);
-              reject(err instanceof Error ? err : new Error(String(err)));
+              if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             },
           );
         }),
     );
+  }
+
+  private startWatchdog(): void {
+    if (this.watchdog !== undefined) return;
+    const every = Math.max(10, Math.floor(this.commandTimeoutMs / 5));
+    this.lastCheck = Date.now();
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      // A late check means this process's event loop was blocked, not that Redis was slow:
+      // replies may be waiting unread, so restart the clock instead of timing out.
+      if (now - this.lastCheck > 2 * every + 20) this.lastProgress = now;
+      this.lastCheck = now;
+      if (this.inflight.size === 0) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+        return;
+      }
+      if (now - this.lastProgress <= this.commandTimeoutMs) return;
+      const err = new StateTimeoutError(this.commandTimeoutMs);
+      for (const entry of this.inflight) {
+        entry.done = true;
+        entry.reject(err);
+      }
+      this.inflight.clear();
+    }, every);
+    this.watchdog.unref();
   }
 }

@@ -288,6 +288,8 @@ export class SharedEngine {
     }
     const indexOps = new Map<number, (string | number)[]>();
     await Promise.all([...work.values()].map((w) => this.stepOne(w, watermark, indexOps)));
+    // Counted once per event (an event may feed several group-by tables), as the memory engine does.
+    this.o.counts.processed += batch.length;
     await Promise.all(
       [...indexOps].map(async ([rule, ops]) => {
         this.stats.indexEvicted += await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
@@ -319,7 +321,6 @@ export class SharedEngine {
       const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
         this.remember(w.key, Number(reply), next);
-        this.o.counts.processed += step.processed;
         this.o.counts.droppedLate += step.late;
         if (step.late > 0) this.o.lateCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
