@@ -1,0 +1,192 @@
+// Replay benchmark (`npm run bench:replay`, `-- --quick` for a smaller corpus): `llmsec replay`
+// against its floor, reading the same file with readline + JSON.parse on the same Node, in the
+// same run. A corpus like issue 13's (~1 M lines, previews on, tens of thousands of users) is
+// written once to a temp file. Rows, each in random order per round on the shared machine:
+// - in-process: the floor function vs the replay command's run() (the CLI path minus process
+//   start), alert JSONL to a null stream;
+// - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
+//   (what a user runs), stdout to /dev/null.
+// Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
+// same lines but few users; the difference per additional active user is the engine's state.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { seededRandom } from '@llmsec/core';
+import { command as replay } from '../../packages/cli/src/commands/replay.ts';
+import { writeCorpus } from './corpus.ts';
+import { floor } from './floor.ts';
+
+const QUICK = process.argv.includes('--quick');
+const LINES = QUICK ? 200_000 : 1_000_000;
+const USERS = QUICK ? 20_000 : 60_000;
+const FEW_USERS = 1_000;
+const ROUNDS = QUICK ? 2 : 3;
+
+setFlagsFromString('--expose-gc');
+const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext('gc') as () => void);
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+function table(headers: string[], rows: (string | number)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  for (const r of cells)
+    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  console.log('');
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const NODE_ARGS = ['--conditions=@llmsec/source', '--import', './bench/replay/report-rss.ts'];
+
+interface Timing {
+  /** Wall clock. */
+  seconds: number;
+  /** CPU time of the process, all threads (JIT and GC helpers too), user + system. */
+  cpu: number;
+}
+
+interface Sub extends Timing {
+  maxRssKb: number;
+  stderr: string;
+}
+
+function subprocess(args: string[]): Sub {
+  const t0 = performance.now();
+  const run = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (run.status !== 0)
+    throw new Error(`${args.join(' ')} exited ${run.status}: ${run.stderr.slice(0, 500)}`);
+  const m = /maxrss_kb=(\d+) cpu_us=(\d+)/.exec(run.stderr);
+  return { seconds, cpu: Number(m?.[2]) / 1e6, maxRssKb: Number(m?.[1]), stderr: run.stderr };
+}
+
+/** Times `fn` by wall clock and by this process's CPU time (all threads). */
+async function timed<T>(fn: () => Promise<T>): Promise<Timing & { value: T }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds, cpu: (cpu.user + cpu.system) / 1e6, value };
+}
+
+async function inProcessReplay(file: string): Promise<Timing & { stderr: string }> {
+  let stderr = '';
+  const io = {
+    stdin: Readable.from([]),
+    stdout: new Writable({ write: (_c, _e, cb) => cb() }),
+    stderr: new Writable({
+      write: (c: Buffer, _e, cb) => {
+        stderr += c.toString();
+        cb();
+      },
+    }),
+  };
+  const t = await timed(() => replay.run([file], io));
+  if (t.value !== 0) throw new Error(`replay exited ${t.value}: ${stderr.slice(0, 500)}`);
+  return { seconds: t.seconds, cpu: t.cpu, stderr };
+}
+
+async function inProcessFloor(file: string): Promise<Timing> {
+  const t = await timed(() => floor(file));
+  if (t.value !== LINES) throw new Error(`floor read ${t.value} lines, expected ${LINES}`);
+  return t;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'llmsec-bench-replay-'));
+try {
+  console.log(`machine: ${process.version}, load average at start ${load()} (2 cores shared)`);
+  const file = join(dir, 'events.jsonl');
+  const t0 = performance.now();
+  const corpus = await writeCorpus(file, { lines: LINES, users: USERS });
+  console.log(
+    `corpus: ${fmt(LINES)} lines, ${(corpus.bytes / 1e6).toFixed(0)} MB, ${fmt(corpus.users)} users, previews on ` +
+      `(written in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
+
+  const rows = ['floor in-process', 'replay in-process', 'floor subprocess', 'replay subprocess'] as const;
+  const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
+  const rss = new Map<string, number[]>(rows.map((r) => [r, []]));
+  let summary = '';
+  const random = seededRandom(42);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = [...rows].sort(() => random() - 0.5);
+    for (const row of order) {
+      gc();
+      if (row === 'floor in-process') times.get(row)!.push(await inProcessFloor(file));
+      else if (row === 'replay in-process') {
+        const r = await inProcessReplay(file);
+        times.get(row)!.push(r);
+        summary = r.stderr;
+      } else {
+        const r = subprocess(
+          row === 'floor subprocess'
+            ? ['bench/replay/floor.ts', file]
+            : ['packages/cli/src/bin.ts', 'replay', file],
+        );
+        times.get(row)!.push(r);
+        rss.get(row)!.push(r.maxRssKb);
+      }
+    }
+  }
+  const med = (row: string, k: keyof Timing): number => median(times.get(row)!.map((t) => t[k]));
+  const best = (row: string, k: keyof Timing): number => Math.min(...times.get(row)!.map((t) => t[k]));
+  console.log(
+    `Replay vs its floor, ${ROUNDS} rounds (random order per round). Wall clock suffers most from the ` +
+      `shared machine; CPU is the process's user + system time, all threads.`,
+  );
+  table(
+    ['', 'wall s (med)', 'x floor', 'wall s (best)', 'x floor', 'CPU s (med)', 'x floor', 'lines/CPU s'],
+    rows.map((row) => {
+      const base = row.endsWith('in-process') ? 'floor in-process' : 'floor subprocess';
+      return [
+        row,
+        med(row, 'seconds').toFixed(2),
+        (med(row, 'seconds') / med(base, 'seconds')).toFixed(2),
+        best(row, 'seconds').toFixed(2),
+        (best(row, 'seconds') / best(base, 'seconds')).toFixed(2),
+        med(row, 'cpu').toFixed(2),
+        (med(row, 'cpu') / med(base, 'cpu')).toFixed(2),
+        fmt(LINES / med(row, 'cpu')),
+      ];
+    }),
+  );
+  console.log(`replay's own summary (last in-process run):\n${summary}`);
+
+  // Resident memory per active user: same line count, few users vs many.
+  const few = join(dir, 'few-users.jsonl');
+  const fewCorpus = await writeCorpus(few, { lines: LINES, users: FEW_USERS, seed: 14 });
+  const fewRun = subprocess(['packages/cli/src/bin.ts', 'replay', few]);
+  const manyRss = Math.min(...rss.get('replay subprocess')!);
+  const floorRss = Math.min(...rss.get('floor subprocess')!);
+  const perUser = ((manyRss - fewRun.maxRssKb) * 1024) / (corpus.users - fewCorpus.users);
+  console.log('Peak resident memory (subprocess, maxRSS)');
+  table(
+    ['', 'users', 'peak RSS MB'],
+    [
+      ['floor (readline + JSON.parse)', fmt(corpus.users), (floorRss / 1024).toFixed(0)],
+      [`replay, ${fmt(fewCorpus.users)} users`, fmt(fewCorpus.users), (fewRun.maxRssKb / 1024).toFixed(0)],
+      [`replay, ${fmt(corpus.users)} users`, fmt(corpus.users), (manyRss / 1024).toFixed(0)],
+      ['per additional active user', '', `${fmt(perUser)} bytes`],
+    ],
+  );
+  console.log(`load average at end ${load()}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
