@@ -1,0 +1,139 @@
+// `llmsec detector` as a process: usage errors, SIGTERM drain, and fleet enforcement through a
+// real redis-server with an app's RateLimiter in yet another process.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { startDetectorProcess, runDetectorCli, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { emitThrough } from './sender.ts';
+
+const run = promisify(execFile);
+const APP = fileURLToPath(new URL('./fixtures/app-limiter.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
+const T0 = Date.parse('2026-12-04T10:00:00.000Z');
+
+function alertLines(file: string): Array<Record<string, unknown>> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function metric(d: DetectorProcess, pattern: RegExp): Promise<number | undefined> {
+  const text = await (await fetch(`${d.httpUrl}/metrics`)).text();
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+const procs: DetectorProcess[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) p.kill('SIGKILL');
+});
+
+describe('llmsec detector (process)', () => {
+  it('exits 2 with the field named for a bad config file, a bad flag or a rule file it cannot read', async () => {
+    const dir = tempDir();
+    const bad = writeConfig(dir, 'bad.json', { otlp: { http: 'localhost' } });
+    const r1 = await runDetectorCli(['--config', bad]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('bad.json: field "otlp.http": want HOST:PORT');
+    const r2 = await runDetectorCli(['--queue-capacity=-3']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('--queue-capacity: Too small: expected number to be >0');
+    const r3 = await runDetectorCli(['--bogus']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/Unknown option '--bogus'/);
+    const r4 = await runDetectorCli(['--rules', join(dir, 'missing-rules.yaml')]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toContain('missing-rules.yaml: cannot read');
+  });
+
+  it('on SIGTERM stops taking exports, drains and flushes what it accepted into alerts, and exits 0', async () => {
+    const dir = tempDir();
+    const alerts = join(dir, 'alerts.jsonl');
+    // An hour of lateness: the events are held in the engine until the drain flushes them.
+    const cfg = writeConfig(dir, 'c.json', {
+      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+      allowed_lateness: '1h',
+      sinks: { alerts },
+    });
+    const d = await startDetectorProcess(cfg);
+    procs.push(d);
+    await emitThrough(new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter, 1, T0, (ev, clock) => {
+      for (let i = 0; i < 10; i++) {
+        ev.guardrailBlock({ userId: 'drained', layer: 'input', reason: 'prompt_injection' });
+        clock.advance(1000);
+      }
+    });
+    expect(await metric(d, /llmsec_detector_records_accepted_total\{signal="logs"[^}]*\} (\d+)/)).toBe(10);
+    expect(alertLines(alerts)).toEqual([]);
+    const t = Date.now();
+    d.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    expect(Date.now() - t).toBeLessThan(10_000);
+    expect(alertLines(alerts).map((a) => [a.rule, a.status, a.user_ids])).toEqual([['rapid_guardrail_blocks', 'firing', ['drained']]]);
+    expect(d.stderr()).toContain('"msg":"detector stopped"');
+    await expect(fetch(`${d.httpUrl}/-/ready`)).rejects.toThrow();
+  });
+});
+
+describe('fleet enforcement through the detector (real redis-server)', () => {
+  let redis: RedisHandle;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('an alert from the detector blocks the user in an app RateLimiter in another process; llmsec limits lift reverses it', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, 'enf.json', {
+      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+      allowed_lateness: '0s',
+      sinks: { alerts: join(dir, 'alerts.jsonl') },
+      enforcement: {
+        redis: redis.url,
+        actions: [
+          { severity: 'critical', action: 'block', duration: '10m' },
+          { severity: 'alert', action: 'throttle', duration: '5m' },
+        ],
+      },
+    });
+    const d = await startDetectorProcess(cfg);
+    procs.push(d);
+    const app = async (user: string) =>
+      JSON.parse((await run(process.execPath, [APP, redis.url, user], { env: process.env })).stdout) as { allowed: boolean; reason: string | null; level: string };
+    expect(await app('exfil')).toMatchObject({ allowed: true, level: 'normal' });
+
+    // Three output-filter blocks in ten minutes: output_filter_bypass (critical) → block.
+    await emitThrough(new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter, 2, T0, (ev, clock) => {
+      for (let i = 0; i < 3; i++) {
+        ev.outputFilterBlock({ userId: 'exfil', filter: 'secrets', reason: 'api_key' });
+        clock.advance(1000);
+      }
+    });
+    await waitFor('enforcement applied', () =>
+      metric(d, /llmsec_detector_enforcement_actions_total\{action="block",outcome="applied"[^}]*\} (\d+)/),
+    );
+    expect(await app('exfil')).toEqual({ user: 'exfil', allowed: false, reason: 'blocked', level: 'blocked' });
+    expect(await app('bystander')).toMatchObject({ allowed: true, level: 'normal' });
+    expect(d.stderr()).toMatch(/"msg":"enforcement action".*"action":"block"/);
+
+    await run(process.execPath, [CLI, 'limits', 'lift', 'exfil', '--redis', redis.url], { env: process.env });
+    expect(await app('exfil')).toMatchObject({ allowed: true, level: 'normal' });
+  });
+});

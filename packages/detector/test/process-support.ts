@@ -1,0 +1,80 @@
+// A detector started as `llmsec detector` in a child process (the CLI's own entry point), with
+// its structured stderr parsed: the ports it bound come from its "detector started" line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
+
+export interface DetectorProcess {
+  child: ChildProcess;
+  httpUrl: string;
+  grpcUrl: string;
+  /** Every stderr line so far. */
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'llmsec-detector-proc-'));
+}
+
+export function writeConfig(dir: string, name: string, config: unknown): string {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** Runs `llmsec detector ...args` to completion (for usage errors): exit code and output. */
+export function runDetectorCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'detector', ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `llmsec detector --config FILE` and waits for its "detector started" log line. */
+export async function startDetectorProcess(config: string, timeoutMs = 20_000): Promise<DetectorProcess> {
+  const child = spawn(process.execPath, [BIN, 'detector', '--config', config], {
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const started = await new Promise<{ otlp_http: string; otlp_grpc: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`detector did not start:\n${err}`)), timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      for (const line of err.split('\n')) {
+        if (!line.includes('"detector started"')) continue;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { otlp_http: string; otlp_grpc: string });
+        return;
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`detector exited (${code}) before starting:\n${err}`));
+    });
+  });
+  return {
+    child,
+    httpUrl: `http://${started.otlp_http}`,
+    grpcUrl: `http://${started.otlp_grpc}`,
+    stderr: () => err,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
