@@ -11,8 +11,12 @@ export interface ChatApiOptions {
   upstream: { baseURL: string; apiKey: string };
   /** Model used when a request names none. @default 'gpt-4o-mini' */
   defaultModel?: string;
-  /** Shared limiter state in Redis; default: the in-memory store (one process). */
+  /** Shared limiter state in Redis, and detection state unless `detectRedisUrl` says otherwise; default: in memory (one process). */
   redisUrl?: string;
+  /** Shared detection state in this Redis instead of `redisUrl` (LLMSEC_DETECT_REDIS_URL; `memory` keeps detection in process). */
+  detectRedisUrl?: string;
+  /** Key namespace of the shared detection state (processes share state only when it matches). @default a hash of the rules */
+  detectRuleset?: string;
   /** Alertmanager base URLs for detection alerts. */
   alertmanagerUrls?: string[];
   /** OTLP/HTTP base URL (traces, logs, metrics). Without it, the standard OTEL_EXPORTER_OTLP_* variables decide. */
@@ -72,6 +76,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
     },
   };
   if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
+  if (env.LLMSEC_DETECT_REDIS_URL) options.detectRedisUrl = env.LLMSEC_DETECT_REDIS_URL;
+  if (env.LLMSEC_DETECT_RULESET) options.detectRuleset = env.LLMSEC_DETECT_RULESET;
   if (env.LLMSEC_ALERTMANAGER_URL) options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
   if (env.LLMSEC_METRICS_PORT) {
     options.metrics = { port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'), host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1' };

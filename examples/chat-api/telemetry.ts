@@ -8,8 +8,10 @@ import {
   DetectionLogRecordProcessor,
   DetectionSpanProcessor,
   OtelAlertSink,
+  RedisDetectionState,
   type AlertSink,
 } from '@llmsec/detect';
+import { Redis } from 'ioredis';
 import { setupLlmsec, type LlmsecSetup } from '@llmsec/sdk';
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -68,8 +70,27 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
   const alerts: Alert[] = [];
   const onAlert: Array<(alert: Alert) => void> = [];
   if (options.onAlert) onAlert.push(options.onAlert);
+  // Detection state: in Redis when a URL is given (every replica then detects as one process
+  // would), in memory otherwise. LLMSEC_DETECT_REDIS_URL overrides LLMSEC_REDIS_URL for it.
+  const detectUrl = options.detectRedisUrl ?? options.redisUrl;
+  const detectRedis =
+    detectUrl !== undefined && detectUrl !== 'memory'
+      ? // The offline queue stays on so the first flush, right after start, waits for the
+        // connection; the engine's command timeout bounds every call either way.
+        new Redis(detectUrl, { maxRetriesPerRequest: 1 })
+      : undefined;
+  // Connection errors surface as 'error' events; the engine counts and handles failed calls.
+  detectRedis?.on('error', () => {});
   const engine = new DetectionEngine({
     sinks,
+    ...(detectRedis !== undefined
+      ? {
+          state: new RedisDetectionState({
+            redis: detectRedis,
+            ...(options.detectRuleset !== undefined ? { ruleset: options.detectRuleset } : {}),
+          }),
+        }
+      : {}),
     // A quiet second moves event time on, so incidents resolve without new traffic.
     tickIntervalMs: 1000,
     onAlert: (alert) => {
@@ -91,6 +112,7 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
       await llmsec.forceFlush();
       engine.flush();
       await engine.shutdown();
+      detectRedis?.disconnect();
       await llmsec.shutdown();
       if (alertsFile) await new Promise<void>((resolve) => alertsFile.end(resolve));
     },
