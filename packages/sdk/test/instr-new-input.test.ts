@@ -66,6 +66,15 @@ describe('new input on request_completed', () => {
     expect(h.recorded[0]!.metadata).not.toHaveProperty('turn_index');
   });
 
+  it('embeddings inside a session: the input is new, and there is no turn', async () => {
+    await withSecurityContext({ userId: 'u1', sessionId: 's1' }, () =>
+      openai.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second'] }),
+    );
+    await eventually(() => h.recorded.length === 1);
+    expect(h.recorded[0]!.metadata).toMatchObject({ new_input_length: 'first text'.length + 'second'.length });
+    expect(h.recorded[0]!.metadata).not.toHaveProperty('turn_index');
+  });
+
   it('Anthropic tool_result blocks count as new input; the system prompt does not', async () => {
     await anthropic.messages.create({
       model: 'claude-3-5-haiku-latest',

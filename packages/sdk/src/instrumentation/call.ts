@@ -127,7 +127,8 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   newInput(): NewInput {
     return measureNewInput(this.guardView().messages, {
       raw: rawMessagesOf(this.body),
-      inConversation: this.ctx.conversationId !== undefined || this.ctx.sessionId !== undefined,
+      // Embeddings have no turns, even inside a session.
+      inConversation: this.adapter.operation === 'chat' && (this.ctx.conversationId !== undefined || this.ctx.sessionId !== undefined),
       serverHistory: hasServerHistory(this.body),
     });
   }
