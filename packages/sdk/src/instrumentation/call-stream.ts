@@ -2,6 +2,7 @@ import type { ProviderAdapter, ResponseSummary } from './adapter.ts';
 import { runChunkGuards, runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
+import { StreamText } from './stream-text.ts';
 import type { GuardContext } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -24,13 +25,12 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const acc = call.adapter.newStream();
   const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
   const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
-  let text = '';
+  const text = new StreamText();
   observeStream(stream, {
     accumulator: acc,
     onDelta: (delta) => {
       if (!chunkGuards) return 0;
-      text += delta;
-      return runChunkGuards(guards, text, delta, call.ctx, call.runtime.metrics);
+      return runChunkGuards(guards, text.append(delta), delta, call.ctx, call.runtime.metrics);
     },
     onEnd: async (complete) => {
       const summary = acc.summary();
