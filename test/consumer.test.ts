@@ -200,6 +200,21 @@ describe('the packages installed from their tarballs, outside the repository', (
     expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
   });
 
+  it('runs the README\'s "Use it in your app" example as a user would type it', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('\n## Use it in your app\n')[1]?.split('\n## ')[0] ?? '';
+    expect(section, 'README section "Use it in your app"').toContain('npm install @llmsec/sdk');
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(example, 'the TypeScript example of that section').toBeDefined();
+    // The example has no type annotations, so it is also the JavaScript a user would save as app.mjs.
+    await writeFile(join(app, 'readme-example.mjs'), example!);
+    ok(await run(NODE, ['readme-example.mjs'], app), 'README example');
+    const lines = readFileSync(join(app, 'security.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as { category: string; user_id: string })).toEqual([
+      expect.objectContaining({ category: 'guardrail_block', user_id: 'u-42' }),
+    ]);
+  });
+
   it('works from CommonJS (require of the ESM build)', async () => {
     const r = ok(await run(NODE, ['cjs.cjs'], app), 'cjs.cjs');
     expect(JSON.parse(r.stdout.trim())).toEqual({
