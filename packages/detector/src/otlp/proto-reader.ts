@@ -8,6 +8,12 @@ export const WT_LEN = 2;
 export const WT_I32 = 5;
 
 const TWO_32 = 4294967296;
+
+// Direct-mapped cache of short ASCII strings, shared by all readers: bounded (4,096 slots of at
+// most 48 characters), and a collision only costs a miss, so hostile input cannot grow it.
+const STRING_CACHE_SIZE = 4096;
+const MAX_CACHED_STRING = 48;
+const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SIZE).fill(undefined);
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 
@@ -141,18 +147,30 @@ export class ProtoReader {
     }
     this.pos = fieldEnd;
     const buf = this.buf;
-    // Short ASCII strings (attribute keys, ids, categories) are most of them: building them
-    // directly skips the generic decoder's call overhead.
-    if (len <= 24) {
-      let s = '';
-      for (let i = start; i < fieldEnd; i++) {
-        const c = buf[i]!;
-        if (c >= 0x80) return buf.toString('utf8', start, fieldEnd);
-        s += String.fromCharCode(c);
-      }
-      return s;
+    if (len > MAX_CACHED_STRING || len === 0) return len === 0 ? '' : buf.toString('utf8', start, fieldEnd);
+    // Short ASCII strings (attribute keys, categories, severities, user ids, model names) repeat
+    // across records and requests: one cached instance each saves the allocation, and later
+    // property stores and comparisons with that instance skip re-hashing and internalizing.
+    // The slot comes from the length and four sampled bytes (cheap); a hit is then confirmed
+    // byte by byte, which also proves the bytes are the cached string's ASCII.
+    const last = fieldEnd - 1;
+    let h = Math.imul(len, 0x9e3779b1) ^ buf[start]!;
+    h = Math.imul(h, 0x01000193) ^ buf[last]!;
+    h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 1)]!;
+    h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 2)]!;
+    const slot = (h ^ (h >>> 13)) & (STRING_CACHE_SIZE - 1);
+    const cached = stringCache[slot];
+    if (cached !== undefined && cached.length === len) {
+      let i = 0;
+      while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
+      if (i === len) return cached;
     }
-    return buf.toString('utf8', start, fieldEnd);
+    for (let i = start; i < fieldEnd; i++) {
+      if (buf[i]! >= 0x80) return buf.toString('utf8', start, fieldEnd);
+    }
+    const str = buf.toString('latin1', start, fieldEnd);
+    stringCache[slot] = str;
+    return str;
   }
 
   /** A length-delimited bytes field, copied (so no decoded value pins the request buffer). */

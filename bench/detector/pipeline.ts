@@ -1,0 +1,30 @@
+// The measured pipeline, shared by the in-process rows and the loopback server: an OtlpIngest
+// that turns decoded llmsec records into SecurityEvents (the receiver's to-event helper) and
+// feeds a real DetectionEngine (memory state, default rules) with ingestOnce, as the detector
+// service does, minus its queue.
+import { DetectionEngine } from '@llmsec/detect';
+import { logRecordToEvent } from '../../packages/detector/src/otlp/to-event.ts';
+import type { DecodedLogRecord, IngestResult, OtlpIngest } from '../../packages/detector/src/otlp/types.ts';
+
+export class EngineIngest implements OtlpIngest {
+  engine = new DetectionEngine({ onAlert: () => void this.alerts++ });
+  alerts = 0;
+  accepted = 0;
+  rejected = 0;
+
+  logs(records: DecodedLogRecord[]): IngestResult {
+    let rejected = 0;
+    for (const r of records) {
+      const event = logRecordToEvent(r);
+      if (event === undefined) rejected++;
+      else this.engine.ingestOnce(event, r.timeMs);
+    }
+    this.accepted += records.length - rejected;
+    this.rejected += rejected;
+    return { kind: 'accepted', rejected };
+  }
+
+  traces(): IngestResult {
+    return { kind: 'accepted', rejected: 0 };
+  }
+}
