@@ -50,8 +50,17 @@ export function startCallSpan(
   return { span, ownSpan: true };
 }
 
-/** The response attributes, captured output (opt-in), the status, then `end()`. */
-export function endCallSpan(span: Span, runtime: LlmRuntime, summary: ResponseSummary | undefined, errorType: string | undefined): void {
+/**
+ * The response attributes, captured output (opt-in; `outputText` undefined: nothing to
+ * capture, as for a response an output guard blocked), the status, then `end()`.
+ */
+export function endCallSpan(
+  span: Span,
+  runtime: LlmRuntime,
+  outputText: string | undefined,
+  summary: ResponseSummary | undefined,
+  errorType: string | undefined,
+): void {
   const attrs: Attributes = {};
   if (summary?.id !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = summary.id;
   if (summary?.model !== undefined) attrs[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
@@ -60,7 +69,7 @@ export function endCallSpan(span: Span, runtime: LlmRuntime, summary: ResponseSu
   if (summary?.outputTokens !== undefined) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = summary.outputTokens;
   if (errorType !== undefined) attrs[ATTR_ERROR_TYPE] = errorType;
   span.setAttributes(attrs);
-  if (runtime.captureContent && summary !== undefined) captureOutput(span, summary.text, runtime.maxContentChars);
+  if (runtime.captureContent && outputText !== undefined) captureOutput(span, outputText, runtime.maxContentChars);
   // The status message is the error class, never the error text (it may quote the prompt).
   if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
   span.end();

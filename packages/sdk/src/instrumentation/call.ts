@@ -56,7 +56,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     this.span = span;
     this.ownSpan = ownSpan;
     this.ctx = new CallGuardContext(this, security.sessionId, security.conversationId);
-    if (runtime.captureContent && this.ownSpan) captureInput(this.span, this.guardView(), runtime.maxContentChars);
+    if (runtime.captureContent && this.ownSpan) captureInput(this.span, this.guardView(), runtime.maxContentChars, runtime.captureSystemPrompt);
   }
 
   /** Runs the original method with our span active and this call findable by the prepare hook. */
@@ -253,7 +253,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
           outcome,
         }),
       });
-      if (this.ownSpan) endCallSpan(this.span, this.runtime, summary, errorType);
+      if (this.ownSpan) endCallSpan(this.span, this.runtime, outcome === 'blocked' ? undefined : summary?.text, summary, errorType);
     } catch (err) {
       reportTelemetryError('instrumentation', err);
       if (this.ownSpan) safeEnd(this.span);

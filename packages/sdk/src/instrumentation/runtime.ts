@@ -19,6 +19,7 @@ export class LlmRuntime {
   readonly resolveUser: LlmInstrumentationOptions['resolveUser'];
   readonly prices: PriceTable;
   readonly captureContent: boolean;
+  readonly captureSystemPrompt: boolean;
   readonly maxContentChars: number;
   readonly suppressAnthropicSpans: boolean;
   /** Disabled runtimes pass calls straight through (InstrumentationBase.disable()). */
@@ -54,6 +55,7 @@ export class LlmRuntime {
     this.prices = options.prices ?? DEFAULT_PRICES;
     this.captureContent =
       options.captureContent ?? process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.toLowerCase() === 'true';
+    this.captureSystemPrompt = options.captureSystemPrompt ?? false;
     this.maxContentChars = options.maxContentChars ?? 500;
     if (!Number.isInteger(this.maxContentChars) || this.maxContentChars < 1) {
       throw new TypeError(`llmsec instrumentation: maxContentChars must be a positive integer, got ${String(options.maxContentChars)}`);

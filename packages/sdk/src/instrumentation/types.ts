@@ -125,6 +125,12 @@ export interface LlmInstrumentationOptions {
    * redacted and truncated. @default false, or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`
    */
   captureContent?: boolean;
+  /**
+   * With `captureContent`, also record the system prompt (OpenAI `system` / `developer`
+   * messages, Anthropic `system`, Responses `instructions`). Off, it is never exported: it is
+   * the operator's secret and may carry the leakage guard's canary. @default false
+   */
+  captureSystemPrompt?: boolean;
   /** Characters kept per captured message. @default 500 */
   maxContentChars?: number;
   /**
