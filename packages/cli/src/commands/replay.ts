@@ -2,11 +2,19 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { encodeAlert, type Alert } from '@llmsec/core';
-import { DetectionEngine, loadRulesFile, parseDuration, RuleFileError } from '@llmsec/detect';
+import {
+  DetectionEngine,
+  loadRulesFile,
+  parseDuration,
+  RedisDetectionState,
+  RuleFileError,
+} from '@llmsec/detect';
+import { connectRedis } from '@llmsec/ratelimit/redis';
 import { decodeEventLineFast, forEachLine, formatAlertTable } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
+                     [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
 
 Runs the detection rules over security-event JSONL (shared/formats/events.md) in event time,
 as if the events were happening now, and prints the alerts: one line per firing and one per
@@ -18,6 +26,16 @@ weeks of logs before enabling a rule.
   --format jsonl|table     output format (default: jsonl)
   --allowed-lateness DUR   how far out of order events may come (default: 5s); later ones are
                            dropped and counted
+  --state URL              keep the detection state in Redis (default: in memory). Shards of
+                           one log replayed at the same time with the same --ruleset detect
+                           as one replay of the whole log would
+  --cluster                the --state URL is a seed node of a Redis Cluster
+  --ruleset NAME           key namespace in Redis (default: a fresh one per run, printed in the
+                           summary); give every shard of one replay the same name
+  --shards N               this is one of N shards replayed at the same time: wait (up to 10
+                           min) until all N have read their input before the final flush. Give
+                           --allowed-lateness at least how far one shard may run ahead of
+                           another in event time, or its events arrive late for the others
 
 Malformed lines are reported on stderr as "line N: reason" and skipped. At the end of input,
 incidents whose quiet period has passed by the last event time resolve; the others are still
@@ -28,6 +46,10 @@ interface ReplayArgs {
   rules: string | undefined;
   format: 'jsonl' | 'table';
   latenessMs: number | undefined;
+  state: string | undefined;
+  cluster: boolean;
+  ruleset: string | undefined;
+  shards: number;
 }
 
 function parse(argv: string[]): ReplayArgs | 'help' {
@@ -40,6 +62,10 @@ function parse(argv: string[]): ReplayArgs | 'help' {
         rules: { type: 'string' },
         format: { type: 'string', default: 'jsonl' },
         'allowed-lateness': { type: 'string' },
+        state: { type: 'string' },
+        cluster: { type: 'boolean', default: false },
+        ruleset: { type: 'string' },
+        shards: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,8 +84,30 @@ function parse(argv: string[]): ReplayArgs | 'help' {
     if (Number.isNaN(latenessMs))
       throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
   }
+  if (values.state !== undefined && !/^rediss?:\/\//.test(values.state)) {
+    throw new UsageError(`--state must be a redis:// or rediss:// URL, got "${values.state}"`);
+  }
+  if (values.ruleset !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(values.ruleset)) {
+    throw new UsageError('--ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
+  }
+  const shards = values.shards !== undefined ? Number(values.shards) : 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1000) {
+    throw new UsageError(`--shards must be an integer from 1 to 1000, got "${values.shards}"`);
+  }
+  if (shards > 1 && (values.state === undefined || values.ruleset === undefined)) {
+    throw new UsageError('--shards needs --state and --ruleset (the shards meet in Redis under one ruleset)');
+  }
   const file = positionals[0];
-  return { file: file === '-' ? undefined : file, rules: values.rules, format: values.format, latenessMs };
+  return {
+    shards,
+    file: file === '-' ? undefined : file,
+    rules: values.rules,
+    format: values.format,
+    latenessMs,
+    state: values.state,
+    cluster: values.cluster ?? false,
+    ruleset: values.ruleset,
+  };
 }
 
 /** Batches stdout writes: one write per alert would dominate a replay that alerts a lot. */
@@ -105,71 +153,143 @@ export const command: Command = {
       throw err;
     }
 
-    const out = new OutBuffer(io.stdout);
-    const tableRows: Alert[] = [];
-    const byRule = new Map<string, { firing: number; resolved: number }>();
-    const engine = new DetectionEngine({
-      ...(rules !== undefined ? { rules } : {}),
-      ...(args.latenessMs !== undefined ? { allowedLatenessMs: args.latenessMs } : {}),
-      onAlert: (alert) => {
-        const counts = byRule.get(alert.rule) ?? { firing: 0, resolved: 0 };
-        counts[alert.status]++;
-        byRule.set(alert.rule, counts);
-        if (args.format === 'jsonl') out.write(`${encodeAlert(alert)}\n`);
-        else tableRows.push(alert);
-      },
-    });
-
-    // 1 MiB reads: the default 64 KiB costs a stream round trip per ~200 lines.
-    const input: Readable =
-      args.file !== undefined ? createReadStream(args.file, { highWaterMark: 1 << 20 }) : io.stdin;
-    const started = performance.now();
-    const cpuStart = process.threadCpuUsage();
-    let lines = 0;
-    let events = 0;
-    let malformed = 0;
-    const onLine = (line: string): void => {
-      lines++;
-      if (line.length === 0) return;
-      const first = line.charCodeAt(0);
-      if ((first === 32 || first === 9) && line.trim().length === 0) return;
+    let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+    let ruleset: string | undefined;
+    if (args.state !== undefined) {
       try {
-        const { event, timeMs } = decodeEventLineFast(line);
-        events++;
-        engine.ingest(event, timeMs);
+        redis = await connectRedis(args.state, { cluster: args.cluster });
       } catch (err) {
-        malformed++;
-        io.stderr.write(`line ${lines}: ${(err as Error).message}\n`);
+        io.stderr.write(`llmsec replay: cannot connect to ${args.state}: ${(err as Error).message}\n`);
+        return 1;
       }
-    };
+      ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
+    }
     try {
-      await forEachLine(input, onLine);
-    } catch (err) {
-      io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
-      return 1;
+      return await replay(args, rules, io, redis, ruleset);
+    } finally {
+      redis?.disconnect();
     }
-    engine.flush();
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.threadCpuUsage(cpuStart);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-
-    if (args.format === 'table') out.write(formatAlertTable(tableRows));
-    out.flush();
-
-    const stats = engine.stats;
-    const open = engine.activeIncidents().length;
-    const summary = [
-      `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
-        `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
-        `${cpuSeconds.toFixed(2)} s CPU on the main thread (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)`,
-      `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
-    ];
-    for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
-      summary.push(
-        `  ${rule.padEnd(28)} firing ${String(c.firing).padStart(6)}   resolved ${String(c.resolved).padStart(6)}`,
-      );
-    }
-    io.stderr.write(`${summary.join('\n')}\n`);
-    return 0;
   },
 };
+
+async function replay(
+  args: ReplayArgs,
+  rules: ReturnType<typeof loadRulesFile> | undefined,
+  io: CliIO,
+  redis: Awaited<ReturnType<typeof connectRedis>> | undefined,
+  ruleset: string | undefined,
+): Promise<number> {
+  const out = new OutBuffer(io.stdout);
+  const tableRows: Alert[] = [];
+  const byRule = new Map<string, { firing: number; resolved: number }>();
+  const engine = new DetectionEngine({
+    ...(rules !== undefined ? { rules } : {}),
+    ...(args.latenessMs !== undefined ? { allowedLatenessMs: args.latenessMs } : {}),
+    ...(redis !== undefined
+      ? {
+          // A replay feeds events faster than any round trip: the queue holds the whole
+          // backlog (bounded, but generously) rather than dropping the oldest.
+          state: new RedisDetectionState({
+            redis,
+            ...(ruleset !== undefined ? { ruleset } : {}),
+            commandTimeoutMs: 5_000,
+            maxQueuedEvents: 5_000_000,
+          }),
+        }
+      : {}),
+    onAlert: (alert) => {
+      const counts = byRule.get(alert.rule) ?? { firing: 0, resolved: 0 };
+      counts[alert.status]++;
+      byRule.set(alert.rule, counts);
+      if (args.format === 'jsonl') out.write(`${encodeAlert(alert)}\n`);
+      else tableRows.push(alert);
+    },
+  });
+
+  // 1 MiB reads: the default 64 KiB costs a stream round trip per ~200 lines.
+  const input: Readable =
+    args.file !== undefined ? createReadStream(args.file, { highWaterMark: 1 << 20 }) : io.stdin;
+  const started = performance.now();
+  const cpuStart = process.threadCpuUsage();
+  let lines = 0;
+  let events = 0;
+  let malformed = 0;
+  const onLine = (line: string): void => {
+    lines++;
+    if (line.length === 0) return;
+    const first = line.charCodeAt(0);
+    if ((first === 32 || first === 9) && line.trim().length === 0) return;
+    try {
+      const { event, timeMs } = decodeEventLineFast(line);
+      events++;
+      engine.ingest(event, timeMs);
+    } catch (err) {
+      malformed++;
+      io.stderr.write(`line ${lines}: ${(err as Error).message}\n`);
+    }
+  };
+  try {
+    await forEachLine(input, onLine);
+  } catch (err) {
+    io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (redis !== undefined && args.shards > 1) {
+    await engine.forceFlush();
+    if (!(await allShardsRead(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards))) {
+      io.stderr.write(
+        `llmsec replay: not all ${args.shards} shards finished reading within 10 min; flushing anyway\n`,
+      );
+    }
+  }
+  engine.flush();
+  // Shared state: the final flush runs against Redis; wait for it (and its alerts).
+  await engine.forceFlush();
+  if (redis !== undefined) await engine.shutdown();
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.threadCpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+
+  if (args.format === 'table') out.write(formatAlertTable(tableRows));
+  out.flush();
+
+  const stats = engine.stats;
+  // Shared state: incidents live in Redis (other shards may resolve them); count this run's.
+  const open =
+    redis !== undefined ? stats.alertsFired - stats.alertsResolved : engine.activeIncidents().length;
+  const summary = [
+    `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
+      `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
+      `${cpuSeconds.toFixed(2)} s CPU on the main thread (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)`,
+    `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
+  ];
+  for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
+    summary.push(
+      `  ${rule.padEnd(28)} firing ${String(c.firing).padStart(6)}   resolved ${String(c.resolved).padStart(6)}`,
+    );
+  }
+  if (stats.state !== undefined) {
+    summary.push(
+      `state: Redis ${args.state} ruleset ${ruleset} (${stats.state.mode}; ${stats.state.duplicates} duplicate events, ` +
+        `${stats.state.conflicts} write conflicts, ${stats.state.queueDropped} dropped from a full queue)`,
+    );
+  }
+  io.stderr.write(`${summary.join('\n')}\n`);
+  return 0;
+}
+
+/** A barrier in Redis: counts this shard as done reading and waits until all `shards` are. */
+async function allShardsRead(
+  redis: Awaited<ReturnType<typeof connectRedis>>,
+  key: string,
+  shards: number,
+): Promise<boolean> {
+  await redis.incr(key);
+  await redis.pexpire(key, 3_600_000);
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    if (Number(await redis.get(key)) >= shards) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { cli, line } from './replay-io.ts';
+
+/**
+ * `llmsec replay --state redis://…`: shards of one log replayed at the same time with one
+ * --ruleset print, together, the alerts of one in-memory replay of the whole log; an attacker
+ * split over three shards is caught (each shard alone sees too little).
+ */
+
+let server: RedisHandle;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+
+function log(): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    lines.push(
+      line({
+        event_id: `EVT-b${i}`,
+        timestamp: new Date(T0 + i * 20_000).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'mallory',
+        metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
+      }),
+    );
+  }
+  return lines;
+}
+
+const alertLines = (stdout: string): string[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const a = JSON.parse(l) as { alert_id: string; rule: string; status: string };
+      return `${a.rule} ${a.status} ${a.alert_id}`;
+    })
+    .sort();
+
+describe('llmsec replay --state', () => {
+  it('three shards with one ruleset = one replay of the whole log', async () => {
+    const all = log();
+    const whole = await cli(['replay', '-'], `${all.join('\n')}\n`);
+    expect(whole.code).toBe(0);
+    const want = alertLines(whole.stdout);
+    expect(want.some((a) => a.startsWith('rapid_guardrail_blocks firing'))).toBe(true);
+
+    const shards = [0, 1, 2].map((k) => all.filter((_, i) => i % 3 === k));
+    const alone = await cli(['replay', '-'], `${shards[0]!.join('\n')}\n`);
+    expect(alertLines(alone.stdout)).toEqual([]);
+
+    const ruleset = `cli-${process.pid}-${Date.now()}`;
+    const runs = await Promise.all(
+      shards.map((s) =>
+        cli(
+          [
+            'replay',
+            '-',
+            '--state',
+            server.url,
+            '--ruleset',
+            ruleset,
+            '--shards',
+            '3',
+            '--allowed-lateness',
+            '1h',
+          ],
+          `${s.join('\n')}\n`,
+        ),
+      ),
+    );
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(runs[0]!.stderr).toContain(`ruleset ${ruleset} (shared;`);
+    expect(alertLines(runs.map((r) => r.stdout).join('\n'))).toEqual(want);
+  });
+
+  it('rejects a --state that is not a Redis URL', async () => {
+    const r = await cli(['replay', '-', '--state', 'http://x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--state must be a redis://');
+  });
+});
