@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { defaultRules, type DetectionEngine, type RuleDefinition } from '../src/index.ts';
-import { canonical, freshRuleset, memoryAlerts, redisEngine, sequences, type Timed } from './redis-support.ts';
+import {
+  canonical,
+  freshRuleset,
+  memoryAlerts,
+  redisEngine,
+  sequences,
+  type Timed,
+} from './redis-support.ts';
 import { incidentLines, rounds, untie } from './redis-split.ts';
 import { build, draw, TIGHT, type Draw } from './streams.ts';
 
@@ -50,7 +57,11 @@ async function runSplit(
 describe('RedisDetectionState: several engines, one Redis', () => {
   const cases: [string, RuleDefinition[], (d: Draw) => Draw][] = [
     ['tight rules (every condition kind)', TIGHT, (d) => ({ ...d, user: d.user % 6 })],
-    ['default rules', defaultRules(), (d) => ({ ...d, gapMs: d.gapMs % 8_000, user: d.user < 4 ? 0 : d.user })],
+    [
+      'default rules',
+      defaultRules(),
+      (d) => ({ ...d, gapMs: d.gapMs % 8_000, user: d.user < 4 ? 0 : d.user }),
+    ],
   ];
   for (const [name, rules, shape] of cases) {
     it(`random streams split over 2-4 engines agree with one memory engine: ${name}`, async () => {

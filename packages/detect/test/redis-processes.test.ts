@@ -4,7 +4,12 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from '../../../test/support/redis.ts';
+import {
+  startRedis,
+  startRedisCluster,
+  type RedisClusterHandle,
+  type RedisHandle,
+} from '../../../test/support/redis.ts';
 import { defaultRules, type EngineStats } from '../src/index.ts';
 import { canonical, freshRuleset, memoryAlerts, sequences, type Timed } from './redis-support.ts';
 import { incidentLines, rounds, untie } from './redis-split.ts';

@@ -18,7 +18,11 @@ export function freshRuleset(tag = 't'): string {
 
 export function memoryAlerts(rules: AnyRule[], events: Timed[], latenessMs: number): Alert[] {
   const alerts: Alert[] = [];
-  const engine = new DetectionEngine({ rules, allowedLatenessMs: latenessMs, onAlert: (a) => alerts.push(a) });
+  const engine = new DetectionEngine({
+    rules,
+    allowedLatenessMs: latenessMs,
+    onAlert: (a) => alerts.push(a),
+  });
   for (const { event, t } of events) engine.ingest(event, t);
   engine.flush();
   return alerts;
@@ -33,7 +37,12 @@ export function redisEngine(
 ): { engine: DetectionEngine; alerts: Alert[] } {
   const alerts: Alert[] = [];
   const state = new RedisDetectionState({ redis, ruleset, ...extra });
-  const engine = new DetectionEngine({ rules, allowedLatenessMs: latenessMs, state, onAlert: (a) => alerts.push(a) });
+  const engine = new DetectionEngine({
+    rules,
+    allowedLatenessMs: latenessMs,
+    state,
+    onAlert: (a) => alerts.push(a),
+  });
   return { engine, alerts };
 }
 

@@ -119,4 +119,3 @@ export function build(draws: Draw[]): Timed[] {
     return { event, t };
   });
 }
-

@@ -12,7 +12,15 @@ import { Ring } from '../ring.ts';
  */
 
 interface RingTag {
-  $R: [max: number, flags: number, times: number[], ids: string[] | 0, traces: unknown[] | 0, values: number[] | 0, users: string[] | 0];
+  $R: [
+    max: number,
+    flags: number,
+    times: number[],
+    ids: string[] | 0,
+    traces: unknown[] | 0,
+    values: number[] | 0,
+    users: string[] | 0,
+  ];
 }
 
 const F_IDS = 1;
@@ -35,7 +43,8 @@ function ringTag(r: Ring): RingTag {
     if (values) values[k] = r.values![i]!;
     if (users) users[k] = r.users![i]!;
   }
-  const flags = (r.ids ? F_IDS : 0) | (r.traces ? F_TRACES : 0) | (r.values ? F_VALUES : 0) | (r.users ? F_USERS : 0);
+  const flags =
+    (r.ids ? F_IDS : 0) | (r.traces ? F_TRACES : 0) | (r.values ? F_VALUES : 0) | (r.users ? F_USERS : 0);
   return { $R: [r.max, flags, times, ids, traces, values, users] };
 }
 
@@ -77,7 +86,8 @@ function reviver(_key: string, value: unknown): unknown {
   const o = value as Record<string, unknown>;
   if ('$R' in o) return ringFrom(o.$R as RingTag['$R']);
   if ('$M' in o) return new Map(o.$M as [unknown, unknown][]);
-  if ('$n' in o) return o.$n === 'NaN' ? Number.NaN : o.$n === 'Inf' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  if ('$n' in o)
+    return o.$n === 'NaN' ? Number.NaN : o.$n === 'Inf' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   return value;
 }
 

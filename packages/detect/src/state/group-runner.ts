@@ -101,7 +101,8 @@ export function stepGroup(
   const incidents = new Map<string, Incident>();
   for (const rule of table.rules) {
     const st = body.i[rule.id];
-    if (st !== undefined) incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
+    if (st !== undefined)
+      incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
   }
   const q = body.q;
   let seen: Set<string> | undefined;

@@ -46,7 +46,8 @@ export function projector(paths: Iterable<string>): Projector {
     else if (p.startsWith('metadata.')) meta.add(p.slice('metadata.'.length));
     else top.add(p);
   }
-  for (const always of ['event_id', 'category', 'severity', 'user_id', 'trace_id', 'span_id']) top.delete(always);
+  for (const always of ['event_id', 'category', 'severity', 'user_id', 'trace_id', 'span_id'])
+    top.delete(always);
   const topKeys = [...top] as (keyof SecurityEvent)[];
   const metaKeys = [...meta];
   return (event) => {

@@ -43,7 +43,14 @@ interface ScriptClient {
   llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
   llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
-  zrangebyscore(key: string, min: Arg, max: Arg, limit: 'LIMIT', offset: number, count: number): Promise<string[]>;
+  zrangebyscore(
+    key: string,
+    min: Arg,
+    max: Arg,
+    limit: 'LIMIT',
+    offset: number,
+    count: number,
+  ): Promise<string[]>;
   ping(): Promise<string>;
 }
 
@@ -131,7 +138,9 @@ export class RedisDetectionState {
   /** The key of one group's state. Hostile or long group values are hashed (bounded key size). */
   groupKey(ruleset: string, table: number, group: string): string {
     const safe =
-      group.length <= MAX_RAW_GROUP && !/[{}#\s]/.test(group) ? group : `#${hash('sha256', group, 'base64url').slice(0, 22)}`;
+      group.length <= MAX_RAW_GROUP && !/[{}#\s]/.test(group)
+        ? group
+        : `#${hash('sha256', group, 'base64url').slice(0, 22)}`;
     return `${this.prefix}:{${ruleset}:${table}:${safe}}`;
   }
 
@@ -152,7 +161,9 @@ export class RedisDetectionState {
   }
 
   updateIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
-    return this.timed(() => this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops));
+    return this.timed(() =>
+      this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
+    );
   }
 
   dueMembers(key: string, upTo: number, limit: number): Promise<string[]> {

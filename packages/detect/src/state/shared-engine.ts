@@ -3,7 +3,14 @@ import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { ErrorFunnel } from '../errors.ts';
 import { keyString } from '../fields.ts';
 import type { DetectionEngine } from '../engine.ts';
-import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupLimits, type RuleTable } from './group-runner.ts';
+import {
+  decodeBody,
+  emptyBody,
+  encodeBody,
+  stepGroup,
+  type GroupLimits,
+  type RuleTable,
+} from './group-runner.ts';
 import type { Projector } from './projection.ts';
 import type { RedisDetectionState } from './redis-state.ts';
 
@@ -231,7 +238,11 @@ export class SharedEngine {
   }
 
   /** One round: the clock, every touched / released / due group, the resolve index. */
-  private async ship(batch: { t: number; event: SecurityEvent }[], final: boolean, last: boolean): Promise<void> {
+  private async ship(
+    batch: { t: number; event: SecurityEvent }[],
+    final: boolean,
+    last: boolean,
+  ): Promise<void> {
     const { state, ruleset, tables, projectors } = this.o;
     // Only what is shipped (and advanceTo once nothing queued is older) moves the clock, so
     // events still queued here are not late by the time they reach their groups.
@@ -239,7 +250,11 @@ export class SharedEngine {
     for (const e of batch) if (e.t > max) max = e.t;
     if (last && this.advanceMax > max) max = this.advanceMax;
     this.shippedMax = max;
-    const g = await state.advanceClock(state.clockKey(ruleset), Number.isFinite(max) ? max : -1e300, this.clockTtl);
+    const g = await state.advanceClock(
+      state.clockKey(ruleset),
+      Number.isFinite(max) ? max : -1e300,
+      this.clockTtl,
+    );
     if (g > this.globalMax) this.globalMax = g;
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
@@ -298,7 +313,11 @@ export class SharedEngine {
   }
 
   /** Steps one group under compare-and-set, retrying from the current state on a conflict. */
-  private async stepOne(w: Work, watermark: number, indexOps: Map<number, (string | number)[]>): Promise<void> {
+  private async stepOne(
+    w: Work,
+    watermark: number,
+    indexOps: Map<number, (string | number)[]>,
+  ): Promise<void> {
     const { state, limits } = this.o;
     const cached = w.events.length > 0 ? this.cache.get(w.key) : undefined;
     // Events for a group: guess from the cache (or an empty group). Releases and sweeps read first.
