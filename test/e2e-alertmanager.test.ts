@@ -21,7 +21,7 @@ import { waitUntil } from './support/ports.ts';
  * AlertmanagerSink, a real Alertmanager, its webhook receiver. One user sends a burst of
  * prompt injections; `rapid_guardrail_blocks` must reach the receiver with its labels and
  * annotations, and be written to `<outDir>/alerts.jsonl` as the alert JSONL of
- * shared/formats/events.md section 2.
+ * docs/formats.md section 2.
  */
 
 const ATTACKER = 'e2e-am-attacker';

@@ -60,7 +60,7 @@ const lines = async (file: string): Promise<string[]> =>
 
 type AlertLine = Record<string, unknown>;
 
-/** The required fields of shared/formats/events.md section 2, checked one by one. */
+/** The required fields of docs/formats.md section 2, checked one by one. */
 function checkAlertLine(value: AlertLine, where: string): void {
   const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
   expect(typeof value.alert_id === 'string' && value.alert_id.length > 0, `${where}: alert_id`).toBe(true);

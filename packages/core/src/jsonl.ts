@@ -4,7 +4,7 @@ import { isSeverity, type Alert, type Metadata, type SecurityEvent } from './mod
 import { parseTimestamp } from './timestamp.ts';
 
 /**
- * The JSONL codec of shared/formats/events.md. Decoding is strict about required fields and
+ * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
  * lenient about everything else: unknown fields and categories are accepted (and dropped),
  * ids given as numbers are turned into strings, and a bad line is reported, never thrown
  * out of a stream.

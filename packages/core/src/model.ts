@@ -1,6 +1,6 @@
 /**
  * The security-event and alert model: one object, many encodings (span event, log record,
- * JSONL). Field names are the snake_case names of shared/formats/events.md so that the
+ * JSONL). Field names are the snake_case names of docs/formats.md so that the
  * object *is* its JSON form; nothing maps names twice.
  */
 

@@ -16,10 +16,10 @@ import { UsageError, type CliIO, type Command } from '../io.ts';
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
                      [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
 
-Runs the detection rules over security-event JSONL (shared/formats/events.md) in event time,
-as if the events were happening now, and prints the alerts: one line per firing and one per
-resolve (alert JSONL), or a table. A summary goes to stderr. Use it to backtest thresholds on
-weeks of logs before enabling a rule.
+Runs the detection rules over security-event JSONL in event time, as if the events were
+happening now, and prints the alerts: one line per firing and one per resolve (alert JSONL),
+or a table. A summary goes to stderr. Use it to backtest thresholds on weeks of logs before
+enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/docs/formats.md
 
   FILE                     events JSONL; "-" or nothing reads stdin
   --rules FILE             rule file (YAML or JSON); default: the built-in rules

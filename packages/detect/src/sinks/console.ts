@@ -10,7 +10,7 @@ export interface ConsoleSinkOptions {
 }
 
 /**
- * Writes each firing and resolve as one alert JSONL line (shared/formats/events.md section 2):
+ * Writes each firing and resolve as one alert JSONL line (docs/formats.md section 2):
  * what `llmsec replay` prints and what jq, Loki or a SIEM can read.
  */
 export class ConsoleSink implements AlertSink {

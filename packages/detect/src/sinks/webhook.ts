@@ -20,7 +20,7 @@ export interface WebhookSinkOptions extends HttpDeliveryOptions {
 
 /**
  * For users without Alertmanager: POSTs each firing and each resolve as one JSON object, the
- * alert format of shared/formats/events.md (core `encodeAlert`), with the same bounded queue
+ * alert format of docs/formats.md (core `encodeAlert`), with the same bounded queue
  * and retries as the Alertmanager sink. Firing and resolve are separate notifications here
  * (a plain receiver has no alert state of its own), so the queue keys by id *and* status;
  * the same notification queued twice while the receiver is down is delivered once.
