@@ -40,18 +40,18 @@ const cases: [string, string, (string | number | Buffer)[]][] = [
   [
     'llmsec acquire, 8 windowed dims',
     ACQUIRE_LUA,
-    ['lease-0123456789abcdef', 700, 2_100, packed([...ENF, 300_000, ...WINDOWED, 0])],
+    ['lease-0123456789abcdef', 700, 2_100, packed([...ENF, 300_000, ...WINDOWED, 0]), 300_000],
   ],
   [
     'llmsec acquire, 8 dims + concurrency',
     ACQUIRE_LUA,
-    ['lease-0123456789abcdef', 700, 2_100, packed([...ENF, 300_000, ...WINDOWED, 1_000_000])],
+    ['lease-0123456789abcdef', 700, 2_100, packed([...ENF, 300_000, ...WINDOWED, 1_000_000]), 300_000],
   ],
   [
     'llmsec acquire then settle (one lease), 8 dims + concurrency',
     `local A = ARGV
 local function acquire()
-local ARGV = { A[1], A[2], A[3], A[4] }
+local ARGV = { A[1], A[2], A[3], A[4], A[9] }
 ${ACQUIRE_LUA}
 end
 local function settle()
@@ -69,6 +69,7 @@ settle()`,
       -50,
       -150,
       packed([...ENF, 1, ...WINDOWED, 1_000_000]),
+      300_000,
     ],
   ],
   [

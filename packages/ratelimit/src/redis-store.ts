@@ -123,6 +123,7 @@ export class RedisStore implements LimiterStore {
             op.tokens,
             op.costMicroUsd,
             params,
+            op.leaseTtlMs,
           )
         : this.client.llmsecAcquireBuffer(
             2 * subs.length,
@@ -131,6 +132,7 @@ export class RedisStore implements LimiterStore {
             op.tokens,
             op.costMicroUsd,
             params,
+            op.leaseTtlMs,
           );
     return p.then((r) => parseAcquireReply(r, subs.length));
   }
