@@ -24,11 +24,20 @@ export function alertViolationHook(
   const weights = options.weights ?? { critical: 5, alert: 2 };
   const maxUsers = options.maxUsersPerAlert ?? 100;
   return function recordAlertViolation(alert: Alert): void {
-    if (alert?.status !== 'firing') return;
-    const weight = weights[alert.severity] ?? 0;
-    if (!(weight > 0)) return;
-    for (const user of (alert.user_ids ?? []).slice(0, maxUsers)) {
-      limiter.recordViolation(user, weight).catch((err: unknown) => errors.report('record_violation', err));
+    try {
+      if (alert?.status !== 'firing') return;
+      const weight = weights[alert.severity] ?? 0;
+      if (!(weight > 0)) return;
+      const users: readonly unknown[] = Array.isArray(alert.user_ids) ? alert.user_ids : [];
+      const n = Math.min(users.length, maxUsers);
+      for (let i = 0; i < n; i++) {
+        const user = users[i];
+        if (typeof user !== 'string') continue;
+        limiter.recordViolation(user, weight).catch((err: unknown) => errors.report('record_violation', err));
+      }
+    } catch (err) {
+      // A malformed alert or a limiter that throws synchronously: counted, never raised into the sink.
+      errors.report('alert', err);
     }
   };
 }
