@@ -62,8 +62,10 @@ function toEvent(attributes: Attributes, resource: Attributes, traceId: string, 
  */
 function sanitizeMetadata(attributes: Attributes): Attributes {
   let out: Attributes | undefined;
-  for (const key of Object.keys(attributes)) {
-    if (!key.startsWith(ATTR_METADATA_PREFIX) || isMetadataValue(attributes[key]!)) continue;
+  for (const key in attributes) {
+    const value = attributes[key]!;
+    // Primitives (almost every value) pass without looking at the key.
+    if (typeof value !== 'object' || isMetadataValue(value) || !key.startsWith(ATTR_METADATA_PREFIX)) continue;
     out ??= { ...attributes };
     delete out[key];
   }
