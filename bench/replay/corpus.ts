@@ -21,7 +21,8 @@ const REDACTED = ['[REDACTED:email]', '[REDACTED:phone]', '[REDACTED:api_key]', 
 function previews(seed: number, count: number): string[] {
   const r = seededRandom(seed);
   return Array.from({ length: count }, () => {
-    const target = 60 + Math.floor(r() * 441); // 60..500 characters
+    // Mostly short prompts and replies, some long ones up to the 500-character cap.
+    const target = r() < 0.8 ? 10 + Math.floor(r() * 90) : 100 + Math.floor(r() * 401);
     let text = '';
     while (text.length < target) {
       const x = r();
@@ -62,7 +63,8 @@ export async function writeCorpus(
       event.span_id = event.event_id.slice(4).padStart(16, '0');
       event.source_ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
       event.service = 'chat-api';
-      event.description = `${event.category.replace(/_/g, ' ')} for ${event.user_id}`;
+      if (event.category !== 'request_completed')
+        event.description = `${event.category.replace(/_/g, ' ')} for ${event.user_id}`;
       event.request_preview ??= pool[Math.floor(r() * pool.length)]!;
       if (event.category === 'request_completed')
         event.response_preview = pool[Math.floor(r() * pool.length)]!;

@@ -93,6 +93,36 @@ describe('llmsec replay', () => {
     expect(stderr).toContain('7 lines, 3 events, 3 malformed');
   });
 
+  it('skips a line over --max-line-bytes with its number, and goes on', async () => {
+    const long = line({
+      event_id: 'big',
+      timestamp: at(0),
+      category: 'guardrail_block',
+      severity: 'warning',
+      user_id: 'u',
+      request_preview: 'x'.repeat(5_000),
+    });
+    const path = tmp('events.jsonl', [block(1, 0), long, block(2, 1)].join('\n'));
+    const { code, stderr } = await cli(['replay', path, '--max-line-bytes', '4096']);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(
+      new RegExp(`^line 2: line of ${long.length} bytes is over --max-line-bytes 4096; skipped$`, 'm'),
+    );
+    expect(stderr).toContain('3 lines, 2 events, 1 malformed');
+    const usage = await cli(['replay', path, '--max-line-bytes', '0']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--max-line-bytes must be a positive integer');
+  });
+
+  it('reports the first 1000 malformed lines one by one and counts them all', async () => {
+    const input = Array.from({ length: 1_500 }, () => 'not json').join('\n');
+    const { code, stderr } = await cli(['replay', '-'], input);
+    expect(code).toBe(0);
+    expect(stderr.match(/^line \d+: invalid JSON/gm)).toHaveLength(1_000);
+    expect(stderr).toContain('only the first 1000 are shown');
+    expect(stderr).toContain('1500 lines, 0 events, 1500 malformed');
+  });
+
   it('uses a rule file, and prints a table on request', async () => {
     const rules = tmp(
       'rules.yaml',

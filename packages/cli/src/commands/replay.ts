@@ -9,11 +9,18 @@ import {
   RedisDetectionState,
   RuleFileError,
 } from '@llmsec/detect';
-import { connectRedis } from '@llmsec/ratelimit/redis';
-import { decodeEventLineFast, forEachLine, formatAlertTable } from '@llmsec/detect/replay';
+// Type only: ioredis is loaded when --state asks for it, not on every replay's start-up.
+import type { connectRedis } from '@llmsec/ratelimit/redis';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  decodeEventLineFast,
+  forEachLine,
+  formatAlertTable,
+} from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
+                     [--max-line-bytes N]
                      [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
 
 Runs the detection rules over security-event JSONL in event time, as if the events were
@@ -26,6 +33,8 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
   --format jsonl|table     output format (default: jsonl)
   --allowed-lateness DUR   how far out of order events may come (default: 5s); later ones are
                            dropped and counted
+  --max-line-bytes N       longest line read (default: 1048576); a longer line is skipped
+                           without being held in memory and reported as malformed
   --state URL              keep the detection state in Redis (default: in memory). Shards of
                            one log replayed at the same time with the same --ruleset detect
                            as one replay of the whole log would
@@ -37,7 +46,8 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            --allowed-lateness at least how far one shard may run ahead of
                            another in event time, or its events arrive late for the others
 
-Malformed lines are reported on stderr as "line N: reason" and skipped. At the end of input,
+Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
+counts them all) and skipped. At the end of input,
 incidents whose quiet period has passed by the last event time resolve; the others are still
 firing and are counted in the summary.`;
 
@@ -46,6 +56,7 @@ interface ReplayArgs {
   rules: string | undefined;
   format: 'jsonl' | 'table';
   latenessMs: number | undefined;
+  maxLineBytes: number;
   state: string | undefined;
   cluster: boolean;
   ruleset: string | undefined;
@@ -62,6 +73,7 @@ function parse(argv: string[]): ReplayArgs | 'help' {
         rules: { type: 'string' },
         format: { type: 'string', default: 'jsonl' },
         'allowed-lateness': { type: 'string' },
+        'max-line-bytes': { type: 'string' },
         state: { type: 'string' },
         cluster: { type: 'boolean', default: false },
         ruleset: { type: 'string' },
@@ -84,6 +96,11 @@ function parse(argv: string[]): ReplayArgs | 'help' {
     if (Number.isNaN(latenessMs))
       throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
   }
+  const maxLineBytes =
+    values['max-line-bytes'] !== undefined ? Number(values['max-line-bytes']) : DEFAULT_MAX_LINE_BYTES;
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+    throw new UsageError(`--max-line-bytes must be a positive integer, got "${values['max-line-bytes']}"`);
+  }
   if (values.state !== undefined && !/^rediss?:\/\//.test(values.state)) {
     throw new UsageError(`--state must be a redis:// or rediss:// URL, got "${values.state}"`);
   }
@@ -104,11 +121,15 @@ function parse(argv: string[]): ReplayArgs | 'help' {
     rules: values.rules,
     format: values.format,
     latenessMs,
+    maxLineBytes,
     state: values.state,
     cluster: values.cluster ?? false,
     ruleset: values.ruleset,
   };
 }
+
+/** Malformed lines reported one by one; the summary counts all of them. */
+const MAX_REPORTED_LINES = 1000;
 
 /** Batches stdout writes: one write per alert would dominate a replay that alerts a lot. */
 class OutBuffer {
@@ -157,7 +178,8 @@ export const command: Command = {
     let ruleset: string | undefined;
     if (args.state !== undefined) {
       try {
-        redis = await connectRedis(args.state, { cluster: args.cluster });
+        const { connectRedis: connect } = await import('@llmsec/ratelimit/redis');
+        redis = await connect(args.state, { cluster: args.cluster });
       } catch (err) {
         io.stderr.write(`llmsec replay: cannot connect to ${args.state}: ${(err as Error).message}\n`);
         return 1;
@@ -214,8 +236,16 @@ async function replay(
   let lines = 0;
   let events = 0;
   let malformed = 0;
-  const onLine = (line: string): void => {
-    lines++;
+  // A file of garbage must not become a stderr line per input line: the first ones say it.
+  const reportMalformed = (lineNumber: number, reason: string): void => {
+    malformed++;
+    if (malformed <= MAX_REPORTED_LINES) io.stderr.write(`line ${lineNumber}: ${reason}\n`);
+    else if (malformed === MAX_REPORTED_LINES + 1) {
+      io.stderr.write(`more malformed lines follow; only the first ${MAX_REPORTED_LINES} are shown\n`);
+    }
+  };
+  const onLine = (line: string, lineNumber: number): void => {
+    lines = lineNumber;
     if (line.length === 0) return;
     const first = line.charCodeAt(0);
     if ((first === 32 || first === 9) && line.trim().length === 0) return;
@@ -224,12 +254,18 @@ async function replay(
       events++;
       engine.ingest(event, timeMs);
     } catch (err) {
-      malformed++;
-      io.stderr.write(`line ${lines}: ${(err as Error).message}\n`);
+      reportMalformed(lineNumber, (err as Error).message);
     }
   };
+  const onOverlong = (lineNumber: number, bytes: number): void => {
+    lines = lineNumber;
+    reportMalformed(
+      lineNumber,
+      `line of ${bytes} bytes is over --max-line-bytes ${args.maxLineBytes}; skipped`,
+    );
+  };
   try {
-    await forEachLine(input, onLine);
+    await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
   } catch (err) {
     io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
     return 1;
