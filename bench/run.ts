@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const BENCHMARKS = ['events', 'detect', 'ratelimit', 'instrumentation'];
+const BENCHMARKS = ['events', 'detect', 'replay', 'ratelimit', 'instrumentation'];
 let failed = 0;
 for (const name of BENCHMARKS) {
   const script = `bench/${name}/run.ts`;
