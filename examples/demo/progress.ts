@@ -13,9 +13,11 @@ export class Progress {
   private readonly started = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly out: Writable & { isTTY?: boolean };
+  private readonly replicas: number;
 
-  constructor(out: Writable & { isTTY?: boolean }) {
+  constructor(out: Writable & { isTTY?: boolean }, replicas = 1) {
     this.out = out;
+    this.replicas = replicas;
   }
 
   start(): void {
@@ -36,7 +38,9 @@ export class Progress {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     this.clearLine();
-    this.out.write(`  ALERT ${alert.severity.padEnd(8)} ${alert.rule.padEnd(24)} ${who}  users: ${alert.user_ids.join(', ')}\n`);
+    this.out.write(
+      `  ALERT ${alert.severity.padEnd(8)} ${alert.rule.padEnd(24)} ${who}  users: ${alert.user_ids.join(', ')}\n`,
+    );
     this.render();
   }
 
@@ -48,7 +52,7 @@ export class Progress {
 
   private render(): void {
     const seconds = Math.round((Date.now() - this.started) / 1000);
-    const text = `  t=${seconds}s requests=${this.requests} blocked=${this.blocked} 429=${this.refused} alerts=${this.alerts}`;
+    const text = `  t=${seconds}s ${this.replicas > 1 ? `replicas=${this.replicas} ` : ''}requests=${this.requests} blocked=${this.blocked} 429=${this.refused} alerts=${this.alerts}`;
     if (this.out.isTTY) {
       this.clearLine();
       this.out.write(text);

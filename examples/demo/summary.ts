@@ -19,11 +19,17 @@ export interface DemoSummary {
 }
 
 /** Judges each persona by the alerts that name its users. */
-export function summarise(personas: Persona[], stats: Map<string, PersonaStats>, alerts: Alert[]): DemoSummary {
+export function summarise(
+  personas: Persona[],
+  stats: Map<string, PersonaStats>,
+  alerts: Alert[],
+): DemoSummary {
   const firing = alerts.filter((a) => a.status === 'firing');
   const verdicts = personas.map((persona) => {
     const users = new Set(persona.users);
-    const rulesRaised = [...new Set(firing.filter((a) => a.user_ids.some((u) => users.has(u))).map((a) => a.rule))].sort();
+    const rulesRaised = [
+      ...new Set(firing.filter((a) => a.user_ids.some((u) => users.has(u))).map((a) => a.rule)),
+    ].sort();
     const s = stats.get(persona.name) ?? { requests: 0, ok: 0, blocked: 0, rateLimited: 0, errors: 0 };
     const ok =
       persona.kind === 'benign'
@@ -36,7 +42,9 @@ export function summarise(personas: Persona[], stats: Map<string, PersonaStats>,
   const benignFlagged = verdicts
     .filter((v) => v.persona.kind === 'benign' && !v.ok)
     .flatMap((v) =>
-      firing.filter((a) => a.user_ids.some((u) => v.persona.users.includes(u))).map((a) => `${a.rule}: ${a.user_ids.join(',')}`),
+      firing
+        .filter((a) => a.user_ids.some((u) => v.persona.users.includes(u)))
+        .map((a) => `${a.rule}: ${a.user_ids.join(',')}`),
     );
   return {
     verdicts,
@@ -46,7 +54,7 @@ export function summarise(personas: Persona[], stats: Map<string, PersonaStats>,
   };
 }
 
-export function formatSummary(summary: DemoSummary): string {
+export function formatSummary(summary: DemoSummary, replicas = 1): string {
   const header = ['persona', 'requests', 'ok', 'blocked', '429', 'alerts raised', 'verdict'];
   const rows = summary.verdicts.map((v) => [
     v.persona.name,
@@ -58,8 +66,14 @@ export function formatSummary(summary: DemoSummary): string {
     v.persona.kind === 'benign' ? (v.ok ? 'not flagged' : 'FLAGGED') : v.ok ? 'caught' : 'MISSED',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''];
+  if (replicas > 1)
+    out.push(`replicas: ${replicas} chat-API processes, each persona's requests round-robin over them`);
   out.push(`attackers caught: ${summary.attackersCaught} of ${summary.attackers}`);
   out.push(
     summary.benignFlagged.length === 0

@@ -14,8 +14,12 @@ export interface PersonaStats {
 }
 
 export interface DriveOptions {
-  /** Base URL of the chat API, e.g. http://127.0.0.1:8080 */
-  target: string;
+  /**
+   * Base URL of the chat API, e.g. http://127.0.0.1:8080; several (replicas behind a load
+   * balancer): each persona's requests go round-robin over them, so every replica sees a share
+   * of every user.
+   */
+  target: string | string[];
   durationMs: number;
   model?: string;
   /** Called after every response, for progress displays. */
@@ -41,14 +45,20 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
   // do), so one user's requests stay in order; only personas marked `concurrent` overlap.
   const lastByUser = new Map<string, Promise<void>>();
   const conversations = new Conversations();
+  const targets = Array.isArray(options.target) ? options.target : [options.target];
+  if (targets.length === 0) throw new Error('drive: at least one target');
+  const nextTarget = new Map<string, number>();
   for (const { persona, request } of schedule) {
     if (options.signal?.aborted) break;
     const due = start + request.at * options.durationMs;
     const wait = due - Date.now();
     if (wait > 0) await sleep(wait, options.signal);
     const previous = persona.concurrent ? undefined : lastByUser.get(request.userId);
+    const k = nextTarget.get(persona.name) ?? 0;
+    nextTarget.set(persona.name, k + 1);
+    const target = targets[k % targets.length]!;
     const sent = (previous ?? Promise.resolve())
-      .then(() => send(request, options, conversations))
+      .then(() => send(request, target, options, conversations))
       .then((status) => {
         const s = stats.get(persona.name)!;
         s.requests++;
@@ -66,7 +76,12 @@ export async function drive(personas: Persona[], options: DriveOptions): Promise
 }
 
 /** One chat completion request; resolves with the HTTP status (0 for a network error). */
-async function send(request: PlannedRequest, options: DriveOptions, conversations: Conversations): Promise<number> {
+async function send(
+  request: PlannedRequest,
+  target: string,
+  options: DriveOptions,
+  conversations: Conversations,
+): Promise<number> {
   const messages = conversations.messagesFor(request);
   const body: Record<string, unknown> = {
     model: options.model ?? 'gpt-4o-mini',
@@ -80,7 +95,7 @@ async function send(request: PlannedRequest, options: DriveOptions, conversation
     }));
   }
   try {
-    const response = await fetch(new URL('/v1/chat/completions', options.target), {
+    const response = await fetch(new URL('/v1/chat/completions', target), {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
