@@ -19,6 +19,8 @@ export { startOtlpGrpcServer } from './otlp/grpc-server.ts';
 export type { OtlpGrpcServer, OtlpGrpcServerOptions } from './otlp/grpc-server.ts';
 export { decodeLogs, decodeTraces } from './otlp/decode.ts';
 export { OtlpDecodeError, resolveDecodeLimits, DEFAULT_DECODE_LIMITS } from './otlp/limits.ts';
+export type { ResolvedDecodeLimits } from './otlp/limits.ts';
+export type { WireFormat } from './otlp/responses.ts';
 export { logRecordToEvent, spanEventToEvent, isLlmsecEventName } from './otlp/to-event.ts';
 export { startDetector } from './service/detector.ts';
 export type { DetectorOptions, RunningDetector } from './service/detector.ts';
