@@ -79,6 +79,23 @@ describe('measureNewInput', () => {
     expect(measureNewInput(messages, { raw }).length).toBe(77);
   });
 
+  it('a user turn with a tool result and a text part counts both', () => {
+    const messages = [m('user', 'go'), m('assistant', ''), m('user', 'and then continue')];
+    const raw = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'read', input: {} }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 't1', content: 'r'.repeat(40) },
+          { type: 'text', text: 'and then continue' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(5000) } },
+        ],
+      },
+    ];
+    expect(measureNewInput(messages, { raw }).length).toBe(40 + 'and then continue'.length);
+  });
+
   it('ignores a raw list that does not line up with the text view', () => {
     expect(measureNewInput([m('user', '')], { raw: [{}, {}] }).length).toBe(0);
   });

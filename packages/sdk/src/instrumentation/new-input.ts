@@ -23,7 +23,7 @@ export interface NewInput {
 export interface NewInputOptions {
   /**
    * The request's raw message list (`messages`, or the Responses API's `input` array), read
-   * only for messages whose text view is empty (tool results in content blocks, Responses
+   * for what the text view leaves out (tool results in content blocks, Responses
    * `function_call_output`). Ignored unless it has one item per text-view message.
    */
   raw?: readonly unknown[];
@@ -45,9 +45,11 @@ function isModelSide(role: string): boolean {
 
 export function measureNewInput(messages: readonly GuardMessage[], options: NewInputOptions = {}): NewInput {
   const raw = options.raw !== undefined && options.raw.length === messages.length ? options.raw : undefined;
+  // The text view misses tool results held in content blocks (and joins parts with newlines):
+  // the larger of the two readings is the message's size.
   const lengthAt = (i: number): number => {
     const text = messages[i]!.content.length;
-    return text > 0 || raw === undefined ? text : rawContentLength(raw[i]);
+    return raw === undefined ? text : Math.max(text, rawContentLength(raw[i]));
   };
   let i = messages.length - 1;
   let length = 0;
