@@ -12,7 +12,12 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
-    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim() },
+    env: {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim(),
+      // The payload-fingerprint key (sdk fingerprint-key.ts): fixed, so tests and the processes
+      // they start neither read nor create ~/.llmsec/fingerprint.key.
+      LLMSEC_FINGERPRINT_KEY: 'llmsec-test-fingerprint-key-not-secret',
+    },
     // Integration tests start real servers (Redis, Alertmanager, Prometheus): give them room,
     // and keep the worker count modest for the 2-core CI machine.
     // A stray `.only` must fail the run everywhere (CI sets no flag we could rely on: vitest's

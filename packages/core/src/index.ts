@@ -110,7 +110,8 @@ export type { DecodedEvent, LineError } from './jsonl.ts';
 export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
 export type { CarrierIds } from './otel-codec.ts';
 export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';
-export { normalisePayload, payloadFingerprint } from './fingerprint.ts';
+export { createFingerprintKey, MIN_FINGERPRINT_KEY_BYTES, normalisePayload, payloadFingerprint } from './fingerprint.ts';
+export type { FingerprintKey } from './fingerprint.ts';
 export {
   DEFAULT_PRICES,
   priceFor,

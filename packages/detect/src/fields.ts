@@ -103,14 +103,15 @@ export function fingerprintOf(preview: string): string {
 }
 
 /**
- * The payload identity of a block event: the preview's fingerprint when content capture is
- * on, else the `payload_fingerprint` the SDK records without keeping the text.
+ * The payload identity of a block event: the `payload_fingerprint` the SDK records (an HMAC
+ * under the deployment's key, so replay needs no key), else, for events without one (older
+ * logs), the unkeyed fingerprint of the preview.
  */
 export function eventFingerprint(event: SecurityEvent): string | undefined {
-  const preview = event.request_preview;
-  if (preview) return fingerprintOf(preview);
   const fp = event.metadata?.payload_fingerprint;
-  return typeof fp === 'string' && fp.length > 0 ? fp : undefined;
+  if (typeof fp === 'string' && fp.length > 0) return fp;
+  const preview = event.request_preview;
+  return preview ? fingerprintOf(preview) : undefined;
 }
 
 /** A group key as a string, or undefined when the event has none (the rule skips it). */

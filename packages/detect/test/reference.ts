@@ -29,8 +29,9 @@ export interface RefResult {
 
 function field(e: SecurityEvent, path: string): unknown {
   if (path === 'fingerprint') {
-    if (e.request_preview) return payloadFingerprint(e.request_preview);
-    return e.metadata?.payload_fingerprint;
+    const recorded = e.metadata?.payload_fingerprint;
+    if (typeof recorded === 'string' && recorded !== '') return recorded;
+    return e.request_preview ? payloadFingerprint(e.request_preview) : undefined;
   }
   if (path.startsWith('metadata.')) return e.metadata?.[path.slice(9)];
   return (e as unknown as Record<string, unknown>)[path];

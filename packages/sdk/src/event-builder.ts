@@ -9,6 +9,7 @@ import {
   redactPreview,
   type Clock,
   type EventInput,
+  type FingerprintKey,
   type IdGenerator,
   type SecurityEvent,
 } from '@llmsec/core';
@@ -28,6 +29,8 @@ export interface BuildDeps {
   ids: IdGenerator;
   serviceName: string | undefined;
   capturePreviews: boolean;
+  /** The payload fingerprint's HMAC key (called only when an event has a payload). */
+  fingerprintKey: () => FingerprintKey;
   /**
    * The security context of the active OpenTelemetry context, or a function computing it:
    * called only when the input lacks one of the ids (instrumented calls give all three).
@@ -114,7 +117,7 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
     const keys = dropped.slice(0, 10).join(', ');
     warnOnce(`metadata:${category}:${keys}`, `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`);
   }
-  addPayload(event, metadata, raw, deps.capturePreviews);
+  addPayload(event, metadata, raw, deps);
   if (Object.keys(metadata).length > 0) event.metadata = metadata;
 
   const correlated = stringList(raw.correlatedEvents, 64);
@@ -140,13 +143,14 @@ function addPayload(
   event: SecurityEvent,
   metadata: NonNullable<SecurityEvent['metadata']>,
   raw: Partial<EventInput>,
-  capturePreviews: boolean,
+  deps: Pick<BuildDeps, 'capturePreviews' | 'fingerprintKey'>,
 ): void {
+  const capturePreviews = deps.capturePreviews;
   const requestText = clipText(raw.requestText, Number.MAX_SAFE_INTEGER);
   if (requestText !== undefined) {
     if (metadata.prompt_length === undefined) metadata.prompt_length = requestText.length;
     const preview = previewOf(requestText);
-    if (metadata.payload_fingerprint === undefined) metadata.payload_fingerprint = payloadFingerprint(preview);
+    if (metadata.payload_fingerprint === undefined) metadata.payload_fingerprint = payloadFingerprint(preview, deps.fingerprintKey());
     if (capturePreviews) event.request_preview = preview;
   }
   const responseText = clipText(raw.responseText, Number.MAX_SAFE_INTEGER);

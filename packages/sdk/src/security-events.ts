@@ -18,6 +18,7 @@ import {
   type Clock,
   type EventInput,
   type EventInputFor,
+  type FingerprintKey,
   type IdGenerator,
   type SecurityEvent,
   type SecurityEventEmitter,
@@ -26,6 +27,7 @@ import { getSecurityContext } from './context.ts';
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
 import { buildEvent } from './event-builder.ts';
+import { defaultFingerprintKey, resolveFingerprintKey, type FingerprintKeyOptions } from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
 import { SEVERITY_NUMBER } from './severity.ts';
@@ -66,6 +68,13 @@ export interface SecurityEventsOptions {
   jsonl?: JsonlEventWriter;
   /** Synchronous listener called with every recorded event (its errors are caught). */
   onEvent?: (event: SecurityEvent) => void;
+  /**
+   * The HMAC key of `payload_fingerprint` (fingerprint-key.ts). @default LLMSEC_FINGERPRINT_KEY,
+   * else the key file (LLMSEC_FINGERPRINT_KEY_FILE, ~/.llmsec/fingerprint.key, created 0600)
+   */
+  fingerprintKey?: FingerprintKey | string | Uint8Array;
+  /** Where the fingerprint key is read from, or created. @default LLMSEC_FINGERPRINT_KEY_FILE, else ~/.llmsec/fingerprint.key */
+  fingerprintKeyFile?: string;
 }
 
 const MAX_WARNED_CATEGORIES = 100;
@@ -81,6 +90,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
   private readonly jsonl: JsonlEventWriter | undefined;
   private readonly onEvent: ((event: SecurityEvent) => void) | undefined;
   private readonly warnedCategories = new Set<string>();
+  private fingerprintKey: FingerprintKey | undefined;
 
   constructor(options: SecurityEventsOptions = {}) {
     super();
@@ -93,6 +103,13 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     this.capturePreviews = options.capturePreviews ?? false;
     this.jsonl = options.jsonl;
     this.onEvent = options.onEvent;
+    // A configured key is checked now (bad configuration throws here); the default is resolved on first use.
+    if (options.fingerprintKey !== undefined || options.fingerprintKeyFile !== undefined) {
+      const keyOptions: FingerprintKeyOptions = {};
+      if (options.fingerprintKey !== undefined) keyOptions.fingerprintKey = options.fingerprintKey;
+      if (options.fingerprintKeyFile !== undefined) keyOptions.fingerprintKeyFile = options.fingerprintKeyFile;
+      this.fingerprintKey = resolveFingerprintKey(keyOptions);
+    }
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
       throw new TypeError('SecurityEvents: onEvent must be a function');
     }
@@ -110,6 +127,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         ids: this.ids,
         serviceName: this.serviceName,
         capturePreviews: this.capturePreviews,
+        fingerprintKey: () => (this.fingerprintKey ??= defaultFingerprintKey()),
         security: () => getSecurityContext(ctx),
         spanContext: span?.spanContext(),
       }));

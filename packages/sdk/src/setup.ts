@@ -16,7 +16,7 @@ import { registerGlobals } from './globals.ts';
 import { JsonlEventWriter, type JsonlDestination } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
 import { SafeLogRecordExporter, SafeLogRecordProcessor, SafeMetricExporter, SafeSpanExporter, SafeSpanProcessor } from './safe-processors.ts';
-import { SecurityEvents } from './security-events.ts';
+import { SecurityEvents, type SecurityEventsOptions } from './security-events.ts';
 import { configFromEnv } from './setup-env.ts';
 
 export interface SetupOptions {
@@ -46,6 +46,10 @@ export interface SetupOptions {
   instrumentations?: Instrumentation[];
   /** Set global providers, the AsyncLocalStorage context manager and W3C propagators. @default true */
   registerGlobal?: boolean;
+  /** The HMAC key of payload fingerprints (see SecurityEventsOptions). @default LLMSEC_FINGERPRINT_KEY, else the key file */
+  fingerprintKey?: SecurityEventsOptions['fingerprintKey'];
+  /** @default LLMSEC_FINGERPRINT_KEY_FILE, else ~/.llmsec/fingerprint.key (created 0600) */
+  fingerprintKeyFile?: string;
   /** Passed to SecurityEvents. */
   onEvent?: (event: SecurityEvent) => void;
   clock?: Clock;
@@ -160,6 +164,8 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     onEvent: options.onEvent,
     clock: options.clock,
     ids: options.ids,
+    ...(options.fingerprintKey !== undefined ? { fingerprintKey: options.fingerprintKey } : {}),
+    ...(options.fingerprintKeyFile !== undefined ? { fingerprintKeyFile: options.fingerprintKeyFile } : {}),
   });
   const unregister = options.registerGlobal === false ? () => {} : registerGlobals({ tracerProvider, loggerProvider, meterProvider });
   // LLM client instrumentations record their security events through this SecurityEvents

@@ -228,14 +228,17 @@ describe('payload, previews and listener', () => {
     expect(line).not.toContain('Ignore previous');
   });
 
-  it('with capturePreviews, previews are redacted and the fingerprint is that of the preview', async () => {
-    const { payloadFingerprint } = await import('@llmsec/core');
-    const local = createHarness({ capturePreviews: true });
+  it('with capturePreviews, previews are redacted and the fingerprint is the keyed one of the preview', async () => {
+    const { createFingerprintKey, payloadFingerprint } = await import('@llmsec/core');
+    const key = createFingerprintKey('a key for this test only, 32 bytes');
+    const local = createHarness({ capturePreviews: true, fingerprintKey: key });
     const event = local.events.guardrailBlock({ layer: 'l', reason: 'r', requestText: prompt });
     expect(event.request_preview).toBeDefined();
     expect(event.request_preview).not.toContain('alice@example.com');
     expect(event.request_preview!.length).toBeLessThanOrEqual(500);
-    expect(event.metadata?.payload_fingerprint).toBe(payloadFingerprint(event.request_preview!));
+    expect(event.metadata?.payload_fingerprint).toBe(payloadFingerprint(event.request_preview!, key));
+    // Not the unkeyed hash: a reader of telemetry cannot confirm a guessed prompt without the key.
+    expect(event.metadata?.payload_fingerprint).not.toBe(payloadFingerprint(event.request_preview!));
   });
 
   it('the same prompt gives the same fingerprint from different users; a different one differs', () => {

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { payloadFingerprint } from '@llmsec/core';
+import { createFingerprintKey, payloadFingerprint } from '@llmsec/core';
 import { piiGuard, patternGuard, PROMPT_INJECTION_PATTERNS, systemPromptLeakageGuard, toolAllowlistGuard } from '../src/guards/index.ts';
 import { GuardrailBlockedError, instrumentClient, OutputBlockedError, type GuardOptions } from '../src/instrumentation/index.ts';
 import { createInstrHarness, eventually, histogram, type InstrHarness } from './fixtures/instr-harness.ts';
@@ -47,7 +47,8 @@ describe('patternGuard (prompt injection)', () => {
       guardrail_layer: 'prompt_injection',
       block_reason: expect.stringMatching(/^matched pattern: ignore/) as unknown,
       prompt_length: prompt.length,
-      payload_fingerprint: payloadFingerprint(prompt),
+      // Keyed with the deployment key (vitest.config.ts sets LLMSEC_FINGERPRINT_KEY for tests).
+      payload_fingerprint: payloadFingerprint(prompt, createFingerprintKey(process.env.LLMSEC_FINGERPRINT_KEY!)),
     });
     expect(h.recorded[0]?.request_preview).toBeUndefined();
     expect((err as GuardrailBlockedError).event?.event_id).toBe(h.recorded[0]?.event_id);

@@ -6,7 +6,7 @@ import type { RuleDefinition } from '../types.ts';
  * The part of an event the shared state keeps while it is pending: what the alert names (ids,
  * user, trace, span) and the fields the table's rules read, nothing else, so a pending event
  * costs tens of bytes in Redis, not the whole event. The payload fingerprint is kept as
- * `metadata.payload_fingerprint` (what eventFingerprint reads when there is no preview), so a
+ * `metadata.payload_fingerprint` (what eventFingerprint reads first), so a
  * 500-character preview is not stored just to be hashed again.
  */
 export type Projector = (event: SecurityEvent) => SecurityEvent;
