@@ -228,6 +228,28 @@ try {
     }),
   );
 
+  // The same comparison by CPU cost instead of wall-clock rate: on a loaded machine the rate
+  // of each cell depends on what else ran then, the CPU an operation takes much less.
+  const cpuOf = (tag: string): Cell => cpu.get(`${byTag(tag)}|64|10000`)!;
+  const cpuRatio = (a: Cell, b: Cell): string[] => [
+    ratio(b.redisUs, a.redisUs),
+    ratio(b.nodeUs, a.nodeUs),
+    ratio(b.redisUs + b.nodeUs, a.redisUs + a.nodeUs),
+  ];
+  printTable(
+    'CPU-cost ratios at c=64, 10,000 subjects (the other µs/op over ours: above 1x = ours cheaper)',
+    ['', 'redis-server', 'node', 'both'],
+    [
+      ['llmsec acquire vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq'), cpuOf('raw'))],
+      ['llmsec acquire vs rate-limiter-flexible, same 8 dims', ...cpuRatio(cpuOf('acq'), cpuOf('rlf8'))],
+      ['llmsec acquire + settle vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acqset'), cpuOf('raw'))],
+      [
+        'llmsec acquire + settle vs rate-limiter-flexible, same 9 dims + settle',
+        ...cpuRatio(cpuOf('acqset'), cpuOf('rlf9')),
+      ],
+    ],
+  );
+
   const rlfName = byTag('rlf');
   const seedName = byTag('seed');
   const ceilingName = byTag('raw');
