@@ -152,18 +152,19 @@ export class ProtoReader {
     // across records and requests: one cached instance each saves the allocation, and later
     // property stores and comparisons with that instance skip re-hashing and internalizing.
     // The slot comes from the length and four sampled bytes (cheap); a hit is then confirmed
-    // byte by byte, which also proves the bytes are the cached string's ASCII.
+    // byte by byte, which also proves the bytes are the cached string's ASCII. Unique values
+    // (ids, timestamps) mostly differ near their end: comparing from the end fails them fast.
     const last = fieldEnd - 1;
-    let h = Math.imul(len, 0x9e3779b1) ^ buf[start]!;
-    h = Math.imul(h, 0x01000193) ^ buf[last]!;
+    let h = Math.imul(len, 0x9e3779b1) ^ buf[last]!;
+    h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 3)]!;
     h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 1)]!;
-    h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 2)]!;
+    h = Math.imul(h, 0x01000193) ^ buf[start]!;
     const slot = (h ^ (h >>> 13)) & (STRING_CACHE_SIZE - 1);
     const cached = stringCache[slot];
     if (cached !== undefined && cached.length === len) {
-      let i = 0;
-      while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === len) return cached;
+      let i = len - 1;
+      while (i >= 0 && cached.charCodeAt(i) === buf[start + i]) i--;
+      if (i < 0) return cached;
     }
     for (let i = start; i < fieldEnd; i++) {
       if (buf[i]! >= 0x80) return buf.toString('utf8', start, fieldEnd);
