@@ -334,13 +334,15 @@ describe('OpenTelemetry Collector configuration', () => {
     for (const e of otel.service.extensions ?? []) expect(Object.keys(otel.extensions ?? {})).toContain(e);
   });
 
-  it('receives OTLP and sends traces to Jaeger, logs to debug, metrics to the Prometheus exporter', () => {
+  it('receives OTLP and sends traces to Jaeger, logs to Loki, metrics to the Prometheus exporter', () => {
     expect(otel.receivers).toHaveProperty('otlp.protocols.grpc');
     expect(otel.receivers).toHaveProperty('otlp.protocols.http');
     const { traces, logs, metrics } = otel.service.pipelines;
     const tracesOut = traces!.exporters.map((e) => otel.exporters[e]!);
     expect(tracesOut.some((e) => e.endpoint === 'jaeger:4317')).toBe(true);
-    expect(logs!.exporters).toContain('debug');
+    const logsOut = logs!.exporters.map((e) => otel.exporters[e]!);
+    expect(logsOut.some((e) => e.endpoint === 'http://loki:3100/otlp')).toBe(true);
+    expect(logs!.exporters).not.toContain('debug');
     expect(metrics!.exporters).toContain('prometheus');
     expect(otel.exporters.prometheus!.endpoint).toBe('0.0.0.0:8889');
   });
