@@ -168,6 +168,10 @@ describe('the packages installed from their tarballs, outside the repository', (
         (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'),
       );
       expect(sources, `${name} ships TypeScript sources`).toEqual([]);
+      // npm renders the README on its own: a relative link would point nowhere.
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      const relativeLinks = [...readme.matchAll(/\]\((?!https?:\/\/|#)([^)]*)\)/g)].map((m) => m[1]);
+      expect(relativeLinks, `${name} README links`).toEqual([]);
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
         exports: Record<string, string | Record<string, string>>;
         engines: { node: string };
