@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { readJsonBody as readBoundedJson, RequestBodyError } from '@llmsec/ratelimit';
+import { readJsonBody as readBoundedJson, RequestBodyError } from '@llmsec/ratelimit/http';
 import { parseChatMessage, type ChatMessage } from './chat-messages.ts';
 import { HttpError } from './http-errors.ts';
 
