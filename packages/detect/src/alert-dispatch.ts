@@ -10,6 +10,7 @@ import type { AlertSink } from './sinks/types.ts';
 export class AlertDispatch {
   private readonly counter: Counter;
   private readonly onAlert: ((alert: Alert) => void) | undefined;
+  private readonly onUpdate: ((alert: Alert) => void) | undefined;
   private readonly sinks: AlertSink[];
   private readonly errors: ErrorFunnel;
   /** Metric attributes per (rule, status), built once: alerts are rare, but not free. */
@@ -19,12 +20,14 @@ export class AlertDispatch {
     meter: Meter;
     errors: ErrorFunnel;
     onAlert: ((alert: Alert) => void) | undefined;
+    onUpdate?: ((alert: Alert) => void) | undefined;
     sinks: AlertSink[];
   }) {
     this.counter = options.meter.createCounter(METRIC_ALERTS, {
       description: 'Alerts by rule, severity and status',
     });
     this.onAlert = options.onAlert;
+    this.onUpdate = options.onUpdate;
     this.sinks = options.sinks;
     this.errors = options.errors;
   }
@@ -45,6 +48,25 @@ export class AlertDispatch {
     for (const sink of this.sinks) {
       try {
         sink.send(alert);
+      } catch (err) {
+        this.errors.report(`sink ${sink.name}`, err);
+      }
+    }
+  }
+
+  /** An open incident gained users: sinks that re-send firing alerts refresh their copy. */
+  update(alert: Alert): void {
+    if (this.onUpdate !== undefined) {
+      try {
+        this.onUpdate(alert);
+      } catch (err) {
+        this.errors.report('onUpdate', err);
+      }
+    }
+    for (const sink of this.sinks) {
+      if (sink.update === undefined) continue;
+      try {
+        sink.update(alert);
       } catch (err) {
         this.errors.report(`sink ${sink.name}`, err);
       }

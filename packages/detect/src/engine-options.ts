@@ -43,6 +43,11 @@ export interface DetectionEngineOptions {
   state?: RedisDetectionState;
   /** Called for every firing and resolved alert (synchronously; must not block). */
   onAlert?: (alert: Alert) => void;
+  /**
+   * Called when an open incident gains users (its current state, status `firing`): not a new
+   * firing line; sinks with `update` (Alertmanager) get it too.
+   */
+  onUpdate?: (alert: Alert) => void;
   sinks?: AlertSink[];
   /** @default metrics.getMeter('@llmsec/detect') */
   meter?: Meter;

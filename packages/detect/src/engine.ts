@@ -163,6 +163,7 @@ export class DetectionEngine {
       meter,
       errors: this.errors,
       onAlert: options.onAlert,
+      onUpdate: options.onUpdate,
       sinks: options.sinks ?? [],
     });
     // Series at 0 from the start (bounded: rules and two reasons), see AlertDispatch.startAtZero.
@@ -189,6 +190,7 @@ export class DetectionEngine {
         maxOpenIncidentsPerRule: this.maxOpenPerRule,
         meter: createNoopMeter(),
         onAlert: (alert: Alert) => this.alerts.deliver(alert),
+        onUpdate: (alert: Alert) => this.alerts.update(alert),
       };
       if (codeRules.length > 0) {
         diag.warn(
@@ -213,6 +215,7 @@ export class DetectionEngine {
         },
         fallback: this.fallback,
         deliver: (alert) => this.alerts.deliver(alert),
+        update: (alert) => this.alerts.update(alert),
         errors: this.errors,
         meter,
         counts: this.counts,
@@ -460,7 +463,9 @@ export class DetectionEngine {
       // (unless it is there already, as when one group keeps the rule true).
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
-      existing.addUser(event.user_id);
+      // A user joining an open incident (the campaign's sixth account) reaches the sinks
+      // that re-send firing alerts; no new firing line.
+      if (existing.addUser(event.user_id)) this.alerts.update(existing.toAlert('firing', event));
       if (rt.lastKey !== key) {
         rt.open.delete(key);
         rt.open.set(key, existing);

@@ -58,8 +58,11 @@ export class Incident {
     if (this.traceIds.length < MAX_TRACE_IDS && !this.traceIds.includes(traceId)) this.traceIds.push(traceId);
   }
 
-  addUser(userId: string): void {
-    if (this.users.size < this.maxUsers) this.users.add(userId);
+  /** True when the user is new to the incident (and there was room for it). */
+  addUser(userId: string): boolean {
+    if (this.users.size >= this.maxUsers || this.users.has(userId)) return false;
+    this.users.add(userId);
+    return true;
   }
 
   /** The incident as plain data, for a shared state store (see state/codec.ts). */

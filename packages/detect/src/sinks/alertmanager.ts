@@ -125,6 +125,22 @@ export class AlertmanagerSink implements AlertSink {
     }
   }
 
+  /**
+   * A firing incident learned users: its re-sent copy carries them from now on, and the
+   * change goes out at once (same alert identity, so Alertmanager updates its annotations).
+   */
+  update(alert: Alert): void {
+    if (this.shutdownPromise !== undefined || alert.status !== 'firing') return;
+    try {
+      if (!this.firing.has(alert.alert_id)) return;
+      const payload = toAlertmanagerAlert(alert, this.payload);
+      this.firing.set(alert.alert_id, payload);
+      for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+    } catch (err) {
+      sinkErrors.report('alertmanager.update', err);
+    }
+  }
+
   /** Number of firing alerts being re-sent. */
   get firingCount(): number {
     return this.firing.size;

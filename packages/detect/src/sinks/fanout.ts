@@ -31,6 +31,17 @@ export class FanoutSink implements AlertSink {
     }
   }
 
+  update(alert: Alert): void {
+    if (this.shutdownPromise !== undefined) return;
+    for (const sink of this.sinks) {
+      try {
+        sink.update?.(alert);
+      } catch (err) {
+        report(diag, sink, 'update', err);
+      }
+    }
+  }
+
   async forceFlush(): Promise<void> {
     await this.each('forceFlush');
   }

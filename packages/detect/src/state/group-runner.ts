@@ -55,6 +55,8 @@ export interface GroupStep {
   /** Whether anything changed (no write is needed otherwise). */
   changed: boolean;
   alerts: Alert[];
+  /** Open incidents that gained users (their current state, one per incident). */
+  updates: Alert[];
   processed: number;
   late: number;
   duplicates: number;
@@ -92,6 +94,7 @@ export function stepGroup(
     body,
     changed: false,
     alerts: [],
+    updates: [],
     processed: 0,
     late: 0,
     duplicates: 0,
@@ -104,6 +107,8 @@ export function stepGroup(
     if (st !== undefined)
       incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
   }
+  /** Open incidents that gained a user in this step, with the event that brought the last one. */
+  const grew = new Map<string, SecurityEvent>();
   const q = body.q;
   let seen: Set<string> | undefined;
   for (const { t, event } of events) {
@@ -127,7 +132,7 @@ export function stepGroup(
   while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
     const [t, , event] = q.shift()!;
     if (t > body.p) body.p = t;
-    processOne(table, body, incidents, event, t, step, limits);
+    processOne(table, body, incidents, event, t, step, limits, grew);
     step.changed = true;
   }
   if (watermark > body.p) {
@@ -152,6 +157,10 @@ export function stepGroup(
     if (inc !== undefined) step.open.set(rule.index, inc.resolveAt);
   }
   if (q.length > 0) step.pendingUntil = q[q.length - 1]![0];
+  for (const [ruleId, event] of grew) {
+    const inc = incidents.get(ruleId);
+    if (inc !== undefined) step.updates.push(inc.toAlert('firing', event));
+  }
   return step;
 }
 
@@ -163,6 +172,7 @@ function processOne(
   t: number,
   step: GroupStep,
   limits: GroupLimits,
+  grew: Map<string, SecurityEvent>,
 ): void {
   step.processed++;
   const r = body.r;
@@ -190,7 +200,7 @@ function processOne(
     if (existing !== undefined) {
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
-      existing.addUser(event.user_id);
+      if (existing.addUser(event.user_id)) grew.set(rule.id, event);
       continue;
     }
     // As DetectionEngine.holds: the same evidence and users, so the alerts are identical.
@@ -206,6 +216,7 @@ function processOne(
     else if (rule.groupBy === 'user_id') incident.addUser(body.k);
     else incident.addUser(event.user_id);
     incidents.set(rule.id, incident);
+    grew.delete(rule.id);
     step.alerts.push(incident.toAlert('firing', event));
   }
 }

@@ -45,6 +45,8 @@ export interface SharedEngineOptions {
   /** The in-memory engine (same data rules) that takes over while Redis is unreachable. */
   fallback: DetectionEngine;
   deliver: (alert: Alert) => void;
+  /** An open incident gained users (see AlertSink.update). */
+  update: (alert: Alert) => void;
   errors: ErrorFunnel;
   meter: Meter;
   counts: { processed: number; droppedLate: number; alertsFired: number; alertsResolved: number };
@@ -348,6 +350,7 @@ export class SharedEngine {
           else this.o.counts.alertsResolved++;
           this.o.deliver(alert);
         }
+        for (const alert of step.updates) this.o.update(alert);
         this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
         return;
       }
