@@ -107,6 +107,8 @@ export {
   EVENT_FIELDS,
 } from './jsonl.ts';
 export type { DecodedEvent, LineError } from './jsonl.ts';
+export { DEFAULT_MAX_LINE_BYTES, LineSplitter, forEachLine } from './line-splitter.ts';
+export type { LineReaderOptions } from './line-splitter.ts';
 export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
 export type { CarrierIds } from './otel-codec.ts';
 export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';

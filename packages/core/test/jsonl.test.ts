@@ -293,3 +293,27 @@ describe('encodeAlert', () => {
     });
   });
 });
+
+describe('readEventsJsonl on hostile input', () => {
+  it('skips a line over maxLineBytes with its number, without holding it, and goes on', async () => {
+    const big = JSON.stringify({ ...MINIMAL, event_id: 'EVT-big', request_preview: 'x'.repeat(10_000) });
+    const text = [JSON.stringify(MINIMAL), big, JSON.stringify({ ...MINIMAL, event_id: 'EVT-2' })].join('\n');
+    const errors: LineError[] = [];
+    const seen: [string, number][] = [];
+    const chunks = Array.from({ length: Math.ceil(text.length / 100) }, (_, i) =>
+      Buffer.from(text.slice(i * 100, i * 100 + 100)),
+    );
+    for await (const d of readEventsJsonl(Readable.from(chunks), (e) => errors.push(e), {
+      maxLineBytes: 4096,
+    })) {
+      seen.push([d.event.event_id, d.line]);
+    }
+    expect(seen).toEqual([
+      [MINIMAL.event_id, 1],
+      ['EVT-2', 3],
+    ]);
+    expect(errors).toEqual([
+      { line: 2, message: `line of ${big.length} bytes is over the limit of 4096; skipped` },
+    ]);
+  });
+});

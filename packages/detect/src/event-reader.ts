@@ -12,10 +12,10 @@ import {
  * `decodeEventLineFast` gives exactly what core's `decodeEventLine` gives (same events, same
  * errors: a differential test holds it to that), but takes a short cut for the common line
  * (string fields, canonical `toISOString()` timestamps) and hands anything else to core.
- * The line splitter is line-reader.ts (re-exported here, where its users import it from).
+ * The line splitter is core's (re-exported here, where replay's users import it from).
  */
-export { DEFAULT_MAX_LINE_BYTES, forEachLine } from './line-reader.ts';
-export type { LineReaderOptions } from './line-reader.ts';
+export { DEFAULT_MAX_LINE_BYTES, forEachLine } from '@llmsec/core';
+export type { LineReaderOptions } from '@llmsec/core';
 
 const SEVERITIES: ReadonlySet<string> = new Set(['info', 'warning', 'alert', 'critical']);
 
