@@ -192,6 +192,18 @@ const cases: Case[] = [
     param: 'model',
   },
   {
+    name: 'a model outside the price table (invented names are not forwarded upstream nor into metrics)',
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ model: 'junk-model-4711', messages: [{ role: 'user', content: 'hi' }] }),
+      }),
+    status: 400,
+    type: 'invalid_request_error',
+    message: /model "junk-model-4711" is not available/,
+    param: 'model',
+  },
+  {
     name: 'tools that are not function tools',
     send: () =>
       call({

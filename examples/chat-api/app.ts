@@ -9,6 +9,7 @@ import { chatApiGuards, SYSTEM_PROMPT } from './guards.ts';
 import { HttpError, sendError, sendJson } from './http-errors.ts';
 import { setupLimiter } from './limiter.ts';
 import type { ChatApiOptions } from './options.ts';
+import { modelAllowlist } from './models.ts';
 import { parseChatRequest, parseUserId, readJsonBody, type ChatRequest } from './request-body.ts';
 import { setupTelemetry } from './telemetry.ts';
 
@@ -32,6 +33,7 @@ export interface ChatApi {
 export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const defaultModel = options.defaultModel ?? 'gpt-4o-mini';
+  const checkModel = modelAllowlist(options.models);
   const telemetry = setupTelemetry(options);
   const { events, metrics, metricsHandler } = telemetry.llmsec;
   const limiting = setupLimiter(options, events);
@@ -63,6 +65,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
     const userId = parseUserId(req.headers['x-user-id']);
     const sessionId = typeof req.headers['x-session-id'] === 'string' ? req.headers['x-session-id'].slice(0, 128) : undefined;
     const chat = parseChatRequest(await readJsonBody(req, maxBodyBytes), defaultModel);
+    checkModel(chat.model);
     req.body = chat;
     // A refusal has been answered (429 with headers and a JSON body) by the middleware.
     if (!(await rateLimit(req, res))) return;

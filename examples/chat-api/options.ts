@@ -11,12 +11,19 @@ export interface ChatApiOptions {
   upstream: { baseURL: string; apiKey: string };
   /** Model used when a request names none. @default 'gpt-4o-mini' */
   defaultModel?: string;
+  /** Models clients may name (others: 400). @default the models of core's price table */
+  models?: string[];
   /** Shared limiter state in Redis, and detection state unless `detectRedisUrl` says otherwise; default: in memory (one process). */
   redisUrl?: string;
   /** Shared detection state in this Redis instead of `redisUrl` (LLMSEC_DETECT_REDIS_URL; `memory` keeps detection in process). */
   detectRedisUrl?: string;
   /** Key namespace of the shared detection state (processes share state only when it matches). @default a hash of the rules */
   detectRuleset?: string;
+  /**
+   * Detection in this process (LLMSEC_INLINE_DETECTION; `false` when a `llmsec detector` fleet
+   * behind the Collector detects on this app's telemetry instead). @default true
+   */
+  inlineDetection?: boolean;
   /** Alertmanager base URLs for detection alerts. */
   alertmanagerUrls?: string[];
   /** OTLP/HTTP base URL (traces, logs, metrics). Without it, the standard OTEL_EXPORTER_OTLP_* variables decide. */
@@ -85,6 +92,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
   if (env.LLMSEC_OUT_DIR) options.outDir = env.LLMSEC_OUT_DIR;
   if (env.LLMSEC_TRACE_URL_TEMPLATE) options.traceUrlTemplate = env.LLMSEC_TRACE_URL_TEMPLATE;
   if (env.LLMSEC_CAPTURE_PREVIEWS === 'true') options.capturePreviews = true;
+  if (env.LLMSEC_INLINE_DETECTION !== undefined && env.LLMSEC_INLINE_DETECTION !== '') {
+    if (env.LLMSEC_INLINE_DETECTION !== 'true' && env.LLMSEC_INLINE_DETECTION !== 'false')
+      throw new Error(`LLMSEC_INLINE_DETECTION must be true or false, got "${env.LLMSEC_INLINE_DETECTION}"`);
+    options.inlineDetection = env.LLMSEC_INLINE_DETECTION === 'true';
+  }
   return options;
 }
 

@@ -112,14 +112,14 @@ export type { LineReaderOptions } from './line-splitter.ts';
 export { eventToAttributes, attributesToEvent } from './otel-codec.ts';
 export type { CarrierIds } from './otel-codec.ts';
 export type { EventInput, EventInputFor, SecurityEventEmitter } from './emitter.ts';
-export { createFingerprintKey, MIN_FINGERPRINT_KEY_BYTES, normalisePayload, payloadFingerprint } from './fingerprint.ts';
-export type { FingerprintKey } from './fingerprint.ts';
 export {
-  DEFAULT_PRICES,
-  priceFor,
-  costUsd,
-  costMicroUsd,
-} from './prices.ts';
+  createFingerprintKey,
+  MIN_FINGERPRINT_KEY_BYTES,
+  normalisePayload,
+  payloadFingerprint,
+} from './fingerprint.ts';
+export type { FingerprintKey } from './fingerprint.ts';
+export { DEFAULT_PRICES, priceFor, knownModel, costUsd, costMicroUsd } from './prices.ts';
 export type { ModelPrice, PriceTable } from './prices.ts';
 export {
   REDACTION_TYPES,

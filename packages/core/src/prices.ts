@@ -68,17 +68,26 @@ export const DEFAULT_PRICES: PriceTable = Object.freeze({
  * case-insensitive. Unknown models give `undefined`, never a guess.
  */
 export function priceFor(model: string, table: PriceTable = DEFAULT_PRICES): ModelPrice | undefined {
+  const key = knownModel(model, table);
+  return key === undefined ? undefined : table[key];
+}
+
+/**
+ * The table key `model` is priced by (the matching rules of priceFor), or `undefined`: a
+ * bounded name for a model, e.g. for metric labels (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`).
+ */
+export function knownModel(model: string, table: PriceTable = DEFAULT_PRICES): string | undefined {
+  if (typeof model !== 'string') return undefined;
   const slash = model.lastIndexOf('/');
   const id = (slash >= 0 ? model.slice(slash + 1) : model).trim().toLowerCase();
   if (id === '') return undefined;
-  const exact = table[id];
-  if (exact) return exact;
+  if (Object.hasOwn(table, id) && table[id]) return id;
   let best: string | undefined;
   for (const key of Object.keys(table)) {
     const k = key.toLowerCase();
-    if (id.startsWith(`${k}-`) && (best === undefined || k.length > best.length)) best = key;
+    if ((id === k || id.startsWith(`${k}-`)) && (best === undefined || k.length > best.length)) best = key;
   }
-  return best === undefined ? undefined : table[best];
+  return best;
 }
 
 /** Cost in USD (float, for telemetry such as `cost_usd`); `undefined` for an unknown model. */

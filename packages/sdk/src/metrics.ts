@@ -18,9 +18,11 @@ import {
   SEVERITIES,
   CATEGORIES,
   type SecurityEvent,
+  type PriceTable,
 } from '@llmsec/core';
 import { AttributeCache, isKey } from './attribute-cache.ts';
 import { BoundedLabel, oneOf } from './bounded-label.ts';
+import { ModelLabel } from './model-label.ts';
 import { reportTelemetryError, type TelemetryErrorCounter } from './errors.ts';
 
 /**
@@ -39,8 +41,13 @@ export interface LlmsecMetricsOptions {
   meter?: Meter;
   /** Distinct layer / filter / tool names kept before folding into `other`. @default 50 */
   maxLayers?: number;
-  /** Distinct model names kept before folding into `other`. @default 50 */
+  /** @deprecated Ignored: model labels are the price table's models (`knownModels`), not the first N seen. */
   maxModels?: number;
+  /**
+   * The models that get their own `model` label (a dated id maps to its table key); every other
+   * name is `other`. Pass the price table the instrumentation uses. @default core's DEFAULT_PRICES
+   */
+  knownModels?: PriceTable;
 }
 
 export interface TokenUsageInput {
@@ -72,7 +79,7 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   private readonly operationDuration: Histogram;
   private readonly guardrailDuration: Histogram;
   private readonly layers: BoundedLabel;
-  private readonly models: BoundedLabel;
+  private readonly models: ModelLabel;
   /** Operation, provider, error type and component names: fixed by code, bounded anyway. */
   private readonly smallSets: BoundedLabel;
   private readonly eventSets = new AttributeCache(MAX_CACHED_SETS);
@@ -85,7 +92,7 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   constructor(options: LlmsecMetricsOptions = {}) {
     const meter = options.meter ?? metrics.getMeter('@llmsec/sdk');
     this.layers = new BoundedLabel({ maxValues: options.maxLayers ?? 50 });
-    this.models = new BoundedLabel({ maxValues: options.maxModels ?? 50 });
+    this.models = new ModelLabel(options.knownModels);
     this.smallSets = new BoundedLabel({ maxValues: 100 });
     this.events = meter.createCounter(METRIC_EVENTS, {
       description: 'Security events recorded, by category, severity and guardrail layer / filter / tool',

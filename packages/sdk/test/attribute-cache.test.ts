@@ -46,7 +46,7 @@ describe('LlmsecMetrics with cached attribute sets', () => {
     }
     const requests = (await reader.metric(METRIC_REQUESTS))!.dataPoints.map((p) => [p.attributes, p.value]);
     expect(requests).toEqual([
-      [{ outcome: 'allowed', model: 'm'.repeat(64) }, 3],
+      [{ outcome: 'allowed', model: 'other' }, 3], // not a price-table model
       [{ outcome: 'allowed', model: 'unknown' }, 6],
     ]);
     const events = (await reader.metric(METRIC_EVENTS))!.dataPoints.map((p) => [p.attributes, p.value]);

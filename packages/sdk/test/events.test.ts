@@ -264,13 +264,13 @@ describe('payload, previews and listener', () => {
   });
 
   it('request_completed counts the request by outcome and model, and its cost', async () => {
-    h.events.requestCompleted({ model: 'm1', promptTokens: 1, completionTokens: 1, latencyMs: 1, costUsd: 0.5, blocked: false });
-    h.events.requestCompleted({ model: 'm1', promptTokens: 1, completionTokens: 1, latencyMs: 1, costUsd: 0.25, blocked: true });
+    h.events.requestCompleted({ model: 'gpt-4o', promptTokens: 1, completionTokens: 1, latencyMs: 1, costUsd: 0.5, blocked: false });
+    h.events.requestCompleted({ model: 'gpt-4o', promptTokens: 1, completionTokens: 1, latencyMs: 1, costUsd: 0.25, blocked: true });
     const requests = await h.reader.metric(METRIC_REQUESTS);
     const byOutcome = Object.fromEntries(requests!.dataPoints.map((p) => [p.attributes.outcome, p.value]));
     expect(byOutcome).toEqual({ allowed: 1, blocked: 1 });
     const cost = await h.reader.metric(METRIC_COST);
-    expect(cost!.dataPoints[0]!.attributes).toEqual({ model: 'm1' });
+    expect(cost!.dataPoints[0]!.attributes).toEqual({ model: 'gpt-4o' });
     expect(cost!.dataPoints[0]!.value).toBeCloseTo(0.75);
   });
 });

@@ -8,13 +8,14 @@ import {
   METRIC_GEN_AI_OPERATION_DURATION,
   METRIC_GEN_AI_TOKEN_USAGE,
   METRIC_GUARDRAIL_DURATION,
+  METRIC_COST,
   METRIC_REQUESTS,
   type SecurityEvent,
 } from '@llmsec/core';
 import { LlmsecMetrics } from '../src/metrics.ts';
 import { TestMetricReader } from './harness.ts';
 
-function setup(options: { maxLayers?: number; maxModels?: number } = {}) {
+function setup(options: { maxLayers?: number } = {}) {
   const reader = new TestMetricReader();
   const provider = new MeterProvider({ readers: [reader] });
   const metrics = new LlmsecMetrics({ meter: provider.getMeter('t'), ...options });
@@ -46,17 +47,42 @@ describe('LlmsecMetrics', () => {
     ]);
   });
 
-  it('folds layers and models past the cap into "other"', async () => {
-    const { reader, metrics } = setup({ maxLayers: 3, maxModels: 2 });
-    for (let i = 0; i < 10; i++) {
-      metrics.recordEvent(ev({ metadata: { guardrail_layer: `layer-${i}` } }));
-      metrics.recordRequest({ outcome: 'allowed', model: `model-${i}` });
-    }
+  it('folds layers past the cap into "other"', async () => {
+    const { reader, metrics } = setup({ maxLayers: 3 });
+    for (let i = 0; i < 10; i++) metrics.recordEvent(ev({ metadata: { guardrail_layer: `layer-${i}` } }));
     const layers = new Set((await reader.metric(METRIC_EVENTS))!.dataPoints.map((p) => p.attributes.layer));
     expect(layers).toEqual(new Set(['layer-0', 'layer-1', 'layer-2', 'other']));
+  });
+
+  it('model labels are the price table models: junk names, first or not, are "other" and cannot push real models out', async () => {
+    const { reader, metrics } = setup();
+    // An attacker's client sends many invented model names first...
+    for (let i = 0; i < 1000; i++) metrics.recordRequest({ outcome: 'allowed', model: `junk-${i}` });
+    // ...then real traffic: dated ids map to their table key, provider prefixes are ignored.
+    metrics.recordRequest({ outcome: 'allowed', model: 'gpt-4o-mini-2024-07-18' });
+    metrics.recordRequest({ outcome: 'allowed', model: 'openai/gpt-4o-mini' });
+    metrics.recordRequest({ outcome: 'allowed', model: 'claude-sonnet-4-5-20250929' });
+    metrics.recordCost({ model: 'gpt-4o-mini', usd: 0.5 });
+    metrics.recordCost({ model: 'constructor', usd: 0.5 });
+    metrics.recordTokenUsage({ tokens: 5, tokenType: 'input', operation: 'chat', provider: 'openai', model: 'x'.repeat(5000) });
     const requests = (await reader.metric(METRIC_REQUESTS))!.dataPoints;
-    expect(new Set(requests.map((p) => p.attributes.model))).toEqual(new Set(['model-0', 'model-1', 'other']));
-    expect(requests.find((p) => p.attributes.model === 'other')!.value).toBe(8);
+    expect(Object.fromEntries(requests.map((p) => [p.attributes.model, p.value]))).toEqual({ other: 1000, 'gpt-4o-mini': 2, 'claude-sonnet-4-5': 1 });
+    const cost = (await reader.metric(METRIC_COST))!.dataPoints.map((p) => p.attributes.model);
+    expect(cost.sort()).toEqual(['gpt-4o-mini', 'other']);
+    const tokens = (await reader.metric(METRIC_GEN_AI_TOKEN_USAGE))!.dataPoints.map((p) => p.attributes['gen_ai.request.model']);
+    expect(tokens).toEqual(['other']);
+  });
+
+  it('knownModels: an operator price table labels its own models', async () => {
+    const reader = new TestMetricReader();
+    const metrics = new LlmsecMetrics({
+      meter: new MeterProvider({ readers: [reader] }).getMeter('t'),
+      knownModels: { 'acme-large': { inputPerMTokUsd: 1, outputPerMTokUsd: 2 } },
+    });
+    metrics.recordRequest({ outcome: 'allowed', model: 'acme-large-v2' });
+    metrics.recordRequest({ outcome: 'allowed', model: 'gpt-4o' });
+    const models = (await reader.metric(METRIC_REQUESTS))!.dataPoints.map((p) => p.attributes.model);
+    expect(models.sort()).toEqual(['acme-large', 'other']);
   });
 
   it('unknown request outcomes become "other"', async () => {

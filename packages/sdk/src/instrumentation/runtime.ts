@@ -70,7 +70,10 @@ export class LlmRuntime {
     this.metricsOption =
       options.metrics ??
       (options.meterProvider !== undefined
-        ? new LlmsecMetrics({ meter: options.meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) })
+        ? new LlmsecMetrics({
+            meter: options.meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION),
+            knownModels: this.prices,
+          })
         : undefined);
     this.eventsValue = options.events;
   }
@@ -97,7 +100,7 @@ export class LlmRuntime {
     this.metricsValue ??=
       this.metricsOption ??
       (this.eventsValue instanceof SecurityEvents ? this.eventsValue.metrics : undefined) ??
-      new LlmsecMetrics();
+      new LlmsecMetrics({ knownModels: this.prices });
     return this.metricsValue;
   }
 
