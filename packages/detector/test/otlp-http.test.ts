@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { JsonLogsSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOtlpHttpHandler } from '../src/otlp/http-handler.ts';
 import { llmsecLogRecords, post, RecordingIngest, startHttp, type TestHttpServer } from './otlp-support.ts';
 import { decodeStatus } from './otlp-status.ts';
 
@@ -224,6 +225,50 @@ describe('OTLP/HTTP hostile input', () => {
       const res = await post(logsUrl(), body, PROTO);
       expect([200, 400]).toContain(res.status);
       if (res.status === 400) expect(decodeStatus(res.body).code).toBe(3);
+    }
+  });
+});
+
+describe('OTLP/HTTP in-flight byte budget', () => {
+  it('refuses with 429 + Retry-After while other bodies hold the budget, and every outcome gives its bytes back', async () => {
+    const small = await startHttp({
+      ingest,
+      maxBodyBytes: 64 * 1024,
+      maxDecompressedBytes: 64 * 1024,
+      maxInflightBytes: 128 * 1024,
+      bodyTimeoutMs: 2_000,
+    });
+    const url = `${small.url}/v1/logs`;
+    try {
+      // Every kind of ending, twice over the budget in total: nothing may stay held.
+      for (let i = 0; i < 8; i++) {
+        expect((await post(url, goodProto, PROTO)).status).toBe(200);
+        expect((await post(url, goodProto.subarray(0, 100), PROTO)).status).toBe(400);
+        expect((await post(url, gzipSync(goodProto), { ...PROTO, 'Content-Encoding': 'gzip' })).status).toBe(200);
+        expect((await post(url, gzipSync(Buffer.alloc(200 * 1024)), { ...PROTO, 'Content-Encoding': 'gzip' })).status).toBe(413);
+        expect(await postChunked(url, Buffer.alloc(100 * 1024, 0x0a), PROTO)).toBe(413);
+      }
+      // Two senders hold 2 × 63 KiB of unfinished bodies: a third body does not fit.
+      const holders = [0, 1].map(() => {
+        const req = request(url, { method: 'POST', headers: { ...PROTO, 'Content-Length': String(64 * 1024) }, agent: false });
+        req.on('error', () => {});
+        req.write(Buffer.alloc(63 * 1024, 0x0a));
+        return req;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(goodProto.length).toBeGreaterThan(2 * 1024);
+      const refused = await post(url, goodProto, PROTO);
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(decodeStatus(refused.body)).toMatchObject({ code: 8, retryDelaySeconds: 1 });
+      for (const h of holders) h.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await post(url, goodProto, PROTO)).status).toBe(200);
+      expect(() => createOtlpHttpHandler({ ingest, maxBodyBytes: 1000, maxDecompressedBytes: 1000, maxInflightBytes: 1500 })).toThrow(
+        /maxInflightBytes/,
+      );
+    } finally {
+      await small.close();
     }
   });
 });

@@ -1,7 +1,8 @@
 // Reads one OTLP/HTTP request body under explicit caps: wire bytes (Content-Length checked
 // before reading, then counted as chunks arrive), decompressed bytes (a gzip bomb stops at the
 // cap, zlib's maxOutputLength), and a deadline for the whole body (a slow sender cannot hold
-// the request open). Never throws; every outcome is a value.
+// the request open), plus a budget shared by all requests in flight (wire and inflated bytes),
+// so many concurrent large bodies cannot add up past it. Never throws; every outcome is a value.
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
@@ -12,24 +13,47 @@ export interface BodyLimits {
   bodyTimeoutMs: number;
 }
 
-export type BodyResult =
-  | { ok: true; bytes: Buffer }
-  | { ok: false; reason: 'too_large' | 'timeout' | 'bad_gzip'; message: string }
-  | { ok: false; reason: 'aborted'; message: string };
+/** Bytes held by requests in flight, across the handler; a request over it is refused (busy). */
+export class InflightBudget {
+  used = 0;
+  readonly max: number;
 
-export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits): Promise<BodyResult> {
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.max) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+  }
+}
+
+/** `held`: bytes this request took from the budget; the caller releases them when done. */
+export type BodyResult =
+  | { ok: true; bytes: Buffer; held: number }
+  | { ok: false; reason: 'too_large' | 'timeout' | 'bad_gzip' | 'busy' | 'aborted'; message: string; held: number };
+
+export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits, budget: InflightBudget): Promise<BodyResult> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     return Promise.resolve({
       ok: false,
       reason: 'too_large',
       message: `body of ${declared} bytes exceeds the ${limits.maxBodyBytes}-byte limit`,
+      held: 0,
     });
   }
   return new Promise<BodyResult>((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let held = 0;
     let settled = false;
+    const busy = (): BodyResult => ({ ok: false, reason: 'busy', message: 'too many bytes in flight; retry later', held });
     const finish = (result: BodyResult): void => {
       if (settled) return;
       settled = true;
@@ -46,34 +70,46 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limits.maxBodyBytes) {
-        finish({ ok: false, reason: 'too_large', message: `body exceeds the ${limits.maxBodyBytes}-byte limit` });
+        finish({ ok: false, reason: 'too_large', message: `body exceeds the ${limits.maxBodyBytes}-byte limit`, held });
         return;
       }
+      if (!budget.take(chunk.length)) {
+        finish(busy());
+        return;
+      }
+      held += chunk.length;
       chunks.push(chunk);
     };
     const onEnd = (): void => {
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       if (!gzip) {
-        finish({ ok: true, bytes: raw });
+        finish({ ok: true, bytes: raw, held });
         return;
       }
       gunzip(raw, { maxOutputLength: limits.maxDecompressedBytes }, (err, out) => {
-        if (err === null) finish({ ok: true, bytes: out });
-        else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        if (settled) return; // timed out meanwhile: take nothing more from the budget
+        if (err === null) {
+          if (!budget.take(out.length)) finish(busy());
+          else {
+            held += out.length;
+            finish({ ok: true, bytes: out, held });
+          }
+        } else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
           finish({
             ok: false,
             reason: 'too_large',
             message: `decompressed body exceeds the ${limits.maxDecompressedBytes}-byte limit`,
+            held,
           });
-        } else finish({ ok: false, reason: 'bad_gzip', message: 'body is not valid gzip' });
+        } else finish({ ok: false, reason: 'bad_gzip', message: 'body is not valid gzip', held });
       });
     };
-    const onAbort = (): void => finish({ ok: false, reason: 'aborted', message: 'request aborted' });
+    const onAbort = (): void => finish({ ok: false, reason: 'aborted', message: 'request aborted', held });
     const onClose = (): void => {
       if (!req.complete) onAbort();
     };
     const timer = setTimeout(
-      () => finish({ ok: false, reason: 'timeout', message: `body not received within ${limits.bodyTimeoutMs} ms` }),
+      () => finish({ ok: false, reason: 'timeout', message: `body not received within ${limits.bodyTimeoutMs} ms`, held }),
       limits.bodyTimeoutMs,
     );
     timer.unref();

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
-import { readBody, type BodyLimits } from './http-body.ts';
+import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import {
   GrpcCode,
@@ -19,7 +19,7 @@ import {
   type Signal,
   type WireFormat,
 } from './responses.ts';
-import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './types.ts';
+import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver, ReceiveReport } from './types.ts';
 
 export interface OtlpHttpHandlerOptions {
   ingest: OtlpIngest;
@@ -38,6 +38,14 @@ export interface OtlpHttpHandlerOptions {
    * @default 10_000
    */
   bodyTimeoutMs?: number;
+  /**
+   * Bytes all requests in flight may hold together (wire bytes as they arrive, plus the
+   * inflated body of gzip requests); a request that would go over gets 429 with Retry-After: 1,
+   * so many concurrent large bodies cannot exhaust memory. At least maxBodyBytes +
+   * maxDecompressedBytes.
+   * @default max(128 MiB, 2 × (maxBodyBytes + maxDecompressedBytes))
+   */
+  maxInflightBytes?: number;
   /** Caps applied while decoding (records, attributes, string lengths, nesting). */
   limits?: DecodeLimits;
   /** Told how each export request ended (for metrics). */
@@ -57,11 +65,19 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     maxDecompressedBytes: options.maxDecompressedBytes ?? 4 * maxBodyBytes,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
   };
-  for (const [name, value] of Object.entries(body)) {
+  const perRequest = body.maxBodyBytes + body.maxDecompressedBytes;
+  const maxInflightBytes = options.maxInflightBytes ?? Math.max(128 * MiB, 2 * perRequest);
+  for (const [name, value] of Object.entries({ ...body, maxInflightBytes })) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new Error(`createOtlpHttpHandler: ${name} must be a positive integer, got ${String(value)}`);
     }
   }
+  if (maxInflightBytes < perRequest) {
+    throw new Error(
+      `createOtlpHttpHandler: maxInflightBytes (${maxInflightBytes}) must be at least maxBodyBytes + maxDecompressedBytes (${perRequest})`,
+    );
+  }
+  const budget = new InflightBudget(maxInflightBytes);
   const limits = resolveDecodeLimits(options.limits);
   const { ingest, observer } = options;
 
@@ -90,7 +106,21 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       report({ ...base, outcome: 'unsupported' });
       return;
     }
-    const got = await readBody(req, encoding === 'gzip', body);
+    const got = await readBody(req, encoding === 'gzip', body, budget);
+    try {
+      answer(res, signal, format, got, base);
+    } finally {
+      budget.release(got.held);
+    }
+  }
+
+  function answer(
+    res: ServerResponse,
+    signal: Signal,
+    format: WireFormat,
+    got: BodyResult,
+    base: Omit<ReceiveReport, 'outcome'>,
+  ): void {
     if (!got.ok) {
       if (got.reason === 'aborted') {
         res.destroy();
@@ -98,6 +128,9 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       } else if (got.reason === 'too_large') {
         sendStatus(res, 413, format, GrpcCode.RESOURCE_EXHAUSTED, got.message);
         report({ ...base, outcome: 'too_large' });
+      } else if (got.reason === 'busy') {
+        sendStatus(res, 429, format, GrpcCode.RESOURCE_EXHAUSTED, got.message, { 'Retry-After': '1' }, 1);
+        report({ ...base, outcome: 'overloaded' });
       } else if (got.reason === 'timeout') {
         sendStatus(res, 408, format, GrpcCode.DEADLINE_EXCEEDED, got.message);
         report({ ...base, outcome: 'timeout' });
