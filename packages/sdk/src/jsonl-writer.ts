@@ -22,7 +22,9 @@ export class JsonlEventWriter {
   /** We end streams we opened (files), never stdout or a caller's stream. */
   private readonly ownsStream: boolean;
   private readonly maxPending: number;
+  /** Lines waiting for 'drain': read from `head` on (no shift(): each would move the whole array). */
   private pending: string[] = [];
+  private head = 0;
   private waitingForDrain = false;
   private broken = false;
   private closed: Promise<void> | undefined;
@@ -77,7 +79,7 @@ export class JsonlEventWriter {
       return;
     }
     if (this.waitingForDrain) {
-      if (this.pending.length >= this.maxPending) this.drop(1, 'queue_full');
+      if (this.pending.length - this.head >= this.maxPending) this.drop(1, 'queue_full');
       else this.pending.push(line);
       return;
     }
@@ -138,16 +140,28 @@ export class JsonlEventWriter {
 
   private readonly onDrain = (): void => {
     this.waitingForDrain = false;
-    while (this.pending.length > 0 && !this.waitingForDrain && !this.broken) {
-      this.writeLine(this.pending.shift() as string);
+    const lines = this.pending;
+    while (this.head < lines.length && !this.waitingForDrain && !this.broken) {
+      const line = lines[this.head] as string;
+      lines[this.head++] = ''; // let the written line be collected
+      this.writeLine(line);
+    }
+    if (this.head === lines.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= lines.length) {
+      // Waiting again with most of the array written: keep only the rest (amortised linear).
+      this.pending = lines.slice(this.head);
+      this.head = 0;
     }
   };
 
   private readonly onError = (err: unknown): void => {
     // A file that cannot be written (disk full, permissions) stops the log, not the app.
     this.broken = true;
-    this.drop(this.pending.length, 'write_failed');
+    this.drop(this.pending.length - this.head, 'write_failed');
     this.pending = [];
+    this.head = 0;
     reportTelemetryError('jsonl', err);
   };
 

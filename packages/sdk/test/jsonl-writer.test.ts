@@ -82,3 +82,35 @@ describe('JsonlEventWriter', () => {
     expect(() => new JsonlEventWriter({ destination: { path: '' } })).toThrow(/path/);
   });
 });
+
+describe('JsonlEventWriter queue', () => {
+  it('drains a long backlog over many drain cycles in order, without losing or repeating a line', async () => {
+    const { EventEmitter } = await import('node:events');
+    // A stream that takes 1,500 lines per drain cycle, then applies backpressure again.
+    const written: string[] = [];
+    let budget = 0;
+    const stream = Object.assign(new EventEmitter(), {
+      write(line: string): boolean {
+        written.push(line);
+        budget--;
+        return budget > 0;
+      },
+      end(cb: () => void): void {
+        cb();
+      },
+    });
+    const writer = new JsonlEventWriter({ destination: stream as unknown as Writable, maxPending: 100_000 });
+    writer.write(event(0)); // budget 0 -> backpressure from the first line on
+    for (let i = 1; i <= 50_000; i++) writer.write(event(i));
+    expect(written).toHaveLength(1);
+    while (written.length < 50_001) {
+      const before = written.length;
+      budget = 1500;
+      stream.emit('drain');
+      expect(written.length - before).toBe(1500 > 50_001 - before ? 50_001 - before : 1500);
+    }
+    expect(writer.dropped).toBe(0);
+    expect(writer.written).toBe(50_001);
+    expect(written.map((l) => (JSON.parse(l) as { user_id: string }).user_id)).toEqual(Array.from({ length: 50_001 }, (_, i) => `u${i}`));
+  });
+});
