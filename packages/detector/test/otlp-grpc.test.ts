@@ -102,6 +102,43 @@ describe('OTLP/gRPC receiver', () => {
     expect(reports.at(-1)).toMatchObject({ transport: 'grpc', signal: 'logs', outcome: 'invalid' });
   });
 
+  it('fuzz and deep nesting: INVALID_ARGUMENT or OK, never INTERNAL, a hang or a crash', async () => {
+    let seed = 777;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    await withClient(async (client) => {
+      for (let i = 0; i < 100; i++) {
+        let body: Buffer;
+        if (i % 2 === 0) body = Buffer.from(Uint8Array.from({ length: 1 + rand(1500) }, () => rand(256)));
+        else {
+          body = Buffer.from(good);
+          for (let k = 0; k < 1 + rand(6); k++) body[rand(body.length)] = rand(256);
+        }
+        const res = await exportLogs(client, body);
+        if (res.error !== undefined) expect(res.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      }
+      // An AnyValue array nested 200 deep inside a log record attribute.
+      const ld = (field: number, payload: Buffer): Buffer => {
+        const header: number[] = [(field << 3) | 2];
+        let len = payload.length;
+        while (len >= 0x80) {
+          header.push((len & 0x7f) | 0x80);
+          len >>>= 7;
+        }
+        header.push(len);
+        return Buffer.concat([Uint8Array.from(header), payload]);
+      };
+      let value = Buffer.from([0x0a, 0x01, 0x78]);
+      for (let d = 0; d < 200; d++) value = ld(5, ld(1, value));
+      const kv = Buffer.concat([ld(1, Buffer.from('k')), ld(2, value)]);
+      const deep = await exportLogs(client, ld(1, ld(2, ld(2, ld(6, kv)))));
+      expect(deep.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(deep.error?.details).toMatch(/maxDepth/);
+    });
+  });
+
   it('RESOURCE_EXHAUSTED over the message size cap, and for a gzip bomb', async () => {
     await withClient(async (client) => {
       const big = await exportLogs(client, Buffer.alloc(1024 * 1024, 0x0a));

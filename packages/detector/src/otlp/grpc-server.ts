@@ -23,6 +23,12 @@ export interface OtlpGrpcServerOptions {
    * @default 4 MiB (gRPC's own default)
    */
   maxReceiveMessageBytes?: number;
+  /**
+   * Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): with the message
+   * size cap, bounds the memory one sender can tie up.
+   * @default 100
+   */
+  maxConcurrentStreams?: number;
   limits?: DecodeLimits;
   observer?: ReceiveObserver;
   /**
@@ -62,6 +68,10 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const requestedPort = options.port ?? 4317;
   const maxBytes = options.maxReceiveMessageBytes ?? 4 * MiB;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
+  const maxConcurrentStreams = options.maxConcurrentStreams ?? 100;
+  if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
+    throw new Error(`startOtlpGrpcServer: maxConcurrentStreams must be a positive integer, got ${String(maxConcurrentStreams)}`);
+  }
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new Error(`startOtlpGrpcServer: maxReceiveMessageBytes must be a positive integer, got ${String(maxBytes)}`);
   }
@@ -122,6 +132,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': 1 * MiB,
+    'grpc.max_concurrent_streams': maxConcurrentStreams,
   });
   server.addService({ Export: exportMethod(LOGS_PATH) }, { Export: exportHandler('logs') });
   server.addService({ Export: exportMethod(TRACES_PATH) }, { Export: exportHandler('traces') });
