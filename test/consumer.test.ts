@@ -29,6 +29,17 @@ const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   devDependencies: Record<string, string>;
 };
 const pinned = (name: string): string => `${name}@${rootPackage.devDependencies[name]}`;
+/** What the packages' `engines` promise; the checks run on that oldest Node too (from npm's `node` package). */
+const ENGINES = (
+  JSON.parse(readFileSync(join(ROOT, 'packages', 'core', 'package.json'), 'utf8')) as {
+    engines: { node: string };
+  }
+).engines.node;
+const OLDEST_VERSION = (() => {
+  const m = /^>=(\d+)\.(\d+)(?:\.(\d+))?$/.exec(ENGINES);
+  if (!m) throw new Error(`engines.node ${ENGINES}: expected >=MAJOR.MINOR`);
+  return `${m[1]}.${m[2]}.${m[3] ?? 0}`;
+})();
 
 interface Run {
   code: number;
@@ -41,23 +52,29 @@ interface Run {
  * condition there), no npm_* variables of the `npm test` that started us (npm would read its
  * prefix and workspace from them), and the Node 24 binary first on the PATH.
  */
-function outsideEnv(): NodeJS.ProcessEnv {
+function outsideEnv(node: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key === 'NODE_OPTIONS' || key === 'NODE_PATH' || key.toLowerCase().startsWith('npm_')) continue;
     env[key] = value;
   }
   const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p !== '' && !p.startsWith(ROOT));
-  env.PATH = [dirname(NODE), ...path].join(delimiter);
+  env.PATH = [dirname(node), ...path].join(delimiter);
   return env;
 }
 
-async function run(command: string, args: string[], cwd: string, timeoutMs = 240_000): Promise<Run> {
+async function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  node = NODE,
+  timeoutMs = 240_000,
+): Promise<Run> {
   return await new Promise((resolve) => {
     execFile(
       command,
       args,
-      { cwd, env: outsideEnv(), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+      { cwd, env: outsideEnv(node), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -97,6 +114,7 @@ async function stage(dir: string): Promise<void> {
 
 let tmp: string;
 let app: string;
+let oldestNode: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'llmsec-consumer-'));
@@ -152,6 +170,22 @@ beforeAll(async () => {
     ),
     'npm install',
   );
+
+  const nodeDir = join(tmp, 'oldest-node');
+  await mkdir(nodeDir);
+  await writeFile(join(nodeDir, 'package.json'), JSON.stringify({ name: 'oldest-node', private: true }));
+  ok(
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', `node@${OLDEST_VERSION}`],
+      nodeDir,
+    ),
+    `npm install node@${OLDEST_VERSION}`,
+  );
+  oldestNode = realpathSync(join(nodeDir, 'node_modules', '.bin', 'node'));
+  expect(ok(await run(oldestNode, ['--version'], app, oldestNode), 'node --version').stdout.trim()).toBe(
+    `v${OLDEST_VERSION}`,
+  );
 }, 600_000);
 
 afterAll(async () => {
@@ -176,7 +210,7 @@ describe('the packages installed from their tarballs, outside the repository', (
         exports: Record<string, string | Record<string, string>>;
         engines: { node: string };
       };
-      expect(pkg.engines.node).toBe('>=22.15');
+      expect(pkg.engines.node).toBe(ENGINES);
       for (const [subpath, target] of Object.entries(pkg.exports)) {
         const targets = typeof target === 'string' ? { default: target } : target;
         for (const [condition, file] of Object.entries(targets)) {
@@ -185,23 +219,6 @@ describe('the packages installed from their tarballs, outside the repository', (
         }
       }
     }
-  });
-
-  it('works from ESM: instrumented OpenAI client against a local server, limiter, detection engine', async () => {
-    const events = join(app, 'events.jsonl');
-    // Started as the ESM instrumentation docs say, so the hook subpath is exercised too.
-    const r = ok(await run(NODE, ['--import', '@llmsec/sdk/hook', 'esm.mjs', events], app), 'esm.mjs');
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-      reply: string;
-      decisions: string[];
-      categories: string[];
-      alerts: string[];
-    };
-    expect(out.reply).toBe('hello from the local server');
-    expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
-    expect(out.categories[0]).toBe('request_completed:u-42');
-    expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
-    expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
   });
 
   it('runs the README\'s "Use it in your app" example as a user would type it', async () => {
@@ -217,20 +234,6 @@ describe('the packages installed from their tarballs, outside the repository', (
     expect(lines.map((l) => JSON.parse(l) as { category: string; user_id: string })).toEqual([
       expect.objectContaining({ category: 'guardrail_block', user_id: 'u-42' }),
     ]);
-  });
-
-  it('works from CommonJS (require of the ESM build)', async () => {
-    const r = ok(await run(NODE, ['cjs.cjs'], app), 'cjs.cjs');
-    expect(JSON.parse(r.stdout.trim())).toEqual({
-      roundTrip: 'evt-1',
-      redacted: 'mail me at [REDACTED:email]',
-      window: 300_000,
-      rules: expect.any(Number),
-      engine: 'function',
-      limiter: [true, false],
-      functions: ['function', 'function', 'function', 'function'],
-      events: 'function',
-    });
   });
 
   it('type-checks a strict TypeScript consumer against the published declarations', async () => {
@@ -264,12 +267,56 @@ describe('the packages installed from their tarballs, outside the repository', (
     expect(r.code).not.toBe(0);
     expect(r.stdout).toContain('broken.ts');
   });
+});
+
+// The same checks on Node 24 and on the oldest Node `engines` allows.
+describe.each([
+  ['Node 24 (the devDependency)', 'node24', () => NODE],
+  [`Node ${OLDEST_VERSION} (the engines minimum)`, 'oldest', () => oldestNode],
+])('the installed packages on %s', (_label, tag, nodeOf) => {
+  it('works from ESM: instrumented OpenAI client against a local server, limiter, detection engine', async () => {
+    const events = join(app, `events-${tag}.jsonl`);
+    // Started as the ESM instrumentation docs say, so the hook subpath is exercised too.
+    const r = ok(
+      await run(nodeOf(), ['--import', '@llmsec/sdk/hook', 'esm.mjs', events], app, nodeOf()),
+      'esm.mjs',
+    );
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      reply: string;
+      decisions: string[];
+      categories: string[];
+      alerts: string[];
+    };
+    expect(out.reply).toBe('hello from the local server');
+    expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
+    expect(out.categories[0]).toBe('request_completed:u-42');
+    expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
+    expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
+  });
+
+  it('works from CommonJS (require of the ESM build)', async () => {
+    const r = ok(await run(nodeOf(), ['cjs.cjs'], app, nodeOf()), 'cjs.cjs');
+    expect(JSON.parse(r.stdout.trim())).toEqual({
+      roundTrip: 'evt-1',
+      redacted: 'mail me at [REDACTED:email]',
+      window: 300_000,
+      rules: expect.any(Number),
+      engine: 'function',
+      limiter: [true, false],
+      functions: ['function', 'function', 'function', 'function'],
+      events: 'function',
+    });
+  });
 
   it('runs the installed llmsec command (npx) and replays the events the ESM script wrote', async () => {
-    const help = ok(await run('npx', ['--no-install', 'llmsec', '--help'], app), 'npx llmsec --help');
+    // `npx` and the bin's `#!/usr/bin/env node` find this runtime first on the PATH.
+    const help = ok(
+      await run('npx', ['--no-install', 'llmsec', '--help'], app, nodeOf()),
+      'npx llmsec --help',
+    );
     expect(help.stdout).toContain('usage: llmsec <command>');
     const replay = ok(
-      await run('npx', ['--no-install', 'llmsec', 'replay', 'events.jsonl'], app),
+      await run('npx', ['--no-install', 'llmsec', 'replay', `events-${tag}.jsonl`], app, nodeOf()),
       'llmsec replay',
     );
     const alerts = replay.stdout

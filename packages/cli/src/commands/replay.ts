@@ -19,6 +19,14 @@ import {
 } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
+/**
+ * CPU time of the main thread, for the summary line. `process.threadCpuUsage` is Node 23.9+;
+ * on Node 22 (which the package supports) this falls back to the whole process's CPU time.
+ */
+function cpuUsage(previous?: NodeJS.CpuUsage): NodeJS.CpuUsage {
+  return typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage(previous) : process.cpuUsage(previous);
+}
+
 const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
                      [--max-line-bytes N]
                      [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
@@ -232,7 +240,7 @@ async function replay(
   const input: Readable =
     args.file !== undefined ? createReadStream(args.file, { highWaterMark: 1 << 20 }) : io.stdin;
   const started = performance.now();
-  const cpuStart = process.threadCpuUsage();
+  const cpuStart = cpuUsage();
   let lines = 0;
   let events = 0;
   let malformed = 0;
@@ -283,7 +291,7 @@ async function replay(
   await engine.forceFlush();
   if (redis !== undefined) await engine.shutdown();
   const seconds = (performance.now() - started) / 1000;
-  const cpu = process.threadCpuUsage(cpuStart);
+  const cpu = cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
   if (args.format === 'table') out.write(formatAlertTable(tableRows));
