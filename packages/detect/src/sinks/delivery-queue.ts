@@ -3,6 +3,7 @@ import type { Clock, RandomSource } from '@llmsec/core';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { DeliveryError } from './http-post.ts';
 import type { RecordNotifications } from './notification-counter.ts';
+import { sinkErrors } from './sink-errors.ts';
 
 export interface DeliveryQueueOptions<T> {
   /** For messages only: where this queue delivers (credentials removed). */
@@ -160,7 +161,7 @@ export class DeliveryQueue<T> {
       () => this.afterAttempt(),
       (err: unknown) => {
         // attemptBatch handles its own errors; this is the funnel of last resort.
-        diag.error('llmsec alert sink: delivery loop error', err);
+        sinkErrors.report('delivery_loop', err);
         this.afterAttempt();
       },
     );
@@ -196,9 +197,12 @@ export class DeliveryQueue<T> {
         }
         return;
       }
-      // The target answered and refused the batch: sending it again cannot help.
-      diag.error(
-        `llmsec alert sink: ${target} rejected ${batch.length} notification(s): ${errorMessage(err)}`,
+      // The target answered and refused the batch: sending it again cannot help. Counted and
+      // logged once per episode (a receiver that rejects everything rejects every batch).
+      sinkErrors.report(
+        `delivery to ${target} (notifications rejected)`,
+        err,
+        err instanceof DeliveryError ? err.type : undefined,
       );
       record('failed', this.removeDelivered(batch));
       this.attempt = 0;
@@ -236,8 +240,10 @@ export class DeliveryQueue<T> {
     }
     if (expired > 0) {
       this.options.record('failed', expired);
-      diag.error(
-        `llmsec alert sink: gave up on ${expired} notification(s) to ${this.options.target} after ${this.options.maxRetryMs} ms`,
+      sinkErrors.report(
+        `delivery to ${this.options.target} (gave up after ${this.options.maxRetryMs} ms)`,
+        new Error(`${expired} notification(s) expired`),
+        'expired',
       );
     }
   }
