@@ -1,8 +1,8 @@
 /**
- * A metric label whose value set is capped. Layer, filter, tool and model names come from
- * configuration, not from users, but a misconfiguration (a model name built from user input,
- * say) must not turn into unbounded series: the first `maxValues` distinct values are kept
- * and every later one is reported as `other`.
+ * A metric label whose value set is capped. Layer, filter and tool names come from
+ * configuration, not from users, but a misconfiguration must not turn into unbounded series:
+ * the first `maxValues` distinct values are kept and every later one is reported as `other`.
+ * (Model names do come from clients: they are labelled by the price table, model-label.ts.)
  */
 export const OTHER_LABEL = 'other';
 const MAX_VALUE_CHARS = 64;
