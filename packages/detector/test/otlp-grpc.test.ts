@@ -130,7 +130,7 @@ describe('OTLP/gRPC receiver', () => {
         header.push(len);
         return Buffer.concat([Uint8Array.from(header), payload]);
       };
-      let value = Buffer.from([0x0a, 0x01, 0x78]);
+      let value: Buffer = Buffer.from([0x0a, 0x01, 0x78]);
       for (let d = 0; d < 200; d++) value = ld(5, ld(1, value));
       const kv = Buffer.concat([ld(1, Buffer.from('k')), ld(2, value)]);
       const deep = await exportLogs(client, ld(1, ld(2, ld(2, ld(6, kv)))));
