@@ -147,6 +147,21 @@ describe('docker-compose.yml wiring', () => {
       /otel-collector exporter otlp\/detector-test -> detector-test:4317: detector-test listens on 127\.0\.0\.1:4317/,
     ],
     [
+      'a load-balanced detector backend on a port it does not listen on',
+      variant(withDetector),
+      withFiles(reader, {
+        ...collectorVariant((config) => {
+          config.exporters['loadbalancing/detector-test'] = {
+            protocol: { otlp: { tls: { insecure: true } } },
+            resolver: { dns: { hostname: 'detector-test', port: 4319 } },
+          };
+          config.service.pipelines.logs.exporters.push('loadbalancing/detector-test');
+        }),
+        'detector-test:/etc/llmsec/detector.yaml': detectorConfig('0.0.0.0'),
+      }),
+      /exporter loadbalancing\/detector-test dns backend -> detector-test:4319: detector-test listens on 4317, 4318, not 4319/,
+    ],
+    [
       'a service nobody described',
       variant((c) => (c.services.mystery = { image: 'example/mystery:1.0' })),
       reader,

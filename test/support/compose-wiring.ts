@@ -306,7 +306,7 @@ function hostPortTarget(s: string, from: string): Target | undefined {
 
 interface CollectorConfig {
   receivers?: Record<string, { protocols?: Record<string, { endpoint?: string } | null> } | null>;
-  exporters?: Record<string, { endpoint?: string } | null>;
+  exporters?: Record<string, CollectorExporter | null>;
   extensions?: Record<string, { endpoint?: string } | null>;
   service?: {
     telemetry?: {
@@ -314,6 +314,15 @@ interface CollectorConfig {
         readers?: Array<{ pull?: { exporter?: { prometheus?: { host?: string; port?: number } } } }>;
       };
     };
+  };
+}
+
+interface CollectorExporter {
+  endpoint?: string;
+  /** loadbalancing: the backends, by static list or DNS name, each spoken to as OTLP gRPC. */
+  resolver?: {
+    static?: { hostnames?: string[] };
+    dns?: { hostname?: string; port?: number | string };
   };
 }
 
@@ -337,6 +346,20 @@ function collectorModel(config: CollectorConfig, name: string): ServiceModel {
   }
   for (const [id, exporter] of Object.entries(config.exporters ?? {})) {
     const type = id.split('/')[0]!;
+    if (type === 'loadbalancing') {
+      // Backends without a port get the OTLP gRPC default, 4317.
+      for (const h of exporter?.resolver?.static?.hostnames ?? []) {
+        push(targets, hostPortTarget(h.includes(':') ? h : `${h}:4317`, `${name} exporter ${id} backend`));
+      }
+      const dns = exporter?.resolver?.dns;
+      if (dns?.hostname !== undefined) {
+        push(
+          targets,
+          hostPortTarget(`${dns.hostname}:${dns.port ?? 4317}`, `${name} exporter ${id} dns backend`),
+        );
+      }
+      continue;
+    }
     const endpoint = exporter?.endpoint;
     if (endpoint === undefined) continue;
     if (type === 'prometheus') {
