@@ -3,7 +3,7 @@
 // and encoded by the real OTel protobuf encoder (otlp-transformer's ProtobufLogsSerializer),
 // i.e. the bytes an OTLP/HTTP protobuf exporter sends, in batches of `batch` records.
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { eventToAttributes, type SecurityEvent } from '@llmsec/core';
@@ -11,6 +11,8 @@ import { TrafficGenerator } from '../detect/gen.ts';
 
 export interface Fixtures {
   bodies: Uint8Array[];
+  /** The same requests as OTLP/JSON (otlp-transformer's JsonLogsSerializer). */
+  jsonBodies: Uint8Array[];
   events: { event: SecurityEvent; t: number }[];
   records: number;
 }
@@ -26,6 +28,7 @@ export function buildFixtures(batches: number, batch: number, users: number): Fi
   });
   const logger = provider.getLogger('@llmsec/sdk');
   const bodies: Uint8Array[] = [];
+  const jsonBodies: Uint8Array[] = [];
   const events: Fixtures['events'] = [];
   for (let b = 0; b < batches; b++) {
     exporter.reset();
@@ -42,6 +45,7 @@ export function buildFixtures(batches: number, batch: number, users: number): Fi
       });
     }
     bodies.push(ProtobufLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())!);
+    jsonBodies.push(JsonLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())!);
   }
-  return { bodies, events, records: batches * batch };
+  return { bodies, jsonBodies, events, records: batches * batch };
 }

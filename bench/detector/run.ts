@@ -16,6 +16,7 @@ import type { SecurityEvent } from '@llmsec/core';
 import { DetectionEngine } from '@llmsec/detect';
 import { createOtlpHttpHandler } from '../../packages/detector/src/otlp/http-handler.ts';
 import { resolveDecodeLimits } from '../../packages/detector/src/otlp/limits.ts';
+import { decodeLogs } from '../../packages/detector/src/otlp/decode.ts';
 import { decodeLogsProto } from '../../packages/detector/src/otlp/proto-logs.ts';
 import { logRecordToEvent } from '../../packages/detector/src/otlp/to-event.ts';
 import { buildFixtures } from './fixtures.ts';
@@ -62,14 +63,15 @@ const { bodies, records } = fixtures;
 const bytes = bodies.reduce((n, b) => n + b.length, 0);
 console.log(
   `detector bench: ${fmt(records)} llmsec log records in ${BATCHES} OTLP/HTTP protobuf requests of ${BATCH} ` +
-    `(${fmt(bytes / BATCHES)} bytes each), ${USERS} users; best of ${REPEATS}; ${cpus().length} CPUs, ` +
+    `(${fmt(bytes / BATCHES)} bytes each; ${fmt(fixtures.jsonBodies.reduce((n, b) => n + b.length, 0) / BATCHES)} as OTLP/JSON), ${USERS} users; best of ${REPEATS}; ${cpus().length} CPUs, ` +
     `load average ${load0.map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`,
 );
 
-// Same output from both decoders, and every record back to the event it was made from.
+// Same output from all three decoders, and every record back to the event it was made from.
 const ours = bodies.map((b) => decodeLogsProto(b, limits));
 for (let i = 0; i < bodies.length; i += 17) {
   if (!isDeepStrictEqual(decodeLogsWithProtobufjs(bodies[i]!), ours[i])) throw new Error(`decoders differ on body ${i}`);
+  if (!isDeepStrictEqual(decodeLogs(fixtures.jsonBodies[i]!, 'json', limits), ours[i])) throw new Error(`JSON differs on body ${i}`);
 }
 const decodedEvents: { event: SecurityEvent; t: number }[] = [];
 for (const batch of ours) {
@@ -99,6 +101,10 @@ const decodeOurs = await measure(() => {
 
 const decodePbjs = await measure(() => {
   for (const b of bodies) decodeLogsWithProtobufjs(b);
+});
+
+const decodeJson = await measure(() => {
+  for (const b of fixtures.jsonBodies) decodeLogs(b, 'json', limits);
 });
 
 const decodeToEvent = await measure(() => {
@@ -210,6 +216,7 @@ const rows: [string, number, number | undefined][] = [
   ['engine alone, events already decoded (baseline)', perCpu(engineAlone), records / engineAlone.wall],
   ['decode only: schema-specific reader', perCpu(decodeOurs), records / decodeOurs.wall],
   ['decode only: protobufjs, same subset, same output', perCpu(decodePbjs), records / decodePbjs.wall],
+  ['decode only: OTLP/JSON (JSON.parse + mapping), same requests', perCpu(decodeJson), records / decodeJson.wall],
   ['decode + to SecurityEvent', perCpu(decodeToEvent), records / decodeToEvent.wall],
   ['end to end: handler in-process (no sockets) → engine', perCpu(handlerInProcess), records / handlerInProcess.wall],
   ['end to end: loopback HTTP → handler → engine (server thread CPU)', records / loopback!.serverCpu, records / loopback!.wall],
