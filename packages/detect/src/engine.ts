@@ -211,7 +211,8 @@ export class DetectionEngine {
         limits: {
           maxUsersPerAlert: this.maxUsersPerAlert,
           maxPending: state.maxPendingPerGroup,
-          recentIds: 128,
+          // Duplicates arrive close together (span event + log record, a retried export).
+          recentIds: 32,
         },
         fallback: this.fallback,
         deliver: (alert) => this.alerts.deliver(alert),

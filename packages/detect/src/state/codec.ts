@@ -5,8 +5,8 @@ import { Ring } from '../ring.ts';
  * objects the in-memory conditions keep (rings, maps, arrays, a few numbers), so the shared
  * engine runs the same condition code as the in-memory one and cannot drift from it.
  *
- * JSON with four tags: a Ring as its live entries only (oldest first, so a restored ring is
- * the same window with its storage compacted), a Map as its entries, the non-finite numbers
+ * JSON with four tags: a Ring as its live entries only (oldest first, times as deltas, so a
+ * restored ring is the same window with its storage compacted), a Map as its entries, the non-finite numbers
  * the states use as sentinels (NaN, ±Infinity), and `undefined` (a missing trace id) as null.
  * Conditions never store null, so null can stand for undefined.
  */
@@ -35,9 +35,13 @@ function ringTag(r: Ring): RingTag {
   const traces: unknown[] | 0 = r.traces ? new Array<unknown>(n) : 0;
   const values: number[] | 0 = r.values ? new Array<number>(n) : 0;
   const users: string[] | 0 = r.users ? new Array<string>(n) : 0;
+  // Times as deltas from the previous entry (the first from 0): small integers, a third of
+  // the text of epoch milliseconds.
+  let prev = 0;
   for (let k = 0; k < n; k++) {
     const i = r.at(k);
-    times[k] = r.times[i]!;
+    times[k] = r.times[i]! - prev;
+    prev = r.times[i]!;
     if (ids) ids[k] = r.ids![i]!;
     if (traces) traces[k] = r.traces![i] ?? null;
     if (values) values[k] = r.values![i]!;
@@ -56,10 +60,12 @@ function ringFrom(tag: RingTag['$R']): Ring {
     values: (flags & F_VALUES) !== 0,
     users: (flags & F_USERS) !== 0,
   });
+  let t = 0;
   for (let k = 0; k < times.length; k++) {
     const trace = traces ? traces[k] : undefined;
+    t += times[k]!;
     ring.push(
-      times[k]!,
+      t,
       ids ? ids[k]! : '',
       typeof trace === 'string' ? trace : undefined,
       values ? values[k]! : 0,

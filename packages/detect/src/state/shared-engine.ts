@@ -8,6 +8,7 @@ import {
   emptyBody,
   encodeBody,
   stepGroup,
+  type GroupBody,
   type GroupLimits,
   type RuleTable,
 } from './group-runner.ts';
@@ -64,8 +65,8 @@ interface Work {
   fromIndex: number | undefined;
 }
 
-/** Versioned state text of recently written groups: one round trip when nobody else wrote. */
-const CACHE_MAX = 10_000;
+/** Encoded bytes of the cached group states (decoded objects take a few times that). */
+const CACHE_BYTES = 16 * 1024 * 1024;
 const MAX_ATTEMPTS = 50;
 const SWEEP_LIMIT = 256;
 
@@ -80,7 +81,13 @@ export class SharedEngine {
   private readonly state: RedisDetectionState;
   private queue: { t: number; event: SecurityEvent }[] = [];
   private queueHead = 0;
-  private readonly cache = new Map<string, { v: number; text: string }>();
+  /**
+   * Decoded state of the groups this process wrote last, by version: when nobody else wrote a
+   * group since, the next batch steps it without a read or a decode, in one round trip.
+   * Bounded by the size of their encoded text (CACHE_BYTES).
+   */
+  private readonly cache = new Map<string, { v: number; body: GroupBody; bytes: number }>();
+  private cacheBytes = 0;
   /** Groups this process left events pending in: key -> newest pending time. */
   private readonly pending = new Map<string, { table: RuleTable; until: number }>();
   private running: Promise<void> | undefined;
@@ -322,16 +329,19 @@ export class SharedEngine {
   ): Promise<void> {
     const { state, limits } = this.o;
     const cached = w.events.length > 0 ? this.cache.get(w.key) : undefined;
+    if (cached !== undefined) this.forget(w.key);
     // Events for a group: guess from the cache (or an empty group). Releases and sweeps read first.
     let expected = w.events.length > 0 ? (cached?.v ?? 0) : -1;
-    let text: string | undefined = cached?.text;
+    let text: string | undefined;
+    let known: GroupBody | undefined = cached?.body;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (expected < 0) {
         const [, cur] = await state.cas(w.key, -1, '', 1);
         if (cur === '') return; // expired or never written: nothing to release or resolve
         [expected, text] = splitVersion(String(cur));
       }
-      const body = text !== undefined ? decodeBody(text) : emptyBody(w.group!);
+      const body = known ?? (text !== undefined ? decodeBody(text) : emptyBody(w.group!));
+      known = undefined;
       const before = new Set(Object.keys(body.i));
       const step = stepGroup(w.table, body, w.events, watermark, limits);
       if (!step.changed) {
@@ -341,7 +351,7 @@ export class SharedEngine {
       const next = encodeBody(step.body);
       const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
-        this.remember(w.key, Number(reply), next);
+        this.remember(w.key, Number(reply), step.body, next.length);
         this.o.counts.droppedLate += step.late;
         if (step.late > 0) this.o.lateCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
@@ -354,8 +364,8 @@ export class SharedEngine {
         this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
         return;
       }
-      this.stats.conflicts++;
-      this.cache.delete(w.key);
+      // A cached version that lost is a conflict; a first guess at a group written before is a read.
+      if (attempt > 0 || cached !== undefined) this.stats.conflicts++;
       if (reply === '') {
         expected = 0;
         text = undefined;
@@ -397,13 +407,20 @@ export class SharedEngine {
     }
   }
 
-  private remember(key: string, v: number, text: string): void {
-    this.cache.delete(key);
-    if (this.cache.size >= CACHE_MAX) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+  private remember(key: string, v: number, body: GroupBody, bytes: number): void {
+    this.forget(key);
+    while (this.cacheBytes + bytes > CACHE_BYTES && this.cache.size > 0) {
+      this.forget(this.cache.keys().next().value!);
     }
-    this.cache.set(key, { v, text });
+    this.cache.set(key, { v, body, bytes });
+    this.cacheBytes += bytes;
+  }
+
+  private forget(key: string): void {
+    const entry = this.cache.get(key);
+    if (entry === undefined) return;
+    this.cache.delete(key);
+    this.cacheBytes -= entry.bytes;
   }
 
   /** Redis failed: this batch and what follows go to the fallback engine until a probe answers. */
@@ -423,6 +440,7 @@ export class SharedEngine {
     this.queueHead = 0;
     this.stats.queued = 0;
     this.cache.clear();
+    this.cacheBytes = 0;
     for (const e of batch) this.toFallback(e);
     for (const e of rest) this.toFallback(e);
     if (this.finalRequested) this.o.fallback.flush();

@@ -1,0 +1,160 @@
+// Shared detection state benchmark (`npm run bench:detect:redis [-- --quick]`): one local
+// redis-server started here; events per second through DetectionEngine on the Redis state at
+// 1, 1,000 and 100,000 active groups (users), next to the in-memory engine on the same events
+// and next to the raw EVALSHA ceiling of a trivial one-key script on the same Redis and client
+// (pipelined the same way, one call per event); Redis bytes per active user. All in one run, so
+// the ratios compare like with like on a shared machine.
+import { loadavg, cpus } from 'node:os';
+import { Redis } from 'ioredis';
+import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
+import { startRedis } from '../../test/support/redis.ts';
+import { TrafficGenerator, type Timed } from './gen.ts';
+
+const QUICK = process.argv.includes('--quick');
+const BATCH = 2_000;
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function table(headers: string[], rows: (string | number)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  for (const r of cells)
+    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  console.log('');
+}
+
+function events(users: number, total: number): Timed[] {
+  const gen = new TrafficGenerator({
+    seed: 5,
+    users,
+    stepMs: 20,
+    attackerEvery: 20,
+    userPrefix: 'bench-user',
+  });
+  return Array.from({ length: total }, () => gen.next());
+}
+
+function memoryRate(stream: Timed[]): number {
+  const engine = new DetectionEngine({ onAlert: () => {} });
+  const start = performance.now();
+  for (const { event, t } of stream) engine.ingest(event, t);
+  engine.flush();
+  return stream.length / ((performance.now() - start) / 1000);
+}
+
+async function redisRate(
+  redis: Redis,
+  stream: Timed[],
+  ruleset: string,
+): Promise<{ rate: number; conflicts: number }> {
+  const engine = new DetectionEngine({
+    onAlert: () => {},
+    state: new RedisDetectionState({ redis, ruleset, batchSize: BATCH, commandTimeoutMs: 5_000 }),
+  });
+  const start = performance.now();
+  // Fed as a service would be: a batch's worth at a time, the flusher shipping in between.
+  for (let i = 0; i < stream.length; i += BATCH) {
+    for (let k = i; k < Math.min(i + BATCH, stream.length); k++)
+      engine.ingest(stream[k]!.event, stream[k]!.t);
+    await engine.forceFlush();
+  }
+  engine.flush();
+  await engine.forceFlush();
+  const seconds = (performance.now() - start) / 1000;
+  const stats = engine.stats;
+  await engine.shutdown();
+  if (stats.state?.mode !== 'shared')
+    throw new Error(`the engine went ${stats.state?.mode}: the figures would be local`);
+  return { rate: stream.length / seconds, conflicts: stats.state.conflicts };
+}
+
+/** The ceiling: a trivial one-key script by EVALSHA, BATCH calls in flight at a time, keys spread like groups. */
+async function evalshaCeiling(redis: Redis, calls: number, keys: number): Promise<number> {
+  const client = redis as Redis & { benchTrivial(key: string, arg: string): Promise<number> };
+  const start = performance.now();
+  for (let i = 0; i < calls; i += BATCH) {
+    const batch: Promise<number>[] = [];
+    for (let k = i; k < Math.min(i + BATCH, calls); k++)
+      batch.push(client.benchTrivial(`bench:{g${k % keys}}`, '1'));
+    await Promise.all(batch);
+  }
+  return calls / ((performance.now() - start) / 1000);
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+}
+
+const server = await startRedis();
+// Auto-pipelining: the commands of one flush go out in one socket write per tick (both contenders share the client).
+const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+redis.defineCommand('benchTrivial', { numberOfKeys: 1, lua: 'return 1' });
+try {
+  const info = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const cells = QUICK
+    ? [
+        { groups: 1, total: 20_000 },
+        { groups: 1_000, total: 20_000 },
+        { groups: 100_000, total: 100_000 },
+      ]
+    : [
+        { groups: 1, total: 100_000 },
+        { groups: 1_000, total: 100_000 },
+        { groups: 100_000, total: 300_000 },
+      ];
+  console.log(
+    `bench:detect:redis: redis-server ${info} on 127.0.0.1 (started here), node ${process.version}, ${cpus().length} CPUs, ` +
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at start; default rules, batches of ${BATCH}${QUICK ? ', --quick' : ''}\n`,
+  );
+  const rows: (string | number)[][] = [];
+  let bytesPerUser = 0;
+  for (const { groups, total } of cells) {
+    const stream = events(groups, total);
+    const active = new Set(stream.map((e) => e.event.user_id)).size;
+    await redis.flushall();
+    const memBefore = await usedMemory(redis);
+    const mem = memoryRate(stream);
+    const shared = await redisRate(redis, stream, `bench-${groups}`);
+    if (groups === cells[cells.length - 1]!.groups)
+      bytesPerUser = ((await usedMemory(redis)) - memBefore) / active;
+    const ceiling = await evalshaCeiling(redis, total, active);
+    rows.push([
+      `${fmt(active)} active groups`,
+      fmt(total),
+      fmt(mem),
+      fmt(shared.rate),
+      fmt(ceiling),
+      (shared.rate / ceiling).toFixed(2),
+      (shared.rate / mem).toFixed(3),
+      fmt(shared.conflicts),
+    ]);
+  }
+  table(
+    [
+      'cell',
+      'events',
+      'memory ev/s',
+      'redis state ev/s',
+      'EVALSHA ceiling calls/s',
+      'state / ceiling',
+      'state / memory',
+      'conflicts',
+    ],
+    rows,
+  );
+  console.log(
+    `Redis bytes per active user (used_memory delta / distinct users, ${fmt(cells[cells.length - 1]!.groups)}-group cell): ${fmt(bytesPerUser)}`,
+  );
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at end`,
+  );
+} finally {
+  redis.disconnect();
+  await server.stop();
+}
