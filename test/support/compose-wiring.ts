@@ -108,6 +108,8 @@ export function hostPathOf(root: string, svc: ComposeService, containerPath: str
 interface ServiceModel {
   listeners: Listener[];
   targets: Target[];
+  /** Addresses the model could not read: reported, never skipped silently. */
+  problems?: string[];
 }
 
 type Model = (name: string, svc: ComposeService, read: FileReader) => ServiceModel;
@@ -337,6 +339,7 @@ const OTLP_DEFAULTS: Record<string, string> = { grpc: 'localhost:4317', http: 'l
 function collectorModel(config: CollectorConfig, name: string): ServiceModel {
   const listeners: Listener[] = [];
   const targets: Target[] = [];
+  const problems: string[] = [];
   for (const [id, receiver] of Object.entries(config.receivers ?? {})) {
     if (id.split('/')[0] !== 'otlp') continue;
     for (const [protocol, settings] of Object.entries(receiver?.protocols ?? {})) {
@@ -365,14 +368,16 @@ function collectorModel(config: CollectorConfig, name: string): ServiceModel {
     if (type === 'prometheus') {
       const hp = splitHostPort(endpoint);
       if (hp) listeners.push({ ...hp, what: `exporter ${id}` });
-    } else if (type === 'otlp') {
-      // gRPC exporter: host:port, or a URL.
-      push(
-        targets,
-        hostPortTarget(endpoint, `${name} exporter ${id}`) ?? urlTarget(endpoint, `${name} exporter ${id}`),
-      );
     } else {
-      push(targets, urlTarget(endpoint, `${name} exporter ${id}`));
+      // gRPC (otlp): host:port, a gRPC name such as dns:///host:port, or a URL; others: a URL.
+      const from = `${name} exporter ${id}`;
+      const grpcName = endpoint.replace(/^dns:(\/\/[^/]*)?\//, '');
+      const target =
+        type === 'otlp'
+          ? (hostPortTarget(grpcName, from) ?? urlTarget(endpoint, from))
+          : urlTarget(endpoint, from);
+      if (target === undefined) problems.push(`${from}: cannot read the address in endpoint ${endpoint}`);
+      push(targets, target);
     }
   }
   const health = config.extensions?.health_check;
@@ -385,7 +390,7 @@ function collectorModel(config: CollectorConfig, name: string): ServiceModel {
     if (prom?.port !== undefined)
       listeners.push({ host: prom.host ?? 'localhost', port: prom.port, what: 'own metrics' });
   }
-  return { listeners, targets };
+  return { listeners, targets, problems };
 }
 
 function listMounted(service: string, dir: string, read: FileReader): string[] {
@@ -414,7 +419,9 @@ export function checkWiring(compose: ComposeFile, read: FileReader): string[] {
       continue;
     }
     try {
-      models.set(name, model(name, svc, read));
+      const built = model(name, svc, read);
+      models.set(name, built);
+      problems.push(...(built.problems ?? []));
     } catch (err) {
       problems.push(`${name}: ${(err as Error).message}`);
     }
