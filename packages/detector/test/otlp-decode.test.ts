@@ -47,17 +47,20 @@ describe('OTLP decoders', () => {
       spanProcessors: [new SimpleSpanProcessor({ exporter })],
     });
     const tracer = provider.getTracer('t');
-    const parent = tracer.startSpan('parent', { startTime: 1_000 });
-    parent.addEvent('llmsec.auth_failure', { 'llmsec.event.id': 'EVT-1', n: 2 ** 55, xs: [true, false] }, 1_100);
+    // Epoch times: the SDK reads a small number as a performance.now() offset.
+    const t0 = Date.parse('2026-11-22T10:00:00.000Z');
+    const parent = tracer.startSpan('parent', { startTime: t0 });
+    parent.addEvent('llmsec.auth_failure', { 'llmsec.event.id': 'EVT-1', n: 2 ** 55, xs: [true, false] }, t0 + 100);
     parent.setAttribute('neg', -(2 ** 60));
-    parent.end(2_000);
+    parent.end(t0 + 1_000);
     const spans = exporter.getFinishedSpans();
     const fromProto = decodeTraces(ProtobufTraceSerializer.serializeRequest(spans)!, 'protobuf', limits);
     const fromJson = decodeTraces(JsonTraceSerializer.serializeRequest(spans)!, 'json', limits);
     expect(fromJson).toEqual(fromProto);
     expect(fromProto[0]!.attributes.neg).toBe((-(2n ** 60n)).toString());
+    expect(fromProto[0]).toMatchObject({ startMs: t0, endMs: t0 + 1_000, name: 'parent', parentSpanId: '' });
     expect(fromProto[0]!.events[0]).toEqual({
-      timeMs: 1_100,
+      timeMs: t0 + 100,
       name: 'llmsec.auth_failure',
       attributes: { 'llmsec.event.id': 'EVT-1', n: (2n ** 55n).toString(), xs: [true, false] },
     });
