@@ -75,32 +75,67 @@ function ringFrom(tag: RingTag['$R']): Ring {
   return ring;
 }
 
-function replacer(_key: string, value: unknown): unknown {
-  if (value === undefined) return null;
-  if (typeof value === 'number') {
-    if (Number.isFinite(value)) return value;
-    return { $n: Number.isNaN(value) ? 'NaN' : value > 0 ? 'Inf' : '-Inf' };
+/**
+ * A copy of `value` that plain JSON.stringify can write: tags where JSON has no form. A walk
+ * of our own instead of a `replacer`: the replacer is a call into JavaScript for every value
+ * (numbers of every ring included) and keeps JSON.stringify off its fast path.
+ */
+function toPlain(value: unknown): unknown {
+  switch (typeof value) {
+    case 'number':
+      return Number.isFinite(value)
+        ? value
+        : { $n: Number.isNaN(value) ? 'NaN' : value > 0 ? 'Inf' : '-Inf' };
+    case 'undefined':
+      return null;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const out = new Array<unknown>(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = toPlain(value[i]);
+        return out;
+      }
+      if (value instanceof Ring) {
+        // ringTag writes null for a missing trace; times, values, ids and users are finite / strings.
+        return ringTag(value);
+      }
+      if (value instanceof Map) return { $M: toPlain([...value]) };
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) out[key] = toPlain((value as Record<string, unknown>)[key]);
+      return out;
+    }
+    default:
+      return value;
   }
-  if (value instanceof Ring) return ringTag(value);
-  if (value instanceof Map) return { $M: [...value] };
-  return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
+/** The inverse of toPlain, in place (JSON.parse made the objects; nobody else holds them). */
+function fromPlain(value: unknown): unknown {
   if (value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) return value;
+  if (typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i] as unknown;
+      if (v === null || typeof v === 'object') value[i] = fromPlain(v);
+    }
+    return value;
+  }
   const o = value as Record<string, unknown>;
-  if ('$R' in o) return ringFrom(o.$R as RingTag['$R']);
-  if ('$M' in o) return new Map(o.$M as [unknown, unknown][]);
-  if ('$n' in o)
+  if (o.$R !== undefined) return ringFrom(o.$R as RingTag['$R']);
+  if (o.$M !== undefined) return new Map(fromPlain(o.$M) as [unknown, unknown][]);
+  if (o.$n !== undefined)
     return o.$n === 'NaN' ? Number.NaN : o.$n === 'Inf' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  return value;
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (v === null || typeof v === 'object') o[key] = fromPlain(v);
+  }
+  return o;
 }
 
 export function encodeState(value: unknown): string {
-  return JSON.stringify(value, replacer);
+  return JSON.stringify(toPlain(value));
 }
 
 export function decodeState<T>(text: string): T {
-  return JSON.parse(text, reviver) as T;
+  return fromPlain(JSON.parse(text)) as T;
 }

@@ -443,7 +443,11 @@ export class SharedEngine {
     this.cacheBytes = 0;
     for (const e of batch) this.toFallback(e);
     for (const e of rest) this.toFallback(e);
-    if (this.finalRequested) this.o.fallback.flush();
+    if (this.finalRequested) {
+      // The final flush happens locally; back in shared mode, only new work goes to Redis.
+      this.finalRequested = false;
+      this.o.fallback.flush();
+    }
     if (this.probeTimer === undefined && !this.stopped) {
       this.probeTimer = setInterval(() => this.probe(), this.state.probeIntervalMs);
       this.probeTimer.unref();
