@@ -11,15 +11,10 @@ export function failureOutcome(err: unknown): CallOutcome {
 }
 
 /**
- * Low-cardinality `error.type`: the error's class (client errors keep `name === 'Error'` but
- * have meaningful classes: RateLimitError, InternalServerError, APIUserAbortError).
+ * Low-cardinality `error.type`: core's errorType() (client errors keep `name === 'Error'` but
+ * have meaningful classes: RateLimitError, InternalServerError, APIUserAbortError), the one
+ * derivation every llmsec package uses.
  */
 export function errorClass(err: unknown): string {
-  try {
-    const ctor = (err as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-    if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Error' && ctor !== 'Object') return ctor.slice(0, 64);
-  } catch {
-    // fall through to the generic form
-  }
   return errorTypeOf(err);
 }
