@@ -3,7 +3,10 @@
  * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
  * processors and discarding exporters; SecurityEvents), in the same process and run.
  *
- *   npm run bench:instrumentation [-- --calls 100 --rounds 30]
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --no-peers]
+ *
+ * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
+ * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each.
  *
  * Two transports:
  * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
@@ -31,6 +34,7 @@ import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
+import { runPeers } from './peers.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -157,6 +161,7 @@ for (const transport of ['fake server', 'canned fetch'] as const) {
     }
   }
 }
+if (!process.argv.includes('--no-peers')) lines.push(...runPeers({ rounds: arg('peer-rounds', 8), calls: CALLS * 5, warmup: WARMUP }));
 process.stdout.write(`${lines.join('\n')}\n`);
 await fake.close();
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown(), meterProvider.shutdown()]);

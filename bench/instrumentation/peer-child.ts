@@ -1,0 +1,178 @@
+/**
+ * One variant of the peer comparison (peers.ts), alone in its process: the peers patch the
+ * `openai` prototypes for the whole process, so each runs where nothing else is patched.
+ * Real OTel SDK providers (batch processors, counting exporters that discard); a canned
+ * `fetch` (no socket), so the difference between variants is instrumentation CPU.
+ *
+ *   node bench/instrumentation/peer-child.ts <variant> <calls> <warmup>
+ *
+ * Prints one JSON line: wall and CPU µs per call, and what one call emitted (spans, span
+ * attributes, span events, log records, metric data points).
+ */
+import { context, logs, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+
+import { VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
+
+class Reader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+const BODY = {
+  model: 'gpt-4o-mini',
+  max_tokens: 64,
+  messages: [
+    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
+    { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
+  ],
+};
+const CANNED = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: `Echo: ${BODY.messages[1].content}` }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
+});
+const cannedFetch = (): Promise<Response> => Promise.resolve(new Response(CANNED, { status: 200, headers: { 'content-type': 'application/json' } }));
+
+interface ChatClient {
+  chat: { completions: { create(body: unknown): Promise<unknown> } };
+}
+
+async function main(): Promise<void> {
+  const [variant, callsArg, warmupArg] = process.argv.slice(2) as [Variant, string, string];
+  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`);
+  const calls = Number(callsArg);
+  const warmup = Number(warmupArg);
+
+  let spans: ReadableSpan[] = [];
+  let logCount = 0;
+  const spanExporter: SpanExporter = {
+    export: (s, done) => {
+      if (spans.length < 10) spans = spans.concat(s.slice(0, 10));
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+  };
+  const logExporter: LogRecordExporter = {
+    export: (l, done) => {
+      logCount += l.length;
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+    forceFlush: async () => {},
+  };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: spanExporter })] });
+  const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: logExporter })] });
+  const reader = new Reader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  trace.setGlobalTracerProvider(tracerProvider);
+  logs.setGlobalLoggerProvider(loggerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  const client = await makeClient(variant, { tracerProvider, meterProvider, loggerProvider });
+  const timeCalls = async (n: number): Promise<{ wall: number; cpu: number }> => {
+    const cpu0 = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await client.chat.completions.create(BODY);
+    const cpu = process.cpuUsage(cpu0);
+    return { wall: Number(process.hrtime.bigint() - start) / 1000 / n, cpu: (cpu.user + cpu.system) / n };
+  };
+  await timeCalls(warmup);
+  await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+  const spansBefore = spans.length;
+  const logsBefore = logCount;
+  // What one call emits, measured on one call after the warm-up.
+  spans = [];
+  logCount = 0;
+  await timeCalls(1);
+  await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+  const oneCall = { spans: spans.length, logs: logCount, attrs: spans.reduce((n, s) => n + Object.keys(s.attributes).length, 0), events: spans.reduce((n, s) => n + s.events.length, 0) };
+  void spansBefore;
+  void logsBefore;
+  const t = await timeCalls(calls);
+  const { resourceMetrics } = await reader.collect();
+  const metricData = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+  const result: ChildResult = {
+    variant,
+    wallUs: t.wall,
+    cpuUs: t.cpu,
+    spansPerCall: oneCall.spans,
+    spanAttributes: oneCall.attrs,
+    spanEvents: oneCall.events,
+    logsPerCall: oneCall.logs,
+    metricPoints: metricData.reduce((n, m) => n + m.dataPoints.length, 0),
+    metricNames: metricData.filter((m) => m.dataPoints.length > 0).map((m) => m.descriptor.name),
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown(), meterProvider.shutdown()]);
+}
+
+interface Providers {
+  tracerProvider: TracerProvider;
+  meterProvider: MeterProvider;
+  loggerProvider: LoggerProvider;
+}
+
+async function makeClient(variant: Variant, p: Providers): Promise<ChatClient> {
+  const options = { apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: cannedFetch };
+  switch (variant) {
+    case 'openai 7, plain': {
+      const { default: OpenAI } = await import('openai');
+      return new OpenAI(options);
+    }
+    case 'llmsec, no guards':
+    case 'llmsec, default guards': {
+      const { default: OpenAI } = await import('openai');
+      const { instrumentClient } = await import('../../packages/sdk/src/instrumentation/index.ts');
+      const { defaultGuards } = await import('../../packages/sdk/src/guards/index.ts');
+      const { SecurityEvents } = await import('../../packages/sdk/src/security-events.ts');
+      const events = new SecurityEvents();
+      const guards = variant === 'llmsec, default guards' ? { guards: defaultGuards({ allowedTools: ['get_weather'] }) } : {};
+      return instrumentClient(new OpenAI(options), { events, ...guards });
+    }
+    case 'openinference 4.2.7': {
+      const openai = await import('openai');
+      const { OpenAIInstrumentation } = await import('@arizeai/openinference-instrumentation-openai');
+      const inst = new OpenAIInstrumentation();
+      inst.setTracerProvider(p.tracerProvider);
+      inst.manuallyInstrument(openai as never);
+      return new openai.default(options);
+    }
+    case 'openai 6, plain': {
+      const { default: OpenAI } = await import('openai-v6');
+      return new OpenAI(options) as unknown as ChatClient;
+    }
+    case 'otel instrumentation-openai 0.22.0': {
+      const openai = await import('openai-v6');
+      const { OpenAIInstrumentation } = await import('@opentelemetry/instrumentation-openai');
+      const inst = new OpenAIInstrumentation();
+      inst.setTracerProvider(p.tracerProvider);
+      inst.setMeterProvider(p.meterProvider);
+      inst.setLoggerProvider?.(p.loggerProvider);
+      // Loaded under an alias, the module hook does not see it: apply the instrumentation's own patch.
+      const definition = inst.getModuleDefinitions()[0] as { patch?: (exports: unknown, version?: string) => unknown };
+      definition.patch?.(openai, '6.30.1');
+      return new openai.default(options) as unknown as ChatClient;
+    }
+    case 'traceloop 0.27.0': {
+      const openai = await import('openai-v6');
+      const { OpenAIInstrumentation } = await import('@traceloop/instrumentation-openai');
+      const inst = new OpenAIInstrumentation();
+      inst.setTracerProvider(p.tracerProvider);
+      inst.manuallyInstrument(openai.default as never);
+      return new openai.default(options) as unknown as ChatClient;
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,79 @@
+/**
+ * Our instrumentation beside its peers, as rows of `npm run bench:instrumentation`:
+ * `@opentelemetry/instrumentation-openai`, `@traceloop/instrumentation-openai` (both need
+ * openai < 7: they run on `openai-v6`, an npm alias of openai 6) and
+ * `@arizeai/openinference-instrumentation-openai` (openai 7). The peers patch the client's
+ * prototypes for a whole process, so every variant runs in its own child process
+ * (peer-child.ts), one after another, in a new random order each round; each is compared
+ * with the plain client of the same openai major measured in the same round (paired median
+ * of the differences). Same call as the in-process table: non-streaming chat with a canned
+ * `fetch`, real OTel SDK providers with batch processors.
+ */
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { BASELINE, VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
+
+const CHILD = fileURLToPath(new URL('./peer-child.ts', import.meta.url));
+
+const WHAT: Record<Variant, string> = {
+  'openai 7, plain': 'nothing',
+  'llmsec, no guards': 'span, request_completed (span event + log record), llmsec + GenAI metrics',
+  'llmsec, default guards': 'as above + 4 guards (input and output) and their duration metric',
+  'openinference 4.2.7': 'span with input/output values (content on by default)',
+  'openai 6, plain': 'nothing',
+  'otel instrumentation-openai 0.22.0': 'span, GenAI event log records, GenAI metrics',
+  'traceloop 0.27.0': 'span with prompts and completions (content on by default)',
+};
+
+function shuffle<T>(xs: T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+export function runPeers(options: { rounds: number; calls: number; warmup: number }): string[] {
+  const series = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));
+  const load0 = loadavg()[0] ?? 0;
+  for (let r = 0; r < options.rounds; r++) {
+    for (const variant of shuffle([...VARIANTS])) {
+      const child = spawnSync(process.execPath, [...process.execArgv, CHILD, variant, String(options.calls), String(options.warmup)], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      const line = child.stdout.trim().split('\n').pop() ?? '';
+      if (child.status !== 0 || !line.startsWith('{')) throw new Error(`peer-child ${variant} failed: ${child.stderr.slice(-2000)}`);
+      series.get(variant)?.push(JSON.parse(line) as ChildResult);
+    }
+  }
+  const lines = [
+    '',
+    `[peers: one process per variant, ${options.rounds} rounds in random order, ${options.calls} calls after ${options.warmup} warm-up; canned fetch; load average ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}]`,
+    `  ${'variant'.padEnd(36)} ${'cpu us/call'.padStart(11)} ${'added cpu'.padStart(10)} ${'x base'.padStart(7)} ${'wall us/call'.padStart(12)} ${'added wall'.padStart(10)}  per call: spans/attrs/events, logs, metric points`,
+  ];
+  for (const variant of VARIANTS) {
+    const mine = series.get(variant) as ChildResult[];
+    const base = series.get(BASELINE[variant]) as ChildResult[];
+    const cpu = median(mine.map((x) => x.cpuUs));
+    const wall = median(mine.map((x) => x.wallUs));
+    const addedCpu = median(mine.map((x, k) => x.cpuUs - (base[k] as ChildResult).cpuUs));
+    const addedWall = median(mine.map((x, k) => x.wallUs - (base[k] as ChildResult).wallUs));
+    const ratio = cpu / median(base.map((x) => x.cpuUs));
+    const last = mine[mine.length - 1] as ChildResult;
+    const emits = `${last.spansPerCall}/${last.spanAttributes}/${last.spanEvents}, ${last.logsPerCall}, ${last.metricPoints} (${WHAT[variant]})`;
+    const isBase = BASELINE[variant] === variant;
+    lines.push(
+      `  ${variant.padEnd(36)} ${cpu.toFixed(1).padStart(11)} ${(isBase ? 'base' : addedCpu.toFixed(1)).padStart(10)} ${(isBase ? '' : `x${ratio.toFixed(2)}`).padStart(7)} ${wall.toFixed(1).padStart(12)} ${(isBase ? 'base' : addedWall.toFixed(1)).padStart(10)}  ${emits}`,
+    );
+  }
+  return lines;
+}
