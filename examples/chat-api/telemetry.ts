@@ -73,8 +73,11 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
   // Detection state: in Redis when a URL is given (every replica then detects as one process
   // would), in memory otherwise. LLMSEC_DETECT_REDIS_URL overrides LLMSEC_REDIS_URL for it.
   const detectUrl = options.detectRedisUrl ?? options.redisUrl;
+  // LLMSEC_INLINE_DETECTION=false: a `llmsec detector` fleet behind the Collector detects
+  // instead; the engine then gets no events (and needs no Redis state).
+  const inline = options.inlineDetection !== false;
   const detectRedis =
-    detectUrl !== undefined && detectUrl !== 'memory'
+    inline && detectUrl !== undefined && detectUrl !== 'memory'
       ? // The offline queue stays on so the first flush, right after start, waits for the
         // connection; the engine's command timeout bounds every call either way.
         new Redis(detectUrl, { maxRetriesPerRequest: 1 })
@@ -98,8 +101,10 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
       for (const listener of onAlert) listener(alert);
     },
   });
-  detection.spans = new DetectionSpanProcessor({ engine });
-  detection.logs = new DetectionLogRecordProcessor({ engine });
+  if (inline) {
+    detection.spans = new DetectionSpanProcessor({ engine });
+    detection.logs = new DetectionLogRecordProcessor({ engine });
+  }
 
   return {
     llmsec,
