@@ -38,6 +38,8 @@ describe('public API reports', () => {
     for (const internal of ['rlKey', 'leaseKey', 'connectRedis', 'readJsonBody', 'fastifyRateLimit']) {
       expect(main('ratelimit')).not.toMatch(new RegExp(`\\b${internal}\\b`));
     }
+    for (const internal of ['ErrorFunnel', 'errorType', 'untraced'])
+      expect(main('core')).not.toMatch(new RegExp(`\\b${internal}\\b`));
     for (const internal of ['reportTelemetryError', 'setTelemetryErrorCounter', 'BoundedLabel']) {
       expect(main('sdk')).not.toMatch(new RegExp(`\\b${internal}\\b`));
     }

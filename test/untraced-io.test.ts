@@ -22,7 +22,8 @@ import {
 } from '@opentelemetry/core';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UNTRACED_CONTEXT, type Alert } from '@llmsec/core';
+import { type Alert } from '@llmsec/core';
+import { UNTRACED_CONTEXT } from '@llmsec/core/internal';
 import { AlertmanagerSink, WebhookSink } from '@llmsec/detect';
 import { setupLlmsec } from '@llmsec/sdk';
 

@@ -136,7 +136,3 @@ export type { RedactOptions, RedactResult } from './redaction/redact.ts';
 export { truncatePreview, redactPreview } from './redaction/preview.ts';
 export type { RedactedPreview } from './redaction/preview.ts';
 export { luhnValid, ibanValid } from './redaction/checksums.ts';
-export { errorType } from './errors/error-type.ts';
-export { ErrorFunnel } from './errors/error-funnel.ts';
-export type { ErrorFunnelOptions, TelemetryErrorCounter } from './errors/error-funnel.ts';
-export { UNTRACED_CONTEXT, untraced } from './untraced.ts';

@@ -8,7 +8,8 @@ import {
 } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorFunnel, errorType, METRIC_TELEMETRY_ERRORS } from '../src/index.ts';
+import { METRIC_TELEMETRY_ERRORS } from '../src/index.ts';
+import { ErrorFunnel, errorType } from '../src/internal.ts';
 
 /** The shapes client libraries really throw (openai 7: name stays 'Error' on its subclasses). */
 class APIError extends Error {

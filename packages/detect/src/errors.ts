@@ -5,4 +5,4 @@
  * message) and logged to the OTel diagnostic logger once per episode.
  * Call sites: `new ErrorFunnel(meter, component)`, `.report(where, err)`.
  */
-export { ErrorFunnel, errorType } from '@llmsec/core';
+export { ErrorFunnel, errorType } from '@llmsec/core/internal';

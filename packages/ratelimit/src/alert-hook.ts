@@ -1,4 +1,5 @@
-import { ErrorFunnel, type Alert, type AlertSeverity } from '@llmsec/core';
+import { type Alert, type AlertSeverity } from '@llmsec/core';
+import { ErrorFunnel } from '@llmsec/core/internal';
 import type { RateLimiter } from './limiter.ts';
 
 export interface AlertViolationOptions {

@@ -5,7 +5,7 @@
  * open (decide with the local fallback store) or fail closed (refuse, `store_unavailable`).
  */
 import { diag } from '@opentelemetry/api';
-import { untraced } from '@llmsec/core';
+import { untraced } from '@llmsec/core/internal';
 import type { ResolvedOptions } from './options.ts';
 import { CODE_OK, type AcquireOp, type AcquireOutcome, type LimiterStore, type SettleOp } from './store.ts';
 import type { LimiterTelemetry } from './telemetry.ts';

@@ -1,12 +1,12 @@
 import { metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
 import {
-  ErrorFunnel,
   METRIC_ENFORCEMENT_TRANSITIONS,
   METRIC_RATELIMIT_DECISIONS,
   METRIC_RATELIMIT_STORE_ERRORS,
   type SecurityEventEmitter,
   type Severity,
 } from '@llmsec/core';
+import { ErrorFunnel } from '@llmsec/core/internal';
 import { levelName } from './enforcement.ts';
 
 const ALLOWED_ATTRS: Attributes = Object.freeze({ dimension: 'none', outcome: 'allowed' });

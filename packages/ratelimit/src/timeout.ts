@@ -1,4 +1,4 @@
-import { errorType as coreErrorType } from '@llmsec/core';
+import { errorType as coreErrorType } from '@llmsec/core/internal';
 
 /** Raised when a store call outlives the limiter's command timeout. */
 export class StoreTimeoutError extends Error {

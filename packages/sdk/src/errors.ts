@@ -1,5 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import { ErrorFunnel, errorType, type TelemetryErrorCounter } from '@llmsec/core';
+import { ErrorFunnel, errorType, type TelemetryErrorCounter } from '@llmsec/core/internal';
 
 /**
  * The SDK's view of core's one error funnel. Telemetry must never break the application

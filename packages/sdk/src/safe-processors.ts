@@ -1,7 +1,12 @@
 import type { Context } from '@opentelemetry/api';
-import { untraced } from '@llmsec/core';
+import { untraced } from '@llmsec/core/internal';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import type {
+  LogRecordExporter,
+  LogRecordProcessor,
+  ReadableLogRecord,
+  ReadWriteLogRecord,
+} from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportTelemetryError } from './errors.ts';
@@ -113,7 +118,8 @@ function safeExport<T>(
   const once = (result: ExportResult): void => {
     if (called) return;
     called = true;
-    if (result.code !== ExportResultCode.SUCCESS) reportTelemetryError(component, result.error, result.error ? undefined : 'export_failed');
+    if (result.code !== ExportResultCode.SUCCESS)
+      reportTelemetryError(component, result.error, result.error ? undefined : 'export_failed');
     resultCallback(result);
   };
   try {

@@ -1,4 +1,4 @@
-import { errorType, untraced } from '@llmsec/core';
+import { errorType, untraced } from '@llmsec/core/internal';
 
 /** The subset of `fetch` the HTTP sinks use; injectable so tests need no server. */
 export type FetchLike = (

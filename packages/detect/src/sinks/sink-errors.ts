@@ -1,4 +1,4 @@
-import { ErrorFunnel } from '@llmsec/core';
+import { ErrorFunnel } from '@llmsec/core/internal';
 
 /**
  * The sinks' failures that are not delivery outcomes (a queue that throws, a stream that

@@ -4,7 +4,7 @@
  * `ratelimit.http.<where>`, `error_type` from core's errorType(), never the message), logged
  * to the OpenTelemetry diagnostic logger once per episode, and never reach the application.
  */
-import { ErrorFunnel } from '@llmsec/core';
+import { ErrorFunnel } from '@llmsec/core/internal';
 
 // No meter: the funnel asks the global provider at each failure (the metrics API has no proxy
 // provider, so a counter cached before the SDK registered would stay a no-op forever).
