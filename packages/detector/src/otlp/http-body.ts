@@ -63,8 +63,13 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
       req.off('error', onAbort);
       req.off('aborted', onAbort);
       req.off('close', onClose);
-      // Stop reading: the caller answers and closes the connection on every failure.
-      if (!result.ok) req.pause();
+      // Stop reading: the caller answers and closes the connection on every failure. The
+      // sender may then reset the connection; a listener keeps that from ever being an
+      // unhandled 'error' (Node emits it only to listeners today, but this is cheap insurance).
+      if (!result.ok) {
+        req.on('error', ignore);
+        req.pause();
+      }
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
@@ -120,3 +125,5 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
     req.on('close', onClose);
   });
 }
+
+function ignore(): void {}
