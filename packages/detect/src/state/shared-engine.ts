@@ -184,7 +184,9 @@ export class SharedEngine {
         await this.running;
         continue;
       }
-      if (this.stats.mode === 'shared' && (this.queued() > 0 || this.finalRequested)) {
+      // A pass scheduled (setImmediate) but not started yet counts as work: run it now.
+      if (this.stats.mode === 'shared' && (this.scheduled || this.queued() > 0 || this.finalRequested)) {
+        this.scheduled = false;
         this.kick();
         continue;
       }
@@ -337,7 +339,12 @@ export class SharedEngine {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (expected < 0) {
         const [, cur] = await state.cas(w.key, -1, '', 1);
-        if (cur === '') return; // expired or never written: nothing to release or resolve
+        if (cur === '') {
+          // Expired (TTL) or never written: nothing to release or resolve, and a resolve-index
+          // entry naming it is stale (left in place it would hold a sweep slot at every batch).
+          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          return;
+        }
         [expected, text] = splitVersion(String(cur));
       }
       const body = known ?? (text !== undefined ? decodeBody(text) : emptyBody(w.group!));
@@ -396,14 +403,8 @@ export class SharedEngine {
     }
     for (const rule of w.table.rules) {
       const at = open.get(rule.index);
-      let ops = indexOps.get(rule.index);
-      if (at !== undefined) {
-        if (ops === undefined) indexOps.set(rule.index, (ops = []));
-        ops.push(1, w.key, at);
-      } else if (before.has(rule.id) || w.fromIndex === rule.index) {
-        if (ops === undefined) indexOps.set(rule.index, (ops = []));
-        ops.push(0, w.key, 0);
-      }
+      if (at !== undefined) pushOp(indexOps, rule.index, 1, w.key, at);
+      else if (before.has(rule.id) || w.fromIndex === rule.index) pushOp(indexOps, rule.index, 0, w.key, 0);
     }
   }
 
@@ -474,6 +475,18 @@ export class SharedEngine {
       },
     );
   }
+}
+
+function pushOp(
+  indexOps: Map<number, (string | number)[]>,
+  rule: number,
+  op: 0 | 1,
+  key: string,
+  score: number,
+): void {
+  let ops = indexOps.get(rule);
+  if (ops === undefined) indexOps.set(rule, (ops = []));
+  ops.push(op, key, score);
 }
 
 function splitVersion(stored: string): [number, string] {

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { defaultRules } from '../src/index.ts';
+import { block, ev, MIN, SEC, T0 } from './helpers.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+/**
+ * The resolve sweep: an incident opened by one process is resolved by another once event time
+ * (moved by that other process's traffic) passes its quiet period, exactly once; an index entry
+ * whose group state expired is dropped by the sweep rather than kept forever.
+ */
+
+let server: RedisHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+describe('resolve sweep', () => {
+  it('another process resolves a quiet incident, once', async () => {
+    const ruleset = freshRuleset('sweep');
+    const a = redisEngine(redis, defaultRules(), 0, ruleset);
+    const b = redisEngine(redis, defaultRules(), 0, ruleset);
+    for (let i = 0; i < 10; i++) a.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    await a.engine.forceFlush();
+    expect(a.alerts.map((x) => `${x.rule}:${x.status}`)).toEqual(['rapid_guardrail_blocks:firing']);
+
+    // Only B has traffic now (another user); its events move the shared clock past the quiet period.
+    const later = T0 + 30 * MIN;
+    b.engine.ingest(
+      ev({ at: later, category: 'auth_failure', user: 'someone', metadata: { reason: 'x' } }).event,
+      later,
+    );
+    await b.engine.forceFlush();
+    a.engine.advanceTo(later);
+    await a.engine.forceFlush();
+    const resolved = [...a.alerts, ...b.alerts].filter((x) => x.status === 'resolved');
+    expect(resolved).toHaveLength(1);
+    expect(b.alerts.map((x) => `${x.rule}:${x.status}`)).toEqual(['rapid_guardrail_blocks:resolved']);
+    expect(resolved[0]!.alert_id).toBe(a.alerts[0]!.alert_id);
+    expect(resolved[0]!.ends_at).toBe(new Date(T0 + 9 * SEC + 10 * MIN).toISOString());
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  });
+
+  it('drops an index entry whose group state has expired', async () => {
+    const ruleset = freshRuleset('stale');
+    const { engine } = redisEngine(redis, defaultRules(), 0, ruleset);
+    for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    await engine.forceFlush();
+    const index = (await redis.keys(`llmsec:det:{${ruleset}}:open:*`))[0]!;
+    const [member] = await redis.zrange(index, 0, -1);
+    expect(member).toBeDefined();
+    await redis.del(member!); // as if its TTL had passed
+    engine.advanceTo(T0 + 60 * MIN);
+    await engine.forceFlush();
+    expect(await redis.zcard(index)).toBe(0);
+    await engine.shutdown();
+  });
+});
