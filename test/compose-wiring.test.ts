@@ -184,6 +184,21 @@ describe('docker-compose.yml wiring', () => {
   });
 });
 
+describe('images built from this repository', () => {
+  // They run the TypeScript sources (no dist/ in the build context): every @llmsec/* import must
+  // resolve through the "@llmsec/source" export condition, or the service dies at its first import.
+  it.each(Object.entries(compose.services).filter(([, svc]) => svc.build !== undefined))(
+    '%s resolves @llmsec/* to the sources',
+    (_name, svc) => {
+      const build = svc.build as { context: string; dockerfile?: string };
+      const dockerfile = readFileSync(join(ROOT, build.context, build.dockerfile ?? 'Dockerfile'), 'utf8');
+      const fromEnv = /^ENV NODE_OPTIONS=.*--conditions=@llmsec\/source/m.test(dockerfile);
+      const fromCommand = commandOf(svc).includes('--conditions=@llmsec/source');
+      expect(fromEnv || fromCommand).toBe(true);
+    },
+  );
+});
+
 describe(`OpenTelemetry Collector configuration against otelcol-contrib ${OTELCOL_CONTRIB_VERSION}`, () => {
   const config = parse(reader('otel-collector', COLLECTOR_CONFIG)!) as {
     receivers: Record<string, unknown>;
