@@ -41,6 +41,7 @@ export type BodyResult =
 export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits, budget: InflightBudget): Promise<BodyResult> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+    req.on('error', ignore);
     return Promise.resolve({
       ok: false,
       reason: 'too_large',
