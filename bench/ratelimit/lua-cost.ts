@@ -5,7 +5,12 @@
 // Run: `./node_modules/.bin/node bench/ratelimit/lua-cost.ts`.
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis.ts';
-import { ACQUIRE_LUA, SETTLE_LUA } from '../../packages/ratelimit/src/redis-lua.ts';
+import {
+  ACQUIRE_LUA,
+  bakedAcquireLua,
+  bakedSettleLua,
+  SETTLE_LUA,
+} from '../../packages/ratelimit/src/redis-lua.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const REPS = 2_000;
@@ -76,6 +81,27 @@ settle()`,
     'llmsec settle (refund), 8 dims + concurrency',
     SETTLE_LUA,
     ['lease-0123456789abcdef', 0, -50, -150, packed([...ENF, 1, ...WINDOWED, 1_000_000])],
+  ],
+  // What RedisStore runs for the tier combinations it has seen (up to 64): parameters baked in.
+  [
+    'llmsec acquire, 8 windowed dims, baked parameters',
+    bakedAcquireLua([...ENF, 300_000, ...WINDOWED, 0], 300_000),
+    ['lease-0123456789abcdef', 700, 2_100],
+  ],
+  [
+    'llmsec acquire then settle, 8 dims + concurrency, baked',
+    `local A = ARGV
+local function acquire()
+local ARGV = { A[1], A[2], A[3] }
+${bakedAcquireLua([...ENF, 300_000, ...WINDOWED, 1_000_000], 300_000)}
+end
+local function settle()
+local ARGV = { A[1], A[4], A[5], A[6] }
+${bakedSettleLua([...ENF, 1, ...WINDOWED, 1_000_000])}
+end
+acquire()
+settle()`,
+    ['lease-0123456789abcdef', 700, 2_100, 0, -50, -150],
   ],
 ];
 

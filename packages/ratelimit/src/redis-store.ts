@@ -2,7 +2,16 @@ import { Cluster, type Redis } from 'ioredis';
 import { WINDOW_DIMS, type LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
-import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
+import {
+  ACQUIRE_LUA,
+  BAN_LUA,
+  bakedAcquireLua,
+  bakedSettleLua,
+  LIFT_LUA,
+  SETTLE_LUA,
+  SNAPSHOT_LUA,
+  VIOLATION_LUA,
+} from './redis-lua.ts';
 import {
   CODE_OK,
   type AcquireOp,
@@ -35,6 +44,14 @@ interface ScriptClient {
   llmsecBan(numKeys: number, ...args: Arg[]): Promise<number>;
   del(...keys: string[]): Promise<number>;
 }
+/** Commands defined at run time (scripts with baked parameters), by name. */
+type BakedCommands = Record<string, (numKeys: number, ...args: Arg[]) => Promise<unknown>>;
+
+/**
+ * Tier combinations that get their own script with the parameters written in; past it the
+ * packed-parameter scripts serve the rest. Tiers are few, so this is rarely reached.
+ */
+const MAX_BAKED_SCRIPTS = 64;
 
 /**
  * The shared store: one Lua script per operation, one round trip per acquire.
@@ -51,6 +68,10 @@ export class RedisStore implements LimiterStore {
   readonly synchronous = false;
   readonly cluster: boolean;
   private readonly client: ScriptClient;
+  private readonly raw: Redis | Cluster;
+  /** Packed parameters (cached per combination, so the Buffer identifies it) -> baked command name. */
+  private readonly bakedNames = new WeakMap<Buffer, string>();
+  private bakedCount = 0;
   private readonly packCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
   private readonly settleCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
   private readonly vectorIds = new WeakMap<LimitVector, number>();
@@ -73,6 +94,23 @@ export class RedisStore implements LimiterStore {
     client.defineCommand('llmsecLift', { lua: LIFT_LUA, numberOfKeys: 1 });
     client.defineCommand('llmsecBan', { lua: BAN_LUA, numberOfKeys: 1 });
     this.client = client as unknown as ScriptClient;
+    this.raw = client;
+  }
+
+  /**
+   * The command for a combination's packed parameters: its own script with the parameters as
+   * constants (defined the first time it is seen), or undefined past MAX_BAKED_SCRIPTS.
+   */
+  private baked(params: Buffer, kind: 'Acquire' | 'Settle', leaseTtlMs: number): string | undefined {
+    const known = this.bakedNames.get(params);
+    if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
+    const values: number[] = [];
+    for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
+    const name = `llmsec${kind}${++this.bakedCount}`;
+    const lua = kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
+    this.raw.defineCommand(name, { lua });
+    this.bakedNames.set(params, name);
+    return name;
   }
 
   acquire(op: AcquireOp): Promise<AcquireOutcome> {
@@ -113,6 +151,30 @@ export class RedisStore implements LimiterStore {
   private acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
     const subs = op.subjects;
     const params = this.packedParams(op);
+    const baked = this.baked(params, 'Acquire', op.leaseTtlMs);
+    if (baked !== undefined) {
+      // Short string arguments only: ioredis keeps its string path (no Buffer argument).
+      const cmds = this.client as unknown as BakedCommands;
+      const method = `${baked}Buffer`;
+      const reply =
+        subs.length === 1
+          ? cmds[method]!(
+              2,
+              rlKey(subs[0]!.subject),
+              leaseKey(subs[0]!.subject),
+              op.leaseId,
+              op.tokens,
+              op.costMicroUsd,
+            )
+          : cmds[method]!(
+              2 * subs.length,
+              ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+              op.leaseId,
+              op.tokens,
+              op.costMicroUsd,
+            );
+      return reply.then((r) => parseAcquireReply(r as Buffer, subs.length));
+    }
     const p =
       subs.length === 1
         ? this.client.llmsecAcquireBuffer(
@@ -242,6 +304,30 @@ export class RedisStore implements LimiterStore {
       return Promise.all(subs.map((s) => this.settle({ ...op, subjects: [s] }))).then(() => undefined);
     }
     const params = this.packedSettleParams(op);
+    const baked = this.baked(params, 'Settle', 0);
+    if (baked !== undefined) {
+      const cmds = this.client as unknown as BakedCommands;
+      const done =
+        subs.length === 1
+          ? cmds[baked]!(
+              2,
+              rlKey(subs[0]!.subject),
+              leaseKey(subs[0]!.subject),
+              op.leaseId,
+              op.requests,
+              op.tokens,
+              op.costMicroUsd,
+            )
+          : cmds[baked]!(
+              2 * subs.length,
+              ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+              op.leaseId,
+              op.requests,
+              op.tokens,
+              op.costMicroUsd,
+            );
+      return done.then(ignore);
+    }
     const p =
       subs.length === 1
         ? this.client.llmsecSettle(
