@@ -2,15 +2,20 @@
 // that turns decoded llmsec records into SecurityEvents (the receiver's to-event helper) and
 // feeds a real DetectionEngine (memory state, default rules) with ingestOnce, as the detector
 // service does, minus its queue.
-import { DetectionEngine } from '@llmsec/detect';
+import { DetectionEngine, type DetectionEngineOptions } from '@llmsec/detect';
 import { logRecordToEvent } from '../../packages/detector/src/otlp/to-event.ts';
 import type { DecodedLogRecord, IngestResult, OtlpIngest } from '../../packages/detector/src/otlp/types.ts';
 
 export class EngineIngest implements OtlpIngest {
-  engine = new DetectionEngine({ onAlert: () => void this.alerts++ });
+  readonly engine: DetectionEngine;
   alerts = 0;
   accepted = 0;
   rejected = 0;
+
+  /** `options`: extra engine options (the Redis state for the Redis rows). */
+  constructor(options: Partial<DetectionEngineOptions> = {}) {
+    this.engine = new DetectionEngine({ ...options, onAlert: () => void this.alerts++ });
+  }
 
   logs(records: DecodedLogRecord[]): IngestResult {
     let rejected = 0;

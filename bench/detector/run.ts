@@ -5,7 +5,8 @@
 // the in-run baseline (the engine alone on already-decoded events), decode alone (our
 // schema-specific reader and protobufjs over the same message subset) and decode + to-event.
 // The handler is measured with in-process requests (no sockets) and over loopback HTTP (server
-// in a worker thread, so its CPU time is its own).
+// in a worker thread, so its CPU time is its own). Then the engine alone and the in-process
+// handler again with the Redis detection state (a redis-server started here).
 import { Buffer } from 'node:buffer';
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { cpus, loadavg } from 'node:os';
@@ -13,7 +14,9 @@ import { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { SecurityEvent } from '@llmsec/core';
-import { DetectionEngine } from '@llmsec/detect';
+import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
+import { Redis } from 'ioredis';
+import { startRedis } from '../../test/support/redis.ts';
 import { createOtlpHttpHandler } from '../../packages/detector/src/otlp/http-handler.ts';
 import { resolveDecodeLimits } from '../../packages/detector/src/otlp/limits.ts';
 import { decodeLogs } from '../../packages/detector/src/otlp/decode.ts';
@@ -209,6 +212,58 @@ for (let i = 0; i < REPEATS; i++) {
 agent.destroy();
 worker.postMessage('close');
 
+// Redis state (a local redis-server started here): the engine alone and the in-process handler
+// end to end, fed a request's worth at a time with the state flusher shipping in between, as
+// bench:detect:redis feeds it. Wall-clock rates: the state's work happens in redis-server.
+interface RedisRows {
+  engine: Run;
+  handler: Run;
+}
+
+async function redisRows(): Promise<RedisRows | string> {
+  let server;
+  try {
+    server = await startRedis();
+  } catch (err) {
+    return `Redis rows skipped: ${(err as Error).message}`;
+  }
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+  const state = () => ({ state: new RedisDetectionState({ redis, ruleset: 'bench-detector', batchSize: 2_000, commandTimeoutMs: 5_000 }) });
+  const shared = async (engine: DetectionEngine): Promise<void> => {
+    engine.flush();
+    await engine.forceFlush();
+    const mode = engine.stats.state?.mode;
+    await engine.shutdown();
+    if (mode !== 'shared') throw new Error(`the engine went ${String(mode)}: the Redis figures would be local`);
+  };
+  try {
+    const engine = await measure(async () => {
+      await redis.flushall();
+      const e = new DetectionEngine({ onAlert: () => {}, ...state() });
+      for (let i = 0; i < decodedEvents.length; i += BATCH) {
+        for (let k = i; k < Math.min(i + BATCH, decodedEvents.length); k++) e.ingestOnce(decodedEvents[k]!.event, decodedEvents[k]!.t);
+        await e.forceFlush();
+      }
+      await shared(e);
+    });
+    const handler = await measure(async () => {
+      await redis.flushall();
+      inProcessIngest = new EngineIngest(state());
+      for (const b of bodies) {
+        const status = await inProcessRequest(b);
+        if (status !== 200) throw new Error(`in-process request answered ${status}`);
+        await inProcessIngest.engine.forceFlush();
+      }
+      await shared(inProcessIngest.engine);
+    });
+    return { engine, handler };
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+}
+const withRedis = await redisRows();
+
 // ---------------------------------------------------------------------------------------------
 const perCpu = (r: Run | { cpu: number }): number => records / r.cpu;
 const base = perCpu(engineAlone);
@@ -237,6 +292,23 @@ for (const [name, rate, wall] of rows) {
   );
 }
 console.log('');
+if (typeof withRedis === 'string') console.log(withRedis);
+else {
+  const memE2e = records / handlerInProcess.wall;
+  console.log(
+    ['Redis state (local redis-server)'.padEnd(widths[0]!), 'records/s wall'.padStart(widths[1]!), 'node CPU-s/s'.padStart(widths[2]!), 'vs memory'.padStart(widths[3]!)].join('  '),
+  );
+  for (const [name, run, mem] of [
+    ['engine alone, events already decoded', withRedis.engine, records / engineAlone.wall],
+    ['end to end: handler in-process → engine', withRedis.handler, memE2e],
+  ] as const) {
+    const wall = records / run.wall;
+    console.log(
+      [name.padEnd(widths[0]!), fmt(wall).padStart(widths[1]!), (run.cpu / run.wall).toFixed(2).padStart(widths[2]!), `${(wall / mem).toFixed(2)}×`.padStart(widths[3]!)].join('  '),
+    );
+  }
+  console.log('');
+}
 console.log(`schema-specific reader vs protobufjs: ${(perCpu(decodeOurs) / perCpu(decodePbjs)).toFixed(2)}× the records per CPU-second`);
 console.log(`alerts raised by the engine on this traffic: ${alerts / REPEATS}`);
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
