@@ -20,7 +20,7 @@ export { JsonlEventWriter } from './jsonl-writer.ts';
 export type { JsonlDestination, JsonlEventWriterOptions } from './jsonl-writer.ts';
 export { SafeSpanProcessor, SafeLogRecordProcessor, SafeSpanExporter, SafeLogRecordExporter, SafeMetricExporter } from './safe-processors.ts';
 export { setupLlmsec } from './setup.ts';
-export type { SetupOptions, LlmsecSetup } from './setup.ts';
+export type { SetupOptions, LlmsecSetup, DetectionTarget } from './setup.ts';
 export { LlmClientInstrumentation, instrumentClient, GuardrailBlockedError, OutputBlockedError, RateLimitedError } from './instrumentation/index.ts';
 export type { LlmClientInstrumentationConfig, LlmInstrumentationOptions, InputGuard, OutputGuard, GuardInput, GuardOutput, GuardContext, GuardDecision, OutputDecision, GuardMessage, GuardOptions, LimiterLike } from './instrumentation/index.ts';
 export { piiGuard, systemPromptLeakageGuard, toolAllowlistGuard, patternGuard, keywordGuard, PROMPT_INJECTION_PATTERNS, defaultGuards } from './guards/index.ts';

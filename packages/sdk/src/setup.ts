@@ -52,8 +52,26 @@ export interface SetupOptions {
   fingerprintKeyFile?: string;
   /** Passed to SecurityEvents. */
   onEvent?: (event: SecurityEvent) => void;
+  /**
+   * Inline detection: a detection engine (structurally `@llmsec/detect`'s DetectionEngine; give
+   * it `state: new RedisDetectionState({ redis })` and N replicas detect as one process) fed
+   * every security event this setup records, de-duplicated by id; `forceFlush()` flushes it
+   * after the providers and `shutdown()` shuts it down before them (its alert log records still
+   * export). The SDK does not depend on @llmsec/detect: any object of this shape will do.
+   */
+  detection?: DetectionTarget;
   clock?: Clock;
   ids?: IdGenerator;
+}
+
+/** What setupLlmsec needs of a detection engine (`@llmsec/detect`'s DetectionEngine has it). */
+export interface DetectionTarget {
+  /** Feeds one event; false for a recently seen id. Must not throw. */
+  ingestOnce(event: SecurityEvent): boolean;
+  /** End of input: process what is held (the engine's flush()). */
+  flush?(): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
 export interface LlmsecSetup {
@@ -161,7 +179,7 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     metrics,
     capturePreviews: options.capturePreviews ?? false,
     jsonl,
-    onEvent: options.onEvent,
+    onEvent: eventListener(options),
     clock: options.clock,
     ids: options.ids,
     ...(options.fingerprintKey !== undefined ? { fingerprintKey: options.fingerprintKey } : {}),
@@ -186,11 +204,18 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
       settle('meter_provider', () => meterProvider.forceFlush()),
       settle('jsonl', () => jsonl?.flush()),
     ]);
+    // After the providers: events still buffered in them have reached the engine by now.
+    await settle('detection', () => options.detection?.forceFlush());
   };
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
       await settle('instrumentation', () => disableInstrumentations());
+      // Before the providers: the engine's last alerts (log records) must still export.
+      await settle('detection', async () => {
+        options.detection?.flush?.();
+        await options.detection?.shutdown();
+      });
       await Promise.all([
         settle('tracer_provider', () => tracerProvider.shutdown()),
         settle('logger_provider', () => loggerProvider.shutdown()),
@@ -221,6 +246,26 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   return result;
 }
 
+/** The SecurityEvents listener: the caller's onEvent, then the detection engine (each guarded). */
+function eventListener(options: SetupOptions): ((event: SecurityEvent) => void) | undefined {
+  const { onEvent, detection } = options;
+  if (detection === undefined) return onEvent;
+  return function llmsecOnEvent(event: SecurityEvent): void {
+    if (onEvent !== undefined) {
+      try {
+        onEvent(event);
+      } catch (err) {
+        reportTelemetryError('on_event', err);
+      }
+    }
+    try {
+      detection.ingestOnce(event);
+    } catch (err) {
+      reportTelemetryError('detection', err);
+    }
+  };
+}
+
 async function settle(component: string, work: () => unknown): Promise<void> {
   try {
     await work();
@@ -241,6 +286,16 @@ function validate(options: SetupOptions): void {
   const port = options.prometheus === false ? undefined : options.prometheus?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new TypeError(`setupLlmsec: prometheus.port must be an integer in 1..65535, got ${String(port)}`);
+  }
+  const detection = options.detection as Partial<DetectionTarget> | undefined;
+  if (
+    detection !== undefined &&
+    (detection === null ||
+      typeof detection.ingestOnce !== 'function' ||
+      typeof detection.forceFlush !== 'function' ||
+      typeof detection.shutdown !== 'function')
+  ) {
+    throw new TypeError('setupLlmsec: detection must be a DetectionEngine (ingestOnce, forceFlush, shutdown)');
   }
   if (options.jsonl !== undefined && options.jsonl !== false && options.jsonl !== 'stdout' && typeof options.jsonl !== 'object') {
     throw new TypeError("setupLlmsec: jsonl must be 'stdout', { path }, a Writable or false");
