@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { WINDOW_DIMS, type LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
@@ -106,9 +107,13 @@ export class RedisStore implements LimiterStore {
     if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
     const values: number[] = [];
     for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const name = `llmsec${kind}${++this.bakedCount}`;
     const lua = kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
-    this.raw.defineCommand(name, { lua });
+    // Named by content: stores sharing one client (with other tiers) never redefine each
+    // other's commands, and the same combination is one command.
+    const name = `llmsec${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 20)}`;
+    if (typeof (this.raw as unknown as BakedCommands)[name] !== 'function')
+      this.raw.defineCommand(name, { lua });
+    this.bakedCount++;
     this.bakedNames.set(params, name);
     return name;
   }

@@ -53,4 +53,23 @@ describe('RedisStore scripts with baked parameters', () => {
     // 64 baked scripts (acquire and settle combined), the two packed ones, and the snapshot script.
     expect(await cachedScripts()).toBeLessThanOrEqual(64 + 6);
   });
+
+  it('two stores sharing one client keep their own scripts (named by content)', async () => {
+    const one = new RateLimiter({
+      store: new RedisStore({ client: client! }),
+      tiers: { t: { requestsPerHour: 1 } },
+    });
+    const three = new RateLimiter({
+      store: new RedisStore({ client: client! }),
+      tiers: { t: { requestsPerHour: 3 } },
+    });
+    const admitted = async (lim: RateLimiter, subject: string): Promise<number> => {
+      let n = 0;
+      for (let k = 0; k < 5; k++) if ((await lim.acquire({ subject, estimatedTokens: 0 })).allowed) n++;
+      return n;
+    };
+    expect(await admitted(one, 'shared-a')).toBe(1);
+    expect(await admitted(three, 'shared-b')).toBe(3);
+    expect(await admitted(one, 'shared-c')).toBe(1);
+  });
 });
