@@ -148,7 +148,8 @@ beforeAll(async () => {
     join(app, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   );
-  for (const file of ['esm.mjs', 'cjs.cjs', 'app.ts']) await cp(join(FIXTURES, file), join(app, file));
+  for (const file of ['esm.mjs', 'cjs.cjs', 'app.ts', 'app-cjs.cts'])
+    await cp(join(FIXTURES, file), join(app, file));
   await cp(join(FIXTURES, 'tsconfig.consumer.json'), join(app, 'tsconfig.json'));
   const packed = readdirSync(tarballs).map((f) => join(tarballs, f));
   expect(packed).toHaveLength(PACKAGES.length);
@@ -199,9 +200,9 @@ describe('the packages installed from their tarballs, outside the repository', (
       expect(realpathSync(dir).startsWith(realpathSync(app)), `${name} is a copy, not a link`).toBe(true);
       expect(existsSync(join(dir, 'src')), `${name} ships src/`).toBe(false);
       const sources = (readdirSync(dir, { recursive: true }) as string[]).filter(
-        (f) => f.endsWith('.ts') && !f.endsWith('.d.ts'),
+        (f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.tsbuildinfo'),
       );
-      expect(sources, `${name} ships TypeScript sources`).toEqual([]);
+      expect(sources, `${name} ships TypeScript sources or build records`).toEqual([]);
       // npm renders the README on its own: a relative link would point nowhere.
       const readme = readFileSync(join(dir, 'README.md'), 'utf8');
       const relativeLinks = [...readme.matchAll(/\]\((?!https?:\/\/|#)([^)]*)\)/g)].map((m) => m[1]);
