@@ -3,7 +3,7 @@
  * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
  * processors and discarding exporters; SecurityEvents), in the same process and run.
  *
- *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --no-peers]
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers]
  *
  * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
  * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each.
@@ -161,7 +161,10 @@ for (const transport of ['fake server', 'canned fetch'] as const) {
     }
   }
 }
-if (!process.argv.includes('--no-peers')) lines.push(...runPeers({ rounds: arg('peer-rounds', 8), calls: CALLS * 5, warmup: WARMUP }));
+// A fresh process per variant: a long warm-up so that JIT and GC settle before timing.
+if (!process.argv.includes('--no-peers')) {
+  lines.push(...runPeers({ rounds: arg('peer-rounds', 8), calls: arg('peer-calls', 2000), warmup: arg('peer-warmup', 2000) }));
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 await fake.close();
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown(), meterProvider.shutdown()]);
