@@ -37,7 +37,7 @@ describe('setupLlmsec({ detection }) on shared Redis state', () => {
         // Events of one user reach the two replicas interleaved: the allowed lateness (5 s by
         // default) orders them in the shared state; shutdown() processes what is held.
         detection: new DetectionEngine({
-          state: new RedisDetectionState({ redis, ruleset }),
+          state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
           onAlert: (a) => alerts.push(a),
         }),
       }),

@@ -79,7 +79,7 @@ describe('open incidents keep learning', () => {
             rules: defaultRules(),
             allowedLatenessMs: 0,
             sinks: [sink],
-            state: new RedisDetectionState({ redis, ruleset }),
+            state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
           }),
       );
       for (const [i, { event, t }] of campaign().entries()) {

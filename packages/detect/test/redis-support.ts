@@ -36,7 +36,9 @@ export function redisEngine(
   extra: { commandTimeoutMs?: number; batchSize?: number; probeIntervalMs?: number } = {},
 ): { engine: DetectionEngine; alerts: Alert[] } {
   const alerts: Alert[] = [];
-  const state = new RedisDetectionState({ redis, ruleset, ...extra });
+  // A generous timeout: these tests are about results, and a loaded CI machine can stall Redis
+  // for longer than the 250 ms default (redis-degraded.test.ts tests the timeout itself).
+  const state = new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, ...extra });
   const engine = new DetectionEngine({
     rules,
     allowedLatenessMs: latenessMs,
