@@ -287,12 +287,14 @@ describe.each([
       decisions: string[];
       categories: string[];
       alerts: string[];
+      detector: unknown[];
     };
     expect(out.reply).toBe('hello from the local server');
     expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
     expect(out.categories[0]).toBe('request_completed:u-42');
     expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
     expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
+    expect(out.detector).toEqual(['function', '127.0.0.1:4318']);
   });
 
   it('works from CommonJS (require of the ESM build)', async () => {

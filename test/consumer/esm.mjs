@@ -7,6 +7,7 @@ import { defaultGuards, instrumentClient, setupLlmsec, withSecurityContext } fro
 import { RateLimiter } from '@llmsec/ratelimit';
 import { DetectionEngine } from '@llmsec/detect';
 import { decodeEventLine } from '@llmsec/core';
+import { loadConfig, startDetector } from '@llmsec/detector';
 
 const jsonlPath = process.argv[2];
 
@@ -70,5 +71,7 @@ console.log(
     decisions,
     categories: events.map((e) => `${e.category}:${e.user_id}`),
     alerts,
+    // The detector service's module graph loads, and its config loader applies its defaults.
+    detector: [typeof startDetector, loadConfig(undefined, {}).otlp.http],
   }),
 );
