@@ -19,6 +19,8 @@ export interface ChatApiOptions {
   detectRedisUrl?: string;
   /** Key namespace of the shared detection state (processes share state only when it matches). @default a hash of the rules */
   detectRuleset?: string;
+  /** A Redis call slower than this sends detection local until Redis answers (LLMSEC_DETECT_TIMEOUT_MS). @default 250 */
+  detectTimeoutMs?: number;
   /**
    * Detection in this process (LLMSEC_INLINE_DETECTION; `false` when a `llmsec detector` fleet
    * behind the Collector detects on this app's telemetry instead). @default true
@@ -85,6 +87,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
   if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
   if (env.LLMSEC_DETECT_REDIS_URL) options.detectRedisUrl = env.LLMSEC_DETECT_REDIS_URL;
   if (env.LLMSEC_DETECT_RULESET) options.detectRuleset = env.LLMSEC_DETECT_RULESET;
+  if (env.LLMSEC_DETECT_TIMEOUT_MS) {
+    const ms = Number(env.LLMSEC_DETECT_TIMEOUT_MS);
+    if (!Number.isInteger(ms) || ms < 1) {
+      throw new Error(`LLMSEC_DETECT_TIMEOUT_MS must be a positive integer, got "${env.LLMSEC_DETECT_TIMEOUT_MS}"`);
+    }
+    options.detectTimeoutMs = ms;
+  }
   if (env.LLMSEC_ALERTMANAGER_URL) options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
   if (env.LLMSEC_METRICS_PORT) {
     options.metrics = { port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'), host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1' };

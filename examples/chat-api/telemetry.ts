@@ -91,6 +91,7 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
           state: new RedisDetectionState({
             redis: detectRedis,
             ...(options.detectRuleset !== undefined ? { ruleset: options.detectRuleset } : {}),
+            ...(options.detectTimeoutMs !== undefined ? { commandTimeoutMs: options.detectTimeoutMs } : {}),
           }),
         }
       : {}),

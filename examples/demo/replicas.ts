@@ -54,6 +54,9 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
           LLMSEC_FAKE_UPSTREAM: 'false',
           LLMSEC_OUT_DIR: dir,
           LLMSEC_DETECT_RULESET: options.ruleset,
+          // The demo runs the simulator, the fake LLM and every replica on one machine: allow
+          // Redis a stall longer than the 250 ms default before a replica goes degraded.
+          LLMSEC_DETECT_TIMEOUT_MS: '2000',
           OTEL_SERVICE_NAME: `chat-api-${i + 1}`,
         };
         if (options.redisUrl !== undefined) env.LLMSEC_REDIS_URL = options.redisUrl;
