@@ -172,6 +172,35 @@ describe('OTLP/gRPC receiver', () => {
     expect(reports.at(-1)).toMatchObject({ transport: 'grpc', outcome: 'unavailable', records: 20 });
   });
 
+  it('UNAUTHENTICATED without the configured bearer token; OK with it', async () => {
+    const authIngest = new RecordingIngest();
+    const secured = await startOtlpGrpcServer({ port: 0, ingest: authIngest, authToken: 's3cret-token' });
+    const client = new grpc.Client(`127.0.0.1:${secured.port}`, grpc.credentials.createInsecure());
+    const call = (token?: string): Promise<CallResult> =>
+      new Promise((resolve) => {
+        const metadata = new grpc.Metadata();
+        if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+        client.makeUnaryRequest(
+          LOGS_PATH,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          good,
+          metadata,
+          (err: grpc.ServiceError | null, response?: Buffer) => resolve(err ? { error: err } : { response: response! }),
+        );
+      });
+    try {
+      expect((await call()).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect((await call('wrong')).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(authIngest.calls).toBe(0);
+      expect((await call('s3cret-token')).error).toBeUndefined();
+      expect(authIngest.records).toHaveLength(20);
+    } finally {
+      client.close();
+      await secured.close();
+    }
+  });
+
   it('a client with a gRPC retry policy gets every record through an overload (refused twice, then taken once)', async () => {
     ingest.records.length = 0;
     let refusals = 0;

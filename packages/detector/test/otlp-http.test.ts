@@ -4,6 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { JsonLogsSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOtlpHttpHandler } from '../src/otlp/http-handler.ts';
@@ -225,6 +226,31 @@ describe('OTLP/HTTP hostile input', () => {
       const res = await post(logsUrl(), body, PROTO);
       expect([200, 400]).toContain(res.status);
       if (res.status === 400) expect(decodeStatus(res.body).code).toBe(3);
+    }
+  });
+});
+
+describe('OTLP/HTTP bearer token', () => {
+  it('401 with WWW-Authenticate without the configured token, before reading the body; the real exporter with headers gets through', async () => {
+    const authIngest = new RecordingIngest();
+    const secured = await startHttp({ ingest: authIngest, authToken: 's3cret-token' });
+    const url = `${secured.url}/v1/logs`;
+    try {
+      const none = await post(url, goodProto, PROTO);
+      expect(none.status).toBe(401);
+      expect(none.headers['www-authenticate']).toBe('Bearer');
+      expect(decodeStatus(none.body).code).toBe(16);
+      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer wrong' })).status).toBe(401);
+      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token-and-more' })).status).toBe(401);
+      expect(authIngest.calls).toBe(0);
+      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token' })).status).toBe(200);
+      const exporter = new ProtoLogExporter({ url, headers: { Authorization: 'Bearer s3cret-token' } });
+      const result = await new Promise<{ code: number }>((resolve) => exporter.export(records as never, resolve));
+      expect(result.code).toBe(0);
+      expect(authIngest.records).toHaveLength(40);
+      expect(() => createOtlpHttpHandler({ ingest, authToken: 'has space' })).toThrow(/authToken/);
+    } finally {
+      await secured.close();
     }
   });
 });

@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import * as grpc from '@grpc/grpc-js';
 import { diag } from '@opentelemetry/api';
+import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
@@ -29,6 +30,12 @@ export interface OtlpGrpcServerOptions {
    * @default 100
    */
   maxConcurrentStreams?: number;
+  /**
+   * When set, calls must carry `authorization: Bearer <authToken>` metadata; others get
+   * UNAUTHENTICATED.
+   * @default undefined (no authentication)
+   */
+  authToken?: string;
   limits?: DecodeLimits;
   observer?: ReceiveObserver;
   /**
@@ -79,6 +86,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     throw new Error(`startOtlpGrpcServer: port must be 0..65535, got ${String(requestedPort)}`);
   }
   const limits = resolveDecodeLimits(options.limits);
+  const authorized = bearerChecker(options.authToken, 'startOtlpGrpcServer');
   const { ingest, observer } = options;
 
   const report = safeObserver(observer);
@@ -88,6 +96,11 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     (call, callback) => {
       const bytes = call.request;
       const base = { transport: 'grpc' as const, signal, records: 0, rejected: 0, bytes: bytes.length };
+      if (authorized !== undefined && !authorized(call.metadata.get('authorization')[0])) {
+        callback({ code: GrpcCode.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+        report({ ...base, outcome: 'unauthenticated' });
+        return;
+      }
       let records: number;
       let result: IngestResult;
       try {

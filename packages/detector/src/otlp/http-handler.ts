@@ -5,6 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
+import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
@@ -46,6 +47,12 @@ export interface OtlpHttpHandlerOptions {
    * @default max(128 MiB, 2 × (maxBodyBytes + maxDecompressedBytes))
    */
   maxInflightBytes?: number;
+  /**
+   * When set, requests must carry `Authorization: Bearer <authToken>`; others get 401 before
+   * their body is read.
+   * @default undefined (no authentication)
+   */
+  authToken?: string;
   /** Caps applied while decoding (records, attributes, string lengths, nesting). */
   limits?: DecodeLimits;
   /** Told how each export request ended (for metrics). */
@@ -78,6 +85,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     );
   }
   const budget = new InflightBudget(maxInflightBytes);
+  const authorized = bearerChecker(options.authToken, 'createOtlpHttpHandler');
   const limits = resolveDecodeLimits(options.limits);
   const { ingest, observer } = options;
 
@@ -92,6 +100,13 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
         Allow: 'POST',
       });
       report({ ...base, outcome: 'unsupported' });
+      return;
+    }
+    if (authorized !== undefined && !authorized(req.headers.authorization)) {
+      sendStatus(res, 401, replyFormat, GrpcCode.UNAUTHENTICATED, 'missing or wrong bearer token', {
+        'WWW-Authenticate': 'Bearer',
+      });
+      report({ ...base, outcome: 'unauthenticated' });
       return;
     }
     if (format === undefined) {

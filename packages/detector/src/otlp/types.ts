@@ -122,6 +122,7 @@ export type ReceiveOutcome =
   | 'unavailable' // OtlpIngest answered unavailable (or threw): 503 / UNAVAILABLE
   | 'invalid' // body did not decode or broke a DecodeLimits cap: 400 / INVALID_ARGUMENT
   | 'too_large' // over the body size cap (wire or decompressed): 413
+  | 'unauthenticated' // an authToken is configured and the request does not carry it: 401 / UNAUTHENTICATED
   | 'unsupported' // other method, content type or content encoding: 405 / 415
   | 'timeout' // body not received in time: 408
   | 'aborted'; // the sender went away mid-request
