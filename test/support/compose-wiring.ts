@@ -236,7 +236,10 @@ const PROGRAM_MODELS: Record<string, Model> = {
   'examples/simulator/main.ts': (name, svc) => {
     const args = commandOf(svc);
     const target = flag(args, '--target');
-    return { listeners: [], targets: target === undefined ? [] : [urlTarget(target, `${name} --target`)!] };
+    const parsed = target === undefined ? undefined : urlTarget(target, `${name} --target`);
+    const problems =
+      target !== undefined && parsed === undefined ? [`${name}: cannot read --target ${target}`] : [];
+    return { listeners: [], targets: parsed === undefined ? [] : [parsed], problems };
   },
   detector: (name, svc, read) => {
     const args = commandOf(svc);
@@ -271,11 +274,19 @@ const PROGRAM_MODELS: Record<string, Model> = {
 
 /** The detector's own loader (defaults, validation), on the mounted file's text and the command-line flags. */
 function loadDetectorConfig(text: string | undefined, args: string[]): ReturnType<typeof loadConfig> {
+  const all = (name: string): string[] | undefined => {
+    const values = args.flatMap((a, i) =>
+      a === name ? [args[i + 1]!] : a.startsWith(`${name}=`) ? [a.slice(name.length + 1)] : [],
+    );
+    return values.length > 0 ? values : undefined;
+  };
   const flags = {
     otlpGrpc: flag(args, '--otlp-grpc'),
     otlpHttp: flag(args, '--otlp-http'),
     state: flag(args, '--state'),
     otlpAlerts: flag(args, '--otlp-alerts'),
+    alertmanager: all('--alertmanager'),
+    webhook: all('--webhook'),
   };
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   if (text === undefined) return loadConfig(undefined, defined);
