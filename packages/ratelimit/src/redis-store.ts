@@ -1,18 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
-import { WINDOW_DIMS, type LimitVector } from './dimensions.ts';
+import { WINDOW_DIMS } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
-import {
-  ACQUIRE_LUA,
-  BAN_LUA,
-  bakedAcquireLua,
-  bakedSettleLua,
-  LIFT_LUA,
-  SETTLE_LUA,
-  SNAPSHOT_LUA,
-  VIOLATION_LUA,
-} from './redis-lua.ts';
+import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
+import { ScriptParams, type BakedCommands } from './redis-params.ts';
 import {
   CODE_OK,
   type AcquireOp,
@@ -45,14 +36,6 @@ interface ScriptClient {
   llmsecBan(numKeys: number, ...args: Arg[]): Promise<number>;
   del(...keys: string[]): Promise<number>;
 }
-/** Commands defined at run time (scripts with baked parameters), by name. */
-type BakedCommands = Record<string, (numKeys: number, ...args: Arg[]) => Promise<unknown>>;
-
-/**
- * Tier combinations that get their own script with the parameters written in; past it the
- * packed-parameter scripts serve the rest. Tiers are few, so this is rarely reached.
- */
-const MAX_BAKED_SCRIPTS = 64;
 
 /**
  * The shared store: one Lua script per operation, one round trip per acquire.
@@ -69,18 +52,7 @@ export class RedisStore implements LimiterStore {
   readonly synchronous = false;
   readonly cluster: boolean;
   private readonly client: ScriptClient;
-  private readonly raw: Redis | Cluster;
-  /** Packed parameters (cached per combination, so the Buffer identifies it) -> baked command name. */
-  private readonly bakedNames = new WeakMap<Buffer, string>();
-  private bakedCount = 0;
-  private readonly packCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
-  private readonly settleCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
-  private readonly vectorIds = new WeakMap<LimitVector, number>();
-  private nextVectorId = 0;
-  private lastAcquire:
-    { limits: LimitVector; enforcement: EnforcementParams; leaseTtlMs: number; buf: Buffer } | undefined;
-  private lastSettle:
-    { limits: LimitVector; enforcement: EnforcementParams; factor: number; buf: Buffer } | undefined;
+  private readonly params: ScriptParams;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as (Redis | Cluster) | undefined;
@@ -95,27 +67,7 @@ export class RedisStore implements LimiterStore {
     client.defineCommand('llmsecLift', { lua: LIFT_LUA, numberOfKeys: 1 });
     client.defineCommand('llmsecBan', { lua: BAN_LUA, numberOfKeys: 1 });
     this.client = client as unknown as ScriptClient;
-    this.raw = client;
-  }
-
-  /**
-   * The command for a combination's packed parameters: its own script with the parameters as
-   * constants (defined the first time it is seen), or undefined past MAX_BAKED_SCRIPTS.
-   */
-  private baked(params: Buffer, kind: 'Acquire' | 'Settle', leaseTtlMs: number): string | undefined {
-    const known = this.bakedNames.get(params);
-    if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
-    const values: number[] = [];
-    for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const lua = kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
-    // Named by content: stores sharing one client (with other tiers) never redefine each
-    // other's commands, and the same combination is one command.
-    const name = `llmsec${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 20)}`;
-    if (typeof (this.raw as unknown as BakedCommands)[name] !== 'function')
-      this.raw.defineCommand(name, { lua });
-    this.bakedCount++;
-    this.bakedNames.set(params, name);
-    return name;
+    this.params = new ScriptParams(client);
   }
 
   acquire(op: AcquireOp): Promise<AcquireOutcome> {
@@ -155,8 +107,8 @@ export class RedisStore implements LimiterStore {
 
   private acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
     const subs = op.subjects;
-    const params = this.packedParams(op);
-    const baked = this.baked(params, 'Acquire', op.leaseTtlMs);
+    const params = this.params.acquire(op);
+    const baked = this.params.baked(params, 'Acquire', op.leaseTtlMs);
     if (baked !== undefined) {
       // Short string arguments only: ioredis keeps its string path (no Buffer argument).
       const cmds = this.client as unknown as BakedCommands;
@@ -204,112 +156,13 @@ export class RedisStore implements LimiterStore {
     return p.then((r) => parseAcquireReply(r, subs.length));
   }
 
-  /**
-   * Enforcement parameters, lease TTL and limits as packed doubles, built once per combination
-   * of limit vectors (tiers) and enforcement parameters: the script unpacks them in one call.
-   */
-  private packedParams(op: AcquireOp): Buffer {
-    // One-entry cache in front of the map: nearly every call repeats the previous tier.
-    const last = this.lastAcquire;
-    if (
-      last !== undefined &&
-      op.subjects.length === 1 &&
-      last.limits === op.subjects[0]!.limits &&
-      last.enforcement === op.enforcement &&
-      last.leaseTtlMs === op.leaseTtlMs
-    ) {
-      return last.buf;
-    }
-    const buf = this.packedParamsSlow(op);
-    if (op.subjects.length === 1) {
-      this.lastAcquire = {
-        limits: op.subjects[0]!.limits,
-        enforcement: op.enforcement,
-        leaseTtlMs: op.leaseTtlMs,
-        buf,
-      };
-    }
-    return buf;
-  }
-
-  private packedParamsSlow(op: AcquireOp): Buffer {
-    let byParams = this.packCache.get(op.enforcement);
-    if (byParams === undefined) {
-      byParams = new Map();
-      this.packCache.set(op.enforcement, byParams);
-    }
-    let key = String(op.leaseTtlMs);
-    for (const s of op.subjects) key += '|' + this.vectorId(s.limits);
-    let buf = byParams.get(key);
-    if (buf === undefined) {
-      const values = [...enforcementValues(op.enforcement), op.leaseTtlMs];
-      for (const s of op.subjects) values.push(...s.limits);
-      buf = packDoubles(values);
-      if (byParams.size > 1_000) byParams.clear(); // bounded: tiers are few, this never fills in practice
-      byParams.set(key, buf);
-    }
-    return buf;
-  }
-
-  /** Enforcement parameters, then per subject the limit factor and nine limits, as packed doubles (cached). */
-  private packedSettleParams(op: SettleOp): Buffer {
-    const last = this.lastSettle;
-    if (
-      last !== undefined &&
-      op.subjects.length === 1 &&
-      last.limits === op.subjects[0]!.limits &&
-      last.enforcement === op.enforcement &&
-      last.factor === op.subjects[0]!.factor
-    ) {
-      return last.buf;
-    }
-    const buf = this.packedSettleParamsSlow(op);
-    if (op.subjects.length === 1) {
-      this.lastSettle = {
-        limits: op.subjects[0]!.limits,
-        enforcement: op.enforcement,
-        factor: op.subjects[0]!.factor,
-        buf,
-      };
-    }
-    return buf;
-  }
-
-  private packedSettleParamsSlow(op: SettleOp): Buffer {
-    let byParams = this.settleCache.get(op.enforcement);
-    if (byParams === undefined) {
-      byParams = new Map();
-      this.settleCache.set(op.enforcement, byParams);
-    }
-    let key = '';
-    for (const s of op.subjects) key += `${this.vectorId(s.limits)}:${s.factor}|`;
-    let buf = byParams.get(key);
-    if (buf === undefined) {
-      const values = enforcementValues(op.enforcement);
-      for (const s of op.subjects) values.push(s.factor, ...s.limits);
-      buf = packDoubles(values);
-      if (byParams.size > 1_000) byParams.clear();
-      byParams.set(key, buf);
-    }
-    return buf;
-  }
-
-  private vectorId(v: LimitVector): number {
-    let id = this.vectorIds.get(v);
-    if (id === undefined) {
-      id = ++this.nextVectorId;
-      this.vectorIds.set(v, id);
-    }
-    return id;
-  }
-
   settle(op: SettleOp): Promise<void> {
     const subs = op.subjects;
     if (subs.length > 1 && this.cluster) {
       return Promise.all(subs.map((s) => this.settle({ ...op, subjects: [s] }))).then(() => undefined);
     }
-    const params = this.packedSettleParams(op);
-    const baked = this.baked(params, 'Settle', 0);
+    const params = this.params.settle(op);
+    const baked = this.params.baked(params, 'Settle', 0);
     if (baked !== undefined) {
       const cmds = this.client as unknown as BakedCommands;
       const done =
@@ -447,26 +300,4 @@ function pushParams(args: Arg[], p: EnforcementParams): void {
 /** The outcome of a subject the cluster path never reached (the other subject refused first). */
 function unchecked(): SubjectOutcome {
   return { prevLevel: -1, level: -1, factor: 1, leases: 0, busyMs: new Array<number>(WINDOW_DIMS).fill(0) };
-}
-
-/** The enforcement parameters in the order both scripts read them (ARGV, packed). */
-function enforcementValues(p: EnforcementParams): number[] {
-  return [
-    p.warningAt,
-    p.throttledAt,
-    p.blockedAt,
-    p.bannedAt,
-    p.halfLifeMs,
-    p.blockMs,
-    p.throttleFactor,
-    p.refusalWeight,
-    p.banTtlMs,
-  ];
-}
-
-/** Little-endian doubles, the format the Lua scripts unpack with struct. */
-function packDoubles(values: number[]): Buffer {
-  const buf = Buffer.alloc(values.length * 8);
-  values.forEach((v, i) => buf.writeDoubleLE(v, i * 8));
-  return buf;
 }
