@@ -144,9 +144,11 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
       expect(new Set(http.encodings)).toEqual(new Set([compression === 'gzip' ? 'gzip' : 'identity']));
     }
 
-    // Log records: the two llmsec events and the app's own record, in emission order.
+    // Log records: the two llmsec events and the app's own record. A simple processor exports
+    // each record on its own, so under load they may arrive in any order.
     expect(ingest.records).toHaveLength(3);
-    const [g, c, other] = ingest.records;
+    const byName = (name: string) => ingest.records.find((r) => r.eventName === name);
+    const [g, c, other] = [byName('llmsec.guardrail_block'), byName('llmsec.request_completed'), byName('app.audit')];
     expect(g).toMatchObject({
       eventName: 'llmsec.guardrail_block',
       timeMs: T0,
