@@ -220,7 +220,7 @@ export class DetectionEngine {
         errors: this.errors,
         meter,
         counts: this.counts,
-        lateCounter: this.droppedCounter,
+        droppedCounter: this.droppedCounter,
       });
     }
     this.trackClock = tickIntervalMs > 0;

@@ -72,6 +72,17 @@ describe('RedisDetectionState: one engine', () => {
     expect(firings).toBeGreaterThan(100);
   });
 
+  it('a full queue drops the oldest events and counts them; ingest never waits', async () => {
+    const { engine } = redisEngine(redis, TIGHT, 0, freshRuleset('full'), { maxQueuedEvents: 5 });
+    // In time order (none late), synchronously: nothing is shipped before the last ingest.
+    const events = build(fc.sample(draw, { numRuns: 20, seed: 4 })).sort((a, b) => a.t - b.t);
+    for (const { event, t } of events) engine.ingest(event, t);
+    expect(engine.stats.state?.queueDropped).toBe(15);
+    await engine.forceFlush();
+    expect(engine.stats.processed).toBe(5);
+    await engine.shutdown();
+  });
+
   it('gives every key it writes a TTL', async () => {
     const ruleset = freshRuleset('ttl');
     const { engine } = redisEngine(redis, TIGHT, 0, ruleset);

@@ -33,7 +33,12 @@ export function redisEngine(
   rules: AnyRule[],
   latenessMs: number,
   ruleset: string,
-  extra: { commandTimeoutMs?: number; batchSize?: number; probeIntervalMs?: number } = {},
+  extra: {
+    commandTimeoutMs?: number;
+    batchSize?: number;
+    probeIntervalMs?: number;
+    maxQueuedEvents?: number;
+  } = {},
 ): { engine: DetectionEngine; alerts: Alert[] } {
   const alerts: Alert[] = [];
   // A generous timeout: these tests are about results, and a loaded CI machine can stall Redis

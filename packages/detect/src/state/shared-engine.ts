@@ -52,7 +52,7 @@ export interface SharedEngineOptions {
   meter: Meter;
   counts: { processed: number; droppedLate: number; alertsFired: number; alertsResolved: number };
   /** llmsec.detect.events.dropped */
-  lateCounter: Counter;
+  droppedCounter: Counter;
 }
 
 interface Work {
@@ -101,6 +101,7 @@ export class SharedEngine {
   private globalMax = Number.NEGATIVE_INFINITY;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  private warnedQueueFull = false;
   private readonly degradedGauge: number[] = [0];
   private readonly episodeCounter: Counter;
   readonly stats: SharedStats = {
@@ -131,6 +132,7 @@ export class SharedEngine {
       description: 'Times the shared detection state became unreachable and detection went local',
     });
     this.episodeCounter.add(0);
+    options.droppedCounter.add(0, { reason: 'queue_full' });
   }
 
   get degraded(): boolean {
@@ -145,7 +147,7 @@ export class SharedEngine {
     const known = this.localMax > this.globalMax ? this.localMax : this.globalMax;
     if (t < known - this.o.latenessMs) {
       this.o.counts.droppedLate++;
-      this.o.lateCounter.add(1, { reason: 'late' });
+      this.o.droppedCounter.add(1, { reason: 'late' });
       return;
     }
     if (t > this.localMax) this.localMax = t;
@@ -157,6 +159,14 @@ export class SharedEngine {
     if (this.queue.length - this.queueHead >= this.state.maxQueuedEvents) {
       this.queueHead++;
       this.stats.queueDropped++;
+      this.o.droppedCounter.add(1, { reason: 'queue_full' });
+      if (!this.warnedQueueFull) {
+        this.warnedQueueFull = true;
+        diag.warn(
+          `llmsec detect: shared-state queue full (${this.state.maxQueuedEvents} events): dropping the oldest; ` +
+            'Redis is slower than the event rate (see llmsec.detect.events.dropped{reason="queue_full"})',
+        );
+      }
     }
     this.queue.push({ t, event });
     this.schedule();
@@ -360,7 +370,7 @@ export class SharedEngine {
       if (ok === 1) {
         this.remember(w.key, Number(reply), step.body, next.length);
         this.o.counts.droppedLate += step.late;
-        if (step.late > 0) this.o.lateCounter.add(step.late, { reason: 'late' });
+        if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
         for (const alert of step.alerts) {
           if (alert.status === 'firing') this.o.counts.alertsFired++;
