@@ -3,7 +3,8 @@
 // 1, 1,000 and 100,000 active groups (users), next to the in-memory engine on the same events
 // and next to the raw EVALSHA ceiling of a trivial one-key script on the same Redis and client
 // (pipelined the same way, one call per event); Redis bytes per active user. All in one run, so
-// the ratios compare like with like on a shared machine.
+// the ratios compare like with like on a shared machine. BENCH_BATCH=N changes the batch size
+// (events per flush, and calls in flight for the ceiling; default 2,000).
 import { loadavg, cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
@@ -11,7 +12,7 @@ import { startRedis } from '../../test/support/redis.ts';
 import { TrafficGenerator, type Timed } from './gen.ts';
 
 const QUICK = process.argv.includes('--quick');
-const BATCH = 2_000;
+const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
