@@ -112,6 +112,9 @@ async function stage(dir: string): Promise<void> {
   }
 }
 
+/** Each check runs programs (tsc, npx) on a machine other jobs share: generous, not open-ended. */
+const TEST_TIMEOUT_MS = 180_000;
+
 let tmp: string;
 let app: string;
 let oldestNode: string;
@@ -194,80 +197,96 @@ afterAll(async () => {
 });
 
 describe('the packages installed from their tarballs, outside the repository', () => {
-  it('installs compiled JavaScript and declarations, no TypeScript sources, and every export target exists', () => {
-    for (const name of PACKAGES) {
-      const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
-      expect(realpathSync(dir).startsWith(realpathSync(app)), `${name} is a copy, not a link`).toBe(true);
-      expect(existsSync(join(dir, 'src')), `${name} ships src/`).toBe(false);
-      const sources = (readdirSync(dir, { recursive: true }) as string[]).filter(
-        (f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.tsbuildinfo'),
-      );
-      expect(sources, `${name} ships TypeScript sources or build records`).toEqual([]);
-      // npm renders the README on its own: a relative link would point nowhere.
-      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
-      const relativeLinks = [...readme.matchAll(/\]\((?!https?:\/\/|#)([^)]*)\)/g)].map((m) => m[1]);
-      expect(relativeLinks, `${name} README links`).toEqual([]);
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        exports: Record<string, string | Record<string, string>>;
-        engines: { node: string };
-      };
-      expect(pkg.engines.node).toBe(ENGINES);
-      for (const [subpath, target] of Object.entries(pkg.exports)) {
-        const targets = typeof target === 'string' ? { default: target } : target;
-        for (const [condition, file] of Object.entries(targets)) {
-          if (condition === '@llmsec/source') continue; // the workspace's, not shipped
-          expect(existsSync(join(dir, file)), `${name} ${subpath} ${condition} -> ${file}`).toBe(true);
+  it(
+    'installs compiled JavaScript and declarations, no TypeScript sources, and every export target exists',
+    { timeout: TEST_TIMEOUT_MS },
+    () => {
+      for (const name of PACKAGES) {
+        const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
+        expect(realpathSync(dir).startsWith(realpathSync(app)), `${name} is a copy, not a link`).toBe(true);
+        expect(existsSync(join(dir, 'src')), `${name} ships src/`).toBe(false);
+        const sources = (readdirSync(dir, { recursive: true }) as string[]).filter(
+          (f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.tsbuildinfo'),
+        );
+        expect(sources, `${name} ships TypeScript sources or build records`).toEqual([]);
+        // npm renders the README on its own: a relative link would point nowhere.
+        const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+        const relativeLinks = [...readme.matchAll(/\]\((?!https?:\/\/|#)([^)]*)\)/g)].map((m) => m[1]);
+        expect(relativeLinks, `${name} README links`).toEqual([]);
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          exports: Record<string, string | Record<string, string>>;
+          engines: { node: string };
+        };
+        expect(pkg.engines.node).toBe(ENGINES);
+        for (const [subpath, target] of Object.entries(pkg.exports)) {
+          const targets = typeof target === 'string' ? { default: target } : target;
+          for (const [condition, file] of Object.entries(targets)) {
+            if (condition === '@llmsec/source') continue; // the workspace's, not shipped
+            expect(existsSync(join(dir, file)), `${name} ${subpath} ${condition} -> ${file}`).toBe(true);
+          }
         }
       }
-    }
-  });
+    },
+  );
 
-  it('runs the README\'s "Use it in your app" example as a user would type it', async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.split('\n## Use it in your app\n')[1]?.split('\n## ')[0] ?? '';
-    expect(section, 'README section "Use it in your app"').toContain('npm install @llmsec/sdk');
-    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-    expect(example, 'the TypeScript example of that section').toBeDefined();
-    // The example has no type annotations, so it is also the JavaScript a user would save as app.mjs.
-    await writeFile(join(app, 'readme-example.mjs'), example!);
-    ok(await run(NODE, ['readme-example.mjs'], app), 'README example');
-    const lines = readFileSync(join(app, 'security.jsonl'), 'utf8').trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l) as { category: string; user_id: string })).toEqual([
-      expect.objectContaining({ category: 'guardrail_block', user_id: 'u-42' }),
-    ]);
-  });
+  it(
+    'runs the README\'s "Use it in your app" example as a user would type it',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+      const section = readme.split('\n## Use it in your app\n')[1]?.split('\n## ')[0] ?? '';
+      expect(section, 'README section "Use it in your app"').toContain('npm install @llmsec/sdk');
+      const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+      expect(example, 'the TypeScript example of that section').toBeDefined();
+      // The example has no type annotations, so it is also the JavaScript a user would save as app.mjs.
+      await writeFile(join(app, 'readme-example.mjs'), example!);
+      ok(await run(NODE, ['readme-example.mjs'], app), 'README example');
+      const lines = readFileSync(join(app, 'security.jsonl'), 'utf8').trim().split('\n');
+      expect(lines.map((l) => JSON.parse(l) as { category: string; user_id: string })).toEqual([
+        expect.objectContaining({ category: 'guardrail_block', user_id: 'u-42' }),
+      ]);
+    },
+  );
 
-  it('type-checks a strict TypeScript consumer against the published declarations', async () => {
-    ok(
-      await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app),
-      'tsc',
-    );
-  });
+  it(
+    'type-checks a strict TypeScript consumer against the published declarations',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      ok(
+        await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app),
+        'tsc',
+      );
+    },
+  );
 
-  it('fails the TypeScript consumer on a type error (the check is not vacuous)', async () => {
-    const broken = join(app, 'broken.ts');
-    await writeFile(
-      broken,
-      "import { RateLimiter } from '@llmsec/ratelimit';\nnew RateLimiter({ tiers: 42 });\n",
-    );
-    const r = await run(
-      NODE,
-      [
-        join(app, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '--ignoreConfig',
-        '--noEmit',
-        '--strict',
-        '--module',
-        'nodenext',
-        '--types',
-        'node',
+  it(
+    'fails the TypeScript consumer on a type error (the check is not vacuous)',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const broken = join(app, 'broken.ts');
+      await writeFile(
         broken,
-      ],
-      app,
-    );
-    expect(r.code).not.toBe(0);
-    expect(r.stdout).toContain('broken.ts');
-  });
+        "import { RateLimiter } from '@llmsec/ratelimit';\nnew RateLimiter({ tiers: 42 });\n",
+      );
+      const r = await run(
+        NODE,
+        [
+          join(app, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '--ignoreConfig',
+          '--noEmit',
+          '--strict',
+          '--module',
+          'nodenext',
+          '--types',
+          'node',
+          broken,
+        ],
+        app,
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toContain('broken.ts');
+    },
+  );
 });
 
 // The same checks on Node 24 and on the oldest Node `engines` allows.
@@ -275,29 +294,33 @@ describe.each([
   ['Node 24 (the devDependency)', 'node24', () => NODE],
   [`Node ${OLDEST_VERSION} (the engines minimum)`, 'oldest', () => oldestNode],
 ])('the installed packages on %s', (_label, tag, nodeOf) => {
-  it('works from ESM: instrumented OpenAI client against a local server, limiter, detection engine', async () => {
-    const events = join(app, `events-${tag}.jsonl`);
-    // Started as the ESM instrumentation docs say, so the hook subpath is exercised too.
-    const r = ok(
-      await run(nodeOf(), ['--import', '@llmsec/sdk/hook', 'esm.mjs', events], app, nodeOf()),
-      'esm.mjs',
-    );
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-      reply: string;
-      decisions: string[];
-      categories: string[];
-      alerts: string[];
-      detector: unknown[];
-    };
-    expect(out.reply).toBe('hello from the local server');
-    expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
-    expect(out.categories[0]).toBe('request_completed:u-42');
-    expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
-    expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
-    expect(out.detector).toEqual(['function', '127.0.0.1:4318']);
-  });
+  it(
+    'works from ESM: instrumented OpenAI client against a local server, limiter, detection engine',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const events = join(app, `events-${tag}.jsonl`);
+      // Started as the ESM instrumentation docs say, so the hook subpath is exercised too.
+      const r = ok(
+        await run(nodeOf(), ['--import', '@llmsec/sdk/hook', 'esm.mjs', events], app, nodeOf()),
+        'esm.mjs',
+      );
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+        reply: string;
+        decisions: string[];
+        categories: string[];
+        alerts: string[];
+        detector: unknown[];
+      };
+      expect(out.reply).toBe('hello from the local server');
+      expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
+      expect(out.categories[0]).toBe('request_completed:u-42');
+      expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
+      expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
+      expect(out.detector).toEqual(['function', '127.0.0.1:4318']);
+    },
+  );
 
-  it('works from CommonJS (require of the ESM build)', async () => {
+  it('works from CommonJS (require of the ESM build)', { timeout: TEST_TIMEOUT_MS }, async () => {
     const r = ok(await run(nodeOf(), ['cjs.cjs'], app, nodeOf()), 'cjs.cjs');
     expect(JSON.parse(r.stdout.trim())).toEqual({
       roundTrip: 'evt-1',
@@ -311,21 +334,25 @@ describe.each([
     });
   });
 
-  it('runs the installed llmsec command (npx) and replays the events the ESM script wrote', async () => {
-    // `npx` and the bin's `#!/usr/bin/env node` find this runtime first on the PATH.
-    const help = ok(
-      await run('npx', ['--no-install', 'llmsec', '--help'], app, nodeOf()),
-      'npx llmsec --help',
-    );
-    expect(help.stdout).toContain('usage: llmsec <command>');
-    const replay = ok(
-      await run('npx', ['--no-install', 'llmsec', 'replay', `events-${tag}.jsonl`], app, nodeOf()),
-      'llmsec replay',
-    );
-    const alerts = replay.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { rule: string; status: string });
-    expect(alerts.some((a) => a.rule === 'rapid_guardrail_blocks' && a.status === 'firing')).toBe(true);
-  });
+  it(
+    'runs the installed llmsec command (npx) and replays the events the ESM script wrote',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      // `npx` and the bin's `#!/usr/bin/env node` find this runtime first on the PATH.
+      const help = ok(
+        await run('npx', ['--no-install', 'llmsec', '--help'], app, nodeOf()),
+        'npx llmsec --help',
+      );
+      expect(help.stdout).toContain('usage: llmsec <command>');
+      const replay = ok(
+        await run('npx', ['--no-install', 'llmsec', 'replay', `events-${tag}.jsonl`], app, nodeOf()),
+        'llmsec replay',
+      );
+      const alerts = replay.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { rule: string; status: string });
+      expect(alerts.some((a) => a.rule === 'rapid_guardrail_blocks' && a.status === 'firing')).toBe(true);
+    },
+  );
 });
