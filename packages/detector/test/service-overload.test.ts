@@ -34,12 +34,12 @@ describe('detector service under overload', () => {
       }),
     );
     detector = await startDetector({ config: loadConfig(cfg), logger: silentLogger });
-    // A slow engine (0.2 ms per event): while the queue drains, requests pile up in the sockets
+    // A slow engine (1 ms per event): while the queue drains, requests pile up in the sockets
     // and complete together, more than the queue holds.
     const engine = detector.engine;
     const ingestOnce = engine.ingestOnce.bind(engine);
     engine.ingestOnce = (event, timeMs) => {
-      const until = performance.now() + 0.2;
+      const until = performance.now() + 1;
       while (performance.now() < until);
       return ingestOnce(event, timeMs);
     };
