@@ -22,7 +22,8 @@ const goodJson = JsonLogsSerializer.serializeRequest(records)!;
 
 beforeAll(async () => {
   ingest = new RecordingIngest();
-  server = await startHttp({ ingest, maxBodyBytes: 1024 * 1024, bodyTimeoutMs: 300 });
+  // 1.5 s for a body: the stall test waits that long; a loaded machine needs the margin for 10 MB.
+  server = await startHttp({ ingest, maxBodyBytes: 1024 * 1024, bodyTimeoutMs: 1_500 });
 });
 
 afterAll(async () => {

@@ -240,10 +240,43 @@ function send(
     'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length,
     ...headers,
   };
-  // A refused request may have an unread body: close rather than drain it on keep-alive.
-  if (status >= 400 && !res.req.complete) all.Connection = 'close';
+  const req = res.req;
+  const unread = status >= 400 && !req.complete;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  // A refused request may have an unread body. A slow sender (408), or one announcing more
+  // than the drain cap, loses the connection. Any other sender's remaining bytes are read and
+  // dropped (bounded in bytes and time), so it can finish writing and read the answer: closing
+  // with unread data would reset the connection and it would see EPIPE instead of the status.
+  const close = unread && (status === 408 || declared > DRAIN_MAX_BYTES);
+  if (close) all.Connection = 'close';
   res.writeHead(status, all);
   res.end(payload);
+  if (close) res.once('finish', () => req.socket?.destroySoon());
+  else if (unread) discardRest(req);
+}
+
+/** Most bytes, and longest time, spent reading and dropping a refused request's body. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 5_000;
+
+function discardRest(req: IncomingMessage): void {
+  let seen = 0;
+  const stop = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.socket?.destroy();
+  };
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen > DRAIN_MAX_BYTES) stop();
+  };
+  const timer = setTimeout(stop, DRAIN_MAX_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.on('error', () => clearTimeout(timer));
+  req.resume();
 }
 
 function sendStatus(
