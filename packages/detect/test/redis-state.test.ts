@@ -83,6 +83,42 @@ describe('RedisDetectionState: one engine', () => {
     await engine.shutdown();
   });
 
+  it('drops an event stamped far in the future instead of moving the shared clock there', async () => {
+    const { engine } = redisEngine(redis, TIGHT, 0, freshRuleset('future'));
+    const [first, second] = build(fc.sample(draw, { numRuns: 2, seed: 8 }));
+    const future = Date.now() + 2 * 3_600_000;
+    engine.ingest({ ...first!.event, event_id: 'from-the-future' }, future);
+    engine.ingest(second!.event, second!.t);
+    await engine.forceFlush();
+    expect(engine.stats.state?.future).toBe(1);
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(engine.stats.processed).toBe(1);
+    await engine.shutdown();
+  });
+
+  it('a group state that does not decode is replaced, not fatal', async () => {
+    const ruleset = freshRuleset('garbage');
+    const { engine, alerts } = redisEngine(redis, defaultRules(), 0, ruleset);
+    await redis.set(`llmsec:det:{${ruleset}:0:mallory}`, '7|{not json', 'PX', 60_000);
+    for (let i = 0; i < 10; i++) {
+      const t = Date.parse('2026-11-22T10:00:00Z') + i * 1_000;
+      engine.ingest(
+        {
+          event_id: `g${i}`,
+          timestamp: '',
+          category: 'guardrail_block',
+          severity: 'warning',
+          user_id: 'mallory',
+        },
+        t,
+      );
+    }
+    await engine.forceFlush();
+    expect(engine.stats.state?.mode).toBe('shared');
+    expect(alerts.map((a) => a.rule)).toContain('rapid_guardrail_blocks');
+    await engine.shutdown();
+  });
+
   it('gives every key it writes a TTL', async () => {
     const ruleset = freshRuleset('ttl');
     const { engine } = redisEngine(redis, TIGHT, 0, ruleset);

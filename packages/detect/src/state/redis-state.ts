@@ -33,6 +33,15 @@ export interface RedisDetectionStateOptions {
   maxPendingGroups?: number;
   /** Open incidents indexed per rule for the resolve sweep; past it the oldest are evicted. @default 10000 */
   maxOpenIncidentsPerRule?: number;
+  /**
+   * Events stamped further than this ahead of this machine's clock are dropped (counted as
+   * `llmsec.detect.events.dropped{reason="future"}`): the shared clock only moves forward, so
+   * one event from the year 3000 would make every later event late in every process.
+   * @default 3600000 (1 h)
+   */
+  maxFutureSkewMs?: number;
+  /** Wall clock for maxFutureSkewMs. @default Date.now */
+  now?: () => number;
 }
 
 /** Longest group key kept as is in a Redis key; longer (or hostile-looking) ones are hashed. */
@@ -83,6 +92,8 @@ export class RedisDetectionState {
   readonly maxPendingPerGroup: number;
   readonly maxPendingGroups: number;
   readonly maxOpenIncidentsPerRule: number;
+  readonly maxFutureSkewMs: number;
+  readonly now: () => number;
   private readonly client: ScriptClient;
   private bound = false;
   private readonly inflight = new Set<InFlight>();
@@ -109,6 +120,8 @@ export class RedisDetectionState {
     this.maxPendingPerGroup = options.maxPendingPerGroup ?? 1_000;
     this.maxPendingGroups = options.maxPendingGroups ?? 100_000;
     this.maxOpenIncidentsPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
+    this.maxFutureSkewMs = options.maxFutureSkewMs ?? 3_600_000;
+    this.now = options.now ?? Date.now;
     for (const [name, value] of Object.entries({
       commandTimeoutMs: this.commandTimeoutMs,
       probeIntervalMs: this.probeIntervalMs,
@@ -118,6 +131,7 @@ export class RedisDetectionState {
       maxPendingPerGroup: this.maxPendingPerGroup,
       maxPendingGroups: this.maxPendingGroups,
       maxOpenIncidentsPerRule: this.maxOpenIncidentsPerRule,
+      maxFutureSkewMs: this.maxFutureSkewMs,
     })) {
       if (!Number.isFinite(value) || value < 1) {
         throw new Error(`RedisDetectionState: ${name} must be a finite number >= 1, got ${value}`);

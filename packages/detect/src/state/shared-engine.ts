@@ -33,6 +33,8 @@ export interface SharedStats {
   indexEvicted: number;
   /** Events queued for the flusher right now. */
   queued: number;
+  /** Events dropped for a time too far ahead of the wall clock (maxFutureSkewMs). */
+  future: number;
 }
 
 export interface SharedEngineOptions {
@@ -113,6 +115,7 @@ export class SharedEngine {
     conflicts: 0,
     indexEvicted: 0,
     queued: 0,
+    future: 0,
   };
   private readonly clockTtl: number;
   private readonly indexTtl: number;
@@ -133,6 +136,7 @@ export class SharedEngine {
     });
     this.episodeCounter.add(0);
     options.droppedCounter.add(0, { reason: 'queue_full' });
+    options.droppedCounter.add(0, { reason: 'future' });
   }
 
   get degraded(): boolean {
@@ -142,6 +146,11 @@ export class SharedEngine {
   /** Synchronous and cheap: never touches Redis. */
   ingest(event: SecurityEvent, t: number): void {
     if (this.stopped) return;
+    if (t > this.state.now() + this.state.maxFutureSkewMs) {
+      this.stats.future++;
+      this.o.droppedCounter.add(1, { reason: 'future' });
+      return;
+    }
     // Late against the newest time this process knows of (its own events and the shared
     // clock): the single-process rule. The group's processedUpTo catches the rest.
     const known = this.localMax > this.globalMax ? this.localMax : this.globalMax;
@@ -357,7 +366,8 @@ export class SharedEngine {
         }
         [expected, text] = splitVersion(String(cur));
       }
-      const body = known ?? (text !== undefined ? decodeBody(text) : emptyBody(w.group!));
+      const body = known ?? this.bodyOf(w, text);
+      if (body === undefined) return;
       known = undefined;
       const before = new Set(Object.keys(body.i));
       const step = stepGroup(w.table, body, w.events, watermark, limits);
@@ -392,6 +402,30 @@ export class SharedEngine {
       }
     }
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * The group's state from its stored text; a text that does not decode (written by another
+   * version, or damaged) is reported and replaced by an empty state rather than failing the
+   * whole flush (which would send the engine degraded, and back, and again).
+   */
+  private bodyOf(w: Work, text: string | undefined): GroupBody | undefined {
+    if (text === undefined) return emptyBody(w.group!);
+    try {
+      const body = decodeBody(text);
+      if (
+        typeof body?.k === 'string' &&
+        Array.isArray(body.q) &&
+        Array.isArray(body.r) &&
+        typeof body.s === 'object' &&
+        typeof body.i === 'object'
+      )
+        return body;
+      throw new Error('not a group state');
+    } catch (err) {
+      this.o.errors.report('detect state decode', err);
+      return w.group !== undefined ? emptyBody(w.group) : undefined;
+    }
   }
 
   private afterStep(
