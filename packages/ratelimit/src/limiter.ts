@@ -1,5 +1,12 @@
 import { ANONYMOUS_USER } from '@llmsec/core';
-import { CONCURRENT_INDEX, dimensionAt, UNIT, WINDOW_DIMS, WINDOW_MS, type LimitVector } from './dimensions.ts';
+import {
+  CONCURRENT_INDEX,
+  dimensionAt,
+  UNIT,
+  WINDOW_DIMS,
+  WINDOW_MS,
+  type LimitVector,
+} from './dimensions.ts';
 import { levelName } from './enforcement.ts';
 import { StoreFailurePolicy } from './failure-policy.ts';
 import { SubjectOperations } from './operator.ts';

@@ -61,10 +61,13 @@ describe('default subjects', () => {
 
   it('one IPv6 /64 is one secondary bucket, however many addresses the client rotates through', () => {
     const subjects = new Set<string | undefined>();
-    for (let i = 0; i < 1_000; i++) subjects.add(defaultSecondarySubject(req(`2001:db8:aa:bb::${i.toString(16)}`)));
+    for (let i = 0; i < 1_000; i++)
+      subjects.add(defaultSecondarySubject(req(`2001:db8:aa:bb::${i.toString(16)}`)));
     expect([...subjects]).toEqual(['ip:2001:db8:aa:bb::/64']);
     expect(defaultSecondarySubject(req('2001:db8:aa:bc::1'))).toBe('ip:2001:db8:aa:bc::/64');
-    expect(defaultSecondarySubject(req('2001:db8:aa:bb::1'), { ipv6Prefix: 128 })).toBe('ip:2001:db8:aa:bb::1');
+    expect(defaultSecondarySubject(req('2001:db8:aa:bb::1'), { ipv6Prefix: 128 })).toBe(
+      'ip:2001:db8:aa:bb::1',
+    );
     expect(defaultSecondarySubject(req('203.0.113.9'))).toBe('ip:203.0.113.9');
     // The primary falls back to the same bucket when there is no user and no token.
     expect(defaultSubject(req('2001:db8:aa:bb::7'))).toBe('ip:2001:db8:aa:bb::/64');

@@ -34,9 +34,9 @@ describe('RateLimiter request-path failures are counted, not logged per request'
       const r = await lim.acquire({ subject: `u${i}`, estimatedTokens: 0 });
       expect(r.dimensions[0]!.limit).toBe(1_000);
     }
-    expect(
-      metrics.count(METRIC_TELEMETRY_ERRORS, { component: 'ratelimit', error_type: 'RangeError' }),
-    ).toBe(200);
+    expect(metrics.count(METRIC_TELEMETRY_ERRORS, { component: 'ratelimit', error_type: 'RangeError' })).toBe(
+      200,
+    );
     expect(errors.filter((m) => m.includes('resolve_tier'))).toHaveLength(1);
   });
 });

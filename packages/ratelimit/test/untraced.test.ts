@@ -54,7 +54,11 @@ describe('the limiter runs its own Redis I/O untraced', () => {
     });
     const user = userContext();
     await context.with(user, async () => {
-      const r = await lim.acquire({ subject: 'alice', secondarySubject: 'ip:192.0.2.1', estimatedTokens: 10 });
+      const r = await lim.acquire({
+        subject: 'alice',
+        secondarySubject: 'ip:192.0.2.1',
+        estimatedTokens: 10,
+      });
       expect(r.allowed).toBe(true);
       // The caller's own context is untouched after the limiter's await.
       expect(trace.getSpan(context.active())?.spanContext().spanId).toBe('b7ad6b7169203331');

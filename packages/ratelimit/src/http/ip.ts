@@ -70,7 +70,7 @@ function parseIPv6(text: string): number[] {
 function formatIPv6(g: number[]): string {
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
