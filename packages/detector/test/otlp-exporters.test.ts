@@ -116,7 +116,7 @@ async function send(protocol: Protocol, compression: Compression): Promise<Sent>
     eventName: 'app.audit',
     severityNumber: 9,
     timestamp: T0 + 500,
-    body: { action: 'login', nested: { list: [1, 'x', false] } },
+    body: { action: 'login', nested: { list: [1, 'x', false] }, raw: Uint8Array.of(1, 2, 255) },
     attributes,
   });
   span.setStatus({ code: SpanStatusCode.ERROR, message: 'blocked' });
@@ -179,7 +179,7 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
       tags: ['a', 'b'],
       counts: [1, 2, 3],
     });
-    expect(other!.body).toEqual({ action: 'login', nested: { list: [1, 'x', false] } });
+    expect(other!.body).toEqual({ action: 'login', nested: { list: [1, 'x', false] }, raw: Uint8Array.of(1, 2, 255) });
 
     // The span, with both llmsec events on it.
     expect(ingest.spans).toHaveLength(1);
