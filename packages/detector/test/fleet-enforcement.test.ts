@@ -15,7 +15,10 @@ const run = promisify(execFile);
 const APP = fileURLToPath(new URL('./fixtures/app-limiter.ts', import.meta.url));
 
 /** What an app replica in another process decides for each user right now. */
-async function appDecisions(url: string, users: string[]): Promise<Record<string, { allowed: boolean; reason: string | null; level: string }>> {
+async function appDecisions(
+  url: string,
+  users: string[],
+): Promise<Record<string, { allowed: boolean; reason: string | null; level: string }>> {
   const { stdout } = await run(process.execPath, [APP, url, ...users], { env: process.env, timeout: 20_000 });
   const out: Record<string, { allowed: boolean; reason: string | null; level: string }> = {};
   for (const line of stdout.trim().split('\n')) {
@@ -61,16 +64,60 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
 
   it('writes block / ban / throttle / warn into the limiter state; another process refuses at once; lift reverses', async () => {
     const events: SecurityEvent[] = [];
-    const enf = new FleetEnforcement({ client, actions, logger: silentLogger, onAction: (e) => events.push(e) });
-    enf.send(alert({ alert_id: 'ALR-1000000000000001', severity: 'critical', rule: 'output_filter_bypass', user_ids: ['blocked-user'] }));
-    enf.send(alert({ alert_id: 'ALR-1000000000000002', severity: 'critical', rule: 'system_prompt_leakage', user_ids: ['banned-user'] }));
-    enf.send(alert({ alert_id: 'ALR-1000000000000003', severity: 'alert', user_ids: ['throttled-user', 'anonymous'] }));
+    const enf = new FleetEnforcement({
+      client,
+      actions,
+      logger: silentLogger,
+      onAction: (e) => events.push(e),
+    });
+    enf.send(
+      alert({
+        alert_id: 'ALR-1000000000000001',
+        severity: 'critical',
+        rule: 'output_filter_bypass',
+        user_ids: ['blocked-user'],
+      }),
+    );
+    enf.send(
+      alert({
+        alert_id: 'ALR-1000000000000002',
+        severity: 'critical',
+        rule: 'system_prompt_leakage',
+        user_ids: ['banned-user'],
+      }),
+    );
+    enf.send(
+      alert({
+        alert_id: 'ALR-1000000000000003',
+        severity: 'alert',
+        user_ids: ['throttled-user', 'anonymous'],
+      }),
+    );
     enf.send(alert({ alert_id: 'ALR-1000000000000004', severity: 'warning', user_ids: ['warned-user'] }));
-    enf.send(alert({ alert_id: 'ALR-1000000000000005', severity: 'critical', status: 'resolved', user_ids: ['resolved-user'] }));
+    enf.send(
+      alert({
+        alert_id: 'ALR-1000000000000005',
+        severity: 'critical',
+        status: 'resolved',
+        user_ids: ['resolved-user'],
+      }),
+    );
     await enf.forceFlush();
 
-    const d = await appDecisions(redis.url, ['blocked-user', 'banned-user', 'throttled-user', 'warned-user', 'resolved-user', 'anonymous']);
-    expect(d['blocked-user']).toEqual({ user: 'blocked-user', allowed: false, reason: 'blocked', level: 'blocked' });
+    const d = await appDecisions(redis.url, [
+      'blocked-user',
+      'banned-user',
+      'throttled-user',
+      'warned-user',
+      'resolved-user',
+      'anonymous',
+    ]);
+    expect(d['blocked-user']).toEqual({
+      user: 'blocked-user',
+      allowed: false,
+      reason: 'blocked',
+      level: 'blocked',
+    });
     expect(d['banned-user']).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
     expect(d['throttled-user']).toMatchObject({ allowed: true, level: 'throttled' });
     expect(d['warned-user']).toMatchObject({ allowed: true, level: 'warning' });
@@ -87,14 +134,23 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     const blockEvent = events.find((e) => e.user_id === 'blocked-user')!;
     expect(blockEvent).toMatchObject({
       category: 'anomalous_pattern',
-      metadata: { anomaly_type: 'enforcement_action', rule: 'output_filter_bypass', alert_id: 'ALR-1000000000000001', duration_ms: 60_000 },
+      metadata: {
+        anomaly_type: 'enforcement_action',
+        rule: 'output_filter_bypass',
+        alert_id: 'ALR-1000000000000001',
+        duration_ms: 60_000,
+      },
     });
     expect(blockEvent.description).toContain('llmsec limits lift blocked-user');
 
     // `llmsec limits lift` reverses it for every replica.
     for (const user of ['blocked-user', 'banned-user']) {
       const stdout = new PassThrough();
-      const code = await limitsCommand.run(['lift', user, '--redis', redis.url], { stdin: new PassThrough(), stdout, stderr: new PassThrough() });
+      const code = await limitsCommand.run(['lift', user, '--redis', redis.url], {
+        stdin: new PassThrough(),
+        stdout,
+        stderr: new PassThrough(),
+      });
       expect(code).toBe(0);
     }
     const after = await appDecisions(redis.url, ['blocked-user', 'banned-user']);
@@ -121,12 +177,22 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
 
   it('rejects a throttle longer than the thresholds can express, naming the limit', () => {
     expect(
-      () => new FleetEnforcement({ client, actions: [{ severity: 'alert', action: 'throttle', duration: 3_600_000 }], logger: silentLogger }),
+      () =>
+        new FleetEnforcement({
+          client,
+          actions: [{ severity: 'alert', action: 'throttle', duration: 3_600_000 }],
+          logger: silentLogger,
+        }),
     ).toThrow(/throttle duration 3600000ms is longer than the apps' thresholds allow/);
   });
 
   it('counts a failed action and never throws when Redis is gone', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     dead.on('error', () => undefined);
     const errors: string[] = [];
     const logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
@@ -134,6 +200,33 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     expect(() => enf.send(alert({ severity: 'critical', user_ids: ['x'] }))).not.toThrow();
     await enf.forceFlush();
     expect(errors).toEqual(['enforcement action failed']);
+    dead.disconnect();
+  });
+
+  it('keeps at most maxPending actions in flight: an alert storm drops the rest, warned once', async () => {
+    const dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    dead.on('error', () => undefined);
+    const warned: string[] = [];
+    const failed: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (m: string) => warned.push(m),
+      error: (m: string) => failed.push(m),
+    };
+    const enf = new FleetEnforcement({ client: dead, actions, logger, commandTimeoutMs: 300, maxPending: 2 });
+    const users = ['a', 'b', 'c', 'd', 'e'];
+    enf.send(alert({ severity: 'critical', user_ids: users }));
+    enf.send(alert({ severity: 'critical', user_ids: users }));
+    await enf.forceFlush();
+    expect(failed).toHaveLength(2); // the two taken (and failed against the dead Redis)
+    expect(warned).toEqual([
+      'enforcement actions dropped: too many in flight (is the rate limiter Redis slow?)',
+    ]);
     dead.disconnect();
   });
 });

@@ -40,6 +40,8 @@ export interface FleetEnforcementOptions {
   now?: () => number;
   /** Store timeout per command. @default 2000 */
   commandTimeoutMs?: number;
+  /** Actions in flight at most (an alert storm against a slow Redis); past it they are dropped and counted. @default 10000 */
+  maxPending?: number;
 }
 
 const DEFAULTS = { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, halfLifeMs: 600_000 };
@@ -66,12 +68,16 @@ const DEFAULT_WARN_MS = 300_000;
  */
 export class FleetEnforcement implements AlertSink {
   readonly name = 'enforcement';
-  private readonly o: Required<Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds'>> &
+  private readonly o: Required<
+    Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds' | 'maxPending'>
+  > &
     Pick<FleetEnforcementOptions, 'metrics' | 'onAction'>;
   private readonly t: Required<FleetThresholds>;
   private readonly scoreLimiter: RateLimiter;
   private readonly blockLimiters = new Map<number, RateLimiter>();
   private readonly pending = new Set<Promise<void>>();
+  private readonly maxPending: number;
+  private droppedWarned = false;
   private closed = false;
 
   constructor(options: FleetEnforcementOptions) {
@@ -86,6 +92,7 @@ export class FleetEnforcement implements AlertSink {
       metrics: options.metrics,
       onAction: options.onAction,
     };
+    this.maxPending = options.maxPending ?? 10_000;
     for (const a of options.actions) {
       if (a.action === 'throttle' || a.action === 'warn') {
         const max = maxDecayMs(this.t, a.action);
@@ -116,6 +123,19 @@ export class FleetEnforcement implements AlertSink {
     if (action === undefined) return;
     for (const user of (alert.user_ids ?? []).slice(0, this.o.maxUsersPerAlert)) {
       if (typeof user !== 'string' || user === '' || user === ANONYMOUS_USER) continue;
+      if (this.pending.size >= this.maxPending) {
+        this.o.metrics?.enforcement(action.action, 'dropped');
+        if (!this.droppedWarned) {
+          this.droppedWarned = true;
+          this.o.logger.warn(
+            'enforcement actions dropped: too many in flight (is the rate limiter Redis slow?)',
+            {
+              max_pending: this.maxPending,
+            },
+          );
+        }
+        continue;
+      }
       const p = this.apply(user, action, alert).finally(() => this.pending.delete(p));
       this.pending.add(p);
     }
@@ -141,7 +161,8 @@ export class FleetEnforcement implements AlertSink {
         const status = await this.scoreLimiter.status(user);
         const target = this.targetScore(action);
         const weight = Math.max(target - status.violationScore, action.action === 'block' ? 1e-6 : 0);
-        const limiter = action.action === 'block' ? this.blockLimiters.get(action.duration!)! : this.scoreLimiter;
+        const limiter =
+          action.action === 'block' ? this.blockLimiters.get(action.duration!)! : this.scoreLimiter;
         if (weight > 0) {
           const after = await limiter.recordViolation(user, weight);
           if (after === undefined) throw new Error('rate limiter store did not answer');

@@ -20,7 +20,7 @@ export const METRIC_EXPORT_REQUESTS = 'llmsec.detector.export.requests';
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export type Signal = 'logs' | 'traces';
-export type EnforcementOutcome = 'applied' | 'failed';
+export type EnforcementOutcome = 'applied' | 'failed' | 'dropped';
 
 export interface DetectorMetricsOptions {
   /** Sampled: the queue depth. */
@@ -49,7 +49,10 @@ export class DetectorMetrics {
   private readonly lag: Histogram;
   private readonly actions: Counter;
   private readonly exports: Counter;
-  private readonly attrs: Record<Signal, Attributes> = { logs: { signal: 'logs' }, traces: { signal: 'traces' } };
+  private readonly attrs: Record<Signal, Attributes> = {
+    logs: { signal: 'logs' },
+    traces: { signal: 'traces' },
+  };
   private readonly rejectAttrs = new Map<string, Attributes>();
 
   constructor(options: DetectorMetricsOptions) {
@@ -63,12 +66,15 @@ export class DetectorMetrics {
     this.received = m.createCounter(METRIC_RECORDS_RECEIVED, {
       description: 'Log records and spans received in export requests that were taken',
     });
-    this.accepted = m.createCounter(METRIC_RECORDS_ACCEPTED, { description: 'Records that gave security events' });
+    this.accepted = m.createCounter(METRIC_RECORDS_ACCEPTED, {
+      description: 'Records that gave security events',
+    });
     this.rejected = m.createCounter(METRIC_RECORDS_REJECTED, {
       description: 'Records not usable as security events, by reason (OTLP partial success)',
     });
     this.refused = m.createCounter(METRIC_REQUESTS_REFUSED, {
-      description: 'Export requests refused whole (overloaded: queue full; unavailable: draining); senders retry',
+      description:
+        'Export requests refused whole (overloaded: queue full; unavailable: draining); senders retry',
     });
     this.lag = m.createHistogram(METRIC_EVENT_LAG, {
       unit: 's',
@@ -79,10 +85,11 @@ export class DetectorMetrics {
       description: 'Enforcement actions written to the rate limiter state, by action and outcome',
     });
     this.exports = m.createCounter(METRIC_EXPORT_REQUESTS, {
-      description: 'OTLP export requests by transport, signal and outcome (accepted, overloaded, invalid, too_large, ...)',
+      description:
+        'OTLP export requests by transport, signal and outcome (accepted, overloaded, invalid, too_large, ...)',
     });
-    m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback((r) =>
-      r.observe(options.queueDepth()),
+    m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback(
+      (r) => r.observe(options.queueDepth()),
     );
     m.createObservableGauge(METRIC_STATE_HEALTHY, {
       description: 'Detection state store reachable (1) or not (0)',
