@@ -9,13 +9,14 @@
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
 // same lines but few users; the difference per additional active user is the engine's state.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { seededRandom } from '@llmsec/core';
+import { decodeEventLineFast, forEachLine } from '@llmsec/detect/replay';
 import { command as replay } from '../../packages/cli/src/commands/replay.ts';
 import { writeCorpus } from './corpus.ts';
 import { floor } from './floor.ts';
@@ -103,6 +104,20 @@ async function inProcessReplay(file: string): Promise<Timing & { stderr: string 
   return { seconds: t.seconds, cpu: t.cpu, stderr };
 }
 
+async function readerDecoder(file: string): Promise<Timing> {
+  let events = 0;
+  const t = await timed(() =>
+    forEachLine(createReadStream(file, { highWaterMark: 512 << 10 }), (line) => {
+      if (line.length > 0) {
+        decodeEventLineFast(line);
+        events++;
+      }
+    }),
+  );
+  if (events !== LINES) throw new Error(`reader+decoder read ${events} events, expected ${LINES}`);
+  return t;
+}
+
 async function inProcessFloor(file: string): Promise<Timing> {
   const t = await timed(() => floor(file));
   if (t.value !== LINES) throw new Error(`floor read ${t.value} lines, expected ${LINES}`);
@@ -120,7 +135,14 @@ try {
       `(written in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
 
-  const rows = ['floor in-process', 'replay in-process', 'floor subprocess', 'replay subprocess'] as const;
+  // "reader+decoder": replay's own path without the engine (same stream options as replay).
+  const rows = [
+    'floor in-process',
+    'reader+decoder in-process',
+    'replay in-process',
+    'floor subprocess',
+    'replay subprocess',
+  ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
   const rss = new Map<string, number[]>(rows.map((r) => [r, []]));
   let summary = '';
@@ -130,6 +152,7 @@ try {
     for (const row of order) {
       gc();
       if (row === 'floor in-process') times.get(row)!.push(await inProcessFloor(file));
+      else if (row === 'reader+decoder in-process') times.get(row)!.push(await readerDecoder(file));
       else if (row === 'replay in-process') {
         const r = await inProcessReplay(file);
         times.get(row)!.push(r);
