@@ -71,8 +71,15 @@ enforcement:
   });
 
   it('lets flags override the file', () => {
-    const p = file('base.yaml', 'otlp: { http: "127.0.0.1:9000" }\nsinks: { alertmanager: [http://a:9093] }\n');
-    const c = loadConfig(p, { otlpHttp: '0.0.0.0:4318', alertmanager: ['http://b:9093'], queueCapacity: '50' });
+    const p = file(
+      'base.yaml',
+      'otlp: { http: "127.0.0.1:9000" }\nsinks: { alertmanager: [http://a:9093] }\n',
+    );
+    const c = loadConfig(p, {
+      otlpHttp: '0.0.0.0:4318',
+      alertmanager: ['http://b:9093'],
+      queueCapacity: '50',
+    });
     expect(c.otlp.http).toBe('0.0.0.0:4318');
     expect(c.otlp.grpc).toBe('127.0.0.1:4317');
     expect(c.sinks.alertmanager).toEqual(['http://b:9093']);
@@ -92,16 +99,27 @@ enforcement:
     expect(error(() => loadConfig(undefined, { state: 'postgres://x' }))).toBe(
       '--state: want "memory" or a redis:// / rediss:// URL',
     );
-    expect(error(() => loadConfig(undefined, { queueCapacity: 'many' }))).toBe('--queue-capacity: want a number, got "many"');
+    expect(error(() => loadConfig(undefined, { queueCapacity: 'many' }))).toBe(
+      '--queue-capacity: want a number, got "many"',
+    );
     expect(
       error(() =>
-        loadConfig(file('d.yaml', 'enforcement: { redis: "redis://r:6379", actions: [{ severity: alert, action: block }] }\n')),
+        loadConfig(
+          file(
+            'd.yaml',
+            'enforcement: { redis: "redis://r:6379", actions: [{ severity: alert, action: block }] }\n',
+          ),
+        ),
       ),
     ).toBe('d.yaml: field "enforcement.actions.0.duration": block needs a duration');
     expect(
-      error(() => loadConfig(file('e.yaml', 'enforcement: { redis: "redis://r", actions: [{ action: warn }] }\n'))),
+      error(() =>
+        loadConfig(file('e.yaml', 'enforcement: { redis: "redis://r", actions: [{ action: warn }] }\n')),
+      ),
     ).toBe('e.yaml: field "enforcement.actions.0": needs severity or rule (what the action applies to)');
-    expect(error(() => loadConfig(file('f.yaml', '- a list\n')))).toBe('f.yaml: want a mapping at the top level');
+    expect(error(() => loadConfig(file('f.yaml', '- a list\n')))).toBe(
+      'f.yaml: want a mapping at the top level',
+    );
     expect(error(() => loadConfig(file('g.yaml', 'a: [\n')))).toMatch(/^g\.yaml: not valid YAML/);
     expect(error(() => loadConfig(join(dir, 'missing.yaml')))).toMatch(/^missing\.yaml: cannot read/);
   });

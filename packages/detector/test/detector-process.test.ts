@@ -9,7 +9,13 @@ import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-log
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
-import { startDetectorProcess, runDetectorCli, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import {
+  startDetectorProcess,
+  runDetectorCli,
+  tempDir,
+  writeConfig,
+  type DetectorProcess,
+} from './process-support.ts';
 import { emitThrough } from './sender.ts';
 
 const run = promisify(execFile);
@@ -19,10 +25,17 @@ const T0 = Date.parse('2026-12-04T10:00:00.000Z');
 
 function alertLines(file: string): Array<Record<string, unknown>> {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -72,19 +85,26 @@ describe('llmsec detector (process)', () => {
     });
     const d = await startDetectorProcess(cfg);
     procs.push(d);
-    await emitThrough(new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter, 1, T0, (ev, clock) => {
-      for (let i = 0; i < 10; i++) {
-        ev.guardrailBlock({ userId: 'drained', layer: 'input', reason: 'prompt_injection' });
-        clock.advance(1000);
-      }
-    });
+    await emitThrough(
+      new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
+      1,
+      T0,
+      (ev, clock) => {
+        for (let i = 0; i < 10; i++) {
+          ev.guardrailBlock({ userId: 'drained', layer: 'input', reason: 'prompt_injection' });
+          clock.advance(1000);
+        }
+      },
+    );
     expect(await metric(d, /llmsec_detector_records_accepted_total\{signal="logs"[^}]*\} (\d+)/)).toBe(10);
     expect(alertLines(alerts)).toEqual([]);
     const t = Date.now();
     d.kill('SIGTERM');
     expect(await d.exited).toBe(0);
     expect(Date.now() - t).toBeLessThan(10_000);
-    expect(alertLines(alerts).map((a) => [a.rule, a.status, a.user_ids])).toEqual([['rapid_guardrail_blocks', 'firing', ['drained']]]);
+    expect(alertLines(alerts).map((a) => [a.rule, a.status, a.user_ids])).toEqual([
+      ['rapid_guardrail_blocks', 'firing', ['drained']],
+    ]);
     expect(d.stderr()).toContain('"msg":"detector stopped"');
     await expect(fetch(`${d.httpUrl}/-/ready`)).rejects.toThrow();
   });
@@ -116,20 +136,34 @@ describe('fleet enforcement through the detector (real redis-server)', () => {
     const d = await startDetectorProcess(cfg);
     procs.push(d);
     const app = async (user: string) =>
-      JSON.parse((await run(process.execPath, [APP, redis.url, user], { env: process.env })).stdout) as { allowed: boolean; reason: string | null; level: string };
+      JSON.parse((await run(process.execPath, [APP, redis.url, user], { env: process.env })).stdout) as {
+        allowed: boolean;
+        reason: string | null;
+        level: string;
+      };
     expect(await app('exfil')).toMatchObject({ allowed: true, level: 'normal' });
 
     // Three output-filter blocks in ten minutes: output_filter_bypass (critical) → block.
-    await emitThrough(new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter, 2, T0, (ev, clock) => {
-      for (let i = 0; i < 3; i++) {
-        ev.outputFilterBlock({ userId: 'exfil', filter: 'secrets', reason: 'api_key' });
-        clock.advance(1000);
-      }
-    });
+    await emitThrough(
+      new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
+      2,
+      T0,
+      (ev, clock) => {
+        for (let i = 0; i < 3; i++) {
+          ev.outputFilterBlock({ userId: 'exfil', filter: 'secrets', reason: 'api_key' });
+          clock.advance(1000);
+        }
+      },
+    );
     await waitFor('enforcement applied', () =>
       metric(d, /llmsec_detector_enforcement_actions_total\{action="block",outcome="applied"[^}]*\} (\d+)/),
     );
-    expect(await app('exfil')).toEqual({ user: 'exfil', allowed: false, reason: 'blocked', level: 'blocked' });
+    expect(await app('exfil')).toEqual({
+      user: 'exfil',
+      allowed: false,
+      reason: 'blocked',
+      level: 'blocked',
+    });
     expect(await app('bystander')).toMatchObject({ allowed: true, level: 'normal' });
     expect(d.stderr()).toMatch(/"msg":"enforcement action".*"action":"block"/);
 

@@ -28,7 +28,14 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-oi-'));
   alertsFile = join(dir, 'alerts.jsonl');
   const cfg = join(dir, 'c.json');
-  writeFileSync(cfg, JSON.stringify({ otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' }, allowed_lateness: '0s', sinks: { alerts: alertsFile } }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+      allowed_lateness: '0s',
+      sinks: { alerts: alertsFile },
+    }),
+  );
   detector = await startDetector({ config: loadConfig(cfg), logger: silentLogger });
 });
 
@@ -49,7 +56,10 @@ async function app(scenario: Array<{ user: string; prompt: string; times?: numbe
 
 function alerts(): Array<Record<string, unknown>> {
   if (!existsSync(alertsFile)) return [];
-  return readFileSync(alertsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(alertsFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 async function waitForAlert(rule: string, user: string): Promise<Record<string, unknown>> {
@@ -57,7 +67,10 @@ async function waitForAlert(rule: string, user: string): Promise<Record<string, 
   for (;;) {
     const a = alerts().find((x) => x.rule === rule && (x.user_ids as string[]).includes(user));
     if (a) return a;
-    if (Date.now() > until) throw new Error(`no ${rule} alert for ${user}; alerts: ${JSON.stringify(alerts())}; stats ${JSON.stringify(detector.engine.stats)}`);
+    if (Date.now() > until)
+      throw new Error(
+        `no ${rule} alert for ${user}; alerts: ${JSON.stringify(alerts())}; stats ${JSON.stringify(detector.engine.stats)}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -75,8 +88,14 @@ describe('GenAI spans from OpenInference → detector alerts', () => {
   });
 
   it('twenty small requests then a huge one raise token_usage_anomaly', async () => {
-    const small = Array.from({ length: 20 }, (_, i) => ({ user: 'oi-tokens', prompt: `short question ${i} ${'x'.repeat(i % 7)}` }));
-    await app([...small, { user: 'oi-tokens', prompt: `summarise this: ${'lorem ipsum dolor sit amet '.repeat(800)}` }]);
+    const small = Array.from({ length: 20 }, (_, i) => ({
+      user: 'oi-tokens',
+      prompt: `short question ${i} ${'x'.repeat(i % 7)}`,
+    }));
+    await app([
+      ...small,
+      { user: 'oi-tokens', prompt: `summarise this: ${'lorem ipsum dolor sit amet '.repeat(800)}` },
+    ]);
     const a = await waitForAlert('token_usage_anomaly', 'oi-tokens');
     expect(a).toMatchObject({ status: 'firing', severity: 'warning' });
   });

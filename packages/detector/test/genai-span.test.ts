@@ -95,7 +95,12 @@ describe('genAiSpanToEvent', () => {
         'user.id': 'bob',
       }),
     );
-    expect(e.metadata).toMatchObject({ model: 'gpt-4.1', prompt_tokens: 11, completion_tokens: 5, prompt_length: 19 });
+    expect(e.metadata).toMatchObject({
+      model: 'gpt-4.1',
+      prompt_tokens: 11,
+      completion_tokens: 5,
+      prompt_length: 19,
+    });
     expect(e.user_id).toBe('bob');
   });
 
@@ -112,7 +117,10 @@ describe('genAiSpanToEvent', () => {
     );
     expect(fromSpan).toMatchObject({ user_id: 'carol', session_id: 'ts', metadata: { prompt_length: 4 } });
     const fromResource = event(
-      span({ 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'x' }, { resource: { 'enduser.id': 'dave' } }),
+      span(
+        { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'x' },
+        { resource: { 'enduser.id': 'dave' } },
+      ),
     );
     expect(fromResource.user_id).toBe('dave');
     expect(fromResource.metadata!.cost_usd).toBeUndefined(); // unknown model: no guess
@@ -133,7 +141,9 @@ describe('genAiSpanToEvent', () => {
       error: true,
       error_type: 'error',
     });
-    expect(event(span({ 'gen_ai.operation.name': 'chat', 'error.type': 'RateLimitError' })).metadata).toMatchObject({
+    expect(
+      event(span({ 'gen_ai.operation.name': 'chat', 'error.type': 'RateLimitError' })).metadata,
+    ).toMatchObject({
       error: true,
       error_type: 'RateLimitError',
     });
@@ -144,7 +154,9 @@ describe('genAiSpanToEvent', () => {
     expect(genAiSpanToEvent(span({ 'openinference.span.kind': 'CHAIN' }), OPTS).kind).toBe('not_genai');
     expect(genAiSpanToEvent(span({ 'http.method': 'POST' }), OPTS).kind).toBe('not_genai');
     const attrs = { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o' };
-    expect(genAiSpanToEvent(span(attrs, { scope: '@llmsec/sdk/instrumentation' }), OPTS).kind).toBe('llmsec_sdk');
+    expect(genAiSpanToEvent(span(attrs, { scope: '@llmsec/sdk/instrumentation' }), OPTS).kind).toBe(
+      'llmsec_sdk',
+    );
     const withEvent = span(attrs, {
       events: [{ timeMs: 0, name: 'llmsec.request_completed', attributes: {} }],
     });

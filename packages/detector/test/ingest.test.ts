@@ -24,7 +24,10 @@ async function scrape(metrics: DetectorMetrics): Promise<string> {
 
 function setup(capacity = 1000) {
   const engine = new DetectionEngine({ allowedLatenessMs: 0 });
-  const metrics = new DetectorMetrics({ queueDepth: () => queue.depth, stateHealthy: () => ({ store: 'memory', healthy: true }) });
+  const metrics = new DetectorMetrics({
+    queueDepth: () => queue.depth,
+    stateHealthy: () => ({ store: 'memory', healthy: true }),
+  });
   const errors: unknown[] = [];
   const queue: IngestQueue = new IngestQueue({
     capacity,
@@ -65,8 +68,12 @@ describe('DetectorIngest', () => {
     const text = await scrape(s.metrics);
     expect(text).toMatch(/llmsec_detector_records_received_total\{signal="logs"[^}]*\} 14/);
     expect(text).toMatch(/llmsec_detector_records_accepted_total\{signal="logs"[^}]*\} 10/);
-    expect(text).toMatch(/llmsec_detector_records_rejected_total\{signal="logs",reason="invalid_event"[^}]*\} 2/);
-    expect(text).toMatch(/llmsec_detector_records_rejected_total\{signal="traces",reason="not_genai"[^}]*\} 0/);
+    expect(text).toMatch(
+      /llmsec_detector_records_rejected_total\{signal="logs",reason="invalid_event"[^}]*\} 2/,
+    );
+    expect(text).toMatch(
+      /llmsec_detector_records_rejected_total\{signal="traces",reason="not_genai"[^}]*\} 0/,
+    );
   });
 
   it('counts one event once when it arrives as span event and log record, and on a retried export', async () => {
@@ -74,7 +81,9 @@ describe('DetectorIngest', () => {
     cleanup.push(() => s.metrics.shutdown());
     const ev = secEvent({ event_id: 'EVT-dup' });
     const span = decodedSpan({
-      events: [{ timeMs: T0, name: 'llmsec.guardrail_block', attributes: eventToAttributes(ev) as Attributes }],
+      events: [
+        { timeMs: T0, name: 'llmsec.guardrail_block', attributes: eventToAttributes(ev) as Attributes },
+      ],
       scope: '@llmsec/sdk/instrumentation',
     });
     expect(s.ingest.traces([span])).toEqual({ kind: 'accepted', rejected: 0 });
@@ -112,7 +121,9 @@ describe('DetectorIngest', () => {
     await s.queue.whenIdle();
     s.engine.flush();
     expect(s.engine.stats.processed).toBe(6);
-    expect(s.engine.activeIncidents().map((a) => [a.rule, a.user_ids])).toEqual([['identical_requests', ['mallory']]]);
+    expect(s.engine.activeIncidents().map((a) => [a.rule, a.user_ids])).toEqual([
+      ['identical_requests', ['mallory']],
+    ]);
   });
 
   it('refuses a whole request when the queue would overflow, takes it after the drain; unavailable after stop', async () => {
@@ -131,8 +142,12 @@ describe('DetectorIngest', () => {
     s.ingest.stop();
     expect(s.ingest.logs(batch(6, 1))).toEqual({ kind: 'unavailable', retryAfterSeconds: 1 });
     const text = await scrape(s.metrics);
-    expect(text).toMatch(/llmsec_detector_requests_refused_total\{signal="logs",reason="overloaded"[^}]*\} 1/);
-    expect(text).toMatch(/llmsec_detector_requests_refused_total\{signal="logs",reason="unavailable"[^}]*\} 1/);
+    expect(text).toMatch(
+      /llmsec_detector_requests_refused_total\{signal="logs",reason="overloaded"[^}]*\} 1/,
+    );
+    expect(text).toMatch(
+      /llmsec_detector_requests_refused_total\{signal="logs",reason="unavailable"[^}]*\} 1/,
+    );
   });
 });
 
@@ -149,7 +164,10 @@ describe('IngestQueue', () => {
       },
       onError: (err) => errors.push(err),
     });
-    const mk = (ids: string[]) => ({ events: ids.map((id) => secEvent({ event_id: id })), times: ids.map(() => T0) });
+    const mk = (ids: string[]) => ({
+      events: ids.map((id) => secEvent({ event_id: id })),
+      times: ids.map(() => T0),
+    });
     expect(q.offer(mk(['a', 'b', 'c', 'd']))).toBe(true);
     expect(q.offer(mk(['bad', 'e']))).toBe(true);
     expect(q.depth).toBe(6);

@@ -30,9 +30,14 @@ export function writeConfig(dir: string, name: string, config: unknown): string 
 }
 
 /** Runs `llmsec detector ...args` to completion (for usage errors): exit code and output. */
-export function runDetectorCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runDetectorCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'detector', ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'detector', ...args], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -82,16 +82,36 @@ async function start(extra: Record<string, unknown> = {}) {
     }),
   );
   running = await startDetector({ config: loadConfig(cfgFile), logger: silentLogger });
-  return { detector: running, alerts, http: `http://127.0.0.1:${running.http.port}`, grpc: `http://127.0.0.1:${running.grpc.port}` };
+  return {
+    detector: running,
+    alerts,
+    http: `http://127.0.0.1:${running.http.port}`,
+    grpc: `http://127.0.0.1:${running.grpc.port}`,
+  };
 }
 
 describe('llmsec detector service, end to end', () => {
   it('raises one alert per user from llmsec log records sent by the http/protobuf, http/json and grpc exporters', async () => {
     const { http, grpc, alerts } = await start();
     // One after the other in event time: with no allowed lateness, older events would be late.
-    await sendBlocks(new ProtoLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter, 'via-proto', 12, T0);
-    await sendBlocks(new JsonLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter, 'via-json', 12, T0 + 20_000);
-    await sendBlocks(new GrpcLogExporter({ url: grpc }) as unknown as LogRecordExporter, 'via-grpc', 12, T0 + 40_000);
+    await sendBlocks(
+      new ProtoLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter,
+      'via-proto',
+      12,
+      T0,
+    );
+    await sendBlocks(
+      new JsonLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter,
+      'via-json',
+      12,
+      T0 + 20_000,
+    );
+    await sendBlocks(
+      new GrpcLogExporter({ url: grpc }) as unknown as LogRecordExporter,
+      'via-grpc',
+      12,
+      T0 + 40_000,
+    );
     const lines = await waitFor(`three alerts (${JSON.stringify(running?.engine.stats)})`, () => {
       const l = alertLines(alerts).filter((a) => a.rule === 'rapid_guardrail_blocks');
       return l.length >= 3 && l;
@@ -116,22 +136,42 @@ describe('llmsec detector service, end to end', () => {
       resourceLogs: [
         {
           resource: { attributes: [] },
-          scopeLogs: [{ scope: { name: 'x' }, logRecords: [{ timeUnixNano: String(T0 * 1e6), eventName: 'http.access', attributes: [] }] }],
+          scopeLogs: [
+            {
+              scope: { name: 'x' },
+              logRecords: [{ timeUnixNano: String(T0 * 1e6), eventName: 'http.access', attributes: [] }],
+            },
+          ],
         },
       ],
     });
-    const res = await fetch(`${http}/v1/logs`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${http}/v1/logs`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ partialSuccess: { rejectedLogRecords: '1', errorMessage: '1 log records rejected: not_llmsec=1' } });
+    expect(await res.json()).toEqual({
+      partialSuccess: { rejectedLogRecords: '1', errorMessage: '1 log records rejected: not_llmsec=1' },
+    });
 
     // A GenAI client span of another instrumentation counts as a request.
     const tp = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'py-app' }),
-      spanProcessors: [new SimpleSpanProcessor({ exporter: new ProtoTraceExporter({ url: `${http}/v1/traces` }) as unknown as SpanExporter })],
+      spanProcessors: [
+        new SimpleSpanProcessor({
+          exporter: new ProtoTraceExporter({ url: `${http}/v1/traces` }) as unknown as SpanExporter,
+        }),
+      ],
     });
     const span = tp.getTracer('opentelemetry.instrumentation.openai').startSpan('chat gpt-4o', {
       kind: SpanKind.CLIENT,
-      attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 5, 'user.id': 'eve' },
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 5,
+        'user.id': 'eve',
+      },
     });
     span.end();
     await tp.forceFlush();
@@ -139,9 +179,13 @@ describe('llmsec detector service, end to end', () => {
 
     await waitFor('events processed', () => detector.engine.stats.ingested >= 1);
     const metrics = await (await fetch(`${http}/metrics`)).text();
-    expect(metrics).toMatch(/llmsec_detector_records_rejected_total\{signal="logs",reason="not_llmsec"[^}]*\} 1/);
+    expect(metrics).toMatch(
+      /llmsec_detector_records_rejected_total\{signal="logs",reason="not_llmsec"[^}]*\} 1/,
+    );
     expect(metrics).toMatch(/llmsec_detector_records_accepted_total\{signal="traces"[^}]*\} 1/);
-    expect(metrics).toMatch(/llmsec_detector_export_requests_total\{transport="http",signal="logs",outcome="accepted"[^}]*\} 1/);
+    expect(metrics).toMatch(
+      /llmsec_detector_export_requests_total\{transport="http",signal="logs",outcome="accepted"[^}]*\} 1/,
+    );
     expect(metrics).toMatch(/llmsec_detector_queue_depth\{[^}]*\} 0/);
     expect(metrics).toMatch(/llmsec_detector_state_healthy\{store="memory"[^}]*\} 1/);
     expect(metrics).toMatch(/llmsec_detector_event_lag_count\{[^}]*\} 1/);
@@ -151,13 +195,19 @@ describe('llmsec detector service, end to end', () => {
   it('on shutdown: stops accepting (ready 503 / OTLP unavailable), drains, flushes held events into alerts', async () => {
     // An hour of allowed lateness: nothing is processed until shutdown flushes the engine.
     const { detector, http, alerts } = await start({ allowed_lateness: '1h' });
-    await sendBlocks(new ProtoLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter, 'late-user', 10);
+    await sendBlocks(
+      new ProtoLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter,
+      'late-user',
+      10,
+    );
     await waitFor('events queued', () => detector.engine.stats.ingested === 10);
     expect(alertLines(alerts)).toEqual([]);
     const done = detector.shutdown();
     expect(await done).toBe(true);
     running = undefined;
-    expect(alertLines(alerts).map((a) => [a.rule, a.status, a.user_ids])).toEqual([['rapid_guardrail_blocks', 'firing', ['late-user']]]);
+    expect(alertLines(alerts).map((a) => [a.rule, a.status, a.user_ids])).toEqual([
+      ['rapid_guardrail_blocks', 'firing', ['late-user']],
+    ]);
     await expect(fetch(`${http}/-/ready`)).rejects.toThrow(); // the port is closed
   });
 });

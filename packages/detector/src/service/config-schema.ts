@@ -12,7 +12,10 @@ import { DEFAULT_SESSION_ATTRIBUTES, DEFAULT_USER_ATTRIBUTES } from './genai-att
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or ms)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or ms)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -23,13 +26,17 @@ const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
   message: 'want HOST:PORT (e.g. 127.0.0.1:4318, 0.0.0.0:4317, [::1]:4318)',
 });
 
-const httpUrl = z.string().refine((s) => isUrl(s, ['http:', 'https:']), { message: 'want an http(s):// URL' });
+const httpUrl = z
+  .string()
+  .refine((s) => isUrl(s, ['http:', 'https:']), { message: 'want an http(s):// URL' });
 
 const stateUrl = z.string().refine((s) => s === 'memory' || isUrl(s, ['redis:', 'rediss:']), {
   message: 'want "memory" or a redis:// / rediss:// URL',
 });
 
-const redisUrl = z.string().refine((s) => isUrl(s, ['redis:', 'rediss:']), { message: 'want a redis:// URL' });
+const redisUrl = z
+  .string()
+  .refine((s) => isUrl(s, ['redis:', 'rediss:']), { message: 'want a redis:// URL' });
 
 const ACTIONS = ['warn', 'throttle', 'block', 'ban'] as const;
 
@@ -51,7 +58,8 @@ const actionRule = z
       ctx.addIssue({
         code: 'custom',
         path: ['duration'],
-        message: 'a ban lasts until lifted (llmsec limits lift); use block with a duration for a timed refusal',
+        message:
+          'a ban lasts until lifted (llmsec limits lift); use block with a duration for a timed refusal',
       });
   });
 
@@ -91,11 +99,17 @@ export const configSchema = z
       .default({ alertmanager: [], webhook: [] }),
     genai: z
       .object({
-        user_attributes: z.array(z.string().min(1)).min(1).default([...DEFAULT_USER_ATTRIBUTES]),
+        user_attributes: z
+          .array(z.string().min(1))
+          .min(1)
+          .default([...DEFAULT_USER_ATTRIBUTES]),
         session_attributes: z.array(z.string().min(1)).default([...DEFAULT_SESSION_ATTRIBUTES]),
       })
       .strict()
-      .default({ user_attributes: [...DEFAULT_USER_ATTRIBUTES], session_attributes: [...DEFAULT_SESSION_ATTRIBUTES] }),
+      .default({
+        user_attributes: [...DEFAULT_USER_ATTRIBUTES],
+        session_attributes: [...DEFAULT_SESSION_ATTRIBUTES],
+      }),
     enforcement: z
       .object({
         /** The rate limiter's Redis (every app replica's RateLimiter reads it). */

@@ -62,7 +62,8 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): P
       throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
     }
     if (doc !== null && doc !== undefined) {
-      if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${source}: want a mapping at the top level`);
+      if (typeof doc !== 'object' || Array.isArray(doc))
+        throw new ConfigError(`${source}: want a mapping at the top level`);
       raw = doc as Record<string, unknown>;
     }
   }
@@ -74,7 +75,8 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): P
     let v: unknown = value;
     if (spec.number) {
       v = Number(value);
-      if (!Number.isFinite(v)) throw new ConfigError(`${spec.flag}: want a number, got ${JSON.stringify(value)}`);
+      if (!Number.isFinite(v))
+        throw new ConfigError(`${spec.flag}: want a number, got ${JSON.stringify(value)}`);
     }
     setPath(raw, spec.path, v);
     fromFlag.set(spec.path.join('.'), spec.flag);

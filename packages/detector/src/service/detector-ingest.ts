@@ -2,7 +2,13 @@ import type { DecodedLogRecord, DecodedSpan, IngestResult, OtlpIngest } from '..
 import type { GenAiSpanOptions } from './genai-span.ts';
 import type { IngestQueue } from './ingest-queue.ts';
 import type { DetectorMetrics, Signal } from './metrics.ts';
-import { logRecordToEvent, newBatch, spanToEvents, type EventBatch, type RejectReason } from './record-events.ts';
+import {
+  logRecordToEvent,
+  newBatch,
+  spanToEvents,
+  type EventBatch,
+  type RejectReason,
+} from './record-events.ts';
 
 export interface DetectorIngestOptions {
   queue: IngestQueue;
@@ -66,7 +72,11 @@ export class DetectorIngest implements OtlpIngest {
     });
   }
 
-  private take(signal: Signal, count: number, convert: (b: EventBatch, r: RejectTally) => void): IngestResult {
+  private take(
+    signal: Signal,
+    count: number,
+    convert: (b: EventBatch, r: RejectTally) => void,
+  ): IngestResult {
     if (!this.accepting) {
       this.metrics.refuse(signal, 'unavailable');
       return { kind: 'unavailable', retryAfterSeconds: this.retryAfterSeconds };

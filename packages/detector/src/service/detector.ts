@@ -41,9 +41,10 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const serviceName = options.serviceName ?? 'llmsec-detector';
   const log = options.logger ?? createJsonLogger({ level: config.log_level, base: { service: serviceName } });
   const rules = config.rules !== undefined ? loadRulesFile(config.rules) : undefined;
-  const state = chooseState(config.state, {
+  const state = await chooseState(config.state, {
     cluster: config.state_cluster,
     onRedisError: (err) => log.warn('state redis error', { error: err }),
+    onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),
   });
 
   let queueRef: IngestQueue | undefined;
@@ -123,7 +124,10 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const ingest = new DetectorIngest({
     queue,
     metrics,
-    genAi: { userAttributes: config.genai.user_attributes, sessionAttributes: config.genai.session_attributes },
+    genAi: {
+      userAttributes: config.genai.user_attributes,
+      sessionAttributes: config.genai.session_attributes,
+    },
     retryAfterSeconds: Math.max(1, Math.ceil(config.retry_after / 1000)),
     onError: (err) => log.error('ingest failed', { error: err }),
   });

@@ -77,7 +77,8 @@ export const CONVERSATION_ID = 'gen_ai.conversation.id';
  * (OpenInference `llm.input_messages.<i>.message.content`, Traceloop `gen_ai.prompt.<i>.content`),
  * else the whole serialised input (OpenInference `input.value`, semconv `gen_ai.input.messages`).
  */
-export const PROMPT_CONTENT_PATTERN = /^(?:llm\.input_messages\.\d+\.message\.content|gen_ai\.prompt\.\d+\.content)$/;
+export const PROMPT_CONTENT_PATTERN =
+  /^(?:llm\.input_messages\.\d+\.message\.content|gen_ai\.prompt\.\d+\.content)$/;
 export const PROMPT_WHOLE_ATTRIBUTES = ['gen_ai.input.messages', 'input.value'] as const;
 
 /** llmsec's own instrumentation emits request_completed itself: its spans must not count twice. */

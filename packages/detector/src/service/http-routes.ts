@@ -33,7 +33,10 @@ export function createServiceRoutes(options: ServiceRoutesOptions): RequestListe
       }
       const ok = path === '/-/healthy' || ready();
       res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .writeHead(ok ? 200 : 503, {
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        })
         .end(ok ? 'OK\n' : 'not ready\n');
       return;
     }

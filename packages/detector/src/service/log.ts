@@ -32,7 +32,10 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < min) return;
     try {
-      const line = JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...base, ...fields }, errorReplacer);
+      const line = JSON.stringify(
+        { time: new Date(now()).toISOString(), level, msg, ...base, ...fields },
+        errorReplacer,
+      );
       stream.write(`${line}\n`);
     } catch {
       // A log line that cannot be written (closed stream, cyclic field) is not worth a crash.

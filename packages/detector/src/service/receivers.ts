@@ -38,7 +38,12 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   const observer = (r: ReceiveReport): void => {
     metrics.exportRequest(r.transport, r.signal, r.outcome);
     if (r.outcome === 'invalid' || r.outcome === 'too_large')
-      logger.debug('export request refused', { transport: r.transport, signal: r.signal, outcome: r.outcome, bytes: r.bytes });
+      logger.debug('export request refused', {
+        transport: r.transport,
+        signal: r.signal,
+        outcome: r.outcome,
+        bytes: r.bytes,
+      });
   };
   const otlp = createOtlpHttpHandler({
     ingest,
@@ -73,7 +78,9 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       port: grpcAddr.port,
       ingest,
       observer,
-      ...(config.otlp.max_body_bytes !== undefined ? { maxReceiveMessageBytes: config.otlp.max_body_bytes } : {}),
+      ...(config.otlp.max_body_bytes !== undefined
+        ? { maxReceiveMessageBytes: config.otlp.max_body_bytes }
+        : {}),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
     });
   } catch (err) {

@@ -1,5 +1,9 @@
 import { ALERT_EVENT_NAME, parseTimestamp, type SecurityEvent } from '@llmsec/core';
-import { isLlmsecEventName, logRecordToEvent as decodeLogRecord, spanEventToEvent } from '../otlp/to-event.ts';
+import {
+  isLlmsecEventName,
+  logRecordToEvent as decodeLogRecord,
+  spanEventToEvent,
+} from '../otlp/to-event.ts';
 import type { DecodedLogRecord, DecodedSpan } from '../otlp/types.ts';
 import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
 

@@ -3,7 +3,13 @@ import { SeverityNumber, type Logger as OtelLogger, type Meter } from '@opentele
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { ATTR_SERVICE_NAME, eventName, eventToAttributes, parseTimestamp, type SecurityEvent } from '@llmsec/core';
+import {
+  ATTR_SERVICE_NAME,
+  eventName,
+  eventToAttributes,
+  parseTimestamp,
+  type SecurityEvent,
+} from '@llmsec/core';
 import { AlertmanagerSink, ConsoleSink, OtelAlertSink, WebhookSink, type AlertSink } from '@llmsec/detect';
 
 export interface SinkConfig {
@@ -51,7 +57,9 @@ export function buildSinks(config: SinkConfig, meter: Meter, serviceName: string
   if (config.otlpAlerts !== undefined) {
     const provider = new LoggerProvider({
       resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
-      processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: config.otlpAlerts }) })],
+      processors: [
+        new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: config.otlpAlerts }) }),
+      ],
     });
     logger = provider.getLogger('@llmsec/detector');
     sinks.push(new OtelAlertSink({ logger }));

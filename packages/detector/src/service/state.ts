@@ -19,6 +19,10 @@ export interface StateOptions {
   /** Redis URL is a seed node of a Redis Cluster. */
   cluster?: boolean;
   onRedisError?: (err: Error) => void;
+  /** Longest wait for the first connection at start. @default 5000 */
+  connectTimeoutMs?: number;
+  /** Called when Redis did not answer in time: the engine starts degraded and recovers by itself. */
+  onNotConnected?: () => void;
 }
 
 /**
@@ -28,22 +32,47 @@ export interface StateOptions {
  * forever and fails commands fast while Redis is down; the engine then detects locally
  * (degraded, `llmsec_detect_state_degraded`) and returns to shared mode by itself.
  */
-export function chooseState(url: string, options: StateOptions = {}): StateChoice {
+export async function chooseState(url: string, options: StateOptions = {}): Promise<StateChoice> {
   if (url === 'memory') return { store: 'memory', engineOptions: {}, close: async () => {} };
   const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
   if (options.onRedisError) redis.on('error', options.onRedisError);
+  // Commands fail fast while not connected (no offline queue): without this wait the first
+  // exports would find the engine degraded and detect them locally only.
+  const connected = await whenReady(redis, options.connectTimeoutMs ?? 5_000);
+  if (!connected) options.onNotConnected?.();
   return {
     store: 'redis',
-    engineOptions: { state: new RedisDetectionState({ redis, maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5 }) },
+    engineOptions: {
+      state: new RedisDetectionState({ redis, maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5 }),
+    },
     close: async () => {
       redis.disconnect();
     },
   };
 }
 
+function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 /** A long-lived client: reconnects forever, fails commands fast while Redis is down. */
 export function redisClient(url: string, cluster: boolean, name: string): Redis | Cluster {
-  const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `${name}@${hostname()}` };
+  const common = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectionName: `${name}@${hostname()}`,
+  };
   if (!cluster) return new Redis(url, common);
   const u = new URL(url);
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
