@@ -376,7 +376,7 @@ export class DetectionEngine {
         stats.groupsEvicted += s.groupsEvicted;
         stats.incidentsEvicted += s.incidentsEvicted;
       }
-      stats.state = { ...this.shared.stats };
+      stats.state = this.shared.snapshot();
     }
     return stats;
   }

@@ -78,6 +78,7 @@ describe('RedisDetectionState: one engine', () => {
     const events = build(fc.sample(draw, { numRuns: 20, seed: 4 })).sort((a, b) => a.t - b.t);
     for (const { event, t } of events) engine.ingest(event, t);
     expect(engine.stats.state?.queueDropped).toBe(15);
+    expect(engine.stats.state?.queued).toBe(5); // live: what a feeder reads for backpressure
     await engine.forceFlush();
     expect(engine.stats.processed).toBe(5);
     await engine.shutdown();

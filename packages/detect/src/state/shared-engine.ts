@@ -139,6 +139,11 @@ export class SharedEngine {
     options.droppedCounter.add(0, { reason: 'future' });
   }
 
+  /** The counters, with the live queue length (callers use it for backpressure). */
+  snapshot(): SharedStats {
+    return { ...this.stats, queued: this.queued() };
+  }
+
   get degraded(): boolean {
     return this.stats.mode === 'degraded';
   }
