@@ -135,7 +135,7 @@ export interface ReceiveReport {
   records: number;
   /** Of those, refused by OtlpIngest (partial success). */
   rejected: number;
-  /** Body size on the wire. */
+  /** Size of the message decoded (HTTP: after gunzip); 0 when the body was not read whole. */
   bytes: number;
 }
 
