@@ -72,6 +72,16 @@ describe('llmsec detector (process)', () => {
     const r4 = await runDetectorCli(['--rules', join(dir, 'missing-rules.yaml')]);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toContain('missing-rules.yaml: cannot read');
+    // A throttle the apps' thresholds cannot express: refused before anything connects.
+    const enf = writeConfig(dir, 'enf.json', {
+      enforcement: {
+        redis: 'redis://127.0.0.1:1',
+        actions: [{ severity: 'alert', action: 'throttle', duration: '1h' }],
+      },
+    });
+    const r5 = await runDetectorCli(['--config', enf]);
+    expect(r5.code).toBe(2);
+    expect(r5.stderr).toContain('enforcement: throttle duration 3600000ms is longer than');
   });
 
   it('on SIGTERM stops taking exports, drains and flushes what it accepted into alerts, and exits 0', async () => {

@@ -3,7 +3,8 @@ import { DetectionEngine, loadRulesFile, type AlertSink } from '@llmsec/detect';
 import type { Cluster, Redis } from 'ioredis';
 import type { ParsedConfig } from './config-schema.ts';
 import { DetectorIngest } from './detector-ingest.ts';
-import { FleetEnforcement } from './fleet-enforcement.ts';
+import { ConfigError } from './config.ts';
+import { checkEnforcementActions, FleetEnforcement } from './fleet-enforcement.ts';
 import { IngestQueue } from './ingest-queue.ts';
 import { createJsonLogger, type Logger } from './log.ts';
 import { DetectorMetrics } from './metrics.ts';
@@ -41,6 +42,14 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const serviceName = options.serviceName ?? 'llmsec-detector';
   const log = options.logger ?? createJsonLogger({ level: config.log_level, base: { service: serviceName } });
   const rules = config.rules !== undefined ? loadRulesFile(config.rules) : undefined;
+  // Every configuration check before anything connects or listens (a failed start leaves nothing open).
+  if (config.enforcement !== undefined) {
+    try {
+      checkEnforcementActions(config.enforcement.actions, definedThresholds(config.enforcement.thresholds));
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
   const state = await chooseState(config.state, {
     cluster: config.state_cluster,
     onRedisError: (err) => log.warn('state redis error', { error: err }),
@@ -59,17 +68,24 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     stateHealthy: stateHealth,
     serviceName,
   });
-  const built = buildSinks(
-    {
-      alertmanager: config.sinks.alertmanager,
-      webhook: config.sinks.webhook,
-      alerts: config.sinks.alerts,
-      otlpAlerts: config.sinks.otlp_alerts,
-      traceUrlTemplate: config.sinks.trace_url_template,
-    },
-    metrics.meter,
-    serviceName,
-  );
+  let built: ReturnType<typeof buildSinks>;
+  try {
+    built = buildSinks(
+      {
+        alertmanager: config.sinks.alertmanager,
+        webhook: config.sinks.webhook,
+        alerts: config.sinks.alerts,
+        otlpAlerts: config.sinks.otlp_alerts,
+        traceUrlTemplate: config.sinks.trace_url_template,
+      },
+      metrics.meter,
+      serviceName,
+    );
+  } catch (err) {
+    await state.close();
+    await metrics.shutdown();
+    throw new ConfigError(`sinks: ${(err as Error).message}`);
+  }
   const sinks: AlertSink[] = [...built.sinks];
   let enforcementClient: Redis | Cluster | undefined;
   if (config.enforcement !== undefined) {

@@ -93,16 +93,7 @@ export class FleetEnforcement implements AlertSink {
       onAction: options.onAction,
     };
     this.maxPending = options.maxPending ?? 10_000;
-    for (const a of options.actions) {
-      if (a.action === 'throttle' || a.action === 'warn') {
-        const max = maxDecayMs(this.t, a.action);
-        const d = a.duration ?? DEFAULT_WARN_MS;
-        if (!(d <= max))
-          throw new TypeError(
-            `enforcement: ${a.action} duration ${d}ms is longer than the apps' thresholds allow (${Math.floor(max)}ms = half_life × log2(${a.action === 'warn' ? 'throttled_at / warning_at' : 'blocked_at / throttled_at'})); use ${a.action === 'warn' ? 'throttle' : 'block'}, or raise half_life`,
-          );
-      }
-    }
+    checkEnforcementActions(options.actions, this.t);
     this.scoreLimiter = this.limiter({ bannedAt: Infinity });
     for (const a of options.actions)
       if (a.action === 'block' && !this.blockLimiters.has(a.duration!))
@@ -231,6 +222,31 @@ export class FleetEnforcement implements AlertSink {
         ...enforcement,
       },
     });
+  }
+}
+
+/**
+ * Throws a TypeError naming the action whose duration the apps' thresholds cannot express
+ * (a warn or throttle that would decay past the next level's threshold).
+ */
+export function checkEnforcementActions(
+  actions: readonly EnforcementAction[],
+  thresholds: FleetThresholds = {},
+): void {
+  const t: Required<FleetThresholds> = { ...DEFAULTS, ...definedOnly(thresholds) };
+  if (!(t.warningAt <= t.throttledAt && t.throttledAt <= t.blockedAt && t.blockedAt <= t.bannedAt))
+    throw new TypeError(
+      `enforcement: thresholds must not decrease (warning_at ${t.warningAt} <= throttled_at ${t.throttledAt} <= blocked_at ${t.blockedAt} <= banned_at ${t.bannedAt})`,
+    );
+  for (const a of actions) {
+    if (a.action === 'throttle' || a.action === 'warn') {
+      const max = maxDecayMs(t, a.action);
+      const d = a.duration ?? DEFAULT_WARN_MS;
+      if (!(d <= max))
+        throw new TypeError(
+          `enforcement: ${a.action} duration ${d}ms is longer than the apps' thresholds allow (${Math.floor(max)}ms = half_life × log2(${a.action === 'warn' ? 'throttled_at / warning_at' : 'blocked_at / throttled_at'})); use ${a.action === 'warn' ? 'throttle' : 'block'}, or raise half_life`,
+        );
+    }
   }
 }
 
