@@ -14,6 +14,7 @@ import {
 } from './group-runner.ts';
 import type { Projector } from './projection.ts';
 import type { RedisDetectionState } from './redis-state.ts';
+import { untraced } from './untraced.ts';
 
 /** Counters of the shared path (EngineStats.state). */
 export interface SharedStats {
@@ -232,16 +233,22 @@ export class SharedEngine {
   private schedule(): void {
     if (this.scheduled || this.stats.mode === 'degraded') return;
     this.scheduled = true;
-    // Never inside Span.end() / logger.emit(): the flush starts on a later turn.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.kick();
-    }).unref();
+    // Never inside Span.end() / logger.emit(): the flush starts on a later turn, and in the
+    // root context (untraced, no baggage), not in the context of the request that scheduled it.
+    untraced(() =>
+      setImmediate(() => {
+        this.scheduled = false;
+        this.kick();
+      }).unref(),
+    );
   }
 
   private kick(): void {
     if (this.running !== undefined || this.stats.mode === 'degraded') return;
-    const run = this.run().catch((err: unknown) => this.o.errors.report('detect state flush', err));
+    // Untraced: forceFlush() may start it from inside a user's request context.
+    const run = untraced(() => this.run()).catch((err: unknown) =>
+      this.o.errors.report('detect state flush', err),
+    );
     this.running = run;
     void run.finally(() => {
       if (this.running === run) this.running = undefined;
@@ -499,7 +506,7 @@ export class SharedEngine {
       this.o.fallback.flush();
     }
     if (this.probeTimer === undefined && !this.stopped) {
-      this.probeTimer = setInterval(() => this.probe(), this.state.probeIntervalMs);
+      this.probeTimer = untraced(() => setInterval(() => this.probe(), this.state.probeIntervalMs));
       this.probeTimer.unref();
     }
   }
