@@ -52,7 +52,15 @@ async function redisRate(
 ): Promise<{ rate: number; conflicts: number }> {
   const engine = new DetectionEngine({
     onAlert: () => {},
-    state: new RedisDetectionState({ redis, ruleset, batchSize: BATCH, commandTimeoutMs: 5_000 }),
+    state: new RedisDetectionState({
+      redis,
+      ruleset,
+      batchSize: BATCH,
+      commandTimeoutMs: 5_000,
+      ...(process.env.BENCH_CACHE_MB !== undefined
+        ? { cacheBytes: Number(process.env.BENCH_CACHE_MB) * 2 ** 20 }
+        : {}),
+    }),
   });
   const start = performance.now();
   // Fed as a service would be: a batch's worth at a time, the flusher shipping in between.

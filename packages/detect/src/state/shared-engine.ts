@@ -68,8 +68,6 @@ interface Work {
   fromIndex: number | undefined;
 }
 
-/** Encoded bytes of the cached group states (decoded objects take a few times that). */
-const CACHE_BYTES = 16 * 1024 * 1024;
 const MAX_ATTEMPTS = 50;
 const SWEEP_LIMIT = 256;
 
@@ -87,7 +85,7 @@ export class SharedEngine {
   /**
    * Decoded state of the groups this process wrote last, by version: when nobody else wrote a
    * group since, the next batch steps it without a read or a decode, in one round trip.
-   * Bounded by the size of their encoded text (CACHE_BYTES).
+   * Bounded by the size of their encoded text (RedisDetectionState.cacheBytes).
    */
   private readonly cache = new Map<string, { v: number; body: GroupBody; bytes: number }>();
   private cacheBytes = 0;
@@ -466,7 +464,8 @@ export class SharedEngine {
 
   private remember(key: string, v: number, body: GroupBody, bytes: number): void {
     this.forget(key);
-    while (this.cacheBytes + bytes > CACHE_BYTES && this.cache.size > 0) {
+    // Encoded bytes; the decoded objects take a few times that.
+    while (this.cacheBytes + bytes > this.state.cacheBytes && this.cache.size > 0) {
       this.forget(this.cache.keys().next().value!);
     }
     this.cache.set(key, { v, body, bytes });
