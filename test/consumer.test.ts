@@ -131,16 +131,9 @@ beforeAll(async () => {
   await mkdir(app, { recursive: true });
   await stage(repo);
 
-  // One build for all (the packages' prepack scripts then find it up to date), then npm pack.
-  ok(
-    await run(
-      NODE,
-      [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'tsconfig.build.json'],
-      repo,
-    ),
-    'build',
-  );
-  for (const name of PACKAGES) {
+  // npm pack runs each package's prepack (tsc -b): packed dependents first, so a package whose
+  // build does not reference what it imports fails here instead of borrowing a sibling's build.
+  for (const name of [...PACKAGES].reverse()) {
     ok(
       await run('npm', ['pack', '--silent', '--pack-destination', tarballs], join(repo, 'packages', name)),
       `npm pack ${name}`,
