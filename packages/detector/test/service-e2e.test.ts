@@ -3,6 +3,7 @@
 // metrics on the HTTP port; drain on shutdown.
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
@@ -122,6 +123,38 @@ describe('llmsec detector service, end to end', () => {
       ['firing', ['via-json'], new Date(T0 + 29_000).toISOString()],
       ['firing', ['via-grpc'], new Date(T0 + 49_000).toISOString()],
     ]);
+  });
+
+  it('sends alerts back as llmsec.alert OTLP log records (--otlp-alerts)', async () => {
+    const bodies: string[] = [];
+    const capture = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(`${req.url} ${body}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => capture.listen(0, '127.0.0.1', r));
+    const port = (capture.address() as { port: number }).port;
+    try {
+      const { detector, http } = await start({ sinks: { otlp_alerts: `http://127.0.0.1:${port}/v1/logs` } });
+      await sendBlocks(
+        new ProtoLogExporter({ url: `${http}/v1/logs` }) as unknown as LogRecordExporter,
+        'looped',
+        10,
+      );
+      await waitFor('the alert', () => detector.engine.stats.alertsFired === 1);
+      await detector.shutdown(); // flushes the log exporter
+      running = undefined;
+      const sent = bodies.join('\n');
+      expect(sent).toContain('/v1/logs');
+      expect(sent).toContain('"eventName":"llmsec.alert"');
+      expect(sent).toContain('"key":"llmsec.alert.rule","value":{"stringValue":"rapid_guardrail_blocks"}');
+      expect(sent).toContain('"key":"service.name","value":{"stringValue":"llmsec-detector"}');
+    } finally {
+      capture.close();
+    }
   });
 
   it('serves /-/healthy, /-/ready and /metrics beside OTLP; partial success for unusable records', async () => {
