@@ -1,5 +1,6 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import * as A from './attributes.ts';
+import { metadataKey } from './metadata-keys.ts';
 import { isSeverity, type Metadata, type MetadataValue, type SecurityEvent } from './model.ts';
 
 /**
@@ -60,35 +61,73 @@ export function attributesToEvent(
     return undefined;
   }
   const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
-  const str = (key: string): string | undefined => {
-    const v = attrs[key];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const session_id = str(A.ATTR_SESSION_ID);
-  if (session_id !== undefined) event.session_id = session_id;
-  const conversation_id = str(A.ATTR_GEN_AI_CONVERSATION_ID);
-  if (conversation_id !== undefined) event.conversation_id = conversation_id;
-  if (ids.trace_id !== undefined) event.trace_id = ids.trace_id;
-  if (ids.span_id !== undefined) event.span_id = ids.span_id;
-  const source_ip = str(A.ATTR_CLIENT_ADDRESS);
-  if (source_ip !== undefined) event.source_ip = source_ip;
-  const service = str(A.ATTR_SERVICE_NAME);
-  if (service !== undefined) event.service = service;
-  const description = str(A.ATTR_EVENT_DESCRIPTION);
-  if (description !== undefined) event.description = description;
-  const request_preview = str(A.ATTR_REQUEST_PREVIEW);
-  if (request_preview !== undefined) event.request_preview = request_preview;
-  const response_preview = str(A.ATTR_RESPONSE_PREVIEW);
-  if (response_preview !== undefined) event.response_preview = response_preview;
-  const correlated = attrs[A.ATTR_EVENT_CORRELATED];
-  if (Array.isArray(correlated)) event.correlated_events = correlated.map(String);
+  // One pass over the attributes picks up the optional fields and the metadata: cheaper than a
+  // lookup per optional field plus a separate scan for metadata (the attribute objects of
+  // different categories have different shapes, so each named lookup is a megamorphic one).
+  let session_id: unknown;
+  let conversation_id: unknown;
+  let source_ip: unknown;
+  let service: unknown;
+  let description: unknown;
+  let request_preview: unknown;
+  let response_preview: unknown;
+  let correlated: unknown;
   let metadata: Metadata | undefined;
-  for (const key of Object.keys(attrs)) {
-    if (key.startsWith(A.ATTR_METADATA_PREFIX)) {
-      metadata ??= {};
-      metadata[key.slice(A.ATTR_METADATA_PREFIX.length)] = attrs[key] as MetadataValue;
+  // for-in rather than Object.keys: no keys array per event. Attribute objects are plain
+  // objects (or null-prototype ones), so it visits the same own keys.
+  for (const key in attrs) {
+    switch (key) {
+      case A.ATTR_SESSION_ID:
+        session_id = attrs[key];
+        break;
+      case A.ATTR_GEN_AI_CONVERSATION_ID:
+        conversation_id = attrs[key];
+        break;
+      case A.ATTR_CLIENT_ADDRESS:
+        source_ip = attrs[key];
+        break;
+      case A.ATTR_SERVICE_NAME:
+        service = attrs[key];
+        break;
+      case A.ATTR_EVENT_DESCRIPTION:
+        description = attrs[key];
+        break;
+      case A.ATTR_REQUEST_PREVIEW:
+        request_preview = attrs[key];
+        break;
+      case A.ATTR_RESPONSE_PREVIEW:
+        response_preview = attrs[key];
+        break;
+      case A.ATTR_EVENT_CORRELATED:
+        correlated = attrs[key];
+        break;
+      default:
+        if (key.startsWith(A.ATTR_METADATA_PREFIX)) {
+          metadata ??= {};
+          setMetadata(metadata, metadataKey(key), attrs[key] as MetadataValue);
+        }
     }
   }
+  // Same field order as before (and as eventToAttributes' inverse): one hidden class per set.
+  if (typeof session_id === 'string') event.session_id = session_id;
+  if (typeof conversation_id === 'string') event.conversation_id = conversation_id;
+  if (ids.trace_id !== undefined) event.trace_id = ids.trace_id;
+  if (ids.span_id !== undefined) event.span_id = ids.span_id;
+  if (typeof source_ip === 'string') event.source_ip = source_ip;
+  if (typeof service === 'string') event.service = service;
+  if (typeof description === 'string') event.description = description;
+  if (typeof request_preview === 'string') event.request_preview = request_preview;
+  if (typeof response_preview === 'string') event.response_preview = response_preview;
+  if (Array.isArray(correlated)) event.correlated_events = correlated.map(String);
   if (metadata !== undefined) event.metadata = metadata;
   return event;
+}
+
+/** metadata[name] = value, where `llmsec.metadata.__proto__` is data, not the object's prototype. */
+function setMetadata(metadata: Metadata, name: string, value: MetadataValue): void {
+  if (name === '__proto__') {
+    Object.defineProperty(metadata, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    metadata[name] = value;
+  }
 }

@@ -13,6 +13,7 @@ import {
   eventToAttributes,
   type SecurityEvent,
 } from '@llmsec/core';
+import { metadataKey, metadataKeyCacheSize } from '../src/metadata-keys.ts';
 
 const EVENT: SecurityEvent = {
   event_id: 'EVT-00000000000a',
@@ -109,5 +110,31 @@ describe('attributesToEvent', () => {
     const event = attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: 12 });
     expect(event).toBeDefined();
     expect(event).not.toHaveProperty('session_id');
+  });
+
+  it('keeps `llmsec.metadata.__proto__` as data, not as the metadata prototype', () => {
+    const attrs = { ...eventToAttributes(EVENT), [`${ATTR_METADATA_PREFIX}__proto__`]: ['a', 'b'] };
+    const event = attributesToEvent(attrs);
+    expect(Object.getPrototypeOf(event!.metadata)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(event!.metadata, '__proto__')?.value).toEqual(['a', 'b']);
+    expect(event!.metadata!.model).toBe(EVENT.metadata!.model);
+  });
+
+  it('reads optional fields and metadata whatever the attribute order', () => {
+    const attrs = eventToAttributes({ ...EVENT });
+    const reversed = Object.fromEntries(Object.entries(attrs).reverse());
+    expect(attributesToEvent(reversed)).toEqual(EVENT);
+  });
+});
+
+describe('metadataKey', () => {
+  it('returns one instance per attribute name, within a bounded cache', () => {
+    const a = metadataKey(`${ATTR_METADATA_PREFIX}tokens`);
+    expect(a).toBe('tokens');
+    expect(metadataKey(`${ATTR_METADATA_PREFIX}tokens`)).toBe(a);
+    for (let i = 0; i < 10_000; i++) expect(metadataKey(`${ATTR_METADATA_PREFIX}k${i}`)).toBe(`k${i}`);
+    expect(metadataKeyCacheSize()).toBeLessThanOrEqual(2048);
+    const long = `${ATTR_METADATA_PREFIX}${'x'.repeat(500)}`;
+    expect(metadataKey(long)).toBe('x'.repeat(500));
   });
 });
