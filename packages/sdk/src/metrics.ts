@@ -21,6 +21,7 @@ import {
   type PriceTable,
 } from '@llmsec/core';
 import { AttributeCache, isKey } from './attribute-cache.ts';
+import { LocalCounter } from './local-counter.ts';
 import { BoundedLabel, oneOf } from './bounded-label.ts';
 import { ModelLabel } from './model-label.ts';
 import { reportTelemetryError, type TelemetryErrorCounter } from './errors.ts';
@@ -71,9 +72,10 @@ export interface OperationDurationInput {
 const MAX_CACHED_SETS = 512;
 
 export class LlmsecMetrics implements TelemetryErrorCounter {
-  private readonly events: Counter;
-  private readonly requests: Counter;
-  private readonly cost: Counter;
+  // Recorded on every LLM call: summed in process, read by the SDK at collection (local-counter.ts).
+  private readonly events: LocalCounter;
+  private readonly requests: LocalCounter;
+  private readonly cost: LocalCounter;
   private readonly telemetryErrors: Counter;
   private readonly tokenUsage: Histogram;
   private readonly operationDuration: Histogram;
@@ -94,15 +96,15 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
     this.layers = new BoundedLabel({ maxValues: options.maxLayers ?? 50 });
     this.models = new ModelLabel(options.knownModels);
     this.smallSets = new BoundedLabel({ maxValues: 100 });
-    this.events = meter.createCounter(METRIC_EVENTS, {
+    this.events = LocalCounter.on(meter, METRIC_EVENTS, {
       description: 'Security events recorded, by category, severity and guardrail layer / filter / tool',
       unit: '{event}',
     });
-    this.requests = meter.createCounter(METRIC_REQUESTS, {
+    this.requests = LocalCounter.on(meter, METRIC_REQUESTS, {
       description: 'LLM requests by outcome and model',
       unit: '{request}',
     });
-    this.cost = meter.createCounter(METRIC_COST, { description: 'Estimated LLM cost in US dollars, by model', unit: 'USD' });
+    this.cost = LocalCounter.on(meter, METRIC_COST, { description: 'Estimated LLM cost in US dollars, by model', unit: 'USD' });
     this.telemetryErrors = meter.createCounter(METRIC_TELEMETRY_ERRORS, {
       description: 'Telemetry failures swallowed to protect the application',
       unit: '{error}',
