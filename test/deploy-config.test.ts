@@ -295,10 +295,18 @@ describe('docker-compose.yml', () => {
 
   it('points Prometheus at services that exist, on the ports they serve', () => {
     const prom = readYaml(at('deploy/prometheus/prometheus.yml')) as {
-      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+      scrape_configs: Array<{
+        job_name: string;
+        static_configs?: Array<{ targets: string[] }>;
+        dns_sd_configs?: Array<{ names: string[]; port: number }>;
+      }>;
       alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
     };
-    const targets = prom.scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets));
+    // Static targets, and DNS service discovery (every replica of a scaled service) as name:port.
+    const targets = prom.scrape_configs.flatMap((s) => [
+      ...(s.static_configs ?? []).flatMap((c) => c.targets),
+      ...(s.dns_sd_configs ?? []).flatMap((d) => d.names.map((n) => `${n}:${d.port}`)),
+    ]);
     expect(targets).toContain('chat-api:9464');
     expect(targets).toContain('otel-collector:8889');
     for (const t of targets) {
