@@ -172,4 +172,14 @@ describe('OTLP decoders', () => {
     expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes['user.id'])).toEqual(values);
     expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes['user.id'])).toEqual(values);
   });
+
+  it('short-string cache: invalid UTF-8 decodes as the UTF-8 decoder does, cached or not', () => {
+    // A lone continuation byte is one U+FFFD per byte: as many characters as bytes.
+    const bad = [0x61, 0x80, 0x62, 0xff, 0x63];
+    const expected = Buffer.from(bad).toString('utf8');
+    const body = logsRequest(...Array.from({ length: 4 }, () => kv('k', ld(1, bad))));
+    for (let round = 0; round < 2; round++) {
+      expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes.k)).toEqual([expected, expected, expected, expected]);
+    }
+  });
 });

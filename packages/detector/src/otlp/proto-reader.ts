@@ -9,11 +9,20 @@ export const WT_I32 = 5;
 
 const TWO_32 = 4294967296;
 
-// Direct-mapped cache of short ASCII strings, shared by all readers: bounded (4,096 slots of at
-// most 48 characters), and a collision only costs a miss, so hostile input cannot grow it.
+// Direct-mapped cache of short strings, shared by all readers: bounded (4,096 slots of at
+// most 48 bytes), and a collision only costs a miss, so hostile input cannot grow it.
+// Each slot keeps its string, a copy of its bytes (a hit is confirmed by comparing bytes with
+// bytes: two typed-array loads per character, where charCodeAt on a string that may since have
+// become a thin or internalized string costs several times more), and a fingerprint of the
+// last string that missed there. A string only replaces a slot's string on its second miss
+// there in a row (same fingerprint): unique values (event ids, timestamps: one or two per
+// record) would otherwise keep evicting the keys, user ids and categories that do repeat.
 const STRING_CACHE_SIZE = 4096;
 const MAX_CACHED_STRING = 48;
 const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SIZE).fill(undefined);
+const cachedBytes = new Uint8Array(STRING_CACHE_SIZE * MAX_CACHED_STRING);
+const cachedLength = new Uint8Array(STRING_CACHE_SIZE); // 0: empty slot
+const lastMiss = new Int32Array(STRING_CACHE_SIZE);
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 
@@ -152,25 +161,37 @@ export class ProtoReader {
     // across records and requests: one cached instance each saves the allocation, and later
     // property stores and comparisons with that instance skip re-hashing and internalizing.
     // The slot comes from the length and four sampled bytes (cheap); a hit is then confirmed
-    // byte by byte, which also proves the bytes are the cached string's ASCII. Unique values
-    // (ids, timestamps) mostly differ near their end: comparing from the end fails them fast.
+    // byte by byte against the cached copy of the bytes. Unique values (ids, timestamps) mostly
+    // differ near their end: comparing from the end fails them fast.
     const last = fieldEnd - 1;
     let h = Math.imul(len, 0x9e3779b1) ^ buf[last]!;
     h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 3)]!;
     h = Math.imul(h, 0x01000193) ^ buf[last - (len >> 1)]!;
     h = Math.imul(h, 0x01000193) ^ buf[start]!;
     const slot = (h ^ (h >>> 13)) & (STRING_CACHE_SIZE - 1);
-    const cached = stringCache[slot];
-    if (cached !== undefined && cached.length === len) {
-      let i = len - 1;
-      while (i >= 0 && cached.charCodeAt(i) === buf[start + i]) i--;
-      if (i < 0) return cached;
+    if (cachedLength[slot] === len) {
+      const base = slot * MAX_CACHED_STRING - start;
+      let i = last;
+      while (i >= start && cachedBytes[base + i] === buf[i]) i--;
+      if (i < start) return stringCache[slot]!;
     }
-    for (let i = start; i < fieldEnd; i++) {
-      if (buf[i]! >= 0x80) return buf.toString('utf8', start, fieldEnd);
+    // A miss. The cache maps exact bytes to their UTF-8 decoding, so any short string may be
+    // cached, ASCII or not (invalid sequences decode to U+FFFD either way).
+    const str = buf.toString('utf8', start, fieldEnd);
+    // The admission fingerprint adds the three bytes before the last (where sequential ids and
+    // timestamps differ) to the slot hash; shorter strings are covered by the slot hash alone.
+    let fingerprint = h;
+    if (len > 4) {
+      fingerprint = Math.imul(fingerprint, 0x01000193) ^ buf[last - 1]!;
+      fingerprint = Math.imul(fingerprint, 0x01000193) ^ buf[last - 2]!;
+      fingerprint = Math.imul(fingerprint, 0x01000193) ^ buf[last - 3]!;
     }
-    const str = buf.toString('latin1', start, fieldEnd);
-    stringCache[slot] = str;
+    if (cachedLength[slot] === 0 || lastMiss[slot] === fingerprint) {
+      stringCache[slot] = str;
+      cachedLength[slot] = len;
+      cachedBytes.set(buf.subarray(start, fieldEnd), slot * MAX_CACHED_STRING);
+    }
+    lastMiss[slot] = fingerprint;
     return str;
   }
 
