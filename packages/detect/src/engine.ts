@@ -409,10 +409,13 @@ export class DetectionEngine {
   /** Processes what is held, stops the timer, flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
-    this.flush();
     if (this.shared !== undefined) {
+      // The shared engine ships, waits for replicas stopping with it, then flushes (see there).
+      this.codeLocal?.flush();
       await this.shared.shutdown();
       await Promise.all([this.fallback?.shutdown(), this.codeLocal?.shutdown()]);
+    } else {
+      this.flush();
     }
     await this.alerts.shutdown();
   }

@@ -38,6 +38,7 @@ export function redisEngine(
     batchSize?: number;
     probeIntervalMs?: number;
     maxQueuedEvents?: number;
+    shutdownGraceMs?: number;
   } = {},
 ): { engine: DetectionEngine; alerts: Alert[] } {
   const alerts: Alert[] = [];

@@ -50,6 +50,22 @@ describe('resolve sweep', () => {
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   });
 
+  it('replicas stopping together: the one that ships a moment later is not made late', async () => {
+    const ruleset = freshRuleset('leave');
+    const a = redisEngine(redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
+    const b = redisEngine(redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
+    const blocks = Array.from({ length: 12 }, (_, i) => ev(block(T0 + i * SEC, 'mallory')));
+    // A gets its share and starts leaving at once; B gets (and ships) its share 100 ms later.
+    blocks.forEach(({ event, t }, i) => i % 2 === 0 && a.engine.ingest(event, t));
+    const leavingA = a.engine.shutdown();
+    await new Promise((r) => setTimeout(r, 100));
+    blocks.forEach(({ event, t }, i) => i % 2 === 1 && b.engine.ingest(event, t));
+    await Promise.all([leavingA, b.engine.shutdown()]);
+    expect(a.engine.stats.droppedLate + b.engine.stats.droppedLate).toBe(0);
+    const firing = [...a.alerts, ...b.alerts].filter((x) => x.rule === 'rapid_guardrail_blocks');
+    expect(firing.map((x) => x.status)).toEqual(['firing']);
+  });
+
   it('drops an index entry whose group state has expired', async () => {
     const ruleset = freshRuleset('stale');
     const { engine } = redisEngine(redis, defaultRules(), 0, ruleset);

@@ -47,6 +47,11 @@ export interface RedisDetectionStateOptions {
    * @default 16777216 (16 MB)
    */
   cacheBytes?: number;
+  /**
+   * On shutdown with events still pending in the shared state, how long to let replicas that
+   * stop at the same time ship theirs before this one processes what is left. @default 1000
+   */
+  shutdownGraceMs?: number;
   /** Wall clock for maxFutureSkewMs. @default Date.now */
   now?: () => number;
 }
@@ -101,6 +106,7 @@ export class RedisDetectionState {
   readonly maxOpenIncidentsPerRule: number;
   readonly maxFutureSkewMs: number;
   readonly cacheBytes: number;
+  readonly shutdownGraceMs: number;
   readonly now: () => number;
   private readonly client: ScriptClient;
   private bound = false;
@@ -130,6 +136,12 @@ export class RedisDetectionState {
     this.maxOpenIncidentsPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
     this.maxFutureSkewMs = options.maxFutureSkewMs ?? 3_600_000;
     this.cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
+    this.shutdownGraceMs = options.shutdownGraceMs ?? 1_000;
+    if (!Number.isFinite(this.shutdownGraceMs) || this.shutdownGraceMs < 0) {
+      throw new Error(
+        `RedisDetectionState: shutdownGraceMs must be a finite number >= 0, got ${this.shutdownGraceMs}`,
+      );
+    }
     this.now = options.now ?? Date.now;
     for (const [name, value] of Object.entries({
       commandTimeoutMs: this.commandTimeoutMs,

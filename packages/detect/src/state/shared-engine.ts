@@ -217,7 +217,19 @@ export class SharedEngine {
     }
   }
 
+  /**
+   * A replica leaving is not the end of the fleet's input: ship what is queued, and if this
+   * process left events pending in the shared state, give replicas stopping at the same time
+   * `shutdownGraceMs` to ship theirs (a replica shipping after this one processed a group to
+   * the end would find its events late), then process what is left to the newest event time.
+   */
   async shutdown(): Promise<void> {
+    this.finalRequested = false;
+    await this.idle();
+    const grace = this.state.shutdownGraceMs;
+    if (this.pending.size > 0 && this.stats.mode === 'shared' && grace > 0) {
+      await new Promise((resolve) => setTimeout(resolve, grace));
+    }
     this.flush();
     await this.idle();
     this.stopped = true;
