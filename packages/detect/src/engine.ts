@@ -1,4 +1,4 @@
-import { createNoopMeter, diag, metrics, type Counter } from '@opentelemetry/api';
+import { metrics, type Counter } from '@opentelemetry/api';
 import {
   METRIC_DETECT_DROPPED,
   parseTimestamp,
@@ -8,7 +8,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { AlertDispatch } from './alert-dispatch.ts';
-import { compileRule, isCodeRule, type CompiledRule } from './compile.ts';
+import { compileRule, type CompiledRule } from './compile.ts';
 import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
@@ -16,10 +16,9 @@ import { GroupTable } from './group-table.ts';
 import { Incident } from './incident.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
-import { sharedTables } from './state/tables.ts';
-import { SharedEngine } from './state/shared-engine.ts';
+import type { SharedEngine } from './state/shared-engine.ts';
+import { startSharedMode } from './state/shared-mode.ts';
 import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
-import type { RuleDefinition } from './types.ts';
 
 export type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 
@@ -176,52 +175,29 @@ export class DetectionEngine {
     this.incidentsEvictedCounter.add(0);
 
     if (options.state !== undefined) {
-      const state = options.state;
-      state.bind();
-      const dataRules = rules.filter((r): r is RuleDefinition => !isCodeRule(r));
-      const codeRules = rules.filter((r) => isCodeRule(r));
-      // The inner engines report through this one (one llmsec.alerts count, one set of sinks).
-      const inner = {
-        allowedLatenessMs: this.lateness,
-        maxGroupsPerRule: maxGroups,
-        maxEventsPerWindow,
-        maxDistinctValues,
-        maxBufferedEvents: this.maxBuffered,
-        maxOpenIncidentsPerRule: this.maxOpenPerRule,
-        meter: createNoopMeter(),
-        onAlert: (alert: Alert) => this.alerts.deliver(alert),
-        onUpdate: (alert: Alert) => this.alerts.update(alert),
-      };
-      if (codeRules.length > 0) {
-        diag.warn(
-          `llmsec detect: code rules (${codeRules.map((r) => r.id).join(', ')}) cannot run in the shared Redis state; ` +
-            'they are evaluated in this process only (each replica sees only its own events for them)',
-        );
-        this.codeLocal = new DetectionEngine({ ...inner, rules: codeRules });
-      }
-      const dataCompiled = this.runtimes.map((rt) => rt.rule).filter((r) => !isCodeRule(rules[r.index]!));
-      const { tables, projectors, ruleset } = sharedTables(dataRules, dataCompiled, this.lateness, state);
-      this.fallback = new DetectionEngine({ ...inner, rules: dataRules });
-      this.shared = new SharedEngine({
-        state,
-        ruleset,
-        tables,
-        projectors,
-        latenessMs: this.lateness,
+      const mode = startSharedMode({
+        state: options.state,
+        rules,
+        compiled: this.runtimes.map((rt) => rt.rule),
         limits: {
-          maxUsersPerAlert: this.maxUsersPerAlert,
-          maxPending: state.maxPendingPerGroup,
-          // Duplicates arrive close together (span event + log record, a retried export).
-          recentIds: 32,
+          allowedLatenessMs: this.lateness,
+          maxGroupsPerRule: maxGroups,
+          maxEventsPerWindow,
+          maxDistinctValues,
+          maxBufferedEvents: this.maxBuffered,
+          maxOpenIncidentsPerRule: this.maxOpenPerRule,
         },
-        fallback: this.fallback,
         deliver: (alert) => this.alerts.deliver(alert),
         update: (alert) => this.alerts.update(alert),
         errors: this.errors,
         meter,
         counts: this.counts,
         droppedCounter: this.droppedCounter,
+        makeEngine: (inner) => new DetectionEngine(inner),
       });
+      this.shared = mode.shared;
+      this.fallback = mode.fallback;
+      this.codeLocal = mode.codeLocal;
     }
     this.trackClock = tickIntervalMs > 0;
     if (tickIntervalMs > 0) {

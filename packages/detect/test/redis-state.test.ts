@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
-import { defaultRules } from '../src/index.ts';
+import { defaultRules, type CodeRule, type Condition } from '../src/index.ts';
 import { loadRuleTestFile } from '../src/rule-test-file.ts';
 import { canonical, freshRuleset, memoryAlerts, redisEngine, sequences } from './redis-support.ts';
 import { build, draw, TIGHT } from './streams.ts';
@@ -118,6 +118,31 @@ describe('RedisDetectionState: one engine', () => {
     expect(engine.stats.state?.mode).toBe('shared');
     expect(alerts.map((a) => a.rule)).toContain('rapid_guardrail_blocks');
     await engine.shutdown();
+  });
+
+  it('code rules run in this process beside the shared data rules', async () => {
+    const code: CodeRule = {
+      id: 'code_every_leak',
+      title: 'code rule',
+      severity: 'critical',
+      categories: ['system_prompt_leakage'],
+      window_ms: 60_000,
+      condition: {
+        createState: () => ({ n: 0 }),
+        update: (s: { n: number }) => ++s.n >= 1,
+        describe: () => 'a leak',
+      } as Condition<unknown>,
+    };
+    const { engine, alerts } = redisEngine(redis, [...TIGHT, code], 0, freshRuleset('code'));
+    const events = build(fc.sample(draw, { numRuns: 200, seed: 12 }))
+      .filter((e) => e.event.category === 'system_prompt_leakage')
+      .sort((a, b) => a.t - b.t);
+    expect(events.length).toBeGreaterThan(0);
+    for (const { event, t } of events) engine.ingest(event, t);
+    engine.flush();
+    await engine.shutdown();
+    expect(alerts.some((a) => a.rule === 'code_every_leak' && a.status === 'firing')).toBe(true);
+    expect(alerts.some((a) => a.rule === 't_single' && a.status === 'firing')).toBe(true);
   });
 
   it('gives every key it writes a TTL', async () => {
