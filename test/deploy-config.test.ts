@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
   dashboardQueries,
+  detectorSeriesNames,
   knownSeriesNames,
   loadDashboard,
   metricNamesIn,
@@ -169,7 +170,7 @@ describe('Prometheus configuration and rules', () => {
   });
 
   it('reads only llmsec metric names (and up) in rule expressions', () => {
-    const known = knownSeriesNames();
+    const known = new Set([...knownSeriesNames(), ...detectorSeriesNames()]);
     const recorded = new Set(rules.groups.flatMap((g) => g.rules.map((r) => r.record)).filter(Boolean));
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
       for (const name of metricNamesIn(rule.expr)) {

@@ -15,6 +15,7 @@ import {
   METRIC_REQUESTS,
   METRIC_TELEMETRY_ERRORS,
 } from '@llmsec/core';
+import * as DETECTOR from '../../packages/detector/src/service/metrics.ts';
 import type { PrometheusHandle } from './prometheus.ts';
 
 /**
@@ -44,6 +45,17 @@ export const METRIC_KINDS: Readonly<Record<string, 'counter' | 'histogram'>> = {
   [METRIC_ENFORCEMENT_TRANSITIONS]: 'counter',
 };
 
+/** The detector service's own counters and histograms (packages/detector/src/service/metrics.ts). */
+export const DETECTOR_METRIC_KINDS: Readonly<Record<string, 'counter' | 'histogram'>> = {
+  [DETECTOR.METRIC_RECORDS_RECEIVED]: 'counter',
+  [DETECTOR.METRIC_RECORDS_ACCEPTED]: 'counter',
+  [DETECTOR.METRIC_RECORDS_REJECTED]: 'counter',
+  [DETECTOR.METRIC_REQUESTS_REFUSED]: 'counter',
+  [DETECTOR.METRIC_EXPORT_REQUESTS]: 'counter',
+  [DETECTOR.METRIC_ENFORCEMENT_ACTIONS]: 'counter',
+  [DETECTOR.METRIC_EVENT_LAG]: 'histogram',
+};
+
 /**
  * Prometheus series names of an OTel instrument as the 0.301 Prometheus exporter serves them:
  * dots become underscores, monotonic counters gain `_total`, histograms `_bucket/_sum/_count`;
@@ -55,6 +67,17 @@ export function prometheusSeriesNames(instrument: string, kind: 'counter' | 'his
 }
 
 /** Every Prometheus series name llmsec's metrics can produce. */
+/** Series names of the detector service's metrics (its own /metrics, job `detector`), gauges included. */
+export function detectorSeriesNames(): Set<string> {
+  const names = new Set<string>(
+    [DETECTOR.METRIC_QUEUE_DEPTH, DETECTOR.METRIC_STATE_HEALTHY].map((n) => n.replace(/\./g, '_')),
+  );
+  for (const [instrument, kind] of Object.entries(DETECTOR_METRIC_KINDS)) {
+    for (const name of prometheusSeriesNames(instrument, kind)) names.add(name);
+  }
+  return names;
+}
+
 export function knownSeriesNames(): Set<string> {
   const names = new Set<string>();
   for (const [instrument, kind] of Object.entries(METRIC_KINDS)) {
