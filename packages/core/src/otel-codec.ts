@@ -101,11 +101,19 @@ export function attributesToEvent(
       case A.ATTR_EVENT_CORRELATED:
         correlated = attrs[key];
         break;
-      default:
-        if (key.startsWith(A.ATTR_METADATA_PREFIX)) {
+      case A.ATTR_EVENT_ID:
+      case A.ATTR_EVENT_CATEGORY:
+      case A.ATTR_EVENT_SEVERITY:
+      case A.ATTR_EVENT_TIMESTAMP:
+      case A.ATTR_USER_ID:
+        break; // read above
+      default: {
+        const name = metadataKey(key);
+        if (name !== undefined) {
           metadata ??= {};
-          setMetadata(metadata, metadataKey(key), attrs[key] as MetadataValue);
+          setMetadata(metadata, name, attrs[key] as MetadataValue);
         }
+      }
     }
   }
   // Same field order as before (and as eventToAttributes' inverse): one hidden class per set.

@@ -132,6 +132,10 @@ describe('metadataKey', () => {
     const a = metadataKey(`${ATTR_METADATA_PREFIX}tokens`);
     expect(a).toBe('tokens');
     expect(metadataKey(`${ATTR_METADATA_PREFIX}tokens`)).toBe(a);
+    expect(metadataKey(ATTR_USER_ID)).toBeUndefined();
+    expect(metadataKey(ATTR_USER_ID)).toBeUndefined(); // the cached answer
+    expect(metadataKey('llmsec.metadata')).toBeUndefined();
+    expect(metadataKey(ATTR_METADATA_PREFIX)).toBe('');
     for (let i = 0; i < 10_000; i++) expect(metadataKey(`${ATTR_METADATA_PREFIX}k${i}`)).toBe(`k${i}`);
     expect(metadataKeyCacheSize()).toBeLessThanOrEqual(2048);
     const long = `${ATTR_METADATA_PREFIX}${'x'.repeat(500)}`;
