@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
-import { untraced } from './untraced.ts';
+import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
   /**

@@ -14,7 +14,7 @@ import {
 } from './group-runner.ts';
 import type { Projector } from './projection.ts';
 import type { RedisDetectionState } from './redis-state.ts';
-import { untraced } from './untraced.ts';
+import { untraced } from '@llmsec/core/internal';
 
 /** Counters of the shared path (EngineStats.state). */
 export interface SharedStats {
