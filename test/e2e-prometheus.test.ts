@@ -68,10 +68,24 @@ let prom: PrometheusHandle;
 let personas: Persona[];
 let stats: Map<string, PersonaStats>;
 let trickle: NodeJS.Timeout | undefined;
-const trickleStatuses: number[] = [];
+/** The trickle's requests after Redis died: when sent, and the answer (status 0: none, or an error). */
+const trickleRequests: { sentAt: number; status?: number }[] = [];
 const errorStatuses: number[] = [];
+/** The deterministic rpm check: the answers of one free user's sequential requests, up to its first 429. */
+const rpmProbe: { allowed: number; refusal?: { status: number; reason?: string } } = { allowed: 0 };
+/** A request sent while Redis is down must be answered within this (the host keeps working). */
+const ANSWER_BOUND_MS = 5_000;
 
 async function chat(user: string, content: string, plan: 'free' | 'pro' = 'pro'): Promise<number> {
+  return (await chatWithReason(user, content, plan)).status;
+}
+
+/** The status, and for a refusal its reason (the refusing dimension of a 429). */
+async function chatWithReason(
+  user: string,
+  content: string,
+  plan: 'free' | 'pro',
+): Promise<{ status: number; reason?: string }> {
   try {
     const res = await fetch(`${api.url}/v1/chat/completions`, {
       method: 'POST',
@@ -79,10 +93,10 @@ async function chat(user: string, content: string, plan: 'free' | 'pro' = 'pro')
       body: JSON.stringify({ messages: [{ role: 'user', content }], max_tokens: 100 }),
       signal: AbortSignal.timeout(10_000),
     });
-    await res.arrayBuffer();
-    return res.status;
+    const body = (await res.json().catch(() => ({}))) as { error?: { reason?: string } };
+    return { status: res.status, reason: body.error?.reason };
   } catch {
-    return 0;
+    return { status: 0 };
   }
 }
 
@@ -122,6 +136,17 @@ beforeAll(async () => {
   stats = await drive(personas, { target: api.url, durationMs: SIM_DURATION_MS });
   await upstreamErrors;
 
+  // The flooder's refusals depend on timing: on a loaded machine its unawaited burst overlaps
+  // more, so `concurrent` (4 in flight on the free plan) refuses most of it before `rpm` (30 a
+  // minute) is reached, and detection's enforcement may block it first. The rpm panel gets a
+  // deterministic source too: one free user, one request at a time (never concurrent), benign
+  // prompts (nothing for detection or enforcement), until the first refusal.
+  for (let i = 0; i < 60 && rpmProbe.refusal === undefined; i++) {
+    const answer = await chatWithReason('e2e-rpm-probe', BENIGN_PROMPTS[i % BENIGN_PROMPTS.length]!, 'free');
+    if (answer.status === 200) rpmProbe.allowed++;
+    else rpmProbe.refusal = answer;
+  }
+
   // Redis goes away: from now on the limiter fails open on its local fallback.
   await redis.kill();
   // Live traffic while the dashboard is read, as on a real dashboard: rates over the last
@@ -129,9 +154,11 @@ beforeAll(async () => {
   let n = 0;
   trickle = setInterval(() => {
     n++;
-    void chat(`e2e-trickle-${n % 5}`, BENIGN_PROMPTS[n % BENIGN_PROMPTS.length]!).then((s) =>
-      trickleStatuses.push(s),
-    );
+    const request: { sentAt: number; status?: number } = { sentAt: Date.now() };
+    trickleRequests.push(request);
+    void chat(`e2e-trickle-${n % 5}`, BENIGN_PROMPTS[n % BENIGN_PROMPTS.length]!).then((s) => {
+      request.status = s;
+    });
   }, 200);
 }, 90_000);
 
@@ -183,9 +210,23 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     const storeErrors = await prom.waitForData('sum by (error_type) (llmsec_ratelimit_store_errors_total)');
     expect((storeErrors.result as PromSeries[]).map((s) => s.metric.error_type).length).toBeGreaterThan(0);
     await prom.waitForData('sum(llmsec_ratelimit_decisions_total{outcome="fallback"}) > 0');
-    // Failing open: the trickle kept being answered while Redis was down.
-    expect(trickleStatuses.filter((s) => s === 200).length).toBeGreaterThan(0);
-    expect(trickleStatuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    // Failing open: the trickle kept being answered while Redis was down, every request within
+    // the bound (the limiter on its fallback, detection degraded to this process).
+    await waitUntil(() => trickleRequests.filter((r) => r.status !== undefined).length >= 5, {
+      timeoutMs: 3 * ANSWER_BOUND_MS,
+      what: 'five answers to the trickle while Redis is down',
+    }).catch(() => {});
+    const now = Date.now();
+    const statuses = trickleRequests.flatMap((r) => (r.status !== undefined ? [r.status] : []));
+    const overdue = trickleRequests.filter((r) => r.status === undefined && now - r.sentAt > ANSWER_BOUND_MS);
+    const state = `trickle statuses ${JSON.stringify(statuses)}, ${overdue.length} of ${trickleRequests.length} unanswered after ${ANSWER_BOUND_MS} ms; detection ${api.engine.stats.state?.mode}`;
+    expect(statuses.filter((s) => s === 200).length, state).toBeGreaterThan(0);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 429),
+      state,
+    ).toEqual([]);
+    expect(overdue.length, state).toBe(0);
+    expect(api.engine.stats.state?.mode, 'detection degraded to this process').toBe('degraded');
     const telemetry = await prom.waitForData('sum by (component) (llmsec_telemetry_errors_total)');
     expect((telemetry.result as PromSeries[]).map((s) => s.metric.component)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^otlp_/)]),
@@ -201,6 +242,8 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
     expect((outcomes.result as PromSeries[]).map((s) => s.metric.outcome)).toEqual(
       expect.arrayContaining(['allowed', 'blocked', 'error']),
     );
+    // The deterministic source of rpm refusals (see beforeAll); the flooder may add more.
+    expect(rpmProbe.refusal, `after ${rpmProbe.allowed} allowed`).toEqual({ status: 429, reason: 'rpm' });
     const refusals = await prom.waitForData(
       'sum by (dimension) (llmsec_ratelimit_decisions_total{outcome="refused"})',
     );
@@ -240,7 +283,7 @@ describe('the Grafana dashboard against the live chat API, scraped by a real Pro
           name,
         );
         expect(
-          users.has(value) || value.startsWith('e2e-trickle') || value.length > 100,
+          users.has(value) || value.startsWith('e2e-') || value.length > 100,
           `${s.metric.__name__} ${name}=${value}`,
         ).toBe(false);
       }
