@@ -67,6 +67,14 @@ const CASES: Case[] = [
     name: 'logger.emit (same attributes)',
     op: () => logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: sameAttributes }),
   },
+  // What any security event must record at least, with nothing built: the SDK's floor.
+  {
+    name: 'addEvent + logger.emit (SDK floor)',
+    op: (span) => {
+      span.addEvent('llmsec.guardrail_block', sameAttributes);
+      logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: sameAttributes });
+    },
+  },
   // A/B for local-counter.ts: what recordEvent cost when it called the SDK's Counter.add
   // with its cached attribute set (the SDK hashes the set on every add).
   { name: 'sdk Counter.add (cached set) [before]', op: () => sdkCounter.add(1, counterSet) },

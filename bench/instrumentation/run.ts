@@ -3,7 +3,11 @@
  * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
  * processors and discarding exporters; SecurityEvents), in the same process and run.
  *
- *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers]
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --ab]
+ *
+ * `--ab` adds, for the canned-fetch transport, the instrumented variants with the code paths
+ * issue 13 replaced (sdk-counter-metrics.ts), so each change is measured against its
+ * predecessor in the same run.
  *
  * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
  * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each.
@@ -33,6 +37,7 @@ import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentele
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
+import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers } from './peers.ts';
 
@@ -44,6 +49,8 @@ function arg(name: string, fallback: number): number {
 }
 const CALLS = arg('calls', 100);
 const BREAKDOWN = process.argv.includes('--breakdown');
+/** A/B of issue 13's changes in this run: the same variants with the previous code paths (sdk-counter-metrics.ts). */
+const AB = process.argv.includes('--ab');
 const ROUNDS = arg('rounds', 30);
 const WARMUP = 300;
 
@@ -102,6 +109,13 @@ function variants(transport: 'fake server' | 'canned fetch'): Record<string, Ope
     'instrumented, no guards': instrumentClient(make(), { events }),
     'instrumented, default guards': instrumentClient(make(), { events, guards: guards() }),
   };
+  if (AB && transport === 'canned fetch') {
+    const before = new SdkCounterMetrics(meterProvider.getMeter('bench-before'));
+    // The runtime takes its metrics from the events' (runtime.ts), so both sides use `before`.
+    const beforeEvents = new SecurityEvents({ metrics: before });
+    out['no guards [before]'] = instrumentClient(make(), { events: beforeEvents });
+    out['default guards [before]'] = instrumentClient(make(), { events: beforeEvents, guards: guards() });
+  }
   if (BREAKDOWN && transport === 'canned fetch') {
     out['guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
     out['guards, no-op events+metrics'] = instrumentClient(make(), { events: noopEvents, meterProvider: noopMeterProvider, guards: guards() });

@@ -4,6 +4,7 @@ import {
   logs,
   trace,
   type Context,
+  type HrTime,
   type Logger,
   type Span,
   type Tracer,
@@ -91,6 +92,8 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
   private readonly onEvent: ((event: SecurityEvent) => void) | undefined;
   private readonly warnedCategories = new Set<string>();
   private fingerprintKey: FingerprintKey | undefined;
+  /** The fingerprint key, resolved on first use; one function for every event, not one per event. */
+  private readonly keyOf = (): FingerprintKey => (this.fingerprintKey ??= defaultFingerprintKey());
 
   constructor(options: SecurityEventsOptions = {}) {
     super();
@@ -127,7 +130,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         ids: this.ids,
         serviceName: this.serviceName,
         capturePreviews: this.capturePreviews,
-        fingerprintKey: () => (this.fingerprintKey ??= defaultFingerprintKey()),
+        fingerprintKey: this.keyOf,
         security: () => getSecurityContext(ctx),
         spanContext: span?.spanContext(),
       }));
@@ -153,7 +156,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     const name = eventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
-    const time = millisToHrTime(timeMs);
+    const time = hrTimeOf(timeMs);
     let attributes;
     try {
       attributes = eventAttributes(event);
@@ -236,6 +239,21 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     this.warnedCategories.add(name);
     diag.warn(`llmsec: unknown event category ${JSON.stringify(name.slice(0, 64))}: event not recorded`);
   }
+}
+
+/**
+ * Events come in bursts within one millisecond (a call's guard events and its request_completed):
+ * the last HrTime is reused, frozen, as the span event's and the log record's time (both SDKs keep
+ * an HrTime they are given as is and only read it), saving the conversion and an array per event.
+ */
+let lastTimeMs = Number.NaN;
+let lastHrTime: HrTime = [0, 0];
+function hrTimeOf(ms: number): HrTime {
+  if (ms !== lastTimeMs) {
+    lastHrTime = Object.freeze(millisToHrTime(ms)) as unknown as HrTime;
+    lastTimeMs = ms;
+  }
+  return lastHrTime;
 }
 
 function spanOf(input: EventInput | undefined, active: Context): Span | undefined {
