@@ -173,6 +173,16 @@ describe('OTLP decoders', () => {
     expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes['user.id'])).toEqual(values);
   });
 
+  it('short-string cache: strings that differ only in the bytes before the last whole word', () => {
+    // Same length and sampled bytes (so the same slot); the hit check compares 4 bytes at a time
+    // from the end, then the first length % 4 bytes one by one: a difference there must count.
+    const values = ['aXbcde', 'aYbcde', 'bXbcde', 'aXbcde', 'Q-abcdefg', 'R-abcdefg', 'Q-abcdefg', 'abc', 'abd', 'abc'];
+    for (let round = 0; round < 3; round++) {
+      const body = logsRequest(...values.map((v) => kv('v', str(1, v))));
+      expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes.v)).toEqual(values);
+    }
+  });
+
   it('short-string cache: invalid UTF-8 decodes as the UTF-8 decoder does, cached or not', () => {
     // A lone continuation byte is one U+FFFD per byte: as many characters as bytes.
     const bad = [0x61, 0x80, 0x62, 0xff, 0x63];

@@ -21,6 +21,7 @@ const STRING_CACHE_SIZE = 4096;
 const MAX_CACHED_STRING = 48;
 const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SIZE).fill(undefined);
 const cachedBytes = new Uint8Array(STRING_CACHE_SIZE * MAX_CACHED_STRING);
+const cachedView = new DataView(cachedBytes.buffer);
 const cachedLength = new Uint8Array(STRING_CACHE_SIZE); // 0: empty slot
 const lastMiss = new Int32Array(STRING_CACHE_SIZE);
 const f64 = new Float64Array(1);
@@ -35,11 +36,13 @@ const f64Bytes = new Uint8Array(f64.buffer);
 export class ProtoReader {
   readonly buf: Buffer;
   readonly limits: ResolvedDecodeLimits;
+  readonly view: DataView;
   pos = 0;
 
   constructor(bytes: Uint8Array, limits: ResolvedDecodeLimits) {
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.limits = limits;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get length(): number {
@@ -170,10 +173,17 @@ export class ProtoReader {
     h = Math.imul(h, 0x01000193) ^ buf[start]!;
     const slot = (h ^ (h >>> 13)) & (STRING_CACHE_SIZE - 1);
     if (cachedLength[slot] === len) {
+      // Four bytes at a time from the end (DataView reads are unaligned-safe and inlined), then
+      // the first len % 4 bytes one by one.
+      const view = this.view;
       const base = slot * MAX_CACHED_STRING - start;
-      let i = last;
-      while (i >= start && cachedBytes[base + i] === buf[i]) i--;
-      if (i < start) return stringCache[slot]!;
+      let i = fieldEnd - 4;
+      while (i >= start && cachedView.getInt32(base + i) === view.getInt32(i)) i -= 4;
+      if (i < start) {
+        i += 3;
+        while (i >= start && cachedBytes[base + i] === buf[i]) i--;
+        if (i < start) return stringCache[slot]!;
+      }
     }
     // A miss. The cache maps exact bytes to their UTF-8 decoding, so any short string may be
     // cached, ASCII or not (invalid sequences decode to U+FFFD either way).
