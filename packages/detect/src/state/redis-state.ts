@@ -258,8 +258,11 @@ export class RedisDetectionState {
     this.watchdog = setInterval(() => {
       const now = Date.now();
       // A late check means this process's event loop was blocked, not that Redis was slow:
-      // replies may be waiting unread, so restart the clock instead of timing out.
-      if (now - this.lastCheck > 2 * every + 20) this.lastProgress = now;
+      // replies may be waiting unread, so the blocked time does not count. Only that time is
+      // discounted: restarting the clock at every late check meant that on a host whose loop
+      // lags at every check (a loaded machine) a stalled Redis never timed out.
+      const blocked = now - this.lastCheck - every;
+      if (blocked > every + 20) this.lastProgress = Math.min(now, this.lastProgress + blocked);
       this.lastCheck = now;
       if (this.inflight.size === 0) {
         clearInterval(this.watchdog);

@@ -1,0 +1,84 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { RedisDetectionState, StateTimeoutError } from '../src/index.ts';
+
+/**
+ * The command timeout must hold on a busy host too. A stalled Redis (process stopped, or a
+ * network path that drops packets: the socket stays open, ioredis never fails the call) is
+ * caught only by the watchdog. The watchdog discounts time its own checks ran late (the event
+ * loop was blocked, replies may sit unread), but it used to restart the whole clock on any late
+ * check, so on a host whose event loop lags at every check — a loaded machine — a stalled call
+ * never timed out: detection stayed in shared mode, its queue filled and dropped events, and
+ * forceFlush / shutdown (the app's close()) waited for ever.
+ */
+
+let server: RedisHandle;
+let redis: Redis;
+let stopped = false;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => {});
+  await redis.connect();
+});
+
+afterAll(async () => {
+  if (stopped) server.proc.child.kill('SIGCONT');
+  redis?.disconnect();
+  await server?.stop();
+});
+
+/** Blocks the event loop for `busyMs` at every turn of a timer, so every watchdog check is late. */
+function lagEveryTurn(busyMs: number): () => void {
+  const timer = setInterval(() => {
+    const until = performance.now() + busyMs;
+    while (performance.now() < until) {
+      /* a host busy with other work */
+    }
+  }, 1);
+  return () => clearInterval(timer);
+}
+
+describe('RedisDetectionState command timeout under event-loop lag', () => {
+  it('a reply that waited unread while the event loop was blocked past the timeout still counts', async () => {
+    const state = new RedisDetectionState({ redis, commandTimeoutMs: 250 });
+    await state.ping();
+    const pending = state.ping().then(
+      (v) => v,
+      (err: unknown) => err,
+    );
+    // Redis answers within a millisecond; this process reads it only after a second's block.
+    const until = performance.now() + 1_000;
+    while (performance.now() < until) {
+      /* blocked */
+    }
+    expect(await pending).toBe('PONG');
+  });
+
+  it('a call to a stalled Redis fails with StateTimeoutError although every check runs late', async () => {
+    const state = new RedisDetectionState({ redis, commandTimeoutMs: 250 });
+    await state.ping();
+    server.proc.child.kill('SIGSTOP');
+    stopped = true;
+    // The watchdog checks every 50 ms; a check counts as late past 120 ms. 150 ms busy per turn
+    // makes every check late, yet half of each turn (~60%) the loop is free to read replies.
+    const stopLag = lagEveryTurn(150);
+    const started = Date.now();
+    try {
+      const outcome = await Promise.race([
+        state.ping().then(
+          () => 'answered',
+          (err: unknown) => err,
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000)),
+      ]);
+      expect(outcome).toBeInstanceOf(StateTimeoutError);
+      // Bounded: the free time counted, not the wall time; far below the 10 s give-up above.
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      stopLag();
+    }
+  }, 30_000);
+});
