@@ -160,7 +160,7 @@ export class ProtoReader {
     this.pos = fieldEnd;
     const buf = this.buf;
     if (len > MAX_CACHED_STRING || len === 0) return len === 0 ? '' : buf.toString('utf8', start, fieldEnd);
-    // Short ASCII strings (attribute keys, categories, severities, user ids, model names) repeat
+    // Short strings (attribute keys, categories, severities, user ids, model names) repeat
     // across records and requests: one cached instance each saves the allocation, and later
     // property stores and comparisons with that instance skip re-hashing and internalizing.
     // The slot comes from the length and four sampled bytes (cheap); a hit is then confirmed
