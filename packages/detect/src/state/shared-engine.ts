@@ -68,6 +68,12 @@ interface Work {
   fromIndex: number | undefined;
 }
 
+interface CacheEntry {
+  v: number;
+  body: GroupBody;
+  bytes: number;
+}
+
 const MAX_ATTEMPTS = 50;
 const SWEEP_LIMIT = 256;
 
@@ -87,8 +93,15 @@ export class SharedEngine {
    * group since, the next batch steps it without a read or a decode, in one round trip.
    * Bounded by the size of their encoded text (RedisDetectionState.cacheBytes).
    */
-  private readonly cache = new Map<string, { v: number; body: GroupBody; bytes: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
   private cacheBytes = 0;
+  /**
+   * The cache's entries in write order, oldest first, for eviction (stale ones skipped). Not
+   * `cache.keys().next()`: a Map whose front entries were deleted keeps them as holes until it
+   * rehashes, and every keys() walk skips them again (it was a fifth of the 100k-group profile).
+   */
+  private cacheOrder: [string, CacheEntry][] = [];
+  private cacheOrderHead = 0;
   /** Groups this process left events pending in: key -> newest pending time. */
   private readonly pending = new Map<string, { table: RuleTable; until: number }>();
   private running: Promise<void> | undefined;
@@ -371,12 +384,15 @@ export class SharedEngine {
     indexOps: Map<number, (string | number)[]>,
   ): Promise<void> {
     const { state, limits } = this.o;
-    const cached = w.events.length > 0 ? this.cache.get(w.key) : undefined;
+    const cached = this.cache.get(w.key);
     if (cached !== undefined) this.forget(w.key);
-    // Events for a group: guess from the cache (or an empty group). Releases and sweeps read first.
-    let expected = w.events.length > 0 ? (cached?.v ?? 0) : -1;
+    // Guess the version from the cache (events for an uncached group: an empty group; releases
+    // and sweeps of an uncached group read first). The compare-and-set checks the guess, so a
+    // stale cached state is never written, and a losing guess costs no extra round trip.
+    let expected = cached?.v ?? (w.events.length > 0 ? 0 : -1);
     let text: string | undefined;
     let known: GroupBody | undefined = cached?.body;
+    let guessed = cached !== undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (expected < 0) {
         const [, cur] = await state.cas(w.key, -1, '', 1);
@@ -393,6 +409,14 @@ export class SharedEngine {
       known = undefined;
       const before = new Set(Object.keys(body.i));
       const step = stepGroup(w.table, body, w.events, watermark, limits);
+      if (!step.changed && guessed) {
+        // Nothing to write, so nothing checked the cached state: another process may have
+        // written the group since. Read it and step the current state.
+        guessed = false;
+        expected = -1;
+        continue;
+      }
+      guessed = false;
       if (!step.changed) {
         this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
         return;
@@ -418,7 +442,11 @@ export class SharedEngine {
       if (reply === '') {
         expected = 0;
         text = undefined;
-        if (w.group === undefined) return;
+        if (w.group === undefined) {
+          // A release or sweep from a cached state of a group that has expired since (as a read finding nothing).
+          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          return;
+        }
       } else {
         [expected, text] = splitVersion(String(reply));
       }
@@ -477,11 +505,27 @@ export class SharedEngine {
   private remember(key: string, v: number, body: GroupBody, bytes: number): void {
     this.forget(key);
     // Encoded bytes; the decoded objects take a few times that.
-    while (this.cacheBytes + bytes > this.state.cacheBytes && this.cache.size > 0) {
-      this.forget(this.cache.keys().next().value!);
+    const order = this.cacheOrder;
+    while (this.cacheBytes + bytes > this.state.cacheBytes && this.cacheOrderHead < order.length) {
+      const [oldKey, oldEntry] = order[this.cacheOrderHead]!;
+      order[this.cacheOrderHead++] = undefined as unknown as [string, CacheEntry];
+      if (this.cache.get(oldKey) === oldEntry) this.forget(oldKey);
     }
-    this.cache.set(key, { v, body, bytes });
+    const entry: CacheEntry = { v, body, bytes };
+    this.cache.set(key, entry);
     this.cacheBytes += bytes;
+    order.push([key, entry]);
+    // Stale entries (forgotten or rewritten groups) are dropped once they are most of the list:
+    // amortized O(1) per write, the list at most twice the cache plus a constant.
+    if (order.length - this.cacheOrderHead > 2 * this.cache.size + 1024) {
+      this.cacheOrder = order
+        .slice(this.cacheOrderHead)
+        .filter(([k, e]) => this.cache.get(k) === e);
+      this.cacheOrderHead = 0;
+    } else if (this.cacheOrderHead > 4096 && this.cacheOrderHead * 2 > order.length) {
+      this.cacheOrder = order.slice(this.cacheOrderHead);
+      this.cacheOrderHead = 0;
+    }
   }
 
   private forget(key: string): void {
@@ -509,6 +553,8 @@ export class SharedEngine {
     this.stats.queued = 0;
     this.cache.clear();
     this.cacheBytes = 0;
+    this.cacheOrder = [];
+    this.cacheOrderHead = 0;
     for (const e of batch) this.toFallback(e);
     for (const e of rest) this.toFallback(e);
     if (this.finalRequested) {
