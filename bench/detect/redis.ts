@@ -119,6 +119,11 @@ try {
         .map((l) => l.toFixed(2))
         .join(' ')} at start; default rules, batches of ${BATCH}${QUICK ? ', --quick' : ''}\n`,
   );
+  // BENCH_GROUPS=1000 runs that cell only (for a --cpu-prof of one shape).
+  if (process.env.BENCH_GROUPS !== undefined) {
+    const only = Number(process.env.BENCH_GROUPS);
+    cells.splice(0, cells.length, ...cells.filter((c) => c.groups === only));
+  }
   const rows: (string | number)[][] = [];
   let bytesPerUser = 0;
   for (const { groups, total } of cells) {

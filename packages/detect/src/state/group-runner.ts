@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import { Incident, type IncidentState } from '../incident.ts';
-import { decodeState, encodeState } from './codec.ts';
+import { decodeState, encodeState, encodeStateCached, stateChanged } from './codec.ts';
 
 /**
  * One group's state in the shared store, and the step that advances it: the per-group half of
@@ -61,8 +61,12 @@ export interface GroupStep {
   processed: number;
   late: number;
   duplicates: number;
-  /** Time of the newest event still pending (-Infinity: none). */
-  pendingUntil: number;
+  /**
+   * Time of the oldest event still pending (+Infinity: none): the group needs a release step as
+   * soon as the watermark passes it, not once it passes the newest (that held an attack's
+   * firing event back until the watermark passed the last event of the burst).
+   */
+  pendingFrom: number;
   /** resolveAt of the open incident per rule index (for the resolve index); absent: none open. */
   open: Map<number, number>;
 }
@@ -84,8 +88,19 @@ export function decodeBody(text: string): GroupBody {
   return decodeState<GroupBody>(text);
 }
 
+/**
+ * The same JSON as encodeState(body), built from parts so that the condition states no event
+ * reached since the last write are not encoded again (their text is cached per state object).
+ */
 export function encodeBody(body: GroupBody): string {
-  return encodeState(body);
+  let s = '';
+  for (const id of Object.keys(body.s)) {
+    s += `${s === '' ? '' : ','}${JSON.stringify(id)}:${encodeStateCached(body.s[id])}`;
+  }
+  return (
+    `{"k":${encodeState(body.k)},"p":${encodeState(body.p)},"q":${encodeState(body.q)},` +
+    `"n":${encodeState(body.n)},"r":${encodeState(body.r)},"s":{${s}},"i":${encodeState(body.i)}}`
+  );
 }
 
 /**
@@ -108,7 +123,7 @@ export function stepGroup(
     processed: 0,
     late: 0,
     duplicates: 0,
-    pendingUntil: Number.NEGATIVE_INFINITY,
+    pendingFrom: Number.POSITIVE_INFINITY,
     open: new Map(),
   };
   const incidents = new Map<string, Incident>();
@@ -168,7 +183,7 @@ export function stepGroup(
     const inc = incidents.get(rule.id);
     if (inc !== undefined) step.open.set(rule.index, inc.resolveAt);
   }
-  if (q.length > 0) step.pendingUntil = q[q.length - 1]![0];
+  if (q.length > 0) step.pendingFrom = q[0]![0];
   for (const [ruleId, event] of grew) {
     const inc = incidents.get(ruleId);
     if (inc !== undefined) step.updates.push(inc.toAlert('firing', event));
@@ -207,6 +222,8 @@ function processOne(
       state = cond.createState();
       body.s[rule.id] = state;
     }
+    // Whatever the condition does with the state from here, its encoded text is stale.
+    stateChanged(state);
     if (!cond.update(state, event, t)) continue;
     const existing = incidents.get(rule.id);
     if (existing !== undefined) {

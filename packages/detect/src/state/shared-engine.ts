@@ -102,8 +102,13 @@ export class SharedEngine {
    */
   private cacheOrder: [string, CacheEntry][] = [];
   private cacheOrderHead = 0;
-  /** Groups this process left events pending in: key -> newest pending time. */
-  private readonly pending = new Map<string, { table: RuleTable; until: number }>();
+  /**
+   * Groups this process left events pending in: key -> oldest pending time. A group is released
+   * (stepped) once the watermark passes its oldest pending event, as the in-memory reorder buffer
+   * releases each event: keyed on the newest, an idle group's attack fired only when the
+   * watermark passed the burst's last event (the lateness plus the burst's span late).
+   */
+  private readonly pending = new Map<string, { table: RuleTable; from: number }>();
   private running: Promise<void> | undefined;
   private scheduled = false;
   private finalRequested = false;
@@ -298,7 +303,9 @@ export class SharedEngine {
         this.degrade(err, batch);
         return;
       }
-      if (this.queued() === 0 && !this.finalRequested) return;
+      // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
+      // ship it now, or an idle replica's clock and releases would wait for the next tick.
+      if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
     }
   }
 
@@ -345,7 +352,7 @@ export class SharedEngine {
       }
     }
     for (const [key, p] of this.pending) {
-      if ((final || p.until <= watermark) && !work.has(key)) {
+      if ((final || p.from <= watermark) && !work.has(key)) {
         work.set(key, { table: p.table, key, group: undefined, events: [], fromIndex: undefined });
       }
     }
@@ -418,7 +425,7 @@ export class SharedEngine {
       }
       guessed = false;
       if (!step.changed) {
-        this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
+        this.afterStep(w, step.pendingFrom, step.open, before, indexOps);
         return;
       }
       const next = encodeBody(step.body);
@@ -434,7 +441,7 @@ export class SharedEngine {
           this.o.deliver(alert);
         }
         for (const alert of step.updates) this.o.update(alert);
-        this.afterStep(w, step.pendingUntil, step.open, before, indexOps);
+        this.afterStep(w, step.pendingFrom, step.open, before, indexOps);
         return;
       }
       // A cached version that lost is a conflict; a first guess at a group written before is a read.
@@ -480,18 +487,18 @@ export class SharedEngine {
 
   private afterStep(
     w: Work,
-    pendingUntil: number,
+    pendingFrom: number,
     open: Map<number, number>,
     before: Set<string>,
     indexOps: Map<number, (string | number)[]>,
   ): void {
-    if (pendingUntil > Number.NEGATIVE_INFINITY) {
+    if (pendingFrom < Number.POSITIVE_INFINITY) {
       this.pending.delete(w.key);
       if (this.pending.size >= this.state.maxPendingGroups) {
         const oldest = this.pending.keys().next().value;
         if (oldest !== undefined) this.pending.delete(oldest);
       }
-      this.pending.set(w.key, { table: w.table, until: pendingUntil });
+      this.pending.set(w.key, { table: w.table, from: pendingFrom });
     } else {
       this.pending.delete(w.key);
     }
@@ -518,9 +525,7 @@ export class SharedEngine {
     // Stale entries (forgotten or rewritten groups) are dropped once they are most of the list:
     // amortized O(1) per write, the list at most twice the cache plus a constant.
     if (order.length - this.cacheOrderHead > 2 * this.cache.size + 1024) {
-      this.cacheOrder = order
-        .slice(this.cacheOrderHead)
-        .filter(([k, e]) => this.cache.get(k) === e);
+      this.cacheOrder = order.slice(this.cacheOrderHead).filter(([k, e]) => this.cache.get(k) === e);
       this.cacheOrderHead = 0;
     } else if (this.cacheOrderHead > 4096 && this.cacheOrderHead * 2 > order.length) {
       this.cacheOrder = order.slice(this.cacheOrderHead);
