@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { defaultRules } from '../src/index.ts';
+import { ev, SEC, T0 } from './helpers.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+/**
+ * Live alerting across replicas: a replica releases a group it left events pending in once the
+ * shared watermark passes the group's OLDEST pending event, as the in-memory reorder buffer
+ * releases each event. It used to wait for the watermark to pass the NEWEST one, so an idle
+ * group's attack alerted only once event time had moved the lateness past the burst's last
+ * event (with ticking, seconds late; the detector replicas test saw it as "pending until
+ * shutdown" when it waited lateness + tick + flush).
+ */
+
+let server: RedisHandle;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  for (let i = 0; i < 3; i++) clients.push(new Redis(server.url, { maxRetriesPerRequest: 1 }));
+});
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await server?.stop();
+});
+
+const LATENESS = 20 * SEC;
+
+describe('RedisDetectionState: release of pending groups', () => {
+  it('fires once the watermark passes the 10th block, not the burst’s last, though another engine moved the clock', async () => {
+    const ruleset = freshRuleset('release');
+    const [a, b, c] = clients.map((c) => redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }));
+    // 14 blocks a second apart, round-robin: neither engine sees ten; all pending (lateness 20 s).
+    for (let i = 0; i < 14; i++) {
+      const { event, t } = ev({ at: T0 + i * SEC, category: 'guardrail_block', user: 'attacker', id: `rb${i}` });
+      (i % 2 === 0 ? a! : b!).engine.ingest(event, t);
+    }
+    await Promise.all([a!.engine.forceFlush(), b!.engine.forceFlush()]);
+    const fired = () => [...a!.alerts, ...b!.alerts].filter((x) => x.rule === 'rapid_guardrail_blocks');
+    expect(fired()).toEqual([]);
+
+    // Event time reaches the 10th block (T0 + 9 s) plus the lateness, short of the last (T0 + 13 s),
+    // through engine C, which sent nothing to the group (another replica's traffic, or its tick).
+    c!.engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await c!.engine.forceFlush();
+    expect(fired()).toEqual([]);
+    // A and B, which left the events pending, release them on their next round (a tick: their own
+    // idea of event time lags, the shared clock counts).
+    a!.engine.advanceTo(T0 + 14 * SEC);
+    b!.engine.advanceTo(T0 + 14 * SEC);
+    await Promise.all([a!.engine.forceFlush(), b!.engine.forceFlush()]);
+    expect(fired().map((x) => [x.status, x.starts_at, x.user_ids])).toEqual([
+      ['firing', new Date(T0 + 9 * SEC).toISOString(), ['attacker']],
+    ]);
+
+    // The rest is processed as the watermark passes it: no second firing line, and at the end
+    // both engines' stats count every event once.
+    c!.engine.advanceTo(T0 + 13 * SEC + LATENESS);
+    await c!.engine.forceFlush();
+    await Promise.all([a!.engine.shutdown(), b!.engine.shutdown(), c!.engine.shutdown()]);
+    expect(fired()).toHaveLength(1);
+    expect(a!.engine.stats.processed + b!.engine.stats.processed).toBe(14);
+  });
+});
