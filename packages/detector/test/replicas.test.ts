@@ -1,7 +1,7 @@
 // Two `llmsec detector` replicas (child processes) on one Redis detection state, fed
 // round-robin the way a Collector's plain exporter list would be: one firing line per incident
-// across both; and with one replica SIGKILLed mid-stream while the sender retries on the other,
-// still one firing line and nothing missed.
+// across both, printed while both run (not at shutdown); and with one replica SIGKILLed
+// mid-stream while the sender retries on the other, still one firing line and nothing missed.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
@@ -90,6 +90,9 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** The live test's allowed lateness (seconds): also its bound for the firing line. */
+const LIVE_LATENESS_S = 20;
+
 /**
  * The sender emits seconds of event time in milliseconds, and the two replicas ship their
  * shares to Redis at their own pace (and retried exports come seconds late): the allowed
@@ -124,27 +127,39 @@ async function twoReplicas(tag: string, latenessSeconds = 20) {
 }
 
 describe('detector replicas sharing Redis detection state', () => {
-  it('fed round-robin, two replicas print one firing line per incident', async () => {
-    const { replicas, files, exporter, user } = await twoReplicas('plain');
+  it('fed round-robin, two replicas print one firing line per incident, live', async () => {
+    const { replicas, files, exporter, user } = await twoReplicas('plain', LIVE_LATENESS_S);
+    // 20 blocks a second apart (event time; sent within milliseconds): the 10th fires, ten more follow.
     await emitThrough(exporter as unknown as LogRecordExporter, 101, T0, (ev, clock) => {
-      for (let i = 0; i < 14; i++) {
+      for (let i = 0; i < 20; i++) {
         ev.guardrailBlock({ userId: user, layer: 'input', reason: 'prompt_injection' });
         clock.advance(1000);
       }
     });
+    const sent = Date.now();
     expect(exporter.failovers).toBe(0);
-    // Stop both: each drains and ships what it holds; the shared state processes the group's
-    // pending events once, whichever replica gets there first (compare-and-set per group).
-    await new Promise((r) => setTimeout(r, 300));
+    const mine = () =>
+      lines(files).filter((a) => a.rule === 'rapid_guardrail_blocks' && (a.user_ids as string[])[0] === user);
+    // While both run, with no more traffic: ticks move event time on from the last block
+    // (T0 + 19 s) at the pace of the wall clock, the 10th block (T0 + 9 s) is released once the
+    // watermark (newest time - lateness) passes it, 10 s later, and the alert follows within a
+    // tick and a flush. A replica that released only once the watermark passed the newest
+    // pending block needed the whole lateness (20 s) plus a tick: it fails this bound.
+    const bound = LIVE_LATENESS_S * 1000;
+    while (mine().length === 0 && Date.now() - sent < bound) await new Promise((r) => setTimeout(r, 100));
+    const waited = Date.now() - sent;
+    expect(mine().map((a) => [a.status, a.starts_at]), `no firing line within ${bound} ms`).toEqual([
+      ['firing', new Date(T0 + 9000).toISOString()],
+    ]);
+    expect(waited).toBeLessThan(bound);
+    // Stop both: each drains and ships what it holds; the rest of the group's pending events is
+    // processed once, whichever replica gets there first (compare-and-set per group): still one line.
     for (const r of replicas) r.kill('SIGTERM');
     expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-    const all = lines(files).filter(
-      (a) => a.rule === 'rapid_guardrail_blocks' && (a.user_ids as string[])[0] === user,
-    );
-    expect(all.map((a) => [a.status, a.starts_at])).toEqual([['firing', new Date(T0 + 9000).toISOString()]]);
-    // Each replica took its share (7 of 14): neither could have seen ten blocks alone.
-    for (const r of replicas) expect(r.stderr()).toMatch(/"msg":"detector stopped".*"ingested":7,/);
-  });
+    expect(mine().map((a) => [a.status, a.starts_at])).toEqual([['firing', new Date(T0 + 9000).toISOString()]]);
+    // Each replica took its share (10 of 20): neither saw the ten blocks the alert needs until the 20th.
+    for (const r of replicas) expect(r.stderr()).toMatch(/"msg":"detector stopped".*"ingested":10,/);
+  }, 60_000);
 
   it('a replica SIGKILLed mid-stream, the sender retrying on the other: still one correct firing line', async () => {
     const { replicas, files, exporter, user } = await twoReplicas('kill');
