@@ -12,10 +12,11 @@
  * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
  * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each.
  *
- * Two transports:
+ * Three transports:
  * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
  * - `canned fetch`: the client's `fetch` option returns a canned Response: no socket, so the
  *   machine's network and scheduling noise is out and the difference is our CPU cost.
+ * - `canned fetch, stream: true`: the same answer as 10 SSE chunks, read to the end.
  * Variants per transport: plain, instrumented without guards, instrumented with the default
  * guards. Both wall time and process CPU time (user + system, all threads) per call are
  * reported: on a shared machine CPU time is the steadier measure of what the code costs. Rounds are paired (each round times every variant back to back, rotating the
@@ -95,21 +96,39 @@ const canned = JSON.stringify({
   choices: [{ index: 0, message: { role: 'assistant', content: `Echo: ${body.messages[1].content}` }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
 });
+/** The same answer streamed: 8 content chunks and the final one, as OpenAI's SSE sends them. */
+const words = `Echo: ${body.messages[1].content}`.split(/(?<= )/);
+const chunk = (delta: object, finish: string | null): string =>
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const cannedSse = [
+  chunk({ role: 'assistant', content: '' }, null),
+  ...Array.from({ length: 8 }, (_, k) => chunk({ content: words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join('') }, null)),
+  chunk({}, 'stop'),
+  'data: [DONE]\n\n',
+].join('');
+const cannedStreamFetch = (): Promise<Response> =>
+  Promise.resolve(new Response(cannedSse, { status: 200, headers: { 'content-type': 'text/event-stream' } }));
 const cannedFetch = (): Promise<Response> =>
   Promise.resolve(new Response(canned, { status: 200, headers: { 'content-type': 'application/json' } }));
 
-function variants(transport: 'fake server' | 'canned fetch'): Record<string, OpenAI> {
+type Transport = 'fake server' | 'canned fetch' | 'canned fetch, stream: true';
+function variants(transport: Transport): Record<string, OpenAI> {
   const make = (): OpenAI =>
     transport === 'fake server'
       ? new OpenAI({ apiKey: 'bench', baseURL: fake.openaiBaseURL, maxRetries: 0 })
-      : new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: cannedFetch });
+      : new OpenAI({
+          apiKey: 'bench',
+          baseURL: 'http://127.0.0.1:9/v1',
+          maxRetries: 0,
+          fetch: transport === 'canned fetch' ? cannedFetch : cannedStreamFetch,
+        });
   const guards = (): ReturnType<typeof defaultGuards> => defaultGuards({ allowedTools: ['get_weather'] });
   const out: Record<string, OpenAI> = {
     plain: make(),
     'instrumented, no guards': instrumentClient(make(), { events }),
     'instrumented, default guards': instrumentClient(make(), { events, guards: guards() }),
   };
-  if (AB && transport === 'canned fetch') {
+  if (AB && transport !== 'fake server') {
     const before = new SdkCounterMetrics(meterProvider.getMeter('bench-before'));
     // The runtime takes its metrics from the events' (runtime.ts), so both sides use `before`.
     const beforeEvents = new SecurityEvents({ metrics: before });
@@ -124,10 +143,15 @@ function variants(transport: 'fake server' | 'canned fetch'): Record<string, Ope
 }
 
 /** Wall time and process CPU time (user + system) per call, in µs. */
-async function timeCalls(client: OpenAI, n: number): Promise<{ wall: number; cpu: number }> {
+async function timeCalls(client: OpenAI, n: number, stream: boolean): Promise<{ wall: number; cpu: number }> {
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) await client.chat.completions.create(body);
+  if (stream) {
+    // Read to the end, as an application does: the span ends with the stream.
+    for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...body, stream: true }));
+  } else {
+    for (let i = 0; i < n; i++) await client.chat.completions.create(body);
+  }
   const wall = Number(process.hrtime.bigint() - start) / 1000 / n;
   const cpu = process.cpuUsage(cpu0);
   return { wall, cpu: (cpu.user + cpu.system) / n };
@@ -145,16 +169,17 @@ const lines: string[] = [
   `instrumentation overhead, node ${process.version}: ${ROUNDS} paired rounds x ${CALLS} sequential non-streaming chat.completions.create calls per variant`,
   'default guards: prompt-injection patterns, PII/secrets detect (input and output), system-prompt leakage, tool allowlist',
 ];
-for (const transport of ['fake server', 'canned fetch'] as const) {
+for (const transport of ['fake server', 'canned fetch', 'canned fetch, stream: true'] as const) {
+  const stream = transport === 'canned fetch, stream: true';
   const clients = variants(transport);
   const names = Object.keys(clients);
-  for (const c of Object.values(clients)) await timeCalls(c, WARMUP);
+  for (const c of Object.values(clients)) await timeCalls(c, WARMUP, stream);
   const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {
     const order = names.map((_, k) => names[(k + r) % names.length] as string);
     for (const name of order) {
-      const t = await timeCalls(clients[name] as OpenAI, CALLS);
+      const t = await timeCalls(clients[name] as OpenAI, CALLS, stream);
       wall[name]?.push(t.wall);
       cpu[name]?.push(t.cpu);
     }
