@@ -13,7 +13,7 @@ import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
 import { GroupTable } from './group-table.ts';
-import { Incident } from './incident.ts';
+import { openIncident, type Incident } from './incident.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import type { SharedEngine } from './state/shared-engine.ts';
@@ -453,19 +453,7 @@ export class DetectionEngine {
       }
       return;
     }
-    const rule = rt.rule;
-    const cond = rule.condition;
-    const incident = new Incident(rule, key, t, cond.describe(state, t), this.maxUsersPerAlert);
-    if (cond.evidence) {
-      cond.evidence(state, t, (id, trace, user) => {
-        incident.addEvidence(id, trace);
-        if (user !== undefined && user !== '' && !cond.users) incident.addUser(user);
-      });
-    }
-    incident.addEvidence(event.event_id, event.trace_id);
-    if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
-    else if (rule.groupBy === 'user_id') incident.addUser(key);
-    else incident.addUser(event.user_id);
+    const incident = openIncident(rt.rule, key, state, event, t, this.maxUsersPerAlert);
     if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
     rt.open.set(key, incident);
     rt.lastKey = key;

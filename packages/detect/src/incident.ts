@@ -143,6 +143,36 @@ export interface IncidentState {
 }
 
 /**
+ * Opens the incident of `rule` for group `key` at the event that made its condition hold:
+ * the condition's description and evidence, the triggering event, and the users implicated
+ * (the condition's own list for cross-group rules, else the group when it is a user, else the
+ * event's user). The one place this is decided, so the in-memory engine and the shared
+ * (Redis) state open identical incidents.
+ */
+export function openIncident(
+  rule: CompiledRule,
+  key: string,
+  state: unknown,
+  event: SecurityEvent,
+  t: number,
+  maxUsers: number,
+): Incident {
+  const cond = rule.condition;
+  const incident = new Incident(rule, key, t, cond.describe(state, t), maxUsers);
+  if (cond.evidence) {
+    cond.evidence(state, t, (id, trace, user) => {
+      incident.addEvidence(id, trace);
+      if (user !== undefined && user !== '' && !cond.users) incident.addUser(user);
+    });
+  }
+  incident.addEvidence(event.event_id, event.trace_id);
+  if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
+  else if (rule.groupBy === 'user_id') incident.addUser(key);
+  else incident.addUser(event.user_id);
+  return incident;
+}
+
+/**
  * Deterministic from (rule, group, start), so a replay of the same log gives the same ids and
  * a firing line and its resolved line share one.
  */
