@@ -64,4 +64,17 @@ describe('RedisDetectionState: release of pending groups', () => {
     expect(fired()).toHaveLength(1);
     expect(a!.engine.stats.processed + b!.engine.stats.processed).toBe(14);
   });
+
+  it('a tick that arrives while a flush round is in flight moves the shared clock in that run, not at the next tick', async () => {
+    const ruleset = freshRuleset('release');
+    const { engine } = redisEngine(clients[0]!, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
+    const { event, t } = ev({ at: T0, category: 'guardrail_block', user: 'ticker', id: 'tick0' });
+    engine.ingest(event, t);
+    const flushing = engine.forceFlush(); // starts the round: it now waits for Redis
+    engine.advanceTo(T0 + 60 * SEC); // its kick finds the round running
+    await flushing;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Number(await clients[1]!.get(`llmsec:det:{${ruleset}}:clock`))).toBe(T0 + 60 * SEC);
+    await engine.shutdown();
+  });
 });
