@@ -139,26 +139,3 @@ export function encodeState(value: unknown): string {
 export function decodeState<T>(text: string): T {
   return fromPlain(JSON.parse(text)) as T;
 }
-
-/**
- * Encoded text of condition states, by state object: a group's write re-encodes only the rule
- * states its events reached (group-runner's processOne calls stateChanged() before it lets a
- * condition at a state). Weak, so a state dropped with its group takes its text with it.
- */
-const encoded = new WeakMap<object, string>();
-
-/** encodeState(state), reusing the text of the last call while stateChanged(state) was not called. */
-export function encodeStateCached(state: unknown): string {
-  if (typeof state !== 'object' || state === null) return encodeState(state);
-  let text = encoded.get(state);
-  if (text === undefined) {
-    text = encodeState(state);
-    encoded.set(state, text);
-  }
-  return text;
-}
-
-/** `state` is about to change (or may): its cached text is dropped. */
-export function stateChanged(state: unknown): void {
-  if (typeof state === 'object' && state !== null) encoded.delete(state);
-}

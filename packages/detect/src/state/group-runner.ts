@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import { Incident, type IncidentState } from '../incident.ts';
-import { decodeState, encodeState, encodeStateCached, stateChanged } from './codec.ts';
+import { decodeState, encodeState } from './codec.ts';
 
 /**
  * One group's state in the shared store, and the step that advances it: the per-group half of
@@ -88,19 +88,8 @@ export function decodeBody(text: string): GroupBody {
   return decodeState<GroupBody>(text);
 }
 
-/**
- * The same JSON as encodeState(body), built from parts so that the condition states no event
- * reached since the last write are not encoded again (their text is cached per state object).
- */
 export function encodeBody(body: GroupBody): string {
-  let s = '';
-  for (const id of Object.keys(body.s)) {
-    s += `${s === '' ? '' : ','}${JSON.stringify(id)}:${encodeStateCached(body.s[id])}`;
-  }
-  return (
-    `{"k":${encodeState(body.k)},"p":${encodeState(body.p)},"q":${encodeState(body.q)},` +
-    `"n":${encodeState(body.n)},"r":${encodeState(body.r)},"s":{${s}},"i":${encodeState(body.i)}}`
-  );
+  return encodeState(body);
 }
 
 /**
@@ -222,8 +211,6 @@ function processOne(
       state = cond.createState();
       body.s[rule.id] = state;
     }
-    // Whatever the condition does with the state from here, its encoded text is stale.
-    stateChanged(state);
     if (!cond.update(state, event, t)) continue;
     const existing = incidents.get(rule.id);
     if (existing !== undefined) {
