@@ -32,10 +32,17 @@ const LATENESS = 20 * SEC;
 describe('RedisDetectionState: release of pending groups', () => {
   it('fires once the watermark passes the 10th block, not the burst’s last, though another engine moved the clock', async () => {
     const ruleset = freshRuleset('release');
-    const [a, b, c] = clients.map((c) => redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }));
+    const [a, b, c] = clients.map((c) =>
+      redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }),
+    );
     // 14 blocks a second apart, round-robin: neither engine sees ten; all pending (lateness 20 s).
     for (let i = 0; i < 14; i++) {
-      const { event, t } = ev({ at: T0 + i * SEC, category: 'guardrail_block', user: 'attacker', id: `rb${i}` });
+      const { event, t } = ev({
+        at: T0 + i * SEC,
+        category: 'guardrail_block',
+        user: 'attacker',
+        id: `rb${i}`,
+      });
       (i % 2 === 0 ? a! : b!).engine.ingest(event, t);
     }
     await Promise.all([a!.engine.forceFlush(), b!.engine.forceFlush()]);
@@ -63,6 +70,41 @@ describe('RedisDetectionState: release of pending groups', () => {
     await Promise.all([a!.engine.shutdown(), b!.engine.shutdown(), c!.engine.shutdown()]);
     expect(fired()).toHaveLength(1);
     expect(a!.engine.stats.processed + b!.engine.stats.processed).toBe(14);
+  });
+
+  it('a group left pending by a process that is gone is released by another, a lateness after its sender would have', async () => {
+    const ruleset = freshRuleset('release');
+    const [a, b] = clients.map((c) =>
+      redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }),
+    );
+    // Engine A ships ten blocks (all pending), then is gone: killed, it never releases them.
+    for (let i = 0; i < 10; i++) {
+      const { event, t } = ev({
+        at: T0 + i * SEC,
+        category: 'guardrail_block',
+        user: 'orphan',
+        id: `ob${i}`,
+      });
+      a!.engine.ingest(event, t);
+    }
+    await a!.engine.forceFlush();
+    const pendingIndex = `llmsec:det:{${ruleset}}:pending:0`;
+    expect(await clients[2]!.zrange(pendingIndex, 0, -1)).toHaveLength(1);
+    const fired = () => b!.alerts.filter((x) => x.rule === 'rapid_guardrail_blocks');
+    // Engine B (no events in that group) moves time: the watermark passes the 10th block; the
+    // live sender would release it now, so B leaves it for one more lateness.
+    b!.engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await b!.engine.forceFlush();
+    expect(fired()).toEqual([]);
+    b!.engine.advanceTo(T0 + 9 * SEC + 2 * LATENESS);
+    await b!.engine.forceFlush();
+    expect(fired().map((x) => [x.status, x.starts_at, x.user_ids])).toEqual([
+      ['firing', new Date(T0 + 9 * SEC).toISOString(), ['orphan']],
+    ]);
+    // Nothing pending any more: the index entry is gone, and A's final flush adds nothing.
+    expect(await clients[2]!.zrange(pendingIndex, 0, -1)).toEqual([]);
+    await Promise.all([b!.engine.shutdown(), a!.engine.shutdown()]);
+    expect([...a!.alerts, ...b!.alerts].filter((x) => x.rule === 'rapid_guardrail_blocks')).toHaveLength(1);
   });
 
   it('a tick that arrives while a flush round is in flight moves the shared clock in that run, not at the next tick', async () => {

@@ -188,6 +188,16 @@ export class RedisDetectionState {
     return `${this.prefix}:{${ruleset}}:open:${ruleIndex}`;
   }
 
+  /** Groups with events pending, per group-by table, scored by their oldest pending time. */
+  pendingKey(ruleset: string, tableIndex: number): string {
+    return `${this.prefix}:{${ruleset}}:pending:${tableIndex}`;
+  }
+
+  /** As updateIndex, capped at maxPendingGroups. */
+  updatePendingIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
+    return this.timed(() => this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxPendingGroups, ...ops));
+  }
+
   cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
     return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
   }

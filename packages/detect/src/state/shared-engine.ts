@@ -66,6 +66,8 @@ interface Work {
   events: { t: number; event: SecurityEvent }[];
   /** The rule index whose resolve index named this group (a sweep). */
   fromIndex: number | undefined;
+  /** Found in the shared pending index (left there by a process that may be gone). */
+  swept?: boolean;
 }
 
 interface CacheEntry {
@@ -356,6 +358,28 @@ export class SharedEngine {
         work.set(key, { table: p.table, key, group: undefined, events: [], fromIndex: undefined });
       }
     }
+    // Groups whose oldest pending event the watermark passed a whole lateness ago: the process
+    // that left them pending (and releases them on its next round) is gone, killed before it
+    // could, or stopped ticking. Anyone releases them, so an attack's events do not wait for
+    // more events in the group, or expire unprocessed.
+    const orphanLists = await Promise.all(
+      tables.map(async (table) => ({
+        table,
+        members: await state.dueMembers(
+          state.pendingKey(ruleset, table.index),
+          watermark - this.o.latenessMs,
+          SWEEP_LIMIT,
+        ),
+      })),
+    );
+    for (const { table, members } of orphanLists) {
+      for (const key of members) {
+        const w = work.get(key);
+        if (w === undefined)
+          work.set(key, { table, key, group: undefined, events: [], fromIndex: undefined, swept: true });
+        else w.swept = true;
+      }
+    }
     // Incidents due by the watermark, whichever process opened them.
     const dueLists = await Promise.all(
       tables.flatMap((table) =>
@@ -374,14 +398,18 @@ export class SharedEngine {
       }
     }
     const indexOps = new Map<number, (string | number)[]>();
-    await Promise.all([...work.values()].map((w) => this.stepOne(w, watermark, indexOps)));
+    const pendingOps = new Map<number, (string | number)[]>();
+    await Promise.all([...work.values()].map((w) => this.stepOne(w, watermark, indexOps, pendingOps)));
     // Counted once per event (an event may feed several group-by tables), as the memory engine does.
     this.o.counts.processed += batch.length;
-    await Promise.all(
-      [...indexOps].map(async ([rule, ops]) => {
+    await Promise.all([
+      ...[...indexOps].map(async ([rule, ops]) => {
         this.stats.indexEvicted += await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
       }),
-    );
+      ...[...pendingOps].map(([table, ops]) =>
+        state.updatePendingIndex(state.pendingKey(ruleset, table), this.indexTtl, ops),
+      ),
+    ]);
   }
 
   /** Steps one group under compare-and-set, retrying from the current state on a conflict. */
@@ -389,6 +417,7 @@ export class SharedEngine {
     w: Work,
     watermark: number,
     indexOps: Map<number, (string | number)[]>,
+    pendingOps: Map<number, (string | number)[]>,
   ): Promise<void> {
     const { state, limits } = this.o;
     const cached = this.cache.get(w.key);
@@ -407,6 +436,7 @@ export class SharedEngine {
           // Expired (TTL) or never written: nothing to release or resolve, and a resolve-index
           // entry naming it is stale (left in place it would hold a sweep slot at every batch).
           if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
           return;
         }
         [expected, text] = splitVersion(String(cur));
@@ -415,6 +445,7 @@ export class SharedEngine {
       if (body === undefined) return;
       known = undefined;
       const before = new Set(Object.keys(body.i));
+      const pendingBefore = body.q.length > 0 ? body.q[0]![0] : Number.POSITIVE_INFINITY;
       const step = stepGroup(w.table, body, w.events, watermark, limits);
       if (!step.changed && guessed) {
         // Nothing to write, so nothing checked the cached state: another process may have
@@ -425,7 +456,7 @@ export class SharedEngine {
       }
       guessed = false;
       if (!step.changed) {
-        this.afterStep(w, step.pendingFrom, step.open, before, indexOps);
+        this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
         return;
       }
       const next = encodeBody(step.body);
@@ -441,7 +472,7 @@ export class SharedEngine {
           this.o.deliver(alert);
         }
         for (const alert of step.updates) this.o.update(alert);
-        this.afterStep(w, step.pendingFrom, step.open, before, indexOps);
+        this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
         return;
       }
       // A cached version that lost is a conflict; a first guess at a group written before is a read.
@@ -452,6 +483,7 @@ export class SharedEngine {
         if (w.group === undefined) {
           // A release or sweep from a cached state of a group that has expired since (as a read finding nothing).
           if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
           return;
         }
       } else {
@@ -488,10 +520,18 @@ export class SharedEngine {
   private afterStep(
     w: Work,
     pendingFrom: number,
+    pendingBefore: number,
     open: Map<number, number>,
     before: Set<string>,
     indexOps: Map<number, (string | number)[]>,
+    pendingOps: Map<number, (string | number)[]>,
   ): void {
+    // The shared pending index: written when the group's oldest pending event changed (whoever
+    // wrote the state before indexed the old one), removed once nothing is pending.
+    if (pendingFrom !== pendingBefore || (w.swept === true && pendingFrom === Number.POSITIVE_INFINITY)) {
+      if (pendingFrom < Number.POSITIVE_INFINITY) pushOp(pendingOps, w.table.index, 1, w.key, pendingFrom);
+      else pushOp(pendingOps, w.table.index, 0, w.key, 0);
+    }
     if (pendingFrom < Number.POSITIVE_INFINITY) {
       this.pending.delete(w.key);
       if (this.pending.size >= this.state.maxPendingGroups) {
