@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
-import { Incident, type IncidentState } from '../incident.ts';
+import { Incident, openIncident, type IncidentState } from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
 
 /**
@@ -219,18 +219,8 @@ function processOne(
       if (existing.addUser(event.user_id)) grew.set(rule.id, event);
       continue;
     }
-    // As DetectionEngine.holds: the same evidence and users, so the alerts are identical.
-    const incident = new Incident(rule, body.k, t, cond.describe(state, t), limits.maxUsersPerAlert);
-    if (cond.evidence) {
-      cond.evidence(state, t, (id, trace, user) => {
-        incident.addEvidence(id, trace);
-        if (user !== undefined && user !== '' && !cond.users) incident.addUser(user);
-      });
-    }
-    incident.addEvidence(event.event_id, event.trace_id);
-    if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
-    else if (rule.groupBy === 'user_id') incident.addUser(body.k);
-    else incident.addUser(event.user_id);
+    // The same opening as DetectionEngine.holds, so the alerts are identical.
+    const incident = openIncident(rule, body.k, state, event, t, limits.maxUsersPerAlert);
     incidents.set(rule.id, incident);
     grew.delete(rule.id);
     step.alerts.push(incident.toAlert('firing', event));
