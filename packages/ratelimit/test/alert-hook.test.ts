@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { diag, DiagLogLevel, metrics, type DiagLogger, type MeterProvider } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics, type MeterProvider } from '@opentelemetry/api';
 import { METRIC_TELEMETRY_ERRORS, type Alert } from '@llmsec/core';
 import { alertViolationHook } from '../src/alert-hook.ts';
 import type { RateLimiter } from '../src/limiter.ts';
-import { recordingMeter } from './support.ts';
+import { errorLog, recordingMeter } from './support.ts';
 
-const errors: string[] = [];
-const logger: DiagLogger = {
-  error: (m: string) => errors.push(m),
-  warn: () => {},
-  info: () => {},
-  debug: () => {},
-  verbose: () => {},
-};
+const { logger, errors } = errorLog();
 
 afterEach(() => {
   diag.disable();

@@ -1,17 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { METRIC_TELEMETRY_ERRORS } from '@llmsec/core';
 import { RateLimiter } from '../src/limiter.ts';
-import { recordingMeter } from './support.ts';
+import { errorLog, recordingMeter } from './support.ts';
 
-const errors: string[] = [];
-const logger: DiagLogger = {
-  error: (m: string) => errors.push(m),
-  warn: () => {},
-  info: () => {},
-  debug: () => {},
-  verbose: () => {},
-};
+const { logger, errors } = errorLog();
 
 afterEach(() => {
   diag.disable();

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import { METRIC_RATELIMIT_STORE_ERRORS } from '@llmsec/core';
 import { waitUntil } from '../../../test/support/ports.ts';
@@ -7,7 +7,7 @@ import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 import type { AcquireResult } from '../src/types.ts';
-import { recordingMeter } from './support.ts';
+import { errorLog, recordingMeter } from './support.ts';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -18,14 +18,7 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-const diagErrors: string[] = [];
-const logger: DiagLogger = {
-  error: (m: string) => diagErrors.push(m),
-  warn: () => {},
-  info: () => {},
-  debug: () => {},
-  verbose: () => {},
-};
+const { logger, errors: diagErrors } = errorLog();
 
 let redis: RedisHandle | undefined;
 let client: Redis | undefined;

@@ -1,6 +1,20 @@
-import type { Attributes, Meter } from '@opentelemetry/api';
+import type { Attributes, DiagLogger, Meter } from '@opentelemetry/api';
 import type { EventInputFor, SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import type { Category } from '@llmsec/core';
+
+/** A diag logger that keeps its error lines (the rest dropped), for "logged once" assertions. */
+export function errorLog(): { logger: DiagLogger; errors: string[] } {
+  const errors: string[] = [];
+  const ignore = (): void => {};
+  const logger: DiagLogger = {
+    error: (m: string) => errors.push(m),
+    warn: ignore,
+    info: ignore,
+    debug: ignore,
+    verbose: ignore,
+  };
+  return { logger, errors };
+}
 
 /** A Meter that records counter increments, for asserting metric names and attributes. */
 export function recordingMeter(): {
