@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
 import { setupLlmsec, type LlmsecSetup } from '@llmsec/sdk';
-import { startRedis, type RedisHandle } from './support/redis.ts';
+import { useRedis } from './support/redis-per-file.ts';
 
 /**
  * `setupLlmsec({ detection })`: two app "replicas" (two setups, as two processes would have),
@@ -11,18 +10,7 @@ import { startRedis, type RedisHandle } from './support/redis.ts';
  * split between them is caught once, and setup's forceFlush / shutdown drive the engine.
  */
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 describe('setupLlmsec({ detection }) on shared Redis state', () => {
   it('ten blocks split over two replicas fire rapid_guardrail_blocks once', async () => {
@@ -37,7 +25,7 @@ describe('setupLlmsec({ detection }) on shared Redis state', () => {
         // Events of one user reach the two replicas interleaved: the allowed lateness (5 s by
         // default) orders them in the shared state; shutdown() processes what is held.
         detection: new DetectionEngine({
-          state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
+          state: new RedisDetectionState({ redis: db.redis, ruleset, commandTimeoutMs: 5_000 }),
           onAlert: (a) => alerts.push(a),
         }),
       }),

@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { AlertmanagerSink } from '../src/sinks/alertmanager.ts';
 import type { AlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
@@ -59,16 +58,7 @@ describe('open incidents keep learning', () => {
   });
 
   describe('on the Redis state', () => {
-    let server: RedisHandle;
-    let redis: Redis;
-    beforeAll(async () => {
-      server = await startRedis();
-      redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-    });
-    afterAll(async () => {
-      redis?.disconnect();
-      await server?.stop();
-    });
+    const db = useRedis();
 
     it('the same, with the events spread over two engines', async () => {
       const sink = new RecordingSink();
@@ -79,7 +69,7 @@ describe('open incidents keep learning', () => {
             rules: defaultRules(),
             allowedLatenessMs: 0,
             sinks: [sink],
-            state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
+            state: new RedisDetectionState({ redis: db.redis, ruleset, commandTimeoutMs: 5_000 }),
           }),
       );
       for (const [i, { event, t }] of campaign().entries()) {

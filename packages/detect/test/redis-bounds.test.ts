@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, request, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
@@ -13,21 +12,10 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
 const USERS = 100_000;
 const BOUND_PER_USER = 2_048;
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 async function usedMemory(): Promise<number> {
-  const info = await redis.info('memory');
+  const info = await db.redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
@@ -35,7 +23,7 @@ describe('RedisDetectionState: bounded under invented ids', () => {
   it(`${USERS} distinct users stay under ${BOUND_PER_USER} bytes each, and every key has a TTL`, async () => {
     const before = await usedMemory();
     const ruleset = freshRuleset('many');
-    const { engine } = redisEngine(redis, defaultRules(), 5_000, ruleset);
+    const { engine } = redisEngine(db.redis, defaultRules(), 5_000, ruleset);
     for (let i = 0; i < USERS; i++) {
       const t = T0 + i; // 100 s of event time
       const user = `invented-${i}-${'x'.repeat(i % 40)}`;
@@ -53,9 +41,9 @@ describe('RedisDetectionState: bounded under invented ids', () => {
     let keys = 0;
     let cursor = '0';
     do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `llmsec:det:{${ruleset}*`, 'COUNT', 2_000);
+      const [next, batch] = await db.redis.scan(cursor, 'MATCH', `llmsec:det:{${ruleset}*`, 'COUNT', 2_000);
       cursor = next;
-      const ttls = await Promise.all(batch.map((k) => redis.pttl(k)));
+      const ttls = await Promise.all(batch.map((k) => db.redis.pttl(k)));
       for (let j = 0; j < batch.length; j++) if (!(ttls[j]! > 0)) throw new Error(`no TTL on ${batch[j]}`);
       keys += batch.length;
     } while (cursor !== '0');

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
@@ -11,24 +10,13 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * whose group state expired is dropped by the sweep rather than kept forever.
  */
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 describe('resolve sweep', () => {
   it('another process resolves a quiet incident, once', async () => {
     const ruleset = freshRuleset('sweep');
-    const a = redisEngine(redis, defaultRules(), 0, ruleset);
-    const b = redisEngine(redis, defaultRules(), 0, ruleset);
+    const a = redisEngine(db.redis, defaultRules(), 0, ruleset);
+    const b = redisEngine(db.redis, defaultRules(), 0, ruleset);
     for (let i = 0; i < 10; i++) a.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
     await a.engine.forceFlush();
     expect(a.alerts.map((x) => `${x.rule}:${x.status}`)).toEqual(['rapid_guardrail_blocks:firing']);
@@ -52,8 +40,8 @@ describe('resolve sweep', () => {
 
   it('replicas stopping together: the one that ships a moment later is not made late', async () => {
     const ruleset = freshRuleset('leave');
-    const a = redisEngine(redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
-    const b = redisEngine(redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
+    const a = redisEngine(db.redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
+    const b = redisEngine(db.redis, defaultRules(), 30_000, ruleset, { shutdownGraceMs: 500 });
     const blocks = Array.from({ length: 12 }, (_, i) => ev(block(T0 + i * SEC, 'mallory')));
     // A gets its share and starts leaving at once; B gets (and ships) its share 100 ms later.
     blocks.forEach(({ event, t }, i) => i % 2 === 0 && a.engine.ingest(event, t));
@@ -68,16 +56,16 @@ describe('resolve sweep', () => {
 
   it('drops an index entry whose group state has expired', async () => {
     const ruleset = freshRuleset('stale');
-    const { engine } = redisEngine(redis, defaultRules(), 0, ruleset);
+    const { engine } = redisEngine(db.redis, defaultRules(), 0, ruleset);
     for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
     await engine.forceFlush();
-    const index = (await redis.keys(`llmsec:det:{${ruleset}}:open:*`))[0]!;
-    const [member] = await redis.zrange(index, 0, -1);
+    const index = (await db.redis.keys(`llmsec:det:{${ruleset}}:open:*`))[0]!;
+    const [member] = await db.redis.zrange(index, 0, -1);
     expect(member).toBeDefined();
-    await redis.del(member!); // as if its TTL had passed
+    await db.redis.del(member!); // as if its TTL had passed
     engine.advanceTo(T0 + 60 * MIN);
     await engine.forceFlush();
-    expect(await redis.zcard(index)).toBe(0);
+    expect(await db.redis.zcard(index)).toBe(0);
     await engine.shutdown();
   });
 });
