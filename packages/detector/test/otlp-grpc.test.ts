@@ -14,7 +14,7 @@ import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../src/otlp/grpc-server.ts';
 import type { ReceiveReport } from '../src/otlp/types.ts';
-import { llmsecLogRecords, RecordingIngest } from './otlp-support.ts';
+import { lengthDelimited as ld, llmsecLogRecords, RecordingIngest } from './otlp-support.ts';
 import { decodeStatus } from './otlp-status.ts';
 
 const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
@@ -120,16 +120,6 @@ describe('OTLP/gRPC receiver', () => {
         if (res.error !== undefined) expect(res.error.code).toBe(grpc.status.INVALID_ARGUMENT);
       }
       // An AnyValue array nested 200 deep inside a log record attribute.
-      const ld = (field: number, payload: Buffer): Buffer => {
-        const header: number[] = [(field << 3) | 2];
-        let len = payload.length;
-        while (len >= 0x80) {
-          header.push((len & 0x7f) | 0x80);
-          len >>>= 7;
-        }
-        header.push(len);
-        return Buffer.concat([Uint8Array.from(header), payload]);
-      };
       let value: Buffer = Buffer.from([0x0a, 0x01, 0x78]);
       for (let d = 0; d < 200; d++) value = ld(5, ld(1, value));
       const kv = Buffer.concat([ld(1, Buffer.from('k')), ld(2, value)]);

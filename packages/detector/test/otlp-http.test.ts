@@ -8,7 +8,14 @@ import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-log
 import { JsonLogsSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOtlpHttpHandler } from '../src/otlp/http-handler.ts';
-import { llmsecLogRecords, post, RecordingIngest, startHttp, type TestHttpServer } from './otlp-support.ts';
+import {
+  lengthDelimited,
+  llmsecLogRecords,
+  post,
+  RecordingIngest,
+  startHttp,
+  type TestHttpServer,
+} from './otlp-support.ts';
 import { decodeStatus } from './otlp-status.ts';
 
 const PROTO = { 'Content-Type': 'application/x-protobuf' };
@@ -299,17 +306,6 @@ describe('OTLP/HTTP in-flight byte budget', () => {
     }
   });
 });
-
-function lengthDelimited(field: number, payload: Uint8Array): Buffer {
-  const header: number[] = [(field << 3) | 2];
-  let len = payload.length;
-  while (len >= 0x80) {
-    header.push((len & 0x7f) | 0x80);
-    len >>>= 7;
-  }
-  header.push(len);
-  return Buffer.concat([Uint8Array.from(header), payload]);
-}
 
 /** POSTs with chunked transfer encoding (no Content-Length) and resolves with the status. */
 function postChunked(url: string, body: Buffer, headers: Record<string, string>): Promise<number> {

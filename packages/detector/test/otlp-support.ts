@@ -4,18 +4,10 @@
 import { Buffer } from 'node:buffer';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  InMemoryLogRecordExporter,
-  LoggerProvider,
-  SimpleLogRecordProcessor,
-  type ReadableLogRecord,
-} from '@opentelemetry/sdk-logs';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { ManualClock, createIdGenerator, seededRandom } from '@llmsec/core';
-import { LlmsecMetrics, SecurityEvents } from '@llmsec/sdk';
+import { InMemoryLogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { createOtlpHttpHandler, type OtlpHttpHandlerOptions } from '../src/otlp/http-handler.ts';
 import type { DecodedLogRecord, DecodedSpan, IngestResult, OtlpIngest } from '../src/otlp/types.ts';
+import { senderEvents } from './sender.ts';
 
 /** Records what it is given; answers with `answer()` (accepted, nothing rejected, by default). */
 export class RecordingIngest implements OtlpIngest {
@@ -106,20 +98,22 @@ export function post(
  */
 export function llmsecLogRecords(count: number, users = 10, t0 = Date.parse('2026-11-22T10:00:00.000Z')): ReadableLogRecord[] {
   const exporter = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'chat-api' }),
-    processors: [new SimpleLogRecordProcessor({ exporter })],
-  });
-  const clock = new ManualClock(t0);
-  const events = new SecurityEvents({
-    logger: provider.getLogger('@llmsec/sdk'),
-    metrics: new LlmsecMetrics({ meter: new MeterProvider().getMeter('test') }),
-    clock,
-    ids: createIdGenerator(seededRandom(11)),
-  });
+  const { events, clock } = senderEvents(exporter, 11, t0);
   for (let i = 0; i < count; i++) {
     events.guardrailBlock({ userId: `u${i % users}`, layer: 'input', reason: 'prompt_injection' });
     clock.advance(10);
   }
   return exporter.getFinishedLogRecords();
+}
+
+/** A protobuf length-delimited field (tag, varint length, payload), for hand-built bodies. */
+export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
+  const header: number[] = [(field << 3) | 2];
+  let len = payload.length;
+  while (len >= 0x80) {
+    header.push((len & 0x7f) | 0x80);
+    len >>>= 7;
+  }
+  header.push(len);
+  return Buffer.concat([Uint8Array.from(header), payload]);
 }

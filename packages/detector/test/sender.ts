@@ -6,12 +6,15 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ManualClock, createIdGenerator, seededRandom } from '@llmsec/core';
 import { LlmsecMetrics, SecurityEvents } from '@llmsec/sdk';
 
-export async function emitThrough(
+/**
+ * The sender without the flush: each record goes to `exporter` as it is emitted (a simple
+ * processor), so an in-memory exporter holds them at once; the caller flushes `provider`.
+ */
+export function senderEvents(
   exporter: LogRecordExporter,
   seed: number,
   t0: number,
-  emit: (events: SecurityEvents, clock: ManualClock) => void,
-): Promise<void> {
+): { events: SecurityEvents; clock: ManualClock; provider: LoggerProvider } {
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({ 'service.name': 'chat-api' }),
     processors: [new SimpleLogRecordProcessor({ exporter })],
@@ -23,6 +26,16 @@ export async function emitThrough(
     clock,
     ids: createIdGenerator(seededRandom(seed)),
   });
+  return { events, clock, provider };
+}
+
+export async function emitThrough(
+  exporter: LogRecordExporter,
+  seed: number,
+  t0: number,
+  emit: (events: SecurityEvents, clock: ManualClock) => void,
+): Promise<void> {
+  const { events, clock, provider } = senderEvents(exporter, seed, t0);
   emit(events, clock);
   await provider.forceFlush();
   await provider.shutdown();

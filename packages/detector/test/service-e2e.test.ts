@@ -10,16 +10,14 @@ import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { LoggerProvider, SimpleLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { SpanKind } from '@opentelemetry/api';
-import { ManualClock, createIdGenerator, seededRandom } from '@llmsec/core';
-import { LlmsecMetrics, SecurityEvents } from '@llmsec/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/service/config.ts';
 import { startDetector, type RunningDetector } from '../src/service/detector.ts';
 import { silentLogger } from '../src/service/log.ts';
+import { emitThrough } from './sender.ts';
 
 const T0 = Date.parse('2026-12-04T10:00:00.000Z');
 
@@ -43,23 +41,13 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 
 /** The SDK's own SecurityEvents emitting guardrail blocks through a real exporter. */
 async function sendBlocks(exporter: LogRecordExporter, user: string, count: number, t0 = T0): Promise<void> {
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'chat-api' }),
-    processors: [new SimpleLogRecordProcessor({ exporter })],
+  const seed = [...user].reduce((h, c) => h * 31 + c.charCodeAt(0), t0 % 1000);
+  await emitThrough(exporter, seed, t0, (events, clock) => {
+    for (let i = 0; i < count; i++) {
+      events.guardrailBlock({ userId: user, layer: 'input', reason: 'prompt_injection' });
+      clock.advance(1000);
+    }
   });
-  const clock = new ManualClock(t0);
-  const events = new SecurityEvents({
-    logger: provider.getLogger('@llmsec/sdk'),
-    metrics: new LlmsecMetrics({ meter: new MeterProvider().getMeter('test') }),
-    clock,
-    ids: createIdGenerator(seededRandom([...user].reduce((h, c) => h * 31 + c.charCodeAt(0), t0 % 1000))),
-  });
-  for (let i = 0; i < count; i++) {
-    events.guardrailBlock({ userId: user, layer: 'input', reason: 'prompt_injection' });
-    clock.advance(1000);
-  }
-  await provider.forceFlush();
-  await provider.shutdown();
 }
 
 let running: RunningDetector | undefined;
