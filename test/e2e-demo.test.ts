@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_SEVERITIES, decodeEventLine, type SecurityEvent } from '@llmsec/core';
 import { getFreePort } from './support/ports.ts';
+import { runToEnd, type Run } from './support/run.ts';
 
 /**
  * `npm run demo` as a user runs it: the demo program in its own Node process (the repo's Node
@@ -21,26 +21,8 @@ const DEMO = join(ROOT, 'examples', 'demo', 'main.ts');
 const LLMSEC_BIN = join(ROOT, 'node_modules', '.bin', 'llmsec');
 const DURATION_SEC = 12;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runToEnd(command, args, ROOT, timeoutMs);
 }
 
 let outDir: string;
