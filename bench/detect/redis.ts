@@ -10,21 +10,10 @@ import { Redis } from 'ioredis';
 import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
 import { startRedis } from '../../test/support/redis.ts';
 import { TrafficGenerator, type Timed } from './gen.ts';
+import { fmt, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function table(headers: string[], rows: (string | number)[][]): void {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const r of cells)
-    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  console.log('');
-}
 
 function events(users: number, total: number): Timed[] {
   const gen = new TrafficGenerator({

@@ -12,6 +12,7 @@ import { encodeEvent, type SecurityEvent } from '@llmsec/core';
 import { DetectionEngine } from '@llmsec/detect';
 import { BENCH_T0, TrafficGenerator, type Timed } from './gen.ts';
 import { SeedDetector } from './seed.ts';
+import { fmt, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const USERS = 2;
@@ -19,18 +20,6 @@ const CHUNK = 100_000;
 
 setFlagsFromString('--expose-gc');
 const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext('gc') as () => void);
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function table(headers: string[], rows: (string | number)[][]): void {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const r of cells)
-    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  console.log('');
-}
 
 interface Run {
   /** Wall-clock seconds spent in the measured calls. */

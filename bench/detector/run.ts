@@ -25,6 +25,7 @@ import { logRecordToEvent } from '../../packages/detector/src/otlp/to-event.ts';
 import { buildFixtures } from './fixtures.ts';
 import { EngineIngest } from './pipeline.ts';
 import { decodeLogsWithProtobufjs } from './protobufjs-decoder.ts';
+import { fmt } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = 512;
@@ -53,10 +54,6 @@ async function measure(fn: () => void | Promise<void>): Promise<Run> {
     if (best === undefined || run.cpu < best.cpu) best = run;
   }
   return best!;
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
 }
 
 // ---------------------------------------------------------------------------------------------

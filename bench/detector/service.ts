@@ -22,6 +22,7 @@ import { IngestQueue } from '../../packages/detector/src/service/ingest-queue.ts
 import { DetectorMetrics } from '../../packages/detector/src/service/metrics.ts';
 import { buildFixtures } from './fixtures.ts';
 import { EngineIngest } from './pipeline.ts';
+import { fmt } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = 512;
@@ -45,7 +46,6 @@ async function measure(fn: () => Promise<void> | void): Promise<number> {
   return best;
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 const load0 = loadavg();
 const { bodies, records } = buildFixtures(BATCHES, BATCH, USERS);

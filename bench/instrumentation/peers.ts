@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BASELINE, VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
+import { median } from '../report.ts';
 
 const CHILD = fileURLToPath(new URL('./peer-child.ts', import.meta.url));
 
@@ -35,11 +36,6 @@ function shuffle<T>(xs: T[]): T[] {
   return out;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 export function runPeers(options: { rounds: number; calls: number; warmup: number }): string[] {
   const series = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));

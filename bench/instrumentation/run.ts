@@ -41,6 +41,7 @@ import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers } from './peers.ts';
+import { median } from '../report.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -157,11 +158,6 @@ async function timeCalls(client: OpenAI, n: number, stream: boolean): Promise<{ 
   return { wall, cpu: (cpu.user + cpu.system) / n };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 const quart = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)] as number;
 const fmt = (x: number): string => x.toFixed(1).padStart(7);
 

@@ -10,6 +10,7 @@ import { MemoryStore, RateLimiter, RedisStore, type TierLimits } from '../../pac
 import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
 import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
+import { fmt } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
@@ -68,7 +69,6 @@ async function throughput(op: Op, concurrency: number, subjects: number, prefix:
 const redis = await startRedis();
 const AUTOPIPELINE = process.env.BENCH_AUTOPIPELINE === '1';
 const client = new Redis(redis.url, { enableAutoPipelining: AUTOPIPELINE });
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 try {
   const info = (await client.info('server')).match(/redis_version:(\S+)/)?.[1];

@@ -20,6 +20,7 @@ import { decodeEventLineFast, forEachLine } from '@llmsec/detect/replay';
 import { command as replay } from '../../packages/cli/src/commands/replay.ts';
 import { writeCorpus } from './corpus.ts';
 import { floor } from './floor.ts';
+import { fmt, median, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const LINES = QUICK ? 200_000 : 1_000_000;
@@ -30,24 +31,10 @@ const ROUNDS = QUICK ? 2 : 3;
 setFlagsFromString('--expose-gc');
 const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext('gc') as () => void);
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const load = (): string =>
   loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
-
-function table(headers: string[], rows: (string | number)[][]): void {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const r of cells)
-    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  console.log('');
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const NODE_ARGS = ['--conditions=@llmsec/source', '--import', './bench/replay/report-rss.ts'];
 
