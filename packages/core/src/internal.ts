@@ -1,9 +1,12 @@
 // @llmsec/core/internal: plumbing the llmsec packages share and applications do not call — the
 // one error funnel (telemetry never throws into the app; failures are counted by error type and
-// logged once per episode), the low-cardinality error-type label, and the context that keeps
-// llmsec's own I/O (Redis, Alertmanager, OTLP) from being traced. Exported for the other
+// logged once per episode), the low-cardinality error-type label, the context that keeps
+// llmsec's own I/O (Redis, Alertmanager, OTLP) from being traced, and the new-input measure the
+// SDK and the detector share (new_input_length / turn_index). Exported for the other
 // llmsec packages and for anyone writing an llmsec extension; it follows the packages' version.
 export { errorType } from './errors/error-type.ts';
 export { ErrorFunnel } from './errors/error-funnel.ts';
 export type { ErrorFunnelOptions, TelemetryErrorCounter } from './errors/error-funnel.ts';
 export { UNTRACED_CONTEXT, untraced } from './untraced.ts';
+export { measureNewInput, rawContentLength } from './new-input.ts';
+export type { NewInput, NewInputOptions, PromptMessage } from './new-input.ts';

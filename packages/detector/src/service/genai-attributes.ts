@@ -81,5 +81,14 @@ export const PROMPT_CONTENT_PATTERN =
   /^(?:llm\.input_messages\.\d+\.message\.content|gen_ai\.prompt\.\d+\.content)$/;
 export const PROMPT_WHOLE_ATTRIBUTES = ['gen_ai.input.messages', 'input.value'] as const;
 
+/**
+ * Prompt messages with their roles (genai-messages.ts), to measure the new input of a call:
+ * OpenInference `llm.input_messages.<i>.message.role|content`, Traceloop
+ * `gen_ai.prompt.<i>.role|content`, semconv `gen_ai.input.messages` (JSON).
+ */
+export const OPENINFERENCE_INPUT_MESSAGES_PREFIX = 'llm.input_messages.';
+export const TRACELOOP_PROMPT_PREFIX = 'gen_ai.prompt.';
+export const GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
+
 /** llmsec's own instrumentation emits request_completed itself: its spans must not count twice. */
 export const LLMSEC_SCOPE_PREFIX = '@llmsec/';

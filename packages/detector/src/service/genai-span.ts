@@ -9,7 +9,9 @@ import {
   type PriceTable,
   type SecurityEvent,
 } from '@llmsec/core';
+import { measureNewInput } from '@llmsec/core/internal';
 import * as G from './genai-attributes.ts';
+import { promptMessagesOf } from './genai-messages.ts';
 import type { SpanInput } from './inputs.ts';
 
 export interface GenAiSpanOptions {
@@ -80,6 +82,15 @@ export function genAiSpanToEvent(span: SpanInput, options: GenAiSpanOptions): Ge
   if (/^[0-9a-f]{16}$/.test(span.spanId)) event.span_id = span.spanId;
   const service = resource[ATTR_SERVICE_NAME];
   if (typeof service === 'string' && service !== '') event.service = service;
+  // Only with the prompt messages captured: without roles the history cannot be told apart
+  // from the new input, and escalating_length must not judge the total.
+  const messages = promptMessagesOf(a);
+  if (messages !== undefined) {
+    const inConversation = event.session_id !== undefined || event.conversation_id !== undefined;
+    const newInput = measureNewInput(messages, { inConversation });
+    metadata.new_input_length = newInput.length;
+    if (newInput.turnIndex !== undefined) metadata.turn_index = newInput.turnIndex;
+  }
   return { kind: 'event', event };
 }
 

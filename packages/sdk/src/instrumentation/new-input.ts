@@ -1,104 +1,10 @@
-import type { GuardMessage } from './types.ts';
-
 /**
- * What the user (or the agent's tools) sent in this call, as opposed to what the client
- * resent. Chat clients resend the whole history on every turn, so the total prompt length of
- * an ordinary conversation grows with every turn and looks like context stuffing; the new
- * input does not. Rules that judge growth read `new_input_length`, not `prompt_length`.
- *
- * The new input is the trailing run of non-model messages: everything after the last
- * model-side message (assistant reply, tool call) except system / developer instructions, plus
- * a trailing assistant prefill (Anthropic lets the client put words in the model's mouth, and
- * those words are the client's). The turn index is 1 + the number of model turns in the
- * history: 1 for the first call of a conversation, n for the n-th model call.
+ * The new-input measure (new_input_length / turn_index) lives in @llmsec/core so that the
+ * detector, which measures the prompt messages on other instrumentations' GenAI spans, computes
+ * exactly what the SDK does. What stays here reads provider request bodies.
  */
-
-export interface NewInput {
-  /** Characters of the new input (text; tool results included). */
-  length: number;
-  /** 1-based model call index within the conversation; undefined when unknown. */
-  turnIndex: number | undefined;
-}
-
-export interface NewInputOptions {
-  /**
-   * The request's raw message list (`messages`, or the Responses API's `input` array), read
-   * for what the text view leaves out (tool results in content blocks, Responses
-   * `function_call_output`). Ignored unless it has one item per text-view message.
-   */
-  raw?: readonly unknown[];
-  /** A conversation id or session id is known: the call belongs to a conversation. */
-  inConversation?: boolean;
-  /**
-   * The history lives on the server (Responses `previous_response_id` / `conversation`): the
-   * request carries only new input, and the turn index cannot be read from it.
-   */
-  serverHistory?: boolean;
-}
-
-const SYSTEM_ROLES: ReadonlySet<string> = new Set(['system', 'developer']);
-
-/** Assistant replies and the Responses API's model-side items (`function_call`, `reasoning`, ...). */
-function isModelSide(role: string): boolean {
-  return role === 'assistant' || role === 'model' || role === 'reasoning' || role.endsWith('_call');
-}
-
-export function measureNewInput(messages: readonly GuardMessage[], options: NewInputOptions = {}): NewInput {
-  const raw = options.raw !== undefined && options.raw.length === messages.length ? options.raw : undefined;
-  // The text view misses tool results held in content blocks (and joins parts with newlines):
-  // the larger of the two readings is the message's size.
-  const lengthAt = (i: number): number => {
-    const text = messages[i]!.content.length;
-    return raw === undefined ? text : Math.max(text, rawContentLength(raw[i]));
-  };
-  let i = messages.length - 1;
-  let length = 0;
-  // A trailing assistant prefill is the client's text too.
-  while (i >= 0 && isModelSide(messages[i]!.role)) length += lengthAt(i--);
-  for (; i >= 0 && !isModelSide(messages[i]!.role); i--) {
-    if (!SYSTEM_ROLES.has(messages[i]!.role)) length += lengthAt(i);
-  }
-  // Model turns in the history: runs of model-side items (one agent step may echo a reasoning
-  // item and a function call: one turn).
-  let turns = 0;
-  let inRun = false;
-  for (; i >= 0; i--) {
-    const model = isModelSide(messages[i]!.role);
-    if (model && !inRun) turns++;
-    inRun = model;
-  }
-  const known = options.serverHistory !== true && (turns > 0 || options.inConversation === true);
-  return { length, turnIndex: known ? turns + 1 : undefined };
-}
-
-// Caps for the raw walk: linear time and bounded work whatever the client sent.
-const MAX_NODES = 10_000;
-const MAX_DEPTH = 6;
-
-/**
- * Characters of text in a raw message: `content` as a string, or the `text`, nested
- * `content` (Anthropic `tool_result`) and `output` (Responses `function_call_output`) of its
- * parts. Bounded: at most MAX_NODES values visited, MAX_DEPTH levels deep.
- */
-export function rawContentLength(message: unknown): number {
-  let budget = MAX_NODES;
-  const walk = (v: unknown, depth: number): number => {
-    if (--budget < 0) return 0;
-    if (typeof v === 'string') return v.length;
-    if (depth >= MAX_DEPTH || typeof v !== 'object' || v === null) return 0;
-    if (Array.isArray(v)) {
-      let n = 0;
-      for (const item of v) {
-        if (budget < 0) break;
-        n += walk(item, depth + 1);
-      }
-      return n;
-    }
-    const o = v as Record<string, unknown>;
-    return walk(o.text, depth + 1) + walk(o.content, depth + 1) + walk(o.output, depth + 1);
-  };
-  return walk(message, 0);
-}
+export { measureNewInput, rawContentLength } from '@llmsec/core/internal';
+export type { NewInput, NewInputOptions } from '@llmsec/core/internal';
 
 /** The raw message list of a request body: chat `messages`, or the Responses API's `input` array. */
 export function rawMessagesOf(body: Readonly<Record<string, unknown>>): readonly unknown[] | undefined {
