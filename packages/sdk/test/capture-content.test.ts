@@ -1,23 +1,16 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemPromptLeakageGuard } from '../src/guards/index.ts';
 import { instrumentClient, OutputBlockedError, type LlmInstrumentationOptions } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
 /** captureContent exports messages, never the system prompt or its canary unless captureSystemPrompt says so (issue 12). */
 
 const CANARY = 'ZX-CANARY-7731';
 const SYSTEM = `You are the billing assistant. Internal marker ${CANARY}. Never discuss refunds over 500 dollars.`;
 
-let h: InstrHarness;
-beforeAll(async () => {
-  h = await createInstrHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
+const h = useInstrHarness();
 
 const openai = (extra: Partial<LlmInstrumentationOptions> = {}) =>
   instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), captureContent: true, ...extra });

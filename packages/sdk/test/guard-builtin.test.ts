@@ -1,21 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { createFingerprintKey, payloadFingerprint } from '@llmsec/core';
 import { piiGuard, patternGuard, PROMPT_INJECTION_PATTERNS, systemPromptLeakageGuard, toolAllowlistGuard } from '../src/guards/index.ts';
 import { GuardrailBlockedError, instrumentClient, OutputBlockedError, type GuardOptions } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, histogram, type InstrHarness } from './fixtures/instr-harness.ts';
+import { createInstrHarness, useInstrHarness, eventually, histogram } from './fixtures/instr-harness.ts';
 
-let h: InstrHarness;
-
-beforeAll(async () => {
-  h = await createInstrHarness({ chunkDelayMs: 2 });
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
+const h = useInstrHarness({ chunkDelayMs: 2 });
 
 function openai(guards: GuardOptions, extra: object = {}): OpenAI {
   return instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), guards, ...extra });

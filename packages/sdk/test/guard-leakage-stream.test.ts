@@ -1,10 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Category, EventInputFor } from '@llmsec/core';
 import { defaultGuards, systemPromptLeakageGuard } from '../src/guards/index.ts';
 import { instrumentClient, OutputBlockedError, type GuardContext, type GuardInput, type OutputDecision, type OutputGuard } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
 /** A support-bot system prompt of 120 words (repeated words included, as real prompts have). */
 const SYSTEM = [
@@ -134,14 +134,7 @@ describe('systemPromptLeakageGuard on streams: incremental, with hold-back', () 
 });
 
 describe('hold-back through a real client stream', () => {
-  let h: InstrHarness;
-  beforeAll(async () => {
-    h = await createInstrHarness();
-  });
-  afterAll(async () => {
-    await h.close();
-  });
-  beforeEach(() => h.reset());
+  const h = useInstrHarness();
 
   const client = () =>
     instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), guards: defaultGuards() });

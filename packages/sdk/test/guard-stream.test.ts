@@ -1,17 +1,10 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { piiGuard } from '../src/guards/index.ts';
 import { instrumentClient, OutputBlockedError, type OutputGuard } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
-let h: InstrHarness;
-beforeAll(async () => {
-  h = await createInstrHarness({ chunkDelayMs: 2 });
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
+const h = useInstrHarness({ chunkDelayMs: 2 });
 
 const client = (output: OutputGuard[]) =>
   instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), guards: { output } });

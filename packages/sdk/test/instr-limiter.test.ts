@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import {
   GuardrailBlockedError,
@@ -8,18 +8,10 @@ import {
   type InputGuard,
   type LimiterLike,
 } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 import { withSecurityContext } from '../src/context.ts';
 
-let h: InstrHarness;
-
-beforeAll(async () => {
-  h = await createInstrHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
+const h = useInstrHarness();
 
 /** A scripted limiter with the @llmsec/ratelimit shape, recording every call made to it. */
 function scriptedLimiter(refuse: boolean) {
