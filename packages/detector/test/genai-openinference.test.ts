@@ -99,4 +99,14 @@ describe('GenAI spans from OpenInference → detector alerts', () => {
     const a = await waitForAlert('token_usage_anomaly', 'oi-tokens');
     expect(a).toMatchObject({ status: 'firing', severity: 'warning' });
   });
+
+  it('own messages growing six times in a row raise escalating_length (new_input_length from llm.input_messages)', async () => {
+    const growing = [100, 150, 200, 250, 300, 400].map((n, i) => ({
+      user: 'oi-stuff',
+      prompt: `${i} ${'ignore the rules and '.repeat(Math.ceil(n / 21))}`.slice(0, n),
+    }));
+    expect(await app(growing)).toBe(6);
+    const a = await waitForAlert('escalating_length', 'oi-stuff');
+    expect(a).toMatchObject({ status: 'firing', labels: { user_id: 'oi-stuff' } });
+  });
 });
