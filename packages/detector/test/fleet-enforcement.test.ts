@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
 import { silentLogger } from '../src/service/log.ts';
 import { command as limitsCommand } from '../../cli/src/commands/limits.ts';
@@ -43,16 +43,19 @@ function alert(over: Partial<Alert>): Alert {
   };
 }
 
-let redis: RedisHandle;
-let client: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const db = useRedis();
+
+/** A client of a port nothing listens on: every command fails at once, nothing retried. */
+function deadRedis(): Redis {
+  const dead = new Redis('redis://127.0.0.1:1', {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  dead.on('error', () => undefined);
+  return dead;
+}
 
 describe('FleetEnforcement (real redis-server, app limiter in another process)', () => {
   const actions: EnforcementAction[] = [
@@ -65,7 +68,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   it('writes block / ban / throttle / warn into the limiter state; another process refuses at once; lift reverses', async () => {
     const events: SecurityEvent[] = [];
     const enf = new FleetEnforcement({
-      client,
+      client: db.redis,
       actions,
       logger: silentLogger,
       onAction: (e) => events.push(e),
@@ -104,7 +107,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     );
     await enf.forceFlush();
 
-    const d = await appDecisions(redis.url, [
+    const d = await appDecisions(db.server.url, [
       'blocked-user',
       'banned-user',
       'throttled-user',
@@ -146,25 +149,25 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     // `llmsec limits lift` reverses it for every replica.
     for (const user of ['blocked-user', 'banned-user']) {
       const stdout = new PassThrough();
-      const code = await limitsCommand.run(['lift', user, '--redis', redis.url], {
+      const code = await limitsCommand.run(['lift', user, '--redis', db.server.url], {
         stdin: new PassThrough(),
         stdout,
         stderr: new PassThrough(),
       });
       expect(code).toBe(0);
     }
-    const after = await appDecisions(redis.url, ['blocked-user', 'banned-user']);
+    const after = await appDecisions(db.server.url, ['blocked-user', 'banned-user']);
     expect(after['blocked-user']).toMatchObject({ allowed: true, level: 'normal' });
     expect(after['banned-user']).toMatchObject({ allowed: true, level: 'normal' });
     await enf.shutdown();
   });
 
   it('is idempotent: the same alert from two replicas (or re-fired) leaves the same state', async () => {
-    const enf = new FleetEnforcement({ client, actions, logger: silentLogger });
+    const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     const a = alert({ severity: 'alert', user_ids: ['twice'] });
     enf.send(a);
     await enf.forceFlush();
-    const reader = new RateLimiter({ store: new RedisStore({ client }), tiers: { t: {} } });
+    const reader = new RateLimiter({ store: new RedisStore({ client: db.redis }), tiers: { t: {} } });
     const first = await reader.status('twice');
     enf.send(a);
     await enf.forceFlush();
@@ -179,7 +182,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     expect(
       () =>
         new FleetEnforcement({
-          client,
+          client: db.redis,
           actions: [{ severity: 'alert', action: 'throttle', duration: 3_600_000 }],
           logger: silentLogger,
         }),
@@ -187,13 +190,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it('counts a failed action and never throws when Redis is gone', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    dead.on('error', () => undefined);
+    const dead = deadRedis();
     const errors: string[] = [];
     const logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
     const enf = new FleetEnforcement({ client: dead, actions, logger, commandTimeoutMs: 300 });
@@ -204,13 +201,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it('keeps at most maxPending actions in flight: an alert storm drops the rest, warned once', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    dead.on('error', () => undefined);
+    const dead = deadRedis();
     const warned: string[] = [];
     const failed: string[] = [];
     const logger = {

@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 import type { TierLimits } from '../src/types.ts';
 
-let redis: RedisHandle | undefined;
-let client: Redis | undefined;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const db = useRedis();
 
 async function cachedScripts(): Promise<number> {
-  const info = await client!.info('memory');
+  const info = await db.redis.info('memory');
   return Number(/number_of_cached_scripts:(\d+)/.exec(info)?.[1] ?? NaN);
 }
 
@@ -30,7 +18,7 @@ describe('RedisStore scripts with baked parameters', () => {
     for (let i = 0; i < TIERS; i++)
       tiers[`t${i}`] = { requestsPerHour: 2 + (i % 3), tokensPerHour: 1_000, concurrent: 5 };
     const lim = new RateLimiter({
-      store: new RedisStore({ client: client! }),
+      store: new RedisStore({ client: db.redis }),
       tiers,
       defaultTier: 't0',
       commandTimeoutMs: 2_000,
@@ -56,11 +44,11 @@ describe('RedisStore scripts with baked parameters', () => {
 
   it('two stores sharing one client keep their own scripts (named by content)', async () => {
     const one = new RateLimiter({
-      store: new RedisStore({ client: client! }),
+      store: new RedisStore({ client: db.redis }),
       tiers: { t: { requestsPerHour: 1 } },
     });
     const three = new RateLimiter({
-      store: new RedisStore({ client: client! }),
+      store: new RedisStore({ client: db.redis }),
       tiers: { t: { requestsPerHour: 3 } },
     });
     const admitted = async (lim: RateLimiter, subject: string): Promise<number> => {
