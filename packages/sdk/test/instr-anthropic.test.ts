@@ -1,22 +1,18 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { GuardrailBlockedError, instrumentClient, type LimiterLike } from '../src/instrumentation/index.ts';
 import { patternGuard, piiGuard } from '../src/guards/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
-let h: InstrHarness;
+const h = useInstrHarness({ chunkDelayMs: 3 });
 let client: Anthropic;
 
-beforeAll(async () => {
-  h = await createInstrHarness({ chunkDelayMs: 3 });
+// After the harness's own beforeAll (hooks run in the order they are declared).
+beforeAll(() => {
   // The global tracer provider is set: the SDK's own call span would appear unless suppressed.
   client = instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), h.options());
 });
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
 
 const params = (content: string) => ({
   model: 'claude-haiku-4-5',

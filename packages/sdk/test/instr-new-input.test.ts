@@ -1,25 +1,21 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withSecurityContext } from '../src/context.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, type InstrHarness } from './fixtures/instr-harness.ts';
+import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
 /** request_completed carries the call's own input and its turn, beside the total prompt length. */
 
-let h: InstrHarness;
+const h = useInstrHarness();
 let openai: OpenAI;
 let anthropic: Anthropic;
 
-beforeAll(async () => {
-  h = await createInstrHarness();
+// After the harness's own beforeAll (hooks run in the order they are declared).
+beforeAll(() => {
   openai = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), h.options());
   anthropic = instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), h.options());
 });
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
 
 describe('new input on request_completed', () => {
   it('an OpenAI chat resending its history: prompt_length grows, new_input_length is the last user message', async () => {

@@ -1,20 +1,16 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { instrumentClient } from '../src/instrumentation/index.ts';
-import { createInstrHarness, eventually, histogram, type InstrHarness } from './fixtures/instr-harness.ts';
+import { createInstrHarness, useInstrHarness, eventually, histogram } from './fixtures/instr-harness.ts';
 
-let h: InstrHarness;
+const h = useInstrHarness();
 let client: OpenAI;
 
-beforeAll(async () => {
-  h = await createInstrHarness();
+// After the harness's own beforeAll (hooks run in the order they are declared).
+beforeAll(() => {
   client = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), h.options());
 });
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(() => h.reset());
 
 describe('openai chat.completions.create (instrumentClient)', () => {
   it('traces a plain call with the GenAI attributes and records one request_completed', async () => {
