@@ -1,17 +1,13 @@
 // The detector's --alertmanager sink against a real Alertmanager (prometheus-alertmanager):
 // llmsec log records from the real OTLP exporter → detector → Alertmanager's v2 API, where the
 // alert is listed with the rule, severity and user labels.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
-import { loadConfig } from '../src/service/config.ts';
-import { startDetector, type RunningDetector } from '../src/service/detector.ts';
-import { silentLogger } from '../src/service/log.ts';
+import type { RunningDetector } from '../src/service/detector.ts';
 import { emitThrough } from './sender.ts';
+import { startDetectorWith } from './service-support.ts';
 
 let am: AlertmanagerHandle;
 let detector: RunningDetector;
@@ -20,17 +16,10 @@ beforeAll(async () => {
   am = await startAlertmanager({
     config: ['route:', '  receiver: none', 'receivers:', '  - name: none', ''].join('\n'),
   });
-  const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-am-'));
-  const cfg = join(dir, 'c.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-      allowed_lateness: '0s',
-      sinks: { alertmanager: [am.url], trace_url_template: 'http://jaeger.example/trace/{trace_id}' },
-    }),
-  );
-  detector = await startDetector({ config: loadConfig(cfg), logger: silentLogger });
+  ({ detector } = await startDetectorWith('am', () => ({
+    allowed_lateness: '0s',
+    sinks: { alertmanager: [am.url], trace_url_template: 'http://jaeger.example/trace/{trace_id}' },
+  })));
 });
 
 afterAll(async () => {

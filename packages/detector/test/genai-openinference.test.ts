@@ -5,16 +5,14 @@
 // request_completed events and raises identical_requests and token_usage_anomaly for an app
 // that never installed @llmsec/sdk.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../../../examples/fake-llm/server.ts';
-import { loadConfig } from '../src/service/config.ts';
-import { startDetector, type RunningDetector } from '../src/service/detector.ts';
-import { silentLogger } from '../src/service/log.ts';
+import type { RunningDetector } from '../src/service/detector.ts';
+import { startDetectorWith } from './service-support.ts';
 
 const run = promisify(execFile);
 const APP = fileURLToPath(new URL('./fixtures/openinference-app.ts', import.meta.url));
@@ -25,18 +23,10 @@ let alertsFile: string;
 
 beforeAll(async () => {
   fake = await startFakeLlm({ port: 0, chunkDelayMs: 0 });
-  const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-oi-'));
-  alertsFile = join(dir, 'alerts.jsonl');
-  const cfg = join(dir, 'c.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-      allowed_lateness: '0s',
-      sinks: { alerts: alertsFile },
-    }),
-  );
-  detector = await startDetector({ config: loadConfig(cfg), logger: silentLogger });
+  ({ detector } = await startDetectorWith('oi', (dir) => {
+    alertsFile = join(dir, 'alerts.jsonl');
+    return { allowed_lateness: '0s', sinks: { alerts: alertsFile } };
+  }));
 });
 
 afterAll(async () => {

@@ -1,8 +1,7 @@
 // The detector service end to end, in process: real OTel JS exporters (http/protobuf,
 // http/json, grpc) → receivers → queue → engine → alert JSONL file; health, readiness and
 // metrics on the HTTP port; drain on shutdown.
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
@@ -14,10 +13,9 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { SpanKind } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/service/config.ts';
-import { startDetector, type RunningDetector } from '../src/service/detector.ts';
-import { silentLogger } from '../src/service/log.ts';
+import type { RunningDetector } from '../src/service/detector.ts';
 import { emitThrough } from './sender.ts';
+import { startDetectorWith } from './service-support.ts';
 
 const T0 = Date.parse('2026-12-04T10:00:00.000Z');
 
@@ -57,20 +55,11 @@ afterEach(async () => {
 });
 
 async function start(extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-e2e-'));
-  const alerts = join(dir, 'alerts.jsonl');
-  const cfgFile = join(dir, 'config.yaml');
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(
-    cfgFile,
-    JSON.stringify({
-      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-      allowed_lateness: '0s',
-      sinks: { alerts },
-      ...extra,
-    }),
-  );
-  running = await startDetector({ config: loadConfig(cfgFile), logger: silentLogger });
+  let alerts = '';
+  ({ detector: running } = await startDetectorWith('e2e', (dir) => {
+    alerts = join(dir, 'alerts.jsonl');
+    return { allowed_lateness: '0s', sinks: { alerts }, ...extra };
+  }));
   return {
     detector: running,
     alerts,

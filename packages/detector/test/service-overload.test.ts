@@ -1,16 +1,12 @@
 // Overload through the whole service: a bounded ingest queue smaller than what arrives at once
 // refuses whole requests with 429 + Retry-After; the senders retry them, and in the end every
 // event reaches the engine exactly once.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/service/config.ts';
-import { startDetector, type RunningDetector } from '../src/service/detector.ts';
-import { silentLogger } from '../src/service/log.ts';
+import type { RunningDetector } from '../src/service/detector.ts';
+import { startDetectorWith } from './service-support.ts';
 
 const run = promisify(execFile);
 const SENDER = fileURLToPath(new URL('./fixtures/burst-sender.ts', import.meta.url));
@@ -22,18 +18,11 @@ afterAll(async () => {
 
 describe('detector service under overload', () => {
   it('answers 429 when the queue is full, and after the senders retry, every event arrives once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-overload-'));
-    const cfg = join(dir, 'c.json');
     // Room for one request of 100 at a time; twelve arrive together.
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-        queue_capacity: 150,
-        allowed_lateness: '1h',
-      }),
-    );
-    detector = await startDetector({ config: loadConfig(cfg), logger: silentLogger });
+    ({ detector } = await startDetectorWith('overload', () => ({
+      queue_capacity: 150,
+      allowed_lateness: '1h',
+    })));
     // A slow engine (1 ms per event): while the queue drains, requests pile up in the sockets
     // and complete together, more than the queue holds.
     const engine = detector.engine;
