@@ -14,7 +14,10 @@ class SecondChanceQueue {
   readonly queue: { key: string; touched: boolean }[] = [];
   evicted = 0;
   private last: string | undefined;
-  constructor(private readonly max: number) {}
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
 
   touch(key: string): void {
     if (key === this.last) return;
