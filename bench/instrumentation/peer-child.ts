@@ -15,6 +15,7 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from 
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 
+import { CHAT_BODY, cannedFetch } from './canned-chat.ts';
 import { VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
 
 class Reader extends MetricReader {
@@ -24,24 +25,6 @@ class Reader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
 }
-
-const BODY = {
-  model: 'gpt-4o-mini',
-  max_tokens: 64,
-  messages: [
-    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
-    { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
-  ],
-};
-const CANNED = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1_700_000_000,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: `Echo: ${BODY.messages[1].content}` }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
-});
-const cannedFetch = (): Promise<Response> => Promise.resolve(new Response(CANNED, { status: 200, headers: { 'content-type': 'application/json' } }));
 
 interface ChatClient {
   chat: { completions: { create(body: unknown): Promise<unknown> } };
@@ -83,7 +66,7 @@ async function main(): Promise<void> {
   const timeCalls = async (n: number): Promise<{ wall: number; cpu: number }> => {
     const cpu0 = process.cpuUsage();
     const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) await client.chat.completions.create(BODY);
+    for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
     const cpu = process.cpuUsage(cpu0);
     return { wall: Number(process.hrtime.bigint() - start) / 1000 / n, cpu: (cpu.user + cpu.system) / n };
   };

@@ -41,6 +41,7 @@ import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers } from './peers.ts';
+import { CANNED_TEXT, CHAT_BODY, cannedFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 
 function arg(name: string, fallback: number): number {
@@ -81,24 +82,8 @@ const noopEvents: SecurityEventEmitter = {
   emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
 };
 const noopMeterProvider = { getMeter: () => createNoopMeter() };
-const body = {
-  model: 'gpt-4o-mini',
-  max_tokens: 64,
-  messages: [
-    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
-    { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
-  ],
-};
-const canned = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1_700_000_000,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: `Echo: ${body.messages[1].content}` }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
-});
 /** The same answer streamed: 8 content chunks and the final one, as OpenAI's SSE sends them. */
-const words = `Echo: ${body.messages[1].content}`.split(/(?<= )/);
+const words = CANNED_TEXT.split(/(?<= )/);
 const chunk = (delta: object, finish: string | null): string =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const cannedSse = [
@@ -109,8 +94,6 @@ const cannedSse = [
 ].join('');
 const cannedStreamFetch = (): Promise<Response> =>
   Promise.resolve(new Response(cannedSse, { status: 200, headers: { 'content-type': 'text/event-stream' } }));
-const cannedFetch = (): Promise<Response> =>
-  Promise.resolve(new Response(canned, { status: 200, headers: { 'content-type': 'application/json' } }));
 
 type Transport = 'fake server' | 'canned fetch' | 'canned fetch, stream: true';
 function variants(transport: Transport): Record<string, OpenAI> {
@@ -149,9 +132,9 @@ async function timeCalls(client: OpenAI, n: number, stream: boolean): Promise<{ 
   const start = process.hrtime.bigint();
   if (stream) {
     // Read to the end, as an application does: the span ends with the stream.
-    for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...body, stream: true }));
+    for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
   } else {
-    for (let i = 0; i < n; i++) await client.chat.completions.create(body);
+    for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
   }
   const wall = Number(process.hrtime.bigint() - start) / 1000 / n;
   const cpu = process.cpuUsage(cpu0);

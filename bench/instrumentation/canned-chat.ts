@@ -1,0 +1,27 @@
+// The one chat call the instrumentation benchmarks make, and the answer their canned `fetch`
+// returns without a socket: shared by run.ts and peer-child.ts so both measure the same call.
+
+export const CHAT_BODY = {
+  model: 'gpt-4o-mini',
+  max_tokens: 64,
+  messages: [
+    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
+    { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
+  ],
+};
+
+/** What the canned answer says (the user message echoed). */
+export const CANNED_TEXT = `Echo: ${CHAT_BODY.messages[1].content}`;
+
+const CANNED = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: CANNED_TEXT }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
+});
+
+/** A `fetch` for the OpenAI client that answers every call with the canned completion. */
+export const cannedFetch = (): Promise<Response> =>
+  Promise.resolve(new Response(CANNED, { status: 200, headers: { 'content-type': 'application/json' } }));
