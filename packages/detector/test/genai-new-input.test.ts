@@ -115,6 +115,24 @@ describe('GenAI spans: new_input_length and turn_index, as the SDK computes them
     });
   });
 
+  it('Traceloop tool calls: the assistant turn with tool_calls is a model turn, the tool result new input', () => {
+    const attrs = {
+      'llm.request.type': 'chat',
+      'session.id': 's',
+      'gen_ai.prompt.0.role': 'user',
+      'gen_ai.prompt.0.content': 'weather in Paris?',
+      'gen_ai.prompt.1.role': 'assistant',
+      'gen_ai.prompt.1.tool_calls.0.name': 'weather',
+      'gen_ai.prompt.1.tool_calls.0.arguments': '{"city":"Paris"}',
+      'gen_ai.prompt.2.role': 'tool',
+      'gen_ai.prompt.2.content': '21 C',
+      // An index with only attributes not read is no message.
+      'gen_ai.prompt.3.tool_call_id': 't1',
+    };
+    expect(metadataOf(span(attrs))).toMatchObject({ new_input_length: 4, turn_index: 2 });
+    expect(promptMessagesOf(attrs)?.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+  });
+
   it('OpenInference multimodal contents: the text parts of the message', () => {
     const md = metadataOf(
       span({

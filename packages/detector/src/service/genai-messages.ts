@@ -95,7 +95,9 @@ function compact(slots: readonly (Slot | undefined)[]): PromptMessage[] | undefi
   const out: PromptMessage[] = [];
   let roles = 0;
   for (const s of slots) {
-    if (s === undefined) continue;
+    // Indices with only attributes we do not read (Traceloop `.tool_calls.<j>.*`) are no message.
+    if (s === undefined || (s.role === undefined && s.content === undefined && s.parts === undefined))
+      continue;
     if (s.role !== undefined) roles++;
     const content =
       s.content ?? (s.parts !== undefined ? s.parts.filter((p) => p !== undefined).join('') : '');
