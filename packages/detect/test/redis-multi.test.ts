@@ -1,8 +1,7 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, type DetectionEngine, type RuleDefinition } from '../src/index.ts';
 import {
   canonical,
@@ -22,18 +21,7 @@ import { build, draw, TIGHT, type Draw } from './streams.ts';
  * firing and at most one resolved line per incident.
  */
 
-let server: RedisHandle;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  for (let i = 0; i < 4; i++) clients.push(new Redis(server.url, { maxRetriesPerRequest: 1 }));
-});
-
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await server?.stop();
-});
+const db = useRedis({ clients: 4 });
 
 const LATENESS = 30_000;
 
@@ -87,7 +75,7 @@ describe('RedisDetectionState: several engines, one Redis', () => {
             const want = memoryAlerts(rules, stream, LATENESS);
             const ruleset = freshRuleset('split');
             const alerts: Alert[] = [];
-            const engines = clients.slice(0, n).map((c) => {
+            const engines = db.clients.slice(0, n).map((c) => {
               const { engine, alerts: own } = redisEngine(c, rules, LATENESS, ruleset, { batchSize: 16 });
               own.push = (...a: Alert[]) => alerts.push(...a);
               return engine;

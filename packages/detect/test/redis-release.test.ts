@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules } from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
@@ -14,25 +13,14 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * shutdown" when it waited lateness + tick + flush).
  */
 
-let server: RedisHandle;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  for (let i = 0; i < 3; i++) clients.push(new Redis(server.url, { maxRetriesPerRequest: 1 }));
-});
-
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await server?.stop();
-});
+const db = useRedis({ clients: 3 });
 
 const LATENESS = 20 * SEC;
 
 describe('RedisDetectionState: release of pending groups', () => {
   it('fires once the watermark passes the 10th block, not the burst’s last, though another engine moved the clock', async () => {
     const ruleset = freshRuleset('release');
-    const [a, b, c] = clients.map((c) =>
+    const [a, b, c] = db.clients.map((c) =>
       redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }),
     );
     // 14 blocks a second apart, round-robin: neither engine sees ten; all pending (lateness 20 s).
@@ -74,7 +62,7 @@ describe('RedisDetectionState: release of pending groups', () => {
 
   it('a group left pending by a process that is gone is released by another, a lateness after its sender would have', async () => {
     const ruleset = freshRuleset('release');
-    const [a, b] = clients.map((c) =>
+    const [a, b] = db.clients.map((c) =>
       redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }),
     );
     // Engine A ships ten blocks (all pending), then is gone: killed, it never releases them.
@@ -89,7 +77,7 @@ describe('RedisDetectionState: release of pending groups', () => {
     }
     await a!.engine.forceFlush();
     const pendingIndex = `llmsec:det:{${ruleset}}:pending:0`;
-    expect(await clients[2]!.zrange(pendingIndex, 0, -1)).toHaveLength(1);
+    expect(await db.clients[2]!.zrange(pendingIndex, 0, -1)).toHaveLength(1);
     const fired = () => b!.alerts.filter((x) => x.rule === 'rapid_guardrail_blocks');
     // Engine B (no events in that group) moves time: the watermark passes the 10th block; the
     // live sender would release it now, so B leaves it for one more lateness.
@@ -102,21 +90,21 @@ describe('RedisDetectionState: release of pending groups', () => {
       ['firing', new Date(T0 + 9 * SEC).toISOString(), ['orphan']],
     ]);
     // Nothing pending any more: the index entry is gone, and A's final flush adds nothing.
-    expect(await clients[2]!.zrange(pendingIndex, 0, -1)).toEqual([]);
+    expect(await db.clients[2]!.zrange(pendingIndex, 0, -1)).toEqual([]);
     await Promise.all([b!.engine.shutdown(), a!.engine.shutdown()]);
     expect([...a!.alerts, ...b!.alerts].filter((x) => x.rule === 'rapid_guardrail_blocks')).toHaveLength(1);
   });
 
   it('a tick that arrives while a flush round is in flight moves the shared clock in that run, not at the next tick', async () => {
     const ruleset = freshRuleset('release');
-    const { engine } = redisEngine(clients[0]!, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
+    const { engine } = redisEngine(db.clients[0]!, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
     const { event, t } = ev({ at: T0, category: 'guardrail_block', user: 'ticker', id: 'tick0' });
     engine.ingest(event, t);
     const flushing = engine.forceFlush(); // starts the round: it now waits for Redis
     engine.advanceTo(T0 + 60 * SEC); // its kick finds the round running
     await flushing;
     await new Promise((r) => setTimeout(r, 50));
-    expect(Number(await clients[1]!.get(`llmsec:det:{${ruleset}}:clock`))).toBe(T0 + 60 * SEC);
+    expect(Number(await db.clients[1]!.get(`llmsec:det:{${ruleset}}:clock`))).toBe(T0 + 60 * SEC);
     await engine.shutdown();
   });
 });
