@@ -1,0 +1,89 @@
+// Group table benchmark (`npm run bench:detect:groups`): the per-group state table with more
+// users than its cap (a flood of user ids), A/B in one process: the previous table (eviction
+// by deleting the Map's first entry, bench/detect/group-table-v1.ts) and the current one
+// alternate round by round on the same key sequence; then the whole engine at 1,000,
+// 100,000 and 200,000 users (the default cap is 100,000 groups per rule), CPU per event.
+import { DetectionEngine } from '@llmsec/detect';
+import { GroupTable } from '../../packages/detect/src/group-table.ts';
+import { GroupTableV1 } from './group-table-v1.ts';
+import { TrafficGenerator } from './gen.ts';
+
+const QUICK = process.argv.includes('--quick');
+const CAP = 100_000;
+
+function cpuNs(since: NodeJS.CpuUsage): number {
+  const u = process.threadCpuUsage(since);
+  return (u.user + u.system) * 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+interface Table {
+  touch(key: string): unknown[];
+  evicted: number;
+}
+
+/** CPU ns per touch over `keys` on a fresh table (10 rule slots per group, as with the 10 default rules). */
+function timeTable(make: () => Table, keys: string[]): { ns: number; evicted: number } {
+  const table = make();
+  const start = process.threadCpuUsage();
+  for (let i = 0; i < keys.length; i++) table.touch(keys[i]!)[0] = i;
+  return { ns: cpuNs(start) / keys.length, evicted: table.evicted };
+}
+
+const touches = QUICK ? 300_000 : 600_000;
+const rounds = 3;
+console.log(`GroupTable, cap ${CAP.toLocaleString('en-US')} groups, ${touches.toLocaleString('en-US')} touches of uniformly random users, CPU ns per touch`);
+console.log(`(median of ${rounds} alternating rounds; "previous" is the table before issue 13)`);
+console.log('users      previous ns  current ns  previous/current  evictions');
+for (const users of [50_000, 200_000, 1_000_000]) {
+  const names = Array.from({ length: users }, (_, i) => `user-${i}`);
+  let x = 12345;
+  const keys = Array.from({ length: touches }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return names[(x >>> 8) % users]!;
+  });
+  const prev: number[] = [];
+  const cur: number[] = [];
+  let evicted = 0;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['prev', 'cur'] : ['cur', 'prev'];
+    for (const which of order) {
+      const res =
+        which === 'prev'
+          ? timeTable(() => new GroupTableV1('user_id', CAP, 10), keys)
+          : timeTable(() => new GroupTable('user_id', CAP, 10), keys);
+      (which === 'prev' ? prev : cur).push(res.ns);
+      evicted = res.evicted;
+    }
+  }
+  const p = median(prev);
+  const c = median(cur);
+  console.log(
+    `${users.toLocaleString('en-US').padEnd(10)} ${p.toFixed(0).padStart(11)}  ${c.toFixed(0).padStart(10)}  ${(p / c).toFixed(1).padStart(15)}x  ${evicted.toLocaleString('en-US').padStart(9)}`,
+  );
+}
+
+console.log('');
+const total = QUICK ? 300_000 : 1_000_000;
+console.log(`Engine, default rules, the replay mix (1 in 20 an attacker), ${total.toLocaleString('en-US')} events, CPU per event (best of 3)`);
+console.log('users      CPU ns/event  ev per CPU s  groups evicted');
+for (const users of [1_000, 100_000, 200_000]) {
+  const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
+  let best = Number.POSITIVE_INFINITY;
+  let evicted = 0;
+  for (let r = 0; r < 3; r++) {
+    const engine = new DetectionEngine({ onAlert: () => {} });
+    const start = process.threadCpuUsage();
+    for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
+    engine.flush();
+    best = Math.min(best, cpuNs(start) / total);
+    evicted = engine.stats.groupsEvicted;
+  }
+  console.log(
+    `${users.toLocaleString('en-US').padEnd(10)} ${best.toFixed(0).padStart(12)}  ${Math.round(1e9 / best).toLocaleString('en-US').padStart(12)}  ${evicted.toLocaleString('en-US').padStart(14)}`,
+  );
+}
