@@ -161,8 +161,8 @@ export class ScriptParams {
   }
 }
 
-/** The enforcement parameters in the order both scripts read them (ARGV, packed). */
-function enforcementValues(p: EnforcementParams): number[] {
+/** The enforcement parameters in the order both scripts read them (ARGV, packed or baked). */
+export function enforcementValues(p: EnforcementParams): number[] {
   return [
     p.warningAt,
     p.throttledAt,

@@ -3,7 +3,7 @@ import { WINDOW_DIMS } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
-import { ScriptParams, type BakedCommands } from './redis-params.ts';
+import { ScriptParams, enforcementValues, type BakedCommands } from './redis-params.ts';
 import {
   CODE_OK,
   type AcquireOp,
@@ -284,17 +284,9 @@ function parseAcquireReply(r: Buffer, n: number): AcquireOutcome {
 }
 
 function pushParams(args: Arg[], p: EnforcementParams): void {
-  args.push(
-    p.warningAt,
-    p.throttledAt,
-    p.blockedAt,
-    p.bannedAt,
-    p.halfLifeMs,
-    p.blockMs,
-    p.throttleFactor,
-    p.refusalWeight,
-    p.banTtlMs,
-  );
+  // The scripts' parameter order lives in one place (redis-params.ts); these are the operator
+  // and violation scripts, off the acquire hot path.
+  args.push(...enforcementValues(p));
 }
 
 /** The outcome of a subject the cluster path never reached (the other subject refused first). */
