@@ -18,6 +18,7 @@ import {
   METRIC_GEN_AI_TOKEN_USAGE,
   METRIC_GUARDRAIL_DURATION,
   METRIC_RATELIMIT_DECISIONS,
+  METRIC_RATELIMIT_ENFORCED_DROPPED,
   METRIC_RATELIMIT_STORE_ERRORS,
   METRIC_REQUESTS,
   METRIC_TELEMETRY_ERRORS,
@@ -69,6 +70,10 @@ function startMetricsSource(): { exporter: PrometheusExporter; provider: MeterPr
   const decisions = meter.createCounter(METRIC_RATELIMIT_DECISIONS);
   const storeErrors = meter.createCounter(METRIC_RATELIMIT_STORE_ERRORS);
   const transitions = meter.createCounter(METRIC_ENFORCEMENT_TRANSITIONS);
+  let enforcedDropped = 0;
+  meter
+    .createObservableCounter(METRIC_RATELIMIT_ENFORCED_DROPPED)
+    .addCallback((r) => r.observe(enforcedDropped, { store: 'primary' }));
 
   let n = 0;
   const tick = (): void => {
@@ -106,6 +111,7 @@ function startMetricsSource(): { exporter: PrometheusExporter; provider: MeterPr
     decisions.add(1, { dimension: 'rpm', outcome: 'fallback' });
     storeErrors.add(1, { error_type: 'ECONNREFUSED' });
     transitions.add(1, { level: n % 2 === 0 ? 'throttled' : 'warning' });
+    enforcedDropped += n % 3 === 0 ? 1 : 0;
   };
   return { exporter, provider, tick };
 }

@@ -34,6 +34,8 @@ export const METRIC_ALERT_NOTIFICATIONS = 'llmsec.alert.notifications';
 export const METRIC_RATELIMIT_DECISIONS = 'llmsec.ratelimit.decisions';
 /** Counter. Attributes: error_type. */
 export const METRIC_RATELIMIT_STORE_ERRORS = 'llmsec.ratelimit.store.errors';
+/** Observable counter. Attributes: store (primary|fallback): blocked or banned subjects a MemoryStore lost because its enforced set overflowed. */
+export const METRIC_RATELIMIT_ENFORCED_DROPPED = 'llmsec.ratelimit.enforced.dropped';
 /** Counter. Attributes: level (normal|warning|throttled|blocked|banned): transitions into a level. */
 export const METRIC_ENFORCEMENT_TRANSITIONS = 'llmsec.enforcement.transitions';
 

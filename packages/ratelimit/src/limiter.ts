@@ -57,6 +57,7 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.o = resolveOptions(options);
     this.telemetry = new LimiterTelemetry(this.o.meter, this.o.events);
+    this.telemetry.watchStores(this.o.store, this.o.fallbackStore);
     this.policy = new StoreFailurePolicy(this.o, this.telemetry);
     this.ops = new SubjectOperations(this.o, this.telemetry, this.policy);
   }

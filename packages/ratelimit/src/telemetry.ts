@@ -1,7 +1,14 @@
-import { metrics, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type Counter,
+  type Meter,
+  type ObservableResult,
+} from '@opentelemetry/api';
 import {
   METRIC_ENFORCEMENT_TRANSITIONS,
   METRIC_RATELIMIT_DECISIONS,
+  METRIC_RATELIMIT_ENFORCED_DROPPED,
   METRIC_RATELIMIT_STORE_ERRORS,
   type SecurityEventEmitter,
   type Severity,
@@ -23,9 +30,10 @@ export class LimiterTelemetry {
   private readonly events: SecurityEventEmitter | undefined;
   private readonly attrCache = new Map<string, Attributes>();
   private readonly errors: ErrorFunnel;
+  private readonly meter: Meter;
 
   constructor(meter: Meter | undefined, events: SecurityEventEmitter | undefined) {
-    const m = meter ?? metrics.getMeter('@llmsec/ratelimit');
+    const m = (this.meter = meter ?? metrics.getMeter('@llmsec/ratelimit'));
     this.decisions = m.createCounter(METRIC_RATELIMIT_DECISIONS, {
       description: 'Rate-limit decisions by refusing dimension and outcome',
     });
@@ -38,6 +46,15 @@ export class LimiterTelemetry {
     this.events = events;
     // `meter` undefined: the funnel asks the global provider at each failure.
     this.errors = new ErrorFunnel(meter, 'ratelimit', { meterName: '@llmsec/ratelimit' });
+  }
+
+  /**
+   * Reports the stores' `enforcedDropped` (MemoryStore: blocked or banned subjects lost to the
+   * enforced set's cap) as llmsec.ratelimit.enforced.dropped{store}. Other stores have none.
+   */
+  watchStores(primary: object, fallback: object): void {
+    EnforcedDroppedReporter.on(this.meter).add(primary, 'primary');
+    EnforcedDroppedReporter.on(this.meter).add(fallback, 'fallback');
   }
 
   /**
@@ -116,3 +133,75 @@ export class LimiterTelemetry {
     }
   }
 }
+
+type StoreRole = 'primary' | 'fallback';
+interface Watched {
+  readonly ref: WeakRef<{ enforcedDropped: number }>;
+  last: number;
+}
+const ROLE_ATTRS: Record<StoreRole, Attributes> = {
+  primary: Object.freeze({ store: 'primary' }),
+  fallback: Object.freeze({ store: 'fallback' }),
+};
+
+/**
+ * One observable counter per meter summing the `enforcedDropped` of every store registered on
+ * it, by role: two limiters on one meter would otherwise each report the same series and the
+ * SDK keeps the last observation, not the sum. Stores are held weakly (a discarded limiter's
+ * store is not kept alive by the meter) and counted once each however many limiters share them.
+ */
+class EnforcedDroppedReporter {
+  private readonly stores: Record<StoreRole, Set<Watched>> = { primary: new Set(), fallback: new Set() };
+  /** Last counts of stores since collected, so the sum stays monotonic. */
+  private readonly retired: Record<StoreRole, number> = { primary: 0, fallback: 0 };
+  private readonly seen: Record<StoreRole, WeakSet<object>> = {
+    primary: new WeakSet(),
+    fallback: new WeakSet(),
+  };
+
+  private constructor(meter: Meter) {
+    meter
+      .createObservableCounter(METRIC_RATELIMIT_ENFORCED_DROPPED, {
+        description: 'Blocked or banned subjects a MemoryStore dropped because its enforced set was full',
+      })
+      .addCallback((result) => this.observe(result));
+  }
+
+  static on(meter: Meter): EnforcedDroppedReporter {
+    let reporter = reporters.get(meter);
+    if (reporter === undefined) reporters.set(meter, (reporter = new EnforcedDroppedReporter(meter)));
+    return reporter;
+  }
+
+  add(store: object, role: StoreRole): void {
+    if (typeof (store as { enforcedDropped?: unknown }).enforcedDropped !== 'number') return;
+    if (this.seen[role].has(store)) return;
+    this.seen[role].add(store);
+    this.stores[role].add({ ref: new WeakRef(store as { enforcedDropped: number }), last: 0 });
+  }
+
+  private observe(result: ObservableResult): void {
+    // A collection must not fail because of a store; observe() itself only validates numbers.
+    try {
+      for (const role of ['primary', 'fallback'] as const) {
+        const watched = this.stores[role];
+        if (watched.size === 0 && this.retired[role] === 0) continue;
+        for (const w of watched) {
+          const store = w.ref.deref();
+          if (store !== undefined) w.last = store.enforcedDropped;
+          else {
+            this.retired[role] += w.last;
+            watched.delete(w);
+          }
+        }
+        let sum = this.retired[role];
+        for (const w of watched) sum += w.last;
+        result.observe(sum, ROLE_ATTRS[role]);
+      }
+    } catch {
+      // Nothing to report to: the reader is collecting; the next collection tries again.
+    }
+  }
+}
+
+const reporters = new WeakMap<Meter, EnforcedDroppedReporter>();

@@ -1,4 +1,4 @@
-import type { Attributes, DiagLogger, Meter } from '@opentelemetry/api';
+import type { Attributes, DiagLogger, Meter, ObservableCallback } from '@opentelemetry/api';
 import type { EventInputFor, SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import type { Category } from '@llmsec/core';
 
@@ -16,23 +16,37 @@ export function errorLog(): { logger: DiagLogger; errors: string[] } {
   return { logger, errors };
 }
 
-/** A Meter that records counter increments, for asserting metric names and attributes. */
+/**
+ * A Meter that records counter increments, for asserting metric names and attributes, and
+ * keeps observable counters' callbacks (`observe` runs them as a collection would).
+ */
 export function recordingMeter(): {
   meter: Meter;
   adds: { name: string; value: number; attrs: Attributes }[];
   count(name: string, match?: Attributes): number;
+  observe(name: string): { value: number; attrs: Attributes }[];
 } {
   const adds: { name: string; value: number; attrs: Attributes }[] = [];
+  const callbacks: { name: string; callback: ObservableCallback }[] = [];
   const meter = {
     createCounter: (name: string) => ({
       add: (value: number, attrs: Attributes = {}) => adds.push({ name, value, attrs }),
+    }),
+    createObservableCounter: (name: string) => ({
+      addCallback: (callback: ObservableCallback) => callbacks.push({ name, callback }),
     }),
   } as unknown as Meter;
   const count = (name: string, match: Attributes = {}): number =>
     adds
       .filter((a) => a.name === name && Object.entries(match).every(([k, v]) => a.attrs[k] === v))
       .reduce((s, a) => s + a.value, 0);
-  return { meter, adds, count };
+  const observe = (name: string): { value: number; attrs: Attributes }[] => {
+    const seen: { value: number; attrs: Attributes }[] = [];
+    const result = { observe: (value: number, attrs: Attributes = {}) => seen.push({ value, attrs }) };
+    for (const c of callbacks) if (c.name === name) void c.callback(result);
+    return seen;
+  };
+  return { meter, adds, count, observe };
 }
 
 /** An emitter that keeps what it was given. */
