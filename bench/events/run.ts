@@ -6,9 +6,12 @@
  *
  *   npm run bench:events [-- --seconds 0.25 --rounds 15]
  *
- * Cases run interleaved, round by round, so machine noise hits them alike; the table shows
- * the median round and the median of the per-round ratios. Spans are rotated every 100 operations in every case (a span keeps at
- * most 128 events), so each case pays the same span start/end overhead.
+ * Cases run interleaved, round by round and in a new random order each round, so machine noise
+ * and garbage collection hit them alike; the table shows the median round and the median of the
+ * per-round ratios, in process CPU time (the figure to trust on a loaded machine) and wall time.
+ * Spans are rotated every 100 operations in every case (a span keeps at most 128 events), so
+ * each case pays the same span start/end overhead; the loop yields there so the batch
+ * processors export.
  */
 import { loadavg } from 'node:os';
 import { Writable } from 'node:stream';
@@ -53,6 +56,8 @@ const withJsonl = new SecurityEvents({
 const sample = llmsec.events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: 'u-1', sessionId: 's-1' });
 const sameAttributes: Attributes = eventToAttributes(sample);
 const logger = llmsec.loggerProvider.getLogger('bench');
+// The fields of the log record an event writes (docs/formats.md), the time left to the SDK.
+const sameRecord = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: sameAttributes };
 // The A side of local-counter.ts: the same SecurityEvents with the previous SDK counters.
 const beforeEvents = new SecurityEvents({
   serviceName: 'bench',
@@ -73,14 +78,14 @@ const CASES: Case[] = [
   { name: 'span.addEvent (same attributes)', op: (span) => span.addEvent('llmsec.guardrail_block', sameAttributes) },
   {
     name: 'logger.emit (same attributes)',
-    op: () => logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: sameAttributes }),
+    op: () => logger.emit(sameRecord),
   },
   // What any security event must record at least, with nothing built: the SDK's floor.
   {
     name: 'addEvent + logger.emit (SDK floor)',
     op: (span) => {
       span.addEvent('llmsec.guardrail_block', sameAttributes);
-      logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: sameAttributes });
+      logger.emit(sameRecord);
     },
   },
   // A/B for local-counter.ts: what recordEvent cost when it called the SDK's Counter.add
@@ -105,10 +110,22 @@ const CASES: Case[] = [
   },
 ];
 
-/** Runs `c` for about SECONDS; returns operations per second. */
-function measure(c: Case): number {
+interface Sample {
+  /** Operations per wall-clock second. */
+  ops: number;
+  /** Process CPU µs per operation (all threads: GC helpers and the batch exports count too). */
+  cpuUs: number;
+}
+
+/**
+ * Runs `c` for about SECONDS. Every 100 operations the span ends and the loop yields to the event
+ * loop (setImmediate), as a server does between requests: the batch processors' exports run, so
+ * their queues are drained rather than full and dropping, as they would be in a tight loop.
+ */
+async function measure(c: Case): Promise<Sample> {
   const deadline = process.hrtime.bigint() + BigInt(Math.round(SECONDS * 1e9));
   let ops = 0;
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   let now = start;
   while (now < deadline) {
@@ -118,15 +135,28 @@ function measure(c: Case): number {
     });
     span.end();
     ops += 100;
+    await new Promise(setImmediate);
     now = process.hrtime.bigint();
   }
-  return ops / (Number(now - start) / 1e9);
+  const cpu = process.cpuUsage(cpu0);
+  return { ops: ops / (Number(now - start) / 1e9), cpuUs: (cpu.user + cpu.system) / ops };
 }
 
+/** Upper median (kept from the first version of this bench: for an even count it is the higher of the two middle figures). */
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
+
+/** Fisher-Yates: each round runs the cases in a new order, so none always follows the same (GC-heavy) predecessor. */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 // Warm-up: JIT, id pools, metric attribute maps.
 for (const c of CASES) {
@@ -135,33 +165,43 @@ for (const c of CASES) {
     context.with(trace.setSpan(context.active(), span), () => c.op(span, i));
     span.end();
   }
+  await new Promise(setImmediate);
 }
 
-const results = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
-for (let r = 0; r < ROUNDS; r++) for (const c of CASES) results.get(c.name)!.push(measure(c));
+const results = new Map<string, Sample[]>(CASES.map((c) => [c.name, []]));
+for (let r = 0; r < ROUNDS; r++) for (const c of shuffled(CASES)) results.get(c.name)!.push(await measure(c));
 
 // Ratios are taken per round (paired: the cases of one round ran within seconds of each other)
 // and the median of those is shown: on a shared machine the load moves between rounds, which a
-// ratio of two medians from different rounds would mix in.
-const pairedRatio = (name: string, baseName: string): number => {
+// ratio of two medians from different rounds would mix in. CPU time is the figure to trust on a
+// loaded machine (wall time includes the time the process waited for a core).
+const pairedRatio = (name: string, baseName: string, of: (s: Sample) => number): number => {
   const xs = results.get(name)!;
   const bs = results.get(baseName)!;
-  return median(xs.map((ops, k) => bs[k]! / ops));
+  return median(xs.map((x, k) => of(x) / of(bs[k]!)));
 };
+const wallUs = (s: Sample): number => 1e6 / s.ops;
+const cpuUs = (s: Sample): number => s.cpuUs;
 const BASE = 'span.addEvent (same attributes)';
 const BARE = 'span.addEvent (no attributes)';
-console.log(`node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s per case, median round; ratios: median of the per-round ratios\n`);
-console.log(`${'case'.padEnd(46)} ${'ops/s'.padStart(12)} ${'us/op'.padStart(8)} ${'x bare addEvent'.padStart(16)} ${'x addEvent+attrs'.padStart(17)}`);
+console.log(`node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s per case, random order per round; median round; ratios: median of the per-round ratios\n`);
+console.log(
+  `${'case'.padEnd(46)} ${'ops/s'.padStart(11)} ${'wall us'.padStart(8)} ${'CPU us'.padStart(7)} ${'x bare (CPU)'.padStart(13)} ${'x addEvent+attrs'.padStart(17)} ${'(wall)'.padStart(7)}`,
+);
 for (const c of CASES) {
-  const ops = median(results.get(c.name)!);
+  const rs = results.get(c.name)!;
+  const ops = median(rs.map((s) => s.ops));
   console.log(
-    `${c.name.padEnd(46)} ${Math.round(ops).toLocaleString('en-US').padStart(12)} ${(1e6 / ops).toFixed(2).padStart(8)} ${pairedRatio(c.name, BARE).toFixed(1).padStart(16)} ${pairedRatio(c.name, BASE).toFixed(1).padStart(17)}`,
+    `${c.name.padEnd(46)} ${Math.round(ops).toLocaleString('en-US').padStart(11)} ${(1e6 / ops).toFixed(2).padStart(8)} ${median(rs.map(cpuUs)).toFixed(2).padStart(7)} ${pairedRatio(c.name, BARE, cpuUs).toFixed(1).padStart(13)} ${pairedRatio(c.name, BASE, cpuUs).toFixed(2).padStart(17)} ${pairedRatio(c.name, BASE, wallUs).toFixed(2).padStart(7)}`,
   );
 }
-const one = median(results.get('events.guardrailBlock')!);
-console.log(`\nOne security event (span event + log record + metrics) costs ${(1e6 / one).toFixed(2)} us,`);
+const EVENT = 'events.guardrailBlock';
+const FLOOR = 'addEvent + logger.emit (SDK floor)';
+console.log(`\nOne security event (span event + log record + metrics) costs ${median(results.get(EVENT)!.map(cpuUs)).toFixed(2)} us CPU,`);
 console.log(
-  `${pairedRatio('events.guardrailBlock', BARE).toFixed(1)}x a bare span.addEvent and ${pairedRatio('events.guardrailBlock', BASE).toFixed(1)}x span.addEvent with the same attributes`,
+  `${pairedRatio(EVENT, BASE, cpuUs).toFixed(2)}x span.addEvent with the same attributes in CPU time (${pairedRatio(EVENT, BASE, wallUs).toFixed(2)}x in wall time), ${pairedRatio(EVENT, BARE, cpuUs).toFixed(1)}x a bare span.addEvent`,
 );
-console.log(`(the SDK floor, span event + log record with nothing built: ${pairedRatio('addEvent + logger.emit (SDK floor)', BASE).toFixed(1)}x; load average ${loadavg()[0]!.toFixed(1)}).`);
+console.log(
+  `(the SDK floor, span event + log record with nothing built: ${pairedRatio(FLOOR, BASE, cpuUs).toFixed(2)}x CPU; the event over the floor: ${pairedRatio(EVENT, FLOOR, cpuUs).toFixed(2)}x; load average ${loadavg()[0]!.toFixed(1)}).`,
+);
 await llmsec.shutdown();

@@ -1,0 +1,71 @@
+/**
+ * A driver for profiling one security event alone (same providers as run.ts):
+ *
+ *   npx node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@llmsec/source bench/events/profile.ts [-- --seconds 5 --case event]
+ *
+ * `--case`: event (events.guardrailBlock), floor (span.addEvent + logger.emit), addEvent, own
+ * (guardrailBlock on a non-recording span with a logger that drops the record: what llmsec does
+ * besides the two SDK calls).
+ */
+import { parseArgs } from 'node:util';
+import { context, trace, TraceFlags, type Attributes, type Logger } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { BatchLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { eventToAttributes } from '@llmsec/core';
+import { SecurityEvents, setupLlmsec } from '@llmsec/sdk';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, case: { type: 'string', default: 'event' } },
+});
+const dropSpans: SpanExporter = { export: (_s, cb) => cb({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} };
+const dropLogs: LogRecordExporter = {
+  export: (_l, cb) => cb({ code: ExportResultCode.SUCCESS }),
+  shutdown: async () => {},
+  forceFlush: async () => {},
+};
+const llmsec = setupLlmsec({
+  serviceName: 'bench',
+  otlp: false,
+  prometheus: { preventServerStart: true },
+  spanProcessors: [new BatchSpanProcessor({ exporter: dropSpans })],
+  logRecordProcessors: [new BatchLogRecordProcessor({ exporter: dropLogs })],
+});
+const tracer = trace.getTracer('bench');
+const logger = llmsec.loggerProvider.getLogger('bench');
+const attrs: Attributes = eventToAttributes(
+  llmsec.events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: 'u-1', sessionId: 's-1' }),
+);
+const dropLogger: Logger = { emit: () => {}, enabled: () => true } as unknown as Logger;
+const own = new SecurityEvents({ serviceName: 'bench', logger: dropLogger, metrics: llmsec.metrics });
+const nonRecording = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+const ops: Record<string, (i: number) => void> = {
+  event: (i) => {
+    llmsec.events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+  },
+  floor: () => {
+    trace.getActiveSpan()!.addEvent('llmsec.guardrail_block', attrs);
+    logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: attrs });
+  },
+  own: (i) => {
+    own.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+  },
+  addEvent: () => {
+    trace.getActiveSpan()!.addEvent('llmsec.guardrail_block', attrs);
+  },
+};
+const op = ops[values.case]!;
+const deadline = Date.now() + Number(values.seconds) * 1000;
+let n = 0;
+const cpu = process.cpuUsage();
+while (Date.now() < deadline) {
+  const span = values.case === 'own' ? nonRecording : tracer.startSpan('bench');
+  context.with(trace.setSpan(context.active(), span), () => {
+    for (let i = 0; i < 100; i++) op(n + i);
+  });
+  span.end();
+  n += 100;
+}
+const used = process.cpuUsage(cpu);
+console.log(`${values.case}: ${n} ops, ${(((used.user + used.system) / n)).toFixed(2)} us CPU/op`);
+await llmsec.shutdown();
