@@ -41,7 +41,7 @@ import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers } from './peers.ts';
-import { CANNED_TEXT, CHAT_BODY, cannedFetch } from './canned-chat.ts';
+import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 
 function arg(name: string, fallback: number): number {
@@ -82,19 +82,6 @@ const noopEvents: SecurityEventEmitter = {
   emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
 };
 const noopMeterProvider = { getMeter: () => createNoopMeter() };
-/** The same answer streamed: 8 content chunks and the final one, as OpenAI's SSE sends them. */
-const words = CANNED_TEXT.split(/(?<= )/);
-const chunk = (delta: object, finish: string | null): string =>
-  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-const cannedSse = [
-  chunk({ role: 'assistant', content: '' }, null),
-  ...Array.from({ length: 8 }, (_, k) => chunk({ content: words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join('') }, null)),
-  chunk({}, 'stop'),
-  'data: [DONE]\n\n',
-].join('');
-const cannedStreamFetch = (): Promise<Response> =>
-  Promise.resolve(new Response(cannedSse, { status: 200, headers: { 'content-type': 'text/event-stream' } }));
-
 type Transport = 'fake server' | 'canned fetch' | 'canned fetch, stream: true';
 function variants(transport: Transport): Record<string, OpenAI> {
   const make = (): OpenAI =>

@@ -1,0 +1,78 @@
+/**
+ * A small driver for CPU profiles and quick A/B checks of the instrumented call (issue 13):
+ *
+ *   node --conditions=@llmsec/source [--cpu-prof] bench/instrumentation/profile-driver.ts <mode> [calls] [--stream] [--base <dir>]
+ *
+ * mode: `plain`, `inst` (no guards), `guards` (default guards), or `ab`: plain, ours and, with
+ * `--base <dir>` (an unpacked older tree of this repository sharing this node_modules), the
+ * older instrumentation, timed in alternating rounds in a random order, CPU µs per call.
+ */
+import OpenAI from 'openai';
+import { context, logs, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { pathToFileURL } from 'node:url';
+import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
+import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
+import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
+import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
+import { median } from '../report.ts';
+
+class Reader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
+const discardLogs: LogRecordExporter = { export: (_l, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discardSpans })] }));
+logs.setGlobalLoggerProvider(new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: discardLogs })] }));
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Reader()] }));
+
+const mode = process.argv[2] ?? 'inst';
+const calls = Number(process.argv[3] ?? 20_000);
+const stream = process.argv.includes('--stream');
+const baseAt = process.argv.indexOf('--base');
+const make = (): OpenAI =>
+  new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: stream ? cannedStreamFetch : cannedFetch });
+const guards = (): ReturnType<typeof defaultGuards> => defaultGuards({ allowedTools: ['get_weather'] });
+
+const clients: Record<string, OpenAI> = {};
+if (mode === 'plain' || mode === 'ab') clients.plain = make();
+if (mode === 'inst' || mode === 'ab') clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
+if (mode === 'guards') clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
+if (mode === 'ab' && baseAt > 0) {
+  const dir = process.argv[baseAt + 1] as string;
+  const older = (await import(pathToFileURL(`${dir}/packages/sdk/src/instrumentation/index.ts`).href)) as { instrumentClient: typeof instrumentClient };
+  const olderEvents = (await import(pathToFileURL(`${dir}/packages/sdk/src/security-events.ts`).href)) as { SecurityEvents: typeof SecurityEvents };
+  clients.base = older.instrumentClient(make(), { events: new olderEvents.SecurityEvents() });
+}
+
+async function time(client: OpenAI, n: number): Promise<number> {
+  const c0 = process.cpuUsage();
+  if (stream) for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
+  else for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
+const names = Object.keys(clients);
+for (const name of names) await time(clients[name] as OpenAI, 3000);
+const rounds = 20;
+const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+for (let r = 0; r < rounds; r++) {
+  const order = [...names].sort(() => Math.random() - 0.5);
+  for (const name of order) series[name]?.push(await time(clients[name] as OpenAI, Math.max(1, Math.floor(calls / rounds))));
+}
+const plain = series.plain;
+for (const name of names) {
+  const s = series[name] as number[];
+  const added = plain === undefined || name === 'plain' ? '' : `  added ${median(s.map((x, k) => x - (plain[k] as number))).toFixed(1)}`;
+  process.stdout.write(`${name.padEnd(14)} cpu ${median(s).toFixed(1)} us/call${added}\n`);
+}
+process.exit(0);
