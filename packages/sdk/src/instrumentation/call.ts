@@ -144,6 +144,9 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     const p = result as unknown as {
       asResponse?: () => Promise<unknown>;
       _thenUnwrap?: (fn: (data: unknown) => unknown) => T;
+      responsePromise?: Promise<unknown>;
+      parseResponse?: (client: unknown, props: unknown) => Promise<unknown>;
+      parsedPromise?: unknown;
     };
     if (typeof p?._thenUnwrap !== 'function' || typeof p.asResponse !== 'function') {
       // Not the APIPromise we know: end the span when it settles, change nothing.
@@ -163,9 +166,20 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       }
       return result;
     }
-    // asResponse() waits for the HTTP response without parsing the body: failures (guard
+    // The HTTP response without parsing the body (what asResponse() waits for): failures (guard
     // blocks, refusals, 429/500 after retries, network) arrive here even if the app never awaits.
-    p.asResponse().then(undefined, (err: unknown) => this.fail(err));
+    const response = p.responsePromise;
+    if (typeof response?.then === 'function') response.then(undefined, (err: unknown) => this.fail(err));
+    else p.asResponse().then(undefined, (err: unknown) => this.fail(err));
+    // Our step goes after the library's own parsing, on the library's own APIPromise: its
+    // `parseResponse` is an instance field that every read (then, parse, withResponse) goes
+    // through and asResponse() does not, so the body is still parsed only when the app asks.
+    // Same as `_thenUnwrap(onData)`, without a second APIPromise and its async step per call.
+    if (typeof p.parseResponse === 'function' && p.parsedPromise === undefined && Object.hasOwn(p, 'parseResponse')) {
+      const parse = p.parseResponse;
+      p.parseResponse = (client, props) => parse.call(p, client, props).then((data) => this.onData(data));
+      return result;
+    }
     return p._thenUnwrap((data) => this.onData(data));
   }
 
