@@ -46,7 +46,8 @@ export function finiteNumber(value: unknown): number | undefined {
   return n;
 }
 
-function metadataValue(value: unknown): MetadataValue | undefined {
+/** One metadata value as recorded (clipped text, finite number, boolean, attribute-safe array), or undefined: dropped. */
+export function metadataValue(value: unknown): MetadataValue | undefined {
   switch (typeof value) {
     case 'string':
       return clipText(value, LIMITS.metadataStringChars);
