@@ -39,47 +39,36 @@ function num(value: unknown): unknown {
   return typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : value;
 }
 
-/** Splits the category fields off `input`; bad input (not an object) becomes `{}`. */
-function parts<K extends string>(
-  input: unknown,
-  keys: readonly K[],
-): { fields: Partial<Record<K, unknown>>; rest: EventInput; metadata: Record<string, unknown> } {
-  const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
-  const fields: Partial<Record<K, unknown>> = {};
-  const rest: Record<string, unknown> = {};
-  for (const key of Object.keys(src)) {
-    if ((keys as readonly string[]).includes(key)) fields[key as K] = src[key];
-    else if (key !== 'metadata') rest[key] = src[key];
-  }
-  const md = src.metadata;
-  const metadata = md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
-  return { fields, rest: rest as EventInput, metadata };
+/** The input's fields; bad input (not an object) reads as `{}`. */
+const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
+function fieldsOf(input: unknown): Readonly<Record<string, unknown>> {
+  return input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : NO_FIELDS;
 }
 
 export abstract class CategoryMethods {
   abstract emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent;
 
-  /** Named fields win over free metadata, but an absent named field does not erase it. */
-  private send(category: Category, rest: EventInput, metadata: Record<string, unknown>, named: Record<string, unknown>): SecurityEvent {
-    for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
-    // `rest` is parts()' own copy: completing it in place saves a second copy of the input.
-    (rest as Record<string, unknown>).metadata = metadata;
-    return this.emit(category, rest as unknown as EventInputFor<typeof category>);
-  }
+  /**
+   * Records `category` from the caller's `input` (read, never changed or copied) with the
+   * category's `named` fields as metadata: named fields win over `input.metadata`, but an
+   * absent (undefined) named field does not erase it. The category fields' own names
+   * (`layer`, `reason`, ...) are not EventInput fields, so the input needs no copy without them.
+   */
+  protected abstract emitNamed(category: Category, input: unknown, named: Record<string, unknown>): SecurityEvent;
 
   guardrailBlock(input: GuardrailBlockInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['layer', 'reason']);
-    return this.send('guardrail_block', rest, metadata, { guardrail_layer: fields.layer, block_reason: fields.reason });
+    const fields = fieldsOf(input);
+    return this.emitNamed('guardrail_block', input, { guardrail_layer: fields.layer, block_reason: fields.reason });
   }
 
   outputFilterBlock(input: OutputFilterBlockInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['filter', 'reason']);
-    return this.send('output_filter_block', rest, metadata, { filter_name: fields.filter, block_reason: fields.reason });
+    const fields = fieldsOf(input);
+    return this.emitNamed('output_filter_block', input, { filter_name: fields.filter, block_reason: fields.reason });
   }
 
   rateLimitHit(input: RateLimitHitInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['limitType', 'current', 'limit']);
-    return this.send('rate_limit_hit', rest, metadata, {
+    const fields = fieldsOf(input);
+    return this.emitNamed('rate_limit_hit', input, {
       limit_type: fields.limitType,
       current: num(fields.current),
       limit: num(fields.limit),
@@ -87,57 +76,46 @@ export abstract class CategoryMethods {
   }
 
   anomalousPattern(input: AnomalousPatternInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['anomalyType']);
-    return this.send('anomalous_pattern', rest, metadata, { anomaly_type: fields.anomalyType });
+    const fields = fieldsOf(input);
+    return this.emitNamed('anomalous_pattern', input, { anomaly_type: fields.anomalyType });
   }
 
   systemPromptLeakage(input: SystemPromptLeakageInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['method', 'confidence']);
+    const fields = fieldsOf(input);
     const c = num(fields.confidence);
     // events.md: confidence is 0..1; clamp rather than reject a detector's rounding.
     const confidence = typeof c === 'number' && !Number.isNaN(c) ? Math.min(1, Math.max(0, c)) : c;
-    return this.send('system_prompt_leakage', rest, metadata, { detection_method: fields.method, confidence });
+    return this.emitNamed('system_prompt_leakage', input, { detection_method: fields.method, confidence });
   }
 
   piiDetected(input: PiiDetectedInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['piiTypes', 'direction']);
+    const fields = fieldsOf(input);
     const types = fields.piiTypes;
     const piiTypes = Array.isArray(types) ? types.map(String) : types === undefined ? undefined : [String(types)];
-    return this.send('pii_detected', rest, metadata, { pii_types: piiTypes, direction: fields.direction });
+    return this.emitNamed('pii_detected', input, { pii_types: piiTypes, direction: fields.direction });
   }
 
   toolAbuseAttempt(input: ToolAbuseAttemptInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['tool', 'reason']);
-    return this.send('tool_abuse_attempt', rest, metadata, { tool_name: fields.tool, block_reason: fields.reason });
+    const fields = fieldsOf(input);
+    return this.emitNamed('tool_abuse_attempt', input, { tool_name: fields.tool, block_reason: fields.reason });
   }
 
   authFailure(input: AuthFailureInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['reason']);
-    return this.send('auth_failure', rest, metadata, { reason: fields.reason });
+    const fields = fieldsOf(input);
+    return this.emitNamed('auth_failure', input, { reason: fields.reason });
   }
 
   unusualTokenUsage(input: UnusualTokenUsageInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, ['promptTokens', 'completionTokens']);
-    return this.send('unusual_token_usage', rest, metadata, {
+    const fields = fieldsOf(input);
+    return this.emitNamed('unusual_token_usage', input, {
       prompt_tokens: num(fields.promptTokens),
       completion_tokens: num(fields.completionTokens),
     });
   }
 
   requestCompleted(input: RequestCompletedInput): SecurityEvent {
-    const { fields, rest, metadata } = parts(input, [
-      'model',
-      'promptTokens',
-      'completionTokens',
-      'latencyMs',
-      'costUsd',
-      'promptLength',
-      'newInputLength',
-      'turnIndex',
-      'blocked',
-      'outcome',
-    ]);
-    return this.send('request_completed', rest, metadata, {
+    const fields = fieldsOf(input);
+    return this.emitNamed('request_completed', input, {
       model: fields.model,
       prompt_tokens: num(fields.promptTokens),
       completion_tokens: num(fields.completionTokens),

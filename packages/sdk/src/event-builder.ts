@@ -1,4 +1,4 @@
-import { isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { isSpanContextValid, type Context, type SpanContext } from '@opentelemetry/api';
 import {
   ANONYMOUS_USER,
   DEFAULT_SEVERITY,
@@ -11,12 +11,13 @@ import {
   type EventInput,
   type FingerprintKey,
   type IdGenerator,
+  type Metadata,
   type SecurityEvent,
 } from '@llmsec/core';
 import type { SecurityContext } from './context.ts';
-import { normaliseId } from './context.ts';
+import { getSecurityContext, normaliseId } from './context.ts';
 import { warnOnce } from './errors.ts';
-import { LIMITS, clipText, finiteNumber, normaliseMetadata, stringList } from './normalise.ts';
+import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, stringList } from './normalise.ts';
 
 /**
  * Builds the SecurityEvent object of one call: id, event time, severity, correlation ids,
@@ -24,6 +25,7 @@ import { LIMITS, clipText, finiteNumber, normaliseMetadata, stringList } from '.
  * Pure apart from the injected clock and id generator; never throws on bad input.
  */
 
+/** What buildEvent needs besides the call's input: fixed per SecurityEvents, one object for all its events. */
 export interface BuildDeps {
   clock: Clock;
   ids: IdGenerator;
@@ -31,11 +33,11 @@ export interface BuildDeps {
   capturePreviews: boolean;
   /** The payload fingerprint's HMAC key (called only when an event has a payload). */
   fingerprintKey: () => FingerprintKey;
-  /**
-   * The security context of the active OpenTelemetry context, or a function computing it:
-   * called only when the input lacks one of the ids (instrumented calls give all three).
-   */
-  security: SecurityContext | (() => SecurityContext);
+}
+
+/** Where the event happens: the active context (its security context is read only when the input lacks one of the ids) and the span's context. */
+export interface BuildPlace {
+  context: Context;
   /** The span the event belongs to, if any. */
   spanContext: SpanContext | undefined;
 }
@@ -72,13 +74,38 @@ function validSpanContext(sc: SpanContext): boolean {
   return true;
 }
 
+/**
+ * The security context of a context object. A call's events share one context, and contexts
+ * (and their baggage) are immutable, so the last one read is remembered by identity: the
+ * lookup walks the context and baggage and builds two objects.
+ */
+let lastContext: Context | undefined;
+let lastSecurity: SecurityContext = {};
+function securityOf(ctx: Context): SecurityContext {
+  if (ctx !== lastContext) {
+    lastSecurity = getSecurityContext(ctx);
+    lastContext = ctx;
+  }
+  return lastSecurity;
+}
+
 export interface BuiltEvent {
   event: SecurityEvent;
   /** The event time in epoch ms (the timestamp, unparsed). */
   timeMs: number;
 }
 
-export function buildEvent(category: string, input: EventInput & { metadata?: unknown }, deps: BuildDeps): BuiltEvent {
+/**
+ * `named`: a category method's fields, already in their metadata names; they win over
+ * `input.metadata` (undefined ones are skipped, so they erase nothing).
+ */
+export function buildEvent(
+  category: string,
+  input: EventInput & { metadata?: unknown },
+  named: Record<string, unknown> | undefined,
+  deps: BuildDeps,
+  place: BuildPlace,
+): BuiltEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
   const timeMs = eventTime(raw.timeMs, deps.clock);
   const known = isCategory(category);
@@ -94,14 +121,16 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
     severity,
     user_id: '',
   };
-  let security: SecurityContext | undefined;
-  const ambient = (): SecurityContext => (security ??= typeof deps.security === 'function' ? deps.security() : deps.security);
-  event.user_id = normaliseId(raw.userId) ?? ambient().userId ?? ANONYMOUS_USER;
-  const sessionId = normaliseId(raw.sessionId) ?? ambient().sessionId;
-  if (sessionId !== undefined) event.session_id = sessionId;
-  const conversationId = normaliseId(raw.conversationId) ?? ambient().conversationId;
-  if (conversationId !== undefined) event.conversation_id = conversationId;
-  const sc = deps.spanContext;
+  const userId = normaliseId(raw.userId);
+  const sessionId = normaliseId(raw.sessionId);
+  const conversationId = normaliseId(raw.conversationId);
+  const ambient = userId === undefined || sessionId === undefined || conversationId === undefined ? securityOf(place.context) : undefined;
+  event.user_id = userId ?? ambient?.userId ?? ANONYMOUS_USER;
+  const session = sessionId ?? ambient?.sessionId;
+  if (session !== undefined) event.session_id = session;
+  const conversation = conversationId ?? ambient?.conversationId;
+  if (conversation !== undefined) event.conversation_id = conversation;
+  const sc = place.spanContext;
   if (sc !== undefined && validSpanContext(sc)) {
     event.trace_id = sc.traceId;
     event.span_id = sc.spanId;
@@ -112,17 +141,55 @@ export function buildEvent(category: string, input: EventInput & { metadata?: un
   const description = clipText(raw.description, LIMITS.textChars);
   if (description !== undefined) event.description = description;
 
-  const { metadata, dropped } = normaliseMetadata(raw.metadata);
-  if (dropped.length > 0) {
-    const keys = dropped.slice(0, 10).join(', ');
-    warnOnce(`metadata:${category}:${keys}`, `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`);
-  }
+  const metadata = eventMetadata(category, raw.metadata, named);
   addPayload(event, metadata, raw, deps);
-  if (Object.keys(metadata).length > 0) event.metadata = metadata;
+  if (hasKeys(metadata)) event.metadata = metadata;
 
   const correlated = stringList(raw.correlatedEvents, 64);
   if (correlated !== undefined && correlated.length > 0) event.correlated_events = correlated;
   return { event, timeMs };
+}
+
+/**
+ * The event's metadata: `raw` (the caller's) with `named` over it, normalised. Same keys, order
+ * and values as normalising `{ ...raw, ...defined named }`; without caller metadata, the named
+ * fields (at most ten, short known keys) are normalised straight into the result.
+ */
+function eventMetadata(category: string, raw: unknown, named: Record<string, unknown> | undefined): Metadata {
+  const callerMetadata = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+  if (named === undefined || callerMetadata) {
+    let source = raw;
+    if (named !== undefined) {
+      const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+      for (const key in named) if (named[key] !== undefined) merged[key] = named[key];
+      source = merged;
+    }
+    const { metadata, dropped } = normaliseMetadata(source);
+    if (dropped.length > 0) warnDropped(category, dropped);
+    return metadata;
+  }
+  const metadata: Metadata = {};
+  let dropped: string[] | undefined;
+  for (const key in named) {
+    const given = named[key];
+    if (given === undefined) continue;
+    const value = metadataValue(given);
+    if (value === undefined) (dropped ??= []).push(key);
+    else metadata[key] = value;
+  }
+  if (dropped !== undefined) warnDropped(category, dropped);
+  return metadata;
+}
+
+function warnDropped(category: string, dropped: string[]): void {
+  const keys = dropped.slice(0, 10).join(', ');
+  warnOnce(`metadata:${category}:${keys}`, `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`);
+}
+
+/** Whether `o` has an own enumerable key, without building the key array. */
+function hasKeys(o: object): boolean {
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  return false;
 }
 
 function eventTime(value: unknown, clock: Clock): number {

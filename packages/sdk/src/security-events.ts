@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import {
+  CATEGORIES,
   defaultIdGenerator,
   eventName,
   isCategory,
@@ -24,10 +25,9 @@ import {
   type SecurityEvent,
   type SecurityEventEmitter,
 } from '@llmsec/core';
-import { getSecurityContext } from './context.ts';
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
-import { buildEvent } from './event-builder.ts';
+import { buildEvent, type BuildDeps } from './event-builder.ts';
 import { defaultFingerprintKey, resolveFingerprintKey, type FingerprintKeyOptions } from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
@@ -94,6 +94,8 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
   private fingerprintKey: FingerprintKey | undefined;
   /** The fingerprint key, resolved on first use; one function for every event, not one per event. */
   private readonly keyOf = (): FingerprintKey => (this.fingerprintKey ??= defaultFingerprintKey());
+  /** buildEvent's fixed inputs: one object for every event. */
+  private readonly buildDeps: BuildDeps;
 
   constructor(options: SecurityEventsOptions = {}) {
     super();
@@ -116,24 +118,28 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
       throw new TypeError('SecurityEvents: onEvent must be a function');
     }
+    this.buildDeps = {
+      clock: this.clock,
+      ids: this.ids,
+      serviceName: this.serviceName,
+      capturePreviews: this.capturePreviews,
+      fingerprintKey: this.keyOf,
+    };
   }
 
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent {
+    return this.emitNamed(category, input, undefined);
+  }
+
+  protected emitNamed(category: Category, input: unknown, named: Record<string, unknown> | undefined): SecurityEvent {
     const name = typeof category === 'string' ? category : String(category as unknown);
     const ctx = otelContext.active();
-    const span = spanOf(input, ctx);
+    const activeSpan = trace.getSpan(ctx);
+    const span = spanOf(input as EventInput | undefined, activeSpan);
     let event: SecurityEvent;
     let timeMs: number;
     try {
-      ({ event, timeMs } = buildEvent(name, input, {
-        clock: this.clock,
-        ids: this.ids,
-        serviceName: this.serviceName,
-        capturePreviews: this.capturePreviews,
-        fingerprintKey: this.keyOf,
-        security: () => getSecurityContext(ctx),
-        spanContext: span?.spanContext(),
-      }));
+      ({ event, timeMs } = buildEvent(name, input as EventInput, named, this.buildDeps, { context: ctx, spanContext: span?.spanContext() }));
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
@@ -145,15 +151,15 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
       return event;
     }
     try {
-      this.record(event, timeMs, span, ctx);
+      this.record(event, timeMs, span, ctx, activeSpan);
     } catch (err) {
       reportTelemetryError('events', err);
     }
     return event;
   }
 
-  private record(event: SecurityEvent, timeMs: number, span: Span | undefined, active: Context): void {
-    const name = eventName(event.category);
+  private record(event: SecurityEvent, timeMs: number, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
+    const name = spanEventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
     const time = hrTimeOf(timeMs);
@@ -190,7 +196,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         body: event.description ?? event.category,
         attributes,
         timestamp: time,
-        context: target !== undefined && target !== trace.getSpan(active) ? trace.setSpan(active, target) : active,
+        context: target !== undefined && target !== activeSpan ? trace.setSpan(active, target) : active,
       });
     } catch (err) {
       reportTelemetryError('events.log', err);
@@ -256,12 +262,18 @@ function hrTimeOf(ms: number): HrTime {
   return lastHrTime;
 }
 
-function spanOf(input: EventInput | undefined, active: Context): Span | undefined {
+function spanOf(input: EventInput | undefined, active: Span | undefined): Span | undefined {
   try {
     const given = input?.span;
     if (given !== undefined && given !== null && typeof given.spanContext === 'function') return given;
-    return trace.getSpan(active);
+    return active;
   } catch {
     return undefined;
   }
+}
+
+/** `llmsec.<category>` per known category, built once: a concatenation per event is a new (cons) string the exporters flatten. */
+const SPAN_EVENT_NAMES = new Map<string, string>(CATEGORIES.map((c) => [c, eventName(c)]));
+function spanEventName(category: string): string {
+  return SPAN_EVENT_NAMES.get(category) ?? eventName(category);
 }
