@@ -11,6 +11,7 @@ import {
   bakedSettleLua,
   SETTLE_LUA,
 } from '../../packages/ratelimit/src/redis-lua.ts';
+import { singleAcquireLua, singleSettleLua } from '../../packages/ratelimit/src/redis-lua-single.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const REPS = 2_000;
@@ -98,6 +99,32 @@ end
 local function settle()
 local ARGV = { A[1], A[4], A[5], A[6] }
 ${bakedSettleLua([...ENF, 1, ...WINDOWED, 1_000_000])}
+end
+acquire()
+settle()`,
+    ['lease-0123456789abcdef', 700, 2_100, 0, -50, -150],
+  ],
+  // What RedisStore runs for one subject since issue 13: straight-line, parameters as literals.
+  [
+    'llmsec acquire, 8 windowed dims, straight-line (one subject)',
+    singleAcquireLua([...ENF, 300_000, ...WINDOWED, 0], 300_000),
+    ['lease-0123456789abcdef', 700, 2_100],
+  ],
+  [
+    'llmsec acquire, 8 dims + concurrency, straight-line',
+    singleAcquireLua([...ENF, 300_000, ...WINDOWED, 1_000_000], 300_000),
+    ['lease-0123456789abcdef', 700, 2_100],
+  ],
+  [
+    'llmsec acquire then settle, 8 dims + concurrency, straight-line',
+    `local A = ARGV
+local function acquire()
+local ARGV = { A[1], A[2], A[3] }
+${singleAcquireLua([...ENF, 300_000, ...WINDOWED, 1_000_000], 300_000)}
+end
+local function settle()
+local ARGV = { A[1], A[4], A[5], A[6] }
+${singleSettleLua([...ENF, 1, ...WINDOWED, 1_000_000])}
 end
 acquire()
 settle()`,

@@ -372,7 +372,7 @@ export function bakedSettleLua(values: readonly number[]): string {
 }
 
 /** A Lua literal for a double, exact: JS prints the shortest decimal that reads back as the same double. */
-function luaNumber(v: number): string {
+export function luaNumber(v: number): string {
   if (Number.isFinite(v)) return String(v);
   if (Number.isNaN(v)) return '(0/0)';
   return v > 0 ? '(1/0)' : '(-1/0)';

@@ -9,6 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { bakedAcquireLua, bakedSettleLua } from './redis-lua.ts';
+import { singleAcquireLua, singleSettleLua } from './redis-lua-single.ts';
 import type { AcquireOp, SettleOp } from './store.ts';
 
 /** Commands defined at run time (scripts with baked parameters), by name. */
@@ -50,7 +51,7 @@ export class ScriptParams {
     if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
     const values: number[] = [];
     for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const lua = kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
+    const lua = bakedLua(kind, values, leaseTtlMs);
     // Named by content: stores sharing one client (with other tiers) never redefine each
     // other's commands, and the same combination is one command.
     const name = `llmsec${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 20)}`;
@@ -159,6 +160,15 @@ export class ScriptParams {
     }
     return id;
   }
+}
+
+/** Parameters of one subject (nine enforcement values, one more, nine limits): the straight-line script. */
+const ONE_SUBJECT_VALUES = 19;
+
+function bakedLua(kind: 'Acquire' | 'Settle', values: number[], leaseTtlMs: number): string {
+  if (values.length === ONE_SUBJECT_VALUES)
+    return kind === 'Acquire' ? singleAcquireLua(values, leaseTtlMs) : singleSettleLua(values);
+  return kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
 }
 
 /** The enforcement parameters in the order both scripts read them (ARGV, packed or baked). */
