@@ -30,8 +30,9 @@ export interface RunningDetector {
   readonly queueDepth: number;
   /**
    * Stops accepting (ready → 503, OTLP answers unavailable so senders retry elsewhere), drains
-   * what was accepted, processes held events, flushes the sinks, closes everything. Bounded by
-   * config.shutdown_timeout: resolves `false` when it had to give up waiting. Idempotent.
+   * what was accepted, processes held events, flushes the sinks, and waits for the requests in
+   * flight, still listening (answering 503 / UNAVAILABLE) all the while; then closes everything.
+   * Bounded by config.shutdown_timeout: resolves `false` when it had to give up waiting. Idempotent.
    */
   shutdown(): Promise<boolean>;
 }
@@ -179,11 +180,17 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     log.info('detector stopping: not accepting, draining');
     ingest.stop();
     const work = (async () => {
-      // Receivers first: no new requests; requests in flight are answered `unavailable`.
+      // The listeners stay open while draining: /-/ready answers 503 and new exports 503 /
+      // UNAVAILABLE (senders retry on another replica, a load balancer sees not-ready) instead
+      // of connection refused; requests in flight finish (answered `unavailable`). Ingest has
+      // stopped, so nothing new reaches the queue meanwhile. Both done: stop listening.
+      const drained = (async () => {
+        await queue.whenIdle();
+        await engine.shutdown(); // processes held events, flushes and shuts down the sinks
+        await built.close();
+      })();
+      await Promise.all([drained, receivers.whenIdle()]);
       await receivers.close();
-      await queue.whenIdle();
-      await engine.shutdown(); // processes held events, flushes and shuts down the sinks
-      await built.close();
       return true;
     })();
     let timer: NodeJS.Timeout | undefined;

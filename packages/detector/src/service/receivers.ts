@@ -20,9 +20,14 @@ export interface ReceiversOptions {
 export interface Receivers {
   readonly http: { host: string; port: number };
   readonly grpc: { host: string; port: number };
+  /**
+   * Resolves once no HTTP request is in flight. The listeners stay open meanwhile, so during a
+   * drain `/-/ready` keeps answering 503 and new exports 503 / UNAVAILABLE (not connection refused).
+   */
+  whenIdle(): Promise<void>;
   /** Stops listening and waits for requests in flight (they are answered `unavailable` once ingest stopped). */
   close(): Promise<void>;
-  /** Drops whatever connections are left (after the drain bound). */
+  /** Stops listening if not yet done and drops whatever connections are left (after the drain bound). */
   forceClose(): void;
 }
 
@@ -57,7 +62,26 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     metrics,
     ready: options.ready,
   });
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, routes);
+  // Requests in flight (headers received, response not yet finished), for whenIdle().
+  let inflight = 0;
+  let idleWaiters: (() => void)[] = [];
+  const finished = (): void => {
+    if (--inflight > 0 || idleWaiters.length === 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000 },
+    function llmsecDetectorHttp(req, res) {
+      inflight++;
+      res.once('close', finished);
+      // Not ready (draining): no keep-alive, so a sender's next request opens a connection that
+      // the load balancer gives to another replica.
+      if (!options.ready()) res.setHeader('connection', 'close');
+      routes(req, res);
+    },
+  );
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
@@ -91,6 +115,9 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   return {
     http: { host: httpAddr.host, port: httpPort },
     grpc: { host: grpcAddr.host, port: grpc.port },
+    whenIdle() {
+      return inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
     async close() {
       // Keep-alive connections would hold server.close() open: idle ones go now, busy ones
       // when their response is written (Node closes them after a response once closing).
@@ -99,8 +126,10 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       await Promise.all([httpClosed, grpc.close()]);
     },
     forceClose() {
+      if (server.listening) server.close();
       for (const s of sockets) s.destroy();
       server.closeAllConnections();
+      void grpc.close(); // idempotent; cancels calls left after its own bound
     },
   };
 }
