@@ -13,7 +13,8 @@ import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
 import { GroupTable } from './group-table.ts';
-import { openIncident, type Incident } from './incident.ts';
+import { openIncident } from './incident.ts';
+import { OpenIncidents } from './open-incidents.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import type { SharedEngine } from './state/shared-engine.ts';
@@ -25,10 +26,8 @@ export type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 interface RuleRuntime {
   rule: CompiledRule;
   table: GroupTable;
-  /** Open incidents by group key, in order of lastTrueAt (re-inserted when extended). */
-  open: Map<string, Incident>;
-  /** The key inserted into `open` last. */
-  lastKey: string | undefined;
+  /** Open incidents by group key, in order of lastTrueAt. */
+  open: OpenIncidents;
 }
 
 /**
@@ -136,7 +135,7 @@ export class DetectionEngine {
         tablesByField.set(rule.groupBy, table);
         this.tables.push(table);
       }
-      const runtime: RuleRuntime = { rule, table, open: new Map(), lastKey: undefined };
+      const runtime: RuleRuntime = { rule, table, open: new OpenIncidents() };
       const dispatch: Dispatch = {
         rt: runtime,
         index: rule.index,
@@ -439,24 +438,18 @@ export class DetectionEngine {
   private holds(rt: RuleRuntime, key: string, state: unknown, event: SecurityEvent, t: number): void {
     const existing = rt.open.get(key);
     if (existing !== undefined) {
-      // Extended, not re-announced; moved to the back so rt.open stays in lastTrueAt order
-      // (unless it is there already, as when one group keeps the rule true).
+      // Extended, not re-announced; moved to the newest end so rt.open stays in lastTrueAt order.
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
       // A user joining an open incident (the campaign's sixth account) reaches the sinks
       // that re-send firing alerts; no new firing line.
       if (existing.addUser(event.user_id)) this.alerts.update(existing.toAlert('firing', event));
-      if (rt.lastKey !== key) {
-        rt.open.delete(key);
-        rt.open.set(key, existing);
-        rt.lastKey = key;
-      }
+      rt.open.extended(existing);
       return;
     }
     const incident = openIncident(rt.rule, key, state, event, t, this.maxUsersPerAlert);
     if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
-    rt.open.set(key, incident);
-    rt.lastKey = key;
+    rt.open.add(incident);
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
     this.alerts.deliver(incident.toAlert('firing', event));
@@ -464,10 +457,9 @@ export class DetectionEngine {
 
   /** Drops the incident quiet longest (the first in lastTrueAt order), without a resolved line. */
   private evictOldestIncident(rt: RuleRuntime): void {
-    const first = rt.open.keys().next();
-    if (first.done) return;
-    rt.open.delete(first.value);
-    if (rt.lastKey === first.value) rt.lastKey = undefined;
+    const first = rt.open.first();
+    if (first === undefined) return;
+    rt.open.remove(first);
     this.counts.incidentsEvicted++;
     this.incidentsEvictedCounter.add(1, { rule: rt.rule.id });
   }
@@ -481,14 +473,13 @@ export class DetectionEngine {
     let next = Number.POSITIVE_INFINITY;
     for (const rt of this.runtimes) {
       if (rt.open.size === 0) continue;
-      for (const [key, incident] of rt.open) {
+      for (let incident = rt.open.first(); incident !== undefined; incident = rt.open.first()) {
         const at = incident.resolveAt;
         if (at > t) {
           if (at < next) next = at;
           break;
         }
-        rt.open.delete(key);
-        if (rt.lastKey === key) rt.lastKey = undefined;
+        rt.open.remove(incident);
         this.counts.alertsResolved++;
         this.alerts.deliver(incident.toAlert('resolved', trigger));
       }

@@ -27,6 +27,9 @@ export class Incident {
   readonly traceIds: string[] = [];
   readonly users = new Set<string>();
   private readonly maxUsers: number;
+  /** Neighbours in the rule's open list (lastTrueAt order), maintained by OpenIncidents only. */
+  older: Incident | undefined = undefined;
+  newer: Incident | undefined = undefined;
 
   constructor(rule: CompiledRule, key: string, t: number, description: string, maxUsers: number) {
     this.rule = rule;
