@@ -73,37 +73,194 @@ class HeldItems {
 
 const NONE = Symbol('none');
 
-async function* observe(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncGenerator<unknown> {
-  let finished = false;
-  const held = new HeldItems();
-  let offset = 0;
-  try {
-    const iterable = { [Symbol.asyncIterator]: () => inner };
-    for await (const item of iterable) {
-      const delta = observer.accumulator.observe(item);
-      let hold = 0;
-      if (delta.length > 0) {
-        offset += delta.length;
-        hold = observer.onDelta(delta);
-      }
-      if (hold <= 0 && held.size === 0) {
-        yield item; // the common path: nothing held
-        continue;
-      }
-      held.push(item, offset);
-      const safe = offset - Math.max(0, hold);
-      for (let next = held.takeIfBefore(safe); next !== NONE; next = held.takeIfBefore(safe)) yield next;
-    }
-    finished = true;
-    await observer.onEnd(observer.accumulator.complete);
-    for (let next = held.takeIfBefore(Infinity); next !== NONE; next = held.takeIfBefore(Infinity)) yield next;
-  } catch (err) {
-    if (!finished) {
-      finished = true;
-      observer.onError(err);
-    }
-    throw err;
-  } finally {
-    if (!finished) observer.onAbandon();
+/**
+ * The observed iterator: what the async generator
+ *
+ *   for await (const item of inner) { observe; onDelta; yield item (or hold it back) }
+ *   await onEnd(complete); yield the held items
+ *
+ * with a try/catch (onError) and a finally (onAbandon) around it would do, written out by
+ * hand. A generator costs several promises and a resumption per item, on top of the inner
+ * iterator's own; here an item on the common path (nothing held) costs one `then` on the
+ * inner `next()` and passes the inner result object through. Requests are served in order,
+ * as a generator serves them: a call made while another is pending waits for it.
+ *
+ * One difference, deliberate: `return()` before the first `next()` counts as abandoning the
+ * stream (a generator that never started would skip its finally, leaving the call open).
+ */
+class ObservedIterator implements AsyncIterableIterator<unknown> {
+  private readonly inner: AsyncIterator<unknown>;
+  private readonly observer: StreamObserver;
+  private readonly held = new HeldItems();
+  /** Characters of text seen so far. */
+  private offset = 0;
+  /** Held items ending at or before this offset may be delivered. */
+  private safe = 0;
+  /** open: reading the inner iterator; ended: it ended and onEnd passed, held items drain; done. */
+  private state: 'open' | 'ended' | 'done' = 'open';
+  /** Requests started or waiting and not yet answered; the last one handed out. */
+  private pending = 0;
+  private last: Promise<IteratorResult<unknown>> | undefined;
+
+  constructor(inner: AsyncIterator<unknown>, observer: StreamObserver) {
+    this.inner = inner;
+    this.observer = observer;
   }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    return this.request(this.step);
+  }
+
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    return this.request(() => this.stop(value));
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<unknown>> {
+    return this.request(() => this.fault(err));
+  }
+
+  /** Runs `op` now, or after the requests before it when one is still pending. */
+  private request(op: () => Promise<IteratorResult<unknown>>): Promise<IteratorResult<unknown>> {
+    const run = this.pending === 0 ? op() : (this.last as Promise<IteratorResult<unknown>>).then(op, op);
+    this.pending++;
+    this.last = run;
+    return run;
+  }
+
+  /** Every request ends through one of these two, exactly once. */
+  private answer(result: IteratorResult<unknown>): IteratorResult<unknown> {
+    this.pending--;
+    return result;
+  }
+
+  private refuse(err: unknown): never {
+    this.pending--;
+    throw err;
+  }
+
+  private readonly step = (): Promise<IteratorResult<unknown>> => {
+    if (this.state === 'done') return Promise.resolve(this.answer({ value: undefined, done: true }));
+    const ready = this.held.takeIfBefore(this.safe);
+    if (ready !== NONE) return Promise.resolve(this.answer({ value: ready, done: false }));
+    if (this.state === 'ended') {
+      this.state = 'done';
+      return Promise.resolve(this.answer({ value: undefined, done: true }));
+    }
+    return this.pull();
+  };
+
+  private pull(): Promise<IteratorResult<unknown>> {
+    let item: Promise<IteratorResult<unknown>>;
+    try {
+      item = this.inner.next();
+    } catch (err) {
+      return Promise.resolve().then(() => this.innerFailed(err));
+    }
+    return Promise.resolve(item).then(this.onItem, this.innerFailed);
+  }
+
+  private readonly onItem = (r: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+    if (this.state !== 'open') return this.answer({ value: undefined, done: true });
+    if (r.done) return this.end();
+    const item = r.value;
+    let hold = 0;
+    try {
+      const delta = this.observer.accumulator.observe(item);
+      if (delta.length > 0) {
+        this.offset += delta.length;
+        hold = this.observer.onDelta(delta);
+      }
+    } catch (err) {
+      // A guard cut the stream: close the inner iterator, then report and fail the read.
+      return this.fault(err);
+    }
+    if (hold <= 0 && this.held.size === 0) return this.answer(r); // the common path: nothing held
+    this.held.push(item, this.offset);
+    this.safe = this.offset - Math.max(0, hold);
+    const ready = this.held.takeIfBefore(this.safe);
+    return ready !== NONE ? this.answer({ value: ready, done: false }) : this.pull();
+  };
+
+  private readonly innerFailed = (err: unknown): never => {
+    if (this.state === 'open') {
+      this.state = 'done';
+      this.observer.onError(err);
+    }
+    return this.refuse(err);
+  };
+
+  /** The inner iterator ended: the end checks, then the held items, then done. */
+  private end(): Promise<IteratorResult<unknown>> {
+    this.state = 'ended';
+    let ending: void | Promise<void>;
+    try {
+      ending = this.observer.onEnd(this.observer.accumulator.complete);
+    } catch (err) {
+      ending = Promise.reject(err);
+    }
+    return Promise.resolve(ending).then(
+      () => {
+        this.safe = Infinity;
+        return this.step(); // the same request goes on: the first held item, or done
+      },
+      (err: unknown) => {
+        this.state = 'done';
+        return this.refuse(err);
+      },
+    );
+  }
+
+  /** The reader stopped (break, return, cancel): close the inner iterator; the call is abandoned. */
+  private stop(value: unknown): Promise<IteratorResult<unknown>> {
+    if (this.state !== 'open') {
+      this.state = 'done';
+      return Promise.resolve(this.answer({ value, done: true }));
+    }
+    this.state = 'done';
+    let closing: unknown;
+    try {
+      closing = this.inner.return?.();
+    } catch (err) {
+      closing = Promise.reject(err);
+    }
+    return Promise.resolve(closing).then(
+      () => {
+        this.observer.onAbandon();
+        return this.answer({ value, done: true });
+      },
+      (err: unknown) => {
+        this.observer.onAbandon();
+        return this.refuse(err);
+      },
+    );
+  }
+
+  /** An error at the reader's position (a guard's cut, or throw()): close the inner iterator, report, rethrow. */
+  private fault(err: unknown): Promise<IteratorResult<unknown>> {
+    if (this.state !== 'open') {
+      this.state = 'done';
+      return Promise.resolve().then(() => this.refuse(err));
+    }
+    this.state = 'done';
+    let closing: unknown;
+    try {
+      closing = this.inner.return?.();
+    } catch {
+      closing = undefined;
+    }
+    // As when a for-await loop is left by an exception: the inner return()'s own failure is ignored.
+    const report = (): never => {
+      this.observer.onError(err);
+      return this.refuse(err);
+    };
+    return Promise.resolve(closing).then(report, report);
+  }
+}
+
+function observe(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncIterableIterator<unknown> {
+  return new ObservedIterator(inner, observer);
 }
