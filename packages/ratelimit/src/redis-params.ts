@@ -4,19 +4,12 @@
  * so the Buffer itself identifies the combination), and for the first combinations a script
  * of its own with them written in as constants.
  */
-import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import type { LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { bakedAcquireLua, bakedSettleLua } from './redis-lua.ts';
 import { singleAcquireLua, singleSettleLua } from './redis-lua-single.ts';
+import { shaScript, type ShaScript } from './redis-script.ts';
 import type { AcquireOp, SettleOp } from './store.ts';
-
-/** Commands defined at run time (scripts with baked parameters), by name. */
-export type BakedCommands = Record<
-  string,
-  (numKeys: number, ...args: (string | number)[]) => Promise<unknown>
->;
 
 /**
  * Tier combinations that get their own script with the parameters written in; past it the
@@ -25,9 +18,8 @@ export type BakedCommands = Record<
 const MAX_BAKED_SCRIPTS = 64;
 
 export class ScriptParams {
-  private readonly client: Redis | Cluster;
-  /** Packed parameters -> baked command name. */
-  private readonly bakedNames = new WeakMap<Buffer, string>();
+  /** Packed parameters -> their baked script. */
+  private readonly bakedScripts = new WeakMap<Buffer, ShaScript>();
   private bakedCount = 0;
   private readonly packCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
   private readonly settleCache = new WeakMap<EnforcementParams, Map<string, Buffer>>();
@@ -38,28 +30,20 @@ export class ScriptParams {
   private lastSettle:
     { limits: LimitVector; enforcement: EnforcementParams; factor: number; buf: Buffer } | undefined;
 
-  constructor(client: Redis | Cluster) {
-    this.client = client;
-  }
-
   /**
-   * The command for a combination's packed parameters: its own script with the parameters as
-   * constants (defined the first time it is seen), or undefined past MAX_BAKED_SCRIPTS.
+   * The script for a combination's packed parameters: its own with the parameters as
+   * constants (generated the first time it is seen), or undefined past MAX_BAKED_SCRIPTS.
+   * Called by SHA (content-addressed: stores sharing one client share identical scripts).
    */
-  baked(params: Buffer, kind: 'Acquire' | 'Settle', leaseTtlMs: number): string | undefined {
-    const known = this.bakedNames.get(params);
+  baked(params: Buffer, kind: 'Acquire' | 'Settle', leaseTtlMs: number): ShaScript | undefined {
+    const known = this.bakedScripts.get(params);
     if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
     const values: number[] = [];
     for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const lua = bakedLua(kind, values, leaseTtlMs);
-    // Named by content: stores sharing one client (with other tiers) never redefine each
-    // other's commands, and the same combination is one command.
-    const name = `llmsec${kind}_${createHash('sha1').update(lua).digest('hex').slice(0, 20)}`;
-    if (typeof (this.client as unknown as BakedCommands)[name] !== 'function')
-      this.client.defineCommand(name, { lua });
+    const script = shaScript(bakedLua(kind, values, leaseTtlMs));
     this.bakedCount++;
-    this.bakedNames.set(params, name);
-    return name;
+    this.bakedScripts.set(params, script);
+    return script;
   }
 
   /**

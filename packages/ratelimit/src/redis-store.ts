@@ -3,7 +3,8 @@ import { WINDOW_DIMS } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
-import { ScriptParams, enforcementValues, type BakedCommands } from './redis-params.ts';
+import { ScriptParams, enforcementValues } from './redis-params.ts';
+import { evalSha, type EvalClient } from './redis-script.ts';
 import {
   CODE_OK,
   type AcquireOp,
@@ -52,6 +53,7 @@ export class RedisStore implements LimiterStore {
   readonly synchronous = false;
   readonly cluster: boolean;
   private readonly client: ScriptClient;
+  private readonly evalClient: EvalClient;
   private readonly params: ScriptParams;
 
   constructor(options: RedisStoreOptions) {
@@ -67,7 +69,8 @@ export class RedisStore implements LimiterStore {
     client.defineCommand('llmsecLift', { lua: LIFT_LUA, numberOfKeys: 1 });
     client.defineCommand('llmsecBan', { lua: BAN_LUA, numberOfKeys: 1 });
     this.client = client as unknown as ScriptClient;
-    this.params = new ScriptParams(client);
+    this.evalClient = client as unknown as EvalClient;
+    this.params = new ScriptParams();
   }
 
   acquire(op: AcquireOp): Promise<AcquireOutcome> {
@@ -111,26 +114,15 @@ export class RedisStore implements LimiterStore {
     const baked = this.params.baked(params, 'Acquire', op.leaseTtlMs);
     if (baked !== undefined) {
       // Short string arguments only: ioredis keeps its string path (no Buffer argument).
-      const cmds = this.client as unknown as BakedCommands;
-      const method = `${baked}Buffer`;
-      const reply =
-        subs.length === 1
-          ? cmds[method]!(
-              2,
-              rlKey(subs[0]!.subject),
-              leaseKey(subs[0]!.subject),
-              op.leaseId,
-              op.tokens,
-              op.costMicroUsd,
-            )
-          : cmds[method]!(
-              2 * subs.length,
-              ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
-              op.leaseId,
-              op.tokens,
-              op.costMicroUsd,
-            );
-      return reply.then((r) => parseAcquireReply(r as Buffer, subs.length));
+      if (subs.length === 1) {
+        const subject = subs[0]!.subject;
+        const args = [2, rlKey(subject), leaseKey(subject), op.leaseId, op.tokens, op.costMicroUsd];
+        return evalSha(this.evalClient, baked, args, parseOneSubject);
+      }
+      const args: (string | number)[] = [2 * subs.length];
+      for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
+      args.push(op.leaseId, op.tokens, op.costMicroUsd);
+      return evalSha(this.evalClient, baked, args, parseTwoSubjects);
     }
     const p =
       subs.length === 1
@@ -164,27 +156,10 @@ export class RedisStore implements LimiterStore {
     const params = this.params.settle(op);
     const baked = this.params.baked(params, 'Settle', 0);
     if (baked !== undefined) {
-      const cmds = this.client as unknown as BakedCommands;
-      const done =
-        subs.length === 1
-          ? cmds[baked]!(
-              2,
-              rlKey(subs[0]!.subject),
-              leaseKey(subs[0]!.subject),
-              op.leaseId,
-              op.requests,
-              op.tokens,
-              op.costMicroUsd,
-            )
-          : cmds[baked]!(
-              2 * subs.length,
-              ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
-              op.leaseId,
-              op.requests,
-              op.tokens,
-              op.costMicroUsd,
-            );
-      return done.then(ignore);
+      const args: (string | number)[] = [2 * subs.length];
+      for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
+      args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd);
+      return evalSha(this.evalClient, baked, args, ignore);
     }
     const p =
       subs.length === 1
@@ -252,6 +227,14 @@ export class RedisStore implements LimiterStore {
 }
 
 function ignore(): void {}
+
+function parseOneSubject(r: Buffer): AcquireOutcome {
+  return parseAcquireReply(r, 1);
+}
+
+function parseTwoSubjects(r: Buffer): AcquireOutcome {
+  return parseAcquireReply(r, 2);
+}
 
 /** Reply of ACQUIRE_LUA: packed doubles, six header values then twelve per subject. */
 function parseAcquireReply(r: Buffer, n: number): AcquireOutcome {
