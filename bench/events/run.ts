@@ -4,7 +4,7 @@
  * (batch span and log-record processors in front of exporters that drop everything, the
  * Prometheus reader aggregating in memory).
  *
- *   npm run bench:events [-- --seconds 0.25 --rounds 15]
+ *   npm run bench:events [-- --seconds 0.1 --rounds 40]
  *
  * Cases run interleaved, round by round and in a new random order each round, so machine noise
  * and garbage collection hit them alike; the table shows the median round and the median of the
@@ -25,7 +25,7 @@ import { JsonlEventWriter, SecurityEvents, setupLlmsec } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '0.25' }, rounds: { type: 'string', default: '15' } },
+  options: { seconds: { type: 'string', default: '0.1' }, rounds: { type: 'string', default: '40' } },
 });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);

@@ -35,13 +35,6 @@ export interface BuildDeps {
   fingerprintKey: () => FingerprintKey;
 }
 
-/** Where the event happens: the active context (its security context is read only when the input lacks one of the ids) and the span's context. */
-export interface BuildPlace {
-  context: Context;
-  /** The span the event belongs to, if any. */
-  spanContext: SpanContext | undefined;
-}
-
 /** Largest Date the ECMAScript spec allows (±8.64e15 ms); beyond it toISOString throws. */
 const MAX_TIME_MS = 8.64e15;
 /**
@@ -97,14 +90,17 @@ export interface BuiltEvent {
 
 /**
  * `named`: a category method's fields, already in their metadata names; they win over
- * `input.metadata` (undefined ones are skipped, so they erase nothing).
+ * `input.metadata` (undefined ones are skipped, so they erase nothing). `ctx`: the active
+ * context, whose security context is read only when the input lacks one of the ids.
+ * `spanContext`: the span the event belongs to, if any.
  */
 export function buildEvent(
   category: string,
   input: EventInput & { metadata?: unknown },
   named: Record<string, unknown> | undefined,
   deps: BuildDeps,
-  place: BuildPlace,
+  ctx: Context,
+  spanContext: SpanContext | undefined,
 ): BuiltEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
   const timeMs = eventTime(raw.timeMs, deps.clock);
@@ -124,16 +120,15 @@ export function buildEvent(
   const userId = normaliseId(raw.userId);
   const sessionId = normaliseId(raw.sessionId);
   const conversationId = normaliseId(raw.conversationId);
-  const ambient = userId === undefined || sessionId === undefined || conversationId === undefined ? securityOf(place.context) : undefined;
+  const ambient = userId === undefined || sessionId === undefined || conversationId === undefined ? securityOf(ctx) : undefined;
   event.user_id = userId ?? ambient?.userId ?? ANONYMOUS_USER;
   const session = sessionId ?? ambient?.sessionId;
   if (session !== undefined) event.session_id = session;
   const conversation = conversationId ?? ambient?.conversationId;
   if (conversation !== undefined) event.conversation_id = conversation;
-  const sc = place.spanContext;
-  if (sc !== undefined && validSpanContext(sc)) {
-    event.trace_id = sc.traceId;
-    event.span_id = sc.spanId;
+  if (spanContext !== undefined && validSpanContext(spanContext)) {
+    event.trace_id = spanContext.traceId;
+    event.span_id = spanContext.spanId;
   }
   const sourceIp = clipText(raw.sourceIp, LIMITS.addressChars);
   if (sourceIp !== undefined && sourceIp.length > 0) event.source_ip = sourceIp;

@@ -139,7 +139,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     let event: SecurityEvent;
     let timeMs: number;
     try {
-      ({ event, timeMs } = buildEvent(name, input as EventInput, named, this.buildDeps, { context: ctx, spanContext: span?.spanContext() }));
+      ({ event, timeMs } = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext()));
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
