@@ -4,7 +4,9 @@
  * Real OTel SDK providers (batch processors, counting exporters that discard); a canned
  * `fetch` (no socket), so the difference between variants is instrumentation CPU.
  *
- *   node bench/instrumentation/peer-child.ts <variant> <calls> <warmup>
+ *   node bench/instrumentation/peer-child.ts <variant> <calls> <warmup> [stream]
+ *
+ * With `stream`, every call is `stream: true` (the canned answer as 10 SSE chunks) read to the end.
  *
  * Prints one JSON line: wall and CPU µs per call, and what one call emitted (spans, span
  * attributes, span events, log records, metric data points).
@@ -15,7 +17,7 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from 
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 
-import { CHAT_BODY, cannedFetch } from './canned-chat.ts';
+import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
 
 class Reader extends MetricReader {
@@ -29,9 +31,11 @@ class Reader extends MetricReader {
 interface ChatClient {
   chat: { completions: { create(body: unknown): Promise<unknown> } };
 }
+const STREAM_BODY = { ...CHAT_BODY, stream: true };
 
 async function main(): Promise<void> {
-  const [variant, callsArg, warmupArg] = process.argv.slice(2) as [Variant, string, string];
+  const [variant, callsArg, warmupArg, mode] = process.argv.slice(2) as [Variant, string, string, string | undefined];
+  const stream = mode === 'stream';
   if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`);
   const calls = Number(callsArg);
   const warmup = Number(warmupArg);
@@ -62,11 +66,16 @@ async function main(): Promise<void> {
   logs.setGlobalLoggerProvider(loggerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
 
-  const client = await makeClient(variant, { tracerProvider, meterProvider, loggerProvider });
+  const client = await makeClient(variant, { tracerProvider, meterProvider, loggerProvider }, stream);
   const timeCalls = async (n: number): Promise<{ wall: number; cpu: number }> => {
     const cpu0 = process.cpuUsage();
     const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
+    if (stream) {
+      // Read to the end, as an application does: the span ends with the stream.
+      for (let i = 0; i < n; i++) for await (const _ of (await client.chat.completions.create(STREAM_BODY)) as AsyncIterable<unknown>);
+    } else {
+      for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
+    }
     const cpu = process.cpuUsage(cpu0);
     return { wall: Number(process.hrtime.bigint() - start) / 1000 / n, cpu: (cpu.user + cpu.system) / n };
   };
@@ -106,8 +115,8 @@ interface Providers {
   loggerProvider: LoggerProvider;
 }
 
-async function makeClient(variant: Variant, p: Providers): Promise<ChatClient> {
-  const options = { apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: cannedFetch };
+async function makeClient(variant: Variant, p: Providers, stream: boolean): Promise<ChatClient> {
+  const options = { apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: stream ? cannedStreamFetch : cannedFetch };
   switch (variant) {
     case 'openai 7, plain': {
       const { default: OpenAI } = await import('openai');
@@ -130,6 +139,12 @@ async function makeClient(variant: Variant, p: Providers): Promise<ChatClient> {
       inst.setTracerProvider(p.tracerProvider);
       inst.manuallyInstrument(openai as never);
       return new openai.default(options);
+    }
+    case 'llmsec, no guards (openai 6)': {
+      const { default: OpenAI } = await import('openai-v6');
+      const { instrumentClient } = await import('../../packages/sdk/src/instrumentation/index.ts');
+      const { SecurityEvents } = await import('../../packages/sdk/src/security-events.ts');
+      return instrumentClient(new OpenAI(options), { events: new SecurityEvents() }) as unknown as ChatClient;
     }
     case 'openai 6, plain': {
       const { default: OpenAI } = await import('openai-v6');

@@ -6,6 +6,7 @@ export const VARIANTS = [
   'llmsec, default guards',
   'openinference 4.2.7',
   'openai 6, plain',
+  'llmsec, no guards (openai 6)',
   'otel instrumentation-openai 0.22.0',
   'traceloop 0.27.0',
 ] as const;
@@ -17,6 +18,7 @@ export const BASELINE: Record<Variant, Variant> = {
   'llmsec, default guards': 'openai 7, plain',
   'openinference 4.2.7': 'openai 7, plain',
   'openai 6, plain': 'openai 6, plain',
+  'llmsec, no guards (openai 6)': 'openai 6, plain',
   'otel instrumentation-openai 0.22.0': 'openai 6, plain',
   'traceloop 0.27.0': 'openai 6, plain',
 };

@@ -6,8 +6,10 @@
  * prototypes for a whole process, so every variant runs in its own child process
  * (peer-child.ts), one after another, in a new random order each round; each is compared
  * with the plain client of the same openai major measured in the same round (paired median
- * of the differences). Same call as the in-process table: non-streaming chat with a canned
- * `fetch`, real OTel SDK providers with batch processors.
+ * of the differences). Same call as the in-process table: chat with a canned `fetch`, real
+ * OTel SDK providers with batch processors; non-streaming, and with `stream: true` (10 SSE
+ * chunks read to the end). Ours runs on openai 6 too, so that its added time and the official
+ * instrumentation's are measured on the same client: the last line compares the two per round.
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -23,6 +25,7 @@ const WHAT: Record<Variant, string> = {
   'llmsec, default guards': 'as above + 4 guards (input and output) and their duration metric',
   'openinference 4.2.7': 'span with input/output values (content on by default)',
   'openai 6, plain': 'nothing',
+  'llmsec, no guards (openai 6)': 'as llmsec, no guards',
   'otel instrumentation-openai 0.22.0': 'span, GenAI event log records, GenAI metrics',
   'traceloop 0.27.0': 'span with prompts and completions (content on by default)',
 };
@@ -36,13 +39,12 @@ function shuffle<T>(xs: T[]): T[] {
   return out;
 }
 
-
-export function runPeers(options: { rounds: number; calls: number; warmup: number }): string[] {
+export function runPeers(options: { rounds: number; calls: number; warmup: number; stream: boolean }): string[] {
   const series = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));
   const load0 = loadavg()[0] ?? 0;
   for (let r = 0; r < options.rounds; r++) {
     for (const variant of shuffle([...VARIANTS])) {
-      const child = spawnSync(process.execPath, [...process.execArgv, CHILD, variant, String(options.calls), String(options.warmup)], {
+      const child = spawnSync(process.execPath, [...process.execArgv, CHILD, variant, String(options.calls), String(options.warmup), options.stream ? 'stream' : 'plain'], {
         encoding: 'utf8',
         timeout: 120_000,
       });
@@ -53,7 +55,7 @@ export function runPeers(options: { rounds: number; calls: number; warmup: numbe
   }
   const lines = [
     '',
-    `[peers: one process per variant, ${options.rounds} rounds in random order, ${options.calls} calls after ${options.warmup} warm-up; canned fetch; load average ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}]`,
+    `[peers: one process per variant, ${options.rounds} rounds in random order, ${options.calls} calls after ${options.warmup} warm-up; canned fetch${options.stream ? ', stream: true (10 chunks, read to the end)' : ', non-streaming'}; load average ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}]`,
     `  ${'variant'.padEnd(36)} ${'cpu us/call'.padStart(11)} ${'added cpu'.padStart(10)} ${'x base'.padStart(7)} ${'wall us/call'.padStart(12)} ${'added wall'.padStart(10)}  per call: spans/attrs/events, logs, metric points`,
   ];
   for (const variant of VARIANTS) {
@@ -71,5 +73,18 @@ export function runPeers(options: { rounds: number; calls: number; warmup: numbe
       `  ${variant.padEnd(36)} ${cpu.toFixed(1).padStart(11)} ${(isBase ? 'base' : addedCpu.toFixed(1)).padStart(10)} ${(isBase ? '' : `x${ratio.toFixed(2)}`).padStart(7)} ${wall.toFixed(1).padStart(12)} ${(isBase ? 'base' : addedWall.toFixed(1)).padStart(10)}  ${emits}`,
     );
   }
+  lines.push(sameClientLine(series));
   return lines;
+}
+
+/** Ours and the official instrumentation on the same client (openai 6): the difference of their CPU per call, round by round. */
+function sameClientLine(series: Map<Variant, ChildResult[]>): string {
+  const ours = series.get('llmsec, no guards (openai 6)') as ChildResult[];
+  const official = series.get('otel instrumentation-openai 0.22.0') as ChildResult[];
+  const plain = series.get('openai 6, plain') as ChildResult[];
+  const diffs = ours.map((x, k) => x.cpuUs - (official[k] as ChildResult).cpuUs);
+  const added = (xs: ChildResult[]): number => median(xs.map((x, k) => x.cpuUs - (plain[k] as ChildResult).cpuUs));
+  const sorted = [...diffs].sort((a, b) => a - b);
+  const q = (p: number): number => sorted[Math.floor((sorted.length - 1) * p)] as number;
+  return `  same client (openai 6): llmsec no guards adds ${added(ours).toFixed(1)} us CPU, the official instrumentation ${added(official).toFixed(1)} (x${(added(ours) / added(official)).toFixed(2)}); ours minus official, paired per round: median ${median(diffs).toFixed(1)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
 }

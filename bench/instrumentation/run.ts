@@ -3,14 +3,16 @@
  * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
  * processors and discarding exporters; SecurityEvents), in the same process and run.
  *
- *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --ab]
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --no-peer-stream --only-peers --ab]
  *
  * `--ab` adds, for the canned-fetch transport, the instrumented variants with the code paths
  * issue 13 replaced (sdk-counter-metrics.ts), so each change is measured against its
  * predecessor in the same run.
  *
  * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
- * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each.
+ * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each,
+ * non-streaming and then streamed (`--no-peer-stream`: non-streaming only; `--only-peers`:
+ * skip the in-process table).
  *
  * Three transports:
  * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
@@ -135,7 +137,8 @@ const lines: string[] = [
   `instrumentation overhead, node ${process.version}: ${ROUNDS} paired rounds x ${CALLS} sequential non-streaming chat.completions.create calls per variant`,
   'default guards: prompt-injection patterns, PII/secrets detect (input and output), system-prompt leakage, tool allowlist',
 ];
-for (const transport of ['fake server', 'canned fetch', 'canned fetch, stream: true'] as const) {
+const TRANSPORTS = process.argv.includes('--only-peers') ? [] : (['fake server', 'canned fetch', 'canned fetch, stream: true'] as const);
+for (const transport of TRANSPORTS) {
   const stream = transport === 'canned fetch, stream: true';
   const clients = variants(transport);
   const names = Object.keys(clients);
@@ -168,7 +171,9 @@ for (const transport of ['fake server', 'canned fetch', 'canned fetch, stream: t
 }
 // A fresh process per variant: a long warm-up so that JIT and GC settle before timing.
 if (!process.argv.includes('--no-peers')) {
-  lines.push(...runPeers({ rounds: arg('peer-rounds', 8), calls: arg('peer-calls', 2000), warmup: arg('peer-warmup', 2000) }));
+  const peerOptions = { rounds: arg('peer-rounds', 8), calls: arg('peer-calls', 2000), warmup: arg('peer-warmup', 2000) };
+  lines.push(...runPeers({ ...peerOptions, stream: false }));
+  if (!process.argv.includes('--no-peer-stream')) lines.push(...runPeers({ ...peerOptions, stream: true }));
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 await fake.close();
