@@ -1,7 +1,7 @@
 // `llmsec detector` as a process: usage errors, SIGTERM drain, and fleet enforcement through a
 // real redis-server with an app's RateLimiter in yet another process.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -82,6 +82,44 @@ describe('llmsec detector (process)', () => {
     const r5 = await runDetectorCli(['--config', enf]);
     expect(r5.code).toBe(2);
     expect(r5.stderr).toContain('enforcement: throttle duration 3600000ms is longer than');
+    const r6 = await runDetectorCli(['--auth-token-file', join(dir, 'missing-token')]);
+    expect(r6.code).toBe(2);
+    expect(r6.stderr).toMatch(/--auth-token-file: cannot read .*missing-token/);
+  });
+
+  it('requires the bearer token from $LLMSEC_DETECTOR_AUTH_TOKEN, or from --auth-token-file over it', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, 'c.json', { otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' } });
+    const status = async (d: DetectorProcess, token?: string): Promise<number> =>
+      (
+        await fetch(`${d.httpUrl}/v1/logs`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: '{}',
+        })
+      ).status;
+    const fromEnv = await startDetectorProcess(cfg, 20_000, {
+      env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
+    });
+    procs.push(fromEnv);
+    expect(fromEnv.stderr()).toContain('"auth":"bearer"');
+    expect(await status(fromEnv)).toBe(401);
+    expect(await status(fromEnv, 'env-token')).toBe(200);
+    fromEnv.kill('SIGTERM');
+    expect(await fromEnv.exited).toBe(0);
+
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'file-token\n', { mode: 0o600 });
+    const fromFile = await startDetectorProcess(cfg, 20_000, {
+      args: ['--auth-token-file', tokenFile],
+      env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
+    });
+    procs.push(fromFile);
+    expect(await status(fromFile, 'env-token')).toBe(401);
+    expect(await status(fromFile, 'file-token')).toBe(200);
   });
 
   it('on SIGTERM stops taking exports, drains and flushes what it accepted into alerts, and exits 0', async () => {

@@ -46,10 +46,17 @@ export function runDetectorCli(
   });
 }
 
-/** Starts `llmsec detector --config FILE` and waits for its "detector started" log line. */
-export async function startDetectorProcess(config: string, timeoutMs = 20_000): Promise<DetectorProcess> {
-  const child = spawn(process.execPath, [BIN, 'detector', '--config', config], {
-    env: process.env,
+/**
+ * Starts `llmsec detector --config FILE ...args` (environment: ours plus `env`) and waits for
+ * its "detector started" log line.
+ */
+export async function startDetectorProcess(
+  config: string,
+  timeoutMs = 20_000,
+  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<DetectorProcess> {
+  const child = spawn(process.execPath, [BIN, 'detector', '--config', config, ...(options.args ?? [])], {
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

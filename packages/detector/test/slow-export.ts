@@ -6,17 +6,23 @@ import * as grpc from '@grpc/grpc-js';
 import type { RawResponse } from './otlp-support.ts';
 
 export interface SlowExport {
+  /** The server's answer (it may answer before the body is complete: a timeout, a cap). */
+  readonly answer: Promise<RawResponse>;
   /** Sends the rest of the body; resolves with the answer. */
   finish(): Promise<RawResponse>;
 }
 
 /**
- * POSTs the first half of `body` to `url` and resolves once the server is handling the request:
- * `Expect: 100-continue` makes node:http answer `100 Continue` as it hands the request to its
- * handler, so the request is in flight on the server when this resolves.
+ * POSTs the first `firstBytes` (default half) of `body` to `url` and resolves once the server
+ * is handling the request: `Expect: 100-continue` makes node:http answer `100 Continue` as it
+ * hands the request to its handler, so the request is in flight on the server when this resolves.
  */
-export function startSlowExport(url: string, body: Uint8Array): Promise<SlowExport> {
-  const half = Math.floor(body.length / 2);
+export function startSlowExport(
+  url: string,
+  body: Uint8Array,
+  options: { headers?: Record<string, string>; firstBytes?: number } = {},
+): Promise<SlowExport> {
+  const half = options.firstBytes ?? Math.floor(body.length / 2);
   return new Promise((resolveStarted, rejectStarted) => {
     const answer = new Promise<RawResponse>((resolve, reject) => {
       const req = request(
@@ -28,6 +34,7 @@ export function startSlowExport(url: string, body: Uint8Array): Promise<SlowExpo
             'content-type': 'application/x-protobuf',
             'content-length': String(body.length),
             expect: '100-continue',
+            ...options.headers,
           },
         },
         (res) => {
@@ -46,6 +53,7 @@ export function startSlowExport(url: string, body: Uint8Array): Promise<SlowExpo
       req.once('continue', () => {
         req.write(body.subarray(0, half));
         resolveStarted({
+          answer,
           finish: () => {
             req.end(body.subarray(half));
             return answer;
@@ -64,6 +72,7 @@ const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 export function grpcExportLogs(
   address: string,
   body: Uint8Array,
+  metadata: grpc.Metadata = new grpc.Metadata(),
 ): Promise<{ code: number; details: string; metadata: grpc.Metadata | undefined }> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
@@ -72,6 +81,7 @@ export function grpcExportLogs(
       (b: Buffer) => b,
       (b: Buffer) => b,
       Buffer.from(body),
+      metadata,
       (err: grpc.ServiceError | null) => {
         client.close();
         resolve(

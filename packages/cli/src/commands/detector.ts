@@ -26,10 +26,14 @@ within --shutdown-timeout, 1 when it had to give up). Flags override the config 
   --queue-capacity N         events held for the engine before exports get 429 (default 200000)
   --shutdown-timeout DUR     longest drain on SIGTERM (default 10s)
   --log-level LEVEL          debug|info|warn|error (default info); JSON lines on stderr
+  --auth-token-file FILE     require "Authorization: Bearer <token>" on every export, the
+                             token read from FILE (or set $LLMSEC_DETECTOR_AUTH_TOKEN, or
+                             $LLMSEC_DETECTOR_AUTH_TOKEN_FILE)
   -h, --help                 this text
 
 Enforcement (alert severity or rule → warn / throttle / block / ban in the rate limiter's
-Redis) is configured in the file only: see "enforcement" in the detector README.
+Redis) and the receivers' caps (otlp.max_inflight_bytes, otlp.limits, ...) are configured in
+the file only: see the detector README.
 
 Exit codes: 0 stopped cleanly, 1 runtime failure (e.g. port in use) or drain timeout, 2 bad
 usage or config.`;
@@ -90,6 +94,7 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
         'queue-capacity': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'log-level': { type: 'string' },
+        'auth-token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -113,5 +118,6 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
   set('queueCapacity', values['queue-capacity']);
   set('shutdownTimeout', values['shutdown-timeout']);
   set('logLevel', values['log-level']);
+  set('authTokenFile', values['auth-token-file']);
   return { config: values.config, flags };
 }

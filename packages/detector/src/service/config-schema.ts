@@ -38,6 +38,21 @@ const redisUrl = z
   .string()
   .refine((s) => isUrl(s, ['redis:', 'rediss:']), { message: 'want a redis:// URL' });
 
+/** A size in bytes: a positive integer, at most 1 GiB (nothing here needs more). */
+const byteCount = z
+  .number()
+  .int()
+  .positive()
+  .max(1024 * 1024 * 1024);
+
+/** The receivers' default max_body_bytes (http-handler.ts, grpc-server.ts). */
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** What auth.ts accepts: compared against `Authorization: Bearer <token>`. */
+export const bearerToken = z.string().refine((t) => t.length > 0 && !/[\s\x00-\x1f]/.test(t), {
+  message: 'want a non-empty token without whitespace or control characters',
+});
+
 const ACTIONS = ['warn', 'throttle', 'block', 'ban'] as const;
 
 const actionRule = z
@@ -69,10 +84,52 @@ export const configSchema = z
       .object({
         grpc: hostPort.default('127.0.0.1:4317'),
         http: hostPort.default('127.0.0.1:4318'),
-        /** Largest export request body (bytes, after gunzip). */
-        max_body_bytes: z.number().int().positive().optional(),
+        /** Largest export request: HTTP body on the wire, gRPC message (also inflated). @default 4 MiB */
+        max_body_bytes: byteCount.optional(),
+        /** HTTP: largest body after gunzip. @default 4 × max_body_bytes */
+        max_decompressed_bytes: byteCount.optional(),
+        /** HTTP: bytes all requests in flight hold together; over it, 429. @default max(128 MiB, 2 × (max_body_bytes + max_decompressed_bytes)) */
+        max_inflight_bytes: byteCount.optional(),
+        /** HTTP: time to receive a whole body; slower, 408. @default 10s */
+        body_timeout: positiveDuration.optional(),
+        /** gRPC: concurrent calls per connection. @default 100 */
+        max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
+        /** Bearer token both receivers require. Prefer auth_token_file or LLMSEC_DETECTOR_AUTH_TOKEN(_FILE). */
+        auth_token: bearerToken.optional(),
+        /** File holding the bearer token (surrounding whitespace ignored); read at start. */
+        auth_token_file: z.string().min(1).optional(),
+        /** Decode caps per export request (both receivers, protobuf and JSON). */
+        limits: z
+          .object({
+            max_records: z.number().int().positive().optional(),
+            max_attributes: z.number().int().positive().optional(),
+            max_string_bytes: byteCount.optional(),
+            max_depth: z.number().int().positive().optional(),
+            max_span_events: z.number().int().positive().optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
+      .superRefine((o, ctx) => {
+        if (o.auth_token !== undefined && o.auth_token_file !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['auth_token_file'],
+            message: 'give auth_token or auth_token_file, not both',
+          });
+        // The HTTP receiver's own rule, checked here so a mistake names the field (exit 2).
+        if (o.max_inflight_bytes !== undefined) {
+          const body = o.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES;
+          const perRequest = body + (o.max_decompressed_bytes ?? 4 * body);
+          if (o.max_inflight_bytes < perRequest)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['max_inflight_bytes'],
+              message: `must be at least max_body_bytes + max_decompressed_bytes (${perRequest})`,
+            });
+        }
+      })
       .default({ grpc: '127.0.0.1:4317', http: '127.0.0.1:4318' }),
     rules: z.string().min(1).optional(),
     state: stateUrl.default('memory'),

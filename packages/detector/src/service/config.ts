@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type ParsedConfig } from './config-schema.ts';
+import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
 
 /** A config file or flag that cannot be used; the message names the file or flag and the field. */
 export class ConfigError extends Error {
@@ -23,7 +23,15 @@ export interface ConfigFlags {
   queueCapacity?: string;
   shutdownTimeout?: string;
   logLevel?: string;
+  authTokenFile?: string;
 }
+
+/** The receivers' bearer token, when neither `otlp.auth_token` nor `otlp.auth_token_file` is set. */
+export const AUTH_TOKEN_ENV = 'LLMSEC_DETECTOR_AUTH_TOKEN';
+/** A file holding it, when AUTH_TOKEN_ENV is not set either. */
+export const AUTH_TOKEN_FILE_ENV = 'LLMSEC_DETECTOR_AUTH_TOKEN_FILE';
+/** A token file larger than this is not a token file. */
+const MAX_TOKEN_FILE_BYTES = 4096;
 
 /** Where each flag lands in the file's structure, and its name for error messages. */
 const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; number?: boolean }> = {
@@ -39,13 +47,21 @@ const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; numb
   queueCapacity: { path: ['queue_capacity'], flag: '--queue-capacity', number: true },
   shutdownTimeout: { path: ['shutdown_timeout'], flag: '--shutdown-timeout' },
   logLevel: { path: ['log_level'], flag: '--log-level' },
+  authTokenFile: { path: ['otlp', 'auth_token_file'], flag: '--auth-token-file' },
 };
 
 /**
  * The file (YAML or JSON, optional) with the flags applied over it, validated as a whole.
  * Throws ConfigError naming the file and field, or the flag, of every problem.
+ * The receivers' bearer token ends up in `otlp.auth_token`: from the file's `auth_token`, else
+ * the file named by `auth_token_file` (or `--auth-token-file`), else `$LLMSEC_DETECTOR_AUTH_TOKEN`,
+ * else the file named by `$LLMSEC_DETECTOR_AUTH_TOKEN_FILE`; `env` is read here only.
  */
-export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): ParsedConfig {
+export function loadConfig(
+  file: string | undefined,
+  flags: ConfigFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ParsedConfig {
   let raw: Record<string, unknown> = {};
   const source = file === undefined ? 'flags' : basename(file);
   if (file !== undefined) {
@@ -86,7 +102,49 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): P
     const problems = result.error.issues.map((issue) => describe(issue, source, fromFlag));
     throw new ConfigError(problems.join('\n'));
   }
-  return result.data;
+  const config = result.data;
+  const token = resolveAuthToken(
+    config.otlp,
+    env,
+    fromFlag.get('otlp.auth_token_file') ?? `${source}: field "otlp.auth_token_file"`,
+  );
+  if (token !== undefined) config.otlp.auth_token = token;
+  return config;
+}
+
+function resolveAuthToken(
+  otlp: ParsedConfig['otlp'],
+  env: NodeJS.ProcessEnv,
+  fileField: string,
+): string | undefined {
+  if (otlp.auth_token !== undefined) return otlp.auth_token;
+  if (otlp.auth_token_file !== undefined) return readTokenFile(otlp.auth_token_file, fileField);
+  const inline = env[AUTH_TOKEN_ENV];
+  if (inline !== undefined && inline.trim() !== '') return checkToken(inline.trim(), AUTH_TOKEN_ENV);
+  const envFile = env[AUTH_TOKEN_FILE_ENV];
+  if (envFile !== undefined && envFile.trim() !== '')
+    return readTokenFile(envFile.trim(), AUTH_TOKEN_FILE_ENV);
+  return undefined;
+}
+
+/** The token in `path`, surrounding whitespace (a trailing newline) ignored. */
+function readTokenFile(path: string, where: string): string {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_TOKEN_FILE_BYTES)
+      throw new Error(`${size} bytes; a token file holds the token only (at most ${MAX_TOKEN_FILE_BYTES})`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${where}: cannot read ${path}: ${(err as Error).message}`);
+  }
+  return checkToken(text.trim(), `${where} (${path})`);
+}
+
+function checkToken(token: string, where: string): string {
+  const checked = bearerToken.safeParse(token);
+  if (!checked.success) throw new ConfigError(`${where}: ${checked.error.issues[0]!.message}`);
+  return token;
 }
 
 function describe(issue: z.core.$ZodIssue, source: string, fromFlag: Map<string, string>): string {

@@ -171,6 +171,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     otlp_http: `${receivers.http.host}:${receivers.http.port}`,
     otlp_grpc: `${receivers.grpc.host}:${receivers.grpc.port}`,
     state: state.store,
+    auth: config.otlp.auth_token !== undefined ? 'bearer' : 'none',
     rules: engine.rules.length,
     sinks: sinks.map((s) => s.name),
   });

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../otlp/grpc-server.ts';
 import { createOtlpHttpHandler } from '../otlp/http-handler.ts';
-import type { OtlpIngest, ReceiveReport } from '../otlp/types.ts';
+import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
 import { createServiceRoutes } from './http-routes.ts';
@@ -50,10 +50,19 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
         bytes: r.bytes,
       });
   };
+  const o = config.otlp;
+  const limits = decodeLimits(o.limits);
   const otlp = createOtlpHttpHandler({
     ingest,
     observer,
-    ...(config.otlp.max_body_bytes !== undefined ? { maxBodyBytes: config.otlp.max_body_bytes } : {}),
+    limits,
+    ...defined({
+      maxBodyBytes: o.max_body_bytes,
+      maxDecompressedBytes: o.max_decompressed_bytes,
+      maxInflightBytes: o.max_inflight_bytes,
+      bodyTimeoutMs: o.body_timeout,
+      authToken: o.auth_token,
+    }),
   });
   const routes = createServiceRoutes({
     otlp: (req, res) => {
@@ -102,9 +111,12 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       port: grpcAddr.port,
       ingest,
       observer,
-      ...(config.otlp.max_body_bytes !== undefined
-        ? { maxReceiveMessageBytes: config.otlp.max_body_bytes }
-        : {}),
+      limits,
+      ...defined({
+        maxReceiveMessageBytes: o.max_body_bytes,
+        maxConcurrentStreams: o.max_concurrent_streams,
+        authToken: o.auth_token,
+      }),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
     });
   } catch (err) {
@@ -136,4 +148,21 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
 
 function closeHttp(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function decodeLimits(l: ParsedConfig['otlp']['limits']): DecodeLimits {
+  return defined({
+    maxRecords: l?.max_records,
+    maxAttributes: l?.max_attributes,
+    maxStringBytes: l?.max_string_bytes,
+    maxDepth: l?.max_depth,
+    maxSpanEvents: l?.max_span_events,
+  });
+}
+
+/** The entries that are set (the receivers' options are optional, not `undefined`-able). */
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
