@@ -21,11 +21,8 @@ export interface LeakVerdict {
   confidence: number;
 }
 
-export interface PushResult {
-  leak: LeakVerdict | undefined;
-  /** Characters at the end of the text so far that must not reach the reader yet. */
-  hold: number;
-}
+/** The end-of-stream verdict: a leak, `clean`, or `unknown` (the whole-text check must run). */
+export type FinalVerdict = LeakVerdict | 'clean' | 'unknown';
 
 export class LeakageStream {
   private readonly prompt: Grams | undefined;
@@ -49,6 +46,10 @@ export class LeakageStream {
   private chainWords = 0;
   private released = 0;
   private stickyFrom = -1;
+  /** The whole text as the stream observer last passed it (kept by the observer anyway). */
+  private text: string | undefined;
+  /** A verdict was returned, or the final one was taken: the state no longer describes the text. */
+  private done = false;
 
   constructor(prompt: Grams | undefined, canary: string | undefined, threshold: number, maxLeakShare: number) {
     this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
@@ -62,19 +63,53 @@ export class LeakageStream {
     this.ringStarts = new Array<number>(size).fill(0);
   }
 
-  push(delta: string): PushResult {
+  /** Reads the next delta: a leak found in the text so far, or undefined (then see `hold()`). */
+  push(delta: string, accumulated?: string): LeakVerdict | undefined {
     const base = this.offset;
     this.offset += delta.length;
+    this.text = accumulated;
     if (this.canary !== undefined) {
       const tail = this.canaryTail + delta;
-      if (tail.includes(this.canary)) return { leak: { method: 'canary_token', confidence: 1 }, hold: 0 };
+      if (tail.includes(this.canary)) return this.found({ method: 'canary_token', confidence: 1 });
       this.canaryTail = tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
     }
     if (this.prompt !== undefined) {
       const leak = this.tokenise(delta, base);
-      if (leak !== undefined) return { leak, hold: 0 };
+      if (leak !== undefined) return this.found(leak);
     }
-    return { leak: undefined, hold: this.offset - this.safeUpTo() };
+    return undefined;
+  }
+
+  /** Characters at the end of the text so far that must not reach the reader yet. */
+  hold(): number {
+    return this.offset - this.safeUpTo();
+  }
+
+  /**
+   * The verdict on the whole response from what the stream has read, so that the final check
+   * does not tokenise the text a second time. Only when it is exactly what the whole-text check
+   * (leakage-grams.ts `overlap`, canary `includes`) would say: `text` is the text this stream
+   * read (same string), against the same prompt grams, and has no non-ASCII letter or digit.
+   * The whole-text check lower-cases the text before splitting it into words and the stream
+   * splits first: for ASCII letters and digits, and for every character that is neither (a
+   * test checks all of Unicode), both give the same words; for other letters they can differ
+   * (final sigma, a capital I with dot becoming i + combining dot), so those texts get
+   * `unknown`. The scan for them is linear and stops at the first one. Taking the verdict ends
+   * this state (a later push starts no new judgement).
+   */
+  finalVerdict(text: string, prompt: Grams | undefined): FinalVerdict {
+    if (this.done || this.text === undefined || text.length !== this.offset || text !== this.text) return 'unknown';
+    if ((prompt !== undefined && prompt.set.size > 0 ? prompt : undefined) !== this.prompt) return 'unknown';
+    if (NON_ASCII_WORD_CHAR.test(text)) return 'unknown';
+    this.done = true;
+    // No canary in the stream: every occurrence would lie within one tail + delta window.
+    if (this.prompt === undefined || this.pendingStart < 0) return 'clean';
+    return this.closeWord() ?? 'clean';
+  }
+
+  private found(leak: LeakVerdict): LeakVerdict {
+    this.done = true;
+    return leak;
   }
 
   /** The text before this offset may be shown. */
@@ -189,3 +224,6 @@ export class LeakageStream {
 
 /** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
 const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
+
+/** A letter or digit outside ASCII: where splitting before or after lower-casing may differ. */
+const NON_ASCII_WORD_CHAR = /(?![\0-\x7f])[\p{L}\p{N}]/u;

@@ -55,70 +55,93 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     });
   }
 
-  return {
+  /** detect and block modes: the types found, without copying the messages (the common case finds none). */
+  function detectInput(input: GuardInput, ctx: GuardContext): GuardDecision {
+    let found: Set<string> | undefined;
+    for (const m of input.messages) {
+      if (!scanned(m)) continue;
+      const types = detectSensitive(m.content, redactOptions);
+      if (types.length === 0) continue;
+      found ??= new Set();
+      for (const t of types) found.add(t);
+    }
+    if (found === undefined) return ALLOW;
+    const types = [...found];
+    record(types, 'input', ctx);
+    return mode === 'block' ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` } : ALLOW;
+  }
+
+  /**
+   * Block mode only. New text is checked once CHUNK_STEP characters have arrived, with the
+   * CHUNK_WINDOW characters before it (a finding that straddles the step is whole in the
+   * window); until then it is held back, so the text of a finding never reaches the reader
+   * before the check that cuts the stream. State per stream: only `delta` is read (slicing
+   * `accumulated` on every chunk would make a stream quadratic).
+   */
+  function checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+    let state = streams.get(ctx);
+    if (state === undefined) {
+      state = { tail: '', fresh: '' };
+      streams.set(ctx, state);
+    }
+    state.fresh += delta;
+    if (state.fresh.length < CHUNK_STEP) return { action: 'allow', holdChars: state.fresh.length };
+    const window = state.tail + state.fresh;
+    state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
+    state.fresh = '';
+    const types = detectSensitive(window, redactOptions);
+    if (types.length === 0) return ALLOW;
+    record(types, 'output', ctx);
+    return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
+  }
+
+  const guard: PiiGuard = {
     name: 'piiGuard',
     layer,
 
     check(input: GuardInput, ctx: GuardContext): GuardDecision {
-      if (!directions.has('input')) return { action: 'allow' };
+      if (!directions.has('input')) return ALLOW;
+      if (mode !== 'redact') return detectInput(input, ctx);
       const found = new Set<string>();
       let changed = false;
       const next: GuardMessage[] = input.messages.map((m) => {
-        if (m.role === 'system' || m.role === 'developer' || m.content.length === 0) return m;
-        if (mode !== 'redact') {
-          for (const t of detectSensitive(m.content, redactOptions)) found.add(t);
-          return m;
-        }
+        if (!scanned(m)) return m;
         const r = redact(m.content, redactOptions);
         if (r.types.length === 0) return m;
         for (const t of r.types) found.add(t);
         changed = true;
         return { role: m.role, content: r.text };
       });
-      if (found.size === 0) return { action: 'allow' };
-      const types = [...found];
-      record(types, 'input', ctx);
-      if (mode === 'block') return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
-      return changed ? { action: 'modify', messages: next, reason: 'redacted' } : { action: 'allow' };
+      if (found.size === 0) return ALLOW;
+      record([...found], 'input', ctx);
+      return changed ? { action: 'modify', messages: next, reason: 'redacted' } : ALLOW;
     },
 
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
-      if (!directions.has('output') || output.text.length === 0) return { action: 'allow' };
+      if (!directions.has('output') || output.text.length === 0) return ALLOW;
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);
-        if (r.types.length === 0) return { action: 'allow' };
+        if (r.types.length === 0) return ALLOW;
         record(r.types, 'output', ctx);
         return { action: 'modify', text: r.text, reason: 'redacted' };
       }
       const types = detectSensitive(output.text, redactOptions);
-      if (types.length === 0) return { action: 'allow' };
+      if (types.length === 0) return ALLOW;
       record(types, 'output', ctx);
-      return mode === 'block' ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` } : { action: 'allow' };
-    },
-
-    /**
-     * Block mode only. New text is checked once CHUNK_STEP characters have arrived, with the
-     * CHUNK_WINDOW characters before it (a finding that straddles the step is whole in the
-     * window); until then it is held back, so the text of a finding never reaches the reader
-     * before the check that cuts the stream. State per stream: only `delta` is read (slicing
-     * `accumulated` on every chunk would make a stream quadratic).
-     */
-    checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
-      if (mode !== 'block' || !directions.has('output')) return { action: 'allow' };
-      let state = streams.get(ctx);
-      if (state === undefined) {
-        state = { tail: '', fresh: '' };
-        streams.set(ctx, state);
-      }
-      state.fresh += delta;
-      if (state.fresh.length < CHUNK_STEP) return { action: 'allow', holdChars: state.fresh.length };
-      const window = state.tail + state.fresh;
-      state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
-      state.fresh = '';
-      const types = detectSensitive(window, redactOptions);
-      if (types.length === 0) return { action: 'allow' };
-      record(types, 'output', ctx);
-      return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
+      return mode === 'block' ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` } : ALLOW;
     },
   };
+  // Only block mode acts on a stream before its end: in the other modes the guard has no chunk
+  // check at all, so the runner does not call it for every chunk (and a stream whose output
+  // guards have none is not observed chunk by chunk).
+  if (mode === 'block' && directions.has('output')) guard.checkChunk = checkChunk;
+  return guard;
+}
+
+/** One shared allow: the guard runs on every call and this is its usual answer. */
+const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });
+
+/** System messages are the operator's, not the user's: they are not scanned. */
+function scanned(m: GuardMessage): boolean {
+  return m.role !== 'system' && m.role !== 'developer' && m.content.length > 0;
 }

@@ -86,26 +86,36 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     layer,
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       const text = output.text;
-      if (text.length === 0) return { action: 'allow' };
-      if (canary !== undefined && text.includes(canary)) return leak({ method: 'canary_token', confidence: 1 }, ctx);
+      if (text.length === 0) return ALLOW;
       const prompt = promptGrams(ctx);
-      if (prompt === undefined || prompt.set.size === 0) return { action: 'allow' };
+      const streamed = streams.get(ctx);
+      if (streamed !== undefined) {
+        // The end of a stream: its incremental state has read this text already; its verdict
+        // is used when it is exactly the whole-text one (leakage-stream.ts), else the check runs.
+        const verdict = streamed.finalVerdict(text, prompt);
+        if (verdict === 'clean') return ALLOW;
+        if (verdict !== 'unknown') return leak(verdict, ctx);
+      }
+      if (canary !== undefined && text.includes(canary)) return leak({ method: 'canary_token', confidence: 1 }, ctx);
+      if (prompt === undefined || prompt.set.size === 0) return ALLOW;
       const ratio = overlap(prompt, text);
-      return ratio >= threshold ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx) : { action: 'allow' };
+      return ratio >= threshold ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx) : ALLOW;
     },
-    checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+    checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing
-      // string on every chunk and make the stream quadratic.
+      // string on every chunk and make the stream quadratic. It is only kept, for the final check.
       let state = streams.get(ctx);
       if (state === undefined) {
         state = new LeakageStream(promptGrams(ctx), canary, threshold, maxLeakShare);
         streams.set(ctx, state);
       }
-      const r = state.push(delta);
-      if (r.leak !== undefined) return leak(r.leak, ctx);
-      return r.hold > 0 ? { action: 'allow', holdChars: r.hold } : ALLOW;
+      const found = state.push(delta, accumulated);
+      if (found !== undefined) return leak(found, ctx);
+      const hold = state.hold();
+      return hold > 0 ? { action: 'allow', holdChars: hold } : ALLOW;
     },
   };
 }
 
-const ALLOW: OutputDecision = { action: 'allow' };
+/** One shared allow: the usual answer, on every call and chunk. */
+const ALLOW: OutputDecision = Object.freeze({ action: 'allow' });

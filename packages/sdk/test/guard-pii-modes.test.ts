@@ -1,0 +1,68 @@
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { detectSensitive, type Category, type EventInputFor } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import type { GuardContext, GuardDecision, GuardInput, GuardMessage } from '../src/instrumentation/index.ts';
+
+function ctxFor(messages: GuardMessage[]): { ctx: GuardContext; emitted: Array<[string, unknown]> } {
+  const emitted: Array<[string, unknown]> = [];
+  const input: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: '', messages, tools: [], body: {} };
+  const ctx: GuardContext = {
+    input,
+    emit<C extends Category>(category: C, e: EventInputFor<C>) {
+      emitted.push([category, e]);
+      return undefined;
+    },
+  };
+  return { ctx, emitted };
+}
+
+/** The input check of detect and block modes as it was written before (a copy per message, a Set always). */
+function previousCheck(mode: 'detect' | 'block', input: GuardInput, ctx: GuardContext): GuardDecision {
+  const found = new Set<string>();
+  input.messages.map((m) => {
+    if (m.role === 'system' || m.role === 'developer' || m.content.length === 0) return m;
+    for (const t of detectSensitive(m.content, { piiMaxChars: 65536 })) found.add(t);
+    return m;
+  });
+  if (found.size === 0) return { action: 'allow' };
+  const types = [...found];
+  ctx.emit('pii_detected', { description: `${types.join(', ')} in the input`, metadata: { pii_types: types, direction: 'input' } });
+  if (mode === 'block') return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
+  return { action: 'allow' };
+}
+
+const piece = fc.constantFrom('hello ', 'alice@example.com ', 'call +1 415 555 0100 ', 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD ', '4111 1111 1111 1111 ', 'ok', '');
+const message = fc.record({
+  role: fc.constantFrom('user', 'assistant', 'system', 'developer', 'tool'),
+  content: fc.array(piece, { maxLength: 4 }).map((p) => p.join('')),
+});
+
+describe('piiGuard modes', () => {
+  it('detect and block: the same decision and event as before, on random conversations', () => {
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 5 }), fc.constantFrom('detect' as const, 'block' as const), (messages, mode) => {
+        const now = ctxFor(messages);
+        const before = ctxFor(messages);
+        expect(piiGuard({ mode }).check(now.ctx.input, now.ctx)).toEqual(previousCheck(mode, before.ctx.input, before.ctx));
+        expect(now.emitted).toEqual(before.emitted);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('has a chunk check only where it acts on a stream (block mode, output direction)', () => {
+    expect(typeof piiGuard({ mode: 'block' }).checkChunk).toBe('function');
+    expect(typeof piiGuard({ mode: 'block', directions: ['output'] }).checkChunk).toBe('function');
+    expect(piiGuard({ mode: 'block', directions: ['input'] }).checkChunk).toBeUndefined();
+    expect(piiGuard({ mode: 'detect' }).checkChunk).toBeUndefined();
+    expect(piiGuard({ mode: 'redact' }).checkChunk).toBeUndefined();
+  });
+
+  it('its allow answers cannot be changed by a caller', () => {
+    const { ctx } = ctxFor([{ role: 'user', content: 'hello' }]);
+    const d = piiGuard({ mode: 'detect' }).check(ctx.input, ctx) as GuardDecision;
+    expect(d).toEqual({ action: 'allow' });
+    expect(Object.isFrozen(d)).toBe(true);
+  });
+});
