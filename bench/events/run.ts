@@ -4,7 +4,7 @@
  * (batch span and log-record processors in front of exporters that drop everything, the
  * Prometheus reader aggregating in memory).
  *
- *   npm run bench:events [-- --seconds 0.1 --rounds 40]
+ *   npm run bench:events [-- --seconds 0.1 --rounds 40 --before <git revision>]
  *
  * Cases run interleaved, round by round and in a new random order each round, so machine noise
  * and garbage collection hit them alike; the table shows the median round and the median of the
@@ -23,9 +23,15 @@ import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace'
 import { eventToAttributes } from '@llmsec/core';
 import { JsonlEventWriter, SecurityEvents, setupLlmsec } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
+import { importSdkAt } from './revision.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '0.1' }, rounds: { type: 'string', default: '40' } },
+  options: {
+    seconds: { type: 'string', default: '0.1' },
+    rounds: { type: 'string', default: '40' },
+    // An earlier revision's SecurityEvents as one more row (same providers and metrics): before/after in one run.
+    before: { type: 'string' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
@@ -109,6 +115,14 @@ const CASES: Case[] = [
     op: (_s, i) => withJsonl.guardrailBlock({ layer: 'injection', reason: 'r', userId: `u-${i & 1023}`, sessionId: 's-1' }),
   },
 ];
+if (values.before !== undefined) {
+  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.before, 'security-events.ts');
+  const previous = new Before({ serviceName: 'bench', logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'), metrics: llmsec.metrics });
+  CASES.push({
+    name: `events.guardrailBlock [${values.before}]`,
+    op: (_s, i) => previous.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }),
+  });
+}
 
 interface Sample {
   /** Operations per wall-clock second. */
@@ -204,4 +218,8 @@ console.log(
 console.log(
   `(the SDK floor, span event + log record with nothing built: ${pairedRatio(FLOOR, BASE, cpuUs).toFixed(2)}x CPU; the event over the floor: ${pairedRatio(EVENT, FLOOR, cpuUs).toFixed(2)}x; load average ${loadavg()[0]!.toFixed(1)}).`,
 );
+if (values.before !== undefined) {
+  const name = `events.guardrailBlock [${values.before}]`;
+  console.log(`${values.before}: ${median(results.get(name)!.map(cpuUs)).toFixed(2)} us CPU, ${pairedRatio(name, BASE, cpuUs).toFixed(2)}x span.addEvent; now / then: ${pairedRatio(EVENT, name, cpuUs).toFixed(2)} (CPU, paired rounds).`);
+}
 await llmsec.shutdown();
