@@ -221,10 +221,13 @@ try {
 
   printTable(
     'CPU per operation at c=64, 10,000 subjects (µs; the best round of each contender)',
-    ['contender', 'ops/s', 'redis-server µs/op', 'node µs/op'],
+    ['contender', 'ops/s', 'redis-server µs/op', 'node µs/op', 'redis-server busy', 'node busy'],
     contenders.map(([name]) => {
       const c = cpu.get(`${name}|64|10000`)!;
-      return [name, fmt(c.ops), c.redisUs.toFixed(2), c.nodeUs.toFixed(2)];
+      // Share of one core each process used during the cell (µs/op x ops/s): which one is
+      // the bottleneck, and how much of the machine neither got (others' load, waiting).
+      const busy = (us: number): string => `${((us * c.ops) / 1e4).toFixed(0)}%`;
+      return [name, fmt(c.ops), c.redisUs.toFixed(2), c.nodeUs.toFixed(2), busy(c.redisUs), busy(c.nodeUs)];
     }),
   );
 

@@ -9,7 +9,7 @@ import { untraced } from '@llmsec/core/internal';
 import type { ResolvedOptions } from './options.ts';
 import { CODE_OK, type AcquireOp, type AcquireOutcome, type LimiterStore, type SettleOp } from './store.ts';
 import type { LimiterTelemetry } from './telemetry.ts';
-import { errorType, withTimeout } from './timeout.ts';
+import { errorType, mapWithTimeout, withTimeout } from './timeout.ts';
 import type { AcquireResult } from './types.ts';
 
 export class StoreFailurePolicy {
@@ -29,19 +29,39 @@ export class StoreFailurePolicy {
   }
 
   /**
-   * The store's acquire within the command timeout. A reservation the store makes after we
-   * stopped waiting is given back when it arrives. Rejects on failure (the caller reports
-   * it with `failed`).
+   * The store's acquire within the command timeout, then `decide(outcome)`, or `fail(error)`
+   * on a store failure, a timeout or a throw of `decide` (the caller reports it with
+   * `failed`). A reservation the store makes after we stopped waiting is given back when it
+   * arrives.
    */
-  async acquire(op: AcquireOp): Promise<AcquireOutcome> {
-    const outcome = await withTimeout(
+  acquire<R>(op: AcquireOp, decide: (outcome: AcquireOutcome) => R, fail: (err: Error) => R): Promise<R> {
+    return mapWithTimeout(
       attempt(() => this.o.store.acquire(op)),
       this.o.commandTimeoutMs,
+      (outcome) => {
+        if (this.failing) this.recovered();
+        return decide(outcome);
+      },
+      fail,
       (late) => this.undoLate(op, late),
     );
-    if (this.failing) this.recovered();
-    return outcome;
   }
+
+  /**
+   * Runs a request-path store call (settle) within the command timeout; a failure or timeout
+   * goes to `failed` and the promise resolves either way.
+   */
+  run(fn: (store: LimiterStore) => unknown): Promise<void> {
+    return mapWithTimeout(attempt(() => fn(this.o.store)), this.o.commandTimeoutMs, this.succeeded, this.failedThen);
+  }
+
+  private readonly succeeded = (): void => {
+    if (this.failing) this.recovered();
+  };
+
+  private readonly failedThen = (err: Error): void => {
+    this.failed(err);
+  };
 
   /** Runs a store call within the command timeout (operator calls get ten times as long). */
   async call<T>(fn: (store: LimiterStore) => T | Promise<T>, admin = false): Promise<T> {

@@ -90,7 +90,7 @@ export class RateLimiter {
     const tokens = units(usage?.tokens) - lease.reservedTokens;
     const cost =
       usage?.costMicroUsd === undefined ? 0 : units(usage.costMicroUsd) - lease.reservedCostMicroUsd;
-    await this.settleOp(lease, {
+    const pending = this.settleOp(lease, {
       subjects: this.settleSubjects(lease),
       leaseId: lease.id,
       requests: 0,
@@ -98,6 +98,7 @@ export class RateLimiter {
       costMicroUsd: cost,
       enforcement: this.o.enforcement,
     });
+    if (pending !== undefined) await pending;
   }
 
   /** Releases the lease and refunds the reserved tokens and cost (the request itself stays counted). */
@@ -190,15 +191,16 @@ export class RateLimiter {
     return this.finish(prep, outcome, false);
   }
 
-  private async decideAsync(prep: Prepared): Promise<AcquireResult> {
-    if (this.policy.down) return this.onStoreFailure(prep);
-    try {
-      const outcome = await this.policy.acquire(prep.op);
-      return this.finish(prep, outcome, false);
-    } catch (err) {
-      this.policy.failed(err);
-      return this.onStoreFailure(prep);
-    }
+  private decideAsync(prep: Prepared): Promise<AcquireResult> {
+    if (this.policy.down) return Promise.resolve(this.onStoreFailure(prep));
+    return this.policy.acquire(
+      prep.op,
+      (outcome) => this.finish(prep, outcome, false),
+      (err) => {
+        this.policy.failed(err);
+        return this.onStoreFailure(prep);
+      },
+    );
   }
 
   private onStoreFailure(prep: Prepared): AcquireResult {
@@ -323,7 +325,8 @@ export class RateLimiter {
     return out;
   }
 
-  private async settleOp(lease: Lease, op: SettleOp): Promise<void> {
+  /** The settle's store call: a promise when it goes to an asynchronous store (never rejects). */
+  private settleOp(lease: Lease, op: SettleOp): Promise<void> | undefined {
     // Nothing to charge, refund or release: skip the round trip.
     if (
       op.requests === 0 &&
@@ -337,12 +340,11 @@ export class RateLimiter {
       this.o.fallbackStore.settle(op);
       return;
     }
-    if (!this.o.store.synchronous && this.policy.down) return; // the lease expires on its own
-    try {
-      await this.policy.call((s) => s.settle(op));
-    } catch (err) {
-      this.policy.failed(err);
+    if (this.o.store.synchronous) {
+      return this.policy.call((s) => s.settle(op)).catch((err: unknown) => this.policy.failed(err));
     }
+    if (this.policy.down) return; // the lease expires on its own
+    return this.policy.run((s) => s.settle(op));
   }
 }
 
