@@ -114,6 +114,30 @@ describe('llmsec replay', () => {
     expect(usage.stderr).toContain('--max-line-bytes must be a positive integer');
   });
 
+  it('gives the same alerts and reports on two threads (the default for a file) as on one', async () => {
+    // Campaigns across users, a rule firing and resolving, junk lines and an over-long one.
+    const input: string[] = [];
+    for (let i = 0; i < 60; i++) input.push(block(i, i * 7_000, `u${i % 3}`));
+    input.splice(10, 0, '{"event_id": "x"', '', '   ', 'x'.repeat(5_000));
+    input.push(block(99, 3_600_000));
+    const path = tmp('events.jsonl', input.join('\r\n'));
+    const one = await cli(['replay', path, '--threads', '1', '--max-line-bytes', '4096']);
+    const two = await cli(['replay', path, '--max-line-bytes', '4096']);
+    expect(one.code).toBe(0);
+    expect(two.code).toBe(0);
+    expect(one.stdout.split('\n').length).toBeGreaterThan(5);
+    expect(two.stdout).toBe(one.stdout);
+    const reports = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('line '));
+    expect(reports(two.stderr)).toEqual(reports(one.stderr));
+    expect(reports(one.stderr)).toHaveLength(2);
+    expect(two.stderr).toContain('65 lines, 61 events, 2 malformed');
+    expect(two.stderr).toMatch(/s on the reader thread/);
+    expect(one.stderr).not.toMatch(/reader thread/);
+    const usage = await cli(['replay', path, '--threads', '3']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--threads must be 1 or 2');
+  });
+
   it('reports the first 1000 malformed lines one by one and counts them all', async () => {
     const input = Array.from({ length: 1_500 }, () => 'not json').join('\n');
     const { code, stderr } = await cli(['replay', '-'], input);

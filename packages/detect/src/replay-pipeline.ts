@@ -1,0 +1,124 @@
+import type { SecurityEvent } from '@llmsec/core';
+import { Worker } from 'node:worker_threads';
+import type { RuleDefinition } from './types.ts';
+
+/**
+ * A replay of a file on two threads: a reader thread (replay-reader-worker.ts) reads, splits and
+ * decodes the lines, exactly as the one-thread replay does, and keeps of each event only the
+ * fields the rules read; this thread parses the batches and feeds the engine, in input order.
+ * The engine sees the same events in the same order with the same times, so lateness, ordering
+ * and alerts are those of the one-thread replay; malformed lines are reported with the same
+ * numbers and reasons. The reader is at most a few batches ahead (bounded memory).
+ */
+
+export interface ReaderOptions {
+  file: string;
+  maxLineBytes: number;
+  /** The rules the engine runs (their fields are kept); undefined: every field is kept. */
+  rules: RuleDefinition[] | undefined;
+}
+
+/**
+ * Events as one JSON array text; times[i] is events[i]'s event time. errors[k] came before
+ * events[errors[k][0]]: a malformed line (the reason) or an over-long one (its length in bytes).
+ */
+export interface ReaderBatch {
+  kind: 'batch';
+  events: string;
+  times: number[];
+  errors: [index: number, lineNumber: number, reason: string | number][];
+}
+
+export interface ReaderDone {
+  kind: 'done';
+  lines: number;
+  /** CPU time of the reader thread (undefined where Node cannot tell one thread's). */
+  cpuMs: number | undefined;
+}
+
+export interface ReaderFailed {
+  kind: 'failed';
+  message: string;
+}
+
+type ReaderMessage = ReaderBatch | ReaderDone | ReaderFailed;
+
+export interface PipelineHandlers {
+  /** One event, in input order. */
+  onEvent(event: SecurityEvent, timeMs: number): void;
+  /** A malformed line and the decoder's reason, in input order. */
+  onMalformed(lineNumber: number, reason: string): void;
+  /** A line over maxLineBytes (skipped, never held whole), in input order. */
+  onOverlong(lineNumber: number, bytes: number): void;
+}
+
+/** Where this module runs from source (.ts), the worker does too, with the same export condition. */
+const fromSource = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(
+  fromSource ? './replay-reader-worker.ts' : './replay-reader-worker.js',
+  import.meta.url,
+);
+
+/**
+ * Replays `options.file` on two threads. Resolves with the line count and the reader's CPU
+ * time; rejects (Error with the reason) when the file cannot be read.
+ */
+export function replayFileOnTwoThreads(
+  options: ReaderOptions,
+  handlers: PipelineHandlers,
+): Promise<{ lines: number; readerCpuMs: number | undefined }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_URL, {
+      workerData: options,
+      // The worker inherits the process's flags, but under a test runner or a bench the source
+      // condition may come from elsewhere (vitest's resolver): name it.
+      ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
+        ? { execArgv: ['--conditions=@llmsec/source'] }
+        : {}),
+    });
+    let settled = false;
+    const finish = (
+      err: Error | undefined,
+      value?: { lines: number; readerCpuMs: number | undefined },
+    ): void => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      if (err !== undefined) reject(err);
+      else resolve(value!);
+    };
+    worker.on('message', (message: ReaderMessage) => {
+      if (settled) return;
+      try {
+        if (message.kind === 'batch') {
+          feed(message, handlers);
+          worker.postMessage(0);
+        } else if (message.kind === 'done') {
+          finish(undefined, { lines: message.lines, readerCpuMs: message.cpuMs });
+        } else {
+          finish(new Error(message.message));
+        }
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+    worker.on('error', (err) => finish(err));
+    worker.on('exit', (code) => finish(new Error(`replay reader thread exited with code ${code}`)));
+  });
+}
+
+function feed(batch: ReaderBatch, handlers: PipelineHandlers): void {
+  const events = JSON.parse(batch.events) as SecurityEvent[];
+  const { times, errors } = batch;
+  let e = 0;
+  for (let i = 0; i < events.length; i++) {
+    for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
+    handlers.onEvent(events[i]!, times[i]!);
+  }
+  for (; e < errors.length; e++) report(errors[e]!, handlers);
+}
+
+function report([, lineNumber, reason]: ReaderBatch['errors'][number], handlers: PipelineHandlers): void {
+  if (typeof reason === 'number') handlers.onOverlong(lineNumber, reason);
+  else handlers.onMalformed(lineNumber, reason);
+}

@@ -1,0 +1,93 @@
+// The reader thread of a two-thread replay (replay-pipeline.ts): reads the file, splits and
+// decodes its lines exactly as the one-thread replay does (core's LineSplitter and
+// decodeEventLineFast: same events, same errors, same line numbers), keeps of each event what
+// the rules read (ReplayProjection) and posts them in batches, as JSON text, in input order.
+// At most MAX_IN_FLIGHT batches wait for the engine's thread: memory stays bounded when the
+// engine is the slower side (it is).
+import { createReadStream } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LineSplitter } from '@llmsec/core';
+import { decodeEventLineFast } from './event-reader.ts';
+import { ReplayProjection } from './replay-projection.ts';
+import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderOptions } from './replay-pipeline.ts';
+
+const BATCH_EVENTS = 2048;
+const MAX_IN_FLIGHT = 4;
+
+const port = parentPort!;
+const options = workerData as ReaderOptions;
+const projection = options.rules !== undefined ? new ReplayProjection(options.rules) : undefined;
+
+let inFlight = 0;
+let resume: (() => void) | undefined;
+port.on('message', () => {
+  inFlight--;
+  resume?.();
+  resume = undefined;
+});
+
+let events: string[] = [];
+let times: number[] = [];
+let errors: ReaderBatch['errors'] = [];
+let lines = 0;
+
+function post(): void {
+  const batch: ReaderBatch = {
+    kind: 'batch',
+    // One JSON text per batch: one string to copy between threads, parsed on the other side
+    // by JSON.parse (fresh strings, nothing sliced out of a shared buffer).
+    events: `[${events.join(',')}]`,
+    times,
+    errors,
+  };
+  port.postMessage(batch);
+  inFlight++;
+  events = [];
+  times = [];
+  errors = [];
+}
+
+function onLine(line: string, lineNumber: number): void {
+  lines = lineNumber;
+  if (line.length === 0) return;
+  const first = line.charCodeAt(0);
+  if ((first === 32 || first === 9) && line.trim().length === 0) return;
+  try {
+    const { event, timeMs } = decodeEventLineFast(line);
+    events.push(JSON.stringify(projection !== undefined ? projection.project(event) : event));
+    times.push(timeMs);
+  } catch (err) {
+    errors.push([events.length, lineNumber, (err as Error).message]);
+  }
+  // Junk lines count too: a log of nothing but junk must not pile up its reports here.
+  if (events.length + errors.length >= BATCH_EVENTS) post();
+}
+
+function onOverlong(lineNumber: number, bytes: number): void {
+  lines = lineNumber;
+  errors.push([events.length, lineNumber, bytes]);
+  if (events.length + errors.length >= BATCH_EVENTS) post();
+}
+
+async function run(): Promise<void> {
+  const splitter = new LineSplitter(onLine, { maxLineBytes: options.maxLineBytes, onOverlong });
+  for await (const chunk of createReadStream(options.file, { highWaterMark: 512 << 10 })) {
+    splitter.push(chunk as Buffer);
+    while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (resume = r));
+  }
+  splitter.end();
+  post();
+  // Node 22 has no per-thread CPU time; the summary then leaves the reader's out.
+  const cpu = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage() : undefined;
+  const done: ReaderDone = {
+    kind: 'done',
+    lines,
+    cpuMs: cpu !== undefined ? (cpu.user + cpu.system) / 1000 : undefined,
+  };
+  port.postMessage(done);
+}
+
+run().catch((err: unknown) => {
+  const failed: ReaderFailed = { kind: 'failed', message: (err as Error).message };
+  port.postMessage(failed);
+});
