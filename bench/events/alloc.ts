@@ -1,0 +1,41 @@
+/**
+ * Heap bytes allocated per `events.guardrailBlock` by llmsec's own code (the span is a
+ * non-recording one and the logger drops the record, so the SDKs allocate nothing), now and at
+ * an earlier revision:
+ *
+ *   npx node --expose-gc --min-semi-space-size=128 --max-semi-space-size=128 \
+ *     --conditions=@llmsec/source bench/events/alloc.ts [-- --before <git revision>]
+ *
+ * The young generation is made large enough that no collection runs while measuring, so the
+ * growth of heapUsed over 20,000 events is what they allocated.
+ */
+import { parseArgs } from 'node:util';
+import { TraceFlags, trace, type Logger } from '@opentelemetry/api';
+import { SecurityEvents } from '@llmsec/sdk';
+import { importSdkAt } from './revision.ts';
+
+const { values } = parseArgs({ options: { before: { type: 'string' } } });
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with --expose-gc');
+
+const dropLogger = { emit: () => {}, enabled: () => true } as unknown as Logger;
+const span = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+const versions: [string, typeof SecurityEvents][] = [['now', SecurityEvents]];
+if (values.before !== undefined) {
+  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.before, 'security-events.ts');
+  versions.push([values.before, Before]);
+}
+for (const [name, Events] of versions) {
+  const events = new Events({ serviceName: 'bench', logger: dropLogger });
+  const run = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1', span });
+    }
+  };
+  run(50_000); // warm: JIT, id pool, metric sets
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  run(20_000);
+  console.log(`${name.padEnd(10)} ${((process.memoryUsage().heapUsed - before) / 20_000).toFixed(0).padStart(6)} bytes per event (the caller's userId string included, ~25)`);
+}
