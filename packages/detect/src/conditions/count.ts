@@ -1,5 +1,5 @@
 import type { SecurityEvent } from '@llmsec/core';
-import { Ring, ringEvidence } from '../ring.ts';
+import { Ring, RingLayout, ringEvidence } from '../ring.ts';
 import type { Condition, CountCondition, EvidenceSink } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
@@ -11,8 +11,9 @@ import { windowText, type ConditionContext } from './context.ts';
 export function countCondition(def: CountCondition, ctx: ConditionContext): Condition<Ring> {
   const { min } = def;
   const windowMs = ctx.windowMs;
+  const layout = new RingLayout(min, { traces: true });
   return {
-    createState: () => new Ring(min, { traces: true }),
+    createState: () => new Ring(layout),
     update(ring: Ring, event: SecurityEvent, t: number): boolean {
       ring.push(t, event.event_id, event.trace_id, 0);
       return ring.size >= min && ring.oldestTime() > t - windowMs;
@@ -29,7 +30,7 @@ export function countCondition(def: CountCondition, ctx: ConditionContext): Cond
 
 export function inWindow(ring: Ring, t: number, windowMs: number): number {
   let n = 0;
-  for (let k = ring.size - 1; k >= 0 && ring.times[ring.at(k)]! > t - windowMs; k--) n++;
+  for (let k = ring.size - 1; k >= 0 && ring.timeAt(ring.at(k)) > t - windowMs; k--) n++;
   return n;
 }
 

@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { keyString, type FieldGetter } from '../fields.ts';
-import { Ring, ringEvidence } from '../ring.ts';
+import { Ring, RingLayout, ringEvidence } from '../ring.ts';
 import type { Condition, CrossGroupCondition, EvidenceSink } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
@@ -22,15 +22,16 @@ export function crossGroupCondition(
   const { min } = def;
   const windowMs = ctx.windowMs;
   const max = Math.max(ctx.maxEventsPerWindow, min);
+  const layout = new RingLayout(max, { users: true, traces: true });
   const drop = (s: CrossGroupState): void => {
-    const user = s.ring.users![s.ring.head]!;
+    const user = s.ring.userAt(s.ring.head);
     const c = s.counts.get(user)! - 1;
     if (c === 0) s.counts.delete(user);
     else s.counts.set(user, c);
     s.ring.shift();
   };
   return {
-    createState: () => ({ ring: new Ring(max, { users: true, traces: true }), counts: new Map() }),
+    createState: () => ({ ring: new Ring(layout), counts: new Map() }),
     update(s: CrossGroupState, event: SecurityEvent, t: number): boolean {
       const ring = s.ring;
       const cutoff = t - windowMs;

@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { magnitude, type FieldGetter } from '../fields.ts';
-import { Ring } from '../ring.ts';
+import { Ring, RingLayout } from '../ring.ts';
 import type { Condition, IdenticalCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
@@ -25,9 +25,10 @@ export function identicalCondition(
 ): Condition<IdenticalState> {
   const minEvents = def.min_events;
   const windowMs = ctx.windowMs;
+  const layout = new RingLayout(minEvents, { ids: false });
   return {
     createState: () => ({
-      ring: new Ring(minEvents, { ids: false }),
+      ring: new Ring(layout),
       value: Number.NaN,
       breakAt: Number.NEGATIVE_INFINITY,
       prevAt: Number.NEGATIVE_INFINITY,

@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { magnitude, type FieldGetter } from '../fields.ts';
-import { Ring, ringEvidence } from '../ring.ts';
+import { Ring, RingLayout, ringEvidence } from '../ring.ts';
 import type { Condition, EvidenceSink, MonotonicCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
@@ -27,6 +27,7 @@ export function monotonicCondition(
   // With `last`, only max(last, min_events) values can matter; without it, the whole window.
   const max =
     def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
+  const layout = new RingLayout(max, { values: true });
   const valueOf = (event: SecurityEvent): number => {
     for (const get of getters) {
       const v = magnitude(get(event));
@@ -37,7 +38,7 @@ export function monotonicCondition(
   /** The sequence length the condition judges at time t (after expiry). */
   const seqLength = (s: MonotonicState): number => Math.min(last, s.ring.size);
   return {
-    createState: () => ({ ring: new Ring(max, { values: true }), run: 0, prev: 0 }),
+    createState: () => ({ ring: new Ring(layout), run: 0, prev: 0 }),
     update(s: MonotonicState, event: SecurityEvent, t: number): boolean {
       const ring = s.ring;
       const cutoff = t - windowMs;
@@ -52,14 +53,13 @@ export function monotonicCondition(
       if (n < minEvents || n === 0) return false;
       const m = seqLength(s);
       if (s.run < m) return false;
-      const values = ring.values!;
-      return values[ring.newestIndex()]! > factor * values[ring.at(n - m)]!;
+      return ring.valueAt(ring.newestIndex()) > factor * ring.valueAt(ring.at(n - m));
     },
     describe(s: MonotonicState): string {
       const ring = s.ring;
       const m = seqLength(s);
       const seq: number[] = [];
-      for (let k = ring.size - m; k < ring.size; k++) seq.push(ring.values![ring.at(k)]!);
+      for (let k = ring.size - m; k < ring.size; k++) seq.push(ring.valueAt(ring.at(k)));
       return `${m} ${ctx.categories} events within ${windowText(ctx)} grow without decreasing from ${seq[0]} to ${seq[seq.length - 1]} (more than ${factor}x; at least ${minEvents} events): ${seq.join(' ')}`;
     },
     evidence(s: MonotonicState, _t: number, out: EvidenceSink): void {

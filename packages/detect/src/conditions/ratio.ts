@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { FieldGetter } from '../fields.ts';
-import { Ring } from '../ring.ts';
+import { Ring, RingLayout } from '../ring.ts';
 import type { Condition, RatioCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
 
@@ -24,14 +24,14 @@ export function ratioCondition(
   const { min_events: minEvents, above } = def;
   const windowMs = ctx.windowMs;
   const max = Math.max(ctx.maxEventsPerWindow, minEvents);
+  const layout = new RingLayout(max, { values: true, ids: false });
   return {
-    createState: () => ({ ring: new Ring(max, { values: true, ids: false }), hits: 0 }),
+    createState: () => ({ ring: new Ring(layout), hits: 0 }),
     update(s: RatioState, event: SecurityEvent, t: number): boolean {
       const ring = s.ring;
-      const values = ring.values!;
       const cutoff = t - windowMs;
       while (ring.size > 0 && (ring.oldestTime() <= cutoff || ring.full)) {
-        s.hits -= values[ring.head]!;
+        s.hits -= ring.valueAt(ring.head);
         ring.shift();
       }
       const flag = get(event) === want ? 1 : 0;

@@ -1,4 +1,4 @@
-import { Ring } from '../ring.ts';
+import { Ring, sharedRingLayout } from '../ring.ts';
 
 /**
  * Condition states as text, for the shared (Redis) state store. The states are the very
@@ -31,35 +31,41 @@ const F_USERS = 8;
 function ringTag(r: Ring): RingTag {
   const n = r.size;
   const times: number[] = new Array<number>(n);
-  const ids: string[] | 0 = r.ids ? new Array<string>(n) : 0;
-  const traces: unknown[] | 0 = r.traces ? new Array<unknown>(n) : 0;
-  const values: number[] | 0 = r.values ? new Array<number>(n) : 0;
-  const users: string[] | 0 = r.users ? new Array<string>(n) : 0;
+  const ids: string[] | 0 = r.hasIds ? new Array<string>(n) : 0;
+  const traces: unknown[] | 0 = r.hasTraces ? new Array<unknown>(n) : 0;
+  const values: number[] | 0 = r.hasValues ? new Array<number>(n) : 0;
+  const users: string[] | 0 = r.hasUsers ? new Array<string>(n) : 0;
   // Times as deltas from the previous entry (the first from 0): small integers, a third of
   // the text of epoch milliseconds.
   let prev = 0;
   for (let k = 0; k < n; k++) {
     const i = r.at(k);
-    times[k] = r.times[i]! - prev;
-    prev = r.times[i]!;
-    if (ids) ids[k] = r.ids![i]!;
-    if (traces) traces[k] = r.traces![i] ?? null;
-    if (values) values[k] = r.values![i]!;
-    if (users) users[k] = r.users![i]!;
+    const t = r.timeAt(i);
+    times[k] = t - prev;
+    prev = t;
+    if (ids) ids[k] = r.idAt(i);
+    if (traces) traces[k] = r.traceAt(i) ?? null;
+    if (values) values[k] = r.valueAt(i);
+    if (users) users[k] = r.userAt(i);
   }
   const flags =
-    (r.ids ? F_IDS : 0) | (r.traces ? F_TRACES : 0) | (r.values ? F_VALUES : 0) | (r.users ? F_USERS : 0);
+    (r.hasIds ? F_IDS : 0) |
+    (r.hasTraces ? F_TRACES : 0) |
+    (r.hasValues ? F_VALUES : 0) |
+    (r.hasUsers ? F_USERS : 0);
   return { $R: [r.max, flags, times, ids, traces, values, users] };
 }
 
 function ringFrom(tag: RingTag['$R']): Ring {
   const [max, flags, times, ids, traces, values, users] = tag;
-  const ring = new Ring(max, {
-    ids: (flags & F_IDS) !== 0,
-    traces: (flags & F_TRACES) !== 0,
-    values: (flags & F_VALUES) !== 0,
-    users: (flags & F_USERS) !== 0,
-  });
+  const ring = new Ring(
+    sharedRingLayout(max, {
+      ids: (flags & F_IDS) !== 0,
+      traces: (flags & F_TRACES) !== 0,
+      values: (flags & F_VALUES) !== 0,
+      users: (flags & F_USERS) !== 0,
+    }),
+  );
   let t = 0;
   for (let k = 0; k < times.length; k++) {
     const trace = traces ? traces[k] : undefined;
