@@ -25,7 +25,8 @@ export class StoreFailurePolicy {
 
   /** True for `retryIntervalMs` after a failure: the store is not tried meanwhile. */
   get down(): boolean {
-    return this.o.clock.now() < this.downUntil;
+    // downUntil is 0 until the first failure: no clock read per request while all is well.
+    return this.downUntil !== 0 && this.o.clock.now() < this.downUntil;
   }
 
   /**
