@@ -3,9 +3,10 @@
 // same run. A corpus like issue 13's (~1 M lines, previews on, tens of thousands of users) is
 // written once to a temp file. Rows, each in random order per round on the shared machine:
 // - in-process: the floor function vs the replay command's run() (the CLI path minus process
-//   start), alert JSONL to a null stream;
+//   start), alert JSONL to a null stream, on two threads (the default for a file: a reader
+//   thread decodes, this one runs the rules) and on one (`--threads 1`);
 // - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
-//   (what a user runs), stdout to /dev/null.
+//   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null.
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
 // same lines but few users; the difference per additional active user is the engine's state.
 import { spawnSync } from 'node:child_process';
@@ -43,6 +44,8 @@ interface Timing {
   seconds: number;
   /** CPU time of the process, all threads (JIT and GC helpers too), user + system. */
   cpu: number;
+  /** CPU time of the main thread (in-process rows; NaN for subprocesses). */
+  mainCpu: number;
 }
 
 interface Sub extends Timing {
@@ -61,20 +64,28 @@ function subprocess(args: string[]): Sub {
   if (run.status !== 0)
     throw new Error(`${args.join(' ')} exited ${run.status}: ${run.stderr.slice(0, 500)}`);
   const m = /maxrss_kb=(\d+) cpu_us=(\d+)/.exec(run.stderr);
-  return { seconds, cpu: Number(m?.[2]) / 1e6, maxRssKb: Number(m?.[1]), stderr: run.stderr };
+  return {
+    seconds,
+    cpu: Number(m?.[2]) / 1e6,
+    mainCpu: Number.NaN,
+    maxRssKb: Number(m?.[1]),
+    stderr: run.stderr,
+  };
 }
 
-/** Times `fn` by wall clock and by this process's CPU time (all threads). */
+/** Times `fn` by wall clock and by this process's CPU time (all threads, and the main one). */
 async function timed<T>(fn: () => Promise<T>): Promise<Timing & { value: T }> {
   const cpu0 = process.cpuUsage();
+  const main0 = process.threadCpuUsage();
   const t0 = performance.now();
   const value = await fn();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  return { seconds, cpu: (cpu.user + cpu.system) / 1e6, value };
+  const main = process.threadCpuUsage(main0);
+  return { seconds, cpu: (cpu.user + cpu.system) / 1e6, mainCpu: (main.user + main.system) / 1e6, value };
 }
 
-async function inProcessReplay(file: string): Promise<Timing & { stderr: string }> {
+async function inProcessReplay(file: string, threads: 1 | 2): Promise<Timing & { stderr: string }> {
   let stderr = '';
   const io = {
     stdin: Readable.from([]),
@@ -86,9 +97,9 @@ async function inProcessReplay(file: string): Promise<Timing & { stderr: string 
       },
     }),
   };
-  const t = await timed(() => replay.run([file], io));
+  const t = await timed(() => replay.run([file, '--threads', String(threads)], io));
   if (t.value !== 0) throw new Error(`replay exited ${t.value}: ${stderr.slice(0, 500)}`);
-  return { seconds: t.seconds, cpu: t.cpu, stderr };
+  return { seconds: t.seconds, cpu: t.cpu, mainCpu: t.mainCpu, stderr };
 }
 
 async function readerDecoder(file: string): Promise<Timing> {
@@ -127,12 +138,14 @@ try {
     'floor in-process',
     'reader+decoder in-process',
     'replay in-process',
+    'replay in-process --threads 1',
     'floor subprocess',
     'replay subprocess',
+    'replay subprocess --threads 1',
   ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
   const rss = new Map<string, number[]>(rows.map((r) => [r, []]));
-  let summary = '';
+  const summaries = new Map<string, string>();
   const random = seededRandom(42);
   for (let round = 0; round < ROUNDS; round++) {
     const order = [...rows].sort(() => random() - 0.5);
@@ -140,15 +153,20 @@ try {
       gc();
       if (row === 'floor in-process') times.get(row)!.push(await inProcessFloor(file));
       else if (row === 'reader+decoder in-process') times.get(row)!.push(await readerDecoder(file));
-      else if (row === 'replay in-process') {
-        const r = await inProcessReplay(file);
+      else if (row.startsWith('replay in-process')) {
+        const r = await inProcessReplay(file, row.endsWith('--threads 1') ? 1 : 2);
         times.get(row)!.push(r);
-        summary = r.stderr;
+        summaries.set(row, r.stderr);
       } else {
         const r = subprocess(
           row === 'floor subprocess'
             ? ['bench/replay/floor.ts', file]
-            : ['packages/cli/src/bin.ts', 'replay', file],
+            : [
+                'packages/cli/src/bin.ts',
+                'replay',
+                file,
+                ...(row.endsWith('--threads 1') ? ['--threads', '1'] : []),
+              ],
         );
         times.get(row)!.push(r);
         rss.get(row)!.push(r.maxRssKb);
@@ -162,9 +180,19 @@ try {
       `shared machine; CPU is the process's user + system time, all threads.`,
   );
   table(
-    ['', 'wall s (med)', 'x floor', 'wall s (best)', 'x floor', 'CPU s (med)', 'x floor', 'lines/CPU s'],
+    [
+      '',
+      'wall s (med)',
+      'x floor',
+      'wall s (best)',
+      'x floor',
+      'CPU s (med)',
+      'x floor',
+      'lines/CPU s',
+      'main-thread CPU s',
+    ],
     rows.map((row) => {
-      const base = row.endsWith('in-process') ? 'floor in-process' : 'floor subprocess';
+      const base = row.includes('in-process') ? 'floor in-process' : 'floor subprocess';
       return [
         row,
         med(row, 'seconds').toFixed(2),
@@ -174,10 +202,11 @@ try {
         med(row, 'cpu').toFixed(2),
         (med(row, 'cpu') / med(base, 'cpu')).toFixed(2),
         fmt(LINES / med(row, 'cpu')),
+        row.includes('in-process') ? med(row, 'mainCpu').toFixed(2) : '',
       ];
     }),
   );
-  console.log(`replay's own summary (last in-process run):\n${summary}`);
+  for (const [row, summary] of summaries) console.log(`${row}, its own summary (last run):\n${summary}`);
 
   // Resident memory per active user: same line count, few users vs many.
   const few = join(dir, 'few-users.jsonl');
@@ -188,6 +217,7 @@ try {
     subprocess(['packages/cli/src/bin.ts', 'replay', few]),
   ];
   const fewRun = fewRuns[0]!.maxRssKb <= fewRuns[1]!.maxRssKb ? fewRuns[0]! : fewRuns[1]!;
+  // The default replay (two threads): the reader thread's heap is part of the fixed base.
   const manyRss = Math.min(...rss.get('replay subprocess')!);
   const floorRss = Math.min(...rss.get('floor subprocess')!);
   const perUser = ((manyRss - fewRun.maxRssKb) * 1024) / (corpus.users - fewCorpus.users);

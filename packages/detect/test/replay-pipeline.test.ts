@@ -215,6 +215,25 @@ describe('replay on two threads', () => {
     expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
   });
 
+  it('a log of nothing but junk: every line reported, in order, in bounded batches', async () => {
+    const file = join(dir, 'junk.jsonl');
+    writeFileSync(
+      file,
+      Array.from({ length: 5_000 }, (_, i) => (i % 2 === 0 ? 'not json' : 'x'.repeat(100))).join('\n'),
+    );
+    const reports: number[] = [];
+    const read = await replayFileOnTwoThreads(
+      { file, maxLineBytes: 64, rules: undefined },
+      {
+        onEvent: () => expect.unreachable(),
+        onMalformed: (n) => reports.push(n),
+        onOverlong: (n) => reports.push(-n),
+      },
+    );
+    expect(read.lines).toBe(5_000);
+    expect(reports).toEqual(Array.from({ length: 5_000 }, (_, i) => (i % 2 === 0 ? i + 1 : -(i + 1))));
+  });
+
   it('rejects with the reason when the file cannot be read', async () => {
     await expect(
       replayFileOnTwoThreads(
