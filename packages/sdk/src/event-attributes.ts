@@ -38,13 +38,14 @@ function metadataKey(key: string): string {
 }
 
 export function eventAttributes(event: SecurityEvent): Attributes {
-  const attrs: Attributes = {
-    [ATTR_EVENT_ID]: event.event_id,
-    [ATTR_EVENT_CATEGORY]: event.category,
-    [ATTR_EVENT_SEVERITY]: event.severity,
-    [ATTR_EVENT_TIMESTAMP]: event.timestamp,
-    [ATTR_USER_ID]: event.user_id,
-  };
+  // Assigned one by one, not a literal with computed keys, which V8 builds through the runtime:
+  // a few ns per event (8 ns with the SDK's copy after it, alternating in one process).
+  const attrs: Attributes = {};
+  attrs[ATTR_EVENT_ID] = event.event_id;
+  attrs[ATTR_EVENT_CATEGORY] = event.category;
+  attrs[ATTR_EVENT_SEVERITY] = event.severity;
+  attrs[ATTR_EVENT_TIMESTAMP] = event.timestamp;
+  attrs[ATTR_USER_ID] = event.user_id;
   if (event.session_id !== undefined) attrs[ATTR_SESSION_ID] = event.session_id;
   if (event.conversation_id !== undefined) attrs[ATTR_GEN_AI_CONVERSATION_ID] = event.conversation_id;
   if (event.source_ip !== undefined) attrs[ATTR_CLIENT_ADDRESS] = event.source_ip;
