@@ -1,5 +1,5 @@
-// Redis CPU per script call, without the network and the client: each script body runs 2,000
-// times inside one EVAL (wrapped in a function, real keys, real commands) and Redis's own TIME
+// Redis CPU per script call, without the network and the client: each script body runs BENCH_REPS
+// (default 2,000) times inside one EVAL (wrapped in a function, real keys, real commands) and Redis's own TIME
 // around the loop gives microseconds per run; best of BENCH_ROUNDS (default 7). The per-call
 // EVALSHA dispatch (about 2 µs, `return 1` through EVALSHA) comes on top of every figure.
 // Run: `./node_modules/.bin/node bench/ratelimit/lua-cost.ts`.
@@ -14,7 +14,9 @@ import {
 import { singleAcquireLua, singleSettleLua } from '../../packages/ratelimit/src/redis-lua-single.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const REPS = 2_000;
+// BENCH_REPS: runs per timed loop. On a loaded machine a shorter loop (200: about 1-2 ms) is
+// less often preempted, so its best of many rounds is closer to the unloaded cost.
+const REPS = Number(process.env.BENCH_REPS ?? 2_000);
 const HUGE = 1e12;
 // Enforcement parameters in RedisStore's packed order: warningAt, throttledAt, blockedAt,
 // bannedAt, halfLifeMs, blockMs, throttleFactor, refusalWeight, banTtlMs.
