@@ -1,5 +1,5 @@
 import { reportTelemetryError } from '../errors.ts';
-import type { LlmsecMetrics } from '../metrics.ts';
+import type { GuardrailOutcome, LlmsecMetrics } from '../metrics.ts';
 import { GuardrailBlockedError, OutputBlockedError } from './errors.ts';
 import type { GuardContext, GuardDecision, GuardInput, GuardOutput, InputGuard, OutputDecision, OutputGuard } from './types.ts';
 
@@ -9,6 +9,12 @@ import type { GuardContext, GuardDecision, GuardInput, GuardOutput, InputGuard, 
  * chain to async. A guard that throws is a bug in the guard, not a verdict: it is reported to
  * the error funnel and treated as `allow` (telemetry never breaks the call). Every guard's
  * latency is recorded per layer and outcome.
+ *
+ * Timing (issue 13): in a synchronous chain one clock read ends a guard's time and starts the
+ * next one's, and the chain's duration records are made together once its guards have run
+ * (DurationLog), before a block is raised or the chain turns async. Each record is one
+ * attribute-set hash in the metrics SDK; made back to back they run warm instead of between
+ * the guards' own code. Same records, same values: only when they are made changes.
  */
 
 export interface InputResult {
@@ -24,6 +30,47 @@ function elapsed(start: number): number {
   return (performance.now() - start) / 1000;
 }
 
+function outcomeOf(action: unknown): GuardrailOutcome {
+  return action === 'block' || action === 'modify' ? action : 'allow';
+}
+
+/**
+ * The duration records of one synchronous chain, made by flush(); at most one per guard. Logs
+ * are reused (a chain takes one and flush() returns it), so a chain allocates nothing; a chain
+ * that runs while another is open (a guard calling guards) takes its own.
+ */
+class DurationLog {
+  private static readonly free: DurationLog[] = [];
+  private readonly layers: string[] = [];
+  private readonly outcomes: GuardrailOutcome[] = [];
+  private readonly seconds: number[] = [];
+  private size = 0;
+
+  static take(): DurationLog {
+    return DurationLog.free.pop() ?? new DurationLog();
+  }
+
+  add(layer: string, outcome: GuardrailOutcome, ms: number): void {
+    const i = this.size++;
+    this.layers[i] = layer;
+    this.outcomes[i] = outcome;
+    this.seconds[i] = ms / 1000;
+  }
+
+  /** Makes the records and gives the log back; the log is not used after this. */
+  flush(metrics: LlmsecMetrics): void {
+    const n = this.size;
+    this.size = 0;
+    for (let i = 0; i < n; i++) {
+      metrics.recordGuardrailDuration({ layer: this.layers[i] as string, outcome: this.outcomes[i] as GuardrailOutcome, seconds: this.seconds[i] as number });
+    }
+    // Bounded: as many logs as chains were ever open at once, each as long as its longest chain.
+    if (DurationLog.free.length < MAX_FREE_LOGS) DurationLog.free.push(this);
+  }
+}
+
+const MAX_FREE_LOGS = 16;
+
 export function runInputGuards(
   guards: readonly InputGuard[],
   start: GuardInput,
@@ -31,21 +78,39 @@ export function runInputGuards(
   metrics: LlmsecMetrics,
 ): InputResult | Promise<InputResult> {
   const state: InputResult = { input: start, modified: false };
+  const log = DurationLog.take();
+  let t0 = performance.now();
   for (let i = 0; i < guards.length; i++) {
     const guard = guards[i] as InputGuard;
-    const t0 = performance.now();
     let decision: GuardDecision | Promise<GuardDecision>;
     try {
       ctx.input = state.input;
       decision = guard.check(state.input, ctx);
     } catch (err) {
       reportTelemetryError('guard', err);
-      metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'allow', seconds: elapsed(t0) });
+      const t1 = performance.now();
+      log.add(guard.layer, 'allow', t1 - t0);
+      t0 = t1;
       continue;
     }
-    if (isPromise(decision)) return continueAsync(guards, i, decision, t0, state, ctx, metrics);
-    applyInput(guard, decision, state, ctx, metrics, t0);
+    if (isPromise(decision)) {
+      log.flush(metrics);
+      return continueAsync(guards, i, decision, t0, state, ctx, metrics);
+    }
+    const t1 = performance.now();
+    const action = decision?.action;
+    log.add(guard.layer, outcomeOf(action), t1 - t0);
+    t0 = t1;
+    if (action === 'block') {
+      log.flush(metrics);
+      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
+    }
+    if (action === 'modify') {
+      modifyInput(decision as Extract<GuardDecision, { action: 'modify' }>, state);
+      t0 = performance.now();
+    }
   }
+  log.flush(metrics);
   return state;
 }
 
@@ -81,39 +146,32 @@ async function continueAsync(
       metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'allow', seconds: elapsed(started) });
       continue;
     }
-    applyInput(guard, decision, state, ctx, metrics, started);
+    const action = decision?.action;
+    metrics.recordGuardrailDuration({ layer: guard.layer, outcome: outcomeOf(action), seconds: elapsed(started) });
+    if (action === 'block') throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
+    if (action === 'modify') modifyInput(decision as Extract<GuardDecision, { action: 'modify' }>, state);
   }
   return state;
 }
 
-function applyInput(
-  guard: InputGuard,
-  decision: GuardDecision,
-  state: InputResult,
-  ctx: GuardContext,
-  metrics: LlmsecMetrics,
-  t0: number,
-): void {
-  const action = decision?.action;
-  metrics.recordGuardrailDuration({ layer: guard.layer, outcome: action === 'block' || action === 'modify' ? action : 'allow', seconds: elapsed(t0) });
-  if (action === 'block') {
-    const reason = String(decision.reason);
-    const event = ctx.emit('guardrail_block', {
-      ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
-      // The blocked payload: its length and fingerprint are recorded even with previews
-      // off, for the escalation and coordinated-campaign rules.
-      requestText: lastUserText(state.input),
-      description: `input blocked by ${guard.name}`,
-      metadata: { guardrail_layer: guard.layer, block_reason: reason },
-    });
-    throw new GuardrailBlockedError(guard.layer, reason, event);
-  }
-  if (action === 'modify') {
-    const messages = Array.isArray(decision.messages) ? decision.messages : state.input.messages;
-    const system = typeof decision.system === 'string' ? decision.system : state.input.system;
-    state.input = { ...state.input, messages, system };
-    state.modified = true;
-  }
+function blockInput(guard: InputGuard, decision: Extract<GuardDecision, { action: 'block' }>, state: InputResult, ctx: GuardContext): GuardrailBlockedError {
+  const reason = String(decision.reason);
+  const event = ctx.emit('guardrail_block', {
+    ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
+    // The blocked payload: its length and fingerprint are recorded even with previews
+    // off, for the escalation and coordinated-campaign rules.
+    requestText: lastUserText(state.input),
+    description: `input blocked by ${guard.name}`,
+    metadata: { guardrail_layer: guard.layer, block_reason: reason },
+  });
+  return new GuardrailBlockedError(guard.layer, reason, event);
+}
+
+function modifyInput(decision: Extract<GuardDecision, { action: 'modify' }>, state: InputResult): void {
+  const messages = Array.isArray(decision.messages) ? decision.messages : state.input.messages;
+  const system = typeof decision.system === 'string' ? decision.system : state.input.system;
+  state.input = { ...state.input, messages, system };
+  state.modified = true;
 }
 
 /** Result of the output guards on a complete response: the replacement text, if any. */
@@ -128,58 +186,75 @@ export function runOutputGuards(
   metrics: LlmsecMetrics,
 ): OutputResult | Promise<OutputResult> {
   const state: OutputResult = { text: undefined };
+  const log = DurationLog.take();
   let view = output;
+  let t0 = performance.now();
   for (let i = 0; i < guards.length; i++) {
     const guard = guards[i] as OutputGuard;
-    const t0 = performance.now();
     let decision: OutputDecision | Promise<OutputDecision>;
     try {
       decision = guard.checkResponse(view, ctx);
     } catch (err) {
       reportTelemetryError('guard', err);
-      metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'allow', seconds: elapsed(t0) });
+      const t1 = performance.now();
+      log.add(guard.layer, 'allow', t1 - t0);
+      t0 = t1;
       continue;
     }
     if (isPromise(decision)) {
-      return (async () => {
-        for (let j = i; j < guards.length; j++) {
-          const g = guards[j] as OutputGuard;
-          const started = j === i ? t0 : performance.now();
-          let d: OutputDecision;
-          try {
-            d = await (j === i ? decision : g.checkResponse(view, ctx));
-          } catch (err) {
-            reportTelemetryError('guard', err);
-            metrics.recordGuardrailDuration({ layer: g.layer, outcome: 'allow', seconds: elapsed(started) });
-            continue;
-          }
-          view = applyOutput(g, d, view, state, ctx, metrics, started);
-        }
-        return state;
-      })();
+      log.flush(metrics);
+      return continueOutputAsync(guards, i, decision, t0, view, state, ctx, metrics);
     }
-    view = applyOutput(guard, decision, view, state, ctx, metrics, t0);
+    const t1 = performance.now();
+    const action = decision?.action;
+    log.add(guard.layer, outcomeOf(action), t1 - t0);
+    t0 = t1;
+    if (action === 'block') {
+      log.flush(metrics);
+      throw blockOutput(guard, (decision as Extract<OutputDecision, { action: 'block' }>).reason, (decision as Extract<OutputDecision, { action: 'block' }>).severity, ctx);
+    }
+    if (action === 'modify' && typeof (decision as { text?: unknown }).text === 'string') {
+      view = modifyOutput(decision as Extract<OutputDecision, { action: 'modify' }>, view, state);
+      t0 = performance.now();
+    }
+  }
+  log.flush(metrics);
+  return state;
+}
+
+async function continueOutputAsync(
+  guards: readonly OutputGuard[],
+  index: number,
+  pending: Promise<OutputDecision>,
+  t0: number,
+  start: GuardOutput,
+  state: OutputResult,
+  ctx: GuardContext,
+  metrics: LlmsecMetrics,
+): Promise<OutputResult> {
+  let view = start;
+  for (let j = index; j < guards.length; j++) {
+    const g = guards[j] as OutputGuard;
+    const started = j === index ? t0 : performance.now();
+    let d: OutputDecision;
+    try {
+      d = await (j === index ? pending : g.checkResponse(view, ctx));
+    } catch (err) {
+      reportTelemetryError('guard', err);
+      metrics.recordGuardrailDuration({ layer: g.layer, outcome: 'allow', seconds: elapsed(started) });
+      continue;
+    }
+    const action = d?.action;
+    metrics.recordGuardrailDuration({ layer: g.layer, outcome: outcomeOf(action), seconds: elapsed(started) });
+    if (action === 'block') throw blockOutput(g, d.reason, d.severity, ctx);
+    if (action === 'modify' && typeof d.text === 'string') view = modifyOutput(d, view, state);
   }
   return state;
 }
 
-function applyOutput(
-  guard: OutputGuard,
-  decision: OutputDecision,
-  view: GuardOutput,
-  state: OutputResult,
-  ctx: GuardContext,
-  metrics: LlmsecMetrics,
-  t0: number,
-): GuardOutput {
-  const action = decision?.action;
-  metrics.recordGuardrailDuration({ layer: guard.layer, outcome: action === 'block' || action === 'modify' ? action : 'allow', seconds: elapsed(t0) });
-  if (action === 'block') throw blockOutput(guard, decision.reason, decision.severity, ctx);
-  if (action === 'modify' && typeof decision.text === 'string') {
-    state.text = decision.text;
-    return { ...view, text: decision.text };
-  }
-  return view;
+function modifyOutput(decision: Extract<OutputDecision, { action: 'modify' }>, view: GuardOutput, state: OutputResult): GuardOutput {
+  state.text = decision.text;
+  return { ...view, text: decision.text };
 }
 
 /**
