@@ -3,12 +3,14 @@
  *
  *   node --conditions=@llmsec/source [--cpu-prof] bench/instrumentation/profile-driver.ts <mode> [calls] [--stream] [--base <dir>]
  *
- * mode: `plain`, `inst` (no guards), `guards` (default guards), or `ab`: plain, ours and, with
+ * mode: `plain`, `inst` (no guards), `guards` (default guards), `breakdown` (plain, ours, ours
+ * with no-op events, and with no-op events and metrics), or `ab`: plain, ours and, with
  * `--base <dir>` (an unpacked older tree of this repository sharing this node_modules), the
  * older instrumentation, timed in alternating rounds in a random order, CPU µs per call.
  */
 import OpenAI from 'openai';
-import { context, logs, metrics, trace } from '@opentelemetry/api';
+import { context, createNoopMeter, logs, metrics, trace } from '@opentelemetry/api';
+import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -45,6 +47,16 @@ const guards = (): ReturnType<typeof defaultGuards> => defaultGuards({ allowedTo
 const clients: Record<string, OpenAI> = {};
 if (mode === 'plain' || mode === 'ab') clients.plain = make();
 if (mode === 'inst' || mode === 'ab') clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
+if (mode === 'breakdown') {
+  // What the events (span event, log record, llmsec counters) and then also the metrics cost: recorded nowhere.
+  const noopEvents: SecurityEventEmitter = {
+    emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
+  };
+  clients.plain = make();
+  clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
+  clients['no-op events'] = instrumentClient(make(), { events: noopEvents });
+  clients['no-op ev+metr'] = instrumentClient(make(), { events: noopEvents, meterProvider: { getMeter: () => createNoopMeter() } });
+}
 if (mode === 'guards') clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
 if (mode === 'ab' && baseAt > 0) {
   const dir = process.argv[baseAt + 1] as string;
