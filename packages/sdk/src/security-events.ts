@@ -132,6 +132,9 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
   }
 
   protected emitNamed(category: Category, input: unknown, named: Record<string, unknown> | undefined): SecurityEvent {
+    // A subclass that overrides emit() still sees every category method's event go through it,
+    // as before the named fields bypassed it: the input with the named fields merged into its metadata.
+    if (named !== undefined && this.emit !== SecurityEvents.prototype.emit) return this.emit(category, withNamedMetadata(input, named));
     const name = typeof category === 'string' ? category : String(category as unknown);
     const ctx = otelContext.active();
     const activeSpan = trace.getSpan(ctx);
@@ -260,6 +263,15 @@ function hrTimeOf(ms: number): HrTime {
     lastTimeMs = ms;
   }
   return lastHrTime;
+}
+
+/** The input as one emit() argument: a copy with the named fields over a copy of its metadata (undefined ones erase nothing). */
+function withNamedMetadata(input: unknown, named: Record<string, unknown>): EventInputFor<Category> {
+  const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
+  const md = src.metadata;
+  const metadata: Record<string, unknown> = md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
+  for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
+  return { ...src, metadata } as unknown as EventInputFor<Category>;
 }
 
 function spanOf(input: EventInput | undefined, active: Span | undefined): Span | undefined {

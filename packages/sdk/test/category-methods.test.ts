@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, createIdGenerator, seededRandom, type Category, type SecurityEvent } from '@llmsec/core';
+import { ManualClock, createIdGenerator, seededRandom, type Category, type EventInputFor, type SecurityEvent } from '@llmsec/core';
 import { SecurityEvents, type SecurityEventsOptions } from '../src/security-events.ts';
 
 /**
@@ -88,6 +88,20 @@ describe('category methods', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('still go through an overriding emit(), with the named fields merged into the metadata', () => {
+    const seen: unknown[] = [];
+    class Recording extends SecurityEvents {
+      override emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent {
+        seen.push([category, input.metadata]);
+        return super.emit(category, input);
+      }
+    }
+    const events = new Recording({ clock: new ManualClock(0), fingerprintKey: 'k'.repeat(32) });
+    const event = events.guardrailBlock({ layer: 'injection', reason: 'r', metadata: { extra: 1 } });
+    expect(seen).toEqual([['guardrail_block', { extra: 1, guardrail_layer: 'injection', block_reason: 'r' }]]);
+    expect(event.metadata).toEqual({ extra: 1, guardrail_layer: 'injection', block_reason: 'r' });
   });
 
   it('do not change the caller input', () => {
