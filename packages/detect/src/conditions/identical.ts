@@ -9,13 +9,13 @@ import { windowText, type ConditionContext } from './context.ts';
  * `min_events`. Equivalent, and O(1): the current run of equal values holds `min_events`
  * inside the window, and the last event before the run (`breakAt`) has left the window.
  * The ring keeps only the times of the newest `min_events` events of the run; the evidence is
- * the events at which the condition held.
+ * the events at which the condition held. The state is that ring with the run's fields beside
+ * it, one object (state/codec.ts writes it as { ring, value, breakAt, prevAt }).
  */
-export interface IdenticalState {
-  ring: Ring;
-  value: number;
-  breakAt: number;
-  prevAt: number;
+export class IdenticalState extends Ring {
+  value = Number.NaN;
+  breakAt = Number.NEGATIVE_INFINITY;
+  prevAt = Number.NEGATIVE_INFINITY;
 }
 
 export function identicalCondition(
@@ -27,12 +27,7 @@ export function identicalCondition(
   const windowMs = ctx.windowMs;
   const layout = new RingLayout(minEvents, { ids: false });
   return {
-    createState: () => ({
-      ring: new Ring(layout),
-      value: Number.NaN,
-      breakAt: Number.NEGATIVE_INFINITY,
-      prevAt: Number.NEGATIVE_INFINITY,
-    }),
+    createState: () => new IdenticalState(layout),
     update(s: IdenticalState, event: SecurityEvent, t: number): boolean {
       const raw = get(event);
       const v = typeof raw === 'number' ? magnitude(raw) : 0;
@@ -40,21 +35,21 @@ export function identicalCondition(
         // An event without a usable value is in the window too, so it breaks the run.
         s.value = Number.NaN;
         s.breakAt = t;
-        s.ring.clear();
+        s.clear();
       } else if (v !== s.value) {
         s.breakAt = s.prevAt;
         s.value = v;
-        s.ring.clear();
-        s.ring.push(t, event.event_id, event.trace_id, 0);
+        s.clear();
+        s.push(t, event.event_id, event.trace_id, 0);
       } else {
-        s.ring.push(t, event.event_id, event.trace_id, 0);
+        s.push(t, event.event_id, event.trace_id, 0);
       }
       s.prevAt = t;
       const cutoff = t - windowMs;
-      return s.ring.size >= minEvents && s.breakAt <= cutoff && s.ring.oldestTime() > cutoff;
+      return s.size >= minEvents && s.breakAt <= cutoff && s.oldestTime() > cutoff;
     },
     describe(s: IdenticalState): string {
-      return `at least ${s.ring.size} ${ctx.categories} events within ${windowText(ctx)}, all with ${def.field}=${s.value} (threshold ${minEvents})`;
+      return `at least ${s.size} ${ctx.categories} events within ${windowText(ctx)}, all with ${def.field}=${s.value} (threshold ${minEvents})`;
     },
   };
 }

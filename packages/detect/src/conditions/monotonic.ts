@@ -8,12 +8,13 @@ import { windowText, type ConditionContext } from './context.ts';
  * A growing sequence: the last `last` valued events of the window (all of them without
  * `last`) never decrease and the newest exceeds `factor` times the first. Instead of
  * re-checking the sequence, the state carries `run`, the length of the non-decreasing suffix of
- * everything seen so far: the last m values never decrease exactly when run >= m.
+ * everything seen so far: the last m values never decrease exactly when run >= m. The state is
+ * the window's ring with `run` and `prev` beside it, one object (state/codec.ts writes it as
+ * { ring, run, prev }).
  */
-export interface MonotonicState {
-  ring: Ring;
-  run: number;
-  prev: number;
+export class MonotonicState extends Ring {
+  run = 0;
+  prev = 0;
 }
 
 export function monotonicCondition(
@@ -36,34 +37,32 @@ export function monotonicCondition(
     return 0;
   };
   /** The sequence length the condition judges at time t (after expiry). */
-  const seqLength = (s: MonotonicState): number => Math.min(last, s.ring.size);
+  const seqLength = (s: MonotonicState): number => Math.min(last, s.size);
   return {
-    createState: () => ({ ring: new Ring(layout), run: 0, prev: 0 }),
+    createState: () => new MonotonicState(layout),
     update(s: MonotonicState, event: SecurityEvent, t: number): boolean {
-      const ring = s.ring;
       const cutoff = t - windowMs;
-      while (ring.size > 0 && ring.oldestTime() <= cutoff) ring.shift();
+      while (s.size > 0 && s.oldestTime() <= cutoff) s.shift();
       const v = valueOf(event);
       if (v > 0) {
         s.run = s.run > 0 && v >= s.prev ? s.run + 1 : 1;
         s.prev = v;
-        ring.push(t, event.event_id, event.trace_id, v);
+        s.push(t, event.event_id, event.trace_id, v);
       }
-      const n = ring.size;
+      const n = s.size;
       if (n < minEvents || n === 0) return false;
       const m = seqLength(s);
       if (s.run < m) return false;
-      return ring.valueAt(ring.newestIndex()) > factor * ring.valueAt(ring.at(n - m));
+      return s.valueAt(s.newestIndex()) > factor * s.valueAt(s.at(n - m));
     },
     describe(s: MonotonicState): string {
-      const ring = s.ring;
       const m = seqLength(s);
       const seq: number[] = [];
-      for (let k = ring.size - m; k < ring.size; k++) seq.push(ring.valueAt(ring.at(k)));
+      for (let k = s.size - m; k < s.size; k++) seq.push(s.valueAt(s.at(k)));
       return `${m} ${ctx.categories} events within ${windowText(ctx)} grow without decreasing from ${seq[0]} to ${seq[seq.length - 1]} (more than ${factor}x; at least ${minEvents} events): ${seq.join(' ')}`;
     },
     evidence(s: MonotonicState, _t: number, out: EvidenceSink): void {
-      ringEvidence(s.ring, 5, out);
+      ringEvidence(s, 5, out);
     },
   };
 }

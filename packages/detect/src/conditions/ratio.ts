@@ -8,11 +8,11 @@ import { windowText, type ConditionContext } from './context.ts';
  * At least `min_events` in the window and more than `above` of them flagged. The window is a
  * ring of (time, flag) with a running count of flags: each event is pushed once and expired
  * once, so O(1) amortised. Event ids are not kept (request windows are the bulk of per-user
- * memory): the evidence is the events at which the condition held.
+ * memory): the evidence is the events at which the condition held. The state is the ring
+ * itself with the count beside it, one object (state/codec.ts writes it as { ring, hits }).
  */
-export interface RatioState {
-  ring: Ring;
-  hits: number;
+export class RatioState extends Ring {
+  hits = 0;
 }
 
 export function ratioCondition(
@@ -26,22 +26,21 @@ export function ratioCondition(
   const max = Math.max(ctx.maxEventsPerWindow, minEvents);
   const layout = new RingLayout(max, { values: true, ids: false });
   return {
-    createState: () => ({ ring: new Ring(layout), hits: 0 }),
+    createState: () => new RatioState(layout),
     update(s: RatioState, event: SecurityEvent, t: number): boolean {
-      const ring = s.ring;
       const cutoff = t - windowMs;
-      while (ring.size > 0 && (ring.oldestTime() <= cutoff || ring.full)) {
-        s.hits -= ring.valueAt(ring.head);
-        ring.shift();
+      while (s.size > 0 && (s.oldestTime() <= cutoff || s.full)) {
+        s.hits -= s.valueAt(s.head);
+        s.shift();
       }
       const flag = get(event) === want ? 1 : 0;
-      ring.push(t, event.event_id, event.trace_id, flag);
+      s.push(t, event.event_id, event.trace_id, flag);
       s.hits += flag;
-      return ring.size >= minEvents && s.hits > above * ring.size;
+      return s.size >= minEvents && s.hits > above * s.size;
     },
     describe(s: RatioState): string {
-      const pct = Math.round((100 * s.hits) / s.ring.size);
-      return `${s.hits} of ${s.ring.size} ${ctx.categories} events within ${windowText(ctx)} have ${def.field}=${String(want)} (${pct}%, threshold above ${Math.round(above * 100)}% of at least ${minEvents})`;
+      const pct = Math.round((100 * s.hits) / s.size);
+      return `${s.hits} of ${s.size} ${ctx.categories} events within ${windowText(ctx)} have ${def.field}=${String(want)} (${pct}%, threshold above ${Math.round(above * 100)}% of at least ${minEvents})`;
     },
   };
 }

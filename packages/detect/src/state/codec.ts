@@ -1,9 +1,12 @@
-import { Ring, sharedRingLayout } from '../ring.ts';
+import { IdenticalState } from '../conditions/identical.ts';
+import { MonotonicState } from '../conditions/monotonic.ts';
+import { RatioState } from '../conditions/ratio.ts';
+import { Ring, sharedRingLayout, type RingLayout } from '../ring.ts';
 
 /**
  * Condition states as text, for the shared (Redis) state store. The states are the very
- * objects the in-memory conditions keep (rings, maps, arrays, a few numbers), so the shared
- * engine runs the same condition code as the in-memory one and cannot drift from it.
+ * objects the in-memory conditions keep (rings, ring states, maps, arrays, a few numbers), so
+ * the shared engine runs the same condition code as the in-memory one and cannot drift from it.
  *
  * JSON with four tags: a Ring as its live entries only (oldest first, times as deltas, so a
  * restored ring is the same window with its storage compacted), a Map as its entries, the non-finite numbers
@@ -56,9 +59,34 @@ function ringTag(r: Ring): RingTag {
   return { $R: [r.max, flags, times, ids, traces, values, users] };
 }
 
-function ringFrom(tag: RingTag['$R']): Ring {
+/**
+ * Condition states that are a ring with fields beside it (one object per group instead of
+ * two). They are written as they were when the ring was one of their fields, `{ ring, ...fields }`,
+ * so stored states read back the same whichever version wrote them.
+ */
+interface RingState {
+  type: abstract new (layout: RingLayout) => Ring;
+  make: (layout: RingLayout) => Ring;
+  fields: string[];
+}
+
+const RING_STATES: RingState[] = [
+  { type: RatioState, make: (l) => new RatioState(l), fields: ['hits'] },
+  { type: IdenticalState, make: (l) => new IdenticalState(l), fields: ['value', 'breakAt', 'prevAt'] },
+  { type: MonotonicState, make: (l) => new MonotonicState(l), fields: ['run', 'prev'] },
+];
+
+/** The ring states by their fields besides `ring`, sorted and joined. */
+const RING_STATE_BY_FIELDS = new Map(RING_STATES.map((r) => [[...r.fields].sort().join(','), r]));
+
+function ringStateOf(value: Ring): RingState | undefined {
+  if (value.constructor === Ring) return undefined;
+  return RING_STATES.find((r) => value instanceof r.type);
+}
+
+function ringFrom(tag: RingTag['$R'], make: (layout: RingLayout) => Ring = (l) => new Ring(l)): Ring {
   const [max, flags, times, ids, traces, values, users] = tag;
-  const ring = new Ring(
+  const ring = make(
     sharedRingLayout(max, {
       ids: (flags & F_IDS) !== 0,
       traces: (flags & F_TRACES) !== 0,
@@ -103,7 +131,13 @@ function toPlain(value: unknown): unknown {
       }
       if (value instanceof Ring) {
         // ringTag writes null for a missing trace; times, values, ids and users are finite / strings.
-        return ringTag(value);
+        const tag = ringTag(value);
+        const state = ringStateOf(value);
+        if (state === undefined) return tag;
+        const out: Record<string, unknown> = { ring: tag };
+        for (const key of state.fields)
+          out[key] = toPlain((value as unknown as Record<string, unknown>)[key]);
+        return out;
       }
       if (value instanceof Map) return { $M: toPlain([...value]) };
       const out: Record<string, unknown> = {};
@@ -128,6 +162,8 @@ function fromPlain(value: unknown): unknown {
   }
   const o = value as Record<string, unknown>;
   if (o.$R !== undefined) return ringFrom(o.$R as RingTag['$R']);
+  const ringState = ringStateFrom(o);
+  if (ringState !== undefined) return ringState;
   if (o.$M !== undefined) return new Map(fromPlain(o.$M) as [unknown, unknown][]);
   if (o.$n !== undefined)
     return o.$n === 'NaN' ? Number.NaN : o.$n === 'Inf' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
@@ -136,6 +172,18 @@ function fromPlain(value: unknown): unknown {
     if (v === null || typeof v === 'object') o[key] = fromPlain(v);
   }
   return o;
+}
+
+/** `{ ring, ...fields }` of a ring state (see RING_STATES) as that state, else undefined. */
+function ringStateFrom(o: Record<string, unknown>): Ring | undefined {
+  const ring = o.ring as { $R?: RingTag['$R'] } | null | undefined;
+  if (typeof ring !== 'object' || ring === null || ring.$R === undefined) return undefined;
+  const keys = Object.keys(o).filter((k) => k !== 'ring');
+  const state = RING_STATE_BY_FIELDS.get(keys.sort().join(','));
+  if (state === undefined) return undefined;
+  const out = ringFrom(ring.$R, state.make);
+  for (const key of state.fields) (out as unknown as Record<string, unknown>)[key] = fromPlain(o[key]);
+  return out;
 }
 
 export function encodeState(value: unknown): string {
