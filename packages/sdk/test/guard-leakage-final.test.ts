@@ -121,6 +121,30 @@ describe('leakage guard: the verdict at the end of a stream', () => {
     );
   });
 
+  it('the ASCII loop splits deltas into words as the Unicode regex does: same holds and verdicts, whatever the cuts', () => {
+    fc.assert(
+      fc.property(text, cuts, fc.integer({ min: 1, max: 6 }), fc.constantFrom(0.1, 0.5, 1), fc.boolean(), (t, sizes, n, threshold, withCanary) => {
+        const canary = withCanary ? CANARY : undefined;
+        const prompt = grams(SYSTEM, n);
+        const fast = new LeakageStream(prompt, canary, threshold, 0.1);
+        const regex = new LeakageStream(prompt, canary, threshold, 0.1, false);
+        const acc = new StreamText();
+        for (const d of deltas(t, sizes)) {
+          const whole = acc.append(d);
+          const a = fast.push(d, whole);
+          expect(a).toEqual(regex.push(d, whole));
+          if (a !== undefined) return;
+          expect(fast.hold()).toBe(regex.hold());
+        }
+        expect(fast.finalVerdict(t, prompt)).toEqual(regex.finalVerdict(t, prompt));
+      }),
+      { numRuns: 3000 },
+    );
+    // [0-9A-Za-z] is exactly the ASCII part of [\p{L}\p{N}].
+    const ascii = String.fromCharCode(...Array.from({ length: 128 }, (_, i) => i));
+    expect(ascii.match(/[\p{L}\p{N}]/gu)?.join('')).toBe('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz');
+  });
+
   it('is not taken from a stream that read another text, another prompt, or was already judged', () => {
     const prompt = grams(SYSTEM, 8);
     const other = grams(`${SYSTEM} More.`, 8);

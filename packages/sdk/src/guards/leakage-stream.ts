@@ -51,7 +51,11 @@ export class LeakageStream {
   /** A verdict was returned, or the final one was taken: the state no longer describes the text. */
   private done = false;
 
-  constructor(prompt: Grams | undefined, canary: string | undefined, threshold: number, maxLeakShare: number) {
+  /** False only in tests: every delta through the Unicode regex (the reference for the ASCII loop). */
+  private readonly asciiFastPath: boolean;
+
+  constructor(prompt: Grams | undefined, canary: string | undefined, threshold: number, maxLeakShare: number, asciiFastPath = true) {
+    this.asciiFastPath = asciiFastPath;
     this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
     this.canary = canary;
     this.threshold = threshold;
@@ -130,28 +134,34 @@ export class LeakageStream {
     return safe;
   }
 
+  /**
+   * Splits a delta into words (maximal runs of letters and digits), carrying a word cut at the
+   * delta's end into the next one. An ASCII delta is split by a character loop (the usual case:
+   * no match object and no regex run per word); any other by the Unicode regex. Both give the
+   * same runs on ASCII text (a property test checks it).
+   */
   private tokenise(delta: string, base: number): LeakVerdict | undefined {
-    const re = WORD_IN_DELTA;
-    re.lastIndex = 0;
     let matched = false;
-    for (let m = re.exec(delta); m !== null; m = re.exec(delta)) {
-      matched = true;
-      const text = m[0];
-      const start = m.index;
-      if (start === 0 && this.pendingStart >= 0) {
-        this.extend(text);
-      } else {
-        if (this.pendingStart >= 0) {
-          const leak = this.closeWord();
-          if (leak !== undefined) return leak;
+    if (this.asciiFastPath && !NON_ASCII.test(delta)) {
+      const n = delta.length;
+      for (let i = 0; i < n; ) {
+        if (!isAsciiWordChar(delta.charCodeAt(i))) {
+          i++;
+          continue;
         }
-        this.pendingStart = base + start;
-        this.pending = '';
-        this.pendingTooLong = false;
-        this.extend(text);
+        let end = i + 1;
+        while (end < n && isAsciiWordChar(delta.charCodeAt(end))) end++;
+        matched = true;
+        const leak = this.wordRun(delta, i, end, base);
+        if (leak !== undefined) return leak;
+        i = end;
       }
-      if (start + text.length < delta.length) {
-        const leak = this.closeWord();
+    } else {
+      const re = WORD_IN_DELTA;
+      re.lastIndex = 0;
+      for (let m = re.exec(delta); m !== null; m = re.exec(delta)) {
+        matched = true;
+        const leak = this.wordRun(delta, m.index, m.index + m[0].length, base);
         if (leak !== undefined) return leak;
       }
     }
@@ -159,15 +169,30 @@ export class LeakageStream {
     return undefined;
   }
 
-  private extend(text: string): void {
+  /** One run of word characters, delta[start, end): continues or starts the pending word; closes it unless it reaches the delta's end. */
+  private wordRun(delta: string, start: number, end: number, base: number): LeakVerdict | undefined {
+    if (start !== 0 || this.pendingStart < 0) {
+      if (this.pendingStart >= 0) {
+        const leak = this.closeWord();
+        if (leak !== undefined) return leak;
+      }
+      this.pendingStart = base + start;
+      this.pending = '';
+      this.pendingTooLong = false;
+    }
+    this.extend(delta, start, end);
+    return end < delta.length ? this.closeWord() : undefined;
+  }
+
+  private extend(delta: string, start: number, end: number): void {
     if (this.pendingTooLong) return;
-    if (this.pending.length + text.length > this.maxWordChars) {
+    if (this.pending.length + (end - start) > this.maxWordChars) {
       // Longer than any prompt word: it cannot match, so it is not kept (a 1 MiB "word" stays O(1) memory).
       this.pendingTooLong = true;
       this.pending = '';
       return;
     }
-    this.pending += text;
+    this.pending += delta.slice(start, end);
   }
 
   private closeWord(): LeakVerdict | undefined {
@@ -224,6 +249,14 @@ export class LeakageStream {
 
 /** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
 const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
+
+/** Any character outside ASCII: the delta goes through the Unicode regex. */
+const NON_ASCII = /[^\0-\x7f]/;
+
+/** [0-9A-Za-z]: the ASCII letters and digits, exactly the ASCII part of [\p{L}\p{N}]. */
+function isAsciiWordChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
+}
 
 /** A letter or digit outside ASCII: where splitting before or after lower-casing may differ. */
 const NON_ASCII_WORD_CHAR = /(?![\0-\x7f])[\p{L}\p{N}]/u;
