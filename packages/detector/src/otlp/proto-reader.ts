@@ -25,6 +25,21 @@ const cachedView = new DataView(cachedBytes.buffer);
 const cachedLength = new Uint8Array(STRING_CACHE_SIZE); // 0: empty slot
 const lastMiss = new Int32Array(STRING_CACHE_SIZE);
 const f64 = new Float64Array(1);
+
+// Buffer's slice methods without the argument normalization and encoding lookup of
+// Buffer#toString, which cost as much as the decoding itself for the one or two short unique
+// strings per record (the callers have checked the bounds already). They are Node's own
+// (Buffer#toString calls them), not documented, hence the fallback to toString.
+type Slicer = (buf: Buffer, start: number, end: number) => string;
+const nodeSlices = Buffer.prototype as unknown as Partial<Record<'utf8Slice' | 'hexSlice', (this: Buffer, start: number, end: number) => string>>;
+const utf8Slice: Slicer =
+  typeof nodeSlices.utf8Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+const hexSlice: Slicer =
+  typeof nodeSlices.hexSlice === 'function'
+    ? (buf, start, end) => (buf as unknown as { hexSlice(s: number, e: number): string }).hexSlice(start, end)
+    : (buf, start, end) => buf.toString('hex', start, end);
 const f64Bytes = new Uint8Array(f64.buffer);
 
 /**
@@ -159,7 +174,7 @@ export class ProtoReader {
     }
     this.pos = fieldEnd;
     const buf = this.buf;
-    if (len > MAX_CACHED_STRING || len === 0) return len === 0 ? '' : buf.toString('utf8', start, fieldEnd);
+    if (len > MAX_CACHED_STRING || len === 0) return len === 0 ? '' : utf8Slice(buf, start, fieldEnd);
     // Short strings (attribute keys, categories, severities, user ids, model names) repeat
     // across records and requests: one cached instance each saves the allocation, and later
     // property stores and comparisons with that instance skip re-hashing and internalizing.
@@ -187,7 +202,7 @@ export class ProtoReader {
     }
     // A miss. The cache maps exact bytes to their UTF-8 decoding, so any short string may be
     // cached, ASCII or not (invalid sequences decode to U+FFFD either way).
-    const str = buf.toString('utf8', start, fieldEnd);
+    const str = utf8Slice(buf, start, fieldEnd);
     // The admission fingerprint adds the three bytes before the last (where sequential ids and
     // timestamps differ) to the slot hash; shorter strings are covered by the slot hash alone.
     let fingerprint = h;
@@ -229,7 +244,7 @@ export class ProtoReader {
     if (fieldEnd - start !== size) return '';
     const buf = this.buf;
     for (let i = start; i < fieldEnd; i++) {
-      if (buf[i] !== 0) return buf.toString('hex', start, fieldEnd);
+      if (buf[i] !== 0) return hexSlice(buf, start, fieldEnd);
     }
     return '';
   }

@@ -42,10 +42,13 @@ export function spanEventToEvent(event: DecodedSpanEvent, span: DecodedSpan): Se
   return toEvent(event.attributes, span.resource, span.traceId, span.spanId);
 }
 
+// The carrier ids handed to attributesToEvent, which only reads them while it runs: one object
+// of one shape, refilled per record, instead of an object per record of one of four shapes.
+const ids: CarrierIds = { trace_id: undefined, span_id: undefined };
+
 function toEvent(attributes: Attributes, resource: Attributes, traceId: string, spanId: string): SecurityEvent | undefined {
-  const ids: CarrierIds = {};
-  if (traceId !== '') ids.trace_id = traceId;
-  if (spanId !== '') ids.span_id = spanId;
+  ids.trace_id = traceId !== '' ? traceId : undefined;
+  ids.span_id = spanId !== '' ? spanId : undefined;
   const event = attributesToEvent(sanitizeMetadata(attributes), ids);
   if (event === undefined) return undefined;
   if (event.service === undefined) {
