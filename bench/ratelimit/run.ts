@@ -159,6 +159,13 @@ try {
 
   const allContenders: [string, string, Op][] = [
     ['raw EVALSHA `return 1` (ceiling)', 'raw', (s) => client.evalsha(sha, 1, s)],
+    // Not the ceiling: the same trivial script called with acquire's argument list (two keys,
+    // lease id, tokens, cost), to show what the longer command itself costs both processes.
+    [
+      'raw EVALSHA `return 1`, acquire-shaped args',
+      'raw5',
+      (s) => client.evalsha(sha, 2, rlKey(s), leaseKey(s), '0123456789abcdef0123456789abcdef', 700, 2_100),
+    ],
     ['rate-limiter-flexible consume() (1 limit)', 'rlf', (s) => rlf.consume(s)],
     [
       'seed port: check + record (6 limits, 12 RTT)',
@@ -244,6 +251,7 @@ try {
     ['', 'redis-server', 'node', 'both'],
     [
       ['llmsec acquire vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq'), cpuOf('raw'))],
+      ['llmsec acquire vs raw EVALSHA, acquire-shaped args', ...cpuRatio(cpuOf('acq'), cpuOf('raw5'))],
       ['llmsec acquire vs rate-limiter-flexible, same 8 dims', ...cpuRatio(cpuOf('acq'), cpuOf('rlf8'))],
       ['llmsec acquire + settle vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acqset'), cpuOf('raw'))],
       [

@@ -1,0 +1,113 @@
+// Before/after for the limiter's Redis path: an older copy of packages/ratelimit/src and the
+// current one in one process, on one redis-server, rounds interleaved (the first a warm-up),
+// c=64 over 10,000 subjects; CPU µs per operation of redis-server (/proc/<pid>/stat) and of
+// this process, medians, against the raw EVALSHA ceiling of the same run. The older copy must
+// sit inside the repository so that its imports resolve, e.g.:
+//   git archive 94e0af0 packages/ratelimit/src | tar -x -C bench/ratelimit/.old
+//   BENCH_OLD_SRC=bench/ratelimit/.old/packages/ratelimit/src/index.ts \
+//     node --conditions=@llmsec/source bench/ratelimit/before-after.ts
+// BENCH_SECONDS (default 2) per cell, BENCH_ROUNDS (default 7). Linux only (/proc).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { startRedis } from '../../test/support/redis.ts';
+import * as Current from '../../packages/ratelimit/src/index.ts';
+import type { TierLimits } from '../../packages/ratelimit/src/index.ts';
+
+const oldSrc = process.env.BENCH_OLD_SRC;
+if (!oldSrc)
+  throw new Error('set BENCH_OLD_SRC to an older packages/ratelimit/src/index.ts (see the header)');
+const Old = (await import(pathToFileURL(resolve(oldSrc)).href)) as typeof Current;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const HUGE = 1e12;
+const WINDOWED: TierLimits = {
+  requestsPerMinute: HUGE,
+  requestsPerHour: HUGE,
+  requestsPerDay: HUGE,
+  tokensPerMinute: HUGE,
+  tokensPerHour: HUGE,
+  tokensPerDay: HUGE,
+  costPerHourMicroUsd: HUGE,
+  costPerDayMicroUsd: HUGE,
+};
+const ALL: TierLimits = { ...WINDOWED, concurrent: 1_000_000 };
+
+const redis = await startRedis();
+const client = new Redis(redis.url);
+try {
+  const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))![1]);
+  const redisCpuUs = (): number => {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 1e4; // utime + stime, 100 ticks per second
+  };
+  const sha = (await client.script('LOAD', 'return 1')) as string;
+  type Lib = typeof Current;
+  const limiter = (lib: Lib, tier: TierLimits) =>
+    new lib.RateLimiter({
+      store: new lib.RedisStore({ client }),
+      tiers: { t: tier },
+      commandTimeoutMs: 5_000,
+    });
+  const req = (subject: string) => ({ subject, estimatedTokens: 700, estimatedCostMicroUsd: 2_100 });
+  const pair = (lim: Current.RateLimiter) => async (s: string) => {
+    const r = await lim.acquire(req(s));
+    if (r.lease) await lim.settle(r.lease, { tokens: 650, costMicroUsd: 1_950 });
+  };
+  const oldWindowed = limiter(Old, WINDOWED);
+  const newWindowed = limiter(Current, WINDOWED);
+  const rows: [string, (s: string) => Promise<unknown>][] = [
+    ['raw EVALSHA `return 1` (ceiling)', (s) => client.evalsha(sha, 1, s)],
+    ['acquire (8 windowed dims), before', (s) => oldWindowed.acquire(req(s))],
+    ['acquire (8 windowed dims), after', (s) => newWindowed.acquire(req(s))],
+    ['acquire + settle (all 9), before', pair(limiter(Old, ALL))],
+    ['acquire + settle (all 9), after', pair(limiter(Current, ALL))],
+  ];
+
+  const seen = new Map<string, { redis: number[]; node: number[]; rate: number[] }>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, op] of rows) {
+      let i = 0;
+      let done = 0;
+      const r0 = redisCpuUs();
+      const n0 = process.cpuUsage();
+      const t0 = performance.now();
+      const end = t0 + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (performance.now() < end) {
+            await op(`${name}-${i++ % 10_000}`);
+            done++;
+          }
+        }),
+      );
+      const wall = (performance.now() - t0) / 1000;
+      const node = process.cpuUsage(n0);
+      const r = redisCpuUs() - r0;
+      await client.flushall();
+      if (round === 0) continue; // warm-up
+      const e = seen.get(name) ?? { redis: [], node: [], rate: [] };
+      seen.set(name, e);
+      e.redis.push(r / done);
+      e.node.push((node.user + node.system) / done);
+      e.rate.push(done / wall);
+    }
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  const both = (name: string): number => median(seen.get(name)!.redis) + median(seen.get(name)!.node);
+  const ceiling = both(rows[0]![0]);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`median of ${ROUNDS - 1} interleaved rounds, c=64, 10,000 subjects, load ${load}\n`);
+  console.log('| row | ops/s | redis µs/op | node µs/op | both µs/op | ceiling both / this |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [name] of rows) {
+    const e = seen.get(name)!;
+    console.log(
+      `| ${name} | ${Math.round(median(e.rate))} | ${median(e.redis).toFixed(2)} | ${median(e.node).toFixed(2)} | ${both(name).toFixed(2)} | ${(ceiling / both(name)).toFixed(2)}x |`,
+    );
+  }
+} finally {
+  client.disconnect();
+  await redis.stop();
+}
