@@ -37,7 +37,8 @@ interface RuleRuntime {
  */
 interface Dispatch {
   rt: RuleRuntime;
-  index: number;
+  /** The rule's slot in its table's rows. */
+  slot: number;
   filter: ((event: SecurityEvent) => boolean) | undefined;
   groupKey: (event: SecurityEvent) => unknown;
   table: GroupTable;
@@ -124,6 +125,13 @@ export class DetectionEngine {
 
     const ids = new Set<string>();
     const tablesByField = new Map<string, GroupTable>();
+    // Rules per group key: each table's rows have a slot for each of its rules.
+    const rulesByField = new Map<string, number>();
+    for (const def of rules) {
+      const field = def.group_by ?? 'user_id';
+      rulesByField.set(field, (rulesByField.get(field) ?? 0) + 1);
+    }
+    const slotsUsed = new Map<GroupTable, number>();
     this.runtimes = rules.map((def, index) => {
       if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
       ids.add(def.id);
@@ -131,14 +139,16 @@ export class DetectionEngine {
       const rule = compileRule(def, index, { maxEventsPerWindow, maxDistinctValues });
       let table = tablesByField.get(rule.groupBy);
       if (!table) {
-        table = new GroupTable(rule.groupBy, maxGroups, rules.length);
+        table = new GroupTable(rule.groupBy, maxGroups, rulesByField.get(rule.groupBy)!);
         tablesByField.set(rule.groupBy, table);
         this.tables.push(table);
       }
+      const slot = slotsUsed.get(table) ?? 0;
+      slotsUsed.set(table, slot + 1);
       const runtime: RuleRuntime = { rule, table, open: new OpenIncidents() };
       const dispatch: Dispatch = {
         rt: runtime,
-        index: rule.index,
+        slot,
         filter: rule.filter,
         groupKey: rule.groupKey,
         table,
@@ -424,11 +434,12 @@ export class DetectionEngine {
       if (d.filter !== undefined && !d.filter(event)) continue;
       const key = keyString(d.groupKey(event));
       if (key === undefined) continue;
-      const states = d.table.touch(key);
-      let state = states[d.index];
+      const table = d.table;
+      const at = table.touch(key) + d.slot;
+      let state = table.states[at];
       if (state === undefined) {
         state = d.condition.createState();
-        states[d.index] = state;
+        table.states[at] = state;
       }
       // `call` keeps the condition as `this` (code rules may use it) and is inlined as a direct call.
       if (d.update.call(d.condition, state, event, t)) this.holds(d.rt, key, state, event, t);

@@ -47,22 +47,22 @@ describe('GroupTable', () => {
         fc.integer({ min: 1, max: 6 }),
         fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 300 }),
         (max, touches) => {
-          const table = new GroupTable('user_id', max, 1);
+          const table = new GroupTable('user_id', max, 2);
           const model = new SecondChanceQueue(max);
           const counts = new Map<string, number>();
           for (const k of touches) {
             const key = `u${k}`;
             model.touch(key);
-            const states = table.touch(key);
-            // A fresh record means the group was new or evicted: its count starts again.
-            const n = ((states[0] as number | undefined) ?? 0) + 1;
-            states[0] = n;
+            const row = table.touch(key);
+            // A fresh row means the group was new or evicted: its count starts again.
+            const n = ((table.states[row + 1] as number | undefined) ?? 0) + 1;
+            table.states[row + 1] = n;
             counts.set(key, n);
           }
           expect(table.size).toBe(model.queue.length);
           expect(table.evicted).toBe(model.evicted);
           // Each held group still has its state; touching it again does not create a new one.
-          for (const { key } of model.queue) expect(table.touch(key)[0]).toBe(counts.get(key));
+          for (const { key } of model.queue) expect(table.states[table.touch(key) + 1]).toBe(counts.get(key));
           expect(table.size).toBe(model.queue.length);
         },
       ),
