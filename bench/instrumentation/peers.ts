@@ -30,7 +30,8 @@ const WHAT: Record<Variant, string> = {
   'traceloop 0.27.0': 'span with prompts and completions (content on by default)',
 };
 
-function shuffle<T>(xs: T[]): T[] {
+/** A new random order (Fisher–Yates). */
+export function shuffle<T>(xs: readonly T[]): T[] {
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

@@ -21,8 +21,8 @@
  * - `canned fetch, stream: true`: the same answer as 10 SSE chunks, read to the end.
  * Variants per transport: plain, instrumented without guards, instrumented with the default
  * guards. Both wall time and process CPU time (user + system, all threads) per call are
- * reported: on a shared machine CPU time is the steadier measure of what the code costs. Rounds are paired (each round times every variant back to back, rotating the
- * order); the reported overhead is the median of the per-round differences, which cancels
+ * reported: on a shared machine CPU time is the steadier measure of what the code costs. Rounds are paired (each round times every variant back to back, in a new random
+ * order, so that no variant always pays its predecessor's garbage collection); the reported overhead is the median of the per-round differences, which cancels
  * most of the drift of a shared machine.
  *
  * `--breakdown` adds, for the canned-fetch transport only, the default-guard variant with the
@@ -42,7 +42,7 @@ import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.t
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
-import { runPeers } from './peers.ts';
+import { runPeers, shuffle } from './peers.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 
@@ -146,7 +146,7 @@ for (const transport of TRANSPORTS) {
   const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    const order = names.map((_, k) => names[(k + r) % names.length] as string);
+    const order = shuffle(names);
     for (const name of order) {
       const t = await timeCalls(clients[name] as OpenAI, CALLS, stream);
       wall[name]?.push(t.wall);
