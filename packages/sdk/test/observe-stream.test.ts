@@ -10,11 +10,17 @@ import { observeStream, type StreamObserver } from '../src/instrumentation/strea
  * end checks and readers that stop early.
  */
 
-/** The previous implementation (an async generator), with a plain array as the FIFO. */
+/**
+ * The previous implementation (an async generator), with a plain array as the FIFO, and one
+ * fix applied to it as to the new one: the watermark (`safe`) moves only with a guard's answer
+ * to new text (the generator recomputed it with no hold for an item without text, releasing
+ * the held tail at OpenAI's closing chunk, before the end checks; see the last test).
+ */
 async function* referenceObserve(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncGenerator<unknown> {
   let finished = false;
   const held: Array<{ item: unknown; end: number }> = [];
   let offset = 0;
+  let safe = 0;
   try {
     const iterable = { [Symbol.asyncIterator]: () => inner };
     for await (const item of iterable) {
@@ -23,13 +29,13 @@ async function* referenceObserve(inner: AsyncIterator<unknown>, observer: Stream
       if (delta.length > 0) {
         offset += delta.length;
         hold = observer.onDelta(delta);
+        safe = offset - Math.max(0, hold);
       }
       if (hold <= 0 && held.length === 0) {
         yield item;
         continue;
       }
       held.push({ item, end: offset });
-      const safe = offset - Math.max(0, hold);
       while (held.length > 0 && (held[0]?.end as number) <= safe) yield held.shift()?.item;
     }
     finished = true;
@@ -240,5 +246,31 @@ describe('observeStream (hand-written iterator) against the async generator it r
     expect(await it.return?.()).toEqual({ value: undefined, done: true });
     expect(await it.next()).toEqual({ value: undefined, done: true });
     expect({ abandoned, closed }).toEqual({ abandoned: 1, closed: 1 });
+  });
+
+  it('an item without text (OpenAI\'s closing chunk) releases nothing held: the held tail waits for the end checks', async () => {
+    const items = [{ text: 'hello ' }, { text: 'ZX-CAN' }, { text: '' }];
+    let i = 0;
+    const inner: AsyncIterator<unknown> = { next: async () => (i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true }) };
+    const log: string[] = [];
+    const stream = { iterator: (): AsyncIterator<unknown> => inner };
+    observeStream(stream, {
+      accumulator: { observe: (x) => (x as { text: string }).text, summary: () => ({ finishReasons: [], text: '', toolCalls: [] }), complete: true },
+      // Hold back the tail that could start the canary.
+      onDelta: (delta) => (delta.startsWith('ZX') ? delta.length : 0),
+      onEnd: () => {
+        log.push('end checks');
+        throw new Error('blocked at the end');
+      },
+      onError: () => {},
+      onAbandon: () => {},
+    });
+    const it = stream.iterator();
+    for (;;) {
+      const r = await it.next().catch((err: unknown) => ({ done: true, value: (err as Error).message }));
+      log.push(JSON.stringify(r.value));
+      if (r.done === true) break;
+    }
+    expect(log).toEqual(['{"text":"hello "}', 'end checks', '"blocked at the end"']);
   });
 });

@@ -85,8 +85,11 @@ const NONE = Symbol('none');
  * inner `next()` and passes the inner result object through. Requests are served in order,
  * as a generator serves them: a call made while another is pending waits for it.
  *
- * One difference, deliberate: `return()` before the first `next()` counts as abandoning the
- * stream (a generator that never started would skip its finally, leaving the call open).
+ * Two differences, deliberate: `return()` before the first `next()` counts as abandoning the
+ * stream (a generator that never started would skip its finally, leaving the call open); and
+ * an item that adds no text keeps the held items held (the generator computed the watermark
+ * with no hold for it, so OpenAI's closing chunk released the held tail before the response's
+ * end checks ran: text a guard held back reached the reader even when the end check blocked).
  */
 class ObservedIterator implements AsyncIterableIterator<unknown> {
   private readonly inner: AsyncIterator<unknown>;
@@ -173,6 +176,9 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       if (delta.length > 0) {
         this.offset += delta.length;
         hold = this.observer.onDelta(delta);
+        // Only a guard's answer to new text moves the watermark: an item without text (OpenAI's
+        // finish chunk, a usage chunk, Anthropic's message_delta) releases nothing held.
+        this.safe = this.offset - Math.max(0, hold);
       }
     } catch (err) {
       // A guard cut the stream: close the inner iterator, then report and fail the read.
@@ -180,7 +186,6 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     }
     if (hold <= 0 && this.held.size === 0) return this.answer(r); // the common path: nothing held
     this.held.push(item, this.offset);
-    this.safe = this.offset - Math.max(0, hold);
     const ready = this.held.takeIfBefore(this.safe);
     return ready !== NONE ? this.answer({ value: ready, done: false }) : this.pull();
   };
