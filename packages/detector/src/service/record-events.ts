@@ -1,10 +1,11 @@
-import { ALERT_EVENT_NAME, parseTimestamp, type SecurityEvent } from '@llmsec/core';
+import { ALERT_EVENT_NAME, type SecurityEvent } from '@llmsec/core';
 import {
   isLlmsecEventName,
   logRecordToEvent as decodeLogRecord,
   spanEventToEvent,
 } from '../otlp/to-event.ts';
 import type { DecodedLogRecord, DecodedSpan } from '../otlp/types.ts';
+import { eventTimeMs } from './event-time.ts';
 import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
 
 /**
@@ -67,7 +68,7 @@ export function spanToEvents(
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
     out.events.push(g.event);
-    out.times.push(parseTimestamp(g.event.timestamp));
+    out.times.push(eventTimeMs(g.event.timestamp));
   }
   if (out.events.length > before || g.kind === 'llmsec_sdk') return undefined;
   return invalid ? 'invalid_event' : 'not_genai';
@@ -77,7 +78,7 @@ export function spanToEvents(
 function push(event: SecurityEvent | undefined, out: EventBatch): boolean {
   if (event === undefined) return false;
   // A timestamp the engine cannot read would only be dropped there: reject it here, counted.
-  const timeMs = parseTimestamp(event.timestamp);
+  const timeMs = eventTimeMs(event.timestamp);
   if (Number.isNaN(timeMs)) return false;
   out.events.push(event);
   out.times.push(timeMs);
