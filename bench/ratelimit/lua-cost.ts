@@ -11,7 +11,11 @@ import {
   bakedSettleLua,
   SETTLE_LUA,
 } from '../../packages/ratelimit/src/redis-lua.ts';
-import { singleAcquireLua, singleSettleLua } from '../../packages/ratelimit/src/redis-lua-single.ts';
+import {
+  pairAcquireLua,
+  singleAcquireLua,
+  singleSettleLua,
+} from '../../packages/ratelimit/src/redis-lua-single.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 // BENCH_REPS: runs per timed loop. On a loaded machine a shorter loop (200: about 1-2 ms) is
@@ -132,6 +136,17 @@ acquire()
 settle()`,
     ['lease-0123456789abcdef', 700, 2_100, 0, -50, -150],
   ],
+  // Two subjects (user and secondary, e.g. client address), the second with requests only.
+  [
+    'llmsec acquire, two subjects (8 dims + 1), baked template',
+    bakedAcquireLua([...ENF, 300_000, ...WINDOWED, 0, HUGE, 0, 0, 0, 0, 0, 0, 0, 0], 300_000),
+    ['lease-0123456789abcdef', 700, 2_100],
+  ],
+  [
+    'llmsec acquire, two subjects (8 dims + 1), straight-line',
+    pairAcquireLua([...ENF, 300_000, ...WINDOWED, 0, HUGE, 0, 0, 0, 0, 0, 0, 0, 0], 300_000),
+    ['lease-0123456789abcdef', 700, 2_100],
+  ],
 ];
 
 const wrap = (body: string): string =>
@@ -145,7 +160,9 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [k, [name, lua, argv]] of cases.entries()) {
       const keys = [`llmsec:{lc${r}-${k}}:rl`, `llmsec:{lc${r}-${k}}:lease`];
-      const us = Number(await client.eval(wrap(lua), 2, ...keys, ...argv));
+      // Two-subject scripts take the secondary's keys after the primary's (same slot here).
+      if (name.includes('two subjects')) keys.push(`llmsec:{lc${r}-${k}}:rl2`, `llmsec:{lc${r}-${k}}:lease2`);
+      const us = Number(await client.eval(wrap(lua), keys.length, ...keys, ...argv));
       best.set(name, Math.min(best.get(name) ?? Infinity, us));
     }
   }

@@ -1,8 +1,9 @@
 /**
- * Straight-line acquire and settle scripts for ONE subject and one tier combination, generated
- * from its baked parameters. The algorithm, the arithmetic (operand for operand, so every
- * double comes out the same), the commands and the reply are those of redis-lua.ts's
- * templates for one subject; what differs is how the Lua is written:
+ * Straight-line acquire and settle scripts for one subject, or for a primary and a secondary
+ * subject on standalone Redis, and one tier combination, generated from its baked parameters.
+ * The algorithm, the arithmetic (operand for operand, so every double comes out the same),
+ * the commands in their order and the reply are those of redis-lua.ts's templates; what
+ * differs is how the Lua is written:
  *
  * - the state's thirteen doubles unpack into locals, not a table (no table per call);
  * - every limit, window and interval is a literal, and the dimensions a tier leaves unset
@@ -12,15 +13,65 @@
  *
  * Measured in-script (`npm run bench:ratelimit:lua`): the template's table work and loops,
  * not Redis's commands, were most of the acquire's cost. redis-lua-single.test.ts runs both
- * versions on the same states and the same clock and compares replies, states and TTLs.
+ * versions on the same states and the same clock and compares replies and every command sent.
  */
 import { luaNumber } from './redis-lua.ts';
 
 const WINDOWS = [60_000, 3_600_000, 86_400_000, 60_000, 3_600_000, 86_400_000, 3_600_000, 86_400_000];
 /** The amount each windowed dimension counts: one request, the tokens, the cost. */
 const AMOUNT = ['1', '1', '1', 'tokens', 'tokens', 'tokens', 'cost', 'cost'];
-const STATE = 't1, t2, t3, t4, t5, t6, t7, t8, sc, st, bu, bn, pl';
-const TATS = ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8'];
+
+/** Lua names of one subject's locals and keys: plain for one subject, suffixed `_1`/`_2` for two. */
+interface Vars {
+  s: number;
+  t: string[];
+  n: string[];
+  sc: string;
+  st: string;
+  bu: string;
+  bn: string;
+  pl: string;
+  lvl: string;
+  factor: string;
+  leases: string;
+  dirty: string;
+  prev: string;
+  v: string;
+  state: string;
+  rl: string;
+  lease: string;
+  /** Statement naming the refusing subject at a refusal ('' for one subject: set once after). */
+  setRef: string;
+}
+
+function vars(s: number, suffix: string): Vars {
+  const x = (name: string): string => name + suffix;
+  const t = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => x(`t${i}`));
+  return {
+    s,
+    t,
+    n: [1, 2, 3, 4, 5, 6, 7, 8].map((i) => x(`n${i}`)),
+    sc: x('sc'),
+    st: x('st'),
+    bu: x('bu'),
+    bn: x('bn'),
+    pl: x('pl'),
+    lvl: x('lvl'),
+    factor: x('factor'),
+    leases: x('leases'),
+    dirty: x('dirty'),
+    prev: x('prev'),
+    v: x('v'),
+    state: [...t, x('sc'), x('st'), x('bu'), x('bn'), x('pl')].join(', '),
+    rl: `KEYS[${2 * s - 1}]`,
+    lease: `KEYS[${2 * s}]`,
+    setRef: suffix === '' ? '' : ` refSub = ${s};`,
+  };
+}
+
+const ONE = vars(1, '');
+const STATE = ONE.state;
+const TATS = ONE.t;
 
 /** The enforcement parameters as the templates read them (P[1..9]). */
 interface Enf {
@@ -60,46 +111,46 @@ function scaled(limit: number, factor: number): number {
   return v < 1 ? 1 : v;
 }
 
-/** Lua statements setting `lvlVar` to the level of the state locals (the templates' level_of). */
-function levelOf(lvlVar: string, e: Enf): string {
-  return `if bn == 1 then ${lvlVar} = 4
-elseif now < bu then ${lvlVar} = 3
-elseif sc == 0 then ${lvlVar} = 0
+/** Lua statements setting `lvlVar` to the level of a subject's state (the templates' level_of). */
+function levelOf(lvlVar: string, e: Enf, v: Vars = ONE): string {
+  return `if ${v.bn} == 1 then ${lvlVar} = 4
+elseif now < ${v.bu} then ${lvlVar} = 3
+elseif ${v.sc} == 0 then ${lvlVar} = 0
 else
-  local s = sc
-  local dt = now - st
+  local s = ${v.sc}
+  local dt = now - ${v.st}
   if dt > 0 then s = s * math.pow(2, -dt / ${e.half}) end
   if s >= ${e.thrAt} then ${lvlVar} = 2 elseif s >= ${e.warnAt} then ${lvlVar} = 1 else ${lvlVar} = 0 end
 end`;
 }
 
-/** Lua statements writing the state (locals) with the templates' TTL rule; `lvl` is the level stored. */
-function writeState(e: Enf, lvl: string): string {
-  const maxTat = TATS.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
+/** Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level stored. */
+function writeState(e: Enf, lvl: string, v: Vars = ONE): string {
+  const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
   return `local ttl = 0
-if bn == 1 then ttl = ${e.banTtl}
-elseif sc ~= 0 or bu > now or ${lvl} ~= 0 then
+if ${v.bn} == 1 then ttl = ${e.banTtl}
+elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
-  if bu > now then ttl = ttl + bu - now end
+  if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
 end
 ${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', KEYS[1], struct.pack('<ddddddddddddd', t1, t2, t3, t4, t5, t6, t7, t8, sc, st, bu, bn, ${lvl}), 'PX', ttl)`;
+redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}), 'PX', ttl)`;
 }
 
 /**
  * The windowed checks of one factor, inside `repeat ... until true` so that the first refusal
  * can `break` like the template's loop. New TATs go to n<i> (committed once all admit).
  */
-function windowChecks(limits: readonly number[], factor: number): string {
+function windowChecks(limits: readonly number[], factor: number, v: Vars = ONE): string {
   const out: string[] = [];
   for (let i = 0; i < 8; i++) {
     if (!(limits[i]! > 0)) continue;
     const limit = scaled(limits[i]!, factor);
     const w = WINDOWS[i]!;
     const amount = AMOUNT[i]!;
-    const t = TATS[i]!;
+    const t = v.t[i]!;
     // `amount * w / limit`: for one request the product is w itself, so the quotient is folded
     // into a literal (the same double); for tokens and cost the expression stays as written.
     const step = amount === '1' ? luaNumber(w / limit) : `${amount} * ${luaNumber(w)} / ${luaNumber(limit)}`;
@@ -107,23 +158,23 @@ function windowChecks(limits: readonly number[], factor: number): string {
   if t < now then t = now end
   t = t + ${step}
   local over = t - now - ${luaNumber(w)}
-  if over > 0.001 then code = 1; refDim = ${i + 1}; retry = math.ceil(over); break end
-  n${i + 1} = t`;
+  if over > 0.001 then code = 1;${v.setRef} refDim = ${i + 1}; retry = math.ceil(over); break end
+  ${v.n[i]} = t`;
     if (amount === '1') out.push(`do\n  ${check}\nend`);
     else
       out.push(
-        `if ${amount} > 0 then\n  if ${amount} > ${luaNumber(limit)} then code = 2; refDim = ${i + 1}; break end\n  ${check}\nend`,
+        `if ${amount} > 0 then\n  if ${amount} > ${luaNumber(limit)} then code = 2;${v.setRef} refDim = ${i + 1}; break end\n  ${check}\nend`,
       );
   }
   return `repeat\n${out.join('\n')}\nuntil true`;
 }
 
 /** Concurrency check of one factor (after the windowed checks admitted). */
-function concurrencyCheck(climit: number, factor: number): string {
+function concurrencyCheck(climit: number, factor: number, v: Vars = ONE): string {
   if (!(climit > 0)) return '';
-  return `if code == 0 and leases + 1 > ${luaNumber(scaled(climit, factor))} then
-  code = 1; refDim = 9
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return `if code == 0 and ${v.leases} + 1 > ${luaNumber(scaled(climit, factor))} then
+  code = 1;${v.setRef} refDim = 9
+  local first = redis.call('ZRANGE', ${v.lease}, 0, 0, 'WITHSCORES')
   if first[2] then
     retry = math.ceil(tonumber(first[2]) - now)
     if retry < 0 then retry = 0 end
@@ -140,7 +191,10 @@ export function singleAcquireLua(values: readonly number[], leaseTtlMs: number):
   const leaseTtl = values[9]!;
   const limits = values.slice(10, 18);
   const climit = values[18]!;
-  const throttled = e.tf === 1 ? '' : `if lvl == 2 then
+  const throttled =
+    e.tf === 1
+      ? ''
+      : `if lvl == 2 then
 ${windowChecks(limits, e.tf)}
 ${concurrencyCheck(climit, e.tf)}
 else
@@ -226,15 +280,22 @@ return struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, n
  */
 export function singleSettleLua(values: readonly number[]): string {
   const e = enf(values);
-  const factor = values[9]!;
-  const limits = values.slice(10, 18);
-  const climit = values[18]!;
+  return `local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
+local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+${settleSubject(e, ONE, values[9]!, values.slice(10, 18), values[18]!)}
+return 1
+`;
+}
+
+/** Statements settling one subject (the template's loop body): GET, differences, SET, ZREM. */
+function settleSubject(e: Enf, v: Vars, factor: number, limits: readonly number[], climit: number): string {
   const delta = ['rq', 'rq', 'rq', 'tk', 'tk', 'tk', 'co', 'co'];
   const dims: string[] = [];
   for (let i = 0; i < 8; i++) {
     if (!(limits[i]! > 0)) continue;
     const d = delta[i]!;
-    const t = TATS[i]!;
+    const t = v.t[i]!;
     dims.push(`if ${d} ~= 0 and (v or ${d} > 0) then
   local t = ${t}
   if ${d} > 0 and t < now then t = now end
@@ -244,19 +305,152 @@ export function singleSettleLua(values: readonly number[]): string {
   changed = true
 end`);
   }
-  return `local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local v = redis.call('GET', KEYS[1])
-local ${STATE}
-if v then ${STATE} = struct.unpack('<ddddddddddddd', v)
-else ${STATE} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+  return `local v = redis.call('GET', ${v.rl})
+local ${v.state}
+if v then ${v.state} = struct.unpack('<ddddddddddddd', v)
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
 local changed = false
 ${dims.join('\n')}
 if changed then
-${writeState(e, 'pl')}
+${writeState(e, v.pl, v)}
 end
-${climit > 0 ? `redis.call('ZREM', KEYS[2], ARGV[1])` : ''}
+${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
+}
+
+/** Statements reading subject `v` (GET, level, factor, live leases), as the template's loop does. */
+function readSubject(e: Enf, v: Vars, climit: number): string {
+  return `local ${v.v} = redis.call('GET', ${v.rl})
+local ${v.state}
+if ${v.v} then ${v.state} = struct.unpack('<ddddddddddddd', ${v.v})
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+local ${v.lvl} = 0
+if ${v.bn} == 1 or ${v.sc} ~= 0 or ${v.bu} ~= 0 then
+${levelOf(v.lvl, e, v)}
+end
+local ${v.factor} = 1
+if ${v.lvl} == 2 then ${v.factor} = ${luaNumber(e.tf)} end
+local ${v.leases} = 0
+${
+  climit > 0
+    ? `${v.leases} = redis.call('ZCARD', ${v.lease})
+if ${v.leases} > 0 then ${v.leases} = ${v.leases} - redis.call('ZREMRANGEBYSCORE', ${v.lease}, '-inf', now) end`
+    : ''
+}
+local ${v.n.join(', ')} = 0, 0, 0, 0, 0, 0, 0, 0`;
+}
+
+/** Statements checking subject `v` when no subject refused yet. */
+function checkSubject(e: Enf, v: Vars, limits: readonly number[], climit: number): string {
+  const normal = `${windowChecks(limits, 1, v)}\n${concurrencyCheck(climit, 1, v)}`;
+  const checks =
+    e.tf === 1
+      ? normal
+      : `if ${v.lvl} == 2 then\n${windowChecks(limits, e.tf, v)}\n${concurrencyCheck(climit, e.tf, v)}\nelse\n${normal}\nend`;
+  return `if code == 0 then
+  if ${v.lvl} == 4 then
+    code = 4;${v.setRef}
+  elseif ${v.lvl} == 3 then
+    code = 3;${v.setRef} retry = math.ceil(${v.bu} - now)
+  else
+${checks}
+  end
+end`;
+}
+
+/** The violation the refusing subject earns (the template's code == 1 branch). */
+function violation(e: Enf, v: Vars): string {
+  return `local s = ${v.sc}
+  local dt = now - ${v.st}
+  if s ~= 0 and dt > 0 then s = s * math.pow(2, -dt / ${e.half}) end
+  s = s + ${luaNumber(e.weight)}
+  ${v.sc} = s
+  ${v.st} = now
+  if s >= ${e.banAt} then ${v.bn} = 1
+  elseif s >= ${e.blkAt} and now >= ${v.bu} then ${v.bu} = now + ${e.blockMs} end
+  ${v.dirty} = true`;
+}
+
+/**
+ * Acquire for two subjects (primary, secondary) on standalone Redis: `values` as the
+ * template's P (nine enforcement parameters, lease TTL, nine limits per subject). KEYS: rl,
+ * lease of each subject. ARGV: leaseId, tokens, cost. Same commands, order and reply as the template.
+ */
+export function pairAcquireLua(values: readonly number[], leaseTtlMs: number): string {
+  const e = enf(values);
+  const leaseTtl = values[9]!;
+  const subs = [vars(1, '_1'), vars(2, '_2')];
+  const limitsOf = (i: number): number[] => values.slice(10 + 9 * i, 18 + 9 * i);
+  const climitOf = (i: number): number => values[18 + 9 * i]!;
+  const commit = subs
+    .map((v, i) => {
+      const lease =
+        climitOf(i) > 0
+          ? `redis.call('ZADD', ${v.lease}, leaseExp, ARGV[1])
+  redis.call('PEXPIRE', ${v.lease}, '${String(Math.ceil(leaseTtlMs))}')
+  ${v.leases} = ${v.leases} + 1`
+          : '';
+      const tats = v.t.map((t, k) => `if ${v.n[k]} ~= 0 then ${t} = ${v.n[k]} end`).join('\n');
+      return `${tats}\n  ${v.dirty} = true\n  ${lease}`;
+    })
+    .join('\n');
+  const violations =
+    e.weight > 0
+      ? `elseif code == 1 then
+  -- The refusing subject earns a violation: decay, add, maybe block or ban.
+  if refSub == 1 then
+  ${violation(e, subs[0]!)}
+  else
+  ${violation(e, subs[1]!)}
+  end`
+      : '';
+  const finish = (v: Vars): string => `local ${v.prev} = ${v.pl}
+if ${v.dirty} then
+${levelOf(v.lvl, e, v)}
+end
+if ${v.dirty} or ${v.lvl} ~= ${v.prev} then
+${writeState(e, v.lvl, v)}
+end`;
+  const busy = (v: Vars): string => v.t.map((t) => `${t} - now`).join(', ');
+  const [a, b] = subs as [Vars, Vars];
+  return `local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
+local tokens = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local code, refSub, refDim, retry = 0, 0, 0, 0
+${readSubject(e, a, climitOf(0))}
+${checkSubject(e, a, limitsOf(0), climitOf(0))}
+${readSubject(e, b, climitOf(1))}
+${checkSubject(e, b, limitsOf(1), climitOf(1))}
+local leaseExp = math.floor(now + ${luaNumber(leaseTtl)})
+local ${a.dirty}, ${b.dirty} = false, false
+if code == 0 then
+${commit}
+${violations}
+end
+${finish(a)}
+local reply = struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp, ${a.prev}, ${a.lvl},
+  ${a.factor}, ${a.leases}, ${busy(a)})
+${finish(b)}
+return reply .. struct.pack('<dddddddddddd', ${b.prev}, ${b.lvl}, ${b.factor}, ${b.leases}, ${busy(b)})
+`;
+}
+
+/**
+ * Settle for two subjects: `values` as the template's P (nine enforcement parameters, then per
+ * subject the limit factor and nine limits). KEYS: rl, lease of each subject. ARGV: leaseId,
+ * requests, tokens, cost (differences).
+ */
+export function pairSettleLua(values: readonly number[]): string {
+  const e = enf(values);
+  const blocks = [0, 1].map((i) => {
+    const v = vars(i + 1, '');
+    const base = 9 + 10 * i;
+    return `do\n${settleSubject(e, v, values[base]!, values.slice(base + 1, base + 9), values[base + 9]!)}\nend`;
+  });
+  return `local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
+local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+${blocks.join('\n')}
 return 1
 `;
 }

@@ -7,7 +7,7 @@
 import type { LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { bakedAcquireLua, bakedSettleLua } from './redis-lua.ts';
-import { singleAcquireLua, singleSettleLua } from './redis-lua-single.ts';
+import { pairAcquireLua, pairSettleLua, singleAcquireLua, singleSettleLua } from './redis-lua-single.ts';
 import { shaScript, type ShaScript } from './redis-script.ts';
 import type { AcquireOp, SettleOp } from './store.ts';
 
@@ -146,13 +146,19 @@ export class ScriptParams {
   }
 }
 
-/** Parameters of one subject (nine enforcement values, one more, nine limits): the straight-line script. */
-const ONE_SUBJECT_VALUES = 19;
-
+/**
+ * The baked script for a combination, by the length of its parameters: straight-line for one
+ * subject (19 values) and for two (acquire 28, settle 29), the general template otherwise.
+ */
 function bakedLua(kind: 'Acquire' | 'Settle', values: number[], leaseTtlMs: number): string {
-  if (values.length === ONE_SUBJECT_VALUES)
-    return kind === 'Acquire' ? singleAcquireLua(values, leaseTtlMs) : singleSettleLua(values);
-  return kind === 'Acquire' ? bakedAcquireLua(values, leaseTtlMs) : bakedSettleLua(values);
+  if (kind === 'Acquire') {
+    if (values.length === 19) return singleAcquireLua(values, leaseTtlMs);
+    if (values.length === 28) return pairAcquireLua(values, leaseTtlMs);
+    return bakedAcquireLua(values, leaseTtlMs);
+  }
+  if (values.length === 19) return singleSettleLua(values);
+  if (values.length === 29) return pairSettleLua(values);
+  return bakedSettleLua(values);
 }
 
 /** The enforcement parameters in the order both scripts read them (ARGV, packed or baked). */

@@ -6,12 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
-import { singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
+import { pairAcquireLua, pairSettleLua, singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
 
 const db = useRedis();
 
-/** Runs `a` on KEYS[1..2] and `b` on KEYS[3..4] with TIME fixed at ARGV[1] s + ARGV[2] µs. */
-function harness(a: string, b: string): string {
+/** Runs `a` on KEYS[1..n] and `b` on KEYS[n+1..2n] with TIME fixed at ARGV[1] s + ARGV[2] µs. */
+function harness(a: string, b: string, n = 2): string {
   const side = (body: string, k: string) => `local function run_${k}(KEYS, ARGV)
 local redis = rec_${k}
 ${body}
@@ -20,14 +20,19 @@ end`;
 local sec, usec = ARGV[1], ARGV[2]
 local args = {}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-local function recorder(log, keyA, keyB)
+local n = ${n}
+local keysA, keysB = {}, {}
+for i = 1, n do keysA[i] = KEYS[i]; keysB[i] = KEYS[n + i] end
+local function recorder(log, keys)
+  local names = {}
+  for i = 1, #keys do names[keys[i]] = 'K' .. i end
   return { call = function(...)
     local c = { ... }
     if c[1] == 'TIME' then return { sec, usec } end
     local line = {}
     for i = 1, #c do
       local x = c[i]
-      if x == keyA then x = 'RL' elseif x == keyB then x = 'LEASE' end
+      if names[x] then x = names[x] end
       if type(x) == 'number' then x = string.format('%.17g', x) end
       line[#line + 1] = type(x) .. ':' .. x
     end
@@ -36,12 +41,12 @@ local function recorder(log, keyA, keyB)
   end }
 end
 local logA, logB = {}, {}
-local rec_a = recorder(logA, KEYS[1], KEYS[2])
-local rec_b = recorder(logB, KEYS[3], KEYS[4])
+local rec_a = recorder(logA, keysA)
+local rec_b = recorder(logB, keysB)
 ${side(a, 'a')}
 ${side(b, 'b')}
-local ra = run_a({ KEYS[1], KEYS[2] }, args)
-local rb = run_b({ KEYS[3], KEYS[4] }, args)
+local ra = run_a(keysA, args)
+local rb = run_b(keysB, args)
 return { tostring(ra), tostring(rb), table.concat(logA, '\\n'), table.concat(logB, '\\n') }`;
 }
 
@@ -106,15 +111,18 @@ function randomTrial(rnd: () => number): Trial {
   return { enf, limits, nowMs, state, leases };
 }
 
-async function prepare(k: number, t: Trial): Promise<string[]> {
-  const keys = [`llmsec:{a${k}}:rl`, `llmsec:{a${k}}:lease`, `llmsec:{b${k}}:rl`, `llmsec:{b${k}}:lease`];
-  for (const [rl, lease] of [
-    [keys[0]!, keys[1]!],
-    [keys[2]!, keys[3]!],
-  ] as const) {
-    await db.redis.del(rl, lease);
-    if (t.state) await db.redis.set(rl, t.state);
-    for (const [score, member] of t.leases) await db.redis.zadd(lease, score, member);
+/** Keys of both sides (A then B), each subject starting from the state and leases of its trial. */
+async function prepare(k: number, trials: Trial[]): Promise<string[]> {
+  const keys: string[] = [];
+  for (const side of ['a', 'b']) {
+    for (const [s, t] of trials.entries()) {
+      const rl = `llmsec:{${side}${k}-${s}}:rl`;
+      const lease = `llmsec:{${side}${k}-${s}}:lease`;
+      keys.push(rl, lease);
+      await db.redis.del(rl, lease);
+      if (t.state) await db.redis.set(rl, t.state);
+      for (const [score, member] of t.leases) await db.redis.zadd(lease, score, member);
+    }
   }
   return keys;
 }
@@ -126,18 +134,18 @@ function clockArgs(nowMs: number): string[] {
 
 async function compare(
   k: number,
-  t: Trial,
+  trials: Trial[],
   template: string,
-  single: string,
+  straight: string,
   argv: (string | number)[],
 ): Promise<Buffer> {
-  const keys = await prepare(k, t);
+  const keys = await prepare(k, trials);
   const [ra, rb, logA, logB] = (await db.redis.callBuffer(
     'EVAL',
-    harness(template, single),
-    4,
+    harness(template, straight, 2 * trials.length),
+    keys.length,
     ...keys,
-    ...clockArgs(t.nowMs),
+    ...clockArgs(trials[0]!.nowMs),
     ...argv,
   )) as Buffer[];
   expect(rb!.equals(ra!), `reply of trial ${k}`).toBe(true);
@@ -156,7 +164,7 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const cost = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
       const template = bakedAcquireLua(values, 120_000);
       const single = singleAcquireLua(values, 120_000);
-      const reply = await compare(k, t, template, single, ['lease-x', tokens, cost]);
+      const reply = await compare(k, [t], template, single, ['lease-x', tokens, cost]);
       codes.add(reply.readDoubleLE(0));
     }
     // The trials reach every outcome: admitted, refused by a limit, by the estimate, blocked, banned.
@@ -174,7 +182,50 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const cost = Math.floor((rnd() * 2 - 1) * 2_000) * (rnd() < 0.2 ? 0 : 1);
       const template = bakedSettleLua(values);
       const single = singleSettleLua(values);
-      await compare(2_000 + k, t, template, single, ['old-0', requests, tokens, cost]);
+      await compare(2_000 + k, [t], template, single, ['old-0', requests, tokens, cost]);
+    }
+  });
+
+  it('two subjects, acquire: replies and every command equal (the second checked only if the first admits)', async () => {
+    const rnd = prng(31);
+    const codes = new Set<string>();
+    for (let k = 0; k < 400; k++) {
+      const first = randomTrial(rnd);
+      const second = { ...randomTrial(rnd), enf: first.enf, nowMs: first.nowMs };
+      const values = [...first.enf, 120_000, ...first.limits, ...second.limits];
+      const tokens = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
+      const cost = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
+      const reply = await compare(
+        4_000 + k,
+        [first, second],
+        bakedAcquireLua(values, 120_000),
+        pairAcquireLua(values, 120_000),
+        ['lease-x', tokens, cost],
+      );
+      codes.add(`${reply.readDoubleLE(0)}/${reply.readDoubleLE(8)}`);
+    }
+    // Admitted, and each refusal code by either subject.
+    for (const c of ['0/-1', '1/0', '1/1', '2/0', '2/1', '3/0', '3/1', '4/0', '4/1'])
+      expect(codes).toContain(c);
+  });
+
+  it('two subjects, settle: replies and every command equal', async () => {
+    const rnd = prng(37);
+    for (let k = 0; k < 300; k++) {
+      const first = randomTrial(rnd);
+      const second = { ...randomTrial(rnd), enf: first.enf, nowMs: first.nowMs };
+      const f1 = [1, 0.5][Math.floor(rnd() * 2)]!;
+      const f2 = [1, 0.3][Math.floor(rnd() * 2)]!;
+      const values = [...first.enf, f1, ...first.limits, f2, ...second.limits];
+      const requests = rnd() < 0.7 ? 0 : -1;
+      const tokens = Math.floor((rnd() * 2 - 1) * 2_000);
+      const cost = Math.floor((rnd() * 2 - 1) * 2_000);
+      await compare(6_000 + k, [first, second], bakedSettleLua(values), pairSettleLua(values), [
+        'old-0',
+        requests,
+        tokens,
+        cost,
+      ]);
     }
   });
 });
