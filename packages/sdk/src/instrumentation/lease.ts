@@ -1,4 +1,4 @@
-import { costMicroUsd, type Category, type EventInputFor, type SecurityEvent } from '@llmsec/core';
+import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { reportTelemetryError } from '../errors.ts';
 import { RateLimitedError } from './errors.ts';
 import type { LlmRuntime } from './runtime.ts';
@@ -30,7 +30,7 @@ export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
   if (limiter === undefined) return undefined;
   const { promptTokens, outputTokens } = estimate(call);
   const model = typeof call.body.model === 'string' ? call.body.model : '';
-  const micro = costMicroUsd(model, promptTokens, outputTokens, call.runtime.prices);
+  const micro = call.runtime.costMicro(model, promptTokens, outputTokens);
   let pending;
   try {
     pending = limiter.acquire({
@@ -83,7 +83,7 @@ export function settleLease(
       const est = estimate(call);
       const inTok = usage.inTok ?? est.promptTokens;
       const outTok = usage.outTok ?? est.outputTokens;
-      const micro = costMicroUsd(usage.model, inTok, outTok, call.runtime.prices);
+      const micro = call.runtime.costMicro(usage.model, inTok, outTok);
       result = limiter.settle(lease as never, { tokens: inTok + outTok, ...(micro !== undefined ? { costMicroUsd: micro } : {}) });
     }
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {

@@ -1,11 +1,19 @@
 import { trace, type Tracer } from '@opentelemetry/api';
-import { costUsd, DEFAULT_PRICES, type PriceTable, type SecurityEventEmitter } from '@llmsec/core';
+import { costMicroUsd, costUsd, DEFAULT_PRICES, knownModel, type PriceTable, type SecurityEventEmitter } from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
 
 export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
 export const INSTRUMENTATION_VERSION = '0.1.0';
+
+/**
+ * Models whose price-table key is remembered per runtime, and their longest id: model ids come
+ * from the provider's responses, so the cache stops growing there (later models are matched
+ * on every call, as all were before).
+ */
+const MAX_PRICED_MODELS = 256;
+const MAX_PRICED_MODEL_CHARS = 128;
 
 /**
  * The settled configuration of one instrumentation (or one instrumented client), with the
@@ -28,6 +36,13 @@ export class LlmRuntime {
   private metricsValue: LlmsecMetrics | undefined;
   private eventsValue: SecurityEventEmitter | undefined;
   private readonly metricsOption: LlmsecMetrics | undefined;
+  /**
+   * Model id -> its price-table key (null: not priced), for a frozen table only (the default
+   * one is): matching a dated id such as `gpt-4o-mini-2024-07-18` walks the table's keys,
+   * ~1.4-1.9 us per lookup, on every call. A table the application may still change is
+   * matched on every call.
+   */
+  private readonly priceKeys: Map<string, string | null> | undefined;
 
   constructor(options: LlmInstrumentationOptions & { metrics?: LlmsecMetrics; tracer?: () => Tracer } = {}) {
     const guards = options.guards ?? {};
@@ -53,6 +68,7 @@ export class LlmRuntime {
     this.limiter = options.limiter;
     this.resolveUser = options.resolveUser;
     this.prices = options.prices ?? DEFAULT_PRICES;
+    this.priceKeys = Object.isFrozen(this.prices) ? new Map() : undefined;
     this.captureContent =
       options.captureContent ?? process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.toLowerCase() === 'true';
     this.captureSystemPrompt = options.captureSystemPrompt ?? false;
@@ -80,7 +96,30 @@ export class LlmRuntime {
 
   /** USD for the tokens of `model` by the configured prices; undefined for an unknown model. */
   cost(model: string, inputTokens: number, outputTokens: number): number | undefined {
-    return costUsd(model, inputTokens, outputTokens, this.prices);
+    const key = this.pricedAs(model);
+    return key === null ? undefined : costUsd(key, inputTokens, outputTokens, this.prices);
+  }
+
+  /** Integer micro-USD, rounded up (core's costMicroUsd); undefined for an unknown model. */
+  costMicro(model: string, inputTokens: number, outputTokens: number): number | undefined {
+    const key = this.pricedAs(model);
+    return key === null ? undefined : costMicroUsd(key, inputTokens, outputTokens, this.prices);
+  }
+
+  /**
+   * What to price `model` as: its table key from the cache (null: not in the table), or the id
+   * itself where nothing is cached (core matches it then). A table key prices as itself, so
+   * both give core's answer for the id.
+   */
+  private pricedAs(model: string): string | null {
+    const cache = this.priceKeys;
+    if (cache === undefined || typeof model !== 'string' || model.length > MAX_PRICED_MODEL_CHARS) return model;
+    let key = cache.get(model);
+    if (key === undefined) {
+      key = knownModel(model, this.prices) ?? null;
+      if (cache.size < MAX_PRICED_MODELS) cache.set(model, key);
+    }
+    return key;
   }
 
   get needsInputPhase(): boolean {
