@@ -14,11 +14,14 @@ export const CHAT_BODY = {
 /** What the canned answer says (the user message echoed). */
 export const CANNED_TEXT = `Echo: ${CHAT_BODY.messages[1].content}`;
 
+/** OpenAI answers with the dated snapshot of the model asked for, as here. */
+const ANSWER_MODEL = 'gpt-4o-mini-2024-07-18';
+
 const CANNED = JSON.stringify({
   id: 'chatcmpl-bench',
   object: 'chat.completion',
   created: 1_700_000_000,
-  model: 'gpt-4o-mini',
+  model: ANSWER_MODEL,
   choices: [{ index: 0, message: { role: 'assistant', content: CANNED_TEXT }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 34, completion_tokens: 17, total_tokens: 51 },
 });
@@ -30,7 +33,7 @@ export const cannedFetch = (): Promise<Response> =>
 /** The same answer streamed (a `fetch` for the client): 8 content chunks and the final one, as OpenAI's SSE sends them. */
 const words = CANNED_TEXT.split(/(?<= )/);
 const chunk = (delta: object, finish: string | null): string =>
-  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: ANSWER_MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const cannedSse = [
   chunk({ role: 'assistant', content: '' }, null),
   ...Array.from({ length: 8 }, (_, k) => chunk({ content: words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join('') }, null)),
