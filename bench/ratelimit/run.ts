@@ -185,6 +185,9 @@ try {
       },
     ],
     ['llmsec acquire (8 windowed dims)', 'acq', (s) => windowed.acquire(req(s))],
+    // The issue's "all dimensions": concurrency too. Leases stay open (in-flight requests):
+    // a few per subject per cell, the sets are flushed after each contender.
+    ['llmsec acquire (all 9 dims, leases left open)', 'acq9', (s) => all.acquire(req(s))],
     [
       'llmsec acquire + settle (all 9 dims)',
       'acqset',
@@ -252,6 +255,7 @@ try {
     [
       ['llmsec acquire vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq'), cpuOf('raw'))],
       ['llmsec acquire vs raw EVALSHA, acquire-shaped args', ...cpuRatio(cpuOf('acq'), cpuOf('raw5'))],
+      ['llmsec acquire (all 9 dims) vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq9'), cpuOf('raw'))],
       ['llmsec acquire vs rate-limiter-flexible, same 8 dims', ...cpuRatio(cpuOf('acq'), cpuOf('rlf8'))],
       ['llmsec acquire + settle vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acqset'), cpuOf('raw'))],
       [
@@ -264,8 +268,8 @@ try {
   const rlfName = byTag('rlf');
   const seedName = byTag('seed');
   const ceilingName = byTag('raw');
-  const peerFor = (name: string): string => (name === byTag('acq') ? byTag('rlf8') : byTag('rlf9'));
-  const ratioRows = [byTag('acq'), byTag('acqset')].flatMap((name) => [
+  const peerFor = (name: string): string => (name === byTag('acqset') ? byTag('rlf9') : byTag('rlf8'));
+  const ratioRows = [byTag('acq'), byTag('acq9'), byTag('acqset')].flatMap((name) => [
     [
       `${name} / rate-limiter-flexible`,
       ...cells.map(([c, s]) =>
