@@ -25,6 +25,7 @@ const cachedView = new DataView(cachedBytes.buffer);
 const cachedLength = new Uint8Array(STRING_CACHE_SIZE); // 0: empty slot
 const lastMiss = new Int32Array(STRING_CACHE_SIZE);
 const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
 
 // Buffer's slice methods without the argument normalization and encoding lookup of
 // Buffer#toString, which cost as much as the decoding itself for the one or two short unique
@@ -40,7 +41,6 @@ const hexSlice: Slicer =
   typeof nodeSlices.hexSlice === 'function'
     ? (buf, start, end) => (buf as unknown as { hexSlice(s: number, e: number): string }).hexSlice(start, end)
     : (buf, start, end) => buf.toString('hex', start, end);
-const f64Bytes = new Uint8Array(f64.buffer);
 
 /**
  * A bounds-checked cursor over protobuf bytes: one forward pass, no recursion of its own, so a
