@@ -13,28 +13,12 @@
  * a node_modules link to this one's) whose instrumentation and guards are timed in the same rounds.
  */
 import OpenAI from 'openai';
-import { context, logs, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { pathToFileURL } from 'node:url';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
+import { installDiscardingProviders } from './otel-providers.ts';
 
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
-const discardLogs: LogRecordExporter = { export: (_l, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discardSpans })] }));
-logs.setGlobalLoggerProvider(new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: discardLogs })] }));
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Reader()] }));
+installDiscardingProviders();
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

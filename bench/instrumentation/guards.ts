@@ -12,22 +12,16 @@
  * packages/sdk/src | tar -x -C <dir>`) whose guards and runner are timed beside the current
  * ones, with the same metrics class, so a change is measured against its predecessor in one run.
  */
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { pathToFileURL } from 'node:url';
 import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { StreamText } from '../../packages/sdk/src/instrumentation/stream-text.ts';
 import type { GuardContext, GuardInput, InputGuard, OutputGuard } from '../../packages/sdk/src/instrumentation/types.ts';
 import { CANNED_TEXT, CHAT_BODY } from './canned-chat.ts';
 import { median } from '../report.ts';
+import { CumulativeReader } from './otel-providers.ts';
 
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const meterProvider = new MeterProvider({ readers: [new Reader()] });
+const meterProvider = new MeterProvider({ readers: [new CumulativeReader()] });
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

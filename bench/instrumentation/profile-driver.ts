@@ -9,32 +9,17 @@
  * older instrumentation, timed in alternating rounds in a random order, CPU µs per call.
  */
 import OpenAI from 'openai';
-import { context, createNoopMeter, logs, metrics, trace } from '@opentelemetry/api';
+import { createNoopMeter } from '@opentelemetry/api';
 import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { pathToFileURL } from 'node:url';
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
+import { installDiscardingProviders } from './otel-providers.ts';
 
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
-const discardLogs: LogRecordExporter = { export: (_l, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discardSpans })] }));
-logs.setGlobalLoggerProvider(new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: discardLogs })] }));
-metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Reader()] }));
+installDiscardingProviders();
 
 const mode = process.argv[2] ?? 'inst';
 const calls = Number(process.argv[3] ?? 20_000);

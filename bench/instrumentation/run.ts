@@ -31,12 +31,8 @@
  * (request_completed: span event, log record, counters) and the metric records cost.
  */
 import OpenAI from 'openai';
-import { context, createNoopMeter, logs, metrics, trace } from '@opentelemetry/api';
+import { createNoopMeter } from '@opentelemetry/api';
 import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
@@ -45,6 +41,7 @@ import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers, shuffle } from './peers.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
+import { installDiscardingProviders } from './otel-providers.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,23 +56,8 @@ const AB = process.argv.includes('--ab');
 const ROUNDS = arg('rounds', 30);
 const WARMUP = 300;
 
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
-const discardLogs: LogRecordExporter = { export: (_l, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
-
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discardSpans })] });
-const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: discardLogs })] });
-const meterProvider = new MeterProvider({ readers: [new Reader()] });
-trace.setGlobalTracerProvider(tracerProvider);
-logs.setGlobalLoggerProvider(loggerProvider);
-metrics.setGlobalMeterProvider(meterProvider);
+const providers = installDiscardingProviders();
+const { meterProvider } = providers;
 
 const fake = await startFakeLlm();
 const events = new SecurityEvents();
@@ -177,4 +159,4 @@ if (!process.argv.includes('--no-peers')) {
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 await fake.close();
-await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown(), meterProvider.shutdown()]);
+await providers.shutdown();
