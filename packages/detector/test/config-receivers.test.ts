@@ -1,27 +1,13 @@
 // The receivers' options in the config file: caps, decode limits and the bearer token, which
 // may come inline, from a file (--auth-token-file), or from the environment.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AUTH_TOKEN_ENV, AUTH_TOKEN_FILE_ENV, ConfigError, loadConfig } from '../src/service/config.ts';
+import { configDir, configError } from './config-files.ts';
+import { AUTH_TOKEN_ENV, AUTH_TOKEN_FILE_ENV, loadConfig } from '../src/service/config.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-config-receivers-'));
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-function error(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const { dir, file } = configDir('llmsec-detector-config-receivers-');
+const error = configError;
 
 const NO_ENV = {};
 

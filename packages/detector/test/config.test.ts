@@ -1,26 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/service/config.ts';
+import { configDir, configError } from './config-files.ts';
+import { loadConfig } from '../src/service/config.ts';
 import { parseHostPort } from '../src/service/config-schema.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-config-'));
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-function error(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const { dir, file } = configDir('llmsec-detector-config-');
+const error = configError;
 
 describe('loadConfig', () => {
   it('gives the documented defaults with no file and no flags', () => {
