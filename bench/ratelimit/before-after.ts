@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis.ts';
 import * as Current from '../../packages/ratelimit/src/index.ts';
 import type { TierLimits } from '../../packages/ratelimit/src/index.ts';
+import { ALL, WINDOWED, request as req } from './tiers.ts';
 
 const oldSrc = process.env.BENCH_OLD_SRC;
 if (!oldSrc)
@@ -21,18 +22,6 @@ if (!oldSrc)
 const Old = (await import(pathToFileURL(resolve(oldSrc)).href)) as typeof Current;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const HUGE = 1e12;
-const WINDOWED: TierLimits = {
-  requestsPerMinute: HUGE,
-  requestsPerHour: HUGE,
-  requestsPerDay: HUGE,
-  tokensPerMinute: HUGE,
-  tokensPerHour: HUGE,
-  tokensPerDay: HUGE,
-  costPerHourMicroUsd: HUGE,
-  costPerDayMicroUsd: HUGE,
-};
-const ALL: TierLimits = { ...WINDOWED, concurrent: 1_000_000 };
 
 const redis = await startRedis();
 const client = new Redis(redis.url);
@@ -50,7 +39,6 @@ try {
       tiers: { t: tier },
       commandTimeoutMs: 5_000,
     });
-  const req = (subject: string) => ({ subject, estimatedTokens: 700, estimatedCostMicroUsd: 2_100 });
   const pair = (lim: Current.RateLimiter) => async (s: string) => {
     const r = await lim.acquire(req(s));
     if (r.lease) await lim.settle(r.lease, { tokens: 650, costMicroUsd: 1_950 });

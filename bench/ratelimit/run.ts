@@ -6,27 +6,16 @@
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
-import { MemoryStore, RateLimiter, RedisStore, type TierLimits } from '../../packages/ratelimit/src/index.ts';
+import { MemoryStore, RateLimiter, RedisStore } from '../../packages/ratelimit/src/index.ts';
 import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
 import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
+import { ALL, HUGE, WINDOWED, request } from './tiers.ts';
 import { fmt } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const HUGE = 1_000_000_000_000;
-const WINDOWED: TierLimits = {
-  requestsPerMinute: HUGE,
-  requestsPerHour: HUGE,
-  requestsPerDay: HUGE,
-  tokensPerMinute: HUGE,
-  tokensPerHour: HUGE,
-  tokensPerDay: HUGE,
-  costPerHourMicroUsd: HUGE,
-  costPerDayMicroUsd: HUGE,
-};
-const ALL: TierLimits = { ...WINDOWED, concurrent: 1_000_000 };
 const SEED_HUGE = { rpm: HUGE, rph: HUGE, rpd: HUGE, tpm: HUGE, tph: HUGE, concurrent: HUGE };
 
 type Op = (subject: string) => Promise<unknown>;
@@ -155,7 +144,7 @@ try {
   const store = new RedisStore({ client });
   const windowed = new RateLimiter({ store, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
   const all = new RateLimiter({ store, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
-  const req = (subject: string) => ({ subject, estimatedTokens: 700, estimatedCostMicroUsd: 2_100 });
+  const req = request;
 
   const allContenders: [string, string, Op][] = [
     ['raw EVALSHA `return 1` (ceiling)', 'raw', (s) => client.evalsha(sha, 1, s)],
