@@ -80,6 +80,9 @@ export interface SecurityEventsOptions {
 
 const MAX_WARNED_CATEGORIES = 100;
 
+/** Set by SecurityEvents' static block (declared before the class: the block runs at its definition). */
+let emitInContext: (events: SecurityEvents, category: Category, input: unknown, ctx: Context) => SecurityEvent;
+
 export class SecurityEvents extends CategoryMethods implements SecurityEventEmitter {
   private readonly serviceName: string | undefined;
   private readonly tracer: Tracer | undefined;
@@ -135,8 +138,17 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     // A subclass that overrides emit() still sees every category method's event go through it,
     // as before the named fields bypassed it: the input with the named fields merged into its metadata.
     if (named !== undefined && this.emit !== SecurityEvents.prototype.emit) return this.emit(category, withNamedMetadata(input, named));
+    return this.emitIn(category, input, named, otelContext.active());
+  }
+
+  static {
+    // The instrumentation's path (emitInCallContext below), without a public member.
+    emitInContext = (events, category, input, ctx) => events.emitIn(category, input, undefined, ctx);
+  }
+
+  /** `ctx`: the context the event belongs to (the active one, or the instrumented call's, whose span is active in it). */
+  private emitIn(category: Category, input: unknown, named: Record<string, unknown> | undefined, ctx: Context): SecurityEvent {
     const name = typeof category === 'string' ? category : String(category as unknown);
-    const ctx = otelContext.active();
     const activeSpan = trace.getSpan(ctx);
     const span = spanOf(input as EventInput | undefined, activeSpan);
     let event: SecurityEvent;
@@ -248,6 +260,18 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     this.warnedCategories.add(name);
     diag.warn(`llmsec: unknown event category ${JSON.stringify(name.slice(0, 64))}: event not recorded`);
   }
+}
+
+/**
+ * Not public (not exported by the package): the instrumentation emits `request_completed` after
+ * its call's context is gone, with its own span as `input.span`; the log record then needs a
+ * context holding that span, which `emit` would build per event (`trace.setSpan`, a context
+ * copy). The call built that context once in `invoke()`, so it hands it over here. `ctx` must
+ * have `input.span` as its span. Another emitter, or a subclass overriding `emit`, gets `emit`.
+ */
+export function emitInCallContext<C extends Category>(events: SecurityEventEmitter, category: C, input: EventInputFor<C>, ctx: Context): SecurityEvent {
+  if (events instanceof SecurityEvents && events.emit === SecurityEvents.prototype.emit) return emitInContext(events, category, input, ctx);
+  return events.emit(category, input);
 }
 
 /**

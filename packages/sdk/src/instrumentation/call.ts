@@ -1,4 +1,4 @@
-import { context, trace, type Span } from '@opentelemetry/api';
+import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { getSecurityContext } from '../context.ts';
 import { reportTelemetryError } from '../errors.ts';
@@ -16,6 +16,7 @@ import { acquireLease, settleLease, type LeaseHolder } from './lease.ts';
 import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { isObservableStream } from './stream.ts';
+import { emitInCallContext } from '../security-events.ts';
 import type { GuardContext, GuardInput } from './types.ts';
 
 /**
@@ -42,6 +43,8 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   private inputPhase: Promise<void> | undefined;
   private view: GuardInput | undefined;
   private ended = false;
+  /** The context invoke() ran the call in (the caller's, with our span): the context of the call's events. */
+  private callContext: Context | undefined;
 
   constructor(runtime: LlmRuntime, adapter: ProviderAdapter, body: Body, client: unknown) {
     this.runtime = runtime;
@@ -63,7 +66,9 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   invoke<T>(fn: () => T): T {
     // The call store only serves the prepare hook (guards, limiter): skip it when there is none.
     const run = this.runtime.needsInputPhase ? () => callStore.run(this, fn) : fn;
-    return this.ownSpan ? context.with(trace.setSpan(context.active(), this.span), run) : run();
+    if (!this.ownSpan) return run();
+    this.callContext = trace.setSpan(context.active(), this.span);
+    return context.with(this.callContext, run);
   }
 
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
@@ -75,6 +80,9 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       if (this.ctx.sessionId !== undefined && !('sessionId' in full)) full.sessionId = this.ctx.sessionId;
       if (this.ctx.conversationId !== undefined && !('conversationId' in full)) full.conversationId = this.ctx.conversationId;
       full.span = this.span;
+      // Events after the call's context is gone (request_completed) reuse the context invoke()
+      // built, rather than SecurityEvents building one per event to put our span in the log record.
+      if (this.callContext !== undefined) return emitInCallContext(this.runtime.events, category, full as unknown as EventInputFor<C>, this.callContext);
       return this.runtime.events.emit(category, full as unknown as EventInputFor<C>);
     } catch (err) {
       reportTelemetryError('instrumentation', err);
