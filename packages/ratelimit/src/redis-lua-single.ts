@@ -183,8 +183,18 @@ end`;
 }
 
 /**
+ * Whether a one-subject script of these baked values (acquire's or settle's: nine limits at
+ * 10..18) is called without the lease key and lease id: a tier without a concurrency limit
+ * never touches them, and every argument costs Redis parsing and Node encoding per call.
+ */
+export function leanArgs(values: readonly number[]): boolean {
+  return values.length === 19 && !(values[18]! > 0);
+}
+
+/**
  * Acquire for one subject: `values` as the template's P (nine enforcement parameters, lease
- * TTL, nine limits). KEYS: rl, lease. ARGV: leaseId, tokens, cost. Same reply as the template.
+ * TTL, nine limits). KEYS: rl, lease. ARGV: leaseId, tokens, cost; without a concurrency
+ * limit (leanArgs) KEYS: rl and ARGV: tokens, cost. Same reply as the template.
  */
 export function singleAcquireLua(values: readonly number[], leaseTtlMs: number): string {
   const e = enf(values);
@@ -220,10 +230,12 @@ else
   redis.call('PEXPIRE', KEYS[2], '${String(Math.ceil(leaseTtlMs))}')
   leases = leases + 1`
       : '';
+  // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is tokens, cost.
+  const a = climit > 0 ? 1 : 0;
   return `local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local tokens = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+local tokens = tonumber(ARGV[${a + 1}])
+local cost = tonumber(ARGV[${a + 2}])
 local v = redis.call('GET', KEYS[1])
 local ${STATE}
 if v then ${STATE} = struct.unpack('<ddddddddddddd', v)
@@ -276,13 +288,16 @@ return struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, n
 
 /**
  * Settle for one subject: `values` as the template's P (nine enforcement parameters, the limit
- * factor, nine limits). KEYS: rl, lease. ARGV: leaseId, requests, tokens, cost (differences).
+ * factor, nine limits). KEYS: rl, lease. ARGV: leaseId, requests, tokens, cost (differences);
+ * without a concurrency limit (leanArgs) KEYS: rl and ARGV: requests, tokens, cost.
  */
 export function singleSettleLua(values: readonly number[]): string {
   const e = enf(values);
+  // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is the differences.
+  const a = values[18]! > 0 ? 1 : 0;
   return `local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local rq, tk, co = tonumber(ARGV[${a + 1}]), tonumber(ARGV[${a + 2}]), tonumber(ARGV[${a + 3}])
 ${settleSubject(e, ONE, values[9]!, values.slice(10, 18), values[18]!)}
 return 1
 `;

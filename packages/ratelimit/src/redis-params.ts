@@ -7,7 +7,13 @@
 import type { LimitVector } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { bakedAcquireLua, bakedSettleLua } from './redis-lua.ts';
-import { pairAcquireLua, pairSettleLua, singleAcquireLua, singleSettleLua } from './redis-lua-single.ts';
+import {
+  leanArgs,
+  pairAcquireLua,
+  pairSettleLua,
+  singleAcquireLua,
+  singleSettleLua,
+} from './redis-lua-single.ts';
 import { shaScript, type ShaScript } from './redis-script.ts';
 import type { AcquireOp, SettleOp } from './store.ts';
 
@@ -40,7 +46,7 @@ export class ScriptParams {
     if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
     const values: number[] = [];
     for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const script = shaScript(bakedLua(kind, values, leaseTtlMs));
+    const script = shaScript(bakedLua(kind, values, leaseTtlMs), leanArgs(values));
     this.bakedCount++;
     this.bakedScripts.set(params, script);
     return script;

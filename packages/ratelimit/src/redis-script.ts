@@ -10,10 +10,12 @@ import { createHash } from 'node:crypto';
 export interface ShaScript {
   readonly sha: string;
   readonly lua: string;
+  /** One subject without a concurrency limit: called without the lease key and lease id. */
+  readonly lean: boolean;
 }
 
-export function shaScript(lua: string): ShaScript {
-  return { sha: createHash('sha1').update(lua).digest('hex'), lua };
+export function shaScript(lua: string, lean = false): ShaScript {
+  return { sha: createHash('sha1').update(lua).digest('hex'), lua, lean };
 }
 
 type Arg = string | number;

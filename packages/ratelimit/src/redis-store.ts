@@ -116,7 +116,9 @@ export class RedisStore implements LimiterStore {
       // Short string arguments only: ioredis keeps its string path (no Buffer argument).
       if (subs.length === 1) {
         const subject = subs[0]!.subject;
-        const args = [2, rlKey(subject), leaseKey(subject), op.leaseId, op.tokens, op.costMicroUsd];
+        const args = baked.lean
+          ? [1, rlKey(subject), op.tokens, op.costMicroUsd]
+          : [2, rlKey(subject), leaseKey(subject), op.leaseId, op.tokens, op.costMicroUsd];
         return evalSha(this.evalClient, baked, args, parseOneSubject);
       }
       const args: (string | number)[] = [2 * subs.length];
@@ -156,6 +158,10 @@ export class RedisStore implements LimiterStore {
     const params = this.params.settle(op);
     const baked = this.params.baked(params, 'Settle', 0);
     if (baked !== undefined) {
+      if (baked.lean) {
+        const args = [1, rlKey(subs[0]!.subject), op.requests, op.tokens, op.costMicroUsd];
+        return evalSha(this.evalClient, baked, args, ignore);
+      }
       const args: (string | number)[] = [2 * subs.length];
       for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
       args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd);

@@ -60,4 +60,54 @@ describe('RedisStore scripts with baked parameters', () => {
     expect(await admitted(three, 'shared-b')).toBe(3);
     expect(await admitted(one, 'shared-c')).toBe(1);
   });
+
+  it('a tier without a concurrency limit is called without the lease key and id; its tokens are settled', async () => {
+    const sent: (string | number)[][] = [];
+    const client = db.redis.duplicate();
+    type EvalSha = (...a: (string | number)[]) => Promise<Buffer>;
+    const spied = client as unknown as { evalshaBuffer: EvalSha };
+    const evalsha = spied.evalshaBuffer.bind(client);
+    spied.evalshaBuffer = (...a) => {
+      sent.push(a);
+      return evalsha(...a);
+    };
+    try {
+      const lim = new RateLimiter({
+        store: new RedisStore({ client }),
+        tiers: {
+          lean: { requestsPerHour: 2, tokensPerHour: 1_000 },
+          leased: { requestsPerHour: 2, concurrent: 1 },
+        },
+        defaultTier: 'lean',
+      });
+      const a = await lim.acquire({ subject: 'lean-1', tier: 'lean', estimatedTokens: 100 });
+      await lim.settle(a.lease!, { tokens: 400 });
+      // sha, numkeys, rl key, then the amounts only: acquire (tokens, cost), settle (requests, tokens, cost).
+      expect(sent.map((c) => c.slice(1, 3))).toEqual([
+        [1, 'llmsec:{lean-1}:rl'],
+        [1, 'llmsec:{lean-1}:rl'],
+      ]);
+      expect(sent[0]).toHaveLength(5);
+      expect(sent[1]).toHaveLength(6);
+      const status = await lim.status('lean-1', 'lean');
+      expect(status.dimensions.find((d) => d.dimension === 'tph')!.current).toBe(400);
+      expect((await lim.acquire({ subject: 'lean-1', tier: 'lean', estimatedTokens: 600 })).allowed).toBe(
+        true,
+      );
+      expect((await lim.acquire({ subject: 'lean-1', tier: 'lean', estimatedTokens: 0 })).allowed).toBe(
+        false,
+      );
+
+      sent.length = 0;
+      const b = await lim.acquire({ subject: 'leased-1', tier: 'leased', estimatedTokens: 0 });
+      expect(sent[0]![1]).toBe(2);
+      expect((await lim.acquire({ subject: 'leased-1', tier: 'leased', estimatedTokens: 0 })).allowed).toBe(
+        false,
+      );
+      await lim.settle(b.lease!, { tokens: 0 });
+      expect((await lim.status('leased-1', 'leased')).activeLeases).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
 });
