@@ -82,6 +82,22 @@ function securityOf(ctx: Context): SecurityContext {
   return lastSecurity;
 }
 
+/**
+ * The event object, made by a constructor rather than a literal so that V8's slack tracking
+ * sizes it for the fields set after it (ids, service, metadata): they are stored in the object
+ * instead of a properties array that grows (and is copied) as they are added, 64 bytes less per
+ * event. Its prototype is Object.prototype, so it is a plain object like the literal it replaces
+ * (same keys in the same order; `constructor` is Object; JSON, structuredClone, toStrictEqual alike).
+ */
+const PlainEvent = function (this: SecurityEvent, eventId: string, timestamp: string, category: string, severity: SecurityEvent['severity']): void {
+  this.event_id = eventId;
+  this.timestamp = timestamp;
+  this.category = category;
+  this.severity = severity;
+  this.user_id = '';
+} as unknown as new (eventId: string, timestamp: string, category: string, severity: SecurityEvent['severity']) => SecurityEvent;
+PlainEvent.prototype = Object.prototype;
+
 export interface BuiltEvent {
   event: SecurityEvent;
   /** The event time in epoch ms (the timestamp, unparsed). */
@@ -110,13 +126,7 @@ export function buildEvent(
     : known
       ? DEFAULT_SEVERITY[category]
       : 'warning';
-  const event: SecurityEvent = {
-    event_id: deps.ids.eventId(),
-    timestamp: isoTime(timeMs),
-    category,
-    severity,
-    user_id: '',
-  };
+  const event = new PlainEvent(deps.ids.eventId(), isoTime(timeMs), category, severity);
   const userId = normaliseId(raw.userId);
   const sessionId = normaliseId(raw.sessionId);
   const conversationId = normaliseId(raw.conversationId);
