@@ -37,10 +37,19 @@ function metadataKey(key: string): string {
   return name;
 }
 
+/**
+ * An empty attributes object from a constructor, not `{}`: V8's slack tracking sizes it for the
+ * nine or more attributes stored into it, where `{}` holds four and grows a properties array
+ * (copied at each growth) for the rest, 64 bytes more per event. Its prototype is
+ * Object.prototype: a plain object, as before.
+ */
+const PlainAttributes = function (): void {} as unknown as new () => Attributes;
+PlainAttributes.prototype = Object.prototype;
+
 export function eventAttributes(event: SecurityEvent): Attributes {
   // Assigned one by one, not a literal with computed keys, which V8 builds through the runtime:
   // a few ns per event (8 ns with the SDK's copy after it, alternating in one process).
-  const attrs: Attributes = {};
+  const attrs = new PlainAttributes();
   attrs[ATTR_EVENT_ID] = event.event_id;
   attrs[ATTR_EVENT_CATEGORY] = event.category;
   attrs[ATTR_EVENT_SEVERITY] = event.severity;
