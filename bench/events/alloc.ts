@@ -7,10 +7,11 @@
  *     --conditions=@llmsec/source bench/events/alloc.ts [-- --before <git revision>]
  *
  * The young generation is made large enough that no collection runs while measuring, so the
- * growth of heapUsed over 20,000 events is what they allocated.
+ * growth of heapUsed over 20,000 events is what they allocated (the median of seven such runs).
  */
 import { parseArgs } from 'node:util';
-import { TraceFlags, trace, type Logger } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ROOT_CONTEXT, TraceFlags, context, trace, type Logger } from '@opentelemetry/api';
 import { SecurityEvents } from '@llmsec/sdk';
 import { importSdkAt } from './revision.ts';
 
@@ -20,22 +21,42 @@ if (gc === undefined) throw new Error('run with --expose-gc');
 
 const dropLogger = { emit: () => {}, enabled: () => true } as unknown as Logger;
 const span = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const activeContext = trace.setSpan(ROOT_CONTEXT, span);
 const versions: [string, typeof SecurityEvents][] = [['now', SecurityEvents]];
 if (values.before !== undefined) {
   const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.before, 'security-events.ts');
   versions.push([values.before, Before]);
 }
+/** Median of seven measurements of 20,000 events each (one alone moved by ±100 bytes between runs). */
+function bytesPerEvent(run: (n: number) => void): number {
+  const xs: number[] = [];
+  for (let k = 0; k < 7; k++) {
+    gc!();
+    gc!();
+    const before = process.memoryUsage().heapUsed;
+    run(20_000);
+    xs.push((process.memoryUsage().heapUsed - before) / 20_000);
+  }
+  return xs.sort((a, b) => a - b)[3]!;
+}
+
 for (const [name, Events] of versions) {
   const events = new Events({ serviceName: 'bench', logger: dropLogger });
-  const run = (n: number): void => {
+  // The span given in the input, none active (the log record's context is then built per event), and the span active.
+  const given = (n: number): void => {
     for (let i = 0; i < n; i++) {
       events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1', span });
     }
   };
-  run(50_000); // warm: JIT, id pool, metric sets
-  gc();
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  run(20_000);
-  console.log(`${name.padEnd(10)} ${((process.memoryUsage().heapUsed - before) / 20_000).toFixed(0).padStart(6)} bytes per event (the caller's userId string included, ~25)`);
+  const active = (n: number): void => {
+    context.with(activeContext, () => {
+      for (let i = 0; i < n; i++) events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+    });
+  };
+  given(50_000); // warm: JIT, id pool, metric sets
+  active(50_000);
+  console.log(
+    `${name.padEnd(10)} ${bytesPerEvent(given).toFixed(0).padStart(6)} bytes per event, span given; ${bytesPerEvent(active).toFixed(0).padStart(6)} with the span active (the caller's userId string included, ~25)`,
+  );
 }
