@@ -194,7 +194,9 @@ export function leanArgs(values: readonly number[]): boolean {
 /**
  * Acquire for one subject: `values` as the template's P (nine enforcement parameters, lease
  * TTL, nine limits). KEYS: rl, lease. ARGV: leaseId, tokens, cost; without a concurrency
- * limit (leanArgs) KEYS: rl and ARGV: tokens, cost. Same reply as the template.
+ * limit (leanArgs) KEYS: rl and ARGV: tokens, cost. Same reply as the template, except that
+ * an admission at level normal (before and after) answers in the compact form of
+ * redis-reply.ts (the template's values that are constants there left out).
  */
 export function singleAcquireLua(values: readonly number[], leaseTtlMs: number): string {
   const e = enf(values);
@@ -280,6 +282,10 @@ ${levelOf('lvl', e)}
 end
 if dirty or lvl ~= prev then
 ${writeState(e, 'lvl')}
+end
+if code == 0 and prev == 0 and lvl == 0 and factor == 1 then
+  return struct.pack('<ddddddddddd', now, leaseExp, leases,
+    t1 - now, t2 - now, t3 - now, t4 - now, t5 - now, t6 - now, t7 - now, t8 - now)
 end
 return struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp, prev, lvl,
   factor, leases, t1 - now, t2 - now, t3 - now, t4 - now, t5 - now, t6 - now, t7 - now, t8 - now)

@@ -4,6 +4,7 @@ import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
 import { ScriptParams, enforcementValues } from './redis-params.ts';
+import { parseAcquireReply, parseOneSubject, parseTwoSubjects } from './redis-reply.ts';
 import { evalSha, type EvalClient } from './redis-script.ts';
 import {
   CODE_OK,
@@ -233,44 +234,6 @@ export class RedisStore implements LimiterStore {
 }
 
 function ignore(): void {}
-
-function parseOneSubject(r: Buffer): AcquireOutcome {
-  return parseAcquireReply(r, 1);
-}
-
-function parseTwoSubjects(r: Buffer): AcquireOutcome {
-  return parseAcquireReply(r, 2);
-}
-
-/** Reply of ACQUIRE_LUA: packed doubles, six header values then twelve per subject. */
-function parseAcquireReply(r: Buffer, n: number): AcquireOutcome {
-  const subjects: SubjectOutcome[] = [];
-  let at = 6 * 8;
-  for (let s = 0; s < n; s++) {
-    const busyMs = new Array<number>(WINDOW_DIMS);
-    for (let i = 0; i < WINDOW_DIMS; i++) {
-      const b = r.readDoubleLE(at + (4 + i) * 8);
-      busyMs[i] = b > 0 ? b : 0;
-    }
-    subjects.push({
-      prevLevel: r.readDoubleLE(at),
-      level: r.readDoubleLE(at + 8),
-      factor: r.readDoubleLE(at + 16),
-      leases: r.readDoubleLE(at + 24),
-      busyMs,
-    });
-    at += (4 + WINDOW_DIMS) * 8;
-  }
-  return {
-    code: r.readDoubleLE(0),
-    refusedSubject: r.readDoubleLE(8),
-    refusedDim: r.readDoubleLE(16),
-    retryAfterMs: r.readDoubleLE(24),
-    nowMs: Math.floor(r.readDoubleLE(32)),
-    leaseExpiresAtMs: Math.floor(r.readDoubleLE(40)),
-    subjects,
-  };
-}
 
 function pushParams(args: Arg[], p: EnforcementParams): void {
   // The scripts' parameter order lives in one place (redis-params.ts); these are the operator

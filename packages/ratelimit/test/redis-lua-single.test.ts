@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
+import { COMPACT_REPLY_BYTES, parseOneSubject } from '../src/redis-reply.ts';
 import {
   leanArgs,
   pairAcquireLua,
@@ -149,12 +150,23 @@ function clockArgs(nowMs: number): string[] {
   return [String(Math.floor(us / 1e6)), String(us % 1e6)];
 }
 
+/**
+ * The straight-line acquire's compact reply (admitted at level normal) written out in the
+ * template's full form: the constants redis-reply.ts fills in, and the doubles as sent.
+ */
+function fullForm(r: Buffer): Buffer {
+  if (r.length !== COMPACT_REPLY_BYTES) return r;
+  const d = (i: number): number => r.readDoubleLE(i * 8);
+  return packed([0, -1, -1, 0, d(0), d(1), 0, 0, 1, d(2), ...Array.from({ length: 8 }, (_, i) => d(3 + i))]);
+}
+
 async function compare(
   k: number,
   trials: Trial[],
   template: string,
   straight: string,
   argv: (string | number)[],
+  onReplies?: (template: Buffer, straight: Buffer) => void,
 ): Promise<Buffer> {
   const keys = await prepare(k, trials);
   const [ra, rb, logA, logB] = (await db.redis.callBuffer(
@@ -165,7 +177,8 @@ async function compare(
     ...clockArgs(trials[0]!.nowMs),
     ...argv,
   )) as Buffer[];
-  expect(rb!.equals(ra!), `reply of trial ${k}`).toBe(true);
+  onReplies?.(ra!, rb!);
+  expect(fullForm(rb!).equals(ra!), `reply of trial ${k}`).toBe(true);
   expect(logB!.toString('latin1'), `commands of trial ${k}`).toBe(logA!.toString('latin1'));
   return ra!;
 }
@@ -174,6 +187,7 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
   it('acquire: replies and every command equal over random tiers, states, leases and amounts', async () => {
     const rnd = prng(13);
     const codes = new Set<number>();
+    const forms = new Set<string>();
     for (let k = 0; k < 500; k++) {
       const t = randomTrial(rnd);
       const values = [...t.enf, 120_000, ...t.limits];
@@ -181,11 +195,18 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const cost = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
       const template = bakedAcquireLua(values, 120_000);
       const single = asSent(singleAcquireLua(values, 120_000), values, 2);
-      const reply = await compare(k, [t], template, single, ['lease-x', tokens, cost]);
+      const reply = await compare(k, [t], template, single, ['lease-x', tokens, cost], (full, straight) => {
+        // What RedisStore makes of either reply is the same outcome.
+        expect(parseOneSubject(straight), `parsed reply of trial ${k}`).toEqual(parseOneSubject(full));
+        forms.add(straight.length === COMPACT_REPLY_BYTES ? 'compact' : `full ${full.readDoubleLE(0)}`);
+      });
       codes.add(reply.readDoubleLE(0));
     }
     // The trials reach every outcome: admitted, refused by a limit, by the estimate, blocked, banned.
     expect([...codes].sort()).toEqual([0, 1, 2, 3, 4]);
+    // Admissions in both forms: compact at level normal, full when throttled or warned.
+    expect(forms).toContain('compact');
+    expect(forms).toContain('full 0');
   });
 
   it('settle: replies and every command equal over random tiers, factors, states and deltas', async () => {
