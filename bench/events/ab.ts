@@ -1,0 +1,76 @@
+/**
+ * A fair A/B of two revisions' SecurityEvents, one case each, on the same providers:
+ *
+ *   npx node --conditions=@llmsec/source bench/events/ab.ts -- --a <rev> --b <rev> [--case event|given] [--rounds 40 --seconds 0.1]
+ *
+ * run.ts's `--before` row is biased towards the older revision: the current code also serves the
+ * other rows (request_completed, requestText, JSONL), so its call sites see more shapes, while the
+ * older copy serves one. Here both revisions are loaded the same way (revision.ts) and each serves
+ * one case. `event`: guardrailBlock inside the active span; `given`: request_completed with its
+ * span given and none active (as the instrumentation's request_completed without its context).
+ * Rounds alternate in a random order; the figure is the median of the per-round CPU ratios b / a.
+ */
+import { parseArgs } from 'node:util';
+import { ROOT_CONTEXT, context, trace, type Span } from '@opentelemetry/api';
+import type { SecurityEvents } from '@llmsec/sdk';
+import { median } from '../report.ts';
+import { importSdkAt } from './revision.ts';
+import { llmsec, tracer } from './providers.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string', default: 'HEAD' },
+    case: { type: 'string', default: 'event' },
+    rounds: { type: 'string', default: '40' },
+    seconds: { type: 'string', default: '0.1' },
+  },
+});
+if (values.a === undefined) throw new Error('--a <revision> is required');
+const ROUNDS = Number(values.rounds);
+const SECONDS = Number(values.seconds);
+const COMPLETED = { model: 'gpt-4o-mini', prompt_tokens: 34, completion_tokens: 17, latency_ms: 12.5, cost_usd: 0.0000153, prompt_length: 120, blocked: false };
+
+async function load(rev: string): Promise<SecurityEvents> {
+  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(rev, 'security-events.ts');
+  return new Events({ serviceName: 'bench', logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'), metrics: llmsec.metrics });
+}
+const sides: [string, SecurityEvents][] = [
+  [values.a, await load(values.a)],
+  [values.b, await load(values.b)],
+];
+const op =
+  values.case === 'given'
+    ? (events: SecurityEvents, span: Span, i: number): void => {
+        context.with(ROOT_CONTEXT, () => events.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }));
+      }
+    : (events: SecurityEvents, _span: Span, i: number): void => {
+        events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+      };
+
+async function measure(events: SecurityEvents): Promise<number> {
+  const deadline = process.hrtime.bigint() + BigInt(Math.round(SECONDS * 1e9));
+  let ops = 0;
+  const cpu0 = process.cpuUsage();
+  while (process.hrtime.bigint() < deadline) {
+    const span = tracer.startSpan('bench');
+    context.with(trace.setSpan(context.active(), span), () => {
+      for (let i = 0; i < 100; i++) op(events, span, ops + i);
+    });
+    span.end();
+    ops += 100;
+    await new Promise(setImmediate);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / ops;
+}
+
+for (const [, events] of sides) for (let k = 0; k < 20; k++) await measure(events);
+const us: number[][] = [[], []];
+for (let r = 0; r < ROUNDS; r++) {
+  const order = Math.random() < 0.5 ? [0, 1] : [1, 0];
+  for (const s of order) us[s]!.push(await measure(sides[s]![1]));
+}
+const [a, b] = us as [number[], number[]];
+console.log(`case ${values.case}, ${ROUNDS} rounds x ${SECONDS}s: ${values.a} ${median(a).toFixed(2)} us CPU, ${values.b} ${median(b).toFixed(2)} us CPU; ${values.b} / ${values.a} = ${median(b.map((x, k) => x / a[k]!)).toFixed(3)} (median of the per-round ratios)`);
+await llmsec.shutdown();
