@@ -114,7 +114,7 @@ settle()`,
   [
     'llmsec acquire, 8 windowed dims, straight-line (one subject)',
     singleAcquireLua([...ENF, 300_000, ...WINDOWED, 0], 300_000),
-    ['lease-0123456789abcdef', 700, 2_100],
+    [700, 2_100], // no concurrency limit: RedisStore sends the amounts only (leanArgs)
   ],
   [
     'llmsec acquire, 8 dims + concurrency, straight-line',
