@@ -1,11 +1,11 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Category, EventInputFor } from '@llmsec/core';
 import { systemPromptLeakageGuard } from '../src/guards/index.ts';
 import { grams, overlap } from '../src/guards/leakage-grams.ts';
 import { LeakageStream, type FinalVerdict } from '../src/guards/leakage-stream.ts';
-import type { GuardContext, GuardInput, OutputDecision } from '../src/instrumentation/index.ts';
+import type { OutputDecision } from '../src/instrumentation/index.ts';
 import { StreamText } from '../src/instrumentation/stream-text.ts';
+import { chatInput, recordingContext, type RecordingContext } from './guard-context.ts';
 
 /**
  * The end of a stream: the leakage guard takes its verdict from the stream's incremental state
@@ -46,18 +46,7 @@ function wholeText(t: string, n: number, threshold: number, canary: string | und
   return ratio >= threshold ? { method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 } : 'clean';
 }
 
-function ctxFor(): { ctx: GuardContext; emitted: string[] } {
-  const emitted: string[] = [];
-  const input: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: SYSTEM, messages: [], tools: [], body: {} };
-  const ctx: GuardContext = {
-    input,
-    emit<C extends Category>(category: C, _e: EventInputFor<C>) {
-      emitted.push(category);
-      return undefined;
-    },
-  };
-  return { ctx, emitted };
-}
+const ctxFor = (): RecordingContext => recordingContext(chatInput({ system: SYSTEM }));
 
 const NON_ASCII_WORD_CHAR = /(?![\0-\x7f])[\p{L}\p{N}]/u;
 

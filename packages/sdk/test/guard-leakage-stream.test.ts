@@ -1,10 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { Category, EventInputFor } from '@llmsec/core';
 import { defaultGuards, systemPromptLeakageGuard } from '../src/guards/index.ts';
-import { instrumentClient, OutputBlockedError, type GuardContext, type GuardInput, type OutputDecision, type OutputGuard } from '../src/instrumentation/index.ts';
+import { instrumentClient, OutputBlockedError, type OutputDecision, type OutputGuard } from '../src/instrumentation/index.ts';
 import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
+import { chatInput, recordingContext, type RecordingContext } from './guard-context.ts';
 
 /** A support-bot system prompt of 120 words (repeated words included, as real prompts have). */
 const SYSTEM = [
@@ -19,20 +19,7 @@ const SYSTEM = [
 
 const WORDS = SYSTEM.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 
-function ctxFor(system: string): { ctx: GuardContext; emitted: string[] } {
-  const emitted: string[] = [];
-  const input: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system, messages: [], tools: [], body: {} };
-  return {
-    emitted,
-    ctx: {
-      input,
-      emit<C extends Category>(category: C, _e: EventInputFor<C>) {
-        emitted.push(category);
-        return undefined;
-      },
-    },
-  };
-}
+const ctxFor = (system: string): RecordingContext => recordingContext(chatInput({ system }));
 
 /**
  * Drives a chunk guard as the stream observer does: the reader is shown the text up to

@@ -1,21 +1,11 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { detectSensitive, type Category, type EventInputFor } from '@llmsec/core';
+import { detectSensitive } from '@llmsec/core';
 import { piiGuard } from '../src/guards/index.ts';
 import type { GuardContext, GuardDecision, GuardInput, GuardMessage } from '../src/instrumentation/index.ts';
+import { chatInput, recordingContext, type RecordingContext } from './guard-context.ts';
 
-function ctxFor(messages: GuardMessage[]): { ctx: GuardContext; emitted: Array<[string, unknown]> } {
-  const emitted: Array<[string, unknown]> = [];
-  const input: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: '', messages, tools: [], body: {} };
-  const ctx: GuardContext = {
-    input,
-    emit<C extends Category>(category: C, e: EventInputFor<C>) {
-      emitted.push([category, e]);
-      return undefined;
-    },
-  };
-  return { ctx, emitted };
-}
+const ctxFor = (messages: GuardMessage[]): RecordingContext => recordingContext(chatInput({ messages }));
 
 /** The input check of detect and block modes as it was written before (a copy per message, a Set always). */
 function previousCheck(mode: 'detect' | 'block', input: GuardInput, ctx: GuardContext): GuardDecision {
@@ -45,7 +35,7 @@ describe('piiGuard modes', () => {
         const now = ctxFor(messages);
         const before = ctxFor(messages);
         expect(piiGuard({ mode }).check(now.ctx.input, now.ctx)).toEqual(previousCheck(mode, before.ctx.input, before.ctx));
-        expect(now.emitted).toEqual(before.emitted);
+        expect(now.events).toEqual(before.events);
       }),
       { numRuns: 500 },
     );

@@ -1,10 +1,10 @@
 import * as fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import type { Category, EventInputFor } from '@llmsec/core';
 import { LlmsecMetrics } from '../src/metrics.ts';
 import { runInputGuards, runOutputGuards } from '../src/instrumentation/guard-runner.ts';
 import { GuardrailBlockedError, OutputBlockedError } from '../src/instrumentation/errors.ts';
-import type { GuardContext, GuardInput, InputGuard, OutputGuard } from '../src/instrumentation/index.ts';
+import type { GuardInput, InputGuard, OutputGuard } from '../src/instrumentation/index.ts';
+import { recordingContext } from './guard-context.ts';
 
 /**
  * The runner records one duration per guard run, after the chain's guards have run (issue 13):
@@ -32,17 +32,7 @@ function spin(ms: number): void {
   while (performance.now() < until);
 }
 
-function ctxFor(input: GuardInput): { ctx: GuardContext; emitted: string[] } {
-  const emitted: string[] = [];
-  const ctx: GuardContext = {
-    input,
-    emit<C extends Category>(category: C, _e: EventInputFor<C>) {
-      emitted.push(category);
-      return undefined;
-    },
-  };
-  return { ctx, emitted };
-}
+const ctxFor = recordingContext;
 
 const start: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: '', messages: [{ role: 'user', content: 'u' }], tools: [], body: {} };
 
