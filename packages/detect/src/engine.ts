@@ -17,11 +17,23 @@ import { openIncident } from './incident.ts';
 import { OpenIncidents } from './open-incidents.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
+import type { SlabRule } from './slab/slab-rule.ts';
+import { slabRuleFor } from './slab/slab-rules.ts';
 import type { SharedEngine } from './state/shared-engine.ts';
 import { startSharedMode } from './state/shared-mode.ts';
 import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
 
 export type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
+
+/**
+ * Internal option (not part of the public API): every rule keeps object states, as before
+ * the slab. The differential tests and the benchmark's in-run baseline use it.
+ */
+export const OBJECT_STATE_ONLY: unique symbol = Symbol('llmsec.detect.objectStateOnly');
+
+interface InternalOptions extends DetectionEngineOptions {
+  [OBJECT_STATE_ONLY]?: boolean;
+}
 
 interface RuleRuntime {
   rule: CompiledRule;
@@ -37,8 +49,11 @@ interface RuleRuntime {
  */
 interface Dispatch {
   rt: RuleRuntime;
-  /** The rule's slot in its table's rows. */
+  /** The rule's slot in its table's object-state rows (states[g * width + slot]). */
   slot: number;
+  width: number;
+  /** The rule's slab implementation, when its state lives in the table's slab instead. */
+  slab: SlabRule | undefined;
   filter: ((event: SecurityEvent) => boolean) | undefined;
   groupKey: (event: SecurityEvent) => unknown;
   table: GroupTable;
@@ -124,31 +139,43 @@ export class DetectionEngine {
     if (maxGroups < 1) throw new Error('DetectionEngine: maxGroupsPerRule must be at least 1');
 
     const ids = new Set<string>();
-    const tablesByField = new Map<string, GroupTable>();
-    // Rules per group key: each table's rows have a slot for each of its rules.
-    const rulesByField = new Map<string, number>();
-    for (const def of rules) {
-      const field = def.group_by ?? 'user_id';
-      rulesByField.set(field, (rulesByField.get(field) ?? 0) + 1);
-    }
-    const slotsUsed = new Map<GroupTable, number>();
-    this.runtimes = rules.map((def, index) => {
+    const limits = { maxEventsPerWindow, maxDistinctValues };
+    const objectOnly = (options as InternalOptions)[OBJECT_STATE_ONLY] === true;
+    const compiled = rules.map((def, index) => {
       if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
       ids.add(def.id);
       if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
-      const rule = compileRule(def, index, { maxEventsPerWindow, maxDistinctValues });
-      let table = tablesByField.get(rule.groupBy);
-      if (!table) {
-        table = new GroupTable(rule.groupBy, maxGroups, rulesByField.get(rule.groupBy)!);
-        tablesByField.set(rule.groupBy, table);
+      const rule = compileRule(def, index, limits);
+      return { rule, slab: objectOnly ? undefined : slabRuleFor(def, rule, limits) };
+    });
+    // One table per group key: a slot per object-state rule in its rows, a region per slab rule.
+    const tablesByField = new Map<string, { slots: number; slabRules: SlabRule[]; table?: GroupTable }>();
+    const slots = compiled.map(({ rule, slab }) => {
+      let entry = tablesByField.get(rule.groupBy);
+      if (entry === undefined) {
+        entry = { slots: 0, slabRules: [] };
+        tablesByField.set(rule.groupBy, entry);
+      }
+      if (slab !== undefined) {
+        entry.slabRules.push(slab);
+        return -1;
+      }
+      return entry.slots++;
+    });
+    this.runtimes = compiled.map(({ rule, slab }, i) => {
+      const entry = tablesByField.get(rule.groupBy)!;
+      let table = entry.table;
+      if (table === undefined) {
+        table = new GroupTable(rule.groupBy, maxGroups, entry.slots, entry.slabRules);
+        entry.table = table;
         this.tables.push(table);
       }
-      const slot = slotsUsed.get(table) ?? 0;
-      slotsUsed.set(table, slot + 1);
       const runtime: RuleRuntime = { rule, table, open: new OpenIncidents() };
       const dispatch: Dispatch = {
         rt: runtime,
-        slot,
+        slot: slots[i]!,
+        width: entry.slots,
+        slab,
         filter: rule.filter,
         groupKey: rule.groupKey,
         table,
@@ -435,18 +462,26 @@ export class DetectionEngine {
       const key = keyString(d.groupKey(event));
       if (key === undefined) continue;
       const table = d.table;
-      const at = table.touch(key) + d.slot;
+      const g = table.touch(key);
+      const slab = d.slab;
+      if (slab !== undefined) {
+        if (slab.update(table.slab!, g, event, t)) this.holds(d, g, key, undefined, event, t);
+        continue;
+      }
+      const at = g * d.width + d.slot;
       let state = table.states[at];
       if (state === undefined) {
         state = d.condition.createState();
         table.states[at] = state;
       }
       // `call` keeps the condition as `this` (code rules may use it) and is inlined as a direct call.
-      if (d.update.call(d.condition, state, event, t)) this.holds(d.rt, key, state, event, t);
+      if (d.update.call(d.condition, state, event, t)) this.holds(d, g, key, state, event, t);
     }
   }
 
-  private holds(rt: RuleRuntime, key: string, state: unknown, event: SecurityEvent, t: number): void {
+  /** The rule of `d` holds for group `key` (row g): `state` is its object state, undefined for a slab rule. */
+  private holds(d: Dispatch, g: number, key: string, state: unknown, event: SecurityEvent, t: number): void {
+    const rt = d.rt;
     const existing = rt.open.get(key);
     if (existing !== undefined) {
       // Extended, not re-announced; moved to the newest end so rt.open stays in lastTrueAt order.
@@ -458,7 +493,9 @@ export class DetectionEngine {
       rt.open.extended(existing);
       return;
     }
-    const incident = openIncident(rt.rule, key, state, event, t, this.maxUsersPerAlert);
+    // A slab rule's state as the object condition's, for its describe and evidence (only here: rare).
+    const objectState = d.slab !== undefined ? d.slab.state(d.table.slab!, g) : state;
+    const incident = openIncident(rt.rule, key, objectState, event, t, this.maxUsersPerAlert);
     if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
     rt.open.add(incident);
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;

@@ -1,15 +1,20 @@
+import { SlabStore } from './slab/slab-store.ts';
+import type { SlabRule } from './slab/slab-rule.ts';
+
 /**
  * Per-group condition state for all the rules that share a group key (`user_id` for most):
- * one Map lookup per event however many rules read it. The states of all groups sit in one
- * flat array, a row of `width` slots per group (a slot per rule of the table, then the
- * second-chance bit), and the Map holds each group's row offset, a small integer stored in
- * the Map itself. With many users every event's first read of its group is a cache miss per
- * object on the way; a record array per group (two objects: the array and its elements)
- * added two to each event, the row adds one.
+ * one Map lookup per event however many rules read it. Each group has an index g (its row),
+ * a small integer stored in the Map itself. The object states of the rules without a slab
+ * implementation sit in one flat array, `width` slots per row (states[g * width + slot]);
+ * the rules with one keep their state in the slab (slab/slab-store.ts), row g too. With many
+ * users every event's first read of its group is a cache miss per object on the way; a
+ * record array per group (two objects: the array and its elements) added two to each event,
+ * the flat row adds one, and slab regions add none beyond their row.
  *
  * Bounded: past `maxGroups` the least recently seen group is evicted, approximated with the
- * second-chance (CLOCK) algorithm so that a touch is one flag write. The hand walks the rows
- * in order (`keys[g]` owns row g); it clears the bit of touched groups as it passes and
+ * second-chance (CLOCK) algorithm so that a touch is one flag write (a byte per group in a
+ * Uint8Array: 100,000 groups take 100 KB, which stays in cache where the rows do not). The
+ * hand walks the rows in order (`keys[g]` owns row g); it clears the bit of touched groups as it passes and
  * reuses the first untouched group's row in place.
  *
  * Why not the Map's own insertion order (delete the first entry, re-insert touched ones at
@@ -21,50 +26,61 @@
  */
 export class GroupTable {
   readonly field: string;
-  /** Row offset into `states` by group key. */
+  /** Group index (row) by group key. */
   private readonly rows = new Map<string, number>();
-  /** `width` slots per group: the rules' states (undefined until a rule first sees the group), then the bit. */
+  /** `width` slots per row: the object-state rules' states (undefined until a rule first sees the group). */
   readonly states: unknown[] = [];
+  /** The slab of the rules with a slab implementation (undefined when the table has none). */
+  readonly slab: SlabStore | undefined;
   private readonly width: number;
   private readonly maxGroups: number;
-  /** The key owning each row (row g starts at g * width); grows to `maxGroups` and then stays. */
+  /** The key owning each row; grows to `maxGroups` and then stays. */
   private readonly keys: string[] = [];
+  /** The second-chance bit per row (1: touched since the hand last passed). */
+  private touched = new Uint8Array(64);
   /** The next row the eviction hand looks at. */
   private hand = 0;
   private lastKey: string | undefined;
   private lastRow = 0;
   evicted = 0;
 
-  /** `slots`: the rules that keep state in this table (slot i: states[row + i]). */
-  constructor(field: string, maxGroups: number, slots: number) {
+  /** `slots`: the rules that keep object states in this table (slot i: states[g * slots + i]); `slabRules`: the others. */
+  constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
     if (!(maxGroups >= 1)) throw new Error(`GroupTable: maxGroups must be at least 1, got ${maxGroups}`);
     this.field = field;
     this.maxGroups = maxGroups;
-    this.width = slots + 1;
+    this.width = slots;
+    this.slab = slabRules.length > 0 ? new SlabStore(slabRules, maxGroups) : undefined;
   }
 
   get size(): number {
     return this.rows.size;
   }
 
-  /** The offset of the group's row in `states`, created (all slots undefined) on first sight. */
+  /** The group's row g, created (all object slots undefined, the slab row fresh) on first sight. */
   touch(key: string): number {
     // The same group again (a burst from one user, or the next rule for this event).
     if (key === this.lastKey) return this.lastRow;
     let row = this.rows.get(key);
     if (row === undefined) {
-      if (this.keys.length < this.maxGroups) {
-        row = this.keys.length * this.width;
+      const n = this.keys.length;
+      if (n < this.maxGroups) {
+        row = n;
         this.keys.push(key);
         const states = this.states;
-        for (let i = 1; i < this.width; i++) states.push(undefined);
-        states.push(false);
+        for (let i = 0; i < this.width; i++) states.push(undefined);
+        if (n >= this.touched.length) {
+          const touched = new Uint8Array(Math.min(this.maxGroups, n * 2));
+          touched.set(this.touched);
+          this.touched = touched;
+        }
+        this.slab?.reset(n, true);
       } else {
         row = this.replaceOne(key);
       }
       this.rows.set(key, row);
     } else {
-      this.states[row + this.width - 1] = true;
+      this.touched[row] = 1;
     }
     this.lastKey = key;
     this.lastRow = row;
@@ -74,14 +90,12 @@ export class GroupTable {
   /** Evicts the first group the hand finds untouched and gives its row, emptied, to `key`. */
   private replaceOne(key: string): number {
     const keys = this.keys;
-    const states = this.states;
-    const width = this.width;
-    const bit = width - 1;
+    const touched = this.touched;
     const n = keys.length;
     let hand = this.hand;
     // Each step clears a bit, so this ends within n + 1 steps (n when one group is untouched).
-    while (states[hand * width + bit] === true) {
-      states[hand * width + bit] = false;
+    while (touched[hand] === 1) {
+      touched[hand] = 0;
       hand = hand + 1 === n ? 0 : hand + 1;
     }
     const victim = keys[hand]!;
@@ -89,9 +103,11 @@ export class GroupTable {
     if (victim === this.lastKey) this.lastKey = undefined;
     this.evicted++;
     keys[hand] = key;
-    const row = hand * width;
-    for (let i = 0; i < bit; i++) states[row + i] = undefined;
+    const width = this.width;
+    const states = this.states;
+    for (let i = hand * width, end = i + width; i < end; i++) states[i] = undefined;
+    this.slab?.reset(hand, false);
     this.hand = hand + 1 === n ? 0 : hand + 1;
-    return row;
+    return hand;
   }
 }

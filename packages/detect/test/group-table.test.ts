@@ -53,16 +53,17 @@ describe('GroupTable', () => {
           for (const k of touches) {
             const key = `u${k}`;
             model.touch(key);
-            const row = table.touch(key);
+            const g = table.touch(key);
             // A fresh row means the group was new or evicted: its count starts again.
-            const n = ((table.states[row + 1] as number | undefined) ?? 0) + 1;
-            table.states[row + 1] = n;
+            const n = ((table.states[g * 2 + 1] as number | undefined) ?? 0) + 1;
+            table.states[g * 2 + 1] = n;
             counts.set(key, n);
           }
           expect(table.size).toBe(model.queue.length);
           expect(table.evicted).toBe(model.evicted);
           // Each held group still has its state; touching it again does not create a new one.
-          for (const { key } of model.queue) expect(table.states[table.touch(key) + 1]).toBe(counts.get(key));
+          for (const { key } of model.queue)
+            expect(table.states[table.touch(key) * 2 + 1]).toBe(counts.get(key));
           expect(table.size).toBe(model.queue.length);
         },
       ),

@@ -1,0 +1,177 @@
+import type { SecurityEvent } from '@llmsec/core';
+import type { MonotonicState } from '../conditions/monotonic.ts';
+import { magnitude, type FieldGetter } from '../fields.ts';
+import type { Condition, MonotonicCondition } from '../types.ts';
+import { SPILLED, type SlabRule } from './slab-rule.ts';
+import type { SlabStore } from './slab-store.ts';
+
+// Region layout: size, head, run, prev, then `cap` entries of (time, value); the entries'
+// event ids (the evidence) in the string row, one slot per entry.
+const HEAD = 1;
+const RUN = 2;
+const PREV = 3;
+const ENTRIES = 4;
+
+/**
+ * conditions/monotonic.ts on the slab: the window's valued events in an inline ring, with the
+ * length of the non-decreasing suffix (`run`) and the last value beside it. A window longer
+ * than the inline ring spills into the object condition's MonotonicState and returns inline
+ * once it has shrunk to half the inline ring.
+ */
+export class SlabMonotonic implements SlabRule {
+  readonly numWidth: number;
+  readonly strWidth: number;
+  readonly spills = true;
+  private numAt = 0;
+  private strAt = 0;
+  private spillAt = 0;
+  private readonly cap: number;
+  /** The object ring's cap (as conditions/monotonic.ts computes it): a full window drops its oldest. */
+  private readonly max: number;
+  private readonly minEvents: number;
+  private readonly last: number;
+  private readonly factor: number;
+  private readonly getters: FieldGetter[];
+  private readonly windowMs: number;
+  private readonly condition: Condition<MonotonicState>;
+
+  constructor(
+    def: MonotonicCondition,
+    getters: FieldGetter[],
+    windowMs: number,
+    maxEventsPerWindow: number,
+    condition: Condition<MonotonicState>,
+    inline: number,
+  ) {
+    this.getters = getters;
+    this.windowMs = windowMs;
+    this.condition = condition;
+    this.minEvents = def.min_events;
+    this.last = def.last ?? Number.POSITIVE_INFINITY;
+    this.factor = def.factor;
+    const max =
+      def.last !== undefined
+        ? Math.max(def.last, def.min_events)
+        : Math.max(maxEventsPerWindow, def.min_events);
+    this.max = Math.max(1, max);
+    this.cap = Math.max(1, Math.min(this.max, inline));
+    this.numWidth = ENTRIES + 2 * this.cap;
+    this.strWidth = this.cap;
+  }
+
+  place(numAt: number, strAt: number, spillAt: number): void {
+    this.numAt = numAt;
+    this.strAt = strAt;
+    this.spillAt = spillAt;
+  }
+
+  init(_row: Float64Array, _at: number): void {
+    // size, head, run and prev start at 0.
+  }
+
+  private valueOf(event: SecurityEvent): number {
+    const getters = this.getters;
+    for (let i = 0; i < getters.length; i++) {
+      const v = magnitude(getters[i]!(event));
+      if (v > 0) return v;
+    }
+    return 0;
+  }
+
+  update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
+    const nums = store.nums;
+    const o = g * store.numStride + this.numAt;
+    let size = nums[o]!;
+    if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
+    let head = nums[o + HEAD]!;
+    const cap = this.cap;
+    const e = o + ENTRIES;
+    const strs = store.strs;
+    const so = g * store.strStride + this.strAt;
+    const cutoff = t - this.windowMs;
+    while (size > 0 && nums[e + 2 * head]! <= cutoff) {
+      strs[so + head] = undefined;
+      head = head + 1 === cap ? 0 : head + 1;
+      size--;
+    }
+    const v = this.valueOf(event);
+    if (v > 0) {
+      if (size === cap) {
+        if (cap < this.max) {
+          // The window outgrows the inline ring: the object state takes over from here.
+          nums[o] = size;
+          nums[o + HEAD] = head;
+          const s = this.state(store, g);
+          nums[o] = SPILLED;
+          strs.fill(undefined, so, so + cap);
+          store.spills[g * store.spillStride + this.spillAt] = s;
+          return this.condition.update(s, event, t);
+        }
+        // Full at the object ring's cap too: the oldest entry goes, as Ring.push does.
+        strs[so + head] = undefined;
+        head = head + 1 === cap ? 0 : head + 1;
+        size--;
+      }
+      const run = nums[o + RUN]!;
+      nums[o + RUN] = run > 0 && v >= nums[o + PREV]! ? run + 1 : 1;
+      nums[o + PREV] = v;
+      let p = head + size;
+      if (p >= cap) p -= cap;
+      nums[e + 2 * p] = t;
+      nums[e + 2 * p + 1] = v;
+      strs[so + p] = event.event_id;
+      size++;
+    }
+    nums[o] = size;
+    nums[o + HEAD] = head;
+    const n = size;
+    if (n < this.minEvents || n === 0) return false;
+    const m = Math.min(this.last, n);
+    if (nums[o + RUN]! < m) return false;
+    let newest = head + n - 1;
+    if (newest >= cap) newest -= cap;
+    let first = head + n - m;
+    if (first >= cap) first -= cap;
+    return nums[e + 2 * newest + 1]! > this.factor * nums[e + 2 * first + 1]!;
+  }
+
+  state(store: SlabStore, g: number): MonotonicState {
+    const nums = store.nums;
+    const o = g * store.numStride + this.numAt;
+    if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as MonotonicState;
+    const s = this.condition.createState();
+    const size = nums[o]!;
+    const head = nums[o + HEAD]!;
+    const so = g * store.strStride + this.strAt;
+    for (let k = 0; k < size; k++) {
+      const p = (head + k) % this.cap;
+      s.push(nums[o + ENTRIES + 2 * p]!, store.strs[so + p]!, undefined, nums[o + ENTRIES + 2 * p + 1]!);
+    }
+    s.run = nums[o + RUN]!;
+    s.prev = nums[o + PREV]!;
+    return s;
+  }
+
+  private spilledUpdate(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
+    const at = g * store.spillStride + this.spillAt;
+    const s = store.spills[at] as MonotonicState;
+    const holds = this.condition.update(s, event, t);
+    if (s.size <= this.cap >> 1) {
+      const nums = store.nums;
+      const o = g * store.numStride + this.numAt;
+      const so = g * store.strStride + this.strAt;
+      for (let k = 0; k < s.size; k++) {
+        const p = s.at(k);
+        nums[o + ENTRIES + 2 * k] = s.timeAt(p);
+        nums[o + ENTRIES + 2 * k + 1] = s.valueAt(p);
+        store.strs[so + k] = s.idAt(p);
+      }
+      nums[o] = s.size;
+      nums[o + HEAD] = 0;
+      nums[o + RUN] = s.run;
+      nums[o + PREV] = s.prev;
+      store.spills[at] = undefined;
+    }
+    return holds;
+  }
+}

@@ -1,0 +1,137 @@
+import type { SecurityEvent } from '@llmsec/core';
+import type { RatioState } from '../conditions/ratio.ts';
+import type { FieldGetter } from '../fields.ts';
+import type { Condition, RatioCondition } from '../types.ts';
+import { SPILLED, type SlabRule } from './slab-rule.ts';
+import type { SlabStore } from './slab-store.ts';
+
+// Region layout: size, head, hits, then `cap` entries of (time, flag).
+const HEAD = 1;
+const HITS = 2;
+const ENTRIES = 3;
+
+/**
+ * conditions/ratio.ts on the slab: the same window of (time, flag) with a running count of
+ * flags, in an inline ring of `cap` entries. A window that needs more spills into the object
+ * condition's RatioState (which then does the work); it returns inline once it has shrunk to
+ * half the inline ring, so a user who bursts once does not stay on the slow path.
+ */
+export class SlabRatio implements SlabRule {
+  readonly numWidth: number;
+  readonly strWidth = 0;
+  readonly spills = true;
+  private numAt = 0;
+  private spillAt = 0;
+  /** Inline ring entries. */
+  private readonly cap: number;
+  /** The object ring's cap (max(maxEventsPerWindow, min_events)): a full window drops its oldest. */
+  private readonly max: number;
+  private readonly want: string | number | boolean;
+  private readonly minEvents: number;
+  private readonly above: number;
+  private readonly get: FieldGetter;
+  private readonly windowMs: number;
+  private readonly condition: Condition<RatioState>;
+
+  constructor(
+    def: RatioCondition,
+    get: FieldGetter,
+    windowMs: number,
+    maxEventsPerWindow: number,
+    condition: Condition<RatioState>,
+    inline: number,
+  ) {
+    this.get = get;
+    this.windowMs = windowMs;
+    this.condition = condition;
+    this.want = def.equals ?? true;
+    this.minEvents = def.min_events;
+    this.above = def.above;
+    this.max = Math.max(1, maxEventsPerWindow, def.min_events);
+    this.cap = Math.max(1, Math.min(this.max, inline));
+    this.numWidth = ENTRIES + 2 * this.cap;
+  }
+
+  place(numAt: number, _strAt: number, spillAt: number): void {
+    this.numAt = numAt;
+    this.spillAt = spillAt;
+  }
+
+  init(_row: Float64Array, _at: number): void {
+    // size, head and hits start at 0.
+  }
+
+  update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
+    const nums = store.nums;
+    const o = g * store.numStride + this.numAt;
+    let size = nums[o]!;
+    if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
+    let head = nums[o + HEAD]!;
+    let hits = nums[o + HITS]!;
+    const cap = this.cap;
+    const e = o + ENTRIES;
+    const cutoff = t - this.windowMs;
+    while (size > 0 && (nums[e + 2 * head]! <= cutoff || size >= this.max)) {
+      hits -= nums[e + 2 * head + 1]!;
+      head = head + 1 === cap ? 0 : head + 1;
+      size--;
+    }
+    if (size === cap) {
+      // The window outgrows the inline ring (cap < max, or the loop would have made room).
+      nums[o] = size;
+      nums[o + HEAD] = head;
+      nums[o + HITS] = hits;
+      const s = this.state(store, g);
+      nums[o] = SPILLED;
+      store.spills[g * store.spillStride + this.spillAt] = s;
+      return this.condition.update(s, event, t);
+    }
+    const flag = this.get(event) === this.want ? 1 : 0;
+    let p = head + size;
+    if (p >= cap) p -= cap;
+    nums[e + 2 * p] = t;
+    nums[e + 2 * p + 1] = flag;
+    size++;
+    hits += flag;
+    nums[o] = size;
+    nums[o + HEAD] = head;
+    nums[o + HITS] = hits;
+    return size >= this.minEvents && hits > this.above * size;
+  }
+
+  state(store: SlabStore, g: number): RatioState {
+    const nums = store.nums;
+    const o = g * store.numStride + this.numAt;
+    if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as RatioState;
+    const s = this.condition.createState();
+    const size = nums[o]!;
+    const head = nums[o + HEAD]!;
+    for (let k = 0; k < size; k++) {
+      const p = (head + k) % this.cap;
+      s.push(nums[o + ENTRIES + 2 * p]!, '', undefined, nums[o + ENTRIES + 2 * p + 1]!);
+    }
+    s.hits = nums[o + HITS]!;
+    return s;
+  }
+
+  private spilledUpdate(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
+    const at = g * store.spillStride + this.spillAt;
+    const s = store.spills[at] as RatioState;
+    const holds = this.condition.update(s, event, t);
+    if (s.size <= this.cap >> 1) {
+      // Back inline: the window fits with room to grow again before the next spill.
+      const nums = store.nums;
+      const o = g * store.numStride + this.numAt;
+      for (let k = 0; k < s.size; k++) {
+        const p = s.at(k);
+        nums[o + ENTRIES + 2 * k] = s.timeAt(p);
+        nums[o + ENTRIES + 2 * k + 1] = s.valueAt(p);
+      }
+      nums[o] = s.size;
+      nums[o + HEAD] = 0;
+      nums[o + HITS] = s.hits;
+      store.spills[at] = undefined;
+    }
+    return holds;
+  }
+}

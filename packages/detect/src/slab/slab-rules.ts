@@ -1,0 +1,70 @@
+import type { BaselineState } from '../conditions/baseline.ts';
+import type { IdenticalState } from '../conditions/identical.ts';
+import type { MonotonicState } from '../conditions/monotonic.ts';
+import type { RatioState } from '../conditions/ratio.ts';
+import { compileField } from '../fields.ts';
+import type { AnyRule, Condition } from '../types.ts';
+import { isCodeRule, type CompiledRule, type CompileLimits } from '../compile.ts';
+import { SlabBaseline } from './baseline.ts';
+import { SlabIdentical } from './identical.ts';
+import { SlabMonotonic } from './monotonic.ts';
+import { SlabRatio } from './ratio.ts';
+import type { SlabRule } from './slab-rule.ts';
+
+/**
+ * Window entries kept inline per (group, rule) before a window spills into an object state.
+ * Measured with bench/detect/groups.ts: the replay mix holds a handful of events per user
+ * and rule at 1,000 users and one at 100,000; 8 keeps nearly every window inline, while a
+ * longer row costs memory for every group and cache lines for every event.
+ */
+export const INLINE_ENTRIES = 8;
+
+/**
+ * The slab implementation of a data rule's condition (ratio, identical, monotonic, baseline),
+ * or undefined: code rules and the other kinds keep object states. `rule.condition` is the
+ * object condition the slab one stands in for; it does the work of spilled windows and
+ * describes incidents.
+ */
+export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLimits): SlabRule | undefined {
+  if (isCodeRule(def)) return undefined;
+  const c = def.condition;
+  const windowMs = rule.windowMs;
+  // Rule files give whole counts (rule-schema.ts); rules handed over as objects might not, and
+  // the inline rings index by them: such rules keep the object path, whatever it does.
+  if (!Number.isInteger(limits.maxEventsPerWindow)) return undefined;
+  if ('min_events' in c && !(Number.isInteger(c.min_events) && c.min_events >= 1)) return undefined;
+  if (c.kind === 'monotonic' && c.last !== undefined && !(Number.isInteger(c.last) && c.last >= 1))
+    return undefined;
+  switch (c.kind) {
+    case 'ratio':
+      return new SlabRatio(
+        c,
+        compileField(c.field),
+        windowMs,
+        limits.maxEventsPerWindow,
+        rule.condition as Condition<RatioState>,
+        INLINE_ENTRIES,
+      );
+    case 'identical':
+      return new SlabIdentical(
+        c,
+        compileField(c.field),
+        windowMs,
+        rule.condition as Condition<IdenticalState>,
+        INLINE_ENTRIES,
+      );
+    case 'monotonic':
+      return new SlabMonotonic(
+        c,
+        c.value.map(compileField),
+        windowMs,
+        limits.maxEventsPerWindow,
+        rule.condition as Condition<MonotonicState>,
+        INLINE_ENTRIES,
+      );
+    case 'baseline':
+      return new SlabBaseline(c, c.sum.map(compileField), rule.condition as Condition<BaselineState>);
+    default:
+      return undefined;
+  }
+}
