@@ -3,6 +3,8 @@
  *
  *   npx node --conditions=@llmsec/source bench/events/ab.ts -- --a <rev> --b <rev> [--case event|given] [--rounds 40 --seconds 0.1]
  *
+ * `--b WORKTREE` (or `--a`) is the working tree's uncommitted packages/sdk/src (revision.ts).
+ *
  * run.ts's `--before` row is biased towards the older revision: the current code also serves the
  * other rows (request_completed, requestText, JSONL), so its call sites see more shapes, while the
  * older copy serves one. Here both revisions are loaded the same way (revision.ts) and each serves

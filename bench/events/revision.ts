@@ -2,23 +2,35 @@
  * An earlier revision's SDK sources, loaded beside the current ones for an A/B in one process:
  * `git archive <rev> packages/sdk/src` into a temporary directory whose node_modules links to
  * this checkout's (so `@llmsec/core` and the OpenTelemetry packages are the current, shared
- * instances: only the SDK's own code differs). The directory is removed at exit.
+ * instances: only the SDK's own code differs). The directory is removed at exit. `WORKTREE`
+ * copies the uncommitted sources instead, for an A/B before committing.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Imports `file` (e.g. `security-events.ts`) of packages/sdk/src as it was at `rev`. */
+/** The revision name that stands for the working tree's uncommitted packages/sdk/src. */
+export const WORKTREE = 'WORKTREE';
+
+/**
+ * Imports `file` (e.g. `security-events.ts`) of packages/sdk/src as it was at `rev`, or as it is
+ * in the working tree for `WORKTREE` (copied the same way, so both sides of an A/B load alike).
+ */
 export async function importSdkAt<T>(rev: string, file: string): Promise<T> {
   if (!/^[\w./~^-]+$/.test(rev)) throw new Error(`not a revision: ${rev}`);
   const dir = mkdtempSync(join(tmpdir(), 'llmsec-bench-rev-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const archive = execFileSync('git', ['archive', rev, 'packages/sdk/src'], { cwd: ROOT, maxBuffer: 64 << 20 });
-  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  if (rev === WORKTREE) {
+    mkdirSync(join(dir, 'packages/sdk'), { recursive: true });
+    cpSync(join(ROOT, 'packages/sdk/src'), join(dir, 'packages/sdk/src'), { recursive: true });
+  } else {
+    const archive = execFileSync('git', ['archive', rev, 'packages/sdk/src'], { cwd: ROOT, maxBuffer: 64 << 20 });
+    execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return (await import(pathToFileURL(join(dir, 'packages/sdk/src', file)).href)) as T;
 }
