@@ -18,13 +18,30 @@ export class AttributeCache {
   private readonly root: Level<Level<Level<Level<Attributes>>>> = new Map();
   private readonly maxEntries: number;
   private entries = 0;
+  // The last set found and its keys: a call's records and a burst of events repeat one set, and
+  // four string comparisons (pointer-equal for the constants and input strings that repeat) cost
+  // less than four map lookups. Stored sets are never removed; set() forgets the memo.
+  private lastA: Key = undefined;
+  private lastB: Key = undefined;
+  private lastC: Key = undefined;
+  private lastD: Key = undefined;
+  private lastSet: Attributes | undefined;
 
   constructor(maxEntries: number) {
     this.maxEntries = maxEntries;
   }
 
   get(a: Key, b: Key, c: Key, d: Key): Attributes | undefined {
-    return this.root.get(a)?.get(b)?.get(c)?.get(d);
+    if (this.lastSet !== undefined && a === this.lastA && b === this.lastB && c === this.lastC && d === this.lastD) return this.lastSet;
+    const found = this.root.get(a)?.get(b)?.get(c)?.get(d);
+    if (found !== undefined) {
+      this.lastA = a;
+      this.lastB = b;
+      this.lastC = c;
+      this.lastD = d;
+      this.lastSet = found;
+    }
+    return found;
   }
 
   /** Freezes `attrs` (the metrics SDK keeps the first set of a series as its key) and keeps it if there is room. */
@@ -39,6 +56,7 @@ export class AttributeCache {
     if (l3 === undefined) l2.set(c, (l3 = new Map()));
     if (!l3.has(d)) this.entries++;
     l3.set(d, attrs);
+    this.lastSet = undefined; // in case it replaced the remembered set
     return attrs;
   }
 }

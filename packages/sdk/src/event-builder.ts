@@ -7,6 +7,7 @@ import {
   isSeverity,
   payloadFingerprint,
   redactPreview,
+  systemClock,
   type Clock,
   type EventInput,
   type FingerprintKey,
@@ -102,6 +103,11 @@ export interface BuiltEvent {
   event: SecurityEvent;
   /** The event time in epoch ms (the timestamp, unparsed). */
   timeMs: number;
+  /**
+   * Whether `timeMs` is the system clock read by this call (no event time given, the default
+   * clock): then it is also the time the event was observed, the log record's observed timestamp.
+   */
+  observedNow: boolean;
 }
 
 /**
@@ -119,6 +125,7 @@ export function buildEvent(
   spanContext: SpanContext | undefined,
 ): BuiltEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
+  const observedNow = raw.timeMs === undefined && deps.clock === systemClock;
   const timeMs = eventTime(raw.timeMs, deps.clock);
   const known = isCategory(category);
   const severity = isSeverity(raw.severity)
@@ -152,7 +159,7 @@ export function buildEvent(
 
   const correlated = stringList(raw.correlatedEvents, 64);
   if (correlated !== undefined && correlated.length > 0) event.correlated_events = correlated;
-  return { event, timeMs };
+  return { event, timeMs, observedNow };
 }
 
 /**

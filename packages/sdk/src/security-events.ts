@@ -27,7 +27,7 @@ import {
 } from '@llmsec/core';
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
-import { buildEvent, type BuildDeps } from './event-builder.ts';
+import { buildEvent, type BuildDeps, type BuiltEvent } from './event-builder.ts';
 import { defaultFingerprintKey, resolveFingerprintKey, type FingerprintKeyOptions } from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
@@ -151,33 +151,33 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     const name = typeof category === 'string' ? category : String(category as unknown);
     const activeSpan = trace.getSpan(ctx);
     const span = spanOf(input as EventInput | undefined, activeSpan);
-    let event: SecurityEvent;
-    let timeMs: number;
+    let built: BuiltEvent;
     try {
-      ({ event, timeMs } = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext()));
+      built = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext());
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
-      event = { event_id: 'EVT-000000000000', timestamp: new Date().toISOString(), category: name, severity: 'warning', user_id: 'anonymous' };
-      return event;
+      return { event_id: 'EVT-000000000000', timestamp: new Date().toISOString(), category: name, severity: 'warning', user_id: 'anonymous' };
     }
+    const event = built.event;
     if (!isCategory(name)) {
       this.warnUnknown(name);
       return event;
     }
     try {
-      this.record(event, timeMs, span, ctx, activeSpan);
+      this.record(built, span, ctx, activeSpan);
     } catch (err) {
       reportTelemetryError('events', err);
     }
     return event;
   }
 
-  private record(event: SecurityEvent, timeMs: number, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
+  private record(built: BuiltEvent, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
+    const event = built.event;
     const name = spanEventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
-    const time = hrTimeOf(timeMs);
+    const time = hrTimeOf(built.timeMs);
     let attributes;
     try {
       attributes = eventAttributes(event);
@@ -211,6 +211,10 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         body: event.description ?? event.category,
         attributes,
         timestamp: time,
+        // Without one, the SDK converts its own Date.now() into a new HrTime kept with the record.
+        // When this call read the system clock for the event time, that reading is the observed
+        // time, in the same (shared) HrTime. Otherwise (a given or injected time) the SDK's own.
+        observedTimestamp: built.observedNow ? time : undefined,
         context: target !== undefined && target !== activeSpan ? trace.setSpan(active, target) : active,
       });
     } catch (err) {

@@ -58,3 +58,25 @@ describe('LlmsecMetrics with cached attribute sets', () => {
     ]);
   });
 });
+
+describe('AttributeCache memo of the last set found', () => {
+  it('answers like the maps for any sequence of lookups and stores (replacements included)', () => {
+    const cache = new AttributeCache(100); // more than the 81 key tuples: every store is kept
+    const reference = new Map<string, object>();
+    const keys = ['a', 'b', undefined] as const;
+    const pick = (n: number): string | undefined => keys[n % 3];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    for (let i = 0; i < 5000; i++) {
+      const k = [pick(next()), pick(next()), pick(next()), pick(next())] as const;
+      const id = JSON.stringify(k.map((x) => x ?? null));
+      if (next() % 4 === 0) {
+        const set = cache.set(k[0], k[1], k[2], k[3], { i });
+        reference.set(id, set);
+      }
+      expect(cache.get(k[0], k[1], k[2], k[3])).toBe(reference.get(id));
+      // The same lookup twice (the memo's case) answers alike.
+      expect(cache.get(k[0], k[1], k[2], k[3])).toBe(reference.get(id));
+    }
+  });
+});
