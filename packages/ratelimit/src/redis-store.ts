@@ -5,7 +5,8 @@ import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
 import { ScriptParams, enforcementValues } from './redis-params.ts';
 import { parseAcquireReply, parseOneSubject, parseTwoSubjects } from './redis-reply.ts';
-import { evalSha, type EvalClient } from './redis-script.ts';
+import { ScriptCoalescer } from './redis-coalesce.ts';
+import type { EvalClient } from './redis-script.ts';
 import {
   CODE_OK,
   type AcquireOp,
@@ -56,6 +57,8 @@ export class RedisStore implements LimiterStore {
   private readonly client: ScriptClient;
   private readonly evalClient: EvalClient;
   private readonly params: ScriptParams;
+  /** Same-tick calls of one baked script go out as one EVALSHA (standalone Redis only). */
+  private readonly calls: ScriptCoalescer;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as (Redis | Cluster) | undefined;
@@ -72,6 +75,10 @@ export class RedisStore implements LimiterStore {
     this.client = client as unknown as ScriptClient;
     this.evalClient = client as unknown as EvalClient;
     this.params = new ScriptParams();
+    this.calls = new ScriptCoalescer(this.evalClient);
+    // Cluster: a script may touch one slot only, and concurrent subjects rarely share one.
+    this.calls.enabled = !this.cluster;
+    coalescers.set(this, this.calls);
   }
 
   acquire(op: AcquireOp): Promise<AcquireOutcome> {
@@ -120,12 +127,12 @@ export class RedisStore implements LimiterStore {
         const args = baked.lean
           ? [1, rlKey(subject), op.tokens, op.costMicroUsd]
           : [2, rlKey(subject), leaseKey(subject), op.leaseId, op.tokens, op.costMicroUsd];
-        return evalSha(this.evalClient, baked, args, parseOneSubject);
+        return this.calls.run(baked, args, parseOneSubject);
       }
       const args: (string | number)[] = [2 * subs.length];
       for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
       args.push(op.leaseId, op.tokens, op.costMicroUsd);
-      return evalSha(this.evalClient, baked, args, parseTwoSubjects);
+      return this.calls.run(baked, args, parseTwoSubjects);
     }
     const p =
       subs.length === 1
@@ -161,12 +168,12 @@ export class RedisStore implements LimiterStore {
     if (baked !== undefined) {
       if (baked.lean) {
         const args = [1, rlKey(subs[0]!.subject), op.requests, op.tokens, op.costMicroUsd];
-        return evalSha(this.evalClient, baked, args, ignore);
+        return this.calls.run(baked, args, ignore);
       }
       const args: (string | number)[] = [2 * subs.length];
       for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
       args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd);
-      return evalSha(this.evalClient, baked, args, ignore);
+      return this.calls.run(baked, args, ignore);
     }
     const p =
       subs.length === 1
@@ -234,6 +241,17 @@ export class RedisStore implements LimiterStore {
 }
 
 function ignore(): void {}
+
+const coalescers = new WeakMap<RedisStore, ScriptCoalescer>();
+
+/**
+ * The store's coalescer, for tests and benchmarks (not exported from the package): set
+ * `enabled = false` for one EVALSHA per call, the reference the batched path is measured and
+ * tested against.
+ */
+export function coalescerOf(store: RedisStore): ScriptCoalescer {
+  return coalescers.get(store)!;
+}
 
 function pushParams(args: Arg[], p: EnforcementParams): void {
   // The scripts' parameter order lives in one place (redis-params.ts); these are the operator
