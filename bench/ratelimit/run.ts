@@ -8,6 +8,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
 import { MemoryStore, RateLimiter, RedisStore } from '../../packages/ratelimit/src/index.ts';
 import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
+import { coalescerOf } from '../../packages/ratelimit/src/redis-store.ts';
 import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
 import { ALL, HUGE, WINDOWED, request } from './tiers.ts';
@@ -144,6 +145,11 @@ try {
   const store = new RedisStore({ client });
   const windowed = new RateLimiter({ store, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
   const all = new RateLimiter({ store, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
+  // The same limiter with coalescing off (one EVALSHA per call, as before it): same client.
+  const single = new RedisStore({ client });
+  coalescerOf(single).enabled = false;
+  const windowed1 = new RateLimiter({ store: single, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
+  const all1 = new RateLimiter({ store: single, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
   const req = request;
 
   const allContenders: [string, string, Op][] = [
@@ -174,6 +180,7 @@ try {
       },
     ],
     ['llmsec acquire (8 windowed dims)', 'acq', (s) => windowed.acquire(req(s))],
+    ['llmsec acquire (8 windowed dims), not coalesced', 'acq1', (s) => windowed1.acquire(req(s))],
     // The issue's "all dimensions": concurrency too. Leases stay open (in-flight requests):
     // a few per subject per cell, the sets are flushed after each contender.
     ['llmsec acquire (all 9 dims, leases left open)', 'acq9', (s) => all.acquire(req(s))],
@@ -183,6 +190,14 @@ try {
       async (s) => {
         const r = await all.acquire(req(s));
         if (r.lease) await all.settle(r.lease, { tokens: 650, costMicroUsd: 1_950 });
+      },
+    ],
+    [
+      'llmsec acquire + settle (all 9 dims), not coalesced',
+      'acqset1',
+      async (s) => {
+        const r = await all1.acquire(req(s));
+        if (r.lease) await all1.settle(r.lease, { tokens: 650, costMicroUsd: 1_950 });
       },
     ],
   ];
@@ -243,10 +258,15 @@ try {
     ['', 'redis-server', 'node', 'both'],
     [
       ['llmsec acquire vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq'), cpuOf('raw'))],
+      ['llmsec acquire, not coalesced, vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq1'), cpuOf('raw'))],
       ['llmsec acquire vs raw EVALSHA, acquire-shaped args', ...cpuRatio(cpuOf('acq'), cpuOf('raw5'))],
       ['llmsec acquire (all 9 dims) vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acq9'), cpuOf('raw'))],
       ['llmsec acquire vs rate-limiter-flexible, same 8 dims', ...cpuRatio(cpuOf('acq'), cpuOf('rlf8'))],
       ['llmsec acquire + settle vs raw EVALSHA ceiling', ...cpuRatio(cpuOf('acqset'), cpuOf('raw'))],
+      [
+        'llmsec acquire + settle, not coalesced, vs raw EVALSHA ceiling',
+        ...cpuRatio(cpuOf('acqset1'), cpuOf('raw')),
+      ],
       [
         'llmsec acquire + settle vs rate-limiter-flexible, same 9 dims + settle',
         ...cpuRatio(cpuOf('acqset'), cpuOf('rlf9')),
@@ -257,37 +277,40 @@ try {
   const rlfName = byTag('rlf');
   const seedName = byTag('seed');
   const ceilingName = byTag('raw');
-  const peerFor = (name: string): string => (name === byTag('acqset') ? byTag('rlf9') : byTag('rlf8'));
-  const ratioRows = [byTag('acq'), byTag('acq9'), byTag('acqset')].flatMap((name) => [
-    [
-      `${name} / rate-limiter-flexible`,
-      ...cells.map(([c, s]) =>
-        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
-      ),
+  const peerFor = (name: string): string =>
+    name === byTag('acqset') || name === byTag('acqset1') ? byTag('rlf9') : byTag('rlf8');
+  const ratioRows = [byTag('acq'), byTag('acq1'), byTag('acq9'), byTag('acqset'), byTag('acqset1')].flatMap(
+    (name) => [
+      [
+        `${name} / rate-limiter-flexible`,
+        ...cells.map(([c, s]) =>
+          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
+        ),
+      ],
+      [
+        `${name} / raw EVALSHA ceiling`,
+        ...cells.map(([c, s]) =>
+          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${ceilingName}|${c}|${s}`)!),
+        ),
+      ],
+      [
+        `${name} / ${peerFor(name)}`,
+        ...cells.map(([c, s]) =>
+          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${peerFor(name)}|${c}|${s}`)!),
+        ),
+      ],
+      ...(QUICK
+        ? []
+        : [
+            [
+              `${name} / seed`,
+              ...cells.map(([c, s]) =>
+                ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
+              ),
+            ],
+          ]),
     ],
-    [
-      `${name} / raw EVALSHA ceiling`,
-      ...cells.map(([c, s]) =>
-        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${ceilingName}|${c}|${s}`)!),
-      ),
-    ],
-    [
-      `${name} / ${peerFor(name)}`,
-      ...cells.map(([c, s]) =>
-        ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${peerFor(name)}|${c}|${s}`)!),
-      ),
-    ],
-    ...(QUICK
-      ? []
-      : [
-          [
-            `${name} / seed`,
-            ...cells.map(([c, s]) =>
-              ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
-            ),
-          ],
-        ]),
-  ]);
+  );
   printTable('Ratios (same run)', header, ratioRows);
   if (!QUICK) await slowSections(rlf, seed, store, req);
 } finally {
