@@ -1,11 +1,12 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { Worker } from 'node:worker_threads';
+import { ReplayProjection } from './replay-projection.ts';
 import type { RuleDefinition } from './types.ts';
 
 /**
  * A replay of a file on two threads: a reader thread (replay-reader-worker.ts) reads, splits and
- * decodes the lines, exactly as the one-thread replay does, and keeps of each event only the
- * fields the rules read; this thread parses the batches and feeds the engine, in input order.
+ * decodes the lines, exactly as the one-thread replay does, and sends of each event only the
+ * fields the rules read; this thread reads the batches back and feeds the engine, in input order.
  * The engine sees the same events in the same order with the same times, so lateness, ordering
  * and alerts are those of the one-thread replay; malformed lines are reported with the same
  * numbers and reasons. The reader is at most a few batches ahead (bounded memory).
@@ -19,12 +20,16 @@ export interface ReaderOptions {
 }
 
 /**
- * Events as one JSON array text; times[i] is events[i]'s event time. errors[k] came before
- * events[errors[k][0]]: a malformed line (the reason) or an over-long one (its length in bytes).
+ * `count` events, written by ReplayProjection into `values` (after learning `categories`, the
+ * category names the batch numbers first); times[i] is event i's event time. errors[k] came
+ * before event errors[k][0]: a malformed line (the reason) or an over-long one (its length in
+ * bytes).
  */
 export interface ReaderBatch {
   kind: 'batch';
-  events: string;
+  categories: string[];
+  values: unknown[];
+  count: number;
   times: number[];
   errors: [index: number, lineNumber: number, reason: string | number][];
 }
@@ -76,6 +81,7 @@ export function replayFileOnTwoThreads(
         ? { execArgv: ['--conditions=@llmsec/source'] }
         : {}),
     });
+    const feeder = new BatchFeeder(options.rules, handlers);
     let settled = false;
     const finish = (
       err: Error | undefined,
@@ -91,7 +97,7 @@ export function replayFileOnTwoThreads(
       if (settled) return;
       try {
         if (message.kind === 'batch') {
-          feed(message, handlers);
+          feeder.feed(message);
           worker.postMessage(0);
         } else if (message.kind === 'done') {
           finish(undefined, { lines: message.lines, readerCpuMs: message.cpuMs });
@@ -107,15 +113,37 @@ export function replayFileOnTwoThreads(
   });
 }
 
-function feed(batch: ReaderBatch, handlers: PipelineHandlers): void {
-  const events = JSON.parse(batch.events) as SecurityEvent[];
-  const { times, errors } = batch;
-  let e = 0;
-  for (let i = 0; i < events.length; i++) {
-    for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
-    handlers.onEvent(events[i]!, times[i]!);
+/** Reads one batch back into events, handing them and the batch's errors over in input order. */
+class BatchFeeder {
+  private readonly projection: ReplayProjection;
+  private readonly handlers: PipelineHandlers;
+  private times: number[] = [];
+  private index = 0;
+  /** Bound once: read() calls it per event. */
+  private readonly deliver = (event: SecurityEvent): void => {
+    this.handlers.onEvent(event, this.times[this.index++]!);
+  };
+
+  constructor(rules: RuleDefinition[] | undefined, handlers: PipelineHandlers) {
+    this.projection = new ReplayProjection(rules);
+    this.handlers = handlers;
   }
-  for (; e < errors.length; e++) report(errors[e]!, handlers);
+
+  feed(batch: ReaderBatch): void {
+    const { values, count, errors } = batch;
+    const handlers = this.handlers;
+    this.projection.learnCategories(batch.categories);
+    this.times = batch.times;
+    this.index = 0;
+    let at = 0;
+    let e = 0;
+    for (let i = 0; i < count; i++) {
+      for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
+      at = this.projection.read(values, at, this.deliver);
+    }
+    for (; e < errors.length; e++) report(errors[e]!, handlers);
+    this.times = [];
+  }
 }
 
 function report([, lineNumber, reason]: ReaderBatch['errors'][number], handlers: PipelineHandlers): void {

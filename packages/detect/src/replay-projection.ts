@@ -1,5 +1,6 @@
-import type { SecurityEvent } from '@llmsec/core';
-import { fieldsOf, projector, type Projector } from './state/projection.ts';
+import type { Metadata, SecurityEvent, Severity } from '@llmsec/core';
+import { eventFingerprint, FINGERPRINT_FIELD } from './fields.ts';
+import { fieldsOf } from './state/projection.ts';
 import type { RuleDefinition } from './types.ts';
 
 /**
@@ -7,14 +8,57 @@ import type { RuleDefinition } from './types.ts';
  * (ids, user, category, severity, trace and span, the fields of the rules matching the category;
  * the payload fingerprint instead of the preview it is computed from) plus the timestamp. An
  * event of a category no rule matches keeps only what every event needs (it still advances
- * event time and resolves incidents). The reader thread sends these to the engine's thread, so
- * the previews and descriptions of a log never cross threads.
+ * event time and resolves incidents). Without rules, every field is kept.
+ *
+ * The reader thread writes these fields into one flat array per batch (`write`), which
+ * crosses threads by structured clone; the engine's thread reads the events back (`read`),
+ * built exactly as state/projection.ts's projector builds them (same fields, same key order;
+ * a property test holds it to that). A flat array of strings and numbers costs a third of
+ * what JSON text did on the engine's thread (no parser, no per-key hashing) and the reader
+ * builds no projected object; the strings arrive as fresh, flat copies (never slices of a
+ * larger text that an engine holding one would keep alive).
+ *
+ * Per event: the category's number, event_id, timestamp, severity, user_id, trace_id,
+ * span_id, then the category's top-level fields, its metadata keys and the fingerprint, in
+ * layout order (undefined where the event has none). Categories are numbered by the writer in
+ * order of first appearance; a batch carries the names it numbered (`takeNewCategories`), and
+ * the reader side learns them (`learnCategories`) before reading the batch.
  */
-export class ReplayProjection {
-  private readonly byCategory = new Map<string, Projector>();
-  private readonly other: Projector = projector([]);
+interface Layout {
+  top: (keyof SecurityEvent)[];
+  meta: string[];
+  fingerprint: boolean;
+}
 
-  constructor(rules: readonly RuleDefinition[]) {
+/** Fields every event keeps (and that a layout's `top` therefore leaves out). */
+const ALWAYS = new Set(['event_id', 'category', 'severity', 'user_id', 'trace_id', 'span_id']);
+
+function layoutOf(paths: Iterable<string>): Layout {
+  // The projector's order: top-level paths, then metadata keys, each in order of first mention.
+  const top = new Set<string>();
+  const meta = new Set<string>();
+  let fingerprint = false;
+  for (const p of paths) {
+    if (p === FINGERPRINT_FIELD) fingerprint = true;
+    else if (p.startsWith('metadata.')) meta.add(p.slice('metadata.'.length));
+    else if (!ALWAYS.has(p)) top.add(p);
+  }
+  return { top: [...top] as (keyof SecurityEvent)[], meta: [...meta], fingerprint };
+}
+
+export class ReplayProjection {
+  /** undefined: no rules given, every event crosses whole. */
+  private readonly pathsByCategory: Map<string, string[]> | undefined;
+  private readonly other: Layout = layoutOf([]);
+  /** Layouts by category number (both sides number categories alike). */
+  private readonly layouts: Layout[] = [];
+  private readonly names: string[] = [];
+  /** Writer side: category name -> number. */
+  private readonly numbers = new Map<string, number>();
+  private fresh: string[] = [];
+
+  constructor(rules: readonly RuleDefinition[] | undefined) {
+    if (rules === undefined) return;
     const paths = new Map<string, string[]>();
     for (const rule of rules) {
       for (const category of rule.match.categories) {
@@ -23,12 +67,105 @@ export class ReplayProjection {
         paths.set(category, list);
       }
     }
-    for (const [category, list] of paths) this.byCategory.set(category, projector(list));
+    this.pathsByCategory = paths;
   }
 
-  project(event: SecurityEvent): SecurityEvent {
-    const out = (this.byCategory.get(event.category) ?? this.other)(event);
-    out.timestamp = event.timestamp;
+  /** Appends what the engine needs of `event` to `values`. */
+  write(event: SecurityEvent, values: unknown[]): void {
+    if (this.pathsByCategory === undefined) {
+      values.push(event);
+      return;
+    }
+    const category = event.category;
+    let n = this.numbers.get(category);
+    if (n === undefined) {
+      n = this.addCategory(category);
+      this.numbers.set(category, n);
+      this.fresh.push(category);
+    }
+    const layout = this.layouts[n]!;
+    values.push(
+      n,
+      event.event_id,
+      event.timestamp,
+      event.severity,
+      event.user_id,
+      event.trace_id,
+      event.span_id,
+    );
+    const top = layout.top;
+    for (let k = 0; k < top.length; k++) values.push(event[top[k]!]);
+    const meta = layout.meta;
+    if (meta.length > 0) {
+      const m = event.metadata;
+      for (let k = 0; k < meta.length; k++) values.push(m !== undefined ? m[meta[k]!] : undefined);
+    }
+    if (layout.fingerprint) values.push(eventFingerprint(event));
+  }
+
+  /** Writer side: the categories numbered since the last call, in number order. */
+  takeNewCategories(): string[] {
+    const out = this.fresh;
+    this.fresh = [];
     return out;
+  }
+
+  /** Reader side: the categories of a batch, before reading it. */
+  learnCategories(names: readonly string[]): void {
+    for (const name of names) this.addCategory(name);
+  }
+
+  /**
+   * Reads the event written at values[at]; calls `onEvent` with it and returns where the next
+   * one starts.
+   */
+  read(values: readonly unknown[], at: number, onEvent: (event: SecurityEvent) => void): number {
+    if (this.pathsByCategory === undefined) {
+      onEvent(values[at] as SecurityEvent);
+      return at + 1;
+    }
+    const n = values[at] as number;
+    const layout = this.layouts[n]!;
+    // The projector's key order: the five fields every event has, trace, span, the rest.
+    const event: SecurityEvent = {
+      event_id: values[at + 1] as string,
+      timestamp: values[at + 2] as string,
+      category: this.names[n]!,
+      severity: values[at + 3] as Severity,
+      user_id: values[at + 4] as string,
+    };
+    const trace = values[at + 5];
+    if (trace !== undefined) event.trace_id = trace as string;
+    const span = values[at + 6];
+    if (span !== undefined) event.span_id = span as string;
+    let i = at + 7;
+    const top = layout.top;
+    if (top.length > 0) {
+      const o = event as unknown as Record<string, unknown>;
+      for (let k = 0; k < top.length; k++) {
+        const v = values[i++];
+        if (v !== undefined) o[top[k]!] = v;
+      }
+    }
+    let m: Metadata | undefined;
+    const meta = layout.meta;
+    for (let k = 0; k < meta.length; k++) {
+      const v = values[i++];
+      if (v !== undefined) (m ??= {})[meta[k]!] = v as Metadata[string];
+    }
+    if (layout.fingerprint) {
+      const fp = values[i++];
+      if (fp !== undefined) (m ??= {}).payload_fingerprint = fp as string;
+    }
+    if (m !== undefined) event.metadata = m;
+    onEvent(event);
+    return i;
+  }
+
+  private addCategory(name: string): number {
+    const paths = this.pathsByCategory!.get(name);
+    this.layouts.push(paths !== undefined ? layoutOf(paths) : this.other);
+    this.names.push(name);
+    return this.names.length - 1;
   }
 }
