@@ -7,7 +7,6 @@ import {
   isSeverity,
   payloadFingerprint,
   redactPreview,
-  systemClock,
   type Clock,
   type EventInput,
   type FingerprintKey,
@@ -23,12 +22,11 @@ import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, strin
 /**
  * Builds the SecurityEvent object of one call: id, event time, severity, correlation ids,
  * normalised metadata, payload length and fingerprint, and (opt-in) redacted previews.
- * Pure apart from the injected clock and id generator; never throws on bad input.
+ * Pure apart from the injected id generator (the time is read before, eventTime); never throws on bad input.
  */
 
 /** What buildEvent needs besides the call's input: fixed per SecurityEvents, one object for all its events. */
 export interface BuildDeps {
-  clock: Clock;
   ids: IdGenerator;
   serviceName: string | undefined;
   capturePreviews: boolean;
@@ -99,22 +97,11 @@ const PlainEvent = function (this: SecurityEvent, eventId: string, timestamp: st
 } as unknown as new (eventId: string, timestamp: string, category: string, severity: SecurityEvent['severity']) => SecurityEvent;
 PlainEvent.prototype = Object.prototype;
 
-export interface BuiltEvent {
-  event: SecurityEvent;
-  /** The event time in epoch ms (the timestamp, unparsed). */
-  timeMs: number;
-  /**
-   * Whether `timeMs` is the system clock read by this call (no event time given, the default
-   * clock): then it is also the time the event was observed, the log record's observed timestamp.
-   */
-  observedNow: boolean;
-}
-
 /**
  * `named`: a category method's fields, already in their metadata names; they win over
  * `input.metadata` (undefined ones are skipped, so they erase nothing). `ctx`: the active
  * context, whose security context is read only when the input lacks one of the ids.
- * `spanContext`: the span the event belongs to, if any.
+ * `spanContext`: the span the event belongs to, if any. `timeMs`: the event time (eventTime).
  */
 export function buildEvent(
   category: string,
@@ -123,10 +110,9 @@ export function buildEvent(
   deps: BuildDeps,
   ctx: Context,
   spanContext: SpanContext | undefined,
-): BuiltEvent {
+  timeMs: number,
+): SecurityEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
-  const observedNow = raw.timeMs === undefined && deps.clock === systemClock;
-  const timeMs = eventTime(raw.timeMs, deps.clock);
   const known = isCategory(category);
   const severity = isSeverity(raw.severity)
     ? raw.severity
@@ -159,7 +145,7 @@ export function buildEvent(
 
   const correlated = stringList(raw.correlatedEvents, 64);
   if (correlated !== undefined && correlated.length > 0) event.correlated_events = correlated;
-  return { event, timeMs, observedNow };
+  return event;
 }
 
 /**
@@ -204,7 +190,16 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-function eventTime(value: unknown, clock: Clock): number {
+/** The input's event time as given (`input.timeMs`, read once), for eventTime. */
+export function givenTime(input: unknown): unknown {
+  return input !== null && typeof input === 'object' ? (input as Partial<EventInput>).timeMs : undefined;
+}
+
+/**
+ * The event time in epoch ms: the given time when valid, else the clock. Read before buildEvent,
+ * which takes it, so that the caller also knows whether it is the system clock's reading now.
+ */
+export function eventTime(value: unknown, clock: Clock): number {
   const t = finiteNumber(value);
   if (t !== undefined && Math.abs(t) <= MAX_TIME_MS) return t;
   if (value !== undefined) warnOnce('event-time', `llmsec: ignoring invalid event time ${String(value)}; using the clock`);

@@ -27,7 +27,7 @@ import {
 } from '@llmsec/core';
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
-import { buildEvent, type BuildDeps, type BuiltEvent } from './event-builder.ts';
+import { buildEvent, eventTime, givenTime, type BuildDeps } from './event-builder.ts';
 import { defaultFingerprintKey, resolveFingerprintKey, type FingerprintKeyOptions } from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
@@ -122,7 +122,6 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
       throw new TypeError('SecurityEvents: onEvent must be a function');
     }
     this.buildDeps = {
-      clock: this.clock,
       ids: this.ids,
       serviceName: this.serviceName,
       capturePreviews: this.capturePreviews,
@@ -151,33 +150,37 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     const name = typeof category === 'string' ? category : String(category as unknown);
     const activeSpan = trace.getSpan(ctx);
     const span = spanOf(input as EventInput | undefined, activeSpan);
-    let built: BuiltEvent;
+    let event: SecurityEvent;
+    let timeMs: number;
+    let observedNow: boolean;
     try {
-      built = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext());
+      const given = givenTime(input);
+      timeMs = eventTime(given, this.clock);
+      // The system clock read now for this event: its reading is also when the event was observed.
+      observedNow = given === undefined && this.clock === systemClock;
+      event = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext(), timeMs);
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
       return { event_id: 'EVT-000000000000', timestamp: new Date().toISOString(), category: name, severity: 'warning', user_id: 'anonymous' };
     }
-    const event = built.event;
     if (!isCategory(name)) {
       this.warnUnknown(name);
       return event;
     }
     try {
-      this.record(built, span, ctx, activeSpan);
+      this.record(event, timeMs, observedNow, span, ctx, activeSpan);
     } catch (err) {
       reportTelemetryError('events', err);
     }
     return event;
   }
 
-  private record(built: BuiltEvent, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
-    const event = built.event;
+  private record(event: SecurityEvent, timeMs: number, observedNow: boolean, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
     const name = spanEventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
-    const time = hrTimeOf(built.timeMs);
+    const time = hrTimeOf(timeMs);
     let attributes;
     try {
       attributes = eventAttributes(event);
@@ -214,7 +217,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         // Without one, the SDK converts its own Date.now() into a new HrTime kept with the record.
         // When this call read the system clock for the event time, that reading is the observed
         // time, in the same (shared) HrTime. Otherwise (a given or injected time) the SDK's own.
-        observedTimestamp: built.observedNow ? time : undefined,
+        observedTimestamp: observedNow ? time : undefined,
         context: target !== undefined && target !== activeSpan ? trace.setSpan(active, target) : active,
       });
     } catch (err) {
