@@ -8,10 +8,19 @@
  *
  * The young generation is made large enough that no collection runs while measuring, so the
  * growth of heapUsed over 20,000 events is what they allocated (the median of seven such runs).
+ *
+ * A second line per revision: the same events on real SDK providers (batch processors, exporters
+ * that drop), a recording span per 100 events, so what the SDKs allocate for the span event and
+ * the log record counts too; beside it, the SDK floor (addEvent + logger.emit with prebuilt
+ * attributes, as run.ts's floor row).
  */
 import { parseArgs } from 'node:util';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ROOT_CONTEXT, TraceFlags, context, trace, type Logger } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { eventToAttributes } from '@llmsec/core';
 import { SecurityEvents } from '@llmsec/sdk';
 import { importSdkAt } from './revision.ts';
 
@@ -41,6 +50,23 @@ function bytesPerEvent(run: (n: number) => void): number {
   return xs.sort((a, b) => a - b)[3]!;
 }
 
+const dropSpans: SpanExporter = { export: (_s, cb) => cb({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} };
+const dropLogs: LogRecordExporter = { export: (_l, cb) => cb({ code: ExportResultCode.SUCCESS }), shutdown: async () => {}, forceFlush: async () => {} };
+const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: dropSpans })] });
+const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: dropLogs })] });
+const realTracer = tracerProvider.getTracer('alloc');
+const sdkLogger = loggerProvider.getLogger('@llmsec/sdk');
+/** `op` n times, in a recording span (ended every 100 operations, as run.ts does), the span active. */
+function inRecordingSpans(n: number, op: (span: ReturnType<typeof realTracer.startSpan>, i: number) => void): void {
+  for (let i = 0; i < n; i += 100) {
+    const span = realTracer.startSpan('alloc');
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => {
+      for (let k = 0; k < 100; k++) op(span, i + k);
+    });
+    span.end();
+  }
+}
+
 for (const [name, Events] of versions) {
   const events = new Events({ serviceName: 'bench', logger: dropLogger });
   // The span given in the input, none active (the log record's context is then built per event), and the span active.
@@ -58,5 +84,20 @@ for (const [name, Events] of versions) {
   active(50_000);
   console.log(
     `${name.padEnd(10)} ${bytesPerEvent(given).toFixed(0).padStart(6)} bytes per event, span given; ${bytesPerEvent(active).toFixed(0).padStart(6)} with the span active (the caller's userId string included, ~25)`,
-  );
+  );  const onSdk = new Events({ serviceName: 'bench', logger: sdkLogger });
+  const sdkEvents = (n: number): void =>
+    inRecordingSpans(n, (_span, i) => onSdk.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }));
+  sdkEvents(50_000);
+  console.log(`${''.padEnd(10)} ${bytesPerEvent(sdkEvents).toFixed(0).padStart(6)} bytes per event on the real SDK providers, the span active`);
 }
+
+const floorAttributes = eventToAttributes(new SecurityEvents({ serviceName: 'bench', logger: dropLogger }).guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u-1', sessionId: 's-1' }));
+const floorRecord = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: floorAttributes };
+const floor = (n: number): void =>
+  inRecordingSpans(n, (span) => {
+    span.addEvent('llmsec.guardrail_block', floorAttributes);
+    sdkLogger.emit(floorRecord);
+  });
+floor(50_000);
+console.log(`${'SDK floor'.padEnd(10)} ${bytesPerEvent(floor).toFixed(0).padStart(6)} bytes per addEvent + logger.emit on the same providers (nothing built)`);
+await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);

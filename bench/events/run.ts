@@ -195,6 +195,14 @@ const pairedRatio = (name: string, baseName: string, of: (s: Sample) => number):
   const bs = results.get(baseName)!;
   return median(xs.map((x, k) => of(x) / of(bs[k]!)));
 };
+/** The per-round ratios' quartiles and the share of rounds under `aim`: how robust the median is. */
+const spread = (name: string, baseName: string, aim: number): string => {
+  const bs = results.get(baseName)!;
+  const xs = results.get(name)!.map((x, k) => x.cpuUs / bs[k]!.cpuUs).sort((a, b) => a - b);
+  const q = (p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+  const under = xs.filter((x) => x < aim).length / xs.length;
+  return `per-round CPU ratios: quartiles ${q(0.25).toFixed(2)}-${q(0.75).toFixed(2)}, ${(100 * under).toFixed(0)}% of the rounds under ${aim.toFixed(1)}x`;
+};
 const wallUs = (s: Sample): number => 1e6 / s.ops;
 const cpuUs = (s: Sample): number => s.cpuUs;
 const BASE = 'span.addEvent (same attributes)';
@@ -216,6 +224,7 @@ console.log(`\nOne security event (span event + log record + metrics) costs ${me
 console.log(
   `${pairedRatio(EVENT, BASE, cpuUs).toFixed(2)}x span.addEvent with the same attributes in CPU time (${pairedRatio(EVENT, BASE, wallUs).toFixed(2)}x in wall time), ${pairedRatio(EVENT, BARE, cpuUs).toFixed(1)}x a bare span.addEvent`,
 );
+console.log(`(${spread(EVENT, BASE, 3)})`);
 console.log(
   `(the SDK floor, span event + log record with nothing built: ${pairedRatio(FLOOR, BASE, cpuUs).toFixed(2)}x CPU; the event over the floor: ${pairedRatio(EVENT, FLOOR, cpuUs).toFixed(2)}x; load average ${loadavg()[0]!.toFixed(1)}).`,
 );
