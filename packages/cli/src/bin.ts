@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // The `llmsec` command line: a dispatcher over one module per subcommand, loaded lazily so
 // that `llmsec replay` does not pay for the demo's dependencies.
-import { runCli } from './cli.ts';
+import module from 'node:module';
+
+// Node's on-disk compile cache (Node 22.1+; NODE_DISABLE_COMPILE_CACHE=1 turns it off): from
+// the second run on, the CLI's ~300 modules load from cached code instead of being parsed (and,
+// from sources, type-stripped) again: ~0.15-0.25 s less start-up CPU for `llmsec replay`. Enabled
+// before the dispatcher is imported, so that it covers every module after this one.
+module.enableCompileCache?.();
+const { runCli } = await import('./cli.ts');
 
 process.exitCode = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
