@@ -50,7 +50,7 @@ export class GroupTable {
     this.field = field;
     this.maxGroups = maxGroups;
     this.width = slots;
-    this.slab = slabRules.length > 0 ? new SlabStore(slabRules, maxGroups) : undefined;
+    this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
   }
 
   get size(): number {

@@ -1,0 +1,36 @@
+// The engine alone on the replay mix, for a CPU profile:
+//   npx node --conditions=@llmsec/source --cpu-prof --cpu-prof-dir=/tmp/prof bench/detect/profile-engine.ts --users=100000 [--object]
+// (`--object`: every rule on object states, the engine before the slab). Prints CPU ns per event.
+import { DetectionEngine } from '@llmsec/detect';
+import { OBJECT_STATE_ONLY } from '../../packages/detect/src/engine.ts';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { TrafficGenerator } from './gen.ts';
+
+/** Garbage collection pauses (ms) while a run is measured. */
+let gcMs = 0;
+let measuring = false;
+new PerformanceObserver((list) => {
+  if (measuring) for (const e of list.getEntries() as PerformanceEntry[]) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const users = Number(arg('users') ?? 100_000);
+const total = Number(arg('events') ?? 1_000_000);
+const object = process.argv.includes('--object');
+const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
+for (let r = 0; r < 3; r++) {
+  const engine = new DetectionEngine({ onAlert: () => {}, ...(object ? { [OBJECT_STATE_ONLY]: true } : {}) });
+  gcMs = 0;
+  measuring = true;
+  const start = process.threadCpuUsage();
+  for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
+  engine.flush();
+  const u = process.threadCpuUsage(start);
+  // GC entries are delivered asynchronously: let them arrive before reading the sum.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  measuring = false;
+  console.log(
+    `${object ? 'object' : 'slab'} ${users} users: ${(((u.user + u.system) * 1000) / total).toFixed(0)} CPU ns/event, GC pauses ${((gcMs * 1e6) / total).toFixed(0)} ns/event`,
+  );
+}
