@@ -103,6 +103,53 @@ export class ReplayProjection {
     if (layout.fingerprint) values.push(eventFingerprint(event));
   }
 
+  /**
+   * What the engine needs of `event`, as one object (what `read` gives back after `write`):
+   * for a replay on one thread, so that the reorder buffer holds no previews either.
+   */
+  project(event: SecurityEvent): SecurityEvent {
+    if (this.pathsByCategory === undefined) return event;
+    const category = event.category;
+    let n = this.numbers.get(category);
+    if (n === undefined) {
+      n = this.addCategory(category);
+      this.numbers.set(category, n);
+    }
+    const layout = this.layouts[n]!;
+    const out: SecurityEvent = {
+      event_id: event.event_id,
+      timestamp: event.timestamp,
+      category,
+      severity: event.severity,
+      user_id: event.user_id,
+    };
+    if (event.trace_id !== undefined) out.trace_id = event.trace_id;
+    if (event.span_id !== undefined) out.span_id = event.span_id;
+    const top = layout.top;
+    if (top.length > 0) {
+      const o = out as unknown as Record<string, unknown>;
+      for (let k = 0; k < top.length; k++) {
+        const v = event[top[k]!];
+        if (v !== undefined) o[top[k]!] = v;
+      }
+    }
+    let m: Metadata | undefined;
+    const meta = layout.meta;
+    const src = event.metadata;
+    if (src !== undefined) {
+      for (let k = 0; k < meta.length; k++) {
+        const v = src[meta[k]!];
+        if (v !== undefined) (m ??= {})[meta[k]!] = v;
+      }
+    }
+    if (layout.fingerprint) {
+      const fp = eventFingerprint(event);
+      if (fp !== undefined) (m ??= {}).payload_fingerprint = fp;
+    }
+    if (m !== undefined) out.metadata = m;
+    return out;
+  }
+
   /** Writer side: the categories numbered since the last call, in number order. */
   takeNewCategories(): string[] {
     const out = this.fresh;
@@ -168,4 +215,14 @@ export class ReplayProjection {
     this.names.push(name);
     return this.names.length - 1;
   }
+}
+
+/**
+ * What the engine needs of each event under `rules`, as `llmsec replay` feeds it on one thread:
+ * the event with only the fields the rules read (the previews it hashes become the payload
+ * fingerprint), so that events held for the allowed lateness cost tens of bytes, not the line.
+ */
+export function replayProjector(rules: readonly RuleDefinition[]): (event: SecurityEvent) => SecurityEvent {
+  const projection = new ReplayProjection(rules);
+  return (event) => projection.project(event);
 }

@@ -5,4 +5,5 @@ export { DEFAULT_MAX_LINE_BYTES, decodeEventLineFast, eventTime, forEachLine } f
 export type { LineReaderOptions } from './event-reader.ts';
 export { formatAlertTable } from './alert-table.ts';
 export { replayFileOnTwoThreads } from './replay-pipeline.ts';
+export { replayProjector } from './replay-projection.ts';
 export type { PipelineHandlers, ReaderOptions } from './replay-pipeline.ts';

@@ -6,7 +6,7 @@ import { ReplayProjection } from '../src/replay-projection.ts';
 import { fieldsOf, projector } from '../src/state/projection.ts';
 
 /**
- * The replay's flat transfer form against the shared state's projector it stands for: what the
+ * The replay's flat transfer form (and the one-thread replay's projected event) against the shared state's projector it stands for: what the
  * engine's thread reads back after a structured clone is the projector's event plus the
  * timestamp, same fields, same values, same key order (JSON text compared, and toEqual).
  */
@@ -116,6 +116,9 @@ describe('ReplayProjection', () => {
         const want = events.map((e) => expected(rules, e));
         expect(got).toEqual(want);
         expect(got.map((e) => JSON.stringify(e))).toEqual(want.map((e) => JSON.stringify(e)));
+        const projection = new ReplayProjection(rules);
+        const projected = events.map((e) => projection.project(e));
+        expect(projected.map((e) => JSON.stringify(e))).toEqual(want.map((e) => JSON.stringify(e)));
       }),
       { numRuns: 200 },
     );
@@ -137,6 +140,10 @@ describe('ReplayProjection', () => {
           const want = events.map((e) => expected(rules, e));
           expect(got).toEqual(want);
           expect(got.map((e) => JSON.stringify(e))).toEqual(want.map((e) => JSON.stringify(e)));
+          const projection = new ReplayProjection(rules);
+          const projected = events.map((e) => projection.project(e));
+          expect(projected).toEqual(want);
+          expect(projected.map((e) => JSON.stringify(e))).toEqual(want.map((e) => JSON.stringify(e)));
           // -0 survives (JSON text turned it into 0; the one-thread replay keeps it).
           got.forEach((e, i) =>
             expect(Object.is(e.metadata?.prompt_length, want[i]!.metadata?.prompt_length)).toBe(true),
@@ -151,6 +158,8 @@ describe('ReplayProjection', () => {
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
         expect(roundTrip(undefined, events)).toEqual(events);
+        const projection = new ReplayProjection(undefined);
+        for (const e of events) expect(projection.project(e)).toBe(e);
       }),
       { numRuns: 100 },
     );

@@ -19,6 +19,7 @@ import {
   forEachLine,
   formatAlertTable,
   replayFileOnTwoThreads,
+  replayProjector,
 } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
@@ -265,6 +266,9 @@ async function replay(
       io.stderr.write(`more malformed lines follow; only the first ${MAX_REPORTED_LINES} are shown\n`);
     }
   };
+  // One thread: the engine gets of each event what its rules read, as on two threads, so the
+  // events it holds for the allowed lateness do not keep previews and descriptions alive.
+  const project = replayProjector(rules ?? defaultRules());
   const onLine = (line: string, lineNumber: number): void => {
     lines = lineNumber;
     if (line.length === 0) return;
@@ -273,7 +277,7 @@ async function replay(
     try {
       const { event, timeMs } = decodeEventLineFast(line);
       events++;
-      engine.ingest(event, timeMs);
+      engine.ingest(project(event), timeMs);
     } catch (err) {
       reportMalformed(lineNumber, (err as Error).message);
     }
