@@ -15,7 +15,8 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ROOT_CONTEXT, context, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context, trace, type Attributes, type Context, type HrTime, type Span } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import { SecurityEvents } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
 import { emitInCallContext } from '../../packages/sdk/src/security-events.ts';
@@ -37,6 +38,19 @@ const ROUNDS = Number(values.rounds);
 
 // The fields of the log record an event writes (docs/formats.md), the time left to the SDK.
 const sameRecord = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: sameAttributes };
+// The floor as llmsec makes the two calls (security-events.ts record()): one clock read, its HrTime
+// (converted once per millisecond) as the span event's time and the record's time and observed
+// time, and the active context given. What any event recorded this way costs, nothing built.
+let floorMs = Number.NaN;
+let floorTime: HrTime = [0, 0];
+function oneReading(): HrTime {
+  const ms = Date.now();
+  if (ms !== floorMs) {
+    floorMs = ms;
+    floorTime = Object.freeze(millisToHrTime(ms)) as unknown as HrTime;
+  }
+  return floorTime;
+}
 // The A side of local-counter.ts: the same SecurityEvents with the previous SDK counters.
 const beforeEvents = new SecurityEvents({
   serviceName: 'bench',
@@ -78,6 +92,14 @@ const CASES: Case[] = [
     op: (span) => {
       span.addEvent('llmsec.guardrail_block', sameAttributes);
       logger.emit(sameRecord);
+    },
+  },
+  {
+    name: 'the floor as llmsec calls it',
+    op: (span) => {
+      const time = oneReading();
+      span.addEvent('llmsec.guardrail_block', sameAttributes, time);
+      logger.emit({ ...sameRecord, timestamp: time, observedTimestamp: time, context: context.active() });
     },
   },
   // A/B for local-counter.ts: what recordEvent cost when it called the SDK's Counter.add
@@ -227,6 +249,10 @@ console.log(
 console.log(`(${spread(EVENT, BASE, 3)})`);
 console.log(
   `(the SDK floor, span event + log record with nothing built: ${pairedRatio(FLOOR, BASE, cpuUs).toFixed(2)}x CPU; the event over the floor: ${pairedRatio(EVENT, FLOOR, cpuUs).toFixed(2)}x; load average ${loadavg()[0]!.toFixed(1)}).`,
+);
+const CALLED = 'the floor as llmsec calls it';
+console.log(
+  `(the floor as llmsec makes the two calls, one clock reading and the context given: ${pairedRatio(CALLED, BASE, cpuUs).toFixed(2)}x CPU; the event over it, llmsec's own share: ${pairedRatio(EVENT, CALLED, cpuUs).toFixed(2)}x).`,
 );
 const COMPLETED_EMIT = 'request_completed after the call: emit';
 if (values['call-context'] === true) console.log(`request_completed after its call: the call's context / a context per event: ${pairedRatio('request_completed after the call: call context', COMPLETED_EMIT, cpuUs).toFixed(2)} (CPU, paired rounds).`);
