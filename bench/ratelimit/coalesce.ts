@@ -3,7 +3,9 @@
 // with RedisStore's coalescing on and off (one EVALSHA per call), at c=64 over 10,000
 // subjects on one redis-server this bench starts. Rounds interleaved, medians; per row the
 // rate, the CPU per operation of redis-server (/proc/<pid>/stat) and of this process, and
-// the ratios to the ceiling (by rate and by the CPU of both processes).
+// the ratios to the ceiling (by rate and by the CPU of both processes), and Redis's time inside
+// the scripts per operation (INFO commandstats, EVALSHA usec): the rest of redis-server's CPU
+// is reading commands, writing replies, expiring keys and its event loop.
 //   node --conditions=@llmsec/source bench/ratelimit/coalesce.ts
 // BENCH_SECONDS (default 1.5) per cell, BENCH_ROUNDS (default 5), BENCH_BATCH (default 32:
 // calls per batched EVALSHA at most). Linux only (/proc).
@@ -74,11 +76,19 @@ try {
     ['acquire + settle, all 9 dims, one EVALSHA per call', acquireAndSettle(limiter(ALL, false))],
   ];
 
-  const samples = rows.map(() => ({ ops: [] as number[], redis: [] as number[], node: [] as number[] }));
+  const samples = rows.map(() => ({
+    ops: [] as number[],
+    redis: [] as number[],
+    node: [] as number[],
+    script: [] as number[],
+  }));
+  const scriptUs = async (): Promise<number> =>
+    Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
   for (let round = 0; round < ROUNDS + 1; round++) {
     for (const [i, [, op]] of rows.entries()) {
       let n = 0;
       let done = 0;
+      await client.config('RESETSTAT');
       const r0 = redisCpuUs();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -93,10 +103,12 @@ try {
       );
       const wall = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(c0);
+      const redisUs = redisCpuUs() - r0;
       if (round === 0) continue; // warm-up
       samples[i]!.ops.push(done / wall);
-      samples[i]!.redis.push((redisCpuUs() - r0) / done);
+      samples[i]!.redis.push(redisUs / done);
       samples[i]!.node.push((cpu.user + cpu.system) / done);
+      samples[i]!.script.push((await scriptUs()) / done);
     }
     await client.flushall();
   }
@@ -105,19 +117,24 @@ try {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
-  const m = samples.map((x) => ({ ops: median(x.ops), redis: median(x.redis), node: median(x.node) }));
+  const m = samples.map((x) => ({
+    ops: median(x.ops),
+    redis: median(x.redis),
+    node: median(x.node),
+    script: median(x.script),
+  }));
   const ceiling = m[0]!;
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(
     `c=${CONCURRENCY}, ${fmt(SUBJECTS)} subjects, batches of at most ${BATCH}, ${SECONDS}s x ${ROUNDS} rounds (+1 warm-up), medians; load ${load}\n`,
   );
-  console.log('| row | ops/s | by rate | redis µs/op | node µs/op | both | by CPU |');
-  console.log('|---|--:|--:|--:|--:|--:|--:|');
+  console.log('| row | ops/s | by rate | redis µs/op | in scripts | node µs/op | both | by CPU |');
+  console.log('|---|--:|--:|--:|--:|--:|--:|--:|');
   for (const [i, [name]] of rows.entries()) {
     const r = m[i]!;
     const both = r.redis + r.node;
     console.log(
-      `| ${name} | ${fmt(r.ops)} | ${(r.ops / ceiling.ops).toFixed(2)}x | ${r.redis.toFixed(2)} | ${r.node.toFixed(2)} | ${both.toFixed(2)} | ${((ceiling.redis + ceiling.node) / both).toFixed(2)}x |`,
+      `| ${name} | ${fmt(r.ops)} | ${(r.ops / ceiling.ops).toFixed(2)}x | ${r.redis.toFixed(2)} | ${r.script.toFixed(2)} | ${r.node.toFixed(2)} | ${both.toFixed(2)} | ${((ceiling.redis + ceiling.node) / both).toFixed(2)}x |`,
     );
   }
 } finally {
