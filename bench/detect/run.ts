@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeEvent, type SecurityEvent } from '@llmsec/core';
 import { DetectionEngine } from '@llmsec/detect';
+import { OBJECT_STATE_ONLY } from '../../packages/detect/src/engine.ts';
 import { BENCH_T0, TrafficGenerator, type Timed } from './gen.ts';
 import { SeedDetector } from './seed.ts';
 import { fmt, table } from '../report.ts';
@@ -218,12 +219,18 @@ table(
     gc();
     return { bytes: (process.memoryUsage().heapUsed - before) / users, held };
   };
-  const engine = measure((events) => {
-    const e = new DetectionEngine({ maxGroupsPerRule: users * 2 });
-    for (const { event, t } of events) e.ingest(event, t);
-    e.flush();
-    return e;
-  });
+  const engineWith = (objectOnly: boolean) =>
+    measure((events) => {
+      const e = new DetectionEngine({
+        maxGroupsPerRule: users * 2,
+        ...(objectOnly ? { [OBJECT_STATE_ONLY]: true } : {}),
+      });
+      for (const { event, t } of events) e.ingest(event, t);
+      e.flush();
+      return e;
+    });
+  const objectEngine = engineWith(true);
+  const engine = engineWith(false);
   const seed = measure((events) => {
     // The seed's per-user histories only (its rules are too slow to run over 500,000 events).
     const s = new SeedDetector();
@@ -244,6 +251,11 @@ table(
         'engine (all rule state, ids kept as evidence)',
         fmt(engine.bytes),
         fmt((engine.held as DetectionEngine).groupCount),
+      ],
+      [
+        'engine, every rule on object states (before the slab)',
+        fmt(objectEngine.bytes),
+        fmt((objectEngine.held as DetectionEngine).groupCount),
       ],
       ['seed (its event history alone)', fmt(seed.bytes), fmt((seed.held as SeedDetector).history.size)],
     ],

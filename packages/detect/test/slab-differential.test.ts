@@ -199,4 +199,26 @@ describe('slab conditions vs object conditions', () => {
       expect(alerts).toBeGreaterThan(300);
     });
   }
+
+  it('give identical alerts with rows on many slab pages, evicted and reused', () => {
+    // Over a thousand users (pages hold 256 rows), a cap below that: rows on every page are
+    // evicted and handed to new groups mid-window.
+    const wide = burst.map((b) => ({ ...b, user: b.user * 150 + (b.gapMs % 150) }));
+    fc.assert(
+      fc.property(
+        fc.array(wide, { minLength: 300, maxLength: 1_500 }),
+        fc.constantFrom(300, 700, 2_000),
+        (bursts, maxGroupsPerRule) => {
+          const stream = build(bursts);
+          const limits = { maxEventsPerWindow: 20, maxGroupsPerRule, allowedLatenessMs: 0 };
+          const slab = run(stream, SLAB_HEAVY, limits, false);
+          const object = run(stream, SLAB_HEAVY, limits, true);
+          expect(slab.log).toEqual(object.log);
+          expect(slab.open).toEqual(object.open);
+          expect(slab.stats).toEqual(object.stats);
+        },
+      ),
+      { numRuns: 20, seed: 13_2027, endOnFailure: true },
+    );
+  });
 });

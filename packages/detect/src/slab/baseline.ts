@@ -61,8 +61,8 @@ export class SlabBaseline implements SlabRule {
     strs[so] = event.event_id;
     strs[so + 1] = event.trace_id;
     strs[so + 2] = event.user_id;
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     let n = nums[o]!;
     let mean = nums[o + MEAN]!;
     const m2 = nums[o + M2]!;
@@ -79,8 +79,8 @@ export class SlabBaseline implements SlabRule {
   }
 
   state(store: SlabStore, g: number): BaselineState {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     const so = g * store.strStride + this.strAt;
     const s = this.condition.createState();
     s.n = nums[o]!;

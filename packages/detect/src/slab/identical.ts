@@ -63,8 +63,8 @@ export class SlabIdentical implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
@@ -110,8 +110,8 @@ export class SlabIdentical implements SlabRule {
   }
 
   state(store: SlabStore, g: number): IdenticalState {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as IdenticalState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -128,8 +128,8 @@ export class SlabIdentical implements SlabRule {
     const s = store.spills[at] as IdenticalState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const nums = store.nums;
-      const o = g * store.numStride + this.numAt;
+      const nums = store.page(g);
+      const o = store.rowAt(g) + this.numAt;
       for (let k = 0; k < s.size; k++) nums[o + ENTRIES + k] = s.timeAt(s.at(k));
       nums[o] = s.size;
       nums[o + HEAD] = 0;

@@ -79,8 +79,8 @@ export class SlabMonotonic implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
@@ -136,8 +136,8 @@ export class SlabMonotonic implements SlabRule {
   }
 
   state(store: SlabStore, g: number): MonotonicState {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as MonotonicState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -157,8 +157,8 @@ export class SlabMonotonic implements SlabRule {
     const s = store.spills[at] as MonotonicState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const nums = store.nums;
-      const o = g * store.numStride + this.numAt;
+      const nums = store.page(g);
+      const o = store.rowAt(g) + this.numAt;
       const so = g * store.strStride + this.strAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);

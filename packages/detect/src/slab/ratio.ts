@@ -62,8 +62,8 @@ export class SlabRatio implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
@@ -100,8 +100,8 @@ export class SlabRatio implements SlabRule {
   }
 
   state(store: SlabStore, g: number): RatioState {
-    const nums = store.nums;
-    const o = g * store.numStride + this.numAt;
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as RatioState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -120,8 +120,8 @@ export class SlabRatio implements SlabRule {
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       // Back inline: the window fits with room to grow again before the next spill.
-      const nums = store.nums;
-      const o = g * store.numStride + this.numAt;
+      const nums = store.page(g);
+      const o = store.rowAt(g) + this.numAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
         nums[o + ENTRIES + 2 * k] = s.timeAt(p);

@@ -8,21 +8,39 @@ import type { SlabRule } from './slab-rule.ts';
  * are appended as the table grows (to its cap); a new or evicted row is reset from a template
  * row written once by the rules' `init`.
  *
- * The doubles are a plain array (V8 keeps a number-only array as unboxed doubles, contiguous,
+ * The doubles are plain arrays (V8 keeps a number-only array as unboxed doubles, contiguous,
  * indexed as fast as a Float64Array), not a Float64Array: a typed array's storage is memory
  * outside the JS heap, and growing it by copying (42 MB at 100,000 groups, 84 MB allocated on
  * the way) made V8 run full mark-compact collections for the external memory, each walking
  * the whole heap (450 ms with the benchmark's 500 MB of events: ~900 ns per event of GC at
- * 100,000 users, against ~250 with the plain array; bench/detect/profile-engine.ts).
+ * 100,000 users, against ~250 with plain arrays; bench/detect/profile-engine.ts). They come in
+ * fixed pages of rows rather than one growing array: nothing is copied as the table grows,
+ * and no growth slack (up to half of one array) is held per group.
  */
+/** Rows per page: 256 rows of the default rules' user table are ~150 KB. */
+const PAGE_BITS = 8;
+const PAGE_ROWS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_ROWS - 1;
+
 export class SlabStore {
-  readonly nums: number[] = [];
+  /** Rows in pages of PAGE_ROWS: row g at page(g)[rowAt(g)]. */
+  private readonly pages: number[][] = [];
   readonly numStride: number;
   readonly strs: (string | undefined)[] = [];
   readonly strStride: number;
   readonly spills: unknown[] = [];
   readonly spillStride: number;
   private readonly template: Float64Array;
+
+  /** The page holding row g's doubles. */
+  page(g: number): number[] {
+    return this.pages[g >>> PAGE_BITS]!;
+  }
+
+  /** Where row g starts in its page. */
+  rowAt(g: number): number {
+    return (g & PAGE_MASK) * this.numStride;
+  }
 
   constructor(rules: SlabRule[]) {
     let num = 0;
@@ -45,11 +63,20 @@ export class SlabStore {
 
   /** Makes row g (g <= the rows so far: rows are added in order) fresh: the template, no strings, no spills. */
   reset(g: number, isNew: boolean): void {
-    const nums = this.nums;
     const template = this.template;
     const numStride = this.numStride;
-    if (isNew) for (let i = 0; i < numStride; i++) nums.push(template[i]!);
-    else for (let i = 0, o = g * numStride; i < numStride; i++) nums[o + i] = template[i]!;
+    if (isNew) {
+      // A new page starts as template rows; rows are added in order, so g opens each page.
+      if ((g & PAGE_MASK) === 0) {
+        const page = new Array<number>(PAGE_ROWS * numStride);
+        for (let r = 0; r < PAGE_ROWS; r++)
+          for (let i = 0; i < numStride; i++) page[r * numStride + i] = template[i]!;
+        this.pages.push(page);
+      }
+    } else {
+      const page = this.page(g);
+      for (let i = 0, o = this.rowAt(g); i < numStride; i++) page[o + i] = template[i]!;
+    }
     const strStride = this.strStride;
     const spillStride = this.spillStride;
     if (isNew) {
