@@ -65,7 +65,10 @@ export function eventAttributes(event: SecurityEvent): Attributes {
   if (event.correlated_events !== undefined) attrs[ATTR_EVENT_CORRELATED] = event.correlated_events;
   const md = event.metadata;
   if (md !== undefined) {
-    for (const key of Object.keys(md)) attrs[metadataKey(key)] = md[key] as AttributeValue;
+    // for…in with an own-property check, not Object.keys: the same keys in the same order without
+    // a key array per event (for…in walks the map's enum cache). The check keeps out anything
+    // enumerable on the prototype chain (a polluted Object.prototype), as Object.keys does.
+    for (const key in md) if (Object.hasOwn(md, key)) attrs[metadataKey(key)] = md[key] as AttributeValue;
   }
   return attrs;
 }
