@@ -23,7 +23,7 @@
  *   give about 0.12 pairs, so grouping by slot would batch almost nothing.
  */
 import { ReplyError } from 'ioredis';
-import { batchedScript, splitBatchReply } from './redis-lua-batch.ts';
+import { batchedScript, splitBatchReply, type BatchPart } from './redis-lua-batch.ts';
 import { evalSha, type EvalClient, type ShaScript } from './redis-script.ts';
 
 type Arg = string | number;
@@ -116,9 +116,8 @@ export class ScriptCoalescer {
     for (const c of calls) {
       const a = c.args;
       if (a[0] !== keysPerCall || a.length !== first.length) {
-        // One script always takes the same shape; anything else is a bug here, not Redis's.
-        const err = new Error('llmsec: calls of one script with different argument counts');
-        for (const x of calls) x.reject(err);
+        // One script always takes the same shape; should it not, each call goes alone.
+        for (const x of calls) this.sendOne(script, x);
         return;
       }
       for (let i = 1; i <= keysPerCall; i++) keys.push(a[i]!);
@@ -132,9 +131,16 @@ export class ScriptCoalescer {
       for (const c of calls) this.sendOne(script, c);
       return;
     }
-    evalSha(this.client, batch, [keys.length, ...keys, ...argv], (r) =>
-      splitBatchReply(r, calls.length),
-    ).then(
+    let reply: Promise<BatchPart[]>;
+    try {
+      reply = evalSha(this.client, batch, [keys.length, ...keys, ...argv], (r) =>
+        splitBatchReply(r, calls.length),
+      );
+    } catch (err) {
+      // A client that throws instead of rejecting: the batch's calls fail, the other batches go on.
+      reply = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    reply.then(
       (parts) => {
         for (let i = 0; i < calls.length; i++) {
           const part = parts[i]!;

@@ -53,9 +53,12 @@ const ENFORCEMENT: EnforcementParams = {
   banTtlMs: 31_536_000_000,
 };
 
+/** 100 requests per hour: one vector shared by every call (the tier's, hence one script). */
+const PER_HOUR_100 = [0, 100, 0, 0, 0, 0, 0, 0, 0];
+
 /** A store-level acquire of one request on one subject, 100 per hour. */
 const storeOp = (subject: string): AcquireOp => ({
-  subjects: [{ subject, limits: [0, 100, 0, 0, 0, 0, 0, 0, 0] }],
+  subjects: [{ subject, limits: PER_HOUR_100 }],
   leaseId: 'lease-1',
   leaseTtlMs: 60_000,
   tokens: 1,
@@ -224,6 +227,36 @@ describe('failures of a batch are the failures of each call', () => {
     expect(direct.map((d) => d.status === 'rejected' && (d.reason as Error).message)).toEqual([
       'connection lost',
       'connection lost',
+    ]);
+    client.disconnect();
+  });
+
+  it('a client that throws instead of rejecting fails that batch only; the other calls of the tick are answered', async () => {
+    const { client } = spiedClient();
+    const c = client as unknown as Record<string, (...a: unknown[]) => Promise<Buffer>>;
+    for (const name of ['evalshaBuffer', 'evalBuffer']) {
+      const send = c[name]!;
+      c[name] = (script, numKeys, ...rest) => {
+        if ((numKeys as number) > 1) throw new Error('thrown, not rejected');
+        return send(script, numKeys, ...rest);
+      };
+    }
+    const store = new RedisStore({ client });
+    const settled = await Promise.allSettled([
+      store.acquire(storeOp('t1')),
+      store.acquire({ ...storeOp('t2'), tokens: 2 }),
+      store.acquire(storeOp('t3')),
+      // Another tier, alone in its script: one EVALSHA with one key, after the failed batch.
+      store.acquire({
+        ...storeOp('t4'),
+        subjects: [{ subject: 't4', limits: [0, 0, 100, 0, 0, 0, 0, 0, 0] }],
+      }),
+    ]);
+    expect(settled.map((x) => (x.status === 'rejected' ? (x.reason as Error).message : 'ok'))).toEqual([
+      'thrown, not rejected',
+      'thrown, not rejected',
+      'thrown, not rejected',
+      'ok',
     ]);
     client.disconnect();
   });
