@@ -49,6 +49,10 @@ interface ScriptClient {
  * secondary back if the primary refuses. Each subject is still atomic (no limit is ever
  * exceeded); between the two phases another request on the same secondary subject may see
  * the reservation that is about to be rolled back and be refused (conservative, never over-admits).
+ *
+ * Standalone Redis also coalesces: acquires (and settles) of one tier made in the same tick
+ * go out as one EVALSHA of the script's batched variant, each call still atomic and exact
+ * (redis-coalesce.ts); a lone call is sent as it always was.
  */
 export class RedisStore implements LimiterStore {
   readonly name = 'redis';
