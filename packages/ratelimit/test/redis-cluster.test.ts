@@ -5,7 +5,7 @@ import { runCli } from '../../cli/src/cli.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import { rlKey } from '../src/keys.ts';
 import { RateLimiter } from '../src/limiter.ts';
-import { RedisStore } from '../src/redis-store.ts';
+import { coalescerOf, RedisStore } from '../src/redis-store.ts';
 import { storeConformance } from './conformance.ts';
 
 let cluster: RedisClusterHandle;
@@ -28,6 +28,8 @@ storeConformance('cluster', () => store);
 describe('RedisStore on a three-master Redis Cluster', () => {
   it('runs in cluster mode and spreads subjects over all three masters', async () => {
     expect(store.cluster).toBe(true);
+    // One EVALSHA per call: a batched script could only hold keys of one slot.
+    expect(coalescerOf(store).enabled).toBe(false);
     const lim = new RateLimiter({
       store,
       tiers: { t: { requestsPerHour: 10 } },
