@@ -8,7 +8,9 @@
 // - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
 //   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null.
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
-// same lines but few users; the difference per additional active user is the engine's state.
+// same lines but few users (two threads and one); the difference per additional active user
+// is the engine's state plus the garbage collector's room for it, told apart by the main
+// thread's heap figures.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -50,6 +52,10 @@ interface Timing {
 
 interface Sub extends Timing {
   maxRssKb: number;
+  /** The main thread's heap at its largest (report-rss.ts): resident, used, young generation. */
+  heapTotalKb: number;
+  heapUsedKb: number;
+  newSpaceKb: number;
   stderr: string;
 }
 
@@ -63,12 +69,17 @@ function subprocess(args: string[]): Sub {
   const seconds = (performance.now() - t0) / 1000;
   if (run.status !== 0)
     throw new Error(`${args.join(' ')} exited ${run.status}: ${run.stderr.slice(0, 500)}`);
-  const m = /maxrss_kb=(\d+) cpu_us=(\d+)/.exec(run.stderr);
+  const m = /maxrss_kb=(\d+) cpu_us=(\d+) heap_total_kb=(\d+) heap_used_kb=(\d+) new_space_kb=(\d+)/.exec(
+    run.stderr,
+  );
   return {
     seconds,
     cpu: Number(m?.[2]) / 1e6,
     mainCpu: Number.NaN,
     maxRssKb: Number(m?.[1]),
+    heapTotalKb: Number(m?.[3]),
+    heapUsedKb: Number(m?.[4]),
+    newSpaceKb: Number(m?.[5]),
     stderr: run.stderr,
   };
 }
@@ -144,7 +155,7 @@ try {
     'replay subprocess --threads 1',
   ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
-  const rss = new Map<string, number[]>(rows.map((r) => [r, []]));
+  const subs = new Map<string, Sub[]>(rows.map((r) => [r, []]));
   const summaries = new Map<string, string>();
   const random = seededRandom(42);
   for (let round = 0; round < ROUNDS; round++) {
@@ -169,7 +180,7 @@ try {
               ],
         );
         times.get(row)!.push(r);
-        rss.get(row)!.push(r.maxRssKb);
+        subs.get(row)!.push(r);
       }
     }
   }
@@ -208,29 +219,53 @@ try {
   );
   for (const [row, summary] of summaries) console.log(`${row}, its own summary (last run):\n${summary}`);
 
-  // Resident memory per active user: same line count, few users vs many.
+  // Resident memory per active user: same line count, few users vs many, on two threads (the
+  // default: the reader thread's heap is part of the fixed base) and on one. Peaks are noisy
+  // (GC timing): the run with the lower peak RSS of each, like the many-users figure (of the rounds).
   const few = join(dir, 'few-users.jsonl');
   const fewCorpus = await writeCorpus(few, { lines: LINES, users: FEW_USERS, seed: 14 });
-  // Peaks are noisy (GC timing): the lower of two runs, like the many-users figure (min of the rounds).
-  const fewRuns = [
-    subprocess(['packages/cli/src/bin.ts', 'replay', few]),
-    subprocess(['packages/cli/src/bin.ts', 'replay', few]),
+  const lowest = (runs: Sub[]): Sub => runs.reduce((a, b) => (b.maxRssKb < a.maxRssKb ? b : a));
+  const fewArgs = (threads: string[]): string[] => ['packages/cli/src/bin.ts', 'replay', few, ...threads];
+  const floorRss = lowest(subs.get('floor subprocess')!).maxRssKb;
+  const memoryRows: string[][] = [
+    ['floor (readline + JSON.parse)', fmt(corpus.users), (floorRss / 1024).toFixed(0), '', '', ''],
   ];
-  const fewRun = fewRuns[0]!.maxRssKb <= fewRuns[1]!.maxRssKb ? fewRuns[0]! : fewRuns[1]!;
-  // The default replay (two threads): the reader thread's heap is part of the fixed base.
-  const manyRss = Math.min(...rss.get('replay subprocess')!);
-  const floorRss = Math.min(...rss.get('floor subprocess')!);
-  const perUser = ((manyRss - fewRun.maxRssKb) * 1024) / (corpus.users - fewCorpus.users);
-  console.log('Peak resident memory (subprocess, maxRSS)');
-  table(
-    ['', 'users', 'peak RSS MB'],
-    [
-      ['floor (readline + JSON.parse)', fmt(corpus.users), (floorRss / 1024).toFixed(0)],
-      [`replay, ${fmt(fewCorpus.users)} users`, fmt(fewCorpus.users), (fewRun.maxRssKb / 1024).toFixed(0)],
-      [`replay, ${fmt(corpus.users)} users`, fmt(corpus.users), (manyRss / 1024).toFixed(0)],
-      ['per additional active user', '', `${fmt(perUser)} bytes`],
-    ],
+  const mb = (kb: number): string => (kb / 1024).toFixed(0);
+  const perUser = (many: number, fewKb: number): string =>
+    `${fmt(((many - fewKb) * 1024) / (corpus.users - fewCorpus.users))} B`;
+  for (const [label, row, threads] of [
+    ['two threads', 'replay subprocess', []],
+    ['--threads 1', 'replay subprocess --threads 1', ['--threads', '1']],
+  ] as const) {
+    const fewRun = lowest([subprocess(fewArgs([...threads])), subprocess(fewArgs([...threads]))]);
+    const manyRun = lowest(subs.get(row)!);
+    for (const [users, run] of [
+      [fewCorpus.users, fewRun],
+      [corpus.users, manyRun],
+    ] as const) {
+      memoryRows.push([
+        `replay ${label}, ${fmt(users)} users`,
+        fmt(users),
+        mb(run.maxRssKb),
+        mb(run.heapTotalKb),
+        mb(run.newSpaceKb),
+        mb(run.heapUsedKb),
+      ]);
+    }
+    memoryRows.push([
+      `  per additional active user (${label})`,
+      '',
+      perUser(manyRun.maxRssKb, fewRun.maxRssKb),
+      perUser(manyRun.heapTotalKb, fewRun.heapTotalKb),
+      perUser(manyRun.newSpaceKb, fewRun.newSpaceKb),
+      perUser(manyRun.heapUsedKb, fewRun.heapUsedKb),
+    ]);
+  }
+  console.log(
+    "Peak resident memory (subprocess, maxRSS) and the main thread's heap at its largest (sampled every " +
+      '25 ms): resident, of which the young generation, and the peak used (live + not yet collected)',
   );
+  table(['', 'users', 'peak RSS MB', 'heap resident MB', 'young gen MB', 'heap used MB'], memoryRows);
   console.log(`load average at end ${load()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
