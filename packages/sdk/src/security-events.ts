@@ -218,7 +218,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         // When this call read the system clock for the event time, that reading is the observed
         // time, in the same (shared) HrTime. Otherwise (a given or injected time) the SDK's own.
         observedTimestamp: observedNow ? time : undefined,
-        context: target !== undefined && target !== activeSpan ? trace.setSpan(active, target) : active,
+        context: target !== undefined && target !== activeSpan ? contextWithSpan(active, target) : active,
       });
     } catch (err) {
       reportTelemetryError('events.log', err);
@@ -294,6 +294,25 @@ function hrTimeOf(ms: number): HrTime {
     lastTimeMs = ms;
   }
   return lastHrTime;
+}
+
+/**
+ * `trace.setSpan(active, span)`, remembered for the last pair: events for a span given outside its
+ * context come in bursts (a call's events, a batch of findings for one request), and setSpan copies
+ * the context's map each time (~500 bytes). Contexts are immutable, so the same pair always yields
+ * an equal context; only its identity is shared. Keeps the last context (and its span) alive until
+ * the next event for another pair, as the security-context memo in event-builder.ts does.
+ */
+let lastActive: Context | undefined;
+let lastGiven: Span | undefined;
+let lastWithSpan: Context | undefined;
+function contextWithSpan(active: Context, span: Span): Context {
+  if (active !== lastActive || span !== lastGiven || lastWithSpan === undefined) {
+    lastWithSpan = trace.setSpan(active, span);
+    lastActive = active;
+    lastGiven = span;
+  }
+  return lastWithSpan;
 }
 
 /** The input as one emit() argument: a copy with the named fields over a copy of its metadata (undefined ones erase nothing). */
