@@ -56,8 +56,8 @@ export class SlabBaseline implements SlabRule {
       }
     }
     if (!seen) return false;
-    const strs = store.strs;
-    const so = g * store.strStride + this.strAt;
+    const strs = store.strPage(g);
+    const so = store.strRowAt(g) + this.strAt;
     strs[so] = event.event_id;
     strs[so + 1] = event.trace_id;
     strs[so + 2] = event.user_id;
@@ -81,16 +81,16 @@ export class SlabBaseline implements SlabRule {
   state(store: SlabStore, g: number): BaselineState {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
-    const so = g * store.strStride + this.strAt;
+    const so = store.strRowAt(g) + this.strAt;
     const s = this.condition.createState();
     s.n = nums[o]!;
     s.mean = nums[o + MEAN]!;
     s.m2 = nums[o + M2]!;
     s.lastValue = nums[o + LAST_VALUE]!;
     // Written by the update that made the condition hold (state is read only then).
-    s.lastId = store.strs[so] as string;
-    s.lastTrace = store.strs[so + 1];
-    s.lastUser = store.strs[so + 2] as string;
+    s.lastId = store.strPage(g)[so] as string;
+    s.lastTrace = store.strPage(g)[so + 1];
+    s.lastUser = store.strPage(g)[so + 2] as string;
     return s;
   }
 }

@@ -86,8 +86,8 @@ export class SlabMonotonic implements SlabRule {
     let head = nums[o + HEAD]!;
     const cap = this.cap;
     const e = o + ENTRIES;
-    const strs = store.strs;
-    const so = g * store.strStride + this.strAt;
+    const strs = store.strPage(g);
+    const so = store.strRowAt(g) + this.strAt;
     const cutoff = t - this.windowMs;
     while (size > 0 && nums[e + 2 * head]! <= cutoff) {
       strs[so + head] = undefined;
@@ -142,10 +142,15 @@ export class SlabMonotonic implements SlabRule {
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
-    const so = g * store.strStride + this.strAt;
+    const so = store.strRowAt(g) + this.strAt;
     for (let k = 0; k < size; k++) {
       const p = (head + k) % this.cap;
-      s.push(nums[o + ENTRIES + 2 * p]!, store.strs[so + p]!, undefined, nums[o + ENTRIES + 2 * p + 1]!);
+      s.push(
+        nums[o + ENTRIES + 2 * p]!,
+        store.strPage(g)[so + p]!,
+        undefined,
+        nums[o + ENTRIES + 2 * p + 1]!,
+      );
     }
     s.run = nums[o + RUN]!;
     s.prev = nums[o + PREV]!;
@@ -159,12 +164,12 @@ export class SlabMonotonic implements SlabRule {
     if (s.size <= this.cap >> 1) {
       const nums = store.page(g);
       const o = store.rowAt(g) + this.numAt;
-      const so = g * store.strStride + this.strAt;
+      const so = store.strRowAt(g) + this.strAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
         nums[o + ENTRIES + 2 * k] = s.timeAt(p);
         nums[o + ENTRIES + 2 * k + 1] = s.valueAt(p);
-        store.strs[so + k] = s.idAt(p);
+        store.strPage(g)[so + k] = s.idAt(p);
       }
       nums[o] = s.size;
       nums[o + HEAD] = 0;

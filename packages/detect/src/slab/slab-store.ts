@@ -26,7 +26,8 @@ export class SlabStore {
   /** Rows in pages of PAGE_ROWS: row g at page(g)[rowAt(g)]. */
   private readonly pages: number[][] = [];
   readonly numStride: number;
-  readonly strs: (string | undefined)[] = [];
+  /** Strings in pages of PAGE_ROWS rows, like the doubles: row g at strPage(g)[strRowAt(g)]. */
+  private readonly strPages: (string | undefined)[][] = [];
   readonly strStride: number;
   readonly spills: unknown[] = [];
   readonly spillStride: number;
@@ -40,6 +41,14 @@ export class SlabStore {
   /** Where row g starts in its page. */
   rowAt(g: number): number {
     return (g & PAGE_MASK) * this.numStride;
+  }
+
+  strPage(g: number): (string | undefined)[] {
+    return this.strPages[g >>> PAGE_BITS]!;
+  }
+
+  strRowAt(g: number): number {
+    return (g & PAGE_MASK) * this.strStride;
   }
 
   constructor(rules: SlabRule[]) {
@@ -65,26 +74,26 @@ export class SlabStore {
   reset(g: number, isNew: boolean): void {
     const template = this.template;
     const numStride = this.numStride;
+    const strStride = this.strStride;
+    const spillStride = this.spillStride;
     if (isNew) {
-      // A new page starts as template rows; rows are added in order, so g opens each page.
+      // Rows are added in order, so g opens each page; a new page starts as template rows.
       if ((g & PAGE_MASK) === 0) {
+        // Allocated at its size and written in place (a page grown by push would hold up to
+        // half again as much slack); the first write of a double makes it an unboxed double array.
         const page = new Array<number>(PAGE_ROWS * numStride);
         for (let r = 0; r < PAGE_ROWS; r++)
           for (let i = 0; i < numStride; i++) page[r * numStride + i] = template[i]!;
         this.pages.push(page);
+        this.strPages.push(new Array<string | undefined>(PAGE_ROWS * strStride).fill(undefined));
       }
-    } else {
-      const page = this.page(g);
-      for (let i = 0, o = this.rowAt(g); i < numStride; i++) page[o + i] = template[i]!;
-    }
-    const strStride = this.strStride;
-    const spillStride = this.spillStride;
-    if (isNew) {
-      for (let i = 0; i < strStride; i++) this.strs.push(undefined);
       for (let i = 0; i < spillStride; i++) this.spills.push(undefined);
       return;
     }
-    this.strs.fill(undefined, g * strStride, (g + 1) * strStride);
+    const page = this.page(g);
+    for (let i = 0, o = this.rowAt(g); i < numStride; i++) page[o + i] = template[i]!;
+    const so = this.strRowAt(g);
+    this.strPage(g).fill(undefined, so, so + strStride);
     this.spills.fill(undefined, g * spillStride, (g + 1) * spillStride);
   }
 }
