@@ -46,10 +46,12 @@ describe('RedisStore scripts with baked parameters', () => {
     const one = new RateLimiter({
       store: new RedisStore({ client: db.redis }),
       tiers: { t: { requestsPerHour: 1 } },
+      commandTimeoutMs: 2_000,
     });
     const three = new RateLimiter({
       store: new RedisStore({ client: db.redis }),
       tiers: { t: { requestsPerHour: 3 } },
+      commandTimeoutMs: 2_000,
     });
     const admitted = async (lim: RateLimiter, subject: string): Promise<number> => {
       let n = 0;
@@ -79,6 +81,7 @@ describe('RedisStore scripts with baked parameters', () => {
           leased: { requestsPerHour: 2, concurrent: 1 },
         },
         defaultTier: 'lean',
+        commandTimeoutMs: 2_000,
       });
       const a = await lim.acquire({ subject: 'lean-1', tier: 'lean', estimatedTokens: 100 });
       await lim.settle(a.lease!, { tokens: 400 });
