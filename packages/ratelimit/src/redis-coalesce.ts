@@ -10,9 +10,13 @@
  *   microtasks of the current turn, never on a timer): no added latency.
  * - Batches are capped (MAX_BATCH_CALLS calls, MAX_BATCH_BYTES of keys and arguments), so a
  *   flood of calls in one tick becomes several bounded commands, never one unbounded one.
- * - Order: scripts in the order of their first call in the tick, calls of one script in call
- *   order. Calls pending in the same tick are concurrent (none has been answered before
- *   another was made), so every order is one their callers could have seen before.
+ * - Order: exactly the calls' order, as one connection's FIFO gave it before. Calls of one
+ *   script in a batch run in call order; a call joins its script's open batch only when no
+ *   call in a later batch touches one of its keys (moving it ahead of calls on other keys is
+ *   unobservable), else it opens a new batch after them. And any other command sent on the
+ *   client (reset, a violation, a non-baked script, another store's call, the caller's own
+ *   QUIT) first flushes the pending calls, so it cannot overtake a call made before it: a
+ *   settle followed by quit() in the same tick still reaches Redis.
  * - Failures: a batch that fails as a whole (connection, NOSCRIPT twice, a reply that does
  *   not parse) rejects each of its calls with that error, as each would have failed alone; a
  *   call whose own command fails inside the batch is rejected with a ReplyError carrying the
@@ -34,6 +38,7 @@ export const MAX_BATCH_CALLS = 32;
 export const MAX_BATCH_BYTES = 64 * 1024;
 
 interface Pending {
+  script: ShaScript;
   /** numKeys, keys, arguments: the call as a single EVALSHA would send it. */
   args: Arg[];
   size: number;
@@ -49,11 +54,15 @@ export class ScriptCoalescer {
   maxCalls = MAX_BATCH_CALLS;
   maxBytes = MAX_BATCH_BYTES;
   private readonly client: EvalClient;
-  private pending = new Map<ShaScript, Pending[]>();
+  /** Calls of this tick in call order. */
+  private pending: Pending[] = [];
   private scheduled = false;
+  /** The coalescers of this client with calls pending (flushed before any other command). */
+  private readonly clientPending: Set<ScriptCoalescer>;
 
   constructor(client: EvalClient) {
     this.client = client;
+    this.clientPending = keepClientOrder(client);
   }
 
   /** Runs `script` with `args` (numKeys, keys, argv) like evalSha, batched with same-tick calls of the same script. */
@@ -62,38 +71,26 @@ export class ScriptCoalescer {
     return new Promise<T>((resolve, reject) => {
       let size = 0;
       for (const a of args) size += typeof a === 'string' ? a.length : 16;
-      const call: Pending = { args, size, map, resolve: resolve as (v: unknown) => void, reject };
-      const queue = this.pending.get(script);
-      if (queue === undefined) this.pending.set(script, [call]);
-      else queue.push(call);
+      const call: Pending = { script, args, size, map, resolve: resolve as (v: unknown) => void, reject };
+      this.pending.push(call);
       if (!this.scheduled) {
         this.scheduled = true;
+        this.clientPending.add(this);
         process.nextTick(this.flush);
       }
     });
   }
 
-  private readonly flush = (): void => {
+  /** Sends the pending calls now (on nextTick, or before another command on the client). */
+  readonly flush = (): void => {
+    if (!this.scheduled) return;
     this.scheduled = false;
-    const pending = this.pending;
-    this.pending = new Map();
-    for (const [script, calls] of pending) {
-      let from = 0;
-      while (from < calls.length) {
-        let to = from;
-        let bytes = 0;
-        while (
-          to < calls.length &&
-          to - from < this.maxCalls &&
-          (to === from || bytes + calls[to]!.size <= this.maxBytes)
-        ) {
-          bytes += calls[to]!.size;
-          to++;
-        }
-        if (to - from === 1) this.sendOne(script, calls[from]!);
-        else this.sendBatch(script, calls.slice(from, to));
-        from = to;
-      }
+    this.clientPending.delete(this);
+    const calls = this.pending;
+    this.pending = [];
+    for (const batch of orderedBatches(calls, this.maxCalls, this.maxBytes)) {
+      if (batch.length === 1) this.sendOne(batch[0]!.script, batch[0]!);
+      else this.sendBatch(batch[0]!.script, batch);
     }
   };
 
@@ -165,4 +162,66 @@ export class ScriptCoalescer {
       },
     );
   }
+}
+
+/**
+ * `calls` (call order) cut into batches of one script each, sent in the returned order, such
+ * that every two calls sharing a key run in call order: a call joins its script's last batch
+ * only if that batch has room and no later batch touches any of its keys.
+ */
+function orderedBatches(calls: Pending[], maxCalls: number, maxBytes: number): Pending[][] {
+  const batches: { calls: Pending[]; bytes: number }[] = [];
+  const openBatch = new Map<ShaScript, number>();
+  const lastBatchOfKey = new Map<Arg, number>();
+  for (const call of calls) {
+    const numKeys = call.args[0] as number;
+    let at = openBatch.get(call.script);
+    if (at !== undefined) {
+      const b = batches[at]!;
+      if (b.calls.length >= maxCalls || b.bytes + call.size > maxBytes) at = undefined;
+      else {
+        for (let i = 1; i <= numKeys; i++) {
+          if ((lastBatchOfKey.get(call.args[i]!) ?? -1) > at) {
+            at = undefined;
+            break;
+          }
+        }
+      }
+    }
+    if (at === undefined) {
+      at = batches.length;
+      batches.push({ calls: [], bytes: 0 });
+      openBatch.set(call.script, at);
+    }
+    const b = batches[at]!;
+    b.calls.push(call);
+    b.bytes += call.size;
+    for (let i = 1; i <= numKeys; i++) lastBatchOfKey.set(call.args[i]!, at);
+  }
+  return batches.map((b) => b.calls);
+}
+
+/** Per client, its coalescers with calls pending. */
+const pendingByClient = new WeakMap<object, Set<ScriptCoalescer>>();
+
+/**
+ * Makes every command sent on `client` (ioredis's single entry point, sendCommand) first flush
+ * the calls its coalescers still hold, so that nothing sent later in the tick (a reset, a
+ * violation, QUIT) runs before them; installed once per client, a no-op while none is pending.
+ */
+function keepClientOrder(client: EvalClient): Set<ScriptCoalescer> {
+  const known = pendingByClient.get(client);
+  if (known !== undefined) return known;
+  const set = new Set<ScriptCoalescer>();
+  pendingByClient.set(client, set);
+  const c = client as unknown as { sendCommand?: (...args: unknown[]) => unknown };
+  const send = c.sendCommand;
+  if (typeof send === 'function') {
+    c.sendCommand = function (this: unknown, ...args: unknown[]): unknown {
+      // flush() removes its coalescer from the set, and its own EVALSHAs come back through here.
+      if (set.size > 0) for (const q of [...set]) q.flush();
+      return send.apply(this, args);
+    };
+  }
+  return set;
 }

@@ -126,7 +126,7 @@ describe('what coalescing sends', () => {
     client.disconnect();
   });
 
-  it('calls of different tiers in one tick: one batch per tier, in the order of their first call', async () => {
+  it('calls of different tiers on different subjects in one tick: one batch per tier, in the order of their first call', async () => {
     const { client, sent } = spiedClient();
     const lim = new RateLimiter({
       store: new RedisStore({ client }),
@@ -136,7 +136,7 @@ describe('what coalescing sends', () => {
     });
     const tiers = ['b', 'a', 'b', 'a', 'a', 'b', 'b'];
     const results = await Promise.all(
-      tiers.map((tier, i) => lim.acquire({ ...req(`tiers-${i % 2}`), tier })),
+      tiers.map((tier, i) => lim.acquire({ ...req(`tiers-${tier}-${i % 2}`), tier })),
     );
     expect(results.every((r) => r.allowed)).toBe(true);
     // b: four calls with rl, lease keys; a: three with the rl key only.
@@ -145,8 +145,55 @@ describe('what coalescing sends', () => {
       [3, 1 + 3 + 6],
     ]);
     await Promise.all(results.map((r) => lim.settle(r.lease!, { tokens: 10 })));
-    expect(await client.zcard(leaseKey('tiers-0'))).toBe(0);
+    expect(await client.zcard(leaseKey('tiers-b-0'))).toBe(0);
     client.disconnect();
+  });
+
+  it('a call never moves ahead of an earlier call on one of its keys: the batch of its tier is cut there', async () => {
+    const { client, sent } = spiedClient();
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { a: { requestsPerHour: 1 }, b: { requestsPerHour: 100 } },
+      defaultTier: 'b',
+      enforcement: false,
+      commandTimeoutMs: 5_000,
+    });
+    // a on x, b on shared, a on shared, b on y. In call order b's request on shared is counted
+    // first, and a (1 per hour) refuses the third; joining the first a batch would have run it
+    // ahead of b and admitted it.
+    const order = [
+      ['a', 'order-x'],
+      ['b', 'order-shared'],
+      ['a', 'order-shared'],
+      ['b', 'order-y'],
+    ] as const;
+    const results = await Promise.all(order.map(([tier, subject]) => lim.acquire({ ...req(subject), tier })));
+    expect(results.map((r) => r.reason ?? 'ok')).toEqual(['ok', 'ok', 'rph', 'ok']);
+    // a on x alone, b on shared and y together (no conflict), then a on shared.
+    expect(shas(sent).map((s) => s.numKeys)).toEqual([1, 2, 1]);
+    client.disconnect();
+  });
+
+  it('a command sent on the client after a pending call does not overtake it (reset, QUIT)', async () => {
+    const { client } = spiedClient();
+    const store = new RedisStore({ client });
+    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 100, concurrent: 5 } }, commandTimeoutMs: 5_000 });
+    // Warm the scripts (a first call is NOSCRIPT then EVAL, which a later command overtakes
+    // with or without coalescing).
+    const warm = await Promise.all([lim.acquire(req('ord-warm')), lim.acquire(req('ord-warm'))]);
+    await Promise.all(warm.map((r) => lim.settle(r.lease!, { tokens: 1 })));
+    const lone = await lim.acquire(req('ord-warm'));
+    await lim.settle(lone.lease!, { tokens: 1 });
+    // Acquire then reset in one tick: the reset wipes the lease, as it did one EVALSHA per call.
+    await Promise.all([lim.acquire(req('ord-reset')), lim.reset('ord-reset')]);
+    expect(await db.redis.zcard(leaseKey('ord-reset'))).toBe(0);
+    const leases = await Promise.all([lim.acquire(req('ord-quit')), lim.acquire(req('ord-quit'))]);
+    expect(await db.redis.zcard(leaseKey('ord-quit'))).toBe(2);
+    // Settles then quit() in the same tick: the settles reach Redis before QUIT.
+    const settles = leases.map((r) => lim.settle(r.lease!, { tokens: 1 }));
+    await client.quit();
+    await Promise.all(settles);
+    expect(await db.redis.zcard(leaseKey('ord-quit'))).toBe(0);
   });
 
   it('Cluster mode does not coalesce: one EVALSHA per call', async () => {
@@ -380,7 +427,7 @@ describe('coalesced and one EVALSHA per call decide the same', () => {
         ? s.limiter.settle(lease, { tokens: op.tokens, costMicroUsd: 3 })
         : s.limiter.cancel(lease);
     };
-    // The coalescer's order: scripts in the order of their first call, calls of one script in call order.
+    // Calls of one script in a tick (how much there was to batch).
     const scriptOf = (s: typeof a, op: Op): string => {
       if (op.kind === 'acquire') return `acquire ${op.req.tier} ${op.req.secondarySubject ? 2 : 1}`;
       const lease = s.leases.get(op.of)!;
@@ -412,15 +459,12 @@ describe('coalesced and one EVALSHA per call decide the same', () => {
       }
       // (a) all at once: coalesced.
       const got = await Promise.all(ops.map((op) => run(a, op)));
-      // (b) one call at a time, in the coalescer's order.
-      const groups = new Map<string, Op[]>();
-      for (const op of ops) {
-        const key = scriptOf(b, op);
-        groups.set(key, [...(groups.get(key) ?? []), op]);
-      }
-      groupSizes.push(...[...groups.values()].map((g) => g.length));
+      // (b) one call at a time, in call order (what one connection's FIFO gave before coalescing).
+      const groups = new Map<string, number>();
+      for (const op of ops) groups.set(scriptOf(b, op), (groups.get(scriptOf(b, op)) ?? 0) + 1);
+      groupSizes.push(...groups.values());
       const expected = new Map<number, unknown>();
-      for (const group of groups.values()) for (const op of group) expected.set(op.n, await run(b, op));
+      for (const op of ops) expected.set(op.n, await run(b, op));
       ops.forEach((op, i) => {
         results.a.push(got[i]);
         results.b.push(expected.get(op.n));
