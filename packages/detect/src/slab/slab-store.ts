@@ -1,11 +1,16 @@
 import type { SlabRule } from './slab-rule.ts';
 
+/** Rows per page: 256 rows of the default rules' user table are ~150 KB. */
+const PAGE_BITS = 8;
+const PAGE_ROWS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_ROWS - 1;
+
 /**
  * The slab of one group table: a row per group (row index = the group's index in the table)
- * of `numStride` doubles in one array, a row of `strStride` strings in a plain array beside
- * it (event ids and the like, written on the hot path and read only when an incident opens),
- * and a row of `spillStride` object states for windows that outgrew their inline ring. Rows
- * are appended as the table grows (to its cap); a new or evicted row is reset from a template
+ * of `numStride` doubles, a row of `strStride` strings beside it (event ids and the like,
+ * written on the hot path and read only when an incident opens), and a row of `spillStride`
+ * object states for windows that outgrew their inline ring. Rows are added as the table grows
+ * (to its cap), a page of PAGE_ROWS at a time; a new or evicted row is reset from a template
  * row written once by the rules' `init`.
  *
  * The doubles are plain arrays (V8 keeps a number-only array as unboxed doubles, contiguous,
@@ -17,11 +22,6 @@ import type { SlabRule } from './slab-rule.ts';
  * fixed pages of rows rather than one growing array: nothing is copied as the table grows,
  * and no growth slack (up to half of one array) is held per group.
  */
-/** Rows per page: 256 rows of the default rules' user table are ~150 KB. */
-const PAGE_BITS = 8;
-const PAGE_ROWS = 1 << PAGE_BITS;
-const PAGE_MASK = PAGE_ROWS - 1;
-
 export class SlabStore {
   /** Rows in pages of PAGE_ROWS: row g at page(g)[rowAt(g)]. */
   private readonly pages: number[][] = [];
