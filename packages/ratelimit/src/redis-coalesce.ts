@@ -42,11 +42,14 @@ interface Pending {
   /** numKeys, keys, arguments: the call as a single EVALSHA would send it. */
   args: Arg[];
   size: number;
+  /** Whose caps apply to the batch of this call. */
+  owner: ScriptCoalescer;
   map: (reply: Buffer) => unknown;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
 }
 
+/** One store's view: its switch and caps; its calls wait in its client's queue. */
 export class ScriptCoalescer {
   /** Off: every call is its own EVALSHA (the differential tests' and benchmarks' reference). */
   enabled = true;
@@ -54,15 +57,11 @@ export class ScriptCoalescer {
   maxCalls = MAX_BATCH_CALLS;
   maxBytes = MAX_BATCH_BYTES;
   private readonly client: EvalClient;
-  /** Calls of this tick in call order. */
-  private pending: Pending[] = [];
-  private scheduled = false;
-  /** The coalescers of this client with calls pending (flushed before any other command). */
-  private readonly clientPending: Set<ScriptCoalescer>;
+  private readonly queue: ClientQueue;
 
   constructor(client: EvalClient) {
     this.client = client;
-    this.clientPending = keepClientOrder(client);
+    this.queue = clientQueue(client);
   }
 
   /** Runs `script` with `args` (numKeys, keys, argv) like evalSha, batched with same-tick calls of the same script. */
@@ -71,24 +70,40 @@ export class ScriptCoalescer {
     return new Promise<T>((resolve, reject) => {
       let size = 0;
       for (const a of args) size += typeof a === 'string' ? a.length : 16;
-      const call: Pending = { script, args, size, map, resolve: resolve as (v: unknown) => void, reject };
-      this.pending.push(call);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        this.clientPending.add(this);
-        process.nextTick(this.flush);
-      }
+      const resolveAny = resolve as (v: unknown) => void;
+      this.queue.push({ script, args, size, owner: this, map, resolve: resolveAny, reject });
     });
   }
+}
 
-  /** Sends the pending calls now (on nextTick, or before another command on the client). */
+/**
+ * The calls of one client's tick, of every store on it, in call order: one queue per client,
+ * so that calls of two stores sharing a client keep their order too.
+ */
+class ClientQueue {
+  private readonly client: EvalClient;
+  private calls: Pending[] = [];
+  private scheduled = false;
+
+  constructor(client: EvalClient) {
+    this.client = client;
+  }
+
+  push(call: Pending): void {
+    this.calls.push(call);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  /** Sends the pending calls now (on nextTick, or before any other command on the client). */
   readonly flush = (): void => {
     if (!this.scheduled) return;
     this.scheduled = false;
-    this.clientPending.delete(this);
-    const calls = this.pending;
-    this.pending = [];
-    for (const batch of orderedBatches(calls, this.maxCalls, this.maxBytes)) {
+    const calls = this.calls;
+    this.calls = [];
+    for (const batch of orderedBatches(calls)) {
       if (batch.length === 1) this.sendOne(batch[0]!.script, batch[0]!);
       else this.sendBatch(batch[0]!.script, batch);
     }
@@ -169,7 +184,7 @@ export class ScriptCoalescer {
  * that every two calls sharing a key run in call order: a call joins its script's last batch
  * only if that batch has room and no later batch touches any of its keys.
  */
-function orderedBatches(calls: Pending[], maxCalls: number, maxBytes: number): Pending[][] {
+function orderedBatches(calls: Pending[]): Pending[][] {
   const batches: { calls: Pending[]; bytes: number }[] = [];
   const openBatch = new Map<ShaScript, number>();
   const lastBatchOfKey = new Map<Arg, number>();
@@ -178,7 +193,7 @@ function orderedBatches(calls: Pending[], maxCalls: number, maxBytes: number): P
     let at = openBatch.get(call.script);
     if (at !== undefined) {
       const b = batches[at]!;
-      if (b.calls.length >= maxCalls || b.bytes + call.size > maxBytes) at = undefined;
+      if (b.calls.length >= call.owner.maxCalls || b.bytes + call.size > call.owner.maxBytes) at = undefined;
       else {
         for (let i = 1; i <= numKeys; i++) {
           if ((lastBatchOfKey.get(call.args[i]!) ?? -1) > at) {
@@ -201,27 +216,27 @@ function orderedBatches(calls: Pending[], maxCalls: number, maxBytes: number): P
   return batches.map((b) => b.calls);
 }
 
-/** Per client, its coalescers with calls pending. */
-const pendingByClient = new WeakMap<object, Set<ScriptCoalescer>>();
+const queues = new WeakMap<object, ClientQueue>();
 
 /**
- * Makes every command sent on `client` (ioredis's single entry point, sendCommand) first flush
- * the calls its coalescers still hold, so that nothing sent later in the tick (a reset, a
- * violation, QUIT) runs before them; installed once per client, a no-op while none is pending.
+ * The client's queue, created on first use. Every command sent on the client (through
+ * ioredis's single entry point, sendCommand) first flushes the queue, so that nothing sent
+ * later in the tick (a reset, a violation, a store with coalescing off, QUIT) runs before the
+ * calls made earlier; a no-op while nothing is pending, and for the queue's own EVALSHAs
+ * (flush clears `scheduled` before it sends).
  */
-function keepClientOrder(client: EvalClient): Set<ScriptCoalescer> {
-  const known = pendingByClient.get(client);
+function clientQueue(client: EvalClient): ClientQueue {
+  const known = queues.get(client);
   if (known !== undefined) return known;
-  const set = new Set<ScriptCoalescer>();
-  pendingByClient.set(client, set);
+  const queue = new ClientQueue(client);
+  queues.set(client, queue);
   const c = client as unknown as { sendCommand?: (...args: unknown[]) => unknown };
   const send = c.sendCommand;
   if (typeof send === 'function') {
     c.sendCommand = function (this: unknown, ...args: unknown[]): unknown {
-      // flush() removes its coalescer from the set, and its own EVALSHAs come back through here.
-      if (set.size > 0) for (const q of [...set]) q.flush();
+      queue.flush();
       return send.apply(this, args);
     };
   }
-  return set;
+  return queue;
 }

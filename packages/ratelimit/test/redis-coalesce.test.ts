@@ -174,10 +174,42 @@ describe('what coalescing sends', () => {
     client.disconnect();
   });
 
+  it('two stores on one client keep call order between them (one queue per client)', async () => {
+    const { client, sent } = spiedClient();
+    // Told apart on the wire: one's tier is lean (1 key, 4 arguments), two's has a concurrency limit (2 keys, 6).
+    const one = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 100 } },
+      commandTimeoutMs: 5_000,
+    });
+    const two = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 100, concurrent: 5 } },
+      commandTimeoutMs: 5_000,
+    });
+    const results = await Promise.all([
+      one.acquire(req('two-stores')),
+      two.acquire(req('two-stores')),
+      one.acquire(req('two-stores')),
+    ]);
+    expect(results.every((r) => r.allowed)).toBe(true);
+    // In call order; one's second call cannot join its first (two's call on the subject is between).
+    expect(shas(sent).map((s) => [s.numKeys, s.args])).toEqual([
+      [1, 4],
+      [2, 6],
+      [1, 4],
+    ]);
+    client.disconnect();
+  });
+
   it('a command sent on the client after a pending call does not overtake it (reset, QUIT)', async () => {
     const { client } = spiedClient();
     const store = new RedisStore({ client });
-    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 100, concurrent: 5 } }, commandTimeoutMs: 5_000 });
+    const lim = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerHour: 100, concurrent: 5 } },
+      commandTimeoutMs: 5_000,
+    });
     // Warm the scripts (a first call is NOSCRIPT then EVAL, which a later command overtakes
     // with or without coalescing).
     const warm = await Promise.all([lim.acquire(req('ord-warm')), lim.acquire(req('ord-warm'))]);
