@@ -65,10 +65,14 @@ for i = 0, calls - 1 do
   if not ok then
     status = 1
     if type(r) == 'table' and r.err then r = r.err else r = tostring(r) end
-    r = string.sub(r, 1, ${MAX_ERROR_BYTES})
+  elseif type(r) == 'table' and r.err then
+    -- A returned redis.error_reply is that call's error reply, as it would be alone.
+    status = 1
+    r = tostring(r.err)
   elseif type(r) ~= 'string' then
     r = ''
   end
+  if status == 1 then r = string.sub(r, 1, ${MAX_ERROR_BYTES}) end
   local n = #r
   -- Header and reply as two pieces of the one table.concat: no concatenated copy per call.
   out[2 * i + 1] = string.char(status, n % 256, math.floor(n / 256))
@@ -78,15 +82,20 @@ return table.concat(out)
 `;
 }
 
-const batched = new WeakMap<ShaScript, ShaScript>();
+const batched = new WeakMap<ShaScript, { keysPerCall: number; argsPerCall: number; script: ShaScript }>();
 
-/** The batched script of `script` (generated once per script, cached). */
+/**
+ * The batched script of `script` for calls of that shape (generated once per script, cached).
+ * A script is always called with one shape; should a call of another shape come, its batched
+ * script is generated afresh rather than served the cached one, which would cut its keys and
+ * arguments into calls wrongly.
+ */
 export function batchedScript(script: ShaScript, keysPerCall: number, argsPerCall: number): ShaScript {
-  let b = batched.get(script);
-  if (b === undefined) {
-    b = shaScript(batchedLua(script.lua, keysPerCall, argsPerCall), script.lean);
-    batched.set(script, b);
-  }
+  const known = batched.get(script);
+  if (known !== undefined && known.keysPerCall === keysPerCall && known.argsPerCall === argsPerCall)
+    return known.script;
+  const b = shaScript(batchedLua(script.lua, keysPerCall, argsPerCall), script.lean);
+  if (known === undefined) batched.set(script, { keysPerCall, argsPerCall, script: b });
   return b;
 }
 

@@ -6,7 +6,8 @@
 // be the same, and so must the final state of every key.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { batchedLua, CLOCK_PRELUDE, splitBatchReply } from '../src/redis-lua-batch.ts';
+import { batchedLua, batchedScript, CLOCK_PRELUDE, splitBatchReply } from '../src/redis-lua-batch.ts';
+import { shaScript } from '../src/redis-script.ts';
 import {
   leanArgs,
   pairAcquireLua,
@@ -262,6 +263,32 @@ describe('batchedLua and the reply framing', () => {
   it('a batch whose arguments are not whole calls is an error reply, not a guess', async () => {
     const lua = batchedLua(`${CLOCK_PRELUDE}return ARGV[1]`, 1, 2);
     await expect(db.redis.eval(lua, 2, 'k1', 'k2', 'a', 'b', 'c')).rejects.toThrow(/not whole calls/);
+  });
+
+  it("a call that returns an error reply (not raises it) is that call's error, as alone", async () => {
+    const lua = batchedLua(
+      `${CLOCK_PRELUDE}if ARGV[1] == 'bad' then return redis.error_reply('ERR refused ' .. KEYS[1]) end
+return ARGV[1]`,
+      1,
+      1,
+    );
+    const client = db.redis as unknown as { evalBuffer(...a: (string | number)[]): Promise<Buffer> };
+    const r = await client.evalBuffer(lua, 3, 'k1', 'k2', 'k3', 'ok-1', 'bad', 'ok-3');
+    expect(splitBatchReply(r, 3)).toEqual([
+      { ok: true, reply: Buffer.from('ok-1') },
+      { ok: false, message: 'ERR refused k2' },
+      { ok: true, reply: Buffer.from('ok-3') },
+    ]);
+  });
+
+  it('batchedScript caches per script and shape: another shape is never cut with the cached one', () => {
+    const script = shaScript(`${CLOCK_PRELUDE}return KEYS[1] .. ARGV[1]`);
+    const a = batchedScript(script, 1, 2);
+    expect(batchedScript(script, 1, 2)).toBe(a);
+    const b = batchedScript(script, 2, 1);
+    expect(b.sha).not.toBe(a.sha);
+    expect(b.lua).toContain('#ARGV / 1');
+    expect(batchedScript(script, 1, 2)).toBe(a);
   });
 
   it('splitBatchReply reads every part and throws on a reply that does not add up', () => {
