@@ -220,7 +220,7 @@ const queues = new WeakMap<object, ClientQueue>();
 
 /**
  * The client's queue, created on first use. Every command sent on the client (through
- * ioredis's single entry point, sendCommand) first flushes the queue, so that nothing sent
+ * ioredis's single entry point, sendCommand), and disconnect(), first flush the queue, so that nothing sent
  * later in the tick (a reset, a violation, a store with coalescing off, QUIT) runs before the
  * calls made earlier; a no-op while nothing is pending, and for the queue's own EVALSHAs
  * (flush clears `scheduled` before it sends).
@@ -230,12 +230,18 @@ function clientQueue(client: EvalClient): ClientQueue {
   if (known !== undefined) return known;
   const queue = new ClientQueue(client);
   queues.set(client, queue);
-  const c = client as unknown as { sendCommand?: (...args: unknown[]) => unknown };
-  const send = c.sendCommand;
-  if (typeof send === 'function') {
-    c.sendCommand = function (this: unknown, ...args: unknown[]): unknown {
+  // disconnect() closes the socket without a command: flushed first too, so that calls made
+  // before it are written before the close, as they were when each went out at once.
+  const c = client as unknown as Record<
+    'sendCommand' | 'disconnect',
+    ((...args: unknown[]) => unknown) | undefined
+  >;
+  for (const name of ['sendCommand', 'disconnect'] as const) {
+    const original = c[name];
+    if (typeof original !== 'function') continue;
+    c[name] = function (this: unknown, ...args: unknown[]): unknown {
       queue.flush();
-      return send.apply(this, args);
+      return original.apply(this, args);
     };
   }
   return queue;

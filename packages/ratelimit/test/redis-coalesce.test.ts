@@ -228,6 +228,42 @@ describe('what coalescing sends', () => {
     expect(await db.redis.zcard(leaseKey('ord-quit'))).toBe(0);
   });
 
+  it('settles then disconnect() in one tick: written before the socket closes, as each alone was', async () => {
+    const { client } = spiedClient();
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 100, concurrent: 5 } },
+      commandTimeoutMs: 5_000,
+    });
+    const warm = await Promise.all([lim.acquire(req('disc-warm')), lim.acquire(req('disc-warm'))]);
+    await Promise.all(warm.map((r) => lim.settle(r.lease!, { tokens: 1 })));
+    const leases = await Promise.all([lim.acquire(req('disc')), lim.acquire(req('disc'))]);
+    const settles = leases.map((r) => lim.settle(r.lease!, { tokens: 1 }));
+    client.disconnect();
+    await Promise.all(settles);
+    await sleep(100); // the server reads what was written before the close
+    expect(await db.redis.zcard(leaseKey('disc'))).toBe(0);
+  });
+
+  it('10,000 calls in one tick: batches of at most 32, exactly the limits admitted', async () => {
+    const { client, sent } = spiedClient();
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 1_000 } },
+      enforcement: false,
+      commandTimeoutMs: 10_000,
+    });
+    const results = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) => lim.acquire(req(`ten-k-${i % 3}`))),
+    );
+    for (let s = 0; s < 3; s++) {
+      expect(results.filter((r, i) => i % 3 === s && r.allowed)).toHaveLength(1_000);
+    }
+    expect(shas(sent).length).toBe(Math.ceil(10_000 / 32));
+    expect(Math.max(...shas(sent).map((x) => x.numKeys))).toBe(32);
+    client.disconnect();
+  });
+
   it('Cluster mode does not coalesce: one EVALSHA per call', async () => {
     const { client, sent } = spiedClient();
     const store = new RedisStore({ client, cluster: true });
