@@ -27,6 +27,7 @@
  *   give about 0.12 pairs, so grouping by slot would batch almost nothing.
  */
 import { ReplyError } from 'ioredis';
+import { untraced } from '@llmsec/core/internal';
 import { batchedScript, splitBatchReply, type BatchPart } from './redis-lua-batch.ts';
 import { evalSha, type EvalClient, type ShaScript } from './redis-script.ts';
 
@@ -87,6 +88,11 @@ class ClientQueue {
 
   constructor(client: EvalClient) {
     this.client = client;
+  }
+
+  /** Calls wait for the flush. */
+  get pending(): boolean {
+    return this.scheduled;
   }
 
   push(call: Pending): void {
@@ -240,7 +246,9 @@ function clientQueue(client: EvalClient): ClientQueue {
     const original = c[name];
     if (typeof original !== 'function') continue;
     c[name] = function (this: unknown, ...args: unknown[]): unknown {
-      queue.flush();
+      // Flushed in llmsec's own context, not that of whoever sends this command (a user's span
+      // and baggage must not reach the limiter's batch; instrumentation patches sendCommand).
+      if (queue.pending) untraced(queue.flush);
       return original.apply(this, args);
     };
   }

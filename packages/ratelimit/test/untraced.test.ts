@@ -80,4 +80,39 @@ describe('the limiter runs its own Redis I/O untraced', () => {
       expect(propagation.getBaggage(ctx)).toBeUndefined();
     }
   });
+
+  it('a batch flushed by a command sent from a user span (to keep call order) is still sent untraced', async () => {
+    // A client of its own: the test above replaced the shared one's sendCommand.
+    const own = new Redis(redis!.url, { maxRetriesPerRequest: 1 });
+    await own.ping();
+    // Patched on the prototype before the store exists, as an instrumentation does at start-up.
+    const seen: { name: string; ctx: Context }[] = [];
+    const proto = Object.getPrototypeOf(own) as { sendCommand: Redis['sendCommand'] };
+    const protoSend = proto.sendCommand;
+    proto.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+      seen.push({ name: args[0].name, ctx: context.active() });
+      return protoSend.apply(this, args);
+    } as Redis['sendCommand'];
+    try {
+      const lim = new RateLimiter({
+        store: new RedisStore({ client: own }),
+        tiers: { t: { requestsPerMinute: 100 } },
+        commandTimeoutMs: 2_000,
+      });
+      await lim.acquire({ subject: 'flush-warm', estimatedTokens: 1 }); // its script loaded
+      seen.length = 0;
+      const acquired = lim.acquire({ subject: 'flush-by-user', estimatedTokens: 1 });
+      // The user's own command in the same tick, in the user's context: it flushes the acquire first.
+      await context.with(userContext(), () => own.get('some-user-key'));
+      expect((await acquired).allowed).toBe(true);
+    } finally {
+      proto.sendCommand = protoSend;
+      own.disconnect();
+    }
+    expect(seen.map((s) => s.name)).toEqual(['evalsha', 'get']);
+    expect(isTracingSuppressed(seen[0]!.ctx)).toBe(true);
+    expect(trace.getSpan(seen[0]!.ctx)).toBeUndefined();
+    expect(propagation.getBaggage(seen[0]!.ctx)).toBeUndefined();
+    expect(trace.getSpan(seen[1]!.ctx)).toBeDefined();
+  });
 });
