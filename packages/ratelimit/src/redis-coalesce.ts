@@ -58,21 +58,22 @@ export class ScriptCoalescer {
   maxCalls = MAX_BATCH_CALLS;
   maxBytes = MAX_BATCH_BYTES;
   private readonly client: EvalClient;
-  private readonly queue: ClientQueue;
+  /** Its client's queue, looked up at the first coalesced call (a Cluster client is never touched). */
+  private queue: ClientQueue | undefined;
 
   constructor(client: EvalClient) {
     this.client = client;
-    this.queue = clientQueue(client);
   }
 
   /** Runs `script` with `args` (numKeys, keys, argv) like evalSha, batched with same-tick calls of the same script. */
   run<T>(script: ShaScript, args: Arg[], map: (reply: Buffer) => T): Promise<T> {
     if (!this.enabled) return evalSha(this.client, script, args, map);
+    const queue = (this.queue ??= clientQueue(this.client));
     return new Promise<T>((resolve, reject) => {
       let size = 0;
       for (const a of args) size += typeof a === 'string' ? a.length : 16;
       const resolveAny = resolve as (v: unknown) => void;
-      this.queue.push({ script, args, size, owner: this, map, resolve: resolveAny, reject });
+      queue.push({ script, args, size, owner: this, map, resolve: resolveAny, reject });
     });
   }
 }
@@ -226,10 +227,10 @@ const queues = new WeakMap<object, ClientQueue>();
 
 /**
  * The client's queue, created on first use. Every command sent on the client (through
- * ioredis's single entry point, sendCommand), and disconnect(), first flush the queue, so that nothing sent
- * later in the tick (a reset, a violation, a store with coalescing off, QUIT) runs before the
- * calls made earlier; a no-op while nothing is pending, and for the queue's own EVALSHAs
- * (flush clears `scheduled` before it sends).
+ * ioredis's single entry point, sendCommand), and disconnect(), first flush the queue, so
+ * that nothing sent later in the tick (a reset, a violation, a store with coalescing off,
+ * QUIT) runs before the calls made earlier; a no-op while nothing is pending, and for the
+ * queue's own EVALSHAs (flush clears `scheduled` before it sends).
  */
 function clientQueue(client: EvalClient): ClientQueue {
   const known = queues.get(client);

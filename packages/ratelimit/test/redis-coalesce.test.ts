@@ -272,6 +272,9 @@ describe('what coalescing sends', () => {
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => lim.acquire(req(`cl-${i}`))));
     expect(results.every((r) => r.allowed)).toBe(true);
     expect(shas(sent).map((s) => s.numKeys)).toEqual([1, 1, 1, 1, 1, 1]);
+    // Nor does it wrap the client's methods (the call-order hook of a coalescing store).
+    expect(Object.hasOwn(client, 'sendCommand')).toBe(false);
+    expect(Object.hasOwn(client, 'disconnect')).toBe(false);
     client.disconnect();
   });
 });
