@@ -419,6 +419,37 @@ describe('failures of a batch are the failures of each call', () => {
     expect(status.busyMs).toEqual({});
     client.disconnect();
   });
+
+  it('a late reservation is given back exactly once: after it, the rest of the limit and no more is admitted', async () => {
+    const { client } = spiedClient();
+    const c = client as unknown as Record<string, (...a: unknown[]) => Promise<Buffer>>;
+    let delayMs = 0;
+    for (const name of ['evalshaBuffer', 'evalBuffer']) {
+      const send = c[name]!;
+      c[name] = (...a) => send(...a).then(async (r) => (delayMs > 0 && (await sleep(delayMs)), r));
+    }
+    const store = new RedisStore({ client });
+    const tiers = { t: { requestsPerHour: 20 } };
+    const fast = new RateLimiter({ store, tiers, enforcement: false, commandTimeoutMs: 5_000 });
+    const slow = new RateLimiter({
+      store,
+      tiers,
+      enforcement: false,
+      failurePolicy: 'closed',
+      commandTimeoutMs: 30,
+    });
+    const first = await Promise.all(Array.from({ length: 10 }, () => fast.acquire(req('once'))));
+    expect(first.every((r) => r.allowed)).toBe(true);
+    delayMs = 150;
+    const late = await Promise.all(Array.from({ length: 8 }, () => slow.acquire(req('once'))));
+    expect(late.map((r) => r.reason)).toEqual(Array.from({ length: 8 }, () => 'store_unavailable'));
+    await sleep(500); // the eight replies arrive (admitted), each given back
+    delayMs = 0;
+    // Ten left: eight kept would leave two, eight given back twice would leave eighteen.
+    const rest = await Promise.all(Array.from({ length: 30 }, () => fast.acquire(req('once'))));
+    expect(rest.filter((r) => r.allowed)).toHaveLength(10);
+    client.disconnect();
+  });
 });
 
 /**
