@@ -379,6 +379,25 @@ describe('failures of a batch are the failures of each call', () => {
     client.disconnect();
   });
 
+  it('a client with enableOfflineQueue: false, not connected: every call of the batch fails at once, none hangs', async () => {
+    const client = new Redis(db.server.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    const lim = new RateLimiter({
+      store: new RedisStore({ client }),
+      tiers: { t: { requestsPerHour: 100 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: 5 }, () => lim.acquire(req('offline'))));
+    expect(results.map((r) => r.reason)).toEqual(Array.from({ length: 5 }, () => 'store_unavailable'));
+    expect(performance.now() - started).toBeLessThan(1_000); // failed, not timed out
+    client.disconnect();
+  });
+
   it('a batched reply that does not parse fails every call loudly (never an admission)', async () => {
     const { client } = spiedClient();
     const c = client as unknown as Record<string, unknown>;
