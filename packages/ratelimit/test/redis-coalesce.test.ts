@@ -385,6 +385,7 @@ describe('failures of a batch are the failures of each call', () => {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
     });
+    client.on('error', () => {}); // ioredis also emits each rejection as an 'error' event
     const lim = new RateLimiter({
       store: new RedisStore({ client }),
       tiers: { t: { requestsPerHour: 100 } },
