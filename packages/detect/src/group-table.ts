@@ -48,7 +48,8 @@ export class GroupTable {
   constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
     if (!(maxGroups >= 1)) throw new Error(`GroupTable: maxGroups must be at least 1, got ${maxGroups}`);
     this.field = field;
-    this.maxGroups = maxGroups;
+    // Whole groups: with 2.5 the row count (compared with `<`) would reach 3.
+    this.maxGroups = Math.floor(maxGroups);
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
   }

@@ -82,3 +82,18 @@ describe('GroupTable', () => {
     expect(table.evicted).toBe(49_001);
   });
 });
+
+describe('GroupTable cap', () => {
+  it('holds whole groups only: a fractional cap rounds down', () => {
+    for (const [cap, held] of [
+      [1.5, 1],
+      [2.5, 2],
+      [100.5, 100],
+    ] as const) {
+      const table = new GroupTable('user_id', cap, 1);
+      for (let i = 0; i < 1_000; i++) table.touch(`k${i}`);
+      expect(table.size, `cap ${cap}`).toBe(held);
+      expect(table.evicted).toBe(1_000 - held);
+    }
+  });
+});
