@@ -10,17 +10,18 @@
  *   microtasks of the current turn, never on a timer): no added latency.
  * - Batches are capped (MAX_BATCH_CALLS calls, MAX_BATCH_BYTES of keys and arguments), so a
  *   flood of calls in one tick becomes several bounded commands, never one unbounded one.
- * - Order: exactly the calls' order, as one connection's FIFO gave it before. Calls of one
- *   script in a batch run in call order; a call joins its script's open batch only when no
- *   call in a later batch touches one of its keys (moving it ahead of calls on other keys is
- *   unobservable), else it opens a new batch after them. And any other command sent on the
- *   client (reset, a violation, a non-baked script, another store's call, the caller's own
- *   QUIT) first flushes the pending calls, so it cannot overtake a call made before it: a
- *   settle followed by quit() in the same tick still reaches Redis.
+ * - Order: exactly the calls' order, as one connection's FIFO gave it before. The calls of
+ *   every store on a client wait in one queue; calls of one script in a batch run in call
+ *   order; a call joins its script's open batch only when no call in a later batch touches
+ *   one of its keys (moving it ahead of calls on other keys is unobservable), else it opens a
+ *   new batch after them. And any other command sent on the client (reset, a violation, a
+ *   non-baked script, a store with coalescing off, the caller's own QUIT), and disconnect(),
+ *   first flush the queue, so they cannot overtake a call made before them: a settle
+ *   followed by quit() in the same tick still reaches Redis.
  * - Failures: a batch that fails as a whole (connection, NOSCRIPT twice, a reply that does
  *   not parse) rejects each of its calls with that error, as each would have failed alone; a
- *   call whose own command fails inside the batch is rejected with a ReplyError carrying the
- *   message Redis raised, and the others are answered. The limiter's timeout and failure
+ *   call whose own command fails inside the batch (or that returns an error reply) is
+ *   rejected with a ReplyError carrying Redis's message, and the others are answered. The limiter's timeout and failure
  *   policy apply per call, unchanged.
  * - Redis Cluster: not used (RedisStore keeps one EVALSHA per call). A script may only touch
  *   one slot, and random subjects rarely share one: 64 concurrent calls over 16,384 slots
