@@ -14,14 +14,15 @@ import type { SlabRule } from './slab-rule.ts';
 /**
  * Window entries kept inline per (group, rule) before a window spills into an object state:
  * at least INLINE_ENTRIES, and up to MAX_INLINE_ENTRIES as many as the rule's own threshold
- * (min_events, monotonic's `last`), so a window can reach the threshold inline. Measured with
- * bench/detect/groups.ts on the replay mix: a user holds ~6 request events per 5-minute window
- * at 1,000 users and one at 100,000; with 8 for high_block_rate (min_events 11) 46% of its
- * updates at 1,000 users ran spilled, on the object path; 4 made 1,000 users 10% slower and
- * 100,000 no faster. Each entry costs 8-16 bytes in every group's row.
+ * (min_events; for monotonic with `last`, the larger of the two), so a window can reach the
+ * threshold inline. Measured with bench/detect/groups.ts on the replay mix: a user holds ~6
+ * request events per 5-minute window at 1,000 users and one at 100,000; with 8 for
+ * high_block_rate (min_events 11) 46% of its updates at 1,000 users ran spilled, on the object
+ * path; 4 made 1,000 users 10% slower and 100,000 no faster. Each entry costs every group's row 8 bytes (identical: a time), 16
+ * (ratio: time and flag) or 24 (monotonic: time, value, and an event id slot in the string row).
  */
 export const INLINE_ENTRIES = 8;
-export const MAX_INLINE_ENTRIES = 16;
+const MAX_INLINE_ENTRIES = 16;
 
 function inlineEntries(threshold: number): number {
   return Math.max(INLINE_ENTRIES, Math.min(threshold, MAX_INLINE_ENTRIES));
@@ -68,7 +69,9 @@ export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLim
         windowMs,
         limits.maxEventsPerWindow,
         rule.condition as Condition<MonotonicState>,
-        inlineEntries(c.last ?? c.min_events),
+        // With `last`, the window keeps max(last, min_events) values, and a rule with `last`
+        // below `min_events` needs min_events of them before it can hold.
+        inlineEntries(Math.max(c.last ?? 0, c.min_events)),
       );
     case 'baseline':
       return new SlabBaseline(c, c.sum.map(compileField), rule.condition as Condition<BaselineState>);

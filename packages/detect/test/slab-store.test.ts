@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import type { Metadata, SecurityEvent } from '@llmsec/core';
+import { compileRule } from '../src/compile.ts';
+import { defaultRules } from '../src/default-rules.ts';
+import { GroupTable } from '../src/group-table.ts';
+import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
+import type { SlabRule } from '../src/slab/slab-rule.ts';
+import { slabRuleFor } from '../src/slab/slab-rules.ts';
+import type { SlabStore } from '../src/slab/slab-store.ts';
+
+/** The slab's layout and what it holds: inline ring sizes, and bounds under a flood of groups. */
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const LIMITS = { maxEventsPerWindow: 1_000, maxDistinctValues: 1_000 };
+
+function slabOf(condition: ConditionDefinition, windowMs = 60_000): SlabRule {
+  const def: RuleDefinition = {
+    id: 'r',
+    title: 't',
+    severity: 'warning',
+    match: { categories: ['c'] },
+    group_by: 'user_id',
+    window_ms: windowMs,
+    condition,
+  };
+  return slabRuleFor(def, compileRule(def, 0, LIMITS), LIMITS)!;
+}
+
+function event(i: number, user: string, metadata: Metadata): SecurityEvent {
+  return {
+    event_id: `evt-${user}-${i}`,
+    timestamp: new Date(T0 + i).toISOString(),
+    category: 'c',
+    severity: 'info',
+    user_id: user,
+    trace_id: `trace-${user}-${i}`,
+    metadata,
+  };
+}
+
+function spilledRows(store: SlabStore): number {
+  return store.spills.filter((s) => s !== undefined).length;
+}
+
+describe('slab inline rings', () => {
+  it('hold a monotonic window of max(last, min_events) values inline when it fits', () => {
+    // last 2 below min_events 12: the object window keeps 12 values, and the rule cannot hold
+    // with fewer, so an inline ring sized by `last` alone (8) would judge every time spilled.
+    const slab = slabOf({ kind: 'monotonic', value: ['metadata.n'], min_events: 12, last: 2, factor: 1 });
+    const table = new GroupTable('user_id', 10, 0, [slab]);
+    let held = 0;
+    for (let i = 0; i < 40; i++) {
+      const g = table.touch('u');
+      if (slab.update(table.slab!, g, event(i, 'u', { n: 1 + i }), T0 + i)) held++;
+      expect(spilledRows(table.slab!), `event ${i}`).toBe(0);
+    }
+    expect(held).toBe(40 - 11);
+  });
+
+  it('spill a window longer than 16 entries, and take it back once it has shrunk', () => {
+    const slab = slabOf({ kind: 'ratio', min_events: 40, field: 'metadata.b', above: 0.5 }, 100);
+    const table = new GroupTable('user_id', 10, 0, [slab]);
+    const store = table.slab!;
+    for (let i = 0; i < 17; i++) slab.update(store, table.touch('u'), event(i, 'u', { b: true }), T0 + i);
+    expect(spilledRows(store)).toBe(1);
+    // Past the window: the next event finds it empty and the state comes back inline.
+    slab.update(store, table.touch('u'), event(500, 'u', { b: true }), T0 + 500);
+    expect(spilledRows(store)).toBe(0);
+  });
+});
+
+describe('slab memory under a flood of new groups', () => {
+  it('stays at the cap: pages, spill slots and strings of evicted groups are not kept', () => {
+    // The default rules' user table (its five slab rules and four object rules), a cap of
+    // 1,000 groups, and 20,000 users in 20 generations of 1,000: in the even generations each
+    // user floods every slab rule past its inline ring, in the odd ones each sends one event,
+    // in the row of a flooder of the generation before (a burst touches its row once, so the
+    // hand takes the rows in turn).
+    const rules = defaultRules().filter((r) => r.group_by === 'user_id');
+    const slabs: SlabRule[] = [];
+    for (const [i, def] of rules.entries()) {
+      const slab = slabRuleFor(def, compileRule(def, i, LIMITS), LIMITS);
+      if (slab !== undefined) slabs.push(slab);
+    }
+    expect(slabs).toHaveLength(5);
+    const cap = 1_000;
+    const table = new GroupTable('user_id', cap, rules.length - slabs.length, slabs);
+    const store = table.slab!;
+    let t = T0;
+    for (let u = 0; u < 20 * cap; u++) {
+      const user = `flood-${u}`;
+      for (let k = 0, n = Math.floor(u / cap) % 2 === 0 ? 20 : 1; k < n; k++) {
+        const g = table.touch(user);
+        const e = event(k, user, {
+          blocked: true,
+          prompt_length: 100,
+          new_input_length: 10 + k,
+          prompt_tokens: 10 + k,
+          completion_tokens: 1,
+        });
+        e.request_preview = 'x'.repeat(10 + k);
+        t++;
+        for (const slab of slabs) slab.update(store, g, e, t);
+      }
+    }
+    expect(table.size).toBe(cap);
+    expect(table.evicted).toBe(19_000);
+    // Rows: one page of 256 rows per 256 groups, and no more spill slots than rows.
+    const pages = (store as unknown as { pages: unknown[] }).pages;
+    expect(pages).toHaveLength(Math.ceil(cap / 256));
+    expect(store.spills).toHaveLength(cap * store.spillStride);
+    // The groups held (the last generation) have no spilled window, and the string rows name
+    // only them: nothing of the flooders they replaced is kept.
+    expect(spilledRows(store)).toBe(0);
+    const held = new Set<string>();
+    for (let u = 19_000; u < 20_000; u++) held.add(`flood-${u}`);
+    for (let g = 0; g < cap; g++) {
+      const row = store.strPage(g).slice(store.strRowAt(g), store.strRowAt(g) + store.strStride);
+      for (const s of row) if (s !== undefined) expect(held.has(ownerOf(s))).toBe(true);
+    }
+  });
+});
+
+/** The user an id, trace or user string of this test belongs to. */
+function ownerOf(s: string): string {
+  return /flood-\d+/.exec(s)![0];
+}
