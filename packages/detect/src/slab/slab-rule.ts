@@ -3,12 +3,12 @@ import type { SlabStore } from './slab-store.ts';
 
 /**
  * A second implementation of a condition (ratio, identical, monotonic, baseline) whose
- * per-group state lives in its table's slab: a fixed region of each group's row of one
- * Float64Array (scalars and a small inline window ring), plus a few string slots in a
- * parallel array for the evidence. With many users the state of an event's group is cold;
- * the object path walks several dependent objects per rule (Map entry, row, state, its
- * arrays), the slab path reads and writes at known offsets of one buffer, loads the CPU can
- * overlap. The object condition stays the reference: a window too long for the inline ring
+ * per-group state lives in its table's slab (slab-store.ts): a fixed region of each group's
+ * row of doubles (scalars and a small inline window ring), plus a few string slots in the
+ * parallel string row for the evidence. With many users the state of an event's group is
+ * cold; the object path walks several dependent objects per rule (Map entry, row, state, its
+ * arrays), the slab path reads and writes at known offsets of the group's page, loads the CPU
+ * can overlap. The object condition stays the reference: a window too long for the inline ring
  * spills into the object condition's own state (see `SlabStore.spills`), and an incident
  * opening materialises the object state so `describe` and `evidence` are the object ones.
  */
@@ -21,7 +21,7 @@ export interface SlabRule {
   readonly spills: boolean;
   /** Where the region starts in a row, and the rule's spill slot: set once by the store. */
   place(numAt: number, strAt: number, spillAt: number): void;
-  /** Writes the region's initial values into a template row at `at`. */
+  /** Writes the region's initial values (other than 0) into the store's template row at `at`. */
   init(row: Float64Array, at: number): void;
   /** Folds in the event for group `g` at time `t`; says whether the condition holds (as the object update would). */
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean;
