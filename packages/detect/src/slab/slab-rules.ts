@@ -38,12 +38,14 @@ export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLim
   if (isCodeRule(def)) return undefined;
   const c = def.condition;
   const windowMs = rule.windowMs;
-  // Rule files give whole counts (rule-schema.ts); rules handed over as objects might not, and
-  // the inline rings index by them: such rules keep the object path, whatever it does.
+  // Rule files give whole counts (rule-schema.ts); rules handed over as objects might not, or
+  // leave them out, and the inline rings are sized and indexed by them: such rules keep the
+  // object path, whatever it does (a ring sized by a missing min_events would be NaN doubles
+  // wide: no page could be made, and every rule of the table would stop).
   if (!Number.isInteger(limits.maxEventsPerWindow)) return undefined;
-  if ('min_events' in c && !(Number.isInteger(c.min_events) && c.min_events >= 1)) return undefined;
-  if (c.kind === 'monotonic' && c.last !== undefined && !(Number.isInteger(c.last) && c.last >= 1))
+  if ((c.kind === 'ratio' || c.kind === 'identical' || c.kind === 'monotonic') && !isCount(c.min_events))
     return undefined;
+  if (c.kind === 'monotonic' && c.last !== undefined && !isCount(c.last)) return undefined;
   switch (c.kind) {
     case 'ratio':
       return new SlabRatio(
@@ -78,4 +80,9 @@ export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLim
     default:
       return undefined;
   }
+}
+
+/** A whole number of events, at least one. */
+function isCount(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 1;
 }
