@@ -49,8 +49,9 @@ interface RuleRuntime {
  */
 interface Dispatch {
   rt: RuleRuntime;
-  /** The rule's slot in its table's object-state rows (states[g * width + slot]). */
+  /** The rule's slot in its table's object-state rows (states[g * width + slot]); -1 for a slab rule. */
   slot: number;
+  /** Object-state slots per row of the rule's table. */
   width: number;
   /** The rule's slab implementation, when its state lives in the table's slab instead. */
   slab: SlabRule | undefined;
