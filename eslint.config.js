@@ -3,7 +3,9 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'out/**', 'demo-out/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'out/**', 'demo-out/**', '**/*.js', '**/*.cjs', '**/*.mjs'],
+  },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

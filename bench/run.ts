@@ -9,7 +9,11 @@ for (const name of BENCHMARKS) {
   const script = `bench/${name}/run.ts`;
   if (!existsSync(script)) continue;
   console.log(`\n=== ${name} (${script}) ===`);
-  const run = spawnSync(process.execPath, ['--conditions=@llmsec/source', '--expose-gc', script, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const run = spawnSync(
+    process.execPath,
+    ['--conditions=@llmsec/source', '--expose-gc', script, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   if (run.status !== 0) failed++;
 }
 process.exitCode = failed === 0 ? 0 : 1;

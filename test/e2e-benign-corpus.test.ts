@@ -33,7 +33,9 @@ const DURATION_MS = 6_000;
 
 function roomy(tiers: Record<string, TierLimits>, factor: number): Record<string, TierLimits> {
   const scaled = (t: TierLimits): TierLimits =>
-    Object.fromEntries(Object.entries(t).map(([k, v]) => [k, typeof v === 'number' ? v * factor : v])) as TierLimits;
+    Object.fromEntries(
+      Object.entries(t).map(([k, v]) => [k, typeof v === 'number' ? v * factor : v]),
+    ) as TierLimits;
   return Object.fromEntries(Object.entries(tiers).map(([name, t]) => [name, scaled(t)]));
 }
 
@@ -121,27 +123,41 @@ describe('benign-traffic corpus through the example chat API', () => {
 
   it('raises no alert for any ordinary user', () => {
     const fp = falsePositives(alerts);
-    const rows = DEFAULT_RULE_IDS.map((rule) => `${rule.padEnd(24)} ${String(fp.get(rule)?.length ?? 0).padStart(3)} of ${benignUsers().length}`);
+    const rows = DEFAULT_RULE_IDS.map(
+      (rule) =>
+        `${rule.padEnd(24)} ${String(fp.get(rule)?.length ?? 0).padStart(3)} of ${benignUsers().length}`,
+    );
     const users = new Set(benignUsers());
     const requests = events.filter((e) => e.category === 'request_completed' && users.has(e.user_id)).length;
-    console.log(`false positives per rule on the benign corpus (${users.size} users, ${requests} requests; users flagged):\n${rows.join('\n')}`);
+    console.log(
+      `false positives per rule on the benign corpus (${users.size} users, ${requests} requests; users flagged):\n${rows.join('\n')}`,
+    );
     expect(Object.fromEntries(fp)).toEqual({});
   });
 
   it('still catches each escalation attacker sent alongside', () => {
     for (const p of attackers) {
-      const raised = new Set(alerts.filter((a) => a.status === 'firing' && a.user_ids.some((u) => p.users.includes(u))).map((a) => a.rule));
-      for (const rule of p.expectedRules) expect(raised.has(rule), `${p.name}: ${rule} (raised: ${[...raised].join(', ')})`).toBe(true);
+      const raised = new Set(
+        alerts
+          .filter((a) => a.status === 'firing' && a.user_ids.some((u) => p.users.includes(u)))
+          .map((a) => a.rule),
+      );
+      for (const rule of p.expectedRules)
+        expect(raised.has(rule), `${p.name}: ${rule} (raised: ${[...raised].join(', ')})`).toBe(true);
     }
   });
 
   it('the corpus bites: the pre-issue-14 escalating_length (total prompt length) flags most chats', () => {
     const before = defaultRules().map((r) =>
-      r.id === 'escalating_length' && r.condition.kind === 'monotonic' ? { ...r, condition: { ...r.condition, value: ['metadata.prompt_length'] } } : r,
+      r.id === 'escalating_length' && r.condition.kind === 'monotonic'
+        ? { ...r, condition: { ...r.condition, value: ['metadata.prompt_length'] } }
+        : r,
     );
     const now = falsePositives(replay(defaultRules()));
     const then = falsePositives(replay(before));
-    console.log(`pre-issue-14 escalating_length flags ${then.get('escalating_length')?.length ?? 0} of ${benignUsers().length} ordinary users`);
+    console.log(
+      `pre-issue-14 escalating_length flags ${then.get('escalating_length')?.length ?? 0} of ${benignUsers().length} ordinary users`,
+    );
     expect(Object.fromEntries(now)).toEqual({}); // replay agrees with the live run
     expect(then.get('escalating_length')?.length ?? 0).toBeGreaterThan(COUNTS.chats / 2);
   });

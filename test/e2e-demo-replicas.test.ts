@@ -36,7 +36,10 @@ afterAll(async () => {
 
 describe('npm run demo -- --replicas 3', () => {
   it('with Redis: every attacker caught, no benign user flagged, one firing line per incident', async () => {
-    const demo = await run(['--replicas', '3', '--redis', redis.url, '--duration', '10', '--out', outDir], 120_000);
+    const demo = await run(
+      ['--replicas', '3', '--redis', redis.url, '--duration', '10', '--out', outDir],
+      120_000,
+    );
     const all = `stdout:\n${demo.stdout}\nstderr:\n${demo.stderr}`;
     expect(demo.code, all).toBe(0);
     expect(demo.stdout).toContain('chat API   3 replicas');
@@ -56,13 +59,18 @@ describe('npm run demo -- --replicas 3', () => {
       if (a.status === 'firing') firing.set(a.alert_id, (firing.get(a.alert_id) ?? 0) + 1);
     }
     expect(firing.size).toBeGreaterThanOrEqual(10);
-    expect([...firing.values()].every((n) => n === 1), lines.join('\n')).toBe(true);
+    expect(
+      [...firing.values()].every((n) => n === 1),
+      lines.join('\n'),
+    ).toBe(true);
   }, 150_000);
 
   it('without Redis: warns before starting that detection and limits are per process', async () => {
     const demo = await run(['--replicas', '3', '--duration', '1', '--out', join(outDir, 'no-redis')], 90_000);
     expect(demo.code, demo.stderr).toBe(0);
-    expect(demo.stderr).toContain('WARNING: --replicas 3 without --redis: detection and rate limits are per process');
+    expect(demo.stderr).toContain(
+      'WARNING: --replicas 3 without --redis: detection and rate limits are per process',
+    );
     expect(demo.stdout).toContain('detection  per process (no --redis)');
   }, 100_000);
 });

@@ -5,7 +5,14 @@
  * replaying process, even when the line also carries a preview.
  */
 import { describe, expect, it } from 'vitest';
-import { createFingerprintKey, decodeEventLine, encodeEvent, parseTimestamp, payloadFingerprint, type Alert } from '@llmsec/core';
+import {
+  createFingerprintKey,
+  decodeEventLine,
+  encodeEvent,
+  parseTimestamp,
+  payloadFingerprint,
+  type Alert,
+} from '@llmsec/core';
 import { DetectionEngine } from '@llmsec/detect';
 import { SecurityEvents } from '@llmsec/sdk';
 

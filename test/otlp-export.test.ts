@@ -22,7 +22,9 @@ interface Received {
 type KeyValue = { key: string; value: Record<string, unknown> };
 const attr = (list: KeyValue[] | undefined, key: string): unknown => {
   const v = list?.find((a) => a.key === key)?.value;
-  return v === undefined ? undefined : (v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v.arrayValue);
+  return v === undefined
+    ? undefined
+    : (v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v.arrayValue);
 };
 
 class PullReader extends MetricReader {
@@ -63,30 +65,68 @@ afterAll(async () => {
   await new Promise((r) => receiver.close(r));
 });
 
-type Traces = { resourceSpans: Array<{ resource: { attributes: KeyValue[] }; scopeSpans: Array<{ spans: Array<{ traceId: string; spanId: string; name: string; events?: Array<{ name: string; attributes: KeyValue[] }> }> }> }> };
-type Logs = { resourceLogs: Array<{ scopeLogs: Array<{ logRecords: Array<{ traceId: string; spanId: string; eventName?: string; severityNumber: number; severityText: string; attributes: KeyValue[] }> }> }> };
-type Metrics = { resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<{ name: string; sum?: { dataPoints: Array<{ attributes: KeyValue[] }> } }> }> }> };
+type Traces = {
+  resourceSpans: Array<{
+    resource: { attributes: KeyValue[] };
+    scopeSpans: Array<{
+      spans: Array<{
+        traceId: string;
+        spanId: string;
+        name: string;
+        events?: Array<{ name: string; attributes: KeyValue[] }>;
+      }>;
+    }>;
+  }>;
+};
+type Logs = {
+  resourceLogs: Array<{
+    scopeLogs: Array<{
+      logRecords: Array<{
+        traceId: string;
+        spanId: string;
+        eventName?: string;
+        severityNumber: number;
+        severityText: string;
+        attributes: KeyValue[];
+      }>;
+    }>;
+  }>;
+};
+type Metrics = {
+  resourceMetrics: Array<{
+    scopeMetrics: Array<{
+      metrics: Array<{ name: string; sum?: { dataPoints: Array<{ attributes: KeyValue[] }> } }>;
+    }>;
+  }>;
+};
 
 function emitInSpan(events: LlmsecSetup['events']): { traceId: string; spanId: string } {
-  return withSecurityContext({ userId: 'wire-user', sessionId: 'wire-session', conversationId: 'wire-conv' }, () =>
-    trace.getTracer('app').startActiveSpan('chat gpt-4o', (span) => {
-      events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions' });
-      span.end();
-      return span.spanContext();
-    }),
+  return withSecurityContext(
+    { userId: 'wire-user', sessionId: 'wire-session', conversationId: 'wire-conv' },
+    () =>
+      trace.getTracer('app').startActiveSpan('chat gpt-4o', (span) => {
+        events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions' });
+        span.end();
+        return span.spanContext();
+      }),
   );
 }
 
 async function checkWire(ids: { traceId: string; spanId: string }): Promise<void> {
-  await waitUntil(() => ['/v1/traces', '/v1/logs', '/v1/metrics'].every((p) => received.some((r) => r.path === p)), {
-    what: 'traces, logs and metrics at the receiver',
-  });
+  await waitUntil(
+    () => ['/v1/traces', '/v1/logs', '/v1/metrics'].every((p) => received.some((r) => r.path === p)),
+    {
+      what: 'traces, logs and metrics at the receiver',
+    },
+  );
   for (const r of received) expect(r.contentType).toContain('application/json');
 
   const traces = received.filter((r) => r.path === '/v1/traces').map((r) => r.body as Traces);
   const resource = traces[0]!.resourceSpans[0]!.resource.attributes;
   expect(attr(resource, 'service.name')).toBe('otlp-test');
-  const spans = traces.flatMap((t) => t.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+  const spans = traces.flatMap((t) =>
+    t.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
+  );
   const span = spans.find((s) => s.name === 'chat gpt-4o')!;
   expect(span.traceId).toBe(ids.traceId);
   expect(span.spanId).toBe(ids.spanId);
@@ -96,7 +136,9 @@ async function checkWire(ids: { traceId: string; spanId: string }): Promise<void
   expect(attr(spanEvent.attributes, 'gen_ai.conversation.id')).toBe('wire-conv');
 
   const logs = received.filter((r) => r.path === '/v1/logs').map((r) => r.body as Logs);
-  const records = logs.flatMap((l) => l.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+  const records = logs.flatMap((l) =>
+    l.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)),
+  );
   const record = records.find((r) => r.eventName === 'llmsec.guardrail_block')!;
   expect(record.traceId).toBe(ids.traceId);
   expect(record.spanId).toBe(ids.spanId);
@@ -107,7 +149,9 @@ async function checkWire(ids: { traceId: string; spanId: string }): Promise<void
   expect(attr(record.attributes, 'llmsec.metadata.guardrail_layer')).toBe('injection');
 
   const metrics = received.filter((r) => r.path === '/v1/metrics').map((r) => r.body as Metrics);
-  const all = metrics.flatMap((m) => m.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)));
+  const all = metrics.flatMap((m) =>
+    m.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)),
+  );
   const events = all.find((m) => m.name === 'llmsec.events')!;
   const point = events.sum!.dataPoints[0]!;
   expect(attr(point.attributes, 'category')).toBe('guardrail_block');
@@ -117,7 +161,11 @@ async function checkWire(ids: { traceId: string; spanId: string }): Promise<void
 
 describe('OTLP/HTTP export', () => {
   it('carries trace id, span id, user and session ids on the wire (endpoint from options)', async () => {
-    llmsec = setupLlmsec({ serviceName: 'otlp-test', otlp: { endpoint: `http://127.0.0.1:${port}/` }, prometheus: false });
+    llmsec = setupLlmsec({
+      serviceName: 'otlp-test',
+      otlp: { endpoint: `http://127.0.0.1:${port}/` },
+      prometheus: false,
+    });
     const ids = emitInSpan(llmsec.events);
     await llmsec.forceFlush();
     await checkWire(ids);
@@ -146,7 +194,9 @@ describe('OTLP/HTTP export', () => {
     await expect(llmsec.forceFlush()).resolves.toBeUndefined();
     // The failures were counted, by component and error class, not thrown.
     const { resourceMetrics } = await reader.collect();
-    const errors = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'llmsec.telemetry.errors');
+    const errors = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'llmsec.telemetry.errors');
     const components = new Set(errors?.dataPoints.map((p) => p.attributes.component));
     expect(components.has('otlp_traces') || components.has('otlp_logs')).toBe(true);
     await expect(llmsec.shutdown()).resolves.toBeUndefined();

@@ -30,10 +30,34 @@ function recordTraffic(): void {
         events.guardrailBlock({ layer: 'injection', reason: 'jailbreak', requestText: `please ${user}` });
         events.outputFilterBlock({ filter: 'secrets', reason: 'key' });
         events.rateLimitHit({ limitType: 'rpm', current: 61, limit: 60 });
-        events.requestCompleted({ model: 'gpt-4o-mini', promptTokens: 100, completionTokens: 20, latencyMs: 900, costUsd: 0.01, blocked: false });
-        metrics.recordTokenUsage({ tokens: 100, tokenType: 'input', operation: 'chat', provider: 'openai', model: 'gpt-4o-mini' });
-        metrics.recordTokenUsage({ tokens: 20, tokenType: 'output', operation: 'chat', provider: 'openai', model: 'gpt-4o-mini' });
-        metrics.recordOperationDuration({ seconds: 0.9, operation: 'chat', provider: 'openai', model: 'gpt-4o-mini' });
+        events.requestCompleted({
+          model: 'gpt-4o-mini',
+          promptTokens: 100,
+          completionTokens: 20,
+          latencyMs: 900,
+          costUsd: 0.01,
+          blocked: false,
+        });
+        metrics.recordTokenUsage({
+          tokens: 100,
+          tokenType: 'input',
+          operation: 'chat',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+        });
+        metrics.recordTokenUsage({
+          tokens: 20,
+          tokenType: 'output',
+          operation: 'chat',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+        });
+        metrics.recordOperationDuration({
+          seconds: 0.9,
+          operation: 'chat',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+        });
         metrics.recordGuardrailDuration({ layer: 'injection', outcome: 'block', seconds: 0.0003 });
         span.end();
       }),
@@ -55,7 +79,8 @@ function samples(text: string): Array<{ name: string; labels: Record<string, str
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     expect(m, `unparsable line: ${line}`).not.toBeNull();
     const labels: Record<string, string> = {};
-    for (const l of (m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    for (const l of (m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
     out.push({ name: m![1]!, labels, value: Number(m![3]) });
   }
   return out;
@@ -87,19 +112,37 @@ describe('Prometheus endpoint', () => {
     const find = (name: string, labels: Record<string, string>) =>
       all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
-    expect(find('llmsec_events_total', { category: 'guardrail_block', severity: 'warning', layer: 'injection' })[0]?.value).toBe(3);
-    expect(find('llmsec_events_total', { category: 'output_filter_block', severity: 'alert', layer: 'secrets' })[0]?.value).toBe(3);
-    expect(find('llmsec_events_total', { category: 'rate_limit_hit', severity: 'warning' })[0]?.value).toBe(3);
-    expect(find('llmsec_events_total', { category: 'request_completed', severity: 'info' })[0]?.value).toBe(3);
+    expect(
+      find('llmsec_events_total', { category: 'guardrail_block', severity: 'warning', layer: 'injection' })[0]
+        ?.value,
+    ).toBe(3);
+    expect(
+      find('llmsec_events_total', { category: 'output_filter_block', severity: 'alert', layer: 'secrets' })[0]
+        ?.value,
+    ).toBe(3);
+    expect(find('llmsec_events_total', { category: 'rate_limit_hit', severity: 'warning' })[0]?.value).toBe(
+      3,
+    );
+    expect(find('llmsec_events_total', { category: 'request_completed', severity: 'info' })[0]?.value).toBe(
+      3,
+    );
     expect(find('llmsec_requests_total', { outcome: 'allowed', model: 'gpt-4o-mini' })[0]?.value).toBe(3);
     expect(find('llmsec_cost_usd_total', { model: 'gpt-4o-mini' })[0]?.value).toBeCloseTo(0.03);
-    expect(find('llmsec_guardrail_duration_count', { layer: 'injection', outcome: 'block' })[0]?.value).toBe(3);
+    expect(find('llmsec_guardrail_duration_count', { layer: 'injection', outcome: 'block' })[0]?.value).toBe(
+      3,
+    );
 
-    const tokenBuckets = find('gen_ai_client_token_usage_bucket', { gen_ai_token_type: 'input', gen_ai_request_model: 'gpt-4o-mini' });
+    const tokenBuckets = find('gen_ai_client_token_usage_bucket', {
+      gen_ai_token_type: 'input',
+      gen_ai_request_model: 'gpt-4o-mini',
+    });
     expect(tokenBuckets.map((s) => s.labels.le)).toEqual([...GEN_AI_TOKEN_BUCKETS.map(String), '+Inf']);
     expect(tokenBuckets.find((s) => s.labels.le === '256')?.value).toBe(3);
     expect(tokenBuckets.find((s) => s.labels.le === '64')?.value).toBe(0);
-    const durationBuckets = find('gen_ai_client_operation_duration_bucket', { gen_ai_operation_name: 'chat', gen_ai_provider_name: 'openai' });
+    const durationBuckets = find('gen_ai_client_operation_duration_bucket', {
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'openai',
+    });
     expect(durationBuckets.map((s) => s.labels.le)).toEqual([...GEN_AI_DURATION_BUCKETS.map(String), '+Inf']);
     expect(find('gen_ai_client_operation_duration_sum', {})[0]?.value).toBeCloseTo(2.7);
 
@@ -116,19 +159,37 @@ describe('Prometheus endpoint', () => {
 
   it('serves the same text mounted on the application server, and promtool accepts it', async () => {
     const mounted = await scrape(`http://127.0.0.1:${appPort}/metrics`);
-    expect(mounted).toContain('llmsec_events_total{category="guardrail_block",severity="warning",layer="injection"');
-    const check = spawnSync(requireBinary('promtool'), ['check', 'metrics'], { input: mounted, encoding: 'utf8' });
+    expect(mounted).toContain(
+      'llmsec_events_total{category="guardrail_block",severity="warning",layer="injection"',
+    );
+    const check = spawnSync(requireBinary('promtool'), ['check', 'metrics'], {
+      input: mounted,
+      encoding: 'utf8',
+    });
     // promtool exits non-zero on a parse error or a lint finding (checked: it rejects garbage).
     expect(check.error).toBeUndefined();
-    expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect({ status: check.status, stdout: check.stdout, stderr: check.stderr }).toEqual({
+      status: 0,
+      stdout: '',
+      stderr: '',
+    });
   });
 
   it('a real Prometheus scrapes it: events by category, and no user label in any series', async () => {
     prometheus = await startPrometheus({ scrapeTargets: [`127.0.0.1:${ownPort}`] });
     const result = await prometheus.waitForData('sum by (category) (llmsec_events_total)');
-    const byCategory = Object.fromEntries((result.result as PromSeries[]).map((s) => [s.metric.category, Number(s.value![1])]));
-    expect(byCategory).toEqual({ guardrail_block: 3, output_filter_block: 3, rate_limit_hit: 3, request_completed: 3 });
-    const series = (await prometheus.api('/api/v1/series?match[]={__name__=~"llmsec_.*|gen_ai_.*"}')) as Array<Record<string, string>>;
+    const byCategory = Object.fromEntries(
+      (result.result as PromSeries[]).map((s) => [s.metric.category, Number(s.value![1])]),
+    );
+    expect(byCategory).toEqual({
+      guardrail_block: 3,
+      output_filter_block: 3,
+      rate_limit_hit: 3,
+      request_completed: 3,
+    });
+    const series = (await prometheus.api(
+      '/api/v1/series?match[]={__name__=~"llmsec_.*|gen_ai_.*"}',
+    )) as Array<Record<string, string>>;
     expect(series.length).toBeGreaterThan(10);
     for (const s of series) for (const key of Object.keys(s)) expect(key).not.toMatch(/user|session/i);
   });

@@ -58,7 +58,15 @@ function ctxFor(input: GuardInput): GuardContext {
 }
 
 function inputOf(content: string, tools: string[] = []): GuardInput {
-  return { provider: 'openai', operation: 'chat', model: 'gpt-4o-mini', system: SYSTEM, messages: [{ role: 'user', content }], tools, body: {} };
+  return {
+    provider: 'openai',
+    operation: 'chat',
+    model: 'gpt-4o-mini',
+    system: SYSTEM,
+    messages: [{ role: 'user', content }],
+    tools,
+    body: {},
+  };
 }
 
 /**
@@ -89,8 +97,14 @@ function growth(run: (size: number) => unknown): Growth {
   let large = timeOnce(() => run(LARGE));
   const ratio = () => Math.max(large, FLOOR_MS) / Math.max(small, FLOOR_MS);
   for (let retry = 0; retry < 4 && ratio() >= MAX_RATIO; retry++) {
-    small = Math.min(small, timeOnce(() => run(SMALL)));
-    large = Math.min(large, timeOnce(() => run(LARGE)));
+    small = Math.min(
+      small,
+      timeOnce(() => run(SMALL)),
+    );
+    large = Math.min(
+      large,
+      timeOnce(() => run(LARGE)),
+    );
   }
   return { small, large, ratio: ratio() };
 }
@@ -115,15 +129,28 @@ for (const size of [SMALL, LARGE]) {
 const NAMES = [...TEXTS.get(SMALL)!.keys()];
 const text = (size: number, name: string): string => TEXTS.get(size)!.get(name)!;
 
-const leakage = (): OutputGuard => defaultGuards().output!.find((g) => g.name === 'systemPromptLeakageGuard')!;
+const leakage = (): OutputGuard =>
+  defaultGuards().output!.find((g) => g.name === 'systemPromptLeakageGuard')!;
 
 describe('worst case: core redaction on 1 MiB adversarial inputs', () => {
   for (const name of NAMES) {
     it(`redact, detectSensitive, redactPreview, payloadFingerprint: ${name}`, () => {
-      expectLinear('redact', growth((n) => redact(text(n, name))));
-      expectLinear('detectSensitive', growth((n) => detectSensitive(text(n, name))));
-      expectLinear('redactPreview', growth((n) => redactPreview(text(n, name))));
-      expectLinear('payloadFingerprint', growth((n) => payloadFingerprint(text(n, name))));
+      expectLinear(
+        'redact',
+        growth((n) => redact(text(n, name))),
+      );
+      expectLinear(
+        'detectSensitive',
+        growth((n) => detectSensitive(text(n, name))),
+      );
+      expectLinear(
+        'redactPreview',
+        growth((n) => redactPreview(text(n, name))),
+      );
+      expectLinear(
+        'payloadFingerprint',
+        growth((n) => payloadFingerprint(text(n, name))),
+      );
     });
   }
 });
@@ -132,7 +159,10 @@ describe('worst case: built-in guards on 1 MiB adversarial inputs', () => {
   const inputGuards: Array<[string, InputGuard]> = [
     ['piiGuard(detect)', piiGuard({ mode: 'detect' })],
     ['piiGuard(redact)', piiGuard({ mode: 'redact' })],
-    ['patternGuard(injection)', patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS })],
+    [
+      'patternGuard(injection)',
+      patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS }),
+    ],
   ];
   const outputGuards: Array<[string, OutputGuard]> = [
     ['piiGuard(redact) response', piiGuard({ mode: 'redact' })],
@@ -141,10 +171,16 @@ describe('worst case: built-in guards on 1 MiB adversarial inputs', () => {
   for (const name of NAMES) {
     it(`input and response checks: ${name}`, () => {
       for (const [label, g] of inputGuards) {
-        expectLinear(label, growth((n) => g.check(inputOf(text(n, name)), ctxFor(inputOf('')))));
+        expectLinear(
+          label,
+          growth((n) => g.check(inputOf(text(n, name)), ctxFor(inputOf('')))),
+        );
       }
       for (const [label, g] of outputGuards) {
-        expectLinear(label, growth((n) => g.checkResponse({ text: text(n, name), toolCalls: [] }, ctxFor(inputOf('')))));
+        expectLinear(
+          label,
+          growth((n) => g.checkResponse({ text: text(n, name), toolCalls: [] }, ctxFor(inputOf('')))),
+        );
       }
     });
   }
@@ -152,7 +188,10 @@ describe('worst case: built-in guards on 1 MiB adversarial inputs', () => {
   it('toolAllowlistGuard: a request declaring 1 MiB of tool names', () => {
     const g = toolAllowlistGuard({ allowed: ['search', 'lookup_order'] });
     const tools = (n: number) => Array.from({ length: n / 16 }, () => 'search');
-    expectLinear('toolAllowlistGuard', growth((n) => g.check(inputOf('', tools(n)), ctxFor(inputOf('')))));
+    expectLinear(
+      'toolAllowlistGuard',
+      growth((n) => g.check(inputOf('', tools(n)), ctxFor(inputOf('')))),
+    );
   });
 });
 
@@ -192,7 +231,9 @@ describe('worst case: chunk guards on 1 MiB streams (1- and 64-character deltas)
           });
           // A whole 1 MiB stream is many calls: the bound that matters per call is MAX_CHUNK_MS.
           expectLinear(`${label} ${name}`, g, 10 * MAX_CALL_MS);
-          expect(slow, `${label} ${name}: chunk calls over ${MAX_CHUNK_MS} ms`).toBeLessThanOrEqual(maxSlowChunks(Math.ceil(LARGE / delta)));
+          expect(slow, `${label} ${name}: chunk calls over ${MAX_CHUNK_MS} ms`).toBeLessThanOrEqual(
+            maxSlowChunks(Math.ceil(LARGE / delta)),
+          );
         }
       });
     }

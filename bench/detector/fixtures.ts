@@ -41,7 +41,11 @@ export function buildFixtures(batches: number, batch: number, users: number): Fi
         body: event.category,
         attributes: eventToAttributes(event),
         timestamp: t,
-        context: trace.setSpanContext(ROOT_CONTEXT, { traceId: event.trace_id!, spanId: '00f067aa0ba902b7', traceFlags: 1 }),
+        context: trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: event.trace_id!,
+          spanId: '00f067aa0ba902b7',
+          traceFlags: 1,
+        }),
       });
     }
     bodies.push(ProtobufLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())!);

@@ -22,7 +22,8 @@ const limits = resolveDecodeLimits();
 const { bodies, records, events: generated } = buildFixtures(200, 512, 1_000);
 const decodeAll = (): { event: SecurityEvent; t: number }[] => {
   const out: { event: SecurityEvent; t: number }[] = [];
-  for (const b of bodies) for (const r of decodeLogsProto(b, limits)) out.push({ event: logRecordToEvent(r)!, t: r.timeMs });
+  for (const b of bodies)
+    for (const r of decodeLogsProto(b, limits)) out.push({ event: logRecordToEvent(r)!, t: r.timeMs });
   return out;
 };
 const seen = stage === 'engine-seen' ? decodeAll() : [];
@@ -47,12 +48,15 @@ for (let round = 0; round < rounds; round++) {
   else if (stage === 'decode') {
     for (const b of bodies) sink += decodeLogsProto(b, limits).length;
   } else if (stage === 'to-event') {
-    for (const b of bodies) for (const r of decodeLogsProto(b, limits)) if (logRecordToEvent(r) !== undefined) sink++;
+    for (const b of bodies)
+      for (const r of decodeLogsProto(b, limits)) if (logRecordToEvent(r) !== undefined) sink++;
   } else {
     const ingest = new EngineIngest();
     for (const b of bodies) ingest.logs(decodeLogsProto(b, limits));
     sink += ingest.accepted;
   }
-  console.log(`round ${round}: ${Math.round(records / (cpu() - c0)).toLocaleString('en-US')} records/CPU-s (${stage})`);
+  console.log(
+    `round ${round}: ${Math.round(records / (cpu() - c0)).toLocaleString('en-US')} records/CPU-s (${stage})`,
+  );
 }
 if (sink === 0) console.log('nothing decoded');

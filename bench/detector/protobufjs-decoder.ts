@@ -65,7 +65,10 @@ interface PLogRecord {
   eventName: string;
 }
 interface PRequest {
-  resourceLogs: { resource?: { attributes: PKeyValue[] }; scopeLogs: { scope?: { name: string }; logRecords: PLogRecord[] }[] }[];
+  resourceLogs: {
+    resource?: { attributes: PKeyValue[] };
+    scopeLogs: { scope?: { name: string }; logRecords: PLogRecord[] }[];
+  }[];
 }
 
 const num = (v: Int64): number => (typeof v === 'number' ? v : v.toNumber());

@@ -70,8 +70,10 @@ console.log(
 // Same output from all three decoders, and every record back to the event it was made from.
 const ours = bodies.map((b) => decodeLogsProto(b, limits));
 for (let i = 0; i < bodies.length; i += 17) {
-  if (!isDeepStrictEqual(decodeLogsWithProtobufjs(bodies[i]!), ours[i])) throw new Error(`decoders differ on body ${i}`);
-  if (!isDeepStrictEqual(decodeLogs(fixtures.jsonBodies[i]!, 'json', limits), ours[i])) throw new Error(`JSON differs on body ${i}`);
+  if (!isDeepStrictEqual(decodeLogsWithProtobufjs(bodies[i]!), ours[i]))
+    throw new Error(`decoders differ on body ${i}`);
+  if (!isDeepStrictEqual(decodeLogs(fixtures.jsonBodies[i]!, 'json', limits), ours[i]))
+    throw new Error(`JSON differs on body ${i}`);
 }
 const decodedEvents: { event: SecurityEvent; t: number }[] = [];
 for (const batch of ours) {
@@ -84,7 +86,12 @@ for (const batch of ours) {
 for (let i = 0; i < decodedEvents.length; i += 997) {
   const { event_id, category, user_id, metadata } = fixtures.events[i]!.event;
   const got = decodedEvents[i]!.event;
-  if (got.event_id !== event_id || got.category !== category || got.user_id !== user_id || !isDeepStrictEqual(got.metadata, metadata)) {
+  if (
+    got.event_id !== event_id ||
+    got.category !== category ||
+    got.user_id !== user_id ||
+    !isDeepStrictEqual(got.metadata, metadata)
+  ) {
     throw new Error(`record ${i} did not round-trip`);
   }
 }
@@ -155,7 +162,8 @@ const handlerInProcess = await measure(async () => {
     const status = await inProcessRequest(b);
     if (status !== 200) throw new Error(`in-process request answered ${status}`);
   }
-  if (inProcessIngest.accepted !== records) throw new Error(`engine took ${inProcessIngest.accepted} of ${records}`);
+  if (inProcessIngest.accepted !== records)
+    throw new Error(`engine took ${inProcessIngest.accepted} of ${records}`);
 });
 
 // The same with each event handed to the engine as soon as it is converted (this pipeline
@@ -166,7 +174,8 @@ const handlerOneByOne = await measure(async () => {
     const status = await inProcessRequest(b);
     if (status !== 200) throw new Error(`in-process request answered ${status}`);
   }
-  if (inProcessIngest.accepted !== records) throw new Error(`engine took ${inProcessIngest.accepted} of ${records}`);
+  if (inProcessIngest.accepted !== records)
+    throw new Error(`engine took ${inProcessIngest.accepted} of ${records}`);
 });
 
 // Loopback HTTP: server (handler + engine) in a worker thread; client here, one keep-alive
@@ -188,7 +197,14 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 function loopbackRequest(body: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/logs',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -236,20 +252,29 @@ async function redisRows(): Promise<RedisRows | string> {
     return `Redis rows skipped: ${(err as Error).message}`;
   }
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  const state = () => ({ state: new RedisDetectionState({ redis, ruleset: 'bench-detector', batchSize: 2_000, commandTimeoutMs: 5_000 }) });
+  const state = () => ({
+    state: new RedisDetectionState({
+      redis,
+      ruleset: 'bench-detector',
+      batchSize: 2_000,
+      commandTimeoutMs: 5_000,
+    }),
+  });
   const shared = async (engine: DetectionEngine): Promise<void> => {
     engine.flush();
     await engine.forceFlush();
     const mode = engine.stats.state?.mode;
     await engine.shutdown();
-    if (mode !== 'shared') throw new Error(`the engine went ${String(mode)}: the Redis figures would be local`);
+    if (mode !== 'shared')
+      throw new Error(`the engine went ${String(mode)}: the Redis figures would be local`);
   };
   try {
     const engine = await measure(async () => {
       await redis.flushall();
       const e = new DetectionEngine({ onAlert: () => {}, ...state() });
       for (let i = 0; i < decodedEvents.length; i += BATCH) {
-        for (let k = i; k < Math.min(i + BATCH, decodedEvents.length); k++) e.ingestOnce(decodedEvents[k]!.event, decodedEvents[k]!.t);
+        for (let k = i; k < Math.min(i + BATCH, decodedEvents.length); k++)
+          e.ingestOnce(decodedEvents[k]!.event, decodedEvents[k]!.t);
         await e.forceFlush();
       }
       await shared(e);
@@ -279,16 +304,37 @@ const rows: [string, number, number | undefined][] = [
   ['engine alone, events already decoded (baseline)', perCpu(engineAlone), records / engineAlone.wall],
   ['decode only: schema-specific reader', perCpu(decodeOurs), records / decodeOurs.wall],
   ['decode only: protobufjs, same subset, same output', perCpu(decodePbjs), records / decodePbjs.wall],
-  ['decode only: OTLP/JSON (JSON.parse + mapping), same requests', perCpu(decodeJson), records / decodeJson.wall],
+  [
+    'decode only: OTLP/JSON (JSON.parse + mapping), same requests',
+    perCpu(decodeJson),
+    records / decodeJson.wall,
+  ],
   ['decode + to SecurityEvent', perCpu(decodeToEvent), records / decodeToEvent.wall],
-  ['end to end: handler in-process (no sockets) → engine', perCpu(handlerInProcess), records / handlerInProcess.wall],
-  ['  the same, each event to the engine as it is converted', perCpu(handlerOneByOne), records / handlerOneByOne.wall],
-  ['end to end: loopback HTTP → handler → engine (server thread CPU)', records / loopback!.serverCpu, records / loopback!.wall],
+  [
+    'end to end: handler in-process (no sockets) → engine',
+    perCpu(handlerInProcess),
+    records / handlerInProcess.wall,
+  ],
+  [
+    '  the same, each event to the engine as it is converted',
+    perCpu(handlerOneByOne),
+    records / handlerOneByOne.wall,
+  ],
+  [
+    'end to end: loopback HTTP → handler → engine (server thread CPU)',
+    records / loopback!.serverCpu,
+    records / loopback!.wall,
+  ],
 ];
 const widths = [Math.max(...rows.map((r) => r[0].length)), 16, 16, 12];
 console.log('');
 console.log(
-  ['path'.padEnd(widths[0]!), 'records/CPU-s'.padStart(widths[1]!), 'records/s wall'.padStart(widths[2]!), 'vs baseline'.padStart(widths[3]!)].join('  '),
+  [
+    'path'.padEnd(widths[0]!),
+    'records/CPU-s'.padStart(widths[1]!),
+    'records/s wall'.padStart(widths[2]!),
+    'vs baseline'.padStart(widths[3]!),
+  ].join('  '),
 );
 for (const [name, rate, wall] of rows) {
   console.log(
@@ -305,7 +351,12 @@ if (typeof withRedis === 'string') console.log(withRedis);
 else {
   const memE2e = records / handlerInProcess.wall;
   console.log(
-    ['Redis state (local redis-server)'.padEnd(widths[0]!), 'records/s wall'.padStart(widths[1]!), 'node CPU-s/s'.padStart(widths[2]!), 'vs memory'.padStart(widths[3]!)].join('  '),
+    [
+      'Redis state (local redis-server)'.padEnd(widths[0]!),
+      'records/s wall'.padStart(widths[1]!),
+      'node CPU-s/s'.padStart(widths[2]!),
+      'vs memory'.padStart(widths[3]!),
+    ].join('  '),
   );
   for (const [name, run, mem] of [
     ['engine alone, events already decoded', withRedis.engine, records / engineAlone.wall],
@@ -313,11 +364,22 @@ else {
   ] as const) {
     const wall = records / run.wall;
     console.log(
-      [name.padEnd(widths[0]!), fmt(wall).padStart(widths[1]!), (run.cpu / run.wall).toFixed(2).padStart(widths[2]!), `${(wall / mem).toFixed(2)}×`.padStart(widths[3]!)].join('  '),
+      [
+        name.padEnd(widths[0]!),
+        fmt(wall).padStart(widths[1]!),
+        (run.cpu / run.wall).toFixed(2).padStart(widths[2]!),
+        `${(wall / mem).toFixed(2)}×`.padStart(widths[3]!),
+      ].join('  '),
     );
   }
   console.log('');
 }
-console.log(`schema-specific reader vs protobufjs: ${(perCpu(decodeOurs) / perCpu(decodePbjs)).toFixed(2)}× the records per CPU-second`);
+console.log(
+  `schema-specific reader vs protobufjs: ${(perCpu(decodeOurs) / perCpu(decodePbjs)).toFixed(2)}× the records per CPU-second`,
+);
 console.log(`alerts raised by the engine on this traffic: ${alerts / REPEATS}`);
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

@@ -46,7 +46,6 @@ async function measure(fn: () => Promise<void> | void): Promise<number> {
   return best;
 }
 
-
 const load0 = loadavg();
 const { bodies, records } = buildFixtures(BATCHES, BATCH, USERS);
 const decoded = bodies.map((b) => decodeLogsProto(b, limits));

@@ -33,11 +33,26 @@ const { values } = parseArgs({
 if (values.a === undefined) throw new Error('--a <revision> is required');
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
-const COMPLETED = { model: 'gpt-4o-mini', prompt_tokens: 34, completion_tokens: 17, latency_ms: 12.5, cost_usd: 0.0000153, prompt_length: 120, blocked: false };
+const COMPLETED = {
+  model: 'gpt-4o-mini',
+  prompt_tokens: 34,
+  completion_tokens: 17,
+  latency_ms: 12.5,
+  cost_usd: 0.0000153,
+  prompt_length: 120,
+  blocked: false,
+};
 
 async function load(rev: string): Promise<SecurityEvents> {
-  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(rev, 'security-events.ts');
-  return new Events({ serviceName: 'bench', logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'), metrics: llmsec.metrics });
+  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
+    rev,
+    'security-events.ts',
+  );
+  return new Events({
+    serviceName: 'bench',
+    logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'),
+    metrics: llmsec.metrics,
+  });
 }
 const sides: [string, SecurityEvents][] = [
   [values.a, await load(values.a)],
@@ -46,10 +61,17 @@ const sides: [string, SecurityEvents][] = [
 const op =
   values.case === 'given'
     ? (events: SecurityEvents, span: Span, i: number): void => {
-        context.with(ROOT_CONTEXT, () => events.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }));
+        context.with(ROOT_CONTEXT, () =>
+          events.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }),
+        );
       }
     : (events: SecurityEvents, _span: Span, i: number): void => {
-        events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+        events.guardrailBlock({
+          layer: 'injection',
+          reason: 'ignore previous instructions',
+          userId: `u-${i & 1023}`,
+          sessionId: 's-1',
+        });
       };
 
 async function measure(events: SecurityEvents): Promise<number> {
@@ -111,5 +133,7 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const [a, b] = us as [number[], number[]];
 const how = values.interleave === true ? 'interleaved by 100 events' : 'a turn per side';
-console.log(`case ${values.case}, ${ROUNDS} rounds x ${SECONDS}s per side (${how}): ${values.a} ${median(a).toFixed(2)} us CPU, ${values.b} ${median(b).toFixed(2)} us CPU; ${values.b} / ${values.a} = ${median(b.map((x, k) => x / a[k]!)).toFixed(3)} (median of the per-round ratios)`);
+console.log(
+  `case ${values.case}, ${ROUNDS} rounds x ${SECONDS}s per side (${how}): ${values.a} ${median(a).toFixed(2)} us CPU, ${values.b} ${median(b).toFixed(2)} us CPU; ${values.b} / ${values.a} = ${median(b.map((x, k) => x / a[k]!)).toFixed(3)} (median of the per-round ratios)`,
+);
 await llmsec.shutdown();

@@ -29,12 +29,19 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 
 const dropLogger = { emit: () => {}, enabled: () => true } as unknown as Logger;
-const span = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+const span = trace.wrapSpanContext({
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  traceFlags: TraceFlags.SAMPLED,
+});
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const activeContext = trace.setSpan(ROOT_CONTEXT, span);
 const versions: [string, typeof SecurityEvents][] = [['now', SecurityEvents]];
 if (values.before !== undefined) {
-  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.before, 'security-events.ts');
+  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
+    values.before,
+    'security-events.ts',
+  );
   versions.push([values.before, Before]);
 }
 /** Median of seven measurements of 20,000 events each (one alone moved by ±100 bytes between runs). */
@@ -50,14 +57,28 @@ function bytesPerEvent(run: (n: number) => void): number {
   return xs.sort((a, b) => a - b)[3]!;
 }
 
-const dropSpans: SpanExporter = { export: (_s, cb) => cb({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} };
-const dropLogs: LogRecordExporter = { export: (_l, cb) => cb({ code: ExportResultCode.SUCCESS }), shutdown: async () => {}, forceFlush: async () => {} };
-const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: dropSpans })] });
-const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: dropLogs })] });
+const dropSpans: SpanExporter = {
+  export: (_s, cb) => cb({ code: ExportResultCode.SUCCESS }),
+  shutdown: async () => {},
+};
+const dropLogs: LogRecordExporter = {
+  export: (_l, cb) => cb({ code: ExportResultCode.SUCCESS }),
+  shutdown: async () => {},
+  forceFlush: async () => {},
+};
+const tracerProvider = new TracerProvider({
+  spanProcessors: [new BatchSpanProcessor({ exporter: dropSpans })],
+});
+const loggerProvider = new LoggerProvider({
+  processors: [new BatchLogRecordProcessor({ exporter: dropLogs })],
+});
 const realTracer = tracerProvider.getTracer('alloc');
 const sdkLogger = loggerProvider.getLogger('@llmsec/sdk');
 /** `op` n times, in a recording span (ended every 100 operations, as run.ts does), the span active. */
-function inRecordingSpans(n: number, op: (span: ReturnType<typeof realTracer.startSpan>, i: number) => void): void {
+function inRecordingSpans(
+  n: number,
+  op: (span: ReturnType<typeof realTracer.startSpan>, i: number) => void,
+): void {
   for (let i = 0; i < n; i += 100) {
     const span = realTracer.startSpan('alloc');
     context.with(trace.setSpan(ROOT_CONTEXT, span), () => {
@@ -72,32 +93,69 @@ for (const [name, Events] of versions) {
   // The span given in the input, none active (the log record's context is then built per event), and the span active.
   const given = (n: number): void => {
     for (let i = 0; i < n; i++) {
-      events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1', span });
+      events.guardrailBlock({
+        layer: 'injection',
+        reason: 'ignore previous instructions',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+        span,
+      });
     }
   };
   const active = (n: number): void => {
     context.with(activeContext, () => {
-      for (let i = 0; i < n; i++) events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+      for (let i = 0; i < n; i++)
+        events.guardrailBlock({
+          layer: 'injection',
+          reason: 'ignore previous instructions',
+          userId: `u-${i & 1023}`,
+          sessionId: 's-1',
+        });
     });
   };
   given(50_000); // warm: JIT, id pool, metric sets
   active(50_000);
   console.log(
     `${name.padEnd(10)} ${bytesPerEvent(given).toFixed(0).padStart(6)} bytes per event, span given; ${bytesPerEvent(active).toFixed(0).padStart(6)} with the span active (the caller's userId string included, ~25)`,
-  );  const onSdk = new Events({ serviceName: 'bench', logger: sdkLogger });
+  );
+  const onSdk = new Events({ serviceName: 'bench', logger: sdkLogger });
   const sdkEvents = (n: number): void =>
-    inRecordingSpans(n, (_span, i) => onSdk.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }));
+    inRecordingSpans(n, (_span, i) =>
+      onSdk.guardrailBlock({
+        layer: 'injection',
+        reason: 'ignore previous instructions',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+      }),
+    );
   sdkEvents(50_000);
-  console.log(`${''.padEnd(10)} ${bytesPerEvent(sdkEvents).toFixed(0).padStart(6)} bytes per event on the real SDK providers, the span active`);
+  console.log(
+    `${''.padEnd(10)} ${bytesPerEvent(sdkEvents).toFixed(0).padStart(6)} bytes per event on the real SDK providers, the span active`,
+  );
 }
 
-const floorAttributes = eventToAttributes(new SecurityEvents({ serviceName: 'bench', logger: dropLogger }).guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u-1', sessionId: 's-1' }));
-const floorRecord = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: floorAttributes };
+const floorAttributes = eventToAttributes(
+  new SecurityEvents({ serviceName: 'bench', logger: dropLogger }).guardrailBlock({
+    layer: 'injection',
+    reason: 'r',
+    userId: 'u-1',
+    sessionId: 's-1',
+  }),
+);
+const floorRecord = {
+  eventName: 'llmsec.guardrail_block',
+  severityNumber: 13,
+  severityText: 'warning',
+  body: 'guardrail_block',
+  attributes: floorAttributes,
+};
 const floor = (n: number): void =>
   inRecordingSpans(n, (span) => {
     span.addEvent('llmsec.guardrail_block', floorAttributes);
     sdkLogger.emit(floorRecord);
   });
 floor(50_000);
-console.log(`${'SDK floor'.padEnd(10)} ${bytesPerEvent(floor).toFixed(0).padStart(6)} bytes per addEvent + logger.emit on the same providers (nothing built)`);
+console.log(
+  `${'SDK floor'.padEnd(10)} ${bytesPerEvent(floor).toFixed(0).padStart(6)} bytes per addEvent + logger.emit on the same providers (nothing built)`,
+);
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);

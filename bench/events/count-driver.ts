@@ -18,28 +18,62 @@ import { importSdkAt } from './revision.ts';
 import { benchLogger, llmsec, sameAttributes, tracer } from './providers.ts';
 
 const { values } = parseArgs({
-  options: { rev: { type: 'string', default: 'HEAD' }, n: { type: 'string', default: '20000' }, case: { type: 'string', default: 'event' } },
+  options: {
+    rev: { type: 'string', default: 'HEAD' },
+    n: { type: 'string', default: '20000' },
+    case: { type: 'string', default: 'event' },
+  },
 });
 const N = Number(values.n);
-const COMPLETED = { model: 'gpt-4o-mini', prompt_tokens: 34, completion_tokens: 17, latency_ms: 12.5, cost_usd: 0.0000153, prompt_length: 120, blocked: false };
-const record = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: sameAttributes };
+const COMPLETED = {
+  model: 'gpt-4o-mini',
+  prompt_tokens: 34,
+  completion_tokens: 17,
+  latency_ms: 12.5,
+  cost_usd: 0.0000153,
+  prompt_length: 120,
+  blocked: false,
+};
+const record = {
+  eventName: 'llmsec.guardrail_block',
+  severityNumber: 13,
+  severityText: 'warning',
+  body: 'guardrail_block',
+  attributes: sameAttributes,
+};
 
 let events: SecurityEvents | undefined;
 if (values.case !== 'floor' && values.case !== 'addEvent') {
-  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.rev, 'security-events.ts');
-  events = new Events({ serviceName: 'bench', logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'), metrics: llmsec.metrics });
+  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
+    values.rev,
+    'security-events.ts',
+  );
+  events = new Events({
+    serviceName: 'bench',
+    logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'),
+    metrics: llmsec.metrics,
+  });
 }
 const op: (span: Span, i: number) => void =
   values.case === 'addEvent'
     ? (span) => span.addEvent('llmsec.guardrail_block', sameAttributes)
     : values.case === 'floor'
-    ? (span) => {
-        span.addEvent('llmsec.guardrail_block', sameAttributes);
-        benchLogger.emit(record);
-      }
-    : values.case === 'given'
-      ? (span, i) => context.with(ROOT_CONTEXT, () => events!.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }))
-      : (_span, i) => events!.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+      ? (span) => {
+          span.addEvent('llmsec.guardrail_block', sameAttributes);
+          benchLogger.emit(record);
+        }
+      : values.case === 'given'
+        ? (span, i) =>
+            context.with(ROOT_CONTEXT, () =>
+              events!.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }),
+            )
+        : (_span, i) =>
+            events!.guardrailBlock({
+              layer: 'injection',
+              reason: 'ignore previous instructions',
+              userId: `u-${i & 1023}`,
+              sessionId: 's-1',
+            });
 
 for (let done = 0; done < N; done += 100) {
   const span = tracer.startSpan('bench');

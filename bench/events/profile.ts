@@ -11,30 +11,61 @@
 import { parseArgs } from 'node:util';
 import { context, trace, TraceFlags, type Logger } from '@opentelemetry/api';
 import { SecurityEvents } from '@llmsec/sdk';
-import { PROMPT, benchLogger as logger, llmsec, sameAttributes as attrs, tracer, withJsonl } from './providers.ts';
+import {
+  PROMPT,
+  benchLogger as logger,
+  llmsec,
+  sameAttributes as attrs,
+  tracer,
+  withJsonl,
+} from './providers.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, case: { type: 'string', default: 'event' } },
 });
 const dropLogger: Logger = { emit: () => {}, enabled: () => true } as unknown as Logger;
 const own = new SecurityEvents({ serviceName: 'bench', logger: dropLogger, metrics: llmsec.metrics });
-const nonRecording = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
+const nonRecording = trace.wrapSpanContext({
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  traceFlags: TraceFlags.SAMPLED,
+});
 const ops: Record<string, (i: number) => void> = {
   event: (i) => {
-    llmsec.events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+    llmsec.events.guardrailBlock({
+      layer: 'injection',
+      reason: 'ignore previous instructions',
+      userId: `u-${i & 1023}`,
+      sessionId: 's-1',
+    });
   },
   floor: () => {
     trace.getActiveSpan()!.addEvent('llmsec.guardrail_block', attrs);
     logger.emit({ eventName: 'llmsec.guardrail_block', severityNumber: 13, attributes: attrs });
   },
   own: (i) => {
-    own.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+    own.guardrailBlock({
+      layer: 'injection',
+      reason: 'ignore previous instructions',
+      userId: `u-${i & 1023}`,
+      sessionId: 's-1',
+    });
   },
   text: (i) => {
-    llmsec.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: `u-${i & 1023}`, requestText: PROMPT });
+    llmsec.events.guardrailBlock({
+      layer: 'injection',
+      reason: 'r',
+      userId: `u-${i & 1023}`,
+      requestText: PROMPT,
+    });
   },
   jsonl: (i) => {
-    withJsonl.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' });
+    withJsonl.guardrailBlock({
+      layer: 'injection',
+      reason: 'ignore previous instructions',
+      userId: `u-${i & 1023}`,
+      sessionId: 's-1',
+    });
   },
   addEvent: () => {
     trace.getActiveSpan()!.addEvent('llmsec.guardrail_block', attrs);
@@ -53,5 +84,5 @@ while (Date.now() < deadline) {
   n += 100;
 }
 const used = process.cpuUsage(cpu);
-console.log(`${values.case}: ${n} ops, ${(((used.user + used.system) / n)).toFixed(2)} us CPU/op`);
+console.log(`${values.case}: ${n} ops, ${((used.user + used.system) / n).toFixed(2)} us CPU/op`);
 await llmsec.shutdown();

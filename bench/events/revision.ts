@@ -28,7 +28,10 @@ export async function importSdkAt<T>(rev: string, file: string): Promise<T> {
     mkdirSync(join(dir, 'packages/sdk'), { recursive: true });
     cpSync(join(ROOT, 'packages/sdk/src'), join(dir, 'packages/sdk/src'), { recursive: true });
   } else {
-    const archive = execFileSync('git', ['archive', rev, 'packages/sdk/src'], { cwd: ROOT, maxBuffer: 64 << 20 });
+    const archive = execFileSync('git', ['archive', rev, 'packages/sdk/src'], {
+      cwd: ROOT,
+      maxBuffer: 64 << 20,
+    });
     execFileSync('tar', ['-x', '-C', dir], { input: archive });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));

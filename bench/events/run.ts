@@ -15,13 +15,29 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ROOT_CONTEXT, context, trace, type Attributes, type Context, type HrTime, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type HrTime,
+  type Span,
+} from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { SecurityEvents } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
 import { emitInCallContext } from '../../packages/sdk/src/security-events.ts';
 import { importSdkAt } from './revision.ts';
-import { PROMPT, benchLogger as logger, llmsec, sameAttributes, sample, tracer, withJsonl } from './providers.ts';
+import {
+  PROMPT,
+  benchLogger as logger,
+  llmsec,
+  sameAttributes,
+  sample,
+  tracer,
+  withJsonl,
+} from './providers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +53,13 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 
 // The fields of the log record an event writes (docs/formats.md), the time left to the SDK.
-const sameRecord = { eventName: 'llmsec.guardrail_block', severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: sameAttributes };
+const sameRecord = {
+  eventName: 'llmsec.guardrail_block',
+  severityNumber: 13,
+  severityText: 'warning',
+  body: 'guardrail_block',
+  attributes: sameAttributes,
+};
 // The floor as llmsec makes the two calls (security-events.ts record()): one clock read, its HrTime
 // (converted once per millisecond) as the span event's time and the record's time and observed
 // time, and the active context given. What any event recorded this way costs, nothing built.
@@ -58,12 +80,25 @@ const beforeEvents = new SecurityEvents({
   metrics: new SdkCounterMetrics(llmsec.meterProvider.getMeter('bench-before')),
 });
 const sdkCounter = llmsec.meterProvider.getMeter('bench').createCounter('bench.events');
-const counterSet: Attributes = Object.freeze({ category: 'guardrail_block', severity: 'warning', layer: 'injection' });
+const counterSet: Attributes = Object.freeze({
+  category: 'guardrail_block',
+  severity: 'warning',
+  layer: 'injection',
+});
 
 // request_completed as the instrumentation emits it: after its call, its span given but not the
 // active one (here no span is active). emit() puts the span into a context per event for the log
 // record; the instrumentation hands over the context it built once per call (emitInCallContext).
-const COMPLETED = { model: 'gpt-4o-mini', prompt_tokens: 34, completion_tokens: 17, latency_ms: 12.5, cost_usd: 0.0000153, prompt_length: 120, blocked: false, outcome: 'allowed' };
+const COMPLETED = {
+  model: 'gpt-4o-mini',
+  prompt_tokens: 34,
+  completion_tokens: 17,
+  latency_ms: 12.5,
+  cost_usd: 0.0000153,
+  prompt_length: 120,
+  blocked: false,
+  outcome: 'allowed',
+};
 let callSpan: Span | undefined;
 let callContext: Context = ROOT_CONTEXT;
 function contextOfCall(span: Span): Context {
@@ -81,7 +116,10 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'span.addEvent (no attributes)', op: (span) => span.addEvent('llmsec.guardrail_block') },
-  { name: 'span.addEvent (same attributes)', op: (span) => span.addEvent('llmsec.guardrail_block', sameAttributes) },
+  {
+    name: 'span.addEvent (same attributes)',
+    op: (span) => span.addEvent('llmsec.guardrail_block', sameAttributes),
+  },
   {
     name: 'logger.emit (same attributes)',
     op: () => logger.emit(sameRecord),
@@ -108,19 +146,43 @@ const CASES: Case[] = [
   { name: 'metrics.recordEvent', op: () => llmsec.metrics.recordEvent(sample) },
   {
     name: 'events.guardrailBlock',
-    op: (_s, i) => llmsec.events.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }),
+    op: (_s, i) =>
+      llmsec.events.guardrailBlock({
+        layer: 'injection',
+        reason: 'ignore previous instructions',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+      }),
   },
   {
     name: 'events.guardrailBlock [before: SDK counters]',
-    op: (_s, i) => beforeEvents.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }),
+    op: (_s, i) =>
+      beforeEvents.guardrailBlock({
+        layer: 'injection',
+        reason: 'ignore previous instructions',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+      }),
   },
   {
     name: 'events.guardrailBlock + requestText',
-    op: (_s, i) => llmsec.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: `u-${i & 1023}`, requestText: PROMPT }),
+    op: (_s, i) =>
+      llmsec.events.guardrailBlock({
+        layer: 'injection',
+        reason: 'r',
+        userId: `u-${i & 1023}`,
+        requestText: PROMPT,
+      }),
   },
   {
     name: 'events.guardrailBlock + JSONL line',
-    op: (_s, i) => withJsonl.guardrailBlock({ layer: 'injection', reason: 'r', userId: `u-${i & 1023}`, sessionId: 's-1' }),
+    op: (_s, i) =>
+      withJsonl.guardrailBlock({
+        layer: 'injection',
+        reason: 'r',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+      }),
   },
 ];
 // Off by default: more categories and input shapes through the same code make its call sites
@@ -129,21 +191,44 @@ if (values['call-context'] === true) {
   CASES.push(
     {
       name: 'request_completed after the call: emit',
-      op: (span, i) => context.with(ROOT_CONTEXT, () => llmsec.events.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED })),
+      op: (span, i) =>
+        context.with(ROOT_CONTEXT, () =>
+          llmsec.events.emit('request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }),
+        ),
     },
     {
       name: 'request_completed after the call: call context',
       op: (span, i) =>
-        context.with(ROOT_CONTEXT, () => emitInCallContext(llmsec.events, 'request_completed', { span, userId: `u-${i & 1023}`, metadata: COMPLETED }, contextOfCall(span))),
+        context.with(ROOT_CONTEXT, () =>
+          emitInCallContext(
+            llmsec.events,
+            'request_completed',
+            { span, userId: `u-${i & 1023}`, metadata: COMPLETED },
+            contextOfCall(span),
+          ),
+        ),
     },
   );
 }
 if (values.before !== undefined) {
-  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(values.before, 'security-events.ts');
-  const previous = new Before({ serviceName: 'bench', logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'), metrics: llmsec.metrics });
+  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
+    values.before,
+    'security-events.ts',
+  );
+  const previous = new Before({
+    serviceName: 'bench',
+    logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'),
+    metrics: llmsec.metrics,
+  });
   CASES.push({
     name: `events.guardrailBlock [${values.before}]`,
-    op: (_s, i) => previous.guardrailBlock({ layer: 'injection', reason: 'ignore previous instructions', userId: `u-${i & 1023}`, sessionId: 's-1' }),
+    op: (_s, i) =>
+      previous.guardrailBlock({
+        layer: 'injection',
+        reason: 'ignore previous instructions',
+        userId: `u-${i & 1023}`,
+        sessionId: 's-1',
+      }),
   });
 }
 
@@ -220,7 +305,10 @@ const pairedRatio = (name: string, baseName: string, of: (s: Sample) => number):
 /** The per-round ratios' quartiles and the share of rounds under `aim`: how robust the median is. */
 const spread = (name: string, baseName: string, aim: number): string => {
   const bs = results.get(baseName)!;
-  const xs = results.get(name)!.map((x, k) => x.cpuUs / bs[k]!.cpuUs).sort((a, b) => a - b);
+  const xs = results
+    .get(name)!
+    .map((x, k) => x.cpuUs / bs[k]!.cpuUs)
+    .sort((a, b) => a - b);
   const q = (p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
   const under = xs.filter((x) => x < aim).length / xs.length;
   return `per-round CPU ratios: quartiles ${q(0.25).toFixed(2)}-${q(0.75).toFixed(2)}, ${(100 * under).toFixed(0)}% of the rounds under ${aim.toFixed(1)}x`;
@@ -229,7 +317,9 @@ const wallUs = (s: Sample): number => 1e6 / s.ops;
 const cpuUs = (s: Sample): number => s.cpuUs;
 const BASE = 'span.addEvent (same attributes)';
 const BARE = 'span.addEvent (no attributes)';
-console.log(`node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s per case, random order per round; median round; ratios: median of the per-round ratios\n`);
+console.log(
+  `node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s per case, random order per round; median round; ratios: median of the per-round ratios\n`,
+);
 console.log(
   `${'case'.padEnd(46)} ${'ops/s'.padStart(11)} ${'wall us'.padStart(8)} ${'CPU us'.padStart(7)} ${'x bare (CPU)'.padStart(13)} ${'x addEvent+attrs'.padStart(17)} ${'(wall)'.padStart(7)}`,
 );
@@ -242,7 +332,9 @@ for (const c of CASES) {
 }
 const EVENT = 'events.guardrailBlock';
 const FLOOR = 'addEvent + logger.emit (SDK floor)';
-console.log(`\nOne security event (span event + log record + metrics) costs ${median(results.get(EVENT)!.map(cpuUs)).toFixed(2)} us CPU,`);
+console.log(
+  `\nOne security event (span event + log record + metrics) costs ${median(results.get(EVENT)!.map(cpuUs)).toFixed(2)} us CPU,`,
+);
 console.log(
   `${pairedRatio(EVENT, BASE, cpuUs).toFixed(2)}x span.addEvent with the same attributes in CPU time (${pairedRatio(EVENT, BASE, wallUs).toFixed(2)}x in wall time), ${pairedRatio(EVENT, BARE, cpuUs).toFixed(1)}x a bare span.addEvent`,
 );
@@ -255,9 +347,14 @@ console.log(
   `(the floor as llmsec makes the two calls, one clock reading and the context given: ${pairedRatio(CALLED, BASE, cpuUs).toFixed(2)}x CPU; the event over it, llmsec's own share: ${pairedRatio(EVENT, CALLED, cpuUs).toFixed(2)}x).`,
 );
 const COMPLETED_EMIT = 'request_completed after the call: emit';
-if (values['call-context'] === true) console.log(`request_completed after its call: the call's context / a context per event: ${pairedRatio('request_completed after the call: call context', COMPLETED_EMIT, cpuUs).toFixed(2)} (CPU, paired rounds).`);
+if (values['call-context'] === true)
+  console.log(
+    `request_completed after its call: the call's context / a context per event: ${pairedRatio('request_completed after the call: call context', COMPLETED_EMIT, cpuUs).toFixed(2)} (CPU, paired rounds).`,
+  );
 if (values.before !== undefined) {
   const name = `events.guardrailBlock [${values.before}]`;
-  console.log(`${values.before}: ${median(results.get(name)!.map(cpuUs)).toFixed(2)} us CPU, ${pairedRatio(name, BASE, cpuUs).toFixed(2)}x span.addEvent; now / then: ${pairedRatio(EVENT, name, cpuUs).toFixed(2)} (CPU, paired rounds).`);
+  console.log(
+    `${values.before}: ${median(results.get(name)!.map(cpuUs)).toFixed(2)} us CPU, ${pairedRatio(name, BASE, cpuUs).toFixed(2)}x span.addEvent; now / then: ${pairedRatio(EVENT, name, cpuUs).toFixed(2)} (CPU, paired rounds).`,
+  );
 }
 await llmsec.shutdown();

@@ -21,7 +21,9 @@ import { eventToAttributes } from '@llmsec/core';
 import { eventAttributes } from '../../packages/sdk/src/event-attributes.ts';
 import { benchLogger as logger, llmsec, sameAttributes, sample, tracer } from './providers.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.1' }, rounds: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '0.1' }, rounds: { type: 'string', default: '40' } },
+});
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 
@@ -37,7 +39,13 @@ const record = (attributes: Attributes | undefined, ctx: Context, observed: bool
   observedTimestamp: observed ? time : undefined,
   context: ctx,
 });
-const plainRecord = { eventName: NAME, severityNumber: 13, severityText: 'warning', body: 'guardrail_block', attributes: sameAttributes };
+const plainRecord = {
+  eventName: NAME,
+  severityNumber: 13,
+  severityText: 'warning',
+  body: 'guardrail_block',
+  attributes: sameAttributes,
+};
 let sink: unknown;
 function garbage700(i: number): void {
   const a: object[] = [];
@@ -108,10 +116,16 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const n of order) results.get(n)!.push(await measure(CASES[n]!));
 }
 const base = results.get(names[0]!)!;
-console.log(`${ROUNDS} rounds x ${SECONDS}s per case; CPU us per operation and x span.addEvent (same attributes), median of the per-round ratios`);
+console.log(
+  `${ROUNDS} rounds x ${SECONDS}s per case; CPU us per operation and x span.addEvent (same attributes), median of the per-round ratios`,
+);
 for (const n of names) {
   const xs = results.get(n)!;
-  console.log(`${n.padEnd(44)} ${median(xs).toFixed(2).padStart(6)} us ${median(xs.map((x, k) => x / base[k]!)).toFixed(2).padStart(6)}x`);
+  console.log(
+    `${n.padEnd(44)} ${median(xs).toFixed(2).padStart(6)} us ${median(xs.map((x, k) => x / base[k]!))
+      .toFixed(2)
+      .padStart(6)}x`,
+  );
 }
 void sink;
 await llmsec.shutdown();

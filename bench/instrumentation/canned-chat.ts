@@ -6,7 +6,10 @@ export const CHAT_BODY = {
   model: 'gpt-4o-mini',
   max_tokens: 64,
   messages: [
-    { role: 'system' as const, content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.' },
+    {
+      role: 'system' as const,
+      content: 'You are a helpful assistant for the Acme billing portal. Answer briefly.',
+    },
     { role: 'user' as const, content: 'How do I download last month invoice as a PDF from the portal?' },
   ],
 };
@@ -36,7 +39,9 @@ const chunk = (delta: object, finish: string | null): string =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: ANSWER_MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const cannedSse = [
   chunk({ role: 'assistant', content: '' }, null),
-  ...Array.from({ length: 8 }, (_, k) => chunk({ content: words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join('') }, null)),
+  ...Array.from({ length: 8 }, (_, k) =>
+    chunk({ content: words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join('') }, null),
+  ),
   chunk({}, 'stop'),
   'data: [DONE]\n\n',
 ].join('');

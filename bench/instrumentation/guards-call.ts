@@ -30,7 +30,12 @@ const stream = process.argv.includes('--stream');
 const ROUNDS = arg('rounds', 40);
 const CALLS = arg('calls', stream ? 60 : 100);
 const make = (): OpenAI =>
-  new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: stream ? cannedStreamFetch : cannedFetch });
+  new OpenAI({
+    apiKey: 'bench',
+    baseURL: 'http://127.0.0.1:9/v1',
+    maxRetries: 0,
+    fetch: stream ? cannedStreamFetch : cannedFetch,
+  });
 
 interface Guard {
   name: string;
@@ -59,13 +64,18 @@ const clients: Record<string, OpenAI> = {};
 function add(tag: string, t: Tree, extra: boolean): void {
   const guards = (): ReturnType<Tree['defaultGuards']> => t.defaultGuards({ allowedTools: ['get_weather'] });
   clients[`${tag}no guards`] = t.instrumentClient(make(), { events: new t.SecurityEvents() });
-  clients[`${tag}default guards`] = t.instrumentClient(make(), { events: new t.SecurityEvents(), guards: guards() });
+  clients[`${tag}default guards`] = t.instrumentClient(make(), {
+    events: new t.SecurityEvents(),
+    guards: guards(),
+  });
   if (!extra) return;
   // The runtime takes its metrics from the events' (runtime.ts).
   const NoDurations = class extends t.LlmsecMetrics {
     override recordGuardrailDuration(): void {}
   };
-  clients['no guards, same metrics class'] = t.instrumentClient(make(), { events: new t.SecurityEvents({ metrics: new NoDurations() }) });
+  clients['no guards, same metrics class'] = t.instrumentClient(make(), {
+    events: new t.SecurityEvents({ metrics: new NoDurations() }),
+  });
   clients['default guards, no duration records'] = t.instrumentClient(make(), {
     events: new t.SecurityEvents({ metrics: new NoDurations() }),
     guards: guards(),
@@ -73,8 +83,13 @@ function add(tag: string, t: Tree, extra: boolean): void {
   if (stream) {
     const g = guards();
     // The same guards without their chunk checks (a copy of each guard object without checkChunk).
-    g.output = (g.output ?? []).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'checkChunk')) as Guard);
-    clients['default guards, no chunk checks'] = t.instrumentClient(make(), { events: new t.SecurityEvents(), guards: g });
+    g.output = (g.output ?? []).map(
+      (x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'checkChunk')) as Guard,
+    );
+    clients['default guards, no chunk checks'] = t.instrumentClient(make(), {
+      events: new t.SecurityEvents(),
+      guards: g,
+    });
   }
 }
 add('', await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, '')), true);
@@ -83,7 +98,9 @@ if (baseAt > 0) add('[base] ', await load(process.argv[baseAt + 1] as string), f
 
 async function time(c: OpenAI, n: number): Promise<number> {
   const c0 = process.cpuUsage();
-  if (stream) for (let i = 0; i < n; i++) for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
+  if (stream)
+    for (let i = 0; i < n; i++)
+      for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
   else for (let i = 0; i < n; i++) await c.chat.completions.create(CHAT_BODY);
   const c1 = process.cpuUsage(c0);
   return (c1.user + c1.system) / n;
@@ -93,7 +110,8 @@ const names = Object.keys(clients);
 for (const n of names) await time(clients[n] as OpenAI, 2000);
 const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const n of [...names].sort(() => Math.random() - 0.5)) series[n]?.push(await time(clients[n] as OpenAI, CALLS));
+  for (const n of [...names].sort(() => Math.random() - 0.5))
+    series[n]?.push(await time(clients[n] as OpenAI, CALLS));
 }
 const added = (a: string, b: string): string => {
   const x = series[a] as number[];
@@ -102,11 +120,26 @@ const added = (a: string, b: string): string => {
   const q = (f: number): number => d[Math.floor((d.length - 1) * f)] as number;
   return `${median(d).toFixed(1).padStart(6)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
 };
-const lines = [`default guards in the instrumented call${stream ? ', stream: true (8 content deltas)' : ''}, node ${process.version}: ${ROUNDS} rounds x ${CALLS} calls, random order, CPU per call`];
-for (const n of names) lines.push(`  ${n.padEnd(40)} ${median(series[n] as number[]).toFixed(1).padStart(7)} us`);
+const lines = [
+  `default guards in the instrumented call${stream ? ', stream: true (8 content deltas)' : ''}, node ${process.version}: ${ROUNDS} rounds x ${CALLS} calls, random order, CPU per call`,
+];
+for (const n of names)
+  lines.push(
+    `  ${n.padEnd(40)} ${median(series[n] as number[])
+      .toFixed(1)
+      .padStart(7)} us`,
+  );
 lines.push(`  added by the default guards:              ${added('default guards', 'no guards')}`);
-lines.push(`  ... without their duration records:       ${added('default guards, no duration records', 'no guards, same metrics class')}`);
-if (stream) lines.push(`  ... without chunk checks:                 ${added('default guards, no chunk checks', 'no guards')}`);
-if (baseAt > 0) lines.push(`  [base] added by the default guards:       ${added('[base] default guards', '[base] no guards')}`);
+lines.push(
+  `  ... without their duration records:       ${added('default guards, no duration records', 'no guards, same metrics class')}`,
+);
+if (stream)
+  lines.push(
+    `  ... without chunk checks:                 ${added('default guards, no chunk checks', 'no guards')}`,
+  );
+if (baseAt > 0)
+  lines.push(
+    `  [base] added by the default guards:       ${added('[base] default guards', '[base] no guards')}`,
+  );
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(0);

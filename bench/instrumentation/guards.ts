@@ -16,7 +16,12 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { pathToFileURL } from 'node:url';
 import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { StreamText } from '../../packages/sdk/src/instrumentation/stream-text.ts';
-import type { GuardContext, GuardInput, InputGuard, OutputGuard } from '../../packages/sdk/src/instrumentation/types.ts';
+import type {
+  GuardContext,
+  GuardInput,
+  InputGuard,
+  OutputGuard,
+} from '../../packages/sdk/src/instrumentation/types.ts';
 import { CANNED_TEXT, CHAT_BODY } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { CumulativeReader } from './otel-providers.ts';
@@ -40,8 +45,19 @@ class NoDurationMetrics extends LlmsecMetrics {
 interface Side {
   defaultGuards: (o: { allowedTools?: string[] }) => { input?: InputGuard[]; output?: OutputGuard[] };
   runInputGuards: (g: readonly InputGuard[], i: GuardInput, c: GuardContext, m: LlmsecMetrics) => unknown;
-  runOutputGuards: (g: readonly OutputGuard[], o: { text: string; toolCalls: string[] }, c: GuardContext, m: LlmsecMetrics) => unknown;
-  runChunkGuards: (g: readonly OutputGuard[], a: string, d: string, c: GuardContext, m: LlmsecMetrics) => number;
+  runOutputGuards: (
+    g: readonly OutputGuard[],
+    o: { text: string; toolCalls: string[] },
+    c: GuardContext,
+    m: LlmsecMetrics,
+  ) => unknown;
+  runChunkGuards: (
+    g: readonly OutputGuard[],
+    a: string,
+    d: string,
+    c: GuardContext,
+    m: LlmsecMetrics,
+  ) => number;
 }
 
 async function load(root: string): Promise<Side> {
@@ -62,7 +78,9 @@ const input: GuardInput = {
 };
 /** The 8 content deltas of bench:instrumentation's streamed answer. */
 const words = CANNED_TEXT.split(/(?<= )/);
-const deltas = Array.from({ length: 8 }, (_, k) => words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join(''));
+const deltas = Array.from({ length: 8 }, (_, k) =>
+  words.slice((k * words.length) / 8, ((k + 1) * words.length) / 8).join(''),
+);
 
 /** One call's guard work: input chain, the chunk checks (streamed), output chain. */
 function call(side: Side, metrics: LlmsecMetrics, stream: boolean): () => void {
@@ -117,10 +135,13 @@ const names = Object.keys(cases);
 for (const name of names) cpu(cases[name] as () => void, 4 * CALLS);
 const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const name of [...names].sort(() => Math.random() - 0.5)) series[name]?.push(cpu(cases[name] as () => void, CALLS));
+  for (const name of [...names].sort(() => Math.random() - 0.5))
+    series[name]?.push(cpu(cases[name] as () => void, CALLS));
 }
 const ref = series['guards, one call'] as number[];
-const lines = [`default guards alone, node ${process.version}: ${ROUNDS} rounds x ${CALLS} per case, random order; CPU us (median), x = median of per-round ratios to "guards, one call"`];
+const lines = [
+  `default guards alone, node ${process.version}: ${ROUNDS} rounds x ${CALLS} per case, random order; CPU us (median), x = median of per-round ratios to "guards, one call"`,
+];
 for (const name of names) {
   const s = series[name] as number[];
   const ratio = median(s.map((v, k) => v / (ref[k] as number)));
@@ -133,7 +154,9 @@ if (base !== undefined) {
   ] as const) {
     const a = series[now] as number[];
     const b = series[before] as number[];
-    lines.push(`  ${now}: now / base = x${median(a.map((v, k) => v / (b[k] as number))).toFixed(3)} (median of per-round ratios)`);
+    lines.push(
+      `  ${now}: now / base = x${median(a.map((v, k) => v / (b[k] as number))).toFixed(3)} (median of per-round ratios)`,
+    );
   }
 }
 process.stdout.write(`${lines.join('\n')}\n`);

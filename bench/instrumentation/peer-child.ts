@@ -15,12 +15,16 @@ import { context, logs, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  TracerProvider,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
 
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
 import { CumulativeReader } from './otel-providers.ts';
-
 
 interface ChatClient {
   chat: { completions: { create(body: unknown): Promise<unknown> } };
@@ -28,7 +32,12 @@ interface ChatClient {
 const STREAM_BODY = { ...CHAT_BODY, stream: true };
 
 async function main(): Promise<void> {
-  const [variant, callsArg, warmupArg, mode] = process.argv.slice(2) as [Variant, string, string, string | undefined];
+  const [variant, callsArg, warmupArg, mode] = process.argv.slice(2) as [
+    Variant,
+    string,
+    string,
+    string | undefined,
+  ];
   const stream = mode === 'stream';
   if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`);
   const calls = Number(callsArg);
@@ -52,8 +61,12 @@ async function main(): Promise<void> {
     forceFlush: async () => {},
   };
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: spanExporter })] });
-  const loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: logExporter })] });
+  const tracerProvider = new TracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ exporter: spanExporter })],
+  });
+  const loggerProvider = new LoggerProvider({
+    processors: [new BatchLogRecordProcessor({ exporter: logExporter })],
+  });
   const reader = new CumulativeReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   trace.setGlobalTracerProvider(tracerProvider);
@@ -66,7 +79,8 @@ async function main(): Promise<void> {
     const start = process.hrtime.bigint();
     if (stream) {
       // Read to the end, as an application does: the span ends with the stream.
-      for (let i = 0; i < n; i++) for await (const _ of (await client.chat.completions.create(STREAM_BODY)) as AsyncIterable<unknown>);
+      for (let i = 0; i < n; i++)
+        for await (const _ of (await client.chat.completions.create(STREAM_BODY)) as AsyncIterable<unknown>);
     } else {
       for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
     }
@@ -82,7 +96,12 @@ async function main(): Promise<void> {
   logCount = 0;
   await timeCalls(1);
   await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
-  const oneCall = { spans: spans.length, logs: logCount, attrs: spans.reduce((n, s) => n + Object.keys(s.attributes).length, 0), events: spans.reduce((n, s) => n + s.events.length, 0) };
+  const oneCall = {
+    spans: spans.length,
+    logs: logCount,
+    attrs: spans.reduce((n, s) => n + Object.keys(s.attributes).length, 0),
+    events: spans.reduce((n, s) => n + s.events.length, 0),
+  };
   void spansBefore;
   void logsBefore;
   const t = await timeCalls(calls);
@@ -110,7 +129,12 @@ interface Providers {
 }
 
 async function makeClient(variant: Variant, p: Providers, stream: boolean): Promise<ChatClient> {
-  const options = { apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: stream ? cannedStreamFetch : cannedFetch };
+  const options = {
+    apiKey: 'bench',
+    baseURL: 'http://127.0.0.1:9/v1',
+    maxRetries: 0,
+    fetch: stream ? cannedStreamFetch : cannedFetch,
+  };
   switch (variant) {
     case 'openai 7, plain': {
       const { default: OpenAI } = await import('openai');
@@ -123,7 +147,10 @@ async function makeClient(variant: Variant, p: Providers, stream: boolean): Prom
       const { defaultGuards } = await import('../../packages/sdk/src/guards/index.ts');
       const { SecurityEvents } = await import('../../packages/sdk/src/security-events.ts');
       const events = new SecurityEvents();
-      const guards = variant === 'llmsec, default guards' ? { guards: defaultGuards({ allowedTools: ['get_weather'] }) } : {};
+      const guards =
+        variant === 'llmsec, default guards'
+          ? { guards: defaultGuards({ allowedTools: ['get_weather'] }) }
+          : {};
       return instrumentClient(new OpenAI(options), { events, ...guards });
     }
     case 'openinference 4.2.7': {
@@ -152,7 +179,9 @@ async function makeClient(variant: Variant, p: Providers, stream: boolean): Prom
       inst.setMeterProvider(p.meterProvider);
       inst.setLoggerProvider?.(p.loggerProvider);
       // Loaded under an alias, the module hook does not see it: apply the instrumentation's own patch.
-      const definition = inst.getModuleDefinitions()[0] as { patch?: (exports: unknown, version?: string) => unknown };
+      const definition = inst.getModuleDefinitions()[0] as {
+        patch?: (exports: unknown, version?: string) => unknown;
+      };
       definition.patch?.(openai, '6.30.1');
       return new openai.default(options) as unknown as ChatClient;
     }

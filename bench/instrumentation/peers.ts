@@ -40,17 +40,34 @@ export function shuffle<T>(xs: readonly T[]): T[] {
   return out;
 }
 
-export function runPeers(options: { rounds: number; calls: number; warmup: number; stream: boolean }): string[] {
+export function runPeers(options: {
+  rounds: number;
+  calls: number;
+  warmup: number;
+  stream: boolean;
+}): string[] {
   const series = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));
   const load0 = loadavg()[0] ?? 0;
   for (let r = 0; r < options.rounds; r++) {
     for (const variant of shuffle([...VARIANTS])) {
-      const child = spawnSync(process.execPath, [...process.execArgv, CHILD, variant, String(options.calls), String(options.warmup), options.stream ? 'stream' : 'plain'], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const child = spawnSync(
+        process.execPath,
+        [
+          ...process.execArgv,
+          CHILD,
+          variant,
+          String(options.calls),
+          String(options.warmup),
+          options.stream ? 'stream' : 'plain',
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
       const line = child.stdout.trim().split('\n').pop() ?? '';
-      if (child.status !== 0 || !line.startsWith('{')) throw new Error(`peer-child ${variant} failed: ${child.stderr.slice(-2000)}`);
+      if (child.status !== 0 || !line.startsWith('{'))
+        throw new Error(`peer-child ${variant} failed: ${child.stderr.slice(-2000)}`);
       series.get(variant)?.push(JSON.parse(line) as ChildResult);
     }
   }
@@ -84,7 +101,8 @@ function sameClientLine(series: Map<Variant, ChildResult[]>): string {
   const official = series.get('otel instrumentation-openai 0.22.0') as ChildResult[];
   const plain = series.get('openai 6, plain') as ChildResult[];
   const diffs = ours.map((x, k) => x.cpuUs - (official[k] as ChildResult).cpuUs);
-  const added = (xs: ChildResult[]): number => median(xs.map((x, k) => x.cpuUs - (plain[k] as ChildResult).cpuUs));
+  const added = (xs: ChildResult[]): number =>
+    median(xs.map((x, k) => x.cpuUs - (plain[k] as ChildResult).cpuUs));
   const sorted = [...diffs].sort((a, b) => a - b);
   const q = (p: number): number => sorted[Math.floor((sorted.length - 1) * p)] as number;
   return `  same client (openai 6): llmsec no guards adds ${added(ours).toFixed(1)} us CPU, the official instrumentation ${added(official).toFixed(1)} (x${(added(ours) / added(official)).toFixed(2)}); ours minus official, paired per round: median ${median(diffs).toFixed(1)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;

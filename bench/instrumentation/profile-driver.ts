@@ -26,33 +26,56 @@ const calls = Number(process.argv[3] ?? 20_000);
 const stream = process.argv.includes('--stream');
 const baseAt = process.argv.indexOf('--base');
 const make = (): OpenAI =>
-  new OpenAI({ apiKey: 'bench', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: stream ? cannedStreamFetch : cannedFetch });
+  new OpenAI({
+    apiKey: 'bench',
+    baseURL: 'http://127.0.0.1:9/v1',
+    maxRetries: 0,
+    fetch: stream ? cannedStreamFetch : cannedFetch,
+  });
 const guards = (): ReturnType<typeof defaultGuards> => defaultGuards({ allowedTools: ['get_weather'] });
 
 const clients: Record<string, OpenAI> = {};
 if (mode === 'plain' || mode === 'ab') clients.plain = make();
-if (mode === 'inst' || mode === 'ab') clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
+if (mode === 'inst' || mode === 'ab')
+  clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
 if (mode === 'breakdown') {
   // What the events (span event, log record, llmsec counters) and then also the metrics cost: recorded nowhere.
   const noopEvents: SecurityEventEmitter = {
-    emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
+    emit: (category) =>
+      ({
+        event_id: 'EVT-000000000000',
+        timestamp: '',
+        category,
+        severity: 'info',
+        user_id: 'anonymous',
+      }) as SecurityEvent,
   };
   clients.plain = make();
   clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
   clients['no-op events'] = instrumentClient(make(), { events: noopEvents });
-  clients['no-op ev+metr'] = instrumentClient(make(), { events: noopEvents, meterProvider: { getMeter: () => createNoopMeter() } });
+  clients['no-op ev+metr'] = instrumentClient(make(), {
+    events: noopEvents,
+    meterProvider: { getMeter: () => createNoopMeter() },
+  });
 }
-if (mode === 'guards') clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
+if (mode === 'guards')
+  clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
 if (mode === 'ab' && baseAt > 0) {
   const dir = process.argv[baseAt + 1] as string;
-  const older = (await import(pathToFileURL(`${dir}/packages/sdk/src/instrumentation/index.ts`).href)) as { instrumentClient: typeof instrumentClient };
-  const olderEvents = (await import(pathToFileURL(`${dir}/packages/sdk/src/security-events.ts`).href)) as { SecurityEvents: typeof SecurityEvents };
+  const older = (await import(pathToFileURL(`${dir}/packages/sdk/src/instrumentation/index.ts`).href)) as {
+    instrumentClient: typeof instrumentClient;
+  };
+  const olderEvents = (await import(pathToFileURL(`${dir}/packages/sdk/src/security-events.ts`).href)) as {
+    SecurityEvents: typeof SecurityEvents;
+  };
   clients.base = older.instrumentClient(make(), { events: new olderEvents.SecurityEvents() });
 }
 
 async function time(client: OpenAI, n: number): Promise<number> {
   const c0 = process.cpuUsage();
-  if (stream) for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
+  if (stream)
+    for (let i = 0; i < n; i++)
+      for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
   else for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / n;
@@ -64,12 +87,16 @@ const rounds = 20;
 const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < rounds; r++) {
   const order = [...names].sort(() => Math.random() - 0.5);
-  for (const name of order) series[name]?.push(await time(clients[name] as OpenAI, Math.max(1, Math.floor(calls / rounds))));
+  for (const name of order)
+    series[name]?.push(await time(clients[name] as OpenAI, Math.max(1, Math.floor(calls / rounds))));
 }
 const plain = series.plain;
 for (const name of names) {
   const s = series[name] as number[];
-  const added = plain === undefined || name === 'plain' ? '' : `  added ${median(s.map((x, k) => x - (plain[k] as number))).toFixed(1)}`;
+  const added =
+    plain === undefined || name === 'plain'
+      ? ''
+      : `  added ${median(s.map((x, k) => x - (plain[k] as number))).toFixed(1)}`;
   process.stdout.write(`${name.padEnd(14)} cpu ${median(s).toFixed(1)} us/call${added}\n`);
 }
 process.exit(0);

@@ -63,7 +63,14 @@ const fake = await startFakeLlm();
 const events = new SecurityEvents();
 /** For --breakdown: an emitter and a meter that record nothing (guard and GenAI metrics then go to the global meter or nowhere). */
 const noopEvents: SecurityEventEmitter = {
-  emit: (category) => ({ event_id: 'EVT-000000000000', timestamp: '', category, severity: 'info', user_id: 'anonymous' }) as SecurityEvent,
+  emit: (category) =>
+    ({
+      event_id: 'EVT-000000000000',
+      timestamp: '',
+      category,
+      severity: 'info',
+      user_id: 'anonymous',
+    }) as SecurityEvent,
 };
 const noopMeterProvider = { getMeter: () => createNoopMeter() };
 type Transport = 'fake server' | 'canned fetch' | 'canned fetch, stream: true';
@@ -92,7 +99,11 @@ function variants(transport: Transport): Record<string, OpenAI> {
   }
   if (BREAKDOWN && transport === 'canned fetch') {
     out['guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
-    out['guards, no-op events+metrics'] = instrumentClient(make(), { events: noopEvents, meterProvider: noopMeterProvider, guards: guards() });
+    out['guards, no-op events+metrics'] = instrumentClient(make(), {
+      events: noopEvents,
+      meterProvider: noopMeterProvider,
+      guards: guards(),
+    });
   }
   return out;
 }
@@ -103,7 +114,8 @@ async function timeCalls(client: OpenAI, n: number, stream: boolean): Promise<{ 
   const start = process.hrtime.bigint();
   if (stream) {
     // Read to the end, as an application does: the span ends with the stream.
-    for (let i = 0; i < n; i++) for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
+    for (let i = 0; i < n; i++)
+      for await (const _ of await client.chat.completions.create({ ...CHAT_BODY, stream: true }));
   } else {
     for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
   }
@@ -112,14 +124,17 @@ async function timeCalls(client: OpenAI, n: number, stream: boolean): Promise<{ 
   return { wall, cpu: (cpu.user + cpu.system) / n };
 }
 
-const quart = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)] as number;
+const quart = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)] as number;
 const fmt = (x: number): string => x.toFixed(1).padStart(7);
 
 const lines: string[] = [
   `instrumentation overhead, node ${process.version}: ${ROUNDS} paired rounds x ${CALLS} sequential non-streaming chat.completions.create calls per variant`,
   'default guards: prompt-injection patterns, PII/secrets detect (input and output), system-prompt leakage, tool allowlist',
 ];
-const TRANSPORTS = process.argv.includes('--only-peers') ? [] : (['fake server', 'canned fetch', 'canned fetch, stream: true'] as const);
+const TRANSPORTS = process.argv.includes('--only-peers')
+  ? []
+  : (['fake server', 'canned fetch', 'canned fetch, stream: true'] as const);
 for (const transport of TRANSPORTS) {
   const stream = transport === 'canned fetch, stream: true';
   const clients = variants(transport);
@@ -153,7 +168,11 @@ for (const transport of TRANSPORTS) {
 }
 // A fresh process per variant: a long warm-up so that JIT and GC settle before timing.
 if (!process.argv.includes('--no-peers')) {
-  const peerOptions = { rounds: arg('peer-rounds', 8), calls: arg('peer-calls', 2000), warmup: arg('peer-warmup', 2000) };
+  const peerOptions = {
+    rounds: arg('peer-rounds', 8),
+    calls: arg('peer-calls', 2000),
+    warmup: arg('peer-warmup', 2000),
+  };
   lines.push(...runPeers({ ...peerOptions, stream: false }));
   if (!process.argv.includes('--no-peer-stream')) lines.push(...runPeers({ ...peerOptions, stream: true }));
 }

@@ -39,14 +39,19 @@ export class SdkCounterMetrics extends LlmsecMetrics {
 
   override recordRequest(input: { outcome: string; model?: string }): void {
     let attrs = this.beforeRequestSets.get(input.outcome, input.model, undefined, undefined);
-    attrs ??= this.beforeRequestSets.set(input.outcome, input.model, undefined, undefined, { outcome: input.outcome, model: input.model ?? 'unknown' });
+    attrs ??= this.beforeRequestSets.set(input.outcome, input.model, undefined, undefined, {
+      outcome: input.outcome,
+      model: input.model ?? 'unknown',
+    });
     this.requestsCounter.add(1, attrs);
   }
 
   override recordCost(input: { model?: string; usd: number }): void {
     if (!(input.usd > 0)) return;
     let attrs = this.beforeCostSets.get(input.model, undefined, undefined, undefined);
-    attrs ??= this.beforeCostSets.set(input.model, undefined, undefined, undefined, { model: input.model ?? 'unknown' });
+    attrs ??= this.beforeCostSets.set(input.model, undefined, undefined, undefined, {
+      model: input.model ?? 'unknown',
+    });
     this.costCounter.add(input.usd, attrs);
   }
 }

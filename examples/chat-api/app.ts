@@ -2,8 +2,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import type { Alert } from '@llmsec/core';
-import { createRateLimitMiddleware, estimateChatTokens, setRateLimitUsage, type RateLimiter } from '@llmsec/ratelimit';
-import { GuardrailBlockedError, instrumentClient, OutputBlockedError, withSecurityContext } from '@llmsec/sdk';
+import {
+  createRateLimitMiddleware,
+  estimateChatTokens,
+  setRateLimitUsage,
+  type RateLimiter,
+} from '@llmsec/ratelimit';
+import {
+  GuardrailBlockedError,
+  instrumentClient,
+  OutputBlockedError,
+  withSecurityContext,
+} from '@llmsec/sdk';
 import type { DetectionEngine } from '@llmsec/detect';
 import { chatApiGuards, SYSTEM_PROMPT } from './guards.ts';
 import { HttpError, sendError, sendJson } from './http-errors.ts';
@@ -40,7 +50,12 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   telemetry.onAlert.push(limiting.onAlert);
 
   const client = instrumentClient(
-    new OpenAI({ baseURL: options.upstream.baseURL, apiKey: options.upstream.apiKey, maxRetries: 0, timeout: 30_000 }),
+    new OpenAI({
+      baseURL: options.upstream.baseURL,
+      apiKey: options.upstream.apiKey,
+      maxRetries: 0,
+      timeout: 30_000,
+    }),
     { events, guards: chatApiGuards() },
   );
 
@@ -57,13 +72,15 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
     // Refused requests never reach the LLM client (which counts the others), so they are
     // counted here: the dashboard's "requests by outcome" then includes rate_limited.
     onDecision: (decision, req) => {
-      if (!decision.result.allowed) metrics.recordRequest({ outcome: 'rate_limited', model: (req.body as ChatRequest).model });
+      if (!decision.result.allowed)
+        metrics.recordRequest({ outcome: 'rate_limited', model: (req.body as ChatRequest).model });
     },
   });
 
   async function completions(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
     const userId = parseUserId(req.headers['x-user-id']);
-    const sessionId = typeof req.headers['x-session-id'] === 'string' ? req.headers['x-session-id'].slice(0, 128) : undefined;
+    const sessionId =
+      typeof req.headers['x-session-id'] === 'string' ? req.headers['x-session-id'].slice(0, 128) : undefined;
     const chat = parseChatRequest(await readJsonBody(req, maxBodyBytes), defaultModel);
     checkModel(chat.model);
     req.body = chat;
@@ -73,7 +90,10 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   }
 
   async function callUpstream(chat: ChatRequest, res: ServerResponse): Promise<void> {
-    const messages = [{ role: 'system' as const, content: SYSTEM_PROMPT }, ...chat.messages.filter((m) => m.role !== 'system')];
+    const messages = [
+      { role: 'system' as const, content: SYSTEM_PROMPT },
+      ...chat.messages.filter((m) => m.role !== 'system'),
+    ];
     try {
       const completion = await client.chat.completions.create({
         model: chat.model,
@@ -85,10 +105,14 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
       sendJson(res, 200, completion);
     } catch (err) {
       if (err instanceof GuardrailBlockedError) {
-        throw new HttpError(403, 'guardrail_blocked', 'the request was blocked by a guardrail', { layer: err.layer });
+        throw new HttpError(403, 'guardrail_blocked', 'the request was blocked by a guardrail', {
+          layer: err.layer,
+        });
       }
       if (err instanceof OutputBlockedError) {
-        throw new HttpError(403, 'output_blocked', 'the response was withheld by an output filter', { filter: err.filter });
+        throw new HttpError(403, 'output_blocked', 'the response was withheld by an output filter', {
+          filter: err.filter,
+        });
       }
       if (err instanceof OpenAI.APIError) {
         throw new HttpError(502, 'upstream_error', `upstream answered ${err.status ?? 'with an error'}`);

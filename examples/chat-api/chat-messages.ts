@@ -37,7 +37,8 @@ export function parseChatMessage(m: unknown, i: number): ChatMessage {
     return { role, content };
   }
   if (role === 'tool') {
-    if (typeof content !== 'string' || !shortString(msg.tool_call_id)) throw bad(i, '(tool) must have string content and a tool_call_id');
+    if (typeof content !== 'string' || !shortString(msg.tool_call_id))
+      throw bad(i, '(tool) must have string content and a tool_call_id');
     return { role, content, tool_call_id: msg.tool_call_id };
   }
   if (role === 'assistant') {
@@ -45,7 +46,8 @@ export function parseChatMessage(m: unknown, i: number): ChatMessage {
       if (typeof content !== 'string') throw bad(i, 'must have string content');
       return { role, content };
     }
-    if (content !== null && content !== undefined && typeof content !== 'string') throw bad(i, 'must have string or null content');
+    if (content !== null && content !== undefined && typeof content !== 'string')
+      throw bad(i, 'must have string or null content');
     const calls = msg.tool_calls;
     if (!Array.isArray(calls) || calls.length === 0 || calls.length > MAX_TOOL_CALLS) {
       throw bad(i, `tool_calls must be an array of 1..${MAX_TOOL_CALLS} calls`);

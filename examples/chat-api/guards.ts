@@ -1,4 +1,11 @@
-import { patternGuard, piiGuard, PROMPT_INJECTION_PATTERNS, systemPromptLeakageGuard, toolAllowlistGuard, type GuardOptions } from '@llmsec/sdk';
+import {
+  patternGuard,
+  piiGuard,
+  PROMPT_INJECTION_PATTERNS,
+  systemPromptLeakageGuard,
+  toolAllowlistGuard,
+  type GuardOptions,
+} from '@llmsec/sdk';
 
 /**
  * The example's guard layers. Each input layer has its own name, so an attacker probing them
@@ -19,26 +26,62 @@ export function chatApiGuards(): GuardOptions {
     mode: 'block',
     directions: ['input'],
     layer: 'secrets',
-    types: ['openai_api_key', 'anthropic_api_key', 'aws_access_key', 'github_token', 'slack_token', 'google_api_key', 'private_key', 'jwt', 'bearer_token'],
+    types: [
+      'openai_api_key',
+      'anthropic_api_key',
+      'aws_access_key',
+      'github_token',
+      'slack_token',
+      'google_api_key',
+      'private_key',
+      'jwt',
+      'bearer_token',
+    ],
   });
   const secretsOut = piiGuard({
     mode: 'block',
     directions: ['output'],
     layer: 'output_secrets',
-    types: ['openai_api_key', 'anthropic_api_key', 'aws_access_key', 'github_token', 'slack_token', 'google_api_key', 'private_key', 'credit_card', 'us_ssn'],
+    types: [
+      'openai_api_key',
+      'anthropic_api_key',
+      'aws_access_key',
+      'github_token',
+      'slack_token',
+      'google_api_key',
+      'private_key',
+      'credit_card',
+      'us_ssn',
+    ],
   });
   return {
     input: [
-      patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS, name: 'promptInjection' }),
+      patternGuard({
+        layer: 'prompt_injection',
+        patterns: PROMPT_INJECTION_PATTERNS,
+        name: 'promptInjection',
+      }),
       patternGuard({
         layer: 'jailbreak',
         name: 'jailbreak',
-        patterns: [/\byou\s+are\s+(now\s+)?DAN\b/i, /\bdeveloper\s+mode\b/i, /\bno\s+(rules|restrictions)\b/i],
+        patterns: [
+          /\byou\s+are\s+(now\s+)?DAN\b/i,
+          /\bdeveloper\s+mode\b/i,
+          /\bno\s+(rules|restrictions)\b/i,
+        ],
       }),
-      patternGuard({ layer: 'harmful_content', name: 'harmfulContent', patterns: [/\b(ransomware|keylogger|malware)\b/i] }),
+      patternGuard({
+        layer: 'harmful_content',
+        name: 'harmfulContent',
+        patterns: [/\b(ransomware|keylogger|malware)\b/i],
+      }),
       secretsIn,
       tools,
     ],
-    output: [secretsOut, systemPromptLeakageGuard({ systemPrompt: SYSTEM_PROMPT, canary: SYSTEM_PROMPT_CANARY }), tools],
+    output: [
+      secretsOut,
+      systemPromptLeakageGuard({ systemPrompt: SYSTEM_PROMPT, canary: SYSTEM_PROMPT_CANARY }),
+      tools,
+    ],
   };
 }

@@ -22,7 +22,10 @@ export function sendError(res: ServerResponse, error: HttpError): void {
     return;
   }
   const body = JSON.stringify({ error: { type: error.type, message: error.message, ...error.extra } });
-  res.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(error.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 

@@ -15,7 +15,11 @@ export interface Limiting {
 export function setupLimiter(options: ChatApiOptions, events: SecurityEventEmitter): Limiting {
   const redis =
     options.redisUrl !== undefined
-      ? new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+      ? new Redis(options.redisUrl, {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          lazyConnect: false,
+        })
       : undefined;
   // ioredis reports connection errors as 'error' events: without a listener they would be
   // unhandled. The limiter's failure policy handles the requests; this only keeps it quiet.

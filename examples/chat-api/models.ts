@@ -12,6 +12,12 @@ export function modelAllowlist(models: readonly string[] | undefined): (model: s
   const listed = models !== undefined ? new Set(models) : undefined;
   return function checkModel(model: string): void {
     const ok = listed !== undefined ? listed.has(model) : knownModel(model, DEFAULT_PRICES) !== undefined;
-    if (!ok) throw new HttpError(400, 'invalid_request_error', `model ${JSON.stringify(model.slice(0, 100))} is not available`, { param: 'model' });
+    if (!ok)
+      throw new HttpError(
+        400,
+        'invalid_request_error',
+        `model ${JSON.stringify(model.slice(0, 100))} is not available`,
+        { param: 'model' },
+      );
   };
 }

@@ -90,13 +90,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
   if (env.LLMSEC_DETECT_TIMEOUT_MS) {
     const ms = Number(env.LLMSEC_DETECT_TIMEOUT_MS);
     if (!Number.isInteger(ms) || ms < 1) {
-      throw new Error(`LLMSEC_DETECT_TIMEOUT_MS must be a positive integer, got "${env.LLMSEC_DETECT_TIMEOUT_MS}"`);
+      throw new Error(
+        `LLMSEC_DETECT_TIMEOUT_MS must be a positive integer, got "${env.LLMSEC_DETECT_TIMEOUT_MS}"`,
+      );
     }
     options.detectTimeoutMs = ms;
   }
-  if (env.LLMSEC_ALERTMANAGER_URL) options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
+  if (env.LLMSEC_ALERTMANAGER_URL)
+    options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
   if (env.LLMSEC_METRICS_PORT) {
-    options.metrics = { port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'), host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1' };
+    options.metrics = {
+      port: intOr(env.LLMSEC_METRICS_PORT, 9464, 'LLMSEC_METRICS_PORT'),
+      host: env.LLMSEC_METRICS_HOST ?? '127.0.0.1',
+    };
   }
   if (env.LLMSEC_OUT_DIR) options.outDir = env.LLMSEC_OUT_DIR;
   if (env.LLMSEC_TRACE_URL_TEMPLATE) options.traceUrlTemplate = env.LLMSEC_TRACE_URL_TEMPLATE;
@@ -112,6 +118,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
 function intOr(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${name} must be a port number, got "${value}"`);
   return n;
 }

@@ -16,7 +16,8 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
     return await readBoundedJson(req, { limitBytes });
   } catch (err) {
     if (err instanceof RequestBodyError) {
-      const message = err.status === 413 ? `request body over ${limitBytes} bytes` : `invalid JSON body: ${err.message}`;
+      const message =
+        err.status === 413 ? `request body over ${limitBytes} bytes` : `invalid JSON body: ${err.message}`;
       throw new HttpError(err.status, 'invalid_request_error', message);
     }
     throw err;
@@ -38,15 +39,23 @@ export function parseChatRequest(body: unknown, defaultModel: string): ChatReque
   const raw = body as Record<string, unknown>;
   const model = raw.model ?? defaultModel;
   if (typeof model !== 'string' || model.length === 0 || model.length > 100) {
-    throw new HttpError(400, 'invalid_request_error', '"model" must be a non-empty string', { param: 'model' });
+    throw new HttpError(400, 'invalid_request_error', '"model" must be a non-empty string', {
+      param: 'model',
+    });
   }
   if (!Array.isArray(raw.messages) || raw.messages.length === 0) {
-    throw new HttpError(400, 'invalid_request_error', '"messages" must be a non-empty array', { param: 'messages' });
+    throw new HttpError(400, 'invalid_request_error', '"messages" must be a non-empty array', {
+      param: 'messages',
+    });
   }
   const messages = raw.messages.map(parseChatMessage);
   const request: ChatRequest = { model, messages };
   if (raw.max_tokens !== undefined) {
-    if (!Number.isInteger(raw.max_tokens) || (raw.max_tokens as number) < 1 || (raw.max_tokens as number) > 32_768) {
+    if (
+      !Number.isInteger(raw.max_tokens) ||
+      (raw.max_tokens as number) < 1 ||
+      (raw.max_tokens as number) > 32_768
+    ) {
       throw new HttpError(400, 'invalid_request_error', '"max_tokens" must be an integer in 1..32768', {
         param: 'max_tokens',
       });

@@ -10,7 +10,9 @@ const FAKE_AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 
 export function demoUpstreamScript(req: FakeRequest): FakeResponse | undefined {
   if (req.path !== '/v1/chat/completions') return undefined;
-  const messages = Array.isArray(req.body.messages) ? (req.body.messages as Array<{ role?: string; content?: unknown }>) : [];
+  const messages = Array.isArray(req.body.messages)
+    ? (req.body.messages as Array<{ role?: string; content?: unknown }>)
+    : [];
   const last = [...messages].reverse().find((m) => m.role === 'user');
   const text = typeof last?.content === 'string' ? last.content.toLowerCase() : '';
   if (/configuration|credentials|environment variables|config again/.test(text)) {

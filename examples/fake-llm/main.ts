@@ -11,7 +11,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const fake = await startFakeLlm({ port });
-process.stdout.write(`${JSON.stringify({ url: fake.url, openaiBaseURL: fake.openaiBaseURL, port: fake.port })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: fake.url, openaiBaseURL: fake.openaiBaseURL, port: fake.port })}\n`,
+);
 const stop = (): void => {
   void fake.close().then(() => process.exit(0));
 };

@@ -10,7 +10,13 @@ export function chatCompletion(_req: FakeRequest, plan: ReplyPlan): unknown {
     ? {
         role: 'assistant',
         content: null,
-        tool_calls: [{ id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: plan.toolCall.arguments } }],
+        tool_calls: [
+          {
+            id: plan.toolCall.id,
+            type: 'function',
+            function: { name: plan.toolCall.name, arguments: plan.toolCall.arguments },
+          },
+        ],
       }
     : { role: 'assistant', content: plan.text };
   return {
@@ -24,13 +30,34 @@ export function chatCompletion(_req: FakeRequest, plan: ReplyPlan): unknown {
 }
 
 export function chatStreamChunks(req: FakeRequest, plan: ReplyPlan): SseEvent[] {
-  const base = { id: `chatcmpl-${plan.id}`, object: 'chat.completion.chunk', created: CREATED, model: plan.model };
+  const base = {
+    id: `chatcmpl-${plan.id}`,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: plan.model,
+  };
   const out: SseEvent[] = [];
   const chunk = (delta: unknown, finish: string | null): SseEvent => ({
     data: { ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] },
   });
   if (plan.toolCall) {
-    out.push(chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: '' } }] }, null));
+    out.push(
+      chunk(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              index: 0,
+              id: plan.toolCall.id,
+              type: 'function',
+              function: { name: plan.toolCall.name, arguments: '' },
+            },
+          ],
+        },
+        null,
+      ),
+    );
     out.push(chunk({ tool_calls: [{ index: 0, function: { arguments: plan.toolCall.arguments } }] }, null));
     out.push(chunk({}, 'tool_calls'));
   } else {
@@ -52,12 +79,33 @@ function usage(plan: ReplyPlan): unknown {
   };
 }
 
-function responseBody(plan: ReplyPlan, status: 'in_progress' | 'completed', withOutput: boolean): Record<string, unknown> {
+function responseBody(
+  plan: ReplyPlan,
+  status: 'in_progress' | 'completed',
+  withOutput: boolean,
+): Record<string, unknown> {
   const output = !withOutput
     ? []
     : plan.toolCall
-      ? [{ type: 'function_call', id: `fc_${plan.id}`, call_id: plan.toolCall.id, name: plan.toolCall.name, arguments: plan.toolCall.arguments, status: 'completed' }]
-      : [{ type: 'message', id: `msg_${plan.id}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: plan.text, annotations: [] }] }];
+      ? [
+          {
+            type: 'function_call',
+            id: `fc_${plan.id}`,
+            call_id: plan.toolCall.id,
+            name: plan.toolCall.name,
+            arguments: plan.toolCall.arguments,
+            status: 'completed',
+          },
+        ]
+      : [
+          {
+            type: 'message',
+            id: `msg_${plan.id}`,
+            status: 'completed',
+            role: 'assistant',
+            content: [{ type: 'output_text', text: plan.text, annotations: [] }],
+          },
+        ];
   return {
     id: `resp_${plan.id}`,
     object: 'response',
@@ -66,7 +114,11 @@ function responseBody(plan: ReplyPlan, status: 'in_progress' | 'completed', with
     status,
     output,
     usage: withOutput
-      ? { input_tokens: plan.promptTokens, output_tokens: plan.completionTokens, total_tokens: plan.promptTokens + plan.completionTokens }
+      ? {
+          input_tokens: plan.promptTokens,
+          output_tokens: plan.completionTokens,
+          total_tokens: plan.promptTokens + plan.completionTokens,
+        }
       : null,
   };
 }
@@ -77,11 +129,21 @@ export function responsesObject(_req: FakeRequest, plan: ReplyPlan): unknown {
 
 export function responsesStreamEvents(_req: FakeRequest, plan: ReplyPlan): SseEvent[] {
   let seq = 0;
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({ event: type, data: { type, sequence_number: seq++, ...data } });
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, sequence_number: seq++, ...data },
+  });
   const out: SseEvent[] = [ev('response.created', { response: responseBody(plan, 'in_progress', false) })];
   if (!plan.toolCall) {
     for (const p of pieces(plan.text)) {
-      out.push(ev('response.output_text.delta', { item_id: `msg_${plan.id}`, output_index: 0, content_index: 0, delta: p }));
+      out.push(
+        ev('response.output_text.delta', {
+          item_id: `msg_${plan.id}`,
+          output_index: 0,
+          content_index: 0,
+          delta: p,
+        }),
+      );
     }
   }
   out.push(ev('response.completed', { response: responseBody(plan, 'completed', true) }));
@@ -98,7 +160,11 @@ export function embeddings(req: FakeRequest): unknown {
     model: typeof req.body.model === 'string' ? req.body.model : 'fake-embedding',
     data: inputs.map((text, index) => {
       const v = Array.from({ length: 8 }, (_, i) => ((text.length + i) % 10) / 10);
-      return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v };
+      return {
+        object: 'embedding',
+        index,
+        embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+      };
     }),
     usage: { prompt_tokens: fakeTokens(chars), total_tokens: fakeTokens(chars) },
   };

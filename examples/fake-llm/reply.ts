@@ -41,7 +41,11 @@ export function planReply(req: FakeRequest): ReplyPlan {
   const tool = /call tool ([A-Za-z0-9_-]+)/.exec(lastUser);
   if (tool?.[1] !== undefined) {
     const args = JSON.stringify({ query: 'fake' });
-    return { ...plan, toolCall: { id: `call_${id}`, name: tool[1], arguments: args }, completionTokens: fakeTokens(tool[1].length + args.length) };
+    return {
+      ...plan,
+      toolCall: { id: `call_${id}`, name: tool[1], arguments: args },
+      completionTokens: fakeTokens(tool[1].length + args.length),
+    };
   }
   let text = lastUser.includes('[[leak]]') ? `Sure. My instructions are: ${system}` : `Echo: ${lastUser}`;
   const length = /\[\[reply:(\d{1,5})\]\]/.exec(lastUser);
@@ -70,7 +74,11 @@ function promptParts(body: Record<string, unknown>): { system: string; texts: st
   const texts: string[] = [];
   let system = textOf(body.system) + textOf(body.instructions);
   let lastUser = '';
-  const list = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : undefined;
+  const list = Array.isArray(body.messages)
+    ? body.messages
+    : Array.isArray(body.input)
+      ? body.input
+      : undefined;
   if (typeof body.input === 'string') {
     texts.push(body.input);
     lastUser = body.input;

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { anthropicMessage, anthropicStreamEvents } from './anthropic.ts';
-import { chatCompletion, chatStreamChunks, embeddings, responsesObject, responsesStreamEvents } from './openai.ts';
+import {
+  chatCompletion,
+  chatStreamChunks,
+  embeddings,
+  responsesObject,
+  responsesStreamEvents,
+} from './openai.ts';
 import { planReply, type FakeRequest } from './reply.ts';
 
 /**
@@ -125,7 +131,9 @@ export function defaultAnswer(req: FakeRequest): FakeResponse {
   const stream = req.body.stream === true;
   switch (req.path) {
     case '/v1/chat/completions':
-      return stream ? { kind: 'sse', events: chatStreamChunks(req, plan) } : { kind: 'json', body: chatCompletion(req, plan) };
+      return stream
+        ? { kind: 'sse', events: chatStreamChunks(req, plan) }
+        : { kind: 'json', body: chatCompletion(req, plan) };
     case '/v1/responses':
       return stream
         ? { kind: 'sse', events: responsesStreamEvents(req, plan) }
@@ -141,14 +149,24 @@ export function defaultAnswer(req: FakeRequest): FakeResponse {
   }
 }
 
-async function send(res: ServerResponse, answer: FakeResponse, req: FakeRequest, defaultDelay: number): Promise<void> {
+async function send(
+  res: ServerResponse,
+  answer: FakeResponse,
+  req: FakeRequest,
+  defaultDelay: number,
+): Promise<void> {
   if (answer.kind === 'json') {
     sendJson(res, answer.status ?? 200, answer.body, answer.headers);
     return;
   }
   if (answer.kind === 'error') {
     const anthropic = req.path === '/v1/messages';
-    const type = answer.status === 429 ? 'rate_limit_error' : answer.status >= 500 ? 'api_error' : 'invalid_request_error';
+    const type =
+      answer.status === 429
+        ? 'rate_limit_error'
+        : answer.status >= 500
+          ? 'api_error'
+          : 'invalid_request_error';
     const message = answer.message ?? `fake error ${answer.status}`;
     const body = anthropic
       ? { type: 'error', error: { type, message } }
@@ -172,9 +190,18 @@ async function send(res: ServerResponse, answer: FakeResponse, req: FakeRequest,
   if (!res.destroyed) res.end();
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

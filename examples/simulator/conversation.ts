@@ -21,19 +21,25 @@ export class Conversations {
 
   /** The messages to send for `request`: its conversation's history, then its own turn. */
   messagesFor(request: PlannedRequest): ClientMessage[] {
-    const history = request.conversation !== undefined ? (this.histories.get(request.conversation) ?? []) : [];
+    const history =
+      request.conversation !== undefined ? (this.histories.get(request.conversation) ?? []) : [];
     return [...history, this.turn(history, request)];
   }
 
   /** Records an answered turn and the reply (the chat completion's first choice). */
   answered(request: PlannedRequest, sent: ClientMessage[], completion: unknown): void {
     if (request.conversation === undefined) return;
-    const message = (completion as { choices?: Array<{ message?: Partial<ClientMessage> & { tool_calls?: ToolCall[] } }> })
-      ?.choices?.[0]?.message;
+    const message = (
+      completion as { choices?: Array<{ message?: Partial<ClientMessage> & { tool_calls?: ToolCall[] } }> }
+    )?.choices?.[0]?.message;
     if (message === undefined) return;
     const reply: ClientMessage =
       Array.isArray(message.tool_calls) && message.tool_calls.length > 0
-        ? { role: 'assistant', content: typeof message.content === 'string' ? message.content : null, tool_calls: message.tool_calls }
+        ? {
+            role: 'assistant',
+            content: typeof message.content === 'string' ? message.content : null,
+            tool_calls: message.tool_calls,
+          }
         : { role: 'assistant', content: typeof message.content === 'string' ? message.content : '' };
     this.histories.set(request.conversation, [...sent, reply]);
   }

@@ -24,9 +24,14 @@ if (!Number.isFinite(durationSec) || durationSec < 0 || !Number.isInteger(seed))
 const forever = durationSec === 0;
 do {
   const personas = buildPersonas(seededRandom(seed));
-  const stats = await drive(personas, { target: values.target, durationMs: (forever ? 60 : durationSec) * 1000 });
+  const stats = await drive(personas, {
+    target: values.target,
+    durationMs: (forever ? 60 : durationSec) * 1000,
+  });
   for (const [name, s] of stats) {
-    console.log(`${name.padEnd(26)} requests=${s.requests} ok=${s.ok} blocked=${s.blocked} 429=${s.rateLimited} errors=${s.errors}`);
+    console.log(
+      `${name.padEnd(26)} requests=${s.requests} ok=${s.ok} blocked=${s.blocked} 429=${s.rateLimited} errors=${s.errors}`,
+    );
   }
   seed++;
 } while (forever);

@@ -14,7 +14,8 @@ import type { Persona, PlannedRequest } from './personas.ts';
  */
 
 const pick = <T>(random: RandomSource, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const between = (random: RandomSource, lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
+const between = (random: RandomSource, lo: number, hi: number): number =>
+  lo + Math.floor(random() * (hi - lo + 1));
 
 /** `count` increasing offsets in [from, to) with seeded jitter. */
 function times(random: RandomSource, count: number, from: number, to: number): number[] {
@@ -50,7 +51,15 @@ const FOLLOW_UPS = [
 ];
 
 /** One conversation of `turns` turns between `from` and `to` (fractions of the run). */
-function chatTurns(random: RandomSource, user: string, conversation: string, turns: number, from: number, to: number, plan: PlannedRequest['plan']): PlannedRequest[] {
+function chatTurns(
+  random: RandomSource,
+  user: string,
+  conversation: string,
+  turns: number,
+  from: number,
+  to: number,
+  plan: PlannedRequest['plan'],
+): PlannedRequest[] {
   return times(random, turns, from, to).map((at, i) => ({
     at,
     userId: user,
@@ -125,7 +134,8 @@ export interface OrdinaryCounts {
   office?: number;
 }
 
-const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+const ids = (prefix: string, n: number): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
 
 export function ordinaryPersonas(random: RandomSource, counts: OrdinaryCounts = {}): Persona[] {
   const personas: Persona[] = [];
@@ -139,7 +149,9 @@ export function ordinaryPersonas(random: RandomSource, counts: OrdinaryCounts = 
     description: `${chatUsers.length} people in chats of 10-30 turns that resend their history`,
     expectedRules: [],
     users: chatUsers,
-    requests: chatUsers.flatMap((user) => chatTurns(random, user, `${user}-c1`, between(random, 10, 30), 0.02, 0.88, 'pro')),
+    requests: chatUsers.flatMap((user) =>
+      chatTurns(random, user, `${user}-c1`, between(random, 10, 30), 0.02, 0.88, 'pro'),
+    ),
   });
 
   const task = 'Fix the failing unit test in the billing module; call tool search_docs to read the code.';
@@ -147,7 +159,8 @@ export function ordinaryPersonas(random: RandomSource, counts: OrdinaryCounts = 
   personas.push({
     name: 'coding agent loop',
     kind: 'benign',
-    description: 'an agent calling the model 17-25 times in a tight loop, its context growing with tool results',
+    description:
+      'an agent calling the model 17-25 times in a tight loop, its context growing with tool results',
     expectedRules: [],
     users: agents,
     requests: agents.flatMap((user) =>
@@ -216,7 +229,9 @@ export function ordinaryPersonas(random: RandomSource, counts: OrdinaryCounts = 
     description: `${office.length} colleagues sharing one address, short chats at the same time`,
     expectedRules: [],
     users: office,
-    requests: office.flatMap((user) => chatTurns(random, user, `${user}-c1`, between(random, 4, 8), 0.1, 0.8, 'free')),
+    requests: office.flatMap((user) =>
+      chatTurns(random, user, `${user}-c1`, between(random, 4, 8), 0.1, 0.8, 'free'),
+    ),
   });
 
   return personas;

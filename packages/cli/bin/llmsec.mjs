@@ -40,9 +40,15 @@ if (!existsSync(source)) {
 } else {
   let nodeBinary;
   try {
-    nodeBinary = join(dirname(module.createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node');
+    nodeBinary = join(
+      dirname(module.createRequire(import.meta.url).resolve('node/package.json')),
+      'bin',
+      'node',
+    );
   } catch {
-    console.error(`llmsec: running from source needs Node >= 22.18 (this is ${process.version}); run it with npx from the repository, or install Node 24`);
+    console.error(
+      `llmsec: running from source needs Node >= 22.18 (this is ${process.version}); run it with npx from the repository, or install Node 24`,
+    );
     process.exit(1);
   }
   const run = spawnSync(nodeBinary, ['--conditions=@llmsec/source', source, ...process.argv.slice(2)], {

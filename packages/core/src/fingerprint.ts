@@ -47,10 +47,16 @@ export function createFingerprintKey(secret: string | Uint8Array): FingerprintKe
     throw new TypeError('createFingerprintKey: the secret must be a string or bytes');
   }
   if (bytes.length < MIN_FINGERPRINT_KEY_BYTES) {
-    throw new TypeError(`createFingerprintKey: the secret must be at least ${MIN_FINGERPRINT_KEY_BYTES} bytes, got ${bytes.length}`);
+    throw new TypeError(
+      `createFingerprintKey: the secret must be at least ${MIN_FINGERPRINT_KEY_BYTES} bytes, got ${bytes.length}`,
+    );
   }
   const id = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 8);
-  const key: KeyInternals = { kind: 'llmsec.fingerprint-key', id, secret: crypto.createSecretKey(Buffer.from(bytes)) };
+  const key: KeyInternals = {
+    kind: 'llmsec.fingerprint-key',
+    id,
+    secret: crypto.createSecretKey(Buffer.from(bytes)),
+  };
   return Object.freeze(key);
 }
 
@@ -67,6 +73,9 @@ export function payloadFingerprint(text: string, key?: FingerprintKey): string {
       .digest('hex')
       .slice(0, 16);
   }
-  const digest = typeof oneShot === 'function' ? oneShot('sha256', normalised, 'hex') : crypto.createHash('sha256').update(normalised).digest('hex');
+  const digest =
+    typeof oneShot === 'function'
+      ? oneShot('sha256', normalised, 'hex')
+      : crypto.createHash('sha256').update(normalised).digest('hex');
   return digest.slice(0, 16);
 }

@@ -34,7 +34,12 @@ describe('payloadFingerprint', () => {
   it('keyed: 16 hex characters of the HMAC-SHA-256 under the deployment key (no key, no confirming a guess)', () => {
     const key = createFingerprintKey('0123456789abcdef0123456789abcdef');
     const fp = payloadFingerprint('Hello  World', key);
-    expect(fp).toBe(createHmac('sha256', Buffer.from('0123456789abcdef0123456789abcdef', 'hex')).update('hello world').digest('hex').slice(0, 16));
+    expect(fp).toBe(
+      createHmac('sha256', Buffer.from('0123456789abcdef0123456789abcdef', 'hex'))
+        .update('hello world')
+        .digest('hex')
+        .slice(0, 16),
+    );
     expect(fp).not.toBe(payloadFingerprint('Hello  World'));
     expect(key.id).toMatch(/^[0-9a-f]{8}$/);
     expect(JSON.stringify(key)).not.toContain('0123456789abcdef');

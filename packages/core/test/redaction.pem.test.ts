@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { detectSensitive, redact } from '../src/index.ts';
 
-const BODY = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
+const BODY =
+  'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
 const key = (kind = '') => `-----BEGIN ${kind}PRIVATE KEY-----\n${BODY}-----END ${kind}PRIVATE KEY-----`;
 
 describe('PEM private keys (BEGIN header, then the END line found once per scan)', () => {
@@ -30,7 +31,9 @@ describe('PEM private keys (BEGIN header, then the END line found once per scan)
     // An END within 16 KiB of the first header ends it (as the old lazy pattern did)...
     expect(redact(`${headers}${key()}`).text).toBe('[REDACTED:private_key]');
     // ...and the END position remembered for that text does not leak into the next one.
-    expect(redact(`${headers}${' '.repeat(200)}`).text).toBe(`${'[REDACTED:private_key]!'.repeat(3)}${' '.repeat(200)}`);
+    expect(redact(`${headers}${' '.repeat(200)}`).text).toBe(
+      `${'[REDACTED:private_key]!'.repeat(3)}${' '.repeat(200)}`,
+    );
     expect(detectSensitive('-----BEGIN PRIVATE KEY-----')).toEqual(['private_key']);
   });
 

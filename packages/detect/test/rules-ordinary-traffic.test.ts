@@ -37,7 +37,12 @@ describe('ordinary traffic raises no alert', () => {
   it('20 one-off questions, then a 30-turn chat (the history grows 20x): no escalating_length, no token anomaly', () => {
     const { engine, alerts } = recordingEngine();
     const oneOff = Array.from({ length: 20 }, (_, i) =>
-      request(T0 + i * 30 * SEC, 'u1', { prompt_length: SYSTEM + 60 + i, new_input_length: 60 + i, prompt_tokens: 95, completion_tokens: 80 }),
+      request(T0 + i * 30 * SEC, 'u1', {
+        prompt_length: SYSTEM + 60 + i,
+        new_input_length: 60 + i,
+        prompt_tokens: 95,
+        completion_tokens: 80,
+      }),
     );
     feed(engine, [...oneOff, ...chat('u1', T0 + 11 * MIN, 30, 12 * SEC)]);
     expect(brief(alerts)).toEqual([]);
@@ -85,7 +90,12 @@ describe('ordinary traffic raises no alert', () => {
     feed(
       engine,
       Array.from({ length: 180 }, (_, i) =>
-        request(T0 + i * MIN, 'cron-report', { prompt_length: 900, new_input_length: 580, prompt_tokens: 230, completion_tokens: between(150, 250) }),
+        request(T0 + i * MIN, 'cron-report', {
+          prompt_length: 900,
+          new_input_length: 580,
+          prompt_tokens: 230,
+          completion_tokens: between(150, 250),
+        }),
       ),
     );
     expect(brief(alerts)).toEqual([]);
@@ -111,7 +121,10 @@ describe('the attacker is still caught beside them', () => {
       steps.push(request(T0 + i * 20 * SEC, 'stuffer', { prompt_length: total, new_input_length: own }));
       total += 300;
     }
-    feed(engine, [...chat('u1', T0, 10, 20 * SEC), ...steps].sort((a, b) => a.at - b.at));
+    feed(
+      engine,
+      [...chat('u1', T0, 10, 20 * SEC), ...steps].sort((a, b) => a.at - b.at),
+    );
     expect(brief(alerts)).toEqual(['escalating_length:firing:stuffer']);
   });
 });

@@ -26,9 +26,16 @@ export { startDetector } from './service/detector.ts';
 export type { DetectorOptions, RunningDetector } from './service/detector.ts';
 export { loadConfig, ConfigError } from './service/config.ts';
 export type { ConfigFlags } from './service/config.ts';
-export type { ParsedConfig as DetectorConfig, ConfigFile as DetectorConfigFile } from './service/config-schema.ts';
+export type {
+  ParsedConfig as DetectorConfig,
+  ConfigFile as DetectorConfigFile,
+} from './service/config-schema.ts';
 export { genAiSpanToEvent, genAiEventId } from './service/genai-span.ts';
 export type { GenAiSpanOptions, GenAiSpanResult } from './service/genai-span.ts';
 export { DEFAULT_USER_ATTRIBUTES, DEFAULT_SESSION_ATTRIBUTES } from './service/genai-attributes.ts';
 export { FleetEnforcement } from './service/fleet-enforcement.ts';
-export type { FleetEnforcementOptions, EnforcementAction, FleetThresholds } from './service/fleet-enforcement.ts';
+export type {
+  FleetEnforcementOptions,
+  EnforcementAction,
+  FleetThresholds,
+} from './service/fleet-enforcement.ts';

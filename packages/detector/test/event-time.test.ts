@@ -11,23 +11,36 @@ function same(value: string): void {
   else expect(got, value).toBe(want);
 }
 
-const digits = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
+const digits = (n: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: n, maxLength: n });
 
 describe('eventTimeMs (fast path of parseTimestamp for YYYY-MM-DDTHH:MM:SS.sssZ)', () => {
   it('gives what Date#toISOString wrote, over the whole range of four-digit years', () => {
     fc.assert(
-      fc.property(fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (ms) => {
-        expect(eventTimeMs(new Date(ms).toISOString())).toBe(ms);
-      }),
+      fc.property(
+        fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }),
+        (ms) => {
+          expect(eventTimeMs(new Date(ms).toISOString())).toBe(ms);
+        },
+      ),
       { numRuns: 5_000 },
     );
   });
 
   it('agrees with parseTimestamp on any digits in the ISO layout (impossible dates and times included)', () => {
     fc.assert(
-      fc.property(digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), digits(3), (y, mo, d, h, mi, s, ms) => {
-        same(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
-      }),
+      fc.property(
+        digits(4),
+        digits(2),
+        digits(2),
+        digits(2),
+        digits(2),
+        digits(2),
+        digits(3),
+        (y, mo, d, h, mi, s, ms) => {
+          same(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

@@ -2,7 +2,12 @@
 // from the real otlp-transformer serializers), AnyValue edge cases, wire-order independence,
 // the caps of DecodeLimits, and the short-string cache under collisions and non-ASCII input.
 import { Buffer } from 'node:buffer';
-import { JsonLogsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  JsonLogsSerializer,
+  JsonTraceSerializer,
+  ProtobufLogsSerializer,
+  ProtobufTraceSerializer,
+} from '@opentelemetry/otlp-transformer';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { describe, expect, it } from 'vitest';
@@ -23,12 +28,25 @@ function varint(n: number | bigint): number[] {
   out.push(Number(v));
   return out;
 }
-const ld = (field: number, payload: Uint8Array | number[]): number[] => [...varint((field << 3) | 2), ...varint(payload.length), ...payload];
+const ld = (field: number, payload: Uint8Array | number[]): number[] => [
+  ...varint((field << 3) | 2),
+  ...varint(payload.length),
+  ...payload,
+];
 const str = (field: number, s: string): number[] => ld(field, [...Buffer.from(s, 'utf8')]);
 const vi = (field: number, n: number | bigint): number[] => [...varint(field << 3), ...varint(n)];
 const kv = (key: string, anyValue: number[]): number[] => ld(6, [...str(1, key), ...ld(2, anyValue)]);
 /** ExportLogsServiceRequest with one ResourceLogs, one ScopeLogs, the given LogRecord payloads. */
-const logsRequest = (...records: number[][]): Uint8Array => Uint8Array.from(ld(1, ld(2, records.flatMap((r) => ld(2, r)))));
+const logsRequest = (...records: number[][]): Uint8Array =>
+  Uint8Array.from(
+    ld(
+      1,
+      ld(
+        2,
+        records.flatMap((r) => ld(2, r)),
+      ),
+    ),
+  );
 
 describe('OTLP decoders', () => {
   it('protobuf and OTLP/JSON of the same logs request decode to the same records', () => {
@@ -50,7 +68,11 @@ describe('OTLP decoders', () => {
     // Epoch times: the SDK reads a small number as a performance.now() offset.
     const t0 = Date.parse('2026-11-22T10:00:00.000Z');
     const parent = tracer.startSpan('parent', { startTime: t0 });
-    parent.addEvent('llmsec.auth_failure', { 'llmsec.event.id': 'EVT-1', n: 2 ** 55, xs: [true, false] }, t0 + 100);
+    parent.addEvent(
+      'llmsec.auth_failure',
+      { 'llmsec.event.id': 'EVT-1', n: 2 ** 55, xs: [true, false] },
+      t0 + 100,
+    );
     parent.setAttribute('neg', -(2 ** 60));
     parent.end(t0 + 1_000);
     const spans = exporter.getFinishedSpans();
@@ -115,7 +137,9 @@ describe('OTLP decoders', () => {
     ];
     // Resource (field 1, with Resource.attributes = 1) after the scope logs on the wire.
     const resource = ld(1, ld(1, [...str(1, 'service.name'), ...ld(2, str(1, 'svc'))]));
-    const body = Uint8Array.from(ld(1, [...ld(2, [...ld(2, record), ...ld(1, str(1, 'late-scope'))]), ...resource]));
+    const body = Uint8Array.from(
+      ld(1, [...ld(2, [...ld(2, record), ...ld(1, str(1, 'late-scope'))]), ...resource]),
+    );
     const [r] = decodeLogs(body, 'protobuf', limits);
     expect(r).toMatchObject({
       timeMs: 1_700_000_000_123,
@@ -128,7 +152,13 @@ describe('OTLP decoders', () => {
   });
 
   it('enforces maxRecords, maxAttributes, maxStringBytes, maxDepth and maxSpanEvents', () => {
-    const small = resolveDecodeLimits({ maxRecords: 3, maxAttributes: 4, maxStringBytes: 16, maxDepth: 3, maxSpanEvents: 2 });
+    const small = resolveDecodeLimits({
+      maxRecords: 3,
+      maxAttributes: 4,
+      maxStringBytes: 16,
+      maxDepth: 3,
+      maxSpanEvents: 2,
+    });
     const err = (fn: () => unknown): string => {
       try {
         fn();
@@ -142,7 +172,9 @@ describe('OTLP decoders', () => {
     expect(decodeLogs(logsRequest([], [], []), 'protobuf', small)).toHaveLength(3);
     const attrs = (n: number): number[] => Array.from({ length: n }, (_, i) => kv(`k${i}`, vi(2, 1))).flat();
     expect(err(() => decodeLogs(logsRequest(attrs(5)), 'protobuf', small))).toMatch(/maxAttributes/);
-    expect(err(() => decodeLogs(logsRequest(kv('k', str(1, 'x'.repeat(17)))), 'protobuf', small))).toMatch(/maxStringBytes/);
+    expect(err(() => decodeLogs(logsRequest(kv('k', str(1, 'x'.repeat(17)))), 'protobuf', small))).toMatch(
+      /maxStringBytes/,
+    );
     const nested = (depth: number): number[] => (depth === 1 ? str(1, 'x') : ld(5, ld(1, nested(depth - 1))));
     expect(decodeLogs(logsRequest(kv('k', nested(3))), 'protobuf', small)[0]!.attributes.k).toEqual([['x']]);
     expect(err(() => decodeLogs(logsRequest(kv('k', nested(4))), 'protobuf', small))).toMatch(/maxDepth/);
@@ -176,7 +208,18 @@ describe('OTLP decoders', () => {
   it('short-string cache: strings that differ only in the bytes before the last whole word', () => {
     // Same length and sampled bytes (so the same slot); the hit check compares 4 bytes at a time
     // from the end, then the first length % 4 bytes one by one: a difference there must count.
-    const values = ['aXbcde', 'aYbcde', 'bXbcde', 'aXbcde', 'Q-abcdefg', 'R-abcdefg', 'Q-abcdefg', 'abc', 'abd', 'abc'];
+    const values = [
+      'aXbcde',
+      'aYbcde',
+      'bXbcde',
+      'aXbcde',
+      'Q-abcdefg',
+      'R-abcdefg',
+      'Q-abcdefg',
+      'abc',
+      'abd',
+      'abc',
+    ];
     for (let round = 0; round < 3; round++) {
       const body = logsRequest(...values.map((v) => kv('v', str(1, v))));
       expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes.v)).toEqual(values);
@@ -189,7 +232,12 @@ describe('OTLP decoders', () => {
     const expected = Buffer.from(bad).toString('utf8');
     const body = logsRequest(...Array.from({ length: 4 }, () => kv('k', ld(1, bad))));
     for (let round = 0; round < 2; round++) {
-      expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes.k)).toEqual([expected, expected, expected, expected]);
+      expect(decodeLogs(body, 'protobuf', limits).map((r) => r.attributes.k)).toEqual([
+        expected,
+        expected,
+        expected,
+        expected,
+      ]);
     }
   });
 });

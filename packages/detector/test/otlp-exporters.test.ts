@@ -45,7 +45,10 @@ beforeEach(() => {
   http.encodings.length = 0;
 });
 
-function exporters(protocol: Protocol, compression: Compression): { logs: LogRecordExporter; traces: SpanExporter } {
+function exporters(
+  protocol: Protocol,
+  compression: Compression,
+): { logs: LogRecordExporter; traces: SpanExporter } {
   const c = { compression: compression as never };
   switch (protocol) {
     case 'http/json':
@@ -60,8 +63,14 @@ function exporters(protocol: Protocol, compression: Compression): { logs: LogRec
       };
     case 'grpc':
       return {
-        logs: new GrpcLogExporter({ url: `http://127.0.0.1:${grpc.port}`, ...c }) as unknown as LogRecordExporter,
-        traces: new GrpcTraceExporter({ url: `http://127.0.0.1:${grpc.port}`, ...c }) as unknown as SpanExporter,
+        logs: new GrpcLogExporter({
+          url: `http://127.0.0.1:${grpc.port}`,
+          ...c,
+        }) as unknown as LogRecordExporter,
+        traces: new GrpcTraceExporter({
+          url: `http://127.0.0.1:${grpc.port}`,
+          ...c,
+        }) as unknown as SpanExporter,
       };
   }
 }
@@ -75,10 +84,19 @@ interface Sent {
 
 /** Records two llmsec events on a span and one foreign log record, through the real exporters. */
 async function send(protocol: Protocol, compression: Compression): Promise<Sent> {
-  const resource = resourceFromAttributes({ 'service.name': 'chat-api', 'deployment.environment.name': 'test' });
+  const resource = resourceFromAttributes({
+    'service.name': 'chat-api',
+    'deployment.environment.name': 'test',
+  });
   const ex = exporters(protocol, compression);
-  const tracerProvider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: ex.traces })] });
-  const loggerProvider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: ex.logs })] });
+  const tracerProvider = new TracerProvider({
+    resource,
+    spanProcessors: [new SimpleSpanProcessor({ exporter: ex.traces })],
+  });
+  const loggerProvider = new LoggerProvider({
+    resource,
+    processors: [new SimpleLogRecordProcessor({ exporter: ex.logs })],
+  });
   const meterProvider = new MeterProvider();
   const clock = new ManualClock(T0);
   const events = new SecurityEvents({
@@ -91,7 +109,14 @@ async function send(protocol: Protocol, compression: Compression): Promise<Sent>
   const span = tracer.startSpan('chat gpt-x', {
     kind: SpanKind.CLIENT,
     startTime: T0,
-    attributes: { 'gen_ai.request.model': 'gpt-x', big: BIG, neg: -5, ratio: 1.5, ok: true, tags: ['a', 'b'] },
+    attributes: {
+      'gen_ai.request.model': 'gpt-x',
+      big: BIG,
+      neg: -5,
+      ratio: 1.5,
+      ok: true,
+      tags: ['a', 'b'],
+    },
   });
   const guardrail = events.guardrailBlock({
     userId: 'u1',
@@ -111,7 +136,14 @@ async function send(protocol: Protocol, compression: Compression): Promise<Sent>
     blocked: true,
     span,
   });
-  const attributes: OtelAttributes = { big: BIG, neg: -5, ratio: 1.5, ok: true, tags: ['a', 'b'], counts: [1, 2, 3] };
+  const attributes: OtelAttributes = {
+    big: BIG,
+    neg: -5,
+    ratio: 1.5,
+    ok: true,
+    tags: ['a', 'b'],
+    counts: [1, 2, 3],
+  };
   loggerProvider.getLogger('app').emit({
     eventName: 'app.audit',
     severityNumber: 9,
@@ -148,7 +180,11 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
     // each record on its own, so under load they may arrive in any order.
     expect(ingest.records).toHaveLength(3);
     const byName = (name: string) => ingest.records.find((r) => r.eventName === name);
-    const [g, c, other] = [byName('llmsec.guardrail_block'), byName('llmsec.request_completed'), byName('app.audit')];
+    const [g, c, other] = [
+      byName('llmsec.guardrail_block'),
+      byName('llmsec.request_completed'),
+      byName('app.audit'),
+    ];
     expect(g).toMatchObject({
       eventName: 'llmsec.guardrail_block',
       timeMs: T0,
@@ -159,7 +195,11 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
     expect(g!.severityNumber).toBeGreaterThan(0);
     expect(g!.resource).toEqual({ 'service.name': 'chat-api', 'deployment.environment.name': 'test' });
     expect(g!.attributes['llmsec.event.id']).toBe(sent.guardrail.event_id);
-    expect(c).toMatchObject({ eventName: 'llmsec.request_completed', timeMs: T0 + 250, traceId: sent.traceId });
+    expect(c).toMatchObject({
+      eventName: 'llmsec.request_completed',
+      timeMs: T0 + 250,
+      traceId: sent.traceId,
+    });
     expect(c!.attributes['llmsec.metadata.prompt_tokens']).toBe(1200);
     expect(c!.attributes['llmsec.metadata.cost_usd']).toBe(0.0025);
     expect(c!.attributes['llmsec.metadata.blocked']).toBe(true);
@@ -170,7 +210,14 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
     expect(logRecordToEvent(c!)).toEqual({ ...sent.completed, service: 'chat-api' });
     expect(logRecordToEvent(other!)).toBeUndefined();
 
-    expect(other).toMatchObject({ eventName: 'app.audit', timeMs: T0 + 500, severityNumber: 9, traceId: '', spanId: '', scope: 'app' });
+    expect(other).toMatchObject({
+      eventName: 'app.audit',
+      timeMs: T0 + 500,
+      severityNumber: 9,
+      traceId: '',
+      spanId: '',
+      scope: 'app',
+    });
     expect(other!.attributes).toEqual({
       big: (2n ** 60n).toString(),
       neg: -5,
@@ -179,7 +226,11 @@ describe.each(cases)('OTLP receivers ← real %s exporters (compression %s)', (p
       tags: ['a', 'b'],
       counts: [1, 2, 3],
     });
-    expect(other!.body).toEqual({ action: 'login', nested: { list: [1, 'x', false] }, raw: Uint8Array.of(1, 2, 255) });
+    expect(other!.body).toEqual({
+      action: 'login',
+      nested: { list: [1, 'x', false] },
+      raw: Uint8Array.of(1, 2, 255),
+    });
 
     // The span, with both llmsec events on it.
     expect(ingest.spans).toHaveLength(1);

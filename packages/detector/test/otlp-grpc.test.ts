@@ -60,12 +60,16 @@ function exportLogs(client: grpc.Client, body: Buffer): Promise<CallResult> {
       (b: Buffer) => b,
       (b: Buffer) => b,
       body,
-      (err: grpc.ServiceError | null, response?: Buffer) => resolve(err ? { error: err } : { response: response! }),
+      (err: grpc.ServiceError | null, response?: Buffer) =>
+        resolve(err ? { error: err } : { response: response! }),
     );
   });
 }
 
-function withClient<T>(fn: (client: grpc.Client) => Promise<T>, options: grpc.ChannelOptions = {}): Promise<T> {
+function withClient<T>(
+  fn: (client: grpc.Client) => Promise<T>,
+  options: grpc.ChannelOptions = {},
+): Promise<T> {
   const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), options);
   return fn(client).finally(() => client.close());
 }
@@ -152,12 +156,18 @@ describe('OTLP/gRPC receiver', () => {
       const over = await exportLogs(client, good);
       expect(over.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       const details = over.error!.metadata.get('grpc-status-details-bin')[0] as Buffer;
-      expect(decodeStatus(details)).toEqual({ code: 8, message: 'ingest queue full; retry later', retryDelaySeconds: 2 });
+      expect(decodeStatus(details)).toEqual({
+        code: 8,
+        message: 'ingest queue full; retry later',
+        retryDelaySeconds: 2,
+      });
       expect(over.error!.metadata.get('grpc-retry-pushback-ms')).toEqual(['2000']);
       ingest.answer = () => ({ kind: 'unavailable', retryAfterSeconds: 1 });
       const down = await exportLogs(client, good);
       expect(down.error?.code).toBe(grpc.status.UNAVAILABLE);
-      expect(decodeStatus(down.error!.metadata.get('grpc-status-details-bin')[0] as Buffer).retryDelaySeconds).toBe(1);
+      expect(
+        decodeStatus(down.error!.metadata.get('grpc-status-details-bin')[0] as Buffer).retryDelaySeconds,
+      ).toBe(1);
     });
     expect(reports.at(-1)).toMatchObject({ transport: 'grpc', outcome: 'unavailable', records: 20 });
   });
@@ -176,7 +186,8 @@ describe('OTLP/gRPC receiver', () => {
           (b: Buffer) => b,
           good,
           metadata,
-          (err: grpc.ServiceError | null, response?: Buffer) => resolve(err ? { error: err } : { response: response! }),
+          (err: grpc.ServiceError | null, response?: Buffer) =>
+            resolve(err ? { error: err } : { response: response! }),
         );
       });
     try {
@@ -194,7 +205,8 @@ describe('OTLP/gRPC receiver', () => {
   it('a client with a gRPC retry policy gets every record through an overload (refused twice, then taken once)', async () => {
     ingest.records.length = 0;
     let refusals = 0;
-    ingest.answer = () => (refusals++ < 2 ? { kind: 'overloaded', retryAfterSeconds: 0 } : { kind: 'accepted', rejected: 0 });
+    ingest.answer = () =>
+      refusals++ < 2 ? { kind: 'overloaded', retryAfterSeconds: 0 } : { kind: 'accepted', rejected: 0 };
     const serviceConfig = {
       methodConfig: [
         {

@@ -5,7 +5,11 @@ import { Buffer } from 'node:buffer';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
-import { JsonLogsSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  JsonLogsSerializer,
+  ProtobufLogsSerializer,
+  ProtobufTraceSerializer,
+} from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOtlpHttpHandler } from '../src/otlp/http-handler.ts';
 import {
@@ -124,9 +128,16 @@ describe('OTLP/HTTP answers', () => {
   it('415 for another or a missing content type and for an unsupported content encoding', async () => {
     await expectStatus(await post(logsUrl(), 'hello', { 'Content-Type': 'text/plain' }), 415, 3, 'json');
     await expectStatus(await post(logsUrl(), goodProto, {}), 415, 3, 'json');
-    await expectStatus(await post(logsUrl(), goodProto, { ...PROTO, 'Content-Encoding': 'br' }), 415, 3, 'protobuf');
+    await expectStatus(
+      await post(logsUrl(), goodProto, { ...PROTO, 'Content-Encoding': 'br' }),
+      415,
+      3,
+      'protobuf',
+    );
     // Parameters and case do not matter.
-    expect((await post(logsUrl(), goodJson, { 'Content-Type': 'Application/JSON; charset=utf-8' })).status).toBe(200);
+    expect(
+      (await post(logsUrl(), goodJson, { 'Content-Type': 'Application/JSON; charset=utf-8' })).status,
+    ).toBe(200);
   });
 
   it('405 with Allow for other methods; other paths are left to the caller', async () => {
@@ -144,7 +155,12 @@ describe('OTLP/HTTP hostile input', () => {
     await expectStatus(await post(logsUrl(), truncated, PROTO), 400, 3, 'protobuf');
     // Field 1 (resource_logs) as a varint instead of a message.
     await expectStatus(await post(logsUrl(), Uint8Array.of(0x08, 0x01), PROTO), 400, 3, 'protobuf');
-    await expectStatus(await post(logsUrl(), Buffer.from('not gzip'), { ...PROTO, 'Content-Encoding': 'gzip' }), 400, 3, 'protobuf');
+    await expectStatus(
+      await post(logsUrl(), Buffer.from('not gzip'), { ...PROTO, 'Content-Encoding': 'gzip' }),
+      400,
+      3,
+      'protobuf',
+    );
   });
 
   it('400 for invalid JSON and JSON of the wrong shape', async () => {
@@ -159,7 +175,8 @@ describe('OTLP/HTTP hostile input', () => {
     ];
     for (const body of bad) await expectStatus(await post(logsUrl(), body, JSON_CT), 400, 3, 'json');
     // Unknown fields are ignored, as OTLP/JSON requires.
-    const extra = '{"resourceLogs": [{"futureField": 1, "scopeLogs": [{"logRecords": [{"eventName": "x", "newThing": {}}]}]}]}';
+    const extra =
+      '{"resourceLogs": [{"futureField": 1, "scopeLogs": [{"logRecords": [{"eventName": "x", "newThing": {}}]}]}]}';
     expect((await post(logsUrl(), extra, JSON_CT)).status).toBe(200);
   });
 
@@ -196,16 +213,24 @@ describe('OTLP/HTTP hostile input', () => {
 
   it('408 for a body that stalls, and a sender that aborts mid-body does not break the server', async () => {
     const stalled = await new Promise<number>((resolve, reject) => {
-      const req = request(logsUrl(), { method: 'POST', headers: { ...PROTO, 'Content-Length': '1000' }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        logsUrl(),
+        { method: 'POST', headers: { ...PROTO, 'Content-Length': '1000' }, agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(goodProto.subarray(0, 10));
     });
     expect(stalled).toBe(408);
     await new Promise<void>((resolve) => {
-      const req = request(logsUrl(), { method: 'POST', headers: { ...PROTO, 'Content-Length': '1000' }, agent: false });
+      const req = request(logsUrl(), {
+        method: 'POST',
+        headers: { ...PROTO, 'Content-Length': '1000' },
+        agent: false,
+      });
       req.on('error', () => resolve());
       req.write(goodProto.subarray(0, 10), () => {
         setTimeout(() => {
@@ -249,11 +274,17 @@ describe('OTLP/HTTP bearer token', () => {
       expect(none.headers['www-authenticate']).toBe('Bearer');
       expect(decodeStatus(none.body).code).toBe(16);
       expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer wrong' })).status).toBe(401);
-      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token-and-more' })).status).toBe(401);
+      expect(
+        (await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token-and-more' })).status,
+      ).toBe(401);
       expect(authIngest.calls).toBe(0);
-      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token' })).status).toBe(200);
+      expect((await post(url, goodProto, { ...PROTO, Authorization: 'Bearer s3cret-token' })).status).toBe(
+        200,
+      );
       const exporter = new ProtoLogExporter({ url, headers: { Authorization: 'Bearer s3cret-token' } });
-      const result = await new Promise<{ code: number }>((resolve) => exporter.export(records as never, resolve));
+      const result = await new Promise<{ code: number }>((resolve) =>
+        exporter.export(records as never, resolve),
+      );
       expect(result.code).toBe(0);
       expect(authIngest.records).toHaveLength(40);
       expect(() => createOtlpHttpHandler({ ingest, authToken: 'has space' })).toThrow(/authToken/);
@@ -278,13 +309,22 @@ describe('OTLP/HTTP in-flight byte budget', () => {
       for (let i = 0; i < 8; i++) {
         expect((await post(url, goodProto, PROTO)).status).toBe(200);
         expect((await post(url, goodProto.subarray(0, 100), PROTO)).status).toBe(400);
-        expect((await post(url, gzipSync(goodProto), { ...PROTO, 'Content-Encoding': 'gzip' })).status).toBe(200);
-        expect((await post(url, gzipSync(Buffer.alloc(200 * 1024)), { ...PROTO, 'Content-Encoding': 'gzip' })).status).toBe(413);
+        expect((await post(url, gzipSync(goodProto), { ...PROTO, 'Content-Encoding': 'gzip' })).status).toBe(
+          200,
+        );
+        expect(
+          (await post(url, gzipSync(Buffer.alloc(200 * 1024)), { ...PROTO, 'Content-Encoding': 'gzip' }))
+            .status,
+        ).toBe(413);
         expect(await postChunked(url, Buffer.alloc(100 * 1024, 0x0a), PROTO)).toBe(413);
       }
       // Two senders hold 2 × 63 KiB of unfinished bodies: a third body does not fit.
       const holders = [0, 1].map(() => {
-        const req = request(url, { method: 'POST', headers: { ...PROTO, 'Content-Length': String(64 * 1024) }, agent: false });
+        const req = request(url, {
+          method: 'POST',
+          headers: { ...PROTO, 'Content-Length': String(64 * 1024) },
+          agent: false,
+        });
         req.on('error', () => {});
         req.write(Buffer.alloc(63 * 1024, 0x0a));
         return req;
@@ -298,9 +338,14 @@ describe('OTLP/HTTP in-flight byte budget', () => {
       for (const h of holders) h.destroy();
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect((await post(url, goodProto, PROTO)).status).toBe(200);
-      expect(() => createOtlpHttpHandler({ ingest, maxBodyBytes: 1000, maxDecompressedBytes: 1000, maxInflightBytes: 1500 })).toThrow(
-        /maxInflightBytes/,
-      );
+      expect(() =>
+        createOtlpHttpHandler({
+          ingest,
+          maxBodyBytes: 1000,
+          maxDecompressedBytes: 1000,
+          maxInflightBytes: 1500,
+        }),
+      ).toThrow(/maxInflightBytes/);
     } finally {
       await small.close();
     }

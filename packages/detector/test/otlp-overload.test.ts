@@ -41,13 +41,18 @@ describe.each(cases)('real %s exporter against a %s ingest', (protocol, kind) =>
       return { kind: 'accepted', rejected: 0 };
     };
     const url = `${server.url}/v1/logs`;
-    const exporter = (protocol === 'http/json' ? new JsonLogExporter({ url }) : new ProtoLogExporter({ url })) as unknown as LogRecordExporter;
+    const exporter = (protocol === 'http/json'
+      ? new JsonLogExporter({ url })
+      : new ProtoLogExporter({ url })) as unknown as LogRecordExporter;
     const provider = new LoggerProvider({
-      processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 })],
+      processors: [
+        new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 }),
+      ],
     });
     const logger = provider.getLogger('@llmsec/sdk');
     const ids = Array.from({ length: 200 }, (_, i) => `EVT-${String(i).padStart(12, '0')}`);
-    for (const id of ids) logger.emit({ eventName: 'llmsec.guardrail_block', attributes: { 'llmsec.event.id': id } });
+    for (const id of ids)
+      logger.emit({ eventName: 'llmsec.guardrail_block', attributes: { 'llmsec.event.id': id } });
     const started = Date.now();
     await provider.forceFlush();
     await provider.shutdown();

@@ -2,14 +2,17 @@
 // copies) for the Status bodies and gRPC status details the receivers send.
 import protobuf from 'protobufjs';
 
-const root = protobuf.parse(`
+const root = protobuf.parse(
+  `
   syntax = "proto3";
   package check;
   message Any { string type_url = 1; bytes value = 2; }
   message Status { int32 code = 1; string message = 2; repeated Any details = 3; }
   message Duration { int64 seconds = 1; int32 nanos = 2; }
   message RetryInfo { Duration retry_delay = 1; }
-`, { keepCase: true }).root;
+`,
+  { keepCase: true },
+).root;
 
 const Status = root.lookupType('check.Status');
 const RetryInfo = root.lookupType('check.RetryInfo');

@@ -14,7 +14,10 @@ export class RecordingIngest implements OtlpIngest {
   readonly records: DecodedLogRecord[] = [];
   readonly spans: DecodedSpan[] = [];
   calls = 0;
-  answer: (kind: 'logs' | 'traces', count: number) => IngestResult = () => ({ kind: 'accepted', rejected: 0 });
+  answer: (kind: 'logs' | 'traces', count: number) => IngestResult = () => ({
+    kind: 'accepted',
+    rejected: 0,
+  });
 
   logs(records: DecodedLogRecord[]): IngestResult {
     this.calls++;
@@ -83,7 +86,9 @@ export function post(
     const req = request(url, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -96,7 +101,11 @@ export function post(
  * captured in memory: serialize them with otlp-transformer's serializers to get the exact
  * request bytes the real exporters send.
  */
-export function llmsecLogRecords(count: number, users = 10, t0 = Date.parse('2026-11-22T10:00:00.000Z')): ReadableLogRecord[] {
+export function llmsecLogRecords(
+  count: number,
+  users = 10,
+  t0 = Date.parse('2026-11-22T10:00:00.000Z'),
+): ReadableLogRecord[] {
   const exporter = new InMemoryLogRecordExporter();
   const { events, clock } = senderEvents(exporter, 11, t0);
   for (let i = 0; i < count; i++) {

@@ -15,7 +15,11 @@ const event: SecurityEvent = {
   metadata: { limit_type: 'rpm', current: 61, limit: 60 },
 };
 
-function record(eventName: string, attributes: Attributes, extra: Partial<DecodedLogRecord> = {}): DecodedLogRecord {
+function record(
+  eventName: string,
+  attributes: Attributes,
+  extra: Partial<DecodedLogRecord> = {},
+): DecodedLogRecord {
   return {
     timeMs: 0,
     eventName,
@@ -46,7 +50,11 @@ describe('logRecordToEvent / spanEventToEvent', () => {
       service: 'billing',
     });
     // A service written on the event wins over the resource's.
-    const own = record('llmsec.rate_limit_hit', { ...attrs, 'service.name': 'api' }, { resource: { 'service.name': 'billing' } });
+    const own = record(
+      'llmsec.rate_limit_hit',
+      { ...attrs, 'service.name': 'api' },
+      { resource: { 'service.name': 'billing' } },
+    );
     expect(logRecordToEvent(own)?.service).toBe('api');
   });
 
@@ -72,7 +80,11 @@ describe('logRecordToEvent / spanEventToEvent', () => {
       'llmsec.metadata.list': ['a', 'b'],
       'llmsec.metadata.big': '9223372036854775807',
     });
-    expect(logRecordToEvent(r)?.metadata).toEqual({ ...event.metadata, list: ['a', 'b'], big: '9223372036854775807' });
+    expect(logRecordToEvent(r)?.metadata).toEqual({
+      ...event.metadata,
+      list: ['a', 'b'],
+      big: '9223372036854775807',
+    });
     // The decoded record itself is not modified.
     expect(r.attributes['llmsec.metadata.blob']).toEqual(Uint8Array.of(1));
   });
@@ -87,7 +99,10 @@ describe('logRecordToEvent / spanEventToEvent', () => {
       startMs: 0,
       endMs: 1,
       attributes: {},
-      events: [{ timeMs: 0, name: 'llmsec.rate_limit_hit', attributes: attrs }, { timeMs: 0, name: 'exception', attributes: {} }],
+      events: [
+        { timeMs: 0, name: 'llmsec.rate_limit_hit', attributes: attrs },
+        { timeMs: 0, name: 'exception', attributes: {} },
+      ],
       status: { code: 0, message: '' },
       resource: { 'service.name': 'chat-api' },
       scope: 'x',

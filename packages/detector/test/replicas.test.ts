@@ -148,15 +148,18 @@ describe('detector replicas sharing Redis detection state', () => {
     const bound = LIVE_LATENESS_S * 1000;
     while (mine().length === 0 && Date.now() - sent < bound) await new Promise((r) => setTimeout(r, 100));
     const waited = Date.now() - sent;
-    expect(mine().map((a) => [a.status, a.starts_at]), `no firing line within ${bound} ms`).toEqual([
-      ['firing', new Date(T0 + 9000).toISOString()],
-    ]);
+    expect(
+      mine().map((a) => [a.status, a.starts_at]),
+      `no firing line within ${bound} ms`,
+    ).toEqual([['firing', new Date(T0 + 9000).toISOString()]]);
     expect(waited).toBeLessThan(bound);
     // Stop both: each drains and ships what it holds; the rest of the group's pending events is
     // processed once, whichever replica gets there first (compare-and-set per group): still one line.
     for (const r of replicas) r.kill('SIGTERM');
     expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-    expect(mine().map((a) => [a.status, a.starts_at])).toEqual([['firing', new Date(T0 + 9000).toISOString()]]);
+    expect(mine().map((a) => [a.status, a.starts_at])).toEqual([
+      ['firing', new Date(T0 + 9000).toISOString()],
+    ]);
     // Each replica took its share (10 of 20): neither saw the ten blocks the alert needs until the 20th.
     for (const r of replicas) expect(r.stderr()).toMatch(/"msg":"detector stopped".*"ingested":10,/);
   }, 60_000);

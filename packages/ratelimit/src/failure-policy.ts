@@ -53,7 +53,12 @@ export class StoreFailurePolicy {
    * goes to `failed` and the promise resolves either way.
    */
   run(fn: (store: LimiterStore) => unknown): Promise<void> {
-    return mapWithTimeout(attempt(() => fn(this.o.store)), this.o.commandTimeoutMs, this.succeeded, this.failedThen);
+    return mapWithTimeout(
+      attempt(() => fn(this.o.store)),
+      this.o.commandTimeoutMs,
+      this.succeeded,
+      this.failedThen,
+    );
   }
 
   private readonly succeeded = (): void => {

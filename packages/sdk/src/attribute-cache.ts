@@ -32,7 +32,14 @@ export class AttributeCache {
   }
 
   get(a: Key, b: Key, c: Key, d: Key): Attributes | undefined {
-    if (this.lastSet !== undefined && a === this.lastA && b === this.lastB && c === this.lastC && d === this.lastD) return this.lastSet;
+    if (
+      this.lastSet !== undefined &&
+      a === this.lastA &&
+      b === this.lastB &&
+      c === this.lastC &&
+      d === this.lastD
+    )
+      return this.lastSet;
     const found = this.root.get(a)?.get(b)?.get(c)?.get(d);
     if (found !== undefined) {
       this.lastA = a;

@@ -36,7 +36,9 @@ export type RequestCompletedInput = WithMetadata & {
 
 /** Numeric fields accept numeric strings (form and header values); the rest is normalised later. */
 function num(value: unknown): unknown {
-  return typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : value;
+  return typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))
+    ? Number(value)
+    : value;
 }
 
 /** The input's fields; bad input (not an object) reads as `{}`. */
@@ -54,16 +56,26 @@ export abstract class CategoryMethods {
    * absent (undefined) named field does not erase it. The category fields' own names
    * (`layer`, `reason`, ...) are not EventInput fields, so the input needs no copy without them.
    */
-  protected abstract emitNamed(category: Category, input: unknown, named: Record<string, unknown>): SecurityEvent;
+  protected abstract emitNamed(
+    category: Category,
+    input: unknown,
+    named: Record<string, unknown>,
+  ): SecurityEvent;
 
   guardrailBlock(input: GuardrailBlockInput): SecurityEvent {
     const fields = fieldsOf(input);
-    return this.emitNamed('guardrail_block', input, { guardrail_layer: fields.layer, block_reason: fields.reason });
+    return this.emitNamed('guardrail_block', input, {
+      guardrail_layer: fields.layer,
+      block_reason: fields.reason,
+    });
   }
 
   outputFilterBlock(input: OutputFilterBlockInput): SecurityEvent {
     const fields = fieldsOf(input);
-    return this.emitNamed('output_filter_block', input, { filter_name: fields.filter, block_reason: fields.reason });
+    return this.emitNamed('output_filter_block', input, {
+      filter_name: fields.filter,
+      block_reason: fields.reason,
+    });
   }
 
   rateLimitHit(input: RateLimitHitInput): SecurityEvent {
@@ -91,13 +103,20 @@ export abstract class CategoryMethods {
   piiDetected(input: PiiDetectedInput): SecurityEvent {
     const fields = fieldsOf(input);
     const types = fields.piiTypes;
-    const piiTypes = Array.isArray(types) ? types.map(String) : types === undefined ? undefined : [String(types)];
+    const piiTypes = Array.isArray(types)
+      ? types.map(String)
+      : types === undefined
+        ? undefined
+        : [String(types)];
     return this.emitNamed('pii_detected', input, { pii_types: piiTypes, direction: fields.direction });
   }
 
   toolAbuseAttempt(input: ToolAbuseAttemptInput): SecurityEvent {
     const fields = fieldsOf(input);
-    return this.emitNamed('tool_abuse_attempt', input, { tool_name: fields.tool, block_reason: fields.reason });
+    return this.emitNamed('tool_abuse_attempt', input, {
+      tool_name: fields.tool,
+      block_reason: fields.reason,
+    });
   }
 
   authFailure(input: AuthFailureInput): SecurityEvent {

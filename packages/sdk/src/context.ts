@@ -1,4 +1,10 @@
-import { context as otelContext, createContextKey, propagation, type Baggage, type Context } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  createContextKey,
+  propagation,
+  type Baggage,
+  type Context,
+} from '@opentelemetry/api';
 import { BAGGAGE_CONVERSATION_ID, BAGGAGE_SESSION_ID, BAGGAGE_USER_ID } from '@llmsec/core';
 
 /**
@@ -28,7 +34,8 @@ export const MAX_ID_CHARS = 256;
 export function normaliseId(value: unknown): string | undefined {
   let text: string;
   if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
+  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    text = String(value);
   else return undefined;
   text = text.trim();
   if (text.length === 0) return undefined;
@@ -39,7 +46,10 @@ export function normaliseId(value: unknown): string | undefined {
  * A context carrying `security` (merged over the security context already in `parent`: inner
  * fields win, absent ones are inherited) as a context value and as baggage entries.
  */
-export function contextWithSecurity(security: SecurityContext, parent: Context = otelContext.active()): Context {
+export function contextWithSecurity(
+  security: SecurityContext,
+  parent: Context = otelContext.active(),
+): Context {
   const merged = { ...getSecurityContext(parent) };
   const userId = normaliseId(security?.userId);
   const sessionId = normaliseId(security?.sessionId);
@@ -50,7 +60,8 @@ export function contextWithSecurity(security: SecurityContext, parent: Context =
 
   let baggage: Baggage = propagation.getBaggage(parent) ?? propagation.createBaggage();
   if (merged.userId !== undefined) baggage = baggage.setEntry(BAGGAGE_USER_ID, { value: merged.userId });
-  if (merged.sessionId !== undefined) baggage = baggage.setEntry(BAGGAGE_SESSION_ID, { value: merged.sessionId });
+  if (merged.sessionId !== undefined)
+    baggage = baggage.setEntry(BAGGAGE_SESSION_ID, { value: merged.sessionId });
   if (merged.conversationId !== undefined) {
     baggage = baggage.setEntry(BAGGAGE_CONVERSATION_ID, { value: merged.conversationId });
   }

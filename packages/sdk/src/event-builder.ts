@@ -88,13 +88,24 @@ function securityOf(ctx: Context): SecurityContext {
  * event. Its prototype is Object.prototype, so it is a plain object like the literal it replaces
  * (same keys in the same order; `constructor` is Object; JSON, structuredClone, toStrictEqual alike).
  */
-const PlainEvent = function (this: SecurityEvent, eventId: string, timestamp: string, category: string, severity: SecurityEvent['severity']): void {
+const PlainEvent = function (
+  this: SecurityEvent,
+  eventId: string,
+  timestamp: string,
+  category: string,
+  severity: SecurityEvent['severity'],
+): void {
   this.event_id = eventId;
   this.timestamp = timestamp;
   this.category = category;
   this.severity = severity;
   this.user_id = '';
-} as unknown as new (eventId: string, timestamp: string, category: string, severity: SecurityEvent['severity']) => SecurityEvent;
+} as unknown as new (
+  eventId: string,
+  timestamp: string,
+  category: string,
+  severity: SecurityEvent['severity'],
+) => SecurityEvent;
 PlainEvent.prototype = Object.prototype;
 
 /**
@@ -112,18 +123,18 @@ export function buildEvent(
   spanContext: SpanContext | undefined,
   timeMs: number,
 ): SecurityEvent {
-  const raw: Partial<EventInput> & { metadata?: unknown } = input !== null && typeof input === 'object' ? input : {};
+  const raw: Partial<EventInput> & { metadata?: unknown } =
+    input !== null && typeof input === 'object' ? input : {};
   const known = isCategory(category);
-  const severity = isSeverity(raw.severity)
-    ? raw.severity
-    : known
-      ? DEFAULT_SEVERITY[category]
-      : 'warning';
+  const severity = isSeverity(raw.severity) ? raw.severity : known ? DEFAULT_SEVERITY[category] : 'warning';
   const event = new PlainEvent(deps.ids.eventId(), isoTime(timeMs), category, severity);
   const userId = normaliseId(raw.userId);
   const sessionId = normaliseId(raw.sessionId);
   const conversationId = normaliseId(raw.conversationId);
-  const ambient = userId === undefined || sessionId === undefined || conversationId === undefined ? securityOf(ctx) : undefined;
+  const ambient =
+    userId === undefined || sessionId === undefined || conversationId === undefined
+      ? securityOf(ctx)
+      : undefined;
   event.user_id = userId ?? ambient?.userId ?? ANONYMOUS_USER;
   const session = sessionId ?? ambient?.sessionId;
   if (session !== undefined) event.session_id = session;
@@ -181,7 +192,10 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
 
 function warnDropped(category: string, dropped: string[]): void {
   const keys = dropped.slice(0, 10).join(', ');
-  warnOnce(`metadata:${category}:${keys}`, `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`);
+  warnOnce(
+    `metadata:${category}:${keys}`,
+    `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`,
+  );
 }
 
 /** Whether `o` has an own enumerable key, without building the key array. */
@@ -202,7 +216,8 @@ export function givenTime(input: unknown): unknown {
 export function eventTime(value: unknown, clock: Clock): number {
   const t = finiteNumber(value);
   if (t !== undefined && Math.abs(t) <= MAX_TIME_MS) return t;
-  if (value !== undefined) warnOnce('event-time', `llmsec: ignoring invalid event time ${String(value)}; using the clock`);
+  if (value !== undefined)
+    warnOnce('event-time', `llmsec: ignoring invalid event time ${String(value)}; using the clock`);
   const now = clock.now();
   return Number.isFinite(now) && Math.abs(now) <= MAX_TIME_MS ? now : Date.now();
 }
@@ -224,7 +239,8 @@ function addPayload(
   if (requestText !== undefined) {
     if (metadata.prompt_length === undefined) metadata.prompt_length = requestText.length;
     const preview = previewOf(requestText);
-    if (metadata.payload_fingerprint === undefined) metadata.payload_fingerprint = payloadFingerprint(preview, deps.fingerprintKey());
+    if (metadata.payload_fingerprint === undefined)
+      metadata.payload_fingerprint = payloadFingerprint(preview, deps.fingerprintKey());
     if (capturePreviews) event.request_preview = preview;
   }
   const responseText = clipText(raw.responseText, Number.MAX_SAFE_INTEGER);

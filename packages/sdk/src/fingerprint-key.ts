@@ -32,21 +32,32 @@ export const FINGERPRINT_KEY_ENV = 'LLMSEC_FINGERPRINT_KEY';
 export const FINGERPRINT_KEY_FILE_ENV = 'LLMSEC_FINGERPRINT_KEY_FILE';
 
 function isKey(value: unknown): value is FingerprintKey {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'llmsec.fingerprint-key';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === 'llmsec.fingerprint-key'
+  );
 }
 
 /** Resolves the key; throws on an invalid configured key (a configuration error), never on a missing file. */
-export function resolveFingerprintKey(options: FingerprintKeyOptions = {}, env: NodeJS.ProcessEnv = process.env): FingerprintKey {
+export function resolveFingerprintKey(
+  options: FingerprintKeyOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): FingerprintKey {
   const given = options.fingerprintKey;
   if (given !== undefined) return isKey(given) ? given : createFingerprintKey(given);
   const fromEnv = env[FINGERPRINT_KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== '') return createFingerprintKey(fromEnv);
-  const file = options.fingerprintKeyFile ?? (env[FINGERPRINT_KEY_FILE_ENV]?.trim() || join(homedir(), '.llmsec', 'fingerprint.key'));
+  const file =
+    options.fingerprintKeyFile ??
+    (env[FINGERPRINT_KEY_FILE_ENV]?.trim() || join(homedir(), '.llmsec', 'fingerprint.key'));
   try {
     return createFingerprintKey(readOrCreate(file));
   } catch (err) {
     if (err instanceof TypeError) throw new TypeError(`llmsec: fingerprint key file ${file}: ${err.message}`);
-    diag.warn(`llmsec: cannot read or create the fingerprint key file ${file} (${(err as Error).message}); using a random key for this process: set ${FINGERPRINT_KEY_ENV} so that every replica shares one`);
+    diag.warn(
+      `llmsec: cannot read or create the fingerprint key file ${file} (${(err as Error).message}); using a random key for this process: set ${FINGERPRINT_KEY_ENV} so that every replica shares one`,
+    );
     return createFingerprintKey(randomBytes(32));
   }
 }
@@ -54,7 +65,10 @@ export function resolveFingerprintKey(options: FingerprintKeyOptions = {}, env: 
 function readOrCreate(file: string): string {
   try {
     const mode = statSync(file).mode;
-    if ((mode & 0o077) !== 0) diag.warn(`llmsec: the fingerprint key file ${file} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+    if ((mode & 0o077) !== 0)
+      diag.warn(
+        `llmsec: the fingerprint key file ${file} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+      );
     return readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -1,4 +1,13 @@
-import { context, logs, metrics, propagation, trace, type LoggerProvider, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import {
+  context,
+  logs,
+  metrics,
+  propagation,
+  trace,
+  type LoggerProvider,
+  type MeterProvider,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 

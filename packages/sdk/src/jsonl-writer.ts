@@ -35,7 +35,9 @@ export class JsonlEventWriter {
     const destination = options?.destination;
     this.maxPending = options.maxPending ?? 10_000;
     if (!Number.isInteger(this.maxPending) || this.maxPending < 0) {
-      throw new TypeError(`JsonlEventWriter: maxPending must be a non-negative integer, got ${String(options.maxPending)}`);
+      throw new TypeError(
+        `JsonlEventWriter: maxPending must be a non-negative integer, got ${String(options.maxPending)}`,
+      );
     }
     if (destination === 'stdout') {
       this.stream = process.stdout;
@@ -46,7 +48,11 @@ export class JsonlEventWriter {
       }
       this.stream = createWriteStream(destination.path, { flags: 'a' });
       this.ownsStream = true;
-    } else if (destination !== null && typeof destination === 'object' && typeof destination.write === 'function') {
+    } else if (
+      destination !== null &&
+      typeof destination === 'object' &&
+      typeof destination.write === 'function'
+    ) {
       this.stream = destination;
       this.ownsStream = false;
     } else {

@@ -57,7 +57,10 @@ export class LocalCounter {
     let cell = this.series.get(key);
     if (cell === undefined) {
       if (this.series.size >= MAX_SERIES) return this.overflow();
-      cell = { attributes: Object.isFrozen(attributes) ? attributes : Object.freeze({ ...attributes }), value: 0 };
+      cell = {
+        attributes: Object.isFrozen(attributes) ? attributes : Object.freeze({ ...attributes }),
+        value: 0,
+      };
       this.series.set(key, cell);
     }
     this.byObject.set(attributes, cell);
@@ -74,7 +77,8 @@ export class LocalCounter {
   private observe(result: ObservableResult): void {
     // A collection must not fail because of us; observe() itself only validates numbers.
     try {
-      for (const cell of this.series.values()) if (cell.value > 0) result.observe(cell.value, cell.attributes);
+      for (const cell of this.series.values())
+        if (cell.value > 0) result.observe(cell.value, cell.attributes);
     } catch {
       // Nothing to report to: the reader is collecting; the next collection tries again.
     }

@@ -104,7 +104,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       description: 'LLM requests by outcome and model',
       unit: '{request}',
     });
-    this.cost = LocalCounter.on(meter, METRIC_COST, { description: 'Estimated LLM cost in US dollars, by model', unit: 'USD' });
+    this.cost = LocalCounter.on(meter, METRIC_COST, {
+      description: 'Estimated LLM cost in US dollars, by model',
+      unit: 'USD',
+    });
     this.telemetryErrors = meter.createCounter(METRIC_TELEMETRY_ERRORS, {
       description: 'Telemetry failures swallowed to protect the application',
       unit: '{error}',
@@ -135,7 +138,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       const cacheable = isStr(category) && isStr(severity) && isKey(layer);
       let attrs = cacheable ? this.eventSets.get(category, severity, layer, undefined) : undefined;
       if (attrs === undefined) {
-        const built: Attributes = { category: oneOf(CATEGORIES, category), severity: oneOf(SEVERITIES, severity) };
+        const built: Attributes = {
+          category: oneOf(CATEGORIES, category),
+          severity: oneOf(SEVERITIES, severity),
+        };
         if (layer !== undefined) built.layer = this.layers.value(layer);
         attrs = cacheable ? this.eventSets.set(category, severity, layer, undefined, built) : built;
       }
@@ -152,7 +158,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       const cacheable = isStr(outcome) && isKey(model);
       let attrs = cacheable ? this.requestSets.get(outcome, model, undefined, undefined) : undefined;
       if (attrs === undefined) {
-        const built: Attributes = { outcome: oneOf(REQUEST_OUTCOMES, outcome), model: this.models.value(model) };
+        const built: Attributes = {
+          outcome: oneOf(REQUEST_OUTCOMES, outcome),
+          model: this.models.value(model),
+        };
         attrs = cacheable ? this.requestSets.set(outcome, model, undefined, undefined, built) : built;
       }
       this.requests.add(1, attrs);
@@ -212,14 +221,21 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
     }
   }
 
-  recordGuardrailDuration(input: { layer: string; outcome: GuardrailOutcome | (string & {}); seconds: number }): void {
+  recordGuardrailDuration(input: {
+    layer: string;
+    outcome: GuardrailOutcome | (string & {});
+    seconds: number;
+  }): void {
     try {
       if (!isCount(input.seconds)) return;
       const { layer, outcome } = input;
       const cacheable = isStr(layer) && isStr(outcome);
       let attrs = cacheable ? this.guardSets.get(layer, outcome, undefined, undefined) : undefined;
       if (attrs === undefined) {
-        const built: Attributes = { layer: this.layers.value(layer), outcome: oneOf(GUARDRAIL_OUTCOMES, outcome) };
+        const built: Attributes = {
+          layer: this.layers.value(layer),
+          outcome: oneOf(GUARDRAIL_OUTCOMES, outcome),
+        };
         attrs = cacheable ? this.guardSets.set(layer, outcome, undefined, undefined, built) : built;
       }
       this.guardrailDuration.record(input.seconds, attrs);

@@ -18,7 +18,8 @@ export class ModelLabel {
   }
 
   value(raw: unknown): string {
-    if (typeof raw !== 'string' || raw.length === 0) return raw === undefined || raw === null || raw === '' ? 'unknown' : OTHER_LABEL;
+    if (typeof raw !== 'string' || raw.length === 0)
+      return raw === undefined || raw === null || raw === '' ? 'unknown' : OTHER_LABEL;
     // No model id is longer; a longer string is not worth matching (nor keeping as a memo key).
     if (raw.length > MAX_MODEL_CHARS) return OTHER_LABEL;
     let label = this.memo.get(raw);

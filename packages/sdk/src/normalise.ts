@@ -24,7 +24,8 @@ export const LIMITS = {
 export function clipText(value: unknown, max: number): string | undefined {
   let text: string;
   if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    text = String(value);
   else return undefined;
   return text.length > max ? text.slice(0, max) : text;
 }
@@ -67,7 +68,8 @@ export function metadataValue(value: unknown): MetadataValue | undefined {
 function metadataArray(items: unknown[]): MetadataValue {
   const head = items.slice(0, LIMITS.arrayItems);
   if (head.every((v) => typeof v === 'boolean')) return head as boolean[];
-  if (head.length > 0 && head.every((v) => typeof v === 'number' && Number.isFinite(v))) return head as number[];
+  if (head.length > 0 && head.every((v) => typeof v === 'number' && Number.isFinite(v)))
+    return head as number[];
   const out: string[] = [];
   for (const v of head) {
     const s = typeof v === 'object' && v !== null ? safeJson(v) : clipText(v, LIMITS.metadataStringChars);

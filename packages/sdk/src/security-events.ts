@@ -28,7 +28,11 @@ import {
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
 import { buildEvent, eventTime, givenTime, type BuildDeps } from './event-builder.ts';
-import { defaultFingerprintKey, resolveFingerprintKey, type FingerprintKeyOptions } from './fingerprint-key.ts';
+import {
+  defaultFingerprintKey,
+  resolveFingerprintKey,
+  type FingerprintKeyOptions,
+} from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
 import { SEVERITY_NUMBER } from './severity.ts';
@@ -81,7 +85,12 @@ export interface SecurityEventsOptions {
 const MAX_WARNED_CATEGORIES = 100;
 
 /** Set by SecurityEvents' static block (declared before the class: the block runs at its definition). */
-let emitInContext: (events: SecurityEvents, category: Category, input: unknown, ctx: Context) => SecurityEvent;
+let emitInContext: (
+  events: SecurityEvents,
+  category: Category,
+  input: unknown,
+  ctx: Context,
+) => SecurityEvent;
 
 export class SecurityEvents extends CategoryMethods implements SecurityEventEmitter {
   private readonly serviceName: string | undefined;
@@ -115,7 +124,8 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     if (options.fingerprintKey !== undefined || options.fingerprintKeyFile !== undefined) {
       const keyOptions: FingerprintKeyOptions = {};
       if (options.fingerprintKey !== undefined) keyOptions.fingerprintKey = options.fingerprintKey;
-      if (options.fingerprintKeyFile !== undefined) keyOptions.fingerprintKeyFile = options.fingerprintKeyFile;
+      if (options.fingerprintKeyFile !== undefined)
+        keyOptions.fingerprintKeyFile = options.fingerprintKeyFile;
       this.fingerprintKey = resolveFingerprintKey(keyOptions);
     }
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
@@ -133,10 +143,15 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     return this.emitNamed(category, input, undefined);
   }
 
-  protected emitNamed(category: Category, input: unknown, named: Record<string, unknown> | undefined): SecurityEvent {
+  protected emitNamed(
+    category: Category,
+    input: unknown,
+    named: Record<string, unknown> | undefined,
+  ): SecurityEvent {
     // A subclass that overrides emit() still sees every category method's event go through it,
     // as before the named fields bypassed it: the input with the named fields merged into its metadata.
-    if (named !== undefined && this.emit !== SecurityEvents.prototype.emit) return this.emit(category, withNamedMetadata(input, named));
+    if (named !== undefined && this.emit !== SecurityEvents.prototype.emit)
+      return this.emit(category, withNamedMetadata(input, named));
     return this.emitIn(category, input, named, otelContext.active());
   }
 
@@ -146,7 +161,12 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
   }
 
   /** `ctx`: the context the event belongs to (the active one, or the instrumented call's, whose span is active in it). */
-  private emitIn(category: Category, input: unknown, named: Record<string, unknown> | undefined, ctx: Context): SecurityEvent {
+  private emitIn(
+    category: Category,
+    input: unknown,
+    named: Record<string, unknown> | undefined,
+    ctx: Context,
+  ): SecurityEvent {
     const name = typeof category === 'string' ? category : String(category as unknown);
     const activeSpan = trace.getSpan(ctx);
     const span = spanOf(input as EventInput | undefined, activeSpan);
@@ -162,7 +182,13 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
-      return { event_id: 'EVT-000000000000', timestamp: new Date().toISOString(), category: name, severity: 'warning', user_id: 'anonymous' };
+      return {
+        event_id: 'EVT-000000000000',
+        timestamp: new Date().toISOString(),
+        category: name,
+        severity: 'warning',
+        user_id: 'anonymous',
+      };
     }
     if (!isCategory(name)) {
       this.warnUnknown(name);
@@ -176,7 +202,14 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     return event;
   }
 
-  private record(event: SecurityEvent, timeMs: number, observedNow: boolean, span: Span | undefined, active: Context, activeSpan: Span | undefined): void {
+  private record(
+    event: SecurityEvent,
+    timeMs: number,
+    observedNow: boolean,
+    span: Span | undefined,
+    active: Context,
+    activeSpan: Span | undefined,
+  ): void {
     const name = spanEventName(event.category);
     // An HrTime, not epoch ms: the span treats a number below performance.now() as a
     // performance-clock reading, which would misplace small (test or replayed) event times.
@@ -276,8 +309,14 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
  * copy). The call built that context once in `invoke()`, so it hands it over here. `ctx` must
  * have `input.span` as its span. Another emitter, or a subclass overriding `emit`, gets `emit`.
  */
-export function emitInCallContext<C extends Category>(events: SecurityEventEmitter, category: C, input: EventInputFor<C>, ctx: Context): SecurityEvent {
-  if (events instanceof SecurityEvents && events.emit === SecurityEvents.prototype.emit) return emitInContext(events, category, input, ctx);
+export function emitInCallContext<C extends Category>(
+  events: SecurityEventEmitter,
+  category: C,
+  input: EventInputFor<C>,
+  ctx: Context,
+): SecurityEvent {
+  if (events instanceof SecurityEvents && events.emit === SecurityEvents.prototype.emit)
+    return emitInContext(events, category, input, ctx);
   return events.emit(category, input);
 }
 
@@ -319,7 +358,8 @@ function contextWithSpan(active: Context, span: Span): Context {
 function withNamedMetadata(input: unknown, named: Record<string, unknown>): EventInputFor<Category> {
   const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
   const md = src.metadata;
-  const metadata: Record<string, unknown> = md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
+  const metadata: Record<string, unknown> =
+    md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
   for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
   return { ...src, metadata } as unknown as EventInputFor<Category>;
 }

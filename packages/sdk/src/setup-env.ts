@@ -28,7 +28,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const base = has('OTEL_EXPORTER_OTLP_ENDPOINT');
   // OTEL_<SIGNAL>_EXPORTER=none turns one signal's OTLP export off (e.g. metrics that
   // Prometheus already scrapes from /metrics, which would otherwise be stored twice).
-  const off = (signal: string): boolean => (env[`OTEL_${signal}_EXPORTER`] ?? '').trim().toLowerCase() === 'none';
+  const off = (signal: string): boolean =>
+    (env[`OTEL_${signal}_EXPORTER`] ?? '').trim().toLowerCase() === 'none';
   return {
     otlpTraces: (base || has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) && !off('TRACES'),
     otlpLogs: (base || has('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT')) && !off('LOGS'),
@@ -37,7 +38,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     logScheduleDelayMs: positiveInt(env.OTEL_BLRP_SCHEDULE_DELAY),
     metricIntervalMs: positiveInt(env.OTEL_METRIC_EXPORT_INTERVAL),
     metricTimeoutMs: positiveInt(env.OTEL_METRIC_EXPORT_TIMEOUT),
-    prometheusHost: has('OTEL_EXPORTER_PROMETHEUS_HOST') ? env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() : undefined,
+    prometheusHost: has('OTEL_EXPORTER_PROMETHEUS_HOST')
+      ? env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim()
+      : undefined,
     prometheusPort: positiveInt(env.OTEL_EXPORTER_PROMETHEUS_PORT),
     sdkDisabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
   };

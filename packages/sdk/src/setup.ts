@@ -6,7 +6,12 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -15,7 +20,13 @@ import { getTelemetryErrorCounter, reportTelemetryError, setTelemetryErrorCounte
 import { registerGlobals } from './globals.ts';
 import { JsonlEventWriter, type JsonlDestination } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
-import { SafeLogRecordExporter, SafeLogRecordProcessor, SafeMetricExporter, SafeSpanExporter, SafeSpanProcessor } from './safe-processors.ts';
+import {
+  SafeLogRecordExporter,
+  SafeLogRecordProcessor,
+  SafeMetricExporter,
+  SafeSpanExporter,
+  SafeSpanProcessor,
+} from './safe-processors.ts';
 import { SecurityEvents, type SecurityEventsOptions } from './security-events.ts';
 import { configFromEnv } from './setup-env.ts';
 
@@ -114,7 +125,10 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     (processor) => new SafeSpanProcessor({ processor }),
   );
   if (otlp !== undefined && (viaOptions || env.otlpTraces)) {
-    const exporter = new SafeSpanExporter({ exporter: new OTLPTraceExporter(signalUrl('/v1/traces')), component: 'otlp_traces' });
+    const exporter = new SafeSpanExporter({
+      exporter: new OTLPTraceExporter(signalUrl('/v1/traces')),
+      component: 'otlp_traces',
+    });
     spanProcessors.push(
       new SafeSpanProcessor({
         processor: new BatchSpanProcessor({ exporter, scheduledDelayMillis: env.spanScheduleDelayMs }),
@@ -126,7 +140,10 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     (processor) => new SafeLogRecordProcessor({ processor }),
   );
   if (otlp !== undefined && (viaOptions || env.otlpLogs)) {
-    const exporter = new SafeLogRecordExporter({ exporter: new OTLPLogExporter(signalUrl('/v1/logs')), component: 'otlp_logs' });
+    const exporter = new SafeLogRecordExporter({
+      exporter: new OTLPLogExporter(signalUrl('/v1/logs')),
+      component: 'otlp_logs',
+    });
     logProcessors.push(
       new SafeLogRecordProcessor({
         processor: new BatchLogRecordProcessor({ exporter, scheduledDelayMillis: env.logScheduleDelayMs }),
@@ -136,7 +153,10 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   }
   const readers: MetricReader[] = [...(options.metricReaders ?? [])];
   if (otlp !== undefined && (viaOptions || env.otlpMetrics)) {
-    const exporter = new SafeMetricExporter({ exporter: new OTLPMetricExporter(signalUrl('/v1/metrics')), component: 'otlp_metrics' });
+    const exporter = new SafeMetricExporter({
+      exporter: new OTLPMetricExporter(signalUrl('/v1/metrics')),
+      component: 'otlp_metrics',
+    });
     const interval = otlp.metricIntervalMs ?? env.metricIntervalMs ?? 60_000;
     readers.push(
       new PeriodicExportingMetricReader({
@@ -185,7 +205,10 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     ...(options.fingerprintKey !== undefined ? { fingerprintKey: options.fingerprintKey } : {}),
     ...(options.fingerprintKeyFile !== undefined ? { fingerprintKeyFile: options.fingerprintKeyFile } : {}),
   });
-  const unregister = options.registerGlobal === false ? () => {} : registerGlobals({ tracerProvider, loggerProvider, meterProvider });
+  const unregister =
+    options.registerGlobal === false
+      ? () => {}
+      : registerGlobals({ tracerProvider, loggerProvider, meterProvider });
   // LLM client instrumentations record their security events through this SecurityEvents
   // (so JSONL, onEvent and detection see them) unless they were given their own.
   for (const inst of options.instrumentations ?? []) {
@@ -194,7 +217,12 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   }
   const disableInstrumentations =
     options.instrumentations !== undefined && options.instrumentations.length > 0
-      ? registerInstrumentations({ instrumentations: options.instrumentations, tracerProvider, meterProvider, loggerProvider })
+      ? registerInstrumentations({
+          instrumentations: options.instrumentations,
+          tracerProvider,
+          meterProvider,
+          loggerProvider,
+        })
       : () => {};
 
   const forceFlush = async (): Promise<void> => {
@@ -228,7 +256,15 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     return shutdownPromise;
   };
 
-  const result: LlmsecSetup = { events, metrics, tracerProvider, loggerProvider, meterProvider, shutdown, forceFlush };
+  const result: LlmsecSetup = {
+    events,
+    metrics,
+    tracerProvider,
+    loggerProvider,
+    meterProvider,
+    shutdown,
+    forceFlush,
+  };
   if (jsonl !== undefined) result.jsonl = jsonl;
   if (prometheus !== undefined) {
     const exporter = prometheus;
@@ -275,7 +311,8 @@ async function settle(component: string, work: () => unknown): Promise<void> {
 }
 
 function validate(options: SetupOptions): void {
-  if (options === null || typeof options !== 'object') throw new TypeError('setupLlmsec: options object required');
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('setupLlmsec: options object required');
   if (typeof options.serviceName !== 'string' || options.serviceName.trim() === '') {
     throw new TypeError('setupLlmsec: serviceName must be a non-empty string');
   }
@@ -295,12 +332,21 @@ function validate(options: SetupOptions): void {
       typeof detection.forceFlush !== 'function' ||
       typeof detection.shutdown !== 'function')
   ) {
-    throw new TypeError('setupLlmsec: detection must be a DetectionEngine (ingestOnce, forceFlush, shutdown)');
+    throw new TypeError(
+      'setupLlmsec: detection must be a DetectionEngine (ingestOnce, forceFlush, shutdown)',
+    );
   }
-  if (options.jsonl !== undefined && options.jsonl !== false && options.jsonl !== 'stdout' && typeof options.jsonl !== 'object') {
+  if (
+    options.jsonl !== undefined &&
+    options.jsonl !== false &&
+    options.jsonl !== 'stdout' &&
+    typeof options.jsonl !== 'object'
+  ) {
     throw new TypeError("setupLlmsec: jsonl must be 'stdout', { path }, a Writable or false");
   }
   if (options.registerGlobal !== false && options.otlp === undefined && options.prometheus === undefined) {
-    diag.debug('llmsec: setup with defaults (OTLP from OTEL_* env, Prometheus handler without its own server)');
+    diag.debug(
+      'llmsec: setup with defaults (OTLP from OTEL_* env, Prometheus handler without its own server)',
+    );
   }
 }

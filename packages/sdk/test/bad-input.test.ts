@@ -1,6 +1,12 @@
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { METRIC_EVENTS, METRIC_TELEMETRY_ERRORS, decodeEventLine, encodeEvent, type Category } from '@llmsec/core';
+import {
+  METRIC_EVENTS,
+  METRIC_TELEMETRY_ERRORS,
+  decodeEventLine,
+  encodeEvent,
+  type Category,
+} from '@llmsec/core';
 import { resetTelemetryErrorThrottle } from '../src/errors.ts';
 import { createHarness } from './harness.ts';
 
@@ -38,12 +44,19 @@ describe('bad input never crashes the host', () => {
     expect(await h.reader.metric(METRIC_EVENTS)).toBeUndefined();
     expect(warnings.filter((w) => w.includes('unknown event category'))).toHaveLength(1);
     const errors = await h.reader.metric(METRIC_TELEMETRY_ERRORS);
-    expect(errors!.dataPoints[0]!.attributes).toEqual({ component: 'events', error_type: 'unknown_category' });
+    expect(errors!.dataPoints[0]!.attributes).toEqual({
+      component: 'events',
+      error_type: 'unknown_category',
+    });
     expect(errors!.dataPoints[0]!.value).toBe(2);
   });
 
   it('non-string ids are converted or dropped', () => {
-    const numeric = h.events.authFailure({ reason: 'x', userId: 12345 as unknown as string, sessionId: { evil: true } as unknown as string });
+    const numeric = h.events.authFailure({
+      reason: 'x',
+      userId: 12345 as unknown as string,
+      sessionId: { evil: true } as unknown as string,
+    });
     expect(numeric.user_id).toBe('12345');
     expect(numeric.session_id).toBeUndefined();
     const objectUser = h.events.authFailure({ reason: 'x', userId: ['a'] as unknown as string });
@@ -117,7 +130,13 @@ describe('bad input never crashes the host', () => {
         big: 10n as never,
       },
     });
-    expect(event.metadata).toEqual({ guardrail_layer: 'l', block_reason: 'r', mixed: ['1', 'two', '{"three":3}'], ok: 'yes', big: 10 });
+    expect(event.metadata).toEqual({
+      guardrail_layer: 'l',
+      block_reason: 'r',
+      mixed: ['1', 'two', '{"three":3}'],
+      ok: 'yes',
+      big: 10,
+    });
   });
 
   it('a throwing clock or id generator still returns an event', () => {

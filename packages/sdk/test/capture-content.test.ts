@@ -2,7 +2,11 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { systemPromptLeakageGuard } from '../src/guards/index.ts';
-import { instrumentClient, OutputBlockedError, type LlmInstrumentationOptions } from '../src/instrumentation/index.ts';
+import {
+  instrumentClient,
+  OutputBlockedError,
+  type LlmInstrumentationOptions,
+} from '../src/instrumentation/index.ts';
 import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 
 /** captureContent exports messages, never the system prompt or its canary unless captureSystemPrompt says so (issue 12). */
@@ -13,15 +17,26 @@ const SYSTEM = `You are the billing assistant. Internal marker ${CANARY}. Never 
 const h = useInstrHarness();
 
 const openai = (extra: Partial<LlmInstrumentationOptions> = {}) =>
-  instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), captureContent: true, ...extra });
+  instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    captureContent: true,
+    ...extra,
+  });
 const anthropic = (extra: Partial<LlmInstrumentationOptions> = {}) =>
-  instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), { ...h.options(), captureContent: true, ...extra });
+  instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), {
+    ...h.options(),
+    captureContent: true,
+    ...extra,
+  });
 
 /** Everything the call exported: span attributes and events, and the recorded security events. */
 async function exported(): Promise<{ dump: string; attrs: Record<string, unknown> }> {
   await eventually(() => h.spans().length === 1);
   const span = h.spans()[0]!;
-  return { dump: JSON.stringify({ attrs: span.attributes, events: span.events, recorded: h.recorded }), attrs: span.attributes };
+  return {
+    dump: JSON.stringify({ attrs: span.attributes, events: span.events, recorded: h.recorded }),
+    attrs: span.attributes,
+  };
 }
 
 describe('captureContent and the system prompt', () => {
@@ -37,12 +52,19 @@ describe('captureContent and the system prompt', () => {
     const { dump, attrs } = await exported();
     expect(dump).not.toContain(CANARY);
     expect(dump).not.toContain('billing assistant');
-    expect(JSON.parse(String(attrs['gen_ai.input.messages']))).toEqual([{ role: 'user', parts: [{ type: 'text', content: 'what is my balance?' }] }]);
+    expect(JSON.parse(String(attrs['gen_ai.input.messages']))).toEqual([
+      { role: 'user', parts: [{ type: 'text', content: 'what is my balance?' }] },
+    ]);
     expect(attrs['gen_ai.system_instructions']).toBeUndefined();
   });
 
   it('Anthropic: `system` is not exported as gen_ai.system_instructions', async () => {
-    await anthropic().messages.create({ model: 'claude-3-5-haiku-latest', max_tokens: 50, system: SYSTEM, messages: [{ role: 'user', content: 'hi' }] });
+    await anthropic().messages.create({
+      model: 'claude-3-5-haiku-latest',
+      max_tokens: 50,
+      system: SYSTEM,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const { dump, attrs } = await exported();
     expect(dump).not.toContain(CANARY);
     expect(attrs['gen_ai.system_instructions']).toBeUndefined();

@@ -1,6 +1,13 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, createIdGenerator, seededRandom, type Category, type EventInputFor, type SecurityEvent } from '@llmsec/core';
+import {
+  ManualClock,
+  createIdGenerator,
+  seededRandom,
+  type Category,
+  type EventInputFor,
+  type SecurityEvent,
+} from '@llmsec/core';
 import { SecurityEvents, type SecurityEventsOptions } from '../src/security-events.ts';
 
 /**
@@ -11,14 +18,21 @@ import { SecurityEvents, type SecurityEventsOptions } from '../src/security-even
  * (the JSONL line and the attribute order follow it), for any input.
  */
 class PreviousPath extends SecurityEvents {
-  protected override emitNamed(category: Category, input: unknown, named: Record<string, unknown> | undefined): SecurityEvent {
+  protected override emitNamed(
+    category: Category,
+    input: unknown,
+    named: Record<string, unknown> | undefined,
+  ): SecurityEvent {
     if (named === undefined) return super.emitNamed(category, input, undefined);
     // The previous parts() + send().
     const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
     const rest: Record<string, unknown> = {};
     for (const key of Object.keys(src)) if (key !== 'metadata') rest[key] = src[key];
     const md = src.metadata;
-    const metadata: Record<string, unknown> = md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
+    const metadata: Record<string, unknown> =
+      md !== null && typeof md === 'object' && !Array.isArray(md)
+        ? { ...(md as Record<string, unknown>) }
+        : {};
     for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
     rest.metadata = metadata;
     return this.emit(category, rest as never);
@@ -48,7 +62,20 @@ const value = fc.oneof(
 );
 /** Keys a caller's metadata may carry: the categories' named keys among others. */
 const metadataKey = fc.oneof(
-  fc.constantFrom('guardrail_layer', 'block_reason', 'limit_type', 'current', 'model', 'cost_usd', 'blocked', 'prompt_length', 'tool_name', 'pii_types', 'confidence', 'custom'),
+  fc.constantFrom(
+    'guardrail_layer',
+    'block_reason',
+    'limit_type',
+    'current',
+    'model',
+    'cost_usd',
+    'blocked',
+    'prompt_length',
+    'tool_name',
+    'pii_types',
+    'confidence',
+    'custom',
+  ),
   fc.string({ minLength: 1, maxLength: 70 }),
 );
 const metadata = fc.oneof(
@@ -59,8 +86,28 @@ const metadata = fc.oneof(
   fc.dictionary(metadataKey, value, { maxKeys: 40 }),
 );
 const fieldNames = [
-  'layer', 'reason', 'filter', 'limitType', 'current', 'limit', 'anomalyType', 'method', 'confidence', 'piiTypes', 'direction', 'tool',
-  'promptTokens', 'completionTokens', 'model', 'latencyMs', 'costUsd', 'promptLength', 'newInputLength', 'turnIndex', 'blocked', 'outcome',
+  'layer',
+  'reason',
+  'filter',
+  'limitType',
+  'current',
+  'limit',
+  'anomalyType',
+  'method',
+  'confidence',
+  'piiTypes',
+  'direction',
+  'tool',
+  'promptTokens',
+  'completionTokens',
+  'model',
+  'latencyMs',
+  'costUsd',
+  'promptLength',
+  'newInputLength',
+  'turnIndex',
+  'blocked',
+  'outcome',
 ] as const;
 const input = fc.record(
   {
@@ -74,18 +121,31 @@ const input = fc.record(
   { requiredKeys: [] },
 );
 const methods = [
-  'guardrailBlock', 'outputFilterBlock', 'rateLimitHit', 'anomalousPattern', 'systemPromptLeakage', 'piiDetected', 'toolAbuseAttempt',
-  'authFailure', 'unusualTokenUsage', 'requestCompleted',
+  'guardrailBlock',
+  'outputFilterBlock',
+  'rateLimitHit',
+  'anomalousPattern',
+  'systemPromptLeakage',
+  'piiDetected',
+  'toolAbuseAttempt',
+  'authFailure',
+  'unusualTokenUsage',
+  'requestCompleted',
 ] as const;
 
 describe('category methods', () => {
   it('record the same event as the previous copy-and-merge path, for any input', () => {
     const [current, previous] = emitters();
     fc.assert(
-      fc.property(fc.constantFrom(...methods), fc.oneof(input, fc.constant(null), fc.constant(42)), (method, given) => {
-        const call = (e: SecurityEvents): string => JSON.stringify((e[method] as (i: unknown) => SecurityEvent)(given));
-        expect(call(current)).toBe(call(previous));
-      }),
+      fc.property(
+        fc.constantFrom(...methods),
+        fc.oneof(input, fc.constant(null), fc.constant(42)),
+        (method, given) => {
+          const call = (e: SecurityEvents): string =>
+            JSON.stringify((e[method] as (i: unknown) => SecurityEvent)(given));
+          expect(call(current)).toBe(call(previous));
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -100,7 +160,9 @@ describe('category methods', () => {
     }
     const events = new Recording({ clock: new ManualClock(0), fingerprintKey: 'k'.repeat(32) });
     const event = events.guardrailBlock({ layer: 'injection', reason: 'r', metadata: { extra: 1 } });
-    expect(seen).toEqual([['guardrail_block', { extra: 1, guardrail_layer: 'injection', block_reason: 'r' }]]);
+    expect(seen).toEqual([
+      ['guardrail_block', { extra: 1, guardrail_layer: 'injection', block_reason: 'r' }],
+    ]);
     expect(event.metadata).toEqual({ extra: 1, guardrail_layer: 'injection', block_reason: 'r' });
   });
 
@@ -109,7 +171,12 @@ describe('category methods', () => {
     const metadataIn = { guardrail_layer: 'from metadata', extra: 1 };
     const given = { layer: 'injection', reason: 'r', userId: 'u', metadata: metadataIn };
     const event = events.guardrailBlock(given);
-    expect(given).toEqual({ layer: 'injection', reason: 'r', userId: 'u', metadata: { guardrail_layer: 'from metadata', extra: 1 } });
+    expect(given).toEqual({
+      layer: 'injection',
+      reason: 'r',
+      userId: 'u',
+      metadata: { guardrail_layer: 'from metadata', extra: 1 },
+    });
     expect(event.metadata).toEqual({ guardrail_layer: 'injection', extra: 1, block_reason: 'r' });
     expect(Object.keys(event.metadata!)).toEqual(['guardrail_layer', 'extra', 'block_reason']);
   });

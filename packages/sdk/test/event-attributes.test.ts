@@ -23,7 +23,13 @@ const full: SecurityEvent = {
 
 describe('eventAttributes (the SDK hot-path codec)', () => {
   it('equals core eventToAttributes, keys in the same order, for a full and a minimal event', () => {
-    const minimal: SecurityEvent = { event_id: 'EVT-1', timestamp: full.timestamp, category: 'auth_failure', severity: 'info', user_id: 'anonymous' };
+    const minimal: SecurityEvent = {
+      event_id: 'EVT-1',
+      timestamp: full.timestamp,
+      category: 'auth_failure',
+      severity: 'info',
+      user_id: 'anonymous',
+    };
     for (const e of [full, minimal, { ...full, metadata: {} }]) {
       expect(eventAttributes(e)).toEqual(eventToAttributes(e));
       expect(Object.keys(eventAttributes(e))).toEqual(Object.keys(eventToAttributes(e)));
@@ -45,14 +51,29 @@ describe('eventAttributes metadata keys (for…in with an own check, against Obj
   function withObjectKeys(e: SecurityEvent): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(eventAttributes({ ...e, metadata: undefined }))) out[k] = v;
-    if (e.metadata !== undefined) for (const key of Object.keys(e.metadata)) out[`llmsec.metadata.${key}`] = e.metadata[key];
+    if (e.metadata !== undefined)
+      for (const key of Object.keys(e.metadata)) out[`llmsec.metadata.${key}`] = e.metadata[key];
     return out;
   }
 
   it('gives the same attributes, in the same order, for random metadata (integer-like keys, odd names, any count)', () => {
     let seed = 12345;
     const next = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
-    const names = ['a', 'b', '10', '2', '0', 'constructor', 'toString', 'hasOwnProperty', 'llmsec', 'x.y', '', 'é', 'guardrail_layer'];
+    const names = [
+      'a',
+      'b',
+      '10',
+      '2',
+      '0',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      'llmsec',
+      'x.y',
+      '',
+      'é',
+      'guardrail_layer',
+    ];
     for (let i = 0; i < 500; i++) {
       const metadata: Record<string, string | number | boolean | string[]> = {};
       const count = next(12);
@@ -71,7 +92,12 @@ describe('eventAttributes metadata keys (for…in with an own check, against Obj
   });
 
   it('ignores enumerable properties on the prototype chain (a polluted Object.prototype, a metadata object with a prototype)', () => {
-    Object.defineProperty(Object.prototype, 'polluted', { value: 'x', enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(Object.prototype, 'polluted', {
+      value: 'x',
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     try {
       const e = { ...full, metadata: { guardrail_layer: 'injection' } };
       expect(Object.keys(eventAttributes(e))).not.toContain('llmsec.metadata.polluted');
@@ -79,7 +105,9 @@ describe('eventAttributes metadata keys (for…in with an own check, against Obj
     } finally {
       delete (Object.prototype as Record<string, unknown>).polluted;
     }
-    const inherited = Object.assign(Object.create({ inherited: 'no' }) as Record<string, string>, { own: 'yes' });
+    const inherited = Object.assign(Object.create({ inherited: 'no' }) as Record<string, string>, {
+      own: 'yes',
+    });
     const e = { ...full, metadata: inherited };
     expect(eventAttributes(e)['llmsec.metadata.own']).toBe('yes');
     expect(Object.keys(eventAttributes(e))).not.toContain('llmsec.metadata.inherited');

@@ -24,7 +24,8 @@ afterEach(async () => {
 function setUp(): { seen: Seen[] } {
   const seen: Seen[] = [];
   const capture: LogRecordProcessor = {
-    onEmit: (record: ReadWriteLogRecord, ctx?: Context) => seen.push({ spanId: record.spanContext?.spanId, ctx: ctx ?? ROOT_CONTEXT }),
+    onEmit: (record: ReadWriteLogRecord, ctx?: Context) =>
+      seen.push({ spanId: record.spanContext?.spanId, ctx: ctx ?? ROOT_CONTEXT }),
     forceFlush: async () => {},
     shutdown: async () => {},
   };
@@ -51,13 +52,16 @@ describe('events for a span given outside its context', () => {
   it('the record context is the active one with the span in it, per active context (baggage kept)', () => {
     const { seen } = setUp();
     const span = h!.tracer.startSpan('given');
-    const withBaggage = (v: string): Context => propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ k: { value: v } }));
+    const withBaggage = (v: string): Context =>
+      propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ k: { value: v } }));
     const actives = [withBaggage('1'), withBaggage('1'), withBaggage('2'), ROOT_CONTEXT, withBaggage('2')];
     for (const active of actives) context.with(active, () => h!.events.authFailure({ reason: 'r', span }));
     expect(seen).toHaveLength(actives.length);
     seen.forEach((s, i) => {
       expect(trace.getSpan(s.ctx)).toBe(span);
-      expect(propagation.getBaggage(s.ctx)?.getEntry('k')?.value).toBe(propagation.getBaggage(actives[i]!)?.getEntry('k')?.value);
+      expect(propagation.getBaggage(s.ctx)?.getEntry('k')?.value).toBe(
+        propagation.getBaggage(actives[i]!)?.getEntry('k')?.value,
+      );
     });
     span.end();
   });

@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import type { Category, EventInputFor } from '@llmsec/core';
 import { patternGuard, piiGuard, PROMPT_INJECTION_PATTERNS } from '../src/guards/index.ts';
-import type { GuardContext, GuardDecision, GuardInput, OutputDecision } from '../src/instrumentation/index.ts';
+import type {
+  GuardContext,
+  GuardDecision,
+  GuardInput,
+  OutputDecision,
+} from '../src/instrumentation/index.ts';
 
 function inputOf(content: string): { input: GuardInput; ctx: GuardContext; emitted: unknown[] } {
   const emitted: unknown[] = [];
-  const input: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: '', messages: [{ role: 'user', content }], tools: [], body: {} };
+  const input: GuardInput = {
+    provider: 'openai',
+    operation: 'chat',
+    model: 'm',
+    system: '',
+    messages: [{ role: 'user', content }],
+    tools: [],
+    body: {},
+  };
   const ctx: GuardContext = {
     input,
     emit<C extends Category>(_c: C, e: EventInputFor<C>) {
@@ -16,7 +29,8 @@ function inputOf(content: string): { input: GuardInput; ctx: GuardContext; emitt
   return { input, ctx, emitted };
 }
 
-const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----';
+const PEM =
+  '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----';
 const filler = (n: number) => 'lorem ipsum dolor sit amet '.repeat(Math.ceil(n / 27)).slice(0, n);
 
 describe('piiGuard input cap (maxChars)', () => {
@@ -36,8 +50,14 @@ describe('piiGuard input cap (maxChars)', () => {
     const g = piiGuard({ mode: 'block', maxChars: 5000 });
     const { input, ctx } = inputOf(`${filler(2000)} mail bob@example.com`);
     expect((g.check(input, ctx) as GuardDecision).action).toBe('block');
-    const out = g.checkResponse({ text: `${filler(6000)} bob@example.com sk-ant-api03-${'a1B2'.repeat(20)}`, toolCalls: [] }, ctx) as OutputDecision;
-    expect(out).toMatchObject({ action: 'block', reason: 'sensitive data in the response: anthropic_api_key' });
+    const out = g.checkResponse(
+      { text: `${filler(6000)} bob@example.com sk-ant-api03-${'a1B2'.repeat(20)}`, toolCalls: [] },
+      ctx,
+    ) as OutputDecision;
+    expect(out).toMatchObject({
+      action: 'block',
+      reason: 'sensitive data in the response: anthropic_api_key',
+    });
   });
 
   it('rejects a bad cap', () => {
@@ -46,7 +66,8 @@ describe('piiGuard input cap (maxChars)', () => {
 });
 
 describe('patternGuard input caps', () => {
-  const guard = (extra: object = {}) => patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS, ...extra });
+  const guard = (extra: object = {}) =>
+    patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS, ...extra });
 
   it('a long message is matched in overlapping windows: a phrase anywhere is found, also across a window edge', () => {
     const g = guard({ maxChars: 4096, overlapChars: 256 });
@@ -63,7 +84,10 @@ describe('patternGuard input caps', () => {
   it("oversize: 'block' refuses a message over the cap without reading it", () => {
     const g = guard({ maxChars: 1000, oversize: 'block' });
     const { input, ctx } = inputOf(filler(1001));
-    expect(g.check(input, ctx)).toEqual({ action: 'block', reason: 'message longer than 1000 characters (patternGuard input cap)' });
+    expect(g.check(input, ctx)).toEqual({
+      action: 'block',
+      reason: 'message longer than 1000 characters (patternGuard input cap)',
+    });
     expect((g.check(inputOf(filler(1000)).input, ctx) as GuardDecision).action).toBe('allow');
   });
 

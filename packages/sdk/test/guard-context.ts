@@ -13,7 +13,16 @@ export interface RecordingContext {
 
 /** An OpenAI chat input; `fields` override the defaults (no system prompt, messages or tools). */
 export function chatInput(fields: Partial<GuardInput> = {}): GuardInput {
-  return { provider: 'openai', operation: 'chat', model: 'm', system: '', messages: [], tools: [], body: {}, ...fields };
+  return {
+    provider: 'openai',
+    operation: 'chat',
+    model: 'm',
+    system: '',
+    messages: [],
+    tools: [],
+    body: {},
+    ...fields,
+  };
 }
 
 export function recordingContext(input: GuardInput): RecordingContext {

@@ -2,7 +2,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { defaultGuards, systemPromptLeakageGuard } from '../src/guards/index.ts';
-import { instrumentClient, OutputBlockedError, type OutputDecision, type OutputGuard } from '../src/instrumentation/index.ts';
+import {
+  instrumentClient,
+  OutputBlockedError,
+  type OutputDecision,
+  type OutputGuard,
+} from '../src/instrumentation/index.ts';
 import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 import { chatInput, recordingContext, type RecordingContext } from './guard-context.ts';
 
@@ -25,7 +30,12 @@ const ctxFor = (system: string): RecordingContext => recordingContext(chatInput(
  * Drives a chunk guard as the stream observer does: the reader is shown the text up to
  * `offset - holdChars` after each delta; returns what the reader saw and whether it was cut.
  */
-function drive(guard: OutputGuard, text: string, deltaChars: number, system = SYSTEM): { shown: string; blocked: boolean } {
+function drive(
+  guard: OutputGuard,
+  text: string,
+  deltaChars: number,
+  system = SYSTEM,
+): { shown: string; blocked: boolean } {
   const { ctx } = ctxFor(system);
   let shownUpTo = 0;
   let offset = 0;
@@ -38,7 +48,10 @@ function drive(guard: OutputGuard, text: string, deltaChars: number, system = SY
     if (safe > shownUpTo) shownUpTo = safe;
   }
   const final = guard.checkResponse({ text, toolCalls: [] }, ctx) as OutputDecision;
-  return { shown: final.action === 'block' ? text.slice(0, shownUpTo) : text, blocked: final.action === 'block' };
+  return {
+    shown: final.action === 'block' ? text.slice(0, shownUpTo) : text,
+    blocked: final.action === 'block',
+  };
 }
 
 /** Share of the prompt's words the reader saw: prompt words in `shown` (multiset), over the prompt's word count. */
@@ -56,7 +69,8 @@ function leakShare(shown: string): number {
   return hit / WORDS.length;
 }
 
-const leakGuard = (): OutputGuard => defaultGuards().output!.find((g) => g.name === 'systemPromptLeakageGuard')!;
+const leakGuard = (): OutputGuard =>
+  defaultGuards().output!.find((g) => g.name === 'systemPromptLeakageGuard')!;
 
 describe('systemPromptLeakageGuard on streams: incremental, with hold-back', () => {
   it('a verbatim leak is cut before any of the prompt reaches the reader (1-, 7- and 64-character deltas)', () => {
@@ -88,7 +102,8 @@ describe('systemPromptLeakageGuard on streams: incremental, with hold-back', () 
   });
 
   it('ordinary answers are shown with at most a few words of delay, and fully at the end', () => {
-    const answer = 'Your order shipped yesterday. It should arrive by Friday; tracking is in your email. '.repeat(20);
+    const answer =
+      'Your order shipped yesterday. It should arrive by Friday; tracking is in your email. '.repeat(20);
     const { ctx } = ctxFor(SYSTEM);
     const g = leakGuard();
     let maxHold = 0;
@@ -124,7 +139,10 @@ describe('hold-back through a real client stream', () => {
   const h = useInstrHarness();
 
   const client = () =>
-    instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), guards: defaultGuards() });
+    instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: defaultGuards(),
+    });
 
   it('a model that recites its system prompt is cut; the reader saw none of it', async () => {
     const stream = await client().chat.completions.create({
@@ -142,11 +160,18 @@ describe('hold-back through a real client stream', () => {
     expect(err).toBeInstanceOf(OutputBlockedError);
     expect(leakShare(shown)).toBeLessThanOrEqual(0.03);
     await eventually(() => h.spans().length === 1);
-    expect(h.recorded.map((e) => e.category)).toEqual(['system_prompt_leakage', 'output_filter_block', 'request_completed']);
+    expect(h.recorded.map((e) => e.category)).toEqual([
+      'system_prompt_leakage',
+      'output_filter_block',
+      'request_completed',
+    ]);
   });
 
   it('Anthropic messages.stream: the recital is cut, the reader saw none of the prompt', async () => {
-    const anthropic = instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), { ...h.options(), guards: defaultGuards() });
+    const anthropic = instrumentClient(
+      new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }),
+      { ...h.options(), guards: defaultGuards() },
+    );
     const stream = anthropic.messages.stream({
       model: 'claude-3-5-haiku-latest',
       max_tokens: 500,
@@ -159,10 +184,16 @@ describe('hold-back through a real client stream', () => {
     });
     const err = await stream.finalMessage().catch((e: unknown) => e);
     // MessageStream wraps the read's error in its own AnthropicError.
-    expect(String((err as Error).message)).toMatch(/response blocked by output filter "system_prompt_leakage"/);
+    expect(String((err as Error).message)).toMatch(
+      /response blocked by output filter "system_prompt_leakage"/,
+    );
     expect(leakShare(shown)).toBeLessThanOrEqual(0.03);
     await eventually(() => h.spans().length === 1);
-    expect(h.recorded.map((e) => e.category)).toEqual(['system_prompt_leakage', 'output_filter_block', 'request_completed']);
+    expect(h.recorded.map((e) => e.category)).toEqual([
+      'system_prompt_leakage',
+      'output_filter_block',
+      'request_completed',
+    ]);
   });
 
   it('an ordinary streamed answer arrives whole and in order', async () => {

@@ -17,12 +17,24 @@ function previousCheck(mode: 'detect' | 'block', input: GuardInput, ctx: GuardCo
   });
   if (found.size === 0) return { action: 'allow' };
   const types = [...found];
-  ctx.emit('pii_detected', { description: `${types.join(', ')} in the input`, metadata: { pii_types: types, direction: 'input' } });
-  if (mode === 'block') return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
+  ctx.emit('pii_detected', {
+    description: `${types.join(', ')} in the input`,
+    metadata: { pii_types: types, direction: 'input' },
+  });
+  if (mode === 'block')
+    return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
   return { action: 'allow' };
 }
 
-const piece = fc.constantFrom('hello ', 'alice@example.com ', 'call +1 415 555 0100 ', 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD ', '4111 1111 1111 1111 ', 'ok', '');
+const piece = fc.constantFrom(
+  'hello ',
+  'alice@example.com ',
+  'call +1 415 555 0100 ',
+  'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD ',
+  '4111 1111 1111 1111 ',
+  'ok',
+  '',
+);
 const message = fc.record({
   role: fc.constantFrom('user', 'assistant', 'system', 'developer', 'tool'),
   content: fc.array(piece, { maxLength: 4 }).map((p) => p.join('')),
@@ -31,12 +43,18 @@ const message = fc.record({
 describe('piiGuard modes', () => {
   it('detect and block: the same decision and event as before, on random conversations', () => {
     fc.assert(
-      fc.property(fc.array(message, { maxLength: 5 }), fc.constantFrom('detect' as const, 'block' as const), (messages, mode) => {
-        const now = ctxFor(messages);
-        const before = ctxFor(messages);
-        expect(piiGuard({ mode }).check(now.ctx.input, now.ctx)).toEqual(previousCheck(mode, before.ctx.input, before.ctx));
-        expect(now.events).toEqual(before.events);
-      }),
+      fc.property(
+        fc.array(message, { maxLength: 5 }),
+        fc.constantFrom('detect' as const, 'block' as const),
+        (messages, mode) => {
+          const now = ctxFor(messages);
+          const before = ctxFor(messages);
+          expect(piiGuard({ mode }).check(now.ctx.input, now.ctx)).toEqual(
+            previousCheck(mode, before.ctx.input, before.ctx),
+          );
+          expect(now.events).toEqual(before.events);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -22,7 +22,13 @@ class RecordingMetrics extends LlmsecMetrics {
 type Step = { kind: 'allow' | 'modify' | 'block' | 'throw' | 'null'; async: boolean; spinMs: number };
 
 const step = fc.record({
-  kind: fc.constantFrom('allow' as const, 'modify' as const, 'block' as const, 'throw' as const, 'null' as const),
+  kind: fc.constantFrom(
+    'allow' as const,
+    'modify' as const,
+    'block' as const,
+    'throw' as const,
+    'null' as const,
+  ),
   async: fc.boolean(),
   spinMs: fc.constant(0),
 });
@@ -34,14 +40,26 @@ function spin(ms: number): void {
 
 const ctxFor = recordingContext;
 
-const start: GuardInput = { provider: 'openai', operation: 'chat', model: 'm', system: '', messages: [{ role: 'user', content: 'u' }], tools: [], body: {} };
+const start: GuardInput = {
+  provider: 'openai',
+  operation: 'chat',
+  model: 'm',
+  system: '',
+  messages: [{ role: 'user', content: 'u' }],
+  tools: [],
+  body: {},
+};
 
 function inputGuard(s: Step, i: number): InputGuard {
   const decide = (input: GuardInput) => {
     spin(s.spinMs);
     if (s.kind === 'throw') throw new Error('guard bug');
     if (s.kind === 'null') return null as never;
-    if (s.kind === 'modify') return { action: 'modify' as const, messages: [...input.messages, { role: 'user' as const, content: `m${i}` }] };
+    if (s.kind === 'modify')
+      return {
+        action: 'modify' as const,
+        messages: [...input.messages, { role: 'user' as const, content: `m${i}` }],
+      };
     if (s.kind === 'block') return { action: 'block' as const, reason: `r${i}` };
     return { action: 'allow' as const };
   };
@@ -53,7 +71,11 @@ function inputGuard(s: Step, i: number): InputGuard {
 }
 
 /** What the chain should do: the records (layer, outcome), the messages at the end, the blocking guard. */
-function model(steps: Step[]): { records: Array<{ layer: string; outcome: string }>; contents: string[]; blockedAt: number | undefined } {
+function model(steps: Step[]): {
+  records: Array<{ layer: string; outcome: string }>;
+  contents: string[];
+  blockedAt: number | undefined;
+} {
   const records: Array<{ layer: string; outcome: string }> = [];
   const contents = ['u'];
   for (let i = 0; i < steps.length; i++) {
@@ -150,7 +172,9 @@ describe('guard runner: duration records and results', () => {
         layer: `layer${i}`,
         check: (input) => {
           now += ms;
-          return i === 2 ? { action: 'modify', messages: [...input.messages, { role: 'user', content: 'm' }] } : { action: 'allow' };
+          return i === 2
+            ? { action: 'modify', messages: [...input.messages, { role: 'user', content: 'm' }] }
+            : { action: 'allow' };
         },
       }));
       void runInputGuards(guards, start, ctxFor(start).ctx, metrics);
@@ -165,7 +189,10 @@ describe('guard runner: duration records and results', () => {
 
   it('a guard that runs a chain of its own gets its own records (chains in chains)', () => {
     const metrics = new RecordingMetrics();
-    const inner: InputGuard[] = [inputGuard({ kind: 'allow', async: false, spinMs: 0 }, 7), inputGuard({ kind: 'modify', async: false, spinMs: 0 }, 8)];
+    const inner: InputGuard[] = [
+      inputGuard({ kind: 'allow', async: false, spinMs: 0 }, 7),
+      inputGuard({ kind: 'modify', async: false, spinMs: 0 }, 8),
+    ];
     const outer: InputGuard = {
       name: 'outer',
       layer: 'outer',
@@ -174,10 +201,20 @@ describe('guard runner: duration records and results', () => {
         return { action: 'allow' };
       },
     };
-    const chain = [inputGuard({ kind: 'allow', async: false, spinMs: 0 }, 0), outer, inputGuard({ kind: 'block', async: false, spinMs: 0 }, 2)];
+    const chain = [
+      inputGuard({ kind: 'allow', async: false, spinMs: 0 }, 0),
+      outer,
+      inputGuard({ kind: 'block', async: false, spinMs: 0 }, 2),
+    ];
     expect(() => runInputGuards(chain, start, ctxFor(start).ctx, metrics)).toThrow(GuardrailBlockedError);
     // The inner chain's records are made when it ends (inside the outer check); the outer's after its block.
-    expect(metrics.records.map((r) => `${r.layer}:${r.outcome}`)).toEqual(['layer7:allow', 'layer8:modify', 'layer0:allow', 'outer:allow', 'layer2:block']);
+    expect(metrics.records.map((r) => `${r.layer}:${r.outcome}`)).toEqual([
+      'layer7:allow',
+      'layer8:modify',
+      'layer0:allow',
+      'outer:allow',
+      'layer2:block',
+    ]);
     // And again: the logs given back are reused without mixing records.
     metrics.records.length = 0;
     expect(() => runInputGuards(chain, start, ctxFor(start).ctx, metrics)).toThrow(GuardrailBlockedError);

@@ -19,7 +19,8 @@ const ANSWER = JSON.stringify({
   choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
 });
-const fetchAnswer = (): Promise<Response> => Promise.resolve(new Response(ANSWER, { status: 200, headers: { 'content-type': 'application/json' } }));
+const fetchAnswer = (): Promise<Response> =>
+  Promise.resolve(new Response(ANSWER, { status: 200, headers: { 'content-type': 'application/json' } }));
 const BODY = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
 
 let h: ReturnType<typeof createHarness> | undefined;
@@ -29,12 +30,23 @@ afterEach(async () => {
 });
 
 function client(events: SecurityEvents, harness: ReturnType<typeof createHarness>): OpenAI {
-  const raw = new OpenAI({ apiKey: 'test', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: fetchAnswer });
-  return instrumentClient(raw, { events, meterProvider: harness.meterProvider, tracerProvider: harness.tracerProvider });
+  const raw = new OpenAI({
+    apiKey: 'test',
+    baseURL: 'http://127.0.0.1:9/v1',
+    maxRetries: 0,
+    fetch: fetchAnswer,
+  });
+  return instrumentClient(raw, {
+    events,
+    meterProvider: harness.meterProvider,
+    tracerProvider: harness.tracerProvider,
+  });
 }
 
 function completedRecord(harness: ReturnType<typeof createHarness>) {
-  const records = harness.logExporter.getFinishedLogRecords().filter((r) => r.eventName === 'llmsec.request_completed');
+  const records = harness.logExporter
+    .getFinishedLogRecords()
+    .filter((r) => r.eventName === 'llmsec.request_completed');
   expect(records).toHaveLength(1);
   return records[0]!;
 }
@@ -44,7 +56,9 @@ describe('request_completed in the call context', () => {
     h = createHarness();
     const harness = h;
     const parent = harness.tracer.startSpan('parent');
-    await context.with(trace.setSpan(context.active(), parent), () => client(harness.events, harness).chat.completions.create(BODY));
+    await context.with(trace.setSpan(context.active(), parent), () =>
+      client(harness.events, harness).chat.completions.create(BODY),
+    );
     parent.end();
     const call = harness.spanExporter.getFinishedSpans().find((s) => s.name === 'chat gpt-4o-mini')!;
     expect(call.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
@@ -63,7 +77,9 @@ describe('request_completed in the call context', () => {
     const call = harness.spanExporter.getFinishedSpans().find((s) => s.name === 'chat gpt-4o-mini')!;
     const record = completedRecord(harness);
     expect(record.spanContext?.spanId).toBe(call.spanContext().spanId);
-    expect(seen.map((e) => [e.category, e.trace_id, e.span_id])).toEqual([['request_completed', call.spanContext().traceId, call.spanContext().spanId]]);
+    expect(seen.map((e) => [e.category, e.trace_id, e.span_id])).toEqual([
+      ['request_completed', call.spanContext().traceId, call.spanContext().spanId],
+    ]);
   });
 
   it('a subclass that overrides emit still sees request_completed through it', async () => {
@@ -76,7 +92,10 @@ describe('request_completed in the call context', () => {
         return super.emit(category, input);
       }
     }
-    const events = new Counting({ logger: harness.loggerProvider.getLogger('@llmsec/sdk'), metrics: harness.metrics });
+    const events = new Counting({
+      logger: harness.loggerProvider.getLogger('@llmsec/sdk'),
+      metrics: harness.metrics,
+    });
     await client(events, harness).chat.completions.create(BODY);
     expect(through).toEqual(['request_completed']);
     const call = harness.spanExporter.getFinishedSpans().find((s) => s.name === 'chat gpt-4o-mini')!;

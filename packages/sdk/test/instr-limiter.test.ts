@@ -21,7 +21,12 @@ function scriptedLimiter(refuse: boolean) {
       calls.push(['acquire', req]);
       return Promise.resolve(
         refuse
-          ? { allowed: false, reason: 'tpm', retryAfterMs: 1500, refusedBy: { dimension: 'tpm', current: 9000, limit: 10000 } }
+          ? {
+              allowed: false,
+              reason: 'tpm',
+              retryAfterMs: 1500,
+              refusedBy: { dimension: 'tpm', current: 9000, limit: 10000 },
+            }
           : { allowed: true, retryAfterMs: 0, lease: { id: `L${calls.length}` } },
       );
     },
@@ -36,8 +41,15 @@ function scriptedLimiter(refuse: boolean) {
 }
 
 const client = (extra: object) =>
-  instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), { ...h.options(), ...extra });
-const req = (content: string) => ({ model: 'gpt-4o-mini', max_tokens: 20, messages: [{ role: 'user' as const, content }] });
+  instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    ...extra,
+  });
+const req = (content: string) => ({
+  model: 'gpt-4o-mini',
+  max_tokens: 20,
+  messages: [{ role: 'user' as const, content }],
+});
 
 describe('rate limiting', () => {
   it('acquires with the estimate for the security-context user, settles with the actual usage', async () => {
@@ -73,7 +85,9 @@ describe('rate limiting', () => {
   it('cancels the lease when the provider fails', async () => {
     const { limiter, calls } = scriptedLimiter(false);
     const c = client({ limiter });
-    await expect(c.chat.completions.create(req('[[500]]'))).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    await expect(c.chat.completions.create(req('[[500]]'))).rejects.toBeInstanceOf(
+      OpenAI.InternalServerError,
+    );
     await eventually(() => calls.length === 2);
     expect(calls[1]).toEqual(['cancel', { id: 'L1' }]);
   });
@@ -81,7 +95,11 @@ describe('rate limiting', () => {
   it('settles a stream when it has been read, with the provider usage', async () => {
     const { limiter, calls } = scriptedLimiter(false);
     const c = client({ limiter });
-    const stream = await c.chat.completions.create({ ...req('stream me please'), stream: true, stream_options: { include_usage: true } });
+    const stream = await c.chat.completions.create({
+      ...req('stream me please'),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     for await (const _ of stream) {
       expect(calls.map((x) => x[0])).toEqual(['acquire']);
     }
@@ -98,7 +116,10 @@ describe('guard mechanics', () => {
       layer: 'slow',
       async check(input) {
         await new Promise((r) => setTimeout(r, 5));
-        return { action: 'modify', messages: input.messages.map((m) => ({ ...m, content: m.content.toUpperCase() })) };
+        return {
+          action: 'modify',
+          messages: input.messages.map((m) => ({ ...m, content: m.content.toUpperCase() })),
+        };
       },
     };
     const c = client({ guards: { input: [slow] } });
@@ -108,7 +129,11 @@ describe('guard mechanics', () => {
   });
 
   it('an async block is a typed error too', async () => {
-    const no: InputGuard = { name: 'no', layer: 'judge', check: () => Promise.resolve({ action: 'block', reason: 'judge said no' }) };
+    const no: InputGuard = {
+      name: 'no',
+      layer: 'judge',
+      check: () => Promise.resolve({ action: 'block', reason: 'judge said no' }),
+    };
     const c = client({ guards: { input: [no] } });
     await expect(c.chat.completions.create(req('x'))).rejects.toBeInstanceOf(GuardrailBlockedError);
     expect(h.fake.requests).toHaveLength(0);
@@ -128,7 +153,9 @@ describe('guard mechanics', () => {
   });
 
   it('invalid guard configuration throws at construction', () => {
-    expect(() => client({ guards: { input: [{ name: 'x' } as unknown as InputGuard] } })).toThrow(/needs a layer and a check/);
+    expect(() => client({ guards: { input: [{ name: 'x' } as unknown as InputGuard] } })).toThrow(
+      /needs a layer and a check/,
+    );
   });
 });
 
@@ -136,7 +163,10 @@ describe('another instrumentation already made the GenAI span', () => {
   it('attaches our events to it instead of creating a second span', async () => {
     const c = client({});
     const tracer = h.tracerProvider.getTracer('other-genai-instrumentation');
-    const outer = tracer.startSpan('chat gpt-4o-mini', { kind: SpanKind.CLIENT, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai' } });
+    const outer = tracer.startSpan('chat gpt-4o-mini', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai' },
+    });
     await context.with(trace.setSpan(context.active(), outer), () => c.chat.completions.create(req('once')));
     outer.end();
     await eventually(() => h.spans().length === 1);
@@ -148,32 +178,47 @@ describe('another instrumentation already made the GenAI span', () => {
 
 describe('instrumentation never breaks the call', () => {
   it('a throwing event emitter, tracer provider or limiter: the call goes on unchanged', async () => {
-    const brokenEvents = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-      events: {
-        emit() {
-          throw new Error('emitter down');
+    const brokenEvents = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      {
+        events: {
+          emit() {
+            throw new Error('emitter down');
+          },
         },
       },
-    });
-    expect((await brokenEvents.chat.completions.create(req('a'))).choices[0]?.message.content).toBe('Echo: a');
-    const brokenTracer = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-      ...h.options(),
-      tracerProvider: {
-        getTracer() {
-          throw new Error('tracer down');
+    );
+    expect((await brokenEvents.chat.completions.create(req('a'))).choices[0]?.message.content).toBe(
+      'Echo: a',
+    );
+    const brokenTracer = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      {
+        ...h.options(),
+        tracerProvider: {
+          getTracer() {
+            throw new Error('tracer down');
+          },
         },
       },
-    });
-    expect((await brokenTracer.chat.completions.create(req('b'))).choices[0]?.message.content).toBe('Echo: b');
-    const brokenLimiter = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-      ...h.options(),
-      limiter: {
-        acquire: () => Promise.reject(new Error('store down')),
-        settle: () => undefined,
-        cancel: () => undefined,
+    );
+    expect((await brokenTracer.chat.completions.create(req('b'))).choices[0]?.message.content).toBe(
+      'Echo: b',
+    );
+    const brokenLimiter = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      {
+        ...h.options(),
+        limiter: {
+          acquire: () => Promise.reject(new Error('store down')),
+          settle: () => undefined,
+          cancel: () => undefined,
+        },
       },
-    });
-    expect((await brokenLimiter.chat.completions.create(req('c'))).choices[0]?.message.content).toBe('Echo: c');
+    );
+    expect((await brokenLimiter.chat.completions.create(req('c'))).choices[0]?.message.content).toBe(
+      'Echo: c',
+    );
     expect(h.fake.requests).toHaveLength(3);
   });
 });

@@ -8,7 +8,12 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const node = `${root}node_modules/.bin/node`;
 const fixtures = 'packages/sdk/test/fixtures';
 
-async function scenario(args: string[]): Promise<{ spans: Array<Record<string, unknown>>; categories: string[]; blocked: string; requests: number }> {
+async function scenario(args: string[]): Promise<{
+  spans: Array<Record<string, unknown>>;
+  categories: string[];
+  blocked: string;
+  requests: number;
+}> {
   const { stdout } = await run(node, args, { cwd: root, timeout: 30_000 });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as never;
 }
@@ -19,7 +24,13 @@ const expectedSpans = [
   { name: 'chat claude-haiku-4-5', provider: 'anthropic', input: 1, output: 2, error: null },
   { name: 'chat gpt-4o-mini', provider: 'openai', input: null, output: null, error: 'GuardrailBlockedError' },
 ];
-const expectedCategories = ['request_completed', 'request_completed', 'request_completed', 'guardrail_block', 'request_completed'];
+const expectedCategories = [
+  'request_completed',
+  'request_completed',
+  'request_completed',
+  'guardrail_block',
+  'request_completed',
+];
 
 describe('LlmClientInstrumentation in both module systems (real openai and @anthropic-ai/sdk)', () => {
   it('CommonJS: require() after registration is patched', async () => {
@@ -44,7 +55,11 @@ describe('LlmClientInstrumentation in both module systems (real openai and @anth
   });
 
   it('ESM without the hook: imports are not patched (the hook is what makes ESM work)', async () => {
-    const out = await scenario(['--import', `./${fixtures}/instr-esm-setup.mjs`, `${fixtures}/instr-esm-app.mjs`]);
+    const out = await scenario([
+      '--import',
+      `./${fixtures}/instr-esm-setup.mjs`,
+      `${fixtures}/instr-esm-app.mjs`,
+    ]);
     expect(out.categories).toEqual([]);
     expect(out.requests).toBe(4);
     // Only the Anthropic SDK's own built-in span remains.

@@ -13,8 +13,14 @@ let anthropic: Anthropic;
 
 // After the harness's own beforeAll (hooks run in the order they are declared).
 beforeAll(() => {
-  openai = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), h.options());
-  anthropic = instrumentClient(new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }), h.options());
+  openai = instrumentClient(
+    new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+    h.options(),
+  );
+  anthropic = instrumentClient(
+    new Anthropic({ apiKey: 'test', baseURL: h.fake.url, maxRetries: 0 }),
+    h.options(),
+  );
 });
 
 describe('new input on request_completed', () => {
@@ -46,7 +52,9 @@ describe('new input on request_completed', () => {
         {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup_order', arguments: '{"id":42}' } }],
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'lookup_order', arguments: '{"id":42}' } },
+          ],
         },
         { role: 'tool', tool_call_id: 'c1', content: result },
       ],
@@ -56,7 +64,10 @@ describe('new input on request_completed', () => {
   });
 
   it('one-off calls outside any conversation carry no turn index', async () => {
-    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
+    await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello' }],
+    });
     await eventually(() => h.recorded.length === 1);
     expect(h.recorded[0]!.metadata).toMatchObject({ new_input_length: 5 });
     expect(h.recorded[0]!.metadata).not.toHaveProperty('turn_index');
@@ -67,7 +78,9 @@ describe('new input on request_completed', () => {
       openai.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second'] }),
     );
     await eventually(() => h.recorded.length === 1);
-    expect(h.recorded[0]!.metadata).toMatchObject({ new_input_length: 'first text'.length + 'second'.length });
+    expect(h.recorded[0]!.metadata).toMatchObject({
+      new_input_length: 'first text'.length + 'second'.length,
+    });
     expect(h.recorded[0]!.metadata).not.toHaveProperty('turn_index');
   });
 
@@ -79,10 +92,16 @@ describe('new input on request_completed', () => {
       messages: [
         { role: 'user', content: 'Run the tests.' },
         { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'run_tests', input: {} }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'FAIL src/a.test.ts (1 failed)' }] },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 't1', content: 'FAIL src/a.test.ts (1 failed)' }],
+        },
       ],
     });
     await eventually(() => h.recorded.length === 1);
-    expect(h.recorded[0]!.metadata).toMatchObject({ new_input_length: 'FAIL src/a.test.ts (1 failed)'.length, turn_index: 2 });
+    expect(h.recorded[0]!.metadata).toMatchObject({
+      new_input_length: 'FAIL src/a.test.ts (1 failed)'.length,
+      turn_index: 2,
+    });
   });
 });

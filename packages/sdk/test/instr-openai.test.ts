@@ -9,7 +9,10 @@ let client: OpenAI;
 
 // After the harness's own beforeAll (hooks run in the order they are declared).
 beforeAll(() => {
-  client = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), h.options());
+  client = instrumentClient(
+    new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+    h.options(),
+  );
 });
 
 describe('openai chat.completions.create (instrumentClient)', () => {
@@ -103,15 +106,26 @@ describe('openai chat.completions.create (instrumentClient)', () => {
     expect(span?.status.code).toBe(SpanStatusCode.ERROR);
     expect(stream.controller.signal.aborted).toBe(true);
     expect(h.recorded.map((e) => e.category)).toEqual(['request_completed']);
-    expect(h.recorded[0]?.metadata).toMatchObject({ prompt_tokens: 0, completion_tokens: 0, blocked: false, outcome: 'allowed' });
+    expect(h.recorded[0]?.metadata).toMatchObject({
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      blocked: false,
+      outcome: 'allowed',
+    });
   });
 
   it('provider errors: 429 and 500 end the span with error.type and are rethrown unchanged', async () => {
     await expect(
-      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please [[429]]' }] }),
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'please [[429]]' }],
+      }),
     ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     await expect(
-      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please [[500]]' }] }),
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'please [[500]]' }],
+      }),
     ).rejects.toBeInstanceOf(OpenAI.InternalServerError);
     await eventually(() => h.spans().length === 2);
     expect(h.spans().map((s) => [s.attributes['error.type'], s.status.code])).toEqual([
@@ -125,7 +139,12 @@ describe('openai chat.completions.create (instrumentClient)', () => {
     const res = await client.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'call tool get_weather' }],
-      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'get_weather', parameters: { type: 'object', properties: {} } },
+        },
+      ],
     });
     const call = res.choices[0]?.message.tool_calls?.[0];
     expect(call?.type === 'function' ? call.function.name : undefined).toBe('get_weather');
@@ -166,7 +185,9 @@ describe('openai responses.create and embeddings.create', () => {
       'gen_ai.usage.output_tokens': 4,
       'gen_ai.response.finish_reasons': ['completed'],
     });
-    expect(h.recorded.map((e) => [e.category, e.metadata?.prompt_tokens, e.metadata?.completion_tokens])).toEqual([
+    expect(
+      h.recorded.map((e) => [e.category, e.metadata?.prompt_tokens, e.metadata?.completion_tokens]),
+    ).toEqual([
       ['request_completed', 2, 4],
       ['request_completed', 3, 4],
     ]);
@@ -178,7 +199,10 @@ describe('openai responses.create and embeddings.create', () => {
     await eventually(() => h.spans().length === 1);
     const span = h.spans()[0];
     expect(span?.name).toBe('embeddings text-embedding-3-small');
-    expect(span?.attributes).toMatchObject({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.usage.input_tokens': 2 });
+    expect(span?.attributes).toMatchObject({
+      'gen_ai.operation.name': 'embeddings',
+      'gen_ai.usage.input_tokens': 2,
+    });
   });
 });
 
@@ -186,13 +210,34 @@ describe('metrics', () => {
   it('gen_ai.client.token.usage and gen_ai.client.operation.duration, exactly', async () => {
     // Fresh harness so earlier tests' points do not mix in.
     const h2 = await createInstrHarness();
-    const c2 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h2.fake.openaiBaseURL, maxRetries: 0 }), h2.options());
-    await c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }] });
-    await c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello again' }] });
-    await expect(c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[500]]' }] })).rejects.toThrow();
+    const c2 = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h2.fake.openaiBaseURL, maxRetries: 0 }),
+      h2.options(),
+    );
+    await c2.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
+    await c2.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello again' }],
+    });
+    await expect(
+      c2.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[500]]' }] }),
+    ).rejects.toThrow();
     await eventually(() => h2.spans().length === 3);
-    const base = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini' };
-    expect((await histogram(h2.reader, 'gen_ai.client.token.usage')).map(({ attrs, count, sum }) => ({ attrs, count, sum }))).toEqual([
+    const base = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o-mini',
+    };
+    expect(
+      (await histogram(h2.reader, 'gen_ai.client.token.usage')).map(({ attrs, count, sum }) => ({
+        attrs,
+        count,
+        sum,
+      })),
+    ).toEqual([
       { attrs: { ...base, 'gen_ai.token.type': 'input' }, count: 2, sum: 6 },
       { attrs: { ...base, 'gen_ai.token.type': 'output' }, count: 2, sum: 10 },
     ]);
@@ -218,14 +263,29 @@ describe('failures mid-stream and configurable prices', () => {
           ? {
               kind: 'sse',
               events: [
-                { data: { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] } },
+                {
+                  data: {
+                    id: 'chatcmpl-x',
+                    object: 'chat.completion.chunk',
+                    created: 1,
+                    model: 'gpt-4o-mini',
+                    choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }],
+                  },
+                },
                 { event: 'error', data: { error: { message: 'overloaded', type: 'server_error' } } },
               ],
             }
           : undefined,
     });
-    const c3 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h3.fake.openaiBaseURL, maxRetries: 0 }), h3.options());
-    const stream = await c3.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const c3 = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h3.fake.openaiBaseURL, maxRetries: 0 }),
+      h3.options(),
+    );
+    const stream = await c3.chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'x' }],
+    });
     const err = await (async () => {
       for await (const _ of stream) {
         // read until it fails
@@ -234,20 +294,31 @@ describe('failures mid-stream and configurable prices', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     await eventually(() => h3.spans().length === 1);
     expect(h3.spans()[0]?.attributes['error.type']).toBe('APIError');
-    expect(h3.recorded.map((e) => [e.category, e.metadata?.outcome])).toEqual([['request_completed', 'error']]);
+    expect(h3.recorded.map((e) => [e.category, e.metadata?.outcome])).toEqual([
+      ['request_completed', 'error'],
+    ]);
     await h3.close();
   });
 
   it('cost_usd uses the configured price table', async () => {
     const h4 = await createInstrHarness();
-    const c4 = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h4.fake.openaiBaseURL, maxRetries: 0 }), {
-      ...h4.options(),
-      prices: { 'house-model': { inputPerMTokUsd: 1000, outputPerMTokUsd: 2000 } },
+    const c4 = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h4.fake.openaiBaseURL, maxRetries: 0 }),
+      {
+        ...h4.options(),
+        prices: { 'house-model': { inputPerMTokUsd: 1000, outputPerMTokUsd: 2000 } },
+      },
+    );
+    await c4.chat.completions.create({
+      model: 'house-model',
+      messages: [{ role: 'user', content: 'hello there' }],
     });
-    await c4.chat.completions.create({ model: 'house-model', messages: [{ role: 'user', content: 'hello there' }] });
     // 3 input tokens x 1000 + 5 output tokens x 2000 USD per million.
     expect(h4.recorded[0]?.metadata?.cost_usd).toBeCloseTo(0.013, 12);
-    await c4.chat.completions.create({ model: 'unknown-model', messages: [{ role: 'user', content: 'hello there' }] });
+    await c4.chat.completions.create({
+      model: 'unknown-model',
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
     expect(h4.recorded[1]?.metadata?.cost_usd).toBe(0);
     await h4.close();
   });

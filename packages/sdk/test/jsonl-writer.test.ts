@@ -25,7 +25,14 @@ describe('JsonlEventWriter', () => {
     const writer = new JsonlEventWriter({ destination: { path } });
     const h = createHarness({ jsonl: writer });
     const a = h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'alice', sessionId: 's' });
-    const b = h.events.requestCompleted({ model: 'm', promptTokens: 1, completionTokens: 2, latencyMs: 3, costUsd: 0, blocked: true });
+    const b = h.events.requestCompleted({
+      model: 'm',
+      promptTokens: 1,
+      completionTokens: 2,
+      latencyMs: 3,
+      costUsd: 0,
+      blocked: true,
+    });
     await writer.close();
     await writer.close();
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
@@ -34,7 +41,13 @@ describe('JsonlEventWriter', () => {
     expect(decoded[0]).toEqual(a);
     expect(decoded[0]!.user_id).toBe('alice');
     expect(decoded[1]!.metadata).toEqual(b.metadata);
-    expect(Object.keys(JSON.parse(lines[0]!) as object).slice(0, 5)).toEqual(['event_id', 'timestamp', 'category', 'severity', 'user_id']);
+    expect(Object.keys(JSON.parse(lines[0]!) as object).slice(0, 5)).toEqual([
+      'event_id',
+      'timestamp',
+      'category',
+      'severity',
+      'user_id',
+    ]);
   });
 
   it('bounds its buffer while the stream applies backpressure, counting drops', async () => {
@@ -60,7 +73,14 @@ describe('JsonlEventWriter', () => {
     }
     release?.();
     await flushed;
-    expect(chunks.map((c) => decodeEventLine(c.trim()).event.user_id)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+    expect(chunks.map((c) => decodeEventLine(c.trim()).event.user_id)).toEqual([
+      'u0',
+      'u1',
+      'u2',
+      'u3',
+      'u4',
+      'u5',
+    ]);
   });
 
   it('a failing stream stops the log, not the caller', async () => {
@@ -111,6 +131,8 @@ describe('JsonlEventWriter queue', () => {
     }
     expect(writer.dropped).toBe(0);
     expect(writer.written).toBe(50_001);
-    expect(written.map((l) => (JSON.parse(l) as { user_id: string }).user_id)).toEqual(Array.from({ length: 50_001 }, (_, i) => `u${i}`));
+    expect(written.map((l) => (JSON.parse(l) as { user_id: string }).user_id)).toEqual(
+      Array.from({ length: 50_001 }, (_, i) => `u${i}`),
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  MeterProvider,
+  MetricReader,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
 import { METRIC_COST, METRIC_EVENTS, METRIC_REQUESTS, type SecurityEvent } from '@llmsec/core';
 import { LocalCounter } from '../src/local-counter.ts';
 import { LlmsecMetrics } from '../src/metrics.ts';
@@ -36,7 +42,9 @@ describe('LocalCounter (llmsec counters summed in process, read at collection)',
     metrics.recordCost({ model: 'gpt-4o-mini', usd: 0.5 });
     const events = (await reader.metric(METRIC_EVENTS))!;
     expect(events.dataPointType).toBe(DataPointType.SUM);
-    expect(events.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ category: 'guardrail_block', severity: 'warning', layer: 'injection' }, 3]]);
+    expect(events.dataPoints.map((p) => [p.attributes, p.value])).toEqual([
+      [{ category: 'guardrail_block', severity: 'warning', layer: 'injection' }, 3],
+    ]);
     expect((await reader.metric(METRIC_REQUESTS))!.dataPoints.map((p) => p.value)).toEqual([1]);
     expect((await reader.metric(METRIC_COST))!.dataPoints.map((p) => p.value)).toEqual([0.75]);
     metrics.recordEvent(event);

@@ -36,8 +36,12 @@ describe('LlmsecMetrics', () => {
   it('counts events by category, severity and layer, never by user or session', async () => {
     const { reader, metrics } = setup();
     metrics.recordEvent(ev({ metadata: { guardrail_layer: 'injection', block_reason: 'r' } }));
-    metrics.recordEvent(ev({ metadata: { guardrail_layer: 'injection', block_reason: 'r' }, user_id: 'user-2' }));
-    metrics.recordEvent(ev({ category: 'output_filter_block', severity: 'alert', metadata: { filter_name: 'secrets' } }));
+    metrics.recordEvent(
+      ev({ metadata: { guardrail_layer: 'injection', block_reason: 'r' }, user_id: 'user-2' }),
+    );
+    metrics.recordEvent(
+      ev({ category: 'output_filter_block', severity: 'alert', metadata: { filter_name: 'secrets' } }),
+    );
     metrics.recordEvent(ev({ category: 'auth_failure', metadata: { reason: 'x' } }));
     const points = (await reader.metric(METRIC_EVENTS))!.dataPoints;
     expect(points.map((p) => [p.attributes, p.value])).toEqual([
@@ -64,12 +68,24 @@ describe('LlmsecMetrics', () => {
     metrics.recordRequest({ outcome: 'allowed', model: 'claude-sonnet-4-5-20250929' });
     metrics.recordCost({ model: 'gpt-4o-mini', usd: 0.5 });
     metrics.recordCost({ model: 'constructor', usd: 0.5 });
-    metrics.recordTokenUsage({ tokens: 5, tokenType: 'input', operation: 'chat', provider: 'openai', model: 'x'.repeat(5000) });
+    metrics.recordTokenUsage({
+      tokens: 5,
+      tokenType: 'input',
+      operation: 'chat',
+      provider: 'openai',
+      model: 'x'.repeat(5000),
+    });
     const requests = (await reader.metric(METRIC_REQUESTS))!.dataPoints;
-    expect(Object.fromEntries(requests.map((p) => [p.attributes.model, p.value]))).toEqual({ other: 1000, 'gpt-4o-mini': 2, 'claude-sonnet-4-5': 1 });
+    expect(Object.fromEntries(requests.map((p) => [p.attributes.model, p.value]))).toEqual({
+      other: 1000,
+      'gpt-4o-mini': 2,
+      'claude-sonnet-4-5': 1,
+    });
     const cost = (await reader.metric(METRIC_COST))!.dataPoints.map((p) => p.attributes.model);
     expect(cost.sort()).toEqual(['gpt-4o-mini', 'other']);
-    const tokens = (await reader.metric(METRIC_GEN_AI_TOKEN_USAGE))!.dataPoints.map((p) => p.attributes['gen_ai.request.model']);
+    const tokens = (await reader.metric(METRIC_GEN_AI_TOKEN_USAGE))!.dataPoints.map(
+      (p) => p.attributes['gen_ai.request.model'],
+    );
     expect(tokens).toEqual(['other']);
   });
 
@@ -95,15 +111,43 @@ describe('LlmsecMetrics', () => {
 
   it('GenAI histograms use the spec buckets and attributes', async () => {
     const { reader, metrics } = setup();
-    metrics.recordTokenUsage({ tokens: 100, tokenType: 'input', operation: 'chat', provider: 'openai', model: 'gpt-4o' });
-    metrics.recordTokenUsage({ tokens: 20, tokenType: 'output', operation: 'chat', provider: 'openai', model: 'gpt-4o' });
-    metrics.recordOperationDuration({ seconds: 0.5, operation: 'chat', provider: 'openai', model: 'gpt-4o', errorType: 'APIError' });
+    metrics.recordTokenUsage({
+      tokens: 100,
+      tokenType: 'input',
+      operation: 'chat',
+      provider: 'openai',
+      model: 'gpt-4o',
+    });
+    metrics.recordTokenUsage({
+      tokens: 20,
+      tokenType: 'output',
+      operation: 'chat',
+      provider: 'openai',
+      model: 'gpt-4o',
+    });
+    metrics.recordOperationDuration({
+      seconds: 0.5,
+      operation: 'chat',
+      provider: 'openai',
+      model: 'gpt-4o',
+      errorType: 'APIError',
+    });
     metrics.recordGuardrailDuration({ layer: 'injection', outcome: 'block', seconds: 0.0002 });
     const tokens = (await reader.metric(METRIC_GEN_AI_TOKEN_USAGE)) as HistogramMetricData;
     expect(tokens.descriptor.unit).toBe('{token}');
     expect(tokens.dataPoints.map((p) => p.attributes)).toEqual([
-      { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.token.type': 'input' },
-      { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.token.type': 'output' },
+      {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.token.type': 'input',
+      },
+      {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.token.type': 'output',
+      },
     ]);
     expect(tokens.dataPoints[0]!.value.buckets.boundaries).toEqual(GEN_AI_TOKEN_BUCKETS);
     const duration = (await reader.metric(METRIC_GEN_AI_OPERATION_DURATION)) as HistogramMetricData;
@@ -120,7 +164,13 @@ describe('LlmsecMetrics', () => {
     expect(() => {
       metrics.recordCost({ model: 'm', usd: -1 });
       metrics.recordCost({ model: 'm', usd: Number.NaN });
-      metrics.recordTokenUsage({ tokens: Infinity, tokenType: 'input', operation: 'chat', provider: 'p', model: 'm' });
+      metrics.recordTokenUsage({
+        tokens: Infinity,
+        tokenType: 'input',
+        operation: 'chat',
+        provider: 'p',
+        model: 'm',
+      });
       metrics.recordGuardrailDuration({ layer: 'l', outcome: 'allow', seconds: -0.1 });
       metrics.recordEvent(null as never);
     }).not.toThrow();

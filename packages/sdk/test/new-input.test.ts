@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { hasServerHistory, measureNewInput, rawContentLength, rawMessagesOf } from '../src/instrumentation/new-input.ts';
+import {
+  hasServerHistory,
+  measureNewInput,
+  rawContentLength,
+  rawMessagesOf,
+} from '../src/instrumentation/new-input.ts';
 import type { GuardMessage } from '../src/instrumentation/types.ts';
 
 const m = (role: string, content: string): GuardMessage => ({ role, content });
@@ -49,17 +54,32 @@ describe('measureNewInput', () => {
   });
 
   it('several user messages after the last reply are all new; system messages between them are not', () => {
-    const r = measureNewInput([m('assistant', 'ok'), m('user', 'aaa'), m('system', 'zzzzzz'), m('user', 'bb')]);
+    const r = measureNewInput([
+      m('assistant', 'ok'),
+      m('user', 'aaa'),
+      m('system', 'zzzzzz'),
+      m('user', 'bb'),
+    ]);
     expect(r.length).toBe(5);
   });
 
   it('a trailing assistant prefill counts as new input and is not a model turn', () => {
-    const r = measureNewInput([m('user', 'one'), m('assistant', 'reply'), m('user', 'two'), m('assistant', '{"a":')]);
+    const r = measureNewInput([
+      m('user', 'one'),
+      m('assistant', 'reply'),
+      m('user', 'two'),
+      m('assistant', '{"a":'),
+    ]);
     expect(r).toEqual({ length: 3 + 5, turnIndex: 2 });
   });
 
   it('Responses API items: a reasoning item and a function call are one model turn; the call output is new input', () => {
-    const messages = [m('user', 'find it'), m('reasoning', ''), m('function_call', ''), m('function_call_output', '')];
+    const messages = [
+      m('user', 'find it'),
+      m('reasoning', ''),
+      m('function_call', ''),
+      m('function_call_output', ''),
+    ];
     const raw = [
       { role: 'user', content: 'find it' },
       { type: 'reasoning', summary: [] },
@@ -74,7 +94,12 @@ describe('measureNewInput', () => {
     const raw = [
       { role: 'user', content: 'go' },
       { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'read', input: { path: 'a' } }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'w'.repeat(77) }] }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'w'.repeat(77) }] },
+        ],
+      },
     ];
     expect(measureNewInput(messages, { raw }).length).toBe(77);
   });
@@ -101,7 +126,10 @@ describe('measureNewInput', () => {
   });
 
   it('server-side history: no turn index', () => {
-    expect(measureNewInput([m('user', 'next')], { inConversation: true, serverHistory: true })).toEqual({ length: 4, turnIndex: undefined });
+    expect(measureNewInput([m('user', 'next')], { inConversation: true, serverHistory: true })).toEqual({
+      length: 4,
+      turnIndex: undefined,
+    });
   });
 
   it('an empty request', () => {
@@ -112,7 +140,14 @@ describe('measureNewInput', () => {
 describe('rawContentLength', () => {
   it('counts strings, text parts, nested content and outputs', () => {
     expect(rawContentLength({ content: 'abc' })).toBe(3);
-    expect(rawContentLength({ content: [{ type: 'text', text: 'ab' }, { type: 'image_url', image_url: { url: 'x'.repeat(99) } }] })).toBe(2);
+    expect(
+      rawContentLength({
+        content: [
+          { type: 'text', text: 'ab' },
+          { type: 'image_url', image_url: { url: 'x'.repeat(99) } },
+        ],
+      }),
+    ).toBe(2);
     expect(rawContentLength({ output: 'abcd' })).toBe(4);
     expect(rawContentLength(null)).toBe(0);
   });

@@ -16,7 +16,10 @@ import { observeStream, type StreamObserver } from '../src/instrumentation/strea
  * to new text (the generator recomputed it with no hold for an item without text, releasing
  * the held tail at OpenAI's closing chunk, before the end checks; see the last test).
  */
-async function* referenceObserve(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncGenerator<unknown> {
+async function* referenceObserve(
+  inner: AsyncIterator<unknown>,
+  observer: StreamObserver,
+): AsyncGenerator<unknown> {
   let finished = false;
   const held: Array<{ item: unknown; end: number }> = [];
   let offset = 0;
@@ -94,7 +97,9 @@ function scenario(seed: number): Scenario {
     complete: r() < 0.8,
     endFails: r() < 0.2,
     endAsync: r() < 0.5,
-    reader: stop ? { stopAfter: 1 + Math.floor(r() * Math.max(1, n)), how: r() < 0.7 ? 'return' : 'throw' } : undefined,
+    reader: stop
+      ? { stopAfter: 1 + Math.floor(r() * Math.max(1, n)), how: r() < 0.7 ? 'return' : 'throw' }
+      : undefined,
   };
 }
 
@@ -154,7 +159,8 @@ async function run(s: Scenario, impl: 'current' | 'reference'): Promise<string[]
   try {
     for (;;) {
       if (s.reader !== undefined && got === s.reader.stopAfter) {
-        const r = s.reader.how === 'return' ? await it.return?.('bye') : await it.throw?.(new Error('reader threw'));
+        const r =
+          s.reader.how === 'return' ? await it.return?.('bye') : await it.throw?.(new Error('reader threw'));
         log.push(`stopped ${JSON.stringify(r)}`);
         break;
       }
@@ -193,7 +199,18 @@ describe('observeStream (hand-written iterator) against the async generator it r
       for (const line of await run(scenario(seed), 'current')) seen.add(line.split(' ')[0] as string);
     }
     expect([...seen].sort()).toEqual(
-      ['after', 'done', 'inner.return', 'item', 'onAbandon', 'onDelta', 'onEnd', 'onError', 'stopped', 'threw'].sort(),
+      [
+        'after',
+        'done',
+        'inner.return',
+        'item',
+        'onAbandon',
+        'onDelta',
+        'onEnd',
+        'onError',
+        'stopped',
+        'threw',
+      ].sort(),
     );
   });
 
@@ -201,12 +218,25 @@ describe('observeStream (hand-written iterator) against the async generator it r
     const items = ['a', 'b', 'c'];
     let i = 0;
     const inner: AsyncIterator<unknown> = {
-      next: () => new Promise((resolve) => setTimeout(() => resolve(i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true }), 1)),
+      next: () =>
+        new Promise((resolve) =>
+          setTimeout(
+            () =>
+              resolve(
+                i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true },
+              ),
+            1,
+          ),
+        ),
     };
     const ends: boolean[] = [];
     const stream = { iterator: (): AsyncIterator<unknown> => inner };
     observeStream(stream, {
-      accumulator: { observe: (x) => String(x), summary: () => ({ finishReasons: [], text: '', toolCalls: [] }), complete: true },
+      accumulator: {
+        observe: (x) => String(x),
+        summary: () => ({ finishReasons: [], text: '', toolCalls: [] }),
+        complete: true,
+      },
       onDelta: () => 0,
       onEnd: (complete) => void ends.push(complete),
       onError: () => {},
@@ -236,7 +266,11 @@ describe('observeStream (hand-written iterator) against the async generator it r
     };
     const stream = { iterator: (): AsyncIterator<unknown> => inner };
     observeStream(stream, {
-      accumulator: { observe: () => '', summary: () => ({ finishReasons: [], text: '', toolCalls: [] }), complete: false },
+      accumulator: {
+        observe: () => '',
+        summary: () => ({ finishReasons: [], text: '', toolCalls: [] }),
+        complete: false,
+      },
       onDelta: () => 0,
       onEnd: () => {},
       onError: () => {},
@@ -248,14 +282,21 @@ describe('observeStream (hand-written iterator) against the async generator it r
     expect({ abandoned, closed }).toEqual({ abandoned: 1, closed: 1 });
   });
 
-  it('an item without text (OpenAI\'s closing chunk) releases nothing held: the held tail waits for the end checks', async () => {
+  it("an item without text (OpenAI's closing chunk) releases nothing held: the held tail waits for the end checks", async () => {
     const items = [{ text: 'hello ' }, { text: 'ZX-CAN' }, { text: '' }];
     let i = 0;
-    const inner: AsyncIterator<unknown> = { next: async () => (i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true }) };
+    const inner: AsyncIterator<unknown> = {
+      next: async () =>
+        i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true },
+    };
     const log: string[] = [];
     const stream = { iterator: (): AsyncIterator<unknown> => inner };
     observeStream(stream, {
-      accumulator: { observe: (x) => (x as { text: string }).text, summary: () => ({ finishReasons: [], text: '', toolCalls: [] }), complete: true },
+      accumulator: {
+        observe: (x) => (x as { text: string }).text,
+        summary: () => ({ finishReasons: [], text: '', toolCalls: [] }),
+        complete: true,
+      },
       // Hold back the tail that could start the canary.
       onDelta: (delta) => (delta.startsWith('ZX') ? delta.length : 0),
       onEnd: () => {

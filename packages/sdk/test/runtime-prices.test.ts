@@ -24,8 +24,14 @@ const IDS = [
 ];
 
 function expectCore(runtime: LlmRuntime, table: PriceTable, id: string, inTok: number, outTok: number): void {
-  expect({ id, usd: runtime.cost(id, inTok, outTok) }).toEqual({ id, usd: costUsd(id, inTok, outTok, table) });
-  expect({ id, micro: runtime.costMicro(id, inTok, outTok) }).toEqual({ id, micro: costMicroUsd(id, inTok, outTok, table) });
+  expect({ id, usd: runtime.cost(id, inTok, outTok) }).toEqual({
+    id,
+    usd: costUsd(id, inTok, outTok, table),
+  });
+  expect({ id, micro: runtime.costMicro(id, inTok, outTok) }).toEqual({
+    id,
+    micro: costMicroUsd(id, inTok, outTok, table),
+  });
 }
 
 describe('LlmRuntime prices', () => {
@@ -43,11 +49,20 @@ describe('LlmRuntime prices', () => {
       acme: { inputPerMTokUsd: 0.1, outputPerMTokUsd: 0.2 },
     });
     const runtime = new LlmRuntime({ prices: table });
-    const ids = ['acme', 'ACME-large', 'acme-large-2025-01-01', 'acme-large-2024', 'acme-small', 'vendor/Acme-Large-v2', 'acm', ...IDS];
+    const ids = [
+      'acme',
+      'ACME-large',
+      'acme-large-2025-01-01',
+      'acme-large-2024',
+      'acme-small',
+      'vendor/Acme-Large-v2',
+      'acm',
+      ...IDS,
+    ];
     for (let round = 0; round < 2; round++) for (const id of ids) expectCore(runtime, table, id, 1000, 1000);
   });
 
-  it('past the bound of remembered models, the costs are still core\'s', () => {
+  it("past the bound of remembered models, the costs are still core's", () => {
     const runtime = new LlmRuntime();
     for (let k = 0; k < 600; k++) {
       const id = k % 3 === 0 ? `gpt-4o-mini-2024-${k}` : k % 3 === 1 ? `claude-3-haiku-${k}` : `other-${k}`;
@@ -57,7 +72,9 @@ describe('LlmRuntime prices', () => {
   });
 
   it('a table the application can still change is read on every call', () => {
-    const table: Record<string, { inputPerMTokUsd: number; outputPerMTokUsd: number }> = { acme: { inputPerMTokUsd: 1, outputPerMTokUsd: 1 } };
+    const table: Record<string, { inputPerMTokUsd: number; outputPerMTokUsd: number }> = {
+      acme: { inputPerMTokUsd: 1, outputPerMTokUsd: 1 },
+    };
     const runtime = new LlmRuntime({ prices: table });
     expect(runtime.cost('acme-large-2025', 1e6, 0)).toBe(1);
     table['acme-large'] = { inputPerMTokUsd: 5, outputPerMTokUsd: 5 };

@@ -8,7 +8,10 @@ describe('configFromEnv', () => {
   });
 
   it('turns one signal off with OTEL_<SIGNAL>_EXPORTER=none', () => {
-    const env = configFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_METRICS_EXPORTER: 'None' });
+    const env = configFromEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_METRICS_EXPORTER: 'None',
+    });
     expect([env.otlpTraces, env.otlpLogs, env.otlpMetrics]).toEqual([true, true, false]);
   });
 

@@ -1,6 +1,11 @@
 import { context, diag, DiagLogLevel, logs, metrics, propagation, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
-import { InMemoryLogRecordExporter, SimpleLogRecordProcessor, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import {
+  InMemoryLogRecordExporter,
+  SimpleLogRecordProcessor,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
@@ -40,7 +45,11 @@ const throwingLogProcessor: LogRecordProcessor = {
   shutdown: boom('log shutdown'),
 };
 const throwingSpanExporter: SpanExporter = { export: boom('span export'), shutdown: async () => {} };
-const throwingLogExporter: LogRecordExporter = { export: boom('log export'), shutdown: async () => {}, forceFlush: async () => {} };
+const throwingLogExporter: LogRecordExporter = {
+  export: boom('log export'),
+  shutdown: async () => {},
+  forceFlush: async () => {},
+};
 const failingSpanExporter: SpanExporter = {
   export: (_spans, cb) => cb({ code: ExportResultCode.FAILED, error: new Error('collector down') }),
   shutdown: async () => {},
@@ -48,7 +57,10 @@ const failingSpanExporter: SpanExporter = {
 
 describe('setupLlmsec', () => {
   it('throwing processors and exporters never reach the application', async () => {
-    diag.setLogger({ error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.ERROR);
+    diag.setLogger(
+      { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} },
+      DiagLogLevel.ERROR,
+    );
     resetTelemetryErrorThrottle();
     const good = new InMemorySpanExporter();
     const goodLogs = new InMemoryLogRecordExporter();
@@ -141,8 +153,17 @@ describe('setupLlmsec', () => {
       setConfig: (c: { enabled: boolean }) => (config = c),
       getConfig: () => config,
     };
-    current = setupLlmsec({ serviceName: 'instr', otlp: false, prometheus: false, instrumentations: [instrumentation] });
-    expect(got).toEqual({ tracer: current.tracerProvider, meter: current.meterProvider, logger: current.loggerProvider });
+    current = setupLlmsec({
+      serviceName: 'instr',
+      otlp: false,
+      prometheus: false,
+      instrumentations: [instrumentation],
+    });
+    expect(got).toEqual({
+      tracer: current.tracerProvider,
+      meter: current.meterProvider,
+      logger: current.loggerProvider,
+    });
     expect(calls).toEqual(['enable']);
     await current.shutdown();
     expect(calls).toEqual(['enable', 'disable']);
@@ -170,6 +191,8 @@ describe('setupLlmsec', () => {
       };
       current!.metricsHandler!({} as never, res as never);
     });
-    expect(body).toContain('llmsec_events_total{category="auth_failure",severity="warning",otel_scope_name="@llmsec/sdk"} 1');
+    expect(body).toContain(
+      'llmsec_events_total{category="auth_failure",severity="warning",otel_scope_name="@llmsec/sdk"} 1',
+    );
   });
 });

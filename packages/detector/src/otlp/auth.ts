@@ -5,10 +5,15 @@ import { Buffer } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 
 /** A checker for `Authorization` values, or undefined when no token is configured. */
-export function bearerChecker(token: string | undefined, where: string): ((authorization: unknown) => boolean) | undefined {
+export function bearerChecker(
+  token: string | undefined,
+  where: string,
+): ((authorization: unknown) => boolean) | undefined {
   if (token === undefined) return undefined;
   if (typeof token !== 'string' || token.length === 0 || /[\s\x00-\x1f]/.test(token)) {
-    throw new Error(`${where}: authToken must be a non-empty string without whitespace or control characters`);
+    throw new Error(
+      `${where}: authToken must be a non-empty string without whitespace or control characters`,
+    );
   }
   const expected = Buffer.from(`Bearer ${token}`, 'utf8');
   return (authorization) => {

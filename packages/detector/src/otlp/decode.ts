@@ -16,10 +16,20 @@ function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-export function decodeLogs(bytes: Uint8Array, format: WireFormat, limits: ResolvedDecodeLimits): DecodedLogRecord[] {
+export function decodeLogs(
+  bytes: Uint8Array,
+  format: WireFormat,
+  limits: ResolvedDecodeLimits,
+): DecodedLogRecord[] {
   return format === 'protobuf' ? decodeLogsProto(bytes, limits) : decodeLogsJson(parseJson(bytes), limits);
 }
 
-export function decodeTraces(bytes: Uint8Array, format: WireFormat, limits: ResolvedDecodeLimits): DecodedSpan[] {
-  return format === 'protobuf' ? decodeTracesProto(bytes, limits) : decodeTracesJson(parseJson(bytes), limits);
+export function decodeTraces(
+  bytes: Uint8Array,
+  format: WireFormat,
+  limits: ResolvedDecodeLimits,
+): DecodedSpan[] {
+  return format === 'protobuf'
+    ? decodeTracesProto(bytes, limits)
+    : decodeTracesJson(parseJson(bytes), limits);
 }

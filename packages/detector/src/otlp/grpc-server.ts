@@ -77,10 +77,14 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
   const maxConcurrentStreams = options.maxConcurrentStreams ?? 100;
   if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
-    throw new Error(`startOtlpGrpcServer: maxConcurrentStreams must be a positive integer, got ${String(maxConcurrentStreams)}`);
+    throw new Error(
+      `startOtlpGrpcServer: maxConcurrentStreams must be a positive integer, got ${String(maxConcurrentStreams)}`,
+    );
   }
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-    throw new Error(`startOtlpGrpcServer: maxReceiveMessageBytes must be a positive integer, got ${String(maxBytes)}`);
+    throw new Error(
+      `startOtlpGrpcServer: maxReceiveMessageBytes must be a positive integer, got ${String(maxBytes)}`,
+    );
   }
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
     throw new Error(`startOtlpGrpcServer: port must be 0..65535, got ${String(requestedPort)}`);
@@ -114,7 +118,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
           result = callIngest(() => ingest.traces(decoded));
         }
       } catch (err) {
-        if (!(err instanceof OtlpDecodeError)) diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
+        if (!(err instanceof OtlpDecodeError))
+          diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
         const message = err instanceof OtlpDecodeError ? err.message : 'request does not decode';
         callback({ code: GrpcCode.INVALID_ARGUMENT, details: message });
         report({ ...base, outcome: 'invalid' });
@@ -123,7 +128,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       base.records = records;
       if (result.kind === 'accepted') {
         const rejected = clampRejected(result.rejected, records);
-        const message = rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+        const message =
+          rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
         callback(null, encodeExportResponse(rejected, message));
         report({ ...base, rejected, outcome: 'accepted' });
         return;

@@ -36,9 +36,19 @@ export class InflightBudget {
 /** `held`: bytes this request took from the budget; the caller releases them when done. */
 export type BodyResult =
   | { ok: true; bytes: Buffer; held: number }
-  | { ok: false; reason: 'too_large' | 'timeout' | 'bad_gzip' | 'busy' | 'aborted'; message: string; held: number };
+  | {
+      ok: false;
+      reason: 'too_large' | 'timeout' | 'bad_gzip' | 'busy' | 'aborted';
+      message: string;
+      held: number;
+    };
 
-export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits, budget: InflightBudget): Promise<BodyResult> {
+export function readBody(
+  req: IncomingMessage,
+  gzip: boolean,
+  limits: BodyLimits,
+  budget: InflightBudget,
+): Promise<BodyResult> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
     req.on('error', ignore);
@@ -54,7 +64,12 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
     let size = 0;
     let held = 0;
     let settled = false;
-    const busy = (): BodyResult => ({ ok: false, reason: 'busy', message: 'too many bytes in flight; retry later', held });
+    const busy = (): BodyResult => ({
+      ok: false,
+      reason: 'busy',
+      message: 'too many bytes in flight; retry later',
+      held,
+    });
     const finish = (result: BodyResult): void => {
       if (settled) return;
       settled = true;
@@ -76,7 +91,12 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limits.maxBodyBytes) {
-        finish({ ok: false, reason: 'too_large', message: `body exceeds the ${limits.maxBodyBytes}-byte limit`, held });
+        finish({
+          ok: false,
+          reason: 'too_large',
+          message: `body exceeds the ${limits.maxBodyBytes}-byte limit`,
+          held,
+        });
         return;
       }
       if (!budget.take(chunk.length)) {
@@ -115,7 +135,13 @@ export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits
       if (!req.complete) onAbort();
     };
     const timer = setTimeout(
-      () => finish({ ok: false, reason: 'timeout', message: `body not received within ${limits.bodyTimeoutMs} ms`, held }),
+      () =>
+        finish({
+          ok: false,
+          reason: 'timeout',
+          message: `body not received within ${limits.bodyTimeoutMs} ms`,
+          held,
+        }),
       limits.bodyTimeoutMs,
     );
     timer.unref();

@@ -170,7 +170,8 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       }
     } catch (err) {
       const message = err instanceof OtlpDecodeError ? err.message : 'body does not decode';
-      if (!(err instanceof OtlpDecodeError)) diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
+      if (!(err instanceof OtlpDecodeError))
+        diag.error('llmsec detector: OTLP decode failed unexpectedly', err);
       sendStatus(res, 400, format, GrpcCode.INVALID_ARGUMENT, message);
       report({ ...base, outcome: 'invalid' });
       return;
@@ -178,7 +179,8 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     base.records = records;
     if (result.kind === 'accepted') {
       const rejected = clampRejected(result.rejected, records);
-      const message = rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+      const message =
+        rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
       if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
       else send(res, 200, format, exportResponseJson(signal, rejected, message));
       report({ ...base, rejected, outcome: 'accepted' });
@@ -187,7 +189,15 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     const seconds = retrySeconds(result.retryAfterSeconds);
     const headers = { 'Retry-After': String(seconds) };
     if (result.kind === 'overloaded') {
-      sendStatus(res, 429, format, GrpcCode.RESOURCE_EXHAUSTED, 'ingest queue full; retry later', headers, seconds);
+      sendStatus(
+        res,
+        429,
+        format,
+        GrpcCode.RESOURCE_EXHAUSTED,
+        'ingest queue full; retry later',
+        headers,
+        seconds,
+      );
       report({ ...base, outcome: 'overloaded' });
     } else {
       sendStatus(res, 503, format, GrpcCode.UNAVAILABLE, 'detector not ready; retry later', headers, seconds);
@@ -207,7 +217,6 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     return true;
   };
 }
-
 
 function signalOf(url: string | undefined): Signal | undefined {
   if (url === undefined) return undefined;
@@ -288,6 +297,9 @@ function sendStatus(
   headers: Record<string, string> = {},
   retryAfterSeconds?: number,
 ): void {
-  const payload = format === 'protobuf' ? encodeStatus(code, message, retryAfterSeconds) : statusJson(code, message, retryAfterSeconds);
+  const payload =
+    format === 'protobuf'
+      ? encodeStatus(code, message, retryAfterSeconds)
+      : statusJson(code, message, retryAfterSeconds);
   send(res, status, format, payload, headers);
 }

@@ -29,7 +29,12 @@ export function jsonObject(obj: JsonObject, key: string, where: string): JsonObj
   return v;
 }
 
-export function jsonString(obj: JsonObject, key: string, where: string, limits: ResolvedDecodeLimits): string {
+export function jsonString(
+  obj: JsonObject,
+  key: string,
+  where: string,
+  limits: ResolvedDecodeLimits,
+): string {
   const v = obj[key];
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new OtlpDecodeError(`${where}.${key} must be a string`);
@@ -40,7 +45,8 @@ export function jsonString(obj: JsonObject, key: string, where: string, limits: 
 export function jsonEnum(obj: JsonObject, key: string, where: string): number {
   const v = obj[key];
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new OtlpDecodeError(`${where}.${key} must be an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new OtlpDecodeError(`${where}.${key} must be an integer`);
   return v | 0;
 }
 
@@ -71,7 +77,10 @@ export function jsonId(obj: JsonObject, key: string, where: string, hexLength: 1
 
 export function checkedString(s: string, limits: ResolvedDecodeLimits): string {
   // UTF-8 is at most 3 bytes per UTF-16 unit: measure bytes only when the length is in doubt.
-  if (s.length > limits.maxStringBytes || (s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes)) {
+  if (
+    s.length > limits.maxStringBytes ||
+    (s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes)
+  ) {
     throw new OtlpDecodeError(`string exceeds maxStringBytes (${limits.maxStringBytes})`);
   }
   return s;
@@ -108,13 +117,15 @@ function jsonDouble(v: unknown): number {
   if (v === 'NaN') return NaN;
   if (v === 'Infinity') return Infinity;
   if (v === '-Infinity') return -Infinity;
-  if (typeof v === 'string' && v.length <= 32 && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  if (typeof v === 'string' && v.length <= 32 && v.trim() !== '' && Number.isFinite(Number(v)))
+    return Number(v);
   throw new OtlpDecodeError('AnyValue.doubleValue must be a number');
 }
 
 /** An AnyValue object at nesting level `depth` (1 for an attribute's own value). */
 export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLimits): AttrValue {
-  if (depth > limits.maxDepth) throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${limits.maxDepth})`);
+  if (depth > limits.maxDepth)
+    throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${limits.maxDepth})`);
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw new OtlpDecodeError('AnyValue must be an object');
   // A oneof: the first known member present is the value (unknown members are ignored).
@@ -143,7 +154,8 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
     return jsonKeyValues(jsonArray(v.kvlistValue, 'values', 'KeyValueList'), depth + 1, limits);
   }
   if (v.bytesValue !== undefined && v.bytesValue !== null) {
-    if (typeof v.bytesValue !== 'string') throw new OtlpDecodeError('AnyValue.bytesValue must be a base64 string');
+    if (typeof v.bytesValue !== 'string')
+      throw new OtlpDecodeError('AnyValue.bytesValue must be a base64 string');
     checkedString(v.bytesValue, limits);
     return new Uint8Array(Buffer.from(v.bytesValue, 'base64'));
   }
@@ -151,7 +163,11 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
 }
 
 /** `repeated KeyValue` as a plain object; values at nesting level `depth`. */
-export function jsonKeyValues(list: readonly unknown[], depth: number, limits: ResolvedDecodeLimits): Attributes {
+export function jsonKeyValues(
+  list: readonly unknown[],
+  depth: number,
+  limits: ResolvedDecodeLimits,
+): Attributes {
   if (list.length > limits.maxAttributes) throw tooManyAttributes(limits.maxAttributes);
   const out: Attributes = {};
   for (const kv of list) {
@@ -163,7 +179,12 @@ export function jsonKeyValues(list: readonly unknown[], depth: number, limits: R
   return out;
 }
 
-export function jsonAttributes(obj: JsonObject, key: string, where: string, limits: ResolvedDecodeLimits): Attributes {
+export function jsonAttributes(
+  obj: JsonObject,
+  key: string,
+  where: string,
+  limits: ResolvedDecodeLimits,
+): Attributes {
   return jsonKeyValues(jsonArray(obj, key, where), 1, limits);
 }
 

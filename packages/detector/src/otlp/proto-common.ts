@@ -75,7 +75,8 @@ function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[]
     const tag = r.uint32(end);
     if (tag >>> 3 === 1) {
       expectWireType(tag & 7, WT_LEN, 'ArrayValue.values');
-      if (out.length >= max) throw new OtlpDecodeError(`more than maxAttributes (${max}) values in one array`);
+      if (out.length >= max)
+        throw new OtlpDecodeError(`more than maxAttributes (${max}) values in one array`);
       const valueEnd = r.lengthEnd(end);
       out.push(readAnyValue(r, valueEnd, depth + 1));
       r.pos = valueEnd;

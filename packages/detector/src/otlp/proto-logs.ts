@@ -2,7 +2,13 @@
 // schema-specific reader over opentelemetry/proto/logs/v1/logs.proto: one pass, caps checked
 // as it goes. Field numbers are those of the opentelemetry-proto files.
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
-import { readAnyValue, readKeyValue, readResource, readScopeName, tooManyAttributes } from './proto-common.ts';
+import {
+  readAnyValue,
+  readKeyValue,
+  readResource,
+  readScopeName,
+  tooManyAttributes,
+} from './proto-common.ts';
 import { ProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { AttrValue, Attributes, DecodedLogRecord } from './types.ts';
 

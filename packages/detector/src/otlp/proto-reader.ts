@@ -32,10 +32,13 @@ const f64Bytes = new Uint8Array(f64.buffer);
 // strings per record (the callers have checked the bounds already). They are Node's own
 // (Buffer#toString calls them), not documented, hence the fallback to toString.
 type Slicer = (buf: Buffer, start: number, end: number) => string;
-const nodeSlices = Buffer.prototype as unknown as Partial<Record<'utf8Slice' | 'hexSlice', (this: Buffer, start: number, end: number) => string>>;
+const nodeSlices = Buffer.prototype as unknown as Partial<
+  Record<'utf8Slice' | 'hexSlice', (this: Buffer, start: number, end: number) => string>
+>;
 const utf8Slice: Slicer =
   typeof nodeSlices.utf8Slice === 'function'
-    ? (buf, start, end) => (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end)
+    ? (buf, start, end) =>
+        (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end)
     : (buf, start, end) => buf.toString('utf8', start, end);
 const hexSlice: Slicer =
   typeof nodeSlices.hexSlice === 'function'
@@ -170,7 +173,9 @@ export class ProtoReader {
     const start = this.pos;
     const len = fieldEnd - start;
     if (len > this.limits.maxStringBytes) {
-      throw new OtlpDecodeError(`string of ${len} bytes exceeds maxStringBytes (${this.limits.maxStringBytes})`);
+      throw new OtlpDecodeError(
+        `string of ${len} bytes exceeds maxStringBytes (${this.limits.maxStringBytes})`,
+      );
     }
     this.pos = fieldEnd;
     const buf = this.buf;
@@ -225,7 +230,9 @@ export class ProtoReader {
     const fieldEnd = this.lengthEnd(end);
     const len = fieldEnd - this.pos;
     if (len > this.limits.maxStringBytes) {
-      throw new OtlpDecodeError(`bytes of ${len} bytes exceed maxStringBytes (${this.limits.maxStringBytes})`);
+      throw new OtlpDecodeError(
+        `bytes of ${len} bytes exceed maxStringBytes (${this.limits.maxStringBytes})`,
+      );
     }
     const out = new Uint8Array(len);
     out.set(this.buf.subarray(this.pos, fieldEnd));
@@ -289,5 +296,6 @@ export function int64Value(lo: number, hi: number): number | string {
 
 /** Throws unless a known field arrived with the wire type its schema gives it. */
 export function expectWireType(actual: number, expected: number, field: string): void {
-  if (actual !== expected) throw new OtlpDecodeError(`field ${field} has wire type ${actual}, expected ${expected}`);
+  if (actual !== expected)
+    throw new OtlpDecodeError(`field ${field} has wire type ${actual}, expected ${expected}`);
 }

@@ -46,7 +46,12 @@ export function spanEventToEvent(event: DecodedSpanEvent, span: DecodedSpan): Se
 // of one shape, refilled per record, instead of an object per record of one of four shapes.
 const ids: CarrierIds = { trace_id: undefined, span_id: undefined };
 
-function toEvent(attributes: Attributes, resource: Attributes, traceId: string, spanId: string): SecurityEvent | undefined {
+function toEvent(
+  attributes: Attributes,
+  resource: Attributes,
+  traceId: string,
+  spanId: string,
+): SecurityEvent | undefined {
   ids.trace_id = traceId !== '' ? traceId : undefined;
   ids.span_id = spanId !== '' ? spanId : undefined;
   const event = attributesToEvent(sanitizeMetadata(attributes), ids);
@@ -68,7 +73,8 @@ function sanitizeMetadata(attributes: Attributes): Attributes {
   for (const key in attributes) {
     const value = attributes[key]!;
     // Primitives (almost every value) pass without looking at the key.
-    if (typeof value !== 'object' || isMetadataValue(value) || !key.startsWith(ATTR_METADATA_PREFIX)) continue;
+    if (typeof value !== 'object' || isMetadataValue(value) || !key.startsWith(ATTR_METADATA_PREFIX))
+      continue;
     out ??= { ...attributes };
     delete out[key];
   }

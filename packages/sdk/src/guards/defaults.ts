@@ -9,11 +9,26 @@ import { toolAllowlistGuard } from './tool-allowlist.ts';
  * events, no change), system-prompt leakage against each request's system prompt (block),
  * and a tool allowlist when tools are listed.
  */
-export function defaultGuards(options: { allowedTools?: string[]; canary?: string; pii?: 'redact' | 'block' | 'detect' } = {}): GuardOptions {
+export function defaultGuards(
+  options: { allowedTools?: string[]; canary?: string; pii?: 'redact' | 'block' | 'detect' } = {},
+): GuardOptions {
   const pii = piiGuard({ mode: options.pii ?? 'detect' });
-  const tools = options.allowedTools !== undefined ? toolAllowlistGuard({ allowed: options.allowedTools }) : undefined;
+  const tools =
+    options.allowedTools !== undefined ? toolAllowlistGuard({ allowed: options.allowedTools }) : undefined;
   return {
-    input: [patternGuard({ layer: 'prompt_injection', patterns: PROMPT_INJECTION_PATTERNS, name: 'promptInjectionPatterns' }), pii, ...(tools ? [tools] : [])],
-    output: [pii, systemPromptLeakageGuard(options.canary !== undefined ? { canary: options.canary } : {}), ...(tools ? [tools] : [])],
+    input: [
+      patternGuard({
+        layer: 'prompt_injection',
+        patterns: PROMPT_INJECTION_PATTERNS,
+        name: 'promptInjectionPatterns',
+      }),
+      pii,
+      ...(tools ? [tools] : []),
+    ],
+    output: [
+      pii,
+      systemPromptLeakageGuard(options.canary !== undefined ? { canary: options.canary } : {}),
+      ...(tools ? [tools] : []),
+    ],
   };
 }

@@ -54,7 +54,13 @@ export class LeakageStream {
   /** False only in tests: every delta through the Unicode regex (the reference for the ASCII loop). */
   private readonly asciiFastPath: boolean;
 
-  constructor(prompt: Grams | undefined, canary: string | undefined, threshold: number, maxLeakShare: number, asciiFastPath = true) {
+  constructor(
+    prompt: Grams | undefined,
+    canary: string | undefined,
+    threshold: number,
+    maxLeakShare: number,
+    asciiFastPath = true,
+  ) {
     this.asciiFastPath = asciiFastPath;
     this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
     this.canary = canary;
@@ -75,7 +81,8 @@ export class LeakageStream {
     if (this.canary !== undefined) {
       const tail = this.canaryTail + delta;
       if (tail.includes(this.canary)) return this.found({ method: 'canary_token', confidence: 1 });
-      this.canaryTail = tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
+      this.canaryTail =
+        tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
     }
     if (this.prompt !== undefined) {
       const leak = this.tokenise(delta, base);
@@ -102,7 +109,8 @@ export class LeakageStream {
    * this state (a later push starts no new judgement).
    */
   finalVerdict(text: string, prompt: Grams | undefined): FinalVerdict {
-    if (this.done || this.text === undefined || text.length !== this.offset || text !== this.text) return 'unknown';
+    if (this.done || this.text === undefined || text.length !== this.offset || text !== this.text)
+      return 'unknown';
     if ((prompt !== undefined && prompt.set.size > 0 ? prompt : undefined) !== this.prompt) return 'unknown';
     if (NON_ASCII_WORD_CHAR.test(text)) return 'unknown';
     this.done = true;
@@ -128,7 +136,8 @@ export class LeakageStream {
         const back = Math.min(this.run, this.prompt.size - 1);
         safe = this.ringStarts[(this.run - back) % this.prompt.size] as number;
       }
-      if (this.pendingStart >= 0 && !this.pendingTooLong && this.pendingStart < safe) safe = this.pendingStart;
+      if (this.pendingStart >= 0 && !this.pendingTooLong && this.pendingStart < safe)
+        safe = this.pendingStart;
     }
     if (this.canary !== undefined) safe = Math.min(safe, Math.max(0, this.offset - (this.canary.length - 1)));
     return safe;
@@ -144,7 +153,7 @@ export class LeakageStream {
     let matched = false;
     if (this.asciiFastPath && !NON_ASCII.test(delta)) {
       const n = delta.length;
-      for (let i = 0; i < n; ) {
+      for (let i = 0; i < n;) {
         if (!isAsciiWordChar(delta.charCodeAt(i))) {
           i++;
           continue;
@@ -218,7 +227,8 @@ export class LeakageStream {
     this.run++;
     if (this.run < size) return undefined;
     let gram = '';
-    for (let k = size; k >= 1; k--) gram += (k === size ? '' : ' ') + (this.ringWords[(this.run - k) % size] as string);
+    for (let k = size; k >= 1; k--)
+      gram += (k === size ? '' : ' ') + (this.ringWords[(this.run - k) % size] as string);
     if (!prompt.set.has(gram)) {
       this.endChain();
       return undefined;
@@ -233,7 +243,8 @@ export class LeakageStream {
     if (!this.seen.has(gram)) {
       this.seen.add(gram);
       const share = this.seen.size / prompt.set.size;
-      if (share >= this.threshold) return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
+      if (share >= this.threshold)
+        return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
     }
     return undefined;
   }

@@ -31,19 +31,27 @@ interface Compiled {
 }
 
 export function patternGuard(options: PatternGuardOptions): InputGuard {
-  if (typeof options?.layer !== 'string' || options.layer.length === 0) throw new TypeError('patternGuard: layer is required');
-  if (!Array.isArray(options.patterns) || options.patterns.length === 0) throw new TypeError('patternGuard: patterns must be a non-empty array');
+  if (typeof options?.layer !== 'string' || options.layer.length === 0)
+    throw new TypeError('patternGuard: layer is required');
+  if (!Array.isArray(options.patterns) || options.patterns.length === 0)
+    throw new TypeError('patternGuard: patterns must be a non-empty array');
   const maxChars = options.maxChars ?? 16384;
   const overlapChars = options.overlapChars ?? 512;
   const oversize = options.oversize ?? 'window';
-  if (!Number.isInteger(maxChars) || maxChars < 1) throw new TypeError(`patternGuard: maxChars must be a positive integer, got ${String(maxChars)}`);
+  if (!Number.isInteger(maxChars) || maxChars < 1)
+    throw new TypeError(`patternGuard: maxChars must be a positive integer, got ${String(maxChars)}`);
   if (!Number.isInteger(overlapChars) || overlapChars < 0 || overlapChars >= maxChars) {
-    throw new TypeError(`patternGuard: overlapChars must be an integer in [0, maxChars), got ${String(overlapChars)}`);
+    throw new TypeError(
+      `patternGuard: overlapChars must be an integer in [0, maxChars), got ${String(overlapChars)}`,
+    );
   }
-  if (oversize !== 'window' && oversize !== 'block') throw new TypeError(`patternGuard: oversize must be window or block, got ${String(oversize)}`);
+  if (oversize !== 'window' && oversize !== 'block')
+    throw new TypeError(`patternGuard: oversize must be window or block, got ${String(oversize)}`);
   const compiled: Compiled[] = options.patterns.map((p) => {
-    if (p instanceof RegExp) return { label: p.source, re: new RegExp(p.source, p.flags.replace('g', '').replace('y', '')) };
-    if (typeof p === 'string' && p.length > 0) return { label: p, re: new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i') };
+    if (p instanceof RegExp)
+      return { label: p.source, re: new RegExp(p.source, p.flags.replace('g', '').replace('y', '')) };
+    if (typeof p === 'string' && p.length > 0)
+      return { label: p, re: new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i') };
     throw new TypeError(`patternGuard: invalid pattern ${String(p)}`);
   });
   const step = maxChars - overlapChars;
@@ -66,10 +74,14 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
       for (const m of input.messages) {
         if (m.role === 'system' || m.role === 'developer' || m.role === 'assistant') continue;
         if (m.content.length > maxChars && oversize === 'block') {
-          return { action: 'block', reason: `message longer than ${maxChars} characters (patternGuard input cap)` };
+          return {
+            action: 'block',
+            reason: `message longer than ${maxChars} characters (patternGuard input cap)`,
+          };
         }
         const hit = firstMatch(m.content);
-        if (hit !== undefined) return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
+        if (hit !== undefined)
+          return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
       }
       return { action: 'allow' };
     },
@@ -78,7 +90,11 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
 
 /** patternGuard with plain keywords (case-insensitive substrings). */
 export function keywordGuard(options: { layer: string; keywords: string[]; name?: string }): InputGuard {
-  return patternGuard({ layer: options.layer, patterns: options.keywords, name: options.name ?? 'keywordGuard' });
+  return patternGuard({
+    layer: options.layer,
+    patterns: options.keywords,
+    name: options.name ?? 'keywordGuard',
+  });
 }
 
 /** A small starter set of prompt-injection phrases (tune for your application). Linear-time patterns. */

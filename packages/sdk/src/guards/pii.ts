@@ -1,5 +1,14 @@
 import { detectSensitive, redact, type RedactionType } from '@llmsec/core';
-import type { GuardContext, GuardDecision, GuardInput, GuardMessage, GuardOutput, InputGuard, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+import type {
+  GuardContext,
+  GuardDecision,
+  GuardInput,
+  GuardMessage,
+  GuardOutput,
+  InputGuard,
+  OutputDecision,
+  OutputGuard,
+} from '../instrumentation/types.ts';
 
 /**
  * Personal data and secrets (core's redaction detectors) in prompts and responses. Every
@@ -43,8 +52,10 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     if (d !== 'input' && d !== 'output') throw new TypeError(`piiGuard: unknown direction ${String(d)}`);
   }
   const maxChars = options.maxChars ?? 65536;
-  if (!Number.isInteger(maxChars) || maxChars < 1) throw new TypeError(`piiGuard: maxChars must be a positive integer, got ${String(options.maxChars)}`);
-  const redactOptions = options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
+  if (!Number.isInteger(maxChars) || maxChars < 1)
+    throw new TypeError(`piiGuard: maxChars must be a positive integer, got ${String(options.maxChars)}`);
+  const redactOptions =
+    options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
   const streams = new WeakMap<GuardContext, { tail: string; fresh: string }>();
 
@@ -68,7 +79,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     if (found === undefined) return ALLOW;
     const types = [...found];
     record(types, 'input', ctx);
-    return mode === 'block' ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` } : ALLOW;
+    return mode === 'block'
+      ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` }
+      : ALLOW;
   }
 
   /**
@@ -128,7 +141,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       const types = detectSensitive(output.text, redactOptions);
       if (types.length === 0) return ALLOW;
       record(types, 'output', ctx);
-      return mode === 'block' ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` } : ALLOW;
+      return mode === 'block'
+        ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
+        : ALLOW;
     },
   };
   // Only block mode acts on a stream before its end: in the other modes the guard has no chunk

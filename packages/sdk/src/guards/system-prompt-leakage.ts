@@ -46,10 +46,14 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
   const n = options.ngram ?? 8;
   const threshold = options.threshold ?? 0.5;
   const maxLeakShare = options.maxLeakShare ?? 0.1;
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`systemPromptLeakageGuard: ngram must be a positive integer, got ${String(n)}`);
-  if (!(threshold > 0 && threshold <= 1)) throw new TypeError(`systemPromptLeakageGuard: threshold must be in (0, 1], got ${String(threshold)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new TypeError(`systemPromptLeakageGuard: ngram must be a positive integer, got ${String(n)}`);
+  if (!(threshold > 0 && threshold <= 1))
+    throw new TypeError(`systemPromptLeakageGuard: threshold must be in (0, 1], got ${String(threshold)}`);
   if (!(maxLeakShare >= 0 && maxLeakShare <= 1)) {
-    throw new TypeError(`systemPromptLeakageGuard: maxLeakShare must be in [0, 1], got ${String(maxLeakShare)}`);
+    throw new TypeError(
+      `systemPromptLeakageGuard: maxLeakShare must be in [0, 1], got ${String(maxLeakShare)}`,
+    );
   }
   const canary = options.canary !== undefined && options.canary.length > 0 ? options.canary : undefined;
   const layer = options.layer ?? 'system_prompt_leakage';
@@ -78,7 +82,11 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
       description: `response repeats the system prompt (${method})`,
       metadata: { detection_method: method, confidence },
     });
-    return { action: 'block', reason: `system prompt leakage (${method}, confidence ${confidence})`, severity: 'critical' };
+    return {
+      action: 'block',
+      reason: `system prompt leakage (${method}, confidence ${confidence})`,
+      severity: 'critical',
+    };
   }
 
   return {
@@ -96,10 +104,13 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
         if (verdict === 'clean') return ALLOW;
         if (verdict !== 'unknown') return leak(verdict, ctx);
       }
-      if (canary !== undefined && text.includes(canary)) return leak({ method: 'canary_token', confidence: 1 }, ctx);
+      if (canary !== undefined && text.includes(canary))
+        return leak({ method: 'canary_token', confidence: 1 }, ctx);
       if (prompt === undefined || prompt.set.size === 0) return ALLOW;
       const ratio = overlap(prompt, text);
-      return ratio >= threshold ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx) : ALLOW;
+      return ratio >= threshold
+        ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx)
+        : ALLOW;
     },
     checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing

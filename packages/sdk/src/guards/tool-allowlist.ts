@@ -1,4 +1,12 @@
-import type { GuardContext, GuardDecision, GuardInput, GuardOutput, InputGuard, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+import type {
+  GuardContext,
+  GuardDecision,
+  GuardInput,
+  GuardOutput,
+  InputGuard,
+  OutputDecision,
+  OutputGuard,
+} from '../instrumentation/types.ts';
 
 /**
  * Only listed tools: a request that declares another tool, or a response that calls one,
@@ -22,7 +30,10 @@ export function toolAllowlistGuard(options: ToolAllowlistOptions): ToolAllowlist
 
   function refuse(tool: string, why: string, ctx: GuardContext): { action: 'block'; reason: string } {
     const reason = `tool "${tool}" is not allowed (${why})`;
-    ctx.emit('tool_abuse_attempt', { description: reason, metadata: { tool_name: tool, block_reason: reason } });
+    ctx.emit('tool_abuse_attempt', {
+      description: reason,
+      metadata: { tool_name: tool, block_reason: reason },
+    });
     return { action: 'block', reason };
   }
 
@@ -30,11 +41,13 @@ export function toolAllowlistGuard(options: ToolAllowlistOptions): ToolAllowlist
     name: 'toolAllowlistGuard',
     layer,
     check(input: GuardInput, ctx: GuardContext): GuardDecision {
-      for (const tool of input.tools) if (!allowed.has(tool)) return refuse(tool, 'declared in the request', ctx);
+      for (const tool of input.tools)
+        if (!allowed.has(tool)) return refuse(tool, 'declared in the request', ctx);
       return { action: 'allow' };
     },
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
-      for (const tool of output.toolCalls) if (!allowed.has(tool)) return refuse(tool, 'called by the model', ctx);
+      for (const tool of output.toolCalls)
+        if (!allowed.has(tool)) return refuse(tool, 'called by the model', ctx);
       return { action: 'allow' };
     },
   };

@@ -46,7 +46,9 @@ export interface ProviderAdapter {
 // --- small readers shared by the adapters ---
 
 export function obj(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 export function str(v: unknown): string | undefined {

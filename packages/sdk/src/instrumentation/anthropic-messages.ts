@@ -28,7 +28,15 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       const o = obj(m);
       return { role: str(o?.role) ?? 'user', content: textOf(o?.content) };
     });
-    return { provider: 'anthropic', operation: 'chat', model: str(body.model) ?? '', system: textOf(body.system), messages, tools: toolNames(body.tools), body };
+    return {
+      provider: 'anthropic',
+      operation: 'chat',
+      model: str(body.model) ?? '',
+      system: textOf(body.system),
+      messages,
+      tools: toolNames(body.tools),
+      body,
+    };
   },
 
   applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body {

@@ -64,12 +64,14 @@ export function endCallSpan(
   const attrs: Attributes = {};
   if (summary?.id !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = summary.id;
   if (summary?.model !== undefined) attrs[ATTR_GEN_AI_RESPONSE_MODEL] = summary.model;
-  if (summary !== undefined && summary.finishReasons.length > 0) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = summary.finishReasons;
+  if (summary !== undefined && summary.finishReasons.length > 0)
+    attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = summary.finishReasons;
   if (summary?.inputTokens !== undefined) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = summary.inputTokens;
   if (summary?.outputTokens !== undefined) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = summary.outputTokens;
   if (errorType !== undefined) attrs[ATTR_ERROR_TYPE] = errorType;
   span.setAttributes(attrs);
-  if (runtime.captureContent && outputText !== undefined) captureOutput(span, outputText, runtime.maxContentChars);
+  if (runtime.captureContent && outputText !== undefined)
+    captureOutput(span, outputText, runtime.maxContentChars);
   // The status message is the error class, never the error text (it may quote the prompt).
   if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
   span.end();
@@ -123,7 +125,10 @@ function activeGenAiSpan(): Span | undefined {
     attrs['gen_ai.system'] !== undefined ||
     attrs['openinference.span.kind'] === 'LLM' ||
     attrs['openinference.span.kind'] === 'EMBEDDING';
-  return genAi && (a.kind === undefined || a.kind === SpanKind.CLIENT || attrs['openinference.span.kind'] !== undefined) ? span : undefined;
+  return genAi &&
+    (a.kind === undefined || a.kind === SpanKind.CLIENT || attrs['openinference.span.kind'] !== undefined)
+    ? span
+    : undefined;
 }
 
 const serverCache = new WeakMap<object, { address: string; port: number } | null>();
@@ -137,7 +142,10 @@ function serverOf(client: unknown): { address: string; port: number } | undefine
     const base = (client as { baseURL?: unknown }).baseURL;
     if (typeof base === 'string') {
       const u = new URL(base);
-      out = { address: u.hostname, port: u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
+      out = {
+        address: u.hostname,
+        port: u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80,
+      };
     }
   } catch {
     out = null;

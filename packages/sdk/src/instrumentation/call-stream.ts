@@ -41,7 +41,12 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
       if (guards.length > 0) {
         // The text has been delivered; a block here still records the event and fails the read.
         try {
-          await runOutputGuards(guards, { text: summary.text, toolCalls: summary.toolCalls }, call.ctx, call.runtime.metrics);
+          await runOutputGuards(
+            guards,
+            { text: summary.text, toolCalls: summary.toolCalls },
+            call.ctx,
+            call.runtime.metrics,
+          );
         } catch (err) {
           call.fail(err, summary);
           throw err;

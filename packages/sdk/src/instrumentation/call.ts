@@ -55,11 +55,19 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     const resolved = runtime.resolveUser?.();
     this.userId = resolved?.userId ?? security.userId;
     this.secondarySubject = resolved?.secondarySubject;
-    const { span, ownSpan } = startCallSpan(runtime, adapter, body, this.requestModel, client, security.conversationId);
+    const { span, ownSpan } = startCallSpan(
+      runtime,
+      adapter,
+      body,
+      this.requestModel,
+      client,
+      security.conversationId,
+    );
     this.span = span;
     this.ownSpan = ownSpan;
     this.ctx = new CallGuardContext(this, security.sessionId, security.conversationId);
-    if (runtime.captureContent && this.ownSpan) captureInput(this.span, this.guardView(), runtime.maxContentChars, runtime.captureSystemPrompt);
+    if (runtime.captureContent && this.ownSpan)
+      captureInput(this.span, this.guardView(), runtime.maxContentChars, runtime.captureSystemPrompt);
   }
 
   /** Runs the original method with our span active and this call findable by the prepare hook. */
@@ -78,11 +86,18 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       const full: Record<string, unknown> = { ...input };
       if (this.userId !== undefined && !('userId' in full)) full.userId = this.userId;
       if (this.ctx.sessionId !== undefined && !('sessionId' in full)) full.sessionId = this.ctx.sessionId;
-      if (this.ctx.conversationId !== undefined && !('conversationId' in full)) full.conversationId = this.ctx.conversationId;
+      if (this.ctx.conversationId !== undefined && !('conversationId' in full))
+        full.conversationId = this.ctx.conversationId;
       full.span = this.span;
       // Events after the call's context is gone (request_completed) reuse the context invoke()
       // built, rather than SecurityEvents building one per event to put our span in the log record.
-      if (this.callContext !== undefined) return emitInCallContext(this.runtime.events, category, full as unknown as EventInputFor<C>, this.callContext);
+      if (this.callContext !== undefined)
+        return emitInCallContext(
+          this.runtime.events,
+          category,
+          full as unknown as EventInputFor<C>,
+          this.callContext,
+        );
       return this.runtime.events.emit(category, full as unknown as EventInputFor<C>);
     } catch (err) {
       reportTelemetryError('instrumentation', err);
@@ -105,7 +120,12 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       result = runInputGuards(guards, this.guardView(), this.ctx, this.runtime.metrics);
     }
     const after = (r: InputResult | undefined): Promise<void> | undefined => {
-      if (r?.modified === true) options.body = this.adapter.applyInput(obj(options.body) ?? this.body, r.input.messages, r.input.system);
+      if (r?.modified === true)
+        options.body = this.adapter.applyInput(
+          obj(options.body) ?? this.body,
+          r.input.messages,
+          r.input.system,
+        );
       return acquireLease(this);
     };
     if (result instanceof Promise) {
@@ -136,13 +156,20 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     return measureNewInput(this.guardView().messages, {
       raw: rawMessagesOf(this.body),
       // Embeddings have no turns, even inside a session.
-      inConversation: this.adapter.operation === 'chat' && (this.ctx.conversationId !== undefined || this.ctx.sessionId !== undefined),
+      inConversation:
+        this.adapter.operation === 'chat' &&
+        (this.ctx.conversationId !== undefined || this.ctx.sessionId !== undefined),
       serverHistory: hasServerHistory(this.body),
     });
   }
 
   estimatedOutputTokens(): number {
-    return num(this.body.max_tokens) ?? num(this.body.max_completion_tokens) ?? num(this.body.max_output_tokens) ?? 0;
+    return (
+      num(this.body.max_tokens) ??
+      num(this.body.max_completion_tokens) ??
+      num(this.body.max_output_tokens) ??
+      0
+    );
   }
 
   // --- after: the response, or the stream ---
@@ -183,7 +210,11 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     // `parseResponse` is an instance field that every read (then, parse, withResponse) goes
     // through and asResponse() does not, so the body is still parsed only when the app asks.
     // Same as `_thenUnwrap(onData)`, without a second APIPromise and its async step per call.
-    if (typeof p.parseResponse === 'function' && p.parsedPromise === undefined && Object.hasOwn(p, 'parseResponse')) {
+    if (
+      typeof p.parseResponse === 'function' &&
+      p.parsedPromise === undefined &&
+      Object.hasOwn(p, 'parseResponse')
+    ) {
       const parse = p.parseResponse;
       p.parseResponse = (client, props) => parse.call(p, client, props).then((data) => this.onData(data));
       return result;
@@ -206,7 +237,12 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       }
       let result;
       try {
-        result = runOutputGuards(guards, { text: summary.text, toolCalls: summary.toolCalls }, this.ctx, this.runtime.metrics);
+        result = runOutputGuards(
+          guards,
+          { text: summary.text, toolCalls: summary.toolCalls },
+          this.ctx,
+          this.runtime.metrics,
+        );
       } catch (err) {
         this.fail(err, summary);
         throw err;
@@ -250,7 +286,11 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     this.finish(summary, 'aborted', 'allowed');
   }
 
-  private finish(summary: ResponseSummary | undefined, errorType: string | undefined, outcome: CallOutcome): void {
+  private finish(
+    summary: ResponseSummary | undefined,
+    errorType: string | undefined,
+    outcome: CallOutcome,
+  ): void {
     if (this.ended) return;
     this.ended = true;
     try {
@@ -261,7 +301,8 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       this.recordMetrics(inTok, outTok, seconds, errorType);
       // Cancel only when the provider used nothing we know of (failed call); blocked output and
       // aborted streams did consume tokens.
-      const consumed = errorType === undefined || outcome === 'blocked' || errorType === 'aborted' || inTok !== undefined;
+      const consumed =
+        errorType === undefined || outcome === 'blocked' || errorType === 'aborted' || inTok !== undefined;
       settleLease(this, consumed ? { inTok, outTok, model } : undefined);
       this.emit('request_completed', {
         metadata: completedMetadata({
@@ -275,7 +316,14 @@ export class LlmCall implements PreparingCall, LeaseHolder {
           outcome,
         }),
       });
-      if (this.ownSpan) endCallSpan(this.span, this.runtime, outcome === 'blocked' ? undefined : summary?.text, summary, errorType);
+      if (this.ownSpan)
+        endCallSpan(
+          this.span,
+          this.runtime,
+          outcome === 'blocked' ? undefined : summary?.text,
+          summary,
+          errorType,
+        );
     } catch (err) {
       reportTelemetryError('instrumentation', err);
       if (this.ownSpan) safeEnd(this.span);
@@ -283,18 +331,29 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   }
 
   /** GenAI semconv metrics, labelled with the requested model (the span's gen_ai.request.model). */
-  private recordMetrics(inTok: number | undefined, outTok: number | undefined, seconds: number, errorType: string | undefined): void {
+  private recordMetrics(
+    inTok: number | undefined,
+    outTok: number | undefined,
+    seconds: number,
+    errorType: string | undefined,
+  ): void {
     const m = this.runtime.metrics;
     const { operation, provider } = this.adapter;
     const model = this.requestModel;
-    if (inTok !== undefined) m.recordTokenUsage({ operation, provider, model, tokens: inTok, tokenType: 'input' });
-    if (outTok !== undefined) m.recordTokenUsage({ operation, provider, model, tokens: outTok, tokenType: 'output' });
+    if (inTok !== undefined)
+      m.recordTokenUsage({ operation, provider, model, tokens: inTok, tokenType: 'input' });
+    if (outTok !== undefined)
+      m.recordTokenUsage({ operation, provider, model, tokens: outTok, tokenType: 'output' });
     m.recordOperationDuration(
-      errorType !== undefined ? { operation, provider, model, seconds, errorType } : { operation, provider, model, seconds },
+      errorType !== undefined
+        ? { operation, provider, model, seconds, errorType }
+        : { operation, provider, model, seconds },
     );
   }
 
   costUsd(model: string, inTok: number, outTok: number): number {
-    return this.runtime.cost(model, inTok, outTok) ?? this.runtime.cost(this.requestModel, inTok, outTok) ?? 0;
+    return (
+      this.runtime.cost(model, inTok, outTok) ?? this.runtime.cost(this.requestModel, inTok, outTok) ?? 0
+    );
   }
 }

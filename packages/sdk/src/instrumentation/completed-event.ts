@@ -21,7 +21,9 @@ export interface CompletedFacts {
   outcome: CallOutcome;
 }
 
-export function completedMetadata(f: CompletedFacts): CategoryMetadata['request_completed'] & { outcome: CallOutcome } {
+export function completedMetadata(
+  f: CompletedFacts,
+): CategoryMetadata['request_completed'] & { outcome: CallOutcome } {
   const metadata: CategoryMetadata['request_completed'] & { outcome: CallOutcome } = {
     model: f.model,
     prompt_tokens: f.inputTokens ?? 0,

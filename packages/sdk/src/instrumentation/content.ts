@@ -1,5 +1,10 @@
 import type { Span } from '@opentelemetry/api';
-import { ATTR_GEN_AI_INPUT_MESSAGES, ATTR_GEN_AI_OUTPUT_MESSAGES, ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, redactPreview } from '@llmsec/core';
+import {
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  redactPreview,
+} from '@llmsec/core';
 import type { GuardInput } from './types.ts';
 
 /**
@@ -31,10 +36,19 @@ export function captureInput(span: Span, input: GuardInput, max: number, include
   if (!includeSystem || input.system.length === 0) return;
   // OpenAI chat's system messages are in the messages above; Anthropic's `system` and the
   // Responses API's `instructions` are not, so they go to the system-instructions attribute.
-  const instructions = input.provider === 'anthropic' ? input.system : typeof input.body.instructions === 'string' ? input.body.instructions : '';
-  if (instructions.length > 0) span.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, JSON.stringify([part(instructions, max)]));
+  const instructions =
+    input.provider === 'anthropic'
+      ? input.system
+      : typeof input.body.instructions === 'string'
+        ? input.body.instructions
+        : '';
+  if (instructions.length > 0)
+    span.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, JSON.stringify([part(instructions, max)]));
 }
 
 export function captureOutput(span: Span, text: string, max: number): void {
-  span.setAttribute(ATTR_GEN_AI_OUTPUT_MESSAGES, JSON.stringify([{ role: 'assistant', parts: [part(text, max)] }]));
+  span.setAttribute(
+    ATTR_GEN_AI_OUTPUT_MESSAGES,
+    JSON.stringify([{ role: 'assistant', parts: [part(text, max)] }]),
+  );
 }

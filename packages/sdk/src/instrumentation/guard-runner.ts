@@ -1,7 +1,15 @@
 import { reportTelemetryError } from '../errors.ts';
 import type { GuardrailOutcome, LlmsecMetrics } from '../metrics.ts';
 import { GuardrailBlockedError, OutputBlockedError } from './errors.ts';
-import type { GuardContext, GuardDecision, GuardInput, GuardOutput, InputGuard, OutputDecision, OutputGuard } from './types.ts';
+import type {
+  GuardContext,
+  GuardDecision,
+  GuardInput,
+  GuardOutput,
+  InputGuard,
+  OutputDecision,
+  OutputGuard,
+} from './types.ts';
 
 /**
  * Runs guards in order. Synchronous guards are called without a promise, so a chain of sync
@@ -62,7 +70,11 @@ class DurationLog {
     const n = this.size;
     this.size = 0;
     for (let i = 0; i < n; i++) {
-      metrics.recordGuardrailDuration({ layer: this.layers[i] as string, outcome: this.outcomes[i] as GuardrailOutcome, seconds: this.seconds[i] as number });
+      metrics.recordGuardrailDuration({
+        layer: this.layers[i] as string,
+        outcome: this.outcomes[i] as GuardrailOutcome,
+        seconds: this.seconds[i] as number,
+      });
     }
     // Bounded: as many logs as chains were ever open at once, each as long as its longest chain.
     if (DurationLog.free.length < MAX_FREE_LOGS) DurationLog.free.push(this);
@@ -147,14 +159,24 @@ async function continueAsync(
       continue;
     }
     const action = decision?.action;
-    metrics.recordGuardrailDuration({ layer: guard.layer, outcome: outcomeOf(action), seconds: elapsed(started) });
-    if (action === 'block') throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
+    metrics.recordGuardrailDuration({
+      layer: guard.layer,
+      outcome: outcomeOf(action),
+      seconds: elapsed(started),
+    });
+    if (action === 'block')
+      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
     if (action === 'modify') modifyInput(decision as Extract<GuardDecision, { action: 'modify' }>, state);
   }
   return state;
 }
 
-function blockInput(guard: InputGuard, decision: Extract<GuardDecision, { action: 'block' }>, state: InputResult, ctx: GuardContext): GuardrailBlockedError {
+function blockInput(
+  guard: InputGuard,
+  decision: Extract<GuardDecision, { action: 'block' }>,
+  state: InputResult,
+  ctx: GuardContext,
+): GuardrailBlockedError {
   const reason = String(decision.reason);
   const event = ctx.emit('guardrail_block', {
     ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
@@ -211,7 +233,12 @@ export function runOutputGuards(
     t0 = t1;
     if (action === 'block') {
       log.flush(metrics);
-      throw blockOutput(guard, (decision as Extract<OutputDecision, { action: 'block' }>).reason, (decision as Extract<OutputDecision, { action: 'block' }>).severity, ctx);
+      throw blockOutput(
+        guard,
+        (decision as Extract<OutputDecision, { action: 'block' }>).reason,
+        (decision as Extract<OutputDecision, { action: 'block' }>).severity,
+        ctx,
+      );
     }
     if (action === 'modify' && typeof (decision as { text?: unknown }).text === 'string') {
       view = modifyOutput(decision as Extract<OutputDecision, { action: 'modify' }>, view, state);
@@ -245,14 +272,22 @@ async function continueOutputAsync(
       continue;
     }
     const action = d?.action;
-    metrics.recordGuardrailDuration({ layer: g.layer, outcome: outcomeOf(action), seconds: elapsed(started) });
+    metrics.recordGuardrailDuration({
+      layer: g.layer,
+      outcome: outcomeOf(action),
+      seconds: elapsed(started),
+    });
     if (action === 'block') throw blockOutput(g, d.reason, d.severity, ctx);
     if (action === 'modify' && typeof d.text === 'string') view = modifyOutput(d, view, state);
   }
   return state;
 }
 
-function modifyOutput(decision: Extract<OutputDecision, { action: 'modify' }>, view: GuardOutput, state: OutputResult): GuardOutput {
+function modifyOutput(
+  decision: Extract<OutputDecision, { action: 'modify' }>,
+  view: GuardOutput,
+  state: OutputResult,
+): GuardOutput {
   state.text = decision.text;
   return { ...view, text: decision.text };
 }
@@ -289,7 +324,12 @@ export function runChunkGuards(
   return hold;
 }
 
-function blockOutput(guard: OutputGuard, reasonRaw: unknown, severity: GuardDecisionSeverity, ctx: GuardContext): OutputBlockedError {
+function blockOutput(
+  guard: OutputGuard,
+  reasonRaw: unknown,
+  severity: GuardDecisionSeverity,
+  ctx: GuardContext,
+): OutputBlockedError {
   const reason = String(reasonRaw);
   const event = ctx.emit('output_filter_block', {
     ...(severity !== undefined ? { severity } : {}),

@@ -20,10 +20,15 @@ export function instrumentClient<T extends object>(client: T, options: LlmInstru
 }
 
 /** instrumentClient with a runtime supplied by the caller (LlmClientInstrumentation.instrumentClient). */
-export function instrumentClientWith<T extends object>(client: T, getRuntime: () => LlmRuntime | undefined): T {
+export function instrumentClientWith<T extends object>(
+  client: T,
+  getRuntime: () => LlmRuntime | undefined,
+): T {
   const targets = methodsOf(client);
   if (targets.length === 0) {
-    throw new TypeError('instrumentClient: not an OpenAI (7.x) or Anthropic (1.x) client: no chat.completions / responses / embeddings / messages');
+    throw new TypeError(
+      'instrumentClient: not an OpenAI (7.x) or Anthropic (1.x) client: no chat.completions / responses / embeddings / messages',
+    );
   }
   if (instrumented.has(client)) {
     diag.warn('instrumentClient: this client is already instrumented; leaving it as it is');
@@ -46,7 +51,9 @@ const instrumented = new WeakSet<object>();
 
 function resource(parent: unknown, key: string): { create: unknown } | undefined {
   const r = (parent as Record<string, unknown> | undefined)?.[key];
-  return typeof r === 'object' && r !== null && typeof (r as { create?: unknown }).create === 'function' ? (r as { create: unknown }) : undefined;
+  return typeof r === 'object' && r !== null && typeof (r as { create?: unknown }).create === 'function'
+    ? (r as { create: unknown })
+    : undefined;
 }
 
 function methodsOf(client: object): Array<{ owner: { create: unknown }; adapter: ProviderAdapter }> {

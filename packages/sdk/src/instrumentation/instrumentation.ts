@@ -1,4 +1,9 @@
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+  type InstrumentationConfig,
+} from '@opentelemetry/instrumentation';
 import type { SecurityEventEmitter } from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
 import type { ProviderAdapter } from './adapter.ts';
@@ -11,7 +16,8 @@ import { wrapCreate } from './patch.ts';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, LlmRuntime } from './runtime.ts';
 import type { LlmInstrumentationOptions } from './types.ts';
 
-export type LlmClientInstrumentationConfig = InstrumentationConfig & Omit<LlmInstrumentationOptions, 'tracerProvider' | 'meterProvider'>;
+export type LlmClientInstrumentationConfig = InstrumentationConfig &
+  Omit<LlmInstrumentationOptions, 'tracerProvider' | 'meterProvider'>;
 
 type Proto = { create: (this: unknown, ...args: unknown[]) => unknown };
 interface Target {
@@ -90,7 +96,8 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
     if (this.llmRuntime === undefined) {
       const runtime = new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer });
       if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
-      if (this.injectedEvents !== undefined && this.getConfig().events === undefined) runtime.setEvents(this.injectedEvents);
+      if (this.injectedEvents !== undefined && this.getConfig().events === undefined)
+        runtime.setEvents(this.injectedEvents);
       this.llmRuntime = runtime;
     }
     return this.llmRuntime;
@@ -99,7 +106,16 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   private patchAll<T>(targets: { exports: T; list: Target[] }): T {
     for (const { proto, adapter } of targets.list) {
       if (isWrapped(proto.create)) this._unwrap(proto, 'create');
-      this._wrap(proto, 'create', (original) => wrapCreate(() => (this.isEnabled() ? this.runtime() : undefined), adapter, original) as Proto['create']);
+      this._wrap(
+        proto,
+        'create',
+        (original) =>
+          wrapCreate(
+            () => (this.isEnabled() ? this.runtime() : undefined),
+            adapter,
+            original,
+          ) as Proto['create'],
+      );
     }
     return targets.exports;
   }
@@ -113,7 +129,11 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
 
 function protoOf(cls: unknown): Proto | undefined {
   const proto = (cls as { prototype?: unknown } | undefined)?.prototype;
-  return typeof proto === 'object' && proto !== null && typeof (proto as { create?: unknown }).create === 'function' ? (proto as Proto) : undefined;
+  return typeof proto === 'object' &&
+    proto !== null &&
+    typeof (proto as { create?: unknown }).create === 'function'
+    ? (proto as Proto)
+    : undefined;
 }
 
 function clientClass(exports: unknown, name: string): Record<string, unknown> | undefined {

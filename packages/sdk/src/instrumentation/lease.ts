@@ -84,7 +84,10 @@ export function settleLease(
       const inTok = usage.inTok ?? est.promptTokens;
       const outTok = usage.outTok ?? est.outputTokens;
       const micro = call.runtime.costMicro(usage.model, inTok, outTok);
-      result = limiter.settle(lease as never, { tokens: inTok + outTok, ...(micro !== undefined ? { costMicroUsd: micro } : {}) });
+      result = limiter.settle(lease as never, {
+        tokens: inTok + outTok,
+        ...(micro !== undefined ? { costMicroUsd: micro } : {}),
+      });
     }
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
       (result as Promise<unknown>).then(undefined, (err: unknown) => reportTelemetryError('limiter', err));

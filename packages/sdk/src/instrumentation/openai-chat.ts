@@ -29,7 +29,15 @@ export const openaiChatAdapter: ProviderAdapter = {
       .filter((m) => m.role === 'system' || m.role === 'developer')
       .map((m) => m.content)
       .join('\n');
-    return { provider: 'openai', operation: 'chat', model: str(body.model) ?? '', system, messages, tools: toolNames(body.tools), body };
+    return {
+      provider: 'openai',
+      operation: 'chat',
+      model: str(body.model) ?? '',
+      system,
+      messages,
+      tools: toolNames(body.tools),
+      body,
+    };
   },
 
   applyInput(body: Body, messages: GuardMessage[] | undefined): Body {

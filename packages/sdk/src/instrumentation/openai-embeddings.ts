@@ -1,4 +1,13 @@
-import { arr, emptySummary, num, obj, str, type Body, type ProviderAdapter, type StreamAccumulator } from './adapter.ts';
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  type Body,
+  type ProviderAdapter,
+  type StreamAccumulator,
+} from './adapter.ts';
 
 /** `openai` 7.x `embeddings.create`: traced and metered; there is no text output to guard. */
 export const openaiEmbeddingsAdapter: ProviderAdapter = {
@@ -7,7 +16,10 @@ export const openaiEmbeddingsAdapter: ProviderAdapter = {
   method: 'openai.embeddings.create',
   guarded: false,
   guardInput(body: Body) {
-    const inputs = typeof body.input === 'string' ? [body.input] : arr(body.input).filter((x): x is string => typeof x === 'string');
+    const inputs =
+      typeof body.input === 'string'
+        ? [body.input]
+        : arr(body.input).filter((x): x is string => typeof x === 'string');
     return {
       provider: 'openai',
       operation: 'embeddings',

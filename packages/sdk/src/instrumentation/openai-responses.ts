@@ -28,10 +28,21 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             const o = obj(m);
             return { role: str(o?.role) ?? str(o?.type) ?? 'user', content: textOf(o?.content) };
           });
-    const system = [str(body.instructions) ?? '', ...messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content)]
+    const system = [
+      str(body.instructions) ?? '',
+      ...messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content),
+    ]
       .filter((t) => t.length > 0)
       .join('\n');
-    return { provider: 'openai', operation: 'chat', model: str(body.model) ?? '', system, messages, tools: toolNames(body.tools), body };
+    return {
+      provider: 'openai',
+      operation: 'chat',
+      model: str(body.model) ?? '',
+      system,
+      messages,
+      tools: toolNames(body.tools),
+      body,
+    };
   },
 
   applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body {
@@ -51,7 +62,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         };
       }
     }
-    if (system !== undefined && typeof body.instructions === 'string') next = { ...next, instructions: system };
+    if (system !== undefined && typeof body.instructions === 'string')
+      next = { ...next, instructions: system };
     return next;
   },
 
@@ -92,7 +104,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const r = readResponseObject(ev?.response);
           s.id ??= r.id;
           s.model ??= r.model;
-        } else if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
+        } else if (
+          type === 'response.completed' ||
+          type === 'response.incomplete' ||
+          type === 'response.failed'
+        ) {
           // The terminal event carries the full response, usage included: take it whole.
           s = readResponseObject(ev?.response);
           done = true;

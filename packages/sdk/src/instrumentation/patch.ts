@@ -20,11 +20,21 @@ let warnedNoHook = false;
  * before the original runs falls back to the original; the original's own errors are
  * recorded and rethrown unchanged; the library's return value is returned (as the same kind).
  */
-export function wrapCreate(getRuntime: () => LlmRuntime | undefined, adapter: ProviderAdapter, original: Method): Method {
+export function wrapCreate(
+  getRuntime: () => LlmRuntime | undefined,
+  adapter: ProviderAdapter,
+  original: Method,
+): Method {
   return function llmsecInstrumentedCreate(this: unknown, ...args: unknown[]): unknown {
     const runtime = getRuntime();
     const body = args[0];
-    if (insideInvoke || runtime === undefined || !runtime.enabled || typeof body !== 'object' || body === null) {
+    if (
+      insideInvoke ||
+      runtime === undefined ||
+      !runtime.enabled ||
+      typeof body !== 'object' ||
+      body === null
+    ) {
       return original.apply(this, args);
     }
     let call: LlmCall;
@@ -33,7 +43,9 @@ export function wrapCreate(getRuntime: () => LlmRuntime | undefined, adapter: Pr
       if (adapter.provider === 'anthropic' && runtime.suppressAnthropicSpans) suppressBuiltInSpans(client);
       if (runtime.needsInputPhase && !ensurePrepareHook(client) && !warnedNoHook) {
         warnedNoHook = true;
-        diag.warn('llmsec: this client has no prepareOptions(); input guards and the rate limiter cannot run before its requests');
+        diag.warn(
+          'llmsec: this client has no prepareOptions(); input guards and the rate limiter cannot run before its requests',
+        );
       }
       call = new LlmCall(runtime, adapter, body as Body, client);
     } catch (err) {
@@ -65,7 +77,12 @@ export function wrapCreate(getRuntime: () => LlmRuntime | undefined, adapter: Pr
  * built-in tracing off for this client only (option anthropicBuiltInSpans: 'keep' leaves it).
  */
 function suppressBuiltInSpans(client: unknown): void {
-  if (typeof client === 'object' && client !== null && '_tracer' in client && (client as { _tracer?: unknown })._tracer !== undefined) {
+  if (
+    typeof client === 'object' &&
+    client !== null &&
+    '_tracer' in client &&
+    (client as { _tracer?: unknown })._tracer !== undefined
+  ) {
     (client as { _tracer?: unknown })._tracer = undefined;
   }
 }

@@ -35,7 +35,9 @@ export function ensurePrepareHook(client: unknown): boolean {
       const call = callStore.getStore();
       if (call === undefined) return prepare.call(this, options);
       const pending = call.beforeRequest(options);
-      return pending === undefined ? prepare.call(this, options) : pending.then(() => prepare.call(this, options));
+      return pending === undefined
+        ? prepare.call(this, options)
+        : pending.then(() => prepare.call(this, options));
     },
   });
   hooked.add(client);

@@ -1,5 +1,12 @@
 import { trace, type Tracer } from '@opentelemetry/api';
-import { costMicroUsd, costUsd, DEFAULT_PRICES, knownModel, type PriceTable, type SecurityEventEmitter } from '@llmsec/core';
+import {
+  costMicroUsd,
+  costUsd,
+  DEFAULT_PRICES,
+  knownModel,
+  type PriceTable,
+  type SecurityEventEmitter,
+} from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
@@ -50,18 +57,26 @@ export class LlmRuntime {
     this.outputGuards = [...(guards.output ?? [])];
     for (const g of this.inputGuards) {
       if (typeof g?.check !== 'function' || typeof g.layer !== 'string') {
-        throw new TypeError(`llmsec instrumentation: input guard ${String(g?.name)} needs a layer and a check() function`);
+        throw new TypeError(
+          `llmsec instrumentation: input guard ${String(g?.name)} needs a layer and a check() function`,
+        );
       }
     }
     for (const g of this.outputGuards) {
       if (typeof g?.checkResponse !== 'function' || typeof g.layer !== 'string') {
-        throw new TypeError(`llmsec instrumentation: output guard ${String(g?.name)} needs a layer and a checkResponse() function`);
+        throw new TypeError(
+          `llmsec instrumentation: output guard ${String(g?.name)} needs a layer and a checkResponse() function`,
+        );
       }
     }
     this.hasChunkGuards = this.outputGuards.some((g) => typeof g.checkChunk === 'function');
     if (options.limiter !== undefined) {
       const l = options.limiter;
-      if (typeof l.acquire !== 'function' || typeof l.settle !== 'function' || typeof l.cancel !== 'function') {
+      if (
+        typeof l.acquire !== 'function' ||
+        typeof l.settle !== 'function' ||
+        typeof l.cancel !== 'function'
+      ) {
         throw new TypeError('llmsec instrumentation: limiter needs acquire(), settle() and cancel()');
       }
     }
@@ -70,11 +85,14 @@ export class LlmRuntime {
     this.prices = options.prices ?? DEFAULT_PRICES;
     this.priceKeys = Object.isFrozen(this.prices) ? new Map() : undefined;
     this.captureContent =
-      options.captureContent ?? process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.toLowerCase() === 'true';
+      options.captureContent ??
+      process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.toLowerCase() === 'true';
     this.captureSystemPrompt = options.captureSystemPrompt ?? false;
     this.maxContentChars = options.maxContentChars ?? 500;
     if (!Number.isInteger(this.maxContentChars) || this.maxContentChars < 1) {
-      throw new TypeError(`llmsec instrumentation: maxContentChars must be a positive integer, got ${String(options.maxContentChars)}`);
+      throw new TypeError(
+        `llmsec instrumentation: maxContentChars must be a positive integer, got ${String(options.maxContentChars)}`,
+      );
     }
     this.suppressAnthropicSpans = (options.anthropicBuiltInSpans ?? 'suppress') === 'suppress';
     const provider = options.tracerProvider;
@@ -82,7 +100,11 @@ export class LlmRuntime {
     let cached: Tracer | undefined;
     this.tracerSource =
       options.tracer ??
-      (() => (cached ??= (provider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION)));
+      (() =>
+        (cached ??= (provider ?? trace.getTracerProvider()).getTracer(
+          INSTRUMENTATION_NAME,
+          INSTRUMENTATION_VERSION,
+        )));
     this.metricsOption =
       options.metrics ??
       (options.meterProvider !== undefined
@@ -113,7 +135,8 @@ export class LlmRuntime {
    */
   private pricedAs(model: string): string | null {
     const cache = this.priceKeys;
-    if (cache === undefined || typeof model !== 'string' || model.length > MAX_PRICED_MODEL_CHARS) return model;
+    if (cache === undefined || typeof model !== 'string' || model.length > MAX_PRICED_MODEL_CHARS)
+      return model;
     let key = cache.get(model);
     if (key === undefined) {
       key = knownModel(model, this.prices) ?? null;

@@ -26,7 +26,11 @@ export interface StreamObserver {
 type IteratorFactory = (this: unknown) => AsyncIterator<unknown>;
 
 export function isObservableStream(value: unknown): value is { iterator: IteratorFactory } {
-  return typeof value === 'object' && value !== null && typeof (value as { iterator?: unknown }).iterator === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { iterator?: unknown }).iterator === 'function'
+  );
 }
 
 export function observeStream(stream: { iterator: IteratorFactory }, observer: StreamObserver): void {
@@ -166,7 +170,9 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     return Promise.resolve(item).then(this.onItem, this.innerFailed);
   }
 
-  private readonly onItem = (r: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+  private readonly onItem = (
+    r: IteratorResult<unknown>,
+  ): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
     if (this.state !== 'open') return this.answer({ value: undefined, done: true });
     if (r.done) return this.end();
     const item = r.value;

@@ -1,5 +1,12 @@
 import type { Span, TracerProvider, MeterProvider } from '@opentelemetry/api';
-import type { Category, EventInputFor, PriceTable, SecurityEvent, SecurityEventEmitter, Severity } from '@llmsec/core';
+import type {
+  Category,
+  EventInputFor,
+  PriceTable,
+  SecurityEvent,
+  SecurityEventEmitter,
+  Severity,
+} from '@llmsec/core';
 
 /** Public types of the LLM client instrumentation and its guard hooks. */
 
