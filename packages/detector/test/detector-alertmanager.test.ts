@@ -48,6 +48,7 @@ describe('detector → Alertmanager', () => {
           clock.advance(1000);
         }
       },
+      true, // in order: the detector allows no lateness
     );
     const until = Date.now() + 15_000;
     let listed: AmAlert | undefined;

@@ -202,6 +202,7 @@ describe('fleet enforcement through the detector (real redis-server)', () => {
           clock.advance(1000);
         }
       },
+      true, // in order: the detector allows no lateness
     );
     await waitFor('enforcement applied', () =>
       metric(d, /llmsec_detector_enforcement_actions_total\{action="block",outcome="applied"[^}]*\} (\d+)/),

@@ -40,12 +40,19 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 /** The SDK's own SecurityEvents emitting guardrail blocks through a real exporter. */
 async function sendBlocks(exporter: LogRecordExporter, user: string, count: number, t0 = T0): Promise<void> {
   const seed = [...user].reduce((h, c) => h * 31 + c.charCodeAt(0), t0 % 1000);
-  await emitThrough(exporter, seed, t0, (events, clock) => {
-    for (let i = 0; i < count; i++) {
-      events.guardrailBlock({ userId: user, layer: 'input', reason: 'prompt_injection' });
-      clock.advance(1000);
-    }
-  });
+  // In order: the detector here allows no lateness (see emitThrough).
+  await emitThrough(
+    exporter,
+    seed,
+    t0,
+    (events, clock) => {
+      for (let i = 0; i < count; i++) {
+        events.guardrailBlock({ userId: user, layer: 'input', reason: 'prompt_injection' });
+        clock.advance(1000);
+      }
+    },
+    true,
+  );
 }
 
 let running: RunningDetector | undefined;
