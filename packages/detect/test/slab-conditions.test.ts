@@ -9,6 +9,7 @@ import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
 import type { SlabRule } from '../src/slab/slab-rule.ts';
 import { slabRuleFor } from '../src/slab/slab-rules.ts';
 import type { SlabStore } from '../src/slab/slab-store.ts';
+import { ODD_VALUES, T0, slabConditions } from './slab-support.ts';
 
 /**
  * The slab conditions against the object conditions they stand in for, one step at a time:
@@ -25,26 +26,7 @@ import type { SlabStore } from '../src/slab/slab-store.ts';
  * holding on an inline and on a spilled state.
  */
 
-const T0 = Date.parse('2026-11-22T10:00:00.000Z');
-const FIELDS = ['metadata.a', 'metadata.b', 'request_preview'];
-
-const ODD: unknown[] = [
-  undefined,
-  null,
-  0,
-  -0,
-  -3,
-  0.5,
-  1e308,
-  -1e308,
-  Number.POSITIVE_INFINITY,
-  Number.NEGATIVE_INFINITY,
-  Number.NaN,
-  '',
-  'xyz',
-  true,
-  {},
-];
+const ODD = ODD_VALUES;
 const value = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) },
   { weight: 2, arbitrary: fc.constantFrom(...ODD) },
@@ -56,37 +38,7 @@ const count = fc.oneof(
 );
 
 const condition: fc.Arbitrary<ConditionDefinition> = fc.oneof(
-  fc
-    .record({
-      min_events: count,
-      field: fc.constantFrom(...FIELDS),
-      equals: fc.constantFrom<string | number | boolean | undefined>(undefined, true, 1, 'xyz'),
-      above: fc.constantFrom(0, 0.2, 0.5, 0.99, 1),
-    })
-    .map(({ equals, ...c }) => ({
-      kind: 'ratio' as const,
-      ...c,
-      ...(equals === undefined ? {} : { equals }),
-    })),
-  fc
-    .record({ field: fc.constantFrom(...FIELDS), min_events: count })
-    .map((c) => ({ kind: 'identical' as const, ...c })),
-  fc
-    .record({
-      value: fc.subarray(FIELDS, { minLength: 1 }),
-      min_events: count,
-      last: fc.option(count, { nil: undefined }),
-      factor: fc.constantFrom(0, 0.5, 1, 1.5, 3),
-    })
-    .map(({ last, ...c }) => ({ kind: 'monotonic' as const, ...c, ...(last === undefined ? {} : { last }) })),
-  fc
-    .record({
-      sum: fc.subarray(FIELDS, { minLength: 1 }),
-      factor: fc.constantFrom(0, 1, 2),
-      sigmas: fc.constantFrom(0, 1),
-      min_samples: fc.integer({ min: 1, max: 4 }),
-    })
-    .map((c) => ({ kind: 'baseline' as const, ...c })),
+  ...slabConditions(count, { ratioEquals: [undefined, true, 1, 'xyz'], maxSamples: 4 }),
 );
 
 const step = fc.record({

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Alert, SecurityEvent } from '@llmsec/core';
-import { DetectionEngine, OBJECT_STATE_ONLY } from '../src/engine.ts';
-import { defaultRules, parseRules, type RuleDefinition } from '../src/index.ts';
+import type { SecurityEvent } from '@llmsec/core';
+import { defaultRules, parseRules } from '../src/index.ts';
 import { INLINE_ENTRIES } from '../src/slab/slab-rules.ts';
+import { runEngine } from './slab-support.ts';
 import { TIGHT } from './streams.ts';
 
 /**
@@ -144,27 +144,6 @@ interface Limits {
   allowedLatenessMs: number;
 }
 
-function run(
-  stream: { event: SecurityEvent; t: number }[],
-  rules: RuleDefinition[],
-  limits: Limits,
-  objectOnly: boolean,
-) {
-  const log: string[] = [];
-  const note = (kind: string) => (a: Alert) => log.push(`${kind} ${JSON.stringify(a)}`);
-  const engine = new DetectionEngine({
-    rules,
-    ...limits,
-    onAlert: note('alert'),
-    onUpdate: note('update'),
-    ...(objectOnly ? { [OBJECT_STATE_ONLY]: true } : {}),
-  });
-  for (const { event, t } of stream) engine.ingest(event, t);
-  const open = engine.activeIncidents().map((a) => JSON.stringify(a));
-  engine.flush();
-  return { log, open, stats: engine.stats, groups: engine.groupCount };
-}
-
 describe('slab conditions vs object conditions', () => {
   const ruleSets = [
     ['slab-heavy rules', SLAB_HEAVY],
@@ -184,8 +163,8 @@ describe('slab conditions vs object conditions', () => {
           }),
           (bursts, limits) => {
             const stream = build(bursts);
-            const slab = run(stream, rules, limits, false);
-            const object = run(stream, rules, limits, true);
+            const slab = runEngine(stream, rules, limits, false);
+            const object = runEngine(stream, rules, limits, true);
             alerts += object.log.length;
             expect(slab.log).toEqual(object.log);
             expect(slab.open).toEqual(object.open);
@@ -211,8 +190,8 @@ describe('slab conditions vs object conditions', () => {
         (bursts, maxGroupsPerRule) => {
           const stream = build(bursts);
           const limits = { maxEventsPerWindow: 20, maxGroupsPerRule, allowedLatenessMs: 0 };
-          const slab = run(stream, SLAB_HEAVY, limits, false);
-          const object = run(stream, SLAB_HEAVY, limits, true);
+          const slab = runEngine(stream, SLAB_HEAVY, limits, false);
+          const object = runEngine(stream, SLAB_HEAVY, limits, true);
           expect(slab.log).toEqual(object.log);
           expect(slab.open).toEqual(object.open);
           expect(slab.stats).toEqual(object.stats);

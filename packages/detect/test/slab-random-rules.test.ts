@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Alert, SecurityEvent } from '@llmsec/core';
-import { DetectionEngine, OBJECT_STATE_ONLY } from '../src/engine.ts';
+import type { SecurityEvent } from '@llmsec/core';
 import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
+import { FIELDS, ODD_VALUES, T0, runEngine, slabConditions } from './slab-support.ts';
 
 /**
  * The slab path against the object path through the whole engine, on random rule sets rather
@@ -15,27 +15,7 @@ import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
  * match. (slab-conditions.test.ts compares the states themselves after every event.)
  */
 
-const T0 = Date.parse('2026-11-22T10:00:00.000Z');
-const FIELDS = ['metadata.a', 'metadata.b', 'request_preview'];
-const ODD: unknown[] = [
-  undefined,
-  null,
-  0,
-  -0,
-  -3,
-  0.5,
-  1e308,
-  -1e308,
-  Number.POSITIVE_INFINITY,
-  Number.NEGATIVE_INFINITY,
-  Number.NaN,
-  '',
-  'xyz',
-  true,
-  false,
-  {},
-  [1],
-];
+const ODD = [...ODD_VALUES, false, [1]];
 const value = fc.oneof(
   { weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) },
   { weight: 2, arbitrary: fc.constantFrom(...ODD) },
@@ -47,37 +27,7 @@ const count = fc.oneof(
 );
 
 const condition: fc.Arbitrary<ConditionDefinition> = fc.oneof(
-  fc
-    .record({
-      min_events: count,
-      field: fc.constantFrom(...FIELDS),
-      equals: fc.constantFrom<string | number | boolean | undefined>(undefined, true, 1, 'xyz', 0),
-      above: fc.constantFrom(0, 0.2, 0.5, 0.99, 1),
-    })
-    .map(({ equals, ...c }) => ({
-      kind: 'ratio' as const,
-      ...c,
-      ...(equals === undefined ? {} : { equals }),
-    })),
-  fc
-    .record({ field: fc.constantFrom(...FIELDS), min_events: count })
-    .map((c) => ({ kind: 'identical' as const, ...c })),
-  fc
-    .record({
-      value: fc.subarray(FIELDS, { minLength: 1 }),
-      min_events: count,
-      last: fc.option(count, { nil: undefined }),
-      factor: fc.constantFrom(0, 0.5, 1, 1.5, 3),
-    })
-    .map(({ last, ...c }) => ({ kind: 'monotonic' as const, ...c, ...(last === undefined ? {} : { last }) })),
-  fc
-    .record({
-      sum: fc.subarray(FIELDS, { minLength: 1 }),
-      factor: fc.constantFrom(0, 1, 2),
-      sigmas: fc.constantFrom(0, 1),
-      min_samples: fc.integer({ min: 1, max: 5 }),
-    })
-    .map((c) => ({ kind: 'baseline' as const, ...c })),
+  ...slabConditions(count, { ratioEquals: [undefined, true, 1, 'xyz', 0], maxSamples: 5 }),
   fc.record({ min: fc.integer({ min: 1, max: 5 }) }).map((c) => ({ kind: 'count' as const, ...c })),
   fc
     .record({ field: fc.constantFrom(...FIELDS), min: fc.integer({ min: 1, max: 4 }) })
@@ -153,27 +103,6 @@ function events(steps: Step[]): { event: SecurityEvent; t: number }[] {
   return out;
 }
 
-function run(
-  stream: { event: SecurityEvent; t: number }[],
-  rules: RuleDefinition[],
-  limits: object,
-  objectOnly: boolean,
-) {
-  const log: string[] = [];
-  const note = (kind: string) => (a: Alert) => log.push(`${kind} ${JSON.stringify(a)}`);
-  const engine = new DetectionEngine({
-    rules,
-    ...limits,
-    onAlert: note('alert'),
-    onUpdate: note('update'),
-    ...(objectOnly ? { [OBJECT_STATE_ONLY]: true } : {}),
-  });
-  for (const { event, t } of stream) engine.ingest(event, t);
-  const open = engine.activeIncidents().map((a) => JSON.stringify(a));
-  engine.flush();
-  return { log, open, stats: engine.stats, groups: engine.groupCount };
-}
-
 describe('slab path vs object path on random rule sets', () => {
   it('gives identical alerts, incidents and stats', () => {
     let alerts = 0;
@@ -190,8 +119,8 @@ describe('slab path vs object path on random rule sets', () => {
         (rules, steps, limits) => {
           const defs = ruleSet(rules);
           const stream = events(steps);
-          const slab = run(stream, defs, limits, false);
-          const object = run(stream, defs, limits, true);
+          const slab = runEngine(stream, defs, limits, false);
+          const object = runEngine(stream, defs, limits, true);
           alerts += object.log.length;
           expect(slab.log).toEqual(object.log);
           expect(slab.open).toEqual(object.open);
