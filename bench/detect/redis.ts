@@ -4,16 +4,21 @@
 // and next to the raw EVALSHA ceiling of a trivial one-key script on the same Redis and client
 // (pipelined the same way, one call per event); Redis bytes per active user. All in one run, so
 // the ratios compare like with like on a shared machine. BENCH_BATCH=N changes the batch size
-// (events per flush, and calls in flight for the ceiling; default 2,000).
+// (events per flush, and calls in flight for the ceiling; default 2,000). Each cell runs the
+// state twice on the same events: as shipped (a step that only adds pending events is appended
+// to the group) and with every step written whole (the code before appended steps, kept as an
+// internal switch for this in-run baseline).
 import { loadavg, cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
+import { writeStepsWhole } from '../../packages/detect/src/state/redis-state.ts';
 import { startRedis } from '../../test/support/redis.ts';
 import { TrafficGenerator, type Timed } from './gen.ts';
 import { fmt, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
+const APPEND_FIRST = process.env.BENCH_APPEND_FIRST === '1';
 
 function events(users: number, total: number): Timed[] {
   const gen = new TrafficGenerator({
@@ -38,19 +43,20 @@ async function redisRate(
   redis: Redis,
   stream: Timed[],
   ruleset: string,
-): Promise<{ rate: number; conflicts: number; cpuUs: number }> {
-  const engine = new DetectionEngine({
-    onAlert: () => {},
-    state: new RedisDetectionState({
-      redis,
-      ruleset,
-      batchSize: BATCH,
-      commandTimeoutMs: 5_000,
-      ...(process.env.BENCH_CACHE_MB !== undefined
-        ? { cacheBytes: Number(process.env.BENCH_CACHE_MB) * 2 ** 20 }
-        : {}),
-    }),
+  whole: boolean,
+): Promise<{ rate: number; conflicts: number; cpuUs: number; alerts: number }> {
+  const state = new RedisDetectionState({
+    redis,
+    ruleset,
+    batchSize: BATCH,
+    commandTimeoutMs: 5_000,
+    ...(process.env.BENCH_CACHE_MB !== undefined
+      ? { cacheBytes: Number(process.env.BENCH_CACHE_MB) * 2 ** 20 }
+      : {}),
   });
+  writeStepsWhole(state, whole);
+  let alerts = 0;
+  const engine = new DetectionEngine({ onAlert: () => alerts++, state });
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   // Fed as a service would be: a batch's worth at a time, the flusher shipping in between.
@@ -73,6 +79,7 @@ async function redisRate(
     rate: stream.length / seconds,
     conflicts: stats.state.conflicts,
     cpuUs: (cpu.user + cpu.system) / stream.length,
+    alerts,
   };
 }
 
@@ -128,29 +135,46 @@ try {
     cells.splice(0, cells.length, ...cells.filter((c) => c.groups === only));
   }
   const rows: (string | number)[][] = [];
-  let bytesPerUser = 0;
+  let bytesPerUser = [0, 0];
   for (const { groups, total } of cells) {
     const stream = events(groups, total);
     const active = new Set(stream.map((e) => e.event.user_id)).size;
-    await redis.flushall();
-    const memBefore = await usedMemory(redis);
     const mem = memoryRate(stream);
-    const shared = await redisRate(redis, stream, `bench-${groups}`);
-    if (groups === cells[cells.length - 1]!.groups)
-      bytesPerUser = ((await usedMemory(redis)) - memBefore) / active;
+    // Whole writes and appended steps, each on an empty Redis (its own bytes per user); whole
+    // first unless BENCH_APPEND_FIRST=1 (the second run of a cell meets a warmer JIT).
+    const runs = new Map<boolean, { shared: Awaited<ReturnType<typeof redisRate>>; bytes: number }>();
+    for (const whole of APPEND_FIRST ? [false, true] : [true, false]) {
+      await redis.flushall();
+      const memBefore = await usedMemory(redis);
+      const shared = await redisRate(redis, stream, `bench-${groups}-${whole ? 'w' : 'a'}`, whole);
+      runs.set(whole, { shared, bytes: ((await usedMemory(redis)) - memBefore) / active });
+    }
+    const [before, after] = [runs.get(true)!, runs.get(false)!];
+    if (before.shared.alerts !== after.shared.alerts)
+      throw new Error(`alerts differ: ${before.shared.alerts} whole, ${after.shared.alerts} appended`);
+    if (groups === cells[cells.length - 1]!.groups) bytesPerUser = [before.bytes, after.bytes];
     const ceiling = await evalshaCeiling(redis, total, active);
-    rows.push([
-      `${fmt(active)} active groups`,
-      fmt(total),
-      fmt(mem),
-      fmt(shared.rate),
-      fmt(ceiling.rate),
-      (shared.rate / ceiling.rate).toFixed(2),
-      (shared.rate / mem).toFixed(3),
-      shared.cpuUs.toFixed(1),
-      ceiling.cpuUs.toFixed(1),
-      fmt(shared.conflicts),
-    ]);
+    for (const [label, { shared }] of [
+      ['whole writes', before],
+      ['appended steps', after],
+    ] as const) {
+      rows.push([
+        `${fmt(active)} groups, ${label}`,
+        fmt(total),
+        fmt(mem),
+        fmt(shared.rate),
+        fmt(ceiling.rate),
+        (shared.rate / ceiling.rate).toFixed(2),
+        (shared.rate / mem).toFixed(3),
+        shared.cpuUs.toFixed(1),
+        ceiling.cpuUs.toFixed(1),
+        fmt(shared.conflicts),
+      ]);
+    }
+    console.log(
+      `${fmt(active)} groups: appended / whole CPU per event ${(after.shared.cpuUs / before.shared.cpuUs).toFixed(2)}, ` +
+        `events/s ${(after.shared.rate / before.shared.rate).toFixed(2)}x; ${fmt(after.shared.alerts)} alerts either way`,
+    );
   }
   table(
     [
@@ -168,7 +192,8 @@ try {
     rows,
   );
   console.log(
-    `Redis bytes per active user (used_memory delta / distinct users, ${fmt(cells[cells.length - 1]!.groups)}-group cell): ${fmt(bytesPerUser)}`,
+    `Redis bytes per active user (used_memory delta / distinct users, ${fmt(cells[cells.length - 1]!.groups)}-group cell): ` +
+      `${fmt(bytesPerUser[0]!)} whole writes, ${fmt(bytesPerUser[1]!)} appended steps`,
   );
   console.log(
     `load average ${loadavg()

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
+import { APPEND_LUA, CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
@@ -56,12 +56,29 @@ export interface RedisDetectionStateOptions {
   now?: () => number;
 }
 
+/**
+ * States whose engine writes every step whole, as before appended steps existed: an internal
+ * switch (not an option, not exported from the package) for the benchmark's in-run baseline
+ * and for tests that mix both writers on one Redis.
+ */
+const wholeWriters = new WeakSet<RedisDetectionState>();
+
+export function writeStepsWhole(state: RedisDetectionState, whole = true): void {
+  if (whole) wholeWriters.add(state);
+  else wholeWriters.delete(state);
+}
+
+export function appendsSteps(state: RedisDetectionState): boolean {
+  return !wholeWriters.has(state);
+}
+
 /** Longest group key kept as is in a Redis key; longer (or hostile-looking) ones are hashed. */
 const MAX_RAW_GROUP = 64;
 
 type Arg = string | number;
 interface ScriptClient {
   llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
+  llmsecDetAppend(key: string, expected: Arg, delta: string, ttl: Arg): Promise<[number, string | number]>;
   llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
   zrangebyscore(
@@ -160,6 +177,7 @@ export class RedisDetectionState {
       }
     }
     redis.defineCommand('llmsecDetCas', { lua: CAS_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetAppend', { lua: APPEND_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
@@ -200,6 +218,11 @@ export class RedisDetectionState {
 
   cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
     return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
+  }
+
+  /** As cas, but appends a step to the stored group (stored-group.ts); a missing key is a mismatch. */
+  append(key: string, expected: number, delta: string, ttlMs: number): Promise<[number, string | number]> {
+    return this.timed(() => this.client.llmsecDetAppend(key, expected, delta, Math.ceil(ttlMs)));
   }
 
   advanceClock(key: string, t: number, ttlMs: number): Promise<number> {
