@@ -1,4 +1,11 @@
-import { metrics, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type MetricOptions,
+} from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -22,6 +29,7 @@ import {
 } from '@llmsec/core';
 import { AttributeCache, isKey } from './attribute-cache.ts';
 import { LocalCounter } from './local-counter.ts';
+import { LocalHistograms } from './local-histograms.ts';
 import { BoundedLabel, oneOf } from './bounded-label.ts';
 import { ModelLabel } from './model-label.ts';
 import { reportTelemetryError, type TelemetryErrorCounter } from './errors.ts';
@@ -77,9 +85,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   private readonly requests: LocalCounter;
   private readonly cost: LocalCounter;
   private readonly telemetryErrors: Counter;
-  private readonly tokenUsage: Histogram;
-  private readonly operationDuration: Histogram;
-  private readonly guardrailDuration: Histogram;
+  // Aggregated in process where setupLlmsec built the readers (local-histograms.ts), else the SDK's.
+  private readonly tokenUsage: HistogramSink;
+  private readonly operationDuration: HistogramSink;
+  private readonly guardrailDuration: HistogramSink;
   private readonly layers: BoundedLabel;
   private readonly models: ModelLabel;
   /** Operation, provider, error type and component names: fixed by code, bounded anyway. */
@@ -112,17 +121,17 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       description: 'Telemetry failures swallowed to protect the application',
       unit: '{error}',
     });
-    this.tokenUsage = meter.createHistogram(METRIC_GEN_AI_TOKEN_USAGE, {
+    this.tokenUsage = histogram(meter, METRIC_GEN_AI_TOKEN_USAGE, {
       description: 'Number of input and output tokens used (GenAI semantic conventions)',
       unit: '{token}',
       advice: { explicitBucketBoundaries: GEN_AI_TOKEN_BUCKETS },
     });
-    this.operationDuration = meter.createHistogram(METRIC_GEN_AI_OPERATION_DURATION, {
+    this.operationDuration = histogram(meter, METRIC_GEN_AI_OPERATION_DURATION, {
       description: 'GenAI operation duration (GenAI semantic conventions)',
       unit: 's',
       advice: { explicitBucketBoundaries: GEN_AI_DURATION_BUCKETS },
     });
-    this.guardrailDuration = meter.createHistogram(METRIC_GUARDRAIL_DURATION, {
+    this.guardrailDuration = histogram(meter, METRIC_GUARDRAIL_DURATION, {
       description: 'Time spent in guardrails and output filters, by layer and outcome',
       unit: 's',
       advice: { explicitBucketBoundaries: GUARDRAIL_DURATION_BUCKETS },
@@ -263,6 +272,17 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
       [ATTR_GEN_AI_REQUEST_MODEL]: this.models.value(input.model),
     };
   }
+}
+
+/** What the records need of a histogram: the SDK's Histogram or a LocalHistogram. */
+type HistogramSink = Pick<Histogram, 'record'>;
+
+function histogram(
+  meter: Meter,
+  name: string,
+  options: MetricOptions & { advice: NonNullable<MetricOptions['advice']> },
+): HistogramSink {
+  return LocalHistograms.on(meter, name, options) ?? meter.createHistogram(name, options);
 }
 
 function isStr(value: unknown): value is string {

@@ -20,6 +20,8 @@ import { getTelemetryErrorCounter, reportTelemetryError, setTelemetryErrorCounte
 import { registerGlobals } from './globals.ts';
 import { JsonlEventWriter, type JsonlDestination } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
+import { LocalHistograms } from './local-histograms.ts';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from './instrumentation/runtime.ts';
 import {
   SafeLogRecordExporter,
   SafeLogRecordProcessor,
@@ -152,26 +154,33 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     );
   }
   const readers: MetricReader[] = [...(options.metricReaders ?? [])];
+  // llmsec's histograms skip the SDK's per-record attribute hashing when every reader is built
+  // here: each gets a producer of them (local-histograms.ts); attached below if all qualify.
+  const histograms = new LocalHistograms();
   if (otlp !== undefined && (viaOptions || env.otlpMetrics)) {
     const exporter = new SafeMetricExporter({
       exporter: new OTLPMetricExporter(signalUrl('/v1/metrics')),
       component: 'otlp_metrics',
     });
     const interval = otlp.metricIntervalMs ?? env.metricIntervalMs ?? 60_000;
-    readers.push(
-      new PeriodicExportingMetricReader({
-        exporter,
-        exportIntervalMillis: interval,
-        exportTimeoutMillis: Math.min(env.metricTimeoutMs ?? 30_000, interval),
-      }),
-    );
+    const producer = histograms.producer();
+    const reader = new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: interval,
+      exportTimeoutMillis: Math.min(env.metricTimeoutMs ?? 30_000, interval),
+      metricProducers: [producer],
+    });
+    producer.bind(reader);
+    readers.push(reader);
   }
   let prometheus: PrometheusExporter | undefined;
   if (options.prometheus !== false && !env.sdkDisabled) {
     const p = options.prometheus ?? {};
     const port = p.port ?? env.prometheusPort;
+    const producer = histograms.producer();
     prometheus = new PrometheusExporter(
       {
+        metricProducers: [producer],
         port,
         host: p.host ?? env.prometheusHost ?? '127.0.0.1',
         endpoint: p.endpoint ?? '/metrics',
@@ -183,12 +192,23 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     );
     // exporter-prometheus 0.301 pins its own sdk-metrics 3.1.0: the reader is the same class
     // in a sibling copy (private fields make the types nominal), so the cast is structural.
-    readers.push(prometheus as unknown as MetricReader);
+    const reader = prometheus as unknown as MetricReader;
+    producer.bind(reader);
+    readers.push(reader);
   }
 
   const tracerProvider = new TracerProvider({ resource, spanProcessors });
   const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
   const meterProvider = new MeterProvider({ resource, readers });
+  if (histograms.covers(readers)) {
+    histograms.attach(meterProvider.getMeter('@llmsec/sdk'), '@llmsec/sdk');
+    // The LLM client instrumentation's own meter (LlmClientInstrumentation on the global provider).
+    histograms.attach(
+      meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION),
+      INSTRUMENTATION_NAME,
+      INSTRUMENTATION_VERSION,
+    );
+  }
   const metrics = new LlmsecMetrics({ meter: meterProvider.getMeter('@llmsec/sdk') });
   setTelemetryErrorCounter(metrics);
   const jsonl = options.jsonl ? new JsonlEventWriter({ destination: options.jsonl }) : undefined;

@@ -1,0 +1,227 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import {
+  AggregationTemporality,
+  AggregationType,
+  MeterProvider,
+  MetricReader,
+  type MetricProducer,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { METRIC_GUARDRAIL_DURATION } from '@llmsec/core';
+import { LlmsecMetrics } from '../src/metrics.ts';
+import { LocalHistograms } from '../src/local-histograms.ts';
+
+/** A reader collected by hand, cumulative or delta, with an optional cardinality limit. */
+class Reader extends MetricReader {
+  constructor(temporality: AggregationTemporality, limit?: number, producers: MetricProducer[] = []) {
+    super({
+      aggregationTemporalitySelector: () => temporality,
+      ...(limit === undefined ? {} : { cardinalitySelector: () => limit }),
+      metricProducers: producers,
+    });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+type Spec = { temporality: AggregationTemporality; limit?: number };
+
+/** The SDK's instruments (what llmsec recorded before) on readers of `specs`. */
+function sdkWorld(specs: Spec[]) {
+  const readers = specs.map((s) => new Reader(s.temporality, s.limit));
+  const provider = new MeterProvider({ readers });
+  return { readers, metrics: new LlmsecMetrics({ meter: provider.getMeter('@llmsec/sdk') }) };
+}
+
+/** The same readers, each with a producer of the local histograms, as setupLlmsec builds them. */
+function localWorld(specs: Spec[]) {
+  const histograms = new LocalHistograms();
+  const readers = specs.map((s) => {
+    const producer = histograms.producer();
+    const reader = new Reader(s.temporality, s.limit, [producer]);
+    producer.bind(reader);
+    return reader;
+  });
+  const provider = new MeterProvider({ readers });
+  expect(histograms.covers(readers)).toBe(true);
+  histograms.attach(provider.getMeter('@llmsec/sdk'), '@llmsec/sdk');
+  return { readers, provider, metrics: new LlmsecMetrics({ meter: provider.getMeter('@llmsec/sdk') }) };
+}
+
+/** One ScopeMetrics per scope (the producer's histograms arrive as a second entry of the same scope). */
+function normalise(rm: ResourceMetrics) {
+  const byScope = new Map<string, { scope: unknown; metrics: unknown[] }>();
+  for (const sm of rm.scopeMetrics) {
+    const id = `${sm.scope.name}:${sm.scope.version ?? ''}:${sm.scope.schemaUrl ?? ''}`;
+    let entry = byScope.get(id);
+    if (entry === undefined) byScope.set(id, (entry = { scope: sm.scope, metrics: [] }));
+    entry.metrics.push(...sm.metrics);
+  }
+  return { resource: rm.resource.attributes, scopeMetrics: [...byScope.values()] };
+}
+
+const LAYERS = [
+  'injection',
+  'pii',
+  'leakage',
+  'tools',
+  ...Array.from({ length: 60 }, (_, i) => `invented-${i}`),
+];
+const MODELS = [
+  'gpt-4o-mini',
+  'gpt-4o-mini-2024-07-18',
+  'claude-3-5-sonnet-20241022',
+  'no-such-model',
+  'x'.repeat(200),
+];
+const tokens = fc.record({
+  kind: fc.constant('tokens' as const),
+  tokens: fc.oneof(fc.nat(300), fc.constantFrom(0, 1, 4, 16, 67108864, 1e9)),
+  tokenType: fc.constantFrom('input' as const, 'output' as const),
+  model: fc.constantFrom(...MODELS),
+  provider: fc.constantFrom('openai', 'anthropic'),
+  operation: fc.constantFrom('chat', 'embeddings'),
+});
+const duration = fc.record({
+  kind: fc.constant('duration' as const),
+  seconds: fc.oneof(fc.double({ min: 0, max: 100, noNaN: true }), fc.constantFrom(0, 0.01, 0.16, 81.92)),
+  model: fc.constantFrom(...MODELS),
+  errorType: fc.constantFrom(undefined, 'APIError', 'TimeoutError'),
+});
+const guard = fc.record({
+  kind: fc.constant('guard' as const),
+  seconds: fc.oneof(fc.double({ min: 0, max: 0.01, noNaN: true }), fc.constantFrom(0, 1e-6, 0.001)),
+  layer: fc.constantFrom(...LAYERS),
+  outcome: fc.constantFrom('allow', 'block', 'modify', 'weird'),
+});
+// Collections rarer than records, so that intervals hold enough series to reach the small limit.
+const op = fc.oneof(
+  { arbitrary: tokens, weight: 3 },
+  { arbitrary: duration, weight: 3 },
+  { arbitrary: guard, weight: 4 },
+  { arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.nat(5) }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('collect' as const), reader: fc.nat(2) }), weight: 1 },
+);
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+
+function apply(metrics: LlmsecMetrics, o: Op): void {
+  if (o.kind === 'tokens') metrics.recordTokenUsage(o);
+  else if (o.kind === 'duration')
+    metrics.recordOperationDuration({ ...o, operation: 'chat', provider: 'openai' });
+  else if (o.kind === 'guard') metrics.recordGuardrailDuration(o);
+}
+
+describe('local histograms (aggregated by llmsec, read through MetricProducers)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-04T12:00:00.000Z'));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('export what the SDK histograms export, on random call mixes and collections (cumulative, delta, a small cardinality limit)', async () => {
+    const specs: Spec[] = [
+      { temporality: AggregationTemporality.CUMULATIVE },
+      { temporality: AggregationTemporality.DELTA },
+      { temporality: AggregationTemporality.CUMULATIVE, limit: 6 },
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 200 }), async (ops) => {
+        const sdk = sdkWorld(specs);
+        const local = localWorld(specs);
+        const serializer = new PrometheusSerializer();
+        for (const o of [...ops, ...[0, 1, 2].map((reader) => ({ kind: 'collect' as const, reader }))]) {
+          if (o.kind === 'tick') vi.advanceTimersByTime(o.ms);
+          else if (o.kind === 'collect') {
+            const a = await sdk.readers[o.reader]!.collect();
+            const b = await local.readers[o.reader]!.collect();
+            expect(b.errors).toEqual([]);
+            expect(normalise(b.resourceMetrics)).toEqual(normalise(a.resourceMetrics));
+            // The Prometheus text format of the same collection, byte for byte.
+            expect(serializer.serialize(b.resourceMetrics as never)).toBe(
+              serializer.serialize(a.resourceMetrics as never),
+            );
+          } else {
+            apply(sdk.metrics, o);
+            apply(local.metrics, o);
+          }
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('two LlmsecMetrics on one attached meter share each histogram (as the SDK does for one instrument name)', async () => {
+    const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
+    const second = new LlmsecMetrics({ meter: local.provider.getMeter('@llmsec/sdk') });
+    local.metrics.recordGuardrailDuration({ layer: 'pii', outcome: 'allow', seconds: 0.001 });
+    second.recordGuardrailDuration({ layer: 'pii', outcome: 'allow', seconds: 0.002 });
+    const { resourceMetrics } = await local.readers[0]!.collect();
+    const guard = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === METRIC_GUARDRAIL_DURATION);
+    expect(guard?.dataPoints.map((p) => (p.value as { count: number }).count)).toEqual([2]);
+  });
+
+  it('the meter is attached only where every reader has a producer and the default histogram aggregation', () => {
+    const histograms = new LocalHistograms();
+    const producer = histograms.producer();
+    const ours = new Reader(AggregationTemporality.CUMULATIVE, undefined, [producer]);
+    producer.bind(ours);
+    expect(histograms.covers([ours])).toBe(true);
+    expect(histograms.covers([ours, new Reader(AggregationTemporality.CUMULATIVE)])).toBe(false);
+    expect(histograms.covers([])).toBe(false);
+    const exponential = new LocalHistograms();
+    const p2 = exponential.producer();
+    const reader = new (class extends Reader {
+      override selectAggregation() {
+        return { type: AggregationType.EXPONENTIAL_HISTOGRAM };
+      }
+    })(AggregationTemporality.CUMULATIVE, undefined, [p2]);
+    p2.bind(reader);
+    expect(exponential.covers([reader])).toBe(false);
+    // Not attached: LlmsecMetrics falls back to the SDK's Histogram.
+    const meter = new MeterProvider({ readers: [new Reader(AggregationTemporality.CUMULATIVE)] }).getMeter(
+      'm',
+    );
+    expect(LocalHistograms.on(meter, 'h', { advice: {} })).toBeUndefined();
+  });
+
+  it('stays bounded under invented labels: layers fold into other, raw sets past 10,000 into the overflow series', async () => {
+    const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
+    for (let i = 0; i < 5000; i++)
+      local.metrics.recordGuardrailDuration({ layer: `invented-${i}`, outcome: `o-${i}`, seconds: 0.001 });
+    const histogram = LocalHistograms.on(local.provider.getMeter('@llmsec/sdk'), 'raw', { advice: {} })!;
+    for (let i = 0; i < 12_000; i++) histogram.record(1, { n: i });
+    const { resourceMetrics } = await local.readers[0]!.collect();
+    const points = (name: string) =>
+      resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name)!
+        .dataPoints;
+    expect(points(METRIC_GUARDRAIL_DURATION).length).toBeLessThanOrEqual(51 * 4);
+    const raw = points('raw');
+    // 1,999 series and the overflow set per interval (the SDK's default limit): the same as the SDK.
+    expect(raw.length).toBe(2000);
+    expect(raw.find((p) => p.attributes['otel.metric.overflow'] === true)?.value).toMatchObject({
+      count: 10_001,
+    });
+  });
+
+  it('a failing collection reaches neither the reader nor the host: it is counted and the rest is exported', async () => {
+    const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
+    local.metrics.recordGuardrailDuration({ layer: 'pii', outcome: 'allow', seconds: 0.001 });
+    const histogram = LocalHistograms.on(local.provider.getMeter('@llmsec/sdk'), METRIC_GUARDRAIL_DURATION, {
+      advice: {},
+    })!;
+    histogram.collect = () => {
+      throw new Error('boom');
+    };
+    const { resourceMetrics, errors } = await local.readers[0]!.collect();
+    expect(errors).toEqual([]);
+    expect(
+      resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => m.descriptor.name),
+    ).not.toContain(METRIC_GUARDRAIL_DURATION);
+  });
+});
