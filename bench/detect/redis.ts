@@ -19,6 +19,8 @@ import { fmt, table } from '../report.ts';
 const QUICK = process.argv.includes('--quick');
 const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
 const APPEND_FIRST = process.env.BENCH_APPEND_FIRST === '1';
+// BENCH_ONLY=append (or whole) runs one writer (for a --cpu-prof of it; no comparison printed).
+const ONLY = process.env.BENCH_ONLY;
 
 function events(users: number, total: number): Timed[] {
   const gen = new TrafficGenerator({
@@ -144,10 +146,18 @@ try {
     // first unless BENCH_APPEND_FIRST=1 (the second run of a cell meets a warmer JIT).
     const runs = new Map<boolean, { shared: Awaited<ReturnType<typeof redisRate>>; bytes: number }>();
     for (const whole of APPEND_FIRST ? [false, true] : [true, false]) {
+      if (ONLY !== undefined && (ONLY === 'whole') !== whole) continue;
       await redis.flushall();
       const memBefore = await usedMemory(redis);
       const shared = await redisRate(redis, stream, `bench-${groups}-${whole ? 'w' : 'a'}`, whole);
       runs.set(whole, { shared, bytes: ((await usedMemory(redis)) - memBefore) / active });
+    }
+    if (ONLY !== undefined) {
+      const { shared } = [...runs.values()][0]!;
+      console.log(
+        `${fmt(active)} groups, ${ONLY}: ${fmt(shared.rate)} ev/s, ${shared.cpuUs.toFixed(1)} us CPU/ev`,
+      );
+      continue;
     }
     const [before, after] = [runs.get(true)!, runs.get(false)!];
     if (before.shared.alerts !== after.shared.alerts)
