@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   });
   const reader = new CumulativeReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
+  reader.attachLlmsecHistograms(meterProvider); // as setupLlmsec does (otel-providers.ts)
   trace.setGlobalTracerProvider(tracerProvider);
   logs.setGlobalLoggerProvider(loggerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
