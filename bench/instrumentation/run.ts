@@ -5,9 +5,12 @@
  *
  *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --no-peer-stream --only-peers --ab]
  *
- * `--ab` adds, for the canned-fetch transport, the instrumented variants with the code paths
- * issue 13 replaced (sdk-counter-metrics.ts), so each change is measured against its
- * predecessor in the same run.
+ * `--ab` adds, for the canned-fetch transports, the instrumented variants with llmsec's
+ * histograms recorded into the SDK's Histogram (`[SDK histograms]`: LlmsecMetrics on a meter
+ * the local histograms are not attached to, as on a host's MeterProvider), beside the default
+ * variants, whose histograms are aggregated in process as under setupLlmsec
+ * (otel-providers.ts; `--sdk-histograms` turns that off for every variant). The A/B of the
+ * counters (sdk-counter-metrics.ts) is in bench:events.
  *
  * Then the peers (peers.ts): @opentelemetry/instrumentation-openai, @traceloop/instrumentation-
  * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each,
@@ -36,12 +39,12 @@ import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
-import { SdkCounterMetrics } from './sdk-counter-metrics.ts';
+import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers, shuffle } from './peers.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
-import { installDiscardingProviders } from './otel-providers.ts';
+import { SDK_HISTOGRAMS, installDiscardingProviders } from './otel-providers.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -91,11 +94,14 @@ function variants(transport: Transport): Record<string, OpenAI> {
     'instrumented, default guards': instrumentClient(make(), { events, guards: guards() }),
   };
   if (AB && transport !== 'fake server') {
-    const before = new SdkCounterMetrics(meterProvider.getMeter('bench-before'));
+    const before = new LlmsecMetrics({ meter: meterProvider.getMeter('bench-sdk-histograms') });
     // The runtime takes its metrics from the events' (runtime.ts), so both sides use `before`.
     const beforeEvents = new SecurityEvents({ metrics: before });
-    out['no guards [before]'] = instrumentClient(make(), { events: beforeEvents });
-    out['default guards [before]'] = instrumentClient(make(), { events: beforeEvents, guards: guards() });
+    out['no guards [SDK histograms]'] = instrumentClient(make(), { events: beforeEvents });
+    out['default guards [SDK histograms]'] = instrumentClient(make(), {
+      events: beforeEvents,
+      guards: guards(),
+    });
   }
   if (BREAKDOWN && transport === 'canned fetch') {
     out['guards, no-op events'] = instrumentClient(make(), { events: noopEvents, guards: guards() });
@@ -130,6 +136,7 @@ const fmt = (x: number): string => x.toFixed(1).padStart(7);
 
 const lines: string[] = [
   `instrumentation overhead, node ${process.version}: ${ROUNDS} paired rounds x ${CALLS} sequential non-streaming chat.completions.create calls per variant`,
+  `llmsec histograms: ${SDK_HISTOGRAMS ? "the SDK's Histogram (--sdk-histograms)" : 'aggregated in process, as under setupLlmsec'}`,
   'default guards: prompt-injection patterns, PII/secrets detect (input and output), system-prompt leakage, tool allowlist',
 ];
 const TRANSPORTS = process.argv.includes('--only-peers')
