@@ -12,6 +12,7 @@ import {
   type RuleTable,
 } from './group-runner.ts';
 import type { Projector } from './projection.ts';
+import { fleetIncidents } from './fleet-incidents.ts';
 import { appendsSteps, type RedisDetectionState } from './redis-state.ts';
 import { appendable, decodeStored, encodeDelta, splitStored } from './stored-group.ts';
 import { untraced } from '@llmsec/core/internal';
@@ -168,6 +169,16 @@ export class SharedEngine {
 
   get degraded(): boolean {
     return this.stats.mode === 'degraded';
+  }
+
+  /**
+   * The open incidents of every process sharing the state (read from Redis, bounded by the
+   * resolve index's cap); DetectionEngine.activeIncidents() lists only what this process holds.
+   */
+  openIncidents(): Promise<Alert[]> {
+    return untraced(() =>
+      fleetIncidents(this.state, this.o.ruleset, this.o.tables, this.o.limits.maxUsersPerAlert),
+    );
   }
 
   /** Synchronous and cheap: never touches Redis. */

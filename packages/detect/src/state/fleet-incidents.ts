@@ -1,0 +1,59 @@
+import type { Alert } from '@llmsec/core';
+import { Incident } from '../incident.ts';
+import type { RuleTable } from './group-runner.ts';
+import type { RedisDetectionState } from './redis-state.ts';
+import { decodeStored, splitStored } from './stored-group.ts';
+
+/** Group states read per round trip batch (pipelined), so a large index does not queue them all at once. */
+const READ_BATCH = 500;
+
+/**
+ * The open incidents of the whole fleet, whichever process opened them: the groups the
+ * resolve index names (per rule, at most `maxOpenIncidentsPerRule` each, so the listing is
+ * bounded like the index), read and decoded, each open incident as its current firing alert
+ * (as DetectionEngine.activeIncidents gives them in memory). A group that expired or no longer
+ * decodes is skipped (the resolve sweep drops its index entry). Sorted by rule, then group.
+ */
+export async function fleetIncidents(
+  state: RedisDetectionState,
+  ruleset: string,
+  tables: readonly RuleTable[],
+  maxUsersPerAlert: number,
+): Promise<Alert[]> {
+  const out: { rule: number; key: string; alert: Alert }[] = [];
+  for (const table of tables) {
+    const lists = await Promise.all(
+      table.rules.map((rule) =>
+        state.dueMembers(
+          state.indexKey(ruleset, rule.index),
+          Number.MAX_VALUE,
+          state.maxOpenIncidentsPerRule,
+        ),
+      ),
+    );
+    const keys = [...new Set(lists.flat())];
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const batch = keys.slice(i, i + READ_BATCH);
+      // cas with expected -1 never writes: it returns the stored text (the state's read).
+      const replies = await Promise.all(batch.map((key) => state.cas(key, -1, '', 1)));
+      replies.forEach(([, stored], k) => {
+        if (stored === '' || typeof stored !== 'string') return;
+        let body;
+        try {
+          body = decodeStored(splitStored(stored)[1]);
+        } catch {
+          return;
+        }
+        if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return;
+        for (const rule of table.rules) {
+          const st = body.i[rule.id];
+          if (st === undefined) continue;
+          const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);
+          out.push({ rule: rule.index, key: batch[k]!, alert: incident.toAlert('firing', undefined) });
+        }
+      });
+    }
+  }
+  out.sort((a, b) => a.rule - b.rule || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return out.map((o) => o.alert);
+}
