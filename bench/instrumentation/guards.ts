@@ -2,9 +2,11 @@
  * What the default guards cost per call, alone (issue 13): the guard runner with the default
  * guards on the canned chat call of bench:instrumentation (input chain, output chain and, for
  * the streamed variant, the chunk checks of its 8 content deltas), with the real LlmsecMetrics
- * on a real MeterProvider. Beside it, in the same rounds (random order, CPU time per call):
- * the same with the guard-duration records made into a no-op (their share), and the metrics
- * SDK's own Histogram.record with a frozen two-key attribute set (the floor of one record).
+ * on a real MeterProvider, its histograms aggregated in process as under setupLlmsec
+ * (local-histograms.ts). Beside it, in the same rounds (random order, CPU time per call): the
+ * same with the SDK's Histogram (`[SDK histograms]`, as on a host's MeterProvider), with the
+ * guard-duration records made into a no-op (their share), and six records alone of each kind
+ * with a frozen two-key attribute set.
  *
  *   node --conditions=@llmsec/source bench/instrumentation/guards.ts [--base <dir>] [--rounds 21]
  *
@@ -15,6 +17,7 @@
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { pathToFileURL } from 'node:url';
 import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
+import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
 import { StreamText } from '../../packages/sdk/src/instrumentation/stream-text.ts';
 import type {
   GuardContext,
@@ -26,7 +29,10 @@ import { CANNED_TEXT, CHAT_BODY } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { CumulativeReader } from './otel-providers.ts';
 
-const meterProvider = new MeterProvider({ readers: [new CumulativeReader()] });
+const reader = new CumulativeReader();
+const meterProvider = new MeterProvider({ readers: [reader] });
+if (!reader.attachLlmsecHistograms(meterProvider))
+  throw new Error('guards.ts compares both paths: drop --sdk-histograms');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -99,24 +105,32 @@ function call(side: Side, metrics: LlmsecMetrics, stream: boolean): () => void {
   };
 }
 
+// '@llmsec/sdk' is attached (local histograms); 'bench-guards' is not (the SDK's Histogram).
 const meter = meterProvider.getMeter('bench-guards');
-const metrics = new LlmsecMetrics({ meter });
+const metrics = new LlmsecMetrics({ meter: meterProvider.getMeter('@llmsec/sdk') });
+const sdkMetrics = new LlmsecMetrics({ meter });
 const noDurations = new NoDurationMetrics({ meter });
 const current = await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, ''));
 const baseAt = process.argv.indexOf('--base');
 const base = baseAt > 0 ? await load(process.argv[baseAt + 1] as string) : undefined;
 
 const histogram = meter.createHistogram('bench.histogram');
+const local = LocalHistograms.on(meterProvider.getMeter('@llmsec/sdk'), 'bench.histogram', { advice: {} });
 const attrs = Object.freeze({ layer: 'pii', outcome: 'allow' });
 let x = 0;
 
 const cases: Record<string, () => void> = {
   'guards, one call': call(current, metrics, false),
   'guards, one streamed call': call(current, metrics, true),
+  'guards, one call [SDK histograms]': call(current, sdkMetrics, false),
+  'guards, one streamed call [SDK histograms]': call(current, sdkMetrics, true),
   'guards, one call, no duration records': call(current, noDurations, false),
   'guards, one streamed call, no duration records': call(current, noDurations, true),
   'SDK Histogram.record x6 (frozen 2-key set)': () => {
     for (let i = 0; i < 6; i++) histogram.record((x = (x + 1) % 100) / 1e5, attrs);
+  },
+  'LocalHistogram.record x6 (frozen 2-key set)': () => {
+    for (let i = 0; i < 6; i++) local?.record((x = (x + 1) % 100) / 1e5, attrs);
   },
 };
 if (base !== undefined) {
@@ -147,17 +161,21 @@ for (const name of names) {
   const ratio = median(s.map((v, k) => v / (ref[k] as number)));
   lines.push(`  ${name.padEnd(48)} ${median(s).toFixed(2).padStart(6)} us   x${ratio.toFixed(3)}`);
 }
-if (base !== undefined) {
-  for (const [now, before] of [
+const pairs: [string, string][] = [
+  ['guards, one call', 'guards, one call [SDK histograms]'],
+  ['guards, one streamed call', 'guards, one streamed call [SDK histograms]'],
+];
+if (base !== undefined)
+  pairs.push(
     ['guards, one call', '[base] guards, one call'],
     ['guards, one streamed call', '[base] guards, one streamed call'],
-  ] as const) {
-    const a = series[now] as number[];
-    const b = series[before] as number[];
-    lines.push(
-      `  ${now}: now / base = x${median(a.map((v, k) => v / (b[k] as number))).toFixed(3)} (median of per-round ratios)`,
-    );
-  }
+  );
+for (const [now, other] of pairs) {
+  const a = series[now] as number[];
+  const b = series[other] as number[];
+  lines.push(
+    `  ${now} / ${other} = x${median(a.map((v, k) => v / (b[k] as number))).toFixed(3)}, difference ${median(a.map((v, k) => v - (b[k] as number))).toFixed(2)} us (medians per round)`,
+  );
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 await meterProvider.shutdown();

@@ -6,7 +6,10 @@
  * mode: `plain`, `inst` (no guards), `guards` (default guards), `breakdown` (plain, ours, ours
  * with no-op events, and with no-op events and metrics), or `ab`: plain, ours and, with
  * `--base <dir>` (an unpacked older tree of this repository sharing this node_modules), the
- * older instrumentation, timed in alternating rounds in a random order, CPU µs per call.
+ * older instrumentation, timed in alternating rounds in a random order, CPU µs per call; or
+ * `hist`: plain, ours and ours with the default guards, each with llmsec's histograms
+ * aggregated in process (as under setupLlmsec) and with the SDK's Histogram (`[SDK hist]`).
+ * `--sdk-histograms`: every variant records into the SDK's Histogram (otel-providers.ts).
  */
 import OpenAI from 'openai';
 import { createNoopMeter } from '@opentelemetry/api';
@@ -15,11 +18,12 @@ import { pathToFileURL } from 'node:url';
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { instrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
+import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 
-installDiscardingProviders();
+const { meterProvider } = installDiscardingProviders();
 
 const mode = process.argv[2] ?? 'inst';
 const calls = Number(process.argv[3] ?? 20_000);
@@ -57,6 +61,17 @@ if (mode === 'breakdown') {
     events: noopEvents,
     meterProvider: { getMeter: () => createNoopMeter() },
   });
+}
+if (mode === 'hist') {
+  // A meter the local histograms are not attached to: the SDK's Histogram, as on a host's provider.
+  const sdkEvents = new SecurityEvents({
+    metrics: new LlmsecMetrics({ meter: meterProvider.getMeter('bench-sdk-histograms') }),
+  });
+  clients.plain = make();
+  clients.ours = instrumentClient(make(), { events: new SecurityEvents() });
+  clients['ours [SDK hist]'] = instrumentClient(make(), { events: sdkEvents });
+  clients['guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
+  clients['guards [SDK hist]'] = instrumentClient(make(), { events: sdkEvents, guards: guards() });
 }
 if (mode === 'guards')
   clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
