@@ -9,6 +9,7 @@ import type {
   OutputDecision,
   OutputGuard,
 } from '../instrumentation/types.ts';
+import { StreamStates } from './stream-state.ts';
 
 /**
  * Personal data and secrets (core's redaction detectors) in prompts and responses. Every
@@ -57,7 +58,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const redactOptions =
     options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
-  const streams = new WeakMap<GuardContext, { tail: string; fresh: string }>();
+  const streams = new StreamStates<{ tail: string; fresh: string }>();
 
   function record(types: string[], direction: 'input' | 'output', ctx: GuardContext): void {
     ctx.emit('pii_detected', {

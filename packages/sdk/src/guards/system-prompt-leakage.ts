@@ -1,6 +1,7 @@
 import type { GuardContext, GuardOutput, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
 import { grams, overlap, type Grams } from './leakage-grams.ts';
 import { LeakageStream, type LeakVerdict } from './leakage-stream.ts';
+import { StreamStates } from './stream-state.ts';
 
 /**
  * System-prompt leakage in responses, two ways: a canary token planted in the system prompt
@@ -61,7 +62,7 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
   // Per-request system prompts: their n-gram sets, bounded (oldest evicted first).
   const cache = new Map<string, Grams>();
   // One incremental state per streamed call (its GuardContext), collected with the call.
-  const streams = new WeakMap<GuardContext, LeakageStream>();
+  const streams = new StreamStates<LeakageStream>();
 
   function promptGrams(ctx: GuardContext): Grams | undefined {
     if (fixed !== undefined) return fixed;

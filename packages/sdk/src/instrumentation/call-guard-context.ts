@@ -22,6 +22,11 @@ export class CallGuardContext implements GuardContext {
   readonly span: Span;
   private readonly call: GuardContextOwner;
   private override: GuardInput | undefined;
+  /**
+   * Guards' per-stream state (guards/stream-state.ts): owner, state, owner, state… One pair per
+   * guard with a chunk check, so as long as the call's output guard list at most.
+   */
+  private slots: unknown[] | undefined;
 
   constructor(call: GuardContextOwner, sessionId: string | undefined, conversationId: string | undefined) {
     this.call = call;
@@ -41,5 +46,24 @@ export class CallGuardContext implements GuardContext {
 
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined {
     return this.call.emit(category, input);
+  }
+
+  /** The state `owner` keeps for this call's stream, if any (a linear scan: one or two owners). */
+  streamSlot(owner: object): unknown {
+    const slots = this.slots;
+    if (slots === undefined) return undefined;
+    for (let i = 0; i < slots.length; i += 2) if (slots[i] === owner) return slots[i + 1];
+    return undefined;
+  }
+
+  setStreamSlot(owner: object, state: unknown): void {
+    const slots = (this.slots ??= []);
+    for (let i = 0; i < slots.length; i += 2) {
+      if (slots[i] === owner) {
+        slots[i + 1] = state;
+        return;
+      }
+    }
+    slots.push(owner, state);
   }
 }
