@@ -18,7 +18,7 @@ import { OpenIncidents } from './open-incidents.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
-import { slabRuleFor } from './slab/slab-rules.ts';
+import { slabRulesFor } from './slab/slab-rules.ts';
 import type { SharedEngine } from './state/shared-engine.ts';
 import { startSharedMode } from './state/shared-mode.ts';
 import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
@@ -142,13 +142,14 @@ export class DetectionEngine {
     const ids = new Set<string>();
     const limits = { maxEventsPerWindow, maxDistinctValues };
     const objectOnly = (options as InternalOptions)[OBJECT_STATE_ONLY] === true;
-    const compiled = rules.map((def, index) => {
+    const entries = rules.map((def, index) => {
       if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
       ids.add(def.id);
       if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
-      const rule = compileRule(def, index, limits);
-      return { rule, slab: objectOnly ? undefined : slabRuleFor(def, rule, limits) };
+      return { def, rule: compileRule(def, index, limits) };
     });
+    const slabs = objectOnly ? [] : slabRulesFor(entries, limits);
+    const compiled = entries.map(({ rule }, i) => ({ rule, slab: slabs[i] }));
     // One table per group key: a slot per object-state rule in its rows, a region per slab rule.
     const tablesByField = new Map<string, { slots: number; slabRules: SlabRule[]; table?: GroupTable }>();
     const slots = compiled.map(({ rule, slab }) => {
@@ -495,7 +496,7 @@ export class DetectionEngine {
       return;
     }
     // A slab rule's state as the object condition's, for its describe and evidence (only here: rare).
-    const objectState = d.slab !== undefined ? d.slab.state(d.table.slab!, g) : state;
+    const objectState = d.slab !== undefined ? d.slab.state(d.table.slab!, g, event) : state;
     const incident = openIncident(rt.rule, key, objectState, event, t, this.maxUsersPerAlert);
     if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
     rt.open.add(incident);

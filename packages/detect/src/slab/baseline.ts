@@ -2,10 +2,15 @@ import type { SecurityEvent } from '@llmsec/core';
 import type { BaselineState } from '../conditions/baseline.ts';
 import type { FieldGetter } from '../fields.ts';
 import type { BaselineCondition, Condition } from '../types.ts';
+import { rememberLast } from '../conditions/context.ts';
 import type { SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: n, mean, m2, lastValue; strings: the last valued event's id, trace, user.
+// Region layout: n, mean, m2, lastValue. No strings: the last valued event's id, trace and
+// user (the evidence) are those of the event that made the condition hold, the only time the
+// state is read, so they come from that event (see `state`) instead of three string writes
+// into the string row per event (a cache line each request, and with fresh events a young
+// string kept alive by an old array: remembered-set entries and a promotion per string).
 const MEAN = 1;
 const M2 = 2;
 const LAST_VALUE = 3;
@@ -13,14 +18,15 @@ const WIDTH = 4;
 
 /**
  * conditions/baseline.ts on the slab: Welford's running mean and variance, four doubles, the
- * same arithmetic in the same order (so the same bits); nothing to spill.
+ * same arithmetic in the same order (so the same bits); nothing to spill, no strings.
  */
 export class SlabBaseline implements SlabRule {
   readonly numWidth = WIDTH;
-  readonly strWidth = 3;
+  readonly strWidth = 0;
+  readonly scalarWidth = WIDTH;
   readonly spills = false;
   private numAt = 0;
-  private strAt = 0;
+  feed = '';
   private readonly factor: number;
   private readonly sigmas: number;
   private readonly minSamples: number;
@@ -35,9 +41,8 @@ export class SlabBaseline implements SlabRule {
     this.minSamples = def.min_samples;
   }
 
-  place(numAt: number, strAt: number, _spillAt: number): void {
+  place(numAt: number, _ringAt: number, _strAt: number, _spillAt: number): void {
     this.numAt = numAt;
-    this.strAt = strAt;
   }
 
   init(_row: Float64Array, _at: number): void {
@@ -56,11 +61,6 @@ export class SlabBaseline implements SlabRule {
       }
     }
     if (!seen) return false;
-    const strs = store.strPage(g);
-    const so = store.strRowAt(g) + this.strAt;
-    strs[so] = event.event_id;
-    strs[so + 1] = event.trace_id;
-    strs[so + 2] = event.user_id;
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
     let n = nums[o]!;
@@ -78,19 +78,17 @@ export class SlabBaseline implements SlabRule {
     return anomalous;
   }
 
-  state(store: SlabStore, g: number): BaselineState {
+  state(store: SlabStore, g: number, event?: SecurityEvent): BaselineState {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
-    const so = store.strRowAt(g) + this.strAt;
     const s = this.condition.createState();
     s.n = nums[o]!;
     s.mean = nums[o + MEAN]!;
     s.m2 = nums[o + M2]!;
     s.lastValue = nums[o + LAST_VALUE]!;
-    // Written by the update that made the condition hold (state is read only then).
-    s.lastId = store.strPage(g)[so] as string;
-    s.lastTrace = store.strPage(g)[so + 1];
-    s.lastUser = store.strPage(g)[so + 2] as string;
+    // Read only right after the update that made the condition hold, which was a valued event:
+    // the object state's last valued event is that one.
+    if (event !== undefined) rememberLast(s, event);
     return s;
   }
 }

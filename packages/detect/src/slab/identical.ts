@@ -5,12 +5,13 @@ import type { Condition, IdenticalCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: size, head, value, breakAt, prevAt, then `cap` entry times.
+// Region layout: the scalars size, head, value, breakAt, prevAt; the ring (elsewhere in the
+// row, see SlabStore): `cap` entry times.
 const HEAD = 1;
 const VALUE = 2;
 const BREAK_AT = 3;
 const PREV_AT = 4;
-const ENTRIES = 5;
+const SCALARS = 5;
 
 /**
  * conditions/identical.ts on the slab: the run's value, the time of the event before it
@@ -20,9 +21,12 @@ const ENTRIES = 5;
  */
 export class SlabIdentical implements SlabRule {
   readonly numWidth: number;
+  readonly scalarWidth = SCALARS;
   readonly strWidth = 0;
   readonly spills = true;
   private numAt = 0;
+  private ringAt = 0;
+  feed = '';
   private spillAt = 0;
   private readonly cap: number;
   private readonly minEvents: number;
@@ -43,7 +47,7 @@ export class SlabIdentical implements SlabRule {
     this.minEvents = def.min_events;
     // The object ring keeps min_events times (at least one).
     this.cap = Math.max(1, Math.min(def.min_events, inline));
-    this.numWidth = ENTRIES + this.cap;
+    this.numWidth = SCALARS + this.cap;
   }
 
   /** The object ring's cap: when the inline ring has it too, a full ring drops its oldest. */
@@ -51,8 +55,9 @@ export class SlabIdentical implements SlabRule {
     return Math.max(1, this.minEvents);
   }
 
-  place(numAt: number, _strAt: number, spillAt: number): void {
+  place(numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
     this.numAt = numAt;
+    this.ringAt = ringAt;
     this.spillAt = spillAt;
   }
 
@@ -69,7 +74,7 @@ export class SlabIdentical implements SlabRule {
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
     const cap = this.cap;
-    const e = o + ENTRIES;
+    const e = store.rowAt(g) + this.ringAt;
     const raw = this.get(event);
     const v = typeof raw === 'number' ? magnitude(raw) : 0;
     if (v <= 0) {
@@ -112,11 +117,12 @@ export class SlabIdentical implements SlabRule {
   state(store: SlabStore, g: number): IdenticalState {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
+    const r = store.rowAt(g) + this.ringAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as IdenticalState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
-    for (let k = 0; k < size; k++) s.push(nums[o + ENTRIES + ((head + k) % this.cap)]!, '', undefined, 0);
+    for (let k = 0; k < size; k++) s.push(nums[r + ((head + k) % this.cap)]!, '', undefined, 0);
     s.value = nums[o + VALUE]!;
     s.breakAt = nums[o + BREAK_AT]!;
     s.prevAt = nums[o + PREV_AT]!;
@@ -130,7 +136,8 @@ export class SlabIdentical implements SlabRule {
     if (s.size <= this.cap >> 1) {
       const nums = store.page(g);
       const o = store.rowAt(g) + this.numAt;
-      for (let k = 0; k < s.size; k++) nums[o + ENTRIES + k] = s.timeAt(s.at(k));
+      const r = store.rowAt(g) + this.ringAt;
+      for (let k = 0; k < s.size; k++) nums[r + k] = s.timeAt(s.at(k));
       nums[o] = s.size;
       nums[o + HEAD] = 0;
       nums[o + VALUE] = s.value;

@@ -5,12 +5,13 @@ import type { Condition, MonotonicCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: size, head, run, prev, then `cap` entries of (time, value); the entries'
+// Region layout: the scalars size, head, run, prev; the ring (elsewhere in the row, see
+// SlabStore): `cap` entries of (time, value); the entries'
 // event ids (the evidence) in the string row, one slot per entry.
 const HEAD = 1;
 const RUN = 2;
 const PREV = 3;
-const ENTRIES = 4;
+const SCALARS = 4;
 
 /**
  * conditions/monotonic.ts on the slab: the window's valued events in an inline ring, with the
@@ -20,9 +21,12 @@ const ENTRIES = 4;
  */
 export class SlabMonotonic implements SlabRule {
   readonly numWidth: number;
+  readonly scalarWidth = SCALARS;
   readonly strWidth: number;
   readonly spills = true;
   private numAt = 0;
+  private ringAt = 0;
+  feed = '';
   private strAt = 0;
   private spillAt = 0;
   private readonly cap: number;
@@ -55,12 +59,13 @@ export class SlabMonotonic implements SlabRule {
         : Math.max(maxEventsPerWindow, def.min_events);
     this.max = Math.max(1, max);
     this.cap = Math.max(1, Math.min(this.max, inline));
-    this.numWidth = ENTRIES + 2 * this.cap;
+    this.numWidth = SCALARS + 2 * this.cap;
     this.strWidth = this.cap;
   }
 
-  place(numAt: number, strAt: number, spillAt: number): void {
+  place(numAt: number, ringAt: number, strAt: number, spillAt: number): void {
     this.numAt = numAt;
+    this.ringAt = ringAt;
     this.strAt = strAt;
     this.spillAt = spillAt;
   }
@@ -85,7 +90,7 @@ export class SlabMonotonic implements SlabRule {
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
     const cap = this.cap;
-    const e = o + ENTRIES;
+    const e = store.rowAt(g) + this.ringAt;
     const strs = store.strPage(g);
     const so = store.strRowAt(g) + this.strAt;
     const cutoff = t - this.windowMs;
@@ -138,6 +143,7 @@ export class SlabMonotonic implements SlabRule {
   state(store: SlabStore, g: number): MonotonicState {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
+    const r = store.rowAt(g) + this.ringAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as MonotonicState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -145,12 +151,7 @@ export class SlabMonotonic implements SlabRule {
     const so = store.strRowAt(g) + this.strAt;
     for (let k = 0; k < size; k++) {
       const p = (head + k) % this.cap;
-      s.push(
-        nums[o + ENTRIES + 2 * p]!,
-        store.strPage(g)[so + p]!,
-        undefined,
-        nums[o + ENTRIES + 2 * p + 1]!,
-      );
+      s.push(nums[r + 2 * p]!, store.strPage(g)[so + p]!, undefined, nums[r + 2 * p + 1]!);
     }
     s.run = nums[o + RUN]!;
     s.prev = nums[o + PREV]!;
@@ -164,11 +165,12 @@ export class SlabMonotonic implements SlabRule {
     if (s.size <= this.cap >> 1) {
       const nums = store.page(g);
       const o = store.rowAt(g) + this.numAt;
+      const r = store.rowAt(g) + this.ringAt;
       const so = store.strRowAt(g) + this.strAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
-        nums[o + ENTRIES + 2 * k] = s.timeAt(p);
-        nums[o + ENTRIES + 2 * k + 1] = s.valueAt(p);
+        nums[r + 2 * k] = s.timeAt(p);
+        nums[r + 2 * k + 1] = s.valueAt(p);
         store.strPage(g)[so + k] = s.idAt(p);
       }
       nums[o] = s.size;

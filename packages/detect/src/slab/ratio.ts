@@ -5,10 +5,11 @@ import type { Condition, RatioCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: size, head, hits, then `cap` entries of (time, flag).
+// Region layout: the scalars size, head, hits; the ring (elsewhere in the row, see SlabStore):
+// `cap` entries of (time, flag).
 const HEAD = 1;
 const HITS = 2;
-const ENTRIES = 3;
+const SCALARS = 3;
 
 /**
  * conditions/ratio.ts on the slab: the same window of (time, flag) with a running count of
@@ -18,19 +19,22 @@ const ENTRIES = 3;
  */
 export class SlabRatio implements SlabRule {
   readonly numWidth: number;
+  readonly scalarWidth = SCALARS;
   readonly strWidth = 0;
   readonly spills = true;
   private numAt = 0;
+  private ringAt = 0;
+  feed = '';
   private spillAt = 0;
   /** Inline ring entries. */
   private readonly cap: number;
   /** The object ring's cap (max(maxEventsPerWindow, min_events)): a full window drops its oldest. */
-  private readonly max: number;
+  readonly max: number;
   private readonly want: string | number | boolean;
   private readonly minEvents: number;
   private readonly above: number;
   private readonly get: FieldGetter;
-  private readonly windowMs: number;
+  readonly windowMs: number;
   private readonly condition: Condition<RatioState>;
 
   constructor(
@@ -49,11 +53,12 @@ export class SlabRatio implements SlabRule {
     this.above = def.above;
     this.max = Math.max(1, maxEventsPerWindow, def.min_events);
     this.cap = Math.max(1, Math.min(this.max, inline));
-    this.numWidth = ENTRIES + 2 * this.cap;
+    this.numWidth = SCALARS + 2 * this.cap;
   }
 
-  place(numAt: number, _strAt: number, spillAt: number): void {
+  place(numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
     this.numAt = numAt;
+    this.ringAt = ringAt;
     this.spillAt = spillAt;
   }
 
@@ -69,7 +74,7 @@ export class SlabRatio implements SlabRule {
     let head = nums[o + HEAD]!;
     let hits = nums[o + HITS]!;
     const cap = this.cap;
-    const e = o + ENTRIES;
+    const e = store.rowAt(g) + this.ringAt;
     const cutoff = t - this.windowMs;
     while (size > 0 && (nums[e + 2 * head]! <= cutoff || size >= this.max)) {
       hits -= nums[e + 2 * head + 1]!;
@@ -99,16 +104,40 @@ export class SlabRatio implements SlabRule {
     return size >= this.minEvents && hits > this.above * size;
   }
 
+  /**
+   * Group g's window size after the last update: the rule's newest events with a time inside
+   * the window (at most `max`). A co-fed identical rule reads it (identical-shared.ts).
+   */
+  windowSize(store: SlabStore, g: number): number {
+    const size = store.page(g)[store.rowAt(g) + this.numAt]!;
+    return size === SPILLED ? (store.spills[g * store.spillStride + this.spillAt] as RatioState).size : size;
+  }
+
+  /** The time of the window's k-th newest entry (k from 1 to windowSize). */
+  newestTime(store: SlabStore, g: number, k: number): number {
+    const nums = store.page(g);
+    const o = store.rowAt(g) + this.numAt;
+    const size = nums[o]!;
+    if (size === SPILLED) {
+      const s = store.spills[g * store.spillStride + this.spillAt] as RatioState;
+      return s.timeAt(s.at(s.size - k));
+    }
+    let p = nums[o + HEAD]! + size - k;
+    if (p >= this.cap) p -= this.cap;
+    return nums[store.rowAt(g) + this.ringAt + 2 * p]!;
+  }
+
   state(store: SlabStore, g: number): RatioState {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
+    const r = store.rowAt(g) + this.ringAt;
     if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as RatioState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
     for (let k = 0; k < size; k++) {
       const p = (head + k) % this.cap;
-      s.push(nums[o + ENTRIES + 2 * p]!, '', undefined, nums[o + ENTRIES + 2 * p + 1]!);
+      s.push(nums[r + 2 * p]!, '', undefined, nums[r + 2 * p + 1]!);
     }
     s.hits = nums[o + HITS]!;
     return s;
@@ -122,10 +151,11 @@ export class SlabRatio implements SlabRule {
       // Back inline: the window fits with room to grow again before the next spill.
       const nums = store.page(g);
       const o = store.rowAt(g) + this.numAt;
+      const r = store.rowAt(g) + this.ringAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
-        nums[o + ENTRIES + 2 * k] = s.timeAt(p);
-        nums[o + ENTRIES + 2 * k + 1] = s.valueAt(p);
+        nums[r + 2 * k] = s.timeAt(p);
+        nums[r + 2 * k + 1] = s.valueAt(p);
       }
       nums[o] = s.size;
       nums[o + HEAD] = 0;

@@ -13,20 +13,32 @@ import type { SlabStore } from './slab-store.ts';
  * opening materialises the object state so `describe` and `evidence` are the object ones.
  */
 export interface SlabRule {
-  /** Doubles this rule takes in each row. */
+  /** Doubles this rule takes in each row: its scalars, then (if any) its inline window ring. */
   readonly numWidth: number;
+  /** Of those, the scalars (sizes, heads, aggregates), read on every update. */
+  readonly scalarWidth: number;
   /** String slots this rule takes in each row of the parallel array. */
   readonly strWidth: number;
   /** Whether the rule may spill a group's window into an object state. */
   readonly spills: boolean;
-  /** Where the region starts in a row, and the rule's spill slot: set once by the store. */
-  place(numAt: number, strAt: number, spillAt: number): void;
-  /** Writes the region's initial values (other than 0) into the store's template row at `at`. */
+  /**
+   * What feeds the rule: its categories and where-filter (`feedKey`). Rules fed by the same
+   * events are updated one after the other on each of them, so the store lays their scalars
+   * out side by side (see SlabStore).
+   */
+  feed: string;
+  /** Where the scalars and the ring start in a row, and the rule's spill slot: set once by the store. */
+  place(numAt: number, ringAt: number, strAt: number, spillAt: number): void;
+  /** Writes the scalars' initial values (other than 0) into the store's template row at `at`. */
   init(row: Float64Array, at: number): void;
   /** Folds in the event for group `g` at time `t`; says whether the condition holds (as the object update would). */
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean;
-  /** Group g's state as the object condition's state (for describe and evidence when an incident opens). */
-  state(store: SlabStore, g: number): unknown;
+  /**
+   * Group g's state as the object condition's state (for describe and evidence when an incident
+   * opens). `event`: the event whose update just returned true, when the state is read for
+   * that (the engine always passes it; baseline takes its evidence from it).
+   */
+  state(store: SlabStore, g: number, event?: SecurityEvent): unknown;
 }
 
 /** The region's first double: the inline window's size, or SPILLED when the window is an object state. */

@@ -3,10 +3,11 @@ import type { IdenticalState } from '../conditions/identical.ts';
 import type { MonotonicState } from '../conditions/monotonic.ts';
 import type { RatioState } from '../conditions/ratio.ts';
 import { compileField } from '../fields.ts';
-import type { AnyRule, Condition } from '../types.ts';
+import type { AnyRule, Condition, RuleDefinition } from '../types.ts';
 import { isCodeRule, type CompiledRule, type CompileLimits } from '../compile.ts';
 import { SlabBaseline } from './baseline.ts';
 import { SlabIdentical } from './identical.ts';
+import { SlabIdenticalShared, sharesWindow } from './identical-shared.ts';
 import { SlabMonotonic } from './monotonic.ts';
 import { SlabRatio } from './ratio.ts';
 import type { SlabRule } from './slab-rule.ts';
@@ -36,6 +37,61 @@ function inlineEntries(threshold: number): number {
  */
 export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLimits): SlabRule | undefined {
   if (isCodeRule(def)) return undefined;
+  const slab = makeSlabRule(def, rule, limits);
+  if (slab !== undefined) slab.feed = feedKey(def);
+  return slab;
+}
+
+/**
+ * The slab implementations of a rule list, as the engine builds them (undefined: the rule
+ * keeps object states). Decided here, once: an identical rule reads the window of an earlier
+ * ratio rule when both see the same events of the same groups over the same window
+ * (identical-shared.ts), instead of keeping a ring of its own. "Earlier" because the engine
+ * updates a category's rules in list order, and the identical verdict needs the ratio's
+ * window as of the same event.
+ */
+export function slabRulesFor(
+  entries: readonly { def: AnyRule; rule: CompiledRule }[],
+  limits: CompileLimits,
+): (SlabRule | undefined)[] {
+  const out: (SlabRule | undefined)[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const { def, rule } = entries[i]!;
+    let slab = slabRuleFor(def, rule, limits);
+    if (slab instanceof SlabIdentical && !isCodeRule(def) && def.condition.kind === 'identical') {
+      const c = def.condition;
+      const window = out.find(
+        (other, j): other is SlabRatio =>
+          other instanceof SlabRatio &&
+          other.feed === slab!.feed &&
+          entries[j]!.rule.groupBy === rule.groupBy &&
+          sharesWindow(c, rule.windowMs, other),
+      );
+      if (window !== undefined) {
+        slab = new SlabIdenticalShared(
+          c,
+          compileField(c.field),
+          rule.windowMs,
+          rule.condition as Condition<IdenticalState>,
+          window,
+        );
+        slab.feed = feedKey(def as RuleDefinition);
+      }
+    }
+    out.push(slab);
+  }
+  return out;
+}
+
+/**
+ * Which events feed a data rule: its categories and where-filter, as text. Two rules with the
+ * same key see the same events in the same order (per group, when they share a group key).
+ */
+export function feedKey(def: RuleDefinition): string {
+  return JSON.stringify([def.match.categories, def.match.where ?? []]);
+}
+
+function makeSlabRule(def: RuleDefinition, rule: CompiledRule, limits: CompileLimits): SlabRule | undefined {
   const c = def.condition;
   const windowMs = rule.windowMs;
   // Rule files give whole counts (rule-schema.ts); rules handed over as objects might not, or

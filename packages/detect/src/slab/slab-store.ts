@@ -1,8 +1,8 @@
 import type { SlabRule } from './slab-rule.ts';
 
 /**
- * Rows per page: 256 rows of the default rules' user table (84 doubles and 21 string slots a
- * row) are a 172 KB array of doubles and a 43 KB array of strings.
+ * Rows per page: 256 rows of the default rules' user table (84 doubles and 18 string slots a
+ * row) are a 172 KB array of doubles and a 37 KB array of strings.
  */
 const PAGE_BITS = 8;
 const PAGE_ROWS = 1 << PAGE_BITS;
@@ -57,14 +57,31 @@ export class SlabStore {
   }
 
   constructor(rules: SlabRule[]) {
+    // Rules fed by the same events (same categories and filter) are updated one after the
+    // other on each of them: their scalars go side by side, then their rings, so an event
+    // reads its rules' sizes, heads and aggregates from one or two cache lines instead of one
+    // region (and line) per rule. With the default rules a request_completed event touched
+    // 5-6 lines of a 672-byte row; with its four rules' 15 scalars together, 2-4.
+    const feeds: string[] = [];
+    for (const rule of rules) if (!feeds.includes(rule.feed)) feeds.push(rule.feed);
+    const numAt = new Map<SlabRule, number>();
+    const ringAt = new Map<SlabRule, number>();
     let num = 0;
+    for (const feed of feeds) {
+      const fed = rules.filter((r) => r.feed === feed);
+      for (const rule of fed) {
+        numAt.set(rule, num);
+        num += rule.scalarWidth;
+      }
+      for (const rule of fed) {
+        ringAt.set(rule, num);
+        num += rule.numWidth - rule.scalarWidth;
+      }
+    }
     let str = 0;
     let spill = 0;
-    const at: number[] = [];
     for (const rule of rules) {
-      rule.place(num, str, spill);
-      at.push(num);
-      num += rule.numWidth;
+      rule.place(numAt.get(rule)!, ringAt.get(rule)!, str, spill);
       str += rule.strWidth;
       if (rule.spills) spill++;
     }
@@ -72,7 +89,7 @@ export class SlabStore {
     this.strStride = str;
     this.spillStride = spill;
     this.template = new Float64Array(num);
-    rules.forEach((rule, i) => rule.init(this.template, at[i]!));
+    for (const rule of rules) rule.init(this.template, numAt.get(rule)!);
   }
 
   /** Makes row g (g <= the rows so far: rows are added in order) fresh: the template, no strings, no spills. */
