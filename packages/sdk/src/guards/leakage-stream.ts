@@ -36,11 +36,15 @@ export class LeakageStream {
   private pendingStart = -1;
   private pendingTooLong = false;
   private canaryTail = '';
-  // The last `size` prompt words of the current run, and where each started.
-  private readonly ringWords: string[];
-  private readonly ringStarts: number[];
+  // The last `size` prompt words of the current run, and where each started: made at the first
+  // prompt word (most streams repeat few or none; issue 13: a stream's state is made per call).
+  private ringWords: string[] | undefined;
+  private ringStarts: number[] | undefined;
   private run = 0;
-  private readonly seen = new Set<string>();
+  /** The prompt grams seen so far: made at the first one. */
+  private seen: Set<string> | undefined;
+  /** Every delta so far was ASCII: then so is the text, and the final verdict needs no scan for other letters. */
+  private ascii = true;
   private chainActive = false;
   private chainStart = 0;
   private chainWords = 0;
@@ -68,9 +72,6 @@ export class LeakageStream {
     this.budgetWords = Math.floor(maxLeakShare * (this.prompt?.wordCount ?? 0));
     // Lower-casing can lengthen a word (İ -> i̇): allow for it before comparing with the vocabulary.
     this.maxWordChars = (this.prompt?.longestWord ?? 0) * 2 + 4;
-    const size = this.prompt?.size ?? 0;
-    this.ringWords = new Array<string>(size).fill('');
-    this.ringStarts = new Array<number>(size).fill(0);
   }
 
   /** Reads the next delta: a leak found in the text so far, or undefined (then see `hold()`). */
@@ -78,6 +79,8 @@ export class LeakageStream {
     const base = this.offset;
     this.offset += delta.length;
     this.text = accumulated;
+    const ascii = this.ascii && isAscii(delta);
+    this.ascii = ascii;
     if (this.canary !== undefined) {
       const tail = this.canaryTail + delta;
       if (tail.includes(this.canary)) return this.found({ method: 'canary_token', confidence: 1 });
@@ -85,7 +88,7 @@ export class LeakageStream {
         tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
     }
     if (this.prompt !== undefined) {
-      const leak = this.tokenise(delta, base);
+      const leak = this.tokenise(delta, base, ascii);
       if (leak !== undefined) return this.found(leak);
     }
     return undefined;
@@ -112,7 +115,8 @@ export class LeakageStream {
     if (this.done || this.text === undefined || text.length !== this.offset || text !== this.text)
       return 'unknown';
     if ((prompt !== undefined && prompt.set.size > 0 ? prompt : undefined) !== this.prompt) return 'unknown';
-    if (NON_ASCII_WORD_CHAR.test(text)) return 'unknown';
+    // Every delta was ASCII (and `text` is their concatenation): no letter outside ASCII to look for.
+    if (!this.ascii && NON_ASCII_WORD_CHAR.test(text)) return 'unknown';
     this.done = true;
     // No canary in the stream: every occurrence would lie within one tail + delta window.
     if (this.prompt === undefined || this.pendingStart < 0) return 'clean';
@@ -134,7 +138,7 @@ export class LeakageStream {
         safe = this.chainStart;
       } else if (this.run > 0 && this.prompt.size > 1) {
         const back = Math.min(this.run, this.prompt.size - 1);
-        safe = this.ringStarts[(this.run - back) % this.prompt.size] as number;
+        safe = (this.ringStarts as number[])[(this.run - back) % this.prompt.size] as number;
       }
       if (this.pendingStart >= 0 && !this.pendingTooLong && this.pendingStart < safe)
         safe = this.pendingStart;
@@ -149,9 +153,9 @@ export class LeakageStream {
    * no match object and no regex run per word); any other by the Unicode regex. Both give the
    * same runs on ASCII text (a property test checks it).
    */
-  private tokenise(delta: string, base: number): LeakVerdict | undefined {
+  private tokenise(delta: string, base: number, ascii: boolean): LeakVerdict | undefined {
     let matched = false;
-    if (this.asciiFastPath && !NON_ASCII.test(delta)) {
+    if (this.asciiFastPath && ascii) {
       const n = delta.length;
       for (let i = 0; i < n;) {
         if (!isAsciiWordChar(delta.charCodeAt(i))) {
@@ -222,13 +226,15 @@ export class LeakageStream {
     }
     const size = prompt.size;
     const slot = this.run % size;
-    this.ringWords[slot] = word;
-    this.ringStarts[slot] = start;
+    const ringWords = (this.ringWords ??= new Array<string>(size).fill(''));
+    const ringStarts = (this.ringStarts ??= new Array<number>(size).fill(0));
+    ringWords[slot] = word;
+    ringStarts[slot] = start;
     this.run++;
     if (this.run < size) return undefined;
     let gram = '';
     for (let k = size; k >= 1; k--)
-      gram += (k === size ? '' : ' ') + (this.ringWords[(this.run - k) % size] as string);
+      gram += (k === size ? '' : ' ') + (ringWords[(this.run - k) % size] as string);
     if (!prompt.set.has(gram)) {
       this.endChain();
       return undefined;
@@ -237,12 +243,13 @@ export class LeakageStream {
       this.chainWords++;
     } else {
       this.chainActive = true;
-      this.chainStart = this.ringStarts[(this.run - size) % size] as number;
+      this.chainStart = ringStarts[(this.run - size) % size] as number;
       this.chainWords = size;
     }
-    if (!this.seen.has(gram)) {
-      this.seen.add(gram);
-      const share = this.seen.size / prompt.set.size;
+    const seen = (this.seen ??= new Set<string>());
+    if (!seen.has(gram)) {
+      seen.add(gram);
+      const share = seen.size / prompt.set.size;
       if (share >= this.threshold)
         return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
     }
@@ -261,8 +268,14 @@ export class LeakageStream {
 /** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
 const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
 
-/** Any character outside ASCII: the delta goes through the Unicode regex. */
-const NON_ASCII = /[^\0-\x7f]/;
+/**
+ * No character outside ASCII (then the delta is split by the character loop). A loop, not a
+ * regex test: on the short deltas of a stream the call into the regex costs more than the scan.
+ */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 /** [0-9A-Za-z]: the ASCII letters and digits, exactly the ASCII part of [\p{L}\p{N}]. */
 function isAsciiWordChar(c: number): boolean {
