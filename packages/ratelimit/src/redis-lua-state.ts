@@ -1,0 +1,157 @@
+/**
+ * The layout of a subject's state string `llmsec:{<subject>}:rl`, and the Lua that reads and
+ * writes it, shared by every script (redis-lua.ts, redis-lua-single.ts).
+ *
+ * Fourteen packed little-endian doubles (112 bytes), then the live concurrency leases:
+ *
+ *   1  +inf, the format marker (see below)       9  violation score
+ *   2..8  TAT of dimensions 2..8 (epoch ms)      10 score time
+ *                                                11 blocked until
+ *                                                12 banned (0/1)
+ *                                                13 level last reported
+ *                                                14 TAT of dimension 1 (requests per minute)
+ *
+ * then one 24-byte record per live lease: its expiry (a double, epoch ms) and its 16-character
+ * tag (leaseTag), sorted by expiry. The leases live in the state string, read and written by
+ * the GET and SET the script does anyway, instead of a sorted set of their own (ZCARD,
+ * ZREMRANGEBYSCORE, ZADD and PEXPIRE per acquire, ZREM per settle: 2-3 µs of Redis per
+ * acquire, measured in-script). Per call the scripts drop the expired records at the front,
+ * count the rest by the string's length and insert their own in expiry order (from the end:
+ * a new lease nearly always expires last); settle removes its record by tag. The work is
+ * linear in the live leases, which the tier's `concurrent` (at most MAX_CONCURRENT of dimensions.ts) bounds.
+ *
+ * Format marker: the 104-byte layout before it (13 doubles, the leases in
+ * `llmsec:{<subject>}:lease`) had dimension 1's TAT in slot 1. A replica still running that
+ * code reads +inf there; whatever it then decides, its write (SET ... PX with the TTL of an
+ * infinite TAT) is refused by Redis, so its script fails and it applies its failure policy,
+ * and it can never overwrite this layout with its own (which would drop the leases). Slots 2
+ * to 13 hold what they held, so it still sees blocks and bans. This code reads the old
+ * layout (exactly 104 bytes) as the old code wrote it, with no leases, and writes it back in
+ * this one.
+ */
+
+/** Bytes of the fourteen doubles before the lease records. */
+export const STATE_BYTES = 112;
+/** Bytes of the previous layout (13 doubles), read for a rolling upgrade. */
+export const LEGACY_STATE_BYTES = 104;
+/** Bytes of one lease record: expiry (double) and tag (16 characters). */
+export const LEASE_RECORD_BYTES = 24;
+/** Characters of a lease tag. */
+export const LEASE_TAG_CHARS = 16;
+
+/** Lua names of the thirteen state values in the old slot order (t1..t8, score, score time, blocked until, banned, level). */
+export interface StateNames {
+  t: readonly string[];
+  sc: string;
+  st: string;
+  bu: string;
+  bn: string;
+  pl: string;
+}
+
+/**
+ * Lua statements setting the (declared) state names from the string in `v` (false when the
+ * key is missing): zeros, the legacy layout, or this one.
+ */
+export function unpackState(v: string, n: StateNames): string {
+  const t = n.t;
+  const legacy = [...t, n.sc, n.st, n.bu, n.bn, n.pl].join(', ');
+  const current = [t[1], t[2], t[3], t[4], t[5], t[6], t[7], n.sc, n.st, n.bu, n.bn, n.pl, t[0]].join(', ');
+  return `if not ${v} then ${legacy} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+elseif #${v} == ${LEGACY_STATE_BYTES} then ${legacy} = struct.unpack('<ddddddddddddd', ${v})
+else
+  local _
+  _, ${current} = struct.unpack('<dddddddddddddd', ${v})
+end`;
+}
+
+/** A Lua expression: the fourteen doubles of the state, level `lvl` (the records go after). */
+export function packState(n: StateNames, lvl: string): string {
+  const t = n.t;
+  return `struct.pack('<dddddddddddddd', 1/0, ${[t[1], t[2], t[3], t[4], t[5], t[6], t[7], n.sc, n.st, n.bu, n.bn, lvl, t[0]].join(', ')})`;
+}
+
+/**
+ * Lua statements setting the (declared) `recs` to the live lease records of `v`: the
+ * records after the state with the expired ones (expiry <= now, as ZREMRANGEBYSCORE -inf now
+ * removed them) dropped from the front.
+ */
+export function liveRecords(v: string, recs: string): string {
+  return `${recs} = ''
+if ${v} and #${v} > ${STATE_BYTES} then
+  local p, last = ${STATE_BYTES + 1}, #${v}
+  while p < last and struct.unpack('<d', ${v}, p) <= now do p = p + ${LEASE_RECORD_BYTES} end
+  if p < last then ${recs} = string.sub(${v}, p) end
+end`;
+}
+
+/**
+ * Lua statements setting the (declared) `recs` to the records of `v` as they are, for a
+ * script of a tier without a concurrency limit: it carries other tiers' leases on the
+ * subject through its write unread.
+ */
+export function carriedRecords(v: string, recs: string): string {
+  return `${recs} = ''
+if ${v} and #${v} > ${STATE_BYTES} then ${recs} = string.sub(${v}, ${STATE_BYTES + 1}) end`;
+}
+
+/** Lua statements inserting a record of expiry `exp` and tag `tag` into `recs`, in expiry order. */
+export function insertRecord(recs: string, exp: string, tag: string): string {
+  return `do
+  local q = #${recs}
+  while q > 0 and struct.unpack('<d', ${recs}, q - ${LEASE_RECORD_BYTES - 1}) > ${exp} do q = q - ${LEASE_RECORD_BYTES} end
+  if q == #${recs} then ${recs} = ${recs} .. struct.pack('<d', ${exp}) .. ${tag}
+  else ${recs} = string.sub(${recs}, 1, q) .. struct.pack('<d', ${exp}) .. ${tag} .. string.sub(${recs}, q + 1) end
+end`;
+}
+
+/**
+ * Lua statements removing the record of tag `tag` from `recs` (the first at a record
+ * boundary; none if absent: a lease settled twice frees one slot) and setting `removed`.
+ */
+export function removeRecord(recs: string, tag: string, removed: string): string {
+  const tagAt = 9; // 1-based offset of the first record's tag
+  return `do
+  local i = string.find(${recs}, ${tag}, ${tagAt}, true)
+  while i and (i - ${tagAt}) % ${LEASE_RECORD_BYTES} ~= 0 do i = string.find(${recs}, ${tag}, i + 1, true) end
+  if i then
+    ${recs} = string.sub(${recs}, 1, i - ${tagAt}) .. string.sub(${recs}, i + ${LEASE_TAG_CHARS})
+    ${removed} = true
+  end
+end`;
+}
+
+/** Lua expression: the expiry of the first (earliest) record of a non-empty `recs`. */
+export function firstExpiry(recs: string): string {
+  return `struct.unpack('<d', ${recs}, 1)`;
+}
+
+/** Lua statements raising `ttl` to the last lease's remaining time: the key outlives its leases. */
+export function ttlOfRecords(recs: string): string {
+  return `if #${recs} > 0 then
+  local last = struct.unpack('<d', ${recs}, #${recs} - ${LEASE_RECORD_BYTES - 1}) - now
+  if last > ttl then ttl = last end
+end`;
+}
+
+/**
+ * The 16-character tag of a lease id in the state string: two 32-bit hashes of the whole id
+ * (FNV-1a with two offsets, mixed), in hex. Not a prefix of the id: ids from a custom
+ * `idGenerator` may share long prefixes or suffixes (zero-padded counters). Two live leases
+ * of one subject share a tag with a probability of about n²/2^65 for n of them (1e-13 at the
+ * cap); if they did, each settle would still remove one record, so the count stays exact.
+ */
+export function leaseTag(leaseId: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < leaseId.length; i++) {
+    const c = leaseId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  a ^= a >>> 13;
+  a = Math.imul(a, 0xc2b2ae35);
+  a ^= a >>> 16;
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
