@@ -83,7 +83,7 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
         if (hit !== undefined)
           return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
       }
-      return { action: 'allow' };
+      return ALLOW;
     },
   };
 }
@@ -104,3 +104,6 @@ export const PROMPT_INJECTION_PATTERNS: RegExp[] = [
   /(reveal|print|show|repeat) (me )?(your|the) (system prompt|hidden instructions|initial instructions)/i,
   /you are now (in )?(developer|dan|jailbreak) mode/i,
 ];
+
+/** One shared allow: the usual answer, on every call. */
+const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });

@@ -43,12 +43,15 @@ export function toolAllowlistGuard(options: ToolAllowlistOptions): ToolAllowlist
     check(input: GuardInput, ctx: GuardContext): GuardDecision {
       for (const tool of input.tools)
         if (!allowed.has(tool)) return refuse(tool, 'declared in the request', ctx);
-      return { action: 'allow' };
+      return ALLOW;
     },
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       for (const tool of output.toolCalls)
         if (!allowed.has(tool)) return refuse(tool, 'called by the model', ctx);
-      return { action: 'allow' };
+      return ALLOW;
     },
   };
 }
+
+/** One shared allow: the usual answer, on every call. */
+const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });

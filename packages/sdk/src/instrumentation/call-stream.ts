@@ -32,7 +32,9 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
       if (!chunkGuards) return 0;
       return runChunkGuards(guards, text.append(delta), delta, call.ctx, call.runtime.metrics);
     },
-    onEnd: async (complete) => {
+    // Synchronous when the output guards are (the defaults are): no promise and no microtask
+    // of its own at the end of every stream; a promise only when a guard returns one.
+    onEnd: (complete) => {
       const summary = acc.summary();
       if (!complete) {
         call.abandon(summary);
@@ -40,17 +42,22 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
       }
       if (guards.length > 0) {
         // The text has been delivered; a block here still records the event and fails the read.
+        const failed = (err: unknown): never => {
+          call.fail(err, summary);
+          throw err;
+        };
+        let checked;
         try {
-          await runOutputGuards(
+          checked = runOutputGuards(
             guards,
             { text: summary.text, toolCalls: summary.toolCalls },
             call.ctx,
             call.runtime.metrics,
           );
         } catch (err) {
-          call.fail(err, summary);
-          throw err;
+          return failed(err);
         }
+        if (checked instanceof Promise) return checked.then(() => call.complete(summary), failed);
       }
       call.complete(summary);
     },

@@ -47,8 +47,8 @@ export function observeStream(stream: { iterator: IteratorFactory }, observer: S
 
 /** Items held back, with the text offset each one ends at; a FIFO without shift() (linear). */
 class HeldItems {
-  private items: unknown[] = [];
-  private ends: number[] = [];
+  private readonly items: unknown[] = [];
+  private readonly ends: number[] = [];
   private head = 0;
 
   get size(): number {
@@ -67,8 +67,9 @@ class HeldItems {
     this.items[this.head] = undefined;
     this.head++;
     if (this.head === this.items.length) {
-      this.items = [];
-      this.ends = [];
+      // Emptied: reused from the start (a stream that holds back often allocates nothing more).
+      this.items.length = 0;
+      this.ends.length = 0;
       this.head = 0;
     }
     return item;
