@@ -5,11 +5,18 @@ import type { Condition, RatioCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: the scalars size, head, hits; the ring (elsewhere in the row, see SlabStore):
+// Region layout: the scalars size, head, hits, newest; the ring (elsewhere in the row, see SlabStore):
 // `cap` entries of (time, flag).
 const HEAD = 1;
 const HITS = 2;
-const SCALARS = 3;
+/**
+ * The newest entry's time: when it has left the window, so has every entry (times come in
+ * order), and the window empties without reading the ring. A user seen less often than once a
+ * window (most of them, with many users) then reads and writes only the scalars and the
+ * ring's first entry, next to them, instead of loading the oldest entry wherever the head is.
+ */
+const NEWEST = 3;
+const SCALARS = 4;
 
 /**
  * conditions/ratio.ts on the slab: the same window of (time, flag) with a running count of
@@ -63,7 +70,7 @@ export class SlabRatio implements SlabRule {
   }
 
   init(_row: Float64Array, _at: number): void {
-    // size, head and hits start at 0.
+    // size, head and hits start at 0; newest is read only when size > 0.
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
@@ -71,11 +78,16 @@ export class SlabRatio implements SlabRule {
     const o = store.rowAt(g) + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
-    let head = nums[o + HEAD]!;
-    let hits = nums[o + HITS]!;
     const cap = this.cap;
     const e = store.rowAt(g) + this.ringAt;
     const cutoff = t - this.windowMs;
+    let head = 0;
+    let hits = 0;
+    if (size > 0 && nums[o + NEWEST]! <= cutoff) size = 0;
+    else {
+      head = nums[o + HEAD]!;
+      hits = nums[o + HITS]!;
+    }
     while (size > 0 && (nums[e + 2 * head]! <= cutoff || size >= this.max)) {
       hits -= nums[e + 2 * head + 1]!;
       head = head + 1 === cap ? 0 : head + 1;
@@ -101,6 +113,7 @@ export class SlabRatio implements SlabRule {
     nums[o] = size;
     nums[o + HEAD] = head;
     nums[o + HITS] = hits;
+    nums[o + NEWEST] = t;
     return size >= this.minEvents && hits > this.above * size;
   }
 
@@ -160,6 +173,7 @@ export class SlabRatio implements SlabRule {
       nums[o] = s.size;
       nums[o + HEAD] = 0;
       nums[o + HITS] = s.hits;
+      if (s.size > 0) nums[o + NEWEST] = s.timeAt(s.newestIndex());
       store.spills[at] = undefined;
     }
     return holds;
