@@ -22,8 +22,9 @@ import {
   insertRecord,
   LEASE_RECORD_BYTES,
   liveRecords,
-  packState,
-  removeRecord,
+  releaseRecord,
+  stateString,
+  tail,
   ttlOfRecords,
   unpackState,
 } from './redis-lua-state.ts';
@@ -145,7 +146,7 @@ end`;
  */
 function writeState(e: Enf, lvl: string, v: Vars, leases: boolean): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
-  const carry = leases ? '' : `local ${v.recs}\n${carriedRecords(v.v, v.recs)}\n`;
+  const carry = leases ? '' : `local ${v.recs}, ${tail(v.recs)}\n${carriedRecords(v.v, v.recs)}\n`;
   return `${carry}local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
@@ -156,7 +157,7 @@ ${maxTat}
 ${ttlOfRecords(v.recs)}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', ${v.rl}, ${packState(v, lvl)} .. ${v.recs}, 'PX', ttl)`;
+redis.call('SET', ${v.rl}, ${stateString(v, lvl, v.recs)}, 'PX', ttl)`;
 }
 
 /**
@@ -262,7 +263,7 @@ end
 local factor = 1
 if lvl == 2 then factor = ${luaNumber(e.tf)} end
 local leases = 0
-${climit > 0 ? `local recs\n${liveRecords('v', 'recs')}\nleases = #recs / ${REC}` : ''}
+${climit > 0 ? `local recs, recs_tail\n${liveRecords('v', 'recs')}\nleases = #recs / ${REC}` : ''}
 local code, refDim, retry = 0, 0, 0
 local n1, n2, n3, n4, n5, n6, n7, n8 = 0, 0, 0, 0, 0, 0, 0, 0
 if lvl == 4 then
@@ -336,9 +337,7 @@ end`);
   }
   // The lease's record goes in the same write (none when it is gone: settled, expired, reset).
   const release =
-    climit > 0
-      ? `local ${v.recs}\n${liveRecords('v', v.recs)}\n${removeRecord(v.recs, 'ARGV[1]', 'changed')}`
-      : '';
+    climit > 0 ? `local ${v.recs}, ${tail(v.recs)}\n${releaseRecord('v', 'ARGV[1]', v.recs, 'changed')}` : '';
   return `local v = redis.call('GET', ${v.rl})
 local ${v.state}
 ${unpackState('v', v)}
@@ -362,7 +361,7 @@ end
 local ${v.factor} = 1
 if ${v.lvl} == 2 then ${v.factor} = ${luaNumber(e.tf)} end
 local ${v.leases} = 0
-${climit > 0 ? `local ${v.recs}\n${liveRecords(v.v, v.recs)}\n${v.leases} = #${v.recs} / ${REC}` : ''}
+${climit > 0 ? `local ${v.recs}, ${tail(v.recs)}\n${liveRecords(v.v, v.recs)}\n${v.leases} = #${v.recs} / ${REC}` : ''}
 local ${v.n.join(', ')} = 0, 0, 0, 0, 0, 0, 0, 0`;
 }
 

@@ -19,7 +19,8 @@ import {
   LEASE_RECORD_BYTES,
   liveRecords,
   packState,
-  removeRecord,
+  releaseRecord,
+  stateString,
   ttlOfRecords,
   unpackState,
   type StateNames,
@@ -64,7 +65,7 @@ local function read(key)
   local v = redis.call('GET', key)
   local a = {}
   ${unpackState('v', A)}
-  local recs
+  local recs, recs_tail
   ${carriedRecords('v', 'recs')}
   return { a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] }, { s = a[9], t = a[10], b = a[11], x = a[12] == 1, l = a[13], recs = recs }, v and true or false
 end
@@ -111,7 +112,7 @@ local function key_ttl(tat, e, lvl)
   for i = 1, 8 do
     if tat[i] - now > ttl then ttl = tat[i] - now end
   end
-  local recs = e.recs
+  local recs, recs_tail = e.recs, ''
   ${ttlOfRecords('recs')}
   ttl = math.ceil(ttl)
   if ttl < 1 then ttl = 1 end
@@ -166,8 +167,9 @@ local function level_of(a)
 end
 
 -- Per subject s, X[6s-5 .. 6s]: state array, level, limit factor, leases, dirty, new TATs;
--- V[s] the state string read, R[s] its live lease records (concurrency limit set).
-local X, V, R = {}, {}, {}
+-- V[s] the state string read, R[s] its live lease records (concurrency limit set), T[s] a
+-- record appended after them.
+local X, V, R, T = {}, {}, {}, {}
 local code, refSub, refDim, retry = 0, 0, 0, 0
 for s = 1, nsub do
   local v = redis.call('GET', KEYS[s])
@@ -183,7 +185,7 @@ for s = 1, nsub do
   local leases = 0
   if climit > 0 then
     -- Live leases: the records after dropping the expired ones.
-    local recs
+    local recs, recs_tail
     ${liveRecords('v', 'recs')}
     R[s] = recs
     leases = #recs / ${LEASE_RECORD_BYTES}
@@ -248,9 +250,10 @@ if code == 0 then
     end
     X[o + 5] = true
     if P[10 + 9 * s] > 0 then
-      local recs = R[s]
+      local recs, recs_tail = R[s], ''
       ${insertRecord('recs', 'leaseExp', 'ARGV[1]')}
       R[s] = recs
+      T[s] = recs_tail
       X[o + 4] = X[o + 4] + 1
     end
   end
@@ -285,7 +288,7 @@ for s = 1, nsub do
     for i = 1, 8 do
       if a[i] - now > ttl then ttl = a[i] - now end
     end
-    local recs = R[s]
+    local recs, recs_tail = R[s], T[s] or ''
     if not recs then
       local v = V[s]
       ${carriedRecords('v', 'recs')}
@@ -293,7 +296,7 @@ for s = 1, nsub do
     ${ttlOfRecords('recs')}
     ttl = math.ceil(ttl)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', KEYS[s], ${packState(A, 'lvl')} .. recs, 'PX', ttl)
+    redis.call('SET', KEYS[s], ${stateString(A, 'lvl', 'recs')}, 'PX', ttl)
   end
   -- Busy time per dimension: the reply carries TAT - now; negative means empty. One subject
   -- (the common case): header and subject in one pack, no concatenation.
@@ -347,10 +350,9 @@ for s = 1, nsub do
     end
   end
   -- The lease's record goes in the same write (none when it is gone: settled, expired, reset).
-  local recs
+  local recs, recs_tail
   if P[base + 10] > 0 then
-    ${liveRecords('v', 'recs')}
-    ${removeRecord('recs', 'ARGV[1]', 'changed')}
+    ${releaseRecord('v', 'ARGV[1]', 'recs', 'changed')}
   else
     ${carriedRecords('v', 'recs')}
   end
@@ -367,7 +369,7 @@ for s = 1, nsub do
     ${ttlOfRecords('recs')}
     ttl = math.ceil(ttl)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', key, ${packState(A, 'a[13]')} .. recs, 'PX', ttl)
+    redis.call('SET', key, ${stateString(A, 'a[13]', 'recs')}, 'PX', ttl)
   end
 end
 return 1
