@@ -22,12 +22,17 @@ const APPEND_FIRST = process.env.BENCH_APPEND_FIRST === '1';
 // BENCH_ONLY=append (or whole) runs one writer (for a --cpu-prof of it; no comparison printed).
 const ONLY = process.env.BENCH_ONLY;
 const REPS = Number(process.env.BENCH_REPS ?? 2);
+// BENCH_STEP_MS: mean event-time gap between events (default 20: a batch of 2,000 spans 40 s of
+// event time, eight times the 5 s lateness, so most events are processed in the step that
+// brings them). 1 is closer to live traffic: a batch spans 2 s, every event waits pending for
+// the watermark and is written twice (added, then released).
+const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 20);
 
 function events(users: number, total: number): Timed[] {
   const gen = new TrafficGenerator({
     seed: 5,
     users,
-    stepMs: 20,
+    stepMs: STEP_MS,
     attackerEvery: 20,
     userPrefix: 'bench-user',
   });
@@ -47,7 +52,7 @@ async function redisRate(
   stream: Timed[],
   ruleset: string,
   whole: boolean,
-): Promise<{ rate: number; conflicts: number; cpuUs: number; alerts: number }> {
+): Promise<{ rate: number; conflicts: number; cpuUs: number; alerts: number; calls: GroupCalls }> {
   const state = new RedisDetectionState({
     redis,
     ruleset,
@@ -58,6 +63,7 @@ async function redisRate(
       : {}),
   });
   writeStepsWhole(state, whole);
+  const calls = countGroupCalls(state);
   let alerts = 0;
   const engine = new DetectionEngine({ onAlert: () => alerts++, state });
   const start = performance.now();
@@ -83,7 +89,42 @@ async function redisRate(
     conflicts: stats.state.conflicts,
     cpuUs: (cpu.user + cpu.system) / stream.length,
     alerts,
+    calls,
   };
+}
+
+/** Group-state calls by kind (a counter around each: the same small cost for both writers). */
+interface GroupCalls {
+  whole: number;
+  appended: number;
+  reads: number;
+  /** Writes whose version check failed (a guess at an uncached group, or a conflict). */
+  lost: number;
+}
+
+function countGroupCalls(state: RedisDetectionState): GroupCalls {
+  const calls: GroupCalls = { whole: 0, appended: 0, reads: 0, lost: 0 };
+  const cas = state.cas.bind(state);
+  const append = state.append.bind(state);
+  state.cas = async (key, expected, body, ttl) => {
+    const reply = await cas(key, expected, body, ttl);
+    if (expected < 0) calls.reads++;
+    else if (reply[0] === 1) calls.whole++;
+    else calls.lost++;
+    return reply;
+  };
+  state.append = async (key, expected, delta, ttl) => {
+    const reply = await append(key, expected, delta, ttl);
+    if (reply[0] === 1) calls.appended++;
+    else calls.lost++;
+    return reply;
+  };
+  return calls;
+}
+
+function perEvent(c: GroupCalls, events: number): string {
+  const f = (n: number) => (n / events).toFixed(2);
+  return `${f(c.whole)} whole writes, ${f(c.appended)} appends, ${f(c.reads)} reads, ${f(c.lost)} failed writes per event`;
 }
 
 /** The ceiling: a trivial one-key script by EVALSHA, BATCH calls in flight at a time, keys spread like groups. */
@@ -130,7 +171,9 @@ try {
     `bench:detect:redis: redis-server ${info} on 127.0.0.1 (started here), node ${process.version}, ${cpus().length} CPUs, ` +
       `load average ${loadavg()
         .map((l) => l.toFixed(2))
-        .join(' ')} at start; default rules, batches of ${BATCH}${QUICK ? ', --quick' : ''}\n`,
+        .join(
+          ' ',
+        )} at start; default rules, batches of ${BATCH}, ${STEP_MS} ms of event time per event${QUICK ? ', --quick' : ''}\n`,
   );
   // BENCH_GROUPS=1000 runs that cell only (for a --cpu-prof of one shape).
   if (process.env.BENCH_GROUPS !== undefined) {
@@ -187,6 +230,9 @@ try {
         fmt(shared.conflicts),
       ]);
     }
+    console.log(
+      `${fmt(active)} groups, group calls: whole ${perEvent(before.shared.calls, total)}; appended ${perEvent(after.shared.calls, total)}`,
+    );
     console.log(
       `${fmt(active)} groups: appended / whole CPU per event ${(after.shared.cpuUs / before.shared.cpuUs).toFixed(2)}, ` +
         `events/s ${(after.shared.rate / before.shared.rate).toFixed(2)}x; ${fmt(after.shared.alerts)} alerts either way`,
