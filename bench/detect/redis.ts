@@ -52,7 +52,15 @@ async function redisRate(
   stream: Timed[],
   ruleset: string,
   whole: boolean,
-): Promise<{ rate: number; conflicts: number; cpuUs: number; alerts: number; calls: GroupCalls }> {
+): Promise<{
+  rate: number;
+  conflicts: number;
+  cpuUs: number;
+  alerts: number;
+  calls: GroupCalls;
+  /** Bytes sent to Redis per event (set by the caller). */
+  sentBytes: number;
+}> {
   const state = new RedisDetectionState({
     redis,
     ruleset,
@@ -90,6 +98,7 @@ async function redisRate(
     cpuUs: (cpu.user + cpu.system) / stream.length,
     alerts,
     calls,
+    sentBytes: 0,
   };
 }
 
@@ -146,6 +155,11 @@ async function evalshaCeiling(
   return { rate: calls / ((performance.now() - start) / 1000), cpuUs: (cpu.user + cpu.system) / calls };
 }
 
+/** Bytes Redis has read from its clients (INFO stats): what the writers send, independent of the machine's load. */
+async function netInput(redis: Redis): Promise<number> {
+  return Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
+}
+
 async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 }
@@ -196,7 +210,9 @@ try {
       if (ONLY !== undefined && (ONLY === 'whole') !== whole) continue;
       await redis.flushall();
       const memBefore = await usedMemory(redis);
+      const netBefore = await netInput(redis);
       const shared = await redisRate(redis, stream, `bench-${groups}-${whole ? 'w' : 'a'}`, whole);
+      shared.sentBytes = ((await netInput(redis)) - netBefore) / total;
       const prev = runs.get(whole);
       if (prev === undefined || shared.cpuUs < prev.shared.cpuUs)
         runs.set(whole, { shared, bytes: ((await usedMemory(redis)) - memBefore) / active });
@@ -231,7 +247,8 @@ try {
       ]);
     }
     console.log(
-      `${fmt(active)} groups, group calls: whole ${perEvent(before.shared.calls, total)}; appended ${perEvent(after.shared.calls, total)}`,
+      `${fmt(active)} groups, group calls: whole ${perEvent(before.shared.calls, total)}; appended ${perEvent(after.shared.calls, total)}; ` +
+        `bytes sent to Redis per event: ${fmt(before.shared.sentBytes)} whole, ${fmt(after.shared.sentBytes)} appended`,
     );
     console.log(
       `${fmt(active)} groups: appended / whole CPU per event ${(after.shared.cpuUs / before.shared.cpuUs).toFixed(2)}, ` +
