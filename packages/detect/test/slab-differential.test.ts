@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
 import { defaultRules, parseRules } from '../src/index.ts';
-import { INLINE_ENTRIES } from '../src/slab/slab-rules.ts';
+import { compileRule } from '../src/compile.ts';
+import type { RuleDefinition } from '../src/index.ts';
+import { INLINE_ENTRIES, slabRulesFor } from '../src/slab/slab-rules.ts';
 import { runEngine } from './slab-support.ts';
 import { TIGHT } from './streams.ts';
 
@@ -144,7 +146,22 @@ interface Limits {
   allowedLatenessMs: number;
 }
 
+/** The rules' slab implementations as the engine plans them. */
+function planned(rules: readonly RuleDefinition[]): string[] {
+  const limits = { maxEventsPerWindow: 3, maxDistinctValues: 1_000 };
+  const entries = rules.map((def, i) => ({ def, rule: compileRule(def, i, limits) }));
+  return slabRulesFor(entries, limits).map((s) => s?.constructor.name ?? 'object');
+}
+
 describe('slab conditions vs object conditions', () => {
+  it("run an identical rule on a ratio rule's window in the slab-heavy and default rules", () => {
+    // The streams below then compare that shared window (identical-shared.ts) with the object path.
+    expect(planned(SLAB_HEAVY).filter((k) => k === 'SlabIdenticalShared')).toHaveLength(1);
+    expect(planned(defaultRules())[defaultRules().findIndex((r) => r.id === 'identical_requests')]).toBe(
+      'SlabIdenticalShared',
+    );
+  });
+
   const ruleSets = [
     ['slab-heavy rules', SLAB_HEAVY],
     ['default rules', defaultRules()],
