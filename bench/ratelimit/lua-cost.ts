@@ -51,7 +51,7 @@ interface CaseOpts {
   layout?: 'legacy';
   subjects?: 2;
 }
-const TAG = 'lease-0123456789'; // 16 characters: a lease tag as RedisStore sends it
+const TAG = 4_503_599_627_370_495; // a lease tag as RedisStore sends it (leaseTag: a 53-bit number)
 const C9 = [...ENF, 300_000, ...WINDOWED, 1_000_000];
 const S9 = [...ENF, 1, ...WINDOWED, 1_000_000];
 const acquireThenSettle = (acquire: string, settle: string): string => `local A = ARGV
@@ -150,7 +150,7 @@ function setup(o: CaseOpts): string {
   if (o.layout === 'legacy')
     return `for j = 1, ${o.open} do redis.call('ZADD', KEYS[2], 1e15, 'other' .. j) end`;
   return `local r = ''
-for j = 1, ${o.open} do r = r .. struct.pack('<d', 1e15) .. string.format('%016d', j) end
+for j = 1, ${o.open} do r = r .. struct.pack('<dd', 1e15, j) end
 redis.call('SET', KEYS[1], struct.pack('<d', 1/0) .. string.rep(struct.pack('<d', 0), 13) .. r)`;
 }
 

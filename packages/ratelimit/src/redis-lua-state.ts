@@ -11,8 +11,8 @@
  *                                                13 level last reported
  *                                                14 TAT of dimension 1 (requests per minute)
  *
- * then one 24-byte record per live lease: its expiry (a double, epoch ms) and its 16-character
- * tag (leaseTag), sorted by expiry. The leases live in the state string, read and written by
+ * then one 16-byte record per live lease: its expiry and its tag (leaseTag), two doubles,
+ * sorted by expiry. The leases live in the state string, read and written by
  * the GET and SET the script does anyway, instead of a sorted set of their own (ZCARD,
  * ZREMRANGEBYSCORE, ZADD and PEXPIRE per acquire, ZREM per settle: 2-3 µs of Redis per
  * acquire, measured in-script). Per call the scripts drop the expired records at the front,
@@ -34,10 +34,10 @@
 export const STATE_BYTES = 112;
 /** Bytes of the previous layout (13 doubles), read for a rolling upgrade. */
 export const LEGACY_STATE_BYTES = 104;
-/** Bytes of one lease record: expiry (double) and tag (16 characters). */
-export const LEASE_RECORD_BYTES = 24;
-/** Characters of a lease tag. */
-export const LEASE_TAG_CHARS = 16;
+/** Bytes of one lease record: expiry and tag (leaseTag), two doubles. */
+export const LEASE_RECORD_BYTES = 16;
+/** Bytes of a lease tag. */
+export const LEASE_TAG_BYTES = 8;
 
 /** Lua names of the thirteen state values in the old slot order (t1..t8, score, score time, blocked until, banned, level). */
 export interface StateNames {
@@ -105,32 +105,35 @@ export function tail(recs: string): string {
 }
 
 /**
- * Lua statements inserting a record of expiry `exp` and tag `tag` into the records (`recs`,
- * empty tail), in expiry order: nearly always last, as the tail; else rebuilt in place.
+ * Lua statements inserting a record of expiry `exp` and the tag whose number is in `tagArg`
+ * into the records (`recs`, empty tail), in expiry order: nearly always last, as the tail;
+ * else rebuilt in place.
  */
-export function insertRecord(recs: string, exp: string, tag: string): string {
+export function insertRecord(recs: string, exp: string, tagArg: string): string {
   return `do
   local q = #${recs}
   while q > 0 and struct.unpack('<d', ${recs}, q - ${LEASE_RECORD_BYTES - 1}) > ${exp} do q = q - ${LEASE_RECORD_BYTES} end
-  if q == #${recs} then ${tail(recs)} = struct.pack('<d', ${exp}) .. ${tag}
-  else ${recs} = string.sub(${recs}, 1, q) .. struct.pack('<d', ${exp}) .. ${tag} .. string.sub(${recs}, q + 1) end
+  local rec = struct.pack('<dd', ${exp}, tonumber(${tagArg}))
+  if q == #${recs} then ${tail(recs)} = rec
+  else ${recs} = string.sub(${recs}, 1, q) .. rec .. string.sub(${recs}, q + 1) end
 end`;
 }
 
 /**
  * Lua statements setting the records (`recs` and its tail) to those of `v` without the one
- * of tag `tag` (the first at a record boundary; none if absent: a lease settled twice frees
+ * whose tag number is in `tagArg` (the first at a record boundary; none if absent: a lease settled twice frees
  * one slot), and `removed` to true if there was one. Expired records are left to the next
  * acquire: settle copies the records once.
  */
-export function releaseRecord(v: string, tag: string, recs: string, removed: string): string {
+export function releaseRecord(v: string, tagArg: string, recs: string, removed: string): string {
   const tagAt = STATE_BYTES + 9; // 1-based offset of the first record's tag in v
   return `${recs}, ${tail(recs)} = '', ''
 if ${v} and #${v} > ${STATE_BYTES} then
-  local i = string.find(${v}, ${tag}, ${tagAt}, true)
-  while i and (i - ${tagAt}) % ${LEASE_RECORD_BYTES} ~= 0 do i = string.find(${v}, ${tag}, i + 1, true) end
+  local tag = struct.pack('<d', tonumber(${tagArg}))
+  local i = string.find(${v}, tag, ${tagAt}, true)
+  while i and (i - ${tagAt}) % ${LEASE_RECORD_BYTES} ~= 0 do i = string.find(${v}, tag, i + 1, true) end
   if i then
-    ${recs}, ${tail(recs)} = string.sub(${v}, ${STATE_BYTES + 1}, i - 9), string.sub(${v}, i + ${LEASE_TAG_CHARS})
+    ${recs}, ${tail(recs)} = string.sub(${v}, ${STATE_BYTES + 1}, i - 9), string.sub(${v}, i + ${LEASE_TAG_BYTES})
     ${removed} = true
   else
     ${recs} = string.sub(${v}, ${STATE_BYTES + 1})
@@ -160,13 +163,15 @@ export function stateString(n: StateNames, lvl: string, recs: string): string {
 }
 
 /**
- * The 16-character tag of a lease id in the state string: two 32-bit hashes of the whole id
- * (FNV-1a with two offsets, mixed), in hex. Not a prefix of the id: ids from a custom
- * `idGenerator` may share long prefixes or suffixes (zero-padded counters). Two live leases
- * of one subject share a tag with a probability of about n²/2^65 for n of them (1e-13 at the
- * cap); if they did, each settle would still remove one record, so the count stays exact.
+ * The tag of a lease id in the state string: a 53-bit hash of the whole id (two 32-bit
+ * FNV-1a style hashes, mixed), sent as a number and stored as a double (8 bytes). Not a
+ * prefix of the id: ids from a custom `idGenerator` may share long prefixes or suffixes
+ * (zero-padded counters). About 0.1 µs of Node per call; a 16-hex-character string of the
+ * same hashes cost 0.4-0.7 µs (measured). Two live leases of one subject share a tag with a
+ * probability of about n²/2^54 for n of them (6e-11 at the cap); if they did, each settle
+ * would still remove one record, so the count stays exact.
  */
-export function leaseTag(leaseId: string): string {
+export function leaseTag(leaseId: string): number {
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ 0x5bd1e995;
   for (let i = 0; i < leaseId.length; i++) {
@@ -178,5 +183,5 @@ export function leaseTag(leaseId: string): string {
   a ^= a >>> 13;
   a = Math.imul(a, 0xc2b2ae35);
   a ^= a >>> 16;
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+  return (a >>> 0) * 2_097_152 + (b >>> 11);
 }

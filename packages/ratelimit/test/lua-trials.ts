@@ -81,6 +81,6 @@ export function stateValue(t: Trial, extra: [number, string][] = [], legacy = fa
   const s = t.state ?? packed(new Array<number>(13).fill(0));
   const v = Array.from({ length: 13 }, (_, i) => s.readDoubleLE(i * 8));
   const head = packed([Infinity, ...v.slice(1, 13), v[0]!]);
-  const recs = leases.map(([exp, id]) => Buffer.concat([packed([exp]), Buffer.from(leaseTag(id), 'latin1')]));
+  const recs = leases.map(([exp, id]) => packed([exp, leaseTag(id)]));
   return Buffer.concat([head, ...recs]);
 }
