@@ -11,6 +11,16 @@
  *
  * `--base <dir>`: an unpacked older tree (`git archive <commit> packages/sdk/src | tar -x -C <dir>`,
  * a node_modules link to this one's) whose instrumentation and guards are timed in the same rounds.
+ *
+ * `--only <client>` (e.g. `--only 'default guards'`, `--only '[base] no guards'`): makes `--calls`
+ * calls of that one client and nothing else (no warm-up, no rounds), for instruction counts
+ * under valgrind, which the shared machine's load does not move:
+ *
+ *   valgrind --tool=callgrind --callgrind-out-file=<file> node_modules/node/bin/node --conditions=@llmsec/source \
+ *     bench/instrumentation/guards-call.ts --stream --only 'default guards' --calls 1500 [--base <dir>]
+ *
+ * Run it for two counts (1,500 and 3,000) and divide the difference of the totals by the
+ * difference of the counts: start-up and JIT warm-up cancel out (most of it is over by 1,500).
  */
 import OpenAI from 'openai';
 import { pathToFileURL } from 'node:url';
@@ -104,6 +114,14 @@ async function time(c: OpenAI, n: number): Promise<number> {
   else for (let i = 0; i < n; i++) await c.chat.completions.create(CHAT_BODY);
   const c1 = process.cpuUsage(c0);
   return (c1.user + c1.system) / n;
+}
+
+const onlyAt = process.argv.indexOf('--only');
+if (onlyAt > 0) {
+  const only = clients[process.argv[onlyAt + 1] as string];
+  if (only === undefined) throw new Error(`--only: one of ${Object.keys(clients).join(', ')}`);
+  await time(only, CALLS);
+  process.exit(0);
 }
 
 const names = Object.keys(clients);
