@@ -114,4 +114,13 @@ for (const name of names) {
       : `  added ${median(s.map((x, k) => x - (plain[k] as number))).toFixed(1)}`;
   process.stdout.write(`${name.padEnd(14)} cpu ${median(s).toFixed(1)} us/call${added}\n`);
 }
+if (mode === 'hist') {
+  // Paired per round: what the guards add on top of no guards, and local minus SDK histograms.
+  const pair = (a: string, b: string): string =>
+    median((series[a] as number[]).map((x, k) => x - ((series[b] as number[])[k] as number))).toFixed(1);
+  process.stdout.write(
+    `guards on top: ${pair('guards', 'ours')} us (SDK hist: ${pair('guards [SDK hist]', 'ours [SDK hist]')}); ` +
+      `local minus SDK hist: no guards ${pair('ours', 'ours [SDK hist]')}, guards ${pair('guards', 'guards [SDK hist]')} us\n`,
+  );
+}
 process.exit(0);
