@@ -4,7 +4,6 @@
 // this process, medians, against the raw EVALSHA ceiling of the same run. The older copy must
 // sit inside the repository so that its imports resolve, e.g.:
 //   git archive 94e0af0 packages/ratelimit/src | tar -x -C bench/ratelimit/.old
-//   (for the leases inside the state string: 3e0d02f, the sorted set, against the current)
 //   BENCH_OLD_SRC=bench/ratelimit/.old/packages/ratelimit/src/index.ts \
 //     node --conditions=@llmsec/source bench/ratelimit/before-after.ts
 // BENCH_SECONDS (default 2) per cell, BENCH_ROUNDS (default 7). Linux only (/proc).
@@ -46,14 +45,10 @@ try {
   };
   const oldWindowed = limiter(Old, WINDOWED);
   const newWindowed = limiter(Current, WINDOWED);
-  const oldAll = limiter(Old, ALL);
-  const newAll = limiter(Current, ALL);
   const rows: [string, (s: string) => Promise<unknown>][] = [
     ['raw EVALSHA `return 1` (ceiling)', (s) => client.evalsha(sha, 1, s)],
     ['acquire (8 windowed dims), before', (s) => oldWindowed.acquire(req(s))],
     ['acquire (8 windowed dims), after', (s) => newWindowed.acquire(req(s))],
-    ['acquire (all 9, leases left open), before', (s) => oldAll.acquire(req(s))],
-    ['acquire (all 9, leases left open), after', (s) => newAll.acquire(req(s))],
     ['acquire + settle (all 9), before', pair(limiter(Old, ALL))],
     ['acquire + settle (all 9), after', pair(limiter(Current, ALL))],
   ];

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
 import { MemoryStore, RateLimiter, RedisStore } from '../../packages/ratelimit/src/index.ts';
-import { rlKey } from '../../packages/ratelimit/src/redis.ts';
+import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
 import { coalescerOf } from '../../packages/ratelimit/src/redis-store.ts';
 import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
@@ -154,12 +154,12 @@ try {
 
   const allContenders: [string, string, Op][] = [
     ['raw EVALSHA `return 1` (ceiling)', 'raw', (s) => client.evalsha(sha, 1, s)],
-    // Not the ceiling: the same trivial script called with acquire's argument list (the state
-    // key, lease tag, tokens, cost), to show what the longer command itself costs both processes.
+    // Not the ceiling: the same trivial script called with acquire's argument list (two keys,
+    // lease id, tokens, cost), to show what the longer command itself costs both processes.
     [
       'raw EVALSHA `return 1`, acquire-shaped args',
       'raw5',
-      (s) => client.evalsha(sha, 1, rlKey(s), '0123456789abcdef', 700, 2_100),
+      (s) => client.evalsha(sha, 2, rlKey(s), leaseKey(s), '0123456789abcdef0123456789abcdef', 700, 2_100),
     ],
     ['rate-limiter-flexible consume() (1 limit)', 'rlf', (s) => rlf.consume(s)],
     [
@@ -366,7 +366,7 @@ async function slowSections(
     },
     commandTimeoutMs: 5_000,
   });
-  await measure('llmsec, all 9 dims (acquire + settle)', [rlKey('m-us')], async () => {
+  await measure('llmsec, all 9 dims (acquire + settle)', [rlKey('m-us'), leaseKey('m-us')], async () => {
     const r = await real.acquire(req('m-us'));
     if (!r.allowed) throw new Error(`memory run refused: ${r.reason}`);
     await real.settle(r.lease!, { tokens: 650, costMicroUsd: 1_950 });

@@ -7,12 +7,6 @@ import { DIMENSIONS, type Dimension, type TierLimits } from './types.ts';
 export const DIM_COUNT = DIMENSIONS.length; // 9
 export const WINDOW_DIMS = 8;
 export const CONCURRENT_INDEX = 8;
-/**
- * The largest `concurrent` a tier may set. RedisStore keeps a subject's live leases in its
- * state string (24 bytes each, read and written by every call on the subject), so their count
- * must be bounded; MemoryStore is held to the same bound so a tier means the same on both.
- */
-export const MAX_CONCURRENT = 1024;
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -63,13 +57,6 @@ export function validateTierLimits(name: string, limits: TierLimits): void {
         `tier "${name}": ${key} must be a positive integer (got ${String(v)}); omit it for no limit`,
       );
     }
-  }
-  // Every live lease is a record in the subject's Redis state (read and written per call), so
-  // the count is bounded; MemoryStore applies the same bound, so a tier means the same on both.
-  if (limits.concurrent !== undefined && limits.concurrent > MAX_CONCURRENT) {
-    throw new TypeError(
-      `tier "${name}": concurrent must be at most ${MAX_CONCURRENT} (got ${limits.concurrent}): leases live in the subject's state`,
-    );
   }
 }
 

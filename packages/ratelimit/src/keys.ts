@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Redis keys of one subject: `llmsec:{<subject>}:rl`, its state with the live leases inside
- * (redis-lua-state.ts), and `llmsec:{<subject>}:lease`, the sorted set of leases of the
- * layout before, which only `reset` still touches (deleting what an old replica left). The
- * braces are a Redis Cluster hash tag, so both keys share a slot.
+ * Redis keys of one subject: `llmsec:{<subject>}:rl` and `llmsec:{<subject>}:lease`. The
+ * braces are a Redis Cluster hash tag, so both keys share a slot and one script touches both.
  * Subjects longer than 128 characters are replaced by a SHA-256 digest, which bounds key size
  * whatever a caller passes as a user id.
  */

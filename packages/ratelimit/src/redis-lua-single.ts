@@ -16,18 +16,6 @@
  * versions on the same states and the same clock and compares replies and every command sent.
  */
 import { luaNumber } from './redis-lua.ts';
-import {
-  carriedRecords,
-  firstExpiry,
-  insertRecord,
-  LEASE_RECORD_BYTES,
-  liveRecords,
-  releaseRecord,
-  stateString,
-  tail,
-  ttlOfRecords,
-  unpackState,
-} from './redis-lua-state.ts';
 
 const WINDOWS = [60_000, 3_600_000, 86_400_000, 60_000, 3_600_000, 86_400_000, 3_600_000, 86_400_000];
 /** The amount each windowed dimension counts: one request, the tokens, the cost. */
@@ -49,10 +37,9 @@ interface Vars {
   dirty: string;
   prev: string;
   v: string;
-  /** The subject's live lease records (redis-lua-state.ts). */
-  recs: string;
   state: string;
   rl: string;
+  lease: string;
   /** Statement naming the refusing subject at a refusal ('' for one subject: set once after). */
   setRef: string;
 }
@@ -75,9 +62,9 @@ function vars(s: number, suffix: string): Vars {
     dirty: x('dirty'),
     prev: x('prev'),
     v: x('v'),
-    recs: x('recs'),
     state: [...t, x('sc'), x('st'), x('bu'), x('bn'), x('pl')].join(', '),
-    rl: `KEYS[${s}]`,
+    rl: `KEYS[${2 * s - 1}]`,
+    lease: `KEYS[${2 * s}]`,
     setRef: suffix === '' ? '' : ` refSub = ${s};`,
   };
 }
@@ -85,8 +72,6 @@ function vars(s: number, suffix: string): Vars {
 const ONE = vars(1, '');
 const STATE = ONE.state;
 const TATS = ONE.t;
-/** Lease records per byte of the records string. */
-const REC = luaNumber(LEASE_RECORD_BYTES);
 
 /** The enforcement parameters as the templates read them (P[1..9]). */
 interface Enf {
@@ -139,25 +124,19 @@ else
 end`;
 }
 
-/**
- * Lua statements writing a subject's state with the templates' TTL rule (the key also outlives
- * its last lease); `lvl` is the level stored. `leases`: the script holds the live records in
- * `v.recs` (a tier with a concurrency limit), else the records are carried through unread.
- */
-function writeState(e: Enf, lvl: string, v: Vars, leases: boolean): string {
+/** Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level stored. */
+function writeState(e: Enf, lvl: string, v: Vars = ONE): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
-  const carry = leases ? '' : `local ${v.recs}, ${tail(v.recs)}\n${carriedRecords(v.v, v.recs)}\n`;
-  return `${carry}local ttl = 0
+  return `local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
 end
 ${maxTat}
-${ttlOfRecords(v.recs)}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', ${v.rl}, ${stateString(v, lvl, v.recs)}, 'PX', ttl)`;
+redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}), 'PX', ttl)`;
 }
 
 /**
@@ -195,8 +174,9 @@ function concurrencyCheck(climit: number, factor: number, v: Vars = ONE): string
   if (!(climit > 0)) return '';
   return `if code == 0 and ${v.leases} + 1 > ${luaNumber(scaled(climit, factor))} then
   code = 1;${v.setRef} refDim = 9
-  if #${v.recs} > 0 then
-    retry = math.ceil(${firstExpiry(v.recs)} - now)
+  local first = redis.call('ZRANGE', ${v.lease}, 0, 0, 'WITHSCORES')
+  if first[2] then
+    retry = math.ceil(tonumber(first[2]) - now)
     if retry < 0 then retry = 0 end
   end
 end`;
@@ -204,8 +184,8 @@ end`;
 
 /**
  * Whether a one-subject script of these baked values (acquire's or settle's: nine limits at
- * 10..18) is called without the lease tag: a tier without a concurrency limit never
- * touches it, and every argument costs Redis parsing and Node encoding per call.
+ * 10..18) is called without the lease key and lease id: a tier without a concurrency limit
+ * never touches them, and every argument costs Redis parsing and Node encoding per call.
  */
 export function leanArgs(values: readonly number[]): boolean {
   return values.length === 19 && !(values[18]! > 0);
@@ -213,12 +193,12 @@ export function leanArgs(values: readonly number[]): boolean {
 
 /**
  * Acquire for one subject: `values` as the template's P (nine enforcement parameters, lease
- * TTL, nine limits). KEYS: rl. ARGV: lease tag (leaseTag), tokens, cost; without a concurrency
- * limit (leanArgs) ARGV: tokens, cost. Same reply as the template, except that
+ * TTL, nine limits). KEYS: rl, lease. ARGV: leaseId, tokens, cost; without a concurrency
+ * limit (leanArgs) KEYS: rl and ARGV: tokens, cost. Same reply as the template, except that
  * an admission at level normal (before and after) answers in the compact form of
  * redis-reply.ts (the template's values that are constants there left out).
  */
-export function singleAcquireLua(values: readonly number[]): string {
+export function singleAcquireLua(values: readonly number[], leaseTtlMs: number): string {
   const e = enf(values);
   const leaseTtl = values[9]!;
   const limits = values.slice(10, 18);
@@ -246,8 +226,13 @@ else
   elseif s >= ${e.blkAt} and now >= bu then bu = now + ${e.blockMs} end
   dirty = true`
       : '';
-  const lease = climit > 0 ? `${insertRecord('recs', 'leaseExp', 'ARGV[1]')}\n  leases = leases + 1` : '';
-  // Without a concurrency limit the lease tag is not sent (leanArgs): ARGV is tokens, cost.
+  const lease =
+    climit > 0
+      ? `redis.call('ZADD', KEYS[2], leaseExp, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], '${String(Math.ceil(leaseTtlMs))}')
+  leases = leases + 1`
+      : '';
+  // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is tokens, cost.
   const a = climit > 0 ? 1 : 0;
   return `local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
@@ -255,7 +240,8 @@ local tokens = tonumber(ARGV[${a + 1}])
 local cost = tonumber(ARGV[${a + 2}])
 local v = redis.call('GET', KEYS[1])
 local ${STATE}
-${unpackState('v', ONE)}
+if v then ${STATE} = struct.unpack('<ddddddddddddd', v)
+else ${STATE} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
 local lvl = 0
 if bn == 1 or sc ~= 0 or bu ~= 0 then
 ${levelOf('lvl', e)}
@@ -263,7 +249,12 @@ end
 local factor = 1
 if lvl == 2 then factor = ${luaNumber(e.tf)} end
 local leases = 0
-${climit > 0 ? `local recs, recs_tail\n${liveRecords('v', 'recs')}\nleases = #recs / ${REC}` : ''}
+${
+  climit > 0
+    ? `leases = redis.call('ZCARD', KEYS[2])
+if leases > 0 then leases = leases - redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end`
+    : ''
+}
 local code, refDim, retry = 0, 0, 0
 local n1, n2, n3, n4, n5, n6, n7, n8 = 0, 0, 0, 0, 0, 0, 0, 0
 if lvl == 4 then
@@ -290,7 +281,7 @@ if dirty then
 ${levelOf('lvl', e)}
 end
 if dirty or lvl ~= prev then
-${writeState(e, 'lvl', ONE, climit > 0)}
+${writeState(e, 'lvl')}
 end
 if code == 0 and prev == 0 and lvl == 0 and factor == 1 then
   return struct.pack('<ddddddddddd', now, leaseExp, leases,
@@ -303,12 +294,12 @@ return struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, n
 
 /**
  * Settle for one subject: `values` as the template's P (nine enforcement parameters, the limit
- * factor, nine limits). KEYS: rl. ARGV: lease tag, requests, tokens, cost (differences);
- * without a concurrency limit (leanArgs) ARGV: requests, tokens, cost.
+ * factor, nine limits). KEYS: rl, lease. ARGV: leaseId, requests, tokens, cost (differences);
+ * without a concurrency limit (leanArgs) KEYS: rl and ARGV: requests, tokens, cost.
  */
 export function singleSettleLua(values: readonly number[]): string {
   const e = enf(values);
-  // Without a concurrency limit the lease tag is not sent (leanArgs): ARGV is the differences.
+  // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is the differences.
   const a = values[18]! > 0 ? 1 : 0;
   return `local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
@@ -318,7 +309,7 @@ return 1
 `;
 }
 
-/** Statements settling one subject (the template's loop body): GET, differences, lease record, SET. */
+/** Statements settling one subject (the template's loop body): GET, differences, SET, ZREM. */
 function settleSubject(e: Enf, v: Vars, factor: number, limits: readonly number[], climit: number): string {
   const delta = ['rq', 'rq', 'rq', 'tk', 'tk', 'tk', 'co', 'co'];
   const dims: string[] = [];
@@ -335,25 +326,24 @@ function settleSubject(e: Enf, v: Vars, factor: number, limits: readonly number[
   changed = true
 end`);
   }
-  // The lease's record goes in the same write (none when it is gone: settled, expired, reset).
-  const release =
-    climit > 0 ? `local ${v.recs}, ${tail(v.recs)}\n${releaseRecord('v', 'ARGV[1]', v.recs, 'changed')}` : '';
   return `local v = redis.call('GET', ${v.rl})
 local ${v.state}
-${unpackState('v', v)}
+if v then ${v.state} = struct.unpack('<ddddddddddddd', v)
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
 local changed = false
 ${dims.join('\n')}
-${release}
 if changed then
-${writeState(e, v.pl, v, climit > 0)}
-end`;
+${writeState(e, v.pl, v)}
+end
+${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
 }
 
-/** Statements reading subject `v` (GET, level, factor, live lease records), as the template's loop does. */
+/** Statements reading subject `v` (GET, level, factor, live leases), as the template's loop does. */
 function readSubject(e: Enf, v: Vars, climit: number): string {
   return `local ${v.v} = redis.call('GET', ${v.rl})
 local ${v.state}
-${unpackState(v.v, v)}
+if ${v.v} then ${v.state} = struct.unpack('<ddddddddddddd', ${v.v})
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
 local ${v.lvl} = 0
 if ${v.bn} == 1 or ${v.sc} ~= 0 or ${v.bu} ~= 0 then
 ${levelOf(v.lvl, e, v)}
@@ -361,7 +351,12 @@ end
 local ${v.factor} = 1
 if ${v.lvl} == 2 then ${v.factor} = ${luaNumber(e.tf)} end
 local ${v.leases} = 0
-${climit > 0 ? `local ${v.recs}, ${tail(v.recs)}\n${liveRecords(v.v, v.recs)}\n${v.leases} = #${v.recs} / ${REC}` : ''}
+${
+  climit > 0
+    ? `${v.leases} = redis.call('ZCARD', ${v.lease})
+if ${v.leases} > 0 then ${v.leases} = ${v.leases} - redis.call('ZREMRANGEBYSCORE', ${v.lease}, '-inf', now) end`
+    : ''
+}
 local ${v.n.join(', ')} = 0, 0, 0, 0, 0, 0, 0, 0`;
 }
 
@@ -398,10 +393,10 @@ function violation(e: Enf, v: Vars): string {
 
 /**
  * Acquire for two subjects (primary, secondary) on standalone Redis: `values` as the
- * template's P (nine enforcement parameters, lease TTL, nine limits per subject). KEYS: rl of
- * each subject. ARGV: lease tag, tokens, cost. Same commands, order and reply as the template.
+ * template's P (nine enforcement parameters, lease TTL, nine limits per subject). KEYS: rl,
+ * lease of each subject. ARGV: leaseId, tokens, cost. Same commands, order and reply as the template.
  */
-export function pairAcquireLua(values: readonly number[]): string {
+export function pairAcquireLua(values: readonly number[], leaseTtlMs: number): string {
   const e = enf(values);
   const leaseTtl = values[9]!;
   const subs = [vars(1, '_1'), vars(2, '_2')];
@@ -411,7 +406,9 @@ export function pairAcquireLua(values: readonly number[]): string {
     .map((v, i) => {
       const lease =
         climitOf(i) > 0
-          ? `${insertRecord(v.recs, 'leaseExp', 'ARGV[1]')}\n  ${v.leases} = ${v.leases} + 1`
+          ? `redis.call('ZADD', ${v.lease}, leaseExp, ARGV[1])
+  redis.call('PEXPIRE', ${v.lease}, '${String(Math.ceil(leaseTtlMs))}')
+  ${v.leases} = ${v.leases} + 1`
           : '';
       const tats = v.t.map((t, k) => `if ${v.n[k]} ~= 0 then ${t} = ${v.n[k]} end`).join('\n');
       return `${tats}\n  ${v.dirty} = true\n  ${lease}`;
@@ -432,7 +429,7 @@ if ${v.dirty} then
 ${levelOf(v.lvl, e, v)}
 end
 if ${v.dirty} or ${v.lvl} ~= ${v.prev} then
-${writeState(e, v.lvl, v, climitOf(v.s - 1) > 0)}
+${writeState(e, v.lvl, v)}
 end`;
   const busy = (v: Vars): string => v.t.map((t) => `${t} - now`).join(', ');
   const [a, b] = subs as [Vars, Vars];
@@ -461,7 +458,7 @@ return reply .. struct.pack('<dddddddddddd', ${b.prev}, ${b.lvl}, ${b.factor}, $
 
 /**
  * Settle for two subjects: `values` as the template's P (nine enforcement parameters, then per
- * subject the limit factor and nine limits). KEYS: rl of each subject. ARGV: lease tag,
+ * subject the limit factor and nine limits). KEYS: rl, lease of each subject. ARGV: leaseId,
  * requests, tokens, cost (differences).
  */
 export function pairSettleLua(values: readonly number[]): string {

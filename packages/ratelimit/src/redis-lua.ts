@@ -4,37 +4,14 @@
  * enforcement algorithm of memory-store.ts / enforcement.ts, line for line, on Redis's own
  * clock (TIME), so every replica agrees on time.
  *
- * Key of one subject: `llmsec:{<subject>}:rl`, a string of packed little-endian doubles
- * (struct.pack): the TAT (epoch ms) of the eight windowed dimensions, the enforcement state
- * (score, score time, blocked-until, banned (0/1), level last reported), then the live
- * concurrency leases (redis-lua-state.ts has the layout). Packed doubles because formatting
- * and parsing floats as text dominated the script's cost; the state is read with one GET and
- * written with one SET ... PX. Every write sets a TTL.
+ * Keys of one subject: `llmsec:{<subject>}:rl`, a string of 13 packed little-endian doubles
+ * (struct.pack): the TAT (epoch ms) of the eight windowed dimensions, then the enforcement
+ * state: score, score time, blocked-until, banned (0/1), level last reported. Packed doubles
+ * because formatting and parsing floats as text dominated the script's cost; the state is
+ * read with one GET and written with one SET ... PX, 104 bytes whatever the traffic. And
+ * `llmsec:{<subject>}:lease`, a sorted set lease id -> expiry holding at most `concurrent`
+ * members. Every write sets a TTL.
  */
-
-import {
-  carriedRecords,
-  firstExpiry,
-  insertRecord,
-  LEASE_RECORD_BYTES,
-  liveRecords,
-  packState,
-  releaseRecord,
-  stateString,
-  ttlOfRecords,
-  unpackState,
-  type StateNames,
-} from './redis-lua-state.ts';
-
-/** The state in a table `a`, slots in the old order (t1..t8, score, score time, blocked until, banned, level). */
-const A: StateNames = {
-  t: ['a[1]', 'a[2]', 'a[3]', 'a[4]', 'a[5]', 'a[6]', 'a[7]', 'a[8]'],
-  sc: 'a[9]',
-  st: 'a[10]',
-  bu: 'a[11]',
-  bn: 'a[12]',
-  pl: 'a[13]',
-};
 
 // Shared prelude. Enforcement parameters start at ARGV[P].
 const PRELUDE = `
@@ -60,19 +37,19 @@ local function scaled(limit, factor)
   return v
 end
 
--- The state, and the lease records after it, carried through a write unchanged.
+local FMT = '<ddddddddddddd'
+
 local function read(key)
   local v = redis.call('GET', key)
-  local a = {}
-  ${unpackState('v', A)}
-  local recs, recs_tail
-  ${carriedRecords('v', 'recs')}
-  return { a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] }, { s = a[9], t = a[10], b = a[11], x = a[12] == 1, l = a[13], recs = recs }, v and true or false
+  if not v then
+    return { 0, 0, 0, 0, 0, 0, 0, 0 }, { s = 0, t = 0, b = 0, x = false, l = 0 }, false
+  end
+  local a = { struct.unpack(FMT, v) }
+  return { a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] }, { s = a[9], t = a[10], b = a[11], x = a[12] == 1, l = a[13] }, true
 end
 
 local function write(key, tat, e, lvl, ttl)
-  local a = { tat[1], tat[2], tat[3], tat[4], tat[5], tat[6], tat[7], tat[8], e.s, e.t, e.b, e.x and 1 or 0 }
-  redis.call('SET', key, ${packState(A, 'lvl')} .. e.recs, 'PX', ttl)
+  redis.call('SET', key, struct.pack(FMT, tat[1], tat[2], tat[3], tat[4], tat[5], tat[6], tat[7], tat[8], e.s, e.t, e.b, e.x and 1 or 0, lvl), 'PX', ttl)
 end
 
 local function decayed(e)
@@ -112,8 +89,6 @@ local function key_ttl(tat, e, lvl)
   for i = 1, 8 do
     if tat[i] - now > ttl then ttl = tat[i] - now end
   end
-  local recs, recs_tail = e.recs, ''
-  ${ttlOfRecords('recs')}
   ttl = math.ceil(ttl)
   if ttl < 1 then ttl = 1 end
   return ttl
@@ -132,9 +107,10 @@ function withPrelude(paramsAt: number, body: string): string {
 }
 
 /**
- * Acquire for one or two subjects. KEYS: rl of each subject. ARGV: lease tag, tokens, cost,
- * and P: packed little-endian doubles (nine enforcement parameters, the lease TTL, then nine
- * limits per subject), precomputed once per tier by RedisStore. Returns packed doubles:
+ * Acquire for one or two subjects. KEYS: rl, lease of each subject. ARGV: leaseId, tokens,
+ * cost, and P: packed little-endian doubles (nine enforcement parameters, the lease TTL, then
+ * nine limits per subject), precomputed once per tier by RedisStore, then the lease TTL again as a decimal string (for
+ * PEXPIRE). Returns packed doubles:
  * {code, refusedSubject, refusedDim, retryAfterMs, nowMs, leaseExpiresAtMs} followed, per
  * subject, by {prevLevel, level, factor, leases, busy ms x8}.
  *
@@ -148,10 +124,11 @@ function withPrelude(paramsAt: number, body: string): string {
 const ACQUIRE_TEMPLATE = `
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local nsub = #KEYS
+local nsub = #KEYS / 2
 __PARAMS__
 local tokens = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local FMT = '<ddddddddddddd'
 
 -- Level from a state array a (a[9] score, a[10] score time, a[11] blocked until, a[12] banned).
 local function level_of(a)
@@ -166,16 +143,13 @@ local function level_of(a)
   return 0
 end
 
--- Per subject s, X[6s-5 .. 6s]: state array, level, limit factor, leases, dirty, new TATs;
--- V[s] the state string read, R[s] its live lease records (concurrency limit set), T[s] a
--- record appended after them.
-local X, V, R, T = {}, {}, {}, {}
+-- Per subject s, X[6s-5 .. 6s]: state array, level, limit factor, leases, dirty, new TATs.
+local X = {}
 local code, refSub, refDim, retry = 0, 0, 0, 0
 for s = 1, nsub do
-  local v = redis.call('GET', KEYS[s])
-  V[s] = v
-  local a = {}
-  ${unpackState('v', A)}
+  local v = redis.call('GET', KEYS[2 * s - 1])
+  local a
+  if v then a = { struct.unpack(FMT, v) } else a = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
   local lvl = 0
   if a[12] == 1 or a[9] ~= 0 or a[11] ~= 0 then lvl = level_of(a) end
   local factor = 1
@@ -184,11 +158,10 @@ for s = 1, nsub do
   local climit = P[base + 9]
   local leases = 0
   if climit > 0 then
-    -- Live leases: the records after dropping the expired ones.
-    local recs, recs_tail
-    ${liveRecords('v', 'recs')}
-    R[s] = recs
-    leases = #recs / ${LEASE_RECORD_BYTES}
+    -- Live leases: the members after pruning the expired ones. An empty (or missing) set,
+    -- the usual case when leases are settled, needs no prune.
+    leases = redis.call('ZCARD', KEYS[2 * s])
+    if leases > 0 then leases = leases - redis.call('ZREMRANGEBYSCORE', KEYS[2 * s], '-inf', now) end
   end
   local o = 6 * s - 6
   X[o + 1] = a; X[o + 2] = lvl; X[o + 3] = factor; X[o + 4] = leases; X[o + 5] = false
@@ -228,9 +201,9 @@ for s = 1, nsub do
         end
         if leases + 1 > eff then
           code = 1; refSub = s; refDim = 9
-          local recs = R[s]
-          if #recs > 0 then
-            retry = math.ceil(${firstExpiry('recs')} - now)
+          local first = redis.call('ZRANGE', KEYS[2 * s], 0, 0, 'WITHSCORES')
+          if first[2] then
+            retry = math.ceil(tonumber(first[2]) - now)
             if retry < 0 then retry = 0 end
           end
         end
@@ -239,7 +212,9 @@ for s = 1, nsub do
   end
 end
 
--- Whole milliseconds (the reply's lease expiry, and the record's).
+-- Whole milliseconds, and the TTL as the string it came in (ARGV[5]): Redis 7.0 formats a Lua
+-- number argument with snprintf("%.17g"), which cost about 1 us per call for a fractional
+-- score; an integer formats faster and a string not at all (measured in-script).
 local leaseExp = math.floor(now + P[10])
 if code == 0 then
   for s = 1, nsub do
@@ -250,10 +225,8 @@ if code == 0 then
     end
     X[o + 5] = true
     if P[10 + 9 * s] > 0 then
-      local recs, recs_tail = R[s], ''
-      ${insertRecord('recs', 'leaseExp', 'ARGV[1]')}
-      R[s] = recs
-      T[s] = recs_tail
+      redis.call('ZADD', KEYS[2 * s], leaseExp, ARGV[1])
+      redis.call('PEXPIRE', KEYS[2 * s], __LEASE_TTL__)
       X[o + 4] = X[o + 4] + 1
     end
   end
@@ -288,15 +261,9 @@ for s = 1, nsub do
     for i = 1, 8 do
       if a[i] - now > ttl then ttl = a[i] - now end
     end
-    local recs, recs_tail = R[s], T[s] or ''
-    if not recs then
-      local v = V[s]
-      ${carriedRecords('v', 'recs')}
-    end
-    ${ttlOfRecords('recs')}
     ttl = math.ceil(ttl)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', KEYS[s], ${stateString(A, 'lvl', 'recs')}, 'PX', ttl)
+    redis.call('SET', KEYS[2 * s - 1], struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], lvl), 'PX', ttl)
   end
   -- Busy time per dimension: the reply carries TAT - now; negative means empty. One subject
   -- (the common case): header and subject in one pack, no concatenation.
@@ -312,26 +279,27 @@ return reply
 `;
 
 /**
- * Settle (charge or refund differences) and release the lease. KEYS: rl of each subject.
- * ARGV: lease tag, requests, tokens, cost (differences), and P: packed doubles (nine
+ * Settle (charge or refund differences) and release the lease. KEYS: rl, lease of each
+ * subject. ARGV: leaseId, requests, tokens, cost (differences), and P: packed doubles (nine
  * enforcement parameters, then per subject the limit factor and nine limits). Refunds never
  * create a key; charges may. Written out by hand like ACQUIRE_LUA (it runs once per request).
  */
 const SETTLE_TEMPLATE = `
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local nsub = #KEYS
+local nsub = #KEYS / 2
 __PARAMS__
 local rq, tk, co = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local DELTA = { rq, rq, rq, tk, tk, tk, co, co }
 local WIN = {60000, 3600000, 86400000, 60000, 3600000, 86400000, 3600000, 86400000}
+local FMT = '<ddddddddddddd'
 for s = 1, nsub do
-  local key = KEYS[s]
+  local key = KEYS[2 * s - 1]
   local base = 9 + (s - 1) * 10
   local factor = P[base + 1]
   local v = redis.call('GET', key)
-  local a = {}
-  ${unpackState('v', A)}
+  local a
+  if v then a = { struct.unpack(FMT, v) } else a = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
   local changed = false
   for i = 1, 8 do
     local limit = P[base + 1 + i]
@@ -349,13 +317,6 @@ for s = 1, nsub do
       changed = true
     end
   end
-  -- The lease's record goes in the same write (none when it is gone: settled, expired, reset).
-  local recs, recs_tail
-  if P[base + 10] > 0 then
-    ${releaseRecord('v', 'ARGV[1]', 'recs', 'changed')}
-  else
-    ${carriedRecords('v', 'recs')}
-  end
   if changed then
     local ttl = 0
     if a[12] == 1 then ttl = P[9]
@@ -366,22 +327,22 @@ for s = 1, nsub do
     for i = 1, 8 do
       if a[i] - now > ttl then ttl = a[i] - now end
     end
-    ${ttlOfRecords('recs')}
     ttl = math.ceil(ttl)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', key, ${stateString(A, 'a[13]', 'recs')}, 'PX', ttl)
+    redis.call('SET', key, struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]), 'PX', ttl)
   end
+  if P[base + 10] > 0 then redis.call('ZREM', KEYS[2 * s], ARGV[1]) end
 end
 return 1
 `;
 
-/** The acquire script reading its parameters from ARGV[4] (packed). */
+/** The acquire script reading its parameters from ARGV[4] (packed) and the lease TTL from ARGV[5]. */
 export const ACQUIRE_LUA = ACQUIRE_TEMPLATE.replace(
   '__PARAMS__',
   `local P
 if nsub == 1 then P = { struct.unpack('<ddddddddddddddddddd', ARGV[4]) }
 else P = { struct.unpack('<dddddddddddddddddddddddddddd', ARGV[4]) } end`,
-);
+).replace('__LEASE_TTL__', 'ARGV[5]');
 
 /** The settle script reading its parameters from ARGV[5] (packed). */
 export const SETTLE_LUA = SETTLE_TEMPLATE.replace(
@@ -393,16 +354,19 @@ else P = { struct.unpack('<ddddddddddddddddddddddddddddd', ARGV[5]) } end`,
 
 /**
  * The acquire script with one tier combination's parameters written into it as constants
- * (`values` as ACQUIRE_LUA unpacks them from ARGV[4]; ARGV is then lease tag, tokens, cost).
+ * (`values` as ACQUIRE_LUA unpacks them from ARGV[4]; ARGV is then leaseId, tokens, cost).
  * RedisStore defines one per combination it meets, up to a bound: the client then sends only
  * short strings, where a Buffer argument switched ioredis to its buffer path (2-4 µs of Node
  * CPU more per call at c=64), and the script skips the unpack.
  */
-export function bakedAcquireLua(values: readonly number[]): string {
-  return ACQUIRE_TEMPLATE.replace('__PARAMS__', `local P = { ${values.map(luaNumber).join(', ')} }`);
+export function bakedAcquireLua(values: readonly number[], leaseTtlMs: number): string {
+  return ACQUIRE_TEMPLATE.replace('__PARAMS__', `local P = { ${values.map(luaNumber).join(', ')} }`).replace(
+    '__LEASE_TTL__',
+    `'${String(Math.ceil(leaseTtlMs))}'`,
+  );
 }
 
-/** The settle script with one combination's parameters as constants (ARGV: lease tag, requests, tokens, cost). */
+/** The settle script with one combination's parameters as constants (ARGV: leaseId, requests, tokens, cost). */
 export function bakedSettleLua(values: readonly number[]): string {
   return SETTLE_TEMPLATE.replace('__PARAMS__', `local P = { ${values.map(luaNumber).join(', ')} }`);
 }
@@ -427,19 +391,14 @@ return { prev, lvl, math.floor(e.s * 1000) }
 `,
 );
 
-/** Reads a subject. KEYS: rl. ARGV: unused, nine enforcement parameters. */
+/** Reads a subject. KEYS: rl, lease. ARGV: unused, nine enforcement parameters. */
 export const SNAPSHOT_LUA = withPrelude(
   2,
   `
 local tat, e = read(KEYS[1])
 local out = { math.floor(now) }
 busy_us(out, tat)
--- Live leases: records expiring after now (an operator call: a loop over at most the cap).
-local live = 0
-for p = 1, #e.recs, ${LEASE_RECORD_BYTES} do
-  if struct.unpack('<d', e.recs, p) > now then live = live + 1 end
-end
-out[#out + 1] = live
+out[#out + 1] = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
 out[#out + 1] = math.floor(decayed(e) * 1000)
 local b = 0
 if e.b > now then b = math.floor(e.b) end
@@ -457,7 +416,7 @@ export const LIFT_LUA = withPrelude(
 local tat, e, exists = read(KEYS[1])
 if not exists then return 0 end
 local before = level_of(e)
-e = { s = 0, t = 0, b = 0, x = false, l = 0, recs = e.recs }
+e = { s = 0, t = 0, b = 0, x = false, l = 0 }
 write(KEYS[1], tat, e, 0, key_ttl(tat, e, 0))
 return before
 `,

@@ -41,12 +41,12 @@ export class ScriptParams {
    * constants (generated the first time it is seen), or undefined past MAX_BAKED_SCRIPTS.
    * Called by SHA (content-addressed: stores sharing one client share identical scripts).
    */
-  baked(params: Buffer, kind: 'Acquire' | 'Settle'): ShaScript | undefined {
+  baked(params: Buffer, kind: 'Acquire' | 'Settle', leaseTtlMs: number): ShaScript | undefined {
     const known = this.bakedScripts.get(params);
     if (known !== undefined || this.bakedCount >= MAX_BAKED_SCRIPTS) return known;
     const values: number[] = [];
     for (let at = 0; at < params.length; at += 8) values.push(params.readDoubleLE(at));
-    const script = shaScript(bakedLua(kind, values), leanArgs(values));
+    const script = shaScript(bakedLua(kind, values, leaseTtlMs), leanArgs(values));
     this.bakedCount++;
     this.bakedScripts.set(params, script);
     return script;
@@ -156,11 +156,11 @@ export class ScriptParams {
  * The baked script for a combination, by the length of its parameters: straight-line for one
  * subject (19 values) and for two (acquire 28, settle 29), the general template otherwise.
  */
-function bakedLua(kind: 'Acquire' | 'Settle', values: number[]): string {
+function bakedLua(kind: 'Acquire' | 'Settle', values: number[], leaseTtlMs: number): string {
   if (kind === 'Acquire') {
-    if (values.length === 19) return singleAcquireLua(values);
-    if (values.length === 28) return pairAcquireLua(values);
-    return bakedAcquireLua(values);
+    if (values.length === 19) return singleAcquireLua(values, leaseTtlMs);
+    if (values.length === 28) return pairAcquireLua(values, leaseTtlMs);
+    return bakedAcquireLua(values, leaseTtlMs);
   }
   if (values.length === 19) return singleSettleLua(values);
   if (values.length === 29) return pairSettleLua(values);

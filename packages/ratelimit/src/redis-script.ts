@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 export interface ShaScript {
   readonly sha: string;
   readonly lua: string;
-  /** One subject without a concurrency limit: called without the lease tag. */
+  /** One subject without a concurrency limit: called without the lease key and lease id. */
   readonly lean: boolean;
 }
 

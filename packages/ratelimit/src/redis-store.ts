@@ -2,7 +2,6 @@ import { Cluster, type Redis } from 'ioredis';
 import { WINDOW_DIMS } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
 import { leaseKey, rlKey } from './keys.ts';
-import { leaseTag } from './redis-lua-state.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
 import { ScriptParams, enforcementValues } from './redis-params.ts';
 import { parseAcquireReply, parseOneSubject, parseTwoSubjects } from './redis-reply.ts';
@@ -74,7 +73,7 @@ export class RedisStore implements LimiterStore {
     client.defineCommand('llmsecAcquire', { lua: ACQUIRE_LUA });
     client.defineCommand('llmsecSettle', { lua: SETTLE_LUA });
     client.defineCommand('llmsecViolation', { lua: VIOLATION_LUA, numberOfKeys: 1 });
-    client.defineCommand('llmsecSnapshot', { lua: SNAPSHOT_LUA, numberOfKeys: 1 });
+    client.defineCommand('llmsecSnapshot', { lua: SNAPSHOT_LUA, numberOfKeys: 2 });
     client.defineCommand('llmsecLift', { lua: LIFT_LUA, numberOfKeys: 1 });
     client.defineCommand('llmsecBan', { lua: BAN_LUA, numberOfKeys: 1 });
     this.client = client as unknown as ScriptClient;
@@ -124,29 +123,42 @@ export class RedisStore implements LimiterStore {
   private acquireOnce(op: AcquireOp): Promise<AcquireOutcome> {
     const subs = op.subjects;
     const params = this.params.acquire(op);
-    const baked = this.params.baked(params, 'Acquire');
+    const baked = this.params.baked(params, 'Acquire', op.leaseTtlMs);
     if (baked !== undefined) {
       // Short string arguments only: ioredis keeps its string path (no Buffer argument).
       if (subs.length === 1) {
         const subject = subs[0]!.subject;
         const args = baked.lean
           ? [1, rlKey(subject), op.tokens, op.costMicroUsd]
-          : [1, rlKey(subject), leaseTag(op.leaseId), op.tokens, op.costMicroUsd];
+          : [2, rlKey(subject), leaseKey(subject), op.leaseId, op.tokens, op.costMicroUsd];
         return this.calls.run(baked, args, parseOneSubject);
       }
-      const args: (string | number)[] = [subs.length];
-      for (const s of subs) args.push(rlKey(s.subject));
-      args.push(leaseTag(op.leaseId), op.tokens, op.costMicroUsd);
+      const args: (string | number)[] = [2 * subs.length];
+      for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
+      args.push(op.leaseId, op.tokens, op.costMicroUsd);
       return this.calls.run(baked, args, parseTwoSubjects);
     }
-    const p = this.client.llmsecAcquireBuffer(
-      subs.length,
-      ...subs.map((s) => rlKey(s.subject)),
-      leaseTag(op.leaseId),
-      op.tokens,
-      op.costMicroUsd,
-      params,
-    );
+    const p =
+      subs.length === 1
+        ? this.client.llmsecAcquireBuffer(
+            2,
+            rlKey(subs[0]!.subject),
+            leaseKey(subs[0]!.subject),
+            op.leaseId,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+            op.leaseTtlMs,
+          )
+        : this.client.llmsecAcquireBuffer(
+            2 * subs.length,
+            ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+            op.leaseId,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+            op.leaseTtlMs,
+          );
     return p.then((r) => parseAcquireReply(r, subs.length));
   }
 
@@ -156,26 +168,38 @@ export class RedisStore implements LimiterStore {
       return Promise.all(subs.map((s) => this.settle({ ...op, subjects: [s] }))).then(() => undefined);
     }
     const params = this.params.settle(op);
-    const baked = this.params.baked(params, 'Settle');
+    const baked = this.params.baked(params, 'Settle', 0);
     if (baked !== undefined) {
       if (baked.lean) {
         const args = [1, rlKey(subs[0]!.subject), op.requests, op.tokens, op.costMicroUsd];
         return this.calls.run(baked, args, ignore);
       }
-      const args: (string | number)[] = [subs.length];
-      for (const s of subs) args.push(rlKey(s.subject));
-      args.push(leaseTag(op.leaseId), op.requests, op.tokens, op.costMicroUsd);
+      const args: (string | number)[] = [2 * subs.length];
+      for (const s of subs) args.push(rlKey(s.subject), leaseKey(s.subject));
+      args.push(op.leaseId, op.requests, op.tokens, op.costMicroUsd);
       return this.calls.run(baked, args, ignore);
     }
-    const p = this.client.llmsecSettle(
-      subs.length,
-      ...subs.map((s) => rlKey(s.subject)),
-      leaseTag(op.leaseId),
-      op.requests,
-      op.tokens,
-      op.costMicroUsd,
-      params,
-    );
+    const p =
+      subs.length === 1
+        ? this.client.llmsecSettle(
+            2,
+            rlKey(subs[0]!.subject),
+            leaseKey(subs[0]!.subject),
+            op.leaseId,
+            op.requests,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          )
+        : this.client.llmsecSettle(
+            2 * subs.length,
+            ...subs.flatMap((s) => [rlKey(s.subject), leaseKey(s.subject)]),
+            op.leaseId,
+            op.requests,
+            op.tokens,
+            op.costMicroUsd,
+            params,
+          );
     return p.then(ignore);
   }
 
@@ -187,7 +211,7 @@ export class RedisStore implements LimiterStore {
   }
 
   async snapshot(subject: string, p: EnforcementParams): Promise<SubjectSnapshot> {
-    const args: Arg[] = [rlKey(subject), 0];
+    const args: Arg[] = [rlKey(subject), leaseKey(subject), 0];
     pushParams(args, p);
     const r = await this.client.llmsecSnapshot(...(args as [number, ...Arg[]]));
     const busyMs = r.slice(1, 1 + WINDOW_DIMS).map((us) => us / 1000);
@@ -204,8 +228,6 @@ export class RedisStore implements LimiterStore {
   }
 
   async reset(subject: string): Promise<void> {
-    // The lease key is the layout before the leases moved into the state string: a reset
-    // during or after a rolling upgrade also clears what an old replica left there.
     await this.client.del(rlKey(subject), leaseKey(subject));
   }
 

@@ -1,6 +1,5 @@
 // Random starting points for the Lua scripts' differential tests (redis-lua-single.test.ts,
 // redis-lua-batch.test.ts): enforcement parameters, limits, a clock, a packed state and leases.
-import { leaseTag } from '../src/redis-lua-state.ts';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
 export function prng(seed: number): () => number {
@@ -67,20 +66,4 @@ export function randomTrial(rnd: () => number): Trial {
 export function clockArgs(nowMs: number): string[] {
   const us = Math.round(nowMs * 1000);
   return [String(Math.floor(us / 1e6)), String(us % 1e6)];
-}
-
-/**
- * The state string of a trial as the scripts store it (redis-lua-state.ts): the trial's
- * thirteen doubles in the current slot order behind the format marker, then `leases` (the
- * trial's own, plus any given) as records sorted by expiry, tagged with leaseTag. `legacy`:
- * the previous 104-byte layout as an old replica wrote it, when there is no lease to hold.
- */
-export function stateValue(t: Trial, extra: [number, string][] = [], legacy = false): Buffer | undefined {
-  const leases = [...t.leases, ...extra].sort((a, b) => a[0] - b[0]);
-  if (leases.length === 0 && (legacy || t.state === undefined)) return t.state;
-  const s = t.state ?? packed(new Array<number>(13).fill(0));
-  const v = Array.from({ length: 13 }, (_, i) => s.readDoubleLE(i * 8));
-  const head = packed([Infinity, ...v.slice(1, 13), v[0]!]);
-  const recs = leases.map(([exp, id]) => packed([exp, leaseTag(id)]));
-  return Buffer.concat([head, ...recs]);
 }

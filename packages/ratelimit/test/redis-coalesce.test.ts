@@ -8,8 +8,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createIdGenerator } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { rlKey } from '../src/keys.ts';
-import { LEASE_RECORD_BYTES, STATE_BYTES } from '../src/redis-lua-state.ts';
+import { leaseKey, rlKey } from '../src/keys.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { coalescerOf, RedisStore } from '../src/redis-store.ts';
 import type { EnforcementParams } from '../src/enforcement.ts';
@@ -68,10 +67,6 @@ const storeOp = (subject: string): AcquireOp => ({
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Lease records in a subject's state string (released ones are removed at once). */
-const liveLeases = async (client: Redis, subject: string): Promise<number> =>
-  Math.max(0, ((await client.getBuffer(rlKey(subject)))?.length ?? STATE_BYTES) - STATE_BYTES) /
-  LEASE_RECORD_BYTES;
 const req = (subject: string, tokens = 10): AcquireRequest => ({
   subject,
   estimatedTokens: tokens,
@@ -144,13 +139,13 @@ describe('what coalescing sends', () => {
       tiers.map((tier, i) => lim.acquire({ ...req(`tiers-${tier}-${i % 2}`), tier })),
     );
     expect(results.every((r) => r.allowed)).toBe(true);
-    // b: four calls with the rl key, lease tag and amounts; a: three with the rl key and amounts.
+    // b: four calls with rl, lease keys; a: three with the rl key only.
     expect(shas(sent).map((s) => [s.numKeys, s.args])).toEqual([
-      [4, 1 + 4 + 12],
+      [8, 1 + 8 + 12],
       [3, 1 + 3 + 6],
     ]);
     await Promise.all(results.map((r) => lim.settle(r.lease!, { tokens: 10 })));
-    expect(await liveLeases(client, 'tiers-b-0')).toBe(0);
+    expect(await client.zcard(leaseKey('tiers-b-0'))).toBe(0);
     client.disconnect();
   });
 
@@ -181,7 +176,7 @@ describe('what coalescing sends', () => {
 
   it('two stores on one client keep call order between them (one queue per client)', async () => {
     const { client, sent } = spiedClient();
-    // Told apart on the wire: one's tier is lean (1 key, 4 arguments), two's has a concurrency limit (1 key, 5: the lease tag).
+    // Told apart on the wire: one's tier is lean (1 key, 4 arguments), two's has a concurrency limit (2 keys, 6).
     const one = new RateLimiter({
       store: new RedisStore({ client }),
       tiers: { t: { requestsPerHour: 100 } },
@@ -201,7 +196,7 @@ describe('what coalescing sends', () => {
     // In call order; one's second call cannot join its first (two's call on the subject is between).
     expect(shas(sent).map((s) => [s.numKeys, s.args])).toEqual([
       [1, 4],
-      [1, 5],
+      [2, 6],
       [1, 4],
     ]);
     client.disconnect();
@@ -223,14 +218,14 @@ describe('what coalescing sends', () => {
     await lim.settle(lone.lease!, { tokens: 1 });
     // Acquire then reset in one tick: the reset wipes the lease, as it did one EVALSHA per call.
     await Promise.all([lim.acquire(req('ord-reset')), lim.reset('ord-reset')]);
-    expect(await liveLeases(db.redis, 'ord-reset')).toBe(0);
+    expect(await db.redis.zcard(leaseKey('ord-reset'))).toBe(0);
     const leases = await Promise.all([lim.acquire(req('ord-quit')), lim.acquire(req('ord-quit'))]);
-    expect(await liveLeases(db.redis, 'ord-quit')).toBe(2);
+    expect(await db.redis.zcard(leaseKey('ord-quit'))).toBe(2);
     // Settles then quit() in the same tick: the settles reach Redis before QUIT.
     const settles = leases.map((r) => lim.settle(r.lease!, { tokens: 1 }));
     await client.quit();
     await Promise.all(settles);
-    expect(await liveLeases(db.redis, 'ord-quit')).toBe(0);
+    expect(await db.redis.zcard(leaseKey('ord-quit'))).toBe(0);
   });
 
   it('settles then disconnect() in one tick: written before the socket closes, as each alone was', async () => {
@@ -247,7 +242,7 @@ describe('what coalescing sends', () => {
     client.disconnect();
     await Promise.all(settles);
     await sleep(100); // the server reads what was written before the close
-    expect(await liveLeases(db.redis, 'disc')).toBe(0);
+    expect(await db.redis.zcard(leaseKey('disc'))).toBe(0);
   });
 
   it('10,000 calls in one tick: batches of at most 32, exactly the limits admitted', async () => {
@@ -608,7 +603,7 @@ describe('coalesced and one EVALSHA per call decide the same', () => {
 
     // Final state, both databases read in one script (one instant, no expiry in between); a
     // key present on one side only must be about to expire (written a few ms apart).
-    const keys = [...subjects, 'ip:0', 'ip:1'].map((s) => rlKey(s));
+    const keys = [...subjects, 'ip:0', 'ip:1'].flatMap((s) => [rlKey(s), leaseKey(s)]);
     const state = (await db.redis.eval(
       `local out = {}
 for _, k in ipairs(KEYS) do

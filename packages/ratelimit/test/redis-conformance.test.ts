@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { leaseKey, rlKey } from '../src/keys.ts';
-import { LEASE_RECORD_BYTES, STATE_BYTES } from '../src/redis-lua-state.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 import { storeConformance } from './conformance.ts';
@@ -64,25 +63,21 @@ describe('RedisStore on a real redis-server', () => {
     }
     expect(sizes[1]).toBe(sizes[0]);
     expect(sizes[1]).toBeLessThanOrEqual(512);
-    // Leases were all released: no record left in the state, no lease key (the old layout's).
-    expect((await client.getBuffer(rlKey(subject)))!.length).toBe(STATE_BYTES);
+    // Leases were all released: the lease sorted set is gone, not accumulating.
     expect(await client.exists(leaseKey(subject))).toBe(0);
   });
 
-  it('holds leases in the state string bounded by the concurrency limit; the key outlives them', async () => {
+  it('holds leases in a sorted set bounded by the concurrency limit, with a TTL', async () => {
     const lim = new RateLimiter({
       store,
       tiers: { c: { concurrent: 3 } },
       leaseTtlMs: 60_000,
-      enforcement: false, // no violation score to keep the key (its TTL is then the leases')
       commandTimeoutMs: 5_000,
     });
     const subject = `leases-${Date.now()}`;
     await Promise.all(Array.from({ length: 20 }, () => lim.acquire({ subject, estimatedTokens: 0 })));
-    expect((await client.getBuffer(rlKey(subject)))!.length).toBe(STATE_BYTES + 3 * LEASE_RECORD_BYTES);
-    expect(await client.exists(leaseKey(subject))).toBe(0);
-    // No windowed limit: the leases alone keep the key, until the last one expires.
-    const ttl = await client.pttl(rlKey(subject));
+    expect(await client.zcard(leaseKey(subject))).toBe(3);
+    const ttl = await client.pttl(leaseKey(subject));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
   });

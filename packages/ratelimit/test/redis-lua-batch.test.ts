@@ -2,8 +2,8 @@
 // real Redis: the same N calls (random tiers, subjects repeated within a batch, random states,
 // leases and amounts) run (a) as one batched script and (b) one script per call in the same
 // order, each side in one EVAL with TIME answered by a fixed clock. Every part of the batched
-// reply must equal the call's own reply, every command sent (GET, SET bytes and TTL) must be
-// the same, and so must the final state of every key (the leases are inside it).
+// reply must equal the call's own reply, every command sent (SET bytes and TTL, ZADD, ...) must
+// be the same, and so must the final state of every key.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { batchedLua, batchedScript, CLOCK_PRELUDE, splitBatchReply } from '../src/redis-lua-batch.ts';
@@ -15,8 +15,7 @@ import {
   singleAcquireLua,
   singleSettleLua,
 } from '../src/redis-lua-single.ts';
-import { leaseTag } from '../src/redis-lua-state.ts';
-import { clockArgs, prng, randomTrial, stateValue, type Trial } from './lua-trials.ts';
+import { clockArgs, prng, randomTrial, type Trial } from './lua-trials.ts';
 
 const db = useRedis();
 
@@ -110,13 +109,13 @@ function randomBatch(rnd: () => number, kind: Kind, t: Trial, subjects: number):
   else values = pair ? [...t.enf, factor, ...t.limits, 1, ...limits2] : [...t.enf, factor, ...t.limits];
   const lua = acquire
     ? pair
-      ? pairAcquireLua(values)
-      : singleAcquireLua(values)
+      ? pairAcquireLua(values, 120_000)
+      : singleAcquireLua(values, 120_000)
     : pair
       ? pairSettleLua(values)
       : singleSettleLua(values);
   const lean = !pair && leanArgs(values);
-  const keysPerCall = pair ? 2 : 1;
+  const keysPerCall = pair ? 4 : lean ? 1 : 2;
   const n = 2 + Math.floor(rnd() * 30);
   const calls: Batch['calls'] = [];
   for (let i = 0; i < n; i++) {
@@ -131,27 +130,34 @@ function randomBatch(rnd: () => number, kind: Kind, t: Trial, subjects: number):
         ];
     // Settles release a lease of an earlier call of the batch or one the state started with.
     const leaseId = acquire ? `L${i}` : rnd() < 0.5 ? 'old-0' : `L${Math.floor(rnd() * (i + 1))}`;
-    calls.push({ subjects: picked, argv: lean ? amounts : [leaseTag(leaseId), ...amounts] });
+    calls.push({ subjects: picked, argv: lean ? amounts : [leaseId, ...amounts] });
   }
   return { lua, keysPerCall, argsPerCall: calls[0]!.argv.length, calls };
 }
 
 const rl = (side: string, k: number, s: number): string => `llmsec:{${side}-${k}-${s}}:rl`;
+const lease = (side: string, k: number, s: number): string => `llmsec:{${side}-${k}-${s}}:lease`;
 
 async function prepare(k: number, states: Trial[]): Promise<void> {
   for (const side of ['a', 'b']) {
     for (const [s, t] of states.entries()) {
-      await db.redis.del(rl(side, k, s));
-      // With a lease the batch's settles release (acquired before, still held).
-      const state = stateValue(t, [[t.nowMs + 60_000, 'L0']]);
-      if (state) await db.redis.set(rl(side, k, s), state);
+      await db.redis.del(rl(side, k, s), lease(side, k, s));
+      if (t.state) await db.redis.set(rl(side, k, s), t.state);
+      for (const [score, member] of t.leases) await db.redis.zadd(lease(side, k, s), score, member);
+      // Leases the batch's settles release (acquired before, still held).
+      await db.redis.zadd(lease(side, k, s), t.nowMs + 60_000, 'L0');
     }
   }
 }
 
 function keysOf(side: string, k: number, b: Batch): string[] {
   const keys: string[] = [];
-  for (const c of b.calls) for (const s of c.subjects) keys.push(rl(side, k, s));
+  for (const c of b.calls) {
+    for (const s of c.subjects) {
+      keys.push(rl(side, k, s));
+      if (b.keysPerCall > 1) keys.push(lease(side, k, s));
+    }
+  }
   return keys;
 }
 
@@ -231,7 +237,7 @@ describe('a batched script is the same calls one after another', () => {
     const t = randomTrial(rnd);
     const states = [t, { ...randomTrial(rnd), nowMs: t.nowMs }, { ...randomTrial(rnd), nowMs: t.nowMs }];
     const b = randomBatch(rnd, 'acquire', { ...t, limits: [...t.limits.slice(0, 8), 3] }, 3);
-    b.calls = [0, 1, 2, 0, 1].map((s, i) => ({ subjects: [s], argv: [leaseTag(`L${i}`), 10, 10] }));
+    b.calls = [0, 1, 2, 0, 1].map((s, i) => ({ subjects: [s], argv: [`L${i}`, 10, 10] }));
     // Subject 1's state key holds a list: GET on it raises WRONGTYPE on both sides.
     const k = 9_000;
     const parts = await compare(k, b, states, async () => {

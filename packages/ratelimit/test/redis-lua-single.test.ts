@@ -2,8 +2,7 @@
 // replace (redis-lua.ts, baked), on a real Redis: same starting state, same clock, random
 // tiers, enforcement parameters, states, leases and amounts. Both run inside one EVAL with
 // TIME answered by a fixed clock; every command either sends after TIME is recorded, and the
-// replies, the commands (GET, SET bytes and TTL) must be identical. States start in the current
-// layout with their leases as records, or (one in four without leases) in the previous one.
+// replies, the commands (SET bytes and TTL, ZADD, PEXPIRE, ZREM, ...) must be identical.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
@@ -15,13 +14,12 @@ import {
   singleAcquireLua,
   singleSettleLua,
 } from '../src/redis-lua-single.ts';
-import { leaseTag } from '../src/redis-lua-state.ts';
-import { clockArgs, packed, prng, randomTrial, stateValue, type Trial } from './lua-trials.ts';
+import { clockArgs, packed, prng, randomTrial, type Trial } from './lua-trials.ts';
 
 const db = useRedis();
 
 /** Runs `a` on KEYS[1..n] and `b` on KEYS[n+1..2n] with TIME fixed at ARGV[1] s + ARGV[2] µs. */
-function harness(a: string, b: string, n = 1): string {
+function harness(a: string, b: string, n = 2): string {
   const side = (body: string, k: string) => `local function run_${k}(KEYS, ARGV)
 local redis = rec_${k}
 ${body}
@@ -61,14 +59,14 @@ return { tostring(ra), tostring(rb), table.concat(logA, '\\n'), table.concat(log
 }
 
 /**
- * The harness hands both sides the template's full arguments (rl; lease tag, ...); a lean
- * script (no concurrency limit) is called by RedisStore with the amounts only, so it sees
- * them that way here: a lean script reading a lease argument would differ.
+ * The harness hands both sides the template's full arguments (rl, lease; leaseId, ...); a
+ * lean script (no concurrency limit) is called by RedisStore with the rl key and the amounts
+ * only, so it sees them that way here: a lean script reading a lease argument would differ.
  */
 function asSent(body: string, values: number[], amounts: number): string {
   if (!leanArgs(values)) return body;
   const argv = Array.from({ length: amounts }, (_, i) => `ARGV[${i + 2}]`).join(', ');
-  return `local ARGV = { ${argv} }\n${body}`;
+  return `local KEYS, ARGV = { KEYS[1] }, { ${argv} }\n${body}`;
 }
 
 /** Keys of both sides (A then B), each subject starting from the state and leases of its trial. */
@@ -77,10 +75,11 @@ async function prepare(k: number, trials: Trial[]): Promise<string[]> {
   for (const side of ['a', 'b']) {
     for (const [s, t] of trials.entries()) {
       const rl = `llmsec:{${side}${k}-${s}}:rl`;
-      keys.push(rl);
-      await db.redis.del(rl);
-      const state = stateValue(t, [], k % 4 === 0);
-      if (state) await db.redis.set(rl, state);
+      const lease = `llmsec:{${side}${k}-${s}}:lease`;
+      keys.push(rl, lease);
+      await db.redis.del(rl, lease);
+      if (t.state) await db.redis.set(rl, t.state);
+      for (const [score, member] of t.leases) await db.redis.zadd(lease, score, member);
     }
   }
   return keys;
@@ -107,7 +106,7 @@ async function compare(
   const keys = await prepare(k, trials);
   const [ra, rb, logA, logB] = (await db.redis.callBuffer(
     'EVAL',
-    harness(template, straight, trials.length),
+    harness(template, straight, 2 * trials.length),
     keys.length,
     ...keys,
     ...clockArgs(trials[0]!.nowMs),
@@ -129,20 +128,13 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const values = [...t.enf, 120_000, ...t.limits];
       const tokens = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
       const cost = rnd() < 0.2 ? 0 : Math.floor(rnd() * 3_000);
-      const template = bakedAcquireLua(values);
-      const single = asSent(singleAcquireLua(values), values, 2);
-      const reply = await compare(
-        k,
-        [t],
-        template,
-        single,
-        [leaseTag('lease-x'), tokens, cost],
-        (full, straight) => {
-          // What RedisStore makes of either reply is the same outcome.
-          expect(parseOneSubject(straight), `parsed reply of trial ${k}`).toEqual(parseOneSubject(full));
-          forms.add(straight.length === COMPACT_REPLY_BYTES ? 'compact' : `full ${full.readDoubleLE(0)}`);
-        },
-      );
+      const template = bakedAcquireLua(values, 120_000);
+      const single = asSent(singleAcquireLua(values, 120_000), values, 2);
+      const reply = await compare(k, [t], template, single, ['lease-x', tokens, cost], (full, straight) => {
+        // What RedisStore makes of either reply is the same outcome.
+        expect(parseOneSubject(straight), `parsed reply of trial ${k}`).toEqual(parseOneSubject(full));
+        forms.add(straight.length === COMPACT_REPLY_BYTES ? 'compact' : `full ${full.readDoubleLE(0)}`);
+      });
       codes.add(reply.readDoubleLE(0));
     }
     // The trials reach every outcome: admitted, refused by a limit, by the estimate, blocked, banned.
@@ -163,7 +155,7 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const cost = Math.floor((rnd() * 2 - 1) * 2_000) * (rnd() < 0.2 ? 0 : 1);
       const template = bakedSettleLua(values);
       const single = asSent(singleSettleLua(values), values, 3);
-      await compare(2_000 + k, [t], template, single, [leaseTag('old-0'), requests, tokens, cost]);
+      await compare(2_000 + k, [t], template, single, ['old-0', requests, tokens, cost]);
     }
   });
 
@@ -179,9 +171,9 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const reply = await compare(
         4_000 + k,
         [first, second],
-        bakedAcquireLua(values),
-        pairAcquireLua(values),
-        [leaseTag('lease-x'), tokens, cost],
+        bakedAcquireLua(values, 120_000),
+        pairAcquireLua(values, 120_000),
+        ['lease-x', tokens, cost],
       );
       codes.add(`${reply.readDoubleLE(0)}/${reply.readDoubleLE(8)}`);
     }
@@ -202,7 +194,7 @@ describe('straight-line one-subject scripts decide exactly as the templates', ()
       const tokens = Math.floor((rnd() * 2 - 1) * 2_000);
       const cost = Math.floor((rnd() * 2 - 1) * 2_000);
       await compare(6_000 + k, [first, second], bakedSettleLua(values), pairSettleLua(values), [
-        leaseTag('old-0'),
+        'old-0',
         requests,
         tokens,
         cost,

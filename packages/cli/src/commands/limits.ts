@@ -1,5 +1,5 @@
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
-import { connectRedis, rlKey } from '@llmsec/ratelimit/redis';
+import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [--cluster]
@@ -38,11 +38,13 @@ export const command: Command = {
       let out: unknown;
       if (action === 'show') {
         const status = await limiter.status(subject);
-        // One key per subject: the leases live in its state string.
-        const rlTtl = await client.pttl(rlKey(subject));
+        const [rlTtl, leaseTtl] = await Promise.all([
+          client.pttl(rlKey(subject)),
+          client.pttl(leaseKey(subject)),
+        ]);
         out = {
           subject: status.subject,
-          keys: { [rlKey(subject)]: ttlOf(rlTtl) },
+          keys: { [rlKey(subject)]: ttlOf(rlTtl), [leaseKey(subject)]: ttlOf(leaseTtl) },
           level: status.level,
           violationScore: status.violationScore,
           ...(status.blockedUntilMs !== undefined
