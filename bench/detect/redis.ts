@@ -2,26 +2,23 @@
 // redis-server started here; events per second through DetectionEngine on the Redis state at
 // 1, 1,000 and 100,000 active groups (users), next to the in-memory engine on the same events
 // and next to the raw EVALSHA ceiling of a trivial one-key script on the same Redis and client
-// (pipelined the same way, one call per event); Redis bytes per active user. All in one run, so
-// the ratios compare like with like on a shared machine. BENCH_BATCH=N changes the batch size
-// (events per flush, and calls in flight for the ceiling; default 2,000). Each cell runs the
-// state twice on the same events: as shipped (a step that only adds pending events is appended
-// to the group) and with every step written whole (the code before appended steps, kept as an
-// internal switch for this in-run baseline).
+// (pipelined the same way, one call per event); Redis bytes per active user, bytes sent to
+// Redis per event, group calls per event by kind. All in one run, so the ratios compare like
+// with like on a shared machine. BENCH_BATCH=N changes the batch size (events per flush, and
+// calls in flight for the ceiling; default 2,000); BENCH_REPS=N runs the state and the ceiling
+// N times each per cell, alternating, and keeps each one's run with the least CPU per event
+// (default 2; 1 for a --cpu-prof); BENCH_GROUPS=N runs one cell; BENCH_CACHE_MB sets the
+// state's cache; BENCH_STEP_MS the event-time gap (below).
 import { loadavg, cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import { DetectionEngine, RedisDetectionState } from '@llmsec/detect';
-import { writeStepsWhole } from '../../packages/detect/src/state/redis-state.ts';
 import { startRedis } from '../../test/support/redis.ts';
 import { TrafficGenerator, type Timed } from './gen.ts';
 import { fmt, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = Number(process.env.BENCH_BATCH ?? 2_000);
-const APPEND_FIRST = process.env.BENCH_APPEND_FIRST === '1';
-// BENCH_ONLY=append (or whole) runs one writer (for a --cpu-prof of it; no comparison printed).
-const ONLY = process.env.BENCH_ONLY;
-const REPS = Number(process.env.BENCH_REPS ?? 2);
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 2));
 // BENCH_STEP_MS: mean event-time gap between events (default 20: a batch of 2,000 spans 40 s of
 // event time, eight times the 5 s lateness, so most events are processed in the step that
 // brings them). 1 is closer to live traffic: a batch spans 2 s, every event waits pending for
@@ -39,19 +36,19 @@ function events(users: number, total: number): Timed[] {
   return Array.from({ length: total }, () => gen.next());
 }
 
-function memoryRate(stream: Timed[]): number {
-  const engine = new DetectionEngine({ onAlert: () => {} });
+function memoryRate(stream: Timed[]): { rate: number; alerts: number } {
+  let alerts = 0;
+  const engine = new DetectionEngine({ onAlert: () => alerts++ });
   const start = performance.now();
   for (const { event, t } of stream) engine.ingest(event, t);
   engine.flush();
-  return stream.length / ((performance.now() - start) / 1000);
+  return { rate: stream.length / ((performance.now() - start) / 1000), alerts };
 }
 
 async function redisRate(
   redis: Redis,
   stream: Timed[],
   ruleset: string,
-  whole: boolean,
 ): Promise<{
   rate: number;
   conflicts: number;
@@ -70,7 +67,6 @@ async function redisRate(
       ? { cacheBytes: Number(process.env.BENCH_CACHE_MB) * 2 ** 20 }
       : {}),
   });
-  writeStepsWhole(state, whole);
   const calls = countGroupCalls(state);
   let alerts = 0;
   const engine = new DetectionEngine({ onAlert: () => alerts++, state });
@@ -102,29 +98,23 @@ async function redisRate(
   };
 }
 
-/** Group-state calls by kind (a counter around each: the same small cost for both writers). */
+/** Group-state calls by kind (a counter around each call: a small cost, counted in the CPU figure). */
 interface GroupCalls {
+  /** Compare-and-sets that wrote the group. */
   whole: number;
-  appended: number;
+  /** Reads (a compare-and-set with version -1, which never writes). */
   reads: number;
-  /** Writes whose version check failed (a guess at an uncached group, or a conflict). */
+  /** Writes whose version check failed (a guess at an uncached group, or a conflict): a second round trip. */
   lost: number;
 }
 
 function countGroupCalls(state: RedisDetectionState): GroupCalls {
-  const calls: GroupCalls = { whole: 0, appended: 0, reads: 0, lost: 0 };
+  const calls: GroupCalls = { whole: 0, reads: 0, lost: 0 };
   const cas = state.cas.bind(state);
-  const append = state.append.bind(state);
   state.cas = async (key, expected, body, ttl) => {
     const reply = await cas(key, expected, body, ttl);
     if (expected < 0) calls.reads++;
     else if (reply[0] === 1) calls.whole++;
-    else calls.lost++;
-    return reply;
-  };
-  state.append = async (key, expected, delta, ttl) => {
-    const reply = await append(key, expected, delta, ttl);
-    if (reply[0] === 1) calls.appended++;
     else calls.lost++;
     return reply;
   };
@@ -133,7 +123,7 @@ function countGroupCalls(state: RedisDetectionState): GroupCalls {
 
 function perEvent(c: GroupCalls, events: number): string {
   const f = (n: number) => (n / events).toFixed(2);
-  return `${f(c.whole)} whole writes, ${f(c.appended)} appends, ${f(c.reads)} reads, ${f(c.lost)} failed writes per event`;
+  return `${f(c.whole)} writes, ${f(c.reads)} reads, ${f(c.lost)} failed writes per event`;
 }
 
 /** The ceiling: a trivial one-key script by EVALSHA, BATCH calls in flight at a time, keys spread like groups. */
@@ -141,7 +131,7 @@ async function evalshaCeiling(
   redis: Redis,
   calls: number,
   keys: number,
-): Promise<{ rate: number; cpuUs: number }> {
+): Promise<{ rate: number; cpuUs: number; sentBytes: number }> {
   const client = redis as Redis & { benchTrivial(key: string, arg: string): Promise<number> };
   const start = performance.now();
   const cpu0 = process.cpuUsage();
@@ -152,7 +142,11 @@ async function evalshaCeiling(
     await Promise.all(batch);
   }
   const cpu = process.cpuUsage(cpu0);
-  return { rate: calls / ((performance.now() - start) / 1000), cpuUs: (cpu.user + cpu.system) / calls };
+  return {
+    rate: calls / ((performance.now() - start) / 1000),
+    cpuUs: (cpu.user + cpu.system) / calls,
+    sentBytes: 0,
+  };
 }
 
 /** Bytes Redis has read from its clients (INFO stats): what the writers send, independent of the machine's load. */
@@ -195,64 +189,53 @@ try {
     cells.splice(0, cells.length, ...cells.filter((c) => c.groups === only));
   }
   const rows: (string | number)[][] = [];
-  let bytesPerUser = [0, 0];
+  let bytesPerUser = 0;
   for (const { groups, total } of cells) {
     const stream = events(groups, total);
     const active = new Set(stream.map((e) => e.event.user_id)).size;
     const mem = memoryRate(stream);
-    // Whole writes and appended steps, each on an empty Redis (its own bytes per user), in the
-    // order whole, appended, appended, whole (appended first with BENCH_APPEND_FIRST=1), so the
-    // JIT warming up and load drifting during the cell favour neither; per writer, the run with
-    // the least CPU per event is kept (BENCH_REPS=1: one run each).
-    const order = APPEND_FIRST ? [false, true, true, false] : [true, false, false, true];
-    const runs = new Map<boolean, { shared: Awaited<ReturnType<typeof redisRate>>; bytes: number }>();
-    for (const whole of order.slice(0, REPS === 1 ? 2 : 4)) {
-      if (ONLY !== undefined && (ONLY === 'whole') !== whole) continue;
-      await redis.flushall();
-      const memBefore = await usedMemory(redis);
-      const netBefore = await netInput(redis);
-      const shared = await redisRate(redis, stream, `bench-${groups}-${whole ? 'w' : 'a'}`, whole);
-      shared.sentBytes = ((await netInput(redis)) - netBefore) / total;
-      const prev = runs.get(whole);
-      if (prev === undefined || shared.cpuUs < prev.shared.cpuUs)
-        runs.set(whole, { shared, bytes: ((await usedMemory(redis)) - memBefore) / active });
+    // The state (each run on an empty Redis) and the ceiling, alternating (state, ceiling,
+    // ceiling, state, ...) so the JIT warming up and load drifting favour neither; each keeps
+    // its run with the least CPU per event.
+    let shared: Awaited<ReturnType<typeof redisRate>> | undefined;
+    let ceiling: Awaited<ReturnType<typeof evalshaCeiling>> | undefined;
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const which of rep % 2 === 0 ? ['state', 'ceiling'] : ['ceiling', 'state']) {
+        await redis.flushall();
+        const memBefore = await usedMemory(redis);
+        const netBefore = await netInput(redis);
+        if (which === 'state') {
+          const run = await redisRate(redis, stream, `bench-${groups}-${rep}`);
+          run.sentBytes = ((await netInput(redis)) - netBefore) / total;
+          if (shared === undefined || run.cpuUs < shared.cpuUs) {
+            shared = run;
+            if (groups === cells[cells.length - 1]!.groups)
+              bytesPerUser = ((await usedMemory(redis)) - memBefore) / active;
+          }
+        } else {
+          const run = await evalshaCeiling(redis, total, active);
+          run.sentBytes = ((await netInput(redis)) - netBefore) / total;
+          if (ceiling === undefined || run.cpuUs < ceiling.cpuUs) ceiling = run;
+        }
+      }
     }
-    if (ONLY !== undefined) {
-      const { shared } = [...runs.values()][0]!;
-      console.log(
-        `${fmt(active)} groups, ${ONLY}: ${fmt(shared.rate)} ev/s, ${shared.cpuUs.toFixed(1)} us CPU/ev`,
-      );
-      continue;
-    }
-    const [before, after] = [runs.get(true)!, runs.get(false)!];
-    if (before.shared.alerts !== after.shared.alerts)
-      throw new Error(`alerts differ: ${before.shared.alerts} whole, ${after.shared.alerts} appended`);
-    if (groups === cells[cells.length - 1]!.groups) bytesPerUser = [before.bytes, after.bytes];
-    const ceiling = await evalshaCeiling(redis, total, active);
-    for (const [label, { shared }] of [
-      ['whole writes', before],
-      ['appended steps', after],
-    ] as const) {
-      rows.push([
-        `${fmt(active)} groups, ${label}`,
-        fmt(total),
-        fmt(mem),
-        fmt(shared.rate),
-        fmt(ceiling.rate),
-        (shared.rate / ceiling.rate).toFixed(2),
-        (shared.rate / mem).toFixed(3),
-        shared.cpuUs.toFixed(1),
-        ceiling.cpuUs.toFixed(1),
-        fmt(shared.conflicts),
-      ]);
-    }
+    rows.push([
+      `${fmt(active)} active groups`,
+      fmt(total),
+      fmt(mem.rate),
+      fmt(shared!.rate),
+      fmt(ceiling!.rate),
+      (shared!.rate / ceiling!.rate).toFixed(2),
+      (ceiling!.cpuUs / shared!.cpuUs).toFixed(2),
+      (shared!.rate / mem.rate).toFixed(3),
+      shared!.cpuUs.toFixed(1),
+      ceiling!.cpuUs.toFixed(1),
+      fmt(shared!.conflicts),
+    ]);
     console.log(
-      `${fmt(active)} groups, group calls: whole ${perEvent(before.shared.calls, total)}; appended ${perEvent(after.shared.calls, total)}; ` +
-        `bytes sent to Redis per event: ${fmt(before.shared.sentBytes)} whole, ${fmt(after.shared.sentBytes)} appended`,
-    );
-    console.log(
-      `${fmt(active)} groups: appended / whole CPU per event ${(after.shared.cpuUs / before.shared.cpuUs).toFixed(2)}, ` +
-        `events/s ${(after.shared.rate / before.shared.rate).toFixed(2)}x; ${fmt(after.shared.alerts)} alerts either way`,
+      `${fmt(active)} groups: group calls ${perEvent(shared!.calls, total)}; bytes sent to Redis ` +
+        `${fmt(shared!.sentBytes)} per event (ceiling ${fmt(ceiling!.sentBytes)} per call); ` +
+        `alerts ${fmt(shared!.alerts)} on the state, ${fmt(mem.alerts)} in memory`,
     );
   }
   table(
@@ -263,6 +246,7 @@ try {
       'redis state ev/s',
       'EVALSHA ceiling calls/s',
       'state / ceiling',
+      'state / ceiling by CPU',
       'state / memory',
       'state CPU us/ev',
       'ceiling CPU us/call',
@@ -271,8 +255,7 @@ try {
     rows,
   );
   console.log(
-    `Redis bytes per active user (used_memory delta / distinct users, ${fmt(cells[cells.length - 1]!.groups)}-group cell): ` +
-      `${fmt(bytesPerUser[0]!)} whole writes, ${fmt(bytesPerUser[1]!)} appended steps`,
+    `Redis bytes per active user (used_memory delta / distinct users, ${fmt(cells[cells.length - 1]!.groups)}-group cell): ${fmt(bytesPerUser)}`,
   );
   console.log(
     `load average ${loadavg()
