@@ -1,8 +1,7 @@
 import type { Alert } from '@llmsec/core';
 import { Incident } from '../incident.ts';
-import type { RuleTable } from './group-runner.ts';
-import type { RedisDetectionState } from './redis-state.ts';
-import { decodeStored, splitStored } from './stored-group.ts';
+import { decodeBody, type RuleTable } from './group-runner.ts';
+import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 
 /** Group states read per round trip batch (pipelined), so a large index does not queue them all at once. */
 const READ_BATCH = 500;
@@ -40,7 +39,7 @@ export async function fleetIncidents(
         if (stored === '' || typeof stored !== 'string') return;
         let body;
         try {
-          body = decodeStored(splitStored(stored)[1]);
+          body = decodeBody(splitVersion(stored)[1]);
         } catch {
           return;
         }

@@ -23,7 +23,7 @@ export interface RuleTable {
 }
 
 /** A pending event: [time, seq (arrival order at the group), projected event]. */
-export type Pending = [number, number, SecurityEvent];
+type Pending = [number, number, SecurityEvent];
 
 /** The stored group (JSON via codec.ts; short keys because there is one per active group). */
 export interface GroupBody {
@@ -59,13 +59,6 @@ export interface GroupStep {
   /** Open incidents that gained users (their current state, one per incident). */
   updates: Alert[];
   processed: number;
-  /**
-   * The pending entries this step added, in the order it added them: when the step did
-   * nothing else (nothing processed or resolved), they, with the new `p` and `n`, are all a
-   * reader needs to redo it (stored-group.ts), so the step is appended instead of the group
-   * rewritten.
-   */
-  inserted: Pending[];
   late: number;
   duplicates: number;
   /**
@@ -117,7 +110,6 @@ export function stepGroup(
     alerts: [],
     updates: [],
     processed: 0,
-    inserted: [],
     late: 0,
     duplicates: 0,
     pendingFrom: Number.POSITIVE_INFINITY,
@@ -147,9 +139,10 @@ export function stepGroup(
       continue;
     }
     seen.add(short);
-    const entry: Pending = [t, body.n++, event];
-    insertPending(q, entry);
-    step.inserted.push(entry);
+    // After every pending entry with time <= t: equal times keep arrival order.
+    let at = q.length;
+    while (at > 0 && q[at - 1]![0] > t) at--;
+    q.splice(at, 0, [t, body.n++, event]);
     step.changed = true;
   }
   while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
@@ -185,14 +178,6 @@ export function stepGroup(
     if (inc !== undefined) step.updates.push(inc.toAlert('firing', event));
   }
   return step;
-}
-
-/** After every pending entry with time <= t: equal times keep arrival order. */
-export function insertPending(q: Pending[], entry: Pending): void {
-  const t = entry[0];
-  let at = q.length;
-  while (at > 0 && q[at - 1]![0] > t) at--;
-  q.splice(at, 0, entry);
 }
 
 function processOne(

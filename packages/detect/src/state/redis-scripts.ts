@@ -2,23 +2,11 @@
  * The Lua scripts of the shared detection state (loaded once, called by EVALSHA through
  * ioredis defineCommand, which re-sends the body on NOSCRIPT).
  *
- * A group's state is one string under `<prefix>:{<ruleset>:<table>:<group>}`, either
- * `<version>|<body>` (a whole write) or `<version>+|<body>` followed by appended steps, each
- * `\n<delta>` (stored-group.ts): the body is the condition states, pending events and open
- * incidents (group-runner.ts), the version a counter every write bumps (whole or appended).
- * The `+` keeps a reader of the first format (which has no appends) from misreading one: its
- * version does not parse, so its compare-and-set never matches and it reports the text it
- * cannot decode (README, "Rolling upgrade"). Each script touches one key, so on a Redis
- * Cluster it runs on the slot of its hash tag.
+ * A group's state is one string `<version>|<body>` under `<prefix>:{<ruleset>:<table>:<group>}`:
+ * the body is the condition states, pending events and open incidents (group-runner.ts), the
+ * version a counter the CAS script bumps on every write. Each script touches one key, so on
+ * a Redis Cluster it runs on the slot of its hash tag.
  */
-
-/** Lua: the stored version of `cur` (either format) as `v`, and `sep`, the position of its `|`. */
-const PARSE_VERSION = `
-local sep = string.find(cur, '|', 1, true)
-local head = string.sub(cur, 1, sep - 1)
-if string.byte(head, -1) == 43 then head = string.sub(head, 1, -2) end
-v = tonumber(head)
-`;
 
 /**
  * Compare-and-set. KEYS[1]: group key. ARGV: expected version (-1: "just tell me"), new body,
@@ -31,30 +19,12 @@ export const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 local v = 0
 if cur then
-${PARSE_VERSION}
+  local sep = string.find(cur, '|', 1, true)
+  v = tonumber(string.sub(cur, 1, sep - 1))
 end
 if v ~= tonumber(ARGV[1]) then return {0, cur or ''} end
 v = v + 1
 redis.call('SET', KEYS[1], v .. '|' .. ARGV[2], 'PX', ARGV[3])
-return {1, v}
-`;
-
-/**
- * Appends one step to a group (the compact write: a step that only added pending events).
- * KEYS[1]: group key. ARGV: expected version, delta text, TTL ms. When the stored version
- * equals the expected one, stores `<version+1>+|<body and earlier deltas>\n<delta>` with the
- * TTL and returns {1, version+1}; otherwise (a missing key included: there is nothing to
- * append to) writes nothing and returns {0, <stored string or ''>}, as CAS does. The caller
- * sends only the delta (tens of bytes) instead of the whole group; Redis copies the value.
- */
-export const APPEND_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return {0, ''} end
-local v
-${PARSE_VERSION}
-if v ~= tonumber(ARGV[1]) then return {0, cur} end
-v = v + 1
-redis.call('SET', KEYS[1], v .. '+|' .. string.sub(cur, sep + 1) .. '\\n' .. ARGV[2], 'PX', ARGV[3])
 return {1, v}
 `;
 

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { APPEND_LUA, CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
+import { CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
@@ -56,20 +56,10 @@ export interface RedisDetectionStateOptions {
   now?: () => number;
 }
 
-/**
- * States whose engine writes every step whole, as before appended steps existed: an internal
- * switch (not an option, not exported from the package) for the benchmark's in-run baseline
- * and for tests that mix both writers on one Redis.
- */
-const wholeWriters = new WeakSet<RedisDetectionState>();
-
-export function writeStepsWhole(state: RedisDetectionState, whole = true): void {
-  if (whole) wholeWriters.add(state);
-  else wholeWriters.delete(state);
-}
-
-export function appendsSteps(state: RedisDetectionState): boolean {
-  return !wholeWriters.has(state);
+/** A group's stored string `<version>|<body>` (CAS_LUA) as [version, body]. */
+export function splitVersion(stored: string): [number, string] {
+  const sep = stored.indexOf('|');
+  return [Number(stored.slice(0, sep)), stored.slice(sep + 1)];
 }
 
 /** Longest group key kept as is in a Redis key; longer (or hostile-looking) ones are hashed. */
@@ -78,7 +68,6 @@ const MAX_RAW_GROUP = 64;
 type Arg = string | number;
 interface ScriptClient {
   llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
-  llmsecDetAppend(key: string, expected: Arg, delta: string, ttl: Arg): Promise<[number, string | number]>;
   llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
   zrangebyscore(
@@ -177,7 +166,6 @@ export class RedisDetectionState {
       }
     }
     redis.defineCommand('llmsecDetCas', { lua: CAS_LUA, numberOfKeys: 1 });
-    redis.defineCommand('llmsecDetAppend', { lua: APPEND_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
@@ -218,11 +206,6 @@ export class RedisDetectionState {
 
   cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
     return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
-  }
-
-  /** As cas, but appends a step to the stored group (stored-group.ts); a missing key is a mismatch. */
-  append(key: string, expected: number, delta: string, ttlMs: number): Promise<[number, string | number]> {
-    return this.timed(() => this.client.llmsecDetAppend(key, expected, delta, Math.ceil(ttlMs)));
   }
 
   advanceClock(key: string, t: number, ttlMs: number): Promise<number> {

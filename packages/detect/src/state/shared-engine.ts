@@ -4,6 +4,7 @@ import type { ErrorFunnel } from '../errors.ts';
 import { keyString } from '../fields.ts';
 import type { DetectionEngine } from '../engine.ts';
 import {
+  decodeBody,
   emptyBody,
   encodeBody,
   stepGroup,
@@ -13,8 +14,7 @@ import {
 } from './group-runner.ts';
 import type { Projector } from './projection.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
-import { appendsSteps, type RedisDetectionState } from './redis-state.ts';
-import { appendable, decodeStored, encodeDelta, splitStored } from './stored-group.ts';
+import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 import { untraced } from '@llmsec/core/internal';
 
 /** Counters of the shared path (EngineStats.state). */
@@ -139,13 +139,10 @@ export class SharedEngine {
   };
   private readonly clockTtl: number;
   private readonly indexTtl: number;
-  /** Steps that only add pending events are appended (stored-group.ts), not written whole. */
-  private readonly appendSteps: boolean;
 
   constructor(options: SharedEngineOptions) {
     this.o = options;
     this.state = options.state;
-    this.appendSteps = appendsSteps(options.state);
     let maxTtl = options.latenessMs;
     for (const table of options.tables) maxTtl = Math.max(maxTtl, table.ttlMs);
     this.clockTtl = maxTtl + 86_400_000;
@@ -443,8 +440,6 @@ export class SharedEngine {
     let text: string | undefined;
     let known: GroupBody | undefined = cached?.body;
     let guessed = cached !== undefined;
-    // Encoded size of the state stepped (for the cache's byte count after an append).
-    let baseBytes = cached?.bytes ?? 0;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (expected < 0) {
         const [, cur] = await state.cas(w.key, -1, '', 1);
@@ -455,9 +450,8 @@ export class SharedEngine {
           if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
           return;
         }
-        [expected, text] = splitStored(String(cur));
+        [expected, text] = splitVersion(String(cur));
       }
-      if (known === undefined) baseBytes = text?.length ?? 0;
       const body = known ?? this.bodyOf(w, text);
       if (body === undefined) return;
       known = undefined;
@@ -476,22 +470,10 @@ export class SharedEngine {
         this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
         return;
       }
-      // A step that only added pending events, to a group that exists, is appended: the
-      // delta is tens of bytes where the whole group is hundreds (the release rewrites it).
-      let ok: number;
-      let reply: string | number;
-      let bytes: number;
-      if (this.appendSteps && expected > 0 && appendable(step)) {
-        const delta = encodeDelta(step.body, step);
-        [ok, reply] = await state.append(w.key, expected, delta, w.table.ttlMs);
-        bytes = baseBytes + 1 + delta.length;
-      } else {
-        const next = encodeBody(step.body);
-        [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
-        bytes = next.length;
-      }
+      const next = encodeBody(step.body);
+      const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
-        this.remember(w.key, Number(reply), step.body, bytes);
+        this.remember(w.key, Number(reply), step.body, next.length);
         this.o.counts.droppedLate += step.late;
         if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
@@ -516,7 +498,7 @@ export class SharedEngine {
           return;
         }
       } else {
-        [expected, text] = splitStored(String(reply));
+        [expected, text] = splitVersion(String(reply));
       }
     }
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
@@ -530,7 +512,7 @@ export class SharedEngine {
   private bodyOf(w: Work, text: string | undefined): GroupBody | undefined {
     if (text === undefined) return emptyBody(w.group!);
     try {
-      const body = decodeStored(text);
+      const body = decodeBody(text);
       if (
         typeof body?.k === 'string' &&
         Array.isArray(body.q) &&
