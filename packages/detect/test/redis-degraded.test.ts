@@ -78,4 +78,28 @@ describe('RedisDetectionState: Redis down and back', () => {
     await engine.shutdown();
     expect(rejections).toEqual([]);
   });
+
+  it('events queued before an advanceTo and handed to the fallback when Redis fails are not late there', async () => {
+    // Its own connection, closed before anything is shipped: the first flush fails.
+    const conn = new Redis(server.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    conn.on('error', () => {});
+    await conn.connect();
+    const { engine, alerts } = redisEngine(conn, defaultRules(), 5 * SEC, freshRuleset('late'), {
+      probeIntervalMs: 60_000,
+      shutdownGraceMs: 0,
+    });
+    conn.disconnect();
+    for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    // Declared before the flush that fails: the fallback must not move past the queued events first.
+    engine.advanceTo(T0 + 14 * SEC);
+    await engine.forceFlush();
+    expect(engine.stats.state?.mode).toBe('degraded');
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(alerts.map((a) => `${a.rule}:${a.status}`)).toEqual(['rapid_guardrail_blocks:firing']);
+    await engine.shutdown();
+  });
 });

@@ -220,7 +220,11 @@ export class SharedEngine {
   advanceTo(t: number): void {
     if (t > this.localMax) this.localMax = t;
     if (t > this.advanceMax) this.advanceMax = t;
-    this.o.fallback.advanceTo(t);
+    // The fallback may yet receive the queued events (if Redis fails before they are shipped):
+    // it moves on only once none is left, as the shared clock does, or they would be late there.
+    if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
+      this.o.fallback.advanceTo(t);
+    }
     this.schedule();
   }
 
@@ -316,6 +320,8 @@ export class SharedEngine {
         this.degrade(err, batch);
         return;
       }
+      // Nothing left that could still go to the fallback: its time may move (see advanceTo).
+      if (this.queued() === 0 && Number.isFinite(this.advanceMax)) this.o.fallback.advanceTo(this.advanceMax);
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
       if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
@@ -613,6 +619,8 @@ export class SharedEngine {
     this.cacheOrderHead = 0;
     for (const e of batch) this.toFallback(e);
     for (const e of rest) this.toFallback(e);
+    // The time declared while they were queued (advanceTo held it back from the fallback).
+    if (Number.isFinite(this.advanceMax)) this.o.fallback.advanceTo(this.advanceMax);
     if (this.finalRequested) {
       // The final flush happens locally; back in shared mode, only new work goes to Redis.
       this.finalRequested = false;
