@@ -413,6 +413,21 @@ export class DetectionEngine {
     return out;
   }
 
+  /**
+   * Open incidents, as firing alerts, of every process sharing the state. In memory the same
+   * as activeIncidents(). In shared mode the fleet's, read from Redis (the groups the resolve
+   * index names: at most `maxOpenIncidentsPerRule` per rule), then those held only in this
+   * process (code rules, incidents opened while degraded) that Redis does not list under the
+   * same alert id. Rejects when Redis cannot be read (no partial list passed off as the fleet's).
+   */
+  async openIncidents(): Promise<Alert[]> {
+    if (this.shared === undefined) return this.activeIncidents();
+    const fleet = await this.shared.openIncidents();
+    const ids = new Set(fleet.map((a) => a.alert_id));
+    for (const alert of this.activeIncidents()) if (!ids.has(alert.alert_id)) fleet.push(alert);
+    return fleet;
+  }
+
   /** Groups held, over all group keys. */
   get groupCount(): number {
     let n = 0;

@@ -1,25 +1,49 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { defaultRules, type DetectionEngine } from '../src/index.ts';
-import type { SharedEngine } from '../src/state/shared-engine.ts';
-import { ev, MIN, SEC, T0 } from './helpers.ts';
+import { defaultRules, DetectionEngine, RedisDetectionState, type CodeRule } from '../src/index.ts';
+import { ev, MIN, recordingEngine, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 
 /**
- * The fleet's open incidents (SharedEngine.openIncidents): each engine on a shared state lists
- * the incidents every engine opened, as their current firing alerts, and none once resolved;
- * activeIncidents() still lists only what the process holds.
+ * The fleet's open incidents (DetectionEngine.openIncidents, SharedEngine.openIncidents under
+ * it): each engine on a shared state lists the incidents every engine opened, as their current
+ * firing alerts, and none once resolved, plus what only it holds (code rules, incidents opened
+ * while degraded), without listing one alert id twice; activeIncidents() still lists only what
+ * the process holds. In memory, openIncidents() is activeIncidents().
  */
 
 const db = useRedis({ clients: 2 });
 const LATENESS = 5 * SEC;
 
-function sharedOf(engine: DetectionEngine): SharedEngine {
-  return (engine as unknown as { shared: SharedEngine }).shared;
+const brief = (alerts: Alert[]) => alerts.map((a) => [a.rule, a.status, a.labels, a.user_ids]);
+
+/** Ten guardrail blocks of `user`, one a second from `from`: fires rapid_guardrail_blocks. */
+function tenBlocks(engine: DetectionEngine, user: string, from = T0): void {
+  for (let i = 0; i < 10; i++) {
+    const { event, t } = ev({ at: from + i * SEC, category: 'guardrail_block', user, id: `${user}${i}` });
+    engine.ingest(event, t);
+  }
 }
 
-const brief = (alerts: Alert[]) => alerts.map((a) => [a.rule, a.status, a.labels, a.user_ids]);
+/** A code rule (runs in each process's local engine): any one jailbreak event opens an incident. */
+const anyJailbreak: CodeRule = {
+  id: 'any_jailbreak',
+  title: 'a jailbreak event',
+  severity: 'warning',
+  categories: ['jailbreak_detected'],
+  window_ms: MIN,
+  condition: { createState: () => null, update: () => true, describe: () => 'a jailbreak event' },
+};
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('RedisDetectionState: open incidents of the fleet', () => {
   it('two engines each list both engines’ incidents, and none once they resolve', async () => {
@@ -31,10 +55,7 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
       [a!.engine, 'alice'],
       [b!.engine, 'bob'],
     ] as const) {
-      for (let i = 0; i < 10; i++) {
-        const { event, t } = ev({ at: T0 + i * SEC, category: 'guardrail_block', user, id: `${user}${i}` });
-        engine.ingest(event, t);
-      }
+      tenBlocks(engine, user);
       engine.advanceTo(T0 + 9 * SEC + LATENESS);
       await engine.forceFlush();
     }
@@ -43,9 +64,9 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
       ['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']],
       ['rapid_guardrail_blocks', 'firing', { user_id: 'bob' }, ['bob']],
     ];
-    const fromA = await sharedOf(a!.engine).openIncidents();
+    const fromA = await a!.engine.openIncidents();
     expect(brief(fromA)).toEqual(want);
-    expect(brief(await sharedOf(b!.engine).openIncidents())).toEqual(want);
+    expect(brief(await b!.engine.openIncidents())).toEqual(want);
     // The listing is the incidents' current state: the alert ids and evidence of the firing lines.
     const fired = [...a!.alerts, ...b!.alerts].sort((x, y) => x.alert_id.localeCompare(y.alert_id));
     expect(fromA.map((x) => [x.alert_id, x.evidence]).sort()).toEqual(
@@ -58,7 +79,89 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     a!.engine.advanceTo(T0 + 9 * SEC + 11 * MIN + LATENESS);
     await a!.engine.forceFlush();
     expect([...a!.alerts, ...b!.alerts].filter((x) => x.status === 'resolved')).toHaveLength(2);
-    expect(await sharedOf(b!.engine).openIncidents()).toEqual([]);
+    expect(await b!.engine.openIncidents()).toEqual([]);
+    expect(await a!.engine.openIncidents()).toEqual([]);
     await Promise.all([a!.engine.shutdown(), b!.engine.shutdown()]);
+  });
+
+  it('in memory, openIncidents() is activeIncidents()', async () => {
+    const { engine } = recordingEngine();
+    tenBlocks(engine, 'mallory');
+    engine.flush();
+    expect(engine.activeIncidents()).toHaveLength(1);
+    expect(await engine.openIncidents()).toEqual(engine.activeIncidents());
+  });
+
+  it('adds the incidents of this process’s code rules after the fleet’s', async () => {
+    const ruleset = freshRuleset('fleet-code');
+    const engines = db.clients.map((redis) => {
+      const alerts: Alert[] = [];
+      const engine = new DetectionEngine({
+        rules: [...defaultRules(), anyJailbreak],
+        allowedLatenessMs: LATENESS,
+        state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, shutdownGraceMs: 0 }),
+        onAlert: (x) => alerts.push(x),
+      });
+      return { engine, alerts };
+    });
+    const [a, b] = engines as [(typeof engines)[0], (typeof engines)[0]];
+    tenBlocks(a.engine, 'alice');
+    const jb = ev({ at: T0 + 9 * SEC, category: 'jailbreak_detected', user: 'alice', id: 'jb1' });
+    a.engine.ingest(jb.event, jb.t);
+    a.engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    expect(
+      brief(a.alerts)
+        .map((x) => x[0])
+        .sort(),
+    ).toEqual(['any_jailbreak', 'rapid_guardrail_blocks']);
+
+    const fleet = [['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']]];
+    expect(brief(await a.engine.openIncidents())).toEqual([
+      ...fleet,
+      ['any_jailbreak', 'firing', { user_id: 'alice' }, ['alice']],
+    ]);
+    // The code rule ran in A's process only: B lists the fleet's incidents, not A's local one.
+    expect(brief(await b.engine.openIncidents())).toEqual(fleet);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  });
+
+  it('an incident held locally since a degraded episode and also in Redis is listed once; rejects while Redis is unreachable', async () => {
+    const ruleset = freshRuleset('fleet-degraded');
+    // A's own connection, closed and reopened by the test (B keeps the shared one).
+    const conn = new Redis(db.server.url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    conn.on('error', () => {});
+    await conn.connect();
+    const a = redisEngine(conn, defaultRules(), LATENESS, ruleset, {
+      shutdownGraceMs: 0,
+      probeIntervalMs: 50,
+    });
+    const b = redisEngine(db.clients[1]!, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
+    conn.disconnect();
+    // A, cut off, detects locally; B, shared, sees the same ten blocks: the same incident
+    // (the alert id is a hash of rule, group and start time) once in A's memory, once in Redis.
+    for (const { engine } of [a, b]) {
+      tenBlocks(engine, 'mallory');
+      engine.advanceTo(T0 + 9 * SEC + LATENESS);
+      await engine.forceFlush();
+    }
+    expect(a.engine.stats.state?.mode).toBe('degraded');
+    expect(b.engine.stats.state?.mode).toBe('shared');
+    expect(a.alerts.map((x) => x.alert_id)).toEqual(b.alerts.map((x) => x.alert_id));
+    expect(a.alerts).toHaveLength(1);
+    await expect(a.engine.openIncidents()).rejects.toThrow();
+
+    await conn.connect();
+    await until(() => a.engine.stats.state?.mode === 'shared', 5_000);
+    expect(a.engine.activeIncidents().map((x) => x.alert_id)).toEqual([a.alerts[0]!.alert_id]);
+    const listed = await a.engine.openIncidents();
+    expect(listed.map((x) => x.alert_id)).toEqual([a.alerts[0]!.alert_id]);
+    expect(listed).toEqual(await b.engine.openIncidents());
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+    conn.disconnect();
   });
 });
