@@ -82,6 +82,9 @@ describe('llmsec replay --state', () => {
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     expect(runs[0]!.stderr).toContain(`ruleset ${ruleset} (shared;`);
     expect(alertLines(runs.map((r) => r.stdout).join('\n'))).toEqual(want);
+    // Every shard counts the incidents open in Redis (one shard fired it), as the whole log does.
+    expect(whole.stderr).toContain('1 still firing at end of input');
+    for (const r of runs) expect(r.stderr).toContain('1 still firing at end of input');
   });
 
   it('rejects a --state that is not a Redis URL', async () => {

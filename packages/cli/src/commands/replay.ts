@@ -339,9 +339,16 @@ async function replay(
   out.flush();
 
   const stats = engine.stats;
-  // Shared state: incidents live in Redis (other shards may resolve them); count this run's.
+  // Shared state: the incidents open in Redis (every shard's, as one replay of the whole log
+  // would count them; this shard's fired minus resolved is wrong when another shard resolves
+  // them), or, if Redis cannot be read at the end, this run's fired minus resolved.
   const open =
-    redis !== undefined ? stats.alertsFired - stats.alertsResolved : engine.activeIncidents().length;
+    redis !== undefined
+      ? await engine.openIncidents().then(
+          (list) => list.length,
+          () => stats.alertsFired - stats.alertsResolved,
+        )
+      : engine.activeIncidents().length;
   const summary = [
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
