@@ -1,22 +1,27 @@
 // Rate-limiter benchmark: one command (`npm run bench:ratelimit`), one local redis-server
 // started here, every contender measured in the same run so the ratios are comparable.
 // BENCH_SECONDS (default 1.5) sets the time per cell; BENCH_ROUNDS (default 3) interleaved rounds, best kept.
+// A round in which any acquire was decided by the fallback store (a Redis call timed out) is
+// never kept: the counts are printed (degraded.ts). BENCH_COMMAND_TIMEOUT_MS (default 5,000)
+// is the limiters' command timeout (a small value shows the rejection at work).
 // BENCH_AUTOPIPELINE=1: the one ioredis client every contender shares gets `enableAutoPipelining: true`.
 // `--quick` (for iterating): only raw EVALSHA, rate-limiter-flexible and ours, no memory/race sections.
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startRedis } from '../../test/support/redis.ts';
-import { MemoryStore, RateLimiter, RedisStore } from '../../packages/ratelimit/src/index.ts';
+import { MemoryStore, RateLimiter, RedisStore, type TierLimits } from '../../packages/ratelimit/src/index.ts';
 import { leaseKey, rlKey } from '../../packages/ratelimit/src/redis.ts';
 import { coalescerOf } from '../../packages/ratelimit/src/redis-store.ts';
 import { FlexiblePeer } from './flexible-peer.ts';
 import { SeedRateLimiter } from './seed.ts';
 import { ALL, HUGE, WINDOWED, request } from './tiers.ts';
 import { fmt } from '../report.ts';
+import { anyDegraded, countedFallback, takeDegraded, watchStoreFailures, type Degraded } from './degraded.ts';
 
 const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TIMEOUT_MS = Number(process.env.BENCH_COMMAND_TIMEOUT_MS ?? 5_000);
 const SEED_HUGE = { rpm: HUGE, rph: HUGE, rpd: HUGE, tpm: HUGE, tph: HUGE, concurrent: HUGE };
 
 type Op = (subject: string) => Promise<unknown>;
@@ -26,6 +31,8 @@ interface Cell {
   /** CPU per operation, µs: redis-server (INFO cpu, user + sys) and this Node process. */
   redisUs: number;
   nodeUs: number;
+  /** Acquires the fallback store decided and store failures reported during the cell. */
+  degraded: Degraded;
 }
 
 async function redisCpuUs(): Promise<number> {
@@ -38,6 +45,7 @@ async function redisCpuUs(): Promise<number> {
 async function throughput(op: Op, concurrency: number, subjects: number, prefix: string): Promise<Cell> {
   let i = 0;
   let done = 0;
+  takeDegraded();
   const redis0 = await redisCpuUs();
   const node0 = process.cpuUsage();
   const end = performance.now() + SECONDS * 1000;
@@ -52,13 +60,23 @@ async function throughput(op: Op, concurrency: number, subjects: number, prefix:
   );
   const ops = done / ((performance.now() - t0) / 1000);
   const node = process.cpuUsage(node0);
+  const degraded = takeDegraded();
   const redisUs = ((await redisCpuUs()) - redis0) / done;
-  return { ops, redisUs, nodeUs: (node.user + node.system) / done };
+  return { ops, redisUs, nodeUs: (node.user + node.system) / done, degraded };
 }
 
 const redis = await startRedis();
 const AUTOPIPELINE = process.env.BENCH_AUTOPIPELINE === '1';
 const client = new Redis(redis.url, { enableAutoPipelining: AUTOPIPELINE });
+watchStoreFailures();
+/** A bench limiter: command timeout as configured, a counted fallback store. */
+const limiterOn = (store: RedisStore, tier: TierLimits): RateLimiter =>
+  new RateLimiter({
+    store,
+    tiers: { t: tier },
+    commandTimeoutMs: TIMEOUT_MS,
+    fallbackStore: countedFallback(new MemoryStore()),
+  });
 
 try {
   const info = (await client.info('server')).match(/redis_version:(\S+)/)?.[1];
@@ -143,13 +161,13 @@ try {
   const seed = new SeedRateLimiter(client, SEED_HUGE);
   const peer = new FlexiblePeer(client, HUGE);
   const store = new RedisStore({ client });
-  const windowed = new RateLimiter({ store, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
-  const all = new RateLimiter({ store, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
+  const windowed = limiterOn(store, WINDOWED);
+  const all = limiterOn(store, ALL);
   // The same limiter with coalescing off (one EVALSHA per call, as before it): same client.
   const single = new RedisStore({ client });
   coalescerOf(single).enabled = false;
-  const windowed1 = new RateLimiter({ store: single, tiers: { t: WINDOWED }, commandTimeoutMs: 5_000 });
-  const all1 = new RateLimiter({ store: single, tiers: { t: ALL }, commandTimeoutMs: 5_000 });
+  const windowed1 = limiterOn(single, WINDOWED);
+  const all1 = limiterOn(single, ALL);
   const req = request;
 
   const allContenders: [string, string, Op][] = [
@@ -206,8 +224,10 @@ try {
 
   // Rounds are interleaved (every contender once per round, best kept) so that load from
   // other processes on a shared machine does not favour whichever contender ran first.
+  // A cell's rounds with degraded decisions are printed and never kept (degraded.ts).
   const results = new Map<string, number>();
   const cpu = new Map<string, Cell>();
+  const rejected: string[][] = [];
   const cells: [number, number][] = [
     [1, 1],
     [64, 1],
@@ -219,17 +239,38 @@ try {
       for (const [conc, subjects] of cells) {
         const key = `${name}|${conc}|${subjects}`;
         const v = await throughput(op, conc, subjects, `${tag}-${conc}-${subjects}-`);
-        if (v.ops > (results.get(key) ?? 0)) cpu.set(key, v);
-        results.set(key, Math.max(results.get(key) ?? 0, v.ops));
+        if (anyDegraded(v.degraded)) {
+          rejected.push([
+            `${name}, c=${conc} subj=${subjects}, round ${r + 1}`,
+            fmt(v.ops),
+            fmt(v.degraded.decisions),
+            fmt(v.degraded.failures),
+          ]);
+        } else if (v.ops > (results.get(key) ?? 0)) {
+          cpu.set(key, v);
+          results.set(key, v.ops);
+        }
       }
       await client.flushall();
     }
   }
 
+  if (rejected.length === 0)
+    console.log('No acquire decided by the fallback store and no store failure in any round.\n');
+  else
+    printTable(
+      'Rounds not kept: acquires decided by the fallback store (store timed out or failed)',
+      ['cell', 'ops/s (not kept)', 'degraded decisions', 'store failures'],
+      rejected,
+    );
+
   const header = ['contender', ...cells.map(([c, s]) => `c=${c} subj=${s}`)];
   const rows = contenders.map(([name]) => [
     name,
-    ...cells.map(([c, s]) => fmt(results.get(`${name}|${c}|${s}`)!)),
+    ...cells.map(([c, s]) => {
+      const v = results.get(`${name}|${c}|${s}`);
+      return v === undefined ? 'every round degraded' : fmt(v);
+    }),
   ]);
   printTable('Redis throughput, operations/s', header, rows);
 
@@ -237,7 +278,8 @@ try {
     'CPU per operation at c=64, 10,000 subjects (µs; the best round of each contender)',
     ['contender', 'ops/s', 'redis-server µs/op', 'node µs/op', 'redis-server busy', 'node busy'],
     contenders.map(([name]) => {
-      const c = cpu.get(`${name}|64|10000`)!;
+      const c = cpu.get(`${name}|64|10000`);
+      if (!c) return [name, 'every round degraded', '', '', '', ''];
       // Share of one core each process used during the cell (µs/op x ops/s): which one is
       // the bottleneck, and how much of the machine neither got (others' load, waiting).
       const busy = (us: number): string => `${((us * c.ops) / 1e4).toFixed(0)}%`;
@@ -247,11 +289,11 @@ try {
 
   // The same comparison by CPU cost instead of wall-clock rate: on a loaded machine the rate
   // of each cell depends on what else ran then, the CPU an operation takes much less.
-  const cpuOf = (tag: string): Cell => cpu.get(`${byTag(tag)}|64|10000`)!;
-  const cpuRatio = (a: Cell, b: Cell): string[] => [
-    ratio(b.redisUs, a.redisUs),
-    ratio(b.nodeUs, a.nodeUs),
-    ratio(b.redisUs + b.nodeUs, a.redisUs + a.nodeUs),
+  const cpuOf = (tag: string): Cell | undefined => cpu.get(`${byTag(tag)}|64|10000`);
+  const cpuRatio = (a: Cell | undefined, b: Cell | undefined): string[] => [
+    ratio(b?.redisUs, a?.redisUs),
+    ratio(b?.nodeUs, a?.nodeUs),
+    ratio(b && b.redisUs + b.nodeUs, a && a.redisUs + a.nodeUs),
   ];
   printTable(
     'CPU-cost ratios at c=64, 10,000 subjects (the other µs/op over ours: above 1x = ours cheaper)',
@@ -284,19 +326,19 @@ try {
       [
         `${name} / rate-limiter-flexible`,
         ...cells.map(([c, s]) =>
-          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${rlfName}|${c}|${s}`)!),
+          ratio(results.get(`${name}|${c}|${s}`), results.get(`${rlfName}|${c}|${s}`)),
         ),
       ],
       [
         `${name} / raw EVALSHA ceiling`,
         ...cells.map(([c, s]) =>
-          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${ceilingName}|${c}|${s}`)!),
+          ratio(results.get(`${name}|${c}|${s}`), results.get(`${ceilingName}|${c}|${s}`)),
         ),
       ],
       [
         `${name} / ${peerFor(name)}`,
         ...cells.map(([c, s]) =>
-          ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${peerFor(name)}|${c}|${s}`)!),
+          ratio(results.get(`${name}|${c}|${s}`), results.get(`${peerFor(name)}|${c}|${s}`)),
         ),
       ],
       ...(QUICK
@@ -305,7 +347,7 @@ try {
             [
               `${name} / seed`,
               ...cells.map(([c, s]) =>
-                ratio(results.get(`${name}|${c}|${s}`)!, results.get(`${seedName}|${c}|${s}`)!),
+                ratio(results.get(`${name}|${c}|${s}`), results.get(`${seedName}|${c}|${s}`)),
               ),
             ],
           ]),
@@ -369,6 +411,7 @@ async function slowSections(
   await measure('llmsec, all 9 dims (acquire + settle)', [rlKey('m-us'), leaseKey('m-us')], async () => {
     const r = await real.acquire(req('m-us'));
     if (!r.allowed) throw new Error(`memory run refused: ${r.reason}`);
+    if (r.degraded) throw new Error('memory run decided by the fallback store (Redis timed out)');
     await real.settle(r.lease!, { tokens: 650, costMicroUsd: 1_950 });
   });
   const ttl = await client.pttl(rlKey('m-us'));
@@ -391,11 +434,12 @@ async function slowSections(
     )
   ).filter(Boolean).length;
   const ours20 = new RateLimiter({ store, tiers: { t: { requestsPerHour: 20 } }, commandTimeoutMs: 5_000 });
-  const oursAdmitted = (
-    await Promise.all(
-      Array.from({ length: 200 }, () => ours20.acquire({ subject: 'race-us', estimatedTokens: 10 })),
-    )
-  ).filter((r) => r.allowed).length;
+  const ours = await Promise.all(
+    Array.from({ length: 200 }, () => ours20.acquire({ subject: 'race-us', estimatedTokens: 10 })),
+  );
+  if (ours.some((r) => r.degraded))
+    throw new Error('race check decided by the fallback store (Redis timed out)');
+  const oursAdmitted = ours.filter((r) => r.allowed).length;
   printTable(
     '200 concurrent requests, limit 20 per hour',
     ['', 'admitted'],
@@ -406,7 +450,9 @@ async function slowSections(
   );
 }
 
-function ratio(a: number, b: number): string {
+/** a / b; 'n/a' when either cell had no round without degraded decisions. */
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined) return 'n/a';
   return `${(a / b).toFixed(2)}x`;
 }
 
