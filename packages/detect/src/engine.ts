@@ -276,7 +276,9 @@ export class DetectionEngine {
       }
       if (t > this.maxSeen) {
         this.maxSeen = t;
-        this.watermark = t - this.lateness;
+        // Never lowered: a buffer overflow may have raised it past newest - lateness, and an
+        // event older than one already processed must be late, not processed after it.
+        if (t - this.lateness > this.watermark) this.watermark = t - this.lateness;
       }
       if (this.lateness === 0) {
         this.process(event, t);
@@ -326,7 +328,8 @@ export class DetectionEngine {
       }
       if (timeMs > this.maxSeen) {
         this.maxSeen = timeMs;
-        this.watermark = timeMs - this.lateness;
+        // Never lowered (see ingest).
+        if (timeMs - this.lateness > this.watermark) this.watermark = timeMs - this.lateness;
       }
       this.drain(this.watermark);
       if (this.watermark >= this.nextResolveAt) this.resolveDue(this.watermark, undefined);
