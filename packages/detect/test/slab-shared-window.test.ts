@@ -299,3 +299,28 @@ describe('identical on a shared ratio window, whole engines', () => {
     expect(identicalAlerts).toBeGreaterThan(100);
   });
 });
+
+describe('identical on a shared ratio window, a window below the resolution of event times', () => {
+  it('does not count the event at hand as inside a window whose cutoff rounds to its time', () => {
+    // 0.0001 ms (a rule file may say `window: 0.0001ms`): t - window === t for 2026 times, so
+    // no event is ever inside the window and the object condition never holds; the ratio's
+    // window still holds the event just pushed.
+    const windowMs = 0.0001;
+    expect(T0 - windowMs).toBe(T0);
+    const rules = [
+      def('r', { kind: 'ratio', min_events: 1, field: 'metadata.b', above: 0.5 }, windowMs),
+      def('i', { kind: 'identical', field: 'metadata.a', min_events: 1 }, windowMs),
+    ];
+    expect(plan(rules, 1_000)[1]!.slab).toBeInstanceOf(SlabIdenticalShared);
+    const events = stream([
+      { dt: 0, user: 0, repeat: 3, a: 3, b: 3, hasId: true },
+      { dt: 5, user: 0, repeat: 2, a: 3, b: 3, hasId: true },
+    ]);
+    const limits = { allowedLatenessMs: 0 };
+    const slab = runEngine(events, rules, limits, false);
+    const object = runEngine(events, rules, limits, true);
+    expect(object.stats.alertsFired).toBe(0);
+    expect(slab.log).toEqual(object.log);
+    expect(slab.stats).toEqual(object.stats);
+  });
+});

@@ -24,7 +24,8 @@ const SCALARS = 4;
  * >= min_events), `breakAt` has left the window and the oldest of those times is inside it.
  * The run is a suffix of the rule's events (any other value, or none, ends it), so that oldest
  * time is the min_events-th newest event's; events come in time order, so it is inside the
- * window exactly when at least min_events of the rule's events are, i.e. when the ratio's
+ * window exactly when at least min_events of the rule's events are (the event at hand is, unless
+ * t - window rounds to t), i.e. when the ratio's
  * window, updated with this event and capped at `max` >= min_events, holds min_events. So
  * only the run's length is kept (capped at min_events, as the object ring's size), and the
  * times, when an incident opens, are read from the ratio's window (all of them are in it
@@ -93,9 +94,14 @@ export class SlabIdenticalShared implements SlabRule {
     }
     nums[o] = size;
     nums[o + PREV_AT] = t;
+    const cutoff = t - this.windowMs;
+    // `cutoff < t`: the ratio's window holds the event just pushed even when it is not inside
+    // the window itself (a window below the resolution of t: t - window === t), where the
+    // object ring's oldest time is not above the cutoff.
     return (
       size >= this.minEvents &&
-      nums[o + BREAK_AT]! <= t - this.windowMs &&
+      nums[o + BREAK_AT]! <= cutoff &&
+      cutoff < t &&
       this.window.windowSize(store, g) >= this.minEvents
     );
   }
