@@ -80,6 +80,21 @@ describe('the planner shares a ratio window with an identical rule only when bot
       false,
     ],
     [
+      // Rules handed over as objects (rule files take finite numbers only): JSON writes
+      // Infinity, -Infinity and NaN all as null, but the filters differ.
+      'another filter, equal as JSON (equals Infinity and -Infinity)',
+      [
+        def('r', ratio, 300_000, {
+          match: { categories: ['c'], where: [{ field: 'metadata.x', equals: Infinity }] },
+        }),
+        def('i', identical, 300_000, {
+          match: { categories: ['c'], where: [{ field: 'metadata.x', equals: -Infinity }] },
+        }),
+      ],
+      1_000,
+      false,
+    ],
+    [
       'other categories',
       [def('r', ratio, 300_000), def('i', identical, 300_000, { match: { categories: ['c', 'd'] } })],
       1_000,

@@ -88,7 +88,18 @@ export function slabRulesFor(
  * same key see the same events in the same order (per group, when they share a group key).
  */
 export function feedKey(def: RuleDefinition): string {
-  return JSON.stringify([def.match.categories, def.match.where ?? []]);
+  return JSON.stringify([def.match.categories, def.match.where ?? []], distinctValues);
+}
+
+/**
+ * Keeps apart in feedKey what JSON would merge or refuse in rules handed over as objects
+ * (rule files take finite numbers only): Infinity, -Infinity and NaN all print as null, and a
+ * bigint throws.
+ */
+function distinctValues(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return { number: String(value) };
+  if (typeof value === 'bigint') return { bigint: String(value) };
+  return value;
 }
 
 function makeSlabRule(def: RuleDefinition, rule: CompiledRule, limits: CompileLimits): SlabRule | undefined {
