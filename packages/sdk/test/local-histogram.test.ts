@@ -192,7 +192,7 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     expect(LocalHistograms.on(meter, 'h', { advice: {} })).toBeUndefined();
   });
 
-  it('stays bounded under invented labels: layers fold into other, raw sets past 10,000 into the overflow series', async () => {
+  it('stays bounded under invented labels: layers fold into other, raw sets past the 2,000-series interval limit into the overflow series', async () => {
     const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
     for (let i = 0; i < 5000; i++)
       local.metrics.recordGuardrailDuration({ layer: `invented-${i}`, outcome: `o-${i}`, seconds: 0.001 });
@@ -208,6 +208,25 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     expect(raw.length).toBe(2000);
     expect(raw.find((p) => p.attributes['otel.metric.overflow'] === true)?.value).toMatchObject({
       count: 10_001,
+    });
+  });
+
+  it('keeps at most 10,000 attribute sets over its life: with a delta reader, later new sets go to the overflow series', async () => {
+    // The SDK forgets a delta reader's series every interval; this keeps its sets (byHash), so
+    // the bound is what holds its memory under sets that keep changing.
+    const local = localWorld([{ temporality: AggregationTemporality.DELTA }]);
+    const histogram = LocalHistograms.on(local.provider.getMeter('@llmsec/sdk'), 'raw', { advice: {} })!;
+    let points: { attributes: Record<string, unknown>; value: unknown }[] = [];
+    for (let interval = 0; interval < 6; interval++) {
+      for (let i = 0; i < 1900; i++) histogram.record(1, { n: interval * 1900 + i });
+      const { resourceMetrics } = await local.readers[0]!.collect();
+      points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'raw')!
+        .dataPoints as typeof points;
+    }
+    // The sixth interval: sets 9,500..11,399, of which 10,000.. are past the bound.
+    expect(points.length).toBe(501);
+    expect(points.find((p) => p.attributes['otel.metric.overflow'] === true)?.value).toMatchObject({
+      count: 1400,
     });
   });
 
