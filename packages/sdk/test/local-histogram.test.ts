@@ -220,8 +220,9 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     for (let interval = 0; interval < 6; interval++) {
       for (let i = 0; i < 1900; i++) histogram.record(1, { n: interval * 1900 + i });
       const { resourceMetrics } = await local.readers[0]!.collect();
-      points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'raw')!
-        .dataPoints as typeof points;
+      points = resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((m) => m.descriptor.name === 'raw')!.dataPoints as typeof points;
     }
     // The sixth interval: sets 9,500..11,399, of which 10,000.. are past the bound.
     expect(points.length).toBe(501);
