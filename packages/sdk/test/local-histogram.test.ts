@@ -156,6 +156,59 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     );
   });
 
+  it('with the instrumentation scope and the counters too: the same series per scope; Prometheus: the same families, maybe in another order', async () => {
+    // As setupLlmsec attaches them: the setup's meter and the LLM client instrumentation's.
+    // The producers' scopes come after all of the SDK's, so a family first seen in the second
+    // scope's counters can precede one first seen in the first scope's histograms: the
+    // Prometheus text then holds the same family blocks in another order (not byte for byte).
+    const INSTRUMENTATION = ['@llmsec/sdk/instrumentation', '0.1.0'] as const;
+    const spec = { temporality: AggregationTemporality.CUMULATIVE };
+    const sdkReader = new Reader(spec.temporality);
+    const sdkProvider = new MeterProvider({ readers: [sdkReader] });
+    const histograms = new LocalHistograms();
+    const producer = histograms.producer();
+    const localReader = new Reader(spec.temporality, undefined, [producer]);
+    producer.bind(localReader);
+    const localProvider = new MeterProvider({ readers: [localReader] });
+    histograms.attach(localProvider.getMeter('@llmsec/sdk'), '@llmsec/sdk');
+    histograms.attach(localProvider.getMeter(...INSTRUMENTATION), ...INSTRUMENTATION);
+    const pairs = [sdkProvider, localProvider].map((provider) => ({
+      setup: new LlmsecMetrics({ meter: provider.getMeter('@llmsec/sdk') }),
+      instrumentation: new LlmsecMetrics({ meter: provider.getMeter(...INSTRUMENTATION) }),
+    }));
+    // The setup's metrics record the events and guard durations, the instrumentation's the rest.
+    for (const { setup, instrumentation } of pairs) {
+      setup.recordEvent({
+        event_id: 'EVT-000000000001',
+        timestamp: '2026-12-04T10:00:00.000Z',
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'u',
+      });
+      setup.recordGuardrailDuration({ layer: 'pii', outcome: 'allow', seconds: 0.001 });
+      instrumentation.recordRequest({ outcome: 'allowed', model: 'gpt-4o-mini' });
+      instrumentation.recordTokenUsage({
+        operation: 'chat',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        tokenType: 'input',
+        tokens: 5,
+      });
+      instrumentation.recordGuardrailDuration({ layer: 'injection', outcome: 'block', seconds: 0.002 });
+    }
+    const a = (await sdkReader.collect()).resourceMetrics;
+    const b = (await localReader.collect()).resourceMetrics;
+    const byScope = (rm: ResourceMetrics) =>
+      normalise(rm).scopeMetrics.sort((x, y) => (JSON.stringify(x.scope) < JSON.stringify(y.scope) ? -1 : 1));
+    expect(byScope(b)).toEqual(byScope(a));
+    const serializer = new PrometheusSerializer();
+    const families = (text: string) => text.split(/(?=^# HELP )/m).sort();
+    const textA = serializer.serialize(a as never);
+    const textB = serializer.serialize(b as never);
+    expect(families(textB)).toEqual(families(textA));
+    expect(families(textA).length).toBe(5); // target_info, events, guard duration, requests, tokens
+  });
+
   it('two LlmsecMetrics on one attached meter share each histogram (as the SDK does for one instrument name)', async () => {
     const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
     const second = new LlmsecMetrics({ meter: local.provider.getMeter('@llmsec/sdk') });
