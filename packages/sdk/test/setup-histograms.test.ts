@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { METRIC_GUARDRAIL_DURATION } from '@llmsec/core';
@@ -59,4 +62,69 @@ describe('setupLlmsec and the local histograms', () => {
     });
     expect(await guardScopes(current)).toEqual(['@llmsec/sdk (1 entries)']);
   });
+
+  it('OTLP/HTTP: the histograms on the wire as a second ScopeMetrics of the scope, cumulative across forceFlush and the final export at shutdown', async () => {
+    const bodies: OtlpMetrics[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let raw = Buffer.concat(chunks);
+        if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+        if (req.url === '/v1/metrics') bodies.push(JSON.parse(raw.toString('utf8')) as OtlpMetrics);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      current = setupLlmsec({
+        serviceName: 't',
+        registerGlobal: false,
+        otlp: { endpoint: `http://127.0.0.1:${port}/` },
+        prometheus: false,
+      });
+      const record = (seconds: number) =>
+        current!.metrics.recordGuardrailDuration({ layer: 'pii', outcome: 'allow', seconds });
+      record(0.001);
+      current.metrics.recordEvent({
+        event_id: 'EVT-000000000001',
+        timestamp: '2026-12-04T10:00:00.000Z',
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'u',
+      });
+      await current.forceFlush();
+      record(0.5);
+      await current.shutdown();
+      current = undefined;
+      const guard = bodies.map((body) => {
+        const scopes = body.resourceMetrics.flatMap((rm) => rm.scopeMetrics);
+        expect(scopes.map((s) => s.scope.name)).toEqual(['@llmsec/sdk', '@llmsec/sdk']);
+        expect(scopes[0]!.metrics.map((m) => m.name)).toContain('llmsec.events');
+        const metric = scopes[1]!.metrics.find((m) => m.name === 'llmsec.guardrail.duration')!;
+        expect(metric.histogram!.aggregationTemporality).toBe(2); // CUMULATIVE on the wire
+        return metric.histogram!.dataPoints.map((p) => [Number(p.count), p.sum, p.min, p.max]);
+      });
+      expect(guard).toEqual([[[1, 0.001, 0.001, 0.001]], [[2, 0.501, 0.001, 0.5]]]);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  });
 });
+
+type OtlpMetrics = {
+  resourceMetrics: Array<{
+    scopeMetrics: Array<{
+      scope: { name: string };
+      metrics: Array<{
+        name: string;
+        histogram?: {
+          aggregationTemporality: number;
+          dataPoints: Array<{ count: number | string; sum: number; min: number; max: number }>;
+        };
+      }>;
+    }>;
+  }>;
+};
