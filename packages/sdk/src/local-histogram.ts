@@ -68,6 +68,10 @@ export interface SlotReader {
 }
 
 const OVERFLOW: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+/** Without advised boundaries the SDK's default aggregation uses these (HistogramAggregation). */
+const DEFAULT_BOUNDARIES: readonly number[] = [
+  0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
+];
 /**
  * Distinct attribute sets kept per histogram; later sets go to the overflow series. The SDK
  * caps each interval (2,000 series by default) but not its cumulative state; llmsec's label
@@ -95,7 +99,7 @@ export class LocalHistogram {
       valueType: ValueType.DOUBLE,
       advice: options.advice,
     };
-    this.boundaries = normaliseBoundaries(options.advice.explicitBucketBoundaries ?? []);
+    this.boundaries = normaliseBoundaries(options.advice.explicitBucketBoundaries ?? DEFAULT_BOUNDARIES);
   }
 
   /** Adds a reader; its index is the `slot` of collect(). Readers are added before the first record. */

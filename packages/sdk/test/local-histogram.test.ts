@@ -209,6 +209,24 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     expect(families(textA).length).toBe(5); // target_info, events, guard duration, requests, tokens
   });
 
+  it('a histogram without advised boundaries gets the SDK default buckets, as the SDK gives it', async () => {
+    const sdkReader = new Reader(AggregationTemporality.CUMULATIVE);
+    const sdkProvider = new MeterProvider({ readers: [sdkReader] });
+    const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
+    const a = sdkProvider.getMeter('@llmsec/sdk').createHistogram('raw');
+    const b = LocalHistograms.on(local.provider.getMeter('@llmsec/sdk'), 'raw', { advice: {} })!;
+    for (const value of [0, 3, 5, 7, 300, 20_000]) {
+      a.record(value, { k: 'v' });
+      b.record(value, { k: 'v' });
+    }
+    const buckets = async (reader: MetricReader) =>
+      (await reader.collect()).resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((m) => m.descriptor.name === 'raw')!
+        .dataPoints.map((p) => p.value);
+    expect(await buckets(local.readers[0]!)).toEqual(await buckets(sdkReader));
+  });
+
   it('two LlmsecMetrics on one attached meter share each histogram (as the SDK does for one instrument name)', async () => {
     const local = localWorld([{ temporality: AggregationTemporality.CUMULATIVE }]);
     const second = new LlmsecMetrics({ meter: local.provider.getMeter('@llmsec/sdk') });
