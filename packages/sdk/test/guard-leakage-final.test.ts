@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { systemPromptLeakageGuard } from '../src/guards/index.ts';
 import { grams, overlap } from '../src/guards/leakage-grams.ts';
 import { LeakageStream, type FinalVerdict } from '../src/guards/leakage-stream.ts';
@@ -172,6 +172,24 @@ describe('leakage guard: the verdict at the end of a stream', () => {
     expect(ascii.match(/[\p{L}\p{N}]/gu)?.join('')).toBe(
       '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
     );
+  });
+
+  it('ASCII deltas after one that was not still take the ASCII loop (a curly quote early is common)', () => {
+    const prompt = grams(SYSTEM, 8);
+    const s = new LeakageStream(prompt, undefined, 0.5, 0.1);
+    const acc = new StreamText();
+    const first = 'It\u2019s ';
+    s.push(first, acc.append(first));
+    const exec = vi.spyOn(RegExp.prototype, 'exec');
+    try {
+      for (const d of ['the ', 'billing ', 'assistant ', 'answers ', 'in ', 'two ', 'sentences.'])
+        s.push(d, acc.append(d));
+      expect(exec).not.toHaveBeenCalled();
+    } finally {
+      exec.mockRestore();
+    }
+    // The final verdict still knows the text is not all ASCII.
+    expect(s.finalVerdict(acc.value, prompt)).toBe('clean');
   });
 
   it('is not taken from a stream that read another text, another prompt, or was already judged', () => {

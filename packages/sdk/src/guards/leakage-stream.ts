@@ -79,8 +79,10 @@ export class LeakageStream {
     const base = this.offset;
     this.offset += delta.length;
     this.text = accumulated;
-    const ascii = this.ascii && isAscii(delta);
-    this.ascii = ascii;
+    // Per delta for the tokeniser (one curly quote early must not send the rest of the stream
+    // through the regex); sticky for the final verdict.
+    const ascii = isAscii(delta);
+    if (!ascii) this.ascii = false;
     if (this.canary !== undefined) {
       const tail = this.canaryTail + delta;
       if (tail.includes(this.canary)) return this.found({ method: 'canary_token', confidence: 1 });
