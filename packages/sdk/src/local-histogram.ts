@@ -109,7 +109,11 @@ export class LocalHistogram {
     return this.slots.length - 1;
   }
 
-  /** `value`: finite and >= 0, checked by the caller (the SDK drops others with a warning). */
+  /**
+   * `value`: finite and >= 0 (-0 included), checked by the caller (LlmsecMetrics' isCount, as
+   * before). The SDK differs on others: it drops negatives with a warning, opens a series with
+   * count 0 for NaN, and records +Infinity (sum Infinity, the last bucket).
+   */
   record(value: number, attributes: Attributes): void {
     const series = this.byObject.get(attributes) ?? this.seriesFor(attributes);
     const bucket = binarySearchUB(this.boundaries, value);

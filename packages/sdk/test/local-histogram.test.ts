@@ -78,7 +78,7 @@ const MODELS = [
 ];
 const tokens = fc.record({
   kind: fc.constant('tokens' as const),
-  tokens: fc.oneof(fc.nat(300), fc.constantFrom(0, 1, 4, 16, 67108864, 1e9)),
+  tokens: fc.oneof(fc.nat(300), fc.constantFrom(0, -0, 1, 4, 16, 67108864, 1e9)),
   tokenType: fc.constantFrom('input' as const, 'output' as const),
   model: fc.constantFrom(...MODELS),
   provider: fc.constantFrom('openai', 'anthropic'),
@@ -92,7 +92,7 @@ const duration = fc.record({
 });
 const guard = fc.record({
   kind: fc.constant('guard' as const),
-  seconds: fc.oneof(fc.double({ min: 0, max: 0.01, noNaN: true }), fc.constantFrom(0, 1e-6, 0.001)),
+  seconds: fc.oneof(fc.double({ min: 0, max: 0.01, noNaN: true }), fc.constantFrom(0, -0, 1e-6, 0.001)),
   layer: fc.constantFrom(...LAYERS),
   outcome: fc.constantFrom('allow', 'block', 'modify', 'weird'),
 });
