@@ -48,7 +48,9 @@ export function isCodeRule(rule: AnyRule): rule is CodeRule {
 
 export function compileRule(rule: AnyRule, index: number, limits: CompileLimits): CompiledRule {
   const code = isCodeRule(rule);
-  const categories = code ? rule.categories : rule.match.categories;
+  // Each category once: a rule listing one twice would be fed each event twice in memory (one
+  // dispatch entry per listed category) but once on the shared path, which tests membership.
+  const categories = [...new Set(code ? rule.categories : rule.match.categories)];
   const groupBy = rule.group_by ?? 'user_id';
   const ctx: ConditionContext = {
     windowMs: rule.window_ms,
