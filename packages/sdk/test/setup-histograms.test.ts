@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
-import { METRIC_GUARDRAIL_DURATION } from '@llmsec/core';
+import { METRIC_GEN_AI_TOKEN_USAGE, METRIC_GUARDRAIL_DURATION, METRIC_REQUESTS } from '@llmsec/core';
+import { LlmsecMetrics } from '../src/metrics.ts';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../src/instrumentation/runtime.ts';
 import { setupLlmsec, type LlmsecSetup } from '../src/setup.ts';
 import { TestMetricReader } from './harness.ts';
 
@@ -42,6 +44,34 @@ describe('setupLlmsec and the local histograms', () => {
       user_id: 'u',
     });
     expect(await guardScopes(current)).toEqual(['@llmsec/sdk (2 entries)']);
+  });
+
+  it("aggregates the LLM client instrumentation's histograms on its own meter too (its scope and version)", async () => {
+    current = setupLlmsec({
+      serviceName: 't',
+      registerGlobal: false,
+      otlp: false,
+      prometheus: { preventServerStart: true },
+    });
+    // What LlmClientInstrumentation builds on the provider setupLlmsec gives it.
+    const instrumentation = new LlmsecMetrics({
+      meter: current.meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION),
+    });
+    instrumentation.recordRequest({ outcome: 'allowed', model: 'gpt-4o-mini' });
+    instrumentation.recordTokenUsage({
+      operation: 'chat',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tokenType: 'input',
+      tokens: 5,
+    });
+    const { resourceMetrics } = await (current.prometheus as unknown as MetricReader).collect();
+    const scopes = resourceMetrics.scopeMetrics.filter((s) => s.scope.name === INSTRUMENTATION_NAME);
+    // The SDK's entry (the requests counter), then the producer's (the token histogram).
+    expect(scopes.map((s) => [s.scope.version, s.metrics.map((m) => m.descriptor.name)])).toEqual([
+      [INSTRUMENTATION_VERSION, [METRIC_REQUESTS]],
+      [INSTRUMENTATION_VERSION, [METRIC_GEN_AI_TOKEN_USAGE]],
+    ]);
   });
 
   it("falls back to the SDK's histograms when the host adds a reader of its own", async () => {
