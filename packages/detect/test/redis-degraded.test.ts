@@ -103,3 +103,84 @@ describe('RedisDetectionState: Redis down and back', () => {
     await engine.shutdown();
   });
 });
+
+describe('RedisDetectionState: the fallback engine after a degraded episode', () => {
+  it('a round that succeeds moves the fallback no further than the events still queued allow', async () => {
+    const { engine } = redisEngine(redis, defaultRules(), 5 * SEC, freshRuleset('partial'), {
+      probeIntervalMs: 60_000,
+      shutdownGraceMs: 0,
+      batchSize: 5,
+    });
+    // The first round (5 events) reaches Redis, the second fails: its 5 events go to the fallback.
+    const client = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const clock = client.llmsecDetClock!;
+    let calls = 0;
+    client.llmsecDetClock = (...args: unknown[]) =>
+      ++calls === 2 ? Promise.reject(new Error('cut off')) : clock.apply(redis, args);
+    try {
+      for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+      engine.advanceTo(T0 + 14 * SEC);
+      await engine.forceFlush();
+      await until(() => engine.stats.state?.mode === 'degraded', 2_000);
+    } finally {
+      client.llmsecDetClock = clock;
+    }
+    expect(engine.stats.state?.degradedEvents).toBe(5);
+    // After the first round the fallback may reach T0 + 10 s (the oldest queued, T0 + 5 s, plus
+    // the lateness), not T0 + 14 s, where T0 + 5..8 s would be late.
+    expect(engine.stats.droppedLate).toBe(0);
+    await engine.shutdown();
+  });
+
+  it('keeps moving with advanceTo while traffic keeps the flusher busy (events it held are processed)', async () => {
+    const conn = new Redis(server.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    conn.on('error', () => {});
+    await conn.connect();
+    const { engine, alerts } = redisEngine(conn, defaultRules(), 5 * SEC, freshRuleset('busy'), {
+      probeIntervalMs: 50,
+      shutdownGraceMs: 0,
+    });
+    conn.disconnect();
+    // Cut off: ten blocks go to the fallback, which holds the last ones (lateness 5 s) unprocessed.
+    for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    await until(() => engine.stats.state?.mode === 'degraded', 2_000);
+    expect(alerts).toEqual([]);
+    await conn.connect();
+    await until(() => engine.stats.state?.mode === 'shared', 5_000);
+
+    // Live traffic back on Redis: one event (of another user) arrives during every flush round,
+    // with a tick, so the queue is never empty when a round ends. The time passes mallory's
+    // held events by round 6; the fallback must release them while the traffic goes on.
+    const rounds = 30;
+    let round = 0;
+    let firedAtRound: number | undefined;
+    const client = conn as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const clock = client.llmsecDetClock!.bind(conn);
+    client.llmsecDetClock = (...args: unknown[]) => {
+      if (firedAtRound === undefined && alerts.some((a) => a.labels.user_id === 'mallory'))
+        firedAtRound = round;
+      if (round < rounds) {
+        round++;
+        const t = T0 + (9 + round) * SEC;
+        engine.ingest(ev(block(t, 'trent')).event, t);
+        engine.advanceTo(t);
+      }
+      return clock(...args);
+    };
+    engine.advanceTo(T0 + 10 * SEC);
+    await engine.forceFlush();
+    expect(round).toBe(rounds);
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(alerts.filter((a) => a.labels.user_id === 'mallory').map((a) => `${a.rule}:${a.status}`)).toEqual([
+      'rapid_guardrail_blocks:firing',
+    ]);
+    // Released with the traffic going on (round 6 moves time past T0 + 14 s), not once it stopped.
+    expect(firedAtRound).toBeLessThan(rounds);
+    await engine.shutdown();
+    conn.disconnect();
+  });
+});

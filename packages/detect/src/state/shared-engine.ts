@@ -120,6 +120,8 @@ export class SharedEngine {
   /** Newest event time shipped (or declared by advanceTo once the queue is empty): what moves the shared clock. */
   private shippedMax = Number.NEGATIVE_INFINITY;
   private advanceMax = Number.NEGATIVE_INFINITY;
+  /** The time given to the fallback engine by moveFallback. */
+  private fallbackAt = Number.NEGATIVE_INFINITY;
   private globalMax = Number.NEGATIVE_INFINITY;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -221,10 +223,9 @@ export class SharedEngine {
     if (t > this.localMax) this.localMax = t;
     if (t > this.advanceMax) this.advanceMax = t;
     // The fallback may yet receive the queued events (if Redis fails before they are shipped):
-    // it moves on only once none is left, as the shared clock does, or they would be late there.
-    if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
-      this.o.fallback.advanceTo(t);
-    }
+    // while some are, the flusher moves it after each round, as far as they allow (moveFallback).
+    if (this.stats.mode === 'degraded') this.o.fallback.advanceTo(t);
+    else if (this.queued() === 0 && this.running === undefined) this.moveFallback();
     this.schedule();
   }
 
@@ -275,6 +276,25 @@ export class SharedEngine {
     return this.queue.length - this.queueHead;
   }
 
+  /**
+   * Moves the fallback engine's time towards what advanceTo declared, but not so far that an
+   * event still queued would be late there if Redis failed and it went to the fallback (late:
+   * older than the fallback's time minus the lateness). Called between rounds only (no batch
+   * in flight). Held until the queue drained (608d8df), the fallback stood still under steady
+   * traffic, holding back what it buffered while degraded and its incidents' resolution.
+   * O(queued), once per round (and per advanceTo while nothing is queued or shipping).
+   */
+  private moveFallback(): void {
+    if (!(this.advanceMax > this.fallbackAt)) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    const queue = this.queue;
+    for (let i = this.queueHead; i < queue.length; i++) if (queue[i]!.t < oldest) oldest = queue[i]!.t;
+    const to = Math.min(this.advanceMax, oldest + this.o.latenessMs);
+    if (!(to > this.fallbackAt)) return;
+    this.fallbackAt = to;
+    this.o.fallback.advanceTo(to);
+  }
+
   private schedule(): void {
     if (this.scheduled || this.stats.mode === 'degraded') return;
     this.scheduled = true;
@@ -320,8 +340,8 @@ export class SharedEngine {
         this.degrade(err, batch);
         return;
       }
-      // Nothing left that could still go to the fallback: its time may move (see advanceTo).
-      if (this.queued() === 0 && Number.isFinite(this.advanceMax)) this.o.fallback.advanceTo(this.advanceMax);
+      // The batch is in Redis: the fallback's time may move as far as the events still queued allow.
+      this.moveFallback();
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
       if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
@@ -621,6 +641,7 @@ export class SharedEngine {
     for (const e of rest) this.toFallback(e);
     // The time declared while they were queued (advanceTo held it back from the fallback).
     if (Number.isFinite(this.advanceMax)) this.o.fallback.advanceTo(this.advanceMax);
+    if (this.advanceMax > this.fallbackAt) this.fallbackAt = this.advanceMax;
     if (this.finalRequested) {
       // The final flush happens locally; back in shared mode, only new work goes to Redis.
       this.finalRequested = false;
