@@ -40,7 +40,7 @@ describe('categories listed twice', () => {
     const rule: CodeRule = {
       id: 'probe',
       title: 'counts events',
-      severity: 'info',
+      severity: 'warning',
       categories: ['guardrail_block', 'guardrail_block', 'output_filter_block'],
       window_ms: 1_000,
       condition: {
