@@ -36,10 +36,8 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
     // of its own at the end of every stream; a promise only when a guard returns one.
     onEnd: (complete) => {
       const summary = acc.summary();
-      if (!complete) {
-        call.abandon(summary);
-        return;
-      }
+      // A stream without its terminal item (a cut connection, a server that leaves it out) is
+      // checked too: the items the chunk checks held back are released after this returns.
       if (guards.length > 0) {
         // The text has been delivered; a block here still records the event and fails the read.
         const failed = (err: unknown): never => {
@@ -57,11 +55,17 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
         } catch (err) {
           return failed(err);
         }
-        if (checked instanceof Promise) return checked.then(() => call.complete(summary), failed);
+        if (checked instanceof Promise) return checked.then(() => settle(call, summary, complete), failed);
       }
-      call.complete(summary);
+      settle(call, summary, complete);
     },
     onError: (err) => call.fail(err, acc.summary()),
     onAbandon: () => call.abandon(acc.summary()),
   });
+}
+
+/** The end checks passed: the call completes, or is abandoned when the provider's terminal item never came. */
+function settle(call: StreamingCall, summary: ResponseSummary, complete: boolean): void {
+  if (complete) call.complete(summary);
+  else call.abandon(summary);
 }
