@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState, type CodeRule } from '../src/index.ts';
@@ -164,4 +165,65 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
     conn.disconnect();
   });
+});
+
+describe('RedisDetectionState: open incidents of the fleet on a Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** How many masters own these keys' slots. */
+  async function masters(keys: string[]): Promise<number> {
+    const node = new Redis(cluster.nodes[0]!.port, '127.0.0.1');
+    try {
+      const ranges = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const owners = new Set<number>();
+      for (const key of keys) {
+        const slot = Number(await node.call('CLUSTER', 'KEYSLOT', key));
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+        if (range !== undefined) owners.add(range[2][1]);
+      }
+      return owners.size;
+    } finally {
+      node.disconnect();
+    }
+  }
+
+  it('lists incidents whose groups live on every master (the index and the groups are in different slots)', async () => {
+    const ruleset = freshRuleset('fleet-cluster');
+    const clients = [0, 1].map(
+      () => new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
+    );
+    try {
+      const [a, b] = clients.map((c) =>
+        redisEngine(c, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 }),
+      );
+      const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
+      // Group keys hash to slots on all three masters (checked below, so the test means something).
+      expect(await masters(users.map((u) => `llmsec:det:{${ruleset}:0:${u}}`))).toBe(3);
+      // Ten blocks per user, one a second, in time order; users alternate between the engines.
+      for (let s = 0; s < 10; s++) {
+        users.forEach((user, i) => {
+          const { event, t } = ev({ at: T0 + s * SEC, category: 'guardrail_block', user, id: `${user}${s}` });
+          (i % 2 === 0 ? a : b)!.engine.ingest(event, t);
+        });
+      }
+      for (const { engine } of [a!, b!]) {
+        engine.advanceTo(T0 + 9 * SEC + LATENESS);
+        await engine.forceFlush();
+      }
+      expect([...a!.alerts, ...b!.alerts]).toHaveLength(users.length);
+      const want = users.map((u) => ['rapid_guardrail_blocks', 'firing', { user_id: u }, [u]]);
+      const byUser = (x: unknown[], y: unknown[]) => JSON.stringify(x[2]).localeCompare(JSON.stringify(y[2]));
+      expect(brief(await a!.engine.openIncidents()).sort(byUser)).toEqual(want.sort(byUser));
+      expect(brief(await b!.engine.openIncidents()).sort(byUser)).toEqual(want.sort(byUser));
+      await Promise.all([a!.engine.shutdown(), b!.engine.shutdown()]);
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+  }, 60_000);
 });
