@@ -10,6 +10,7 @@ import type {
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportTelemetryError } from './errors.ts';
+import { mergeRepeatedScopes } from './merge-scopes.ts';
 
 /**
  * Wrappers that keep a throwing processor or exporter away from application code. In SDK
@@ -193,7 +194,12 @@ export class SafeMetricExporter implements PushMetricExporter {
   selectAggregation?: PushMetricExporter['selectAggregation'];
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    safeExport(this.component, (m, cb) => this.inner.export(m, cb), metrics, resultCallback);
+    safeExport(
+      this.component,
+      (m, cb) => this.inner.export(mergeRepeatedScopes(m), cb),
+      metrics,
+      resultCallback,
+    );
   }
 
   forceFlush(): Promise<void> {
