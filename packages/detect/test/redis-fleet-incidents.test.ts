@@ -4,6 +4,7 @@ import { startRedisCluster, type RedisClusterHandle } from '../../../test/suppor
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState, type CodeRule } from '../src/index.ts';
+import { decodeBody, encodeBody } from '../src/state/group-runner.ts';
 import { ev, MIN, recordingEngine, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 
@@ -83,6 +84,29 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     expect(await b!.engine.openIncidents()).toEqual([]);
     expect(await a!.engine.openIncidents()).toEqual([]);
     await Promise.all([a!.engine.shutdown(), b!.engine.shutdown()]);
+  });
+
+  it('skips a group whose stored incident does not decode as one (one damaged key does not fail the listing)', async () => {
+    const ruleset = freshRuleset('fleet-damaged');
+    const { engine } = redisEngine(db.clients[0]!, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
+    tenBlocks(engine, 'alice');
+    tenBlocks(engine, 'bob', T0 + 5 * SEC);
+    engine.advanceTo(T0 + 14 * SEC + LATENESS);
+    await engine.forceFlush();
+    expect(await engine.openIncidents()).toHaveLength(2);
+    // Bob's group as another version (or damage) could leave it: the incident's fields missing.
+    const key = `llmsec:det:{${ruleset}:0:bob}`;
+    const stored = (await db.clients[0]!.get(key))!;
+    const sep = stored.indexOf('|');
+    const body = decodeBody(stored.slice(sep + 1));
+    expect(body.i.rapid_guardrail_blocks).toBeDefined();
+    body.i.rapid_guardrail_blocks = {} as never;
+    await db.clients[0]!.set(key, `${stored.slice(0, sep)}|${encodeBody(body)}`, 'KEEPTTL');
+    expect(brief(await engine.openIncidents())).toEqual([
+      ['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']],
+    ]);
+    await db.clients[0]!.del(key);
+    await engine.shutdown();
   });
 
   it('in memory, openIncidents() is activeIncidents()', async () => {

@@ -37,19 +37,22 @@ export async function fleetIncidents(
       const replies = await Promise.all(batch.map((key) => state.cas(key, -1, '', 1)));
       replies.forEach(([, stored], k) => {
         if (stored === '' || typeof stored !== 'string') return;
-        let body;
+        // Decoded and rebuilt whole before anything is listed: a group whose text or incident
+        // state does not decode (another version, damage) is skipped, not the listing failed.
+        const found: { rule: number; key: string; alert: Alert }[] = [];
         try {
-          body = decodeBody(splitVersion(stored)[1]);
+          const body = decodeBody(splitVersion(stored)[1]);
+          if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return;
+          for (const rule of table.rules) {
+            const st = body.i[rule.id];
+            if (st === undefined) continue;
+            const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);
+            found.push({ rule: rule.index, key: batch[k]!, alert: incident.toAlert('firing', undefined) });
+          }
         } catch {
           return;
         }
-        if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return;
-        for (const rule of table.rules) {
-          const st = body.i[rule.id];
-          if (st === undefined) continue;
-          const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);
-          out.push({ rule: rule.index, key: batch[k]!, alert: incident.toAlert('firing', undefined) });
-        }
+        for (const f of found) out.push(f);
       });
     }
   }
