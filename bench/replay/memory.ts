@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '@llmsec/core';
 import { writeCorpus } from './corpus.ts';
+import { parseRssReport } from './parse-rss-report.ts';
 import { fmt, median, table } from '../report.ts';
 
 const { values } = parseArgs({
@@ -67,17 +68,15 @@ function run(nodeArgs: string[], file: string, args: string[]): Run {
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0)
     throw new Error(`replay ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 500)}`);
-  const m = /maxrss_kb=(\d+) cpu_us=(\d+) heap_total_kb=(\d+) heap_used_kb=(\d+) new_space_kb=(\d+)/.exec(
-    r.stderr,
-  );
-  if (m === null) throw new Error(`no figures from report-rss.ts: ${r.stderr.slice(-500)}`);
+  const m = parseRssReport(r.stderr);
+  if (m === undefined) throw new Error(`no figures from report-rss.ts: ${r.stderr.slice(-500)}`);
   return {
     seconds,
-    cpu: Number(m[2]) / 1e6,
-    rssKb: Number(m[1]),
-    heapTotalKb: Number(m[3]),
-    heapUsedKb: Number(m[4]),
-    newSpaceKb: Number(m[5]),
+    cpu: m.cpuUs / 1e6,
+    rssKb: m.maxRssKb,
+    heapTotalKb: m.heapTotalKb,
+    heapUsedKb: m.heapUsedKb,
+    newSpaceKb: m.newSpaceKb,
     alerts: r.stdout,
   };
 }

@@ -4,13 +4,15 @@
 // written once to a temp file. Rows, each in random order per round on the shared machine:
 // - in-process: the floor function vs the replay command's run() (the CLI path minus process
 //   start), alert JSONL to a null stream, on two threads (the default for a file: a reader
-//   thread decodes, this one runs the rules) and on one (`--threads 1`);
+//   thread decodes, the engine's thread runs the rules) and on one (`--threads 1`); a file
+//   replay runs its engine on a worker thread, so the main-thread CPU column of its rows is
+//   only the forwarding of output (its own summary gives the engine thread's);
 // - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
 //   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null.
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
 // same lines but few users (two threads and one); the difference per additional active user
-// is the engine's state plus the garbage collector's room for it, told apart by the main
-// thread's heap figures.
+// is the engine's state plus the garbage collector's room for it, told apart by the heap
+// figures (each thread's at its own peak, summed over the main and the engine's thread).
 import { spawnSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import { decodeEventLineFast, forEachLine } from '@llmsec/detect/replay';
 import { command as replay } from '../../packages/cli/src/commands/replay.ts';
 import { writeCorpus } from './corpus.ts';
 import { floor } from './floor.ts';
+import { parseRssReport } from './parse-rss-report.ts';
 import { fmt, median, table } from '../report.ts';
 
 const QUICK = process.argv.includes('--quick');
@@ -52,7 +55,8 @@ interface Timing {
 
 interface Sub extends Timing {
   maxRssKb: number;
-  /** The main thread's heap at its largest (report-rss.ts): resident, used, young generation. */
+  /** The JS heaps at their largest (report-rss.ts; the main thread's plus the replay engine
+   *  thread's): resident, used, young generation. */
   heapTotalKb: number;
   heapUsedKb: number;
   newSpaceKb: number;
@@ -69,17 +73,15 @@ function subprocess(args: string[]): Sub {
   const seconds = (performance.now() - t0) / 1000;
   if (run.status !== 0)
     throw new Error(`${args.join(' ')} exited ${run.status}: ${run.stderr.slice(0, 500)}`);
-  const m = /maxrss_kb=(\d+) cpu_us=(\d+) heap_total_kb=(\d+) heap_used_kb=(\d+) new_space_kb=(\d+)/.exec(
-    run.stderr,
-  );
+  const m = parseRssReport(run.stderr);
   return {
     seconds,
-    cpu: Number(m?.[2]) / 1e6,
+    cpu: Number(m?.cpuUs) / 1e6,
     mainCpu: Number.NaN,
-    maxRssKb: Number(m?.[1]),
-    heapTotalKb: Number(m?.[3]),
-    heapUsedKb: Number(m?.[4]),
-    newSpaceKb: Number(m?.[5]),
+    maxRssKb: Number(m?.maxRssKb),
+    heapTotalKb: Number(m?.heapTotalKb),
+    heapUsedKb: Number(m?.heapUsedKb),
+    newSpaceKb: Number(m?.newSpaceKb),
     stderr: run.stderr,
   };
 }
@@ -262,7 +264,7 @@ try {
     ]);
   }
   console.log(
-    "Peak resident memory (subprocess, maxRSS) and the main thread's heap at its largest (sampled every " +
+    'Peak resident memory (subprocess, maxRSS) and the JS heaps (main + engine thread) at their largest (sampled every ' +
       '25 ms): resident, of which the young generation, and the peak used (live + not yet collected)',
   );
   table(['', 'users', 'peak RSS MB', 'heap resident MB', 'young gen MB', 'heap used MB'], memoryRows);

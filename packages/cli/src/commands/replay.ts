@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
+import { getCompileCacheDir } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { isMainThread, Worker } from 'node:worker_threads';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import {
   defaultRules,
@@ -22,6 +24,7 @@ import {
   replayProjector,
 } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
+import type { EngineThreadMessage } from './replay-engine-thread.ts';
 
 /**
  * CPU time of the main thread, for the summary line. `process.threadCpuUsage` is Node 23.9+;
@@ -183,41 +186,98 @@ class OutBuffer {
 export const command: Command = {
   summary: 'backtest detection rules on security-event JSONL; prints alerts',
   async run(argv: string[], io: CliIO): Promise<number> {
+    // Usage errors and help from this thread, as before; a file replay in memory then runs on a
+    // thread of its own with a capped young generation (replay-engine-thread.ts says why).
     const args = parse(argv);
-    if (args === 'help') {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
+    if (args !== 'help' && args.file !== undefined && args.state === undefined && isMainThread) {
+      return runOnEngineThread(argv, io);
     }
-    let rules;
-    try {
-      rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;
-    } catch (err) {
-      if (err instanceof RuleFileError) {
-        io.stderr.write(`llmsec replay: ${err.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
-
-    let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
-    let ruleset: string | undefined;
-    if (args.state !== undefined) {
-      try {
-        const { connectRedis: connect } = await import('@llmsec/ratelimit/redis');
-        redis = await connect(args.state, { cluster: args.cluster });
-      } catch (err) {
-        io.stderr.write(`llmsec replay: cannot connect to ${args.state}: ${(err as Error).message}\n`);
-        return 1;
-      }
-      ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
-    }
-    try {
-      return await replay(args, rules, io, redis, ruleset);
-    } finally {
-      redis?.disconnect();
-    }
+    return runReplayHere(argv, io);
   },
 };
+
+/**
+ * The engine's thread's young generation, MiB (V8 splits it into two semi-spaces and a large
+ * object space: 24 = 8 MiB semi-spaces, as `node --max-semi-space-size=8`). V8 would grow it to
+ * 64 MiB semi-spaces as user state survives scavenges: 1,000 B of RSS per active user at
+ * 60,000 users (bench/replay/memory.ts); with this cap the old space holds that state instead.
+ */
+const ENGINE_YOUNG_GENERATION_MB = 24;
+
+const fromSource = import.meta.url.endsWith('.ts');
+const ENGINE_THREAD_URL = new URL(
+  fromSource ? './replay-engine-thread.ts' : './replay-engine-thread.js',
+  import.meta.url,
+);
+
+/** Runs the command on the engine's thread, writing its output to `io` in order. */
+function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const cacheDir = getCompileCacheDir();
+    const worker = new Worker(ENGINE_THREAD_URL, {
+      workerData: argv,
+      resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
+      // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
+      // source condition where it comes from a test runner rather than the process's flags.
+      ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
+      ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
+        ? { execArgv: ['--conditions=@llmsec/source'] }
+        : {}),
+    });
+    let settled = false;
+    worker.on('message', (message: EngineThreadMessage) => {
+      if ('fd' in message) (message.fd === 1 ? io.stdout : io.stderr).write(message.text);
+      else {
+        settled = true;
+        resolve(message.code);
+      }
+    });
+    worker.on('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`replay engine thread exited with code ${code}`));
+    });
+  });
+}
+
+/** The command on this thread. */
+export async function runReplayHere(argv: string[], io: CliIO): Promise<number> {
+  const args = parse(argv);
+  if (args === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let rules;
+  try {
+    rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;
+  } catch (err) {
+    if (err instanceof RuleFileError) {
+      io.stderr.write(`llmsec replay: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let ruleset: string | undefined;
+  if (args.state !== undefined) {
+    try {
+      const { connectRedis: connect } = await import('@llmsec/ratelimit/redis');
+      redis = await connect(args.state, { cluster: args.cluster });
+    } catch (err) {
+      io.stderr.write(`llmsec replay: cannot connect to ${args.state}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
+  }
+  try {
+    return await replay(args, rules, io, redis, ruleset);
+  } finally {
+    redis?.disconnect();
+  }
+}
 
 async function replay(
   args: ReplayArgs,
