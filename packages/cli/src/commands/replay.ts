@@ -27,7 +27,7 @@ import { UsageError, type CliIO, type Command } from '../io.ts';
 import type { EngineThreadMessage } from './replay-engine-thread.ts';
 
 /**
- * CPU time of the main thread, for the summary line. `process.threadCpuUsage` is Node 23.9+;
+ * CPU time of this thread (the engine's), for the summary line. `process.threadCpuUsage` is Node 23.9+;
  * on Node 22 (which the package supports) this falls back to the whole process's CPU time
  * (the reader thread's included), and the summary says so.
  */
@@ -412,7 +412,7 @@ async function replay(
   const summary = [
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
-      `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? 'on the main thread' : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
+      `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
       (readerCpuMs !== undefined ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` : ''),
     `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
   ];
