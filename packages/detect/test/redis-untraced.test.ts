@@ -55,4 +55,47 @@ describe('shared state I/O is untraced', () => {
     }
     await engine.shutdown();
   });
+  it('every Redis command, openIncidents() included, is sent untraced when called inside a request', async () => {
+    // Where an ioredis instrumentation starts its span (it patches sendCommand).
+    const sent: { name: string; ctx: Context }[] = [];
+    const client = redis as unknown as { sendCommand: (cmd: { name: string }) => unknown };
+    const send = client.sendCommand;
+    client.sendCommand = function (this: unknown, cmd: { name: string }) {
+      sent.push({ name: cmd.name, ctx: context.active() });
+      return send.call(this, cmd);
+    };
+    try {
+      const engine = new DetectionEngine({
+        rules: defaultRules(),
+        allowedLatenessMs: 0,
+        state: new RedisDetectionState({
+          redis,
+          ruleset: freshRuleset('untraced-list'),
+          commandTimeoutMs: 5_000,
+        }),
+      });
+      const request = trace.setSpanContext(
+        propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ 'user.id': { value: 'mallory' } })),
+        { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 },
+      );
+      const listed = await context.with(request, async () => {
+        for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+        await engine.forceFlush();
+        sent.length = 0;
+        return engine.openIncidents();
+      });
+      expect(listed).toHaveLength(1);
+      // The listing's own commands: the resolve indexes, then the group read.
+      expect(sent.some((c) => c.name === 'zrangebyscore')).toBe(true);
+      expect(sent.some((c) => c.name === 'evalsha' || c.name === 'eval')).toBe(true);
+      for (const { ctx } of sent) {
+        expect(trace.getSpan(ctx)).toBeUndefined();
+        expect(propagation.getBaggage(ctx)).toBeUndefined();
+        expect(isTracingSuppressed(ctx)).toBe(true);
+      }
+      await engine.shutdown();
+    } finally {
+      client.sendCommand = send;
+    }
+  });
 });
