@@ -314,15 +314,25 @@ export function runChunkGuards(
       reportTelemetryError('guard', err);
       continue;
     }
-    if (decision?.action === 'block') {
+    const action = decision?.action;
+    if (action === 'block') {
       metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'block', seconds: elapsed(t0) });
       throw blockOutput(guard, decision.reason, decision.severity, ctx);
     }
-    const held = decision?.action === 'allow' ? decision.holdChars : undefined;
+    if (action === undefined && isPromise(decision as OutputDecision | Promise<OutputDecision>)) {
+      // Chunk checks are synchronous (types.ts): a promise can neither hold nor cut this chunk.
+      // A guard bug, reported as a throw is; its rejection is handled (else it ends the process).
+      (decision as unknown as Promise<OutputDecision>).then(undefined, ignore);
+      reportTelemetryError('guard', new TypeError(`${guard.name}: checkChunk returned a promise`));
+      continue;
+    }
+    const held = action === 'allow' ? decision.holdChars : undefined;
     if (typeof held === 'number' && held > hold) hold = held;
   }
   return hold;
 }
+
+function ignore(): void {}
 
 function blockOutput(
   guard: OutputGuard,
