@@ -105,6 +105,62 @@ describe('RedisDetectionState: Redis down and back', () => {
 });
 
 describe('RedisDetectionState: the fallback engine after a degraded episode', () => {
+  it('events queued at flush() that go to the fallback when the final flush fails are not late there', async () => {
+    const { engine, alerts } = redisEngine(redis, defaultRules(), 5 * SEC, freshRuleset('final'), {
+      probeIntervalMs: 60_000,
+      shutdownGraceMs: 0,
+    });
+    // Time declared with nothing queued: the fallback follows it to T0 + 14 s.
+    engine.advanceTo(T0 + 14 * SEC);
+    await engine.forceFlush();
+    // Ten blocks from T0 + 10 s (not late: the newest time is T0 + 14 s), then the end of input,
+    // and the round that ships them fails: they go to the fallback, which had been flushed.
+    for (let i = 10; i < 20; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    const client = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const clock = client.llmsecDetClock!;
+    client.llmsecDetClock = () => Promise.reject(new Error('cut off'));
+    try {
+      engine.flush();
+      await until(() => engine.stats.state?.mode === 'degraded', 2_000);
+      await engine.forceFlush();
+    } finally {
+      client.llmsecDetClock = clock;
+    }
+    expect(engine.stats.state?.degradedEvents).toBe(10);
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(alerts.map((a) => `${a.rule}:${a.status}`)).toEqual(['rapid_guardrail_blocks:firing']);
+    await engine.shutdown();
+  });
+
+  it('flush() with events queued flushes the fallback once the final round is shipped', async () => {
+    const conn = new Redis(server.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    conn.on('error', () => {});
+    await conn.connect();
+    const { engine, alerts } = redisEngine(conn, defaultRules(), 5 * SEC, freshRuleset('final-ok'), {
+      probeIntervalMs: 50,
+      shutdownGraceMs: 0,
+    });
+    conn.disconnect();
+    // Cut off: the fallback holds mallory's last blocks (lateness 5 s).
+    for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+    await until(() => engine.stats.state?.mode === 'degraded', 2_000);
+    await conn.connect();
+    await until(() => engine.stats.state?.mode === 'shared', 5_000);
+    // Shared again, one event queued, then the end of input.
+    engine.ingest(ev(block(T0 + 10 * SEC, 'trent')).event, T0 + 10 * SEC);
+    engine.flush();
+    await engine.forceFlush();
+    expect(alerts.map((a) => `${a.labels.user_id}:${a.rule}:${a.status}`)).toEqual([
+      'mallory:rapid_guardrail_blocks:firing',
+    ]);
+    await engine.shutdown();
+    conn.disconnect();
+  });
+
   it('a round that succeeds moves the fallback no further than the events still queued allow', async () => {
     const { engine } = redisEngine(redis, defaultRules(), 5 * SEC, freshRuleset('partial'), {
       probeIntervalMs: 60_000,

@@ -232,7 +232,11 @@ export class SharedEngine {
   /** End of input: everything pending is processed up to the newest event time of any process. */
   flush(): void {
     this.finalRequested = true;
-    this.o.fallback.flush();
+    // Flushed, the fallback's time is its newest: events still queued would be late there if
+    // the final flush failed and they went to it. The flusher flushes it after the final round.
+    if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
+      this.o.fallback.flush();
+    }
     this.schedule();
   }
 
@@ -337,11 +341,14 @@ export class SharedEngine {
       try {
         await this.ship(batch, final, last);
       } catch (err) {
+        // A final round that failed is still the end of input: degrade flushes the fallback.
+        if (final) this.finalRequested = true;
         this.degrade(err, batch);
         return;
       }
       // The batch is in Redis: the fallback's time may move as far as the events still queued allow.
       this.moveFallback();
+      if (final) this.o.fallback.flush();
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
       if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
