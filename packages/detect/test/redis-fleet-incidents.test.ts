@@ -109,6 +109,51 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     await engine.shutdown();
   });
 
+  it('reads at most maxOpenIncidentsPerRule groups per rule, however many ids opened incidents', async () => {
+    const redis = db.clients[0]!;
+    const alerts: Alert[] = [];
+    const engine = new DetectionEngine({
+      rules: defaultRules(),
+      allowedLatenessMs: LATENESS,
+      state: new RedisDetectionState({
+        redis,
+        ruleset: freshRuleset('fleet-cap'),
+        commandTimeoutMs: 5_000,
+        shutdownGraceMs: 0,
+        maxOpenIncidentsPerRule: 5,
+      }),
+      onAlert: (x) => alerts.push(x),
+    });
+    const users = Array.from({ length: 40 }, (_, i) => `invented${i}`);
+    for (let s = 0; s < 10; s++) {
+      for (const user of users) {
+        const { event, t } = ev({ at: T0 + s * SEC, category: 'guardrail_block', user, id: `${user}-${s}` });
+        engine.ingest(event, t);
+      }
+    }
+    engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await engine.forceFlush();
+    expect(alerts).toHaveLength(users.length);
+    // The group reads the listing sends (EVALSHA of the compare-and-set script).
+    const client = redis as unknown as { sendCommand: (cmd: { name: string }) => unknown };
+    const send = client.sendCommand;
+    let reads = 0;
+    client.sendCommand = function (this: unknown, cmd: { name: string }) {
+      if (cmd.name === 'evalsha' || cmd.name === 'eval') reads++;
+      return send.call(this, cmd);
+    };
+    let listed: Alert[];
+    try {
+      listed = await engine.openIncidents();
+    } finally {
+      client.sendCommand = send;
+    }
+    expect(listed).toHaveLength(5);
+    expect(reads).toBeLessThanOrEqual(5);
+    expect(engine.stats.state?.indexEvicted).toBe(users.length - 5);
+    await engine.shutdown();
+  });
+
   it('in memory, openIncidents() is activeIncidents()', async () => {
     const { engine } = recordingEngine();
     tenBlocks(engine, 'mallory');
