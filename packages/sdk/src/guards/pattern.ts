@@ -83,7 +83,7 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
         if (hit !== undefined)
           return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
       }
-      return ALLOW;
+      return allow();
     },
   };
 }
@@ -105,5 +105,11 @@ export const PROMPT_INJECTION_PATTERNS: RegExp[] = [
   /you are now (in )?(developer|dan|jailbreak) mode/i,
 ];
 
-/** One shared allow: the usual answer, on every call. */
-const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });
+/**
+ * A fresh allow per call, not one shared frozen object: a host's wrapper may set fields on the
+ * decision it gets (turn it into a block, say); on a frozen object that throws in strict mode
+ * and the runner would read the throw as the guard failing, not as the block meant.
+ */
+function allow(): { action: 'allow' } {
+  return { action: 'allow' };
+}

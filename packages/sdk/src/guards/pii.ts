@@ -77,12 +77,12 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       found ??= new Set();
       for (const t of types) found.add(t);
     }
-    if (found === undefined) return ALLOW;
+    if (found === undefined) return allow();
     const types = [...found];
     record(types, 'input', ctx);
     return mode === 'block'
       ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` }
-      : ALLOW;
+      : allow();
   }
 
   /**
@@ -104,7 +104,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
     state.fresh = '';
     const types = detectSensitive(window, redactOptions);
-    if (types.length === 0) return ALLOW;
+    if (types.length === 0) return allow();
     record(types, 'output', ctx);
     return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
   }
@@ -114,7 +114,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     layer,
 
     check(input: GuardInput, ctx: GuardContext): GuardDecision {
-      if (!directions.has('input')) return ALLOW;
+      if (!directions.has('input')) return allow();
       if (mode !== 'redact') return detectInput(input, ctx);
       const found = new Set<string>();
       let changed = false;
@@ -126,25 +126,25 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
         changed = true;
         return { role: m.role, content: r.text };
       });
-      if (found.size === 0) return ALLOW;
+      if (found.size === 0) return allow();
       record([...found], 'input', ctx);
-      return changed ? { action: 'modify', messages: next, reason: 'redacted' } : ALLOW;
+      return changed ? { action: 'modify', messages: next, reason: 'redacted' } : allow();
     },
 
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
-      if (!directions.has('output') || output.text.length === 0) return ALLOW;
+      if (!directions.has('output') || output.text.length === 0) return allow();
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);
-        if (r.types.length === 0) return ALLOW;
+        if (r.types.length === 0) return allow();
         record(r.types, 'output', ctx);
         return { action: 'modify', text: r.text, reason: 'redacted' };
       }
       const types = detectSensitive(output.text, redactOptions);
-      if (types.length === 0) return ALLOW;
+      if (types.length === 0) return allow();
       record(types, 'output', ctx);
       return mode === 'block'
         ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
-        : ALLOW;
+        : allow();
     },
   };
   // Only block mode acts on a stream before its end: in the other modes the guard has no chunk
@@ -154,8 +154,14 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   return guard;
 }
 
-/** One shared allow: the guard runs on every call and this is its usual answer. */
-const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });
+/**
+ * A fresh allow per call, not one shared frozen object: a host's wrapper may set fields on the
+ * decision it gets (turn it into a block, say); on a frozen object that throws in strict mode
+ * and the runner would read the throw as the guard failing, not as the block meant.
+ */
+function allow(): { action: 'allow' } {
+  return { action: 'allow' };
+}
 
 /** System messages are the operator's, not the user's: they are not scanned. */
 function scanned(m: GuardMessage): boolean {

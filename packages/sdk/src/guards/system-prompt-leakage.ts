@@ -95,23 +95,23 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     layer,
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       const text = output.text;
-      if (text.length === 0) return ALLOW;
+      if (text.length === 0) return allow();
       const prompt = promptGrams(ctx);
       const streamed = streams.get(ctx);
       if (streamed !== undefined) {
         // The end of a stream: its incremental state has read this text already; its verdict
         // is used when it is exactly the whole-text one (leakage-stream.ts), else the check runs.
         const verdict = streamed.finalVerdict(text, prompt);
-        if (verdict === 'clean') return ALLOW;
+        if (verdict === 'clean') return allow();
         if (verdict !== 'unknown') return leak(verdict, ctx);
       }
       if (canary !== undefined && text.includes(canary))
         return leak({ method: 'canary_token', confidence: 1 }, ctx);
-      if (prompt === undefined || prompt.set.size === 0) return ALLOW;
+      if (prompt === undefined || prompt.set.size === 0) return allow();
       const ratio = overlap(prompt, text);
       return ratio >= threshold
         ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx)
-        : ALLOW;
+        : allow();
     },
     checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing
@@ -124,10 +124,16 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
       const found = state.push(delta, accumulated);
       if (found !== undefined) return leak(found, ctx);
       const hold = state.hold();
-      return hold > 0 ? { action: 'allow', holdChars: hold } : ALLOW;
+      return hold > 0 ? { action: 'allow', holdChars: hold } : allow();
     },
   };
 }
 
-/** One shared allow: the usual answer, on every call and chunk. */
-const ALLOW: OutputDecision = Object.freeze({ action: 'allow' });
+/**
+ * A fresh allow per call, not one shared frozen object: a host's wrapper may set fields on the
+ * decision it gets (turn it into a block, say); on a frozen object that throws in strict mode
+ * and the runner would read the throw as the guard failing, not as the block meant.
+ */
+function allow(): OutputDecision {
+  return { action: 'allow' };
+}

@@ -43,15 +43,21 @@ export function toolAllowlistGuard(options: ToolAllowlistOptions): ToolAllowlist
     check(input: GuardInput, ctx: GuardContext): GuardDecision {
       for (const tool of input.tools)
         if (!allowed.has(tool)) return refuse(tool, 'declared in the request', ctx);
-      return ALLOW;
+      return allow();
     },
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       for (const tool of output.toolCalls)
         if (!allowed.has(tool)) return refuse(tool, 'called by the model', ctx);
-      return ALLOW;
+      return allow();
     },
   };
 }
 
-/** One shared allow: the usual answer, on every call. */
-const ALLOW: { action: 'allow' } = Object.freeze({ action: 'allow' });
+/**
+ * A fresh allow per call, not one shared frozen object: a host's wrapper may set fields on the
+ * decision it gets (turn it into a block, say); on a frozen object that throws in strict mode
+ * and the runner would read the throw as the guard failing, not as the block meant.
+ */
+function allow(): { action: 'allow' } {
+  return { action: 'allow' };
+}
