@@ -154,6 +154,29 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     await engine.shutdown();
   });
 
+  it('skips index entries whose group expired or has no open incident any more (resolved after the index was read)', async () => {
+    const ruleset = freshRuleset('fleet-stale');
+    const redis = db.clients[0]!;
+    const { engine } = redisEngine(redis, defaultRules(), LATENESS, ruleset, { shutdownGraceMs: 0 });
+    tenBlocks(engine, 'alice');
+    // Bob: two blocks, a group in Redis with no incident.
+    for (let i = 5; i < 7; i++) {
+      const { event, t } = ev({ at: T0 + i * SEC, category: 'guardrail_block', user: 'bob', id: `bob${i}` });
+      engine.ingest(event, t);
+    }
+    engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await engine.forceFlush();
+    const rule = engine.rules.findIndex((r) => r.id === 'rapid_guardrail_blocks');
+    const index = `llmsec:det:{${ruleset}}:open:${rule}`;
+    expect(await redis.zrange(index, 0, -1)).toEqual([`llmsec:det:{${ruleset}:0:alice}`]);
+    expect(await redis.exists(`llmsec:det:{${ruleset}:0:bob}`)).toBe(1);
+    await redis.zadd(index, T0, `llmsec:det:{${ruleset}:0:bob}`, T0, `llmsec:det:{${ruleset}:0:gone}`);
+    expect(brief(await engine.openIncidents())).toEqual([
+      ['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']],
+    ]);
+    await engine.shutdown();
+  });
+
   it('in memory, openIncidents() is activeIncidents()', async () => {
     const { engine } = recordingEngine();
     tenBlocks(engine, 'mallory');
