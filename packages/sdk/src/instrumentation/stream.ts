@@ -1,4 +1,5 @@
 import type { StreamAccumulator } from './adapter.ts';
+import { HeldItems, NONE } from './held-items.ts';
 
 /**
  * Observes a client `Stream` without changing its type: both clients' Stream keeps the
@@ -41,42 +42,9 @@ export function observeStream(stream: { iterator: IteratorFactory }, observer: S
     // A second read (tee branches share one) is passed through: the call is observed once.
     if (used) return inner;
     used = true;
-    return observe(inner, observer);
+    return observeIterator(inner, observer);
   };
 }
-
-/** Items held back, with the text offset each one ends at; a FIFO without shift() (linear). */
-class HeldItems {
-  private readonly items: unknown[] = [];
-  private readonly ends: number[] = [];
-  private head = 0;
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: unknown, end: number): void {
-    this.items.push(item);
-    this.ends.push(end);
-  }
-
-  /** The oldest item if it ends at or before `safe` (removed), else the marker. */
-  takeIfBefore(safe: number): unknown {
-    if (this.head >= this.items.length || (this.ends[this.head] as number) > safe) return NONE;
-    const item = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head++;
-    if (this.head === this.items.length) {
-      // Emptied: reused from the start (a stream that holds back often allocates nothing more).
-      this.items.length = 0;
-      this.ends.length = 0;
-      this.head = 0;
-    }
-    return item;
-  }
-}
-
-const NONE = Symbol('none');
 
 /**
  * The observed iterator: what the async generator
@@ -99,7 +67,7 @@ const NONE = Symbol('none');
 class ObservedIterator implements AsyncIterableIterator<unknown> {
   private readonly inner: AsyncIterator<unknown>;
   private readonly observer: StreamObserver;
-  private readonly held = new HeldItems();
+  private readonly held: HeldItems;
   /** Characters of text seen so far. */
   private offset = 0;
   /** Held items ending at or before this offset may be delivered. */
@@ -110,9 +78,10 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private pending = 0;
   private last: Promise<IteratorResult<unknown>> | undefined;
 
-  constructor(inner: AsyncIterator<unknown>, observer: StreamObserver) {
+  constructor(inner: AsyncIterator<unknown>, observer: StreamObserver, held: HeldItems) {
     this.inner = inner;
     this.observer = observer;
+    this.held = held;
   }
 
   [Symbol.asyncIterator](): this {
@@ -273,6 +242,11 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   }
 }
 
-function observe(inner: AsyncIterator<unknown>, observer: StreamObserver): AsyncIterableIterator<unknown> {
-  return new ObservedIterator(inner, observer);
+/** The observed iterator over `inner`; `held` is the queue of held items (given by tests to watch its length). */
+export function observeIterator(
+  inner: AsyncIterator<unknown>,
+  observer: StreamObserver,
+  held: HeldItems = new HeldItems(),
+): AsyncIterableIterator<unknown> {
+  return new ObservedIterator(inner, observer, held);
 }
