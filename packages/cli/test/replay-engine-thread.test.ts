@@ -38,7 +38,7 @@ async function capture(
 }
 
 describe('llmsec replay on its engine thread', () => {
-  it('writes what the command writes in place, in the same order, on two threads and on one', async () => {
+  it('writes what the command writes in place, in the same order', async () => {
     const input: string[] = [];
     for (let i = 0; i < 400; i++) {
       input.push(block(i, i * 3_000, `u${i % 7}`));

@@ -1,4 +1,4 @@
-// The thread `llmsec replay FILE` runs the rules on (replay.ts starts it): the command itself,
+// The thread `llmsec replay FILE` on two threads runs the rules on (replay.ts starts it): the command itself,
 // with stdout and stderr forwarded to the starting thread in order. Why a thread of its own:
 // the engine's state per user survives scavenges, and V8 then grows a thread's young generation
 // towards 64 MiB of semi-spaces, ~1 KB of resident memory per active user on top of the state
