@@ -8,12 +8,14 @@ import type { Grams } from './leakage-grams.ts';
  * Hold-back: text that may be the start of a leak is not released to the reader yet. Held is
  * everything from the first word of the current run of matching prompt n-grams (a "chain"),
  * or from the last n-1 prompt words (they may become the first gram of a chain), or the
- * partial word at the end, and the last canary.length-1 characters. A chain that breaks
- * before the response reaches the leak threshold is released if the prompt words released so
- * far stay within `budgetWords` (maxLeakShare of the prompt); otherwise everything from that
- * chain on stays held until the stream ends (then the whole response is judged: allowed text
- * is released, a leak is blocked) or the threshold is reached (blocked). So a leaked prompt
- * that gets cut reaches the reader only up to the budget.
+ * partial word at the end, and the last canary.length-1 characters, and a high surrogate
+ * ending a delta (carried into the next, so a cut inside a surrogate pair reads as a cut
+ * before it: same words, same hold, same verdict). A chain that breaks before the response
+ * reaches the leak threshold is released if the prompt words released so far stay within
+ * `budgetWords` (maxLeakShare of the prompt); otherwise everything from that chain on stays
+ * held until the stream ends (then the whole response is judged: allowed text is released, a
+ * leak is blocked) or the threshold is reached (blocked). So a leaked prompt that gets cut
+ * reaches the reader only up to the budget.
  */
 
 export interface LeakVerdict {
@@ -36,6 +38,13 @@ export class LeakageStream {
   private pendingStart = -1;
   private pendingTooLong = false;
   private canaryTail = '';
+  /**
+   * A high surrogate that ended the last delta, not read yet: the first half of a letter
+   * outside the BMP, whose other half starts the next delta. Read alone, the word it belongs
+   * to would be split in two and match nothing (the text released early); carried, the stream
+   * reads the same deltas as if the cut were before the pair. At most one UTF-16 unit.
+   */
+  private carry = '';
   // The last `size` prompt words of the current run, and where each started: made at the first
   // prompt word (most streams repeat few or none; issue 13: a stream's state is made per call).
   private ringWords: string[] | undefined;
@@ -76,9 +85,23 @@ export class LeakageStream {
 
   /** Reads the next delta: a leak found in the text so far, or undefined (then see `hold()`). */
   push(delta: string, accumulated?: string): LeakVerdict | undefined {
+    this.text = accumulated;
+    if (this.carry !== '') {
+      delta = this.carry + delta;
+      this.carry = '';
+    }
+    const last = delta.length - 1;
+    if (last >= 0 && isHighSurrogate(delta.charCodeAt(last))) {
+      this.carry = delta.slice(last);
+      delta = delta.slice(0, last);
+    }
+    return this.read(delta);
+  }
+
+  /** Reads a delta that does not end inside a surrogate pair. */
+  private read(delta: string): LeakVerdict | undefined {
     const base = this.offset;
     this.offset += delta.length;
-    this.text = accumulated;
     // Per delta for the tokeniser (one curly quote early must not send the rest of the stream
     // through the regex); sticky for the final verdict.
     const ascii = isAscii(delta);
@@ -98,7 +121,8 @@ export class LeakageStream {
 
   /** Characters at the end of the text so far that must not reach the reader yet. */
   hold(): number {
-    return this.offset - this.safeUpTo();
+    // The carried half is held too: the reader's text so far ends after it.
+    return this.offset + this.carry.length - this.safeUpTo();
   }
 
   /**
@@ -114,6 +138,13 @@ export class LeakageStream {
    * this state (a later push starts no new judgement).
    */
   finalVerdict(text: string, prompt: Grams | undefined): FinalVerdict {
+    if (this.carry !== '' && !this.done && text === this.text && text.length === this.offset + 1) {
+      // The text ends with a lone high surrogate: no other half is coming, it is read as it is.
+      const carried = this.carry;
+      this.carry = '';
+      const leak = this.read(carried);
+      if (leak !== undefined) return leak;
+    }
     if (this.done || this.text === undefined || text.length !== this.offset || text !== this.text)
       return 'unknown';
     if ((prompt !== undefined && prompt.set.size > 0 ? prompt : undefined) !== this.prompt) return 'unknown';
@@ -269,6 +300,11 @@ export class LeakageStream {
 
 /** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
 const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
+
+/** U+D800..U+DBFF: the first half of a surrogate pair. */
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
 
 /**
  * No character outside ASCII (then the delta is split by the character loop). A loop, not a
