@@ -44,7 +44,8 @@ if (b >= 0) {
 async function once(observe: Observe): Promise<{ cpu: number; heap: number }> {
   let i = 0;
   const inner: AsyncIterator<unknown> = {
-    next: () => Promise.resolve(i < N ? { value: ITEMS[i++], done: false } : { value: undefined, done: true }),
+    next: () =>
+      Promise.resolve(i < N ? { value: ITEMS[i++], done: false } : { value: undefined, done: true }),
   };
   const observer: StreamObserver = {
     accumulator: {
@@ -95,6 +96,11 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log(`${N} one-character items, ${HOLD} held at every delta, ${ROUNDS} rounds (medians)`);
 for (const [name] of variants) {
   const kb = (median(heap.get(name) as number[]) / 1024).toFixed(0);
-  console.log(`${name.padEnd(8)} CPU ${(median(cpu.get(name) as number[]) * 1000).toFixed(0)} ns/item, heap kept ${kb} KiB`);
+  console.log(
+    `${name.padEnd(8)} CPU ${(median(cpu.get(name) as number[]) * 1000).toFixed(0)} ns/item, heap kept ${kb} KiB`,
+  );
 }
-if (ratio.length > 0) console.log(`current / [base] CPU per round: ×${median(ratio).toFixed(2)} (min ×${Math.min(...ratio).toFixed(2)}, max ×${Math.max(...ratio).toFixed(2)})`);
+if (ratio.length > 0)
+  console.log(
+    `current / [base] CPU per round: ×${median(ratio).toFixed(2)} (min ×${Math.min(...ratio).toFixed(2)}, max ×${Math.max(...ratio).toFixed(2)})`,
+  );

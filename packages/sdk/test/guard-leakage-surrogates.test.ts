@@ -33,7 +33,11 @@ const LETTERS = [
   ...range(0x1e900, 4), // Adlam capitals
   ...range(0x1d400, 6), // mathematical bold capitals (no case mapping)
   ...range(0x104b0, 4), // Osage capitals
-  'a', 'b', 'k', 'Ω', 'λ',
+  'a',
+  'b',
+  'k',
+  'Ω',
+  'λ',
 ];
 /** Between words: spaces, punctuation, and emoji (outside the BMP, not letters). */
 const SEPARATORS = [' ', ' ', ' ', ', ', '. ', '\u{1F600}', ' \u{1F680} ', '\u{1F44D}\u{1F3FD} '];
@@ -93,7 +97,11 @@ function deltasOf(text: string, cuts: number[]): string[] {
 function atCodePoints(text: string, cuts: number[]): number[] {
   return cuts.map((i) => {
     const c = text.charCodeAt(i);
-    return c >= 0xdc00 && c <= 0xdfff && i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff
+    return c >= 0xdc00 &&
+      c <= 0xdfff &&
+      i > 0 &&
+      text.charCodeAt(i - 1) >= 0xd800 &&
+      text.charCodeAt(i - 1) <= 0xdbff
       ? i - 1
       : i;
   });

@@ -85,7 +85,9 @@ function oneCharStream(
   const inner: AsyncIterator<unknown> = {
     next: () =>
       Promise.resolve(
-        i < text.length ? { value: { n: i, text: text[i++] as string }, done: false } : { value: undefined, done: true },
+        i < text.length
+          ? { value: { n: i, text: text[i++] as string }, done: false }
+          : { value: undefined, done: true },
       ),
     return: () => Promise.resolve({ value: undefined, done: true }),
   };
