@@ -23,12 +23,17 @@ describe('detector service under overload', () => {
       queue_capacity: 150,
       allowed_lateness: '1h',
     })));
-    // A slow engine (1 ms per event): while the queue drains, requests pile up in the sockets
-    // and complete together, more than the queue holds.
+    // A slow engine (1 ms per event, and the first event 1 s): while the first request drains,
+    // the other eleven arrive and wait in their sockets, so the next turn of the event loop
+    // reads several whole requests before the queue drains again, more than it holds. Without
+    // the long first stall, requests that happened to arrive one per drain (a starved sender
+    // on a busy CI machine) were each taken at once and no 429 came.
     const engine = detector.engine;
     const ingestOnce = engine.ingestOnce.bind(engine);
+    let first = true;
     engine.ingestOnce = (event, timeMs) => {
-      const until = performance.now() + 1;
+      const until = performance.now() + (first ? 1_000 : 1);
+      first = false;
       while (performance.now() < until);
       return ingestOnce(event, timeMs);
     };
