@@ -63,6 +63,13 @@ describe('npm run demo -- --replicas 3', () => {
       [...firing.values()].every((n) => n === 1),
       lines.join('\n'),
     ).toBe(true);
+
+    // The merged event log is in event-time order, so `llmsec replay` of it drops nothing as
+    // late (the replicas' files one after the other put later files' events behind the first's).
+    const events = (await readFile(join(outDir, 'events.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    const times = events.map((l) => Date.parse((JSON.parse(l) as { timestamp: string }).timestamp));
+    expect(events.length).toBeGreaterThan(100);
+    expect(times.every((t, i) => i === 0 || t >= times[i - 1]!)).toBe(true);
   }, 150_000);
 
   it('without Redis: warns before starting that detection and limits are per process', async () => {

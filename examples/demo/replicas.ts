@@ -92,7 +92,15 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
           events.push(...alertLines(join(dir, 'events.jsonl')));
         }
         writeFileSync(join(options.outDir, 'alerts.jsonl'), alerts.map((l) => `${l}\n`).join(''));
-        writeFileSync(join(options.outDir, 'events.jsonl'), events.map((l) => `${l}\n`).join(''));
+        // One log in event-time order, as one process would have written it: the replicas'
+        // files one after the other would put each later file's events up to the whole run
+        // behind the first's, and `llmsec replay` (5 s allowed lateness) would drop them as late.
+        writeFileSync(
+          join(options.outDir, 'events.jsonl'),
+          byEventTime(events)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
         return {
           alerts: alerts.map((l) => JSON.parse(l) as Alert),
           events: events.length,
@@ -107,6 +115,18 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
 }
 
 /** Complete lines only: a replica may be half-way through writing the last one. */
+/** Lines in the order of their `timestamp` (stable: ties keep file order). */
+function byEventTime(lines: string[]): string[] {
+  const time = (line: string): number => {
+    const t = Date.parse((JSON.parse(line) as { timestamp?: string }).timestamp ?? '');
+    return Number.isFinite(t) ? t : 0;
+  };
+  return lines
+    .map((line, i) => ({ line, i, t: time(line) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((e) => e.line);
+}
+
 function alertLines(file: string): string[] {
   if (!existsSync(file)) return [];
   const text = readFileSync(file, 'utf8');
