@@ -12,16 +12,37 @@ import { runReplayHere } from './replay.ts';
 /** What the engine's thread sends: output in write order, then the exit code. */
 export type EngineThreadMessage = { fd: 1 | 2; text: string } | { code: number };
 
+/** What the engine's thread is started with. */
+export interface EngineThreadData {
+  argv: string[];
+  /** Int32 [0]: characters sent and not yet written out by the starting thread. */
+  pending: SharedArrayBuffer;
+}
+
+/**
+ * Output the starting thread may hold that it has not written out yet, in characters. In place,
+ * a write to a pipe nobody reads blocks the engine; here the engine's thread waits instead,
+ * rather than piling the whole output up in the starting thread's memory.
+ */
+export const MAX_PENDING_CHARS = 1 << 20;
+
 const port = parentPort!;
+const { argv, pending: pendingBuffer } = workerData as EngineThreadData;
+const pending = new Int32Array(pendingBuffer);
 const forward = (fd: 1 | 2): Writable =>
   new Writable({
     write(chunk: Buffer | string, _encoding, callback): void {
-      port.postMessage({ fd, text: chunk.toString() } satisfies EngineThreadMessage);
+      const text = chunk.toString();
+      for (let held = Atomics.load(pending, 0); held > MAX_PENDING_CHARS; held = Atomics.load(pending, 0)) {
+        Atomics.wait(pending, 0, held);
+      }
+      Atomics.add(pending, 0, text.length);
+      port.postMessage({ fd, text } satisfies EngineThreadMessage);
       callback();
     },
   });
 
-const code = await runReplayHere(workerData as string[], {
+const code = await runReplayHere(argv, {
   stdin: Readable.from([]),
   stdout: forward(1),
   stderr: forward(2),

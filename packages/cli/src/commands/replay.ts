@@ -24,7 +24,7 @@ import {
   replayProjector,
 } from '@llmsec/detect/replay';
 import { UsageError, type CliIO, type Command } from '../io.ts';
-import type { EngineThreadMessage } from './replay-engine-thread.ts';
+import type { EngineThreadData, EngineThreadMessage } from './replay-engine-thread.ts';
 
 /**
  * CPU time of this thread (the engine's), for the summary line. `process.threadCpuUsage` is Node 23.9+;
@@ -223,8 +223,16 @@ const ENGINE_THREAD_URL = new URL(
 function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
   return new Promise((resolve, reject) => {
     const cacheDir = getCompileCacheDir();
+    // Characters forwarded and not yet written out: the engine's thread waits above a cap
+    // (replay-engine-thread.ts), as a write to a slow pipe would block it in place.
+    const pendingBuffer = new SharedArrayBuffer(4);
+    const pending = new Int32Array(pendingBuffer);
+    const written = (chars: number) => (): void => {
+      Atomics.sub(pending, 0, chars);
+      Atomics.notify(pending, 0);
+    };
     const worker = new Worker(ENGINE_THREAD_URL, {
-      workerData: argv,
+      workerData: { argv, pending: pendingBuffer } satisfies EngineThreadData,
       resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
       // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
       // source condition where it comes from a test runner rather than the process's flags.
@@ -235,7 +243,9 @@ function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
     });
     let settled = false;
     worker.on('message', (message: EngineThreadMessage) => {
-      if ('fd' in message) (message.fd === 1 ? io.stdout : io.stderr).write(message.text);
+      if ('fd' in message) {
+        (message.fd === 1 ? io.stdout : io.stderr).write(message.text, written(message.text.length));
+      }
       else {
         settled = true;
         resolve(message.code);
