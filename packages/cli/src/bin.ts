@@ -8,6 +8,16 @@ import module from 'node:module';
 // from sources, type-stripped) again: ~0.15-0.25 s less start-up CPU for `llmsec replay`. Enabled
 // before the dispatcher is imported, so that it covers every module after this one.
 module.enableCompileCache?.();
+
+// A reader that went away (`llmsec replay big.jsonl | head -1`): Node ignores SIGPIPE, so the
+// next write fails with EPIPE, unhandled, and prints a stack trace. End quietly with 1 (not all
+// output was delivered); any other stream error stays unhandled, as before.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(1);
+  });
+}
 const { runCli } = await import('./cli.ts');
 
 process.exitCode = await runCli(process.argv.slice(2), {
