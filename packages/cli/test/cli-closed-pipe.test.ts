@@ -32,7 +32,9 @@ describe('llmsec with its stdout closed early', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'llmsec-epipe-')), 'events.jsonl');
     writeFileSync(path, input.join('\n'));
     for (const threads of ['2', '1']) {
-      const child = spawn(NODE, [BIN, 'replay', path, '--threads', threads], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(NODE, [BIN, 'replay', path, '--threads', threads], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.stdout.once('data', () => child.stdout.destroy());

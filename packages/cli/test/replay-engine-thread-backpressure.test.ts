@@ -60,7 +60,11 @@ describe('llmsec replay on its engine thread, with a stdout that does not drain'
     const inPlace = new PassThrough();
     let expected = '';
     inPlace.on('data', (c: Buffer) => (expected += c.toString()));
-    await runReplayHere([path, '--threads', '2'], { stdin: Readable.from([]), stdout: inPlace, stderr: new PassThrough().resume() });
+    await runReplayHere([path, '--threads', '2'], {
+      stdin: Readable.from([]),
+      stdout: inPlace,
+      stderr: new PassThrough().resume(),
+    });
     expect(expected.length).toBeGreaterThan(4 * MAX_PENDING_CHARS);
     expect(out).toBe(expected);
     expect(whileHeld).toBeLessThanOrEqual(MAX_PENDING_CHARS + (256 << 10));

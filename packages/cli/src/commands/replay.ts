@@ -245,8 +245,7 @@ function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
     worker.on('message', (message: EngineThreadMessage) => {
       if ('fd' in message) {
         (message.fd === 1 ? io.stdout : io.stderr).write(message.text, written(message.text.length));
-      }
-      else {
+      } else {
         settled = true;
         resolve(message.code);
       }
