@@ -1,37 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { command, runReplayHere } from '../src/commands/replay.ts';
-import { line } from './replay-io.ts';
+import { blockFloodFile } from './replay-io.ts';
 
 // In place, a replay's writes to a pipe block the engine while the reader is slow; forwarded
 // from the engine's thread they must not instead pile up, unbounded, in the starting thread's
 // memory (an output of gigabytes into `| less`). The starting thread holds at most about
 // MAX_PENDING_CHARS the engine's thread wrote and it has not written out yet.
 const MAX_PENDING_CHARS = 1 << 20;
-const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 
 describe('llmsec replay on its engine thread, with a stdout that does not drain', () => {
   it('stops the engine thread instead of buffering its output without bound', async () => {
-    const input: string[] = [];
     // 10 blocks per user in 100 ms: one firing and one resolve per user, ~1.6 KB of output.
-    for (let i = 0; i < 100_000; i++) {
-      input.push(
-        line({
-          event_id: `b${i}`,
-          timestamp: new Date(T0 + i * 10).toISOString(),
-          category: 'guardrail_block',
-          severity: 'warning',
-          user_id: `u${Math.floor(i / 10)}`,
-          trace_id: i.toString(16).padStart(32, '0'),
-          metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
-        }),
-      );
-    }
-    const path = join(mkdtempSync(join(tmpdir(), 'llmsec-replay-bp-')), 'events.jsonl');
-    writeFileSync(path, input.join('\n'));
+    const path = blockFloodFile(100_000, 'llmsec-replay-bp-');
 
     // A stdout whose writes complete only once released, as a pipe nobody reads.
     let handed = 0;

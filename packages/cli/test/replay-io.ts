@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '../src/index.ts';
 
@@ -18,4 +21,29 @@ export async function cli(
 
 export function line(fields: Record<string, unknown>): string {
   return JSON.stringify(fields);
+}
+
+/**
+ * A file of `count` guardrail blocks, 10 ms apart, 10 per user (each user fires and resolves
+ * rapid_guardrail_blocks): a large alert output for tests of how the CLI writes it.
+ */
+export function blockFloodFile(count: number, dirPrefix: string): string {
+  const t0 = Date.parse('2026-11-22T10:00:00.000Z');
+  const input: string[] = [];
+  for (let i = 0; i < count; i++) {
+    input.push(
+      line({
+        event_id: `b${i}`,
+        timestamp: new Date(t0 + i * 10).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: `u${Math.floor(i / 10)}`,
+        trace_id: i.toString(16).padStart(32, '0'),
+        metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
+      }),
+    );
+  }
+  const path = join(mkdtempSync(join(tmpdir(), dirPrefix)), 'events.jsonl');
+  writeFileSync(path, input.join('\n'));
+  return path;
 }
