@@ -218,6 +218,17 @@ export class RedisDetectionState {
     );
   }
 
+  /**
+   * Writes resolve-index entries of incidents a group write is about to open, before that write:
+   * the group and the index are in different slots on a Cluster, so no one script can write both,
+   * and an index written after the group was lost with a process that died in between.
+   */
+  admitToIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
+    return this.timed(() =>
+      this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
+    );
+  }
+
   dueMembers(key: string, upTo: number, limit: number): Promise<string[]> {
     return this.timed(() => this.client.zrangebyscore(key, '-inf', upTo, 'LIMIT', 0, limit));
   }

@@ -503,6 +503,7 @@ export class SharedEngine {
         this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
         return;
       }
+      await this.admitOpened(w, step.open, before);
       const next = encodeBody(step.body);
       const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
@@ -535,6 +536,26 @@ export class SharedEngine {
       }
     }
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Puts the incidents this step opens into their rules' resolve indexes BEFORE the group write
+   * that opens them (index and group are in different Cluster slots: no one script writes both).
+   * Written after it, the entry was lost when the process died (or Redis failed) in between, and
+   * the incident resolved only on a new event of its group, or expired unlisted. Written first,
+   * a failure in between leaves at worst an entry naming a group without that incident, which
+   * the resolve sweep drops when it comes due. Rare: only steps that open an incident pay it.
+   */
+  private async admitOpened(w: Work, open: Map<number, number>, before: Set<string>): Promise<void> {
+    const { state, ruleset } = this.o;
+    const writes: Promise<unknown>[] = [];
+    for (const rule of w.table.rules) {
+      const at = open.get(rule.index);
+      if (at === undefined || before.has(rule.id)) continue;
+      writes.push(state.admitToIndex(state.indexKey(ruleset, rule.index), this.indexTtl, [1, w.key, at]));
+    }
+    // What the cap evicts here is counted by the update after the write (it re-adds the entry).
+    if (writes.length > 0) await Promise.all(writes);
   }
 
   /**
