@@ -64,13 +64,24 @@ interface Side {
     c: GuardContext,
     m: LlmsecMetrics,
   ) => number;
+  /** A call's guard context, as the instrumentation builds one (guards keep their stream state in it). */
+  context: () => GuardContext;
 }
+
+type ContextClass = new (owner: object, sessionId?: string, conversationId?: string) => GuardContext;
 
 async function load(root: string): Promise<Side> {
   const at = (p: string): string => pathToFileURL(`${root}/packages/sdk/src/${p}`).href;
   const guards = (await import(at('guards/index.ts'))) as Pick<Side, 'defaultGuards'>;
-  const runner = (await import(at('instrumentation/guard-runner.ts'))) as Omit<Side, 'defaultGuards'>;
-  return { ...guards, ...runner };
+  const runner = (await import(at('instrumentation/guard-runner.ts'))) as Omit<
+    Side,
+    'defaultGuards' | 'context'
+  >;
+  const { CallGuardContext } = (await import(at('instrumentation/call-guard-context.ts'))) as {
+    CallGuardContext: ContextClass;
+  };
+  const owner = { userId: undefined, span: undefined, guardView: () => input, emit: () => undefined };
+  return { ...guards, ...runner, context: () => new CallGuardContext(owner, undefined, undefined) };
 }
 
 const input: GuardInput = {
@@ -95,7 +106,7 @@ function call(side: Side, metrics: LlmsecMetrics, stream: boolean): () => void {
   const outputGuards = g.output ?? [];
   const chunked = outputGuards.some((x) => typeof x.checkChunk === 'function');
   return () => {
-    const ctx: GuardContext = { input, emit: () => undefined };
+    const ctx = side.context();
     void side.runInputGuards(inputGuards, input, ctx, metrics);
     if (stream && chunked) {
       const text = new StreamText();

@@ -20,6 +20,13 @@ export interface Grams {
   wordCount: number;
   /** The longest prompt word: a longer word cannot be in the vocabulary. */
   longestWord: number;
+  /**
+   * For each ASCII first character, a bit per word length (bit min(length, 31)) of the
+   * vocabulary words that start with it: an ASCII word whose lower-cased first character and
+   * length have no bit cannot be in the vocabulary, so the stream rejects it without building
+   * or lower-casing the string (most words of an answer). See `mayBeVocabulary`.
+   */
+  asciiHeads: Uint32Array;
 }
 
 /** Word n-grams; a text shorter than n words is one gram (all its words). */
@@ -29,8 +36,27 @@ export function grams(text: string, n: number): Grams {
   const size = Math.min(n, w.length);
   for (let i = 0; size > 0 && i + size <= w.length; i++) set.add(w.slice(i, i + size).join(' '));
   let longestWord = 0;
-  for (const x of w) if (x.length > longestWord) longestWord = x.length;
-  return { set, size, vocabulary: new Set(w), wordCount: w.length, longestWord };
+  const asciiHeads = new Uint32Array(128);
+  for (const x of w) {
+    if (x.length > longestWord) longestWord = x.length;
+    const c = x.charCodeAt(0);
+    if (c < 128) asciiHeads[c] = (asciiHeads[c] as number) | (1 << lengthBit(x.length));
+  }
+  return { set, size, vocabulary: new Set(w), wordCount: w.length, longestWord, asciiHeads };
+}
+
+function lengthBit(length: number): number {
+  return length < 31 ? length : 31;
+}
+
+/**
+ * False when `text[start, end)`, a run of ASCII letters and digits, lower-cased cannot be a
+ * vocabulary word: lower-casing ASCII keeps the length and maps the first character to
+ * `c | 0x20` (A-Z to a-z; digits already have that bit). True means "look it up".
+ */
+export function mayBeVocabulary(prompt: Grams, text: string, start: number, end: number): boolean {
+  const heads = prompt.asciiHeads[text.charCodeAt(start) | 0x20] as number;
+  return ((heads >>> lengthBit(end - start)) & 1) === 1;
 }
 
 /**

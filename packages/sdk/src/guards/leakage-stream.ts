@@ -1,4 +1,4 @@
-import type { Grams } from './leakage-grams.ts';
+import { mayBeVocabulary, type Grams } from './leakage-grams.ts';
 
 /**
  * The system-prompt leakage check of one stream, incremental: each delta is tokenised once,
@@ -198,7 +198,7 @@ export class LeakageStream {
         let end = i + 1;
         while (end < n && isAsciiWordChar(delta.charCodeAt(end))) end++;
         matched = true;
-        const leak = this.wordRun(delta, i, end, base);
+        const leak = this.wordRun(delta, i, end, base, true);
         if (leak !== undefined) return leak;
         i = end;
       }
@@ -207,7 +207,7 @@ export class LeakageStream {
       re.lastIndex = 0;
       for (let m = re.exec(delta); m !== null; m = re.exec(delta)) {
         matched = true;
-        const leak = this.wordRun(delta, m.index, m.index + m[0].length, base);
+        const leak = this.wordRun(delta, m.index, m.index + m[0].length, base, false);
         if (leak !== undefined) return leak;
       }
     }
@@ -215,13 +215,27 @@ export class LeakageStream {
     return undefined;
   }
 
-  /** One run of word characters, delta[start, end): continues or starts the pending word; closes it unless it reaches the delta's end. */
-  private wordRun(delta: string, start: number, end: number, base: number): LeakVerdict | undefined {
+  /**
+   * One run of word characters, delta[start, end): continues or starts the pending word; closes
+   * it unless it reaches the delta's end. `ascii`: the run is ASCII, so a word that starts and
+   * ends in this delta can be rejected by its first character and length (mayBeVocabulary)
+   * before its string is built and lower-cased: it then ends the run of prompt words, as a
+   * looked-up word outside the vocabulary does.
+   */
+  private wordRun(
+    delta: string,
+    start: number,
+    end: number,
+    base: number,
+    ascii: boolean,
+  ): LeakVerdict | undefined {
     if (start !== 0 || this.pendingStart < 0) {
       if (this.pendingStart >= 0) {
         const leak = this.closeWord();
         if (leak !== undefined) return leak;
       }
+      if (ascii && end < delta.length && !mayBeVocabulary(this.prompt as Grams, delta, start, end))
+        return this.word(undefined, base + start);
       this.pendingStart = base + start;
       this.pending = '';
       this.pendingTooLong = false;
