@@ -17,6 +17,7 @@ import {
 import type { SecurityContext } from './context.ts';
 import { getSecurityContext, normaliseId } from './context.ts';
 import { warnOnce } from './errors.ts';
+import { isoTime } from './iso-time.ts';
 import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, stringList } from './normalise.ts';
 
 /**
@@ -41,17 +42,6 @@ const MAX_TIME_MS = 8.64e15;
  * multi-megabyte prompt must not cost a multi-megabyte regex scan in the request path.
  */
 const MAX_REDACT_INPUT = 65_536;
-
-/** Events come in bursts within one millisecond: reuse the last formatted timestamp. */
-let lastMs = Number.NaN;
-let lastIso = '';
-function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
-  }
-  return lastIso;
-}
 
 /**
  * isSpanContextValid checks two hex ids character by character; an SDK span hands out the same
