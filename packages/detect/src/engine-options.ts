@@ -30,8 +30,10 @@ export interface DetectionEngineOptions {
   /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
   tickIntervalMs?: number;
   /**
-   * Open incidents kept per rule; past it the one quiet longest is dropped without a resolved
-   * line (counted in `incidentsEvicted`), so invented group keys cannot grow them without bound.
+   * Open incidents per rule. At the cap a new incident is refused: not opened, no firing line,
+   * counted in `incidentsRefused` (`llmsec.detect.incidents.refused`), one warning; no open
+   * incident is evicted for it, so invented group keys can neither grow the incidents without
+   * bound nor push out one that exists. With a shared state the cap is the fleet's.
    * @default 10000
    */
   maxOpenIncidentsPerRule?: number;
@@ -67,8 +69,8 @@ export interface EngineStats {
   buffered: number;
   /** Groups evicted to stay under maxGroupsPerRule. */
   groupsEvicted: number;
-  /** Open incidents dropped to stay under maxOpenIncidentsPerRule. */
-  incidentsEvicted: number;
+  /** Events whose rule held while the rule had maxOpenIncidentsPerRule open: incidents not opened. */
+  incidentsRefused: number;
   /** The shared (Redis) state's counters, when the engine has one. */
   state?: SharedStats;
 }

@@ -1,4 +1,4 @@
-import { metrics, type Counter } from '@opentelemetry/api';
+import { diag, metrics, type Counter } from '@opentelemetry/api';
 import {
   METRIC_DETECT_DROPPED,
   parseTimestamp,
@@ -88,7 +88,8 @@ export class DetectionEngine {
   private readonly errors: ErrorFunnel;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly maxOpenPerRule: number;
-  private readonly incidentsEvictedCounter: Counter;
+  private readonly incidentsRefusedCounter: Counter;
+  private warnedRefused = false;
   /** Shared (Redis) mode: the flusher, and an in-memory engine for code rules (if any). */
   private readonly shared: SharedEngine | undefined;
   private readonly codeLocal: DetectionEngine | undefined;
@@ -106,7 +107,7 @@ export class DetectionEngine {
     droppedInvalid: 0,
     alertsFired: 0,
     alertsResolved: 0,
-    incidentsEvicted: 0,
+    incidentsRefused: 0,
   };
 
   constructor(options: DetectionEngineOptions = {}) {
@@ -207,10 +208,11 @@ export class DetectionEngine {
     for (const rt of this.runtimes) this.alerts.startAtZero(rt.rule.id, rt.rule.severity);
     this.droppedCounter.add(0, { reason: 'late' });
     this.droppedCounter.add(0, { reason: 'invalid' });
-    this.incidentsEvictedCounter = meter.createCounter('llmsec.detect.incidents.evicted', {
-      description: 'Open incidents dropped (without a resolved alert) to stay under maxOpenIncidentsPerRule',
+    this.incidentsRefusedCounter = meter.createCounter('llmsec.detect.incidents.refused', {
+      description:
+        'Incidents not opened because their rule had maxOpenIncidentsPerRule open (none is evicted for them)',
     });
-    this.incidentsEvictedCounter.add(0);
+    this.incidentsRefusedCounter.add(0);
 
     if (options.state !== undefined) {
       const mode = startSharedMode({
@@ -231,6 +233,7 @@ export class DetectionEngine {
         meter,
         counts: this.counts,
         droppedCounter: this.droppedCounter,
+        refusedCounter: this.incidentsRefusedCounter,
         makeEngine: (inner) => new DetectionEngine(inner),
       });
       this.shared = mode.shared;
@@ -391,7 +394,7 @@ export class DetectionEngine {
         stats.alertsResolved += s.alertsResolved;
         stats.buffered += s.buffered;
         stats.groupsEvicted += s.groupsEvicted;
-        stats.incidentsEvicted += s.incidentsEvicted;
+        stats.incidentsRefused += s.incidentsRefused;
       }
       stats.state = this.shared.snapshot();
     }
@@ -513,23 +516,28 @@ export class DetectionEngine {
       rt.open.extended(existing);
       return;
     }
+    // At the cap the newcomer is refused, never an open incident evicted: ids an attacker
+    // invents (each needs the rule to fire) cannot push out what protects against them.
+    if (rt.open.size >= this.maxOpenPerRule) return this.refuseIncident(rt);
     // A slab rule's state as the object condition's, for its describe and evidence (only here: rare).
     const objectState = d.slab !== undefined ? d.slab.state(d.table.slab!, g, event) : state;
     const incident = openIncident(rt.rule, key, objectState, event, t, this.maxUsersPerAlert);
-    if (rt.open.size >= this.maxOpenPerRule) this.evictOldestIncident(rt);
     rt.open.add(incident);
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
     this.alerts.deliver(incident.toAlert('firing', event));
   }
 
-  /** Drops the incident quiet longest (the first in lastTrueAt order), without a resolved line. */
-  private evictOldestIncident(rt: RuleRuntime): void {
-    const first = rt.open.first();
-    if (first === undefined) return;
-    rt.open.remove(first);
-    this.counts.incidentsEvicted++;
-    this.incidentsEvictedCounter.add(1, { rule: rt.rule.id });
+  /** The rule held for a group, but the rule has maxOpenIncidentsPerRule open: counted, not opened. */
+  private refuseIncident(rt: RuleRuntime): void {
+    this.counts.incidentsRefused++;
+    this.incidentsRefusedCounter.add(1, { rule: rt.rule.id });
+    if (this.warnedRefused) return;
+    this.warnedRefused = true;
+    diag.warn(
+      `llmsec detect: rule ${rt.rule.id} has maxOpenIncidentsPerRule (${this.maxOpenPerRule}) incidents open: ` +
+        'its new incidents are refused (not opened, no firing line) until some resolve (llmsec.detect.incidents.refused)',
+    );
   }
 
   /**

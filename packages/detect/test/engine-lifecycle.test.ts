@@ -214,31 +214,32 @@ describe('bounded memory and safety', () => {
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:keep`]);
   });
 
-  it('past maxOpenIncidentsPerRule drops the incident quiet longest, without a resolved line', () => {
+  it('at maxOpenIncidentsPerRule refuses the new incident (counted, no firing line) and evicts none', () => {
     const leak = (at: number, user: string) => ({ at, category: 'system_prompt_leakage', user });
     const { engine, alerts } = recordingEngine({ maxOpenIncidentsPerRule: 2 });
-    // a, b open; a is extended, so b is now quiet longest and c's incident pushes it out.
+    // a, b open; c's incident is refused: a and b stay open, c gets no firing line.
     feed(engine, [leak(T0, 'a'), leak(T0 + SEC, 'b'), leak(T0 + 2 * SEC, 'a'), leak(T0 + 3 * SEC, 'c')]);
-    expect(engine.stats.incidentsEvicted).toBe(1);
-    expect(engine.activeIncidents().map((a) => a.labels.user_id)).toEqual(['a', 'c']);
-    // b again is a new incident (a second firing line), and a is the oldest now.
-    feed(engine, [leak(T0 + 4 * SEC, 'b')]);
-    expect(engine.activeIncidents().map((a) => a.labels.user_id)).toEqual(['c', 'b']);
+    expect(engine.stats.incidentsRefused).toBe(1);
+    expect(engine.activeIncidents().map((a) => a.labels.user_id)).toEqual(['b', 'a']);
+    // b again extends its open incident (no new line); c again is refused again.
+    feed(engine, [leak(T0 + 4 * SEC, 'b'), leak(T0 + 5 * SEC, 'c')]);
+    expect(engine.activeIncidents().map((a) => a.labels.user_id)).toEqual(['a', 'b']);
+    expect(engine.stats.incidentsRefused).toBe(2);
     engine.flush();
-    const leaks = brief(alerts, 'system_prompt_leakage');
-    expect(leaks).toEqual([
+    expect(brief(alerts, 'system_prompt_leakage')).toEqual([
       'system_prompt_leakage:firing:a',
       'system_prompt_leakage:firing:b',
-      'system_prompt_leakage:firing:c',
-      'system_prompt_leakage:firing:b',
     ]);
-    // The rest resolve after their quiet period, oldest first; the evicted ones never do.
+    // Both resolve after their quiet period, oldest first; then c can open.
     engine.advanceTo(T0 + 60 * MIN);
-    expect(brief(alerts, 'system_prompt_leakage').slice(4)).toEqual([
-      'system_prompt_leakage:resolved:c',
+    feed(engine, [leak(T0 + 61 * MIN, 'c')]);
+    engine.flush();
+    expect(brief(alerts, 'system_prompt_leakage').slice(2)).toEqual([
+      'system_prompt_leakage:resolved:a',
       'system_prompt_leakage:resolved:b',
+      'system_prompt_leakage:firing:c',
     ]);
-    expect(engine.stats.incidentsEvicted).toBe(2);
+    expect(engine.stats.incidentsRefused).toBe(2);
   });
 
   it('never throws into the caller: failing onAlert and sinks are funnelled', () => {

@@ -61,6 +61,8 @@ export interface GroupStep {
   processed: number;
   late: number;
   duplicates: number;
+  /** Per event whose rule held but whose incident `refuse` kept from opening (its index is full): the rule id. */
+  refused: string[];
   /**
    * Time of the oldest event still pending (+Infinity: none): the group needs a release step as
    * soon as the watermark passes it, not once it passes the newest (that held an attack's
@@ -95,7 +97,9 @@ export function encodeBody(body: GroupBody): string {
 /**
  * Adds `events` (already matched to this table and group) to the group and processes every
  * pending event at or before `watermark`, in order; then resolves incidents due by the
- * watermark. Pure apart from `body`, which it updates in place.
+ * watermark. Pure apart from `body`, which it updates in place. Rules in `refuse` (ids) open no
+ * new incident in this step (their resolve index is full: as the in-memory engine at
+ * maxOpenIncidentsPerRule, the condition state moves on and the opening is counted as refused).
  */
 export function stepGroup(
   table: RuleTable,
@@ -103,6 +107,7 @@ export function stepGroup(
   events: readonly { t: number; event: SecurityEvent }[],
   watermark: number,
   limits: GroupLimits,
+  refuse?: ReadonlySet<string>,
 ): GroupStep {
   const step: GroupStep = {
     body,
@@ -112,6 +117,7 @@ export function stepGroup(
     processed: 0,
     late: 0,
     duplicates: 0,
+    refused: [],
     pendingFrom: Number.POSITIVE_INFINITY,
     open: new Map(),
   };
@@ -148,7 +154,7 @@ export function stepGroup(
   while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
     const [t, , event] = q.shift()!;
     if (t > body.p) body.p = t;
-    processOne(table, body, incidents, event, t, step, limits, grew);
+    processOne(table, body, incidents, event, t, step, limits, grew, refuse);
     step.changed = true;
   }
   if (watermark > body.p) {
@@ -189,6 +195,7 @@ function processOne(
   step: GroupStep,
   limits: GroupLimits,
   grew: Map<string, SecurityEvent>,
+  refuse: ReadonlySet<string> | undefined,
 ): void {
   step.processed++;
   const r = body.r;
@@ -217,6 +224,10 @@ function processOne(
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
       if (existing.addUser(event.user_id)) grew.set(rule.id, event);
+      continue;
+    }
+    if (refuse?.has(rule.id) === true) {
+      step.refused.push(rule.id);
       continue;
     }
     // The same opening as DetectionEngine.holds, so the alerts are identical.

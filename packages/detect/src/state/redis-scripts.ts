@@ -44,10 +44,52 @@ return cur
 `;
 
 /**
- * Open-incident index of one rule: a sorted set group key -> resolveAt, so any process can
- * find the incidents due for resolution. KEYS[1]: index. ARGV: TTL ms, cap, then pairs of
- * (op, member, score): op 1 = set the score, 0 = remove. Past `cap` members the ones due
- * soonest are dropped (an attacker who invents ids cannot grow it) and counted in the reply.
+ * Open-incident (resolve) index of one rule: a sorted set group key -> resolveAt, so any process
+ * can find the incidents due for resolution. KEYS[1]: index. ARGV: TTL ms, cap, then triples
+ * (op, member, score):
+ * - op 1 sets the member's score if it is in the index, or adds it if fewer than `cap` members
+ *   are; otherwise the member is refused (listed in the reply) and nothing in the index moves.
+ *   The cap refuses the newcomer and never evicts an entry: an attacker who invents ids (each
+ *   opening an incident, which needs the rule to fire) cannot push out an incident that exists.
+ * - op 0 removes the member if its score is at most `score` (the resolved incident's resolveAt,
+ *   or the watermark a stale entry was found due at): an entry a newer incident of the same group
+ *   admitted meanwhile has a later score and stays.
+ * Returns the refused members. (INDEX_LUA below is the form replicas of earlier versions use on
+ * the same keys: op 1 always adds, the cap evicts the soonest due; they read the same entries.)
+ */
+export const OPEN_INDEX_LUA = `
+local refused = {}
+local cap = tonumber(ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+for i = 3, #ARGV, 3 do
+  local member = ARGV[i + 1]
+  if ARGV[i] == '1' then
+    if redis.call('ZSCORE', KEYS[1], member) then
+      redis.call('ZADD', KEYS[1], ARGV[i + 2], member)
+    elseif n < cap then
+      redis.call('ZADD', KEYS[1], ARGV[i + 2], member)
+      n = n + 1
+    else
+      refused[#refused + 1] = member
+    end
+  else
+    local score = redis.call('ZSCORE', KEYS[1], member)
+    if score and tonumber(score) <= tonumber(ARGV[i + 2]) then
+      redis.call('ZREM', KEYS[1], member)
+      n = n - 1
+    end
+  end
+end
+if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return refused
+`;
+
+/**
+ * The shared pending index of one group-by table (groups with events pending, scored by their
+ * oldest pending time), and the resolve index of replicas of earlier versions. KEYS[1]: index.
+ * ARGV: TTL ms, cap, then triples (op, member, score): op 1 = set the score, 0 = remove. Past
+ * `cap` members the ones due soonest are dropped and counted in the reply (a pending entry
+ * dropped only delays an orphan's release: its sender releases its own groups).
  */
 export const INDEX_LUA = `
 for i = 3, #ARGV, 3 do

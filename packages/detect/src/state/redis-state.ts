@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { CAS_LUA, CLOCK_LUA, INDEX_LUA } from './redis-scripts.ts';
+import { CAS_LUA, CLOCK_LUA, INDEX_LUA, OPEN_INDEX_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
@@ -31,7 +31,10 @@ export interface RedisDetectionStateOptions {
   maxPendingPerGroup?: number;
   /** Groups this process remembers having events pending in, to release them later. @default 100000 */
   maxPendingGroups?: number;
-  /** Open incidents indexed per rule for the resolve sweep; past it the oldest are evicted. @default 10000 */
+  /**
+   * Open incidents per rule (across the fleet, held in the resolve index): at the cap a new
+   * incident is refused (not opened, counted), never an open one evicted. @default 10000
+   */
   maxOpenIncidentsPerRule?: number;
   /**
    * Events stamped further than this ahead of this machine's clock are dropped (counted as
@@ -70,6 +73,7 @@ interface ScriptClient {
   llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
   llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
+  llmsecDetOpenIndex(key: string, ...args: Arg[]): Promise<string[]>;
   zrangebyscore(
     key: string,
     min: Arg,
@@ -168,6 +172,7 @@ export class RedisDetectionState {
     redis.defineCommand('llmsecDetCas', { lua: CAS_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetOpenIndex', { lua: OPEN_INDEX_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
   }
 
@@ -212,20 +217,27 @@ export class RedisDetectionState {
     return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs))).then(Number);
   }
 
-  updateIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
+  /**
+   * Updates a rule's resolve index after group writes (OPEN_INDEX_LUA: op 1 sets an entry's
+   * score, or adds it while the rule has fewer than maxOpenIncidentsPerRule; op 0 removes an
+   * entry scored at most the given score). Resolves with the members refused for a full index.
+   */
+  updateIndex(key: string, ttlMs: number, ops: Arg[]): Promise<string[]> {
     return this.timed(() =>
-      this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
+      this.client.llmsecDetOpenIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
     );
   }
 
   /**
-   * Writes resolve-index entries of incidents a group write is about to open, before that write:
-   * the group and the index are in different slots on a Cluster, so no one script can write both,
-   * and an index written after the group was lost with a process that died in between.
+   * Admits the incidents a group write is about to open into their rule's resolve index, before
+   * that write (the same script as updateIndex): the group and the index are in different slots
+   * on a Cluster, so no one script can write both, and an index written after the group was lost
+   * with a process that died in between. Resolves with the members refused: the rule already has
+   * maxOpenIncidentsPerRule open, and the incident is not opened (no existing one is evicted).
    */
-  admitToIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
+  admitToIndex(key: string, ttlMs: number, ops: Arg[]): Promise<string[]> {
     return this.timed(() =>
-      this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
+      this.client.llmsecDetOpenIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
     );
   }
 

@@ -31,8 +31,17 @@ export interface SharedStats {
   duplicates: number;
   /** Compare-and-set retries (another process wrote the group in between). */
   conflicts: number;
-  /** Open incidents dropped from the resolve index to stay under maxOpenIncidentsPerRule. */
-  indexEvicted: number;
+  /**
+   * Events whose rule held for a group with no open incident while the rule already had
+   * maxOpenIncidentsPerRule open across the fleet: the incident was not opened (no firing line),
+   * as in memory (EngineStats.incidentsRefused); no open incident is evicted for a new one.
+   */
+  incidentsRefused: number;
+  /**
+   * Open incidents found missing from a full resolve index after a write and not put back (only
+   * a replica of an earlier version, whose cap evicted entries, leaves such incidents).
+   */
+  unindexed: number;
   /** Events queued for the flusher right now. */
   queued: number;
   /** Events dropped for a time too far ahead of the wall clock (maxFutureSkewMs). */
@@ -54,9 +63,17 @@ export interface SharedEngineOptions {
   update: (alert: Alert) => void;
   errors: ErrorFunnel;
   meter: Meter;
-  counts: { processed: number; droppedLate: number; alertsFired: number; alertsResolved: number };
+  counts: {
+    processed: number;
+    droppedLate: number;
+    alertsFired: number;
+    alertsResolved: number;
+    incidentsRefused: number;
+  };
   /** llmsec.detect.events.dropped */
   droppedCounter: Counter;
+  /** llmsec.detect.incidents.refused (by rule) */
+  refusedCounter: Counter;
 }
 
 interface Work {
@@ -126,6 +143,7 @@ export class SharedEngine {
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   private warnedQueueFull = false;
+  private warnedRefused = false;
   private readonly degradedGauge: number[] = [0];
   private readonly episodeCounter: Counter;
   readonly stats: SharedStats = {
@@ -135,7 +153,8 @@ export class SharedEngine {
     queueDropped: 0,
     duplicates: 0,
     conflicts: 0,
-    indexEvicted: 0,
+    incidentsRefused: 0,
+    unindexed: 0,
     queued: 0,
     future: 0,
   };
@@ -448,7 +467,8 @@ export class SharedEngine {
     this.o.counts.processed += batch.length;
     await Promise.all([
       ...[...indexOps].map(async ([rule, ops]) => {
-        this.stats.indexEvicted += await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
+        const refused = await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
+        this.stats.unindexed += refused.length;
       }),
       ...[...pendingOps].map(([table, ops]) =>
         state.updatePendingIndex(state.pendingKey(ruleset, table), this.indexTtl, ops),
@@ -473,24 +493,29 @@ export class SharedEngine {
     let text: string | undefined;
     let known: GroupBody | undefined = cached?.body;
     let guessed = cached !== undefined;
+    /** Rule ids whose full resolve index refused this group's new incident: stepped without opening it. */
+    let refuse: Set<string> | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (expected < 0) {
         const [, cur] = await state.cas(w.key, -1, '', 1);
-        if (cur === '') {
+        if (cur === '' && w.events.length === 0) {
           // Expired (TTL) or never written: nothing to release or resolve, and a resolve-index
           // entry naming it is stale (left in place it would hold a sweep slot at every batch).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
           if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
           return;
         }
-        [expected, text] = splitVersion(String(cur));
+        // Events for a group that is gone (expired since this process cached it): a new group.
+        if (cur === '') [expected, text] = [0, undefined];
+        else [expected, text] = splitVersion(String(cur));
       }
+      const fromCache = known !== undefined;
       const body = known ?? this.bodyOf(w, text);
       if (body === undefined) return;
       known = undefined;
       const before = new Set(Object.keys(body.i));
       const pendingBefore = body.q.length > 0 ? body.q[0]![0] : Number.POSITIVE_INFINITY;
-      const step = stepGroup(w.table, body, w.events, watermark, limits);
+      const step = stepGroup(w.table, body, w.events, watermark, limits, refuse);
       if (!step.changed && guessed) {
         // Nothing to write, so nothing checked the cached state: another process may have
         // written the group since. Read it and step the current state.
@@ -500,10 +525,27 @@ export class SharedEngine {
       }
       guessed = false;
       if (!step.changed) {
-        this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
+        this.afterStep(
+          w,
+          step.pendingFrom,
+          pendingBefore,
+          step.open,
+          before,
+          watermark,
+          indexOps,
+          pendingOps,
+        );
         return;
       }
-      await this.admitOpened(w, step.open, before);
+      const refusedNow = await this.admitOpened(w, step.open, before);
+      if (refusedNow.length > 0) {
+        refuse ??= new Set();
+        for (const id of refusedNow) refuse.add(id);
+        // Step again without opening them, from the same stored state (the step changed `body`
+        // in place): decoded again from its text, or read again if it came from the cache.
+        if (fromCache) expected = -1;
+        continue;
+      }
       const next = encodeBody(step.body);
       const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
@@ -511,13 +553,23 @@ export class SharedEngine {
         this.o.counts.droppedLate += step.late;
         if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
+        for (const ruleId of step.refused) this.countRefused(ruleId);
         for (const alert of step.alerts) {
           if (alert.status === 'firing') this.o.counts.alertsFired++;
           else this.o.counts.alertsResolved++;
           this.o.deliver(alert);
         }
         for (const alert of step.updates) this.o.update(alert);
-        this.afterStep(w, step.pendingFrom, pendingBefore, step.open, before, indexOps, pendingOps);
+        this.afterStep(
+          w,
+          step.pendingFrom,
+          pendingBefore,
+          step.open,
+          before,
+          watermark,
+          indexOps,
+          pendingOps,
+        );
         return;
       }
       // A cached version that lost is a conflict; a first guess at a group written before is a read.
@@ -527,7 +579,7 @@ export class SharedEngine {
         text = undefined;
         if (w.group === undefined) {
           // A release or sweep from a cached state of a group that has expired since (as a read finding nothing).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, 0);
+          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
           if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
           return;
         }
@@ -538,24 +590,45 @@ export class SharedEngine {
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
   }
 
+  /** One event whose rule held but whose incident was refused (the rule's index is full). */
+  private countRefused(ruleId: string): void {
+    this.stats.incidentsRefused++;
+    this.o.counts.incidentsRefused++;
+    this.o.refusedCounter.add(1, { rule: ruleId });
+    if (this.warnedRefused) return;
+    this.warnedRefused = true;
+    diag.warn(
+      `llmsec detect: rule ${ruleId} has maxOpenIncidentsPerRule (${this.state.maxOpenIncidentsPerRule}) incidents open ` +
+        'across the fleet: its new incidents are refused (not opened, no firing line) until some resolve; open ones ' +
+        'are kept (see llmsec.detect.incidents.refused)',
+    );
+  }
+
   /**
    * Puts the incidents this step opens into their rules' resolve indexes BEFORE the group write
    * that opens them (index and group are in different Cluster slots: no one script writes both).
    * Written after it, the entry was lost when the process died (or Redis failed) in between, and
    * the incident resolved only on a new event of its group, or expired unlisted. Written first,
    * a failure in between leaves at worst an entry naming a group without that incident, which
-   * the resolve sweep drops when it comes due. Rare: only steps that open an incident pay it.
+   * the resolve sweep drops when it comes due. The index admits a new entry only below
+   * maxOpenIncidentsPerRule: the ids of the rules it refused are returned, and the group is
+   * stepped again without opening those (no open incident is evicted for a new one). Rare: only
+   * steps that open an incident pay the round trip.
    */
-  private async admitOpened(w: Work, open: Map<number, number>, before: Set<string>): Promise<void> {
+  private async admitOpened(w: Work, open: Map<number, number>, before: Set<string>): Promise<string[]> {
     const { state, ruleset } = this.o;
-    const writes: Promise<unknown>[] = [];
+    const asks: { id: string; reply: Promise<string[]> }[] = [];
     for (const rule of w.table.rules) {
       const at = open.get(rule.index);
       if (at === undefined || before.has(rule.id)) continue;
-      writes.push(state.admitToIndex(state.indexKey(ruleset, rule.index), this.indexTtl, [1, w.key, at]));
+      asks.push({
+        id: rule.id,
+        reply: state.admitToIndex(state.indexKey(ruleset, rule.index), this.indexTtl, [1, w.key, at]),
+      });
     }
-    // What the cap evicts here is counted by the update after the write (it re-adds the entry).
-    if (writes.length > 0) await Promise.all(writes);
+    if (asks.length === 0) return [];
+    const replies = await Promise.all(asks.map((a) => a.reply));
+    return asks.filter((_, i) => replies[i]!.length > 0).map((a) => a.id);
   }
 
   /**
@@ -588,6 +661,7 @@ export class SharedEngine {
     pendingBefore: number,
     open: Map<number, number>,
     before: Set<string>,
+    watermark: number,
     indexOps: Map<number, (string | number)[]>,
     pendingOps: Map<number, (string | number)[]>,
   ): void {
@@ -610,7 +684,10 @@ export class SharedEngine {
     for (const rule of w.table.rules) {
       const at = open.get(rule.index);
       if (at !== undefined) pushOp(indexOps, rule.index, 1, w.key, at);
-      else if (before.has(rule.id) || w.fromIndex === rule.index) pushOp(indexOps, rule.index, 0, w.key, 0);
+      // Removed only if scored at most the watermark (the resolved incident was due by it): an
+      // entry a newer incident of this group got meanwhile (from another process) stays.
+      else if (before.has(rule.id) || w.fromIndex === rule.index)
+        pushOp(indexOps, rule.index, 0, w.key, watermark);
     }
   }
 

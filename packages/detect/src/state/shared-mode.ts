@@ -32,6 +32,8 @@ export interface SharedModeInput {
   meter: Meter;
   counts: SharedEngineOptions['counts'];
   droppedCounter: Counter;
+  /** llmsec.detect.incidents.refused */
+  refusedCounter: Counter;
   /** `new DetectionEngine(options)` (passed in: this module must not import the engine's value). */
   makeEngine: (options: DetectionEngineOptions) => DetectionEngine;
 }
@@ -95,6 +97,7 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
     meter: input.meter,
     counts: input.counts,
     droppedCounter: input.droppedCounter,
+    refusedCounter: input.refusedCounter,
   });
   return { shared, fallback, codeLocal };
 }
