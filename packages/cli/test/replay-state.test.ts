@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { cli, line } from './replay-io.ts';
+import { heldAfter } from './replay-redis-gate.ts';
 
 /**
  * `llmsec replay --state redis://…`: shards of one log replayed at the same time with one
@@ -85,6 +87,64 @@ describe('llmsec replay --state', () => {
     // Every shard counts the incidents open in Redis (one shard fired it), as the whole log does.
     expect(whole.stderr).toContain('1 still firing at end of input');
     for (const r of runs) expect(r.stderr).toContain('1 still firing at end of input');
+  });
+
+  it('shards count open incidents once every shard has flushed, even when one flushes late', async () => {
+    // Mallory's blocks are spread over both shards; Bob's ten are all in shard B, so Bob's
+    // incident opens in B's final flush (lateness 1 h: nothing is processed before it, and A's
+    // final flush does not sweep a group pending for less than the lateness).
+    const bob = Array.from({ length: 10 }, (_, i) =>
+      line({
+        event_id: `EVT-bob${i}`,
+        timestamp: new Date(T0 + 5_000 + i * 20_000).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'bob',
+        metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
+      }),
+    );
+    const mallory = log();
+    const whole = await cli(
+      ['replay', '-', '--allowed-lateness', '1h'],
+      `${[...mallory, ...bob].join('\n')}\n`,
+    );
+    expect(whole.stderr).toContain('2 still firing at end of input');
+    const shardA = mallory.filter((_, i) => i % 2 === 0);
+    const shardB = [...mallory.filter((_, i) => i % 2 === 1), ...bob];
+
+    const ruleset = `cli-late-${process.pid}-${Date.now()}`;
+    // Shard B reaches Redis through a gate that holds everything it sends after it counts
+    // itself done reading: A passes the read barrier and flushes while B cannot, so B flushes
+    // after A, deterministically. The gate opens once A is done or waits at the flush barrier.
+    const gate = await heldAfter(server.port, `${ruleset}}:replay-read`);
+    const direct = new Redis(server.url);
+    try {
+      const args = (url: string) => [
+        'replay',
+        '-',
+        '--state',
+        url,
+        '--ruleset',
+        ruleset,
+        '--shards',
+        '2',
+        '--allowed-lateness',
+        '1h',
+      ];
+      let aDone = false;
+      const a = cli(args(server.url), `${shardA.join('\n')}\n`).finally(() => (aDone = true));
+      const b = cli(args(gate.url), `${shardB.join('\n')}\n`);
+      const flushed = `llmsec:det:{${ruleset}}:replay-flushed`;
+      while (!aDone && !(Number(await direct.get(flushed)) >= 1)) await new Promise((r) => setTimeout(r, 20));
+      expect(gate.held).toBe(true);
+      gate.release();
+      const runs = await Promise.all([a, b]);
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      for (const r of runs) expect(r.stderr).toContain('2 still firing at end of input');
+    } finally {
+      direct.disconnect();
+      await gate.close();
+    }
   });
 
   it('rejects a --state that is not a Redis URL', async () => {

@@ -399,7 +399,7 @@ async function replay(
   }
   if (redis !== undefined && args.shards > 1) {
     await engine.forceFlush();
-    if (!(await allShardsRead(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards))) {
+    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards))) {
       io.stderr.write(
         `llmsec replay: not all ${args.shards} shards finished reading within 10 min; flushing anyway\n`,
       );
@@ -416,6 +416,18 @@ async function replay(
   if (args.format === 'table') out.write(formatAlertTable(tableRows));
   out.flush();
 
+  // Every shard's final flush may open or resolve incidents: a shard that finished first and
+  // counted at once counted fewer (or more) than the whole log. Count once all have flushed
+  // (the time and CPU above are this shard's own, without the wait).
+  if (
+    redis !== undefined &&
+    args.shards > 1 &&
+    !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards))
+  ) {
+    io.stderr.write(
+      `llmsec replay: not all ${args.shards} shards finished their final flush within 10 min; counting anyway\n`,
+    );
+  }
   const stats = engine.stats;
   // Shared state: the incidents open in Redis (every shard's, as one replay of the whole log
   // would count them; this shard's fired minus resolved is wrong when another shard resolves
@@ -449,8 +461,11 @@ async function replay(
   return 0;
 }
 
-/** A barrier in Redis: counts this shard as done reading and waits until all `shards` are. */
-async function allShardsRead(
+/**
+ * A barrier in Redis: counts this shard as arrived at `key` (done reading, or done flushing) and
+ * waits until all `shards` have, up to 10 min. Resolves false on the deadline.
+ */
+async function shardBarrier(
   redis: Awaited<ReturnType<typeof connectRedis>>,
   key: string,
   shards: number,
