@@ -63,7 +63,8 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
   --ruleset NAME           key namespace in Redis (default: a fresh one per run, printed in the
                            summary); give every shard of one replay the same name
   --shards N               this is one of N shards replayed at the same time: wait (up to 10
-                           min) until all N have read their input before the final flush. Give
+                           min) until all N have read their input before the final flush, and
+                           until all N have flushed before counting what is still firing. Give
                            --allowed-lateness at least how far one shard may run ahead of
                            another in event time, or its events arrive late for the others
 
