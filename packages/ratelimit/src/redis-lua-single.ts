@@ -9,13 +9,17 @@
  * - every limit, window and interval is a literal, and the dimensions a tier leaves unset
  *   are not in the script at all (no parameter table per call, no loop, no branch on the
  *   dimension index);
- * - the checks for the throttled level are a second copy with the scaled limits written in.
+ * - the checks for the throttled level are a second copy with the scaled limits written in;
+ * - with a concurrency limit, the state carries two lease horizons after its thirteen doubles
+ *   and ZREMRANGEBYSCORE and PEXPIRE are skipped while they would change nothing
+ *   (redis-lua-lease.ts): the same leases are counted, with fewer commands.
  *
  * Measured in-script (`npm run bench:ratelimit:lua`): the template's table work and loops,
  * not Redis's commands, were most of the acquire's cost. redis-lua-single.test.ts runs both
  * versions on the same states and the same clock and compares replies and every command sent.
  */
 import { luaNumber } from './redis-lua.ts';
+import { addLease, countLeases, readStateWithHorizons, STATE_WITH_HORIZONS } from './redis-lua-lease.ts';
 
 const WINDOWS = [60_000, 3_600_000, 86_400_000, 60_000, 3_600_000, 86_400_000, 3_600_000, 86_400_000];
 /** The amount each windowed dimension counts: one request, the tokens, the cost. */
@@ -34,6 +38,9 @@ interface Vars {
   lvl: string;
   factor: string;
   leases: string;
+  /** Lease horizons (redis-lua-lease.ts): no lease expires before hz; the lease key expires at ke. */
+  hz: string;
+  ke: string;
   dirty: string;
   prev: string;
   v: string;
@@ -59,6 +66,8 @@ function vars(s: number, suffix: string): Vars {
     lvl: x('lvl'),
     factor: x('factor'),
     leases: x('leases'),
+    hz: x('hz'),
+    ke: x('ke'),
     dirty: x('dirty'),
     prev: x('prev'),
     v: x('v'),
@@ -124,9 +133,17 @@ else
 end`;
 }
 
-/** Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level stored. */
-function writeState(e: Enf, lvl: string, v: Vars = ONE): string {
+/**
+ * Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level
+ * stored. With `horizons` (a tier with a concurrency limit) the lease horizons follow the
+ * thirteen doubles and the state lives at least as long as the lease key (ke), so that an
+ * acquire finds them as long as the lease set exists.
+ */
+function writeState(e: Enf, lvl: string, v: Vars = ONE, horizons = false): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
+  const pack = horizons
+    ? `struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}, ${v.hz}, ${v.ke})`
+    : `struct.pack('<ddddddddddddd', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl})`;
   return `local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
@@ -134,9 +151,14 @@ elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
 end
 ${maxTat}
-ttl = math.ceil(ttl)
+${
+  horizons
+    ? `if ${v.ke} - now > ttl then ttl = ${v.ke} - now end
+`
+    : ''
+}ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}), 'PX', ttl)`;
+redis.call('SET', ${v.rl}, ${pack}, 'PX', ttl)`;
 }
 
 /**
@@ -226,12 +248,7 @@ else
   elseif s >= ${e.blkAt} and now >= bu then bu = now + ${e.blockMs} end
   dirty = true`
       : '';
-  const lease =
-    climit > 0
-      ? `redis.call('ZADD', KEYS[2], leaseExp, ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], '${String(Math.ceil(leaseTtlMs))}')
-  leases = leases + 1`
-      : '';
+  const lease = climit > 0 ? addLease(ONE, 'ARGV[1]', leaseTtlMs) : '';
   // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is tokens, cost.
   const a = climit > 0 ? 1 : 0;
   return `local tm = redis.call('TIME')
@@ -239,9 +256,13 @@ local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
 local tokens = tonumber(ARGV[${a + 1}])
 local cost = tonumber(ARGV[${a + 2}])
 local v = redis.call('GET', KEYS[1])
-local ${STATE}
+${
+  climit > 0
+    ? readStateWithHorizons('v', STATE, ONE)
+    : `local ${STATE}
 if v then ${STATE} = struct.unpack('<ddddddddddddd', v)
-else ${STATE} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+else ${STATE} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`
+}
 local lvl = 0
 if bn == 1 or sc ~= 0 or bu ~= 0 then
 ${levelOf('lvl', e)}
@@ -249,12 +270,7 @@ end
 local factor = 1
 if lvl == 2 then factor = ${luaNumber(e.tf)} end
 local leases = 0
-${
-  climit > 0
-    ? `leases = redis.call('ZCARD', KEYS[2])
-if leases > 0 then leases = leases - redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end`
-    : ''
-}
+${climit > 0 ? countLeases(ONE) : ''}
 local code, refDim, retry = 0, 0, 0
 local n1, n2, n3, n4, n5, n6, n7, n8 = 0, 0, 0, 0, 0, 0, 0, 0
 if lvl == 4 then
@@ -281,7 +297,7 @@ if dirty then
 ${levelOf('lvl', e)}
 end
 if dirty or lvl ~= prev then
-${writeState(e, 'lvl')}
+${writeState(e, 'lvl', ONE, climit > 0)}
 end
 if code == 0 and prev == 0 and lvl == 0 and factor == 1 then
   return struct.pack('<ddddddddddd', now, leaseExp, leases,
@@ -326,24 +342,34 @@ function settleSubject(e: Enf, v: Vars, factor: number, limits: readonly number[
   changed = true
 end`);
   }
-  return `local v = redis.call('GET', ${v.rl})
-local ${v.state}
+  // A tier with a concurrency limit carries the lease horizons through unchanged (a removed
+  // lease leaves hz a lower bound; the key's expiry is not touched).
+  const read =
+    climit > 0
+      ? readStateWithHorizons('v', v.state, v)
+      : `local ${v.state}
 if v then ${v.state} = struct.unpack('<ddddddddddddd', v)
-else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`;
+  return `local v = redis.call('GET', ${v.rl})
+${read}
 local changed = false
 ${dims.join('\n')}
 if changed then
-${writeState(e, v.pl, v)}
+${writeState(e, v.pl, v, climit > 0)}
 end
 ${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
 }
 
 /** Statements reading subject `v` (GET, level, factor, live leases), as the template's loop does. */
 function readSubject(e: Enf, v: Vars, climit: number): string {
-  return `local ${v.v} = redis.call('GET', ${v.rl})
-local ${v.state}
+  const read =
+    climit > 0
+      ? readStateWithHorizons(v.v, v.state, v)
+      : `local ${v.state}
 if ${v.v} then ${v.state} = struct.unpack('<ddddddddddddd', ${v.v})
-else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`;
+  return `local ${v.v} = redis.call('GET', ${v.rl})
+${read}
 local ${v.lvl} = 0
 if ${v.bn} == 1 or ${v.sc} ~= 0 or ${v.bu} ~= 0 then
 ${levelOf(v.lvl, e, v)}
@@ -351,12 +377,7 @@ end
 local ${v.factor} = 1
 if ${v.lvl} == 2 then ${v.factor} = ${luaNumber(e.tf)} end
 local ${v.leases} = 0
-${
-  climit > 0
-    ? `${v.leases} = redis.call('ZCARD', ${v.lease})
-if ${v.leases} > 0 then ${v.leases} = ${v.leases} - redis.call('ZREMRANGEBYSCORE', ${v.lease}, '-inf', now) end`
-    : ''
-}
+${climit > 0 ? countLeases(v) : ''}
 local ${v.n.join(', ')} = 0, 0, 0, 0, 0, 0, 0, 0`;
 }
 
@@ -404,12 +425,7 @@ export function pairAcquireLua(values: readonly number[], leaseTtlMs: number): s
   const climitOf = (i: number): number => values[18 + 9 * i]!;
   const commit = subs
     .map((v, i) => {
-      const lease =
-        climitOf(i) > 0
-          ? `redis.call('ZADD', ${v.lease}, leaseExp, ARGV[1])
-  redis.call('PEXPIRE', ${v.lease}, '${String(Math.ceil(leaseTtlMs))}')
-  ${v.leases} = ${v.leases} + 1`
-          : '';
+      const lease = climitOf(i) > 0 ? addLease(v, 'ARGV[1]', leaseTtlMs) : '';
       const tats = v.t.map((t, k) => `if ${v.n[k]} ~= 0 then ${t} = ${v.n[k]} end`).join('\n');
       return `${tats}\n  ${v.dirty} = true\n  ${lease}`;
     })
@@ -424,12 +440,12 @@ export function pairAcquireLua(values: readonly number[], leaseTtlMs: number): s
   ${violation(e, subs[1]!)}
   end`
       : '';
-  const finish = (v: Vars): string => `local ${v.prev} = ${v.pl}
+  const finish = (v: Vars, i: number): string => `local ${v.prev} = ${v.pl}
 if ${v.dirty} then
 ${levelOf(v.lvl, e, v)}
 end
 if ${v.dirty} or ${v.lvl} ~= ${v.prev} then
-${writeState(e, v.lvl, v)}
+${writeState(e, v.lvl, v, climitOf(i) > 0)}
 end`;
   const busy = (v: Vars): string => v.t.map((t) => `${t} - now`).join(', ');
   const [a, b] = subs as [Vars, Vars];
@@ -448,10 +464,10 @@ if code == 0 then
 ${commit}
 ${violations}
 end
-${finish(a)}
+${finish(a, 0)}
 local reply = struct.pack('<dddddddddddddddddd', code, refSub - 1, refDim - 1, retry, now, leaseExp, ${a.prev}, ${a.lvl},
   ${a.factor}, ${a.leases}, ${busy(a)})
-${finish(b)}
+${finish(b, 1)}
 return reply .. struct.pack('<dddddddddddd', ${b.prev}, ${b.lvl}, ${b.factor}, ${b.leases}, ${busy(b)})
 `;
 }

@@ -79,7 +79,9 @@ describe('RedisStore on a real redis-server', () => {
     expect(await client.zcard(leaseKey(subject))).toBe(3);
     const ttl = await client.pttl(leaseKey(subject));
     expect(ttl).toBeGreaterThan(50_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
+    // The key outlives its newest lease by at most a quarter of the lease TTL (the horizon
+    // that lets later acquires skip PEXPIRE, redis-lua-lease.ts).
+    expect(ttl).toBeLessThanOrEqual(75_000);
   });
 
   it('reloads its script after SCRIPT FLUSH (EVALSHA, then EVAL on NOSCRIPT)', async () => {

@@ -1,0 +1,93 @@
+/**
+ * The lease-set statements of the straight-line scripts (redis-lua-single.ts) for a tier with
+ * a concurrency limit. The lease set (`llmsec:{<subject>}:lease`, lease id -> expiry) is the
+ * same sorted set as ever; what is new is two horizons kept in the subject's state string,
+ * after its thirteen doubles (15 doubles, 120 bytes), so that an acquire skips the two lease
+ * commands that are usually no-ops:
+ *
+ * - `hz`: no lease in the set expires before hz. While hz > now no lease is due, so
+ *   ZREMRANGEBYSCORE (which would remove nothing) is skipped; when one may be due, the expired
+ *   leases are removed as before and hz is read again from the set's oldest entry (ZRANGE
+ *   0 0), once per oldest lease, not per call.
+ * - `ke`: the lease key expires at ke (PEXPIREAT, Redis's own clock). A new lease expiring
+ *   by ke needs no PEXPIRE. When one does not fit, the key is set to expire a quarter of the
+ *   lease TTL after the new lease (LEASE_KEY_SLACK), so a subject with leases open refreshes
+ *   it about once per quarter TTL instead of at every acquire. A set whose leases are all
+ *   settled is deleted by Redis as before; one holding only leases of crashed holders
+ *   lingers at most that quarter TTL past its newest lease (before: not at all).
+ *
+ * Both are lower bounds that are only ever trusted when true, and 0 means unknown (the full
+ * path: ZREMRANGEBYSCORE, ZRANGE, PEXPIREAT). Rolling upgrades: a state of 13 doubles (104
+ * bytes, written by an older replica, the general template, a tier without a concurrency
+ * limit or an enforcement command) reads as unknown. Older scripts unpack the first thirteen
+ * doubles of a 120-byte state (struct.unpack ignores the rest) and write 104 bytes back, so
+ * every older acquire that adds a lease or shortens the key's TTL also drops the horizons.
+ * Redis deleting the key (all settled, expiry, eviction, a reset) is seen by ZCARD = 0 and
+ * sets the TTL again. So a mixed fleet counts the same leases, and every lease key lives
+ * until its last lease expires.
+ */
+
+/** Lua names of one subject's lease locals and key. */
+export interface LeaseVars {
+  leases: string;
+  hz: string;
+  ke: string;
+  lease: string;
+}
+
+/** The lease key outlives the lease that set its TTL by this share of the lease TTL. */
+export const LEASE_KEY_SLACK = 0.25;
+
+/** Doubles of a state with horizons; bytes of one (`#v >= STATE_WITH_HORIZONS_BYTES`). */
+export const STATE_WITH_HORIZONS = 15;
+export const STATE_WITH_HORIZONS_BYTES = 8 * STATE_WITH_HORIZONS;
+
+/**
+ * Statements reading `v` (the GET reply) into the state's locals and the horizons: 15
+ * doubles when written with them, else 13 and both horizons unknown.
+ */
+export function readStateWithHorizons(v: string, state: string, l: LeaseVars): string {
+  return `local ${state}, ${l.hz}, ${l.ke}
+if ${v} and #${v} >= ${STATE_WITH_HORIZONS_BYTES} then ${state}, ${l.hz}, ${l.ke} = struct.unpack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v})
+elseif ${v} then ${state} = struct.unpack('<ddddddddddddd', ${v}); ${l.hz}, ${l.ke} = 0, 0
+else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke} = 0, 0 end`;
+}
+
+/**
+ * Statements setting `leases` to the number of live leases: ZCARD; only when a lease may be
+ * due (hz <= now: the same removal as before, `score <= now`) ZREMRANGEBYSCORE and ZRANGE of
+ * the oldest remaining lease for the new hz.
+ */
+export function countLeases(l: LeaseVars): string {
+  return `${l.leases} = redis.call('ZCARD', ${l.lease})
+if ${l.leases} > 0 and ${l.hz} <= now then
+  ${l.leases} = ${l.leases} - redis.call('ZREMRANGEBYSCORE', ${l.lease}, '-inf', now)
+  if ${l.leases} > 0 then ${l.hz} = tonumber(redis.call('ZRANGE', ${l.lease}, 0, 0, 'WITHSCORES')[2]) end
+end`;
+}
+
+/**
+ * Statements adding the lease (id `idArg`, expiry `leaseExp`) after `countLeases`: ZADD, hz
+ * lowered to it if earlier, and the key's TTL. A new key (no live lease before) gets the
+ * relative PEXPIRE of before (a literal: no number to format) and ke unknown, so a subject
+ * whose leases are settled before the next acquire (its set deleted each time) pays what it
+ * paid before; the first acquire that finds live leases sets ke with PEXPIREAT a quarter TTL
+ * past its lease, and later ones skip it while their lease expires by ke.
+ */
+export function addLease(l: LeaseVars, idArg: string, leaseTtlMs: number): string {
+  const ttl = String(Math.ceil(leaseTtlMs));
+  const slack = String(Math.ceil(leaseTtlMs * LEASE_KEY_SLACK));
+  return `redis.call('ZADD', ${l.lease}, leaseExp, ${idArg})
+  if ${l.leases} == 0 then
+    ${l.hz} = leaseExp
+    ${l.ke} = 0
+    redis.call('PEXPIRE', ${l.lease}, '${ttl}')
+  else
+    if leaseExp < ${l.hz} then ${l.hz} = leaseExp end
+    if ${l.ke} < leaseExp then
+      ${l.ke} = leaseExp + ${slack}
+      redis.call('PEXPIREAT', ${l.lease}, ${l.ke})
+    end
+  end
+  ${l.leases} = ${l.leases} + 1`;
+}

@@ -1,0 +1,236 @@
+// The lease horizons of the straight-line scripts (redis-lua-lease.ts) on a real Redis, with
+// TIME answered by a test clock a day ahead of the real one (so Redis itself expires nothing
+// during a test) and Redis's expiry applied on that clock before every call: a key whose
+// PEXPIRETIME has passed is deleted, and PEXPIRE and SET ... PX are made absolute on the test
+// clock (PEXPIREAT, PXAT).
+// Checked: expiry exactly at the boundary, many open leases on one subject (the commands per
+// call do not depend on how many), crashed holders' slots coming back, the lease key always
+// outliving its leases, and a fleet of old and new scripts (the general template writes the
+// state without horizons, as the replicas before them did) counting the same leases.
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
+import { LEASE_KEY_SLACK, STATE_WITH_HORIZONS_BYTES } from '../src/redis-lua-lease.ts';
+import { singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
+import { parseOneSubject } from '../src/redis-reply.ts';
+import { clockArgs, prng } from './lua-trials.ts';
+
+const db = useRedis();
+
+const TTL = 60_000;
+const HUGE = 1e12;
+// warningAt, throttledAt, blockedAt, bannedAt, halfLifeMs, blockMs, throttleFactor, refusalWeight, banTtlMs
+const ENF = [5, 10, 20, 50, 600_000, 60_000, 1, 0, 86_400_000];
+const acquireValues = (concurrent: number) => [...ENF, TTL, HUGE, 0, 0, 0, 0, 0, 0, 0, concurrent];
+const settleValues = (concurrent: number) => [...ENF, 1, HUGE, 0, 0, 0, 0, 0, 0, 0, concurrent];
+
+/** The script run with TIME fixed at ARGV[1] s + ARGV[2] µs, PEXPIRE made absolute on that clock, commands logged. */
+function clocked(inner: string): string {
+  return `local R = redis
+local sec, usec = ARGV[1], ARGV[2]
+local nowMs = math.floor(tonumber(sec) * 1000 + tonumber(usec) / 1000)
+local log = {}
+local redis = { error_reply = R.error_reply, call = function(...)
+  local c = { ... }
+  if c[1] == 'TIME' then return { sec, usec } end
+  log[#log + 1] = c[1]
+  if c[1] == 'PEXPIRE' then return R.call('PEXPIREAT', c[2], nowMs + tonumber(c[3])) end
+  if c[1] == 'SET' and c[4] == 'PX' then return R.call('SET', c[2], c[3], 'PXAT', nowMs + tonumber(c[5])) end
+  return R.call(...)
+end }
+local args = {}
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+local function run(KEYS, ARGV)
+${inner}
+end
+local r = run(KEYS, args)
+if type(r) ~= 'string' then r = tostring(r) end
+return { r, table.concat(log, ' ') }`;
+}
+
+const RL = 'llmsec:{s}:rl';
+const LEASE = 'llmsec:{s}:lease';
+/** A day ahead of the real clock, whole milliseconds. */
+const base = Math.floor(Date.now() / 1000) * 1000 + 86_400_000;
+
+/** Redis's expiry on the test clock: keys whose expiry time has passed are deleted. */
+async function expireAt(nowMs: number): Promise<void> {
+  for (const k of [RL, LEASE]) {
+    const at = (await db.redis.call('PEXPIRETIME', k)) as number;
+    if (at >= 0 && at <= nowMs) await db.redis.del(k);
+  }
+}
+
+async function run(
+  lua: string,
+  nowMs: number,
+  argv: (string | number)[],
+): Promise<{ reply: Buffer; log: string }> {
+  await expireAt(nowMs);
+  const [reply, log] = (await db.redis.callBuffer(
+    'EVAL',
+    clocked(lua),
+    2,
+    RL,
+    LEASE,
+    ...clockArgs(nowMs),
+    ...argv,
+  )) as Buffer[];
+  return { reply: reply!, log: log!.toString() };
+}
+
+const newAcquire = (c: number) => singleAcquireLua(acquireValues(c), TTL);
+const oldAcquire = (c: number) => bakedAcquireLua(acquireValues(c), TTL);
+const newSettle = (c: number) => singleSettleLua(settleValues(c));
+const oldSettle = (c: number) => bakedSettleLua(settleValues(c));
+
+async function acquire(lua: string, nowMs: number, id: string) {
+  const { reply, log } = await run(lua, nowMs, [id, 0, 0]);
+  const o = parseOneSubject(reply);
+  return { admitted: o.code === 0, leases: o.subjects[0]!.leases, leaseExp: o.leaseExpiresAtMs, log };
+}
+
+/**
+ * The lease key lives at least as long as its newest lease, and at most the slack longer than
+ * the newest lease ever added (`newestAdded`; a settle may have removed that one).
+ */
+async function expectKeyCoversLeases(newestAdded?: number): Promise<void> {
+  const scores = (await db.redis.zrange(LEASE, 0, -1, 'WITHSCORES'))
+    .filter((_, i) => i % 2 === 1)
+    .map(Number);
+  if (scores.length === 0) return;
+  const at = (await db.redis.call('PEXPIRETIME', LEASE)) as number;
+  const newest = Math.max(...scores);
+  expect(at).toBeGreaterThanOrEqual(newest);
+  expect(at).toBeLessThanOrEqual((newestAdded ?? newest) + Math.ceil(TTL * LEASE_KEY_SLACK) + 1);
+}
+
+describe('lease horizons', () => {
+  it('a lease expiring exactly now is free again; a millisecond before it is not', async () => {
+    await db.redis.del(RL, LEASE);
+    const first = await acquire(newAcquire(1), base, 'a');
+    expect(first.admitted).toBe(true);
+    // The state carries the horizons: no lease expires before the one just taken.
+    const state = (await db.redis.getBuffer(RL))!;
+    expect(state.length).toBe(STATE_WITH_HORIZONS_BYTES);
+    expect(state.readDoubleLE(13 * 8)).toBe(first.leaseExp);
+    const before = await acquire(newAcquire(1), first.leaseExp - 1, 'b');
+    expect(before.admitted).toBe(false);
+    const at = await acquire(newAcquire(1), first.leaseExp, 'c');
+    expect(at.admitted).toBe(true);
+    expect(at.leases).toBe(1);
+    expect(await db.redis.zrange(LEASE, 0, -1)).toEqual(['c']);
+  });
+
+  it('skips ZREMRANGEBYSCORE and PEXPIRE while no lease is due, with 2,000 open leases, and counts exactly', async () => {
+    await db.redis.del(RL, LEASE);
+    const lua = newAcquire(10_000);
+    let now = base;
+    const logs: string[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const r = await acquire(lua, now, `l${i}`);
+      expect(r.admitted).toBe(true);
+      expect(r.leases).toBe(i + 1);
+      logs.push(r.log);
+      now += 5;
+    }
+    await expectKeyCoversLeases();
+    // The first call makes the key (PEXPIRE as before). This tier's state lives a millisecond
+    // (requests per minute only, far from the limit), so the second finds no horizons: the
+    // full path, which reads them (ZRANGE) and sets the key's expiry (PEXPIREAT); from then on
+    // the state lives as long as the key. Every later call: GET, ZCARD, ZADD, SET, whatever
+    // the number open, except the refreshes of the key's TTL (one per quarter lease TTL).
+    expect(logs[0]).toBe('GET ZCARD ZADD PEXPIRE SET');
+    expect(logs[1]).toBe('GET ZCARD ZREMRANGEBYSCORE ZRANGE ZADD PEXPIREAT SET');
+    const lean = logs.filter((l) => l === 'GET ZCARD ZADD SET').length;
+    const refreshes = logs.filter((l) => l === 'GET ZCARD ZADD PEXPIREAT SET').length;
+    expect(lean + refreshes).toBe(1_998);
+    expect(refreshes).toBeLessThanOrEqual(Math.ceil((2_000 * 5) / (TTL * LEASE_KEY_SLACK)) + 1);
+    // Half of them expire: the next call removes them once (and reads the new oldest), the one after is lean again.
+    now = base + TTL + 1_000 * 5;
+    const due = await acquire(lua, now, 'late-1');
+    expect(due.log).toBe('GET ZCARD ZREMRANGEBYSCORE ZRANGE ZADD PEXPIREAT SET');
+    expect(due.leases).toBe(2_000 - 1_001 + 1);
+    const next = await acquire(lua, now + 1, 'late-2');
+    expect(next.log).toBe('GET ZCARD ZADD SET');
+    expect(next.leases).toBe(2_000 - 1_001 + 2);
+    expect(await db.redis.zcard(LEASE)).toBe(next.leases);
+    await expectKeyCoversLeases();
+  });
+
+  it("crashed holders' slots come back after the lease TTL; the key then expires on its own", async () => {
+    await db.redis.del(RL, LEASE);
+    const lua = newAcquire(3);
+    const exps: number[] = [];
+    for (let i = 0; i < 3; i++) exps.push((await acquire(lua, base + i * 1_000, `crash-${i}`)).leaseExp);
+    expect((await acquire(lua, base + 3_000, 'refused')).admitted).toBe(false);
+    // The first holder's lease expires: exactly one slot comes back.
+    const one = await acquire(lua, exps[0]!, 'back-1');
+    expect(one.admitted).toBe(true);
+    expect(one.leases).toBe(3);
+    expect((await acquire(lua, exps[0]! + 1, 'refused')).admitted).toBe(false);
+    await expectKeyCoversLeases();
+    // Nobody settles: once every lease expired the key is gone within the slack.
+    const last = (await db.redis.zrange(LEASE, -1, -1, 'WITHSCORES')).map(Number)[1]!;
+    await expireAt(last + Math.ceil(TTL * LEASE_KEY_SLACK) + 1);
+    expect(await db.redis.exists(LEASE)).toBe(0);
+    expect((await acquire(lua, last + Math.ceil(TTL * LEASE_KEY_SLACK) + 2, 'fresh')).leases).toBe(1);
+  });
+
+  it('old and new scripts on one Redis agree on the count (random acquires, settles, crashes, clock steps)', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      await db.redis.del(RL, LEASE);
+      const rnd = prng(seed);
+      const C = 1 + Math.floor(rnd() * 6);
+      const open = new Map<string, number>(); // the model: lease id -> expiry
+      const settleable = new Set<string>(); // open leases whose holder has not settled or crashed
+      let now = base + seed * 10 * TTL;
+      let newestAdded = 0;
+      for (let step = 0; step < 300; step++) {
+        now += Math.floor(rnd() * rnd() * TTL * 0.4);
+        const old = rnd() < 0.5;
+        if (rnd() < 0.6 || settleable.size === 0) {
+          const id = `s${seed}-${step}`;
+          const live = [...open.values()].filter((e) => e > now).length;
+          const r = await acquire(old ? oldAcquire(C) : newAcquire(C), now, id);
+          expect(r.admitted, `step ${step} (${old ? 'old' : 'new'})`).toBe(live < C);
+          if (r.admitted) {
+            expect(r.leases, `step ${step}`).toBe(live + 1);
+            open.set(id, r.leaseExp);
+            settleable.add(id);
+            newestAdded = Math.max(newestAdded, r.leaseExp);
+          }
+        } else {
+          // Settle an open lease, or its holder crashed (one in five): never settled, it
+          // stays counted until it expires.
+          const ids = [...settleable];
+          const id = ids[Math.floor(rnd() * ids.length)]!;
+          settleable.delete(id);
+          if (rnd() < 0.8) {
+            open.delete(id);
+            await expireAt(now);
+            await db.redis.callBuffer(
+              'EVAL',
+              clocked(old ? oldSettle(C) : newSettle(C)),
+              2,
+              RL,
+              LEASE,
+              ...clockArgs(now),
+              id,
+              0,
+              0,
+              0,
+            );
+          }
+        }
+        for (const [id, e] of open) {
+          if (e <= now) {
+            open.delete(id);
+            settleable.delete(id);
+          }
+        }
+        await expectKeyCoversLeases(newestAdded);
+      }
+    }
+  });
+});
