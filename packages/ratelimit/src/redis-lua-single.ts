@@ -19,7 +19,13 @@
  * versions on the same states and the same clock and compares replies and every command sent.
  */
 import { luaNumber } from './redis-lua.ts';
-import { addLease, countLeases, readStateWithHorizons, STATE_WITH_HORIZONS } from './redis-lua-lease.ts';
+import {
+  addLease,
+  countLeases,
+  readStateWithHorizons,
+  STATE_WITH_HORIZONS,
+  STATE_WITH_HORIZONS_BYTES,
+} from './redis-lua-lease.ts';
 
 const WINDOWS = [60_000, 3_600_000, 86_400_000, 60_000, 3_600_000, 86_400_000, 3_600_000, 86_400_000];
 /** The amount each windowed dimension counts: one request, the tokens, the cost. */
@@ -135,31 +141,43 @@ end`;
 
 /**
  * Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level
- * stored. With `horizons` (a tier with a concurrency limit) the lease horizons follow the
- * thirteen doubles and the state lives at least as long as the lease key (ke), so that an
- * acquire finds them as long as the lease set exists.
+ * stored. `wide` (a tier with a concurrency limit): a Lua condition under which the lease
+ * horizons follow the thirteen doubles and the state lives at least as long as the lease key
+ * (ke), so that later acquires find them while the lease set exists. Otherwise the thirteen
+ * doubles alone, as before (horizons unknown to the next reader).
  */
-function writeState(e: Enf, lvl: string, v: Vars = ONE, horizons = false): string {
+function writeState(e: Enf, lvl: string, v: Vars = ONE, wide?: string): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
-  const pack = horizons
-    ? `struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}, ${v.hz}, ${v.ke})`
-    : `struct.pack('<ddddddddddddd', ${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl})`;
-  return `local ttl = 0
+  const doubles = `${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}`;
+  const narrow = `redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${doubles}), 'PX', ttl)`;
+  const head = `local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
 end
-${maxTat}
-${
-  horizons
-    ? `if ${v.ke} - now > ttl then ttl = ${v.ke} - now end
-`
-    : ''
-}ttl = math.ceil(ttl)
+${maxTat}`;
+  if (wide === undefined)
+    return `${head}
+ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', ${v.rl}, ${pack}, 'PX', ttl)`;
+${narrow}`;
+  return `${head}
+local wide = ${wide}
+if wide and ${v.ke} - now > ttl then ttl = ${v.ke} - now end
+ttl = math.ceil(ttl)
+if ttl < 1 then ttl = 1 end
+if wide then redis.call('SET', ${v.rl}, struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${doubles}, ${v.hz}, ${v.ke}), 'PX', ttl)
+else ${narrow} end`;
 }
+
+/**
+ * When an acquire writes the lease horizons: while another live lease than its own is in the
+ * set. A subject holding one lease at a time (its set deleted at every settle) keeps the
+ * 104-byte state and pays nothing for them; the second of overlapping acquires reads them
+ * (ZRANGE) once and writes them.
+ */
+const acquireWide = (v: Vars): string => `(${v.leases} > 1 or (code ~= 0 and ${v.leases} > 0))`;
 
 /**
  * The windowed checks of one factor, inside `repeat ... until true` so that the first refusal
@@ -297,7 +315,7 @@ if dirty then
 ${levelOf('lvl', e)}
 end
 if dirty or lvl ~= prev then
-${writeState(e, 'lvl', ONE, climit > 0)}
+${writeState(e, 'lvl', ONE, climit > 0 ? acquireWide(ONE) : undefined)}
 end
 if code == 0 and prev == 0 and lvl == 0 and factor == 1 then
   return struct.pack('<ddddddddddd', now, leaseExp, leases,
@@ -342,8 +360,8 @@ function settleSubject(e: Enf, v: Vars, factor: number, limits: readonly number[
   changed = true
 end`);
   }
-  // A tier with a concurrency limit carries the lease horizons through unchanged (a removed
-  // lease leaves hz a lower bound; the key's expiry is not touched).
+  // A tier with a concurrency limit carries the lease horizons through unchanged, in the form
+  // it read them (a removed lease leaves hz a lower bound; the key's expiry is not touched).
   const read =
     climit > 0
       ? readStateWithHorizons('v', v.state, v)
@@ -355,7 +373,7 @@ ${read}
 local changed = false
 ${dims.join('\n')}
 if changed then
-${writeState(e, v.pl, v, climit > 0)}
+${writeState(e, v.pl, v, climit > 0 ? `(v and #v >= ${STATE_WITH_HORIZONS_BYTES})` : undefined)}
 end
 ${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
 }
@@ -445,7 +463,7 @@ if ${v.dirty} then
 ${levelOf(v.lvl, e, v)}
 end
 if ${v.dirty} or ${v.lvl} ~= ${v.prev} then
-${writeState(e, v.lvl, v, climitOf(i) > 0)}
+${writeState(e, v.lvl, v, climitOf(i) > 0 ? acquireWide(v) : undefined)}
 end`;
   const busy = (v: Vars): string => v.t.map((t) => `${t} - now`).join(', ');
   const [a, b] = subs as [Vars, Vars];

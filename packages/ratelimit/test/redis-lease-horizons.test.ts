@@ -108,18 +108,25 @@ async function expectKeyCoversLeases(newestAdded?: number): Promise<void> {
 describe('lease horizons', () => {
   it('a lease expiring exactly now is free again; a millisecond before it is not', async () => {
     await db.redis.del(RL, LEASE);
-    const first = await acquire(newAcquire(1), base, 'a');
+    const first = await acquire(newAcquire(2), base, 'a');
     expect(first.admitted).toBe(true);
-    // The state carries the horizons: no lease expires before the one just taken.
+    // Alone in its set, the lease leaves the 104-byte state (nothing to skip yet).
+    expect((await db.redis.getBuffer(RL))?.length ?? 104).toBe(104);
+    const second = await acquire(newAcquire(2), base + 10, 'b');
+    expect(second.log).toBe('GET ZCARD ZREMRANGEBYSCORE ZRANGE ZADD PEXPIREAT SET');
+    // With another lease open the state carries the horizons: none expires before the first.
     const state = (await db.redis.getBuffer(RL))!;
     expect(state.length).toBe(STATE_WITH_HORIZONS_BYTES);
     expect(state.readDoubleLE(13 * 8)).toBe(first.leaseExp);
-    const before = await acquire(newAcquire(1), first.leaseExp - 1, 'b');
+    const before = await acquire(newAcquire(2), first.leaseExp - 1, 'c');
     expect(before.admitted).toBe(false);
-    const at = await acquire(newAcquire(1), first.leaseExp, 'c');
+    expect(before.log).toBe('GET ZCARD ZRANGE');
+    const at = await acquire(newAcquire(2), first.leaseExp, 'c');
     expect(at.admitted).toBe(true);
-    expect(at.leases).toBe(1);
-    expect(await db.redis.zrange(LEASE, 0, -1)).toEqual(['c']);
+    expect(at.leases).toBe(2);
+    // The expired lease removed, the oldest read again; the key's expiry moved past the new lease.
+    expect(at.log).toBe('GET ZCARD ZREMRANGEBYSCORE ZRANGE ZADD PEXPIREAT SET');
+    expect(await db.redis.zrange(LEASE, 0, -1)).toEqual(['b', 'c']);
   });
 
   it('skips ZREMRANGEBYSCORE and PEXPIRE while no lease is due, with 2,000 open leases, and counts exactly', async () => {
