@@ -46,6 +46,11 @@ export class ReorderBuffer {
     return this.size > 0 ? this.times[this.head]! : Number.POSITIVE_INFINITY;
   }
 
+  /** The k-th oldest held event (k < size), without removing it. */
+  eventAt(k: number): SecurityEvent {
+    return this.events[(this.head + k) & this.mask]!;
+  }
+
   /** Removes the oldest event and returns it; its time was peekTime(). */
   shift(): SecurityEvent {
     const event = this.events[this.head]!;
