@@ -7,6 +7,7 @@
 // 100,000 and 200,000 users (the default cap is 100,000 groups per rule), CPU per event.
 import { DetectionEngine } from '@llmsec/detect';
 import { OBJECT_STATE_ONLY } from '../../packages/detect/src/engine.ts';
+import { NO_PREFETCH } from '../../packages/detect/src/group-prefetch.ts';
 import { GroupTable } from '../../packages/detect/src/group-table.ts';
 import { GroupTableV1 } from './group-table-v1.ts';
 import { compileRule } from '../../packages/detect/src/compile.ts';
@@ -170,17 +171,28 @@ if (wanted('engine')) {
   console.log(
     '("lookup" is the floor of any per-group state behind a Map: the same events, each only touching its user\'s row of a GroupTable)',
   );
-  console.log('users      object ns  slab ns  object/slab  slab ev per CPU s  lookup ns  groups evicted');
+  console.log(
+    '("no read-ahead" is the slab engine without its group read-ahead, src/group-prefetch.ts: the engine before it)',
+  );
+  console.log(
+    'users      object ns  no read-ahead ns  slab ns  object/slab  no read-ahead/slab  slab ev per CPU s  lookup ns  groups evicted',
+  );
   for (const users of [1_000, 100_000, 200_000]) {
     const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
     const best = {
       object: Number.POSITIVE_INFINITY,
+      noReadAhead: Number.POSITIVE_INFINITY,
       slab: Number.POSITIVE_INFINITY,
       lookup: Number.POSITIVE_INFINITY,
     };
     let evicted = 0;
     for (let r = 0; r < 3; r++) {
-      const order = r % 2 === 0 ? (['object', 'slab'] as const) : (['slab', 'object'] as const);
+      const rotations = [
+        ['object', 'noReadAhead', 'slab'],
+        ['slab', 'object', 'noReadAhead'],
+        ['noReadAhead', 'slab', 'object'],
+      ] as const;
+      const order = rotations[r % 3]!;
       const table = new GroupTable('user_id', CAP, 1);
       const lookupStart = process.threadCpuUsage();
       for (let i = 0; i < events.length; i++) table.states[table.touch(events[i]!.event.user_id)] = i;
@@ -188,7 +200,8 @@ if (wanted('engine')) {
       for (const which of order) {
         const engine = new DetectionEngine({
           onAlert: () => {},
-          ...(which === 'object' ? { [OBJECT_STATE_ONLY]: true } : {}),
+          ...(which === 'object' ? { [OBJECT_STATE_ONLY]: true, [NO_PREFETCH]: true } : {}),
+          ...(which === 'noReadAhead' ? { [NO_PREFETCH]: true } : {}),
         });
         const start = process.threadCpuUsage();
         for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
@@ -198,7 +211,7 @@ if (wanted('engine')) {
       }
     }
     console.log(
-      `${users.toLocaleString('en-US').padEnd(10)} ${best.object.toFixed(0).padStart(9)}  ${best.slab.toFixed(0).padStart(7)}  ${(best.object / best.slab).toFixed(2).padStart(10)}x  ${Math.round(
+      `${users.toLocaleString('en-US').padEnd(10)} ${best.object.toFixed(0).padStart(9)}  ${best.noReadAhead.toFixed(0).padStart(16)}  ${best.slab.toFixed(0).padStart(7)}  ${(best.object / best.slab).toFixed(2).padStart(10)}x  ${(best.noReadAhead / best.slab).toFixed(2).padStart(17)}x  ${Math.round(
         1e9 / best.slab,
       )
         .toLocaleString('en-US')

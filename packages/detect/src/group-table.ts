@@ -43,6 +43,9 @@ export class GroupTable {
   private lastKey: string | undefined;
   private lastRow = 0;
   evicted = 0;
+  /** The row offsets peekRow reads besides the first: a line and two lines on, within the row. */
+  private readonly peekMid: number;
+  private readonly peekEnd: number;
 
   /** `slots`: the rules that keep object states in this table (slot i: states[g * slots + i]); `slabRules`: the others. */
   constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
@@ -52,6 +55,9 @@ export class GroupTable {
     this.maxGroups = Math.floor(maxGroups);
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
+    const last = this.slab === undefined ? 0 : this.slab.numStride - 1;
+    this.peekMid = Math.min(8, last);
+    this.peekEnd = Math.min(16, last);
   }
 
   get size(): number {
@@ -86,6 +92,25 @@ export class GroupTable {
     this.lastKey = key;
     this.lastRow = row;
     return row;
+  }
+
+  /** The group's row, or -1: a lookup only (no second-chance bit set, nothing created). */
+  rowOf(key: string): number {
+    return this.rows.get(key) ?? -1;
+  }
+
+  /**
+   * Reads, without writing, the first cache lines an event's updates of row `row` will touch:
+   * for a slab rule (`slot` -1) the row's first doubles (the scalars, then the first ring
+   * entries: three lines), else the rule's object state. Returns 0 or 1, only so the loads are
+   * not optimised away (group-prefetch.ts).
+   */
+  peekRow(row: number, slot: number): number {
+    if (slot >= 0) return this.states[row * this.width + slot] === undefined ? 0 : 1;
+    const slab = this.slab!;
+    const page = slab.page(row);
+    const o = slab.rowAt(row);
+    return page[o]! + page[o + this.peekMid]! + page[o + this.peekEnd]! > 0 ? 1 : 0;
   }
 
   /** Evicts the first group the hand finds untouched and gives its row, emptied, to `key`. */

@@ -1,0 +1,117 @@
+import type { FieldGetter } from './fields.ts';
+import { FINGERPRINT_FIELD } from './fields.ts';
+import type { GroupTable } from './group-table.ts';
+import type { ReorderBuffer } from './reorder-buffer.ts';
+
+/**
+ * Internal option (not part of the public API): the engine reads no group ahead. The tests
+ * compare engines with and without the read-ahead; the benchmark's A/B can use it too.
+ */
+export const NO_PREFETCH: unique symbol = Symbol('llmsec.detect.noPrefetch');
+
+/**
+ * Events whose groups are read ahead together. With 100,000 users, 4 to 16 measured the same
+ * (bench/detect/profile-engine.ts); 8 keeps the batch's loads within the CPU's out-of-order
+ * window.
+ */
+export const PREFETCH_BATCH = 8;
+
+/** What the events of one category look up first: its first rule's table and group key. */
+interface Target {
+  table: GroupTable;
+  groupKey: FieldGetter;
+  /** The rule's object-state slot in the table's rows, -1 for a slab rule (see GroupTable.peekRow). */
+  slot: number;
+}
+
+/**
+ * Reads ahead the groups of the events the reorder buffer holds next. With many users each
+ * event's first reads of its group miss the CPU caches twice in a row (the Map entry, then the
+ * group's row), and JavaScript has no prefetch instruction: a load stalls the thread until it
+ * completes, so the misses of one event cannot overlap with the work of another. They can
+ * overlap with each other: every PREFETCH_BATCH events the groups of the next batch are looked
+ * up in three short loops (the key strings, the Map entries, the rows' first lines), each
+ * loop's loads independent of one another, so the CPU has several misses in flight at once;
+ * the events' own lookups then find those lines in cache.
+ *
+ * Only reads: the Map lookup is `Map.get`, the second-chance bits and rows are not written,
+ * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). Events
+ * in the buffer that are not released yet, or that an out-of-order arrival moves back, are
+ * only read early. Group keys that are not strings (a number is converted per rule) and the
+ * fingerprint (a hash) are not read ahead.
+ */
+export class GroupPrefetch {
+  private readonly targets = new Map<string, Target>();
+  /** The previous batch event's category and its target (decoded category strings are not internalized). */
+  private lastCategory: string | undefined = undefined;
+  private lastTarget: Target | undefined = undefined;
+  /** Events at the buffer's head already read ahead (a hint: an out-of-order insert may shift them). */
+  private ahead = 0;
+  private readonly keys: string[] = new Array<string>(PREFETCH_BATCH).fill('');
+  private readonly batch: (Target | undefined)[] = new Array<Target | undefined>(PREFETCH_BATCH).fill(
+    undefined,
+  );
+  private readonly rows: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
+  /** Keeps the reads from being optimised away. */
+  private sink = 0;
+  /** Batches read and groups found in their tables (the tests count that the path runs). */
+  batches = 0;
+  found = 0;
+
+  /** Registers a category's first rule; later rules of a category are not read ahead. */
+  add(category: string, table: GroupTable, groupBy: string, groupKey: FieldGetter, slot: number): void {
+    if (this.targets.has(category) || groupBy === FINGERPRINT_FIELD) return;
+    this.targets.set(category, { table, groupKey, slot });
+  }
+
+  /** Called before the buffer's oldest event is taken: every PREFETCH_BATCH events, reads the next batch's groups. */
+  next(buffer: ReorderBuffer): void {
+    if (this.ahead > 0) {
+      this.ahead--;
+      return;
+    }
+    const n = Math.min(PREFETCH_BATCH, buffer.size);
+    if (n === 0) return;
+    const keys = this.keys;
+    const batch = this.batch;
+    const rows = this.rows;
+    let sink = this.sink;
+    // 1. The events and their key strings (the string's header holds the hash Map.get reads).
+    for (let k = 0; k < n; k++) {
+      const event = buffer.eventAt(k);
+      const category = event.category;
+      let target: Target | undefined;
+      if (category === this.lastCategory) target = this.lastTarget;
+      else {
+        target = this.targets.get(category);
+        this.lastCategory = category;
+        this.lastTarget = target;
+      }
+      batch[k] = undefined;
+      if (target === undefined) continue;
+      const key = target.groupKey(event);
+      if (typeof key !== 'string') continue;
+      sink = (sink + key.length) | 0;
+      keys[k] = key;
+      batch[k] = target;
+    }
+    // 2. The Map entries.
+    for (let k = 0; k < n; k++) {
+      const target = batch[k];
+      rows[k] = target === undefined ? -1 : target.table.rowOf(keys[k]!);
+    }
+    // 3. The rows' first lines.
+    let found = 0;
+    for (let k = 0; k < n; k++) {
+      const target = batch[k];
+      const row = rows[k]!;
+      if (target === undefined || row < 0) continue;
+      sink = (sink + target.table.peekRow(row, target.slot)) | 0;
+      found++;
+    }
+    this.sink = sink;
+    this.found += found;
+    this.batches++;
+    this.ahead = n - 1;
+  }
+}
