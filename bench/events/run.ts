@@ -28,6 +28,7 @@ import { millisToHrTime } from '@opentelemetry/core';
 import { SecurityEvents } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
 import { emitInCallContext } from '../../packages/sdk/src/security-events.ts';
+import { getSecurityContext } from '../../packages/sdk/src/context.ts';
 import { importSdkAt } from './revision.ts';
 import {
   PROMPT,
@@ -101,6 +102,8 @@ const COMPLETED = {
 };
 let callSpan: Span | undefined;
 let callContext: Context = ROOT_CONTEXT;
+/** The security context of contextOfCall's (ROOT_CONTEXT with a span): none, read once as the call does. */
+const NO_SECURITY = getSecurityContext(ROOT_CONTEXT);
 function contextOfCall(span: Span): Context {
   if (span !== callSpan) {
     callSpan = span;
@@ -205,6 +208,7 @@ if (values['call-context'] === true) {
             'request_completed',
             { span, userId: `u-${i & 1023}`, metadata: COMPLETED },
             contextOfCall(span),
+            NO_SECURITY,
           ),
         ),
     },

@@ -103,6 +103,7 @@ PlainEvent.prototype = Object.prototype;
  * `input.metadata` (undefined ones are skipped, so they erase nothing). `ctx`: the active
  * context, whose security context is read only when the input lacks one of the ids.
  * `spanContext`: the span the event belongs to, if any. `timeMs`: the event time (eventTime).
+ * `security`: `ctx`'s security context when the caller has read it already, else undefined.
  */
 export function buildEvent(
   category: string,
@@ -112,6 +113,7 @@ export function buildEvent(
   ctx: Context,
   spanContext: SpanContext | undefined,
   timeMs: number,
+  security?: SecurityContext,
 ): SecurityEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } =
     input !== null && typeof input === 'object' ? input : {};
@@ -123,7 +125,7 @@ export function buildEvent(
   const conversationId = normaliseId(raw.conversationId);
   const ambient =
     userId === undefined || sessionId === undefined || conversationId === undefined
-      ? securityOf(ctx)
+      ? (security ?? securityOf(ctx))
       : undefined;
   event.user_id = userId ?? ambient?.userId ?? ANONYMOUS_USER;
   const session = sessionId ?? ambient?.sessionId;

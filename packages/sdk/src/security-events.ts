@@ -25,6 +25,7 @@ import {
   type SecurityEvent,
   type SecurityEventEmitter,
 } from '@llmsec/core';
+import type { SecurityContext } from './context.ts';
 import { reportTelemetryError } from './errors.ts';
 import { eventAttributes } from './event-attributes.ts';
 import { buildEvent, eventTime, givenTime, type BuildDeps } from './event-builder.ts';
@@ -90,6 +91,7 @@ let emitInContext: (
   category: Category,
   input: unknown,
   ctx: Context,
+  security: SecurityContext,
 ) => SecurityEvent;
 
 export class SecurityEvents extends CategoryMethods implements SecurityEventEmitter {
@@ -152,20 +154,26 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     // as before the named fields bypassed it: the input with the named fields merged into its metadata.
     if (named !== undefined && this.emit !== SecurityEvents.prototype.emit)
       return this.emit(category, withNamedMetadata(input, named));
-    return this.emitIn(category, input, named, otelContext.active());
+    return this.emitIn(category, input, named, otelContext.active(), undefined);
   }
 
   static {
     // The instrumentation's path (emitInCallContext below), without a public member.
-    emitInContext = (events, category, input, ctx) => events.emitIn(category, input, undefined, ctx);
+    emitInContext = (events, category, input, ctx, security) =>
+      events.emitIn(category, input, undefined, ctx, security);
   }
 
-  /** `ctx`: the context the event belongs to (the active one, or the instrumented call's, whose span is active in it). */
+  /**
+   * `ctx`: the context the event belongs to (the active one, or the instrumented call's, whose
+   * span is active in it). `security`: the security context of `ctx` when the caller has it
+   * already (the instrumented call read it at its start), else undefined (read from `ctx`).
+   */
   private emitIn(
     category: Category,
     input: unknown,
     named: Record<string, unknown> | undefined,
     ctx: Context,
+    security: SecurityContext | undefined,
   ): SecurityEvent {
     const name = typeof category === 'string' ? category : String(category as unknown);
     const activeSpan = trace.getSpan(ctx);
@@ -178,7 +186,16 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
       timeMs = eventTime(given, this.clock);
       // The system clock read now for this event: its reading is also when the event was observed.
       observedNow = given === undefined && this.clock === systemClock;
-      event = buildEvent(name, input as EventInput, named, this.buildDeps, ctx, span?.spanContext(), timeMs);
+      event = buildEvent(
+        name,
+        input as EventInput,
+        named,
+        this.buildDeps,
+        ctx,
+        span?.spanContext(),
+        timeMs,
+        security,
+      );
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
       reportTelemetryError('events', err);
@@ -306,17 +323,21 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
  * Not public (not exported by the package): the instrumentation emits `request_completed` after
  * its call's context is gone, with its own span as `input.span`; the log record then needs a
  * context holding that span, which `emit` would build per event (`trace.setSpan`, a context
- * copy). The call built that context once in `invoke()`, so it hands it over here. `ctx` must
- * have `input.span` as its span. Another emitter, or a subclass overriding `emit`, gets `emit`.
+ * copy). The call built that context once in `invoke()`, so it hands it over here, with the
+ * security context it read at its start: `ctx` is that context with the call's span set, so its
+ * security context is the same, and the event builder would otherwise read it again (walking the
+ * context and its baggage, two objects). `ctx` must have `input.span` as its span. Another
+ * emitter, or a subclass overriding `emit`, gets `emit`.
  */
 export function emitInCallContext<C extends Category>(
   events: SecurityEventEmitter,
   category: C,
   input: EventInputFor<C>,
   ctx: Context,
+  security: SecurityContext,
 ): SecurityEvent {
   if (events instanceof SecurityEvents && events.emit === SecurityEvents.prototype.emit)
-    return emitInContext(events, category, input, ctx);
+    return emitInContext(events, category, input, ctx, security);
   return events.emit(category, input);
 }
 

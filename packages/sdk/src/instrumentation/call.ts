@@ -1,6 +1,6 @@
 import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
-import { getSecurityContext } from '../context.ts';
+import { getSecurityContext, type SecurityContext } from '../context.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { num, obj, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
 import { CallGuardContext } from './call-guard-context.ts';
@@ -45,6 +45,8 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   private ended = false;
   /** The context invoke() ran the call in (the caller's, with our span): the context of the call's events. */
   private callContext: Context | undefined;
+  /** The caller's security context, read at the start: also callContext's (which only adds our span). */
+  private readonly security: SecurityContext;
 
   constructor(runtime: LlmRuntime, adapter: ProviderAdapter, body: Body, client: unknown) {
     this.runtime = runtime;
@@ -52,6 +54,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     this.body = body;
     this.requestModel = str(body.model) ?? '';
     const security = getSecurityContext();
+    this.security = security;
     const resolved = runtime.resolveUser?.();
     this.userId = resolved?.userId ?? security.userId;
     this.secondarySubject = resolved?.secondarySubject;
@@ -97,6 +100,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
           category,
           full as unknown as EventInputFor<C>,
           this.callContext,
+          this.security,
         );
       return this.runtime.events.emit(category, full as unknown as EventInputFor<C>);
     } catch (err) {
