@@ -1,101 +1,16 @@
-import { diag, type Counter, type Meter } from '@opentelemetry/api';
+import { diag, type Counter } from '@opentelemetry/api';
 import type { Alert, SecurityEvent } from '@llmsec/core';
-import type { ErrorFunnel } from '../errors.ts';
-import { keyString } from '../fields.ts';
-import type { DetectionEngine } from '../engine.ts';
-import {
-  decodeBody,
-  emptyBody,
-  encodeBody,
-  stepGroup,
-  type GroupBody,
-  type GroupLimits,
-  type RuleTable,
-} from './group-runner.ts';
-import type { Projector } from './projection.ts';
-import { fleetIncidents } from './fleet-incidents.ts';
-import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 import { untraced } from '@llmsec/core/internal';
+import { fleetIncidents } from './fleet-incidents.ts';
+import { GroupCache } from './group-cache.ts';
+import { GroupWriter } from './group-writer.ts';
+import { PendingGroups } from './pending-groups.ts';
+import type { RedisDetectionState } from './redis-state.ts';
+import { collectWork, type RoundOps } from './round-work.ts';
+import { EventQueue, type Timed } from './event-queue.ts';
+import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
-/** Counters of the shared path (EngineStats.state). */
-export interface SharedStats {
-  /** 'shared' while Redis answers, 'degraded' while detection runs in this process only. */
-  mode: 'shared' | 'degraded';
-  /** Degraded episodes so far. */
-  degradedEpisodes: number;
-  /** Events handled by the local engine because Redis was unreachable. */
-  degradedEvents: number;
-  /** Events dropped because the flush queue was full (oldest first). */
-  queueDropped: number;
-  /** Events another process (or this one) had already delivered to the group. */
-  duplicates: number;
-  /** Compare-and-set retries (another process wrote the group in between). */
-  conflicts: number;
-  /**
-   * Events whose rule held for a group with no open incident while the rule already had
-   * maxOpenIncidentsPerRule open across the fleet: the incident was not opened (no firing line),
-   * as in memory (EngineStats.incidentsRefused); no open incident is evicted for a new one.
-   */
-  incidentsRefused: number;
-  /**
-   * Open incidents found missing from a full resolve index after a write and not put back (only
-   * a replica of an earlier version, whose cap evicted entries, leaves such incidents).
-   */
-  unindexed: number;
-  /** Events queued for the flusher right now. */
-  queued: number;
-  /** Events dropped for a time too far ahead of the wall clock (maxFutureSkewMs). */
-  future: number;
-}
-
-export interface SharedEngineOptions {
-  state: RedisDetectionState;
-  ruleset: string;
-  tables: RuleTable[];
-  /** Per table: the projector of its pending events. */
-  projectors: Projector[];
-  latenessMs: number;
-  limits: GroupLimits;
-  /** The in-memory engine (same data rules) that takes over while Redis is unreachable. */
-  fallback: DetectionEngine;
-  deliver: (alert: Alert) => void;
-  /** An open incident gained users (see AlertSink.update). */
-  update: (alert: Alert) => void;
-  errors: ErrorFunnel;
-  meter: Meter;
-  counts: {
-    processed: number;
-    droppedLate: number;
-    alertsFired: number;
-    alertsResolved: number;
-    incidentsRefused: number;
-  };
-  /** llmsec.detect.events.dropped */
-  droppedCounter: Counter;
-  /** llmsec.detect.incidents.refused (by rule) */
-  refusedCounter: Counter;
-}
-
-interface Work {
-  table: RuleTable;
-  key: string;
-  /** Known when the work comes from an event; sweeps and releases read it from the body. */
-  group: string | undefined;
-  events: { t: number; event: SecurityEvent }[];
-  /** The rule index whose resolve index named this group (a sweep). */
-  fromIndex: number | undefined;
-  /** Found in the shared pending index (left there by a process that may be gone). */
-  swept?: boolean;
-}
-
-interface CacheEntry {
-  v: number;
-  body: GroupBody;
-  bytes: number;
-}
-
-const MAX_ATTEMPTS = 50;
-const SWEEP_LIMIT = 256;
+export type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
 /**
  * The shared-state half of DetectionEngine: ingest() queues (synchronously, bounded), a
@@ -106,29 +21,12 @@ const SWEEP_LIMIT = 256;
 export class SharedEngine {
   private readonly o: SharedEngineOptions;
   private readonly state: RedisDetectionState;
-  private queue: { t: number; event: SecurityEvent }[] = [];
-  private queueHead = 0;
-  /**
-   * Decoded state of the groups this process wrote last, by version: when nobody else wrote a
-   * group since, the next batch steps it without a read or a decode, in one round trip.
-   * Bounded by the size of their encoded text (RedisDetectionState.cacheBytes).
-   */
-  private readonly cache = new Map<string, CacheEntry>();
-  private cacheBytes = 0;
-  /**
-   * The cache's entries in write order, oldest first, for eviction (stale ones skipped). Not
-   * `cache.keys().next()`: a Map whose front entries were deleted keeps them as holes until it
-   * rehashes, and every keys() walk skips them again (it was a fifth of the 100k-group profile).
-   */
-  private cacheOrder: [string, CacheEntry][] = [];
-  private cacheOrderHead = 0;
-  /**
-   * Groups this process left events pending in: key -> oldest pending time. A group is released
-   * (stepped) once the watermark passes its oldest pending event, as the in-memory reorder buffer
-   * releases each event: keyed on the newest, an idle group's attack fired only when the
-   * watermark passed the burst's last event (the lateness plus the burst's span late).
-   */
-  private readonly pending = new Map<string, { table: RuleTable; from: number }>();
+  private readonly queue: EventQueue;
+  /** The decoded state of the groups this process wrote last (one round trip for their next step). */
+  private readonly cache: GroupCache;
+  /** Groups this process left events pending in, released when the watermark passes them. */
+  private readonly pending: PendingGroups;
+  private readonly writer: GroupWriter;
   private running: Promise<void> | undefined;
   private scheduled = false;
   private finalRequested = false;
@@ -143,7 +41,6 @@ export class SharedEngine {
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   private warnedQueueFull = false;
-  private warnedRefused = false;
   private readonly degradedGauge: number[] = [0];
   private readonly episodeCounter: Counter;
   readonly stats: SharedStats = {
@@ -168,6 +65,15 @@ export class SharedEngine {
     for (const table of options.tables) maxTtl = Math.max(maxTtl, table.ttlMs);
     this.clockTtl = maxTtl + 86_400_000;
     this.indexTtl = maxTtl;
+    this.queue = new EventQueue(this.state.maxQueuedEvents);
+    this.cache = new GroupCache(this.state.cacheBytes);
+    this.pending = new PendingGroups(this.state.maxPendingGroups);
+    this.writer = new GroupWriter(options, {
+      cache: this.cache,
+      pending: this.pending,
+      stats: this.stats,
+      indexTtl: this.indexTtl,
+    });
     const gauge = options.meter.createObservableGauge('llmsec.detect.state.degraded', {
       description: '1 while detection runs on local state because Redis is unreachable, else 0',
     });
@@ -221,8 +127,7 @@ export class SharedEngine {
       this.o.fallback.ingest(event, t);
       return;
     }
-    if (this.queue.length - this.queueHead >= this.state.maxQueuedEvents) {
-      this.queueHead++;
+    if (!this.queue.push({ t, event })) {
       this.stats.queueDropped++;
       this.o.droppedCounter.add(1, { reason: 'queue_full' });
       if (!this.warnedQueueFull) {
@@ -233,7 +138,6 @@ export class SharedEngine {
         );
       }
     }
-    this.queue.push({ t, event });
     this.schedule();
   }
 
@@ -296,7 +200,7 @@ export class SharedEngine {
   }
 
   private queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue.length;
   }
 
   /**
@@ -309,10 +213,7 @@ export class SharedEngine {
    */
   private moveFallback(): void {
     if (!(this.advanceMax > this.fallbackAt)) return;
-    let oldest = Number.POSITIVE_INFINITY;
-    const queue = this.queue;
-    for (let i = this.queueHead; i < queue.length; i++) if (queue[i]!.t < oldest) oldest = queue[i]!.t;
-    const to = Math.min(this.advanceMax, oldest + this.o.latenessMs);
+    const to = Math.min(this.advanceMax, this.queue.oldestTime() + this.o.latenessMs);
     if (!(to > this.fallbackAt)) return;
     this.fallbackAt = to;
     this.o.fallback.advanceTo(to);
@@ -346,13 +247,7 @@ export class SharedEngine {
   private async run(): Promise<void> {
     for (;;) {
       if (this.stats.mode === 'degraded') return;
-      const n = Math.min(this.queued(), this.state.batchSize);
-      const batch = this.queue.slice(this.queueHead, this.queueHead + n);
-      this.queueHead += n;
-      if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
+      const batch = this.queue.take(this.state.batchSize);
       this.stats.queued = this.queued();
       const last = this.queued() === 0;
       const final = this.finalRequested && last;
@@ -375,12 +270,8 @@ export class SharedEngine {
   }
 
   /** One round: the clock, every touched / released / due group, the resolve index. */
-  private async ship(
-    batch: { t: number; event: SecurityEvent }[],
-    final: boolean,
-    last: boolean,
-  ): Promise<void> {
-    const { state, ruleset, tables, projectors } = this.o;
+  private async ship(batch: Timed[], final: boolean, last: boolean): Promise<void> {
+    const { state, ruleset } = this.o;
     // Only what is shipped (and advanceTo once nothing queued is older) moves the clock, so
     // events still queued here are not late by the time they reach their groups.
     let max = this.shippedMax;
@@ -395,335 +286,24 @@ export class SharedEngine {
     if (g > this.globalMax) this.globalMax = g;
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
-    const work = new Map<string, Work>();
-    for (const { t, event } of batch) {
-      for (let ti = 0; ti < tables.length; ti++) {
-        const table = tables[ti]!;
-        let group: string | undefined;
-        for (const rule of table.rules) {
-          if (!rule.categories.includes(event.category)) continue;
-          if (rule.filter !== undefined && !rule.filter(event)) continue;
-          group = keyString(rule.groupKey(event));
-          break;
-        }
-        if (group === undefined) continue;
-        const key = state.groupKey(ruleset, table.index, group);
-        let w = work.get(key);
-        if (w === undefined) {
-          w = { table, key, group, events: [], fromIndex: undefined };
-          work.set(key, w);
-        }
-        w.events.push({ t, event: projectors[ti]!(event) });
-      }
-    }
-    for (const [key, p] of this.pending) {
-      if ((final || p.from <= watermark) && !work.has(key)) {
-        work.set(key, { table: p.table, key, group: undefined, events: [], fromIndex: undefined });
-      }
-    }
-    // Groups whose oldest pending event the watermark passed a whole lateness ago: the process
-    // that left them pending (and releases them on its next round) is gone, killed before it
-    // could, or stopped ticking. Anyone releases them, so an attack's events do not wait for
-    // more events in the group, or expire unprocessed.
-    const orphanLists = await Promise.all(
-      tables.map(async (table) => ({
-        table,
-        members: await state.dueMembers(
-          state.pendingKey(ruleset, table.index),
-          watermark - this.o.latenessMs,
-          SWEEP_LIMIT,
-        ),
-      })),
-    );
-    for (const { table, members } of orphanLists) {
-      for (const key of members) {
-        const w = work.get(key);
-        if (w === undefined)
-          work.set(key, { table, key, group: undefined, events: [], fromIndex: undefined, swept: true });
-        else w.swept = true;
-      }
-    }
-    // Incidents due by the watermark, whichever process opened them.
-    const dueLists = await Promise.all(
-      tables.flatMap((table) =>
-        table.rules.map(async (rule) => ({
-          table,
-          rule: rule.index,
-          members: await state.dueMembers(state.indexKey(ruleset, rule.index), watermark, SWEEP_LIMIT),
-        })),
-      ),
-    );
-    for (const { table, rule, members } of dueLists) {
-      for (const key of members) {
-        const w = work.get(key);
-        if (w === undefined) work.set(key, { table, key, group: undefined, events: [], fromIndex: rule });
-        else w.fromIndex ??= rule;
-      }
-    }
-    const indexOps = new Map<number, (string | number)[]>();
-    const pendingOps = new Map<number, (string | number)[]>();
-    await Promise.all([...work.values()].map((w) => this.stepOne(w, watermark, indexOps, pendingOps)));
+    const work = await collectWork(this.o, batch, this.pending, watermark, final);
+    const ops: RoundOps = { index: new Map(), pending: new Map() };
+    await Promise.all([...work.values()].map((w) => this.writer.step(w, watermark, ops)));
     // Counted once per event (an event may feed several group-by tables), as the memory engine does.
     this.o.counts.processed += batch.length;
     await Promise.all([
-      ...[...indexOps].map(async ([rule, ops]) => {
-        const refused = await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, ops);
+      ...[...ops.index].map(async ([rule, list]) => {
+        const refused = await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, list);
         this.stats.unindexed += refused.length;
       }),
-      ...[...pendingOps].map(([table, ops]) =>
-        state.updatePendingIndex(state.pendingKey(ruleset, table), this.indexTtl, ops),
+      ...[...ops.pending].map(([table, list]) =>
+        state.updatePendingIndex(state.pendingKey(ruleset, table), this.indexTtl, list),
       ),
     ]);
   }
 
-  /** Steps one group under compare-and-set, retrying from the current state on a conflict. */
-  private async stepOne(
-    w: Work,
-    watermark: number,
-    indexOps: Map<number, (string | number)[]>,
-    pendingOps: Map<number, (string | number)[]>,
-  ): Promise<void> {
-    const { state, limits } = this.o;
-    const cached = this.cache.get(w.key);
-    if (cached !== undefined) this.forget(w.key);
-    // Guess the version from the cache (events for an uncached group: an empty group; releases
-    // and sweeps of an uncached group read first). The compare-and-set checks the guess, so a
-    // stale cached state is never written, and a losing guess costs no extra round trip.
-    let expected = cached?.v ?? (w.events.length > 0 ? 0 : -1);
-    let text: string | undefined;
-    let known: GroupBody | undefined = cached?.body;
-    let guessed = cached !== undefined;
-    /** Rule ids whose full resolve index refused this group's new incident: stepped without opening it. */
-    let refuse: Set<string> | undefined;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (expected < 0) {
-        const [, cur] = await state.cas(w.key, -1, '', 1);
-        if (cur === '' && w.events.length === 0) {
-          // Expired (TTL) or never written: nothing to release or resolve, and a resolve-index
-          // entry naming it is stale (left in place it would hold a sweep slot at every batch).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
-          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
-          return;
-        }
-        // Events for a group that is gone (expired since this process cached it): a new group.
-        if (cur === '') [expected, text] = [0, undefined];
-        else [expected, text] = splitVersion(String(cur));
-      }
-      const fromCache = known !== undefined;
-      const body = known ?? this.bodyOf(w, text);
-      if (body === undefined) return;
-      known = undefined;
-      const before = new Set(Object.keys(body.i));
-      const pendingBefore = body.q.length > 0 ? body.q[0]![0] : Number.POSITIVE_INFINITY;
-      const step = stepGroup(w.table, body, w.events, watermark, limits, refuse);
-      if (!step.changed && guessed) {
-        // Nothing to write, so nothing checked the cached state: another process may have
-        // written the group since. Read it and step the current state.
-        guessed = false;
-        expected = -1;
-        continue;
-      }
-      guessed = false;
-      if (!step.changed) {
-        this.afterStep(
-          w,
-          step.pendingFrom,
-          pendingBefore,
-          step.open,
-          before,
-          watermark,
-          indexOps,
-          pendingOps,
-        );
-        return;
-      }
-      const refusedNow = await this.admitOpened(w, step.open, before);
-      if (refusedNow.length > 0) {
-        refuse ??= new Set();
-        for (const id of refusedNow) refuse.add(id);
-        // Step again without opening them, from the same stored state (the step changed `body`
-        // in place): decoded again from its text, or read again if it came from the cache.
-        if (fromCache) expected = -1;
-        continue;
-      }
-      const next = encodeBody(step.body);
-      const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
-      if (ok === 1) {
-        this.remember(w.key, Number(reply), step.body, next.length);
-        this.o.counts.droppedLate += step.late;
-        if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
-        this.stats.duplicates += step.duplicates;
-        for (const ruleId of step.refused) this.countRefused(ruleId);
-        for (const alert of step.alerts) {
-          if (alert.status === 'firing') this.o.counts.alertsFired++;
-          else this.o.counts.alertsResolved++;
-          this.o.deliver(alert);
-        }
-        for (const alert of step.updates) this.o.update(alert);
-        this.afterStep(
-          w,
-          step.pendingFrom,
-          pendingBefore,
-          step.open,
-          before,
-          watermark,
-          indexOps,
-          pendingOps,
-        );
-        return;
-      }
-      // A cached version that lost is a conflict; a first guess at a group written before is a read.
-      if (attempt > 0 || cached !== undefined) this.stats.conflicts++;
-      if (reply === '') {
-        expected = 0;
-        text = undefined;
-        if (w.group === undefined) {
-          // A release or sweep from a cached state of a group that has expired since (as a read finding nothing).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
-          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
-          return;
-        }
-      } else {
-        [expected, text] = splitVersion(String(reply));
-      }
-    }
-    throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
-  }
-
-  /** One event whose rule held but whose incident was refused (the rule's index is full). */
-  private countRefused(ruleId: string): void {
-    this.stats.incidentsRefused++;
-    this.o.counts.incidentsRefused++;
-    this.o.refusedCounter.add(1, { rule: ruleId });
-    if (this.warnedRefused) return;
-    this.warnedRefused = true;
-    diag.warn(
-      `llmsec detect: rule ${ruleId} has maxOpenIncidentsPerRule (${this.state.maxOpenIncidentsPerRule}) incidents open ` +
-        'across the fleet: its new incidents are refused (not opened, no firing line) until some resolve; open ones ' +
-        'are kept (see llmsec.detect.incidents.refused)',
-    );
-  }
-
-  /**
-   * Puts the incidents this step opens into their rules' resolve indexes BEFORE the group write
-   * that opens them (index and group are in different Cluster slots: no one script writes both).
-   * Written after it, the entry was lost when the process died (or Redis failed) in between, and
-   * the incident resolved only on a new event of its group, or expired unlisted. Written first,
-   * a failure in between leaves at worst an entry naming a group without that incident, which
-   * the resolve sweep drops when it comes due. The index admits a new entry only below
-   * maxOpenIncidentsPerRule: the ids of the rules it refused are returned, and the group is
-   * stepped again without opening those (no open incident is evicted for a new one). Rare: only
-   * steps that open an incident pay the round trip.
-   */
-  private async admitOpened(w: Work, open: Map<number, number>, before: Set<string>): Promise<string[]> {
-    const { state, ruleset } = this.o;
-    const asks: { id: string; reply: Promise<string[]> }[] = [];
-    for (const rule of w.table.rules) {
-      const at = open.get(rule.index);
-      if (at === undefined || before.has(rule.id)) continue;
-      asks.push({
-        id: rule.id,
-        reply: state.admitToIndex(state.indexKey(ruleset, rule.index), this.indexTtl, [1, w.key, at]),
-      });
-    }
-    if (asks.length === 0) return [];
-    const replies = await Promise.all(asks.map((a) => a.reply));
-    return asks.filter((_, i) => replies[i]!.length > 0).map((a) => a.id);
-  }
-
-  /**
-   * The group's state from its stored text; a text that does not decode (written by another
-   * version, or damaged) is reported and replaced by an empty state rather than failing the
-   * whole flush (which would send the engine degraded, and back, and again).
-   */
-  private bodyOf(w: Work, text: string | undefined): GroupBody | undefined {
-    if (text === undefined) return emptyBody(w.group!);
-    try {
-      const body = decodeBody(text);
-      if (
-        typeof body?.k === 'string' &&
-        Array.isArray(body.q) &&
-        Array.isArray(body.r) &&
-        typeof body.s === 'object' &&
-        typeof body.i === 'object'
-      )
-        return body;
-      throw new Error('not a group state');
-    } catch (err) {
-      this.o.errors.report('detect state decode', err);
-      return w.group !== undefined ? emptyBody(w.group) : undefined;
-    }
-  }
-
-  private afterStep(
-    w: Work,
-    pendingFrom: number,
-    pendingBefore: number,
-    open: Map<number, number>,
-    before: Set<string>,
-    watermark: number,
-    indexOps: Map<number, (string | number)[]>,
-    pendingOps: Map<number, (string | number)[]>,
-  ): void {
-    // The shared pending index: written when the group's oldest pending event changed (whoever
-    // wrote the state before indexed the old one), removed once nothing is pending.
-    if (pendingFrom !== pendingBefore || (w.swept === true && pendingFrom === Number.POSITIVE_INFINITY)) {
-      if (pendingFrom < Number.POSITIVE_INFINITY) pushOp(pendingOps, w.table.index, 1, w.key, pendingFrom);
-      else pushOp(pendingOps, w.table.index, 0, w.key, 0);
-    }
-    if (pendingFrom < Number.POSITIVE_INFINITY) {
-      this.pending.delete(w.key);
-      if (this.pending.size >= this.state.maxPendingGroups) {
-        const oldest = this.pending.keys().next().value;
-        if (oldest !== undefined) this.pending.delete(oldest);
-      }
-      this.pending.set(w.key, { table: w.table, from: pendingFrom });
-    } else {
-      this.pending.delete(w.key);
-    }
-    for (const rule of w.table.rules) {
-      const at = open.get(rule.index);
-      if (at !== undefined) pushOp(indexOps, rule.index, 1, w.key, at);
-      // Removed only if scored at most the watermark (the resolved incident was due by it): an
-      // entry a newer incident of this group got meanwhile (from another process) stays.
-      else if (before.has(rule.id) || w.fromIndex === rule.index)
-        pushOp(indexOps, rule.index, 0, w.key, watermark);
-    }
-  }
-
-  private remember(key: string, v: number, body: GroupBody, bytes: number): void {
-    this.forget(key);
-    // Encoded bytes; the decoded objects take a few times that.
-    const order = this.cacheOrder;
-    while (this.cacheBytes + bytes > this.state.cacheBytes && this.cacheOrderHead < order.length) {
-      const [oldKey, oldEntry] = order[this.cacheOrderHead]!;
-      order[this.cacheOrderHead++] = undefined as unknown as [string, CacheEntry];
-      if (this.cache.get(oldKey) === oldEntry) this.forget(oldKey);
-    }
-    const entry: CacheEntry = { v, body, bytes };
-    this.cache.set(key, entry);
-    this.cacheBytes += bytes;
-    order.push([key, entry]);
-    // Stale entries (forgotten or rewritten groups) are dropped once they are most of the list:
-    // amortized O(1) per write, the list at most twice the cache plus a constant.
-    if (order.length - this.cacheOrderHead > 2 * this.cache.size + 1024) {
-      this.cacheOrder = order.slice(this.cacheOrderHead).filter(([k, e]) => this.cache.get(k) === e);
-      this.cacheOrderHead = 0;
-    } else if (this.cacheOrderHead > 4096 && this.cacheOrderHead * 2 > order.length) {
-      this.cacheOrder = order.slice(this.cacheOrderHead);
-      this.cacheOrderHead = 0;
-    }
-  }
-
-  private forget(key: string): void {
-    const entry = this.cache.get(key);
-    if (entry === undefined) return;
-    this.cache.delete(key);
-    this.cacheBytes -= entry.bytes;
-  }
-
   /** Redis failed: this batch and what follows go to the fallback engine until a probe answers. */
-  private degrade(err: unknown, batch: { t: number; event: SecurityEvent }[]): void {
+  private degrade(err: unknown, batch: Timed[]): void {
     if (this.stats.mode !== 'degraded') {
       this.stats.mode = 'degraded';
       this.stats.degradedEpisodes++;
@@ -734,14 +314,9 @@ export class SharedEngine {
           'detecting in this process only until Redis answers again',
       );
     }
-    const rest = this.queue.slice(this.queueHead);
-    this.queue = [];
-    this.queueHead = 0;
+    const rest = this.queue.drain();
     this.stats.queued = 0;
     this.cache.clear();
-    this.cacheBytes = 0;
-    this.cacheOrder = [];
-    this.cacheOrderHead = 0;
     for (const e of batch) this.toFallback(e);
     for (const e of rest) this.toFallback(e);
     // The time declared while they were queued (advanceTo held it back from the fallback).
@@ -758,7 +333,7 @@ export class SharedEngine {
     }
   }
 
-  private toFallback(e: { t: number; event: SecurityEvent }): void {
+  private toFallback(e: Timed): void {
     this.stats.degradedEvents++;
     this.o.fallback.ingest(e.event, e.t);
   }
@@ -778,16 +353,4 @@ export class SharedEngine {
       },
     );
   }
-}
-
-function pushOp(
-  indexOps: Map<number, (string | number)[]>,
-  rule: number,
-  op: 0 | 1,
-  key: string,
-  score: number,
-): void {
-  let ops = indexOps.get(rule);
-  if (ops === undefined) indexOps.set(rule, (ops = []));
-  ops.push(op, key, score);
 }

@@ -1,0 +1,69 @@
+import type { Counter, Meter } from '@opentelemetry/api';
+import type { Alert } from '@llmsec/core';
+import type { DetectionEngine } from '../engine.ts';
+import type { ErrorFunnel } from '../errors.ts';
+import type { GroupLimits, RuleTable } from './group-runner.ts';
+import type { Projector } from './projection.ts';
+import type { RedisDetectionState } from './redis-state.ts';
+
+/** Counters of the shared path (EngineStats.state). */
+export interface SharedStats {
+  /** 'shared' while Redis answers, 'degraded' while detection runs in this process only. */
+  mode: 'shared' | 'degraded';
+  /** Degraded episodes so far. */
+  degradedEpisodes: number;
+  /** Events handled by the local engine because Redis was unreachable. */
+  degradedEvents: number;
+  /** Events dropped because the flush queue was full (oldest first). */
+  queueDropped: number;
+  /** Events another process (or this one) had already delivered to the group. */
+  duplicates: number;
+  /** Compare-and-set retries (another process wrote the group in between). */
+  conflicts: number;
+  /**
+   * Events whose rule held for a group with no open incident while the rule already had
+   * maxOpenIncidentsPerRule open across the fleet: the incident was not opened (no firing line),
+   * as in memory (EngineStats.incidentsRefused); no open incident is evicted for a new one.
+   */
+  incidentsRefused: number;
+  /**
+   * Open incidents found missing from a full resolve index after a write and not put back (only
+   * a replica of an earlier version, whose cap evicted entries, leaves such incidents).
+   */
+  unindexed: number;
+  /** Events queued for the flusher right now. */
+  queued: number;
+  /** Events dropped for a time too far ahead of the wall clock (maxFutureSkewMs). */
+  future: number;
+}
+
+/** The engine's counters the shared path adds to (EngineStats). */
+export interface SharedCounts {
+  processed: number;
+  droppedLate: number;
+  alertsFired: number;
+  alertsResolved: number;
+  incidentsRefused: number;
+}
+
+export interface SharedEngineOptions {
+  state: RedisDetectionState;
+  ruleset: string;
+  tables: RuleTable[];
+  /** Per table: the projector of its pending events. */
+  projectors: Projector[];
+  latenessMs: number;
+  limits: GroupLimits;
+  /** The in-memory engine (same data rules) that takes over while Redis is unreachable. */
+  fallback: DetectionEngine;
+  deliver: (alert: Alert) => void;
+  /** An open incident gained users (see AlertSink.update). */
+  update: (alert: Alert) => void;
+  errors: ErrorFunnel;
+  meter: Meter;
+  counts: SharedCounts;
+  /** llmsec.detect.events.dropped */
+  droppedCounter: Counter;
+  /** llmsec.detect.incidents.refused (by rule) */
+  refusedCounter: Counter;
+}
