@@ -7,7 +7,7 @@
 // the flags of the process it was started in.
 import { Readable, Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { runReplayHere } from './replay.ts';
+import { runReplayHere } from './replay-run.ts';
 
 /** What the engine's thread sends: output in write order, then the exit code. */
 export type EngineThreadMessage = { fd: 1 | 2; text: string } | { code: number };

@@ -1,0 +1,127 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_LINE_BYTES } from '@llmsec/detect/replay';
+import { parseDuration } from '@llmsec/detect';
+import { UsageError } from '../io.ts';
+
+export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
+                     [--max-line-bytes N] [--threads 1|2]
+                     [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
+
+Runs the detection rules over security-event JSONL in event time, as if the events were
+happening now, and prints the alerts: one line per firing and one per resolve (alert JSONL),
+or a table. A summary goes to stderr. Use it to backtest thresholds on weeks of logs before
+enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/docs/formats.md
+
+  FILE                     events JSONL; "-" or nothing reads stdin
+  --rules FILE             rule file (YAML or JSON); default: the built-in rules
+  --format jsonl|table     output format (default: jsonl)
+  --allowed-lateness DUR   how far out of order events may come (default: 5s); later ones are
+                           dropped and counted
+  --max-line-bytes N       longest line read (default: 1048576); a longer line is skipped
+                           without being held in memory and reported as malformed
+  --threads 1|2            2 (default for a FILE on a machine with 2+ cores): one thread reads
+                           and decodes the file while another runs the rules (same events,
+                           order and alerts; more CPU in all, less wall time when a second
+                           core is free); 1: one thread. Stdin is always read on one thread
+  --state URL              keep the detection state in Redis (default: in memory). Shards of
+                           one log replayed at the same time with the same --ruleset detect
+                           as one replay of the whole log would
+  --cluster                the --state URL is a seed node of a Redis Cluster
+  --ruleset NAME           key namespace in Redis (default: a fresh one per run, printed in the
+                           summary); give every shard of one replay the same name
+  --shards N               this is one of N shards replayed at the same time: wait (up to 10
+                           min) until all N have read their input before the final flush, and
+                           until all N have flushed before counting what is still firing. Give
+                           --allowed-lateness at least how far one shard may run ahead of
+                           another in event time, or its events arrive late for the others
+
+Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
+counts them all) and skipped. At the end of input,
+incidents whose quiet period has passed by the last event time resolve; the others are still
+firing and are counted in the summary.`;
+
+export interface ReplayArgs {
+  file: string | undefined;
+  rules: string | undefined;
+  format: 'jsonl' | 'table';
+  latenessMs: number | undefined;
+  maxLineBytes: number;
+  threads: 1 | 2;
+  state: string | undefined;
+  cluster: boolean;
+  ruleset: string | undefined;
+  shards: number;
+}
+
+/** The command line of `llmsec replay`; 'help' for --help. Throws UsageError. */
+export function parse(argv: string[]): ReplayArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        rules: { type: 'string' },
+        format: { type: 'string', default: 'jsonl' },
+        'allowed-lateness': { type: 'string' },
+        'max-line-bytes': { type: 'string' },
+        threads: { type: 'string' },
+        state: { type: 'string' },
+        cluster: { type: 'boolean', default: false },
+        ruleset: { type: 'string' },
+        shards: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw new UsageError(`one input file at most\n\n${USAGE}`);
+  if (values.format !== 'jsonl' && values.format !== 'table') {
+    throw new UsageError(`--format must be jsonl or table, got "${values.format}"`);
+  }
+  let latenessMs: number | undefined;
+  if (values['allowed-lateness'] !== undefined) {
+    latenessMs = parseDuration(values['allowed-lateness']);
+    if (Number.isNaN(latenessMs))
+      throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
+  }
+  const maxLineBytes =
+    values['max-line-bytes'] !== undefined ? Number(values['max-line-bytes']) : DEFAULT_MAX_LINE_BYTES;
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+    throw new UsageError(`--max-line-bytes must be a positive integer, got "${values['max-line-bytes']}"`);
+  }
+  if (values.threads !== undefined && values.threads !== '1' && values.threads !== '2') {
+    throw new UsageError(`--threads must be 1 or 2, got "${values.threads}"`);
+  }
+  if (values.state !== undefined && !/^rediss?:\/\//.test(values.state)) {
+    throw new UsageError(`--state must be a redis:// or rediss:// URL, got "${values.state}"`);
+  }
+  if (values.ruleset !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(values.ruleset)) {
+    throw new UsageError('--ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
+  }
+  const shards = values.shards !== undefined ? Number(values.shards) : 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1000) {
+    throw new UsageError(`--shards must be an integer from 1 to 1000, got "${values.shards}"`);
+  }
+  if (shards > 1 && (values.state === undefined || values.ruleset === undefined)) {
+    throw new UsageError('--shards needs --state and --ruleset (the shards meet in Redis under one ruleset)');
+  }
+  const file = positionals[0];
+  return {
+    shards,
+    file: file === '-' ? undefined : file,
+    rules: values.rules,
+    format: values.format,
+    latenessMs,
+    maxLineBytes,
+    // Two threads only help with a second core to run on.
+    threads: values.threads === '1' || (values.threads === undefined && availableParallelism() < 2) ? 1 : 2,
+    state: values.state,
+    cluster: values.cluster ?? false,
+    ruleset: values.ruleset,
+  };
+}

@@ -1,0 +1,59 @@
+import { getCompileCacheDir } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { CliIO } from '../io.ts';
+import type { EngineThreadData, EngineThreadMessage } from './replay-engine-thread.ts';
+
+/**
+ * The engine's thread's young generation, MiB (V8 splits it into two semi-spaces and a large
+ * object space: 24 = 8 MiB semi-spaces, as `node --max-semi-space-size=8`). V8 would grow it to
+ * 64 MiB semi-spaces as user state survives scavenges: 1,000 B of RSS per active user at
+ * 60,000 users (bench/replay/memory.ts); with this cap the old space holds that state instead.
+ */
+const ENGINE_YOUNG_GENERATION_MB = 24;
+
+const fromSource = import.meta.url.endsWith('.ts');
+const ENGINE_THREAD_URL = new URL(
+  fromSource ? './replay-engine-thread.ts' : './replay-engine-thread.js',
+  import.meta.url,
+);
+
+/** Runs the command on the engine's thread, writing its output to `io` in order. */
+export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const cacheDir = getCompileCacheDir();
+    // Characters forwarded and not yet written out: the engine's thread waits above a cap
+    // (replay-engine-thread.ts), as a write to a slow pipe would block it in place.
+    const pendingBuffer = new SharedArrayBuffer(4);
+    const pending = new Int32Array(pendingBuffer);
+    const written = (chars: number) => (): void => {
+      Atomics.sub(pending, 0, chars);
+      Atomics.notify(pending, 0);
+    };
+    const worker = new Worker(ENGINE_THREAD_URL, {
+      workerData: { argv, pending: pendingBuffer } satisfies EngineThreadData,
+      resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
+      // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
+      // source condition where it comes from a test runner rather than the process's flags.
+      ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
+      ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
+        ? { execArgv: ['--conditions=@llmsec/source'] }
+        : {}),
+    });
+    let settled = false;
+    worker.on('message', (message: EngineThreadMessage) => {
+      if ('fd' in message) {
+        (message.fd === 1 ? io.stdout : io.stderr).write(message.text, written(message.text.length));
+      } else {
+        settled = true;
+        resolve(message.code);
+      }
+    });
+    worker.on('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`replay engine thread exited with code ${code}`));
+    });
+  });
+}

@@ -1,0 +1,228 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { encodeAlert, type Alert } from '@llmsec/core';
+import {
+  defaultRules,
+  DetectionEngine,
+  loadRulesFile,
+  RedisDetectionState,
+  RuleFileError,
+} from '@llmsec/detect';
+// Type only: ioredis is loaded when --state asks for it, not on every replay's start-up.
+import type { connectRedis } from '@llmsec/ratelimit/redis';
+import {
+  decodeEventLineFast,
+  forEachLine,
+  formatAlertTable,
+  replayFileOnTwoThreads,
+  replayProjector,
+} from '@llmsec/detect/replay';
+import type { CliIO } from '../io.ts';
+import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
+import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
+import { OutBuffer } from './replay-out-buffer.ts';
+import { shardBarrier } from './replay-shards.ts';
+
+/** Malformed lines reported one by one; the summary counts all of them. */
+const MAX_REPORTED_LINES = 1000;
+
+/** The command on this thread. */
+export async function runReplayHere(argv: string[], io: CliIO): Promise<number> {
+  const args = parse(argv);
+  if (args === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let rules;
+  try {
+    rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;
+  } catch (err) {
+    if (err instanceof RuleFileError) {
+      io.stderr.write(`llmsec replay: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let ruleset: string | undefined;
+  if (args.state !== undefined) {
+    try {
+      const { connectRedis: connect } = await import('@llmsec/ratelimit/redis');
+      redis = await connect(args.state, { cluster: args.cluster });
+    } catch (err) {
+      io.stderr.write(`llmsec replay: cannot connect to ${args.state}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
+  }
+  try {
+    return await replay(args, rules, io, redis, ruleset);
+  } finally {
+    redis?.disconnect();
+  }
+}
+
+async function replay(
+  args: ReplayArgs,
+  rules: ReturnType<typeof loadRulesFile> | undefined,
+  io: CliIO,
+  redis: Awaited<ReturnType<typeof connectRedis>> | undefined,
+  ruleset: string | undefined,
+): Promise<number> {
+  const out = new OutBuffer(io.stdout);
+  const tableRows: Alert[] = [];
+  const byRule = new Map<string, { firing: number; resolved: number }>();
+  const engine = new DetectionEngine({
+    ...(rules !== undefined ? { rules } : {}),
+    ...(args.latenessMs !== undefined ? { allowedLatenessMs: args.latenessMs } : {}),
+    ...(redis !== undefined
+      ? {
+          // A replay feeds events faster than any round trip: the queue holds the whole
+          // backlog (bounded, but generously) rather than dropping the oldest.
+          state: new RedisDetectionState({
+            redis,
+            ...(ruleset !== undefined ? { ruleset } : {}),
+            commandTimeoutMs: 5_000,
+            maxQueuedEvents: 5_000_000,
+          }),
+        }
+      : {}),
+    onAlert: (alert) => {
+      const counts = byRule.get(alert.rule) ?? { firing: 0, resolved: 0 };
+      counts[alert.status]++;
+      byRule.set(alert.rule, counts);
+      if (args.format === 'jsonl') out.write(`${encodeAlert(alert)}\n`);
+      else tableRows.push(alert);
+    },
+  });
+
+  const started = performance.now();
+  const cpuStart = cpuUsage();
+  let lines = 0;
+  let events = 0;
+  let malformed = 0;
+  // A file of garbage must not become a stderr line per input line: the first ones say it.
+  const reportMalformed = (lineNumber: number, reason: string): void => {
+    malformed++;
+    if (malformed <= MAX_REPORTED_LINES) io.stderr.write(`line ${lineNumber}: ${reason}\n`);
+    else if (malformed === MAX_REPORTED_LINES + 1) {
+      io.stderr.write(`more malformed lines follow; only the first ${MAX_REPORTED_LINES} are shown\n`);
+    }
+  };
+  // One thread: the engine gets of each event what its rules read, as on two threads, so the
+  // events it holds for the allowed lateness do not keep previews and descriptions alive.
+  const project = replayProjector(rules ?? defaultRules());
+  const onLine = (line: string, lineNumber: number): void => {
+    lines = lineNumber;
+    if (line.length === 0) return;
+    const first = line.charCodeAt(0);
+    if ((first === 32 || first === 9) && line.trim().length === 0) return;
+    try {
+      const { event, timeMs } = decodeEventLineFast(line);
+      events++;
+      engine.ingest(project(event), timeMs);
+    } catch (err) {
+      reportMalformed(lineNumber, (err as Error).message);
+    }
+  };
+  const onOverlong = (lineNumber: number, bytes: number): void => {
+    lines = lineNumber;
+    reportMalformed(
+      lineNumber,
+      `line of ${bytes} bytes is over --max-line-bytes ${args.maxLineBytes}; skipped`,
+    );
+  };
+  let readerCpuMs: number | undefined;
+  try {
+    if (args.file !== undefined && args.threads === 2) {
+      // The reader thread decodes exactly as onLine does and keeps of each event what the
+      // rules read; the engine gets the same events in the same order.
+      const read = await replayFileOnTwoThreads(
+        { file: args.file, maxLineBytes: args.maxLineBytes, rules: rules ?? defaultRules() },
+        {
+          onEvent: (event, timeMs) => {
+            events++;
+            engine.ingest(event, timeMs);
+          },
+          onMalformed: reportMalformed,
+          onOverlong,
+        },
+      );
+      lines = read.lines;
+      readerCpuMs = read.readerCpuMs;
+    } else {
+      // 512 KiB reads: the default 64 KiB costs a stream round trip per ~100 lines, and a chunk
+      // over ~1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) decodes to an external string, memory V8
+      // counts late: 1 MiB reads cost ~30-90 MB more peak RSS on a large replay, for no speed.
+      const input: Readable =
+        args.file !== undefined ? createReadStream(args.file, { highWaterMark: 512 << 10 }) : io.stdin;
+      await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
+    }
+  } catch (err) {
+    io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (redis !== undefined && args.shards > 1) {
+    await engine.forceFlush();
+    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards))) {
+      io.stderr.write(
+        `llmsec replay: not all ${args.shards} shards finished reading within 10 min; flushing anyway\n`,
+      );
+    }
+  }
+  engine.flush();
+  // Shared state: the final flush runs against Redis; wait for it (and its alerts).
+  await engine.forceFlush();
+  if (redis !== undefined) await engine.shutdown();
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+
+  if (args.format === 'table') out.write(formatAlertTable(tableRows));
+  out.flush();
+
+  // Every shard's final flush may open or resolve incidents: a shard that finished first and
+  // counted at once counted fewer (or more) than the whole log. Count once all have flushed
+  // (the time and CPU above are this shard's own, without the wait).
+  if (
+    redis !== undefined &&
+    args.shards > 1 &&
+    !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards))
+  ) {
+    io.stderr.write(
+      `llmsec replay: not all ${args.shards} shards finished their final flush within 10 min; counting anyway\n`,
+    );
+  }
+  const stats = engine.stats;
+  // Shared state: the incidents open in Redis (every shard's, as one replay of the whole log
+  // would count them; this shard's fired minus resolved is wrong when another shard resolves
+  // them), or, if Redis cannot be read at the end, this run's fired minus resolved.
+  const open =
+    redis !== undefined
+      ? await engine.openIncidents().then(
+          (list) => list.length,
+          () => stats.alertsFired - stats.alertsResolved,
+        )
+      : engine.activeIncidents().length;
+  const summary = [
+    `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
+      `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
+      `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
+      (readerCpuMs !== undefined ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` : ''),
+    `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
+  ];
+  for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
+    summary.push(
+      `  ${rule.padEnd(28)} firing ${String(c.firing).padStart(6)}   resolved ${String(c.resolved).padStart(6)}`,
+    );
+  }
+  if (stats.state !== undefined) {
+    summary.push(
+      `state: Redis ${args.state} ruleset ${ruleset} (${stats.state.mode}; ${stats.state.duplicates} duplicate events, ` +
+        `${stats.state.conflicts} write conflicts, ${stats.state.queueDropped} dropped from a full queue)`,
+    );
+  }
+  io.stderr.write(`${summary.join('\n')}\n`);
+  return 0;
+}
