@@ -12,7 +12,7 @@ import { compileRule, type CompiledRule } from './compile.ts';
 import { defaultRules } from './default-rules.ts';
 import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
-import { GroupPrefetch, NO_PREFETCH } from './group-prefetch.ts';
+import { GroupPrefetch, NO_PREFETCH, PREFETCH_ALWAYS } from './group-prefetch.ts';
 import { GroupTable } from './group-table.ts';
 import { openIncident } from './incident.ts';
 import { OpenIncidents } from './open-incidents.ts';
@@ -35,6 +35,7 @@ export const OBJECT_STATE_ONLY: unique symbol = Symbol('llmsec.detect.objectStat
 interface InternalOptions extends DetectionEngineOptions {
   [OBJECT_STATE_ONLY]?: boolean;
   [NO_PREFETCH]?: boolean;
+  [PREFETCH_ALWAYS]?: boolean;
 }
 
 interface RuleRuntime {
@@ -156,7 +157,11 @@ export class DetectionEngine {
       return { def, rule: compileRule(def, index, limits) };
     });
     const slabs = objectOnly ? [] : slabRulesFor(entries, limits);
-    const prefetch = (options as InternalOptions)[NO_PREFETCH] === true ? undefined : new GroupPrefetch();
+    const internal = options as InternalOptions;
+    const prefetch =
+      internal[NO_PREFETCH] === true
+        ? undefined
+        : new GroupPrefetch(internal[PREFETCH_ALWAYS] === true ? 0 : undefined);
     this.prefetch = prefetch;
     const compiled = entries.map(({ rule }, i) => ({ rule, slab: slabs[i] }));
     // One table per group key: a slot per object-state rule in its rows, a region per slab rule.

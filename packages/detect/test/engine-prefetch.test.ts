@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { DetectionEngine } from '../src/engine.ts';
-import { GroupPrefetch, NO_PREFETCH } from '../src/group-prefetch.ts';
+import { GroupPrefetch, NO_PREFETCH, PREFETCH_ALWAYS, PREFETCH_MIN_GROUPS } from '../src/group-prefetch.ts';
 import { GroupTable } from '../src/group-table.ts';
 import { defaultRules, type RuleDefinition } from '../src/index.ts';
 
@@ -128,7 +128,12 @@ function build(draws: Draw[]): { event: SecurityEvent; t: number }[] {
   });
 }
 
-function run(stream: { event: SecurityEvent; t: number }[], limits: object, readAhead: boolean) {
+function run(
+  stream: { event: SecurityEvent; t: number }[],
+  limits: object,
+  readAhead: boolean,
+  always = true,
+) {
   const log: string[] = [];
   const note = (kind: string) => (a: Alert) => log.push(`${kind} ${JSON.stringify(a)}`);
   const engine = new DetectionEngine({
@@ -136,7 +141,7 @@ function run(stream: { event: SecurityEvent; t: number }[], limits: object, read
     ...limits,
     onAlert: note('alert'),
     onUpdate: note('update'),
-    ...(readAhead ? {} : { [NO_PREFETCH]: true }),
+    ...(readAhead ? (always ? { [PREFETCH_ALWAYS]: true } : {}) : { [NO_PREFETCH]: true }),
   });
   for (const { event, t } of stream) engine.ingest(event, t);
   const open = engine.activeIncidents().map((a) => JSON.stringify(a));
@@ -239,5 +244,24 @@ describe('group read-ahead', () => {
     // 1,000 events, all released by the buffer: one batch per 8, the first sightings not found.
     expect(on.batches).toBe(125);
     expect(on.found).toBeGreaterThan(900);
+  });
+
+  it('reads nothing ahead while every table holds fewer than PREFETCH_MIN_GROUPS groups', () => {
+    const draw = (user: number) => ({
+      user,
+      kind: 'request',
+      blocked: false,
+      length: 100,
+      tokens: 100,
+      payload: 0,
+      dt: 1,
+    });
+    const small = build(Array.from({ length: 2_000 }, (_, i) => draw(i % 50)));
+    expect(run(small, {}, true, false).batches).toBe(0);
+    // Past the threshold (new users one after the other), batches start.
+    const big = build(Array.from({ length: PREFETCH_MIN_GROUPS + 2_000 }, (_, i) => draw(i)));
+    const on = run(big, {}, true, false);
+    expect(on.batches).toBeGreaterThan(100);
+    expect(on.same).toEqual(run(big, {}, false).same);
   });
 });
