@@ -6,9 +6,10 @@
  * commands that are usually no-ops:
  *
  * - `hz`: no lease in the set expires before hz. While hz > now no lease is due, so
- *   ZREMRANGEBYSCORE (which would remove nothing) is skipped; when one may be due, the expired
- *   leases are removed as before and hz is read again from the set's oldest entry (ZRANGE
- *   0 0), once per oldest lease, not per call.
+ *   ZREMRANGEBYSCORE (which would remove nothing) is skipped; when one may be due, hz is read
+ *   again from the set's oldest entry (ZRANGE 0 0), and only if that one is due the expired
+ *   leases are removed as before (and the oldest read again): once per oldest lease, not per
+ *   call.
  * - `ke`: the lease key expires at ke (PEXPIREAT, Redis's own clock). A new lease expiring
  *   by ke needs no PEXPIRE. When one does not fit, the key is set to expire a quarter of the
  *   lease TTL after the new lease (LEASE_KEY_SLACK), so a subject with leases open refreshes
@@ -17,7 +18,8 @@
  *   lingers at most that quarter TTL past its newest lease (before: not at all).
  *
  * Both are lower bounds that are only ever trusted when true, and 0 means unknown (the full
- * path: ZREMRANGEBYSCORE, ZRANGE, PEXPIREAT). Rolling upgrades: a state of 13 doubles (104
+ * path: ZRANGE, ZREMRANGEBYSCORE if the oldest is due, PEXPIREAT). The state carries them
+ * only while another lease than the acquire's own is open (redis-lua-single.ts). Rolling upgrades: a state of 13 doubles (104
  * bytes, written by an older replica, the general template, a tier without a concurrency
  * limit or an enforcement command) reads as unknown. Older scripts unpack the first thirteen
  * doubles of a 120-byte state (struct.unpack ignores the rest) and write 104 bytes back, so
@@ -54,15 +56,20 @@ else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke} = 0, 0 e
 }
 
 /**
- * Statements setting `leases` to the number of live leases: ZCARD; only when a lease may be
- * due (hz <= now: the same removal as before, `score <= now`) ZREMRANGEBYSCORE and ZRANGE of
- * the oldest remaining lease for the new hz.
+ * Statements setting `leases` to the number of live leases: ZCARD, and only when a lease may
+ * be due (hz <= now) the oldest lease (ZRANGE 0 0): if it is still live it is the new hz and
+ * nothing is removed; else the same removal as before (`score <= now`) and the oldest
+ * remaining one read for hz.
  */
 export function countLeases(l: LeaseVars): string {
+  const oldest = `tonumber(redis.call('ZRANGE', ${l.lease}, 0, 0, 'WITHSCORES')[2])`;
   return `${l.leases} = redis.call('ZCARD', ${l.lease})
 if ${l.leases} > 0 and ${l.hz} <= now then
-  ${l.leases} = ${l.leases} - redis.call('ZREMRANGEBYSCORE', ${l.lease}, '-inf', now)
-  if ${l.leases} > 0 then ${l.hz} = tonumber(redis.call('ZRANGE', ${l.lease}, 0, 0, 'WITHSCORES')[2]) end
+  ${l.hz} = ${oldest}
+  if ${l.hz} <= now then
+    ${l.leases} = ${l.leases} - redis.call('ZREMRANGEBYSCORE', ${l.lease}, '-inf', now)
+    if ${l.leases} > 0 then ${l.hz} = ${oldest} end
+  end
 end`;
 }
 
