@@ -21,6 +21,15 @@ export const WORKTREE = 'WORKTREE';
  * in the working tree for `WORKTREE` (copied the same way, so both sides of an A/B load alike).
  */
 export async function importSdkAt<T>(rev: string, file: string): Promise<T> {
+  return (await import(pathToFileURL(join(sdkSourcesAt(rev), file)).href)) as T;
+}
+
+/**
+ * The directory of packages/sdk/src as it was at `rev` (or the working tree's, `WORKTREE`), in a
+ * temporary copy removed at exit: import several of its files from it so that they share one
+ * copy of the SDK (two importSdkAt calls load two copies).
+ */
+export function sdkSourcesAt(rev: string): string {
   if (!/^[\w./~^-]+$/.test(rev)) throw new Error(`not a revision: ${rev}`);
   const dir = mkdtempSync(join(tmpdir(), 'llmsec-bench-rev-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -35,5 +44,5 @@ export async function importSdkAt<T>(rev: string, file: string): Promise<T> {
     execFileSync('tar', ['-x', '-C', dir], { input: archive });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return (await import(pathToFileURL(join(dir, 'packages/sdk/src', file)).href)) as T;
+  return join(dir, 'packages/sdk/src');
 }

@@ -24,8 +24,13 @@ import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentele
 export class CumulativeReader extends MetricReader {
   private readonly histograms: LocalHistograms;
 
-  constructor() {
-    const histograms = new LocalHistograms();
+  /**
+   * `Histograms`: the LocalHistograms class of the SDK copy whose meters are to be attached (a
+   * revision loaded by bench/events/revision.ts has its own module, and so its own registry of
+   * attached meters); default this checkout's.
+   */
+  constructor(Histograms: typeof LocalHistograms = LocalHistograms) {
+    const histograms = new Histograms();
     const producer = histograms.producer();
     super({
       aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
@@ -66,8 +71,13 @@ export const SDK_HISTOGRAMS =
 // The peer children (peers.ts) inherit the environment, not the flags.
 if (SDK_HISTOGRAMS) process.env.LLMSEC_BENCH_SDK_HISTOGRAMS = '1';
 
-/** Registers the async-hooks context manager and SDK providers that discard what they export as the globals. */
-export function installDiscardingProviders(): DiscardingProviders {
+/**
+ * Registers the async-hooks context manager and SDK providers that discard what they export as
+ * the globals. `Histograms`: see CumulativeReader.
+ */
+export function installDiscardingProviders(
+  Histograms: typeof LocalHistograms = LocalHistograms,
+): DiscardingProviders {
   const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
   const discardLogs: LogRecordExporter = {
     export: (_l, done) => done({ code: 0 }),
@@ -81,7 +91,7 @@ export function installDiscardingProviders(): DiscardingProviders {
   const loggerProvider = new LoggerProvider({
     processors: [new BatchLogRecordProcessor({ exporter: discardLogs })],
   });
-  const reader = new CumulativeReader();
+  const reader = new CumulativeReader(Histograms);
   const meterProvider = new MeterProvider({ readers: [reader] });
   reader.attachLlmsecHistograms(meterProvider);
   trace.setGlobalTracerProvider(tracerProvider);
