@@ -172,7 +172,7 @@ if (wanted('engine')) {
     '("lookup" is the floor of any per-group state behind a Map: the same events, each only touching its user\'s row of a GroupTable)',
   );
   console.log(
-    '("no read-ahead" is the slab engine without its group read-ahead, src/group-prefetch.ts: the engine before it)',
+    '("no read-ahead" is the slab engine with its group read-ahead off, src/group-prefetch.ts; "slab" has it on)',
   );
   console.log(
     'users      object ns  no read-ahead ns  slab ns  object/slab  no read-ahead/slab  slab ev per CPU s  lookup ns  groups evicted',
