@@ -22,36 +22,39 @@ import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentele
 
 /** A cumulative reader nobody collects from: instruments record and aggregate, nothing exports. */
 export class CumulativeReader extends MetricReader {
-  private readonly histograms: LocalHistograms;
+  private readonly histograms: LocalHistograms[];
 
   /**
-   * `Histograms`: the LocalHistograms class of the SDK copy whose meters are to be attached (a
-   * revision loaded by bench/events/revision.ts has its own module, and so its own registry of
-   * attached meters); default this checkout's.
+   * `classes`: the LocalHistograms class of each SDK copy whose meters are to be attached (a
+   * revision loaded by bench/events/revision.ts, or an older tree, has its own module and so its
+   * own registry of attached meters); default this checkout's. One producer per copy.
    */
-  constructor(Histograms: typeof LocalHistograms = LocalHistograms) {
-    const histograms = new Histograms();
-    const producer = histograms.producer();
+  constructor(...classes: Array<typeof LocalHistograms>) {
+    const histograms = (classes.length > 0 ? classes : [LocalHistograms]).map((H) => new H());
+    const producers = histograms.map((h) => h.producer());
     super({
       aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-      metricProducers: [producer],
+      metricProducers: producers,
     });
-    producer.bind(this);
+    for (const producer of producers) producer.bind(this);
     this.histograms = histograms;
   }
 
   /**
    * llmsec's meters on `meterProvider` (this reader its only reader) record their histograms in
-   * process, as under setupLlmsec; unless `--sdk-histograms` was given. True when attached.
+   * process, as under setupLlmsec, in every copy given; unless `--sdk-histograms` was given.
+   * True when attached.
    */
   attachLlmsecHistograms(meterProvider: MeterProvider): boolean {
-    if (SDK_HISTOGRAMS || !this.histograms.covers([this])) return false;
-    this.histograms.attach(meterProvider.getMeter('@llmsec/sdk'), '@llmsec/sdk');
-    this.histograms.attach(
-      meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION),
-      INSTRUMENTATION_NAME,
-      INSTRUMENTATION_VERSION,
-    );
+    if (SDK_HISTOGRAMS || !this.histograms.every((h) => h.covers([this]))) return false;
+    for (const h of this.histograms) {
+      h.attach(meterProvider.getMeter('@llmsec/sdk'), '@llmsec/sdk');
+      h.attach(
+        meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION),
+        INSTRUMENTATION_NAME,
+        INSTRUMENTATION_VERSION,
+      );
+    }
     return true;
   }
   protected override async onForceFlush(): Promise<void> {}
@@ -73,11 +76,9 @@ if (SDK_HISTOGRAMS) process.env.LLMSEC_BENCH_SDK_HISTOGRAMS = '1';
 
 /**
  * Registers the async-hooks context manager and SDK providers that discard what they export as
- * the globals. `Histograms`: see CumulativeReader.
+ * the globals. `classes`: see CumulativeReader.
  */
-export function installDiscardingProviders(
-  Histograms: typeof LocalHistograms = LocalHistograms,
-): DiscardingProviders {
+export function installDiscardingProviders(...classes: Array<typeof LocalHistograms>): DiscardingProviders {
   const discardSpans: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
   const discardLogs: LogRecordExporter = {
     export: (_l, done) => done({ code: 0 }),
@@ -91,7 +92,7 @@ export function installDiscardingProviders(
   const loggerProvider = new LoggerProvider({
     processors: [new BatchLogRecordProcessor({ exporter: discardLogs })],
   });
-  const reader = new CumulativeReader(Histograms);
+  const reader = new CumulativeReader(...classes);
   const meterProvider = new MeterProvider({ readers: [reader] });
   reader.attachLlmsecHistograms(meterProvider);
   trace.setGlobalTracerProvider(tracerProvider);

@@ -6,7 +6,8 @@
  * mode: `plain`, `inst` (no guards), `guards` (default guards), `breakdown` (plain, ours, ours
  * with no-op events, and with no-op events and metrics), or `ab`: plain, ours and, with
  * `--base <dir>` (an unpacked older tree of this repository sharing this node_modules), the
- * older instrumentation, timed in alternating rounds in a random order, CPU µs per call; or
+ * older instrumentation (its histograms aggregated in process too, by its own LocalHistograms),
+ * timed in alternating rounds in a random order, CPU µs per call; or
  * `hist`: plain, ours and ours with the default guards, each with llmsec's histograms
  * aggregated in process (as under setupLlmsec) and with the SDK's Histogram (`[SDK hist]`).
  * `--sdk-histograms`: every variant records into the SDK's Histogram (otel-providers.ts).
@@ -22,13 +23,27 @@ import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
+import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
 
-const { meterProvider } = installDiscardingProviders();
+const baseAt = process.argv.indexOf('--base');
+const baseDir = baseAt > 0 ? (process.argv[baseAt + 1] as string) : undefined;
+// The older tree's own LocalHistograms attached too, so that both record their histograms in process.
+const { meterProvider } = installDiscardingProviders(
+  LocalHistograms,
+  ...(baseDir === undefined
+    ? []
+    : [
+        (
+          (await import(pathToFileURL(`${baseDir}/packages/sdk/src/local-histograms.ts`).href)) as {
+            LocalHistograms: typeof LocalHistograms;
+          }
+        ).LocalHistograms,
+      ]),
+);
 
 const mode = process.argv[2] ?? 'inst';
 const calls = Number(process.argv[3] ?? 20_000);
 const stream = process.argv.includes('--stream');
-const baseAt = process.argv.indexOf('--base');
 const make = (): OpenAI =>
   new OpenAI({
     apiKey: 'bench',
@@ -75,8 +90,8 @@ if (mode === 'hist') {
 }
 if (mode === 'guards')
   clients['ours, guards'] = instrumentClient(make(), { events: new SecurityEvents(), guards: guards() });
-if (mode === 'ab' && baseAt > 0) {
-  const dir = process.argv[baseAt + 1] as string;
+if (mode === 'ab' && baseDir !== undefined) {
+  const dir = baseDir;
   const older = (await import(pathToFileURL(`${dir}/packages/sdk/src/instrumentation/index.ts`).href)) as {
     instrumentClient: typeof instrumentClient;
   };
