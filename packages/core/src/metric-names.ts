@@ -26,6 +26,8 @@ export const METRIC_TELEMETRY_ERRORS = 'llmsec.telemetry.errors';
 export const METRIC_ALERTS = 'llmsec.alerts';
 /** Counter. Attributes: reason (late|queue_full|invalid). */
 export const METRIC_DETECT_DROPPED = 'llmsec.detect.events.dropped';
+/** Counter. Attributes: rule: events whose rule held while it had maxOpenIncidentsPerRule incidents open (no incident opened, no alert). */
+export const METRIC_DETECT_INCIDENTS_REFUSED = 'llmsec.detect.incidents.refused';
 /** Counter. Attributes: sink, outcome (sent|failed|dropped). */
 export const METRIC_ALERT_NOTIFICATIONS = 'llmsec.alert.notifications';
 

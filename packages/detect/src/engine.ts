@@ -1,6 +1,7 @@
 import { diag, metrics, type Counter } from '@opentelemetry/api';
 import {
   METRIC_DETECT_DROPPED,
+  METRIC_DETECT_INCIDENTS_REFUSED,
   parseTimestamp,
   systemClock,
   type Alert,
@@ -225,7 +226,7 @@ export class DetectionEngine {
     for (const rt of this.runtimes) this.alerts.startAtZero(rt.rule.id, rt.rule.severity);
     this.droppedCounter.add(0, { reason: 'late' });
     this.droppedCounter.add(0, { reason: 'invalid' });
-    this.incidentsRefusedCounter = meter.createCounter('llmsec.detect.incidents.refused', {
+    this.incidentsRefusedCounter = meter.createCounter(METRIC_DETECT_INCIDENTS_REFUSED, {
       description:
         'Incidents not opened because their rule had maxOpenIncidentsPerRule open (none is evicted for them)',
     });
