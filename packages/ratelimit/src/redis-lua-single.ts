@@ -142,29 +142,34 @@ end`;
 /**
  * Lua statements writing a subject's state with the templates' TTL rule; `lvl` is the level
  * stored. `wide` (a tier with a concurrency limit): a Lua condition under which the lease
- * horizons follow the thirteen doubles and the state lives at least as long as the lease key
- * (ke), so that later acquires find them while the lease set exists. Otherwise the thirteen
+ * horizons follow the thirteen doubles and a state holding no enforcement lives at least as
+ * long as the lease key (ke), so that later acquires find them while the lease set exists
+ * (one holding a ban, block or score keeps the templates' TTL). Otherwise the thirteen
  * doubles alone, as before (horizons unknown to the next reader).
  */
 function writeState(e: Enf, lvl: string, v: Vars = ONE, wide?: string): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
   const doubles = `${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}`;
   const narrow = `redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${doubles}), 'PX', ttl)`;
-  const head = `local ttl = 0
+  const enforcementTtl = `local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
-end
-${maxTat}`;
+end`;
   if (wide === undefined)
-    return `${head}
+    return `${enforcementTtl}
+${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
 ${narrow}`;
-  return `${head}
+  // Only a state holding no enforcement (its TTL 0 so far) is kept alive for its horizons: a
+  // ban, block or score still lapses when the templates say (banTtlMs may be shorter than the
+  // lease key's life); a state that expires first just leaves the horizons unknown.
+  return `${enforcementTtl}
 local wide = ${wide}
-if wide and ${v.ke} - now > ttl then ttl = ${v.ke} - now end
+if wide and ttl == 0 and ${v.ke} - now > 0 then ttl = ${v.ke} - now end
+${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
 if wide then redis.call('SET', ${v.rl}, struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${doubles}, ${v.hz}, ${v.ke}), 'PX', ttl)

@@ -244,3 +244,31 @@ describe('lease horizons', () => {
     }
   });
 });
+
+describe('lease horizons and the enforcement TTL', () => {
+  // A refusal while two leases are open writes the state with the horizons; the state must
+  // still lapse when the templates' rule says (a ban after banTtlMs, a score after ten
+  // half-lives): the horizons are worth keeping only in a state that holds nothing else.
+  // warningAt, throttledAt, blockedAt, bannedAt, halfLifeMs, blockMs, throttleFactor, refusalWeight, banTtlMs
+  const cases: [string, number[]][] = [
+    ['a ban', [1, 1, 1, 1, 600_000, 60_000, 1, 1, 1_000]],
+    ['a score', [1, 2, 3, 4, 100, 60_000, 1, 1, 86_400_000]],
+  ];
+  for (const [what, enf] of cases) {
+    it(`${what} set by a refusal with leases open lapses when it did before`, async () => {
+      const values = [...enf, TTL, HUGE, 0, 0, 0, 0, 0, 0, 0, 2];
+      const ttlAfterRefusal = async (lua: string): Promise<number> => {
+        await db.redis.del(RL, LEASE);
+        await acquire(lua, base, 'a');
+        await acquire(lua, base + 10, 'b');
+        const refused = await acquire(lua, base + 20, 'c');
+        expect(refused.admitted).toBe(false);
+        return ((await db.redis.call('PEXPIRETIME', RL)) as number) - (base + 20);
+      };
+      const before = await ttlAfterRefusal(bakedAcquireLua(values, TTL));
+      const after = await ttlAfterRefusal(singleAcquireLua(values, TTL));
+      expect(before).toBeLessThan(TTL);
+      expect(after).toBe(before);
+    });
+  }
+});
