@@ -92,11 +92,20 @@ export class GroupPrefetch {
     }
     const n = Math.min(PREFETCH_BATCH, buffer.size);
     if (n === 0) return;
-    if (!this.worthIt()) {
-      // Small tables stay in cache: reading them ahead would only cost (skip this batch).
-      this.ahead = n - 1;
-      return;
+    this.ahead = n - 1;
+    // Small tables stay in cache: reading them ahead would only cost (skip this batch).
+    if (!this.worthIt()) return;
+    try {
+      this.read(buffer, n);
+    } catch {
+      // A hint only. An event it cannot read (a caller's null, a throwing getter) must not fail
+      // here, before the engine takes it out of the buffer: every later drain would fail on it
+      // and the buffer grow past maxBufferedEvents. The engine's own read of it reports it.
     }
+  }
+
+  /** Reads the groups of the buffer's first n events, in the three loops below. */
+  private read(buffer: ReorderBuffer, n: number): void {
     const keys = this.keys;
     const batch = this.batch;
     const rows = this.rows;
@@ -137,7 +146,6 @@ export class GroupPrefetch {
     this.sink = sink;
     this.found += found;
     this.batches++;
-    this.ahead = n - 1;
   }
 
   /** Whether some table holds enough groups for its rows to fall out of the CPU caches. */

@@ -265,3 +265,49 @@ describe('group read-ahead', () => {
     expect(on.same).toEqual(run(big, {}, false).same);
   });
 });
+
+describe('group read-ahead of an event it cannot read', () => {
+  it('does not stop the engine: the event is the engine’s to report, as without the read-ahead', () => {
+    // A caller's bad event (ingest never throws): null, and one whose group key getter throws.
+    // Without the read-ahead process() takes it out of the buffer, then fails on it (reported);
+    // a read-ahead failing before that left it at the head, so every later drain failed on it
+    // and the buffer grew past maxBufferedEvents.
+    const hostile = {
+      event_id: 'x',
+      timestamp: '',
+      category: 'request_completed',
+      severity: 'info',
+      get user_id(): string {
+        throw new Error('no user');
+      },
+    } as unknown as SecurityEvent;
+    const stream = build(
+      Array.from({ length: 300 }, (_, i) => ({
+        user: i % 20,
+        kind: 'request',
+        blocked: false,
+        length: 100,
+        tokens: 100,
+        payload: 0,
+        dt: 100,
+      })),
+    );
+    for (const bad of [null as unknown as SecurityEvent, hostile]) {
+      const counts = [true, false].map((readAhead) => {
+        const engine = new DetectionEngine({
+          rules: rules(),
+          maxBufferedEvents: 50,
+          onAlert: () => {},
+          ...(readAhead ? { [PREFETCH_ALWAYS]: true } : { [NO_PREFETCH]: true }),
+        });
+        engine.ingest(bad, stream[0]!.t);
+        for (const { event, t } of stream) engine.ingest(event, t);
+        const { processed, buffered } = engine.stats;
+        expect(buffered).toBeLessThanOrEqual(50);
+        return { processed, buffered };
+      });
+      expect(counts[0]).toEqual(counts[1]);
+      expect(counts[0]!.processed).toBeGreaterThan(250);
+    }
+  });
+});
