@@ -6,13 +6,24 @@
 // Checked: expiry exactly at the boundary, many open leases on one subject (the commands per
 // call do not depend on how many), crashed holders' slots coming back, the lease key always
 // outliving its leases, and a fleet of old and new scripts (the general template writes the
-// state without horizons, as the replicas before them did) counting the same leases.
+// state without horizons, as the replicas before them did) counting the same leases; a fleet
+// of single, batched, pair and template acquires, settles, cancels, resets, enforcement writes
+// and status reads in random order, with the stored horizons checked true after every step;
+// replicas with different lease TTLs; a ban or score lapsing as before with leases open.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
+import {
+  BAN_LUA,
+  bakedAcquireLua,
+  bakedSettleLua,
+  LIFT_LUA,
+  SNAPSHOT_LUA,
+  VIOLATION_LUA,
+} from '../src/redis-lua.ts';
+import { batchedLua, splitBatchReply } from '../src/redis-lua-batch.ts';
 import { LEASE_KEY_SLACK, STATE_WITH_HORIZONS_BYTES } from '../src/redis-lua-lease.ts';
-import { singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
-import { parseOneSubject } from '../src/redis-reply.ts';
+import { pairAcquireLua, pairSettleLua, singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
+import { parseOneSubject, parseTwoSubjects } from '../src/redis-reply.ts';
 import { clockArgs, prng } from './lua-trials.ts';
 
 const db = useRedis();
@@ -271,4 +282,213 @@ describe('lease horizons and the enforcement TTL', () => {
       expect(after).toBe(before);
     });
   }
+});
+
+describe('a mixed fleet on one subject against a model of its concurrency count', () => {
+  // Random interleavings of what every replica and operator may send for one subject: acquires
+  // by the straight-line scripts (alone, batched, or as either subject of a pair) and by the
+  // general template (what replicas before the horizons ran for every tier), settles and
+  // cancels by either, crashed holders, resets, violations, bans and lifts, and status reads.
+  // After every step: the decision and count agree with the model, status counts the same
+  // leases, and the horizons a state carries are true (no lease expires before hz; the lease
+  // key lives at least until ke), so no skipped ZREMRANGEBYSCORE or PEXPIRE was wrong.
+  const OTHER_RL = 'llmsec:{o}:rl';
+  const OTHER_LEASE = 'llmsec:{o}:lease';
+  const WIN = [HUGE, 0, 0, 0, 0, 0, 0, 0];
+
+  async function evalKeys(
+    lua: string,
+    nowMs: number,
+    keys: string[],
+    argv: (string | number)[],
+  ): Promise<Buffer> {
+    await expireAt(nowMs);
+    const [reply] = (await db.redis.callBuffer(
+      'EVAL',
+      clocked(lua),
+      keys.length,
+      ...keys,
+      ...clockArgs(nowMs),
+      ...argv,
+    )) as Buffer[];
+    return reply!;
+  }
+
+  async function expectTrueHorizons(): Promise<void> {
+    const state = await db.redis.getBuffer(RL);
+    if (!state || state.length < STATE_WITH_HORIZONS_BYTES) return;
+    const [hz, ke] = [state.readDoubleLE(13 * 8), state.readDoubleLE(14 * 8)];
+    const oldest = await db.redis.zrange(LEASE, 0, 0, 'WITHSCORES');
+    if (oldest.length === 0) return;
+    expect(hz, 'hz above the oldest lease').toBeLessThanOrEqual(Number(oldest[1]));
+    if (ke > 0)
+      expect(
+        (await db.redis.call('PEXPIRETIME', LEASE)) as number,
+        'key expires before ke',
+      ).toBeGreaterThanOrEqual(ke);
+  }
+
+  it('random acquires (single, batched, pair, template), settles, cancels, crashes, resets, enforcement writes and status', async () => {
+    const kinds = new Map<string, number>();
+    for (const seed of [11, 12, 13, 14, 15, 16]) {
+      await db.redis.del(RL, LEASE, OTHER_RL, OTHER_LEASE);
+      const rnd = prng(seed);
+      const C = 1 + Math.floor(rnd() * 5);
+      // Thresholds out of reach (violations add score, never a level); a short half-life on
+      // some seeds, so a state holding score lapses before its lease key.
+      const enf = [1e6, 2e6, 3e6, 4e6, rnd() < 0.5 ? 1_000 : 600_000, 60_000, 1, 0, 86_400_000];
+      const one = [...enf, TTL, ...WIN, C];
+      const oneSettle = [...enf, 1, ...WIN, C];
+      const other = [...WIN, 0];
+      const scripts = {
+        newOne: singleAcquireLua(one, TTL),
+        oldOne: bakedAcquireLua(one, TTL),
+        newBatch: batchedLua(singleAcquireLua(one, TTL), 2, 3),
+        newPairFirst: pairAcquireLua([...enf, TTL, ...WIN, C, ...other], TTL),
+        newPairSecond: pairAcquireLua([...enf, TTL, ...other, ...WIN, C], TTL),
+        oldPairFirst: bakedAcquireLua([...enf, TTL, ...WIN, C, ...other], TTL),
+        newSettle: singleSettleLua(oneSettle),
+        oldSettle: bakedSettleLua(oneSettle),
+        newPairSettle: pairSettleLua([...enf, 1, ...WIN, C, 1, ...other]),
+      };
+      const open = new Map<string, number>(); // the model: lease id -> expiry
+      const settleable = new Set<string>();
+      let banned = false;
+      let now = base + seed * 10 * TTL;
+      let newestAdded = 0;
+      let id = 0;
+      const live = () => [...open.values()].filter((e) => e > now).length;
+      const admitted = (kind: string, leaseExp: number, leases: number, ok: boolean, expectOk: boolean) => {
+        const at = `seed ${seed} ${kind} at ${now - base}`;
+        expect(ok, at).toBe(expectOk);
+        if (!ok) return;
+        expect(leases, at).toBe(live() + 1);
+        const lid = `l${id}`;
+        open.set(lid, leaseExp);
+        settleable.add(lid);
+        newestAdded = Math.max(newestAdded, leaseExp);
+      };
+      for (let step = 0; step < 400; step++) {
+        now += Math.floor(rnd() * rnd() * TTL * 0.3);
+        for (const [lid, e] of open) if (e <= now) (open.delete(lid), settleable.delete(lid));
+        const r = rnd();
+        let kind: string;
+        if (r < 0.45) {
+          const which = (['newOne', 'oldOne', 'newPairFirst', 'newPairSecond', 'oldPairFirst'] as const)[
+            Math.floor(rnd() * 5)
+          ]!;
+          kind = which;
+          id++;
+          const expectOk = !banned && live() < C;
+          if (which === 'newOne' || which === 'oldOne') {
+            const o = parseOneSubject(await evalKeys(scripts[which], now, [RL, LEASE], [`l${id}`, 0, 0]));
+            admitted(kind, o.leaseExpiresAtMs, o.subjects[0]!.leases, o.code === 0, expectOk);
+          } else {
+            const second = which === 'newPairSecond';
+            const keys = second ? [OTHER_RL, OTHER_LEASE, RL, LEASE] : [RL, LEASE, OTHER_RL, OTHER_LEASE];
+            const o = parseTwoSubjects(await evalKeys(scripts[which], now, keys, [`l${id}`, 0, 0]));
+            admitted(kind, o.leaseExpiresAtMs, o.subjects[second ? 1 : 0]!.leases, o.code === 0, expectOk);
+          }
+        } else if (r < 0.52) {
+          // Two acquires coalesced into one batched script: sequential, one clock.
+          kind = 'newBatch';
+          const ids = [`l${++id}`, `l${++id}`];
+          const reply = await evalKeys(
+            scripts.newBatch,
+            now,
+            [RL, LEASE, RL, LEASE],
+            [ids[0]!, 0, 0, ids[1]!, 0, 0],
+          );
+          for (const [i, part] of splitBatchReply(reply, 2).entries()) {
+            expect(part.ok).toBe(true);
+            if (!part.ok) continue;
+            const o = parseOneSubject(part.reply);
+            id = Number(ids[i]!.slice(1));
+            admitted(kind, o.leaseExpiresAtMs, o.subjects[0]!.leases, o.code === 0, !banned && live() < C);
+          }
+        } else if (r < 0.75 && settleable.size > 0) {
+          // Settle or cancel (a request charged, refunded or neither), or the holder crashed.
+          const ids = [...settleable];
+          const lid = ids[Math.floor(rnd() * ids.length)]!;
+          settleable.delete(lid);
+          kind = 'crash';
+          if (rnd() < 0.8) {
+            open.delete(lid);
+            const rq = [0, 1, -1][Math.floor(rnd() * 3)]!;
+            const pick = (['newSettle', 'oldSettle', 'newPairSettle'] as const)[Math.floor(rnd() * 3)]!;
+            kind = pick;
+            const keys = pick === 'newPairSettle' ? [RL, LEASE, OTHER_RL, OTHER_LEASE] : [RL, LEASE];
+            await evalKeys(scripts[pick], now, keys, [lid, rq, 0, 0]);
+          }
+        } else if (r < 0.8) {
+          kind = 'reset';
+          await expireAt(now);
+          await db.redis.del(RL, LEASE);
+          (open.clear(), settleable.clear(), (banned = false), (newestAdded = 0));
+        } else if (r < 0.88) {
+          kind = 'violation';
+          await evalKeys(VIOLATION_LUA, now, [RL], [1 + Math.floor(rnd() * 3), ...enf]);
+        } else if (r < 0.92) {
+          kind = banned ? 'lift' : 'ban';
+          await evalKeys(banned ? LIFT_LUA : BAN_LUA, now, [RL], [0, ...enf]);
+          banned = !banned;
+        } else {
+          kind = 'status';
+          const reply = (await db.redis.call(
+            'EVAL',
+            clocked(SNAPSHOT_LUA).replace(
+              "local r = run(KEYS, args)\nif type(r) ~= 'string' then r = tostring(r) end",
+              'local r = run(KEYS, args)',
+            ),
+            2,
+            RL,
+            LEASE,
+            ...clockArgs(now),
+            0,
+            ...enf,
+          )) as [number[], string];
+          expect(reply[0][9], `seed ${seed} status leases at ${now - base}`).toBe(live());
+          expect(reply[0][12], `seed ${seed} status banned`).toBe(banned ? 1 : 0);
+        }
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        await expectKeyCoversLeases(newestAdded);
+        await expectTrueHorizons();
+      }
+    }
+    // Every kind of step ran, several times.
+    for (const k of [
+      'newOne',
+      'oldOne',
+      'newBatch',
+      'newPairFirst',
+      'newPairSecond',
+      'oldPairFirst',
+      'newSettle',
+      'oldSettle',
+      'newPairSettle',
+      'crash',
+      'reset',
+      'violation',
+      'ban',
+      'lift',
+      'status',
+    ])
+      expect(kinds.get(k) ?? 0, k).toBeGreaterThan(5);
+  });
+
+  it('replicas with different lease TTLs (a deploy changing leaseTtlMs): a shorter lease lowers hz', async () => {
+    await db.redis.del(RL, LEASE);
+    const longLua = singleAcquireLua([...ENF, 10 * TTL, HUGE, 0, 0, 0, 0, 0, 0, 0, 3], 10 * TTL);
+    const short = newAcquire(3);
+    await acquire(longLua, base, 'a');
+    await acquire(longLua, base + 10, 'b');
+    const c = await acquire(short, base + 20, 'c');
+    expect(c.admitted).toBe(true);
+    expect(c.leaseExp).toBe(base + 20 + TTL);
+    // c expired, a and b live: a fourth lease fits.
+    const d = await acquire(short, c.leaseExp, 'd');
+    expect(d.admitted).toBe(true);
+    expect(d.leases).toBe(3);
+    expect(await db.redis.zrange(LEASE, 0, -1)).toEqual(['d', 'a', 'b']);
+  });
 });
