@@ -6,7 +6,8 @@
 // With a concurrency limit the straight-line scripts keep lease horizons after the state's
 // thirteen doubles and skip lease-set commands that would change nothing
 // (redis-lua-lease.ts): there the commands are compared without ZREMRANGEBYSCORE, ZRANGE,
-// PEXPIRE / PEXPIREAT and the SET's TTL, and the SET's first 104 bytes (the thirteen doubles);
+// PEXPIRE / PEXPIREAT and the SET's TTL when the state holds no enforcement (a state holding a
+// ban, block or score keeps the template's TTL), and the SET's first 104 bytes (the thirteen doubles);
 // what those commands leave in the lease set is compared at the end, and the TTLs are checked
 // against a real clock in redis-lease-horizons.test.ts.
 import { describe, expect, it } from 'vitest';
@@ -65,7 +66,14 @@ local function recorder(log, keys)
     if c[1] == 'TIME' then return { sec, usec } end
     local skip = { ZREMRANGEBYSCORE = true, ZRANGE = true, PEXPIRE = true, PEXPIREAT = true }
     if ${leases ? 'true' : 'false'} and skip[c[1]] then return R.call(...) end
-    if ${leases ? 'true' : 'false'} and c[1] == 'SET' then c = { c[1], c[2], string.sub(c[3], 1, 104) } end
+    if ${leases ? 'true' : 'false'} and c[1] == 'SET' then
+      -- The TTL is compared unless the state holds no enforcement (only such a state is kept
+      -- alive for its horizons): a ban, block or score must lapse exactly as the template's.
+      local a = { struct.unpack('<ddddddddddddd', c[3]) }
+      local now = tonumber(sec) * 1000 + tonumber(usec) / 1000
+      if a[12] ~= 1 and a[9] == 0 and a[11] <= now and a[13] == 0 then c = { c[1], c[2], string.sub(c[3], 1, 104) }
+      else c = { c[1], c[2], string.sub(c[3], 1, 104), c[4], c[5] } end
+    end
     local line = {}
     for i = 1, #c do
       local x = c[i]
