@@ -30,6 +30,8 @@ const SETS: Array<Array<RegExp | string>> = [
   [/(q)/, /(a)(b)\2/],
   [/(?<w>ab)\k<w>/, /previous/],
   [/ignore/i, /previous/],
+  // Joined with the first one's flags, /ignore/i would be case-sensitive: "IGNORE" would pass unseen.
+  [/previous/, /ignore/i],
   [/^you are/im, /mode$/m, /rules/i],
 ];
 
