@@ -15,9 +15,17 @@ const asciiWordChar = fc.constantFrom(
   ...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'.split(''),
 );
 const asciiWord = fc.array(asciiWordChar, { minLength: 1, maxLength: 40 }).map((c) => c.join(''));
+/**
+ * Words around and past 31 characters, which share the table's last length bit (fast-check's
+ * default size keeps `asciiWord` under 13 characters, so it never reaches that bit).
+ */
+const longAsciiWord = fc
+  .array(asciiWordChar, { minLength: 28, maxLength: 80, size: 'max' })
+  .map((c) => c.join(''));
 /** Prompt words: ASCII (some long), other letters, and characters whose lower case is ASCII (K, the Kelvin sign). */
 const promptWord = fc.oneof(
   { weight: 6, arbitrary: asciiWord },
+  { weight: 1, arbitrary: longAsciiWord },
   {
     weight: 1,
     arbitrary: fc.constantFrom('\u212a', '\u212aey', '\u0130stanbul', 'stra\u00dfe', '\u03a3\u03a3'),
