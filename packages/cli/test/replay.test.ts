@@ -178,6 +178,34 @@ describe('llmsec replay', () => {
     expect(lenient.stderr).toContain('0 late (dropped)');
   });
 
+  it('says how many incidents the open-incident cap refused (they print no firing line)', async () => {
+    // 10,001 users leak the system prompt within a minute: the rule's cap (10,000 open) refuses the last.
+    const leaks = Array.from({ length: 10_001 }, (_, i) =>
+      line({
+        event_id: `l${i}`,
+        timestamp: at(i * 5),
+        category: 'system_prompt_leakage',
+        severity: 'critical',
+        user_id: `u${i}`,
+      }),
+    );
+    const { code, stdout, stderr } = await cli(['replay'], leaks.join('\n'));
+    expect(code).toBe(0);
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('"firing"')),
+    ).toHaveLength(10_000);
+    expect(stderr).toContain('alerts: 10000 firing, 0 resolved, 10000 still firing at end of input');
+    expect(stderr).toContain(
+      '1 detections refused (their rule had maxOpenIncidentsPerRule open: no firing line)',
+    );
+    // None refused: the summary is as before.
+    const few = await cli(['replay'], leaks.slice(0, 3).join('\n'));
+    expect(few.stderr).not.toContain('refused');
+  });
+
   it('exits 2 with the file, rule and field named for a bad rule file, and for bad usage', async () => {
     const rules = tmp(
       'bad-rules.yaml',

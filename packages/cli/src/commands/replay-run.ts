@@ -210,7 +210,11 @@ async function replay(
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
       `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
       (readerCpuMs !== undefined ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` : ''),
-    `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input`,
+    `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input` +
+      // A backtest must not read fewer alerts as quieter traffic: say what the cap refused.
+      (stats.incidentsRefused > 0
+        ? `; ${stats.incidentsRefused} detections refused (their rule had maxOpenIncidentsPerRule open: no firing line)`
+        : ''),
   ];
   for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
     summary.push(
