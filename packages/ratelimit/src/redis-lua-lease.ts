@@ -26,7 +26,8 @@
  * every older acquire that adds a lease or shortens the key's TTL also drops the horizons.
  * Redis deleting the key (all settled, expiry, eviction, a reset) is seen by ZCARD = 0 and
  * sets the TTL again. So a mixed fleet counts the same leases, and every lease key lives
- * until its last lease expires.
+ * until its last lease expires (with one leaseTtlMs: a shorter-TTL replica setting the key's
+ * expiry while the horizons are unknown can cut a longer lease short, as PEXPIRE did before).
  */
 
 /** Lua names of one subject's lease locals and key. */
