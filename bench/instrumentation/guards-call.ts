@@ -27,8 +27,25 @@ import { pathToFileURL } from 'node:url';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
+import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
 
-installDiscardingProviders();
+const baseAt = process.argv.indexOf('--base');
+const baseDir = baseAt > 0 ? (process.argv[baseAt + 1] as string) : undefined;
+// The older tree's own LocalHistograms attached too (each SDK copy has its own registry of
+// attached meters): without it, the [base] copy recorded its guard durations into the SDK's
+// Histogram (~0.45 us each, 6 per call), and its "added by the default guards" carried that.
+installDiscardingProviders(
+  LocalHistograms,
+  ...(baseDir === undefined
+    ? []
+    : [
+        (
+          (await import(pathToFileURL(`${baseDir}/packages/sdk/src/local-histograms.ts`).href)) as {
+            LocalHistograms: typeof LocalHistograms;
+          }
+        ).LocalHistograms,
+      ]),
+);
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -103,8 +120,7 @@ function add(tag: string, t: Tree, extra: boolean): void {
   }
 }
 add('', await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, '')), true);
-const baseAt = process.argv.indexOf('--base');
-if (baseAt > 0) add('[base] ', await load(process.argv[baseAt + 1] as string), false);
+if (baseDir !== undefined) add('[base] ', await load(baseDir), false);
 
 async function time(c: OpenAI, n: number): Promise<number> {
   const c0 = process.cpuUsage();
