@@ -1,8 +1,11 @@
 // The engine alone on the replay mix, for a CPU profile:
 //   npx node --conditions=@llmsec/source --cpu-prof --cpu-prof-dir=/tmp/prof bench/detect/profile-engine.ts --users=100000 [--object]
-// (`--object`: every rule on object states, the engine before the slab). Prints CPU ns per event.
+// (`--object`: every rule on object states, the engine before the slab; `--read-ahead=off|always`:
+// the group read-ahead off, or on whatever the tables' sizes, instead of on from
+// PREFETCH_MIN_GROUPS groups). Prints CPU ns per event.
 import { DetectionEngine } from '@llmsec/detect';
 import { OBJECT_STATE_ONLY } from '../../packages/detect/src/engine.ts';
+import { NO_PREFETCH, PREFETCH_ALWAYS } from '../../packages/detect/src/group-prefetch.ts';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { TrafficGenerator } from './gen.ts';
 
@@ -18,9 +21,18 @@ const arg = (name: string): string | undefined =>
 const users = Number(arg('users') ?? 100_000);
 const total = Number(arg('events') ?? 1_000_000);
 const object = process.argv.includes('--object');
+const readAhead = arg('read-ahead') ?? 'auto';
+if (!['auto', 'off', 'always'].includes(readAhead))
+  throw new Error(`--read-ahead=off|always, got ${readAhead}`);
+const readAheadOption =
+  readAhead === 'off' ? { [NO_PREFETCH]: true } : readAhead === 'always' ? { [PREFETCH_ALWAYS]: true } : {};
 const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
 for (let r = 0; r < 3; r++) {
-  const engine = new DetectionEngine({ onAlert: () => {}, ...(object ? { [OBJECT_STATE_ONLY]: true } : {}) });
+  const engine = new DetectionEngine({
+    onAlert: () => {},
+    ...(object ? { [OBJECT_STATE_ONLY]: true } : {}),
+    ...readAheadOption,
+  });
   gcMs = 0;
   measuring = true;
   const start = process.threadCpuUsage();
@@ -31,6 +43,6 @@ for (let r = 0; r < 3; r++) {
   await new Promise((resolve) => setTimeout(resolve, 50));
   measuring = false;
   console.log(
-    `${object ? 'object' : 'slab'} ${users} users: ${(((u.user + u.system) * 1000) / total).toFixed(0)} CPU ns/event, GC pauses ${((gcMs * 1e6) / total).toFixed(0)} ns/event`,
+    `${object ? 'object' : 'slab'} read-ahead ${readAhead} ${users} users: ${(((u.user + u.system) * 1000) / total).toFixed(0)} CPU ns/event, GC pauses ${((gcMs * 1e6) / total).toFixed(0)} ns/event`,
   );
 }
