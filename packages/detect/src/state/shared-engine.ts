@@ -6,7 +6,7 @@ import { GroupCache } from './group-cache.ts';
 import { GroupWriter } from './group-writer.ts';
 import { PendingGroups } from './pending-groups.ts';
 import type { RedisDetectionState } from './redis-state.ts';
-import { collectWork, type RoundOps } from './round-work.ts';
+import { collectWork, type RoundOps, type Work } from './round-work.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
@@ -287,10 +287,31 @@ export class SharedEngine {
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
     const work = await collectWork(this.o, batch, this.pending, watermark, final);
+    // The groups the resolve sweep found due are stepped first and their index removals sent
+    // before the others are stepped: an incident resolved in this round frees its slot of
+    // maxOpenIncidentsPerRule for a newcomer of the same round, as in memory (an incident due
+    // before an event is resolved before it). Sent at the round's end, the removal came after
+    // the newcomer's admission, which a full index refused. Only rounds with a due incident and
+    // other work pay the extra round trip.
+    const due: Work[] = [];
+    const rest: Work[] = [];
+    for (const w of work.values()) (w.fromIndex !== undefined ? due : rest).push(w);
+    if (due.length > 0 && rest.length > 0) {
+      const dueOps: RoundOps = { index: new Map(), pending: new Map() };
+      await Promise.all(due.map((w) => this.writer.step(w, watermark, dueOps)));
+      await this.sendIndexOps(dueOps);
+      due.length = 0;
+    }
     const ops: RoundOps = { index: new Map(), pending: new Map() };
-    await Promise.all([...work.values()].map((w) => this.writer.step(w, watermark, ops)));
+    await Promise.all([...due, ...rest].map((w) => this.writer.step(w, watermark, ops)));
     // Counted once per event (an event may feed several group-by tables), as the memory engine does.
     this.o.counts.processed += batch.length;
+    await this.sendIndexOps(ops);
+  }
+
+  /** A round's resolve- and pending-index updates, collected while its groups were stepped. */
+  private async sendIndexOps(ops: RoundOps): Promise<void> {
+    const { state, ruleset } = this.o;
     await Promise.all([
       ...[...ops.index].map(async ([rule, list]) => {
         const refused = await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, list);
