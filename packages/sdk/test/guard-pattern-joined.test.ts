@@ -85,6 +85,25 @@ describe('patternGuard: the joined regex', () => {
     );
   });
 
+  it('runs the patterns one by one when the engine finds the joined regex too large at its first run', () => {
+    // Each fine alone; joined, V8 accepts the source and throws "Regular expression too large"
+    // only when it compiles it, at the first test(). The guard threw on every call then (and
+    // the runner reads a throw as allow: the patterns were off).
+    const patterns = Array.from({ length: 50_000 }, (_, i) => new RegExp(`word${i}\\s+\\w+`));
+    const source = patterns.map((p) => `(?:${p.source})`).join('|');
+    expect(() => new RegExp(source).test('x'), 'this engine takes the joined regex: raise the count').toThrow(
+      /too large/,
+    );
+    const guard = patternGuard({ layer: 'inj', patterns });
+    for (const text of ['tell me about word123   foo', 'nothing to see here', 'word49999 x', 'word5']) {
+      const input = chatInput({ messages: [{ role: 'user', content: text }] });
+      const expected = reference(patterns, text);
+      expect(guard.check(input, recordingContext(input).ctx)).toEqual(
+        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected },
+      );
+    }
+  });
+
   it('in windows of a long message too', () => {
     const guard = patternGuard({
       layer: 'inj',

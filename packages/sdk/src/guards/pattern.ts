@@ -55,11 +55,20 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
     throw new TypeError(`patternGuard: invalid pattern ${String(p)}`);
   });
   const step = maxChars - overlapChars;
-  const joined = joinAll(compiled);
+  let joined = joinAll(compiled);
 
   /** The first pattern (in order) that matches `text`: the joined regex first, which rules out most texts in one run. */
   function firstIn(text: string): Compiled | undefined {
-    if (joined !== undefined && !joined.test(text)) return undefined;
+    if (joined !== undefined) {
+      try {
+        if (!joined.test(text)) return undefined;
+      } catch {
+        // V8 compiles a regex at its first run and only then finds it too large (tens of
+        // thousands of patterns, each fine alone): the guard would throw on every call, and
+        // the runner reads a throw as allow. From now on the patterns run one by one.
+        joined = undefined;
+      }
+    }
     return compiled.find((c) => c.re.test(text));
   }
 
@@ -110,7 +119,7 @@ function joinAll(compiled: readonly Compiled[]): RegExp | undefined {
   try {
     return new RegExp(compiled.map((c) => `(?:${c.re.source})`).join('|'), flags);
   } catch {
-    return undefined; // too large for the engine, say: the patterns run one by one
+    return undefined; // the engine refuses the joined source (too many capture groups, say): one by one
   }
 }
 
