@@ -1,6 +1,8 @@
 /**
- * A fixed number of instrumented calls, for instruction counts under valgrind, which the shared
- * machine's load does not move (CPU-time A/Bs of the call spread by several µs between runs):
+ * A fixed number of instrumented calls, for instruction counts under valgrind. Note: these move
+ * with the load too. V8's GC heuristics and the batch processors' export timers run on wall-clock
+ * time, and at 500 vs 1,500 calls one major GC more or less inside the window is ~100 k
+ * instructions per call (±8% between pairs, 2026-12-05). Repeat the pairs, take long windows:
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node_modules/node/bin/node \
  *     --conditions=@llmsec/source bench/instrumentation/count-driver.ts -- \
