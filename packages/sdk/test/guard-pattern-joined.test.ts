@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PROMPT_INJECTION_PATTERNS, patternGuard } from '../src/guards/pattern.ts';
+import { joinAll, PROMPT_INJECTION_PATTERNS, patternGuard } from '../src/guards/pattern.ts';
 import { chatInput, recordingContext } from './guard-context.ts';
 
 /**
@@ -85,10 +85,11 @@ describe('patternGuard: the joined regex', () => {
     );
   });
 
-  it('runs the patterns one by one when the engine finds the joined regex too large at its first run', () => {
+  it('gives the one-by-one decisions for a set V8 could not run joined', () => {
     // Each fine alone; joined, V8 accepts the source and throws "Regular expression too large"
     // only when it compiles it, at the first test(). The guard threw on every call then (and
-    // the runner reads a throw as allow: the patterns were off).
+    // the runner reads a throw as allow: the patterns were off). Such a set is now over the
+    // join cap (next test); the guard's catch of that throw stays as a second net.
     const patterns = Array.from({ length: 50_000 }, (_, i) => new RegExp(`word${i}\\s+\\w+`));
     const source = patterns.map((p) => `(?:${p.source})`).join('|');
     expect(() => new RegExp(source).test('x'), 'this engine takes the joined regex: raise the count').toThrow(
@@ -98,6 +99,32 @@ describe('patternGuard: the joined regex', () => {
     for (const text of ['tell me about word123   foo', 'nothing to see here', 'word49999 x', 'word5']) {
       const input = chatInput({ messages: [{ role: 'user', content: text }] });
       const expected = reference(patterns, text);
+      expect(guard.check(input, recordingContext(input).ctx)).toEqual(
+        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected },
+      );
+    }
+  });
+
+  it('joins at most 16,384 characters of source: a large set runs one by one from the start', () => {
+    // V8 compiles the joined regex at its first run, in a user's request, at a cost that grows
+    // faster than the pattern count (10,000 patterns: ~0.7 s): large operator sets are not joined.
+    const set = (n: number): Array<{ label: string; re: RegExp }> =>
+      Array.from({ length: n }, (_, i) => ({
+        label: `p${i}`,
+        re: new RegExp(`w${String(i).padStart(10, '0')}`),
+      }));
+    // Each source is 11 characters, 15 with its (?:...) and |: 1,092 fit, 1,093 do not.
+    expect(joinAll(set(1_092))).toBeInstanceOf(RegExp);
+    expect(joinAll(set(1_093))).toBeUndefined();
+    expect(joinAll(set(10_000))).toBeUndefined();
+    expect(joinAll(set(1))).toBeUndefined();
+    const guard = patternGuard({ layer: 'inj', patterns: set(5_000).map((c) => c.re) });
+    for (const text of ['w0000004999 here', 'nothing', 'w0000000000']) {
+      const input = chatInput({ messages: [{ role: 'user', content: text }] });
+      const expected = reference(
+        set(5_000).map((c) => c.re),
+        text,
+      );
       expect(guard.check(input, recordingContext(input).ctx)).toEqual(
         expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected },
       );
