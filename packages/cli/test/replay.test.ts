@@ -178,8 +178,9 @@ describe('llmsec replay', () => {
     expect(lenient.stderr).toContain('0 late (dropped)');
   });
 
-  it('says how many incidents the open-incident cap refused (they print no firing line)', async () => {
-    // 10,001 users leak the system prompt within a minute: the rule's cap (10,000 open) refuses the last.
+  it('says how many incidents went over the open-incident cap (they alert from the overflow tier)', async () => {
+    // 10,001 users leak the system prompt within a minute: the rule's cap (10,000 open) refuses
+    // the last a slot; it opens in the overflow tier and fires all the same.
     const leaks = Array.from({ length: 10_001 }, (_, i) =>
       line({
         event_id: `l${i}`,
@@ -196,14 +197,12 @@ describe('llmsec replay', () => {
         .trim()
         .split('\n')
         .filter((l) => l.includes('"firing"')),
-    ).toHaveLength(10_000);
-    expect(stderr).toContain('alerts: 10000 firing, 0 resolved, 10000 still firing at end of input');
-    expect(stderr).toContain(
-      '1 detections refused (their rule had maxOpenIncidentsPerRule open: no firing line)',
-    );
-    // None refused: the summary is as before.
+    ).toHaveLength(10_001);
+    expect(stderr).toContain('alerts: 10001 firing, 0 resolved, 10001 still firing at end of input');
+    expect(stderr).toContain('; 1 incidents over maxOpenIncidentsPerRule alerted in the overflow tier\n');
+    // None over the cap: the summary is as before.
     const few = await cli(['replay'], leaks.slice(0, 3).join('\n'));
-    expect(few.stderr).not.toContain('refused');
+    expect(few.stderr).not.toContain('overflow');
   });
 
   it('exits 2 with the file, rule and field named for a bad rule file, and for bad usage', async () => {

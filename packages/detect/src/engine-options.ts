@@ -30,13 +30,27 @@ export interface DetectionEngineOptions {
   /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
   tickIntervalMs?: number;
   /**
-   * Open incidents per rule. At the cap a new incident is refused: not opened, no firing line,
-   * counted in `incidentsRefused` (`llmsec.detect.incidents.refused`), one warning; no open
-   * incident is evicted for it, so invented group keys can neither grow the incidents without
-   * bound nor push out one that exists. With a shared state the cap is the fleet's.
+   * Open incidents per rule. At the cap no open incident is evicted for a new one, so invented
+   * group keys can neither grow the incidents without bound nor push out one that exists; the
+   * new incident opens in the overflow tier instead (see maxOverflowIncidentsPerRule), counted
+   * in `incidentsRefused` (`llmsec.detect.incidents.refused`), one warning. With a shared state
+   * the cap is the fleet's.
    * @default 10000
    */
   maxOpenIncidentsPerRule?: number;
+  /**
+   * Overflow incidents per rule, in this process: a rule at maxOpenIncidentsPerRule still
+   * alerts. An incident its cap refuses opens here: the same firing line, sinks and
+   * `alertsFired`; its group's events extend it; it resolves with a resolved line. When full,
+   * the member quiet longest is resolved early (a resolved line, `overflowResolvedEarly`) to
+   * make room, so a flood churns this tier but every incident fires and every fired incident
+   * resolves. Nothing moves between the tiers when an open slot frees. With a shared state the
+   * tier is still per process (several processes may each open one for a group: one alert in
+   * Alertmanager, which identifies alerts by their labels). 0: the refused incident is only
+   * counted (no firing line).
+   * @default 1000
+   */
+  maxOverflowIncidentsPerRule?: number;
   /**
    * Shared detection state: with `new RedisDetectionState({ redis })`, windows, baselines and
    * incidents live in Redis and N processes detect as one (see the README, "Shared state in
@@ -69,8 +83,14 @@ export interface EngineStats {
   buffered: number;
   /** Groups evicted to stay under maxGroupsPerRule. */
   groupsEvicted: number;
-  /** Events whose rule held while the rule had maxOpenIncidentsPerRule open: incidents not opened. */
+  /**
+   * Incidents refused a slot because their rule had maxOpenIncidentsPerRule open: each opened
+   * in the overflow tier (and fired). With maxOverflowIncidentsPerRule 0, events whose rule
+   * held with no incident open: not opened, no firing line.
+   */
   incidentsRefused: number;
+  /** Overflow incidents resolved before their quiet period ended, to make room in a full tier. */
+  overflowResolvedEarly: number;
   /** The shared (Redis) state's counters, when the engine has one. */
   state?: SharedStats;
 }

@@ -17,6 +17,7 @@ import { GroupPrefetch, NO_PREFETCH, PREFETCH_ALWAYS } from './group-prefetch.ts
 import { GroupTable } from './group-table.ts';
 import { openIncident } from './incident.ts';
 import { OpenIncidents } from './open-incidents.ts';
+import { OverflowIncidents } from './overflow-incidents.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
@@ -44,6 +45,8 @@ interface RuleRuntime {
   table: GroupTable;
   /** Open incidents by group key, in order of lastTrueAt. */
   open: OpenIncidents;
+  /** Incidents opened while `open` was at maxOpenIncidentsPerRule (see OverflowIncidents). */
+  overflow: OverflowIncidents;
 }
 
 /**
@@ -96,6 +99,7 @@ export class DetectionEngine {
   private readonly errors: ErrorFunnel;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly maxOpenPerRule: number;
+  private readonly maxOverflowPerRule: number;
   private readonly incidentsRefusedCounter: Counter;
   private warnedRefused = false;
   /** Shared (Redis) mode: the flusher, and an in-memory engine for code rules (if any). */
@@ -116,6 +120,7 @@ export class DetectionEngine {
     alertsFired: 0,
     alertsResolved: 0,
     incidentsRefused: 0,
+    overflowResolvedEarly: 0,
   };
 
   constructor(options: DetectionEngineOptions = {}) {
@@ -131,6 +136,7 @@ export class DetectionEngine {
     const tickIntervalMs = options.tickIntervalMs ?? 0;
     const dedupeCapacity = options.dedupeCapacity ?? 10_000;
     this.maxOpenPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
+    this.maxOverflowPerRule = options.maxOverflowIncidentsPerRule ?? 1_000;
 
     for (const [name, value] of Object.entries({
       allowedLatenessMs: this.lateness,
@@ -141,6 +147,7 @@ export class DetectionEngine {
       tickIntervalMs,
       dedupeCapacity,
       maxOpenIncidentsPerRule: this.maxOpenPerRule,
+      maxOverflowIncidentsPerRule: this.maxOverflowPerRule,
     })) {
       if (!Number.isFinite(value) || value < 0)
         throw new Error(`DetectionEngine: ${name} must be a finite number >= 0, got ${value}`);
@@ -187,7 +194,12 @@ export class DetectionEngine {
         entry.table = table;
         this.tables.push(table);
       }
-      const runtime: RuleRuntime = { rule, table, open: new OpenIncidents() };
+      const runtime: RuleRuntime = {
+        rule,
+        table,
+        open: new OpenIncidents(),
+        overflow: new OverflowIncidents(this.maxOverflowPerRule),
+      };
       const dispatch: Dispatch = {
         rt: runtime,
         slot: slots[i]!,
@@ -228,7 +240,8 @@ export class DetectionEngine {
     this.droppedCounter.add(0, { reason: 'invalid' });
     this.incidentsRefusedCounter = meter.createCounter(METRIC_DETECT_INCIDENTS_REFUSED, {
       description:
-        'Incidents not opened because their rule had maxOpenIncidentsPerRule open (none is evicted for them)',
+        'Incidents refused a slot because their rule had maxOpenIncidentsPerRule open: opened (and fired) in the ' +
+        'process-local overflow tier instead, none evicted (with maxOverflowIncidentsPerRule 0: not opened)',
     });
     this.incidentsRefusedCounter.add(0);
 
@@ -244,6 +257,7 @@ export class DetectionEngine {
           maxDistinctValues,
           maxBufferedEvents: this.maxBuffered,
           maxOpenIncidentsPerRule: this.maxOpenPerRule,
+          maxOverflowIncidentsPerRule: this.maxOverflowPerRule,
         },
         deliver: (alert) => this.alerts.deliver(alert),
         update: (alert) => this.alerts.update(alert),
@@ -414,6 +428,7 @@ export class DetectionEngine {
         stats.buffered += s.buffered;
         stats.groupsEvicted += s.groupsEvicted;
         stats.incidentsRefused += s.incidentsRefused;
+        stats.overflowResolvedEarly += s.overflowResolvedEarly;
       }
       stats.state = this.shared.snapshot();
     }
@@ -428,13 +443,19 @@ export class DetectionEngine {
   /** Open incidents, as firing alerts. */
   activeIncidents(): Alert[] {
     // Shared mode: incidents live in Redis; this lists only those held in this process (code
-    // rules, and incidents opened while degraded).
+    // rules, incidents opened while degraded, and this process's overflow incidents).
     if (this.shared !== undefined) {
-      return [...(this.fallback?.activeIncidents() ?? []), ...(this.codeLocal?.activeIncidents() ?? [])];
+      return [
+        ...(this.fallback?.activeIncidents() ?? []),
+        ...(this.codeLocal?.activeIncidents() ?? []),
+        ...this.shared.overflowIncidents(),
+      ];
     }
     const out: Alert[] = [];
-    for (const rt of this.runtimes)
+    for (const rt of this.runtimes) {
       for (const inc of rt.open.values()) out.push(inc.toAlert('firing', undefined));
+      for (const inc of rt.overflow.values()) out.push(inc.toAlert('firing', undefined));
+    }
     return out;
   }
 
@@ -443,7 +464,8 @@ export class DetectionEngine {
    * as activeIncidents(). In shared mode the fleet's, read from Redis (the groups the resolve
    * index names: at most `maxOpenIncidentsPerRule` per rule), then those held only in this
    * process (code rules, incidents opened while degraded) that Redis does not list under the
-   * same alert id. Rejects when Redis cannot be read (no partial list passed off as the fleet's).
+   * same alert id (overflow incidents included). Rejects when Redis cannot be read (no partial
+   * list passed off as the fleet's).
    */
   async openIncidents(): Promise<Alert[]> {
     if (this.shared === undefined) return this.activeIncidents();
@@ -533,7 +555,10 @@ export class DetectionEngine {
   /** The rule of `d` holds for group `key` (row g): `state` is its object state, undefined for a slab rule. */
   private holds(d: Dispatch, g: number, key: string, state: unknown, event: SecurityEvent, t: number): void {
     const rt = d.rt;
-    const existing = rt.open.get(key);
+    // An overflow incident of the group is extended like an open one (read only while the
+    // overflow tier holds any: the hot path pays one size check).
+    const overflowed = rt.overflow.size > 0 ? rt.overflow.get(key) : undefined;
+    const existing = overflowed ?? rt.open.get(key);
     if (existing !== undefined) {
       // Extended, not re-announced; moved to the newest end so rt.open stays in lastTrueAt order.
       existing.lastTrueAt = t;
@@ -544,30 +569,46 @@ export class DetectionEngine {
       // by one (without a taker, 170 bytes of garbage per event in bench/detect's mix).
       if (existing.addUser(event.user_id) && this.wantsUpdates)
         this.alerts.update(existing.toAlert('firing', event));
-      rt.open.extended(existing);
+      if (overflowed !== undefined) rt.overflow.extended(existing);
+      else rt.open.extended(existing);
       return;
     }
-    // At the cap the newcomer is refused, never an open incident evicted: ids an attacker
-    // invents (each needs the rule to fire) cannot push out what protects against them.
-    if (rt.open.size >= this.maxOpenPerRule) return this.refuseIncident(rt);
+    // At the cap no open incident is evicted: ids an attacker invents (each needs the rule to
+    // fire) cannot push out what protects against them. The newcomer still alerts, from the
+    // overflow tier (unless it is off: then only counted).
+    const atCap = rt.open.size >= this.maxOpenPerRule;
+    if (atCap && this.maxOverflowPerRule === 0) return this.refused(rt);
     // A slab rule's state as the object condition's, for its describe and evidence (only here: rare).
     const objectState = d.slab !== undefined ? d.slab.state(d.table.slab!, g, event) : state;
     const incident = openIncident(rt.rule, key, objectState, event, t, this.maxUsersPerAlert);
-    rt.open.add(incident);
+    if (atCap) {
+      this.refused(rt);
+      const early = rt.overflow.add(incident);
+      if (early !== undefined) {
+        // Resolved now, before its quiet period ended: it ends at this event's time.
+        this.counts.overflowResolvedEarly++;
+        this.counts.alertsResolved++;
+        this.alerts.deliver(early.toAlert('resolved', event, t));
+      }
+    } else rt.open.add(incident);
     if (incident.resolveAt < this.nextResolveAt) this.nextResolveAt = incident.resolveAt;
     this.counts.alertsFired++;
     this.alerts.deliver(incident.toAlert('firing', event));
   }
 
-  /** The rule held for a group, but the rule has maxOpenIncidentsPerRule open: counted, not opened. */
-  private refuseIncident(rt: RuleRuntime): void {
+  /** The rule held for a group, but the rule has maxOpenIncidentsPerRule open: counted (once per overflow incident). */
+  private refused(rt: RuleRuntime): void {
     this.counts.incidentsRefused++;
     this.incidentsRefusedCounter.add(1, { rule: rt.rule.id });
     if (this.warnedRefused) return;
     this.warnedRefused = true;
     diag.warn(
       `llmsec detect: rule ${rt.rule.id} has maxOpenIncidentsPerRule (${this.maxOpenPerRule}) incidents open: ` +
-        'its new incidents are refused (not opened, no firing line) until some resolve (llmsec.detect.incidents.refused)',
+        (this.maxOverflowPerRule > 0
+          ? `its new incidents open in the process-local overflow tier (at most ${this.maxOverflowPerRule}, ` +
+            'the quiet-longest resolved early) until some resolve'
+          : 'its new incidents are refused (not opened, no firing line) until some resolve') +
+        ' (llmsec.detect.incidents.refused)',
     );
   }
 
@@ -579,16 +620,17 @@ export class DetectionEngine {
   private resolveDue(t: number, trigger: SecurityEvent | undefined): void {
     let next = Number.POSITIVE_INFINITY;
     for (const rt of this.runtimes) {
-      if (rt.open.size === 0) continue;
-      for (let incident = rt.open.first(); incident !== undefined; incident = rt.open.first()) {
-        const at = incident.resolveAt;
-        if (at > t) {
-          if (at < next) next = at;
-          break;
+      for (const list of rt.overflow.size > 0 ? [rt.open, rt.overflow] : [rt.open]) {
+        for (let incident = list.first(); incident !== undefined; incident = list.first()) {
+          const at = incident.resolveAt;
+          if (at > t) {
+            if (at < next) next = at;
+            break;
+          }
+          list.remove(incident);
+          this.counts.alertsResolved++;
+          this.alerts.deliver(incident.toAlert('resolved', trigger));
         }
-        rt.open.remove(incident);
-        this.counts.alertsResolved++;
-        this.alerts.deliver(incident.toAlert('resolved', trigger));
       }
     }
     this.nextResolveAt = next;

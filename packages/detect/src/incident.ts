@@ -103,7 +103,12 @@ export class Incident {
     return [...this.head, ...tail];
   }
 
-  toAlert(status: 'firing' | 'resolved', trigger: SecurityEvent | undefined): Alert {
+  /**
+   * The incident as an alert line. `endsAt` (resolved only) overrides resolveAt: an overflow
+   * incident resolved early to make room ends then, not at the end of a quiet period it did
+   * not have (an Alertmanager endsAt in the future would keep the alert firing until it).
+   */
+  toAlert(status: 'firing' | 'resolved', trigger: SecurityEvent | undefined, endsAt?: number): Alert {
     const rule = this.rule;
     const alert: Alert = {
       alert_id: this.alertId,
@@ -117,7 +122,7 @@ export class Incident {
       evidence: this.evidence(),
       title: rule.title,
     };
-    if (status === 'resolved') alert.ends_at = formatTimestamp(this.resolveAt);
+    if (status === 'resolved') alert.ends_at = formatTimestamp(endsAt ?? this.resolveAt);
     if (this.traceIds.length > 0) alert.trace_ids = [...this.traceIds];
     if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
     if (trigger?.trace_id !== undefined) {

@@ -214,9 +214,10 @@ describe('bounded memory and safety', () => {
     expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:keep`]);
   });
 
-  it('at maxOpenIncidentsPerRule refuses the new incident (counted, no firing line) and evicts none', () => {
+  it('at maxOpenIncidentsPerRule with the overflow tier off refuses the new incident (counted, no firing line) and evicts none', () => {
     const leak = (at: number, user: string) => ({ at, category: 'system_prompt_leakage', user });
-    const { engine, alerts } = recordingEngine({ maxOpenIncidentsPerRule: 2 });
+    // maxOverflowIncidentsPerRule 0: the refusal of 0dfdd80 (engine-overflow.test.ts: the default).
+    const { engine, alerts } = recordingEngine({ maxOpenIncidentsPerRule: 2, maxOverflowIncidentsPerRule: 0 });
     // a, b open; c's incident is refused: a and b stay open, c gets no firing line.
     feed(engine, [leak(T0, 'a'), leak(T0 + SEC, 'b'), leak(T0 + 2 * SEC, 'a'), leak(T0 + 3 * SEC, 'c')]);
     expect(engine.stats.incidentsRefused).toBe(1);

@@ -13,6 +13,9 @@ import { freshRuleset } from './redis-support.ts';
  * gets one more block in each later flush (its state then comes from the cache): the rule
  * still holds for him (11, 12 blocks in the window), so each is refused again, as in memory;
  * a re-step from an empty state would count 1 block, write that, and refuse nothing more.
+ * That needs the overflow tier off (maxOverflowIncidentsPerRule 0); with it on, Bob's refused
+ * incident fires from the tier and his later blocks extend it without asking the index (as in
+ * memory), which the second case checks.
  */
 
 const LATENESS = 5 * SEC;
@@ -26,7 +29,17 @@ const blocks = (user: string, from: number, n: number) =>
 describe('RedisDetectionState: a refusal from a cached group state', () => {
   const db = useRedis();
 
-  it('re-steps the stored state: the group keeps its window and is refused again, as in memory', async () => {
+  it.each([
+    // The overflow tier off: each holding event is refused (counted), no firing line for Bob.
+    { overflow: 0, expected: [0, 1, 2, 3], bobFires: false },
+    // On (the default): Bob's refused incident fires from it once; his later blocks extend it.
+    { overflow: undefined, expected: [0, 1, 1, 1], bobFires: true },
+  ])('re-steps the stored state: the group keeps its window, as in memory (overflow tier $overflow)', async ({
+    overflow,
+    expected,
+    bobFires,
+  }) => {
+    const tier = overflow === undefined ? {} : { maxOverflowIncidentsPerRule: overflow };
     const alerts: Alert[] = [];
     const state = new RedisDetectionState({
       redis: db.redis,
@@ -38,6 +51,7 @@ describe('RedisDetectionState: a refusal from a cached group state', () => {
     const engine = new DetectionEngine({
       rules: defaultRules(),
       allowedLatenessMs: LATENESS,
+      ...tier,
       state,
       onAlert: (a) => alerts.push(a),
     });
@@ -45,6 +59,7 @@ describe('RedisDetectionState: a refusal from a cached group state', () => {
       rules: defaultRules(),
       allowedLatenessMs: LATENESS,
       maxOpenIncidentsPerRule: 1,
+      ...tier,
     });
     const flushes = [
       blocks('alice', T0, 10), // opens: the cap (1) is full
@@ -65,11 +80,14 @@ describe('RedisDetectionState: a refusal from a cached group state', () => {
       refused.push(engine.stats.incidentsRefused);
       expect(engine.stats.incidentsRefused).toBe(memory.stats.incidentsRefused);
     }
-    expect(refused).toEqual([0, 1, 2, 3]);
+    expect(refused).toEqual(expected);
     expect(engine.stats.state?.mode).toBe('shared');
     expect(engine.stats.state?.duplicates).toBe(0);
     expect(engine.stats.droppedLate).toBe(0);
-    expect(alerts.map((a) => [a.rule, a.status, a.labels.user_id])).toEqual([[RULE, 'firing', 'alice']]);
+    expect(alerts.map((a) => [a.rule, a.status, a.labels.user_id])).toEqual([
+      [RULE, 'firing', 'alice'],
+      ...(bobFires ? [[RULE, 'firing', 'bob']] : []),
+    ]);
     await engine.shutdown();
   });
 });

@@ -11,10 +11,12 @@ import { freshRuleset } from './redis-support.ts';
  * maxOpenIncidentsPerRule across a fleet: ids an attacker invents (each firing the rule, which
  * costs real traffic) cannot push incidents that exist out of the resolve index. Alice's and
  * Bob's incidents are open; another process then sees 40 invented users fire the same rule with
- * the cap at 3: one more incident opens, 39 are refused (counted, no firing line), and Alice and
- * Bob stay listed and are resolved by the sweep on time. Before, the index's cap evicted the
- * soonest due (Alice and Bob), which then resolved only on a new event of their group. The
- * in-memory engine, given the same events, refuses the same number and keeps the same two.
+ * the cap at 3: one more incident opens, 39 are refused a slot (counted) and open in that
+ * process's overflow tier instead (each fires once, and resolves), and Alice and Bob stay
+ * listed and are resolved by the sweep on time. Before 0dfdd80, the index's cap evicted the
+ * soonest due (Alice and Bob), which then resolved only on a new event of their group; from it
+ * to the overflow tier, the 39 sent no firing line. The in-memory engine, given the same
+ * events, refuses the same number and keeps the same two.
  */
 
 const LATENESS = 5 * SEC;
@@ -72,15 +74,18 @@ async function floodAgainstOpenIncidents(clients: [Redis | Cluster, Redis | Clus
   b.engine.advanceTo(END);
   await b.engine.forceFlush();
 
+  // Every incident fired once: Alice, Bob and the 40 invented users.
   const fired = users([...a.alerts, ...b.alerts], 'firing');
-  expect(fired).toHaveLength(CAP);
-  expect(fired.slice(0, 2)).toEqual(['alice', 'bob']);
+  expect(fired).toEqual(['alice', 'bob', ...INVENTED].sort());
   expect(b.engine.stats.state?.incidentsRefused).toBe(INVENTED.length - 1);
   expect(b.engine.stats.incidentsRefused).toBe(INVENTED.length - 1);
-  for (const engine of [a.engine, b.engine]) {
-    const listed = (await engine.openIncidents()).map((x) => x.labels.user_id!).sort();
-    expect(listed).toEqual(fired);
-  }
+  expect(b.engine.stats.overflowResolvedEarly).toBe(0);
+  // The fleet's open set (the Redis index) holds the cap: Alice, Bob and one newcomer. Process b
+  // lists its overflow incidents beside them; a, which holds none, only the fleet's.
+  const fleet = (await a.engine.openIncidents()).map((x) => x.labels.user_id!).sort();
+  expect(fleet).toHaveLength(CAP);
+  expect(fleet.slice(0, 2)).toEqual(['alice', 'bob']);
+  expect((await b.engine.openIncidents()).map((x) => x.labels.user_id!).sort()).toEqual(fired);
 
   // The memory engine on the same events: the same number open and refused, the same two kept.
   const memory: Alert[] = [];
@@ -92,15 +97,16 @@ async function floodAgainstOpenIncidents(clients: [Redis | Cluster, Redis | Clus
   });
   for (const { event, t } of [...REAL, ...FLOOD]) one.ingest(event, t);
   one.advanceTo(END);
-  expect(users(memory, 'firing')).toHaveLength(CAP);
-  expect(users(memory, 'firing').slice(0, 2)).toEqual(['alice', 'bob']);
+  expect(users(memory, 'firing')).toEqual(fired);
   expect(one.stats.incidentsRefused).toBe(INVENTED.length - 1);
 
-  // Quiet: the sweep of either process resolves all three on time, Alice and Bob included.
+  // Quiet: the sweep of either process resolves the fleet's three on time, Alice and Bob
+  // included, and b's round its overflow incidents: every firing line has its resolved line.
   b.engine.advanceTo(QUIET_END);
   await b.engine.forceFlush();
   expect(users([...a.alerts, ...b.alerts], 'resolved')).toEqual(fired);
   expect(await a.engine.openIncidents()).toEqual([]);
+  expect(await b.engine.openIncidents()).toEqual([]);
   one.advanceTo(QUIET_END);
   expect(users(memory, 'resolved')).toEqual(users(memory, 'firing'));
   await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
@@ -109,7 +115,7 @@ async function floodAgainstOpenIncidents(clients: [Redis | Cluster, Redis | Clus
 describe('RedisDetectionState: invented ids cannot evict open incidents', () => {
   const db = useRedis({ clients: 2 });
 
-  it('standalone: at the cap the newcomers are refused, Alice and Bob stay indexed and resolve', async () => {
+  it('standalone: at the cap the newcomers fire from the overflow tier, Alice and Bob stay indexed and resolve', async () => {
     await floodAgainstOpenIncidents([db.clients[0]!, db.clients[1]!], freshRuleset('cap'));
   });
 });

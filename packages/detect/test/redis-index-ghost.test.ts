@@ -11,7 +11,9 @@ import { freshRuleset } from './redis-support.ts';
  * resolve index and dies (or loses Redis) before its group write lands. The entry names a
  * group without that incident. It must not be listed as open, it holds one slot of the rule's
  * cap until it is due (a newcomer meanwhile is refused at a full cap), and the sweep of
- * another process drops it when due, after which a newcomer opens.
+ * another process drops it when due, after which a newcomer opens. (The overflow tier is off
+ * here, maxOverflowIncidentsPerRule 0: with it Bob's refused incident would fire from it and
+ * his later blocks extend that, which redis-incident-overflow.test.ts covers.)
  */
 
 const LATENESS = 5 * SEC;
@@ -29,6 +31,7 @@ function engineOn(redis: Redis, ruleset: string) {
   const engine = new DetectionEngine({
     rules: defaultRules(),
     allowedLatenessMs: LATENESS,
+    maxOverflowIncidentsPerRule: 0,
     state,
     onAlert: (a) => alerts.push(a),
   });

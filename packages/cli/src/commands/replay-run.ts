@@ -211,9 +211,13 @@ async function replay(
       `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
       (readerCpuMs !== undefined ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` : ''),
     `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input` +
-      // A backtest must not read fewer alerts as quieter traffic: say what the cap refused.
+      // A rule at its cap is an operator's concern even though it still alerts: say how many
+      // incidents alerted from the overflow tier, and how many of those it resolved early.
       (stats.incidentsRefused > 0
-        ? `; ${stats.incidentsRefused} detections refused (their rule had maxOpenIncidentsPerRule open: no firing line)`
+        ? `; ${stats.incidentsRefused} incidents over maxOpenIncidentsPerRule alerted in the overflow tier` +
+          (stats.overflowResolvedEarly > 0
+            ? ` (${stats.overflowResolvedEarly} resolved early to make room)`
+            : '')
         : ''),
   ];
   for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {

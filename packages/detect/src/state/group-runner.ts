@@ -3,6 +3,7 @@ import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import { Incident, openIncident, type IncidentState } from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
+import type { OverflowRun } from './shared-overflow.ts';
 
 /**
  * One group's state in the shared store, and the step that advances it: the per-group half of
@@ -61,8 +62,13 @@ export interface GroupStep {
   processed: number;
   late: number;
   duplicates: number;
-  /** Per event whose rule held but whose incident `refuse` kept from opening (its index is full): the rule id. */
+  /**
+   * Per event whose rule held but whose incident `refuse` kept from opening (its index is full),
+   * with the overflow tier off: the rule id (counted, no firing line).
+   */
   refused: string[];
+  /** With the overflow tier on: those events as the overflow incidents they open or extend. */
+  overflow: OverflowRun[];
   /**
    * Time of the oldest event still pending (+Infinity: none): the group needs a release step as
    * soon as the watermark passes it, not once it passes the newest (that held an attack's
@@ -94,12 +100,20 @@ export function encodeBody(body: GroupBody): string {
   return encodeState(body);
 }
 
+/** This process's overflow tier as a group step sees it (see SharedOverflow). */
+export interface OverflowView {
+  /** Whether this process holds an overflow incident of (rule, group) still open at `t`. */
+  live(ruleId: string, key: string, t: number): boolean;
+}
+
 /**
  * Adds `events` (already matched to this table and group) to the group and processes every
  * pending event at or before `watermark`, in order; then resolves incidents due by the
  * watermark. Pure apart from `body`, which it updates in place. Rules in `refuse` (ids) open no
  * new incident in this step (their resolve index is full: as the in-memory engine at
- * maxOpenIncidentsPerRule, the condition state moves on and the opening is counted as refused).
+ * maxOpenIncidentsPerRule, the condition state moves on): with `overflow` they become overflow
+ * runs (step.overflow), as do the events of a group this process holds an overflow incident of
+ * (extended there, as in memory: nothing moves between the tiers); without it, counted refused.
  */
 export function stepGroup(
   table: RuleTable,
@@ -108,6 +122,7 @@ export function stepGroup(
   watermark: number,
   limits: GroupLimits,
   refuse?: ReadonlySet<string>,
+  overflow?: OverflowView,
 ): GroupStep {
   const step: GroupStep = {
     body,
@@ -118,6 +133,7 @@ export function stepGroup(
     late: 0,
     duplicates: 0,
     refused: [],
+    overflow: [],
     pendingFrom: Number.POSITIVE_INFINITY,
     open: new Map(),
   };
@@ -154,7 +170,7 @@ export function stepGroup(
   while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
     const [t, , event] = q.shift()!;
     if (t > body.p) body.p = t;
-    processOne(table, body, incidents, event, t, step, limits, grew, refuse);
+    processOne(table, body, incidents, event, t, step, limits, grew, refuse, overflow);
     step.changed = true;
   }
   if (watermark > body.p) {
@@ -196,6 +212,7 @@ function processOne(
   limits: GroupLimits,
   grew: Map<string, SecurityEvent>,
   refuse: ReadonlySet<string> | undefined,
+  overflow: OverflowView | undefined,
 ): void {
   step.processed++;
   const r = body.r;
@@ -226,8 +243,9 @@ function processOne(
       if (existing.addUser(event.user_id)) grew.set(rule.id, event);
       continue;
     }
-    if (refuse?.has(rule.id) === true) {
-      step.refused.push(rule.id);
+    if (refuse?.has(rule.id) === true || overflow?.live(rule.id, body.k, t) === true) {
+      if (overflow === undefined) step.refused.push(rule.id);
+      else noteOverflow(step, rule, body.k, state, event, t, limits.maxUsersPerAlert);
       continue;
     }
     // The same opening as DetectionEngine.holds, so the alerts are identical.
@@ -236,4 +254,34 @@ function processOne(
     grew.delete(rule.id);
     step.alerts.push(incident.toAlert('firing', event));
   }
+}
+
+/**
+ * An event on which `rule` held for the group but whose incident goes to the overflow tier:
+ * extends this step's run of the rule while that run's incident is open at `t`, else starts a
+ * run with the incident it opens (openIncident at this event, as the memory engine opens it).
+ */
+function noteOverflow(
+  step: GroupStep,
+  rule: CompiledRule,
+  key: string,
+  state: unknown,
+  event: SecurityEvent,
+  t: number,
+  maxUsers: number,
+): void {
+  for (let i = step.overflow.length - 1; i >= 0; i--) {
+    const run = step.overflow[i]!;
+    if (run.rule !== rule) continue;
+    if (run.incident.resolveAt > t) {
+      run.incident.lastTrueAt = t;
+      run.incident.addEvidence(event.event_id, event.trace_id);
+      run.incident.addUser(event.user_id);
+      run.events.push({ t, event });
+      return;
+    }
+    break;
+  }
+  const incident = openIncident(rule, key, state, event, t, maxUsers);
+  step.overflow.push({ rule, incident, firing: incident.toAlert('firing', event), events: [{ t, event }] });
 }

@@ -4,6 +4,7 @@ import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupBody } from './
 import type { PendingGroups } from './pending-groups.ts';
 import { splitVersion } from './redis-state.ts';
 import { pushOp, type RoundOps, type Work } from './round-work.ts';
+import type { SharedOverflow } from './shared-overflow.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
 /** Compare-and-set attempts on one group in one round before the round fails (degraded mode). */
@@ -13,8 +14,9 @@ const MAX_ATTEMPTS = 50;
  * Steps one group of a round under compare-and-set: from the cached state when this process
  * wrote it last (a guess the write checks), else from the state the store returns; retries
  * from the current state on a conflict; admits the incidents a step opens to their resolve
- * index before the write (refused at the cap: stepped again without them); then delivers the
- * step's alerts and notes the index updates for the round.
+ * index before the write (refused at the cap: stepped again without them, their events handed
+ * to the process-local overflow tier); then delivers the step's alerts and notes the index
+ * updates for the round.
  */
 export class GroupWriter {
   private readonly o: SharedEngineOptions;
@@ -23,6 +25,8 @@ export class GroupWriter {
   private readonly stats: SharedStats;
   private readonly indexTtl: number;
   private warnedRefused = false;
+  /** The process-local overflow tier (undefined: off, a refusal is only counted). */
+  overflow: SharedOverflow | undefined;
 
   constructor(
     options: SharedEngineOptions,
@@ -69,7 +73,7 @@ export class GroupWriter {
       known = undefined;
       const before = new Set(Object.keys(body.i));
       const pendingBefore = body.q.length > 0 ? body.q[0]![0] : Number.POSITIVE_INFINITY;
-      const step = stepGroup(w.table, body, w.events, watermark, limits, refuse);
+      const step = stepGroup(w.table, body, w.events, watermark, limits, refuse, this.overflow);
       if (!step.changed && guessed) {
         // Nothing to write, so nothing checked the cached state: another process may have
         // written the group since. Read it and step the current state.
@@ -108,6 +112,7 @@ export class GroupWriter {
         if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
         for (const ruleId of step.refused) this.countRefused(ruleId);
+        if (step.overflow.length > 0) this.overflow?.apply(step.body.k, step.overflow);
         for (const alert of step.alerts) {
           if (alert.status === 'firing') this.o.counts.alertsFired++;
           else this.o.counts.alertsResolved++;
@@ -144,8 +149,11 @@ export class GroupWriter {
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
   }
 
-  /** One event whose rule held but whose incident was refused (the rule's index is full). */
-  private countRefused(ruleId: string): void {
+  /**
+   * One incident refused a slot (the rule's index is full): opened in the overflow tier, or with
+   * the tier off one event whose rule held, not opened.
+   */
+  countRefused(ruleId: string): void {
     this.stats.incidentsRefused++;
     this.o.counts.incidentsRefused++;
     this.o.refusedCounter.add(1, { rule: ruleId });
@@ -153,8 +161,11 @@ export class GroupWriter {
     this.warnedRefused = true;
     diag.warn(
       `llmsec detect: rule ${ruleId} has maxOpenIncidentsPerRule (${this.o.state.maxOpenIncidentsPerRule}) incidents open ` +
-        'across the fleet: its new incidents are refused (not opened, no firing line) until some resolve; open ones ' +
-        'are kept (see llmsec.detect.incidents.refused)',
+        'across the fleet: ' +
+        (this.overflow !== undefined
+          ? 'its new incidents open in this process\'s overflow tier (the quiet-longest resolved early when full)'
+          : 'its new incidents are refused (not opened, no firing line)') +
+        ' until some resolve; open ones are kept (see llmsec.detect.incidents.refused)',
     );
   }
 

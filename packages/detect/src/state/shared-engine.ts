@@ -8,6 +8,7 @@ import { PendingGroups } from './pending-groups.ts';
 import type { RedisDetectionState } from './redis-state.ts';
 import { collectWork, type RoundOps, type Work } from './round-work.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
+import { SharedOverflow } from './shared-overflow.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
 export type { SharedEngineOptions, SharedStats } from './shared-types.ts';
@@ -27,6 +28,8 @@ export class SharedEngine {
   /** Groups this process left events pending in, released when the watermark passes them. */
   private readonly pending: PendingGroups;
   private readonly writer: GroupWriter;
+  /** This process's overflow incidents (undefined: maxOverflowIncidentsPerRule 0). */
+  private readonly overflow: SharedOverflow | undefined;
   private running: Promise<void> | undefined;
   private scheduled = false;
   private finalRequested = false;
@@ -74,6 +77,16 @@ export class SharedEngine {
       stats: this.stats,
       indexTtl: this.indexTtl,
     });
+    this.overflow =
+      options.maxOverflowPerRule > 0
+        ? new SharedOverflow(options.maxOverflowPerRule, {
+            deliver: options.deliver,
+            update: options.update,
+            counts: options.counts,
+            refused: (ruleId) => this.writer.countRefused(ruleId),
+          })
+        : undefined;
+    this.writer.overflow = this.overflow;
     const gauge = options.meter.createObservableGauge('llmsec.detect.state.degraded', {
       description: '1 while detection runs on local state because Redis is unreachable, else 0',
     });
@@ -103,6 +116,11 @@ export class SharedEngine {
     return untraced(() =>
       fleetIncidents(this.state, this.o.ruleset, this.o.tables, this.o.limits.maxUsersPerAlert),
     );
+  }
+
+  /** This process's overflow incidents, as firing alerts (see SharedOverflow). */
+  overflowIncidents(): Alert[] {
+    return this.overflow?.alerts() ?? [];
   }
 
   /** Synchronous and cheap: never touches Redis. */
@@ -306,6 +324,9 @@ export class SharedEngine {
     await Promise.all([...due, ...rest].map((w) => this.writer.step(w, watermark, ops)));
     // Counted once per event (an event may feed several group-by tables), as the memory engine does.
     this.o.counts.processed += batch.length;
+    // This process's overflow incidents due by the round's watermark (their groups' events of
+    // this round have extended them by now).
+    this.overflow?.resolveDue(watermark);
     await this.sendIndexOps(ops);
   }
 

@@ -24,6 +24,7 @@ export interface SharedModeInput {
       | 'maxDistinctValues'
       | 'maxBufferedEvents'
       | 'maxOpenIncidentsPerRule'
+      | 'maxOverflowIncidentsPerRule'
     >
   >;
   deliver: (alert: Alert) => void;
@@ -84,6 +85,7 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
     tables,
     projectors,
     latenessMs: limits.allowedLatenessMs,
+    maxOverflowPerRule: limits.maxOverflowIncidentsPerRule,
     limits: {
       maxUsersPerAlert: limits.maxDistinctValues,
       maxPending: state.maxPendingPerGroup,

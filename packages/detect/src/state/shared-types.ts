@@ -21,9 +21,10 @@ export interface SharedStats {
   /** Compare-and-set retries (another process wrote the group in between). */
   conflicts: number;
   /**
-   * Events whose rule held for a group with no open incident while the rule already had
-   * maxOpenIncidentsPerRule open across the fleet: the incident was not opened (no firing line),
-   * as in memory (EngineStats.incidentsRefused); no open incident is evicted for a new one.
+   * Incidents refused a slot because their rule had maxOpenIncidentsPerRule open across the
+   * fleet: each opened (and fired) in this process's overflow tier, as in memory
+   * (EngineStats.incidentsRefused); no open incident is evicted for a new one. With
+   * maxOverflowIncidentsPerRule 0: events on which the rule held, not opened (no firing line).
    */
   incidentsRefused: number;
   /**
@@ -44,6 +45,7 @@ export interface SharedCounts {
   alertsFired: number;
   alertsResolved: number;
   incidentsRefused: number;
+  overflowResolvedEarly: number;
 }
 
 export interface SharedEngineOptions {
@@ -54,6 +56,8 @@ export interface SharedEngineOptions {
   projectors: Projector[];
   latenessMs: number;
   limits: GroupLimits;
+  /** Overflow incidents per rule in this process (maxOverflowIncidentsPerRule; 0: off). */
+  maxOverflowPerRule: number;
   /** The in-memory engine (same data rules) that takes over while Redis is unreachable. */
   fallback: DetectionEngine;
   deliver: (alert: Alert) => void;
