@@ -83,7 +83,11 @@ describe('RedisDetectionState: overflow incidents at the fleet cap', () => {
     expect((await db.redis.zrange(index, 0, -1)).sort()).toEqual(fleet);
     // Each process lists the fleet's two and its own overflow incident.
     for (const p of [a, b])
-      expect((await p.engine.openIncidents()).map((x) => x.labels.user_id).sort()).toEqual(['alice', 'bob', 'mallory']);
+      expect((await p.engine.openIncidents()).map((x) => x.labels.user_id).sort()).toEqual([
+        'alice',
+        'bob',
+        'mallory',
+      ]);
     // One alert in Alertmanager: the same label set from both processes.
     const [fa] = a.alerts.filter((x) => x.labels.user_id === 'mallory');
     const [fb] = b.alerts.filter((x) => x.labels.user_id === 'mallory');
@@ -111,5 +115,32 @@ describe('RedisDetectionState: overflow incidents at the fleet cap', () => {
     expect(a.engine.stats.incidentsRefused + b.engine.stats.incidentsRefused).toBe(6);
     expect((await db.redis.zrange(index, 0, -1)).sort()).toEqual(fleet);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  });
+});
+
+describe('RedisDetectionState: overflow incidents while degraded', () => {
+  const db = useRedis();
+
+  it('an overflow incident still resolves (its resolved line) once Redis is unreachable', async () => {
+    const ruleset = freshRuleset('overflow-degraded');
+    const p = engineOn(db.redis, ruleset);
+    const [alice, bob] = [blocks('alice', T0, 10), blocks('bob', T0, 10)];
+    for (let i = 0; i < 10; i++) for (const { event, t } of [alice[i]!, bob[i]!]) p.engine.ingest(event, t);
+    for (const { event, t } of blocks('mallory', T0 + 30 * SEC, 10)) p.engine.ingest(event, t);
+    p.engine.advanceTo(T0 + 39 * SEC + LATENESS);
+    await p.engine.forceFlush();
+    expect(lines(p.alerts, 'mallory')).toEqual(['firing']);
+    // Redis goes away: every call fails, so the engine runs degraded from the next round.
+    const fail = () => Promise.reject(new Error('Redis gone'));
+    p.state.cas = fail;
+    p.state.advanceClock = fail;
+    p.state.ping = fail;
+    p.engine.advanceTo(T0 + 40 * SEC + LATENESS);
+    await p.engine.forceFlush();
+    expect(p.engine.stats.state?.mode).toBe('degraded');
+    p.engine.advanceTo(T0 + 39 * SEC + 10 * MIN + LATENESS);
+    expect(lines(p.alerts, 'mallory')).toEqual(['firing', 'resolved']);
+    expect(p.engine.activeIncidents().filter((a) => a.labels.user_id === 'mallory')).toEqual([]);
+    await p.engine.shutdown();
   });
 });

@@ -165,8 +165,11 @@ export class SharedEngine {
     if (t > this.advanceMax) this.advanceMax = t;
     // The fallback may yet receive the queued events (if Redis fails before they are shipped):
     // while some are, the flusher moves it after each round, as far as they allow (moveFallback).
-    if (this.stats.mode === 'degraded') this.o.fallback.advanceTo(t);
-    else if (this.queued() === 0 && this.running === undefined) this.moveFallback();
+    if (this.stats.mode === 'degraded') {
+      this.o.fallback.advanceTo(t);
+      // No rounds while degraded: this process's overflow incidents resolve on its own time.
+      this.overflow?.resolveDue(t - this.o.latenessMs);
+    } else if (this.queued() === 0 && this.running === undefined) this.moveFallback();
     this.schedule();
   }
 
@@ -178,6 +181,9 @@ export class SharedEngine {
     if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
       this.o.fallback.flush();
     }
+    // Degraded, no final round will resolve this process's overflow incidents: up to the
+    // newest time it knows of, as the fallback's flush does.
+    if (this.stats.mode === 'degraded') this.overflow?.resolveDue(Math.max(this.localMax, this.globalMax));
     this.schedule();
   }
 
