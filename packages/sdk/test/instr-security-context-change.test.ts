@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { SpanKind, context, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
 import { withSecurityContext } from '../src/context.ts';
@@ -97,5 +98,28 @@ describe('a call keeps the security context it started in', () => {
         'llmsec.request_completed',
       ]);
     }
+  });
+
+  it('the same when the call reuses the GenAI span of another instrumentation', async () => {
+    const seen: SecurityEvent[] = [];
+    h = createHarness({ onEvent: (e) => seen.push(e) });
+    const harness = h;
+    const client = instrumentClient(
+      new OpenAI({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: streamFetch }),
+      { events: harness.events, tracerProvider: harness.tracerProvider },
+    );
+    const outer = harness.tracer.startSpan('chat gpt-4o-mini', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'gen_ai.operation.name': 'chat' },
+    });
+    const stream = await withSecurityContext(A, () =>
+      context.with(trace.setSpan(context.active(), outer), () => client.chat.completions.create(BODY)),
+    );
+    await withSecurityContext(READER, async () => {
+      for await (const _ of stream);
+    });
+    outer.end();
+    expect(seen.map(ids)).toEqual([['request_completed', 'u-A', undefined, undefined]]);
+    expect(seen[0]?.span_id).toBe(outer.spanContext().spanId);
   });
 });

@@ -43,7 +43,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   private inputPhase: Promise<void> | undefined;
   private view: GuardInput | undefined;
   private ended = false;
-  /** The context invoke() ran the call in (the caller's, with our span): the context of the call's events. */
+  /** The context invoke() ran the call in (the caller's, with our span or the reused one active): the context of the call's events. */
   private callContext: Context | undefined;
   /** The caller's security context, read at the start: also callContext's (which only adds our span). */
   private readonly security: SecurityContext;
@@ -77,7 +77,12 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   invoke<T>(fn: () => T): T {
     // The call store only serves the prepare hook (guards, limiter): skip it when there is none.
     const run = this.runtime.needsInputPhase ? () => callStore.run(this, fn) : fn;
-    if (!this.ownSpan) return run();
+    if (!this.ownSpan) {
+      // The reused span is the active one here: its events, request_completed after a stream
+      // read elsewhere included, take this context (and the call's ids), not the reader's.
+      this.callContext = context.active();
+      return run();
+    }
     this.callContext = trace.setSpan(context.active(), this.span);
     return context.with(this.callContext, run);
   }
