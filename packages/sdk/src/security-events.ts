@@ -327,7 +327,8 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
  * security context it read at its start: `ctx` is that context with the call's span set, so its
  * security context is the same, and the event builder would otherwise read it again (walking the
  * context and its baggage, two objects). `ctx` must have `input.span` as its span. Another
- * emitter, or a subclass overriding `emit`, gets `emit`.
+ * emitter, or a subclass overriding `emit`, gets `emit`, run in `ctx`: it reads the ids the call
+ * lacks from the active context, which is otherwise whoever's reads the stream.
  */
 export function emitInCallContext<C extends Category>(
   events: SecurityEventEmitter,
@@ -338,7 +339,7 @@ export function emitInCallContext<C extends Category>(
 ): SecurityEvent {
   if (events instanceof SecurityEvents && events.emit === SecurityEvents.prototype.emit)
     return emitInContext(events, category, input, ctx, security);
-  return events.emit(category, input);
+  return otelContext.with(ctx, () => events.emit(category, input));
 }
 
 /**

@@ -1,9 +1,10 @@
 import OpenAI from 'openai';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
+import type { Category, EventInputFor, SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import { withSecurityContext } from '../src/context.ts';
 import { instrumentClient, type OutputGuard } from '../src/instrumentation/index.ts';
+import { SecurityEvents } from '../src/security-events.ts';
 import { createHarness } from './harness.ts';
 
 // A call's events carry the ids of the security context the call started in (e06e01e: read once
@@ -121,5 +122,34 @@ describe('a call keeps the security context it started in', () => {
     outer.end();
     expect(seen.map(ids)).toEqual([['request_completed', 'u-A', undefined, undefined]]);
     expect(seen[0]?.span_id).toBe(outer.spanContext().spanId);
+  });
+
+  it('the same through an emitter that is not SecurityEvents, or a subclass overriding emit', async () => {
+    const seen: SecurityEvent[] = [];
+    h = createHarness({ onEvent: (e) => seen.push(e) });
+    const harness = h;
+    class Overriding extends SecurityEvents {
+      override emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent {
+        return super.emit(category, input);
+      }
+    }
+    const overriding = new Overriding({ metrics: harness.metrics, onEvent: (e) => seen.push(e) });
+    const other: SecurityEventEmitter = {
+      emit: (category, input) => harness.events.emit(category, input),
+    } as SecurityEventEmitter;
+    for (const events of [overriding, other]) {
+      const client = instrumentClient(
+        new OpenAI({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0, fetch: streamFetch }),
+        { events, tracerProvider: harness.tracerProvider },
+      );
+      const stream = await withSecurityContext(A, () => client.chat.completions.create(BODY));
+      await withSecurityContext(READER, async () => {
+        for await (const _ of stream);
+      });
+    }
+    expect(seen.map(ids)).toEqual([
+      ['request_completed', 'u-A', undefined, undefined],
+      ['request_completed', 'u-A', undefined, undefined],
+    ]);
   });
 });
