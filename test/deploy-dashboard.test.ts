@@ -12,6 +12,7 @@ import {
   METRIC_ALERTS,
   METRIC_COST,
   METRIC_DETECT_DROPPED,
+  METRIC_DETECT_INCIDENTS_REFUSED,
   METRIC_ENFORCEMENT_TRANSITIONS,
   METRIC_EVENTS,
   METRIC_GEN_AI_OPERATION_DURATION,
@@ -66,6 +67,7 @@ function startMetricsSource(): { exporter: PrometheusExporter; provider: MeterPr
   const telemetryErrors = meter.createCounter(METRIC_TELEMETRY_ERRORS);
   const alerts = meter.createCounter(METRIC_ALERTS);
   const dropped = meter.createCounter(METRIC_DETECT_DROPPED);
+  const refused = meter.createCounter(METRIC_DETECT_INCIDENTS_REFUSED);
   const notifications = meter.createCounter(METRIC_ALERT_NOTIFICATIONS);
   const decisions = meter.createCounter(METRIC_RATELIMIT_DECISIONS);
   const storeErrors = meter.createCounter(METRIC_RATELIMIT_STORE_ERRORS);
@@ -103,6 +105,7 @@ function startMetricsSource(): { exporter: PrometheusExporter; provider: MeterPr
     alerts.add(1, { rule: 'system_prompt_leakage', severity: 'critical', status: 'firing' });
     alerts.add(1, { rule: 'rapid_guardrail_blocks', severity: 'warning', status: 'resolved' });
     dropped.add(1, { reason: 'late' });
+    refused.add(n % 4 === 0 ? 1 : 0, { rule: 'rapid_guardrail_blocks' });
     notifications.add(2, { sink: 'alertmanager', outcome: 'sent' });
     notifications.add(1, { sink: 'alertmanager', outcome: 'failed' });
     decisions.add(6, { dimension: 'none', outcome: 'allowed' });
