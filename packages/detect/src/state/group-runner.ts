@@ -243,7 +243,12 @@ function processOne(
       if (existing.addUser(event.user_id)) grew.set(rule.id, event);
       continue;
     }
-    if (refuse?.has(rule.id) === true || overflow?.live(rule.id, body.k, t) === true) {
+    // This step's own overflow run counts too: the tier is applied only after the write, so it
+    // does not yet know that an earlier event of this step extended its incident.
+    if (
+      refuse?.has(rule.id) === true ||
+      (overflow !== undefined && (overflow.live(rule.id, body.k, t) || liveRun(step, rule, t) !== undefined))
+    ) {
       if (overflow === undefined) step.refused.push(rule.id);
       else noteOverflow(step, rule, body.k, state, event, t, limits.maxUsersPerAlert);
       continue;
@@ -270,18 +275,24 @@ function noteOverflow(
   t: number,
   maxUsers: number,
 ): void {
-  for (let i = step.overflow.length - 1; i >= 0; i--) {
-    const run = step.overflow[i]!;
-    if (run.rule !== rule) continue;
-    if (run.incident.resolveAt > t) {
-      run.incident.lastTrueAt = t;
-      run.incident.addEvidence(event.event_id, event.trace_id);
-      run.incident.addUser(event.user_id);
-      run.events.push({ t, event });
-      return;
-    }
-    break;
+  const run = liveRun(step, rule, t);
+  if (run !== undefined) {
+    run.incident.lastTrueAt = t;
+    run.incident.addEvidence(event.event_id, event.trace_id);
+    run.incident.addUser(event.user_id);
+    run.events.push({ t, event });
+    return;
   }
   const incident = openIncident(rule, key, state, event, t, maxUsers);
   step.overflow.push({ rule, incident, firing: incident.toAlert('firing', event), events: [{ t, event }] });
+}
+
+/** This step's last overflow run of `rule`, if its incident is still open at `t`. */
+function liveRun(step: GroupStep, rule: CompiledRule, t: number): OverflowRun | undefined {
+  for (let i = step.overflow.length - 1; i >= 0; i--) {
+    const run = step.overflow[i]!;
+    if (run.rule !== rule) continue;
+    return run.incident.resolveAt > t ? run : undefined;
+  }
+  return undefined;
 }
