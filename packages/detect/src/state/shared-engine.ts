@@ -374,6 +374,8 @@ export class SharedEngine {
       // The final flush happens locally; back in shared mode, only new work goes to Redis.
       this.finalRequested = false;
       this.o.fallback.flush();
+      // No final round will resolve this process's overflow incidents either (see flush()).
+      this.overflow?.resolveDue(Math.max(this.localMax, this.globalMax));
     }
     if (this.probeTimer === undefined && !this.stopped) {
       this.probeTimer = untraced(() => setInterval(() => this.probe(), this.state.probeIntervalMs));
