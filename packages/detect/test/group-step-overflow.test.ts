@@ -32,7 +32,9 @@ describe('stepGroup with an overflow incident of the group', () => {
   it('extends it across its old resolve time instead of opening a second incident', () => {
     // This process holds Mallory's overflow incident, due at R (quiet period 1 min).
     const R = T0 + MIN;
-    const tier = { live: (ruleId: string, key: string, t: number) => ruleId === 'blocks' && key === 'mallory' && t < R };
+    const tier = {
+      live: (ruleId: string, key: string, t: number) => ruleId === 'blocks' && key === 'mallory' && t < R,
+    };
     const events = [
       ev({ at: R - 10 * SEC, category: 'guardrail_block', user: 'mallory', id: 'm1' }),
       ev({ at: R + 10 * SEC, category: 'guardrail_block', user: 'mallory', id: 'm2' }),
