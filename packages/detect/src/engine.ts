@@ -620,19 +620,28 @@ export class DetectionEngine {
   private resolveDue(t: number, trigger: SecurityEvent | undefined): void {
     let next = Number.POSITIVE_INFINITY;
     for (const rt of this.runtimes) {
-      for (const list of rt.overflow.size > 0 ? [rt.open, rt.overflow] : [rt.open]) {
-        for (let incident = list.first(); incident !== undefined; incident = list.first()) {
-          const at = incident.resolveAt;
-          if (at > t) {
-            if (at < next) next = at;
-            break;
-          }
-          list.remove(incident);
-          this.counts.alertsResolved++;
-          this.alerts.deliver(incident.toAlert('resolved', trigger));
-        }
-      }
+      // Each tier on its own (no array of the two per rule and call: this runs on every event
+      // past a resolve time).
+      if (rt.open.size > 0) next = this.resolveList(rt.open, t, trigger, next);
+      if (rt.overflow.size > 0) next = this.resolveList(rt.overflow, t, trigger, next);
     }
     this.nextResolveAt = next;
+  }
+
+  /** resolveDue for one tier of one rule: returns min(next, its first resolve time after t). */
+  private resolveList(
+    list: OpenIncidents | OverflowIncidents,
+    t: number,
+    trigger: SecurityEvent | undefined,
+    next: number,
+  ): number {
+    for (let incident = list.first(); incident !== undefined; incident = list.first()) {
+      const at = incident.resolveAt;
+      if (at > t) return at < next ? at : next;
+      list.remove(incident);
+      this.counts.alertsResolved++;
+      this.alerts.deliver(incident.toAlert('resolved', trigger));
+    }
+    return next;
   }
 }
