@@ -26,7 +26,7 @@ export const METRIC_TELEMETRY_ERRORS = 'llmsec.telemetry.errors';
 export const METRIC_ALERTS = 'llmsec.alerts';
 /** Counter. Attributes: reason (late|queue_full|invalid). */
 export const METRIC_DETECT_DROPPED = 'llmsec.detect.events.dropped';
-/** Counter. Attributes: rule: events whose rule held while it had maxOpenIncidentsPerRule incidents open (no incident opened, no alert). */
+/** Counter. Attributes: rule: incidents refused a slot because their rule had maxOpenIncidentsPerRule open, each opened (and fired) in the process-local overflow tier; with maxOverflowIncidentsPerRule 0, events on which the rule held, not opened (no alert). */
 export const METRIC_DETECT_INCIDENTS_REFUSED = 'llmsec.detect.incidents.refused';
 /** Counter. Attributes: sink, outcome (sent|failed|dropped). */
 export const METRIC_ALERT_NOTIFICATIONS = 'llmsec.alert.notifications';
