@@ -14,8 +14,6 @@ import { OpenIncidents } from './open-incidents.ts';
  */
 export class OverflowIncidents {
   private readonly list = new OpenIncidents();
-  /** Members resolved early to make room (EngineStats.overflowResolvedEarly). */
-  resolvedEarly = 0;
 
   readonly max: number;
 
@@ -44,10 +42,8 @@ export class OverflowIncidents {
     let early: Incident | undefined;
     if (this.list.size >= this.max) {
       early = this.list.first();
-      if (early !== undefined) {
-        this.list.remove(early);
-        this.resolvedEarly++;
-      }
+      // The engine counts these (EngineStats.overflowResolvedEarly) when it sends their lines.
+      if (early !== undefined) this.list.remove(early);
     }
     this.list.add(incident);
     return early;
