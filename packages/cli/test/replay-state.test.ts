@@ -147,6 +147,44 @@ describe('llmsec replay --state', () => {
     }
   });
 
+  it('a shard whose barrier times out (the other shard never came) prints its alerts, says its counts are partial and exits 1', async () => {
+    const ruleset = `cli-lonely-${process.pid}-${Date.now()}`;
+    const before = process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
+    process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = '1000';
+    try {
+      const started = Date.now();
+      const r = await cli(
+        ['replay', '-', '--state', server.url, '--ruleset', ruleset, '--shards', '2'],
+        `${log().join('\n')}\n`,
+      );
+      // Both barriers waited their 1 s, not the default 10 min.
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(alertLines(r.stdout).some((a) => a.startsWith('rapid_guardrail_blocks firing'))).toBe(true);
+      expect(r.stderr).toContain('not all 2 shards finished reading within 1 s; flushing anyway');
+      expect(r.stderr).toContain('not all 2 shards finished their final flush within 1 s; counting anyway');
+      expect(r.stderr).toMatch(
+        /^alerts: 1 firing, .*; counts partial: not all 2 shards reached the shard barrier within 1 s$/m,
+      );
+    } finally {
+      if (before === undefined) delete process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
+      else process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = before;
+    }
+  });
+
+  it('rejects a LLMSEC_REPLAY_BARRIER_TIMEOUT_MS that is not a positive integer of milliseconds', async () => {
+    const before = process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
+    process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = '1s';
+    try {
+      const r = await cli(['replay', '-', '--state', server.url, '--ruleset', 'x', '--shards', '2'], '');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('LLMSEC_REPLAY_BARRIER_TIMEOUT_MS must be an integer');
+    } finally {
+      if (before === undefined) delete process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
+      else process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = before;
+    }
+  });
+
   it('rejects a --state that is not a Redis URL', async () => {
     const r = await cli(['replay', '-', '--state', 'http://x']);
     expect(r.code).toBe(2);

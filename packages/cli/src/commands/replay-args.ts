@@ -34,7 +34,9 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            min) until all N have read their input before the final flush, and
                            until all N have flushed before counting what is still firing. Give
                            --allowed-lateness at least how far one shard may run ahead of
-                           another in event time, or its events arrive late for the others
+                           another in event time, or its events arrive late for the others.
+                           A shard that waits in vain prints its alerts, says its counts are
+                           partial and exits 1
 
 Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
 counts them all) and skipped. At the end of input,

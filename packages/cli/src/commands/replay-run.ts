@@ -21,7 +21,7 @@ import type { CliIO } from '../io.ts';
 import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
 import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
 import { OutBuffer } from './replay-out-buffer.ts';
-import { shardBarrier } from './replay-shards.ts';
+import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
 
 /** Malformed lines reported one by one; the summary counts all of them. */
 const MAX_REPORTED_LINES = 1000;
@@ -43,6 +43,8 @@ export async function runReplayHere(argv: string[], io: CliIO): Promise<number> 
     }
     throw err;
   }
+  // Read before connecting: a bad value is a usage error, not a half-run replay.
+  const barrierMs = args.shards > 1 ? barrierTimeoutMs() : 0;
 
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   let ruleset: string | undefined;
@@ -57,7 +59,7 @@ export async function runReplayHere(argv: string[], io: CliIO): Promise<number> 
     ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
   }
   try {
-    return await replay(args, rules, io, redis, ruleset);
+    return await replay(args, rules, io, redis, ruleset, barrierMs);
   } finally {
     redis?.disconnect();
   }
@@ -69,6 +71,7 @@ async function replay(
   io: CliIO,
   redis: Awaited<ReturnType<typeof connectRedis>> | undefined,
   ruleset: string | undefined,
+  barrierMs: number,
 ): Promise<number> {
   const out = new OutBuffer(io.stdout);
   const tableRows: Alert[] = [];
@@ -163,11 +166,15 @@ async function replay(
     io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
     return 1;
   }
+  // A shard that did not reach a barrier (died, or is later than the deadline) leaves this
+  // shard's counts partial: the run still prints what it has, then exits 1.
+  let barrierMissed = false;
   if (redis !== undefined && args.shards > 1) {
     await engine.forceFlush();
-    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards))) {
+    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards, barrierMs))) {
+      barrierMissed = true;
       io.stderr.write(
-        `llmsec replay: not all ${args.shards} shards finished reading within 10 min; flushing anyway\n`,
+        `llmsec replay: not all ${args.shards} shards finished reading within ${formatBarrierTimeout(barrierMs)}; flushing anyway\n`,
       );
     }
   }
@@ -188,10 +195,11 @@ async function replay(
   if (
     redis !== undefined &&
     args.shards > 1 &&
-    !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards))
+    !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards, barrierMs))
   ) {
+    barrierMissed = true;
     io.stderr.write(
-      `llmsec replay: not all ${args.shards} shards finished their final flush within 10 min; counting anyway\n`,
+      `llmsec replay: not all ${args.shards} shards finished their final flush within ${formatBarrierTimeout(barrierMs)}; counting anyway\n`,
     );
   }
   const stats = engine.stats;
@@ -218,6 +226,9 @@ async function replay(
           (stats.overflowResolvedEarly > 0
             ? ` (${stats.overflowResolvedEarly} resolved early to make room)`
             : '')
+        : '') +
+      (barrierMissed
+        ? `; counts partial: not all ${args.shards} shards reached the shard barrier within ${formatBarrierTimeout(barrierMs)}`
         : ''),
   ];
   for (const [rule, c] of [...byRule].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -232,5 +243,5 @@ async function replay(
     );
   }
   io.stderr.write(`${summary.join('\n')}\n`);
-  return 0;
+  return barrierMissed ? 1 : 0;
 }

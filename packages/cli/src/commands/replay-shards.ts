@@ -1,18 +1,51 @@
 // Type only: ioredis is loaded when --state asks for it, not on every replay's start-up.
 import type { connectRedis } from '@llmsec/ratelimit/redis';
+import { UsageError } from '../io.ts';
+
+/** How long a shard waits at a barrier for the others by default: 10 min. */
+export const DEFAULT_BARRIER_TIMEOUT_MS = 600_000;
+
+/** The environment variable that overrides it (tests make a barrier time out in a second). */
+export const BARRIER_TIMEOUT_ENV = 'LLMSEC_REPLAY_BARRIER_TIMEOUT_MS';
+
+/** Longest accepted override: a day (a barrier is polled every 50 ms while it waits). */
+const MAX_BARRIER_TIMEOUT_MS = 86_400_000;
+
+/** The barrier deadline from the environment, or the default; a bad value is a usage error. */
+export function barrierTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[BARRIER_TIMEOUT_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_BARRIER_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_BARRIER_TIMEOUT_MS) {
+    throw new UsageError(
+      `${BARRIER_TIMEOUT_ENV} must be an integer from 1 to ${MAX_BARRIER_TIMEOUT_MS} (milliseconds), got "${raw}"`,
+    );
+  }
+  return ms;
+}
+
+/** A barrier deadline as the messages say it: "10 min", "1 s", "250 ms". */
+export function formatBarrierTimeout(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1_000 === 0) return `${ms / 1_000} s`;
+  return `${ms} ms`;
+}
 
 /**
  * A barrier in Redis: counts this shard as arrived at `key` (done reading, or done flushing) and
- * waits until all `shards` have, up to 10 min. Resolves false on the deadline.
+ * waits until all `shards` have, up to `timeoutMs`. Resolves false on the deadline (a shard
+ * died or is that late).
  */
 export async function shardBarrier(
   redis: Awaited<ReturnType<typeof connectRedis>>,
   key: string,
   shards: number,
+  timeoutMs: number,
 ): Promise<boolean> {
   await redis.incr(key);
-  await redis.pexpire(key, 3_600_000);
-  const deadline = Date.now() + 600_000;
+  // Outlives the wait, so a late shard still finds the others' counts.
+  await redis.pexpire(key, Math.max(3_600_000, 2 * timeoutMs));
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (Number(await redis.get(key)) >= shards) return true;
     await new Promise((r) => setTimeout(r, 50));
