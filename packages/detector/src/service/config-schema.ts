@@ -48,6 +48,10 @@ const byteCount = z
 /** The receivers' default max_body_bytes (http-handler.ts, grpc-server.ts). */
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/** The engine's defaults (@llmsec/detect DetectionEngineOptions, RedisDetectionState). */
+const DEFAULT_MAX_OPEN_INCIDENTS = 10_000;
+const DEFAULT_MAX_OVERFLOW_INCIDENTS = 1_000;
+
 /** What auth.ts accepts: compared against `Authorization: Bearer <token>`. */
 export const bearerToken = z.string().refine((t) => t.length > 0 && !/[\s\x00-\x1f]/.test(t), {
   message: 'want a non-empty token without whitespace or control characters',
@@ -138,6 +142,14 @@ export const configSchema = z
     allowed_lateness: duration.default(5_000),
     tick_interval: positiveDuration.default(1_000),
     queue_capacity: z.number().int().positive().default(200_000),
+    /**
+     * Open incidents per rule (the engine's maxOpenIncidentsPerRule): at the cap none is evicted,
+     * a new one opens in the overflow tier. With Redis state the cap is the fleet's, and each
+     * replica applies the value of its own config at admission (give every replica the same).
+     */
+    max_open_incidents_per_rule: z.number().int().positive().default(DEFAULT_MAX_OPEN_INCIDENTS),
+    /** Overflow incidents per rule in this process (maxOverflowIncidentsPerRule); 0: refused ones only counted. */
+    max_overflow_incidents_per_rule: z.number().int().nonnegative().default(DEFAULT_MAX_OVERFLOW_INCIDENTS),
     retry_after: positiveDuration.default(1_000),
     shutdown_timeout: positiveDuration.default(10_000),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

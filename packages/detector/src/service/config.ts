@@ -21,6 +21,8 @@ export interface ConfigFlags {
   otlpAlerts?: string;
   allowedLateness?: string;
   queueCapacity?: string;
+  maxOpenIncidentsPerRule?: string;
+  maxOverflowIncidentsPerRule?: string;
   shutdownTimeout?: string;
   logLevel?: string;
   authTokenFile?: string;
@@ -45,6 +47,16 @@ const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; numb
   otlpAlerts: { path: ['sinks', 'otlp_alerts'], flag: '--otlp-alerts' },
   allowedLateness: { path: ['allowed_lateness'], flag: '--allowed-lateness' },
   queueCapacity: { path: ['queue_capacity'], flag: '--queue-capacity', number: true },
+  maxOpenIncidentsPerRule: {
+    path: ['max_open_incidents_per_rule'],
+    flag: '--max-open-incidents-per-rule',
+    number: true,
+  },
+  maxOverflowIncidentsPerRule: {
+    path: ['max_overflow_incidents_per_rule'],
+    flag: '--max-overflow-incidents-per-rule',
+    number: true,
+  },
   shutdownTimeout: { path: ['shutdown_timeout'], flag: '--shutdown-timeout' },
   logLevel: { path: ['log_level'], flag: '--log-level' },
   authTokenFile: { path: ['otlp', 'auth_token_file'], flag: '--auth-token-file' },

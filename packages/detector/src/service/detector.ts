@@ -53,6 +53,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   }
   const state = await chooseState(config.state, {
     cluster: config.state_cluster,
+    maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
     onRedisError: (err) => log.warn('state redis error', { error: err }),
     onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),
   });
@@ -110,6 +111,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     ...(rules !== undefined ? { rules } : {}),
     allowedLatenessMs: config.allowed_lateness,
     tickIntervalMs: config.tick_interval,
+    // With Redis state the fleet's cap is the state's (chooseState); the engine's is the same value.
+    maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
+    maxOverflowIncidentsPerRule: config.max_overflow_incidents_per_rule,
     sinks,
     meter: metrics.meter,
     onAlert: (alert: Alert) =>

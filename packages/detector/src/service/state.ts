@@ -23,6 +23,11 @@ export interface StateOptions {
   connectTimeoutMs?: number;
   /** Called when Redis did not answer in time: the engine starts degraded and recovers by itself. */
   onNotConnected?: () => void;
+  /**
+   * The fleet's cap on open incidents per rule (RedisDetectionState's maxOpenIncidentsPerRule),
+   * read by each replica from its own config and applied by it at admission. @default 10000
+   */
+  maxOpenIncidentsPerRule?: number;
 }
 
 /**
@@ -43,7 +48,13 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
   return {
     store: 'redis',
     engineOptions: {
-      state: new RedisDetectionState({ redis, maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5 }),
+      state: new RedisDetectionState({
+        redis,
+        maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5,
+        ...(options.maxOpenIncidentsPerRule !== undefined
+          ? { maxOpenIncidentsPerRule: options.maxOpenIncidentsPerRule }
+          : {}),
+      }),
     },
     close: async () => {
       redis.disconnect();
