@@ -24,6 +24,12 @@ within --shutdown-timeout, 1 when it had to give up). Flags override the config 
                              events), e.g. http://collector:4318/v1/logs
   --allowed-lateness DUR     out-of-order tolerance and alerting delay (default 5s)
   --queue-capacity N         events held for the engine before exports get 429 (default 200000)
+  --max-open-incidents-per-rule N
+                             open incidents per rule, the fleet's with --state redis://
+                             (default 10000; give every replica the same)
+  --max-overflow-incidents-per-rule N
+                             overflow incidents per rule in this replica once the cap is
+                             reached (default 1000; 0: refused incidents only counted)
   --shutdown-timeout DUR     longest drain on SIGTERM (default 10s)
   --log-level LEVEL          debug|info|warn|error (default info); JSON lines on stderr
   --auth-token-file FILE     require "Authorization: Bearer <token>" on every export, the
@@ -92,6 +98,8 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
         'otlp-alerts': { type: 'string' },
         'allowed-lateness': { type: 'string' },
         'queue-capacity': { type: 'string' },
+        'max-open-incidents-per-rule': { type: 'string' },
+        'max-overflow-incidents-per-rule': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         'auth-token-file': { type: 'string' },
@@ -116,6 +124,8 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
   set('otlpAlerts', values['otlp-alerts']);
   set('allowedLateness', values['allowed-lateness']);
   set('queueCapacity', values['queue-capacity']);
+  set('maxOpenIncidentsPerRule', values['max-open-incidents-per-rule']);
+  set('maxOverflowIncidentsPerRule', values['max-overflow-incidents-per-rule']);
   set('shutdownTimeout', values['shutdown-timeout']);
   set('logLevel', values['log-level']);
   set('authTokenFile', values['auth-token-file']);
