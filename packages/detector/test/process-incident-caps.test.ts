@@ -1,0 +1,18 @@
+// `llmsec detector` with a bad incident cap, in the file or as a flag: exit 2, the field or flag named.
+import { describe, expect, it } from 'vitest';
+import { runDetectorCli, tempDir, writeConfig } from './process-support.ts';
+
+describe('llmsec detector incident caps (process)', () => {
+  it('exits 2 naming the field or flag of a bad cap', async () => {
+    const bad = writeConfig(tempDir(), 'caps.json', { max_open_incidents_per_rule: 0 });
+    const r1 = await runDetectorCli(['--config', bad]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('caps.json: field "max_open_incidents_per_rule": Too small');
+    const r2 = await runDetectorCli(['--max-overflow-incidents-per-rule=-1']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('--max-overflow-incidents-per-rule: Too small');
+    const r3 = await runDetectorCli(['--max-open-incidents-per-rule', 'lots']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('--max-open-incidents-per-rule: want a number, got "lots"');
+  });
+});
