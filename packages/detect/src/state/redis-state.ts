@@ -32,8 +32,9 @@ export interface RedisDetectionStateOptions {
   /** Groups this process remembers having events pending in, to release them later. @default 100000 */
   maxPendingGroups?: number;
   /**
-   * Open incidents per rule (across the fleet, held in the resolve index): at the cap a new
-   * incident is refused (not opened, counted), never an open one evicted. @default 10000
+   * Open incidents per rule (across the fleet, held in the resolve index): at the cap no open
+   * incident is evicted; a new one opens in the engine's process-local overflow tier (it fires
+   * and resolves; `maxOverflowIncidentsPerRule` on the engine) and is counted. @default 10000
    */
   maxOpenIncidentsPerRule?: number;
   /**
