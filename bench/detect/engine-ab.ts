@@ -1,15 +1,24 @@
 // Two engines A/B in one process, on the replay mix (`npx node --conditions=@llmsec/source
-// bench/detect/engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N]`): BEFORE_DIR is another checkout of the
-// repository (e.g. `mkdir /tmp/before && git archive <rev> packages/detect packages/core | tar -x
-// -C /tmp/before && ln -s "$PWD/node_modules" /tmp/before/node_modules`); its
-// packages/detect/src/engine.ts runs against this tree's, rounds alternating (before, after,
-// after, before, ...), default rules, the same 1 M events per user count, CPU time of the main
-// thread per event. A round is one fresh engine over all the events, flushed. The machine is
-// shared: the ratio of the medians in one run is the figure, not the nanoseconds.
+// bench/detect/engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N]
+// [--updates]`): BEFORE_DIR is another checkout of the repository (e.g. `mkdir /tmp/before &&
+// git archive <rev> packages/detect packages/core | tar -x -C /tmp/before && ln -s
+// "$PWD/node_modules" /tmp/before/node_modules`); its packages/detect/src/engine.ts runs against
+// this tree's, rounds alternating (before, after, after, before, ...), default rules, the same
+// 1 M events per user count, CPU time of the main thread per event. A round is one fresh engine
+// over all the events, flushed. The machine is shared: the ratio of the medians in one run is
+// the figure, not the nanoseconds.
 // `--request-rules`: only the default rules that read request_completed (the slab's share);
-// `--users=N`: one user count instead of 1,000 / 100,000 / 200,000.
+// `--users=N`: one user count instead of 1,000 / 100,000 / 200,000; `--updates`: both engines
+// take updates of open incidents (onUpdate, so they build them, in the timed rounds too).
+// "alerts same": after the timed rounds, one more untimed round per side hashes (SHA-256) the
+// JSON of every alert line in delivery order, firing and resolved, and of every update
+// (none are delivered without `--updates`), each tagged with its kind; "yes" only if both
+// digests are equal and every timed round delivered as many alerts and updates. The timed
+// rounds only count, so the digest costs nothing in the measured section.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Alert } from '@llmsec/core';
 import { DetectionEngine, defaultRules } from '@llmsec/detect';
 import { median } from '../report.ts';
 import { TrafficGenerator } from './gen.ts';
@@ -18,10 +27,13 @@ type EngineClass = typeof DetectionEngine;
 
 const dir = process.argv[2];
 if (dir === undefined || dir.startsWith('--')) {
-  console.error('usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N]');
+  console.error(
+    'usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N] [--updates]',
+  );
   process.exit(2);
 }
 const QUICK = process.argv.includes('--quick');
+const UPDATES = process.argv.includes('--updates');
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 4);
 const before = (
   (await import(pathToFileURL(resolve(dir, 'packages/detect/src/engine.ts')).href)) as {
@@ -34,6 +46,39 @@ const rules = process.argv.includes('--request-rules')
   : undefined;
 const usersArg = process.argv.find((a) => a.startsWith('--users='))?.slice(8);
 const userCounts = usersArg !== undefined ? [Number(usersArg)] : [1_000, 100_000, 200_000];
+
+type Side = 'before' | 'after';
+type Events = ReturnType<TrafficGenerator['chunk']>;
+
+/** One untimed round: the SHA-256 of each alert line's and update's JSON, in delivery order. */
+function contentDigest(which: Side, events: Events): { alerts: number; updates: number; digest: string } {
+  const hash = createHash('sha256');
+  let alerts = 0;
+  let updates = 0;
+  const take = (kind: string) => (a: Alert) => {
+    hash.update(`${kind} ${JSON.stringify(a)}\n`);
+  };
+  const onAlert = take('alert');
+  const onUpdate = take('update');
+  const engine = new engines[which]({
+    ...(rules ? { rules } : {}),
+    onAlert: (a) => {
+      alerts++;
+      onAlert(a);
+    },
+    ...(UPDATES
+      ? {
+          onUpdate: (a: Alert) => {
+            updates++;
+            onUpdate(a);
+          },
+        }
+      : {}),
+  });
+  for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
+  engine.flush();
+  return { alerts, updates, digest: hash.digest('hex').slice(0, 16) };
+}
 
 function cpuNs(since: NodeJS.CpuUsage): number {
   const u = process.threadCpuUsage(since);
@@ -48,27 +93,42 @@ console.log(`before: ${resolve(dir)}; after: this tree`);
 console.log('users      before ns  after ns  before/after  after ev per CPU s  alerts same');
 for (const users of userCounts) {
   const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
-  const ns: Record<'before' | 'after', number[]> = { before: [], after: [] };
-  const alerts: Record<'before' | 'after', string> = { before: '', after: '' };
+  const ns: Record<Side, number[]> = { before: [], after: [] };
+  // Alerts and updates of each timed round, "alerts/updates", to check against the untimed one.
+  const counts: Record<Side, Set<string>> = { before: new Set(), after: new Set() };
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
     for (const which of order) {
       let fired = 0;
-      let digest = 0;
+      let updated = 0;
       const engine = new engines[which]({
         ...(rules ? { rules } : {}),
-        onAlert: (a) => {
+        onAlert: () => {
           fired++;
-          for (let i = 0; i < a.alert_id.length; i++) digest = (digest * 31 + a.alert_id.charCodeAt(i)) | 0;
         },
+        ...(UPDATES
+          ? {
+              onUpdate: () => {
+                updated++;
+              },
+            }
+          : {}),
       });
       const start = process.threadCpuUsage();
       for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
       engine.flush();
       ns[which].push(cpuNs(start) / total);
-      alerts[which] = `${fired}:${digest}`;
+      counts[which].add(`${fired}/${updated}`);
     }
   }
+  const content = { before: contentDigest('before', events), after: contentDigest('after', events) };
+  const line = (which: Side) => {
+    const c = content[which];
+    const timed = [...counts[which]];
+    const steady = timed.length === 1 && timed[0] === `${c.alerts}/${c.updates}`;
+    return `${c.alerts}/${c.updates}:${c.digest}${steady ? '' : ` timed ${timed.join(',')}`}`;
+  };
+  const same = line('before') === line('after') && !line('before').includes(' timed ');
   const b = median(ns.before);
   const a = median(ns.after);
   console.log(
@@ -76,6 +136,6 @@ for (const users of userCounts) {
       1e9 / a,
     )
       .toLocaleString('en-US')
-      .padStart(18)}  ${alerts.before === alerts.after ? 'yes' : `NO (${alerts.before} vs ${alerts.after})`}`,
+      .padStart(18)}  ${same ? 'yes' : `NO (${line('before')} vs ${line('after')})`}`,
   );
 }
