@@ -1,0 +1,37 @@
+import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts';
+import type { SlabRule } from './slab/slab-rule.ts';
+import { slabRulesFor } from './slab/slab-rules.ts';
+import type { AnyRule } from './types.ts';
+
+/** A rule as the engine runs it: compiled, with its slab implementation if it has one. */
+export interface EngineRule {
+  rule: CompiledRule;
+  /** Undefined: the rule keeps object states (no slab form, or slabs turned off). */
+  slab: SlabRule | undefined;
+}
+
+/**
+ * Compiles the engine's rules in order, rejecting at construction a duplicate id or a window
+ * that is not positive; `objectStateOnly` keeps every rule on object states (the differential
+ * tests' and the benchmark's pre-slab baseline).
+ */
+export function compileEngineRules(
+  rules: readonly AnyRule[],
+  limits: CompileLimits,
+  objectStateOnly: boolean,
+): EngineRule[] {
+  // Only these two reach the rules (the engine's other limits are not theirs).
+  const compileLimits: CompileLimits = {
+    maxEventsPerWindow: limits.maxEventsPerWindow,
+    maxDistinctValues: limits.maxDistinctValues,
+  };
+  const ids = new Set<string>();
+  const entries = rules.map((def, index) => {
+    if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
+    ids.add(def.id);
+    if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
+    return { def, rule: compileRule(def, index, compileLimits) };
+  });
+  const slabs = objectStateOnly ? [] : slabRulesFor(entries, compileLimits);
+  return entries.map(({ rule }, i) => ({ rule, slab: slabs[i] }));
+}

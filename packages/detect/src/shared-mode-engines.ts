@@ -1,0 +1,80 @@
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import type { DetectionEngine } from './engine.ts';
+import type { EngineStats } from './engine-options.ts';
+import { addInnerStats } from './engine-stats.ts';
+import type { SharedEngine } from './state/shared-engine.ts';
+import type { SharedMode } from './state/shared-mode.ts';
+
+/**
+ * What a DetectionEngine on a shared (Redis) state hands its calls on to: the shared engine
+ * (data rules, through the flusher), the in-memory engine for code rules (if any), and the
+ * in-memory fallback that detects while Redis is unreachable. The outer engine keeps the
+ * clock, the watermark it reports and the sinks; everything else happens here.
+ */
+export class SharedModeEngines {
+  private readonly shared: SharedEngine;
+  private readonly fallback: DetectionEngine | undefined;
+  private readonly codeLocal: DetectionEngine | undefined;
+
+  constructor(mode: SharedMode) {
+    this.shared = mode.shared;
+    this.fallback = mode.fallback;
+    this.codeLocal = mode.codeLocal;
+  }
+
+  ingest(event: SecurityEvent, t: number): void {
+    this.shared.ingest(event, t);
+    this.codeLocal?.ingest(event, t);
+  }
+
+  advanceTo(timeMs: number): void {
+    this.shared.advanceTo(timeMs);
+    this.codeLocal?.advanceTo(timeMs);
+  }
+
+  /** Starts the final flush; await idle() (or shutdown()) for it to complete. */
+  flush(): void {
+    this.shared.flush();
+    this.codeLocal?.flush();
+  }
+
+  /** Adds the inner engines' counts and the shared state's snapshot to the outer engine's stats. */
+  addStats(stats: EngineStats): void {
+    for (const inner of [this.fallback, this.codeLocal]) {
+      if (inner !== undefined) addInnerStats(stats, inner.stats);
+    }
+    stats.state = this.shared.snapshot();
+  }
+
+  /**
+   * Incidents live in Redis; this lists only those held in this process (code rules,
+   * incidents opened while degraded, and this process's overflow incidents).
+   */
+  activeIncidents(): Alert[] {
+    return [
+      ...(this.fallback?.activeIncidents() ?? []),
+      ...(this.codeLocal?.activeIncidents() ?? []),
+      ...this.shared.overflowIncidents(),
+    ];
+  }
+
+  /** The fleet's, read from Redis, then those held only here that Redis does not list (see DetectionEngine.openIncidents). */
+  async openIncidents(): Promise<Alert[]> {
+    const fleet = await this.shared.openIncidents();
+    const ids = new Set(fleet.map((a) => a.alert_id));
+    for (const alert of this.activeIncidents()) if (!ids.has(alert.alert_id)) fleet.push(alert);
+    return fleet;
+  }
+
+  async shutdown(): Promise<void> {
+    // The shared engine ships, waits for replicas stopping with it, then flushes (see there).
+    this.codeLocal?.flush();
+    await this.shared.shutdown();
+    await Promise.all([this.fallback?.shutdown(), this.codeLocal?.shutdown()]);
+  }
+
+  /** Resolves once the flusher has shipped everything queued. */
+  idle(): Promise<void> {
+    return this.shared.idle();
+  }
+}
