@@ -1,11 +1,9 @@
-import { Cluster, type Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { expect } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
-import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
-import { freshRuleset } from './redis-support.ts';
+import { standaloneAndCluster, type TwoClients } from './redis-two-clients.ts';
 
 /**
  * maxOpenIncidentsPerRule across a fleet: ids an attacker invents (each firing the rule, which
@@ -64,7 +62,7 @@ const users = (alerts: Alert[], status: string) =>
     .map((a) => a.labels.user_id!)
     .sort();
 
-async function floodAgainstOpenIncidents(clients: [Redis | Cluster, Redis | Cluster], ruleset: string) {
+async function floodAgainstOpenIncidents(clients: TwoClients, ruleset: string) {
   const a = engineOn(clients[0], ruleset);
   const b = engineOn(clients[1], ruleset);
   for (const { event, t } of REAL) a.engine.ingest(event, t);
@@ -112,31 +110,8 @@ async function floodAgainstOpenIncidents(clients: [Redis | Cluster, Redis | Clus
   await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
 }
 
-describe('RedisDetectionState: invented ids cannot evict open incidents', () => {
-  const db = useRedis({ clients: 2 });
-
-  it('standalone: at the cap the newcomers fire from the overflow tier, Alice and Bob stay indexed and resolve', async () => {
-    await floodAgainstOpenIncidents([db.clients[0]!, db.clients[1]!], freshRuleset('cap'));
-  });
-});
-
-describe('RedisDetectionState: invented ids cannot evict open incidents, on a Cluster', () => {
-  let cluster: RedisClusterHandle;
-  beforeAll(async () => {
-    cluster = await startRedisCluster(3);
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-
-  it('3 masters: the same', async () => {
-    const clients = [0, 1].map(
-      () => new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
-    ) as [Cluster, Cluster];
-    try {
-      await floodAgainstOpenIncidents(clients, freshRuleset('cap-cluster'));
-    } finally {
-      for (const c of clients) c.disconnect();
-    }
-  }, 60_000);
-});
+standaloneAndCluster(
+  'RedisDetectionState: invented ids cannot evict open incidents (at the cap the newcomers fire from the overflow tier, Alice and Bob stay indexed and resolve)',
+  'cap',
+  floodAgainstOpenIncidents,
+);

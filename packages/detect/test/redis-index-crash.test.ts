@@ -1,11 +1,9 @@
-import { Cluster, type Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { expect } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
-import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
-import { freshRuleset } from './redis-support.ts';
+import { standaloneAndCluster, type TwoClients } from './redis-two-clients.ts';
 
 /**
  * A process that dies (or loses Redis) between writing a group and updating the rule's resolve
@@ -39,10 +37,7 @@ function engineOn(
   return { engine, state, alerts };
 }
 
-async function crashAfterGroupWrite(
-  clients: [Redis | Cluster, Redis | Cluster],
-  ruleset: string,
-): Promise<void> {
+async function crashAfterGroupWrite(clients: TwoClients, ruleset: string): Promise<void> {
   const dying = engineOn(clients[0], ruleset);
   // Every index update made after the group writes fails: the process is gone at that point.
   dying.state.updateIndex = () => Promise.reject(new Error('process killed after the group write'));
@@ -70,31 +65,8 @@ async function crashAfterGroupWrite(
   await Promise.all([dying.engine.shutdown(), other.engine.shutdown()]);
 }
 
-describe('RedisDetectionState: a crash between the group write and the index update', () => {
-  const db = useRedis({ clients: 2 });
-
-  it('standalone: the incident is in the resolve index, listed and resolved by another process', async () => {
-    await crashAfterGroupWrite([db.clients[0]!, db.clients[1]!], freshRuleset('crash'));
-  });
-});
-
-describe('RedisDetectionState: a crash between the group write and the index update, on a Cluster', () => {
-  let cluster: RedisClusterHandle;
-  beforeAll(async () => {
-    cluster = await startRedisCluster(3);
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-
-  it('3 masters: the incident is in the resolve index, listed and resolved by another process', async () => {
-    const clients = [0, 1].map(
-      () => new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
-    ) as [Cluster, Cluster];
-    try {
-      await crashAfterGroupWrite(clients, freshRuleset('crash-cluster'));
-    } finally {
-      for (const c of clients) c.disconnect();
-    }
-  }, 60_000);
-});
+standaloneAndCluster(
+  'RedisDetectionState: a crash between the group write and the index update (the incident is in the resolve index, listed and resolved by another process)',
+  'crash',
+  crashAfterGroupWrite,
+);
