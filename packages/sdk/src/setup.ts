@@ -18,6 +18,7 @@ import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentel
 import { ATTR_SERVICE_NAME } from '@llmsec/core';
 import { getTelemetryErrorCounter, reportTelemetryError, setTelemetryErrorCounter } from './errors.ts';
 import { registerGlobals } from './globals.ts';
+import { installSetupEvents } from './setup-events.ts';
 import { JsonlEventWriter, type JsonlDestination } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
 import { LocalHistograms } from './local-histograms.ts';
@@ -229,6 +230,8 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
     options.registerGlobal === false
       ? () => {}
       : registerGlobals({ tracerProvider, loggerProvider, meterProvider });
+  // Clients instrumented without an `events` option record through this setup's (JSONL, onEvent, detection).
+  const uninstallEvents = options.registerGlobal === false ? () => {} : installSetupEvents(events);
   // LLM client instrumentations record their security events through this SecurityEvents
   // (so JSONL, onEvent and detection see them) unless they were given their own.
   for (const inst of options.instrumentations ?? []) {
@@ -271,6 +274,7 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
         settle('jsonl', () => jsonl?.close()),
       ]);
       unregister();
+      uninstallEvents();
       if (getTelemetryErrorCounter() === metrics) setTelemetryErrorCounter(undefined);
     })();
     return shutdownPromise;
