@@ -9,6 +9,7 @@ import {
 } from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
+import { setupEvents } from '../setup-events.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
 
 export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
@@ -42,6 +43,9 @@ export class LlmRuntime {
   private tracerSource: () => Tracer;
   private metricsValue: LlmsecMetrics | undefined;
   private eventsValue: SecurityEventEmitter | undefined;
+  /** Without an emitter or a setupLlmsec: on the global providers. */
+  private globalEvents: SecurityEventEmitter | undefined;
+  private globalMetrics: LlmsecMetrics | undefined;
   private readonly metricsOption: LlmsecMetrics | undefined;
   /**
    * Model id -> its price-table key (null: not priced), for a frozen table only (the default
@@ -157,23 +161,37 @@ export class LlmRuntime {
     this.tracerSource = source;
   }
 
-  /** Metric instruments: the given ones, else the events' (one set per meter), else the global meter's. */
+  /**
+   * Metric instruments: the given ones, else the events' (one set per meter), else the running
+   * setupLlmsec's, else the global meter's.
+   */
   get metrics(): LlmsecMetrics {
-    this.metricsValue ??=
+    if (this.metricsValue !== undefined) return this.metricsValue;
+    const own =
       this.metricsOption ??
-      (this.eventsValue instanceof SecurityEvents ? this.eventsValue.metrics : undefined) ??
-      new LlmsecMetrics({ knownModels: this.prices });
-    return this.metricsValue;
+      (this.eventsValue instanceof SecurityEvents ? this.eventsValue.metrics : undefined);
+    if (own !== undefined) return (this.metricsValue = own);
+    // Not kept: the client follows the setup that runs at each call (one may start after it).
+    const setup = setupEvents();
+    if (setup !== undefined) return setup.metrics;
+    return (this.globalMetrics ??= new LlmsecMetrics({ knownModels: this.prices }));
   }
 
   setMetrics(metrics: LlmsecMetrics): void {
     this.metricsValue = metrics;
   }
 
-  /** The event emitter: the given one, else a SecurityEvents on the global providers (created on first use). */
+  /**
+   * The event emitter: the given one, else the running setupLlmsec's (its JSONL, onEvent and
+   * detection see the call's events), else a SecurityEvents on the global providers (created on
+   * first use).
+   */
   get events(): SecurityEventEmitter {
-    this.eventsValue ??= new SecurityEvents({ metrics: this.metrics });
-    return this.eventsValue;
+    return (
+      this.eventsValue ??
+      setupEvents() ??
+      (this.globalEvents ??= new SecurityEvents({ metrics: this.metrics }))
+    );
   }
 
   setEvents(events: SecurityEventEmitter): void {
