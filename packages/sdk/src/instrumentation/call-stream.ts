@@ -1,5 +1,6 @@
 import type { ProviderAdapter, ResponseSummary } from './adapter.ts';
-import { runChunkGuards, runOutputGuards } from './guard-runner.ts';
+import { runChunkGuards } from './chunk-guards.ts';
+import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
 import { StreamText } from './stream-text.ts';

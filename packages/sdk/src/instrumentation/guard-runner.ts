@@ -1,6 +1,7 @@
 import { reportTelemetryError } from '../errors.ts';
-import type { GuardrailOutcome, LlmsecMetrics } from '../metrics.ts';
-import { GuardrailBlockedError, OutputBlockedError } from './errors.ts';
+import type { LlmsecMetrics } from '../metrics.ts';
+import { DurationLog, elapsed } from './guard-durations.ts';
+import { blockInput, blockOutput, isPromise, outcomeOf } from './guard-decisions.ts';
 import type {
   GuardContext,
   GuardDecision,
@@ -20,68 +21,23 @@ import type {
  *
  * Timing (issue 13): in a synchronous chain one clock read ends a guard's time and starts the
  * next one's, and the chain's duration records are made together once its guards have run
- * (DurationLog), before a block is raised or the chain turns async. Each record is one
- * attribute-set hash in the metrics SDK; made back to back they run warm instead of between
- * the guards' own code. Same records, same values: only when they are made changes.
+ * (DurationLog, guard-durations.ts), before a block is raised or the chain turns async. Each
+ * record is one attribute-set hash in the metrics SDK; made back to back they run warm instead
+ * of between the guards' own code. Same records, same values: only when they are made changes.
+ *
+ * This file holds the two whole-payload chains, input and output, side by side (they mirror
+ * each other); what a decision becomes is in guard-decisions.ts, the streaming chunk checks in
+ * chunk-guards.ts.
  */
+
+// Also exported here: the instrumentation bench loads all three runners from this path, in
+// this tree and in older ones (bench/instrumentation/guards.ts).
+export { runChunkGuards } from './chunk-guards.ts';
 
 export interface InputResult {
   input: GuardInput;
   modified: boolean;
 }
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
-}
-
-function elapsed(start: number): number {
-  return (performance.now() - start) / 1000;
-}
-
-function outcomeOf(action: unknown): GuardrailOutcome {
-  return action === 'block' || action === 'modify' ? action : 'allow';
-}
-
-/**
- * The duration records of one synchronous chain, made by flush(); at most one per guard. Logs
- * are reused (a chain takes one and flush() returns it), so a chain allocates nothing; a chain
- * that runs while another is open (a guard calling guards) takes its own.
- */
-class DurationLog {
-  private static readonly free: DurationLog[] = [];
-  private readonly layers: string[] = [];
-  private readonly outcomes: GuardrailOutcome[] = [];
-  private readonly seconds: number[] = [];
-  private size = 0;
-
-  static take(): DurationLog {
-    return DurationLog.free.pop() ?? new DurationLog();
-  }
-
-  add(layer: string, outcome: GuardrailOutcome, ms: number): void {
-    const i = this.size++;
-    this.layers[i] = layer;
-    this.outcomes[i] = outcome;
-    this.seconds[i] = ms / 1000;
-  }
-
-  /** Makes the records and gives the log back; the log is not used after this. */
-  flush(metrics: LlmsecMetrics): void {
-    const n = this.size;
-    this.size = 0;
-    for (let i = 0; i < n; i++) {
-      metrics.recordGuardrailDuration({
-        layer: this.layers[i] as string,
-        outcome: this.outcomes[i] as GuardrailOutcome,
-        seconds: this.seconds[i] as number,
-      });
-    }
-    // Bounded: as many logs as chains were ever open at once, each as long as its longest chain.
-    if (DurationLog.free.length < MAX_FREE_LOGS) DurationLog.free.push(this);
-  }
-}
-
-const MAX_FREE_LOGS = 16;
 
 export function runInputGuards(
   guards: readonly InputGuard[],
@@ -115,7 +71,7 @@ export function runInputGuards(
     t0 = t1;
     if (action === 'block') {
       log.flush(metrics);
-      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
+      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state.input, ctx);
     }
     if (action === 'modify') {
       modifyInput(decision as Extract<GuardDecision, { action: 'modify' }>, state);
@@ -165,28 +121,10 @@ async function continueAsync(
       seconds: elapsed(started),
     });
     if (action === 'block')
-      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state, ctx);
+      throw blockInput(guard, decision as Extract<GuardDecision, { action: 'block' }>, state.input, ctx);
     if (action === 'modify') modifyInput(decision as Extract<GuardDecision, { action: 'modify' }>, state);
   }
   return state;
-}
-
-function blockInput(
-  guard: InputGuard,
-  decision: Extract<GuardDecision, { action: 'block' }>,
-  state: InputResult,
-  ctx: GuardContext,
-): GuardrailBlockedError {
-  const reason = String(decision.reason);
-  const event = ctx.emit('guardrail_block', {
-    ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
-    // The blocked payload: its length and fingerprint are recorded even with previews
-    // off, for the escalation and coordinated-campaign rules.
-    requestText: lastUserText(state.input),
-    description: `input blocked by ${guard.name}`,
-    metadata: { guardrail_layer: guard.layer, block_reason: reason },
-  });
-  return new GuardrailBlockedError(guard.layer, reason, event);
 }
 
 function modifyInput(decision: Extract<GuardDecision, { action: 'modify' }>, state: InputResult): void {
@@ -290,73 +228,4 @@ function modifyOutput(
 ): GuardOutput {
   state.text = decision.text;
   return { ...view, text: decision.text };
-}
-
-/**
- * Streaming: the chunk checks of every output guard that has one. Throws OutputBlockedError to
- * cut; otherwise returns how many trailing characters to hold back (the most any guard asks).
- */
-export function runChunkGuards(
-  guards: readonly OutputGuard[],
-  accumulated: string,
-  delta: string,
-  ctx: GuardContext,
-  metrics: LlmsecMetrics,
-): number {
-  let hold = 0;
-  for (const guard of guards) {
-    if (typeof guard.checkChunk !== 'function') continue;
-    const t0 = performance.now();
-    let decision: OutputDecision;
-    try {
-      decision = guard.checkChunk(accumulated, delta, ctx);
-    } catch (err) {
-      reportTelemetryError('guard', err);
-      continue;
-    }
-    const action = decision?.action;
-    if (action === 'block') {
-      metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'block', seconds: elapsed(t0) });
-      throw blockOutput(guard, decision.reason, decision.severity, ctx);
-    }
-    if (action === undefined && isPromise(decision as OutputDecision | Promise<OutputDecision>)) {
-      // Chunk checks are synchronous (types.ts): a promise can neither hold nor cut this chunk.
-      // A guard bug, reported as a throw is; its rejection is handled (else it ends the process).
-      (decision as unknown as Promise<OutputDecision>).then(undefined, ignore);
-      reportTelemetryError('guard', new TypeError(`${guard.name}: checkChunk returned a promise`));
-      continue;
-    }
-    const held = action === 'allow' ? decision.holdChars : undefined;
-    if (typeof held === 'number' && held > hold) hold = held;
-  }
-  return hold;
-}
-
-function ignore(): void {}
-
-function blockOutput(
-  guard: OutputGuard,
-  reasonRaw: unknown,
-  severity: GuardDecisionSeverity,
-  ctx: GuardContext,
-): OutputBlockedError {
-  const reason = String(reasonRaw);
-  const event = ctx.emit('output_filter_block', {
-    ...(severity !== undefined ? { severity } : {}),
-    requestText: lastUserText(ctx.input),
-    description: `response blocked by ${guard.name}`,
-    metadata: { filter_name: guard.layer, block_reason: reason },
-  });
-  return new OutputBlockedError(guard.layer, reason, event);
-}
-
-type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
-
-/** The newest user message: the payload an attacker varies from one attempt to the next. */
-function lastUserText(input: GuardInput): string {
-  for (let i = input.messages.length - 1; i >= 0; i--) {
-    const message = input.messages[i]!;
-    if (message.role === 'user') return message.content;
-  }
-  return '';
 }

@@ -1,0 +1,69 @@
+import type { GuardrailOutcome } from '../metrics.ts';
+import { GuardrailBlockedError, OutputBlockedError } from './errors.ts';
+import type {
+  GuardContext,
+  GuardDecision,
+  GuardInput,
+  InputGuard,
+  OutputDecision,
+  OutputGuard,
+} from './types.ts';
+
+/**
+ * Reading a guard's decision, shared by the chains (guard-runner.ts, chunk-guards.ts): whether
+ * it came as a promise, its outcome label, and what a block becomes: the security event on the
+ * call (with the blocked payload) and the error thrown to the application.
+ */
+
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+export function outcomeOf(action: unknown): GuardrailOutcome {
+  return action === 'block' || action === 'modify' ? action : 'allow';
+}
+
+export function blockInput(
+  guard: InputGuard,
+  decision: Extract<GuardDecision, { action: 'block' }>,
+  input: GuardInput,
+  ctx: GuardContext,
+): GuardrailBlockedError {
+  const reason = String(decision.reason);
+  const event = ctx.emit('guardrail_block', {
+    ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
+    // The blocked payload: its length and fingerprint are recorded even with previews
+    // off, for the escalation and coordinated-campaign rules.
+    requestText: lastUserText(input),
+    description: `input blocked by ${guard.name}`,
+    metadata: { guardrail_layer: guard.layer, block_reason: reason },
+  });
+  return new GuardrailBlockedError(guard.layer, reason, event);
+}
+
+export function blockOutput(
+  guard: OutputGuard,
+  reasonRaw: unknown,
+  severity: GuardDecisionSeverity,
+  ctx: GuardContext,
+): OutputBlockedError {
+  const reason = String(reasonRaw);
+  const event = ctx.emit('output_filter_block', {
+    ...(severity !== undefined ? { severity } : {}),
+    requestText: lastUserText(ctx.input),
+    description: `response blocked by ${guard.name}`,
+    metadata: { filter_name: guard.layer, block_reason: reason },
+  });
+  return new OutputBlockedError(guard.layer, reason, event);
+}
+
+type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
+
+/** The newest user message: the payload an attacker varies from one attempt to the next. */
+function lastUserText(input: GuardInput): string {
+  for (let i = input.messages.length - 1; i >= 0; i--) {
+    const message = input.messages[i]!;
+    if (message.role === 'user') return message.content;
+  }
+  return '';
+}
