@@ -1,6 +1,8 @@
 // Optional shared-token authentication for both receivers (DESIGN: "endpoints that accept
 // telemetry can require a token"): `Authorization: Bearer <token>`, the header the Collector's
-// otlp / otlphttp exporters send from their `headers` setting. Compared in constant time.
+// otlp / otlphttp exporters send from their `headers` setting. The scheme is matched without
+// regard to case (RFC 9110 §11.1: `bearer x` is the same credential as `Bearer x`), the token
+// exactly and in constant time.
 import { Buffer } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 
@@ -15,10 +17,12 @@ export function bearerChecker(
       `${where}: authToken must be a non-empty string without whitespace or control characters`,
     );
   }
-  const expected = Buffer.from(`Bearer ${token}`, 'utf8');
+  const expected = Buffer.from(token, 'utf8');
   return (authorization) => {
     if (typeof authorization !== 'string') return false;
-    const got = Buffer.from(authorization, 'utf8');
+    const credentials = /^bearer +/i.exec(authorization);
+    if (credentials === null) return false;
+    const got = Buffer.from(authorization.slice(credentials[0].length), 'utf8');
     return got.length === expected.length && timingSafeEqual(got, expected);
   };
 }
