@@ -7,10 +7,22 @@ import { chatInput, recordingContext, type RecordingContext } from './guard-cont
 
 const ctxFor = (messages: GuardMessage[]): RecordingContext => recordingContext(chatInput({ messages }));
 
-/** The input check of detect and block modes as it was written before (a copy per message, a Set always). */
+/**
+ * The input check of detect and block modes as it was written before (a copy per message, a Set
+ * always); detect mode reads the new input only (the messages after the last assistant turn),
+ * see guard-pii-history.test.ts.
+ */
 function previousCheck(mode: 'detect' | 'block', input: GuardInput, ctx: GuardContext): GuardDecision {
   const found = new Set<string>();
-  input.messages.map((m) => {
+  const lastAssistant = input.messages.findLastIndex((m) => m.role === 'assistant');
+  const lastUserOrTool = input.messages.findLastIndex((m) => m.role !== 'assistant');
+  // A trailing assistant prefill belongs to the new input: the history ends at the assistant turn before it.
+  const historyEnd =
+    lastAssistant > lastUserOrTool
+      ? input.messages.slice(0, lastUserOrTool + 1).findLastIndex((m) => m.role === 'assistant')
+      : lastAssistant;
+  input.messages.map((m, i) => {
+    if (mode === 'detect' && i <= historyEnd) return m;
     if (m.role === 'system' || m.role === 'developer' || m.content.length === 0) return m;
     for (const t of detectSensitive(m.content, { piiMaxChars: 65536 })) found.add(t);
     return m;

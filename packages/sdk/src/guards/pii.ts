@@ -9,6 +9,7 @@ import type {
   OutputDecision,
   OutputGuard,
 } from '../instrumentation/types.ts';
+import { newInputStart } from './new-input-start.ts';
 import { StreamStates } from './stream-state.ts';
 
 /**
@@ -17,6 +18,13 @@ import { StreamStates } from './stream-state.ts';
  * `detect` lets the text through, `redact` replaces each finding with a typed placeholder
  * before it reaches the provider (input) or the application (output), `block` refuses it.
  * System messages are the operator's, not the user's: they are not scanned.
+ *
+ * A chat resends its history every turn. On the input side `pii_detected` reports what the
+ * call's new input holds (the user / tool messages since the last assistant turn), not the
+ * history again: an email typed on turn 1 is one event, not one per later turn, and a reply
+ * the output side reported is not reported again as input. `redact` still redacts the whole
+ * history (the provider receives it every turn), silently where it is old; `block` still
+ * refuses a request whose history holds a finding (a client that keeps a refused message).
  */
 export interface PiiGuardOptions {
   /** @default 'redact' */
@@ -70,7 +78,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   /** detect and block modes: the types found, without copying the messages (the common case finds none). */
   function detectInput(input: GuardInput, ctx: GuardContext): GuardDecision {
     let found: Set<string> | undefined;
-    for (const m of input.messages) {
+    const messages = input.messages;
+    for (let i = mode === 'detect' ? newInputStart(messages) : 0; i < messages.length; i++) {
+      const m = messages[i] as GuardMessage;
       if (!scanned(m)) continue;
       const types = detectSensitive(m.content, redactOptions);
       if (types.length === 0) continue;
@@ -118,16 +128,16 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       if (mode !== 'redact') return detectInput(input, ctx);
       const found = new Set<string>();
       let changed = false;
-      const next: GuardMessage[] = input.messages.map((m) => {
+      const fresh = newInputStart(input.messages);
+      const next: GuardMessage[] = input.messages.map((m, i) => {
         if (!scanned(m)) return m;
         const r = redact(m.content, redactOptions);
         if (r.types.length === 0) return m;
-        for (const t of r.types) found.add(t);
+        if (i >= fresh) for (const t of r.types) found.add(t);
         changed = true;
         return { role: m.role, content: r.text };
       });
-      if (found.size === 0) return allow();
-      record([...found], 'input', ctx);
+      if (found.size > 0) record([...found], 'input', ctx);
       return changed ? { action: 'modify', messages: next, reason: 'redacted' } : allow();
     },
 
