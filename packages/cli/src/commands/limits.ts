@@ -20,6 +20,10 @@ const ACTIONS = new Set(['show', 'reset', 'lift', 'ban']);
 export const command: Command = {
   summary: 'show, reset, lift or ban a rate-limit subject (Redis)',
   async run(argv: string[], io: CliIO): Promise<number> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     const { action, subject, url, cluster } = parseArgs(argv);
     let client: Awaited<ReturnType<typeof connectRedis>>;
     try {
@@ -82,7 +86,6 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
       if (url === undefined) throw new UsageError(`--redis needs a URL\n\n${USAGE}`);
     } else if (a.startsWith('--redis=')) url = a.slice('--redis='.length);
     else if (a === '--cluster') cluster = true;
-    else if (a === '-h' || a === '--help') throw new UsageError(USAGE);
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}\n\n${USAGE}`);
     else positional.push(a);
   }

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { cli } from './replay-io.ts';
+
+// README: "Every command prints its options with --help" — on stdout, exit 0, as a help request
+// (a usage error goes to stderr with exit 2).
+describe('--help of every command', () => {
+  for (const command of ['replay', 'test-rules', 'limits', 'detector']) {
+    for (const flag of ['--help', '-h']) {
+      it(`llmsec ${command} ${flag}: usage on stdout, nothing on stderr, exit 0`, async () => {
+        const { code, stdout, stderr } = await cli([command, flag]);
+        expect(stderr).toBe('');
+        expect(stdout).toMatch(new RegExp(`^usage: llmsec ${command} `));
+        expect(code).toBe(0);
+      });
+    }
+  }
+
+  it('llmsec limits show X --help: help wins over the missing --redis', async () => {
+    const { code, stdout } = await cli(['limits', 'show', 'u-1', '--help']);
+    expect(stdout).toMatch(/^usage: llmsec limits /);
+    expect(code).toBe(0);
+  });
+
+  it('a usage error still goes to stderr with exit 2', async () => {
+    const { code, stdout, stderr } = await cli(['limits', 'frob', 'u-1', '--redis', 'redis://127.0.0.1:1']);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/expected show, reset, lift or ban/);
+    expect(code).toBe(2);
+  });
+});
