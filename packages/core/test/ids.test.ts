@@ -44,12 +44,28 @@ describe('createIdGenerator', () => {
 
   it('crypto-backed: format, no repeats, and draws past the first batch', () => {
     const g = createIdGenerator();
-    const ids = Array.from({ length: 2000 }, () => g.eventId()); // 24,000 hex chars: several batches
+    // 8,000 ids are 96,000 hex characters: past two refills of the 16 KiB (32,768-character)
+    // pool. Unique across them, so each refill draws new bytes (a buffer filled once and re-hexed
+    // would repeat its ids from the 2,731st on).
+    const ids = Array.from({ length: 8000 }, () => g.eventId());
     for (const id of ids) expect(id).toMatch(EVENT_ID);
     expect(new Set(ids).size).toBe(ids.length);
-    const big = g.hex(5000); // larger than one batch
+    const big = g.hex(5000);
     expect(big).toMatch(/^[0-9a-f]{5000}$/);
+    const huge = g.hex(70_000); // longer than a whole pool: its own bytes
+    expect(huge).toMatch(/^[0-9a-f]{70000}$/);
+    expect(g.eventId()).toMatch(EVENT_ID);
     expect(defaultIdGenerator.eventId()).toMatch(EVENT_ID);
     expect(defaultIdGenerator.hex(32)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('crypto-backed: every hex digit about equally often (no zeroed or stale pool)', () => {
+    const g = createIdGenerator();
+    const counts = new Map<string, number>();
+    const n = 160_000; // several pools
+    for (let i = 0; i < n / 16; i++) for (const c of g.hex(16)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    expect(counts.size).toBe(16);
+    // Expected 10,000 each; a fair source stays within ±5% (~5 standard deviations).
+    for (const count of counts.values()) expect(Math.abs(count - n / 16)).toBeLessThan(500);
   });
 });
