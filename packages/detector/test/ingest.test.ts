@@ -179,4 +179,20 @@ describe('IngestQueue', () => {
     expect(q.depth).toBe(0);
     expect(() => new IngestQueue({ capacity: 0, process: () => {}, onError: () => {} })).toThrow(/capacity/);
   });
+
+  it('takes a batch larger than the whole capacity when empty: refusing it would refuse every retry, and the sender would drop it', async () => {
+    const seen: string[] = [];
+    const q = new IngestQueue({ capacity: 3, process: (e) => seen.push(e.event_id), onError: () => {} });
+    const mk = (ids: string[]) => ({
+      events: ids.map((id) => secEvent({ event_id: id })),
+      times: ids.map(() => T0),
+    });
+    expect(q.offer(mk(['a', 'b', 'c', 'd', 'e']))).toBe(true);
+    expect(q.depth).toBe(5);
+    expect(q.offer(mk(['f']))).toBe(false); // over capacity until it drains
+    await q.whenIdle();
+    expect(q.offer(mk(['f']))).toBe(true);
+    await q.whenIdle();
+    expect(seen).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+  });
 });

@@ -2,7 +2,7 @@ import type { SecurityEvent } from '@llmsec/core';
 import type { EventBatch } from './record-events.ts';
 
 export interface IngestQueueOptions {
-  /** Most events held; an export that would exceed it is refused whole (the sender retries). */
+  /** Most events held; an export that would exceed it is refused whole (the sender retries), unless the queue is empty. */
   capacity: number;
   /** Events processed per turn of the event loop, so receivers keep answering while it drains. @default 4096 */
   chunk?: number;
@@ -57,11 +57,16 @@ export class IngestQueue {
     return this.size;
   }
 
-  /** Takes the whole batch, or nothing when it would not fit. An empty batch is always taken. */
+  /**
+   * Takes the whole batch, or nothing when it would not fit. An empty batch is always taken, and
+   * so is any batch when the queue is empty: one larger than the whole capacity would otherwise
+   * be refused on every retry and dropped by the sender. The receivers' decode caps bound a
+   * batch, so the queue holds at most max(capacity, one batch).
+   */
   offer(batch: EventBatch): boolean {
     const n = batch.events.length;
     if (n === 0) return true;
-    if (this.size + n > this.capacity) return false;
+    if (this.size > 0 && this.size + n > this.capacity) return false;
     this.batches.push(batch);
     this.size += n;
     this.schedule();
