@@ -2,20 +2,19 @@ import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { getSecurityContext, type SecurityContext } from '../context.ts';
 import { reportTelemetryError } from '../errors.ts';
-import { num, obj, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
+import { num, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
 import { CallGuardContext } from './call-guard-context.ts';
+import { runInputPhase, type InputPhaseCall } from './call-input-phase.ts';
 import { errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts';
+import { recordCallMetrics } from './call-metrics.ts';
+import { attachResponse, type RespondingCall } from './call-response.ts';
 import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
-import { observeCallStream } from './call-stream.ts';
 import { completedMetadata } from './completed-event.ts';
 import { hasServerHistory, measureNewInput, rawMessagesOf, type NewInput } from './new-input.ts';
 import { captureInput } from './content.ts';
-import { OutputBlockedError } from './errors.ts';
-import { runInputGuards, runOutputGuards, type InputResult } from './guard-runner.ts';
-import { acquireLease, settleLease, type LeaseHolder } from './lease.ts';
+import { settleLease } from './lease.ts';
 import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
-import { isObservableStream } from './stream.ts';
 import { emitInCallContext } from '../security-events.ts';
 import type { GuardContext, GuardInput } from './types.ts';
 
@@ -23,10 +22,11 @@ import type { GuardContext, GuardInput } from './types.ts';
  * One instrumented client call, from the wrapper to the end of its response or stream: its
  * guards, its rate-limit lease, and the telemetry written exactly once at the end (`finish`:
  * GenAI metrics, one `request_completed` event, the span's end). The span lifecycle is in
- * call-span.ts, stream observation in call-stream.ts, the guard context in
+ * call-span.ts, the input phase (guards, lease) in call-input-phase.ts, the response hook and
+ * output guards in call-response.ts, stream observation in call-stream.ts, the guard context in
  * call-guard-context.ts, the `request_completed` metadata in completed-event.ts.
  */
-export class LlmCall implements PreparingCall, LeaseHolder {
+export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   readonly runtime: LlmRuntime;
   readonly adapter: ProviderAdapter;
   readonly body: Body;
@@ -42,7 +42,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
   private claimed: object | undefined;
   private inputPhase: Promise<void> | undefined;
   private view: GuardInput | undefined;
-  private ended = false;
+  private finished = false;
   /** The context invoke() ran the call in (the caller's, with our span or the reused one active): the context of the call's events. */
   private callContext: Context | undefined;
   /** The caller's security context, read at the start: also callContext's (which only adds our span). */
@@ -123,25 +123,7 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     }
     this.claimed = options;
     if (!this.runtime.needsInputPhase) return undefined;
-    const guards = this.adapter.guarded ? this.runtime.inputGuards : [];
-    let result: InputResult | Promise<InputResult> | undefined;
-    if (guards.length > 0) {
-      result = runInputGuards(guards, this.guardView(), this.ctx, this.runtime.metrics);
-    }
-    const after = (r: InputResult | undefined): Promise<void> | undefined => {
-      if (r?.modified === true)
-        options.body = this.adapter.applyInput(
-          obj(options.body) ?? this.body,
-          r.input.messages,
-          r.input.system,
-        );
-      return acquireLease(this);
-    };
-    if (result instanceof Promise) {
-      this.inputPhase = result.then(after);
-    } else {
-      this.inputPhase = after(result);
-    }
+    this.inputPhase = runInputPhase(this, options);
     return this.inputPhase;
   }
 
@@ -183,104 +165,17 @@ export class LlmCall implements PreparingCall, LeaseHolder {
 
   // --- after: the response, or the stream ---
 
-  /** Attaches to the library's APIPromise; returns the APIPromise kind the library returned. */
+  /** Attaches to the library's APIPromise (call-response.ts); returns what the library returned. */
   attach<T>(result: T): T {
-    const p = result as unknown as {
-      asResponse?: () => Promise<unknown>;
-      _thenUnwrap?: (fn: (data: unknown) => unknown) => T;
-      responsePromise?: Promise<unknown>;
-      parseResponse?: (client: unknown, props: unknown) => Promise<unknown>;
-      parsedPromise?: unknown;
-    };
-    if (typeof p?._thenUnwrap !== 'function' || typeof p.asResponse !== 'function') {
-      // Not the APIPromise we know: end the span when it settles, change nothing.
-      if (typeof (result as { then?: unknown })?.then === 'function') {
-        (result as unknown as Promise<unknown>).then(
-          (data) => {
-            try {
-              this.complete(this.adapter.readResponse(data));
-            } catch (err) {
-              reportTelemetryError('instrumentation', err);
-            }
-          },
-          (err: unknown) => this.fail(err),
-        );
-      } else {
-        this.complete(undefined);
-      }
-      return result;
-    }
-    // The HTTP response without parsing the body (what asResponse() waits for): failures (guard
-    // blocks, refusals, 429/500 after retries, network) arrive here even if the app never awaits.
-    const response = p.responsePromise;
-    if (typeof response?.then === 'function') response.then(undefined, (err: unknown) => this.fail(err));
-    else p.asResponse().then(undefined, (err: unknown) => this.fail(err));
-    // Our step goes after the library's own parsing, on the library's own APIPromise: its
-    // `parseResponse` is an instance field that every read (then, parse, withResponse) goes
-    // through and asResponse() does not, so the body is still parsed only when the app asks.
-    // Same as `_thenUnwrap(onData)`, without a second APIPromise and its async step per call.
-    if (
-      typeof p.parseResponse === 'function' &&
-      p.parsedPromise === undefined &&
-      Object.hasOwn(p, 'parseResponse')
-    ) {
-      const parse = p.parseResponse;
-      p.parseResponse = (client, props) => parse.call(p, client, props).then((data) => this.onData(data));
-      return result;
-    }
-    return p._thenUnwrap((data) => this.onData(data));
-  }
-
-  private onData(data: unknown): unknown {
-    if (this.ended) return data;
-    try {
-      if (this.adapter.isStream(this.body) && isObservableStream(data)) {
-        observeCallStream(this, data);
-        return data;
-      }
-      const summary = this.adapter.readResponse(data);
-      const guards = this.adapter.guarded ? this.runtime.outputGuards : [];
-      if (guards.length === 0) {
-        this.complete(summary);
-        return data;
-      }
-      let result;
-      try {
-        result = runOutputGuards(
-          guards,
-          { text: summary.text, toolCalls: summary.toolCalls },
-          this.ctx,
-          this.runtime.metrics,
-        );
-      } catch (err) {
-        this.fail(err, summary);
-        throw err;
-      }
-      const finish = (r: { text: string | undefined }): unknown => {
-        let out = data;
-        if (r.text !== undefined) {
-          out = this.adapter.applyOutput(data, r.text);
-          summary.text = r.text;
-        }
-        this.complete(summary);
-        return out;
-      };
-      if (result instanceof Promise) {
-        return result.then(finish, (err: unknown) => {
-          this.fail(err, summary);
-          throw err;
-        });
-      }
-      return finish(result);
-    } catch (err) {
-      if (err instanceof OutputBlockedError) throw err;
-      reportTelemetryError('instrumentation', err);
-      if (!this.ended) this.complete(undefined);
-      return data;
-    }
+    return attachResponse(this, result);
   }
 
   // --- the end, exactly once ---
+
+  /** finish() ran: a result arriving later (call-response.ts) changes nothing. */
+  get ended(): boolean {
+    return this.finished;
+  }
 
   complete(summary: ResponseSummary | undefined): void {
     this.finish(summary, undefined, 'allowed');
@@ -300,14 +195,22 @@ export class LlmCall implements PreparingCall, LeaseHolder {
     errorType: string | undefined,
     outcome: CallOutcome,
   ): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.finished) return;
+    this.finished = true;
     try {
       const seconds = (performance.now() - this.started) / 1000;
       const model = summary?.model ?? this.requestModel;
       const inTok = summary?.inputTokens;
       const outTok = summary?.outputTokens;
-      this.recordMetrics(inTok, outTok, seconds, errorType);
+      recordCallMetrics(
+        this.runtime.metrics,
+        this.adapter,
+        this.requestModel,
+        inTok,
+        outTok,
+        seconds,
+        errorType,
+      );
       // Cancel only when the provider used nothing we know of (failed call); blocked output and
       // aborted streams did consume tokens.
       const consumed =
@@ -337,27 +240,6 @@ export class LlmCall implements PreparingCall, LeaseHolder {
       reportTelemetryError('instrumentation', err);
       if (this.ownSpan) safeEnd(this.span);
     }
-  }
-
-  /** GenAI semconv metrics, labelled with the requested model (the span's gen_ai.request.model). */
-  private recordMetrics(
-    inTok: number | undefined,
-    outTok: number | undefined,
-    seconds: number,
-    errorType: string | undefined,
-  ): void {
-    const m = this.runtime.metrics;
-    const { operation, provider } = this.adapter;
-    const model = this.requestModel;
-    if (inTok !== undefined)
-      m.recordTokenUsage({ operation, provider, model, tokens: inTok, tokenType: 'input' });
-    if (outTok !== undefined)
-      m.recordTokenUsage({ operation, provider, model, tokens: outTok, tokenType: 'output' });
-    m.recordOperationDuration(
-      errorType !== undefined
-        ? { operation, provider, model, seconds, errorType }
-        : { operation, provider, model, seconds },
-    );
   }
 
   costUsd(model: string, inTok: number, outTok: number): number {

@@ -1,0 +1,118 @@
+import { reportTelemetryError } from '../errors.ts';
+import type { Body } from './adapter.ts';
+import { observeCallStream, type StreamingCall } from './call-stream.ts';
+import { OutputBlockedError } from './errors.ts';
+import { runOutputGuards } from './guard-runner.ts';
+import { isObservableStream } from './stream.ts';
+
+/** What the response side needs from its call (LlmCall implements it). */
+export interface RespondingCall extends StreamingCall {
+  readonly body: Body;
+  /** The call's end was recorded: a later result changes nothing. */
+  readonly ended: boolean;
+}
+
+/**
+ * The response side of a call that is not streamed, and the hand-over of one that is: how the
+ * call hooks into the library's APIPromise without changing what it returns, and the output
+ * guards on a complete response. Apart from call.ts because it depends on the client library's
+ * promise internals (openai 7, @anthropic-ai/sdk 1), not on the call's own state.
+ */
+
+/** Attaches to the library's APIPromise; returns the APIPromise kind the library returned. */
+export function attachResponse<T>(call: RespondingCall, result: T): T {
+  const p = result as unknown as {
+    asResponse?: () => Promise<unknown>;
+    _thenUnwrap?: (fn: (data: unknown) => unknown) => T;
+    responsePromise?: Promise<unknown>;
+    parseResponse?: (client: unknown, props: unknown) => Promise<unknown>;
+    parsedPromise?: unknown;
+  };
+  if (typeof p?._thenUnwrap !== 'function' || typeof p.asResponse !== 'function') {
+    // Not the APIPromise we know: end the span when it settles, change nothing.
+    if (typeof (result as { then?: unknown })?.then === 'function') {
+      (result as unknown as Promise<unknown>).then(
+        (data) => {
+          try {
+            call.complete(call.adapter.readResponse(data));
+          } catch (err) {
+            reportTelemetryError('instrumentation', err);
+          }
+        },
+        (err: unknown) => call.fail(err),
+      );
+    } else {
+      call.complete(undefined);
+    }
+    return result;
+  }
+  // The HTTP response without parsing the body (what asResponse() waits for): failures (guard
+  // blocks, refusals, 429/500 after retries, network) arrive here even if the app never awaits.
+  const response = p.responsePromise;
+  if (typeof response?.then === 'function') response.then(undefined, (err: unknown) => call.fail(err));
+  else p.asResponse().then(undefined, (err: unknown) => call.fail(err));
+  // Our step goes after the library's own parsing, on the library's own APIPromise: its
+  // `parseResponse` is an instance field that every read (then, parse, withResponse) goes
+  // through and asResponse() does not, so the body is still parsed only when the app asks.
+  // Same as `_thenUnwrap(onData)`, without a second APIPromise and its async step per call.
+  if (
+    typeof p.parseResponse === 'function' &&
+    p.parsedPromise === undefined &&
+    Object.hasOwn(p, 'parseResponse')
+  ) {
+    const parse = p.parseResponse;
+    p.parseResponse = (client, props) => parse.call(p, client, props).then((data) => onData(call, data));
+    return result;
+  }
+  return p._thenUnwrap((data) => onData(call, data));
+}
+
+/** The parsed body: a stream is observed, a complete response goes through the output guards. */
+function onData(call: RespondingCall, data: unknown): unknown {
+  if (call.ended) return data;
+  try {
+    if (call.adapter.isStream(call.body) && isObservableStream(data)) {
+      observeCallStream(call, data);
+      return data;
+    }
+    const summary = call.adapter.readResponse(data);
+    const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
+    if (guards.length === 0) {
+      call.complete(summary);
+      return data;
+    }
+    let result;
+    try {
+      result = runOutputGuards(
+        guards,
+        { text: summary.text, toolCalls: summary.toolCalls },
+        call.ctx,
+        call.runtime.metrics,
+      );
+    } catch (err) {
+      call.fail(err, summary);
+      throw err;
+    }
+    const finish = (r: { text: string | undefined }): unknown => {
+      let out = data;
+      if (r.text !== undefined) {
+        out = call.adapter.applyOutput(data, r.text);
+        summary.text = r.text;
+      }
+      call.complete(summary);
+      return out;
+    };
+    if (result instanceof Promise) {
+      return result.then(finish, (err: unknown) => {
+        call.fail(err, summary);
+        throw err;
+      });
+    }
+    return finish(result);
+  } catch (err) {
+    if (err instanceof OutputBlockedError) throw err;
+    reportTelemetryError('instrumentation', err);
+    if (!call.ended) call.complete(undefined);
+    return data;
+  }
+}
