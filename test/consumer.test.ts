@@ -308,6 +308,13 @@ describe.each([
       expect(out.decisions).toEqual(['allowed', 'allowed', 'rpm']);
       expect(out.categories[0]).toBe('request_completed:u-42');
       expect(out.categories.filter((c) => c === 'guardrail_block:u-13')).toHaveLength(12);
+      // The chat of a client instrumented without `events`: in the setup's JSONL, the address once.
+      expect(out.categories.filter((c) => c.endsWith(':u-7'))).toEqual([
+        'pii_detected:u-7',
+        'request_completed:u-7',
+        'request_completed:u-7',
+        'request_completed:u-7',
+      ]);
       expect(out.alerts).toContain('firing:rapid_guardrail_blocks');
       expect(out.detector).toEqual(['function', '127.0.0.1:4318']);
     },

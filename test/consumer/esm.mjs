@@ -75,6 +75,20 @@ await withSecurityContext({ userId: 'u-13' }, async () => {
     });
   }
 });
+// A client instrumented as the root README prints it (no `events` option): it records through the
+// running setup (JSONL, onEvent). A three-turn chat resending its history, an address in turn 1:
+// one pii_detected (turn 1's), not one per turn.
+const plain = instrumentClient(new OpenAI({ apiKey: 'test-key', baseURL: `http://127.0.0.1:${port}/v1` }), {
+  guards: defaultGuards(),
+});
+await withSecurityContext({ userId: 'u-7', sessionId: 's-7' }, async () => {
+  const history = [];
+  for (const text of ['My email is alice@example.com.', 'And the weather?', 'Thanks.']) {
+    history.push({ role: 'user', content: text });
+    const r = await plain.chat.completions.create({ model: 'gpt-4o-mini', messages: history });
+    history.push(r.choices[0].message);
+  }
+});
 engine.flush();
 await llmsec.shutdown();
 await new Promise((resolve) => server.close(resolve));
