@@ -70,7 +70,7 @@ export class DetectionEngine {
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     this.recent = new RecentIds(Math.max(1, limits.dedupeCapacity));
 
-    const { objectStateOnly, prefetch } = internalSwitches(options);
+    const { objectStateOnly, prefetch, extendHeldElsewhere } = internalSwitches(options);
     this.prefetch = prefetch;
     const compiled = compileEngineRules(rules, limits, objectStateOnly);
     const layout = buildDispatchTables(compiled, limits, this.prefetch);
@@ -99,6 +99,7 @@ export class DetectionEngine {
       wantsUpdates:
         options.onUpdate !== undefined ||
         (options.sinks ?? []).some((sink) => typeof sink.update === 'function'),
+      extendHeldElsewhere,
     });
 
     if (options.state !== undefined) {

@@ -2,6 +2,7 @@ import { diag, type Counter } from '@opentelemetry/api';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { AlertDispatch } from './alert-dispatch.ts';
 import type { Dispatch, RuleRuntime } from './dispatch-table.ts';
+import type { ExtendHeldElsewhere } from './engine-internal-options.ts';
 import type { EngineLimits } from './engine-limits.ts';
 import type { EngineCounts } from './engine-stats.ts';
 import { openIncident } from './incident.ts';
@@ -23,6 +24,8 @@ export interface IncidentLifecycleOptions {
   limits: Pick<EngineLimits, 'maxOpenIncidentsPerRule' | 'maxOverflowIncidentsPerRule' | 'maxDistinctValues'>;
   /** Whether anyone takes updates of open incidents (onUpdate, or a sink with `update`). */
   wantsUpdates: boolean;
+  /** Shared mode's fallback engine only: see EXTEND_HELD_ELSEWHERE. */
+  extendHeldElsewhere?: ExtendHeldElsewhere | undefined;
 }
 
 /**
@@ -42,6 +45,7 @@ export class IncidentLifecycle {
   private readonly maxOverflowPerRule: number;
   private readonly maxUsersPerAlert: number;
   private readonly wantsUpdates: boolean;
+  private readonly extendHeldElsewhere: ExtendHeldElsewhere | undefined;
   private warnedRefused = false;
 
   constructor(options: IncidentLifecycleOptions) {
@@ -53,6 +57,7 @@ export class IncidentLifecycle {
     this.maxOverflowPerRule = options.limits.maxOverflowIncidentsPerRule;
     this.maxUsersPerAlert = options.limits.maxDistinctValues;
     this.wantsUpdates = options.wantsUpdates;
+    this.extendHeldElsewhere = options.extendHeldElsewhere;
   }
 
   /** The rule of `d` holds for group `key` (row g): `state` is its object state, undefined for a slab rule. */
@@ -76,6 +81,10 @@ export class IncidentLifecycle {
       else rt.open.extended(existing);
       return;
     }
+    // Shared mode's fallback: the group's incident may be open in the shared engine's overflow
+    // tier (opening, so rare: not per event).
+    const elsewhere = this.extendHeldElsewhere;
+    if (elsewhere !== undefined && elsewhere(rt.rule.id, key, event, t)) return;
     // At the cap no open incident is evicted: ids an attacker invents (each needs the rule to
     // fire) cannot push out what protects against them. The newcomer still alerts, from the
     // overflow tier (unless it is off: then only counted).

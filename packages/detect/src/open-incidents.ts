@@ -45,6 +45,22 @@ export class OpenIncidents {
     this.link(incident);
   }
 
+  /**
+   * Adds a new incident at its place in lastTrueAt order (after every one not newer), searching
+   * from the newest end: for a caller whose incidents do not arrive in event-time order (shared
+   * mode's overflow tier, fed by group steps in the order they complete). O(incidents newer).
+   */
+  addPlaced(incident: Incident): void {
+    this.byKey.set(incident.key, incident);
+    this.linkAfter(incident, this.lastNotNewer(incident.lastTrueAt));
+  }
+
+  /** Moves an incident whose lastTrueAt changed to its place in lastTrueAt order (see addPlaced). */
+  placed(incident: Incident): void {
+    this.unlink(incident);
+    this.linkAfter(incident, this.lastNotNewer(incident.lastTrueAt));
+  }
+
   /** Removes an open incident. */
   remove(incident: Incident): void {
     this.byKey.delete(incident.key);
@@ -62,6 +78,24 @@ export class OpenIncidents {
     if (this.newest === undefined) this.oldest = incident;
     else this.newest.newer = incident;
     this.newest = incident;
+  }
+
+  /** The newest incident whose lastTrueAt is at most `t` (undefined: none). */
+  private lastNotNewer(t: number): Incident | undefined {
+    let at = this.newest;
+    while (at !== undefined && at.lastTrueAt > t) at = at.older;
+    return at;
+  }
+
+  /** Links an unlinked incident right after `after` (undefined: as the oldest). */
+  private linkAfter(incident: Incident, after: Incident | undefined): void {
+    if (after === this.newest) return this.link(incident);
+    const newer = after === undefined ? this.oldest! : after.newer!;
+    incident.older = after;
+    incident.newer = newer;
+    newer.older = incident;
+    if (after === undefined) this.oldest = incident;
+    else after.newer = incident;
   }
 
   private unlink(incident: Incident): void {

@@ -13,7 +13,7 @@ import { OpenIncidents } from './open-incidents.ts';
  * the open set, and every incident that fired gets its resolved line.
  */
 export class OverflowIncidents {
-  private readonly list = new OpenIncidents();
+  protected readonly list = new OpenIncidents();
 
   readonly max: number;
 
@@ -45,13 +45,18 @@ export class OverflowIncidents {
       // The engine counts these (EngineStats.overflowResolvedEarly) when it sends their lines.
       if (early !== undefined) this.list.remove(early);
     }
-    this.list.add(incident);
+    this.insert(incident);
     return early;
   }
 
   /** A member was extended (lastTrueAt moved): keeps the quiet-longest order. */
   extended(incident: Incident): void {
     this.list.extended(incident);
+  }
+
+  /** In memory events come in event-time order: a new incident is the newest. */
+  protected insert(incident: Incident): void {
+    this.list.add(incident);
   }
 
   remove(incident: Incident): void {
@@ -61,5 +66,24 @@ export class OverflowIncidents {
   /** Oldest first. */
   values(): IterableIterator<Incident> {
     return this.list.values();
+  }
+}
+
+/**
+ * The overflow tier of shared mode, where incidents are opened and extended by group steps in
+ * the order the steps complete, not in event time (one round's groups are stepped concurrently,
+ * and an event may arrive up to the lateness after a newer one): each opened or extended member
+ * is placed by its lastTrueAt, searching from the newest end (usually no step). So resolving
+ * stops at the first member not due without passing over one that is (kept in arrival order, a
+ * member could resolve rounds late behind a later-due one), and a full tier pushes out the
+ * member strictly quiet longest, as in memory.
+ */
+export class PlacedOverflowIncidents extends OverflowIncidents {
+  override extended(incident: Incident): void {
+    this.list.placed(incident);
+  }
+
+  protected override insert(incident: Incident): void {
+    this.list.addPlaced(incident);
   }
 }

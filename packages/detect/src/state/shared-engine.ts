@@ -33,6 +33,11 @@ export class SharedEngine {
   private running: Promise<void> | undefined;
   private scheduled = false;
   private finalRequested = false;
+  /**
+   * flush() was called and no event came after it: the caller declared the end of input (the
+   * end of a replay), so shutdown() is not a replica leaving a fleet that goes on.
+   */
+  private endOfInput = false;
   /** Newest event time ingested here (for the late check). */
   private localMax = Number.NEGATIVE_INFINITY;
   /** Newest event time shipped (or declared by advanceTo once the queue is empty): what moves the shared clock. */
@@ -123,9 +128,18 @@ export class SharedEngine {
     return this.overflow?.alerts() ?? [];
   }
 
+  /**
+   * The degraded-mode fallback is about to open an incident of (rule, group): extends this
+   * process's overflow incident of the group instead, if one is open (SharedOverflow.extendHeld).
+   */
+  extendOverflow(ruleId: string, key: string, event: SecurityEvent, t: number): boolean {
+    return this.overflow?.extendHeld(ruleId, key, event, t) ?? false;
+  }
+
   /** Synchronous and cheap: never touches Redis. */
   ingest(event: SecurityEvent, t: number): void {
     if (this.stopped) return;
+    this.endOfInput = false;
     if (t > this.state.now() + this.state.maxFutureSkewMs) {
       this.stats.future++;
       this.o.droppedCounter.add(1, { reason: 'future' });
@@ -175,6 +189,7 @@ export class SharedEngine {
 
   /** End of input: everything pending is processed up to the newest event time of any process. */
   flush(): void {
+    this.endOfInput = true;
     this.finalRequested = true;
     // Flushed, the fallback's time is its newest: events still queued would be late there if
     // the final flush failed and they went to it. The flusher flushes it after the final round.
@@ -209,8 +224,13 @@ export class SharedEngine {
    * process left events pending in the shared state, give replicas stopping at the same time
    * `shutdownGraceMs` to ship theirs (a replica shipping after this one processed a group to
    * the end would find its events late), then process what is left to the newest event time.
+   * Its incidents in Redis stay for the fleet (another replica's sweep resolves them when due);
+   * its overflow incidents nobody else holds: unless the caller declared the end of input
+   * (flush() with no event after it), they are resolved here, ending at the newest event time
+   * this process knows (SharedOverflow.resolveAll).
    */
   async shutdown(): Promise<void> {
+    const leaving = !this.endOfInput;
     this.finalRequested = false;
     await this.idle();
     const grace = this.state.shutdownGraceMs;
@@ -219,6 +239,7 @@ export class SharedEngine {
     }
     this.flush();
     await this.idle();
+    if (leaving) this.overflow?.resolveAll(Math.max(this.localMax, this.globalMax));
     this.stopped = true;
     if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
   }

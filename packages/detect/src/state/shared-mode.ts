@@ -2,6 +2,7 @@ import { createNoopMeter, diag, type Counter, type Meter } from '@opentelemetry/
 import type { Alert } from '@llmsec/core';
 import { isCodeRule, type CompiledRule } from '../compile.ts';
 import type { DetectionEngine } from '../engine.ts';
+import { EXTEND_HELD_ELSEWHERE, type InternalOptions } from '../engine-internal-options.ts';
 import type { DetectionEngineOptions } from '../engine-options.ts';
 import type { ErrorFunnel } from '../errors.ts';
 import type { AnyRule, RuleDefinition } from '../types.ts';
@@ -78,8 +79,17 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
     limits.allowedLatenessMs,
     state,
   );
-  const fallback = input.makeEngine({ ...inner, rules: dataRules });
-  const shared = new SharedEngine({
+  // The fallback extends a group's incident open in this process's overflow tier rather than
+  // open a second one for it (the shared engine, which holds the tier, is built next).
+  let shared: SharedEngine | undefined;
+  const fallbackOptions: InternalOptions = {
+    ...inner,
+    rules: dataRules,
+    [EXTEND_HELD_ELSEWHERE]: (ruleId, key, event, t) =>
+      shared?.extendOverflow(ruleId, key, event, t) ?? false,
+  };
+  const fallback = input.makeEngine(fallbackOptions);
+  shared = new SharedEngine({
     state,
     ruleset,
     tables,

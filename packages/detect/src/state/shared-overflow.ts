@@ -1,7 +1,7 @@
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import type { Incident } from '../incident.ts';
-import { OverflowIncidents } from '../overflow-incidents.ts';
+import { PlacedOverflowIncidents, type OverflowIncidents } from '../overflow-incidents.ts';
 
 /**
  * Events of one group on which a rule held while the fleet's resolve index for it was full
@@ -58,22 +58,11 @@ export class SharedOverflow {
       const first = run.events[0]!;
       const existing = tier.get(key);
       if (existing !== undefined && existing.resolveAt > first.t) {
-        let grew: SecurityEvent | undefined;
-        for (const { t, event } of run.events) {
-          if (t > existing.lastTrueAt) existing.lastTrueAt = t;
-          existing.addEvidence(event.event_id, event.trace_id);
-          if (existing.addUser(event.user_id)) grew = event;
-        }
-        tier.extended(existing);
-        if (grew !== undefined) this.out.update(existing.toAlert('firing', grew));
+        this.extend(tier, existing, run.events);
         continue;
       }
-      if (existing !== undefined) {
-        // Due before this run's first event: resolved first, as the memory engine would.
-        tier.remove(existing);
-        this.out.counts.alertsResolved++;
-        this.out.deliver(existing.toAlert('resolved', first.event));
-      }
+      // Due before this run's first event: resolved first, as the memory engine would.
+      if (existing !== undefined) this.resolveNow(tier, existing, first.event);
       this.out.refused(run.rule.id);
       const early = tier.add(run.incident);
       if (early !== undefined) {
@@ -84,6 +73,24 @@ export class SharedOverflow {
       this.out.counts.alertsFired++;
       this.out.deliver(run.firing);
     }
+  }
+
+  /**
+   * The degraded-mode fallback engine's rule holds for a group it has no incident of (see
+   * EXTEND_HELD_ELSEWHERE): if this tier holds one still open at `t`, the event extends it and
+   * this returns true (the fallback opens none); one due by `t` is resolved first (its resolved
+   * line, as before an event in memory) and the fallback opens the group's next incident.
+   */
+  extendHeld(ruleId: string, key: string, event: SecurityEvent, t: number): boolean {
+    const tier = this.byRule.get(ruleId);
+    const existing = tier?.get(key);
+    if (tier === undefined || existing === undefined) return false;
+    if (existing.resolveAt > t) {
+      this.extend(tier, existing, [{ t, event }]);
+      return true;
+    }
+    this.resolveNow(tier, existing, event);
+    return false;
   }
 
   /** Resolves every overflow incident due by `watermark` (each with its resolved line). */
@@ -97,17 +104,59 @@ export class SharedOverflow {
     }
   }
 
+  /**
+   * This process is leaving the fleet (shutdown() without an end of input): resolves every
+   * overflow incident it still holds, ending at `endsAt` (the newest event time it knows), or at
+   * the incident's last event if later. Nobody else holds them (the tier is per process), so
+   * left firing they would never get their resolved line; counted as resolved early, since
+   * their quiet period has not ended.
+   */
+  resolveAll(endsAt: number): void {
+    for (const tier of this.byRule.values()) {
+      for (let inc = tier.first(); inc !== undefined; inc = tier.first()) {
+        tier.remove(inc);
+        this.out.counts.overflowResolvedEarly++;
+        this.out.counts.alertsResolved++;
+        this.out.deliver(inc.toAlert('resolved', undefined, Math.max(endsAt, inc.lastTrueAt)));
+      }
+    }
+  }
+
   /** This process's overflow incidents, as firing alerts. */
   alerts(): Alert[] {
     const out: Alert[] = [];
-    for (const tier of this.byRule.values()) for (const inc of tier.values()) out.push(inc.toAlert('firing', undefined));
+    for (const tier of this.byRule.values())
+      for (const inc of tier.values()) out.push(inc.toAlert('firing', undefined));
     return out;
+  }
+
+  /** Events of the group extend its open overflow incident (an update when a user joins). */
+  private extend(
+    tier: OverflowIncidents,
+    existing: Incident,
+    events: readonly { t: number; event: SecurityEvent }[],
+  ): void {
+    let grew: SecurityEvent | undefined;
+    for (const { t, event } of events) {
+      if (t > existing.lastTrueAt) existing.lastTrueAt = t;
+      existing.addEvidence(event.event_id, event.trace_id);
+      if (existing.addUser(event.user_id)) grew = event;
+    }
+    tier.extended(existing);
+    if (grew !== undefined) this.out.update(existing.toAlert('firing', grew));
+  }
+
+  /** Resolved at its due time, before `trigger` (an event past it). */
+  private resolveNow(tier: OverflowIncidents, existing: Incident, trigger: SecurityEvent): void {
+    tier.remove(existing);
+    this.out.counts.alertsResolved++;
+    this.out.deliver(existing.toAlert('resolved', trigger));
   }
 
   private tier(ruleId: string): OverflowIncidents {
     let tier = this.byRule.get(ruleId);
     if (tier === undefined) {
-      tier = new OverflowIncidents(this.max);
+      tier = new PlacedOverflowIncidents(this.max);
       this.byRule.set(ruleId, tier);
     }
     return tier;
