@@ -82,6 +82,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
       },
       metrics.meter,
       serviceName,
+      (err) => log.error('alerts file write failed: no more alerts are written to it', { error: err }),
     );
   } catch (err) {
     await state.close();

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { SeverityNumber, type Logger as OtelLogger, type Meter } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -30,8 +30,16 @@ export interface BuiltSinks {
   close: () => Promise<void>;
 }
 
-/** The engine's sinks from the config: @llmsec/detect's own, one each. */
-export function buildSinks(config: SinkConfig, meter: Meter, serviceName: string): BuiltSinks {
+/**
+ * The engine's sinks from the config: @llmsec/detect's own, one each. `onFileError` hears the
+ * first write error of the alerts file (after it the stream is closed and writes go nowhere).
+ */
+export function buildSinks(
+  config: SinkConfig,
+  meter: Meter,
+  serviceName: string,
+  onFileError: (err: Error) => void = () => undefined,
+): BuiltSinks {
   const sinks: AlertSink[] = [];
   const closers: (() => Promise<void>)[] = [];
   if (config.alertmanager.length > 0) {
@@ -47,8 +55,17 @@ export function buildSinks(config: SinkConfig, meter: Meter, serviceName: string
   if (config.alerts !== undefined) {
     if (config.alerts === '-') sinks.push(new ConsoleSink({ name: 'alerts-stdout' }));
     else {
-      const stream = createWriteStream(config.alerts, { flags: 'a' });
-      stream.on('error', () => undefined); // reported by the sink's writes; must not crash the service
+      // Opened now, so a path that cannot be written stops the start naming it; a stream opened
+      // lazily reported that only as an error event, and every alert written to it vanished.
+      let fd: number;
+      try {
+        fd = openSync(config.alerts, 'a');
+      } catch (err) {
+        throw new Error(`cannot open alerts file ${config.alerts}: ${(err as Error).message}`);
+      }
+      const stream = createWriteStream(config.alerts, { fd, flags: 'a' });
+      stream.once('error', onFileError);
+      stream.on('error', () => undefined); // later write errors must not crash the service
       sinks.push(new ConsoleSink({ stream, name: 'alerts-file' }));
       closers.push(() => new Promise<void>((resolve) => stream.end(() => resolve())));
     }
