@@ -33,6 +33,7 @@ const { values } = parseArgs({
 if (values.a === undefined) throw new Error('--a <revision> is required');
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
+/** The metadata an instrumented call records, in completedMetadata's order (instrumentation/completed-event.ts). */
 const COMPLETED = {
   model: 'gpt-4o-mini',
   prompt_tokens: 34,
@@ -40,7 +41,9 @@ const COMPLETED = {
   latency_ms: 12.5,
   cost_usd: 0.0000153,
   prompt_length: 120,
+  new_input_length: 62,
   blocked: false,
+  outcome: 'allowed',
 };
 
 async function load(rev: string): Promise<SecurityEvents> {

@@ -25,6 +25,7 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.n);
+/** The metadata an instrumented call records, in completedMetadata's order (instrumentation/completed-event.ts). */
 const COMPLETED = {
   model: 'gpt-4o-mini',
   prompt_tokens: 34,
@@ -32,7 +33,9 @@ const COMPLETED = {
   latency_ms: 12.5,
   cost_usd: 0.0000153,
   prompt_length: 120,
+  new_input_length: 62,
   blocked: false,
+  outcome: 'allowed',
 };
 const record = {
   eventName: 'llmsec.guardrail_block',
