@@ -44,10 +44,12 @@ export interface DetectionEngineOptions {
    * `alertsFired`; its group's events extend it; it resolves with a resolved line. When full,
    * the member quiet longest is resolved early (a resolved line, `overflowResolvedEarly`) to
    * make room, so a flood churns this tier but every incident fires and every fired incident
-   * resolves. Nothing moves between the tiers when an open slot frees. With a shared state the
-   * tier is still per process (several processes may each open one for a group: one alert in
-   * Alertmanager, which identifies alerts by their labels). 0: the refused incident is only
-   * counted (no firing line).
+   * resolves (at the end of input, `flush()`, incidents within their quiet period stay firing
+   * in both tiers, as at the end of a replay). Nothing moves between the tiers when an open
+   * slot frees. With a shared state the tier is still per process (several processes may each
+   * open one for a group: one alert in Alertmanager, which identifies alerts by their labels),
+   * and a process leaving (`shutdown()` without a `flush()` first) resolves its members, since
+   * no other process can. 0: the refused incident is only counted (no firing line).
    * @default 1000
    */
   maxOverflowIncidentsPerRule?: number;
@@ -89,7 +91,10 @@ export interface EngineStats {
    * held with no incident open: not opened, no firing line.
    */
   incidentsRefused: number;
-  /** Overflow incidents resolved before their quiet period ended, to make room in a full tier. */
+  /**
+   * Overflow incidents resolved before their quiet period ended: to make room in a full tier,
+   * or, with a shared state, when the process left (`shutdown()` without a `flush()` first).
+   */
   overflowResolvedEarly: number;
   /** The shared (Redis) state's counters, when the engine has one. */
   state?: SharedStats;

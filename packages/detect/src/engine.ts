@@ -300,7 +300,13 @@ export class DetectionEngine {
     return n;
   }
 
-  /** Processes what is held, stops the timer, flushes and shuts down the sinks. Idempotent. */
+  /**
+   * Processes what is held, stops the timer, flushes and shuts down the sinks. Idempotent. In
+   * memory the end of input (incidents within their quiet period stay firing, as after flush()).
+   * With a shared state a process leaving the fleet: its incidents in Redis stay for the other
+   * processes to resolve, and its overflow incidents, which no other process holds, are resolved
+   * (unless flush() declared the end of input first).
+   */
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.shared !== undefined) await this.shared.shutdown();
