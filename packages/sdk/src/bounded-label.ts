@@ -1,6 +1,7 @@
 /**
- * A metric label whose value set is capped. Layer, filter and tool names come from
- * configuration, not from users, but a misconfiguration must not turn into unbounded series:
+ * A metric label whose value set is capped. Layer and filter names come from configuration,
+ * not from users (tool names in tool_abuse_attempt do not, so they are no label), but a
+ * misconfiguration must not turn into unbounded series:
  * the first `maxValues` distinct values are kept and every later one is reported as `other`.
  * (Model names do come from clients: they are labelled by the price table, model-label.ts.)
  */

@@ -48,7 +48,7 @@ export type GuardrailOutcome = (typeof GUARDRAIL_OUTCOMES)[number];
 export interface LlmsecMetricsOptions {
   /** @default metrics.getMeter('@llmsec/sdk') (the global meter provider at construction) */
   meter?: Meter;
-  /** Distinct layer / filter / tool names kept before folding into `other`. @default 50 */
+  /** Distinct layer / filter names kept before folding into `other`. @default 50 */
   maxLayers?: number;
   /** @deprecated Ignored: model labels are the price table's models (`knownModels`), not the first N seen. */
   maxModels?: number;
@@ -106,7 +106,7 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
     this.models = new ModelLabel(options.knownModels);
     this.smallSets = new BoundedLabel({ maxValues: 100 });
     this.events = LocalCounter.on(meter, METRIC_EVENTS, {
-      description: 'Security events recorded, by category, severity and guardrail layer / filter / tool',
+      description: 'Security events recorded, by category, severity and guardrail layer / filter',
       unit: '{event}',
     });
     this.requests = LocalCounter.on(meter, METRIC_REQUESTS, {
@@ -142,7 +142,10 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   recordEvent(event: SecurityEvent): void {
     try {
       const md = event.metadata;
-      const layer = md?.guardrail_layer ?? md?.filter_name ?? md?.tool_name;
+      // Never tool_name: a tool_abuse_attempt names a tool the client declared or the model
+      // called, i.e. text the client chooses. As a label it would be the client's text, and 50
+      // invented names would fill the cap, folding every layer seen later into `other`.
+      const layer = md?.guardrail_layer ?? md?.filter_name;
       const { category, severity } = event;
       const cacheable = isStr(category) && isStr(severity) && isKey(layer);
       let attrs = cacheable ? this.eventSets.get(category, severity, layer, undefined) : undefined;

@@ -51,6 +51,37 @@ describe('LlmsecMetrics', () => {
     ]);
   });
 
+  it('never labels by the tool a tool_abuse_attempt names (the client chooses it): layers seen later keep theirs', async () => {
+    const { reader, metrics } = setup();
+    // A client declaring 60 invented tools, one request each (toolAllowlistGuard's events).
+    for (let i = 0; i < 60; i++) {
+      metrics.recordEvent(
+        ev({
+          category: 'tool_abuse_attempt',
+          severity: 'alert',
+          metadata: { tool_name: `mallory_${i}_alice@example.com`, block_reason: 'not allowed' },
+        }),
+      );
+      metrics.recordGuardrailDuration({ layer: 'tool_allowlist', outcome: 'block', seconds: 0.0001 });
+    }
+    metrics.recordEvent(
+      ev({
+        category: 'output_filter_block',
+        severity: 'alert',
+        metadata: { filter_name: 'system_prompt_leakage' },
+      }),
+    );
+    metrics.recordGuardrailDuration({ layer: 'system_prompt_leakage', outcome: 'allow', seconds: 0.0001 });
+    expect((await reader.metric(METRIC_EVENTS))!.dataPoints.map((p) => [p.attributes, p.value])).toEqual([
+      [{ category: 'tool_abuse_attempt', severity: 'alert' }, 60],
+      [{ category: 'output_filter_block', severity: 'alert', layer: 'system_prompt_leakage' }, 1],
+    ]);
+    const guardLayers = (await reader.metric(METRIC_GUARDRAIL_DURATION))!.dataPoints.map(
+      (p) => p.attributes.layer,
+    );
+    expect(guardLayers).toEqual(['tool_allowlist', 'system_prompt_leakage']);
+  });
+
   it('folds layers past the cap into "other"', async () => {
     const { reader, metrics } = setup({ maxLayers: 3 });
     for (let i = 0; i < 10; i++) metrics.recordEvent(ev({ metadata: { guardrail_layer: `layer-${i}` } }));
