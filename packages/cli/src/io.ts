@@ -17,3 +17,23 @@ export interface Command {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/**
+ * What an error on process.stdout does (bin.ts routes them here). By default a reader that went
+ * away (EPIPE, as in `llmsec replay FILE | head -1`) ends the process quietly with 1: that output
+ * was the command's product and not all of it was delivered; any other error is thrown. A
+ * long-running command for which stdout is one sink among others (`llmsec detector --alerts -`)
+ * replaces it with setStdoutErrorHandler.
+ */
+let stdoutErrorHandler = (err: NodeJS.ErrnoException): void => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(1);
+};
+
+export function handleStdoutError(err: NodeJS.ErrnoException): void {
+  stdoutErrorHandler(err);
+}
+
+export function setStdoutErrorHandler(handler: (err: NodeJS.ErrnoException) => void): void {
+  stdoutErrorHandler = handler;
+}

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, startDetector, type ConfigFlags } from '@llmsec/detector';
 import { RuleFileError } from '@llmsec/detect';
-import { UsageError, type CliIO, type Command } from '../io.ts';
+import { setStdoutErrorHandler, UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec detector [--config FILE] [options]
 
@@ -53,6 +53,16 @@ export const command: Command = {
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    // stdout carries only the `--alerts -` sink: a reader that goes away ends that sink, not the
+    // service (its other sinks, enforcement and the drain on SIGTERM go on). Said once.
+    let stdoutGone = false;
+    setStdoutErrorHandler((err) => {
+      if (stdoutGone) return;
+      stdoutGone = true;
+      io.stderr.write(
+        `llmsec detector: stdout closed (${err.code ?? err.message}): alert lines to "-" are no longer written\n`,
+      );
+    });
     let detector: Awaited<ReturnType<typeof startDetector>>;
     try {
       const config = loadConfig(parsed.config, parsed.flags);
