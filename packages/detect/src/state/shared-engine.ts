@@ -1,6 +1,8 @@
-import { diag, type Counter } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { untraced } from '@llmsec/core/internal';
+import { DegradedMode } from './degraded-mode.ts';
+import { FallbackFeed } from './fallback-feed.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
 import { GroupCache } from './group-cache.ts';
 import { GroupWriter } from './group-writer.ts';
@@ -18,6 +20,9 @@ export type { SharedEngineOptions, SharedStats } from './shared-types.ts';
  * background flusher ships batches to Redis, steps each touched group with compare-and-set,
  * releases groups whose pending events the watermark has passed, and sweeps due incidents.
  * Redis errors or timeouts switch detection to the fallback engine until a probe succeeds.
+ * Its parts: the round's group steps (GroupWriter), the switch to local detection and back
+ * (DegradedMode), the fallback engine's feed and event time (FallbackFeed), this process's
+ * overflow tier (SharedOverflow).
  */
 export class SharedEngine {
   private readonly o: SharedEngineOptions;
@@ -43,14 +48,13 @@ export class SharedEngine {
   /** Newest event time shipped (or declared by advanceTo once the queue is empty): what moves the shared clock. */
   private shippedMax = Number.NEGATIVE_INFINITY;
   private advanceMax = Number.NEGATIVE_INFINITY;
-  /** The time given to the fallback engine by moveFallback. */
-  private fallbackAt = Number.NEGATIVE_INFINITY;
+  /** The in-memory engine that detects while Redis is unreachable, and its event time. */
+  private readonly fallback: FallbackFeed;
   private globalMax = Number.NEGATIVE_INFINITY;
-  private probeTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   private warnedQueueFull = false;
-  private readonly degradedGauge: number[] = [0];
-  private readonly episodeCounter: Counter;
+  /** The switch to local detection and back (mode, gauge, episodes, probe). */
+  private readonly degradedMode: DegradedMode;
   readonly stats: SharedStats = {
     mode: 'shared',
     degradedEpisodes: 0,
@@ -92,14 +96,8 @@ export class SharedEngine {
           })
         : undefined;
     this.writer.overflow = this.overflow;
-    const gauge = options.meter.createObservableGauge('llmsec.detect.state.degraded', {
-      description: '1 while detection runs on local state because Redis is unreachable, else 0',
-    });
-    gauge.addCallback((r) => r.observe(this.degradedGauge[0]!));
-    this.episodeCounter = options.meter.createCounter('llmsec.detect.state.degraded_episodes', {
-      description: 'Times the shared detection state became unreachable and detection went local',
-    });
-    this.episodeCounter.add(0);
+    this.fallback = new FallbackFeed(options.fallback, this.stats, options.latenessMs);
+    this.degradedMode = new DegradedMode(this.stats, this.state, options.meter, () => this.schedule());
     options.droppedCounter.add(0, { reason: 'queue_full' });
     options.droppedCounter.add(0, { reason: 'future' });
   }
@@ -155,8 +153,7 @@ export class SharedEngine {
     }
     if (t > this.localMax) this.localMax = t;
     if (this.stats.mode === 'degraded') {
-      this.stats.degradedEvents++;
-      this.o.fallback.ingest(event, t);
+      this.fallback.ingest(event, t);
       return;
     }
     if (!this.queue.push({ t, event })) {
@@ -180,7 +177,7 @@ export class SharedEngine {
     // The fallback may yet receive the queued events (if Redis fails before they are shipped):
     // while some are, the flusher moves it after each round, as far as they allow (moveFallback).
     if (this.stats.mode === 'degraded') {
-      this.o.fallback.advanceTo(t);
+      this.fallback.engine.advanceTo(t);
       // No rounds while degraded: this process's overflow incidents resolve on its own time.
       this.overflow?.resolveDue(t - this.o.latenessMs);
     } else if (this.queued() === 0 && this.running === undefined) this.moveFallback();
@@ -194,7 +191,7 @@ export class SharedEngine {
     // Flushed, the fallback's time is its newest: events still queued would be late there if
     // the final flush failed and they went to it. The flusher flushes it after the final round.
     if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
-      this.o.fallback.flush();
+      this.fallback.engine.flush();
     }
     // Degraded, no final round will resolve this process's overflow incidents: up to the
     // newest time it knows of, as the fallback's flush does.
@@ -241,7 +238,7 @@ export class SharedEngine {
     await this.idle();
     if (leaving) this.overflow?.resolveAll(Math.max(this.localMax, this.globalMax));
     this.stopped = true;
-    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.degradedMode.stop();
   }
 
   private queued(): number {
@@ -249,19 +246,12 @@ export class SharedEngine {
   }
 
   /**
-   * Moves the fallback engine's time towards what advanceTo declared, but not so far that an
-   * event still queued would be late there if Redis failed and it went to the fallback (late:
-   * older than the fallback's time minus the lateness). Called between rounds only (no batch
-   * in flight). Held until the queue drained (608d8df), the fallback stood still under steady
-   * traffic, holding back what it buffered while degraded and its incidents' resolution.
-   * O(queued), once per round (and per advanceTo while nothing is queued or shipping).
+   * The fallback's time towards what advanceTo declared, as far as the events still queued
+   * allow (FallbackFeed.moveTowards). O(queued), once per round (and per advanceTo while nothing
+   * is queued or shipping).
    */
   private moveFallback(): void {
-    if (!(this.advanceMax > this.fallbackAt)) return;
-    const to = Math.min(this.advanceMax, this.queue.oldestTime() + this.o.latenessMs);
-    if (!(to > this.fallbackAt)) return;
-    this.fallbackAt = to;
-    this.o.fallback.advanceTo(to);
+    this.fallback.moveTowards(this.advanceMax, () => this.queue.oldestTime());
   }
 
   private schedule(): void {
@@ -307,7 +297,7 @@ export class SharedEngine {
       }
       // The batch is in Redis: the fallback's time may move as far as the events still queued allow.
       this.moveFallback();
-      if (final) this.o.fallback.flush();
+      if (final) this.fallback.engine.flush();
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
       if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
@@ -373,55 +363,21 @@ export class SharedEngine {
 
   /** Redis failed: this batch and what follows go to the fallback engine until a probe answers. */
   private degrade(err: unknown, batch: Timed[]): void {
-    if (this.stats.mode !== 'degraded') {
-      this.stats.mode = 'degraded';
-      this.stats.degradedEpisodes++;
-      this.degradedGauge[0] = 1;
-      this.episodeCounter.add(1);
-      diag.warn(
-        `llmsec detect: shared detection state unreachable (${err instanceof Error ? err.message : String(err)}); ` +
-          'detecting in this process only until Redis answers again',
-      );
-    }
+    this.degradedMode.enter(err);
     const rest = this.queue.drain();
     this.stats.queued = 0;
     this.cache.clear();
-    for (const e of batch) this.toFallback(e);
-    for (const e of rest) this.toFallback(e);
+    for (const e of batch) this.fallback.ingest(e.event, e.t);
+    for (const e of rest) this.fallback.ingest(e.event, e.t);
     // The time declared while they were queued (advanceTo held it back from the fallback).
-    if (Number.isFinite(this.advanceMax)) this.o.fallback.advanceTo(this.advanceMax);
-    if (this.advanceMax > this.fallbackAt) this.fallbackAt = this.advanceMax;
+    this.fallback.caughtUp(this.advanceMax);
     if (this.finalRequested) {
       // The final flush happens locally; back in shared mode, only new work goes to Redis.
       this.finalRequested = false;
-      this.o.fallback.flush();
+      this.fallback.engine.flush();
       // No final round will resolve this process's overflow incidents either (see flush()).
       this.overflow?.resolveDue(Math.max(this.localMax, this.globalMax));
     }
-    if (this.probeTimer === undefined && !this.stopped) {
-      this.probeTimer = untraced(() => setInterval(() => this.probe(), this.state.probeIntervalMs));
-      this.probeTimer.unref();
-    }
-  }
-
-  private toFallback(e: Timed): void {
-    this.stats.degradedEvents++;
-    this.o.fallback.ingest(e.event, e.t);
-  }
-
-  private probe(): void {
-    this.state.ping().then(
-      () => {
-        if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
-        this.probeTimer = undefined;
-        this.stats.mode = 'shared';
-        this.degradedGauge[0] = 0;
-        diag.info('llmsec detect: shared detection state reachable again; back to shared detection');
-        this.schedule();
-      },
-      () => {
-        /* still down: the next probe tries again */
-      },
-    );
+    if (!this.stopped) this.degradedMode.startProbing();
   }
 }
