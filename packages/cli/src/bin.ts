@@ -13,7 +13,7 @@ module.enableCompileCache?.();
 // next write fails with EPIPE, unhandled, and prints a stack trace. End quietly with 1 (not all
 // output was delivered); any other stream error stays unhandled, as before. For stdout a
 // command may decide otherwise (io.ts: the detector, whose stdout is only its `--alerts -` sink).
-const { handleStdoutError } = await import('./io.ts');
+const { handleStdoutError, processShouldEnd } = await import('./io.ts');
 process.stdout.on('error', handleStdoutError);
 process.stderr.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
@@ -26,3 +26,4 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
 });
+if (processShouldEnd()) process.exit();

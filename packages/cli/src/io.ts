@@ -37,3 +37,19 @@ export function handleStdoutError(err: NodeJS.ErrnoException): void {
 export function setStdoutErrorHandler(handler: (err: NodeJS.ErrnoException) => void): void {
   stdoutErrorHandler = handler;
 }
+
+/**
+ * A command that gave up on work still pending (the detector after its drain timed out: "then
+ * whatever is left is dropped") asks bin.ts to end the process with its exit code as soon as it
+ * returns, rather than wait for that work (a sink's request to an endpoint that never answers)
+ * to time out by itself.
+ */
+let endWhenDone = false;
+
+export function endProcessWhenDone(): void {
+  endWhenDone = true;
+}
+
+export function processShouldEnd(): boolean {
+  return endWhenDone;
+}

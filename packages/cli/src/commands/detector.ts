@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, startDetector, type ConfigFlags } from '@llmsec/detector';
 import { RuleFileError } from '@llmsec/detect';
-import { setStdoutErrorHandler, UsageError, type CliIO, type Command } from '../io.ts';
+import { endProcessWhenDone, setStdoutErrorHandler, UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec detector [--config FILE] [options]
 
@@ -86,7 +86,9 @@ export const command: Command = {
       process.on('SIGINT', int);
     });
     io.stderr.write(`llmsec detector: ${signal}: draining\n`);
-    return (await detector.shutdown()) ? 0 : 1;
+    if (await detector.shutdown()) return 0;
+    endProcessWhenDone(); // gave up: what is still in flight is dropped, not waited for
+    return 1;
   },
 };
 

@@ -1,0 +1,59 @@
+// `llmsec detector` whose drain cannot finish (an Alertmanager that accepts connections and
+// never answers): after shutdown_timeout it gives up, and the process must end then with 1,
+// not linger on the sink's request until that request's own timeout.
+import { createServer, type Socket } from 'node:net';
+import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { emitThrough } from './sender.ts';
+
+const T0 = Date.parse('2026-12-04T10:00:00.000Z');
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe('llmsec detector drain timeout', () => {
+  it('exits 1 about shutdown_timeout after SIGTERM while an Alertmanager request hangs', async () => {
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => sockets.push(s)); // accepts, reads nothing, never answers
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    });
+    const { port } = blackhole.address() as { port: number };
+    const dir = tempDir();
+    const cfg = writeConfig(dir, 'c.json', {
+      otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+      allowed_lateness: '0s',
+      shutdown_timeout: '1s',
+      sinks: { alertmanager: [`http://127.0.0.1:${port}`] },
+    });
+    const d: DetectorProcess = await startDetectorProcess(cfg);
+    cleanups.push(() => d.kill('SIGKILL'));
+    await emitThrough(
+      new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
+      1,
+      T0,
+      (ev, clock) => {
+        for (let i = 0; i < 10; i++) {
+          ev.guardrailBlock({ userId: 'stuck', layer: 'input', reason: 'prompt_injection' });
+          clock.advance(1000);
+        }
+      },
+      true,
+    );
+    // The alert is on its way to the black hole.
+    const until = Date.now() + 10_000;
+    while (sockets.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(sockets.length).toBeGreaterThan(0);
+    const t = Date.now();
+    d.kill('SIGTERM');
+    expect(await d.exited).toBe(1);
+    expect(Date.now() - t).toBeLessThan(4_000); // 1 s drain + start-up slack; the request's own timeout is 10 s
+    expect(d.stderr()).toContain('shutdown timed out');
+  }, 30_000);
+});
