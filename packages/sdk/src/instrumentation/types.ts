@@ -117,7 +117,7 @@ export interface GuardOptions {
 
 /** Options shared by `instrumentClient` and the auto-instrumentation. */
 export interface LlmInstrumentationOptions {
-  /** Where security events go. @default a SecurityEvents on the global providers */
+  /** Where security events go. @default the running setupLlmsec's SecurityEvents, else a SecurityEvents on the global providers */
   events?: SecurityEventEmitter;
   /** Guards run around every instrumented call. @default none */
   guards?: GuardOptions;
