@@ -1,4 +1,14 @@
 import { mayBeVocabulary, type Grams } from './leakage-grams.ts';
+import {
+  NON_ASCII_WORD_CHAR,
+  WORD_IN_DELTA,
+  isAscii,
+  isAsciiWordChar,
+  isHighSurrogate,
+} from './leakage-chars.ts';
+import { LeakageRun, type LeakVerdict } from './leakage-run.ts';
+
+export type { LeakVerdict } from './leakage-run.ts';
 
 /**
  * The system-prompt leakage check of one stream, incremental: each delta is tokenised once,
@@ -16,21 +26,17 @@ import { mayBeVocabulary, type Grams } from './leakage-grams.ts';
  * held until the stream ends (then the whole response is judged: allowed text is released, a
  * leak is blocked) or the threshold is reached (blocked). So a leaked prompt that gets cut
  * reaches the reader only up to the budget.
+ *
+ * This file reads the deltas (surrogate carry, canary window, words cut across deltas) and
+ * gives the final verdict; the prompt words' run, chains and budget are its base class
+ * (leakage-run.ts), the character tests are in leakage-chars.ts.
  */
-
-export interface LeakVerdict {
-  method: 'canary_token' | 'ngram_overlap';
-  confidence: number;
-}
 
 /** The end-of-stream verdict: a leak, `clean`, or `unknown` (the whole-text check must run). */
 export type FinalVerdict = LeakVerdict | 'clean' | 'unknown';
 
-export class LeakageStream {
-  private readonly prompt: Grams | undefined;
+export class LeakageStream extends LeakageRun {
   private readonly canary: string | undefined;
-  private readonly threshold: number;
-  private readonly budgetWords: number;
   private readonly maxWordChars: number;
   private offset = 0;
   // The word being read (it may continue in the next delta).
@@ -45,20 +51,8 @@ export class LeakageStream {
    * reads the same deltas as if the cut were before the pair. At most one UTF-16 unit.
    */
   private carry = '';
-  // The last `size` prompt words of the current run, and where each started: made at the first
-  // prompt word (most streams repeat few or none; issue 13: a stream's state is made per call).
-  private ringWords: string[] | undefined;
-  private ringStarts: number[] | undefined;
-  private run = 0;
-  /** The prompt grams seen so far: made at the first one. */
-  private seen: Set<string> | undefined;
   /** Every delta so far was ASCII: then so is the text, and the final verdict needs no scan for other letters. */
   private ascii = true;
-  private chainActive = false;
-  private chainStart = 0;
-  private chainWords = 0;
-  private released = 0;
-  private stickyFrom = -1;
   /** The whole text as the stream observer last passed it (kept by the observer anyway). */
   private text: string | undefined;
   /** A verdict was returned, or the final one was taken: the state no longer describes the text. */
@@ -74,11 +68,9 @@ export class LeakageStream {
     maxLeakShare: number,
     asciiFastPath = true,
   ) {
+    super(prompt, threshold, maxLeakShare);
     this.asciiFastPath = asciiFastPath;
-    this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
     this.canary = canary;
-    this.threshold = threshold;
-    this.budgetWords = Math.floor(maxLeakShare * (this.prompt?.wordCount ?? 0));
     // Lower-casing can lengthen a word (İ -> i̇): allow for it before comparing with the vocabulary.
     this.maxWordChars = (this.prompt?.longestWord ?? 0) * 2 + 4;
   }
@@ -164,18 +156,8 @@ export class LeakageStream {
   /** The text before this offset may be shown. */
   private safeUpTo(): number {
     let safe = this.offset;
-    if (this.stickyFrom >= 0) {
-      safe = this.stickyFrom;
-    } else if (this.prompt !== undefined) {
-      if (this.chainActive) {
-        safe = this.chainStart;
-      } else if (this.run > 0 && this.prompt.size > 1) {
-        const back = Math.min(this.run, this.prompt.size - 1);
-        safe = (this.ringStarts as number[])[(this.run - back) % this.prompt.size] as number;
-      }
-      if (this.pendingStart >= 0 && !this.pendingTooLong && this.pendingStart < safe)
-        safe = this.pendingStart;
-    }
+    if (this.prompt !== undefined)
+      safe = this.runSafeUpTo(safe, this.pendingStart >= 0 && !this.pendingTooLong ? this.pendingStart : -1);
     if (this.canary !== undefined) safe = Math.min(safe, Math.max(0, this.offset - (this.canary.length - 1)));
     return safe;
   }
@@ -263,86 +245,4 @@ export class LeakageStream {
     this.pendingTooLong = false;
     return this.word(word, start);
   }
-
-  private word(word: string | undefined, start: number): LeakVerdict | undefined {
-    const prompt = this.prompt as Grams;
-    if (word === undefined || !prompt.vocabulary.has(word)) {
-      this.endChain();
-      this.run = 0;
-      return undefined;
-    }
-    const size = prompt.size;
-    const slot = this.run % size;
-    const ringWords = (this.ringWords ??= filled(size, ''));
-    const ringStarts = (this.ringStarts ??= filled(size, 0));
-    ringWords[slot] = word;
-    ringStarts[slot] = start;
-    this.run++;
-    if (this.run < size) return undefined;
-    let gram = '';
-    for (let k = size; k >= 1; k--)
-      gram += (k === size ? '' : ' ') + (ringWords[(this.run - k) % size] as string);
-    if (!prompt.set.has(gram)) {
-      this.endChain();
-      return undefined;
-    }
-    if (this.chainActive) {
-      this.chainWords++;
-    } else {
-      this.chainActive = true;
-      this.chainStart = ringStarts[(this.run - size) % size] as number;
-      this.chainWords = size;
-    }
-    const seen = (this.seen ??= new Set<string>());
-    if (!seen.has(gram)) {
-      seen.add(gram);
-      const share = seen.size / prompt.set.size;
-      if (share >= this.threshold)
-        return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
-    }
-    return undefined;
-  }
-
-  private endChain(): void {
-    if (!this.chainActive) return;
-    this.chainActive = false;
-    if (this.stickyFrom >= 0) return;
-    if (this.released + this.chainWords > this.budgetWords) this.stickyFrom = this.chainStart;
-    else this.released += this.chainWords;
-  }
 }
-
-/** Module-level (no allocation per delta); exec() runs synchronously to the end, so sharing it is safe. */
-const WORD_IN_DELTA = /[\p{L}\p{N}]+/gu;
-
-/**
- * An array of `n` copies of `value`, by pushes: `new Array(n).fill(v)` makes a holey array and
- * its fill runs in the C++ runtime (0.3 µs of a streamed call in a perf profile, issue 13).
- */
-function filled<T>(n: number, value: T): T[] {
-  const a: T[] = [];
-  for (let i = 0; i < n; i++) a.push(value);
-  return a;
-}
-
-/** U+D800..U+DBFF: the first half of a surrogate pair. */
-function isHighSurrogate(c: number): boolean {
-  return c >= 0xd800 && c <= 0xdbff;
-}
-
-/**
- * No character outside ASCII (then the delta is split by the character loop). A loop, not a
- * regex test: on the short deltas of a stream the call into the regex costs more than the scan.
- */
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
-/** [0-9A-Za-z]: the ASCII letters and digits, exactly the ASCII part of [\p{L}\p{N}]. */
-function isAsciiWordChar(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
-}
-
-/** A letter or digit outside ASCII: where splitting before or after lower-casing may differ. */
-const NON_ASCII_WORD_CHAR = /(?![\0-\x7f])[\p{L}\p{N}]/u;
