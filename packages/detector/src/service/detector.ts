@@ -10,6 +10,7 @@ import { createJsonLogger, type Logger } from './log.ts';
 import { DetectorMetrics } from './metrics.ts';
 import { startReceivers, type Receivers } from './receivers.ts';
 import { buildSinks } from './sinks.ts';
+import { logRedisOutages } from './redis-outage-log.ts';
 import { chooseState, redisClient, SHARED_QUEUE_HIGH_WATER } from './state.ts';
 
 export interface DetectorOptions {
@@ -54,16 +55,17 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const state = await chooseState(config.state, {
     cluster: config.state_cluster,
     maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
-    onRedisError: (err) => log.warn('state redis error', { error: err }),
+    watchRedis: (client) => logRedisOutages(client, log, 'state redis'),
     onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),
   });
 
   let queueRef: IngestQueue | undefined;
   let engineRef: DetectionEngine | undefined;
-  // Shared mode while Redis answers; degraded (local detection) counts as unhealthy.
+  // Shared mode while Redis answers; degraded (local detection) counts as unhealthy, and so does
+  // a client not connected (at start, or between the drop and the next command's failure).
   const stateHealth = () => ({
     store: state.store,
-    healthy: state.store === 'memory' || engineRef?.stats.state?.mode !== 'degraded',
+    healthy: state.store === 'memory' || (state.reachable() && engineRef?.stats.state?.mode !== 'degraded'),
   });
   const metrics = new DetectorMetrics({
     queueDepth: () => queueRef?.depth ?? 0,
@@ -94,7 +96,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   if (config.enforcement !== undefined) {
     const e = config.enforcement;
     enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
-    enforcementClient.on('error', (err: Error) => log.warn('enforcement redis error', { error: err }));
+    logRedisOutages(enforcementClient, log, 'enforcement redis');
     sinks.push(
       new FleetEnforcement({
         client: enforcementClient,

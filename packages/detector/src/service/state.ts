@@ -13,12 +13,15 @@ export interface StateChoice {
   readonly engineOptions: Partial<DetectionEngineOptions>;
   /** Closes what the state owns (the Redis client), after the engine shut down. */
   close(): Promise<void>;
+  /** The store answers now: memory always; Redis while its client is connected. */
+  reachable(): boolean;
 }
 
 export interface StateOptions {
   /** Redis URL is a seed node of a Redis Cluster. */
   cluster?: boolean;
-  onRedisError?: (err: Error) => void;
+  /** Hears the client's connection errors (logRedisOutages: once per outage). */
+  watchRedis?: (client: Redis | Cluster) => void;
   /** Longest wait for the first connection at start. @default 5000 */
   connectTimeoutMs?: number;
   /** Called when Redis did not answer in time: the engine starts degraded and recovers by itself. */
@@ -38,9 +41,10 @@ export interface StateOptions {
  * (degraded, `llmsec_detect_state_degraded`) and returns to shared mode by itself.
  */
 export async function chooseState(url: string, options: StateOptions = {}): Promise<StateChoice> {
-  if (url === 'memory') return { store: 'memory', engineOptions: {}, close: async () => {} };
+  if (url === 'memory')
+    return { store: 'memory', engineOptions: {}, close: async () => {}, reachable: () => true };
   const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
-  if (options.onRedisError) redis.on('error', options.onRedisError);
+  options.watchRedis?.(redis);
   // Commands fail fast while not connected (no offline queue): without this wait the first
   // exports would find the engine degraded and detect them locally only.
   const connected = await whenReady(redis, options.connectTimeoutMs ?? 5_000);
@@ -59,6 +63,7 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
     close: async () => {
       redis.disconnect();
     },
+    reachable: () => redis.status === 'ready',
   };
 }
 
