@@ -24,7 +24,8 @@ import type { GuardContext, GuardInput } from './types.ts';
  * GenAI metrics, one `request_completed` event, the span's end). The span lifecycle is in
  * call-span.ts, the input phase (guards, lease) in call-input-phase.ts, the response hook and
  * output guards in call-response.ts, stream observation in call-stream.ts, the guard context in
- * call-guard-context.ts, the `request_completed` metadata in completed-event.ts.
+ * call-guard-context.ts, the GenAI metrics in call-metrics.ts, the `request_completed`
+ * metadata in completed-event.ts.
  */
 export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   readonly runtime: LlmRuntime;
