@@ -13,7 +13,7 @@ import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
 import type { GroupPrefetch } from './group-prefetch.ts';
 import type { GroupTable } from './group-table.ts';
-import { IncidentLifecycle } from './incident-lifecycle.ts';
+import { IncidentLifecycle, registerLifecycle } from './incident-lifecycle.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import { SharedModeEngines } from './shared-mode-engines.ts';
@@ -101,6 +101,7 @@ export class DetectionEngine {
         (options.sinks ?? []).some((sink) => typeof sink.update === 'function'),
       extendHeldElsewhere,
     });
+    registerLifecycle(this, this.incidents);
 
     if (options.state !== undefined) {
       this.shared = new SharedModeEngines(
@@ -304,8 +305,8 @@ export class DetectionEngine {
    * Processes what is held, stops the timer, flushes and shuts down the sinks. Idempotent. In
    * memory the end of input (incidents within their quiet period stay firing, as after flush()).
    * With a shared state a process leaving the fleet: its incidents in Redis stay for the other
-   * processes to resolve, and its overflow incidents, which no other process holds, are resolved
-   * (unless flush() declared the end of input first).
+   * processes to resolve, and those no other process holds (its overflow tier's, its code
+   * rules', a degraded episode's) are resolved (unless flush() declared the end of input first).
    */
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);

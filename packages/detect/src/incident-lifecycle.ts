@@ -124,6 +124,29 @@ export class IncidentLifecycle {
     this.nextResolveAt = next;
   }
 
+  /**
+   * Resolves every incident held, both tiers, each with a resolved line ending at `endsAt` (or
+   * its last event if later): for shared mode's in-memory engines when their process leaves the
+   * fleet (nobody else holds their incidents; see SharedModeEngines.shutdown). Overflow members
+   * count in overflowResolvedEarly, as when a full tier pushes one out.
+   */
+  resolveAll(endsAt: number): void {
+    for (const rt of this.runtimes) {
+      for (const [list, early] of [
+        [rt.open, false],
+        [rt.overflow, true],
+      ] as const) {
+        for (let inc = list.first(); inc !== undefined; inc = list.first()) {
+          list.remove(inc);
+          if (early) this.counts.overflowResolvedEarly++;
+          this.counts.alertsResolved++;
+          this.alerts.deliver(inc.toAlert('resolved', undefined, Math.max(endsAt, inc.lastTrueAt)));
+        }
+      }
+    }
+    this.nextResolveAt = Number.POSITIVE_INFINITY;
+  }
+
   /** Open incidents of both tiers, as firing alerts. */
   active(): Alert[] {
     const out: Alert[] = [];
@@ -166,4 +189,19 @@ export class IncidentLifecycle {
     }
     return next;
   }
+}
+
+/**
+ * Each engine's incident lifecycle, for shared mode's resolving of its in-memory engines'
+ * incidents when the process leaves (a WeakMap, not a member: nothing public to add to
+ * DetectionEngine, and it goes with the engine).
+ */
+const lifecycles = new WeakMap<object, IncidentLifecycle>();
+
+export function registerLifecycle(engine: object, lifecycle: IncidentLifecycle): void {
+  lifecycles.set(engine, lifecycle);
+}
+
+export function lifecycleOf(engine: object): IncidentLifecycle | undefined {
+  return lifecycles.get(engine);
 }

@@ -2,6 +2,7 @@ import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { DetectionEngine } from './engine.ts';
 import type { EngineStats } from './engine-options.ts';
 import { addInnerStats } from './engine-stats.ts';
+import { lifecycleOf } from './incident-lifecycle.ts';
 import type { SharedEngine } from './state/shared-engine.ts';
 import type { SharedMode } from './state/shared-mode.ts';
 
@@ -66,10 +67,20 @@ export class SharedModeEngines {
     return fleet;
   }
 
+  /**
+   * The shared engine ships, waits for replicas stopping with it, then flushes (see there). A
+   * process leaving the fleet (no end of input declared by flush()) resolves what only it holds:
+   * its overflow incidents (the shared engine), and the incidents of its in-memory engines, code
+   * rules and a degraded episode's, at the same time; those in Redis stay for the fleet.
+   */
   async shutdown(): Promise<void> {
-    // The shared engine ships, waits for replicas stopping with it, then flushes (see there).
     this.codeLocal?.flush();
-    await this.shared.shutdown();
+    const leftAt = await this.shared.shutdown();
+    if (leftAt !== undefined) {
+      for (const inner of [this.fallback, this.codeLocal]) {
+        if (inner !== undefined) lifecycleOf(inner)?.resolveAll(leftAt);
+      }
+    }
     await Promise.all([this.fallback?.shutdown(), this.codeLocal?.shutdown()]);
   }
 

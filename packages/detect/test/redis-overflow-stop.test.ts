@@ -1,8 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { defaultRules, DetectionEngine, RedisDetectionState, type CodeRule } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
+import { freshRuleset } from './redis-support.ts';
 import { standaloneAndCluster } from './redis-two-clients.ts';
 
 /**
@@ -118,3 +120,77 @@ standaloneAndCluster(
     await b.engine.shutdown();
   },
 );
+
+/**
+ * The same for the incidents of the process's in-memory engines: a code rule's (code rules run
+ * in each process) and one opened by the fallback engine while Redis was unreachable. Nobody
+ * else holds them either: leaving resolves them at the newest time known; after a flush() they
+ * stay firing, as in memory.
+ */
+describe('RedisDetectionState: a replica leaving resolves its in-memory engines’ incidents', () => {
+  const db = useRedis();
+  const codeRule: CodeRule = {
+    id: 'code_leak',
+    title: 'any leak (code rule)',
+    severity: 'critical',
+    categories: ['system_prompt_leakage'],
+    window_ms: MIN,
+    condition: { createState: () => null, update: () => true, describe: () => 'a leak' },
+  };
+
+  async function localIncidents() {
+    const alerts: Alert[] = [];
+    const state = new RedisDetectionState({
+      redis: db.redis,
+      ruleset: freshRuleset('leave-local'),
+      commandTimeoutMs: 5_000,
+      shutdownGraceMs: 0,
+    });
+    const engine = new DetectionEngine({
+      rules: [...defaultRules(), codeRule],
+      allowedLatenessMs: LATENESS,
+      state,
+      onAlert: (a) => alerts.push(a),
+    });
+    const leak = ev({ at: T0, category: 'system_prompt_leakage', user: 'carol', id: 'carol-leak' });
+    engine.ingest(leak.event, leak.t);
+    engine.advanceTo(T0 + LATENESS);
+    await engine.forceFlush();
+    // Redis goes away; Dave's blocks reach the fallback engine, which fires for him.
+    const fail = () => Promise.reject(new Error('Redis gone'));
+    state.cas = fail;
+    state.advanceClock = fail;
+    state.ping = fail;
+    engine.advanceTo(T0 + LATENESS + 1);
+    await engine.forceFlush();
+    expect(engine.stats.state?.mode).toBe('degraded');
+    for (const { event, t } of blocks('dave', T0 + 10 * SEC, 10)) engine.ingest(event, t);
+    engine.advanceTo(T0 + 19 * SEC + LATENESS);
+    const of = (rule: string, user: string) =>
+      alerts.filter((a) => a.rule === rule && a.labels.user_id === user).map((a) => a.status);
+    expect(of('code_leak', 'carol')).toEqual(['firing']);
+    expect(of(RULE, 'dave')).toEqual(['firing']);
+    return { engine, alerts, of };
+  }
+
+  it('leaving: resolved, ending at the newest time known', async () => {
+    const { engine, alerts, of } = await localIncidents();
+    const known = engine.time.maxSeen;
+    await engine.shutdown();
+    expect(of('code_leak', 'carol')).toEqual(['firing', 'resolved']);
+    expect(of(RULE, 'dave')).toEqual(['firing', 'resolved']);
+    for (const a of alerts.filter((x) => x.status === 'resolved')) expect(Date.parse(a.ends_at!)).toBe(known);
+    expect(engine.activeIncidents()).toEqual([]);
+    // Carol's leak also opened the built-in rule's incident in Redis: the fleet's, left to it.
+    expect(of('system_prompt_leakage', 'carol')).toEqual(['firing']);
+  });
+
+  it('after a flush() (end of input): still firing', async () => {
+    const { engine, of } = await localIncidents();
+    engine.flush();
+    await engine.forceFlush();
+    await engine.shutdown();
+    expect(of('code_leak', 'carol')).toEqual(['firing']);
+    expect(of(RULE, 'dave')).toEqual(['firing']);
+  });
+});

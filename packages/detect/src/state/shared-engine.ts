@@ -224,9 +224,10 @@ export class SharedEngine {
    * Its incidents in Redis stay for the fleet (another replica's sweep resolves them when due);
    * its overflow incidents nobody else holds: unless the caller declared the end of input
    * (flush() with no event after it), they are resolved here, ending at the newest event time
-   * this process knows (SharedOverflow.resolveAll).
+   * this process knows (SharedOverflow.resolveAll). Returns that time when leaving (the caller
+   * resolves its in-memory engines' incidents at it), undefined after an end of input.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(): Promise<number | undefined> {
     const leaving = !this.endOfInput;
     this.finalRequested = false;
     await this.idle();
@@ -236,9 +237,11 @@ export class SharedEngine {
     }
     this.flush();
     await this.idle();
-    if (leaving) this.overflow?.resolveAll(Math.max(this.localMax, this.globalMax));
+    const leftAt = leaving ? Math.max(this.localMax, this.globalMax) : undefined;
+    if (leftAt !== undefined) this.overflow?.resolveAll(leftAt);
     this.stopped = true;
     this.degradedMode.stop();
+    return leftAt;
   }
 
   private queued(): number {
