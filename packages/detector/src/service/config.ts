@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
@@ -94,6 +94,7 @@ export function loadConfig(
         throw new ConfigError(`${source}: want a mapping at the top level`);
       raw = doc as Record<string, unknown>;
     }
+    resolveFilePaths(raw, dirname(file));
   }
   const fromFlag = new Map<string, string>();
   for (const key of Object.keys(flags) as (keyof ConfigFlags)[]) {
@@ -122,6 +123,32 @@ export function loadConfig(
   );
   if (token !== undefined) config.otlp.auth_token = token;
   return config;
+}
+
+/**
+ * The file's own paths are relative to its directory (flags, applied after, keep theirs relative
+ * to the working directory): `--config /etc/llmsec/detector.yaml` with `rules: rules.yaml` reads
+ * /etc/llmsec/rules.yaml from anywhere. Values of the wrong type are left to the schema.
+ */
+const FILE_PATHS: readonly (readonly string[])[] = [
+  ['rules'],
+  ['sinks', 'alerts'],
+  ['otlp', 'auth_token_file'],
+];
+
+function resolveFilePaths(raw: Record<string, unknown>, dir: string): void {
+  for (const path of FILE_PATHS) {
+    let parent: unknown = raw;
+    for (const key of path.slice(0, -1))
+      parent =
+        parent !== null && typeof parent === 'object' ? (parent as Record<string, unknown>)[key] : undefined;
+    if (parent === null || typeof parent !== 'object' || Array.isArray(parent)) continue;
+    const holder = parent as Record<string, unknown>;
+    const leaf = path[path.length - 1]!;
+    const value = holder[leaf];
+    if (typeof value === 'string' && value !== '' && value !== '-' && !isAbsolute(value))
+      holder[leaf] = join(dir, value);
+  }
 }
 
 function resolveAuthToken(
