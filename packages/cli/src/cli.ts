@@ -10,9 +10,14 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(await usage());
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === undefined) {
+    // No command is a usage error: the usage goes where errors go, so `llmsec > out` shows it.
+    io.stderr.write(await usage());
+    return 2;
   }
   const load = COMMANDS[name];
   if (!load) {

@@ -21,6 +21,16 @@ describe('--help of every command', () => {
     expect(code).toBe(0);
   });
 
+  it('llmsec --help: the command list on stdout, exit 0; llmsec alone: on stderr, exit 2 (a usage error)', async () => {
+    const help = await cli(['--help']);
+    expect(help.stdout).toMatch(/^usage: llmsec <command>/);
+    expect(help.code).toBe(0);
+    const none = await cli([]);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/^usage: llmsec <command>/);
+    expect(none.code).toBe(2);
+  });
+
   it('a usage error still goes to stderr with exit 2', async () => {
     const { code, stdout, stderr } = await cli(['limits', 'frob', 'u-1', '--redis', 'redis://127.0.0.1:1']);
     expect(stdout).toBe('');
