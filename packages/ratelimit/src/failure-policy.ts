@@ -93,11 +93,11 @@ export class StoreFailurePolicy {
   /** Fail closed: refused, `store_unavailable`, retry after the retry interval. */
   closedRefusal(subject: string): AcquireResult {
     this.telemetry.decision('none', 'refused');
-    this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, {
+    const event = this.telemetry.rateLimitHit(subject, 'store_unavailable', 0, 0, {
       subject_role: 'primary',
       reason: 'store_unavailable',
     });
-    return {
+    const result: AcquireResult = {
       allowed: false,
       reason: 'store_unavailable',
       retryAfterMs: this.o.retryIntervalMs,
@@ -105,6 +105,8 @@ export class StoreFailurePolicy {
       level: 'normal',
       degraded: true,
     };
+    if (event !== undefined) result.event = event;
+    return result;
   }
 
   /** Counts the failure, opens the retry interval and reports the first failure of an outage. */

@@ -260,7 +260,7 @@ export class RateLimiter {
     const metricDim =
       outcome.code === CODE_DIMENSION ? reason : outcome.code === CODE_ESTIMATE ? 'estimate' : 'enforcement';
     this.telemetry.decision(metricDim, 'refused');
-    this.telemetry.rateLimitHit(
+    const event = this.telemetry.rateLimitHit(
       op.subjects[0]!.subject,
       refusedBy ? refusedBy.dimension : reason,
       refusedBy ? refusedBy.current : 0,
@@ -276,6 +276,7 @@ export class RateLimiter {
     };
     if (refusedBy) result.refusedBy = refusedBy;
     if (degraded) result.degraded = true;
+    if (event !== undefined) result.event = event;
     return result;
   }
 
@@ -298,11 +299,11 @@ export class RateLimiter {
     this.telemetry.decision('estimate', 'refused');
     const primary = typeof req?.subject === 'string' && req.subject !== '' ? req.subject : ANONYMOUS_USER;
     const amount = UNIT[dim] === 1 ? units(req?.estimatedTokens) : units(req?.estimatedCostMicroUsd);
-    this.telemetry.rateLimitHit(primary, refusedBy.dimension, amount, limit, {
+    const event = this.telemetry.rateLimitHit(primary, refusedBy.dimension, amount, limit, {
       subject_role: s === 1 ? 'secondary' : 'primary',
       reason: 'estimate_exceeds_limit',
     });
-    return {
+    const result: AcquireResult = {
       allowed: false,
       reason: 'estimate_exceeds_limit',
       refusedBy,
@@ -310,6 +311,8 @@ export class RateLimiter {
       dimensions: [refusedBy],
       level: 'normal',
     };
+    if (event !== undefined) result.event = event;
+    return result;
   }
 
   private settleSubjects(lease: Lease): SettleOp['subjects'] {

@@ -10,6 +10,7 @@ import {
   METRIC_RATELIMIT_DECISIONS,
   METRIC_RATELIMIT_ENFORCED_DROPPED,
   METRIC_RATELIMIT_STORE_ERRORS,
+  type SecurityEvent,
   type SecurityEventEmitter,
   type Severity,
 } from '@llmsec/core';
@@ -85,15 +86,16 @@ export class LimiterTelemetry {
     this.storeErrors.add(1, { error_type: type });
   }
 
+  /** Records a refusal; returns the event, or undefined with no `events` (or when the emitter threw). */
   rateLimitHit(
     userId: string,
     limitType: string,
     current: number,
     limit: number,
     extra: { subject_role: string; reason: string; sourceIp?: string },
-  ): void {
-    if (!this.events) return;
-    this.safely(() =>
+  ): SecurityEvent | undefined {
+    if (!this.events) return undefined;
+    return this.safely(() =>
       this.events!.emit('rate_limit_hit', {
         userId,
         ...(extra.sourceIp !== undefined ? { sourceIp: extra.sourceIp } : {}),
@@ -125,11 +127,12 @@ export class LimiterTelemetry {
     );
   }
 
-  private safely(fn: () => unknown): void {
+  private safely<T>(fn: () => T): T | undefined {
     try {
-      fn();
+      return fn();
     } catch (err) {
       this.errors.report('events.emit', err);
+      return undefined;
     }
   }
 }

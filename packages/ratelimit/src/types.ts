@@ -1,3 +1,5 @@
+import type { SecurityEvent } from '@llmsec/core';
+
 /**
  * The rate limiter's public types. LLM requests differ 1000x in cost, so a request is charged
  * on several dimensions at once; all are checked in one atomic step.
@@ -99,6 +101,12 @@ export interface AcquireResult {
   level: EnforcementLevel;
   /** True when the decision came from the fallback limiter because the store failed. */
   degraded?: boolean;
+  /**
+   * The `rate_limit_hit` this limiter recorded for the refusal (only when it was given
+   * `events`). A caller that records refusals itself (the SDK's instrumentation) records none
+   * when this is set, so a refusal is one event.
+   */
+  event?: SecurityEvent;
 }
 
 export interface Usage {

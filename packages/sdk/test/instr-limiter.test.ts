@@ -10,6 +10,7 @@ import {
 } from '../src/instrumentation/index.ts';
 import { useInstrHarness, eventually } from './fixtures/instr-harness.ts';
 import { withSecurityContext } from '../src/context.ts';
+import type { SecurityEvent } from '@llmsec/core';
 
 const h = useInstrHarness();
 
@@ -80,6 +81,23 @@ describe('rate limiting', () => {
     expect(h.recorded[0]?.metadata).toEqual({ limit_type: 'tpm', current: 9000, limit: 10000 });
     expect(h.recorded[0]?.user_id).toBe('u-7');
     expect(h.recorded[1]?.metadata).toMatchObject({ outcome: 'rate_limited', blocked: false });
+  });
+
+  it('a refusal the limiter recorded itself (result.event) is not recorded again', async () => {
+    const own = { event_id: 'EVT-limiter', category: 'rate_limit_hit', user_id: 'u-7' } as SecurityEvent;
+    const limiter: LimiterLike = {
+      acquire: () =>
+        Promise.resolve({ allowed: false, reason: 'banned', retryAfterMs: 0, event: own }),
+      settle: () => undefined,
+      cancel: () => undefined,
+    };
+    const c = client({ limiter, resolveUser: () => ({ userId: 'u-7' }) });
+    const err = await c.chat.completions.create(req('hi')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).event).toBe(own);
+    await eventually(() => h.recorded.length === 1);
+    expect(h.recorded.map((e) => e.category)).toEqual(['request_completed']);
+    expect(h.recorded[0]?.metadata).toMatchObject({ outcome: 'rate_limited' });
   });
 
   it('cancels the lease when the provider fails', async () => {

@@ -50,20 +50,32 @@ export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
         return;
       }
       const reason = String(res.reason ?? res.refusedBy?.dimension ?? 'refused');
-      const event = call.emit('rate_limit_hit', {
-        description: `rate limit refused the request (${reason})`,
-        metadata: {
-          limit_type: res.refusedBy?.dimension ?? reason,
-          current: res.refusedBy?.current ?? 0,
-          limit: res.refusedBy?.limit ?? 0,
-        },
-      });
+      // A limiter with its own events (@llmsec/ratelimit given `events`) has recorded this
+      // refusal already, with the subject's role and the reason, on this call's span: one
+      // refusal, one event. Otherwise it is recorded here.
+      const event =
+        limiterEvent(res.event) ??
+        call.emit('rate_limit_hit', {
+          description: `rate limit refused the request (${reason})`,
+          metadata: {
+            limit_type: res.refusedBy?.dimension ?? reason,
+            current: res.refusedBy?.current ?? 0,
+            limit: res.refusedBy?.limit ?? 0,
+          },
+        });
       throw new RateLimitedError(reason, Math.max(0, Number(res.retryAfterMs) || 0), event);
     },
     (err: unknown) => {
       reportTelemetryError('limiter', err);
     },
   );
+}
+
+/** The limiter's recorded event, when its result carries one (a limiter is the app's code: checked, not trusted). */
+function limiterEvent(event: unknown): SecurityEvent | undefined {
+  return event !== null && typeof event === 'object' && typeof (event as SecurityEvent).event_id === 'string'
+    ? (event as SecurityEvent)
+    : undefined;
 }
 
 /** Settles with the usage (the estimate fills what the provider did not report), or cancels when `usage` is undefined. */

@@ -105,6 +105,8 @@ export interface LimiterLike {
     retryAfterMs: number;
     refusedBy?: { current: number; limit: number; dimension: string };
     lease?: unknown;
+    /** The `rate_limit_hit` the limiter recorded for a refusal: then the instrumentation records none. */
+    event?: SecurityEvent;
   }>;
   settle(lease: never, usage: { tokens: number; costMicroUsd?: number }): Promise<unknown> | unknown;
   cancel(lease: never): Promise<unknown> | unknown;
