@@ -1,3 +1,4 @@
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { piiGuard } from '../src/guards/index.ts';
 import { newInputStart } from '../src/guards/new-input-start.ts';
@@ -72,20 +73,34 @@ describe('piiGuard on a multi-turn chat', () => {
   });
 
   it('the new input starts where core’s new_input_length starts counting', () => {
-    const roles = ['system', 'user', 'assistant', 'tool', 'function_call', 'reasoning', 'developer'];
-    let seed = 7;
-    const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-    for (let run = 0; run < 2000; run++) {
-      const messages: GuardMessage[] = Array.from({ length: next(8) }, (_, i) => ({
-        role: roles[next(roles.length)] as string,
-        content: 'x'.repeat(i + 1),
-      }));
-      const start = newInputStart(messages);
-      const counted = messages
-        .slice(start)
-        .filter((m) => m.role !== 'system' && m.role !== 'developer')
-        .reduce((n, m) => n + m.content.length, 0);
-      expect(counted, JSON.stringify(messages.map((m) => m.role))).toBe(measureNewInput(messages).length);
-    }
+    // Every role class core reads: Gemini's model, Responses items (a *_call is the model's, its
+    // *_output the client's), and roles neither side knows (the client's, so new input).
+    const role = fc.constantFrom(
+      'system',
+      'user',
+      'assistant',
+      'tool',
+      'function_call',
+      'reasoning',
+      'developer',
+      'model',
+      'function_call_output',
+      'web_search_call',
+      'item_reference',
+      'Assistant',
+    );
+    fc.assert(
+      fc.property(fc.array(role, { maxLength: 10 }), (roles) => {
+        // Distinct powers of two: the sum names exactly which messages were counted.
+        const messages: GuardMessage[] = roles.map((r, i) => ({ role: r, content: 'x'.repeat(2 ** i) }));
+        const start = newInputStart(messages);
+        const counted = messages
+          .slice(start)
+          .filter((m) => m.role !== 'system' && m.role !== 'developer')
+          .reduce((n, m) => n + m.content.length, 0);
+        expect(counted, JSON.stringify(roles)).toBe(measureNewInput(messages).length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
