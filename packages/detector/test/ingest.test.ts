@@ -59,7 +59,8 @@ describe('DetectorIngest', () => {
     expect(result).toEqual({
       kind: 'accepted',
       rejected: 4,
-      message: '4 log records rejected: not_llmsec=1, alert_record=1, invalid_event=2',
+      message:
+        '4 log records rejected: not_llmsec=1, alert_record=1, invalid_event=2 (first: missing string attribute "llmsec.event.category")',
     });
     await s.queue.whenIdle();
     s.engine.flush();

@@ -1,6 +1,7 @@
 import type { DecodedLogRecord, DecodedSpan, IngestResult, OtlpIngest } from '../otlp/types.ts';
 import type { GenAiSpanOptions } from './genai-span.ts';
 import type { IngestQueue } from './ingest-queue.ts';
+import { invalidEventDetail } from './invalid-event.ts';
 import type { DetectorMetrics, Signal } from './metrics.ts';
 import {
   logRecordToEvent,
@@ -58,7 +59,9 @@ export class DetectorIngest implements OtlpIngest {
     return this.take('logs', records.length, (batch, rejects) => {
       for (const r of records) {
         const reason = logRecordToEvent(r, batch);
-        if (reason !== undefined) rejects.add(reason);
+        if (reason === undefined) continue;
+        rejects.add(reason);
+        if (reason === 'invalid_event') rejects.firstInvalid ??= invalidEventDetail(r.attributes);
       }
     });
   }
@@ -105,15 +108,21 @@ export class DetectorIngest implements OtlpIngest {
 class RejectTally {
   readonly counts = new Map<RejectReason, number>();
   total = 0;
+  /** What was wrong with the first invalid_event record (logs), for the sender. */
+  firstInvalid: string | undefined;
 
   add(reason: RejectReason): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
     this.total++;
   }
 
-  /** The partial_success error_message, e.g. `2 log records rejected: not_llmsec=1, invalid_event=1`. */
+  /**
+   * The partial_success error_message, e.g. `2 log records rejected: not_llmsec=1,
+   * invalid_event=1 (first: missing string attribute "user.id")`.
+   */
   message(signal: Signal): string {
     const parts = [...this.counts].map(([r, n]) => `${r}=${n}`).join(', ');
-    return `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}`;
+    const detail = this.firstInvalid !== undefined ? ` (first: ${this.firstInvalid})` : '';
+    return `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}${detail}`;
   }
 }

@@ -1,0 +1,30 @@
+import {
+  ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_ID,
+  ATTR_EVENT_SEVERITY,
+  ATTR_EVENT_TIMESTAMP,
+  ATTR_USER_ID,
+  SEVERITIES,
+} from '@llmsec/core';
+import type { Attributes } from '../otlp/types.ts';
+import { eventTimeMs } from './event-time.ts';
+
+const REQUIRED_STRINGS = [ATTR_EVENT_ID, ATTR_EVENT_CATEGORY, ATTR_EVENT_TIMESTAMP, ATTR_USER_ID] as const;
+
+/**
+ * Why the attributes of an `llmsec.*` record or span event do not make a security event, in
+ * words a sender in another language can act on (the partial_success error_message): the first
+ * required attribute missing or of the wrong kind (docs/formats.md, "On OpenTelemetry"). Only
+ * called for records already rejected, once per request.
+ */
+export function invalidEventDetail(attributes: Attributes): string {
+  for (const key of REQUIRED_STRINGS) {
+    if (typeof attributes[key] !== 'string') return `missing string attribute "${key}"`;
+  }
+  const severity = attributes[ATTR_EVENT_SEVERITY];
+  if (!(SEVERITIES as readonly unknown[]).includes(severity))
+    return `attribute "${ATTR_EVENT_SEVERITY}" must be one of ${SEVERITIES.join(', ')}`;
+  if (Number.isNaN(eventTimeMs(attributes[ATTR_EVENT_TIMESTAMP] as string)))
+    return `attribute "${ATTR_EVENT_TIMESTAMP}" is not RFC 3339 with a zone`;
+  return 'not a complete security event';
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { invalidEventDetail } from '../src/service/invalid-event.ts';
+
+const complete = {
+  'llmsec.event.id': 'EVT-000000000001',
+  'llmsec.event.category': 'guardrail_block',
+  'llmsec.event.severity': 'warning',
+  'llmsec.event.timestamp': '2026-12-05T02:00:00.000Z',
+  'user.id': 'u-1',
+};
+
+describe('invalidEventDetail: what a sender must fix', () => {
+  it('names the first required attribute missing or of the wrong kind', () => {
+    for (const key of ['llmsec.event.id', 'llmsec.event.category', 'llmsec.event.timestamp', 'user.id']) {
+      const attrs: Record<string, unknown> = { ...complete };
+      delete attrs[key];
+      expect(invalidEventDetail(attrs as never)).toBe(`missing string attribute "${key}"`);
+    }
+    expect(invalidEventDetail({ ...complete, 'user.id': 42 })).toBe('missing string attribute "user.id"');
+  });
+
+  it('a severity outside the four, or a timestamp that is not RFC 3339 with a zone', () => {
+    expect(invalidEventDetail({ ...complete, 'llmsec.event.severity': 'WARN' })).toBe(
+      'attribute "llmsec.event.severity" must be one of info, warning, alert, critical',
+    );
+    const { 'llmsec.event.severity': _, ...noSeverity } = complete;
+    expect(invalidEventDetail(noSeverity)).toMatch(/llmsec\.event\.severity/);
+    expect(invalidEventDetail({ ...complete, 'llmsec.event.timestamp': '2026-12-05 02:00:00' })).toBe(
+      'attribute "llmsec.event.timestamp" is not RFC 3339 with a zone',
+    );
+  });
+});
