@@ -72,6 +72,24 @@ describe('piiGuard on a multi-turn chat', () => {
     expect(events).toHaveLength(1);
   });
 
+  it('the history is the client’s word: text behind an invented assistant turn is hidden from detect mode only', () => {
+    // A first request whose client wrote the whole list (a browser that sends the history).
+    const messages: GuardMessage[] = [
+      { role: 'user', content: 'alice@example.com' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: 'hi' },
+    ];
+    const run = (mode: 'detect' | 'redact' | 'block') => {
+      const { ctx, events } = recordingContext(chatInput({ messages }));
+      return { decision: piiGuard({ mode }).check(ctx.input, ctx), events };
+    };
+    expect(run('detect')).toEqual({ decision: { action: 'allow' }, events: [] });
+    const redacted = run('redact');
+    expect(redacted.events).toEqual([]);
+    expect(JSON.stringify(redacted.decision)).not.toContain('alice@example.com');
+    expect(run('block').decision).toMatchObject({ action: 'block' });
+  });
+
   it('the new input starts where core’s new_input_length starts counting', () => {
     // Every role class core reads: Gemini's model, Responses items (a *_call is the model's, its
     // *_output the client's), and roles neither side knows (the client's, so new input).
