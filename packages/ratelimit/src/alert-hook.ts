@@ -1,5 +1,6 @@
 import { type Alert, type AlertSeverity } from '@llmsec/core';
 import { ErrorFunnel } from '@llmsec/core/internal';
+import { userSubject } from './http/subject.ts';
 import type { RateLimiter } from './limiter.ts';
 
 export interface AlertViolationOptions {
@@ -11,8 +12,9 @@ export interface AlertViolationOptions {
 
 /**
  * The bridge from detection to enforcement: returns a function that, for each firing alert,
- * records a violation for every implicated user, so detection can tighten limits. It has the
- * shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
+ * records a violation for every implicated user (on `userSubject(id)`: the bare id, or
+ * `user:<id>` for an id in the `ip:`/`key:` namespaces), so detection can tighten limits. It
+ * has the shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
  */
 // One failing store fails every violation of every alert: counted each time, logged once per
 // episode (core's funnel), never once per user.
@@ -33,8 +35,13 @@ export function alertViolationHook(
       const n = Math.min(users.length, maxUsers);
       for (let i = 0; i < n; i++) {
         const user = users[i];
-        if (typeof user !== 'string') continue;
-        limiter.recordViolation(user, weight).catch((err: unknown) => errors.report('record_violation', err));
+        // The user's subject as the middleware and the SDK name it; an alert naming `ip:x` (a
+        // user whose id says so) cannot put points on the address x.
+        const subject = typeof user === 'string' ? userSubject(user) : undefined;
+        if (subject === undefined) continue;
+        limiter
+          .recordViolation(subject, weight)
+          .catch((err: unknown) => errors.report('record_violation', err));
       }
     } catch (err) {
       // A malformed alert or a limiter that throws synchronously: counted, never raised into the sink.

@@ -72,7 +72,7 @@ describe('guard error funnel', () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe('served');
     // The default subject and a zero estimate stand in for the broken functions.
-    expect(limiter.acquired[0]).toMatchObject({ subject: 'user:erin', estimatedTokens: 0 });
+    expect(limiter.acquired[0]).toMatchObject({ subject: 'erin', estimatedTokens: 0 });
     await waitFor(() => limiter.settled.length === 1, 'settle');
     expect(limiter.settled[0]?.usage).toEqual({ tokens: 0 });
     expect(await errorCount('ratelimit.http.estimateTokens', 'EstimatorBug')).toBe(1);

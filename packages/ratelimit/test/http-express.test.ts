@@ -61,7 +61,7 @@ describe('Express middleware', () => {
     expect(expected.outputTokens).toBe(200);
     expect(expected.inputTokens).toBeGreaterThan(20);
     expect(limiter.acquired[0]).toMatchObject({
-      subject: 'user:bob',
+      subject: 'bob',
       estimatedTokens: expected.totalTokens,
       estimatedCostMicroUsd: expected.costMicroUsd,
     });

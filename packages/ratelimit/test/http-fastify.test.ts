@@ -66,7 +66,7 @@ describe('Fastify hooks', () => {
       '"rpm";r=99;t=30, "tpm";r=99683;t=30, "concurrent";r=9, "secondary-rpm";r=999;t=30',
     );
     expect(limiter.acquired[0]).toMatchObject({
-      subject: 'user:carol',
+      subject: 'carol',
       secondarySubject: 'ip:127.0.0.1',
       estimatedTokens: expected.totalTokens,
       estimatedCostMicroUsd: expected.costMicroUsd,

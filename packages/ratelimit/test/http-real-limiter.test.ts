@@ -52,13 +52,12 @@ describe('middleware with the real RateLimiter + MemoryStore', () => {
     // Settled with the reported 150 tokens, not the 400 reserved. (The limiter's buckets drain
     // continuously: 10,000 per day is ~0.12 tokens/s, so allow a token or two of drain.)
     const tpd = async (): Promise<number> =>
-      (await limiter.status('user:dana', 'free')).dimensions.find((d) => d.dimension === 'tpd')?.current ??
-      -1;
+      (await limiter.status('dana', 'free')).dimensions.find((d) => d.dimension === 'tpd')?.current ?? -1;
     await expect.poll(tpd).toBeLessThanOrEqual(150);
     expect(await tpd()).toBeGreaterThanOrEqual(147);
 
     await abortAfterFirstChunk(port, { path: '/hang', headers: user });
-    await expect.poll(async () => (await limiter.status('user:dana', 'free')).activeLeases).toBe(0);
+    await expect.poll(async () => (await limiter.status('dana', 'free')).activeLeases).toBe(0);
     // The cancelled reservation (400) was refunded: still only the 150 settled tokens.
     expect(await tpd()).toBeLessThanOrEqual(150);
     expect(await tpd()).toBeGreaterThanOrEqual(147);
@@ -72,6 +71,6 @@ describe('middleware with the real RateLimiter + MemoryStore', () => {
     expect(body.error.retry_after_seconds).toBeLessThanOrEqual(60);
     expect(refused.headers['retry-after']).toBe(String(body.error.retry_after_seconds));
     expect(refused.headers['x-ratelimit-remaining']).toBe('0');
-    await expect.poll(async () => (await limiter.status('user:dana', 'free')).activeLeases).toBe(0);
+    await expect.poll(async () => (await limiter.status('dana', 'free')).activeLeases).toBe(0);
   });
 });

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { ipBucket } from '../src/http/ip.ts';
 import { createRateLimitMiddleware } from '../src/http/middleware-node.ts';
-import { defaultSecondarySubject, defaultSubject } from '../src/http/subject.ts';
+import { defaultSecondarySubject, defaultSubject, userSubject } from '../src/http/subject.ts';
+import fc from 'fast-check';
 import type { GuardRequest, RateLimitMiddlewareOptions } from '../src/http/types.ts';
 import { close, FakeLimiter, fetchRaw, listen } from './http-support.ts';
 
@@ -75,7 +76,7 @@ describe('default subjects', () => {
 
   it('trustUserIdHeader: false ignores x-user-id', () => {
     const r = req('203.0.113.9', { 'x-user-id': 'alice' });
-    expect(defaultSubject(r)).toBe('user:alice');
+    expect(defaultSubject(r)).toBe('alice');
     expect(defaultSubject(r, { trustUserIdHeader: false })).toBe('ip:203.0.113.9');
   });
 
@@ -93,6 +94,47 @@ describe('default subjects', () => {
       'ip:2001:db8:77::/48',
       'ip:2001:db8:77::/48',
     ]);
+  });
+});
+
+describe('userSubject: one subject per user, never an address or key bucket', () => {
+  it('is the bare id; ids in the ip:/key: namespaces are written user:<id>; trimmed and cut at 256', () => {
+    expect(userSubject('alice')).toBe('alice');
+    expect(userSubject(' alice ')).toBe('alice');
+    expect(userSubject('ip:203.0.113.9')).toBe('user:ip:203.0.113.9');
+    expect(userSubject('key:0123456789abcdef')).toBe('user:key:0123456789abcdef');
+    expect(userSubject('IP:203.0.113.9')).toBe('IP:203.0.113.9'); // a different string, no bucket of an address
+    expect(userSubject('u'.repeat(300))).toBe('u'.repeat(256));
+    expect(userSubject('  ')).toBeUndefined();
+  });
+
+  it('on random ids: never in a reserved namespace, idempotent, distinct ids stay distinct unless one is the other escaped', () => {
+    const id = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc
+        .tuple(
+          fc.constantFrom('ip:', 'key:', 'user:', 'user:ip:', 'user:key:', ''),
+          fc.string({ maxLength: 12 }),
+        )
+        .map(([p, rest]) => p + rest),
+    );
+    fc.assert(
+      fc.property(id, id, (a, b) => {
+        const sa = userSubject(a);
+        if (sa === undefined) return a.trim() === '';
+        expect(sa.startsWith('ip:') || sa.startsWith('key:')).toBe(false);
+        expect(userSubject(sa)).toBe(sa);
+        const sb = userSubject(b);
+        const ta = a.trim();
+        const tb = b.trim();
+        if (sb === sa && ta !== tb) {
+          // The one collision allowed: `x` and `user:x` for x in a reserved namespace.
+          expect([`user:${ta}`, `user:${tb}`]).toContain(sa);
+        }
+        return true;
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

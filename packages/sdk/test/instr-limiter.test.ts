@@ -86,8 +86,7 @@ describe('rate limiting', () => {
   it('a refusal the limiter recorded itself (result.event) is not recorded again', async () => {
     const own = { event_id: 'EVT-limiter', category: 'rate_limit_hit', user_id: 'u-7' } as SecurityEvent;
     const limiter: LimiterLike = {
-      acquire: () =>
-        Promise.resolve({ allowed: false, reason: 'banned', retryAfterMs: 0, event: own }),
+      acquire: () => Promise.resolve({ allowed: false, reason: 'banned', retryAfterMs: 0, event: own }),
       settle: () => undefined,
       cancel: () => undefined,
     };

@@ -3,6 +3,6 @@
 // The middleware itself is exported from the package root.
 export { readJsonBody, RequestBodyError } from './body.ts';
 export { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
-export { defaultSubject, defaultSecondarySubject, clientAddress, ipSubject } from './subject.ts';
+export { defaultSubject, defaultSecondarySubject, clientAddress, ipSubject, userSubject } from './subject.ts';
 export type { SubjectOptions } from './subject.ts';
 export { ipBucket } from './ip.ts';

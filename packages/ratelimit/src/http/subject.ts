@@ -1,8 +1,12 @@
 /**
- * Default subject extraction. Subjects are namespaced (`user:`, `key:`, `ip:`) so that a user
- * whose id happens to be an IP address never shares a bucket with that address, and bounded:
- * an id that is long or has characters outside a safe set is replaced by a hash, so a client
- * cannot inflate key sizes or inject Redis hash-tag braces.
+ * Default subject extraction. One subject form across the product for a user: the user id
+ * itself, as detection alerts, `alertViolationHook`, `llmsec limits ban <user>` and the SDK's
+ * instrumented-client limiter name it, so a ban from detection reaches the middleware too.
+ * Subjects that are not users live in reserved namespaces, `ip:<bucket>` and `key:<hash>`; a
+ * user id that itself begins with one of them is written `user:<id>` (userSubject), so no user
+ * id, chosen or sent by whoever, can name an address's or a key's bucket (or get it banned
+ * through an alert). Ids are bounded (MAX_USER_ID_CHARS, as the SDK's); key size and Redis
+ * hash-tag braces are the store's concern (keys.ts hashes long subjects, any string is safe).
  */
 import { createHash } from 'node:crypto';
 import { ANONYMOUS_USER } from '@llmsec/core';
@@ -23,8 +27,13 @@ export interface SubjectOptions {
   trustUserIdHeader?: boolean;
 }
 
+/** Longest user id kept, as the SDK's security context and its events keep it (longer is cut). */
+export const MAX_USER_ID_CHARS = 256;
+/** Longest non-address text kept readable in an `ip:` subject (longer is hashed). */
 export const MAX_SUBJECT_ID_LENGTH = 128;
 const SAFE_ID = /^[A-Za-z0-9_.@:+\-]+$/;
+/** Namespaces of subjects that are not users; a user id starting with one is escaped. */
+const RESERVED = /^(?:ip|key):/;
 
 function sha256Prefix(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 16);
@@ -38,14 +47,30 @@ export function boundedSubject(prefix: string, id: string): string {
 }
 
 /**
- * A subject from a custom function: empty or not a string means "none"; a long or unusual one
- * is replaced by `sha256:<16 hex>`, so keys stay bounded and free of Redis hash-tag braces.
+ * The rate-limit subject of a user id: the id, trimmed and cut at MAX_USER_ID_CHARS as the
+ * SDK does; an id in a reserved namespace (`ip:...`, `key:...`) becomes `user:<id>`. The same
+ * function (copied in the SDK's instrumentation, which does not depend on this package) names
+ * users everywhere. Idempotent: a subject it made maps to itself, so a subject that comes back
+ * as an alert's user id names the same bucket. The price: the ids `ip:x` and `user:ip:x` share
+ * a bucket (two users' own choices; never a user and an address). Undefined for an empty id.
+ */
+export function userSubject(userId: string): string | undefined {
+  let id = userId.trim();
+  if (id.length > MAX_USER_ID_CHARS) id = id.slice(0, MAX_USER_ID_CHARS);
+  if (id === '') return undefined;
+  return RESERVED.test(id) ? `user:${id}` : id;
+}
+
+/**
+ * A subject from a custom function, as it returned it (your naming: for a user, return
+ * `userSubject(id)` so that it matches alerts, the CLI and the SDK): trimmed, cut at
+ * MAX_USER_ID_CHARS; empty or not a string means "none".
  */
 export function sanitizeSubject(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value === '') return undefined;
-  return value.length <= MAX_SUBJECT_ID_LENGTH && SAFE_ID.test(value)
-    ? value
-    : `sha256:${sha256Prefix(value)}`;
+  if (typeof value !== 'string') return undefined;
+  const id = value.trim();
+  if (id === '') return undefined;
+  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS) : id;
 }
 
 function header(req: RequestLike, name: string): string | undefined {
@@ -71,17 +96,20 @@ export function ipSubject(address: string, ipv6Prefix: number = DEFAULT_IPV6_PRE
 }
 
 /**
- * `user:<x-user-id>`, else `key:<sha256 prefix of the bearer token>` (the token itself never
- * becomes a key), else `ip:<client address bucket>`, else the anonymous user.
+ * The user id from `x-user-id` (`userSubject`: the bare id, as alerts and the SDK name it), else
+ * `key:<sha256 prefix of the bearer token>` (the token itself never becomes a key), else
+ * `ip:<client address bucket>`, else the anonymous user.
  *
  * TRUSTS THE CLIENT: `x-user-id` is whatever the client sends, so a client can spread its
  * requests over invented ids (and out of its own ban). Use it only behind a proxy that sets the
  * header after authentication; otherwise pass `trustUserIdHeader: false` or your own subject.
+ * Even then it cannot name an address or key bucket: `ip:`/`key:` ids become `user:<id>`.
  */
 export function defaultSubject(req: RequestLike, options: SubjectOptions = {}): string {
   if (options.trustUserIdHeader !== false) {
     const userId = header(req, 'x-user-id');
-    if (userId) return boundedSubject('user', userId);
+    const subject = userId === undefined ? undefined : userSubject(userId);
+    if (subject !== undefined) return subject;
   }
   const auth = header(req, 'authorization');
   const bearer = auth && /^bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();

@@ -78,9 +78,11 @@ export interface RateLimitDecision {
 export interface RateLimitMiddlewareOptions<Req extends RequestLike = GuardRequest> {
   limiter: LimiterLike;
   /**
-   * The primary subject (usually the user). Return `undefined` to fall back to the default.
-   * Default: `user:<x-user-id header>`, else `key:<sha256 prefix of the bearer token>`, else
-   * `ip:<client address bucket>`. The default trusts `x-user-id`, which any client can set:
+   * The primary subject (usually the user): used as returned (trimmed, cut at 256 characters).
+   * For a user return `userSubject(id)`: the bare id, as alerts, `llmsec limits` and the SDK
+   * name it. Return `undefined` to fall back to the default.
+   * Default: `userSubject(<x-user-id header>)`, else `key:<sha256 prefix of the bearer token>`,
+   * else `ip:<client address bucket>`. The default trusts `x-user-id`, which any client can set:
    * without this function and without `trustUserIdHeader`, the middleware warns once.
    */
   subject?: (req: Req) => string | undefined;

@@ -1,6 +1,7 @@
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { reportTelemetryError } from '../errors.ts';
 import { RateLimitedError } from './errors.ts';
+import { limiterSubject } from './limiter-subject.ts';
 import type { LlmRuntime } from './runtime.ts';
 
 /**
@@ -34,7 +35,7 @@ export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
   let pending;
   try {
     pending = limiter.acquire({
-      subject: call.userId ?? 'anonymous',
+      subject: (typeof call.userId === 'string' ? limiterSubject(call.userId) : undefined) ?? 'anonymous',
       ...(call.secondarySubject !== undefined ? { secondarySubject: call.secondarySubject } : {}),
       estimatedTokens: promptTokens + outputTokens,
       ...(micro !== undefined ? { estimatedCostMicroUsd: micro } : {}),

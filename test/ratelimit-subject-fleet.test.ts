@@ -1,0 +1,177 @@
+/**
+ * One subject per user across the product, and one rate_limit_hit per refusal: the ratelimit
+ * HTTP middleware and the SDK's instrumented client on one real RateLimiter (MemoryStore, and
+ * RedisStore on a real redis-server), banned through the detection bridge (alertViolationHook)
+ * and the operator path (`llmsec limits ban <user>` is limiter.ban(<user>)).
+ */
+import { createServer, type Server } from 'node:http';
+import OpenAI from 'openai';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import {
+  alertViolationHook,
+  MemoryStore,
+  RateLimiter,
+  RedisStore,
+  withRateLimit,
+  type LimiterStore,
+} from '../packages/ratelimit/src/index.ts';
+import { userSubject } from '../packages/ratelimit/src/http/subject.ts';
+import { limiterSubject } from '../packages/sdk/src/instrumentation/limiter-subject.ts';
+import { instrumentClient, RateLimitedError } from '../packages/sdk/src/instrumentation/index.ts';
+import { withSecurityContext } from '../packages/sdk/src/context.ts';
+import { close, fetchRaw, listen } from '../packages/ratelimit/test/http-support.ts';
+import { eventually, useInstrHarness } from '../packages/sdk/test/fixtures/instr-harness.ts';
+import { useRedis } from './support/redis-per-file.ts';
+
+const h = useInstrHarness();
+const redis = useRedis();
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await close(server);
+  server = undefined;
+});
+
+function alertOn(users: string[]): Alert {
+  return {
+    alert_id: 'A-subject',
+    rule: 'system_prompt_extraction',
+    severity: 'critical',
+    status: 'firing',
+    labels: {},
+    user_ids: users,
+    starts_at: new Date(0).toISOString(),
+    description: 'test',
+    evidence: [],
+  };
+}
+
+/** The limiter (events into the harness's SecurityEvents), the middleware on a port, an SDK client. */
+async function fleet(store: LimiterStore) {
+  const limiter = new RateLimiter({
+    store,
+    tiers: { t: { requestsPerMinute: 1000 } },
+    // One critical alert (5 points) bans.
+    enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 5 },
+    events: h.events,
+  });
+  server = createServer(
+    withRateLimit(limiter, (_req, res) => res.end('ok'), {
+      trustUserIdHeader: true,
+      estimateTokens: () => 1,
+      secondarySubject: () => undefined,
+    }),
+  );
+  const port = await listen(server);
+  const client = instrumentClient(
+    new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+    { ...h.options(), limiter },
+  );
+  const viaHttp = async (user?: string): Promise<number> =>
+    (await fetchRaw(port, user === undefined ? {} : { headers: { 'x-user-id': user } })).status;
+  const viaSdk = (user: string): Promise<unknown> =>
+    withSecurityContext({ userId: user }, () =>
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).catch((e: unknown) => e);
+  return { limiter, viaHttp, viaSdk };
+}
+
+const hits = (): SecurityEvent[] => h.recorded.filter((e) => e.category === 'rate_limit_hit');
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+describe.each([
+  ['MemoryStore', () => new MemoryStore()],
+  ['RedisStore (redis-server)', () => new RedisStore({ client: redis.redis })],
+])('one subject for a user, one event per refusal: %s', (_name, makeStore) => {
+  beforeAll(async () => {
+    await redis.redis.flushall();
+  });
+
+  it("an alert's ban of alice refuses her through the middleware and the SDK; each refusal is one event, with the same user_id", async () => {
+    const { limiter, viaHttp, viaSdk } = await fleet(makeStore());
+    expect(await viaHttp('alice')).toBe(200);
+    expect(await viaSdk('alice')).not.toBeInstanceOf(Error);
+
+    alertViolationHook(limiter)(alertOn(['alice']));
+    await expect.poll(async () => (await limiter.status('alice')).level).toBe('banned');
+    h.reset();
+
+    expect(await viaHttp('alice')).toBe(429);
+    await eventually(() => hits().length === 1);
+    await tick();
+    expect(hits()).toHaveLength(1);
+    const httpHit = hits()[0]!;
+
+    const err = await viaSdk('alice');
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).reason).toBe('banned');
+    await eventually(() => h.recorded.some((e) => e.category === 'request_completed'));
+    await tick();
+    expect(hits()).toHaveLength(2);
+    const sdkHit = hits()[1]!;
+    // The limiter's own event, which the SDK did not record a second time.
+    expect((err as RateLimitedError).event).toBe(sdkHit);
+    expect(sdkHit.metadata).toMatchObject({
+      limit_type: 'banned',
+      reason: 'banned',
+      subject_role: 'primary',
+    });
+    // On the call's span: the SDK's span, not a stray one.
+    const callSpan = h.spans().find((s) => s.spanContext().spanId === sdkHit.span_id);
+    expect(callSpan?.attributes['gen_ai.request.model']).toBe('gpt-4o-mini');
+    expect([httpHit.user_id, sdkHit.user_id]).toEqual(['alice', 'alice']);
+
+    // Others are untouched.
+    expect(await viaHttp('bob')).toBe(200);
+    expect(await viaSdk('bob')).not.toBeInstanceOf(Error);
+  });
+
+  it('the operator ban (llmsec limits ban carol = limiter.ban) reaches both entry points', async () => {
+    const { limiter, viaHttp, viaSdk } = await fleet(makeStore());
+    await limiter.ban('carol');
+    expect(await viaHttp('carol')).toBe(429);
+    expect(await viaSdk('carol')).toBeInstanceOf(RateLimitedError);
+    await limiter.lift('carol');
+    expect(await viaHttp('carol')).toBe(200);
+  });
+
+  it('a user id in the address namespace cannot get the address banned, nor spend its bucket', async () => {
+    const { limiter, viaHttp, viaSdk } = await fleet(makeStore());
+    // The anonymous client on this host is subject ip:127.0.0.1; a user calls herself that.
+    alertViolationHook(limiter)(alertOn(['ip:127.0.0.1']));
+    await expect.poll(async () => (await limiter.status('user:ip:127.0.0.1')).level).toBe('banned');
+    expect((await limiter.status('ip:127.0.0.1')).level).toBe('normal');
+    expect(await viaHttp()).toBe(200);
+    // The user herself is banned under her one subject, through both entry points.
+    expect(await viaHttp('ip:127.0.0.1')).toBe(429);
+    expect(await viaSdk('ip:127.0.0.1')).toBeInstanceOf(RateLimitedError);
+  });
+});
+
+describe('the SDK names users as the ratelimit package does', () => {
+  it('limiterSubject (sdk) equals userSubject (ratelimit) on edge and random ids', () => {
+    const ids = [
+      'alice',
+      ' alice ',
+      'ip:1.2.3.4',
+      'key:ab',
+      'user:ip:1.2.3.4',
+      'IP:x',
+      '',
+      '  ',
+      'x'.repeat(300),
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const prefix = ['', 'ip:', 'key:', 'user:', ' '][i % 5]!;
+      let rest = '';
+      for (let j = 0; j < (i * 7) % 40; j++) rest += String.fromCharCode(32 + ((i * 31 + j * 17) % 95));
+      ids.push(prefix + rest);
+    }
+    for (const id of ids) expect(limiterSubject(id)).toBe(userSubject(id));
+  });
+});
