@@ -75,6 +75,30 @@ describe('instrumentClient without an events option', () => {
     expect(seen).toEqual([]);
   });
 
+  it('a setup started after another shut down is the default; while one runs, a second is not', async () => {
+    const client = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: fake.openaiBaseURL, maxRetries: 0 }));
+    const services = (seen: SecurityEvent[]) => seen.map((e) => e.service);
+    const start = (serviceName: string, seen: SecurityEvent[]) =>
+      setupLlmsec({ serviceName, onEvent: (e) => seen.push(e), prometheus: false, otlp: false });
+    const a: SecurityEvent[] = [];
+    const b: SecurityEvent[] = [];
+    const c: SecurityEvent[] = [];
+    const first = start('a', a);
+    await ask(client);
+    await first.shutdown();
+    const second = start('b', b);
+    try {
+      // A second setup while one runs installs no globals, so it is not the default either.
+      const third = start('c', c);
+      await ask(client);
+      await third.shutdown();
+      await ask(client);
+    } finally {
+      await second.shutdown();
+    }
+    expect([services(a), services(b), services(c)]).toEqual([['a'], ['b', 'b'], []]);
+  });
+
   it('a setup with registerGlobal: false is not the default', async () => {
     const seen: SecurityEvent[] = [];
     const setup = setupLlmsec({
