@@ -8,6 +8,7 @@ import {
   setRateLimitUsage,
   type RateLimiter,
 } from '@llmsec/ratelimit';
+import { userSubject } from '@llmsec/ratelimit/http';
 import {
   GuardrailBlockedError,
   instrumentClient,
@@ -62,8 +63,10 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const rateLimit = createRateLimitMiddleware({
     limiter: limiting.limiter,
     // The user id header was validated before the limiter runs; it is also the id detection
-    // alerts name, so an alert's violation lands on the subject the limiter counts.
-    subject: (req) => req.headers['x-user-id'] as string,
+    // alerts name, so an alert's violation lands on the subject the limiter counts. userSubject
+    // writes an id that begins with ip: or key: as user:<id>, as the alert hook does, so a
+    // client cannot name (and spend) an address's bucket.
+    subject: (req) => userSubject(req.headers['x-user-id'] as string),
     tier: (req) => (req.headers['x-plan'] === 'pro' ? 'pro' : 'free'),
     estimateTokens: (req) => {
       const body = req.body as ChatRequest;
