@@ -71,7 +71,7 @@ async function fleet(store: LimiterStore) {
   const viaHttp = async (user?: string): Promise<number> =>
     (await fetchRaw(port, user === undefined ? {} : { headers: { 'x-user-id': user } })).status;
   const viaSdk = (user: string): Promise<unknown> =>
-    withSecurityContext({ userId: user }, () =>
+    withSecurityContext({ userId: user, sessionId: 's-1' }, () =>
       client.chat.completions.create({
         model: 'gpt-4o-mini',
         max_tokens: 5,
@@ -125,6 +125,8 @@ describe.each([
     const callSpan = h.spans().find((s) => s.spanContext().spanId === sdkHit.span_id);
     expect(callSpan?.attributes['gen_ai.request.model']).toBe('gpt-4o-mini');
     expect([httpHit.user_id, sdkHit.user_id]).toEqual(['alice', 'alice']);
+    // The caller's security context reaches the limiter's event as it reached the SDK's.
+    expect(sdkHit.session_id).toBe('s-1');
 
     // Others are untouched.
     expect(await viaHttp('bob')).toBe(200);
