@@ -1,10 +1,11 @@
 import type { SecurityEvents } from './security-events.ts';
 
 /**
- * The SecurityEvents of the running `setupLlmsec` (the first one that installs the globals,
- * until its shutdown): where an LLM client instrumented without an `events` option records
- * (`instrumentClient(new OpenAI())` after `setupLlmsec`), so its events reach the setup's
- * JSONL, `onEvent` and detection, not only the global providers.
+ * The SecurityEvents of the running `setupLlmsec` (the first one started without
+ * `registerGlobal: false`, until its shutdown; also when another SDK already held the global
+ * providers, so it installed none): where an LLM client instrumented without an `events`
+ * option records (`instrumentClient(new OpenAI())` after `setupLlmsec`), so its events reach
+ * the setup's JSONL, `onEvent` and detection, not only the global providers.
  */
 let current: SecurityEvents | undefined;
 
