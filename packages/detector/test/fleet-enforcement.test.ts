@@ -178,6 +178,17 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     await enf.shutdown();
   });
 
+  it("acts on the user's subject as the apps name it: an alert naming ip:<addr> bans user:ip:<addr>, never the address", async () => {
+    const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
+    enf.send(alert({ rule: 'system_prompt_leakage', user_ids: ['ip:198.51.100.7', 'erin'] }));
+    await enf.forceFlush();
+    const reader = new RateLimiter({ store: new RedisStore({ client: db.redis }), tiers: { t: {} } });
+    expect((await reader.status('user:ip:198.51.100.7')).level).toBe('banned');
+    expect((await reader.status('ip:198.51.100.7')).level).toBe('normal');
+    expect((await reader.status('erin')).level).toBe('banned');
+    await enf.shutdown();
+  });
+
   it('rejects a throttle longer than the thresholds can express, naming the limit', () => {
     expect(
       () =>

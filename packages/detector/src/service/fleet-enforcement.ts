@@ -1,6 +1,7 @@
 import { ANONYMOUS_USER, formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
 import type { AlertSink } from '@llmsec/detect';
 import { RateLimiter, RedisStore, type EnforcementOptions } from '@llmsec/ratelimit';
+import { userSubject } from '@llmsec/ratelimit/http';
 import type { Cluster, Redis } from 'ioredis';
 import type { EnforcementActionName } from './config-schema.ts';
 import type { Logger } from './log.ts';
@@ -144,18 +145,21 @@ export class FleetEnforcement implements AlertSink {
   /** Applies one action to one user; resolves with the level after. Never rejects. */
   private async apply(user: string, action: EnforcementAction, alert: Alert): Promise<void> {
     try {
+      // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
+      // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
+      const subject = userSubject(user) ?? user;
       let level: string;
       if (action.action === 'ban') {
-        await this.scoreLimiter.ban(user);
+        await this.scoreLimiter.ban(subject);
         level = 'banned';
       } else {
-        const status = await this.scoreLimiter.status(user);
+        const status = await this.scoreLimiter.status(subject);
         const target = this.targetScore(action);
         const weight = Math.max(target - status.violationScore, action.action === 'block' ? 1e-6 : 0);
         const limiter =
           action.action === 'block' ? this.blockLimiters.get(action.duration!)! : this.scoreLimiter;
         if (weight > 0) {
-          const after = await limiter.recordViolation(user, weight);
+          const after = await limiter.recordViolation(subject, weight);
           if (after === undefined) throw new Error('rate limiter store did not answer');
           level = after;
         } else level = status.level;
