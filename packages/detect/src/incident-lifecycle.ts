@@ -128,9 +128,12 @@ export class IncidentLifecycle {
    * Resolves every incident held, both tiers, each with a resolved line ending at `endsAt` (or
    * its last event if later): for shared mode's in-memory engines when their process leaves the
    * fleet (nobody else holds their incidents; see SharedModeEngines.shutdown). Overflow members
-   * count in overflowResolvedEarly, as when a full tier pushes one out.
+   * count in overflowResolvedEarly, as when a full tier pushes one out. Those already due by
+   * `endsAt` (the fleet's time may be ahead of this engine's) resolve first as due, ending at
+   * their due time, not early.
    */
   resolveAll(endsAt: number): void {
+    this.resolveDue(endsAt, undefined);
     for (const rt of this.runtimes) {
       for (const [list, early] of [
         [rt.open, false],
