@@ -76,6 +76,9 @@ export class SharedModeEngines {
   async shutdown(): Promise<void> {
     this.codeLocal?.flush();
     const leftAt = await this.shared.shutdown();
+    // Events taken while the shared engine waited (the grace): processed before the resolution,
+    // or their incidents would open after it (a firing line with no resolved line).
+    this.codeLocal?.flush();
     if (leftAt !== undefined) {
       for (const inner of [this.fallback, this.codeLocal]) {
         if (inner !== undefined) lifecycleOf(inner)?.resolveAll(leftAt);

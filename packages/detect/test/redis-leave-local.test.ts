@@ -11,6 +11,9 @@ import { freshRuleset } from './redis-support.ts';
  * - An incident already due by the time the replica leaves at (the fleet's newest time, which
  *   another replica may have moved past this one's) ends at its due time, as in memory, not at
  *   the leaving time (which overstated it by up to the fleet's lead).
+ * - An event the code-rule engine takes while shutdown() waits for the final round (the grace
+ *   for replicas stopping together) is processed before the resolution: before, it opened an
+ *   incident after it, a firing line with no resolved line.
  */
 
 const LATENESS = 5 * SEC;
@@ -63,5 +66,22 @@ describe('RedisDetectionState: a replica leaving, its code rules’ incidents', 
     // Quiet since T0: due at T0 + 1 min, which the fleet's time passed.
     expect(Date.parse(resolved.ends_at!)).toBe(T0 + MIN);
     await b.engine.shutdown();
+  });
+
+  it('an event taken during the shutdown grace is processed before the resolution', async () => {
+    const ruleset = freshRuleset('leave-grace');
+    // A grace long enough to ingest during it: this process leaves events pending in Redis.
+    const a = engineOn(0, ruleset, 1_000);
+    const block = ev({ at: T0, category: 'guardrail_block', user: 'bob', id: 'bob-1' });
+    a.engine.ingest(block.event, block.t);
+    await a.engine.forceFlush();
+    const stopping = a.engine.shutdown();
+    await new Promise((r) => setTimeout(r, 100));
+    const leak = ev({ at: T0 + SEC, category: 'system_prompt_leakage', user: 'eve', id: 'eve-leak' });
+    a.engine.ingest(leak.event, leak.t);
+    await stopping;
+    // Every firing line of the code rule has its resolved line (the process left).
+    expect(a.of('eve').map((x) => x.status)).toEqual(['firing', 'resolved']);
+    expect(a.engine.activeIncidents()).toEqual([]);
   });
 });
