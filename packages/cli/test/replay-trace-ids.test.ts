@@ -1,7 +1,7 @@
 // docs/formats.md: an alert's `trace_ids` are "trace ids of the evidence". On a resolved line
-// whose evidence moved on (the first 5 and the last 5 events), trace_ids still hold the firing
-// line's (events 1-10): 6 and 7, no longer evidence, are listed, 11 and 12 are missing. A defect
-// of @llmsec/detect's incident evidence (not the CLI's); `it.fails` until it is fixed there.
+// whose evidence moved on (the first 5 and the last 5 events), trace_ids follow it: 6 and 7, no
+// longer evidence, are not listed, 11 and 12 are. Until @llmsec/detect kept the trace id with
+// each evidence entry they stayed the firing line's (events 1-10); this was an `it.fails`.
 import { describe, expect, it } from 'vitest';
 import { cli, line } from './replay-io.ts';
 
@@ -54,7 +54,7 @@ describe('alert trace_ids follow the evidence', () => {
     expect(suffix(firing!.trace_ids)).toEqual(suffix(firing!.evidence));
   });
 
-  it.fails("on the resolved line (detect defect: trace_ids stay the firing line's)", async () => {
+  it('on the resolved line', async () => {
     const resolved = (await replayTwelveBlocks()).find((a) => a.status === 'resolved')!;
     expect(suffix(resolved.evidence)).toEqual(['01', '02', '03', '04', '05', '08', '09', '10', '11', '12']);
     expect(suffix(resolved.trace_ids)).toEqual(suffix(resolved.evidence));

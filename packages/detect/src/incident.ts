@@ -5,6 +5,7 @@ import type { CompiledRule } from './compile.ts';
 /** Evidence kept per incident: the first few event ids and the last few. */
 export const EVIDENCE_HEAD = 5;
 export const EVIDENCE_TAIL = 5;
+/** At most one trace id per evidence entry, so this only matters if the evidence grows. */
 export const MAX_TRACE_IDS = 10;
 
 /**
@@ -20,11 +21,17 @@ export class Incident {
   lastTrueAt: number;
   readonly description: string;
   readonly head: string[] = [];
+  /**
+   * The trace id of each head entry (undefined: the event had none), index for index: an
+   * alert's trace_ids are those of its evidence, so they move on with the tail.
+   */
+  private readonly headTraces: (string | undefined)[] = [];
   /** The last EVIDENCE_TAIL ids after the head, as a ring (`tailAt` is the next slot). */
   private readonly tail: string[] = [];
+  /** The trace ids of the tail entries, the same ring (same slots, same `tailAt`). */
+  private readonly tailTraces: (string | undefined)[] = [];
   private tailAt = 0;
   private lastEvidence = '';
-  readonly traceIds: string[] = [];
   readonly users = new Set<string>();
   private readonly maxUsers: number;
   /** Neighbours in the rule's open list (lastTrueAt order), maintained by OpenIncidents only. */
@@ -49,16 +56,27 @@ export class Incident {
   addEvidence(eventId: string, traceId: string | undefined): void {
     if (eventId === this.lastEvidence) return;
     this.lastEvidence = eventId;
-    if (this.head.length < EVIDENCE_HEAD) this.head.push(eventId);
-    else {
+    if (this.head.length < EVIDENCE_HEAD) {
+      this.head.push(eventId);
+      this.headTraces.push(traceId);
+    } else {
       this.tail[this.tailAt] = eventId;
+      this.tailTraces[this.tailAt] = traceId;
       this.tailAt = this.tailAt + 1 === EVIDENCE_TAIL ? 0 : this.tailAt + 1;
     }
-    if (traceId !== undefined && this.traceIds.length < MAX_TRACE_IDS) this.addTrace(traceId);
   }
 
-  addTrace(traceId: string): void {
-    if (this.traceIds.length < MAX_TRACE_IDS && !this.traceIds.includes(traceId)) this.traceIds.push(traceId);
+  /** The distinct trace ids of the evidence, in evidence order (at most MAX_TRACE_IDS). */
+  traceIds(): string[] {
+    const out: string[] = [];
+    const add = (t: string | undefined): void => {
+      if (t !== undefined && out.length < MAX_TRACE_IDS && !out.includes(t)) out.push(t);
+    };
+    for (const t of this.headTraces) add(t);
+    const n = this.tailTraces.length;
+    const from = n < EVIDENCE_TAIL ? 0 : this.tailAt;
+    for (let k = 0; k < n; k++) add(this.tailTraces[(from + k) % n]);
+    return out;
   }
 
   /** True when the user is new to the incident (and there was room for it). */
@@ -68,15 +86,29 @@ export class Incident {
     return true;
   }
 
-  /** The incident as plain data, for a shared state store (see state/codec.ts). */
+  /**
+   * The incident as plain data, for a shared state store (see state/codec.ts). `tr` is the
+   * alert's trace_ids, as before; `et` says which of them each evidence entry carried, so an
+   * older replica (which reads `tr` alone and ignores `et`) still loads it.
+   */
   toState(): IncidentState {
+    const tr = this.traceIds();
+    const et: number[] = [];
+    for (const t of this.headTraces) et.push(t === undefined ? -1 : tr.indexOf(t));
+    const n = this.tailTraces.length;
+    const from = n < EVIDENCE_TAIL ? 0 : this.tailAt;
+    for (let k = 0; k < n; k++) {
+      const t = this.tailTraces[(from + k) % n];
+      et.push(t === undefined ? -1 : tr.indexOf(t));
+    }
     return {
       s: this.startsAt,
       l: this.lastTrueAt,
       d: this.description,
       e: this.evidence(),
       x: this.lastEvidence,
-      tr: [...this.traceIds],
+      tr,
+      et,
       u: [...this.users],
     };
   }
@@ -86,12 +118,18 @@ export class Incident {
     const inc = new Incident(rule, key, st.s, st.d, maxUsers);
     inc.lastTrueAt = st.l;
     const headLen = Math.min(EVIDENCE_HEAD, st.e.length);
-    for (let i = 0; i < headLen; i++) inc.head.push(st.e[i]!);
+    const traceAt = evidenceTraces(st);
+    for (let i = 0; i < headLen; i++) {
+      inc.head.push(st.e[i]!);
+      inc.headTraces.push(traceAt(i));
+    }
     // The tail comes back oldest first: the next slot is its length (0 when full: the oldest).
-    for (let i = headLen; i < st.e.length; i++) inc.tail.push(st.e[i]!);
+    for (let i = headLen; i < st.e.length; i++) {
+      inc.tail.push(st.e[i]!);
+      inc.tailTraces.push(traceAt(i));
+    }
     inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
     inc.lastEvidence = st.x;
-    for (const t of st.tr) inc.traceIds.push(t);
     for (const u of st.u) inc.users.add(u);
     return inc;
   }
@@ -123,7 +161,8 @@ export class Incident {
       title: rule.title,
     };
     if (status === 'resolved') alert.ends_at = formatTimestamp(endsAt ?? this.resolveAt);
-    if (this.traceIds.length > 0) alert.trace_ids = [...this.traceIds];
+    const traceIds = this.traceIds();
+    if (traceIds.length > 0) alert.trace_ids = traceIds;
     if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
     if (trigger?.trace_id !== undefined) {
       alert.trigger =
@@ -146,8 +185,34 @@ export interface IncidentState {
   e: string[];
   /** The evidence id added last (a repeat is skipped). */
   x: string;
+  /** The distinct trace ids of the evidence, in evidence order (the alert's trace_ids). */
   tr: string[];
+  /**
+   * Per evidence entry (parallel to `e`), the index of its trace id in `tr`, -1 for none.
+   * Absent in states written before trace ids followed the evidence (see evidenceTraces).
+   */
+  et?: number[];
   u: string[];
+}
+
+/**
+ * The trace id of evidence entry i of a stored incident. With `et`, exact. A state written by
+ * an older replica has only `tr`, the first distinct trace ids the incident ever saw, not tied
+ * to entries: best effort, entry i gets tr[i]. That is exact while the incident has had at
+ * most 10 events each with its own trace (the usual case), lists the same set whenever the
+ * evidence has not rolled yet, and otherwise keeps the old early traces on the entries until
+ * new events replace the tail ones (the head keeps them: the old replica's output).
+ */
+function evidenceTraces(st: IncidentState): (i: number) => string | undefined {
+  const tr = st.tr;
+  const et = st.et;
+  if (Array.isArray(et) && et.length === st.e.length) {
+    return (i) => {
+      const k = et[i]!;
+      return Number.isInteger(k) && k >= 0 && k < tr.length ? tr[k] : undefined;
+    };
+  }
+  return (i) => tr[i];
 }
 
 /**
