@@ -4,16 +4,12 @@ import {
   logs,
   trace,
   type Context,
-  type HrTime,
   type Logger,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
 import {
-  CATEGORIES,
   defaultIdGenerator,
-  eventName,
   isCategory,
   systemClock,
   type Category,
@@ -38,6 +34,7 @@ import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
 import { SEVERITY_NUMBER } from './severity.ts';
 import { CategoryMethods } from './category-methods.ts';
+import { contextWithSpan, hrTimeOf, spanEventName } from './event-record-memos.ts';
 
 /**
  * The security-event API. One call records one event everywhere it belongs:
@@ -342,40 +339,6 @@ export function emitInCallContext<C extends Category>(
   return otelContext.with(ctx, () => events.emit(category, input));
 }
 
-/**
- * Events come in bursts within one millisecond (a call's guard events and its request_completed):
- * the last HrTime is reused, frozen, as the span event's and the log record's time (both SDKs keep
- * an HrTime they are given as is and only read it), saving the conversion and an array per event.
- */
-let lastTimeMs = Number.NaN;
-let lastHrTime: HrTime = [0, 0];
-function hrTimeOf(ms: number): HrTime {
-  if (ms !== lastTimeMs) {
-    lastHrTime = Object.freeze(millisToHrTime(ms)) as unknown as HrTime;
-    lastTimeMs = ms;
-  }
-  return lastHrTime;
-}
-
-/**
- * `trace.setSpan(active, span)`, remembered for the last pair: events for a span given outside its
- * context come in bursts (a call's events, a batch of findings for one request), and setSpan copies
- * the context's map each time (~500 bytes). Contexts are immutable, so the same pair always yields
- * an equal context; only its identity is shared. Keeps the last context (and its span) alive until
- * the next event for another pair, as the security-context memo in event-builder.ts does.
- */
-let lastActive: Context | undefined;
-let lastGiven: Span | undefined;
-let lastWithSpan: Context | undefined;
-function contextWithSpan(active: Context, span: Span): Context {
-  if (active !== lastActive || span !== lastGiven || lastWithSpan === undefined) {
-    lastWithSpan = trace.setSpan(active, span);
-    lastActive = active;
-    lastGiven = span;
-  }
-  return lastWithSpan;
-}
-
 /** The input as one emit() argument: a copy with the named fields over a copy of its metadata (undefined ones erase nothing). */
 function withNamedMetadata(input: unknown, named: Record<string, unknown>): EventInputFor<Category> {
   const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
@@ -394,10 +357,4 @@ function spanOf(input: EventInput | undefined, active: Span | undefined): Span |
   } catch {
     return undefined;
   }
-}
-
-/** `llmsec.<category>` per known category, built once: a concatenation per event is a new (cons) string the exporters flatten. */
-const SPAN_EVENT_NAMES = new Map<string, string>(CATEGORIES.map((c) => [c, eventName(c)]));
-function spanEventName(category: string): string {
-  return SPAN_EVENT_NAMES.get(category) ?? eventName(category);
 }
