@@ -2,11 +2,11 @@
 // Prometheus' rule_files), so `--config /etc/llmsec/detector.yaml` with `rules: rules.yaml` reads
 // /etc/llmsec/rules.yaml whatever the working directory; paths given as flags stay relative to
 // the working directory.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/service/config.ts';
+import { ConfigError, loadConfig } from '../src/service/config.ts';
 
 function configDir(yaml: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'llmsec-detector-paths-'));
@@ -39,5 +39,41 @@ describe('paths in the config file', () => {
     const config = loadConfig(file, { rules: 'mine.yaml', alerts: 'here.jsonl' }, {});
     expect(config.rules).toBe('mine.yaml');
     expect(config.sinks.alerts).toBe('here.jsonl');
+  });
+
+  // Before, these paths were relative to the working directory. A config that relied on that
+  // must not silently read or write elsewhere after the upgrade (an alerts file that moves is a
+  // tail that stops seeing alerts): the start is refused, naming both paths.
+  it('refuses a path that exists only relative to the working directory (the old meaning)', () => {
+    const { dir, file } = configDir('');
+    const cwd = mkdtempSync(join(tmpdir(), 'llmsec-detector-cwd-'));
+    mkdirSync(join(cwd, 'out'));
+    writeFileSync(join(cwd, 'r.yaml'), 'rules: []\n');
+    writeFileSync(join(cwd, 'out', 'alerts.jsonl'), '');
+    writeFileSync(join(cwd, 'tok'), 's3cret\n');
+    const old = process.cwd();
+    process.chdir(cwd);
+    try {
+      for (const [yaml, field] of [
+        ['rules: r.yaml\n', 'rules'],
+        ['sinks:\n  alerts: out/alerts.jsonl\n', 'sinks.alerts'],
+        ['otlp:\n  auth_token_file: tok\n', 'otlp.auth_token_file'],
+      ] as const) {
+        writeFileSync(file, yaml);
+        expect(() => loadConfig(file, {}, {})).toThrow(ConfigError);
+        expect(() => loadConfig(file, {}, {})).toThrow(
+          new RegExp(`field "${field.replace('.', '\\.')}": .* relative to this file's directory \\(${dir}/`),
+        );
+      }
+      // Once it exists beside the file too (or the path is absolute), that one is read.
+      writeFileSync(join(dir, 'r.yaml'), 'rules: []\n');
+      writeFileSync(file, 'rules: r.yaml\n');
+      expect(loadConfig(file, {}, {}).rules).toBe(join(dir, 'r.yaml'));
+      // A config file in the working directory: both meanings are the same file.
+      writeFileSync(join(cwd, 'here.yaml'), 'rules: r.yaml\n');
+      expect(loadConfig('here.yaml', {}, {}).rules).toBe('r.yaml');
+    } finally {
+      process.chdir(old);
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
@@ -94,7 +94,7 @@ export function loadConfig(
         throw new ConfigError(`${source}: want a mapping at the top level`);
       raw = doc as Record<string, unknown>;
     }
-    resolveFilePaths(raw, dirname(file));
+    resolveFilePaths(raw, dirname(file), source);
   }
   const fromFlag = new Map<string, string>();
   for (const key of Object.keys(flags) as (keyof ConfigFlags)[]) {
@@ -129,6 +129,9 @@ export function loadConfig(
  * The file's own paths are relative to its directory (flags, applied after, keep theirs relative
  * to the working directory): `--config /etc/llmsec/detector.yaml` with `rules: rules.yaml` reads
  * /etc/llmsec/rules.yaml from anywhere. Values of the wrong type are left to the schema.
+ * Earlier versions read them relative to the working directory: a path found only there is
+ * refused rather than silently replaced (an alerts file written elsewhere would look, to what
+ * tails the old one, like no more alerts).
  */
 const FILE_PATHS: readonly (readonly string[])[] = [
   ['rules'],
@@ -136,7 +139,7 @@ const FILE_PATHS: readonly (readonly string[])[] = [
   ['otlp', 'auth_token_file'],
 ];
 
-function resolveFilePaths(raw: Record<string, unknown>, dir: string): void {
+function resolveFilePaths(raw: Record<string, unknown>, dir: string, source: string): void {
   for (const path of FILE_PATHS) {
     let parent: unknown = raw;
     for (const key of path.slice(0, -1))
@@ -146,8 +149,17 @@ function resolveFilePaths(raw: Record<string, unknown>, dir: string): void {
     const holder = parent as Record<string, unknown>;
     const leaf = path[path.length - 1]!;
     const value = holder[leaf];
-    if (typeof value === 'string' && value !== '' && value !== '-' && !isAbsolute(value))
-      holder[leaf] = join(dir, value);
+    if (typeof value !== 'string' || value === '' || value === '-' || isAbsolute(value)) continue;
+    const beside = join(dir, value);
+    const oldMeaning = resolve(value);
+    if (resolve(beside) !== oldMeaning && !existsSync(beside) && existsSync(oldMeaning)) {
+      throw new ConfigError(
+        `${source}: field "${path.join('.')}": ${value} is relative to this file's directory ` +
+          `(${resolve(beside)}, not found), no longer to the working directory (${oldMeaning}): ` +
+          'give that absolute path, or move the file',
+      );
+    }
+    holder[leaf] = beside;
   }
 }
 
