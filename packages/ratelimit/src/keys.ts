@@ -4,13 +4,15 @@ import { createHash } from 'node:crypto';
  * Redis keys of one subject: `llmsec:{<subject>}:rl` and `llmsec:{<subject>}:lease`. The
  * braces are a Redis Cluster hash tag, so both keys share a slot and one script touches both.
  * Subjects longer than 128 characters are replaced by a SHA-256 digest, which bounds key size
- * whatever a caller passes as a user id.
+ * whatever a caller passes as a user id. So is a subject beginning with `}`: its hash tag would
+ * be empty (`llmsec:{}x}:rl`), Redis Cluster would hash each whole key, the two keys would fall in
+ * different slots and every script on them fail with CROSSSLOT (user ids reach here as sent).
  */
 export const KEY_PREFIX = 'llmsec:';
 const MAX_SUBJECT = 128;
 
 export function subjectTag(subject: string): string {
-  if (subject.length <= MAX_SUBJECT) return subject;
+  if (subject.length <= MAX_SUBJECT && subject.charCodeAt(0) !== 0x7d) return subject;
   return 'sha256:' + createHash('sha256').update(subject).digest('hex');
 }
 

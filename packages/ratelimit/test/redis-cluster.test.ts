@@ -105,3 +105,24 @@ describe('RedisStore on a three-master Redis Cluster', () => {
     expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
   });
 });
+
+describe('subjects with Redis hash-tag braces on the cluster', () => {
+  // A subject beginning with '}' made an empty hash tag (`llmsec:{}x}:rl`): Redis then hashes
+  // the whole key, the subject's two keys fall in different slots, and the script fails with
+  // CROSSSLOT; the failure policy then takes every subject off the store for retryIntervalMs.
+  // User ids reach the store unhashed (the middleware's x-user-id, the SDK's user id).
+  it('a user id beginning with } is limited like any other and takes no one else off the store', async () => {
+    const lim = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerHour: 2, concurrent: 5 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
+    const hostile = `}x-${Date.now()}`;
+    const seen = [];
+    for (let i = 0; i < 3; i++) seen.push((await lim.acquire({ subject: hostile, estimatedTokens: 0 })).reason);
+    expect(seen).toEqual([undefined, undefined, 'rph']);
+    expect((await lim.acquire({ subject: `bystander-${Date.now()}`, estimatedTokens: 0 })).allowed).toBe(true);
+    expect((await lim.status(hostile)).dimensions.find((d) => d.dimension === 'rph')!.current).toBe(2);
+  });
+});
