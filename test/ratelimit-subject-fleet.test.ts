@@ -19,7 +19,7 @@ import {
 import { userSubject } from '../packages/ratelimit/src/http/subject.ts';
 import { limiterSubject } from '../packages/sdk/src/instrumentation/limiter-subject.ts';
 import { instrumentClient, RateLimitedError } from '../packages/sdk/src/instrumentation/index.ts';
-import { withSecurityContext } from '../packages/sdk/src/context.ts';
+import { normaliseId, withSecurityContext } from '../packages/sdk/src/context.ts';
 import { close, fetchRaw, listen } from '../packages/ratelimit/test/http-support.ts';
 import { eventually, useInstrHarness } from '../packages/sdk/test/fixtures/instr-harness.ts';
 import { useRedis } from './support/redis-per-file.ts';
@@ -153,6 +153,17 @@ describe.each([
     expect(await viaHttp('ip:127.0.0.1')).toBe(429);
     expect(await viaSdk('ip:127.0.0.1')).toBeInstanceOf(RateLimitedError);
   });
+
+  it('a long id whose 256-character cut ends in a space: one subject, banned by an alert on its events', async () => {
+    const { limiter, viaHttp, viaSdk } = await fleet(makeStore());
+    const id = 'a'.repeat(255) + ' b';
+    expect(await viaHttp(id)).toBe(200);
+    // The user id the SDK's events (and so the detector's alerts) carry: normaliseId's cut.
+    alertViolationHook(limiter)(alertOn([normaliseId(id)!]));
+    await tick();
+    expect(await viaHttp(id)).toBe(429);
+    expect(await viaSdk(id)).toBeInstanceOf(RateLimitedError);
+  });
 });
 
 describe('the SDK names users as the ratelimit package does', () => {
@@ -175,5 +186,34 @@ describe('the SDK names users as the ratelimit package does', () => {
       ids.push(prefix + rest);
     }
     for (const id of ids) expect(limiterSubject(id)).toBe(userSubject(id));
+  });
+
+  /** Ids at the 256-character cut: whitespace and reserved prefixes around it, unicode spaces. */
+  function cutIds(): string[] {
+    const ids: string[] = [];
+    const fills = ['a', ' ', '\u00a0', '\u3000', 'é', '\t'];
+    for (const prefix of ['', 'ip:', 'key:', 'user:', 'user:ip:', ' ip:', '\u2003key:'])
+      for (let at = 245; at <= 262; at++)
+        for (const fill of fills) {
+          const id = prefix + 'x'.repeat(Math.max(0, at - prefix.length)) + fill + 'tail';
+          ids.push(id, ` ${id} `, id + ' '.repeat(300));
+        }
+    ids.push('ip:' + ' '.repeat(10_000) + 'x', ' '.repeat(10_000), 'k'.repeat(10_000));
+    return ids;
+  }
+
+  it('the SDK, given the id as its context keeps it (trimmed, cut at 256), names the subject userSubject names', () => {
+    for (const id of cutIds()) expect(limiterSubject(normaliseId(id) ?? '') ?? undefined).toBe(userSubject(id));
+  });
+
+  it('userSubject is idempotent, also through an event: the subject as an event records it maps to itself', () => {
+    for (const id of cutIds()) {
+      const subject = userSubject(id);
+      if (subject === undefined) continue;
+      expect(subject.length).toBeLessThanOrEqual(256);
+      expect(userSubject(subject)).toBe(subject);
+      // The limiter's rate_limit_hit carries user_id normaliseId(subject); an alert names that.
+      expect(userSubject(normaliseId(subject)!)).toBe(subject);
+    }
   });
 });

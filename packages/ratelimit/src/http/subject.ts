@@ -51,14 +51,17 @@ export function boundedSubject(prefix: string, id: string): string {
  * SDK does; an id in a reserved namespace (`ip:...`, `key:...`) becomes `user:<id>`. The same
  * function (copied in the SDK's instrumentation, which does not depend on this package) names
  * users everywhere. Idempotent: a subject it made maps to itself, so a subject that comes back
- * as an alert's user id names the same bucket. The price: the ids `ip:x` and `user:ip:x` share
- * a bucket (two users' own choices; never a user and an address). Undefined for an empty id.
+ * as an alert's user id names the same bucket. So the cut applies to the subject (with the
+ * `user:` escape: an event's user_id is cut at 256 too) and what it leaves is trimmed again (an
+ * event's cut id ending in a space is trimmed when it comes back). The price: the ids `ip:x`
+ * and `user:ip:x` share a bucket (two users' own choices; never a user and an address).
+ * Undefined for an empty id.
  */
 export function userSubject(userId: string): string | undefined {
   let id = userId.trim();
-  if (id.length > MAX_USER_ID_CHARS) id = id.slice(0, MAX_USER_ID_CHARS);
   if (id === '') return undefined;
-  return RESERVED.test(id) ? `user:${id}` : id;
+  if (RESERVED.test(id)) id = `user:${id}`;
+  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
 }
 
 /**
@@ -70,7 +73,7 @@ export function sanitizeSubject(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const id = value.trim();
   if (id === '') return undefined;
-  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS) : id;
+  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
 }
 
 function header(req: RequestLike, name: string): string | undefined {
