@@ -18,6 +18,7 @@ import type { SecurityContext } from './context.ts';
 import { getSecurityContext, normaliseId } from './context.ts';
 import { warnOnce } from './errors.ts';
 import { isoTime } from './iso-time.ts';
+import { normaliseCompletedMetadata } from './completed-attributes.ts';
 import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, stringList } from './normalise.ts';
 
 /**
@@ -158,6 +159,11 @@ export function buildEvent(
  */
 function eventMetadata(category: string, raw: unknown, named: Record<string, unknown> | undefined): Metadata {
   const callerMetadata = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+  // An instrumented call's request_completed, the event of every call: built as one literal.
+  if (named === undefined && callerMetadata && category === 'request_completed') {
+    const completed = normaliseCompletedMetadata(raw);
+    if (completed !== undefined) return completed;
+  }
   if (named === undefined || callerMetadata) {
     let source = raw;
     if (named !== undefined) {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventToAttributes, type Metadata, type SecurityEvent } from '@llmsec/core';
-import { addCompletedMetadata } from '../src/completed-attributes.ts';
+import { addCompletedMetadata, normaliseCompletedMetadata } from '../src/completed-attributes.ts';
+import { normaliseMetadata } from '../src/normalise.ts';
 import { eventAttributes } from '../src/event-attributes.ts';
 import { completedMetadata, type CompletedFacts } from '../src/instrumentation/completed-event.ts';
 import type { CallOutcome } from '../src/instrumentation/call-outcome.ts';
@@ -92,5 +93,59 @@ describe('request_completed attributes with their names written out', () => {
         expect(Object.keys(got ?? {})).toEqual(Object.keys(codec));
       }
     });
+  });
+});
+
+describe('request_completed metadata normalised as one literal', () => {
+  /** The generic normalisation: the reference. */
+  const generic = (raw: object): Metadata => normaliseMetadata(raw).metadata;
+
+  it('equals the generic normalisation (keys, order, values) for every completedMetadata shape', () => {
+    for (const f of VARIANTS) {
+      const raw = completedMetadata(f);
+      const fast = normaliseCompletedMetadata(raw);
+      expect(fast).toBeDefined();
+      expect(fast).toStrictEqual(generic(raw));
+      expect(Object.keys(fast ?? {})).toEqual(Object.keys(generic(raw)));
+    }
+  });
+
+  it('normalises values as the generic path does, and leaves drops and other shapes to it', () => {
+    const base: Record<string, unknown> = { ...completedMetadata(facts()) };
+    const same: Record<string, unknown>[] = [
+      { ...base, model: 'm'.repeat(5000) }, // clipped
+      { ...base, prompt_tokens: 34n, completion_tokens: '17' }, // bigint to number; a string stays a string
+      { ...base, latency_ms: Infinity, cost_usd: -Infinity }, // clamped
+      { ...base, blocked: 'no', outcome: 7 },
+      { ...base, turn_index: 3 },
+      { ...base, model: ['a', 'b'] }, // an array value
+    ];
+    for (const raw of same) {
+      const fast = normaliseCompletedMetadata(raw);
+      expect(fast).toStrictEqual(generic(raw));
+      expect(Object.keys(fast ?? {})).toEqual(Object.keys(generic(raw)));
+    }
+    const { model, ...rest } = base;
+    const others: Record<string, unknown>[] = [
+      { ...base, cost_usd: Number.NaN }, // dropped by the generic path (which warns)
+      { ...base, outcome: undefined },
+      { ...base, model: { nested: true } },
+      { ...base, turn_index: Number.NaN },
+      { ...rest, model }, // reordered
+      { ...base, extra: 1 },
+      rest,
+    ];
+    for (const raw of others) expect(normaliseCompletedMetadata(raw)).toBeUndefined();
+  });
+
+  it('gives the event the generic metadata, drops included', () => {
+    harness = createHarness();
+    const base = completedMetadata(facts({ newInput: { length: 1, turnIndex: 9 } }));
+    for (const metadata of [base, { ...base, cost_usd: Number.NaN }, { ...base, model: 'x'.repeat(2000) }]) {
+      const event = harness.events.emit('request_completed', { metadata } as never);
+      expect(event.metadata).toStrictEqual(generic(metadata));
+      expect(Object.keys(event.metadata ?? {})).toEqual(Object.keys(generic(metadata)));
+      expectAsCodec(event);
+    }
   });
 });
