@@ -12,13 +12,11 @@ module.enableCompileCache?.();
 // A reader that went away (`llmsec replay big.jsonl | head -1`): Node ignores SIGPIPE, so the
 // next write fails with EPIPE, unhandled, and prints a stack trace. End quietly with 1 (not all
 // output was delivered); any other stream error stays unhandled, as before. For stdout a
-// command may decide otherwise (io.ts: the detector, whose stdout is only its `--alerts -` sink).
-const { handleStdoutError, processShouldEnd } = await import('./io.ts');
+// command may decide otherwise (io.ts: the detector, whose stdout is only its `--alerts -` sink
+// and whose stderr is only its log).
+const { handleStderrError, handleStdoutError, processShouldEnd } = await import('./io.ts');
 process.stdout.on('error', handleStdoutError);
-process.stderr.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err;
-  process.exit(1);
-});
+process.stderr.on('error', handleStderrError);
 const { runCli } = await import('./cli.ts');
 
 process.exitCode = await runCli(process.argv.slice(2), {

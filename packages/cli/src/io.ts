@@ -39,6 +39,24 @@ export function setStdoutErrorHandler(handler: (err: NodeJS.ErrnoException) => v
 }
 
 /**
+ * The same for process.stderr: by default EPIPE ends the process quietly with 1. The detector,
+ * whose stderr is its log, replaces it: a log reader that went away must not end the service
+ * before its SIGTERM drain (which logs) has flushed the alerts it holds.
+ */
+let stderrErrorHandler = (err: NodeJS.ErrnoException): void => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(1);
+};
+
+export function handleStderrError(err: NodeJS.ErrnoException): void {
+  stderrErrorHandler(err);
+}
+
+export function setStderrErrorHandler(handler: (err: NodeJS.ErrnoException) => void): void {
+  stderrErrorHandler = handler;
+}
+
+/**
  * A command that gave up on work still pending (the detector after its drain timed out: "then
  * whatever is left is dropped") asks bin.ts to end the process with its exit code as soon as it
  * returns, rather than wait for that work (a sink's request to an endpoint that never answers)

@@ -1,7 +1,14 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, startDetector, type ConfigFlags } from '@llmsec/detector';
 import { RuleFileError } from '@llmsec/detect';
-import { endProcessWhenDone, setStdoutErrorHandler, UsageError, type CliIO, type Command } from '../io.ts';
+import {
+  endProcessWhenDone,
+  setStderrErrorHandler,
+  setStdoutErrorHandler,
+  UsageError,
+  type CliIO,
+  type Command,
+} from '../io.ts';
 
 const USAGE = `usage: llmsec detector [--config FILE] [options]
 
@@ -63,6 +70,9 @@ export const command: Command = {
         `llmsec detector: stdout closed (${err.code ?? err.message}): alert lines to "-" are no longer written\n`,
       );
     });
+    // stderr carries only the log: with its reader gone (a log shipper that died) there is nowhere
+    // to say so, but the service, and the drain that flushes held alerts on SIGTERM, go on.
+    setStderrErrorHandler(() => undefined);
     let detector: Awaited<ReturnType<typeof startDetector>>;
     try {
       const config = loadConfig(parsed.config, parsed.flags);
