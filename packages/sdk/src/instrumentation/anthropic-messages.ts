@@ -11,6 +11,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { messageText, withMessageText } from './message-text.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -26,7 +27,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
   guardInput(body: Body): GuardInput {
     const messages: GuardMessage[] = arr(body.messages).map((m) => {
       const o = obj(m);
-      return { role: str(o?.role) ?? 'user', content: textOf(o?.content) };
+      return { role: str(o?.role) ?? 'user', content: messageText(o) };
     });
     return {
       provider: 'anthropic',
@@ -45,10 +46,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       next = {
         ...next,
         messages: arr(body.messages).map((m, i) => {
-          const o = obj(m);
           const r = messages[i];
-          if (r === undefined || o === undefined || textOf(o.content) === r.content) return m;
-          return { ...o, content: r.content };
+          return r === undefined ? m : withMessageText(m, r.content);
         }),
       };
     }

@@ -4,13 +4,13 @@ import {
   num,
   obj,
   str,
-  textOf,
   toolNames,
   type Body,
   type ProviderAdapter,
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { messageText, withMessageText } from './message-text.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -23,7 +23,7 @@ export const openaiChatAdapter: ProviderAdapter = {
   guardInput(body: Body): GuardInput {
     const messages: GuardMessage[] = arr(body.messages).map((m) => {
       const o = obj(m);
-      return { role: str(o?.role) ?? 'user', content: textOf(o?.content) };
+      return { role: str(o?.role) ?? 'user', content: messageText(o) };
     });
     const system = messages
       .filter((m) => m.role === 'system' || m.role === 'developer')
@@ -45,9 +45,7 @@ export const openaiChatAdapter: ProviderAdapter = {
     const original = arr(body.messages);
     const next = original.map((m, i) => {
       const replacement = messages[i];
-      const o = obj(m);
-      if (replacement === undefined || o === undefined || textOf(o.content) === replacement.content) return m;
-      return { ...o, content: replacement.content };
+      return replacement === undefined ? m : withMessageText(m, replacement.content);
     });
     return { ...body, messages: next };
   },

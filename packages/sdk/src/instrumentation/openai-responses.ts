@@ -4,13 +4,13 @@ import {
   num,
   obj,
   str,
-  textOf,
   toolNames,
   type Body,
   type ProviderAdapter,
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { messageText, withMessageText } from './message-text.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -26,7 +26,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         ? [{ role: 'user', content: body.input }]
         : arr(body.input).map((m) => {
             const o = obj(m);
-            return { role: str(o?.role) ?? str(o?.type) ?? 'user', content: textOf(o?.content) };
+            return { role: str(o?.role) ?? str(o?.type) ?? 'user', content: messageText(o) };
           });
     const system = [
       str(body.instructions) ?? '',
@@ -54,10 +54,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         next = {
           ...next,
           input: arr(body.input).map((m, i) => {
-            const o = obj(m);
             const r = messages[i];
-            if (r === undefined || o === undefined || textOf(o.content) === r.content) return m;
-            return { ...o, content: r.content };
+            return r === undefined ? m : withMessageText(m, r.content);
           }),
         };
       }

@@ -1,0 +1,184 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { textOf } from '../src/instrumentation/adapter.ts';
+import { messageText, withMessageText } from '../src/instrumentation/message-text.ts';
+
+/**
+ * message-text.ts: the text the input guards read from a raw message (tool results included)
+ * and the rewrite of a guard's replacement into the same structure.
+ */
+
+const toolResult = (content: unknown) => ({
+  role: 'user',
+  content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content }],
+});
+
+describe('messageText', () => {
+  it('reads text parts, tool_result content (string or blocks), Responses output (string or parts)', () => {
+    expect(messageText({ role: 'user', content: 'hi' })).toBe('hi');
+    expect(
+      messageText({
+        role: 'tool',
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'text', text: 'b' },
+        ],
+      }),
+    ).toBe('a\nb');
+    expect(messageText(toolResult('page'))).toBe('page');
+    expect(
+      messageText(
+        toolResult([
+          { type: 'text', text: 'x' },
+          { type: 'image', source: { data: 'AAAA' } },
+          { type: 'text', text: 'y' },
+        ]),
+      ),
+    ).toBe('x\ny');
+    expect(messageText({ type: 'function_call_output', call_id: 'c', output: 'out' })).toBe('out');
+    expect(
+      messageText({
+        type: 'function_call_output',
+        output: [
+          { type: 'input_text', text: 'o1' },
+          { type: 'input_image', image_url: 'u' },
+        ],
+      }),
+    ).toBe('o1');
+    // A computer_call_output's output is a screenshot object: no text.
+    expect(
+      messageText({ type: 'computer_call_output', output: { type: 'computer_screenshot', image_url: 'u' } }),
+    ).toBe('');
+    expect(messageText({ role: 'assistant', content: null, tool_calls: [] })).toBe('');
+    expect(messageText('not an object')).toBe('');
+  });
+
+  it('is what textOf read for content without tool results (strings and non-empty text parts)', () => {
+    const part = fc.oneof(
+      fc.record({ type: fc.constant('text'), text: fc.string({ minLength: 1 }) }),
+      fc.record({ type: fc.constant('image_url'), image_url: fc.record({ url: fc.string() }) }),
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(part, { maxLength: 6 })), (content) => {
+        expect(messageText({ role: 'user', content })).toBe(textOf(content));
+      }),
+    );
+  });
+});
+
+describe('withMessageText', () => {
+  it('returns the message itself when the text is unchanged, a copy otherwise (never mutates)', () => {
+    const m = toolResult([{ type: 'text', text: 'a' }]);
+    expect(withMessageText(m, 'a')).toBe(m);
+    const frozen = JSON.parse(JSON.stringify(m)) as typeof m;
+    const next = withMessageText(m, 'b');
+    expect(m).toEqual(frozen);
+    expect(next).toEqual(toolResult([{ type: 'text', text: 'b' }]));
+  });
+
+  it('a replacement with another line count: all of it in the first slot, the others emptied', () => {
+    const m = toolResult([
+      { type: 'text', text: 'k1\nk2' },
+      { type: 'image', source: {} },
+      { type: 'text', text: 'tail' },
+    ]);
+    expect(withMessageText(m, '[REDACTED:private_key]\ntail')).toEqual(
+      toolResult([
+        { type: 'text', text: '[REDACTED:private_key]\ntail' },
+        { type: 'image', source: {} },
+        { type: 'text', text: '' },
+      ]),
+    );
+  });
+
+  it('a message with no text slot gets the text as its content', () => {
+    expect(withMessageText({ role: 'assistant', content: null }, 'x')).toEqual({
+      role: 'assistant',
+      content: 'x',
+    });
+  });
+
+  it('property: any line-preserving edit of each slot comes back slot by slot; reading the result gives the edited text', () => {
+    const line = fc.string({ unit: fc.constantFrom('a', 'b', ' ', '@', '\n'), maxLength: 12 });
+    const slotShape = fc.constantFrom('text', 'tool_result_string', 'tool_result_blocks', 'image');
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(slotShape, line, line), { maxLength: 6 }),
+        fc.oneof(fc.constant(undefined), line),
+        (parts, output) => {
+          const content = parts.map(([shape, text]) =>
+            shape === 'text'
+              ? { type: 'text', text }
+              : shape === 'tool_result_string'
+                ? { type: 'tool_result', tool_use_id: 't', content: text }
+                : shape === 'tool_result_blocks'
+                  ? {
+                      type: 'tool_result',
+                      tool_use_id: 't',
+                      content: [{ type: 'text', text }, { type: 'image' }],
+                    }
+                  : { type: 'image', source: {} },
+          );
+          const message: Record<string, unknown> = { role: 'user', content };
+          if (output !== undefined) message.output = output;
+          // The edit: every character 'a' becomes 'X' (same lines), as a redaction within lines does.
+          const edited = messageText(message).replaceAll('a', 'X');
+          const next = withMessageText(message, edited) as Record<string, unknown>;
+          expect(messageText(next)).toBe(edited);
+          // Structure kept: the same number of parts, the same types and ids.
+          const types = (v: unknown) =>
+            JSON.stringify(v, (k, val: unknown) =>
+              k === 'text' || (k === 'content' && typeof val === 'string') ? undefined : val,
+            );
+          expect(types(next.content)).toBe(types(content));
+        },
+      ),
+    );
+  });
+});
+
+describe('linear on hostile tool results', () => {
+  const cpuMs = (fn: () => unknown): number => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.threadCpuUsage();
+      fn();
+      const t = process.threadCpuUsage(t0);
+      best = Math.min(best, (t.user + t.system) / 1000);
+    }
+    return best;
+  };
+
+  it('1 MiB in 16-character blocks, and 1 MiB of newlines rewritten: at most 6x the 256 KiB time, under 1 s', () => {
+    const blocks = (n: number) =>
+      toolResult(Array.from({ length: n / 16 }, () => ({ type: 'text', text: 'x'.repeat(16) })));
+    const newlines = (n: number) =>
+      toolResult([
+        { type: 'text', text: '\n'.repeat(n / 2) },
+        { type: 'text', text: '\n'.repeat(n / 2) },
+      ]);
+    for (const [label, make] of [
+      ['blocks', blocks],
+      ['newlines', newlines],
+    ] as const) {
+      const run = (n: number) => {
+        const m = make(n);
+        const text = messageText(m);
+        // Same line count (split slot by slot), then one line fewer (all into the first slot).
+        withMessageText(m, `z${text}`);
+        withMessageText(m, text.slice(text.indexOf('\n') + 1));
+      };
+      const small = Math.max(
+        cpuMs(() => run(256 * 1024)),
+        5,
+      );
+      const large = Math.max(
+        cpuMs(() => run(1024 * 1024)),
+        5,
+      );
+      const detail = `${label}: 256 KiB ${small.toFixed(1)} ms, 1 MiB ${large.toFixed(1)} ms`;
+      expect(large / small, detail).toBeLessThan(6);
+      expect(large, detail).toBeLessThan(1000);
+    }
+  });
+});
