@@ -23,6 +23,8 @@ import { normaliseId, withSecurityContext } from '../packages/sdk/src/context.ts
 import { close, fetchRaw, listen } from '../packages/ratelimit/test/http-support.ts';
 import { eventually, useInstrHarness } from '../packages/sdk/test/fixtures/instr-harness.ts';
 import { useRedis } from './support/redis-per-file.ts';
+import { FleetEnforcement } from '../packages/detector/src/service/fleet-enforcement.ts';
+import { silentLogger } from '../packages/detector/src/service/log.ts';
 
 const h = useInstrHarness();
 const redis = useRedis();
@@ -203,7 +205,8 @@ describe('the SDK names users as the ratelimit package does', () => {
   }
 
   it('the SDK, given the id as its context keeps it (trimmed, cut at 256), names the subject userSubject names', () => {
-    for (const id of cutIds()) expect(limiterSubject(normaliseId(id) ?? '') ?? undefined).toBe(userSubject(id));
+    for (const id of cutIds())
+      expect(limiterSubject(normaliseId(id) ?? '') ?? undefined).toBe(userSubject(id));
   });
 
   it('userSubject is idempotent, also through an event: the subject as an event records it maps to itself', () => {
@@ -215,5 +218,20 @@ describe('the SDK names users as the ratelimit package does', () => {
       // The limiter's rate_limit_hit carries user_id normaliseId(subject); an alert names that.
       expect(userSubject(normaliseId(subject)!)).toBe(subject);
     }
+  });
+});
+
+describe("the detector's fleet enforcement maps alert users as the apps do", () => {
+  const ban = [{ severity: 'critical' as const, action: 'ban' as const }];
+  const reader = () => new RateLimiter({ store: new RedisStore({ client: redis.redis }), tiers: { t: {} } });
+
+  it('never acts on the anonymous subject, whatever spacing the alert gives the id', async () => {
+    await redis.redis.flushall();
+    const enf = new FleetEnforcement({ client: redis.redis, actions: ban, logger: silentLogger });
+    enf.send(alertOn(['anonymous ', ' anonymous', '\u00a0anonymous', 'dave ']));
+    await enf.forceFlush();
+    expect((await reader().status('anonymous')).level).toBe('normal');
+    expect((await reader().status('dave')).level).toBe('banned');
+    await enf.shutdown();
   });
 });

@@ -114,7 +114,12 @@ export class FleetEnforcement implements AlertSink {
     const action = this.actionFor(alert);
     if (action === undefined) return;
     for (const user of (alert.user_ids ?? []).slice(0, this.o.maxUsersPerAlert)) {
-      if (typeof user !== 'string' || user === '' || user === ANONYMOUS_USER) continue;
+      if (typeof user !== 'string') continue;
+      // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
+      // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
+      // Checked after the mapping: 'anonymous ' is the anonymous subject too.
+      const subject = userSubject(user);
+      if (subject === undefined || subject === ANONYMOUS_USER) continue;
       if (this.pending.size >= this.maxPending) {
         this.o.metrics?.enforcement(action.action, 'dropped');
         if (!this.droppedWarned) {
@@ -128,7 +133,7 @@ export class FleetEnforcement implements AlertSink {
         }
         continue;
       }
-      const p = this.apply(user, action, alert).finally(() => this.pending.delete(p));
+      const p = this.apply(user, subject, action, alert).finally(() => this.pending.delete(p));
       this.pending.add(p);
     }
   }
@@ -142,12 +147,9 @@ export class FleetEnforcement implements AlertSink {
     await this.forceFlush();
   }
 
-  /** Applies one action to one user; resolves with the level after. Never rejects. */
-  private async apply(user: string, action: EnforcementAction, alert: Alert): Promise<void> {
+  /** Applies one action to one user (on its subject); resolves with the level after. Never rejects. */
+  private async apply(user: string, subject: string, action: EnforcementAction, alert: Alert): Promise<void> {
     try {
-      // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
-      // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
-      const subject = userSubject(user) ?? user;
       let level: string;
       if (action.action === 'ban') {
         await this.scoreLimiter.ban(subject);
