@@ -120,9 +120,12 @@ describe('subjects with Redis hash-tag braces on the cluster', () => {
     });
     const hostile = `}x-${Date.now()}`;
     const seen = [];
-    for (let i = 0; i < 3; i++) seen.push((await lim.acquire({ subject: hostile, estimatedTokens: 0 })).reason);
+    for (let i = 0; i < 3; i++)
+      seen.push((await lim.acquire({ subject: hostile, estimatedTokens: 0 })).reason);
     expect(seen).toEqual([undefined, undefined, 'rph']);
-    expect((await lim.acquire({ subject: `bystander-${Date.now()}`, estimatedTokens: 0 })).allowed).toBe(true);
+    expect((await lim.acquire({ subject: `bystander-${Date.now()}`, estimatedTokens: 0 })).allowed).toBe(
+      true,
+    );
     expect((await lim.status(hostile)).dimensions.find((d) => d.dimension === 'rph')!.current).toBe(2);
   });
 });
