@@ -65,6 +65,9 @@ describe('paths in the config file', () => {
           new RegExp(`field "${field.replace('.', '\\.')}": .* relative to this file's directory \\(${dir}/`),
         );
       }
+      // A flag over the field: the file's path is not used, so not judged.
+      writeFileSync(file, 'rules: r.yaml\n');
+      expect(loadConfig(file, { rules: 'mine.yaml' }, {}).rules).toBe('mine.yaml');
       // Once it exists beside the file too (or the path is absolute), that one is read.
       writeFileSync(join(dir, 'r.yaml'), 'rules: []\n');
       writeFileSync(file, 'rules: r.yaml\n');

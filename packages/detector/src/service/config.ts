@@ -94,7 +94,12 @@ export function loadConfig(
         throw new ConfigError(`${source}: want a mapping at the top level`);
       raw = doc as Record<string, unknown>;
     }
-    resolveFilePaths(raw, dirname(file), source);
+    const flagged = new Set(
+      (Object.keys(flags) as (keyof ConfigFlags)[])
+        .filter((k) => flags[k] !== undefined)
+        .map((k) => FLAG_PATHS[k].path.join('.')),
+    );
+    resolveFilePaths(raw, dirname(file), source, flagged);
   }
   const fromFlag = new Map<string, string>();
   for (const key of Object.keys(flags) as (keyof ConfigFlags)[]) {
@@ -139,8 +144,14 @@ const FILE_PATHS: readonly (readonly string[])[] = [
   ['otlp', 'auth_token_file'],
 ];
 
-function resolveFilePaths(raw: Record<string, unknown>, dir: string, source: string): void {
+function resolveFilePaths(
+  raw: Record<string, unknown>,
+  dir: string,
+  source: string,
+  flagged: ReadonlySet<string>,
+): void {
   for (const path of FILE_PATHS) {
+    if (flagged.has(path.join('.'))) continue; // a flag replaces it: not read, not judged
     let parent: unknown = raw;
     for (const key of path.slice(0, -1))
       parent =
