@@ -234,4 +234,21 @@ describe("the detector's fleet enforcement maps alert users as the apps do", () 
     expect((await reader().status('dave')).level).toBe('banned');
     await enf.shutdown();
   });
+
+  it("names the subject in the enforcement event's lift command: lift ip:x would lift the address", async () => {
+    await redis.redis.flushall();
+    const recorded: SecurityEvent[] = [];
+    const enf = new FleetEnforcement({
+      client: redis.redis,
+      actions: ban,
+      logger: silentLogger,
+      onAction: (e) => recorded.push(e),
+    });
+    enf.send(alertOn(['ip:198.51.100.7']));
+    await enf.forceFlush();
+    expect(recorded.map((e) => e.user_id)).toEqual(['ip:198.51.100.7']);
+    expect(recorded[0]!.description).toContain('`llmsec limits lift user:ip:198.51.100.7`');
+    expect((await reader().status('user:ip:198.51.100.7')).level).toBe('banned');
+    await enf.shutdown();
+  });
 });

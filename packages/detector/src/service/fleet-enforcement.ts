@@ -167,7 +167,7 @@ export class FleetEnforcement implements AlertSink {
         } else level = status.level;
       }
       this.o.metrics?.enforcement(action.action, 'applied');
-      this.record(user, action, alert, level);
+      this.record(user, subject, action, alert, level);
     } catch (err) {
       this.o.metrics?.enforcement(action.action, 'failed');
       this.o.logger.error('enforcement action failed', {
@@ -187,7 +187,14 @@ export class FleetEnforcement implements AlertSink {
     return Math.min(at * Math.pow(2, (action.duration ?? DEFAULT_WARN_MS) / t.halfLifeMs), next * 0.999);
   }
 
-  private record(user: string, action: EnforcementAction, alert: Alert, level: string): void {
+  /** `subject` in the lift command: for a user id `ip:x` it is `user:ip:x` (`lift ip:x` lifts the address). */
+  private record(
+    user: string,
+    subject: string,
+    action: EnforcementAction,
+    alert: Alert,
+    level: string,
+  ): void {
     const now = this.o.now();
     const event: SecurityEvent = {
       event_id: `EVT-enf-${alert.alert_id.slice(4)}-${hash8(user)}`,
@@ -195,7 +202,7 @@ export class FleetEnforcement implements AlertSink {
       category: 'anomalous_pattern',
       severity: action.action === 'ban' || action.action === 'block' ? 'alert' : 'warning',
       user_id: user,
-      description: `enforcement: ${action.action}${action.duration !== undefined ? ` for ${action.duration}ms` : ''} after ${alert.rule} (${alert.alert_id}); reversible with \`llmsec limits lift ${user}\``,
+      description: `enforcement: ${action.action}${action.duration !== undefined ? ` for ${action.duration}ms` : ''} after ${alert.rule} (${alert.alert_id}); reversible with \`llmsec limits lift ${subject}\``,
       metadata: {
         anomaly_type: 'enforcement_action',
         action: action.action,
