@@ -52,9 +52,18 @@ export class Incident {
     return this.lastTrueAt + this.rule.quietMs;
   }
 
-  /** Evidence arrives in event-time order, so a repeat can only be the id added last. */
+  /**
+   * Evidence arrives in event-time order, so a repeat can only be the id added last. Once the
+   * head and the tail are full it only stores into their slots (the per-event path).
+   */
   addEvidence(eventId: string, traceId: string | undefined): void {
-    if (eventId === this.lastEvidence) return;
+    if (eventId === this.lastEvidence) {
+      // Not new evidence, but it may bring the entry's trace id: the opening event comes again
+      // after the condition's own evidence listed it, without a trace when the condition keeps
+      // none (monotonic), and the event itself has it.
+      if (traceId !== undefined) this.fillLastTrace(traceId);
+      return;
+    }
     this.lastEvidence = eventId;
     if (this.head.length < EVIDENCE_HEAD) {
       this.head.push(eventId);
@@ -63,6 +72,16 @@ export class Incident {
       this.tail[this.tailAt] = eventId;
       this.tailTraces[this.tailAt] = traceId;
       this.tailAt = this.tailAt + 1 === EVIDENCE_TAIL ? 0 : this.tailAt + 1;
+    }
+  }
+
+  private fillLastTrace(traceId: string): void {
+    if (this.tail.length === 0) {
+      const last = this.headTraces.length - 1;
+      if (last >= 0 && this.headTraces[last] === undefined) this.headTraces[last] = traceId;
+    } else {
+      const last = this.tailAt === 0 ? this.tail.length - 1 : this.tailAt - 1;
+      if (this.tailTraces[last] === undefined) this.tailTraces[last] = traceId;
     }
   }
 
