@@ -1,3 +1,4 @@
+import type { LlmsecMetrics } from './metrics.ts';
 import type { SecurityEvents } from './security-events.ts';
 
 /**
@@ -21,4 +22,19 @@ export function installSetupEvents(events: SecurityEvents): () => void {
 /** The running setup's SecurityEvents, if any. */
 export function setupEvents(): SecurityEvents | undefined {
   return current;
+}
+
+/**
+ * `events` recording into `metrics` instead of its own: everything else (logger, tracer, ids,
+ * JSONL, onEvent, fingerprint key) is `events`' own, read through the prototype. For a client
+ * with its own meter provider or price table that records through the running setup: its
+ * request / cost / event metrics stay on its provider with its model labels, its events still
+ * reach the setup's sinks. (A derived object, not a new SecurityEvents: the setup's options are
+ * not kept anywhere to build one from.)
+ */
+export function withMetrics(events: SecurityEvents, metrics: LlmsecMetrics): SecurityEvents {
+  if (events.metrics === metrics) return events;
+  return Object.create(events, {
+    metrics: { value: metrics, enumerable: true, writable: false, configurable: false },
+  }) as SecurityEvents;
 }

@@ -1,4 +1,4 @@
-import { trace, type Tracer } from '@opentelemetry/api';
+import { metrics as otelMetrics, trace, type MeterProvider, type Tracer } from '@opentelemetry/api';
 import {
   costMicroUsd,
   costUsd,
@@ -9,7 +9,7 @@ import {
 } from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
-import { setupEvents } from '../setup-events.ts';
+import { setupEvents, withMetrics } from '../setup-events.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
 
 export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
@@ -44,9 +44,14 @@ export class LlmRuntime {
   private metricsValue: LlmsecMetrics | undefined;
   private eventsValue: SecurityEventEmitter | undefined;
   /** Without an emitter or a setupLlmsec: on the global providers. */
-  private globalEvents: SecurityEventEmitter | undefined;
+  private globalEvents: SecurityEvents | undefined;
   private globalMetrics: LlmsecMetrics | undefined;
+  private globalMetricsProvider: MeterProvider | undefined;
   private readonly metricsOption: LlmsecMetrics | undefined;
+  /** The client set its own `prices`: its metrics label models by them, not by the setup's table. */
+  private readonly ownPrices: boolean;
+  /** The running setup's SecurityEvents recording into this runtime's own metrics, and that setup. */
+  private setupWithOwnMetrics: { setup: SecurityEvents; events: SecurityEvents } | undefined;
   /**
    * Model id -> its price-table key (null: not priced), for a frozen table only (the default
    * one is): matching a dated id such as `gpt-4o-mini-2024-07-18` walks the table's keys,
@@ -87,6 +92,7 @@ export class LlmRuntime {
     this.limiter = options.limiter;
     this.resolveUser = options.resolveUser;
     this.prices = options.prices ?? DEFAULT_PRICES;
+    this.ownPrices = options.prices !== undefined;
     this.priceKeys = Object.isFrozen(this.prices) ? new Map() : undefined;
     this.captureContent =
       options.captureContent ??
@@ -163,7 +169,8 @@ export class LlmRuntime {
 
   /**
    * Metric instruments: the given ones, else the events' (one set per meter), else the running
-   * setupLlmsec's, else the global meter's.
+   * setupLlmsec's (unless the client has its own `prices`: the setup's label models by the
+   * default table), else the global meter's, labelled by this runtime's prices.
    */
   get metrics(): LlmsecMetrics {
     if (this.metricsValue !== undefined) return this.metricsValue;
@@ -172,9 +179,21 @@ export class LlmRuntime {
       (this.eventsValue instanceof SecurityEvents ? this.eventsValue.metrics : undefined);
     if (own !== undefined) return (this.metricsValue = own);
     // Not kept: the client follows the setup that runs at each call (one may start after it).
-    const setup = setupEvents();
+    const setup = this.ownPrices ? undefined : setupEvents();
     if (setup !== undefined) return setup.metrics;
-    return (this.globalMetrics ??= new LlmsecMetrics({ knownModels: this.prices }));
+    // Made again when the global meter provider changed (a setup installed one after the first
+    // call): instruments on the provider of the first call would stay on it, a no-op one say.
+    const provider = otelMetrics.getMeterProvider();
+    if (this.globalMetrics === undefined || this.globalMetricsProvider !== provider) {
+      this.globalMetrics = new LlmsecMetrics({ knownModels: this.prices });
+      this.globalMetricsProvider = provider;
+    }
+    return this.globalMetrics;
+  }
+
+  /** Metrics of the client's own (a meterProvider, instruments given, or prices), not the setup's. */
+  private get ownsMetrics(): boolean {
+    return this.metricsValue !== undefined || this.metricsOption !== undefined || this.ownPrices;
   }
 
   setMetrics(metrics: LlmsecMetrics): void {
@@ -184,14 +203,26 @@ export class LlmRuntime {
   /**
    * The event emitter: the given one, else the running setupLlmsec's (its JSONL, onEvent and
    * detection see the call's events), else a SecurityEvents on the global providers (created on
-   * first use).
+   * first use). A client with metrics of its own (`meterProvider`, `prices`) records through
+   * the setup's SecurityEvents with its own metrics in place of the setup's, so its
+   * llmsec_requests_total / llmsec_cost_usd_total keep its model labels and its provider, as
+   * before the setup became the default.
    */
   get events(): SecurityEventEmitter {
-    return (
-      this.eventsValue ??
-      setupEvents() ??
-      (this.globalEvents ??= new SecurityEvents({ metrics: this.metrics }))
-    );
+    if (this.eventsValue !== undefined) return this.eventsValue;
+    const setup = setupEvents();
+    if (setup === undefined) {
+      const metrics = this.metrics;
+      if (this.globalEvents?.metrics !== metrics) this.globalEvents = new SecurityEvents({ metrics });
+      return this.globalEvents;
+    }
+    if (!this.ownsMetrics) return setup;
+    const metrics = this.metrics;
+    const kept = this.setupWithOwnMetrics;
+    if (kept !== undefined && kept.setup === setup && kept.events.metrics === metrics) return kept.events;
+    const events = withMetrics(setup, metrics);
+    this.setupWithOwnMetrics = { setup, events };
+    return events;
   }
 
   setEvents(events: SecurityEventEmitter): void {
