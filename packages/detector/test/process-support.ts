@@ -64,7 +64,10 @@ export async function startDetectorProcess(
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
   const started = await new Promise<{ otlp_http: string; otlp_grpc: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`detector did not start:\n${err}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a hung start must not outlive the test
+      reject(new Error(`detector did not start:\n${err}`));
+    }, timeoutMs);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       for (const line of err.split('\n')) {

@@ -1,4 +1,4 @@
-import { createWriteStream, openSync } from 'node:fs';
+import { createWriteStream, openSync, statSync } from 'node:fs';
 import { SeverityNumber, type Logger as OtelLogger, type Meter } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -57,13 +57,17 @@ export function buildSinks(
     else {
       // Opened now, so a path that cannot be written stops the start naming it; a stream opened
       // lazily reported that only as an error event, and every alert written to it vanished.
-      let fd: number;
-      try {
-        fd = openSync(config.alerts, 'a');
-      } catch (err) {
-        throw new Error(`cannot open alerts file ${config.alerts}: ${(err as Error).message}`);
+      // Except a named pipe: opening one blocks until a reader opens it, which would hang the
+      // start; it is opened in the background (its errors still reach onFileError).
+      let fd: number | undefined;
+      if (!isNamedPipe(config.alerts)) {
+        try {
+          fd = openSync(config.alerts, 'a');
+        } catch (err) {
+          throw new Error(`cannot open alerts file ${config.alerts}: ${(err as Error).message}`);
+        }
       }
-      const stream = createWriteStream(config.alerts, { fd, flags: 'a' });
+      const stream = createWriteStream(config.alerts, fd !== undefined ? { fd, flags: 'a' } : { flags: 'a' });
       stream.once('error', onFileError);
       stream.on('error', () => undefined); // later write errors must not crash the service
       sinks.push(new ConsoleSink({ stream, name: 'alerts-file' }));
@@ -101,4 +105,12 @@ export function buildSinks(
       await Promise.allSettled(closers.map((c) => c()));
     },
   };
+}
+
+function isNamedPipe(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false; // missing (created by the open) or unreadable (the open says why)
+  }
 }
