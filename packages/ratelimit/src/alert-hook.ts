@@ -1,4 +1,4 @@
-import { type Alert, type AlertSeverity } from '@llmsec/core';
+import { ANONYMOUS_USER, type Alert, type AlertSeverity } from '@llmsec/core';
 import { ErrorFunnel } from '@llmsec/core/internal';
 import { userSubject } from './http/subject.ts';
 import type { RateLimiter } from './limiter.ts';
@@ -13,8 +13,9 @@ export interface AlertViolationOptions {
 /**
  * The bridge from detection to enforcement: returns a function that, for each firing alert,
  * records a violation for every implicated user (on `userSubject(id)`: the bare id, or
- * `user:<id>` for an id in the `ip:`/`key:` namespaces), so detection can tighten limits. It
- * has the shape of an AlertSink's `send` (sync, never throws); wire it where alerts are delivered.
+ * `user:<id>` for an id in the `ip:`/`key:` namespaces; never `anonymous`), so detection can
+ * tighten limits. It has the shape of an AlertSink's `send` (sync, never throws); wire it
+ * where alerts are delivered.
  */
 // One failing store fails every violation of every alert: counted each time, logged once per
 // episode (core's funnel), never once per user.
@@ -36,9 +37,11 @@ export function alertViolationHook(
       for (let i = 0; i < n; i++) {
         const user = users[i];
         // The user's subject as the middleware and the SDK name it; an alert naming `ip:x` (a
-        // user whose id says so) cannot put points on the address x.
+        // user whose id says so) cannot put points on the address x. Never the anonymous
+        // subject, which every caller without a user id shares (as the detector's fleet
+        // enforcement): one anonymous abuser's alert would refuse them all.
         const subject = typeof user === 'string' ? userSubject(user) : undefined;
-        if (subject === undefined) continue;
+        if (subject === undefined || subject === ANONYMOUS_USER) continue;
         limiter
           .recordViolation(subject, weight)
           .catch((err: unknown) => errors.report('record_violation', err));

@@ -57,3 +57,20 @@ describe('alertViolationHook failures', () => {
     expect(seen).toEqual(['ok']);
   });
 });
+
+describe('alertViolationHook subjects', () => {
+  it("never puts points on the anonymous subject (every caller without a user id), whatever the id's spacing", async () => {
+    const seen: string[] = [];
+    const limiter = {
+      recordViolation: (u: string) => {
+        seen.push(u);
+        return Promise.resolve('normal');
+      },
+    } as unknown as RateLimiter;
+    alertViolationHook(limiter)(
+      alert(['anonymous', 'anonymous ', '\u00a0anonymous', ' eve ', 'ip:10.0.0.1']),
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['eve', 'user:ip:10.0.0.1']);
+  });
+});
