@@ -45,20 +45,25 @@ function hexFromRandom(random: RandomSource): (n: number) => string {
 /**
  * Random bytes per refill of the hex pool: 16 KiB is 2,730 event ids. A refill has a fixed cost
  * of ~1 µs (the call into OpenSSL and, with randomBytes, a new Buffer and its backing store)
- * beside ~0.3 ns per byte; at the former 2,048 bytes (341 ids) that fixed part was most of it.
+ * beside ~0.5 ns per byte (filling and hex); at the former 2,048 bytes (341 ids) the fixed part was
+ * most of it.
  */
 const POOL_BYTES = 16_384;
 
 function hexFromCrypto(): (n: number) => string {
-  // One buffer, refilled in place (its own memory, not Node's shared Buffer pool). Its bytes are
-  // also in `pool` as hex until drawn, so keeping them adds no exposure.
-  const bytes = Buffer.allocUnsafeSlow(POOL_BYTES);
+  // One buffer, refilled in place (its own memory, not Node's shared Buffer pool), made at the
+  // first draw: a generator that is never used holds nothing. In use, a generator holds it and the
+  // 32 KiB hex pool. Its bytes are also in `pool` as hex until drawn, so keeping them adds no exposure.
+  let bytes: Buffer | undefined;
   let pool = '';
   let at = 0;
   return (n) => {
     if (pool.length - at < n) {
       // A draw longer than a whole pool (rare: no caller asks for more than 32 characters) gets its own bytes.
-      pool = n <= 2 * POOL_BYTES ? randomFillSync(bytes).toString('hex') : randomBytes(n).toString('hex');
+      pool =
+        n <= 2 * POOL_BYTES
+          ? randomFillSync((bytes ??= Buffer.allocUnsafeSlow(POOL_BYTES))).toString('hex')
+          : randomBytes(n).toString('hex');
       at = 0;
     }
     at += n;
