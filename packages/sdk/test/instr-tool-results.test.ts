@@ -153,6 +153,9 @@ describe('input guards read tool results', () => {
       expect(h.fake.requests).toHaveLength(0);
       const blocked = h.recorded.filter((e) => e.category === 'guardrail_block');
       expect(blocked.map((e) => e.metadata?.guardrail_layer)).toEqual(['prompt_injection']);
+      // The blocked payload (its length and fingerprint) is the tool result, not the user's question.
+      const withPart = shape === 'anthropic tool_result blocks' || shape === 'responses output parts';
+      expect(blocked[0]?.metadata?.prompt_length).toBe((withPart ? 'page:\n' : '').length + INJECTION.length);
     });
 
     it(`piiGuard (detect, the default) reports PII in a ${shape} as input and sends it unchanged`, async () => {

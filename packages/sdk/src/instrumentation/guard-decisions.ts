@@ -59,11 +59,15 @@ export function blockOutput(
 
 type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
 
-/** The newest user message: the payload an attacker varies from one attempt to the next. */
+/**
+ * The newest input message, a user message or a tool result (chat `tool` / `function`, Responses
+ * `*_output` items): the payload an attacker varies from one attempt to the next; for an
+ * injection in a fetched page that is the tool result, not the user's question before it.
+ */
 function lastUserText(input: GuardInput): string {
   for (let i = input.messages.length - 1; i >= 0; i--) {
-    const message = input.messages[i]!;
-    if (message.role === 'user') return message.content;
+    const { role, content } = input.messages[i]!;
+    if (role === 'user' || role === 'tool' || role === 'function' || role.endsWith('_output')) return content;
   }
   return '';
 }
