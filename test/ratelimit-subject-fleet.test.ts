@@ -168,6 +168,41 @@ describe.each([
   });
 });
 
+describe('one rate_limit_hit per SDK refusal when the limiter records none', () => {
+  it("a limiter whose emitter throws: the SDK records the refusal itself, once, on the call's span", async () => {
+    h.reset();
+    const limiter = new RateLimiter({
+      tiers: { t: { requestsPerMinute: 1 } },
+      events: {
+        emit: () => {
+          throw new Error('exporter down');
+        },
+      },
+    });
+    const client = instrumentClient(
+      new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      { ...h.options(), limiter },
+    );
+    const call = () =>
+      withSecurityContext({ userId: 'frank' }, () =>
+        client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      ).catch((e: unknown) => e);
+    expect(await call()).not.toBeInstanceOf(Error);
+    const err = await call();
+    expect(err).toBeInstanceOf(RateLimitedError);
+    await eventually(() => h.recorded.filter((e) => e.category === 'request_completed').length === 2);
+    await tick();
+    expect(hits()).toHaveLength(1);
+    expect((err as RateLimitedError).event).toBe(hits()[0]);
+    expect(hits()[0]).toMatchObject({ user_id: 'frank', metadata: { limit_type: 'rpm' } });
+    expect(h.spans().some((s) => s.spanContext().spanId === hits()[0]!.span_id)).toBe(true);
+  });
+});
+
 describe('the SDK names users as the ratelimit package does', () => {
   it('limiterSubject (sdk) equals userSubject (ratelimit) on edge and random ids', () => {
     const ids = [

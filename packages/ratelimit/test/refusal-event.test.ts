@@ -71,4 +71,45 @@ describe('AcquireResult.event', () => {
     expect(refusedToo).toMatchObject({ allowed: false, reason: 'rpm' });
     expect('event' in refusedToo).toBe(false);
   });
+
+  it('is the recorded event on the fallback, secondary-subject and concurrency refusals too', async () => {
+    const events = recordingEmitter();
+    const fallback = await (async () => {
+      const lim = new RateLimiter({
+        store: new BrokenStore(),
+        fallbackStore: new MemoryStore(),
+        tiers: { t: { requestsPerMinute: 1 } },
+        failurePolicy: 'open',
+        events,
+      });
+      await lim.acquire({ subject: 'f', estimatedTokens: 0 });
+      return lim.acquire({ subject: 'f', estimatedTokens: 0 });
+    })();
+    const lim = new RateLimiter({
+      tiers: { user: { requestsPerMinute: 100, concurrent: 1 }, ip: { requestsPerMinute: 1 } },
+      defaultTier: 'user',
+      secondaryTier: 'ip',
+      events,
+    });
+    await lim.acquire({ subject: 's', secondarySubject: 'ip:1', estimatedTokens: 0 });
+    const secondary = await lim.acquire({ subject: 's2', secondarySubject: 'ip:1', estimatedTokens: 0 });
+    const concurrent = await lim.acquire({ subject: 's', estimatedTokens: 0 });
+
+    expect(fallback).toMatchObject({ allowed: false, reason: 'rpm', degraded: true });
+    expect(secondary).toMatchObject({ allowed: false, reason: 'rpm', refusedBy: { subject: 'ip:1' } });
+    expect(concurrent).toMatchObject({ allowed: false, reason: 'concurrent' });
+    const hits = events.events.filter((e) => e.category === 'rate_limit_hit');
+    expect(hits).toHaveLength(3);
+    expect([fallback.event?.user_id, secondary.event?.user_id, concurrent.event?.user_id]).toEqual([
+      'f',
+      's2',
+      's',
+    ]);
+    expect(new Set([fallback.event, secondary.event, concurrent.event].map((e) => e?.event_id)).size).toBe(3);
+    expect(hits.map((h) => (h.input.metadata as { subject_role?: string }).subject_role)).toEqual([
+      'primary',
+      'secondary',
+      'primary',
+    ]);
+  });
 });
