@@ -1,7 +1,7 @@
 /**
  * A fair A/B of two revisions' SecurityEvents, one case each, on the same providers:
  *
- *   npx node --conditions=@llmsec/source bench/events/ab.ts -- --a <rev> --b <rev> [--case event|given] [--rounds 40 --seconds 0.1] [--interleave]
+ *   npx node --conditions=@llmsec/source bench/events/ab.ts --a <rev> --b <rev> [--case event|given] [--rounds 40 --seconds 0.1] [--interleave]
  *
  * `--b WORKTREE` (or `--a`) is the working tree's uncommitted packages/sdk/src (revision.ts).
  *

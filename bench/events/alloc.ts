@@ -4,7 +4,7 @@
  * an earlier revision:
  *
  *   npx node --expose-gc --min-semi-space-size=128 --max-semi-space-size=128 \
- *     --conditions=@llmsec/source bench/events/alloc.ts [-- --before <git revision>]
+ *     --conditions=@llmsec/source bench/events/alloc.ts [--before <git revision>]
  *
  * The young generation is made large enough that no collection runs while measuring, so the
  * growth of heapUsed over 20,000 events is what they allocated (the median of seven such runs).

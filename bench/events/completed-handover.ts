@@ -3,7 +3,7 @@
  * instrumented non-streaming call records: five event fields and nine metadata fields), and
  * the ways llmsec could hand them over (issue 13, fourth round; bench/events/README.md):
  *
- *   npx node --conditions=@llmsec/source bench/events/completed-handover.ts [-- --rounds 40 --seconds 0.1]
+ *   npx node --conditions=@llmsec/source bench/events/completed-handover.ts [--rounds 40 --seconds 0.1]
  *
  * Rows, CPU per operation and the median of the per-round ratios to the first row (cases in a
  * new random order per round, on the providers run.ts uses: batch processors, exporters that
@@ -29,7 +29,6 @@ import { eventAttributes } from '../../packages/sdk/src/event-attributes.ts';
 import { benchLogger as logger, llmsec, tracer } from './providers.ts';
 
 const { values } = parseArgs({
-  allowPositionals: true,
   options: { seconds: { type: 'string', default: '0.1' }, rounds: { type: 'string', default: '40' } },
 });
 const SECONDS = Number(values.seconds);

@@ -3,7 +3,7 @@
  * machine's noise (the CPU-time A/Bs here spread ±6% between processes):
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node_modules/node/bin/node --conditions=@llmsec/source \
- *     bench/events/count-driver.ts -- --rev <rev|WORKTREE> --n 20000 [--case event|given|floor|addEvent]
+ *     bench/events/count-driver.ts --rev <rev|WORKTREE> --n 20000 [--case event|given|floor|addEvent]
  *
  * Run it for two counts of events (say 20,000 and 80,000) and take the difference of the
  * collected instructions over the difference of the counts: start-up, loading and JIT warm-up

@@ -1,7 +1,7 @@
 /**
  * A driver for profiling one security event alone (same providers as run.ts):
  *
- *   npx node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@llmsec/source bench/events/profile.ts [-- --seconds 5 --case event]
+ *   npx node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@llmsec/source bench/events/profile.ts [--seconds 5 --case event]
  *
  * `--case`: event (events.guardrailBlock), text (the same with a requestText), jsonl (with a JSONL line to
  * a Writable that drops it), floor (span.addEvent + logger.emit), addEvent, own

@@ -2,7 +2,7 @@
  * What the SDK calls cost as llmsec makes them, and what the alternatives not taken would save
  * (bench/events/README.md, third round), on the providers run.ts uses:
  *
- *   npx node --conditions=@llmsec/source bench/events/what-if.ts [-- --rounds 40 --seconds 0.1]
+ *   npx node --conditions=@llmsec/source bench/events/what-if.ts [--rounds 40 --seconds 0.1]
  *
  * Rows, CPU per operation and the median of the per-round ratios to `span.addEvent` with the
  * same attributes (cases in a random order per round):
