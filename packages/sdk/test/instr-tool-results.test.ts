@@ -166,6 +166,17 @@ describe('input guards read tool results', () => {
     });
   }
 
+  it('a 1 MiB tool result with the phrase at its end is read whole (the pattern guard windows it) and blocked', async () => {
+    const page = `${'lorem ipsum dolor sit amet, '.repeat(Math.ceil(2 ** 20 / 28)).slice(0, 2 ** 20)} ${INJECTION}`;
+    await expect(send(guarded, 'anthropic tool_result blocks', page)).rejects.toBeInstanceOf(
+      GuardrailBlockedError,
+    );
+    await expect(send(guarded, 'responses output string', page)).rejects.toBeInstanceOf(
+      GuardrailBlockedError,
+    );
+    expect(h.fake.requests).toHaveLength(0);
+  });
+
   it('history: a tool result before the last assistant turn is not reported again (detect)', async () => {
     await guarded.openai.chat.completions.create({
       model: 'gpt-4o-mini',
