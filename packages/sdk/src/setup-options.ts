@@ -55,7 +55,8 @@ export interface SetupOptions {
    * it `state: new RedisDetectionState({ redis })` and N replicas detect as one process) fed
    * every security event this setup records, de-duplicated by id; `forceFlush()` flushes it
    * after the providers and `shutdown()` shuts it down before them (its alert log records still
-   * export). The SDK does not depend on @llmsec/detect: any object of this shape will do.
+   * export). The SDK does not depend on @llmsec/detect: any object of this shape will do. Read
+   * once, by setupLlmsec: the engine given then is the one fed, flushed and shut down.
    */
   detection?: DetectionTarget;
   clock?: Clock;
