@@ -29,7 +29,10 @@ function recordingProcessor(order: string[]): LogRecordProcessor {
 }
 
 /** An engine that writes what is done to it into `order`; `onShutdown` runs inside its shutdown. */
-function recordingEngine(order: string[], onShutdown: () => void = () => {}): DetectionTarget & {
+function recordingEngine(
+  order: string[],
+  onShutdown: () => void = () => {},
+): DetectionTarget & {
   seen: SecurityEvent[];
 } {
   const seen: SecurityEvent[] = [];
@@ -48,7 +51,12 @@ function recordingEngine(order: string[], onShutdown: () => void = () => {}): De
   };
 }
 
-const base: SetupOptions = { serviceName: 'lifecycle', otlp: false, prometheus: false, registerGlobal: false };
+const base: SetupOptions = {
+  serviceName: 'lifecycle',
+  otlp: false,
+  prometheus: false,
+  registerGlobal: false,
+};
 
 describe('setupLlmsec lifecycle around the detection engine', () => {
   it('forceFlush flushes the providers first, then the engine', async () => {
