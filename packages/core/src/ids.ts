@@ -67,8 +67,23 @@ function hexFromCrypto(): (n: number) => string {
       at = 0;
     }
     at += n;
-    return pool.slice(at - n, at);
+    return n < SLICE_MIN_CHARS ? pool.slice(at - n, at) : copyOf(pool, at - n, at);
   };
+}
+
+/**
+ * V8 copies a slice shorter than 13 characters (an event id's 12) but keeps a longer one as a view
+ * of the string it was cut from: a kept hex(16) (a rate-limit lease id, held for its call, in the
+ * memory store until settled) would keep its whole 32 KiB hex pool alive, one pool per such id.
+ */
+const SLICE_MIN_CHARS = 13;
+
+/** pool[from, to) as 12-character copies joined: nothing in it refers to the pool (~8 ns more for 16). */
+function copyOf(pool: string, from: number, to: number): string {
+  let out = '';
+  for (let i = from; i < to; i += SLICE_MIN_CHARS - 1)
+    out += pool.slice(i, Math.min(i + SLICE_MIN_CHARS - 1, to));
+  return out;
 }
 
 export const defaultIdGenerator: IdGenerator = createIdGenerator();
