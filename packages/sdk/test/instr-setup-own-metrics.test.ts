@@ -9,7 +9,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { setupLlmsec, type LlmsecSetup } from '../src/setup.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
+import { instrumentClient, LlmClientInstrumentation } from '../src/instrumentation/index.ts';
 import { PullReader } from './fixtures/instr-harness.ts';
 import { startFakeLlm, type FakeLlm } from '../../../examples/fake-llm/server.ts';
 
@@ -128,5 +128,28 @@ describe('instrumentClient with its own prices / meterProvider after setupLlmsec
     expect(await modelLabels(s.prometheus as unknown as MetricReader)).toEqual(
       Object.fromEntries(LLMSEC_AND_GENAI.map((n) => [n, ['acme-1']])),
     );
+  });
+
+  it('LlmClientInstrumentation({ prices }): its metrics (made by _updateMetricInstruments) label models by its prices, also after setConfig', async () => {
+    const reader = new PullReader();
+    const own = new MeterProvider({ readers: [reader] });
+    const instrumentation = new LlmClientInstrumentation({ prices: PRICES });
+    try {
+      instrumentation.setMeterProvider(own);
+      const client = instrumentation.instrumentClient(newClient());
+      await ask(client);
+      expect(await modelLabels(reader)).toEqual(
+        Object.fromEntries(LLMSEC_AND_GENAI.map((n) => [n, ['acme-1']])),
+      );
+      // New prices: the metrics are made again with them (acme-1 no longer priced: other).
+      instrumentation.setConfig({ prices: { 'acme-2': { inputPerMTokUsd: 1, outputPerMTokUsd: 2 } } });
+      await client.chat.completions.create({ model: 'acme-2', messages: [{ role: 'user', content: 'hi' }] });
+      await ask(client);
+      const labels = await modelLabels(reader);
+      expect(labels[METRIC_REQUESTS]).toEqual(['acme-1', 'acme-2', 'other']);
+    } finally {
+      instrumentation.disable();
+      await own.shutdown();
+    }
   });
 });

@@ -66,6 +66,9 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   override setConfig(config: LlmClientInstrumentationConfig = {}): void {
     super.setConfig(config);
     this.llmRuntime = undefined;
+    // The metrics label models by the config's prices: made again for new ones (the base
+    // constructor calls this before it makes the first ones).
+    if (this.llmMetrics !== undefined) this._updateMetricInstruments();
   }
 
   /** Where security events go; setupLlmsec calls it with its `events` unless the config has some. */
@@ -88,7 +91,8 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   }
 
   protected override _updateMetricInstruments(): void {
-    this.llmMetrics = new LlmsecMetrics({ meter: this.meter });
+    // With the config's prices, as instrumentClient's runtime: else a priced custom model is 'other'.
+    this.llmMetrics = new LlmsecMetrics({ meter: this.meter, knownModels: this.getConfig().prices });
     this.llmRuntime?.setMetrics(this.llmMetrics);
   }
 
