@@ -161,7 +161,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   const callerMetadata = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
   // An instrumented call's request_completed, the event of every call: built as one literal.
   if (named === undefined && callerMetadata && category === 'request_completed') {
-    const completed = normaliseCompletedMetadata(raw);
+    const completed = normaliseCompletedMetadata(raw, warnCompletedDropped);
     if (completed !== undefined) return completed;
   }
   if (named === undefined || callerMetadata) {
@@ -187,6 +187,8 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   if (dropped !== undefined) warnDropped(category, dropped);
   return metadata;
 }
+
+const warnCompletedDropped = (dropped: string[]): void => warnDropped('request_completed', dropped);
 
 function warnDropped(category: string, dropped: string[]): void {
   const keys = dropped.slice(0, 10).join(', ');

@@ -103,14 +103,14 @@ describe('request_completed metadata normalised as one literal', () => {
   it('equals the generic normalisation (keys, order, values) for every completedMetadata shape', () => {
     for (const f of VARIANTS) {
       const raw = completedMetadata(f);
-      const fast = normaliseCompletedMetadata(raw);
+      const fast = normaliseCompletedMetadata(raw, (keys) => expect.fail(`dropped ${keys.join(', ')}`));
       expect(fast).toBeDefined();
       expect(fast).toStrictEqual(generic(raw));
       expect(Object.keys(fast ?? {})).toEqual(Object.keys(generic(raw)));
     }
   });
 
-  it('normalises values as the generic path does, and leaves drops and other shapes to it', () => {
+  it('normalises and drops values as the generic path does, and leaves other shapes to it', () => {
     const base: Record<string, unknown> = { ...completedMetadata(facts()) };
     const same: Record<string, unknown>[] = [
       { ...base, model: 'm'.repeat(5000) }, // clipped
@@ -120,22 +120,34 @@ describe('request_completed metadata normalised as one literal', () => {
       { ...base, turn_index: 3 },
       { ...base, model: ['a', 'b'] }, // an array value
     ];
+    const noDrops = (keys: string[]): never => expect.fail(`dropped ${keys.join(', ')}`);
     for (const raw of same) {
-      const fast = normaliseCompletedMetadata(raw);
+      const fast = normaliseCompletedMetadata(raw, noDrops);
       expect(fast).toStrictEqual(generic(raw));
       expect(Object.keys(fast ?? {})).toEqual(Object.keys(generic(raw)));
     }
     const { model, ...rest } = base;
-    const others: Record<string, unknown>[] = [
+    // A value the generic path drops: dropped here too, from the values read once, with the same keys to warn about.
+    const drops: Record<string, unknown>[] = [
       { ...base, cost_usd: Number.NaN }, // dropped by the generic path (which warns)
-      { ...base, outcome: undefined },
-      { ...base, model: { nested: true } },
+      { ...base, outcome: undefined }, // dropped without a warning
+      { ...base, model: { nested: true }, blocked: Symbol('b') },
       { ...base, turn_index: Number.NaN },
+    ];
+    for (const raw of drops) {
+      let warned: string[] = [];
+      const fast = normaliseCompletedMetadata(raw, (keys) => (warned = keys));
+      const { metadata, dropped } = normaliseMetadata(raw);
+      expect(fast).toStrictEqual(metadata);
+      expect(Object.keys(fast ?? {})).toEqual(Object.keys(metadata));
+      expect(warned).toEqual(dropped);
+    }
+    const others: Record<string, unknown>[] = [
       { ...rest, model }, // reordered
       { ...base, extra: 1 },
       rest,
     ];
-    for (const raw of others) expect(normaliseCompletedMetadata(raw)).toBeUndefined();
+    for (const raw of others) expect(normaliseCompletedMetadata(raw, noDrops)).toBeUndefined();
   });
 
   it('gives the event the generic metadata, drops included', () => {
