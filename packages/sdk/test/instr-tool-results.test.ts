@@ -273,3 +273,45 @@ describe('piiGuard redact rewrites tool results on the wire', () => {
     });
   }
 });
+
+describe('a redaction that changes the line count stays in its own block', () => {
+  const KEY = [
+    '-----BEGIN RSA PRIVATE KEY-----',
+    'MIIEowIBAAKCAQEA1c3x9kq0mGZ3vTq8YbJ0s5sZ2rUu3m2nN1w2Zb5e8v0n1QhW',
+    'q7zYl9xG8cV3pR2tK6uH4fJ1mD0sA5bE9wC7yT3iL2oP8nM6jB4kF1gS0dX5eR7a',
+    '-----END RSA PRIVATE KEY-----',
+  ].join('\n');
+
+  it('Anthropic: the key in a tool_result is redacted there; the text block after it keeps its text (not emptied: the API refuses empty text blocks), is_error and cache_control kept', async () => {
+    const c = clients({ input: [piiGuard({ mode: 'redact' })] });
+    await c.anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: [
+        { role: 'user', content: 'Read the deploy key file.' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'read', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              is_error: false,
+              content: [{ type: 'text', text: `key file:\n${KEY}` }],
+            },
+            { type: 'text', text: 'Summarise it.', cache_control: { type: 'ephemeral' } },
+          ],
+        },
+      ],
+    });
+    const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    const wire = JSON.stringify(body);
+    expect(wire).not.toContain('MIIEowIBAAKCAQEA');
+    const content = body.messages[2]!.content as Array<Record<string, unknown>>;
+    expect(content).toHaveLength(2);
+    expect(content[0]).toMatchObject({ type: 'tool_result', tool_use_id: 'toolu_1', is_error: false });
+    expect(JSON.stringify(content[0])).toContain('[REDACTED:private_key]');
+    expect(JSON.stringify(content[0])).not.toContain('Summarise it.');
+    expect(content[1]).toEqual({ type: 'text', text: 'Summarise it.', cache_control: { type: 'ephemeral' } });
+  });
+});

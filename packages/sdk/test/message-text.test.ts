@@ -76,7 +76,7 @@ describe('withMessageText', () => {
     expect(next).toEqual(toolResult([{ type: 'text', text: 'b' }]));
   });
 
-  it('a replacement with another line count: all of it in the first slot, the others emptied', () => {
+  it('a replacement with another line count inside one slot stays in that slot', () => {
     const m = toolResult([
       { type: 'text', text: 'k1\nk2' },
       { type: 'image', source: {} },
@@ -84,10 +84,70 @@ describe('withMessageText', () => {
     ]);
     expect(withMessageText(m, '[REDACTED:private_key]\ntail')).toEqual(
       toolResult([
-        { type: 'text', text: '[REDACTED:private_key]\ntail' },
+        { type: 'text', text: '[REDACTED:private_key]' },
         { type: 'image', source: {} },
-        { type: 'text', text: '' },
+        { type: 'text', text: 'tail' },
       ]),
+    );
+  });
+
+  it('a change over several slots: the first it touches gets its new text, the other text parts it touches are removed, the rest kept', () => {
+    const m = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'head' },
+        { type: 'text', text: 'mail a@b.co' },
+        { type: 'tool_result', tool_use_id: 't', is_error: true, content: [{ type: 'text', text: 'mid' }] },
+        { type: 'text', text: 'k1\nk2', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'tail', cache_control: { type: 'ephemeral' } },
+      ],
+    };
+    const next = withMessageText(m, 'head\nmail [E]\nmid\n[K]\ntail');
+    expect(next).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'head' },
+        { type: 'text', text: 'mail [E]\nmid\n[K]' },
+        { type: 'tool_result', tool_use_id: 't', is_error: true, content: [] },
+        { type: 'text', text: 'tail', cache_control: { type: 'ephemeral' } },
+      ],
+    });
+    // A string slot is emptied, not removed.
+    expect(withMessageText({ type: 'function_call_output', content: 'x\ny', output: 'z' }, '[K]')).toEqual({
+      type: 'function_call_output',
+      content: '[K]',
+      output: '',
+    });
+  });
+
+  it('property: any replacement of a range reads back as the new text, up to the separators of removed parts', () => {
+    const chars = fc.string({ unit: fc.constantFrom('a', 'b', '\n'), maxLength: 8 });
+    fc.assert(
+      fc.property(
+        fc.array(chars, { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.nat(),
+        fc.string({ unit: fc.constantFrom('X', '\n'), maxLength: 6 }),
+        (texts, i, j, insert) => {
+          const message = { role: 'user', content: texts.map((text) => ({ type: 'text', text })) };
+          const old = messageText(message);
+          const [from, to] = [i % (old.length + 1), j % (old.length + 1)].sort((a, b) => a - b) as [
+            number,
+            number,
+          ];
+          const edited = old.slice(0, from) + insert + old.slice(to);
+          const next = withMessageText(message, edited);
+          expect(messageText(next).replaceAll('\n', '')).toBe(edited.replaceAll('\n', ''));
+          // Never more parts than before, never an added one.
+          const parts = (next as typeof message).content;
+          expect(parts.length).toBeLessThanOrEqual(texts.length);
+          // The parts wholly before the replaced range, and wholly after it, are kept as they were.
+          for (let k = 0, at = 0; k < texts.length; at += texts[k]!.length + 1, k++) {
+            if (at + texts[k]!.length < from) expect(parts[k]).toEqual(message.content[k]);
+            if (at > to) expect(parts[parts.length - (texts.length - k)]).toEqual(message.content[k]);
+          }
+        },
+      ),
     );
   });
 

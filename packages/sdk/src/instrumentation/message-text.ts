@@ -65,10 +65,10 @@ export function messageText(message: unknown): string {
 /**
  * The message with `text` (a guard's replacement for messageText(message)) written back, as a
  * new object (the original is not mutated); the message itself when nothing changed. The
- * structure is kept (tool_use_id, call_id, images, block types): each slot gets its own lines
- * of `text` when the replacement has as many lines as the original (a redaction within lines,
- * the usual case); otherwise the first slot gets all of `text` and the others are emptied, so
- * no original text survives the rewrite.
+ * structure is kept (tool_use_id, call_id, is_error, cache_control, images, block types): each
+ * slot gets its own lines of `text` when the replacement has as many lines as the original (a
+ * redaction within lines, the usual case); otherwise see split(). No original text survives the
+ * rewrite: the slots read back are `text` (less the separators of removed text parts).
  */
 export function withMessageText(message: unknown, text: string): unknown {
   const o = asObj(message);
@@ -77,31 +77,71 @@ export function withMessageText(message: unknown, text: string): unknown {
   eachSlot(o.content, (t) => slots.push(t));
   eachSlot(o.output, (t) => slots.push(t));
   if (slots.join('\n') === text) return message;
-  const pieces = split(slots, text);
-  let at = 0;
-  const next = (): string => pieces[at++] ?? '';
   const out: Obj = { ...o };
   if (slots.length === 0) {
     // Nothing to rewrite in place (a message with no text): its content becomes the text.
     out.content = text;
     return out;
   }
+  const pieces = split(slots, text);
+  let at = 0;
+  const next = (): string | undefined => pieces[at++];
   if ('content' in o) out.content = rewrite(o.content, next);
   if ('output' in o) out.output = rewrite(o.output, next);
   return out;
 }
 
-/** `text` cut into one piece per slot: by the slots' line counts when the line count matches. */
-function split(slots: readonly string[], text: string): string[] {
+/**
+ * `text` cut into one piece per slot: by the slots' line counts when the line count matches.
+ * Otherwise (a multi-line private key redacted to one line, say) by the common prefix and
+ * suffix of the old and new text: the slots before the first changed character and after the
+ * last keep their text, the first slot the change touches gets the new text of all the slots it
+ * touches and the others it touches get undefined (their text parts are removed, a string is
+ * emptied). A change inside one slot stays in it: before, all of `text` went into the first
+ * slot and the others were emptied, so a user's text block after a tool_result moved into the
+ * tool result and was left as an empty text block, which the Anthropic API refuses (400).
+ */
+function split(slots: readonly string[], text: string): Array<string | undefined> {
   if (slots.length === 1) return [text];
   const lines = text.split('\n');
   const counts = slots.map((s) => countLines(s));
-  if (counts.reduce((a, b) => a + b, 0) !== lines.length) return [text, ...slots.slice(1).map(() => '')];
-  const out: string[] = [];
-  let at = 0;
-  for (const n of counts) {
-    out.push(lines.slice(at, at + n).join('\n'));
-    at += n;
+  if (counts.reduce((a, b) => a + b, 0) === lines.length) {
+    const out: string[] = [];
+    let at = 0;
+    for (const n of counts) {
+      out.push(lines.slice(at, at + n).join('\n'));
+      at += n;
+    }
+    return out;
+  }
+  const old = slots.join('\n');
+  const max = Math.min(old.length, text.length);
+  let prefix = 0;
+  while (prefix < max && old.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
+  let suffix = 0;
+  while (
+    suffix < max - prefix &&
+    old.charCodeAt(old.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)
+  )
+    suffix++;
+  const changeEnd = old.length - suffix;
+  // first: the last slot starting at or before the change; last: the first ending at or after its end.
+  const starts: number[] = [];
+  let first = 0;
+  let last = -1;
+  for (let j = 0, at = 0; j < slots.length; j++) {
+    starts.push(at);
+    if (at <= prefix) first = j;
+    const end = at + (slots[j] as string).length;
+    if (last === -1 && end >= changeEnd) last = j;
+    at = end + 1;
+  }
+  const lastEnd = (starts[last] as number) + (slots[last] as string).length;
+  const out: Array<string | undefined> = [];
+  for (let j = 0; j < slots.length; j++) {
+    if (j < first || j > last) out.push(slots[j]);
+    else if (j === first) out.push(text.slice(starts[first], text.length - (old.length - lastEnd)));
+    else out.push(undefined);
   }
   return out;
 }
@@ -112,24 +152,33 @@ function countLines(s: string): number {
   return n;
 }
 
-/** A copy of a content / output value with each text slot replaced by the next piece, same walk as eachSlot. */
-function rewrite(value: unknown, next: () => string): unknown {
-  if (typeof value === 'string') return next();
+/**
+ * A copy of a content / output value with each text slot replaced by the next piece, same walk
+ * as eachSlot; a text part whose piece is undefined is left out, a string slot emptied.
+ */
+function rewrite(value: unknown, next: () => string | undefined): unknown {
+  if (typeof value === 'string') return next() ?? '';
   if (!Array.isArray(value)) return value;
-  return value.map((part) => {
+  const out: unknown[] = [];
+  for (const part of value) {
     const p = asObj(part);
-    if (p === undefined) return part;
-    if (typeof p.text === 'string') return { ...p, text: next() };
-    if (typeof p.content === 'string') return { ...p, content: next() };
-    if (Array.isArray(p.content)) {
-      return {
-        ...p,
-        content: p.content.map((inner) => {
-          const i = asObj(inner);
-          return i !== undefined && typeof i.text === 'string' ? { ...i, text: next() } : inner;
-        }),
-      };
-    }
-    return part;
-  });
+    if (p === undefined) out.push(part);
+    else if (typeof p.text === 'string') {
+      const t = next();
+      if (t !== undefined) out.push({ ...p, text: t });
+    } else if (typeof p.content === 'string') out.push({ ...p, content: next() ?? '' });
+    else if (Array.isArray(p.content)) {
+      const inner: unknown[] = [];
+      for (const block of p.content) {
+        const b = asObj(block);
+        if (b === undefined || typeof b.text !== 'string') inner.push(block);
+        else {
+          const t = next();
+          if (t !== undefined) inner.push({ ...b, text: t });
+        }
+      }
+      out.push({ ...p, content: inner });
+    } else out.push(part);
+  }
+  return out;
 }
