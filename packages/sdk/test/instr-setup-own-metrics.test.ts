@@ -152,4 +152,26 @@ describe('instrumentClient with its own prices / meterProvider after setupLlmsec
       await own.shutdown();
     }
   });
+
+  it("setupLlmsec({ instrumentations: [LlmClientInstrumentation({ prices })] }): every llmsec and GenAI metric on the setup's provider says model=acme-1; events reach the setup", async () => {
+    const instrumentation = new LlmClientInstrumentation({ prices: PRICES });
+    try {
+      setup = setupLlmsec({
+        serviceName: 'own-metrics',
+        onEvent: (e) => seen.push(e),
+        otlp: false,
+        prometheus: { preventServerStart: true },
+        instrumentations: [instrumentation],
+      });
+      await ask(instrumentation.instrumentClient(newClient()));
+      expect(seen.map((e) => [e.category, e.service, e.metadata?.model])).toEqual([
+        ['request_completed', 'own-metrics', 'acme-1'],
+      ]);
+      expect(await modelLabels(setup.prometheus as unknown as MetricReader)).toEqual(
+        Object.fromEntries(LLMSEC_AND_GENAI.map((n) => [n, ['acme-1']])),
+      );
+    } finally {
+      instrumentation.disable();
+    }
+  });
 });

@@ -6,6 +6,8 @@ import {
 } from '@opentelemetry/instrumentation';
 import type { SecurityEventEmitter } from '@llmsec/core';
 import { LlmsecMetrics } from '../metrics.ts';
+import { SecurityEvents } from '../security-events.ts';
+import { withMetrics } from '../setup-events.ts';
 import type { ProviderAdapter } from './adapter.ts';
 import { anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
@@ -74,7 +76,21 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   /** Where security events go; setupLlmsec calls it with its `events` unless the config has some. */
   setEvents(events: SecurityEventEmitter): void {
     this.injectedEvents = events;
-    this.runtime().setEvents(events);
+    this.runtime().setEvents(this.withOwnMetrics(events));
+  }
+
+  /**
+   * The setup's events, with this instrumentation's metrics in place of the setup's when the
+   * config has its own prices: the setup's label models by the default table, so its
+   * llmsec_requests_total / llmsec_cost_usd_total said model="other" for a priced custom model
+   * while the GenAI metrics named it (instrumentClient's runtime does the same, runtime.ts).
+   */
+  private withOwnMetrics(events: SecurityEventEmitter): SecurityEventEmitter {
+    return this.getConfig().prices !== undefined &&
+      events instanceof SecurityEvents &&
+      this.llmMetrics !== undefined
+      ? withMetrics(events, this.llmMetrics)
+      : events;
   }
 
   /**
@@ -94,6 +110,8 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
     // With the config's prices, as instrumentClient's runtime: else a priced custom model is 'other'.
     this.llmMetrics = new LlmsecMetrics({ meter: this.meter, knownModels: this.getConfig().prices });
     this.llmRuntime?.setMetrics(this.llmMetrics);
+    if (this.injectedEvents !== undefined && this.getConfig().events === undefined)
+      this.llmRuntime?.setEvents(this.withOwnMetrics(this.injectedEvents));
   }
 
   private runtime(): LlmRuntime {
@@ -101,7 +119,7 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
       const runtime = new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer });
       if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
       if (this.injectedEvents !== undefined && this.getConfig().events === undefined)
-        runtime.setEvents(this.injectedEvents);
+        runtime.setEvents(this.withOwnMetrics(this.injectedEvents));
       this.llmRuntime = runtime;
     }
     return this.llmRuntime;
