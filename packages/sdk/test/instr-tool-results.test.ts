@@ -315,3 +315,35 @@ describe('a redaction that changes the line count stays in its own block', () =>
     expect(content[1]).toEqual({ type: 'text', text: 'Summarise it.', cache_control: { type: 'ephemeral' } });
   });
 });
+
+describe('agent loop: an injected tool result left in the history', () => {
+  // Decided: the injection guard reads the whole history, not only the new input, because the
+  // model reads the whole history every turn: a tool result the guard blocked (or one admitted
+  // before the guard ran) steers every later turn it is resent in. So every such request is
+  // refused (one guardrail_block each) until the loop drops or replaces the tool result.
+  const turn = (toolText: string) => [
+    { role: 'user' as const, content: 'What is the weather?' },
+    {
+      role: 'assistant' as const,
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function' as const, function: { name: 'fetch', arguments: '{}' } }],
+    },
+    { role: 'tool' as const, tool_call_id: 'call_1', content: toolText },
+    { role: 'assistant' as const, content: 'It is sunny.' },
+    { role: 'user' as const, content: 'And tomorrow?' },
+  ];
+
+  it('a later request carrying it is blocked; with it replaced the request goes through', async () => {
+    const c = clients(defaultGuards());
+    await expect(
+      c.openai.chat.completions.create({ model: 'gpt-4o-mini', messages: turn(INJECTION) }),
+    ).rejects.toBeInstanceOf(GuardrailBlockedError);
+    expect(h.fake.requests).toHaveLength(0);
+    await c.openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: turn('[tool result withheld: blocked by the prompt-injection guard]'),
+    });
+    expect(h.fake.requests).toHaveLength(1);
+    expect(h.recorded.filter((e) => e.category === 'guardrail_block')).toHaveLength(1);
+  });
+});
