@@ -174,4 +174,40 @@ describe('instrumentClient with its own prices / meterProvider after setupLlmsec
       instrumentation.disable();
     }
   });
+
+  it('two clients with different prices and one with its own meterProvider, at once, then a re-setup: labels kept, events go to the running setup', async () => {
+    const a = instrumentClient(newClient(), { prices: PRICES });
+    const b = instrumentClient(newClient(), {
+      prices: { 'acme-2': { inputPerMTokUsd: 1, outputPerMTokUsd: 2 } },
+    });
+    const ownProvider = new MeterProvider({ readers: [new PullReader()] });
+    // Its metrics stay the same object across the setups: only the setup decides where its events go.
+    const c = instrumentClient(newClient(), { meterProvider: ownProvider });
+    const askB = () =>
+      b.chat.completions.create({ model: 'acme-2', messages: [{ role: 'user', content: 'hi' }] });
+    const first = start();
+    await Promise.all([ask(a), askB(), ask(a), ask(c)]);
+    expect((await modelLabels(first.prometheus as unknown as MetricReader))[METRIC_REQUESTS]).toEqual([
+      'acme-1',
+      'acme-2',
+    ]);
+    await first.shutdown();
+    seen.length = 0;
+    const second = (setup = setupLlmsec({
+      serviceName: 'second',
+      onEvent: (e) => seen.push(e),
+      otlp: false,
+      prometheus: { preventServerStart: true },
+    }));
+    await Promise.all([askB(), ask(a), ask(c)]);
+    await ownProvider.shutdown();
+    expect(seen.map((e) => `${e.service} ${String(e.metadata?.model)}`).sort()).toEqual([
+      'second acme-1',
+      'second acme-1',
+      'second acme-2',
+    ]);
+    expect(await modelLabels(second.prometheus as unknown as MetricReader)).toEqual(
+      Object.fromEntries(LLMSEC_AND_GENAI.map((n) => [n, ['acme-1', 'acme-2']])),
+    );
+  });
 });
