@@ -49,7 +49,9 @@ describe('a result after the call ended', () => {
     const c = instrumentClient(client, { ...h.options(), guards: { output: [guard] } });
     c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
     await eventually(() => h.recorded.length === 1);
-    expect(h.recorded.map((e) => [e.category, e.metadata?.outcome])).toEqual([['request_completed', 'error']]);
+    expect(h.recorded.map((e) => [e.category, e.metadata?.outcome])).toEqual([
+      ['request_completed', 'error'],
+    ]);
     const data = {
       id: 'x',
       object: 'chat.completion',
