@@ -223,15 +223,21 @@ export interface IncidentState {
  * new events replace the tail ones (the head keeps them: the old replica's output).
  */
 function evidenceTraces(st: IncidentState): (i: number) => string | undefined {
-  const tr = st.tr;
+  // Read from Redis: a damaged or hostile `tr` (missing, not an array, not strings) names no
+  // trace rather than throwing in every flush or putting a non-string into trace_ids.
+  const tr: unknown[] = Array.isArray(st.tr) ? st.tr : [];
+  const at = (k: number): string | undefined => {
+    const t = tr[k];
+    return typeof t === 'string' ? t : undefined;
+  };
   const et = st.et;
   if (Array.isArray(et) && et.length === st.e.length) {
     return (i) => {
       const k = et[i]!;
-      return Number.isInteger(k) && k >= 0 && k < tr.length ? tr[k] : undefined;
+      return Number.isInteger(k) && k >= 0 && k < tr.length ? at(k) : undefined;
     };
   }
-  return (i) => tr[i];
+  return at;
 }
 
 /**

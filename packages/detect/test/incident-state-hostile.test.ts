@@ -1,0 +1,111 @@
+// An incident's stored state (Redis, shared by the fleet) read back as a damaged or hostile
+// text would come: fromState never throws on a wrong `tr`/`et`, an alert's trace_ids are only
+// strings, at most MAX_TRACE_IDS, and the evidence a state brings back is bounded.
+import { describe, expect, it } from 'vitest';
+import { compileRule } from '../src/compile.ts';
+import {
+  EVIDENCE_HEAD,
+  EVIDENCE_TAIL,
+  Incident,
+  MAX_TRACE_IDS,
+  type IncidentState,
+} from '../src/incident.ts';
+import { decodeState } from '../src/state/codec.ts';
+import type { RuleDefinition } from '../src/types.ts';
+
+const rule = compileRule(
+  {
+    id: 'r',
+    title: 'r',
+    severity: 'warning',
+    match: { categories: ['c'] },
+    window_ms: 60_000,
+    condition: { kind: 'single' },
+  } as RuleDefinition,
+  0,
+  { maxEventsPerWindow: 100, maxDistinctValues: 100 },
+);
+
+const id = (i: number): string => `EVT-${String(i).padStart(12, '0')}`;
+const tr = (i: number): string => String(i).padStart(32, '0');
+
+/** The state as the codec hands it back from the stored text. */
+function load(st: Record<string, unknown>): Incident {
+  const text = JSON.stringify({ s: 0, l: 0, d: 'd', x: '', u: [], ...st });
+  return Incident.fromState(rule, 'k', decodeState<IncidentState>(text), 10);
+}
+
+function checkLine(inc: Incident): void {
+  for (const status of ['firing', 'resolved'] as const) {
+    const alert = inc.toAlert(status, undefined);
+    expect(alert.evidence.length).toBeLessThanOrEqual(EVIDENCE_HEAD + EVIDENCE_TAIL);
+    if (alert.trace_ids !== undefined) {
+      expect(alert.trace_ids.length).toBeGreaterThan(0);
+      expect(alert.trace_ids.length).toBeLessThanOrEqual(MAX_TRACE_IDS);
+      for (const t of alert.trace_ids) expect(typeof t).toBe('string');
+    }
+  }
+  const st = inc.toState();
+  expect(st.e.length).toBeLessThanOrEqual(EVIDENCE_HEAD + EVIDENCE_TAIL);
+  expect(st.et).toHaveLength(st.e.length);
+  expect(st.tr.length).toBeLessThanOrEqual(MAX_TRACE_IDS);
+}
+
+const e3 = [id(1), id(2), id(3)];
+
+describe('a damaged incident state never throws and stays bounded', () => {
+  it('et: longer or shorter than the evidence, negative, -0, NaN, infinite, strings, null, nested', () => {
+    const cases: unknown[] = [
+      [0, 1, 2, 0],
+      [0],
+      [-1, -5, 2],
+      [-0, 1, 2],
+      [{ $n: 'NaN' }, { $n: 'Inf' }, { $n: '-Inf' }],
+      ['0', '1', '2'],
+      [null, null, 0],
+      [[0], { a: 1 }, 1.5],
+      'abc',
+      { 0: 0, length: 3 },
+      null,
+      7,
+    ];
+    for (const et of cases) {
+      const inc = load({ e: e3, x: id(3), tr: [tr(1), tr(2), tr(3)], et });
+      checkLine(inc);
+      expect(inc.evidence()).toEqual(e3);
+    }
+    // -0 is index 0; an index not an integer in range names no trace.
+    expect(load({ e: e3, tr: [tr(1), tr(2), tr(3)], et: [-0, 1.5, 2] }).traceIds()).toEqual([tr(1), tr(3)]);
+  });
+
+  it('tr: not an array, missing, or holding anything but strings', () => {
+    const cases: unknown[] = [
+      undefined,
+      null,
+      'abcdef',
+      42,
+      { 0: tr(1) },
+      [5, true, { t: 1 }, [tr(1)]],
+      [null, tr(2), 7],
+    ];
+    for (const t of cases) {
+      for (const et of [undefined, [0, 1, 2], [-1, 1, 0]]) {
+        const st: Record<string, unknown> = { e: e3, x: id(3), tr: t };
+        if (et !== undefined) st.et = et;
+        let inc: Incident | undefined;
+        expect(() => {
+          inc = load(st);
+        }).not.toThrow();
+        checkLine(inc!);
+        // Extended by the next replica and written again: still no throw, only strings.
+        inc!.addEvidence(id(4), tr(4));
+        inc!.addEvidence(id(4), tr(5));
+        checkLine(inc!);
+        expect(inc!.traceIds()).toContain(tr(4));
+      }
+    }
+    // The strings among them still name their entries.
+    expect(load({ e: e3, tr: [null, tr(2), 7] }).traceIds()).toEqual([tr(2)]);
+    expect(load({ e: e3, tr: [5, tr(2), 7], et: [1, 0, 2] }).traceIds()).toEqual([tr(2)]);
+  });
+});
