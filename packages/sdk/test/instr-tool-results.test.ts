@@ -382,3 +382,59 @@ describe('benign tool results pass the default guards', () => {
     });
   }
 });
+
+describe('Anthropic search_result blocks inside a tool_result (the RAG tool shape)', () => {
+  const searchTurn = (c: ReturnType<typeof clients>, text: string) =>
+    c.anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: [
+        { role: 'user', content: 'What is the weather?' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'search', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: [
+                {
+                  type: 'search_result',
+                  source: 'https://example.org/weather',
+                  title: 'Weather',
+                  content: [{ type: 'text', text }],
+                  citations: { enabled: true },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+
+  it('default guards block an injection phrase in a search result', async () => {
+    await expect(searchTurn(clients(defaultGuards()), INJECTION)).rejects.toBeInstanceOf(
+      GuardrailBlockedError,
+    );
+    expect(h.fake.requests).toHaveLength(0);
+  });
+
+  it('piiGuard redact redacts it on the wire, the search_result kept', async () => {
+    await searchTurn(clients({ input: [piiGuard({ mode: 'redact' })] }), EMAIL);
+    const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    expect(JSON.stringify(body)).not.toContain('jane.doe@example.com');
+    expect((body.messages[2]!.content as unknown[])[0]).toEqual({
+      type: 'tool_result',
+      tool_use_id: 'toolu_1',
+      content: [
+        {
+          type: 'search_result',
+          source: 'https://example.org/weather',
+          title: 'Weather',
+          content: [{ type: 'text', text: 'Contact: [REDACTED:email] for the refund.' }],
+          citations: { enabled: true },
+        },
+      ],
+    });
+  });
+});

@@ -4,12 +4,14 @@
  * prompt injection (a fetched page, an email, a retrieved document), so besides text parts the
  * reader takes:
  * - Anthropic `tool_result` blocks (and blocks like `search_result`): their `content`, a string
- *   or a list of blocks whose `text` is read (images are not text);
+ *   or a list of blocks whose `text` is read (images are not text), or whose own `content`
+ *   blocks' `text` is (a `search_result` returned by a tool, the RAG tool shape);
  * - Responses API items with an `output` (`function_call_output`, `custom_tool_call_output`,
  *   ...): a string, or a list of parts whose `text` is read;
  * - OpenAI chat `tool` / `function` messages: their `content` (string or text parts).
  *
- * The shapes are fixed (at most two list levels: a message's parts, a tool result's blocks),
+ * The shapes are fixed (at most three list levels: a message's parts, a tool result's blocks,
+ * a search result's blocks),
  * so reading is linear in the message and needs no recursion or node cap; the guards' own
  * per-message caps apply to the joined text as to any other message.
  *
@@ -38,8 +40,14 @@ function eachSlot(value: unknown, take: (text: string) => void): void {
     else if (typeof p.content === 'string') take(p.content);
     else if (Array.isArray(p.content)) {
       for (const inner of p.content) {
-        const t = asObj(inner)?.text;
-        if (typeof t === 'string') take(t);
+        const b = asObj(inner);
+        if (typeof b?.text === 'string') take(b.text);
+        else if (Array.isArray(b?.content)) {
+          for (const leaf of b.content) {
+            const t = asObj(leaf)?.text;
+            if (typeof t === 'string') take(t);
+          }
+        }
       }
     }
   }
@@ -171,14 +179,29 @@ function rewrite(value: unknown, next: () => string | undefined): unknown {
       const inner: unknown[] = [];
       for (const block of p.content) {
         const b = asObj(block);
-        if (b === undefined || typeof b.text !== 'string') inner.push(block);
-        else {
+        if (b !== undefined && typeof b.text === 'string') {
           const t = next();
           if (t !== undefined) inner.push({ ...b, text: t });
-        }
+        } else if (b !== undefined && Array.isArray(b.content))
+          inner.push({ ...b, content: rewriteTextBlocks(b.content, next) });
+        else inner.push(block);
       }
       out.push({ ...p, content: inner });
     } else out.push(part);
+  }
+  return out;
+}
+
+/** Blocks with each `text` replaced by the next piece (left out where it is undefined), others kept. */
+function rewriteTextBlocks(blocks: readonly unknown[], next: () => string | undefined): unknown[] {
+  const out: unknown[] = [];
+  for (const block of blocks) {
+    const b = asObj(block);
+    if (b === undefined || typeof b.text !== 'string') out.push(block);
+    else {
+      const t = next();
+      if (t !== undefined) out.push({ ...b, text: t });
+    }
   }
   return out;
 }
