@@ -143,7 +143,8 @@ export class Incident {
       inc.headTraces.push(traceAt(i));
     }
     // The tail comes back oldest first: the next slot is its length (0 when full: the oldest).
-    for (let i = headLen; i < st.e.length; i++) {
+    // Only its last EVIDENCE_TAIL: a longer list (damaged, hostile) would grow every alert.
+    for (let i = Math.max(headLen, st.e.length - EVIDENCE_TAIL); i < st.e.length; i++) {
       inc.tail.push(st.e[i]!);
       inc.tailTraces.push(traceAt(i));
     }

@@ -108,4 +108,40 @@ describe('a damaged incident state never throws and stays bounded', () => {
     expect(load({ e: e3, tr: [null, tr(2), 7] }).traceIds()).toEqual([tr(2)]);
     expect(load({ e: e3, tr: [5, tr(2), 7], et: [1, 0, 2] }).traceIds()).toEqual([tr(2)]);
   });
+
+  it('tr with 100,000 entries and an evidence list of 100,000: bounded, and quick', () => {
+    const big = Array.from({ length: 100_000 }, (_, i) => tr(i));
+    const ids = Array.from({ length: 100_000 }, (_, i) => id(i));
+    const t0 = process.hrtime.bigint();
+    for (const st of [
+      { e: e3, tr: big },
+      { e: e3, tr: big, et: [99_999, 5, 0] },
+      { e: ids, x: ids[ids.length - 1], tr: big },
+      { e: ids, x: ids[ids.length - 1], tr: big, et: ids.map((_, i) => i) },
+    ]) {
+      const inc = load(st);
+      checkLine(inc);
+      // The head and the last entries the state lists, in order.
+      const want =
+        st.e.length <= EVIDENCE_HEAD + EVIDENCE_TAIL
+          ? st.e
+          : [...st.e.slice(0, EVIDENCE_HEAD), ...st.e.slice(-EVIDENCE_TAIL)];
+      expect(inc.evidence()).toEqual(want);
+      inc.addEvidence('EVT-new', tr(-1));
+      checkLine(inc);
+      expect(inc.evidence()[inc.evidence().length - 1]).toBe('EVT-new');
+    }
+    expect(Number(process.hrtime.bigint() - t0) / 1e6).toBeLessThan(5_000);
+  });
+
+  it('a long stored evidence list loads as its head and last entries, with their traces', () => {
+    const ids = Array.from({ length: 14 }, (_, i) => id(i + 1));
+    const traces = ids.map((_, i) => tr(i + 1));
+    const inc = load({ e: ids, x: ids[13], tr: traces, et: ids.map((_, i) => i) });
+    expect(inc.evidence()).toEqual([...ids.slice(0, 5), ...ids.slice(9)]);
+    expect(inc.traceIds()).toEqual([...traces.slice(0, 5), ...traces.slice(9)]);
+    inc.addEvidence(id(15), tr(15));
+    expect(inc.evidence()).toEqual([...ids.slice(0, 5), ...ids.slice(10), id(15)]);
+    expect(inc.traceIds()).toEqual([...traces.slice(0, 5), ...traces.slice(10), tr(15)]);
+  });
 });
