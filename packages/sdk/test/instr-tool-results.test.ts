@@ -438,3 +438,49 @@ describe('Anthropic search_result blocks inside a tool_result (the RAG tool shap
     });
   });
 });
+
+describe('streamed requests: the same rewrite', () => {
+  it('Anthropic stream and Responses stream: the email in a tool result is redacted on the wire, ids kept', async () => {
+    const c = clients({ input: [piiGuard({ mode: 'redact' })] });
+    const a = await c.anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      stream: true,
+      messages: [
+        { role: 'user', content: 'Who to contact?' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'fetch', input: {} }] },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_1', is_error: false, content: EMAIL }],
+        },
+      ],
+    });
+    for await (const _ of a) void _;
+    const r = await c.openai.responses.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      input: [
+        { role: 'user', content: 'Who to contact?' },
+        { type: 'function_call', call_id: 'call_1', name: 'fetch', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'call_1', output: EMAIL },
+      ],
+    });
+    for await (const _ of r) void _;
+    expect(h.fake.requests).toHaveLength(2);
+    const [anthropicBody, responsesBody] = h.fake.requests.map((q) => q.body as Record<string, unknown>);
+    expect(JSON.stringify(h.fake.requests.map((q) => q.body))).not.toContain('jane.doe@example.com');
+    expect((anthropicBody!.messages as Array<{ content: unknown }>)[2]!.content).toEqual([
+      {
+        type: 'tool_result',
+        tool_use_id: 'toolu_1',
+        is_error: false,
+        content: 'Contact: [REDACTED:email] for the refund.',
+      },
+    ]);
+    expect((responsesBody!.input as unknown[])[2]).toEqual({
+      type: 'function_call_output',
+      call_id: 'call_1',
+      output: 'Contact: [REDACTED:email] for the refund.',
+    });
+  });
+});
