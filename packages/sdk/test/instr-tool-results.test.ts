@@ -484,3 +484,46 @@ describe('streamed requests: the same rewrite', () => {
     });
   });
 });
+
+describe('Anthropic plain-text document blocks (a retrieved document, citations)', () => {
+  const doc = (data: string) => ({
+    type: 'document' as const,
+    source: { type: 'text' as const, media_type: 'text/plain' as const, data },
+    title: 'Forecast',
+    citations: { enabled: true },
+  });
+  const docTurn = (c: ReturnType<typeof clients>, data: string, inToolResult: boolean) =>
+    c.anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: inToolResult
+        ? [
+            { role: 'user', content: 'What is the weather?' },
+            { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'fetch', input: {} }] },
+            {
+              role: 'user',
+              content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [doc(data)] }],
+            },
+          ]
+        : [{ role: 'user', content: [doc(data), { type: 'text', text: 'Summarise the forecast.' }] }],
+    });
+
+  for (const inToolResult of [false, true]) {
+    const where = inToolResult ? 'in a tool_result' : 'in the user message';
+    it(`default guards block an injection phrase in a document ${where}`, async () => {
+      await expect(docTurn(clients(defaultGuards()), INJECTION, inToolResult)).rejects.toBeInstanceOf(
+        GuardrailBlockedError,
+      );
+      expect(h.fake.requests).toHaveLength(0);
+    });
+
+    it(`piiGuard redact redacts a document ${where} on the wire, its source and fields kept`, async () => {
+      await docTurn(clients({ input: [piiGuard({ mode: 'redact' })] }), EMAIL, inToolResult);
+      const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+      expect(JSON.stringify(body)).not.toContain('jane.doe@example.com');
+      expect(JSON.stringify(body)).toContain(
+        JSON.stringify(doc('Contact: [REDACTED:email] for the refund.')),
+      );
+    });
+  }
+});

@@ -172,6 +172,8 @@ describe('withMessageText', () => {
       'tool_result_string',
       'tool_result_blocks',
       'tool_result_search',
+      'document',
+      'tool_result_document',
       'image',
     );
     fc.assert(
@@ -203,7 +205,15 @@ describe('withMessageText', () => {
                           },
                         ],
                       }
-                    : { type: 'image', source: {} },
+                    : shape === 'document'
+                      ? { type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } }
+                      : shape === 'tool_result_document'
+                        ? {
+                            type: 'tool_result',
+                            tool_use_id: 't',
+                            content: [{ type: 'document', source: { type: 'text', data: text } }],
+                          }
+                        : { type: 'image', source: {} },
           );
           const message: Record<string, unknown> = { role: 'user', content };
           if (output !== undefined) message.output = output;
@@ -214,7 +224,7 @@ describe('withMessageText', () => {
           // Structure kept: the same number of parts, the same types and ids.
           const types = (v: unknown) =>
             JSON.stringify(v, (k, val: unknown) =>
-              k === 'text' || (k === 'content' && typeof val === 'string') ? undefined : val,
+              k === 'text' || k === 'data' || (k === 'content' && typeof val === 'string') ? undefined : val,
             );
           expect(types(next.content)).toBe(types(content));
         },

@@ -6,6 +6,8 @@
  * - Anthropic `tool_result` blocks (and blocks like `search_result`): their `content`, a string
  *   or a list of blocks whose `text` is read (images are not text), or whose own `content`
  *   blocks' `text` is (a `search_result` returned by a tool, the RAG tool shape);
+ * - Anthropic plain-text `document` blocks (`source: {type: 'text', data}`), in a message or
+ *   a tool result: a retrieved document (base64 PDFs and files are not text);
  * - Responses API items with an `output` (`function_call_output`, `custom_tool_call_output`,
  *   ...): a string, or a list of parts whose `text` is read;
  * - OpenAI chat `tool` / `function` messages: their `content` (string or text parts).
@@ -47,10 +49,28 @@ function eachSlot(value: unknown, take: (text: string) => void): void {
             const t = asObj(leaf)?.text;
             if (typeof t === 'string') take(t);
           }
+        } else {
+          const d = documentText(b);
+          if (d !== undefined) take(d);
         }
       }
+    } else {
+      const d = documentText(p);
+      if (d !== undefined) take(d);
     }
   }
+}
+
+/** The text of an Anthropic plain-text document block (`source: {type: 'text', data}`), else undefined. */
+function documentText(block: Obj | undefined): string | undefined {
+  if (block?.type !== 'document') return undefined;
+  const source = asObj(block.source);
+  return source?.type === 'text' && typeof source.data === 'string' ? source.data : undefined;
+}
+
+/** The document block with `data` as its source's text (emptied where the piece is undefined). */
+function withDocumentText(block: Obj, data: string | undefined): Obj {
+  return { ...block, source: { ...asObj(block.source), data: data ?? '' } };
 }
 
 /** The guards' text of a raw message: its content's and output's text slots joined with '\n'. */
@@ -184,10 +204,12 @@ function rewrite(value: unknown, next: () => string | undefined): unknown {
           if (t !== undefined) inner.push({ ...b, text: t });
         } else if (b !== undefined && Array.isArray(b.content))
           inner.push({ ...b, content: rewriteTextBlocks(b.content, next) });
+        else if (b !== undefined && documentText(b) !== undefined) inner.push(withDocumentText(b, next()));
         else inner.push(block);
       }
       out.push({ ...p, content: inner });
-    } else out.push(part);
+    } else if (documentText(p) !== undefined) out.push(withDocumentText(p, next()));
+    else out.push(part);
   }
   return out;
 }
