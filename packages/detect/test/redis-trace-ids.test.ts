@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { canonical, freshRuleset, memoryAlerts, redisEngine, type Timed } from './redis-support.ts';
+import { incidentLines, rounds, untie } from './redis-split.ts';
+import { build, draw, TIGHT } from './streams.ts';
+
+/**
+ * An alert line's trace_ids are the distinct trace ids of that line's evidence, in evidence
+ * order (docs/formats.md), on the firing, update and resolved lines alike: in memory, and with
+ * the incident stored in Redis and extended by another engine (its evidence and traces go
+ * through the shared state's codec at every step). Monotonic conditions keep no trace ids in
+ * their window, so their lines list a subsequence: at least the opening event's and later ones.
+ */
+
+const db = useRedis({ clients: 2 });
+const LATENESS = 30_000;
+/** Rules whose condition keeps no trace ids in its window. */
+const MONOTONIC = new Set(['t_mono_all', 't_mono_last']);
+
+/** Trace ids on most events, shared by a few, none on some. */
+function traced(stream: Timed[], traces: number[]): Timed[] {
+  return stream.map(({ event, t }, i) => {
+    const pick = traces[i % traces.length]!;
+    const out: SecurityEvent = { ...event };
+    if (pick > 0) out.trace_id = pick.toString(16).padStart(32, '0');
+    return { event: out, t };
+  });
+}
+
+function checkLines(alerts: Alert[], stream: Timed[]): number {
+  const traceOf = new Map(stream.map(({ event }) => [event.event_id, event.trace_id]));
+  let withTraces = 0;
+  for (const a of alerts) {
+    const want: string[] = [];
+    for (const id of a.evidence) {
+      const t = traceOf.get(id);
+      if (t !== undefined && !want.includes(t) && want.length < 10) want.push(t);
+    }
+    const got = a.trace_ids ?? [];
+    if (a.trace_ids !== undefined) {
+      expect(a.trace_ids.length).toBeGreaterThan(0);
+      withTraces++;
+    }
+    if (!MONOTONIC.has(a.rule)) {
+      expect(got, `${a.rule} ${a.status} ${a.evidence.join(',')}`).toEqual(want);
+      continue;
+    }
+    // The entries the condition listed before the opening event carry no trace; from the
+    // opening event on, every entry does: the distinct traces of the evidence from some entry on.
+    const from = (j: number): string[] => {
+      const out: string[] = [];
+      for (const id of a.evidence.slice(j)) {
+        const t = traceOf.get(id);
+        if (t !== undefined && !out.includes(t) && out.length < 10) out.push(t);
+      }
+      return out;
+    };
+    const suffixes = a.evidence.map((_, j) => JSON.stringify(from(j)));
+    expect(suffixes, `${a.rule} ${a.status}: ${got.join(',')}`).toContain(JSON.stringify(got));
+  }
+  return withTraces;
+}
+
+async function runSplit(engines: ReturnType<typeof redisEngine>[], stream: Timed[], splits: number[]) {
+  let i = 0;
+  for (const round of rounds(stream, LATENESS)) {
+    for (const { event, t } of round)
+      engines[splits[i++ % splits.length]! % engines.length]!.engine.ingest(event, t);
+    await Promise.all(engines.map((e) => e.engine.forceFlush()));
+  }
+  for (const e of engines) e.engine.flush();
+  await Promise.all(engines.map((e) => e.engine.forceFlush()));
+  for (const e of engines) e.engine.flush();
+  await Promise.all(engines.map((e) => e.engine.shutdown()));
+}
+
+const arbTraces = fc.array(
+  fc.oneof(
+    { weight: 1, arbitrary: fc.constant(0) },
+    { weight: 4, arbitrary: fc.integer({ min: 1, max: 400 }) },
+  ),
+  {
+    minLength: 1,
+    maxLength: 60,
+  },
+);
+
+describe('alert trace_ids follow each line evidence', () => {
+  it('in memory, on random streams of every condition kind', () => {
+    let lines = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          draw.map((d) => ({ ...d, user: d.user % 4 })),
+          { minLength: 30, maxLength: 300 },
+        ),
+        arbTraces,
+        (draws, traces) => {
+          const stream = traced(untie(build(draws)), traces);
+          lines += checkLines(memoryAlerts(TIGHT, stream, LATENESS), stream);
+        },
+      ),
+      { numRuns: 60, seed: 13 },
+    );
+    expect(lines).toBeGreaterThan(100);
+  });
+
+  it('two engines on one redis-server: the same lines as one memory engine, trace_ids included', async () => {
+    let lines = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          draw.map((d) => ({ ...d, user: d.user % 4, jitterMs: d.jitterMs % 25_000 })),
+          { minLength: 30, maxLength: 200 },
+        ),
+        arbTraces,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 32 }),
+        async (draws, traces, splits) => {
+          const stream = traced(untie(build(draws)), traces);
+          const want = memoryAlerts(TIGHT, stream, LATENESS);
+          const ruleset = freshRuleset('traceids');
+          const engines = db.clients.map((c) => redisEngine(c, TIGHT, LATENESS, ruleset, { batchSize: 16 }));
+          await runSplit(engines, stream, splits);
+          const alerts = engines.flatMap((e) => e.alerts);
+          expect(canonical(alerts)).toEqual(canonical(want));
+          expect(incidentLines(alerts).problems).toEqual([]);
+          lines += checkLines(alerts, stream);
+        },
+      ),
+      { numRuns: 15, seed: 17, endOnFailure: true },
+    );
+    expect(lines).toBeGreaterThan(30);
+  });
+});
