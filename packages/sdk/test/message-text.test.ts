@@ -264,14 +264,28 @@ describe('linear on hostile tool results', () => {
         withMessageText(m, `z${text}`);
         withMessageText(m, text.slice(text.indexOf('\n') + 1));
       };
-      const small = Math.max(
-        cpuMs(() => run(256 * 1024)),
-        5,
-      );
-      const large = Math.max(
-        cpuMs(() => run(1024 * 1024)),
-        5,
-      );
+      // As test/worst-case.test.ts: times under 25 ms are raised to it (timer and JIT noise),
+      // and a ratio over the bound is measured up to four more times, each size's fastest kept,
+      // so a descheduled or GC-heavy run on a loaded 2-core machine is not read as quadratic.
+      let small = Infinity;
+      let large = Infinity;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        small = Math.min(
+          small,
+          Math.max(
+            cpuMs(() => run(256 * 1024)),
+            25,
+          ),
+        );
+        large = Math.min(
+          large,
+          Math.max(
+            cpuMs(() => run(1024 * 1024)),
+            25,
+          ),
+        );
+        if (large / small < 6) break;
+      }
       const detail = `${label}: 256 KiB ${small.toFixed(1)} ms, 1 MiB ${large.toFixed(1)} ms`;
       expect(large / small, detail).toBeLessThan(6);
       expect(large, detail).toBeLessThan(1000);
