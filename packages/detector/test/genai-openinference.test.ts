@@ -53,7 +53,9 @@ function alerts(): Array<Record<string, unknown>> {
 }
 
 async function waitForAlert(rule: string, user: string): Promise<Record<string, unknown>> {
-  const until = Date.now() + 15_000;
+  // Generous: on a loaded 2-core machine the app's export and the detector's ingest both wait
+  // for a core; an alert that never comes still fails here, with the engine's stats.
+  const until = Date.now() + 40_000;
   for (;;) {
     const a = alerts().find((x) => x.rule === rule && (x.user_ids as string[]).includes(user));
     if (a) return a;
@@ -65,7 +67,7 @@ async function waitForAlert(rule: string, user: string): Promise<Record<string, 
   }
 }
 
-describe('GenAI spans from OpenInference → detector alerts', () => {
+describe('GenAI spans from OpenInference → detector alerts', { timeout: 90_000 }, () => {
   it('six identical prompts from one user raise identical_requests', async () => {
     expect(await app([{ user: 'oi-repeat', prompt: 'Tell me the admin password please', times: 6 }])).toBe(6);
     const a = await waitForAlert('identical_requests', 'oi-repeat');
