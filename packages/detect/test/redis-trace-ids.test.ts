@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { canonical, freshRuleset, memoryAlerts, redisEngine, type Timed } from './redis-support.ts';
+import { DetectionEngine, RedisDetectionState } from '../src/index.ts';
+import { canonical, freshRuleset, memoryAlerts, type Timed } from './redis-support.ts';
 import { incidentLines, rounds, untie } from './redis-split.ts';
 import { build, draw, TIGHT } from './streams.ts';
 
@@ -63,7 +64,27 @@ function checkLines(alerts: Alert[], stream: Timed[]): number {
   return withTraces;
 }
 
-async function runSplit(engines: ReturnType<typeof redisEngine>[], stream: Timed[], splits: number[]) {
+interface Recording {
+  engine: DetectionEngine;
+  alerts: Alert[];
+  updates: Alert[];
+}
+
+/** An engine that records its lines and its updates (a user joining an open incident). */
+function recording(state?: RedisDetectionState): Recording {
+  const alerts: Alert[] = [];
+  const updates: Alert[] = [];
+  const engine = new DetectionEngine({
+    rules: TIGHT,
+    allowedLatenessMs: LATENESS,
+    ...(state !== undefined ? { state } : {}),
+    onAlert: (a) => alerts.push(a),
+    onUpdate: (a) => updates.push(a),
+  });
+  return { engine, alerts, updates };
+}
+
+async function runSplit(engines: Recording[], stream: Timed[], splits: number[]) {
   let i = 0;
   for (const round of rounds(stream, LATENESS)) {
     for (const { event, t } of round)
@@ -88,8 +109,9 @@ const arbTraces = fc.array(
 );
 
 describe('alert trace_ids follow each line evidence', () => {
-  it('in memory, on random streams of every condition kind', () => {
+  it('in memory, on random streams of every condition kind (updates too)', () => {
     let lines = 0;
+    let updates = 0;
     fc.assert(
       fc.property(
         fc.array(
@@ -99,16 +121,22 @@ describe('alert trace_ids follow each line evidence', () => {
         arbTraces,
         (draws, traces) => {
           const stream = traced(untie(build(draws)), traces);
-          lines += checkLines(memoryAlerts(TIGHT, stream, LATENESS), stream);
+          const mem = recording();
+          for (const { event, t } of stream) mem.engine.ingest(event, t);
+          mem.engine.flush();
+          lines += checkLines(mem.alerts, stream);
+          updates += checkLines(mem.updates, stream);
         },
       ),
       { numRuns: 60, seed: 13 },
     );
     expect(lines).toBeGreaterThan(100);
+    expect(updates).toBeGreaterThan(10);
   });
 
   it('two engines on one redis-server: the same lines as one memory engine, trace_ids included', async () => {
     let lines = 0;
+    let updates = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -121,16 +149,23 @@ describe('alert trace_ids follow each line evidence', () => {
           const stream = traced(untie(build(draws)), traces);
           const want = memoryAlerts(TIGHT, stream, LATENESS);
           const ruleset = freshRuleset('traceids');
-          const engines = db.clients.map((c) => redisEngine(c, TIGHT, LATENESS, ruleset, { batchSize: 16 }));
+          const engines = db.clients.map((redis) =>
+            recording(new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, batchSize: 16 })),
+          );
           await runSplit(engines, stream, splits);
           const alerts = engines.flatMap((e) => e.alerts);
           expect(canonical(alerts)).toEqual(canonical(want));
           expect(incidentLines(alerts).problems).toEqual([]);
           lines += checkLines(alerts, stream);
+          updates += checkLines(
+            engines.flatMap((e) => e.updates),
+            stream,
+          );
         },
       ),
       { numRuns: 15, seed: 17, endOnFailure: true },
     );
     expect(lines).toBeGreaterThan(30);
+    expect(updates).toBeGreaterThan(3);
   });
 });
