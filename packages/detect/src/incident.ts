@@ -150,7 +150,11 @@ export class Incident {
     }
     inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
     inc.lastEvidence = st.x;
-    for (const u of st.u) inc.users.add(u);
+    // At most maxUsers, as addUser keeps it: a damaged or hostile state's list is not taken whole.
+    for (const u of st.u) {
+      if (inc.users.size >= maxUsers) break;
+      inc.users.add(u);
+    }
     return inc;
   }
 

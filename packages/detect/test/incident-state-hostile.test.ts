@@ -145,3 +145,13 @@ describe('a damaged incident state never throws and stays bounded', () => {
     expect(inc.traceIds()).toEqual([...traces.slice(0, 5), ...traces.slice(10), tr(15)]);
   });
 });
+
+describe('a stored user list', () => {
+  it('is taken up to maxUsers, as addUser keeps it', () => {
+    const users = Array.from({ length: 100_000 }, (_, i) => `u${i}`);
+    const inc = load({ e: e3, x: id(3), tr: [], u: users });
+    expect(inc.users.size).toBe(10);
+    expect(inc.toAlert('firing', undefined).user_ids).toEqual(users.slice(0, 10));
+    expect(inc.addUser('another')).toBe(false);
+  });
+});
