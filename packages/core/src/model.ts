@@ -134,7 +134,7 @@ export interface Alert {
   title?: string;
   /** In-process only (not in the alert JSONL): where the runbook lives. */
   runbook_url?: string;
-  /** In-process only: the span of the event that fired or resolved it, for log correlation. */
+  /** In-process only: the span of the event that fired it (or resolved it, when an implicated user's), for log correlation. */
   trigger?: { trace_id: string; span_id?: string };
 }
 

@@ -188,7 +188,10 @@ export class Incident {
     const traceIds = this.traceIds();
     if (traceIds.length > 0) alert.trace_ids = traceIds;
     if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
-    if (trigger?.trace_id !== undefined) {
+    // A resolved line is caused by time passing: its trigger is whichever event moved the clock
+    // past the quiet period, often another user's. Only an implicated user's event is kept, so a
+    // resolved alert never links to (or is logged inside) an unrelated user's trace.
+    if (trigger?.trace_id !== undefined && (status === 'firing' || this.users.has(trigger.user_id))) {
       alert.trigger =
         trigger.span_id !== undefined
           ? { trace_id: trigger.trace_id, span_id: trigger.span_id }

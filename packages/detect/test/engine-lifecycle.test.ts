@@ -113,24 +113,25 @@ describe('alert lifecycle', () => {
     expect(again[2]!.alert_id).not.toBe(firing.alert_id);
   });
 
-  it('an event processed at the end of the quiet period resolves first and carries the trigger span', () => {
-    const { engine, alerts } = recordingEngine();
-    feed(
-      engine,
-      Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
-    );
-    const trace = 'a'.repeat(32);
-    feed(engine, [
-      {
-        at: T0 + 9 * SEC + 10 * MIN,
-        category: 'guardrail_block',
-        user: 'u9',
-        trace,
-        metadata: { guardrail_layer: 'x', block_reason: 'y' },
-      },
-    ]);
-    const resolved = alerts.find((a) => a.status === 'resolved')!;
-    expect(resolved.trigger).toEqual({ trace_id: trace });
+  it("an event processed at the end of the quiet period resolves first; the resolved line carries its span only when it is an implicated user's", () => {
+    const resolvedBy = (user: string) => {
+      const { engine, alerts } = recordingEngine();
+      feed(
+        engine,
+        Array.from({ length: 10 }, (_, i) => block(T0 + i * SEC)),
+      );
+      const trace = 'a'.repeat(32);
+      feed(engine, [{ at: T0 + 9 * SEC + 10 * MIN, category: 'guardrail_block', user, trace }]);
+      return { resolved: alerts.find((a) => a.status === 'resolved')!, trace };
+    };
+    // The incident's own user: the resolving event's span correlates the resolved record.
+    const own = resolvedBy('u1');
+    expect(own.resolved.trigger).toEqual({ trace_id: own.trace });
+    // Another user's event only moved the clock: its trace must not be linked to u1's alert
+    // (Alertmanager's generatorURL / trace_links, the OTel log record's parent).
+    const other = resolvedBy('u9');
+    expect(other.resolved.user_ids).toEqual(['u1']);
+    expect(other.resolved.trigger).toBeUndefined();
   });
 
   it('flush resolves incidents whose quiet period ended by the last event and keeps the others firing', () => {
@@ -217,7 +218,10 @@ describe('bounded memory and safety', () => {
   it('at maxOpenIncidentsPerRule with the overflow tier off refuses the new incident (counted, no firing line) and evicts none', () => {
     const leak = (at: number, user: string) => ({ at, category: 'system_prompt_leakage', user });
     // maxOverflowIncidentsPerRule 0: the refusal of 0dfdd80 (engine-overflow.test.ts: the default).
-    const { engine, alerts } = recordingEngine({ maxOpenIncidentsPerRule: 2, maxOverflowIncidentsPerRule: 0 });
+    const { engine, alerts } = recordingEngine({
+      maxOpenIncidentsPerRule: 2,
+      maxOverflowIncidentsPerRule: 0,
+    });
     // a, b open; c's incident is refused: a and b stay open, c gets no firing line.
     feed(engine, [leak(T0, 'a'), leak(T0 + SEC, 'b'), leak(T0 + 2 * SEC, 'a'), leak(T0 + 3 * SEC, 'c')]);
     expect(engine.stats.incidentsRefused).toBe(1);
