@@ -1,5 +1,9 @@
 import type { Counter, Meter } from '@opentelemetry/api';
-import { METRIC_DETECT_DROPPED, METRIC_DETECT_INCIDENTS_REFUSED } from '@llmsec/core';
+import {
+  METRIC_DETECT_DROPPED,
+  METRIC_DETECT_INCIDENTS_EVICTED,
+  METRIC_DETECT_INCIDENTS_REFUSED,
+} from '@llmsec/core';
 
 // The engine's own counters, each with its series at 0 from the start (bounded: two reasons,
 // one unlabelled series), so a rate() over them has a starting point; see AlertDispatch.startAtZero.
@@ -22,5 +26,17 @@ export function createRefusedCounter(meter: Meter): Counter {
       'process-local overflow tier instead, none evicted (with maxOverflowIncidentsPerRule 0: not opened)',
   });
   counter.add(0);
-  return counter;
+  // The same count under its name before the overflow tier (deprecated): dashboards and alerts
+  // written against `llmsec.detect.incidents.evicted` keep working. Refusals are rare (a rule at
+  // its cap), so the second add costs nothing on the hot path.
+  const evicted = meter.createCounter(METRIC_DETECT_INCIDENTS_EVICTED, {
+    description: 'Deprecated: the same count as llmsec.detect.incidents.refused, under its former name',
+  });
+  evicted.add(0);
+  return {
+    add(value, attributes, context) {
+      counter.add(value, attributes, context);
+      evicted.add(value, attributes, context);
+    },
+  };
 }

@@ -92,6 +92,12 @@ export interface EngineStats {
    */
   incidentsRefused: number;
   /**
+   * @deprecated The name of `incidentsRefused` before incidents past the cap went to the overflow
+   * tier (issue 12 asked for an "evicted" counter; nothing open is evicted any more). Always equal
+   * to `incidentsRefused`; kept so that readers of the old name keep counting.
+   */
+  incidentsEvicted: number;
+  /**
    * Overflow incidents resolved before their quiet period ended: to make room in a full tier,
    * or, with a shared state, when the process left (`shutdown()` without a `flush()` first).
    */

@@ -263,8 +263,14 @@ export class DetectionEngine {
   get stats(): EngineStats {
     let evicted = 0;
     for (const table of this.tables) evicted += table.evicted;
-    const stats: EngineStats = { ...this.counts, buffered: this.buffer.size, groupsEvicted: evicted };
+    const stats: EngineStats = {
+      ...this.counts,
+      buffered: this.buffer.size,
+      groupsEvicted: evicted,
+      incidentsEvicted: 0,
+    };
     this.shared?.addStats(stats);
+    stats.incidentsEvicted = stats.incidentsRefused;
     return stats;
   }
 

@@ -335,6 +335,27 @@ describe('metrics, dedupe, code rules, tick', () => {
     await provider.shutdown();
   });
 
+  it('counts incidents past maxOpenIncidentsPerRule as refused and, under the former name, evicted (stats and metric)', async () => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const engine = new DetectionEngine({
+      allowedLatenessMs: 0,
+      maxOpenIncidentsPerRule: 1,
+      meter: provider.getMeter('test'),
+    });
+    const leak = (at: number, user: string) => ({ at, category: 'system_prompt_leakage', user });
+    feed(engine, [leak(T0, 'a'), leak(T0 + SEC, 'b'), leak(T0 + 2 * SEC, 'c')]);
+    expect(engine.stats.incidentsRefused).toBe(2);
+    expect(engine.stats.incidentsEvicted).toBe(2);
+    const { resourceMetrics } = await reader.collect();
+    const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics) as SumMetricData[];
+    const total = (name: string) =>
+      metrics.find((m) => m.descriptor.name === name)!.dataPoints.reduce((sum, p) => sum + p.value, 0);
+    expect(total('llmsec.detect.incidents.refused')).toBe(2);
+    expect(total('llmsec.detect.incidents.evicted')).toBe(2);
+    await provider.shutdown();
+  });
+
   it('ingestOnce drops an event id seen recently', () => {
     const { engine } = recordingEngine();
     const { event, t } = ev(block(T0));
