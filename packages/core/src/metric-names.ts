@@ -28,8 +28,6 @@ export const METRIC_ALERTS = 'llmsec.alerts';
 export const METRIC_DETECT_DROPPED = 'llmsec.detect.events.dropped';
 /** Counter. Attributes: rule: incidents refused a slot because their rule had maxOpenIncidentsPerRule open, each opened (and fired) in the process-local overflow tier; with maxOverflowIncidentsPerRule 0, events on which the rule held, not opened (no alert). */
 export const METRIC_DETECT_INCIDENTS_REFUSED = 'llmsec.detect.incidents.refused';
-/** Counter, deprecated: the same count as METRIC_DETECT_INCIDENTS_REFUSED under its name before the overflow tier (issue 12's "evicted" counter). */
-export const METRIC_DETECT_INCIDENTS_EVICTED = 'llmsec.detect.incidents.evicted';
 /** Counter. Attributes: sink, outcome (sent|failed|dropped). */
 export const METRIC_ALERT_NOTIFICATIONS = 'llmsec.alert.notifications';
 

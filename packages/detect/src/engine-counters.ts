@@ -1,9 +1,11 @@
 import type { Counter, Meter } from '@opentelemetry/api';
-import {
-  METRIC_DETECT_DROPPED,
-  METRIC_DETECT_INCIDENTS_EVICTED,
-  METRIC_DETECT_INCIDENTS_REFUSED,
-} from '@llmsec/core';
+import { METRIC_DETECT_DROPPED, METRIC_DETECT_INCIDENTS_REFUSED } from '@llmsec/core';
+
+/**
+ * Deprecated: `llmsec.detect.incidents.refused` under its name before the overflow tier (issue 12's
+ * "evicted" counter). Not among core's metric names: dashboards and alerts use the new one.
+ */
+const METRIC_DETECT_INCIDENTS_EVICTED = 'llmsec.detect.incidents.evicted';
 
 // The engine's own counters, each with its series at 0 from the start (bounded: two reasons,
 // one unlabelled series), so a rate() over them has a starting point; see AlertDispatch.startAtZero.
