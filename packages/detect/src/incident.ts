@@ -136,24 +136,29 @@ export class Incident {
   static fromState(rule: CompiledRule, key: string, st: IncidentState, maxUsers: number): Incident {
     const inc = new Incident(rule, key, st.s, st.d, maxUsers);
     inc.lastTrueAt = st.l;
-    const headLen = Math.min(EVIDENCE_HEAD, st.e.length);
-    const traceAt = evidenceTraces(st);
+    // Read from Redis: an `e` or `u` that is not an array (damaged, hostile) is empty rather
+    // than throwing in every flush of the group, or a string's characters as ids.
+    const e: string[] = Array.isArray(st.e) ? st.e : [];
+    const headLen = Math.min(EVIDENCE_HEAD, e.length);
+    const traceAt = evidenceTraces(st, e.length);
     for (let i = 0; i < headLen; i++) {
-      inc.head.push(st.e[i]!);
+      inc.head.push(e[i]!);
       inc.headTraces.push(traceAt(i));
     }
     // The tail comes back oldest first: the next slot is its length (0 when full: the oldest).
     // Only its last EVIDENCE_TAIL: a longer list (damaged, hostile) would grow every alert.
-    for (let i = Math.max(headLen, st.e.length - EVIDENCE_TAIL); i < st.e.length; i++) {
-      inc.tail.push(st.e[i]!);
+    for (let i = Math.max(headLen, e.length - EVIDENCE_TAIL); i < e.length; i++) {
+      inc.tail.push(e[i]!);
       inc.tailTraces.push(traceAt(i));
     }
     inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
     inc.lastEvidence = st.x;
-    // At most maxUsers, as addUser keeps it: a damaged or hostile state's list is not taken whole.
-    for (const u of st.u) {
+    // At most maxUsers, as addUser keeps it: a damaged or hostile state's list is not taken
+    // whole; only strings are user ids (they reach alerts, bans and Alertmanager labels).
+    const users: unknown[] = Array.isArray(st.u) ? st.u : [];
+    for (const u of users) {
       if (inc.users.size >= maxUsers) break;
-      inc.users.add(u);
+      if (typeof u === 'string') inc.users.add(u);
     }
     return inc;
   }
@@ -230,7 +235,7 @@ export interface IncidentState {
  * evidence has not rolled yet, and otherwise keeps the old early traces on the entries until
  * new events replace the tail ones (the head keeps them: the old replica's output).
  */
-function evidenceTraces(st: IncidentState): (i: number) => string | undefined {
+function evidenceTraces(st: IncidentState, evidenceLength: number): (i: number) => string | undefined {
   // Read from Redis: a damaged or hostile `tr` (missing, not an array, not strings) names no
   // trace rather than throwing in every flush or putting a non-string into trace_ids.
   const tr: unknown[] = Array.isArray(st.tr) ? st.tr : [];
@@ -239,7 +244,7 @@ function evidenceTraces(st: IncidentState): (i: number) => string | undefined {
     return typeof t === 'string' ? t : undefined;
   };
   const et = st.et;
-  if (Array.isArray(et) && et.length === st.e.length) {
+  if (Array.isArray(et) && et.length === evidenceLength) {
     return (i) => {
       const k = et[i]!;
       return Number.isInteger(k) && k >= 0 && k < tr.length ? at(k) : undefined;

@@ -155,3 +155,58 @@ describe('a stored user list', () => {
     expect(inc.addUser('another')).toBe(false);
   });
 });
+
+describe('a stored user or evidence list that is not a list of strings', () => {
+  it('u: missing, not an array, or holding anything but strings: no throw, only string users', () => {
+    const cases: unknown[] = [undefined, null, 42, 'abc', { 0: 'a' }, [5, null, { u: 1 }, ['x'], 'alice']];
+    for (const u of cases) {
+      let inc: Incident | undefined;
+      expect(() => {
+        inc = Incident.fromState(
+          rule,
+          'k',
+          decodeState<IncidentState>(JSON.stringify({ s: 0, l: 0, d: 'd', x: '', e: e3, tr: [], u })),
+          10,
+        );
+      }).not.toThrow();
+      checkLine(inc!);
+      for (const user of inc!.toAlert('firing', undefined).user_ids) expect(typeof user).toBe('string');
+      expect(inc!.users.size).toBe(Array.isArray(u) ? 1 : 0);
+    }
+  });
+
+  it('e: missing or not an array: no evidence, no throw', () => {
+    for (const e of [undefined, null, 42, 'EVT-abc', { 0: id(1), length: 1 }]) {
+      let inc: Incident | undefined;
+      expect(() => {
+        inc = Incident.fromState(
+          rule,
+          'k',
+          decodeState<IncidentState>(
+            JSON.stringify({ s: 0, l: 0, d: 'd', x: '', e, tr: [tr(1)], et: [0], u: ['a'] }),
+          ),
+          10,
+        );
+      }).not.toThrow();
+      checkLine(inc!);
+      expect(inc!.evidence()).toEqual([]);
+    }
+  });
+});
+
+describe('a state this version wrote', () => {
+  it('with 10 evidence entries (and after an 11th event) round-trips unchanged', () => {
+    for (const n of [9, 10, 11, 12, 17]) {
+      const inc = new Incident(rule, 'k', 0, 'd', 10);
+      for (let i = 1; i <= n; i++) inc.addEvidence(id(i), i % 3 === 0 ? undefined : tr(i));
+      inc.addUser('a');
+      const st = inc.toState();
+      const back = Incident.fromState(rule, 'k', decodeState<IncidentState>(JSON.stringify(st)), 10);
+      expect(back.toState()).toEqual(st);
+      expect(back.toAlert('firing', undefined)).toEqual(inc.toAlert('firing', undefined));
+      inc.addEvidence(id(n + 1), tr(n + 1));
+      back.addEvidence(id(n + 1), tr(n + 1));
+      expect(back.toState()).toEqual(inc.toState());
+    }
+  });
+});
