@@ -233,6 +233,105 @@ describe('withMessageText', () => {
   });
 });
 
+describe('redaction write-back: no original text survives', () => {
+  // A slot in one of the shapes the reader takes (or an image, which holds no text).
+  type Shape = 'text' | 'tool_result_string' | 'tool_result_blocks' | 'search' | 'document' | 'image';
+  const slotOf = (shape: Shape, text: string): unknown =>
+    shape === 'text'
+      ? { type: 'text', text }
+      : shape === 'tool_result_string'
+        ? { type: 'tool_result', tool_use_id: 't', content: text }
+        : shape === 'tool_result_blocks'
+          ? { type: 'tool_result', tool_use_id: 't', content: [{ type: 'image' }, { type: 'text', text }] }
+          : shape === 'search'
+            ? { type: 'search_result', source: 's', title: 'r', content: [{ type: 'text', text }] }
+            : shape === 'document'
+              ? { type: 'document', source: { type: 'text', data: text } }
+              : { type: 'image', source: { data: 'img' } };
+  // What must be kept whatever the rewrite: the non-text blocks, the ids, the block order.
+  const skeleton = (content: unknown): string =>
+    JSON.stringify(content, (k, v: unknown) =>
+      k === 'text' || k === 'data' || (k === 'content' && typeof v === 'string')
+        ? undefined
+        : k === 'content' && Array.isArray(v)
+          ? v.filter((b) => (b as { type?: string }).type !== 'text')
+          : v,
+    );
+
+  it('property: random part splits, random redaction ranges (across parts and lines): sent text is the redacted text, no secret character left, non-text blocks and order kept', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', '\n'), minLength: 1, maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.array(
+          fc.constantFrom<Shape>(
+            'text',
+            'tool_result_string',
+            'tool_result_blocks',
+            'search',
+            'document',
+            'image',
+          ),
+          {
+            minLength: 7,
+            maxLength: 7,
+          },
+        ),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 12 })), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('[REDACTED:email]', '[R]', 'a', ''),
+        fc.boolean(),
+        (whole, cutsRaw, shapes, rangesRaw, placeholder, textOnly) => {
+          // The secret: every character inside a redaction range is '#' (newlines kept).
+          const ranges = rangesRaw
+            .map(
+              ([at, n]) => [at % whole.length, Math.min(whole.length, (at % whole.length) + n + 1)] as const,
+            )
+            .sort((x, y) => x[0] - y[0]);
+          const merged: Array<[number, number]> = [];
+          for (const [f, t] of ranges) {
+            const prev = merged[merged.length - 1];
+            if (prev !== undefined && f <= prev[1]) prev[1] = Math.max(prev[1], t);
+            else merged.push([f, t]);
+          }
+          const chars = [...whole];
+          for (const [f, t] of merged) for (let i = f; i < t; i++) if (chars[i] !== '\n') chars[i] = '#';
+          const secretText = chars.join('');
+          // Random part splits; a cut replaces a character boundary by the '\n' the reader joins with.
+          const cuts = [...new Set(cutsRaw.map((c) => c % (secretText.length + 1)))].sort((x, y) => x - y);
+          const texts: string[] = [];
+          let from = 0;
+          for (const c of cuts) {
+            texts.push(secretText.slice(from, c));
+            from = c;
+          }
+          texts.push(secretText.slice(from));
+          const content: unknown[] = [];
+          texts.forEach((t, i) => {
+            if (!textOnly && shapes[i] === 'image') content.push(slotOf('image', ''));
+            content.push(
+              slotOf(textOnly ? 'text' : (shapes[i] as Shape) === 'image' ? 'text' : (shapes[i] as Shape), t),
+            );
+          });
+          const message = { role: 'user', content };
+          const old = messageText(message);
+          // The redaction, as redact() does it on the joined text: each range (in joined
+          // coordinates: the cuts shifted it by one per separator before it) replaced.
+          const edited = old.replace(/[#]+(?:\n*[#]+)*/g, placeholder);
+          const next = withMessageText(message, edited) as { role: string; content: unknown[] };
+          const sent = messageText(next);
+          expect(JSON.stringify(next)).not.toContain('#');
+          expect(next.role).toBe('user');
+          expect(skeleton({ content: next.content })).toBe(skeleton({ content }));
+          if (textOnly) expect(sent).toBe(edited);
+          // An emptied string or document slot is still read (one more separator), nothing else differs.
+          else expect(sent.replaceAll('\n', '')).toBe(edited.replaceAll('\n', ''));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('linear on hostile tool results', () => {
   const cpuMs = (fn: () => unknown): number => {
     let best = Infinity;
