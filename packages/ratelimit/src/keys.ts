@@ -7,13 +7,24 @@ import { createHash } from 'node:crypto';
  * whatever a caller passes as a user id. So is a subject beginning with `}`: its hash tag would
  * be empty (`llmsec:{}x}:rl`), Redis Cluster would hash each whole key, the two keys would fall in
  * different slots and every script on them fail with CROSSSLOT (user ids reach here as sent).
+ * So is the empty subject (an operator's `''`: the same empty tag), and a subject beginning with
+ * `sha256:`: kept as it is, the user id `sha256:<hex>` would name the bucket of the long or
+ * `}` subject with that digest, and its violations would ban that user.
  */
 export const KEY_PREFIX = 'llmsec:';
 const MAX_SUBJECT = 128;
 
+const DIGEST_PREFIX = 'sha256:';
+
 export function subjectTag(subject: string): string {
-  if (subject.length <= MAX_SUBJECT && subject.charCodeAt(0) !== 0x7d) return subject;
-  return 'sha256:' + createHash('sha256').update(subject).digest('hex');
+  if (
+    subject.length <= MAX_SUBJECT &&
+    subject !== '' &&
+    subject.charCodeAt(0) !== 0x7d &&
+    !subject.startsWith(DIGEST_PREFIX)
+  )
+    return subject;
+  return DIGEST_PREFIX + createHash('sha256').update(subject).digest('hex');
 }
 
 export function rlKey(subject: string): string {

@@ -128,4 +128,72 @@ describe('subjects with Redis hash-tag braces on the cluster', () => {
     );
     expect((await lim.status(hostile)).dimensions.find((d) => d.dimension === 'rph')!.current).toBe(2);
   });
+
+  it('every brace shape: acquire (with a secondary and leases), settle, violations, the CLI and bans name one bucket', async () => {
+    const lim = new RateLimiter({
+      store,
+      tiers: { user: { requestsPerHour: 3, concurrent: 2 }, ip: { requestsPerHour: 50, concurrent: 5 } },
+      defaultTier: 'user',
+      secondaryTier: 'ip',
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
+    const url = `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}`;
+    const cli = async (args: string[]) => {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await runCli(['limits', ...args, '--redis', url, '--cluster'], {
+        stdin: Readable.from([]),
+        stdout,
+        stderr: new PassThrough(),
+      });
+      return { code, out };
+    };
+    const n = Date.now();
+    for (const subject of [`}${n}`, `}`, `}}${n}`, `{${n}`, `{}${n}`, `a}b{${n}`, `{${n}}`, `sha256:${n}`]) {
+      const ip = `ip:}${n}`;
+      const first = await lim.acquire({ subject, secondarySubject: ip, estimatedTokens: 0 });
+      expect(first.allowed, subject).toBe(true);
+      expect((await lim.status(subject, 'user')).activeLeases, subject).toBe(1);
+      await lim.settle(first.lease!, { tokens: 0 });
+      expect((await lim.status(subject, 'user')).activeLeases, subject).toBe(0);
+      expect(await lim.recordViolation(subject, 0.1), subject).toBe('normal');
+      const shown = await cli(['show', subject]);
+      expect(shown.code, subject).toBe(0);
+      expect(JSON.parse(shown.out), subject).toMatchObject({ subject, busyMs: { rph: expect.any(Number) } });
+      expect((await cli(['ban', subject])).code, subject).toBe(0);
+      expect(await lim.acquire({ subject, estimatedTokens: 0 }), subject).toMatchObject({ reason: 'banned' });
+      expect((await cli(['lift', subject])).code, subject).toBe(0);
+      expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed, subject).toBe(true);
+      await lim.reset(subject);
+      expect((await lim.status(subject, 'user')).dimensions.find((d) => d.dimension === 'rph')!.current).toBe(
+        0,
+      );
+    }
+  });
+
+  it("a subject named like another's digest (sha256:<hex>) does not share its bucket", async () => {
+    const lim = new RateLimiter({
+      store,
+      tiers: { t: { requestsPerHour: 1 } },
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+    });
+    const victim = `}victim-${Date.now()}`;
+    const long = `long-${Date.now()}-${'x'.repeat(200)}`;
+    for (const target of [victim, long]) {
+      const digest = rlKey(target).slice('llmsec:{'.length, -'}:rl'.length);
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect((await lim.acquire({ subject: digest, estimatedTokens: 0 })).allowed).toBe(true);
+      await lim.ban(digest);
+      expect((await lim.acquire({ subject: target, estimatedTokens: 0 })).allowed).toBe(true);
+    }
+  });
+
+  it("the empty subject (an operator's '') has a hash tag: status and reset do not fail CROSSSLOT", async () => {
+    const lim = new RateLimiter({ store, tiers: { t: { requestsPerHour: 1 } }, commandTimeoutMs: 5_000 });
+    await lim.reset('');
+    expect((await lim.status('')).level).toBe('normal');
+  });
 });
