@@ -258,6 +258,40 @@ describe('redaction write-back: no original text survives', () => {
           : v,
     );
 
+  // Known gap (review of bc31f0a): the common prefix / suffix is one range, from the first
+  // changed character to the last, so when the line count changes (a multi-line key redacted)
+  // and another redaction is in a later part, every part between them is merged into the first:
+  // here the user's text block (with its cache_control) moves into the tool result. No original
+  // text is sent (the property below), but a part is removed that the change did not touch.
+  // it.fails: this turns red when the write-back keeps each redaction in its own part.
+  it.fails(
+    'a key redacted in a tool_result and an email in the text block after it stay in their own blocks',
+    () => {
+      const m = {
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 'k',
+            content: [{ type: 'text', text: 'key:\n-----BEGIN\nQUJD\n-----END' }],
+          },
+          { type: 'text', text: 'Mail it to jane@example.com', cache_control: { type: 'ephemeral' } },
+        ],
+      };
+      expect(withMessageText(m, 'key:\n[REDACTED:private_key]\nMail it to [REDACTED:email]')).toEqual({
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 'k',
+            content: [{ type: 'text', text: 'key:\n[REDACTED:private_key]' }],
+          },
+          { type: 'text', text: 'Mail it to [REDACTED:email]', cache_control: { type: 'ephemeral' } },
+        ],
+      });
+    },
+  );
+
   it('property: random part splits, random redaction ranges (across parts and lines): sent text is the redacted text, no secret character left, non-text blocks and order kept', () => {
     fc.assert(
       fc.property(
