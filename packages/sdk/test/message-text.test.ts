@@ -258,6 +258,38 @@ describe('redaction write-back: no original text survives', () => {
           : v,
     );
 
+  it("a modify to '' entirely sends no original text and keeps the non-text blocks, ids and order", () => {
+    const m = {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'a',
+          content: [
+            { type: 'text', text: 'SECRET1\nSECRET2' },
+            { type: 'image', source: { data: 'i1' } },
+          ],
+        },
+        { type: 'tool_result', tool_use_id: 'b', content: 'SECRET3' },
+        { type: 'image', source: { data: 'i2' } },
+        { type: 'text', text: 'SECRET4' },
+      ],
+    };
+    const next = withMessageText(m, '') as typeof m;
+    expect(JSON.stringify(next)).not.toContain('SECRET');
+    expect(messageText(next).replaceAll('\n', '')).toBe('');
+    expect(next.role).toBe('user');
+    expect(next.content.slice(0, 3)).toMatchObject([
+      {
+        type: 'tool_result',
+        tool_use_id: 'a',
+        content: expect.arrayContaining([{ type: 'image', source: { data: 'i1' } }]),
+      },
+      { type: 'tool_result', tool_use_id: 'b' },
+      m.content[2],
+    ]);
+  });
+
   // Known gap (review of bc31f0a): the common prefix / suffix is one range, from the first
   // changed character to the last, so when the line count changes (a multi-line key redacted)
   // and another redaction is in a later part, every part between them is merged into the first:
