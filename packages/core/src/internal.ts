@@ -10,3 +10,4 @@ export type { ErrorFunnelOptions, TelemetryErrorCounter } from './errors/error-f
 export { UNTRACED_CONTEXT, untraced } from './untraced.ts';
 export { measureNewInput, rawContentLength } from './new-input.ts';
 export type { NewInput, NewInputOptions, PromptMessage } from './new-input.ts';
+export { MAX_USER_ID_CHARS, userSubject } from './user-subject.ts';

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ANONYMOUS_USER } from '@llmsec/core';
+import { MAX_USER_ID_CHARS, userSubject } from '@llmsec/core/internal';
 import { DEFAULT_IPV6_PREFIX, ipBucket } from './ip.ts';
 import type { RequestLike } from './types.ts';
 
@@ -28,12 +29,10 @@ export interface SubjectOptions {
 }
 
 /** Longest user id kept, as the SDK's security context and its events keep it (longer is cut). */
-export const MAX_USER_ID_CHARS = 256;
+export { MAX_USER_ID_CHARS };
 /** Longest non-address text kept readable in an `ip:` subject (longer is hashed). */
 export const MAX_SUBJECT_ID_LENGTH = 128;
 const SAFE_ID = /^[A-Za-z0-9_.@:+\-]+$/;
-/** Namespaces of subjects that are not users; a user id starting with one is escaped. */
-const RESERVED = /^(?:ip|key):/;
 
 function sha256Prefix(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 16);
@@ -47,22 +46,13 @@ export function boundedSubject(prefix: string, id: string): string {
 }
 
 /**
- * The rate-limit subject of a user id: the id, trimmed and cut at MAX_USER_ID_CHARS as the
- * SDK does; an id in a reserved namespace (`ip:...`, `key:...`) becomes `user:<id>`. The same
- * function (copied in the SDK's instrumentation, which does not depend on this package) names
- * users everywhere. Idempotent: a subject it made maps to itself, so a subject that comes back
- * as an alert's user id names the same bucket. So the cut applies to the subject (with the
- * `user:` escape: an event's user_id is cut at 256 too) and what it leaves is trimmed again (an
- * event's cut id ending in a space is trimmed when it comes back). The price: the ids `ip:x`
- * and `user:ip:x` share a bucket (two users' own choices; never a user and an address).
- * Undefined for an empty id.
+ * The rate-limit subject of a user id (`@llmsec/core`'s one rule, shared with the SDK's
+ * instrumented clients): trimmed; an id in a reserved namespace (`ip:...`, `key:...`) becomes
+ * `user:<id>`; cut at MAX_USER_ID_CHARS and trimmed again, so a subject that comes back as an
+ * alert's user id names the same bucket. The ids `ip:x` and `user:ip:x` share a bucket (two
+ * users' own choices; never a user and an address). Undefined for an empty id.
  */
-export function userSubject(userId: string): string | undefined {
-  let id = userId.trim();
-  if (id === '') return undefined;
-  if (RESERVED.test(id)) id = `user:${id}`;
-  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
-}
+export { userSubject };
 
 /**
  * A subject from a custom function, as it returned it (your naming: for a user, return

@@ -1,7 +1,7 @@
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
+import { userSubject } from '@llmsec/core/internal';
 import { reportTelemetryError } from '../errors.ts';
 import { RateLimitedError } from './errors.ts';
-import { limiterSubject } from './limiter-subject.ts';
 import type { LlmRuntime } from './runtime.ts';
 
 /**
@@ -35,7 +35,7 @@ export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
   let pending;
   try {
     pending = limiter.acquire({
-      subject: (typeof call.userId === 'string' ? limiterSubject(call.userId) : undefined) ?? 'anonymous',
+      subject: (typeof call.userId === 'string' ? userSubject(call.userId) : undefined) ?? 'anonymous',
       ...(call.secondarySubject !== undefined ? { secondarySubject: call.secondarySubject } : {}),
       estimatedTokens: promptTokens + outputTokens,
       ...(micro !== undefined ? { estimatedCostMicroUsd: micro } : {}),

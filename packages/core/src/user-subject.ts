@@ -1,0 +1,22 @@
+/**
+ * The rate-limit subject of a user id, one rule for every llmsec package that names a user to
+ * the limiter: `userSubject` of `@llmsec/ratelimit/http` (the HTTP middleware, the alert hook,
+ * the detector's fleet enforcement) and the SDK's instrumented clients. So a ban from an alert
+ * or `llmsec limits ban <user>` reaches every entry point.
+ *
+ * The id trimmed; an id in the namespaces of subjects that are not users (`ip:`, `key:`) is
+ * written `user:<id>`, so no user id names an address's or key's bucket; then cut at
+ * MAX_USER_ID_CHARS and trimmed again. Cutting after the escape keeps it idempotent: an event's
+ * user_id is cut at 256 too, so a subject that comes back as an alert's user id names the same
+ * bucket. The price: the ids `ip:x` and `user:ip:x` share a bucket (two users' own choices,
+ * never a user and an address). Undefined for an empty id.
+ */
+export const MAX_USER_ID_CHARS = 256;
+const RESERVED = /^(?:ip|key):/;
+
+export function userSubject(userId: string): string | undefined {
+  let id = userId.trim();
+  if (id === '') return undefined;
+  if (RESERVED.test(id)) id = `user:${id}`;
+  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
+}
