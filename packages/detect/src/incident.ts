@@ -227,6 +227,24 @@ export interface IncidentState {
   u: string[];
 }
 
+/** The largest time a Date holds (ECMA-262 time values): past it, an alert line cannot say it. */
+const MAX_TIME_MS = 8.64e15;
+
+const isTime = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= MAX_TIME_MS;
+
+/**
+ * Whether a stored incident (read from Redis) can be loaded: an object whose start and last
+ * times, and the resolve time after them, are times. A damaged one (a bug in another replica, a
+ * manual edit: NaN, Infinity, a string) would throw when its line is formatted, or put a NaN
+ * score in the resolve index, in every flush of its group, sending the engine degraded: the
+ * caller drops it instead (fromState makes every other field safe).
+ */
+export function loadableState(st: unknown, rule: CompiledRule): st is IncidentState {
+  if (typeof st !== 'object' || st === null) return false;
+  const { s, l } = st as { s?: unknown; l?: unknown };
+  return isTime(s) && isTime(l) && isTime(l + rule.quietMs);
+}
+
 /**
  * The trace id of evidence entry i of a stored incident. With `et`, exact. A state written by
  * an older replica has only `tr`, the first distinct trace ids the incident ever saw, not tied

@@ -1,5 +1,5 @@
 import type { Alert } from '@llmsec/core';
-import { Incident } from '../incident.ts';
+import { Incident, loadableState } from '../incident.ts';
 import { decodeBody, type RuleTable } from './group-runner.ts';
 import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 
@@ -45,7 +45,8 @@ export async function fleetIncidents(
           if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return;
           for (const rule of table.rules) {
             const st = body.i[rule.id];
-            if (st === undefined) continue;
+            // A damaged one (see loadableState) is not listed; the next step of its group drops it.
+            if (!loadableState(st, rule)) continue;
             const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);
             found.push({ rule: rule.index, key: batch[k]!, alert: incident.toAlert('firing', undefined) });
           }

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
-import { Incident, openIncident, type IncidentState } from '../incident.ts';
+import { Incident, loadableState, openIncident, type IncidentState } from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
 import type { OverflowRun } from './shared-overflow.ts';
 
@@ -62,6 +62,8 @@ export interface GroupStep {
   processed: number;
   late: number;
   duplicates: number;
+  /** Stored incidents dropped as damaged (see loadableState). */
+  damaged: number;
   /**
    * Per event whose rule held but whose incident `refuse` kept from opening (its index is full),
    * with the overflow tier off: the rule id (counted, no firing line).
@@ -132,6 +134,7 @@ export function stepGroup(
     processed: 0,
     late: 0,
     duplicates: 0,
+    damaged: 0,
     refused: [],
     overflow: [],
     pendingFrom: Number.POSITIVE_INFINITY,
@@ -140,8 +143,14 @@ export function stepGroup(
   const incidents = new Map<string, Incident>();
   for (const rule of table.rules) {
     const st = body.i[rule.id];
-    if (st !== undefined)
+    if (st === undefined) continue;
+    if (loadableState(st, rule))
       incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
+    else {
+      // Dropped, and the group written without it: it cannot be resolved nor listed.
+      step.damaged++;
+      step.changed = true;
+    }
   }
   /** Open incidents that gained a user in this step, with the event that brought the last one. */
   const grew = new Map<string, SecurityEvent>();

@@ -25,6 +25,7 @@ export class GroupWriter {
   private readonly stats: SharedStats;
   private readonly indexTtl: number;
   private warnedRefused = false;
+  private warnedDamaged = false;
   /** The process-local overflow tier (undefined: off, a refusal is only counted). */
   overflow: SharedOverflow | undefined;
 
@@ -111,6 +112,7 @@ export class GroupWriter {
         this.o.counts.droppedLate += step.late;
         if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
         this.stats.duplicates += step.duplicates;
+        if (step.damaged > 0) this.countDamaged(step.damaged);
         for (const ruleId of step.refused) this.countRefused(ruleId);
         if (step.overflow.length > 0) this.overflow?.apply(step.body.k, step.overflow);
         for (const alert of step.alerts) {
@@ -149,6 +151,17 @@ export class GroupWriter {
     throw new Error(`detection state: group ${w.key} still contended after ${MAX_ATTEMPTS} attempts`);
   }
 
+  /** Stored incidents dropped as damaged (counted once their group's write landed), one warning. */
+  private countDamaged(n: number): void {
+    this.stats.incidentsDamaged += n;
+    if (this.warnedDamaged) return;
+    this.warnedDamaged = true;
+    diag.warn(
+      'llmsec detect: a stored incident has start or last times that are not times (damaged: another replica or a manual edit); dropped, detection goes on ' +
+        '(see stats.state.incidentsDamaged)',
+    );
+  }
+
   /**
    * One incident refused a slot (the rule's index is full): opened in the overflow tier, or with
    * the tier off one event whose rule held, not opened.
@@ -163,7 +176,7 @@ export class GroupWriter {
       `llmsec detect: rule ${ruleId} has maxOpenIncidentsPerRule (${this.o.state.maxOpenIncidentsPerRule}) incidents open ` +
         'across the fleet: ' +
         (this.overflow !== undefined
-          ? 'its new incidents open in this process\'s overflow tier (the quiet-longest resolved early when full)'
+          ? "its new incidents open in this process's overflow tier (the quiet-longest resolved early when full)"
           : 'its new incidents are refused (not opened, no firing line)') +
         ' until some resolve; open ones are kept (see llmsec.detect.incidents.refused)',
     );

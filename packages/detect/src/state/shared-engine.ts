@@ -64,6 +64,7 @@ export class SharedEngine {
     conflicts: 0,
     incidentsRefused: 0,
     unindexed: 0,
+    incidentsDamaged: 0,
     queued: 0,
     future: 0,
   };

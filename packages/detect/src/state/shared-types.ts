@@ -32,6 +32,11 @@ export interface SharedStats {
    * a replica of an earlier version, whose cap evicted entries, leaves such incidents).
    */
   unindexed: number;
+  /**
+   * Stored incidents dropped because their start or last time was not a time (NaN, Infinity, a
+   * string: a bug in another replica, a manual edit); their group goes on without them.
+   */
+  incidentsDamaged: number;
   /** Events queued for the flusher right now. */
   queued: number;
   /** Events dropped for a time too far ahead of the wall clock (maxFutureSkewMs). */
