@@ -76,6 +76,9 @@ async function floodAgainstOpenIncidents(clients: TwoClients, ruleset: string) {
   const fired = users([...a.alerts, ...b.alerts], 'firing');
   expect(fired).toEqual(['alice', 'bob', ...INVENTED].sort());
   expect(b.engine.stats.state?.incidentsRefused).toBe(INVENTED.length - 1);
+  // Its deprecated name (indexEvicted, before 0dfdd80) counts the same, as incidentsEvicted does.
+  expect(b.engine.stats.state?.indexEvicted).toBe(INVENTED.length - 1);
+  expect(a.engine.stats.state?.indexEvicted).toBe(a.engine.stats.state?.incidentsRefused);
   expect(b.engine.stats.incidentsRefused).toBe(INVENTED.length - 1);
   expect(b.engine.stats.overflowResolvedEarly).toBe(0);
   // The fleet's open set (the Redis index) holds the cap: Alice, Bob and one newcomer. Process b

@@ -63,6 +63,7 @@ export class SharedEngine {
     duplicates: 0,
     conflicts: 0,
     incidentsRefused: 0,
+    indexEvicted: 0,
     unindexed: 0,
     incidentsDamaged: 0,
     queued: 0,
@@ -105,7 +106,7 @@ export class SharedEngine {
 
   /** The counters, with the live queue length (callers use it for backpressure). */
   snapshot(): SharedStats {
-    return { ...this.stats, queued: this.queued() };
+    return { ...this.stats, queued: this.queued(), indexEvicted: this.stats.incidentsRefused };
   }
 
   get degraded(): boolean {

@@ -28,6 +28,12 @@ export interface SharedStats {
    */
   incidentsRefused: number;
   /**
+   * @deprecated The name of `incidentsRefused` before a full resolve index refused newcomers
+   * instead of evicting open incidents (0dfdd80). Always equal to `incidentsRefused`; kept so
+   * that readers of the old name keep counting (as EngineStats.incidentsEvicted).
+   */
+  indexEvicted: number;
+  /**
    * Open incidents found missing from a full resolve index after a write and not put back (only
    * a replica of an earlier version, whose cap evicted entries, leaves such incidents).
    */
