@@ -47,12 +47,25 @@ export const DEFAULT_SEVERITY: Readonly<Record<Category, Severity>> = {
 
 /** Category-specific metadata, as in events.md. Unknown keys are allowed and kept. */
 export interface CategoryMetadata {
-  guardrail_block: { guardrail_layer: string; block_reason: string };
+  guardrail_block: {
+    guardrail_layer: string;
+    block_reason: string;
+    /**
+     * `tool` when the blocked text was a tool's output (a tool result, a retrieved document),
+     * not the end user's: indirect prompt injection. Absent otherwise (and in older events).
+     */
+    input_source?: 'tool';
+  };
   output_filter_block: { filter_name: string; block_reason: string };
   rate_limit_hit: { limit_type: string; current: number; limit: number };
   anomalous_pattern: { anomaly_type: string };
   system_prompt_leakage: { detection_method: string; confidence: number };
-  pii_detected: { pii_types: string[]; direction: 'input' | 'output' };
+  pii_detected: {
+    pii_types: string[];
+    direction: 'input' | 'output';
+    /** `tool` when every finding of an input was in a tool's output; absent otherwise. */
+    input_source?: 'tool';
+  };
   tool_abuse_attempt: { tool_name: string; block_reason: string };
   auth_failure: { reason: string };
   unusual_token_usage: { prompt_tokens: number; completion_tokens: number };
@@ -72,6 +85,11 @@ export interface CategoryMetadata {
     /** 1-based model call index within its conversation, when the call belongs to one. */
     turn_index?: number;
     blocked: boolean;
+    /**
+     * `tool` when an input guard blocked the request for a tool's output it carried (the
+     * guardrail_block's `input_source`), not for the user's text. Absent otherwise.
+     */
+    block_source?: 'tool';
   };
 }
 

@@ -87,6 +87,7 @@ describe('patternGuard input caps', () => {
     expect(g.check(input, ctx)).toEqual({
       action: 'block',
       reason: 'message longer than 1000 characters (patternGuard input cap)',
+      message: 0,
     });
     expect((g.check(inputOf(filler(1000)).input, ctx) as GuardDecision).action).toBe('allow');
   });

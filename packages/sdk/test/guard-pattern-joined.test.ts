@@ -79,7 +79,7 @@ describe('patternGuard: the joined regex', () => {
         };
         const expected = reference(SETS[k]!, text);
         if (expected === undefined) expect(decision).toEqual({ action: 'allow' });
-        else expect(decision).toEqual({ action: 'block', reason: expected });
+        else expect(decision).toEqual({ action: 'block', reason: expected, message: 0 });
       }),
       { numRuns: 4000 },
     );
@@ -100,7 +100,7 @@ describe('patternGuard: the joined regex', () => {
       const input = chatInput({ messages: [{ role: 'user', content: text }] });
       const expected = reference(patterns, text);
       expect(guard.check(input, recordingContext(input).ctx)).toEqual(
-        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected },
+        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected, message: 0 },
       );
     }
   });
@@ -126,7 +126,7 @@ describe('patternGuard: the joined regex', () => {
         text,
       );
       expect(guard.check(input, recordingContext(input).ctx)).toEqual(
-        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected },
+        expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected, message: 0 },
       );
     }
   });
@@ -143,6 +143,7 @@ describe('patternGuard: the joined regex', () => {
     expect(guard.check(input, recordingContext(input).ctx)).toEqual({
       action: 'block',
       reason: `matched pattern: ${PROMPT_INJECTION_PATTERNS[0]!.source.slice(0, 80)}`,
+      message: 0,
     });
     const clean = chatInput({ messages: [{ role: 'user', content: 'x '.repeat(300) }] });
     expect(guard.check(clean, recordingContext(clean).ctx)).toEqual({ action: 'allow' });

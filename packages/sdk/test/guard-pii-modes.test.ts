@@ -21,20 +21,33 @@ function previousCheck(mode: 'detect' | 'block', input: GuardInput, ctx: GuardCo
     lastAssistant > lastUserOrTool
       ? input.messages.slice(0, lastUserOrTool + 1).findLastIndex((m) => m.role === 'assistant')
       : lastAssistant;
+  // Since the tool attribution: which messages held findings, to name the block's message
+  // (the first user message with one, else the first tool message) and input_source.
+  const hits: number[] = [];
   input.messages.map((m, i) => {
     if (mode === 'detect' && i <= historyEnd) return m;
     if (m.role === 'system' || m.role === 'developer' || m.content.length === 0) return m;
-    for (const t of detectSensitive(m.content, { piiMaxChars: 65536 })) found.add(t);
+    const types = detectSensitive(m.content, { piiMaxChars: 65536 });
+    for (const t of types) found.add(t);
+    if (types.length > 0) hits.push(i);
     return m;
   });
   if (found.size === 0) return { action: 'allow' };
   const types = [...found];
+  const own = hits.filter((i) => input.messages[i]!.role !== 'tool');
+  const fromTool = own.length === 0;
   ctx.emit('pii_detected', {
-    description: `${types.join(', ')} in the input`,
-    metadata: { pii_types: types, direction: 'input' },
+    description: `${types.join(', ')} in the input${fromTool ? ' (in a tool result)' : ''}`,
+    metadata: fromTool
+      ? { pii_types: types, direction: 'input', input_source: 'tool' }
+      : { pii_types: types, direction: 'input' },
   });
   if (mode === 'block')
-    return { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` };
+    return {
+      action: 'block',
+      reason: `sensitive data in the prompt: ${types.join(', ')}`,
+      message: fromTool ? hits[0] : own[0],
+    };
   return { action: 'allow' };
 }
 

@@ -149,10 +149,16 @@ describe('input guards read tool results', () => {
 
   for (const shape of SHAPES) {
     it(`default guards block an injection phrase in a ${shape}; the request never leaves`, async () => {
-      await expect(send(guarded, shape, INJECTION)).rejects.toBeInstanceOf(GuardrailBlockedError);
+      const err: unknown = await send(guarded, shape, INJECTION).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GuardrailBlockedError);
       expect(h.fake.requests).toHaveLength(0);
       const blocked = h.recorded.filter((e) => e.category === 'guardrail_block');
       expect(blocked.map((e) => e.metadata?.guardrail_layer)).toEqual(['prompt_injection']);
+      // Marked as the tool's, on the event, the error and the call's request_completed.
+      expect(blocked[0]?.metadata?.input_source).toBe('tool');
+      expect((err as GuardrailBlockedError).inputSource).toBe('tool');
+      const completed = h.recorded.filter((e) => e.category === 'request_completed');
+      expect(completed.map((e) => [e.metadata?.blocked, e.metadata?.block_source])).toEqual([[true, 'tool']]);
       // The blocked payload (its length and fingerprint) is the tool result, not the user's question.
       const withPart = shape === 'anthropic tool_result blocks' || shape === 'responses output parts';
       expect(blocked[0]?.metadata?.prompt_length).toBe((withPart ? 'page:\n' : '').length + INJECTION.length);
@@ -161,7 +167,9 @@ describe('input guards read tool results', () => {
     it(`piiGuard (detect, the default) reports PII in a ${shape} as input and sends it unchanged`, async () => {
       await send(guarded, shape, EMAIL);
       const pii = h.recorded.filter((e) => e.category === 'pii_detected');
-      expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['email'], direction: 'input' }]);
+      expect(pii.map((e) => e.metadata)).toEqual([
+        { pii_types: ['email'], direction: 'input', input_source: 'tool' },
+      ]);
       expect(JSON.stringify(sentToolResult(shape))).toContain('jane.doe@example.com');
     });
   }
@@ -206,7 +214,7 @@ describe('piiGuard redact rewrites tool results on the wire', () => {
     it(`${shape}: the email is redacted, ids and structure kept`, async () => {
       await send(redacting, shape, EMAIL);
       expect(h.recorded.filter((e) => e.category === 'pii_detected').map((e) => e.metadata)).toEqual([
-        { pii_types: ['email'], direction: 'input' },
+        { pii_types: ['email'], direction: 'input', input_source: 'tool' },
       ]);
       const sent = sentToolResult(shape);
       const wire = JSON.stringify(sent);

@@ -87,17 +87,22 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
     name: options.name ?? 'patternGuard',
     layer: options.layer,
     check(input: GuardInput, _ctx: GuardContext): GuardDecision {
-      for (const m of input.messages) {
+      // Tool results (role tool, ...) are matched too: the usual route of indirect injection.
+      // The block names the message, so one in a tool result is recorded as the tool's.
+      const messages = input.messages;
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!;
         if (m.role === 'system' || m.role === 'developer' || m.role === 'assistant') continue;
         if (m.content.length > maxChars && oversize === 'block') {
           return {
             action: 'block',
             reason: `message longer than ${maxChars} characters (patternGuard input cap)`,
+            message: i,
           };
         }
         const hit = firstMatch(m.content);
         if (hit !== undefined)
-          return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}` };
+          return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}`, message: i };
       }
       return allow();
     },

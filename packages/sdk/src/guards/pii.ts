@@ -9,6 +9,7 @@ import type {
   OutputDecision,
   OutputGuard,
 } from '../instrumentation/types.ts';
+import { isToolRole } from '../instrumentation/tool-role.ts';
 import { newInputStart } from './new-input-start.ts';
 import { StreamStates } from './stream-state.ts';
 
@@ -68,16 +69,21 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const layer = options.layer ?? 'pii';
   const streams = new StreamStates<{ tail: string; fresh: string }>();
 
-  function record(types: string[], direction: 'input' | 'output', ctx: GuardContext): void {
+  /** `fromTool`: every finding was in a tool's output (input_source: "tool"). */
+  function record(types: string[], direction: 'input' | 'output', ctx: GuardContext, fromTool = false): void {
     ctx.emit('pii_detected', {
-      description: `${types.join(', ')} in the ${direction}`,
-      metadata: { pii_types: types, direction },
+      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}`,
+      metadata: fromTool
+        ? { pii_types: types, direction, input_source: 'tool' }
+        : { pii_types: types, direction },
     });
   }
 
   /** detect and block modes: the types found, without copying the messages (the common case finds none). */
   function detectInput(input: GuardInput, ctx: GuardContext): GuardDecision {
     let found: Set<string> | undefined;
+    let first = -1;
+    let fromTool = true;
     const messages = input.messages;
     for (let i = mode === 'detect' ? newInputStart(messages) : 0; i < messages.length; i++) {
       const m = messages[i] as GuardMessage;
@@ -86,12 +92,15 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       if (types.length === 0) continue;
       found ??= new Set();
       for (const t of types) found.add(t);
+      if (!isToolRole(m.role)) fromTool = false;
+      // The block names a user's message when there is one: the user's doing comes first.
+      if (first === -1 || (isToolRole((messages[first] as GuardMessage).role) && !isToolRole(m.role))) first = i;
     }
     if (found === undefined) return allow();
     const types = [...found];
-    record(types, 'input', ctx);
+    record(types, 'input', ctx, fromTool);
     return mode === 'block'
-      ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}` }
+      ? { action: 'block', reason: `sensitive data in the prompt: ${types.join(', ')}`, message: first }
       : allow();
   }
 
@@ -128,16 +137,20 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       if (mode !== 'redact') return detectInput(input, ctx);
       const found = new Set<string>();
       let changed = false;
+      let fromTool = true;
       const fresh = newInputStart(input.messages);
       const next: GuardMessage[] = input.messages.map((m, i) => {
         if (!scanned(m)) return m;
         const r = redact(m.content, redactOptions);
         if (r.types.length === 0) return m;
-        if (i >= fresh) for (const t of r.types) found.add(t);
+        if (i >= fresh) {
+          for (const t of r.types) found.add(t);
+          if (!isToolRole(m.role)) fromTool = false;
+        }
         changed = true;
         return { role: m.role, content: r.text };
       });
-      if (found.size > 0) record([...found], 'input', ctx);
+      if (found.size > 0) record([...found], 'input', ctx, fromTool);
       return changed ? { action: 'modify', messages: next, reason: 'redacted' } : allow();
     },
 

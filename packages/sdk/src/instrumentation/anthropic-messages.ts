@@ -11,7 +11,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { messageText, withMessageText } from './message-text.ts';
+import { pushGuardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -25,10 +25,9 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
   guarded: true,
 
   guardInput(body: Body): GuardInput {
-    const messages: GuardMessage[] = arr(body.messages).map((m) => {
-      const o = obj(m);
-      return { role: str(o?.role) ?? 'user', content: messageText(o) };
-    });
+    // Tool results are their own `tool` messages (tool-split.ts).
+    const messages: GuardMessage[] = [];
+    for (const m of arr(body.messages)) pushGuardMessages(messages, m);
     return {
       provider: 'anthropic',
       operation: 'chat',
@@ -45,10 +44,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     if (messages !== undefined) {
       next = {
         ...next,
-        messages: arr(body.messages).map((m, i) => {
-          const r = messages[i];
-          return r === undefined ? m : withMessageText(m, r.content);
-        }),
+        messages: withGuardMessages(arr(body.messages), messages),
       };
     }
     if (system !== undefined && body.system !== undefined) next = { ...next, system };

@@ -10,6 +10,11 @@ export function failureOutcome(err: unknown): CallOutcome {
   return 'error';
 }
 
+/** `request_completed`'s `block_source`: 'tool' when an input guard blocked a tool's output. */
+export function blockSourceOf(err: unknown): 'tool' | undefined {
+  return err instanceof GuardrailBlockedError ? err.inputSource : undefined;
+}
+
 /**
  * Low-cardinality `error.type`: core's errorType() (client errors keep `name === 'Error'` but
  * have meaningful classes: RateLimitError, InternalServerError, APIUserAbortError), the one

@@ -5,7 +5,7 @@ import { reportTelemetryError } from '../errors.ts';
 import { num, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
 import { CallGuardContext } from './call-guard-context.ts';
 import { runInputPhase, type InputPhaseCall } from './call-input-phase.ts';
-import { errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts';
+import { blockSourceOf, errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts';
 import { recordCallMetrics } from './call-metrics.ts';
 import { attachResponse, type RespondingCall } from './call-response.ts';
 import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
@@ -183,7 +183,12 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   }
 
   fail(err: unknown, summary?: ResponseSummary): void {
-    this.finish(summary, errorClass(err), failureOutcome(err));
+    this.finish(
+      summary,
+      errorClass(err),
+      failureOutcome(err),
+      blockSourceOf(err),
+    );
   }
 
   /** The stream stopped before the provider's last item: the app broke off or aborted it. */
@@ -195,6 +200,7 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
     summary: ResponseSummary | undefined,
     errorType: string | undefined,
     outcome: CallOutcome,
+    blockSource?: 'tool',
   ): void {
     if (this.finished) return;
     this.finished = true;
@@ -227,6 +233,7 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
           promptLength: this.promptLength(),
           newInput: this.newInput(),
           outcome,
+          ...(blockSource !== undefined ? { blockSource } : {}),
         }),
       });
       if (this.ownSpan)

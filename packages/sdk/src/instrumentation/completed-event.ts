@@ -19,6 +19,8 @@ export interface CompletedFacts {
   /** The call's own input and its turn in the conversation (new-input.ts). */
   newInput: NewInput;
   outcome: CallOutcome;
+  /** An input guard blocked the call for a tool's output (GuardrailBlockedError.inputSource). */
+  blockSource?: 'tool';
 }
 
 export function completedMetadata(
@@ -36,5 +38,6 @@ export function completedMetadata(
     outcome: f.outcome,
   };
   if (f.newInput.turnIndex !== undefined) metadata.turn_index = f.newInput.turnIndex;
+  if (f.blockSource !== undefined) metadata.block_source = f.blockSource;
   return metadata;
 }

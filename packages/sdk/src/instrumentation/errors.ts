@@ -11,12 +11,19 @@ export class GuardrailBlockedError extends Error {
   readonly layer: string;
   readonly reason: string;
   readonly event: SecurityEvent | undefined;
+  /**
+   * `'tool'` when the blocked text was a tool's output (a fetched page, a retrieved document:
+   * indirect prompt injection), not the user's: an agent may drop that tool result and go on.
+   * Undefined otherwise (the user's text, or a guard that did not say which message).
+   */
+  readonly inputSource: 'tool' | undefined;
 
-  constructor(layer: string, reason: string, event?: SecurityEvent) {
+  constructor(layer: string, reason: string, event?: SecurityEvent, inputSource?: 'tool') {
     super(`request blocked by guardrail "${layer}": ${reason}`);
     this.layer = layer;
     this.reason = reason;
     this.event = event;
+    this.inputSource = inputSource;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { GuardrailOutcome } from '../metrics.ts';
 import { GuardrailBlockedError, OutputBlockedError } from './errors.ts';
+import { isToolRole } from './tool-role.ts';
 import type {
   GuardContext,
   GuardDecision,
@@ -30,15 +31,29 @@ export function blockInput(
   ctx: GuardContext,
 ): GuardrailBlockedError {
   const reason = String(decision.reason);
+  const fromTool = toolMessage(input, decision.message);
   const event = ctx.emit('guardrail_block', {
     ...(decision.severity !== undefined ? { severity: decision.severity } : {}),
     // The blocked payload: its length and fingerprint are recorded even with previews
-    // off, for the escalation and coordinated-campaign rules.
-    requestText: lastUserText(input),
-    description: `input blocked by ${guard.name}`,
-    metadata: { guardrail_layer: guard.layer, block_reason: reason },
+    // off, for the escalation and coordinated-campaign rules. A tool's output the guard
+    // named is the payload itself: the same poisoned document resent every turn keeps one
+    // fingerprint (the indirect_prompt_injection rule groups by it), while the newest user
+    // message changes every turn.
+    requestText: fromTool ?? lastUserText(input),
+    description: `input blocked by ${guard.name}${fromTool !== undefined ? ' (in a tool result)' : ''}`,
+    metadata:
+      fromTool !== undefined
+        ? { guardrail_layer: guard.layer, block_reason: reason, input_source: 'tool' }
+        : { guardrail_layer: guard.layer, block_reason: reason },
   });
-  return new GuardrailBlockedError(guard.layer, reason, event);
+  return new GuardrailBlockedError(guard.layer, reason, event, fromTool !== undefined ? 'tool' : undefined);
+}
+
+/** The text of the message a decision names, when it is a tool's output; else undefined. */
+function toolMessage(input: GuardInput, index: unknown): string | undefined {
+  if (typeof index !== 'number') return undefined;
+  const m = input.messages[index];
+  return m !== undefined && typeof m.role === 'string' && isToolRole(m.role) ? String(m.content) : undefined;
 }
 
 export function blockOutput(
@@ -67,7 +82,7 @@ type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['sever
 function lastUserText(input: GuardInput): string {
   for (let i = input.messages.length - 1; i >= 0; i--) {
     const { role, content } = input.messages[i]!;
-    if (role === 'user' || role === 'tool' || role === 'function' || role.endsWith('_output')) return content;
+    if (role === 'user' || isToolRole(role)) return content;
   }
   return '';
 }

@@ -14,7 +14,15 @@ export type ProviderName = 'openai' | 'anthropic';
 /** GenAI semconv `gen_ai.operation.name` values we emit. */
 export type OperationName = 'chat' | 'embeddings';
 
-/** A text-only view of one message: what guards read and may rewrite. */
+/**
+ * A text-only view of one message: what guards read and may rewrite. `role` is the provider's
+ * (`system`, `developer`, `user`, `assistant`, ...); a tool's output has a role of its own:
+ * `tool` (OpenAI chat `tool` messages, and Anthropic `tool_result` / `search_result` blocks,
+ * which the SDK lifts out of their `user` message into a `tool` message before the user's
+ * own text blocks), `function` (OpenAI chat, legacy) or the Responses item type
+ * (`function_call_output`, `custom_tool_call_output`, ...). Guards that only judge what the
+ * end user typed can skip those; a block in one is recorded as `input_source: "tool"`.
+ */
 export interface GuardMessage {
   role: string;
   content: string;
@@ -49,7 +57,18 @@ export interface GuardContext {
 
 export type GuardDecision =
   | { action: 'allow' }
-  | { action: 'block'; reason: string; severity?: Severity }
+  | {
+      action: 'block';
+      reason: string;
+      severity?: Severity;
+      /**
+       * Index in GuardInput.messages of the message that caused the block, when the guard
+       * knows it (the built-in pattern and PII guards say). When it is a tool's output (see
+       * GuardMessage), the block is recorded as the tool's (`input_source: "tool"`, the blocked
+       * payload is that message) and not as the user's doing. @default unknown: the user's
+       */
+      message?: number;
+    }
   /** Replace message texts (same length and order as GuardInput.messages) and/or the system prompt. */
   | { action: 'modify'; messages?: GuardMessage[]; system?: string; reason?: string };
 

@@ -1,0 +1,10 @@
+/**
+ * Roles of the guard messages that carry a tool's output, not the user's own text: OpenAI chat
+ * `tool` (and the legacy `function`), the Responses API's `*_output` items (their type is their
+ * role), and Anthropic tool results, which the adapter gives role `tool` (tool-split.ts). Text
+ * there came from a fetched page, a retrieved document or another system: an injection in it
+ * was written by whoever wrote that content, not by the end user (input_source: "tool").
+ */
+export function isToolRole(role: string): boolean {
+  return role === 'tool' || role === 'function' || role.endsWith('_output');
+}
