@@ -10,8 +10,9 @@ import { diag } from '@opentelemetry/api';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base' | 'p50k_base' | 'r50k_base';
 
-interface Encoding {
-  countTokens(text: string): number;
+export interface Encoding {
+  /** Throws on special-token text unless `disallowedSpecial` is given (an empty set: none). */
+  countTokens(text: string, options?: { disallowedSpecial?: ReadonlySet<string> }): number;
 }
 
 const require = createRequire(import.meta.url);

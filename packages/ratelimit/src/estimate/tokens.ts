@@ -5,6 +5,8 @@
  * (the usual rule of thumb for English with modern tokenizers).
  */
 import { encodingForModel, loadEncoding } from './tokenizer.ts';
+import type { Encoding } from './tokenizer.ts';
+import { jsonChars } from './json-chars.ts';
 
 /**
  * Texts longer than this are tokenized only up to here and extrapolated by the measured ratio.
@@ -19,18 +21,71 @@ export function charsPerTokenEstimate(text: string): number {
 }
 
 /**
+ * Longest piece of text the BPE is given at once. gpt-tokenizer merges one pre-token (a run of
+ * letters, or of one repeated character) in time growing with the square of its length: one
+ * "word" of 64,000 random letters took 0.9-1.7 s of CPU, so a 1 MiB request body of them held
+ * the host's event loop for half a minute inside the guard that is meant to protect it. A text
+ * is tokenized in pieces of at most this many characters, cut before a word's leading space in
+ * the piece's second half (where the tokenizer splits anyway: prose is counted exactly), else
+ * at the length (a long word's count may move by a token per piece): linear time.
+ */
+export const TOKENIZE_PIECE_CHARS = 512;
+
+/**
+ * Special-token text in a prompt (`<|endoftext|>`, `<|im_start|>`) is counted as the text it
+ * is, as the providers read user text. By default gpt-tokenizer throws on it, and a throw
+ * inside the estimate made the HTTP guard reserve 0 tokens and 0 cost for the request.
+ */
+const SPECIAL_AS_TEXT = { disallowedSpecial: new Set<string>() };
+
+/**
  * Tokens in `text` for `model`. OpenAI-style ids (gpt-*, o1/o3/o4*, text-embedding-*) and an
  * absent model use gpt-tokenizer (o200k_base unless the model is an older cl100k one); other
- * models (claude-*, unknown) use characters / 4.
+ * models (claude-*, unknown) use characters / 4. Linear time in the text, never throws on it.
  */
 export function estimateTokens(text: string, model?: string): number {
   if (text.length === 0) return 0;
   const name = encodingForModel(model);
   const encoding = name === undefined ? null : loadEncoding(name);
   if (!encoding) return charsPerTokenEstimate(text);
-  if (text.length <= TOKENIZE_MAX_CHARS) return encoding.countTokens(text);
-  const head = encoding.countTokens(text.slice(0, TOKENIZE_MAX_CHARS));
+  if (text.length <= TOKENIZE_MAX_CHARS) return countInPieces(encoding, text);
+  const head = countInPieces(encoding, text.slice(0, TOKENIZE_MAX_CHARS));
   return Math.ceil((head * text.length) / TOKENIZE_MAX_CHARS);
+}
+
+function countInPieces(encoding: Encoding, text: string): number {
+  let total = 0;
+  let start = 0;
+  while (text.length - start > TOKENIZE_PIECE_CHARS) {
+    const end = pieceEnd(text, start);
+    total += encoding.countTokens(text.slice(start, end), SPECIAL_AS_TEXT);
+    start = end;
+  }
+  return total + encoding.countTokens(start === 0 ? text : text.slice(start), SPECIAL_AS_TEXT);
+}
+
+/**
+ * End of the piece from `start` (text is longer than a piece past it): before the last space
+ * that sits between two non-spaces in the piece's second half, else at the piece length, moved
+ * back one so as not to split a surrogate pair. At most half a piece scanned per piece.
+ */
+function pieceEnd(text: string, start: number): number {
+  const limit = start + TOKENIZE_PIECE_CHARS;
+  for (let i = limit; i > start + TOKENIZE_PIECE_CHARS / 2; i--) {
+    if (text.charCodeAt(i) === 0x20 && !isSpace(text.charCodeAt(i - 1)) && !isSpace(text.charCodeAt(i + 1))) {
+      return i;
+    }
+  }
+  const last = text.charCodeAt(limit - 1);
+  return last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit;
+}
+
+const UNICODE_SPACE = /\s/;
+
+/** `\s` as the tokenizers' split patterns read it (NaN, past the end, is not a space). */
+function isSpace(code: number): boolean {
+  if (code < 0x80) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  return UNICODE_SPACE.test(String.fromCharCode(code));
 }
 
 /** One chat message as the OpenAI and Anthropic APIs accept it (content string or parts). */
@@ -66,35 +121,50 @@ export function estimateChatTokens(messages: readonly ChatMessageLike[], model?:
 }
 
 /**
+ * Content nested deeper than this (tool results in tool results...) is counted by its JSON's
+ * characters / 4: each level is two stack frames here, and 20,000 levels of `[{"content":`
+ * (280 KB of JSON) overflowed the stack, which made the whole request's estimate 0.
+ */
+export const MAX_CONTENT_DEPTH = 32;
+
+/**
  * Tokens of a content value: a string, or an array of parts (`{type:'text', text}` and
  * non-text parts), as both OpenAI and Anthropic accept. Unknown shapes count as their JSON.
  */
 export function estimateContentTokens(content: unknown, model?: string): number {
-  if (content === undefined || content === null) return 0;
-  if (typeof content === 'string') return estimateTokens(content, model);
-  if (Array.isArray(content)) {
-    let total = 0;
-    for (const part of content) total += estimatePartTokens(part, model);
-    return total;
-  }
-  return estimateTokens(safeJson(content), model);
+  return contentTokens(content, model, 0);
 }
 
-function estimatePartTokens(part: unknown, model: string | undefined): number {
+function contentTokens(content: unknown, model: string | undefined, depth: number): number {
+  if (content === undefined || content === null) return 0;
+  if (typeof content === 'string') return estimateTokens(content, model);
+  if (depth >= MAX_CONTENT_DEPTH) return Math.ceil(jsonChars(content) / 4);
+  if (Array.isArray(content)) {
+    let total = 0;
+    for (const part of content) total += partTokens(part, model, depth);
+    return total;
+  }
+  return jsonTokens(content, model);
+}
+
+function partTokens(part: unknown, model: string | undefined, depth: number): number {
   if (typeof part === 'string') return estimateTokens(part, model);
   if (part === null || typeof part !== 'object') return 0;
   const record = part as Record<string, unknown>;
   if (typeof record.text === 'string') return estimateTokens(record.text, model);
   // Anthropic tool results nest content; tool calls carry JSON input.
-  if (record.content !== undefined) return estimateContentTokens(record.content, model);
-  if (record.input !== undefined) return estimateTokens(safeJson(record.input), model);
+  if (record.content !== undefined) return contentTokens(record.content, model, depth + 1);
+  if (record.input !== undefined) return jsonTokens(record.input, model);
   return TOKENS_PER_NON_TEXT_PART;
 }
 
-function safeJson(value: unknown): string {
+/** Tokens of a value's JSON; one JSON.stringify cannot write (too deep, a cycle) at characters / 4. */
+function jsonTokens(value: unknown, model: string | undefined): number {
+  let json: string | undefined;
   try {
-    return JSON.stringify(value) ?? '';
+    json = JSON.stringify(value);
   } catch {
-    return '';
+    return Math.ceil(jsonChars(value) / 4);
   }
+  return json === undefined ? 0 : estimateTokens(json, model);
 }

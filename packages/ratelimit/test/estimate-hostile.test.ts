@@ -1,0 +1,184 @@
+/**
+ * The default token estimate on request bodies an attacker writes (the middleware runs it on
+ * every request, before the limiter): it must take time linear in the text, and no text or shape
+ * may turn the estimate into 0 (a throw inside it is caught by the guard and reserves nothing,
+ * so a body that makes it throw escapes the token and cost reservation, `estimate_exceeds_limit`
+ * included).
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore, RateLimiter, createRateLimitMiddleware, estimateRequestBody } from '../src/index.ts';
+import { loadEncoding } from '../src/estimate/tokenizer.ts';
+import { estimateTokens, TOKENIZE_MAX_CHARS } from '../src/estimate/tokens.ts';
+import { close, fetchRaw, listen } from './http-support.ts';
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await close(server);
+  server = undefined;
+});
+
+/** CPU time of this thread (ms): not the time the thread was descheduled on a loaded machine. */
+function cpuMs(fn: () => unknown): number {
+  const t0 = process.threadCpuUsage();
+  fn();
+  const t = process.threadCpuUsage(t0);
+  return (t.user + t.system) / 1000;
+}
+
+/** Below this, timer and JIT noise dominate (as in test/worst-case.test.ts). */
+const FLOOR_MS = 25;
+
+/**
+ * Pseudo-random letters (xorshift32): one pre-token the BPE must merge, and no repeated piece
+ * (the tokenizer caches merged pieces by their text, so a periodic text would hide the cost).
+ */
+function letters(n: number, seed: number): string {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x ^= x >>> 17;
+    x = (x ^ (x << 5)) >>> 0;
+    s += String.fromCharCode(97 + (x % 26));
+  }
+  return s;
+}
+
+const SHAPES: Record<string, (n: number, seed: number) => string> = {
+  'one word of random letters': letters,
+  'one letter repeated': (n, seed) => String.fromCharCode(97 + (seed % 26)).repeat(n),
+  'spaces then a letter': (n, seed) => ' '.repeat(n - 1) + String.fromCharCode(97 + (seed % 26)),
+};
+
+describe('estimateTokens on hostile text', () => {
+  estimateTokens('warm up the encoding', 'gpt-4o');
+
+  for (const [name, make] of Object.entries(SHAPES)) {
+    it(`linear time: ${name}, 16,000 vs 64,000 characters`, () => {
+      // Fresh strings per run: the tokenizer caches merged pre-tokens by their text.
+      const time = (n: number, seed: number): number => cpuMs(() => estimateTokens(make(n, seed), 'gpt-4o'));
+      let small = time(16_000, 1);
+      let large = time(TOKENIZE_MAX_CHARS, 2);
+      for (let retry = 0; retry < 4 && Math.max(large, FLOOR_MS) / Math.max(small, FLOOR_MS) >= 6; retry++) {
+        small = Math.min(small, time(16_000, 3 + retry));
+        large = Math.min(large, time(TOKENIZE_MAX_CHARS, 7 + retry));
+      }
+      const detail = `16,000: ${small.toFixed(1)} ms, 64,000: ${large.toFixed(1)} ms`;
+      // Linear is 4; the whole-word BPE took 104 vs 1,222 ms for random letters (x12), in
+      // pieces 31 vs 84 ms.
+      expect(Math.max(large, FLOOR_MS) / Math.max(small, FLOOR_MS), detail).toBeLessThan(6);
+      expect(large, detail).toBeLessThan(500);
+    });
+  }
+
+  it('prose is counted exactly across the pieces it is tokenized in', () => {
+    const sentence = 'The quick brown fox jumps over the lazy dog, then naps  twice.\n';
+    const text = sentence.repeat(Math.floor(TOKENIZE_MAX_CHARS / sentence.length));
+    const whole = loadEncoding('o200k_base')!.countTokens(text);
+    expect(estimateTokens(text, 'gpt-4o')).toBe(whole);
+    // and with the cut points falling anywhere in the sentence
+    for (let shift = 1; shift < 40; shift += 7) expect(estimateTokens(text.slice(shift), 'gpt-4o')).toBe(
+      loadEncoding('o200k_base')!.countTokens(text.slice(shift)),
+    );
+  });
+
+  it('a long word is still counted as tokens, not characters / 4 nor 0', () => {
+    const word = letters(50_000, 0);
+    const tokens = estimateTokens(word, 'gpt-4o');
+    // Random letters are 2-4 characters a token.
+    expect(tokens).toBeGreaterThan(50_000 / 5);
+    expect(tokens).toBeLessThan(50_000 / 1.5);
+  });
+
+  it('special-token text in a prompt is counted as the text it is', () => {
+    for (const special of ['<|endoftext|>', '<|im_start|>', '<|fim_prefix|>', '<|endofprompt|>']) {
+      for (const model of ['gpt-4o', 'gpt-4', 'text-davinci-003']) {
+        const text = `ignore that ${special} and count me`;
+        expect(estimateTokens(text, model), `${special} ${model}`).toBeGreaterThan(6);
+      }
+    }
+  });
+});
+
+describe('estimateRequestBody on hostile shapes', () => {
+  const words = 'word '.repeat(4_000);
+
+  it('content nested 20,000 tool results deep is counted, not thrown on', () => {
+    // Built as JSON text: JSON.parse takes any depth (Express's body parser uses it).
+    const depth = 20_000;
+    const json =
+      '{"model":"gpt-4o","messages":[{"role":"user","content":' +
+      '[{"type":"tool_result","content":'.repeat(depth) +
+      `[{"type":"text","text":"${words}"}]` +
+      '}]'.repeat(depth) +
+      '}]}';
+    const estimate = estimateRequestBody(JSON.parse(json));
+    expect(estimate.inputTokens).toBeGreaterThanOrEqual(4_000);
+  });
+
+  it('a tool input too deep for JSON.stringify is counted by its strings', () => {
+    let input: unknown = { text: words };
+    for (let i = 0; i < 50_000; i++) input = [input];
+    const estimate = estimateRequestBody({
+      model: 'claude-sonnet-4',
+      messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'n', input }] }],
+    });
+    expect(estimate.inputTokens).toBeGreaterThanOrEqual(words.length / 4);
+  });
+});
+
+describe('the middleware reserves what such a body costs', () => {
+  async function app(limiter: RateLimiter): Promise<number> {
+    const a = express();
+    a.use(express.json({ limit: '2mb' }));
+    a.use(createRateLimitMiddleware({ limiter, secondarySubject: () => undefined }));
+    a.post('/v1/chat', (_req, res) => res.json({ ok: true }));
+    server = createServer(a);
+    return await listen(server);
+  }
+
+  const limiter = (): RateLimiter =>
+    new RateLimiter({
+      store: new MemoryStore(),
+      tiers: { free: { tokensPerMinute: 5_000 } },
+      enforcement: false,
+    });
+
+  const prompt = 'word '.repeat(8_000); // 8,000 tokens: over the 5,000 a minute on its own
+
+  it('a prompt over the limit is refused up front with special-token text in it', async () => {
+    const port = await app(limiter());
+    for (const content of [prompt, `${prompt}<|endoftext|>`]) {
+      const res = await fetchRaw(port, {
+        method: 'POST',
+        path: '/v1/chat',
+        headers: { 'x-user-id': 'mallory' },
+        body: { model: 'gpt-4o', messages: [{ role: 'user', content }] },
+      });
+      expect(res.status, content.slice(-20)).toBe(429);
+      expect(JSON.parse(res.body).error.reason).toBe('estimate_exceeds_limit');
+    }
+  });
+
+  it('a prompt over the limit is refused up front inside deeply nested tool results', async () => {
+    const port = await app(limiter());
+    const depth = 20_000;
+    const body =
+      '{"model":"gpt-4o","messages":[{"role":"user","content":' +
+      '[{"content":'.repeat(depth) +
+      `"${prompt}"` +
+      '}]'.repeat(depth) +
+      '}]}';
+    // Sent as text: JSON.stringify cannot write this depth (fetchRaw stringifies).
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat`, {
+      method: 'POST',
+      headers: { 'x-user-id': 'mallory', 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as { error: { reason: string } }).error.reason).toBe('estimate_exceeds_limit');
+  });
+});
