@@ -1,5 +1,12 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
+import { encodeAlert } from '@llmsec/core';
 import { ConsoleSink } from '../src/sinks/console.ts';
 import { alert, resolved } from './sink-support.ts';
 
@@ -44,5 +51,76 @@ describe('ConsoleSink', () => {
       throw new Error('EPIPE');
     };
     expect(() => new ConsoleSink({ stream }).send(alert())).not.toThrow();
+  });
+
+  it('holds at most maxBufferedBytes for a stream that does not take them (a stalled pipe): drops the rest, counts it, calls onDrop once', async () => {
+    // A destination that accepts nothing until released: a pipe whose reader stalled.
+    const held: (() => void)[] = [];
+    let taken = 0;
+    const stream = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, cb) {
+        held.push(() => {
+          taken += chunk.length;
+          cb();
+        });
+      },
+    });
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('t');
+    const drops: number[] = [];
+    const line = Buffer.byteLength(`${encodeAlert(alert({ alert_id: 'ALR-0000' }))}\n`);
+    const sink = new ConsoleSink({
+      stream,
+      meter,
+      maxBufferedBytes: line * 10 + 5,
+      onDrop: (b) => drops.push(b),
+    });
+    for (let i = 0; i < 1000; i++) sink.send(alert({ alert_id: `ALR-${String(i).padStart(4, '0')}` }));
+    // Ten lines fit under the bound; the other 990 were not buffered anywhere.
+    expect(stream.writableLength).toBeLessThanOrEqual(line * 10);
+    expect(drops).toEqual([line * 10]);
+
+    // The reader comes back: what was held is delivered, and new lines are accepted again.
+    while (held.length > 0) held.shift()!();
+    await new Promise((r) => setImmediate(r));
+    sink.send(alert({ alert_id: 'ALR-next' }));
+    while (held.length > 0) held.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(taken).toBe(line * 11);
+    expect(drops).toHaveLength(1); // said once, the rest counted
+
+    await reader.forceFlush();
+    const points = exporter
+      .getMetrics()
+      .at(-1)!
+      .scopeMetrics.flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'llmsec.alert.notifications')!.dataPoints;
+    const count = (outcome: string) =>
+      points.find((p) => p.attributes.sink === 'console' && p.attributes.outcome === outcome)?.value;
+    expect({ sent: count('sent'), dropped: count('dropped'), failed: count('failed') }).toEqual({
+      sent: 11,
+      dropped: 990,
+      failed: 0,
+    });
+  });
+
+  it('counts a write after the stream was destroyed (the reader went away) as failed, and frees its bytes', async () => {
+    const stream = new PassThrough();
+    stream.destroy();
+    stream.on('error', () => undefined);
+    const line = Buffer.byteLength(`${encodeAlert(alert({ alert_id: 'ALR-0000' }))}\n`);
+    const drops: number[] = [];
+    const sink = new ConsoleSink({ stream, maxBufferedBytes: line, onDrop: (b) => drops.push(b) });
+    sink.send(alert());
+    await new Promise((r) => setImmediate(r));
+    sink.send(alert()); // fits again: the failed write's bytes were given back
+    await new Promise((r) => setImmediate(r));
+    expect(drops).toEqual([]);
+  });
+
+  it('rejects a negative bound', () => {
+    expect(() => new ConsoleSink({ maxBufferedBytes: -1 })).toThrow(/maxBufferedBytes/);
   });
 });

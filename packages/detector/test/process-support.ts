@@ -53,11 +53,15 @@ export function runDetectorCli(
 export async function startDetectorProcess(
   config: string,
   timeoutMs = 20_000,
-  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    /** an fd for the child's stdout */ stdout?: number;
+  } = {},
 ): Promise<DetectorProcess> {
   const child = spawn(process.execPath, [BIN, 'detector', '--config', config, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let err = '';
   const exited = new Promise<number | string>((resolve) =>

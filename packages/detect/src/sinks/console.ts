@@ -1,5 +1,7 @@
+import type { Meter } from '@opentelemetry/api';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import type { AlertSink } from './types.ts';
+import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
 import { sinkErrors } from './sink-errors.ts';
 
 export interface ConsoleSinkOptions {
@@ -7,28 +9,80 @@ export interface ConsoleSinkOptions {
   stream?: NodeJS.WritableStream;
   /** @default 'console' */
   name?: string;
+  /**
+   * Most bytes of lines written but not yet taken by the stream's destination (a pipe whose
+   * reader stalled, a slow disk). A line that would go beyond is dropped and counted instead of
+   * held: a stream buffers without limit, and an attack that fires alerts would grow the
+   * process with them. @default 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** Counts `llmsec.alert.notifications{sink, outcome}`. @default the global meter provider's */
+  meter?: Meter;
+  /** Called on the first line dropped (once per sink), e.g. to log it; must not throw. */
+  onDrop?: (bufferedBytes: number) => void;
 }
 
 /**
  * Writes each firing and resolve as one alert JSONL line (docs/formats.md section 2):
- * what `llmsec replay` prints and what jq, Loki or a SIEM can read.
+ * what `llmsec replay` prints and what jq, Loki or a SIEM can read. A line counts as sent once
+ * the stream took it (its write callback), failed on a write error, dropped past
+ * `maxBufferedBytes`.
  */
 export class ConsoleSink implements AlertSink {
   readonly name: string;
   private readonly stream: NodeJS.WritableStream;
+  private readonly maxBufferedBytes: number;
+  private readonly record: RecordNotifications;
+  private readonly onDrop: ((bufferedBytes: number) => void) | undefined;
+  /** Bytes written whose write callback has not come: our own count, for any stream. */
+  private buffered = 0;
+  private dropped = false;
   private shutdownPromise: Promise<void> | undefined;
 
   constructor(options: ConsoleSinkOptions = {}) {
     this.name = options.name ?? 'console';
     this.stream = options.stream ?? process.stdout;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 1_048_576;
+    if (!(this.maxBufferedBytes >= 0)) {
+      throw new RangeError(`ConsoleSink: maxBufferedBytes must be >= 0, got ${this.maxBufferedBytes}`);
+    }
+    this.record = notificationCounter(options.meter, this.name);
+    this.onDrop = options.onDrop;
   }
 
   send(alert: Alert): void {
     if (this.shutdownPromise !== undefined) return;
     try {
-      this.stream.write(`${encodeAlert(alert)}\n`);
+      const line = `${encodeAlert(alert)}\n`;
+      const bytes = Buffer.byteLength(line);
+      if (this.buffered + bytes > this.maxBufferedBytes) {
+        this.drop();
+        return;
+      }
+      this.buffered += bytes;
+      try {
+        this.stream.write(line, (err?: Error | null) => {
+          this.buffered -= bytes;
+          this.record(err ? 'failed' : 'sent', 1);
+        });
+      } catch (err) {
+        this.buffered -= bytes;
+        this.record('failed', 1);
+        throw err;
+      }
     } catch (err) {
       sinkErrors.report('console.write', err);
+    }
+  }
+
+  private drop(): void {
+    this.record('dropped', 1);
+    if (this.dropped) return;
+    this.dropped = true;
+    try {
+      this.onDrop?.(this.buffered);
+    } catch (err) {
+      sinkErrors.report('console.onDrop', err);
     }
   }
 

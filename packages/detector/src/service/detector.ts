@@ -85,6 +85,11 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
       metrics.meter,
       serviceName,
       (err) => log.error('alerts file write failed: no more alerts are written to it', { error: err }),
+      (sink, bytes) =>
+        log.warn(
+          `alert lines to ${sink === 'alerts-stdout' ? 'stdout' : 'the alerts file'} dropped: its reader is not keeping up; further drops are counted in llmsec_alert_notifications_total{outcome="dropped"}`,
+          { sink, buffered_bytes: bytes },
+        ),
     );
   } catch (err) {
     await state.close();

@@ -32,13 +32,16 @@ export interface BuiltSinks {
 
 /**
  * The engine's sinks from the config: @llmsec/detect's own, one each. `onFileError` hears the
- * first write error of the alerts file (after it the stream is closed and writes go nowhere).
+ * first write error of the alerts file (after it the stream is closed and writes go nowhere);
+ * `onDrop` the first alert line the alerts file or stdout dropped because its reader does not
+ * keep up (a stalled pipe): the lines held for it are bounded, the other sinks unaffected.
  */
 export function buildSinks(
   config: SinkConfig,
   meter: Meter,
   serviceName: string,
   onFileError: (err: Error) => void = () => undefined,
+  onDrop: (sink: string, bufferedBytes: number) => void = () => undefined,
 ): BuiltSinks {
   const sinks: AlertSink[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -53,8 +56,10 @@ export function buildSinks(
   }
   config.webhook.forEach((url, i) => sinks.push(new WebhookSink({ url, meter, name: `webhook-${i}` })));
   if (config.alerts !== undefined) {
-    if (config.alerts === '-') sinks.push(new ConsoleSink({ name: 'alerts-stdout' }));
-    else {
+    const dropTo = (name: string) => (bytes: number) => onDrop(name, bytes);
+    if (config.alerts === '-') {
+      sinks.push(new ConsoleSink({ name: 'alerts-stdout', meter, onDrop: dropTo('alerts-stdout') }));
+    } else {
       // Opened now, so a path that cannot be written stops the start naming it; a stream opened
       // lazily reported that only as an error event, and every alert written to it vanished.
       // Except a named pipe: opening one blocks until a reader opens it, which would hang the
@@ -70,7 +75,7 @@ export function buildSinks(
       const stream = createWriteStream(config.alerts, fd !== undefined ? { fd, flags: 'a' } : { flags: 'a' });
       stream.once('error', onFileError);
       stream.on('error', () => undefined); // later write errors must not crash the service
-      sinks.push(new ConsoleSink({ stream, name: 'alerts-file' }));
+      sinks.push(new ConsoleSink({ stream, name: 'alerts-file', meter, onDrop: dropTo('alerts-file') }));
       closers.push(() => new Promise<void>((resolve) => stream.end(() => resolve())));
     }
   }
