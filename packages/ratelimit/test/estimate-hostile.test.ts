@@ -80,9 +80,10 @@ describe('estimateTokens on hostile text', () => {
     const whole = loadEncoding('o200k_base')!.countTokens(text);
     expect(estimateTokens(text, 'gpt-4o')).toBe(whole);
     // and with the cut points falling anywhere in the sentence
-    for (let shift = 1; shift < 40; shift += 7) expect(estimateTokens(text.slice(shift), 'gpt-4o')).toBe(
-      loadEncoding('o200k_base')!.countTokens(text.slice(shift)),
-    );
+    for (let shift = 1; shift < 40; shift += 7)
+      expect(estimateTokens(text.slice(shift), 'gpt-4o')).toBe(
+        loadEncoding('o200k_base')!.countTokens(text.slice(shift)),
+      );
   });
 
   it('a long word is still counted as tokens, not characters / 4 nor 0', () => {
@@ -180,5 +181,37 @@ describe('the middleware reserves what such a body costs', () => {
     });
     expect(res.status).toBe(429);
     expect(((await res.json()) as { error: { reason: string } }).error.reason).toBe('estimate_exceeds_limit');
+  });
+});
+
+describe('one request tokenizes at most TOKENIZE_MAX_CHARS in all', () => {
+  const body = (seed: number, texts: number) => ({
+    model: 'gpt-4o',
+    messages: Array.from({ length: texts }, (_, i) => ({
+      role: 'user',
+      content: letters(TOKENIZE_MAX_CHARS, seed + i),
+    })),
+  });
+
+  it('a 1 MiB body of 16 texts takes about what one text takes, not 16 times it', () => {
+    estimateRequestBody(body(100, 1));
+    const one = cpuMs(() => estimateRequestBody(body(200, 1)));
+    const sixteen = cpuMs(() => estimateRequestBody(body(300, 16)));
+    const detail = `one text ${one.toFixed(1)} ms, sixteen ${sixteen.toFixed(1)} ms`;
+    // Tokenizing every text took 1.1-1.3 s for the sixteen (each within the per-text cap).
+    expect(Math.max(sixteen, FLOOR_MS) / Math.max(one, FLOOR_MS), detail).toBeLessThan(4);
+  });
+
+  it('the rest is extrapolated at the ratio measured on the first characters', () => {
+    const exact = 16 * estimateTokens(letters(TOKENIZE_MAX_CHARS, 400), 'gpt-4o');
+    const estimate = estimateRequestBody(body(400, 16)).inputTokens;
+    expect(Math.abs(estimate - exact) / exact).toBeLessThan(0.02);
+    // Many short texts past the budget count too (not 0 each).
+    const short = {
+      model: 'gpt-4o',
+      messages: Array.from({ length: 20_000 }, () => ({ role: 'user', content: 'hello there friend' })),
+    };
+    const perMessage = 3 + 1 + 3; // framing, 'user', three words
+    expect(estimateRequestBody(short).inputTokens).toBeGreaterThanOrEqual(20_000 * perMessage * 0.9);
   });
 });

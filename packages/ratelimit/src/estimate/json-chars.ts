@@ -19,7 +19,8 @@ export function jsonChars(value: unknown): number {
   for (let visited = 0; stack.length > 0 && visited < MAX_JSON_CHARS_NODES; visited++) {
     const v = stack.pop();
     if (typeof v === 'string') chars += v.length + 2;
-    else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') chars += String(v).length;
+    else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+      chars += String(v).length;
     else if (v === null) chars += 4;
     else if (Array.isArray(v)) {
       chars += 2 + v.length;

@@ -7,7 +7,7 @@
 import { DEFAULT_PRICES } from '@llmsec/core';
 import type { PriceTable } from '@llmsec/core';
 import { estimateCostMicroUsd } from './cost.ts';
-import { estimateChatTokens, estimateContentTokens } from './tokens.ts';
+import { chatTokensWithin, estimateContentTokens, TokenizeBudget } from './tokens.ts';
 import type { ChatMessageLike } from './tokens.ts';
 
 /**
@@ -47,12 +47,14 @@ export function estimateRequestBody(body: unknown, options: RequestEstimateOptio
   }
   const b = body as Record<string, unknown>;
   const model = typeof b.model === 'string' ? b.model : undefined;
+  // One tokenizing budget for the whole body: linear in it, bounded per request.
+  const budget = new TokenizeBudget();
   let inputTokens = 0;
   if (Array.isArray(b.messages)) {
-    inputTokens += estimateChatTokens(b.messages.filter(isObject) as ChatMessageLike[], model);
+    inputTokens += chatTokensWithin(b.messages.filter(isObject) as ChatMessageLike[], model, budget);
   }
   for (const field of ['system', 'instructions', 'input', 'prompt'] as const) {
-    if (b[field] !== undefined) inputTokens += estimateContentTokens(b[field], model);
+    if (b[field] !== undefined) inputTokens += estimateContentTokens(b[field], model, budget);
   }
   const isEmbedding = model !== undefined && /(^|\/)text-embedding-|embed/i.test(model);
   const requested = firstPositiveInteger(b.max_completion_tokens, b.max_output_tokens, b.max_tokens);

@@ -39,18 +39,42 @@ export const TOKENIZE_PIECE_CHARS = 512;
 const SPECIAL_AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /**
+ * What one estimate may tokenize in all: TOKENIZE_MAX_CHARS characters over all its texts.
+ * Tokenizing costs about 1.2 us a character on text the tokenizer has not seen (random words),
+ * and the HTTP guard estimates every request before the limiter answers (a banned subject's
+ * too), so a 1 MiB body of texts each under the per-text cap held the event loop for 1.2 s.
+ * Past the budget, texts count at the tokens per character measured on the first ones.
+ */
+export class TokenizeBudget {
+  /** Characters that may still be tokenized. */
+  remaining = TOKENIZE_MAX_CHARS;
+  /** Characters tokenized so far, and the tokens they made. */
+  chars = 0;
+  tokens = 0;
+}
+
+/**
  * Tokens in `text` for `model`. OpenAI-style ids (gpt-*, o1/o3/o4*, text-embedding-*) and an
  * absent model use gpt-tokenizer (o200k_base unless the model is an older cl100k one); other
  * models (claude-*, unknown) use characters / 4. Linear time in the text, never throws on it.
  */
 export function estimateTokens(text: string, model?: string): number {
+  return tokensWithin(text, model, new TokenizeBudget());
+}
+
+/** estimateTokens, tokenizing at most what is left of `budget` and extrapolating the rest. */
+export function tokensWithin(text: string, model: string | undefined, budget: TokenizeBudget): number {
   if (text.length === 0) return 0;
   const name = encodingForModel(model);
   const encoding = name === undefined ? null : loadEncoding(name);
   if (!encoding) return charsPerTokenEstimate(text);
-  if (text.length <= TOKENIZE_MAX_CHARS) return countInPieces(encoding, text);
-  const head = countInPieces(encoding, text.slice(0, TOKENIZE_MAX_CHARS));
-  return Math.ceil((head * text.length) / TOKENIZE_MAX_CHARS);
+  if (budget.remaining <= 0) return Math.ceil((text.length * budget.tokens) / budget.chars);
+  const head = text.length <= budget.remaining ? text : text.slice(0, budget.remaining);
+  const tokens = countInPieces(encoding, head);
+  budget.remaining -= head.length;
+  budget.chars += head.length;
+  budget.tokens += tokens;
+  return head.length === text.length ? tokens : Math.ceil((tokens * text.length) / head.length);
 }
 
 function countInPieces(encoding: Encoding, text: string): number {
@@ -110,12 +134,22 @@ export const TOKENS_PER_NON_TEXT_PART = 765;
 
 /** Input tokens of a chat request: every message's text plus the framing overhead. */
 export function estimateChatTokens(messages: readonly ChatMessageLike[], model?: string): number {
+  return chatTokensWithin(messages, model, new TokenizeBudget());
+}
+
+/** estimateChatTokens within `budget` (shared with the rest of a request body). */
+export function chatTokensWithin(
+  messages: readonly ChatMessageLike[],
+  model: string | undefined,
+  budget: TokenizeBudget,
+): number {
   let total = TOKENS_REPLY_PRIMER;
   for (const message of messages) {
     total += TOKENS_PER_MESSAGE;
-    if (typeof message.role === 'string') total += estimateTokens(message.role, model);
-    if (typeof message.name === 'string') total += TOKENS_PER_NAME + estimateTokens(message.name, model);
-    total += estimateContentTokens(message.content, model);
+    if (typeof message.role === 'string') total += tokensWithin(message.role, model, budget);
+    if (typeof message.name === 'string')
+      total += TOKENS_PER_NAME + tokensWithin(message.name, model, budget);
+    total += contentTokens(message.content, model, 0, budget);
   }
   return total;
 }
@@ -131,40 +165,49 @@ export const MAX_CONTENT_DEPTH = 32;
  * Tokens of a content value: a string, or an array of parts (`{type:'text', text}` and
  * non-text parts), as both OpenAI and Anthropic accept. Unknown shapes count as their JSON.
  */
-export function estimateContentTokens(content: unknown, model?: string): number {
-  return contentTokens(content, model, 0);
+export function estimateContentTokens(
+  content: unknown,
+  model?: string,
+  budget: TokenizeBudget = new TokenizeBudget(),
+): number {
+  return contentTokens(content, model, 0, budget);
 }
 
-function contentTokens(content: unknown, model: string | undefined, depth: number): number {
+function contentTokens(
+  content: unknown,
+  model: string | undefined,
+  depth: number,
+  budget: TokenizeBudget,
+): number {
   if (content === undefined || content === null) return 0;
-  if (typeof content === 'string') return estimateTokens(content, model);
+  if (typeof content === 'string') return tokensWithin(content, model, budget);
   if (depth >= MAX_CONTENT_DEPTH) return Math.ceil(jsonChars(content) / 4);
   if (Array.isArray(content)) {
     let total = 0;
-    for (const part of content) total += partTokens(part, model, depth);
+    for (const part of content) total += partTokens(part, model, depth, budget);
     return total;
   }
-  return jsonTokens(content, model);
+  return jsonTokens(content, model, budget);
 }
 
-function partTokens(part: unknown, model: string | undefined, depth: number): number {
-  if (typeof part === 'string') return estimateTokens(part, model);
+function partTokens(part: unknown, model: string | undefined, depth: number, budget: TokenizeBudget): number {
+  if (typeof part === 'string') return tokensWithin(part, model, budget);
   if (part === null || typeof part !== 'object') return 0;
   const record = part as Record<string, unknown>;
-  if (typeof record.text === 'string') return estimateTokens(record.text, model);
+  if (typeof record.text === 'string') return tokensWithin(record.text, model, budget);
   // Anthropic tool results nest content; tool calls carry JSON input.
-  if (record.content !== undefined) return contentTokens(record.content, model, depth + 1);
-  if (record.input !== undefined) return jsonTokens(record.input, model);
+  if (record.content !== undefined) return contentTokens(record.content, model, depth + 1, budget);
+  if (record.input !== undefined) return jsonTokens(record.input, model, budget);
   return TOKENS_PER_NON_TEXT_PART;
 }
 
 /** Tokens of a value's JSON; one JSON.stringify cannot write (too deep, a cycle) at characters / 4. */
-function jsonTokens(value: unknown, model: string | undefined): number {
+function jsonTokens(value: unknown, model: string | undefined, budget: TokenizeBudget): number {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch {
     return Math.ceil(jsonChars(value) / 4);
   }
-  return json === undefined ? 0 : estimateTokens(json, model);
+  return json === undefined ? 0 : tokensWithin(json, model, budget);
 }
