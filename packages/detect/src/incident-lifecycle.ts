@@ -5,7 +5,7 @@ import type { Dispatch, RuleRuntime } from './dispatch-table.ts';
 import type { ExtendHeldElsewhere } from './engine-internal-options.ts';
 import type { EngineLimits } from './engine-limits.ts';
 import type { EngineCounts } from './engine-stats.ts';
-import { openIncident } from './incident.ts';
+import { openIncident, type Incident } from './incident.ts';
 import type { OpenIncidents } from './open-incidents.ts';
 import type { OverflowIncidents } from './overflow-incidents.ts';
 
@@ -148,6 +148,22 @@ export class IncidentLifecycle {
       }
     }
     this.nextResolveAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** The open incidents (not the overflow tier's), for shared mode's hand-back (state/hand-back.ts). */
+  openIncidents(): Incident[] {
+    const out: Incident[] = [];
+    for (const rt of this.runtimes) for (const inc of rt.open.values()) out.push(inc);
+    return out;
+  }
+
+  /**
+   * An open incident now held by the shared state (handed back after a degraded episode): removed
+   * without a line, since the fleet goes on with it under its alert id. nextResolveAt may stay
+   * early: the next resolveDue finds nothing due and recomputes it.
+   */
+  handedOver(incident: Incident): void {
+    for (const rt of this.runtimes) if (rt.open.get(incident.key) === incident) rt.open.remove(incident);
   }
 
   /** Open incidents of both tiers, as firing alerts. */

@@ -1,6 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { untraced } from '@llmsec/core/internal';
+import { lifecycleOf } from '../incident-lifecycle.ts';
 import { DegradedMode } from './degraded-mode.ts';
 import { FallbackFeed } from './fallback-feed.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
@@ -11,6 +12,7 @@ import type { RedisDetectionState } from './redis-state.ts';
 import { collectWork, type RoundOps, type Work } from './round-work.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
 import { SharedOverflow } from './shared-overflow.ts';
+import { handBack } from './hand-back.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
 export type { SharedEngineOptions, SharedStats } from './shared-types.ts';
@@ -55,6 +57,8 @@ export class SharedEngine {
   private warnedQueueFull = false;
   /** The switch to local detection and back (mode, gauge, episodes, probe). */
   private readonly degradedMode: DegradedMode;
+  /** Redis answered again: the fallback's open incidents go to the shared state before the next round. */
+  private handBackDue = false;
   readonly stats: SharedStats = {
     mode: 'shared',
     degradedEpisodes: 0,
@@ -99,7 +103,10 @@ export class SharedEngine {
         : undefined;
     this.writer.overflow = this.overflow;
     this.fallback = new FallbackFeed(options.fallback, this.stats, options.latenessMs);
-    this.degradedMode = new DegradedMode(this.stats, this.state, options.meter, () => this.schedule());
+    this.degradedMode = new DegradedMode(this.stats, this.state, options.meter, () => {
+      this.handBackDue = true;
+      this.schedule();
+    });
     options.droppedCounter.add(0, { reason: 'queue_full' });
     options.droppedCounter.add(0, { reason: 'future' });
   }
@@ -287,6 +294,18 @@ export class SharedEngine {
   private async run(): Promise<void> {
     for (;;) {
       if (this.stats.mode === 'degraded') return;
+      if (this.handBackDue) {
+        this.handBackDue = false;
+        const lifecycle = lifecycleOf(this.o.fallback);
+        try {
+          const moved = lifecycle !== undefined ? await handBack(this.o, lifecycle, this.indexTtl) : 0;
+          if (moved > 0)
+            diag.info(`llmsec detect: ${moved} incident(s) opened while degraded handed to the shared state`);
+        } catch (err) {
+          this.degrade(err, []);
+          return;
+        }
+      }
       const batch = this.queue.take(this.state.batchSize);
       this.stats.queued = this.queued();
       const last = this.queued() === 0;
