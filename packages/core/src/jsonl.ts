@@ -22,6 +22,7 @@ export interface DecodedEvent {
 
 const OPTIONAL_STRINGS = [
   'session_id',
+  'conversation_id',
   'trace_id',
   'span_id',
   'source_ip',
@@ -99,7 +100,10 @@ export function decodeEventLine(line: string): DecodedEvent {
   return decodeEvent(value);
 }
 
-/** Field order of events.md; conversation_id is in-process only and not written. */
+/**
+ * Field order of events.md. `conversation_id` was added later (optional, additive): it sits
+ * by `session_id`, which it refines, and readers of the older format ignore it as unknown.
+ */
 export const EVENT_FIELDS = [
   'event_id',
   'timestamp',
@@ -107,6 +111,7 @@ export const EVENT_FIELDS = [
   'severity',
   'user_id',
   'session_id',
+  'conversation_id',
   'trace_id',
   'span_id',
   'source_ip',

@@ -120,8 +120,8 @@ export interface SecurityEvent {
   metadata?: Metadata;
   correlated_events?: string[];
   /**
-   * Not in the JSONL format (encoders leave it out): the conversation id travels as the
-   * `gen_ai.conversation.id` attribute on span events and log records.
+   * The GenAI conversation: `gen_ai.conversation.id` on span events and log records, and an
+   * optional JSONL field (added after the others: older lines lack it).
    */
   conversation_id?: string;
 }

@@ -27,6 +27,7 @@ const FULL: SecurityEvent = {
   severity: 'warning',
   user_id: 'u2',
   session_id: 's1',
+  conversation_id: 'conv-1',
   trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
   span_id: '00f067aa0ba902b7',
   source_ip: '203.0.113.7',
@@ -218,6 +219,7 @@ describe('encodeEvent', () => {
       'severity',
       'user_id',
       'session_id',
+      'conversation_id',
       'trace_id',
       'span_id',
       'source_ip',
@@ -230,12 +232,12 @@ describe('encodeEvent', () => {
     ]);
   });
 
-  it('omits absent fields and the in-process conversation id; one line', () => {
+  it('omits absent fields; one line', () => {
     const line = encodeEvent({
       ...MINIMAL,
       severity: 'warning',
       session_id: undefined,
-      conversation_id: 'c1',
+      conversation_id: undefined,
     } as SecurityEvent);
     expect(line).toBe(
       '{"event_id":"EVT-3f9a0c1d2b4e","timestamp":"2026-11-22T10:00:00.123Z","category":"guardrail_block","severity":"warning","user_id":"u1"}',
@@ -245,6 +247,24 @@ describe('encodeEvent', () => {
 
   it('round-trips through decodeEventLine', () => {
     expect(decodeEventLine(encodeEvent(FULL)).event).toEqual(FULL);
+  });
+
+  it('writes the conversation id (an optional field added after 1.0: older readers ignore it) and reads it back', () => {
+    const line = encodeEvent({ ...MINIMAL, conversation_id: 'conv-7' } as SecurityEvent);
+    expect(line).toBe(
+      '{"event_id":"EVT-3f9a0c1d2b4e","timestamp":"2026-11-22T10:00:00.123Z","category":"guardrail_block","severity":"warning","user_id":"u1","conversation_id":"conv-7"}',
+    );
+    expect(decodeEventLine(line).event.conversation_id).toBe('conv-7');
+    // A line written before the field existed reads exactly as before: no key at all.
+    expect(Object.keys(decodeEventLine(JSON.stringify(MINIMAL)).event)).not.toContain('conversation_id');
+    // Like the other optional ids: a number is taken as its string, anything else is an error.
+    expect(decodeEventLine(JSON.stringify({ ...MINIMAL, conversation_id: 42 })).event.conversation_id).toBe(
+      '42',
+    );
+    expectDecodeError(
+      JSON.stringify({ ...MINIMAL, conversation_id: { id: 1 } }),
+      'field "conversation_id" must be a string',
+    );
   });
 });
 

@@ -63,6 +63,11 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
     if (typeof session_id !== 'string') return undefined;
     event.session_id = session_id;
   }
+  const conversation_id = raw.conversation_id;
+  if (conversation_id !== undefined && conversation_id !== null) {
+    if (typeof conversation_id !== 'string') return undefined;
+    event.conversation_id = conversation_id;
+  }
   const trace_id = raw.trace_id;
   if (trace_id !== undefined && trace_id !== null) {
     if (typeof trace_id !== 'string') return undefined;

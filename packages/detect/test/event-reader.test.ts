@@ -56,6 +56,7 @@ const rawEvent = fc.record(
     ),
     user_id: fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1 }) }, value),
     session_id: value,
+    conversation_id: value,
     trace_id: value,
     request_preview: value,
     metadata: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean())), value),

@@ -1,6 +1,6 @@
 // Decoded llmsec records and span events back to SecurityEvents: which records qualify, ids from
 // the carrier, service from the resource, and metadata values outside core's model left out.
-import { eventToAttributes, type SecurityEvent } from '@llmsec/core';
+import { encodeEvent, eventToAttributes, type SecurityEvent } from '@llmsec/core';
 import { describe, expect, it } from 'vitest';
 import { isLlmsecEventName, logRecordToEvent, spanEventToEvent } from '../src/otlp/to-event.ts';
 import type { Attributes, DecodedLogRecord, DecodedSpan } from '../src/otlp/types.ts';
@@ -56,6 +56,25 @@ describe('logRecordToEvent / spanEventToEvent', () => {
       { resource: { 'service.name': 'billing' } },
     );
     expect(logRecordToEvent(own)?.service).toBe('api');
+  });
+
+  it('carries the gen_ai.conversation.id attribute as conversation_id (written in the JSONL line), and none without it', () => {
+    const withConversation = record('llmsec.rate_limit_hit', {
+      ...attrs,
+      'gen_ai.conversation.id': 'conv-9',
+    });
+    const decoded = logRecordToEvent(withConversation)!;
+    expect(decoded.conversation_id).toBe('conv-9');
+    expect(JSON.parse(encodeEvent(decoded))).toMatchObject({ session_id: 's1', conversation_id: 'conv-9' });
+    expect(logRecordToEvent(record('llmsec.rate_limit_hit', attrs))).not.toHaveProperty('conversation_id');
+    // A span event too (the SDK records on the active span).
+    const span = { traceId: 't'.repeat(32), spanId: 's'.repeat(16), resource: {} } as unknown as DecodedSpan;
+    expect(
+      spanEventToEvent(
+        { name: 'llmsec.rate_limit_hit', timeMs: 0, attributes: withConversation.attributes },
+        span,
+      )?.conversation_id,
+    ).toBe('conv-9');
   });
 
   it('takes llmsec.<category> records and unnamed ones with an llmsec event id; not alerts, not others, not incomplete ones', () => {

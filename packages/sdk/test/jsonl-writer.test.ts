@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEventLine, type SecurityEvent } from '@llmsec/core';
+import { withSecurityContext } from '../src/context.ts';
 import { JsonlEventWriter } from '../src/jsonl-writer.ts';
 import { createHarness } from './harness.ts';
 
@@ -48,6 +49,24 @@ describe('JsonlEventWriter', () => {
       'severity',
       'user_id',
     ]);
+  });
+
+  it('writes the conversation id when the event has one (security context or baggage), and no field without', async () => {
+    const path = join(dir, 'conversation.jsonl');
+    const writer = new JsonlEventWriter({ destination: { path } });
+    const h = createHarness({ jsonl: writer });
+    withSecurityContext({ userId: 'alice', sessionId: 's', conversationId: 'conv-42' }, () =>
+      h.events.guardrailBlock({ layer: 'injection', reason: 'r' }),
+    );
+    h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'bob' });
+    await writer.close();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    const [inConversation, without] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(inConversation!.conversation_id).toBe('conv-42');
+    // Beside session_id, which it refines (events.md field order).
+    expect(Object.keys(inConversation!).slice(5, 7)).toEqual(['session_id', 'conversation_id']);
+    expect(decodeEventLine(lines[0]!).event.conversation_id).toBe('conv-42');
+    expect(without).not.toHaveProperty('conversation_id');
   });
 
   it('bounds its buffer while the stream applies backpressure, counting drops', async () => {
