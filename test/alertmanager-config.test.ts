@@ -52,6 +52,8 @@ describe('deploy/alertmanager/alertmanager.yml', () => {
     [['severity=critical', 'user_id=u1', 'alertname=system_prompt_leakage'], 'pager,chat'],
     [['severity=alert', 'user_id=u1', 'alertname=rapid_guardrail_blocks'], 'chat'],
     [['severity=warning', 'fingerprint=abc', 'alertname=coordinated_campaign'], 'chat'],
+    // Grouped by fingerprint like a campaign; an alert, not a page: the users are victims.
+    [['severity=alert', 'fingerprint=abc', 'alertname=indirect_prompt_injection'], 'chat'],
   ])('routes %j to %s', async (labels, receivers) => {
     const ok = await amtool(
       'config',

@@ -24,4 +24,5 @@ export const DEFAULT_RULE_IDS = [
   'system_prompt_leakage',
   'token_usage_anomaly',
   'coordinated_campaign',
+  'indirect_prompt_injection',
 ] as const;

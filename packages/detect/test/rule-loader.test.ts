@@ -49,6 +49,12 @@ describe('rule files', () => {
       group_by: 'fingerprint',
       condition: { kind: 'cross_group', min: 5 },
     });
+    expect(byId.indirect_prompt_injection).toMatchObject({
+      severity: 'alert',
+      group_by: 'fingerprint',
+      match: { categories: ['guardrail_block'], where: [{ field: 'metadata.input_source', equals: 'tool' }] },
+      condition: { kind: 'single' },
+    });
     expect(readFileSync(DEFAULT_RULES_PATH, 'utf8')).toContain('rapid_guardrail_blocks');
     // Callers get copies: editing one does not change the defaults.
     rules[0]!.window_ms = 1;

@@ -100,6 +100,9 @@ export function build(draws: Draw[]): Timed[] {
       const preview = PAYLOADS[d.payload]!;
       if (preview !== '') event.request_preview = preview;
       else if (d.blocked) event.metadata.payload_fingerprint = `fp${d.layer}`;
+      // Some input blocks are of a tool's output (indirect_prompt_injection; the per-user
+      // rules skip them).
+      if (category === 'guardrail_block' && i % 11 === 3) event.metadata.input_source = 'tool';
     } else if (category === 'request_completed') {
       event.metadata = {
         model: 'm',
@@ -113,6 +116,8 @@ export function build(draws: Draw[]): Timed[] {
       // Most events carry the new-input length (escalating_length reads only it); some are
       // old-style events without it.
       if (i % 5 !== 0) event.metadata.new_input_length = d.promptLength;
+      // Some blocked requests were blocked for a tool's output (high_block_rate skips them).
+      if (d.blocked && i % 11 === 3) event.metadata.block_source = 'tool';
     } else {
       event.metadata = { detection_method: 'canary', confidence: 1 };
     }
