@@ -7,8 +7,8 @@ import { EVENT_FIELDS, payloadFingerprint, type SecurityEvent } from '@llmsec/co
  */
 export type FieldGetter = (event: SecurityEvent) => unknown;
 
-// The JSONL fields of events.md plus the in-process conversation id.
-const TOP_LEVEL: ReadonlySet<string> = new Set([...EVENT_FIELDS, 'conversation_id']);
+// The JSONL fields of events.md (conversation_id among them since it was added to the format).
+const TOP_LEVEL: ReadonlySet<string> = new Set<string>(EVENT_FIELDS);
 
 export const FINGERPRINT_FIELD = 'fingerprint';
 
