@@ -215,3 +215,42 @@ describe('one request tokenizes at most TOKENIZE_MAX_CHARS in all', () => {
     expect(estimateRequestBody(short).inputTokens).toBeGreaterThanOrEqual(20_000 * perMessage * 0.9);
   });
 });
+
+describe('a long model id', () => {
+  // The encoding was looked up from the model id for every text (role, name, content): a
+  // model id of half the body times the messages in the other half, quadratic in the body.
+  const body = (bytes: number) => ({
+    model: `gpt-4o-${'x'.repeat(bytes / 2)}`,
+    messages: Array.from({ length: Math.floor(bytes / 48) }, () => ({ role: 'u', content: 'x' })),
+  });
+
+  it('linear time: 128 KiB vs 512 KiB bodies, half of each the model id', () => {
+    estimateRequestBody(body(1024));
+    let small = cpuMs(() => estimateRequestBody(body(128 * 1024)));
+    let large = cpuMs(() => estimateRequestBody(body(512 * 1024)));
+    // Re-measured only near the bound (load, GC), not when far past it.
+    const ratio = (): number => Math.max(large, FLOOR_MS) / Math.max(small, FLOOR_MS);
+    for (let retry = 0; retry < 4 && ratio() >= 6 && ratio() < 12; retry++) {
+      small = Math.min(
+        small,
+        cpuMs(() => estimateRequestBody(body(128 * 1024))),
+      );
+      large = Math.min(
+        large,
+        cpuMs(() => estimateRequestBody(body(512 * 1024))),
+      );
+    }
+    const detail = `128 KiB: ${small.toFixed(1)} ms, 512 KiB: ${large.toFixed(1)} ms`;
+    // Before: 160-172 vs 5,706-5,892 ms (x34-36).
+    expect(ratio(), detail).toBeLessThan(6);
+    expect(large, detail).toBeLessThan(500);
+  });
+
+  it('still tokenizes for the OpenAI model it names', () => {
+    const estimate = estimateRequestBody({
+      model: `gpt-4o-${'x'.repeat(1000)}`,
+      messages: [{ role: 'user', content: 'Hello, world!' }],
+    });
+    expect(estimate.inputTokens).toBe(3 + 3 + 1 + 4);
+  });
+});

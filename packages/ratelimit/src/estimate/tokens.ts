@@ -51,6 +51,22 @@ export class TokenizeBudget {
   /** Characters tokenized so far, and the tokens they made. */
   chars = 0;
   tokens = 0;
+  #model: string | undefined;
+  #encoding: Encoding | null | undefined;
+
+  /**
+   * The encoding of `model`, looked up once per budget: the lookup reads the whole id, which
+   * is the client's (`model` of the body), and was done for every text, so an id of half a
+   * body times the messages in the other half took 5.7 s at 512 KiB (quadratic).
+   */
+  encodingFor(model: string | undefined): Encoding | null {
+    if (this.#encoding === undefined || model !== this.#model) {
+      const name = encodingForModel(model);
+      this.#encoding = name === undefined ? null : loadEncoding(name);
+      this.#model = model;
+    }
+    return this.#encoding;
+  }
 }
 
 /**
@@ -65,8 +81,7 @@ export function estimateTokens(text: string, model?: string): number {
 /** estimateTokens, tokenizing at most what is left of `budget` and extrapolating the rest. */
 export function tokensWithin(text: string, model: string | undefined, budget: TokenizeBudget): number {
   if (text.length === 0) return 0;
-  const name = encodingForModel(model);
-  const encoding = name === undefined ? null : loadEncoding(name);
+  const encoding = budget.encodingFor(model);
   if (!encoding) return charsPerTokenEstimate(text);
   if (budget.remaining <= 0) return Math.ceil((text.length * budget.tokens) / budget.chars);
   const head = text.length <= budget.remaining ? text : text.slice(0, budget.remaining);
