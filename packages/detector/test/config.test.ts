@@ -102,6 +102,16 @@ enforcement:
         loadConfig(file('e.yaml', 'enforcement: { redis: "redis://r", actions: [{ action: warn }] }\n')),
       ),
     ).toBe('e.yaml: field "enforcement.actions.0": needs severity or rule (what the action applies to)');
+    expect(
+      error(() =>
+        loadConfig(
+          file(
+            'n.yaml',
+            'enforcement: { redis: "redis://r", actions: [{ rule: x, action: none, duration: 1m }] }\n',
+          ),
+        ),
+      ),
+    ).toBe('n.yaml: field "enforcement.actions.0.duration": none takes no duration (it acts on nobody)');
     expect(error(() => loadConfig(file('f.yaml', '- a list\n')))).toBe(
       'f.yaml: want a mapping at the top level',
     );

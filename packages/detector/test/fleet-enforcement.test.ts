@@ -178,6 +178,44 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     await enf.shutdown();
   });
 
+  it('puts nothing on the users of an indirect_prompt_injection alert (victims, not authors) unless an action names the rule', async () => {
+    const reader = new RateLimiter({ store: new RedisStore({ client: db.redis }), tiers: { t: {} } });
+    const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
+    // Severity alert maps to throttle, but not for this rule; critical neither.
+    expect(enf.actionFor({ rule: 'indirect_prompt_injection', severity: 'alert' })).toBeUndefined();
+    enf.send(alert({ rule: 'indirect_prompt_injection', severity: 'alert', user_ids: ['reader-1', 'reader-2'] }));
+    enf.send(alert({ rule: 'indirect_prompt_injection', severity: 'critical', user_ids: ['reader-1'] }));
+    // The same severity from another rule still throttles.
+    enf.send(alert({ rule: 'rapid_guardrail_blocks', severity: 'alert', user_ids: ['typist'] }));
+    await enf.forceFlush();
+    expect((await reader.status('reader-1')).violationScore).toBe(0);
+    expect((await reader.status('reader-2')).violationScore).toBe(0);
+    expect((await reader.status('typist')).level).toBe('throttled');
+    await enf.shutdown();
+
+    // The operator's explicit choice: a rule action applies; `none` exempts any rule.
+    const chosen = new FleetEnforcement({
+      client: db.redis,
+      actions: [
+        { rule: 'indirect_prompt_injection', action: 'warn' },
+        { rule: 'rapid_guardrail_blocks', action: 'none' },
+        ...actions,
+      ],
+      logger: silentLogger,
+    });
+    chosen.send(alert({ rule: 'indirect_prompt_injection', severity: 'alert', user_ids: ['reader-3'] }));
+    chosen.send(alert({ rule: 'rapid_guardrail_blocks', severity: 'alert', user_ids: ['exempted'] }));
+    await chosen.forceFlush();
+    expect((await reader.status('reader-3')).level).toBe('warning');
+    expect((await reader.status('exempted')).violationScore).toBe(0);
+    await chosen.shutdown();
+
+    // exemptRules: [] restores the severity mapping for every rule.
+    const all = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger, exemptRules: [] });
+    expect(all.actionFor({ rule: 'indirect_prompt_injection', severity: 'alert' })?.action).toBe('throttle');
+    await all.shutdown();
+  });
+
   it("acts on the user's subject as the apps name it: an alert naming ip:<addr> bans user:ip:<addr>, never the address", async () => {
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     enf.send(alert({ rule: 'system_prompt_leakage', user_ids: ['ip:198.51.100.7', 'erin'] }));

@@ -8,7 +8,21 @@ export interface AlertViolationOptions {
   weights?: Partial<Record<AlertSeverity, number>>;
   /** Users per alert that get points (a campaign alert may implicate many). @default 100 */
   maxUsersPerAlert?: number;
+  /**
+   * Rules whose alerts put no points on their users, whatever their severity. `[]` puts
+   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`)
+   */
+  exemptRules?: readonly string[];
 }
+
+/**
+ * Built-in rules whose alerts name the users a thing happened to, not the users who did it:
+ * `indirect_prompt_injection` lists the users whose requests carried a poisoned tool result
+ * (a page, a document) that they did not write. Enforcement on them would punish the victims
+ * of the injection, so the alert→ban bridge and the detector's fleet enforcement skip these
+ * rules unless the operator maps one explicitly.
+ */
+export const VICTIM_RULES: readonly string[] = Object.freeze(['indirect_prompt_injection']);
 
 /**
  * The bridge from detection to enforcement: returns a function that, for each firing alert,
@@ -27,9 +41,15 @@ export function alertViolationHook(
 ): (alert: Alert) => void {
   const weights = options.weights ?? { critical: 5, alert: 2 };
   const maxUsers = options.maxUsersPerAlert ?? 100;
+  const exempt = options.exemptRules ?? VICTIM_RULES;
+  if (!Array.isArray(exempt) || exempt.some((r) => typeof r !== 'string'))
+    throw new TypeError('alertViolationHook: exemptRules must be an array of rule ids');
+  const exemptSet = new Set(exempt);
   return function recordAlertViolation(alert: Alert): void {
     try {
       if (alert?.status !== 'firing') return;
+      // The users of such an alert did not do what it reports (VICTIM_RULES).
+      if (exemptSet.has(alert.rule)) return;
       const weight = weights[alert.severity] ?? 0;
       if (!(weight > 0)) return;
       const users: readonly unknown[] = Array.isArray(alert.user_ids) ? alert.user_ids : [];

@@ -6,7 +6,7 @@ export { RedisStore } from './redis-store.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export type { LimiterStore } from './store.ts';
 export type { EnforcementOptions } from './enforcement.ts';
-export { alertViolationHook } from './alert-hook.ts';
+export { alertViolationHook, VICTIM_RULES } from './alert-hook.ts';
 export type { AlertViolationOptions } from './alert-hook.ts';
 export { StoreTimeoutError } from './timeout.ts';
 export { DIMENSIONS, ENFORCEMENT_LEVELS } from './types.ts';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel, metrics, type MeterProvider } from '@opentelemetry/api';
 import { METRIC_TELEMETRY_ERRORS, type Alert } from '@llmsec/core';
-import { alertViolationHook } from '../src/alert-hook.ts';
+import { alertViolationHook, VICTIM_RULES } from '../src/alert-hook.ts';
 import type { RateLimiter } from '../src/limiter.ts';
 import { errorLog, recordingMeter } from './support.ts';
 
@@ -72,5 +72,60 @@ describe('alertViolationHook subjects', () => {
     );
     await new Promise((r) => setImmediate(r));
     expect(seen).toEqual(['eve', 'user:ip:10.0.0.1']);
+  });
+});
+
+describe('alertViolationHook exempt rules', () => {
+  const recording = () => {
+    const seen: Array<[string, number]> = [];
+    const limiter = {
+      recordViolation: (u: string, w: number) => {
+        seen.push([u, w]);
+        return Promise.resolve('normal');
+      },
+    } as unknown as RateLimiter;
+    return { seen, limiter };
+  };
+  const ruleAlert = (rule: string, severity: Alert['severity']): Alert => ({
+    ...alert(['victim', 'other']),
+    rule,
+    severity,
+  });
+
+  it('puts no points on the users of an indirect_prompt_injection alert (they did not write the payload), by default', () => {
+    const { seen, limiter } = recording();
+    const hook = alertViolationHook(limiter);
+    expect(VICTIM_RULES).toEqual(['indirect_prompt_injection']);
+    hook(ruleAlert('indirect_prompt_injection', 'alert'));
+    hook(ruleAlert('indirect_prompt_injection', 'critical'));
+    expect(seen).toEqual([]);
+    // Other rules of the same severity still count.
+    hook(ruleAlert('rapid_guardrail_blocks', 'alert'));
+    expect(seen).toEqual([
+      ['victim', 2],
+      ['other', 2],
+    ]);
+  });
+
+  it('exemptRules: [] puts points for every rule; a list of its own replaces the default', () => {
+    const all = recording();
+    alertViolationHook(all.limiter, { exemptRules: [] })(ruleAlert('indirect_prompt_injection', 'alert'));
+    expect(all.seen).toEqual([
+      ['victim', 2],
+      ['other', 2],
+    ]);
+    const own = recording();
+    const hook = alertViolationHook(own.limiter, { exemptRules: ['my_rule'] });
+    hook(ruleAlert('my_rule', 'critical'));
+    hook(ruleAlert('indirect_prompt_injection', 'alert'));
+    expect(own.seen.map(([u]) => u)).toEqual(['victim', 'other']);
+  });
+
+  it('rejects an exemptRules that is not a list of rule ids at construction', () => {
+    const { limiter } = recording();
+    expect(() => alertViolationHook(limiter, { exemptRules: 'indirect_prompt_injection' as never })).toThrow(
+      /exemptRules/,
+    );
+    expect(() => alertViolationHook(limiter, { exemptRules: [1] as never })).toThrow(/exemptRules/);
   });
 });

@@ -57,7 +57,8 @@ export const bearerToken = z.string().refine((t) => t.length > 0 && !/[\s\x00-\x
   message: 'want a non-empty token without whitespace or control characters',
 });
 
-const ACTIONS = ['warn', 'throttle', 'block', 'ban'] as const;
+/** `none`: the alerts it matches act on nobody (a rule whose users are not the actors). */
+const ACTIONS = ['warn', 'throttle', 'block', 'ban', 'none'] as const;
 
 const actionRule = z
   .object({
@@ -73,12 +74,14 @@ const actionRule = z
       ctx.addIssue({ code: 'custom', message: 'needs severity or rule (what the action applies to)' });
     if ((a.action === 'throttle' || a.action === 'block') && a.duration === undefined)
       ctx.addIssue({ code: 'custom', path: ['duration'], message: `${a.action} needs a duration` });
-    if (a.action === 'ban' && a.duration !== undefined)
+    if ((a.action === 'ban' || a.action === 'none') && a.duration !== undefined)
       ctx.addIssue({
         code: 'custom',
         path: ['duration'],
         message:
-          'a ban lasts until lifted (llmsec limits lift); use block with a duration for a timed refusal',
+          a.action === 'none'
+            ? 'none takes no duration (it acts on nobody)'
+            : 'a ban lasts until lifted (llmsec limits lift); use block with a duration for a timed refusal',
       });
   });
 

@@ -1,6 +1,6 @@
 import { ANONYMOUS_USER, formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
 import type { AlertSink } from '@llmsec/detect';
-import { RateLimiter, RedisStore, type EnforcementOptions } from '@llmsec/ratelimit';
+import { RateLimiter, RedisStore, VICTIM_RULES, type EnforcementOptions } from '@llmsec/ratelimit';
 import { userSubject } from '@llmsec/ratelimit/http';
 import type { Cluster, Redis } from 'ioredis';
 import type { EnforcementActionName } from './config-schema.ts';
@@ -12,7 +12,7 @@ export interface EnforcementAction {
   severity?: 'warning' | 'alert' | 'critical';
   rule?: string;
   action: EnforcementActionName;
-  /** throttle, block: ms (required); warn: ms (default 5 min); ban: none. */
+  /** throttle, block: ms (required); warn: ms (default 5 min); ban, none: none. */
   duration?: number;
 }
 
@@ -33,6 +33,12 @@ export interface FleetEnforcementOptions {
   thresholds?: FleetThresholds;
   /** @default 100 */
   maxUsersPerAlert?: number;
+  /**
+   * Rules whose alerts act on nobody unless an action names the rule itself (a severity
+   * match does not apply to them): their users are the victims, not the actors.
+   * @default VICTIM_RULES of @llmsec/ratelimit (`indirect_prompt_injection`)
+   */
+  exemptRules?: readonly string[];
   metrics?: DetectorMetrics;
   logger: Logger;
   /** Each action taken, as a security event (e.g. an OTLP log record back to the Collector). */
@@ -70,7 +76,7 @@ const DEFAULT_WARN_MS = 300_000;
 export class FleetEnforcement implements AlertSink {
   readonly name = 'enforcement';
   private readonly o: Required<
-    Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds' | 'maxPending'>
+    Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds' | 'maxPending' | 'exemptRules'>
   > &
     Pick<FleetEnforcementOptions, 'metrics' | 'onAction'>;
   private readonly t: Required<FleetThresholds>;
@@ -78,6 +84,7 @@ export class FleetEnforcement implements AlertSink {
   private readonly blockLimiters = new Map<number, RateLimiter>();
   private readonly pending = new Set<Promise<void>>();
   private readonly maxPending: number;
+  private readonly exempt: ReadonlySet<string>;
   private droppedWarned = false;
   private closed = false;
 
@@ -94,6 +101,7 @@ export class FleetEnforcement implements AlertSink {
       onAction: options.onAction,
     };
     this.maxPending = options.maxPending ?? 10_000;
+    this.exempt = new Set(options.exemptRules ?? VICTIM_RULES);
     checkEnforcementActions(options.actions, this.t);
     this.scoreLimiter = this.limiter({ bannedAt: Infinity });
     for (const a of options.actions)
@@ -101,12 +109,18 @@ export class FleetEnforcement implements AlertSink {
         this.blockLimiters.set(a.duration!, this.limiter({ bannedAt: Infinity, blockMs: a.duration! }));
   }
 
-  /** The action for an alert: rule matches first, then severity; undefined when none applies. */
+  /**
+   * The action for an alert: rule matches first, then severity (not for an exempt rule);
+   * undefined when none applies or the match is `none`.
+   */
   actionFor(alert: Pick<Alert, 'rule' | 'severity'>): EnforcementAction | undefined {
-    return (
-      this.o.actions.find((a) => a.rule !== undefined && a.rule === alert.rule) ??
-      this.o.actions.find((a) => a.rule === undefined && a.severity === alert.severity)
-    );
+    const byRule = this.o.actions.find((a) => a.rule !== undefined && a.rule === alert.rule);
+    if (byRule !== undefined) return byRule.action === 'none' ? undefined : byRule;
+    // An exempt rule's users did not do what it reports (VICTIM_RULES): only an action that
+    // names the rule, the operator's deliberate choice, acts on them.
+    if (this.exempt.has(alert.rule)) return undefined;
+    const bySeverity = this.o.actions.find((a) => a.rule === undefined && a.severity === alert.severity);
+    return bySeverity?.action === 'none' ? undefined : bySeverity;
   }
 
   send(alert: Alert): void {
