@@ -47,7 +47,21 @@ export interface ReaderFailed {
   message: string;
 }
 
-type ReaderMessage = ReaderBatch | ReaderDone | ReaderFailed;
+/** The reader thread's first message: its modules loaded, it is reading. */
+export interface ReaderReady {
+  kind: 'ready';
+}
+
+type ReaderMessage = ReaderReady | ReaderBatch | ReaderDone | ReaderFailed;
+
+/**
+ * The reader thread could not start: its module file is missing (a bundled CLI, an install
+ * without it) or does not load. Nothing was read or handed to the engine yet, so the caller
+ * can read the file on its own thread instead and get the same events.
+ */
+export class ReplayThreadUnavailableError extends Error {
+  override readonly name = 'ReplayThreadUnavailableError';
+}
 
 export interface PipelineHandlers {
   /** One event, in input order. */
@@ -58,18 +72,24 @@ export interface PipelineHandlers {
   onOverlong(lineNumber: number, bytes: number): void;
 }
 
-/** Where this module runs from source (.ts), the worker does too, with the same export condition. */
-const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(
-  fromSource ? './replay-reader-worker.ts' : './replay-reader-worker.js',
-  import.meta.url,
-);
+/**
+ * Where this module runs from source (.ts), the worker does too, with the same export condition.
+ * Read defensively: in a bundle `import.meta.url` may be the bundle's (the worker file is then
+ * missing, found at start) or, bundled to CommonJS, not a string at all (must not throw on import).
+ */
+const here: unknown = import.meta.url;
+const fromSource = typeof here === 'string' && here.endsWith('.ts');
+
+function workerUrl(): URL {
+  return new URL(fromSource ? './replay-reader-worker.ts' : './replay-reader-worker.js', here as string);
+}
 
 const READER_YOUNG_GENERATION_MB = 8;
 
 /**
  * Replays `options.file` on two threads. Resolves with the line count and the reader's CPU
- * time; rejects (Error with the reason) when the file cannot be read.
+ * time; rejects (Error with the reason) when the file cannot be read, and with a
+ * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
  */
 export function replayFileOnTwoThreads(
   options: ReaderOptions,
@@ -77,23 +97,31 @@ export function replayFileOnTwoThreads(
 ): Promise<{ lines: number; readerCpuMs: number | undefined }> {
   return new Promise((resolve, reject) => {
     const cacheDir = getCompileCacheDir();
-    const worker = new Worker(WORKER_URL, {
-      workerData: options,
-      // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
-      // a small young generation keeps it from growing to V8's 64 MiB of semi-spaces, ~40 MB
-      // less resident memory for the same reader CPU time (measured, 1 M lines).
-      resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB },
-      // The compile cache the process uses (the CLI enables one), for the reader's modules too:
-      // a worker does not inherit it. Half the reader's start-up CPU from the second run on.
-      ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
-      // The worker inherits the process's flags, but under a test runner or a bench the source
-      // condition may come from elsewhere (vitest's resolver): name it.
-      ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
-        ? { execArgv: ['--conditions=@llmsec/source'] }
-        : {}),
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl(), {
+        workerData: options,
+        // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
+        // a small young generation keeps it from growing to V8's 64 MiB of semi-spaces, ~40 MB
+        // less resident memory for the same reader CPU time (measured, 1 M lines).
+        resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB },
+        // The compile cache the process uses (the CLI enables one), for the reader's modules too:
+        // a worker does not inherit it. Half the reader's start-up CPU from the second run on.
+        ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
+        // The worker inherits the process's flags, but under a test runner or a bench the source
+        // condition may come from elsewhere (vitest's resolver): name it.
+        ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
+          ? { execArgv: ['--conditions=@llmsec/source'] }
+          : {}),
+      });
+    } catch (err) {
+      reject(new ReplayThreadUnavailableError(`replay reader thread: ${(err as Error).message}`));
+      return;
+    }
     const feeder = new BatchFeeder(options.rules, handlers);
     let settled = false;
+    // Until the reader says it is ready, a failure is one to start it (its file, its imports).
+    let ready = false;
     const finish = (
       err: Error | undefined,
       value?: { lines: number; readerCpuMs: number | undefined },
@@ -107,7 +135,9 @@ export function replayFileOnTwoThreads(
     worker.on('message', (message: ReaderMessage) => {
       if (settled) return;
       try {
-        if (message.kind === 'batch') {
+        if (message.kind === 'ready') {
+          ready = true;
+        } else if (message.kind === 'batch') {
           feeder.feed(message);
           worker.postMessage(0);
         } else if (message.kind === 'done') {
@@ -119,8 +149,13 @@ export function replayFileOnTwoThreads(
         finish(err as Error);
       }
     });
-    worker.on('error', (err) => finish(err));
-    worker.on('exit', (code) => finish(new Error(`replay reader thread exited with code ${code}`)));
+    worker.on('error', (err) =>
+      finish(ready ? err : new ReplayThreadUnavailableError(`replay reader thread: ${err.message}`)),
+    );
+    worker.on('exit', (code) => {
+      const reason = `replay reader thread exited with code ${code}`;
+      finish(ready ? new Error(reason) : new ReplayThreadUnavailableError(reason));
+    });
   });
 }
 

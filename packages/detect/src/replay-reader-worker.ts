@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LineSplitter } from '@llmsec/core';
 import { decodeEventLineFast } from './event-reader.ts';
 import { ReplayProjection } from './replay-projection.ts';
-import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderOptions } from './replay-pipeline.ts';
+import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderOptions, ReaderReady } from './replay-pipeline.ts';
 
 // 1,024 events a batch: its array (~10 values an event) stays under V8's large-object size,
 // so a batch is young garbage, not a large object each; 8 in flight keep the 8 k events of
@@ -20,6 +20,8 @@ const BATCH_EVENTS = 1024;
 const MAX_IN_FLIGHT = 8;
 
 const port = parentPort!;
+// Loaded (imports included): from here on a failure is the replay's, not the thread's start.
+port.postMessage({ kind: 'ready' } satisfies ReaderReady);
 const options = workerData as ReaderOptions;
 const projection = new ReplayProjection(options.rules);
 

@@ -9,8 +9,8 @@ import { Readable, Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runReplayHere } from './replay-run.ts';
 
-/** What the engine's thread sends: output in write order, then the exit code. */
-export type EngineThreadMessage = { fd: 1 | 2; text: string } | { code: number };
+/** What the engine's thread sends: that it started, its output in write order, the exit code. */
+export type EngineThreadMessage = { ready: true } | { fd: 1 | 2; text: string } | { code: number };
 
 /** What the engine's thread is started with. */
 export interface EngineThreadData {
@@ -27,6 +27,8 @@ export interface EngineThreadData {
 export const MAX_PENDING_CHARS = 1 << 20;
 
 const port = parentPort!;
+// Loaded (imports included): a failure from here on is the replay's, not the thread's start.
+port.postMessage({ ready: true } satisfies EngineThreadMessage);
 const { argv, pending: pendingBuffer } = workerData as EngineThreadData;
 const pending = new Int32Array(pendingBuffer);
 const forward = (fd: 1 | 2): Writable =>

@@ -2,6 +2,7 @@ import { getCompileCacheDir } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { CliIO } from '../io.ts';
 import type { EngineThreadData, EngineThreadMessage } from './replay-engine-thread.ts';
+import { EngineThreadUnavailableError } from './replay-thread-fallback.ts';
 
 /**
  * The engine's thread's young generation, MiB (V8 splits it into two semi-spaces and a large
@@ -11,13 +12,16 @@ import type { EngineThreadData, EngineThreadMessage } from './replay-engine-thre
  */
 const ENGINE_YOUNG_GENERATION_MB = 24;
 
-const fromSource = import.meta.url.endsWith('.ts');
-const ENGINE_THREAD_URL = new URL(
-  fromSource ? './replay-engine-thread.ts' : './replay-engine-thread.js',
-  import.meta.url,
-);
+// Read defensively, as in @llmsec/detect's replay-pipeline.ts: bundled, import.meta.url is the
+// bundle's (the thread's file is then missing) or, as CommonJS, not a string at all.
+const here: unknown = import.meta.url;
+const fromSource = typeof here === 'string' && here.endsWith('.ts');
 
-/** Runs the command on the engine's thread, writing its output to `io` in order. */
+/**
+ * Runs the command on the engine's thread, writing its output to `io` in order. Rejects with
+ * EngineThreadUnavailableError when the thread does not start (its file is missing or does not
+ * load): nothing was read or written then, so the caller can run the command itself.
+ */
 export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
   return new Promise((resolve, reject) => {
     const cacheDir = getCompileCacheDir();
@@ -29,19 +33,31 @@ export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
       Atomics.sub(pending, 0, chars);
       Atomics.notify(pending, 0);
     };
-    const worker = new Worker(ENGINE_THREAD_URL, {
-      workerData: { argv, pending: pendingBuffer } satisfies EngineThreadData,
-      resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
-      // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
-      // source condition where it comes from a test runner rather than the process's flags.
-      ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
-      ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
-        ? { execArgv: ['--conditions=@llmsec/source'] }
-        : {}),
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(
+        new URL(fromSource ? './replay-engine-thread.ts' : './replay-engine-thread.js', here as string),
+        {
+          workerData: { argv, pending: pendingBuffer } satisfies EngineThreadData,
+          resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
+          // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
+          // source condition where it comes from a test runner rather than the process's flags.
+          ...(cacheDir !== undefined ? { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } } : {}),
+          ...(fromSource && !process.execArgv.some((a) => a.includes('@llmsec/source'))
+            ? { execArgv: ['--conditions=@llmsec/source'] }
+            : {}),
+        },
+      );
+    } catch (err) {
+      reject(new EngineThreadUnavailableError((err as Error).message));
+      return;
+    }
+    let started = false;
     let settled = false;
     worker.on('message', (message: EngineThreadMessage) => {
-      if ('fd' in message) {
+      if ('ready' in message) {
+        started = true;
+      } else if ('fd' in message) {
         (message.fd === 1 ? io.stdout : io.stderr).write(message.text, written(message.text.length));
       } else {
         settled = true;
@@ -49,11 +65,15 @@ export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
       }
     });
     worker.on('error', (err) => {
+      if (settled) return;
       settled = true;
-      reject(err);
+      reject(started ? err : new EngineThreadUnavailableError(err.message));
     });
     worker.on('exit', (code) => {
-      if (!settled) reject(new Error(`replay engine thread exited with code ${code}`));
+      if (settled) return;
+      settled = true;
+      const reason = `replay engine thread exited with code ${code}`;
+      reject(started ? new Error(reason) : new EngineThreadUnavailableError(reason));
     });
   });
 }

@@ -16,12 +16,14 @@ import {
   formatAlertTable,
   replayFileOnTwoThreads,
   replayProjector,
+  ReplayThreadUnavailableError,
 } from '@llmsec/detect/replay';
 import type { CliIO } from '../io.ts';
 import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
 import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
 import { OutBuffer } from './replay-out-buffer.ts';
 import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
+import { warnOneThread } from './replay-thread-fallback.ts';
 
 /** Malformed lines reported one by one; the summary counts all of them. */
 const MAX_REPORTED_LINES = 1000;
@@ -138,23 +140,32 @@ async function replay(
   };
   let readerCpuMs: number | undefined;
   try {
-    if (args.file !== undefined && args.threads === 2) {
+    let oneThread = args.file === undefined || args.threads === 1;
+    if (!oneThread) {
       // The reader thread decodes exactly as onLine does and keeps of each event what the
       // rules read; the engine gets the same events in the same order.
-      const read = await replayFileOnTwoThreads(
-        { file: args.file, maxLineBytes: args.maxLineBytes, rules: rules ?? defaultRules() },
-        {
-          onEvent: (event, timeMs) => {
-            events++;
-            engine.ingest(event, timeMs);
+      try {
+        const read = await replayFileOnTwoThreads(
+          { file: args.file!, maxLineBytes: args.maxLineBytes, rules: rules ?? defaultRules() },
+          {
+            onEvent: (event, timeMs) => {
+              events++;
+              engine.ingest(event, timeMs);
+            },
+            onMalformed: reportMalformed,
+            onOverlong,
           },
-          onMalformed: reportMalformed,
-          onOverlong,
-        },
-      );
-      lines = read.lines;
-      readerCpuMs = read.readerCpuMs;
-    } else {
+        );
+        lines = read.lines;
+        readerCpuMs = read.readerCpuMs;
+      } catch (err) {
+        // Its file missing (a bundle) or not loading: nothing was fed yet; read it here.
+        if (!(err instanceof ReplayThreadUnavailableError)) throw err;
+        warnOneThread(io, err.message);
+        oneThread = true;
+      }
+    }
+    if (oneThread) {
       // 512 KiB reads: the default 64 KiB costs a stream round trip per ~100 lines, and a chunk
       // over ~1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) decodes to an external string, memory V8
       // counts late: 1 MiB reads cost ~30-90 MB more peak RSS on a large replay, for no speed.

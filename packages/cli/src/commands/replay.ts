@@ -3,6 +3,7 @@ import type { CliIO, Command } from '../io.ts';
 import { parse } from './replay-args.ts';
 import { runOnEngineThread } from './replay-on-engine-thread.ts';
 import { runReplayHere } from './replay-run.ts';
+import { EngineThreadUnavailableError, warnOneThread } from './replay-thread-fallback.ts';
 
 // The command `llmsec replay`: its options (replay-args.ts), the run on this thread
 // (replay-run.ts) or on the engine's thread of its own (replay-on-engine-thread.ts).
@@ -24,7 +25,14 @@ export const command: Command = {
       args.state === undefined &&
       isMainThread
     ) {
-      return runOnEngineThread(argv, io);
+      try {
+        return await runOnEngineThread(argv, io);
+      } catch (err) {
+        if (!(err instanceof EngineThreadUnavailableError)) throw err;
+        // Its reader thread's file would be missing too (a bundle): one thread, one warning.
+        warnOneThread(io, err.message);
+        return runReplayHere([...argv, '--threads', '1'], io);
+      }
     }
     return runReplayHere(argv, io);
   },
