@@ -1,4 +1,5 @@
 import type { Category, EventInput, EventInputFor, Metadata, SecurityEvent } from '@llmsec/core';
+import { reportTelemetryError } from './errors.ts';
 import type { RequestOutcome } from './metrics.ts';
 
 /**
@@ -47,6 +48,78 @@ function fieldsOf(input: unknown): Readonly<Record<string, unknown>> {
   return input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : NO_FIELDS;
 }
 
+type Fields = Readonly<Record<string, unknown>>;
+
+/**
+ * The category's named fields read by `read`, or none when reading throws: a throwing getter or
+ * a Proxy in the caller's object, a pii type with no string form. Telemetry never throws into
+ * the host: the failure is reported as llmsec's own and the event is still recorded with what
+ * the builder can read (it catches its own reads). `read` is a module constant per category,
+ * so no closure is made per call.
+ */
+function readNamed(
+  input: unknown,
+  read: (fields: Fields) => Record<string, unknown>,
+): Record<string, unknown> {
+  try {
+    return read(fieldsOf(input));
+  } catch (err) {
+    reportTelemetryError('events', err);
+    return {};
+  }
+}
+
+const GUARDRAIL_BLOCK = (f: Fields) => ({ guardrail_layer: f.layer, block_reason: f.reason });
+const OUTPUT_FILTER_BLOCK = (f: Fields) => ({ filter_name: f.filter, block_reason: f.reason });
+const RATE_LIMIT_HIT = (f: Fields) => ({
+  limit_type: f.limitType,
+  current: num(f.current),
+  limit: num(f.limit),
+});
+const ANOMALOUS_PATTERN = (f: Fields) => ({ anomaly_type: f.anomalyType });
+const SYSTEM_PROMPT_LEAKAGE = (f: Fields) => {
+  const c = num(f.confidence);
+  // events.md: confidence is 0..1; clamp rather than reject a detector's rounding.
+  const confidence = typeof c === 'number' && !Number.isNaN(c) ? Math.min(1, Math.max(0, c)) : c;
+  return { detection_method: f.method, confidence };
+};
+const PII_DETECTED = (f: Fields) => {
+  const types = f.piiTypes;
+  const piiTypes = Array.isArray(types)
+    ? types.map(typeName)
+    : types === undefined
+      ? undefined
+      : [typeName(types)];
+  return { pii_types: piiTypes, direction: f.direction };
+};
+
+/** A pii type as a string; one with no string form (no prototype, a throwing toString) is named so, not thrown on. */
+function typeName(type: unknown): string {
+  try {
+    return String(type);
+  } catch {
+    return '[unprintable]';
+  }
+}
+const TOOL_ABUSE_ATTEMPT = (f: Fields) => ({ tool_name: f.tool, block_reason: f.reason });
+const AUTH_FAILURE = (f: Fields) => ({ reason: f.reason });
+const UNUSUAL_TOKEN_USAGE = (f: Fields) => ({
+  prompt_tokens: num(f.promptTokens),
+  completion_tokens: num(f.completionTokens),
+});
+const REQUEST_COMPLETED = (f: Fields) => ({
+  model: f.model,
+  prompt_tokens: num(f.promptTokens),
+  completion_tokens: num(f.completionTokens),
+  latency_ms: num(f.latencyMs),
+  cost_usd: num(f.costUsd),
+  prompt_length: num(f.promptLength),
+  new_input_length: num(f.newInputLength),
+  turn_index: num(f.turnIndex),
+  blocked: f.blocked,
+  outcome: f.outcome,
+});
+
 export abstract class CategoryMethods {
   abstract emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent;
 
@@ -63,88 +136,42 @@ export abstract class CategoryMethods {
   ): SecurityEvent;
 
   guardrailBlock(input: GuardrailBlockInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('guardrail_block', input, {
-      guardrail_layer: fields.layer,
-      block_reason: fields.reason,
-    });
+    return this.emitNamed('guardrail_block', input, readNamed(input, GUARDRAIL_BLOCK));
   }
 
   outputFilterBlock(input: OutputFilterBlockInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('output_filter_block', input, {
-      filter_name: fields.filter,
-      block_reason: fields.reason,
-    });
+    return this.emitNamed('output_filter_block', input, readNamed(input, OUTPUT_FILTER_BLOCK));
   }
 
   rateLimitHit(input: RateLimitHitInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('rate_limit_hit', input, {
-      limit_type: fields.limitType,
-      current: num(fields.current),
-      limit: num(fields.limit),
-    });
+    return this.emitNamed('rate_limit_hit', input, readNamed(input, RATE_LIMIT_HIT));
   }
 
   anomalousPattern(input: AnomalousPatternInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('anomalous_pattern', input, { anomaly_type: fields.anomalyType });
+    return this.emitNamed('anomalous_pattern', input, readNamed(input, ANOMALOUS_PATTERN));
   }
 
   systemPromptLeakage(input: SystemPromptLeakageInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    const c = num(fields.confidence);
-    // events.md: confidence is 0..1; clamp rather than reject a detector's rounding.
-    const confidence = typeof c === 'number' && !Number.isNaN(c) ? Math.min(1, Math.max(0, c)) : c;
-    return this.emitNamed('system_prompt_leakage', input, { detection_method: fields.method, confidence });
+    return this.emitNamed('system_prompt_leakage', input, readNamed(input, SYSTEM_PROMPT_LEAKAGE));
   }
 
   piiDetected(input: PiiDetectedInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    const types = fields.piiTypes;
-    const piiTypes = Array.isArray(types)
-      ? types.map(String)
-      : types === undefined
-        ? undefined
-        : [String(types)];
-    return this.emitNamed('pii_detected', input, { pii_types: piiTypes, direction: fields.direction });
+    return this.emitNamed('pii_detected', input, readNamed(input, PII_DETECTED));
   }
 
   toolAbuseAttempt(input: ToolAbuseAttemptInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('tool_abuse_attempt', input, {
-      tool_name: fields.tool,
-      block_reason: fields.reason,
-    });
+    return this.emitNamed('tool_abuse_attempt', input, readNamed(input, TOOL_ABUSE_ATTEMPT));
   }
 
   authFailure(input: AuthFailureInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('auth_failure', input, { reason: fields.reason });
+    return this.emitNamed('auth_failure', input, readNamed(input, AUTH_FAILURE));
   }
 
   unusualTokenUsage(input: UnusualTokenUsageInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('unusual_token_usage', input, {
-      prompt_tokens: num(fields.promptTokens),
-      completion_tokens: num(fields.completionTokens),
-    });
+    return this.emitNamed('unusual_token_usage', input, readNamed(input, UNUSUAL_TOKEN_USAGE));
   }
 
   requestCompleted(input: RequestCompletedInput): SecurityEvent {
-    const fields = fieldsOf(input);
-    return this.emitNamed('request_completed', input, {
-      model: fields.model,
-      prompt_tokens: num(fields.promptTokens),
-      completion_tokens: num(fields.completionTokens),
-      latency_ms: num(fields.latencyMs),
-      cost_usd: num(fields.costUsd),
-      prompt_length: num(fields.promptLength),
-      new_input_length: num(fields.newInputLength),
-      turn_index: num(fields.turnIndex),
-      blocked: fields.blocked,
-      outcome: fields.outcome,
-    });
+    return this.emitNamed('request_completed', input, readNamed(input, REQUEST_COMPLETED));
   }
 }
