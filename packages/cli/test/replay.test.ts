@@ -114,6 +114,24 @@ describe('llmsec replay', () => {
     expect(usage.stderr).toContain('--max-line-bytes must be a positive integer');
   });
 
+  it('reads a file that begins with a UTF-8 byte order mark like one without, on one thread, two and stdin', async () => {
+    const input: string[] = [];
+    for (let i = 0; i < 12; i++) input.push(block(i, i * 7_000));
+    const plain = tmp('plain.jsonl', input.join('\r\n'));
+    const bom = tmp('bom.jsonl', '\uFEFF' + input.join('\r\n'));
+    const want = await cli(['replay', plain, '--threads', '1']);
+    expect(want.stdout.length).toBeGreaterThan(0);
+    for (const run of [
+      await cli(['replay', bom, '--threads', '1']),
+      await cli(['replay', bom, '--threads', '2']),
+      await cli(['replay', '-'], '\uFEFF' + input.join('\n')),
+    ]) {
+      expect(run.stderr).toContain('12 lines, 12 events, 0 malformed');
+      expect(run.stdout).toBe(want.stdout);
+      expect(run.code).toBe(0);
+    }
+  });
+
   it('gives the same alerts and reports on two threads (the default for a file) as on one', async () => {
     // Campaigns across users, a rule firing and resolving, junk lines and an over-long one.
     const input: string[] = [];

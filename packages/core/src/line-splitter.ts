@@ -25,6 +25,7 @@ export interface LineReaderOptions {
  * - a line longer than `maxLineBytes` is dropped as soon as it passes the limit (its pieces
  *   are released) and reported with its line number when it ends.
  * String chunks (a stream with an encoding set, or Readable.from(strings)) work the same way.
+ * A byte order mark at the start of the input is dropped.
  * Faster than readline, whose per-line overhead exceeds the decoding at replay speed.
  */
 export class LineSplitter {
@@ -110,6 +111,9 @@ export class LineSplitter {
 
   private completeLine(line: string): void {
     this.lineNumber++;
+    // A UTF-8 byte order mark before the first line (Notepad, PowerShell 5's Out-File) is not
+    // the line's: left in, it made the first event a malformed JSON line.
+    if (this.lineNumber === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     this.onLine(
       line.length > 0 && line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line,
       this.lineNumber,

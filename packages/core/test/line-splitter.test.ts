@@ -75,6 +75,25 @@ describe('forEachLine', () => {
     );
   });
 
+  it('drops a UTF-8 byte order mark at the start of the input (Windows tools write one), however the chunks cut it', async () => {
+    const text = '{"a":1}\r\n{"b":2}\n';
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
+    const want = [
+      [1, '{"a":1}'],
+      [2, '{"b":2}'],
+    ];
+    for (let cut = 1; cut < 6; cut++) {
+      expect((await read([bytes.subarray(0, cut), bytes.subarray(cut)])).lines).toEqual(want);
+    }
+    expect((await read([bytes])).lines).toEqual(want);
+    expect((await read(['\uFEFF' + text])).lines).toEqual(want);
+    // Only at the start: elsewhere it is the line's content, left to the decoder.
+    expect((await read(['x\n\uFEFFy\n'])).lines).toEqual([
+      [1, 'x'],
+      [2, '\uFEFFy'],
+    ]);
+  });
+
   it('skips a line over maxLineBytes with its number and length, and goes on', async () => {
     const long = 'x'.repeat(100);
     const text = `a\n${long}\nb\n${long}é\r\nc\n${long}`;
