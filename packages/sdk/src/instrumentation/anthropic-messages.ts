@@ -11,7 +11,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { pushGuardMessages, withGuardMessages } from './tool-split.ts';
+import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -26,8 +26,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
 
   guardInput(body: Body): GuardInput {
     // Tool results are their own `tool` messages (tool-split.ts).
-    const messages: GuardMessage[] = [];
-    for (const m of arr(body.messages)) pushGuardMessages(messages, m);
+    const messages = guardMessages(arr(body.messages));
     return {
       provider: 'anthropic',
       operation: 'chat',
