@@ -6,7 +6,7 @@
 // The bundle is built here by rolldown (vite's bundler) from the sources, dependencies outside
 // @llmsec left external (resolved through a node_modules link next to the bundle).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +18,17 @@ import { blockFloodFile, cli } from './replay-io.ts';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RULES = join(ROOT, 'packages/detect/rules/default-rules.yaml');
 
+let root: string;
 let dir: string;
 let bundle: string;
 let events: string;
 let redis: RedisHandle;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'llmsec-bundle-'));
+  // The bundle in <root>/bin, so that the built-in rules would be <root>/rules/default-rules.yaml.
+  root = mkdtempSync(join(tmpdir(), 'llmsec-bundle-'));
+  dir = join(root, 'bin');
+  mkdirSync(dir);
   const build = await rolldown({
     input: join(ROOT, 'packages/cli/src/bin.ts'),
     platform: 'node',
@@ -43,6 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await redis?.stop();
+  rmSync(root, { recursive: true, force: true });
 });
 
 function runBundle(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -114,6 +119,22 @@ describe('llmsec replay bundled into one file (no worker files beside it)', () =
     expect(got.stderr).toMatch(
       /cannot start a worker thread \(.*broken install.*\); replaying on one thread/,
     );
+    expect(got.stdout).toBe(want.stdout);
+    expect(got.code).toBe(0);
+  }, 60_000);
+
+  it('without --rules: a clear error naming the missing built-in rule file (exit 1); with the file copied there, the built-in rules run', async () => {
+    const missing = await runBundle(['replay', events, '--threads', '1']);
+    expect(missing.stderr).toContain(
+      `the built-in rule file is missing: ${join(root, 'rules', 'default-rules.yaml')} (bundled or partial install?)`,
+    );
+    expect(missing.stderr).toContain('--rules FILE');
+    expect(missing.code).toBe(1);
+
+    mkdirSync(join(root, 'rules'));
+    copyFileSync(RULES, join(root, 'rules', 'default-rules.yaml'));
+    const want = await cli(['replay', events, '--threads', '1', '--format', 'jsonl']);
+    const got = await runBundle(['replay', events, '--threads', '1', '--format', 'jsonl']);
     expect(got.stdout).toBe(want.stdout);
     expect(got.code).toBe(0);
   }, 60_000);

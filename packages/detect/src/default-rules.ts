@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseRules } from './rule-loader.ts';
 import type { RuleDefinition } from './types.ts';
 
@@ -9,8 +10,24 @@ let cached: RuleDefinition[] | undefined;
 
 /** The built-in rules (parsed once; each call returns a fresh deep copy to edit freely). */
 export function defaultRules(): RuleDefinition[] {
-  cached ??= parseRules(readFileSync(DEFAULT_RULES_PATH, 'utf8'), 'default-rules.yaml');
+  cached ??= parseRules(readDefaultRules(), 'default-rules.yaml');
   return structuredClone(cached);
+}
+
+/**
+ * The file is read beside this module: a bundle (esbuild, rolldown, webpack) or an install that
+ * left it out has none there, and a bare ENOENT said neither what the file is nor what to do.
+ */
+function readDefaultRules(): string {
+  try {
+    return readFileSync(DEFAULT_RULES_PATH, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new Error(
+      `the built-in rule file is missing: ${fileURLToPath(DEFAULT_RULES_PATH)} (bundled or partial install?): ` +
+        `put @llmsec/detect's rules/default-rules.yaml there, or give a rule file (--rules FILE)`,
+    );
+  }
 }
 
 export const DEFAULT_RULE_IDS = [
