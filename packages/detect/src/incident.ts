@@ -59,8 +59,8 @@ export class Incident {
   addEvidence(eventId: string, traceId: string | undefined): void {
     if (eventId === this.lastEvidence) {
       // Not new evidence, but it may bring the entry's trace id: the opening event comes again
-      // after the condition's own evidence listed it, without a trace when the condition keeps
-      // none (monotonic), and the event itself has it.
+      // after the condition's own evidence listed it, without a trace when the window did not
+      // keep it (a monotonic window stored by an earlier version), and the event itself has it.
       if (traceId !== undefined) this.fillLastTrace(traceId);
       return;
     }

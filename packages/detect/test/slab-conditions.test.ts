@@ -125,8 +125,8 @@ function spilled(slab: SlabRule, store: SlabStore, g: number): boolean {
 
 /**
  * Row g holds nothing beyond its groups' live state: a spill slot is set only for a window
- * that is spilled, and a string slot only holds a string of a live state (an event id of a
- * window entry, baseline's last event), so nothing of an evicted group or an expired event
+ * that is spilled, and a string slot only holds a string of a live state (an event id or trace
+ * id of a window entry, baseline's last event), so nothing of an evicted group or an expired event
  * is kept alive.
  */
 function expectNothingStale(slabs: SlabRule[], store: SlabStore, g: number): void {
@@ -135,7 +135,12 @@ function expectNothingStale(slabs: SlabRule[], store: SlabStore, g: number): voi
   for (const slab of slabs) {
     const state = slab.state(store, g);
     if (store.spills.includes(state)) spills++;
-    if (state instanceof Ring) for (let k = 0; k < state.size; k++) live.add(state.idAt(state.at(k)));
+    if (state instanceof Ring)
+      for (let k = 0; k < state.size; k++) {
+        const i = state.at(k);
+        live.add(state.idAt(i));
+        if (state.hasTraces) live.add(state.traceAt(i));
+      }
   }
   const stride = store.spillStride;
   expect(store.spills.slice(g * stride, (g + 1) * stride).filter((s) => s !== undefined)).toHaveLength(

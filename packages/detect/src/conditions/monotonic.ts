@@ -28,7 +28,8 @@ export function monotonicCondition(
   // With `last`, only max(last, min_events) values can matter; without it, the whole window.
   const max =
     def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
-  const layout = new RingLayout(max, { values: true });
+  // Trace ids too: an alert's trace_ids are those of its evidence, which is this window.
+  const layout = new RingLayout(max, { values: true, traces: true });
   const valueOf = (event: SecurityEvent): number => {
     for (const get of getters) {
       const v = magnitude(get(event));

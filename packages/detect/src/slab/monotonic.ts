@@ -7,7 +7,8 @@ import type { SlabStore } from './slab-store.ts';
 
 // Region layout: the scalars size, head, run, prev; the ring (elsewhere in the row, see
 // SlabStore): `cap` entries of (time, value); the entries'
-// event ids (the evidence) in the string row, one slot per entry.
+// event ids (the evidence) in the string row, one slot per entry, then their trace ids (an
+// alert's trace_ids are its evidence's), `cap` slots further.
 const HEAD = 1;
 const RUN = 2;
 const PREV = 3;
@@ -60,7 +61,7 @@ export class SlabMonotonic implements SlabRule {
     this.max = Math.max(1, max);
     this.cap = Math.max(1, Math.min(this.max, inline));
     this.numWidth = SCALARS + 2 * this.cap;
-    this.strWidth = this.cap;
+    this.strWidth = 2 * this.cap;
   }
 
   place(numAt: number, ringAt: number, strAt: number, spillAt: number): void {
@@ -96,6 +97,7 @@ export class SlabMonotonic implements SlabRule {
     const cutoff = t - this.windowMs;
     while (size > 0 && nums[e + 2 * head]! <= cutoff) {
       strs[so + head] = undefined;
+      strs[so + cap + head] = undefined;
       head = head + 1 === cap ? 0 : head + 1;
       size--;
     }
@@ -108,11 +110,12 @@ export class SlabMonotonic implements SlabRule {
           nums[o + HEAD] = head;
           const s = this.state(store, g);
           nums[o] = SPILLED;
-          strs.fill(undefined, so, so + cap);
+          strs.fill(undefined, so, so + 2 * cap);
           store.spills[g * store.spillStride + this.spillAt] = s;
           return this.condition.update(s, event, t);
         }
-        // Full at the object ring's cap too: the oldest entry goes, as Ring.push does.
+        // Full at the object ring's cap too: the oldest entry goes, as Ring.push does (its
+        // slots are written again just below).
         strs[so + head] = undefined;
         head = head + 1 === cap ? 0 : head + 1;
         size--;
@@ -125,6 +128,7 @@ export class SlabMonotonic implements SlabRule {
       nums[e + 2 * p] = t;
       nums[e + 2 * p + 1] = v;
       strs[so + p] = event.event_id;
+      strs[so + cap + p] = event.trace_id;
       size++;
     }
     nums[o] = size;
@@ -149,9 +153,10 @@ export class SlabMonotonic implements SlabRule {
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
     const so = store.strRowAt(g) + this.strAt;
+    const strs = store.strPage(g);
     for (let k = 0; k < size; k++) {
       const p = (head + k) % this.cap;
-      s.push(nums[r + 2 * p]!, store.strPage(g)[so + p]!, undefined, nums[r + 2 * p + 1]!);
+      s.push(nums[r + 2 * p]!, strs[so + p]!, strs[so + this.cap + p], nums[r + 2 * p + 1]!);
     }
     s.run = nums[o + RUN]!;
     s.prev = nums[o + PREV]!;
@@ -172,6 +177,7 @@ export class SlabMonotonic implements SlabRule {
         nums[r + 2 * k] = s.timeAt(p);
         nums[r + 2 * k + 1] = s.valueAt(p);
         store.strPage(g)[so + k] = s.idAt(p);
+        store.strPage(g)[so + this.cap + k] = s.traceAt(p);
       }
       nums[o] = s.size;
       nums[o + HEAD] = 0;

@@ -68,12 +68,16 @@ interface RingState {
   type: abstract new (layout: RingLayout) => Ring;
   make: (layout: RingLayout) => Ring;
   fields: string[];
+  /** Columns the state's ring has now, added when an older version's text lacks them. */
+  flags?: number;
 }
 
 const RING_STATES: RingState[] = [
   { type: RatioState, make: (l) => new RatioState(l), fields: ['hits'] },
   { type: IdenticalState, make: (l) => new IdenticalState(l), fields: ['value', 'breakAt', 'prevAt'] },
-  { type: MonotonicState, make: (l) => new MonotonicState(l), fields: ['run', 'prev'] },
+  // Trace ids since issue 13 (an alert's trace_ids are its evidence's): a window written without
+  // them reads back with the column, its entries without a trace, so new entries keep theirs.
+  { type: MonotonicState, make: (l) => new MonotonicState(l), fields: ['run', 'prev'], flags: F_TRACES },
 ];
 
 /** The ring states by their fields besides `ring`, sorted and joined. */
@@ -84,8 +88,13 @@ function ringStateOf(value: Ring): RingState | undefined {
   return RING_STATES.find((r) => value instanceof r.type);
 }
 
-function ringFrom(tag: RingTag['$R'], make: (layout: RingLayout) => Ring = (l) => new Ring(l)): Ring {
-  const [max, flags, times, ids, traces, values, users] = tag;
+function ringFrom(
+  tag: RingTag['$R'],
+  make: (layout: RingLayout) => Ring = (l) => new Ring(l),
+  addFlags = 0,
+): Ring {
+  const [max, stored, times, ids, traces, values, users] = tag;
+  const flags = stored | addFlags;
   const ring = make(
     sharedRingLayout(max, {
       ids: (flags & F_IDS) !== 0,
@@ -181,7 +190,7 @@ function ringStateFrom(o: Record<string, unknown>): Ring | undefined {
   const keys = Object.keys(o).filter((k) => k !== 'ring');
   const state = RING_STATE_BY_FIELDS.get(keys.sort().join(','));
   if (state === undefined) return undefined;
-  const out = ringFrom(ring.$R, state.make);
+  const out = ringFrom(ring.$R, state.make, state.flags);
   for (const key of state.fields) (out as unknown as Record<string, unknown>)[key] = fromPlain(o[key]);
   return out;
 }
