@@ -10,7 +10,15 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { decodeEventLine, encodeEvent, parseTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
+import {
+  attributesToEvent,
+  decodeEventLine,
+  encodeEvent,
+  eventToAttributes,
+  parseTimestamp,
+  type Alert,
+  type SecurityEvent,
+} from '@llmsec/core';
 import { DetectionEngine } from '@llmsec/detect';
 import { alertViolationHook, RateLimiter, MemoryStore } from '@llmsec/ratelimit';
 import { defaultGuards } from '../packages/sdk/src/guards/index.ts';
@@ -154,6 +162,12 @@ describe('one injected tool result in an agent conversation (real openai and ant
 
     const alerts = replay(events);
     expect(firing(alerts, 'traveller')).toEqual(['indirect_prompt_injection']);
+    // As the detector service reads them (OTel log record / span event attributes): the same.
+    const viaOtel = events.map((e) => attributesToEvent(eventToAttributes(e))!);
+    expect(viaOtel.filter((e) => e.metadata?.input_source === 'tool')).toHaveLength(blocks.length);
+    expect(replay(viaOtel).map((a) => [a.rule, a.status, a.user_ids])).toEqual(
+      alerts.map((a) => [a.rule, a.status, a.user_ids]),
+    );
     const incident = alerts.filter((a) => a.rule === 'indirect_prompt_injection');
     expect(incident.filter((a) => a.status === 'firing')).toHaveLength(1);
     expect(incident[0]!.user_ids).toEqual(['traveller']);
