@@ -100,6 +100,9 @@ export interface RuleTestFile {
 export const DEFAULT_TEST_START = '2026-01-01T00:00:00Z';
 
 /** Reads and validates a rule-test file; problems throw RuleFileError naming file, test and field. */
+/** Events all `series` of one test file may generate together (held in memory at once). */
+export const MAX_SERIES_EVENTS_PER_FILE = 2_000_000;
+
 export function loadRuleTestFile(path: string): RuleTestFile {
   const fileName = basename(path);
   let text: string;
@@ -128,6 +131,19 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   const startMs = parseTimestamp(startText);
   if (Number.isNaN(startMs))
     throw new RuleFileError(`${fileName}: field "start": bad timestamp "${startText}"`);
+  // Checked before any series is made: each may ask for 1,000,000, and a file of many was built
+  // whole in memory (every test's events exist before the first runs) until the process died.
+  let generated = 0;
+  for (const t of spec.tests) {
+    for (const s of t.series ?? []) {
+      generated += s.count;
+      if (generated > MAX_SERIES_EVENTS_PER_FILE) {
+        throw new RuleFileError(
+          `${fileName}: test "${t.name}": its series bring the file's series to more than ${MAX_SERIES_EVENTS_PER_FILE.toLocaleString('en-US')} events, the limit of one test file: split it`,
+        );
+      }
+    }
+  }
   const tests = spec.tests.map((t, ti): RuleTestCase => {
     const where = `${fileName}: test "${t.name}"`;
     const events: DecodedEvent[] = [];
@@ -204,6 +220,8 @@ function readEventsFile(path: string, where: string): DecodedEvent[] {
     throw new RuleFileError(`${where}: events_file: cannot read: ${(err as Error).message}`);
   }
   const out: DecodedEvent[] = [];
+  // A byte order mark (Windows editors) is not part of the first line (core's LineSplitter drops it too).
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   text.split('\n').forEach((line, i) => {
     if (line.trim().length === 0) return;
     try {
