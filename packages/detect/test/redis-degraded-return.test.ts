@@ -32,7 +32,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   }
 }
 
-function replica(redis: Redis | Cluster, ruleset: string) {
+function replica(redis: Redis | Cluster, ruleset: string, maxOpenIncidentsPerRule?: number) {
   const alerts: Alert[] = [];
   const state = new RedisDetectionState({
     redis,
@@ -40,10 +40,13 @@ function replica(redis: Redis | Cluster, ruleset: string) {
     commandTimeoutMs: 5_000,
     shutdownGraceMs: 0,
     probeIntervalMs: 20,
+    ...(maxOpenIncidentsPerRule !== undefined ? { maxOpenIncidentsPerRule } : {}),
   });
   const engine = new DetectionEngine({
     rules: defaultRules(),
     allowedLatenessMs: LATENESS,
+    // Off, so that an incident the fleet's full index refuses is not opened again elsewhere.
+    maxOverflowIncidentsPerRule: 0,
     state,
     onAlert: (a) => alerts.push(a),
   });
@@ -111,6 +114,46 @@ standaloneAndCluster(
     expect(ids).toHaveLength(2);
     for (const id of ids) {
       expect(both.filter((x) => x.alert_id === id).map((x) => x.status)).toEqual(['firing', 'resolved']);
+    }
+
+    // Several incidents opened while cut off, and the rule's resolve index (cap 2) has room for
+    // one more: one is handed back (resolved by b's sweep), the other stays local (resolved by
+    // a as it leaves); each user's incident fires once and resolves once, under one alert id.
+    const rs = `${ruleset}-cap`;
+    const a = replica(clients[0], rs, 2);
+    const b = replica(clients[1], rs, 2);
+    for (const { event, t } of blocks('carol', T0, 10)) b.engine.ingest(event, t);
+    b.engine.advanceTo(T0 + 9 * SEC + LATENESS);
+    await b.engine.forceFlush();
+    const up = { cas: a.state.cas, advanceClock: a.state.advanceClock, ping: a.state.ping };
+    const fail = () => Promise.reject(new Error('Redis gone'));
+    Object.assign(a.state, { cas: fail, advanceClock: fail, ping: fail });
+    const burst = [...blocks('dave', T0 + 20 * SEC, 10), ...blocks('erin', T0 + 20 * SEC, 10)];
+    for (const { event, t } of burst.sort((x, y) => x.t - y.t)) a.engine.ingest(event, t);
+    a.engine.advanceTo(T0 + 29 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    expect(a.engine.stats.state?.mode).toBe('degraded');
+    Object.assign(a.state, up);
+    await until(() => a.engine.stats.state?.mode === 'shared', 5_000);
+    a.engine.advanceTo(T0 + 35 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fleet = (await b.engine.openIncidents()).map((x) => x.labels.user_id!).sort();
+    expect(fleet).toHaveLength(2);
+    expect(fleet[0]).toBe('carol');
+    const local = fleet[1] === 'dave' ? 'erin' : 'dave';
+    await a.engine.shutdown();
+    b.engine.advanceTo(T0 + 30 * MIN);
+    await b.engine.forceFlush();
+    await b.engine.shutdown();
+    for (const user of ['carol', 'dave', 'erin']) {
+      const lines = [...a.alerts, ...b.alerts].filter((x) => x.rule === RULE && x.labels.user_id === user);
+      expect(
+        lines.map((x) => x.status),
+        user,
+      ).toEqual(['firing', 'resolved']);
+      expect(lines[1]!.alert_id).toBe(lines[0]!.alert_id);
+      // Who resolved it: the fleet's sweep (b) for the handed-back one and carol's, a for the local one.
+      expect(b.alerts.includes(lines[1]!), user).toBe(user !== local);
     }
   },
 );

@@ -1,3 +1,4 @@
+import type { Incident } from '../incident.ts';
 import type { IncidentLifecycle } from '../incident-lifecycle.ts';
 import { decodeBody, emptyBody, encodeBody, type GroupBody } from './group-runner.ts';
 import { splitVersion } from './redis-state.ts';
@@ -5,6 +6,12 @@ import type { SharedEngineOptions } from './shared-types.ts';
 
 /** Compare-and-set attempts per incident before it is left to resolve locally. */
 const MAX_ATTEMPTS = 5;
+/**
+ * Incidents moved concurrently: an outage under a flood of invented ids can leave thousands
+ * open locally (up to maxOpenIncidentsPerRule per rule), three round trips each, while events
+ * queue behind the hand-back.
+ */
+const BATCH = 64;
 
 /**
  * Redis answers again after a degraded episode: the incidents the fallback engine opened
@@ -27,40 +34,48 @@ export async function handBack(
   lifecycle: IncidentLifecycle,
   indexTtl: number,
 ): Promise<number> {
-  const { state, ruleset } = o;
+  const open = lifecycle.openIncidents();
   let moved = 0;
-  for (const incident of lifecycle.openIncidents()) {
-    const table = o.tables.find((t) => t.rules.some((r) => r.id === incident.rule.id));
-    const rule = table?.rules.find((r) => r.id === incident.rule.id);
-    if (table === undefined || rule === undefined) continue;
-    const key = state.groupKey(ruleset, table.index, incident.key);
-    let admitted = false;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // cas with expected -1 never writes: it returns the stored text (the state's read).
-      const [, cur] = await state.cas(key, -1, '', 1);
-      const [expected, body] = cur === '' ? [0, emptyBody(incident.key)] : readBody(String(cur));
-      if (body === undefined || body.i[rule.id] !== undefined) break;
-      // Index before group, as GroupWriter.admitOpened: a failure in between leaves at worst an
-      // entry naming a group without the incident, which the sweep drops when due.
-      if (!admitted) {
-        const refused = await state.admitToIndex(state.indexKey(ruleset, rule.index), indexTtl, [
-          1,
-          key,
-          incident.resolveAt,
-        ]);
-        if (refused.length > 0) break;
-        admitted = true;
-      }
-      body.i[rule.id] = incident.toState();
-      const [ok] = await state.cas(key, expected, encodeBody(body), table.ttlMs);
-      if (ok === 1) {
-        lifecycle.handedOver(incident);
-        moved++;
-        break;
-      }
-    }
+  for (let i = 0; i < open.length; i += BATCH) {
+    const done = await Promise.all(open.slice(i, i + BATCH).map((inc) => moveOne(o, inc, indexTtl)));
+    done.forEach((ok, k) => {
+      if (!ok) return;
+      lifecycle.handedOver(open[i + k]!);
+      moved++;
+    });
   }
   return moved;
+}
+
+/** One incident into its group's stored state (after its resolve index): true once written. */
+async function moveOne(o: SharedEngineOptions, incident: Incident, indexTtl: number): Promise<boolean> {
+  const { state, ruleset } = o;
+  const table = o.tables.find((t) => t.rules.some((r) => r.id === incident.rule.id));
+  const rule = table?.rules.find((r) => r.id === incident.rule.id);
+  if (table === undefined || rule === undefined) return false;
+  const key = state.groupKey(ruleset, table.index, incident.key);
+  let admitted = false;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    // cas with expected -1 never writes: it returns the stored text (the state's read).
+    const [, cur] = await state.cas(key, -1, '', 1);
+    const [expected, body] = cur === '' ? [0, emptyBody(incident.key)] : readBody(String(cur));
+    if (body === undefined || body.i[rule.id] !== undefined) return false;
+    // Index before group, as GroupWriter.admitOpened: a failure in between leaves at worst an
+    // entry naming a group without the incident, which the sweep drops when due.
+    if (!admitted) {
+      const refused = await state.admitToIndex(state.indexKey(ruleset, rule.index), indexTtl, [
+        1,
+        key,
+        incident.resolveAt,
+      ]);
+      if (refused.length > 0) return false;
+      admitted = true;
+    }
+    body.i[rule.id] = incident.toState();
+    const [ok] = await state.cas(key, expected, encodeBody(body), table.ttlMs);
+    if (ok === 1) return true;
+  }
+  return false;
 }
 
 /** A stored group as [version, body]; body undefined when it does not decode. */
