@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { UsageError, type CliIO, type Command } from './io.ts';
 
 /** Subcommands, each in its own module under commands/. */
@@ -10,8 +11,14 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
+  // `llmsec help replay` is `llmsec replay --help` (what git, npm and docker do).
+  if (name === 'help' && rest.length > 0) return runCli([rest[0]!, '--help'], io);
   if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(await usage());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`${version()}\n`);
     return 0;
   }
   if (name === undefined) {
@@ -37,11 +44,29 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/**
+ * The `llmsec` package's version, from its package.json beside src/ (or dist/). A bundled CLI
+ * has none there (or another package's): it says so rather than print a wrong version.
+ */
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    if (pkg.name === 'llmsec' && typeof pkg.version === 'string') return `llmsec ${pkg.version}`;
+  } catch {
+    // not installed as a package (a bundle): below
+  }
+  return 'llmsec (version unknown: no llmsec package.json beside the CLI)';
+}
+
 async function usage(): Promise<string> {
   const lines = ['usage: llmsec <command> [options]', '', 'commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) {
     const { command } = await load();
     lines.push(`  ${name.padEnd(12)} ${command.summary}`);
   }
+  lines.push('', '`llmsec <command> --help` (or `llmsec help <command>`): its options. `llmsec --version`.');
   return lines.join('\n') + '\n';
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli } from './replay-io.ts';
 
@@ -29,6 +30,31 @@ describe('--help of every command', () => {
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(/^usage: llmsec <command>/);
     expect(none.code).toBe(2);
+  });
+
+  it("llmsec help COMMAND: that command's --help; llmsec help NOSUCH: unknown command, exit 2", async () => {
+    for (const command of ['replay', 'test-rules', 'limits', 'detector']) {
+      const viaHelp = await cli(['help', command]);
+      const direct = await cli([command, '--help']);
+      expect(viaHelp.stdout).toMatch(new RegExp(`^usage: llmsec ${command} `));
+      expect(viaHelp.stdout).toBe(direct.stdout);
+      expect(viaHelp.code).toBe(0);
+    }
+    const unknown = await cli(['help', 'nosuch']);
+    expect(unknown.stderr).toMatch(/^llmsec: unknown command "nosuch"/);
+    expect(unknown.code).toBe(2);
+  });
+
+  it('llmsec --version and -v: the llmsec package version on stdout, exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const { code, stdout, stderr } = await cli([flag]);
+      expect(stdout).toBe(`llmsec ${version}\n`);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    }
   });
 
   it('a usage error still goes to stderr with exit 2', async () => {
