@@ -134,7 +134,9 @@ export class Incident {
 
   /** The inverse of toState(): the same incident, as if it had lived in this process. */
   static fromState(rule: CompiledRule, key: string, st: IncidentState, maxUsers: number): Incident {
-    const inc = new Incident(rule, key, st.s, st.d, maxUsers);
+    // A description that is not a string (damaged, hostile) would leave a line without its
+    // required `description`: empty instead. Times are the caller's check (loadableState).
+    const inc = new Incident(rule, key, st.s, typeof st.d === 'string' ? st.d : '', maxUsers);
     inc.lastTrueAt = st.l;
     // Read from Redis: an `e` or `u` that is not an array (damaged, hostile) is empty rather
     // than throwing in every flush of the group, or a string's characters as ids.
@@ -152,7 +154,7 @@ export class Incident {
       inc.tailTraces.push(traceAt(i));
     }
     inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
-    inc.lastEvidence = st.x;
+    inc.lastEvidence = typeof st.x === 'string' ? st.x : '';
     // At most maxUsers, as addUser keeps it: a damaged or hostile state's list is not taken
     // whole; only strings are user ids (they reach alerts, bans and Alertmanager labels).
     const users: unknown[] = Array.isArray(st.u) ? st.u : [];

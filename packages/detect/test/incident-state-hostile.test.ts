@@ -192,6 +192,19 @@ describe('a stored user or evidence list that is not a list of strings', () => {
       expect(inc!.evidence()).toEqual([]);
     }
   });
+
+  it('d or x not a string: the line still has a string description (a required field)', () => {
+    for (const bad of [undefined, null, 42, ['d'], { d: 1 }]) {
+      const inc = load({ d: bad, x: bad, e: e3, tr: [tr(1)], et: [0, -1, -1] });
+      checkLine(inc);
+      expect(typeof inc.toAlert('firing', undefined).description).toBe('string');
+      expect(typeof inc.toState().d).toBe('string');
+      expect(typeof inc.toState().x).toBe('string');
+      // A new event after a damaged x is new evidence, as usual.
+      inc.addEvidence(id(4), tr(4));
+      expect(inc.evidence()).toEqual([...e3, id(4)]);
+    }
+  });
 });
 
 describe('a state this version wrote', () => {
