@@ -1,3 +1,4 @@
+import { isToolRole } from '../instrumentation/tool-role.ts';
 import type { GuardContext, GuardDecision, GuardInput, InputGuard } from '../instrumentation/types.ts';
 
 /**
@@ -88,23 +89,33 @@ export function patternGuard(options: PatternGuardOptions): InputGuard {
     layer: options.layer,
     check(input: GuardInput, _ctx: GuardContext): GuardDecision {
       // Tool results (role tool, ...) are matched too: the usual route of indirect injection.
-      // The block names the message, so one in a tool result is recorded as the tool's.
+      // The block names the message, so one in a tool result is recorded as the tool's. A user
+      // message that matches as well is named instead: the user's doing comes first, or a
+      // poisoned tool result kept in the history would pass every injection the user types
+      // off as the tool's (and past the per-user rules). Only a block reads on after a match.
       const messages = input.messages;
+      let toolHit: Extract<GuardDecision, { action: 'block' }> | undefined;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
         if (m.role === 'system' || m.role === 'developer' || m.role === 'assistant') continue;
+        if (toolHit !== undefined && isToolRole(m.role)) continue;
+        let decision: Extract<GuardDecision, { action: 'block' }> | undefined;
         if (m.content.length > maxChars && oversize === 'block') {
-          return {
+          decision = {
             action: 'block',
             reason: `message longer than ${maxChars} characters (patternGuard input cap)`,
             message: i,
           };
+        } else {
+          const hit = firstMatch(m.content);
+          if (hit !== undefined)
+            decision = { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}`, message: i };
         }
-        const hit = firstMatch(m.content);
-        if (hit !== undefined)
-          return { action: 'block', reason: `matched pattern: ${hit.label.slice(0, 80)}`, message: i };
+        if (decision === undefined) continue;
+        if (!isToolRole(m.role)) return decision;
+        toolHit = decision;
       }
-      return allow();
+      return toolHit ?? allow();
     },
   };
 }
