@@ -114,6 +114,37 @@ describe('llmsec replay', () => {
     expect(usage.stderr).toContain('--max-line-bytes must be a positive integer');
   });
 
+  it('groups by the conversation_id of the JSONL lines (0ba2d24), on one thread and two', async () => {
+    const rules = tmp(
+      'conv-rules.yaml',
+      [
+        'rules:',
+        '  - id: conversation_blocks',
+        '    title: Blocks in one conversation',
+        '    severity: warning',
+        '    match: { categories: [guardrail_block] }',
+        '    group_by: conversation_id',
+        '    window: 1m',
+        '    condition: { kind: count, min: 3 }',
+        '',
+      ].join('\n'),
+    );
+    // Nine blocks by nine users, three per conversation: only the conversation is repeated.
+    const events = Array.from({ length: 9 }, (_, i) =>
+      line({ ...(JSON.parse(block(i, i * 1_000, `u${i}`)) as object), conversation_id: `conv-${i % 3}` }),
+    );
+    const path = tmp('conv.jsonl', events.join('\n'));
+    for (const threads of ['1', '2']) {
+      const { code, stdout } = await cli(['replay', path, '--rules', rules, '--threads', threads]);
+      const alerts = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { labels: Record<string, string>; status: string });
+      expect(alerts.map((a) => a.labels.conversation_id).sort()).toEqual(['conv-0', 'conv-1', 'conv-2']);
+      expect(code).toBe(0);
+    }
+  });
+
   it('reads a file that begins with a UTF-8 byte order mark like one without, on one thread, two and stdin', async () => {
     const input: string[] = [];
     for (let i = 0; i < 12; i++) input.push(block(i, i * 7_000));
