@@ -7,6 +7,8 @@
  *   node bench/instrumentation/peer-child.ts <variant> <calls> <warmup> [stream]
  *
  * With `stream`, every call is `stream: true` (the canned answer as 10 SSE chunks) read to the end.
+ * The crosstalk variants (peer-variants.ts) build llmsec's client without and with the default
+ * guards in this one process and call both, in alternating batches, timing one (warm-up too).
  *
  * Prints one JSON line: wall and CPU µs per call, and what one call emitted (spans, span
  * attributes, span events, log records, metric data points).
@@ -23,7 +25,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
-import { VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
+import { CROSSTALK_VARIANTS, VARIANTS, type ChildResult, type Variant } from './peer-variants.ts';
 import { CumulativeReader } from './otel-providers.ts';
 
 interface ChatClient {
@@ -39,7 +41,11 @@ async function main(): Promise<void> {
     string | undefined,
   ];
   const stream = mode === 'stream';
-  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`);
+  if (
+    !(VARIANTS as readonly string[]).includes(variant) &&
+    !(CROSSTALK_VARIANTS as readonly string[]).includes(variant)
+  )
+    throw new Error(`unknown variant ${variant}`);
   const calls = Number(callsArg);
   const warmup = Number(warmupArg);
 
@@ -74,19 +80,45 @@ async function main(): Promise<void> {
   logs.setGlobalLoggerProvider(loggerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
 
-  const client = await makeClient(variant, { tracerProvider, meterProvider, loggerProvider }, stream);
-  const timeCalls = async (n: number): Promise<{ wall: number; cpu: number }> => {
-    const cpu0 = process.cpuUsage();
-    const start = process.hrtime.bigint();
+  const { client, beside } = await makeClient(
+    variant,
+    { tracerProvider, meterProvider, loggerProvider },
+    stream,
+  );
+  const callMany = async (c: ChatClient, n: number): Promise<void> => {
     if (stream) {
       // Read to the end, as an application does: the span ends with the stream.
       for (let i = 0; i < n; i++)
-        for await (const _ of (await client.chat.completions.create(STREAM_BODY)) as AsyncIterable<unknown>);
+        for await (const _ of (await c.chat.completions.create(STREAM_BODY)) as AsyncIterable<unknown>);
     } else {
-      for (let i = 0; i < n; i++) await client.chat.completions.create(CHAT_BODY);
+      for (let i = 0; i < n; i++) await c.chat.completions.create(CHAT_BODY);
     }
+  };
+  const timeCalls = async (n: number): Promise<{ wall: number; cpu: number }> => {
+    if (beside !== undefined) return timeBeside(n, beside);
+    const cpu0 = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    await callMany(client, n);
     const cpu = process.cpuUsage(cpu0);
     return { wall: Number(process.hrtime.bigint() - start) / 1000 / n, cpu: (cpu.user + cpu.system) / n };
+  };
+  // The crosstalk variants: batches of BATCH calls of the other client between batches of this
+  // one (as the in-process benches alternate their clients); only this one's batches are timed.
+  const BATCH = 100;
+  const timeBeside = async (n: number, other: ChatClient): Promise<{ wall: number; cpu: number }> => {
+    let cpuUs = 0;
+    let wallNs = 0n;
+    for (let done = 0; done < n; done += BATCH) {
+      await callMany(other, BATCH);
+      const k = Math.min(BATCH, n - done);
+      const cpu0 = process.cpuUsage();
+      const start = process.hrtime.bigint();
+      await callMany(client, k);
+      const cpu = process.cpuUsage(cpu0);
+      wallNs += process.hrtime.bigint() - start;
+      cpuUs += cpu.user + cpu.system;
+    }
+    return { wall: Number(wallNs) / 1000 / n, cpu: cpuUs / n };
   };
   await timeCalls(warmup);
   await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
@@ -95,7 +127,7 @@ async function main(): Promise<void> {
   // What one call emits, measured on one call after the warm-up.
   spans = [];
   logCount = 0;
-  await timeCalls(1);
+  await callMany(client, 1); // this client alone, also in the crosstalk variants
   await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
   const oneCall = {
     spans: spans.length,
@@ -129,7 +161,26 @@ interface Providers {
   loggerProvider: LoggerProvider;
 }
 
-async function makeClient(variant: Variant, p: Providers, stream: boolean): Promise<ChatClient> {
+/** The client to time, and for the crosstalk variants the other configuration, called between its batches. */
+async function makeClient(
+  variant: Variant,
+  p: Providers,
+  stream: boolean,
+): Promise<{ client: ChatClient; beside?: ChatClient }> {
+  if (variant === 'llmsec, no guards, beside guards')
+    return {
+      client: await makeOne('llmsec, no guards', p, stream),
+      beside: await makeOne('llmsec, default guards', p, stream),
+    };
+  if (variant === 'llmsec, default guards, beside no guards')
+    return {
+      client: await makeOne('llmsec, default guards', p, stream),
+      beside: await makeOne('llmsec, no guards', p, stream),
+    };
+  return { client: await makeOne(variant, p, stream) };
+}
+
+async function makeOne(variant: Variant, p: Providers, stream: boolean): Promise<ChatClient> {
   const options = {
     apiKey: 'bench',
     baseURL: 'http://127.0.0.1:9/v1',
@@ -194,6 +245,8 @@ async function makeClient(variant: Variant, p: Providers, stream: boolean): Prom
       inst.manuallyInstrument(openai.default as never);
       return new openai.default(options) as unknown as ChatClient;
     }
+    default:
+      throw new Error(`makeOne: ${variant} is built by makeClient`);
   }
 }
 

@@ -10,7 +10,24 @@ export const VARIANTS = [
   'otel instrumentation-openai 0.22.0',
   'traceloop 0.27.0',
 ] as const;
-export type Variant = (typeof VARIANTS)[number];
+/**
+ * `--peer-crosstalk`: llmsec without and with the default guards, each timed in a process where
+ * the other client is built and called too (in alternating batches, only this one timed), as in
+ * the in-process benches (run.ts, guards-call.ts). The pair against the two single-client
+ * variants shows what sharing JIT-compiled code between the two configurations does to the
+ * guards' added time.
+ */
+export const CROSSTALK_VARIANTS = [
+  'llmsec, no guards, beside guards',
+  'llmsec, default guards, beside no guards',
+] as const;
+export type Variant = (typeof VARIANTS)[number] | (typeof CROSSTALK_VARIANTS)[number];
+/** `--peer-llmsec-only`: the openai 7 rows without the OpenInference peer (a quicker run of the guards' rows). */
+export const LLMSEC_VARIANTS: readonly Variant[] = [
+  'openai 7, plain',
+  'llmsec, no guards',
+  'llmsec, default guards',
+];
 /** The plain client each variant is compared with (same openai major). */
 export const BASELINE: Record<Variant, Variant> = {
   'openai 7, plain': 'openai 7, plain',
@@ -21,6 +38,8 @@ export const BASELINE: Record<Variant, Variant> = {
   'llmsec, no guards (openai 6)': 'openai 6, plain',
   'otel instrumentation-openai 0.22.0': 'openai 6, plain',
   'traceloop 0.27.0': 'openai 6, plain',
+  'llmsec, no guards, beside guards': 'openai 7, plain',
+  'llmsec, default guards, beside no guards': 'openai 7, plain',
 };
 
 export interface ChildResult {

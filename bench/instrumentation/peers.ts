@@ -28,6 +28,9 @@ const WHAT: Record<Variant, string> = {
   'llmsec, no guards (openai 6)': 'as llmsec, no guards',
   'otel instrumentation-openai 0.22.0': 'span, GenAI event log records, GenAI metrics',
   'traceloop 0.27.0': 'span with prompts and completions (content on by default)',
+  'llmsec, no guards, beside guards': 'as llmsec, no guards; a guarded client called in the same process',
+  'llmsec, default guards, beside no guards':
+    'as llmsec, default guards; an unguarded client called in the same process',
 };
 
 /** A new random order (Fisher–Yates). */
@@ -45,11 +48,14 @@ export function runPeers(options: {
   calls: number;
   warmup: number;
   stream: boolean;
+  /** Default: VARIANTS. Each variant's BASELINE must be among them. */
+  variants?: readonly Variant[];
 }): string[] {
-  const series = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));
+  const variants = options.variants ?? VARIANTS;
+  const series = new Map<Variant, ChildResult[]>(variants.map((v) => [v, []]));
   const load0 = loadavg()[0] ?? 0;
   for (let r = 0; r < options.rounds; r++) {
-    for (const variant of shuffle([...VARIANTS])) {
+    for (const variant of shuffle([...variants])) {
       const child = spawnSync(
         process.execPath,
         [
@@ -76,7 +82,7 @@ export function runPeers(options: {
     `[peers: one process per variant, ${options.rounds} rounds in random order, ${options.calls} calls after ${options.warmup} warm-up; canned fetch${options.stream ? ', stream: true (10 chunks, read to the end)' : ', non-streaming'}; load average ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}]`,
     `  ${'variant'.padEnd(36)} ${'cpu us/call'.padStart(11)} ${'added cpu'.padStart(10)} ${'x base'.padStart(7)} ${'wall us/call'.padStart(12)} ${'added wall'.padStart(10)}  per call: spans/attrs/events, logs, metric points`,
   ];
-  for (const variant of VARIANTS) {
+  for (const variant of variants) {
     const mine = series.get(variant) as ChildResult[];
     const base = series.get(BASELINE[variant]) as ChildResult[];
     const cpu = median(mine.map((x) => x.cpuUs));
@@ -91,8 +97,52 @@ export function runPeers(options: {
       `  ${variant.padEnd(36)} ${cpu.toFixed(1).padStart(11)} ${(isBase ? 'base' : addedCpu.toFixed(1)).padStart(10)} ${(isBase ? '' : `x${ratio.toFixed(2)}`).padStart(7)} ${wall.toFixed(1).padStart(12)} ${(isBase ? 'base' : addedWall.toFixed(1)).padStart(10)}  ${emits}`,
     );
   }
-  lines.push(sameClientLine(series));
+  lines.push(...guardLines(series));
+  if (series.has('otel instrumentation-openai 0.22.0')) lines.push(sameClientLine(series));
   return lines;
+}
+
+/** Median and quartiles of `a - b`, round by round. */
+function paired(a: ChildResult[], b: ChildResult[]): string {
+  const d = a.map((x, k) => x.cpuUs - (b[k] as ChildResult).cpuUs).sort((p, q) => p - q);
+  const q = (p: number): number => d[Math.floor((d.length - 1) * p)] as number;
+  return `median ${median(d).toFixed(1)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
+}
+
+/**
+ * What the default guards add on top of llmsec without guards, paired per round: the issue's
+ * aim. The rows above give each variant's median against plain; the difference of two medians
+ * is not the median of the differences. With --peer-crosstalk, the same pair where both
+ * configurations share a process (as in the in-process benches).
+ */
+function guardLines(series: Map<Variant, ChildResult[]>): string[] {
+  const out: string[] = [];
+  const pair = (a: Variant, b: Variant, label: string): void => {
+    const x = series.get(a);
+    const y = series.get(b);
+    if (x !== undefined && y !== undefined) out.push(`  ${label}: ${paired(x, y)}`);
+  };
+  pair(
+    'llmsec, default guards',
+    'llmsec, no guards',
+    'default guards on top of no guards, one configuration per process, paired per round',
+  );
+  pair(
+    'llmsec, default guards, beside no guards',
+    'llmsec, no guards, beside guards',
+    'the same, both configurations in each process (as in-process benches)',
+  );
+  pair(
+    'llmsec, no guards, beside guards',
+    'llmsec, no guards',
+    'no guards: beside a guarded client minus alone',
+  );
+  pair(
+    'llmsec, default guards, beside no guards',
+    'llmsec, default guards',
+    'default guards: beside an unguarded client minus alone',
+  );
+  return out;
 }
 
 /** Ours and the official instrumentation on the same client (openai 6): the difference of their CPU per call, round by round. */
