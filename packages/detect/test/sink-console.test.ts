@@ -106,6 +106,19 @@ describe('ConsoleSink', () => {
     });
   });
 
+  it("forceFlush and shutdown give up after flushTimeoutMs on a stream that takes nothing (the host's shutdown must not hang)", async () => {
+    const stream = new Writable({ highWaterMark: 1, write: () => undefined }); // never calls back
+    const sink = new ConsoleSink({ stream, flushTimeoutMs: 50 });
+    sink.send(alert());
+    const started = performance.now();
+    await sink.forceFlush();
+    await sink.shutdown();
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(90);
+    expect(took).toBeLessThan(2_000);
+    expect(() => new ConsoleSink({ flushTimeoutMs: -1 })).toThrow(/flushTimeoutMs/);
+  });
+
   it('counts a write after the stream was destroyed (the reader went away) as failed, and frees its bytes', async () => {
     const stream = new PassThrough();
     stream.destroy();

@@ -20,6 +20,12 @@ export interface ConsoleSinkOptions {
   meter?: Meter;
   /** Called on the first line dropped (once per sink), e.g. to log it; must not throw. */
   onDrop?: (bufferedBytes: number) => void;
+  /**
+   * The longest `forceFlush()` / `shutdown()` wait for the stream to take what it holds (a
+   * stalled reader would make it wait forever, and the host's shutdown with it), as the HTTP
+   * sinks' option of that name. @default 10_000
+   */
+  flushTimeoutMs?: number;
 }
 
 /**
@@ -34,6 +40,7 @@ export class ConsoleSink implements AlertSink {
   private readonly maxBufferedBytes: number;
   private readonly record: RecordNotifications;
   private readonly onDrop: ((bufferedBytes: number) => void) | undefined;
+  private readonly flushTimeoutMs: number;
   /** Bytes written whose write callback has not come: our own count, for any stream. */
   private buffered = 0;
   private dropped = false;
@@ -45,6 +52,10 @@ export class ConsoleSink implements AlertSink {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1_048_576;
     if (!(this.maxBufferedBytes >= 0)) {
       throw new RangeError(`ConsoleSink: maxBufferedBytes must be >= 0, got ${this.maxBufferedBytes}`);
+    }
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
+    if (!(this.flushTimeoutMs >= 0)) {
+      throw new RangeError(`ConsoleSink: flushTimeoutMs must be >= 0, got ${this.flushTimeoutMs}`);
     }
     this.record = notificationCounter(options.meter, this.name);
     this.onDrop = options.onDrop;
@@ -86,13 +97,25 @@ export class ConsoleSink implements AlertSink {
     }
   }
 
-  /** Waits until the stream has handed its buffered lines to the OS. */
+  /**
+   * Waits until the stream has handed its buffered lines to the OS, at most `flushTimeoutMs`
+   * (then the lines stay with the stream, which may still deliver them).
+   */
   async forceFlush(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      // An empty write calls back after everything written before it (or with the stream's error).
-      await new Promise<void>((resolve) => this.stream.write('', () => resolve()));
+      await Promise.race([
+        // An empty write calls back after everything written before it (or with the stream's error).
+        new Promise<void>((resolve) => this.stream.write('', () => resolve())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.flushTimeoutMs);
+          timer.unref();
+        }),
+      ]);
     } catch (err) {
       sinkErrors.report('console.flush', err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
