@@ -7,7 +7,10 @@ export interface PersonaVerdict {
   stats: PersonaStats;
   /** Rules that fired with one of this persona's users implicated. */
   rulesRaised: string[];
-  /** Attackers: every expected rule fired (or, for the flooder, it was refused). Benign: nothing fired. */
+  /**
+   * Attackers: every expected rule fired (or, for the flooder, it was refused). Benign: nothing
+   * fired but its `notices` (alerts about what happened to it), and those did.
+   */
   ok: boolean;
 }
 
@@ -31,9 +34,10 @@ export function summarise(
       ...new Set(firing.filter((a) => a.user_ids.some((u) => users.has(u))).map((a) => a.rule)),
     ].sort();
     const s = stats.get(persona.name) ?? { requests: 0, ok: 0, blocked: 0, rateLimited: 0, errors: 0 };
+    const notices = persona.notices ?? [];
     const ok =
       persona.kind === 'benign'
-        ? rulesRaised.length === 0
+        ? rulesRaised.every((r) => notices.includes(r)) && notices.every((r) => rulesRaised.includes(r))
         : persona.expectedRules.every((r) => rulesRaised.includes(r)) &&
           (!persona.expectRateLimited || s.rateLimited > 0);
     return { persona, stats: s, rulesRaised, ok };
@@ -41,11 +45,16 @@ export function summarise(
   const attackerVerdicts = verdicts.filter((v) => v.persona.kind === 'attacker');
   const benignFlagged = verdicts
     .filter((v) => v.persona.kind === 'benign' && !v.ok)
-    .flatMap((v) =>
-      firing
+    .flatMap((v) => [
+      ...firing
         .filter((a) => a.user_ids.some((u) => v.persona.users.includes(u)))
+        .filter((a) => !(v.persona.notices ?? []).includes(a.rule))
         .map((a) => `${a.rule}: ${a.user_ids.join(',')}`),
-    );
+      // A notice that did not fire is a miss of its own: say so rather than print "none".
+      ...(v.persona.notices ?? [])
+        .filter((r) => !v.rulesRaised.includes(r))
+        .map((r) => `${r}: expected for ${v.persona.name}, not raised`),
+    ]);
   return {
     verdicts,
     attackersCaught: attackerVerdicts.filter((v) => v.ok).length,

@@ -35,6 +35,12 @@ export interface Persona {
   description: string;
   /** The detection rules this persona is meant to trigger (attackers). */
   expectedRules: string[];
+  /**
+   * Benign: rules expected to name this persona's users without flagging them, because they
+   * report something that happened to them (indirect_prompt_injection: a poisoned page their
+   * agent read). They must fire, and nothing else may.
+   */
+  notices?: string[];
   /** Attackers caught by refusals rather than detection (the flooder). */
   expectRateLimited?: boolean;
   /** Sends without waiting for answers (the flooder); others wait for each response. */
@@ -216,6 +222,26 @@ export function buildPersonas(random: RandomSource, benignUsers = 20): Persona[]
     users: ['attacker-flood'],
     requests: spread(random, 90, 0.1, 0.4).map((at) =>
       request(at, 'attacker-flood', pick(random, P.BENIGN_PROMPTS), { maxTokens: 50 }),
+    ),
+  });
+
+  // Last, so the random draws of the personas above are the same as before it existed.
+  const reader = 'agent-reader';
+  personas.push({
+    name: 'agent reading a poisoned page',
+    kind: 'benign',
+    description: 'a research agent whose search tool returns a page with an injection in it',
+    expectedRules: [],
+    notices: ['indirect_prompt_injection'],
+    users: [reader],
+    requests: spread(random, 6, 0.1, 0.6).map((at, i) =>
+      request(at, reader, 'Summarise what the docs say about the new train timetable; call tool search_docs.', {
+        sessionId: `${reader}-run1`,
+        conversation: `${reader}-run1`,
+        tools: ['search_docs'],
+        // Step 2's page carries the injection; the agent drops the refused step, as clients do.
+        ...(i === 0 ? {} : { toolResult: i === 2 ? P.POISONED_PAGE : `Timetable page ${i}: trains every 15 minutes.` }),
+      }),
     ),
   });
 
