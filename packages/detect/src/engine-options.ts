@@ -30,6 +30,17 @@ export interface DetectionEngineOptions {
   /** When > 0, calls `tick()` on an unref'd timer every this many ms. @default 0 */
   tickIntervalMs?: number;
   /**
+   * Live detection: an event stamped more than this ahead of `clock` is dropped (counted in
+   * `droppedFuture`, `llmsec.detect.events.dropped{reason="future"}`). Event time only moves
+   * forward: one event stamped years ahead (a sender's broken clock, a forged record) would
+   * otherwise raise the watermark past every real event, which would all be dropped as late
+   * until that time came. Off by default, since event time is the caller's (a replay of old or
+   * generated logs, tests on a manual clock); the detector service sets it (1 h). With a shared
+   * state, the state's own `maxFutureSkewMs` applies instead.
+   * @default Infinity
+   */
+  maxFutureSkewMs?: number;
+  /**
    * Open incidents per rule. At the cap no open incident is evicted for a new one, so invented
    * group keys can neither grow the incidents without bound nor push out one that exists; the
    * new incident opens in the overflow tier instead (see maxOverflowIncidentsPerRule), counted
@@ -79,6 +90,8 @@ export interface EngineStats {
   droppedLate: number;
   /** Events without a usable timestamp. */
   droppedInvalid: number;
+  /** Events stamped more than maxFutureSkewMs ahead of the clock (in-memory state). */
+  droppedFuture: number;
   alertsFired: number;
   alertsResolved: number;
   /** Events held for reordering right now. */

@@ -8,6 +8,7 @@ import type { EngineStats } from './engine-options.ts';
 export function addInnerStats(into: EngineStats, inner: EngineStats): void {
   into.processed += inner.processed;
   into.droppedLate += inner.droppedLate;
+  into.droppedFuture += inner.droppedFuture;
   into.alertsFired += inner.alertsFired;
   into.alertsResolved += inner.alertsResolved;
   into.buffered += inner.buffered;
@@ -22,6 +23,7 @@ export interface EngineCounts {
   processed: number;
   droppedLate: number;
   droppedInvalid: number;
+  droppedFuture: number;
   alertsFired: number;
   alertsResolved: number;
   incidentsRefused: number;
@@ -34,6 +36,7 @@ export function zeroCounts(): EngineCounts {
     processed: 0,
     droppedLate: 0,
     droppedInvalid: 0,
+    droppedFuture: 0,
     alertsFired: 0,
     alertsResolved: 0,
     incidentsRefused: 0,

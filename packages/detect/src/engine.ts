@@ -46,6 +46,8 @@ export class DetectionEngine {
   private readonly lateness: number;
   private readonly maxBuffered: number;
   private readonly clock: Clock;
+  /** Infinity: no check (the default; see DetectionEngineOptions.maxFutureSkewMs). */
+  private readonly maxFutureSkewMs: number;
   private readonly alerts: AlertDispatch;
   /** Opening, the cap and overflow tier, resolving (in-memory mode). */
   private readonly incidents: IncidentLifecycle;
@@ -67,6 +69,7 @@ export class DetectionEngine {
     this.lateness = limits.allowedLatenessMs;
     this.maxBuffered = limits.maxBufferedEvents;
     this.clock = options.clock ?? systemClock;
+    this.maxFutureSkewMs = futureSkew(options.maxFutureSkewMs);
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     this.recent = new RecentIds(Math.max(1, limits.dedupeCapacity));
 
@@ -155,6 +158,16 @@ export class DetectionEngine {
       if (t < this.watermark) {
         this.counts.droppedLate++;
         this.droppedCounter.add(1, { reason: 'late' });
+        return;
+      }
+      // Only past the newest time so far can an event raise the watermark (one clock read then).
+      if (
+        t > this.maxSeen &&
+        this.maxFutureSkewMs < Infinity &&
+        t > this.clock.now() + this.maxFutureSkewMs
+      ) {
+        this.counts.droppedFuture++;
+        this.droppedCounter.add(1, { reason: 'future' });
         return;
       }
       if (t > this.maxSeen) {
@@ -377,4 +390,15 @@ export class DetectionEngine {
       if (d.update.call(d.condition, state, event, t)) incidents.holds(d, g, key, state, event, t);
     }
   }
+}
+
+/** maxFutureSkewMs checked: a non-negative number (Infinity: no check). */
+function futureSkew(value: number | undefined): number {
+  if (value === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new RangeError(
+      `DetectionEngine: maxFutureSkewMs must be a non-negative number (got ${String(value)})`,
+    );
+  }
+  return value;
 }

@@ -13,6 +13,9 @@ import { buildSinks } from './sinks.ts';
 import { logRedisOutages } from './redis-outage-log.ts';
 import { chooseState, redisClient, SHARED_QUEUE_HIGH_WATER } from './state.ts';
 
+/** Events stamped further ahead of this process's clock are dropped (memory state; see the engine option). */
+const MAX_FUTURE_SKEW_MS = 3_600_000;
+
 export interface DetectorOptions {
   config: ParsedConfig;
   /** @default a JSON logger on stderr at config.log_level */
@@ -122,6 +125,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     // With Redis state the fleet's cap is the state's (chooseState); the engine's is the same value.
     maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
     maxOverflowIncidentsPerRule: config.max_overflow_incidents_per_rule,
+    // Live: an event stamped far ahead (a sender's broken clock, a forged record) must not push
+    // the watermark past every real event. The same bound as the Redis state's default.
+    maxFutureSkewMs: MAX_FUTURE_SKEW_MS,
     sinks,
     meter: metrics.meter,
     onAlert: (alert: Alert) =>

@@ -1,0 +1,71 @@
+/**
+ * maxFutureSkewMs on the in-memory engine: event time only moves forward, so one event stamped
+ * years ahead (a sender's broken clock, a forged record) raised the watermark past every real
+ * event, and a real attack after it was dropped as late: no alert until that time came. The
+ * shared state had the bound (RedisDetectionState.maxFutureSkewMs); live in-memory detection
+ * (the detector service without Redis) did not.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock, type SecurityEvent } from '@llmsec/core';
+import { DetectionEngine } from '../src/index.ts';
+
+const NOW = Date.parse('2026-12-05T10:00:00.000Z');
+const HOUR = 3_600_000;
+
+function block(id: string, user: string, t: number): SecurityEvent {
+  return {
+    event_id: id,
+    timestamp: new Date(t).toISOString(),
+    category: 'guardrail_block',
+    severity: 'warning',
+    user_id: user,
+    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
+  };
+}
+
+/** One event from `forger` stamped `aheadMs` past the clock, then mallory's 12 blocks a second apart. */
+function run(options: { maxFutureSkewMs?: number }, aheadMs: number) {
+  const clock = new ManualClock(NOW);
+  const alerts: string[] = [];
+  const engine = new DetectionEngine({
+    clock,
+    allowedLatenessMs: 0,
+    ...options,
+    onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
+  });
+  engine.ingest(block('EVT-forged', 'forger', NOW + aheadMs));
+  for (let i = 0; i < 12; i++) {
+    clock.advance(1_000);
+    engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+  }
+  engine.flush();
+  return { alerts, stats: engine.stats };
+}
+
+describe('DetectionEngine maxFutureSkewMs', () => {
+  it('an event stamped 10 years ahead is dropped and counted; the attack after it alerts', () => {
+    const { alerts, stats } = run({ maxFutureSkewMs: HOUR }, 10 * 365 * 24 * HOUR);
+    expect(alerts).toContain('rapid_guardrail_blocks firing mallory');
+    expect(stats.droppedFuture).toBe(1);
+    expect(stats.droppedLate).toBe(0);
+    expect(stats.processed).toBe(12);
+  });
+
+  it('an event within the skew counts (and makes the later ones late, as any newer event does)', () => {
+    const { stats } = run({ maxFutureSkewMs: HOUR }, 30 * 60_000);
+    expect(stats.droppedFuture).toBe(0);
+    expect(stats.droppedLate).toBe(12);
+  });
+
+  it('off by default: event time is the caller’s (replays of generated logs, manual clocks)', () => {
+    const { alerts, stats } = run({}, 10 * 365 * 24 * HOUR);
+    expect(stats.droppedFuture).toBe(0);
+    expect(stats.droppedLate).toBe(12);
+    expect(alerts).not.toContain('rapid_guardrail_blocks firing mallory');
+  });
+
+  it('rejects a negative or NaN bound', () => {
+    expect(() => new DetectionEngine({ maxFutureSkewMs: -1 })).toThrow(RangeError);
+    expect(() => new DetectionEngine({ maxFutureSkewMs: Number.NaN })).toThrow(RangeError);
+  });
+});
