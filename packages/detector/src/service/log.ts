@@ -22,6 +22,13 @@ export interface JsonLoggerOptions {
   base?: Record<string, unknown>;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Most bytes of lines written but not yet taken by the stream (a log reader that stalled:
+   * Node writes a stderr pipe asynchronously and would hold every line in memory). Past it
+   * lines are dropped and counted; the next line that fits is preceded by one saying how many.
+   * @default 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
 }
 
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
@@ -29,14 +36,32 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const min = RANK[options.level ?? 'info'];
   const base = options.base ?? {};
   const now = options.now ?? Date.now;
+  const max = options.maxBufferedBytes ?? 1_048_576;
+  let buffered = 0;
+  let dropped = 0;
+  const emit = (text: string): boolean => {
+    const bytes = Buffer.byteLength(text);
+    if (buffered + bytes > max) return false;
+    buffered += bytes;
+    stream.write(text, () => (buffered -= bytes));
+    return true;
+  };
+  const format = (level: LogLevel, msg: string, fields?: Record<string, unknown>): string =>
+    `${JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...base, ...fields }, errorReplacer)}\n`;
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < min) return;
     try {
-      const line = JSON.stringify(
-        { time: new Date(now()).toISOString(), level, msg, ...base, ...fields },
-        errorReplacer,
-      );
-      stream.write(`${line}\n`);
+      const line = format(level, msg, fields);
+      if (dropped > 0) {
+        const note = format('warn', 'log lines dropped: the log reader did not keep up', { dropped });
+        if (buffered + Buffer.byteLength(note) + Buffer.byteLength(line) > max) {
+          dropped++;
+          return;
+        }
+        emit(note);
+        dropped = 0;
+      }
+      if (!emit(line)) dropped++;
     } catch {
       // A log line that cannot be written (closed stream, cyclic field) is not worth a crash.
     }
