@@ -193,6 +193,15 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     rules: engine.rules.length,
     sinks: sinks.map((s) => s.name),
   });
+  const open = [receivers.http.host, receivers.grpc.host].filter((host) => !isLoopback(host));
+  if (config.enforcement !== undefined && config.otlp.auth_token === undefined && open.length > 0) {
+    // Enforcement acts on whatever the receivers accept: without a token, any peer that reaches
+    // them can send a record naming any user (a critical event) and get that user blocked or banned.
+    log.warn(
+      'fleet enforcement is on and the OTLP receivers take records from any sender on a non-loopback address: set otlp.auth_token_file, or anyone who reaches them can get any user blocked or banned',
+      { listening: open },
+    );
+  }
 
   let shutdownPromise: Promise<boolean> | undefined;
   const shutdown = async (): Promise<boolean> => {
@@ -248,4 +257,10 @@ function definedThresholds(t: NonNullable<ParsedConfig['enforcement']>['threshol
     ...(t.banned_at !== undefined ? { bannedAt: t.banned_at } : {}),
     ...(t.half_life !== undefined ? { halfLifeMs: t.half_life } : {}),
   };
+}
+
+/** A loopback listen address (127.0.0.0/8, ::1, localhost): only this host can send. */
+function isLoopback(host: string): boolean {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
