@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import { DetectionEngine, type RuleDefinition } from '../src/index.ts';
+import { parseRules } from '../src/rule-loader.ts';
+
+/**
+ * The where-filter's semantics (compileWhere): every predicate must hold; `exists: false` is
+ * "absent", `exists: true` or no `exists` "present", `equals` strict equality. One predicate
+ * is the filter itself, several run in a loop: both shapes give the same answers.
+ */
+const rules = (where: string): RuleDefinition[] =>
+  parseRules(
+    `rules:
+  - id: r
+    title: r
+    severity: alert
+    match: { categories: [guardrail_block], where: ${where} }
+    group_by: user_id
+    window: 1m
+    condition: { kind: single }
+`,
+    'w.yaml',
+  );
+
+const event = (user: string, metadata: Record<string, string | number>): SecurityEvent => ({
+  event_id: `E-${user}`,
+  timestamp: '2026-12-05T00:00:00.000Z',
+  category: 'guardrail_block',
+  severity: 'warning',
+  user_id: user,
+  metadata: { guardrail_layer: 'l', block_reason: 'x', ...metadata },
+});
+
+function fired(where: string, events: SecurityEvent[]): string[] {
+  const alerts: Alert[] = [];
+  const engine = new DetectionEngine({ rules: rules(where), allowedLatenessMs: 0, onAlert: (a) => alerts.push(a) });
+  events.forEach((e, i) => engine.ingest(e, Date.parse(e.timestamp) + i));
+  engine.flush();
+  return alerts.filter((a) => a.status === 'firing').flatMap((a) => a.user_ids).sort();
+}
+
+describe('where-filter', () => {
+  const events = [
+    event('none', {}),
+    event('tool', { input_source: 'tool' }),
+    event('user', { input_source: 'user' }),
+    event('tool-b1', { input_source: 'tool', b: 1 }),
+    event('tool-b2', { input_source: 'tool', b: 2 }),
+    event('b1', { b: 1 }),
+  ];
+
+  it('one predicate: exists false, exists true, equals', () => {
+    expect(fired('[{ field: metadata.input_source, exists: false }]', events)).toEqual(['b1', 'none']);
+    expect(fired('[{ field: metadata.input_source, exists: true }]', events)).toEqual([
+      'tool',
+      'tool-b1',
+      'tool-b2',
+      'user',
+    ]);
+    expect(fired('[{ field: metadata.input_source }]', events)).toEqual(['tool', 'tool-b1', 'tool-b2', 'user']);
+    expect(fired('[{ field: metadata.input_source, equals: tool }]', events)).toEqual([
+      'tool',
+      'tool-b1',
+      'tool-b2',
+    ]);
+  });
+
+  it('several predicates: all must hold, in any order', () => {
+    const a = '[{ field: metadata.input_source, equals: tool }, { field: metadata.b, equals: 1 }]';
+    const b = '[{ field: metadata.b, equals: 1 }, { field: metadata.input_source, equals: tool }]';
+    expect(fired(a, events)).toEqual(['tool-b1']);
+    expect(fired(b, events)).toEqual(['tool-b1']);
+    expect(
+      fired('[{ field: metadata.input_source, exists: false }, { field: metadata.b, exists: true }]', events),
+    ).toEqual(['b1']);
+  });
+});
