@@ -1,7 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/index.ts';
 import { cli, line } from './replay-io.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -142,6 +145,42 @@ describe('llmsec replay', () => {
         .map((l) => JSON.parse(l) as { labels: Record<string, string>; status: string });
       expect(alerts.map((a) => a.labels.conversation_id).sort()).toEqual(['conv-0', 'conv-1', 'conv-2']);
       expect(code).toBe(0);
+    }
+  });
+
+  it('reads a gzip-compressed file (events.jsonl.gz) like the plain one, on one thread and two; a corrupt one is an error, exit 1', async () => {
+    const input: string[] = [];
+    for (let i = 0; i < 40; i++) input.push(block(i, i * 7_000, `u${i % 2}`));
+    const text = input.join('\n');
+    const plain = tmp('plain.jsonl', text);
+    const dir = mkdtempSync(join(tmpdir(), 'llmsec-replay-gz-'));
+    const gz = join(dir, 'events.jsonl.gz');
+    writeFileSync(gz, gzipSync(text));
+    const want = await cli(['replay', plain, '--threads', '1']);
+    expect(want.stdout.split('\n').length).toBeGreaterThan(2);
+    for (const threads of ['1', '2']) {
+      const got = await cli(['replay', gz, '--threads', threads]);
+      expect(got.stderr).toContain('40 lines, 40 events, 0 malformed');
+      expect(got.stdout).toBe(want.stdout);
+      expect(got.code).toBe(0);
+    }
+    // And on stdin (`llmsec replay - < events.jsonl.gz`).
+    const out = new PassThrough();
+    let stdout = '';
+    out.on('data', (c: Buffer) => (stdout += c.toString()));
+    const code = await runCli(['replay', '-'], {
+      stdin: Readable.from([gzipSync(text)]),
+      stdout: out,
+      stderr: new PassThrough(),
+    });
+    expect(stdout).toBe(want.stdout);
+    expect(code).toBe(0);
+    const corrupt = join(dir, 'corrupt.jsonl.gz');
+    writeFileSync(corrupt, Buffer.concat([gzipSync(text).subarray(0, 30), Buffer.from('not gzip at all')]));
+    for (const threads of ['1', '2']) {
+      const bad = await cli(['replay', corrupt, '--threads', threads]);
+      expect(bad.stderr).toMatch(/llmsec replay: cannot read .*corrupt\.jsonl\.gz: /);
+      expect(bad.code).toBe(1);
     }
   });
 

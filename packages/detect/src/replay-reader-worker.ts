@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LineSplitter } from '@llmsec/core';
 import { decodeEventLineFast } from './event-reader.ts';
+import { gunzipIfCompressed } from './gzip-input.ts';
 import { ReplayProjection } from './replay-projection.ts';
 import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderOptions, ReaderReady } from './replay-pipeline.ts';
 
@@ -84,7 +85,8 @@ function onOverlong(lineNumber: number, bytes: number): void {
 
 async function run(): Promise<void> {
   const splitter = new LineSplitter(onLine, { maxLineBytes: options.maxLineBytes, onOverlong });
-  for await (const chunk of createReadStream(options.file, { highWaterMark: 512 << 10 })) {
+  const input = createReadStream(options.file, { highWaterMark: 512 << 10 });
+  for await (const chunk of gunzipIfCompressed(input as AsyncIterable<Buffer>)) {
     splitter.push(chunk as Buffer);
     while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (resume = r));
   }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import {
   defaultRules,
@@ -14,6 +14,7 @@ import {
   decodeEventLineFast,
   forEachLine,
   formatAlertTable,
+  gunzipIfCompressed,
   replayFileOnTwoThreads,
   replayProjector,
   ReplayThreadUnavailableError,
@@ -169,8 +170,10 @@ async function replay(
       // 512 KiB reads: the default 64 KiB costs a stream round trip per ~100 lines, and a chunk
       // over ~1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) decodes to an external string, memory V8
       // counts late: 1 MiB reads cost ~30-90 MB more peak RSS on a large replay, for no speed.
-      const input: Readable =
+      const raw: Readable =
         args.file !== undefined ? createReadStream(args.file, { highWaterMark: 512 << 10 }) : io.stdin;
+      // A gzip-compressed file or stdin is read decompressed (as on the reader thread).
+      const input = Readable.from(gunzipIfCompressed(raw as AsyncIterable<Buffer>), { objectMode: false });
       await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
     }
   } catch (err) {
