@@ -13,7 +13,7 @@ happening now, and prints the alerts: one line per firing and one per resolve (a
 or a table. A summary goes to stderr. Use it to backtest thresholds on weeks of logs before
 enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/docs/formats.md
 
-  FILE                     events JSONL; "-" or nothing reads stdin
+  FILE                     events JSONL, plain or gzip-compressed; "-" or nothing reads stdin
   --rules FILE             rule file (YAML or JSON); default: the built-in rules
   --format jsonl|table     output format (default: jsonl)
   --allowed-lateness DUR   how far out of order events may come (default: 5s); later ones are
