@@ -45,7 +45,10 @@ function clients() {
   const options = { ...h.options(), guards: defaultGuards() };
   return {
     anthropic: instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), options),
-    openai: instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), options),
+    openai: instrumentClient(
+      new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      options,
+    ),
   };
 }
 
@@ -74,7 +77,11 @@ async function openaiAgent(c: ReturnType<typeof clients>): Promise<string[]> {
           role: 'assistant',
           content: null,
           tool_calls: [
-            { id: 'call_1', type: 'function', function: { name: 'fetch', arguments: '{"url":"https://w.example"}' } },
+            {
+              id: 'call_1',
+              type: 'function',
+              function: { name: 'fetch', arguments: '{"url":"https://w.example"}' },
+            },
           ],
         },
         { role: 'tool', tool_call_id: 'call_1', content: POISON },
@@ -94,7 +101,9 @@ async function openaiAgent(c: ReturnType<typeof clients>): Promise<string[]> {
 async function anthropicAgent(c: ReturnType<typeof clients>): Promise<string[]> {
   const outcomes: string[] = [];
   for (let k = 1; k <= TURNS; k++) {
-    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'What is the weather in Paris today?' }];
+    const messages: Anthropic.MessageParam[] = [
+      { role: 'user', content: 'What is the weather in Paris today?' },
+    ];
     if (k >= 2) {
       messages.push(
         { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'fetch', input: {} }] },
@@ -126,7 +135,9 @@ function replay(events: readonly SecurityEvent[]): Alert[] {
 }
 
 const firing = (alerts: Alert[], user: string): string[] =>
-  [...new Set(alerts.filter((a) => a.status === 'firing' && a.user_ids.includes(user)).map((a) => a.rule))].sort();
+  [
+    ...new Set(alerts.filter((a) => a.status === 'firing' && a.user_ids.includes(user)).map((a) => a.rule)),
+  ].sort();
 
 /** The events without the fields this change added: what the SDK wrote before it. */
 function withoutToolMarks(events: readonly SecurityEvent[]): SecurityEvent[] {
@@ -138,7 +149,7 @@ function withoutToolMarks(events: readonly SecurityEvent[]): SecurityEvent[] {
 }
 
 describe('one injected tool result in an agent conversation (real openai and anthropic clients)', () => {
-  it('is blocked every turn as the tool\'s; no per-user rule flags the user; indirect_prompt_injection fires once', async () => {
+  it("is blocked every turn as the tool's; no per-user rule flags the user; indirect_prompt_injection fires once", async () => {
     const c = clients();
     const outcomes = await withSecurityContext({ userId: 'traveller', sessionId: 's-1' }, async () => [
       ...(await openaiAgent(c)),
@@ -211,11 +222,13 @@ describe('one injected tool result in an agent conversation (real openai and ant
     });
     expect(outcomes).toEqual(Array<string>(2 * TURNS).fill('user'));
     const events = [...h.recorded];
-    expect(events.some((e) => e.metadata?.input_source !== undefined || e.metadata?.block_source !== undefined)).toBe(
-      false,
-    );
+    expect(
+      events.some((e) => e.metadata?.input_source !== undefined || e.metadata?.block_source !== undefined),
+    ).toBe(false);
     const alerts = replay(events);
-    expect(firing(alerts, 'mallory')).toEqual(expect.arrayContaining(['high_block_rate', 'rapid_guardrail_blocks']));
+    expect(firing(alerts, 'mallory')).toEqual(
+      expect.arrayContaining(['high_block_rate', 'rapid_guardrail_blocks']),
+    );
     expect(firing(replay(withoutToolMarks(events)), 'mallory')).toEqual(firing(alerts, 'mallory'));
     expect(alerts.some((a) => a.rule === 'indirect_prompt_injection')).toBe(false);
     expect(PER_USER_RULES).toEqual(expect.arrayContaining(firing(alerts, 'mallory')));

@@ -33,10 +33,17 @@ const event = (user: string, metadata: Record<string, string | number>): Securit
 
 function fired(where: string, events: SecurityEvent[]): string[] {
   const alerts: Alert[] = [];
-  const engine = new DetectionEngine({ rules: rules(where), allowedLatenessMs: 0, onAlert: (a) => alerts.push(a) });
+  const engine = new DetectionEngine({
+    rules: rules(where),
+    allowedLatenessMs: 0,
+    onAlert: (a) => alerts.push(a),
+  });
   events.forEach((e, i) => engine.ingest(e, Date.parse(e.timestamp) + i));
   engine.flush();
-  return alerts.filter((a) => a.status === 'firing').flatMap((a) => a.user_ids).sort();
+  return alerts
+    .filter((a) => a.status === 'firing')
+    .flatMap((a) => a.user_ids)
+    .sort();
 }
 
 describe('where-filter', () => {
@@ -57,7 +64,12 @@ describe('where-filter', () => {
       'tool-b2',
       'user',
     ]);
-    expect(fired('[{ field: metadata.input_source }]', events)).toEqual(['tool', 'tool-b1', 'tool-b2', 'user']);
+    expect(fired('[{ field: metadata.input_source }]', events)).toEqual([
+      'tool',
+      'tool-b1',
+      'tool-b2',
+      'user',
+    ]);
     expect(fired('[{ field: metadata.input_source, equals: tool }]', events)).toEqual([
       'tool',
       'tool-b1',

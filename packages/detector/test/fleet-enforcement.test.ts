@@ -183,7 +183,9 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     // Severity alert maps to throttle, but not for this rule; critical neither.
     expect(enf.actionFor({ rule: 'indirect_prompt_injection', severity: 'alert' })).toBeUndefined();
-    enf.send(alert({ rule: 'indirect_prompt_injection', severity: 'alert', user_ids: ['reader-1', 'reader-2'] }));
+    enf.send(
+      alert({ rule: 'indirect_prompt_injection', severity: 'alert', user_ids: ['reader-1', 'reader-2'] }),
+    );
     enf.send(alert({ rule: 'indirect_prompt_injection', severity: 'critical', user_ids: ['reader-1'] }));
     // The same severity from another rule still throttles.
     enf.send(alert({ rule: 'rapid_guardrail_blocks', severity: 'alert', user_ids: ['typist'] }));
