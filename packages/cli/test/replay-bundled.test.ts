@@ -75,6 +75,12 @@ describe('llmsec replay bundled into one file (no worker files beside it)', () =
     expect(got.stderr.split('\n').filter((l) => l.includes('warning')).length).toBe(1);
     expect(got.stdout).toBe(want.stdout);
     expect(got.code).toBe(0);
+
+    // The file after `--`: the fallback must not add arguments a user's `--` turns into files.
+    const dashed = await runBundle(['replay', '--rules', RULES, '--format', 'jsonl', '--', events]);
+    expect(dashed.stderr).toMatch(WARNING);
+    expect(dashed.stdout).toBe(want.stdout);
+    expect(dashed.code).toBe(0);
   }, 60_000);
 
   it('the reader thread alone (shared state, where the engine stays on the main thread): same fallback', async () => {

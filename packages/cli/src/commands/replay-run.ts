@@ -29,13 +29,17 @@ import { warnOneThread } from './replay-thread-fallback.ts';
 /** Malformed lines reported one by one; the summary counts all of them. */
 const MAX_REPORTED_LINES = 1000;
 
-/** The command on this thread. */
-export async function runReplayHere(argv: string[], io: CliIO): Promise<number> {
-  const args = parse(argv);
-  if (args === 'help') {
+/**
+ * The command on this thread. `oneThread`: read here whatever --threads says (the engine's
+ * thread could not start, so neither would the reader's: replay-thread-fallback.ts).
+ */
+export async function runReplayHere(argv: string[], io: CliIO, oneThread = false): Promise<number> {
+  const parsed = parse(argv);
+  if (parsed === 'help') {
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const args: ReplayArgs = oneThread ? { ...parsed, threads: 1 } : parsed;
   let rules;
   try {
     rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;

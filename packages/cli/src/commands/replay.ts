@@ -31,7 +31,7 @@ export const command: Command = {
         if (!(err instanceof EngineThreadUnavailableError)) throw err;
         // Its reader thread's file would be missing too (a bundle): one thread, one warning.
         warnOneThread(io, err.message);
-        return runReplayHere([...argv, '--threads', '1'], io);
+        return runReplayHere(argv, io, true);
       }
     }
     return runReplayHere(argv, io);
