@@ -94,7 +94,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       for (const t of types) found.add(t);
       if (!isToolRole(m.role)) fromTool = false;
       // The block names a user's message when there is one: the user's doing comes first.
-      if (first === -1 || (isToolRole((messages[first] as GuardMessage).role) && !isToolRole(m.role))) first = i;
+      if (first === -1 || (isToolRole((messages[first] as GuardMessage).role) && !isToolRole(m.role)))
+        first = i;
     }
     if (found === undefined) return allow();
     const types = [...found];

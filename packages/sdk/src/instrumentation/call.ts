@@ -183,12 +183,7 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   }
 
   fail(err: unknown, summary?: ResponseSummary): void {
-    this.finish(
-      summary,
-      errorClass(err),
-      failureOutcome(err),
-      blockSourceOf(err),
-    );
+    this.finish(summary, errorClass(err), failureOutcome(err), blockSourceOf(err));
   }
 
   /** The stream stopped before the provider's last item: the app broke off or aborted it. */
