@@ -2,7 +2,8 @@
  * What the default guards add to an instrumented call (issue 13): the canned chat call of
  * bench:instrumentation through the real openai client and real OTel SDK providers, instrumented
  * without guards and with the default guards, in the same process, in rounds of random order;
- * CPU time per call; "added" is the median over rounds of (with guards - without) in that round.
+ * CPU time per call (the process's, and the main thread's: without the JIT's and the GC's
+ * background threads); "added" is the median over rounds of (with guards - without) in that round.
  * Beside them, to show where the added time goes: the default guards with the guard-duration
  * records made a no-op (both rows of that pair use the same metrics class), and for streams the
  * default guards without chunk checks (the output checks then run only at the end).
@@ -122,13 +123,18 @@ function add(tag: string, t: Tree, extra: boolean): void {
 add('', await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, '')), true);
 if (baseDir !== undefined) add('[base] ', await load(baseDir), false);
 
+/** The main thread's CPU per call of the last time() (the process's less the JIT's and GC's background threads). */
+let lastMain = 0;
 async function time(c: OpenAI, n: number): Promise<number> {
   const c0 = process.cpuUsage();
+  const m0 = process.threadCpuUsage();
   if (stream)
     for (let i = 0; i < n; i++)
       for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
   else for (let i = 0; i < n; i++) await c.chat.completions.create(CHAT_BODY);
   const c1 = process.cpuUsage(c0);
+  const m1 = process.threadCpuUsage(m0);
+  lastMain = (m1.user + m1.system) / n;
   return (c1.user + c1.system) / n;
 }
 
@@ -143,13 +149,16 @@ if (onlyAt > 0) {
 const names = Object.keys(clients);
 for (const n of names) await time(clients[n] as OpenAI, 2000);
 const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+const mainSeries: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const n of [...names].sort(() => Math.random() - 0.5))
+  for (const n of [...names].sort(() => Math.random() - 0.5)) {
     series[n]?.push(await time(clients[n] as OpenAI, CALLS));
+    mainSeries[n]?.push(lastMain);
+  }
 }
-const added = (a: string, b: string): string => {
-  const x = series[a] as number[];
-  const y = series[b] as number[];
+const added = (a: string, b: string, of = series): string => {
+  const x = of[a] as number[];
+  const y = of[b] as number[];
   const d = x.map((v, k) => v - (y[k] as number)).sort((p, q) => p - q);
   const q = (f: number): number => d[Math.floor((d.length - 1) * f)] as number;
   return `${median(d).toFixed(1).padStart(6)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
@@ -165,6 +174,9 @@ for (const n of names)
   );
 lines.push(`  added by the default guards:              ${added('default guards', 'no guards')}`);
 lines.push(
+  `  ... main thread only:                      ${added('default guards', 'no guards', mainSeries)}`,
+);
+lines.push(
   `  ... without their duration records:       ${added('default guards, no duration records', 'no guards, same metrics class')}`,
 );
 if (stream)
@@ -174,6 +186,7 @@ if (stream)
 if (baseAt > 0)
   lines.push(
     `  [base] added by the default guards:       ${added('[base] default guards', '[base] no guards')}`,
+    `  [base] ... main thread only:               ${added('[base] default guards', '[base] no guards', mainSeries)}`,
   );
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(0);

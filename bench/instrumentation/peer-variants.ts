@@ -46,6 +46,8 @@ export interface ChildResult {
   variant: Variant;
   wallUs: number;
   cpuUs: number;
+  /** The main thread's CPU per call (cpuUs less the JIT's and GC's background threads). */
+  mainCpuUs: number;
   spansPerCall: number;
   spanAttributes: number;
   spanEvents: number;

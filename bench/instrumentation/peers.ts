@@ -102,11 +102,14 @@ export function runPeers(options: {
   return lines;
 }
 
-/** Median and quartiles of `a - b`, round by round. */
+/** Median and quartiles of `a - b`, round by round, in process CPU and in the main thread's CPU. */
 function paired(a: ChildResult[], b: ChildResult[]): string {
-  const d = a.map((x, k) => x.cpuUs - (b[k] as ChildResult).cpuUs).sort((p, q) => p - q);
-  const q = (p: number): number => d[Math.floor((d.length - 1) * p)] as number;
-  return `median ${median(d).toFixed(1)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
+  const one = (f: (x: ChildResult) => number): string => {
+    const d = a.map((x, k) => f(x) - f(b[k] as ChildResult)).sort((p, q) => p - q);
+    const q = (p: number): number => d[Math.floor((d.length - 1) * p)] as number;
+    return `${median(d).toFixed(1)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
+  };
+  return `median ${one((x) => x.cpuUs)}; main thread ${one((x) => x.mainCpuUs)}`;
 }
 
 /**

@@ -18,9 +18,10 @@
  * skip the in-process table; `--peer-llmsec-only`: only the openai 7 plain and llmsec rows;
  * `--peer-crosstalk`: also llmsec without and with guards each sharing its process with the
  * other configuration, peer-variants.ts). The default guards' added time is reported paired
- * per round, one configuration per process: what an application with one configuration pays.
- * The in-process tables here and in guards-call.ts read lower, because there the guarded and
- * unguarded clients share JIT-compiled code (the crosstalk rows measure by how much).
+ * per round, one configuration per process (what an application with one configuration pays),
+ * in process CPU and in the main thread's CPU: the process figure also carries the JIT's and
+ * the GC's background threads, which vary from process to process by more than the guards
+ * cost (see the sdk README, "Why the peer table's guard figure is larger").
  *
  * Three transports:
  * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
