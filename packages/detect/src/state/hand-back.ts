@@ -23,11 +23,13 @@ const BATCH = 64;
  * second firing line, another alert id) while the local one still fired.
  *
  * An incident stays local (and resolves there, as before) when the fleet already has an open
- * incident of that rule and group (another process opened one while this one was cut off: both
- * fired, neither is taken back), when the rule's resolve index is full (maxOpenIncidentsPerRule),
+ * incident of that rule and group with another start (another process opened one while this one
+ * was cut off: both fired, neither is taken back; with the same start it is this one, see
+ * moveOne), when the rule's resolve index is full (maxOpenIncidentsPerRule),
  * or when its group's stored state does not decode. Runs before the first round after the
  * return, so no event of the group is stepped in Redis first. Returns how many moved; throws if
- * Redis fails (the caller degrades again; those not moved yet stay local).
+ * Redis fails (the caller degrades again; those not moved yet stay local, and the next return
+ * tries them again).
  */
 export async function handBack(
   o: SharedEngineOptions,
@@ -37,12 +39,19 @@ export async function handBack(
   const open = lifecycle.openIncidents();
   let moved = 0;
   for (let i = 0; i < open.length; i += BATCH) {
-    const done = await Promise.all(open.slice(i, i + BATCH).map((inc) => moveOne(o, inc, indexTtl)));
-    done.forEach((ok, k) => {
-      if (!ok) return;
-      lifecycle.handedOver(open[i + k]!);
-      moved++;
+    // Settled, not Promise.all: when Redis fails halfway, the moves of the batch that landed
+    // still leave the local engine (kept there as well, each was resolved twice: by the
+    // fleet's sweep and by this process).
+    const done = await Promise.allSettled(open.slice(i, i + BATCH).map((inc) => moveOne(o, inc, indexTtl)));
+    let failed: PromiseRejectedResult | undefined;
+    done.forEach((r, k) => {
+      if (r.status === 'rejected') failed ??= r;
+      else if (r.value) {
+        lifecycle.handedOver(open[i + k]!);
+        moved++;
+      }
     });
+    if (failed !== undefined) throw failed.reason;
   }
   return moved;
 }
@@ -59,7 +68,12 @@ async function moveOne(o: SharedEngineOptions, incident: Incident, indexTtl: num
     // cas with expected -1 never writes: it returns the stored text (the state's read).
     const [, cur] = await state.cas(key, -1, '', 1);
     const [expected, body] = cur === '' ? [0, emptyBody(incident.key)] : readBody(String(cur));
-    if (body === undefined || body.i[rule.id] !== undefined) return false;
+    if (body === undefined) return false;
+    const held = body.i[rule.id];
+    // Held with this incident's start: the same alert id, so the same incident (a write of an
+    // earlier hand-back that landed though its reply was lost, or a process that saw the same
+    // opening event); the fleet goes on with it. Another start: both fired, this one stays.
+    if (held !== undefined) return held.s === incident.startsAt;
     // Index before group, as GroupWriter.admitOpened: a failure in between leaves at worst an
     // entry naming a group without the incident, which the sweep drops when due.
     if (!admitted) {
