@@ -1,15 +1,15 @@
 import type { Incident } from '../incident.ts';
 import type { IncidentLifecycle } from '../incident-lifecycle.ts';
-import { decodeBody, emptyBody, encodeBody, type GroupBody } from './group-runner.ts';
+import { decodeBody, emptyBody, encodeBody, type GroupBody, type RuleTable } from './group-runner.ts';
 import { splitVersion } from './redis-state.ts';
 import type { SharedEngineOptions } from './shared-types.ts';
 
-/** Compare-and-set attempts per incident before it is left to resolve locally. */
+/** Compare-and-set attempts per group before its incidents are left to resolve locally. */
 const MAX_ATTEMPTS = 5;
 /**
- * Incidents moved concurrently: an outage under a flood of invented ids can leave thousands
- * open locally (up to maxOpenIncidentsPerRule per rule), three round trips each, while events
- * queue behind the hand-back.
+ * Groups moved concurrently: an outage under a flood of invented ids can leave thousands open
+ * locally (up to maxOpenIncidentsPerRule per rule), three round trips each, while events queue
+ * behind the hand-back.
  */
 const BATCH = 64;
 
@@ -25,7 +25,7 @@ const BATCH = 64;
  * An incident stays local (and resolves there, as before) when the fleet already has an open
  * incident of that rule and group with another start (another process opened one while this one
  * was cut off: both fired, neither is taken back; with the same start it is this one, see
- * moveOne), when the rule's resolve index is full (maxOpenIncidentsPerRule),
+ * moveGroup), when the rule's resolve index is full (maxOpenIncidentsPerRule),
  * or when its group's stored state does not decode. Runs before the first round after the
  * return, so no event of the group is stepped in Redis first. Returns how many moved; throws if
  * Redis fails (the caller degrades again; those not moved yet stay local, and the next return
@@ -36,60 +36,87 @@ export async function handBack(
   lifecycle: IncidentLifecycle,
   indexTtl: number,
 ): Promise<number> {
-  const open = lifecycle.openIncidents();
+  // By stored group: the rules of one group-by share the group's state, so its incidents move
+  // in one write (moved one by one, concurrently, they conflicted on that key, and past
+  // MAX_ATTEMPTS lost writes an incident stayed local: an attacker tripping six rules at once).
+  const groups = new Map<string, { table: RuleTable; key: string; incidents: Incident[] }>();
+  for (const incident of lifecycle.openIncidents()) {
+    const table = o.tables.find((t) => t.rules.some((r) => r.id === incident.rule.id));
+    if (table === undefined) continue;
+    const key = o.state.groupKey(o.ruleset, table.index, incident.key);
+    const group = groups.get(key);
+    if (group !== undefined) group.incidents.push(incident);
+    else groups.set(key, { table, key, incidents: [incident] });
+  }
+  const all = [...groups.values()];
   let moved = 0;
-  for (let i = 0; i < open.length; i += BATCH) {
-    // Settled, not Promise.all: when Redis fails halfway, the moves of the batch that landed
-    // still leave the local engine (kept there as well, each was resolved twice: by the
-    // fleet's sweep and by this process).
-    const done = await Promise.allSettled(open.slice(i, i + BATCH).map((inc) => moveOne(o, inc, indexTtl)));
+  for (let i = 0; i < all.length; i += BATCH) {
+    // Settled, not Promise.all: when Redis fails halfway, the groups of the batch that landed
+    // still leave the local engine (kept there as well, each incident was resolved twice: by
+    // the fleet's sweep and by this process).
+    const done = await Promise.allSettled(all.slice(i, i + BATCH).map((g) => moveGroup(o, g, indexTtl)));
     let failed: PromiseRejectedResult | undefined;
-    done.forEach((r, k) => {
+    for (const r of done) {
       if (r.status === 'rejected') failed ??= r;
-      else if (r.value) {
-        lifecycle.handedOver(open[i + k]!);
-        moved++;
-      }
-    });
+      else
+        for (const incident of r.value) {
+          lifecycle.handedOver(incident);
+          moved++;
+        }
+    }
     if (failed !== undefined) throw failed.reason;
   }
   return moved;
 }
 
-/** One incident into its group's stored state (after its resolve index): true once written. */
-async function moveOne(o: SharedEngineOptions, incident: Incident, indexTtl: number): Promise<boolean> {
+/**
+ * One stored group's incidents into its state (each after its rule's resolve index), in one
+ * compare-and-set: those now the fleet's once it is written.
+ */
+async function moveGroup(
+  o: SharedEngineOptions,
+  group: { table: RuleTable; key: string; incidents: Incident[] },
+  indexTtl: number,
+): Promise<Incident[]> {
   const { state, ruleset } = o;
-  const table = o.tables.find((t) => t.rules.some((r) => r.id === incident.rule.id));
-  const rule = table?.rules.find((r) => r.id === incident.rule.id);
-  if (table === undefined || rule === undefined) return false;
-  const key = state.groupKey(ruleset, table.index, incident.key);
-  let admitted = false;
+  const { table, key } = group;
+  /** Rule ids admitted to their resolve index by an earlier attempt. */
+  const admitted = new Set<string>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     // cas with expected -1 never writes: it returns the stored text (the state's read).
     const [, cur] = await state.cas(key, -1, '', 1);
-    const [expected, body] = cur === '' ? [0, emptyBody(incident.key)] : readBody(String(cur));
-    if (body === undefined) return false;
-    const held = body.i[rule.id];
-    // Held with this incident's start: the same alert id, so the same incident (a write of an
-    // earlier hand-back that landed though its reply was lost, or a process that saw the same
-    // opening event); the fleet goes on with it. Another start: both fired, this one stays.
-    if (held !== undefined) return held.s === incident.startsAt;
+    const [expected, body] = cur === '' ? [0, emptyBody(group.incidents[0]!.key)] : readBody(String(cur));
+    if (body === undefined) return [];
+    const held: Incident[] = [];
+    const add: Incident[] = [];
+    for (const incident of group.incidents) {
+      const stored = body.i[incident.rule.id];
+      // Held with this incident's start: the same alert id, so the same incident (a write of an
+      // earlier hand-back that landed though its reply was lost, or a process that saw the same
+      // opening event); the fleet goes on with it. Another start: both fired, this one stays.
+      if (stored === undefined) add.push(incident);
+      else if (stored.s === incident.startsAt) held.push(incident);
+    }
     // Index before group, as GroupWriter.admitOpened: a failure in between leaves at worst an
     // entry naming a group without the incident, which the sweep drops when due.
-    if (!admitted) {
-      const refused = await state.admitToIndex(state.indexKey(ruleset, rule.index), indexTtl, [
-        1,
-        key,
-        incident.resolveAt,
-      ]);
-      if (refused.length > 0) return false;
-      admitted = true;
-    }
-    body.i[rule.id] = incident.toState();
+    const admit = add.filter((inc) => !admitted.has(inc.rule.id));
+    // The shared table's rule: the incident's own is the fallback engine's compiled copy.
+    const indexOf = (inc: Incident) => table.rules.find((r) => r.id === inc.rule.id)!.index;
+    const refused = await Promise.all(
+      admit.map((inc) =>
+        state.admitToIndex(state.indexKey(ruleset, indexOf(inc)), indexTtl, [1, key, inc.resolveAt]),
+      ),
+    );
+    admit.forEach((inc, k) => {
+      if (refused[k]!.length === 0) admitted.add(inc.rule.id);
+    });
+    const moving = add.filter((inc) => admitted.has(inc.rule.id));
+    if (moving.length === 0) return held;
+    for (const inc of moving) body.i[inc.rule.id] = inc.toState();
     const [ok] = await state.cas(key, expected, encodeBody(body), table.ttlMs);
-    if (ok === 1) return true;
+    if (ok === 1) return [...held, ...moving];
   }
-  return false;
+  return [];
 }
 
 /** A stored group as [version, body]; body undefined when it does not decode. */
