@@ -99,9 +99,10 @@ export interface RuleTestFile {
 
 export const DEFAULT_TEST_START = '2026-01-01T00:00:00Z';
 
-/** Reads and validates a rule-test file; problems throw RuleFileError naming file, test and field. */
 /** Events all `series` of one test file may generate together (held in memory at once). */
 export const MAX_SERIES_EVENTS_PER_FILE = 2_000_000;
+
+/** Reads and validates a rule-test file; problems throw RuleFileError naming file, test and field. */
 
 export function loadRuleTestFile(path: string): RuleTestFile {
   const fileName = basename(path);
