@@ -42,4 +42,5 @@ export const DEFAULT_RULE_IDS = [
   'token_usage_anomaly',
   'coordinated_campaign',
   'indirect_prompt_injection',
+  'tool_injection_variety',
 ] as const;

@@ -55,6 +55,13 @@ describe('rule files', () => {
       match: { categories: ['guardrail_block'], where: [{ field: 'metadata.input_source', equals: 'tool' }] },
       condition: { kind: 'single' },
     });
+    // The per-user backstop on the same events: many different "tool" payloads from one user.
+    expect(byId.tool_injection_variety).toMatchObject({
+      severity: 'alert',
+      group_by: 'user_id',
+      match: { categories: ['guardrail_block'], where: [{ field: 'metadata.input_source', equals: 'tool' }] },
+      condition: { kind: 'distinct', field: 'fingerprint', min: 10 },
+    });
     expect(readFileSync(DEFAULT_RULES_PATH, 'utf8')).toContain('rapid_guardrail_blocks');
     // Callers get copies: editing one does not change the defaults.
     rules[0]!.window_ms = 1;
