@@ -14,7 +14,16 @@ export async function* gunzipIfCompressed(
   const chunks = input[Symbol.asyncIterator]();
   const first = await chunks.next();
   if (first.done === true) return;
-  const head = first.value;
+  let head = first.value;
+  // The magic is two bytes, and a pipe may deliver one first (a slow writer on stdin).
+  while (typeof head !== 'string' && head.length < 2) {
+    const next = await chunks.next();
+    if (next.done === true) break;
+    head =
+      typeof next.value === 'string'
+        ? Buffer.concat([head, Buffer.from(next.value)])
+        : Buffer.concat([head, next.value]);
+  }
   const rest: AsyncIterable<Buffer | string> = { [Symbol.asyncIterator]: () => chunks };
   if (!(typeof head !== 'string' && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)) {
     yield head;
