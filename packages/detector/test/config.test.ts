@@ -87,6 +87,18 @@ enforcement:
     expect(error(() => loadConfig(undefined, { queueCapacity: 'many' }))).toBe(
       '--queue-capacity: want a number, got "many"',
     );
+    // Upper bounds: an hour of lateness (alerts wait that long) and 10,000,000 queued events.
+    expect(error(() => loadConfig(file('l.yaml', 'allowed_lateness: 100d\n')))).toBe(
+      'l.yaml: field "allowed_lateness": must be between 0 and 1h (events wait that long for their alerts)',
+    );
+    expect(error(() => loadConfig(undefined, { allowedLateness: '2h' }))).toMatch(
+      /^--allowed-lateness: must be between 0 and 1h/,
+    );
+    expect(loadConfig(undefined, { allowedLateness: '1h' }).allowed_lateness).toBe(3_600_000);
+    expect(error(() => loadConfig(undefined, { queueCapacity: '1000000000000' }))).toBe(
+      '--queue-capacity: at most 10000000 (events held in memory)',
+    );
+    expect(loadConfig(undefined, { queueCapacity: '10000000' }).queue_capacity).toBe(10_000_000);
     expect(
       error(() =>
         loadConfig(

@@ -50,6 +50,8 @@ const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The engine's defaults (@llmsec/detect DetectionEngineOptions, RedisDetectionState). */
 const DEFAULT_MAX_OPEN_INCIDENTS = 10_000;
+const MAX_ALLOWED_LATENESS_MS = 3_600_000;
+const MAX_QUEUE_CAPACITY = 10_000_000;
 const DEFAULT_MAX_OVERFLOW_INCIDENTS = 1_000;
 
 /** What auth.ts accepts: compared against `Authorization: Bearer <token>`. */
@@ -142,9 +144,23 @@ export const configSchema = z
     state: stateUrl.default('memory'),
     /** The state URL is a seed node of a Redis Cluster. */
     state_cluster: z.boolean().default(false),
-    allowed_lateness: duration.default(5_000),
+    /**
+     * At most an hour: events are held that long before rules see them, so alerts would come
+     * that late, and a typo (100d) would hold days of traffic in memory.
+     */
+    allowed_lateness: duration
+      .refine((ms) => ms >= 0 && ms <= MAX_ALLOWED_LATENESS_MS, {
+        message: 'must be between 0 and 1h (events wait that long for their alerts)',
+      })
+      .default(5_000),
     tick_interval: positiveDuration.default(1_000),
-    queue_capacity: z.number().int().positive().default(200_000),
+    /** Events held in memory (a few KB each): a capacity beyond 10,000,000 is no bound at all. */
+    queue_capacity: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_QUEUE_CAPACITY, { message: 'at most 10000000 (events held in memory)' })
+      .default(200_000),
     /**
      * Open incidents per rule (the engine's maxOpenIncidentsPerRule): at the cap none is evicted,
      * a new one opens in the overflow tier. With Redis state the cap is the fleet's, and each
