@@ -202,7 +202,7 @@ describe('one request tokenizes at most TOKENIZE_MAX_CHARS in all', () => {
     expect(Math.max(sixteen, FLOOR_MS) / Math.max(one, FLOOR_MS), detail).toBeLessThan(4);
   });
 
-  it('the rest is extrapolated at the ratio measured on the first characters', () => {
+  it('the rest is extrapolated at the ratio measured on a sample', () => {
     const exact = 16 * estimateTokens(letters(TOKENIZE_MAX_CHARS, 400), 'gpt-4o');
     const estimate = estimateRequestBody(body(400, 16)).inputTokens;
     expect(Math.abs(estimate - exact) / exact).toBeLessThan(0.02);
@@ -213,6 +213,71 @@ describe('one request tokenizes at most TOKENIZE_MAX_CHARS in all', () => {
     };
     const perMessage = 3 + 1 + 3; // framing, 'user', three words
     expect(estimateRequestBody(short).inputTokens).toBeGreaterThanOrEqual(20_000 * perMessage * 0.9);
+  });
+});
+
+/** Exact tokens of `text` on o200k (in 4,000-character slices: the whole would be quadratic). */
+function exactTokens(text: string): number {
+  const encoding = loadEncoding('o200k_base')!;
+  let total = 0;
+  for (let i = 0; i < text.length; i += 4_000)
+    total += encoding.countTokens(text.slice(i, i + 4_000), { disallowedSpecial: new Set() });
+  return total;
+}
+
+/** Pseudo-random characters from `alphabet` (xorshift32), as `letters`. */
+function drawn(n: number, seed: number, alphabet: string): string {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x ^= x >>> 17;
+    x = (x ^ (x << 5)) >>> 0;
+    out.push(alphabet[x % alphabet.length]!);
+  }
+  return out.join('');
+}
+
+describe('the sample past TOKENIZE_MAX_CHARS cannot be placed by the client', () => {
+  // 1.9 tokens a character on o200k (rare CJK ideographs), 0.68 (base64): the client's dense
+  // text; a run of spaces is 0.008.
+  const cjk = Array.from({ length: 3_000 }, (_, i) => String.fromCharCode(0x4e00 + i * 7)).join('');
+  const base64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const cheap = ' '.repeat(TOKENIZE_MAX_CHARS);
+
+  for (const [name, alphabet] of [
+    ['CJK', cjk],
+    ['base64', base64],
+  ] as const) {
+    it(`64,000 spaces then 200,000 characters of dense ${name}: not reserved as if all were spaces`, () => {
+      const dense = drawn(200_000, 5, alphabet);
+      const exact = exactTokens(cheap) + exactTokens(dense);
+      // Apart (a message each) and together (one text): the first 64,000 measured the ratio
+      // for the rest, so both estimated 1/50 to 1/230 of the tokens.
+      const apart = estimateRequestBody({
+        model: 'gpt-4o',
+        messages: [
+          { role: 'user', content: cheap },
+          { role: 'user', content: dense },
+        ],
+      }).inputTokens;
+      const together = estimateTokens(cheap + dense, 'gpt-4o');
+      const detail = `exact ${exact}, apart ${apart}, together ${together}`;
+      expect(apart, detail).toBeGreaterThan(exact * 0.75);
+      expect(together, detail).toBeGreaterThan(exact * 0.75);
+      // and not an over-reservation either: the sample measures the mix
+      expect(apart, detail).toBeLessThan(exact * 1.25);
+      expect(together, detail).toBeLessThan(exact * 1.25);
+    });
+  }
+
+  it('dense text first and a cheap rest is not over-reserved as if all were dense', () => {
+    const dense = drawn(TOKENIZE_MAX_CHARS, 6, base64);
+    const rest = ' '.repeat(400_000);
+    const exact = exactTokens(dense) + exactTokens(rest);
+    const estimate = estimateTokens(dense + rest, 'gpt-4o');
+    expect(estimate, `exact ${exact}, estimate ${estimate}`).toBeLessThan(exact * 1.5);
+    expect(estimate, `exact ${exact}, estimate ${estimate}`).toBeGreaterThan(exact * 0.5);
   });
 });
 

@@ -7,7 +7,7 @@
 import { DEFAULT_PRICES } from '@llmsec/core';
 import type { PriceTable } from '@llmsec/core';
 import { estimateCostMicroUsd } from './cost.ts';
-import { chatTokensWithin, estimateContentTokens, TokenizeBudget } from './tokens.ts';
+import { countTally, tallyChat, tallyContent, TextTally } from './tokens.ts';
 import type { ChatMessageLike } from './tokens.ts';
 
 /**
@@ -39,7 +39,9 @@ export function estimateRequestBody(body: unknown, options: RequestEstimateOptio
   const defaultOutput = options.defaultOutputTokens ?? DEFAULT_RESERVED_OUTPUT_TOKENS;
   const priceTable = options.priceTable ?? DEFAULT_PRICES;
   if (typeof body === 'string') {
-    const inputTokens = estimateContentTokens(body);
+    const tally = new TextTally();
+    tally.add(body);
+    const inputTokens = countTally(tally, undefined);
     return { inputTokens, outputTokens: defaultOutput, totalTokens: inputTokens + defaultOutput };
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -47,15 +49,14 @@ export function estimateRequestBody(body: unknown, options: RequestEstimateOptio
   }
   const b = body as Record<string, unknown>;
   const model = typeof b.model === 'string' ? b.model : undefined;
-  // One tokenizing budget for the whole body: linear in it, bounded per request.
-  const budget = new TokenizeBudget();
-  let inputTokens = 0;
-  if (Array.isArray(b.messages)) {
-    inputTokens += chatTokensWithin(b.messages.filter(isObject) as ChatMessageLike[], model, budget);
-  }
+  // The body's texts gathered, then counted at once: one tokenizing budget for the whole body
+  // (linear in it, bounded per request) and one encoding lookup.
+  const tally = new TextTally();
+  if (Array.isArray(b.messages)) tallyChat(b.messages.filter(isObject) as ChatMessageLike[], tally);
   for (const field of ['system', 'instructions', 'input', 'prompt'] as const) {
-    if (b[field] !== undefined) inputTokens += estimateContentTokens(b[field], model, budget);
+    if (b[field] !== undefined) tallyContent(b[field], 0, tally);
   }
+  const inputTokens = countTally(tally, model);
   const isEmbedding = model !== undefined && /(^|\/)text-embedding-|embed/i.test(model);
   const requested = firstPositiveInteger(b.max_completion_tokens, b.max_output_tokens, b.max_tokens);
   const outputTokens = isEmbedding ? 0 : (requested ?? defaultOutput);
