@@ -34,10 +34,12 @@ export interface DetectionEngineOptions {
    * `droppedFuture`, `llmsec.detect.events.dropped{reason="future"}`). Event time only moves
    * forward: one event stamped years ahead (a sender's broken clock, a forged record) would
    * otherwise raise the watermark past every real event, which would all be dropped as late
-   * until that time came. Off by default, since event time is the caller's (a replay of old or
-   * generated logs, tests on a manual clock); the detector service sets it (1 h). With a shared
-   * state, the state's own `maxFutureSkewMs` applies instead.
-   * @default Infinity
+   * until that time came. By default 1 h for a live engine (one with `tickIntervalMs` and the
+   * system clock: event time is the wall clock's, as in a host feeding it from its spans and
+   * logs, or the detector service), off otherwise, since event time is then the caller's (a
+   * replay of old or generated logs, rule tests, a manual clock); Infinity turns it off. With a
+   * shared state, the state's own `maxFutureSkewMs` applies instead.
+   * @default 3600000 with tickIntervalMs > 0 and no clock given, else Infinity
    */
   maxFutureSkewMs?: number;
   /**

@@ -46,7 +46,7 @@ export class DetectionEngine {
   private readonly lateness: number;
   private readonly maxBuffered: number;
   private readonly clock: Clock;
-  /** Infinity: no check (the default; see DetectionEngineOptions.maxFutureSkewMs). */
+  /** Infinity: no check (see DetectionEngineOptions.maxFutureSkewMs). */
   private readonly maxFutureSkewMs: number;
   private readonly alerts: AlertDispatch;
   /** Opening, the cap and overflow tier, resolving (in-memory mode). */
@@ -69,7 +69,7 @@ export class DetectionEngine {
     this.lateness = limits.allowedLatenessMs;
     this.maxBuffered = limits.maxBufferedEvents;
     this.clock = options.clock ?? systemClock;
-    this.maxFutureSkewMs = futureSkew(options.maxFutureSkewMs);
+    this.maxFutureSkewMs = futureSkew(options);
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     this.recent = new RecentIds(Math.max(1, limits.dedupeCapacity));
 
@@ -392,9 +392,18 @@ export class DetectionEngine {
   }
 }
 
-/** maxFutureSkewMs checked: a non-negative number (Infinity: no check). */
-function futureSkew(value: number | undefined): number {
-  if (value === undefined) return Number.POSITIVE_INFINITY;
+/**
+ * maxFutureSkewMs checked: a non-negative number (Infinity: no check). Unset, it is
+ * LIVE_MAX_FUTURE_SKEW_MS for an engine that ticks on its own timer by the system clock (that
+ * engine reads event time as the wall clock's: live detection in a host, as the span and log
+ * processors feed it) and off otherwise (replays, rule tests, a caller's clock).
+ */
+function futureSkew(options: DetectionEngineOptions): number {
+  const value = options.maxFutureSkewMs;
+  if (value === undefined) {
+    const live = options.clock === undefined && (options.tickIntervalMs ?? 0) > 0;
+    return live ? LIVE_MAX_FUTURE_SKEW_MS : Number.POSITIVE_INFINITY;
+  }
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new RangeError(
       `DetectionEngine: maxFutureSkewMs must be a non-negative number (got ${String(value)})`,
@@ -402,3 +411,6 @@ function futureSkew(value: number | undefined): number {
   }
   return value;
 }
+
+/** The default maxFutureSkewMs of a live engine (1 h: the Redis state's and the detector's). */
+const LIVE_MAX_FUTURE_SKEW_MS = 3_600_000;

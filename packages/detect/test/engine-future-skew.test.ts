@@ -57,11 +57,56 @@ describe('DetectionEngine maxFutureSkewMs', () => {
     expect(stats.droppedLate).toBe(12);
   });
 
-  it('off by default: event time is the caller’s (replays of generated logs, manual clocks)', () => {
+  it('off by default with a manual clock: event time is the caller’s (replays of generated logs, tests)', () => {
     const { alerts, stats } = run({}, 10 * 365 * 24 * HOUR);
     expect(stats.droppedFuture).toBe(0);
     expect(stats.droppedLate).toBe(12);
     expect(alerts).not.toContain('rapid_guardrail_blocks firing mallory');
+  });
+
+  describe('a live engine (its own timer, the system clock)', () => {
+    /** The forged event then mallory's 12 blocks, stamped by the wall clock as a host's SDK does. */
+    async function live(options: { maxFutureSkewMs?: number; tickIntervalMs?: number }) {
+      const alerts: string[] = [];
+      const engine = new DetectionEngine({
+        allowedLatenessMs: 0,
+        ...options,
+        onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
+      });
+      engine.ingest(block('EVT-forged', 'forger', Date.now() + 10 * 365 * 24 * HOUR));
+      for (let i = 0; i < 12; i++) engine.ingest(block(`EVT-${i}`, 'mallory', Date.now() + i));
+      engine.flush();
+      const stats = engine.stats;
+      await engine.shutdown();
+      return { alerts, stats };
+    }
+
+    it('bounds the skew at 1 h by default: the forged event is dropped, the attack alerts', async () => {
+      const { alerts, stats } = await live({ tickIntervalMs: 60_000 });
+      expect(stats.droppedFuture).toBe(1);
+      expect(stats.droppedLate).toBe(0);
+      expect(alerts).toContain('rapid_guardrail_blocks firing mallory');
+    });
+
+    it('an event 59 minutes ahead is within the default bound; 61 minutes is not', async () => {
+      for (const [aheadMin, dropped] of [
+        [59, 0],
+        [61, 1],
+      ] as const) {
+        const engine = new DetectionEngine({ tickIntervalMs: 60_000 });
+        engine.ingest(block('EVT-ahead', 'u', Date.now() + aheadMin * 60_000));
+        expect(engine.stats.droppedFuture, `${aheadMin} min`).toBe(dropped);
+        await engine.shutdown();
+      }
+    });
+
+    it('maxFutureSkewMs: Infinity turns it off; no timer leaves it off', async () => {
+      for (const options of [{ tickIntervalMs: 60_000, maxFutureSkewMs: Infinity }, {}]) {
+        const { stats } = await live(options);
+        expect(stats.droppedFuture, JSON.stringify(options)).toBe(0);
+        expect(stats.droppedLate, JSON.stringify(options)).toBe(12);
+      }
+    });
   });
 
   it('rejects a negative or NaN bound', () => {
