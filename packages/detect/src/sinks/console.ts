@@ -4,16 +4,22 @@ import type { AlertSink } from './types.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
 import { sinkErrors } from './sink-errors.ts';
 
+/** How many times maxBufferedBytes the lines of one turn of the event loop may hold. */
+const BURST_FACTOR = 16;
+
 export interface ConsoleSinkOptions {
   /** Where the alert JSONL lines go. @default process.stdout */
   stream?: NodeJS.WritableStream;
   /** @default 'console' */
   name?: string;
   /**
-   * Most bytes of lines written but not yet taken by the stream's destination (a pipe whose
-   * reader stalled, a slow disk). A line that would go beyond is dropped and counted instead of
-   * held: a stream buffers without limit, and an attack that fires alerts would grow the
-   * process with them. @default 1048576 (1 MiB)
+   * Most bytes of lines the stream's destination has not taken (a pipe whose reader stalled, a
+   * slow disk) since an earlier turn of the event loop. Past it a line is dropped and counted
+   * instead of held: a stream buffers without limit, and an attack that fires alerts would grow
+   * the process with them. The lines of one turn may add up to BURST_FACTOR (16) times as much:
+   * no stream takes anything within a turn (write callbacks come later), and an incident sweep
+   * that resolves thousands at once must reach a stream that keeps up.
+   * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
   /** Counts `llmsec.alert.notifications{sink, outcome}`. @default the global meter provider's */
@@ -43,6 +49,8 @@ export class ConsoleSink implements AlertSink {
   private readonly flushTimeoutMs: number;
   /** Bytes written whose write callback has not come: our own count, for any stream. */
   private buffered = 0;
+  /** `buffered` at this turn's first send (undefined between turns): what the stream did not take in time. */
+  private heldAtTurnStart: number | undefined;
   private dropped = false;
   private shutdownPromise: Promise<void> | undefined;
 
@@ -66,7 +74,7 @@ export class ConsoleSink implements AlertSink {
     try {
       const line = `${encodeAlert(alert)}\n`;
       const bytes = Buffer.byteLength(line);
-      if (this.buffered + bytes > this.maxBufferedBytes) {
+      if (this.buffered + bytes > this.limitThisTurn()) {
         this.drop();
         return;
       }
@@ -84,6 +92,20 @@ export class ConsoleSink implements AlertSink {
     } catch (err) {
       sinkErrors.report('console.write', err);
     }
+  }
+
+  /**
+   * maxBufferedBytes once the stream left more than that from earlier turns (it is not keeping
+   * up); otherwise BURST_FACTOR times it, the most one turn's burst may hold.
+   */
+  private limitThisTurn(): number {
+    if (this.heldAtTurnStart === undefined) {
+      this.heldAtTurnStart = this.buffered;
+      setImmediate(() => (this.heldAtTurnStart = undefined));
+    }
+    return this.heldAtTurnStart > this.maxBufferedBytes
+      ? this.maxBufferedBytes
+      : this.maxBufferedBytes * BURST_FACTOR;
   }
 
   private drop(): void {
