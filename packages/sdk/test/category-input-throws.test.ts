@@ -105,6 +105,8 @@ describe('category methods on input they cannot read', () => {
       expect(event!.category).toBe('pii_detected');
       expect(event!.user_id).toBe('bob');
       expect(event!.metadata?.direction).toBe('input');
+      // named so, not dropped: the event still says a pii type was found
+      expect(event!.metadata?.pii_types).toEqual(['[unprintable]']);
     }
     expect(h.logExporter.getFinishedLogRecords()).toHaveLength(2);
   });
