@@ -23,9 +23,11 @@ export interface JsonLoggerOptions {
   /** @default Date.now */
   now?: () => number;
   /**
-   * Most bytes of lines written but not yet taken by the stream (a log reader that stalled:
-   * Node writes a stderr pipe asynchronously and would hold every line in memory). Past it
-   * lines are dropped and counted; the next line that fits is preceded by one saying how many.
+   * Most bytes of lines written but not yet taken by the stream since an earlier turn of the
+   * event loop (a log reader that stalled: Node writes a stderr pipe asynchronously and would
+   * hold every line in memory). Past it lines are dropped and counted; the next line that fits
+   * is preceded by one saying how many. One turn's lines may hold 16 times as much: no stream
+   * takes anything within a turn, and a sweep resolving thousands of alerts logs one line each.
    * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
@@ -39,9 +41,19 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const max = options.maxBufferedBytes ?? 1_048_576;
   let buffered = 0;
   let dropped = 0;
+  // `buffered` at this turn's first line: more than `max` left from earlier turns is a reader
+  // that does not keep up; less, and this turn's burst may hold up to 16 times `max`.
+  let heldAtTurnStart: number | undefined;
+  const limit = (): number => {
+    if (heldAtTurnStart === undefined) {
+      heldAtTurnStart = buffered;
+      setImmediate(() => (heldAtTurnStart = undefined));
+    }
+    return heldAtTurnStart > max ? max : max * 16;
+  };
   const emit = (text: string): boolean => {
     const bytes = Buffer.byteLength(text);
-    if (buffered + bytes > max) return false;
+    if (buffered + bytes > limit()) return false;
     buffered += bytes;
     stream.write(text, () => (buffered -= bytes));
     return true;
@@ -54,7 +66,7 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
       const line = format(level, msg, fields);
       if (dropped > 0) {
         const note = format('warn', 'log lines dropped: the log reader did not keep up', { dropped });
-        if (buffered + Buffer.byteLength(note) + Buffer.byteLength(line) > max) {
+        if (buffered + Buffer.byteLength(note) + Buffer.byteLength(line) > limit()) {
           dropped++;
           return;
         }
