@@ -67,7 +67,7 @@ export function spanToEvents(
   }
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
-    out.events.push(g.event);
+    out.events.push(cutIds(g.event));
     out.times.push(eventTimeMs(g.event.timestamp));
   }
   if (out.events.length > before || g.kind === 'llmsec_sdk') return undefined;
@@ -80,7 +80,24 @@ function push(event: SecurityEvent | undefined, out: EventBatch): boolean {
   // A timestamp the engine cannot read would only be dropped there: reject it here, counted.
   const timeMs = eventTimeMs(event.timestamp);
   if (Number.isNaN(timeMs)) return false;
-  out.events.push(event);
+  out.events.push(cutIds(event));
   out.times.push(timeMs);
   return true;
+}
+
+/**
+ * Longest user, session and conversation id kept, in UTF-16 units: the SDK's MAX_ID_CHARS. The
+ * ids are group keys, held by every group of a rule (up to maxGroupsPerRule each): a sender
+ * other than the SDK could make them megabytes long, up to the body limit.
+ */
+export const MAX_ID_CHARS = 256;
+
+/** Cuts over-long ids as the SDK does (the same id from either path is the same group). */
+function cutIds(event: SecurityEvent): SecurityEvent {
+  if (event.user_id.length > MAX_ID_CHARS) event.user_id = event.user_id.slice(0, MAX_ID_CHARS);
+  if (event.session_id !== undefined && event.session_id.length > MAX_ID_CHARS)
+    event.session_id = event.session_id.slice(0, MAX_ID_CHARS);
+  if (event.conversation_id !== undefined && event.conversation_id.length > MAX_ID_CHARS)
+    event.conversation_id = event.conversation_id.slice(0, MAX_ID_CHARS);
+  return event;
 }
