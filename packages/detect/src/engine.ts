@@ -48,6 +48,10 @@ export class DetectionEngine {
   private readonly clock: Clock;
   /** Infinity: no check (see DetectionEngineOptions.maxFutureSkewMs). */
   private readonly maxFutureSkewMs: number;
+  /** maxFutureSkewMs set: event time is bounded by the clock (admitLive). */
+  private readonly live: boolean;
+  /** The clock's last reading in admitLive / the buffer's overflow. */
+  private clockRead = Number.NEGATIVE_INFINITY;
   private readonly alerts: AlertDispatch;
   /** Opening, the cap and overflow tier, resolving (in-memory mode). */
   private readonly incidents: IncidentLifecycle;
@@ -70,6 +74,7 @@ export class DetectionEngine {
     this.maxBuffered = limits.maxBufferedEvents;
     this.clock = options.clock ?? systemClock;
     this.maxFutureSkewMs = futureSkew(options);
+    this.live = this.maxFutureSkewMs < Infinity;
     const meter = options.meter ?? metrics.getMeter('@llmsec/detect');
     this.recent = new RecentIds(Math.max(1, limits.dedupeCapacity));
 
@@ -160,23 +165,17 @@ export class DetectionEngine {
         this.droppedCounter.add(1, { reason: 'late' });
         return;
       }
-      // Only past the newest time so far can an event raise the watermark (one clock read then).
-      if (
-        t > this.maxSeen &&
-        this.maxFutureSkewMs < Infinity &&
-        t > this.clock.now() + this.maxFutureSkewMs
-      ) {
-        this.counts.droppedFuture++;
-        this.droppedCounter.add(1, { reason: 'future' });
-        return;
-      }
-      if (t > this.maxSeen) {
+      if (this.live) {
+        if (!this.admitLive(t)) return;
+      } else if (t > this.maxSeen) {
+        // Only past the newest time so far can an event raise the watermark.
         this.maxSeen = t;
         // Never lowered: a buffer overflow may have raised it past newest - lateness, and an
         // event older than one already processed must be late, not processed after it.
         if (t - this.lateness > this.watermark) this.watermark = t - this.lateness;
       }
-      if (this.lateness === 0) {
+      // Without lateness an event is processed at once, unless it is ahead of a live clock.
+      if (this.lateness === 0 && t <= this.watermark && this.buffer.size === 0) {
         this.process(event, t);
         return;
       }
@@ -185,13 +184,50 @@ export class DetectionEngine {
       // A burst inside the lateness would otherwise grow the buffer without bound.
       while (this.buffer.size > this.maxBuffered) {
         const oldest = this.buffer.peekTime();
-        if (oldest > this.watermark) this.watermark = oldest;
         this.prefetch?.next(this.buffer);
+        if (this.live && oldest > this.clockNow()) {
+          // Ahead of the clock: taking it now would move event time past the clock (below).
+          this.buffer.shift();
+          this.counts.droppedFuture++;
+          this.droppedCounter.add(1, { reason: 'future' });
+          continue;
+        }
+        if (oldest > this.watermark) this.watermark = oldest;
         this.process(this.buffer.shift(), oldest);
       }
     } catch (err) {
       this.errors.report('ingest', err);
     }
+  }
+
+  /**
+   * Live event time (maxFutureSkewMs set): an event more than maxFutureSkewMs ahead of the clock
+   * is dropped (false), and no event moves the watermark past the clock: one stamped ahead of
+   * it (within the bound) is held until the clock reaches it. Otherwise one sender's clock
+   * running fast made every other sender's events late (6 s fast against 5 s of lateness: all
+   * of them), and a record stamped just under the bound ahead, sent again each bound's worth
+   * of time, made every real event late for good. The clock is read only for an event past
+   * the last reading (events in order, as the old check read it past the newest event time).
+   */
+  private admitLive(t: number): boolean {
+    let upTo = t;
+    if (t > this.clockRead) {
+      const now = this.clockNow();
+      if (t > now + this.maxFutureSkewMs) {
+        this.counts.droppedFuture++;
+        this.droppedCounter.add(1, { reason: 'future' });
+        return false;
+      }
+      if (t > now) upTo = now;
+    }
+    if (t > this.maxSeen) this.maxSeen = t;
+    if (upTo - this.lateness > this.watermark) this.watermark = upTo - this.lateness;
+    return true;
+  }
+
+  /** The clock, remembered as the last reading (admitLive compares with it before reading). */
+  private clockNow(): number {
+    return (this.clockRead = this.clock.now());
   }
 
   /**
@@ -235,6 +271,13 @@ export class DetectionEngine {
     }
   }
 
+  /** advanceTo without moving the newest event time: live event time reaching the clock. */
+  private advanceWatermark(timeMs: number): void {
+    if (timeMs - this.lateness > this.watermark) this.watermark = timeMs - this.lateness;
+    this.drain();
+    if (this.watermark >= this.incidents.nextResolveAt) this.incidents.resolveDue(this.watermark, undefined);
+  }
+
   /**
    * End of input (the end of a replay, shutdown): every held event is processed, and
    * incidents whose quiet period has passed by the newest event time resolve. Incidents still
@@ -265,7 +308,10 @@ export class DetectionEngine {
       const now = this.clock.now();
       if (this.lastIngestClock !== undefined && this.maxSeen > Number.NEGATIVE_INFINITY) {
         const idle = now - this.lastIngestClock;
-        if (idle > 0) this.advanceTo(this.maxSeen + idle);
+        const to = this.maxSeen + idle;
+        // Live event time stops at the clock (admitLive); events ahead of it wait for it.
+        if (idle > 0 && this.live && this.shared === undefined && to > now) this.advanceWatermark(now);
+        else if (idle > 0) this.advanceTo(to);
       }
       this.lastIngestClock = now;
     } catch (err) {

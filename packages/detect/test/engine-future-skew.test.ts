@@ -51,10 +51,73 @@ describe('DetectionEngine maxFutureSkewMs', () => {
     expect(stats.processed).toBe(12);
   });
 
-  it('an event within the skew counts (and makes the later ones late, as any newer event does)', () => {
-    const { stats } = run({ maxFutureSkewMs: HOUR }, 30 * 60_000);
+  it('an event within the skew is held until the clock reaches it; the events behind it are not late', () => {
+    // Before, it raised event time to its own: 12 late, no alert, and a sender could renew
+    // that every bound's worth of time (one record an hour blinded the engine for good).
+    const { alerts, stats } = run({ maxFutureSkewMs: HOUR }, 30 * 60_000);
     expect(stats.droppedFuture).toBe(0);
-    expect(stats.droppedLate).toBe(12);
+    expect(stats.droppedLate).toBe(0);
+    expect(alerts).toContain('rapid_guardrail_blocks firing mallory');
+    // processed at the end of input (flush), after mallory's, in event-time order
+    expect(stats.processed).toBe(13);
+  });
+
+  it('a sender whose clock runs 6 s fast does not make the others late (lateness 5 s)', () => {
+    const clock = new ManualClock(NOW);
+    const engine = new DetectionEngine({ clock, allowedLatenessMs: 5_000, maxFutureSkewMs: HOUR });
+    for (let i = 0; i < 60; i++) {
+      clock.advance(1_000);
+      engine.ingest(block(`EVT-fast-${i}`, 'fast', clock.now() + 6_000));
+      engine.ingest(block(`EVT-${i}`, 'u', clock.now() - 200));
+    }
+    engine.flush();
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(engine.stats.processed).toBe(120);
+  });
+
+  it('tick() does not move event time past the clock either', () => {
+    const clock = new ManualClock(NOW);
+    const alerts: string[] = [];
+    const engine = new DetectionEngine({
+      clock,
+      allowedLatenessMs: 2_000,
+      maxFutureSkewMs: HOUR,
+      onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
+    });
+    engine.tick();
+    engine.ingest(block('EVT-forged', 'forger', NOW + 50 * 60_000));
+    clock.advance(60_000); // a quiet minute: tick moves event time on by it
+    engine.tick();
+    for (let i = 0; i < 12; i++) {
+      clock.advance(1_000);
+      engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+    }
+    clock.advance(5_000);
+    engine.tick();
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(alerts).toContain('rapid_guardrail_blocks firing mallory');
+  });
+
+  it('events ahead of the clock past maxBufferedEvents are dropped as future, not let raise event time', () => {
+    const clock = new ManualClock(NOW);
+    const alerts: string[] = [];
+    const engine = new DetectionEngine({
+      clock,
+      allowedLatenessMs: 2_000,
+      maxBufferedEvents: 50,
+      maxFutureSkewMs: HOUR,
+      onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
+    });
+    for (let i = 0; i < 200; i++) engine.ingest(block(`EVT-f${i}`, 'forger', NOW + 30 * 60_000 + i));
+    for (let i = 0; i < 12; i++) {
+      clock.advance(1_000);
+      engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+    }
+    clock.advance(3_000);
+    engine.advanceTo(clock.now());
+    expect(engine.stats.droppedLate).toBe(0);
+    expect(engine.stats.droppedFuture).toBeGreaterThanOrEqual(150);
+    expect(alerts).toContain('rapid_guardrail_blocks firing mallory');
   });
 
   it('off by default with a manual clock: event time is the caller’s (replays of generated logs, tests)', () => {
