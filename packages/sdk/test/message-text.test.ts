@@ -91,7 +91,7 @@ describe('withMessageText', () => {
     );
   });
 
-  it('a change over several slots: the first it touches gets its new text, the other text parts it touches are removed, the rest kept', () => {
+  it('changes in several slots that change the line count stay in their slots; a change across a boundary merges the slots it spans', () => {
     const m = {
       role: 'user',
       content: [
@@ -102,14 +102,45 @@ describe('withMessageText', () => {
         { type: 'text', text: 'tail', cache_control: { type: 'ephemeral' } },
       ],
     };
-    const next = withMessageText(m, 'head\nmail [E]\nmid\n[K]\ntail');
-    expect(next).toEqual({
+    // Before the line alignment: 'mail [E]\nmid\n[K]' in the second part, the tool result
+    // emptied and the key's part (with its cache_control) removed.
+    expect(withMessageText(m, 'head\nmail [E]\nmid\n[K]\ntail')).toEqual({
       role: 'user',
       content: [
         { type: 'text', text: 'head' },
-        { type: 'text', text: 'mail [E]\nmid\n[K]' },
-        { type: 'tool_result', tool_use_id: 't', is_error: true, content: [] },
-        { type: 'text', text: 'tail', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'mail [E]' },
+        m.content[2],
+        { type: 'text', text: '[K]', cache_control: { type: 'ephemeral' } },
+        m.content[4],
+      ],
+    });
+    // One redaction from the first part into the second: the first gets the new text of both.
+    const across = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'a\nk1' },
+        { type: 'text', text: 'k2\nb', cache_control: { type: 'ephemeral' } },
+      ],
+    };
+    expect(withMessageText(across, 'a\n[K]\nb')).toEqual({
+      role: 'user',
+      content: [{ type: 'text', text: 'a\n[K]\nb' }],
+    });
+    // Changed lines on both sides of a boundary: cut where the lines' ends fit the old ones.
+    const adjacent = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'mail x@y.com' },
+        { type: 'text', text: 'k@z.com please', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'k1\nk2' },
+      ],
+    };
+    expect(withMessageText(adjacent, 'mail [E]\n[E] please\n[K]')).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'mail [E]' },
+        { type: 'text', text: '[E] please', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: '[K]' },
       ],
     });
     // A string slot is emptied, not removed.
@@ -290,42 +321,36 @@ describe('redaction write-back: no original text survives', () => {
     ]);
   });
 
-  // Known gap (review of bc31f0a): the common prefix / suffix is one range, from the first
-  // changed character to the last, so when the line count changes (a multi-line key redacted)
-  // and another redaction is in a later part, every part between them is merged into the first:
-  // here the user's text block (with its cache_control) moves into the tool result. No original
-  // text is sent (the property below), but a part is removed that the change did not touch.
-  // Through the Anthropic adapter this message is two guard messages (tool, then user) written
-  // back separately, so it no longer happens there (tool-split.test.ts); withMessageText alone,
-  // as used for any one guard message with several parts, still has the gap.
-  // it.fails: this turns red when the write-back keeps each redaction in its own part.
-  it.fails(
-    'a key redacted in a tool_result and an email in the text block after it stay in their own blocks',
-    () => {
-      const m = {
-        role: 'user',
-        content: [
-          {
-            type: 'tool_result',
-            tool_use_id: 'k',
-            content: [{ type: 'text', text: 'key:\n-----BEGIN\nQUJD\n-----END' }],
-          },
-          { type: 'text', text: 'Mail it to jane@example.com', cache_control: { type: 'ephemeral' } },
-        ],
-      };
-      expect(withMessageText(m, 'key:\n[REDACTED:private_key]\nMail it to [REDACTED:email]')).toEqual({
-        role: 'user',
-        content: [
-          {
-            type: 'tool_result',
-            tool_use_id: 'k',
-            content: [{ type: 'text', text: 'key:\n[REDACTED:private_key]' }],
-          },
-          { type: 'text', text: 'Mail it to [REDACTED:email]', cache_control: { type: 'ephemeral' } },
-        ],
-      });
-    },
-  );
+  // Was a known gap (review of bc31f0a): the common prefix / suffix was one range, from the
+  // first changed character to the last, so when the line count changed (a multi-line key
+  // redacted) and another redaction was in a later part, every part between them was merged
+  // into the first: here the user's text block (with its cache_control) moved into the tool
+  // result. Through the Anthropic adapter this message is two guard messages (tool-split.ts);
+  // withMessageText alone is what any one guard message with several parts goes through.
+  it('a key redacted in a tool_result and an email in the text block after it stay in their own blocks', () => {
+    const m = {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'k',
+          content: [{ type: 'text', text: 'key:\n-----BEGIN\nQUJD\n-----END' }],
+        },
+        { type: 'text', text: 'Mail it to jane@example.com', cache_control: { type: 'ephemeral' } },
+      ],
+    };
+    expect(withMessageText(m, 'key:\n[REDACTED:private_key]\nMail it to [REDACTED:email]')).toEqual({
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'k',
+          content: [{ type: 'text', text: 'key:\n[REDACTED:private_key]' }],
+        },
+        { type: 'text', text: 'Mail it to [REDACTED:email]', cache_control: { type: 'ephemeral' } },
+      ],
+    });
+  });
 
   it('property: random part splits, random redaction ranges (across parts and lines): sent text is the redacted text, no secret character left, non-text blocks and order kept', () => {
     fc.assert(
@@ -399,6 +424,69 @@ describe('redaction write-back: no original text survives', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('property: redactions in several parts, changing the line count: the sent text is the redacted text, and every part none touched is sent as it was (text and other fields), in order', () => {
+    // A part: clean text (a, b, space, newline) around an optional secret of one to three
+    // lines of '#'. The guard redacts each secret to a placeholder ('[' is in no clean text),
+    // so the boundaries between parts are left in place, as redact() leaves them when no match
+    // crosses one.
+    const clean = fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\n'), maxLength: 10 });
+    const secret = fc.array(fc.string({ unit: fc.constant('#'), minLength: 1, maxLength: 4 }), {
+      minLength: 1,
+      maxLength: 3,
+    });
+    const part = fc.record({
+      before: clean,
+      secret: fc.option(secret, { freq: 2 }),
+      after: clean,
+      shape: fc.constantFrom('text', 'cached', 'tool_result'),
+    });
+    let multiLine = 0;
+    fc.assert(
+      fc.property(
+        fc.array(part, { minLength: 2, maxLength: 7 }),
+        // One line each, as redact()'s are: a rewrite that adds lines to one slot and removes
+        // as many from another keeps the line count and is cut by it (split()).
+        fc.constantFrom('[R]', '[REDACTED:private_key]', '['),
+        (parts, placeholder) => {
+          const redacted = parts.filter((p) => p.secret !== null);
+          fc.pre(redacted.length >= 2);
+          const text = (p: (typeof parts)[number], s: string) => p.before + s + p.after;
+          const block = (p: (typeof parts)[number], t: string) =>
+            p.shape === 'text'
+              ? { type: 'text', text: t }
+              : p.shape === 'cached'
+                ? { type: 'text', text: t, cache_control: { type: 'ephemeral' } }
+                : {
+                    type: 'tool_result',
+                    tool_use_id: 'toolu_1',
+                    is_error: false,
+                    content: [{ type: 'text', text: t }],
+                  };
+          const message = {
+            role: 'user',
+            content: parts.map((p) => block(p, text(p, p.secret?.join('\n') ?? ''))),
+          };
+          const edited = parts.map((p) => text(p, p.secret === null ? '' : placeholder)).join('\n');
+          if (edited.split('\n').length !== messageText(message).split('\n').length) multiLine++;
+          const next = withMessageText(message, edited) as typeof message;
+          expect(JSON.stringify(next)).not.toContain('#');
+          expect(messageText(next)).toBe(edited);
+          // Each part none touched is in the result, byte for byte, and in order.
+          const kept = parts.flatMap((p, i) => (p.secret === null ? [message.content[i]] : []));
+          let last = -1;
+          for (const k of kept) {
+            const at = next.content.findIndex((c, i) => i > last && JSON.stringify(c) === JSON.stringify(k));
+            expect(at, JSON.stringify(k)).toBeGreaterThan(last);
+            last = at;
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // The runs that changed the line count are the ones this is about.
+    expect(multiLine).toBeGreaterThan(200);
+  });
 });
 
 describe('linear on hostile tool results', () => {
@@ -413,7 +501,7 @@ describe('linear on hostile tool results', () => {
     return best;
   };
 
-  it('1 MiB in 16-character blocks, and 1 MiB of newlines rewritten: at most 6x the 256 KiB time, under 1 s', () => {
+  it('1 MiB in 16-character blocks, 1 MiB of newlines and 1 MiB of numbered lines rewritten: at most 6x the 256 KiB time, under 1 s', () => {
     const blocks = (n: number) =>
       toolResult(Array.from({ length: n / 16 }, () => ({ type: 'text', text: 'x'.repeat(16) })));
     const newlines = (n: number) =>
@@ -421,16 +509,28 @@ describe('linear on hostile tool results', () => {
         { type: 'text', text: '\n'.repeat(n / 2) },
         { type: 'text', text: '\n'.repeat(n / 2) },
       ]);
+    // Two parts of numbered lines, every line changed: the line diff between them runs to its caps.
+    const numbered = (n: number) => {
+      const lines = (from: number) =>
+        Array.from({ length: n / 16 }, (_, i) => `line ${from + i}`.padEnd(7, '.'));
+      return toolResult([
+        { type: 'text', text: lines(0).join('\n') },
+        { type: 'text', text: lines(n).join('\n') },
+      ]);
+    };
     for (const [label, make] of [
       ['blocks', blocks],
       ['newlines', newlines],
+      ['numbered', numbered],
     ] as const) {
       const run = (n: number) => {
         const m = make(n);
         const text = messageText(m);
-        // Same line count (split slot by slot), then one line fewer (all into the first slot).
+        // Same line count (split slot by slot), then one line fewer (all into the first slot),
+        // then every line changed and one fewer (the line diff, past its caps).
         withMessageText(m, `z${text}`);
         withMessageText(m, text.slice(text.indexOf('\n') + 1));
+        withMessageText(m, text.slice(text.indexOf('\n') + 1).replaceAll('line', 'LINE'));
       };
       // As test/worst-case.test.ts: times under 25 ms are raised to it (timer and JIT noise),
       // and a ratio over the bound is measured up to four more times, each size's fastest kept,

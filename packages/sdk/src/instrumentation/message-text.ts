@@ -22,6 +22,8 @@
  * `output`.
  */
 
+import { splitByLines } from './slot-lines.ts';
+
 type Obj = Record<string, unknown>;
 
 function asObj(v: unknown): Obj | undefined {
@@ -121,13 +123,15 @@ export function withMessageText(message: unknown, text: string): unknown {
 
 /**
  * `text` cut into one piece per slot: by the slots' line counts when the line count matches.
- * Otherwise (a multi-line private key redacted to one line, say) by the common prefix and
- * suffix of the old and new text: the slots before the first changed character and after the
- * last keep their text, the first slot the change touches gets the new text of all the slots it
- * touches and the others it touches get undefined (their text parts are removed, a string is
- * emptied). A change inside one slot stays in it: before, all of `text` went into the first
- * slot and the others were emptied, so a user's text block after a tool_result moved into the
- * tool result and was left as an empty text block, which the Anthropic API refuses (400).
+ * Otherwise (a multi-line private key redacted to one line, say) the slots before the first
+ * changed character and after the last keep their text, and the slots between share the new
+ * text by its lines (splitByRange, slot-lines.ts): a slot boundary the change leaves in place
+ * stays between its slots, so each redaction stays in its own slot and a slot none touched
+ * keeps its text; where a change spans a boundary (or past the alignment's caps) the slots
+ * either side are merged: the first gets the new text of them all, the others undefined (their
+ * text parts are removed, a string is emptied). Before, all of `text` went into the first slot
+ * and the others were emptied, so a user's text block after a tool_result moved into the tool
+ * result and was left as an empty text block, which the Anthropic API refuses (400).
  */
 function split(slots: readonly string[], text: string): Array<string | undefined> {
   if (slots.length === 1) return [text];
@@ -142,6 +146,16 @@ function split(slots: readonly string[], text: string): Array<string | undefined
     }
     return out;
   }
+  return splitByRange(slots, text);
+}
+
+/**
+ * The pieces by the common prefix and suffix of the old and new text: the slots before the
+ * first changed character and after the last keep their text; the slots the changed range
+ * touches share its new text by splitByLines, or past its caps the first of them gets it all
+ * and the others get undefined.
+ */
+function splitByRange(slots: readonly string[], text: string): Array<string | undefined> {
   const old = slots.join('\n');
   const max = Math.min(old.length, text.length);
   let prefix = 0;
@@ -165,10 +179,14 @@ function split(slots: readonly string[], text: string): Array<string | undefined
     at = end + 1;
   }
   const lastEnd = (starts[last] as number) + (slots[last] as string).length;
+  const changed = text.slice(starts[first], text.length - (old.length - lastEnd));
+  // Several slots in the range: each keeps its own part of it where the lines tell (slot-lines.ts).
+  const inner = last > first ? splitByLines(slots.slice(first, last + 1), changed) : undefined;
   const out: Array<string | undefined> = [];
   for (let j = 0; j < slots.length; j++) {
     if (j < first || j > last) out.push(slots[j]);
-    else if (j === first) out.push(text.slice(starts[first], text.length - (old.length - lastEnd)));
+    else if (inner !== undefined) out.push(inner[j - first]);
+    else if (j === first) out.push(changed);
     else out.push(undefined);
   }
   return out;

@@ -1,0 +1,68 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_EDITS, alignLines, linesOf } from '../src/instrumentation/line-align.ts';
+import { messageText, withMessageText } from '../src/instrumentation/message-text.ts';
+
+/** line-align.ts: the capped line diff behind the write-back of a rewrite that changed the line count. */
+
+/** The length of a longest common subsequence, by the quadratic table (small inputs only). */
+function lcs(a: readonly string[], b: readonly string[]): number {
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (const x of a) {
+    const row = [0];
+    for (let j = 0; j < b.length; j++) row.push(x === b[j] ? prev[j]! + 1 : Math.max(prev[j + 1]!, row[j]!));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+describe('alignLines', () => {
+  it('property: the aligned pairs are equal lines, increasing in both, and as many as a longest common subsequence', () => {
+    const lines = fc.array(fc.constantFrom('', 'a', 'b', 'ab', 'c'), { minLength: 1, maxLength: 14 });
+    fc.assert(
+      fc.property(lines, lines, (a, b) => {
+        const match = alignLines(linesOf(a.join('\n')), linesOf(b.join('\n')));
+        expect(match).toBeDefined();
+        let last = -1;
+        let pairs = 0;
+        for (let i = 0; i < a.length; i++) {
+          const k = match![i]!;
+          if (k < 0) continue;
+          expect(b[k]).toBe(a[i]);
+          expect(k).toBeGreaterThan(last);
+          last = k;
+          pairs++;
+        }
+        expect(pairs).toBe(lcs(a, b));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('past MAX_EDITS lines deleted plus inserted: undefined, and the write-back merges the range as before', () => {
+    // Every line changed: MAX_EDITS / 2 deleted, as many inserted (at the cap), then one more.
+    const old = Array.from({ length: MAX_EDITS / 2 }, (_, i) => `o${i}`);
+    const changed = Array.from({ length: MAX_EDITS / 2 }, (_, i) => `n${i}`);
+    expect(alignLines(linesOf(old.join('\n')), linesOf(changed.join('\n')))).toBeDefined();
+    expect(alignLines(linesOf(old.join('\n')), linesOf([...changed, 'n'].join('\n')))).toBeUndefined();
+    const message = (key: readonly string[]) => ({
+      role: 'user',
+      content: [
+        { type: 'text', text: `head\n${key.join('\n')}` },
+        { type: 'text', text: 'mail a@b.co', cache_control: { type: 'ephemeral' } },
+      ],
+    });
+    // At the cap (256 lines deleted: 255 of the key, the email's; 256 inserted): each change in
+    // its part. One more deleted line is over it: one range from the first change to the last,
+    // in the first part.
+    const under = message([...old.slice(2), 'k']);
+    const text = `head\n${changed.slice(1).join('\n')}\nmail [E]`;
+    expect((withMessageText(under, text) as typeof under).content).toEqual([
+      { type: 'text', text: `head\n${changed.slice(1).join('\n')}` },
+      { type: 'text', text: 'mail [E]', cache_control: { type: 'ephemeral' } },
+    ]);
+    const over = message([...old.slice(1), 'k']);
+    expect(withMessageText(over, text)).toEqual({ role: 'user', content: [{ type: 'text', text }] });
+    expect(messageText(withMessageText(over, text))).toBe(text);
+  });
+});
