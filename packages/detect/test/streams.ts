@@ -102,7 +102,11 @@ export function build(draws: Draw[]): Timed[] {
       else if (d.blocked) event.metadata.payload_fingerprint = `fp${d.layer}`;
       // Some input blocks are of a tool's output (indirect_prompt_injection; the per-user
       // rules skip them).
-      if (category === 'guardrail_block' && i % 11 === 3) event.metadata.input_source = 'tool';
+      if (category === 'guardrail_block' && i % 11 === 3) {
+        event.metadata.input_source = 'tool';
+        // Many different ones from a user (tool_injection_variety: distinct fingerprints).
+        event.metadata.payload_fingerprint = `tool${i % 17}`;
+      }
     } else if (category === 'request_completed') {
       event.metadata = {
         model: 'm',
