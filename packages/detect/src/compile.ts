@@ -105,6 +105,8 @@ export function compileCondition(def: ConditionDefinition, ctx: ConditionContext
 function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEvent) => boolean) | undefined {
   if (!where || where.length === 0) return undefined;
   const tests = where.map((p): ((event: SecurityEvent) => boolean) => {
+    const own = toolMarkPredicate(p);
+    if (own !== undefined) return own;
     const get = compileField(p.field);
     if (p.equals !== undefined) {
       const want = p.equals;
@@ -118,4 +120,23 @@ function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEve
     for (let i = 0; i < tests.length; i++) if (!tests[i]!(event)) return false;
     return true;
   };
+}
+
+/**
+ * The default rules' filters on the tool markings (input_source, block_source: seven rules,
+ * every guardrail_block and request_completed event) as one property read each: the generic
+ * predicate calls a getter that every predicate shares one call site for, so it is not inlined
+ * (and a key outside fields.ts's named ones is a computed load that sees every key). Same answers
+ * as the generic form (where-filter.test.ts runs both).
+ */
+function toolMarkPredicate(p: WherePredicate): ((event: SecurityEvent) => boolean) | undefined {
+  if (p.equals !== undefined) {
+    const want = p.equals;
+    if (p.field === 'metadata.input_source') return (e) => e.metadata?.input_source === want;
+    return undefined;
+  }
+  if (p.exists !== false) return undefined;
+  if (p.field === 'metadata.input_source') return (e) => e.metadata?.input_source === undefined;
+  if (p.field === 'metadata.block_source') return (e) => e.metadata?.block_source === undefined;
+  return undefined;
 }

@@ -72,6 +72,10 @@ function metadataGetter(key: string): FieldGetter {
       return (event) => event.metadata?.latency_ms;
     case 'cost_usd':
       return (event) => event.metadata?.cost_usd;
+    case 'input_source':
+      return (event) => event.metadata?.input_source;
+    case 'block_source':
+      return (event) => event.metadata?.block_source;
   }
   return (event) => event.metadata?.[key];
 }

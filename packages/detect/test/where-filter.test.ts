@@ -86,4 +86,19 @@ describe('where-filter', () => {
       fired('[{ field: metadata.input_source, exists: false }, { field: metadata.b, exists: true }]', events),
     ).toEqual(['b1']);
   });
+
+  it('the tool-mark fields (compiled to one read each) answer as any other metadata key', () => {
+    // input_source and block_source have their own predicates (compile.ts toolMarkPredicate);
+    // x_source goes through the generic getter. Values of every kind, and absent.
+    const values: Array<string | number | undefined> = ['tool', 'user', 'Tool', '', 0, 1, undefined];
+    for (const key of ['input_source', 'block_source']) {
+      const evs = (k: string) => values.map((v, i) => event(`u${i}`, v === undefined ? {} : { [k]: v }));
+      for (const pred of ['exists: false', 'exists: true', 'equals: tool', 'equals: 1', "equals: ''"]) {
+        const own = fired(`[{ field: metadata.${key}, ${pred} }]`, evs(key));
+        const generic = fired(`[{ field: metadata.x_source, ${pred} }]`, evs('x_source'));
+        expect(own, `${key} ${pred}`).toEqual(generic);
+        expect(own.length, `${key} ${pred}`).toBeGreaterThan(0);
+      }
+    }
+  });
 });
