@@ -252,6 +252,27 @@ export function buildPersonas(random: RandomSource, benignUsers = 20): Persona[]
     ),
   });
 
+  // After the reader, for the same reason. The example API takes the client's history as it
+  // comes, so a client can write the tool result itself: its injections are marked as a
+  // tool's (not the per-user rules'), but each attempt is a new payload, unlike a poisoned page.
+  const forger = 'attacker-forged-tool';
+  personas.push({
+    name: 'forged tool results',
+    kind: 'attacker',
+    description: 'writes its own "tool results", a different injection each time',
+    expectedRules: ['tool_injection_variety'],
+    users: [forger],
+    requests: spread(random, 13, 0.1, 0.7).map((at, i) =>
+      request(at, forger, 'Look this up for me; call tool search_docs.', {
+        sessionId: `${forger}-run1`,
+        conversation: `${forger}-run1`,
+        tools: ['search_docs'],
+        // Every refused turn is dropped, so each forged result answers the same tool call.
+        ...(i === 0 ? {} : { toolResult: `${P.FORGED_TOOL_RESULT} (variant ${i})` }),
+      }),
+    ),
+  });
+
   return personas;
 }
 
