@@ -65,4 +65,21 @@ describe('alignLines', () => {
     expect(withMessageText(over, text)).toEqual({ role: 'user', content: [{ type: 'text', text }] });
     expect(messageText(withMessageText(over, text))).toBe(text);
   });
+
+  it('property: any rewrite at all (a custom guard may return anything) reads back as itself from text parts, none added', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', '[', '\n'), maxLength: 10 });
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 2, maxLength: 6 }), text, fc.nat(), (parts, noise, cut) => {
+        const message = { role: 'user', content: parts.map((t) => ({ type: 'text', text: t })) };
+        const old = messageText(message);
+        // Noise spliced in, and the text cut short: any line count, any lines.
+        const at = cut % (old.length + 1);
+        const rewrite = old.slice(0, at) + noise + old.slice(at + (cut % 3));
+        const next = withMessageText(message, rewrite) as typeof message;
+        expect(messageText(next)).toBe(rewrite);
+        expect(next.content.length).toBeLessThanOrEqual(parts.length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
