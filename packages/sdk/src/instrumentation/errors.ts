@@ -14,7 +14,9 @@ export class GuardrailBlockedError extends Error {
   /**
    * `'tool'` when the blocked text was a tool's output (a fetched page, a retrieved document:
    * indirect prompt injection), not the user's: an agent may drop that tool result and go on.
-   * Undefined otherwise (the user's text, or a guard that did not say which message).
+   * Undefined otherwise (the user's text, or a guard that did not say which message). It says
+   * where the text sat in the request, not who wrote it: an app that takes the client's history
+   * as it comes lets the client write a tool result itself.
    */
   readonly inputSource: 'tool' | undefined;
 

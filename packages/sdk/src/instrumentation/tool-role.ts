@@ -3,7 +3,10 @@
  * `tool` (and the legacy `function`), the Responses API's `*_output` items (their type is their
  * role), and Anthropic tool results, which the adapter gives role `tool` (tool-split.ts). Text
  * there came from a fetched page, a retrieved document or another system: an injection in it
- * was written by whoever wrote that content, not by the end user (input_source: "tool").
+ * was written by whoever wrote that content, not by the end user (input_source: "tool"). That
+ * holds when the application builds those messages; one that passes a client's history through
+ * takes the client's word for the role (the detection rule tool_injection_variety flags a user
+ * with many different "tool" payloads).
  */
 export function isToolRole(role: string): boolean {
   return role === 'tool' || role === 'function' || role.endsWith('_output');
