@@ -4,7 +4,7 @@
  * private key redacted to one line) back into the message's slots, each change in its own slot.
  *
  * The rewrite is arbitrary text (a custom guard's), so the alignment is capped: lines are
- * hashed in one pass (no line strings are made), the common prefix and suffix lines are
+ * hashed by their ends in one pass (no line strings are made), the common prefix and suffix lines are
  * matched first (linear), and the lines between them are aligned by Myers' O((N+M)·D) diff with
  * D (lines deleted plus lines inserted) at most MAX_EDITS and at most MAX_WORK steps (a step: a
  * diagonal tried, or a character compared where two lines' hashes agree); past either cap the
@@ -26,25 +26,36 @@ export interface Lines {
   readonly hash: Int32Array;
 }
 
-/** The lines of `text` (split on '\n') and a hash of each, in one pass. */
+/**
+ * The lines of `text` (split on '\n') and a hash of each: of its length and its first and last
+ * HASHED_ENDS characters, so hashing is O(lines) whatever their length (lines whose hashes
+ * agree are compared in full, and the characters compared count against MAX_WORK).
+ */
 export function linesOf(text: string): Lines {
   let count = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
   const start = new Int32Array(count + 1);
   const hash = new Int32Array(count);
-  let line = 0;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10) {
-      hash[line++] = h;
-      start[line] = i + 1;
-      h = 0x811c9dc5;
-    } else h = Math.imul(h ^ c, 0x01000193); // FNV-1a
+  for (let line = 0, from = 0; line < count; line++) {
+    let end = text.indexOf('\n', from);
+    if (end === -1) end = text.length;
+    hash[line] = hashOf(text, from, end);
+    start[line + 1] = end + 1;
+    from = end + 1;
   }
-  hash[line] = h;
-  start[count] = text.length + 1;
   return { text, count, start, hash };
+}
+
+const HASHED_ENDS = 8;
+
+/** FNV-1a of the length and the first and last HASHED_ENDS characters of text[from, end). */
+function hashOf(text: string, from: number, end: number): number {
+  let h = Math.imul(0x811c9dc5 ^ (end - from), 0x01000193);
+  const head = Math.min(end, from + HASHED_ENDS);
+  for (let i = from; i < head; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  for (let i = Math.max(head, end - HASHED_ENDS); i < end; i++)
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
 }
 
 /** The text of line i. */
@@ -81,8 +92,7 @@ function same(a: Lines, i: number, b: Lines, j: number, work: { left: number }):
   const at = b.start[j]!;
   if (b.start[j + 1]! - 1 - at !== len) return false;
   work.left -= len;
-  for (let k = 0; k < len; k++) if (a.text.charCodeAt(from + k) !== b.text.charCodeAt(at + k)) return false;
-  return true;
+  return a.text.startsWith(b.text.slice(at, at + len), from);
 }
 
 /**
