@@ -125,6 +125,7 @@ export class DetectionEngine {
           counts: this.counts,
           droppedCounter: this.droppedCounter,
           refusedCounter,
+          sinks: options.sinks ?? [],
           makeEngine: (inner) => new DetectionEngine(inner),
         }),
       );
@@ -309,9 +310,12 @@ export class DetectionEngine {
       if (this.lastIngestClock !== undefined && this.maxSeen > Number.NEGATIVE_INFINITY) {
         const idle = now - this.lastIngestClock;
         const to = this.maxSeen + idle;
-        // Live event time stops at the clock (admitLive); events ahead of it wait for it.
-        if (idle > 0 && this.live && this.shared === undefined && to > now) this.advanceWatermark(now);
-        else if (idle > 0) this.advanceTo(to);
+        // Live event time stops at the clock (admitLive, the shared state's ship); events
+        // ahead of it wait for it.
+        if (idle > 0 && this.live && to > now) {
+          if (this.shared === undefined) this.advanceWatermark(now);
+          else this.advanceTo(now);
+        } else if (idle > 0) this.advanceTo(to);
       }
       this.lastIngestClock = now;
     } catch (err) {

@@ -147,7 +147,8 @@ export class SharedEngine {
   ingest(event: SecurityEvent, t: number): void {
     if (this.stopped) return;
     this.endOfInput = false;
-    if (t > this.state.now() + this.state.maxFutureSkewMs) {
+    const now = this.state.now();
+    if (t > now + this.state.maxFutureSkewMs) {
       this.stats.future++;
       this.o.droppedCounter.add(1, { reason: 'future' });
       return;
@@ -160,7 +161,10 @@ export class SharedEngine {
       this.o.droppedCounter.add(1, { reason: 'late' });
       return;
     }
-    if (t > this.localMax) this.localMax = t;
+    // No further than the clock: an event ahead of it (within the bound) must not make the
+    // events after it late (see ship).
+    const upTo = t > now ? now : t;
+    if (upTo > this.localMax) this.localMax = upTo;
     if (this.stats.mode === 'degraded') {
       this.fallback.ingest(event, t);
       return;
@@ -337,9 +341,19 @@ export class SharedEngine {
     for (const e of batch) if (e.t > max) max = e.t;
     if (last && this.advanceMax > max) max = this.advanceMax;
     this.shippedMax = max;
+    // Events move the shared clock no further than the wall clock: one stamped ahead of it
+    // (within maxFutureSkewMs) moved it to its own time, and every process's events after it
+    // were late until then (a record sent 59 minutes ahead every 59 minutes: for good). Such an
+    // event waits, pending in its group, until the clock reaches it. A time the caller declared
+    // (advanceTo) and the end of input (final) are not held back.
+    let clockTo = max;
+    if (!final) {
+      const now = state.now();
+      if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
+    }
     const g = await state.advanceClock(
       state.clockKey(ruleset),
-      Number.isFinite(max) ? max : -1e300,
+      Number.isFinite(clockTo) ? clockTo : -1e300,
       this.clockTtl,
     );
     if (g > this.globalMax) this.globalMax = g;

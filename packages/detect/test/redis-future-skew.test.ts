@@ -1,0 +1,113 @@
+/**
+ * The shared clock and an event stamped ahead of the wall clock, within the state's
+ * maxFutureSkewMs (1 h): the shared clock only moves forward, so such an event moved it to its
+ * own time and every process's real events after it were late until then (a record 30 minutes
+ * ahead: the attack behind it dropped, no alert; sent again every 59 minutes, for good). Event
+ * time now moves no further than the clock; the event waits, pending in its group, until the
+ * clock reaches it, and the end of input (flush) takes it as before.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert, SecurityEvent } from '@llmsec/core';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { DetectionEngine, RedisDetectionState, defaultRules } from '../src/index.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+let server: RedisHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+function block(id: string, user: string, t: number): SecurityEvent {
+  return {
+    event_id: id,
+    timestamp: new Date(t).toISOString(),
+    category: 'guardrail_block',
+    severity: 'warning',
+    user_id: user,
+    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
+  };
+}
+
+const firing = (alerts: Alert[]) =>
+  alerts.filter((a) => a.status === 'firing').map((a) => `${a.rule} ${a.user_ids.join(',')}`);
+
+describe('RedisDetectionState: an event stamped ahead of the clock, within the bound', () => {
+  it('does not make the events after it late, in this process or another', async () => {
+    const ruleset = freshRuleset('ahead');
+    const a = redisEngine(redis, defaultRules(), 2_000, ruleset);
+    const b = redisEngine(redis, defaultRules(), 2_000, ruleset);
+    const now = Date.now();
+    a.engine.ingest(block('EVT-ahead', 'forger', now + 30 * 60_000), now + 30 * 60_000);
+    await a.engine.forceFlush();
+    // mallory's attack, 12 blocks stamped as they come, half through each process
+    for (let i = 0; i < 12; i++) {
+      const t = Date.now();
+      (i % 2 === 0 ? a : b).engine.ingest(block(`EVT-${i}`, 'mallory', t), t);
+    }
+    await a.engine.forceFlush();
+    await b.engine.forceFlush();
+    // event time reaches the clock past the lateness: what is older is processed
+    await new Promise((r) => setTimeout(r, 2_100));
+    b.engine.advanceTo(Date.now());
+    await b.engine.forceFlush();
+    const detail = JSON.stringify({ a: a.engine.stats.droppedLate, b: b.engine.stats.droppedLate });
+    expect(a.engine.stats.droppedLate + b.engine.stats.droppedLate, detail).toBe(0);
+    expect([...firing(a.alerts), ...firing(b.alerts)]).toContain('rapid_guardrail_blocks mallory');
+    // the end of input takes the early event too
+    a.engine.flush();
+    b.engine.flush();
+    await a.engine.forceFlush();
+    await b.engine.forceFlush();
+    expect(a.engine.stats.processed + b.engine.stats.processed).toBe(13);
+    await a.engine.shutdown();
+    await b.engine.shutdown();
+  });
+
+  it('tick() does not move the shared clock past the wall clock (a live engine)', async () => {
+    const ruleset = freshRuleset('ahead-tick');
+    const alerts: Alert[] = [];
+    const make = () =>
+      new DetectionEngine({
+        rules: defaultRules(),
+        allowedLatenessMs: 2_000,
+        maxFutureSkewMs: 3_600_000,
+        state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
+        onAlert: (alert) => alerts.push(alert),
+      });
+    const a = make();
+    const b = make();
+    a.tick();
+    const ahead = Date.now() + 30 * 60_000;
+    a.ingest(block('EVT-ahead', 'forger', ahead), ahead);
+    await a.forceFlush();
+    await new Promise((r) => setTimeout(r, 50));
+    a.tick(); // idle since the event: event time moves on by the idle time, from the newest
+    await a.forceFlush();
+    // b learns the shared clock (its first round), as a process that has been running has
+    const first = Date.now();
+    b.ingest(block('EVT-b0', 'bob', first), first);
+    await b.forceFlush();
+    for (let i = 0; i < 12; i++) {
+      const t = Date.now();
+      b.ingest(block(`EVT-${i}`, 'mallory', t), t);
+    }
+    await b.forceFlush();
+    await new Promise((r) => setTimeout(r, 2_100));
+    b.advanceTo(Date.now());
+    await b.forceFlush();
+    expect(b.stats.droppedLate).toBe(0);
+    expect(b.stats.processed).toBe(13);
+    expect(firing(alerts)).toContain('rapid_guardrail_blocks mallory');
+    await a.shutdown();
+    await b.shutdown();
+  });
+});
