@@ -538,10 +538,12 @@ describe('linear on hostile tool results', () => {
         const m = make(n);
         const text = messageText(m);
         // Same line count (split slot by slot), then one line fewer (all into the first slot),
-        // then every line changed and one fewer (the line diff, past its caps).
+        // then one line fewer with the first and last characters changed (the line diff over
+        // all of it: the numbered lines all changed, past its caps; the newlines all alike, one
+        // snake of every line).
         withMessageText(m, `z${text}`);
         withMessageText(m, text.slice(text.indexOf('\n') + 1));
-        withMessageText(m, text.slice(text.indexOf('\n') + 1).replaceAll('line', 'LINE'));
+        withMessageText(m, `<${text.slice(text.indexOf('\n') + 1, -1).replaceAll('line', 'LINE')}>`);
       };
       // As test/worst-case.test.ts: times under 25 ms are raised to it (timer and JIT noise),
       // and a ratio over the bound is measured up to four more times, each size's fastest kept,

@@ -7,7 +7,7 @@
  * hashed by their ends in one pass (no line strings are made), the common prefix and suffix lines are
  * matched first (linear), and the lines between them are aligned by Myers' O((N+M)·D) diff with
  * D (lines deleted plus lines inserted) at most MAX_EDITS and at most MAX_WORK steps (a step: a
- * diagonal tried, or a character compared where two lines' hashes agree); past either cap the
+ * diagonal tried, a pair of lines whose hashes agree, or a character of theirs compared); past either cap the
  * answer is undefined and the caller falls back to one changed range. A redaction changes few
  * lines (a 4096-bit RSA key is about 50), so the caps leave room for several keys and many
  * redacted lines, and bound a 1 MiB hostile rewrite to a few milliseconds of diff.
@@ -15,7 +15,7 @@
 
 /** Lines deleted plus lines inserted between the common prefix and suffix. */
 export const MAX_EDITS = 512;
-/** Diagonals tried and characters compared in the diff. */
+/** Diagonals tried, lines compared and characters compared in the diff. */
 export const MAX_WORK = 1 << 21;
 
 /** The lines of a text, by offset: line i is text.slice(start[i], start[i + 1] - 1). */
@@ -84,14 +84,14 @@ export function alignLines(a: Lines, b: Lines): Int32Array | undefined {
   return diff(a, pre, n - suf, b, pre, m - suf, match, work) ? match : undefined;
 }
 
-/** Whether line i of a is line j of b; the characters compared are taken from work.left. */
+/** Whether line i of a is line j of b; the characters compared (and one) are taken from work.left. */
 function same(a: Lines, i: number, b: Lines, j: number, work: { left: number }): boolean {
   if (a.hash[i] !== b.hash[j]) return false;
   const from = a.start[i]!;
   const len = a.start[i + 1]! - 1 - from;
   const at = b.start[j]!;
   if (b.start[j + 1]! - 1 - at !== len) return false;
-  work.left -= len;
+  work.left -= len + 1;
   return a.text.startsWith(b.text.slice(at, at + len), from);
 }
 
@@ -125,7 +125,9 @@ function diff(
         continue;
       }
       let y = x - k;
-      while (x < n && y < m && same(a, a0 + x, b, b0 + y, work)) {
+      // The cap is checked in the snake too: within one d, d diagonals could each run a snake
+      // of every line (lines all alike), d * N before the check at the end of the round.
+      while (x < n && y < m && work.left >= 0 && same(a, a0 + x, b, b0 + y, work)) {
         x++;
         y++;
       }
