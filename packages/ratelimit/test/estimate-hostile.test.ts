@@ -11,7 +11,7 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore, RateLimiter, createRateLimitMiddleware, estimateRequestBody } from '../src/index.ts';
 import { loadEncoding } from '../src/estimate/tokenizer.ts';
-import { estimateTokens, TOKENIZE_MAX_CHARS } from '../src/estimate/tokens.ts';
+import { estimateChatTokens, estimateTokens, TOKENIZE_MAX_CHARS } from '../src/estimate/tokens.ts';
 import { close, fetchRaw, listen } from './http-support.ts';
 
 let server: Server | undefined;
@@ -181,6 +181,20 @@ describe('the middleware reserves what such a body costs', () => {
     });
     expect(res.status).toBe(429);
     expect(((await res.json()) as { error: { reason: string } }).error.reason).toBe('estimate_exceeds_limit');
+  });
+});
+
+describe('an application value whose array length is not its contents', () => {
+  it('content past 32 levels holding new Array(2 ** 32 - 1) is counted, not thrown on', () => {
+    // Each index was pushed onto the walk's stack: RangeError (Invalid array length), and the
+    // estimate of the whole request was lost (the guard reserves 0 on a throw).
+    let content: unknown = [{ type: 'tool_result', content: new Array(2 ** 32 - 1) }];
+    for (let i = 0; i < 40; i++) content = [{ type: 'tool_result', content }];
+    let tokens = 0;
+    const ms = cpuMs(() => (tokens = estimateChatTokens([{ role: 'user', content }], 'gpt-4o')));
+    // one separator a slot, at characters / 4
+    expect(tokens).toBeGreaterThan((2 ** 32 - 1) / 4);
+    expect(ms).toBeLessThan(2_000);
   });
 });
 
