@@ -20,7 +20,8 @@ export interface AlertViolationOptions {
  * `indirect_prompt_injection` lists the users whose requests carried a poisoned tool result
  * (a page, a document) that they did not write. Enforcement on them would punish the victims
  * of the injection, so the alert→ban bridge and the detector's fleet enforcement skip these
- * rules unless the operator maps one explicitly.
+ * rules unless the operator maps one explicitly. (Its users can include a client that wrote
+ * its own tool results; tool_injection_variety, not listed here, flags one that varies them.)
  */
 export const VICTIM_RULES: readonly string[] = Object.freeze(['indirect_prompt_injection']);
 
