@@ -11,7 +11,7 @@ import {
   type ResolvedHttpDelivery,
 } from './http-options.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
-import type { AlertSink } from './types.ts';
+import type { AlertSink, FleetAlertRef, FleetIncidentCheck } from './types.ts';
 import { sinkErrors } from './sink-errors.ts';
 
 export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
@@ -39,6 +39,14 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
   maxTraceLinks?: number;
   /** The `sink` attribute of `llmsec.alert.notifications`. @default 'alertmanager' */
   name?: string;
+  /**
+   * Whether to use the fleet check a DetectionEngine on a shared (Redis) state offers
+   * (AlertSink.useFleet). With it, each re-send first asks the shared state which firing
+   * alerts are still open in the fleet: those another process resolved get a resolve (endsAt
+   * now) instead of another firing copy, which would make Alertmanager show them active again.
+   * A sink used without such an engine never has a check. @default true
+   */
+  fleetCheck?: boolean;
 }
 
 /**
@@ -54,9 +62,13 @@ export class AlertmanagerSink implements AlertSink {
   private readonly payload: PayloadOptions;
   private readonly maxFiring: number;
   private readonly queues: DeliveryQueue<AlertmanagerAlert>[];
-  private readonly firing = new Map<string, AlertmanagerAlert>();
+  private readonly firing = new Map<string, Firing>();
   private readonly record: RecordNotifications;
   private readonly resendTimer: NodeJS.Timeout;
+  private readonly useFleetCheck: boolean;
+  private readonly checkTimeoutMs: number;
+  private fleet: FleetIncidentCheck | undefined;
+  private checking = false;
   private shutdownPromise: Promise<void> | undefined;
   private warnedFiringFull = false;
 
@@ -66,6 +78,10 @@ export class AlertmanagerSink implements AlertSink {
     const resendIntervalMs = options.resendIntervalMs ?? 60_000;
     const maxBatch = options.maxBatch ?? 64;
     this.maxFiring = options.maxFiring ?? 10_000;
+    this.useFleetCheck = options.fleetCheck ?? true;
+    // A check that does not answer in time (Redis slow or down) must not hold the re-send up:
+    // Alertmanager resolves on its own an alert it has not heard of for resolve_timeout.
+    this.checkTimeoutMs = Math.min(10_000, resendIntervalMs / 2);
     this.payload = {
       traceUrlTemplate: options.traceUrlTemplate,
       generatorUrl: options.generatorUrl,
@@ -117,7 +133,7 @@ export class AlertmanagerSink implements AlertSink {
     if (this.shutdownPromise !== undefined) return;
     try {
       const payload = toAlertmanagerAlert(alert, this.payload);
-      if (alert.status === 'firing') this.remember(alert.alert_id, payload);
+      if (alert.status === 'firing') this.remember(alert, payload);
       else this.firing.delete(alert.alert_id);
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
@@ -132,13 +148,19 @@ export class AlertmanagerSink implements AlertSink {
   update(alert: Alert): void {
     if (this.shutdownPromise !== undefined || alert.status !== 'firing') return;
     try {
-      if (!this.firing.has(alert.alert_id)) return;
+      const held = this.firing.get(alert.alert_id);
+      if (held === undefined) return;
       const payload = toAlertmanagerAlert(alert, this.payload);
-      this.firing.set(alert.alert_id, payload);
+      held.payload = payload;
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
       sinkErrors.report('alertmanager.update', err);
     }
+  }
+
+  /** See AlertSink.useFleet and the `fleetCheck` option. */
+  useFleet(fleet: FleetIncidentCheck): void {
+    if (this.useFleetCheck) this.fleet = fleet;
   }
 
   /** Number of firing alerts being re-sent. */
@@ -159,9 +181,13 @@ export class AlertmanagerSink implements AlertSink {
     return this.shutdownPromise;
   }
 
-  private remember(id: string, payload: AlertmanagerAlert): void {
-    if (this.firing.has(id) || this.firing.size < this.maxFiring) {
-      this.firing.set(id, payload);
+  private remember(alert: Alert, payload: AlertmanagerAlert): void {
+    const id = alert.alert_id;
+    const held = this.firing.get(id);
+    if (held !== undefined) {
+      held.payload = payload;
+    } else if (this.firing.size < this.maxFiring) {
+      this.firing.set(id, { payload, ref: { alert_id: id, rule: alert.rule, labels: { ...alert.labels } } });
     } else if (!this.warnedFiringFull) {
       this.warnedFiringFull = true;
       diag.warn(
@@ -170,15 +196,80 @@ export class AlertmanagerSink implements AlertSink {
     }
   }
 
+  /**
+   * Without a fleet check (or while the last one is still out), re-sends every firing alert.
+   * With one, asks it first (at most maxFiring alerts, one check at a time), resolves what the
+   * fleet closed and re-sends the rest; a check that fails or takes longer than checkTimeoutMs
+   * re-sends everything (never resolve on a failed check), and a late answer still resolves.
+   */
   private resend(): void {
+    const fleet = this.fleet;
+    if (fleet === undefined || this.checking || this.firing.size === 0) {
+      this.resendFiring();
+      return;
+    }
+    this.checking = true;
+    let sent = false;
+    const sendOnce = (): void => {
+      if (sent) return;
+      sent = true;
+      clearTimeout(timer);
+      this.resendFiring();
+    };
+    const timer = setTimeout(sendOnce, this.checkTimeoutMs);
+    timer.unref();
+    const refs = [...this.firing.values()].map((f) => f.ref);
+    (async () => {
+      try {
+        this.resolveClosed(await fleet.closed(refs));
+      } catch (err) {
+        diag.debug(`llmsec AlertmanagerSink: fleet check failed, re-sending every firing alert: ${String(err)}`);
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.checking = false;
+        sendOnce();
+      });
+  }
+
+  private resendFiring(): void {
+    if (this.shutdownPromise !== undefined) return;
     try {
-      for (const [id, payload] of this.firing) {
+      for (const [id, { payload }] of this.firing) {
         for (const queue of this.queues) queue.enqueue(id, payload);
       }
     } catch (err) {
       sinkErrors.report('alertmanager.resend', err);
     }
   }
+
+  /**
+   * The fleet closed these (another process resolved them, or their state expired): a resolve
+   * goes out for each, ending now. The resolving process sent its own with the incident's
+   * event-time end; this one reaches an Alertmanager that missed that (down, or restarted),
+   * and Alertmanager keeps the later endsAt of two resolves, so at worst the end moves by up
+   * to one re-send interval.
+   */
+  private resolveClosed(closed: Set<string>): void {
+    if (this.shutdownPromise !== undefined || closed.size === 0) return;
+    const now = Date.now();
+    for (const id of closed) {
+      const held = this.firing.get(id);
+      if (held === undefined) continue;
+      this.firing.delete(id);
+      const startsAt = Date.parse(held.payload.startsAt);
+      const endsAt = new Date(Number.isFinite(startsAt) && startsAt > now ? startsAt : now).toISOString();
+      const resolved: AlertmanagerAlert = { ...held.payload, endsAt };
+      for (const queue of this.queues) queue.enqueue(id, resolved);
+    }
+  }
+}
+
+/** A firing alert kept for re-sending, and what the fleet check needs to find its incident. */
+interface Firing {
+  payload: AlertmanagerAlert;
+  readonly ref: FleetAlertRef;
 }
 
 /** Alertmanager's default `global.resolve_timeout`. */

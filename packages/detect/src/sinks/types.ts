@@ -14,8 +14,31 @@ export interface AlertSink {
    * re-send them (Alertmanager) replace their copy; others ignore it. Never throws.
    */
   update?(alert: Alert): void;
+  /**
+   * Optional: called once by a DetectionEngine on a shared (Redis) state, with what tells which
+   * firing alerts the fleet has closed. Sinks that re-send firing alerts (Alertmanager) use it
+   * so an incident another process resolved is not re-sent as firing by this one.
+   */
+  useFleet?(fleet: FleetIncidentCheck): void;
   /** Resolves when everything queued so far was delivered or given up on. */
   forceFlush(): Promise<void>;
   /** Flushes, stops timers; later sends are ignored. Idempotent. */
   shutdown(): Promise<void>;
+}
+
+/** What identifies a firing alert's incident in the shared state: its id, rule and group labels. */
+export type FleetAlertRef = Pick<Alert, 'alert_id' | 'rule' | 'labels'>;
+
+/**
+ * Asks the shared detection state (every process of the fleet) about firing alerts this
+ * process sent. One read per distinct group, batched; a caller passes a bounded list.
+ */
+export interface FleetIncidentCheck {
+  /**
+   * The ids among `alerts` whose incident the fleet no longer holds open (resolved by any
+   * process, or its group expired). An alert it cannot tell about (a code rule's, one held only
+   * in this process, a state that does not decode) is not listed. Rejects when the state cannot
+   * be read (Redis down): the caller must then treat every alert as still open.
+   */
+  closed(alerts: readonly FleetAlertRef[]): Promise<Set<string>>;
 }

@@ -5,7 +5,9 @@ import type { DetectionEngine } from '../engine.ts';
 import { EXTEND_HELD_ELSEWHERE, type InternalOptions } from '../engine-internal-options.ts';
 import type { DetectionEngineOptions } from '../engine-options.ts';
 import type { ErrorFunnel } from '../errors.ts';
+import type { AlertSink } from '../sinks/types.ts';
 import type { AnyRule, RuleDefinition } from '../types.ts';
+import { fleetIncidentCheck } from './fleet-check.ts';
 import type { RedisDetectionState } from './redis-state.ts';
 import { SharedEngine, type SharedEngineOptions } from './shared-engine.ts';
 import { sharedTables } from './tables.ts';
@@ -36,6 +38,8 @@ export interface SharedModeInput {
   droppedCounter: Counter;
   /** llmsec.detect.incidents.refused */
   refusedCounter: Counter;
+  /** The engine's sinks: those that re-send firing alerts are told how to ask the fleet (useFleet). */
+  sinks: readonly AlertSink[];
   /** `new DetectionEngine(options)` (passed in: this module must not import the engine's value). */
   makeEngine: (options: DetectionEngineOptions) => DetectionEngine;
 }
@@ -60,6 +64,11 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
   const codeRules = rules.filter((r) => isCodeRule(r));
   const inner: DetectionEngineOptions = {
     ...limits,
+    // Live event time, as the shared state's (SharedEngine.ingest / ship): an event stamped
+    // ahead of the wall clock within the bound waits for it rather than make every later event
+    // late in the code rules' engine and the fallback.
+    maxFutureSkewMs: state.maxFutureSkewMs,
+    clock: { now: () => state.now() },
     meter: createNoopMeter(),
     onAlert: input.deliver,
     onUpdate: input.update,
@@ -111,5 +120,20 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
     droppedCounter: input.droppedCounter,
     refusedCounter: input.refusedCounter,
   });
+  const held = shared;
+  const fleet = fleetIncidentCheck({
+    state,
+    ruleset,
+    tables,
+    maxUsersPerAlert: limits.maxDistinctValues,
+    held: () => [...fallback.activeIncidents(), ...held.overflowIncidents()],
+  });
+  for (const sink of input.sinks) {
+    try {
+      sink.useFleet?.(fleet);
+    } catch (err) {
+      input.errors.report('sink.useFleet', err);
+    }
+  }
   return { shared, fallback, codeLocal };
 }

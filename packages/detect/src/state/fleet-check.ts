@@ -1,0 +1,81 @@
+import type { Alert } from '@llmsec/core';
+import type { CompiledRule } from '../compile.ts';
+import { Incident, loadableState } from '../incident.ts';
+import type { FleetAlertRef, FleetIncidentCheck } from '../sinks/types.ts';
+import { decodeBody, type RuleTable } from './group-runner.ts';
+import { splitVersion, type RedisDetectionState } from './redis-state.ts';
+
+/** Group states read per batch (pipelined), so a long list does not queue them all at once. */
+const READ_BATCH = 500;
+
+export interface FleetCheckOptions {
+  state: RedisDetectionState;
+  ruleset: string;
+  tables: readonly RuleTable[];
+  maxUsersPerAlert: number;
+  /**
+   * The incidents held only in this process (degraded-mode fallback, overflow tier): open
+   * whatever Redis says. Read before Redis, so an incident handed back to the fleet between
+   * the two reads is seen in one of them, never in neither.
+   */
+  held: () => Alert[];
+}
+
+/**
+ * Which of a sink's firing alerts the fleet has closed: reads only their groups (one read per
+ * distinct group, READ_BATCH at a time), not the whole fleet's open list. An incident is open
+ * while its group's state holds an incident of the rule with the same alert id (same start);
+ * closed when the group has none (resolved by any process), holds a later one, or expired.
+ * Anything it cannot tell (unknown rule, a state that does not decode) counts as open: a
+ * wrong "closed" would resolve a live incident in Alertmanager.
+ */
+export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
+  const byRule = new Map<string, { table: RuleTable; rule: CompiledRule }>();
+  for (const table of o.tables) for (const rule of table.rules) byRule.set(rule.id, { table, rule });
+  return {
+    async closed(alerts: readonly FleetAlertRef[]): Promise<Set<string>> {
+      const held = new Set(o.held().map((a) => a.alert_id));
+      const asks = new Map<string, { id: string; rule: CompiledRule }[]>();
+      for (const a of alerts) {
+        if (held.has(a.alert_id)) continue;
+        const found = byRule.get(a.rule);
+        const group = found === undefined ? undefined : a.labels[found.rule.groupLabel];
+        if (found === undefined || typeof group !== 'string') continue;
+        const key = o.state.groupKey(o.ruleset, found.table.index, group);
+        let list = asks.get(key);
+        if (list === undefined) asks.set(key, (list = []));
+        list.push({ id: a.alert_id, rule: found.rule });
+      }
+      const closed = new Set<string>();
+      const keys = [...asks.keys()];
+      for (let i = 0; i < keys.length; i += READ_BATCH) {
+        const batch = keys.slice(i, i + READ_BATCH);
+        // cas with expected -1 never writes: it returns the stored text (the state's read).
+        const replies = await Promise.all(batch.map((key) => o.state.cas(key, -1, '', 1)));
+        replies.forEach(([, stored], k) => {
+          for (const ask of asks.get(batch[k]!)!) {
+            if (isClosed(stored, ask.rule, ask.id, o.maxUsersPerAlert)) closed.add(ask.id);
+          }
+        });
+      }
+      return closed;
+    },
+  };
+}
+
+function isClosed(stored: string | number, rule: CompiledRule, id: string, maxUsers: number): boolean {
+  if (stored === '') return true; // no state: expired, or never stored (the TTL outlives any open incident)
+  if (typeof stored !== 'string') return false;
+  let body;
+  try {
+    body = decodeBody(splitVersion(stored)[1]);
+  } catch {
+    return false;
+  }
+  if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return false;
+  const st = body.i[rule.id];
+  if (st === undefined) return true;
+  // A damaged one is dropped by the next step of its group; until then, not ours to resolve.
+  if (!loadableState(st, rule)) return false;
+  return Incident.fromState(rule, body.k, st, maxUsers).alertId !== id;
+}

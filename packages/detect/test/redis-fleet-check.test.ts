@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import {
+  defaultRules,
+  DetectionEngine,
+  RedisDetectionState,
+  type AlertSink,
+  type FleetAlertRef,
+  type FleetIncidentCheck,
+} from '../src/index.ts';
+import { ev, MIN, SEC, T0 } from './helpers.ts';
+import { freshRuleset } from './redis-support.ts';
+
+/**
+ * The fleet check a shared-mode engine hands its sinks (AlertSink.useFleet), against a real
+ * redis-server: which firing alerts the shared state no longer holds open.
+ */
+
+const LATENESS = 5 * SEC;
+
+/** A sink that only keeps what the engine hands it. */
+function checkingSink() {
+  const got: FleetIncidentCheck[] = [];
+  const sink: AlertSink = {
+    name: 'checking',
+    send: () => undefined,
+    useFleet: (fleet) => got.push(fleet),
+    forceFlush: async () => undefined,
+    shutdown: async () => undefined,
+  };
+  return { sink, got };
+}
+
+const blocks = (user: string, from: number, n: number) =>
+  Array.from({ length: n }, (_, s) =>
+    ev({ at: from + s * SEC, category: 'guardrail_block', user, id: `${user}-${from + s * SEC}` }),
+  );
+
+const ref = (a: Alert): FleetAlertRef => ({ alert_id: a.alert_id, rule: a.rule, labels: a.labels });
+
+describe('fleet check (shared state)', () => {
+  const db = useRedis({ clients: 2 });
+
+  function engine(ruleset: string, client = 0, maxOpenIncidentsPerRule?: number) {
+    const alerts: Alert[] = [];
+    const { sink, got } = checkingSink();
+    const state = new RedisDetectionState({
+      redis: db.clients[client]!,
+      ruleset,
+      commandTimeoutMs: 5_000,
+      shutdownGraceMs: 0,
+      ...(maxOpenIncidentsPerRule !== undefined ? { maxOpenIncidentsPerRule } : {}),
+    });
+    const e = new DetectionEngine({
+      rules: defaultRules(),
+      allowedLatenessMs: LATENESS,
+      state,
+      sinks: [sink],
+      onAlert: (a) => alerts.push(a),
+    });
+    expect(got).toHaveLength(1);
+    return { engine: e, alerts, check: got[0]! };
+  }
+
+  it('open, resolved elsewhere, a later incident of the group, no group, unknown rule, damaged state', async () => {
+    const ruleset = freshRuleset('fleet-check');
+    const a = engine(ruleset, 0);
+    const b = engine(ruleset, 1);
+    for (const { event, t } of blocks('alice', T0, 10)) a.engine.ingest(event, t);
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.status === 'firing');
+    expect(fired.length).toBeGreaterThan(0);
+    const refs = fired.map(ref);
+    // Open in the fleet: asked from either process.
+    expect(await a.check.closed(refs)).toEqual(new Set());
+    expect(await b.check.closed(refs)).toEqual(new Set());
+    const first = fired[0]!;
+    const notOurs: FleetAlertRef[] = [
+      { ...ref(first), alert_id: 'ALR-0000000000000000' }, // same group, another incident
+      { ...ref(first), labels: { user_id: 'nobody' } }, // a group the state does not have
+    ];
+    expect(await a.check.closed(notOurs)).toEqual(new Set(['ALR-0000000000000000', first.alert_id]));
+    // Not the check's to tell: a rule it does not hold, a label the rule does not group by.
+    expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(new Set());
+    expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(new Set());
+
+    // b's sweep resolves them: closed, asked from a, which never saw the resolve.
+    b.engine.advanceTo(T0 + 30 * MIN);
+    await b.engine.forceFlush();
+    expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
+      fired.map((x) => x.alert_id).sort(),
+    );
+    expect(await a.check.closed(refs)).toEqual(new Set(fired.map((x) => x.alert_id)));
+
+    // A state that does not decode: not counted as closed (a wrong "closed" resolves a live incident).
+    const keys = await db.clients[0]!.keys(`*${ruleset}*alice*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) await db.clients[0]!.set(key, '7|not a state', 'PX', 60_000);
+    expect(await a.check.closed(refs)).toEqual(new Set());
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it("an incident held only in this process (its overflow tier) is open, though Redis has none", async () => {
+    const ruleset = freshRuleset('fleet-check-overflow');
+    const a = engine(ruleset, 0, 2);
+    const users = ['alice', 'bob', 'mallory'];
+    const streams = users.map((u) => blocks(u, T0, 10));
+    for (let i = 0; i < 10; i++) for (const s of streams) a.engine.ingest(s[i]!.event, s[i]!.t);
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const overflow = a.engine.activeIncidents();
+    expect(overflow.length).toBeGreaterThan(0);
+    expect(await a.check.closed(overflow.map(ref))).toEqual(new Set());
+    // The same alerts asked from another process (which does not hold them): closed there.
+    const b = engine(ruleset, 1, 2);
+    expect(await b.check.closed(overflow.map(ref))).toEqual(new Set(overflow.map((x) => x.alert_id)));
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('an engine on memory hands its sinks no check', () => {
+    const { sink, got } = checkingSink();
+    const e = new DetectionEngine({ rules: defaultRules(), sinks: [sink] });
+    expect(got).toHaveLength(0);
+    void e.shutdown();
+  });
+});

@@ -1,0 +1,139 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
+import { ev, MIN, SEC, T0 } from './helpers.ts';
+import { freshRuleset } from './redis-support.ts';
+
+/**
+ * An incident fired by replica a and resolved by replica b's resolve sweep (a never sees the
+ * resolve), one real Alertmanager, re-sends every 1.5 s. a's sink asks the shared state
+ * before each re-send and resolves what the fleet closed; without the check (fleetCheck:
+ * false, the behaviour before) a re-sends its firing copy and Alertmanager shows the incident
+ * active again, for good.
+ */
+
+const LATENESS = 5 * SEC;
+const RESEND_MS = 1_500;
+
+let am: AlertmanagerHandle;
+
+beforeAll(async () => {
+  am = await startAlertmanager({
+    config: 'route:\n  receiver: none\nreceivers:\n  - name: none\n',
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await am?.stop();
+});
+
+async function activeFor(user: string): Promise<number> {
+  const filter = encodeURIComponent(`user_id="${user}"`);
+  const res = await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`);
+  const list = (await res.json()) as { status: { state: string } }[];
+  return list.filter((a) => a.status.state === 'active').length;
+}
+
+function replica(redis: Redis, ruleset: string, fleetCheck?: boolean) {
+  const alerts: Alert[] = [];
+  const sink = new AlertmanagerSink({
+    urls: [am.url],
+    resendIntervalMs: RESEND_MS,
+    flushTimeoutMs: 5_000,
+    ...(fleetCheck !== undefined ? { fleetCheck } : {}),
+  });
+  const state = new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 1_000, shutdownGraceMs: 0 });
+  const engine = new DetectionEngine({
+    rules: defaultRules(),
+    allowedLatenessMs: LATENESS,
+    state,
+    sinks: [sink],
+    onAlert: (a) => alerts.push(a),
+  });
+  return { engine, alerts, sink };
+}
+
+const blocks = (user: string, from: number, n: number) =>
+  Array.from({ length: n }, (_, s) =>
+    ev({ at: from + s * SEC, category: 'guardrail_block', user, id: `${user}-${from + s * SEC}` }),
+  );
+
+/**
+ * a fires the user's incidents (Alertmanager has them active), then b's sweep resolves them
+ * and its resolves are delivered (b's forceFlush flushes its sink).
+ */
+async function firedByAResolvedByB(
+  a: ReturnType<typeof replica>,
+  b: ReturnType<typeof replica>,
+  user: string,
+  beforeResolve: () => void = () => undefined,
+): Promise<void> {
+  for (const { event, t } of blocks(user, T0, 10)) a.engine.ingest(event, t);
+  a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+  await a.engine.forceFlush();
+  const mine = (alerts: Alert[]) => alerts.filter((x) => x.labels.user_id === user);
+  expect(mine(a.alerts).length).toBeGreaterThan(0);
+  expect(mine(a.alerts).every((x) => x.status === 'firing')).toBe(true);
+  await until(async () => (await activeFor(user)) > 0, 5_000);
+  beforeResolve();
+  b.engine.advanceTo(T0 + 30 * MIN);
+  await b.engine.forceFlush();
+  // b resolved every one of them; a heard nothing and still holds them for re-sending.
+  expect(mine(b.alerts).map((x) => x.status).sort()).toEqual(mine(a.alerts).map(() => 'resolved'));
+  expect(new Set(mine(b.alerts).map((x) => x.alert_id))).toEqual(new Set(mine(a.alerts).map((x) => x.alert_id)));
+}
+
+describe('an incident fired by one replica and resolved by another, one Alertmanager', () => {
+  const db = useRedis({ clients: 3 });
+
+  it('stays resolved: the firing replica asks the fleet before re-sending', async () => {
+    const ruleset = freshRuleset('fleet-resolve');
+    const a = replica(db.clients[0]!, ruleset);
+    const b = replica(db.clients[1]!, ruleset);
+    await firedByAResolvedByB(a, b, 'alice');
+    await until(async () => (await activeFor('alice')) === 0, 5_000);
+    // Four re-send intervals: never active again, and a's copy is gone.
+    const until4 = Date.now() + 4 * RESEND_MS;
+    while (Date.now() < until4) {
+      expect(await activeFor('alice')).toBe(0);
+      await sleep(100);
+    }
+    expect(a.sink.firingCount).toBe(0);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('without the check (fleetCheck: false) the re-sent firing copy makes it active again', async () => {
+    const ruleset = freshRuleset('fleet-resolve-off');
+    const a = replica(db.clients[0]!, ruleset, false);
+    const b = replica(db.clients[1]!, ruleset);
+    await firedByAResolvedByB(a, b, 'bob');
+    await until(async () => (await activeFor('bob')) > 0, 3 * RESEND_MS);
+    expect(a.sink.firingCount).toBeGreaterThan(0);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('keeps re-sending when the check cannot read the state (never resolves on a failed check)', async () => {
+    const ruleset = freshRuleset('fleet-resolve-down');
+    const a = replica(db.clients[2]!, ruleset);
+    const b = replica(db.clients[1]!, ruleset);
+    // a's Redis connection goes away before b resolves: a's check fails, so it keeps what it
+    // has and re-sends it.
+    await firedByAResolvedByB(a, b, 'carol', () => db.clients[2]!.disconnect());
+    await until(async () => (await activeFor('carol')) > 0, 3 * RESEND_MS + 10_000);
+    expect(a.sink.firingCount).toBeGreaterThan(0);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 40_000);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AlertmanagerSink, type AlertmanagerSinkOptions } from '../src/sinks/alertmanager.ts';
+import type { AlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
+import type { FleetAlertRef, FleetIncidentCheck } from '../src/sinks/types.ts';
+import { alert, fakeFetch, type FetchCall } from './sink-support.ts';
+
+/** The sink's side of the fleet check (AlertSink.useFleet): what it re-sends for each answer. */
+
+const sinks: AlertmanagerSink[] = [];
+
+function sink(options: AlertmanagerSinkOptions): AlertmanagerSink {
+  const s = new AlertmanagerSink({ backoff: { initialMs: 1, maxMs: 5 }, flushTimeoutMs: 2_000, ...options });
+  sinks.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
+});
+
+const sent = (calls: FetchCall[]): AlertmanagerAlert[] =>
+  calls.filter((c) => c.status === 200).flatMap((c) => c.body as AlertmanagerAlert[]);
+const firingOf = (calls: FetchCall[], rule: string) =>
+  sent(calls).filter((a) => a.labels.rule === rule && a.endsAt === undefined).length;
+const resolvesOf = (calls: FetchCall[], rule: string) =>
+  sent(calls).filter((a) => a.labels.rule === rule && a.endsAt !== undefined);
+
+async function until(check: () => boolean, ms = 3_000): Promise<void> {
+  const start = Date.now();
+  while (!check() && Date.now() - start < ms) await new Promise((r) => setTimeout(r, 2));
+  expect(check()).toBe(true);
+}
+
+/** A check answering from a set the test controls, recording what it was asked. */
+function fleet(answer: (refs: readonly FleetAlertRef[]) => Promise<Set<string>>) {
+  const asked: FleetAlertRef[][] = [];
+  const check: FleetIncidentCheck = {
+    closed: (refs) => {
+      asked.push([...refs]);
+      return answer(refs);
+    },
+  };
+  return { check, asked };
+}
+
+const two = () => [
+  alert({ alert_id: 'ALR-open', rule: 'open_rule', labels: { user_id: 'u1' } }),
+  alert({ alert_id: 'ALR-closed', rule: 'closed_rule', labels: { user_id: 'u2' } }),
+];
+
+describe('AlertmanagerSink with a fleet check', () => {
+  it('resolves (endsAt now) what the fleet closed, once, and re-sends only the rest', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    const f = fleet(async () => new Set(['ALR-closed']));
+    s.useFleet(f.check);
+    for (const a of two()) s.send(a);
+    const before = Date.now();
+    await until(() => firingOf(calls, 'open_rule') >= 4);
+    expect(f.asked[0]).toEqual([
+      { alert_id: 'ALR-open', rule: 'open_rule', labels: { user_id: 'u1' } },
+      { alert_id: 'ALR-closed', rule: 'closed_rule', labels: { user_id: 'u2' } },
+    ]);
+    expect(firingOf(calls, 'closed_rule')).toBe(1); // the first send only
+    const resolves = resolvesOf(calls, 'closed_rule');
+    expect(resolves).toHaveLength(1);
+    expect(Date.parse(resolves[0]!.endsAt!)).toBeGreaterThanOrEqual(before - 5);
+    expect(s.firingCount).toBe(1);
+    // Later checks are asked about the open one only.
+    expect(f.asked.at(-1)!.map((r) => r.alert_id)).toEqual(['ALR-open']);
+  });
+
+  it('re-sends everything when the check fails (never resolves on a failed check)', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    const f = fleet(() => Promise.reject(new Error('Connection is closed.')));
+    s.useFleet(f.check);
+    for (const a of two()) s.send(a);
+    await until(() => firingOf(calls, 'closed_rule') >= 4 && firingOf(calls, 'open_rule') >= 4);
+    expect(f.asked.length).toBeGreaterThanOrEqual(3);
+    expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
+    expect(s.firingCount).toBe(2);
+  });
+
+  it('a check that does not answer does not hold the re-send up; its late answer still resolves', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 400 });
+    let answer: (closed: Set<string>) => void = () => undefined;
+    const f = fleet(() => new Promise((resolve) => (answer = resolve)));
+    s.useFleet(f.check);
+    for (const a of two()) s.send(a);
+    await until(() => f.asked.length === 1);
+    const asked = Date.now();
+    // Re-sent at the check's timeout (half the interval: 200 ms), not at the next tick (400 ms).
+    await until(() => firingOf(calls, 'closed_rule') >= 2);
+    expect(Date.now() - asked).toBeLessThan(350);
+    // While it is still out, every tick re-sends without asking again.
+    await until(() => firingOf(calls, 'closed_rule') >= 3);
+    expect(f.asked).toHaveLength(1);
+    answer(new Set(['ALR-closed']));
+    await until(() => resolvesOf(calls, 'closed_rule').length === 1);
+    expect(s.firingCount).toBe(1);
+    await until(() => f.asked.length >= 2);
+  });
+
+  it('fleetCheck: false ignores the engine\'s check', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10, fleetCheck: false });
+    const f = fleet(async () => new Set(['ALR-closed']));
+    s.useFleet(f.check);
+    for (const a of two()) s.send(a);
+    await until(() => firingOf(calls, 'closed_rule') >= 3);
+    expect(f.asked).toHaveLength(0);
+    expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
+  });
+
+  it('an alert the check lists that this sink no longer holds (resolved here meanwhile) gets no second resolve', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    let answer: (closed: Set<string>) => void = () => undefined;
+    s.useFleet(fleet(() => new Promise((resolve) => (answer = resolve))).check);
+    const [open, closed] = two();
+    s.send(open!);
+    s.send(closed!);
+    await until(() => firingOf(calls, 'closed_rule') >= 2);
+    s.send({ ...closed!, status: 'resolved', ends_at: '2026-11-22T10:05:00.000Z' });
+    answer(new Set(['ALR-closed']));
+    await until(() => firingOf(calls, 'open_rule') >= 4);
+    expect(resolvesOf(calls, 'closed_rule').map((a) => a.endsAt)).toEqual(['2026-11-22T10:05:00.000Z']);
+  });
+});
