@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { Cluster, type Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import {
   defaultRules,
   DetectionEngine,
@@ -39,29 +41,31 @@ const blocks = (user: string, from: number, n: number) =>
 
 const ref = (a: Alert): FleetAlertRef => ({ alert_id: a.alert_id, rule: a.rule, labels: a.labels });
 
+function engineOn(redis: Redis | Cluster, ruleset: string, maxOpenIncidentsPerRule?: number) {
+  const alerts: Alert[] = [];
+  const { sink, got } = checkingSink();
+  const state = new RedisDetectionState({
+    redis,
+    ruleset,
+    commandTimeoutMs: 5_000,
+    shutdownGraceMs: 0,
+    ...(maxOpenIncidentsPerRule !== undefined ? { maxOpenIncidentsPerRule } : {}),
+  });
+  const e = new DetectionEngine({
+    rules: defaultRules(),
+    allowedLatenessMs: LATENESS,
+    state,
+    sinks: [sink],
+    onAlert: (a) => alerts.push(a),
+  });
+  expect(got).toHaveLength(1);
+  return { engine: e, alerts, check: got[0]! };
+}
+
 describe('fleet check (shared state)', () => {
   const db = useRedis({ clients: 2 });
-
-  function engine(ruleset: string, client = 0, maxOpenIncidentsPerRule?: number) {
-    const alerts: Alert[] = [];
-    const { sink, got } = checkingSink();
-    const state = new RedisDetectionState({
-      redis: db.clients[client]!,
-      ruleset,
-      commandTimeoutMs: 5_000,
-      shutdownGraceMs: 0,
-      ...(maxOpenIncidentsPerRule !== undefined ? { maxOpenIncidentsPerRule } : {}),
-    });
-    const e = new DetectionEngine({
-      rules: defaultRules(),
-      allowedLatenessMs: LATENESS,
-      state,
-      sinks: [sink],
-      onAlert: (a) => alerts.push(a),
-    });
-    expect(got).toHaveLength(1);
-    return { engine: e, alerts, check: got[0]! };
-  }
+  const engine = (ruleset: string, client = 0, maxOpen?: number) =>
+    engineOn(db.clients[client]!, ruleset, maxOpen);
 
   it('open, resolved elsewhere, a later incident of the group, no group, unknown rule, damaged state', async () => {
     const ruleset = freshRuleset('fleet-check');
@@ -125,4 +129,41 @@ describe('fleet check (shared state)', () => {
     expect(got).toHaveLength(0);
     void e.shutdown();
   });
+});
+
+describe('fleet check on a Redis Cluster (3 masters)', () => {
+  let cluster: RedisClusterHandle;
+  const clients: Cluster[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  it('groups on every master: open, then closed once another process resolved them', async () => {
+    for (let i = 0; i < 2; i++) clients.push(new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }));
+    const ruleset = freshRuleset('fleet-check-cluster');
+    const a = engineOn(clients[0]!, ruleset);
+    const b = engineOn(clients[1]!, ruleset);
+    const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    const streams = users.map((u) => blocks(u, T0, 10));
+    for (let i = 0; i < 10; i++) for (const s of streams) a.engine.ingest(s[i]!.event, s[i]!.t);
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.status === 'firing');
+    expect(new Set(fired.map((x) => x.labels.user_id)).size).toBe(users.length);
+    // Twelve groups, one hash slot each, on three masters (all on one master: odds 3^-11), so
+    // one check reads from several nodes.
+    const masters = await clients[0]!.cluster('SLOTS');
+    expect(masters).toHaveLength(3);
+    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    b.engine.advanceTo(T0 + 30 * MIN);
+    await b.engine.forceFlush();
+    expect(await a.check.closed(fired.map(ref))).toEqual(new Set(fired.map((x) => x.alert_id)));
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 60_000);
 });
