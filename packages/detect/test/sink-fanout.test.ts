@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { FanoutSink } from '../src/sinks/fanout.ts';
-import type { AlertSink } from '../src/sinks/types.ts';
+import type { AlertSink, FleetIncidentCheck } from '../src/sinks/types.ts';
 import { alert } from './sink-support.ts';
 
 class Recording implements AlertSink {
@@ -48,5 +48,24 @@ describe('FanoutSink', () => {
     await first;
     fanout.send(alert());
     expect([a.shutdowns, b.shutdowns, a.alerts.length]).toEqual([1, 1, 1]);
+  });
+
+  it("hands a shared-state engine's fleet check on to the sinks that take it, past one that throws", () => {
+    const got: FleetIncidentCheck[] = [];
+    const takes = (): AlertSink => {
+      const sink = new Recording() as AlertSink;
+      sink.useFleet = (f) => void got.push(f);
+      return sink;
+    };
+    const throws: AlertSink = {
+      ...broken,
+      useFleet: () => {
+        throw new Error('boom');
+      },
+    };
+    const fanout = new FanoutSink({ sinks: [takes(), throws, new Recording(), takes()] });
+    const check: FleetIncidentCheck = { closed: async () => new Set() };
+    fanout.useFleet(check);
+    expect(got).toEqual([check, check]);
   });
 });

@@ -1,6 +1,6 @@
 import { diag, type DiagLogger } from '@opentelemetry/api';
 import type { Alert } from '@llmsec/core';
-import type { AlertSink } from './types.ts';
+import type { AlertSink, FleetIncidentCheck } from './types.ts';
 
 export interface FanoutSinkOptions {
   sinks: AlertSink[];
@@ -38,6 +38,17 @@ export class FanoutSink implements AlertSink {
         sink.update?.(alert);
       } catch (err) {
         report(diag, sink, 'update', err);
+      }
+    }
+  }
+
+  /** Handed on to every sink that takes it (an AlertmanagerSink inside a fanout re-sends too). */
+  useFleet(fleet: FleetIncidentCheck): void {
+    for (const sink of this.sinks) {
+      try {
+        sink.useFleet?.(fleet);
+      } catch (err) {
+        report(diag, sink, 'useFleet', err);
       }
     }
   }
