@@ -10,7 +10,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
-import { DetectionEngine, RedisDetectionState, defaultRules } from '../src/index.ts';
+import {
+  DetectionEngine,
+  RedisDetectionState,
+  defaultRules,
+  type CodeRule,
+  type Condition,
+} from '../src/index.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 
 let server: RedisHandle;
@@ -109,5 +115,34 @@ describe('RedisDetectionState: an event stamped ahead of the clock, within the b
     expect(firing(alerts)).toContain('rapid_guardrail_blocks mallory');
     await a.shutdown();
     await b.shutdown();
+  });
+
+  it('code rules, run in this process, are not blinded either (nor is the fallback: the same engine)', async () => {
+    const code: CodeRule = {
+      id: 'code_every_leak',
+      title: 'code rule',
+      severity: 'critical',
+      categories: ['system_prompt_leakage'],
+      window_ms: 60_000,
+      condition: {
+        createState: () => ({ n: 0 }),
+        update: (state: { n: number }) => ++state.n >= 1,
+        describe: () => 'a leak',
+      } as Condition<unknown>,
+    };
+    const { engine, alerts } = redisEngine(redis, [code], 0, freshRuleset('ahead-code'));
+    const leak = (id: string, user: string, t: number): SecurityEvent => ({
+      ...block(id, user, t),
+      category: 'system_prompt_leakage',
+      metadata: { detection_method: 'canary', confidence: 1 },
+    });
+    const ahead = Date.now() + 30 * 60_000;
+    engine.ingest(leak('EVT-ahead', 'forger', ahead), ahead);
+    const t = Date.now();
+    engine.ingest(leak('EVT-real', 'mallory', t), t);
+    // before the end of input: mallory's leak is not late behind the forger's
+    expect(firing(alerts)).toContain('code_every_leak mallory');
+    expect(engine.stats.droppedLate).toBe(0);
+    await engine.shutdown();
   });
 });
