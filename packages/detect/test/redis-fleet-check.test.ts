@@ -1,4 +1,4 @@
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
@@ -39,9 +39,16 @@ const blocks = (user: string, from: number, n: number) =>
     ev({ at: from + s * SEC, category: 'guardrail_block', user, id: `${user}-${from + s * SEC}` }),
   );
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const ref = (a: Alert): FleetAlertRef => ({ alert_id: a.alert_id, rule: a.rule, labels: a.labels });
 
-function engineOn(redis: Redis | Cluster, ruleset: string, maxOpenIncidentsPerRule?: number) {
+function engineOn(
+  redis: Redis | Cluster,
+  ruleset: string,
+  maxOpenIncidentsPerRule?: number,
+  probeIntervalMs?: number,
+) {
   const alerts: Alert[] = [];
   const { sink, got } = checkingSink();
   const state = new RedisDetectionState({
@@ -50,6 +57,7 @@ function engineOn(redis: Redis | Cluster, ruleset: string, maxOpenIncidentsPerRu
     commandTimeoutMs: 5_000,
     shutdownGraceMs: 0,
     ...(maxOpenIncidentsPerRule !== undefined ? { maxOpenIncidentsPerRule } : {}),
+    ...(probeIntervalMs !== undefined ? { probeIntervalMs } : {}),
   });
   const e = new DetectionEngine({
     rules: defaultRules(),
@@ -121,6 +129,43 @@ describe('fleet check (shared state)', () => {
     const b = engine(ruleset, 1, 2);
     expect(await b.check.closed(overflow.map(ref))).toEqual(new Set(overflow.map((x) => x.alert_id)));
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('an incident opened while Redis was down, handed back, then resolved by another process: closed', async () => {
+    const ruleset = freshRuleset('fleet-check-handback');
+    // a's own connection, closed and reopened by the test (b keeps the shared one).
+    const conn = new Redis(db.server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    conn.on('error', () => {});
+    await conn.connect();
+    const a = engineOn(conn, ruleset, undefined, 50);
+    const b = engine(ruleset, 1);
+    conn.disconnect();
+    for (const { event, t } of blocks('dave', T0, 10)) a.engine.ingest(event, t);
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    expect(a.engine.stats.state?.mode).toBe('degraded');
+    const fired = a.alerts.filter((x) => x.status === 'firing');
+    expect(fired.length).toBeGreaterThan(0);
+    // Held by a's fallback: open, without asking Redis.
+    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    const start = Date.now();
+    while (a.engine.activeIncidents().length > 0 && Date.now() - start < 5_000) {
+      // Reconnect; a connect already under way (a probe's command, lazyConnect) says so and is let be.
+      if (conn.status === 'end' || conn.status === 'wait') await conn.connect().catch(() => undefined);
+      await sleep(20);
+    }
+    expect([a.engine.stats.state?.mode, conn.status]).toEqual(['shared', 'ready']);
+    // Handed back: no longer held here, and open in the fleet.
+    expect(a.engine.activeIncidents()).toEqual([]);
+    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    b.engine.advanceTo(T0 + 30 * MIN);
+    await b.engine.forceFlush();
+    expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
+      fired.map((x) => x.alert_id).sort(),
+    );
+    expect(await a.check.closed(fired.map(ref))).toEqual(new Set(fired.map((x) => x.alert_id)));
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+    conn.disconnect();
   }, 30_000);
 
   it('an engine on memory hands its sinks no check', () => {
