@@ -29,7 +29,7 @@ export type {
   SingleCondition,
   CrossGroupCondition,
 } from './types.ts';
-export type { AlertSink, FleetAlertRef, FleetIncidentCheck } from './sinks/types.ts';
+export type { AlertSink, FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from './sinks/types.ts';
 export { AlertmanagerSink } from './sinks/alertmanager.ts';
 export type { AlertmanagerSinkOptions } from './sinks/alertmanager.ts';
 export { WebhookSink } from './sinks/webhook.ts';

@@ -41,6 +41,10 @@ const blocks = (user: string, from: number, n: number) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Answers of the check: nothing closed, or these ended (no incident of the rule left in the group). */
+const none = { ended: new Set(), superseded: new Set() };
+const ended = (ids: Iterable<string>) => ({ ended: new Set(ids), superseded: new Set() });
+
 const ref = (a: Alert): FleetAlertRef => ({ alert_id: a.alert_id, rule: a.rule, labels: a.labels });
 
 function engineOn(
@@ -86,17 +90,20 @@ describe('fleet check (shared state)', () => {
     expect(fired.length).toBeGreaterThan(0);
     const refs = fired.map(ref);
     // Open in the fleet: asked from either process.
-    expect(await a.check.closed(refs)).toEqual(new Set());
-    expect(await b.check.closed(refs)).toEqual(new Set());
+    expect(await a.check.closed(refs)).toEqual(none);
+    expect(await b.check.closed(refs)).toEqual(none);
     const first = fired[0]!;
     const notOurs: FleetAlertRef[] = [
       { ...ref(first), alert_id: 'ALR-0000000000000000' }, // same group, another incident
       { ...ref(first), labels: { user_id: 'nobody' } }, // a group the state does not have
     ];
-    expect(await a.check.closed(notOurs)).toEqual(new Set(['ALR-0000000000000000', first.alert_id]));
+    expect(await a.check.closed(notOurs)).toEqual({
+      ended: new Set([first.alert_id]),
+      superseded: new Set(['ALR-0000000000000000']),
+    });
     // Not the check's to tell: a rule it does not hold, a label the rule does not group by.
-    expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(new Set());
-    expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(new Set());
+    expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(none);
+    expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(none);
 
     // b's sweep resolves them: closed, asked from a, which never saw the resolve.
     b.engine.advanceTo(T0 + 30 * MIN);
@@ -104,13 +111,13 @@ describe('fleet check (shared state)', () => {
     expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
       fired.map((x) => x.alert_id).sort(),
     );
-    expect(await a.check.closed(refs)).toEqual(new Set(fired.map((x) => x.alert_id)));
+    expect(await a.check.closed(refs)).toEqual(ended(fired.map((x) => x.alert_id)));
 
     // A state that does not decode: not counted as closed (a wrong "closed" resolves a live incident).
     const keys = await db.clients[0]!.keys(`*${ruleset}*alice*`);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) await db.clients[0]!.set(key, '7|not a state', 'PX', 60_000);
-    expect(await a.check.closed(refs)).toEqual(new Set());
+    expect(await a.check.closed(refs)).toEqual(none);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 
@@ -124,10 +131,10 @@ describe('fleet check (shared state)', () => {
     await a.engine.forceFlush();
     const overflow = a.engine.activeIncidents();
     expect(overflow.length).toBeGreaterThan(0);
-    expect(await a.check.closed(overflow.map(ref))).toEqual(new Set());
+    expect(await a.check.closed(overflow.map(ref))).toEqual(none);
     // The same alerts asked from another process (which does not hold them): closed there.
     const b = engine(ruleset, 1, 2);
-    expect(await b.check.closed(overflow.map(ref))).toEqual(new Set(overflow.map((x) => x.alert_id)));
+    expect(await b.check.closed(overflow.map(ref))).toEqual(ended(overflow.map((x) => x.alert_id)));
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 
@@ -147,7 +154,7 @@ describe('fleet check (shared state)', () => {
     const fired = a.alerts.filter((x) => x.status === 'firing');
     expect(fired.length).toBeGreaterThan(0);
     // Held by a's fallback: open, without asking Redis.
-    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    expect(await a.check.closed(fired.map(ref))).toEqual(none);
     const start = Date.now();
     while (a.engine.activeIncidents().length > 0 && Date.now() - start < 5_000) {
       // Reconnect; a connect already under way (a probe's command, lazyConnect) says so and is let be.
@@ -157,13 +164,13 @@ describe('fleet check (shared state)', () => {
     expect([a.engine.stats.state?.mode, conn.status]).toEqual(['shared', 'ready']);
     // Handed back: no longer held here, and open in the fleet.
     expect(a.engine.activeIncidents()).toEqual([]);
-    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    expect(await a.check.closed(fired.map(ref))).toEqual(none);
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
     expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
       fired.map((x) => x.alert_id).sort(),
     );
-    expect(await a.check.closed(fired.map(ref))).toEqual(new Set(fired.map((x) => x.alert_id)));
+    expect(await a.check.closed(fired.map(ref))).toEqual(ended(fired.map((x) => x.alert_id)));
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
     conn.disconnect();
   }, 30_000);
@@ -205,10 +212,10 @@ describe('fleet check on a Redis Cluster (3 masters)', () => {
     // one check reads from several nodes.
     const masters = await clients[0]!.cluster('SLOTS');
     expect(masters).toHaveLength(3);
-    expect(await a.check.closed(fired.map(ref))).toEqual(new Set());
+    expect(await a.check.closed(fired.map(ref))).toEqual(none);
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
-    expect(await a.check.closed(fired.map(ref))).toEqual(new Set(fired.map((x) => x.alert_id)));
+    expect(await a.check.closed(fired.map(ref))).toEqual(ended(fired.map((x) => x.alert_id)));
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 60_000);
 });

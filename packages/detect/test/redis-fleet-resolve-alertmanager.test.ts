@@ -37,11 +37,11 @@ async function activeFor(user: string): Promise<number> {
   return list.filter((a) => a.status.state === 'active').length;
 }
 
-function replica(redis: Redis, ruleset: string, fleetCheck?: boolean) {
+function replica(redis: Redis, ruleset: string, fleetCheck?: boolean, resendIntervalMs = RESEND_MS) {
   const alerts: Alert[] = [];
   const sink = new AlertmanagerSink({
     urls: [am.url],
-    resendIntervalMs: RESEND_MS,
+    resendIntervalMs,
     flushTimeoutMs: 5_000,
     ...(fleetCheck !== undefined ? { fleetCheck } : {}),
   });
@@ -99,6 +99,32 @@ describe('an incident fired by one replica and resolved by another, one Alertman
     const until4 = Date.now() + 4 * RESEND_MS;
     while (Date.now() < until4) {
       expect(await activeFor('alice')).toBe(0);
+      await sleep(100);
+    }
+    expect(a.sink.firingCount).toBe(0);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('a later incident of the group (same labels: the same Alertmanager alert) is not ended by the old copy', async () => {
+    const ruleset = freshRuleset('fleet-resolve-reopen');
+    const a = replica(db.clients[0]!, ruleset);
+    // b does not re-send within the test: what Alertmanager shows is what a's check leaves.
+    const b = replica(db.clients[1]!, ruleset, undefined, 60_000);
+    await firedByAResolvedByB(a, b, 'erin');
+    // Before a's next check: erin attacks again, b opens the later incidents and fires them.
+    const again = T0 + 30 * MIN;
+    for (const { event, t } of blocks('erin', again, 10)) b.engine.ingest(event, t);
+    b.engine.advanceTo(again + 10 * SEC + LATENESS);
+    await b.engine.forceFlush();
+    const later = b.alerts.filter((x) => x.labels.user_id === 'erin' && x.status === 'firing');
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((x) => Date.parse(x.starts_at) >= again)).toBe(true);
+    await until(async () => (await activeFor('erin')) === later.length, 5_000);
+    // a's checks find the group holding the later incidents: a drops its old copies without a
+    // resolve (which, same labels, would end the later ones in Alertmanager).
+    const until4 = Date.now() + 4 * RESEND_MS;
+    while (Date.now() < until4) {
+      expect(await activeFor('erin')).toBe(later.length);
       await sleep(100);
     }
     expect(a.sink.firingCount).toBe(0);

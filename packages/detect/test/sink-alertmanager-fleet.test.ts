@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from '../src/sinks/alertmanager.ts';
 import type { AlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
-import type { FleetAlertRef, FleetIncidentCheck } from '../src/sinks/types.ts';
+import type { FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from '../src/sinks/types.ts';
 import { alert, fakeFetch, type FetchCall } from './sink-support.ts';
 
 /** The sink's side of the fleet check (AlertSink.useFleet): what it re-sends for each answer. */
@@ -31,13 +31,14 @@ async function until(check: () => boolean, ms = 3_000): Promise<void> {
   expect(check()).toBe(true);
 }
 
-/** A check answering from a set the test controls, recording what it was asked. */
-function fleet(answer: (refs: readonly FleetAlertRef[]) => Promise<Set<string>>) {
+/** A check answering from a set the test controls (a set: those ended), recording what it was asked. */
+function fleet(answer: (refs: readonly FleetAlertRef[]) => Promise<Set<string> | FleetCheckAnswer>) {
   const asked: FleetAlertRef[][] = [];
   const check: FleetIncidentCheck = {
-    closed: (refs) => {
+    closed: async (refs) => {
       asked.push([...refs]);
-      return answer(refs);
+      const got = await answer(refs);
+      return got instanceof Set ? { ended: got, superseded: new Set() } : got;
     },
   };
   return { check, asked };
@@ -68,6 +69,17 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(s.firingCount).toBe(1);
     // Later checks are asked about the open one only.
     expect(f.asked.at(-1)!.map((r) => r.alert_id)).toEqual(['ALR-open']);
+  });
+
+  it('drops what a later incident of the group superseded without a resolve (it would end the later one)', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    s.useFleet(fleet(async () => ({ ended: new Set(), superseded: new Set(['ALR-closed']) })).check);
+    for (const a of two()) s.send(a);
+    await until(() => firingOf(calls, 'open_rule') >= 4);
+    expect(firingOf(calls, 'closed_rule')).toBe(1); // the first send only
+    expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
+    expect(s.firingCount).toBe(1);
   });
 
   it('re-sends everything when the check fails (never resolves on a failed check)', async () => {

@@ -64,7 +64,7 @@ describe('FanoutSink', () => {
       },
     };
     const fanout = new FanoutSink({ sinks: [takes(), throws, new Recording(), takes()] });
-    const check: FleetIncidentCheck = { closed: async () => new Set() };
+    const check: FleetIncidentCheck = { closed: async () => ({ ended: new Set(), superseded: new Set() }) };
     fanout.useFleet(check);
     expect(got).toEqual([check, check]);
   });

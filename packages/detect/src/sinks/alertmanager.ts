@@ -11,7 +11,7 @@ import {
   type ResolvedHttpDelivery,
 } from './http-options.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
-import type { AlertSink, FleetAlertRef, FleetIncidentCheck } from './types.ts';
+import type { AlertSink, FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from './types.ts';
 import { sinkErrors } from './sink-errors.ts';
 
 export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
@@ -245,16 +245,19 @@ export class AlertmanagerSink implements AlertSink {
   }
 
   /**
-   * The fleet closed these (another process resolved them, or their state expired): a resolve
-   * goes out for each, ending now. The resolving process sent its own with the incident's
+   * The fleet ended these (another process resolved them, or their state expired): a resolve
+   * goes out for each, ending now; superseded ones are dropped without one. The resolving process sent its own with the incident's
    * event-time end; this one reaches an Alertmanager that missed that (down, or restarted),
    * and Alertmanager keeps the later endsAt of two resolves, so at worst the end moves by up
    * to one re-send interval.
    */
-  private resolveClosed(closed: Set<string>): void {
-    if (this.shutdownPromise !== undefined || closed.size === 0) return;
+  private resolveClosed({ ended, superseded }: FleetCheckAnswer): void {
+    if (this.shutdownPromise !== undefined) return;
+    // A later incident of the same rule and group holds the same Alertmanager alert (labels):
+    // a resolve of this copy would end the live one there. Only stop re-sending it.
+    for (const id of superseded) this.firing.delete(id);
     const now = Date.now();
-    for (const id of closed) {
+    for (const id of ended) {
       const held = this.firing.get(id);
       if (held === undefined) continue;
       this.firing.delete(id);

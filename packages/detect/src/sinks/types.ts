@@ -35,10 +35,22 @@ export type FleetAlertRef = Pick<Alert, 'alert_id' | 'rule' | 'labels'>;
  */
 export interface FleetIncidentCheck {
   /**
-   * The ids among `alerts` whose incident the fleet no longer holds open (resolved by any
-   * process, or its group expired). An alert it cannot tell about (a code rule's, one held only
-   * in this process, a state that does not decode) is not listed. Rejects when the state cannot
-   * be read (Redis down): the caller must then treat every alert as still open.
+   * Which of `alerts` the fleet no longer holds open. An alert it cannot tell about (a code
+   * rule's, one held only in this process, a state that does not decode) is in neither set.
+   * Rejects when the state cannot be read (Redis down): the caller must then treat every
+   * alert as still open.
    */
-  closed(alerts: readonly FleetAlertRef[]): Promise<Set<string>>;
+  closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer>;
+}
+
+/** What a fleet check found closed, by alert id. */
+export interface FleetCheckAnswer {
+  /** The group holds no open incident of the rule (resolved by any process, or expired). */
+  ended: Set<string>;
+  /**
+   * The group holds a later open incident of the rule (resolved, then opened again). It has
+   * the same labels, so in Alertmanager it is the same alert: a resolve of the old copy would
+   * end the live one there. Stop re-sending the old copy, send nothing.
+   */
+  superseded: Set<string>;
 }

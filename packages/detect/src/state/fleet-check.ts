@@ -1,7 +1,7 @@
 import type { Alert } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import { Incident, loadableState } from '../incident.ts';
-import type { FleetAlertRef, FleetIncidentCheck } from '../sinks/types.ts';
+import type { FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from '../sinks/types.ts';
 import { decodeBody, type RuleTable } from './group-runner.ts';
 import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 
@@ -25,7 +25,8 @@ export interface FleetCheckOptions {
  * Which of a sink's firing alerts the fleet has closed: reads only their groups (one read per
  * distinct group, READ_BATCH at a time), not the whole fleet's open list. An incident is open
  * while its group's state holds an incident of the rule with the same alert id (same start);
- * closed when the group has none (resolved by any process), holds a later one, or expired.
+ * ended when the group has none (resolved by any process, or expired); superseded when it
+ * holds another one (same labels: the same Alertmanager alert, which a resolve would end).
  * Anything it cannot tell (unknown rule, a state that does not decode) counts as open: a
  * wrong "closed" would resolve a live incident in Alertmanager.
  */
@@ -33,7 +34,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
   const byRule = new Map<string, { table: RuleTable; rule: CompiledRule }>();
   for (const table of o.tables) for (const rule of table.rules) byRule.set(rule.id, { table, rule });
   return {
-    async closed(alerts: readonly FleetAlertRef[]): Promise<Set<string>> {
+    async closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer> {
       const held = new Set(o.held().map((a) => a.alert_id));
       const asks = new Map<string, { id: string; rule: CompiledRule }[]>();
       for (const a of alerts) {
@@ -46,7 +47,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
         if (list === undefined) asks.set(key, (list = []));
         list.push({ id: a.alert_id, rule: found.rule });
       }
-      const closed = new Set<string>();
+      const answer: FleetCheckAnswer = { ended: new Set(), superseded: new Set() };
       const keys = [...asks.keys()];
       for (let i = 0; i < keys.length; i += READ_BATCH) {
         const batch = keys.slice(i, i + READ_BATCH);
@@ -54,28 +55,35 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
         const replies = await Promise.all(batch.map((key) => o.state.cas(key, -1, '', 1)));
         replies.forEach(([, stored], k) => {
           for (const ask of asks.get(batch[k]!)!) {
-            if (isClosed(stored, ask.rule, ask.id, o.maxUsersPerAlert)) closed.add(ask.id);
+            const found = stateOf(stored, ask.rule, ask.id, o.maxUsersPerAlert);
+            if (found !== 'open') answer[found].add(ask.id);
           }
         });
       }
-      return closed;
+      return answer;
     },
   };
 }
 
-function isClosed(stored: string | number, rule: CompiledRule, id: string, maxUsers: number): boolean {
-  if (stored === '') return true; // no state: expired, or never stored (the TTL outlives any open incident)
-  if (typeof stored !== 'string') return false;
+/** 'open' also for what it cannot tell: a wrong answer would end a live alert in Alertmanager. */
+function stateOf(
+  stored: string | number,
+  rule: CompiledRule,
+  id: string,
+  maxUsers: number,
+): 'open' | keyof FleetCheckAnswer {
+  if (stored === '') return 'ended'; // no state: expired, or never stored (the TTL outlives any open incident)
+  if (typeof stored !== 'string') return 'open';
   let body;
   try {
     body = decodeBody(splitVersion(stored)[1]);
   } catch {
-    return false;
+    return 'open';
   }
-  if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return false;
+  if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return 'open';
   const st = body.i[rule.id];
-  if (st === undefined) return true;
+  if (st === undefined) return 'ended';
   // A damaged one is dropped by the next step of its group; until then, not ours to resolve.
-  if (!loadableState(st, rule)) return false;
-  return Incident.fromState(rule, body.k, st, maxUsers).alertId !== id;
+  if (!loadableState(st, rule)) return 'open';
+  return Incident.fromState(rule, body.k, st, maxUsers).alertId === id ? 'open' : 'superseded';
 }
