@@ -25,6 +25,9 @@ within --shutdown-timeout, 1 when it had to give up). Flags override the config 
   --rules FILE               rule file (YAML or JSON); default: the built-in rules
   --state memory|URL         detection state: memory (default), or redis://… shared by replicas
   --alertmanager URL         Alertmanager base URL (repeatable: every URL gets every alert)
+  --alertmanager-resend-interval DUR
+                             how often firing alerts are re-sent to Alertmanager (default
+                             1m, 1s to 1h; keep it below Alertmanager's resolve_timeout)
   --webhook URL              POST each alert as JSON (repeatable)
   --alerts FILE|-            append alert JSONL to FILE, or "-" for stdout
   --otlp-alerts URL          OTLP/HTTP logs URL for alert log records (and enforcement
@@ -115,6 +118,7 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
         rules: { type: 'string' },
         state: { type: 'string' },
         alertmanager: { type: 'string', multiple: true },
+        'alertmanager-resend-interval': { type: 'string' },
         webhook: { type: 'string', multiple: true },
         alerts: { type: 'string' },
         'otlp-alerts': { type: 'string' },
@@ -141,6 +145,7 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
   set('rules', values.rules);
   set('state', values.state);
   set('alertmanager', values.alertmanager);
+  set('alertmanagerResendInterval', values['alertmanager-resend-interval']);
   set('webhook', values.webhook);
   set('alerts', values.alerts);
   set('otlpAlerts', values['otlp-alerts']);

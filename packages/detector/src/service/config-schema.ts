@@ -53,6 +53,13 @@ const DEFAULT_MAX_OPEN_INCIDENTS = 10_000;
 const MAX_ALLOWED_LATENESS_MS = 3_600_000;
 const MAX_QUEUE_CAPACITY = 10_000_000;
 const DEFAULT_MAX_OVERFLOW_INCIDENTS = 1_000;
+/**
+ * AlertmanagerSink's resendIntervalMs: each re-send (with Redis state) first reads the group of
+ * every firing alert, so under 1 s is that read many times a second per replica; over 1 h,
+ * Alertmanager (resolve_timeout 5m by default) resolves firing alerts between re-sends.
+ */
+const MIN_RESEND_INTERVAL_MS = 1_000;
+const MAX_RESEND_INTERVAL_MS = 3_600_000;
 
 /** What auth.ts accepts: compared against `Authorization: Bearer <token>`. */
 export const bearerToken = z.string().refine((t) => t.length > 0 && !/[\s\x00-\x1f]/.test(t), {
@@ -175,6 +182,12 @@ export const configSchema = z
     sinks: z
       .object({
         alertmanager: z.array(httpUrl).default([]),
+        /** How often firing alerts are re-sent to Alertmanager (keep it below its resolve_timeout). */
+        alertmanager_resend_interval: duration
+          .refine((ms) => ms >= MIN_RESEND_INTERVAL_MS && ms <= MAX_RESEND_INTERVAL_MS, {
+            message: 'must be between 1s and 1h (keep it below Alertmanager\'s resolve_timeout, 5m by default)',
+          })
+          .default(60_000),
         webhook: z.array(httpUrl).default([]),
         /** Alert JSONL: a file path (appended) or `-` for stdout. */
         alerts: z.string().min(1).optional(),
@@ -184,7 +197,7 @@ export const configSchema = z
         trace_url_template: z.string().optional(),
       })
       .strict()
-      .default({ alertmanager: [], webhook: [] }),
+      .default({ alertmanager: [], alertmanager_resend_interval: 60_000, webhook: [] }),
     genai: z
       .object({
         user_attributes: z

@@ -16,6 +16,7 @@ export interface ConfigFlags {
   rules?: string;
   state?: string;
   alertmanager?: string[];
+  alertmanagerResendInterval?: string;
   webhook?: string[];
   alerts?: string;
   otlpAlerts?: string;
@@ -42,6 +43,10 @@ const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; numb
   rules: { path: ['rules'], flag: '--rules' },
   state: { path: ['state'], flag: '--state' },
   alertmanager: { path: ['sinks', 'alertmanager'], flag: '--alertmanager' },
+  alertmanagerResendInterval: {
+    path: ['sinks', 'alertmanager_resend_interval'],
+    flag: '--alertmanager-resend-interval',
+  },
   webhook: { path: ['sinks', 'webhook'], flag: '--webhook' },
   alerts: { path: ['sinks', 'alerts'], flag: '--alerts' },
   otlpAlerts: { path: ['sinks', 'otlp_alerts'], flag: '--otlp-alerts' },

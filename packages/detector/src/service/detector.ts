@@ -80,6 +80,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     built = buildSinks(
       {
         alertmanager: config.sinks.alertmanager,
+        alertmanagerResendIntervalMs: config.sinks.alertmanager_resend_interval,
         webhook: config.sinks.webhook,
         alerts: config.sinks.alerts,
         otlpAlerts: config.sinks.otlp_alerts,

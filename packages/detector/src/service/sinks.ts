@@ -14,6 +14,8 @@ import { AlertmanagerSink, ConsoleSink, OtelAlertSink, WebhookSink, type AlertSi
 
 export interface SinkConfig {
   alertmanager: string[];
+  /** AlertmanagerSink's resendIntervalMs. @default 60_000 */
+  alertmanagerResendIntervalMs?: number | undefined;
   webhook: string[];
   /** Alert JSONL file (appended), or `-` for stdout. */
   alerts?: string | undefined;
@@ -50,6 +52,9 @@ export function buildSinks(
       new AlertmanagerSink({
         urls: config.alertmanager,
         meter,
+        ...(config.alertmanagerResendIntervalMs !== undefined
+          ? { resendIntervalMs: config.alertmanagerResendIntervalMs }
+          : {}),
         ...(config.traceUrlTemplate !== undefined ? { traceUrlTemplate: config.traceUrlTemplate } : {}),
       }),
     );
