@@ -39,3 +39,53 @@ describe('piiGuard redact: a message with several content parts', () => {
     ]);
   });
 });
+
+describe('piiGuard redact: the write-back costs about what finding the data did', () => {
+  it('100 messages, each a key and 250 one-email lines in two parts: applyInput under 12x piiGuard.check (CPU, best of 5)', () => {
+    // Each message needs a line diff of 508 lines deleted plus inserted (under MAX_EDITS), which
+    // Myers' diff pays about D^2 / 2 for whatever the text's size: with a fixed step cap the
+    // write-back took ~21-23x the check (164 ms against 7 ms for 50 messages); the step budget in
+    // proportion to the text (line-align.ts) makes it 3-7x (load 2-3).
+    const lines = [KEY];
+    for (let i = 0; i < 250; i++) lines.push('', `u${i}@b.co`);
+    const text = lines.join('\n');
+    const half = text.indexOf('\n', text.length >> 1);
+    const message = {
+      role: 'user',
+      content: [
+        { type: 'text', text: text.slice(0, half) },
+        { type: 'text', text: text.slice(half + 1) },
+      ],
+    };
+    const body = { model: 'm', messages: Array.from({ length: 100 }, () => message) };
+    const input = openaiChatAdapter.guardInput(body);
+    const guard = piiGuard({ mode: 'redact' });
+    const cpuMs = (fn: () => unknown): number => {
+      const t0 = process.threadCpuUsage();
+      fn();
+      const t = process.threadCpuUsage(t0);
+      return (t.user + t.system) / 1000;
+    };
+    let check = Infinity;
+    let apply = Infinity;
+    for (let i = 0; i < 5; i++) {
+      let decision: GuardDecision | undefined;
+      check = Math.min(
+        check,
+        cpuMs(() => (decision = guard.check(input, recordingContext(input).ctx) as GuardDecision)),
+      );
+      if (decision?.action !== 'modify') throw new Error('expected a modify');
+      const d = decision;
+      let sent: unknown;
+      apply = Math.min(
+        apply,
+        cpuMs(() => (sent = openaiChatAdapter.applyInput(body, d.messages, d.system))),
+      );
+      expect(JSON.stringify(sent)).not.toContain('@b.co');
+    }
+    expect(
+      apply / Math.max(check, 2),
+      `check ${check.toFixed(1)} ms, applyInput ${apply.toFixed(1)} ms`,
+    ).toBeLessThan(12);
+  });
+});

@@ -6,17 +6,32 @@
  * The rewrite is arbitrary text (a custom guard's), so the alignment is capped: lines are
  * hashed by their ends in one pass (no line strings are made), the common prefix and suffix lines are
  * matched first (linear), and the lines between them are aligned by Myers' O((N+M)·D) diff with
- * D (lines deleted plus lines inserted) at most MAX_EDITS and at most MAX_WORK steps (a step: a
- * diagonal tried, a pair of lines whose hashes agree, or a character of theirs compared); past either cap the
- * answer is undefined and the caller falls back to one changed range. A redaction changes few
- * lines (a 4096-bit RSA key is about 50), so the caps leave room for several keys and many
- * redacted lines, and bound a 1 MiB hostile rewrite to a few milliseconds of diff.
+ * D (lines deleted plus lines inserted) at most MAX_EDITS and at most workBudget() steps (a step:
+ * a diagonal tried, a pair of lines whose hashes agree, or a character of theirs compared); past
+ * either cap the answer is undefined and the caller falls back to one changed range. A
+ * redaction changes few lines (a 4096-bit RSA key is about 50), so the caps leave room for
+ * several keys and many redacted lines.
+ *
+ * The step budget grows with the text (WORK_PER_CHAR a character, MAX_WORK at most) because
+ * Myers' diff tries about D^2 / 2 diagonals whatever the text's size: with a fixed budget, a
+ * 3 KiB message of a key and 250 one-email lines (D = 508) cost 4 ms to write back, 50 of them
+ * in one request 160 ms against piiGuard's 7 ms to find them. With the budget, 100 such
+ * messages take 3-7x piiGuard's check (33 ms; test/pii-redact-parts.test.ts), and a hostile
+ * 1 MiB rewrite about 100 ms, most of it the linear work outside the diff.
  */
 
 /** Lines deleted plus lines inserted between the common prefix and suffix. */
 export const MAX_EDITS = 512;
-/** Diagonals tried, lines compared and characters compared in the diff. */
+/** Diagonals tried, lines compared and characters compared in the diff, at most. */
 export const MAX_WORK = 1 << 21;
+/** Steps of the diff per character of the two texts, and the steps any text gets. */
+export const WORK_PER_CHAR = 2;
+export const MIN_WORK = 1 << 12;
+
+/** The diff's step budget for texts a and b: in proportion to their size, within the caps. */
+export function workBudget(a: Lines, b: Lines): number {
+  return Math.min(MAX_WORK, MIN_WORK + WORK_PER_CHAR * (a.text.length + b.text.length));
+}
 
 /** The lines of a text, by offset: line i is text.slice(start[i], start[i + 1] - 1). */
 export interface Lines {
@@ -29,7 +44,7 @@ export interface Lines {
 /**
  * The lines of `text` (split on '\n') and a hash of each: of its length and its first and last
  * HASHED_ENDS characters, so hashing is O(lines) whatever their length (lines whose hashes
- * agree are compared in full, and the characters compared count against MAX_WORK).
+ * agree are compared in full, and the characters compared count against the step budget).
  */
 export function linesOf(text: string): Lines {
   let count = 1;
@@ -80,7 +95,7 @@ export function alignLines(a: Lines, b: Lines): Int32Array | undefined {
     match[n - 1 - suf] = m - 1 - suf;
     suf++;
   }
-  work.left = MAX_WORK;
+  work.left = workBudget(a, b);
   return diff(a, pre, n - suf, b, pre, m - suf, match, work) ? match : undefined;
 }
 
@@ -121,7 +136,9 @@ function diff(
       const step = d === 0 ? RIGHT : choose(v, off, k, d, n, m);
       let x = step === NONE ? -1 : step === DOWN ? v[off + k + 1]! : d === 0 ? 0 : v[off + k - 1]! + 1;
       if (x < 0) {
+        // Tried too: a round visits every diagonal in reach, and the rounds are what cost D^2.
         v[off + k] = -1;
+        work.left--;
         continue;
       }
       let y = x - k;
