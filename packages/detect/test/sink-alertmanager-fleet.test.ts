@@ -82,6 +82,22 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(s.firingCount).toBe(1);
   });
 
+  it('a second engine\'s check turns the check off (each would find the other\'s alerts ended)', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    const first = fleet(async () => new Set(['ALR-closed']));
+    const second = fleet(async () => new Set(['ALR-closed']));
+    s.useFleet(first.check);
+    s.useFleet(first.check); // the same check again is still that one
+    s.useFleet(second.check);
+    s.useFleet(first.check); // and stays off
+    for (const a of two()) s.send(a);
+    await until(() => firingOf(calls, 'closed_rule') >= 4);
+    expect(first.asked).toHaveLength(0);
+    expect(second.asked).toHaveLength(0);
+    expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
+  });
+
   it('re-sends everything when the check fails (never resolves on a failed check)', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });

@@ -68,6 +68,7 @@ export class AlertmanagerSink implements AlertSink {
   private readonly useFleetCheck: boolean;
   private readonly checkTimeoutMs: number;
   private fleet: FleetIncidentCheck | undefined;
+  private fleetDeclined = false;
   private checking = false;
   private shutdownPromise: Promise<void> | undefined;
   private warnedFiringFull = false;
@@ -160,7 +161,19 @@ export class AlertmanagerSink implements AlertSink {
 
   /** See AlertSink.useFleet and the `fleetCheck` option. */
   useFleet(fleet: FleetIncidentCheck): void {
-    if (this.useFleetCheck) this.fleet = fleet;
+    if (!this.useFleetCheck || this.fleet === fleet || this.fleetDeclined) return;
+    if (this.fleet === undefined) {
+      this.fleet = fleet;
+      return;
+    }
+    // A second engine's check (one sink shared by two engines): each check knows only its own
+    // engine's state, and asked about the other's alerts it finds no incident ("ended") and
+    // would resolve live ones. Neither is used: everything is re-sent, as without a check.
+    this.fleet = undefined;
+    this.fleetDeclined = true;
+    diag.warn(
+      `llmsec AlertmanagerSink ${this.name}: used by more than one shared-state DetectionEngine; the fleet check is off`,
+    );
   }
 
   /** Number of firing alerts being re-sent. */
