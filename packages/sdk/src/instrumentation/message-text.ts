@@ -98,7 +98,8 @@ export function messageText(message: unknown): string {
  * structure is kept (tool_use_id, call_id, is_error, cache_control, images, block types): each
  * slot gets its own lines of `text` when the replacement has as many lines as the original (a
  * redaction within lines, the usual case); otherwise see split(). No original text survives the
- * rewrite: the slots read back are `text` (less the separators of removed text parts).
+ * rewrite: the slots read back are `text`, less the separators of removed text parts, plus an
+ * empty slot for each string slot emptied (a document's data, a tool result's string content).
  */
 export function withMessageText(message: unknown, text: string): unknown {
   const o = asObj(message);
@@ -125,9 +126,9 @@ export function withMessageText(message: unknown, text: string): unknown {
  * `text` cut into one piece per slot: by the slots' line counts when the line count matches.
  * Otherwise (a multi-line private key redacted to one line, say) the slots before the first
  * changed character and after the last keep their text, and the slots between share the new
- * text by its lines (splitByRange, slot-lines.ts): a slot boundary the change leaves in place
- * stays between its slots, so each redaction stays in its own slot and a slot none touched
- * keeps its text; where a change spans a boundary (or past the alignment's caps) the slots
+ * text by its lines (splitByRange here, splitByLines in slot-lines.ts): a slot boundary the
+ * change leaves in place stays between its slots, so each redaction stays in its own slot and
+ * a slot none touched keeps its text; where a change spans a boundary (or past the alignment's caps) the slots
  * either side are merged: the first gets the new text of them all, the others undefined (their
  * text parts are removed, a string is emptied). Before, all of `text` went into the first slot
  * and the others were emptied, so a user's text block after a tool_result moved into the tool
