@@ -108,9 +108,12 @@ describe('fleet check (shared state)', () => {
     // b's sweep resolves them: closed, asked from a, which never saw the resolve.
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
-    expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
-      fired.map((x) => x.alert_id).sort(),
-    );
+    expect(
+      b.alerts
+        .filter((x) => x.status === 'resolved')
+        .map((x) => x.alert_id)
+        .sort(),
+    ).toEqual(fired.map((x) => x.alert_id).sort());
     expect(await a.check.closed(refs)).toEqual(ended(fired.map((x) => x.alert_id)));
 
     // A state that does not decode: not counted as closed (a wrong "closed" resolves a live incident).
@@ -121,7 +124,7 @@ describe('fleet check (shared state)', () => {
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 
-  it("an incident held only in this process (its overflow tier) is open, though Redis has none", async () => {
+  it('an incident held only in this process (its overflow tier) is open, though Redis has none', async () => {
     const ruleset = freshRuleset('fleet-check-overflow');
     const a = engine(ruleset, 0, 2);
     const users = ['alice', 'bob', 'mallory'];
@@ -141,7 +144,11 @@ describe('fleet check (shared state)', () => {
   it('an incident opened while Redis was down, handed back, then resolved by another process: closed', async () => {
     const ruleset = freshRuleset('fleet-check-handback');
     // a's own connection, closed and reopened by the test (b keeps the shared one).
-    const conn = new Redis(db.server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    const conn = new Redis(db.server.url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
     conn.on('error', () => {});
     await conn.connect();
     const a = engineOn(conn, ruleset, undefined, 50);
@@ -167,9 +174,12 @@ describe('fleet check (shared state)', () => {
     expect(await a.check.closed(fired.map(ref))).toEqual(none);
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
-    expect(b.alerts.filter((x) => x.status === 'resolved').map((x) => x.alert_id).sort()).toEqual(
-      fired.map((x) => x.alert_id).sort(),
-    );
+    expect(
+      b.alerts
+        .filter((x) => x.status === 'resolved')
+        .map((x) => x.alert_id)
+        .sort(),
+    ).toEqual(fired.map((x) => x.alert_id).sort());
     expect(await a.check.closed(fired.map(ref))).toEqual(ended(fired.map((x) => x.alert_id)));
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
     conn.disconnect();
@@ -197,7 +207,8 @@ describe('fleet check on a Redis Cluster (3 masters)', () => {
   });
 
   it('groups on every master: open, then closed once another process resolved them', async () => {
-    for (let i = 0; i < 2; i++) clients.push(new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }));
+    for (let i = 0; i < 2; i++)
+      clients.push(new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }));
     const ruleset = freshRuleset('fleet-check-cluster');
     const a = engineOn(clients[0]!, ruleset);
     const b = engineOn(clients[1]!, ruleset);

@@ -82,8 +82,14 @@ async function firedByAResolvedByB(
   b.engine.advanceTo(T0 + 30 * MIN);
   await b.engine.forceFlush();
   // b resolved every one of them; a heard nothing and still holds them for re-sending.
-  expect(mine(b.alerts).map((x) => x.status).sort()).toEqual(mine(a.alerts).map(() => 'resolved'));
-  expect(new Set(mine(b.alerts).map((x) => x.alert_id))).toEqual(new Set(mine(a.alerts).map((x) => x.alert_id)));
+  expect(
+    mine(b.alerts)
+      .map((x) => x.status)
+      .sort(),
+  ).toEqual(mine(a.alerts).map(() => 'resolved'));
+  expect(new Set(mine(b.alerts).map((x) => x.alert_id))).toEqual(
+    new Set(mine(a.alerts).map((x) => x.alert_id)),
+  );
 }
 
 describe('an incident fired by one replica and resolved by another, one Alertmanager', () => {

@@ -82,7 +82,7 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(s.firingCount).toBe(1);
   });
 
-  it('a second engine\'s check turns the check off (each would find the other\'s alerts ended)', async () => {
+  it("a second engine's check turns the check off (each would find the other's alerts ended)", async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
     const first = fleet(async () => new Set(['ALR-closed']));
@@ -131,7 +131,7 @@ describe('AlertmanagerSink with a fleet check', () => {
     await until(() => f.asked.length >= 2);
   });
 
-  it('fleetCheck: false ignores the engine\'s check', async () => {
+  it("fleetCheck: false ignores the engine's check", async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10, fleetCheck: false });
     const f = fleet(async () => new Set(['ALR-closed']));

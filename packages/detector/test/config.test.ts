@@ -100,8 +100,13 @@ enforcement:
     );
     expect(loadConfig(undefined, { queueCapacity: '10000000' }).queue_capacity).toBe(10_000_000);
     // The Alertmanager re-send interval: 1s to 1h, from the file or the flag.
-    expect(loadConfig(file('r.yaml', 'sinks: { alertmanager_resend_interval: 15s }\n')).sinks.alertmanager_resend_interval).toBe(15_000);
-    expect(loadConfig(undefined, { alertmanagerResendInterval: '2s' }).sinks.alertmanager_resend_interval).toBe(2_000);
+    expect(
+      loadConfig(file('r.yaml', 'sinks: { alertmanager_resend_interval: 15s }\n')).sinks
+        .alertmanager_resend_interval,
+    ).toBe(15_000);
+    expect(
+      loadConfig(undefined, { alertmanagerResendInterval: '2s' }).sinks.alertmanager_resend_interval,
+    ).toBe(2_000);
     expect(error(() => loadConfig(undefined, { alertmanagerResendInterval: '10' }))).toMatch(
       /^--alertmanager-resend-interval: must be between 1s and 1h/,
     );

@@ -236,7 +236,9 @@ export class AlertmanagerSink implements AlertSink {
       try {
         this.resolveClosed(await fleet.closed(refs));
       } catch (err) {
-        diag.debug(`llmsec AlertmanagerSink: fleet check failed, re-sending every firing alert: ${String(err)}`);
+        diag.debug(
+          `llmsec AlertmanagerSink: fleet check failed, re-sending every firing alert: ${String(err)}`,
+        );
       }
     })()
       .catch(() => undefined)

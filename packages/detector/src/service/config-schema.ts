@@ -185,7 +185,8 @@ export const configSchema = z
         /** How often firing alerts are re-sent to Alertmanager (keep it below its resolve_timeout). */
         alertmanager_resend_interval: duration
           .refine((ms) => ms >= MIN_RESEND_INTERVAL_MS && ms <= MAX_RESEND_INTERVAL_MS, {
-            message: 'must be between 1s and 1h (keep it below Alertmanager\'s resolve_timeout, 5m by default)',
+            message:
+              "must be between 1s and 1h (keep it below Alertmanager's resolve_timeout, 5m by default)",
           })
           .default(60_000),
         webhook: z.array(httpUrl).default([]),
