@@ -99,19 +99,19 @@ enforcement:
       '--queue-capacity: at most 10000000 (events held in memory)',
     );
     expect(loadConfig(undefined, { queueCapacity: '10000000' }).queue_capacity).toBe(10_000_000);
-    // The Alertmanager re-send interval: 1s to 1h, from the file or the flag.
+    // The Alertmanager re-send interval: 5s to 1h, from the file or the flag.
     expect(
       loadConfig(file('r.yaml', 'sinks: { alertmanager_resend_interval: 15s }\n')).sinks
         .alertmanager_resend_interval,
     ).toBe(15_000);
     expect(
-      loadConfig(undefined, { alertmanagerResendInterval: '2s' }).sinks.alertmanager_resend_interval,
-    ).toBe(2_000);
-    expect(error(() => loadConfig(undefined, { alertmanagerResendInterval: '10' }))).toMatch(
-      /^--alertmanager-resend-interval: must be between 1s and 1h/,
+      loadConfig(undefined, { alertmanagerResendInterval: '5s' }).sinks.alertmanager_resend_interval,
+    ).toBe(5_000);
+    expect(error(() => loadConfig(undefined, { alertmanagerResendInterval: '4s' }))).toMatch(
+      /^--alertmanager-resend-interval: must be between 5s and 1h/,
     );
     expect(error(() => loadConfig(file('r2.yaml', 'sinks: { alertmanager_resend_interval: 2h }\n')))).toMatch(
-      /^r2\.yaml: field "sinks\.alertmanager_resend_interval": must be between 1s and 1h/,
+      /^r2\.yaml: field "sinks\.alertmanager_resend_interval": must be between 5s and 1h/,
     );
     expect(
       error(() =>
