@@ -41,11 +41,33 @@ describe('piiGuard redact: a message with several content parts', () => {
 });
 
 describe('piiGuard redact: the write-back costs about what finding the data did', () => {
+  it('a key in the first part and a list of 150 contacts in the third (300 lines deleted plus inserted): inside the step budget, the middle part sent as it was', () => {
+    const list = Array.from({ length: 150 }, (_, i) => `Name Surname ${i} <contact.person${i}@example.com>`);
+    const parts = [
+      { type: 'text', text: `Deploy key:\n${KEY}` },
+      { type: 'text', text: 'Untouched middle part.', cache_control: { type: 'ephemeral' } },
+      { type: 'text', text: `Contacts:\n${list.join('\n')}` },
+    ];
+    const body = { model: 'm', messages: [{ role: 'user', content: parts }] };
+    const input = openaiChatAdapter.guardInput(body);
+    const decision = piiGuard({ mode: 'redact' }).check(input, recordingContext(input).ctx) as GuardDecision;
+    if (decision.action !== 'modify') throw new Error('expected a modify');
+    const sent = openaiChatAdapter.applyInput(body, decision.messages, decision.system) as typeof body;
+    expect(sent.messages[0]!.content).toEqual([
+      { type: 'text', text: 'Deploy key:\n[REDACTED:private_key]' },
+      parts[1],
+      {
+        type: 'text',
+        text: `Contacts:\n${list.map((l) => l.replace(/<.*>/, '<[REDACTED:email]>')).join('\n')}`,
+      },
+    ]);
+  });
+
   it('100 messages, each a key and 250 one-email lines in two parts: applyInput under 12x piiGuard.check (CPU, best of 5)', () => {
     // Each message needs a line diff of 508 lines deleted plus inserted (under MAX_EDITS), which
     // Myers' diff pays about D^2 / 2 for whatever the text's size: with a fixed step cap the
     // write-back took ~21-23x the check (164 ms against 7 ms for 50 messages); the step budget in
-    // proportion to the text (line-align.ts) makes it 3-7x (load 2-3).
+    // proportion to the text (line-align.ts) makes it 5-8x (load 1-3).
     const lines = [KEY];
     for (let i = 0; i < 250; i++) lines.push('', `u${i}@b.co`);
     const text = lines.join('\n');

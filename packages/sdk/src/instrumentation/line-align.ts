@@ -16,8 +16,10 @@
  * Myers' diff tries about D^2 / 2 diagonals whatever the text's size: with a fixed budget, a
  * 3 KiB message of a key and 250 one-email lines (D = 508) cost 4 ms to write back, 50 of them
  * in one request 160 ms against piiGuard's 7 ms to find them. With the budget, 100 such
- * messages take 3-7x piiGuard's check (33 ms; test/pii-redact-parts.test.ts), and a hostile
- * 1 MiB rewrite about 100 ms, most of it the linear work outside the diff.
+ * messages take 5-8x piiGuard's check (55-60 ms; test/pii-redact-parts.test.ts), a hostile
+ * 1 MiB rewrite about 100 ms, most of it the linear work outside the diff, and a key with a
+ * list of 150 contacts (~50 characters a line) in other parts still aligns (200 does not: the
+ * parts are merged, as past any cap).
  */
 
 /** Lines deleted plus lines inserted between the common prefix and suffix. */
@@ -25,7 +27,7 @@ export const MAX_EDITS = 512;
 /** Diagonals tried, lines compared and characters compared in the diff, at most. */
 export const MAX_WORK = 1 << 21;
 /** Steps of the diff per character of the two texts, and the steps any text gets. */
-export const WORK_PER_CHAR = 2;
+export const WORK_PER_CHAR = 4;
 export const MIN_WORK = 1 << 12;
 
 /** The diff's step budget for texts a and b: in proportion to their size, within the caps. */
