@@ -63,11 +63,11 @@ describe('piiGuard redact: the write-back costs about what finding the data did'
     ]);
   });
 
-  it('100 messages, each a key and 250 one-email lines in two parts: applyInput under 12x piiGuard.check (CPU, best of 5)', () => {
+  it('100 messages, each a key and 250 one-email lines in two parts: applyInput under 14x piiGuard.check (CPU, best of 5)', () => {
     // Each message needs a line diff of 508 lines deleted plus inserted (under MAX_EDITS), which
     // Myers' diff pays about D^2 / 2 for whatever the text's size: with a fixed step cap the
     // write-back took ~21-23x the check (164 ms against 7 ms for 50 messages); the step budget in
-    // proportion to the text (line-align.ts) makes it 5-8x (load 1-3).
+    // proportion to the text (line-align.ts) makes it 5-8x (load 1-3); the bound sits between.
     const lines = [KEY];
     for (let i = 0; i < 250; i++) lines.push('', `u${i}@b.co`);
     const text = lines.join('\n');
@@ -108,6 +108,6 @@ describe('piiGuard redact: the write-back costs about what finding the data did'
     expect(
       apply / Math.max(check, 2),
       `check ${check.toFixed(1)} ms, applyInput ${apply.toFixed(1)} ms`,
-    ).toBeLessThan(12);
+    ).toBeLessThan(14);
   });
 });
