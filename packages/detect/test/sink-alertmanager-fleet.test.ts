@@ -98,6 +98,23 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
   });
 
+  it('shutdown with a check still out: does not wait for it, and its answer sends nothing after', async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    let answer: (closed: Set<string>) => void = () => undefined;
+    const f = fleet(() => new Promise((resolve) => (answer = resolve)));
+    s.useFleet(f.check);
+    for (const a of two()) s.send(a);
+    await until(() => f.asked.length === 1);
+    await s.shutdown();
+    const posted = calls.length;
+    answer(new Set(['ALR-closed']));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls.length).toBe(posted);
+    expect(resolvesOf(calls, 'closed_rule')).toHaveLength(0);
+    expect(f.asked).toHaveLength(1);
+  });
+
   it('re-sends everything when the check fails (never resolves on a failed check)', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
