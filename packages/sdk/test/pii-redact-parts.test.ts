@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { piiGuard } from '../src/guards/index.ts';
 import type { GuardDecision } from '../src/instrumentation/index.ts';
+import { messageText } from '../src/instrumentation/message-text.ts';
 import { openaiChatAdapter } from '../src/instrumentation/openai-chat.ts';
 import { recordingContext } from './guard-context.ts';
 
@@ -109,5 +111,32 @@ describe('piiGuard redact: the write-back costs about what finding the data did'
       apply / Math.max(check, 2),
       `check ${check.toFixed(1)} ms, applyInput ${apply.toFixed(1)} ms`,
     ).toBeLessThan(14);
+  });
+});
+
+describe('piiGuard redact: what is sent is the text of the guard', () => {
+  it('property: parts of keys, emails, empty and plain lines: the message sent reads back as exactly the redacted text, with no key or email character left and no new empty part', () => {
+    const guard = piiGuard({ mode: 'redact' });
+    const piece = fc.constantFrom('', 'hi', 'a@b.co', KEY, 'x a@b.co y', `${KEY}\n`, 'plain\ntext');
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(piece, { minLength: 1, maxLength: 6 }), { minLength: 2, maxLength: 5 }),
+        (parts) => {
+          const content = parts.map((p) => ({ type: 'text', text: p.join('\n') }));
+          const body = { model: 'm', messages: [{ role: 'user', content }] };
+          const input = openaiChatAdapter.guardInput(body);
+          const decision = guard.check(input, recordingContext(input).ctx) as GuardDecision;
+          if (decision.action !== 'modify') return;
+          const sent = openaiChatAdapter.applyInput(body, decision.messages, decision.system) as typeof body;
+          expect(messageText(sent.messages[0])).toBe(decision.messages?.[0]?.content);
+          const wire = JSON.stringify(sent);
+          expect(wire).not.toContain('@b.co');
+          expect(wire).not.toContain('MIIE');
+          const empty = (c: readonly { text: string }[]) => c.filter((p) => p.text === '').length;
+          expect(empty(sent.messages[0]!.content)).toBeLessThanOrEqual(empty(content));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
