@@ -42,8 +42,9 @@ const blocks = (user: string, from: number, n: number) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Answers of the check: nothing closed, or these ended (no incident of the rule left in the group). */
-const none = { ended: new Set(), superseded: new Set() };
-const ended = (ids: Iterable<string>) => ({ ended: new Set(ids), superseded: new Set() });
+const none = expect.objectContaining({ ended: new Set(), superseded: new Set() });
+const ended = (ids: Iterable<string>) =>
+  expect.objectContaining({ ended: new Set(ids), superseded: new Set() });
 
 const ref = (a: Alert): FleetAlertRef => ({ alert_id: a.alert_id, rule: a.rule, labels: a.labels });
 
@@ -100,7 +101,10 @@ describe('fleet check (shared state)', () => {
     expect(await a.check.closed(notOurs)).toEqual({
       ended: new Set([first.alert_id]),
       superseded: new Set(['ALR-0000000000000000']),
+      users: new Map(),
     });
+    // Open ones come with the users the fleet holds for them.
+    expect((await b.check.closed(refs)).users).toEqual(new Map(fired.map((x) => [x.alert_id, x.user_ids])));
     // Not the check's to tell: a rule it does not hold, a label the rule does not group by.
     expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(none);
     expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(none);

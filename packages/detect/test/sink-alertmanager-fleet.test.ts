@@ -38,7 +38,7 @@ function fleet(answer: (refs: readonly FleetAlertRef[]) => Promise<Set<string> |
     closed: async (refs) => {
       asked.push([...refs]);
       const got = await answer(refs);
-      return got instanceof Set ? { ended: got, superseded: new Set() } : got;
+      return got instanceof Set ? { ended: got, superseded: new Set(), users: new Map() } : got;
     },
   };
   return { check, asked };
@@ -74,7 +74,9 @@ describe('AlertmanagerSink with a fleet check', () => {
   it('drops what a later incident of the group superseded without a resolve (it would end the later one)', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
-    s.useFleet(fleet(async () => ({ ended: new Set(), superseded: new Set(['ALR-closed']) })).check);
+    s.useFleet(
+      fleet(async () => ({ ended: new Set(), superseded: new Set(['ALR-closed']), users: new Map() })).check,
+    );
     for (const a of two()) s.send(a);
     await until(() => firingOf(calls, 'open_rule') >= 4);
     expect(firingOf(calls, 'closed_rule')).toBe(1); // the first send only

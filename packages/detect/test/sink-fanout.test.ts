@@ -64,7 +64,9 @@ describe('FanoutSink', () => {
       },
     };
     const fanout = new FanoutSink({ sinks: [takes(), throws, new Recording(), takes()] });
-    const check: FleetIncidentCheck = { closed: async () => ({ ended: new Set(), superseded: new Set() }) };
+    const check: FleetIncidentCheck = {
+      closed: async () => ({ ended: new Set(), superseded: new Set(), users: new Map() }),
+    };
     fanout.useFleet(check);
     expect(got).toEqual([check, check]);
   });

@@ -1,6 +1,11 @@
 import { diag } from '@opentelemetry/api';
 import type { Alert } from '@llmsec/core';
-import { toAlertmanagerAlert, type AlertmanagerAlert, type PayloadOptions } from './alertmanager-payload.ts';
+import {
+  MAX_ANNOTATION_CHARS,
+  toAlertmanagerAlert,
+  type AlertmanagerAlert,
+  type PayloadOptions,
+} from './alertmanager-payload.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { postJson, redactUrl } from './http-post.ts';
 import {
@@ -266,8 +271,18 @@ export class AlertmanagerSink implements AlertSink {
    * and Alertmanager keeps the later endsAt of two resolves, so at worst the end moves by up
    * to one re-send interval.
    */
-  private resolveClosed({ ended, superseded }: FleetCheckAnswer): void {
+  private resolveClosed({ ended, superseded, users }: FleetCheckAnswer): void {
     if (this.shutdownPromise !== undefined) return;
+    // Users who joined through another process (its sink had no copy to update): the copy
+    // re-sent from now on lists them, as this process's own update() would have.
+    for (const [id, list] of users) {
+      const held = this.firing.get(id);
+      if (held === undefined || list.length === 0) continue;
+      let text = list.join(', ');
+      if (text.length > MAX_ANNOTATION_CHARS) text = `${text.slice(0, MAX_ANNOTATION_CHARS - 1)}…`;
+      if (held.payload.annotations.user_ids === text) continue;
+      held.payload = { ...held.payload, annotations: { ...held.payload.annotations, user_ids: text } };
+    }
     // A later incident of the same rule and group holds the same Alertmanager alert (labels):
     // a resolve of this copy would end the live one there. Only stop re-sending it.
     for (const id of superseded) this.firing.delete(id);

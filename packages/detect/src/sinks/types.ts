@@ -53,4 +53,10 @@ export interface FleetCheckAnswer {
    * end the live one there. Stop re-sending the old copy, send nothing.
    */
   superseded: Set<string>;
+  /**
+   * Open ones, with the incident's user ids as the fleet holds them: users who joined through
+   * another process reach only that process's sinks as an update, and a sink that did not fire
+   * the incident has no copy to update, so the firing process's copy learns them here.
+   */
+  users: Map<string, string[]>;
 }

@@ -47,7 +47,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
         if (list === undefined) asks.set(key, (list = []));
         list.push({ id: a.alert_id, rule: found.rule });
       }
-      const answer: FleetCheckAnswer = { ended: new Set(), superseded: new Set() };
+      const answer: FleetCheckAnswer = { ended: new Set(), superseded: new Set(), users: new Map() };
       const keys = [...asks.keys()];
       for (let i = 0; i < keys.length; i += READ_BATCH) {
         const batch = keys.slice(i, i + READ_BATCH);
@@ -56,7 +56,8 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
         replies.forEach(([, stored], k) => {
           for (const ask of asks.get(batch[k]!)!) {
             const found = stateOf(stored, ask.rule, ask.id, o.maxUsersPerAlert);
-            if (found !== 'open') answer[found].add(ask.id);
+            if (found instanceof Incident) answer.users.set(ask.id, [...found.users]);
+            else if (found !== 'open') answer[found].add(ask.id);
           }
         });
       }
@@ -65,13 +66,16 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
   };
 }
 
-/** 'open' also for what it cannot tell: a wrong answer would end a live alert in Alertmanager. */
+/**
+ * The open incident itself, or 'open' for what it cannot tell (a wrong answer would end a live
+ * alert in Alertmanager), or why it is closed.
+ */
 function stateOf(
   stored: string | number,
   rule: CompiledRule,
   id: string,
   maxUsers: number,
-): 'open' | keyof FleetCheckAnswer {
+): Incident | 'open' | 'ended' | 'superseded' {
   if (stored === '') return 'ended'; // no state: expired, or never stored (the TTL outlives any open incident)
   if (typeof stored !== 'string') return 'open';
   let body;
@@ -85,5 +89,6 @@ function stateOf(
   if (st === undefined) return 'ended';
   // A damaged one is dropped by the next step of its group; until then, not ours to resolve.
   if (!loadableState(st, rule)) return 'open';
-  return Incident.fromState(rule, body.k, st, maxUsers).alertId === id ? 'open' : 'superseded';
+  const incident = Incident.fromState(rule, body.k, st, maxUsers);
+  return incident.alertId === id ? incident : 'superseded';
 }
