@@ -117,6 +117,40 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(f.asked).toHaveLength(1);
   });
 
+  it("takes the fleet's longer user list, not an older shorter one (its own update came after the read)", async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    const campaign = alert({
+      alert_id: 'ALR-c',
+      rule: 'camp',
+      labels: { fingerprint: 'f' },
+      user_ids: ['a', 'b'],
+    });
+    let fleetUsers = ['a', 'b', 'c'];
+    s.useFleet(
+      fleet(async () => ({
+        ended: new Set(),
+        superseded: new Set(),
+        users: new Map([['ALR-c', fleetUsers]]),
+      })).check,
+    );
+    s.send(campaign);
+    const usersSent = () =>
+      sent(calls)
+        .filter((a) => a.labels.rule === 'camp')
+        .map((a) => a.annotations.user_ids);
+    await until(() => usersSent().includes('a, b, c'));
+    // This process's own update adds d and e; the fleet's answer (read before it) still says a, b, c.
+    s.update({ ...campaign, user_ids: ['a', 'b', 'c', 'd', 'e'] });
+    fleetUsers = ['a', 'b', 'c'];
+    const from = calls.length;
+    await until(() => calls.length >= from + 4);
+    const later = sent(calls.slice(from))
+      .filter((a) => a.labels.rule === 'camp')
+      .map((a) => a.annotations.user_ids);
+    expect(new Set(later)).toEqual(new Set(['a, b, c, d, e']));
+  });
+
   it('re-sends everything when the check fails (never resolves on a failed check)', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });

@@ -158,6 +158,7 @@ export class AlertmanagerSink implements AlertSink {
       if (held === undefined) return;
       const payload = toAlertmanagerAlert(alert, this.payload);
       held.payload = payload;
+      held.users = alert.user_ids.length;
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
       sinkErrors.report('alertmanager.update', err);
@@ -204,8 +205,10 @@ export class AlertmanagerSink implements AlertSink {
     const held = this.firing.get(id);
     if (held !== undefined) {
       held.payload = payload;
+      held.users = alert.user_ids.length;
     } else if (this.firing.size < this.maxFiring) {
-      this.firing.set(id, { payload, ref: { alert_id: id, rule: alert.rule, labels: { ...alert.labels } } });
+      const ref = { alert_id: id, rule: alert.rule, labels: { ...alert.labels } };
+      this.firing.set(id, { payload, ref, users: alert.user_ids.length });
     } else if (!this.warnedFiringFull) {
       this.warnedFiringFull = true;
       diag.warn(
@@ -277,10 +280,12 @@ export class AlertmanagerSink implements AlertSink {
     // re-sent from now on lists them, as this process's own update() would have.
     for (const [id, list] of users) {
       const held = this.firing.get(id);
-      if (held === undefined || list.length === 0) continue;
+      // Users only join an open incident: a list no longer than the copy's is an older answer
+      // (this process's own update came after the read), not news.
+      if (held === undefined || list.length <= held.users) continue;
+      held.users = list.length;
       let text = list.join(', ');
       if (text.length > MAX_ANNOTATION_CHARS) text = `${text.slice(0, MAX_ANNOTATION_CHARS - 1)}…`;
-      if (held.payload.annotations.user_ids === text) continue;
       held.payload = { ...held.payload, annotations: { ...held.payload.annotations, user_ids: text } };
     }
     // A later incident of the same rule and group holds the same Alertmanager alert (labels):
@@ -303,6 +308,8 @@ export class AlertmanagerSink implements AlertSink {
 interface Firing {
   payload: AlertmanagerAlert;
   readonly ref: FleetAlertRef;
+  /** How many user ids the payload lists (before the annotation's cut). */
+  users: number;
 }
 
 /** Alertmanager's default `global.resolve_timeout`. */
