@@ -52,6 +52,16 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
    * A sink used without such an engine never has a check. @default true
    */
   fleetCheck?: boolean;
+  /**
+   * With the fleet check: whether this sink may adopt the fleet's open incidents. Once per
+   * re-send, the one process holding the fleet's adoption lease (a Redis key per ruleset, kept
+   * by its holder, taken over by another within two intervals of it leaving) lists the open
+   * incidents in Redis and re-sends, from then on, those its sink does not hold, so the
+   * incidents of a replica that left (restart, crash, scale-in) stay active in Alertmanager
+   * instead of resolving after resolve_timeout; its fleet check resolves them when the fleet
+   * closes them. @default true
+   */
+  adoptFleetIncidents?: boolean;
 }
 
 /**
@@ -72,6 +82,9 @@ export class AlertmanagerSink implements AlertSink {
   private readonly resendTimer: NodeJS.Timeout;
   private readonly useFleetCheck: boolean;
   private readonly checkTimeoutMs: number;
+  private readonly useAdoption: boolean;
+  private readonly leaseMs: number;
+  private adopting = false;
   private fleet: FleetIncidentCheck | undefined;
   private fleetDeclined = false;
   private checking = false;
@@ -85,6 +98,9 @@ export class AlertmanagerSink implements AlertSink {
     const maxBatch = options.maxBatch ?? 64;
     this.maxFiring = options.maxFiring ?? 10_000;
     this.useFleetCheck = options.fleetCheck ?? true;
+    this.useAdoption = options.adoptFleetIncidents ?? true;
+    // Renewed every interval by its holder; free again two intervals after the holder left.
+    this.leaseMs = 2 * resendIntervalMs;
     // A check that does not answer in time (Redis slow or down) must not hold the re-send up:
     // Alertmanager resolves on its own an alert it has not heard of for resolve_timeout.
     this.checkTimeoutMs = Math.min(10_000, resendIntervalMs / 2);
@@ -225,6 +241,7 @@ export class AlertmanagerSink implements AlertSink {
    */
   private resend(): void {
     const fleet = this.fleet;
+    if (fleet !== undefined) this.adopt(fleet);
     if (fleet === undefined || this.checking || this.firing.size === 0) {
       this.resendFiring();
       return;
@@ -253,6 +270,37 @@ export class AlertmanagerSink implements AlertSink {
       .finally(() => {
         this.checking = false;
         sendOnce();
+      });
+  }
+
+  /**
+   * When this process holds the fleet's adoption lease: the fleet's open incidents this sink
+   * does not hold are sent now and kept for re-sending (so checked, and resolved when the fleet
+   * closes them). The copy is the alert the firing process sent, rebuilt from the shared state
+   * (same labels and startsAt: the same Alertmanager alert; the users as of now). A failed
+   * listing (Redis down) adopts nothing. One listing at a time.
+   */
+  private adopt(fleet: FleetIncidentCheck): void {
+    if (!this.useAdoption || fleet.adopt === undefined || this.adopting) return;
+    this.adopting = true;
+    (async () => {
+      try {
+        const open = await fleet.adopt!(this.leaseMs);
+        if (this.shutdownPromise !== undefined) return;
+        for (const alert of open) {
+          if (this.firing.has(alert.alert_id)) continue;
+          if (this.firing.size >= this.maxFiring) break;
+          const payload = toAlertmanagerAlert(alert, this.payload);
+          this.remember(alert, payload);
+          for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+        }
+      } catch (err) {
+        diag.debug(`llmsec AlertmanagerSink: adopting the fleet's open incidents failed: ${String(err)}`);
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.adopting = false;
       });
   }
 

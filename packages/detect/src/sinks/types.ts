@@ -41,6 +41,14 @@ export interface FleetIncidentCheck {
    * alert as still open.
    */
   closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer>;
+  /**
+   * Optional: the fleet's open incidents (those in the shared state, at most the per-rule cap
+   * each), as their firing alerts, when the caller holds the fleet's adoption lease (one key per
+   * ruleset, taken for `leaseMs` and renewed by each call of its holder); an empty list when
+   * another process holds it. A sink re-sends them, so the incidents of a process that left are
+   * not resolved by Alertmanager's resolve_timeout. Rejects when the state cannot be read.
+   */
+  adopt?(leaseMs: number): Promise<Alert[]>;
 }
 
 /** What a fleet check found closed, by alert id. */

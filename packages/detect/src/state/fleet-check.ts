@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Alert } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
 import { Incident, loadableState } from '../incident.ts';
 import type { FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from '../sinks/types.ts';
+import { fleetIncidents } from './fleet-incidents.ts';
 import { decodeBody, type RuleTable } from './group-runner.ts';
 import { splitVersion, type RedisDetectionState } from './redis-state.ts';
 
@@ -33,7 +35,14 @@ export interface FleetCheckOptions {
 export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
   const byRule = new Map<string, { table: RuleTable; rule: CompiledRule }>();
   for (const table of o.tables) for (const rule of table.rules) byRule.set(rule.id, { table, rule });
+  // This engine's token for the adoption lease: one holder per ruleset, renewed while it lives.
+  const token = randomUUID();
+  const leaseKey = o.state.adoptionLeaseKey(o.ruleset);
   return {
+    async adopt(leaseMs: number): Promise<Alert[]> {
+      if (!(await o.state.lease(leaseKey, token, leaseMs))) return [];
+      return await fleetIncidents(o.state, o.ruleset, o.tables, o.maxUsersPerAlert);
+    },
     async closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer> {
       const held = new Set(o.held().map((a) => a.alert_id));
       const asks = new Map<string, { id: string; rule: CompiledRule }[]>();

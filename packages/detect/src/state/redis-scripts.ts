@@ -106,3 +106,22 @@ end
 if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return evicted
 `;
+
+/**
+ * The fleet's adoption lease (one key, so Cluster-safe): KEYS[1] the lease, ARGV[1] the
+ * caller's token, ARGV[2] its time to live (ms). Taken when free, renewed by its holder, so
+ * one process keeps the adoption while it lives (its adopted copies are not taken up by every
+ * replica in turn). Returns 1 when the caller holds it, 0 otherwise.
+ */
+export const LEASE_LUA = `
+local v = redis.call('GET', KEYS[1])
+if v == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;

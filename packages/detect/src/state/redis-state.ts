@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { CAS_LUA, CLOCK_LUA, INDEX_LUA, OPEN_INDEX_LUA } from './redis-scripts.ts';
+import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
@@ -75,6 +75,7 @@ interface ScriptClient {
   llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
   llmsecDetOpenIndex(key: string, ...args: Arg[]): Promise<string[]>;
+  llmsecDetLease(key: string, token: string, ttl: Arg): Promise<number>;
   zrangebyscore(
     key: string,
     min: Arg,
@@ -174,6 +175,7 @@ export class RedisDetectionState {
     redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetOpenIndex', { lua: OPEN_INDEX_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
   }
 
@@ -198,6 +200,18 @@ export class RedisDetectionState {
 
   indexKey(ruleset: string, ruleIndex: number): string {
     return `${this.prefix}:{${ruleset}}:open:${ruleIndex}`;
+  }
+
+  /** The lease of the process that adopts the fleet's open incidents for its Alertmanager sinks. */
+  adoptionLeaseKey(ruleset: string): string {
+    return `${this.prefix}:{${ruleset}}:adopt-lease`;
+  }
+
+  /** Takes (when free) or renews (when `token` holds it) a lease for `ttlMs`; true when `token` holds it. */
+  lease(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.timed(() => this.client.llmsecDetLease(key, token, Math.ceil(ttlMs))).then(
+      (n) => Number(n) === 1,
+    );
   }
 
   /** Groups with events pending, per group-by table, scored by their oldest pending time. */

@@ -1,0 +1,114 @@
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { toAlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
+import {
+  defaultRules,
+  DetectionEngine,
+  RedisDetectionState,
+  type AlertSink,
+  type FleetIncidentCheck,
+} from '../src/index.ts';
+import { ev, SEC, T0 } from './helpers.ts';
+import { freshRuleset } from './redis-support.ts';
+
+/**
+ * The fleet's adoption (FleetIncidentCheck.adopt) against a real redis-server: one holder of
+ * the lease per ruleset, which lists the fleet's open incidents; the others get nothing; the
+ * holder keeps it by calling again; it passes on once the holder stops; Redis down rejects.
+ */
+
+const LATENESS = 5 * SEC;
+const LEASE_MS = 400;
+
+function engineOn(redis: Redis, ruleset: string) {
+  const alerts: Alert[] = [];
+  const got: FleetIncidentCheck[] = [];
+  const sink: AlertSink = {
+    name: 'checking',
+    send: () => undefined,
+    useFleet: (fleet) => got.push(fleet),
+    forceFlush: async () => undefined,
+    shutdown: async () => undefined,
+  };
+  const state = new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 1_000, shutdownGraceMs: 0 });
+  const engine = new DetectionEngine({
+    rules: defaultRules(),
+    allowedLatenessMs: LATENESS,
+    state,
+    sinks: [sink],
+    onAlert: (a) => alerts.push(a),
+  });
+  expect(got).toHaveLength(1);
+  expect(typeof got[0]!.adopt).toBe('function');
+  return { engine, alerts, adopt: (ms: number) => got[0]!.adopt!(ms) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fleet adoption lease (shared state)', () => {
+  const db = useRedis({ clients: 3 });
+
+  it('one holder lists the open incidents, as the firing process sent them; the lease passes on when it stops', async () => {
+    const ruleset = freshRuleset('fleet-adopt-lease');
+    const a = engineOn(db.clients[0]!, ruleset);
+    const b = engineOn(db.clients[1]!, ruleset);
+    for (let s = 0; s < 10; s++) {
+      const { event, t } = ev({
+        at: T0 + s * SEC,
+        category: 'guardrail_block',
+        user: 'alice',
+        id: `alice-${s}`,
+        trace: `${(s + 1).toString(16).padStart(32, '0')}`,
+      });
+      a.engine.ingest(event, t);
+    }
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.status === 'firing');
+    expect(fired.length).toBeGreaterThan(0);
+
+    const listed = await a.adopt(LEASE_MS);
+    expect(await b.adopt(LEASE_MS)).toEqual([]);
+    // The copy Alertmanager gets from the adopter is the alert the firing process sent: same
+    // labels (its identity there) and startsAt, same annotations, except the trace links: the
+    // state does not keep the trigger, whose trace the firing process's copy lists first.
+    const opts = { traceUrlTemplate: 'http://jaeger/trace/{trace_id}', maxTraceLinks: 5 };
+    const payload = (x: Alert) => {
+      const p = toAlertmanagerAlert(x, opts);
+      const { trace_links, ...annotations } = p.annotations;
+      expect(trace_links).toMatch(/^http:\/\/jaeger\/trace\//);
+      return { labels: p.labels, startsAt: p.startsAt, endsAt: p.endsAt, annotations };
+    };
+    const byId = new Map(listed.map((x) => [x.alert_id, x]));
+    expect([...byId.keys()].sort()).toEqual(fired.map((x) => x.alert_id).sort());
+    for (const original of fired) expect(payload(byId.get(original.alert_id)!)).toEqual(payload(original));
+    // Without a trace template (the default), the whole payload is the same.
+    for (const original of fired) {
+      expect(toAlertmanagerAlert(byId.get(original.alert_id)!, { maxTraceLinks: 5 })).toEqual(
+        toAlertmanagerAlert(original, { maxTraceLinks: 5 }),
+      );
+    }
+
+    // The holder keeps it by calling again within the lease.
+    for (let i = 0; i < 4; i++) {
+      await sleep(LEASE_MS / 2);
+      expect((await a.adopt(LEASE_MS)).length).toBe(fired.length);
+      expect(await b.adopt(LEASE_MS)).toEqual([]);
+    }
+    // a stops calling (left): after the lease, b holds it.
+    await sleep(LEASE_MS + 100);
+    expect((await b.adopt(LEASE_MS)).length).toBe(fired.length);
+    expect(await a.adopt(LEASE_MS)).toEqual([]);
+    await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
+  }, 30_000);
+
+  it('rejects when Redis cannot be read (the sink adopts nothing)', async () => {
+    const ruleset = freshRuleset('fleet-adopt-down');
+    const a = engineOn(db.clients[2]!, ruleset);
+    db.clients[2]!.disconnect();
+    await expect(a.adopt(LEASE_MS)).rejects.toThrow();
+    await a.engine.shutdown();
+  }, 30_000);
+});
