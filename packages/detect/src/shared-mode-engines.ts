@@ -16,8 +16,10 @@ export class SharedModeEngines {
   private readonly shared: SharedEngine;
   private readonly fallback: DetectionEngine | undefined;
   private readonly codeLocal: DetectionEngine | undefined;
+  private readonly releaseLease: () => Promise<void>;
 
   constructor(mode: SharedMode) {
+    this.releaseLease = mode.releaseLease;
     this.shared = mode.shared;
     this.fallback = mode.fallback;
     this.codeLocal = mode.codeLocal;
@@ -76,6 +78,10 @@ export class SharedModeEngines {
   async shutdown(): Promise<void> {
     this.codeLocal?.flush();
     const leftAt = await this.shared.shutdown();
+    // A leaving holder of the adoption lease hands it on now, so another process re-sends the
+    // fleet's open incidents at its next re-send instead of two intervals later. Best effort:
+    // Redis down leaves the lease to expire.
+    await this.releaseLease().catch(() => undefined);
     // Events taken while the shared engine waited (the grace): processed before the resolution,
     // or their incidents would open after it (a firing line with no resolved line).
     this.codeLocal?.flush();

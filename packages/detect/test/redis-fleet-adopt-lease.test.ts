@@ -104,6 +104,30 @@ describe('fleet adoption lease (shared state)', () => {
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 
+  it('a holder that shuts down hands the lease on at once (not after its time)', async () => {
+    const ruleset = freshRuleset('fleet-adopt-release');
+    const a = engineOn(db.clients[0]!, ruleset);
+    const b = engineOn(db.clients[1]!, ruleset);
+    for (let s = 0; s < 10; s++) {
+      const { event, t } = ev({ at: T0 + s * SEC, category: 'guardrail_block', user: 'bob', id: `bob-${s}` });
+      a.engine.ingest(event, t);
+    }
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.status === 'firing').length;
+    expect(fired).toBeGreaterThan(0);
+    // A lease far longer than the test: only a's release can free it.
+    expect((await a.adopt(60_000)).length).toBe(fired);
+    expect(await b.adopt(60_000)).toEqual([]);
+    await a.engine.shutdown();
+    expect((await b.adopt(60_000)).length).toBe(fired);
+    // Released only by its holder: b's lease stays when another engine stops.
+    const c = engineOn(db.clients[0]!, ruleset);
+    await c.engine.shutdown();
+    expect((await b.adopt(60_000)).length).toBe(fired);
+    await b.engine.shutdown();
+  }, 30_000);
+
   it('rejects when Redis cannot be read (the sink adopts nothing)', async () => {
     const ruleset = freshRuleset('fleet-adopt-down');
     const a = engineOn(db.clients[2]!, ruleset);

@@ -32,13 +32,17 @@ export interface FleetCheckOptions {
  * Anything it cannot tell (unknown rule, a state that does not decode) counts as open: a
  * wrong "closed" would resolve a live incident in Alertmanager.
  */
-export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck {
+export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & { release(): Promise<void> } {
   const byRule = new Map<string, { table: RuleTable; rule: CompiledRule }>();
   for (const table of o.tables) for (const rule of table.rules) byRule.set(rule.id, { table, rule });
   // This engine's token for the adoption lease: one holder per ruleset, renewed while it lives.
   const token = randomUUID();
   const leaseKey = o.state.adoptionLeaseKey(o.ruleset);
   return {
+    /** Gives the adoption lease up if this engine holds it (a leaving process: the next holder need not wait it out). */
+    async release(): Promise<void> {
+      await o.state.releaseLease(leaseKey, token);
+    },
     async adopt(leaseMs: number): Promise<Alert[]> {
       if (!(await o.state.lease(leaseKey, token, leaseMs))) return [];
       return await fleetIncidents(o.state, o.ruleset, o.tables, o.maxUsersPerAlert);

@@ -125,3 +125,9 @@ if v == ARGV[1] then
 end
 return 0
 `;
+
+/** Gives the adoption lease up (KEYS[1]) if ARGV[1] holds it: a stopping holder's successor need not wait out its time. */
+export const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

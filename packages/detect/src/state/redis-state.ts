@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA } from './redis-scripts.ts';
+import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
 export interface RedisDetectionStateOptions {
@@ -76,6 +76,7 @@ interface ScriptClient {
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
   llmsecDetOpenIndex(key: string, ...args: Arg[]): Promise<string[]>;
   llmsecDetLease(key: string, token: string, ttl: Arg): Promise<number>;
+  llmsecDetRelease(key: string, token: string): Promise<number>;
   zrangebyscore(
     key: string,
     min: Arg,
@@ -176,6 +177,7 @@ export class RedisDetectionState {
     redis.defineCommand('llmsecDetIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetOpenIndex', { lua: OPEN_INDEX_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetLease', { lua: LEASE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('llmsecDetRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
   }
 
@@ -212,6 +214,11 @@ export class RedisDetectionState {
     return this.timed(() => this.client.llmsecDetLease(key, token, Math.ceil(ttlMs))).then(
       (n) => Number(n) === 1,
     );
+  }
+
+  /** Gives up a lease `token` holds (nothing if another holds it). */
+  releaseLease(key: string, token: string): Promise<void> {
+    return this.timed(() => this.client.llmsecDetRelease(key, token)).then(() => undefined);
   }
 
   /** Groups with events pending, per group-by table, scored by their oldest pending time. */

@@ -50,6 +50,8 @@ export interface SharedMode {
   fallback: DetectionEngine;
   /** Code rules, which cannot be stored, in an in-memory engine of their own. */
   codeLocal: DetectionEngine | undefined;
+  /** Gives up the fleet's adoption lease if this engine holds it (see fleetIncidentCheck). */
+  releaseLease: () => Promise<void>;
 }
 
 /**
@@ -135,5 +137,5 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
       input.errors.report('sink.useFleet', err);
     }
   }
-  return { shared, fallback, codeLocal };
+  return { shared, fallback, codeLocal, releaseLease: () => fleet.release() };
 }
