@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { Cluster, type Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import { toAlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
 import {
   defaultRules,
@@ -22,7 +23,7 @@ import { freshRuleset } from './redis-support.ts';
 const LATENESS = 5 * SEC;
 const LEASE_MS = 400;
 
-function engineOn(redis: Redis, ruleset: string) {
+function engineOn(redis: Redis | Cluster, ruleset: string) {
   const alerts: Alert[] = [];
   const got: FleetIncidentCheck[] = [];
   const sink: AlertSink = {
@@ -135,4 +136,47 @@ describe('fleet adoption lease (shared state)', () => {
     await expect(a.adopt(LEASE_MS)).rejects.toThrow();
     await a.engine.shutdown();
   }, 30_000);
+});
+
+describe('fleet adoption lease on a Redis Cluster (3 masters)', () => {
+  let cluster: RedisClusterHandle;
+  const clients: Cluster[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  it('one holder lists the groups of every master; released at its stop', async () => {
+    for (let i = 0; i < 2; i++)
+      clients.push(new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }));
+    const ruleset = freshRuleset('fleet-adopt-cluster');
+    const a = engineOn(clients[0]!, ruleset);
+    const b = engineOn(clients[1]!, ruleset);
+    // Twelve groups, one hash slot each: on several masters (all on one: odds 3^-11).
+    for (let s = 0; s < 10; s++) {
+      for (let u = 0; u < 12; u++) {
+        const { event, t } = ev({
+          at: T0 + s * SEC,
+          category: 'guardrail_block',
+          user: `user-${u}`,
+          id: `u${u}-${s}`,
+        });
+        a.engine.ingest(event, t);
+      }
+    }
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.status === 'firing').map((x) => x.alert_id);
+    expect(fired.length).toBeGreaterThanOrEqual(12);
+    expect((await a.adopt(60_000)).map((x) => x.alert_id).sort()).toEqual([...fired].sort());
+    expect(await b.adopt(60_000)).toEqual([]);
+    await a.engine.shutdown();
+    expect((await b.adopt(60_000)).map((x) => x.alert_id).sort()).toEqual([...fired].sort());
+    await b.engine.shutdown();
+  }, 60_000);
 });
