@@ -120,6 +120,34 @@ describe('a replica that left: its open incidents stay active in Alertmanager', 
     await b.engine.shutdown();
   }, 60_000);
 
+  it('a holder that dies (no stop, its lease left to expire) is taken over within resolve_timeout', async () => {
+    const ruleset = freshRuleset('fleet-adopt-crash');
+    const a = replica(db.clients[0]!, ruleset);
+    for (let s = 0; s < 10; s++) {
+      const { event, t } = ev({ at: T0 + s * SEC, category: 'guardrail_block', user: 'fay', id: `fay-${s}` });
+      a.engine.ingest(event, t);
+    }
+    a.engine.advanceTo(T0 + 10 * SEC + LATENESS);
+    await a.engine.forceFlush();
+    const fired = a.alerts.filter((x) => x.labels.user_id === 'fay');
+    expect(fired.length).toBeGreaterThan(0);
+    await until(async () => (await activeOf('fay')).length === fired.length, 5_000);
+    // b starts after a holds the lease (a's first re-send took it), then a dies: its sink goes
+    // quiet, its engine never stops, so the lease is not given up and must expire (2 intervals).
+    await sleep(1.5 * RESEND_MS);
+    const b = replica(db.clients[1]!, ruleset);
+    const shown = await activeOf('fay');
+    await a.sink.shutdown();
+    const end = Date.now() + 3 * RESOLVE_TIMEOUT_MS;
+    while (Date.now() < end) {
+      expect(view(await activeOf('fay'))).toEqual(view(shown));
+      await sleep(200);
+    }
+    expect(b.sink.firingCount).toBe(fired.length);
+    await b.engine.shutdown();
+    await a.engine.shutdown();
+  }, 60_000);
+
   it('without adoption (adoptFleetIncidents: false) Alertmanager resolves them while they are open', async () => {
     const ruleset = freshRuleset('fleet-adopt-off');
     const a = replica(db.clients[0]!, ruleset, false);
