@@ -18,7 +18,12 @@ describe('loadConfig', () => {
       queue_capacity: 200_000,
       shutdown_timeout: 10_000,
       log_level: 'info',
-      sinks: { alertmanager: [], alertmanager_resend_interval: 60_000, webhook: [] },
+      sinks: {
+        alertmanager: [],
+        alertmanager_resend_interval: 60_000,
+        alertmanager_adopt_fleet_incidents: true,
+        webhook: [],
+      },
     });
     expect(c.genai.user_attributes).toContain('traceloop.association.properties.user_id');
     expect(c.enforcement).toBeUndefined();
@@ -99,6 +104,14 @@ enforcement:
       '--queue-capacity: at most 10000000 (events held in memory)',
     );
     expect(loadConfig(undefined, { queueCapacity: '10000000' }).queue_capacity).toBe(10_000_000);
+    // Adoption of the fleet's open incidents: on unless the file turns it off; a boolean only.
+    expect(
+      loadConfig(file('ad.yaml', 'sinks: { alertmanager_adopt_fleet_incidents: false }\n')).sinks
+        .alertmanager_adopt_fleet_incidents,
+    ).toBe(false);
+    expect(
+      error(() => loadConfig(file('ad2.yaml', 'sinks: { alertmanager_adopt_fleet_incidents: 1 }\n'))),
+    ).toMatch(/^ad2\.yaml: field "sinks\.alertmanager_adopt_fleet_incidents"/);
     // The Alertmanager re-send interval: 5s to 1h, from the file or the flag.
     expect(
       loadConfig(file('r.yaml', 'sinks: { alertmanager_resend_interval: 15s }\n')).sinks

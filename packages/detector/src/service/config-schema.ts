@@ -191,6 +191,11 @@ export const configSchema = z
               "must be between 5s and 1h (keep it below Alertmanager's resolve_timeout, 5m by default)",
           })
           .default(60_000),
+        /**
+         * Whether the Alertmanager sink may adopt the fleet's open incidents (Redis state): the
+         * replica holding the adoption lease re-sends those of replicas that left.
+         */
+        alertmanager_adopt_fleet_incidents: z.boolean().default(true),
         webhook: z.array(httpUrl).default([]),
         /** Alert JSONL: a file path (appended) or `-` for stdout. */
         alerts: z.string().min(1).optional(),
@@ -200,7 +205,12 @@ export const configSchema = z
         trace_url_template: z.string().optional(),
       })
       .strict()
-      .default({ alertmanager: [], alertmanager_resend_interval: 60_000, webhook: [] }),
+      .default({
+        alertmanager: [],
+        alertmanager_resend_interval: 60_000,
+        alertmanager_adopt_fleet_incidents: true,
+        webhook: [],
+      }),
     genai: z
       .object({
         user_attributes: z

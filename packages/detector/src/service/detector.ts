@@ -81,6 +81,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
       {
         alertmanager: config.sinks.alertmanager,
         alertmanagerResendIntervalMs: config.sinks.alertmanager_resend_interval,
+        alertmanagerAdoptFleetIncidents: config.sinks.alertmanager_adopt_fleet_incidents,
         webhook: config.sinks.webhook,
         alerts: config.sinks.alerts,
         otlpAlerts: config.sinks.otlp_alerts,

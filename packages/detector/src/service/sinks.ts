@@ -16,6 +16,8 @@ export interface SinkConfig {
   alertmanager: string[];
   /** AlertmanagerSink's resendIntervalMs. @default 60_000 */
   alertmanagerResendIntervalMs?: number | undefined;
+  /** AlertmanagerSink's adoptFleetIncidents. @default true */
+  alertmanagerAdoptFleetIncidents?: boolean | undefined;
   webhook: string[];
   /** Alert JSONL file (appended), or `-` for stdout. */
   alerts?: string | undefined;
@@ -54,6 +56,9 @@ export function buildSinks(
         meter,
         ...(config.alertmanagerResendIntervalMs !== undefined
           ? { resendIntervalMs: config.alertmanagerResendIntervalMs }
+          : {}),
+        ...(config.alertmanagerAdoptFleetIncidents !== undefined
+          ? { adoptFleetIncidents: config.alertmanagerAdoptFleetIncidents }
           : {}),
         ...(config.traceUrlTemplate !== undefined ? { traceUrlTemplate: config.traceUrlTemplate } : {}),
       }),
