@@ -181,3 +181,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     },
   };
 }
+
+/** How many of the instance's alerts for `user_id=user` are active (Alertmanager's API v2 view). */
+export async function activeAlertsFor(am: AlertmanagerHandle, user: string): Promise<number> {
+  const filter = encodeURIComponent(`user_id="${user}"`);
+  const res = await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`);
+  const list = (await res.json()) as { status: { state: string } }[];
+  return list.filter((a) => a.status.state === 'active').length;
+}

@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import {
+  activeAlertsFor,
+  startAlertmanager,
+  type AlertmanagerHandle,
+} from '../../../test/support/alertmanager.ts';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
@@ -30,12 +34,7 @@ afterAll(async () => {
   await am?.stop();
 });
 
-async function activeFor(user: string): Promise<number> {
-  const filter = encodeURIComponent(`user_id="${user}"`);
-  const res = await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`);
-  const list = (await res.json()) as { status: { state: string } }[];
-  return list.filter((a) => a.status.state === 'active').length;
-}
+const activeFor = (user: string): Promise<number> => activeAlertsFor(am, user);
 
 function replica(
   redis: Redis,

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import {
+  activeAlertsFor,
+  startAlertmanager,
+  type AlertmanagerHandle,
+} from '../../../test/support/alertmanager.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
 import { emitThrough } from './sender.ts';
@@ -41,13 +45,7 @@ function lines(file: string): Array<Record<string, unknown>> {
     : [];
 }
 
-async function activeFor(user: string): Promise<number> {
-  const filter = encodeURIComponent(`user_id="${user}"`);
-  const list = (await (await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`)).json()) as {
-    status: { state: string };
-  }[];
-  return list.filter((a) => a.status.state === 'active').length;
-}
+const activeFor = (user: string): Promise<number> => activeAlertsFor(am, user);
 
 async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
   const start = Date.now();
