@@ -49,11 +49,30 @@ export function blockInput(
   return new GuardrailBlockedError(guard.layer, reason, event, fromTool !== undefined ? 'tool' : undefined);
 }
 
-/** The text of the message a decision names, when it is a tool's output; else undefined. */
+/**
+ * The text of the tool output a block is the tool's for; else undefined (the user's block).
+ * A decision naming a message is the tool's when that message is a tool's output. One naming
+ * none (a custom guard that does not say) is the tool's only when it could not be anything
+ * else: no message of the request but the operator's (system, developer), the model's
+ * (assistant) and tools' output has text; its payload is then the newest tool output. Any
+ * text of the user's keeps it the user's, so adding a tool message to a request cannot move a
+ * user's block off the per-user rules; nor is it the tool's by default.
+ */
 function toolMessage(input: GuardInput, index: unknown): string | undefined {
-  if (typeof index !== 'number') return undefined;
-  const m = input.messages[index];
-  return m !== undefined && typeof m.role === 'string' && isToolRole(m.role) ? String(m.content) : undefined;
+  const messages = input.messages;
+  const named = typeof index === 'number' ? messages[index] : undefined;
+  if (named !== undefined)
+    return typeof named.role === 'string' && isToolRole(named.role) ? String(named.content) : undefined;
+  let newestTool: string | undefined;
+  for (const m of messages) {
+    const role = String(m?.role);
+    if (role === 'system' || role === 'developer' || role === 'assistant') continue;
+    const content = String(m?.content ?? '');
+    if (content.length === 0) continue;
+    if (!isToolRole(role)) return undefined;
+    newestTool = content;
+  }
+  return newestTool;
 }
 
 export function blockOutput(

@@ -65,7 +65,10 @@ export type GuardDecision =
        * Index in GuardInput.messages of the message that caused the block, when the guard
        * knows it (the built-in pattern and PII guards say). When it is a tool's output (see
        * GuardMessage), the block is recorded as the tool's (`input_source: "tool"`, the blocked
-       * payload is that message) and not as the user's doing. @default unknown: the user's
+       * payload is that message) and not as the user's doing. Unnamed (or not an index of
+       * GuardInput.messages): the user's, unless the request has no text but the operator's
+       * (system, developer), the model's (assistant) and tools' output, when it is the newest
+       * tool output's. Name it: a guard that knows where it matched attributes exactly.
        */
       message?: number;
     }
