@@ -229,7 +229,7 @@ describe('llmsec replay', () => {
   it('reports the first 1000 malformed lines one by one and counts them all', async () => {
     const input = Array.from({ length: 1_500 }, () => 'not json').join('\n');
     const { code, stderr } = await cli(['replay', '-'], input);
-    expect(code).toBe(0);
+    expect(code).toBe(1); // no line was an event
     expect(stderr.match(/^line \d+: invalid JSON/gm)).toHaveLength(1_000);
     expect(stderr).toContain('only the first 1000 are shown');
     expect(stderr).toContain('1500 lines, 0 events, 1500 malformed');
@@ -303,6 +303,36 @@ describe('llmsec replay', () => {
     expect(bad.stderr).toContain('bad-rules.yaml: rule "r1": field "severity"');
     expect((await cli(['replay', '--format', 'xml'], '')).code).toBe(2);
     expect((await cli(['replay', 'a', 'b'], '')).code).toBe(2);
+  });
+
+  it('exits 1 with a clear message when no line is a security event, on one thread, two and stdin', async () => {
+    // Garbage in (a wrong file, a log of another format) must not read as "no alerts": a
+    // backtest script that checks the exit status would take it for a clean log.
+    const garbage = ['not json', '{"a":1}', '[1,2]', 'null', '', '  '].join('\n');
+    const path = tmp('events.jsonl', garbage);
+    for (const argv of [
+      ['replay', path, '--threads', '1'],
+      ['replay', path, '--threads', '2'],
+      ['replay', '-'],
+    ]) {
+      const { code, stdout, stderr } = await cli(argv, garbage);
+      expect(code, argv.join(' ')).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/^line 1: invalid JSON/m);
+      expect(stderr).toContain('6 lines, 0 events, 4 malformed');
+      expect(stderr).toContain('no line could be read as a security event (4 malformed)');
+    }
+    // Some lines bad, some good: the run succeeds and counts them (as documented).
+    const mixed = await cli(['replay', '-'], `${garbage}\n${block(1, 0)}\n`);
+    expect(mixed.code).toBe(0);
+    expect(mixed.stderr).toContain('7 lines, 1 events, 4 malformed');
+    expect(mixed.stderr).not.toContain('no line could be read');
+    // Empty and blank input is not malformed: nothing to replay, exit 0.
+    for (const input of ['', '\n\n \n']) {
+      const empty = await cli(['replay', '-'], input);
+      expect(empty.code).toBe(0);
+      expect(empty.stderr).not.toContain('no line could be read');
+    }
   });
 
   it('exits 1 when the input file cannot be read', async () => {

@@ -260,6 +260,16 @@ async function replay(
         `${stats.state.conflicts} write conflicts, ${stats.state.queueDropped} dropped from a full queue)`,
     );
   }
+  // Input of which no line is an event (a log of another format, the wrong file) is a failure,
+  // not "no alerts": a backtest that checks the exit status would take it for a clean log.
+  // Some bad lines among good ones still succeed (counted above); empty input is no failure.
+  const unreadable = events === 0 && malformed > 0;
+  if (unreadable) {
+    summary.push(
+      `llmsec replay: no line could be read as a security event (${malformed} malformed); ` +
+        'is it the events JSONL of docs/formats.md?',
+    );
+  }
   io.stderr.write(`${summary.join('\n')}\n`);
-  return barrierMissed ? 1 : 0;
+  return barrierMissed || unreadable ? 1 : 0;
 }
