@@ -8,8 +8,20 @@ import { alert, fakeFetch, type FetchCall } from './sink-support.ts';
 
 const sinks: AlertmanagerSink[] = [];
 
+/**
+ * The sinks' clock stands still in 2030: a firing POST's endsAt (now + 4 intervals, stamped at
+ * the POST) is after it, a resolve's (the check's wall time, or event time) before it.
+ */
+const CLOCK_NOW = Date.parse('2030-01-01T00:00:00.000Z');
+const isFiring = (a: AlertmanagerAlert): boolean => a.endsAt !== undefined && Date.parse(a.endsAt) > CLOCK_NOW;
+
 function sink(options: AlertmanagerSinkOptions): AlertmanagerSink {
-  const s = new AlertmanagerSink({ backoff: { initialMs: 1, maxMs: 5 }, flushTimeoutMs: 2_000, ...options });
+  const s = new AlertmanagerSink({
+    backoff: { initialMs: 1, maxMs: 5 },
+    flushTimeoutMs: 2_000,
+    clock: { now: () => CLOCK_NOW },
+    ...options,
+  });
   sinks.push(s);
   return s;
 }
@@ -21,9 +33,9 @@ afterEach(async () => {
 const sent = (calls: FetchCall[]): AlertmanagerAlert[] =>
   calls.filter((c) => c.status === 200).flatMap((c) => c.body as AlertmanagerAlert[]);
 const firingOf = (calls: FetchCall[], rule: string) =>
-  sent(calls).filter((a) => a.labels.rule === rule && a.endsAt === undefined).length;
+  sent(calls).filter((a) => a.labels.rule === rule && isFiring(a)).length;
 const resolvesOf = (calls: FetchCall[], rule: string) =>
-  sent(calls).filter((a) => a.labels.rule === rule && a.endsAt !== undefined);
+  sent(calls).filter((a) => a.labels.rule === rule && !isFiring(a));
 
 async function until(check: () => boolean, ms = 3_000): Promise<void> {
   const start = Date.now();

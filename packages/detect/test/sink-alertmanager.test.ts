@@ -56,7 +56,8 @@ describe('AlertmanagerSink', () => {
 
   it('re-sends firing alerts every resendIntervalMs, a resolve once, and then stops re-sending it', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
-    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10 });
+    const now = Date.parse('2026-12-01T00:00:00.000Z');
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 10, clock: { now: () => now } });
     s.send(alert({ alert_id: 'A' }));
     s.send(alert({ alert_id: 'B', labels: { user_id: 'u2' }, user_ids: ['u2'] }));
     expect(s.firingCount).toBe(2);
@@ -73,11 +74,23 @@ describe('AlertmanagerSink', () => {
       .filter((a) => a.annotations.alert_id === 'A')
       .at(-1);
     expect(lastA?.endsAt).toBe('2026-11-22T10:10:00.000Z');
-    // Every firing (re-)send carries startsAt and no endsAt.
+    // Every firing (re-)send carries startsAt, and endsAt four intervals after the POST: active
+    // that long in Alertmanager whatever its resolve_timeout.
     for (const a of alertsOf(calls).filter((x) => x.annotations.alert_id === 'B')) {
       expect(a.startsAt).toBe('2026-11-22T10:00:00.000Z');
-      expect(a.endsAt).toBeUndefined();
+      expect(a.endsAt).toBe(new Date(now + 4 * 10).toISOString());
     }
+  });
+
+  it("a firing alert that starts ahead of the sink's clock ends four intervals after its start", async () => {
+    // Alertmanager refuses an endsAt before startsAt (the whole POST), and event time can be
+    // ahead of this clock (an app's clock ahead of the detector's).
+    const { fetch, calls } = fakeFetch(() => 200);
+    const now = Date.parse('2026-11-22T09:00:00.000Z');
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 1_000, clock: { now: () => now } });
+    s.send(alert());
+    await s.forceFlush();
+    expect(alertsOf(calls).map((a) => a.endsAt)).toEqual(['2026-11-22T10:00:04.000Z']);
   });
 
   it('batches alerts raised together into one POST, most severe first', async () => {

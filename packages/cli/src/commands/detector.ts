@@ -27,7 +27,7 @@ within --shutdown-timeout, 1 when it had to give up). Flags override the config 
   --alertmanager URL         Alertmanager base URL (repeatable: every URL gets every alert)
   --alertmanager-resend-interval DUR
                              how often firing alerts are re-sent to Alertmanager (default
-                             1m, 5s to 1h; keep it below Alertmanager's resolve_timeout)
+                             1m, 5s to 1h; each POST holds alerts active 4 intervals)
   --webhook URL              POST each alert as JSON (repeatable)
   --alerts FILE|-            append alert JSONL to FILE, or "-" for stdout
   --otlp-alerts URL          OTLP/HTTP logs URL for alert log records (and enforcement

@@ -26,9 +26,9 @@ export const MAX_ANNOTATION_CHARS = 4_096;
 /**
  * Maps an alert to Alertmanager's model. Alertmanager identifies an alert by its label set, so
  * labels hold only the identity (alertname = rule id, severity, rule, group labels) and
- * everything else goes into annotations. `endsAt` is set only on resolve: a firing alert
- * without it is kept by Alertmanager until `resolve_timeout` after the last receipt, which is
- * why the sink re-sends firing alerts.
+ * everything else goes into annotations. `endsAt` is set here only on resolve: a firing
+ * alert's end is the sink's business (AlertmanagerSink stamps it at each POST, a few re-send
+ * intervals ahead, and re-sends the alert to keep it active).
  */
 export function toAlertmanagerAlert(alert: Alert, options: PayloadOptions): AlertmanagerAlert {
   const labels: Record<string, string> = {

@@ -27,9 +27,11 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
    */
   urls: string[];
   /**
-   * How often firing alerts are sent again. Alertmanager resolves a firing alert it has not
-   * heard of for `resolve_timeout` (default 5m), and forgets all alerts on restart; re-sending
-   * keeps it alive and restores it. Keep this well below `resolve_timeout`. @default 60_000
+   * How often firing alerts are sent again. Each firing POST carries `endsAt` =
+   * max(now, startsAt) + 4 intervals, so Alertmanager keeps the alert active that long whatever
+   * its `resolve_timeout`, and ends it by itself once nobody re-sends it (a process that left).
+   * Re-sending also restores the alerts after an Alertmanager restart (it forgets them).
+   * @default 60_000
    */
   resendIntervalMs?: number;
   /** Alerts per POST. @default 64 */
@@ -58,8 +60,8 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
    * by its holder, taken over by another within two intervals of it leaving) lists the open
    * incidents in Redis and re-sends, from then on, those its sink does not hold, so the
    * incidents of a replica that left (restart, crash, scale-in) stay active in Alertmanager
-   * instead of resolving after resolve_timeout; its fleet check resolves them when the fleet
-   * closes them. @default true
+   * instead of ending when their last copy's endsAt passes; its fleet check resolves them when
+   * the fleet closes them. @default true
    */
   adoptFleetIncidents?: boolean;
 }
@@ -84,6 +86,7 @@ export class AlertmanagerSink implements AlertSink {
   private readonly checkTimeoutMs: number;
   private readonly useAdoption: boolean;
   private readonly leaseMs: number;
+  private readonly validForMs: number;
   private adopting = false;
   private fleet: FleetIncidentCheck | undefined;
   private fleetDeclined = false;
@@ -102,7 +105,7 @@ export class AlertmanagerSink implements AlertSink {
     // Renewed every interval by its holder; free again two intervals after the holder left.
     this.leaseMs = 2 * resendIntervalMs;
     // A check that does not answer in time (Redis slow or down) must not hold the re-send up:
-    // Alertmanager resolves on its own an alert it has not heard of for resolve_timeout.
+    // Alertmanager ends on its own an alert whose last copy's endsAt has passed.
     this.checkTimeoutMs = Math.min(10_000, resendIntervalMs / 2);
     this.payload = {
       traceUrlTemplate: options.traceUrlTemplate,
@@ -112,12 +115,7 @@ export class AlertmanagerSink implements AlertSink {
     positive('AlertmanagerSink', 'resendIntervalMs', resendIntervalMs);
     positive('AlertmanagerSink', 'maxBatch', maxBatch);
     positive('AlertmanagerSink', 'maxFiring', this.maxFiring);
-    if (resendIntervalMs >= DEFAULT_RESOLVE_TIMEOUT_MS) {
-      diag.warn(
-        `AlertmanagerSink: resendIntervalMs ${resendIntervalMs} is not below Alertmanager's default resolve_timeout (5m); ` +
-          'firing alerts will flap to resolved unless resolve_timeout is raised',
-      );
-    }
+    this.validForMs = VALID_FOR_INTERVALS * resendIntervalMs;
     if (!Array.isArray(options.urls) || options.urls.length === 0) {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
     }
@@ -144,7 +142,7 @@ export class AlertmanagerSink implements AlertSink {
         maxBatch,
         record: this.record,
         deliver: async (batch, signal) =>
-          await postJson(fetch, endpoint, JSON.stringify(criticalFirst(batch)), headers, signal),
+          await postJson(fetch, endpoint, JSON.stringify(criticalFirst(this.stamped(batch))), headers, signal),
       });
     });
     this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);
@@ -214,6 +212,22 @@ export class AlertmanagerSink implements AlertSink {
       this.firing.clear();
     })();
     return this.shutdownPromise;
+  }
+
+  /**
+   * A firing alert gets its end at the moment of each POST (a retry included), so a copy that
+   * waited in the queue is not posted with a stale end: now, or its start when that is later
+   * (Alertmanager refuses an endsAt before startsAt, and event time can be ahead of this clock),
+   * plus validForMs. Resolves keep their own endsAt.
+   */
+  private stamped(batch: AlertmanagerAlert[]): AlertmanagerAlert[] {
+    const now = this.delivery.clock.now();
+    return batch.map((a) => {
+      if (a.endsAt !== undefined) return a;
+      const startsAt = Date.parse(a.startsAt);
+      const from = Number.isFinite(startsAt) && startsAt > now ? startsAt : now;
+      return { ...a, endsAt: new Date(from + this.validForMs).toISOString() };
+    });
   }
 
   private remember(alert: Alert, payload: AlertmanagerAlert): void {
@@ -360,8 +374,19 @@ interface Firing {
   users: number;
 }
 
-/** Alertmanager's default `global.resolve_timeout`. */
-const DEFAULT_RESOLVE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * A firing POST's endsAt is this many re-send intervals ahead. Without an endsAt, Alertmanager
+ * ends an alert resolve_timeout (default 5m) after it last heard of it: an interval above that
+ * flapped every alert to resolved and back, and a fleet's hand-over of a left replica's
+ * incidents (up to three intervals after the adoption lease holder's last re-send: its renewal
+ * lasts two, the next process re-sends within one) let Alertmanager resolve them in between
+ * whenever three intervals exceeded resolve_timeout. Four intervals cover that hand-over with
+ * one to spare (for the listing and the POST), whatever resolve_timeout is; Prometheus gives its
+ * alerts the same 4x (rules/alerting.go: ValidUntil = ts + 4 * max(resend_delay, interval)).
+ * The cost: a copy nobody re-sends any more (its process crashed and nothing adopted it)
+ * stays active up to four intervals.
+ */
+const VALID_FOR_INTERVALS = 4;
 
 const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, alert: 1, warning: 2 };
 

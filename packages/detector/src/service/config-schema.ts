@@ -57,8 +57,9 @@ const DEFAULT_MAX_OVERFLOW_INCIDENTS = 1_000;
  * AlertmanagerSink's resendIntervalMs. Each re-send (with Redis state) first reads the group of
  * every firing alert: 10,000 of them (maxFiring) cost Redis 43-74 ms of CPU a check on a local
  * redis-server, so ten replicas every second would take most of a Redis core; every 5 s, about
- * a seventh. Over 1 h, Alertmanager (resolve_timeout 5m by default) resolves firing alerts
- * between re-sends.
+ * a seventh. The sink posts a firing alert with endsAt four intervals on, so Alertmanager's
+ * resolve_timeout does not bound it; an hour keeps an unattended copy (its process crashed,
+ * nothing adopted it) active four hours at most.
  */
 const MIN_RESEND_INTERVAL_MS = 5_000;
 const MAX_RESEND_INTERVAL_MS = 3_600_000;
@@ -184,11 +185,11 @@ export const configSchema = z
     sinks: z
       .object({
         alertmanager: z.array(httpUrl).default([]),
-        /** How often firing alerts are re-sent to Alertmanager (keep it below its resolve_timeout). */
+        /** How often firing alerts are re-sent to Alertmanager (each POST holds them active for four intervals). */
         alertmanager_resend_interval: duration
           .refine((ms) => ms >= MIN_RESEND_INTERVAL_MS && ms <= MAX_RESEND_INTERVAL_MS, {
             message:
-              "must be between 5s and 1h (keep it below Alertmanager's resolve_timeout, 5m by default)",
+              'must be between 5s and 1h',
           })
           .default(60_000),
         /**
