@@ -10,7 +10,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { messageText, withMessageText } from './message-text.ts';
+import { itemMessage, withItemText } from './responses-items.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -24,10 +24,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     const messages: GuardMessage[] =
       typeof body.input === 'string'
         ? [{ role: 'user', content: body.input }]
-        : arr(body.input).map((m) => {
-            const o = obj(m);
-            return { role: str(o?.role) ?? str(o?.type) ?? 'user', content: messageText(o) };
-          });
+        : // Tool outputs in items of their own shape, reasoning as the model's (responses-items.ts).
+          arr(body.input).map(itemMessage);
     const system = [
       str(body.instructions) ?? '',
       ...messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content),
@@ -55,7 +53,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           ...next,
           input: arr(body.input).map((m, i) => {
             const r = messages[i];
-            return r === undefined ? m : withMessageText(m, r.content);
+            return r === undefined ? m : withItemText(m, r.content);
           }),
         };
       }

@@ -1,7 +1,9 @@
 /**
  * Roles of the guard messages that carry a tool's output, not the user's own text: OpenAI chat
  * `tool` (and the legacy `function`), the Responses API's `*_output` items (their type is their
- * role), and Anthropic tool results, which the adapter gives role `tool` (tool-split.ts). Text
+ * role) and its calls of tools OpenAI runs, whose items hold the result (`mcp_call`'s output,
+ * `file_search_call`'s results, `code_interpreter_call`'s logs: responses-items.ts), and
+ * Anthropic tool results, which the adapter gives role `tool` (tool-split.ts). Text
  * there came from a fetched page, a retrieved document or another system: an injection in it
  * was written by whoever wrote that content, not by the end user (input_source: "tool"). That
  * holds when the application builds those messages; one that passes a client's history through
@@ -9,5 +11,12 @@
  * with many different "tool" payloads).
  */
 export function isToolRole(role: string): boolean {
-  return role === 'tool' || role === 'function' || role.endsWith('_output');
+  return (
+    role === 'tool' ||
+    role === 'function' ||
+    role.endsWith('_output') ||
+    role === 'mcp_call' ||
+    role === 'file_search_call' ||
+    role === 'code_interpreter_call'
+  );
 }
