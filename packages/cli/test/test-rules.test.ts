@@ -102,6 +102,39 @@ tests:
     expect(stdout).toContain('2 tests, 1 passed, 1 failed');
   });
 
+  it('exits 2 for an only_rules naming no rule under test (a typo would make the test pass whatever fired)', async () => {
+    const d = dir({
+      'rules.yaml': RULES,
+      'typo.yaml': `rule_files: [rules.yaml]
+tests:
+  - name: typo
+    only_rules: [three_auth_failure]
+    series:
+      - { every: 5s, count: 3, event: { category: auth_failure, user_id: u, source_ip: 10.0.0.1 } }
+    expected_alerts: []
+`,
+      'builtin.yaml': `tests:
+  - name: typo in a built-in rule's id
+    only_rules: [rapid_guardrail_blocks, system_prompt_leak]
+    expected_alerts: []
+  - name: right
+    only_rules: [rapid_guardrail_blocks]
+    expected_alerts: []
+`,
+    });
+    const typo = await cli(['test-rules', join(d, 'typo.yaml')]);
+    expect(typo.stdout).not.toContain('PASS');
+    expect(typo.stderr).toContain(
+      'typo.yaml: test "typo": only_rules: no rule "three_auth_failure" among the rules under test',
+    );
+    expect(typo.code).toBe(2);
+    const builtin = await cli(['test-rules', join(d, 'builtin.yaml')]);
+    expect(builtin.stderr).toContain(
+      'builtin.yaml: test "typo in a built-in rule\'s id": only_rules: no rule "system_prompt_leak"',
+    );
+    expect(builtin.code).toBe(2);
+  });
+
   it('exits 2 and names the problem for a bad test file', async () => {
     const d = dir({
       'bad.yaml': `tests:

@@ -1,6 +1,7 @@
 import type { Alert } from '@llmsec/core';
+import { defaultRules } from './default-rules.ts';
 import { DetectionEngine } from './engine.ts';
-import { loadRulesFile } from './rule-loader.ts';
+import { loadRulesFile, RuleFileError } from './rule-loader.ts';
 import { loadRuleTestFile, resolveTime, type ExpectedAlert, type RuleTestFile } from './rule-test-file.ts';
 import type { RuleDefinition } from './types.ts';
 
@@ -24,7 +25,24 @@ export interface RuleTestResult {
 export function runRuleTestFile(path: string): RuleTestResult[] {
   const file = loadRuleTestFile(path);
   const rules = file.ruleFiles.length > 0 ? file.ruleFiles.flatMap((f) => loadRulesFile(f)) : undefined;
+  checkOnlyRules(file, new Set((rules ?? defaultRules()).map((r) => r.id)));
   return file.tests.map((t) => runOne(file, t, rules));
+}
+
+/**
+ * `only_rules` compares only the alerts of the rules it names: a name that is no rule under
+ * test (a typo, a rule renamed) would compare nothing, and the test would pass whatever fired.
+ * Checked before any test runs, like the file's other mistakes.
+ */
+function checkOnlyRules(file: RuleTestFile, ids: ReadonlySet<string>): void {
+  for (const t of file.tests) {
+    const unknown = t.onlyRules?.find((id) => !ids.has(id));
+    if (unknown !== undefined) {
+      throw new RuleFileError(
+        `${file.fileName}: test "${t.name}": only_rules: no rule "${unknown}" among the rules under test`,
+      );
+    }
+  }
 }
 
 function runOne(
