@@ -75,8 +75,10 @@ export class IncidentLifecycle {
       // sinks that re-send firing alerts; no new firing line. The alert is built only when
       // someone takes it: it lists up to maxDistinctValues users, and a campaign adds them one
       // by one (without a taker, 170 bytes of garbage per event in bench/detect's mix).
-      if (existing.addUser(event.user_id) && this.wantsUpdates)
-        this.alerts.update(existing.toAlert('firing', event));
+      if (existing.addUser(event.user_id)) {
+        existing.triggerTrace = event.trace_id;
+        if (this.wantsUpdates) this.alerts.update(existing.toAlert('firing', event));
+      }
       if (overflowed !== undefined) rt.overflow.extended(existing);
       else rt.open.extended(existing);
       return;

@@ -33,6 +33,13 @@ export class Incident {
   private tailAt = 0;
   private lastEvidence = '';
   readonly users = new Set<string>();
+  /**
+   * The trace of the event the incident's latest firing alert names as its trigger (the event
+   * that opened it, or the last that added a user: an update's trigger), stored with it
+   * (`g`), so a copy rebuilt from the shared state (the fleet check, another process's
+   * adoption) lists the same trace first in its links as the firing process's copy.
+   */
+  triggerTrace: string | undefined = undefined;
   private readonly maxUsers: number;
   /** Neighbours in the rule's open list (lastTrueAt order), maintained by OpenIncidents only. */
   older: Incident | undefined = undefined;
@@ -98,6 +105,16 @@ export class Incident {
     return out;
   }
 
+  /**
+   * The firing alert as the shared state gives it: the stored trigger trace stands in for the
+   * trigger event (the Alertmanager payload uses only its trace id).
+   */
+  storedFiringAlert(): Alert {
+    const alert = this.toAlert('firing', undefined);
+    if (this.triggerTrace !== undefined) alert.trigger = { trace_id: this.triggerTrace };
+    return alert;
+  }
+
   /** True when the user is new to the incident (and there was room for it). */
   addUser(userId: string): boolean {
     if (this.users.size >= this.maxUsers || this.users.has(userId)) return false;
@@ -120,7 +137,7 @@ export class Incident {
       const t = this.tailTraces[(from + k) % n];
       et.push(t === undefined ? -1 : tr.indexOf(t));
     }
-    return {
+    const st: IncidentState = {
       s: this.startsAt,
       l: this.lastTrueAt,
       d: this.description,
@@ -130,6 +147,8 @@ export class Incident {
       et,
       u: [...this.users],
     };
+    if (this.triggerTrace !== undefined) st.g = this.triggerTrace;
+    return st;
   }
 
   /** The inverse of toState(): the same incident, as if it had lived in this process. */
@@ -155,6 +174,8 @@ export class Incident {
     }
     inc.tailAt = inc.tail.length % EVIDENCE_TAIL;
     inc.lastEvidence = typeof st.x === 'string' ? st.x : '';
+    // A trace id is 32 hex characters; anything else (damaged, hostile) is not taken.
+    if (typeof st.g === 'string' && st.g.length <= MAX_TRACE_ID_CHARS) inc.triggerTrace = st.g;
     // At most maxUsers, as addUser keeps it: a damaged or hostile state's list is not taken
     // whole; only strings are user ids (they reach alerts, bans and Alertmanager labels).
     const users: unknown[] = Array.isArray(st.u) ? st.u : [];
@@ -227,7 +248,15 @@ export interface IncidentState {
    */
   et?: number[];
   u: string[];
+  /**
+   * The trigger trace (Incident.triggerTrace). Absent in states written before it was kept, or
+   * when the trigger had no trace: a rebuilt copy then links the evidence traces only.
+   */
+  g?: string;
 }
+
+/** Longer than any trace id (32 hex characters in W3C trace context), so a stored one is bounded. */
+const MAX_TRACE_ID_CHARS = 64;
 
 /** The largest time a Date holds (ECMA-262 time values): past it, an alert line cannot say it. */
 const MAX_TIME_MS = 8.64e15;
@@ -297,6 +326,7 @@ export function openIncident(
     });
   }
   incident.addEvidence(event.event_id, event.trace_id);
+  incident.triggerTrace = event.trace_id;
   if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
   else if (rule.groupBy === 'user_id') incident.addUser(key);
   else incident.addUser(event.user_id);

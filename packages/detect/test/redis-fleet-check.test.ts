@@ -102,9 +102,20 @@ describe('fleet check (shared state)', () => {
       ended: new Set([first.alert_id]),
       superseded: new Set(['ALR-0000000000000000']),
       users: new Map(),
+      current: new Map(),
     });
-    // Open ones come with the users the fleet holds for them.
-    expect((await b.check.closed(refs)).users).toEqual(new Map(fired.map((x) => [x.alert_id, x.user_ids])));
+    // Open ones come with the users the fleet holds for them, and as their current firing
+    // alert: the one a fired (nothing happened since), its trigger's trace kept in the state.
+    const answer = await b.check.closed(refs);
+    expect(answer.users).toEqual(new Map(fired.map((x) => [x.alert_id, x.user_ids])));
+    expect(answer.current).toEqual(
+      new Map(
+        fired.map((x) => [
+          x.alert_id,
+          x.trigger === undefined ? x : { ...x, trigger: { trace_id: x.trigger.trace_id } },
+        ]),
+      ),
+    );
     // Not the check's to tell: a rule it does not hold, a label the rule does not group by.
     expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(none);
     expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(none);

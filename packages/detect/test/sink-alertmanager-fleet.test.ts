@@ -163,6 +163,33 @@ describe('AlertmanagerSink with a fleet check', () => {
     expect(new Set(later)).toEqual(new Set(['a, b, c, d, e']));
   });
 
+  it("re-sends the fleet's current copy (new evidence, same users), not one with fewer users than its own update", async () => {
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
+    const campaign = alert({ alert_id: 'ALR-c', rule: 'camp', labels: { fingerprint: 'f' }, user_ids: ['a', 'b'] });
+    let fleetCopy = { ...campaign, evidence: ['EVT-1', 'EVT-9'] };
+    s.useFleet(
+      fleet(async () => ({
+        ended: new Set(),
+        superseded: new Set(),
+        users: new Map([['ALR-c', fleetCopy.user_ids]]),
+        current: new Map([['ALR-c', fleetCopy]]),
+      })).check,
+    );
+    s.send(campaign);
+    const camp = (from = 0) => sent(calls.slice(from)).filter((a) => a.labels.rule === 'camp');
+    // Same users, later evidence: the fleet's copy is what is re-sent.
+    await until(() => camp().some((a) => a.annotations.evidence === 'EVT-1, EVT-9'));
+    // This process's own update adds c; the fleet's answers (read before it) still have a, b.
+    s.update({ ...campaign, user_ids: ['a', 'b', 'c'], evidence: ['EVT-1', 'EVT-10'] });
+    const from = calls.length;
+    await until(() => calls.length >= from + 4);
+    expect(new Set(camp(from).map((a) => a.annotations.evidence))).toEqual(new Set(['EVT-1, EVT-10']));
+    // The fleet catches up (and moves on): its copy again.
+    fleetCopy = { ...campaign, user_ids: ['a', 'b', 'c'], evidence: ['EVT-1', 'EVT-11'] };
+    await until(() => camp().at(-1)?.annotations.evidence === 'EVT-1, EVT-11');
+  });
+
   it('re-sends everything when the check fails (never resolves on a failed check)', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });

@@ -336,11 +336,24 @@ export class AlertmanagerSink implements AlertSink {
    * and Alertmanager keeps the later endsAt of two resolves, so at worst the end moves by up
    * to one re-send interval.
    */
-  private resolveClosed({ ended, superseded, users }: FleetCheckAnswer): void {
+  private resolveClosed({ ended, superseded, users, current }: FleetCheckAnswer): void {
     if (this.shutdownPromise !== undefined) return;
+    // The incident as the fleet holds it now: every process re-sending it (the one that fired
+    // it, the adoption lease holder) re-sends this same copy, not each its own (the firing
+    // copy's evidence and trigger link against the adopted one's, alternating in Alertmanager
+    // at each re-send). Users only join an open incident: a copy with fewer users than held is
+    // an answer read before this process's own update() and is not taken.
+    for (const [id, alert] of current ?? []) {
+      const held = this.firing.get(id);
+      if (held === undefined || alert.user_ids.length < held.users) continue;
+      held.users = alert.user_ids.length;
+      held.payload = toAlertmanagerAlert(alert, this.payload);
+    }
     // Users who joined through another process (its sink had no copy to update): the copy
-    // re-sent from now on lists them, as this process's own update() would have.
+    // re-sent from now on lists them, as this process's own update() would have. (Only for a
+    // check that gives no current copy.)
     for (const [id, list] of users) {
+      if (current?.has(id) === true) continue;
       const held = this.firing.get(id);
       // Users only join an open incident: a list no longer than the copy's is an older answer
       // (this process's own update came after the read), not news.

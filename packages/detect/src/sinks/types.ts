@@ -67,4 +67,11 @@ export interface FleetCheckAnswer {
    * the incident has no copy to update, so the firing process's copy learns them here.
    */
   users: Map<string, string[]>;
+  /**
+   * Optional: the open ones as their current firing alerts, rebuilt from the fleet's state
+   * (users, evidence, trace links as of the read). A sink re-sends this copy rather than the
+   * one it sent at firing, so every process re-sending one incident (the one that fired it,
+   * the adoption lease holder) sends the same annotations, not each its own.
+   */
+  current?: Map<string, Alert>;
 }

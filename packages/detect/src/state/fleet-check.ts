@@ -60,7 +60,12 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
         if (list === undefined) asks.set(key, (list = []));
         list.push({ id: a.alert_id, rule: found.rule });
       }
-      const answer: FleetCheckAnswer = { ended: new Set(), superseded: new Set(), users: new Map() };
+      const answer = {
+        ended: new Set<string>(),
+        superseded: new Set<string>(),
+        users: new Map<string, string[]>(),
+        current: new Map<string, Alert>(),
+      } satisfies FleetCheckAnswer;
       const keys = [...asks.keys()];
       for (let i = 0; i < keys.length; i += READ_BATCH) {
         const batch = keys.slice(i, i + READ_BATCH);
@@ -69,8 +74,10 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
         replies.forEach(([, stored], k) => {
           for (const ask of asks.get(batch[k]!)!) {
             const found = stateOf(stored, ask.rule, ask.id, o.maxUsersPerAlert);
-            if (found instanceof Incident) answer.users.set(ask.id, [...found.users]);
-            else if (found !== 'open') answer[found].add(ask.id);
+            if (found instanceof Incident) {
+              answer.users.set(ask.id, [...found.users]);
+              answer.current.set(ask.id, found.storedFiringAlert());
+            } else if (found !== 'open') answer[found].add(ask.id);
           }
         });
       }

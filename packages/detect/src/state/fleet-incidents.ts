@@ -48,7 +48,7 @@ export async function fleetIncidents(
             // A damaged one (see loadableState) is not listed; the next step of its group drops it.
             if (!loadableState(st, rule)) continue;
             const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);
-            found.push({ rule: rule.index, key: batch[k]!, alert: incident.toAlert('firing', undefined) });
+            found.push({ rule: rule.index, key: batch[k]!, alert: incident.storedFiringAlert() });
           }
         } catch {
           return;

@@ -249,7 +249,12 @@ function processOne(
     if (existing !== undefined) {
       existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
-      if (existing.addUser(event.user_id)) grew.set(rule.id, event);
+      if (existing.addUser(event.user_id)) {
+        // The update's alert names this event as its trigger: stored, so copies rebuilt from
+        // the state link the same trace first.
+        grew.set(rule.id, event);
+        existing.triggerTrace = event.trace_id;
+      }
       continue;
     }
     // This step's own overflow run counts too: the tier is applied only after the write, so it
