@@ -49,9 +49,56 @@ describe('Anthropic tool results are tool messages', () => {
     ]);
   });
 
-  it('text before a tool result (an order the API refuses) is not cut: one user message', () => {
+  it('text before or between tool results: each run of blocks of one kind is its own message, in order', () => {
     const m = { role: 'user', content: [{ type: 'text', text: 'q' }, toolResult('r')] };
-    expect(adapter.guardInput(body([m])).messages).toEqual([{ role: 'user', content: 'q\nr' }]);
+    expect(adapter.guardInput(body([m])).messages).toEqual([
+      { role: 'user', content: 'q' },
+      { role: 'tool', content: 'r' },
+    ]);
+    const image = { type: 'image', source: {} };
+    const mixed = {
+      role: 'user',
+      content: [
+        image,
+        toolResult('r1'),
+        toolResult('r2'),
+        { type: 'text', text: 'q1' },
+        image,
+        toolResult('r3'),
+      ],
+    };
+    expect(adapter.guardInput(body([mixed])).messages).toEqual([
+      { role: 'tool', content: 'r1\nr2' },
+      { role: 'user', content: 'q1' },
+      { role: 'tool', content: 'r3' },
+    ]);
+  });
+
+  it('plain-text documents are their own document messages; base64 ones (not read) are neither', () => {
+    const doc = (data: string) => ({
+      type: 'document',
+      source: { type: 'text', media_type: 'text/plain', data },
+    });
+    const pdf = {
+      type: 'document',
+      source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+    };
+    expect(
+      adapter.guardInput(
+        body([
+          { role: 'user', content: [doc('d1'), doc('d2'), { type: 'text', text: 'summarise' }] },
+          { role: 'user', content: [doc('alone')] },
+          { role: 'user', content: [pdf, { type: 'text', text: 'and this' }] },
+          { role: 'assistant', content: [doc('not split: not a user message'), { type: 'text', text: 'x' }] },
+        ]),
+      ).messages,
+    ).toEqual([
+      { role: 'document', content: 'd1\nd2' },
+      { role: 'user', content: 'summarise' },
+      { role: 'document', content: 'alone' },
+      { role: 'user', content: 'and this' },
+      { role: 'assistant', content: 'not split: not a user message\nx' },
+    ]);
   });
 
   it('patternGuard names the tool message it matched, not the user message after it', () => {
@@ -143,11 +190,13 @@ describe('Anthropic tool results are tool messages', () => {
       { type: 'text', text: 't' },
       { type: 'image', source: {} },
       { type: 'document', source: { type: 'text', data: 'doc' } },
+      { type: 'document', source: { type: 'base64', data: 'JVBERi0=' } },
+      { type: 'search_result', source: 's', title: 't', content: [{ type: 'text', text: 'found' }] },
       null,
     );
     const message = fc.record({
       role: fc.constantFrom('user', 'assistant'),
-      content: fc.oneof(fc.string({ maxLength: 3 }), fc.array(block, { maxLength: 5 })),
+      content: fc.oneof(fc.string({ maxLength: 3 }), fc.array(block, { maxLength: 7 })),
     });
     fc.assert(
       fc.property(fc.array(message, { maxLength: 5 }), (messages) => {
@@ -160,7 +209,7 @@ describe('Anthropic tool results are tool messages', () => {
         const again = adapter.guardInput(adapter.applyInput(raw, upper, undefined));
         expect(again.messages).toEqual(upper);
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });

@@ -25,7 +25,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
   guarded: true,
 
   guardInput(body: Body): GuardInput {
-    // Tool results are their own `tool` messages (tool-split.ts).
+    // Tool results and plain-text documents are their own `tool` / `document` messages (tool-split.ts).
     const messages = guardMessages(arr(body.messages));
     return {
       provider: 'anthropic',

@@ -3,7 +3,8 @@
  * `tool` (and the legacy `function`), the Responses API's `*_output` items (their type is their
  * role) and its calls of tools OpenAI runs, whose items hold the result (`mcp_call`'s output,
  * `file_search_call`'s results, `code_interpreter_call`'s logs: responses-items.ts), and
- * Anthropic tool results, which the adapter gives role `tool` (tool-split.ts). Text
+ * Anthropic tool results, which the adapter gives role `tool`, and its plain-text documents,
+ * role `document` (tool-split.ts: an attached or retrieved document is third-party text too). Text
  * there came from a fetched page, a retrieved document or another system: an injection in it
  * was written by whoever wrote that content, not by the end user (input_source: "tool"). That
  * holds when the application builds those messages; one that passes a client's history through
@@ -14,6 +15,7 @@ export function isToolRole(role: string): boolean {
   return (
     role === 'tool' ||
     role === 'function' ||
+    role === 'document' ||
     role.endsWith('_output') ||
     role === 'mcp_call' ||
     role === 'file_search_call' ||
