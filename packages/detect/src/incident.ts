@@ -277,6 +277,32 @@ export function loadableState(st: unknown, rule: CompiledRule): st is IncidentSt
 }
 
 /**
+ * The resolved line of a stored incident dropped as damaged (not loadableState), when it can be
+ * told which incident it was: its start is a time (the alert id is made from it), only its
+ * last time is not. It ends at `at` (the group's event time when it was dropped; its start if
+ * later): the firing line its process printed gets its resolved line, and Alertmanager gets
+ * the resolve from the process that dropped it. With a damaged start the alert id cannot be
+ * made again, and a line under another id would resolve nothing: undefined (Alertmanager then
+ * ends the alert through the firing process's fleet check, which finds the incident gone, or at
+ * its last POST's endsAt).
+ */
+export function droppedIncidentAlert(
+  st: unknown,
+  rule: CompiledRule,
+  key: string,
+  at: number,
+  maxUsers: number,
+): Alert | undefined {
+  if (typeof st !== 'object' || st === null) return undefined;
+  const s = (st as { s?: unknown }).s;
+  if (!isTime(s)) return undefined;
+  const mended = { ...(st as IncidentState), l: s };
+  if (!loadableState(mended, rule)) return undefined;
+  const end = isTime(at) && at > s ? at : s;
+  return Incident.fromState(rule, key, mended, maxUsers).toAlert('resolved', undefined, end);
+}
+
+/**
  * The trace id of evidence entry i of a stored incident. With `et`, exact. A state written by
  * an older replica has only `tr`, the first distinct trace ids the incident ever saw, not tied
  * to entries: best effort, entry i gets tr[i]. That is exact while the incident has had at

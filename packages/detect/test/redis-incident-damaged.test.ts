@@ -87,16 +87,30 @@ async function scenario(clients: TwoClients, ruleset: string): Promise<void> {
       episodes: 0,
     });
     expect(stats.incidentsDamaged).toBe(1);
-    // The damaged incident is gone, without a line (a new one of alice's opens on her new
-    // blocks); bob's as usual.
-    const lines = other.alerts.map((a) => [a.status, a.labels.user_id]).sort();
+    // The damaged incident is gone. With its start intact (only `l` damaged) it is told which
+    // incident it was: its resolved line, under the firing line's id, ending at the group's
+    // event time when it was dropped (so its firing line, and Alertmanager's alert, are ended
+    // by the process that dropped it), first for alice. With its start damaged its id cannot
+    // be made again: no line. A new one of alice's opens on her new blocks; bob's as usual.
+    const firstId = first.alerts[0]!.alert_id;
+    const dropped = other.alerts.filter((a) => a.alert_id === firstId);
+    if (field === 'l') {
+      expect(dropped.map((a) => a.status)).toEqual(['resolved']);
+      expect(dropped[0]!.starts_at).toBe(first.alerts[0]!.starts_at);
+      const end = Date.parse(dropped[0]!.ends_at!);
+      expect(end).toBeGreaterThanOrEqual(T0 + 9 * SEC);
+      expect(end).toBeLessThanOrEqual(later + 9 * SEC + LATENESS);
+      expect(other.alerts.find((a) => a.labels.user_id === 'alice')).toBe(dropped[0]);
+    } else expect(dropped).toEqual([]);
+    const rest = other.alerts.filter((a) => a.alert_id !== firstId);
+    const lines = rest.map((a) => [a.status, a.labels.user_id]).sort();
     const bob = [
       ['firing', 'bob'],
       ['resolved', 'bob'],
     ];
     expect(lines).toEqual(again ? [['firing', 'alice'], bob[0], ['resolved', 'alice'], bob[1]] : bob);
     expect(await clients[0].zcard(first.state.indexKey(rs, 0))).toBe(0);
-    for (const a of other.alerts) expect(Date.parse(a.starts_at)).toBeGreaterThanOrEqual(later);
+    for (const a of rest) expect(Date.parse(a.starts_at)).toBeGreaterThanOrEqual(later);
     expect(other.engine.stats.droppedLate).toBe(0);
     expect(await other.engine.openIncidents()).toEqual([]);
     expect(await first.engine.openIncidents()).toEqual([]);

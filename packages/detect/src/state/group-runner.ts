@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
-import { Incident, loadableState, openIncident, type IncidentState } from '../incident.ts';
+import { droppedIncidentAlert, Incident, loadableState, openIncident, type IncidentState } from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
 import type { OverflowRun } from './shared-overflow.ts';
 
@@ -147,9 +147,13 @@ export function stepGroup(
     if (loadableState(st, rule))
       incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
     else {
-      // Dropped, and the group written without it: it cannot be resolved nor listed.
+      // Dropped, and the group written without it: it cannot be resolved nor listed. Its
+      // resolved line when it can be told which incident it was (droppedIncidentAlert), first
+      // in the step, before a new incident of the rule that this step's events may open.
       step.damaged++;
       step.changed = true;
+      const resolved = droppedIncidentAlert(st, rule, body.k, body.p, limits.maxUsersPerAlert);
+      if (resolved !== undefined) step.alerts.push(resolved);
     }
   }
   /** Open incidents that gained a user in this step, with the event that brought the last one. */
