@@ -335,6 +335,20 @@ describe('llmsec replay', () => {
     }
   });
 
+  it('takes --state memory, as llmsec detector does, for the default in-memory state', async () => {
+    const input = Array.from({ length: 10 }, (_, i) => block(i, i * 1_000)).join('\n');
+    const plain = await cli(['replay', '-'], input);
+    const memory = await cli(['replay', '-', '--state', 'memory'], input);
+    expect(memory.code).toBe(0);
+    expect(memory.stdout).toBe(plain.stdout);
+    expect(memory.stdout).toContain('"rule":"rapid_guardrail_blocks"');
+    expect(memory.stderr).not.toContain('state: Redis');
+    // Shards meet in Redis: memory cannot carry them.
+    const shards = await cli(['replay', '-', '--state', 'memory', '--ruleset', 'r', '--shards', '2'], input);
+    expect(shards.code).toBe(2);
+    expect(shards.stderr).toContain('--shards needs --state redis://');
+  });
+
   it('exits 1 when the input file cannot be read', async () => {
     const { code, stderr } = await cli(['replay', join(tmpdir(), 'no-such-dir-llmsec', 'x.jsonl')]);
     expect(code).toBe(1);

@@ -24,7 +24,7 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            and decodes the file while another runs the rules (same events,
                            order and alerts; more CPU in all, less wall time when a second
                            core is free); 1: one thread. Stdin is always read on one thread
-  --state URL              keep the detection state in Redis (default: in memory). Shards of
+  --state memory|URL       keep the detection state in Redis (default: memory). Shards of
                            one log replayed at the same time with the same --ruleset detect
                            as one replay of the whole log would
   --cluster                the --state URL is a seed node of a Redis Cluster
@@ -102,8 +102,10 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
   if (values.threads !== undefined && values.threads !== '1' && values.threads !== '2') {
     throw new UsageError(`--threads must be 1 or 2, got "${values.threads}"`);
   }
-  if (values.state !== undefined && !/^rediss?:\/\//.test(values.state)) {
-    throw new UsageError(`--state must be a redis:// or rediss:// URL, got "${values.state}"`);
+  // "memory" is the default spelled out, as `llmsec detector --state memory|URL` takes it.
+  const state = values.state === 'memory' ? undefined : values.state;
+  if (state !== undefined && !/^rediss?:\/\//.test(state)) {
+    throw new UsageError(`--state must be a redis:// or rediss:// URL, or memory, got "${state}"`);
   }
   if (values.ruleset !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(values.ruleset)) {
     throw new UsageError('--ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
@@ -112,8 +114,10 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
   if (!Number.isInteger(shards) || shards < 1 || shards > 1000) {
     throw new UsageError(`--shards must be an integer from 1 to 1000, got "${values.shards}"`);
   }
-  if (shards > 1 && (values.state === undefined || values.ruleset === undefined)) {
-    throw new UsageError('--shards needs --state and --ruleset (the shards meet in Redis under one ruleset)');
+  if (shards > 1 && (state === undefined || values.ruleset === undefined)) {
+    throw new UsageError(
+      '--shards needs --state redis://… and --ruleset (the shards meet in Redis under one ruleset)',
+    );
   }
   const file = positionals[0];
   return {
@@ -125,7 +129,7 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
     maxLineBytes,
     // Two threads only help with a second core to run on.
     threads: values.threads === '1' || (values.threads === undefined && availableParallelism() < 2) ? 1 : 2,
-    state: values.state,
+    state,
     cluster: values.cluster ?? false,
     ruleset: values.ruleset,
   };
