@@ -147,6 +147,18 @@ tests:
     const a = await cli(['test-rules', join(d, 'bad.yaml')]);
     expect(a.code).toBe(2);
     expect(a.stderr).toContain('bad.yaml: test "no user": events[0]: missing required field "user_id"');
+    // An event with both `at` and `timestamp`: one of them is ignored, so the test would not
+    // say what it seems to (a bad timestamp passed unnoticed).
+    const both = dir({
+      'both.yaml': `tests:
+  - name: two times
+    series:
+      - { every: 1m, count: 2, event: { category: auth_failure, user_id: u, timestamp: "nope" } }
+`,
+    });
+    const c = await cli(['test-rules', join(both, 'both.yaml')]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('both.yaml: test "two times": series[0]: give "at" or "timestamp", not both');
     const b = await cli(['test-rules', join(d, 'worse.yaml')]);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('worse.yaml: field "tests"');

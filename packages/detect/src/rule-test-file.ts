@@ -198,6 +198,10 @@ export function resolveTime(value: string | number, startMs: number): number {
 /** Fills the conveniences (at, default id and severity) and validates as events.md demands. */
 function toEvent(raw: Record<string, unknown>, id: string, startMs: number, where: string): DecodedEvent {
   const { at, ...rest } = raw;
+  // One of the two would be ignored (a series always sets `at`), and a test would not say
+  // what it seems to: a bad or different timestamp passed unnoticed.
+  if (at !== undefined && rest.timestamp !== undefined)
+    throw new RuleFileError(`${where}: give "at" or "timestamp", not both`);
   const event: Record<string, unknown> = { event_id: id, ...rest };
   if (at !== undefined) {
     const ms = parseDuration(at as string | number);
