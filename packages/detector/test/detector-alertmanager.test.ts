@@ -50,6 +50,16 @@ describe('detector → Alertmanager', () => {
       },
       true, // in order: the detector allows no lateness
     );
+    // Nothing lost as late. With no lateness, the engine's tick moves event time on with idle
+    // wall time after the last event, so a later export of older events would be dropped
+    // (genai-openinference lost events so, 82f379a). Here that cannot happen: the three events
+    // are the detector's only input and leave in one export (the in-order sender flushes them
+    // as one batch, under the processor's 512), in time order, and one export is ingested in
+    // one turn of the event loop (IngestQueue chunks of 4096), so no tick falls between them.
+    // Checked under load (CPU burners on the test's one core). Asserted, so a change to any of
+    // that shows here as the events dropped, not as an alert that never came.
+    const stats = detector.engine.stats;
+    expect({ ingested: stats.ingested, droppedLate: stats.droppedLate }).toEqual({ ingested: 3, droppedLate: 0 });
     const until = Date.now() + 15_000;
     let listed: AmAlert | undefined;
     while (listed === undefined) {
