@@ -20,7 +20,7 @@ describe('OpenAI Responses: items that carry a tool’s output', () => {
       input: [{ role: 'user', content: 'What is the weather?' }, ...input] as OpenAI.Responses.ResponseInput,
     });
 
-  const CASES: Array<[string, unknown]> = [
+  const CASES: Array<[string, unknown, number?]> = [
     [
       'mcp_call output',
       {
@@ -62,18 +62,61 @@ describe('OpenAI Responses: items that carry a tool’s output', () => {
       },
     ],
     [
+      'mcp_list_tools description',
+      {
+        type: 'mcp_list_tools',
+        id: 'mcpl_1',
+        server_label: 'weather',
+        tools: [
+          { name: 'forecast', input_schema: { type: 'object' }, description: 'Daily forecast.' },
+          { name: 'alerts', input_schema: { type: 'object' }, description: INJECTION },
+        ],
+      },
+      'Daily forecast.\n'.length + INJECTION.length,
+    ],
+    [
       'program_output result',
       { type: 'program_output', id: 'p_1', call_id: 'call_1', result: INJECTION, status: 'completed' },
     ],
   ];
 
-  for (const [name, item] of CASES) {
+  for (const [name, item, length = INJECTION.length] of CASES) {
     it(`an injection in a ${name} is blocked as the tool’s, its payload the output`, async () => {
       const b = await blockOf(h, respond([item]));
       expect(b).toMatchObject(TOOL);
-      expect(b.promptLength).toBe(INJECTION.length);
+      expect(b.promptLength).toBe(length);
     });
   }
+
+  it('benign MCP tool descriptions pass the default guards', async () => {
+    await respond([
+      {
+        type: 'mcp_list_tools',
+        id: 'mcpl_1',
+        server_label: 'github',
+        tools: [
+          {
+            name: 'search_code',
+            input_schema: {},
+            description: 'Search code across repositories. Ignores case; previous results are not cached.',
+          },
+          {
+            name: 'create_issue',
+            input_schema: {},
+            description: 'Create an issue. Overrides the default labels when `labels` is given.',
+          },
+          {
+            name: 'get_file',
+            input_schema: {},
+            description: "Return a file's contents; system files (.git) are not listed.",
+          },
+          { name: 'status', input_schema: {} },
+        ],
+      },
+    ]);
+    expect(h.fake.requests).toHaveLength(1);
+    expect(h.recorded.filter((e) => e.category === 'guardrail_block')).toEqual([]);
+  });
 
   it('a reasoning item quoting the injection is the model’s own output, read as an assistant message: not blocked', async () => {
     await respond([

@@ -8,7 +8,9 @@ import type { GuardMessage } from './types.ts';
  * - `shell_call_output`: `output[].stdout` / `.stderr` (a shell command's output);
  * - `program_output`: `result` (programmatic tool calling);
  * - `file_search_call`: `results[].text` (retrieved file chunks, the RAG route);
- * - `code_interpreter_call`: `outputs[].logs` (what the code printed; its `code` is the model's).
+ * - `code_interpreter_call`: `outputs[].logs` (what the code printed; its `code` is the model's);
+ * - `mcp_list_tools`: `tools[].description` (an MCP server's own words about its tools, which
+ *   the model reads: a poisoned description is the "tool poisoning" route).
  * Their text is third-party content, the route of indirect prompt injection, so it is read and
  * the item is a tool's output (isToolRole). `mcp_call`'s `output` (an MCP server's reply) is
  * read as an `output` already; its role says it is a tool's. A `reasoning` item is the model's
@@ -35,6 +37,7 @@ const SHELL: Fields = { list: 'output', keys: ['stdout', 'stderr'] };
 const PROGRAM: Fields = { keys: ['result'] };
 const FILE_SEARCH: Fields = { list: 'results', keys: ['text'] };
 const CODE_INTERPRETER: Fields = { list: 'outputs', keys: ['logs'] };
+const MCP_TOOLS: Fields = { list: 'tools', keys: ['description'] };
 
 /** The fields of an item with a tool's output of its own shape; undefined for a message or any other item. */
 function fieldsOf(o: Obj): Fields | undefined {
@@ -51,6 +54,8 @@ function fieldsOf(o: Obj): Fields | undefined {
       return FILE_SEARCH;
     case 'code_interpreter_call':
       return CODE_INTERPRETER;
+    case 'mcp_list_tools':
+      return MCP_TOOLS;
     default:
       return undefined;
   }

@@ -2,7 +2,8 @@
  * Roles of the guard messages that carry a tool's output, not the user's own text: OpenAI chat
  * `tool` (and the legacy `function`), the Responses API's `*_output` items (their type is their
  * role) and its calls of tools OpenAI runs, whose items hold the result (`mcp_call`'s output,
- * `file_search_call`'s results, `code_interpreter_call`'s logs: responses-items.ts), and
+ * `file_search_call`'s results, `code_interpreter_call`'s logs: responses-items.ts) and its
+ * MCP servers' tool lists (`mcp_list_tools`: the descriptions are the server's words), and
  * Anthropic tool results, which the adapter gives role `tool`, and its plain-text documents,
  * role `document` (tool-split.ts: an attached or retrieved document is third-party text too). Text
  * there came from a fetched page, a retrieved document or another system: an injection in it
@@ -18,6 +19,7 @@ export function isToolRole(role: string): boolean {
     role === 'document' ||
     role.endsWith('_output') ||
     role === 'mcp_call' ||
+    role === 'mcp_list_tools' ||
     role === 'file_search_call' ||
     role === 'code_interpreter_call'
   );
