@@ -335,6 +335,26 @@ describe('llmsec replay', () => {
     }
   });
 
+  it("writes a malformed line's terminal control characters escaped, never raw, on one thread, two and stdin", async () => {
+    // JSON.parse's message quotes the start of the line: a hostile log could clear the
+    // operator's screen, retitle the terminal or hide lines through the malformed-line report.
+    const input = ['x\u001b[2J\u001b]0;t\u0007', '\u009b31m{', block(1, 0)].join('\n');
+    const path = tmp('events.jsonl', input);
+    for (const argv of [
+      ['replay', path, '--threads', '1'],
+      ['replay', path, '--threads', '2'],
+      ['replay', '-'],
+    ]) {
+      const { code, stderr } = await cli(argv, input);
+      expect(code, argv.join(' ')).toBe(0);
+      expect(stderr).toMatch(/^line 1: invalid JSON/m);
+      expect(stderr).toMatch(/^line 2: invalid JSON/m);
+      expect(stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(stderr).toContain('\\x1b[2J');
+      expect(stderr).toContain('\\x9b31m');
+    }
+  });
+
   it('takes --state memory, as llmsec detector does, for the default in-memory state', async () => {
     const input = Array.from({ length: 10 }, (_, i) => block(i, i * 1_000)).join('\n');
     const plain = await cli(['replay', '-'], input);

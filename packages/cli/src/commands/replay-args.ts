@@ -39,9 +39,9 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            partial and exits 1
 
 Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
-counts them all) and skipped. At the end of input,
-incidents whose quiet period has passed by the last event time resolve; the others are still
-firing and are counted in the summary.
+counts them all; control characters quoted from a line written as \\xNN) and skipped. At the
+end of input, incidents whose quiet period has passed by the last event time resolve; the
+others are still firing and are counted in the summary.
 
 Exit status: 0 replayed (some lines may have been malformed), 1 the input could not be read
 or no line of it was a security event, 2 bad usage or rule file.`;

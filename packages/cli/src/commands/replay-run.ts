@@ -26,6 +26,18 @@ import { OutBuffer } from './replay-out-buffer.ts';
 import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
 import { warnOneThread } from './replay-thread-fallback.ts';
 
+// C0 and C1 control characters but tab and newline: what a terminal would act on.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * A reason as the operator's terminal may show it: JSON.parse's message quotes the start of
+ * the line, so a hostile log could otherwise clear the screen or retitle the terminal through
+ * the malformed-line report. Control characters are written as \xNN.
+ */
+function printable(reason: string): string {
+  return reason.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Malformed lines reported one by one; the summary counts all of them. */
 const MAX_REPORTED_LINES = 1000;
 
@@ -115,7 +127,7 @@ async function replay(
   // A file of garbage must not become a stderr line per input line: the first ones say it.
   const reportMalformed = (lineNumber: number, reason: string): void => {
     malformed++;
-    if (malformed <= MAX_REPORTED_LINES) io.stderr.write(`line ${lineNumber}: ${reason}\n`);
+    if (malformed <= MAX_REPORTED_LINES) io.stderr.write(`line ${lineNumber}: ${printable(reason)}\n`);
     else if (malformed === MAX_REPORTED_LINES + 1) {
       io.stderr.write(`more malformed lines follow; only the first ${MAX_REPORTED_LINES} are shown\n`);
     }
