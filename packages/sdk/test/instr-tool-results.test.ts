@@ -160,8 +160,14 @@ describe('input guards read tool results', () => {
       const completed = h.recorded.filter((e) => e.category === 'request_completed');
       expect(completed.map((e) => [e.metadata?.blocked, e.metadata?.block_source])).toEqual([[true, 'tool']]);
       // The blocked payload (its length and fingerprint) is the tool result, not the user's question.
-      const withPart = shape === 'anthropic tool_result blocks' || shape === 'responses output parts';
-      expect(blocked[0]?.metadata?.prompt_length).toBe((withPart ? 'page:\n' : '').length + INJECTION.length);
+      // 'page:' before it: across an image ('\n' between), or a text part right before (read back to back).
+      const before =
+        shape === 'anthropic tool_result blocks'
+          ? 'page:\n'
+          : shape === 'responses output parts'
+            ? 'page:'
+            : '';
+      expect(blocked[0]?.metadata?.prompt_length).toBe(before.length + INJECTION.length);
     });
 
     it(`piiGuard (detect, the default) reports PII in a ${shape} as input and sends it unchanged`, async () => {

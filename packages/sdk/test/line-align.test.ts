@@ -47,10 +47,14 @@ describe('alignLines', () => {
     const changed = Array.from({ length: MAX_EDITS / 2 }, (_, i) => `n${i}`.padEnd(200, '.'));
     expect(alignLines(linesOf(old.join('\n')), linesOf(changed.join('\n')))).toBeDefined();
     expect(alignLines(linesOf(old.join('\n')), linesOf([...changed, 'n'].join('\n')))).toBeUndefined();
+    // An image between the parts: text parts side by side are one run, joined with '' and cut
+    // by slot-chars.ts; these two are joined with '\n' and cut by the line alignment.
+    const image = { type: 'image_url', image_url: { url: 'u' } };
     const message = (key: readonly string[]) => ({
       role: 'user',
       content: [
         { type: 'text', text: `head\n${key.join('\n')}` },
+        image,
         { type: 'text', text: 'mail a@b.co', cache_control: { type: 'ephemeral' } },
       ],
     });
@@ -61,10 +65,11 @@ describe('alignLines', () => {
     const text = `head\n${changed.slice(1).join('\n')}\nmail [E]`;
     expect((withMessageText(under, text) as typeof under).content).toEqual([
       { type: 'text', text: `head\n${changed.slice(1).join('\n')}` },
+      image,
       { type: 'text', text: 'mail [E]', cache_control: { type: 'ephemeral' } },
     ]);
     const over = message([...old.slice(1), 'k']);
-    expect(withMessageText(over, text)).toEqual({ role: 'user', content: [{ type: 'text', text }] });
+    expect(withMessageText(over, text)).toEqual({ role: 'user', content: [{ type: 'text', text }, image] });
     expect(messageText(withMessageText(over, text))).toBe(text);
   });
 

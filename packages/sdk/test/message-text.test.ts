@@ -16,6 +16,7 @@ const toolResult = (content: unknown) => ({
 describe('messageText', () => {
   it('reads text parts, tool_result content (string or blocks), Responses output (string or parts)', () => {
     expect(messageText({ role: 'user', content: 'hi' })).toBe('hi');
+    // Text parts side by side are read back to back, as the model reads them.
     expect(
       messageText({
         role: 'tool',
@@ -24,7 +25,27 @@ describe('messageText', () => {
           { type: 'text', text: 'b' },
         ],
       }),
-    ).toBe('a\nb');
+    ).toBe('ab');
+    // Across anything else (a tool result, a document, an image): '\n'.
+    expect(
+      messageText({
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 't',
+            content: [
+              { type: 'text', text: 'r1' },
+              { type: 'text', text: 'r2' },
+            ],
+          },
+          { type: 'text', text: 'u1' },
+          { type: 'text', text: 'u2' },
+          { type: 'document', source: { type: 'text', data: 'd' } },
+          { type: 'text', text: 'u3' },
+        ],
+      }),
+    ).toBe('r1r2\nu1u2\nd\nu3');
     expect(messageText(toolResult('page'))).toBe('page');
     expect(
       messageText(
@@ -53,14 +74,27 @@ describe('messageText', () => {
     expect(messageText('not an object')).toBe('');
   });
 
-  it('is what textOf read for content without tool results (strings and non-empty text parts)', () => {
+  it('is what textOf read for content without tool results, with text parts side by side read back to back', () => {
     const part = fc.oneof(
       fc.record({ type: fc.constant('text'), text: fc.string({ minLength: 1 }) }),
       fc.record({ type: fc.constant('image_url'), image_url: fc.record({ url: fc.string() }) }),
     );
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.array(part, { maxLength: 6 })), (content) => {
-        expect(messageText({ role: 'user', content })).toBe(textOf(content));
+        // textOf joins every text part with '\n': the runs of text parts between images, each
+        // run's parts joined with '', are what messageText reads.
+        const runs =
+          typeof content === 'string'
+            ? [content]
+            : content
+                .map((p) => ('text' in p ? p.text : '\u0000'))
+                .join('')
+                .split('\u0000')
+                .filter((r) => r.length > 0);
+        fc.pre(typeof content === 'string' || !content.some((p) => 'text' in p && p.text.includes('\u0000')));
+        expect(messageText({ role: 'user', content })).toBe(
+          textOf(runs.map((text) => ({ type: 'text', text }))),
+        );
       }),
     );
   });
@@ -92,13 +126,18 @@ describe('withMessageText', () => {
   });
 
   it('changes in several slots that change the line count stay in their slots; a change across a boundary merges the slots it spans', () => {
+    // Images between the text parts: parts side by side are one run read back to back (see
+    // the next test); these are joined with '\n' and cut by the line alignment.
+    const image = { type: 'image', source: {} };
     const m = {
       role: 'user',
       content: [
         { type: 'text', text: 'head' },
+        image,
         { type: 'text', text: 'mail a@b.co' },
         { type: 'tool_result', tool_use_id: 't', is_error: true, content: [{ type: 'text', text: 'mid' }] },
         { type: 'text', text: 'k1\nk2', cache_control: { type: 'ephemeral' } },
+        image,
         { type: 'text', text: 'tail', cache_control: { type: 'ephemeral' } },
       ],
     };
@@ -108,10 +147,12 @@ describe('withMessageText', () => {
       role: 'user',
       content: [
         { type: 'text', text: 'head' },
+        image,
         { type: 'text', text: 'mail [E]' },
-        m.content[2],
+        m.content[3],
         { type: 'text', text: '[K]', cache_control: { type: 'ephemeral' } },
-        m.content[4],
+        image,
+        m.content[6],
       ],
     });
     // One redaction from the first part into the second: the first gets the new text of both.
@@ -119,19 +160,22 @@ describe('withMessageText', () => {
       role: 'user',
       content: [
         { type: 'text', text: 'a\nk1' },
+        image,
         { type: 'text', text: 'k2\nb', cache_control: { type: 'ephemeral' } },
       ],
     };
     expect(withMessageText(across, 'a\n[K]\nb')).toEqual({
       role: 'user',
-      content: [{ type: 'text', text: 'a\n[K]\nb' }],
+      content: [{ type: 'text', text: 'a\n[K]\nb' }, image],
     });
     // Changed lines on both sides of a boundary: cut where the lines' ends fit the old ones.
     const adjacent = {
       role: 'user',
       content: [
         { type: 'text', text: 'mail x@y.com' },
+        image,
         { type: 'text', text: 'k@z.com please', cache_control: { type: 'ephemeral' } },
+        image,
         { type: 'text', text: 'k1\nk2' },
       ],
     };
@@ -139,7 +183,9 @@ describe('withMessageText', () => {
       role: 'user',
       content: [
         { type: 'text', text: 'mail [E]' },
+        image,
         { type: 'text', text: '[E] please', cache_control: { type: 'ephemeral' } },
+        image,
         { type: 'text', text: '[K]' },
       ],
     });
@@ -149,6 +195,36 @@ describe('withMessageText', () => {
       content: '[K]',
       output: '',
     });
+  });
+
+  it('text parts side by side (read back to back): a redaction across a cut leaves the placeholder before it and the rest after it, each part keeping its fields', () => {
+    const across = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'a\nk1' },
+        { type: 'text', text: 'k2\nb', cache_control: { type: 'ephemeral' } },
+      ],
+    };
+    expect(messageText(across)).toBe('a\nk1k2\nb');
+    expect(withMessageText(across, 'a\n[K]\nb')).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'a\n[K]' },
+        { type: 'text', text: '\nb', cache_control: { type: 'ephemeral' } },
+      ],
+    });
+    // Two redactions, each across a cut, with an untouched part between them and parts
+    // cut mid-word: the untouched part is found by the text either side of its cuts.
+    const parts = ['Mail jane@exa', 'mple.com, ', 'or call me, or ', 'bob@', 'example.org', ' today.'];
+    const m = { role: 'user', content: parts.map((text, i) => ({ type: 'text', text, id: i })) };
+    const next = withMessageText(m, 'Mail [E], or call me, or [E] today.') as typeof m;
+    expect(next.content).toEqual([
+      { type: 'text', text: 'Mail [E]', id: 0 },
+      { type: 'text', text: ', ', id: 1 },
+      { type: 'text', text: 'or call me, or ', id: 2 },
+      { type: 'text', text: '[E]', id: 3 },
+      { type: 'text', text: ' today.', id: 5 },
+    ]);
   });
 
   it('property: any replacement of a range reads back as the new text, up to the separators of removed parts', () => {
@@ -174,12 +250,13 @@ describe('withMessageText', () => {
           ];
           const edited = old.slice(0, from) + insert + old.slice(to);
           const next = withMessageText(message, edited);
-          expect(messageText(next).replaceAll('\n', '')).toBe(edited.replaceAll('\n', ''));
+          // Text parts side by side are one run, read back to back: exactly the new text.
+          expect(messageText(next)).toBe(edited);
           // Never more parts than before, never an added one.
           const parts = (next as typeof message).content;
           expect(parts.length).toBeLessThanOrEqual(texts.length);
           // The parts wholly before the replaced range, and wholly after it, are kept as they were.
-          for (let k = 0, at = 0; k < texts.length; at += texts[k]!.length + 1, k++) {
+          for (let k = 0, at = 0; k < texts.length; at += texts[k]!.length, k++) {
             if (at + texts[k]!.length < from) expect(parts[k]).toEqual(message.content[k]);
             if (at > to && insert !== '')
               expect(parts[parts.length - (texts.length - k)]).toEqual(message.content[k]);
@@ -448,12 +525,23 @@ describe('redaction write-back: no original text survives', () => {
         // One line each, as redact()'s are: a rewrite that adds lines to one slot and removes
         // as many from another keeps the line count and is cut by it (split()).
         fc.constantFrom('[R]', '[REDACTED:private_key]', '['),
-        (parts, placeholder) => {
+        // 'separate': an image after each part, so each is read as its own text, joined with
+        // '\n' and cut by the line alignment (slot-lines.ts); 'run': text parts only, side by
+        // side, read back to back and cut by the text around each cut (slot-chars.ts).
+        fc.constantFrom('separate', 'run'),
+        (parts, placeholder, layout) => {
           const redacted = parts.filter((p) => p.secret !== null);
           fc.pre(redacted.length >= 2);
-          const text = (p: (typeof parts)[number], s: string) => p.before + s + p.after;
+          // In a run the parts' clean text is told apart by a word of its own: a part whose text
+          // is also the end of the changed part before it is not found where it was (the text
+          // moves between the two; none is lost, none of the secret sent).
+          const own = (i: number, c: string) => (layout === 'run' && c !== '' ? `w${i}${c}` : c);
+          const text = (p: (typeof parts)[number], s: string, i: number) =>
+            own(i, p.before) + s + own(i, p.after);
+          const image = { type: 'image', source: { data: 'i' } };
+          const shaped = (b: unknown) => (layout === 'separate' ? [b, image] : [b]);
           const block = (p: (typeof parts)[number], t: string) =>
-            p.shape === 'text'
+            p.shape === 'text' || (layout === 'run' && p.shape === 'tool_result')
               ? { type: 'text', text: t }
               : p.shape === 'cached'
                 ? { type: 'text', text: t, cache_control: { type: 'ephemeral' } }
@@ -465,15 +553,26 @@ describe('redaction write-back: no original text survives', () => {
                   };
           const message = {
             role: 'user',
-            content: parts.map((p) => block(p, text(p, p.secret?.join('\n') ?? ''))),
+            content: parts.flatMap((p, i) => shaped(block(p, text(p, p.secret?.join('\n') ?? '', i)))),
           };
-          const edited = parts.map((p) => text(p, p.secret === null ? '' : placeholder)).join('\n');
+          // What the guard rewrites: the text as read, each secret replaced.
+          const edited = messageText({
+            role: 'user',
+            content: parts.flatMap((p, i) =>
+              shaped(block(p, text(p, p.secret === null ? '' : placeholder, i))),
+            ),
+          });
           if (edited.split('\n').length !== messageText(message).split('\n').length) multiLine++;
           const next = withMessageText(message, edited) as typeof message;
           expect(JSON.stringify(next)).not.toContain('#');
           expect(messageText(next)).toBe(edited);
-          // Each part none touched is in the result, byte for byte, and in order.
-          const kept = parts.flatMap((p, i) => (p.secret === null ? [message.content[i]] : []));
+          // Each part none touched is in the result, byte for byte, and in order (in a run, a
+          // part with no text is not asked for: none of the run's text marks where it was).
+          const kept = parts.flatMap((p, i) =>
+            p.secret === null && !(layout === 'run' && text(p, '', i) === '')
+              ? [message.content[layout === 'run' ? i : 2 * i]]
+              : [],
+          );
           let last = -1;
           for (const k of kept) {
             const at = next.content.findIndex((c, i) => i > last && JSON.stringify(c) === JSON.stringify(k));

@@ -17,11 +17,20 @@
  * so reading is linear in the message and needs no recursion or node cap; the guards' own
  * per-message caps apply to the joined text as to any other message.
  *
- * A text slot is one string the reader took. Slots are joined with '\n', in order: the
- * message's `content` (string, or each part's `text`, or each part's `content`), then its
- * `output`.
+ * A text slot is one string the reader took, in order: the message's `content` (string, or
+ * each part's `text`, or each part's `content`), then its `output`. Text parts next to each
+ * other in one list (a message's parts, a tool result's blocks, a search result's blocks, an
+ * output's parts) are joined with '', as the provider joins them: the model reads them as one
+ * text, so "ignore all previous" + " instructions" or "jane@exa" + "mple.com" is whole in what
+ * the guards read (before, with '\n' between, a cut hid it from every pattern and detector).
+ * Evidence: OpenAI's harmony renderer (openai/harmony, src/encoding.rs, the format gpt-oss is
+ * trained on, made to mirror the Responses API) writes a message's text contents one after the
+ * other with nothing between; Anthropic does not document its join, and its response text
+ * blocks are pieces of one text (a sentence cut where a citation starts). Every other slot
+ * (a tool result, a document, text on the far side of an image) is joined with '\n'.
  */
 
+import { splitByChars } from './slot-chars.ts';
 import { splitByLines } from './slot-lines.ts';
 
 type Obj = Record<string, unknown>;
@@ -30,36 +39,48 @@ function asObj(v: unknown): Obj | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
-/** Calls `take` with each text slot of a content / output value, in order. */
-function eachSlot(value: unknown, take: (text: string) => void): void {
+/**
+ * Calls `take` with each text slot of a content / output value, in order; `joined`: the slot
+ * is a text part right after another in the same list (the provider reads the two as one).
+ */
+function eachSlot(value: unknown, take: (text: string, joined: boolean) => void): void {
   if (typeof value === 'string') {
-    take(value);
+    take(value, false);
     return;
   }
   if (!Array.isArray(value)) return;
+  let afterText = false;
   for (const part of value) {
     const p = asObj(part);
-    if (p === undefined) continue;
-    if (typeof p.text === 'string') take(p.text);
-    else if (typeof p.content === 'string') take(p.content);
+    const isText = typeof p?.text === 'string';
+    if (p === undefined) {
+      // Not a part: nothing read, but the parts either side are not next to each other.
+    } else if (isText) take(p.text as string, afterText);
+    else if (typeof p.content === 'string') take(p.content, false);
     else if (Array.isArray(p.content)) {
+      let innerAfterText = false;
       for (const inner of p.content) {
         const b = asObj(inner);
-        if (typeof b?.text === 'string') take(b.text);
+        const innerIsText = typeof b?.text === 'string';
+        if (innerIsText) take((b as Obj).text as string, innerAfterText);
         else if (Array.isArray(b?.content)) {
+          let leafAfterText = false;
           for (const leaf of b.content) {
             const t = asObj(leaf)?.text;
-            if (typeof t === 'string') take(t);
+            if (typeof t === 'string') take(t, leafAfterText);
+            leafAfterText = typeof t === 'string';
           }
         } else {
           const d = documentText(b);
-          if (d !== undefined) take(d);
+          if (d !== undefined) take(d, false);
         }
+        innerAfterText = innerIsText;
       }
     } else {
       const d = documentText(p);
-      if (d !== undefined) take(d);
+      if (d !== undefined) take(d, false);
     }
+    afterText = isText;
   }
 }
 
@@ -75,7 +96,7 @@ function withDocumentText(block: Obj, data: string | undefined): Obj {
   return { ...block, source: { ...asObj(block.source), data: data ?? '' } };
 }
 
-/** The guards' text of a raw message: its content's and output's text slots joined with '\n'. */
+/** The guards' text of a raw message: its content's and output's text slots, joined as the provider joins them. */
 export function messageText(message: unknown): string {
   const o = asObj(message);
   if (o === undefined) return '';
@@ -83,8 +104,8 @@ export function messageText(message: unknown): string {
   if (typeof o.content === 'string' && o.output === undefined) return o.content;
   let out = '';
   let first = true;
-  const take = (t: string): void => {
-    out = first ? t : `${out}\n${t}`;
+  const take = (t: string, joined: boolean): void => {
+    out = first || joined ? out + t : `${out}\n${t}`;
     first = false;
   };
   eachSlot(o.content, take);
@@ -105,20 +126,61 @@ export function withMessageText(message: unknown, text: string): unknown {
   const o = asObj(message);
   if (o === undefined) return message;
   const slots: string[] = [];
-  eachSlot(o.content, (t) => slots.push(t));
-  eachSlot(o.output, (t) => slots.push(t));
-  if (slots.join('\n') === text) return message;
+  const joined: boolean[] = [];
+  const take = (t: string, j: boolean): void => {
+    slots.push(t);
+    joined.push(j && slots.length > 1);
+  };
+  eachSlot(o.content, take);
+  eachSlot(o.output, take);
+  // Runs of slots the provider reads back to back (joined with ''); runs are joined with '\n'.
+  const runs: string[] = [];
+  const runStart: number[] = [];
+  for (let j = 0; j < slots.length; j++) {
+    if (joined[j]) runs[runs.length - 1] += slots[j] as string;
+    else {
+      runs.push(slots[j] as string);
+      runStart.push(j);
+    }
+  }
+  if (runs.join('\n') === text) return message;
   const out: Obj = { ...o };
   if (slots.length === 0) {
     // Nothing to rewrite in place (a message with no text): its content becomes the text.
     out.content = text;
     return out;
   }
-  const pieces = split(slots, text);
+  const pieces = splitRuns(slots, runs, runStart, text);
   let at = 0;
   const next = (): string | undefined => pieces[at++];
   if ('content' in o) out.content = rewrite(o.content, next);
   if ('output' in o) out.output = rewrite(o.output, next);
+  return out;
+}
+
+/**
+ * `text` cut into one piece per slot: first one piece per run (split(), the runs being joined
+ * with '\n'), then a run of several slots cut into its slots' pieces by splitByChars
+ * (slot-chars.ts); a run merged away (undefined) leaves all its slots undefined.
+ */
+function splitRuns(
+  slots: readonly string[],
+  runs: readonly string[],
+  runStart: readonly number[],
+  text: string,
+): Array<string | undefined> {
+  const byRun = split(runs, text);
+  if (runs.length === slots.length) return byRun;
+  const out: Array<string | undefined> = [];
+  for (let r = 0; r < runs.length; r++) {
+    const from = runStart[r] as number;
+    const to = r + 1 < runs.length ? (runStart[r + 1] as number) : slots.length;
+    const piece = byRun[r];
+    if (to - from === 1) out.push(piece);
+    else if (piece === undefined) for (let j = from; j < to; j++) out.push(undefined);
+    else if (piece === runs[r]) for (let j = from; j < to; j++) out.push(slots[j]);
+    else out.push(...splitByChars(slots.slice(from, to), piece));
+  }
   return out;
 }
 
