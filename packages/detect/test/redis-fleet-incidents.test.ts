@@ -254,6 +254,8 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
 
     await conn.connect();
     await until(() => a.engine.stats.state?.mode === 'shared', 5_000);
+    // The mode flips before the hand-back runs (it is scheduled on the return): wait for it.
+    await a.engine.forceFlush();
     // Back on Redis, A hands its local incident to the fleet (1047c04, 7781316): Redis already
     // holds the same incident (same start, same alert id), so A's copy counts as moved and A
     // holds nothing of its own; the fleet lists the incident once, as B does.
