@@ -1,3 +1,5 @@
+import { isAscii, isAsciiWordChar } from './leakage-chars.ts';
+
 /**
  * Word n-grams of a system prompt, and the share of them a text repeats. Words are runs of
  * letters and digits, lower-cased; punctuation and spacing are ignored. Everything here is one
@@ -62,8 +64,53 @@ export function mayBeVocabulary(prompt: Grams, text: string, start: number, end:
 /**
  * Share of the prompt's grams found in the text. Only runs of at least `size` consecutive
  * prompt words can match, so ordinary answers build almost no gram strings (the hot path).
+ * An ASCII text takes a character loop (overlapAscii), any other the Unicode regex; both give
+ * the same share (a property test holds them to each other).
  */
 export function overlap(prompt: Grams, text: string): number {
+  return isAscii(text) ? overlapAscii(prompt, text) : overlapByWords(prompt, text);
+}
+
+/**
+ * overlap() of an ASCII text without lower-casing it, splitting it into an array or building
+ * a string per word (issue 13: the whole-response check of every call; ~1.5 us of a guarded
+ * call in a profile, as much as the leakage stream reads a whole answer for). Lower-casing
+ * ASCII keeps lengths and the word runs ([0-9A-Za-z], the ASCII part of WORD), so the words
+ * are the same; a word that fails `mayBeVocabulary` cannot be a prompt word and ends the run
+ * without being built. Grams are built only from `size` consecutive prompt words.
+ */
+function overlapAscii(prompt: Grams, text: string): number {
+  const size = prompt.size;
+  let recent: string[] | undefined; // the run's last `size` words, by run position modulo size
+  let seen: Set<string> | undefined;
+  let run = 0;
+  const n = text.length;
+  for (let i = 0; i < n; ) {
+    if (!isAsciiWordChar(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < n && isAsciiWordChar(text.charCodeAt(end))) end++;
+    const word = mayBeVocabulary(prompt, text, i, end) ? text.slice(i, end).toLowerCase() : undefined;
+    i = end;
+    if (word === undefined || !prompt.vocabulary.has(word)) {
+      run = 0;
+      continue;
+    }
+    recent ??= [];
+    recent[run % size] = word;
+    run++;
+    if (run < size) continue;
+    let g = recent[(run - size) % size] as string;
+    for (let k = size - 1; k >= 1; k--) g += ` ${recent[(run - k) % size] as string}`;
+    if (prompt.set.has(g)) (seen ??= new Set()).add(g);
+  }
+  return (seen?.size ?? 0) / prompt.set.size;
+}
+
+/** overlap() through the Unicode regex: any text. Exported for tests (the reference of overlapAscii). */
+export function overlapByWords(prompt: Grams, text: string): number {
   const w = words(text);
   const seen = new Set<string>();
   let run = 0;
