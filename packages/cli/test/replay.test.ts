@@ -355,6 +355,27 @@ describe('llmsec replay', () => {
     }
   });
 
+  it('prints the table with control characters of user ids and field values escaped, one row per alert', async () => {
+    // The table is for terminals; user ids and metadata values come from the log as written.
+    const evil = 'evil\u001b[2J\u001b]0;x\u0007\nFAKE ROW';
+    const input = Array.from({ length: 10 }, (_, i) =>
+      line({
+        event_id: `e${i}`,
+        timestamp: at(i * 1_000),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: evil,
+        metadata: { guardrail_layer: `l\u009b31m${i % 3}` },
+      }),
+    ).join('\n');
+    const { code, stdout } = await cli(['replay', '-', '--format', 'table'], input);
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const rows = stdout.trim().split('\n');
+    expect(rows).toHaveLength(3); // header, systematic_enumeration, rapid_guardrail_blocks
+    expect(rows[1]).toContain('user_id=evil\\x1b[2J\\x1b]0;x\\x07\\x0aFAKE ROW');
+  });
+
   it('takes --state memory, as llmsec detector does, for the default in-memory state', async () => {
     const input = Array.from({ length: 10 }, (_, i) => block(i, i * 1_000)).join('\n');
     const plain = await cli(['replay', '-'], input);
