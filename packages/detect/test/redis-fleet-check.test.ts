@@ -186,7 +186,11 @@ describe('fleet check (shared state)', () => {
     expect([a.engine.stats.state?.mode, conn.status]).toEqual(['shared', 'ready']);
     // Handed back: no longer held here, and open in the fleet.
     expect(a.engine.activeIncidents()).toEqual([]);
-    expect(await a.check.closed(fired.map(ref))).toEqual(none);
+    const open = await b.check.closed(fired.map(ref));
+    expect(open).toEqual(none);
+    // Each open one as its current alert, from whichever master holds its group.
+    expect([...open.current!.keys()].sort()).toEqual(fired.map((x) => x.alert_id).sort());
+    for (const x of fired) expect(open.current!.get(x.alert_id)!.evidence).toEqual(x.evidence);
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
     expect(
@@ -238,7 +242,11 @@ describe('fleet check on a Redis Cluster (3 masters)', () => {
     // one check reads from several nodes.
     const masters = await clients[0]!.cluster('SLOTS');
     expect(masters).toHaveLength(3);
-    expect(await a.check.closed(fired.map(ref))).toEqual(none);
+    const open = await b.check.closed(fired.map(ref));
+    expect(open).toEqual(none);
+    // Each open one as its current alert, from whichever master holds its group.
+    expect([...open.current!.keys()].sort()).toEqual(fired.map((x) => x.alert_id).sort());
+    for (const x of fired) expect(open.current!.get(x.alert_id)!.evidence).toEqual(x.evidence);
     b.engine.advanceTo(T0 + 30 * MIN);
     await b.engine.forceFlush();
     expect(await a.check.closed(fired.map(ref))).toEqual(ended(fired.map((x) => x.alert_id)));
