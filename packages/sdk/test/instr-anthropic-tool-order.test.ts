@@ -153,3 +153,81 @@ describe('Anthropic: plain-text documents are third-party content', () => {
     ]);
   });
 });
+
+describe('Anthropic: server tool results in the assistant’s message', () => {
+  // Web fetch and code execution run on Anthropic's side; their results come back as blocks of
+  // the assistant's message, which the client resends. Their text is a fetched page or a
+  // program's output, not the model's: read, and a tool's.
+  const page = (data: string) => ({
+    type: 'web_fetch_tool_result' as const,
+    tool_use_id: 'srvtoolu_1',
+    content: {
+      type: 'web_fetch_result' as const,
+      url: 'https://w.example/lyon',
+      content: {
+        type: 'document' as const,
+        source: { type: 'text' as const, media_type: 'text/plain' as const, data },
+      },
+    },
+  });
+  const bash = (stdout: string, stderr = '') => ({
+    type: 'bash_code_execution_tool_result' as const,
+    tool_use_id: 'srvtoolu_2',
+    content: { type: 'bash_code_execution_result' as const, stdout, stderr, return_code: 0, content: [] },
+  });
+  const turn = (c: Clients, results: Anthropic.ContentBlockParam[]) =>
+    c.anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: [
+        { role: 'user', content: 'What is the weather in Lyon?' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Let me look.' },
+            {
+              type: 'server_tool_use',
+              id: 'srvtoolu_1',
+              name: 'web_fetch',
+              input: { url: 'https://w.example/lyon' },
+            },
+            ...results,
+            { type: 'text', text: 'It is 14 degrees.' },
+          ],
+        },
+        { role: 'user', content: 'Thanks. And tomorrow?' },
+      ],
+    });
+
+  it('an injection in a fetched page is blocked as the tool’s, its payload the page', async () => {
+    const b = await blockOf(h, turn(clients(h, defaultGuards()), [page(INJECTION)]));
+    expect(b).toMatchObject(TOOL);
+    expect(b.promptLength).toBe(INJECTION.length);
+  });
+
+  it('an injection in a bash command’s output is blocked as the tool’s', async () => {
+    const b = await blockOf(h, turn(clients(h, defaultGuards()), [bash(INJECTION)]));
+    expect(b).toMatchObject(TOOL);
+    expect(b.promptLength).toBe(INJECTION.length);
+  });
+
+  it('benign results pass; the assistant’s own text is still skipped as the model’s', async () => {
+    await turn(clients(h, defaultGuards()), [page('Lyon: 14 degrees, rain.'), bash('14\n', '')]);
+    expect(h.fake.requests).toHaveLength(1);
+    expect(h.recorded.filter((e) => e.category === 'guardrail_block')).toEqual([]);
+  });
+
+  it('piiGuard redact writes back into the page and the output, the blocks and the assistant text kept', async () => {
+    await turn(clients(h, { input: [piiGuard({ mode: 'redact' })] }), [
+      page('Owner: jane@example.com'),
+      bash('ok', 'warn: bob@example.com'),
+    ]);
+    const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    expect(JSON.stringify(body)).not.toMatch(/jane@|bob@/);
+    const content = body.messages[1]!.content as unknown[];
+    expect(content).toHaveLength(5);
+    expect(content[2]).toEqual(page('Owner: [REDACTED:email]'));
+    expect(content[3]).toEqual(bash('ok', 'warn: [REDACTED:email]'));
+    expect(content[4]).toEqual({ type: 'text', text: 'It is 14 degrees.' });
+  });
+});

@@ -192,6 +192,32 @@ describe('Anthropic tool results are tool messages', () => {
       { type: 'document', source: { type: 'text', data: 'doc' } },
       { type: 'document', source: { type: 'base64', data: 'JVBERi0=' } },
       { type: 'search_result', source: 's', title: 't', content: [{ type: 'text', text: 'found' }] },
+      {
+        type: 'web_fetch_tool_result',
+        tool_use_id: 's1',
+        content: {
+          type: 'web_fetch_result',
+          url: 'u',
+          content: { type: 'document', source: { type: 'text', data: 'page\nline' } },
+        },
+      },
+      {
+        type: 'bash_code_execution_tool_result',
+        tool_use_id: 's2',
+        content: {
+          type: 'bash_code_execution_result',
+          stdout: 'out',
+          stderr: '',
+          return_code: 0,
+          content: [],
+        },
+      },
+      {
+        type: 'text_editor_code_execution_tool_result',
+        tool_use_id: 's3',
+        content: { type: 'text_editor_code_execution_view_result', content: 'file', file_type: 'text' },
+      },
+      { type: 'server_tool_use', id: 's1', name: 'web_fetch', input: {} },
       null,
     );
     const message = fc.record({

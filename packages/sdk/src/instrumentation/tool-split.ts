@@ -1,4 +1,5 @@
 import { messageText, withMessageText } from './message-text.ts';
+import { isServerResult, serverResultsText, withServerResultsText } from './server-results.ts';
 import type { GuardMessage } from './types.ts';
 
 /**
@@ -13,7 +14,10 @@ import type { GuardMessage } from './types.ts';
  * tool_result after the user's text is still a tool's output (before, such a message was read
  * whole as the user's, so an injection in its tool result was put on the user). A message of
  * one kind of block is one message, as before; blocks that are neither (images, PDFs) go with
- * the run they follow (with the first run when they lead).
+ * the run they follow (with the first run when they lead). The results of Anthropic's server
+ * tools (web fetch, code execution: server-results.ts) sit in the assistant's message; each run
+ * of them there (or in a user message) is a `tool` message too, the rest of the assistant's
+ * message stays `assistant`.
  *
  * The runs are computed the same way on read and on write-back, so a guard's replacement for
  * each goes back into its own blocks.
@@ -35,14 +39,44 @@ function isTextDocument(b: Obj): boolean {
   return b.type === 'document' && asObj(b.source)?.type === 'text';
 }
 
-/** The guard role of a block's run: `tool`, `document`, '' for the user's own text, undefined for neither. */
-function kindOf(block: unknown): string | undefined {
+/** The kind of a server tool's result (role `tool`, read by server-results.ts). */
+const SERVER = 'server';
+
+/**
+ * The kind of a block's run: `tool`, `document`, SERVER, '' for the message's own text,
+ * undefined for neither. In an assistant message only its text and server results count.
+ */
+function kindOf(block: unknown, assistant: boolean): string | undefined {
   const b = asObj(block);
   if (b === undefined) return undefined;
   if (typeof b.text === 'string') return '';
+  if (isServerResult(b)) return SERVER;
+  if (assistant) return undefined;
   if (isToolBlock(b)) return 'tool';
   if (isTextDocument(b)) return 'document';
   return undefined;
+}
+
+/** The guard role of a run of `kind` in a message of `role`. */
+function roleOfKind(kind: string, role: string): string {
+  return kind === '' ? role : kind === SERVER ? 'tool' : kind;
+}
+
+/** The guard text of a run of blocks of one kind. */
+function readRun(kind: string, parts: readonly unknown[]): string {
+  return kind === SERVER ? serverResultsText(parts) : messageText({ content: parts });
+}
+
+/** A run's blocks with a guard's replacement text written back (`parts` itself when unchanged). */
+function writeRun(kind: string, parts: readonly unknown[], text: string): readonly unknown[] {
+  return kind === SERVER
+    ? withServerResultsText(parts, text)
+    : partsOf(withMessageText({ content: parts }, text));
+}
+
+/** Whether a message of this role has runs to look for: the user's and the assistant's. */
+function splits(role: string): boolean {
+  return role === 'user' || role === 'assistant';
 }
 
 /**
@@ -51,13 +85,13 @@ function kindOf(block: unknown): string | undefined {
  * `document`: documents only); or, for a message of several kinds, the index where each run
  * after the first starts. One pass and no allocation unless the message has several kinds.
  */
-export function toolRuns(content: unknown): string | number[] | undefined {
+export function toolRuns(content: unknown, assistant = false): string | number[] | undefined {
   if (!Array.isArray(content)) return undefined;
   let first: string | undefined;
   let current: string | undefined;
   let starts: number[] | undefined;
   for (let i = 0; i < content.length; i++) {
-    const k = kindOf(content[i]);
+    const k = kindOf(content[i], assistant);
     if (k === undefined || k === current) continue;
     if (current === undefined) first = k;
     else (starts ??= []).push(i);
@@ -69,21 +103,21 @@ export function toolRuns(content: unknown): string | number[] | undefined {
 
 /**
  * Calls `take` with each run of a mixed message (toolRuns gave `starts`): its [from, to)
- * bounds and role, the kind of its first kinded block (a leading neutral block is the first
- * run's), the message's own role for the user's text.
+ * bounds and kind, the kind of its first kinded block (a leading neutral block is the first
+ * run's).
  */
 function eachRun(
   content: readonly unknown[],
   starts: readonly number[],
-  role: string,
-  take: (from: number, to: number, role: string) => void,
+  assistant: boolean,
+  take: (from: number, to: number, kind: string) => void,
 ): void {
   let from = 0;
   for (let r = 0; r <= starts.length; r++) {
     const to = r < starts.length ? (starts[r] as number) : content.length;
     let kind: string | undefined;
-    for (let i = from; kind === undefined && i < to; i++) kind = kindOf(content[i]);
-    take(from, to, kind === '' || kind === undefined ? role : kind);
+    for (let i = from; kind === undefined && i < to; i++) kind = kindOf(content[i], assistant);
+    take(from, to, kind ?? '');
     from = to;
   }
 }
@@ -102,11 +136,14 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
   for (let i = 0; i < raw.length; i++) {
     const o = asObj(raw[i]);
     const content = o?.content;
-    let role = roleOf(o);
-    if (role === 'user' && Array.isArray(content)) {
-      const runs = toolRuns(content);
-      if (typeof runs === 'string') role = runs;
-      else if (runs !== undefined) {
+    const role = roleOf(o);
+    if (splits(role) && Array.isArray(content)) {
+      const runs = toolRuns(content, role === 'assistant');
+      if (typeof runs === 'string') {
+        out[i] = { role: roleOfKind(runs, role), content: readRun(runs, content) };
+        continue;
+      }
+      if (runs !== undefined) {
         cuts ??= [];
         cuts[i] = runs;
         continue;
@@ -124,8 +161,9 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
     }
     const o = asObj(raw[i]) as Obj;
     const parts = o.content as unknown[];
-    eachRun(parts, starts, roleOf(o), (from, to, role) =>
-      all.push({ role, content: messageText({ content: parts.slice(from, to) }) }),
+    const role = roleOf(o);
+    eachRun(parts, starts, role === 'assistant', (from, to, kind) =>
+      all.push({ role: roleOfKind(kind, role), content: readRun(kind, parts.slice(from, to)) }),
     );
   }
   return all;
@@ -140,18 +178,24 @@ export function withGuardMessages(raw: readonly unknown[], messages: readonly Gu
   return raw.map((m) => {
     const o = asObj(m);
     const content = o?.content;
-    const runs = roleOf(o) === 'user' ? toolRuns(content) : undefined;
-    if (runs === undefined || typeof runs === 'string') {
+    const role = roleOf(o);
+    const runs = splits(role) ? toolRuns(content, role === 'assistant') : undefined;
+    if (runs === undefined || (typeof runs === 'string' && runs !== SERVER)) {
       const r = messages[j++];
       return r === undefined ? m : withMessageText(m, r.content);
     }
     const parts = content as unknown[];
+    if (typeof runs === 'string') {
+      const r = messages[j++];
+      const written = r === undefined ? parts : writeRun(runs, parts, r.content);
+      return written === parts ? m : { ...o, content: written };
+    }
     let changed = false;
     const next: unknown[] = [];
-    eachRun(parts, runs, roleOf(o), (from, to) => {
+    eachRun(parts, runs, role === 'assistant', (from, to, kind) => {
       const r = messages[j++];
       const run = parts.slice(from, to);
-      const written = r === undefined ? run : partsOf(withMessageText({ content: run }, r.content));
+      const written = r === undefined ? run : writeRun(kind, run, r.content);
       if (written !== run) changed = true;
       next.push(...written);
     });
@@ -163,7 +207,7 @@ function roleOf(o: Obj | undefined): string {
   return typeof o?.role === 'string' ? o.role : 'user';
 }
 
-function partsOf(message: unknown): unknown[] {
+function partsOf(message: unknown): readonly unknown[] {
   const c = asObj(message)?.content;
   return Array.isArray(c) ? c : [];
 }

@@ -19,7 +19,8 @@ export type OperationName = 'chat' | 'embeddings';
  * (`system`, `developer`, `user`, `assistant`, ...); a tool's output has a role of its own:
  * `tool` (OpenAI chat `tool` messages, and Anthropic `tool_result` / `search_result` blocks,
  * which the SDK lifts out of their `user` message into `tool` messages, wherever they sit among
- * the user's own text blocks), `document` (Anthropic plain-text `document` blocks, lifted out
+ * the user's own text blocks, and the results of Anthropic's server tools, lifted out of the
+ * assistant's message the same way), `document` (Anthropic plain-text `document` blocks, lifted out
  * the same way: attached or retrieved text is third-party too), `function` (OpenAI chat,
  * legacy) or the Responses item type (`function_call_output`, `custom_tool_call_output`,
  * `mcp_call`, `file_search_call`, ...; a `reasoning` item reads as `assistant`). Guards that only judge what the
