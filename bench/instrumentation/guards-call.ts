@@ -13,6 +13,19 @@
  * `--base <dir>`: an unpacked older tree (`git archive <commit> packages/sdk/src | tar -x -C <dir>`,
  * a node_modules link to this one's) whose instrumentation and guards are timed in the same rounds.
  *
+ * `--warm <n>` (default 2000): calls of each client before the rounds. At the default the guards'
+ * functions run as Maglev code: V8 moves them to TurboFan only after tens of thousands of calls
+ * (guards.ts runs them >100,000 times, so its figure is TurboFan's). `--warm 40000` reads the call
+ * as a long-running process would.
+ *
+ * The guards' own time: the last lines time each guard's check (clock reads around it, so
+ * comparable with each other, not with CPU time) in three settings, in the same rounds: inside
+ * the instrumented call (a client of its own, `default guards, timed`, not used for the lines
+ * above), alone back to back (the runner and guards as in guards.ts), and alone with a plain
+ * client call before each run. Same guards, same code, same input: what moves between the first
+ * two is the state the rest of the call leaves in the caches and predictors; the third shows how
+ * much of that a plain client call alone leaves.
+ *
  * `--only <client>` (e.g. `--only 'default guards'`, `--only '[base] no guards'`): makes `--calls`
  * calls of that one client and nothing else (no warm-up, no rounds), for instruction counts
  * under valgrind, which the shared machine's load does not move:
@@ -25,7 +38,7 @@
  */
 import OpenAI from 'openai';
 import { pathToFileURL } from 'node:url';
-import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
+import { CANNED_TEXT, CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
@@ -73,9 +86,14 @@ interface Guard {
 }
 interface Tree {
   instrumentClient: (c: OpenAI, o: object) => OpenAI;
-  SecurityEvents: new (o?: object) => object;
+  SecurityEvents: new (o?: object) => { metrics: object };
   LlmsecMetrics: new (o?: object) => { recordGuardrailDuration(i: object): void };
   defaultGuards: (o: object) => { input?: Guard[]; output?: Guard[] };
+  runInputGuards: (g: Guard[], i: object, c: object, m: object) => unknown;
+  runOutputGuards: (g: Guard[], o: object, c: object, m: object) => unknown;
+  runChunkGuards: (g: Guard[], a: string, d: string, c: object, m: object) => number;
+  CallGuardContext: new (owner: object, s?: string, c?: string) => object;
+  StreamText: new () => { append(d: string): string };
 }
 
 async function load(root: string): Promise<Tree> {
@@ -85,7 +103,38 @@ async function load(root: string): Promise<Tree> {
     ...((await import(at('security-events.ts'))) as Pick<Tree, 'SecurityEvents'>),
     ...((await import(at('metrics.ts'))) as Pick<Tree, 'LlmsecMetrics'>),
     ...((await import(at('guards/index.ts'))) as Pick<Tree, 'defaultGuards'>),
+    ...((await import(at('instrumentation/guard-runner.ts'))) as Pick<
+      Tree,
+      'runInputGuards' | 'runOutputGuards' | 'runChunkGuards'
+    >),
+    ...((await import(at('instrumentation/call-guard-context.ts'))) as Pick<Tree, 'CallGuardContext'>),
+    ...((await import(at('instrumentation/stream-text.ts'))) as Pick<Tree, 'StreamText'>),
   };
+}
+
+/** Milliseconds spent in the timed guards' checks since the last reset, by setting. */
+const guardMs: Record<string, number> = {};
+let timing = '';
+/** Copies of the default guards whose checks add their clock time to guardMs[timing]. */
+function timedGuards(t: Tree): { input: Guard[]; output: Guard[] } {
+  const g = t.defaultGuards({ allowedTools: ['get_weather'] });
+  const wrap = (x: Guard): Guard => {
+    const copy: Guard = { ...x };
+    for (const m of ['check', 'checkResponse', 'checkChunk']) {
+      const f = x[m];
+      if (typeof f !== 'function') continue;
+      copy[m] = (...a: unknown[]): unknown => {
+        const t0 = performance.now();
+        try {
+          return (f as (...b: unknown[]) => unknown).apply(x, a);
+        } finally {
+          guardMs[timing] = (guardMs[timing] ?? 0) + performance.now() - t0;
+        }
+      };
+    }
+    return copy;
+  };
+  return { input: (g.input ?? []).map(wrap), output: (g.output ?? []).map(wrap) };
 }
 
 const clients: Record<string, OpenAI> = {};
@@ -120,8 +169,67 @@ function add(tag: string, t: Tree, extra: boolean): void {
     });
   }
 }
-add('', await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, '')), true);
+const tree = await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, ''));
+add('', tree, true);
 if (baseDir !== undefined) add('[base] ', await load(baseDir), false);
+
+// The guards' own time (see the header): in a call, alone, alone after a plain client call.
+const timedClient = tree.instrumentClient(make(), { events: new tree.SecurityEvents(), guards: timedGuards(tree) });
+const plainClient = make();
+const alone = timedGuards(tree);
+const aloneMetrics = new tree.SecurityEvents().metrics;
+const aloneInput = {
+  provider: 'openai',
+  operation: 'chat',
+  model: CHAT_BODY.model,
+  system: CHAT_BODY.messages[0].content,
+  messages: CHAT_BODY.messages.map((m) => ({ role: m.role, content: m.content })),
+  tools: [],
+  body: CHAT_BODY,
+};
+const answerWords = CANNED_TEXT.split(/(?<= )/);
+/** The streamed answer's 8 content deltas (canned-chat.ts cuts them so). */
+const deltas = Array.from({ length: 8 }, (_, k) =>
+  answerWords.slice((k * answerWords.length) / 8, ((k + 1) * answerWords.length) / 8).join(''),
+);
+const aloneOwner = { userId: undefined, span: undefined, guardView: () => aloneInput, emit: () => undefined };
+function guardsAlone(): void {
+  const ctx = new tree.CallGuardContext(aloneOwner, undefined, undefined);
+  void tree.runInputGuards(alone.input, aloneInput, ctx, aloneMetrics);
+  if (stream) {
+    const text = new tree.StreamText();
+    for (const d of deltas) tree.runChunkGuards(alone.output, text.append(d), d, ctx, aloneMetrics);
+  }
+  void tree.runOutputGuards(alone.output, { text: CANNED_TEXT, toolCalls: [] }, ctx, aloneMetrics);
+}
+async function oneCall(c: OpenAI): Promise<void> {
+  if (stream) for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
+  else await c.chat.completions.create(CHAT_BODY);
+}
+const settings: Record<string, (n: number) => Promise<void>> = {
+  'in the instrumented call': async (n) => {
+    for (let i = 0; i < n; i++) await oneCall(timedClient);
+  },
+  'alone, back to back': async (n) => {
+    for (let i = 0; i < n; i++) guardsAlone();
+  },
+  'alone, after a plain client call each': async (n) => {
+    for (let i = 0; i < n; i++) {
+      timing = '';
+      await oneCall(plainClient);
+      timing = 'alone, after a plain client call each';
+      guardsAlone();
+    }
+  },
+};
+/** Runs a setting n times and returns its guards' clock time per run, in microseconds. */
+async function guardTime(name: string, n: number): Promise<number> {
+  timing = name;
+  guardMs[name] = 0;
+  await (settings[name] as (k: number) => Promise<void>)(n);
+  timing = '';
+  return ((guardMs[name] as number) * 1000) / n;
+}
 
 /** The main thread's CPU per call of the last time() (the process's less the JIT's and GC's background threads). */
 let lastMain = 0;
@@ -146,12 +254,20 @@ if (onlyAt > 0) {
   process.exit(0);
 }
 
+const WARM = arg('warm', 2000);
 const names = Object.keys(clients);
-for (const n of names) await time(clients[n] as OpenAI, 2000);
+const settingNames = Object.keys(settings);
+for (const n of names) await time(clients[n] as OpenAI, WARM);
+for (const s of settingNames) await guardTime(s, WARM);
 const series: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 const mainSeries: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+const guardSeries: Record<string, number[]> = Object.fromEntries(settingNames.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const n of [...names].sort(() => Math.random() - 0.5)) {
+  for (const n of [...names, ...settingNames].sort(() => Math.random() - 0.5)) {
+    if (n in settings) {
+      guardSeries[n]?.push(await guardTime(n, CALLS));
+      continue;
+    }
     series[n]?.push(await time(clients[n] as OpenAI, CALLS));
     mainSeries[n]?.push(lastMain);
   }
@@ -164,7 +280,7 @@ const added = (a: string, b: string, of = series): string => {
   return `${median(d).toFixed(1).padStart(6)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
 };
 const lines = [
-  `default guards in the instrumented call${stream ? ', stream: true (8 content deltas)' : ''}, node ${process.version}: ${ROUNDS} rounds x ${CALLS} calls, random order, CPU per call`,
+  `default guards in the instrumented call${stream ? ', stream: true (8 content deltas)' : ''}, node ${process.version}: ${WARM} calls of warm-up, ${ROUNDS} rounds x ${CALLS} calls, random order, CPU per call`,
 ];
 for (const n of names)
   lines.push(
@@ -188,5 +304,12 @@ if (baseAt > 0)
     `  [base] added by the default guards:       ${added('[base] default guards', '[base] no guards')}`,
     `  [base] ... main thread only:               ${added('[base] default guards', '[base] no guards', mainSeries)}`,
   );
+const spread = (x: number[]): string => {
+  const d = [...x].sort((p, q) => p - q);
+  const q = (f: number): number => d[Math.floor((d.length - 1) * f)] as number;
+  return `${median(d).toFixed(2).padStart(6)} us (IQR ${q(0.25).toFixed(2)} .. ${q(0.75).toFixed(2)})`;
+};
+lines.push(`  the guards' own checks, clock time per call (median of rounds):`);
+for (const s of settingNames) lines.push(`    ${s.padEnd(38)} ${spread(guardSeries[s] as number[])}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(0);
