@@ -79,7 +79,13 @@ describe('an incident re-sent by the process that fired it and by the adopter', 
     // Sixteen blocks, each in its own trace: the rule fires before the last, which extend it.
     for (let s = 0; s < 16; s++) {
       const trace = (s + 1).toString(16).padStart(32, '0');
-      const { event, t } = ev({ at: T0 + s * SEC, category: 'guardrail_block', user, id: `${user}-${s}`, trace });
+      const { event, t } = ev({
+        at: T0 + s * SEC,
+        category: 'guardrail_block',
+        user,
+        id: `${user}-${s}`,
+        trace,
+      });
       a.engine.ingest(event, t);
     }
     a.engine.advanceTo(T0 + 16 * SEC + LATENESS);

@@ -41,7 +41,9 @@ describe('AlertmanagerSink: re-send interval above resolve_timeout', () => {
     const user = 'slow-resend';
     // Started an hour ago (event time), as a detector's alerts usually are.
     const startsAt = new Date(Date.now() - 3_600_000).toISOString();
-    sink.send(alert({ alert_id: 'ALR-slow', labels: { user_id: user }, user_ids: [user], starts_at: startsAt }));
+    sink.send(
+      alert({ alert_id: 'ALR-slow', labels: { user_id: user }, user_ids: [user], starts_at: startsAt }),
+    );
     await sink.forceFlush();
     // Three intervals, nine resolve_timeouts: active at every look.
     const end = Date.now() + 3 * RESEND_MS;

@@ -13,7 +13,8 @@ const sinks: AlertmanagerSink[] = [];
  * the POST) is after it, a resolve's (the check's wall time, or event time) before it.
  */
 const CLOCK_NOW = Date.parse('2030-01-01T00:00:00.000Z');
-const isFiring = (a: AlertmanagerAlert): boolean => a.endsAt !== undefined && Date.parse(a.endsAt) > CLOCK_NOW;
+const isFiring = (a: AlertmanagerAlert): boolean =>
+  a.endsAt !== undefined && Date.parse(a.endsAt) > CLOCK_NOW;
 
 function sink(options: AlertmanagerSinkOptions): AlertmanagerSink {
   const s = new AlertmanagerSink({
@@ -166,7 +167,12 @@ describe('AlertmanagerSink with a fleet check', () => {
   it("re-sends the fleet's current copy (new evidence, same users), not one with fewer users than its own update", async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 20 });
-    const campaign = alert({ alert_id: 'ALR-c', rule: 'camp', labels: { fingerprint: 'f' }, user_ids: ['a', 'b'] });
+    const campaign = alert({
+      alert_id: 'ALR-c',
+      rule: 'camp',
+      labels: { fingerprint: 'f' },
+      user_ids: ['a', 'b'],
+    });
     let fleetCopy = { ...campaign, evidence: ['EVT-1', 'EVT-9'] };
     s.useFleet(
       fleet(async () => ({

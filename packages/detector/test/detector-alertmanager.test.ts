@@ -59,7 +59,10 @@ describe('detector → Alertmanager', () => {
     // Checked under load (CPU burners on the test's one core). Asserted, so a change to any of
     // that shows here as the events dropped, not as an alert that never came.
     const stats = detector.engine.stats;
-    expect({ ingested: stats.ingested, droppedLate: stats.droppedLate }).toEqual({ ingested: 3, droppedLate: 0 });
+    expect({ ingested: stats.ingested, droppedLate: stats.droppedLate }).toEqual({
+      ingested: 3,
+      droppedLate: 0,
+    });
     const until = Date.now() + 15_000;
     let listed: AmAlert | undefined;
     while (listed === undefined) {

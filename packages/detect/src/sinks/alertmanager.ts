@@ -142,7 +142,13 @@ export class AlertmanagerSink implements AlertSink {
         maxBatch,
         record: this.record,
         deliver: async (batch, signal) =>
-          await postJson(fetch, endpoint, JSON.stringify(criticalFirst(this.stamped(batch))), headers, signal),
+          await postJson(
+            fetch,
+            endpoint,
+            JSON.stringify(criticalFirst(this.stamped(batch))),
+            headers,
+            signal,
+          ),
       });
     });
     this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);

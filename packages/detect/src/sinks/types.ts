@@ -46,7 +46,7 @@ export interface FleetIncidentCheck {
    * each), as their firing alerts, when the caller holds the fleet's adoption lease (one key per
    * ruleset, taken for `leaseMs` and renewed by each call of its holder); an empty list when
    * another process holds it. A sink re-sends them, so the incidents of a process that left are
-   * not resolved by Alertmanager's resolve_timeout. Rejects when the state cannot be read.
+   * not ended by Alertmanager when their last copy's endsAt passes. Rejects when the state cannot be read.
    */
   adopt?(leaseMs: number): Promise<Alert[]>;
 }

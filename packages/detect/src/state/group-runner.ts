@@ -1,7 +1,13 @@
 import { hash } from 'node:crypto';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
-import { droppedIncidentAlert, Incident, loadableState, openIncident, type IncidentState } from '../incident.ts';
+import {
+  droppedIncidentAlert,
+  Incident,
+  loadableState,
+  openIncident,
+  type IncidentState,
+} from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
 import type { OverflowRun } from './shared-overflow.ts';
 
