@@ -21,7 +21,19 @@ export interface EnvConfig {
   prometheusPort: number | undefined;
   /** OTEL_SDK_DISABLED=true: install nothing that exports. */
   sdkDisabled: boolean;
+  /**
+   * `NAME=value` of each OTEL_EXPORTER_OTLP[_<SIGNAL>]_PROTOCOL set to anything but
+   * `http/json`: the exporters setup builds speak only that, so setup warns (setup-exporters.ts).
+   */
+  otlpProtocolsIgnored: string[];
 }
+
+const PROTOCOL_VARIABLES = [
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+];
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const has = (name: string): boolean => (env[name] ?? '').trim() !== '';
@@ -43,6 +55,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       : undefined,
     prometheusPort: positiveInt(env.OTEL_EXPORTER_PROMETHEUS_PORT),
     sdkDisabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
+    otlpProtocolsIgnored: PROTOCOL_VARIABLES.filter(
+      (name) => has(name) && env[name]!.trim().toLowerCase() !== 'http/json',
+    ).map((name) => `${name}=${env[name]!.trim()}`),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { diag } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -48,6 +49,18 @@ export function buildSignalExports(
     return out;
   };
   const viaOptions = otlp?.endpoint !== undefined;
+  if (
+    otlp !== undefined &&
+    env.otlpProtocolsIgnored.length > 0 &&
+    (viaOptions || env.otlpTraces || env.otlpLogs || env.otlpMetrics)
+  ) {
+    // A Collector user's OTEL_EXPORTER_OTLP_PROTOCOL=grpc (endpoint :4317) would otherwise get
+    // JSON over HTTP sent to a gRPC port: every export lost, only counted as telemetry errors.
+    diag.warn(
+      `llmsec: ${env.otlpProtocolsIgnored.join(', ')} is not honoured: setupLlmsec exports OTLP ` +
+        'as http/json only; point the endpoint at an OTLP/HTTP receiver (a Collector: port 4318)',
+    );
+  }
 
   const spanProcessors: SpanProcessor[] = (options.spanProcessors ?? []).map(
     (processor) => new SafeSpanProcessor({ processor }),

@@ -20,6 +20,25 @@ describe('configFromEnv', () => {
     expect([env.otlpTraces, env.otlpLogs, env.otlpMetrics]).toEqual([false, false, false]);
   });
 
+  it('names the OTLP protocol variables it cannot honour (it exports http/json only)', () => {
+    // A Collector user's usual OTEL_EXPORTER_OTLP_PROTOCOL=grpc with :4317 would otherwise
+    // send JSON over HTTP to a gRPC port and lose every export without a word.
+    expect(configFromEnv({}).otlpProtocolsIgnored).toEqual([]);
+    expect(
+      configFromEnv({
+        OTEL_EXPORTER_OTLP_PROTOCOL: ' HTTP/JSON ',
+        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json',
+      }).otlpProtocolsIgnored,
+    ).toEqual([]);
+    expect(
+      configFromEnv({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: '',
+      }).otlpProtocolsIgnored,
+    ).toEqual(['OTEL_EXPORTER_OTLP_PROTOCOL=grpc', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf']);
+  });
+
   it('ignores malformed numbers instead of failing', () => {
     const env = configFromEnv({ OTEL_METRIC_EXPORT_INTERVAL: 'soon', OTEL_EXPORTER_PROMETHEUS_PORT: '-1' });
     expect(env.metricIntervalMs).toBeUndefined();
