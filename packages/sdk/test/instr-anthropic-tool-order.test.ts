@@ -127,6 +127,48 @@ describe('Anthropic: plain-text documents are third-party content', () => {
     expect(b.promptLength).toBe(INJECTION.length);
   });
 
+  it('a custom-content document (source.type content, text blocks or a string) is read too, and is the document’s', async () => {
+    const content = (c: string | Anthropic.TextBlockParam[]) => ({
+      type: 'document' as const,
+      source: { type: 'content' as const, content: c },
+      title: 'Attachment',
+    });
+    for (const c of [
+      [
+        { type: 'text' as const, text: 'Page 1.' },
+        { type: 'text' as const, text: INJECTION },
+      ],
+      INJECTION,
+    ]) {
+      h.reset();
+      const b = await blockOf(
+        h,
+        ask(clients(h, defaultGuards()), [content(c), { type: 'text', text: 'Summarise the attachment.' }]),
+      );
+      expect(b).toMatchObject(TOOL);
+      expect(b.promptLength).toBe(
+        typeof c === 'string' ? INJECTION.length : 'Page 1.\n'.length + INJECTION.length,
+      );
+    }
+    // piiGuard redact writes back into the document's own text blocks.
+    h.reset();
+    await ask(clients(h, { input: [piiGuard({ mode: 'redact' })] }), [
+      content([
+        { type: 'text', text: 'Page 1.' },
+        { type: 'text', text: 'Owner: jane@example.com' },
+      ]),
+      { type: 'text', text: 'Who owns it?' },
+    ]);
+    const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    expect(body.messages[0]!.content).toEqual([
+      content([
+        { type: 'text', text: 'Page 1.' },
+        { type: 'text', text: 'Owner: [REDACTED:email]' },
+      ]),
+      { type: 'text', text: 'Who owns it?' },
+    ]);
+  });
+
   it('the user’s own injection beside a benign document stays the user’s', async () => {
     const b = await blockOf(
       h,

@@ -218,6 +218,11 @@ describe('Anthropic tool results are tool messages', () => {
         content: { type: 'text_editor_code_execution_view_result', content: 'file', file_type: 'text' },
       },
       { type: 'server_tool_use', id: 's1', name: 'web_fetch', input: {} },
+      {
+        type: 'document',
+        source: { type: 'content', content: [{ type: 'text', text: 'c1' }, { type: 'image' }] },
+      },
+      { type: 'document', source: { type: 'content', content: 'c2\nc3' } },
       null,
     );
     const message = fc.record({

@@ -1,5 +1,5 @@
 import { messageText, withMessageText } from './message-text.ts';
-import { isServerResult, serverResultsText, withServerResultsText } from './server-results.ts';
+import { isContentDocument, isServerResult, nestedText, withNestedText } from './nested-blocks.ts';
 import type { GuardMessage } from './types.ts';
 
 /**
@@ -15,9 +15,10 @@ import type { GuardMessage } from './types.ts';
  * whole as the user's, so an injection in its tool result was put on the user). A message of
  * one kind of block is one message, as before; blocks that are neither (images, PDFs) go with
  * the run they follow (with the first run when they lead). The results of Anthropic's server
- * tools (web fetch, code execution: server-results.ts) sit in the assistant's message; each run
+ * tools (web fetch, code execution: nested-blocks.ts) sit in the assistant's message; each run
  * of them there (or in a user message) is a `tool` message too, the rest of the assistant's
- * message stays `assistant`.
+ * message stays `assistant`. Custom-content documents (`source.type: 'content'`) are
+ * `document` messages read by nested-blocks.ts.
  *
  * The runs are computed the same way on read and on write-back, so a guard's replacement for
  * each goes back into its own blocks.
@@ -39,8 +40,15 @@ function isTextDocument(b: Obj): boolean {
   return b.type === 'document' && asObj(b.source)?.type === 'text';
 }
 
-/** The kind of a server tool's result (role `tool`, read by server-results.ts). */
+/** The kind of a server tool's result (role `tool`, read by nested-blocks.ts). */
 const SERVER = 'server';
+/** The kind of a custom-content document (role `document`, read by nested-blocks.ts). */
+const CONTENT_DOCUMENT = 'content-document';
+
+/** Whether a kind's text sits in nested objects (nested-blocks.ts reads it, not message-text.ts). */
+function isNested(kind: string): boolean {
+  return kind === SERVER || kind === CONTENT_DOCUMENT;
+}
 
 /**
  * The kind of a block's run: `tool`, `document`, SERVER, '' for the message's own text,
@@ -54,24 +62,25 @@ function kindOf(block: unknown, assistant: boolean): string | undefined {
   if (assistant) return undefined;
   if (isToolBlock(b)) return 'tool';
   if (isTextDocument(b)) return 'document';
+  if (isContentDocument(b)) return CONTENT_DOCUMENT;
   return undefined;
 }
 
 /** The guard role of a run of `kind` in a message of `role`. */
 function roleOfKind(kind: string, role: string): string {
-  return kind === '' ? role : kind === SERVER ? 'tool' : kind;
+  if (kind === '') return role;
+  if (kind === SERVER) return 'tool';
+  return kind === CONTENT_DOCUMENT ? 'document' : kind;
 }
 
 /** The guard text of a run of blocks of one kind. */
 function readRun(kind: string, parts: readonly unknown[]): string {
-  return kind === SERVER ? serverResultsText(parts) : messageText({ content: parts });
+  return isNested(kind) ? nestedText(parts) : messageText({ content: parts });
 }
 
 /** A run's blocks with a guard's replacement text written back (`parts` itself when unchanged). */
 function writeRun(kind: string, parts: readonly unknown[], text: string): readonly unknown[] {
-  return kind === SERVER
-    ? withServerResultsText(parts, text)
-    : partsOf(withMessageText({ content: parts }, text));
+  return isNested(kind) ? withNestedText(parts, text) : partsOf(withMessageText({ content: parts }, text));
 }
 
 /** Whether a message of this role has runs to look for: the user's and the assistant's. */
@@ -180,7 +189,7 @@ export function withGuardMessages(raw: readonly unknown[], messages: readonly Gu
     const content = o?.content;
     const role = roleOf(o);
     const runs = splits(role) ? toolRuns(content, role === 'assistant') : undefined;
-    if (runs === undefined || (typeof runs === 'string' && runs !== SERVER)) {
+    if (runs === undefined || (typeof runs === 'string' && !isNested(runs))) {
       const r = messages[j++];
       return r === undefined ? m : withMessageText(m, r.content);
     }
