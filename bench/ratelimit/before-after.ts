@@ -8,6 +8,8 @@
 //     node --conditions=@llmsec/source bench/ratelimit/before-after.ts
 // BENCH_SECONDS (default 2) per cell, BENCH_ROUNDS (default 7). Linux only (/proc). A round in
 // which the fallback store decided any acquire (a Redis call timed out) is not counted: printed.
+// The ratios are also taken round by round (each row against the ceiling of its own round) and
+// printed as median and interquartile range: the spread of a ratio on a shared machine.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +68,8 @@ try {
 
   const rejected: string[] = [];
   const seen = new Map<string, { redis: number[]; node: number[]; rate: number[] }>();
+  // Per round: the row's rate and both-process CPU per op (for ratios within one round).
+  const perRound = new Map<string, Map<number, { rate: number; both: number }>>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, op] of rows) {
       let i = 0;
@@ -100,10 +104,35 @@ try {
       e.redis.push(r / done);
       e.node.push((node.user + node.system) / done);
       e.rate.push(done / wall);
+      const pr = perRound.get(name) ?? new Map<number, { rate: number; both: number }>();
+      perRound.set(name, pr);
+      pr.set(round, { rate: done / wall, both: (r + node.user + node.system) / done });
     }
   }
   const median = (a: number[]): number =>
     a.length === 0 ? NaN : [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  /** Quartile q (0.25, 0.75) of `a`, linear between the nearest ranks. */
+  const quartile = (a: number[], q: number): number => {
+    if (a.length === 0) return NaN;
+    const s = [...a].sort((x, y) => x - y);
+    const at = (s.length - 1) * q;
+    const lo = Math.floor(at);
+    return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (at - lo);
+  };
+  /** A row's ratios to the ceiling of the same round, over the rounds both were counted in. */
+  const roundRatios = (name: string): { rate: number[]; cpu: number[] } => {
+    const out = { rate: [] as number[], cpu: [] as number[] };
+    const ceil = perRound.get(rows[0]![0]);
+    for (const [round, x] of perRound.get(name) ?? []) {
+      const c = ceil?.get(round);
+      if (c === undefined) continue;
+      out.rate.push(x.rate / c.rate);
+      out.cpu.push(c.both / x.both);
+    }
+    return out;
+  };
+  const iqr = (a: number[]): string =>
+    `${median(a).toFixed(2)}x (${quartile(a, 0.25).toFixed(2)}-${quartile(a, 0.75).toFixed(2)})`;
   const both = (name: string): number =>
     median(seen.get(name)?.redis ?? []) + median(seen.get(name)?.node ?? []);
   const ceiling = both(rows[0]![0]);
@@ -116,13 +145,13 @@ try {
   );
   const ceilingRate = median(seen.get(rows[0]![0])?.rate ?? []);
   console.log(
-    '| row | ops/s | by rate | redis µs/op | node µs/op | both µs/op | by CPU (ceiling both / this) |',
+    '| row | ops/s | by rate | redis µs/op | node µs/op | both µs/op | by CPU (ceiling both / this) | by rate, per round: median (IQR) | by CPU, per round: median (IQR) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name] of rows) {
     const e = seen.get(name) ?? { redis: [], node: [], rate: [] };
     console.log(
-      `| ${name} | ${Math.round(median(e.rate))} | ${(median(e.rate) / ceilingRate).toFixed(2)}x | ${median(e.redis).toFixed(2)} | ${median(e.node).toFixed(2)} | ${both(name).toFixed(2)} | ${(ceiling / both(name)).toFixed(2)}x |`,
+      `| ${name} | ${Math.round(median(e.rate))} | ${(median(e.rate) / ceilingRate).toFixed(2)}x | ${median(e.redis).toFixed(2)} | ${median(e.node).toFixed(2)} | ${both(name).toFixed(2)} | ${(ceiling / both(name)).toFixed(2)}x | ${iqr(roundRatios(name).rate)} | ${iqr(roundRatios(name).cpu)} |`,
     );
   }
 } finally {
