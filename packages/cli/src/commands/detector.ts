@@ -76,29 +76,36 @@ export const command: Command = {
     // stderr carries only the log: with its reader gone (a log shipper that died) there is nowhere
     // to say so, but the service, and the drain that flushes held alerts on SIGTERM, go on.
     setStderrErrorHandler(() => undefined);
+    // Listening before the start: it can wait seconds for an unreachable state Redis, and a
+    // SIGTERM then (a rollout) must stop it as documented, once started, not kill it outright.
+    let stopListening = (): void => {};
+    const signal = new Promise<string>((resolve) => {
+      const on = (s: string) => () => {
+        stopListening();
+        resolve(s);
+      };
+      const term = on('SIGTERM');
+      const int = on('SIGINT');
+      stopListening = () => {
+        process.off('SIGTERM', term);
+        process.off('SIGINT', int);
+      };
+      process.on('SIGTERM', term);
+      process.on('SIGINT', int);
+    });
     let detector: Awaited<ReturnType<typeof startDetector>>;
     try {
       const config = loadConfig(parsed.config, parsed.flags);
       detector = await startDetector({ config });
     } catch (err) {
+      stopListening();
       if (err instanceof ConfigError || err instanceof RuleFileError) {
         io.stderr.write(`llmsec detector: ${err.message}\n`);
         return 2;
       }
       throw err;
     }
-    const signal = await new Promise<string>((resolve) => {
-      const on = (s: string) => () => {
-        process.off('SIGTERM', term);
-        process.off('SIGINT', int);
-        resolve(s);
-      };
-      const term = on('SIGTERM');
-      const int = on('SIGINT');
-      process.on('SIGTERM', term);
-      process.on('SIGINT', int);
-    });
-    io.stderr.write(`llmsec detector: ${signal}: draining\n`);
+    io.stderr.write(`llmsec detector: ${await signal}: draining\n`);
     if (await detector.shutdown()) return 0;
     endProcessWhenDone(); // gave up: what is still in flight is dropped, not waited for
     return 1;
