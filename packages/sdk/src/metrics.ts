@@ -99,6 +99,13 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
   private readonly tokenSets = new AttributeCache(MAX_CACHED_SETS);
   private readonly durationSets = new AttributeCache(MAX_CACHED_SETS);
   private readonly guardSets = new AttributeCache(MAX_CACHED_SETS);
+  /**
+   * The guard-duration sets AttributeCache keeps, again by layer, then by outcome (allow, block,
+   * modify): one map lookup a record instead of four (issue 13). A call makes six records, one
+   * per layer in turn, so the cache's one-set memo never hits. Filled only with sets guardSets
+   * holds, so it keeps what that keeps (bounded by it) and every record of a pair gets one object.
+   */
+  private readonly guardSetsByLayer = new Map<string, Array<Attributes | undefined>>();
 
   constructor(options: LlmsecMetricsOptions = {}) {
     const meter = options.meter ?? metrics.getMeter('@llmsec/sdk');
@@ -241,19 +248,33 @@ export class LlmsecMetrics implements TelemetryErrorCounter {
     try {
       if (!isCount(input.seconds)) return;
       const { layer, outcome } = input;
-      const cacheable = isStr(layer) && isStr(outcome);
-      let attrs = cacheable ? this.guardSets.get(layer, outcome, undefined, undefined) : undefined;
+      const slot = isStr(layer) ? GUARDRAIL_OUTCOMES.indexOf(outcome as GuardrailOutcome) : -1;
+      const row = slot >= 0 ? this.guardSetsByLayer.get(layer) : undefined;
+      let attrs = row?.[slot];
       if (attrs === undefined) {
-        const built: Attributes = {
-          layer: this.layers.value(layer),
-          outcome: oneOf(GUARDRAIL_OUTCOMES, outcome),
-        };
-        attrs = cacheable ? this.guardSets.set(layer, outcome, undefined, undefined, built) : built;
+        attrs = this.guardSet(layer, outcome);
+        if (slot >= 0 && this.guardSets.get(layer, outcome, undefined, undefined) === attrs) {
+          const kept = row ?? [undefined, undefined, undefined];
+          kept[slot] = attrs;
+          if (row === undefined) this.guardSetsByLayer.set(layer, kept);
+        }
       }
       this.guardrailDuration.record(input.seconds, attrs);
     } catch (err) {
       reportTelemetryError('metrics', err);
     }
+  }
+
+  /** The attribute set of a guard-duration record, through guardSets (built and kept when new). */
+  private guardSet(layer: string, outcome: string): Attributes {
+    const cacheable = isStr(layer) && isStr(outcome);
+    const found = cacheable ? this.guardSets.get(layer, outcome, undefined, undefined) : undefined;
+    if (found !== undefined) return found;
+    const built: Attributes = {
+      layer: this.layers.value(layer),
+      outcome: oneOf(GUARDRAIL_OUTCOMES, outcome),
+    };
+    return cacheable ? this.guardSets.set(layer, outcome, undefined, undefined, built) : built;
   }
 
   /** Called by the error funnel; must not report into the funnel (that would loop). */
