@@ -105,6 +105,11 @@ export class Incident {
     return out;
   }
 
+  /** alertRevision of this incident's firing alert, without building it. */
+  revision(): string {
+    return revisionOf(this.lastEvidence, this.users.size, this.triggerTrace);
+  }
+
   /**
    * The firing alert as the shared state gives it: the stored trigger trace stands in for the
    * trigger event (the Alertmanager payload uses only its trace id).
@@ -274,6 +279,20 @@ export function loadableState(st: unknown, rule: CompiledRule): st is IncidentSt
   if (typeof st !== 'object' || st === null) return false;
   const { s, l } = st as { s?: unknown; l?: unknown };
   return isTime(s) && isTime(l) && isTime(l + rule.quietMs);
+}
+
+/**
+ * What tells two firing alerts of one incident apart: its newest evidence id (the evidence
+ * only grows at its end), how many users it names (they only join) and its trigger's trace
+ * (which changes with them). The fleet check compares it with the caller's copy and rebuilds
+ * the alert only when it differs: 10,000 firing alerts a check, mostly unchanged.
+ */
+export function alertRevision(alert: Alert): string {
+  return revisionOf(alert.evidence.at(-1) ?? '', alert.user_ids.length, alert.trigger?.trace_id);
+}
+
+function revisionOf(lastEvidence: string, users: number, trigger: string | undefined): string {
+  return `${lastEvidence}\u0000${users}\u0000${trigger ?? ''}`;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type FleetAlertRef,
   type FleetIncidentCheck,
 } from '../src/index.ts';
+import { alertRevision } from '../src/incident.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
 
@@ -116,6 +117,15 @@ describe('fleet check (shared state)', () => {
         ]),
       ),
     );
+    // Asked with what each copy shows (alertRevision): unchanged ones are not rebuilt; one
+    // that shows other evidence is.
+    const same = await b.check.closed(fired.map((x) => ({ ...ref(x), revision: alertRevision(x) })));
+    expect(same.current).toEqual(new Map());
+    expect(same.users).toEqual(answer.users);
+    const stale = await b.check.closed([
+      { ...ref(first), revision: alertRevision({ ...first, evidence: [] }) },
+    ]);
+    expect([...stale.current!.keys()]).toEqual([first.alert_id]);
     // Not the check's to tell: a rule it does not hold, a label the rule does not group by.
     expect(await a.check.closed([{ ...ref(first), rule: 'no_such_rule' }])).toEqual(none);
     expect(await a.check.closed([{ ...ref(first), labels: { fingerprint: 'alice' } }])).toEqual(none);

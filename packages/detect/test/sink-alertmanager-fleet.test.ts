@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { alertRevision } from '../src/incident.ts';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from '../src/sinks/alertmanager.ts';
 import type { AlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
 import type { FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from '../src/sinks/types.ts';
@@ -71,9 +72,11 @@ describe('AlertmanagerSink with a fleet check', () => {
     for (const a of two()) s.send(a);
     const before = Date.now();
     await until(() => firingOf(calls, 'open_rule') >= 4);
+    // Each with what its copy shows (alertRevision), so the check rebuilds only changed ones.
+    const [open, closed] = two().map(alertRevision);
     expect(f.asked[0]).toEqual([
-      { alert_id: 'ALR-open', rule: 'open_rule', labels: { user_id: 'u1' } },
-      { alert_id: 'ALR-closed', rule: 'closed_rule', labels: { user_id: 'u2' } },
+      { alert_id: 'ALR-open', rule: 'open_rule', labels: { user_id: 'u1' }, revision: open },
+      { alert_id: 'ALR-closed', rule: 'closed_rule', labels: { user_id: 'u2' }, revision: closed },
     ]);
     expect(firingOf(calls, 'closed_rule')).toBe(1); // the first send only
     const resolves = resolvesOf(calls, 'closed_rule');

@@ -16,6 +16,7 @@ import {
   type ResolvedHttpDelivery,
 } from './http-options.ts';
 import { notificationCounter, type RecordNotifications } from './notification-counter.ts';
+import { alertRevision } from '../incident.ts';
 import type { AlertSink, FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from './types.ts';
 import { sinkErrors } from './sink-errors.ts';
 
@@ -179,6 +180,7 @@ export class AlertmanagerSink implements AlertSink {
       const payload = toAlertmanagerAlert(alert, this.payload);
       held.payload = payload;
       held.users = alert.user_ids.length;
+      held.ref.revision = alertRevision(alert);
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
       sinkErrors.report('alertmanager.update', err);
@@ -242,8 +244,14 @@ export class AlertmanagerSink implements AlertSink {
     if (held !== undefined) {
       held.payload = payload;
       held.users = alert.user_ids.length;
+      held.ref.revision = alertRevision(alert);
     } else if (this.firing.size < this.maxFiring) {
-      const ref = { alert_id: id, rule: alert.rule, labels: { ...alert.labels } };
+      const ref = {
+        alert_id: id,
+        rule: alert.rule,
+        labels: { ...alert.labels },
+        revision: alertRevision(alert),
+      };
       this.firing.set(id, { payload, ref, users: alert.user_ids.length });
     } else if (!this.warnedFiringFull) {
       this.warnedFiringFull = true;
@@ -354,6 +362,7 @@ export class AlertmanagerSink implements AlertSink {
       if (held === undefined || alert.user_ids.length < held.users) continue;
       held.users = alert.user_ids.length;
       held.payload = toAlertmanagerAlert(alert, this.payload);
+      held.ref.revision = alertRevision(alert);
     }
     // Users who joined through another process (its sink had no copy to update): the copy
     // re-sent from now on lists them, as this process's own update() would have. (Only for a

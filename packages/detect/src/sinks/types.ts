@@ -26,8 +26,13 @@ export interface AlertSink {
   shutdown(): Promise<void>;
 }
 
-/** What identifies a firing alert's incident in the shared state: its id, rule and group labels. */
-export type FleetAlertRef = Pick<Alert, 'alert_id' | 'rule' | 'labels'>;
+/**
+ * What identifies a firing alert's incident in the shared state: its id, rule and group labels;
+ * optionally `revision`, an opaque summary of what the caller's copy shows (its newest evidence,
+ * user count, trigger trace), so the check gives a current copy (FleetCheckAnswer.current) only
+ * for an alert that changed.
+ */
+export type FleetAlertRef = Pick<Alert, 'alert_id' | 'rule' | 'labels'> & { revision?: string };
 
 /**
  * Asks the shared detection state (every process of the fleet) about firing alerts this
@@ -69,9 +74,10 @@ export interface FleetCheckAnswer {
   users: Map<string, string[]>;
   /**
    * Optional: the open ones as their current firing alerts, rebuilt from the fleet's state
-   * (users, evidence, trace links as of the read). A sink re-sends this copy rather than the
-   * one it sent at firing, so every process re-sending one incident (the one that fired it,
-   * the adoption lease holder) sends the same annotations, not each its own.
+   * (users, evidence, trace links as of the read), those whose ref gave no `revision` or
+   * another than the state's. A sink re-sends this copy rather than the one it sent at firing,
+   * so every process re-sending one incident (the one that fired it, the adoption lease
+   * holder) sends the same annotations, not each its own.
    */
   current?: Map<string, Alert>;
 }

@@ -49,7 +49,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
     },
     async closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer> {
       const held = new Set(o.held().map((a) => a.alert_id));
-      const asks = new Map<string, { id: string; rule: CompiledRule }[]>();
+      const asks = new Map<string, { id: string; rule: CompiledRule; revision: string | undefined }[]>();
       for (const a of alerts) {
         if (held.has(a.alert_id)) continue;
         const found = byRule.get(a.rule);
@@ -58,7 +58,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
         const key = o.state.groupKey(o.ruleset, found.table.index, group);
         let list = asks.get(key);
         if (list === undefined) asks.set(key, (list = []));
-        list.push({ id: a.alert_id, rule: found.rule });
+        list.push({ id: a.alert_id, rule: found.rule, revision: a.revision });
       }
       const answer = {
         ended: new Set<string>(),
@@ -76,7 +76,9 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
             const found = stateOf(stored, ask.rule, ask.id, o.maxUsersPerAlert);
             if (found instanceof Incident) {
               answer.users.set(ask.id, [...found.users]);
-              answer.current.set(ask.id, found.storedFiringAlert());
+              // Built only when the caller's copy differs (most do not change between checks).
+              if (ask.revision === undefined || ask.revision !== found.revision())
+                answer.current.set(ask.id, found.storedFiringAlert());
             } else if (found !== 'open') answer[found].add(ask.id);
           }
         });
