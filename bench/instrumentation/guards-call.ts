@@ -299,10 +299,25 @@ if (stream)
   lines.push(
     `  ... without chunk checks:                 ${added('default guards, no chunk checks', 'no guards')}`,
   );
+/** Per round: (default guards - no guards) of the tree minus the same of [base], with its IQR. */
+const changed = (of: Record<string, number[]>): string => {
+  const at = (n: string, k: number): number => (of[n] as number[])[k] as number;
+  const d = (of['default guards'] as number[])
+    .map(
+      (_, k) =>
+        at('default guards', k) -
+        at('no guards', k) -
+        (at('[base] default guards', k) - at('[base] no guards', k)),
+    )
+    .sort((p, q) => p - q);
+  const q = (f: number): number => d[Math.floor((d.length - 1) * f)] as number;
+  return `${median(d).toFixed(1).padStart(6)} us (IQR ${q(0.25).toFixed(1)} .. ${q(0.75).toFixed(1)})`;
+};
 if (baseAt > 0)
   lines.push(
     `  [base] added by the default guards:       ${added('[base] default guards', '[base] no guards')}`,
     `  [base] ... main thread only:               ${added('[base] default guards', '[base] no guards', mainSeries)}`,
+    `  added, tree minus [base], paired per round: ${changed(series)}; main thread ${changed(mainSeries)}`,
   );
 const spread = (x: number[]): string => {
   const d = [...x].sort((p, q) => p - q);
