@@ -179,7 +179,8 @@ function splitRuns(
     if (to - from === 1) out.push(piece);
     else if (piece === undefined) for (let j = from; j < to; j++) out.push(undefined);
     else if (piece === runs[r]) for (let j = from; j < to; j++) out.push(slots[j]);
-    else out.push(...splitByChars(slots.slice(from, to), piece));
+    // Pushed one by one: a spread of a run of 10^5 parts would overflow the call stack.
+    else for (const p of splitByChars(slots.slice(from, to), piece)) out.push(p);
   }
   return out;
 }

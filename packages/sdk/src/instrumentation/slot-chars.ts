@@ -24,6 +24,20 @@ const CONTEXTS = [32, 8] as const;
 const SIDE = 16;
 /** Window past where a cut would be with no change between it and the last cut found. */
 const SLACK = 256;
+/**
+ * Characters the searches of one call may scan, per character of the old and new text (and
+ * the least any call gets): the windows are linear in all for cuts found, but a run of cuts
+ * none is found for widens each next window from the last found; past the budget a cut is
+ * placed by the prefix / suffix rules alone.
+ */
+const SEARCH_PER_CHAR = 8;
+const MIN_SEARCH = 1 << 16;
+
+/** The rewrite, searched in windows, and the characters the searches may still scan. */
+interface Search {
+  readonly text: string;
+  left: number;
+}
 
 /** `text` in pieces, one per slot of `slots` (which joined with '' were the old text). */
 export function splitByChars(slots: readonly string[], text: string): Array<string | undefined> {
@@ -36,6 +50,7 @@ export function splitByChars(slots: readonly string[], text: string): Array<stri
   const newChangeEnd = text.length - suf;
   // at[j]: where slot j begins in `text`; -1 until found.
   const at = new Int32Array(n + 1).fill(-1);
+  const search: Search = { text, left: MIN_SEARCH + SEARCH_PER_CHAR * (old.length + text.length) };
   at[0] = 0;
   at[n] = text.length;
   let prevO = 0;
@@ -48,7 +63,7 @@ export function splitByChars(slots: readonly string[], text: string): Array<stri
     else {
       const lo = Math.max(prevP, pre);
       const hi = Math.min(newChangeEnd, prevP + 4 * (o - prevO) + SLACK);
-      p = anchor(old, o, text, lo, hi);
+      p = anchor(old, o, search, lo, hi);
     }
     if (p >= 0) {
       at[j] = p;
@@ -56,12 +71,12 @@ export function splitByChars(slots: readonly string[], text: string): Array<stri
       prevP = p;
     }
   }
-  placeUnfound(old, seam, text, at, slots, pre);
+  placeUnfound(old, seam, search, at, slots, pre);
   return pieces(slots, text, at);
 }
 
 /** The cut at old offset o found by the old text around it, in text[lo, hi]; -1 if not found. */
-function anchor(old: string, o: number, text: string, lo: number, hi: number): number {
+function anchor(old: string, o: number, text: Search, lo: number, hi: number): number {
   for (const k of CONTEXTS) {
     const l = old.slice(Math.max(0, o - k), o);
     const r = old.slice(o, o + k);
@@ -77,11 +92,17 @@ function anchor(old: string, o: number, text: string, lo: number, hi: number): n
   return il >= 0 ? il + l.length : -1;
 }
 
-/** The first index of needle wholly inside text[from, to), or -1 (an empty needle is not found). */
-function find(text: string, needle: string, from: number, to: number): number {
+/**
+ * The first index of needle wholly inside text[from, to), or -1 (an empty needle is not found,
+ * nor anything past the search budget).
+ */
+function find(search: Search, needle: string, from: number, to: number): number {
+  const text = search.text;
   const lo = Math.max(0, from);
   const hi = Math.min(text.length, to);
   if (needle.length === 0 || hi - lo < needle.length) return -1;
+  search.left -= hi - lo;
+  if (search.left < 0) return -1;
   const i = text.slice(lo, hi).indexOf(needle);
   return i < 0 ? -1 : lo + i;
 }
@@ -97,12 +118,17 @@ function find(text: string, needle: string, from: number, to: number): number {
 function placeUnfound(
   old: string,
   seam: Int32Array,
-  text: string,
+  search: Search,
   at: Int32Array,
   slots: readonly string[],
   pre: number,
 ): void {
+  const text = search.text;
   const n = at.length - 1;
+  // nextFound[k]: the first cut after k found by its context (the pass below only places
+  // cuts at or before the next part's start, so this stays true through it).
+  const nextFound = new Int32Array(n + 1).fill(n);
+  for (let k = n - 1; k >= 0; k--) nextFound[k] = at[k + 1]! >= 0 ? k + 1 : nextFound[k + 1]!;
   let lastO = 0;
   let cursor = 0;
   for (let k = 0; k < n; k++) {
@@ -121,14 +147,15 @@ function placeUnfound(
       if (end - part.length >= cursor && text.startsWith(part, end - part.length)) at[k] = end - part.length;
       continue;
     }
-    let hi = Math.min(text.length, cursor + 4 * (seam[k + 1]! - lastO) + SLACK);
-    for (let e = k + 1; e <= n; e++)
-      if (at[e]! >= 0) {
-        hi = Math.min(hi, at[e]!);
-        break;
-      }
-    const i = find(text, part, at[k]! >= 0 ? at[k]! : cursor, hi);
-    if (i < 0 || (at[k]! >= 0 && i !== at[k]!)) continue;
+    const hi = Math.min(at[nextFound[k]!]!, cursor + 4 * (seam[k + 1]! - lastO) + SLACK);
+    // Its start is found: the part is there whole when the rewrite has it just after.
+    const i =
+      at[k]! >= 0
+        ? at[k]! + part.length <= hi && text.startsWith(part, at[k]!)
+          ? at[k]!
+          : -1
+        : find(search, part, cursor, hi);
+    if (i < 0) continue;
     at[k] = i;
     at[k + 1] = i + part.length;
     lastO = seam[k + 1]!;
@@ -159,9 +186,9 @@ function fill(old: string, seam: Int32Array, text: string, at: Int32Array, last:
     const p1 = at[next]!;
     const { pre, suf } = ends(old, o0, o1, text, p0, p1);
     // A stretch rewritten to as many characters keeps a cut at its offset where a character
-    // next to the cut is unchanged there (a substitution, character for character, as a mask
-    // makes); a cut with changed characters both sides is inside a change (a redaction that
-    // happens to be as long as what it replaced) and goes to its end.
+    // next to the cut is unchanged there (a mask of some characters, character for character);
+    // with changed characters both sides the cut is inside a change (a redaction as long as
+    // what it replaced, or a mask of all) and goes to its end.
     const same = o1 - o0 === p1 - p0;
     for (let k = j; k < next; k++) {
       const o = seam[k]!;

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { messageText, withMessageText } from '../src/instrumentation/message-text.ts';
+import { splitByChars } from '../src/instrumentation/slot-chars.ts';
+
+/**
+ * slot-chars.ts: a guard's rewrite of text parts read back to back cut into one piece per
+ * part, by the text around each cut. Whatever the rewrite, the pieces joined are the rewrite.
+ */
+
+const joined = (pieces: Array<string | undefined>) => pieces.map((p) => p ?? '').join('');
+
+describe('splitByChars', () => {
+  it('a cut before or after the change stays; one inside it goes to the change’s end; a part left empty is removed', () => {
+    expect(splitByChars(['Mail it to jane@exa', 'mple.com please'], 'Mail it to [E] please')).toEqual([
+      'Mail it to [E]',
+      ' please',
+    ]);
+    expect(splitByChars(['a@b.co ', 'tail'], '[E] tail')).toEqual(['[E] ', 'tail']);
+    expect(splitByChars(['head ', 'a@b.co'], 'head [E]')).toEqual(['head ', '[E]']);
+    // A part wholly inside the change is removed; the first part keeps '' when all is emptied.
+    expect(splitByChars(['x jane@', 'exa', 'mple.com y'], 'x [E] y')).toEqual(['x [E]', undefined, ' y']);
+    expect(splitByChars(['ab', 'cd'], '')).toEqual(['', undefined]);
+  });
+
+  it('changes on both sides of an untouched part: the part is found by its text and kept', () => {
+    expect(splitByChars(['k1 a@b.co', ' and then ', 'c@d.co k2'], 'k1 [E] and then [E] k2')).toEqual([
+      'k1 [E]',
+      ' and then ',
+      '[E] k2',
+    ]);
+    // A mask of some characters keeps the cuts next to a character it left; a mask of all
+    // leaves no sign of where they were (as a redaction just as long): the first part takes it.
+    expect(splitByChars(['card 4111', '1111 ok'], 'card ****1111 ok')).toEqual(['card ****', '1111 ok']);
+    expect(splitByChars(['12-34', '-56'], '**-**-**')).toEqual(['**-**', '-**']);
+    expect(splitByChars(['1234', '5678', '90'], '**********')).toEqual(['**********', undefined, undefined]);
+  });
+
+  it('the pieces joined are the rewrite, whatever the rewrite (a quick sweep of odd cases)', () => {
+    const slotsList = [['', ''], ['a', '', 'a'], ['#', '####', 'aaa#aa'], ['x'], ['abc', 'abc', 'abc']];
+    const rewrites = ['', 'a', 'XX', 'abcabc', '[R]aaa[R]aa', 'aaaaaaaaaaaaaaaa'];
+    for (const slots of slotsList)
+      for (const text of rewrites) {
+        const pieces = splitByChars(slots, text);
+        expect(pieces).toHaveLength(slots.length);
+        expect(joined(pieces), JSON.stringify({ slots, text })).toBe(text);
+      }
+  });
+});
+
+describe('linear on hostile runs of text parts', () => {
+  const cpuMs = (fn: () => unknown): number => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.threadCpuUsage();
+      fn();
+      const t = process.threadCpuUsage(t0);
+      best = Math.min(best, (t.user + t.system) / 1000);
+    }
+    return best;
+  };
+  // n characters in parts of `size`, numbered so no two parts are alike.
+  const message = (n: number, size: number) => ({
+    role: 'user',
+    content: Array.from({ length: n / size }, (_, i) => ({
+      type: 'text',
+      text: `${i.toString(36)}.`.padEnd(size, '-'),
+    })),
+  });
+
+  it('1 MiB in 16-character parts and 256 KiB in 1-character parts (262,144 parts), rewritten so that no cut is found by its text: at most 6x the time of a quarter of it, under 1 s; the pieces are the rewrite', () => {
+    const cases = [
+      // Every character changed, the text shorter: every context search runs its window empty.
+      ['16: all changed', 16, 1024 * 1024, (t: string) => t.replace(/[^-]/g, '').slice(1)],
+      // One change at each end: every cut is between them, found by its context.
+      ['16: both ends', 16, 1024 * 1024, (t: string) => `<${t.slice(1, -1)}>`],
+      ['1: all changed', 1, 256 * 1024, (t: string) => t.replace(/[^-]/g, '#').slice(1)],
+      ['1: both ends', 1, 256 * 1024, (t: string) => `<${t.slice(1, -1)}>`],
+    ] as const;
+    for (const [label, size, n, rewrite] of cases) {
+      const run = (chars: number) => {
+        const m = message(chars, size);
+        const text = rewrite(messageText(m));
+        const next = withMessageText(m, text);
+        return messageText(next) === text;
+      };
+      expect(run(4096), label).toBe(true);
+      let small = Infinity;
+      let large = Infinity;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        small = Math.min(
+          small,
+          Math.max(
+            cpuMs(() => run(n / 4)),
+            25,
+          ),
+        );
+        large = Math.min(
+          large,
+          Math.max(
+            cpuMs(() => run(n)),
+            25,
+          ),
+        );
+        if (large / small < 6) break;
+      }
+      const detail = `${label}: ${n / 4} chars ${small.toFixed(1)} ms, ${n} chars ${large.toFixed(1)} ms`;
+      expect(large / small, detail).toBeLessThan(6);
+      expect(large, detail).toBeLessThan(1000);
+    }
+  });
+});
