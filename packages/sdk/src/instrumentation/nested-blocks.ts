@@ -4,7 +4,7 @@ import { withMessageText } from './message-text.ts';
  * Anthropic blocks whose text sits in nested objects, which message-text.ts does not walk (it
  * reads a block's `text`, a `content` string or block list, a plain-text document's data), so
  * the guards read none of it before. tool-split.ts makes each run of them a guard message of
- * its own, read and written back here by the paths of their text.
+ * its own, read here by the paths of their text and written back by the same walk.
  *
  * Server tools (web fetch, code execution) run on Anthropic's side and return their result as
  * a block of the assistant's message, which the client resends (role `tool`):
@@ -89,17 +89,35 @@ function getPath(value: unknown, path: Path): string {
   return at as string;
 }
 
-/** A copy of `value` with `text` at `path`, copied along the path only (the original is not mutated). */
-function setPath(value: unknown, path: Path, text: string, depth = 0): unknown {
-  if (depth === path.length) return text;
-  const key = path[depth] as string | number;
-  if (Array.isArray(value)) {
-    const copy = value.slice();
-    copy[key as number] = setPath(value[key as number], path, text, depth + 1);
-    return copy;
+/**
+ * A copy of a nested block with its texts replaced by `next()`, in pathsOf order, copied along
+ * the paths only (the original is not mutated). One copy of each object and list on the way,
+ * whatever the number of texts: a document of many text blocks is copied once, not once per
+ * block (linear on hostile input).
+ */
+function rebuild(b: Obj, next: () => string): Obj {
+  if (isContentDocument(b)) {
+    const source = b.source as Obj;
+    const content = source.content;
+    if (isSlot(content)) return { ...b, source: { ...source, content: next() } };
+    if (!Array.isArray(content)) return b;
+    const blocks = content.map((block: unknown) => {
+      const t = asObj(block);
+      return t !== undefined && isSlot(t.text) ? { ...t, text: next() } : block;
+    });
+    return { ...b, source: { ...source, content: blocks } };
   }
-  const o = value as Obj;
-  return { ...o, [key]: setPath(o[key], path, text, depth + 1) };
+  const c = b.content as Obj;
+  if (b.type === 'web_fetch_tool_result') {
+    const doc = c.content as Obj;
+    return { ...b, content: { ...c, content: { ...doc, source: { ...(doc.source as Obj), data: next() } } } };
+  }
+  if (b.type === 'text_editor_code_execution_tool_result')
+    return { ...b, content: { ...c, content: next() } };
+  const out: Obj = { ...c };
+  if (isSlot(c.stdout)) out.stdout = next();
+  if (isSlot(c.stderr)) out.stderr = next();
+  return { ...b, content: out };
 }
 
 /** The text slots of blocks, in order. */
@@ -129,11 +147,9 @@ export function withNestedText(blocks: readonly unknown[], text: string): readon
   const standIn = withMessageText({ content: slots.map((s) => ({ content: s })) }, text);
   const pieces = (asObj(standIn)?.content as Obj[]).map((p) => String(p.content));
   let at = 0;
+  const next = (): string => pieces[at++] ?? '';
   return blocks.map((block) => {
     const b = asObj(block);
-    if (b === undefined) return block;
-    let out: unknown = block;
-    for (const path of pathsOf(b)) out = setPath(out, path, pieces[at++] ?? '');
-    return out;
+    return b === undefined || pathsOf(b).length === 0 ? block : rebuild(b, next);
   });
 }
