@@ -183,6 +183,17 @@ describe('Anthropic tool results are tool messages', () => {
     ]);
   });
 
+  it('a run of 300,000 text blocks before a tool result is written back (no argument-stack overflow)', () => {
+    const content: unknown[] = Array.from({ length: 300_000 }, (_, i) => ({ type: 'text', text: `t${i}` }));
+    content.push(toolResult('r'));
+    const raw = body([{ role: 'user', content }]);
+    const input = adapter.guardInput(raw);
+    expect(roles(input.messages)).toEqual(['user', 'tool']);
+    const upper = input.messages.map((m) => ({ role: m.role, content: m.content.toUpperCase() }));
+    const out = adapter.applyInput(raw, upper, undefined);
+    expect(adapter.guardInput(out).messages).toEqual(upper);
+  });
+
   it('property: an identity rewrite returns the body unchanged, and a guard message count matches write-back', () => {
     const block = fc.constantFrom<unknown>(
       toolResult('r'),

@@ -206,7 +206,8 @@ export function withGuardMessages(raw: readonly unknown[], messages: readonly Gu
       const run = parts.slice(from, to);
       const written = r === undefined ? run : writeRun(kind, run, r.content);
       if (written !== run) changed = true;
-      next.push(...written);
+      // A loop, not push(...written): a run of some 100,000 blocks overflows the call's argument stack.
+      for (const block of written) next.push(block);
     });
     return changed ? { ...o, content: next } : m;
   });
