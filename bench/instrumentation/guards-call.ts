@@ -171,7 +171,8 @@ function add(tag: string, t: Tree, extra: boolean): void {
 }
 const tree = await load(new URL('../..', import.meta.url).pathname.replace(/\/$/, ''));
 add('', tree, true);
-if (baseDir !== undefined) add('[base] ', await load(baseDir), false);
+const base = baseDir !== undefined ? await load(baseDir) : undefined;
+if (base !== undefined) add('[base] ', base, false);
 
 // The guards' own time (see the header): in a call, alone, alone after a plain client call.
 const timedClient = tree.instrumentClient(make(), { events: new tree.SecurityEvents(), guards: timedGuards(tree) });
@@ -222,6 +223,14 @@ const settings: Record<string, (n: number) => Promise<void>> = {
     }
   },
 };
+if (base !== undefined) {
+  // The older tree's guards timed in its own instrumented call: an A/B of the guards' own code
+  // in the call, with the clock's small spread rather than the call's.
+  const timedBase = base.instrumentClient(make(), { events: new base.SecurityEvents(), guards: timedGuards(base) });
+  settings['[base] in the instrumented call'] = async (n) => {
+    for (let i = 0; i < n; i++) await oneCall(timedBase);
+  };
+}
 /** Runs a setting n times and returns its guards' clock time per run, in microseconds. */
 async function guardTime(name: string, n: number): Promise<number> {
   timing = name;
@@ -326,5 +335,10 @@ const spread = (x: number[]): string => {
 };
 lines.push(`  the guards' own checks, clock time per call (median of rounds):`);
 for (const s of settingNames) lines.push(`    ${s.padEnd(38)} ${spread(guardSeries[s] as number[])}`);
+if (base !== undefined) {
+  const a = guardSeries['in the instrumented call'] as number[];
+  const b = guardSeries['[base] in the instrumented call'] as number[];
+  lines.push(`    in the call, tree minus [base], paired   ${spread(a.map((v, k) => v - (b[k] as number)))}`);
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(0);
