@@ -117,10 +117,12 @@ export function messageText(message: unknown): string {
  * The message with `text` (a guard's replacement for messageText(message)) written back, as a
  * new object (the original is not mutated); the message itself when nothing changed. The
  * structure is kept (tool_use_id, call_id, is_error, cache_control, images, block types): each
- * slot gets its own lines of `text` when the replacement has as many lines as the original (a
- * redaction within lines, the usual case); otherwise see split(). No original text survives the
- * rewrite: the slots read back are `text`, less the separators of removed text parts, plus an
- * empty slot for each string slot emptied (a document's data, a tool result's string content).
+ * run of slots read back to back gets its own lines of `text` when the replacement has as many
+ * lines as the original (a redaction within lines, the usual case), otherwise see split(); a
+ * run of several slots is then cut into them by the text around each cut (slot-chars.ts). No
+ * original text survives the rewrite: the slots read back are `text`, less the separators of
+ * removed runs, plus an empty slot for each string slot emptied (a document's data, a tool
+ * result's string content).
  */
 export function withMessageText(message: unknown, text: string): unknown {
   const o = asObj(message);
