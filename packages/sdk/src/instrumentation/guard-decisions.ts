@@ -38,8 +38,10 @@ export function blockInput(
     // off, for the escalation and coordinated-campaign rules. A tool's output the guard
     // named is the payload itself: the same poisoned document resent every turn keeps one
     // fingerprint (the indirect_prompt_injection rule groups by it), while the newest user
-    // message changes every turn.
-    requestText: fromTool ?? lastUserText(input),
+    // message changes every turn. A block that is the user's has the user's newest message
+    // as its payload, not a tool output after it (that would give the user's block the
+    // page's fingerprint and length).
+    requestText: fromTool ?? newestUserText(input),
     description: `input blocked by ${guard.name}${fromTool !== undefined ? ' (in a tool result)' : ''}`,
     metadata:
       fromTool !== undefined
@@ -93,10 +95,19 @@ export function blockOutput(
 
 type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
 
+/** The newest user message's text; without one, the newest input message's (lastUserText). */
+function newestUserText(input: GuardInput): string {
+  for (let i = input.messages.length - 1; i >= 0; i--) {
+    const m = input.messages[i]!;
+    if (m.role === 'user') return m.content;
+  }
+  return lastUserText(input);
+}
+
 /**
- * The newest input message, a user message or a tool result (chat `tool` / `function`, Responses
- * `*_output` items): the payload an attacker varies from one attempt to the next; for an
- * injection in a fetched page that is the tool result, not the user's question before it.
+ * The newest input message, a user message or a tool's output (isToolRole): the payload of an
+ * output block (what the model last read: on an agent's tool turn, the tool's output), and of
+ * an input block of the user's when the request has no user message.
  */
 function lastUserText(input: GuardInput): string {
   for (let i = input.messages.length - 1; i >= 0; i--) {
