@@ -28,6 +28,11 @@ export type OperationName = 'chat' | 'embeddings';
  */
 export interface GuardMessage {
   role: string;
+  /**
+   * The message's text as the model reads it: text parts side by side joined with nothing
+   * (so text cut across two parts is whole here), other blocks (tool results, documents, text
+   * across an image) with '\n'. A `modify` sets it; the SDK cuts it back into the parts.
+   */
   content: string;
 }
 
