@@ -148,6 +148,9 @@ describe('RedisDetectionState: the fallback engine after a degraded episode', ()
     // Cut off: the fallback holds mallory's last blocks (lateness 5 s).
     for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
     await until(() => engine.stats.state?.mode === 'degraded', 2_000);
+    // The disconnect has closed the socket (a loaded machine may not have yet: connect() then
+    // throws "already connecting/connected").
+    await until(() => conn.status === 'end', 2_000);
     await conn.connect();
     await until(() => engine.stats.state?.mode === 'shared', 5_000);
     // Shared again, one event queued, then the end of input.
@@ -205,6 +208,7 @@ describe('RedisDetectionState: the fallback engine after a degraded episode', ()
     for (let i = 0; i < 10; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
     await until(() => engine.stats.state?.mode === 'degraded', 2_000);
     expect(alerts).toEqual([]);
+    await until(() => conn.status === 'end', 2_000);
     await conn.connect();
     await until(() => engine.stats.state?.mode === 'shared', 5_000);
 

@@ -252,6 +252,8 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     expect(a.alerts).toHaveLength(1);
     await expect(a.engine.openIncidents()).rejects.toThrow();
 
+    // The disconnect has closed the socket (on a loaded machine connect() may otherwise throw).
+    await until(() => conn.status === 'end', 2_000);
     await conn.connect();
     await until(() => a.engine.stats.state?.mode === 'shared', 5_000);
     // The mode flips before the hand-back runs (it is scheduled on the return): wait for it.
