@@ -76,14 +76,19 @@ export function jsonId(obj: JsonObject, key: string, where: string, hexLength: 1
 }
 
 export function checkedString(s: string, limits: ResolvedDecodeLimits): string {
-  // UTF-8 is at most 3 bytes per UTF-16 unit: measure bytes only when the length is in doubt.
-  if (
-    s.length > limits.maxStringBytes ||
-    (s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes)
-  ) {
+  if (overCap(s, limits)) {
     throw new OtlpDecodeError(`string exceeds maxStringBytes (${limits.maxStringBytes})`);
   }
   return s;
+}
+
+/** More than maxStringBytes of UTF-8. */
+function overCap(s: string, limits: ResolvedDecodeLimits): boolean {
+  // UTF-8 is at most 3 bytes per UTF-16 unit: measure bytes only when the length is in doubt.
+  return (
+    s.length > limits.maxStringBytes ||
+    (s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes)
+  );
 }
 
 const INT64 = /^-?\d{1,19}$/;
@@ -131,7 +136,8 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
   // A oneof: the first known member present is the value (unknown members are ignored).
   if (v.stringValue !== undefined && v.stringValue !== null) {
     if (typeof v.stringValue !== 'string') throw new OtlpDecodeError('AnyValue.stringValue must be a string');
-    return checkedString(v.stringValue, limits);
+    // Over the cap: the value is dropped, not the request (ProtoReader.stringValue says why).
+    return overCap(v.stringValue, limits) ? null : v.stringValue;
   }
   if (v.boolValue !== undefined && v.boolValue !== null) {
     if (typeof v.boolValue !== 'boolean') throw new OtlpDecodeError('AnyValue.boolValue must be a boolean');
@@ -156,7 +162,7 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
   if (v.bytesValue !== undefined && v.bytesValue !== null) {
     if (typeof v.bytesValue !== 'string')
       throw new OtlpDecodeError('AnyValue.bytesValue must be a base64 string');
-    checkedString(v.bytesValue, limits);
+    if (overCap(v.bytesValue, limits)) return null;
     return new Uint8Array(Buffer.from(v.bytesValue, 'base64'));
   }
   return null;

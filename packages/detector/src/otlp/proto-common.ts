@@ -34,7 +34,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
     switch (field) {
       case 1:
         expectWireType(wt, WT_LEN, 'AnyValue.string_value');
-        value = r.string(end);
+        value = r.stringValue(end);
         break;
       case 2:
         expectWireType(wt, WT_VARINT, 'AnyValue.bool_value');
@@ -58,7 +58,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
         break;
       case 7:
         expectWireType(wt, WT_LEN, 'AnyValue.bytes_value');
-        value = r.bytes(end);
+        value = r.bytesValue(end);
         break;
       default:
         r.skip(wt, end);

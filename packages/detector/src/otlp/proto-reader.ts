@@ -170,13 +170,34 @@ export class ProtoReader {
   /** A length-delimited UTF-8 string, within maxStringBytes. */
   string(end: number): string {
     const fieldEnd = this.lengthEnd(end);
-    const start = this.pos;
-    const len = fieldEnd - start;
+    const len = fieldEnd - this.pos;
     if (len > this.limits.maxStringBytes) {
       throw new OtlpDecodeError(
         `string of ${len} bytes exceeds maxStringBytes (${this.limits.maxStringBytes})`,
       );
     }
+    return this.utf8(fieldEnd);
+  }
+
+  /**
+   * An AnyValue's string: null, skipped, when over maxStringBytes. A captured prompt of a
+   * GenAI span can be that long (a user's own input): failing the request for it would make
+   * the Collector drop every other record batched with it (400 is final), so it costs only
+   * its own attribute.
+   */
+  stringValue(end: number): string | null {
+    const fieldEnd = this.lengthEnd(end);
+    if (fieldEnd - this.pos > this.limits.maxStringBytes) {
+      this.pos = fieldEnd;
+      return null;
+    }
+    return this.utf8(fieldEnd);
+  }
+
+  /** The UTF-8 text from pos to fieldEnd (its length already checked), through the cache. */
+  private utf8(fieldEnd: number): string {
+    const start = this.pos;
+    const len = fieldEnd - start;
     this.pos = fieldEnd;
     const buf = this.buf;
     if (len > MAX_CACHED_STRING || len === 0) return len === 0 ? '' : utf8Slice(buf, start, fieldEnd);
@@ -225,14 +246,16 @@ export class ProtoReader {
     return str;
   }
 
-  /** A length-delimited bytes field, copied (so no decoded value pins the request buffer). */
-  bytes(end: number): Uint8Array {
+  /**
+   * An AnyValue's bytes, copied (so no decoded value pins the request buffer); null, skipped,
+   * when over maxStringBytes, as stringValue.
+   */
+  bytesValue(end: number): Uint8Array | null {
     const fieldEnd = this.lengthEnd(end);
     const len = fieldEnd - this.pos;
     if (len > this.limits.maxStringBytes) {
-      throw new OtlpDecodeError(
-        `bytes of ${len} bytes exceed maxStringBytes (${this.limits.maxStringBytes})`,
-      );
+      this.pos = fieldEnd;
+      return null;
     }
     const out = new Uint8Array(len);
     out.set(this.buf.subarray(this.pos, fieldEnd));
