@@ -4,9 +4,11 @@
  * anywhere in a line, so where each cut goes in the rewrite is found by the text around it:
  *
  * - a cut before the first changed character or after the last stays where it was, shifted;
- * - a cut between two changes is found by the old text either side of it (up to CONTEXT
- *   characters each side, then fewer), searched for in the rewrite after the cut before it,
- *   within a window that grows with the distance from that cut (linear in all);
+ * - a cut between two changes is found by the old text either side of it (32 characters each
+ *   side, then 8, then 16 on one side alone), searched for in the rewrite after the cut before
+ *   it, within a window that grows with the distance from that cut; else by a whole part next
+ *   to it whose text is in the rewrite (a part none changed between two changes a few
+ *   characters apart); the searches share a budget linear in the text;
  * - a cut inside a change (an email redacted across it), or one whose text was not found, goes
  *   to the end of the change between the cuts found either side of it (their common prefix
  *   and suffix): the part before it gets the change (the placeholder), the part after the text
