@@ -169,6 +169,55 @@ describe('Anthropic: plain-text documents are third-party content', () => {
     ]);
   });
 
+  it('a custom-content document inside a tool_result is read as the tool’s, and redacted in place', async () => {
+    const inResult = (c: string | Anthropic.TextBlockParam[]) => ({
+      role: 'user' as const,
+      content: [
+        {
+          type: 'tool_result' as const,
+          tool_use_id: 'toolu_1',
+          content: [
+            { type: 'document' as const, source: { type: 'content' as const, content: c }, title: 'Page' },
+          ],
+        },
+      ],
+    });
+    const history = (c: string | Anthropic.TextBlockParam[]): Anthropic.MessageParam[] => [
+      { role: 'user', content: 'Read the page.' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'fetch', input: {} }] },
+      inResult(c),
+    ];
+    for (const c of [[{ type: 'text' as const, text: INJECTION }], INJECTION]) {
+      h.reset();
+      const b = await blockOf(
+        h,
+        clients(h, defaultGuards()).anthropic.messages.create({
+          model: 'claude-haiku-4-5',
+          max_tokens: 50,
+          messages: history(c),
+        }),
+      );
+      expect(b).toMatchObject(TOOL);
+      expect(b.promptLength).toBe(INJECTION.length);
+    }
+    h.reset();
+    await clients(h, { input: [piiGuard({ mode: 'redact' })] }).anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: history([
+        { type: 'text', text: 'Page 1.' },
+        { type: 'text', text: 'Owner: jane@example.com' },
+      ]),
+    });
+    const body = h.fake.requests.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    expect(body.messages[2]).toEqual(
+      inResult([
+        { type: 'text', text: 'Page 1.' },
+        { type: 'text', text: 'Owner: [REDACTED:email]' },
+      ]),
+    );
+  });
+
   it('the user’s own injection beside a benign document stays the user’s', async () => {
     const b = await blockOf(
       h,

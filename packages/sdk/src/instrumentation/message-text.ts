@@ -7,7 +7,8 @@
  *   or a list of blocks whose `text` is read (images are not text), or whose own `content`
  *   blocks' `text` is (a `search_result` returned by a tool, the RAG tool shape);
  * - Anthropic plain-text `document` blocks (`source: {type: 'text', data}`), in a message or
- *   a tool result: a retrieved document (base64 PDFs and files are not text);
+ *   a tool result: a retrieved document (base64 PDFs and files are not text), and in a tool
+ *   result custom-content ones (`source: {type: 'content', content}`, a string or text blocks);
  * - Responses API items with an `output` (`function_call_output`, `custom_tool_call_output`,
  *   ...): a string, or a list of parts whose `text` is read;
  * - OpenAI chat `tool` / `function` messages: their `content` (string or text parts).
@@ -73,6 +74,7 @@ function eachSlot(value: unknown, take: (text: string, joined: boolean) => void)
         } else {
           const d = documentText(b);
           if (d !== undefined) take(d, false);
+          else eachContentDocumentText(b, (t) => take(t, false));
         }
         innerAfterText = innerIsText;
       }
@@ -89,6 +91,35 @@ function documentText(block: Obj | undefined): string | undefined {
   if (block?.type !== 'document') return undefined;
   const source = asObj(block.source);
   return source?.type === 'text' && typeof source.data === 'string' ? source.data : undefined;
+}
+
+/**
+ * Calls `take` with each text of a custom-content document (`source: {type: 'content',
+ * content}`, a string or text blocks) inside a tool result. (One in a message is read by the
+ * Anthropic adapter itself, as a `document` message: nested-blocks.ts.)
+ */
+function eachContentDocumentText(block: Obj | undefined, take: (text: string) => void): void {
+  const source = block?.type === 'document' ? asObj(block.source) : undefined;
+  if (source?.type !== 'content') return;
+  if (typeof source.content === 'string') take(source.content);
+  else if (Array.isArray(source.content)) {
+    for (const inner of source.content) {
+      const t = asObj(inner)?.text;
+      if (typeof t === 'string') take(t);
+    }
+  }
+}
+
+/** The custom-content document with its texts replaced by the next pieces (same walk as eachContentDocumentText). */
+function withContentDocumentText(block: Obj, next: () => string | undefined): Obj {
+  const source = asObj(block.source) as Obj;
+  if (typeof source.content === 'string') return { ...block, source: { ...source, content: next() ?? '' } };
+  if (!Array.isArray(source.content)) return block;
+  return { ...block, source: { ...source, content: rewriteTextBlocks(source.content, next) } };
+}
+
+function isContentDocument(block: Obj): boolean {
+  return block.type === 'document' && asObj(block.source)?.type === 'content';
 }
 
 /** The document block with `data` as its source's text (emptied where the piece is undefined). */
@@ -289,6 +320,7 @@ function rewrite(value: unknown, next: () => string | undefined): unknown {
         } else if (b !== undefined && Array.isArray(b.content))
           inner.push({ ...b, content: rewriteTextBlocks(b.content, next) });
         else if (b !== undefined && documentText(b) !== undefined) inner.push(withDocumentText(b, next()));
+        else if (b !== undefined && isContentDocument(b)) inner.push(withContentDocumentText(b, next));
         else inner.push(block);
       }
       out.push({ ...p, content: inner });
