@@ -2,7 +2,8 @@
  * The lease-set statements of the straight-line scripts (redis-lua-single.ts) for a tier with
  * a concurrency limit. The lease set (`llmsec:{<subject>}:lease`, lease id -> expiry) is the
  * same sorted set as ever; what is new is two horizons kept in the subject's state string,
- * after its thirteen doubles (15 doubles, 120 bytes), so that an acquire skips the two lease
+ * after its thirteen doubles (15 doubles, 120 bytes; 16 and 128 bytes with the key's expiry
+ * after them, redis-lua-expiry.ts), so that an acquire skips the two lease
  * commands that are usually no-ops:
  *
  * - `hz`: no lease in the set expires before hz. While hz > now no lease is due, so
@@ -30,9 +31,17 @@
  * expiry while the horizons are unknown can cut a longer lease short, as PEXPIRE did before).
  */
 
+import {
+  STATE_WITH_EXPIRY_BYTES,
+  STATE_WITH_HORIZONS_AND_EXPIRY,
+  STATE_WITH_HORIZONS_AND_EXPIRY_BYTES,
+} from './redis-lua-expiry.ts';
+
 /** Lua names of one subject's lease locals and key. */
 export interface LeaseVars {
   leases: string;
+  /** The state key's expiry (redis-lua-expiry.ts), read here with the horizons. */
+  se: string;
   hz: string;
   ke: string;
   lease: string;
@@ -46,14 +55,17 @@ export const STATE_WITH_HORIZONS = 15;
 export const STATE_WITH_HORIZONS_BYTES = 8 * STATE_WITH_HORIZONS;
 
 /**
- * Statements reading `v` (the GET reply) into the state's locals and the horizons: 15
- * doubles when written with them, else 13 and both horizons unknown.
+ * Statements reading `v` (the GET reply) into the state's locals, the horizons and the key's
+ * expiry (redis-lua-expiry.ts): 15 or 16 doubles when written with horizons, else 13 or 14
+ * and both horizons unknown; `se` unknown unless written.
  */
 export function readStateWithHorizons(v: string, state: string, l: LeaseVars): string {
-  return `local ${state}, ${l.hz}, ${l.ke}
-if ${v} and #${v} >= ${STATE_WITH_HORIZONS_BYTES} then ${state}, ${l.hz}, ${l.ke} = struct.unpack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v})
-elseif ${v} then ${state} = struct.unpack('<ddddddddddddd', ${v}); ${l.hz}, ${l.ke} = 0, 0
-else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke} = 0, 0 end`;
+  return `local ${state}, ${l.hz}, ${l.ke}, ${l.se}
+if ${v} and #${v} >= ${STATE_WITH_HORIZONS_AND_EXPIRY_BYTES} then ${state}, ${l.hz}, ${l.ke}, ${l.se} = struct.unpack('<${'d'.repeat(STATE_WITH_HORIZONS_AND_EXPIRY)}', ${v})
+elseif ${v} and #${v} >= ${STATE_WITH_HORIZONS_BYTES} then ${state}, ${l.hz}, ${l.ke} = struct.unpack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v}); ${l.se} = 0
+elseif ${v} and #${v} == ${STATE_WITH_EXPIRY_BYTES} then ${state}, ${l.se} = struct.unpack('<dddddddddddddd', ${v}); ${l.hz}, ${l.ke} = 0, 0
+elseif ${v} then ${state} = struct.unpack('<ddddddddddddd', ${v}); ${l.hz}, ${l.ke}, ${l.se} = 0, 0, 0
+else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke}, ${l.se} = 0, 0, 0 end`;
 }
 
 /**

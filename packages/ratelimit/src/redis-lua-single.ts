@@ -12,20 +12,24 @@
  * - the checks for the throttled level are a second copy with the scaled limits written in;
  * - with a concurrency limit, the state carries two lease horizons after its thirteen doubles
  *   and ZREMRANGEBYSCORE and PEXPIRE are skipped while they would change nothing
- *   (redis-lua-lease.ts): the same leases are counted, with fewer commands.
+ *   (redis-lua-lease.ts): the same leases are counted, with fewer commands;
+ * - a state holding no enforcement records its key's expiry and keeps the TTL while it covers
+ *   the state's need (redis-lua-expiry.ts): the same state lives at least as long, with a
+ *   cheaper SET.
  *
  * Measured in-script (`npm run bench:ratelimit:lua`): the template's table work and loops,
  * not Redis's commands, were most of the acquire's cost. redis-lua-single.test.ts runs both
  * versions on the same states and the same clock and compares replies and every command sent.
  */
 import { luaNumber } from './redis-lua.ts';
+import { keepOrExtend, readNarrowState, setState } from './redis-lua-expiry.ts';
 import {
   addLease,
   countLeases,
   readStateWithHorizons,
-  STATE_WITH_HORIZONS,
   STATE_WITH_HORIZONS_BYTES,
 } from './redis-lua-lease.ts';
+import { STATE_WITH_HORIZONS_AND_EXPIRY } from './redis-lua-expiry.ts';
 
 const WINDOWS = [60_000, 3_600_000, 86_400_000, 60_000, 3_600_000, 86_400_000, 3_600_000, 86_400_000];
 /** The amount each windowed dimension counts: one request, the tokens, the cost. */
@@ -47,6 +51,8 @@ interface Vars {
   /** Lease horizons (redis-lua-lease.ts): no lease expires before hz; the lease key expires at ke. */
   hz: string;
   ke: string;
+  /** A lower bound of when the state key expires, 0 unknown (redis-lua-expiry.ts). */
+  se: string;
   dirty: string;
   prev: string;
   v: string;
@@ -74,6 +80,7 @@ function vars(s: number, suffix: string): Vars {
     leases: x('leases'),
     hz: x('hz'),
     ke: x('ke'),
+    se: x('se'),
     dirty: x('dirty'),
     prev: x('prev'),
     v: x('v'),
@@ -145,34 +152,42 @@ end`;
  * horizons follow the thirteen doubles and a state holding no enforcement lives at least as
  * long as the lease key (ke), so that later acquires find them while the lease set exists
  * (one holding a ban, block or score keeps the templates' TTL). Otherwise the thirteen
- * doubles alone, as before (horizons unknown to the next reader).
+ * doubles alone, as before (horizons unknown to the next reader). Either form ends with the
+ * key's expiry `se`, and a write the key's TTL covers keeps it (redis-lua-expiry.ts).
  */
 function writeState(e: Enf, lvl: string, v: Vars = ONE, wide?: string): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
   const doubles = `${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}`;
-  const narrow = `redis.call('SET', ${v.rl}, struct.pack('<ddddddddddddd', ${doubles}), 'PX', ttl)`;
+  const narrow = setState(v.rl, `struct.pack('<dddddddddddddd', ${doubles}, ${v.se})`);
   const enforcementTtl = `local ttl = 0
 if ${v.bn} == 1 then ttl = ${e.banTtl}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
-end`;
+end
+local exact = ttl ~= 0`;
   if (wide === undefined)
     return `${enforcementTtl}
 ${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
+${keepOrExtend(v.se)}
 ${narrow}`;
   // Only a state holding no enforcement (its TTL 0 so far) is kept alive for its horizons: a
   // ban, block or score still lapses when the templates say (banTtlMs may be shorter than the
   // lease key's life); a state that expires first just leaves the horizons unknown.
+  const wideSet = setState(
+    v.rl,
+    `struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS_AND_EXPIRY)}', ${doubles}, ${v.hz}, ${v.ke}, ${v.se})`,
+  );
   return `${enforcementTtl}
 local wide = ${wide}
 if wide and ttl == 0 and ${v.ke} - now > 0 then ttl = ${v.ke} - now end
 ${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-if wide then redis.call('SET', ${v.rl}, struct.pack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${doubles}, ${v.hz}, ${v.ke}), 'PX', ttl)
+${keepOrExtend(v.se)}
+if wide then ${wideSet}
 else ${narrow} end`;
 }
 
@@ -279,13 +294,7 @@ local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
 local tokens = tonumber(ARGV[${a + 1}])
 local cost = tonumber(ARGV[${a + 2}])
 local v = redis.call('GET', KEYS[1])
-${
-  climit > 0
-    ? readStateWithHorizons('v', STATE, ONE)
-    : `local ${STATE}
-if v then ${STATE} = struct.unpack('<ddddddddddddd', v)
-else ${STATE} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`
-}
+${climit > 0 ? readStateWithHorizons('v', STATE, ONE) : readNarrowState('v', STATE, ONE.se)}
 local lvl = 0
 if bn == 1 or sc ~= 0 or bu ~= 0 then
 ${levelOf('lvl', e)}
@@ -367,12 +376,7 @@ end`);
   }
   // A tier with a concurrency limit carries the lease horizons through unchanged, in the form
   // it read them (a removed lease leaves hz a lower bound; the key's expiry is not touched).
-  const read =
-    climit > 0
-      ? readStateWithHorizons('v', v.state, v)
-      : `local ${v.state}
-if v then ${v.state} = struct.unpack('<ddddddddddddd', v)
-else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`;
+  const read = climit > 0 ? readStateWithHorizons('v', v.state, v) : readNarrowState('v', v.state, v.se);
   return `local v = redis.call('GET', ${v.rl})
 ${read}
 local changed = false
@@ -385,12 +389,7 @@ ${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
 
 /** Statements reading subject `v` (GET, level, factor, live leases), as the template's loop does. */
 function readSubject(e: Enf, v: Vars, climit: number): string {
-  const read =
-    climit > 0
-      ? readStateWithHorizons(v.v, v.state, v)
-      : `local ${v.state}
-if ${v.v} then ${v.state} = struct.unpack('<ddddddddddddd', ${v.v})
-else ${v.state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end`;
+  const read = climit > 0 ? readStateWithHorizons(v.v, v.state, v) : readNarrowState(v.v, v.state, v.se);
   return `local ${v.v} = redis.call('GET', ${v.rl})
 ${read}
 local ${v.lvl} = 0

@@ -22,6 +22,7 @@ import {
 } from '../src/redis-lua.ts';
 import { batchedLua, splitBatchReply } from '../src/redis-lua-batch.ts';
 import { LEASE_KEY_SLACK, STATE_WITH_HORIZONS_BYTES } from '../src/redis-lua-lease.ts';
+import { STATE_WITH_EXPIRY_BYTES, STATE_WITH_HORIZONS_AND_EXPIRY_BYTES } from '../src/redis-lua-expiry.ts';
 import { pairAcquireLua, pairSettleLua, singleAcquireLua, singleSettleLua } from '../src/redis-lua-single.ts';
 import { parseOneSubject, parseTwoSubjects } from '../src/redis-reply.ts';
 import { clockArgs, prng } from './lua-trials.ts';
@@ -121,14 +122,15 @@ describe('lease horizons', () => {
     await db.redis.del(RL, LEASE);
     const first = await acquire(newAcquire(2), base, 'a');
     expect(first.admitted).toBe(true);
-    // Alone in its set, the lease leaves the 104-byte state (nothing to skip yet).
-    expect((await db.redis.getBuffer(RL))?.length ?? 104).toBe(104);
+    // Alone in its set, the lease leaves the state without horizons (nothing to skip yet): the
+    // thirteen doubles and the key's expiry (redis-lua-expiry.ts).
+    expect((await db.redis.getBuffer(RL))?.length ?? STATE_WITH_EXPIRY_BYTES).toBe(STATE_WITH_EXPIRY_BYTES);
     const second = await acquire(newAcquire(2), base + 10, 'b');
     // No horizons yet: the oldest lease is read (live: nothing to remove), the key's expiry set.
     expect(second.log).toBe('GET ZCARD ZRANGE ZADD PEXPIREAT SET');
     // With another lease open the state carries the horizons: none expires before the first.
     const state = (await db.redis.getBuffer(RL))!;
-    expect(state.length).toBe(STATE_WITH_HORIZONS_BYTES);
+    expect(state.length).toBe(STATE_WITH_HORIZONS_AND_EXPIRY_BYTES);
     expect(state.readDoubleLE(13 * 8)).toBe(first.leaseExp);
     const before = await acquire(newAcquire(2), first.leaseExp - 1, 'c');
     expect(before.admitted).toBe(false);

@@ -6,10 +6,11 @@
 // With a concurrency limit the straight-line scripts keep lease horizons after the state's
 // thirteen doubles and skip lease-set commands that would change nothing
 // (redis-lua-lease.ts): there the commands are compared without ZREMRANGEBYSCORE, ZRANGE,
-// PEXPIRE / PEXPIREAT and the SET's TTL when the state holds no enforcement (a state holding a
-// ban, block or score keeps the template's TTL), and the SET's first 104 bytes (the thirteen doubles);
-// what those commands leave in the lease set is compared at the end, and the TTLs are checked
-// against a real clock in redis-lease-horizons.test.ts.
+// PEXPIRE / PEXPIREAT; what those commands leave in the lease set is compared at the end, and
+// the TTLs are checked against a real clock in redis-lease-horizons.test.ts. Every tier's SET
+// is compared by its first 104 bytes (the thirteen doubles), and by its TTL when the state
+// holds enforcement: a state holding none records its key's expiry and keeps the TTL or sets
+// it with slack (redis-lua-expiry.ts, checked in redis-state-expiry.test.ts).
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { bakedAcquireLua, bakedSettleLua } from '../src/redis-lua.ts';
@@ -66,9 +67,12 @@ local function recorder(log, keys)
     if c[1] == 'TIME' then return { sec, usec } end
     local skip = { ZREMRANGEBYSCORE = true, ZRANGE = true, PEXPIRE = true, PEXPIREAT = true }
     if ${leases ? 'true' : 'false'} and skip[c[1]] then return R.call(...) end
-    if ${leases ? 'true' : 'false'} and c[1] == 'SET' then
-      -- The TTL is compared unless the state holds no enforcement (only such a state is kept
-      -- alive for its horizons): a ban, block or score must lapse exactly as the template's.
+    if c[1] == 'SET' then
+      -- The TTL is compared unless the state holds no enforcement (only such a state keeps its
+      -- key's TTL or gets it with slack, and is kept alive for its horizons: its TTL is checked
+      -- on a real clock in redis-state-expiry.test.ts): a ban, block or score must lapse
+      -- exactly as the template's. The bytes after the thirteen doubles (horizons, expiry)
+      -- are the straight-line scripts' own.
       local a = { struct.unpack('<ddddddddddddd', c[3]) }
       local now = tonumber(sec) * 1000 + tonumber(usec) / 1000
       if a[12] ~= 1 and a[9] == 0 and a[11] <= now and a[13] == 0 then c = { c[1], c[2], string.sub(c[3], 1, 104) }
