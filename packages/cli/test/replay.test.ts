@@ -302,6 +302,12 @@ describe('llmsec replay', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('bad-rules.yaml: rule "r1": field "severity"');
     expect((await cli(['replay', '--format', 'xml'], '')).code).toBe(2);
+    // No rules: a backtest that could find nothing, reported as "0 firing".
+    for (const text of ['rules: []\n', '[]\n']) {
+      const empty = await cli(['replay', '--rules', tmp('no-rules.yaml', text)], block(1, 0));
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain('no-rules.yaml: no rules');
+    }
     expect((await cli(['replay', 'a', 'b'], '')).code).toBe(2);
   });
 

@@ -72,6 +72,10 @@ describe('llmsec detector (process)', () => {
     const r4 = await runDetectorCli(['--rules', join(dir, 'missing-rules.yaml')]);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toContain('missing-rules.yaml: cannot read');
+    // A rule file with no rules would run a service that can never alert.
+    const noRules = await runDetectorCli(['--rules', writeConfig(dir, 'no-rules.json', { rules: [] })]);
+    expect(noRules.code).toBe(2);
+    expect(noRules.stderr).toContain('no-rules.json: no rules');
     // A throttle the apps' thresholds cannot express: refused before anything connects.
     const enf = writeConfig(dir, 'enf.json', {
       enforcement: {

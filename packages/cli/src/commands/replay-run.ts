@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import {
@@ -52,9 +53,15 @@ export async function runReplayHere(argv: string[], io: CliIO, oneThread = false
     return 0;
   }
   const args: ReplayArgs = oneThread ? { ...parsed, threads: 1 } : parsed;
-  let rules;
+  let rules: ReturnType<typeof loadRulesFile> | undefined;
   try {
     rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;
+    // No rules: a backtest that cannot find anything would read as a clean "0 firing".
+    if (rules?.length === 0) {
+      throw new RuleFileError(
+        `${basename(args.rules!)}: no rules (want a list of rules, or an object with a "rules" list)`,
+      );
+    }
   } catch (err) {
     if (err instanceof RuleFileError) {
       io.stderr.write(`llmsec replay: ${err.message}\n`);

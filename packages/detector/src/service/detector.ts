@@ -1,5 +1,6 @@
+import { basename } from 'node:path';
 import type { Alert } from '@llmsec/core';
-import { DetectionEngine, loadRulesFile, type AlertSink } from '@llmsec/detect';
+import { DetectionEngine, loadRulesFile, RuleFileError, type AlertSink } from '@llmsec/detect';
 import type { Cluster, Redis } from 'ioredis';
 import type { ParsedConfig } from './config-schema.ts';
 import { DetectorIngest } from './detector-ingest.ts';
@@ -47,6 +48,12 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const serviceName = options.serviceName ?? 'llmsec-detector';
   const log = options.logger ?? createJsonLogger({ level: config.log_level, base: { service: serviceName } });
   const rules = config.rules !== undefined ? loadRulesFile(config.rules) : undefined;
+  // A rule file without rules would run a service that can never alert: refused at start.
+  if (rules?.length === 0) {
+    throw new RuleFileError(
+      `${basename(config.rules!)}: no rules (want a list of rules, or an object with a "rules" list)`,
+    );
+  }
   // Every configuration check before anything connects or listens (a failed start leaves nothing open).
   if (config.enforcement !== undefined) {
     try {
