@@ -11,11 +11,10 @@ import { useInstrHarness } from './fixtures/instr-harness.ts';
  * checks see across the cuts (piiGuard block mode checks each step with the text before it,
  * stream-state per call). An email cut at each of the eight offsets a chunk can cut it at is
  * found and the stream is cut before the chunk completing it reaches the reader, on the OpenAI
- * chat, Responses and Anthropic streams. Passes on the code before the input-side change too:
- * it confirms, it does not fix. What it does not claim: the text before the completing chunk
- * was released (the check after each 32 characters found no address yet), so the reader got
- * 'jane.doe@example' of 'jane.doe@example.com' here: the hold-back keeps an address whole from
- * the reader, not every piece of it (not changed here; reported).
+ * chat, Responses and Anthropic streams. The check after each 32 characters found no address
+ * yet and used to release everything before the completing chunk ('jane.doe@example' reached
+ * the reader); it now holds what may be the start of a finding (pii-hold.ts), so none of the
+ * address is delivered. Every cut offset, more finding types: guard-stream-pii-hold.test.ts.
  */
 
 const h = useInstrHarness();
@@ -70,6 +69,8 @@ describe('streamed output: an email cut across chunks', () => {
         const { text, err } = await read(api, prompt);
         expect(err, `pad ${pad}`).toBeInstanceOf(OutputBlockedError);
         expect(text, `pad ${pad}`).not.toContain(EMAIL);
+        // Not a piece of it either: the text stops before the address.
+        expect(text, `pad ${pad}`).not.toContain('jane');
         // Nothing after the address was delivered either.
         expect(text, `pad ${pad}`).not.toContain('few more words');
       }

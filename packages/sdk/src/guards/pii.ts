@@ -11,6 +11,7 @@ import type {
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
 import { newInputStart } from './new-input-start.ts';
+import { findingStartHold } from './pii-hold.ts';
 import { StreamStates } from './stream-state.ts';
 
 /**
@@ -26,6 +27,12 @@ import { StreamStates } from './stream-state.ts';
  * the output side reported is not reported again as input. `redact` still redacts the whole
  * history (the provider receives it every turn), silently where it is old; `block` still
  * refuses a request whose history holds a finding (a client that keeps a refused message).
+ *
+ * Streamed responses: only `block` acts before the text reaches the application (the chunk
+ * check: each finding is cut before any character of it is delivered). A stream's items are
+ * passed on, not rewritten, so in `redact` mode a streamed response reaches the application as
+ * the provider sent it and the finding is only reported (`pii_detected`); use `block` on the
+ * output side where responses are streamed.
  */
 export interface PiiGuardOptions {
   /** @default 'redact' */
@@ -45,7 +52,11 @@ export interface PiiGuardOptions {
   maxChars?: number;
 }
 
-/** Streams (block mode): text before the new chunk that is checked with it. */
+/**
+ * Streams (block mode): text before the new chunk that is checked with it, and the most a
+ * check holds back as the possible start of a finding (an address is at most 254 characters,
+ * RFC 5321).
+ */
 const CHUNK_WINDOW = 256;
 /** Streams (block mode): new text is checked (and until then held back) in steps of this many characters. */
 const CHUNK_STEP = 32;
@@ -67,7 +78,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const redactOptions =
     options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
-  const streams = new StreamStates<{ tail: string; fresh: string }>();
+  /** Per stream: the window's text before the new text, the new text not checked yet, and the characters the last check held. */
+  const streams = new StreamStates<{ tail: string; fresh: string; held: number }>();
 
   /** `fromTool`: every finding was in a tool's output (input_source: "tool"). */
   function record(types: string[], direction: 'input' | 'output', ctx: GuardContext, fromTool = false): void {
@@ -108,23 +120,31 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   /**
    * Block mode only. New text is checked once CHUNK_STEP characters have arrived, with the
    * CHUNK_WINDOW characters before it (a finding that straddles the step is whole in the
-   * window); until then it is held back, so the text of a finding never reaches the reader
-   * before the check that cuts the stream. State per stream: only `delta` is read (slicing
-   * `accumulated` on every chunk would make a stream quadratic).
+   * window); until then it is held back. A check that finds nothing still holds the end of
+   * the text that may be the start of a finding not complete yet (pii-hold.ts, at most
+   * CHUNK_WINDOW characters, so always inside the next window): releasing up to the end let
+   * the start of an address out before the chunk completing it cut the stream. So no
+   * character of a finding reaches the reader before the check that cuts the stream. State
+   * per stream: only `delta` is read (slicing `accumulated` on every chunk would make a
+   * stream quadratic).
    */
   function checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
     let state = streams.get(ctx);
     if (state === undefined) {
-      state = { tail: '', fresh: '' };
+      state = { tail: '', fresh: '', held: 0 };
       streams.set(ctx, state);
     }
     state.fresh += delta;
-    if (state.fresh.length < CHUNK_STEP) return { action: 'allow', holdChars: state.fresh.length };
+    if (state.fresh.length < CHUNK_STEP)
+      return { action: 'allow', holdChars: state.held + state.fresh.length };
     const window = state.tail + state.fresh;
     state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
     state.fresh = '';
     const types = detectSensitive(window, redactOptions);
-    if (types.length === 0) return allow();
+    if (types.length === 0) {
+      state.held = findingStartHold(window, CHUNK_WINDOW);
+      return state.held > 0 ? { action: 'allow', holdChars: state.held } : allow();
+    }
     record(types, 'output', ctx);
     return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
   }
