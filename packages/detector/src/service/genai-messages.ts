@@ -14,7 +14,8 @@ import * as G from './genai-attributes.ts';
  *
  * Hostile spans: one pass over the attributes, indices above MAX_MESSAGES and JSON above
  * MAX_JSON_CHARS give up (undefined: no new_input_length rather than one measured on a cut
- * history, whose tail is exactly the part that matters).
+ * history, whose tail is exactly the part that matters). So does a message the receiver
+ * dropped as over max_string_bytes (null): its length is not known.
  */
 
 /** Message indices at or above this give up; the decoder already caps attributes per span (1,024). */
@@ -35,7 +36,8 @@ type Conv = 'openinference' | 'traceloop';
 export function promptMessagesOf(a: Readonly<Record<string, unknown>>): PromptMessage[] | undefined {
   const oi: Slot[] = [];
   const tl: Slot[] = [];
-  let over = false;
+  // Too many messages, or one we read was dropped: the measure would be of a cut history.
+  let unknown = false;
   for (const k in a) {
     let conv: Conv;
     let at: number;
@@ -49,22 +51,37 @@ export function promptMessagesOf(a: Readonly<Record<string, unknown>>): PromptMe
     const idx = leadingIndex(k, at);
     if (idx === undefined) continue;
     if (idx.value >= MAX_MESSAGES) {
-      over = true;
+      unknown = true;
       continue;
     }
     const rest = k.slice(idx.end);
     const v = a[k];
-    if (typeof v !== 'string') continue;
+    if (typeof v !== 'string') {
+      // null: a value over the receiver's max_string_bytes, dropped with the span kept. Read as
+      // '' it would measure a long new input as 0 (or as the message before it).
+      if (v === null && isReadSlot(conv, rest)) unknown = true;
+      continue;
+    }
     const slots = conv === 'openinference' ? oi : tl;
     const slot = (slots[idx.value] ??= {});
     if (conv === 'openinference') readOpenInference(slot, rest, v);
     else if (rest === '.role') slot.role = v;
     else if (rest === '.content') slot.content = v;
   }
-  if (over) return undefined;
+  if (unknown) return undefined;
   const fromIndexed = compact(oi) ?? compact(tl);
   if (fromIndexed !== undefined) return fromIndexed;
   return semconvMessages(a[G.GEN_AI_INPUT_MESSAGES]);
+}
+
+/** The attributes readOpenInference and the Traceloop branch take (others, as tool calls, are not read). */
+function isReadSlot(conv: Conv, rest: string): boolean {
+  if (conv === 'traceloop') return rest === '.role' || rest === '.content';
+  return (
+    rest === '.message.role' ||
+    rest === '.message.content' ||
+    (rest.startsWith('.message.contents.') && rest.endsWith('.message_content.text'))
+  );
 }
 
 function readOpenInference(slot: Slot, rest: string, v: string): void {
@@ -122,18 +139,26 @@ function semconvMessages(v: unknown): PromptMessage[] | undefined {
     if (typeof m !== 'object' || m === null) return undefined;
     const { role, parts } = m as { role?: unknown; parts?: unknown };
     if (typeof role !== 'string') return undefined;
-    out.push({ role, content: Array.isArray(parts) ? partsText(parts) : '' });
+    // In the OTLP array form a null part value was dropped by the receiver (over its cap); in
+    // the JSON string form null is the sender's own.
+    const content = Array.isArray(parts) ? partsText(parts, typeof v !== 'string') : '';
+    if (content === undefined) return undefined;
+    out.push({ role, content });
   }
   return out;
 }
 
-/** Text parts' content and tool results (string, else their JSON); other parts (media, tool calls) count 0. */
-function partsText(parts: readonly unknown[]): string {
+/**
+ * Text parts' content and tool results (string, else their JSON); other parts (media, tool
+ * calls) count 0. Undefined when `nullDropped` and a content or response is null (unknown length).
+ */
+function partsText(parts: readonly unknown[], nullDropped: boolean): string | undefined {
   let text = '';
   for (let i = 0; i < parts.length && i < MAX_PARTS; i++) {
     const p = parts[i];
     if (typeof p !== 'object' || p === null) continue;
     const { content, response } = p as { content?: unknown; response?: unknown };
+    if (nullDropped && (content === null || response === null)) return undefined;
     if (typeof content === 'string') text += content;
     else if (typeof response === 'string') text += response;
     else if (response !== undefined && response !== null) text += jsonText(response);

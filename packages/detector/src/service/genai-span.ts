@@ -168,17 +168,24 @@ function toCount(v: unknown): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** Total characters of the prompt messages, else of the serialised input; undefined when not captured. */
+/**
+ * Total characters of the prompt messages, else of the serialised input; undefined when not
+ * captured. A message whose value is null was over the receiver's max_string_bytes (dropped,
+ * the span kept): the messages' total is then unknown, not the others' sum, which would be the
+ * system prompt's length on every request of a RAG app (identical_requests firing).
+ */
 function promptLengthOf(a: Readonly<Record<string, unknown>>): number | undefined {
   let total = 0;
   let seen = 0;
+  let dropped = false;
   for (const k in a) {
     if (!G.PROMPT_CONTENT_PATTERN.test(k)) continue;
     const v = a[k];
     if (typeof v === 'string') total += v.length;
+    else if (v === null) dropped = true;
     if (++seen >= MAX_PROMPT_ATTRIBUTES) break;
   }
-  if (seen > 0 && total > 0) return total;
+  if (seen > 0 && total > 0 && !dropped) return total;
   for (const k of G.PROMPT_WHOLE_ATTRIBUTES) {
     const v = a[k];
     if (typeof v === 'string' && v.length > 0) return v.length;
