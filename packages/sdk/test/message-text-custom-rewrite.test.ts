@@ -27,7 +27,7 @@ const textPart = (text: string, cached: boolean): Block =>
     ? { type: 'text', text, m: mark++, cache_control: { type: 'ephemeral' } }
     : { type: 'text', text, m: mark++ };
 
-const block = fc.oneof(
+const block: fc.Arbitrary<Spec> = fc.oneof(
   { weight: 6, arbitrary: fc.tuple(chars, fc.boolean()).map(([t, c]) => ['text', t, c] as const) },
   { weight: 1, arbitrary: fc.constant(['image'] as const) },
   {
@@ -38,7 +38,12 @@ const block = fc.oneof(
   { weight: 1, arbitrary: fc.array(chars, { maxLength: 3 }).map((ts) => ['search', ts] as const) },
 );
 
-type Spec = fc.infer<typeof block>;
+type Spec =
+  | readonly ['text', string, boolean]
+  | readonly ['image']
+  | readonly ['tool', Array<[string, boolean]>]
+  | readonly ['toolString', string]
+  | readonly ['search', string[]];
 
 function build(specs: readonly Spec[]): Block[] {
   return specs.map((s): Block => {
@@ -73,7 +78,7 @@ function build(specs: readonly Spec[]): Block[] {
 }
 
 /** A custom guard's rewrite of the text it read: edits anywhere, then every '#' replaced (or the text replaced outright). */
-const rewrite = fc.record({
+const rewrite: fc.Arbitrary<Rewrite> = fc.record({
   edits: fc.array(
     fc.record({
       at: fc.nat(),
@@ -87,7 +92,13 @@ const rewrite = fc.record({
   unrelated: fc.option(fc.string({ unit: fc.constantFrom('a', 'X', '\n'), maxLength: 20 }), { freq: 8 }),
 });
 
-function apply(old: string, r: fc.infer<typeof rewrite>): string {
+interface Rewrite {
+  edits: Array<{ at: number; del: number; ins: string; copy: boolean }>;
+  hash: string;
+  unrelated: string | null;
+}
+
+function apply(old: string, r: Rewrite): string {
   if (r.unrelated !== null) return r.unrelated;
   let t = old;
   for (const e of r.edits) {
