@@ -93,6 +93,46 @@ describe('AlertmanagerSink', () => {
     expect(alertsOf(calls).map((a) => a.endsAt)).toEqual(['2026-11-22T10:00:04.000Z']);
   });
 
+  it('a firing alert starting at the last time a Date holds is posted, with the batch beside it', async () => {
+    // Event time is the sender's: start + 4 intervals past 8.64e15 is no Date, and its
+    // toISOString threw in every attempt, failing the other alerts of its batch too.
+    const { fetch, calls } = fakeFetch(() => 200);
+    const s = sink({ urls: ['http://am:9093'], fetch, resendIntervalMs: 1_000 });
+    const last = new Date(8.64e15).toISOString();
+    s.send(alert({ alert_id: 'far', starts_at: last }));
+    s.send(alert({ alert_id: 'near', labels: { user_id: 'u2' } }));
+    await s.forceFlush();
+    expect(alertsOf(calls).map((a) => [a.startsAt, a.endsAt])).toEqual([
+      [last, last],
+      ['2026-11-22T10:00:00.000Z', expect.any(String)],
+    ]);
+  });
+
+  it('a resolve ends 5 s before the clock at the latest, its start moved back with it', async () => {
+    // Alertmanager merges a resolve whose endsAt has not passed on its clock as a firing copy
+    // ending then, and keeps the firing copy's later endsAt (see
+    // sink-alertmanager-resolve-ahead.test.ts, on a real Alertmanager).
+    const { fetch, calls } = fakeFetch(() => 200);
+    const now = Date.parse('2026-11-22T10:05:00.000Z');
+    const s = sink({ urls: ['http://am:9093'], fetch, clock: { now: () => now } });
+    const a = alert();
+    s.send(resolved({ ...a, alert_id: 'past' }, '2026-11-22T10:04:55.000Z'));
+    s.send(resolved({ ...a, alert_id: 'now', labels: { user_id: 'u2' } }, '2026-11-22T10:05:00.000Z'));
+    s.send(
+      resolved(
+        { ...a, alert_id: 'ahead', labels: { user_id: 'u3' }, starts_at: '2026-11-22T10:05:02.000Z' },
+        '2026-11-22T10:05:02.000Z',
+      ),
+    );
+    await s.forceFlush();
+    expect(alertsOf(calls).map((a) => [a.labels.user_id, a.startsAt, a.endsAt])).toEqual([
+      // Already 5 s past: its own end, not moved.
+      ['u1', '2026-11-22T10:00:00.000Z', '2026-11-22T10:04:55.000Z'],
+      ['u2', '2026-11-22T10:00:00.000Z', '2026-11-22T10:04:55.000Z'],
+      ['u3', '2026-11-22T10:04:55.000Z', '2026-11-22T10:04:55.000Z'],
+    ]);
+  });
+
   it('batches alerts raised together into one POST, most severe first', async () => {
     const { fetch, calls } = fakeFetch(() => 200);
     const s = sink({ urls: ['http://am:9093'], fetch });

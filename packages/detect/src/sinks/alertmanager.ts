@@ -223,18 +223,32 @@ export class AlertmanagerSink implements AlertSink {
   }
 
   /**
-   * A firing alert gets its end at the moment of each POST (a retry included), so a copy that
-   * waited in the queue is not posted with a stale end: now, or its start when that is later
-   * (Alertmanager refuses an endsAt before startsAt, and event time can be ahead of this clock),
-   * plus validForMs. Resolves keep their own endsAt.
+   * Each alert's end at the moment of each POST (a retry included), on this clock:
+   * - A firing alert: now, or its start when that is later (Alertmanager refuses an endsAt
+   *   before startsAt, and event time can be ahead of this clock), plus validForMs, so a copy
+   *   that waited in the queue is not posted with a stale end.
+   * - A resolve: its own end, but not later than RESOLVE_LEAD_MS before now (its start moved
+   *   back with it when later). Alertmanager merges a resolve whose endsAt has not passed on
+   *   its clock as a firing copy ending then, and keeps the firing copy's later endsAt: the
+   *   alert stayed active up to four intervals after its resolve. An end ahead of this clock
+   *   comes from a start ahead of it (the fleet check ends an alert at max(now, start)); one
+   *   ahead of Alertmanager's from this clock being ahead of it (an engine with allowed
+   *   lateness 0 ends an incident at its now).
    */
   private stamped(batch: AlertmanagerAlert[]): AlertmanagerAlert[] {
     const now = this.delivery.clock.now();
+    const latestEnd = now - RESOLVE_LEAD_MS;
     return batch.map((a) => {
-      if (a.endsAt !== undefined) return a;
       const startsAt = Date.parse(a.startsAt);
-      const from = Number.isFinite(startsAt) && startsAt > now ? startsAt : now;
-      return { ...a, endsAt: new Date(from + this.validForMs).toISOString() };
+      if (a.endsAt === undefined) {
+        const from = Number.isFinite(startsAt) && startsAt > now ? startsAt : now;
+        // A start near the last time a Date holds (event time is the sender's) must not
+        // throw here, in every attempt of the batch: the end is cut to that time.
+        return { ...a, endsAt: new Date(Math.min(from + this.validForMs, MAX_TIME_MS)).toISOString() };
+      }
+      if (!(Date.parse(a.endsAt) > latestEnd)) return a;
+      const end = new Date(latestEnd).toISOString();
+      return startsAt > latestEnd ? { ...a, startsAt: end, endsAt: end } : { ...a, endsAt: end };
     });
   }
 
@@ -415,6 +429,19 @@ interface Firing {
  * stays active up to four intervals.
  */
 const VALID_FOR_INTERVALS = 4;
+
+/**
+ * A resolve is posted ending at least this long before this process's clock (see stamped):
+ * Alertmanager ends an alert at once only for a resolve whose endsAt has passed on its own
+ * clock. This much clock skew between the detector and Alertmanager is covered, as the
+ * detector's default allowed lateness (5 s) already covers it for engine resolves, which end
+ * in event time behind the clock by that lateness and are not moved. The cost: a resolve that
+ * ends later than this is posted up to 5 s early.
+ */
+const RESOLVE_LEAD_MS = 5_000;
+
+/** The largest time a Date holds (ECMA-262 time values). */
+const MAX_TIME_MS = 8.64e15;
 
 const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, alert: 1, warning: 2 };
 
