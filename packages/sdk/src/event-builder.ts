@@ -20,6 +20,7 @@ import { warnOnce } from './errors.ts';
 import { isoTime } from './iso-time.ts';
 import { normaliseCompletedMetadata } from './completed-attributes.ts';
 import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, stringList } from './normalise.ts';
+import { toolPayloadText } from './tool-payload.ts';
 
 /**
  * Builds the SecurityEvent object of one call: id, event time, severity, correlation ids,
@@ -225,7 +226,8 @@ export function eventTime(value: unknown, clock: Clock): number {
 /**
  * Prompt length and fingerprint are recorded whenever the text is given; the fingerprint is
  * taken over the redacted, truncated preview so that a replayed JSONL line carrying
- * `request_preview` yields the same fingerprint (core fingerprint.ts). The text itself is
+ * `request_preview` yields the same fingerprint (core fingerprint.ts), except a tool-marked
+ * block's, which is taken over its whole payload (tool-payload.ts). The text itself is
  * recorded only when the operator opted in to previews.
  */
 function addPayload(
@@ -240,7 +242,13 @@ function addPayload(
     if (metadata.prompt_length === undefined) metadata.prompt_length = requestText.length;
     const preview = previewOf(requestText);
     if (metadata.payload_fingerprint === undefined)
-      metadata.payload_fingerprint = payloadFingerprint(preview, deps.fingerprintKey());
+      metadata.payload_fingerprint = payloadFingerprint(
+        // A tool-marked block's identity is all of its payload, not its first 500 characters (tool-payload.ts).
+        event.category === 'guardrail_block' && metadata.input_source === 'tool'
+          ? toolPayloadText(requestText, MAX_REDACT_INPUT)
+          : preview,
+        deps.fingerprintKey(),
+      );
     if (capturePreviews) event.request_preview = preview;
   }
   const responseText = clipText(raw.responseText, Number.MAX_SAFE_INTEGER);
