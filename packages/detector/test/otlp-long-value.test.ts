@@ -3,8 +3,11 @@
 // would make the Collector drop every other record batched with it, other users' included.
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningDetector } from '../src/service/detector.ts';
+import type { ReceiveReport } from '../src/otlp/types.ts';
 import { post, RecordingIngest, startHttp, type TestHttpServer } from './otlp-support.ts';
+import { startDetectorWith } from './service-support.ts';
 
 const LONG = 'x'.repeat(100_000);
 
@@ -35,9 +38,10 @@ function genaiSpans() {
 
 let server: TestHttpServer;
 let ingest: RecordingIngest;
+const reports: ReceiveReport[] = [];
 beforeAll(async () => {
   ingest = new RecordingIngest();
-  server = await startHttp({ ingest });
+  server = await startHttp({ ingest, observer: (r) => reports.push(r) });
 });
 afterAll(async () => {
   await server?.close();
@@ -58,8 +62,43 @@ describe('OTLP/HTTP: an attribute value over maxStringBytes', () => {
       expect(c!.attributes['gen_ai.prompt.0.content']).toBe('bye');
       expect(b!.attributes['gen_ai.prompt.0.content']).toBeNull();
       expect(b!.attributes['gen_ai.usage.input_tokens']).toBe(10);
+      // Counted, not silent: two values of b (the prompt and bytes.like).
+      expect(reports.at(-1)).toMatchObject({ outcome: 'accepted', records: 3, droppedValues: 2 });
     });
   }
+
+  it('caps a bytes value by its bytes in JSON as in protobuf, not by its base64 (4/3 as long)', async () => {
+    const body = (bytes: Buffer) =>
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: '0af7651916cd43dd8448eb211c80319c',
+                    spanId: 'b7ad6b7169203331',
+                    name: 'x',
+                    attributes: [{ key: 'blob', value: { bytesValue: bytes.toString('base64') } }],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+    const post1 = async (bytes: Buffer) => {
+      ingest.spans.length = 0;
+      const res = await post(`${server.url}/v1/traces`, body(bytes), { 'Content-Type': 'application/json' });
+      expect(res.status, res.body.toString()).toBe(200);
+      return ingest.spans[0]!.attributes.blob;
+    };
+    // 60,000 bytes: 80,000 characters of base64, under the cap as bytes.
+    expect((await post1(Buffer.alloc(60_000, 7))) as Uint8Array).toHaveLength(60_000);
+    expect(reports.at(-1)!.droppedValues).toBe(0);
+    expect(await post1(Buffer.alloc(65_537, 7))).toBeNull();
+    expect(reports.at(-1)!.droppedValues).toBe(1);
+  });
 
   it('still refuses a request whose name or key is over the cap (400)', async () => {
     const exporter = new InMemorySpanExporter();
@@ -71,5 +110,26 @@ describe('OTLP/HTTP: an attribute value over maxStringBytes', () => {
       { 'Content-Type': 'application/x-protobuf' },
     );
     expect(res.status).toBe(400);
+  });
+});
+
+describe('the detector service', () => {
+  let running: RunningDetector | undefined;
+  afterEach(async () => {
+    await running?.shutdown();
+    running = undefined;
+  });
+
+  it('counts the values it dropped on /metrics (llmsec_detector_values_dropped_total)', async () => {
+    ({ detector: running } = await startDetectorWith('long-value', () => ({})));
+    const http = `http://127.0.0.1:${running.http.port}`;
+    const before = await (await fetch(`${http}/metrics`)).text();
+    expect(before).toMatch(/llmsec_detector_values_dropped_total\{signal="traces"[^}]*\} 0/);
+    const res = await post(`${http}/v1/traces`, ProtobufTraceSerializer.serializeRequest(genaiSpans())!, {
+      'Content-Type': 'application/x-protobuf',
+    });
+    expect(res.status).toBe(200);
+    const after = await (await fetch(`${http}/metrics`)).text();
+    expect(after).toMatch(/llmsec_detector_values_dropped_total\{signal="traces"[^}]*\} 2/);
   });
 });

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
+import { droppedValues } from './dropped-values.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import { GrpcCode, encodeExportResponse, encodeStatus, retrySeconds, type Signal } from './responses.ts';
@@ -99,7 +100,14 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     (signal: Signal): grpc.handleUnaryCall<Buffer, Uint8Array> =>
     (call, callback) => {
       const bytes = call.request;
-      const base = { transport: 'grpc' as const, signal, records: 0, rejected: 0, bytes: bytes.length };
+      const base = {
+        transport: 'grpc' as const,
+        signal,
+        records: 0,
+        rejected: 0,
+        bytes: bytes.length,
+        droppedValues: 0,
+      };
       if (authorized !== undefined && !authorized(call.metadata.get('authorization')[0])) {
         callback({ code: GrpcCode.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
         report({ ...base, outcome: 'unauthenticated' });
@@ -107,6 +115,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       }
       let records: number;
       let result: IngestResult;
+      const droppedBefore = droppedValues.count;
       try {
         if (signal === 'logs') {
           const decoded = decodeLogs(bytes, 'protobuf', limits);
@@ -126,6 +135,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
         return;
       }
       base.records = records;
+      base.droppedValues = droppedValues.count - droppedBefore;
       if (result.kind === 'accepted') {
         const rejected = clampRejected(result.rejected, records);
         const message =

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
+import { droppedValues } from './dropped-values.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
@@ -94,7 +95,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
   async function handle(req: IncomingMessage, res: ServerResponse, signal: Signal): Promise<void> {
     const format = formatOf(req.headers['content-type']);
     const replyFormat: WireFormat = format ?? 'json';
-    const base = { transport: 'http' as const, signal, records: 0, rejected: 0, bytes: 0 };
+    const base = { transport: 'http' as const, signal, records: 0, rejected: 0, bytes: 0, droppedValues: 0 };
     if (req.method !== 'POST') {
       sendStatus(res, 405, replyFormat, GrpcCode.UNIMPLEMENTED, `${req.method ?? ''} not allowed; use POST`, {
         Allow: 'POST',
@@ -158,6 +159,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     base.bytes = got.bytes.length;
     let result: IngestResult;
     let records: number;
+    const droppedBefore = droppedValues.count;
     try {
       if (signal === 'logs') {
         const decoded = decodeLogs(got.bytes, format, limits);
@@ -177,6 +179,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       return;
     }
     base.records = records;
+    base.droppedValues = droppedValues.count - droppedBefore;
     if (result.kind === 'accepted') {
       const rejected = clampRejected(result.rejected, records);
       const message =

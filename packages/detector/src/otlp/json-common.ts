@@ -3,6 +3,7 @@
 // are integers, 64-bit integers may be strings or numbers, keys are lowerCamelCase only, and
 // unknown fields are ignored. Wrong shapes for the fields we read are OtlpDecodeErrors.
 import { Buffer } from 'node:buffer';
+import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import { setAttr, tooManyAttributes } from './proto-common.ts';
 import type { AttrValue, Attributes } from './types.ts';
@@ -137,7 +138,9 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
   if (v.stringValue !== undefined && v.stringValue !== null) {
     if (typeof v.stringValue !== 'string') throw new OtlpDecodeError('AnyValue.stringValue must be a string');
     // Over the cap: the value is dropped, not the request (ProtoReader.stringValue says why).
-    return overCap(v.stringValue, limits) ? null : v.stringValue;
+    if (!overCap(v.stringValue, limits)) return v.stringValue;
+    droppedValues.count++;
+    return null;
   }
   if (v.boolValue !== undefined && v.boolValue !== null) {
     if (typeof v.boolValue !== 'boolean') throw new OtlpDecodeError('AnyValue.boolValue must be a boolean');
@@ -162,8 +165,14 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
   if (v.bytesValue !== undefined && v.bytesValue !== null) {
     if (typeof v.bytesValue !== 'string')
       throw new OtlpDecodeError('AnyValue.bytesValue must be a base64 string');
-    if (overCap(v.bytesValue, limits)) return null;
-    return new Uint8Array(Buffer.from(v.bytesValue, 'base64'));
+    // The cap is on the bytes, as in protobuf, not on their base64 (4/3 as long): a value of
+    // 50,000 bytes is kept from either encoding. The text is already held whole (JSON.parse).
+    const bytes = Buffer.from(v.bytesValue, 'base64');
+    if (bytes.length > limits.maxStringBytes) {
+      droppedValues.count++;
+      return null;
+    }
+    return new Uint8Array(bytes);
   }
   return null;
 }

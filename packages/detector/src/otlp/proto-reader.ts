@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 
 // Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure).
@@ -189,6 +190,7 @@ export class ProtoReader {
     const fieldEnd = this.lengthEnd(end);
     if (fieldEnd - this.pos > this.limits.maxStringBytes) {
       this.pos = fieldEnd;
+      droppedValues.count++;
       return null;
     }
     return this.utf8(fieldEnd);
@@ -255,6 +257,7 @@ export class ProtoReader {
     const len = fieldEnd - this.pos;
     if (len > this.limits.maxStringBytes) {
       this.pos = fieldEnd;
+      droppedValues.count++;
       return null;
     }
     const out = new Uint8Array(len);

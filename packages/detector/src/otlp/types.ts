@@ -99,7 +99,9 @@ export interface DecodeLimits {
    */
   maxAttributes?: number;
   /**
-   * Longest string (UTF-8 bytes) in a key or value; longer ones reject the request.
+   * Longest string (UTF-8 bytes) in a key, name or value; longer ones reject the request, except
+   * an attribute's string or bytes value, which decodes as null (counted in
+   * ReceiveReport.droppedValues) and the record is kept.
    * @default 65_536
    */
   maxStringBytes?: number;
@@ -137,6 +139,11 @@ export interface ReceiveReport {
   rejected: number;
   /** Size of the message decoded (HTTP: after gunzip); 0 when the body was not read whole. */
   bytes: number;
+  /**
+   * Attribute string or bytes values over `maxStringBytes` that decoded as null (the record
+   * kept); 0 when the body did not decode.
+   */
+  droppedValues: number;
 }
 
 /** Called once per export request; must not throw (a throw is caught and ignored). */

@@ -15,6 +15,7 @@ export const METRIC_EVENT_LAG = 'llmsec.detector.event.lag';
 export const METRIC_ENFORCEMENT_ACTIONS = 'llmsec.detector.enforcement.actions';
 export const METRIC_STATE_HEALTHY = 'llmsec.detector.state.healthy';
 export const METRIC_EXPORT_REQUESTS = 'llmsec.detector.export.requests';
+export const METRIC_VALUES_DROPPED = 'llmsec.detector.values.dropped';
 
 /** Event lag buckets (seconds): from the allowed lateness (seconds) to a backlog of an hour. */
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -49,6 +50,7 @@ export class DetectorMetrics {
   private readonly lag: Histogram;
   private readonly actions: Counter;
   private readonly exports: Counter;
+  private readonly dropped: Counter;
   private readonly attrs: Record<Signal, Attributes> = {
     logs: { signal: 'logs' },
     traces: { signal: 'traces' },
@@ -88,6 +90,10 @@ export class DetectorMetrics {
       description:
         'OTLP export requests by transport, signal and outcome (accepted, overloaded, invalid, too_large, ...)',
     });
+    this.dropped = m.createCounter(METRIC_VALUES_DROPPED, {
+      description:
+        'Attribute values over otlp.limits.max_string_bytes dropped (decoded as null, the record kept), in requests taken',
+    });
     m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback(
       (r) => r.observe(options.queueDepth()),
     );
@@ -101,6 +107,7 @@ export class DetectorMetrics {
     for (const signal of ['logs', 'traces'] as const) {
       this.received.add(0, this.attrs[signal]);
       this.accepted.add(0, this.attrs[signal]);
+      this.dropped.add(0, this.attrs[signal]);
       for (const reason of REJECT_REASONS[signal]) this.rejected.add(0, this.rejectAttr(signal, reason));
       for (const reason of ['overloaded', 'unavailable']) this.refused.add(0, { signal, reason });
     }
@@ -122,6 +129,11 @@ export class DetectorMetrics {
   /** One export request's outcome, as the receivers report it. */
   exportRequest(transport: string, signal: Signal, outcome: string): void {
     this.exports.add(1, { transport, signal, outcome });
+  }
+
+  /** Attribute values a taken request lost to max_string_bytes. */
+  droppedValues(signal: Signal, n: number): void {
+    if (n > 0) this.dropped.add(n, this.attrs[signal]);
   }
 
   eventLag(seconds: number): void {

@@ -42,6 +42,8 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   const grpcAddr = parseHostPort(config.otlp.grpc)!;
   const observer = (r: ReceiveReport): void => {
     metrics.exportRequest(r.transport, r.signal, r.outcome);
+    // Only in requests taken: a refused one is sent again and would count twice.
+    if (r.outcome === 'accepted') metrics.droppedValues(r.signal, r.droppedValues);
     if (r.outcome === 'invalid' || r.outcome === 'too_large')
       logger.debug('export request refused', {
         transport: r.transport,
