@@ -10,7 +10,7 @@ import type {
   OutputGuard,
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
-import { newInputStart } from './new-input-start.ts';
+import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { findingStartHold } from './pii-hold.ts';
 import { StreamStates } from './stream-state.ts';
 
@@ -97,9 +97,11 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     let first = -1;
     let fromTool = true;
     const messages = input.messages;
-    for (let i = mode === 'detect' ? newInputStart(messages) : 0; i < messages.length; i++) {
+    const start = mode === 'detect' ? newInputStart(messages) : 0;
+    // A hosted tool's output comes back before the new input, and is new all the same.
+    for (let i = hostedOutputStart(messages, start); i < messages.length; i++) {
       const m = messages[i] as GuardMessage;
-      if (!scanned(m)) continue;
+      if (!scanned(m) || (i < start && !isHostedOutput(m.role))) continue;
       const types = detectSensitive(m.content, redactOptions);
       if (types.length === 0) continue;
       found ??= new Set();
@@ -160,11 +162,12 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       let changed = false;
       let fromTool = true;
       const fresh = newInputStart(input.messages);
+      const hosted = hostedOutputStart(input.messages, fresh);
       const next: GuardMessage[] = input.messages.map((m, i) => {
         if (!scanned(m)) return m;
         const r = redact(m.content, redactOptions);
         if (r.types.length === 0) return m;
-        if (i >= fresh) {
+        if (i >= fresh || (i >= hosted && isHostedOutput(m.role))) {
           for (const t of r.types) found.add(t);
           if (!isToolRole(m.role)) fromTool = false;
         }
