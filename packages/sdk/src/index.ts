@@ -38,6 +38,7 @@ export {
 } from './safe-processors.ts';
 export { setupLlmsec } from './setup.ts';
 export type { SetupOptions, LlmsecSetup, DetectionTarget } from './setup.ts';
+export type { OtlpProtocol } from './otlp-protocol.ts';
 export {
   LlmClientInstrumentation,
   instrumentClient,

@@ -1,3 +1,5 @@
+import { signalProtocol, type OtlpSignal, type SignalProtocol } from './otlp-protocol.ts';
+
 /**
  * The few OTEL_* environment variables setupLlmsec reads itself, read only here and only when
  * setup runs (so tests can set them). The OTLP exporters read the rest of the standard ones
@@ -22,18 +24,14 @@ export interface EnvConfig {
   /** OTEL_SDK_DISABLED=true: install nothing that exports. */
   sdkDisabled: boolean;
   /**
-   * `NAME=value` of each OTEL_EXPORTER_OTLP[_<SIGNAL>]_PROTOCOL set to anything but
-   * `http/json`: the exporters setup builds speak only that, so setup warns (setup-exporters.ts).
+   * Each signal's OTLP protocol from OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else
+   * OTEL_EXPORTER_OTLP_PROTOCOL, else the default (otlp-protocol.ts); the `otlp.protocol`
+   * option overrides it in setup-exporters.ts.
    */
-  otlpProtocolsIgnored: string[];
+  otlpProtocols: Record<OtlpSignal, SignalProtocol>;
+  /** `NAME="value"` of each protocol variable that is none of the three values: setup warns once. */
+  otlpProtocolsUnknown: string[];
 }
-
-const PROTOCOL_VARIABLES = [
-  'OTEL_EXPORTER_OTLP_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
-];
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const has = (name: string): boolean => (env[name] ?? '').trim() !== '';
@@ -42,6 +40,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   // Prometheus already scrapes from /metrics, which would otherwise be stored twice).
   const off = (signal: string): boolean =>
     (env[`OTEL_${signal}_EXPORTER`] ?? '').trim().toLowerCase() === 'none';
+  const unknown: string[] = [];
+  const otlpProtocols: Record<OtlpSignal, SignalProtocol> = {
+    traces: signalProtocol('traces', undefined, env, unknown),
+    logs: signalProtocol('logs', undefined, env, unknown),
+    metrics: signalProtocol('metrics', undefined, env, unknown),
+  };
   return {
     otlpTraces: (base || has('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')) && !off('TRACES'),
     otlpLogs: (base || has('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT')) && !off('LOGS'),
@@ -55,9 +59,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       : undefined,
     prometheusPort: positiveInt(env.OTEL_EXPORTER_PROMETHEUS_PORT),
     sdkDisabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
-    otlpProtocolsIgnored: PROTOCOL_VARIABLES.filter(
-      (name) => has(name) && env[name]!.trim().toLowerCase() !== 'http/json',
-    ).map((name) => `${name}=${env[name]!.trim()}`),
+    otlpProtocols,
+    otlpProtocolsUnknown: unknown,
   };
 }
 

@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BatchLogRecordProcessor, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportTelemetryError } from './errors.ts';
 import type { LocalHistograms } from './local-histograms.ts';
+import { createOtlpExporter, type ModuleLoader, type SignalExporters } from './otlp-exporters.ts';
+import type { OtlpSignal } from './otlp-protocol.ts';
 import {
   SafeLogRecordExporter,
   SafeLogRecordProcessor,
@@ -21,7 +20,7 @@ import type { SetupOptions } from './setup-options.ts';
 
 /**
  * The export side of setupLlmsec: which processors and readers each signal gets, from the
- * options and the OTEL_* environment (OTLP/HTTP per signal, the Prometheus reader), each
+ * options and the OTEL_* environment (OTLP per signal over its protocol, the Prometheus reader), each
  * wrapped so that a throwing exporter or processor cannot reach the app. Apart from setup.ts,
  * which builds the providers from these and wires the rest.
  */
@@ -40,34 +39,56 @@ export function buildSignalExports(
   options: SetupOptions,
   env: EnvConfig,
   histograms: LocalHistograms,
+  load?: ModuleLoader,
 ): SignalExports {
   const otlp = options.otlp === false || env.sdkDisabled ? undefined : (options.otlp ?? {});
-  const signalUrl = (path: string): { url?: string; headers?: Record<string, string> } => {
-    const out: { url?: string; headers?: Record<string, string> } = {};
-    if (otlp?.endpoint !== undefined) out.url = otlp.endpoint.replace(/\/+$/, '') + path;
-    if (otlp?.headers !== undefined) out.headers = otlp.headers;
-    return out;
-  };
   const viaOptions = otlp?.endpoint !== undefined;
-  if (
-    otlp !== undefined &&
-    env.otlpProtocolsIgnored.length > 0 &&
-    (viaOptions || env.otlpTraces || env.otlpLogs || env.otlpMetrics)
-  ) {
-    // A Collector user's OTEL_EXPORTER_OTLP_PROTOCOL=grpc (endpoint :4317) would otherwise get
-    // JSON over HTTP sent to a gRPC port: every export lost, only counted as telemetry errors.
-    diag.warn(
-      `llmsec: ${env.otlpProtocolsIgnored.join(', ')} is not honoured: setupLlmsec exports OTLP ` +
-        'as http/json only; point the endpoint at an OTLP/HTTP receiver (a Collector: port 4318)',
+  const wanted: Record<OtlpSignal, boolean> = {
+    traces: otlp !== undefined && (viaOptions || env.otlpTraces),
+    logs: otlp !== undefined && (viaOptions || env.otlpLogs),
+    metrics: otlp !== undefined && (viaOptions || env.otlpMetrics),
+  };
+  const exporting = wanted.traces || wanted.logs || wanted.metrics;
+  if (exporting && otlp?.protocol === undefined && env.otlpProtocolsUnknown.length > 0) {
+    warnOnce(
+      `llmsec: ${env.otlpProtocolsUnknown.join(', ')}: not an OTLP protocol (grpc, http/protobuf or ` +
+        'http/json); OTLP export uses the next setting or the default, http/json',
+    );
+  }
+  const unavailable: string[] = [];
+  const install: string[] = [];
+  const build = <S extends OtlpSignal>(signal: S): SignalExporters[S] | undefined => {
+    if (!wanted[signal] || otlp === undefined) return undefined;
+    const protocol = otlp.protocol ?? env.otlpProtocols[signal].protocol;
+    const target = {
+      ...(otlp.endpoint !== undefined ? { endpoint: otlp.endpoint } : {}),
+      ...(otlp.headers !== undefined ? { headers: otlp.headers } : {}),
+    };
+    const built = createOtlpExporter(signal, protocol, target, load);
+    if ('exporter' in built) return built.exporter;
+    const source = otlp.protocol !== undefined ? 'otlp.protocol' : env.otlpProtocols[signal].source;
+    unavailable.push(`${signal} (${source}=grpc): ${built.unavailable}: ${built.error}`);
+    install.push(`${built.unavailable}@${GRPC_EXPORTER_VERSION}`);
+    return undefined;
+  };
+  const exporters = { traces: build('traces'), logs: build('logs'), metrics: build('metrics') };
+  if (unavailable.length > 0) {
+    // Never thrown: telemetry must not stop the app. Not only diag (silent without a diag
+    // logger): the signals named are not exported at all, which an operator must learn.
+    warnOnce(
+      `llmsec: OTLP over gRPC could not be set up, these signals are NOT exported: ${unavailable.join('; ')}. ` +
+        `The gRPC exporters are optional peer dependencies of @llmsec/sdk: npm install ${install.join(' ')} ` +
+        '(they bring @grpc/grpc-js), or set OTEL_EXPORTER_OTLP_PROTOCOL=' +
+        'http/protobuf with an OTLP/HTTP endpoint (a Collector: port 4318)',
     );
   }
 
   const spanProcessors: SpanProcessor[] = (options.spanProcessors ?? []).map(
     (processor) => new SafeSpanProcessor({ processor }),
   );
-  if (otlp !== undefined && (viaOptions || env.otlpTraces)) {
+  if (exporters.traces !== undefined) {
     const exporter = new SafeSpanExporter({
-      exporter: new OTLPTraceExporter(signalUrl('/v1/traces')),
+      exporter: exporters.traces,
       component: 'otlp_traces',
     });
     spanProcessors.push(
@@ -80,9 +101,9 @@ export function buildSignalExports(
   const logProcessors: LogRecordProcessor[] = (options.logRecordProcessors ?? []).map(
     (processor) => new SafeLogRecordProcessor({ processor }),
   );
-  if (otlp !== undefined && (viaOptions || env.otlpLogs)) {
+  if (exporters.logs !== undefined) {
     const exporter = new SafeLogRecordExporter({
-      exporter: new OTLPLogExporter(signalUrl('/v1/logs')),
+      exporter: exporters.logs,
       component: 'otlp_logs',
     });
     logProcessors.push(
@@ -93,9 +114,9 @@ export function buildSignalExports(
     );
   }
   const readers: MetricReader[] = [...(options.metricReaders ?? [])];
-  if (otlp !== undefined && (viaOptions || env.otlpMetrics)) {
+  if (exporters.metrics !== undefined && otlp !== undefined) {
     const exporter = new SafeMetricExporter({
-      exporter: new OTLPMetricExporter(signalUrl('/v1/metrics')),
+      exporter: exporters.metrics,
       component: 'otlp_metrics',
     });
     const interval = otlp.metricIntervalMs ?? env.metricIntervalMs ?? 60_000;
@@ -133,6 +154,19 @@ export function buildSignalExports(
     readers.push(reader);
   }
   return { spanProcessors, logProcessors, readers, prometheus };
+}
+
+/** The line of the HTTP exporters this package depends on: the gRPC ones must match it. */
+const GRPC_EXPORTER_VERSION = '0.301';
+
+/** console.warn and diag.warn, once per setup call and message. */
+function warnOnce(message: string): void {
+  diag.warn(message);
+  try {
+    console.warn(message);
+  } catch {
+    // A replaced console that throws must not fail setup.
+  }
 }
 
 /** The Prometheus text format as a request handler for the app's own server; never throws. */

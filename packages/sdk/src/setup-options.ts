@@ -6,6 +6,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { LoggerProvider, LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { isOtlpProtocol, OTLP_PROTOCOLS, type OtlpProtocol } from './otlp-protocol.ts';
 import type { JsonlDestination, JsonlEventWriter } from './jsonl-writer.ts';
 import type { LlmsecMetrics } from './metrics.ts';
 import type { SecurityEvents, SecurityEventsOptions } from './security-events.ts';
@@ -21,11 +22,23 @@ export interface SetupOptions {
   /** `service.name` of the resource and `service` of every event. Required. */
   serviceName: string;
   /**
-   * OTLP/HTTP (JSON) export of traces, logs and metrics. Default: on for each signal whose
-   * endpoint is configured: `endpoint` here (base URL; `/v1/traces` etc. are appended) or
-   * OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT. `false`: off.
+   * OTLP export of traces, logs and metrics. Default: on for each signal whose endpoint is
+   * configured: `endpoint` here (base URL; over HTTP `/v1/traces` etc. are appended, over gRPC
+   * it is the host:port URL) or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT.
+   * `protocol` overrides OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL and OTEL_EXPORTER_OTLP_PROTOCOL for
+   * every signal; `grpc` needs the optional peer dependencies @opentelemetry/exporter-{trace,logs,
+   * metrics}-otlp-grpc (without them setup warns and those signals are not exported).
+   * `false`: off.
    */
-  otlp?: { endpoint?: string; headers?: Record<string, string>; metricIntervalMs?: number } | false;
+  otlp?:
+    | {
+        endpoint?: string;
+        headers?: Record<string, string>;
+        /** @default OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/json` */
+        protocol?: OtlpProtocol;
+        metricIntervalMs?: number;
+      }
+    | false;
   /**
    * Prometheus reader. Default (undefined): the reader exists and `metricsHandler` serves it
    * (mount it on your server); its own server starts only when a port is given here or in
@@ -99,6 +112,12 @@ export function validateSetupOptions(options: SetupOptions): void {
   const endpoint = options.otlp === false ? undefined : options.otlp?.endpoint;
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
     throw new TypeError(`setupLlmsec: otlp.endpoint is not a URL: ${JSON.stringify(endpoint)}`);
+  }
+  const protocol: unknown = options.otlp === false ? undefined : options.otlp?.protocol;
+  if (protocol !== undefined && !isOtlpProtocol(protocol)) {
+    throw new TypeError(
+      `setupLlmsec: otlp.protocol must be one of ${OTLP_PROTOCOLS.join(', ')}, got ${JSON.stringify(protocol)}`,
+    );
   }
   const port = options.prometheus === false ? undefined : options.prometheus?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {

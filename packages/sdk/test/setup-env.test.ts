@@ -20,23 +20,45 @@ describe('configFromEnv', () => {
     expect([env.otlpTraces, env.otlpLogs, env.otlpMetrics]).toEqual([false, false, false]);
   });
 
-  it('names the OTLP protocol variables it cannot honour (it exports http/json only)', () => {
-    // A Collector user's usual OTEL_EXPORTER_OTLP_PROTOCOL=grpc with :4317 would otherwise
-    // send JSON over HTTP to a gRPC port and lose every export without a word.
-    expect(configFromEnv({}).otlpProtocolsIgnored).toEqual([]);
+  it("reads each signal's OTLP protocol: its own variable over the general one, the default last", () => {
+    const protocols = (env: NodeJS.ProcessEnv) => {
+      const c = configFromEnv(env);
+      return [c.otlpProtocols.traces, c.otlpProtocols.logs, c.otlpProtocols.metrics].map(
+        (p) => `${p.protocol} <- ${p.source}`,
+      );
+    };
+    expect(protocols({})).toEqual(['http/json <- default', 'http/json <- default', 'http/json <- default']);
     expect(
-      configFromEnv({
-        OTEL_EXPORTER_OTLP_PROTOCOL: ' HTTP/JSON ',
-        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json',
-      }).otlpProtocolsIgnored,
-    ).toEqual([]);
-    expect(
-      configFromEnv({
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      protocols({
+        OTEL_EXPORTER_OTLP_PROTOCOL: ' GRPC ',
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: '',
-      }).otlpProtocolsIgnored,
-    ).toEqual(['OTEL_EXPORTER_OTLP_PROTOCOL=grpc', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf']);
+      }),
+    ).toEqual([
+      'http/protobuf <- OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+      'grpc <- OTEL_EXPORTER_OTLP_PROTOCOL',
+      'grpc <- OTEL_EXPORTER_OTLP_PROTOCOL', // empty counts as unset
+    ]);
+  });
+
+  it('names each protocol value that is none of the three once, and falls through to the next setting', () => {
+    const c = configFromEnv({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc ',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/proto',
+    });
+    expect(c.otlpProtocolsUnknown).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL="http"',
+      'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/proto"',
+    ]);
+    expect([
+      c.otlpProtocols.traces.protocol,
+      c.otlpProtocols.logs.protocol,
+      c.otlpProtocols.metrics.protocol,
+    ]).toEqual(['http/json', 'grpc', 'http/json']);
+    expect(
+      configFromEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'x'.repeat(10_000) }).otlpProtocolsUnknown[0]!.length,
+    ).toBeLessThan(120);
   });
 
   it('ignores malformed numbers instead of failing', () => {

@@ -102,37 +102,6 @@ describe('setupLlmsec', () => {
     await expect(shutdown).resolves.toBeUndefined();
   });
 
-  it('warns once that an OTLP protocol other than http/json is not honoured, when it exports OTLP', async () => {
-    const warnings: string[] = [];
-    diag.setLogger(
-      {
-        error: () => {},
-        warn: (m: string) => warnings.push(m),
-        info: () => {},
-        debug: () => {},
-        verbose: () => {},
-      },
-      DiagLogLevel.WARN,
-    );
-    const before = process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
-    try {
-      current = setupLlmsec({
-        serviceName: 'p',
-        otlp: { endpoint: 'http://127.0.0.1:9' },
-        prometheus: false,
-      });
-      await current.shutdown();
-      current = setupLlmsec({ serviceName: 'p', otlp: false, prometheus: false });
-    } finally {
-      if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
-      else process.env.OTEL_EXPORTER_OTLP_PROTOCOL = before;
-    }
-    const mine = warnings.filter((w) => w.includes('OTEL_EXPORTER_OTLP_PROTOCOL=grpc'));
-    expect(mine).toHaveLength(1); // the second setup exports no OTLP: nothing to warn about
-    expect(mine[0]).toContain('http/json');
-  });
-
   it('installs and then removes global providers, context manager and W3C propagators', async () => {
     current = setupLlmsec({ serviceName: 'globals', otlp: false, prometheus: false });
     expect(propagation.fields()).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'baggage']));
