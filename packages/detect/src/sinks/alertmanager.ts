@@ -359,10 +359,10 @@ export class AlertmanagerSink implements AlertSink {
 
   /**
    * The fleet ended these (another process resolved them, or their state expired): a resolve
-   * goes out for each, ending now; superseded ones are dropped without one. The resolving process sent its own with the incident's
-   * event-time end; this one reaches an Alertmanager that missed that (down, or restarted),
-   * and Alertmanager keeps the later endsAt of two resolves, so at worst the end moves by up
-   * to one re-send interval.
+   * goes out for each, ending now (posted 5 s back: see stamped); superseded ones are dropped
+   * without one. The resolving process sent its own with the incident's event-time end; this
+   * one reaches an Alertmanager that missed that (down, or restarted), and Alertmanager keeps
+   * the later endsAt of two resolves, so at worst the end moves by up to one re-send interval.
    */
   private resolveClosed({ ended, superseded, users, current }: FleetCheckAnswer): void {
     if (this.shutdownPromise !== undefined) return;
