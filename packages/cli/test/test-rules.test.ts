@@ -135,6 +135,24 @@ tests:
     expect(builtin.code).toBe(2);
   });
 
+  it('exits 2 for rule_files holding no rules, as replay --rules and the detector refuse them', async () => {
+    // Every test expecting no alert would pass whatever the rules were meant to do.
+    const d = dir({
+      'none.yaml': 'rules: []\n',
+      'empty.yaml': `rule_files: [none.yaml]
+tests:
+  - name: quiet
+    series:
+      - { every: 1s, count: 12, event: { category: guardrail_block, user_id: u } }
+    expected_alerts: []
+`,
+    });
+    const r = await cli(['test-rules', join(d, 'empty.yaml')]);
+    expect(r.stdout).not.toContain('PASS');
+    expect(r.stderr).toContain('empty.yaml: rule_files: no rules in none.yaml');
+    expect(r.code).toBe(2);
+  });
+
   it('exits 2 and names the problem for a bad test file', async () => {
     const d = dir({
       'bad.yaml': `tests:
