@@ -16,6 +16,13 @@ describe('--help of every command', () => {
     }
   }
 
+  it('names no repository path an installed user does not have (links, or paths under node_modules)', async () => {
+    for (const command of ['replay', 'test-rules']) {
+      const { stdout } = await cli([command, '--help']);
+      expect(stdout, command).not.toMatch(/(?<![\w/.@-])(?:packages|docs)\/[\w/.-]+/);
+    }
+  });
+
   it('llmsec limits show X --help: help wins over the missing --redis', async () => {
     const { code, stdout } = await cli(['limits', 'show', 'u-1', '--help']);
     expect(stdout).toMatch(/^usage: llmsec limits /);

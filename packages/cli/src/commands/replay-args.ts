@@ -43,8 +43,9 @@ counts them all; control characters quoted from a line written as \\xNN) and ski
 end of input, incidents whose quiet period has passed by the last event time resolve; the
 others are still firing and are counted in the summary.
 
-Exit status: 0 replayed (some lines may have been malformed), 1 the input could not be read
-or no line of it was a security event, 2 bad usage or rule file.`;
+Exit status: 0 replayed (some lines may have been malformed; also an empty or blank input), 1
+the input could not be read or none of its lines was a security event, 2 bad usage or a rule
+file that cannot be used (unreadable, invalid, or no rules).`;
 
 export interface ReplayArgs {
   file: string | undefined;

@@ -286,7 +286,7 @@ async function replay(
   if (unreadable) {
     summary.push(
       `llmsec replay: no line could be read as a security event (${malformed} malformed); ` +
-        'is it the events JSONL of docs/formats.md?',
+        'is it the events JSONL of https://github.com/llmsec/llmsec/blob/main/docs/formats.md?',
     );
   }
   io.stderr.write(`${summary.join('\n')}\n`);

@@ -6,10 +6,13 @@ import { UsageError, type CliIO, type Command } from '../io.ts';
 const USAGE = `usage: llmsec test-rules FILE...
 
 Runs rule unit tests (in the spirit of \`promtool test rules\`): each FILE lists input events
-and the alerts they must produce, in YAML (format: packages/detect/README.md). Prints PASS or
-FAIL per test with a diff of missing (-) and unexpected (+) alerts.
+and the alerts they must produce, in YAML (format: the @llmsec/detect README,
+https://github.com/llmsec/llmsec/blob/main/packages/detect/README.md#llmsec-test-rules; the
+built-in rules' own tests: node_modules/@llmsec/detect/rules/tests/). Prints PASS or FAIL per
+test with a diff of missing (-) and unexpected (+) alerts.
 
-Exit status: 0 all passed, 1 a test failed, 2 a file could not be used.`;
+Exit status: 0 all passed, 1 a test failed, 2 a file could not be used (unreadable, invalid, a
+test that cannot fail such as an only_rules id naming no rule, or its rule file with no rules).`;
 
 export const command: Command = {
   summary: 'run rule unit tests (events in, expected alerts out) from YAML',
