@@ -6,9 +6,10 @@
  * propagation). So a state holding no enforcement now records `se`, a lower bound of when its
  * key expires (Redis's clock, ms), as its last double, and a write whose needed TTL it covers
  * keeps the key's TTL. When it does not, the TTL is set to the needed one plus a quarter plus
- * STATE_EXPIRY_SLACK_MS, so the next writes of a busy subject fit under it; an idle subject's
- * key thus lives at most that much longer than the time its buckets take to drain (it is
- * then equivalent to a fresh one either way).
+ * STATE_EXPIRY_SLACK_MS, so the next writes of a busy subject fit under it. An idle subject's
+ * key thus lives up to that much longer than its buckets take to drain, measured from the
+ * largest need since the TTL was set: a settle refunding part of an estimate shrinks the need
+ * but keeps the TTL (it is equivalent to a fresh one by then either way; only memory is held).
  *
  * - `se` is only trusted when this code wrote it: it is written as `now + ttl - 1`, `now` being
  *   the script's TIME reading. Redis adds a PX to its own clock at the SET (7.0) or to the
