@@ -147,7 +147,8 @@ describe('Anthropic: plain-text documents are third-party content', () => {
       );
       expect(b).toMatchObject(TOOL);
       expect(b.promptLength).toBe(
-        typeof c === 'string' ? INJECTION.length : 'Page 1.\n'.length + INJECTION.length,
+        // Text blocks side by side are read back to back (nested-blocks.ts).
+        typeof c === 'string' ? INJECTION.length : 'Page 1.'.length + INJECTION.length,
       );
     }
     // piiGuard redact writes back into the document's own text blocks.

@@ -20,8 +20,8 @@
  *
  * A text slot is one string the reader took, in order: the message's `content` (string, or
  * each part's `text`, or each part's `content`), then its `output`. Text parts next to each
- * other in one list (a message's parts, a tool result's blocks, a search result's blocks, an
- * output's parts) are joined with '', as the provider joins them: the model reads them as one
+ * other in one list (a message's parts, a tool result's blocks, a search result's blocks, a
+ * custom-content document's blocks, an output's parts) are joined with '', as the provider joins them: the model reads them as one
  * text, so "ignore all previous" + " instructions" or "jane@exa" + "mple.com" is whole in what
  * the guards read (before, with '\n' between, a cut hid it from every pattern and detector).
  * Evidence: OpenAI's harmony renderer (openai/harmony, src/encoding.rs, the format gpt-oss is
@@ -74,7 +74,7 @@ function eachSlot(value: unknown, take: (text: string, joined: boolean) => void)
         } else {
           const d = documentText(b);
           if (d !== undefined) take(d, false);
-          else eachContentDocumentText(b, (t) => take(t, false));
+          else eachContentDocumentText(b, take);
         }
         innerAfterText = innerIsText;
       }
@@ -95,17 +95,24 @@ function documentText(block: Obj | undefined): string | undefined {
 
 /**
  * Calls `take` with each text of a custom-content document (`source: {type: 'content',
- * content}`, a string or text blocks) inside a tool result. (One in a message is read by the
- * Anthropic adapter itself, as a `document` message: nested-blocks.ts.)
+ * content}`, a string or text blocks) inside a tool result; its text blocks side by side are
+ * read back to back, as text parts are (an injection cut over two of them walked past the
+ * guards with '\n' between). (One in a message is read by the Anthropic adapter itself, as a
+ * `document` message: nested-blocks.ts.)
  */
-function eachContentDocumentText(block: Obj | undefined, take: (text: string) => void): void {
+function eachContentDocumentText(
+  block: Obj | undefined,
+  take: (text: string, joined: boolean) => void,
+): void {
   const source = block?.type === 'document' ? asObj(block.source) : undefined;
   if (source?.type !== 'content') return;
-  if (typeof source.content === 'string') take(source.content);
+  if (typeof source.content === 'string') take(source.content, false);
   else if (Array.isArray(source.content)) {
+    let afterText = false;
     for (const inner of source.content) {
       const t = asObj(inner)?.text;
-      if (typeof t === 'string') take(t);
+      if (typeof t === 'string') take(t, afterText);
+      afterText = typeof t === 'string';
     }
   }
 }

@@ -95,59 +95,108 @@ function getPath(value: unknown, path: Path): string {
  * whatever the number of texts: a document of many text blocks is copied once, not once per
  * block (linear on hostile input).
  */
-function rebuild(b: Obj, next: () => string): Obj {
+function rebuild(b: Obj, next: () => string | undefined): Obj {
   if (isContentDocument(b)) {
     const source = b.source as Obj;
     const content = source.content;
-    if (isSlot(content)) return { ...b, source: { ...source, content: next() } };
+    if (isSlot(content)) return { ...b, source: { ...source, content: next() ?? '' } };
     if (!Array.isArray(content)) return b;
-    const blocks = content.map((block: unknown) => {
+    // A text block whose piece is undefined (its text went to a neighbour) is left out, as
+    // message-text.ts leaves out a text part: the API refuses empty text blocks.
+    const blocks: unknown[] = [];
+    for (const block of content) {
       const t = asObj(block);
-      return t !== undefined && isSlot(t.text) ? { ...t, text: next() } : block;
-    });
+      if (t === undefined || !isSlot(t.text)) blocks.push(block);
+      else {
+        const piece = next();
+        if (piece !== undefined) blocks.push({ ...t, text: piece });
+      }
+    }
     return { ...b, source: { ...source, content: blocks } };
   }
   const c = b.content as Obj;
   if (b.type === 'web_fetch_tool_result') {
     const doc = c.content as Obj;
-    return { ...b, content: { ...c, content: { ...doc, source: { ...(doc.source as Obj), data: next() } } } };
+    return {
+      ...b,
+      content: { ...c, content: { ...doc, source: { ...(doc.source as Obj), data: next() ?? '' } } },
+    };
   }
   if (b.type === 'text_editor_code_execution_tool_result')
-    return { ...b, content: { ...c, content: next() } };
+    return { ...b, content: { ...c, content: next() ?? '' } };
   const out: Obj = { ...c };
-  if (isSlot(c.stdout)) out.stdout = next();
-  if (isSlot(c.stderr)) out.stderr = next();
+  if (isSlot(c.stdout)) out.stdout = next() ?? '';
+  if (isSlot(c.stderr)) out.stderr = next() ?? '';
   return { ...b, content: out };
 }
 
-/** The text slots of blocks, in order. */
-function slotsOf(blocks: readonly unknown[]): string[] {
+/**
+ * The text slots of blocks, in order, and for each whether it is read right after the one
+ * before it: a custom-content document's text blocks side by side (only text blocks, empty
+ * ones included, between them) are read back to back, as message-text.ts reads text parts (an
+ * injection cut over two of them walked past the guards with '\n' between); every other
+ * slot is read apart, after a newline.
+ */
+function slotsOf(blocks: readonly unknown[]): { slots: string[]; joined: boolean[] } {
   const slots: string[] = [];
+  const joined: boolean[] = [];
   for (const block of blocks) {
     const b = asObj(block);
-    if (b !== undefined) for (const path of pathsOf(b)) slots.push(getPath(b, path));
+    if (b === undefined) continue;
+    const list = isContentDocument(b) ? (b.source as Obj).content : undefined;
+    let prev = -1;
+    for (const path of pathsOf(b)) {
+      slots.push(getPath(b, path));
+      const i = Array.isArray(list) ? (path[2] as number) : -1;
+      let side = prev >= 0 && i >= 0;
+      // Each index between two slots of one list is looked at once: linear in the list.
+      for (let k = prev + 1; side && k < i; k++)
+        side = typeof asObj((list as unknown[])[k])?.text === 'string';
+      joined.push(side);
+      prev = i;
+    }
   }
-  return slots;
+  return { slots, joined };
 }
 
-/** The text of nested blocks, joined with '\n' in order. */
+function joinSlots(slots: readonly string[], joined: readonly boolean[]): string {
+  let out = '';
+  for (let k = 0; k < slots.length; k++)
+    out = k === 0 ? (slots[k] as string) : out + (joined[k] ? '' : '\n') + slots[k];
+  return out;
+}
+
+/** The text of nested blocks in order: text blocks side by side back to back, other slots after a newline. */
 export function nestedText(blocks: readonly unknown[]): string {
-  return slotsOf(blocks).join('\n');
+  const { slots, joined } = slotsOf(blocks);
+  return joinSlots(slots, joined);
 }
 
 /**
  * The blocks with `text` (a guard's replacement for nestedText(blocks)) written back, cut as
- * message-text.ts cuts a message's slots (by lines, each redaction in its own slot), as copies;
- * `blocks` itself when nothing changed.
+ * message-text.ts cuts a message's slots (by lines, each redaction in its own slot; a run of
+ * text blocks by the text around each cut), as copies; `blocks` itself when nothing changed.
  */
 export function withNestedText(blocks: readonly unknown[], text: string): readonly unknown[] {
-  const slots = slotsOf(blocks);
-  if (slots.length === 0 || slots.join('\n') === text) return blocks;
-  // The slots as string parts of a stand-in message, which keeps one string per slot.
-  const standIn = withMessageText({ content: slots.map((s) => ({ content: s })) }, text);
-  const pieces = (asObj(standIn)?.content as Obj[]).map((p) => String(p.content));
+  const { slots, joined } = slotsOf(blocks);
+  if (slots.length === 0 || joinSlots(slots, joined) === text) return blocks;
+  // The slots as parts of a stand-in message, each with its index: a run as text parts side
+  // by side (read back to back), a null between two text parts not read so, any other slot a
+  // string part (read apart). A text part whose piece is undefined is left out of the result.
+  const parts: unknown[] = [];
+  slots.forEach((s, k) => {
+    const run = joined[k] === true || joined[k + 1] === true;
+    if (run && !joined[k] && k > 0) parts.push(null);
+    parts.push(run ? { text: s, k } : { content: s, k });
+  });
+  const standIn = withMessageText({ content: parts }, text);
+  const pieces: Array<string | undefined> = new Array<string | undefined>(slots.length);
+  for (const p of asObj(standIn)?.content as unknown[]) {
+    const o = asObj(p);
+    if (o !== undefined) pieces[o.k as number] = typeof o.text === 'string' ? o.text : String(o.content);
+  }
   let at = 0;
-  const next = (): string => pieces[at++] ?? '';
+  const next = (): string | undefined => pieces[at++];
   return blocks.map((block) => {
     const b = asObj(block);
     return b === undefined || pathsOf(b).length === 0 ? block : rebuild(b, next);
