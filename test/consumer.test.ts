@@ -117,6 +117,8 @@ const TEST_TIMEOUT_MS = 180_000;
 
 let tmp: string;
 let app: string;
+/** A second project with only @llmsec/core and @llmsec/sdk: no gRPC exporters, no @grpc/grpc-js. */
+let sdkOnly: string;
 let oldestNode: string;
 
 beforeAll(async () => {
@@ -166,6 +168,29 @@ beforeAll(async () => {
       app,
     ),
     'npm install',
+  );
+
+  sdkOnly = join(tmp, 'sdk-only');
+  await mkdir(sdkOnly);
+  await writeFile(
+    join(sdkOnly, 'package.json'),
+    JSON.stringify({ name: 'sdk-only', private: true, type: 'module' }),
+  );
+  await cp(join(FIXTURES, 'otlp-protocols.mjs'), join(sdkOnly, 'otlp-protocols.mjs'));
+  ok(
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        ...packed.filter((f) => /llmsec-(core|sdk)-/.test(f)),
+        pinned('@opentelemetry/api'),
+      ],
+      sdkOnly,
+    ),
+    'npm install (sdk only)',
   );
 
   const nodeDir = join(tmp, 'oldest-node');
@@ -278,6 +303,32 @@ describe('the packages installed from their tarballs, outside the repository', (
       );
       expect(r.code).not.toBe(0);
       expect(r.stdout).toContain('broken.ts');
+    },
+  );
+});
+
+describe('@llmsec/sdk installed without its optional gRPC peers', () => {
+  it(
+    'exports http/protobuf and http/json by the standard variables; grpc gives one console warning naming the packages, no throw',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      for (const name of ['@grpc/grpc-js', '@opentelemetry/exporter-trace-otlp-grpc'])
+        expect(existsSync(join(sdkOnly, 'node_modules', name)), `${name} installed`).toBe(false);
+      const r = ok(await run(NODE, ['otlp-protocols.mjs'], sdkOnly), 'otlp-protocols.mjs');
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown> & {
+        grpc: { hits: string[]; warnings: string[] };
+      };
+      const paths = (type: string) => ['/v1/logs', '/v1/metrics', '/v1/traces'].map((p) => `${p} ${type}`);
+      expect(out['http/protobuf']).toEqual(paths('application/x-protobuf'));
+      expect(out['http/json']).toEqual(paths('application/json'));
+      expect(out.grpc.hits).toEqual([]);
+      expect(out.grpc.warnings).toHaveLength(1);
+      const warning = out.grpc.warnings[0]!;
+      for (const signal of ['traces', 'logs', 'metrics'])
+        expect(warning).toContain(`${signal} (OTEL_EXPORTER_OTLP_PROTOCOL=grpc)`);
+      expect(warning).toContain(
+        'npm install @opentelemetry/exporter-trace-otlp-grpc@0.301 @opentelemetry/exporter-logs-otlp-grpc@0.301 @opentelemetry/exporter-metrics-otlp-grpc@0.301',
+      );
     },
   );
 });

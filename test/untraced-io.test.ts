@@ -136,29 +136,36 @@ describe("llmsec's own I/O runs untraced", () => {
     }
   });
 
-  it("setupLlmsec's OTLP exports flushed from inside the user request carry neither", async () => {
-    const setup = setupLlmsec({
-      serviceName: 'untraced-test',
-      otlp: { endpoint: `${base}/otlp` },
-      prometheus: false,
-      registerGlobal: false,
-    });
-    try {
-      await context.with(userContext(), async () => {
-        setup.tracerProvider.getTracer('app').startSpan('llm call').end();
-        setup.events.emit('guardrail_block', {
-          userId: 'u-victim',
-          metadata: { guardrail_layer: 'input', block_reason: 'test' },
-        });
-        await setup.forceFlush();
+  it.each(['http/json', 'http/protobuf'] as const)(
+    "setupLlmsec's OTLP exports (%s) flushed from inside the user request carry neither",
+    async (protocol) => {
+      received.length = 0;
+      const setup = setupLlmsec({
+        serviceName: 'untraced-test',
+        otlp: { endpoint: `${base}/otlp`, protocol },
+        prometheus: false,
+        registerGlobal: false,
       });
-      await until(() => on('/otlp/v1/traces').length > 0 && on('/otlp/v1/logs').length > 0);
-    } finally {
-      await setup.shutdown();
-    }
-    for (const r of on('/otlp/')) {
-      expect(r.headers.traceparent).toBeUndefined();
-      expect(r.headers.baggage).toBeUndefined();
-    }
-  });
+      try {
+        await context.with(userContext(), async () => {
+          setup.tracerProvider.getTracer('app').startSpan('llm call').end();
+          setup.events.emit('guardrail_block', {
+            userId: 'u-victim',
+            metadata: { guardrail_layer: 'input', block_reason: 'test' },
+          });
+          await setup.forceFlush();
+        });
+        await until(() => on('/otlp/v1/traces').length > 0 && on('/otlp/v1/logs').length > 0);
+      } finally {
+        await setup.shutdown();
+      }
+      for (const r of on('/otlp/')) {
+        expect(r.headers['content-type']).toBe(
+          protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
+        );
+        expect(r.headers.traceparent).toBeUndefined();
+        expect(r.headers.baggage).toBeUndefined();
+      }
+    },
+  );
 });
