@@ -42,6 +42,15 @@ function num(value: unknown): unknown {
     : value;
 }
 
+/**
+ * Text fields (events.md: strings) given as a number or boolean, as untyped callers do
+ * (`layer: 5`), are written as their string: a number there would be another value than the
+ * same field's "5" from other senders (distinct counts, group keys, a Loki or jq filter).
+ */
+function str(value: unknown): unknown {
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+}
+
 /** The input's fields; bad input (not an object) reads as `{}`. */
 const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
 function fieldsOf(input: unknown): Readonly<Record<string, unknown>> {
@@ -88,7 +97,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { guardrail_layer: fields.layer, block_reason: fields.reason };
+      named = { guardrail_layer: str(fields.layer), block_reason: str(fields.reason) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -99,7 +108,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { filter_name: fields.filter, block_reason: fields.reason };
+      named = { filter_name: str(fields.filter), block_reason: str(fields.reason) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -110,7 +119,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { limit_type: fields.limitType, current: num(fields.current), limit: num(fields.limit) };
+      named = { limit_type: str(fields.limitType), current: num(fields.current), limit: num(fields.limit) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -121,7 +130,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { anomaly_type: fields.anomalyType };
+      named = { anomaly_type: str(fields.anomalyType) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -135,7 +144,7 @@ export abstract class CategoryMethods {
       const c = num(fields.confidence);
       // events.md: confidence is 0..1; clamp rather than reject a detector's rounding.
       const confidence = typeof c === 'number' && !Number.isNaN(c) ? Math.min(1, Math.max(0, c)) : c;
-      named = { detection_method: fields.method, confidence };
+      named = { detection_method: str(fields.method), confidence };
     } catch (err) {
       named = unreadable(err);
     }
@@ -163,7 +172,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { tool_name: fields.tool, block_reason: fields.reason };
+      named = { tool_name: str(fields.tool), block_reason: str(fields.reason) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -174,7 +183,7 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { reason: fields.reason };
+      named = { reason: str(fields.reason) };
     } catch (err) {
       named = unreadable(err);
     }
@@ -197,7 +206,7 @@ export abstract class CategoryMethods {
     try {
       const fields = fieldsOf(input);
       named = {
-        model: fields.model,
+        model: str(fields.model),
         prompt_tokens: num(fields.promptTokens),
         completion_tokens: num(fields.completionTokens),
         latency_ms: num(fields.latencyMs),

@@ -166,6 +166,42 @@ describe('category methods', () => {
     expect(event.metadata).toEqual({ extra: 1, guardrail_layer: 'injection', block_reason: 'r' });
   });
 
+  it('write text fields given as numbers or booleans (untyped callers) as strings, as events.md has them', () => {
+    const [events] = emitters();
+    const anyInput = (i: Record<string, unknown>) => i as never;
+    expect(events.guardrailBlock(anyInput({ layer: 5, reason: true })).metadata).toEqual({
+      guardrail_layer: '5',
+      block_reason: 'true',
+    });
+    expect(events.outputFilterBlock(anyInput({ filter: 2, reason: 'r' })).metadata).toMatchObject({
+      filter_name: '2',
+    });
+    expect(events.rateLimitHit(anyInput({ limitType: 1, current: 3, limit: 2 })).metadata).toMatchObject({
+      limit_type: '1',
+      current: 3,
+    });
+    expect(events.anomalousPattern(anyInput({ anomalyType: 7 })).metadata).toEqual({ anomaly_type: '7' });
+    expect(events.systemPromptLeakage(anyInput({ method: 0, confidence: 0.5 })).metadata).toMatchObject({
+      detection_method: '0',
+    });
+    expect(events.toolAbuseAttempt(anyInput({ tool: 9, reason: 'r' })).metadata).toMatchObject({
+      tool_name: '9',
+    });
+    expect(events.authFailure(anyInput({ reason: 401 })).metadata).toEqual({ reason: '401' });
+    expect(
+      events.requestCompleted(
+        anyInput({
+          model: 4,
+          promptTokens: 1,
+          completionTokens: 1,
+          latencyMs: 1,
+          costUsd: 0,
+          blocked: false,
+        }),
+      ).metadata,
+    ).toMatchObject({ model: '4' });
+  });
+
   it('do not change the caller input', () => {
     const [events] = emitters();
     const metadataIn = { guardrail_layer: 'from metadata', extra: 1 };
