@@ -4,6 +4,7 @@
 export { DEFAULT_MAX_LINE_BYTES, decodeEventLineFast, eventTime, forEachLine } from './event-reader.ts';
 export type { LineReaderOptions } from './event-reader.ts';
 export { formatAlertTable } from './alert-table.ts';
+export { parseDuration } from './duration.ts';
 export { gunzipIfCompressed } from './gzip-input.ts';
 export { replayFileOnTwoThreads, ReplayThreadUnavailableError } from './replay-pipeline.ts';
 export { replayProjector } from './replay-projection.ts';

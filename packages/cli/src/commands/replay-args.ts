@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_LINE_BYTES } from '@llmsec/detect/replay';
-import { parseDuration } from '@llmsec/detect';
+// From the replay entry point, not the engine's: the starting thread parses the arguments and, for a
+// file, hands the run to the engine's thread without loading the engine itself (replay.ts).
+import { DEFAULT_MAX_LINE_BYTES, parseDuration } from '@llmsec/detect/replay';
 import { UsageError } from '../io.ts';
 
 export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]

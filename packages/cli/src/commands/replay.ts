@@ -2,12 +2,20 @@ import { isMainThread } from 'node:worker_threads';
 import type { CliIO, Command } from '../io.ts';
 import { parse } from './replay-args.ts';
 import { runOnEngineThread } from './replay-on-engine-thread.ts';
-import { runReplayHere } from './replay-run.ts';
 import { EngineThreadUnavailableError, warnOneThread } from './replay-thread-fallback.ts';
 
 // The command `llmsec replay`: its options (replay-args.ts), the run on this thread
 // (replay-run.ts) or on the engine's thread of its own (replay-on-engine-thread.ts).
-export { runReplayHere };
+
+/**
+ * The run on this thread, loaded when it runs here: a file replay hands the run to the engine's
+ * thread, which loads the engine itself, so the engine's modules (~0.13 s from the sources)
+ * are not loaded first on this thread on the way there.
+ */
+export async function runReplayHere(argv: string[], io: CliIO, oneThread = false): Promise<number> {
+  const run = await import('./replay-run.ts');
+  return run.runReplayHere(argv, io, oneThread);
+}
 
 export const command: Command = {
   summary: 'backtest detection rules on security-event JSONL; prints alerts',
