@@ -1,11 +1,16 @@
 import { Buffer } from 'node:buffer';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createOtlpHttpHandler,
+  loadConfig,
+  startDetector,
   startOtlpGrpcServer,
   type IngestResult,
   type OtlpGrpcServer,
@@ -21,6 +26,8 @@ import { waitUntil } from './support/ports.ts';
  * server decode what the real OTel exporters sent, and the test looks for the app's security
  * event (log record) and its span. The detector receives no metrics: metrics go to a recorder
  * on the same HTTP server, and over gRPC to a grpc-js MetricsService that keeps the bytes.
+ * Last, the running detector service (startDetector) takes the app's blocks over each protocol
+ * and fires its rapid_guardrail_blocks rule.
  */
 
 type Decoded = Parameters<OtlpIngest['logs']>[0][number];
@@ -238,3 +245,51 @@ describe('setupLlmsec OTLP protocols, at the detector receivers', () => {
     expect(httpHits.length).toBeGreaterThan(0);
   });
 });
+
+describe('setupLlmsec OTLP protocols, into the running detector service', () => {
+  it.each(['http/json', 'http/protobuf', 'grpc'] as const)(
+    '%s: the app’s guardrail blocks reach the detector and fire rapid_guardrail_blocks',
+    async (protocol) => {
+      const dir = mkdtempSync(join(tmpdir(), 'llmsec-sdk-protocol-'));
+      const alerts = join(dir, 'alerts.jsonl');
+      const configFile = join(dir, 'config.json');
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+          sinks: { alerts },
+          log_level: 'error',
+        }),
+      );
+      const detector = await startDetector({ config: loadConfig(configFile) });
+      try {
+        const target = protocol === 'grpc' ? detector.grpc : detector.http;
+        llmsec = setupLlmsec({
+          serviceName: 'protocol-app',
+          otlp: { endpoint: `http://127.0.0.1:${target.port}`, protocol },
+          prometheus: false,
+        });
+        for (let i = 0; i < 12; i++) appRequest(llmsec.events);
+        // Flushes, then resolves once every export was answered: the detector accepted them, and its
+        // shutdown below drains what it accepted through the engine to the alert file.
+        await llmsec.shutdown();
+        llmsec = undefined;
+      } finally {
+        await detector.shutdown();
+      }
+      const fired = readAlerts(alerts);
+      expect(fired).toContainEqual(
+        expect.objectContaining({ rule: 'rapid_guardrail_blocks', status: 'firing' }),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+});
+
+function readAlerts(file: string): Array<{ rule: string; status: string }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { rule: string; status: string });
+}
