@@ -184,6 +184,35 @@ describe('llmsec replay', () => {
     }
   });
 
+  it('says a UTF-16 file is UTF-16 (exit 1), on one thread, two and stdin, instead of every line "invalid JSON"', async () => {
+    const text = `${block(0, 0)}\n${block(1, 1_000)}\n`;
+    for (const [name, bytes] of [
+      ['le.jsonl', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])],
+      ['be.jsonl', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'llmsec-replay-utf16-'));
+      const file = join(dir, name);
+      writeFileSync(file, bytes);
+      const mark = name === 'le.jsonl' ? 'FF FE' : 'FE FF';
+      for (const threads of ['1', '2']) {
+        const got = await cli(['replay', file, '--threads', threads]);
+        expect(got.stderr).toContain(`the input is UTF-16 (byte order mark ${mark})`);
+        expect(got.stderr).not.toContain('invalid JSON');
+        expect(got.code).toBe(1);
+      }
+      const err = new PassThrough();
+      let stderr = '';
+      err.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await runCli(['replay', '-'], {
+        stdin: Readable.from([bytes]),
+        stdout: new PassThrough(),
+        stderr: err,
+      });
+      expect(stderr).toContain(`the input is UTF-16 (byte order mark ${mark})`);
+      expect(code).toBe(1);
+    }
+  });
+
   it('reads a file that begins with a UTF-8 byte order mark like one without, on one thread, two and stdin', async () => {
     const input: string[] = [];
     for (let i = 0; i < 12; i++) input.push(block(i, i * 7_000));
