@@ -40,8 +40,10 @@ export function blockInput(
     // fingerprint (the indirect_prompt_injection rule groups by it), while the newest user
     // message changes every turn. A block that is the user's has the user's newest message
     // as its payload, not a tool output after it (that would give the user's block the
-    // page's fingerprint and length).
-    requestText: fromTool ?? newestUserText(input),
+    // page's fingerprint and length); or the user message the guard named, when it named one
+    // (an injection kept in a history the client sends: the newest message is then a constant
+    // 'ok', the same payload for every attempt).
+    requestText: fromTool ?? namedUserText(input, decision.message) ?? newestUserText(input),
     description: `input blocked by ${guard.name}${fromTool !== undefined ? ' (in a tool result)' : ''}`,
     metadata:
       fromTool !== undefined
@@ -94,6 +96,12 @@ export function blockOutput(
 }
 
 type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
+
+/** The text of the message a decision names when it is the user's (role `user`); else undefined. */
+function namedUserText(input: GuardInput, index: unknown): string | undefined {
+  const named = typeof index === 'number' ? input.messages[index] : undefined;
+  return named?.role === 'user' && typeof named.content === 'string' ? named.content : undefined;
+}
 
 /** The newest user message's text; without one, the newest input message's (lastUserText). */
 function newestUserText(input: GuardInput): string {
