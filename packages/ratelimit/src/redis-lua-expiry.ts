@@ -7,9 +7,10 @@
  * key expires (Redis's clock, ms), as its last double, and a write whose needed TTL it covers
  * keeps the key's TTL. When it does not, the TTL is set to the needed one plus a quarter plus
  * STATE_EXPIRY_SLACK_MS, so the next writes of a busy subject fit under it. An idle subject's
- * key thus lives up to that much longer than its buckets take to drain, measured from the
- * largest need since the TTL was set: a settle refunding part of an estimate shrinks the need
- * but keeps the TTL (it is equivalent to a fresh one by then either way; only memory is held).
+ * key thus lives up to that much longer than its buckets take to drain; after a settle that
+ * refunded part of an estimate (the need shrank, the TTL kept while se is at most twice the TTL
+ * this write would set: keepOrExtend) up to 1.5 times the need plus twice the slack (it is
+ * equivalent to a fresh one by then either way; only memory is held).
  *
  * - `se` is only trusted when this code wrote it: it is written as `now + ttl - 1`, `now` being
  *   the script's TIME reading. Redis adds a PX to its own clock at the SET (7.0) or to the
@@ -48,12 +49,25 @@ else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${se} = 0 end`;
  * Statements run after `ttl` (whole ms, at least 1) is computed, `exact` true when it is the
  * enforcement TTL: set `keep` (the key's TTL covers it: write with KEEPTTL) or raise `ttl`
  * by the slack and record the new expiry in `se`.
+ *
+ * `se` is trusted only up to twice the TTL this write would set: se comes back from the stored
+ * value, and a value this code did not write with its TTL (an operator's SET or PERSIST, a
+ * restore, damage) could hold se years ahead, or +inf, on a key that expires in a moment or
+ * never. Kept, such a key would expire with its buckets in debt (over-admission) or live
+ * forever; bounded, the next write sets the TTL again, as every write did before se. Legit
+ * states pass: a busy subject's need only grows between writes (se - now <= ttl + a quarter +
+ * slack); it shrinks by more than half only after a refund or a long idle gap, and then the TTL
+ * is set again, shorter, so an idle key outlives its need by at most about 1.5 times it plus
+ * twice the slack. NaN fails both comparisons and sets the TTL.
  */
 export function keepOrExtend(se: string): string {
   return `local keep = false
 if exact then ${se} = 0
-elseif ${se} - now >= ttl then keep = true
-else ttl = ttl + math.ceil(ttl / 4) + ${STATE_EXPIRY_SLACK_MS}; ${se} = now + ttl - 1 end`;
+else
+  local ext = ttl + math.ceil(ttl / 4) + ${STATE_EXPIRY_SLACK_MS}
+  if ${se} - now >= ttl and ${se} - now <= 2 * ext then keep = true
+  else ttl = ext; ${se} = now + ttl - 1 end
+end`;
 }
 
 /** The SET of `packed` (a Lua expression) with the TTL kept or set, as keepOrExtend decided. */

@@ -140,6 +140,23 @@ describe("the state key's TTL kept across writes", () => {
     expect(third.expiry - third.now).toBeGreaterThan(need3 * 1.25 + STATE_EXPIRY_SLACK_MS - 50);
   });
 
+  it('after a settle refunds most of an estimate, the TTL is set again to the smaller need', async () => {
+    const lim = limiter({ tokensPerDay: 1_000_000, concurrent: 2 });
+    const key = rlKey('refund');
+    // 400,000 tokens of 1,000,000 a day reserved: 9.6 hours of need, a TTL of 12 hours.
+    const r = await lim.acquire({ subject: 'refund', estimatedTokens: 400_000 });
+    const before = await read(key);
+    expect(before.expiry - before.now).toBeGreaterThan(10 * 3_600_000);
+    // Settled at 1,000: the need shrinks to 86 s. Kept, the idle key would hold 12 hours.
+    await lim.settle(r.lease!, { tokens: 1_000 });
+    const after = await read(key);
+    const need = drained(doubles(after.state!)) - after.now;
+    expect(need).toBeLessThan(90_000);
+    expect(after.expiry).toBeGreaterThanOrEqual(after.now + need - 1);
+    // At most 1.5 times the need plus twice the slack past it (keepOrExtend's bound).
+    expect(after.expiry - after.now - need).toBeLessThanOrEqual(1.5 * need + 2 * STATE_EXPIRY_SLACK_MS + 2);
+  });
+
   it('a state holding enforcement gets the exact TTL and records no expiry', async () => {
     const lim = limiter({ requestsPerMinute: 1 });
     const key = rlKey('enf');
@@ -153,4 +170,57 @@ describe("the state key's TTL kept across writes", () => {
     // The templates' rule: ten half-lives (default 600,000 ms) while a score is held.
     expect(Math.abs(expiry - now - 6_000_000)).toBeLessThan(50);
   });
+});
+
+describe("a damaged or hostile state's recorded expiry", () => {
+  // `se` is read back from the stored value, so anything that wrote the key other than these
+  // scripts (an operator's SET or PERSIST, a restore, a bug) can leave it far from the key's
+  // real expiry. A write must then set the TTL again, as every write did before se: a key kept
+  // immortal, or expiring with buckets still holding debt (over-admission), is not acceptable.
+  const NEED_TOKENS = 1_000; // of 1,000,000 a day: the bucket drains 86.4 s after the acquire
+  const YEARS = 10 * 365 * 86_400_000;
+  const cases: { name: string; se: (now: number) => number; pttl: number | 'persist'; extra?: number }[] = [
+    { name: 'se ten years ahead, the key made persistent', se: (now) => now + YEARS, pttl: 'persist' },
+    { name: 'se ten years ahead, the key expiring in 50 ms', se: (now) => now + YEARS, pttl: 50 },
+    { name: 'se +Infinity, the key expiring in 50 ms', se: () => Infinity, pttl: 50 },
+    { name: 'se NaN, the key expiring in 50 ms', se: () => NaN, pttl: 50 },
+    {
+      name: 'se ten years ahead and two extra doubles, expiring in 50 ms',
+      se: (now) => now + YEARS,
+      pttl: 50,
+      extra: 2,
+    },
+  ];
+  for (const wide of [false, true]) {
+    for (const c of cases) {
+      it(`${wide ? 'with' : 'without'} a concurrency limit: ${c.name}`, async () => {
+        const subject = `hostile-${wide}-${c.name}`;
+        const key = rlKey(subject);
+        const lim = limiter(wide ? { tokensPerDay: 1_000_000, concurrent: 5 } : { tokensPerDay: 1_000_000 });
+        // Two leases held, so the wide form writes its horizons (128 bytes).
+        await lim.acquire({ subject, estimatedTokens: NEED_TOKENS });
+        await lim.acquire({ subject, estimatedTokens: NEED_TOKENS });
+        const first = await read(key);
+        const d = doubles(first.state!);
+        expect(first.state!.length).toBe(wide ? 128 : STATE_WITH_EXPIRY_BYTES);
+        // The damage: se replaced (and maybe doubles appended), the key's TTL changed.
+        d[d.length - 1] = c.se(first.now);
+        for (let i = 0; i < (c.extra ?? 0); i++) d.push(first.now + YEARS);
+        const b = Buffer.alloc(8 * d.length);
+        d.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
+        if (c.pttl === 'persist') await db.redis.set(key, b);
+        else await db.redis.set(key, b, 'PX', c.pttl);
+        await lim.acquire({ subject, estimatedTokens: 10 });
+        const after = await read(key);
+        const need = drained(doubles(after.state!)) - after.now;
+        expect(after.expiry, 'the key has a TTL again').toBeGreaterThan(0);
+        expect(after.expiry, 'the key outlives its buckets').toBeGreaterThanOrEqual(
+          drained(doubles(after.state!)) - 1,
+        );
+        // Set again by this write: the need plus a quarter plus the slack (the lease key's
+        // expiry, which the wide form also covers, is earlier than the 173 s bucket).
+        expect(after.expiry - after.now).toBeLessThanOrEqual(need * 1.25 + STATE_EXPIRY_SLACK_MS + 50);
+      });
+    }
+  }
 });
