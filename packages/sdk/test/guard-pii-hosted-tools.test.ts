@@ -1,6 +1,9 @@
+import * as fc from 'fast-check';
 import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { piiGuard } from '../src/guards/index.ts';
+import type { GuardMessage } from '../src/instrumentation/index.ts';
+import { chatInput, recordingContext } from './guard-context.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { clients } from './fixtures/tool-attribution.ts';
 
@@ -126,5 +129,37 @@ describe('piiGuard detect and redact: personal data in the output of tools OpenA
       counts.push(h.recorded.slice(before).filter((e) => e.category === 'pii_detected').length);
     }
     expect(counts).toEqual([1, 0]);
+  });
+});
+
+describe('piiGuard detect over a Responses conversation with hosted tools', () => {
+  it('property: each turn whose response held hosted tool output with personal data is reported once, on the next request', () => {
+    const hosted = fc.constantFrom('file_search_call', 'code_interpreter_call', 'mcp_call', 'mcp_list_tools');
+    fc.assert(
+      fc.property(
+        // Per turn: the hosted items the response held before its answer (with or without an address).
+        fc.array(fc.array(fc.tuple(hosted, fc.boolean()), { maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('detect', 'redact') as fc.Arbitrary<'detect' | 'redact'>,
+        (turns, mode) => {
+          const guard = piiGuard({ mode });
+          const history: GuardMessage[] = [];
+          const counts: number[] = [];
+          const expected: number[] = [0];
+          turns.forEach((items, t) => {
+            history.push({ role: 'user', content: `question ${t}` });
+            const { ctx, events } = recordingContext(chatInput({ messages: [...history] }));
+            guard.check(ctx.input, ctx);
+            counts.push(events.length);
+            // The response: its hosted items, then the model's answer; the client resends them.
+            for (const [role, pii] of items)
+              history.push({ role, content: pii ? `owner: person${t}@example.com` : 'no data' });
+            history.push({ role: 'assistant', content: `answer ${t}` });
+            expected.push(items.some(([, pii]) => pii) ? 1 : 0);
+          });
+          expect(counts).toEqual(expected.slice(0, turns.length));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
