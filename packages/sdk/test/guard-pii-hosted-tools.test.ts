@@ -148,7 +148,7 @@ describe('piiGuard detect over a Responses conversation with hosted tools', () =
           turns.forEach((items, t) => {
             history.push({ role: 'user', content: `question ${t}` });
             const { ctx, events } = recordingContext(chatInput({ messages: [...history] }));
-            guard.check(ctx.input, ctx);
+            void guard.check(ctx.input, ctx); // synchronous: the events are recorded on return
             counts.push(events.length);
             // The response: its hosted items, then the model's answer; the client resends them.
             for (const [role, pii] of items)
