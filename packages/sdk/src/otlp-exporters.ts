@@ -41,7 +41,7 @@ export interface SignalExporters {
 export type BuiltExporter<S extends OtlpSignal> =
   | { exporter: SignalExporters[S] }
   /** The gRPC exporter could not be loaded or built: its package and the error. */
-  | { unavailable: string; error: string };
+  | { unavailable: string; error: string; notInstalled: boolean };
 
 export const GRPC_EXPORTER_PACKAGES: Record<OtlpSignal, string> = {
   traces: '@opentelemetry/exporter-trace-otlp-grpc',
@@ -101,9 +101,12 @@ function grpcExporter<S extends OtlpSignal>(
     if (target.headers !== undefined) config.metadata = grpcMetadata(name, target.headers, load);
     return { exporter: new (ctor as Ctor)(config) as SignalExporters[S] };
   } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
     return {
       unavailable: name,
       error: err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err),
+      // Not found, as opposed to found and failing (a bad endpoint URL): only then is the advice to install.
+      notInstalled: code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND',
     };
   }
 }

@@ -68,18 +68,21 @@ export function buildSignalExports(
     if ('exporter' in built) return built.exporter;
     const source = otlp.protocol !== undefined ? 'otlp.protocol' : env.otlpProtocols[signal].source;
     unavailable.push(`${signal} (${source}=grpc): ${built.unavailable}: ${built.error}`);
-    install.push(`${built.unavailable}@${GRPC_EXPORTER_VERSION}`);
+    if (built.notInstalled) install.push(`${built.unavailable}@${GRPC_EXPORTER_VERSION}`);
     return undefined;
   };
   const exporters = { traces: build('traces'), logs: build('logs'), metrics: build('metrics') };
   if (unavailable.length > 0) {
     // Never thrown: telemetry must not stop the app. Not only diag (silent without a diag
     // logger): the signals named are not exported at all, which an operator must learn.
+    const advice =
+      install.length === 0
+        ? ''
+        : ` The gRPC exporters are optional peer dependencies of @llmsec/sdk: npm install ${install.join(' ')} ` +
+          '(they bring @grpc/grpc-js), or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf with an OTLP/HTTP ' +
+          'endpoint (a Collector: port 4318)';
     warnOnce(
-      `llmsec: OTLP over gRPC could not be set up, these signals are NOT exported: ${unavailable.join('; ')}. ` +
-        `The gRPC exporters are optional peer dependencies of @llmsec/sdk: npm install ${install.join(' ')} ` +
-        '(they bring @grpc/grpc-js), or set OTEL_EXPORTER_OTLP_PROTOCOL=' +
-        'http/protobuf with an OTLP/HTTP endpoint (a Collector: port 4318)',
+      `llmsec: OTLP over gRPC could not be set up, these signals are NOT exported: ${unavailable.join('; ')}.${advice}`,
     );
   }
 

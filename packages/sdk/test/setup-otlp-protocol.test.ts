@@ -38,6 +38,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
   delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
   delete process.env.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL;
+  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
 });
 
 const spanAndEvent = (setup: LlmsecSetup): void => {
@@ -134,6 +135,25 @@ describe('setupLlmsec OTLP protocol', () => {
     expect(message).not.toContain('Require stack'); // the first line of the error only
   });
 
+  it('grpc with the exporters installed but a bad endpoint: one warning with the error, no install advice, nothing thrown', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // The exporters read the endpoint from process.env themselves.
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'not a url';
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
+    const built = buildSignalExports(
+      { serviceName: 'p', prometheus: false },
+      configFromEnv(),
+      new LocalHistograms(),
+    );
+    expect([built.spanProcessors, built.logProcessors, built.readers]).toEqual([[], [], []]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    const message = String(warn.mock.calls[0]![0]);
+    expect(message).toContain(
+      'traces (OTEL_EXPORTER_OTLP_PROTOCOL=grpc): @opentelemetry/exporter-trace-otlp-grpc: Invalid URL',
+    );
+    expect(message).not.toContain('npm install');
+  });
+
   it('loads a gRPC exporter only when grpc is asked for', () => {
     const loaded: string[] = [];
     const load = (name: string): never => {
@@ -150,6 +170,7 @@ describe('setupLlmsec OTLP protocol', () => {
     expect(createOtlpExporter('metrics', 'grpc', {}, load)).toEqual({
       unavailable: '@opentelemetry/exporter-metrics-otlp-grpc',
       error: 'not here',
+      notInstalled: false,
     });
   });
 });
