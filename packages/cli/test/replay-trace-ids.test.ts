@@ -60,3 +60,43 @@ describe('alert trace_ids follow the evidence', () => {
     expect(suffix(resolved.trace_ids)).toEqual(suffix(resolved.evidence));
   });
 });
+
+describe('trace and span ids that are no W3C id (formats.md: 32 / 16 lowercase hex)', () => {
+  it('are left out of the event and its alert, the event still counted; uppercase ids are lowered', async () => {
+    const traces = [
+      'x'.repeat(10_000), // a hostile string: held by the incident, written into every alert line
+      '1-5759e988-bd862e3fe1be46a994272793', // another tracer's format (X-Ray)
+      '0'.repeat(32), // the invalid all-zero id
+      '<script>alert(1)</script>'.padEnd(32, '-'),
+      'ABCDEF0123456789ABCDEF0123456789', // uppercase: the same id lowered
+      '0af7651916cd43dd8448eb211c80319c',
+    ];
+    const spans = ['y'.repeat(5_000), '0'.repeat(16), '00F067AA0BA902B7', 'b7ad6b7169203331', 'zz', ''];
+    const input = Array.from({ length: 12 }, (_, i) =>
+      line({
+        event_id: `EVT-${String(i + 1).padStart(12, '0')}`,
+        timestamp: `2026-11-22T10:00:${String((i + 1) * 2).padStart(2, '0')}.000Z`,
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: 'mallory',
+        trace_id: traces[i % traces.length],
+        span_id: spans[i % spans.length],
+        metadata: { guardrail_layer: 'injection', block_reason: 'x' },
+      }),
+    );
+    const { code, stdout, stderr } = await cli(['replay', '-'], input.join('\n') + '\n');
+    expect(code).toBe(0);
+    expect(stderr).toContain('12 lines, 12 events, 0 malformed');
+    const [firing] = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AlertLine & { trigger?: { trace_id: string } });
+    expect(firing!.status).toBe('firing');
+    expect(firing!.evidence).toHaveLength(10);
+    expect(firing!.trace_ids).toEqual([
+      'abcdef0123456789abcdef0123456789',
+      '0af7651916cd43dd8448eb211c80319c',
+    ]);
+    expect(stdout.length).toBeLessThan(2_000);
+  });
+});

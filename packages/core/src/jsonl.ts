@@ -2,12 +2,13 @@ import type { Readable } from 'node:stream';
 import { isSeverity, type Alert, type Metadata, type SecurityEvent } from './model.ts';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './line-splitter.ts';
 import { parseTimestamp } from './timestamp.ts';
+import { w3cId } from './w3c-id.ts';
 
 /**
  * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
  * lenient about everything else: unknown fields and categories are accepted (and dropped),
- * ids given as numbers are turned into strings, and a bad line is reported, never thrown
- * out of a stream.
+ * ids given as numbers are turned into strings, a trace_id / span_id that is no W3C id is left
+ * out (w3c-id.ts; the event kept), and a bad line is reported, never thrown out of a stream.
  */
 
 export class EventDecodeError extends Error {
@@ -54,7 +55,9 @@ export function decodeEvent(value: unknown): DecodedEvent {
   const user_id = requiredString(raw, 'user_id');
   const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
   for (const key of OPTIONAL_STRINGS) {
-    const v = optionalString(raw, key);
+    let v = optionalString(raw, key);
+    if (v !== undefined && (key === 'trace_id' || key === 'span_id'))
+      v = w3cId(v, key === 'trace_id' ? 32 : 16);
     if (v !== undefined) event[key] = v;
   }
   if (raw.metadata !== undefined && raw.metadata !== null) {

@@ -6,6 +6,7 @@ import {
   type SecurityEvent,
   type Severity,
 } from '@llmsec/core';
+import { w3cId } from '@llmsec/core/internal';
 
 /**
  * The replay reader: line splitting and event decoding fast enough for weeks of logs.
@@ -71,12 +72,15 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const trace_id = raw.trace_id;
   if (trace_id !== undefined && trace_id !== null) {
     if (typeof trace_id !== 'string') return undefined;
-    event.trace_id = trace_id;
+    // Not a W3C id: left out, the event kept (core's w3cId, as core's decoder does).
+    const id = w3cId(trace_id, 32);
+    if (id !== undefined) event.trace_id = id;
   }
   const span_id = raw.span_id;
   if (span_id !== undefined && span_id !== null) {
     if (typeof span_id !== 'string') return undefined;
-    event.span_id = span_id;
+    const id = w3cId(span_id, 16);
+    if (id !== undefined) event.span_id = id;
   }
   const source_ip = raw.source_ip;
   if (source_ip !== undefined && source_ip !== null) {
