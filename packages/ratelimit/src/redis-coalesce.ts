@@ -30,7 +30,7 @@
 import { ReplyError } from 'ioredis';
 import { untraced } from '@llmsec/core/internal';
 import { batchedScript, splitBatchReply, type BatchPart } from './redis-lua-batch.ts';
-import { evalSha, type EvalClient, type ShaScript } from './redis-script.ts';
+import { evalSha, explainScriptError, type EvalClient, type ShaScript } from './redis-script.ts';
 
 type Arg = string | number;
 
@@ -166,7 +166,7 @@ class ClientQueue {
           const part = parts[i]!;
           const call = calls[i]!;
           if (!part.ok) {
-            call.reject(new ReplyError(part.message) as Error);
+            call.reject(explainScriptError(new ReplyError(part.message)) as Error);
             continue;
           }
           let value: unknown;

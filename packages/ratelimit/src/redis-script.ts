@@ -34,7 +34,28 @@ export function evalSha<T>(
   map: (reply: Buffer) => T,
 ): Promise<T> {
   return client.evalshaBuffer(script.sha, ...args).then(map, (err: unknown) => {
-    if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-    return client.evalBuffer(script.lua, ...args).then(map);
+    if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw explainScriptError(err);
+    return client.evalBuffer(script.lua, ...args).then(map, (e: unknown) => {
+      throw explainScriptError(e);
+    });
   });
+}
+
+export const NEEDS_REDIS_6 = 'RedisStore needs Redis 6.0 or later (its scripts write SET ... KEEPTTL)';
+
+/**
+ * A server before 6.0 answers the kept state TTL's `SET … KEEPTTL` (redis-lua-expiry.ts) with
+ * "ERR syntax error", and only from a subject's second write on (the first sets a TTL): the
+ * limiter would go to its failure policy, subject by subject, reporting a bare syntax error.
+ * No other command of the scripts can draw that reply from 2.6 on, so it is named for what
+ * it is. Same error object (its class is the store_errors label), the message prefixed once.
+ */
+export function explainScriptError(err: unknown): unknown {
+  if (
+    err instanceof Error &&
+    err.message.includes('ERR syntax error') &&
+    !err.message.startsWith(NEEDS_REDIS_6)
+  )
+    err.message = `${NEEDS_REDIS_6}; the server answered: ${err.message}`;
+  return err;
 }
