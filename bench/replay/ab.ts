@@ -5,22 +5,31 @@
 // replay FILE`), both checkouts and the floor (readline + JSON.parse) in a random order per
 // round, on two threads and on one, on the bench corpus (60 k users) and on one with the same
 // lines but 1 k users: wall, process CPU (all threads), peak RSS, and RSS per additional user.
+// Medians with their interquartile range (q1-q3: how far the load moved a row between rounds);
+// `--rounds N` for more rounds (default 3), `--dir DIR` to keep and reuse the two corpora.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { seededRandom } from '@llmsec/core';
 import { fmt, median, table } from '../report.ts';
 import { writeCorpus } from './corpus.ts';
 
-const [beforeDir, afterDir] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+};
+const [beforeDir, afterDir] = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--rounds' && all[i - 1] !== '--dir');
 if (beforeDir === undefined || afterDir === undefined) {
-  console.error('usage: bench/replay/ab.ts BEFORE_DIR AFTER_DIR [--quick]');
+  console.error('usage: bench/replay/ab.ts BEFORE_DIR AFTER_DIR [--quick] [--rounds N] [--dir DIR]');
   process.exit(2);
 }
 const QUICK = process.argv.includes('--quick');
 const LINES = QUICK ? 200_000 : 1_000_000;
-const ROUNDS = QUICK ? 2 : 3;
+const ROUNDS = Number(flag('--rounds') ?? (QUICK ? 2 : 3));
+const KEEP = flag('--dir');
 const REPORT = resolve(import.meta.dirname, 'report-rss.ts');
 
 interface Run {
@@ -44,12 +53,29 @@ function run(cwd: string, args: string[]): Run {
   return { seconds, cpu: Number(m?.[2]) / 1e6, maxRssKb: Number(m?.[1]) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'llmsec-bench-replay-ab-'));
+/** q1-q3 of per-round figures. */
+function iqr(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => {
+    const x = q * (s.length - 1);
+    const lo = Math.floor(x);
+    return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (x - lo);
+  };
+  return `${at(0.25).toFixed(2)}-${at(0.75).toFixed(2)}`;
+}
+
+const dir = KEEP ?? mkdtempSync(join(tmpdir(), 'llmsec-bench-replay-ab-'));
+if (KEEP !== undefined) mkdirSync(KEEP, { recursive: true });
+/** The corpus, written unless --dir already holds it (same options, same bytes). */
+async function corpus(file: string, users: number, seed?: number): Promise<{ users: number }> {
+  if (KEEP !== undefined && existsSync(file) && statSync(file).size > 0) return { users };
+  return writeCorpus(file, { lines: LINES, users, ...(seed !== undefined ? { seed } : {}) });
+}
 try {
   const many = join(dir, 'many.jsonl');
   const few = join(dir, 'few.jsonl');
-  const manyCorpus = await writeCorpus(many, { lines: LINES, users: QUICK ? 20_000 : 60_000 });
-  const fewCorpus = await writeCorpus(few, { lines: LINES, users: 1_000, seed: 14 });
+  const manyCorpus = await corpus(many, QUICK ? 20_000 : 60_000);
+  const fewCorpus = await corpus(few, 1_000, 14);
   console.log(
     `${process.version}, load average ${loadavg()[0]!.toFixed(2)}; ${fmt(LINES)} lines, ` +
       `${fmt(manyCorpus.users)} and ${fmt(fewCorpus.users)} users; before ${beforeDir}, after ${afterDir}\n`,
@@ -84,7 +110,17 @@ try {
   const floorCpu = median(floor.map((r) => r.cpu));
   const minRss = (runs: Run[]): number => Math.min(...runs.map((r) => r.maxRssKb));
   table(
-    ['', 'wall s (med)', 'x floor', 'CPU s (med)', 'x floor', 'peak RSS MB', 'RSS per added user'],
+    [
+      '',
+      'wall s (med)',
+      'wall IQR',
+      'x floor',
+      'CPU s (med)',
+      'CPU IQR',
+      'x floor',
+      'peak RSS MB',
+      'RSS per added user',
+    ],
     cases.map((c) => {
       const runs = results.get(`${c.name}|${many}`)!;
       const wall = median(runs.map((r) => r.seconds));
@@ -97,8 +133,10 @@ try {
       return [
         c.name,
         wall.toFixed(2),
+        iqr(runs.map((r) => r.seconds)),
         (wall / floorWall).toFixed(2),
         cpu.toFixed(2),
+        iqr(runs.map((r) => r.cpu)),
         (cpu / floorCpu).toFixed(2),
         (minRss(runs) / 1024).toFixed(0),
         perUser,
@@ -107,5 +145,5 @@ try {
   );
   console.log(`load average at end ${loadavg()[0]!.toFixed(2)}`);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (KEEP === undefined) rmSync(dir, { recursive: true, force: true });
 }
