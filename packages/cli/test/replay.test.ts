@@ -419,10 +419,20 @@ describe('llmsec replay', () => {
     expect(memory.stdout).toBe(plain.stdout);
     expect(memory.stdout).toContain('"rule":"rapid_guardrail_blocks"');
     expect(memory.stderr).not.toContain('state: Redis');
-    // Shards meet in Redis: memory cannot carry them.
-    const shards = await cli(['replay', '-', '--state', 'memory', '--ruleset', 'r', '--shards', '2'], input);
+    // Shards meet in Redis: memory cannot carry them, nor a ruleset or a cluster (not ignored).
+    const shards = await cli(['replay', '-', '--state', 'memory', '--shards', '2'], input);
     expect(shards.code).toBe(2);
     expect(shards.stderr).toContain('--shards needs --state redis://');
+    for (const [args, flag] of [
+      [['--state', 'memory', '--ruleset', 'r'], '--ruleset'],
+      [['--ruleset', 'r'], '--ruleset'],
+      [['--state', 'memory', '--cluster'], '--cluster'],
+      [['--cluster'], '--cluster'],
+    ] as const) {
+      const got = await cli(['replay', '-', ...args], input);
+      expect(got.code, args.join(' ')).toBe(2);
+      expect(got.stderr).toContain(`${flag} needs --state redis://`);
+    }
   });
 
   it('exits 1 when the input file cannot be read', async () => {

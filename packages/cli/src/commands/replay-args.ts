@@ -109,6 +109,11 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
   if (state !== undefined && !/^rediss?:\/\//.test(state)) {
     throw new UsageError(`--state must be a redis:// or rediss:// URL, or memory, got "${state}"`);
   }
+  // Options of the Redis state, given without one (or with --state memory): ignored, they would
+  // let a shard meant to share state in Redis run alone in memory and say nothing.
+  if (state === undefined && (values.cluster === true || values.ruleset !== undefined)) {
+    throw new UsageError(`${values.cluster === true ? '--cluster' : '--ruleset'} needs --state redis://…`);
+  }
   if (values.ruleset !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(values.ruleset)) {
     throw new UsageError('--ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
   }
