@@ -106,6 +106,68 @@ describe('RedisStore on a three-master Redis Cluster', () => {
   });
 });
 
+describe("the state key's kept TTL on the cluster (redis-lua-expiry.ts)", () => {
+  /** The node's clock and the key's expiry and state, read on the node holding the key. */
+  async function read(key: string): Promise<{ now: number; pttl: number; state: Buffer | null }> {
+    const r = (await client.multi().pttl(key).time().getBuffer(key).exec())!;
+    const [s, us] = r[1]![1] as [string, string];
+    return {
+      now: Number(s) * 1000 + Number(us) / 1000,
+      pttl: r[0]![1] as number,
+      state: r[2]![1] as Buffer | null,
+    };
+  }
+
+  it('two-phase acquires, rollbacks and settles leave every key outliving its buckets', async () => {
+    // The primary refuses often (rollback: the secondary refunded by a settle of minus the
+    // reservation); settles charge above and below the estimate.
+    const lim = new RateLimiter({
+      store,
+      tiers: {
+        user: { requestsPerMinute: 30, tokensPerMinute: 200_000 },
+        ip: { requestsPerMinute: 600, tokensPerMinute: 2_000_000, tokensPerHour: 20_000_000 },
+      },
+      defaultTier: 'user',
+      secondaryTier: 'ip',
+      failurePolicy: 'closed',
+      commandTimeoutMs: 5_000,
+      enforcement: false,
+    });
+    const tag = Date.now();
+    const users = Array.from({ length: 6 }, (_, i) => `ttl-u${i}-${tag}`);
+    const ips = Array.from({ length: 3 }, (_, i) => `ip:ttl-${i}-${tag}`);
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    let refused = 0;
+    let settled = 0;
+    for (let step = 0; step < 120; step++) {
+      const subject = users[Math.floor(rnd() * users.length)]!;
+      const secondarySubject = ips[Math.floor(rnd() * ips.length)]!;
+      const r = await lim.acquire({
+        subject,
+        secondarySubject,
+        estimatedTokens: 1 + Math.floor(rnd() * 20_000),
+      });
+      if (!r.allowed) refused++;
+      else if (r.lease && rnd() < 0.7) {
+        await lim.settle(r.lease, { tokens: Math.floor(rnd() * 40_000) });
+        settled++;
+      }
+      for (const s of [subject, secondarySubject]) {
+        const { now, pttl, state } = await read(rlKey(s));
+        if (!state) continue;
+        const tats = Array.from({ length: 8 }, (_, i) => state.readDoubleLE(8 * i));
+        expect(pttl, `step ${step} ${s}: a TTL`).toBeGreaterThan(0);
+        expect(now + pttl, `step ${step} ${s}: the TTL ends before its buckets drain`).toBeGreaterThanOrEqual(
+          Math.max(...tats) - 1,
+        );
+      }
+    }
+    expect(refused).toBeGreaterThan(10);
+    expect(settled).toBeGreaterThan(10);
+  });
+});
+
 describe('subjects with Redis hash-tag braces on the cluster', () => {
   // A subject beginning with '}' made an empty hash tag (`llmsec:{}x}:rl`): Redis then hashes
   // the whole key, the subject's two keys fall in different slots, and the script fails with
