@@ -133,8 +133,8 @@ export {
   redactionPlaceholder,
 } from './redaction/types.ts';
 export type { RedactionType, PiiType, SecretType } from './redaction/types.ts';
-export { redact, detectSensitive } from './redaction/redact.ts';
-export type { RedactOptions, RedactResult } from './redaction/redact.ts';
+export { redact, detectSensitive, findSensitive } from './redaction/redact.ts';
+export type { RedactOptions, RedactResult, SensitiveSpan } from './redaction/redact.ts';
 export { truncatePreview, redactPreview } from './redaction/preview.ts';
 export type { RedactedPreview } from './redaction/preview.ts';
 export { luhnValid, ibanValid } from './redaction/checksums.ts';

@@ -2,7 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultGuards, piiGuard } from '../src/guards/index.ts';
-import { nestedText, withNestedText } from '../src/instrumentation/nested-blocks.ts';
+import { nestedGuardMessage, nestedText, withNestedText } from '../src/instrumentation/nested-blocks.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { blockOf, clients, TOOL } from './fixtures/tool-attribution.ts';
 
@@ -103,6 +103,12 @@ describe('nested-blocks write-back of any rewrite over documents of text blocks'
     });
     const blocks = [d('a1', 'a2'), d('b1', 'b2')];
     expect(nestedText(blocks)).toBe('a1a2\nb1b2');
+    // Where the blocks read back to back meet (piiGuard reads them apart there too).
+    expect(nestedGuardMessage('document', blocks)).toEqual({
+      role: 'document',
+      content: 'a1a2\nb1b2',
+      cuts: [2, 7],
+    });
     expect(withNestedText(blocks, 'a1A2\nB1b2')).toEqual([d('a1', 'A2'), d('B1', 'b2')]);
     // An email cut over the blocks: the placeholder before the cut, the rest after it.
     expect(withNestedText([d('x jane@exa', 'mple.com y')], 'x [E] y')).toEqual([d('x [E]', ' y')]);

@@ -84,6 +84,23 @@ export function redact(text: string, options?: RedactOptions): RedactResult {
   return { text: current, types: seen.size === 0 ? [] : typesOf(seen) };
 }
 
+/** One finding of findSensitive: `text.slice(start, end)` is personal data or a secret of `type`. */
+export interface SensitiveSpan {
+  start: number;
+  end: number;
+  type: RedactionType;
+}
+
+/**
+ * Where `text` holds personal data or secrets: the findings of one scan (redact's first pass),
+ * sorted by start, not overlapping. For a caller that combines readings of one text (the SDK's
+ * PII guard reads a message's parts both joined and apart) and must replace what either finds.
+ */
+export function findSensitive(text: string, options?: RedactOptions): SensitiveSpan[] {
+  if (typeof text !== 'string') return [];
+  return scan(text, selectDetectors(options), options?.piiMaxChars);
+}
+
 /**
  * The types in `text`, without building a redacted copy: for the PII guard, which only needs
  * to know whether (and what) to block or record. Equal to redact's types except in the rare

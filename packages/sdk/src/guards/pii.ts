@@ -11,6 +11,7 @@ import type {
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
+import { detectMessage, redactMessage } from './pii-parts.ts';
 import { findingStartHold } from './pii-hold.ts';
 import { StreamStates } from './stream-state.ts';
 
@@ -102,7 +103,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     for (let i = hostedOutputStart(messages, start); i < messages.length; i++) {
       const m = messages[i] as GuardMessage;
       if (!scanned(m) || (i < start && !isHostedOutput(m.role))) continue;
-      const types = detectSensitive(m.content, redactOptions);
+      const types = detectMessage(m, redactOptions);
       if (types.length === 0) continue;
       found ??= new Set();
       for (const t of types) found.add(t);
@@ -165,7 +166,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       const hosted = hostedOutputStart(input.messages, fresh);
       const next: GuardMessage[] = input.messages.map((m, i) => {
         if (!scanned(m)) return m;
-        const r = redact(m.content, redactOptions);
+        const r = redactMessage(m, redactOptions);
         if (r.types.length === 0) return m;
         if (i >= fresh || (i >= hosted && isHostedOutput(m.role))) {
           for (const t of r.types) found.add(t);

@@ -32,6 +32,7 @@
  */
 
 import { splitByChars } from './slot-chars.ts';
+import type { GuardMessage } from './types.ts';
 import { splitByLines } from './slot-lines.ts';
 
 type Obj = Record<string, unknown>;
@@ -136,6 +137,23 @@ function withDocumentText(block: Obj, data: string | undefined): Obj {
 
 /** The guards' text of a raw message: its content's and output's text slots, joined as the provider joins them. */
 export function messageText(message: unknown): string {
+  return read(message, undefined);
+}
+
+/**
+ * The guard message of a raw message: `role`, its text (messageText) and, where two text
+ * parts read back to back meet in it, their offsets (`cuts`; absent when none). The provider
+ * receives each part's text, whatever the model makes of the join: a guard that must find
+ * what a part holds (personal data sent in one part, 'jane@example.com' + '42') reads the
+ * pieces between the cuts too.
+ */
+export function guardMessageOf(role: string, message: unknown): GuardMessage {
+  const cuts: number[] = [];
+  const content = read(message, cuts);
+  return cuts.length > 0 ? { role, content, cuts } : { role, content };
+}
+
+function read(message: unknown, cuts: number[] | undefined): string {
   const o = asObj(message);
   if (o === undefined) return '';
   // The common message is one string: no joining.
@@ -143,6 +161,7 @@ export function messageText(message: unknown): string {
   let out = '';
   let first = true;
   const take = (t: string, joined: boolean): void => {
+    if (!first && joined && cuts !== undefined) cuts.push(out.length);
     out = first || joined ? out + t : `${out}\n${t}`;
     first = false;
   };

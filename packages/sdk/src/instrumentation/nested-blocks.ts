@@ -1,4 +1,5 @@
 import { withMessageText } from './message-text.ts';
+import type { GuardMessage } from './types.ts';
 
 /**
  * Anthropic blocks whose text sits in nested objects, which message-text.ts does not walk (it
@@ -170,6 +171,18 @@ function joinSlots(slots: readonly string[], joined: readonly boolean[]): string
 export function nestedText(blocks: readonly unknown[]): string {
   const { slots, joined } = slotsOf(blocks);
   return joinSlots(slots, joined);
+}
+
+/** The guard message of nested blocks: `role`, nestedText and the cuts between text blocks read back to back (as guardMessageOf). */
+export function nestedGuardMessage(role: string, blocks: readonly unknown[]): GuardMessage {
+  const { slots, joined } = slotsOf(blocks);
+  const content = joinSlots(slots, joined);
+  const cuts: number[] = [];
+  for (let k = 1, at = (slots[0] ?? '').length; k < slots.length; k++) {
+    if (joined[k]) cuts.push(at);
+    at += (joined[k] ? 0 : 1) + (slots[k] as string).length;
+  }
+  return cuts.length > 0 ? { role, content, cuts } : { role, content };
 }
 
 /**

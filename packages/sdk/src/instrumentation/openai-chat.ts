@@ -10,7 +10,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { messageText, withMessageText } from './message-text.ts';
+import { guardMessageOf, withMessageText } from './message-text.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -23,7 +23,7 @@ export const openaiChatAdapter: ProviderAdapter = {
   guardInput(body: Body): GuardInput {
     const messages: GuardMessage[] = arr(body.messages).map((m) => {
       const o = obj(m);
-      return { role: str(o?.role) ?? 'user', content: messageText(o) };
+      return guardMessageOf(str(o?.role) ?? 'user', o);
     });
     const system = messages
       .filter((m) => m.role === 'system' || m.role === 'developer')

@@ -1,4 +1,4 @@
-import { messageText, withMessageText } from './message-text.ts';
+import { guardMessageOf, withMessageText } from './message-text.ts';
 import type { GuardMessage } from './types.ts';
 
 /**
@@ -65,11 +65,11 @@ function fieldsOf(o: Obj): Fields | undefined {
 export function itemMessage(item: unknown): GuardMessage {
   const o = asObj(item);
   if (o === undefined) return { role: 'user', content: '' };
-  if (typeof o.role === 'string') return { role: o.role, content: messageText(o) };
+  if (typeof o.role === 'string') return guardMessageOf(o.role, o);
   const type = typeof o.type === 'string' ? o.type : 'user';
   const fields = fieldsOf(o);
   if (fields !== undefined) return { role: type, content: slotsOf(o, fields).join('\n') };
-  return { role: type === 'reasoning' ? 'assistant' : type, content: messageText(o) };
+  return guardMessageOf(type === 'reasoning' ? 'assistant' : type, o);
 }
 
 /** The item with `text` (a guard's replacement for itemMessage(item).content) written back. */

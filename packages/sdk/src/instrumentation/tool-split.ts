@@ -1,5 +1,5 @@
-import { messageText, withMessageText } from './message-text.ts';
-import { isContentDocument, isServerResult, nestedText, withNestedText } from './nested-blocks.ts';
+import { guardMessageOf, withMessageText } from './message-text.ts';
+import { isContentDocument, isServerResult, nestedGuardMessage, withNestedText } from './nested-blocks.ts';
 import type { GuardMessage } from './types.ts';
 
 /**
@@ -73,9 +73,9 @@ function roleOfKind(kind: string, role: string): string {
   return kind === CONTENT_DOCUMENT ? 'document' : kind;
 }
 
-/** The guard text of a run of blocks of one kind. */
-function readRun(kind: string, parts: readonly unknown[]): string {
-  return isNested(kind) ? nestedText(parts) : messageText({ content: parts });
+/** The guard message of a run of blocks of one kind, as `role`. */
+function readRun(kind: string, parts: readonly unknown[], role: string): GuardMessage {
+  return isNested(kind) ? nestedGuardMessage(role, parts) : guardMessageOf(role, { content: parts });
 }
 
 /** A run's blocks with a guard's replacement text written back (`parts` itself when unchanged). */
@@ -149,7 +149,7 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
     if (splits(role) && Array.isArray(content)) {
       const runs = toolRuns(content, role === 'assistant');
       if (typeof runs === 'string') {
-        out[i] = { role: roleOfKind(runs, role), content: readRun(runs, content) };
+        out[i] = readRun(runs, content, roleOfKind(runs, role));
         continue;
       }
       if (runs !== undefined) {
@@ -158,7 +158,7 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
         continue;
       }
     }
-    out[i] = { role, content: messageText(o) };
+    out[i] = guardMessageOf(role, o);
   }
   if (cuts === undefined) return out;
   const all: GuardMessage[] = [];
@@ -172,7 +172,7 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
     const parts = o.content as unknown[];
     const role = roleOf(o);
     eachRun(parts, starts, role === 'assistant', (from, to, kind) =>
-      all.push({ role: roleOfKind(kind, role), content: readRun(kind, parts.slice(from, to)) }),
+      all.push(readRun(kind, parts.slice(from, to), roleOfKind(kind, role))),
     );
   }
   return all;

@@ -34,6 +34,15 @@ export interface GuardMessage {
    * across an image) with '\n'. A `modify` sets it; the SDK cuts it back into the parts.
    */
   content: string;
+  /**
+   * Where in `content` two text parts read back to back meet (offsets, increasing); absent when
+   * none. The provider receives each part's text, so a guard that must find what one part
+   * holds (personal data whole in a part that the next part runs on from: 'jane@example.com'
+   * + '42') reads the pieces between the cuts too, as piiGuard does. Set by the SDK on the
+   * messages it reads; a guard's modify need not set it (read as absent when not increasing
+   * offsets inside `content`).
+   */
+  cuts?: readonly number[];
 }
 
 /** What an input guard sees: a normalised, provider-independent view of the request. */
