@@ -120,6 +120,8 @@ const ENV = [
   'OTEL_EXPORTER_OTLP_PROTOCOL',
   'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
   'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_INSECURE',
 ];
 let llmsec: LlmsecSetup | undefined;
 beforeEach(() => {
@@ -243,6 +245,78 @@ describe('setupLlmsec OTLP protocols, at the detector receivers', () => {
       httpHits.map(() => '/v1/traces application/json'),
     );
     expect(httpHits.length).toBeGreaterThan(0);
+  });
+});
+
+describe('setupLlmsec OTLP endpoints per protocol (spec protocol/exporter.md)', () => {
+  const paths = (): string[] => [...new Set(httpHits.map((h) => h.path))].sort();
+
+  it.each([
+    ['with a trailing slash', '/', ['/v1/logs', '/v1/metrics', '/v1/traces']],
+    ['with a path', '/otlp/', ['/otlp/v1/logs', '/otlp/v1/metrics', '/otlp/v1/traces']],
+  ])(
+    'http/protobuf: OTEL_EXPORTER_OTLP_ENDPOINT %s gets /v1/<signal> appended once',
+    async (_, suffix, expected) => {
+      process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `${httpUrl}${suffix}`;
+      llmsec = setupLlmsec({ serviceName: 'protocol-app', prometheus: false });
+      appRequest(llmsec.events);
+      await llmsec.shutdown();
+      expect(paths()).toEqual(expected);
+    },
+  );
+
+  it('http/json: a per-signal endpoint with a path is used as is, the general one gets /v1/<signal> for the others', async () => {
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `${httpUrl}/base`;
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${httpUrl}/custom/spans`;
+    process.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = `${httpUrl}/custom/logs/`;
+    llmsec = setupLlmsec({ serviceName: 'protocol-app', prometheus: false });
+    appRequest(llmsec.events);
+    await llmsec.shutdown();
+    expect(paths()).toEqual(['/base/v1/metrics', '/custom/logs/', '/custom/spans']);
+  });
+
+  it('grpc: OTEL_EXPORTER_OTLP_ENDPOINT is the target as is (no /v1/<signal>; a path is ignored)', async () => {
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${detectorGrpc.port}/v1/traces`;
+    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `http://127.0.0.1:${metricsGrpcPort}`;
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = `authorization=Bearer ${TOKEN}`;
+    llmsec = setupLlmsec({ serviceName: 'protocol-app', prometheus: false });
+    const ids = appRequest(llmsec.events);
+    await llmsec.forceFlush();
+    await detectorGot(ids);
+    expect(httpHits).toEqual([]);
+  });
+
+  it('grpc: a bare host:port (the gRPC client’s own form) in OTEL_EXPORTER_OTLP_ENDPOINT and in otlp.endpoint, plaintext by OTEL_EXPORTER_OTLP_INSECURE', async () => {
+    process.env.OTEL_EXPORTER_OTLP_INSECURE = 'true';
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `127.0.0.1:${detectorGrpc.port}`;
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = `authorization=Bearer ${TOKEN}`;
+    llmsec = setupLlmsec({
+      serviceName: 'protocol-app',
+      prometheus: false,
+      otlp: { metricIntervalMs: 3_600_000 },
+    });
+    let ids = appRequest(llmsec.events);
+    await llmsec.forceFlush();
+    await detectorGot(ids);
+    await llmsec.shutdown();
+    ingest.records.length = 0;
+    ingest.spans.length = 0;
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
+    // Was refused at setup (not a URL), though the spec has the gRPC endpoint take any form the
+    // gRPC client takes, and `localhost:4317` (a URL of scheme `localhost:`) was let through.
+    llmsec = setupLlmsec({
+      serviceName: 'protocol-app',
+      prometheus: false,
+      otlp: { endpoint: `127.0.0.1:${detectorGrpc.port}`, protocol: 'grpc', metricIntervalMs: 3_600_000 },
+    });
+    ids = appRequest(llmsec.events);
+    await llmsec.forceFlush();
+    await detectorGot(ids);
+    expect(httpHits).toEqual([]);
   });
 });
 

@@ -24,7 +24,8 @@ export interface SetupOptions {
   /**
    * OTLP export of traces, logs and metrics. Default: on for each signal whose endpoint is
    * configured: `endpoint` here (base URL; over HTTP `/v1/traces` etc. are appended, over gRPC
-   * it is the host:port URL) or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT.
+   * it is the target as is: `http://host:port`, `https://host:port`, or with `protocol: 'grpc'`
+   * a bare `host:port`, TLS unless OTEL_EXPORTER_OTLP_INSECURE=true) or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT.
    * `protocol` overrides OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL and OTEL_EXPORTER_OTLP_PROTOCOL for
    * every signal; `grpc` needs the optional peer dependencies @opentelemetry/exporter-{trace,logs,
    * metrics}-otlp-grpc (without them setup warns and those signals are not exported).
@@ -109,15 +110,19 @@ export function validateSetupOptions(options: SetupOptions): void {
   if (typeof options.serviceName !== 'string' || options.serviceName.trim() === '') {
     throw new TypeError('setupLlmsec: serviceName must be a non-empty string');
   }
-  const endpoint = options.otlp === false ? undefined : options.otlp?.endpoint;
-  if (endpoint !== undefined && !URL.canParse(endpoint)) {
-    throw new TypeError(`setupLlmsec: otlp.endpoint is not a URL: ${JSON.stringify(endpoint)}`);
-  }
   const protocol: unknown = options.otlp === false ? undefined : options.otlp?.protocol;
   if (protocol !== undefined && !isOtlpProtocol(protocol)) {
     throw new TypeError(
       `setupLlmsec: otlp.protocol must be one of ${OTLP_PROTOCOLS.join(', ')}, got ${JSON.stringify(protocol)}`,
     );
+  }
+  const endpoint = options.otlp === false ? undefined : options.otlp?.endpoint;
+  // Over gRPC the spec takes any target form of the gRPC client, so a bare host:port too (the
+  // exporter reads it as https:// unless OTEL_EXPORTER_OTLP_INSECURE=true). Only when the option
+  // says grpc: over HTTP `/v1/<signal>` is appended and the result must be a URL.
+  const grpcTarget = protocol === 'grpc' && endpoint !== undefined && URL.canParse(`https://${endpoint}`);
+  if (endpoint !== undefined && !URL.canParse(endpoint) && !grpcTarget) {
+    throw new TypeError(`setupLlmsec: otlp.endpoint is not a URL: ${JSON.stringify(endpoint)}`);
   }
   const port = options.prometheus === false ? undefined : options.prometheus?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {

@@ -99,6 +99,24 @@ describe('setupLlmsec OTLP protocol', () => {
     ).toThrow(/otlp.protocol must be one of http\/json, http\/protobuf, grpc, got "HTTP"/);
   });
 
+  it('a bare host:port otlp.endpoint is taken with protocol grpc only (a gRPC target, no URL over HTTP)', () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    current = setupLlmsec({
+      serviceName: 'p',
+      otlp: { endpoint: '127.0.0.1:4317', protocol: 'grpc' },
+      prometheus: false,
+      registerGlobal: false,
+    });
+    for (const protocol of [undefined, 'http/json', 'http/protobuf'] as const) {
+      expect(() =>
+        setupLlmsec({ serviceName: 'p', otlp: { endpoint: '127.0.0.1:4317', protocol }, prometheus: false }),
+      ).toThrow(/otlp.endpoint is not a URL: "127.0.0.1:4317"/);
+    }
+    expect(() =>
+      setupLlmsec({ serviceName: 'p', otlp: { endpoint: 'not a url', protocol: 'grpc' }, prometheus: false }),
+    ).toThrow(/otlp.endpoint is not a URL/);
+  });
+
   it('grpc without the gRPC exporters installed: no exporter for those signals, one console warning naming the packages, nothing thrown', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const notInstalled = (name: string): never => {
