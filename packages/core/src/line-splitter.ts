@@ -26,8 +26,9 @@ export interface LineReaderOptions {
  * Splits a stream's chunks into lines (LF or CRLF; the last line may lack its newline) and
  * calls `onLine(line, lineNumber)` for each, in linear time and bounded memory on hostile
  * input:
- * - byte chunks are cut at their last newline and decoded from UTF-8 in one piece (a newline
- *   byte never occurs inside a multi-byte character, so no string decoder is needed);
+ * - byte chunks are cut at their last newline and their complete lines decoded from UTF-8 in
+ *   windows of DECODE_WINDOW_BYTES, each cut after a newline (a newline byte never occurs
+ *   inside a multi-byte character, so no string decoder is needed);
  * - a line cut between chunks is kept as a list of pieces and joined once, when its newline
  *   arrives (no re-concatenation per chunk, no re-scan of what was already searched);
  * - a line longer than `maxLineBytes` is dropped as soon as it passes the limit (its pieces
