@@ -55,9 +55,22 @@ export const STATE_WITH_HORIZONS = 15;
 export const STATE_WITH_HORIZONS_BYTES = 8 * STATE_WITH_HORIZONS;
 
 /**
+ * Horizons further ahead than this (ms) are not trusted (read as unknown). A horizon this code
+ * wrote is at most a lease TTL (hz) or a lease TTL and a quarter (ke) ahead, so this only
+ * matters for a value it did not write (an operator's SET, a restore, damage): ke years ahead
+ * (or NaN) made every acquire skip the lease key's PEXPIREAT, so a lease key expiring in a
+ * moment took its open leases with it (the concurrency limit admitted again), and gave the
+ * state key a TTL of years. A constant because settles do not know the lease TTL; a
+ * `leaseTtlMs` above about 24 days takes the full path (as every acquire did before the
+ * horizons) on every acquire.
+ */
+export const HORIZON_TRUST_MS = 31 * 86_400_000;
+
+/**
  * Statements reading `v` (the GET reply) into the state's locals, the horizons and the key's
  * expiry (redis-lua-expiry.ts): 15 or 16 doubles when written with horizons, else 13 or 14
- * and both horizons unknown; `se` unknown unless written.
+ * and both horizons unknown; `se` unknown unless written. Both horizons are read as unknown
+ * unless each is at most HORIZON_TRUST_MS ahead of `now` (NaN fails that too).
  */
 export function readStateWithHorizons(v: string, state: string, l: LeaseVars): string {
   return `local ${state}, ${l.hz}, ${l.ke}, ${l.se}
@@ -65,7 +78,8 @@ if ${v} and #${v} >= ${STATE_WITH_HORIZONS_AND_EXPIRY_BYTES} then ${state}, ${l.
 elseif ${v} and #${v} >= ${STATE_WITH_HORIZONS_BYTES} then ${state}, ${l.hz}, ${l.ke} = struct.unpack('<${'d'.repeat(STATE_WITH_HORIZONS)}', ${v}); ${l.se} = 0
 elseif ${v} and #${v} == ${STATE_WITH_EXPIRY_BYTES} then ${state}, ${l.se} = struct.unpack('<dddddddddddddd', ${v}); ${l.hz}, ${l.ke} = 0, 0
 elseif ${v} then ${state} = struct.unpack('<ddddddddddddd', ${v}); ${l.hz}, ${l.ke}, ${l.se} = 0, 0, 0
-else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke}, ${l.se} = 0, 0, 0 end`;
+else ${state} = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0; ${l.hz}, ${l.ke}, ${l.se} = 0, 0, 0 end
+if not (${l.hz} - now <= ${HORIZON_TRUST_MS} and ${l.ke} - now <= ${HORIZON_TRUST_MS}) then ${l.hz}, ${l.ke} = 0, 0 end`;
 }
 
 /**

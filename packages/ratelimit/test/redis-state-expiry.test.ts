@@ -6,7 +6,7 @@
 // write set the TTL again; a state holding enforcement gets the templates' exact TTL.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { rlKey } from '../src/keys.ts';
+import { leaseKey, rlKey } from '../src/keys.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 import { STATE_EXPIRY_SLACK_MS, STATE_WITH_EXPIRY_BYTES } from '../src/redis-lua-expiry.ts';
@@ -191,6 +191,37 @@ describe("a damaged or hostile state's recorded expiry", () => {
       extra: 2,
     },
   ];
+  // The lease horizons come from the same string (redis-lua-lease.ts): a ke (when the lease
+  // key expires) years ahead, or NaN, made the acquire skip the lease key's PEXPIREAT, so a
+  // lease key about to expire took the open leases with it (the concurrency limit admitted
+  // again), and gave the state key a TTL of years.
+  for (const ke of [YEARS, NaN]) {
+    it(`a lease horizon ke ${Number.isNaN(ke) ? 'NaN' : 'ten years ahead'}: the lease key and the state keep true TTLs`, async () => {
+      const subject = `hostile-ke-${ke}`;
+      const lim = limiter({ requestsPerMinute: 1_000, concurrent: 3 });
+      await lim.acquire({ subject, estimatedTokens: 0 });
+      await lim.acquire({ subject, estimatedTokens: 0 });
+      const first = await read(rlKey(subject));
+      const d = doubles(first.state!);
+      expect(d).toHaveLength(16);
+      d[14] = first.now + ke;
+      const b = Buffer.alloc(8 * d.length);
+      d.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
+      await db.redis.set(rlKey(subject), b, 'PX', 60_000);
+      await db.redis.pexpire(leaseKey(subject), 50);
+      expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
+      // The third lease expires 120 s from now (leaseTtlMs): the lease key must outlive it.
+      expect(await db.redis.pttl(leaseKey(subject))).toBeGreaterThan(119_000);
+      const after = await read(rlKey(subject));
+      expect(
+        after.expiry - after.now,
+        'the state key lives about as long as its lease key (no score yet)',
+      ).toBeLessThan(10 * 60_000);
+      await new Promise((r) => setTimeout(r, 80));
+      expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed, 'a fourth lease of 3').toBe(false);
+    });
+  }
+
   for (const wide of [false, true]) {
     for (const c of cases) {
       it(`${wide ? 'with' : 'without'} a concurrency limit: ${c.name}`, async () => {
