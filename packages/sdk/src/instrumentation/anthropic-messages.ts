@@ -11,6 +11,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { responseText, withResponseText } from './response-text.ts';
 import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -59,13 +60,13 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     s.model = str(d?.model);
     const stop = str(d?.stop_reason);
     if (stop !== undefined) s.finishReasons.push(stop);
-    const texts: string[] = [];
-    for (const block of arr(d?.content)) {
+    const content = arr(d?.content);
+    for (const block of content) {
       const b = obj(block);
-      if (b?.type === 'text' && typeof b.text === 'string') texts.push(b.text);
       if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
     }
-    s.text = texts.join('\n');
+    // The text blocks back to back, as the streamed path reads its deltas (response-text.ts).
+    s.text = responseText(content);
     const usage = obj(d?.usage);
     s.inputTokens = num(usage?.input_tokens);
     s.outputTokens = num(usage?.output_tokens);
@@ -73,14 +74,10 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
   },
 
   applyOutput(data: unknown, text: string): unknown {
-    let first = true;
-    for (const block of arr(obj(data)?.content)) {
-      const b = obj(block);
-      if (b?.type === 'text') {
-        b.text = first ? text : '';
-        first = false;
-      }
-    }
+    // Block by block, each keeping its text and citations; no empty text block (response-text.ts).
+    const d = obj(data);
+    const content = d?.content;
+    if (d !== undefined && Array.isArray(content)) d.content = withResponseText(content, text);
     return data;
   },
 

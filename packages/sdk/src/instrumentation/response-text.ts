@@ -1,0 +1,101 @@
+import { splitByChars } from './slot-chars.ts';
+
+/**
+ * The text of an Anthropic answer's content blocks as the output guards read it, and a guard's
+ * rewrite written back into them (non-streamed answers; anthropic-messages.ts).
+ *
+ * The answer's text blocks are pieces of one text: the API cuts it where a citation starts or
+ * ends ('According to the page, ' + 'the owner is Jane' [cited] + '.'), and a stream's text
+ * deltas run on from one block into the next. So the blocks are read back to back with '',
+ * whatever lies between them (a tool_use, a thinking block), as the streamed path reads its
+ * deltas: the output guards see the same text for the same answer streamed or not (before,
+ * '\n' between the blocks hid an email cut where a citation begins from piiGuard, and the
+ * leakage and custom guards read another text than the stream's).
+ *
+ * A rewrite goes back block by block: the cuts between the blocks are found in it by the text
+ * around them (slot-chars.ts, as the input side writes back text parts read back to back), so
+ * each block keeps its own text and its citations still sit on the text they support. Before,
+ * all of the text went into the first block and the others were emptied: an app resending the
+ * answer got empty text blocks, which the API refuses (400), and every citation pointed at
+ * the wrong text.
+ *
+ * A block left with no text that is not blank (its text removed by the guard, or moved into a
+ * neighbour by a redaction across the cut) is dropped, with its citations: the API refuses
+ * empty and whitespace-only text blocks, and a placeholder would be text neither the model nor
+ * the guard wrote, shown to the user as part of the answer. Its blank remainder (a space, a
+ * newline) goes to the block before it (or after it, when it is the first), so the blocks joined
+ * are exactly the guard's text: nothing it removed is sent, nothing it kept is lost. A rewrite
+ * that is all blank drops every text block (an answer with none is what the guard asked for).
+ *
+ * Linear: one pass to read, splitByChars (budgeted, linear in the text) and one pass to write;
+ * blocks whose `text` is not a string, and anything not an object, are neither read nor touched.
+ */
+
+type Obj = Record<string, unknown>;
+
+function asObj(v: unknown): Obj | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+function isTextBlock(b: Obj | undefined): b is Obj & { text: string } {
+  return b?.type === 'text' && typeof b.text === 'string';
+}
+
+/** The answer's text: its text blocks' text back to back, as the streamed path reads the deltas. */
+export function responseText(content: readonly unknown[]): string {
+  let out = '';
+  for (const block of content) {
+    const b = asObj(block);
+    if (isTextBlock(b)) out += b.text;
+  }
+  return out;
+}
+
+function isBlank(s: string): boolean {
+  return s.trim() === '';
+}
+
+/**
+ * The content with `text` (a guard's rewrite of responseText(content)) written back block by
+ * block, as a new list of new text blocks (other blocks kept as they are); `content` itself
+ * when nothing changed.
+ */
+export function withResponseText(content: readonly unknown[], text: string): readonly unknown[] {
+  const slots: string[] = [];
+  for (const block of content) {
+    const b = asObj(block);
+    if (isTextBlock(b)) slots.push(b.text);
+  }
+  if (slots.length === 0 || slots.join('') === text) return content;
+  const pieces = splitByChars(slots, text);
+  // A blank piece of a block that was not blank goes to its neighbour: before (last kept) or after.
+  const keep: boolean[] = [];
+  let carry = '';
+  let lastKept = -1;
+  for (let j = 0; j < slots.length; j++) {
+    const piece = pieces[j] ?? '';
+    // A block blank before (whitespace between paragraphs) and blank still is kept, as the
+    // model wrote it: it holds nothing a guard could have removed. An empty one never is.
+    if (piece === '' || (isBlank(piece) && !isBlank(slots[j] as string))) {
+      keep.push(false);
+      if (lastKept >= 0) pieces[lastKept] += piece;
+      else carry += piece;
+      continue;
+    }
+    keep.push(true);
+    pieces[j] = carry + piece;
+    carry = '';
+    lastKept = j;
+  }
+  const out: unknown[] = [];
+  let j = 0;
+  for (const block of content) {
+    const b = asObj(block);
+    if (!isTextBlock(b)) out.push(block);
+    else {
+      if (keep[j] === true) out.push({ ...b, text: pieces[j] });
+      j++;
+    }
+  }
+  return out;
+}
