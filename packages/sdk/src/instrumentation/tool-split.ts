@@ -1,4 +1,5 @@
 import { guardMessageOf, withMessageText } from './message-text.ts';
+import { citationsGuardMessage, hasCitations, withCitationsText } from './citations.ts';
 import { isContentDocument, isServerResult, nestedGuardMessage, withNestedText } from './nested-blocks.ts';
 import type { GuardMessage } from './types.ts';
 
@@ -18,7 +19,9 @@ import type { GuardMessage } from './types.ts';
  * tools (web fetch, code execution: nested-blocks.ts) sit in the assistant's message; each run
  * of them there (or in a user message) is a `tool` message too, the rest of the assistant's
  * message stays `assistant`. Custom-content documents (`source.type: 'content'`) are
- * `document` messages read by nested-blocks.ts.
+ * `document` messages read by nested-blocks.ts. The citations on a message's text blocks (the
+ * quotes and titles of an answer resent as history) are a `document` message read just before
+ * it (citations.ts).
  *
  * The runs are computed the same way on read and on write-back, so a guard's replacement for
  * each goes back into its own blocks.
@@ -137,7 +140,8 @@ function eachRun(
  * message to cut gets a second array, with that message read as several.
  */
 export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
-  // The runs of each message to cut, by index; allocated only when there is one.
+  // The runs of each message to cut (or [] for one read whole beside its citations), by
+  // index; allocated only when there is one.
   let cuts: Array<number[] | undefined> | undefined;
   // Sized once, as the map this replaced (growing by push cost ~15 ns a call in the A/B);
   // a message to cut is left empty here and read below.
@@ -148,6 +152,12 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
     const role = roleOf(o);
     if (splits(role) && Array.isArray(content)) {
       const runs = toolRuns(content, role === 'assistant');
+      if (hasCitations(content)) {
+        // Its citations' quotes are a `document` message before it (citations.ts).
+        cuts ??= [];
+        cuts[i] = typeof runs === 'object' ? runs : [];
+        continue;
+      }
       if (typeof runs === 'string') {
         out[i] = readRun(runs, content, roleOfKind(runs, role));
         continue;
@@ -171,11 +181,22 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
     const o = asObj(raw[i]) as Obj;
     const parts = o.content as unknown[];
     const role = roleOf(o);
-    eachRun(parts, starts, role === 'assistant', (from, to, kind) =>
-      all.push(readRun(kind, parts.slice(from, to), roleOfKind(kind, role))),
-    );
+    if (hasCitations(parts)) all.push(citationsGuardMessage(parts));
+    if (starts.length > 0)
+      eachRun(parts, starts, role === 'assistant', (from, to, kind) =>
+        all.push(readRun(kind, parts.slice(from, to), roleOfKind(kind, role))),
+      );
+    else all.push(readWhole(o, role));
   }
   return all;
+}
+
+/** The guard message of a message of one kind of run (or none): as the first loop of guardMessages reads it. */
+function readWhole(o: Obj, role: string): GuardMessage {
+  const runs = toolRuns(o.content, role === 'assistant');
+  return typeof runs === 'string'
+    ? readRun(runs, o.content as unknown[], roleOfKind(runs, role))
+    : guardMessageOf(role, o);
 }
 
 /**
@@ -184,10 +205,21 @@ export function guardMessages(raw: readonly unknown[]): GuardMessage[] {
  */
 export function withGuardMessages(raw: readonly unknown[], messages: readonly GuardMessage[]): unknown[] {
   let j = 0;
-  return raw.map((m) => {
-    const o = asObj(m);
-    const content = o?.content;
+  return raw.map((given) => {
+    let m = given;
+    let o = asObj(m);
     const role = roleOf(o);
+    if (splits(role) && hasCitations(o?.content)) {
+      // Its citations' message comes first (guardMessages); the blocks keep their count and text.
+      const r = messages[j++];
+      const parts = (o as Obj).content as unknown[];
+      const written = r === undefined ? parts : withCitationsText(parts, r.content);
+      if (written !== parts) {
+        o = { ...(o as Obj), content: written };
+        m = o;
+      }
+    }
+    const content = o?.content;
     const runs = splits(role) ? toolRuns(content, role === 'assistant') : undefined;
     if (runs === undefined || (typeof runs === 'string' && !isNested(runs))) {
       const r = messages[j++];
