@@ -19,13 +19,14 @@ import { splitByChars } from './slot-chars.ts';
  * answer got empty text blocks, which the API refuses (400), and every citation pointed at
  * the wrong text.
  *
- * A block left with no text that is not blank (its text removed by the guard, or moved into a
+ * A block left with no text but blanks (its text removed by the guard, or moved into a
  * neighbour by a redaction across the cut) is dropped, with its citations: the API refuses
  * empty and whitespace-only text blocks, and a placeholder would be text neither the model nor
  * the guard wrote, shown to the user as part of the answer. Its blank remainder (a space, a
  * newline) goes to the block before it (or after it, when it is the first), so the blocks joined
  * are exactly the guard's text: nothing it removed is sent, nothing it kept is lost. A rewrite
- * that is all blank drops every text block (an answer with none is what the guard asked for).
+ * that is all blank drops every text block (an answer with none is what the guard asked for);
+ * one of an answer with no text block is a text block put first.
  *
  * Linear: one pass to read, splitByChars (budgeted, linear in the text) and one pass to write;
  * blocks whose `text` is not a string, and anything not an object, are neither read nor touched.
@@ -66,17 +67,17 @@ export function withResponseText(content: readonly unknown[], text: string): rea
     const b = asObj(block);
     if (isTextBlock(b)) slots.push(b.text);
   }
-  if (slots.length === 0 || slots.join('') === text) return content;
+  if (slots.join('') === text) return content;
+  // No text block to write into (a tool_use alone): the guard's text leads, as an answer's text does.
+  if (slots.length === 0) return isBlank(text) ? content : [{ type: 'text', text }, ...content];
   const pieces = splitByChars(slots, text);
-  // A blank piece of a block that was not blank goes to its neighbour: before (last kept) or after.
+  // A blank piece goes to its neighbour: before (the last kept), or after when none is kept yet.
   const keep: boolean[] = [];
   let carry = '';
   let lastKept = -1;
   for (let j = 0; j < slots.length; j++) {
     const piece = pieces[j] ?? '';
-    // A block blank before (whitespace between paragraphs) and blank still is kept, as the
-    // model wrote it: it holds nothing a guard could have removed. An empty one never is.
-    if (piece === '' || (isBlank(piece) && !isBlank(slots[j] as string))) {
+    if (isBlank(piece)) {
       keep.push(false);
       if (lastKept >= 0) pieces[lastKept] += piece;
       else carry += piece;

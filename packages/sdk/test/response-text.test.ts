@@ -1,0 +1,53 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { responseText, withResponseText } from '../src/instrumentation/response-text.ts';
+
+/**
+ * response-text.ts's write-back of any rewrite of an Anthropic answer's text blocks: the kept
+ * blocks joined are exactly the rewrite (less a blank remainder when nothing but blanks is
+ * left), no block written is empty or blank (the API refuses both when the answer is resent),
+ * and the blocks that are not text are kept, in order; an unchanged answer is left as it came.
+ */
+
+const piece = fc.string({ unit: fc.constantFrom('a', 'b', '@', ' ', '\n', '.'), maxLength: 8 });
+const block = fc.oneof(
+  { weight: 4, arbitrary: piece.map((text) => ({ type: 'text', text, citations: [{ cited_text: text }] })) },
+  fc.constant({ type: 'tool_use', id: 't', name: 'x', input: {} }),
+  fc.constant({ type: 'text', text: 7 }),
+);
+
+describe('withResponseText', () => {
+  it('any rewrite: exact text, no empty or blank block, other blocks kept', () => {
+    fc.assert(
+      fc.property(
+        fc.array(block, { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        piece,
+        (blocks, ops, insert) => {
+          const content = blocks as Array<Record<string, unknown>>;
+          const old = responseText(content);
+          // A rewrite: some ranges of the old text replaced by `insert` (or removed).
+          let text = old;
+          for (const at of ops) {
+            const i = at % (text.length + 1);
+            text = text.slice(0, i) + insert + text.slice(i + ((at >> 3) % 6));
+          }
+          const out = withResponseText(content, text) as Array<Record<string, unknown>>;
+          // Unchanged: the model's blocks as they came, empty ones included.
+          if (text === old) {
+            expect(out).toBe(content);
+            return;
+          }
+          const kept = out.filter((b) => b.type === 'text' && typeof b.text === 'string');
+          const joined = kept.map((b) => b.text as string).join('');
+          if (kept.length > 0 || text.trim() !== '') expect(joined).toBe(text);
+          for (const b of kept) expect((b.text as string).trim()).not.toBe('');
+          const others = (list: Array<Record<string, unknown>>) =>
+            list.filter((b) => !(b.type === 'text' && typeof b.text === 'string'));
+          expect(others(out)).toEqual(others(content));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
