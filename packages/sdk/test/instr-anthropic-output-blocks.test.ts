@@ -131,7 +131,7 @@ describe('Anthropic answer of several text blocks: what the output guards read',
 });
 
 describe("Anthropic answer of several text blocks: a guard's rewrite written back per block", () => {
-  it('each block keeps its own text and citations; none is left empty', async () => {
+  it('each block keeps its own text, the ones left alone their citations; none is left empty', async () => {
     answer = [
       text('According to the page, '),
       text('the owner is Jane Roe (jane.roe@example.com)', { citations: [CITATION] }),
@@ -140,8 +140,30 @@ describe("Anthropic answer of several text blocks: a guard's rewrite written bac
     const m = await client({ output: [piiGuard({ mode: 'redact' })] }).messages.create(params);
     expect(m.content).toEqual([
       text('According to the page, '),
-      text('the owner is Jane Roe ([REDACTED:email])', { citations: [CITATION] }),
+      // Rewritten: its citations go (they quote what the guard removed; below).
+      text('the owner is Jane Roe ([REDACTED:email])'),
       text('. Ask her.'),
+    ]);
+  });
+
+  it('nothing a guard removed comes back in a citation: a rewritten block loses its citations, the others keep theirs', async () => {
+    // The quote beside the text is the source of what the guard redacted: kept, it handed the
+    // address to the app (and a UI showing sources) after the guard removed it from the text.
+    const other = {
+      ...CITATION,
+      cited_text: 'Opening hours: 9 to 5',
+      start_char_index: 40,
+      end_char_index: 61,
+    };
+    answer = [
+      text('Write to jane.roe@example.com', { citations: [CITATION] }),
+      text(', open 9 to 5.', { citations: [other] }),
+    ];
+    const m = await client({ output: [piiGuard({ mode: 'redact' })] }).messages.create(params);
+    expect(JSON.stringify(m)).not.toContain('jane.roe');
+    expect(m.content).toEqual([
+      text('Write to [REDACTED:email]'),
+      text(', open 9 to 5.', { citations: [other] }),
     ]);
   });
 

@@ -28,6 +28,12 @@ import { splitByChars } from './slot-chars.ts';
  * that is all blank drops every text block (an answer with none is what the guard asked for);
  * one of an answer with no text block is a text block put first.
  *
+ * A block whose own text the guard changed loses its `citations`: they quote the source of the
+ * text it had (`cited_text`, titles), so they can hold what the guard removed (piiGuard redacted
+ * an address from the text and the quote beside it handed it back to the app). Blocks the
+ * rewrite left alone keep theirs; a blank remainder moved in from a neighbour is not a change.
+ * Output guards read only the text: a quote whose block text is unchanged is not checked.
+ *
  * Linear: one pass to read, splitByChars (budgeted, linear in the text) and one pass to write;
  * blocks whose `text` is not a string, and anything not an object, are neither read nor touched.
  */
@@ -73,6 +79,8 @@ export function withResponseText(content: readonly unknown[], text: string): rea
   const pieces = splitByChars(slots, text);
   // A blank piece goes to its neighbour: before (the last kept), or after when none is kept yet.
   const keep: boolean[] = [];
+  // Before blanks move: a block whose own piece differs from its text was rewritten.
+  const changed = slots.map((slot, j) => pieces[j] !== slot);
   let carry = '';
   let lastKept = -1;
   for (let j = 0; j < slots.length; j++) {
@@ -94,7 +102,11 @@ export function withResponseText(content: readonly unknown[], text: string): rea
     const b = asObj(block);
     if (!isTextBlock(b)) out.push(block);
     else {
-      if (keep[j] === true) out.push({ ...b, text: pieces[j] });
+      if (keep[j] === true) {
+        const next: Obj = { ...b, text: pieces[j] };
+        if (changed[j] === true) delete next.citations;
+        out.push(next);
+      }
       j++;
     }
   }
