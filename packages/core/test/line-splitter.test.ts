@@ -101,6 +101,53 @@ describe('forEachLine', () => {
     expect(await read([Buffer.from(text)], { maxLineBytes: max })).toEqual(want);
   });
 
+  it('windows at every 64 KiB edge: lines of bytes (invalid UTF-8 too) as a byte-level split decodes them', async () => {
+    // Random byte layouts around the decode window's edges: lines W-4..W+4 bytes long ending in a
+    // multi-byte character, a CR, a lone lead or continuation byte, in chunks that are the
+    // window, 512 KiB or the window plus or minus a few bytes. The reference splits the bytes at
+    // each newline and decodes each line apart (no string split: invalid bytes are U+FFFD).
+    const W = 64 << 10;
+    const tails = [
+      [],
+      [0xc3, 0xa9],
+      [0xe2, 0x82, 0xac],
+      [0xf0, 0x9d, 0x84, 0x9e],
+      [0x0d],
+      [0xe2, 0x82],
+      [0x80],
+      [0xf0],
+    ];
+    const line = fc.tuple(
+      fc.oneof(fc.integer({ min: W - 4, max: W + 4 }), fc.integer({ min: 0, max: 6 }), fc.constant(2 * W)),
+      fc.constantFrom(...tails),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(line, { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        fc.constantFrom(W, W - 1, W + 1, W + 3, 512 << 10, 3 * W - 2),
+        async (specs, trailingNewline, size) => {
+          const lines = specs.map(([n, tail]) =>
+            Buffer.concat([Buffer.alloc(Math.max(0, n - tail.length), 0x61), Buffer.from(tail)]),
+          );
+          const bytes = Buffer.concat(
+            lines.flatMap((l, i) => (i < lines.length - 1 || trailingNewline ? [l, Buffer.from('\n')] : [l])),
+          );
+          const chunks: Buffer[] = [];
+          for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+          const want: Read = { lines: [], overlong: [] };
+          lines.forEach((l, i) => {
+            const body = l.at(-1) === 0x0d ? l.subarray(0, -1) : l;
+            if (i === lines.length - 1 && !trailingNewline && l.length === 0) return;
+            want.lines.push([i + 1, body.toString('utf8')]);
+          });
+          expect(await read(chunks, { maxLineBytes: 4 * W })).toEqual(want);
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+
   it('drops a UTF-8 byte order mark at the start of the input (Windows tools write one), however the chunks cut it', async () => {
     const text = '{"a":1}\r\n{"b":2}\n';
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
