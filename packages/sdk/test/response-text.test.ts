@@ -6,7 +6,8 @@ import { responseText, withResponseText } from '../src/instrumentation/response-
  * response-text.ts's write-back of any rewrite of an Anthropic answer's text blocks: the kept
  * blocks joined are exactly the rewrite (less a blank remainder when nothing but blanks is
  * left), no block written is empty or blank (the API refuses both when the answer is resent),
- * and the blocks that are not text are kept, in order; an unchanged answer is left as it came.
+ * and the blocks that are not text are kept, in order; an unchanged answer is left as it came;
+ * a block keeps its citations only when the rewrite left its text.
  */
 
 const piece = fc.string({ unit: fc.constantFrom('a', 'b', '@', ' ', '\n', '.'), maxLength: 8 });
@@ -42,6 +43,13 @@ describe('withResponseText', () => {
           const joined = kept.map((b) => b.text as string).join('');
           if (kept.length > 0 || text.trim() !== '') expect(joined).toBe(text);
           for (const b of kept) expect((b.text as string).trim()).not.toBe('');
+          // Citations only on a block whose own text the rewrite left (a blank moved in aside):
+          // a rewritten block's citations quote what the guard may have removed.
+          for (const b of kept) {
+            if (b.citations === undefined) continue;
+            const from = content.find((c) => c.citations === b.citations);
+            expect((b.text as string).trim()).toBe((from?.text as string).trim());
+          }
           const others = (list: Array<Record<string, unknown>>) =>
             list.filter((b) => !(b.type === 'text' && typeof b.text === 'string'));
           expect(others(out)).toEqual(others(content));
