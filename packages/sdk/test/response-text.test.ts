@@ -59,3 +59,21 @@ describe('withResponseText', () => {
     );
   });
 });
+
+describe('withResponseText: an answer with no text block', () => {
+  it("the guard's text goes after the answer's thinking blocks, before its tool_use", () => {
+    // With extended thinking the API wants a resent assistant turn to start with its thinking
+    // (a text block before it is a 400), and an answer's text comes after its thinking.
+    const thinking = { type: 'thinking', thinking: 'plan', signature: 's' };
+    const redacted = { type: 'redacted_thinking', data: 'd' };
+    const tool = { type: 'tool_use', id: 't', name: 'x', input: {} };
+    expect(withResponseText([thinking, redacted, tool], 'Note.')).toEqual([
+      thinking,
+      redacted,
+      { type: 'text', text: 'Note.' },
+      tool,
+    ]);
+    expect(withResponseText([tool], 'Note.')).toEqual([{ type: 'text', text: 'Note.' }, tool]);
+    expect(withResponseText([thinking], 'Note.')).toEqual([thinking, { type: 'text', text: 'Note.' }]);
+  });
+});

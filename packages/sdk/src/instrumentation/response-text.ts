@@ -26,7 +26,8 @@ import { splitByChars } from './slot-chars.ts';
  * newline) goes to the block before it (or after it, when it is the first), so the blocks joined
  * are exactly the guard's text: nothing it removed is sent, nothing it kept is lost. A rewrite
  * that is all blank drops every text block (an answer with none is what the guard asked for);
- * one of an answer with no text block is a text block put first.
+ * one of an answer with no text block is a text block put after its thinking blocks, if any
+ * (with thinking on, a resent assistant turn must start with them), before anything else.
  *
  * A block whose own text the guard changed loses its `citations`: they quote the source of the
  * text it had (`cited_text`, titles), so they can hold what the guard removed (piiGuard redacted
@@ -58,6 +59,10 @@ export function responseText(content: readonly unknown[]): string {
   return out;
 }
 
+function isThinking(b: Obj | undefined): boolean {
+  return b?.type === 'thinking' || b?.type === 'redacted_thinking';
+}
+
 function isBlank(s: string): boolean {
   return s.trim() === '';
 }
@@ -74,8 +79,14 @@ export function withResponseText(content: readonly unknown[], text: string): rea
     if (isTextBlock(b)) slots.push(b.text);
   }
   if (slots.join('') === text) return content;
-  // No text block to write into (a tool_use alone): the guard's text leads, as an answer's text does.
-  if (slots.length === 0) return isBlank(text) ? content : [{ type: 'text', text }, ...content];
+  // No text block to write into (a tool_use alone): the guard's text goes where an answer's text
+  // starts, after its thinking (a resent turn with thinking on must start with it: else 400).
+  if (slots.length === 0) {
+    if (isBlank(text)) return content;
+    let at = 0;
+    while (at < content.length && isThinking(asObj(content[at]))) at++;
+    return [...content.slice(0, at), { type: 'text', text }, ...content.slice(at)];
+  }
   const pieces = splitByChars(slots, text);
   // A blank piece goes to its neighbour: before (the last kept), or after when none is kept yet.
   const keep: boolean[] = [];
