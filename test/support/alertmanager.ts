@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { getFreePort } from './ports.ts';
 import { startServer, type ServerProcess } from './process.ts';
@@ -188,4 +189,43 @@ export async function activeAlertsFor(am: AlertmanagerHandle, user: string): Pro
   const res = await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`);
   const list = (await res.json()) as { status: { state: string } }[];
   return list.filter((a) => a.status.state === 'active').length;
+}
+
+/**
+ * alertmanager.yml for tests that read Alertmanager's API: one receiver that sends nothing.
+ * `resolveTimeout` (e.g. '5s') sets global.resolve_timeout; Alertmanager's default is 5m.
+ */
+export function silentAlertmanagerConfig(resolveTimeout?: string): string {
+  const global = resolveTimeout === undefined ? '' : `global:\n  resolve_timeout: ${resolveTimeout}\n`;
+  return `${global}route:\n  receiver: none\nreceivers:\n  - name: none\n`;
+}
+
+/**
+ * One real Alertmanager (silentAlertmanagerConfig) for the tests of the enclosing file or
+ * describe block: started in beforeAll, stopped in afterAll, as useRedis does for redis-server
+ * (the set-up each Alertmanager test file had its own copy of). Read the handle inside tests.
+ */
+export function useAlertmanager(options: { resolveTimeout?: string } = {}): AlertmanagerHandle {
+  let am: AlertmanagerHandle | undefined;
+  beforeAll(async () => {
+    am = await startAlertmanager({ config: silentAlertmanagerConfig(options.resolveTimeout) });
+  }, 30_000);
+  afterAll(async () => {
+    await am?.stop();
+  });
+  const started = (): AlertmanagerHandle => {
+    if (am === undefined) throw new Error('useAlertmanager: read the handle inside a test');
+    return am;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get port() {
+      return started().port;
+    },
+    output: () => started().output(),
+    stop: () => started().stop(),
+    restart: () => started().restart(),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import { useAlertmanager } from '../../../test/support/alertmanager.ts';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
@@ -20,17 +20,7 @@ const LATENESS = 5 * SEC;
 const RESEND_MS = 1_000;
 const RESOLVE_TIMEOUT_MS = 5_000;
 
-let am: AlertmanagerHandle;
-
-beforeAll(async () => {
-  am = await startAlertmanager({
-    config: `global:\n  resolve_timeout: ${RESOLVE_TIMEOUT_MS / 1000}s\nroute:\n  receiver: none\nreceivers:\n  - name: none\n`,
-  });
-}, 30_000);
-
-afterAll(async () => {
-  await am?.stop();
-});
+const am = useAlertmanager({ resolveTimeout: `${RESOLVE_TIMEOUT_MS / 1000}s` });
 
 interface AmAlert {
   labels: Record<string, string>;

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import { describe, expect, it } from 'vitest';
+import { useAlertmanager } from '../../../test/support/alertmanager.ts';
 import { AlertmanagerSink } from '../src/sinks/alertmanager.ts';
 import { alert } from './sink-support.ts';
 
@@ -14,17 +14,7 @@ import { alert } from './sink-support.ts';
 const RESOLVE_TIMEOUT_MS = 1_000;
 const RESEND_MS = 3_000;
 
-let am: AlertmanagerHandle;
-
-beforeAll(async () => {
-  am = await startAlertmanager({
-    config: `global:\n  resolve_timeout: ${RESOLVE_TIMEOUT_MS / 1000}s\nroute:\n  receiver: none\nreceivers:\n  - name: none\n`,
-  });
-}, 30_000);
-
-afterAll(async () => {
-  await am?.stop();
-});
+const am = useAlertmanager({ resolveTimeout: `${RESOLVE_TIMEOUT_MS / 1000}s` });
 
 async function states(user: string): Promise<string[]> {
   const filter = encodeURIComponent(`user_id="${user}"`);

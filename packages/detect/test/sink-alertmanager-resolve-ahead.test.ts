@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAlertmanager, type AlertmanagerHandle } from '../../../test/support/alertmanager.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useAlertmanager } from '../../../test/support/alertmanager.ts';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from '../src/sinks/alertmanager.ts';
 import type { FleetIncidentCheck } from '../src/sinks/types.ts';
 import { alert, resolved } from './sink-support.ts';
@@ -16,21 +16,12 @@ import { alert, resolved } from './sink-support.ts';
  */
 
 const RESEND_MS = 3_000;
-let am: AlertmanagerHandle;
 const sinks: AlertmanagerSink[] = [];
 
-beforeAll(async () => {
-  am = await startAlertmanager({
-    config: 'global:\n  resolve_timeout: 5m\nroute:\n  receiver: none\nreceivers:\n  - name: none\n',
-  });
-}, 30_000);
+const am = useAlertmanager({ resolveTimeout: '5m' });
 
 afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
-});
-
-afterAll(async () => {
-  await am?.stop();
 });
 
 function sink(options: Partial<AlertmanagerSinkOptions>): AlertmanagerSink {
