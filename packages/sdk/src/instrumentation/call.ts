@@ -17,6 +17,8 @@ import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { emitInCallContext } from '../security-events.ts';
 import type { GuardContext, GuardInput } from './types.ts';
+import type { PromptMessage } from '@llmsec/core/internal';
+import { plainMessagesOf } from './plain-messages.ts';
 
 /**
  * One instrumented client call, from the wrapper to the end of its response or stream: its
@@ -43,6 +45,7 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   private claimed: object | undefined;
   private inputPhase: Promise<void> | undefined;
   private view: GuardInput | undefined;
+  private prompt: readonly PromptMessage[] | undefined;
   private finished = false;
   /** The context invoke() ran the call in (the caller's, with our span or the reused one active): the context of the call's events. */
   private callContext: Context | undefined;
@@ -135,17 +138,28 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
   }
 
   promptLength(): number {
-    const v = this.guardView();
     let n = 0;
-    for (const m of v.messages) n += m.content.length;
+    for (const m of this.promptMessages()) n += m.content.length;
     // Anthropic's system prompt is not a message; OpenAI's system messages are already counted.
-    if (this.adapter.provider === 'anthropic') n += v.system.length;
+    if (this.adapter.provider === 'anthropic') n += this.guardView().system.length;
     return n;
+  }
+
+  /**
+   * The guard view's messages: the view's when built (guards, content capture), else the
+   * plain reading of an OpenAI chat request of string messages (plain-messages.ts), so a call without guards does
+   * not build the whole view for its prompt_length and new input. Read once.
+   */
+  private promptMessages(): readonly PromptMessage[] {
+    if (this.prompt === undefined)
+      this.prompt =
+        this.view?.messages ?? plainMessagesOf(this.adapter, this.body) ?? this.guardView().messages;
+    return this.prompt;
   }
 
   /** What this call added to its conversation (new-input.ts), from the original request. */
   newInput(): NewInput {
-    return measureNewInput(this.guardView().messages, {
+    return measureNewInput(this.promptMessages(), {
       raw: rawMessagesOf(this.body),
       // Embeddings have no turns, even inside a session.
       inConversation:
