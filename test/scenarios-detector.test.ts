@@ -1,0 +1,175 @@
+// Acceptance scenarios through `llmsec detector` (the CLI's child processes): the generator's
+// traffic (test/support/scenarios) as OTLP/JSON log exports in many small requests of varied
+// size, to one detector, to three replicas round-robin on one Redis, and to three on a
+// 3-master Redis Cluster; the alerts files held to what the docs say each scenario gives,
+// the same expectations replay is held to (scenarios-replay.test.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startDetectorProcess,
+  tempDir,
+  writeConfig,
+  type DetectorProcess,
+} from '../packages/detector/test/process-support.ts';
+import {
+  checkAlerts,
+  expectedCount,
+  failures,
+  parseAlerts,
+  type AlertLine,
+} from './support/scenarios/check.ts';
+import { LATENESS, scenarioRun, type ScenarioRun } from './support/scenarios/index.ts';
+import { logsRequest } from './support/scenarios/otlp-json.ts';
+import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from './support/redis.ts';
+
+/** Event time per wall time when feeding replicas (see send). */
+const SPEEDUP = 1800;
+
+const procs: DetectorProcess[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) p.kill('SIGKILL');
+});
+
+/**
+ * Sends the stream in arrival order, in requests of 1 to 12 records, round-robin over the
+ * replicas, one request at a time (a Collector's exporter with a small batch). Returns the
+ * records the detectors rejected (partial_success).
+ *
+ * `speedup`: event time runs at most this many times faster than the wall clock. Replicas
+ * share one event-time clock in Redis (the newest time any of them shipped), so one that ships
+ * its share a moment after the others has its events judged against a clock moved on by that
+ * moment times the speed-up: unpaced (5 h of events in about 1.5 s, ~10,000x) a replica's
+ * 0.1-1 s lag on this loaded machine was 15 min to 3 h of event time, and events acknowledged
+ * in order were dropped as late (measured with 15 min lateness, standalone and Cluster). At
+ * 1,800x the 1 h lateness covers a lag of 2 s.
+ */
+async function send(run: ScenarioRun, urls: string[], speedup = Infinity): Promise<number> {
+  let rejected = 0;
+  let next = 0;
+  let sizes = 7;
+  const wall0 = Date.now();
+  const t0 = run.stream[0]!.arrive;
+  for (let i = 0; i < run.stream.length;) {
+    sizes = (sizes * 1103515245 + 12345) % 2147483648;
+    const n = 1 + (sizes % 12);
+    const batch = run.stream.slice(i, i + n);
+    const due = wall0 + (batch.at(-1)!.arrive - t0) / speedup;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    const body = logsRequest(batch, i);
+    const url = urls[next++ % urls.length]!;
+    const res = await fetch(`${url}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${text}`);
+    const partial = (
+      JSON.parse(text || '{}') as { partialSuccess?: { rejectedLogRecords?: string | number } }
+    ).partialSuccess;
+    rejected += Number(partial?.rejectedLogRecords ?? 0);
+    i += n;
+  }
+  return rejected;
+}
+
+function readAlerts(files: string[]): AlertLine[] {
+  return files.flatMap((f) => (existsSync(f) ? parseAlerts(readFileSync(f, 'utf8')) : []));
+}
+
+/**
+ * Starts `n` detectors on `state`, feeds them the run, waits (while they run: ticks move event
+ * time, no shutdown flush) for every expected incident's resolved line, then stops them.
+ */
+async function detect(
+  n: number,
+  state: Record<string, unknown>,
+  run: ScenarioRun,
+): Promise<{ alerts: AlertLine[]; rejected: number; stderr: string }> {
+  const dir = tempDir();
+  const files = Array.from({ length: n }, (_, i) => join(dir, `alerts-${i}.jsonl`));
+  const replicas = await Promise.all(
+    files.map((alerts, i) =>
+      startDetectorProcess(
+        writeConfig(dir, `d${i}.json`, {
+          otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+          allowed_lateness: LATENESS,
+          sinks: { alerts },
+          ...state,
+        }),
+      ),
+    ),
+  );
+  procs.push(...replicas);
+  const rejected = await send(
+    run,
+    replicas.map((r) => r.httpUrl),
+    n === 1 ? Infinity : SPEEDUP,
+  );
+  const want = expectedCount(run);
+  const until = Date.now() + 20_000;
+  while (readAlerts(files).filter((a) => a.status === 'resolved').length < want && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const r of replicas) r.kill('SIGTERM');
+  const codes = await Promise.all(replicas.map((r) => r.exited));
+  const stderr = replicas.map((r) => r.stderr()).join('\n');
+  expect(codes, stderr).toEqual(replicas.map(() => 0));
+  return { alerts: readAlerts(files), rejected, stderr };
+}
+
+function expectScenarios(
+  run: ScenarioRun,
+  got: { alerts: AlertLine[]; rejected: number; stderr: string },
+): void {
+  expect(failures(checkAlerts(run, got.alerts)), got.stderr).toEqual([]);
+  // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped, once.
+  const late = [...got.stderr.matchAll(/"msg":"detector stopped".*?"droppedLate":(\d+)/g)].map((m) =>
+    Number(m[1]),
+  );
+  expect(
+    late.reduce((a, b) => a + b, 0),
+    got.stderr,
+  ).toBe(1);
+  expect(got.rejected).toBe(0);
+  expect(got.alerts).toHaveLength(2 * expectedCount(run));
+}
+
+describe('acceptance scenarios through llmsec detector', () => {
+  const run = scenarioRun(3);
+
+  it('one detector, in-memory state', async () => {
+    expectScenarios(run, await detect(1, {}, run));
+  }, 60_000);
+
+  describe('three replicas round-robin on one Redis', () => {
+    let redis: RedisHandle;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+    it('same incidents, each fired once by one replica and resolved once', async () => {
+      expectScenarios(run, await detect(3, { state: redis.url }, run));
+    }, 60_000);
+  });
+
+  describe('three replicas round-robin on a 3-master Redis Cluster', () => {
+    let cluster: RedisClusterHandle;
+    beforeAll(async () => {
+      cluster = await startRedisCluster(3);
+    });
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+    it('same incidents, each fired once by one replica and resolved once', async () => {
+      const seed = cluster.nodes[0]!;
+      expectScenarios(
+        run,
+        await detect(3, { state: `redis://${seed.host}:${seed.port}`, state_cluster: true }, run),
+      );
+    }, 60_000);
+  });
+});
