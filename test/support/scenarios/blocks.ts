@@ -264,6 +264,40 @@ export function blockScenarios(g: Gen, base: (k: number) => number, lateMs: numb
     });
   }
 
+  // Two bursts of five at the window's two ends: 595-599 s after the first burst all ten are in
+  // one window; 600-604 s after it, never more than five.
+  {
+    const b = base(8);
+    const events = [];
+    for (const [user, gap] of [
+      ['edge-burst-in', 595],
+      ['edge-burst-out', 600],
+    ] as const) {
+      for (let i = 0; i < 5; i++)
+        events.push(g.event('guardrail_block', user, b + i * S, { metadata: layer('input') }));
+      // The second burst arrives first, the first one late within the lateness.
+      for (let i = 0; i < 5; i++)
+        events.push(g.event('guardrail_block', user, b + (gap + i) * S, { metadata: layer('input') }));
+    }
+    for (const e of events.slice(0, 5)) e.arrive += 11 * M;
+    out.push({
+      name: 'rapid_guardrail_blocks: bursts of 5 at both ends of the window (595 s apart fire, 600 s apart do not)',
+      doc: `${RULES}; "Windows ... are half-open"`,
+      events,
+      expected: [
+        {
+          rule: 'rapid_guardrail_blocks',
+          labels: { user_id: 'edge-burst-in' },
+          users: ['edge-burst-in'],
+          startsAt: b + 599 * S,
+          endsAt: b + 599 * S + 10 * M,
+        },
+      ],
+      users: ['edge-burst-in', 'edge-burst-out'],
+      fingerprints: [],
+    });
+  }
+
   // Twenty blocked requests from one user in five minutes, each with its request_completed.
   {
     const b = base(7);

@@ -99,6 +99,34 @@ export function payloadScenarios(g: Gen, base: (k: number) => number): Scenario[
     });
   }
 
+  // One recorded payload_fingerprint with a different preview on each line (a preview is
+  // redacted and cut; the fingerprint is the SDK's HMAC of the whole payload): the recorded
+  // value is the payload's identity, so 5 accounts are a campaign under it.
+  {
+    const b = base(5);
+    const fp = g.fingerprint();
+    const users = ['both-0', 'both-1', 'both-2', 'both-3', 'both-4'];
+    const events = users.map((u, i) =>
+      block(u, b + i * 40 * S, { payload_fingerprint: fp }, `[REDACTED_EMAIL] please ${i} ${g.hex(8)}`),
+    );
+    out.push({
+      name: 'coordinated_campaign: 5 accounts, one recorded payload_fingerprint, each line with a different preview',
+      doc: 'docs/formats.md payload_fingerprint: "Rules and replay read it as recorded (a line with only a preview falls back to the unkeyed SHA-256 of the preview)"',
+      events,
+      expected: [
+        {
+          rule: 'coordinated_campaign',
+          labels: { fingerprint: fp },
+          users,
+          startsAt: b + 160 * S,
+          endsAt: b + 160 * S + 10 * M,
+        },
+      ],
+      users,
+      fingerprints: [fp, ...events.map((e) => payloadFingerprint(e.line.request_preview as string))],
+    });
+  }
+
   // A poisoned page: one agent resends it every turn (12 blocks, each request blocked for it),
   // another user's agent reads it 10 min later. One incident, both users, no per-user alert.
   {
