@@ -18,6 +18,14 @@ export const CLOCK_PRELUDE = `local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
 `;
 
+/**
+ * Optional end of a per-batch prelude: statements between CLOCK_PRELUDE and this line depend
+ * only on `now` and the script's baked values, so the batched script runs them once per batch
+ * (outside the per-call function; the calls read their locals as upvalues) where a script of
+ * its own runs them once (here it is only a comment). They may not read KEYS or ARGV.
+ */
+export const BATCH_PRELUDE_END = '-- end of the per-batch prelude\n';
+
 /** Error messages travel at most this long (the rest is cut) so a frame's length fits two bytes. */
 const MAX_ERROR_BYTES = 1_000;
 
@@ -36,8 +44,12 @@ export function batchedLua(lua: string, keysPerCall: number, argsPerCall: number
     if (!(n >= 1 && n <= limit)) throw new Error(`batchedLua: ${kind}[${i}] outside the ${limit} per call`);
     return `${kind === 'KEYS' ? 'K' : 'A'}${n}`;
   };
-  const body = lua
-    .slice(CLOCK_PRELUDE.length)
+  const rest = lua.slice(CLOCK_PRELUDE.length);
+  const cut = rest.indexOf(BATCH_PRELUDE_END);
+  const perBatch = cut < 0 ? '' : rest.slice(0, cut);
+  if (/\b(KEYS|ARGV)\b/.test(perBatch))
+    throw new Error('batchedLua: the per-batch prelude reads KEYS or ARGV');
+  const body = (cut < 0 ? rest : rest.slice(cut + BATCH_PRELUDE_END.length))
     .replace(/\bKEYS\[(\d+)\]/g, check('KEYS', keysPerCall))
     .replace(/\bARGV\[(\d+)\]/g, check('ARGV', argsPerCall));
   if (/\b(KEYS|ARGV)\b/.test(body))
@@ -50,7 +62,7 @@ export function batchedLua(lua: string, keysPerCall: number, argsPerCall: number
     ...Array.from({ length: keysPerCall }, (_, i) => `KEYS[k + ${i + 1}]`),
     ...Array.from({ length: argsPerCall }, (_, i) => `ARGV[a + ${i + 1}]`),
   ];
-  return `${CLOCK_PRELUDE}local function call(${params.join(', ')})
+  return `${CLOCK_PRELUDE}${perBatch}local function call(${params.join(', ')})
 ${body}
 end
 local calls = #ARGV / ${argsPerCall}

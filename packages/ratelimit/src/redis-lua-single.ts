@@ -23,9 +23,11 @@
  */
 import { luaNumber } from './redis-lua.ts';
 import { keepOrExtend, readNarrowState, setState } from './redis-lua-expiry.ts';
+import { BATCH_PRELUDE_END, CLOCK_PRELUDE } from './redis-lua-batch.ts';
 import {
   addLease,
   countLeases,
+  leaseExpiry,
   readStateWithHorizons,
   STATE_WITH_HORIZONS_BYTES,
 } from './redis-lua-lease.ts';
@@ -289,9 +291,7 @@ else
   const lease = climit > 0 ? addLease(ONE, 'ARGV[1]', leaseTtlMs) : '';
   // Without a concurrency limit the lease key and id are not sent (leanArgs): ARGV is tokens, cost.
   const a = climit > 0 ? 1 : 0;
-  return `local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local tokens = tonumber(ARGV[${a + 1}])
+  return `${CLOCK_PRELUDE}${leaseExpiry(luaNumber(leaseTtl), climit > 0)}${BATCH_PRELUDE_END}local tokens = tonumber(ARGV[${a + 1}])
 local cost = tonumber(ARGV[${a + 2}])
 local v = redis.call('GET', KEYS[1])
 ${climit > 0 ? readStateWithHorizons('v', STATE, ONE) : readNarrowState('v', STATE, ONE.se)}
@@ -316,7 +316,6 @@ ${e.tf === 1 ? '' : 'end'}
 end
 local refSub = 0
 if code ~= 0 then refSub = 1 end
-local leaseExp = math.floor(now + ${luaNumber(leaseTtl)})
 local dirty = false
 if code == 0 then
 ${commit}
@@ -471,16 +470,13 @@ ${writeState(e, v.lvl, v, climitOf(i) > 0 ? acquireWide(v) : undefined)}
 end`;
   const busy = (v: Vars): string => v.t.map((t) => `${t} - now`).join(', ');
   const [a, b] = subs as [Vars, Vars];
-  return `local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + tonumber(tm[2]) / 1000
-local tokens = tonumber(ARGV[2])
+  return `${CLOCK_PRELUDE}${leaseExpiry(luaNumber(leaseTtl), climitOf(0) > 0 || climitOf(1) > 0)}${BATCH_PRELUDE_END}local tokens = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local code, refSub, refDim, retry = 0, 0, 0, 0
 ${readSubject(e, a, climitOf(0))}
 ${checkSubject(e, a, limitsOf(0), climitOf(0))}
 ${readSubject(e, b, climitOf(1))}
 ${checkSubject(e, b, limitsOf(1), climitOf(1))}
-local leaseExp = math.floor(now + ${luaNumber(leaseTtl)})
 local ${a.dirty}, ${b.dirty} = false, false
 if code == 0 then
 ${commit}

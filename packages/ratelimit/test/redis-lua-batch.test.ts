@@ -6,7 +6,13 @@
 // be the same, and so must the final state of every key.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { batchedLua, batchedScript, CLOCK_PRELUDE, splitBatchReply } from '../src/redis-lua-batch.ts';
+import {
+  BATCH_PRELUDE_END,
+  batchedLua,
+  batchedScript,
+  CLOCK_PRELUDE,
+  splitBatchReply,
+} from '../src/redis-lua-batch.ts';
 import { shaScript } from '../src/redis-script.ts';
 import {
   leanArgs,
@@ -258,6 +264,25 @@ describe('batchedLua and the reply framing', () => {
     expect(() => batchedLua(`${CLOCK_PRELUDE}return KEYS[2]`, 1, 2)).toThrow(/KEYS\[2\] outside/);
     expect(() => batchedLua(`${CLOCK_PRELUDE}return ARGV[3]`, 1, 2)).toThrow(/ARGV\[3\] outside/);
     expect(() => batchedLua(`${CLOCK_PRELUDE}return #KEYS`, 1, 2)).toThrow(/literal index/);
+  });
+
+  it('runs a per-batch prelude once per batch, and once in a script of its own', async () => {
+    // The prelude's INCR shows how often it ran; every call reads its result as an upvalue.
+    const single = `${CLOCK_PRELUDE}local runs = redis.call('INCR', 'prelude-runs')
+${BATCH_PRELUDE_END}return ARGV[1] .. ':' .. runs .. ':' .. KEYS[1]`;
+    const lua = batchedLua(single, 1, 1);
+    const client = db.redis as unknown as { evalBuffer(...a: (string | number)[]): Promise<Buffer> };
+    const r = await client.evalBuffer(lua, 3, 'k1', 'k2', 'k3', 'a', 'b', 'c');
+    expect(splitBatchReply(r, 3)).toEqual([
+      { ok: true, reply: Buffer.from('a:1:k1') },
+      { ok: true, reply: Buffer.from('b:1:k2') },
+      { ok: true, reply: Buffer.from('c:1:k3') },
+    ]);
+    expect(await db.redis.eval(single, 1, 'k9', 'd')).toBe('d:2:k9');
+    // The prelude runs before any call's keys are known: it may not read them.
+    expect(() => batchedLua(`${CLOCK_PRELUDE}local x = KEYS[1]\n${BATCH_PRELUDE_END}return x`, 1, 1)).toThrow(
+      /per-batch prelude reads KEYS or ARGV/,
+    );
   });
 
   it('a batch whose arguments are not whole calls is an error reply, not a guess', async () => {
