@@ -57,18 +57,12 @@ export function isModelSideRole(role: string): boolean {
 /** One pass from the end of the list: linear in the number of messages. */
 export function measureNewInput(messages: readonly PromptMessage[], options: NewInputOptions = {}): NewInput {
   const raw = options.raw !== undefined && options.raw.length === messages.length ? options.raw : undefined;
-  // The text view misses tool results held in content blocks (and joins parts with newlines):
-  // the larger of the two readings is the message's size.
-  const lengthAt = (i: number): number => {
-    const text = messages[i]!.content.length;
-    return raw === undefined ? text : Math.max(text, rawContentLength(raw[i]));
-  };
   let i = messages.length - 1;
   let length = 0;
   // A trailing assistant prefill is the client's text too.
-  while (i >= 0 && isModelSideRole(messages[i]!.role)) length += lengthAt(i--);
+  while (i >= 0 && isModelSideRole(messages[i]!.role)) length += lengthAt(messages, raw, i--);
   for (; i >= 0 && !isModelSideRole(messages[i]!.role); i--) {
-    if (!SYSTEM_ROLES.has(messages[i]!.role)) length += lengthAt(i);
+    if (!SYSTEM_ROLES.has(messages[i]!.role)) length += lengthAt(messages, raw, i);
   }
   // Model turns in the history: runs of model-side items (one agent step may echo a reasoning
   // item and a function call: one turn).
@@ -83,6 +77,20 @@ export function measureNewInput(messages: readonly PromptMessage[], options: New
   return { length, turnIndex: known ? turns + 1 : undefined };
 }
 
+/**
+ * The size of message `i`: the text view misses tool results held in content blocks (and joins
+ * parts with newlines), so the larger of the two readings. A function, not a closure per call:
+ * every instrumented call measures its request (issue 13).
+ */
+function lengthAt(
+  messages: readonly PromptMessage[],
+  raw: readonly unknown[] | undefined,
+  i: number,
+): number {
+  const text = messages[i]!.content.length;
+  return raw === undefined ? text : Math.max(text, rawContentLength(raw[i]));
+}
+
 // Caps for the raw walk: linear time and bounded work whatever the client sent.
 const MAX_NODES = 10_000;
 const MAX_DEPTH = 6;
@@ -93,6 +101,15 @@ const MAX_DEPTH = 6;
  * parts. Bounded: at most MAX_NODES values visited, MAX_DEPTH levels deep.
  */
 export function rawContentLength(message: unknown): number {
+  // The common message, `{role, content: string}`: what the walk below gives it (text, content,
+  // output read in its order; three values visited, far under the budget), without its closure.
+  if (typeof message === 'object' && message !== null && !Array.isArray(message)) {
+    const o = message as Record<string, unknown>;
+    if (o.text === undefined) {
+      const content = o.content;
+      if (typeof content === 'string' && o.output === undefined) return content.length;
+    }
+  }
   let budget = MAX_NODES;
   const walk = (v: unknown, depth: number): number => {
     if (--budget < 0) return 0;
