@@ -78,6 +78,39 @@ export function priceFor(model: string, table: PriceTable = DEFAULT_PRICES): Mod
  */
 export function knownModel(model: string, table: PriceTable = DEFAULT_PRICES): string | undefined {
   if (typeof model !== 'string') return undefined;
+  const memo = memoOf(table);
+  if (memo === undefined || model.length > MEMO_ID_CHARS) return matchModel(model, table);
+  const hit = memo.get(model);
+  if (hit !== undefined) return hit ?? undefined;
+  const key = matchModel(model, table);
+  if (memo.size < MEMO_IDS) memo.set(model, key ?? null);
+  return key;
+}
+
+/**
+ * knownModel's answers per frozen table (the default one is), by model id (null: not priced).
+ * Every instrumented call prices its model (cost_usd), and the limiter its estimates: matching
+ * lower-cases the id and, for a dated id, walks the table's keys. A frozen table's keys cannot
+ * change, so neither can its answer for an id. Bounded: ids up to MEMO_ID_CHARS characters,
+ * MEMO_IDS per table (ids come from providers' responses), the rest matched every time. A table
+ * not frozen when first seen is never memoised (it may still change); `false` remembers that.
+ */
+const MEMO_IDS = 256;
+const MEMO_ID_CHARS = 128;
+const memos = new WeakMap<object, Map<string, string | null> | false>();
+
+function memoOf(table: PriceTable): Map<string, string | null> | undefined {
+  if (typeof table !== 'object' || table === null) return undefined;
+  let memo = memos.get(table);
+  if (memo === undefined) {
+    memo = Object.isFrozen(table) ? new Map() : false;
+    memos.set(table, memo);
+  }
+  return memo === false ? undefined : memo;
+}
+
+/** The matching rules of knownModel, every time. */
+function matchModel(model: string, table: PriceTable): string | undefined {
   const slash = model.lastIndexOf('/');
   const id = (slash >= 0 ? model.slice(slash + 1) : model).trim().toLowerCase();
   if (id === '') return undefined;
