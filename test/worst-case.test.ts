@@ -208,6 +208,8 @@ describe('worst case: chunk guards on 1 MiB streams (1- and 64-character deltas)
     ['systemPromptLeakageGuard (default)', leakage],
     ['systemPromptLeakageGuard (canary)', () => systemPromptLeakageGuard({ canary: 'ZX-CANARY-991' })],
     ['piiGuard(block)', () => piiGuard({ mode: 'block', directions: ['output'] })],
+    // redact (the default) holds and rewrites: its chunk check releases final pieces (pii-stream-redact.ts).
+    ['piiGuard(redact) stream', () => piiGuard({ mode: 'redact', directions: ['output'] })],
   ];
   const streamTexts = ['prompt-words-reversed', 'one-word', 'email-domains', 'digit-groups', 'random'];
 

@@ -84,12 +84,14 @@ describe('piiGuard modes', () => {
     );
   });
 
-  it('has a chunk check only where it acts on a stream (block mode, output direction)', () => {
+  it('has a chunk check only where it acts on a stream (block and redact modes, output direction)', () => {
     expect(typeof piiGuard({ mode: 'block' }).checkChunk).toBe('function');
     expect(typeof piiGuard({ mode: 'block', directions: ['output'] }).checkChunk).toBe('function');
     expect(piiGuard({ mode: 'block', directions: ['input'] }).checkChunk).toBeUndefined();
     expect(piiGuard({ mode: 'detect' }).checkChunk).toBeUndefined();
-    expect(piiGuard({ mode: 'redact' }).checkChunk).toBeUndefined();
+    expect(typeof piiGuard({ mode: 'redact' }).checkChunk).toBe('function');
+    expect(typeof piiGuard().checkChunk).toBe('function');
+    expect(piiGuard({ mode: 'redact', directions: ['input'] }).checkChunk).toBeUndefined();
   });
 
   it("each allow answer is the caller's own: changing one does not change the next", () => {

@@ -36,7 +36,7 @@ export function findingStartHold(text: string, cap: number): number {
 const SPACE = 0x20;
 
 /** A character some finding may contain (spaces aside): ASCII letters, digits and `._%+-@():~/=`. */
-function isFindingChar(c: number): boolean {
+export function isFindingChar(c: number): boolean {
   return (
     (c >= 0x30 && c <= 0x39) ||
     (c >= 0x41 && c <= 0x5a) ||

@@ -13,7 +13,9 @@ import { isToolRole } from '../instrumentation/tool-role.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, redactMessage } from './pii-parts.ts';
 import { findingStartHold } from './pii-hold.ts';
+import { PiiStreamRedaction } from './pii-stream-redact.ts';
 import { StreamStates } from './stream-state.ts';
+import { STREAM_REWRITER, type StreamRewriter } from '../instrumentation/stream-rewriter.ts';
 
 /**
  * Personal data and secrets (core's redaction detectors) in prompts and responses. Every
@@ -29,11 +31,13 @@ import { StreamStates } from './stream-state.ts';
  * history (the provider receives it every turn), silently where it is old; `block` still
  * refuses a request whose history holds a finding (a client that keeps a refused message).
  *
- * Streamed responses: only `block` acts before the text reaches the application (the chunk
- * check: each finding is cut before any character of it is delivered). A stream's items are
- * passed on, not rewritten, so in `redact` mode a streamed response reaches the application as
- * the provider sent it and the finding is only reported (`pii_detected`); use `block` on the
- * output side where responses are streamed.
+ * Streamed responses are acted on before the text reaches the application, chunk by chunk:
+ * `block` cuts the stream before any character of a finding is delivered; `redact` holds back
+ * the end that may still become a finding and delivers the text with each finding replaced by
+ * the same placeholder, rewriting the stream's items (the deltas, and the done events and final
+ * response that repeat the text), so the deltas join to what `redact` makes of the whole text
+ * (pii-stream-redact.ts). `pii_detected` is recorded once per response at the stream's end, as
+ * for a non-streamed response.
  */
 export interface PiiGuardOptions {
   /** @default 'redact' */
@@ -54,12 +58,12 @@ export interface PiiGuardOptions {
 }
 
 /**
- * Streams (block mode): text before the new chunk that is checked with it, and the most a
+ * Streams (block and redact modes): text before the new chunk that is checked with it, and the most a
  * check holds back as the possible start of a finding (an address is at most 254 characters,
  * RFC 5321).
  */
 const CHUNK_WINDOW = 256;
-/** Streams (block mode): new text is checked (and until then held back) in steps of this many characters. */
+/** Streams (block and redact modes): new text is checked (and until then held back) in steps of this many characters. */
 const CHUNK_STEP = 32;
 
 export interface PiiGuard extends InputGuard, OutputGuard {}
@@ -81,6 +85,28 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const layer = options.layer ?? 'pii';
   /** Per stream: the window's text before the new text, the new text not checked yet, and the characters the last check held. */
   const streams = new StreamStates<{ tail: string; fresh: string; held: number }>();
+  /** Per stream, redact mode: the text held and the released rewrite not delivered yet. */
+  const redactions = new StreamStates<PiiStreamRedaction>();
+
+  function redaction(ctx: GuardContext): PiiStreamRedaction {
+    let r = redactions.get(ctx);
+    if (r === undefined) {
+      r = new PiiStreamRedaction(redactOptions, maxChars, CHUNK_WINDOW, CHUNK_STEP);
+      redactions.set(ctx, r);
+    }
+    return r;
+  }
+
+  /** Redact mode: holds back what is not final; the stream observer delivers the rest through the rewriter below. */
+  function redactChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+    return { action: 'allow', holdChars: redaction(ctx).push(delta) };
+  }
+
+  const rewriter: StreamRewriter = {
+    next: (ctx, text) => redaction(ctx).next(text),
+    end: (ctx) => redactions.get(ctx)?.end(),
+    whole: (_ctx, text) => redact(text, redactOptions).text,
+  };
 
   /** `fromTool`: every finding was in a tool's output (input_source: "tool"). */
   function record(types: string[], direction: 'input' | 'output', ctx: GuardContext, fromTool = false): void {
@@ -195,10 +221,14 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
         : allow();
     },
   };
-  // Only block mode acts on a stream before its end: in the other modes the guard has no chunk
-  // check at all, so the runner does not call it for every chunk (and a stream whose output
-  // guards have none is not observed chunk by chunk).
+  // detect mode has no chunk check at all, so the runner does not call it for every chunk (and a
+  // stream whose output guards have none is not observed chunk by chunk). Redact mode's end
+  // check (checkResponse on the whole text) records pii_detected; its modify is not used on a stream.
   if (mode === 'block' && directions.has('output')) guard.checkChunk = checkChunk;
+  if (mode === 'redact' && directions.has('output')) {
+    guard.checkChunk = redactChunk;
+    (guard as { [STREAM_REWRITER]?: StreamRewriter })[STREAM_REWRITER] = rewriter;
+  }
   return guard;
 }
 

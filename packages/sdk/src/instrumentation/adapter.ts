@@ -1,3 +1,4 @@
+import type { StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardInput, GuardMessage, OperationName, ProviderName } from './types.ts';
 
 /**
@@ -41,6 +42,13 @@ export interface ProviderAdapter {
   /** The response with its text replaced (same object kind); may return `data` unchanged. */
   applyOutput(data: unknown, text: string): unknown;
   newStream(): StreamAccumulator;
+  /**
+   * Streams: the item with its text rewritten, for a guard that rewrites a stream (piiGuard
+   * redact): each piece of text `newStream().observe` reads from it through `rw.next`, in the
+   * same order; text it repeats whole (done events, the final response) through `rw.whole`.
+   * May change the item in place. Absent: the stream's items are not rewritten.
+   */
+  rewriteStreamItem?(item: unknown, rw: StreamItemRewrite): unknown;
 }
 
 // --- small readers shared by the adapters ---

@@ -12,6 +12,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { responseText, withResponseText } from './response-text.ts';
+import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
 import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -80,6 +81,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     if (d !== undefined && Array.isArray(content)) d.content = withResponseText(content, text);
     return data;
   },
+
+  rewriteStreamItem: rewriteAnthropicEvent,
 
   newStream(): StreamAccumulator {
     const s = emptySummary();

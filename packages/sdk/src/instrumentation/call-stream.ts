@@ -1,9 +1,11 @@
 import type { ProviderAdapter, ResponseSummary } from './adapter.ts';
 import { runChunkGuards } from './chunk-guards.ts';
+import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
 import { StreamText } from './stream-text.ts';
+import { streamRewriterOf, type StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardContext } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -27,8 +29,10 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
   const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
   const text = new StreamText();
+  const deliver = chunkGuards ? rewriteItems(call, guards) : undefined;
   observeStream(stream, {
     accumulator: acc,
+    deliver,
     onDelta: (delta) => {
       if (!chunkGuards) return 0;
       return runChunkGuards(guards, text.append(delta), delta, call.ctx, call.runtime.metrics);
@@ -36,6 +40,7 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
     // of its own at the end of every stream; a promise only when a guard returns one.
     onEnd: (complete) => {
+      if (deliver !== undefined) endRewrite(call, guards);
       const summary = acc.summary();
       // A stream without its terminal item (a cut connection, a server that leaves it out) is
       // checked too: the items the chunk checks held back are released after this returns.
@@ -63,6 +68,39 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
     onError: (err) => call.fail(err, acc.summary()),
     onAbandon: () => call.abandon(acc.summary()),
   });
+}
+
+/**
+ * A guard that rewrites the stream (piiGuard redact, stream-rewriter.ts): every item the reader
+ * gets passes through it. A failure is reported and the item goes out as it is (the host app is
+ * never broken by its telemetry); the rewriters are written not to fail.
+ */
+function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
+  const rewriter = streamRewriterOf(guards);
+  const rewriteItem = call.adapter.rewriteStreamItem;
+  if (rewriter === undefined || rewriteItem === undefined) return undefined;
+  const ctx = call.ctx;
+  const rw: StreamItemRewrite = {
+    next: (t) => rewriter.next(ctx, t),
+    whole: (t) => rewriter.whole(ctx, t),
+  };
+  return (item: unknown): unknown => {
+    try {
+      return rewriteItem(item, rw);
+    } catch (err) {
+      reportTelemetryError('guard', err);
+      return item;
+    }
+  };
+}
+
+/** The stream ended: what the rewriter held is final, before the held items are delivered. */
+function endRewrite(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']): void {
+  try {
+    streamRewriterOf(guards)?.end(call.ctx);
+  } catch (err) {
+    reportTelemetryError('guard', err);
+  }
 }
 
 /** The end checks passed: the call completes, or is abandoned when the provider's terminal item never came. */

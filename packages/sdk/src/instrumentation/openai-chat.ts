@@ -11,6 +11,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
+import { rewriteChatChunk } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -87,6 +88,8 @@ export const openaiChatAdapter: ProviderAdapter = {
     }
     return data;
   },
+
+  rewriteStreamItem: rewriteChatChunk,
 
   newStream(): StreamAccumulator {
     const s = emptySummary();

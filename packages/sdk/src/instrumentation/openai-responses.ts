@@ -11,6 +11,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
+import { rewriteResponsesEvent } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -82,6 +83,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     if (d !== undefined && typeof d.output_text === 'string') d.output_text = text;
     return data;
   },
+
+  rewriteStreamItem: rewriteResponsesEvent,
 
   newStream(): StreamAccumulator {
     let s: ResponseSummary = emptySummary();

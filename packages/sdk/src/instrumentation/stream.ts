@@ -22,6 +22,11 @@ export interface StreamObserver {
   onError(err: unknown): void;
   /** The application stopped reading early (break / return). */
   onAbandon(): void;
+  /**
+   * Called on every item, in order, as it is handed to the reader (held or not); returns what
+   * the reader gets (a guard's rewrite of its text). Absent: the items pass as they came.
+   */
+  deliver?(item: unknown): unknown;
 }
 
 type IteratorFactory = (this: unknown) => AsyncIterator<unknown>;
@@ -122,7 +127,7 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private readonly step = (): Promise<IteratorResult<unknown>> => {
     if (this.state === 'done') return Promise.resolve(this.answer({ value: undefined, done: true }));
     const ready = this.held.takeIfBefore(this.safe);
-    if (ready !== NONE) return Promise.resolve(this.answer({ value: ready, done: false }));
+    if (ready !== NONE) return Promise.resolve(this.answer({ value: this.out(ready), done: false }));
     if (this.state === 'ended') {
       this.state = 'done';
       return Promise.resolve(this.answer({ value: undefined, done: true }));
@@ -160,11 +165,21 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       // A guard cut the stream: close the inner iterator, then report and fail the read.
       return this.fault(err);
     }
-    if (hold <= 0 && this.held.size === 0) return this.answer(r); // the common path: nothing held
+    if (hold <= 0 && this.held.size === 0) {
+      // The common path: nothing held.
+      return this.observer.deliver === undefined
+        ? this.answer(r)
+        : this.answer({ value: this.out(item), done: false });
+    }
     this.held.push(item, this.offset);
     const ready = this.held.takeIfBefore(this.safe);
-    return ready !== NONE ? this.answer({ value: ready, done: false }) : this.pull();
+    return ready !== NONE ? this.answer({ value: this.out(ready), done: false }) : this.pull();
   };
+
+  /** The item as the reader gets it. */
+  private out(item: unknown): unknown {
+    return this.observer.deliver === undefined ? item : this.observer.deliver(item);
+  }
 
   private readonly innerFailed = (err: unknown): never => {
     if (this.state === 'open') {

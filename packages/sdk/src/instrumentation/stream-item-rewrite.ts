@@ -1,0 +1,95 @@
+import { arr, obj } from './adapter.ts';
+import type { StreamItemRewrite } from './stream-rewriter.ts';
+
+/**
+ * The adapters' `rewriteStreamItem`: a streamed item with its text rewritten in place (the
+ * items are the client's freshly parsed objects, read by nothing before the reader). Each reads
+ * the deltas exactly where, and in the order, its adapter's `newStream().observe` reads them, so
+ * the rewriter's cursor stays on the stream's text; every other place the item repeats the
+ * answer's text (done events, the final response, a block's start) is rewritten whole. A
+ * reader's helper that builds the answer from the items (openai's ChatCompletionStream and
+ * ResponseStream, Anthropic's MessageStream: `finalMessage()`, `finalText()`) then builds it
+ * from the rewritten items.
+ */
+
+/** OpenAI chat chunks: each choice's `delta.content`. */
+export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
+  for (const c of arr(obj(item)?.choices)) {
+    const d = obj(obj(c)?.delta);
+    if (d !== undefined && typeof d.content === 'string' && d.content.length > 0)
+      d.content = rw.next(d.content);
+  }
+  return item;
+}
+
+/**
+ * OpenAI Responses events: `response.output_text.delta`'s `delta`; whole: `output_text.done`'s
+ * `text`, the output_text parts of `content_part.*` and `output_item.*`, and of the response
+ * that `response.created` / `in_progress` / `completed` / `incomplete` / `failed` carry (and its
+ * `output_text`, when present).
+ */
+export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unknown {
+  const ev = obj(item);
+  if (ev === undefined) return item;
+  switch (ev.type) {
+    case 'response.output_text.delta':
+      if (typeof ev.delta === 'string') ev.delta = rw.next(ev.delta);
+      break;
+    case 'response.output_text.done':
+      if (typeof ev.text === 'string') ev.text = rw.whole(ev.text);
+      break;
+    case 'response.content_part.added':
+    case 'response.content_part.done':
+      rewritePart(ev.part, rw);
+      break;
+    case 'response.output_item.added':
+    case 'response.output_item.done':
+      rewriteOutputItem(ev.item, rw);
+      break;
+    case 'response.created':
+    case 'response.in_progress':
+    case 'response.completed':
+    case 'response.incomplete':
+    case 'response.failed': {
+      const r = obj(ev.response);
+      for (const o of arr(r?.output)) rewriteOutputItem(o, rw);
+      if (r !== undefined && typeof r.output_text === 'string') r.output_text = rw.whole(r.output_text);
+      break;
+    }
+    default:
+      break;
+  }
+  return item;
+}
+
+function rewriteOutputItem(item: unknown, rw: StreamItemRewrite): void {
+  for (const p of arr(obj(item)?.content)) rewritePart(p, rw);
+}
+
+function rewritePart(part: unknown, rw: StreamItemRewrite): void {
+  const p = obj(part);
+  if (p?.type === 'output_text' && typeof p.text === 'string' && p.text.length > 0) p.text = rw.whole(p.text);
+}
+
+/**
+ * Anthropic message events: `content_block_delta`'s `text_delta.text`; whole: a text block's
+ * text in `content_block_start` and in `message_start`'s message (empty in the API's streams).
+ */
+export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unknown {
+  const ev = obj(item);
+  if (ev === undefined) return item;
+  if (ev.type === 'content_block_delta') {
+    const d = obj(ev.delta);
+    if (d?.type === 'text_delta' && typeof d.text === 'string') d.text = rw.next(d.text);
+  } else if (ev.type === 'content_block_start') {
+    rewriteTextBlock(ev.content_block, rw);
+  } else if (ev.type === 'message_start') {
+    for (const b of arr(obj(ev.message)?.content)) rewriteTextBlock(b, rw);
+  }
+  return item;
+}
+
+function rewriteTextBlock(block: unknown, rw: StreamItemRewrite): void {
+  const b = obj(block);
+  if (b?.type === 'text' && typeof b.text === 'string' && b.text.length > 0) b.text = rw.whole(b.text);
+}

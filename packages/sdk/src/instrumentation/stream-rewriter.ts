@@ -1,0 +1,40 @@
+import type { GuardContext, OutputGuard } from './types.ts';
+
+/**
+ * How a built-in output guard rewrites a streamed response's text before the reader gets it
+ * (piiGuard redact). Internal: a chunk guard that has one holds back, with its `checkChunk`'s
+ * `holdChars`, the text it has not decided yet; everything before is final, and the stream
+ * observer passes each item it delivers through `next` (the items' text, in order), so the
+ * reader's deltas join to the rewritten text. Not public: composing the rewrites of several
+ * guards over one stream is not defined, so only the first output guard that has one rewrites.
+ */
+export interface StreamRewriter {
+  /**
+   * The next `text.length` characters of the stream's text, as the reader gets them. Only called
+   * for text the guard's chunk checks released (or that the stream's end made final).
+   */
+  next(ctx: GuardContext, text: string): string;
+  /** The stream ended: the text held back is final now (its rewrite is made). */
+  end(ctx: GuardContext): void;
+  /** A text the stream repeats whole (a done event, the final response): rewritten as a non-streamed response is. */
+  whole(ctx: GuardContext, text: string): string;
+}
+
+export const STREAM_REWRITER: unique symbol = Symbol('llmsec.streamRewriter');
+
+/** The first guard's stream rewriter, if one of them has one. */
+export function streamRewriterOf(guards: readonly OutputGuard[]): StreamRewriter | undefined {
+  for (const g of guards) {
+    const r = (g as { [STREAM_REWRITER]?: StreamRewriter })[STREAM_REWRITER];
+    if (r !== undefined) return r;
+  }
+  return undefined;
+}
+
+/** One stream's rewrite of its items' text, as the adapters' `rewriteStreamItem` uses it. */
+export interface StreamItemRewrite {
+  /** The next characters of the stream's text (an item's delta), rewritten. */
+  next(text: string): string;
+  /** A text the item repeats whole (done events, the final response), rewritten. */
+  whole(text: string): string;
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { redact } from '@llmsec/core';
+import { PiiStreamRedaction } from '../src/guards/pii-stream-redact.ts';
+
+/**
+ * piiGuard redact's stream redaction (guards/pii-stream-redact.ts) against core's redact of the
+ * whole text, on many more answers than the client tests can stream: random texts of filler
+ * words, punctuation and findings of every kind (PEM keys, JWTs, IPv6, national phones, findings
+ * back to back that redact's later passes find only once a neighbour is a placeholder), cut into
+ * random chunks and into 1-character deltas, driven as the stream observer drives it: each delta
+ * pushed, the items before the hold delivered through `next`, the rest after `end`. It found the
+ * holds that pii-hold.ts's block-mode hold does not need (a run cut by the hold: 'x@y-DE89 3704',
+ * '-----BEGIN PRIVATE'; a phone before an SSN or an IPv6 that its look-ahead refused until it was
+ * a placeholder; a token after a placeholder, '6789Bearer x').
+ */
+
+function drive(pieces: string[], maxChars = 65536): string {
+  const r = new PiiStreamRedaction({ piiMaxChars: maxChars }, maxChars, 256, 32);
+  const held: Array<[string, number]> = [];
+  let offset = 0;
+  let out = '';
+  for (const p of pieces) {
+    offset += p.length;
+    const hold = r.push(p);
+    held.push([p, offset]);
+    while (held.length > 0 && held[0]![1] <= offset - hold) out += r.next(held.shift()![0]);
+  }
+  r.end();
+  for (const [p] of held) out += r.next(p);
+  return out;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FINDINGS = [
+  'jane.doe@example.com',
+  '4111 1111 1111 1111',
+  '+44 20 7946 0958',
+  '(415) 555-0100',
+  'DE89 3704 0044 0532 0130 00',
+  '123-45-6789',
+  'sk-proj-4fQ9xT2mLw8RzK3vNb7YcH1pJd6Ge5Su',
+  'Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0',
+  '203.0.113.42',
+  'ssn: 123 45 6789',
+  '2001:db8::1',
+  'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+  'AKIAIOSFODNN7EXAMPLE',
+  'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc123def456',
+  '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nAmIIEvQIBADAN==\n-----END PRIVATE KEY-----',
+  '06 12 34 56 78',
+  '030 12345678',
+  '555.123.4567',
+  '1-800-555-0199',
+];
+const WORDS = [
+  'the',
+  'order',
+  'ships',
+  'on',
+  'Monday,',
+  'call',
+  'write:',
+  '42',
+  '(see',
+  'above).',
+  'AB',
+  '12',
+  '-',
+  '\n',
+  'x@y',
+  'ok.',
+  '+1',
+  '555',
+  '.com',
+  '@',
+  'Bearer',
+  'sk-',
+  'DE',
+  '0',
+  '#',
+  ',',
+  '/',
+  ':',
+];
+const SEPARATORS = [' ', ' ', ' ', ', ', '\n', ': ', '', '-', '.', '/'];
+
+function answer(r: () => number): string {
+  let text = '';
+  const n = 3 + Math.floor(r() * 40);
+  for (let i = 0; i < n; i++) {
+    const w =
+      r() < 0.25 ? FINDINGS[Math.floor(r() * FINDINGS.length)]! : WORDS[Math.floor(r() * WORDS.length)]!;
+    text += (i > 0 ? SEPARATORS[Math.floor(r() * SEPARATORS.length)]! : '') + w;
+  }
+  return text;
+}
+
+describe('stream redaction equals redact of the whole text', () => {
+  it('5,000 random answers in random chunks (1-3 and 1-60 characters)', () => {
+    for (let seed = 1; seed <= 5000; seed++) {
+      const r = rng(seed);
+      const full = answer(r);
+      const pieces: string[] = [];
+      for (let i = 0; i < full.length;) {
+        const len = 1 + Math.floor(r() * (r() < 0.3 ? 3 : 60));
+        pieces.push(full.slice(i, i + len));
+        i += len;
+      }
+      const got = drive(pieces);
+      if (got !== redact(full).text)
+        expect(got, `seed ${seed}: ${JSON.stringify(pieces)}`).toBe(redact(full).text);
+    }
+  });
+
+  it('1,000 random answers in 1-character deltas, and each whole in one delta', () => {
+    for (let seed = 1; seed <= 1000; seed++) {
+      const full = answer(rng(seed));
+      const expected = redact(full).text;
+      const one = drive([...full]);
+      if (one !== expected) expect(one, `seed ${seed}`).toBe(expected);
+      const whole = drive([full]);
+      if (whole !== expected) expect(whole, `seed ${seed}, one delta`).toBe(expected);
+    }
+  });
+
+  it("text past the stream's maxChars: personal data is left, credentials are still redacted, as redact with piiMaxChars", () => {
+    const full = `${'filler words here. '.repeat(20)}jane.doe@example.com and sk-proj-4fQ9xT2mLw8RzK3vNb7YcH1pJd6Ge5Su, done`;
+    const out = drive(full.match(/.{1,7}/gs)!, 100);
+    expect(out).toBe(redact(full, { piiMaxChars: 100 }).text);
+    expect(out).toContain('jane.doe@example.com');
+    expect(out).toContain('[REDACTED:openai_api_key]');
+  });
+});
