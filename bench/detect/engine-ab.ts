@@ -10,6 +10,8 @@
 // `--request-rules`: only the default rules that read request_completed (the slab's share);
 // `--users=N`: one user count instead of 1,000 / 100,000 / 200,000; `--updates`: both engines
 // take updates of open incidents (onUpdate, so they build them, in the timed rounds too).
+// After the table, each user count's first to third quartile of the rounds, per side and of the
+// per-round ratio (the two runs of a round ran back to back).
 // "alerts same": after the timed rounds, one more untimed round per side hashes (SHA-256) the
 // JSON of every alert line in delivery order, firing and resolved, and of every update
 // (none are delivered without `--updates`), each tagged with its kind; "yes" only if both
@@ -91,6 +93,8 @@ console.log(
 );
 console.log(`before: ${resolve(dir)}; after: this tree`);
 console.log('users      before ns  after ns  before/after  after ev per CPU s  alerts same');
+/** Per user count: the quartiles of each side and of the per-round ratio, printed after the table. */
+const spread: string[] = [];
 for (const users of userCounts) {
   const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
   const ns: Record<Side, number[]> = { before: [], after: [] };
@@ -131,6 +135,12 @@ for (const users of userCounts) {
   const same = line('before') === line('after') && !line('before').includes(' timed ');
   const b = median(ns.before);
   const a = median(ns.after);
+  // Each round's two runs ran back to back (in either order): their ratio is steadier than the
+  // ratio of the medians when the load moves between rounds.
+  const paired = ns.before.map((x, i) => x / ns.after[i]!);
+  spread.push(
+    `${users.toLocaleString('en-US').padEnd(10)} before ${range(ns.before, 0)} ns, after ${range(ns.after, 0)} ns, paired before/after median ${median(paired).toFixed(2)}x, q1-q3 ${range(paired, 2)}`,
+  );
   console.log(
     `${users.toLocaleString('en-US').padEnd(10)} ${b.toFixed(0).padStart(9)}  ${a.toFixed(0).padStart(8)}  ${(b / a).toFixed(2).padStart(11)}x  ${Math.round(
       1e9 / a,
@@ -138,4 +148,17 @@ for (const users of userCounts) {
       .toLocaleString('en-US')
       .padStart(18)}  ${same ? 'yes' : `NO (${line('before')} vs ${line('after')})`}`,
   );
+}
+console.log('first to third quartile of the rounds:');
+for (const line of spread) console.log(line);
+
+/** The first and third quartiles (linear interpolation), as "q1-q3". */
+function range(xs: number[], digits: number): string {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const at = (f: number) => {
+    const i = (sorted.length - 1) * f;
+    const lo = Math.floor(i);
+    return sorted[lo]! + (sorted[Math.ceil(i)]! - sorted[lo]!) * (i - lo);
+  };
+  return `${at(0.25).toFixed(digits)}-${at(0.75).toFixed(digits)}`;
 }
