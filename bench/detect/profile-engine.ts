@@ -2,8 +2,9 @@
 //   npx node --conditions=@llmsec/source --cpu-prof --cpu-prof-dir=/tmp/prof bench/detect/profile-engine.ts --users=100000 [--object]
 // (`--object`: every rule on object states, the engine before the slab; `--read-ahead=off|always`:
 // the group read-ahead off, or on whatever the tables' sizes, instead of on from
-// PREFETCH_MIN_GROUPS groups). Prints CPU ns per event.
-import { DetectionEngine } from '@llmsec/detect';
+// PREFETCH_MIN_GROUPS groups; `--request-rules`: only the default rules that read
+// request_completed, as engine-ab.ts). Prints CPU ns per event.
+import { DetectionEngine, defaultRules } from '@llmsec/detect';
 import { OBJECT_STATE_ONLY } from '../../packages/detect/src/engine.ts';
 import { NO_PREFETCH, PREFETCH_ALWAYS } from '../../packages/detect/src/group-prefetch.ts';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
@@ -26,9 +27,13 @@ if (!['auto', 'off', 'always'].includes(readAhead))
   throw new Error(`--read-ahead=off|always, got ${readAhead}`);
 const readAheadOption =
   readAhead === 'off' ? { [NO_PREFETCH]: true } : readAhead === 'always' ? { [PREFETCH_ALWAYS]: true } : {};
+const rules = process.argv.includes('--request-rules')
+  ? defaultRules().filter((r) => r.match.categories.includes('request_completed'))
+  : undefined;
 const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
 for (let r = 0; r < 3; r++) {
   const engine = new DetectionEngine({
+    ...(rules ? { rules } : {}),
     onAlert: () => {},
     ...(object ? { [OBJECT_STATE_ONLY]: true } : {}),
     ...readAheadOption,

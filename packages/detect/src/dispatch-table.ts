@@ -98,7 +98,15 @@ export function buildDispatchTables(
       update: rule.condition.update,
     };
     for (const category of rule.categories) {
-      prefetch?.add(category, table, rule.groupBy, rule.groupKey, dispatch.slot);
+      prefetch?.add(
+        category,
+        table,
+        rule.groupBy,
+        rule.groupKey,
+        dispatch.slot,
+        slab === undefined ? 0 : table.slab!.laneAt(slab),
+        slab === undefined ? 0 : table.slab!.laneLast(slab),
+      );
       const list = byCategory.get(category);
       if (list === undefined) byCategory.set(category, [dispatch]);
       else list.push(dispatch);

@@ -33,6 +33,9 @@ interface Target {
   groupKey: FieldGetter;
   /** The rule's object-state slot in the table's rows, -1 for a slab rule (see GroupTable.peekRow). */
   slot: number;
+  /** A slab rule's lane in a row, the doubles peekRow reads (SlabStore.laneAt, laneLast). */
+  at: number;
+  last: number;
 }
 
 /**
@@ -78,9 +81,17 @@ export class GroupPrefetch {
   }
 
   /** Registers a category's first rule; later rules of a category are not read ahead. */
-  add(category: string, table: GroupTable, groupBy: string, groupKey: FieldGetter, slot: number): void {
+  add(
+    category: string,
+    table: GroupTable,
+    groupBy: string,
+    groupKey: FieldGetter,
+    slot: number,
+    at: number,
+    last: number,
+  ): void {
     if (this.targets.has(category) || groupBy === FINGERPRINT_FIELD) return;
-    this.targets.set(category, { table, groupKey, slot });
+    this.targets.set(category, { table, groupKey, slot, at, last });
     if (!this.tables.includes(table)) this.tables.push(table);
   }
 
@@ -140,7 +151,7 @@ export class GroupPrefetch {
       const target = batch[k];
       const row = rows[k]!;
       if (target === undefined || row < 0) continue;
-      sink = (sink + target.table.peekRow(row, target.slot)) | 0;
+      sink = (sink + target.table.peekRow(row, target.slot, target.at, target.last)) | 0;
       found++;
     }
     this.sink = sink;

@@ -43,9 +43,6 @@ export class GroupTable {
   private lastKey: string | undefined;
   private lastRow = 0;
   evicted = 0;
-  /** The row offsets peekRow reads besides the first: a line and two lines on, within the row. */
-  private readonly peekMid: number;
-  private readonly peekEnd: number;
 
   /** `slots`: the rules that keep object states in this table (slot i: states[g * slots + i]); `slabRules`: the others. */
   constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
@@ -55,9 +52,6 @@ export class GroupTable {
     this.maxGroups = Math.floor(maxGroups);
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
-    const last = this.slab === undefined ? 0 : this.slab.numStride - 1;
-    this.peekMid = Math.min(8, last);
-    this.peekEnd = Math.min(16, last);
   }
 
   get size(): number {
@@ -101,16 +95,19 @@ export class GroupTable {
 
   /**
    * Reads, without writing, the first cache lines an event's updates of row `row` will touch:
-   * for a slab rule (`slot` -1) the row's first doubles (the scalars, then the first ring
-   * entries: three lines), else the rule's object state. Returns 0 or 1, only so the loads are
-   * not optimised away (group-prefetch.ts).
+   * for a slab rule (`slot` -1) doubles `at` to `last` of the row (its lane's scalars and first
+   * ring entry: SlabStore.laneAt, laneLast), a line apart and the last one, which covers every
+   * line of a span of up to 25 doubles; else the rule's object state. Returns 0 or 1, only so
+   * the loads are not optimised away (group-prefetch.ts).
    */
-  peekRow(row: number, slot: number): number {
+  peekRow(row: number, slot: number, at = 0, last = at): number {
     if (slot >= 0) return this.states[row * this.width + slot] === undefined ? 0 : 1;
     const slab = this.slab!;
     const page = slab.page(row);
     const o = slab.rowAt(row);
-    return page[o]! + page[o + this.peekMid]! + page[o + this.peekEnd]! > 0 ? 1 : 0;
+    const mid = at + 8 < last ? at + 8 : last;
+    const end = at + 16 < last ? at + 16 : last;
+    return page[o + at]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
   }
 
   /** Evicts the first group the hand finds untouched and gives its row, emptied, to `key`. */

@@ -5,7 +5,7 @@ import { defaultRules } from '../src/default-rules.ts';
 import { GroupTable } from '../src/group-table.ts';
 import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
 import type { SlabRule } from '../src/slab/slab-rule.ts';
-import { slabRuleFor } from '../src/slab/slab-rules.ts';
+import { slabRuleFor, slabRulesFor } from '../src/slab/slab-rules.ts';
 import type { SlabStore } from '../src/slab/slab-store.ts';
 
 /** The slab's layout and what it holds: inline ring sizes, and bounds under a flood of groups. */
@@ -125,3 +125,57 @@ describe('slab memory under a flood of new groups', () => {
 function ownerOf(s: string): string {
   return /flood-\d+/.exec(s)![0];
 }
+
+describe('slab row layout by lane', () => {
+  it("puts each category's rules' scalars together where the read-ahead reads (the default rules)", () => {
+    // token_usage_anomaly reads every request, the other three request rules only those
+    // without block_source: laid out by where-filter its scalars sat at the row's end, a line
+    // the read-ahead did not read. Every double an event's first update of a fresh group writes
+    // lies in the lane's hot part, [laneAt, laneLast], at most 25 doubles: the lines peekRow reads.
+    const rules = defaultRules().filter((r) => r.group_by === 'user_id');
+    // As the engine builds them (identical_requests reads high_block_rate's window).
+    const built = slabRulesFor(
+      rules.map((def, i) => ({ def, rule: compileRule(def, i, LIMITS) })),
+      LIMITS,
+    );
+    const slabs: { slab: SlabRule; categories: string[] }[] = [];
+    for (const [i, slab] of built.entries())
+      if (slab !== undefined) slabs.push({ slab, categories: rules[i]!.match.categories });
+    const table = new GroupTable(
+      'user_id',
+      100,
+      rules.length - slabs.length,
+      slabs.map((s) => s.slab),
+    );
+    const store = table.slab!;
+    const cases: [string, Metadata, string?][] = [
+      // The replay mix's request: no new_input_length, so escalating_length writes no ring entry.
+      ['request_completed', { blocked: true, prompt_length: 100, prompt_tokens: 10, completion_tokens: 1 }],
+      ['guardrail_block', { guardrail_layer: 'injection' }, 'x'.repeat(40)],
+      ['output_filter_block', { filter_name: 'pii' }, 'x'.repeat(40)],
+    ];
+    for (const [n, [category, metadata, preview]] of cases.entries()) {
+      const fed = slabs.filter((s) => s.categories.includes(category));
+      expect(fed.length, category).toBeGreaterThan(0);
+      const at = store.laneAt(fed[0]!.slab);
+      const last = store.laneLast(fed[0]!.slab);
+      expect(last - at, category).toBeLessThan(25);
+      for (const { slab } of fed)
+        expect([store.laneAt(slab), store.laneLast(slab)], category).toEqual([at, last]);
+      const g = table.touch(`u${n}`);
+      const page = store.page(g);
+      const o = store.rowAt(g);
+      const before = page.slice(o, o + store.numStride);
+      const e = { ...event(1, `u${n}`, metadata), category };
+      if (preview !== undefined) e.request_preview = preview;
+      for (const { slab } of fed) slab.update(store, g, e, T0 + 1);
+      const written: number[] = [];
+      for (let i = 0; i < store.numStride; i++) if (!Object.is(page[o + i], before[i])) written.push(i);
+      expect(written.length, category).toBeGreaterThan(0);
+      for (const i of written) {
+        expect(i, `${category}: double ${i} of the row`).toBeGreaterThanOrEqual(at);
+        expect(i, `${category}: double ${i} of the row`).toBeLessThanOrEqual(last);
+      }
+    }
+  });
+});

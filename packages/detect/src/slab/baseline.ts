@@ -27,6 +27,7 @@ export class SlabBaseline implements SlabRule {
   readonly spills = false;
   private numAt = 0;
   feed = '';
+  lane = '';
   private readonly factor: number;
   private readonly sigmas: number;
   private readonly minSamples: number;

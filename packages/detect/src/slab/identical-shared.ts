@@ -37,6 +37,7 @@ export class SlabIdenticalShared implements SlabRule {
   readonly strWidth = 0;
   readonly spills = false;
   feed = '';
+  lane = '';
   private numAt = 0;
   private readonly minEvents: number;
   /** The object ring's cap: the run length kept. */

@@ -27,6 +27,7 @@ export class SlabIdentical implements SlabRule {
   private numAt = 0;
   private ringAt = 0;
   feed = '';
+  lane = '';
   private spillAt = 0;
   private readonly cap: number;
   private readonly minEvents: number;

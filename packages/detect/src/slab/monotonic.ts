@@ -28,6 +28,7 @@ export class SlabMonotonic implements SlabRule {
   private numAt = 0;
   private ringAt = 0;
   feed = '';
+  lane = '';
   private strAt = 0;
   private spillAt = 0;
   private readonly cap: number;

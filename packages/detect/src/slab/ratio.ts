@@ -32,6 +32,7 @@ export class SlabRatio implements SlabRule {
   private numAt = 0;
   private ringAt = 0;
   feed = '';
+  lane = '';
   private spillAt = 0;
   /** Inline ring entries. */
   private readonly cap: number;

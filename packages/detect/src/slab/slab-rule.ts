@@ -22,11 +22,18 @@ export interface SlabRule {
   /** Whether the rule may spill a group's window into an object state. */
   readonly spills: boolean;
   /**
-   * What feeds the rule: its categories and where-filter (`feedKey`). Rules fed by the same
-   * events are updated one after the other on each of them, so the store lays their scalars
-   * out side by side (see SlabStore).
+   * What feeds the rule: its categories and where-filter (`feedKey`). Two rules of one feed see
+   * the same events in the same order (an identical rule may then read a ratio's window:
+   * identical-shared.ts).
    */
   feed: string;
+  /**
+   * The categories that feed the rule, whatever its where-filter (`laneKey`): an event of one
+   * category updates the rules of its lane one after the other (each past its own filter), so
+   * the store lays a lane's scalars out side by side and the read-ahead reads a lane's first
+   * lines (see SlabStore).
+   */
+  lane: string;
   /** Where the scalars and the ring start in a row, and the rule's spill slot: set once by the store. */
   place(numAt: number, ringAt: number, strAt: number, spillAt: number): void;
   /** Writes the scalars' initial values (other than 0) into the store's template row at `at`. */

@@ -39,7 +39,10 @@ function inlineEntries(threshold: number): number {
 export function slabRuleFor(def: AnyRule, rule: CompiledRule, limits: CompileLimits): SlabRule | undefined {
   if (isCodeRule(def)) return undefined;
   const slab = makeSlabRule(def, rule, limits);
-  if (slab !== undefined) slab.feed = feedKey(def);
+  if (slab !== undefined) {
+    slab.feed = feedKey(def);
+    slab.lane = laneKey(def);
+  }
   return slab;
 }
 
@@ -77,6 +80,7 @@ export function slabRulesFor(
           window,
         );
         slab.feed = feedKey(def as RuleDefinition);
+        slab.lane = laneKey(def as RuleDefinition);
       }
     }
     out.push(slab);
@@ -90,6 +94,14 @@ export function slabRulesFor(
  */
 export function feedKey(def: RuleDefinition): string {
   return JSON.stringify([def.match.categories, def.match.where ?? []], distinctValues);
+}
+
+/**
+ * Which categories feed a data rule, whatever its where-filter, as text (each once, in order):
+ * the events that update the rule are among those of its lane's categories.
+ */
+export function laneKey(def: RuleDefinition): string {
+  return JSON.stringify([...new Set(def.match.categories)].sort());
 }
 
 /**
