@@ -74,6 +74,14 @@ async function send(run: ScenarioRun, urls: string[], speedup = Infinity): Promi
   return rejected;
 }
 
+interface Detected {
+  alerts: AlertLine[];
+  rejected: number;
+  stderr: string;
+  /** Resolved lines written before the detectors were told to stop. */
+  liveResolved: number;
+}
+
 function readAlerts(files: string[]): AlertLine[] {
   return files.flatMap((f) => (existsSync(f) ? parseAlerts(readFileSync(f, 'utf8')) : []));
 }
@@ -82,11 +90,7 @@ function readAlerts(files: string[]): AlertLine[] {
  * Starts `n` detectors on `state`, feeds them the run, waits (while they run: ticks move event
  * time, no shutdown flush) for every expected incident's resolved line, then stops them.
  */
-async function detect(
-  n: number,
-  state: Record<string, unknown>,
-  run: ScenarioRun,
-): Promise<{ alerts: AlertLine[]; rejected: number; stderr: string }> {
+async function detect(n: number, state: Record<string, unknown>, run: ScenarioRun): Promise<Detected> {
   const dir = tempDir();
   const files = Array.from({ length: n }, (_, i) => join(dir, `alerts-${i}.jsonl`));
   const replicas = await Promise.all(
@@ -112,17 +116,16 @@ async function detect(
   while (readAlerts(files).filter((a) => a.status === 'resolved').length < want && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Resolved while running (ticks and later events move event time), not by the shutdown flush.
+  const liveResolved = readAlerts(files).filter((a) => a.status === 'resolved').length;
   for (const r of replicas) r.kill('SIGTERM');
   const codes = await Promise.all(replicas.map((r) => r.exited));
   const stderr = replicas.map((r) => r.stderr()).join('\n');
   expect(codes, stderr).toEqual(replicas.map(() => 0));
-  return { alerts: readAlerts(files), rejected, stderr };
+  return { alerts: readAlerts(files), rejected, stderr, liveResolved };
 }
 
-function expectScenarios(
-  run: ScenarioRun,
-  got: { alerts: AlertLine[]; rejected: number; stderr: string },
-): void {
+function expectScenarios(run: ScenarioRun, got: Detected): void {
   expect(failures(checkAlerts(run, got.alerts)), got.stderr).toEqual([]);
   // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped, once.
   const late = [...got.stderr.matchAll(/"msg":"detector stopped".*?"droppedLate":(\d+)/g)].map((m) =>
@@ -133,6 +136,7 @@ function expectScenarios(
     got.stderr,
   ).toBe(1);
   expect(got.rejected).toBe(0);
+  expect(got.liveResolved).toBe(expectedCount(run));
   expect(got.alerts).toHaveLength(2 * expectedCount(run));
 }
 

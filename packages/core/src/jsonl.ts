@@ -33,6 +33,16 @@ const OPTIONAL_STRINGS = [
   'response_preview',
 ] as const;
 
+/**
+ * Longest user, session and conversation id kept, in UTF-16 units: what the SDK writes
+ * (sdk context.ts) and the detector keeps of OTLP records (record-events.ts). Another
+ * producer's log may hold longer ones; cut here too, the same log names the same user in
+ * replay's alerts as in the detector's, and a group key stays bounded.
+ */
+const MAX_ID_CHARS = 256;
+
+const cutId = (id: string): string => (id.length > MAX_ID_CHARS ? id.slice(0, MAX_ID_CHARS) : id);
+
 /** Validates a parsed JSON value as a security event. Throws EventDecodeError with the reason. */
 export function decodeEvent(value: unknown): DecodedEvent {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -52,12 +62,13 @@ export function decodeEvent(value: unknown): DecodedEvent {
       `bad severity ${JSON.stringify(severity)} (want info, warning, alert or critical)`,
     );
   }
-  const user_id = requiredString(raw, 'user_id');
+  const user_id = cutId(requiredString(raw, 'user_id'));
   const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
   for (const key of OPTIONAL_STRINGS) {
     let v = optionalString(raw, key);
     if (v !== undefined && (key === 'trace_id' || key === 'span_id'))
       v = w3cId(v, key === 'trace_id' ? 32 : 16);
+    else if (v !== undefined && (key === 'session_id' || key === 'conversation_id')) v = cutId(v);
     if (v !== undefined) event[key] = v;
   }
   if (raw.metadata !== undefined && raw.metadata !== null) {

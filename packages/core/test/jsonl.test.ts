@@ -98,6 +98,24 @@ describe('decodeEventLine: valid lines', () => {
   it('decodeEvent takes an already parsed value', () => {
     expect(decodeEvent({ ...MINIMAL }).event).toEqual(MINIMAL);
   });
+
+  it('cuts user, session and conversation ids past 256 UTF-16 units, as the SDK and the detector do', () => {
+    const long = `${'é'.repeat(100)}${'u'.repeat(300)}`;
+    const { event } = decodeEventLine(
+      JSON.stringify({
+        ...MINIMAL,
+        user_id: long,
+        session_id: `s${long}`,
+        conversation_id: `c${long}`,
+        service: long,
+      }),
+    );
+    expect(event.user_id).toBe(long.slice(0, 256));
+    expect(event.session_id).toBe(`s${long}`.slice(0, 256));
+    expect(event.conversation_id).toBe(`c${long}`.slice(0, 256));
+    expect(event.service).toBe(long); // not a group key of the built-in rules: kept whole
+    expect(decodeEvent({ ...MINIMAL, user_id: 'u'.repeat(256) }).event.user_id).toHaveLength(256);
+  });
 });
 
 describe('decodeEventLine: malformed lines', () => {

@@ -44,6 +44,9 @@ export function eventTime(ts: string): number {
   return parseTimestamp(ts);
 }
 
+/** Longest user / session / conversation id the short cut takes; core's decoder cuts longer ones. */
+const MAX_FAST_ID = 256;
+
 function nonEmpty(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
 }
@@ -54,6 +57,8 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   if (!nonEmpty(event_id) || !nonEmpty(timestamp) || !nonEmpty(category) || !nonEmpty(user_id))
     return undefined;
   if (typeof severity !== 'string' || !SEVERITIES.has(severity)) return undefined;
+  // Ids past core's cut (256 UTF-16 units, as the SDK and the detector keep) go to core.
+  if (user_id.length > MAX_FAST_ID) return undefined;
   const timeMs = eventTime(timestamp);
   if (Number.isNaN(timeMs)) return undefined;
   const event: SecurityEvent = { event_id, timestamp, category, severity: severity as Severity, user_id };
@@ -61,12 +66,12 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   // monomorphic where a loop over computed keys goes megamorphic, at ~0.3 µs a line.
   const session_id = raw.session_id;
   if (session_id !== undefined && session_id !== null) {
-    if (typeof session_id !== 'string') return undefined;
+    if (typeof session_id !== 'string' || session_id.length > MAX_FAST_ID) return undefined;
     event.session_id = session_id;
   }
   const conversation_id = raw.conversation_id;
   if (conversation_id !== undefined && conversation_id !== null) {
-    if (typeof conversation_id !== 'string') return undefined;
+    if (typeof conversation_id !== 'string' || conversation_id.length > MAX_FAST_ID) return undefined;
     event.conversation_id = conversation_id;
   }
   const trace_id = raw.trace_id;

@@ -298,6 +298,36 @@ export function blockScenarios(g: Gen, base: (k: number) => number, lateMs: numb
     });
   }
 
+  // An id past the 256 UTF-16 units the SDK writes and the detector keeps (another producer's
+  // log): every reader cuts it there, so the alert names the same user whichever path read it.
+  {
+    const b = base(9);
+    const long = `${'Ω'.repeat(10)}${'x'.repeat(290)}😈`;
+    const cut = long.slice(0, 256);
+    const events = Array.from({ length: 10 }, (_, i) =>
+      g.event('guardrail_block', long, b + i * 20 * S, {
+        session: `${'s'.repeat(400)}-${i}`,
+        metadata: layer('input'),
+      }),
+    );
+    out.push({
+      name: 'rapid_guardrail_blocks from a 301-unit user id (and 400-unit session ids): one user, cut at 256',
+      doc: 'packages/detector/README.md "Receiving OTLP": user, session and conversation ids longer than 256 characters are cut there, as the SDK cuts them',
+      events,
+      expected: [
+        {
+          rule: 'rapid_guardrail_blocks',
+          labels: { user_id: cut },
+          users: [cut],
+          startsAt: b + 180 * S,
+          endsAt: b + 180 * S + 10 * M,
+        },
+      ],
+      users: [cut, long],
+      fingerprints: [],
+    });
+  }
+
   // Twenty blocked requests from one user in five minutes, each with its request_completed.
   {
     const b = base(7);

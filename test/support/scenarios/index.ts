@@ -31,9 +31,10 @@ export interface ScenarioRun {
 
 export function scenarioRun(seed: number, t0 = Date.parse('2026-12-01T08:00:00.000Z')): ScenarioRun {
   const g = new Gen(seed);
-  // Scenarios start 7 min apart (interleaved: most are longer than that).
+  // Scenarios start 5 min apart (interleaved: most are longer than that); the last incident
+  // ends about 3 h 25 min in, an hour before the watermark at the end of the 5 h.
   let k = 0;
-  const base = (): number => t0 + k++ * 7 * M + 3 * S;
+  const base = (): number => t0 + k++ * 5 * M + 3 * S;
   const scenarios = [
     ...blockScenarios(g, base, LATENESS_MS),
     ...requestScenarios(g, base),
