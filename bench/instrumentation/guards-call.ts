@@ -8,7 +8,10 @@
  * records made a no-op (both rows of that pair use the same metrics class), and for streams the
  * default guards without chunk checks (the output checks then run only at the end).
  *
- *   node --conditions=@llmsec/source bench/instrumentation/guards-call.ts [--stream] [--base <dir>] [--rounds 40] [--calls 100]
+ *   node --conditions=@llmsec/source bench/instrumentation/guards-call.ts [--stream] [--base <dir>] [--rounds 40] [--calls 100] [--pii redact]
+ *
+ * `--pii <detect|block|redact>`: piiGuard's mode in the default guards (theirs: detect); block and
+ * redact also check every streamed delta, redact rewrites the items it delivers.
  *
  * `--base <dir>`: an unpacked older tree (`git archive <commit> packages/sdk/src | tar -x -C <dir>`,
  * a node_modules link to this one's) whose instrumentation and guards are timed in the same rounds.
@@ -68,6 +71,12 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 const stream = process.argv.includes('--stream');
+/** `--pii <detect|block|redact>`: piiGuard's mode in the default guards (default: theirs, detect). */
+const piiAt = process.argv.indexOf('--pii');
+const pii = piiAt > 0 ? process.argv[piiAt + 1] : undefined;
+if (pii !== undefined && pii !== 'detect' && pii !== 'block' && pii !== 'redact')
+  throw new Error('--pii must be detect, block or redact');
+const guardOptions = { allowedTools: ['get_weather'], ...(pii !== undefined ? { pii } : {}) };
 const ROUNDS = arg('rounds', 40);
 const CALLS = arg('calls', stream ? 60 : 100);
 const make = (): OpenAI =>
@@ -117,7 +126,7 @@ const guardMs: Record<string, number> = {};
 let timing = '';
 /** Copies of the default guards whose checks add their clock time to guardMs[timing]. */
 function timedGuards(t: Tree): { input: Guard[]; output: Guard[] } {
-  const g = t.defaultGuards({ allowedTools: ['get_weather'] });
+  const g = t.defaultGuards(guardOptions);
   const wrap = (x: Guard): Guard => {
     const copy: Guard = { ...x };
     for (const m of ['check', 'checkResponse', 'checkChunk']) {
@@ -139,7 +148,7 @@ function timedGuards(t: Tree): { input: Guard[]; output: Guard[] } {
 
 const clients: Record<string, OpenAI> = {};
 function add(tag: string, t: Tree, extra: boolean): void {
-  const guards = (): ReturnType<Tree['defaultGuards']> => t.defaultGuards({ allowedTools: ['get_weather'] });
+  const guards = (): ReturnType<Tree['defaultGuards']> => t.defaultGuards(guardOptions);
   clients[`${tag}no guards`] = t.instrumentClient(make(), { events: new t.SecurityEvents() });
   clients[`${tag}default guards`] = t.instrumentClient(make(), {
     events: new t.SecurityEvents(),
@@ -175,7 +184,10 @@ const base = baseDir !== undefined ? await load(baseDir) : undefined;
 if (base !== undefined) add('[base] ', base, false);
 
 // The guards' own time (see the header): in a call, alone, alone after a plain client call.
-const timedClient = tree.instrumentClient(make(), { events: new tree.SecurityEvents(), guards: timedGuards(tree) });
+const timedClient = tree.instrumentClient(make(), {
+  events: new tree.SecurityEvents(),
+  guards: timedGuards(tree),
+});
 const plainClient = make();
 const alone = timedGuards(tree);
 const aloneMetrics = new tree.SecurityEvents().metrics;
@@ -226,7 +238,10 @@ const settings: Record<string, (n: number) => Promise<void>> = {
 if (base !== undefined) {
   // The older tree's guards timed in its own instrumented call: an A/B of the guards' own code
   // in the call, with the clock's small spread rather than the call's.
-  const timedBase = base.instrumentClient(make(), { events: new base.SecurityEvents(), guards: timedGuards(base) });
+  const timedBase = base.instrumentClient(make(), {
+    events: new base.SecurityEvents(),
+    guards: timedGuards(base),
+  });
   settings['[base] in the instrumented call'] = async (n) => {
     for (let i = 0; i < n; i++) await oneCall(timedBase);
   };
