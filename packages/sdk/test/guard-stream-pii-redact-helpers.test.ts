@@ -77,6 +77,36 @@ describe('everything the application reads of a redacted stream', () => {
     expect(deltas).toBe(REDACTED);
   });
 
+  it('chat: both branches of tee(), and toReadableStream() (the bytes a server would forward)', async () => {
+    const body = {
+      model: 'gpt-4o-mini',
+      stream: true as const,
+      messages: [{ role: 'user' as const, content: PROMPT }],
+    };
+    const [left, right] = (await clients().openai.chat.completions.create(body)).tee();
+    const texts = await Promise.all(
+      [left, right].map(async (branch) => {
+        let t = '';
+        for await (const chunk of branch) t += chunk.choices[0]?.delta.content ?? '';
+        return t;
+      }),
+    );
+    expect(texts).toEqual([REDACTED, REDACTED]);
+    const readable = (await clients().openai.chat.completions.create(body)).toReadableStream();
+    const raw = await new Response(readable).text();
+    const text = raw
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map(
+        (l) =>
+          (JSON.parse(l) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ??
+          '',
+      )
+      .join('');
+    expect(text).toBe(REDACTED);
+    for (const r of RAW) expect(raw).not.toContain(r);
+  });
+
   it("Anthropic: messages.stream()'s text events, finalText() and finalMessage()", async () => {
     const stream = clients().anthropic.messages.stream({
       model: 'claude-haiku-4-5',
