@@ -1,9 +1,13 @@
 // Acceptance scenarios through `llmsec detector` (the CLI's child processes): the generator's
-// traffic (test/support/scenarios) as OTLP/JSON log exports in many small requests of varied
-// size, to one detector, to three replicas round-robin on one Redis, and to three on a
-// 3-master Redis Cluster; the alerts files held to what the docs say each scenario gives,
+// traffic (test/support/scenarios) as OTLP log exports in many small requests of varied size
+// (OTLP/JSON written by hand; http/protobuf and gRPC from the OTel JS exporters), to one
+// detector, to three replicas round-robin on one Redis, and to three on a 3-master Cluster; the alerts files held to what the docs say each scenario gives,
 // the same expectations replay is held to (scenarios-replay.test.ts).
 import { existsSync, readFileSync } from 'node:fs';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +25,7 @@ import {
 } from './support/scenarios/check.ts';
 import { LATENESS, scenarioRun, type ScenarioRun } from './support/scenarios/index.ts';
 import { logsRequest } from './support/scenarios/otlp-json.ts';
+import { logRecords } from './support/scenarios/otlp-records.ts';
 import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from './support/redis.ts';
 
 /** Event time per wall time when feeding replicas (see send). */
@@ -44,7 +49,7 @@ afterEach(() => {
  * in order were dropped as late (measured with 15 min lateness, standalone and Cluster). At
  * 1,800x the 1 h lateness covers a lag of 2 s.
  */
-async function send(run: ScenarioRun, urls: string[], speedup = Infinity): Promise<number> {
+async function send(run: ScenarioRun, targets: Target[], speedup = Infinity): Promise<number> {
   let rejected = 0;
   let next = 0;
   let sizes = 7;
@@ -56,22 +61,50 @@ async function send(run: ScenarioRun, urls: string[], speedup = Infinity): Promi
     const batch = run.stream.slice(i, i + n);
     const due = wall0 + (batch.at(-1)!.arrive - t0) / speedup;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    const body = logsRequest(batch, i);
-    const url = urls[next++ % urls.length]!;
-    const res = await fetch(`${url}/v1/logs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${text}`);
-    const partial = (
-      JSON.parse(text || '{}') as { partialSuccess?: { rejectedLogRecords?: string | number } }
-    ).partialSuccess;
-    rejected += Number(partial?.rejectedLogRecords ?? 0);
+    const target = targets[next++ % targets.length]!;
+    if (target.exporter !== undefined) {
+      const exporter = target.exporter;
+      const result = await new Promise<ExportResult>((done) => exporter.export(logRecords(batch), done));
+      if (result.code !== ExportResultCode.SUCCESS) throw new Error(`export: ${result.error?.message}`);
+    } else {
+      const res = await fetch(`${target.url}/v1/logs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: logsRequest(batch, i),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`POST ${target.url}: ${res.status} ${text}`);
+      const partial = (
+        JSON.parse(text || '{}') as { partialSuccess?: { rejectedLogRecords?: string | number } }
+      ).partialSuccess;
+      rejected += Number(partial?.rejectedLogRecords ?? 0);
+    }
     i += n;
   }
   return rejected;
+}
+
+/** Where one replica's share goes: OTLP/JSON written by hand, or an OTel JS exporter. */
+interface Target {
+  url: string;
+  exporter?: LogRecordExporter;
+}
+
+/** Replica 0 gets OTLP/JSON, 1 http/protobuf, 2 gRPC (the SDK's exporters), and so on. */
+function targetsOf(replicas: DetectorProcess[]): Target[] {
+  return replicas.map((r, i) => {
+    if (i % 3 === 1)
+      return {
+        url: r.httpUrl,
+        exporter: new ProtoLogExporter({ url: `${r.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
+      };
+    if (i % 3 === 2)
+      return {
+        url: r.grpcUrl,
+        exporter: new GrpcLogExporter({ url: r.grpcUrl }) as unknown as LogRecordExporter,
+      };
+    return { url: r.httpUrl };
+  });
 }
 
 interface Detected {
@@ -106,11 +139,9 @@ async function detect(n: number, state: Record<string, unknown>, run: ScenarioRu
     ),
   );
   procs.push(...replicas);
-  const rejected = await send(
-    run,
-    replicas.map((r) => r.httpUrl),
-    n === 1 ? Infinity : SPEEDUP,
-  );
+  const targets = targetsOf(replicas);
+  const rejected = await send(run, targets, n === 1 ? Infinity : SPEEDUP);
+  for (const t of targets) await t.exporter?.shutdown();
   const want = expectedCount(run);
   const until = Date.now() + 20_000;
   while (readAlerts(files).filter((a) => a.status === 'resolved').length < want && Date.now() < until) {
