@@ -1,4 +1,4 @@
-import { has, hasDigit } from './triggers.ts';
+import { DIGITS, has, hasDigit } from './triggers.ts';
 import type { Detector } from './types.ts';
 
 /**
@@ -30,6 +30,7 @@ const DENSITY_SUFFIX = /@\d{1,2}x\./i;
 const email: Detector = {
   type: 'email',
   trigger: has('@'),
+  needs: '@',
   pattern:
     /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
   accept: (m) => !DENSITY_SUFFIX.test(m),
@@ -44,6 +45,7 @@ const email: Detector = {
 const phoneInternational: Detector = {
   type: 'phone',
   trigger: has('+'),
+  needs: '+',
   pattern:
     /(?<![A-Za-z0-9_+])\+[1-9]\d{0,14}(?:(?:[ .-]|[ .-]?\(\d{1,5}\)[ .-]?)\d{1,15}){0,7}(?![A-Za-z0-9_])/g,
   accept: (m) => {
@@ -60,6 +62,7 @@ const phoneInternational: Detector = {
 const phoneNorthAmerica: Detector = {
   type: 'phone',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern:
     /(?<![A-Za-z0-9_.+/-])(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ ]?\d{3}[ .-]|[2-9]\d{2}([.-])\d{3}\1)\d{4}(?![A-Za-z0-9_]|[.-]\d)/g,
 };
@@ -68,6 +71,7 @@ const phoneNorthAmerica: Detector = {
 const phoneFrance: Detector = {
   type: 'phone',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern: /(?<![A-Za-z0-9_.,+/:-])0[1-9]([ .-])\d{2}(?:\1\d{2}){3}(?![A-Za-z0-9_]|[ .,/:-]?\d)/g,
 };
 
@@ -79,6 +83,7 @@ const phoneFrance: Detector = {
 const phoneEurope: Detector = {
   type: 'phone',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern:
     /(?<![A-Za-z0-9_.,+/:-])0\d{2,4}(?:([ -])\d{3,4}\1\d{3,4}|[ /-]\d{5,8})(?![A-Za-z0-9_]|[ .,/:-]?\d)/g,
   accept: (m) => {

@@ -44,28 +44,75 @@ function merge(a: readonly Finding[], b: readonly Finding[]): Finding[] {
 /**
  * Per detector list, its distinct triggers and each detector's trigger slot: every distinct
  * trigger runs at most once per text (detectors share them), looked up by index rather than in
- * a Map built per scan (the PII guard scans every prompt and response).
+ * a Map built per scan (the PII guard scans every prompt and response). And the detectors'
+ * `needs`: one bit per distinct set of characters, the bits each ASCII character carries, each
+ * detector's bit (0: it has none, its trigger always runs).
  */
 interface TriggerPlan {
   triggers: Array<Detector['trigger']>;
   slot: Int32Array;
+  need: Int32Array;
+  byChar: Int32Array;
+  /** Every bit in use: the pass over a text stops once it has seen them all. */
+  all: number;
 }
 const plans = new WeakMap<readonly Detector[], TriggerPlan>();
+/** Distinct `needs` per plan that get a bit; any more are not skipped (their triggers run). */
+const MAX_NEEDS = 31;
 
 function planOf(detectors: readonly Detector[]): TriggerPlan {
   let plan = plans.get(detectors);
   if (plan === undefined) {
     const triggers: Array<Detector['trigger']> = [];
     const slot = new Int32Array(detectors.length);
+    const need = new Int32Array(detectors.length);
+    const byChar = new Int32Array(128);
+    const bits = new Map<string, number>();
+    let all = 0;
     detectors.forEach((d, i) => {
       let k = triggers.indexOf(d.trigger);
       if (k < 0) k = triggers.push(d.trigger) - 1;
       slot[i] = k;
+      const needs = d.needs;
+      if (needs === undefined || needs.length === 0 || !/^[\x00-\x7f]+$/.test(needs)) return;
+      let bit = bits.get(needs);
+      if (bit === undefined) {
+        if (bits.size >= MAX_NEEDS) return;
+        bit = 1 << bits.size;
+        bits.set(needs, bit);
+        for (let c = 0; c < needs.length; c++) byChar[needs.charCodeAt(c)]! |= bit;
+        all |= bit;
+      }
+      need[i] = bit;
     });
-    plan = { triggers, slot };
+    plan = { triggers, slot, need, byChar, all };
     plans.set(detectors, plan);
   }
   return plan;
+}
+
+/**
+ * Texts longer than this are not read for the needs (every trigger runs, as before). Warm, the
+ * loop costs about as much as the string searches it saves at ~300 characters and more above
+ * (1,000 characters of prose: 2.58 -> 2.93 us, 4,000: 9.4 -> 11.4 us); inside an instrumented
+ * call, where the triggers run cold, it saves more than that on the prompts and answers most
+ * calls carry (62-68 characters: 0.42-0.43 -> 0.24-0.27 us warm).
+ */
+const NEEDS_MAX_CHARS = 1024;
+
+/** The bits of the needs whose characters occur in `text`: one pass, stopped when all are seen. */
+function presentNeeds(text: string, plan: TriggerPlan): number {
+  const { byChar, all } = plan;
+  if (all === 0 || text.length > NEEDS_MAX_CHARS) return all;
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128) {
+      seen |= byChar[c]!;
+      if (seen === all) break;
+    }
+  }
+  return seen;
 }
 
 /**
@@ -75,12 +122,21 @@ function planOf(detectors: readonly Detector[]): TriggerPlan {
  */
 export function scan(text: string, detectors: readonly Detector[], piiMaxChars = Infinity): Finding[] {
   let found: Finding[] = [];
-  const { triggers, slot } = planOf(detectors);
+  const plan = planOf(detectors);
+  const { triggers, slot, need } = plan;
   const head = piiMaxChars < text.length ? text.slice(0, Math.max(0, Math.floor(piiMaxChars))) : text;
+  // A trigger (a string search or a regex run) costs far more inside an instrumented call than
+  // its warm figure (cold caches: a 70-character text's 14 triggers ~4 us there, ~0.4 warm);
+  // one character loop over the text rules most of them out for ordinary text.
+  const present = presentNeeds(text, plan);
   // 0: not run yet, 1: fires, 2: does not.
   const fired = new Uint8Array(triggers.length);
   for (let d = 0; d < detectors.length; d++) {
     const detector = detectors[d]!;
+    const bit = need[d]!;
+    // The detector's characters are absent: its trigger cannot fire (the trigger may still run
+    // for another detector that shares it and has no such characters).
+    if (bit !== 0 && (present & bit) === 0) continue;
     const k = slot[d]!;
     if (fired[k] === 0) fired[k] = triggers[k]!(text) ? 1 : 2;
     if (fired[k] !== 1) continue;

@@ -1,5 +1,5 @@
 import { ibanValid, luhnValid } from './checksums.ts';
-import { hasDigit } from './triggers.ts';
+import { DIGITS, hasDigit } from './triggers.ts';
 import type { Detector } from './types.ts';
 
 /**
@@ -20,6 +20,7 @@ const SEPARATORS = /[ -]/;
 const creditCard: Detector = {
   type: 'credit_card',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern: /(?<![A-Za-z0-9_.,+/-])[2-6]\d{3}(?:[ -]?\d){9,48}/g,
   accept: (m) => {
     if (!SEPARATORS.test(m)) return m.length >= 13 && m.length <= 19 && luhnValid(m);
@@ -46,6 +47,7 @@ const creditCard: Detector = {
 const iban: Detector = {
   type: 'iban',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern: /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}/g,
   accept: (m) => {
     const groups = m.split(' ');

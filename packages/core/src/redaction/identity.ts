@@ -1,4 +1,4 @@
-import { hasDigit } from './triggers.ts';
+import { DIGITS, hasDigit } from './triggers.ts';
 import type { Detector } from './types.ts';
 
 /**
@@ -9,6 +9,7 @@ import type { Detector } from './types.ts';
 const ssnDashed: Detector = {
   type: 'us_ssn',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern: /(?<![A-Za-z0-9_.+/-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![A-Za-z0-9_]|[.-]\d)/g,
 };
 
@@ -17,6 +18,7 @@ const SSN_LABEL = /ssn|social security/i;
 const ssnLabelled: Detector = {
   type: 'us_ssn',
   trigger: (t) => SSN_LABEL.test(t),
+  needs: 'sS',
   pattern:
     /(?<=\b(?:ssn|social security (?:number|no\.?))[ \t:#=]{1,4})(?!000|666|9\d\d)\d{3}([ -]?)(?!00)\d{2}\1(?!0000)\d{4}(?!\d)/gi,
 };

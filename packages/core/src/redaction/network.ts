@@ -1,4 +1,4 @@
-import { hasDigit } from './triggers.ts';
+import { DIGITS, hasDigit } from './triggers.ts';
 import type { Detector } from './types.ts';
 
 /**
@@ -22,6 +22,7 @@ function isLocalV4(address: string): boolean {
 const ipv4: Detector = {
   type: 'ipv4',
   trigger: hasDigit,
+  needs: DIGITS,
   pattern: new RegExp(`(?<![A-Za-z0-9_.])${V4}(?![A-Za-z0-9_]|\\.\\d)`, 'g'),
   accept: (m) => !isLocalV4(m),
 };
@@ -70,6 +71,7 @@ const IPV6_STRICT = new RegExp(`(?:${IPV6_FORMS.join('|')})(?![A-Za-z0-9_:]|\\.\
 const ipv6: Detector = {
   type: 'ipv6',
   trigger: (t) => t.includes(':') && hasDigit(t),
+  needs: ':',
   pattern: /(?<![A-Za-z0-9_:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{0,56}/g,
   accept: (_m, text, index) => {
     IPV6_STRICT.lastIndex = index;

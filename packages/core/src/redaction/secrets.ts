@@ -77,6 +77,7 @@ const nextPemEnd = new NextPemEnd();
 const privateKey: Detector = {
   type: 'private_key',
   trigger: has('PRIVATE KEY-----'),
+  needs: '-',
   pattern: /-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----/g,
   accept: (header, text, index) => {
     const bodyStart = index + header.length;
@@ -99,6 +100,7 @@ const privateKey: Detector = {
 const jwt: Detector = {
   type: 'jwt',
   trigger: has('eyJ'),
+  needs: 'J',
   pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,8192}(?:\.[A-Za-z0-9_-]{0,16384}){1,2}/g,
   accept: (m) => m.length >= 16,
 };
@@ -107,6 +109,7 @@ const jwt: Detector = {
 const anthropicKey: Detector = {
   type: 'anthropic_api_key',
   trigger: has('sk-ant-'),
+  needs: '-',
   pattern: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{16,400}/g,
 };
 
@@ -114,6 +117,7 @@ const anthropicKey: Detector = {
 const openaiKey: Detector = {
   type: 'openai_api_key',
   trigger: has('sk-'),
+  needs: '-',
   pattern: /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,400}/g,
   accept: (m) => !m.startsWith('sk-ant-') && looksRandom(m.slice(3), 16),
 };
@@ -123,6 +127,7 @@ const GITHUB_TRIGGER = /gh[pousr]_|github_pat_/;
 const githubToken: Detector = {
   type: 'github_token',
   trigger: (t) => GITHUB_TRIGGER.test(t),
+  needs: '_',
   pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})/g,
 };
 
@@ -130,6 +135,7 @@ const githubToken: Detector = {
 const slackToken: Detector = {
   type: 'slack_token',
   trigger: has('xox'),
+  needs: 'x',
   pattern: /(?<![A-Za-z0-9_-])xox[abposr]-[A-Za-z0-9-]{10,255}/g,
   accept: (m) => DIGIT.test(m),
 };
@@ -138,6 +144,7 @@ const slackToken: Detector = {
 const googleKey: Detector = {
   type: 'google_api_key',
   trigger: has('AIza'),
+  needs: 'z',
   pattern: /(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g,
 };
 
@@ -145,6 +152,7 @@ const googleKey: Detector = {
 const awsAccessKey: Detector = {
   type: 'aws_access_key',
   trigger: (t) => t.includes('AKIA') || t.includes('ASIA'),
+  needs: 'A',
   pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
 };
 
@@ -161,6 +169,7 @@ const AUTH_HEADER_BEFORE = /authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?[ \t]
 const bearerToken: Detector = {
   type: 'bearer_token',
   trigger: (t) => BEARER_TRIGGER.test(t),
+  needs: 'bB',
   pattern: BEARER,
   accept: (m, text, index) => {
     if (AUTH_HEADER_BEFORE.test(text.slice(Math.max(0, index - 48), index))) return true;

@@ -5,6 +5,9 @@
 
 const DIGIT = /\d/;
 
+/** What hasDigit needs (a detector's `needs`): /\d/ without the u flag is these ten. */
+export const DIGITS = '0123456789';
+
 export const hasDigit = (text: string): boolean => DIGIT.test(text);
 
 export const has =
