@@ -3,12 +3,7 @@
 // "On OpenTelemetry", with the record's trace context and its time at the event's.
 import { ROOT_CONTEXT, TraceFlags, trace, type AttributeValue } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  LoggerProvider,
-  type LogRecordProcessor,
-  type ReadableLogRecord,
-  type SdkLogRecord,
-} from '@opentelemetry/sdk-logs';
+import { LoggerProvider, type LogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { GenEvent } from './gen.ts';
 
 const ID = /^[0-9a-fA-F]{32}$/;
@@ -29,7 +24,7 @@ const ATTRS: Record<string, string> = {
 export function logRecords(events: GenEvent[]): ReadableLogRecord[] {
   const out: ReadableLogRecord[] = [];
   // Each emitted record as it is made (an exporting processor would hand it over later).
-  let last: SdkLogRecord | undefined;
+  let last: ReadableLogRecord | undefined;
   const capture: LogRecordProcessor = {
     onEmit: (record) => {
       last = record;
