@@ -12,7 +12,7 @@ import { piecesOfLength, streamPiecesScript } from './fixtures/stream-pieces.ts'
  * piiGuard redact on streams, beyond the deltas (guard-stream-pii-redact.test.ts): everything
  * else the application can read of a streamed answer is redacted too (the Responses done events
  * and final response, the clients' helpers that build the answer from the events: openai's
- * `chat.completions.stream()`, Anthropic's `messages.stream()`
+ * `responses.stream()` and `chat.completions.stream()`, Anthropic's `messages.stream()`
  * `finalText()` / `finalMessage()`), `pii_detected` is recorded once per response with every
  * type, as non-streamed, and no finding reaches a span, an event or a log. Then the hold's bound.
  */
@@ -64,6 +64,43 @@ describe('everything the application reads of a redacted stream', () => {
     }
     expect(deltas).toBe(REDACTED);
     expect(seen).toEqual({ textDone: REDACTED, partDone: REDACTED, itemDone: REDACTED, completed: REDACTED });
+  });
+
+  it("Responses: openai's responses.stream() helper, its delta events and finalResponse()", async () => {
+    // It chains on the promise's own _thenUnwrap (openai 7.5x), which went around the
+    // instrumentation's hook: no span end, no guard, the raw text (block mode did not cut it either).
+    const stream = clients().openai.responses.stream({ model: 'gpt-4o-mini', input: PROMPT });
+    let deltas = '';
+    stream.on('response.output_text.delta', (e) => (deltas += e.delta));
+    const final = await stream.finalResponse();
+    expect(deltas).toBe(REDACTED);
+    expect(final.output_text).toBe(REDACTED);
+    await eventually(() => h.spans().length === 1);
+    expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
+  });
+
+  it('Responses: responses.stream() in block mode is cut before the finding; responses.parse() is redacted', async () => {
+    const options = {
+      ...h.options(),
+      guards: { output: [piiGuard({ mode: 'block', directions: ['output'] })] },
+    };
+    const blocking = instrumentClient(
+      new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      options,
+    );
+    const stream = blocking.responses.stream({ model: 'gpt-4o-mini', input: PROMPT });
+    let deltas = '';
+    stream.on('response.output_text.delta', (e) => (deltas += e.delta));
+    // The helper hands on the error as its own kind, with our message.
+    await expect(stream.finalResponse()).rejects.toThrow(/blocked by output filter "pii"/);
+    expect(deltas.length).toBeLessThanOrEqual(FULL.indexOf('jane.doe'));
+    // Not streamed: the fake server's default answer echoes the prompt.
+    const parsed = await clients().openai.responses.parse({
+      model: 'gpt-4o-mini',
+      input: 'write to jane.doe@example.com',
+    });
+    expect(parsed.output_text).not.toContain('jane.doe@example.com');
+    expect(parsed.output_text).toContain('[REDACTED:email]');
   });
 
   it("chat: openai's chat.completions.stream() helper, its content events and finalContent()", async () => {

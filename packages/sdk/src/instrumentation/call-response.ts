@@ -23,7 +23,7 @@ export interface RespondingCall extends StreamingCall {
 export function attachResponse<T>(call: RespondingCall, result: T): T {
   const p = result as unknown as {
     asResponse?: () => Promise<unknown>;
-    _thenUnwrap?: (fn: (data: unknown) => unknown) => T;
+    _thenUnwrap?: (fn: (data: unknown, props: unknown) => unknown) => T;
     responsePromise?: Promise<unknown>;
     parseResponse?: (client: unknown, props: unknown) => Promise<unknown>;
     parsedPromise?: unknown;
@@ -62,6 +62,18 @@ export function attachResponse<T>(call: RespondingCall, result: T): T {
   ) {
     const parse = p.parseResponse;
     p.parseResponse = (client, props) => parse.call(p, client, props).then((data) => onData(call, data));
+    // openai 7.5x gives each promise its own `_thenUnwrap`, a closure over the library's parse
+    // that does not read `parseResponse`: what chains on it (responses.stream()'s ResponseStream,
+    // responses.parse()) got the body unobserved, with no span end and no output guard. Our step
+    // goes first in that chain too (synchronous: a stream is observed, a sync guard's answer applied).
+    const unwrap = p._thenUnwrap;
+    if (Object.hasOwn(p, '_thenUnwrap')) {
+      p._thenUnwrap = (transform) =>
+        unwrap.call(p, (data, props) => {
+          const out = onData(call, data);
+          return out instanceof Promise ? out.then((d) => transform(d, props)) : transform(out, props);
+        });
+    }
     return result;
   }
   return p._thenUnwrap((data) => onData(call, data));
