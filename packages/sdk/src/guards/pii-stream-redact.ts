@@ -14,24 +14,29 @@ import { findingStartHold, isFindingChar } from './pii-hold.ts';
  *
  * A check (every `step` characters, as block mode's) reads the text not released yet with the
  * `window` characters released before it (a detector's look-behind: `Bearer ` before a token,
- * a letter before a digit), and releases all of it but the end that may still become a finding
- * (pii-hold.ts, at most `window` characters read from the end) and any finding that may still
- * grow or change (it reaches within LOOKAHEAD characters of the end: an address gaining
- * `.uk`, a key still streaming, a PEM body before its END line). A finding is never cut across
- * two releases, so its placeholder is written once, in the item where it starts; the items
- * after it that carried the rest of it deliver what follows it. The stream's end releases the
- * rest (`end`).
+ * a letter before a digit), and releases all of it but what may still change (`redactHold`
+ * below): the end that may still become a finding (block mode's hold, pii-hold.ts, extended
+ * back over whole runs and number groups), any finding that may still grow or change (it
+ * reaches within LOOKAHEAD characters of the end: an address gaining `.uk`, a key still
+ * streaming, a PEM body before its END line), and before what is held, what may join a finding
+ * once its neighbour is a placeholder. A finding is never cut across two releases, so its
+ * placeholder is written once, in the item where it starts; the items after it that carried the
+ * rest of it deliver what follows it. The stream's end releases the rest (`end`).
  *
- * Bounds: what is held is at most `window` characters, or a finding still growing (then up to
- * its detector's own bound: 400 characters for an API key, 16 KiB for a PEM body, ~40 KiB for a
- * JWT); while more than 4 x `window` is held, the checks wait for a quarter of it to arrive
- * again, so each check reads at most ~5x the text that arrived since the last: linear in the
- * stream whatever its chunks.
+ * Bounds: what is held is at most `window` characters (read from the end only), or a finding
+ * still growing (then up to its detector's own bound: 400 characters for an API key, 16 KiB for
+ * a PEM body, ~40 KiB for a JWT); while more than 4 x `window` is held, the checks wait for a
+ * quarter of it to arrive again, so each check reads at most ~5x the text that arrived since the
+ * last: linear in the stream whatever its chunks. Released text waits in `segs` only until the
+ * observer delivers its items (right after the check).
  *
- * Exactness: each piece is scanned with its left context, and redact's later passes (a
- * placeholder making a neighbour a finding) are run on the piece with the rewritten text before
- * it; the property and differential tests (test/guard-stream-pii-redact.test.ts) hold the
- * result equal to `redact` of the whole text.
+ * Exactness: each piece is scanned with its left context; redact's later passes are run on the
+ * piece's rewrite between the rewrite before it and the held text after it. The tests hold the
+ * result equal to `redact` of the whole text: every cut offset of 9 finding types through the
+ * real clients, and 6,000 random answers (test/guard-stream-pii-redact.test.ts,
+ * test/pii-stream-redact.test.ts). A later-pass finding that would run on into the held text is
+ * not taken (never seen in those tests). The piiMaxChars cap counts from the stream's start, as
+ * a non-streamed response's from its text's (block mode's windows ignore it).
  */
 export class PiiStreamRedaction {
   /** Original text not released yet; `base`: its offset in the stream. */
