@@ -23,7 +23,13 @@ import {
   parseAlerts,
   type AlertLine,
 } from './support/scenarios/check.ts';
-import { LATENESS, scenarioRun, type ScenarioRun } from './support/scenarios/index.ts';
+import {
+  LATENESS,
+  LATENESS_MS,
+  scenarioRun,
+  type GenEvent,
+  type ScenarioRun,
+} from './support/scenarios/index.ts';
 import { logsRequest } from './support/scenarios/otlp-json.ts';
 import { logRecords } from './support/scenarios/otlp-records.ts';
 import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from './support/redis.ts';
@@ -49,7 +55,12 @@ afterEach(() => {
  * in order were dropped as late (measured with 15 min lateness, standalone and Cluster). At
  * 1,800x the 1 h lateness covers a lag of 2 s.
  */
-async function send(run: ScenarioRun, targets: Target[], speedup = Infinity): Promise<number> {
+async function send(
+  run: ScenarioRun,
+  targets: Target[],
+  speedup = Infinity,
+  retries = true,
+): Promise<number> {
   let rejected = 0;
   let next = 0;
   let sizes = 7;
@@ -61,27 +72,35 @@ async function send(run: ScenarioRun, targets: Target[], speedup = Infinity): Pr
     const batch = run.stream.slice(i, i + n);
     const due = wall0 + (batch.at(-1)!.arrive - t0) / speedup;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    const target = targets[next++ % targets.length]!;
-    if (target.exporter !== undefined) {
-      const exporter = target.exporter;
-      const result = await new Promise<ExportResult>((done) => exporter.export(logRecords(batch), done));
-      if (result.code !== ExportResultCode.SUCCESS) throw new Error(`export: ${result.error?.message}`);
-    } else {
-      const res = await fetch(`${target.url}/v1/logs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: logsRequest(batch, i),
-      });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`POST ${target.url}: ${res.status} ${text}`);
-      const partial = (
-        JSON.parse(text || '{}') as { partialSuccess?: { rejectedLogRecords?: string | number } }
-      ).partialSuccess;
-      rejected += Number(partial?.rejectedLogRecords ?? 0);
+    rejected += await exportTo(targets[next++ % targets.length]!, batch, i);
+    // Every third request is sent again to the next replica, as a sender retrying an export
+    // whose answer it lost: each event counts once (the detector README: ingestOnce by event
+    // id). Not one holding the event delivered past the lateness: a copy of it is late again.
+    if (retries && n % 3 === 0 && batch.every((e) => e.arrive - e.t < LATENESS_MS)) {
+      rejected += await exportTo(targets[next % targets.length]!, batch, i);
     }
     i += n;
   }
   return rejected;
+}
+
+async function exportTo(target: Target, batch: GenEvent[], offset: number): Promise<number> {
+  if (target.exporter !== undefined) {
+    const exporter = target.exporter;
+    const result = await new Promise<ExportResult>((done) => exporter.export(logRecords(batch), done));
+    if (result.code !== ExportResultCode.SUCCESS) throw new Error(`export: ${result.error?.message}`);
+    return 0;
+  }
+  const res = await fetch(`${target.url}/v1/logs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: logsRequest(batch, offset),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${target.url}: ${res.status} ${text}`);
+  const partial = (JSON.parse(text || '{}') as { partialSuccess?: { rejectedLogRecords?: string | number } })
+    .partialSuccess;
+  return Number(partial?.rejectedLogRecords ?? 0);
 }
 
 /** Where one replica's share goes: OTLP/JSON written by hand, or an OTel JS exporter. */
@@ -158,15 +177,22 @@ async function detect(n: number, state: Record<string, unknown>, run: ScenarioRu
 
 function expectScenarios(run: ScenarioRun, got: Detected): void {
   expect(failures(checkAlerts(run, got.alerts)), got.stderr).toEqual([]);
-  // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped, once.
-  const late = [...got.stderr.matchAll(/"msg":"detector stopped".*?"droppedLate":(\d+)/g)].map((m) =>
-    Number(m[1]),
-  );
-  expect(
-    late.reduce((a, b) => a + b, 0),
-    got.stderr,
-  ).toBe(1);
+  // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped,
+  // once. A replica whose Redis commands time out (250 ms, not configurable in the detector;
+  // seen at load 16 on 2 cores) detects locally meanwhile (degraded mode), where the events it
+  // takes late are judged against its own clock: then only "at least once".
+  const stats = (key: string) =>
+    [...got.stderr.matchAll(new RegExp(`"msg":"detector stopped".*?"${key}":(\\d+)`, 'g'))].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    );
+  if (stats('degradedEpisodes') === 0) expect(stats('droppedLate'), got.stderr).toBe(1);
+  else expect(stats('droppedLate'), got.stderr).toBeGreaterThanOrEqual(1);
   expect(got.rejected).toBe(0);
+  // The retried requests (see send) were taken once: by the in-memory engine's ingestOnce, or
+  // by the shared groups' recent ids when the copy went to another replica.
+  if (got.stderr.includes('"mode":"shared"')) expect(stats('duplicates')).toBeGreaterThan(0);
+  else expect(stats('ingested')).toBe(run.stream.length);
   expect(got.liveResolved).toBe(expectedCount(run));
   expect(got.alerts).toHaveLength(2 * expectedCount(run));
 }
