@@ -4,7 +4,7 @@
  *   node --conditions=@llmsec/source [--cpu-prof] bench/instrumentation/profile-driver.ts <mode> [calls] [--stream] [--base <dir>]
  *
  * mode: `plain`, `inst` (no guards), `guards` (default guards), `breakdown` (plain, ours, ours
- * with no-op events, and with no-op events and metrics), or `ab`: plain, ours and, with
+ * with no-op events, with no-op events and metrics, and with a non-recording span too), or `ab`: plain, ours and, with
  * `--base <dir>` (an unpacked older tree of this repository sharing this node_modules), the
  * older instrumentation (its histograms aggregated in process too, by its own LocalHistograms),
  * timed in alternating rounds in a random order, CPU µs per call; or
@@ -13,7 +13,7 @@
  * `--sdk-histograms`: every variant records into the SDK's Histogram (otel-providers.ts).
  */
 import OpenAI from 'openai';
-import { createNoopMeter } from '@opentelemetry/api';
+import { createNoopMeter, INVALID_SPAN_CONTEXT, trace, type Tracer } from '@opentelemetry/api';
 import type { SecurityEvent, SecurityEventEmitter } from '@llmsec/core';
 import { pathToFileURL } from 'node:url';
 import { defaultGuards } from '../../packages/sdk/src/guards/index.ts';
@@ -75,6 +75,13 @@ if (mode === 'breakdown') {
   clients['no-op ev+metr'] = instrumentClient(make(), {
     events: noopEvents,
     meterProvider: { getMeter: () => createNoopMeter() },
+  });
+  // And the span a non-recording one: what is left is the call's own code, its context and promises.
+  const noopTracer = { startSpan: () => trace.wrapSpanContext(INVALID_SPAN_CONTEXT) } as unknown as Tracer;
+  clients['no-op all'] = instrumentClient(make(), {
+    events: noopEvents,
+    meterProvider: { getMeter: () => createNoopMeter() },
+    tracerProvider: { getTracer: () => noopTracer },
   });
 }
 if (mode === 'hist') {
