@@ -131,8 +131,10 @@ export class PiiStreamRedaction {
       const start = Math.max(0, f.start - ctx.length);
       const end = f.end - ctx.length;
       if (start >= cut) break;
-      if (end > cut || (!final && end + LOOKAHEAD > text.length)) {
-        cut = start; // may still grow or change: held whole
+      if (end > cut || (!final && (end + LOOKAHEAD > text.length || pemMayGrow(f.type, text, start, end)))) {
+        // May still grow or change: held whole, with the run it starts in (never a cut inside a
+        // run: 'sk-ant-...1234_' before '-----BEGIN', a token the key's header overlapped).
+        cut = start - redactHold(text, start, this.window);
         break;
       }
       found.push({ start, end, type: f.type });
@@ -151,6 +153,9 @@ export class PiiStreamRedaction {
       if (next === cut) break;
       cut = next;
     }
+    // Never a cut inside a finding taken (a hold back from a held finding may end inside one:
+    // '...END RSA PRIVATE KEY----- ' read as number groups before the next key's header).
+    for (const f of found) if (f.start < cut && f.end > cut) cut = f.start;
     const edits: Segment[] = [];
     let at = 0;
     let out = '';
@@ -234,6 +239,22 @@ interface Segment {
  * address's TLD): a finding ending closer than this to the end of the text seen may still change.
  */
 const LOOKAHEAD = 8;
+
+/**
+ * A PEM private key without its END line yet: core reads a BEGIN header through the first END
+ * line within 16 KiB (secrets.ts PEM_MAX_BODY), whatever lies between, so until 16 KiB have
+ * followed the header an END line may still arrive and make everything up to it one finding
+ * (a truncated key, then text, then another key's END: redact's whole text is one placeholder).
+ */
+function pemMayGrow(type: string, text: string, start: number, end: number): boolean {
+  if (type !== 'private_key') return false;
+  const endLine = text.lastIndexOf('-----END ', end);
+  return (endLine < start || endLine >= end) && text.length - start <= PEM_MAX_BODY + PEM_HEADER_MAX;
+}
+
+/** secrets.ts: the body an END line is looked for in, and a BEGIN header's longest form. */
+const PEM_MAX_BODY = 16384;
+const PEM_HEADER_MAX = 96;
 
 /** core's redact repeats its scan at most this many times (redact.ts MAX_PASSES). */
 const MAX_PASSES = 4;
