@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkAlerts, expectedCount, failures, parseAlerts } from './support/scenarios/check.ts';
 import { LATENESS, scenarioRun, toJsonl } from './support/scenarios/index.ts';
+import { startRedisCluster, type RedisClusterHandle } from './support/redis.ts';
+import { useRedis } from './support/redis-per-file.ts';
 import { runToEnd } from './support/run.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -71,4 +73,35 @@ describe('acceptance scenarios through llmsec replay', () => {
       });
     }
   }
+});
+
+describe('acceptance scenarios through llmsec replay on shared Redis state', () => {
+  const redis = useRedis();
+  let cluster: RedisClusterHandle | undefined;
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const run = scenarioRun(4);
+  const file = join(dir, 'events-4.jsonl');
+  writeFileSync(file, toJsonl(run.stream));
+  const replay = async (state: string[]) => {
+    const r = await runToEnd(
+      process.execPath,
+      [BIN, 'replay', file, '--allowed-lateness', LATENESS, ...state],
+      ROOT,
+      60_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${run.stream.length} events, 0 malformed, 1 late (dropped)`);
+    const alerts = parseAlerts(r.stdout);
+    expect(failures(checkAlerts(run, alerts))).toEqual([]);
+    expect(alerts).toHaveLength(2 * expectedCount(run));
+  };
+  it('--state redis://… (standalone): the same incidents', async () => {
+    await replay(['--state', redis.server.url]);
+  }, 60_000);
+  it('--state redis://… --cluster (3 masters): the same incidents', async () => {
+    cluster = await startRedisCluster(3);
+    await replay(['--state', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '--cluster']);
+  }, 90_000);
 });
