@@ -14,10 +14,13 @@ export const PREFETCH_ALWAYS: unique symbol = Symbol('llmsec.detect.prefetchAlwa
 
 /**
  * Events whose groups are read ahead together. With 100,000 users, 4 to 16 measured the same
- * (bench/detect/profile-engine.ts); 8 keeps the batch's loads within the CPU's out-of-order
- * window.
+ * when the rows read were not the lines a request touches (before SlabStore's lanes); since,
+ * 16 against 8 (bench/detect/engine-ab.ts, the same engine with 8 and 16, load 12-15):
+ * 100,000 users 1.05x and 1.08x, 200,000 1.11x, 30,000 1.00x; 32 against 16 at 100,000, 1.01x.
+ * More misses in flight per loop: a Map.get is a builtin call, so only a few of them fit in
+ * the CPU's out-of-order window at once.
  */
-export const PREFETCH_BATCH = 8;
+export const PREFETCH_BATCH = 16;
 
 /**
  * Below this many groups in every table nothing is read ahead: the rows stay in the CPU's

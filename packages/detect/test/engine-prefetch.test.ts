@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { DetectionEngine } from '../src/engine.ts';
-import { GroupPrefetch, NO_PREFETCH, PREFETCH_ALWAYS, PREFETCH_MIN_GROUPS } from '../src/group-prefetch.ts';
+import {
+  GroupPrefetch,
+  NO_PREFETCH,
+  PREFETCH_ALWAYS,
+  PREFETCH_BATCH,
+  PREFETCH_MIN_GROUPS,
+} from '../src/group-prefetch.ts';
 import { GroupTable } from '../src/group-table.ts';
 import { defaultRules, type RuleDefinition } from '../src/index.ts';
 
@@ -241,8 +247,9 @@ describe('group read-ahead', () => {
       })),
     );
     const on = run(stream, { allowedLatenessMs: 5_000 }, true);
-    // 1,000 events, all released by the buffer: one batch per 8, the first sightings not found.
-    expect(on.batches).toBe(125);
+    // 1,000 events, all released by the buffer: one batch per PREFETCH_BATCH, the first
+    // sightings not found.
+    expect(on.batches).toBe(Math.ceil(1_000 / PREFETCH_BATCH));
     expect(on.found).toBeGreaterThan(900);
   });
 
