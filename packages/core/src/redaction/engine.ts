@@ -129,8 +129,12 @@ export function scan(text: string, detectors: readonly Detector[], piiMaxChars =
   // its warm figure (cold caches: a 70-character text's 14 triggers ~4 us there, ~0.4 warm);
   // one character loop over the text rules most of them out for ordinary text.
   const present = presentNeeds(text, plan);
-  // 0: not run yet, 1: fires, 2: does not.
-  const fired = new Uint8Array(triggers.length);
+  // Which triggers ran and which fired, a bit each: no allocation per scan (a Uint8Array was
+  // ~270 bytes, most of a clean text's garbage). A plan of more distinct triggers than bits
+  // keeps an array: 0 not run yet, 1 fires, 2 does not.
+  let ran = 0;
+  let hit = 0;
+  const many = triggers.length > 31 ? new Uint8Array(triggers.length) : undefined;
   for (let d = 0; d < detectors.length; d++) {
     const detector = detectors[d]!;
     const bit = need[d]!;
@@ -138,8 +142,17 @@ export function scan(text: string, detectors: readonly Detector[], piiMaxChars =
     // for another detector that shares it and has no such characters).
     if (bit !== 0 && (present & bit) === 0) continue;
     const k = slot[d]!;
-    if (fired[k] === 0) fired[k] = triggers[k]!(text) ? 1 : 2;
-    if (fired[k] !== 1) continue;
+    if (many === undefined) {
+      const b = 1 << k;
+      if ((ran & b) === 0) {
+        ran |= b;
+        if (triggers[k]!(text)) hit |= b;
+      }
+      if ((hit & b) === 0) continue;
+    } else {
+      if (many[k] === 0) many[k] = triggers[k]!(text) ? 1 : 2;
+      if (many[k] !== 1) continue;
+    }
     const subject = head === text || isSecretType(detector.type) ? text : head;
     const mine: Finding[] = [];
     const re = detector.pattern;
