@@ -3,7 +3,7 @@
 // (OTLP/JSON written by hand; http/protobuf and gRPC from the OTel JS exporters), to one
 // detector, to three replicas round-robin on one Redis, and to three on a 3-master Cluster; the alerts files held to what the docs say each scenario gives,
 // the same expectations replay is held to (scenarios-replay.test.ts).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
@@ -38,8 +38,12 @@ import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandl
 const SPEEDUP = 1800;
 
 const procs: DetectorProcess[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill('SIGKILL');
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /**
@@ -144,6 +148,7 @@ function readAlerts(files: string[]): AlertLine[] {
  */
 async function detect(n: number, state: Record<string, unknown>, run: ScenarioRun): Promise<Detected> {
   const dir = tempDir();
+  dirs.push(dir);
   const files = Array.from({ length: n }, (_, i) => join(dir, `alerts-${i}.jsonl`));
   const replicas = await Promise.all(
     files.map((alerts, i) =>

@@ -5,9 +5,9 @@
 // message grows raises escalating_length. Expectations from packages/detector/README.md
 // "Run it" (what a span becomes: prompt_length, new_input_length, tokens, user, time = end)
 // and packages/detect/README.md "Built-in rules" / "Ordinary traffic".
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   startDetectorProcess,
   tempDir,
@@ -125,8 +125,12 @@ function tracesBody(spans: SpanOut[]): string {
 }
 
 const procs: DetectorProcess[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const p of procs.splice(0)) p.kill('SIGKILL');
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('GenAI spans of other instrumentations through llmsec detector', () => {
@@ -187,6 +191,7 @@ describe('GenAI spans of other instrumentations through llmsec detector', () => 
     spans.sort((a, b) => a.end - b.end);
 
     const dir = tempDir();
+    dirs.push(dir);
     const alerts = join(dir, 'alerts.jsonl');
     const d = await startDetectorProcess(
       writeConfig(dir, 'd.json', { otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' }, sinks: { alerts } }),
