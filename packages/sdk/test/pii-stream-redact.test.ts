@@ -286,6 +286,29 @@ describe('stream redaction equals redact of the whole text', () => {
         '000 0',
         '004',
       ],
+      // With a finding held, the hold before it was cut short (its budget counted from the text's
+      // end): a card that only reads as one beside the phone's placeholder was let out.
+      [
+        "203.0.113.42'(\nAIzaSyA1234567890abc",
+        'defghij',
+        'klmnopqrstuv"4111-1111-1111-1111 ',
+        '1-',
+        '800-555-019',
+        '9=5500 00',
+        '00 0000 0004.-----BE',
+        'GIN PRIVATE KEY-----\nMIIEvQ sk-an',
+        't-ap',
+        "i03-abcdefghijklmnop1234'Bearer 9f",
+        '8e7d6c5b4a39281706f5e4d3c2b1a0  1-800-555-0199-DE8',
+        '9 3704 0044 0532 0130',
+        ' 00)ma',
+        'ilto:(----',
+        '-BEGIN PRIVATE KEY-----\nMIIEvQ"Mr\nAI',
+        'zaSyA1234567890abcdefghijklmnopqrstuv(-mai',
+        'lto: IBA',
+        'N, DE',
+        '89 3704 0044 0532 0130 00',
+      ],
       // A truncated key, text, then another key's END line within 16 KiB: one finding in redact.
       [
         'xoxb-1234567890-abc',

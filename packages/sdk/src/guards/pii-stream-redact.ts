@@ -125,6 +125,7 @@ export class PiiStreamRedaction {
     const ctx = this.before;
     const findings = findSensitive(ctx + text, this.capped(this.maxChars - (this.base - ctx.length)));
     const found: Array<{ start: number; end: number; type: RedactionType }> = [];
+    let heldFinding = false;
     for (const f of findings) {
       if (f.end <= ctx.length) continue; // in text released before: rewritten then
       // A finding begun in released text (which a hold should have kept): its rest is still replaced.
@@ -135,6 +136,7 @@ export class PiiStreamRedaction {
         // May still grow or change: held whole, with the run it starts in (never a cut inside a
         // run: 'sk-ant-...1234_' before '-----BEGIN', a token the key's header overlapped).
         cut = start - redactHold(text, start, this.window);
+        heldFinding = true;
         break;
       }
       found.push({ start, end, type: f.type });
@@ -144,9 +146,11 @@ export class PiiStreamRedaction {
     // '06 12 34 56 78 ' before '2001:db8::1', which the phone's look-ahead refused until it was
     // '[REDACTED:ipv6]'): the end before the cut is held as the stream's end is, and a finding
     // that hold ends inside with it, until nothing more is held (a few rounds: each moves back).
-    // Within the window: the hold's bound stays `window` (a growing finding aside).
+    // Within the window: the hold's bound stays `window`, from the end of the text, or from
+    // the start of a finding held (still growing: what is before it may join it all the same).
+    const limit = heldFinding ? cut : text.length;
     for (let round = 0; round < 8 && cut > 0 && cut < text.length; round++) {
-      const budget = this.window - (text.length - cut);
+      const budget = this.window - (limit - cut);
       if (budget <= 0) break;
       let next = cut - redactHold(text, cut, budget);
       for (const f of found) if (f.start < next && f.end > next) next = f.start;
