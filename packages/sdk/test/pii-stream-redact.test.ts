@@ -133,6 +133,89 @@ describe('stream redaction equals redact of the whole text', () => {
     }
   });
 
+  it('3,000 answers of findings glued by punctuation or nothing (keys, tokens, PEM blocks, number formats)', () => {
+    const atoms = [
+      ...FINDINGS,
+      'a@b.co',
+      'x.y+z@mail.example.org',
+      '4111-1111-1111-1111',
+      '4111111111111111',
+      '5500 0000 0000 0004',
+      '+1 (415) 555-0100',
+      '415-555-0100',
+      'DE89370400440532013000',
+      'GB82 WEST 1234 5698 7654 32',
+      'SSN 123456789',
+      'social security number: 123-45-6789',
+      'sk-ant-api03-abcdefghijklmnop1234',
+      'bearer abc.def-123_XYZ9',
+      '10.0.0.1',
+      'fe80::1ff:fe23:4567:890a',
+      'xoxb-1234567890-abcdefghij',
+      'AIzaSyA1234567890abcdefghijklmnopqrstuv',
+      '-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END RSA PRIVATE KEY-----',
+      '-----BEGIN PRIVATE KEY-----\nMIIEvQ',
+      ...[
+        '0044',
+        '1234',
+        'AB',
+        'GB',
+        '+',
+        '(',
+        ')',
+        '.',
+        '-',
+        '@',
+        'x',
+        'the',
+        'Mr',
+        'IBAN',
+        'tel:',
+        'mailto:',
+      ],
+      ...['http://', 'ssn', 'key:', '12', '99', '00', 'Z9'],
+    ];
+    const glue = [
+      ' ',
+      ' ',
+      ' ',
+      '',
+      ', ',
+      '\n',
+      ': ',
+      '-',
+      '.',
+      '/',
+      '(',
+      ')',
+      '  ',
+      '\t',
+      '"',
+      "'",
+      ';',
+      '_',
+      '=',
+      '#',
+    ];
+    for (let seed = 1; seed <= 3000; seed++) {
+      const r = rng(seed);
+      const n = 2 + Math.floor(r() * 30);
+      let full = '';
+      for (let i = 0; i < n; i++)
+        full += (i > 0 ? glue[Math.floor(r() * glue.length)]! : '') + atoms[Math.floor(r() * atoms.length)]!;
+      const mode = r();
+      const pieces: string[] = [];
+      for (let i = 0; i < full.length;) {
+        const len = mode < 0.2 ? 1 : 1 + Math.floor(r() * (mode < 0.6 ? 8 : 50));
+        pieces.push(full.slice(i, i + len));
+        i += len;
+      }
+      const got = drive(pieces);
+      if (got !== redact(full).text)
+        expect(got, `seed ${seed}: ${JSON.stringify(pieces)}`).toBe(redact(full).text);
+    }
+  });
+
   it('keys next to keys, in the layouts a wider search found (each failed before): a complete PEM key then a truncated one, a key before a header', () => {
     const layouts: string[][] = [
       // The second key's header made the hold reach back into the first key, which was let out raw.
