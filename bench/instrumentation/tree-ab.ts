@@ -12,8 +12,8 @@
  * CPU (process CPU also counts the JIT's and GC's helper threads).
  *
  * Why A/A: the side loaded first was favoured in 2026-12-05 runs (the same tree as A and B:
- * main thread A − B −4.3 and −1.0 µs, 60 rounds of 400 calls, load 7–11), which is as large as
- * the changes one wants to see. Run A/B both ways (`--a base --b ours` too) and an A/A beside
+ * main thread A − B −4.3, −1.0, −0.9 and −1.0 µs, 60 rounds of 400 calls, load 7–13), which is
+ * as large as the changes one wants to see. Run A/B both ways (`--a base --b ours` too) and an A/A beside
  * it; profile-driver.ts `ab --base` loads the current tree first, the same way.
  */
 import OpenAI from 'openai';
