@@ -64,7 +64,10 @@ installDiscardingProviders(
   LocalHistograms,
   ...(baseDir === undefined
     ? []
-    : [((await import(baseUrl('local-histograms.ts'))) as { LocalHistograms: typeof LocalHistograms }).LocalHistograms]),
+    : [
+        ((await import(baseUrl('local-histograms.ts'))) as { LocalHistograms: typeof LocalHistograms })
+          .LocalHistograms,
+      ]),
 );
 
 interface Guard {
@@ -91,7 +94,8 @@ const defaults = (): Required<GuardSet> => {
   return { input: g.input ?? [], output: g.output ?? [] };
 };
 const allow = (): { action: 'allow' } => ({ action: 'allow' });
-const noopInput = (): Guard[] => defaults().input.map((g) => ({ name: g.name, layer: g.layer, check: allow }));
+const noopInput = (): Guard[] =>
+  defaults().input.map((g) => ({ name: g.name, layer: g.layer, check: allow }));
 /** What the default leakage guard holds after each delta (text length -> characters), found by running it once. */
 const HOLDS = new Map<number, number>();
 const noopOutput = (chunk?: 'allow' | 'hold'): Guard[] =>
@@ -124,11 +128,12 @@ if (stream) {
 class NoDurations extends LlmsecMetrics {
   override recordGuardrailDuration(): void {}
 }
-const TRIGGERS = /PRIVATE KEY-----|eyJ|sk-|gh[pousr]_|github_pat_|xox|AIza|AKIA|ASIA|bearer|@|\+|\d|ssn|social security/i;
+const TRIGGERS =
+  /PRIVATE KEY-----|eyJ|sk-|gh[pousr]_|github_pat_|xox|AIza|AKIA|ASIA|bearer|@|\+|\d|ssn|social security/i;
 const NEEDLES = ['PRIVATE KEY-----', 'eyJ', 'sk-ant-', 'sk-', 'xox', 'AIza', 'AKIA', '@', '+', ':'];
 let sink = 0;
 const PROBES: Record<string, (t: string) => void> = {
-  'detectSensitive': (t) => {
+  detectSensitive: (t) => {
     sink += detectSensitive(t, { piiMaxChars: 65536 }).length;
   },
   'one regex test': (t) => {
@@ -184,7 +189,9 @@ if (!has('defaults-only')) {
   configs['default guards, no chunk checks'] = {
     guards: {
       input: defaults().input,
-      output: defaults().output.map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'checkChunk')) as Guard),
+      output: defaults().output.map(
+        (x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'checkChunk')) as Guard,
+      ),
     },
   };
 }
@@ -229,6 +236,7 @@ for (const n of names) {
     `  ${n.padEnd(48)} ${median(d).toFixed(1).padStart(7)} (${q(d, 0.25).toFixed(1)} .. ${q(d, 0.75).toFixed(1)})  ${(median(d) - none >= 0 ? '+' : '') + (median(d) - none).toFixed(1)}`,
   );
 }
-if (stream) lines.push(`  held by the default leakage guard (text length, characters): ${JSON.stringify([...HOLDS])}`);
+if (stream)
+  lines.push(`  held by the default leakage guard (text length, characters): ${JSON.stringify([...HOLDS])}`);
 process.stdout.write(`${lines.join('\n')}\n${sink === -1 ? '' : ''}`);
 process.exit(0);

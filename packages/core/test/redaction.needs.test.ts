@@ -107,7 +107,11 @@ describe('redaction needs', () => {
     const never = /(?!)/g;
     const padded: Detector[] = [
       ...DETECTORS,
-      ...Array.from({ length: 40 }, (): Detector => ({ type: 'email', trigger: () => false, pattern: never })),
+      ...Array.from({ length: 40 }, (): Detector => ({
+        type: 'email',
+        trigger: () => false,
+        pattern: never,
+      })),
     ];
     fc.assert(
       fc.property(text, (t) => {
