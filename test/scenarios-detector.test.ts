@@ -34,6 +34,7 @@ import {
 } from './support/scenarios/index.ts';
 import { logsRequest } from './support/scenarios/otlp-json.ts';
 import { logRecords } from './support/scenarios/otlp-records.ts';
+import { useAlertmanager, type AlertmanagerHandle } from './support/alertmanager.ts';
 import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from './support/redis.ts';
 
 /** Event time per wall time when feeding replicas (see send). */
@@ -164,6 +165,9 @@ interface Detected {
   stderr: string;
   /** Resolved lines written before the detectors were told to stop. */
   liveResolved: number;
+  /** The most llmsec alerts Alertmanager held active at once, and how many it still held at the end. */
+  amMax: number;
+  amLeft: number;
 }
 
 function readAlerts(files: string[]): AlertLine[] {
@@ -174,7 +178,12 @@ function readAlerts(files: string[]): AlertLine[] {
  * Starts `n` detectors on `state`, feeds them the run, waits (while they run: ticks move event
  * time, no shutdown flush) for every expected incident's resolved line, then stops them.
  */
-async function detect(n: number, state: Record<string, unknown>, run: ScenarioRun): Promise<Detected> {
+async function detect(
+  n: number,
+  state: Record<string, unknown>,
+  run: ScenarioRun,
+  am?: AlertmanagerHandle,
+): Promise<Detected> {
   const dir = tempDir();
   dirs.push(dir);
   const files = Array.from({ length: n }, (_, i) => join(dir, `alerts-${i}.jsonl`));
@@ -185,13 +194,31 @@ async function detect(n: number, state: Record<string, unknown>, run: ScenarioRu
         writeConfig(dir, `d${i}.json`, {
           otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
           allowed_lateness: LATENESS,
-          sinks: { alerts, webhook: [hook.url] },
+          sinks: { alerts, webhook: [hook.url], ...(am ? { alertmanager: [am.url] } : {}) },
           ...state,
         }),
       ),
     ),
   );
   procs.push(...replicas);
+  // Alertmanager's view while the traffic runs: how many llmsec alerts it holds active.
+  let amMax = 0;
+  const amActive = async (): Promise<number> => {
+    const res = await fetch(`${am!.url}/api/v2/alerts?active=true`);
+    return ((await res.json()) as { labels: Record<string, string> }[]).filter(
+      (a) => a.labels.rule !== undefined,
+    ).length;
+  };
+  const poll = am
+    ? setInterval(
+        () =>
+          void amActive().then(
+            (k) => (amMax = Math.max(amMax, k)),
+            () => {},
+          ),
+        150,
+      )
+    : undefined;
   const targets = targetsOf(replicas);
   const rejected = await send(run, targets, n === 1 ? Infinity : SPEEDUP);
   for (const t of targets) await t.exporter?.shutdown();
@@ -202,12 +229,20 @@ async function detect(n: number, state: Record<string, unknown>, run: ScenarioRu
   }
   // Resolved while running (ticks and later events move event time), not by the shutdown flush.
   const liveResolved = readAlerts(files).filter((a) => a.status === 'resolved').length;
+  clearInterval(poll);
+  // Every incident resolved: Alertmanager must have been told so (none left active).
+  let amLeft = 0;
+  if (am) {
+    const amUntil = Date.now() + 15_000;
+    while ((amLeft = await amActive()) > 0 && Date.now() < amUntil)
+      await new Promise((r) => setTimeout(r, 200));
+  }
   for (const r of replicas) r.kill('SIGTERM');
   const codes = await Promise.all(replicas.map((r) => r.exited));
   const stderr = replicas.map((r) => r.stderr()).join('\n');
   expect(codes, stderr).toEqual(replicas.map(() => 0));
   await hook.close();
-  return { alerts: readAlerts(files), webhook: hook.received, rejected, stderr, liveResolved };
+  return { alerts: readAlerts(files), webhook: hook.received, rejected, stderr, liveResolved, amMax, amLeft };
 }
 
 function expectScenarios(run: ScenarioRun, got: Detected): void {
@@ -250,8 +285,12 @@ describe('acceptance scenarios through llmsec detector', () => {
     afterAll(async () => {
       await redis?.stop();
     });
-    it('same incidents, each fired once by one replica and resolved once', async () => {
-      expectScenarios(run, await detect(3, { state: redis.url }, run));
+    const am = useAlertmanager();
+    it('same incidents, each fired once by one replica and resolved once; Alertmanager told both', async () => {
+      const got = await detect(3, { state: redis.url }, run, am);
+      expectScenarios(run, got);
+      expect(got.amMax).toBeGreaterThan(0);
+      expect(got.amLeft, am.output()).toBe(0);
     }, 60_000);
   });
 
