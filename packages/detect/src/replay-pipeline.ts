@@ -1,7 +1,7 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { getCompileCacheDir } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import { ReplayProjection } from './replay-projection.ts';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { ReplayProjection, replayProjector } from './replay-projection.ts';
 import type { RuleDefinition } from './types.ts';
 
 /**
@@ -11,12 +11,29 @@ import type { RuleDefinition } from './types.ts';
  * The engine sees the same events in the same order with the same times, so lateness, ordering
  * and alerts are those of the one-thread replay; malformed lines are reported with the same
  * numbers and reasons. The reader is at most a few batches ahead (bounded memory).
+ *
+ * The reader may be started before the engine's modules and rules are loaded
+ * (startReplayReader): it reads and decodes from its start, posting a bounded amount of whole
+ * events (this side projects them), and gets the rules by message when the replay begins (issue 13: the reader sets the replay's pace, and
+ * the engine's start-up was on its path).
  */
 
 export interface ReaderOptions {
   file: string;
   maxLineBytes: number;
   /** The rules the engine runs (their fields are kept); undefined: every field is kept. */
+  rules: RuleDefinition[] | undefined;
+}
+
+/** What the reader thread is started with: the rules come later (ReaderRules), on `port`. */
+export interface ReaderStart {
+  file: string;
+  maxLineBytes: number;
+  port: MessagePort;
+}
+
+/** The first message to the reader thread: the rules whose fields it keeps. */
+export interface ReaderRules {
   rules: RuleDefinition[] | undefined;
 }
 
@@ -28,6 +45,8 @@ export interface ReaderOptions {
  */
 export interface ReaderBatch {
   kind: 'batch';
+  /** Read before the rules came: `values` are the events, whole, for this side to project. */
+  whole: boolean;
   categories: string[];
   values: unknown[];
   count: number;
@@ -47,12 +66,7 @@ export interface ReaderFailed {
   message: string;
 }
 
-/** The reader thread's first message: its modules loaded, it is reading. */
-export interface ReaderReady {
-  kind: 'ready';
-}
-
-type ReaderMessage = ReaderReady | ReaderBatch | ReaderDone | ReaderFailed;
+type ReaderMessage = ReaderBatch | ReaderDone | ReaderFailed;
 
 /**
  * The reader thread could not start: its module file is missing (a bundled CLI, an install
@@ -86,21 +100,82 @@ function workerUrl(): URL {
 
 const READER_YOUNG_GENERATION_MB = 8;
 
+/** What the thread that started a reader says of it: it failed, or it ended. */
+type ReaderStatus = { kind: 'error'; message: string } | { kind: 'exit'; code: number };
+
 /**
- * Replays `options.file` on two threads. Resolves with the line count and the reader's CPU
- * time; rejects (Error with the reason) when the file cannot be read, and with a
- * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
+ * A reader started on one thread and handed to another (ReplayReader.handOver): put it in that
+ * thread's workerData with `transfer` in the transferList, and make it a reader there with
+ * replayReaderFrom.
  */
-export function replayFileOnTwoThreads(
-  options: ReaderOptions,
-  handlers: PipelineHandlers,
-): Promise<{ lines: number; readerCpuMs: number | undefined }> {
-  return new Promise((resolve, reject) => {
+export interface ReplayReaderLink {
+  file: string;
+  maxLineBytes: number;
+  /** The reader's messages (ReaderMessage) and the replay's to it (ReaderRules, then 0s). */
+  port: MessagePort;
+  /** The reader thread's failure or exit, from the thread that started it (ReaderStatus). */
+  status: MessagePort;
+}
+
+/**
+ * A reader thread started ahead of its replay (startReplayReader). Until the replay listens, the
+ * reader's messages and its thread's failure or exit wait in their ports. Pass it to
+ * replayFileOnTwoThreads on this thread, or hand it to another (handOver, then replayReaderFrom
+ * there), or close it if the replay does not run (a usage error).
+ */
+export interface ReplayReader {
+  readonly file: string;
+  readonly maxLineBytes: number;
+  /**
+   * For the thread the replay will run on: the link and what to transfer with it (undefined if
+   * the thread could not be made: the replay there then starts its own). This handle keeps
+   * only close().
+   */
+  handOver(): { link: ReplayReaderLink; transfer: MessagePort[] } | undefined;
+  /**
+   * Ends the reader (idempotent). The replay's side closes its ports when it ends, which ends
+   * the reader thread; the thread that started it may also stop it at once.
+   */
+  close(): void;
+}
+
+/** ReplayReader, with what the replay's side calls. */
+class ReaderThread implements ReplayReader {
+  readonly file: string;
+  readonly maxLineBytes: number;
+  private readonly port: MessagePort | undefined;
+  private readonly status: MessagePort | undefined;
+  /** Where the thread was started here. */
+  private readonly worker: Worker | undefined;
+  /** The thread could not be made at all (Worker threw). */
+  private readonly startError: Error | undefined;
+  private taken = false;
+
+  private constructor(
+    file: string,
+    maxLineBytes: number,
+    port: MessagePort | undefined,
+    status: MessagePort | undefined,
+    worker: Worker | undefined,
+    startError: Error | undefined,
+  ) {
+    this.file = file;
+    this.maxLineBytes = maxLineBytes;
+    this.port = port;
+    this.status = status;
+    this.worker = worker;
+    this.startError = startError;
+  }
+
+  static start(file: string, maxLineBytes: number): ReaderThread {
+    const data = new MessageChannel();
+    const status = new MessageChannel();
     const cacheDir = getCompileCacheDir();
     let worker: Worker;
     try {
       worker = new Worker(workerUrl(), {
-        workerData: options,
+        workerData: { file, maxLineBytes, port: data.port2 } satisfies ReaderStart,
+        transferList: [data.port2],
         // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
         // a small young generation keeps it from growing to V8's 64 MiB of semi-spaces, ~40 MB
         // less resident memory for the same reader CPU time (measured, 1 M lines).
@@ -115,53 +190,165 @@ export function replayFileOnTwoThreads(
           : {}),
       });
     } catch (err) {
-      reject(new ReplayThreadUnavailableError(`replay reader thread: ${(err as Error).message}`));
+      data.port1.close();
+      status.port1.close();
+      return new ReaderThread(file, maxLineBytes, undefined, undefined, undefined, err as Error);
+    }
+    // Said through a port, so that the thread the replay runs on hears it wherever that is.
+    worker.on('error', (err) =>
+      status.port1.postMessage({ kind: 'error', message: err.message } satisfies ReaderStatus),
+    );
+    worker.on('exit', (code) => {
+      status.port1.postMessage({ kind: 'exit', code } satisfies ReaderStatus);
+      status.port1.close();
+    });
+    return new ReaderThread(file, maxLineBytes, data.port1, status.port2, worker, undefined);
+  }
+
+  static from(link: ReplayReaderLink): ReaderThread {
+    return new ReaderThread(link.file, link.maxLineBytes, link.port, link.status, undefined, undefined);
+  }
+
+  handOver(): { link: ReplayReaderLink; transfer: MessagePort[] } | undefined {
+    if (this.port === undefined || this.status === undefined || this.taken) return undefined;
+    this.taken = true;
+    return {
+      link: { file: this.file, maxLineBytes: this.maxLineBytes, port: this.port, status: this.status },
+      transfer: [this.port, this.status],
+    };
+  }
+
+  close(): void {
+    if (!this.taken) {
+      this.port?.close();
+      this.status?.close();
+    }
+    void this.worker?.terminate();
+  }
+
+  /**
+   * The replay's side: the rules sent; the reader's messages and its thread's status
+   * to `listener` from now on (what came before waited in the ports).
+   */
+  listen(
+    rules: RuleDefinition[] | undefined,
+    listener: (message: ReaderMessage) => void,
+    onStatus: (status: ReaderStatus) => void,
+  ): void {
+    if (this.taken) throw new Error('this replay reader is already in use');
+    this.taken = true;
+    if (this.port === undefined || this.status === undefined) {
+      onStatus({ kind: 'error', message: this.startError?.message ?? 'not started' });
       return;
     }
+    this.port.postMessage({ rules } satisfies ReaderRules);
+    this.port.on('message', listener);
+    this.status.on('message', onStatus);
+  }
+
+  /** Each batch taken: one more may come. */
+  batchTaken(): void {
+    this.port!.postMessage(0);
+  }
+
+  /** The replay ended: its ports closed, which ends the reader thread. */
+  end(): void {
+    this.port?.close();
+    this.status?.close();
+    void this.worker?.terminate();
+  }
+}
+
+/**
+ * Starts the reader thread of a replay of `file` now, before the rules are known: it reads and
+ * decodes while the caller loads the engine and the rules, posting the events whole (at most ~32
+ * Mi characters of their lines) until replayFileOnTwoThreads gives it the rules. Never throws; a thread that cannot
+ * start is reported by replayFileOnTwoThreads (ReplayThreadUnavailableError).
+ */
+export function startReplayReader(file: string, maxLineBytes: number): ReplayReader {
+  return ReaderThread.start(file, maxLineBytes);
+}
+
+/** The reader another thread started and handed over (ReplayReader.handOver). */
+export function replayReaderFrom(link: ReplayReaderLink): ReplayReader {
+  return ReaderThread.from(link);
+}
+
+/**
+ * Replays `options.file` on two threads. Resolves with the line count and the reader's CPU
+ * time; rejects (Error with the reason) when the file cannot be read, and with a
+ * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
+ * `reader`: one started ahead for the same file and line cap (startReplayReader); closed at
+ * the end, as one started here.
+ */
+export function replayFileOnTwoThreads(
+  options: ReaderOptions,
+  handlers: PipelineHandlers,
+  reader?: ReplayReader,
+): Promise<{ lines: number; readerCpuMs: number | undefined }> {
+  if (reader !== undefined && !(reader instanceof ReaderThread)) {
+    return Promise.reject(new TypeError('not a reader from startReplayReader or replayReaderFrom'));
+  }
+  if (
+    reader !== undefined &&
+    (reader.file !== options.file || reader.maxLineBytes !== options.maxLineBytes)
+  ) {
+    return Promise.reject(new TypeError('the replay reader was started for another file or line cap'));
+  }
+  const thread = reader ?? ReaderThread.start(options.file, options.maxLineBytes);
+  return new Promise((resolve, reject) => {
     const feeder = new BatchFeeder(options.rules, handlers);
     let settled = false;
-    // Until the reader says it is ready, a failure is one to start it (its file, its imports).
-    let ready = false;
+    // Until a batch was fed, a failure of the reader's thread (its file, its imports) leaves
+    // the caller free to read the file itself.
+    let fed = false;
     const finish = (
       err: Error | undefined,
       value?: { lines: number; readerCpuMs: number | undefined },
     ): void => {
       if (settled) return;
       settled = true;
-      void worker.terminate();
+      thread.end();
       if (err !== undefined) reject(err);
       else resolve(value!);
     };
-    worker.on('message', (message: ReaderMessage) => {
-      if (settled) return;
-      try {
-        if (message.kind === 'ready') {
-          ready = true;
-        } else if (message.kind === 'batch') {
-          feeder.feed(message);
-          worker.postMessage(0);
-        } else if (message.kind === 'done') {
-          finish(undefined, { lines: message.lines, readerCpuMs: message.cpuMs });
-        } else {
-          finish(new Error(message.message));
+    // The status comes through another port than the messages and may overtake the last of
+    // them: what was fed, not what the reader said, decides.
+    const onStatus = (status: ReaderStatus): void => {
+      const reason =
+        status.kind === 'error'
+          ? `replay reader thread: ${status.message}`
+          : `replay reader thread exited with code ${status.code}`;
+      finish(fed ? new Error(reason) : new ReplayThreadUnavailableError(reason));
+    };
+    thread.listen(
+      options.rules,
+      (message) => {
+        if (settled) return;
+        try {
+          if (message.kind === 'batch') {
+            fed = true;
+            feeder.feed(message);
+            thread.batchTaken();
+          } else if (message.kind === 'done') {
+            finish(undefined, { lines: message.lines, readerCpuMs: message.cpuMs });
+          } else {
+            finish(new Error(message.message));
+          }
+        } catch (err) {
+          finish(err as Error);
         }
-      } catch (err) {
-        finish(err as Error);
-      }
-    });
-    worker.on('error', (err) =>
-      finish(ready ? err : new ReplayThreadUnavailableError(`replay reader thread: ${err.message}`)),
+      },
+      onStatus,
     );
-    worker.on('exit', (code) => {
-      const reason = `replay reader thread exited with code ${code}`;
-      finish(ready ? new Error(reason) : new ReplayThreadUnavailableError(reason));
-    });
   });
 }
 
 /** Reads one batch back into events, handing them and the batch's errors over in input order. */
 class BatchFeeder {
   private readonly projection: ReplayProjection;
+  /** For whole events: a projection of its own (it numbers categories apart from `read`). */
+  private readonly project: (event: SecurityEvent) => SecurityEvent;
   private readonly handlers: PipelineHandlers;
   private times: number[] = [];
   private index = 0;
@@ -172,12 +359,22 @@ class BatchFeeder {
 
   constructor(rules: RuleDefinition[] | undefined, handlers: PipelineHandlers) {
     this.projection = new ReplayProjection(rules);
+    this.project = rules !== undefined ? replayProjector(rules) : (event) => event;
     this.handlers = handlers;
   }
 
   feed(batch: ReaderBatch): void {
     const { values, count, errors } = batch;
     const handlers = this.handlers;
+    if (batch.whole) {
+      let e = 0;
+      for (let i = 0; i < count; i++) {
+        for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
+        handlers.onEvent(this.project(values[i] as SecurityEvent), batch.times[i]!);
+      }
+      for (; e < errors.length; e++) report(errors[e]!, handlers);
+      return;
+    }
     this.projection.learnCategories(batch.categories);
     this.times = batch.times;
     this.index = 0;

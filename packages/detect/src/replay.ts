@@ -6,6 +6,11 @@ export type { LineReaderOptions } from './event-reader.ts';
 export { formatAlertTable } from './alert-table.ts';
 export { parseDuration } from './duration.ts';
 export { gunzipIfCompressed } from './gzip-input.ts';
-export { replayFileOnTwoThreads, ReplayThreadUnavailableError } from './replay-pipeline.ts';
+export {
+  replayFileOnTwoThreads,
+  replayReaderFrom,
+  ReplayThreadUnavailableError,
+  startReplayReader,
+} from './replay-pipeline.ts';
 export { replayProjector } from './replay-projection.ts';
-export type { PipelineHandlers, ReaderOptions } from './replay-pipeline.ts';
+export type { PipelineHandlers, ReaderOptions, ReplayReader, ReplayReaderLink } from './replay-pipeline.ts';

@@ -7,7 +7,7 @@
 // the flags of the process it was started in.
 import { Readable, Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { runReplayHere } from './replay-run.ts';
+import { replayReaderFrom, type ReplayReaderLink } from '@llmsec/detect/replay';
 
 /** What the engine's thread sends: that it started, its output in write order, the exit code. */
 export type EngineThreadMessage = { ready: true } | { fd: 1 | 2; text: string } | { code: number };
@@ -17,6 +17,8 @@ export interface EngineThreadData {
   argv: string[];
   /** Int32 [0]: characters sent and not yet written out by the starting thread. */
   pending: SharedArrayBuffer;
+  /** The file's reader thread, started by the starting thread (it reads while this one loads). */
+  reader?: ReplayReaderLink;
 }
 
 /**
@@ -27,9 +29,19 @@ export interface EngineThreadData {
 export const MAX_PENDING_CHARS = 1 << 20;
 
 const port = parentPort!;
+const { argv, pending: pendingBuffer, reader: link } = workerData as EngineThreadData;
+// The reader thread, already reading while the engine's modules load here (replay.ts); without
+// one the replay starts its own.
+const reader = link !== undefined ? replayReaderFrom(link) : undefined;
+let run: typeof import('./replay-run.ts');
+try {
+  run = await import('./replay-run.ts');
+} catch (err) {
+  reader?.close();
+  throw err;
+}
 // Loaded (imports included): a failure from here on is the replay's, not the thread's start.
 port.postMessage({ ready: true } satisfies EngineThreadMessage);
-const { argv, pending: pendingBuffer } = workerData as EngineThreadData;
 const pending = new Int32Array(pendingBuffer);
 const forward = (fd: 1 | 2): Writable =>
   new Writable({
@@ -44,9 +56,15 @@ const forward = (fd: 1 | 2): Writable =>
     },
   });
 
-const code = await runReplayHere(argv, {
-  stdin: Readable.from([]),
-  stdout: forward(1),
-  stderr: forward(2),
-});
+let code: number;
+try {
+  code = await run.runReplayHere(
+    argv,
+    { stdin: Readable.from([]), stdout: forward(1), stderr: forward(2) },
+    false,
+    reader,
+  );
+} finally {
+  reader?.close();
+}
 port.postMessage({ code } satisfies EngineThreadMessage);

@@ -1,5 +1,6 @@
 import { getCompileCacheDir } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { ReplayReader } from '@llmsec/detect/replay';
 import type { CliIO } from '../io.ts';
 import type { EngineThreadData, EngineThreadMessage } from './replay-engine-thread.ts';
 import { EngineThreadUnavailableError } from './replay-thread-fallback.ts';
@@ -21,8 +22,10 @@ const fromSource = typeof here === 'string' && here.endsWith('.ts');
  * Runs the command on the engine's thread, writing its output to `io` in order. Rejects with
  * EngineThreadUnavailableError when the thread does not start (its file is missing or does not
  * load): nothing was read or written then, so the caller can run the command itself.
+ * `reader`: the file's reader thread, started ahead (startReplayReader), handed to the engine's
+ * thread; the caller closes it.
  */
-export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
+export function runOnEngineThread(argv: string[], io: CliIO, reader?: ReplayReader): Promise<number> {
   return new Promise((resolve, reject) => {
     const cacheDir = getCompileCacheDir();
     // Characters forwarded and not yet written out: the engine's thread waits above a cap
@@ -35,10 +38,16 @@ export function runOnEngineThread(argv: string[], io: CliIO): Promise<number> {
     };
     let worker: Worker;
     try {
+      const handed = reader?.handOver();
       worker = new Worker(
         new URL(fromSource ? './replay-engine-thread.ts' : './replay-engine-thread.js', here as string),
         {
-          workerData: { argv, pending: pendingBuffer } satisfies EngineThreadData,
+          workerData: {
+            argv,
+            pending: pendingBuffer,
+            ...(handed !== undefined ? { reader: handed.link } : {}),
+          } satisfies EngineThreadData,
+          ...(handed !== undefined ? { transferList: handed.transfer } : {}),
           resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
           // As for the reader thread (replay-pipeline.ts): the process's compile cache, and the
           // source condition where it comes from a test runner rather than the process's flags.

@@ -19,6 +19,7 @@ import {
   replayFileOnTwoThreads,
   replayProjector,
   ReplayThreadUnavailableError,
+  type ReplayReader,
 } from '@llmsec/detect/replay';
 import type { CliIO } from '../io.ts';
 import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
@@ -44,9 +45,15 @@ const MAX_REPORTED_LINES = 1000;
 
 /**
  * The command on this thread. `oneThread`: read here whatever --threads says (the engine's
- * thread could not start, so neither would the reader's: replay-thread-fallback.ts).
+ * thread could not start, so neither would the reader's: replay-thread-fallback.ts). `reader`:
+ * the reader thread, started ahead for this file (replay.ts readAhead); the caller closes it.
  */
-export async function runReplayHere(argv: string[], io: CliIO, oneThread = false): Promise<number> {
+export async function runReplayHere(
+  argv: string[],
+  io: CliIO,
+  oneThread = false,
+  reader?: ReplayReader,
+): Promise<number> {
   const parsed = parse(argv);
   if (parsed === 'help') {
     io.stdout.write(`${USAGE}\n`);
@@ -85,7 +92,7 @@ export async function runReplayHere(argv: string[], io: CliIO, oneThread = false
     ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
   }
   try {
-    return await replay(args, rules, io, redis, ruleset, barrierMs);
+    return await replay(args, rules, io, redis, ruleset, barrierMs, reader);
   } finally {
     redis?.disconnect();
   }
@@ -98,6 +105,7 @@ async function replay(
   redis: Awaited<ReturnType<typeof connectRedis>> | undefined,
   ruleset: string | undefined,
   barrierMs: number,
+  reader: ReplayReader | undefined,
 ): Promise<number> {
   const out = new OutBuffer(io.stdout);
   const tableRows: Alert[] = [];
@@ -179,6 +187,7 @@ async function replay(
             onMalformed: reportMalformed,
             onOverlong,
           },
+          reader,
         );
         lines = read.lines;
         readerCpuMs = read.readerCpuMs;
