@@ -12,6 +12,7 @@ async function scenario(args: string[]): Promise<{
   spans: Array<Record<string, unknown>>;
   categories: string[];
   blocked: string;
+  betaBlocked: string;
   requests: number;
 }> {
   const { stdout } = await run(node, args, { cwd: root, timeout: 30_000 });
@@ -23,12 +24,24 @@ const expectedSpans = [
   { name: 'chat gpt-4o-mini', provider: 'openai', input: 2, output: 3, error: null },
   { name: 'chat claude-haiku-4-5', provider: 'anthropic', input: 1, output: 2, error: null },
   { name: 'chat gpt-4o-mini', provider: 'openai', input: null, output: null, error: 'GuardrailBlockedError' },
+  // beta.messages.create (blocked before it is sent) and openai's beta.responses.create.
+  {
+    name: 'chat claude-haiku-4-5',
+    provider: 'anthropic',
+    input: null,
+    output: null,
+    error: 'GuardrailBlockedError',
+  },
+  { name: 'chat gpt-4o-mini', provider: 'openai', input: 2, output: 3, error: null },
 ];
 const expectedCategories = [
   'request_completed',
   'request_completed',
   'request_completed',
   'guardrail_block',
+  'request_completed',
+  'guardrail_block',
+  'request_completed',
   'request_completed',
 ];
 
@@ -38,7 +51,8 @@ describe('LlmClientInstrumentation in both module systems (real openai and @anth
     expect(out.spans).toEqual(expectedSpans);
     expect(out.categories).toEqual(expectedCategories);
     expect(out.blocked).toBe('GuardrailBlockedError');
-    expect(out.requests).toBe(3);
+    expect(out.betaBlocked).toBe('GuardrailBlockedError');
+    expect(out.requests).toBe(4);
   });
 
   it('ESM: import is patched when started with --import @llmsec/sdk/hook', async () => {
@@ -51,7 +65,8 @@ describe('LlmClientInstrumentation in both module systems (real openai and @anth
     ]);
     expect(out.spans).toEqual(expectedSpans);
     expect(out.categories).toEqual(expectedCategories);
-    expect(out.requests).toBe(3);
+    expect(out.betaBlocked).toBe('GuardrailBlockedError');
+    expect(out.requests).toBe(4);
   });
 
   it('ESM without the hook: imports are not patched (the hook is what makes ESM work)', async () => {
@@ -61,8 +76,8 @@ describe('LlmClientInstrumentation in both module systems (real openai and @anth
       `${fixtures}/instr-esm-app.mjs`,
     ]);
     expect(out.categories).toEqual([]);
-    expect(out.requests).toBe(4);
-    // Only the Anthropic SDK's own built-in span remains.
-    expect(out.spans.map((s) => s.name)).toEqual(['anthropic.messages.create']);
+    expect(out.requests).toBe(6);
+    // Only the Anthropic SDK's own built-in spans remain (messages and beta.messages).
+    expect(out.spans.map((s) => s.name)).toEqual(['anthropic.messages.create', 'anthropic.messages.create']);
   });
 });

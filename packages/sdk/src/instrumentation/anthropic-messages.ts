@@ -18,7 +18,8 @@ import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
  * `@anthropic-ai/sdk` 1.x `messages.create`, plain and streamed (`messages.stream` goes through
- * `create` with `stream: true`, so it is covered by the same wrapper).
+ * `create` with `stream: true`, so it is covered by the same wrapper). The beta namespace has
+ * its own `create` (anthropicBetaMessagesAdapter below).
  */
 export const anthropicMessagesAdapter: ProviderAdapter = {
   provider: 'anthropic',
@@ -133,4 +134,17 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       },
     };
   },
+};
+
+/**
+ * `beta.messages.create`: the same request and response shapes with beta blocks and fields
+ * (MCP connectors, containers, context management). Its own method, to which the client's
+ * beta helpers all come (`beta.messages.stream`, `.parse`, `.toolRunner`, message threads), so
+ * an application on the beta namespace passes the same guards. The client takes `betas` out of
+ * the body before it is prepared, so the body the input phase rewrites never holds it, and
+ * `mcp_servers`, `container` and any other field are carried by the body spread untouched.
+ */
+export const anthropicBetaMessagesAdapter: ProviderAdapter = {
+  ...anthropicMessagesAdapter,
+  method: 'anthropic.beta.messages.create',
 };

@@ -1,9 +1,9 @@
 import { diag } from '@opentelemetry/api';
 import type { ProviderAdapter } from './adapter.ts';
-import { anthropicMessagesAdapter } from './anthropic-messages.ts';
+import { anthropicBetaMessagesAdapter, anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
-import { openaiResponsesAdapter } from './openai-responses.ts';
+import { openaiBetaResponsesAdapter, openaiResponsesAdapter } from './openai-responses.ts';
 import { wrapCreate } from './patch.ts';
 import { LlmRuntime } from './runtime.ts';
 import type { LlmInstrumentationOptions } from './types.ts';
@@ -67,5 +67,22 @@ function methodsOf(client: object): Array<{ owner: { create: unknown }; adapter:
   // An OpenAI client has no `messages`; an Anthropic client has no `chat`.
   const messages = chat === undefined ? resource(client, 'messages') : undefined;
   if (messages !== undefined) out.push({ owner: messages, adapter: anthropicMessagesAdapter });
+  // The beta namespaces have their own `create`, which the plain one does not reach: unwrapped,
+  // a call there passed no guard at all. A client without them (openai 6 has no
+  // beta.responses) or of another shape keeps its other methods instrumented.
+  const beta = betaOf(client);
+  const betaMessages = chat === undefined ? resource(beta, 'messages') : undefined;
+  if (betaMessages !== undefined) out.push({ owner: betaMessages, adapter: anthropicBetaMessagesAdapter });
+  const betaResponses = chat !== undefined ? resource(beta, 'responses') : undefined;
+  if (betaResponses !== undefined) out.push({ owner: betaResponses, adapter: openaiBetaResponsesAdapter });
   return out;
+}
+
+/** The client's `beta` resource, if reading it works (a getter of another version may throw). */
+function betaOf(client: object): unknown {
+  try {
+    return (client as { beta?: unknown }).beta;
+  } catch {
+    return undefined;
+  }
 }

@@ -9,10 +9,10 @@ import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
 import { withMetrics } from '../setup-events.ts';
 import type { ProviderAdapter } from './adapter.ts';
-import { anthropicMessagesAdapter } from './anthropic-messages.ts';
+import { anthropicBetaMessagesAdapter, anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
-import { openaiResponsesAdapter } from './openai-responses.ts';
+import { openaiBetaResponsesAdapter, openaiResponsesAdapter } from './openai-responses.ts';
 import { instrumentClientWith } from './instrument-client.ts';
 import { wrapCreate } from './patch.ts';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, LlmRuntime } from './runtime.ts';
@@ -173,11 +173,21 @@ function openaiTargets<T>(exports: T): { exports: T; list: Target[] } {
   if (responses) list.push({ proto: responses, adapter: openaiResponsesAdapter });
   const embeddings = protoOf(OpenAI?.Embeddings);
   if (embeddings) list.push({ proto: embeddings, adapter: openaiEmbeddingsAdapter });
+  // beta.responses.create posts to /responses?beta=true without calling responses.create.
+  const betaResponses = protoOf((OpenAI?.Beta as Record<string, unknown> | undefined)?.Responses);
+  if (betaResponses && betaResponses !== responses)
+    list.push({ proto: betaResponses, adapter: openaiBetaResponsesAdapter });
   return { exports, list };
 }
 
 function anthropicTargets<T>(exports: T): { exports: T; list: Target[] } {
   const Anthropic = clientClass(exports, 'Anthropic');
+  const list: Target[] = [];
   const messages = protoOf(Anthropic?.Messages);
-  return { exports, list: messages ? [{ proto: messages, adapter: anthropicMessagesAdapter }] : [] };
+  if (messages) list.push({ proto: messages, adapter: anthropicMessagesAdapter });
+  // beta.messages (and its stream, parse, toolRunner and threads) posts without calling messages.create.
+  const betaMessages = protoOf((Anthropic?.Beta as Record<string, unknown> | undefined)?.Messages);
+  if (betaMessages && betaMessages !== messages)
+    list.push({ proto: betaMessages, adapter: anthropicBetaMessagesAdapter });
+  return { exports, list };
 }

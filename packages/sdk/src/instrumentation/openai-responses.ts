@@ -149,3 +149,13 @@ function readResponseObject(data: unknown): ResponseSummary {
   s.outputTokens = num(usage?.output_tokens);
   return s;
 }
+
+/**
+ * openai 7's `beta.responses.create` (`POST /responses?beta=true`): the Responses request and
+ * events with beta fields, its own method (not `responses.create`), so it is wrapped on its own.
+ * The client takes `betas` out of the body (into the `openai-beta` header) before it is prepared.
+ */
+export const openaiBetaResponsesAdapter: ProviderAdapter = {
+  ...openaiResponsesAdapter,
+  method: 'openai.beta.responses.create',
+};
