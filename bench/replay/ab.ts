@@ -7,6 +7,9 @@
 // lines but 1 k users: wall, process CPU (all threads), peak RSS, and RSS per additional user.
 // Medians with their interquartile range (q1-q3: how far the load moved a row between rounds);
 // `--rounds N` for more rounds (default 3), `--dir DIR` to keep and reuse the two corpora.
+// `--built`: the replays run the compiled packages (`packages/cli/dist/bin.js`, no source
+// condition), what `npm install llmsec` gives a user (no type stripping, no .ts resolution);
+// each tree needs `npx tsc -b tsconfig.build.json` first. The floor runs from source either way.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,13 +26,23 @@ const [beforeDir, afterDir] = process.argv
   .slice(2)
   .filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--rounds' && all[i - 1] !== '--dir');
 if (beforeDir === undefined || afterDir === undefined) {
-  console.error('usage: bench/replay/ab.ts BEFORE_DIR AFTER_DIR [--quick] [--rounds N] [--dir DIR]');
+  console.error(
+    'usage: bench/replay/ab.ts BEFORE_DIR AFTER_DIR [--quick] [--rounds N] [--dir DIR] [--built]',
+  );
   process.exit(2);
 }
 const QUICK = process.argv.includes('--quick');
 const LINES = QUICK ? 200_000 : 1_000_000;
 const ROUNDS = Number(flag('--rounds') ?? (QUICK ? 2 : 3));
 const KEEP = flag('--dir');
+const BUILT = process.argv.includes('--built');
+const ENTRY = BUILT ? 'packages/cli/dist/bin.js' : 'packages/cli/src/bin.ts';
+for (const tree of [beforeDir, afterDir]) {
+  if (BUILT && !existsSync(join(tree, ENTRY))) {
+    console.error(`${tree}: no ${ENTRY}; run npx tsc -b tsconfig.build.json there first`);
+    process.exit(2);
+  }
+}
 const REPORT = resolve(import.meta.dirname, 'report-rss.ts');
 
 interface Run {
@@ -40,7 +53,10 @@ interface Run {
 
 function run(cwd: string, args: string[]): Run {
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, ['--conditions=@llmsec/source', '--import', REPORT, ...args], {
+  // The compiled CLI resolves @llmsec/* to dist/ (no source condition); the report hook and the
+  // floor are TypeScript, run as such by Node.
+  const source = !(BUILT && args[0] === ENTRY) ? ['--conditions=@llmsec/source'] : [];
+  const child = spawnSync(process.execPath, [...source, '--import', REPORT, ...args], {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
@@ -78,7 +94,8 @@ try {
   const fewCorpus = await corpus(few, 1_000, 14);
   console.log(
     `${process.version}, load average ${loadavg()[0]!.toFixed(2)}; ${fmt(LINES)} lines, ` +
-      `${fmt(manyCorpus.users)} and ${fmt(fewCorpus.users)} users; before ${beforeDir}, after ${afterDir}\n`,
+      `${fmt(manyCorpus.users)} and ${fmt(fewCorpus.users)} users; before ${beforeDir}, after ${afterDir}; ` +
+      `${BUILT ? 'compiled packages (dist/)' : 'sources'}\n`,
   );
   const cases: { name: string; cwd: string; args: (file: string) => string[] }[] = [
     { name: 'floor', cwd: afterDir, args: (f) => ['bench/replay/floor.ts', f] },
@@ -87,12 +104,8 @@ try {
     ['before', beforeDir],
     ['after', afterDir],
   ] as const) {
-    cases.push({ name: `${label}, two threads`, cwd, args: (f) => ['packages/cli/src/bin.ts', 'replay', f] });
-    cases.push({
-      name: `${label}, --threads 1`,
-      cwd,
-      args: (f) => ['packages/cli/src/bin.ts', 'replay', f, '--threads', '1'],
-    });
+    cases.push({ name: `${label}, two threads`, cwd, args: (f) => [ENTRY, 'replay', f] });
+    cases.push({ name: `${label}, --threads 1`, cwd, args: (f) => [ENTRY, 'replay', f, '--threads', '1'] });
   }
   const results = new Map<string, Run[]>();
   const random = seededRandom(7);
