@@ -112,6 +112,15 @@ function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEve
       const want = p.equals;
       return (e) => get(e) === want;
     }
+    // A Set's SameValueZero is `===` for these scalars (the schema refuses NaN, the one difference).
+    if (p.in !== undefined) {
+      const wanted = new Set<unknown>(p.in);
+      return (e) => wanted.has(get(e));
+    }
+    if (p.not_in !== undefined) {
+      const unwanted = new Set<unknown>(p.not_in);
+      return (e) => !unwanted.has(get(e));
+    }
     if (p.exists === false) return (e) => get(e) === undefined;
     return (e) => get(e) !== undefined;
   });

@@ -59,7 +59,23 @@ const condition = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('cross_group'), across: field, min: positiveInt }),
 ]);
 
-const where = z.strictObject({ field, equals: scalar.optional(), exists: z.boolean().optional() });
+// One test per predicate: `in` / `not_in` (a list of values) stand alone, since "equals x and
+// in [...]" would only say the same thing twice or nothing at all.
+const valueList = z.array(scalar).min(1).max(100);
+const where = z
+  .strictObject({
+    field,
+    equals: scalar.optional(),
+    exists: z.boolean().optional(),
+    in: valueList.optional(),
+    not_in: valueList.optional(),
+  })
+  .refine(
+    (p) =>
+      (p.in === undefined && p.not_in === undefined) ||
+      (p.equals === undefined && p.exists === undefined && (p.in === undefined || p.not_in === undefined)),
+    { message: 'in and not_in stand alone (not with each other, equals or exists)' },
+  );
 
 export const ruleSchema = z
   .strictObject({

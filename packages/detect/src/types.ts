@@ -14,6 +14,10 @@ export interface WherePredicate {
   equals?: string | number | boolean;
   /** The field is present (true) or absent (false). */
   exists?: boolean;
+  /** The field equals one of these values (strictly, as `equals`). */
+  in?: (string | number | boolean)[];
+  /** The field is absent or equals none of these values. */
+  not_in?: (string | number | boolean)[];
 }
 
 export interface MatchDefinition {

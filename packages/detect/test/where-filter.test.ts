@@ -87,6 +87,40 @@ describe('where-filter', () => {
     ).toEqual(['b1']);
   });
 
+  it('in: one of the values, strictly; not_in: absent or none of them', () => {
+    // b is 1, 2 or absent; input_source 'tool', 'user' or absent. '1' (a string) is not 1.
+    expect(fired('[{ field: metadata.b, in: [1, 2] }]', events)).toEqual(['b1', 'tool-b1', 'tool-b2']);
+    expect(fired("[{ field: metadata.b, in: ['1', 2] }]", events)).toEqual(['tool-b2']);
+    expect(fired('[{ field: metadata.b, not_in: [1] }]', events)).toEqual([
+      'none',
+      'tool',
+      'tool-b2',
+      'user',
+    ]);
+    expect(fired('[{ field: metadata.input_source, not_in: [tool, user] }]', events)).toEqual(['b1', 'none']);
+    expect(fired('[{ field: user_id, not_in: [none, b1] }, { field: metadata.b, in: [1] }]', events)).toEqual(
+      ['tool-b1'],
+    );
+    // The tool-mark fields take the generic path for in / not_in.
+    expect(fired('[{ field: metadata.input_source, in: [tool] }]', events)).toEqual([
+      'tool',
+      'tool-b1',
+      'tool-b2',
+    ]);
+  });
+
+  it('in / not_in stand alone and list at least one value', () => {
+    for (const bad of [
+      '[{ field: metadata.b, in: [1], not_in: [2] }]',
+      '[{ field: metadata.b, in: [1], equals: 1 }]',
+      '[{ field: metadata.b, not_in: [1], exists: true }]',
+      '[{ field: metadata.b, in: [] }]',
+      '[{ field: metadata.b, in: 1 }]',
+      '[{ field: metadata.b, not_in: [{ a: 1 }] }]',
+    ])
+      expect(() => rules(bad), bad).toThrow(/where/);
+  });
+
   it('the tool-mark fields (compiled to one read each) answer as any other metadata key', () => {
     // input_source and block_source have their own predicates (compile.ts toolMarkPredicate);
     // x_source goes through the generic getter. Values of every kind, and absent.
