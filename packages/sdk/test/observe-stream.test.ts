@@ -31,7 +31,7 @@ async function* referenceObserve(
       let hold = 0;
       if (delta.length > 0) {
         offset += delta.length;
-        hold = observer.onDelta(delta);
+        hold = observer.onDelta(delta, item);
         safe = offset - Math.max(0, hold);
       }
       if (hold <= 0 && held.length === 0) {

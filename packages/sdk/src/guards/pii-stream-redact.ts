@@ -82,6 +82,11 @@ export class PiiStreamRedaction {
     return this.pending.length;
   }
 
+  /** Characters pushed and not released yet (what `push` last answered, unless released since). */
+  get held(): number {
+    return this.pending.length;
+  }
+
   /** The stream ended: everything held is final. */
   end(): void {
     this.release(true);

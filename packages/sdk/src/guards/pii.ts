@@ -14,6 +14,7 @@ import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-st
 import { detectMessage, redactMessage } from './pii-parts.ts';
 import { findingStartHold } from './pii-hold.ts';
 import { PiiStreamRedaction } from './pii-stream-redact.ts';
+import { PiiStreamLanes } from './pii-stream-lanes.ts';
 import { StreamStates } from './stream-state.ts';
 import { STREAM_REWRITER, type StreamRewriter } from '../instrumentation/stream-rewriter.ts';
 
@@ -85,13 +86,14 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const layer = options.layer ?? 'pii';
   /** Per stream: the window's text before the new text, the new text not checked yet, and the characters the last check held. */
   const streams = new StreamStates<{ tail: string; fresh: string; held: number }>();
-  /** Per stream, redact mode: the text held and the released rewrite not delivered yet. */
-  const redactions = new StreamStates<PiiStreamRedaction>();
+  /** Per stream, redact mode: the text held and the released rewrite not delivered yet (per chat choice). */
+  const redactions = new StreamStates<PiiStreamLanes>();
+  const newRedaction = () => new PiiStreamRedaction(redactOptions, maxChars, CHUNK_WINDOW, CHUNK_STEP);
 
-  function redaction(ctx: GuardContext): PiiStreamRedaction {
+  function redaction(ctx: GuardContext): PiiStreamLanes {
     let r = redactions.get(ctx);
     if (r === undefined) {
-      r = new PiiStreamRedaction(redactOptions, maxChars, CHUNK_WINDOW, CHUNK_STEP);
+      r = new PiiStreamLanes(newRedaction);
       redactions.set(ctx, r);
     }
     return r;
@@ -103,7 +105,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   }
 
   const rewriter: StreamRewriter = {
-    next: (ctx, text) => redaction(ctx).next(text),
+    next: (ctx, text, lane) => redaction(ctx).next(text, lane),
+    lanes: (ctx, split) => redaction(ctx).announce(split),
     end: (ctx) => redactions.get(ctx)?.end(),
     whole: (_ctx, text) => redact(text, redactOptions).text,
   };

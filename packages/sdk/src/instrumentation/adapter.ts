@@ -49,6 +49,12 @@ export interface ProviderAdapter {
    * May change the item in place. Absent: the stream's items are not rewritten.
    */
   rewriteStreamItem?(item: unknown, rw: StreamItemRewrite): unknown;
+  /**
+   * Streams of several texts interleaved (OpenAI chat with `n` > 1): how the item's delta (what
+   * `observe` returned) splits into them, `[lane, length]` in order; undefined when it is all
+   * lane 0's. `rewriteStreamItem` passes each piece's lane to `rw.next`.
+   */
+  streamLanes?(item: unknown): ReadonlyArray<readonly [number, number]> | undefined;
 }
 
 // --- small readers shared by the adapters ---

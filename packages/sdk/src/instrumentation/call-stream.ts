@@ -30,11 +30,13 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
   const text = new StreamText();
   const deliver = chunkGuards ? rewriteItems(call, guards) : undefined;
+  const lanes = deliver !== undefined ? announceLanes(call, guards) : undefined;
   observeStream(stream, {
     accumulator: acc,
     deliver,
-    onDelta: (delta) => {
+    onDelta: (delta, item) => {
       if (!chunkGuards) return 0;
+      if (lanes !== undefined) lanes(item);
       return runChunkGuards(guards, text.append(delta), delta, call.ctx, call.runtime.metrics);
     },
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
@@ -81,7 +83,7 @@ function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['out
   if (rewriter === undefined || rewriteItem === undefined) return undefined;
   const ctx = call.ctx;
   const rw: StreamItemRewrite = {
-    next: (t) => rewriter.next(ctx, t),
+    next: (t, lane) => rewriter.next(ctx, t, lane),
     whole: (t) => rewriter.whole(ctx, t),
   };
   return (item: unknown): unknown => {
@@ -90,6 +92,25 @@ function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['out
     } catch (err) {
       reportTelemetryError('guard', err);
       return item;
+    }
+  };
+}
+
+/**
+ * Streams of several texts interleaved (chat with n > 1): before each delta's chunk checks, the
+ * rewriter is told which lane each piece of it is, so it holds and rewrites each text on its own.
+ */
+function announceLanes(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
+  const rewriter = streamRewriterOf(guards);
+  const lanesOf = call.adapter.streamLanes;
+  if (rewriter === undefined || lanesOf === undefined) return undefined;
+  const ctx = call.ctx;
+  return (item: unknown): void => {
+    try {
+      const split = lanesOf(item);
+      if (split !== undefined) rewriter.lanes(ctx, split);
+    } catch (err) {
+      reportTelemetryError('guard', err);
     }
   };
 }

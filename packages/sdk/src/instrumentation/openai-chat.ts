@@ -11,7 +11,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
-import { rewriteChatChunk } from './stream-item-rewrite.ts';
+import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -90,6 +90,7 @@ export const openaiChatAdapter: ProviderAdapter = {
   },
 
   rewriteStreamItem: rewriteChatChunk,
+  streamLanes: chatLanes,
 
   newStream(): StreamAccumulator {
     const s = emptySummary();

@@ -1,4 +1,4 @@
-import { arr, obj } from './adapter.ts';
+import { arr, num, obj } from './adapter.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -12,14 +12,31 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * from the rewritten items.
  */
 
-/** OpenAI chat chunks: each choice's `delta.content`. */
+/** OpenAI chat chunks: each choice's `delta.content`, in its choice's lane (`n` > 1: chatLanes). */
 export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
   for (const c of arr(obj(item)?.choices)) {
     const d = obj(obj(c)?.delta);
     if (d !== undefined && typeof d.content === 'string' && d.content.length > 0)
-      d.content = rw.next(d.content);
+      d.content = rw.next(d.content, num(obj(c)?.index) ?? 0);
   }
   return item;
+}
+
+/**
+ * OpenAI chat chunks' lanes: the choices' `delta.content` pieces as the adapter's `observe`
+ * joins them, each with its choice's index; undefined when every piece is choice 0's (n = 1).
+ */
+export function chatLanes(item: unknown): Array<[number, number]> | undefined {
+  let split: Array<[number, number]> | undefined;
+  let other = false;
+  for (const c of arr(obj(item)?.choices)) {
+    const d = obj(obj(c)?.delta);
+    if (d === undefined || typeof d.content !== 'string' || d.content.length === 0) continue;
+    const lane = num(obj(c)?.index) ?? 0;
+    if (lane !== 0) other = true;
+    (split ??= []).push([lane, d.content.length]);
+  }
+  return other ? split : undefined;
 }
 
 /**

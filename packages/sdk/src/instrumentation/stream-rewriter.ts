@@ -11,9 +11,16 @@ import type { GuardContext, OutputGuard } from './types.ts';
 export interface StreamRewriter {
   /**
    * The next `text.length` characters of the stream's text, as the reader gets them. Only called
-   * for text the guard's chunk checks released (or that the stream's end made final).
+   * for text the guard's chunk checks released (or that the stream's end made final). `lane`:
+   * which of the texts interleaved in the stream they belong to (a chat choice's index), as
+   * `lanes` announced them; absent: 0.
    */
-  next(ctx: GuardContext, text: string): string;
+  next(ctx: GuardContext, text: string, lane?: number): string;
+  /**
+   * The next delta (the one the chunk checks get next) is several texts' pieces, in order:
+   * `[lane, length]` (adapter.ts `streamLanes`). Not called for a delta wholly of lane 0.
+   */
+  lanes(ctx: GuardContext, split: ReadonlyArray<readonly [number, number]>): void;
   /** The stream ended: the text held back is final now (its rewrite is made). */
   end(ctx: GuardContext): void;
   /** A text the stream repeats whole (a done event, the final response): rewritten as a non-streamed response is. */
@@ -33,8 +40,8 @@ export function streamRewriterOf(guards: readonly OutputGuard[]): StreamRewriter
 
 /** One stream's rewrite of its items' text, as the adapters' `rewriteStreamItem` uses it. */
 export interface StreamItemRewrite {
-  /** The next characters of the stream's text (an item's delta), rewritten. */
-  next(text: string): string;
+  /** The next characters of the stream's text (an item's delta) in `lane` (a chat choice; absent: 0), rewritten. */
+  next(text: string, lane?: number): string;
   /** A text the item repeats whole (done events, the final response), rewritten. */
   whole(text: string): string;
 }

@@ -15,8 +15,9 @@ export interface StreamObserver {
    * Called with each item's added text; throw to cut the stream (the request is aborted).
    * Returns how many characters at the end of the text so far must not reach the reader yet:
    * items are held back (in order) until a later delta releases them or the stream ends.
+   * `item`: the item the delta was read from.
    */
-  onDelta(delta: string): number;
+  onDelta(delta: string, item: unknown): number;
   /** The stream ended; `complete` is false when it ended without the provider's terminal item. Held items are released after it. */
   onEnd(complete: boolean): void | Promise<void>;
   onError(err: unknown): void;
@@ -156,7 +157,7 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       const delta = this.observer.accumulator.observe(item);
       if (delta.length > 0) {
         this.offset += delta.length;
-        hold = this.observer.onDelta(delta);
+        hold = this.observer.onDelta(delta, item);
         // Only a guard's answer to new text moves the watermark: an item without text (OpenAI's
         // finish chunk, a usage chunk, Anthropic's message_delta) releases nothing held.
         this.safe = this.offset - Math.max(0, hold);

@@ -1,0 +1,67 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { redact } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * piiGuard redact on a chat stream with n = 2, through the real openai client: the choices'
+ * chunks alternate, so choice 0's card arrives cut by a chunk of choice 1. The stream's text
+ * was redacted as one ('4111 1111 Hello there 1111 1111...': no card) and the card reached the
+ * reader raw; each choice is redacted on its own now (guards/pii-stream-lanes.ts).
+ */
+
+const A = ['My card is 4111 1111 ', '1111 1111 thanks', ' bye'];
+const B = ['Hello there ', 'friend', ' ok'];
+
+function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.body.stream !== true || !req.path.endsWith('/chat/completions')) return undefined;
+  const chunk = (choices: unknown[]) => ({
+    data: { id: 'chatcmpl-n2', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices },
+  });
+  const delta = (index: number, content: string) => ({ index, delta: { content }, logprobs: null, finish_reason: null });
+  const stop = (index: number) => ({ index, delta: {}, logprobs: null, finish_reason: 'stop' });
+  const role = (index: number) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+  const events: Array<{ data: unknown }> = [chunk([role(0)]), chunk([role(1)])];
+  for (let i = 0; i < A.length; i++) events.push(chunk([delta(0, A[i]!)]), chunk([delta(1, B[i]!)]));
+  events.push(chunk([stop(0), stop(1)]), { data: '[DONE]' });
+  return { kind: 'sse', events };
+}
+
+const h = useInstrHarness({ script });
+
+function client() {
+  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ directions: ['output'] })] },
+  });
+}
+
+const EXPECTED = [redact(A.join('')).text, B.join('')];
+
+describe('a chat stream of two choices', () => {
+  it("each choice's deltas join to redact of its own text", async () => {
+    expect(EXPECTED[0]).toContain('[REDACTED:credit_card]');
+    const s = await client().chat.completions.create({
+      model: 'gpt-4o-mini',
+      n: 2,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const per = ['', ''];
+    for await (const c of s) for (const ch of c.choices) per[ch.index] += ch.delta.content ?? '';
+    expect(per).toEqual(EXPECTED);
+  });
+
+  it("chat.completions.stream()'s final completion, per choice", async () => {
+    const s = client().chat.completions.stream({
+      model: 'gpt-4o-mini',
+      n: 2,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const done = await s.finalChatCompletion();
+    expect(done.choices.map((c) => c.message.content)).toEqual(EXPECTED);
+  });
+});
