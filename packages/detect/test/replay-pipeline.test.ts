@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeAlert, encodeEvent, seededRandom, type SecurityEvent } from '@llmsec/core';
 import { defaultRules, DetectionEngine, parseRules, type RuleDefinition } from '../src/index.ts';
-import { decodeEventLineFast, forEachLine, replayFileOnTwoThreads } from '../src/replay.ts';
+import {
+  decodeEventLineFast,
+  forEachLine,
+  replayFileOnTwoThreads,
+  startReplayReader,
+  type ReplayReader,
+} from '../src/replay.ts';
 import { createReadStream } from 'node:fs';
 
 /**
@@ -137,7 +143,7 @@ async function oneThread(file: string, rules: RuleDefinition[]): Promise<Outcome
   return out;
 }
 
-async function twoThreads(file: string, rules: RuleDefinition[]): Promise<Outcome> {
+async function twoThreads(file: string, rules: RuleDefinition[], reader?: ReplayReader): Promise<Outcome> {
   const out: Outcome = { alerts: [], malformed: [], events: 0, lines: 0 };
   const engine = engineFor(rules, out.alerts);
   const read = await replayFileOnTwoThreads(
@@ -150,6 +156,7 @@ async function twoThreads(file: string, rules: RuleDefinition[]): Promise<Outcom
       onMalformed: (n, reason) => out.malformed.push(`line ${n}: ${reason}`),
       onOverlong: (n, bytes) => out.malformed.push(`line ${n}: over by ${bytes}`),
     },
+    reader,
   );
   out.lines = read.lines;
   engine.flush();
@@ -213,6 +220,23 @@ describe('replay on two threads', () => {
     ).toBeGreaterThanOrEqual(3);
     expect(one.malformed.length).toBeGreaterThan(50);
     expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
+  });
+
+  // A reader started before its rules posts whole events until they come (the CLI starts it
+  // before the engine loads); the engine's side projects them, errors in their places.
+  it.each([
+    ['the default rules', 5, defaultRules()],
+    ['rules reading other fields', 6, OTHER_RULES],
+  ] as const)('the same with the reader started ahead of the rules: %s', async (_name, seed, rules) => {
+    const file = join(dir, `ahead-${seed}.jsonl`);
+    writeFileSync(file, corpus(seed, 6_000));
+    const one = await oneThread(file, [...rules]);
+    const reader = startReplayReader(file, MAX_LINE);
+    // Time to read the whole file (well under the cap) before the rules come.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const two = await twoThreads(file, [...rules], reader);
+    expect(two).toEqual(one);
+    expect(one.malformed.length).toBeGreaterThan(50);
   });
 
   it('a log of nothing but junk: every line reported, in order, in bounded batches', async () => {
