@@ -38,6 +38,22 @@ function isToolBlock(b: Obj): boolean {
   return typeof b.text !== 'string' && (typeof b.content === 'string' || Array.isArray(b.content));
 }
 
+/**
+ * A result the API ran a tool for and put in the assistant's message with its text in
+ * `content` (a string or text blocks), as a tool_result holds it: beta `mcp_tool_result` (the
+ * MCP connector's server reply) and, conservatively, any other `*_tool_result` of that shape
+ * a later beta adds. Third-party text the client resends: read as a tool's, in either role.
+ * (The server results with nested text are nested-blocks.ts'.)
+ */
+function isServerToolOutput(b: Obj): boolean {
+  if (typeof b.type !== 'string' || !b.type.endsWith('_tool_result') || typeof b.text === 'string')
+    return false;
+  const c = b.content;
+  if (typeof c === 'string') return true;
+  // Text blocks only: web_search_tool_result's results (titles, encrypted pages) stay unread.
+  return Array.isArray(c) && c.some((x) => typeof asObj(x)?.text === 'string');
+}
+
 /** A plain-text document block (its data is read: message-text.ts). */
 function isTextDocument(b: Obj): boolean {
   return b.type === 'document' && asObj(b.source)?.type === 'text';
@@ -62,6 +78,7 @@ function kindOf(block: unknown, assistant: boolean): string | undefined {
   if (b === undefined) return undefined;
   if (typeof b.text === 'string') return '';
   if (isServerResult(b)) return SERVER;
+  if (isServerToolOutput(b)) return 'tool';
   if (assistant) return undefined;
   if (isToolBlock(b)) return 'tool';
   if (isTextDocument(b)) return 'document';
