@@ -106,12 +106,15 @@ end`;
  * integer as the string ZADD is sent. A Lua number as a redis.call argument is formatted by
  * Redis's Lua bridge with %.17g at every call (ZADD 1.52 against 1.17 µs with a string score,
  * bench/ratelimit/call-cost.ts); every call of a batch reads the same clock, so it is
- * formatted once per batch. `%d` of an integer below 2^53 is the text %.17g gives it: Redis
- * receives the same argument.
+ * formatted once per batch. `%.0f` of an integer below 1e17 (every reachable expiry: the clock
+ * plus a leaseTtlMs up to 2^53) is the text %.17g gives it: Redis receives the same argument.
+ * Not `%d`: Redis's Lua 5.1 converts its argument to a C long, 32 bits on a 32-bit build or an
+ * LLP64 port, where an epoch in ms overflows (every lease scored in the past). `%.0f` costs
+ * 0.70 µs against 0.32 for `%d` (10^6 formats in one EVAL, Redis 7.0.15), once per batch.
  */
 export function leaseExpiry(leaseTtl: string, withLease: boolean): string {
   return `local leaseExp = math.floor(now + ${leaseTtl})
-${withLease ? "local leaseExpS = string.format('%d', leaseExp)\n" : ''}`;
+${withLease ? "local leaseExpS = string.format('%.0f', leaseExp)\n" : ''}`;
 }
 
 /**
