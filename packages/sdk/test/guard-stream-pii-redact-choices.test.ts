@@ -32,10 +32,10 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client() {
+function client(mode: 'redact' | 'block' = 'redact') {
   return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
     ...h.options(),
-    guards: { output: [piiGuard({ directions: ['output'] })] },
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
   });
 }
 
@@ -53,6 +53,25 @@ describe('a chat stream of two choices', () => {
     const per = ['', ''];
     for await (const c of s) for (const ch of c.choices) per[ch.index] += ch.delta.content ?? '';
     expect(per).toEqual(EXPECTED);
+    // The end check reads each choice's text whole (the adapter's summary), as non-streamed.
+    const pii = h.recorded.filter((e) => e.category === 'pii_detected');
+    expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
+  });
+
+  it("block mode: the stream's end check finds the card and fails the read", async () => {
+    // Block mode's chunk check still reads the choices as one text (the card reaches the reader,
+    // README); the end check no longer misses it: the read fails and the block is recorded.
+    const s = await client('block').chat.completions.create({
+      model: 'gpt-4o-mini',
+      n: 2,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    await expect(async () => {
+      for await (const c of s) void c;
+    }).rejects.toThrow();
+    const pii = h.recorded.filter((e) => e.category === 'pii_detected');
+    expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
   });
 
   it("chat.completions.stream()'s final completion, per choice", async () => {

@@ -96,6 +96,12 @@ export const openaiChatAdapter: ProviderAdapter = {
     const s = emptySummary();
     const finish = new Map<number, string>();
     let sawFinish = false;
+    /**
+     * n > 1: each choice's text (its chunks alternate with the others'), joined at the end as
+     * readResponse joins a plain response's choices, so the end checks (pii_detected, block,
+     * leakage) read each choice's text whole, not the choices' pieces interleaved.
+     */
+    let choices: Map<number, string> | undefined;
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -107,7 +113,14 @@ export const openaiChatAdapter: ProviderAdapter = {
           const choice = obj(c);
           const d = obj(choice?.delta);
           const content = str(d?.content);
-          if (content !== undefined && content.length > 0) delta += content;
+          if (content !== undefined && content.length > 0) {
+            delta += content;
+            const index = num(choice?.index) ?? 0;
+            if (index !== 0 || choices !== undefined) {
+              choices ??= new Map([[0, s.text]]);
+              choices.set(index, (choices.get(index) ?? '') + content);
+            }
+          }
           for (const tc of arr(d?.tool_calls)) {
             const name = str(obj(obj(tc)?.function)?.name);
             if (name !== undefined && name.length > 0) s.toolCalls.push(name);
@@ -124,11 +137,19 @@ export const openaiChatAdapter: ProviderAdapter = {
           s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
           s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
         }
-        s.text += delta;
+        if (choices === undefined) s.text += delta;
         return delta;
       },
       summary(): ResponseSummary {
-        return { ...s, finishReasons: [...finish.values()] };
+        const text =
+          choices === undefined
+            ? s.text
+            : [...choices.entries()]
+                .filter(([, t]) => t.length > 0)
+                .sort(([a], [b]) => a - b)
+                .map(([, t]) => t)
+                .join('\n');
+        return { ...s, text, finishReasons: [...finish.values()] };
       },
       get complete() {
         return sawFinish;
