@@ -2,6 +2,7 @@ import { diag } from '@opentelemetry/api';
 import type { ProviderAdapter } from './adapter.ts';
 import { anthropicBetaMessagesAdapter, anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
+import { openaiCompletionsAdapter } from './openai-completions.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
 import { openaiBetaResponsesAdapter, openaiResponsesAdapter } from './openai-responses.ts';
 import { wrapCreate } from './patch.ts';
@@ -62,6 +63,9 @@ function methodsOf(client: object): Array<{ owner: { create: unknown }; adapter:
   if (chat !== undefined) out.push({ owner: chat, adapter: openaiChatAdapter });
   const responses = resource(client, 'responses');
   if (responses !== undefined) out.push({ owner: responses, adapter: openaiResponsesAdapter });
+  // Legacy text completions: only on a client that has chat (an OpenAI client).
+  const completions = chat !== undefined ? resource(client, 'completions') : undefined;
+  if (completions !== undefined) out.push({ owner: completions, adapter: openaiCompletionsAdapter });
   const embeddings = resource(client, 'embeddings');
   if (embeddings !== undefined) out.push({ owner: embeddings, adapter: openaiEmbeddingsAdapter });
   // An OpenAI client has no `messages`; an Anthropic client has no `chat`.

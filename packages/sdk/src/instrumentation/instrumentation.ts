@@ -11,6 +11,7 @@ import { withMetrics } from '../setup-events.ts';
 import type { ProviderAdapter } from './adapter.ts';
 import { anthropicBetaMessagesAdapter, anthropicMessagesAdapter } from './anthropic-messages.ts';
 import { openaiChatAdapter } from './openai-chat.ts';
+import { openaiCompletionsAdapter } from './openai-completions.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
 import { openaiBetaResponsesAdapter, openaiResponsesAdapter } from './openai-responses.ts';
 import { instrumentClientWith } from './instrument-client.ts';
@@ -171,6 +172,9 @@ function openaiTargets<T>(exports: T): { exports: T; list: Target[] } {
   if (chat) list.push({ proto: chat, adapter: openaiChatAdapter });
   const responses = protoOf(OpenAI?.Responses);
   if (responses) list.push({ proto: responses, adapter: openaiResponsesAdapter });
+  const completions = protoOf(OpenAI?.Completions);
+  if (completions && completions !== chat)
+    list.push({ proto: completions, adapter: openaiCompletionsAdapter });
   const embeddings = protoOf(OpenAI?.Embeddings);
   if (embeddings) list.push({ proto: embeddings, adapter: openaiEmbeddingsAdapter });
   // beta.responses.create posts to /responses?beta=true without calling responses.create.

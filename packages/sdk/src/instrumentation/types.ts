@@ -11,8 +11,8 @@ import type {
 /** Public types of the LLM client instrumentation and its guard hooks. */
 
 export type ProviderName = 'openai' | 'anthropic';
-/** GenAI semconv `gen_ai.operation.name` values we emit. */
-export type OperationName = 'chat' | 'embeddings';
+/** GenAI semconv `gen_ai.operation.name` values we emit (`text_completion`: openai's legacy `completions.create`). */
+export type OperationName = 'chat' | 'text_completion' | 'embeddings';
 
 /**
  * A text-only view of one message: what guards read and may rewrite. `role` is the provider's

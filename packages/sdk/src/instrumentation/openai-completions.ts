@@ -1,0 +1,142 @@
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  type Body,
+  type ProviderAdapter,
+  type ResponseSummary,
+  type StreamAccumulator,
+} from './adapter.ts';
+import type { StreamItemRewrite } from './stream-rewriter.ts';
+import type { GuardInput, GuardMessage } from './types.ts';
+
+/**
+ * openai's legacy text completions, `completions.create` (`POST /completions`,
+ * gpt-3.5-turbo-instruct, fine-tuned base models), plain and streamed: a bare `prompt` and
+ * `choices[].text` instead of messages. It reaches the model without chat.completions.create,
+ * so unwrapped it passed no guard.
+ *
+ * `prompt` is a string or a list of strings (one completion per string: each a `user`
+ * message, written back in place); `suffix` (insert mode) is the user's text too, read as a
+ * message after them. Token-id prompts (numbers) are not read: the guards cannot read token
+ * ids, and the call is still traced and metered. The answer's choices are read back to back,
+ * as the chat adapter reads several choices: an output guard's rewrite goes to the first
+ * choice and empties the others (as chat does); streamed, each choice's `text` is rewritten
+ * in the order it arrives.
+ */
+export const openaiCompletionsAdapter: ProviderAdapter = {
+  provider: 'openai',
+  operation: 'text_completion',
+  method: 'openai.completions.create',
+  guarded: true,
+
+  guardInput(body: Body): GuardInput {
+    const messages: GuardMessage[] = promptTexts(body.prompt).map((content) => ({ role: 'user', content }));
+    const suffix = str(body.suffix);
+    if (suffix !== undefined && suffix.length > 0) messages.push({ role: 'user', content: suffix });
+    return {
+      provider: 'openai',
+      operation: 'text_completion',
+      model: str(body.model) ?? '',
+      system: '',
+      messages,
+      tools: [],
+      body,
+    };
+  },
+
+  applyInput(body: Body, messages: GuardMessage[] | undefined): Body {
+    if (messages === undefined) return body;
+    const prompt = body.prompt;
+    let i = 0;
+    const next = (old: string): string => messages[i++]?.content ?? old;
+    let out: Body = body;
+    if (typeof prompt === 'string') out = { ...out, prompt: next(prompt) };
+    else if (Array.isArray(prompt) && prompt.every((p) => typeof p === 'string'))
+      out = { ...out, prompt: (prompt as string[]).map(next) };
+    const suffix = str(body.suffix);
+    if (suffix !== undefined && suffix.length > 0) out = { ...out, suffix: next(suffix) };
+    return out;
+  },
+
+  isStream: (body) => body.stream === true,
+
+  readResponse(data: unknown): ResponseSummary {
+    const d = obj(data);
+    const s = emptySummary();
+    s.id = str(d?.id);
+    s.model = str(d?.model);
+    const texts: string[] = [];
+    for (const c of arr(d?.choices)) {
+      const choice = obj(c);
+      const fr = str(choice?.finish_reason);
+      if (fr !== undefined) s.finishReasons.push(fr);
+      const text = str(choice?.text);
+      if (text !== undefined) texts.push(text);
+    }
+    s.text = texts.join('\n');
+    const usage = obj(d?.usage);
+    s.inputTokens = num(usage?.prompt_tokens);
+    s.outputTokens = num(usage?.completion_tokens);
+    return s;
+  },
+
+  applyOutput(data: unknown, text: string): unknown {
+    for (const [i, c] of arr(obj(data)?.choices).entries()) {
+      const choice = obj(c);
+      if (choice !== undefined && typeof choice.text === 'string') choice.text = i === 0 ? text : '';
+    }
+    return data;
+  },
+
+  rewriteStreamItem(item: unknown, rw: StreamItemRewrite): unknown {
+    for (const c of arr(obj(item)?.choices)) {
+      const choice = obj(c);
+      if (choice !== undefined && typeof choice.text === 'string' && choice.text.length > 0)
+        choice.text = rw.next(choice.text);
+    }
+    return item;
+  },
+
+  newStream(): StreamAccumulator {
+    const s = emptySummary();
+    const finish = new Map<number, string>();
+    return {
+      observe(item: unknown): string {
+        const chunk = obj(item);
+        if (chunk === undefined) return '';
+        s.id ??= str(chunk.id);
+        s.model ??= str(chunk.model);
+        let delta = '';
+        for (const c of arr(chunk.choices)) {
+          const choice = obj(c);
+          const text = str(choice?.text);
+          if (text !== undefined) delta += text;
+          const fr = str(choice?.finish_reason);
+          if (fr !== undefined) finish.set(num(choice?.index) ?? 0, fr);
+        }
+        // stream_options.include_usage: the last chunk carries the call's usage; assign.
+        const usage = obj(chunk.usage);
+        if (usage !== undefined) {
+          s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
+          s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
+        }
+        s.text += delta;
+        return delta;
+      },
+      summary: () => ({ ...s, finishReasons: [...finish.values()] }),
+      get complete() {
+        return finish.size > 0;
+      },
+    };
+  },
+};
+
+/** The prompt's strings: a string, or a list's strings; token-id prompts give none. */
+function promptTexts(prompt: unknown): string[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (!Array.isArray(prompt) || !prompt.every((p) => typeof p === 'string')) return [];
+  return prompt as string[];
+}
