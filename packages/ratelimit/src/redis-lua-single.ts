@@ -196,7 +196,7 @@ else ${narrow} end`;
 /**
  * When an acquire writes the lease horizons: while another live lease than its own is in the
  * set. A subject holding one lease at a time (its set deleted at every settle) keeps the
- * 104-byte state and pays nothing for them; the second of overlapping acquires reads them
+ * narrow state (112 bytes: the thirteen doubles and se) and pays nothing for them; the second of overlapping acquires reads them
  * (ZRANGE) once and writes them.
  */
 const acquireWide = (v: Vars): string => `(${v.leases} > 1 or (code ~= 0 and ${v.leases} > 0))`;
