@@ -71,12 +71,31 @@ export function attachResponse<T>(call: RespondingCall, result: T): T {
       p._thenUnwrap = (transform) =>
         unwrap.call(p, (data, props) => {
           const out = onData(call, data);
-          return out instanceof Promise ? out.then((d) => transform(d, props)) : transform(out, props);
+          // A promise (async output guards): the library's step puts `_request_id` on what this
+          // returns, the promise, so it is put on the response here, as the library would.
+          return out instanceof Promise
+            ? out.then((d) => withRequestId(transform(d, props), props))
+            : transform(out, props);
         });
     }
     return result;
   }
   return p._thenUnwrap((data) => onData(call, data));
+}
+
+/** openai's addRequestID: the response's `x-request-id` as the value's non-enumerable `_request_id`. */
+function withRequestId(value: unknown, props: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  if (Object.hasOwn(value, '_request_id')) return value; // set by a step before (not configurable)
+  const headers = (props as { response?: { headers?: { get?: unknown } } } | undefined)?.response?.headers;
+  if (typeof headers?.get !== 'function') return value;
+  try {
+    const id: unknown = (headers.get as (name: string) => unknown).call(headers, 'x-request-id');
+    Object.defineProperty(value, '_request_id', { value: id, enumerable: false });
+  } catch (err) {
+    reportTelemetryError('instrumentation', err);
+  }
+  return value;
 }
 
 /** The parsed body: a stream is observed, a complete response goes through the output guards. */
