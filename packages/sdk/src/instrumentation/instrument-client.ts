@@ -5,7 +5,7 @@ import { openaiChatAdapter } from './openai-chat.ts';
 import { openaiCompletionsAdapter } from './openai-completions.ts';
 import { openaiEmbeddingsAdapter } from './openai-embeddings.ts';
 import { openaiBetaResponsesAdapter, openaiResponsesAdapter } from './openai-responses.ts';
-import { wrapCreate } from './patch.ts';
+import { suppressBuiltInSpans, wrapCreate } from './patch.ts';
 import { LlmRuntime } from './runtime.ts';
 import type { LlmInstrumentationOptions } from './types.ts';
 
@@ -44,6 +44,16 @@ export function instrumentClientWith<T extends object>(
       enumerable: false,
       value: wrapCreate(getRuntime, adapter, original),
     });
+  }
+  // The Anthropic SDK's helpers start spans of their own before any create (the beta tool
+  // runner's `anthropic.messages.tool_runner`), which the first call's suppression came too
+  // late for: turned off here, once the client is known to be Anthropic's.
+  if (targets.some((t) => t.adapter.provider === 'anthropic')) {
+    try {
+      if (getRuntime()?.suppressAnthropicSpans === true) suppressBuiltInSpans(client);
+    } catch (err) {
+      diag.warn(`instrumentClient: could not turn off the client's built-in spans: ${String(err)}`);
+    }
   }
   return client;
 }

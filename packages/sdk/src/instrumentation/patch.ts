@@ -76,7 +76,7 @@ export function wrapCreate(
  * with ours that would be two spans for one call. Clearing the instance's tracer turns the
  * built-in tracing off for this client only (option anthropicBuiltInSpans: 'keep' leaves it).
  */
-function suppressBuiltInSpans(client: unknown): void {
+export function suppressBuiltInSpans(client: unknown): void {
   if (
     typeof client === 'object' &&
     client !== null &&
