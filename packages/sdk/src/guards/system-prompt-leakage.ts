@@ -64,16 +64,25 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
   // One incremental state per streamed call (its GuardContext), collected with the call.
   const streams = new StreamStates<LeakageStream>();
 
+  // The last prompt looked up: a streamed call reads its prompt at its first chunk and again at
+  // its end, the same string object both times (the call's input view), so the second is an
+  // identity test here instead of hashing the prompt for the Map (its string is new per call).
+  let lastSystem = '';
+  let lastGrams: Grams | undefined;
+
   function promptGrams(ctx: GuardContext): Grams | undefined {
     if (fixed !== undefined) return fixed;
     const system = ctx.input?.system ?? '';
     if (system.length === 0) return undefined;
+    if (system === lastSystem) return lastGrams;
     let set = cache.get(system);
     if (set === undefined) {
       set = grams(system, n);
       if (cache.size >= MAX_CACHED_PROMPTS) cache.delete(cache.keys().next().value as string);
       cache.set(system, set);
     }
+    lastSystem = system;
+    lastGrams = set;
     return set;
   }
 
