@@ -17,6 +17,7 @@ const A = ['My card is 4111 1111 ', '1111 1111 thanks', ' bye'];
 const B = ['Hello there ', 'friend', ' ok'];
 
 function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.body.stream === true && req.path.endsWith('/v1/completions')) return legacy();
   if (req.body.stream !== true || !req.path.endsWith('/chat/completions')) return undefined;
   const chunk = (choices: unknown[]) => ({
     data: { id: 'chatcmpl-n2', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices },
@@ -27,6 +28,23 @@ function script(req: FakeRequest): FakeResponse | undefined {
   const events: Array<{ data: unknown }> = [chunk([role(0)]), chunk([role(1)])];
   for (let i = 0; i < A.length; i++) events.push(chunk([delta(0, A[i]!)]), chunk([delta(1, B[i]!)]));
   events.push(chunk([stop(0), stop(1)]), { data: '[DONE]' });
+  return { kind: 'sse', events };
+}
+
+/** Legacy text completions (`POST /completions`): the choices' `text`, alternating as above. */
+function legacy(): FakeResponse {
+  const chunk = (index: number, text: string, finish: string | null = null) => ({
+    data: {
+      id: 'cmpl-n2',
+      object: 'text_completion',
+      created: 1,
+      model: 'gpt-3.5-turbo-instruct',
+      choices: [{ index, text, logprobs: null, finish_reason: finish }],
+    },
+  });
+  const events: Array<{ data: unknown }> = [];
+  for (let i = 0; i < A.length; i++) events.push(chunk(0, A[i]!), chunk(1, B[i]!));
+  events.push(chunk(0, '', 'stop'), chunk(1, '', 'stop'), { data: '[DONE]' });
   return { kind: 'sse', events };
 }
 
@@ -70,6 +88,20 @@ describe('a chat stream of two choices', () => {
     await expect(async () => {
       for await (const c of s) void c;
     }).rejects.toThrow();
+    const pii = h.recorded.filter((e) => e.category === 'pii_detected');
+    expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
+  });
+
+  it('legacy completions.create, streamed with n = 2: each choice redacted on its own, pii_detected', async () => {
+    const s = await client().completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      n: 2,
+      stream: true,
+      prompt: 'hi',
+    });
+    const per = ['', ''];
+    for await (const c of s) for (const ch of c.choices) per[ch.index] += ch.text;
+    expect(per).toEqual(EXPECTED);
     const pii = h.recorded.filter((e) => e.category === 'pii_detected');
     expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
   });

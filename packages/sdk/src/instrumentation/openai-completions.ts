@@ -10,6 +10,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { completionLanes } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -95,14 +96,19 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
     for (const c of arr(obj(item)?.choices)) {
       const choice = obj(c);
       if (choice !== undefined && typeof choice.text === 'string' && choice.text.length > 0)
-        choice.text = rw.next(choice.text);
+        choice.text = rw.next(choice.text, num(choice.index) ?? 0);
     }
     return item;
   },
 
+  // n > 1: each choice's text redacted on its own (pii-stream-lanes.ts).
+  streamLanes: completionLanes,
+
   newStream(): StreamAccumulator {
     const s = emptySummary();
     const finish = new Map<number, string>();
+    /** n > 1: each choice's text, joined at the end as readResponse joins them (openai-chat.ts). */
+    let choices: Map<number, string> | undefined;
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -114,6 +120,11 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           const choice = obj(c);
           const text = str(choice?.text);
           if (text !== undefined) delta += text;
+          const index = num(choice?.index) ?? 0;
+          if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
+            choices ??= new Map([[0, s.text]]);
+            choices.set(index, (choices.get(index) ?? '') + text);
+          }
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) finish.set(num(choice?.index) ?? 0, fr);
         }
@@ -123,10 +134,10 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
           s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
         }
-        s.text += delta;
+        if (choices === undefined) s.text += delta;
         return delta;
       },
-      summary: () => ({ ...s, finishReasons: [...finish.values()] }),
+      summary: () => ({ ...s, text: joinChoices(choices) ?? s.text, finishReasons: [...finish.values()] }),
       get complete() {
         return finish.size > 0;
       },
@@ -139,4 +150,14 @@ function promptTexts(prompt: unknown): string[] {
   if (typeof prompt === 'string') return [prompt];
   if (!Array.isArray(prompt) || !prompt.every((p) => typeof p === 'string')) return [];
   return prompt as string[];
+}
+
+/** The choices' texts in index order, joined by a line break; undefined for one choice. */
+function joinChoices(choices: Map<number, string> | undefined): string | undefined {
+  if (choices === undefined) return undefined;
+  return [...choices.entries()]
+    .filter(([, t]) => t.length > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([, t]) => t)
+    .join('\n');
 }

@@ -27,14 +27,27 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
  * joins them, each with its choice's index; undefined when every piece is choice 0's (n = 1).
  */
 export function chatLanes(item: unknown): Array<[number, number]> | undefined {
+  return choiceLanes(item, (c) => obj(c?.delta)?.content);
+}
+
+/** OpenAI legacy completions chunks' lanes: the choices' `text`, as chatLanes. */
+export function completionLanes(item: unknown): Array<[number, number]> | undefined {
+  return choiceLanes(item, (c) => c?.text);
+}
+
+function choiceLanes(
+  item: unknown,
+  textOf: (choice: Record<string, unknown> | undefined) => unknown,
+): Array<[number, number]> | undefined {
   let split: Array<[number, number]> | undefined;
   let other = false;
   for (const c of arr(obj(item)?.choices)) {
-    const d = obj(obj(c)?.delta);
-    if (d === undefined || typeof d.content !== 'string' || d.content.length === 0) continue;
-    const lane = num(obj(c)?.index) ?? 0;
+    const choice = obj(c);
+    const text = textOf(choice);
+    if (typeof text !== 'string' || text.length === 0) continue;
+    const lane = num(choice?.index) ?? 0;
     if (lane !== 0) other = true;
-    (split ??= []).push([lane, d.content.length]);
+    (split ??= []).push([lane, text.length]);
   }
   return other ? split : undefined;
 }
