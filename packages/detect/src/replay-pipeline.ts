@@ -1,6 +1,7 @@
 import type { SecurityEvent } from '@llmsec/core';
 import { getCompileCacheDir } from 'node:module';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { decodeEventLineFast } from './event-reader.ts';
 import { ReplayProjection, replayProjector } from './replay-projection.ts';
 import type { RuleDefinition } from './types.ts';
 
@@ -45,7 +46,10 @@ export interface ReaderRules {
  */
 export interface ReaderBatch {
   kind: 'batch';
-  /** Read before the rules came: `values` are the events, whole, for this side to project. */
+  /**
+   * Read before the rules came: `values` are the events, whole, for this side to project; an
+   * event nested too deep to be cloned is its line (a string), then or later.
+   */
   whole: boolean;
   categories: string[];
   values: unknown[];
@@ -243,6 +247,11 @@ class ReaderThread implements ReplayReader {
     }
     this.port.postMessage({ rules } satisfies ReaderRules);
     this.port.on('message', listener);
+    // A batch this thread could not deserialize is dropped by Node with only this event: the
+    // replay must fail (or, nothing fed yet, read on one thread), not go on without it.
+    this.port.on('messageerror', (err: Error) =>
+      onStatus({ kind: 'error', message: `a batch could not be read: ${err.message}` }),
+    );
     this.status.on('message', onStatus);
   }
 
@@ -370,7 +379,11 @@ class BatchFeeder {
       let e = 0;
       for (let i = 0; i < count; i++) {
         for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
-        handlers.onEvent(this.project(values[i] as SecurityEvent), batch.times[i]!);
+        // A line: an event nested too deep to be cloned (replay-reader-worker.ts), decoded
+        // here as the reader did.
+        const value = values[i];
+        const event = typeof value === 'string' ? decodeEventLineFast(value).event : (value as SecurityEvent);
+        handlers.onEvent(this.project(event), batch.times[i]!);
       }
       for (; e < errors.length; e++) report(errors[e]!, handlers);
       return;

@@ -32,6 +32,33 @@ const MAX_IN_FLIGHT = 8;
  * serialized in the port).
  */
 const MAX_WHOLE_CHARS = 32 << 20;
+/**
+ * Levels of objects and arrays below an event (or a projected value) that cross by structured
+ * clone. JSON.parse does not recurse, so a hostile line may nest thousands of levels, but the
+ * clone does: past ~6,500 levels this thread's serializer throws, past ~1,600 a main thread's
+ * deserializer (the engine's, with --state) fails and Node drops the batch ('messageerror').
+ * An event nested deeper crosses as its line, in a whole batch, decoded on the engine's side.
+ */
+const MAX_CLONE_DEPTH = 64;
+
+/** Whether objects nest deeper than `levels` below `value` (walks at most that deep). */
+function nestedDeeper(value: object, levels: number): boolean {
+  if (levels === 0) return true;
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'object' && v !== null && nestedDeeper(v, levels - 1)) return true;
+  }
+  return false;
+}
+
+/** Whether a value written from `start` on nests too deep to be cloned (see MAX_CLONE_DEPTH). */
+function tooDeep(written: unknown[], start: number): boolean {
+  for (let i = start; i < written.length; i++) {
+    const v = written[i];
+    if (typeof v === 'object' && v !== null && nestedDeeper(v, MAX_CLONE_DEPTH)) return true;
+  }
+  return false;
+}
 
 const options = workerData as ReaderStart;
 const port = options.port;
@@ -79,6 +106,21 @@ function post(): void {
   errors = [];
 }
 
+/** One event as its line, in a whole batch (after the rules: an event nested too deep). */
+function postLine(line: string, timeMs: number): void {
+  const batch: ReaderBatch = {
+    kind: 'batch',
+    whole: true,
+    categories: [],
+    values: [line],
+    count: 1,
+    times: [timeMs],
+    errors: [],
+  };
+  port.postMessage(batch);
+  inFlight++;
+}
+
 /**
  * The rules came: the batch being filled (whole events) posted, later ones written by the
  * projection. Called in between chunks, so that no batch mixes whole events with written ones.
@@ -100,8 +142,22 @@ function onLine(line: string, lineNumber: number): void {
     errors.push([count, lineNumber, (err as Error).message]);
   }
   if (decoded !== undefined) {
+    const start = values.length;
     if (projection !== undefined) projection.write(decoded.event, values);
     else values.push(decoded.event);
+    if (tooDeep(values, start)) {
+      // Its line instead (a string clones flat): in place among whole events; after the
+      // rules, in a whole batch of its own between the projected ones.
+      values.length = start;
+      if (projection === undefined) values.push(line);
+      else {
+        if (count + errors.length > 0) post();
+        postLine(line, decoded.timeMs);
+        decoded = undefined;
+      }
+    }
+  }
+  if (decoded !== undefined) {
     times.push(decoded.timeMs);
     count++;
   }
