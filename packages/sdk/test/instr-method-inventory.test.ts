@@ -137,6 +137,7 @@ const METHODS: Array<[string, (c: Clients) => Promise<string>]> = [
     'anthropic messages.create stream',
     async (c) => textOfStream(await c.anthropic.messages.create({ ...claude, stream: true }), anthropicDelta),
   ],
+  ['anthropic messages.parse', async (c) => anthropicText(await c.anthropic.messages.parse(claude))],
   ['anthropic messages.stream', async (c) => c.anthropic.messages.stream(claude).finalText()],
   [
     'anthropic beta.messages.create',
