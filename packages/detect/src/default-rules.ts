@@ -43,4 +43,8 @@ export const DEFAULT_RULE_IDS = [
   'coordinated_campaign',
   'indirect_prompt_injection',
   'tool_injection_variety',
+  'auth_failure_burst',
+  'rate_limit_persistence',
+  'cost_limit_abuse',
+  'tool_abuse_repeated',
 ] as const;

@@ -31,6 +31,10 @@ const SEVERITY: Record<string, string> = {
   coordinated_campaign: 'alert',
   indirect_prompt_injection: 'alert',
   tool_injection_variety: 'alert',
+  auth_failure_burst: 'warning',
+  rate_limit_persistence: 'warning',
+  cost_limit_abuse: 'alert',
+  tool_abuse_repeated: 'alert',
 };
 
 export function parseAlerts(text: string): AlertLine[] {

@@ -4,6 +4,7 @@
 import { arrivalOrder, Gen, type GenEvent, type Scenario } from './gen.ts';
 import { blockScenarios } from './blocks.ts';
 import { payloadScenarios } from './payloads.ts';
+import { abuseScenarios } from './abuse.ts';
 import { requestScenarios } from './requests.ts';
 
 export type { ExpectedIncident, GenEvent, Scenario } from './gen.ts';
@@ -39,6 +40,7 @@ export function scenarioRun(seed: number, t0 = Date.parse('2026-12-01T08:00:00.0
     ...blockScenarios(g, base, LATENESS_MS),
     ...requestScenarios(g, base),
     ...payloadScenarios(g, base),
+    ...abuseScenarios(g, base),
   ];
   const events = scenarios.flatMap((s) => s.events);
   // Background: three ordinary users, a request every 40-100 s for 5 h (event time keeps

@@ -1,6 +1,6 @@
 // Scenarios of the rules grouped by payload (coordinated_campaign, indirect_prompt_injection)
-// and of tool_injection_variety; the categories no built-in rule reads (auth failures,
-// rate-limit hits, PII, tool abuse, ...), unknown categories and fields; ids at the length cap.
+// and of tool_injection_variety; auth failures, rate-limit hits, PII and tool abuse in volume
+// (three rules fire, PII and the rest no rule reads), unknown categories and fields.
 // Expectations from packages/detect/README.md "Built-in rules" and docs/formats.md.
 import { payloadFingerprint } from '@llmsec/core';
 import { Gen, type GenEvent, type Scenario } from './gen.ts';
@@ -214,10 +214,12 @@ export function payloadScenarios(g: Gen, base: (k: number) => number): Scenario[
     });
   }
 
-  // The categories no built-in rule reads, in volume; an unknown category; unknown metadata.
+  // Auth failures, rate-limit hits, PII and tool abuse in volume from one user: the rules on
+  // the first two and the last fire once each (one incident per rule however many events);
+  // PII, the other categories, an unknown category and unknown metadata fire nothing.
   {
     const b = base(4);
-    const user = 'noisy-but-no-rule';
+    const user = 'noisy-user';
     const events: GenEvent[] = [];
     for (let i = 0; i < 30; i++)
       events.push(g.event('auth_failure', user, b + i * 10 * S, { metadata: { reason: 'bad_token' } }));
@@ -252,9 +254,34 @@ export function payloadScenarios(g: Gen, base: (k: number) => number): Scenario[
       );
     out.push({
       name: 'auth failures, rate-limit hits, PII, tool abuse, other categories and an unknown one in volume',
-      doc: `${RULES} (no built-in rule matches these categories); docs/formats.md "Reading these files": ignore unknown categories`,
+      doc: `${RULES}: auth_failure_burst (≥ 10 in 5 min), rate_limit_persistence (≥ 20 in 5 min), tool_abuse_repeated (≥ 3 in 10 min), one incident each; no rule reads pii_detected, anomalous_pattern, unusual_token_usage; docs/formats.md "Reading these files": ignore unknown categories`,
       events,
-      expected: [],
+      expected: [
+        // 30 failures 10 s apart: the 10th at 90 s, the last at 290 s.
+        {
+          rule: 'auth_failure_burst',
+          labels: { user_id: user },
+          users: [user],
+          startsAt: b + 90 * S,
+          endsAt: b + 290 * S + 5 * M,
+        },
+        // 25 rpm refusals 12 s apart: the 20th at 228 s, the last at 288 s.
+        {
+          rule: 'rate_limit_persistence',
+          labels: { user_id: user },
+          users: [user],
+          startsAt: b + 228 * S,
+          endsAt: b + 288 * S + 5 * M,
+        },
+        // 10 attempts 20 s apart: the 3rd at 40 s, the last at 180 s.
+        {
+          rule: 'tool_abuse_repeated',
+          labels: { user_id: user },
+          users: [user],
+          startsAt: b + 40 * S,
+          endsAt: b + 180 * S + 10 * M,
+        },
+      ],
       users: [user],
       fingerprints: [],
     });
