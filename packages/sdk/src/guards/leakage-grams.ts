@@ -99,7 +99,8 @@ export function asciiVocabularyWord(
   start: number,
   end: number,
 ): string | undefined {
-  if (!mayBeVocabulary(prompt, text, start, end)) return undefined;
+  // Longer than every prompt word: not hashed (a hostile run of 1 MiB costs a comparison here).
+  if (end - start > prompt.longestWord || !mayBeVocabulary(prompt, text, start, end)) return undefined;
   const table = prompt.asciiTable;
   const mask = table.length - 1;
   const length = end - start;
