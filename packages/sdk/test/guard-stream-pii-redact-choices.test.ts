@@ -76,18 +76,20 @@ describe('a chat stream of two choices', () => {
     expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
   });
 
-  it("block mode: the stream's end check finds the card and fails the read", async () => {
-    // Block mode's chunk check still reads the choices as one text (the card reaches the reader,
-    // README); the end check no longer misses it: the read fails and the block is recorded.
+  it('block mode: the stream is cut before any character of the card reaches the reader', async () => {
+    // Block mode read the choices as one text too: the whole card reached the reader and the
+    // stream was not cut. Each choice is checked on its own now (pii-block-lane.ts).
     const s = await client('block').chat.completions.create({
       model: 'gpt-4o-mini',
       n: 2,
       stream: true,
       messages: [{ role: 'user', content: 'hi' }],
     });
+    const per = ['', ''];
     await expect(async () => {
-      for await (const c of s) void c;
-    }).rejects.toThrow();
+      for await (const c of s) for (const ch of c.choices) per[ch.index] += ch.delta.content ?? '';
+    }).rejects.toThrow(/blocked by output filter "pii"/);
+    expect(per[0]).not.toContain('4111');
     const pii = h.recorded.filter((e) => e.category === 'pii_detected');
     expect(pii.map((e) => e.metadata)).toEqual([{ pii_types: ['credit_card'], direction: 'output' }]);
   });

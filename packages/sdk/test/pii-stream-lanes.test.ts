@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from '@llmsec/core';
+import { detectSensitive, redact } from '@llmsec/core';
+import { PiiBlockLane } from '../src/guards/pii-block-lane.ts';
 import { PiiStreamLanes } from '../src/guards/pii-stream-lanes.ts';
 import { PiiStreamRedaction } from '../src/guards/pii-stream-redact.ts';
 
@@ -129,5 +130,33 @@ describe('interleaved streams: each lane equals redact of its own text', () => {
     // Every lane's text back as it was (no findings), the lanes past 128 through the shared one.
     expect(out.length).toBe(1000);
     for (const t of out) expect(t).toBe('ab '.repeat(20));
+  });
+
+  it('block mode, 800 random answers of 2-4 choices: no finding delivered before the cut or the end check, no cut without one', () => {
+    for (let seed = 1; seed <= 800; seed++) {
+      const r = rng(seed);
+      const texts = Array.from({ length: 2 + Math.floor(r() * 3) }, () => answer(r));
+      const items = interleave(texts, r, r() < 0.3 ? 3 : 40);
+      const found: { types: string[] | undefined } = { types: undefined };
+      const lanes = new PiiStreamLanes(() => new PiiBlockLane({ piiMaxChars: 65536 }, 256, 32, found));
+      const held: Array<[Item, number]> = [];
+      const out = texts.map(() => '');
+      let offset = 0;
+      for (const item of items) {
+        if (item.some(([lane]) => lane !== 0)) lanes.announce(item.map(([lane, t]) => [lane, t.length] as const));
+        offset += item.reduce((n, [, t]) => n + t.length, 0);
+        const hold = lanes.push(item.map(([, t]) => t).join(''));
+        if (found.types !== undefined) break;
+        held.push([item, offset]);
+        while (held.length > 0 && held[0]![1] <= offset - hold)
+          for (const [lane, t] of held.shift()![0]) out[lane] += t;
+      }
+      // A cut only for a real finding; what the chunk checks never reached (the last < 32
+      // characters of a lane) stays held for the stream's end check, which reads each choice whole.
+      if (found.types !== undefined)
+        expect(texts.some((t) => detectSensitive(t).length > 0), `seed ${seed}`).toBe(true);
+      for (const [i, t] of out.entries())
+        if (detectSensitive(t).length > 0) expect(t, `seed ${seed}, choice ${i} delivered`).toBe('');
+    }
   });
 });

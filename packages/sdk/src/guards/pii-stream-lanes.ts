@@ -1,11 +1,20 @@
-import { PiiStreamRedaction } from './pii-stream-redact.ts';
+/** One lane's stream check: PiiStreamRedaction (redact mode) or PiiBlockLane (block mode). */
+export interface LaneCheck {
+  /** A delta of this lane arrived: how many characters at the lane's end are held back. */
+  push(delta: string): number;
+  /** Characters of this lane held back now. */
+  readonly held: number;
+  /** The next characters of this lane, as the reader gets them. */
+  next(text: string): string;
+  end(): void;
+}
 
 /**
- * piiGuard redact on a stream whose text is several texts interleaved: an OpenAI chat stream
+ * piiGuard redact (and block) on a stream whose text is several texts interleaved: an OpenAI chat stream
  * with `n` > 1 sends each choice's deltas in its own chunks, one choice after another, and the
  * stream observer sees them as one text. Redacted as one text, a finding of choice 0 cut by a
  * chunk of choice 1 ('4111 1111 ' + 'Hello ' + '1111 1111') is no finding and reached the
- * reader raw. So each lane (choice index) gets its own PiiStreamRedaction, and the hold the
+ * reader raw (block mode did not cut it). So each lane (choice index) gets its own check, and the hold the
  * observer applies is counted from the earliest character any lane has not released, mapped
  * back to the stream's offsets through the pieces each lane was given.
  *
@@ -13,17 +22,17 @@ import { PiiStreamRedaction } from './pii-stream-redact.ts';
  * branch per delta. At most MAX_LANES lanes (OpenAI's n is at most 128); choices past that share
  * one lane, redacted as interleaved text (as before this split).
  */
-export class PiiStreamLanes {
-  private readonly make: () => PiiStreamRedaction;
-  private readonly first: PiiStreamRedaction;
+export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
+  private readonly make: () => L;
+  private readonly first: L;
   /** Undefined while every delta was lane 0's. */
-  private lanes: Map<number, Lane> | undefined;
+  private lanes: Map<number, Lane<L>> | undefined;
   /** How the next delta splits into lanes (announced by the observer before the chunk check). */
   private split: ReadonlyArray<readonly [number, number]> | undefined;
   /** Stream characters pushed. */
   private offset = 0;
 
-  constructor(make: () => PiiStreamRedaction) {
+  constructor(make: () => L) {
     this.make = make;
     this.first = make();
   }
@@ -68,7 +77,7 @@ export class PiiStreamLanes {
     else for (const l of this.lanes.values()) l.r.end();
   }
 
-  private lane(id: number): Lane {
+  private lane(id: number): Lane<L> {
     const lanes = (this.lanes ??= new Map([[0, laneOf(this.first, this.offset)]]));
     let l = lanes.get(id);
     if (l === undefined) {
@@ -78,13 +87,13 @@ export class PiiStreamLanes {
     return l;
   }
 
-  private addLane(id: number): Lane {
+  private addLane(id: number): Lane<L> {
     const l = laneOf(this.make(), this.offset);
     this.lanes!.set(id, l);
     return l;
   }
 
-  private pushLane(l: Lane, text: string, streamStart: number): void {
+  private pushLane(l: Lane<L>, text: string, streamStart: number): void {
     if (text.length === 0) return;
     l.starts.push(l.total);
     l.at.push(streamStart);
@@ -117,8 +126,8 @@ export class PiiStreamLanes {
   }
 }
 
-interface Lane {
-  r: PiiStreamRedaction;
+interface Lane<L extends LaneCheck> {
+  r: L;
   /** Lane characters pushed, and how many of the last ones the lane holds. */
   total: number;
   held: number;
@@ -129,7 +138,7 @@ interface Lane {
 }
 
 /** A lane for `r`, whose held text (if any) is the stream's last characters before `offset`. */
-function laneOf(r: PiiStreamRedaction, offset: number): Lane {
+function laneOf<L extends LaneCheck>(r: L, offset: number): Lane<L> {
   const held = r.held;
   return { r, total: offset, held, starts: [offset - held], at: [offset - held], head: 0 };
 }

@@ -12,11 +12,16 @@ import type {
 import { isToolRole } from '../instrumentation/tool-role.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, redactMessage } from './pii-parts.ts';
-import { findingStartHold } from './pii-hold.ts';
+import { PiiBlockLane } from './pii-block-lane.ts';
 import { PiiStreamRedaction } from './pii-stream-redact.ts';
 import { PiiStreamLanes } from './pii-stream-lanes.ts';
 import { StreamStates } from './stream-state.ts';
-import { STREAM_REWRITER, type StreamRewriter } from '../instrumentation/stream-rewriter.ts';
+import {
+  STREAM_LANES,
+  STREAM_REWRITER,
+  type StreamLanesHook,
+  type StreamRewriter,
+} from '../instrumentation/stream-rewriter.ts';
 
 /**
  * Personal data and secrets (core's redaction detectors) in prompts and responses. Every
@@ -84,8 +89,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   const redactOptions =
     options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
-  /** Per stream: the window's text before the new text, the new text not checked yet, and the characters the last check held. */
-  const streams = new StreamStates<{ tail: string; fresh: string; held: number }>();
+  /** Per stream, block mode: each lane's check, and the types a check found (the stream is cut). */
+  const streams = new StreamStates<{ found: { types: string[] | undefined }; lanes: PiiStreamLanes<PiiBlockLane> }>();
   /** Per stream, redact mode: the text held and the released rewrite not delivered yet (per chat choice). */
   const redactions = new StreamStates<PiiStreamLanes>();
   const newRedaction = () => new PiiStreamRedaction(redactOptions, maxChars, CHUNK_WINDOW, CHUNK_STEP);
@@ -106,7 +111,6 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
 
   const rewriter: StreamRewriter = {
     next: (ctx, text, lane) => redaction(ctx).next(text, lane),
-    lanes: (ctx, split) => redaction(ctx).announce(split),
     end: (ctx) => redactions.get(ctx)?.end(),
     whole: (_ctx, text) => redact(text, redactOptions).text,
   };
@@ -150,36 +154,33 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   }
 
   /**
-   * Block mode only. New text is checked once CHUNK_STEP characters have arrived, with the
-   * CHUNK_WINDOW characters before it (a finding that straddles the step is whole in the
-   * window); until then it is held back. A check that finds nothing still holds the end of
-   * the text that may be the start of a finding not complete yet (pii-hold.ts, at most
-   * CHUNK_WINDOW characters, so always inside the next window): releasing up to the end let
-   * the start of an address out before the chunk completing it cut the stream. So no
-   * character of a finding reaches the reader before the check that cuts the stream. State
-   * per stream: only `delta` is read (slicing `accumulated` on every chunk would make a
-   * stream quadratic).
+   * Block mode only: each lane's chunk check (pii-block-lane.ts; one lane but for a chat stream
+   * with n > 1), holding back what may still be a finding; a finding in any lane cuts the stream.
    */
-  function checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+  function blockState(ctx: GuardContext) {
     let state = streams.get(ctx);
     if (state === undefined) {
-      state = { tail: '', fresh: '', held: 0 };
+      const found: { types: string[] | undefined } = { types: undefined };
+      const lane = () => new PiiBlockLane(redactOptions, CHUNK_WINDOW, CHUNK_STEP, found);
+      state = { found, lanes: new PiiStreamLanes(lane) };
       streams.set(ctx, state);
     }
-    state.fresh += delta;
-    if (state.fresh.length < CHUNK_STEP)
-      return { action: 'allow', holdChars: state.held + state.fresh.length };
-    const window = state.tail + state.fresh;
-    state.tail = window.length > CHUNK_WINDOW ? window.slice(-CHUNK_WINDOW) : window;
-    state.fresh = '';
-    const types = detectSensitive(window, redactOptions);
-    if (types.length === 0) {
-      state.held = findingStartHold(window, CHUNK_WINDOW);
-      return state.held > 0 ? { action: 'allow', holdChars: state.held } : allow();
-    }
+    return state;
+  }
+
+  function checkChunk(_accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
+    const state = blockState(ctx);
+    const hold = state.lanes.push(delta);
+    const types = state.found.types;
+    if (types === undefined) return hold > 0 ? { action: 'allow', holdChars: hold } : allow();
     record(types, 'output', ctx);
     return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
   }
+
+  /** Both stream modes: the next delta's lanes (chat with n > 1), announced before its chunk check. */
+  const lanes: StreamLanesHook = {
+    lanes: (ctx, split) => (mode === 'block' ? blockState(ctx).lanes : redaction(ctx)).announce(split),
+  };
 
   const guard: PiiGuard = {
     name: 'piiGuard',
@@ -228,6 +229,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   // stream whose output guards have none is not observed chunk by chunk). Redact mode's end
   // check (checkResponse on the whole text) records pii_detected; its modify is not used on a stream.
   if (mode === 'block' && directions.has('output')) guard.checkChunk = checkChunk;
+  if (mode !== 'detect' && directions.has('output'))
+    (guard as { [STREAM_LANES]?: StreamLanesHook })[STREAM_LANES] = lanes;
   if (mode === 'redact' && directions.has('output')) {
     guard.checkChunk = redactChunk;
     (guard as { [STREAM_REWRITER]?: StreamRewriter })[STREAM_REWRITER] = rewriter;

@@ -5,7 +5,7 @@ import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
 import { StreamText } from './stream-text.ts';
-import { streamRewriterOf, type StreamItemRewrite } from './stream-rewriter.ts';
+import { streamLanesHooksOf, streamRewriterOf, type StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardContext } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -30,7 +30,7 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
   const text = new StreamText();
   const deliver = chunkGuards ? rewriteItems(call, guards) : undefined;
-  const lanes = deliver !== undefined ? announceLanes(call, guards) : undefined;
+  const lanes = chunkGuards ? announceLanes(call, guards) : undefined;
   observeStream(stream, {
     accumulator: acc,
     deliver,
@@ -98,17 +98,18 @@ function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['out
 
 /**
  * Streams of several texts interleaved (chat with n > 1): before each delta's chunk checks, the
- * rewriter is told which lane each piece of it is, so it holds and rewrites each text on its own.
+ * built-in chunk guards are told which lane each piece of it is, so they check (and piiGuard
+ * redact rewrites) each text on its own.
  */
 function announceLanes(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
-  const rewriter = streamRewriterOf(guards);
+  const hooks = streamLanesHooksOf(guards);
   const lanesOf = call.adapter.streamLanes;
-  if (rewriter === undefined || lanesOf === undefined) return undefined;
+  if (hooks.length === 0 || lanesOf === undefined) return undefined;
   const ctx = call.ctx;
   return (item: unknown): void => {
     try {
       const split = lanesOf(item);
-      if (split !== undefined) rewriter.lanes(ctx, split);
+      if (split !== undefined) for (const h of hooks) h.lanes(ctx, split);
     } catch (err) {
       reportTelemetryError('guard', err);
     }

@@ -16,11 +16,6 @@ export interface StreamRewriter {
    * `lanes` announced them; absent: 0.
    */
   next(ctx: GuardContext, text: string, lane?: number): string;
-  /**
-   * The next delta (the one the chunk checks get next) is several texts' pieces, in order:
-   * `[lane, length]` (adapter.ts `streamLanes`). Not called for a delta wholly of lane 0.
-   */
-  lanes(ctx: GuardContext, split: ReadonlyArray<readonly [number, number]>): void;
   /** The stream ended: the text held back is final now (its rewrite is made). */
   end(ctx: GuardContext): void;
   /** A text the stream repeats whole (a done event, the final response): rewritten as a non-streamed response is. */
@@ -28,6 +23,30 @@ export interface StreamRewriter {
 }
 
 export const STREAM_REWRITER: unique symbol = Symbol('llmsec.streamRewriter');
+
+/**
+ * How a built-in chunk guard (piiGuard block and redact) learns that a stream is several texts
+ * interleaved (chat with n > 1), so that it checks each on its own. Internal, as the rewriter.
+ */
+export interface StreamLanesHook {
+  /**
+   * The next delta (the one the chunk checks get next) is several texts' pieces, in order:
+   * `[lane, length]` (adapter.ts `streamLanes`). Not called for a delta wholly of lane 0.
+   */
+  lanes(ctx: GuardContext, split: ReadonlyArray<readonly [number, number]>): void;
+}
+
+export const STREAM_LANES: unique symbol = Symbol('llmsec.streamLanes');
+
+/** The guards' lane hooks. */
+export function streamLanesHooksOf(guards: readonly OutputGuard[]): StreamLanesHook[] {
+  const out: StreamLanesHook[] = [];
+  for (const g of guards) {
+    const h = (g as { [STREAM_LANES]?: StreamLanesHook })[STREAM_LANES];
+    if (h !== undefined) out.push(h);
+  }
+  return out;
+}
 
 /** The first guard's stream rewriter, if one of them has one. */
 export function streamRewriterOf(guards: readonly OutputGuard[]): StreamRewriter | undefined {
