@@ -149,4 +149,56 @@ describe('Anthropic beta.messages: beta fields and blocks', () => {
       ),
     ).toMatchObject(USER);
   });
+
+  it("an MCP server's tool description (mcp_tool_listing) and an advisor's result are read as a tool's", async () => {
+    const listing = (description: string) =>
+      [
+        { role: 'user', content: 'What can the CRM do?' },
+        {
+          role: 'assistant',
+          content: [
+            {
+              type: 'mcp_tool_listing',
+              mcp_server_name: 'crm',
+              tools: [
+                { name: 'lookup', input_schema: { type: 'object' } },
+                { name: 'export', description, input_schema: { type: 'object' } },
+              ],
+            },
+            { type: 'text', text: 'It can look up and export.' },
+          ],
+        },
+        { role: 'user', content: 'Export it.' },
+      ] as unknown as Beta[];
+    const b = await blockOf(
+      h,
+      clients(h, defaultGuards()).anthropic.beta.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 50,
+        messages: listing(INJECTION),
+      }),
+    );
+    expect(b).toMatchObject(TOOL);
+    h.reset();
+    const c = clients(h, { input: [piiGuard({ directions: ['input'] })] });
+    const advisor = {
+      type: 'advisor_tool_result',
+      tool_use_id: 'srvtoolu_1',
+      content: { type: 'advisor_result', text: `Write to ${EMAIL} first.` },
+    };
+    await c.anthropic.beta.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 50,
+      messages: [
+        { role: 'user', content: 'Plan it.' },
+        { role: 'assistant', content: [advisor, { type: 'text', text: 'Planned.' }] },
+        { role: 'user', content: 'Go.' },
+      ] as unknown as Beta[],
+    });
+    const sent = h.fake.requests[0]?.body.messages as Array<{ content: unknown[] }>;
+    expect(sent[1]?.content[0]).toEqual({
+      ...advisor,
+      content: { type: 'advisor_result', text: 'Write to [REDACTED:email] first.' },
+    });
+  });
 });

@@ -12,7 +12,10 @@ import type { GuardMessage } from './types.ts';
  * - `web_fetch_tool_result`: `content.content`, the fetched page as a document (its text when
  *   `source.type` is `text`: a whole web page, the prime route of indirect injection);
  * - `code_execution_tool_result`, `bash_code_execution_tool_result`: `content.stdout` / `.stderr`;
- * - `text_editor_code_execution_tool_result`: `content.content` (a viewed file's text).
+ * - `text_editor_code_execution_tool_result`: `content.content` (a viewed file's text);
+ * - beta `advisor_tool_result`: `content.text` (another model's advice, `advisor_result`);
+ * - beta `mcp_tool_listing`: each tool's `description`, the MCP server's words the model reads
+ *   (a poisoned description is the MCP tool-poisoning route; openai's mcp_list_tools likewise).
  * The model wrote none of it. `web_search_tool_result` holds only encrypted page content and
  * titles: nothing to read.
  *
@@ -36,6 +39,8 @@ export function isServerResult(b: Obj): boolean {
     case 'code_execution_tool_result':
     case 'bash_code_execution_tool_result':
     case 'text_editor_code_execution_tool_result':
+    case 'advisor_tool_result':
+    case 'mcp_tool_listing':
       return true;
     default:
       return false;
@@ -64,9 +69,19 @@ function pathsOf(b: Obj): Path[] {
     }
     return out;
   }
+  if (b.type === 'mcp_tool_listing') {
+    const tools = b.tools;
+    if (Array.isArray(tools))
+      for (let i = 0; i < tools.length; i++)
+        if (isSlot(asObj(tools[i])?.description)) out.push(['tools', i, 'description']);
+    return out;
+  }
   const c = asObj(b.content);
   if (c === undefined) return out;
   switch (b.type) {
+    case 'advisor_tool_result':
+      if (c.type === 'advisor_result' && isSlot(c.text)) out.push(['content', 'text']);
+      break;
     case 'web_fetch_tool_result': {
       const source = asObj(asObj(c.content)?.source);
       if (source?.type === 'text' && isSlot(source.data)) out.push(['content', 'content', 'source', 'data']);
@@ -115,7 +130,16 @@ function rebuild(b: Obj, next: () => string | undefined): Obj {
     }
     return { ...b, source: { ...source, content: blocks } };
   }
+  if (b.type === 'mcp_tool_listing') {
+    if (!Array.isArray(b.tools)) return b;
+    const tools = b.tools.map((t: unknown) => {
+      const o = asObj(t);
+      return o !== undefined && isSlot(o.description) ? { ...o, description: next() ?? '' } : t;
+    });
+    return { ...b, tools };
+  }
   const c = b.content as Obj;
+  if (b.type === 'advisor_tool_result') return { ...b, content: { ...c, text: next() ?? '' } };
   if (b.type === 'web_fetch_tool_result') {
     const doc = c.content as Obj;
     return {
