@@ -11,4 +11,5 @@ export { UNTRACED_CONTEXT, untraced } from './untraced.ts';
 export { measureNewInput, rawContentLength } from './new-input.ts';
 export type { NewInput, NewInputOptions, PromptMessage } from './new-input.ts';
 export { MAX_USER_ID_CHARS, userSubject } from './user-subject.ts';
+export { cutId } from './cut-id.ts';
 export { w3cId } from './w3c-id.ts';

@@ -3,6 +3,7 @@ import { isSeverity, type Alert, type Metadata, type SecurityEvent } from './mod
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './line-splitter.ts';
 import { parseTimestamp } from './timestamp.ts';
 import { w3cId } from './w3c-id.ts';
+import { cutId } from './cut-id.ts';
 
 /**
  * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
@@ -41,7 +42,7 @@ const OPTIONAL_STRINGS = [
  */
 const MAX_ID_CHARS = 256;
 
-const cutId = (id: string): string => (id.length > MAX_ID_CHARS ? id.slice(0, MAX_ID_CHARS) : id);
+const cutAt = (id: string): string => cutId(id, MAX_ID_CHARS);
 
 /** Validates a parsed JSON value as a security event. Throws EventDecodeError with the reason. */
 export function decodeEvent(value: unknown): DecodedEvent {
@@ -62,13 +63,13 @@ export function decodeEvent(value: unknown): DecodedEvent {
       `bad severity ${JSON.stringify(severity)} (want info, warning, alert or critical)`,
     );
   }
-  const user_id = cutId(requiredString(raw, 'user_id'));
+  const user_id = cutAt(requiredString(raw, 'user_id'));
   const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
   for (const key of OPTIONAL_STRINGS) {
     let v = optionalString(raw, key);
     if (v !== undefined && (key === 'trace_id' || key === 'span_id'))
       v = w3cId(v, key === 'trace_id' ? 32 : 16);
-    else if (v !== undefined && (key === 'session_id' || key === 'conversation_id')) v = cutId(v);
+    else if (v !== undefined && (key === 'session_id' || key === 'conversation_id')) v = cutAt(v);
     if (v !== undefined) event[key] = v;
   }
   if (raw.metadata !== undefined && raw.metadata !== null) {

@@ -11,6 +11,8 @@
  * bucket. The price: the ids `ip:x` and `user:ip:x` share a bucket (two users' own choices,
  * never a user and an address). Undefined for an empty id.
  */
+import { cutId } from './cut-id.ts';
+
 export const MAX_USER_ID_CHARS = 256;
 const RESERVED = /^(?:ip|key):/;
 
@@ -18,5 +20,5 @@ export function userSubject(userId: string): string | undefined {
   let id = userId.trim();
   if (id === '') return undefined;
   if (RESERVED.test(id)) id = `user:${id}`;
-  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
+  return id.length > MAX_USER_ID_CHARS ? cutId(id, MAX_USER_ID_CHARS).trimEnd() : id;
 }

@@ -116,6 +116,23 @@ describe('decodeEventLine: valid lines', () => {
     expect(event.service).toBe(long); // not a group key of the built-in rules: kept whole
     expect(decodeEvent({ ...MINIMAL, user_id: 'u'.repeat(256) }).event.user_id).toHaveLength(256);
   });
+
+  it('never cuts inside a surrogate pair: an emoji across the 256th unit goes whole, as the SDK and the detector cut', () => {
+    const across = `${'u'.repeat(255)}😈tail`; // the pair at units 255-256
+    const fits = `${'c'.repeat(254)}😈tail`; // the pair at 254-255
+    const { event } = decodeEventLine(
+      JSON.stringify({
+        ...MINIMAL,
+        user_id: across,
+        session_id: `s${across.slice(1)}`,
+        conversation_id: fits,
+      }),
+    );
+    expect(event.user_id).toBe('u'.repeat(255));
+    expect(event.session_id).toBe(`s${'u'.repeat(254)}`);
+    expect(event.conversation_id).toBe(`${'c'.repeat(254)}😈`);
+    expect(encodeEvent(event)).not.toMatch(/\\ud8/i);
+  });
 });
 
 describe('decodeEventLine: malformed lines', () => {

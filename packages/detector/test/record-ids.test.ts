@@ -78,6 +78,27 @@ describe('ids of OTLP-decoded events', () => {
     for (const e of spans.events) expect(e).toMatchObject(cut);
   });
 
+  it('never cut inside a surrogate pair: an emoji across the 256th unit goes whole (255 units kept)', () => {
+    const emojiAt = (c: string) => c.repeat(255) + '😈' + c.repeat(10); // the pair at units 255-256
+    const attrs = eventToAttributes({
+      ...event,
+      user_id: emojiAt('u'),
+      session_id: emojiAt('s'),
+      conversation_id: 'c'.repeat(254) + '😈x', // the pair at 254-255: fits, kept whole
+    }) as Attributes;
+    const out = newBatch();
+    spanToEvents(
+      span({}, [{ name: 'llmsec.rate_limit_hit', timeMs: 0, attributes: attrs }]),
+      { userAttributes: DEFAULT_USER_ATTRIBUTES, sessionAttributes: DEFAULT_SESSION_ATTRIBUTES },
+      out,
+    );
+    const e = out.events[0]!;
+    expect(e.user_id).toBe('u'.repeat(255));
+    expect(e.session_id).toBe('s'.repeat(255));
+    expect(e.conversation_id).toBe('c'.repeat(254) + '😈');
+    expect(JSON.stringify(e)).not.toMatch(/\\ud8/i);
+  });
+
   it('leaves ids of 256 characters or fewer as they are', () => {
     const attrs = eventToAttributes({ ...event, ...cut, session_id: 'short' }) as Attributes;
     const out = newBatch();

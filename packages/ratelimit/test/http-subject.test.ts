@@ -3,7 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { ipBucket } from '../src/http/ip.ts';
 import { createRateLimitMiddleware } from '../src/http/middleware-node.ts';
-import { defaultSecondarySubject, defaultSubject, userSubject } from '../src/http/subject.ts';
+import {
+  defaultSecondarySubject,
+  defaultSubject,
+  sanitizeSubject,
+  userSubject,
+} from '../src/http/subject.ts';
 import fc from 'fast-check';
 import type { GuardRequest, RateLimitMiddlewareOptions } from '../src/http/types.ts';
 import { close, FakeLimiter, fetchRaw, listen } from './http-support.ts';
@@ -106,6 +111,15 @@ describe('userSubject: one subject per user, never an address or key bucket', ()
     expect(userSubject('IP:203.0.113.9')).toBe('IP:203.0.113.9'); // a different string, no bucket of an address
     expect(userSubject('u'.repeat(300))).toBe('u'.repeat(256));
     expect(userSubject('  ')).toBeUndefined();
+  });
+
+  it("cuts at 256 never inside a surrogate pair, as an event's user_id is cut (the alert names the same bucket)", () => {
+    const across = `${'u'.repeat(255)}😈tail`; // the pair at units 255-256
+    expect(userSubject(across)).toBe('u'.repeat(255));
+    expect(sanitizeSubject(across)).toBe('u'.repeat(255));
+    // Escaped first, then cut: 'user:' + 'ip:' + 247 units puts the pair at 255-256 too.
+    expect(userSubject(`ip:${'a'.repeat(247)}😈`)).toBe(`user:ip:${'a'.repeat(247)}`);
+    expect(userSubject(`${'u'.repeat(254)}😈tail`)).toBe(`${'u'.repeat(254)}😈`);
   });
 
   it('on random ids: never in a reserved namespace, idempotent, distinct ids stay distinct unless one is the other escaped', () => {

@@ -6,6 +6,7 @@ import {
   type Context,
 } from '@opentelemetry/api';
 import { BAGGAGE_CONVERSATION_ID, BAGGAGE_SESSION_ID, BAGGAGE_USER_ID } from '@llmsec/core';
+import { cutId } from '@llmsec/core/internal';
 
 /**
  * The security context: who is behind the code that is running. It rides on the
@@ -39,7 +40,7 @@ export function normaliseId(value: unknown): string | undefined {
   else return undefined;
   text = text.trim();
   if (text.length === 0) return undefined;
-  return text.length > MAX_ID_CHARS ? text.slice(0, MAX_ID_CHARS) : text;
+  return cutId(text, MAX_ID_CHARS);
 }
 
 /**

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   contextWithSecurity,
   getSecurityContext,
+  normaliseId,
   securityContextFromBaggage,
   withSecurityContext,
 } from '../src/context.ts';
@@ -88,5 +89,14 @@ describe('security context', () => {
       }),
     ).toThrow('app error');
     expect(withSecurityContext(null as never, () => getSecurityContext())).toEqual({});
+  });
+});
+
+describe('normaliseId', () => {
+  it('cuts at 256 UTF-16 units, never inside a surrogate pair (an emoji across the 256th unit goes whole)', () => {
+    expect(normaliseId('u'.repeat(300))).toBe('u'.repeat(256));
+    expect(normaliseId(`${'u'.repeat(255)}😈tail`)).toBe('u'.repeat(255));
+    expect(normaliseId(`${'u'.repeat(254)}😈tail`)).toBe(`${'u'.repeat(254)}😈`);
+    expect(normaliseId(`${'u'.repeat(254)}😈`)).toBe(`${'u'.repeat(254)}😈`);
   });
 });

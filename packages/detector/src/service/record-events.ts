@@ -1,4 +1,5 @@
 import { ALERT_EVENT_NAME, type SecurityEvent } from '@llmsec/core';
+import { cutId } from '@llmsec/core/internal';
 import {
   isLlmsecEventName,
   logRecordToEvent as decodeLogRecord,
@@ -94,10 +95,10 @@ export const MAX_ID_CHARS = 256;
 
 /** Cuts over-long ids as the SDK does (the same id from either path is the same group). */
 function cutIds(event: SecurityEvent): SecurityEvent {
-  if (event.user_id.length > MAX_ID_CHARS) event.user_id = event.user_id.slice(0, MAX_ID_CHARS);
+  if (event.user_id.length > MAX_ID_CHARS) event.user_id = cutId(event.user_id, MAX_ID_CHARS);
   if (event.session_id !== undefined && event.session_id.length > MAX_ID_CHARS)
-    event.session_id = event.session_id.slice(0, MAX_ID_CHARS);
+    event.session_id = cutId(event.session_id, MAX_ID_CHARS);
   if (event.conversation_id !== undefined && event.conversation_id.length > MAX_ID_CHARS)
-    event.conversation_id = event.conversation_id.slice(0, MAX_ID_CHARS);
+    event.conversation_id = cutId(event.conversation_id, MAX_ID_CHARS);
   return event;
 }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ANONYMOUS_USER } from '@llmsec/core';
-import { MAX_USER_ID_CHARS, userSubject } from '@llmsec/core/internal';
+import { cutId, MAX_USER_ID_CHARS, userSubject } from '@llmsec/core/internal';
 import { DEFAULT_IPV6_PREFIX, ipBucket } from './ip.ts';
 import type { RequestLike } from './types.ts';
 
@@ -63,7 +63,7 @@ export function sanitizeSubject(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const id = value.trim();
   if (id === '') return undefined;
-  return id.length > MAX_USER_ID_CHARS ? id.slice(0, MAX_USER_ID_CHARS).trimEnd() : id;
+  return id.length > MAX_USER_ID_CHARS ? cutId(id, MAX_USER_ID_CHARS).trimEnd() : id;
 }
 
 function header(req: RequestLike, name: string): string | undefined {
