@@ -4,7 +4,7 @@
  * deltas streamed) through the real openai client and real OTel SDK providers, instrumented
  * with guard sets that each add one part of what the default guards do, in one process.
  *
- *   node --conditions=@llmsec/source bench/instrumentation/guards-call-parts.ts [--stream] [--calls 2400] [--warm 2000] [--parts] [--probes] [--defaults-only] [--base <dir>]
+ *   node --conditions=@llmsec/source bench/instrumentation/guards-call-parts.ts [--stream] [--calls 2400] [--warm 2000] [--parts] [--probes] [--leakage] [--defaults-only] [--base <dir>]
  *
  * How it is timed, and why: each call alone (wall clock; a canned call is all CPU on the main
  * thread, no I/O), the clients interleaved call by call in a new random order each time, and
@@ -32,6 +32,13 @@
  * `[base] no guards` and `[base] default guards` from an older tree (a second copy of the SDK
  * in the process: its rows read ~10-30 us slower whatever the code, so compare its added time
  * only with care; separate processes per tree, alternated, are the fairer A/B).
+ * `--leakage` (streams) adds the system-prompt leakage guard's parts, each with the default
+ * input guards and the other output guards no-op: its chunk checks only (end check a no-op),
+ * the same with their holds dropped (the observer then holds nothing), its end check only (no
+ * chunk checks: the whole-text check), and both. With the default input guards because the
+ * `--parts` rows have none: there an output guard that reads `ctx.input` (the leakage guard
+ * does, for the system prompt) builds the call's request view itself, which in the default set
+ * the input guards have built already (~2-4 us of its `--parts` row at load 11-16).
  */
 import OpenAI from 'openai';
 import { pathToFileURL } from 'node:url';
@@ -177,6 +184,29 @@ if (has('probes'))
         ),
       },
     };
+if (stream && has('leakage')) {
+  const k = defaults().output.findIndex((g) => g.layer === 'system_prompt_leakage');
+  const real = defaults().output[k] as Guard;
+  const chunk = real.checkChunk as (a: string, d: string, c: object) => { action: string };
+  const parts: Record<string, Partial<Guard>> = {
+    'chunk checks only': { checkChunk: real.checkChunk },
+    'chunk checks only, holds dropped': {
+      checkChunk: (a: string, d: string, c: object): object => {
+        const r = chunk(a, d, c);
+        return r.action === 'allow' ? { action: 'allow' } : r;
+      },
+    },
+    'end check only': { checkResponse: real.checkResponse },
+    'chunk and end checks': { checkChunk: real.checkChunk, checkResponse: real.checkResponse },
+  };
+  for (const [name, part] of Object.entries(parts))
+    configs[`leakage ${name}, inputs real`] = {
+      guards: {
+        input: defaults().input,
+        output: noopOutput().map((g, j) => (j === k ? { ...g, ...part } : g)),
+      },
+    };
+}
 if (!has('defaults-only')) {
   configs['input guards only'] = { guards: { input: defaults().input } };
   configs['+ no-op output guards, end only'] = { guards: { input: defaults().input, output: noopOutput() } };
