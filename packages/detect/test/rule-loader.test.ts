@@ -62,6 +62,41 @@ describe('rule files', () => {
       match: { categories: ['guardrail_block'], where: [{ field: 'metadata.input_source', equals: 'tool' }] },
       condition: { kind: 'distinct', field: 'fingerprint', min: 10 },
     });
+    // The rules on authentication, rate-limit and tool events: the figures their docs state.
+    const notAnonymous = { field: 'user_id', not_in: ['anonymous'] };
+    expect(byId.auth_failure_burst).toMatchObject({
+      severity: 'warning',
+      window_ms: 300_000,
+      match: { categories: ['auth_failure'], where: [notAnonymous] },
+      condition: { kind: 'count', min: 10 },
+    });
+    expect(byId.rate_limit_persistence).toMatchObject({
+      severity: 'warning',
+      window_ms: 300_000,
+      match: {
+        categories: ['rate_limit_hit'],
+        where: [
+          { field: 'metadata.limit_type', not_in: ['store_unavailable', 'cost_hour', 'cost_day'] },
+          notAnonymous,
+        ],
+      },
+      condition: { kind: 'count', min: 20 },
+    });
+    expect(byId.cost_limit_abuse).toMatchObject({
+      severity: 'alert',
+      window_ms: 600_000,
+      match: {
+        categories: ['rate_limit_hit'],
+        where: [{ field: 'metadata.limit_type', in: ['cost_hour', 'cost_day'] }, notAnonymous],
+      },
+      condition: { kind: 'count', min: 10 },
+    });
+    expect(byId.tool_abuse_repeated).toMatchObject({
+      severity: 'alert',
+      window_ms: 600_000,
+      match: { categories: ['tool_abuse_attempt'] },
+      condition: { kind: 'count', min: 3 },
+    });
     expect(readFileSync(DEFAULT_RULES_PATH, 'utf8')).toContain('rapid_guardrail_blocks');
     // Callers get copies: editing one does not change the defaults.
     rules[0]!.window_ms = 1;
