@@ -1,7 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { defaultGuards, piiGuard } from '../src/guards/index.ts';
-import { useInstrHarness } from './fixtures/instr-harness.ts';
+import { withSecurityContext } from '../src/context.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { blockOf, clients, INJECTION, TOOL, USER } from './fixtures/tool-attribution.ts';
 
 /**
@@ -200,5 +201,23 @@ describe('Anthropic beta.messages: beta fields and blocks', () => {
       ...advisor,
       content: { type: 'advisor_result', text: 'Write to [REDACTED:email] first.' },
     });
+  });
+
+  it('a message thread that continues (history on the server): new input measured, no turn index', async () => {
+    const c = clients(h, {});
+    const thread = { type: 'continue', previous_message_id: 'msg_1' };
+    await withSecurityContext({ userId: 'u1', sessionId: 's1' }, () =>
+      c.anthropic.beta.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 50,
+        betas: ['message-threads-2026-01-01'],
+        thread,
+        messages: [{ role: 'user', content: 'and the next one?' }],
+      } as unknown as Anthropic.Beta.Messages.MessageCreateParamsNonStreaming),
+    );
+    expect(h.fake.requests[0]?.body.thread).toEqual(thread);
+    await eventually(() => h.recorded.length === 1);
+    expect(h.recorded[0]?.metadata).toMatchObject({ new_input_length: 'and the next one?'.length });
+    expect(h.recorded[0]?.metadata).not.toHaveProperty('turn_index');
   });
 });

@@ -170,6 +170,8 @@ describe('request body helpers', () => {
     expect(rawMessagesOf({ input: 'text' })).toBeUndefined();
     expect(hasServerHistory({ previous_response_id: 'resp_1' })).toBe(true);
     expect(hasServerHistory({ conversation: { id: 'c' } })).toBe(true);
+    expect(hasServerHistory({ thread: { type: 'continue', previous_message_id: 'msg_1' } })).toBe(true);
+    expect(hasServerHistory({ thread: { type: 'create' } })).toBe(false);
     expect(hasServerHistory({})).toBe(false);
   });
 });

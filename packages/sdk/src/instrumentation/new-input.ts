@@ -13,7 +13,13 @@ export function rawMessagesOf(body: Readonly<Record<string, unknown>>): readonly
   return undefined;
 }
 
-/** The Responses API keeps the history server-side when the request names a previous response or conversation. */
+/**
+ * The history is kept server-side: the Responses API's request names a previous response or
+ * conversation; an Anthropic beta message thread's continues one (`thread: {type: 'continue'}`,
+ * sent by `beta.messages.thread()` and the tool runner on a threaded client: only new messages).
+ */
 export function hasServerHistory(body: Readonly<Record<string, unknown>>): boolean {
-  return typeof body.previous_response_id === 'string' || body.conversation !== undefined;
+  if (typeof body.previous_response_id === 'string' || body.conversation !== undefined) return true;
+  const thread = body.thread;
+  return typeof thread === 'object' && thread !== null && (thread as { type?: unknown }).type === 'continue';
 }
