@@ -384,6 +384,15 @@ export class DetectionEngine {
     await this.alerts.shutdown();
   }
 
+  /**
+   * With a shared state, resolves once every event ingested before the call is in Redis (or,
+   * Redis failing, in the fallback engine): the detector service answers an export then, so a
+   * sender awaiting each answer is ordered across replicas. Resolved at once in memory.
+   */
+  shipped(): Promise<void> {
+    return this.shared !== undefined ? this.shared.shipped() : Promise.resolve();
+  }
+
   /** Delivers what is queued: in shared mode, waits for the flusher to ship everything queued. */
   async forceFlush(): Promise<void> {
     if (this.shared !== undefined) await this.shared.idle();

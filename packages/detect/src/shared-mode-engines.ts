@@ -93,6 +93,11 @@ export class SharedModeEngines {
     await Promise.all([this.fallback?.shutdown(), this.codeLocal?.shutdown()]);
   }
 
+  /** Every event ingested so far has left the shared engine's queue (SharedEngine.shipped). */
+  shipped(): Promise<void> {
+    return this.shared.shipped();
+  }
+
   /** Resolves once the flusher has shipped everything queued. */
   idle(): Promise<void> {
     return this.shared.idle();

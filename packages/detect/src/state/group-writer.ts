@@ -84,6 +84,12 @@ export class GroupWriter {
       }
       guessed = false;
       if (!step.changed) {
+        // Nothing to write, but what the step dropped is counted as a write's would be: a
+        // retried export's copy reaching another replica after its original was shipped is
+        // all duplicates (and an event older than the group's processed time, late), and
+        // changes nothing. Uncounted, such drops were invisible (duplicates 0 for a fleet
+        // whose senders' exports are answered once shipped).
+        this.countDropped(step.late, step.duplicates);
         this.afterStep(
           w,
           step.pendingFrom,
@@ -109,9 +115,7 @@ export class GroupWriter {
       const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       if (ok === 1) {
         this.cache.remember(w.key, Number(reply), step.body, next.length);
-        this.o.counts.droppedLate += step.late;
-        if (step.late > 0) this.o.droppedCounter.add(step.late, { reason: 'late' });
-        this.stats.duplicates += step.duplicates;
+        this.countDropped(step.late, step.duplicates);
         if (step.damaged > 0) this.countDamaged(step.damaged);
         for (const ruleId of step.refused) this.countRefused(ruleId);
         if (step.overflow.length > 0) this.overflow?.apply(step.body.k, step.overflow);
@@ -160,6 +164,13 @@ export class GroupWriter {
       'llmsec detect: a stored incident has start or last times that are not times (damaged: another replica or a manual edit); dropped, detection goes on ' +
         '(see stats.state.incidentsDamaged)',
     );
+  }
+
+  /** Events a step dropped: late (older than the group's processed time), or duplicates. */
+  private countDropped(late: number, duplicates: number): void {
+    this.o.counts.droppedLate += late;
+    if (late > 0) this.o.droppedCounter.add(late, { reason: 'late' });
+    this.stats.duplicates += duplicates;
   }
 
   /**

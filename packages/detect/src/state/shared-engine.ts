@@ -13,6 +13,7 @@ import { collectWork, type RoundOps, type Work } from './round-work.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
 import { SharedOverflow } from './shared-overflow.ts';
 import { handBack } from './hand-back.ts';
+import { ShipWaiters } from './ship-waiters.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
 export type { SharedEngineOptions, SharedStats } from './shared-types.ts';
@@ -37,6 +38,8 @@ export class SharedEngine {
   private readonly writer: GroupWriter;
   /** This process's overflow incidents (undefined: maxOverflowIncidentsPerRule 0). */
   private readonly overflow: SharedOverflow | undefined;
+  /** Callers of shipped(), waiting for the events queued before they asked to leave the queue. */
+  private readonly waiters = new ShipWaiters();
   private running: Promise<void> | undefined;
   private scheduled = false;
   private finalRequested = false;
@@ -169,7 +172,9 @@ export class SharedEngine {
       this.fallback.ingest(event, t);
       return;
     }
+    this.waiters.added();
     if (!this.queue.push({ t, event })) {
+      this.waiters.removed(1);
       this.stats.queueDropped++;
       this.o.droppedCounter.add(1, { reason: 'queue_full' });
       if (!this.warnedQueueFull) {
@@ -181,6 +186,25 @@ export class SharedEngine {
       }
     }
     this.schedule();
+  }
+
+  /**
+   * Resolves once every event ingested before the call has left this process's queue: shipped
+   * to Redis (the shared clock moved to it), or, Redis failing, handed to the fallback engine
+   * (or dropped by a full queue). The detector answers an export only then, so a sender that
+   * waits for each answer is ordered fleet-wide: no replica ships events sent after ones another
+   * replica still holds (see the detector README, "Replicas and event time").
+   */
+  shipped(): Promise<void> {
+    const wait = this.waiters.wait();
+    // The pass schedule() set up is an unref'd immediate (it must not hold a host app open),
+    // which does not keep the event loop's poll from blocking: it ran only at the next timer
+    // or I/O, ~45 ms later in the detector (measured), on every answer. Someone waits: run it now.
+    if (this.scheduled && this.running === undefined && this.stats.mode === 'shared') {
+      this.scheduled = false;
+      this.kick();
+    }
+    return wait;
   }
 
   /** Event time has reached `t` (tick / advanceTo): release pending groups and sweep. */
@@ -253,6 +277,7 @@ export class SharedEngine {
     const leftAt = leaving ? Math.max(this.localMax, this.globalMax) : undefined;
     if (leftAt !== undefined) this.overflow?.resolveAll(leftAt);
     this.stopped = true;
+    this.waiters.releaseAll();
     this.degradedMode.stop();
     return leftAt;
   }
@@ -317,6 +342,7 @@ export class SharedEngine {
       if (final) this.finalRequested = false;
       try {
         await this.ship(batch, final, last);
+        this.waiters.removed(batch.length);
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
         if (final) this.finalRequested = true;
@@ -407,6 +433,7 @@ export class SharedEngine {
     this.cache.clear();
     for (const e of batch) this.fallback.ingest(e.event, e.t);
     for (const e of rest) this.fallback.ingest(e.event, e.t);
+    this.waiters.removed(batch.length + rest.length);
     // The time declared while they were queued (advanceTo held it back from the fallback).
     this.fallback.caughtUp(this.advanceMax);
     if (this.finalRequested) {
