@@ -67,27 +67,36 @@ async function send(
   targets: Target[],
   speedup = Infinity,
   retries = true,
+  concurrency = 1,
 ): Promise<number> {
   let rejected = 0;
   let next = 0;
   let sizes = 7;
+  let i = 0;
   const wall0 = Date.now();
   const t0 = run.stream[0]!.arrive;
-  for (let i = 0; i < run.stream.length;) {
-    sizes = (sizes * 1103515245 + 12345) % 2147483648;
-    const n = 1 + (sizes % 12);
-    const batch = run.stream.slice(i, i + n);
-    const due = wall0 + (batch.at(-1)!.arrive - t0) / speedup;
-    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    rejected += await exportTo(targets[next++ % targets.length]!, batch, i);
-    // Every third request is sent again to the next replica, as a sender retrying an export
-    // whose answer it lost: each event counts once (the detector README: ingestOnce by event
-    // id). Not one holding the event delivered past the lateness: a copy of it is late again.
-    if (retries && n % 3 === 0 && batch.every((e) => e.arrive - e.t < LATENESS_MS)) {
-      rejected += await exportTo(targets[next % targets.length]!, batch, i);
+  // `concurrency` exports in flight at most (a Collector exporter's sending queue consumers):
+  // each worker takes the next batch in stream order when its previous export was answered.
+  const worker = async (): Promise<void> => {
+    while (i < run.stream.length) {
+      sizes = (sizes * 1103515245 + 12345) % 2147483648;
+      const n = 1 + (sizes % 12);
+      const at = i;
+      const batch = run.stream.slice(at, at + n);
+      i += n;
+      const target = next++;
+      const due = wall0 + (batch.at(-1)!.arrive - t0) / speedup;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      rejected += await exportTo(targets[target % targets.length]!, batch, at);
+      // Every third request is sent again to the next replica, as a sender retrying an export
+      // whose answer it lost: each event counts once (the detector README: ingestOnce by event
+      // id). Not one holding the event delivered past the lateness: a copy of it is late again.
+      if (retries && n % 3 === 0 && batch.every((e) => e.arrive - e.t < LATENESS_MS)) {
+        rejected += await exportTo(targets[(target + 1) % targets.length]!, batch, at);
+      }
     }
-    i += n;
-  }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return rejected;
 }
 
@@ -183,6 +192,7 @@ async function detect(
   state: Record<string, unknown>,
   run: ScenarioRun,
   am?: AlertmanagerHandle,
+  sending: { speedup?: number; concurrency?: number } = {},
 ): Promise<Detected> {
   const dir = tempDir();
   dirs.push(dir);
@@ -220,7 +230,13 @@ async function detect(
       )
     : undefined;
   const targets = targetsOf(replicas);
-  const rejected = await send(run, targets, n === 1 ? Infinity : SPEEDUP);
+  const rejected = await send(
+    run,
+    targets,
+    sending.speedup ?? (n === 1 ? Infinity : SPEEDUP),
+    true,
+    sending.concurrency,
+  );
   for (const t of targets) await t.exporter?.shutdown();
   const want = expectedCount(run);
   const until = Date.now() + 20_000;
@@ -308,6 +324,44 @@ describe('acceptance scenarios through llmsec detector', () => {
         run,
         await detect(3, { state: `redis://${seed.host}:${seed.port}`, state_cluster: true }, run),
       );
+    }, 60_000);
+  });
+
+  // Unpaced: 5 h of events in about 1.5 s (~10,000x), 15 min lateness. A replica answers an
+  // export once its events are in Redis (the detector README, "Replicas and event time"), so a
+  // sender awaiting each answer is ordered fleet-wide: no replica ships event time ahead of
+  // events another still holds, and the fleet gives one detector's answer. Answered once
+  // queued (c4ccdf8), the replicas shipped up to hours of event time apart and dropped events
+  // sent in order as late. Each case on a fresh state (the clock of a finished run would make
+  // the next run's events late).
+  describe('unpaced (~10,000x), 15 min lateness', () => {
+    const unpaced = { speedup: Infinity };
+    const late15 = { allowed_lateness: '15m' };
+    let redis: RedisHandle;
+    let cluster: RedisClusterHandle;
+    beforeAll(async () => {
+      [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
+    });
+    afterAll(async () => {
+      await Promise.all([redis?.stop(), cluster?.stop()]);
+    });
+    it('one detector: the expected incidents', async () => {
+      expectScenarios(run, await detect(1, late15, run, undefined, unpaced));
+    }, 60_000);
+    it('three replicas on Redis, one export at a time: the same', async () => {
+      expectScenarios(run, await detect(3, { ...late15, state: `${redis.url}/1` }, run, undefined, unpaced));
+    }, 60_000);
+    it('three replicas on Redis, three exports in flight: the same', async () => {
+      const got = await detect(3, { ...late15, state: `${redis.url}/2` }, run, undefined, {
+        ...unpaced,
+        concurrency: 3,
+      });
+      expectScenarios(run, got);
+    }, 60_000);
+    it('three replicas on a 3-master Cluster, three exports in flight: the same', async () => {
+      const seed = cluster.nodes[0]!;
+      const state = { ...late15, state: `redis://${seed.host}:${seed.port}`, state_cluster: true };
+      expectScenarios(run, await detect(3, state, run, undefined, { ...unpaced, concurrency: 3 }));
     }, 60_000);
   });
 });

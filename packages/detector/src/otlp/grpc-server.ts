@@ -140,8 +140,13 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
         const rejected = clampRejected(result.rejected, records);
         const message =
           rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
-        callback(null, encodeExportResponse(rejected, message));
-        report({ ...base, rejected, outcome: 'accepted' });
+        const reply = (): void => {
+          callback(null, encodeExportResponse(rejected, message));
+          report({ ...base, rejected, outcome: 'accepted' });
+        };
+        // Taken either way; answered once the service says so (its events shipped: see IngestResult).
+        if (result.settled !== undefined) void result.settled.then(reply, reply);
+        else reply();
         return;
       }
       // RetryInfo in grpc-status-details-bin: the spec makes RESOURCE_EXHAUSTED retryable only

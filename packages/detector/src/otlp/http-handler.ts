@@ -184,9 +184,14 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       const rejected = clampRejected(result.rejected, records);
       const message =
         rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
-      if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
-      else send(res, 200, format, exportResponseJson(signal, rejected, message));
-      report({ ...base, rejected, outcome: 'accepted' });
+      const reply = (): void => {
+        if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
+        else send(res, 200, format, exportResponseJson(signal, rejected, message));
+        report({ ...base, rejected, outcome: 'accepted' });
+      };
+      // Taken either way; answered once the service says so (its events shipped: see IngestResult).
+      if (result.settled !== undefined) void result.settled.then(reply, reply);
+      else reply();
       return;
     }
     const seconds = retrySeconds(result.retryAfterSeconds);

@@ -66,13 +66,15 @@ export interface DecodedSpan {
 /**
  * What the service answers for one export request.
  * - accepted: taken (all but `rejected` of them); rejected > 0 becomes OTLP partial_success
- *   with `message` as its error_message.
+ *   with `message` as its error_message. With `settled`, the receivers answer once it settles
+ *   (resolved or rejected: the records are taken either way), e.g. once the events are in a
+ *   shared state, so a sender awaiting each answer is ordered across replicas.
  * - overloaded: the ingest queue is full; HTTP 429 / gRPC RESOURCE_EXHAUSTED with retry delay.
  * - unavailable: draining or not ready; HTTP 503 / gRPC UNAVAILABLE with retry delay.
  * Senders retry the last two, so nothing is lost when the service refuses a whole request.
  */
 export type IngestResult =
-  | { kind: 'accepted'; rejected: number; message?: string }
+  | { kind: 'accepted'; rejected: number; message?: string; settled?: Promise<void> }
   | { kind: 'overloaded'; retryAfterSeconds: number }
   | { kind: 'unavailable'; retryAfterSeconds: number };
 

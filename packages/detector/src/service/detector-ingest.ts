@@ -19,7 +19,24 @@ export interface DetectorIngestOptions {
   retryAfterSeconds?: number;
   /** Internal failures (never thrown to the receivers). */
   onError: (err: unknown) => void;
+  /**
+   * Resolves once the events the engine has been fed so far are shipped to the shared state
+   * (DetectionEngine.shipped): when given, an export is answered only then (at most
+   * `maxAnswerWaitMs` later). Without it, once queued.
+   */
+  shipped?: () => Promise<void>;
+  /** @default ANSWER_WAIT_MS */
+  maxAnswerWaitMs?: number;
 }
+
+/**
+ * Longest an accepted export's answer waits for its events to be shipped. Under the OTLP
+ * exporters' timeouts (the Collector's 5 s, the JS SDK's 10 s), so a slow Redis cannot turn
+ * into timeouts and re-sends; past it the export is answered anyway (its events stay queued,
+ * and are shipped in order with the rest), as before this wait existed. Redis failing does
+ * not hold it: its events go to the fallback engine and the wait ends.
+ */
+export const ANSWER_WAIT_MS = 2_000;
 
 /**
  * The service side of the OTLP receivers: turns one decoded export request into security
@@ -35,6 +52,8 @@ export class DetectorIngest implements OtlpIngest {
   private readonly genAi: GenAiSpanOptions;
   private readonly retryAfterSeconds: number;
   private readonly onError: (err: unknown) => void;
+  private readonly shipped: (() => Promise<void>) | undefined;
+  private readonly maxAnswerWaitMs: number;
   private accepting = true;
 
   constructor(options: DetectorIngestOptions) {
@@ -43,6 +62,8 @@ export class DetectorIngest implements OtlpIngest {
     this.genAi = options.genAi;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
     this.onError = options.onError;
+    this.shipped = options.shipped;
+    this.maxAnswerWaitMs = options.maxAnswerWaitMs ?? ANSWER_WAIT_MS;
   }
 
   /** False once stop() was called: every later request is answered `unavailable`. */
@@ -93,14 +114,38 @@ export class DetectorIngest implements OtlpIngest {
         return { kind: 'overloaded', retryAfterSeconds: this.retryAfterSeconds };
       }
       this.metrics.records(signal, count, count - rejects.total);
-      if (rejects.total === 0) return { kind: 'accepted', rejected: 0 };
+      const settled = batch.events.length > 0 ? this.settled() : undefined;
+      if (rejects.total === 0) return { kind: 'accepted', rejected: 0, ...(settled && { settled }) };
       for (const [reason, n] of rejects.counts) this.metrics.reject(signal, reason, n);
-      return { kind: 'accepted', rejected: rejects.total, message: rejects.message(signal) };
+      return {
+        kind: 'accepted',
+        rejected: rejects.total,
+        message: rejects.message(signal),
+        ...(settled && { settled }),
+      };
     } catch (err) {
       this.onError(err);
       this.metrics.refuse(signal, 'unavailable');
       return { kind: 'unavailable', retryAfterSeconds: this.retryAfterSeconds };
     }
+  }
+
+  /**
+   * The export's events (those offered so far) through the queue and shipped, or the bound,
+   * whichever comes first. Never rejects: a failure is reported and the answer goes out.
+   */
+  private settled(): Promise<void> | undefined {
+    const shipped = this.shipped;
+    if (shipped === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.maxAnswerWaitMs);
+      timer.unref();
+    });
+    const done = this.queue.whenProcessed().then(shipped);
+    return Promise.race([done, bound])
+      .catch((err: unknown) => this.onError(err))
+      .finally(() => clearTimeout(timer));
   }
 }
 

@@ -174,6 +174,8 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     },
     retryAfterSeconds: Math.max(1, Math.ceil(config.retry_after / 1000)),
     onError: (err) => log.error('ingest failed', { error: err }),
+    // With Redis state an export is answered once its events are shipped (see DetectorIngest).
+    ...(state.store === 'redis' ? { shipped: () => engine.shipped() } : {}),
   });
 
   let receivers: Receivers;

@@ -40,6 +40,10 @@ export class IngestQueue {
   private size = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Events ever offered and taken, and ever processed: what whenProcessed() compares. */
+  private offeredTotal = 0;
+  private processedTotal = 0;
+  private processedWaiters: { target: number; resolve: () => void }[] = [];
 
   constructor(options: IngestQueueOptions) {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
@@ -69,6 +73,7 @@ export class IngestQueue {
     if (this.size > 0 && this.size + n > this.capacity) return false;
     this.batches.push(batch);
     this.size += n;
+    this.offeredTotal += n;
     this.schedule();
     return true;
   }
@@ -77,6 +82,16 @@ export class IngestQueue {
   whenIdle(): Promise<void> {
     if (this.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once every event offered so far has been handed to `process` (those offered later
+   * are not waited for, unlike whenIdle, so a steady stream does not hold it).
+   */
+  whenProcessed(): Promise<void> {
+    if (this.processedTotal >= this.offeredTotal) return Promise.resolve();
+    const target = this.offeredTotal;
+    return new Promise((resolve) => this.processedWaiters.push({ target, resolve }));
   }
 
   /** Processes everything now, synchronously (shutdown, tests). */
@@ -124,6 +139,7 @@ export class IngestQueue {
       const done = end - this.pos;
       budget -= done;
       this.size -= done;
+      this.processedTotal += done;
       if (end === events.length) {
         this.batches[this.head] = undefined as unknown as EventBatch;
         this.head++;
@@ -137,6 +153,15 @@ export class IngestQueue {
         this.pos = end;
       }
     }
+    this.settleProcessed();
+  }
+
+  /** After each run: the whenProcessed() callers whose events are all processed (targets only grow). */
+  private settleProcessed(): void {
+    const list = this.processedWaiters;
+    let i = 0;
+    while (i < list.length && list[i]!.target <= this.processedTotal) list[i++]!.resolve();
+    if (i > 0) this.processedWaiters = list.slice(i);
   }
 
   private settleIdle(): void {
