@@ -10,7 +10,7 @@ export interface AlertViolationOptions {
   maxUsersPerAlert?: number;
   /**
    * Rules whose alerts put no points on their users, whatever their severity. `[]` puts
-   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`)
+   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`, `auth_failure_burst`)
    */
   exemptRules?: readonly string[];
 }
@@ -22,8 +22,14 @@ export interface AlertViolationOptions {
  * of the injection, so the alert→ban bridge and the detector's fleet enforcement skip these
  * rules unless the operator maps one explicitly. (Its users can include a client that wrote
  * its own tool results; tool_injection_variety, not listed here, flags one that varies them.)
+ * `auth_failure_burst` names the account whose logins failed: usually the one being guessed,
+ * and anyone can make another account's logins fail, so points on it would let a stranger lock
+ * its owner out.
  */
-export const VICTIM_RULES: readonly string[] = Object.freeze(['indirect_prompt_injection']);
+export const VICTIM_RULES: readonly string[] = Object.freeze([
+  'indirect_prompt_injection',
+  'auth_failure_burst',
+]);
 
 /**
  * The bridge from detection to enforcement: returns a function that, for each firing alert,

@@ -95,7 +95,7 @@ describe('alertViolationHook exempt rules', () => {
   it('puts no points on the users of an indirect_prompt_injection alert (they did not write the payload), by default', () => {
     const { seen, limiter } = recording();
     const hook = alertViolationHook(limiter);
-    expect(VICTIM_RULES).toEqual(['indirect_prompt_injection']);
+    expect(VICTIM_RULES).toEqual(['indirect_prompt_injection', 'auth_failure_burst']);
     hook(ruleAlert('indirect_prompt_injection', 'alert'));
     hook(ruleAlert('indirect_prompt_injection', 'critical'));
     expect(seen).toEqual([]);
@@ -104,6 +104,19 @@ describe('alertViolationHook exempt rules', () => {
     expect(seen).toEqual([
       ['victim', 2],
       ['other', 2],
+    ]);
+  });
+
+  it('puts no points on the account an auth_failure_burst alert names (anyone can fail its logins), by default', () => {
+    const { seen, limiter } = recording();
+    const hook = alertViolationHook(limiter, { weights: { warning: 1, alert: 2, critical: 5 } });
+    hook(ruleAlert('auth_failure_burst', 'warning'));
+    hook(ruleAlert('auth_failure_burst', 'critical'));
+    expect(seen).toEqual([]);
+    hook(ruleAlert('rate_limit_persistence', 'warning'));
+    expect(seen).toEqual([
+      ['victim', 1],
+      ['other', 1],
     ]);
   });
 
