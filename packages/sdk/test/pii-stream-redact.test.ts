@@ -413,6 +413,31 @@ describe('stream redaction equals redact of the whole text', () => {
     }
   });
 
+  it('a token glued to a key that the hold stops at: the run before the key goes with it (search seed 31362, failed before)', () => {
+    // A later email held the end; the hold back from it reached into the key (taken: its END line
+    // had come), so the cut moved to the key's start and released 'Bearer 9f8e...1a0' before it
+    // alone: a token core finds only once the key is a placeholder, let out raw.
+    const pieces = [
+      'phone 555.123.4',
+      '567 (.Bearer 9f8e7d6c5b4a39281706f5e4d3c2b',
+      '1a0-----BEG',
+      'IN PRIVATE KEY-----\nM',
+      'IIEvQ\njane.doe@exampl',
+      'e.com)tel:.xoxb-',
+      '1234567890-abcdefghij#key:/06 12 34 56 78-AKIA',
+      'IOSFODNN7EXAMPLE\tsk-proj-4fQ9xT2mLw8RzK3vNb7YcH1',
+      'pJd6Ge5Su\nGB-IBAN: sk-proj-4fQ9',
+      'xT2mLw8RzK3vNb7YcH1pJd6Ge5Su"06 12 34',
+      ' 56 78-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIB',
+      'ADANBg\n-----END RS',
+      'A PRIVATE KEY-----/a@b.co\n',
+      'Mr(415) 555-0100',
+    ];
+    const full = pieces.join('');
+    expect(redact(full).text).toContain('Bearer [REDACTED:bearer_token][REDACTED:private_key]');
+    expect(drive(pieces)).toBe(redact(full).text);
+  });
+
   it("text past the stream's maxChars: personal data is left, credentials are still redacted, as redact with piiMaxChars", () => {
     const full = `${'filler words here. '.repeat(20)}jane.doe@example.com and sk-proj-4fQ9xT2mLw8RzK3vNb7YcH1pJd6Ge5Su, done`;
     const out = drive(full.match(/.{1,7}/gs)!, 100);
