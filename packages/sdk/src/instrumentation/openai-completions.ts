@@ -23,9 +23,11 @@ import type { GuardInput, GuardMessage } from './types.ts';
  * message, written back in place); `suffix` (insert mode) is the user's text too, read as a
  * message after them. Token-id prompts (numbers) are not read: the guards cannot read token
  * ids, and the call is still traced and metered. The answer's choices are read back to back,
- * as the chat adapter reads several choices: an output guard's rewrite goes to the first
- * choice and empties the others (as chat does); streamed, each choice's `text` is rewritten
- * in the order it arrives.
+ * as the chat adapter reads several choices. A list of prompts answers each in its own choice
+ * (answers to different prompts, not alternatives), so an output guard's rewrite is split back
+ * into the choices by lines when it kept the joined text's line count (a redaction); one that
+ * did not goes to the first choice and empties the others (as chat does). Streamed, each
+ * choice's `text` is rewritten on its own (streamLanes).
  */
 export const openaiCompletionsAdapter: ProviderAdapter = {
   provider: 'openai',
@@ -85,10 +87,16 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
   },
 
   applyOutput(data: unknown, text: string): unknown {
-    for (const [i, c] of arr(obj(data)?.choices).entries()) {
+    const choices: Array<Record<string, unknown>> = [];
+    for (const c of arr(obj(data)?.choices)) {
       const choice = obj(c);
-      if (choice !== undefined && typeof choice.text === 'string') choice.text = i === 0 ? text : '';
+      if (choice !== undefined && typeof choice.text === 'string') choices.push(choice);
     }
+    const parts = splitBack(
+      choices.map((c) => c.text as string),
+      text,
+    );
+    for (const [i, choice] of choices.entries()) choice.text = parts?.[i] ?? (i === 0 ? text : '');
     return data;
   },
 
@@ -160,4 +168,30 @@ function joinChoices(choices: Map<number, string> | undefined): string | undefin
     .sort(([a], [b]) => a - b)
     .map(([, t]) => t)
     .join('\n');
+}
+
+/**
+ * The rewritten text of choices read as `texts.join('\n')`, cut back into one text per choice:
+ * possible when the rewrite kept the line count (a redaction's placeholders hold no line
+ * break), so line k of the rewrite is line k of the choice it was read from. Undefined when
+ * the count changed (a finding across choices or lines, a guard's own text). Linear.
+ */
+function splitBack(texts: string[], rewritten: string): string[] | undefined {
+  if (texts.length < 2) return undefined;
+  const lines = rewritten.split('\n');
+  const counts = texts.map((t) => countLines(t));
+  if (counts.reduce((a, b) => a + b, 0) !== lines.length) return undefined;
+  const out: string[] = [];
+  let at = 0;
+  for (const n of counts) {
+    out.push(lines.slice(at, at + n).join('\n'));
+    at += n;
+  }
+  return out;
+}
+
+function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
