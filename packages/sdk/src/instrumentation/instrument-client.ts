@@ -45,6 +45,7 @@ export function instrumentClientWith<T extends object>(
       value: wrapCreate(getRuntime, adapter, original),
     });
   }
+  wrapWithOptions(client, getRuntime);
   // The Anthropic SDK's helpers start spans of their own before any create (the beta tool
   // runner's `anthropic.messages.tool_runner`), which the first call's suppression came too
   // late for: turned off here, once the client is known to be Anthropic's.
@@ -59,6 +60,32 @@ export function instrumentClientWith<T extends object>(
 }
 
 const instrumented = new WeakSet<object>();
+
+/**
+ * `client.withOptions({...})` returns a new client of the same class with resource objects of
+ * its own, which the wraps above are not on: every call on the copy went out unobserved and
+ * unguarded. The copy is instrumented with the same runtime; if that fails, the copy is
+ * returned as it is (never break the host app). The library's own errors pass unchanged.
+ */
+function wrapWithOptions(client: object, getRuntime: () => LlmRuntime | undefined): void {
+  const original = (client as { withOptions?: unknown }).withOptions;
+  if (typeof original !== 'function') return;
+  Object.defineProperty(client, 'withOptions', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function llmsecWithOptions(this: unknown, ...args: unknown[]): unknown {
+      const copy: unknown = (original as (...a: unknown[]) => unknown).apply(this, args);
+      try {
+        if (typeof copy === 'object' && copy !== null && copy !== client)
+          instrumentClientWith(copy, getRuntime);
+      } catch (err) {
+        diag.warn(`instrumentClient: could not instrument a withOptions() copy: ${String(err)}`);
+      }
+      return copy;
+    },
+  });
+}
 
 function resource(parent: unknown, key: string): { create: unknown } | undefined {
   const r = (parent as Record<string, unknown> | undefined)?.[key];
