@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asciiVocabularyWord, grams, mayBeVocabulary } from '../src/guards/leakage-grams.ts';
+import { grams, mayBeVocabulary } from '../src/guards/leakage-grams.ts';
 import { LeakageStream } from '../src/guards/leakage-stream.ts';
 import { StreamText } from '../src/instrumentation/stream-text.ts';
 
@@ -48,33 +48,6 @@ describe('leakage stream: the vocabulary filter of ASCII words', () => {
       }),
       { numRuns: 2000 },
     );
-  });
-
-  it("the lookup by characters finds exactly the words the Set has, lower-cased, as the Set's own strings", () => {
-    fc.assert(
-      fc.property(prompt, fc.array(asciiWord, { maxLength: 20 }), (p, others) => {
-        const g = grams(p, 8);
-        const candidates = [...(p.match(/[A-Za-z0-9]+/g) ?? []), ...others];
-        for (const w of [...candidates, ...candidates.map((x) => x.toUpperCase())]) {
-          const text = `.${w}!`;
-          const found = asciiVocabularyWord(g, text, 1, 1 + w.length);
-          const lower = w.toLowerCase();
-          expect(found).toBe(g.vocabulary.has(lower) ? lower : undefined);
-          if (found !== undefined) expect([...g.vocabulary].includes(found)).toBe(true);
-        }
-      }),
-      { numRuns: 2000 },
-    );
-    // Many words of one first letter and length (same filter bit) fill the table: every probe
-    // chain is walked, a hit compared character by character, a miss stopped at an empty slot.
-    const many = Array.from({ length: 300 }, (_, i) => `w${i.toString(36).padStart(3, '0')}`);
-    const g = grams(many.join(' '), 8);
-    expect(g.asciiTable.length).toBeGreaterThanOrEqual(600);
-    for (const w of many) expect(asciiVocabularyWord(g, w.toUpperCase(), 0, w.length)).toBe(w);
-    for (const w of ['wzzzz', 'w0000', 'wzzy', 'W1A0'])
-      expect(asciiVocabularyWord(g, w, 0, w.length)).toBe(
-        g.vocabulary.has(w.toLowerCase()) ? w.toLowerCase() : undefined,
-      );
   });
 
   it('rejects most words outside the vocabulary (it is a filter, not always true)', () => {

@@ -29,15 +29,6 @@ export interface Grams {
    * or lower-casing the string (most words of an answer). See `mayBeVocabulary`.
    */
   asciiHeads: Uint32Array;
-  /**
-   * The vocabulary words made of [0-9a-z] only, and an open-addressing table of them by a hash
-   * of their characters (slot = index + 1, 0 empty; a power of two, at least twice their
-   * number): `asciiVocabularyWord` finds the word a run of ASCII text spells, lower-cased,
-   * with a character loop instead of slicing, lower-casing and hashing a new string for the
-   * Set (issue 13: those string operations cost several times their warm cost in the call).
-   */
-  asciiWords: string[];
-  asciiTable: Int32Array;
 }
 
 /** Word n-grams; a text shorter than n words is one gram (all its words). */
@@ -53,66 +44,7 @@ export function grams(text: string, n: number): Grams {
     const c = x.charCodeAt(0);
     if (c < 128) asciiHeads[c] = (asciiHeads[c] as number) | (1 << lengthBit(x.length));
   }
-  const vocabulary = new Set(w);
-  // The Set's own strings: their hashes are computed, so a Set lookup of one is cheap.
-  const asciiWords = [...vocabulary].filter(isLowerAsciiWord);
-  let slots = 8;
-  while (slots < asciiWords.length * 2) slots *= 2;
-  const asciiTable = new Int32Array(slots);
-  for (let k = 0; k < asciiWords.length; k++) {
-    const x = asciiWords[k] as string;
-    let slot = lowerHash(x, 0, x.length) & (slots - 1);
-    while (asciiTable[slot] !== 0) slot = (slot + 1) & (slots - 1);
-    asciiTable[slot] = k + 1;
-  }
-  return { set, size, vocabulary, wordCount: w.length, longestWord, asciiHeads, asciiWords, asciiTable };
-}
-
-function isLowerAsciiWord(x: string): boolean {
-  for (let i = 0; i < x.length; i++) {
-    const c = x.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39))) return false;
-  }
-  return true;
-}
-
-/** FNV-1a of text[start, end) with A-Z read as a-z (for [0-9A-Za-z] runs: their lower case). */
-function lowerHash(text: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ lower(text.charCodeAt(i)), 0x01000193);
-  return h >>> 0;
-}
-
-function lower(c: number): number {
-  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-}
-
-/**
- * The vocabulary word that `text[start, end)`, a run of ASCII letters and digits, is once
- * lower-cased (the Set's own string), or undefined: exactly `vocabulary.has(lower-cased run)`,
- * without building a string. An ASCII run lower-cases to [0-9a-z], so only those vocabulary
- * words can match, and each candidate is compared character by character.
- */
-export function asciiVocabularyWord(
-  prompt: Grams,
-  text: string,
-  start: number,
-  end: number,
-): string | undefined {
-  // Longer than every prompt word: not hashed (a hostile run of 1 MiB costs a comparison here).
-  if (end - start > prompt.longestWord || !mayBeVocabulary(prompt, text, start, end)) return undefined;
-  const table = prompt.asciiTable;
-  const mask = table.length - 1;
-  const length = end - start;
-  for (let slot = lowerHash(text, start, end) & mask; ; slot = (slot + 1) & mask) {
-    const k = table[slot] as number;
-    if (k === 0) return undefined;
-    const candidate = prompt.asciiWords[k - 1] as string;
-    if (candidate.length !== length) continue;
-    let i = 0;
-    while (i < length && candidate.charCodeAt(i) === lower(text.charCodeAt(start + i))) i++;
-    if (i === length) return candidate;
-  }
+  return { set, size, vocabulary: new Set(w), wordCount: w.length, longestWord, asciiHeads };
 }
 
 function lengthBit(length: number): number {
@@ -144,7 +76,8 @@ export function overlap(prompt: Grams, text: string): number {
  * a string per word (issue 13: the whole-response check of every call; ~1.5 us of a guarded
  * call in a profile, as much as the leakage stream reads a whole answer for). Lower-casing
  * ASCII keeps lengths and the word runs ([0-9A-Za-z], the ASCII part of WORD), so the words
- * are the same; a word is looked up without being built (`asciiVocabularyWord`). Grams are built only from `size` consecutive prompt words.
+ * are the same; a word that fails `mayBeVocabulary` cannot be a prompt word and ends the run
+ * without being built. Grams are built only from `size` consecutive prompt words.
  */
 function overlapAscii(prompt: Grams, text: string): number {
   const size = prompt.size;
@@ -152,16 +85,16 @@ function overlapAscii(prompt: Grams, text: string): number {
   let seen: Set<string> | undefined;
   let run = 0;
   const n = text.length;
-  for (let i = 0; i < n;) {
+  for (let i = 0; i < n; ) {
     if (!isAsciiWordChar(text.charCodeAt(i))) {
       i++;
       continue;
     }
     let end = i + 1;
     while (end < n && isAsciiWordChar(text.charCodeAt(end))) end++;
-    const word = asciiVocabularyWord(prompt, text, i, end);
+    const word = mayBeVocabulary(prompt, text, i, end) ? text.slice(i, end).toLowerCase() : undefined;
     i = end;
-    if (word === undefined) {
+    if (word === undefined || !prompt.vocabulary.has(word)) {
       run = 0;
       continue;
     }

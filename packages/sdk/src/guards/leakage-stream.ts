@@ -1,4 +1,4 @@
-import { asciiVocabularyWord, type Grams } from './leakage-grams.ts';
+import { mayBeVocabulary, type Grams } from './leakage-grams.ts';
 import {
   NON_ASCII_WORD_CHAR,
   WORD_IN_DELTA,
@@ -200,8 +200,9 @@ export class LeakageStream extends LeakageRun {
   /**
    * One run of word characters, delta[start, end): continues or starts the pending word; closes
    * it unless it reaches the delta's end. `ascii`: the run is ASCII, so a word that starts and
-   * ends in this delta is looked up in the vocabulary by its characters (asciiVocabularyWord),
-   * without building and lower-casing its string: the same answer as the Set, no allocation.
+   * ends in this delta can be rejected by its first character and length (mayBeVocabulary)
+   * before its string is built and lower-cased: it then ends the run of prompt words, as a
+   * looked-up word outside the vocabulary does.
    */
   private wordRun(
     delta: string,
@@ -215,8 +216,8 @@ export class LeakageStream extends LeakageRun {
         const leak = this.closeWord();
         if (leak !== undefined) return leak;
       }
-      if (ascii && end < delta.length)
-        return this.word(asciiVocabularyWord(this.prompt as Grams, delta, start, end), base + start);
+      if (ascii && end < delta.length && !mayBeVocabulary(this.prompt as Grams, delta, start, end))
+        return this.word(undefined, base + start);
       this.pendingStart = base + start;
       this.pending = '';
       this.pendingTooLong = false;
