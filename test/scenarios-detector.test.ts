@@ -55,12 +55,13 @@ afterAll(() => {
  * records the detectors rejected (partial_success).
  *
  * `speedup`: event time runs at most this many times faster than the wall clock. Replicas
- * share one event-time clock in Redis (the newest time any of them shipped), so one that ships
- * its share a moment after the others has its events judged against a clock moved on by that
- * moment times the speed-up: unpaced (5 h of events in about 1.5 s, ~10,000x) a replica's
- * 0.1-1 s lag on this loaded machine was 15 min to 3 h of event time, and events acknowledged
- * in order were dropped as late (measured with 15 min lateness, standalone and Cluster). At
- * 1,800x the 1 h lateness covers a lag of 2 s.
+ * share one event-time clock in Redis (the newest time any of them shipped); they answer an
+ * export once its events are shipped, so a sender awaiting each answer is ordered fleet-wide
+ * at any speed (the "unpaced" cases). Answered once queued (c4ccdf8), a replica shipping its
+ * share a moment after the others had its events judged against a clock moved on by that
+ * moment times the speed-up: unpaced (~10,000x) 15 min to 3 h of event time, and events sent
+ * in order were dropped as late. The paced cases (1,800x) are the earlier runs, kept.
+ * `concurrency`: exports in flight at once (a Collector exporter's sending-queue consumers).
  */
 async function send(
   run: ScenarioRun,
@@ -75,8 +76,7 @@ async function send(
   let i = 0;
   const wall0 = Date.now();
   const t0 = run.stream[0]!.arrive;
-  // `concurrency` exports in flight at most (a Collector exporter's sending queue consumers):
-  // each worker takes the next batch in stream order when its previous export was answered.
+  // Each worker takes the next batch in stream order when its previous export was answered.
   const worker = async (): Promise<void> => {
     while (i < run.stream.length) {
       sizes = (sizes * 1103515245 + 12345) % 2147483648;
