@@ -64,6 +64,7 @@ describe('rule files', () => {
     });
     // The rules on authentication, rate-limit and tool events: the figures their docs state.
     const notAnonymous = { field: 'user_id', not_in: ['anonymous'] };
+    const notSecondary = { field: 'metadata.subject_role', not_in: ['secondary'] };
     expect(byId.auth_failure_burst).toMatchObject({
       severity: 'warning',
       window_ms: 300_000,
@@ -78,6 +79,7 @@ describe('rule files', () => {
         where: [
           { field: 'metadata.limit_type', not_in: ['store_unavailable', 'cost_hour', 'cost_day'] },
           notAnonymous,
+          notSecondary,
         ],
       },
       condition: { kind: 'count', min: 20 },
@@ -87,7 +89,7 @@ describe('rule files', () => {
       window_ms: 600_000,
       match: {
         categories: ['rate_limit_hit'],
-        where: [{ field: 'metadata.limit_type', in: ['cost_hour', 'cost_day'] }, notAnonymous],
+        where: [{ field: 'metadata.limit_type', in: ['cost_hour', 'cost_day'] }, notAnonymous, notSecondary],
       },
       condition: { kind: 'count', min: 10 },
     });
