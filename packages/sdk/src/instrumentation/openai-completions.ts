@@ -27,7 +27,10 @@ import type { GuardInput, GuardMessage } from './types.ts';
  * (answers to different prompts, not alternatives), so an output guard's rewrite is split back
  * into the choices by lines when it kept the joined text's line count (a redaction); one that
  * did not goes to the first choice and empties the others (as chat does). Streamed, each
- * choice's `text` is rewritten on its own (streamLanes).
+ * choice's `text` is rewritten on its own (streamLanes), for the first 128 choices only
+ * (pii-stream-lanes.ts' bound): a streamed list of prompts x n past 128 choices has the rest
+ * share one lane, where a finding cut between chunks of two of them reaches the reader raw
+ * (reported at the end as pii_detected). Not fixed: a known gap.
  */
 export const openaiCompletionsAdapter: ProviderAdapter = {
   provider: 'openai',
