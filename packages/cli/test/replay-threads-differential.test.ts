@@ -62,6 +62,18 @@ function corpus(): Buffer {
   ];
   const deep = `${'{"a":'.repeat(20_000)}0${'}'.repeat(20_000)}`;
   const out: string[] = [];
+  // Lines the reader puts in a batch (events and reports; blank lines are none): a batch ends
+  // at 1,024 of them, so every 1,024th is junk, for the reports that end a batch.
+  let items = 0;
+  const push = (...lines: string[]): void => {
+    for (const l of lines) {
+      if (l.trim().length > 0 && ++items % 1024 === 0) {
+        out.push(`x\u001b]0;pwned\u0007 ${items}`);
+        items++;
+      }
+      out.push(l);
+    }
+  };
   for (let i = 0; out.length < 54_000; i++) {
     const block = i % 3 !== 0;
     const event = JSON.stringify({
@@ -75,13 +87,11 @@ function corpus(): Buffer {
       request_preview: `${previews[i % 3]!.repeat(10)} ${i % 11}`,
       ...(block ? { metadata: { guardrail_layer: `l${i % 4}`, block_reason: 'jailbreak' } } : {}),
     });
-    // Junk where a batch (1,024 events and reports) ends, and elsewhere.
-    if (out.length % 1024 === 1023) out.push(`x\u001b]0;pwned\u0007 ${i}`);
-    if (i % 4_999 === 0) out.push(`{"big":"${'y'.repeat(MAX_LINE + 10)}"}`);
+    if (i % 4_999 === 0) push(`{"big":"${'y'.repeat(MAX_LINE + 10)}"}`);
     // A guardrail block (i % 3 is 1) with metadata nested past what a thread can clone.
-    if (i % 6_006 === 1) out.push(event.replace('"metadata":{', `"metadata":{"nested":${deep},`));
-    if (i % 1_500 === 0) out.push('', '   ', 'not json at all \u009b31m');
-    out.push(i % 2 === 0 ? `${event}\r` : event);
+    if (i % 6_006 === 1) push(event.replace('"metadata":{', `"metadata":{"nested":${deep},`));
+    if (i % 1_500 === 0) push('', '   ', 'not json at all \u009b31m');
+    push(i % 2 === 0 ? `${event}\r` : event);
   }
   return Buffer.from(`${out.join('\n')}\n`);
 }
