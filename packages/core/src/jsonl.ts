@@ -3,7 +3,7 @@ import { isSeverity, type Alert, type Metadata, type SecurityEvent } from './mod
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './line-splitter.ts';
 import { parseTimestamp } from './timestamp.ts';
 import { w3cId } from './w3c-id.ts';
-import { cutId } from './cut-id.ts';
+import { capEventFields } from './event-caps.ts';
 
 /**
  * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
@@ -34,16 +34,6 @@ const OPTIONAL_STRINGS = [
   'response_preview',
 ] as const;
 
-/**
- * Longest user, session and conversation id kept, in UTF-16 units: what the SDK writes
- * (sdk context.ts) and the detector keeps of OTLP records (record-events.ts). Another
- * producer's log may hold longer ones; cut here too, the same log names the same user in
- * replay's alerts as in the detector's, and a group key stays bounded.
- */
-const MAX_ID_CHARS = 256;
-
-const cutAt = (id: string): string => cutId(id, MAX_ID_CHARS);
-
 /** Validates a parsed JSON value as a security event. Throws EventDecodeError with the reason. */
 export function decodeEvent(value: unknown): DecodedEvent {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -63,13 +53,12 @@ export function decodeEvent(value: unknown): DecodedEvent {
       `bad severity ${JSON.stringify(severity)} (want info, warning, alert or critical)`,
     );
   }
-  const user_id = cutAt(requiredString(raw, 'user_id'));
+  const user_id = requiredString(raw, 'user_id');
   const event: SecurityEvent = { event_id, timestamp, category, severity, user_id };
   for (const key of OPTIONAL_STRINGS) {
     let v = optionalString(raw, key);
     if (v !== undefined && (key === 'trace_id' || key === 'span_id'))
       v = w3cId(v, key === 'trace_id' ? 32 : 16);
-    else if (v !== undefined && (key === 'session_id' || key === 'conversation_id')) v = cutAt(v);
     if (v !== undefined) event[key] = v;
   }
   if (raw.metadata !== undefined && raw.metadata !== null) {
@@ -84,6 +73,10 @@ export function decodeEvent(value: unknown): DecodedEvent {
     }
     event.correlated_events = raw.correlated_events.map(String);
   }
+  // Another producer's log may hold longer strings than the SDK writes (ids, source_ip,
+  // metadata such as payload_fingerprint): cut as the detector cuts OTLP records
+  // (event-caps.ts), so the same log groups alike on both and every group key stays bounded.
+  capEventFields(event);
   return { event, timeMs };
 }
 

@@ -6,7 +6,7 @@ import {
   type SecurityEvent,
   type Severity,
 } from '@llmsec/core';
-import { w3cId } from '@llmsec/core/internal';
+import { capEventFields, w3cId } from '@llmsec/core/internal';
 
 /**
  * The replay reader: line splitting and event decoding fast enough for weeks of logs.
@@ -44,9 +44,6 @@ export function eventTime(ts: string): number {
   return parseTimestamp(ts);
 }
 
-/** Longest user / session / conversation id the short cut takes; core's decoder cuts longer ones. */
-const MAX_FAST_ID = 256;
-
 function nonEmpty(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
 }
@@ -57,8 +54,6 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   if (!nonEmpty(event_id) || !nonEmpty(timestamp) || !nonEmpty(category) || !nonEmpty(user_id))
     return undefined;
   if (typeof severity !== 'string' || !SEVERITIES.has(severity)) return undefined;
-  // Ids past core's cut (256 UTF-16 units, as the SDK and the detector keep) go to core.
-  if (user_id.length > MAX_FAST_ID) return undefined;
   const timeMs = eventTime(timestamp);
   if (Number.isNaN(timeMs)) return undefined;
   const event: SecurityEvent = { event_id, timestamp, category, severity: severity as Severity, user_id };
@@ -66,12 +61,12 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   // monomorphic where a loop over computed keys goes megamorphic, at ~0.3 µs a line.
   const session_id = raw.session_id;
   if (session_id !== undefined && session_id !== null) {
-    if (typeof session_id !== 'string' || session_id.length > MAX_FAST_ID) return undefined;
+    if (typeof session_id !== 'string') return undefined;
     event.session_id = session_id;
   }
   const conversation_id = raw.conversation_id;
   if (conversation_id !== undefined && conversation_id !== null) {
-    if (typeof conversation_id !== 'string' || conversation_id.length > MAX_FAST_ID) return undefined;
+    if (typeof conversation_id !== 'string') return undefined;
     event.conversation_id = conversation_id;
   }
   const trace_id = raw.trace_id;
@@ -122,6 +117,8 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
     if (!Array.isArray(correlated)) return undefined;
     event.correlated_events = correlated.map(String);
   }
+  // Core's caps (ids, source_ip, metadata strings...), the one function core's decoder ends with.
+  capEventFields(event);
   return { event, timeMs };
 }
 

@@ -67,6 +67,14 @@ const rawEvent = fc.record(
   { requiredKeys: [] },
 );
 
+const MINIMAL = {
+  event_id: 'EVT-1',
+  timestamp: '2026-11-22T10:00:00.000Z',
+  category: 'guardrail_block',
+  severity: 'warning',
+  user_id: 'mallory',
+};
+
 describe('replay reader', () => {
   it('decodes exactly like core (events and error messages) on random lines', () => {
     fc.assert(
@@ -81,6 +89,44 @@ describe('replay reader', () => {
       ),
       { numRuns: 3000, seed: 11 },
     );
+  });
+
+  it('cuts over-long fields exactly as core does (core capEventFields): source_ip, metadata, previews', () => {
+    // Long strings at and around each cap, an emoji across it; the short cut took these whole.
+    const long = (n: number, c: string) =>
+      fc.constantFrom(c.repeat(n), c.repeat(n + 1), `${c.repeat(n - 1)}😈x`, c.repeat(1 << 20));
+    const hostile = fc.record(
+      {
+        source_ip: long(64, 'i'),
+        service: long(256, 's'),
+        description: long(1024, 'd'),
+        request_preview: long(500, 'q'),
+        response_preview: long(500, 'r'),
+        session_id: long(256, 'x'),
+        metadata: fc.record({
+          payload_fingerprint: long(1024, 'f'),
+          tags: fc.array(long(1024, 't'), { maxLength: 2 }),
+        }),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(hostile, (fields) => {
+        const line = JSON.stringify({ ...MINIMAL, ...fields });
+        const fast = decodeEventLineFast(line);
+        expect(fast).toEqual(decodeEventLine(line));
+        if (fields.source_ip !== undefined) expect(fast.event.source_ip!.length).toBeLessThanOrEqual(64);
+        const fp = fast.event.metadata?.payload_fingerprint;
+        if (typeof fp === 'string') expect(fp.length).toBeLessThanOrEqual(1024);
+      }),
+      { numRuns: 300, seed: 12 },
+    );
+    // One address once cut: a megabyte differing past 64 units.
+    const ip = (tail: string) =>
+      decodeEventLineFast(JSON.stringify({ ...MINIMAL, source_ip: `${'1'.repeat(1 << 20)}${tail}` })).event
+        .source_ip;
+    expect(ip('a')).toBe('1'.repeat(64));
+    expect(ip('b')).toBe(ip('a'));
   });
 
   it('parses canonical timestamps across second boundaries like core', () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Attributes, DecodedLogRecord, DecodedSpan } from '../src/otlp/types.ts';
 import { DEFAULT_SESSION_ATTRIBUTES, DEFAULT_USER_ATTRIBUTES } from '../src/service/genai-attributes.ts';
 import { logRecordToEvent, MAX_ID_CHARS, newBatch, spanToEvents } from '../src/service/record-events.ts';
+import { droppedValues } from '../src/otlp/dropped-values.ts';
 
 const long = (c: string) => c.repeat(1 << 20);
 
@@ -108,5 +109,29 @@ describe('ids of OTLP-decoded events', () => {
       out,
     );
     expect(out.events[0]).toMatchObject({ ...cut, session_id: 'short' });
+  });
+
+  it('every other string a rule may group by is cut to core caps too, counted with the dropped values', () => {
+    // source_ip and metadata (payload_fingerprint: coordinated_campaign groups by it) were kept
+    // whole, up to maxStringBytes: a key in every group table and in Redis.
+    const attrs = eventToAttributes({
+      ...event,
+      ...cut,
+      category: 'guardrail_block',
+      source_ip: long('1'),
+      metadata: { guardrail_layer: 'x', payload_fingerprint: long('f'), tenant: long('t') },
+    }) as Attributes;
+    const out = newBatch();
+    const before = droppedValues.count;
+    spanToEvents(
+      span({}, [{ name: 'llmsec.guardrail_block', timeMs: 0, attributes: attrs }]),
+      { userAttributes: DEFAULT_USER_ATTRIBUTES, sessionAttributes: DEFAULT_SESSION_ATTRIBUTES },
+      out,
+    );
+    expect(out.events[0]).toMatchObject({
+      source_ip: '1'.repeat(64),
+      metadata: { guardrail_layer: 'x', payload_fingerprint: 'f'.repeat(1024), tenant: 't'.repeat(1024) },
+    });
+    expect(droppedValues.count - before).toBe(3);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Attribute values the decoders dropped (decoded as null) for being over maxStringBytes, counted
+ * Attribute values the decoders dropped (decoded as null) for being over maxStringBytes, and
+ * event strings cut to core's field caps (service/record-events.ts: capEventFields), counted
  * so that the receivers can report how many a request lost (ReceiveReport.droppedValues) and the
  * service can show it (llmsec.detector.values.dropped): a value dropped silently would make a
  * too-low cap look like senders that capture nothing.

@@ -10,6 +10,8 @@ import {
   type CarrierIds,
   type SecurityEvent,
 } from '@llmsec/core';
+import { capEventFields } from '@llmsec/core/internal';
+import { droppedValues } from './dropped-values.ts';
 import type { AttrValue, Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
 
 /**
@@ -60,6 +62,12 @@ function toEvent(
     const service = resource[ATTR_SERVICE_NAME];
     if (typeof service === 'string' && service !== '') event.service = service;
   }
+  // Any field can be a rule's group key or distinct value, held by every group (up to
+  // maxGroupsPerRule) and shipped to Redis, and a sender other than the SDK can make one as
+  // long as maxStringBytes: cut to core's caps, the function core's JSONL reader and replay's
+  // fast reader end with, so the same event from a log or from OTLP is the same group. Cuts
+  // are counted with the values the decoders dropped (llmsec_detector_values_dropped_total).
+  droppedValues.count += capEventFields(event);
   return event;
 }
 

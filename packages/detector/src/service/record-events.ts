@@ -1,5 +1,6 @@
 import { ALERT_EVENT_NAME, type SecurityEvent } from '@llmsec/core';
-import { cutId } from '@llmsec/core/internal';
+import { capEventFields, EVENT_FIELD_CAPS } from '@llmsec/core/internal';
+import { droppedValues } from '../otlp/dropped-values.ts';
 import {
   isLlmsecEventName,
   logRecordToEvent as decodeLogRecord,
@@ -68,7 +69,7 @@ export function spanToEvents(
   }
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
-    out.events.push(cutIds(g.event));
+    out.events.push(capped(g.event));
     out.times.push(eventTimeMs(g.event.timestamp));
   }
   if (out.events.length > before || g.kind === 'llmsec_sdk') return undefined;
@@ -81,24 +82,19 @@ function push(event: SecurityEvent | undefined, out: EventBatch): boolean {
   // A timestamp the engine cannot read would only be dropped there: reject it here, counted.
   const timeMs = eventTimeMs(event.timestamp);
   if (Number.isNaN(timeMs)) return false;
-  out.events.push(cutIds(event));
+  out.events.push(event);
   out.times.push(timeMs);
   return true;
 }
 
-/**
- * Longest user, session and conversation id kept, in UTF-16 units: the SDK's MAX_ID_CHARS. The
- * ids are group keys, held by every group of a rule (up to maxGroupsPerRule each): a sender
- * other than the SDK could make them megabytes long, up to the body limit.
- */
-export const MAX_ID_CHARS = 256;
+/** Longest user, session and conversation id kept, in UTF-16 units (core's, the SDK's). */
+export const MAX_ID_CHARS = EVENT_FIELD_CAPS.id;
 
-/** Cuts over-long ids as the SDK does (the same id from either path is the same group). */
-function cutIds(event: SecurityEvent): SecurityEvent {
-  if (event.user_id.length > MAX_ID_CHARS) event.user_id = cutId(event.user_id, MAX_ID_CHARS);
-  if (event.session_id !== undefined && event.session_id.length > MAX_ID_CHARS)
-    event.session_id = cutId(event.session_id, MAX_ID_CHARS);
-  if (event.conversation_id !== undefined && event.conversation_id.length > MAX_ID_CHARS)
-    event.conversation_id = cutId(event.conversation_id, MAX_ID_CHARS);
+/**
+ * A GenAI span's event cut to core's caps as llmsec records are (to-event.ts, which says why),
+ * the cuts counted with them.
+ */
+function capped(event: SecurityEvent): SecurityEvent {
+  droppedValues.count += capEventFields(event);
   return event;
 }
