@@ -40,7 +40,10 @@ export function normaliseId(value: unknown): string | undefined {
   else return undefined;
   text = text.trim();
   if (text.length === 0) return undefined;
-  return cutId(text, MAX_ID_CHARS);
+  // Trimmed after the cut too: an id with whitespace at unit 256 kept it at its end, and the
+  // next normaliseId (the next service reading the id from baggage, or the application passing
+  // back the id it read) trimmed it: one user, two ids.
+  return text.length > MAX_ID_CHARS ? cutId(text, MAX_ID_CHARS).trimEnd() : text;
 }
 
 /**
