@@ -174,7 +174,7 @@ export class SharedEngine {
     }
     this.waiters.added();
     if (!this.queue.push({ t, event })) {
-      this.waiters.removed(1);
+      this.waiters.dropped();
       this.stats.queueDropped++;
       this.o.droppedCounter.add(1, { reason: 'queue_full' });
       if (!this.warnedQueueFull) {
@@ -336,13 +336,14 @@ export class SharedEngine {
         }
       }
       const batch = this.queue.take(this.state.batchSize);
+      this.waiters.taken(batch.length);
       this.stats.queued = this.queued();
       const last = this.queued() === 0;
       const final = this.finalRequested && last;
       if (final) this.finalRequested = false;
       try {
         await this.ship(batch, final, last);
-        this.waiters.removed(batch.length);
+        this.waiters.roundDone();
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
         if (final) this.finalRequested = true;
@@ -433,7 +434,9 @@ export class SharedEngine {
     this.cache.clear();
     for (const e of batch) this.fallback.ingest(e.event, e.t);
     for (const e of rest) this.fallback.ingest(e.event, e.t);
-    this.waiters.removed(batch.length + rest.length);
+    // The round's batch (taken: counted by roundDone), then what was still queued.
+    this.waiters.roundDone();
+    this.waiters.removed(rest.length);
     // The time declared while they were queued (advanceTo held it back from the fallback).
     this.fallback.caughtUp(this.advanceMax);
     if (this.finalRequested) {
