@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
 import { DetectorIngest } from '../src/service/detector-ingest.ts';
 import { DEFAULT_SESSION_ATTRIBUTES, DEFAULT_USER_ATTRIBUTES } from '../src/service/genai-attributes.ts';
@@ -87,6 +87,26 @@ describe('DetectorIngest: the answer after the events are shipped', () => {
     await r2.settled;
     expect(failing.errors).toHaveLength(1);
     await failing.metrics.shutdown();
+  });
+
+  it('clears the bound once shipped: no timer left per answered export', async () => {
+    // Only timeouts are faked: the queue still drains on real immediates.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const s = setup(() => Promise.resolve());
+      const results = [0, 1, 2].map((i) => s.ingest.logs(records(2, i * 2)));
+      expect(vi.getTimerCount()).toBe(3);
+      for (const r of results) {
+        if (r.kind !== 'accepted') throw new Error(r.kind);
+        await r.settled;
+      }
+      // A bound left running would hold each answered export's closures for 2 s.
+      expect(vi.getTimerCount()).toBe(0);
+      expect(s.processed).toHaveLength(6);
+      await s.metrics.shutdown();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('no wait without shipped (memory state) or for an export with no usable record', async () => {
