@@ -110,14 +110,19 @@ describe('an id cut on any path names the same user', () => {
       const trimmed = raw.trim();
       // A cut never ends in the first half of a pair (a plain slice did, at an emoji's edge).
       expect(splitsPair(sdk, trimmed), JSON.stringify(raw)).toBe(false);
+      expect(sdk.isWellFormed()).toBe(true);
       expect(sdk.length).toBeLessThanOrEqual(256);
       expect(normaliseId(sdk)).toBe(sdk);
       expect(jsonlUser(sdk)).toBe(sdk);
       expect(otlpUser(sdk)).toBe(sdk);
       // Another producer's raw (trimmed) id: the readers cut it to the SDK's id (they do not
       // trim: whitespace the cut leaves at the end stays, the SDK's own ids have none).
-      expect(jsonlUser(trimmed).trimEnd()).toBe(sdk);
-      expect(otlpUser(trimmed).trimEnd()).toBe(sdk);
+      // (A lone surrogate is U+FFFD in the SDK's id; a reader keeps another producer's, and
+      // cuts before a lone high one at the edge: only the readers agree there.)
+      if (trimmed.isWellFormed()) {
+        expect(jsonlUser(trimmed).trimEnd()).toBe(sdk);
+        expect(otlpUser(trimmed).trimEnd()).toBe(sdk);
+      }
       expect(jsonlUser(trimmed)).toBe(otlpUser(trimmed));
     }
   });
@@ -125,12 +130,11 @@ describe('an id cut on any path names the same user', () => {
   it('the SDK id survives a hop: baggage to the next service, read there by its SDK', () => {
     const propagator = new W3CBaggagePropagator();
     for (const raw of ids) {
-      // A lone surrogate cannot be percent-encoded (encodeURIComponent throws): not carried.
-      if (!raw.isWellFormed()) continue;
       const sdk = normaliseId(raw)!;
       const carrier: Record<string, string> = {};
       propagator.inject(contextWithSecurity({ userId: raw }, ROOT_CONTEXT), carrier, defaultTextMapSetter);
       const next = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+      expect(carrier.baggage, JSON.stringify(raw)).toBeDefined();
       expect(getSecurityContext(next).userId, JSON.stringify(raw)).toBe(sdk);
       // The application passing the id it read back in keeps it.
       expect(getSecurityContext(contextWithSecurity({ userId: sdk }, ROOT_CONTEXT)).userId).toBe(sdk);

@@ -19,6 +19,9 @@ const RESERVED = /^(?:ip|key):/;
 export function userSubject(userId: string): string | undefined {
   let id = userId.trim();
   if (id === '') return undefined;
+  // Lone surrogates as U+FFFD, as the SDK writes the id (and as Redis already stored the key:
+  // its UTF-8), so an alert's user names the request's bucket in every store.
+  if (!id.isWellFormed()) id = id.toWellFormed();
   if (RESERVED.test(id)) id = `user:${id}`;
   return id.length > MAX_USER_ID_CHARS ? cutId(id, MAX_USER_ID_CHARS).trimEnd() : id;
 }

@@ -40,6 +40,11 @@ export function normaliseId(value: unknown): string | undefined {
   else return undefined;
   text = text.trim();
   if (text.length === 0) return undefined;
+  // A lone surrogate (half an emoji, cut by the application or another hop) becomes U+FFFD, as
+  // the OTLP protobuf exporters' UTF-8 makes it: W3C baggage cannot percent-encode it (the
+  // propagator throws, and the whole baggage header was dropped, the application's own entries
+  // with it), and JSON and protobuf exports named the user differently.
+  if (!text.isWellFormed()) text = text.toWellFormed();
   // Trimmed after the cut too: an id with whitespace at unit 256 kept it at its end, and the
   // next normaliseId (the next service reading the id from baggage, or the application passing
   // back the id it read) trimmed it: one user, two ids.

@@ -61,8 +61,10 @@ export { userSubject };
  */
 export function sanitizeSubject(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const id = value.trim();
+  let id = value.trim();
   if (id === '') return undefined;
+  // Lone surrogates as U+FFFD, as userSubject and the SDK have them.
+  if (!id.isWellFormed()) id = id.toWellFormed();
   return id.length > MAX_USER_ID_CHARS ? cutId(id, MAX_USER_ID_CHARS).trimEnd() : id;
 }
 
