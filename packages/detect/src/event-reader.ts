@@ -6,7 +6,7 @@ import {
   type SecurityEvent,
   type Severity,
 } from '@llmsec/core';
-import { capEventFields, w3cId } from '@llmsec/core/internal';
+import { capEventFields, EVENT_FIELD_CAPS as C, w3cId } from '@llmsec/core/internal';
 
 /**
  * The replay reader: line splitting and event decoding fast enough for weeks of logs.
@@ -17,6 +17,9 @@ import { capEventFields, w3cId } from '@llmsec/core/internal';
  */
 export { DEFAULT_MAX_LINE_BYTES, forEachLine } from '@llmsec/core';
 export type { LineReaderOptions } from '@llmsec/core';
+
+/** A line no longer than this holds no description or metadata string over its cap. */
+const LONGEST_UNCHECKED = Math.min(C.description, C.metadataString);
 
 const SEVERITIES: ReadonlySet<string> = new Set(['info', 'warning', 'alert', 'critical']);
 
@@ -48,8 +51,11 @@ function nonEmpty(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
 }
 
-/** The short cut: undefined whenever the line needs core's full treatment (or is invalid). */
-function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
+/**
+ * The short cut: undefined whenever the line needs core's full treatment (or is invalid).
+ * `lineLength` bounds every string of the line (for the caps' quick way out).
+ */
+function decodeCommon(raw: Record<string, unknown>, lineLength: number): DecodedEvent | undefined {
   const { event_id, timestamp, category, severity, user_id } = raw;
   if (!nonEmpty(event_id) || !nonEmpty(timestamp) || !nonEmpty(category) || !nonEmpty(user_id))
     return undefined;
@@ -57,16 +63,26 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const timeMs = eventTime(timestamp);
   if (Number.isNaN(timeMs)) return undefined;
   const event: SecurityEvent = { event_id, timestamp, category, severity: severity as Severity, user_id };
+  // Whether a string may be over core's caps (capEventFields below): checked on the locals here,
+  // as loads from the event (of many shapes) cost ~100 ns a line. A line no longer than the
+  // largest cap holds no string over it (a string is shorter than the line it is in).
+  let long =
+    lineLength > LONGEST_UNCHECKED ||
+    event_id.length > C.id ||
+    category.length > C.id ||
+    user_id.length > C.id;
   // Unrolled, in the order of core's decoder: named loads and stores stay
   // monomorphic where a loop over computed keys goes megamorphic, at ~0.3 µs a line.
   const session_id = raw.session_id;
   if (session_id !== undefined && session_id !== null) {
     if (typeof session_id !== 'string') return undefined;
+    if (session_id.length > C.id) long = true;
     event.session_id = session_id;
   }
   const conversation_id = raw.conversation_id;
   if (conversation_id !== undefined && conversation_id !== null) {
     if (typeof conversation_id !== 'string') return undefined;
+    if (conversation_id.length > C.id) long = true;
     event.conversation_id = conversation_id;
   }
   const trace_id = raw.trace_id;
@@ -85,11 +101,13 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const source_ip = raw.source_ip;
   if (source_ip !== undefined && source_ip !== null) {
     if (typeof source_ip !== 'string') return undefined;
+    if (source_ip.length > C.sourceIp) long = true;
     event.source_ip = source_ip;
   }
   const service = raw.service;
   if (service !== undefined && service !== null) {
     if (typeof service !== 'string') return undefined;
+    if (service.length > C.id) long = true;
     event.service = service;
   }
   const description = raw.description;
@@ -100,11 +118,13 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
   const request_preview = raw.request_preview;
   if (request_preview !== undefined && request_preview !== null) {
     if (typeof request_preview !== 'string') return undefined;
+    if (request_preview.length > C.preview) long = true;
     event.request_preview = request_preview;
   }
   const response_preview = raw.response_preview;
   if (response_preview !== undefined && response_preview !== null) {
     if (typeof response_preview !== 'string') return undefined;
+    if (response_preview.length > C.preview) long = true;
     event.response_preview = response_preview;
   }
   const metadata = raw.metadata;
@@ -118,7 +138,7 @@ function decodeCommon(raw: Record<string, unknown>): DecodedEvent | undefined {
     event.correlated_events = correlated.map(String);
   }
   // Core's caps (ids, source_ip, metadata strings...), the one function core's decoder ends with.
-  capEventFields(event);
+  if (long) capEventFields(event, lineLength);
   return { event, timeMs };
 }
 
@@ -131,7 +151,7 @@ export function decodeEventLineFast(line: string): DecodedEvent {
     throw new EventDecodeError(`invalid JSON: ${(err as Error).message}`);
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const fast = decodeCommon(value as Record<string, unknown>);
+    const fast = decodeCommon(value as Record<string, unknown>, line.length);
     if (fast !== undefined) return fast;
   }
   return decodeEvent(value);
