@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { cli, line } from './replay-io.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmsec-where-in-'));
@@ -219,5 +220,57 @@ describe('where in / not_in through llmsec replay', () => {
     expect(want.some((k) => k.startsWith('rate_limit_persistence|'))).toBe(true);
     const got = firing(one.stdout).filter((k) => /^(cost_limit_abuse|rate_limit_persistence)\|/.test(k));
     expect(got).toEqual(want);
+  });
+});
+
+describe('where in / not_in on the shared Redis state (--state)', () => {
+  let server: RedisHandle;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('one process, and two shards of the log under one ruleset, give the alerts the semantics give', async () => {
+    const { text, events } = makeLog(1);
+    const rules = join(dir, 'rules-state.yaml');
+    writeFileSync(rules, RULES);
+    const want = expected(events);
+    const whole = await cli(
+      ['replay', '-', '--rules', rules, '--format', 'jsonl', '--state', server.url],
+      text,
+    );
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(firing(whole.stdout)).toEqual(want);
+    // Shards split by line: each sees part of every user's events.
+    const lines = text.split('\n').filter((l) => l !== '');
+    const shards = [0, 1].map((k) => lines.filter((_, i) => i % 2 === k).join('\n') + '\n');
+    const ruleset = `where-in-${process.pid}-${Date.now()}`;
+    const runs = await Promise.all(
+      shards.map((s) =>
+        cli(
+          [
+            'replay',
+            '-',
+            '--rules',
+            rules,
+            '--format',
+            'jsonl',
+            '--state',
+            server.url,
+            '--ruleset',
+            ruleset,
+            '--shards',
+            '2',
+            '--allowed-lateness',
+            '1h',
+          ],
+          s,
+        ).then((r) => (expect(r.code).toBe(0), r)),
+      ),
+    );
+    // Incidents are shared: each fires once, in whichever shard's process saw it cross.
+    expect(runs.flatMap((r) => firing(r.stdout)).sort()).toEqual(want);
   });
 });
