@@ -1,4 +1,5 @@
 import type { Metadata, MetadataValue } from '@llmsec/core';
+import { cutId } from '@llmsec/core/internal';
 
 /**
  * Normalisation of caller input into values that survive JSON, OpenTelemetry attributes and
@@ -27,7 +28,9 @@ export function clipText(value: unknown, max: number): string | undefined {
   else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     text = String(value);
   else return undefined;
-  return text.length > max ? text.slice(0, max) : text;
+  // cutId, not slice: never half a surrogate pair, and the same cut as every reader's
+  // (core's capEventFields), so a value cut here and one cut on replay or in the detector match.
+  return cutId(text, max);
 }
 
 /**
