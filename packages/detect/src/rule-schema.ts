@@ -28,7 +28,10 @@ const field = z.string().refine(isKnownField, {
 });
 
 const positiveInt = z.number().int().positive();
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
+// A value a field is compared with: YAML's null, .inf, .nan, lists and maps are refused by name.
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'want a string, a finite number or true / false (not null, .inf, .nan, a list or a map)',
+});
 
 const condition = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('count'), min: positiveInt }),

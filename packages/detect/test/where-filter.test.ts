@@ -121,6 +121,20 @@ describe('where-filter', () => {
       expect(() => rules(bad), bad).toThrow(/where/);
   });
 
+  it('a value that is not a string, finite number or boolean is refused by name', () => {
+    // YAML's null, .inf, .nan, lists and maps: before, zod's bare "Invalid input".
+    for (const bad of [
+      '[{ field: metadata.b, in: [.inf] }]',
+      '[{ field: metadata.b, not_in: [a, null] }]',
+      '[{ field: metadata.b, in: [.nan] }]',
+      '[{ field: metadata.b, in: [[1]] }]',
+      '[{ field: metadata.b, equals: .inf }]',
+    ])
+      expect(() => rules(bad), bad).toThrow(
+        /where\.0\.(in|not_in|equals).*want a string, a finite number or true \/ false/,
+      );
+  });
+
   it('the tool-mark fields (compiled to one read each) answer as any other metadata key', () => {
     // input_source and block_source have their own predicates (compile.ts toolMarkPredicate);
     // x_source goes through the generic getter. Values of every kind, and absent.
