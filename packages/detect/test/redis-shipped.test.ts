@@ -47,6 +47,21 @@ describe('DetectionEngine.shipped() with Redis state', () => {
     await engine.shutdown();
   });
 
+  it('starts the round at once, not on the unref\'d immediate (which a blocking poll delays)', async () => {
+    const { engine } = redisEngine(db.clients[0]!, defaultRules(), LATENESS, freshRuleset('kick'));
+    for (let i = 0; i < 20; i++) {
+      const { event, t } = ev({ at: T0 + i * SEC, category: 'request_completed', user: `k${i % 4}` });
+      engine.ingest(event, t);
+    }
+    expect(engine.stats.state?.queued).toBe(20);
+    const shipped = engine.shipped();
+    // Taken by the round synchronously (batchSize 2,000): no turn of the event loop needed.
+    expect(engine.stats.state?.queued).toBe(0);
+    await shipped;
+    expect(engine.stats.processed).toBe(20);
+    await engine.shutdown();
+  });
+
   it('in memory: resolves at once', async () => {
     const engine = new DetectionEngine({ rules: defaultRules(), allowedLatenessMs: LATENESS });
     const { event, t } = ev({ at: T0, category: 'request_completed' });
