@@ -3,6 +3,7 @@
 // ordered across replicas), not when the records are taken; a rejected `settled` still answers
 // OK (the records were taken), with the partial success the service gave.
 import { Buffer } from 'node:buffer';
+import { request } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,36 @@ describe('OTLP receivers: the answer waits for settled', () => {
     expect(Number(ProtobufLogsSerializer.deserializeResponse(res.body).partialSuccess?.rejectedLogRecords)).toBe(
       2,
     );
+  });
+
+  it('HTTP: a sender gone while its answer waits: nothing thrown, the next export answered', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown): void => void rejections.push(err);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const held = holdNext();
+      reports.length = 0;
+      const calls = ingest.calls;
+      const req = request(`${http.url}/v1/logs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        agent: false,
+      });
+      req.on('error', () => {}); // the abort below
+      req.end(body);
+      while (ingest.calls === calls) await tick(10);
+      req.destroy();
+      await tick(100);
+      held.release();
+      await tick(50);
+      // Taken (the records were ingested), reported once the wait ended; nothing sent, nothing thrown.
+      expect(reports.map((r) => r.outcome)).toEqual(['accepted']);
+      ingest.answer = () => ({ kind: 'accepted', rejected: 0 });
+      expect((await sendHttp().answer).status).toBe(200);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 
   it('gRPC: OK only once settled; a failed settle still answers OK with the partial success', async () => {
