@@ -36,22 +36,54 @@ function runEngine(arrivals: Timed[], rules: RuleDefinition[], latenessMs: numbe
 const canon = (alerts: RefAlert[]) =>
   alerts.map((a) => `${a.rule}|${a.key}|${a.status}|${a.startsAt}|${a.endsAt ?? ''}`).sort();
 
+// The built-in rules on the limiter's, auth and tool events: the mix of the default-rules case
+// has too few of those events to fire them, so a case of their own exercises them.
+const LIMITER_RULES = [
+  'auth_failure_burst',
+  'rate_limit_persistence',
+  'cost_limit_abuse',
+  'tool_abuse_repeated',
+];
+
 describe('differential: engine vs brute-force reference', () => {
+  const all = defaultRules();
   const cases = [
     // Default thresholds need dense traffic to fire, and runs of one prompt length.
-    [
-      'default rules',
-      defaultRules(),
-      (d: Draw) => ({
+    {
+      name: 'default rules',
+      rules: all,
+      exercised: all.map((r) => r.id).filter((id) => !LIMITER_RULES.includes(id)),
+      minFirings: 500,
+      shape: (d: Draw) => ({
         ...d,
         user: d.user < 4 ? 0 : d.user,
         gapMs: d.gapMs % 8_000,
         promptLength: d.kind % 3 === 0 ? d.promptLength : 200,
       }),
-    ],
-    ['tight rules (every condition kind)', TIGHT, (d: Draw) => ({ ...d, user: d.user % 6 })],
-  ] as const;
-  for (const [name, rules, shape] of cases) {
+    },
+    // Only auth failures, rate-limit hits and tool abuse attempts, on two users.
+    {
+      name: 'default rules on limiter, auth and tool events',
+      rules: all.filter((r) => LIMITER_RULES.includes(r.id)),
+      exercised: LIMITER_RULES,
+      minFirings: 100,
+      // Two in three events rate-limit hits (their rules exclude most limit types and roles).
+      shape: (d: Draw) => ({
+        ...d,
+        kind: [18, 19, 20, 21, 20, 22][d.kind % 6]!,
+        user: d.user % 2,
+        gapMs: d.gapMs % 3_000,
+      }),
+    },
+    {
+      name: 'tight rules (every condition kind)',
+      rules: TIGHT,
+      exercised: TIGHT.map((r) => r.id),
+      minFirings: 500,
+      shape: (d: Draw) => ({ ...d, user: d.user % 6 }),
+    },
+  ];
+  for (const { name, rules, exercised, minFirings, shape } of cases) {
     it(`agrees on random streams: ${name}`, () => {
       const fired = new Set<string>();
       let firings = 0;
@@ -72,9 +104,9 @@ describe('differential: engine vs brute-force reference', () => {
         ),
         { numRuns: 120, seed: 20261122, endOnFailure: true },
       );
-      // The streams must exercise every rule, or the agreement would mean little.
-      expect([...fired].sort()).toEqual(rules.map((r) => r.id).sort());
-      expect(firings).toBeGreaterThan(500);
+      // The streams must exercise the rules, or the agreement would mean little.
+      for (const id of exercised) expect(fired, id).toContain(id);
+      expect(firings).toBeGreaterThan(minFirings);
     });
   }
 

@@ -91,11 +91,13 @@ export function reference(arrivals: Timed[], rules: RuleDefinition[], latenessMs
     for (const rule of rules) {
       if (!rule.match.categories.includes(event.category)) continue;
       if (
-        rule.match.where?.some((w) =>
-          w.equals !== undefined
-            ? field(event, w.field) !== w.equals
-            : (field(event, w.field) !== undefined) !== (w.exists ?? true),
-        )
+        rule.match.where?.some((w) => {
+          const v = field(event, w.field);
+          // The rule docs: in, one of the list (same type and value); not_in, absent or none of it.
+          if (w.in !== undefined) return !w.in.some((x) => x === v);
+          if (w.not_in !== undefined) return v !== undefined && w.not_in.some((x) => x === v);
+          return w.equals !== undefined ? v !== w.equals : (v !== undefined) !== (w.exists ?? true);
+        })
       )
         continue;
       const key = str(field(event, rule.group_by));

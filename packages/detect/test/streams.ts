@@ -57,7 +57,7 @@ export const draw = fc.record<Draw>({
     { weight: 5, arbitrary: fc.constant(0) },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 45_000 }) },
   ),
-  kind: fc.integer({ min: 0, max: 19 }),
+  kind: fc.integer({ min: 0, max: 23 }),
   user: fc.integer({ min: 0, max: 8 }),
   layer: fc.integer({ min: 1, max: 4 }),
   payload: fc.integer({ min: 0, max: PAYLOADS.length - 1 }),
@@ -69,6 +69,8 @@ export const draw = fc.record<Draw>({
   ),
   session: fc.integer({ min: 0, max: 2 }),
 });
+
+const LIMIT_TYPES = ['rpm', 'tpm', 'cost_hour', 'cost_day', 'store_unavailable'];
 
 export function build(draws: Draw[]): Timed[] {
   let clock = T0;
@@ -86,7 +88,11 @@ export function build(draws: Draw[]): Timed[] {
             ? 'request_completed'
             : d.kind < 18
               ? 'system_prompt_leakage'
-              : 'auth_failure';
+              : d.kind < 20
+                ? 'auth_failure'
+                : d.kind < 22
+                  ? 'rate_limit_hit'
+                  : 'tool_abuse_attempt';
     const event: SecurityEvent = {
       event_id: `E${i}`,
       timestamp: new Date(t).toISOString(),
@@ -122,6 +128,18 @@ export function build(draws: Draw[]): Timed[] {
       if (i % 5 !== 0) event.metadata.new_input_length = d.promptLength;
       // Some blocked requests were blocked for a tool's output (high_block_rate skips them).
       if (d.blocked && i % 11 === 3) event.metadata.block_source = 'tool';
+    } else if (category === 'rate_limit_hit') {
+      // Every limit type the where-filters of the limiter rules tell apart, the two subject
+      // roles and none, and the shared anonymous id.
+      event.metadata = {
+        limit_type: LIMIT_TYPES[(d.layer - 1 + (d.blocked ? 1 : 0)) % LIMIT_TYPES.length]!,
+        current: 1,
+        limit: 1,
+      };
+      if (d.session > 0) event.metadata.subject_role = d.session === 1 ? 'primary' : 'secondary';
+      if (d.payload === 0) event.user_id = 'anonymous';
+    } else if (category === 'tool_abuse_attempt') {
+      event.metadata = { tool_name: `tool${d.layer}`, block_reason: 'x' };
     } else {
       event.metadata = { detection_method: 'canary', confidence: 1 };
     }
