@@ -10,6 +10,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -83,8 +84,13 @@ export const openaiChatAdapter: ProviderAdapter = {
     const choices = arr(d?.choices);
     // One text for all choices: a multi-choice response is replaced as a whole by its first choice's slot.
     for (const [i, c] of choices.entries()) {
-      const message = obj(obj(c)?.message);
-      if (message !== undefined && typeof message.content === 'string') message.content = i === 0 ? text : '';
+      const choice = obj(c);
+      const message = obj(choice?.message);
+      if (message === undefined || typeof message.content !== 'string') continue;
+      const next = i === 0 ? text : '';
+      // The choice's tokens repeat the text it had (logprobs.ts).
+      if (next !== message.content && choice !== undefined) dropChoiceLogprobs(choice);
+      message.content = next;
     }
     return data;
   },

@@ -9,6 +9,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -99,15 +100,23 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
       choices.map((c) => c.text as string),
       text,
     );
-    for (const [i, choice] of choices.entries()) choice.text = parts?.[i] ?? (i === 0 ? text : '');
+    for (const [i, choice] of choices.entries()) {
+      const next = parts?.[i] ?? (i === 0 ? text : '');
+      // The choice's tokens (and text_offset) repeat the text it had (logprobs.ts).
+      if (next !== choice.text) dropChoiceLogprobs(choice);
+      choice.text = next;
+    }
     return data;
   },
 
   rewriteStreamItem(item: unknown, rw: StreamItemRewrite): unknown {
     for (const c of arr(obj(item)?.choices)) {
       const choice = obj(c);
-      if (choice !== undefined && typeof choice.text === 'string' && choice.text.length > 0)
-        choice.text = rw.next(choice.text, num(choice.index) ?? 0);
+      if (choice === undefined || typeof choice.text !== 'string' || choice.text.length === 0) continue;
+      const next = rw.next(choice.text, num(choice.index) ?? 0);
+      // This chunk's tokens repeat the text it had (logprobs.ts).
+      if (next !== choice.text) dropChoiceLogprobs(choice);
+      choice.text = next;
     }
     return item;
   },

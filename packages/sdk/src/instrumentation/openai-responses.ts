@@ -10,6 +10,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { dropListLogprobs } from './logprobs.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { rewriteResponsesEvent } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -75,7 +76,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       for (const part of arr(obj(item)?.content)) {
         const p = obj(part);
         if (p?.type === 'output_text') {
-          p.text = first ? text : '';
+          const next = first ? text : '';
+          // The part's tokens repeat the text it had (logprobs.ts).
+          if (next !== p.text) dropListLogprobs(p);
+          p.text = next;
           first = false;
         }
       }

@@ -1,4 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
+import { dropChoiceLogprobs, dropListLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -15,9 +16,14 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
 /** OpenAI chat chunks: each choice's `delta.content`, in its choice's lane (`n` > 1: chatLanes). */
 export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
   for (const c of arr(obj(item)?.choices)) {
-    const d = obj(obj(c)?.delta);
-    if (d !== undefined && typeof d.content === 'string' && d.content.length > 0)
-      d.content = rw.next(d.content, num(obj(c)?.index) ?? 0);
+    const choice = obj(c);
+    const d = obj(choice?.delta);
+    if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
+      continue;
+    const next = rw.next(d.content, num(choice.index) ?? 0);
+    // This chunk's tokens repeat the text it had (logprobs.ts).
+    if (next !== d.content) dropChoiceLogprobs(choice);
+    d.content = next;
   }
   return item;
 }
@@ -63,10 +69,18 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
   if (ev === undefined) return item;
   switch (ev.type) {
     case 'response.output_text.delta':
-      if (typeof ev.delta === 'string') ev.delta = rw.next(ev.delta);
+      if (typeof ev.delta === 'string') {
+        const next = rw.next(ev.delta);
+        if (next !== ev.delta) dropListLogprobs(ev);
+        ev.delta = next;
+      }
       break;
     case 'response.output_text.done':
-      if (typeof ev.text === 'string') ev.text = rw.whole(ev.text);
+      if (typeof ev.text === 'string') {
+        const next = rw.whole(ev.text);
+        if (next !== ev.text) dropListLogprobs(ev);
+        ev.text = next;
+      }
       break;
     case 'response.content_part.added':
     case 'response.content_part.done':
@@ -98,12 +112,23 @@ function rewriteOutputItem(item: unknown, rw: StreamItemRewrite): void {
 
 function rewritePart(part: unknown, rw: StreamItemRewrite): void {
   const p = obj(part);
-  if (p?.type === 'output_text' && typeof p.text === 'string' && p.text.length > 0) p.text = rw.whole(p.text);
+  if (p?.type !== 'output_text' || typeof p.text !== 'string' || p.text.length === 0) return;
+  const next = rw.whole(p.text);
+  if (next !== p.text) dropListLogprobs(p);
+  p.text = next;
 }
 
 /**
  * Anthropic message events: `content_block_delta`'s `text_delta.text`; whole: a text block's
  * text in `content_block_start` and in `message_start`'s message (empty in the API's streams).
+ *
+ * Citations: a `citations_delta`'s citation (and any a block starts with) has each quote and
+ * title (`cited_text`, `document_title`, `title`) rewritten whole, as its own text. The
+ * non-streamed path drops a rewritten block's citations (response-text.ts), but a stream cannot
+ * know that yet: the API sends a block's citations before its text, so the block's rewrite is
+ * not made when they pass, and an item cannot be withheld. Before, the quote handed the app the
+ * email piiGuard redacted from the text beside it. Unlike the non-streamed path, the quotes of
+ * blocks whose text is unchanged are rewritten too (a stricter, not a looser, reading).
  */
 export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unknown {
   const ev = obj(item);
@@ -111,6 +136,7 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
   if (ev.type === 'content_block_delta') {
     const d = obj(ev.delta);
     if (d?.type === 'text_delta' && typeof d.text === 'string') d.text = rw.next(d.text);
+    else if (d?.type === 'citations_delta') rewriteCitation(d.citation, rw);
   } else if (ev.type === 'content_block_start') {
     rewriteTextBlock(ev.content_block, rw);
   } else if (ev.type === 'message_start') {
@@ -121,5 +147,19 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
 
 function rewriteTextBlock(block: unknown, rw: StreamItemRewrite): void {
   const b = obj(block);
-  if (b?.type === 'text' && typeof b.text === 'string' && b.text.length > 0) b.text = rw.whole(b.text);
+  if (b?.type !== 'text') return;
+  if (typeof b.text === 'string' && b.text.length > 0) b.text = rw.whole(b.text);
+  for (const c of arr(b.citations)) rewriteCitation(c, rw);
+}
+
+/** The quoted and title fields of a citation, as citations.ts reads them on the input side. */
+const CITATION_FIELDS = ['cited_text', 'document_title', 'title'] as const;
+
+function rewriteCitation(citation: unknown, rw: StreamItemRewrite): void {
+  const c = obj(citation);
+  if (c === undefined) return;
+  for (const f of CITATION_FIELDS) {
+    const v = c[f];
+    if (typeof v === 'string' && v.length > 0) c[f] = rw.whole(v);
+  }
 }
