@@ -268,6 +268,15 @@ describe('logprobs of text piiGuard redacted', () => {
     expect(kept).toEqual(['Write to ', ' today.']);
   });
 
+  it("chat.completions.stream()'s final completion keeps only the tokens of unchanged text", async () => {
+    const { openai } = clients();
+    const s = openai.chat.completions.stream({ model: 'gpt-4o-mini', logprobs: true, messages: ask('hi') });
+    const done = await s.finalChatCompletion();
+    expect(done.choices[0]!.message.content).toBe('Write to [REDACTED:email] today.');
+    expect(leaks(done)).toBe(false);
+    expect(done.choices[0]!.logprobs?.content?.map((t) => t.token)).toEqual(['Write to ', ' today.']);
+  });
+
   it('legacy completions, not streamed and streamed', async () => {
     const { openai } = clients();
     const r = await openai.completions.create({ model: 'gpt-3.5-turbo-instruct', logprobs: 1, prompt: 'hi' });
