@@ -1,5 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { EventBatch } from './record-events.ts';
+import { TargetWaiters } from './target-waiters.ts';
 
 export interface IngestQueueOptions {
   /** Most events held; an export that would exceed it is refused whole (the sender retries), unless the queue is empty. */
@@ -17,6 +18,8 @@ export interface IngestQueueOptions {
   backlog?: () => number;
   /** @default Infinity */
   maxBacklog?: number;
+  /** Tests: called with the number of whenProcessed() waiters copied when their list is compacted. */
+  onWaiterMove?: (n: number) => void;
 }
 
 /**
@@ -43,7 +46,7 @@ export class IngestQueue {
   /** Events ever offered and taken, and ever processed: what whenProcessed() compares. */
   private offeredTotal = 0;
   private processedTotal = 0;
-  private processedWaiters: { target: number; resolve: () => void }[] = [];
+  private readonly processedWaiters: TargetWaiters;
 
   constructor(options: IngestQueueOptions) {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
@@ -54,6 +57,7 @@ export class IngestQueue {
     this.onError = options.onError;
     this.backlog = options.backlog;
     this.maxBacklog = options.maxBacklog ?? Infinity;
+    this.processedWaiters = new TargetWaiters(options.onWaiterMove);
   }
 
   /** Events waiting. */
@@ -90,8 +94,7 @@ export class IngestQueue {
    */
   whenProcessed(): Promise<void> {
     if (this.processedTotal >= this.offeredTotal) return Promise.resolve();
-    const target = this.offeredTotal;
-    return new Promise((resolve) => this.processedWaiters.push({ target, resolve }));
+    return this.processedWaiters.wait(this.offeredTotal);
   }
 
   /** Processes everything now, synchronously (shutdown, tests). */
@@ -158,10 +161,7 @@ export class IngestQueue {
 
   /** After each run: the whenProcessed() callers whose events are all processed (targets only grow). */
   private settleProcessed(): void {
-    const list = this.processedWaiters;
-    let i = 0;
-    while (i < list.length && list[i]!.target <= this.processedTotal) list[i++]!.resolve();
-    if (i > 0) this.processedWaiters = list.slice(i);
+    this.processedWaiters.settle(this.processedTotal);
   }
 
   private settleIdle(): void {
