@@ -5,8 +5,10 @@ import {
   type DecodedEvent,
   type SecurityEvent,
   type Severity,
-} from '@llmsec/core';
-import { capEventFields, EVENT_FIELD_CAPS as C, w3cId } from '@llmsec/core/internal';
+  capEventFields,
+  EVENT_FIELD_CAPS as C,
+  w3cId,
+} from '@llmsec/core/jsonl';
 
 /**
  * The replay reader: line splitting and event decoding fast enough for weeks of logs.
@@ -15,8 +17,8 @@ import { capEventFields, EVENT_FIELD_CAPS as C, w3cId } from '@llmsec/core/inter
  * (string fields, canonical `toISOString()` timestamps) and hands anything else to core.
  * The line splitter is core's (re-exported here, where replay's users import it from).
  */
-export { DEFAULT_MAX_LINE_BYTES, forEachLine } from '@llmsec/core';
-export type { LineReaderOptions } from '@llmsec/core';
+export { DEFAULT_MAX_LINE_BYTES, forEachLine } from '@llmsec/core/jsonl';
+export type { LineReaderOptions } from '@llmsec/core/jsonl';
 
 /** A line no longer than this holds no description or metadata string over its cap. */
 const LONGEST_UNCHECKED = Math.min(C.description, C.metadataString);

@@ -1,4 +1,6 @@
-import { EVENT_FIELDS, payloadFingerprint, type SecurityEvent } from '@llmsec/core';
+// The JSONL-only subpath: replay's reader thread projects events with these getters and must
+// not load @opentelemetry/api through core's main entry (start-up, issue 13).
+import { EVENT_FIELDS, payloadFingerprint, type SecurityEvent } from '@llmsec/core/jsonl';
 
 /**
  * Field paths of rule files, compiled once into getters so the hot path never parses a path.

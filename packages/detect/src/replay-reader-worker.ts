@@ -13,7 +13,9 @@
 // the engine is the slower side (it is).
 import { createReadStream } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { LineSplitter } from '@llmsec/core';
+// Core's JSONL-only subpath: its main entry loads @opentelemetry/api (51 modules), all before
+// this thread's first read, which sets the replay's pace (issue 13).
+import { LineSplitter } from '@llmsec/core/jsonl';
 import { decodeEventLineFast } from './event-reader.ts';
 import { gunzipIfCompressed } from './gzip-input.ts';
 import { ReplayProjection } from './replay-projection.ts';
