@@ -57,6 +57,7 @@ export const DETECTOR_METRIC_KINDS: Readonly<Record<string, 'counter' | 'histogr
   [DETECTOR.METRIC_REQUESTS_REFUSED]: 'counter',
   [DETECTOR.METRIC_EXPORT_REQUESTS]: 'counter',
   [DETECTOR.METRIC_VALUES_DROPPED]: 'counter',
+  [DETECTOR.METRIC_ANSWERS_UNSHIPPED]: 'counter',
   [DETECTOR.METRIC_ENFORCEMENT_ACTIONS]: 'counter',
   [DETECTOR.METRIC_EVENT_LAG]: 'histogram',
 };

@@ -27,6 +27,11 @@ export interface DetectorIngestOptions {
   shipped?: () => Promise<void>;
   /** @default ANSWER_WAIT_MS */
   maxAnswerWaitMs?: number;
+  /**
+   * An export answered at the bound before its events were shipped (also counted as
+   * llmsec_detector_answers_unshipped_total): the service logs it, rate-limited.
+   */
+  onUnshipped?: (signal: Signal) => void;
 }
 
 /**
@@ -54,6 +59,7 @@ export class DetectorIngest implements OtlpIngest {
   private readonly onError: (err: unknown) => void;
   private readonly shipped: (() => Promise<void>) | undefined;
   private readonly maxAnswerWaitMs: number;
+  private readonly onUnshipped: ((signal: Signal) => void) | undefined;
   private accepting = true;
 
   constructor(options: DetectorIngestOptions) {
@@ -64,6 +70,7 @@ export class DetectorIngest implements OtlpIngest {
     this.onError = options.onError;
     this.shipped = options.shipped;
     this.maxAnswerWaitMs = options.maxAnswerWaitMs ?? ANSWER_WAIT_MS;
+    this.onUnshipped = options.onUnshipped;
   }
 
   /** False once stop() was called: every later request is answered `unavailable`. */
@@ -114,7 +121,7 @@ export class DetectorIngest implements OtlpIngest {
         return { kind: 'overloaded', retryAfterSeconds: this.retryAfterSeconds };
       }
       this.metrics.records(signal, count, count - rejects.total);
-      const settled = batch.events.length > 0 ? this.settled() : undefined;
+      const settled = batch.events.length > 0 ? this.settled(signal) : undefined;
       if (rejects.total === 0) return { kind: 'accepted', rejected: 0, ...(settled && { settled }) };
       for (const [reason, n] of rejects.counts) this.metrics.reject(signal, reason, n);
       return {
@@ -132,18 +139,24 @@ export class DetectorIngest implements OtlpIngest {
 
   /**
    * The export's events (those offered so far) through the queue and shipped, or the bound,
-   * whichever comes first. Never rejects: a failure is reported and the answer goes out.
+   * whichever comes first. Never rejects: a failure is reported and the answer goes out. The
+   * bound winning is counted: that export's events were not in Redis yet when it was answered.
    */
-  private settled(): Promise<void> | undefined {
+  private settled(signal: Signal): Promise<void> | undefined {
     const shipped = this.shipped;
     if (shipped === undefined) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.maxAnswerWaitMs);
+    const bound = new Promise<'bound'>((resolve) => {
+      timer = setTimeout(() => resolve('bound'), this.maxAnswerWaitMs);
       timer.unref();
     });
     const done = this.queue.whenProcessed().then(shipped);
     return Promise.race([done, bound])
+      .then((won) => {
+        if (won !== 'bound') return;
+        this.metrics.answerUnshipped(signal);
+        this.onUnshipped?.(signal);
+      })
       .catch((err: unknown) => this.onError(err))
       .finally(() => clearTimeout(timer));
   }

@@ -4,6 +4,7 @@ import { DetectionEngine, loadRulesFile, RuleFileError, type AlertSink } from '@
 import type { Cluster, Redis } from 'ioredis';
 import type { ParsedConfig } from './config-schema.ts';
 import { DetectorIngest } from './detector-ingest.ts';
+import { UnshippedAnswerLog } from './unshipped-answer-log.ts';
 import { ConfigError } from './config.ts';
 import { checkEnforcementActions, FleetEnforcement } from './fleet-enforcement.ts';
 import { IngestQueue } from './ingest-queue.ts';
@@ -165,6 +166,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
       ? { backlog: () => engine.stats.state?.queued ?? 0, maxBacklog: SHARED_QUEUE_HIGH_WATER }
       : {}),
   }));
+  const unshippedLog = new UnshippedAnswerLog(log);
   const ingest = new DetectorIngest({
     queue,
     metrics,
@@ -176,6 +178,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     onError: (err) => log.error('ingest failed', { error: err }),
     // With Redis state an export is answered once its events are shipped (see DetectorIngest).
     ...(state.store === 'redis' ? { shipped: () => engine.shipped() } : {}),
+    onUnshipped: (signal) => unshippedLog.answered(signal),
   });
 
   let receivers: Receivers;

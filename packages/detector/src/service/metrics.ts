@@ -16,6 +16,7 @@ export const METRIC_ENFORCEMENT_ACTIONS = 'llmsec.detector.enforcement.actions';
 export const METRIC_STATE_HEALTHY = 'llmsec.detector.state.healthy';
 export const METRIC_EXPORT_REQUESTS = 'llmsec.detector.export.requests';
 export const METRIC_VALUES_DROPPED = 'llmsec.detector.values.dropped';
+export const METRIC_ANSWERS_UNSHIPPED = 'llmsec.detector.answers.unshipped';
 
 /** Event lag buckets (seconds): from the allowed lateness (seconds) to a backlog of an hour. */
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -51,6 +52,7 @@ export class DetectorMetrics {
   private readonly actions: Counter;
   private readonly exports: Counter;
   private readonly dropped: Counter;
+  private readonly unshipped: Counter;
   private readonly attrs: Record<Signal, Attributes> = {
     logs: { signal: 'logs' },
     traces: { signal: 'traces' },
@@ -94,6 +96,10 @@ export class DetectorMetrics {
       description:
         'Attribute values over otlp.limits.max_string_bytes dropped (decoded as null, the record kept), in requests taken',
     });
+    this.unshipped = m.createCounter(METRIC_ANSWERS_UNSHIPPED, {
+      description:
+        'Exports answered at the 2 s bound before their events were shipped to the Redis state (no fleet order for them)',
+    });
     m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback(
       (r) => r.observe(options.queueDepth()),
     );
@@ -108,6 +114,7 @@ export class DetectorMetrics {
       this.received.add(0, this.attrs[signal]);
       this.accepted.add(0, this.attrs[signal]);
       this.dropped.add(0, this.attrs[signal]);
+      this.unshipped.add(0, this.attrs[signal]);
       for (const reason of REJECT_REASONS[signal]) this.rejected.add(0, this.rejectAttr(signal, reason));
       for (const reason of ['overloaded', 'unavailable']) this.refused.add(0, { signal, reason });
     }
@@ -134,6 +141,11 @@ export class DetectorMetrics {
   /** Attribute values a taken request lost to max_string_bytes. */
   droppedValues(signal: Signal, n: number): void {
     if (n > 0) this.dropped.add(n, this.attrs[signal]);
+  }
+
+  /** An export answered at the bound, its events not yet in Redis. */
+  answerUnshipped(signal: Signal): void {
+    this.unshipped.add(1, this.attrs[signal]);
   }
 
   eventLag(seconds: number): void {
