@@ -49,7 +49,10 @@ function setup(shipped: () => Promise<void>) {
 }
 
 const count = (page: string, signal: Signal): number => {
-  const m = new RegExp(`^llmsec_detector_answers_unshipped_total\\{signal="${signal}"[^}]*\\} (\\d+)`, 'm').exec(page);
+  const m = new RegExp(
+    `^llmsec_detector_answers_unshipped_total\\{signal="${signal}"[^}]*\\} (\\d+)`,
+    'm',
+  ).exec(page);
   if (m === null) throw new Error(`no llmsec_detector_answers_unshipped_total for ${signal}:\n${page}`);
   return Number(m[1]);
 };
@@ -62,7 +65,8 @@ describe('answers at the bound, before the events are shipped', () => {
     const r1 = s.ingest.logs([logRecord(event('a'))]);
     const r2 = s.ingest.traces([decodedSpan({ events: [] })]); // no events: nothing to wait for
     const r3 = s.ingest.logs([logRecord(event('b'))]);
-    if (r1.kind !== 'accepted' || r3.kind !== 'accepted' || r2.kind !== 'accepted') throw new Error('refused');
+    if (r1.kind !== 'accepted' || r3.kind !== 'accepted' || r2.kind !== 'accepted')
+      throw new Error('refused');
     await Promise.all([r1.settled, r3.settled]);
     expect(s.unshipped).toEqual(['logs', 'logs']);
     ship = true;
@@ -81,7 +85,8 @@ describe('UnshippedAnswerLog', () => {
   it('warns on the first, then at most once a minute with the count since the last line', () => {
     let now = 0;
     const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
-    const warn = (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, ...(fields && { fields }) });
+    const warn = (msg: string, fields?: Record<string, unknown>) =>
+      lines.push({ msg, ...(fields && { fields }) });
     const log = { warn } as unknown as Logger;
     const u = new UnshippedAnswerLog(log, { now: () => now, intervalMs: 60_000 });
     u.answered('logs');

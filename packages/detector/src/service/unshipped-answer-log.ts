@@ -33,7 +33,7 @@ export class UnshippedAnswerLog {
     this.last = t;
     this.log.warn(
       'exports answered before their events were shipped to redis (fleet order not guaranteed for them)',
-      { exports: this.pending, since_ms: this.intervalMs },
+      { exports: this.pending }, // since the last line: the first, or up to a minute's worth
     );
     this.pending = 0;
   }
