@@ -7,8 +7,11 @@
 //   node --conditions=@llmsec/source --import ./bench/replay/startup-probe.ts \
 //     packages/cli/src/bin.ts replay FILE >/dev/null
 //
-// `LLMSEC_PROBE_LIST=1` also lists the modules of each thread. Times are from the process's
-// start (performance.timeOrigin of the main thread, passed to workers through the environment).
+// or `packages/cli/dist/bin.js` for the compiled packages. Pass the source condition yourself
+// (not through bin/llmsec.mjs's hook): a worker started without it is given its own execArgv,
+// which drops this preload. `LLMSEC_PROBE_LIST=1` also lists the modules of each thread. Times
+// are from the process's start (performance.timeOrigin of the main thread, passed to workers
+// through the environment).
 import fs from 'node:fs';
 import module from 'node:module';
 import { isMainThread, threadId } from 'node:worker_threads';

@@ -31,7 +31,12 @@ function probeReports(stderr: string): ThreadReport[] {
   const reports: ThreadReport[] = [];
   for (const text of stderr.split('\n')) {
     if (!text.startsWith('[probe] thread=')) continue;
-    const f = Object.fromEntries(text.slice('[probe] '.length).split(' ').map((kv) => kv.split('=')));
+    const f = Object.fromEntries(
+      text
+        .slice('[probe] '.length)
+        .split(' ')
+        .map((kv) => kv.split('=')),
+    );
     reports.push({
       thread: f.thread!,
       at: f.at!,
