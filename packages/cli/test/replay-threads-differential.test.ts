@@ -125,8 +125,12 @@ function replay(file: string, extra: string[], rulesAfterMs: number, tag: string
   );
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  // Decoded across chunks: a pipe may cut a character's bytes between two reads (the previews
+  // hold an emoji), and each piece decoded alone would read as U+FFFD on one side only.
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (c: string) => (stdout += c));
+  child.stderr.on('data', (c: string) => (stderr += c));
   const timer = setTimeout(() => writeFileSync(rules, RULES), rulesAfterMs);
   return new Promise((resolve) =>
     child.on('close', (code) => {
