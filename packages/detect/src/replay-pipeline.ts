@@ -1,4 +1,5 @@
 import type { SecurityEvent } from '@llmsec/core';
+import { statSync } from 'node:fs';
 import { getCompileCacheDir } from 'node:module';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { decodeEventLineFast } from './event-reader.ts';
@@ -31,6 +32,8 @@ export interface ReaderStart {
   file: string;
   maxLineBytes: number;
   port: MessagePort;
+  /** Set to 1 by the reader thread just before it opens the file (shared memory). */
+  opened: Int32Array;
 }
 
 /** The first message to the reader thread: the rules whose fields it keeps. */
@@ -75,7 +78,10 @@ type ReaderMessage = ReaderBatch | ReaderDone | ReaderFailed;
 /**
  * The reader thread could not start: its module file is missing (a bundled CLI, an install
  * without it) or does not load. Nothing was read or handed to the engine yet, so the caller
- * can read the file on its own thread instead and get the same events.
+ * can read the file on its own thread instead and get the same events. Not thrown when the
+ * thread opened a file that cannot be read twice (a FIFO, `<(zcat log.gz)`, a device): what it
+ * took from the pipe is gone, and reading the rest as the whole input would replay a log with
+ * its start missing; the replay fails instead, saying so.
  */
 export class ReplayThreadUnavailableError extends Error {
   override readonly name = 'ReplayThreadUnavailableError';
@@ -117,6 +123,8 @@ export interface ReplayReaderLink {
   maxLineBytes: number;
   /** The reader's messages (ReaderMessage) and the replay's to it (ReaderRules, then 0s). */
   port: MessagePort;
+  /** ReaderStart.opened: shared memory, so it is this reader's wherever it is handed to. */
+  opened: Int32Array;
   /** The reader thread's failure or exit, from the thread that started it (ReaderStatus). */
   status: MessagePort;
 }
@@ -153,6 +161,8 @@ class ReaderThread implements ReplayReader {
   private readonly worker: Worker | undefined;
   /** The thread could not be made at all (Worker threw). */
   private readonly startError: Error | undefined;
+  /** ReaderStart.opened. */
+  readonly opened: Int32Array;
   private taken = false;
 
   private constructor(
@@ -162,7 +172,9 @@ class ReaderThread implements ReplayReader {
     status: MessagePort | undefined,
     worker: Worker | undefined,
     startError: Error | undefined,
+    opened: Int32Array,
   ) {
+    this.opened = opened;
     this.file = file;
     this.maxLineBytes = maxLineBytes;
     this.port = port;
@@ -175,10 +187,11 @@ class ReaderThread implements ReplayReader {
     const data = new MessageChannel();
     const status = new MessageChannel();
     const cacheDir = getCompileCacheDir();
+    const opened = new Int32Array(new SharedArrayBuffer(4));
     let worker: Worker;
     try {
       worker = new Worker(workerUrl(), {
-        workerData: { file, maxLineBytes, port: data.port2 } satisfies ReaderStart,
+        workerData: { file, maxLineBytes, port: data.port2, opened } satisfies ReaderStart,
         transferList: [data.port2],
         // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
         // a small young generation keeps it from growing to V8's 64 MiB of semi-spaces, ~40 MB
@@ -196,7 +209,7 @@ class ReaderThread implements ReplayReader {
     } catch (err) {
       data.port1.close();
       status.port1.close();
-      return new ReaderThread(file, maxLineBytes, undefined, undefined, undefined, err as Error);
+      return new ReaderThread(file, maxLineBytes, undefined, undefined, undefined, err as Error, opened);
     }
     // Said through a port, so that the thread the replay runs on hears it wherever that is.
     worker.on('error', (err) =>
@@ -206,18 +219,32 @@ class ReaderThread implements ReplayReader {
       status.port1.postMessage({ kind: 'exit', code } satisfies ReaderStatus);
       status.port1.close();
     });
-    return new ReaderThread(file, maxLineBytes, data.port1, status.port2, worker, undefined);
+    return new ReaderThread(file, maxLineBytes, data.port1, status.port2, worker, undefined, opened);
   }
 
   static from(link: ReplayReaderLink): ReaderThread {
-    return new ReaderThread(link.file, link.maxLineBytes, link.port, link.status, undefined, undefined);
+    return new ReaderThread(
+      link.file,
+      link.maxLineBytes,
+      link.port,
+      link.status,
+      undefined,
+      undefined,
+      link.opened,
+    );
   }
 
   handOver(): { link: ReplayReaderLink; transfer: MessagePort[] } | undefined {
     if (this.port === undefined || this.status === undefined || this.taken) return undefined;
     this.taken = true;
     return {
-      link: { file: this.file, maxLineBytes: this.maxLineBytes, port: this.port, status: this.status },
+      link: {
+        file: this.file,
+        maxLineBytes: this.maxLineBytes,
+        port: this.port,
+        status: this.status,
+        opened: this.opened,
+      },
       transfer: [this.port, this.status],
     };
   }
@@ -328,7 +355,15 @@ export function replayFileOnTwoThreads(
         status.kind === 'error'
           ? `replay reader thread: ${status.message}`
           : `replay reader thread exited with code ${status.code}`;
-      finish(fed ? new Error(reason) : new ReplayThreadUnavailableError(reason));
+      if (fed) finish(new Error(reason));
+      else if (readAgain(thread)) finish(new ReplayThreadUnavailableError(reason));
+      else
+        finish(
+          new Error(
+            `${reason}, after it began reading ${options.file}, which is not a regular file (a pipe or ` +
+              'device): what it read cannot be read again, so the replay stops rather than miss the start of the input',
+          ),
+        );
     };
     thread.listen(
       options.rules,
@@ -351,6 +386,20 @@ export function replayFileOnTwoThreads(
       onStatus,
     );
   });
+}
+
+/**
+ * Whether the caller may read the file itself after the reader thread failed having fed
+ * nothing: the thread never opened it, or it is a regular file (read again from its start).
+ * A pipe or device the thread opened may have lost data to it (read, never fed).
+ */
+function readAgain(thread: ReaderThread): boolean {
+  if (Atomics.load(thread.opened, 0) === 0) return true;
+  try {
+    return statSync(thread.file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Reads one batch back into events, handing them and the batch's errors over in input order. */

@@ -180,6 +180,9 @@ function onOverlong(lineNumber: number, bytes: number): void {
 
 async function run(): Promise<void> {
   const splitter = new LineSplitter(onLine, { maxLineBytes: options.maxLineBytes, onOverlong });
+  // Said before the open: from here on this thread may take bytes from a pipe that no one else
+  // can read again, so the replay must not fall back to reading the file itself (replay-pipeline).
+  Atomics.store(options.opened, 0, 1);
   const input = createReadStream(options.file, { highWaterMark: 512 << 10 });
   for await (const chunk of gunzipIfCompressed(input as AsyncIterable<Buffer>)) {
     splitter.push(chunk as Buffer);
