@@ -24,6 +24,8 @@ export type { WireFormat } from './otlp/responses.ts';
 export { logRecordToEvent, spanEventToEvent, isLlmsecEventName } from './otlp/to-event.ts';
 export { startDetector } from './service/detector.ts';
 export type { DetectorOptions, RunningDetector } from './service/detector.ts';
+export { createJsonLogger } from './service/log.ts';
+export type { Logger, LogLevel, JsonLoggerOptions } from './service/log.ts';
 export { loadConfig, ConfigError } from './service/config.ts';
 export type { ConfigFlags } from './service/config.ts';
 export type {

@@ -52,7 +52,7 @@ describe('llmsec detector stopped while it starts', () => {
       ),
     ]);
     expect(code, stderr).toBe(0);
-    expect(stderr).toContain('SIGTERM: draining');
+    expect(stderr).toContain('"signal":"SIGTERM"');
     expect(stderr).toContain('"detector stopped"');
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 60_000);

@@ -73,6 +73,11 @@ describe('llmsec detector --alerts - with stdout closed', () => {
     expect(exitedEarly).toBeUndefined();
     expect((await fetch(`${d.httpUrl}/-/healthy`)).status).toBe(200);
     expect(d.stderr().split('stdout closed').length - 1).toBe(1);
+    const said = d
+      .stderr()
+      .split('\n')
+      .find((line) => line.includes('stdout closed'));
+    expect(JSON.parse(said!)).toMatchObject({ level: 'warn', error: 'EPIPE' }); // the log's format
     d.kill('SIGTERM');
     expect(await d.exited).toBe(0);
     expect(d.stderr()).toContain('"msg":"detector stopped"');

@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, startDetector, type ConfigFlags } from '@llmsec/detector';
+import {
+  ConfigError,
+  createJsonLogger,
+  loadConfig,
+  startDetector,
+  type ConfigFlags,
+  type Logger,
+} from '@llmsec/detector';
 import { RuleFileError } from '@llmsec/detect';
 import {
   endProcessWhenDone,
@@ -54,6 +61,8 @@ the file only: see the detector README.
 Exit codes: 0 stopped cleanly, 1 runtime failure (e.g. port in use) or drain timeout, 2 bad
 usage or config.`;
 
+const SERVICE = 'llmsec-detector';
+
 /** `llmsec detector`: a thin layer over @llmsec/detector's startDetector. */
 export const command: Command = {
   summary: 'run the OTLP detection service (behind an OpenTelemetry Collector)',
@@ -63,15 +72,19 @@ export const command: Command = {
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    // Once the configuration is read, everything this command writes to stderr goes through the
+    // service's own JSON logger (passed to startDetector): stderr is the service's log, one JSON
+    // object per line, and a plain-text line there is a parse error for the log shipper.
+    let log: Logger | undefined;
     // stdout carries only the `--alerts -` sink: a reader that goes away ends that sink, not the
     // service (its other sinks, enforcement and the drain on SIGTERM go on). Said once.
     let stdoutGone = false;
     setStdoutErrorHandler((err) => {
       if (stdoutGone) return;
       stdoutGone = true;
-      io.stderr.write(
-        `llmsec detector: stdout closed (${err.code ?? err.message}): alert lines to "-" are no longer written\n`,
-      );
+      const msg = 'stdout closed: alert lines to "-" are no longer written';
+      if (log !== undefined) log.warn(msg, { error: err.code ?? err.message });
+      else io.stderr.write(`llmsec detector: ${msg} (${err.code ?? err.message})\n`);
     });
     // stderr carries only the log: with its reader gone (a log shipper that died) there is nowhere
     // to say so, but the service, and the drain that flushes held alerts on SIGTERM, go on.
@@ -96,16 +109,20 @@ export const command: Command = {
     let detector: Awaited<ReturnType<typeof startDetector>>;
     try {
       const config = loadConfig(parsed.config, parsed.flags);
-      detector = await startDetector({ config });
+      log = createJsonLogger({ stream: io.stderr, level: config.log_level, base: { service: SERVICE } });
+      detector = await startDetector({ config, logger: log, serviceName: SERVICE });
     } catch (err) {
       stopListening();
+      // A usage mistake is told as the other commands tell theirs, before any service runs.
       if (err instanceof ConfigError || err instanceof RuleFileError) {
         io.stderr.write(`llmsec detector: ${err.message}\n`);
         return 2;
       }
-      throw err;
+      if (log === undefined) throw err;
+      log.error('detector failed to start', { error: err });
+      return 1;
     }
-    io.stderr.write(`llmsec detector: ${await signal}: draining\n`);
+    log.info('signal received: draining', { signal: await signal });
     if (await detector.shutdown()) return 0;
     endProcessWhenDone(); // gave up: what is still in flight is dropped, not waited for
     return 1;
