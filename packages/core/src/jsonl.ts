@@ -148,6 +148,7 @@ const ALERT_FIELDS = [
   'status',
   'labels',
   'user_ids',
+  'across',
   'starts_at',
   'ends_at',
   'description',

@@ -138,8 +138,14 @@ export interface Alert {
   status: AlertStatus;
   /** The group key, e.g. `{ user_id: 'u1' }` or `{ fingerprint: '…' }`. */
   labels: Record<string, string>;
-  /** Every user implicated. */
+  /** Every user implicated (user ids only, never another field's values). */
   user_ids: string[];
+  /**
+   * A `cross_group` rule counting something other than user ids (`across: source_ip`): the
+   * distinct values it counted when the incident opened, under that field's name, e.g.
+   * `{ source_ip: ['198.51.100.7', '203.0.113.9'] }` (bounded). Absent for every other rule.
+   */
+  across?: Record<string, string[]>;
   /** Event time the incident began (RFC 3339). */
   starts_at: string;
   /** Event time it resolved (resolved lines only). */

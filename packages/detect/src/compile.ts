@@ -2,7 +2,7 @@ import type { AlertSeverity, SecurityEvent } from '@llmsec/core';
 import { baselineCondition } from './conditions/baseline.ts';
 import type { ConditionContext } from './conditions/context.ts';
 import { countCondition } from './conditions/count.ts';
-import { crossGroupCondition } from './conditions/cross-group.ts';
+import { crossGroupCondition, type AcrossValues } from './conditions/cross-group.ts';
 import { distinctCondition } from './conditions/distinct.ts';
 import { identicalCondition } from './conditions/identical.ts';
 import { monotonicCondition } from './conditions/monotonic.ts';
@@ -35,6 +35,12 @@ export interface CompiledRule {
   quietMs: number;
   runbookUrl: string | undefined;
   condition: Condition<unknown>;
+  /**
+   * A cross_group rule counting something other than user ids (`across: source_ip`): the alert
+   * field name for those values (the across field made a label name, as groupLabel) and how to
+   * read them from the condition's state. Undefined for every other rule.
+   */
+  across: { label: string; values: AcrossValues } | undefined;
 }
 
 export interface CompileLimits {
@@ -57,7 +63,11 @@ export function compileRule(rule: AnyRule, index: number, limits: CompileLimits)
     maxEventsPerWindow: limits.maxEventsPerWindow,
     maxDistinctValues: limits.maxDistinctValues,
     categories: categories.join('/'),
+    groupBy,
   };
+  const condition = code ? rule.condition : compileCondition((rule as RuleDefinition).condition, ctx);
+  const acrossValues = (condition as { across?: AcrossValues }).across;
+  const def = code ? undefined : (rule as RuleDefinition).condition;
   return {
     index,
     id: rule.id,
@@ -66,13 +76,22 @@ export function compileRule(rule: AnyRule, index: number, limits: CompileLimits)
     categories,
     filter: code ? rule.filter : compileWhere(rule.match.where),
     groupBy,
-    groupLabel: groupBy.replace(/[^A-Za-z0-9_]/g, '_'),
+    groupLabel: labelName(groupBy),
     groupKey: compileField(groupBy),
     windowMs: rule.window_ms,
     quietMs: rule.quiet_ms ?? rule.window_ms,
     runbookUrl: rule.runbook_url,
-    condition: code ? rule.condition : compileCondition((rule as RuleDefinition).condition, ctx),
+    condition,
+    across:
+      def?.kind === 'cross_group' && acrossValues !== undefined
+        ? { label: labelName(def.across), values: acrossValues }
+        : undefined,
   };
+}
+
+/** A field path as an alert label / field name: `metadata.guardrail_layer` -> `metadata_guardrail_layer`. */
+function labelName(field: string): string {
+  return field.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
 export function compileCondition(def: ConditionDefinition, ctx: ConditionContext): Condition<unknown> {

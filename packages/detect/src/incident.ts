@@ -34,6 +34,11 @@ export class Incident {
   private lastEvidence = '';
   readonly users = new Set<string>();
   /**
+   * A cross_group rule counting something other than users (rule.across): the distinct values
+   * it counted when the incident opened (bounded as the users), the alert's `across` field.
+   */
+  readonly acrossValues = new Set<string>();
+  /**
    * The trace of the event the incident's latest firing alert names as its trigger (the event
    * that opened it, or the last that added a user: an update's trigger), stored with it
    * (`g`), so a copy rebuilt from the shared state (the fleet check, another process's
@@ -127,6 +132,13 @@ export class Incident {
     return true;
   }
 
+  /** A value of rule.across's field (opening only); false when known or there is no room. */
+  addAcross(value: string): boolean {
+    if (this.acrossValues.size >= this.maxUsers || this.acrossValues.has(value)) return false;
+    this.acrossValues.add(value);
+    return true;
+  }
+
   /**
    * The incident as plain data, for a shared state store (see state/codec.ts). `tr` is the
    * alert's trace_ids, as before; `et` says which of them each evidence entry carried, so an
@@ -153,6 +165,7 @@ export class Incident {
       u: [...this.users],
     };
     if (this.triggerTrace !== undefined) st.g = this.triggerTrace;
+    if (this.acrossValues.size > 0) st.a = [...this.acrossValues];
     return st;
   }
 
@@ -188,6 +201,13 @@ export class Incident {
       if (inc.users.size >= maxUsers) break;
       if (typeof u === 'string') inc.users.add(u);
     }
+    // The same for the across values (absent in states of earlier versions, and of rules
+    // without rule.across, whose alerts have no such field to fill).
+    const across: unknown[] = rule.across !== undefined && Array.isArray(st.a) ? st.a : [];
+    for (const v of across) {
+      if (inc.acrossValues.size >= maxUsers) break;
+      if (typeof v === 'string') inc.acrossValues.add(v);
+    }
     return inc;
   }
 
@@ -217,6 +237,8 @@ export class Incident {
       evidence: this.evidence(),
       title: rule.title,
     };
+    if (rule.across !== undefined && this.acrossValues.size > 0)
+      alert.across = { [rule.across.label]: [...this.acrossValues] };
     if (status === 'resolved') alert.ends_at = formatTimestamp(endsAt ?? this.resolveAt);
     const traceIds = this.traceIds();
     if (traceIds.length > 0) alert.trace_ids = traceIds;
@@ -258,6 +280,11 @@ export interface IncidentState {
    * when the trigger had no trace: a rebuilt copy then links the evidence traces only.
    */
   g?: string;
+  /**
+   * The across values (Incident.acrossValues). Absent when there are none, and in states
+   * written before the alert had the field: a rebuilt copy then has no `across`.
+   */
+  a?: string[];
 }
 
 /** Longer than any trace id (32 hex characters in W3C trace context), so a stored one is bounded. */
@@ -350,9 +377,10 @@ function evidenceTraces(st: IncidentState, evidenceLength: number): (i: number) 
 /**
  * Opens the incident of `rule` for group `key` at the event that made its condition hold:
  * the condition's description and evidence, the triggering event, and the users implicated
- * (the condition's own list for cross-group rules, else the group when it is a user, else the
- * event's user). The one place this is decided, so the in-memory engine and the shared
- * (Redis) state open identical incidents.
+ * (the condition's own list for cross-group rules across user_id, else the group when it is a
+ * user, else the event's user), and for a cross-group rule across another field the values it
+ * counted (never as users: an address is not a user id). The one place this is decided, so the
+ * in-memory engine and the shared (Redis) state open identical incidents.
  */
 export function openIncident(
   rule: CompiledRule,
@@ -375,6 +403,7 @@ export function openIncident(
   if (cond.users) cond.users(state, t, (user) => incident.addUser(user));
   else if (rule.groupBy === 'user_id') incident.addUser(key);
   else incident.addUser(event.user_id);
+  if (rule.across !== undefined) rule.across.values(state, t, (value) => incident.addAcross(value));
   return incident;
 }
 

@@ -39,6 +39,8 @@ const expectedAlert = z.strictObject({
   severity: z.enum(['warning', 'alert', 'critical']).optional(),
   labels: z.record(z.string(), z.string()).optional(),
   user_ids: z.array(z.string()).optional(),
+  /** The alert's `across` field (cross_group rules across another field than user_id); values in any order. */
+  across: z.record(z.string(), z.array(z.string())).optional(),
   starts_at: when.optional(),
   ends_at: when.optional(),
   evidence: z.array(z.string()).optional(),

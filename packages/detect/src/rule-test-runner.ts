@@ -92,6 +92,7 @@ function matches(a: Alert, e: ExpectedAlert, startMs: number): boolean {
   if (e.severity !== undefined && a.severity !== e.severity) return false;
   if (e.labels !== undefined && !sameJson(sortKeys(a.labels), sortKeys(e.labels))) return false;
   if (e.user_ids !== undefined && !sameJson([...a.user_ids].sort(), [...e.user_ids].sort())) return false;
+  if (e.across !== undefined && !sameJson(sortedAcross(a.across ?? {}), sortedAcross(e.across))) return false;
   if (e.evidence !== undefined && !sameJson(a.evidence, e.evidence)) return false;
   if (e.description !== undefined && !a.description.includes(e.description)) return false;
   if (e.starts_at !== undefined && Date.parse(a.starts_at) !== resolveTime(e.starts_at, startMs))
@@ -113,8 +114,16 @@ function project(a: Alert): Record<string, unknown> {
     user_ids: a.user_ids,
     starts_at: a.starts_at,
   };
+  if (a.across !== undefined) out.across = a.across;
   if (a.ends_at !== undefined) out.ends_at = a.ends_at;
   return out;
+}
+
+/** An `across` field with its keys and each list sorted, to compare as sets. */
+function sortedAcross(o: Record<string, string[]>): [string, string[]][] {
+  return Object.keys(o)
+    .sort()
+    .map((k) => [k, [...o[k]!].sort()]);
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

@@ -95,8 +95,11 @@ export interface SingleCondition {
 
 /**
  * `cross_group`: at least `min` distinct values of `across` (normally `user_id`) in the window,
- * within a group that spans them (normally `group_by: fingerprint`). The alert names every
- * value seen (bounded) as its implicated users.
+ * within a group that spans them (`group_by: fingerprint`, `group_by: source_ip`). With
+ * `across: user_id` the alert names every user seen (bounded) in `user_ids`; with any other
+ * field the values seen go to the alert's `across` field (`{"source_ip": [...]}`), never to
+ * `user_ids`, which then names the group's user (group_by user_id) or the users whose events
+ * opened and joined the incident.
  */
 export interface CrossGroupCondition {
   kind: 'cross_group';

@@ -10,6 +10,8 @@ export interface ConditionContext {
   maxDistinctValues: number;
   /** e.g. `guardrail_block` or `guardrail_block/output_filter_block`, for descriptions. */
   categories: string;
+  /** The rule's group_by, for descriptions (undefined: not known to the caller). */
+  groupBy?: string;
 }
 
 export function windowText(ctx: ConditionContext): string {

@@ -56,6 +56,11 @@ export function toAlertmanagerAlert(alert: Alert, options: PayloadOptions): Aler
   if (alert.runbook_url) annotations.runbook_url = alert.runbook_url;
   if (alert.evidence.length > 0) annotations.evidence = alert.evidence.join(', ');
   if (alert.user_ids.length > 0) annotations.user_ids = alert.user_ids.join(', ');
+  // A cross_group rule's counted values (addresses, keys): annotations, never labels, so the
+  // label set stays the incident's identity, bounded as every other rule's.
+  for (const [field, values] of Object.entries(alert.across ?? {}))
+    if (Array.isArray(values) && values.length > 0)
+      annotations[`across_${sanitizeLabelName(field)}`] = values.join(', ');
   if (options.traceUrlTemplate !== undefined && traceIds.length > 0) {
     annotations.trace_links = traceIds
       .slice(0, options.maxTraceLinks)
