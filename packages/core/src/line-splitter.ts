@@ -20,6 +20,12 @@ export interface LineReaderOptions {
   maxLineBytes?: number;
   /** A skipped line: its 1-based number and its length in bytes. */
   onOverlong?: (lineNumber: number, bytes: number) => void;
+  /**
+   * The input starts at a line boundary inside a file, not at its start (a reader of one byte
+   * range of it): a U+FEFF there is its first line's, not a byte order mark, and is kept.
+   * @default false
+   */
+  continuation?: boolean;
 }
 
 /**
@@ -41,6 +47,8 @@ export class LineSplitter {
   private readonly onLine: (line: string, lineNumber: number) => void;
   private readonly onOverlong: ((lineNumber: number, bytes: number) => void) | undefined;
   private readonly max: number;
+  /** Whether a byte order mark before the first line is dropped (not a continuation). */
+  private readonly dropMark: boolean;
   /** A line of at most max/3 UTF-16 units is at most `max` UTF-8 bytes: only longer ones are measured. */
   private readonly safeUnits: number;
   private lineNumber = 0;
@@ -58,6 +66,7 @@ export class LineSplitter {
     this.onLine = onLine;
     this.onOverlong = options.onOverlong;
     this.max = max;
+    this.dropMark = options.continuation !== true;
     this.safeUnits = Math.floor(max / 3);
   }
 
@@ -132,7 +141,7 @@ export class LineSplitter {
     this.lineNumber++;
     // A UTF-8 byte order mark before the first line (Notepad, PowerShell 5's Out-File) is not
     // the line's: left in, it made the first event a malformed JSON line.
-    if (this.lineNumber === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (this.lineNumber === 1 && line.charCodeAt(0) === 0xfeff && this.dropMark) line = line.slice(1);
     this.onLine(
       line.length > 0 && line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line,
       this.lineNumber,

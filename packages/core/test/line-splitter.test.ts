@@ -165,6 +165,11 @@ describe('forEachLine', () => {
       [1, 'x'],
       [2, '\uFEFFy'],
     ]);
+    // Nor at the start of a continuation (a byte range of a file, from a line boundary on).
+    expect((await read([bytes], { continuation: true })).lines).toEqual([
+      [1, '\uFEFF{"a":1}'],
+      [2, '{"b":2}'],
+    ]);
   });
 
   it('skips a line over maxLineBytes with its number and length, and goes on', async () => {

@@ -1,0 +1,84 @@
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+
+/**
+ * Whether a replay's file is read by several reader threads at once, each on its own byte ranges
+ * (issue 13: the reader thread, decoding JSON, sets the replay's pace while the engine's thread
+ * waits for it part of the time).
+ *
+ * The file is cut into blocks of `blockBytes`; block k is read by reader k mod `readers`. A line
+ * belongs to the block holding its first byte, so a reader of block k skips to the first line
+ * that starts at or after k * blockBytes and reads on past the block's end to the end of the
+ * last line that starts inside it: every line is read by one reader, whole, wherever the cuts
+ * fall (replay-blocks.ts). The engine's side takes the blocks in file order, one reader after
+ * the other, and numbers lines by adding the lines of the blocks before (replay-merge.ts).
+ *
+ * Only for a regular file that is neither gzip-compressed nor UTF-16 (a stream, a pipe, a FIFO
+ * or a device is read once from its start, by one reader, as are those two: their bytes are
+ * not lines until decompressed or refused), and only when it is large enough for a second
+ * thread's start (~40 ms) to pay.
+ */
+export interface ReaderRange {
+  /** This reader's number: it reads blocks index, index + readers, ... */
+  index: number;
+  readers: number;
+  blockBytes: number;
+  /** The file's size when the replay began: the last block reads on to the end of the file. */
+  size: number;
+}
+
+/** How a replay's file may be split (tests set small blocks to put cuts everywhere). */
+export interface ReaderSplitOptions {
+  /** Reader threads; 1 reads the file from its start on one. @default 2 */
+  readers?: number;
+  /** @default 1 MiB */
+  blockBytes?: number;
+  /** Smaller files are read by one reader. @default 16 MiB */
+  minBytes?: number;
+}
+
+/**
+ * 1 MiB: ~1,500 events of a log with previews, under two batches, so that a reader's 8 batches
+ * in flight span several of its blocks and it keeps reading while the engine's thread takes the
+ * other reader's block. Each block costs one extra read past its end (the rest of its last line).
+ */
+export const DEFAULT_BLOCK_BYTES = 1 << 20;
+export const DEFAULT_MIN_SPLIT_BYTES = 16 << 20;
+export const DEFAULT_READERS = 2;
+
+/**
+ * The ranges of `file`'s readers: one per reader, or undefined for one reader from the start
+ * (not a regular file, compressed, UTF-16, too small, or unreadable: that reader reports why).
+ */
+export function planSplit(file: string, options: ReaderSplitOptions = {}): ReaderRange[] | undefined {
+  const readers = options.readers ?? DEFAULT_READERS;
+  const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  const minBytes = options.minBytes ?? DEFAULT_MIN_SPLIT_BYTES;
+  if (!(Number.isInteger(readers) && readers >= 1 && readers <= 16))
+    throw new RangeError(`readers must be an integer from 1 to 16, got ${String(readers)}`);
+  if (!(Number.isInteger(blockBytes) && blockBytes >= 1))
+    throw new RangeError(`blockBytes must be a positive integer, got ${String(blockBytes)}`);
+  if (readers === 1) return undefined;
+  let fd: number;
+  try {
+    // The path first: opening a FIFO waits for its writer (and would take it from the reader).
+    // O_NONBLOCK as well, should the path become one in between; no effect on a regular file.
+    if (!statSync(file).isFile()) return undefined;
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size < minBytes || stat.size < 2 * blockBytes) return undefined;
+    const head = Buffer.alloc(2);
+    if (readSync(fd, head, 0, 2, 0) < 2) return undefined;
+    // gzip's magic (RFC 1952) and UTF-16's byte order marks: gzip-input.ts's cases.
+    if (head[0] === 0x1f && head[1] === 0x8b) return undefined;
+    if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return undefined;
+    return Array.from({ length: readers }, (_, index) => ({ index, readers, blockBytes, size: stat.size }));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
