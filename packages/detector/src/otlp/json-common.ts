@@ -3,6 +3,7 @@
 // are integers, 64-bit integers may be strings or numbers, keys are lowerCamelCase only, and
 // unknown fields are ignored. Wrong shapes for the fields we read are OtlpDecodeErrors.
 import { Buffer } from 'node:buffer';
+import { PREFIX_UNITS, rememberCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import { setAttr, tooManyAttributes } from './proto-common.ts';
@@ -128,8 +129,15 @@ function jsonDouble(v: unknown): number {
   throw new OtlpDecodeError('AnyValue.doubleValue must be a number');
 }
 
+/**
+ * The last AnyValue decoded with its over-cap strings cut rather than dropped (cut-values.ts), for
+ * the caller to take; undefined when it dropped none. As ProtoReader.cut: decoding is synchronous.
+ */
+let lastCut: AttrValue | undefined;
+
 /** An AnyValue object at nesting level `depth` (1 for an attribute's own value). */
 export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLimits): AttrValue {
+  lastCut = undefined;
   if (depth > limits.maxDepth)
     throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${limits.maxDepth})`);
   if (v === undefined || v === null) return null;
@@ -140,6 +148,7 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
     // Over the cap: the value is dropped, not the request (ProtoReader.stringValue says why).
     if (!overCap(v.stringValue, limits)) return v.stringValue;
     droppedValues.count++;
+    lastCut = v.stringValue.slice(0, PREFIX_UNITS);
     return null;
   }
   if (v.boolValue !== undefined && v.boolValue !== null) {
@@ -155,12 +164,19 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
       throw new OtlpDecodeError(`more than maxAttributes (${limits.maxAttributes}) values in one array`);
     }
     const out: AttrValue[] = new Array<AttrValue>(values.length);
-    for (let i = 0; i < values.length; i++) out[i] = jsonAnyValue(values[i], depth + 1, limits);
+    let itemCuts: Map<number, AttrValue> | undefined;
+    for (let i = 0; i < values.length; i++) {
+      out[i] = jsonAnyValue(values[i], depth + 1, limits);
+      if (lastCut !== undefined) (itemCuts ??= new Map()).set(i, lastCut);
+    }
+    lastCut = withItemCuts(out, itemCuts);
     return out;
   }
   if (v.kvlistValue !== undefined && v.kvlistValue !== null) {
     if (!isObject(v.kvlistValue)) throw new OtlpDecodeError('AnyValue.kvlistValue must be an object');
-    return jsonKeyValues(jsonArray(v.kvlistValue, 'values', 'KeyValueList'), depth + 1, limits);
+    const list = jsonKeyValues(jsonArray(v.kvlistValue, 'values', 'KeyValueList'), depth + 1, limits);
+    lastCut = undefined; // its values' cuts are remembered on the list itself
+    return list;
   }
   if (v.bytesValue !== undefined && v.bytesValue !== null) {
     if (typeof v.bytesValue !== 'string')
@@ -189,8 +205,11 @@ export function jsonKeyValues(
     if (!isObject(kv)) throw new OtlpDecodeError('KeyValue must be an object');
     const key = kv.key ?? '';
     if (typeof key !== 'string') throw new OtlpDecodeError('KeyValue.key must be a string');
-    setAttr(out, checkedString(key, limits), jsonAnyValue(kv.value, depth, limits));
+    const name = checkedString(key, limits);
+    setAttr(out, name, jsonAnyValue(kv.value, depth, limits));
+    if (lastCut !== undefined) rememberCut(out, name, lastCut);
   }
+  lastCut = undefined;
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Decoders for opentelemetry/proto/common/v1/common.proto and resource/v1/resource.proto
 // (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
+import { rememberCut, withItemCuts } from './cut-values.ts';
 import { OtlpDecodeError } from './limits.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { AttrValue, Attributes } from './types.ts';
@@ -27,14 +28,18 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
     throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${r.limits.maxDepth})`);
   }
   let value: AttrValue = null;
+  // The value with its over-cap strings cut, not dropped (cut-values.ts): left in r.cut.
+  let cut: AttrValue | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
     const wt = tag & 7;
+    cut = undefined; // a oneof: the last member present wins, and its cut
     switch (field) {
       case 1:
         expectWireType(wt, WT_LEN, 'AnyValue.string_value');
         value = r.stringValue(end);
+        cut = r.cut;
         break;
       case 2:
         expectWireType(wt, WT_VARINT, 'AnyValue.bool_value');
@@ -51,6 +56,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
       case 5:
         expectWireType(wt, WT_LEN, 'AnyValue.array_value');
         value = readArrayValue(r, r.lengthEnd(end), depth);
+        cut = r.cut;
         break;
       case 6:
         expectWireType(wt, WT_LEN, 'AnyValue.kvlist_value');
@@ -64,6 +70,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
         r.skip(wt, end);
     }
   }
+  r.cut = cut;
   return value;
 }
 
@@ -71,6 +78,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
 function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[] {
   const out: AttrValue[] = [];
   const max = r.limits.maxAttributes;
+  let itemCuts: Map<number, AttrValue> | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     if (tag >>> 3 === 1) {
@@ -79,12 +87,15 @@ function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[]
         throw new OtlpDecodeError(`more than maxAttributes (${max}) values in one array`);
       const valueEnd = r.lengthEnd(end);
       out.push(readAnyValue(r, valueEnd, depth + 1));
+      if (r.cut !== undefined) (itemCuts ??= new Map()).set(out.length - 1, r.cut);
       r.pos = valueEnd;
     } else {
       r.skip(tag & 7, end);
     }
   }
   r.pos = end;
+  // The array with its items' cuts (cut-values.ts), for the caller (readAnyValue) to take.
+  r.cut = withItemCuts(out, itemCuts);
   return out;
 }
 
@@ -113,6 +124,7 @@ function readKeyValueList(r: ProtoReader, end: number, depth: number): Attribute
 export function readKeyValue(r: ProtoReader, end: number, into: Attributes, depth: number): void {
   let key = '';
   let value: AttrValue = null;
+  let cut: AttrValue | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
@@ -123,12 +135,14 @@ export function readKeyValue(r: ProtoReader, end: number, into: Attributes, dept
       expectWireType(tag & 7, WT_LEN, 'KeyValue.value');
       const valueEnd = r.lengthEnd(end);
       value = readAnyValue(r, valueEnd, depth);
+      cut = r.cut;
       r.pos = valueEnd;
     } else {
       r.skip(tag & 7, end);
     }
   }
   setAttr(into, key, value);
+  if (cut !== undefined) rememberCut(into, key, cut);
 }
 
 /** Resource { repeated KeyValue attributes = 1; ... }: its attributes. */

@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
+import { PREFIX_BYTES, utf8Prefix } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import type { AttrValue } from './types.ts';
 
 // Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure).
 export const WT_VARINT = 0;
@@ -57,6 +59,12 @@ export class ProtoReader {
   readonly limits: ResolvedDecodeLimits;
   readonly view: DataView;
   pos = 0;
+  /**
+   * The last value read with its over-cap strings cut rather than dropped (cut-values.ts): set
+   * by stringValue (its first units, or undefined when it kept the value) and by the AnyValue
+   * decoders for arrays, for the caller to take.
+   */
+  cut: AttrValue | undefined = undefined;
 
   constructor(bytes: Uint8Array, limits: ResolvedDecodeLimits) {
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -184,15 +192,20 @@ export class ProtoReader {
    * An AnyValue's string: null, skipped, when over maxStringBytes. A captured prompt of a
    * GenAI span can be that long (a user's own input): failing the request for it would make
    * the Collector drop every other record batched with it (400 is final), so it costs only
-   * its own attribute.
+   * its own attribute. Its first units are left in `cut` (for an llmsec event's field, which
+   * every reader cuts: cut-values.ts).
    */
   stringValue(end: number): string | null {
     const fieldEnd = this.lengthEnd(end);
-    if (fieldEnd - this.pos > this.limits.maxStringBytes) {
+    const start = this.pos;
+    if (fieldEnd - start > this.limits.maxStringBytes) {
+      // Its first units only (at most PREFIX_BYTES read, whatever its length), kept beside.
+      this.cut = utf8Prefix(this.buf.subarray(start, start + Math.min(fieldEnd - start, PREFIX_BYTES)));
       this.pos = fieldEnd;
       droppedValues.count++;
       return null;
     }
+    this.cut = undefined;
     return this.utf8(fieldEnd);
   }
 

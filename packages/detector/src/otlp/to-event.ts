@@ -2,15 +2,28 @@
 // core's OTel attribute codec (the inverse of what @llmsec/sdk writes), ids from the carrier.
 import {
   ALERT_EVENT_NAME,
+  ATTR_CLIENT_ADDRESS,
+  ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_CORRELATED,
+  ATTR_EVENT_DESCRIPTION,
   ATTR_EVENT_ID,
+  ATTR_EVENT_SEVERITY,
+  ATTR_EVENT_TIMESTAMP,
+  ATTR_GEN_AI_CONVERSATION_ID,
   ATTR_METADATA_PREFIX,
+  ATTR_REQUEST_PREVIEW,
+  ATTR_RESPONSE_PREVIEW,
   ATTR_SERVICE_NAME,
+  ATTR_SESSION_ID,
+  ATTR_USER_ID,
   EVENT_NAME_PREFIX,
   attributesToEvent,
   type CarrierIds,
   type SecurityEvent,
 } from '@llmsec/core';
 import { capEventFields } from '@llmsec/core/internal';
+import { cutsOf, prefixCount } from './cut-values.ts';
+import { setAttr } from './proto-common.ts';
 import { droppedValues } from './dropped-values.ts';
 import type { AttrValue, Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
 
@@ -56,11 +69,14 @@ function toEvent(
 ): SecurityEvent | undefined {
   ids.trace_id = traceId !== '' ? traceId : undefined;
   ids.span_id = spanId !== '' ? spanId : undefined;
-  const event = attributesToEvent(sanitizeMetadata(attributes), ids);
+  const event = attributesToEvent(sanitizeMetadata(withCuts(attributes)), ids);
   if (event === undefined) return undefined;
   if (event.service === undefined) {
-    const service = resource[ATTR_SERVICE_NAME];
-    if (typeof service === 'string' && service !== '') event.service = service;
+    const service = resource[ATTR_SERVICE_NAME] ?? cutsOf(resource)?.get(ATTR_SERVICE_NAME);
+    if (typeof service === 'string' && service !== '') {
+      event.service = service;
+      if (resource[ATTR_SERVICE_NAME] === null) droppedValues.count--; // cut below instead
+    }
   }
   // Any field can be a rule's group key or distinct value, held by every group (up to
   // maxGroupsPerRule) and shipped to Redis, and a sender other than the SDK can make one as
@@ -69,6 +85,47 @@ function toEvent(
   // are counted with the values the decoders dropped (llmsec_detector_values_dropped_total).
   droppedValues.count += capEventFields(event);
   return event;
+}
+
+/** The attributes an event is read from (attributesToEvent), besides metadata. */
+const EVENT_ATTRIBUTES: ReadonlySet<string> = new Set([
+  ATTR_EVENT_ID,
+  ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_SEVERITY,
+  ATTR_EVENT_TIMESTAMP,
+  ATTR_USER_ID,
+  ATTR_SESSION_ID,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_CLIENT_ADDRESS,
+  ATTR_SERVICE_NAME,
+  ATTR_EVENT_DESCRIPTION,
+  ATTR_REQUEST_PREVIEW,
+  ATTR_RESPONSE_PREVIEW,
+  ATTR_EVENT_CORRELATED,
+]);
+
+/**
+ * The attributes with the event fields the decoders dropped as over maxStringBytes put back cut
+ * (cut-values.ts): every JSONL reader keeps such a field cut to core's caps (capEventFields, run
+ * on the event next) and keeps the event, so the same event is the same group from a log or
+ * from OTLP. A copy when any was put back; those are no longer counted as dropped (the cut is
+ * counted by capEventFields).
+ */
+function withCuts(attributes: Attributes): Attributes {
+  const cuts = cutsOf(attributes);
+  if (cuts === undefined) return attributes;
+  let out: Attributes | undefined;
+  for (const [key, cut] of cuts) {
+    if (typeof key !== 'string') continue;
+    if (!EVENT_ATTRIBUTES.has(key) && !key.startsWith(ATTR_METADATA_PREFIX)) continue;
+    // (A key repeated on the wire keeps its last value: a cut left by an earlier one is stale.)
+    const decoded = attributes[key];
+    if (decoded === undefined || prefixCount(decoded, cut) === 0) continue;
+    out ??= { ...attributes };
+    setAttr(out, key, cut);
+    droppedValues.count -= prefixCount(decoded, cut);
+  }
+  return out ?? attributes;
 }
 
 /**

@@ -1,0 +1,101 @@
+// An llmsec event's field over maxStringBytes: the detector keeps the event with the field cut to
+// core's caps, as every JSONL reader does (core's decodeEvent: replay, test-rules), instead of
+// dropping the field (or, for a required one such as user_id, the whole event). From the real
+// OTel SDK's records, serialized by the real OTLP serializers, protobuf and JSON.
+import { decodeEvent, encodeEvent, eventToAttributes, type SecurityEvent } from '@llmsec/core';
+import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
+import { describe, expect, it } from 'vitest';
+import { decodeLogs } from '../src/otlp/decode.ts';
+import { droppedValues } from '../src/otlp/dropped-values.ts';
+import { DEFAULT_DECODE_LIMITS } from '../src/otlp/limits.ts';
+import { logRecordToEvent } from '../src/otlp/to-event.ts';
+import type { Attributes } from '../src/otlp/types.ts';
+
+const EMOJI = '\u{1F600}';
+
+const hostile: SecurityEvent = {
+  event_id: `EVT-${'e'.repeat(70_000)}`,
+  timestamp: '2026-11-22T10:00:00.000Z',
+  category: 'guardrail_block',
+  severity: 'warning',
+  // 40,000 units, 80,000 bytes: over 64 KiB only in UTF-8.
+  user_id: '\u00e9'.repeat(40_000),
+  // An emoji across the 256-unit cut: kept whole neither way (cutId).
+  session_id: `${'s'.repeat(255)}${EMOJI.repeat(20_000)}`,
+  conversation_id: `c-${'\u4e2d'.repeat(30_000)}`,
+  source_ip: `10.0.0.1${' '.repeat(70_000)}`,
+  service: `svc-${'v'.repeat(70_000)}`,
+  description: 'd'.repeat(200_000),
+  request_preview: `${'p'.repeat(499)}${EMOJI.repeat(40_000)}`,
+  response_preview: 'r'.repeat(66_000),
+  metadata: {
+    guardrail_layer: 'input',
+    payload_fingerprint: 'f'.repeat(70_000),
+    tags: ['short', `${'t'.repeat(1_023)}${EMOJI.repeat(20_000)}`, 'x'],
+    count: 3,
+  },
+};
+
+function records(attributes: Attributes[], resource: Record<string, string> = {}): ReadableLogRecord[] {
+  const exporter = new InMemoryLogRecordExporter();
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes(resource),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
+  const logger = provider.getLogger('app');
+  for (const a of attributes) logger.emit({ eventName: 'llmsec.guardrail_block', attributes: a as never });
+  return exporter.getFinishedLogRecords();
+}
+
+/** What core's JSONL reader (replay, test-rules) makes of the same event. */
+function fromJsonl(event: SecurityEvent): SecurityEvent {
+  return decodeEvent(JSON.parse(encodeEvent(event))).event;
+}
+
+const FORMATS = [
+  ['protobuf', (r: ReadableLogRecord[]) => ProtobufLogsSerializer.serializeRequest(r)!],
+  ['json', (r: ReadableLogRecord[]) => JsonLogsSerializer.serializeRequest(r)!],
+] as const;
+
+describe('an llmsec record with fields over maxStringBytes', () => {
+  for (const [format, serialize] of FORMATS) {
+    it(`is the event core's JSONL reader makes of it, fields cut, nothing dropped (${format})`, () => {
+      const bytes = serialize(records([eventToAttributes(hostile) as Attributes]));
+      expect(bytes.length).toBeGreaterThan(600_000);
+      const before = droppedValues.count;
+      const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+      // Every other reader of the record still sees the value dropped (GenAI prompts: unknown).
+      expect(record!.attributes['user.id']).toBeNull();
+      const event = logRecordToEvent(record!);
+      expect(event).toEqual(fromJsonl(hostile));
+      expect(event!.user_id).toBe('\u00e9'.repeat(256));
+      expect(event!.session_id).toBe('s'.repeat(255));
+      expect((event!.metadata!.tags as string[])[1]).toBe('t'.repeat(1_023));
+      // One count per field: the cut (capEventFields), not also the drop.
+      expect(droppedValues.count - before).toBe(11);
+    });
+
+    it(`takes a service name over the cap from the resource, cut (${format})`, () => {
+      const { service: _, ...rest } = hostile;
+      const bytes = serialize(
+        records([eventToAttributes(rest) as Attributes], { 'service.name': hostile.service! }),
+      );
+      const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+      expect(logRecordToEvent(record!)?.service).toBe(fromJsonl(hostile).service);
+    });
+
+    it(`keeps the fields under the cap as they are, cuts the others (${format})`, () => {
+      const short = { ...hostile, user_id: 'alice', event_id: 'EVT-1' };
+      const bytes = serialize(records([eventToAttributes(short) as Attributes]));
+      const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+      expect(logRecordToEvent(record!)).toEqual(fromJsonl(short));
+    });
+  }
+});
