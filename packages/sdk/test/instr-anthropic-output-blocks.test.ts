@@ -39,6 +39,9 @@ function script(req: FakeRequest): FakeResponse | undefined {
   ];
   answer.forEach((block, index) => {
     events.push(ev('content_block_start', { index, content_block: { ...block, text: '', citations: [] } }));
+    // As the API does: a block's citations before its text.
+    for (const citation of (block.citations as unknown[] | undefined) ?? [])
+      events.push(ev('content_block_delta', { index, delta: { type: 'citations_delta', citation } }));
     const text = block.text as string;
     // Two deltas a block: a stream cuts its text anywhere.
     for (const piece of [text.slice(0, 3), text.slice(3)])
@@ -105,7 +108,7 @@ async function streamed(c: ReturnType<typeof client>): Promise<string> {
 }
 
 describe('Anthropic answer of several text blocks: what the output guards read', () => {
-  it('non-streamed and streamed, the guards read the same text: the blocks back to back', async () => {
+  it('non-streamed and streamed, the guards read the same text: the blocks back to back, then the quotes', async () => {
     answer = [
       text('According to the page, '),
       text('the owner is Jane', { citations: [CITATION] }),
@@ -115,10 +118,10 @@ describe('Anthropic answer of several text blocks: what the output guards read',
     const c = client({ output: [g] });
     await c.messages.create(params);
     await streamed(c);
-    expect(g.seen).toEqual([
-      'According to the page, the owner is Jane.',
-      'According to the page, the owner is Jane.',
-    ]);
+    // The citation's quote and title after the text, a line each (output-texts.ts).
+    const read =
+      'According to the page, the owner is Jane.\nOwner: Jane Roe, jane.roe@example.com\nTeam page';
+    expect(g.seen).toEqual([read, read]);
   });
 
   it('an email cut across two blocks is redacted non-streamed, as it is whole in the text the model wrote', async () => {

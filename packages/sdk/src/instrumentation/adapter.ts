@@ -1,3 +1,4 @@
+import type { OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardInput, GuardMessage, OperationName, ProviderName } from './types.ts';
 
@@ -17,6 +18,12 @@ export interface ResponseSummary {
   outputTokens?: number;
   text: string;
   toolCalls: string[];
+  /**
+   * Streams: the quoting texts beside the answer (Anthropic citations' quotes and titles,
+   * Responses annotations' titles and URLs), which the end checks read after the text, one a
+   * line, as a complete response's are read (output-texts.ts guardTextOf).
+   */
+  side?: string[];
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */
@@ -41,6 +48,11 @@ export interface ProviderAdapter {
   readResponse(data: unknown): ResponseSummary;
   /** The response with its text replaced (same object kind); may return `data` unchanged. */
   applyOutput(data: unknown, text: string): unknown;
+  /**
+   * The response's texts, each checked and rewritten on its own (choices, quotes beside the
+   * answer: output-texts.ts); when present, used instead of readResponse's text and applyOutput.
+   */
+  outputTexts?(data: unknown): OutputTexts | undefined;
   newStream(): StreamAccumulator;
   /**
    * Streams: the item with its text rewritten, for a guard that rewrites a stream (piiGuard

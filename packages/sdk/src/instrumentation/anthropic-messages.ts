@@ -11,7 +11,14 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { responseText, withResponseText } from './response-text.ts';
+import type { OutputTexts } from './output-texts.ts';
+import {
+  anthropicOutputTexts,
+  citationTexts,
+  responseText,
+  withResponseText,
+  type AnswerMessage,
+} from './response-text.ts';
 import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
 import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -83,6 +90,11 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     return data;
   },
 
+  outputTexts(data: unknown): OutputTexts | undefined {
+    const d = obj(data);
+    return d !== undefined && Array.isArray(d.content) ? anthropicOutputTexts(d as AnswerMessage) : undefined;
+  },
+
   rewriteStreamItem: rewriteAnthropicEvent,
 
   newStream(): StreamAccumulator {
@@ -104,10 +116,12 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
           case 'content_block_start': {
             const b = obj(ev.content_block);
             if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+            if (b?.type === 'text') for (const c of arr(b.citations)) citationTexts(c, (s.side ??= []));
             return '';
           }
           case 'content_block_delta': {
             const d = obj(ev.delta);
+            if (d?.type === 'citations_delta') citationTexts(d.citation, (s.side ??= []));
             const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
             s.text += text;
             return text;
@@ -128,7 +142,12 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             return '';
         }
       },
-      summary: () => ({ ...s, finishReasons: [...s.finishReasons], toolCalls: [...s.toolCalls] }),
+      summary: () => ({
+        ...s,
+        finishReasons: [...s.finishReasons],
+        toolCalls: [...s.toolCalls],
+        ...(s.side === undefined ? {} : { side: [...s.side] }),
+      }),
       get complete() {
         return done;
       },

@@ -1,8 +1,9 @@
 import { reportTelemetryError } from '../errors.ts';
-import type { Body } from './adapter.ts';
+import type { Body, ResponseSummary } from './adapter.ts';
 import { observeCallStream, type StreamingCall } from './call-stream.ts';
 import { OutputBlockedError } from './errors.ts';
-import { runOutputGuards } from './guard-runner.ts';
+import { runOutputGuards, type OutputResult } from './guard-runner.ts';
+import { guardTextOf, rewriteTexts, WITHHELD, type OutputTexts } from './output-texts.ts';
 import { isObservableStream } from './stream.ts';
 
 /** What the response side needs from its call (LlmCall implements it). */
@@ -112,11 +113,13 @@ function onData(call: RespondingCall, data: unknown): unknown {
       call.complete(summary);
       return data;
     }
+    // Each choice and each quote beside the answer on its own (output-texts.ts).
+    const texts = call.adapter.outputTexts?.(data);
     let result;
     try {
       result = runOutputGuards(
         guards,
-        { text: summary.text, toolCalls: summary.toolCalls },
+        { text: texts === undefined ? summary.text : guardTextOf(texts), toolCalls: summary.toolCalls },
         call.ctx,
         call.runtime.metrics,
       );
@@ -124,12 +127,8 @@ function onData(call: RespondingCall, data: unknown): unknown {
       call.fail(err, summary);
       throw err;
     }
-    const finish = (r: { text: string | undefined }): unknown => {
-      let out = data;
-      if (r.text !== undefined) {
-        out = call.adapter.applyOutput(data, r.text);
-        summary.text = r.text;
-      }
+    const finish = (r: OutputResult): unknown => {
+      const out = r.text === undefined ? data : rewritten(call, data, texts, r.text, r.by, summary);
       call.complete(summary);
       return out;
     };
@@ -144,6 +143,48 @@ function onData(call: RespondingCall, data: unknown): unknown {
     if (err instanceof OutputBlockedError) throw err;
     reportTelemetryError('instrumentation', err);
     if (!call.ended) call.complete(undefined);
+    return data;
+  }
+}
+
+/**
+ * The response with the guards' rewrite (`r.text`) written back, text by text when the adapter
+ * reads several (output-texts.ts); `summary.text` follows. A rewrite that fails (a guard's
+ * whole-text rewrite or the write-back throws) is a guard that could not act on text it found
+ * something in: the texts are withheld (WITHHELD in each) rather than handed to the app as the
+ * provider sent them, and the failure is reported once. Before, the raw response was returned.
+ */
+function rewritten(
+  call: RespondingCall,
+  data: unknown,
+  texts: OutputTexts | undefined,
+  text: string,
+  by: OutputResult['by'],
+  summary: ResponseSummary,
+): unknown {
+  try {
+    if (texts === undefined) {
+      const out = call.adapter.applyOutput(data, text);
+      summary.text = text;
+      return out;
+    }
+    const next = rewriteTexts(texts, text, by, call.ctx);
+    const out = texts.write(next.answer, next.side);
+    summary.text = next.answer.join('\n');
+    return out;
+  } catch (err) {
+    reportTelemetryError('guard', err);
+  }
+  summary.text = WITHHELD;
+  try {
+    if (texts === undefined) return call.adapter.applyOutput(data, WITHHELD);
+    return texts.write(
+      texts.answer.map(() => WITHHELD),
+      texts.side.map(() => WITHHELD),
+    );
+  } catch (err) {
+    // The response's own shape cannot be written to (not a parsed body): nothing left to withhold with.
+    reportTelemetryError('instrumentation', err);
     return data;
   }
 }

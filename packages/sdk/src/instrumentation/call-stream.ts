@@ -56,7 +56,7 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
         try {
           checked = runOutputGuards(
             guards,
-            { text: summary.text, toolCalls: summary.toolCalls },
+            { text: endText(summary), toolCalls: summary.toolCalls },
             call.ctx,
             call.runtime.metrics,
           );
@@ -129,4 +129,11 @@ function endRewrite(call: StreamingCall, guards: StreamingCall['runtime']['outpu
 function settle(call: StreamingCall, summary: ResponseSummary, complete: boolean): void {
   if (complete) call.complete(summary);
   else call.abandon(summary);
+}
+
+/** The text the end checks read: the answer, then the quotes beside it (as guardTextOf). */
+function endText(summary: ResponseSummary): string {
+  const side = summary.side;
+  if (side === undefined || side.length === 0) return summary.text;
+  return `${summary.text}\n${side.join('\n')}`;
 }

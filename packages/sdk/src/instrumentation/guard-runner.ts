@@ -137,6 +137,8 @@ function modifyInput(decision: Extract<GuardDecision, { action: 'modify' }>, sta
 /** Result of the output guards on a complete response: the replacement text, if any. */
 export interface OutputResult {
   text: string | undefined;
+  /** The guards whose `modify` made `text`, in order (output-texts.ts rewrites with theirs). */
+  by: OutputGuard[];
 }
 
 export function runOutputGuards(
@@ -145,7 +147,7 @@ export function runOutputGuards(
   ctx: GuardContext,
   metrics: LlmsecMetrics,
 ): OutputResult | Promise<OutputResult> {
-  const state: OutputResult = { text: undefined };
+  const state: OutputResult = { text: undefined, by: [] };
   const log = DurationLog.take();
   let view = output;
   let t0 = performance.now();
@@ -179,7 +181,7 @@ export function runOutputGuards(
       );
     }
     if (action === 'modify' && typeof (decision as { text?: unknown }).text === 'string') {
-      view = modifyOutput(decision as Extract<OutputDecision, { action: 'modify' }>, view, state);
+      view = modifyOutput(guard, decision as Extract<OutputDecision, { action: 'modify' }>, view, state);
       t0 = performance.now();
     }
   }
@@ -216,16 +218,18 @@ async function continueOutputAsync(
       seconds: elapsed(started),
     });
     if (action === 'block') throw blockOutput(g, d.reason, d.severity, ctx);
-    if (action === 'modify' && typeof d.text === 'string') view = modifyOutput(d, view, state);
+    if (action === 'modify' && typeof d.text === 'string') view = modifyOutput(g, d, view, state);
   }
   return state;
 }
 
 function modifyOutput(
+  guard: OutputGuard,
   decision: Extract<OutputDecision, { action: 'modify' }>,
   view: GuardOutput,
   state: OutputResult,
 ): GuardOutput {
   state.text = decision.text;
+  state.by.push(guard);
   return { ...view, text: decision.text };
 }

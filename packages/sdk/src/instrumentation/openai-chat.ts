@@ -10,8 +10,10 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
+import { splitJoined, type OutputTexts } from './output-texts.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -80,20 +82,12 @@ export const openaiChatAdapter: ProviderAdapter = {
   },
 
   applyOutput(data: unknown, text: string): unknown {
-    const d = obj(data);
-    const choices = arr(d?.choices);
-    // One text for all choices: a multi-choice response is replaced as a whole by its first choice's slot.
-    for (const [i, c] of choices.entries()) {
-      const choice = obj(c);
-      const message = obj(choice?.message);
-      if (message === undefined || typeof message.content !== 'string') continue;
-      const next = i === 0 ? text : '';
-      // The choice's tokens repeat the text it had (logprobs.ts).
-      if (next !== message.content && choice !== undefined) dropChoiceLogprobs(choice);
-      message.content = next;
-    }
-    return data;
+    // A rewrite of readResponse's text: cut back into the choices (output-texts.ts).
+    const t = chatOutputTexts(data);
+    return t.write(splitJoined(t.answer, text), t.side);
   },
+
+  outputTexts: chatOutputTexts,
 
   rewriteStreamItem: rewriteChatChunk,
   streamLanes: chatLanes,
@@ -163,3 +157,41 @@ export const openaiChatAdapter: ProviderAdapter = {
     };
   },
 };
+
+/**
+ * A chat completion's texts (output-texts.ts): each choice's `message.content` on its own (n > 1:
+ * before, the rewrite of all of them went into choice 0 and the others were emptied), then the
+ * choices' annotations' titles and URLs (annotations.ts). A choice whose text changed loses its
+ * logprobs (logprobs.ts).
+ */
+function chatOutputTexts(data: unknown): OutputTexts {
+  const choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }> = [];
+  const answer: string[] = [];
+  const side: string[] = [];
+  for (const c of arr(obj(data)?.choices)) {
+    const choice = obj(c);
+    const message = obj(choice?.message);
+    if (choice === undefined || message === undefined) continue;
+    choices.push({ choice, message });
+    if (typeof message.content === 'string') answer.push(message.content);
+    annotationTexts(message.annotations, side);
+  }
+  return {
+    answer,
+    side,
+    write(nextAnswer, nextSide) {
+      let a = 0;
+      let at = 0;
+      for (const { choice, message } of choices) {
+        if (typeof message.content === 'string') {
+          const next = nextAnswer[a++] ?? '';
+          // The choice's tokens repeat the text it had (logprobs.ts).
+          if (next !== message.content) dropChoiceLogprobs(choice);
+          message.content = next;
+        }
+        at = writeAnnotationTexts(message.annotations, nextSide, at);
+      }
+      return data;
+    },
+  };
+}

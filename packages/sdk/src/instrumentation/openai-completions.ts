@@ -10,6 +10,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
+import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -25,9 +26,8 @@ import type { GuardInput, GuardMessage } from './types.ts';
  * message after them. Token-id prompts (numbers) are not read: the guards cannot read token
  * ids, and the call is still traced and metered. The answer's choices are read back to back,
  * as the chat adapter reads several choices. A list of prompts answers each in its own choice
- * (answers to different prompts, not alternatives), so an output guard's rewrite is split back
- * into the choices by lines when it kept the joined text's line count (a redaction); one that
- * did not goes to the first choice and empties the others (as chat does). Streamed, each
+ * (answers to different prompts, not alternatives); an output guard's rewrite goes back choice
+ * by choice, each choice checked on its own (output-texts.ts). Streamed, each
  * choice's `text` is rewritten on its own (streamLanes), for the first 128 choices only
  * (pii-stream-lanes.ts' bound): a streamed list of prompts x n past 128 choices has the rest
  * share one lane, where a finding cut between chunks of two of them reaches the reader raw
@@ -91,23 +91,11 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
   },
 
   applyOutput(data: unknown, text: string): unknown {
-    const choices: Array<Record<string, unknown>> = [];
-    for (const c of arr(obj(data)?.choices)) {
-      const choice = obj(c);
-      if (choice !== undefined && typeof choice.text === 'string') choices.push(choice);
-    }
-    const parts = splitBack(
-      choices.map((c) => c.text as string),
-      text,
-    );
-    for (const [i, choice] of choices.entries()) {
-      const next = parts?.[i] ?? (i === 0 ? text : '');
-      // The choice's tokens (and text_offset) repeat the text it had (logprobs.ts).
-      if (next !== choice.text) dropChoiceLogprobs(choice);
-      choice.text = next;
-    }
-    return data;
+    const t = completionsOutputTexts(data);
+    return t.write(splitJoined(t.answer, text), t.side);
   },
+
+  outputTexts: completionsOutputTexts,
 
   rewriteStreamItem(item: unknown, rw: StreamItemRewrite): unknown {
     for (const c of arr(obj(item)?.choices)) {
@@ -183,27 +171,26 @@ function joinChoices(choices: Map<number, string> | undefined): string | undefin
 }
 
 /**
- * The rewritten text of choices read as `texts.join('\n')`, cut back into one text per choice:
- * possible when the rewrite kept the line count (a redaction's placeholders hold no line
- * break), so line k of the rewrite is line k of the choice it was read from. Undefined when
- * the count changed (a finding across choices or lines, a guard's own text). Linear.
+ * A completion's texts (output-texts.ts): each choice's `text` on its own, so a rewrite goes
+ * back choice by choice. A choice whose text changed loses its logprobs (logprobs.ts).
  */
-function splitBack(texts: string[], rewritten: string): string[] | undefined {
-  if (texts.length < 2) return undefined;
-  const lines = rewritten.split('\n');
-  const counts = texts.map((t) => countLines(t));
-  if (counts.reduce((a, b) => a + b, 0) !== lines.length) return undefined;
-  const out: string[] = [];
-  let at = 0;
-  for (const n of counts) {
-    out.push(lines.slice(at, at + n).join('\n'));
-    at += n;
+function completionsOutputTexts(data: unknown): OutputTexts {
+  const choices: Array<Record<string, unknown>> = [];
+  for (const c of arr(obj(data)?.choices)) {
+    const choice = obj(c);
+    if (choice !== undefined && typeof choice.text === 'string') choices.push(choice);
   }
-  return out;
-}
-
-function countLines(text: string): number {
-  let n = 1;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+  return {
+    answer: choices.map((c) => c.text as string),
+    side: [],
+    write(answer) {
+      for (const [i, choice] of choices.entries()) {
+        const next = answer[i] ?? '';
+        // The choice's tokens (and text_offset) repeat the text it had (logprobs.ts).
+        if (next !== choice.text) dropChoiceLogprobs(choice);
+        choice.text = next;
+      }
+      return data;
+    },
+  };
 }

@@ -10,9 +10,10 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
-import { dropListLogprobs } from './logprobs.ts';
+import { annotationTexts } from './annotations.ts';
+import { responsesOutputTexts } from './responses-output.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
-import { rewriteResponsesEvent } from './stream-item-rewrite.ts';
+import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -70,23 +71,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   readResponse: readResponseObject,
 
   applyOutput(data: unknown, text: string): unknown {
-    const d = obj(data);
-    let first = true;
-    for (const item of arr(d?.output)) {
-      for (const part of arr(obj(item)?.content)) {
-        const p = obj(part);
-        if (p?.type === 'output_text') {
-          const next = first ? text : '';
-          // The part's tokens repeat the text it had (logprobs.ts).
-          if (next !== p.text) dropListLogprobs(p);
-          p.text = next;
-          first = false;
-        }
-      }
-    }
-    if (d !== undefined && typeof d.output_text === 'string') d.output_text = text;
-    return data;
+    const t = responsesOutputTexts(data);
+    return t.write([text], t.side);
   },
+
+  outputTexts: responsesOutputTexts,
 
   rewriteStreamItem: rewriteResponsesEvent,
 
@@ -145,9 +134,12 @@ function readResponseObject(data: unknown): ResponseSummary {
     for (const part of arr(o?.content)) {
       const p = obj(part);
       if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);
+      if (p?.type === 'output_text') annotationTexts(p.annotations, (s.side ??= []));
     }
   }
-  s.text = texts.join('\n');
+  // Back to back, as the streamed deltas run on from one part (and item) into the next
+  // (responses-output.ts): '\n' between them hid an address cut between two parts.
+  s.text = texts.join('');
   const usage = obj(d?.usage);
   s.inputTokens = num(usage?.input_tokens);
   s.outputTokens = num(usage?.output_tokens);

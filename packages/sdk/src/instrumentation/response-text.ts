@@ -1,3 +1,4 @@
+import type { OutputTexts } from './output-texts.ts';
 import { splitByChars } from './slot-chars.ts';
 
 /**
@@ -33,13 +34,71 @@ import { splitByChars } from './slot-chars.ts';
  * text it had (`cited_text`, titles), so they can hold what the guard removed (piiGuard redacted
  * an address from the text and the quote beside it handed it back to the app). Blocks the
  * rewrite left alone keep theirs; a blank remainder moved in from a neighbour is not a change.
- * Output guards read only the text: a quote whose block text is unchanged is not checked.
+ * The citations' quotes and titles are read by the output guards too, each as a text of its own
+ * (anthropicOutputTexts, output-texts.ts): before, a quote whose block text was unchanged was
+ * never checked, so an address quoted beside clean text reached the app in every mode.
  *
  * Linear: one pass to read, splitByChars (budgeted, linear in the text) and one pass to write;
  * blocks whose `text` is not a string, and anything not an object, are neither read nor touched.
  */
 
 type Obj = Record<string, unknown>;
+
+/** The quote and titles of a citation, read in this order (as citations.ts on the input side). */
+const CITATION_FIELDS = ['cited_text', 'document_title', 'title'] as const;
+
+/** Calls take with each text block's citations' string fields, in order. */
+function eachCitationField(
+  content: readonly unknown[],
+  take: (c: Obj, field: string, value: string) => void,
+): void {
+  for (const block of content) {
+    const b = asObj(block);
+    if (!isTextBlock(b) || !Array.isArray(b.citations)) continue;
+    for (const entry of b.citations) eachField(entry, take);
+  }
+}
+
+function eachField(citation: unknown, take: (c: Obj, field: string, value: string) => void): void {
+  const c = asObj(citation);
+  if (c === undefined) return;
+  for (const f of CITATION_FIELDS) {
+    const v = c[f];
+    if (typeof v === 'string' && v.length > 0) take(c, f, v);
+  }
+}
+
+/** One citation's quote and titles, appended to `out` (a stream's citations_delta, in the order read here). */
+export function citationTexts(citation: unknown, out: string[]): void {
+  eachField(citation, (_c, _f, v) => out.push(v));
+}
+
+/** A message whose `content` is a list (the caller checked). */
+export type AnswerMessage = Obj & { content: readonly unknown[] };
+
+/**
+ * An Anthropic answer's texts (output-texts.ts): its text blocks back to back as one, then its
+ * citations' quotes and titles, each apart. Written back: the quotes in place, then the text
+ * block by block (withResponseText, which drops a changed block's citations).
+ */
+export function anthropicOutputTexts(message: AnswerMessage): OutputTexts {
+  const content = message.content;
+  const side: string[] = [];
+  eachCitationField(content, (_c, _f, v) => side.push(v));
+  return {
+    answer: [responseText(content)],
+    side,
+    write(answer, nextSide) {
+      let i = 0;
+      eachCitationField(content, (c, f) => {
+        const next = nextSide[i++];
+        if (typeof next === 'string') c[f] = next;
+      });
+      message.content = withResponseText(content, answer[0] ?? '');
+      return message;
+    },
+  };
+}
 
 function asObj(v: unknown): Obj | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;

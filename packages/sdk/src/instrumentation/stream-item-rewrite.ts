@@ -1,5 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
-import { dropChoiceLogprobs, dropListLogprobs } from './logprobs.ts';
+import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -56,66 +56,6 @@ function choiceLanes(
     (split ??= []).push([lane, text.length]);
   }
   return other ? split : undefined;
-}
-
-/**
- * OpenAI Responses events: `response.output_text.delta`'s `delta`; whole: `output_text.done`'s
- * `text`, the output_text parts of `content_part.*` and `output_item.*`, and of the response
- * that `response.created` / `in_progress` / `completed` / `incomplete` / `failed` carry (and its
- * `output_text`, when present).
- */
-export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unknown {
-  const ev = obj(item);
-  if (ev === undefined) return item;
-  switch (ev.type) {
-    case 'response.output_text.delta':
-      if (typeof ev.delta === 'string') {
-        const next = rw.next(ev.delta);
-        if (next !== ev.delta) dropListLogprobs(ev);
-        ev.delta = next;
-      }
-      break;
-    case 'response.output_text.done':
-      if (typeof ev.text === 'string') {
-        const next = rw.whole(ev.text);
-        if (next !== ev.text) dropListLogprobs(ev);
-        ev.text = next;
-      }
-      break;
-    case 'response.content_part.added':
-    case 'response.content_part.done':
-      rewritePart(ev.part, rw);
-      break;
-    case 'response.output_item.added':
-    case 'response.output_item.done':
-      rewriteOutputItem(ev.item, rw);
-      break;
-    case 'response.created':
-    case 'response.in_progress':
-    case 'response.completed':
-    case 'response.incomplete':
-    case 'response.failed': {
-      const r = obj(ev.response);
-      for (const o of arr(r?.output)) rewriteOutputItem(o, rw);
-      if (r !== undefined && typeof r.output_text === 'string') r.output_text = rw.whole(r.output_text);
-      break;
-    }
-    default:
-      break;
-  }
-  return item;
-}
-
-function rewriteOutputItem(item: unknown, rw: StreamItemRewrite): void {
-  for (const p of arr(obj(item)?.content)) rewritePart(p, rw);
-}
-
-function rewritePart(part: unknown, rw: StreamItemRewrite): void {
-  const p = obj(part);
-  if (p?.type !== 'output_text' || typeof p.text !== 'string' || p.text.length === 0) return;
-  const next = rw.whole(p.text);
-  if (next !== p.text) dropListLogprobs(p);
-  p.text = next;
 }
 
 /**

@@ -1,0 +1,98 @@
+import { splitByChars } from './slot-chars.ts';
+import { STREAM_REWRITER, type StreamRewriter } from './stream-rewriter.ts';
+import type { GuardContext, OutputGuard } from './types.ts';
+
+/**
+ * The texts of a complete (non-streamed) response that reach the application, each checked and
+ * rewritten on its own: the answer (a chat or completions choice each; a Responses answer's
+ * output_text parts, an Anthropic answer's text blocks, read back to back as one) and the text
+ * beside it that quotes a source (OpenAI annotations' titles and URLs, Anthropic citations'
+ * quotes and titles).
+ *
+ * Before, the adapters gave the guards one text and wrote a rewrite back into the first slot:
+ * a chat answer with n > 1 came back with every choice's redacted text in choice 0 and the
+ * others emptied, and annotations and an unchanged block's citations were never read, so an
+ * address quoted there reached the application whatever the guard's mode.
+ *
+ * The output guards still run once per response, on the texts joined with '\n' (the answer's
+ * first, as `ResponseSummary.text` holds them, then the side texts): one verdict, one
+ * `pii_detected`, block and detect modes seeing the quotes too. A rewrite goes back text by
+ * text: when every guard that changed the text has a whole-text rewrite of its own (piiGuard
+ * redact: the one its stream uses for the done events), each text is rewritten by it alone, so
+ * each choice and each quote is redacted as `redact` would redact it apart; otherwise (a custom
+ * guard's `modify`) the joined rewrite is cut back at the '\n's it kept, by the text around
+ * them (slot-chars.ts): the pieces joined are exactly the guard's text, so nothing it removed
+ * is written back, wherever a cut lands.
+ */
+export interface OutputTexts {
+  /** The answer's texts: one per chat / completions choice; one for Responses and Anthropic. */
+  readonly answer: readonly string[];
+  /** The quoting texts beside the answer, in a fixed order (`write` takes them in it). */
+  readonly side: readonly string[];
+  /** The response with these texts written back (same lengths and order); may change it in place. */
+  write(answer: readonly string[], side: readonly string[]): unknown;
+}
+
+/**
+ * What the application gets in place of a text a rewriting guard (piiGuard redact) could not
+ * rewrite because the rewrite itself failed: the text is withheld, never handed over unchecked.
+ */
+export const WITHHELD = '[WITHHELD:guard_error]';
+
+/** What the output guards read of `t`: its answer texts, then its side texts, one a line. */
+export function guardTextOf(t: OutputTexts): string {
+  let out = t.answer.join('\n');
+  for (const s of t.side) out += `\n${s}`;
+  return out;
+}
+
+/**
+ * The texts rewritten after the guard chain changed guardTextOf(t) into `text`; `by`: the guards
+ * whose modify made it, in order.
+ */
+export function rewriteTexts(
+  t: OutputTexts,
+  text: string,
+  by: readonly OutputGuard[],
+  ctx: GuardContext,
+): { answer: string[]; side: string[] } {
+  const all = [...t.answer, ...t.side];
+  const rewriters: StreamRewriter[] = [];
+  for (const g of by) {
+    const r = (g as { [STREAM_REWRITER]?: StreamRewriter })[STREAM_REWRITER];
+    if (r === undefined) break;
+    rewriters.push(r);
+  }
+  let out: string[];
+  if (by.length > 0 && rewriters.length === by.length) {
+    out = all.map((s) => {
+      let next = s;
+      for (const r of rewriters) if (next.length > 0) next = r.whole(ctx, next);
+      return next;
+    });
+  } else out = splitJoined(all, text);
+  return { answer: out.slice(0, t.answer.length), side: out.slice(t.answer.length) };
+}
+
+/**
+ * `text`, a rewrite of `texts.join('\n')`, cut back into one piece per text. The '\n's between
+ * them are slots of their own; one the rewrite changed or removed (a change across it) has its
+ * piece appended to the text before it. Joined with '\n', the pieces are `text` plus the '\n's
+ * the rewrite removed: never any text it removed.
+ */
+export function splitJoined(texts: readonly string[], text: string): string[] {
+  if (texts.length <= 1) return [text];
+  const slots: string[] = [];
+  for (const [i, s] of texts.entries()) {
+    if (i > 0) slots.push('\n');
+    slots.push(s);
+  }
+  const pieces = splitByChars(slots, text);
+  const out: string[] = [];
+  for (let j = 0; j < slots.length; j++) {
+    const piece = pieces[j] ?? '';
+    if (j % 2 === 0) out.push(piece);
+    else if (piece !== '\n') out[out.length - 1] += piece.endsWith('\n') ? piece.slice(0, -1) : piece;
+  }
+  return out;
+}

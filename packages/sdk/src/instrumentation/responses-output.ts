@@ -1,0 +1,74 @@
+import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { dropListLogprobs } from './logprobs.ts';
+import type { OutputTexts } from './output-texts.ts';
+import { splitByChars } from './slot-chars.ts';
+
+/**
+ * A Responses answer's texts (output-texts.ts), for a complete response and for the response
+ * objects and output items a stream repeats (stream-item-rewrite.ts).
+ *
+ * The answer is its `output_text` parts read back to back with '', across parts and across
+ * output items, as the streamed `output_text.delta`s run on from one into the next. Before, the
+ * parts were joined with '\n' and each was rewritten on its own (the streamed response's parts
+ * one by one too): an address cut between two parts ("jane@exa" + "mple.com") was found in
+ * neither and reached the application whole in the response. A rewrite goes back part by part
+ * by the text around the cuts (slot-chars.ts, as Anthropic's text blocks: response-text.ts); a
+ * part whose text changed loses its logprobs (logprobs.ts), and one left with none keeps ''.
+ * The SDK's `output_text` convenience field, when present, is the parts joined again.
+ *
+ * Beside the answer: each part's annotations' titles, URLs and file names (annotations.ts).
+ *
+ * `data`: a response object (`output: [...items]`); `items`: a list of output items read
+ * instead (an `output_item.done` event's one item). Linear: one pass to read, splitByChars
+ * (budgeted linear), one pass to write.
+ */
+export function responsesOutputTexts(
+  data: unknown,
+  items?: readonly unknown[],
+): OutputTexts & {
+  /** Each part's new text given (in the order read), and the side texts. */
+  writeParts(pieces: ReadonlyArray<string | undefined>, side: readonly string[]): unknown;
+} {
+  const d = asObj(data);
+  const parts: Array<Record<string, unknown> & { text: string }> = [];
+  const side: string[] = [];
+  for (const item of items ?? (Array.isArray(d?.output) ? d.output : [])) {
+    const content = asObj(item)?.content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content) {
+      const p = asObj(part);
+      if (p?.type !== 'output_text' || typeof p.text !== 'string') continue;
+      parts.push(p as Record<string, unknown> & { text: string });
+      annotationTexts(p.annotations, side);
+    }
+  }
+  const slots = parts.map((p) => p.text);
+  const writeParts = (pieces: ReadonlyArray<string | undefined>, nextSide: readonly string[]): unknown => {
+    let at = 0;
+    for (const [j, p] of parts.entries()) {
+      const next = pieces[j] ?? '';
+      // The part's tokens repeat the text it had (logprobs.ts).
+      if (next !== p.text) dropListLogprobs(p);
+      p.text = next;
+      at = writeAnnotationTexts(p.annotations, nextSide, at);
+    }
+    if (d !== undefined && parts.length > 0 && typeof d.output_text === 'string')
+      d.output_text = parts.map((p) => p.text).join('');
+    return data;
+  };
+  return {
+    answer: [slots.join('')],
+    side,
+    write(answer, nextSide) {
+      const text = answer[0] ?? '';
+      return writeParts(slots.length === 1 ? [text] : splitByChars(slots, text), nextSide);
+    },
+    writeParts,
+  };
+}
+
+function asObj(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}

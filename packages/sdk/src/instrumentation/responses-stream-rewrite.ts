@@ -1,0 +1,138 @@
+import { arr, num, obj } from './adapter.ts';
+import { dropListLogprobs } from './logprobs.ts';
+import { responsesOutputTexts } from './responses-output.ts';
+import type { StreamItemRewrite } from './stream-rewriter.ts';
+
+/**
+ * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
+ * stream-item-rewrite.ts): `response.output_text.delta`'s `delta` through `rw.next`; the text
+ * the stream repeats (`output_text.done`, the parts of `content_part.*` and `output_item.*`, the
+ * response of `response.created` / `in_progress` / `completed` / `incomplete` / `failed` and its
+ * `output_text`) as the deltas of that part were delivered; annotations' titles and URLs
+ * (`output_text.annotation.added`, and in each part) through `rw.whole`, as texts of their own.
+ *
+ * A part's repeated text is what its deltas became: the events come in order, so when a part's
+ * done events reach the reader its deltas have been delivered (the held ones first). Before,
+ * each repeat was rewritten on its own: an address cut between two parts (or two items) was
+ * redacted in the deltas, which run on from one part into the next, but found in neither half
+ * alone, so the done events and the final response (`responses.stream()`'s `finalResponse()`)
+ * carried it whole. A part whose deltas were not seen (or whose text is not what they joined
+ * to) is rewritten with the others' text whole (responses-output.ts), never left as it was.
+ *
+ * Memory: the raw and delivered text of each part (keyed by output and content index), as
+ * long as the answer, for the stream's life.
+ */
+
+interface PartText {
+  raw: string;
+  out: string;
+}
+
+/** Per stream (its StreamItemRewrite): each part's deltas, raw and as delivered. */
+const delivered = new WeakMap<StreamItemRewrite, Map<string, PartText>>();
+
+function key(outputIndex: unknown, contentIndex: unknown): string | undefined {
+  const o = num(outputIndex);
+  const c = num(contentIndex);
+  return o === undefined || c === undefined ? undefined : `${o}:${c}`;
+}
+
+export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unknown {
+  const ev = obj(item);
+  if (ev === undefined) return item;
+  switch (ev.type) {
+    case 'response.output_text.delta':
+      if (typeof ev.delta === 'string') {
+        const next = rw.next(ev.delta);
+        const k = key(ev.output_index, ev.content_index);
+        if (k !== undefined) {
+          let parts = delivered.get(rw);
+          if (parts === undefined) delivered.set(rw, (parts = new Map()));
+          const p = parts.get(k);
+          if (p === undefined) parts.set(k, { raw: ev.delta, out: next });
+          else {
+            p.raw += ev.delta;
+            p.out += next;
+          }
+        }
+        if (next !== ev.delta) dropListLogprobs(ev);
+        ev.delta = next;
+      }
+      break;
+    case 'response.output_text.done':
+      if (typeof ev.text === 'string') {
+        const next = repeated(rw, key(ev.output_index, ev.content_index), ev.text) ?? rw.whole(ev.text);
+        if (next !== ev.text) dropListLogprobs(ev);
+        ev.text = next;
+      }
+      break;
+    case 'response.content_part.added':
+    case 'response.content_part.done':
+      rewriteItems(undefined, [{ content: [ev.part] }], [num(ev.output_index)], num(ev.content_index), rw);
+      break;
+    case 'response.output_item.added':
+    case 'response.output_item.done':
+      rewriteItems(undefined, [ev.item], [num(ev.output_index)], undefined, rw);
+      break;
+    case 'response.output_text.annotation.added':
+      rewriteItems(
+        undefined,
+        [{ content: [{ type: 'output_text', text: '', annotations: [ev.annotation] }] }],
+        [],
+        undefined,
+        rw,
+      );
+      break;
+    case 'response.created':
+    case 'response.in_progress':
+    case 'response.completed':
+    case 'response.incomplete':
+    case 'response.failed':
+      rewriteItems(ev.response, undefined, undefined, undefined, rw);
+      break;
+    default:
+      break;
+  }
+  return item;
+}
+
+/** What a part's deltas became, when `text` is what they joined to; undefined otherwise. */
+function repeated(rw: StreamItemRewrite, k: string | undefined, text: string): string | undefined {
+  if (k === undefined || text.length === 0) return undefined;
+  const p = delivered.get(rw)?.get(k);
+  return p !== undefined && p.raw === text ? p.out : undefined;
+}
+
+/**
+ * The output_text parts of a response (or of the items given, at output indexes `at`; one part
+ * at content index `contentIndex`) written back as their deltas were delivered when every part
+ * with text has its deltas seen; else rewritten whole as one text and cut back part by part
+ * (responses-output.ts). Annotations through `rw.whole` each.
+ */
+function rewriteItems(
+  response: unknown,
+  items: readonly unknown[] | undefined,
+  at: ReadonlyArray<number | undefined> | undefined,
+  contentIndex: number | undefined,
+  rw: StreamItemRewrite,
+): void {
+  const t = responsesOutputTexts(response, items);
+  const text = t.answer[0] ?? '';
+  if (text.length === 0 && t.side.length === 0) return;
+  const side = t.side.map((s) => rw.whole(s));
+  const list = items ?? arr(obj(response)?.output);
+  const out: string[] = [];
+  let all = true;
+  for (const [i, it] of list.entries()) {
+    const oi = at === undefined ? i : at[i];
+    for (const [ci, part] of arr(obj(it)?.content).entries()) {
+      const p = obj(part);
+      if (p?.type !== 'output_text' || typeof p.text !== 'string') continue;
+      const next = p.text.length === 0 ? '' : repeated(rw, key(oi, contentIndex ?? ci), p.text);
+      if (next === undefined) all = false;
+      else out.push(next);
+    }
+  }
+  if (all) t.writeParts(out, side);
+  else t.write([text.length > 0 ? rw.whole(text) : text], side);
+}

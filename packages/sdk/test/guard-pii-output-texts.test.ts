@@ -1,0 +1,235 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import OpenAI6 from 'openai-v6';
+import { describe, expect, it } from 'vitest';
+import { redact } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import type { OutputGuard } from '../src/instrumentation/types.ts';
+import { useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * The texts of a complete (non-streamed) answer besides its first choice, through the real
+ * openai (7 and 6) and @anthropic-ai/sdk clients against the fake server
+ * (src/instrumentation/output-texts.ts):
+ *
+ * - chat and legacy completions with n > 1: the guards' rewrite of all the choices went into
+ *   choice 0 and the others were emptied; now each choice is redacted on its own, each equal
+ *   to `redact` of its own text, with one pii_detected for the response;
+ * - OpenAI chat annotations (url_citation title and URL) were never read: an address there
+ *   reached the app in every mode;
+ * - an Anthropic text block whose text the guard left alone kept its citations unread, quote
+ *   and all.
+ */
+
+const EMAIL = 'jane.doe@example.com';
+const CHOICES = [`Write to ${EMAIL} today.`, 'My card is 4111 1111 1111 1111 thanks', 'Hello there, friend.'];
+
+/** A private key: its lines become one placeholder, so the joined rewrite has fewer lines. */
+const PEM = [
+  'Key:',
+  '-----BEGIN RSA PRIVATE KEY-----',
+  'MIIEpAIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aumZfUNeHKENzmu2ek+Ql3qYCf',
+  'AkEA0c7+9z5Pad7OejecsQ0bu3aumZfUNeHKENzmu2ek+Ql3qYCfAkEA0c7+9z5P',
+  '-----END RSA PRIVATE KEY-----',
+  'done',
+].join('\n');
+const LEGACY = [PEM, ...CHOICES];
+
+/** What the fake answers: set per test. */
+let chatChoices: Array<Record<string, unknown>> = [];
+let anthropicContent: Array<Record<string, unknown>> = [];
+
+function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.path.endsWith('/chat/completions'))
+    return {
+      kind: 'json',
+      body: {
+        id: 'chatcmpl-n',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: chatChoices,
+        usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
+      },
+    };
+  if (req.path.endsWith('/v1/completions'))
+    return {
+      kind: 'json',
+      body: {
+        id: 'cmpl-n',
+        object: 'text_completion',
+        created: 1,
+        model: 'gpt-3.5-turbo-instruct',
+        choices: LEGACY.map((text, index) => ({ index, text, logprobs: null, finish_reason: 'stop' })),
+      },
+    };
+  if (req.path === '/v1/messages')
+    return {
+      kind: 'json',
+      body: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-haiku-4-5',
+        content: anthropicContent,
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: 5, output_tokens: 7 },
+      },
+    };
+  return undefined;
+}
+
+const h = useInstrHarness({ script });
+
+function choice(index: number, content: string, annotations?: unknown[]) {
+  return {
+    index,
+    message: { role: 'assistant', content, refusal: null, ...(annotations ? { annotations } : {}) },
+    logprobs: null,
+    finish_reason: 'stop',
+  };
+}
+
+function openaiClients(mode: 'redact' | 'block' = 'redact') {
+  const options = { ...h.options(), guards: { output: [piiGuard({ mode, directions: ['output'] })] } };
+  const opts = { apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 };
+  return [
+    ['openai 7', instrumentClient(new OpenAI(opts), options)],
+    ['openai 6', instrumentClient(new OpenAI6(opts) as unknown as OpenAI, options)],
+  ] as const;
+}
+
+function anthropic(mode: 'redact' | 'block' = 'redact') {
+  return instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+  });
+}
+
+const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
+const ask = [{ role: 'user' as const, content: 'hi' }];
+
+describe('chat with n > 1, not streamed: each choice redacted on its own', () => {
+  it('every choice equals redact of its own text; one pii_detected for the response', async () => {
+    chatChoices = CHOICES.map((c, i) => choice(i, c));
+    for (const [name, c] of openaiClients()) {
+      h.recorded.length = 0;
+      const r = await c.chat.completions.create({ model: 'gpt-4o-mini', n: 3, messages: ask });
+      expect(
+        r.choices.map((x) => x.message.content),
+        name,
+      ).toEqual(CHOICES.map((t) => redact(t).text));
+      expect(piiEvents(), name).toHaveLength(1);
+      expect(piiEvents()[0]!.metadata?.pii_types, name).toEqual(
+        expect.arrayContaining(['email', 'credit_card']),
+      );
+    }
+  });
+
+  it('legacy completions: each choice equals redact of its own text, a private key in one too', async () => {
+    for (const [name, c] of openaiClients()) {
+      h.recorded.length = 0;
+      const r = await c.completions.create({ model: 'gpt-3.5-turbo-instruct', n: 4, prompt: 'hi' });
+      // Before: split back by lines, which the key's placeholder changed: all of it in choice 0.
+      expect(
+        r.choices.map((x) => x.text),
+        name,
+      ).toEqual(LEGACY.map((t) => redact(t).text));
+      expect(piiEvents(), name).toHaveLength(1);
+    }
+  });
+
+  it("a custom guard's modify goes back choice by choice, not all into choice 0", async () => {
+    chatChoices = CHOICES.map((c, i) => choice(i, c));
+    const upper: OutputGuard = {
+      name: 'upper',
+      layer: 'custom',
+      checkResponse: (o) => ({ action: 'modify', text: o.text.toUpperCase() }),
+    };
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [upper] },
+    });
+    const r = await c.chat.completions.create({ model: 'gpt-4o-mini', n: 3, messages: ask });
+    expect(r.choices.map((x) => x.message.content)).toEqual(CHOICES.map((t) => t.toUpperCase()));
+  });
+});
+
+describe('chat annotations, not streamed', () => {
+  const annotations = [
+    {
+      type: 'url_citation',
+      url_citation: {
+        start_index: 0,
+        end_index: 5,
+        title: `Contact ${EMAIL}`,
+        url: `https://example.org/people?mail=${EMAIL}`,
+      },
+    },
+  ];
+
+  it('redact: the title and URL are redacted as texts of their own; the clean answer is kept', async () => {
+    chatChoices = [choice(0, 'See the team page.', annotations)];
+    for (const [name, c] of openaiClients()) {
+      h.recorded.length = 0;
+      const r = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask });
+      expect(JSON.stringify(r), name).not.toContain('jane.doe');
+      expect(r.choices[0]!.message.content, name).toBe('See the team page.');
+      expect(r.choices[0]!.message.annotations?.[0]?.url_citation, name).toEqual({
+        start_index: 0,
+        end_index: 5,
+        title: redact(`Contact ${EMAIL}`).text,
+        url: redact(`https://example.org/people?mail=${EMAIL}`).text,
+      });
+      expect(piiEvents(), name).toHaveLength(1);
+    }
+  });
+
+  it('block: an address in an annotation blocks the response', async () => {
+    chatChoices = [choice(0, 'See the team page.', annotations)];
+    for (const [name, c] of openaiClients('block')) {
+      await expect(
+        c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask }),
+        name,
+      ).rejects.toBeInstanceOf(OutputBlockedError);
+    }
+  });
+});
+
+describe('Anthropic citations of a block whose text the guard left alone, not streamed', () => {
+  const CITATION = {
+    type: 'char_location',
+    cited_text: `Owner: Jane Roe, ${EMAIL}`,
+    document_index: 0,
+    document_title: 'Team page',
+    start_char_index: 0,
+    end_char_index: 37,
+  };
+
+  it('redact: the quote is redacted, the block keeps its text and its citation', async () => {
+    anthropicContent = [
+      { type: 'text', text: 'According to the page, ' },
+      { type: 'text', text: 'the owner is Jane', citations: [CITATION] },
+      { type: 'text', text: '.' },
+    ];
+    const m = await anthropic().messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: ask });
+    expect(JSON.stringify(m)).not.toContain('jane.doe');
+    expect(m.content[1]).toEqual({
+      type: 'text',
+      text: 'the owner is Jane',
+      citations: [{ ...CITATION, cited_text: 'Owner: Jane Roe, [REDACTED:email]' }],
+    });
+    expect(piiEvents()).toHaveLength(1);
+  });
+
+  it('block: an address in a quote blocks the response', async () => {
+    anthropicContent = [{ type: 'text', text: 'the owner is Jane', citations: [CITATION] }];
+    await expect(
+      anthropic('block').messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: ask }),
+    ).rejects.toBeInstanceOf(OutputBlockedError);
+  });
+});
