@@ -25,7 +25,17 @@ const rule = compileRule(
   0,
   { maxEventsPerWindow: 1_000, maxDistinctValues: 100 },
 );
-const table: RuleTable = { field: 'user_id', index: 0, rules: [rule], ttlMs: 10 * MIN };
+const table: RuleTable = {
+  field: 'user_id',
+  index: 0,
+  tag: 'user_id',
+  rules: [rule],
+  sids: ['s0'],
+  ruleTtls: [10 * MIN],
+  indexKeys: ['open:s0'],
+  pendingKey: 'pending',
+  ttlMs: 10 * MIN,
+};
 const limits = { maxUsersPerAlert: 100, maxPending: 1_000, recentIds: 32 };
 
 describe('stepGroup with an overflow incident of the group', () => {

@@ -7,6 +7,7 @@ import { defaultRules, DetectionEngine, RedisDetectionState, type CodeRule } fro
 import { decodeBody, encodeBody } from '../src/state/group-runner.ts';
 import { ev, MIN, recordingEngine, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
+import { ruleStateId } from '../src/state/rule-identity.ts';
 
 /**
  * The fleet's open incidents (DetectionEngine.openIncidents, SharedEngine.openIncidents under
@@ -95,12 +96,13 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     await engine.forceFlush();
     expect(await engine.openIncidents()).toHaveLength(2);
     // Bob's group as another version (or damage) could leave it: the incident's fields missing.
-    const key = `llmsec:det:{${ruleset}:0:bob}`;
+    const key = `llmsec:det:{${ruleset}:user_id:bob}`;
     const stored = (await db.clients[0]!.get(key))!;
     const sep = stored.indexOf('|');
     const body = decodeBody(stored.slice(sep + 1));
-    expect(body.i.rapid_guardrail_blocks).toBeDefined();
-    body.i.rapid_guardrail_blocks = {} as never;
+    const sid = ruleStateId(defaultRules().find((r) => r.id === 'rapid_guardrail_blocks')!);
+    expect(body.i[sid]).toBeDefined();
+    body.i[sid] = {} as never;
     await db.clients[0]!.set(key, `${stored.slice(0, sep)}|${encodeBody(body)}`, 'KEEPTTL');
     expect(brief(await engine.openIncidents())).toEqual([
       ['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']],
@@ -170,11 +172,17 @@ describe('RedisDetectionState: open incidents of the fleet', () => {
     }
     engine.advanceTo(T0 + 9 * SEC + LATENESS);
     await engine.forceFlush();
-    const rule = engine.rules.findIndex((r) => r.id === 'rapid_guardrail_blocks');
-    const index = `llmsec:det:{${ruleset}}:open:${rule}`;
-    expect(await redis.zrange(index, 0, -1)).toEqual([`llmsec:det:{${ruleset}:0:alice}`]);
-    expect(await redis.exists(`llmsec:det:{${ruleset}:0:bob}`)).toBe(1);
-    await redis.zadd(index, T0, `llmsec:det:{${ruleset}:0:bob}`, T0, `llmsec:det:{${ruleset}:0:gone}`);
+    const rule = defaultRules().find((r) => r.id === 'rapid_guardrail_blocks')!;
+    const index = `llmsec:det:{${ruleset}}:open:${ruleStateId(rule)}`;
+    expect(await redis.zrange(index, 0, -1)).toEqual([`llmsec:det:{${ruleset}:user_id:alice}`]);
+    expect(await redis.exists(`llmsec:det:{${ruleset}:user_id:bob}`)).toBe(1);
+    await redis.zadd(
+      index,
+      T0,
+      `llmsec:det:{${ruleset}:user_id:bob}`,
+      T0,
+      `llmsec:det:{${ruleset}:user_id:gone}`,
+    );
     expect(brief(await engine.openIncidents())).toEqual([
       ['rapid_guardrail_blocks', 'firing', { user_id: 'alice' }, ['alice']],
     ]);
@@ -307,7 +315,7 @@ describe('RedisDetectionState: open incidents of the fleet on a Redis Cluster', 
       );
       const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
       // Group keys hash to slots on all three masters (checked below, so the test means something).
-      expect(await masters(users.map((u) => `llmsec:det:{${ruleset}:0:${u}}`))).toBe(3);
+      expect(await masters(users.map((u) => `llmsec:det:{${ruleset}:user_id:${u}}`))).toBe(3);
       // Ten blocks per user, one a second, in time order; users alternate between the engines.
       for (let s = 0; s < 10; s++) {
         users.forEach((user, i) => {

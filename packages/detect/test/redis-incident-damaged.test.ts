@@ -3,6 +3,8 @@ import type { Alert } from '@llmsec/core';
 import type { Cluster, Redis } from 'ioredis';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { splitVersion } from '../src/state/redis-state.ts';
+import { ruleIndexKey } from './redis-support.ts';
+import { ruleStateId } from '../src/state/rule-identity.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { standaloneAndCluster, type TwoClients } from './redis-two-clients.ts';
 
@@ -58,11 +60,11 @@ async function scenario(clients: TwoClients, ruleset: string): Promise<void> {
     expect(first.alerts.map((a) => [a.status, a.labels.user_id])).toEqual([['firing', 'alice']]);
 
     // Damage alice's stored incident in place (a real compare-and-set, as a replica would write).
-    const key = first.state.groupKey(rs, 0, 'alice');
+    const key = first.state.groupKey(rs, 'user_id', 'alice');
     const [, stored] = await first.state.cas(key, -1, '', 1);
     const [version, text] = splitVersion(String(stored));
     const body = JSON.parse(text) as { i: Record<string, Record<string, unknown>> };
-    body.i[RULE]![field] = value;
+    body.i[ruleStateId(defaultRules().find((r) => r.id === RULE)!)]![field] = value;
     const [ok] = await first.state.cas(key, version, JSON.stringify(body), 60 * MIN);
     expect(ok).toBe(1);
 
@@ -109,7 +111,7 @@ async function scenario(clients: TwoClients, ruleset: string): Promise<void> {
       ['resolved', 'bob'],
     ];
     expect(lines).toEqual(again ? [['firing', 'alice'], bob[0], ['resolved', 'alice'], bob[1]] : bob);
-    expect(await clients[0].zcard(first.state.indexKey(rs, 0))).toBe(0);
+    expect(await clients[0].zcard(ruleIndexKey(first.state, rs, defaultRules()[0]!))).toBe(0);
     for (const a of rest) expect(Date.parse(a.starts_at)).toBeGreaterThanOrEqual(later);
     expect(other.engine.stats.droppedLate).toBe(0);
     expect(await other.engine.openIncidents()).toEqual([]);

@@ -5,7 +5,7 @@ import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { toAlertmanagerAlert } from '../src/sinks/alertmanager-payload.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
-import { freshRuleset } from './redis-support.ts';
+import { freshRuleset, ruleIndexKey } from './redis-support.ts';
 
 /**
  * Shared mode at the fleet's cap: the overflow tier is per process. Alice and Bob hold the cap
@@ -54,8 +54,11 @@ async function run(db: { clients: readonly Redis[]; redis: Redis }, overflow?: n
   for (let i = 0; i < 10; i++) for (const { event, t } of [alice[i]!, bob[i]!]) a.engine.ingest(event, t);
   a.engine.advanceTo(T0 + 9 * SEC + LATENESS);
   await a.engine.forceFlush();
-  const index = a.state.indexKey(ruleset, 0);
-  const fleet = [a.state.groupKey(ruleset, 0, 'alice'), a.state.groupKey(ruleset, 0, 'bob')].sort();
+  const index = ruleIndexKey(a.state, ruleset, defaultRules()[0]!);
+  const fleet = [
+    a.state.groupKey(ruleset, 'user_id', 'alice'),
+    a.state.groupKey(ruleset, 'user_id', 'bob'),
+  ].sort();
   expect((await db.redis.zrange(index, 0, -1)).sort()).toEqual(fleet);
 
   // Mallory: her first ten blocks reach process a (the rule holds at the tenth), the next five b.

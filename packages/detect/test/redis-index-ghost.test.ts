@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
-import { freshRuleset } from './redis-support.ts';
+import { freshRuleset, ruleIndexKey } from './redis-support.ts';
 
 /**
  * The other half of "index before group" (0ea9a77): a process admits an incident to the
@@ -57,7 +57,7 @@ describe('RedisDetectionState: an admission whose group write never lands', () =
     dying.engine.advanceTo(T0 + 9 * SEC + LATENESS);
     await dying.engine.forceFlush();
     expect(dying.engine.stats.state?.mode).toBe('degraded');
-    const index = dying.state.indexKey(ruleset, 0);
+    const index = ruleIndexKey(dying.state, ruleset, defaultRules()[0]!);
     expect(await db.redis.zcard(index)).toBe(1);
 
     const other = engineOn(db.clients[1]!, ruleset);
@@ -81,7 +81,7 @@ describe('RedisDetectionState: an admission whose group write never lands', () =
     await other.engine.forceFlush();
     expect(other.alerts.map((a) => [a.rule, a.status, a.labels.user_id])).toEqual([[RULE, 'firing', 'bob']]);
     expect((await other.engine.openIncidents()).map((a) => a.labels.user_id)).toEqual(['bob']);
-    expect(await db.redis.zrange(index, 0, -1)).toEqual([other.state.groupKey(ruleset, 0, 'bob')]);
+    expect(await db.redis.zrange(index, 0, -1)).toEqual([other.state.groupKey(ruleset, 'user_id', 'bob')]);
     await Promise.all([dying.engine.shutdown(), other.engine.shutdown()]);
   });
 });

@@ -3,7 +3,7 @@ import type { Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
-import { freshRuleset } from './redis-support.ts';
+import { freshRuleset, ruleIndexKey } from './redis-support.ts';
 
 /**
  * A replica of a version before 0dfdd80 on the same Redis adds to a rule's resolve index
@@ -45,8 +45,8 @@ describe('RedisDetectionState: an open incident an older replica evicted from th
       engine.advanceTo(events[events.length - 1]!.t + LATENESS);
       await engine.forceFlush();
     };
-    const index = state.indexKey(ruleset, 0);
-    const alice = state.groupKey(ruleset, 0, 'alice');
+    const index = ruleIndexKey(state, ruleset, defaultRules()[0]!);
+    const alice = state.groupKey(ruleset, 'user_id', 'alice');
     await send(blocks('alice', T0, 10));
     expect(await db.redis.zrange(index, 0, -1)).toEqual([alice]);
 

@@ -22,7 +22,7 @@ const entries = async (key: string) => db.redis.zrange(key, 0, -1, 'WITHSCORES')
 describe('RedisDetectionState: the resolve index script', () => {
   it('admits below the cap, refuses newcomers at it, re-scores members at any size', async () => {
     const state = store(2);
-    const key = state.indexKey(freshRuleset('idx'), 0);
+    const key = state.indexKey(freshRuleset('idx'), 'r0');
     expect(await state.admitToIndex(key, 60_000, [1, 'a', 100, 1, 'b', 200, 1, 'c', 50])).toEqual(['c']);
     expect(await entries(key)).toEqual(['a', '100', 'b', '200']);
     // Full: a member already in is re-scored; a new one is refused, nothing evicted for it.
@@ -35,7 +35,7 @@ describe('RedisDetectionState: the resolve index script', () => {
 
   it('removes an entry only if it is scored at most the given score; the freed slot admits again', async () => {
     const state = store(2);
-    const key = state.indexKey(freshRuleset('idx-rm'), 0);
+    const key = state.indexKey(freshRuleset('idx-rm'), 'r0');
     await state.admitToIndex(key, 60_000, [1, 'g', 100, 1, 'h', 100]);
     // An incident of g resolved at 100, but another process has since admitted g's next
     // incident (resolve at 700): the late removal leaves it.
@@ -53,7 +53,7 @@ describe('RedisDetectionState: the resolve index script', () => {
 
   it('an index over the cap (left by an earlier version) keeps its entries and admits no newcomer', async () => {
     const state = store(2);
-    const key = state.indexKey(freshRuleset('idx-old'), 0);
+    const key = state.indexKey(freshRuleset('idx-old'), 'r0');
     await db.redis.zadd(key, 1, 'x', 2, 'y', 3, 'z');
     expect(await state.admitToIndex(key, 60_000, [1, 'n', 4, 1, 'y', 5])).toEqual(['n']);
     expect(await entries(key)).toEqual(['x', '1', 'z', '3', 'y', '5']);

@@ -76,7 +76,7 @@ describe('RedisDetectionState: release of pending groups', () => {
       a!.engine.ingest(event, t);
     }
     await a!.engine.forceFlush();
-    const pendingIndex = `llmsec:det:{${ruleset}}:pending:0`;
+    const pendingIndex = `llmsec:det:{${ruleset}}:pending:user_id`;
     expect(await db.clients[2]!.zrange(pendingIndex, 0, -1)).toHaveLength(1);
     const fired = () => b!.alerts.filter((x) => x.rule === 'rapid_guardrail_blocks');
     // Engine B (no events in that group) moves time: the watermark passes the 10th block; the

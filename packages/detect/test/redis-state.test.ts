@@ -100,7 +100,7 @@ describe('RedisDetectionState: one engine', () => {
   it('a group state that does not decode is replaced, not fatal', async () => {
     const ruleset = freshRuleset('garbage');
     const { engine, alerts } = redisEngine(redis, defaultRules(), 0, ruleset);
-    await redis.set(`llmsec:det:{${ruleset}:0:mallory}`, '7|{not json', 'PX', 60_000);
+    await redis.set(`llmsec:det:{${ruleset}:user_id:mallory}`, '7|{not json', 'PX', 60_000);
     for (let i = 0; i < 10; i++) {
       const t = Date.parse('2026-11-22T10:00:00Z') + i * 1_000;
       engine.ingest(

@@ -1,6 +1,7 @@
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import type { Cluster, Redis } from 'ioredis';
-import { DetectionEngine, RedisDetectionState, type AnyRule } from '../src/index.ts';
+import { DetectionEngine, RedisDetectionState, type AnyRule, type RuleDefinition } from '../src/index.ts';
+import { ruleStateId } from '../src/state/rule-identity.ts';
 
 /** Helpers for the shared-state tests: engines on Redis and on memory, alerts compared. */
 
@@ -82,4 +83,9 @@ export function sequences(alerts: Alert[]): Record<string, string[]> {
   }
   for (const list of Object.values(out)) list.sort();
   return out;
+}
+
+/** The resolve-index key the engine gives `rule` (by its state id: its definition, not its position). */
+export function ruleIndexKey(state: RedisDetectionState, ruleset: string, rule: AnyRule): string {
+  return state.indexKey(ruleset, ruleStateId(rule as RuleDefinition));
 }

@@ -13,7 +13,7 @@ import { PendingGroups } from '../src/state/pending-groups.ts';
  */
 
 const ev = (t: number) => ({ t, event: { event_id: `e${t}` } as SecurityEvent });
-const table = { field: 'user_id', index: 0, rules: [], ttlMs: 1 } as RuleTable;
+const table = { field: 'user_id', index: 0, rules: [], ttlMs: 1 } as unknown as RuleTable;
 
 describe('shared state parts', () => {
   it('EventQueue is a FIFO that drops its oldest past the cap', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Alert } from '@llmsec/core';
 import type { CompiledRule } from '../compile.ts';
-import { Incident, loadableState } from '../incident.ts';
+import { alertId, Incident, loadableState } from '../incident.ts';
 import type { FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from '../sinks/types.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
 import { decodeBody, type RuleTable } from './group-runner.ts';
@@ -33,8 +33,9 @@ export interface FleetCheckOptions {
  * wrong "closed" would resolve a live incident in Alertmanager.
  */
 export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & { release(): Promise<void> } {
-  const byRule = new Map<string, { table: RuleTable; rule: CompiledRule }>();
-  for (const table of o.tables) for (const rule of table.rules) byRule.set(rule.id, { table, rule });
+  const byRule = new Map<string, { table: RuleTable; rule: CompiledRule; sid: string }>();
+  for (const table of o.tables)
+    table.rules.forEach((rule, j) => byRule.set(rule.id, { table, rule, sid: table.sids[j]! }));
   // This engine's token for the adoption lease: one holder per ruleset, renewed while it lives.
   const token = randomUUID();
   const leaseKey = o.state.adoptionLeaseKey(o.ruleset);
@@ -45,20 +46,23 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
     },
     async adopt(leaseMs: number): Promise<Alert[]> {
       if (!(await o.state.lease(leaseKey, token, leaseMs))) return [];
-      return await fleetIncidents(o.state, o.ruleset, o.tables, o.maxUsersPerAlert);
+      return await fleetIncidents(o.state, o.tables, o.maxUsersPerAlert);
     },
     async closed(alerts: readonly FleetAlertRef[]): Promise<FleetCheckAnswer> {
       const held = new Set(o.held().map((a) => a.alert_id));
-      const asks = new Map<string, { id: string; rule: CompiledRule; revision: string | undefined }[]>();
+      const asks = new Map<
+        string,
+        { id: string; rule: CompiledRule; sid: string; revision: string | undefined }[]
+      >();
       for (const a of alerts) {
         if (held.has(a.alert_id)) continue;
         const found = byRule.get(a.rule);
         const group = found === undefined ? undefined : a.labels[found.rule.groupLabel];
         if (found === undefined || typeof group !== 'string') continue;
-        const key = o.state.groupKey(o.ruleset, found.table.index, group);
+        const key = o.state.groupKey(o.ruleset, found.table.tag, group);
         let list = asks.get(key);
         if (list === undefined) asks.set(key, (list = []));
-        list.push({ id: a.alert_id, rule: found.rule, revision: a.revision });
+        list.push({ id: a.alert_id, rule: found.rule, sid: found.sid, revision: a.revision });
       }
       const answer = {
         ended: new Set<string>(),
@@ -73,7 +77,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
         const replies = await Promise.all(batch.map((key) => o.state.cas(key, -1, '', 1)));
         replies.forEach(([, stored], k) => {
           for (const ask of asks.get(batch[k]!)!) {
-            const found = stateOf(stored, ask.rule, ask.id, o.maxUsersPerAlert);
+            const found = stateOf(stored, ask.rule, ask.sid, ask.id, o.maxUsersPerAlert);
             if (found instanceof Incident) {
               answer.users.set(ask.id, [...found.users]);
               // Built only when the caller's copy differs (most do not change between checks).
@@ -95,6 +99,7 @@ export function fleetIncidentCheck(o: FleetCheckOptions): FleetIncidentCheck & {
 function stateOf(
   stored: string | number,
   rule: CompiledRule,
+  sid: string,
   id: string,
   maxUsers: number,
 ): Incident | 'open' | 'ended' | 'superseded' {
@@ -107,8 +112,17 @@ function stateOf(
     return 'open';
   }
   if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return 'open';
-  const st = body.i[rule.id];
-  if (st === undefined) return 'ended';
+  const st = body.i[sid];
+  if (st === undefined) {
+    // Held under another definition of the rule (same id: a replica of another release during
+    // a rolling upgrade, which resolves it): not ours to end. The alert id is the rule id,
+    // group and start, so an entry of another state id with that start is that incident.
+    for (const [other, o] of Object.entries(body.i)) {
+      if (other !== sid && typeof o?.s === 'number' && alertId(rule.id, rule.groupBy, body.k, o.s) === id)
+        return 'open';
+    }
+    return 'ended';
+  }
   // A damaged one is dropped by the next step of its group; until then, not ours to resolve.
   if (!loadableState(st, rule)) return 'open';
   const incident = Incident.fromState(rule, body.k, st, maxUsers);

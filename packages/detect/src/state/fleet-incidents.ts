@@ -15,20 +15,13 @@ const READ_BATCH = 500;
  */
 export async function fleetIncidents(
   state: RedisDetectionState,
-  ruleset: string,
   tables: readonly RuleTable[],
   maxUsersPerAlert: number,
 ): Promise<Alert[]> {
   const out: { rule: number; key: string; alert: Alert }[] = [];
   for (const table of tables) {
     const lists = await Promise.all(
-      table.rules.map((rule) =>
-        state.dueMembers(
-          state.indexKey(ruleset, rule.index),
-          Number.MAX_VALUE,
-          state.maxOpenIncidentsPerRule,
-        ),
-      ),
+      table.indexKeys.map((key) => state.dueMembers(key, Number.MAX_VALUE, state.maxOpenIncidentsPerRule)),
     );
     const keys = [...new Set(lists.flat())];
     for (let i = 0; i < keys.length; i += READ_BATCH) {
@@ -43,8 +36,9 @@ export async function fleetIncidents(
         try {
           const body = decodeBody(splitVersion(stored)[1]);
           if (typeof body?.i !== 'object' || body.i === null || typeof body.k !== 'string') return;
-          for (const rule of table.rules) {
-            const st = body.i[rule.id];
+          for (let j = 0; j < table.rules.length; j++) {
+            const rule = table.rules[j]!;
+            const st = body.i[table.sids[j]!];
             // A damaged one (see loadableState) is not listed; the next step of its group drops it.
             if (!loadableState(st, rule)) continue;
             const incident = Incident.fromState(rule, body.k, st, maxUsersPerAlert);

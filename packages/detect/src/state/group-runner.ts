@@ -22,9 +22,19 @@ import type { OverflowRun } from './shared-overflow.ts';
 /** The rules that share one group-by field (one state blob per group of that field). */
 export interface RuleTable {
   field: string;
-  /** Position in the engine's table list (part of the Redis key). */
+  /** Position in this engine's table list (process-local: never part of a Redis key). */
   index: number;
+  /** The field as it appears in the group keys (tableTag). */
+  tag: string;
   rules: CompiledRule[];
+  /** Per rule (parallel to `rules`): its state id (ruleStateId), the key of its entries in a stored group. */
+  sids: string[];
+  /** Per rule: how long (event time) its state matters after the group's last event (window + quiet + lateness, or the baseline TTL). */
+  ruleTtls: number[];
+  /** Per rule: the key of its resolve index. */
+  indexKeys: string[];
+  /** The key of the table's shared pending index. */
+  pendingKey: string;
   /** Blob TTL: max(window + quiet) + lateness, or the baseline TTL when a baseline rule is in. */
   ttlMs: number;
 }
@@ -44,10 +54,17 @@ export interface GroupBody {
   n: number;
   /** Recently processed event ids as shortId() (bounded), to count an event once. */
   r: string[];
-  /** Condition state per rule id. */
+  /** Condition state per rule state id (ruleStateId: the rule's definition, not its position). */
   s: Record<string, unknown>;
-  /** Open incident per rule id. */
+  /** Open incident per rule state id. */
   i: Record<string, IncidentState>;
+  /**
+   * Per rule state id: the event time up to which its entries matter (the group's processed
+   * time plus the rule's TTL at the last step by a process running the rule). A process keeps
+   * the entries of rules it does not run (another release's, during a rolling upgrade) until
+   * then, and drops them after: a rule no replica runs any more does not stay in a busy group.
+   */
+  x: Record<string, number>;
 }
 
 export interface GroupLimits {
@@ -97,7 +114,7 @@ export function shortId(id: string): string {
 }
 
 export function emptyBody(key: string): GroupBody {
-  return { k: key, p: Number.NEGATIVE_INFINITY, q: [], n: 0, r: [], s: {}, i: {} };
+  return { k: key, p: Number.NEGATIVE_INFINITY, q: [], n: 0, r: [], s: {}, i: {}, x: {} };
 }
 
 export function decodeBody(text: string): GroupBody {
@@ -147,8 +164,10 @@ export function stepGroup(
     open: new Map(),
   };
   const incidents = new Map<string, Incident>();
-  for (const rule of table.rules) {
-    const st = body.i[rule.id];
+  body.x ??= {};
+  for (let j = 0; j < table.rules.length; j++) {
+    const rule = table.rules[j]!;
+    const st = body.i[table.sids[j]!];
     if (st === undefined) continue;
     if (loadableState(st, rule))
       incidents.set(rule.id, Incident.fromState(rule, body.k, st, limits.maxUsersPerAlert));
@@ -204,11 +223,7 @@ export function stepGroup(
       step.changed = true;
     }
   }
-  if (step.changed) {
-    const open: Record<string, IncidentState> = {};
-    for (const [id, inc] of incidents) open[id] = inc.toState();
-    body.i = open;
-  }
+  if (step.changed) writeRules(table, body, incidents);
   for (const rule of table.rules) {
     const inc = incidents.get(rule.id);
     if (inc !== undefined) step.open.set(rule.index, inc.resolveAt);
@@ -219,6 +234,35 @@ export function stepGroup(
     if (inc !== undefined) step.updates.push(inc.toAlert('firing', event));
   }
   return step;
+}
+
+/**
+ * Writes this process's rules' incidents into the group (by state id) and how long their
+ * entries matter; keeps the entries of rules it does not run (another release's, during a
+ * rolling upgrade: their processes step them) until the time their last writer gave them, then
+ * drops them (a removed or changed rule's state leaves a busy group instead of riding along).
+ */
+function writeRules(table: RuleTable, body: GroupBody, incidents: Map<string, Incident>): void {
+  const known = new Set(table.sids);
+  const open: Record<string, IncidentState> = {};
+  for (const sid of Object.keys(body.i)) if (!known.has(sid)) open[sid] = body.i[sid]!;
+  table.rules.forEach((rule, j) => {
+    const inc = incidents.get(rule.id);
+    if (inc !== undefined) open[table.sids[j]!] = inc.toState();
+  });
+  body.i = open;
+  const x = body.x;
+  for (const sid of [...Object.keys(body.s), ...Object.keys(body.i), ...Object.keys(x)]) {
+    if (known.has(sid)) continue;
+    // Not `x[sid] < p`: a missing or damaged time drops the entries too.
+    if (!(typeof x[sid] === 'number' && x[sid] >= body.p)) {
+      delete body.s[sid];
+      delete body.i[sid];
+      delete x[sid];
+    }
+  }
+  // The group's processed time is -Infinity until its first event is processed or released.
+  if (Number.isFinite(body.p)) table.sids.forEach((sid, j) => (x[sid] = body.p + table.ruleTtls[j]!));
 }
 
 function processOne(
@@ -245,14 +289,16 @@ function processOne(
       step.alerts.push(inc.toAlert('resolved', event));
     }
   }
-  for (const rule of table.rules) {
+  for (let j = 0; j < table.rules.length; j++) {
+    const rule = table.rules[j]!;
     if (!rule.categories.includes(event.category)) continue;
     if (rule.filter !== undefined && !rule.filter(event)) continue;
     const cond = rule.condition;
-    let state = body.s[rule.id];
+    const sid = table.sids[j]!;
+    let state = body.s[sid];
     if (state === undefined) {
       state = cond.createState();
-      body.s[rule.id] = state;
+      body.s[sid] = state;
     }
     if (!cond.update(state, event, t)) continue;
     const existing = incidents.get(rule.id);

@@ -7,6 +7,11 @@ import { pushOp, type RoundOps, type Work } from './round-work.ts';
 import type { SharedOverflow } from './shared-overflow.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
+/** The resolve-index key of the rule whose sweep named the work's group. */
+function fromKey(w: Work): string {
+  return w.table.indexKeys[w.table.rules.findIndex((r) => r.index === w.fromIndex)]!;
+}
+
 /** Compare-and-set attempts on one group in one round before the round fails (degraded mode). */
 const MAX_ATTEMPTS = 50;
 
@@ -60,8 +65,8 @@ export class GroupWriter {
         if (cur === '' && w.events.length === 0) {
           // Expired (TTL) or never written: nothing to release or resolve, and a resolve-index
           // entry naming it is stale (left in place it would hold a sweep slot at every batch).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
-          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
+          if (w.fromIndex !== undefined) pushOp(indexOps, fromKey(w), 0, w.key, watermark);
+          if (w.swept === true) pushOp(pendingOps, w.table.pendingKey, 0, w.key, 0);
           return;
         }
         // Events for a group that is gone (expired since this process cached it): a new group.
@@ -144,8 +149,8 @@ export class GroupWriter {
         text = undefined;
         if (w.group === undefined) {
           // A release or sweep from a cached state of a group that has expired since (as a read finding nothing).
-          if (w.fromIndex !== undefined) pushOp(indexOps, w.fromIndex, 0, w.key, watermark);
-          if (w.swept === true) pushOp(pendingOps, w.table.index, 0, w.key, 0);
+          if (w.fromIndex !== undefined) pushOp(indexOps, fromKey(w), 0, w.key, watermark);
+          if (w.swept === true) pushOp(pendingOps, w.table.pendingKey, 0, w.key, 0);
           return;
         }
       } else {
@@ -205,16 +210,16 @@ export class GroupWriter {
    * steps that open an incident pay the round trip.
    */
   private async admitOpened(w: Work, open: Map<number, number>, before: Set<string>): Promise<string[]> {
-    const { state, ruleset } = this.o;
+    const { state } = this.o;
     const asks: { id: string; reply: Promise<string[]> }[] = [];
-    for (const rule of w.table.rules) {
+    w.table.rules.forEach((rule, j) => {
       const at = open.get(rule.index);
-      if (at === undefined || before.has(rule.id)) continue;
+      if (at === undefined || before.has(w.table.sids[j]!)) return;
       asks.push({
         id: rule.id,
-        reply: state.admitToIndex(state.indexKey(ruleset, rule.index), this.indexTtl, [1, w.key, at]),
+        reply: state.admitToIndex(w.table.indexKeys[j]!, this.indexTtl, [1, w.key, at]),
       });
-    }
+    });
     if (asks.length === 0) return [];
     const replies = await Promise.all(asks.map((a) => a.reply));
     return asks.filter((_, i) => replies[i]!.length > 0).map((a) => a.id);
@@ -251,24 +256,26 @@ export class GroupWriter {
     open: Map<number, number>,
     before: Set<string>,
     watermark: number,
-    indexOps: Map<number, (string | number)[]>,
-    pendingOps: Map<number, (string | number)[]>,
+    indexOps: Map<string, (string | number)[]>,
+    pendingOps: Map<string, (string | number)[]>,
   ): void {
     // The shared pending index: written when the group's oldest pending event changed (whoever
     // wrote the state before indexed the old one), removed once nothing is pending.
     if (pendingFrom !== pendingBefore || (w.swept === true && pendingFrom === Number.POSITIVE_INFINITY)) {
-      if (pendingFrom < Number.POSITIVE_INFINITY) pushOp(pendingOps, w.table.index, 1, w.key, pendingFrom);
-      else pushOp(pendingOps, w.table.index, 0, w.key, 0);
+      if (pendingFrom < Number.POSITIVE_INFINITY)
+        pushOp(pendingOps, w.table.pendingKey, 1, w.key, pendingFrom);
+      else pushOp(pendingOps, w.table.pendingKey, 0, w.key, 0);
     }
     if (pendingFrom < Number.POSITIVE_INFINITY) this.pending.note(w.key, w.table, pendingFrom);
     else this.pending.delete(w.key);
-    for (const rule of w.table.rules) {
+    w.table.rules.forEach((rule, j) => {
       const at = open.get(rule.index);
-      if (at !== undefined) pushOp(indexOps, rule.index, 1, w.key, at);
+      const key = w.table.indexKeys[j]!;
+      if (at !== undefined) pushOp(indexOps, key, 1, w.key, at);
       // Removed only if scored at most the watermark (the resolved incident was due by it): an
       // entry a newer incident of this group got meanwhile (from another process) stays.
-      else if (before.has(rule.id) || w.fromIndex === rule.index)
-        pushOp(indexOps, rule.index, 0, w.key, watermark);
-    }
+      else if (before.has(w.table.sids[j]!) || w.fromIndex === rule.index)
+        pushOp(indexOps, key, 0, w.key, watermark);
+    });
   }
 }

@@ -43,7 +43,7 @@ export async function handBack(
   for (const incident of lifecycle.openIncidents()) {
     const table = o.tables.find((t) => t.rules.some((r) => r.id === incident.rule.id));
     if (table === undefined) continue;
-    const key = o.state.groupKey(o.ruleset, table.index, incident.key);
+    const key = o.state.groupKey(o.ruleset, table.tag, incident.key);
     const group = groups.get(key);
     if (group !== undefined) group.incidents.push(incident);
     else groups.set(key, { table, key, incidents: [incident] });
@@ -78,8 +78,10 @@ async function moveGroup(
   group: { table: RuleTable; key: string; incidents: Incident[] },
   indexTtl: number,
 ): Promise<Incident[]> {
-  const { state, ruleset } = o;
+  const { state } = o;
   const { table, key } = group;
+  // The shared table's rule position: the incident's own rule is the fallback engine's compiled copy.
+  const at = (inc: Incident): number => table.rules.findIndex((r) => r.id === inc.rule.id);
   /** Rule ids admitted to their resolve index by an earlier attempt. */
   const admitted = new Set<string>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -90,7 +92,7 @@ async function moveGroup(
     const held: Incident[] = [];
     const add: Incident[] = [];
     for (const incident of group.incidents) {
-      const stored = body.i[incident.rule.id];
+      const stored = body.i[table.sids[at(incident)]!];
       // Held with this incident's start: the same alert id, so the same incident (a write of an
       // earlier hand-back that landed though its reply was lost, or a process that saw the same
       // opening event); the fleet goes on with it. Another start: both fired, this one stays.
@@ -100,19 +102,15 @@ async function moveGroup(
     // Index before group, as GroupWriter.admitOpened: a failure in between leaves at worst an
     // entry naming a group without the incident, which the sweep drops when due.
     const admit = add.filter((inc) => !admitted.has(inc.rule.id));
-    // The shared table's rule: the incident's own is the fallback engine's compiled copy.
-    const indexOf = (inc: Incident) => table.rules.find((r) => r.id === inc.rule.id)!.index;
     const refused = await Promise.all(
-      admit.map((inc) =>
-        state.admitToIndex(state.indexKey(ruleset, indexOf(inc)), indexTtl, [1, key, inc.resolveAt]),
-      ),
+      admit.map((inc) => state.admitToIndex(table.indexKeys[at(inc)]!, indexTtl, [1, key, inc.resolveAt])),
     );
     admit.forEach((inc, k) => {
       if (refused[k]!.length === 0) admitted.add(inc.rule.id);
     });
     const moving = add.filter((inc) => admitted.has(inc.rule.id));
     if (moving.length === 0) return held;
-    for (const inc of moving) body.i[inc.rule.id] = inc.toState();
+    for (const inc of moving) body.i[table.sids[at(inc)]!] = inc.toState();
     const [ok] = await state.cas(key, expected, encodeBody(body), table.ttlMs);
     if (ok === 1) return [...held, ...moving];
   }

@@ -2,7 +2,7 @@
  * The Lua scripts of the shared detection state (loaded once, called by EVALSHA through
  * ioredis defineCommand, which re-sends the body on NOSCRIPT).
  *
- * A group's state is one string `<version>|<body>` under `<prefix>:{<ruleset>:<table>:<group>}`:
+ * A group's state is one string `<version>|<body>` under `<prefix>:{<ruleset>:<field>:<group>}`:
  * the body is the condition states, pending events and open incidents (group-runner.ts), the
  * version a counter the CAS script bumps on every write. Each script touches one key, so on
  * a Redis Cluster it runs on the slot of its hash tag.
@@ -13,7 +13,9 @@
  * TTL ms. When the stored version equals the expected one (0 for a missing key), writes
  * `<version+1>|<body>` with the TTL and returns {1, version+1}; otherwise writes nothing and
  * returns {0, <stored string or ''>}, so a loser retries from the current state without a
- * second round trip.
+ * second round trip. A write never shortens the key's remaining TTL: processes running
+ * different rule lists (a rolling upgrade) share a group, and one without the other's
+ * long-lived rule (a baseline) must not make the group expire under it.
  */
 export const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
@@ -24,7 +26,12 @@ if cur then
 end
 if v ~= tonumber(ARGV[1]) then return {0, cur or ''} end
 v = v + 1
-redis.call('SET', KEYS[1], v .. '|' .. ARGV[2], 'PX', ARGV[3])
+local ttl = tonumber(ARGV[3])
+if cur then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > ttl then ttl = left end
+end
+redis.call('SET', KEYS[1], v .. '|' .. ARGV[2], 'PX', ttl)
 return {1, v}
 `;
 

@@ -13,8 +13,11 @@ export interface RedisDetectionStateOptions {
   /** Key prefix. @default 'llmsec:det' */
   prefix?: string;
   /**
-   * Name of the rule set; processes share state only when it matches. Give each replay its
-   * own, or it meets live traffic's clock. @default a hash of the rule ids, kinds and windows
+   * Namespace of the shared state (the clock, the groups, the resolve indexes) under the
+   * prefix. Within it, processes share each rule's state when they run the same definition of
+   * that rule (its state id: see the README, "Rule changes and rolling upgrades"), whatever
+   * else their rule lists hold. Give each replay its own, or it meets live traffic's clock;
+   * give fleets on different traffic different ones (or prefixes). @default 'fleet'
    */
   ruleset?: string;
   /** A Redis call slower than this switches the engine to local (degraded) detection. @default 250 */
@@ -187,8 +190,11 @@ export class RedisDetectionState {
     this.bound = true;
   }
 
-  /** The key of one group's state. Hostile or long group values are hashed (bounded key size). */
-  groupKey(ruleset: string, table: number, group: string): string {
+  /**
+   * The key of one group's state: `table` is the group-by field's tag (tableTag), never a
+   * position. Hostile or long group values are hashed (bounded key size).
+   */
+  groupKey(ruleset: string, table: string, group: string): string {
     const safe =
       group.length <= MAX_RAW_GROUP && !/[{}#\s]/.test(group)
         ? group
@@ -200,8 +206,9 @@ export class RedisDetectionState {
     return `${this.prefix}:{${ruleset}}:clock`;
   }
 
-  indexKey(ruleset: string, ruleIndex: number): string {
-    return `${this.prefix}:{${ruleset}}:open:${ruleIndex}`;
+  /** A rule's resolve index; `rule` is its state id (ruleStateId), never a position. */
+  indexKey(ruleset: string, rule: string): string {
+    return `${this.prefix}:{${ruleset}}:open:${rule}`;
   }
 
   /** The lease of the process that adopts the fleet's open incidents for its Alertmanager sinks. */
@@ -221,9 +228,9 @@ export class RedisDetectionState {
     return this.timed(() => this.client.llmsecDetRelease(key, token)).then(() => undefined);
   }
 
-  /** Groups with events pending, per group-by table, scored by their oldest pending time. */
-  pendingKey(ruleset: string, tableIndex: number): string {
-    return `${this.prefix}:{${ruleset}}:pending:${tableIndex}`;
+  /** Groups with events pending, per group-by table (its field's tag), scored by their oldest pending time. */
+  pendingKey(ruleset: string, table: string): string {
+    return `${this.prefix}:{${ruleset}}:pending:${table}`;
   }
 
   /** As updateIndex, capped at maxPendingGroups. */

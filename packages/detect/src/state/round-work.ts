@@ -15,23 +15,23 @@ export interface Work {
   /** Known when the work comes from an event; sweeps and releases read it from the body. */
   group: string | undefined;
   events: { t: number; event: SecurityEvent }[];
-  /** The rule index whose resolve index named this group (a sweep). */
+  /** The rule (its process-local index) whose resolve index named this group (a sweep). */
   fromIndex: number | undefined;
   /** Found in the shared pending index (left there by a process that may be gone). */
   swept?: boolean;
 }
 
-/** Index updates a round collects (per rule or table index: flat triples op, member, score), sent after its group writes. */
+/** Index updates a round collects (per index key: flat triples op, member, score), sent after its group writes. */
 export interface RoundOps {
-  /** Resolve index per rule (OPEN_INDEX_LUA). */
-  index: Map<number, (string | number)[]>;
-  /** Shared pending index per table (INDEX_LUA). */
-  pending: Map<number, (string | number)[]>;
+  /** Resolve index per rule (OPEN_INDEX_LUA), by its key. */
+  index: Map<string, (string | number)[]>;
+  /** Shared pending index per table (INDEX_LUA), by its key. */
+  pending: Map<string, (string | number)[]>;
 }
 
 export function pushOp(
-  ops: Map<number, (string | number)[]>,
-  at: number,
+  ops: Map<string, (string | number)[]>,
+  at: string,
   op: 0 | 1,
   key: string,
   score: number,
@@ -75,7 +75,7 @@ export async function collectWork(
         break;
       }
       if (group === undefined) continue;
-      const key = state.groupKey(ruleset, table.index, group);
+      const key = state.groupKey(ruleset, table.tag, group);
       let w = work.get(key);
       if (w === undefined) {
         w = { table, key, group, events: [], fromIndex: undefined };
@@ -96,11 +96,7 @@ export async function collectWork(
   const orphanLists = await Promise.all(
     tables.map(async (table) => ({
       table,
-      members: await state.dueMembers(
-        state.pendingKey(ruleset, table.index),
-        watermark - input.latenessMs,
-        SWEEP_LIMIT,
-      ),
+      members: await state.dueMembers(table.pendingKey, watermark - input.latenessMs, SWEEP_LIMIT),
     })),
   );
   for (const { table, members } of orphanLists) {
@@ -114,10 +110,10 @@ export async function collectWork(
   // Incidents due by the watermark, whichever process opened them.
   const dueLists = await Promise.all(
     tables.flatMap((table) =>
-      table.rules.map(async (rule) => ({
+      table.rules.map(async (rule, j) => ({
         table,
         rule: rule.index,
-        members: await state.dueMembers(state.indexKey(ruleset, rule.index), watermark, SWEEP_LIMIT),
+        members: await state.dueMembers(table.indexKeys[j]!, watermark, SWEEP_LIMIT),
       })),
     ),
   );

@@ -128,9 +128,7 @@ export class SharedEngine {
    * resolve index's cap); DetectionEngine.activeIncidents() lists only what this process holds.
    */
   openIncidents(): Promise<Alert[]> {
-    return untraced(() =>
-      fleetIncidents(this.state, this.o.ruleset, this.o.tables, this.o.limits.maxUsersPerAlert),
-    );
+    return untraced(() => fleetIncidents(this.state, this.o.tables, this.o.limits.maxUsersPerAlert));
   }
 
   /** This process's overflow incidents, as firing alerts (see SharedOverflow). */
@@ -414,15 +412,13 @@ export class SharedEngine {
 
   /** A round's resolve- and pending-index updates, collected while its groups were stepped. */
   private async sendIndexOps(ops: RoundOps): Promise<void> {
-    const { state, ruleset } = this.o;
+    const { state } = this.o;
     await Promise.all([
-      ...[...ops.index].map(async ([rule, list]) => {
-        const refused = await state.updateIndex(state.indexKey(ruleset, rule), this.indexTtl, list);
+      ...[...ops.index].map(async ([key, list]) => {
+        const refused = await state.updateIndex(key, this.indexTtl, list);
         this.stats.unindexed += refused.length;
       }),
-      ...[...ops.pending].map(([table, list]) =>
-        state.updatePendingIndex(state.pendingKey(ruleset, table), this.indexTtl, list),
-      ),
+      ...[...ops.pending].map(([key, list]) => state.updatePendingIndex(key, this.indexTtl, list)),
     ]);
   }
 

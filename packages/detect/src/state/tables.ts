@@ -1,9 +1,9 @@
-import { hash } from 'node:crypto';
 import type { CompiledRule } from '../compile.ts';
 import type { RuleDefinition } from '../types.ts';
 import type { RuleTable } from './group-runner.ts';
 import { fieldsOf, projector, type Projector } from './projection.ts';
 import type { RedisDetectionState } from './redis-state.ts';
+import { DEFAULT_NAMESPACE, ruleStateId, tableTag } from './rule-identity.ts';
 
 /** Margin on every group TTL, so a key never expires while its window still matters. */
 const TTL_MARGIN_MS = 60_000;
@@ -11,8 +11,10 @@ const TTL_MARGIN_MS = 60_000;
 /**
  * The shared state's layout for a rule list: one table (one state blob per group) per
  * group-by field, so one event costs one compare-and-set per field (user, fingerprint, ...)
- * rather than one per rule; its TTL; the projection of its pending events; and the rule-set
- * name that namespaces the keys (a hash of the rules unless given).
+ * rather than one per rule; its TTL; the projection of its pending events; and the namespace of
+ * the keys (the `ruleset` option, else DEFAULT_NAMESPACE). Nothing in a key or a stored group
+ * is positional: a table is named by its field, a rule's state and resolve index by its state
+ * id (rule-identity.ts), so replicas running different rule lists share what they have in common.
  */
 export function sharedTables(
   defs: RuleDefinition[],
@@ -20,33 +22,47 @@ export function sharedTables(
   latenessMs: number,
   state: RedisDetectionState,
 ): { tables: RuleTable[]; projectors: Projector[]; ruleset: string } {
-  const byField = new Map<string, { rules: CompiledRule[]; paths: string[]; ttl: number }>();
+  const ruleset = state.rulesetOption ?? DEFAULT_NAMESPACE;
+  const byField = new Map<
+    string,
+    { rules: CompiledRule[]; sids: string[]; ruleTtls: number[]; paths: string[]; ttl: number }
+  >();
   compiled.forEach((rule, i) => {
     const def = defs[i]!;
     let t = byField.get(rule.groupBy);
     if (t === undefined) {
-      t = { rules: [], paths: [], ttl: 0 };
+      t = { rules: [], sids: [], ruleTtls: [], paths: [], ttl: 0 };
       byField.set(rule.groupBy, t);
     }
+    const sid = ruleStateId(def);
+    // Two rules of one list with one state id (the same definition twice under one id) would
+    // write one state: refused, as the loader refuses duplicate ids.
+    if (t.sids.includes(sid)) throw new Error(`detection state: rule ${rule.id} is listed twice`);
     t.rules.push(rule);
+    t.sids.push(sid);
     t.paths.push(...fieldsOf(def));
     let ttl = rule.windowMs + rule.quietMs + latenessMs + TTL_MARGIN_MS;
     // A baseline outlives any window: its groups keep their state longer (bounded, configurable).
     if (def.condition.kind === 'baseline') ttl = Math.max(ttl, state.baselineTtlMs);
+    t.ruleTtls.push(ttl);
     t.ttl = Math.max(t.ttl, ttl);
   });
   const tables: RuleTable[] = [];
   const projectors: Projector[] = [];
   for (const [field, t] of byField) {
-    tables.push({ field, index: tables.length, rules: t.rules, ttlMs: t.ttl });
+    const tag = tableTag(field);
+    tables.push({
+      field,
+      index: tables.length,
+      tag,
+      rules: t.rules,
+      sids: t.sids,
+      ruleTtls: t.ruleTtls,
+      indexKeys: t.sids.map((sid) => state.indexKey(ruleset, sid)),
+      pendingKey: state.pendingKey(ruleset, tag),
+      ttlMs: t.ttl,
+    });
     projectors.push(projector(t.paths));
   }
-  const ruleset =
-    state.rulesetOption ??
-    hash(
-      'sha256',
-      JSON.stringify(defs.map((d) => [d.id, d.group_by, d.window_ms, d.quiet_ms, d.match, d.condition])),
-      'base64url',
-    ).slice(0, 12);
   return { tables, projectors, ruleset };
 }

@@ -1,0 +1,70 @@
+import { hash } from 'node:crypto';
+import type { RuleDefinition } from '../types.ts';
+
+/**
+ * Identity of shared state per RULE, not per rule set: a rule keeps (and shares with every
+ * replica that runs it) its condition state, open incidents and resolve index for as long as
+ * its definition is unchanged, whatever else the rule set holds or in what order. Adding a rule
+ * in a release (every release that adds a built-in rule does) no longer separates the old
+ * replicas from the new ones during a rolling upgrade, and a rule whose definition changed
+ * starts fresh instead of reading state written under the old one.
+ */
+
+/**
+ * Bumped when the stored form of a rule's state (condition state, incident state) changes
+ * incompatibly: every rule then starts fresh, as under a new definition.
+ */
+const STATE_FORMAT = 1;
+
+/** The namespace when no `ruleset` is given: one per prefix, shared by every rule set. */
+export const DEFAULT_NAMESPACE = 'fleet';
+
+/** Longest group-by field kept as is in a key; longer or unusual ones are hashed. */
+const MAX_RAW_FIELD = 40;
+
+/**
+ * The state id of a rule: a hash of what gives its stored state its meaning (id, group_by,
+ * window, quiet period, match, condition), normalized so that writing the same rule another way
+ * (key order, category order, a default written out) is the same rule. Title, severity,
+ * description and runbook do not enter: they are read from the rule when an alert is built,
+ * never from the state, so changing them keeps the rule's groups and incidents.
+ */
+export function ruleStateId(def: RuleDefinition): string {
+  const normalized = {
+    f: STATE_FORMAT,
+    id: def.id,
+    group_by: def.group_by ?? 'user_id',
+    window_ms: def.window_ms,
+    quiet_ms: def.quiet_ms ?? def.window_ms,
+    categories: [...new Set(def.match.categories)].sort(),
+    // Every predicate must hold: their order does not matter.
+    where: (def.match.where ?? []).map(canonicalJson).sort(),
+    condition: canonicalJson(def.condition),
+  };
+  return hash('sha256', canonicalJson(normalized), 'base64url').slice(0, 16);
+}
+
+/**
+ * The key part naming a group-by table: the field itself when short and plain (readable in
+ * redis-cli), else `#` and a hash. Never a position in the rule list.
+ */
+export function tableTag(field: string): string {
+  return field.length <= MAX_RAW_FIELD && /^[A-Za-z0-9_.]+$/.test(field) && !/^[0-9]+$/.test(field)
+    ? field
+    : `#${hash('sha256', field, 'base64url').slice(0, 16)}`;
+}
+
+/** JSON with object keys sorted at every level (undefined members dropped, as JSON.stringify does). */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const k of Object.keys(obj).sort()) {
+      if (obj[k] === undefined) continue;
+      parts.push(`${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
