@@ -53,4 +53,16 @@ describe('example alertmanager.yml grouping', () => {
     expect(await groups('rapid_guardrail_blocks')).toBe(2);
     expect(await groups('coordinated_campaign')).toBe(2);
   });
+
+  it('credential_stuffing: one group for any number of addresses (a botnet is one notification)', async () => {
+    await post(
+      Array.from({ length: 12 }, (_, i) => ({
+        alertname: 'credential_stuffing',
+        rule: 'credential_stuffing',
+        severity: 'alert',
+        source_ip: `203.0.113.${i + 1}`,
+      })),
+    );
+    await expect.poll(() => groups('credential_stuffing'), { timeout: 10_000 }).toBe(1);
+  });
 });

@@ -23,7 +23,7 @@ const RULES = `rules:
 describe('llmsec test-rules', () => {
   it('passes the shipped tests of the default rules', async () => {
     const { code, stdout } = await cli(['test-rules', 'packages/detect/rules/tests/default-rules.test.yaml']);
-    expect(stdout).toContain('18 tests, 18 passed, 0 failed');
+    expect(stdout).toContain('20 tests, 20 passed, 0 failed');
     expect(code).toBe(0);
   });
 

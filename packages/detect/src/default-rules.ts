@@ -44,6 +44,7 @@ export const DEFAULT_RULE_IDS = [
   'indirect_prompt_injection',
   'tool_injection_variety',
   'auth_failure_burst',
+  'credential_stuffing',
   'rate_limit_persistence',
   'cost_limit_abuse',
   'tool_abuse_repeated',

@@ -45,6 +45,18 @@ const LIMITER_RULES = [
   'tool_abuse_repeated',
 ];
 
+/**
+ * credential_stuffing's 30 accounts from one address need more users than the streams have
+ * (u0-u8): its shape (grouped by address, anonymous left out, distinct users) is compared at 4.
+ */
+function stuffingAt4(rules: RuleDefinition[]): RuleDefinition[] {
+  return rules.map((r) =>
+    r.id === 'credential_stuffing' && r.condition.kind === 'cross_group'
+      ? { ...r, condition: { ...r.condition, min: 4 } }
+      : r,
+  );
+}
+
 describe('differential: engine vs brute-force reference', () => {
   const all = defaultRules();
   const cases = [
@@ -52,7 +64,9 @@ describe('differential: engine vs brute-force reference', () => {
     {
       name: 'default rules',
       rules: all,
-      exercised: all.map((r) => r.id).filter((id) => !LIMITER_RULES.includes(id)),
+      exercised: all
+        .map((r) => r.id)
+        .filter((id) => !LIMITER_RULES.includes(id) && id !== 'credential_stuffing'),
       minFirings: 500,
       shape: (d: Draw) => ({
         ...d,
@@ -74,6 +88,14 @@ describe('differential: engine vs brute-force reference', () => {
         user: d.user % 2,
         gapMs: d.gapMs % 3_000,
       }),
+    },
+    // Auth failures of all nine users from four addresses (or none), some anonymous.
+    {
+      name: 'credential_stuffing (at 4 accounts) on auth events',
+      rules: stuffingAt4(all.filter((r) => r.id === 'credential_stuffing')),
+      exercised: ['credential_stuffing'],
+      minFirings: 100,
+      shape: (d: Draw) => ({ ...d, kind: 18 + (d.kind % 2), gapMs: d.gapMs % 20_000 }),
     },
     {
       name: 'tight rules (every condition kind)',

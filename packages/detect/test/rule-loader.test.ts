@@ -71,6 +71,14 @@ describe('rule files', () => {
       match: { categories: ['auth_failure'], where: [notAnonymous] },
       condition: { kind: 'count', min: 10 },
     });
+    // Grouped by address, counting accounts: the figure a NAT's honest failures stay under.
+    expect(byId.credential_stuffing).toMatchObject({
+      severity: 'alert',
+      group_by: 'source_ip',
+      window_ms: 300_000,
+      match: { categories: ['auth_failure'], where: [notAnonymous] },
+      condition: { kind: 'cross_group', across: 'user_id', min: 50 },
+    });
     expect(byId.rate_limit_persistence).toMatchObject({
       severity: 'warning',
       window_ms: 300_000,

@@ -138,6 +138,12 @@ export function build(draws: Draw[]): Timed[] {
       };
       if (d.session > 0) event.metadata.subject_role = d.session === 1 ? 'primary' : 'secondary';
       if (d.payload === 0) event.user_id = 'anonymous';
+    } else if (category === 'auth_failure') {
+      // From four addresses, or none (credential_stuffing groups by address and skips events
+      // without one), some under the shared anonymous id (the auth rules leave it out).
+      event.metadata = { reason: 'x' };
+      if (d.session > 0) event.source_ip = `10.0.0.${d.layer}`;
+      if (d.payload === 0) event.user_id = 'anonymous';
     } else if (category === 'tool_abuse_attempt') {
       event.metadata = { tool_name: `tool${d.layer}`, block_reason: 'x' };
     } else {

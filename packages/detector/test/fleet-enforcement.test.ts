@@ -218,6 +218,28 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     await all.shutdown();
   });
 
+  it('puts nothing on the accounts of a credential_stuffing alert (tried from one address: victims) by default', async () => {
+    const reader = new RateLimiter({ store: new RedisStore({ client: db.redis }), tiers: { t: {} } });
+    const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
+    expect(enf.actionFor({ rule: 'credential_stuffing', severity: 'alert' })).toBeUndefined();
+    const tried = Array.from({ length: 30 }, (_, i) => `tried-${i}`);
+    enf.send(
+      alert({
+        rule: 'credential_stuffing',
+        severity: 'alert',
+        labels: { source_ip: '203.0.113.7' },
+        user_ids: tried,
+      }),
+    );
+    enf.send(alert({ rule: 'tool_abuse_repeated', severity: 'alert', user_ids: ['prober'] }));
+    await enf.forceFlush();
+    for (const user of tried) expect((await reader.status(user)).violationScore, user).toBe(0);
+    // Nor the address: an alert acts on users only.
+    expect((await reader.status('ip:203.0.113.7')).violationScore).toBe(0);
+    expect((await reader.status('prober')).level).toBe('throttled');
+    await enf.shutdown();
+  });
+
   it("acts on the user's subject as the apps name it: an alert naming ip:<addr> bans user:ip:<addr>, never the address", async () => {
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     enf.send(alert({ rule: 'system_prompt_leakage', user_ids: ['ip:198.51.100.7', 'erin'] }));

@@ -10,7 +10,7 @@ export interface AlertViolationOptions {
   maxUsersPerAlert?: number;
   /**
    * Rules whose alerts put no points on their users, whatever their severity. `[]` puts
-   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`, `auth_failure_burst`)
+   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`, `auth_failure_burst`, `credential_stuffing`)
    */
   exemptRules?: readonly string[];
 }
@@ -24,11 +24,15 @@ export interface AlertViolationOptions {
  * its own tool results; tool_injection_variety, not listed here, flags one that varies them.)
  * `auth_failure_burst` names the account whose logins failed: usually the one being guessed,
  * and anyone can make another account's logins fail, so points on it would let a stranger lock
- * its owner out.
+ * its owner out. `credential_stuffing` names the many accounts one address failed to log into:
+ * the ones tried with leaked or sprayed passwords, fifty and more at a time; points on them
+ * would let anyone lock out any list of accounts by failing logins in their names (the
+ * attacker is the address in its labels, which the limiter's address subject can answer).
  */
 export const VICTIM_RULES: readonly string[] = Object.freeze([
   'indirect_prompt_injection',
   'auth_failure_burst',
+  'credential_stuffing',
 ]);
 
 /**

@@ -95,7 +95,7 @@ describe('alertViolationHook exempt rules', () => {
   it('puts no points on the users of an indirect_prompt_injection alert (they did not write the payload), by default', () => {
     const { seen, limiter } = recording();
     const hook = alertViolationHook(limiter);
-    expect(VICTIM_RULES).toEqual(['indirect_prompt_injection', 'auth_failure_burst']);
+    expect(VICTIM_RULES).toEqual(['indirect_prompt_injection', 'auth_failure_burst', 'credential_stuffing']);
     hook(ruleAlert('indirect_prompt_injection', 'alert'));
     hook(ruleAlert('indirect_prompt_injection', 'critical'));
     expect(seen).toEqual([]);
@@ -117,6 +117,20 @@ describe('alertViolationHook exempt rules', () => {
     expect(seen).toEqual([
       ['victim', 1],
       ['other', 1],
+    ]);
+  });
+
+  it('puts no points on the accounts a credential_stuffing alert names (tried from one address), by default', () => {
+    const { seen, limiter } = recording();
+    const hook = alertViolationHook(limiter);
+    // Severity alert (2 points for any other rule), thirty accounts and more: none gets any.
+    hook({ ...ruleAlert('credential_stuffing', 'alert'), labels: { source_ip: '203.0.113.7' } });
+    hook(ruleAlert('credential_stuffing', 'critical'));
+    expect(seen).toEqual([]);
+    hook(ruleAlert('tool_abuse_repeated', 'alert'));
+    expect(seen).toEqual([
+      ['victim', 2],
+      ['other', 2],
     ]);
   });
 

@@ -1,5 +1,5 @@
 // Scenarios of the rules on authentication, rate-limit and tool events (auth_failure_burst,
-// rate_limit_persistence, cost_limit_abuse, tool_abuse_repeated), each at / one below / one
+// credential_stuffing, rate_limit_persistence, cost_limit_abuse, tool_abuse_repeated), each at / one below / one
 // above its figure, with the windows' half-open edge, out-of-order delivery, and what each
 // leaves out (`anonymous`, a limiter's store outage, cost refusals for the generic rule).
 // Expectations from packages/detect/README.md "Built-in rules" and rules/default-rules.yaml.
@@ -64,6 +64,52 @@ export function abuseScenarios(g: Gen, base: () => number): Scenario[] {
       ],
       users: ['auth-at', 'auth-edge', above, 'anonymous'],
       fingerprints: [],
+    });
+  }
+
+  // credential_stuffing: one address failing for 55 accounts, one try each, 5 s apart (some
+  // delivered late), fires at the 50th and names all 55; a NAT's 49 accounts (the last three
+  // failing three times each) and a 50th exactly 5 min after the first do not, nor 40 anonymous
+  // failures from it, nor 40 accounts failing without an address. TEST-NET-1 addresses: the
+  // generator's random source_ip (198.51.100.x) never lands on them.
+  {
+    const b = base();
+    const events: GenEvent[] = [];
+    const from = (e: GenEvent, ip: string | undefined): GenEvent => {
+      if (ip === undefined) delete e.line.source_ip;
+      else e.line.source_ip = ip;
+      return e;
+    };
+    const stuffer = '192.0.2.66';
+    const nat = '192.0.2.200';
+    const tried = Array.from({ length: 55 }, (_, i) => `tried-${String(i).padStart(2, '0')}`);
+    tried.forEach((u, i) =>
+      events.push(from(auth(u, b + i * 5 * S, i % 5 === 2 ? g.int(0, 2 * M) : 0), stuffer)),
+    );
+    const staff = Array.from({ length: 50 }, (_, i) => `staff-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < 49; i++) events.push(from(auth(staff[i]!, b + i * 5 * S), nat));
+    for (let i = 46; i < 49; i++)
+      for (const k of [1, 2]) events.push(from(auth(staff[i]!, b + (i * 5 + k) * S), nat));
+    events.push(from(auth(staff[49]!, b + 5 * M), nat));
+    for (let i = 0; i < 40; i++) events.push(from(auth('anonymous', b + i * 5 * S), nat));
+    const roaming = Array.from({ length: 40 }, (_, i) => `roaming-${i}`);
+    roaming.forEach((u, i) => events.push(from(auth(u, b + i * 3 * S), undefined)));
+    out.push({
+      name: 'credential_stuffing: 55 accounts from one address (fires at the 50th, names all), a NAT at 49 with a 50th at the window edge, anonymous and address-less failures left out',
+      doc: `${RULES}: ≥ 50 distinct user ids (not anonymous) with auth_failure from one source_ip in 5 min; the accounts are the victims`,
+      events,
+      expected: [
+        {
+          rule: 'credential_stuffing',
+          labels: { source_ip: stuffer },
+          users: tried,
+          startsAt: b + 49 * 5 * S,
+          endsAt: b + 54 * 5 * S + 5 * M,
+        },
+      ],
+      users: [...tried, ...staff, ...roaming, 'anonymous'],
+      fingerprints: [],
+      addresses: [stuffer, nat],
     });
   }
 

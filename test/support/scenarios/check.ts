@@ -32,6 +32,7 @@ const SEVERITY: Record<string, string> = {
   indirect_prompt_injection: 'alert',
   tool_injection_variety: 'alert',
   auth_failure_burst: 'warning',
+  credential_stuffing: 'alert',
   rate_limit_persistence: 'warning',
   cost_limit_abuse: 'alert',
   tool_abuse_repeated: 'alert',
@@ -57,7 +58,9 @@ export function checkAlerts(run: ScenarioRun, alerts: AlertLine[]): Map<string, 
     run.scenarios.find((s) =>
       a.labels.fingerprint !== undefined
         ? s.fingerprints.includes(a.labels.fingerprint)
-        : s.users.includes(a.labels.user_id ?? ''),
+        : a.labels.source_ip !== undefined
+          ? (s.addresses ?? []).includes(a.labels.source_ip)
+          : s.users.includes(a.labels.user_id ?? ''),
     );
   const matched = new Set<string>();
   for (const s of run.scenarios) {

@@ -32,6 +32,8 @@ export interface Scenario {
   /** Users and fingerprints whose alerts belong to this scenario (an alert on them not expected is a failure). */
   users: string[];
   fingerprints: string[];
+  /** Client addresses whose alerts (labels `{source_ip}`) belong to this scenario. */
+  addresses?: string[];
 }
 
 /** mulberry32: small, seeded, good enough to vary traffic reproducibly. */

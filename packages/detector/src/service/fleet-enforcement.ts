@@ -36,7 +36,7 @@ export interface FleetEnforcementOptions {
   /**
    * Rules whose alerts act on nobody unless an action names the rule itself (a severity
    * match does not apply to them): their users are the victims, not the actors.
-   * @default VICTIM_RULES of @llmsec/ratelimit (`indirect_prompt_injection`)
+   * @default VICTIM_RULES of @llmsec/ratelimit (`indirect_prompt_injection`, `auth_failure_burst`, `credential_stuffing`)
    */
   exemptRules?: readonly string[];
   metrics?: DetectorMetrics;
