@@ -4,6 +4,7 @@ import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
+import { WITHHELD } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import { streamLanesHooksOf, streamRewriterOf, type StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardContext } from './types.ts';
@@ -74,8 +75,10 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
 
 /**
  * A guard that rewrites the stream (piiGuard redact, stream-rewriter.ts): every item the reader
- * gets passes through it. A failure is reported and the item goes out as it is (the host app is
- * never broken by its telemetry); the rewriters are written not to fail.
+ * gets passes through it. A rewrite that throws is a guard that cannot say what of the text is
+ * safe: the item and every later one go out with their text withheld (withholdingRewrite), and
+ * the failure is reported once. Never the raw item: before, it went out as the provider sent it,
+ * so a finding the guard was holding back reached the reader whole.
  */
 function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
   const rewriter = streamRewriterOf(guards);
@@ -86,13 +89,42 @@ function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['out
     next: (t, lane) => rewriter.next(ctx, t, lane),
     whole: (t) => rewriter.whole(ctx, t),
   };
+  let withhold: StreamItemRewrite | undefined;
   return (item: unknown): unknown => {
+    if (withhold === undefined) {
+      try {
+        return rewriteItem(item, rw);
+      } catch (err) {
+        reportTelemetryError('guard', err);
+        withhold = withholdingRewrite();
+      }
+    }
     try {
-      return rewriteItem(item, rw);
+      return rewriteItem(item, withhold);
     } catch (err) {
-      reportTelemetryError('guard', err);
+      // The adapter cannot read the item at all (not the provider's shape): nothing to withhold.
+      reportTelemetryError('instrumentation', err);
       return item;
     }
+  };
+}
+
+/** Lanes (chat choices) that keep their own placeholder; past this, every delta gets one. */
+const MAX_WITHHELD_LANES = 1024;
+
+/**
+ * The rewrite after a failure: each lane's first delta becomes WITHHELD and its later deltas '',
+ * every whole text (done events, the final response, quotes) WITHHELD.
+ */
+function withholdingRewrite(): StreamItemRewrite {
+  const marked = new Set<number>();
+  return {
+    next: (_t, lane = 0) => {
+      if (marked.has(lane)) return '';
+      if (marked.size < MAX_WITHHELD_LANES) marked.add(lane);
+      return WITHHELD;
+    },
+    whole: () => WITHHELD,
   };
 }
 
