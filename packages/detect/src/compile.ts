@@ -8,7 +8,7 @@ import { identicalCondition } from './conditions/identical.ts';
 import { monotonicCondition } from './conditions/monotonic.ts';
 import { ratioCondition } from './conditions/ratio.ts';
 import { singleCondition } from './conditions/single.ts';
-import { compileField, type FieldGetter } from './fields.ts';
+import { compileField, sameScalar, scalarText, type FieldGetter } from './fields.ts';
 import type {
   AnyRule,
   CodeRule,
@@ -116,7 +116,8 @@ export function compileCondition(def: ConditionDefinition, ctx: ConditionContext
 }
 
 /**
- * The where-filter as one function. Runs for every event of the rule's categories, before the
+ * The where-filter as one function. Values compare as group keys do (sameScalar, scalarText): a
+ * number or boolean and its text are one value, as group_by makes them one group. Runs for every event of the rule's categories, before the
  * group key: a single predicate is the filter itself, several are tested in a loop (before,
  * `tests.every((t) => t(event))` made a closure per event; with the default rules' filters on
  * request_completed that cost ~130 ns an event on the replay mix).
@@ -129,16 +130,23 @@ function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEve
     const get = compileField(p.field);
     if (p.equals !== undefined) {
       const want = p.equals;
-      return (e) => get(e) === want;
+      const wantText = String(want);
+      return (e) => sameScalar(get(e), want, wantText);
     }
-    // A Set's SameValueZero is `===` for these scalars (the schema refuses NaN, the one difference).
+    // A set of texts: a string value is looked up as it is, a number or boolean by its text.
     if (p.in !== undefined) {
-      const wanted = new Set<unknown>(p.in);
-      return (e) => wanted.has(get(e));
+      const wanted = new Set<string>(p.in.map(String));
+      return (e) => {
+        const text = scalarText(get(e));
+        return text !== undefined && wanted.has(text);
+      };
     }
     if (p.not_in !== undefined) {
-      const unwanted = new Set<unknown>(p.not_in);
-      return (e) => !unwanted.has(get(e));
+      const unwanted = new Set<string>(p.not_in.map(String));
+      return (e) => {
+        const text = scalarText(get(e));
+        return text === undefined || !unwanted.has(text);
+      };
     }
     if (p.exists === false) return (e) => get(e) === undefined;
     return (e) => get(e) !== undefined;
@@ -160,7 +168,9 @@ function compileWhere(where: WherePredicate[] | undefined): ((event: SecurityEve
 function toolMarkPredicate(p: WherePredicate): ((event: SecurityEvent) => boolean) | undefined {
   if (p.equals !== undefined) {
     const want = p.equals;
-    if (p.field === 'metadata.input_source') return (e) => e.metadata?.input_source === want;
+    const wantText = String(want);
+    if (p.field === 'metadata.input_source')
+      return (e) => sameScalar(e.metadata?.input_source, want, wantText);
     return undefined;
   }
   if (p.exists !== false) return undefined;

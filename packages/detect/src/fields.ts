@@ -127,6 +127,31 @@ export function keyString(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A scalar's text as a group key has it (keyString's, without its empty-string rule): strings as
+ * they are, numbers and booleans by String(); anything else (absent, objects, lists) none.
+ */
+export function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/**
+ * Whether an event value is a rule file's scalar `want` (where `equals`, a ratio's `equals`):
+ * the same value, or the same text in another type (the number 429 and the string '429', true
+ * and 'true'). group_by makes one group of those (keyString, and alert labels are text), so a
+ * filter must not tell apart what the group joins: the status 429 one producer writes as a
+ * number and another as a string is one status. Same-type values compare as they are (no
+ * String() per event on the hot path: 429 vs 430 is a plain comparison).
+ */
+export function sameScalar(value: unknown, want: string | number | boolean, wantText: string): boolean {
+  if (value === want) return true;
+  const type = typeof value;
+  if (type === typeof want) return false;
+  return (type === 'string' || type === 'number' || type === 'boolean') && String(value) === wantText;
+}
+
 /** A positive magnitude: numbers as they are, strings by length; anything else is 0. */
 export function magnitude(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : 0;

@@ -10,11 +10,11 @@ import type { AlertSeverity, SecurityEvent } from '@llmsec/core';
 export interface WherePredicate {
   /** Field path: `user_id`, `session_id`, `request_preview`, `metadata.<key>`, ... */
   field: string;
-  /** The field equals this value. */
+  /** The field equals this value: the same value, or a number / boolean and its text (429 and '429'), as group_by joins them. */
   equals?: string | number | boolean;
   /** The field is present (true) or absent (false). */
   exists?: boolean;
-  /** The field equals one of these values (strictly, as `equals`). */
+  /** The field equals one of these values (as `equals`: 429 and '429' are one value). */
   in?: (string | number | boolean)[];
   /** The field is absent or equals none of these values. */
   not_in?: (string | number | boolean)[];
@@ -41,7 +41,7 @@ export interface DistinctCondition {
 
 /**
  * `ratio`: at least `min_events` events in the window, and the fraction whose `field` equals
- * `equals` (default true) is strictly above `above`.
+ * `equals` (default true; as a where `equals`: 'true' is true) is strictly above `above`.
  */
 export interface RatioCondition {
   kind: 'ratio';

@@ -43,6 +43,12 @@ function str(v: unknown): string | undefined {
   return undefined;
 }
 
+/** The rule docs: values compare by their text (a number and its digits are one value), as group keys. */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}
+const same = (v: unknown, want: unknown): boolean => text(v) !== undefined && text(v) === text(want);
+
 function size(v: unknown): number {
   if (typeof v === 'number') return Number.isFinite(v) ? v : 0;
   if (typeof v === 'string') return v.length;
@@ -93,10 +99,10 @@ export function reference(arrivals: Timed[], rules: RuleDefinition[], latenessMs
       if (
         rule.match.where?.some((w) => {
           const v = field(event, w.field);
-          // The rule docs: in, one of the list (same type and value); not_in, absent or none of it.
-          if (w.in !== undefined) return !w.in.some((x) => x === v);
-          if (w.not_in !== undefined) return v !== undefined && w.not_in.some((x) => x === v);
-          return w.equals !== undefined ? v !== w.equals : (v !== undefined) !== (w.exists ?? true);
+          // The rule docs: in, one of the list (by text, as group keys); not_in, absent or none of it.
+          if (w.in !== undefined) return !w.in.some((x) => same(v, x));
+          if (w.not_in !== undefined) return v !== undefined && w.not_in.some((x) => same(v, x));
+          return w.equals !== undefined ? !same(v, w.equals) : (v !== undefined) !== (w.exists ?? true);
         })
       )
         continue;
@@ -137,7 +143,7 @@ function evaluate(rule: RuleDefinition, win: Timed[], hist: Timed[], event: Secu
       );
     case 'ratio': {
       const want = c.equals ?? true;
-      const hits = win.filter((w) => field(w.event, c.field) === want).length;
+      const hits = win.filter((w) => same(field(w.event, c.field), want)).length;
       return win.length >= c.min_events && hits / win.length > c.above;
     }
     case 'identical': {

@@ -1,5 +1,5 @@
 import type { SecurityEvent } from '@llmsec/core';
-import type { FieldGetter } from '../fields.ts';
+import { sameScalar, type FieldGetter } from '../fields.ts';
 import { Ring, RingLayout } from '../ring.ts';
 import type { Condition, RatioCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
@@ -21,6 +21,7 @@ export function ratioCondition(
   ctx: ConditionContext,
 ): Condition<RatioState> {
   const want = def.equals ?? true;
+  const wantText = String(want);
   const { min_events: minEvents, above } = def;
   const windowMs = ctx.windowMs;
   const max = Math.max(ctx.maxEventsPerWindow, minEvents);
@@ -33,7 +34,8 @@ export function ratioCondition(
         s.hits -= s.valueAt(s.head);
         s.shift();
       }
-      const flag = get(event) === want ? 1 : 0;
+      // As where's equals: the string 'true' is true (sameScalar).
+      const flag = sameScalar(get(event), want, wantText) ? 1 : 0;
       s.push(t, event.event_id, event.trace_id, flag);
       s.hits += flag;
       return s.size >= minEvents && s.hits > above * s.size;

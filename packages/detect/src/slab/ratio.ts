@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { RatioState } from '../conditions/ratio.ts';
-import type { FieldGetter } from '../fields.ts';
+import { sameScalar, type FieldGetter } from '../fields.ts';
 import type { Condition, RatioCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
@@ -39,6 +39,7 @@ export class SlabRatio implements SlabRule {
   /** The object ring's cap (max(maxEventsPerWindow, min_events)): a full window drops its oldest. */
   readonly max: number;
   private readonly want: string | number | boolean;
+  private readonly wantText: string;
   private readonly minEvents: number;
   private readonly above: number;
   private readonly get: FieldGetter;
@@ -57,6 +58,7 @@ export class SlabRatio implements SlabRule {
     this.windowMs = windowMs;
     this.condition = condition;
     this.want = def.equals ?? true;
+    this.wantText = String(this.want);
     this.minEvents = def.min_events;
     this.above = def.above;
     this.max = Math.max(1, maxEventsPerWindow, def.min_events);
@@ -104,7 +106,7 @@ export class SlabRatio implements SlabRule {
       store.spills[g * store.spillStride + this.spillAt] = s;
       return this.condition.update(s, event, t);
     }
-    const flag = this.get(event) === this.want ? 1 : 0;
+    const flag = sameScalar(this.get(event), this.want, this.wantText) ? 1 : 0;
     let p = head + size;
     if (p >= cap) p -= cap;
     nums[e + 2 * p] = t;
