@@ -39,6 +39,8 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
   // registers the global MeterProvider records nothing. So setup comes first, with processors
   // that forward to the detection processors built right after it.
   const detection: { spans?: DetectionSpanProcessor; logs?: DetectionLogRecordProcessor } = {};
+  // setupLlmsec opens the events file at once (a path it cannot open throws): the folder first.
+  if (options.outDir !== undefined) mkdirSync(options.outDir, { recursive: true });
   const llmsec = setupLlmsec({
     serviceName: options.serviceName ?? 'chat-api',
     otlp: options.otlpEndpoint !== undefined ? { endpoint: options.otlpEndpoint } : undefined,
@@ -55,7 +57,6 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
   const sinks: AlertSink[] = [new OtelAlertSink()];
   let alertsFile: WriteStream | undefined;
   if (options.outDir !== undefined) {
-    mkdirSync(options.outDir, { recursive: true });
     alertsFile = createWriteStream(join(options.outDir, 'alerts.jsonl'));
     sinks.push(new ConsoleSink({ stream: alertsFile, name: 'alerts-file' }));
   }

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { encodeEvent, type SecurityEvent } from '@llmsec/core';
 import { reportTelemetryError } from './errors.ts';
@@ -46,7 +46,18 @@ export class JsonlEventWriter {
       if (typeof destination.path !== 'string' || destination.path.length === 0) {
         throw new TypeError('JsonlEventWriter: destination.path must be a non-empty string');
       }
-      this.stream = createWriteStream(destination.path, { flags: 'a' });
+      // Opened here, not by the stream (which opens later and reports failure as an 'error'
+      // event): a path that cannot be opened is bad configuration, thrown at start-up, not a
+      // log that silently drops every line.
+      let fd: number;
+      try {
+        fd = openSync(destination.path, 'a');
+      } catch (err) {
+        throw new Error(
+          `JsonlEventWriter: cannot open destination.path ${JSON.stringify(destination.path)}: ${(err as Error).message}`,
+        );
+      }
+      this.stream = createWriteStream(destination.path, { fd, flags: 'a' });
       this.ownsStream = true;
     } else if (
       destination !== null &&

@@ -40,6 +40,9 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   // llmsec's histograms skip the SDK's per-record attribute hashing when every reader is built
   // here: each gets a producer of them (local-histograms.ts); attached below if all qualify.
   const histograms = new LocalHistograms();
+  // The JSONL file is opened first: a path that cannot be opened throws before any exporter or
+  // Prometheus server exists to be left behind.
+  const jsonl = options.jsonl ? openJsonl(options.jsonl) : undefined;
   const { spanProcessors, logProcessors, readers, prometheus } = buildSignalExports(options, env, histograms);
 
   const tracerProvider = new TracerProvider({ resource, spanProcessors });
@@ -56,7 +59,6 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   }
   const metrics = new LlmsecMetrics({ meter: meterProvider.getMeter('@llmsec/sdk') });
   setTelemetryErrorCounter(metrics);
-  const jsonl = options.jsonl ? new JsonlEventWriter({ destination: options.jsonl }) : undefined;
   const events = new SecurityEvents({
     serviceName: options.serviceName,
     tracer: tracerProvider.getTracer('@llmsec/sdk'),
@@ -141,4 +143,13 @@ function eventListener(options: SetupOptions): ((event: SecurityEvent) => void) 
       reportTelemetryError('detection', err);
     }
   };
+}
+
+function openJsonl(destination: NonNullable<SetupOptions['jsonl']>): JsonlEventWriter | undefined {
+  if (destination === false) return undefined;
+  try {
+    return new JsonlEventWriter({ destination });
+  } catch (err) {
+    throw new Error(`setupLlmsec: jsonl: ${(err as Error).message.replace(/^JsonlEventWriter: /, '')}`);
+  }
 }

@@ -120,6 +120,17 @@ describe('JsonlEventWriter', () => {
     expect(() => new JsonlEventWriter({ destination: 'stderr' as never })).toThrow(/destination must be/);
     expect(() => new JsonlEventWriter({ destination: { path: '' } })).toThrow(/path/);
   });
+
+  // The file was opened asynchronously: a path that cannot be opened (a typo'd directory, a
+  // directory, no permission) gave a writer that dropped every line, said only to diag.error,
+  // which most apps do not wire: the whole security log lost without a word at start-up.
+  it('rejects at construction a path it cannot open, naming the path and the cause', () => {
+    const missing = join(dir, 'no-such-dir', 'events.jsonl');
+    expect(() => new JsonlEventWriter({ destination: { path: missing } })).toThrow(
+      /destination\.path.*no-such-dir.*ENOENT/,
+    );
+    expect(() => new JsonlEventWriter({ destination: { path: dir } })).toThrow(/EISDIR/);
+  });
 });
 
 describe('JsonlEventWriter queue', () => {

@@ -173,6 +173,17 @@ describe('setupLlmsec', () => {
     expect(() => setupLlmsec({} as never)).toThrow(/serviceName/);
     expect(() => setupLlmsec({ serviceName: 's', otlp: { endpoint: 'not a url' } })).toThrow(/otlp.endpoint/);
     expect(() => setupLlmsec({ serviceName: 's', prometheus: { port: 70000 } })).toThrow(/prometheus.port/);
+    // A JSONL file that cannot be opened is a bad destination too (README: throws at construction).
+    const missing = join(tmpdir(), `llmsec-no-such-dir-${process.pid}`, 'security.jsonl');
+    expect(() =>
+      setupLlmsec({
+        serviceName: 's',
+        otlp: false,
+        prometheus: false,
+        registerGlobal: false,
+        jsonl: { path: missing },
+      }),
+    ).toThrow(/jsonl.*ENOENT/);
   });
 
   it('serves Prometheus through a handler without a port by default', async () => {
