@@ -19,8 +19,14 @@ export interface LaneCheck {
  * back to the stream's offsets through the pieces each lane was given.
  *
  * A stream of one lane (every stream but chat with n > 1) never leaves `first`: the cost is one
- * branch per delta. At most MAX_LANES lanes (OpenAI's n is at most 128); choices past that share
- * one lane, redacted as interleaved text (as before this split).
+ * branch per delta. At most MAX_LANES lanes are tracked for holds (OpenAI's n is at most 128;
+ * the hold is found by a walk over the lanes on every delta). A choice past them (a legacy
+ * completions stream of a list of prompts x n) still gets a check of its own, but holds are no
+ * longer worked out for it: from its first character on, the whole stream is held back until
+ * the end, when every check has its whole text (fail closed). Before, those choices shared one
+ * lane, redacted as interleaved text: part of a finding cut by another choice's chunk reached the
+ * reader raw. Their checks are kept per choice (one check's state each, as the stream
+ * accumulator keeps each choice's text), walked only at the end.
  */
 export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
   private readonly make: () => L;
@@ -31,6 +37,10 @@ export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
   private split: ReadonlyArray<readonly [number, number]> | undefined;
   /** Stream characters pushed. */
   private offset = 0;
+  /** Choices past MAX_LANES: each one's check, not walked per delta. */
+  private overflow: Map<number, L> | undefined;
+  /** The stream offset of the first overflow character (-1: none): held from there to the end. */
+  private overflowFrom = -1;
 
   constructor(make: () => L) {
     this.make = make;
@@ -56,11 +66,14 @@ export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
     let at = 0;
     if (split !== undefined && sum(split) === delta.length) {
       for (const [id, len] of split) {
-        this.pushLane(this.lane(id), delta.slice(at, at + len), this.offset + at);
+        const piece = delta.slice(at, at + len);
+        const l = this.lane(id);
+        if (l !== undefined) this.pushLane(l, piece, this.offset + at);
+        else this.pushOverflow(id, piece, this.offset + at);
         at += len;
       }
     } else {
-      this.pushLane(this.lane(0), delta, this.offset); // not announced: the first lane's
+      this.pushLane(this.lane(0)!, delta, this.offset); // not announced: the first lane's (always tracked)
     }
     this.offset += delta.length;
     return this.offset - this.earliestHeld();
@@ -69,22 +82,37 @@ export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
   /** The next `text.length` characters of lane `id`, as the reader gets them. */
   next(text: string, id = 0): string {
     if (this.lanes === undefined && id === 0) return this.first.next(text);
-    return this.lane(id).r.next(text);
+    const o = this.overflow?.get(id);
+    if (o !== undefined) return o.next(text);
+    return (this.lane(id)?.r ?? this.overflowCheck(id)).next(text);
   }
 
   end(): void {
     if (this.lanes === undefined) this.first.end();
     else for (const l of this.lanes.values()) l.r.end();
+    if (this.overflow !== undefined) for (const r of this.overflow.values()) r.end();
   }
 
-  private lane(id: number): Lane<L> {
+  /** Lane `id`, made if there is room; undefined for a choice past MAX_LANES (an overflow one). */
+  private lane(id: number): Lane<L> | undefined {
     const lanes = (this.lanes ??= new Map([[0, laneOf(this.first, this.offset)]]));
-    let l = lanes.get(id);
-    if (l === undefined) {
-      if (lanes.size >= MAX_LANES) return lanes.get(OVERFLOW) ?? this.addLane(OVERFLOW);
-      l = this.addLane(id);
-    }
-    return l;
+    const l = lanes.get(id);
+    if (l !== undefined) return l;
+    return lanes.size >= MAX_LANES ? undefined : this.addLane(id);
+  }
+
+  private overflowCheck(id: number): L {
+    const overflow = (this.overflow ??= new Map());
+    let r = overflow.get(id);
+    if (r === undefined) overflow.set(id, (r = this.make()));
+    return r;
+  }
+
+  /** A piece of a choice past MAX_LANES: its own check; the stream is held from its first such character. */
+  private pushOverflow(id: number, text: string, streamStart: number): void {
+    if (text.length === 0) return;
+    if (this.overflowFrom < 0) this.overflowFrom = streamStart;
+    this.overflowCheck(id).push(text);
   }
 
   private addLane(id: number): Lane<L> {
@@ -103,7 +131,7 @@ export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
 
   /** The stream offset of the earliest character a lane still holds (the stream's end when none). */
   private earliestHeld(): number {
-    let earliest = this.offset;
+    let earliest = this.overflowFrom >= 0 ? this.overflowFrom : this.offset;
     for (const l of this.lanes!.values()) {
       if (l.held === 0) {
         l.starts.length = 0;
@@ -151,4 +179,3 @@ function sum(split: ReadonlyArray<readonly [number, number]>): number {
 
 /** OpenAI's `n` is at most 128. */
 const MAX_LANES = 128;
-const OVERFLOW = -1;

@@ -28,10 +28,9 @@ import type { GuardInput, GuardMessage } from './types.ts';
  * as the chat adapter reads several choices. A list of prompts answers each in its own choice
  * (answers to different prompts, not alternatives); an output guard's rewrite goes back choice
  * by choice, each choice checked on its own (output-texts.ts). Streamed, each
- * choice's `text` is rewritten on its own (streamLanes), for the first 128 choices only
- * (pii-stream-lanes.ts' bound): a streamed list of prompts x n past 128 choices has the rest
- * share one lane, where a finding cut between chunks of two of them reaches the reader raw
- * (reported at the end as pii_detected). Not fixed: a known gap.
+ * choice's `text` is rewritten on its own (streamLanes); past 128 choices (a streamed list of
+ * prompts x n) the stream is held from their first character to its end, each still checked
+ * on its own (pii-stream-lanes.ts).
  */
 export const openaiCompletionsAdapter: ProviderAdapter = {
   provider: 'openai',
