@@ -23,6 +23,13 @@ export const EVENT_FIELD_CAPS = Object.freeze({
   preview: PREVIEW_MAX_CHARS,
   /** A metadata string, or one string of a metadata array (payload_fingerprint among them). */
   metadataString: 1024,
+  /**
+   * Metadata keys kept (in the object's key order); the SDK writes at most ~15. A value that is
+   * not the model's (a string, number or boolean, or an array of one of those types) is dropped
+   * first and not counted: so nothing is nested below a metadata array, whatever a line or an
+   * OTLP kvlist holds (the detector's decoders dropped those values already).
+   */
+  metadataKeys: 256,
 });
 
 /**
@@ -36,8 +43,8 @@ export const EVENT_FIELD_CAPS = Object.freeze({
  */
 export function capEventFields(event: SecurityEvent, longest = Infinity): number {
   const C = EVENT_FIELD_CAPS;
-  if (longest <= C.sourceIp) return 0;
-  let cut = 0;
+  let cut = event.metadata !== undefined ? capMetadata(event, longest > C.metadataString) : 0;
+  if (longest <= C.sourceIp) return cut;
   if (event.event_id.length > C.id) ((event.event_id = cutId(event.event_id, C.id)), cut++);
   if (event.category.length > C.id) ((event.category = cutId(event.category, C.id)), cut++);
   if (event.user_id.length > C.id) ((event.user_id = cutId(event.user_id, C.id)), cut++);
@@ -56,32 +63,98 @@ export function capEventFields(event: SecurityEvent, longest = Infinity): number
     ((event.request_preview = cutId(request_preview, C.preview)), cut++);
   if (response_preview !== undefined && response_preview.length > C.preview)
     ((event.response_preview = cutId(response_preview, C.preview)), cut++);
-  if (event.metadata !== undefined && longest > C.metadataString) cut += capMetadata(event);
   return cut;
 }
 
-function capMetadata(event: SecurityEvent): number {
-  const max = EVENT_FIELD_CAPS.metadataString;
+/**
+ * Whether `metadata` may be over a cap other than its strings' length: a value that is not a
+ * string, number or boolean (an array, valid or not, says yes), or more keys than kept. For
+ * readers that skip capEventFields on lines too short to hold a long string (replay's fast
+ * reader): such a line may still hold these. A loop over the keys, no allocation.
+ */
+export function metadataMayBeOverCaps(metadata: object): boolean {
+  let keys = 0;
+  for (const key in metadata) {
+    if (typeof (metadata as Record<string, unknown>)[key] === 'object') return true;
+    keys++;
+  }
+  return keys > EVENT_FIELD_CAPS.metadataKeys;
+}
+
+/** A metadata value of core's model: one of these types, or an array of one of them. */
+function scalar(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean';
+}
+
+function modelArray(v: readonly unknown[]): boolean {
+  if (v.length === 0) return true;
+  const first = typeof v[0];
+  if (first !== 'string' && first !== 'number' && first !== 'boolean') return false;
+  for (let i = 1; i < v.length; i++) if (typeof v[i] !== first) return false;
+  return true;
+}
+
+/**
+ * Metadata to the caps: values outside the model dropped (null, objects, nested or mixed
+ * arrays), then at most metadataKeys keys kept, and (`cutStrings`) strings cut. Copied before
+ * any change: the object may be shared. Returns the number of values dropped or cut. Linear
+ * in the keys and array items; never walks below an array's items, however deep a line nests.
+ */
+function capMetadata(event: SecurityEvent, cutStrings: boolean): number {
+  const C = EVENT_FIELD_CAPS;
+  const max = C.metadataString;
   const src = event.metadata!;
   let out: Metadata | undefined;
-  let cut = 0;
+  let changed = 0;
+  let kept = 0;
   for (const key in src) {
-    const v = src[key];
-    if (typeof v === 'string') {
-      if (v.length <= max) continue;
-      (out ??= { ...src })[key] = cutId(v, max);
-      cut++;
-    } else if (Array.isArray(v)) {
-      let items: unknown[] | undefined;
-      for (let i = 0; i < v.length; i++) {
-        const item: unknown = v[i];
-        if (typeof item !== 'string' || item.length <= max) continue;
-        (items ??= [...(v as unknown[])])[i] = cutId(item, max);
-        cut++;
-      }
-      if (items !== undefined) (out ??= { ...src })[key] = items as string[];
+    const v: unknown = src[key];
+    const keep = kept < C.metadataKeys && (scalar(v) || (Array.isArray(v) && modelArray(v)));
+    if (!keep) {
+      // Dropped: the copy starts without it (keys before it copied, later ones added below).
+      out ??= copyBefore(src, key);
+      changed++;
+      continue;
     }
+    kept++;
+    let value = v as Metadata[string];
+    if (cutStrings) {
+      if (typeof v === 'string') {
+        if (v.length > max) ((value = cutId(v, max)), changed++);
+      } else if (Array.isArray(v)) {
+        let items: unknown[] | undefined;
+        for (let i = 0; i < v.length; i++) {
+          const item: unknown = v[i];
+          if (typeof item !== 'string' || item.length <= max) continue;
+          (items ??= [...(v as unknown[])])[i] = cutId(item, max);
+          changed++;
+        }
+        if (items !== undefined) value = items as string[];
+      }
+    }
+    if (out !== undefined) setKey(out, key, value);
+    else if (value !== v) setKey((out = copyBefore(src, key)), key, value);
   }
   if (out !== undefined) event.metadata = out;
-  return cut;
+  return changed;
+}
+
+/** A copy of `src`'s entries before `stop` (in key order). */
+function copyBefore(src: Metadata, stop: string): Metadata {
+  const out: Metadata = {};
+  for (const key in src) {
+    if (key === stop) break;
+    setKey(out, key, src[key]!);
+  }
+  return out;
+}
+
+/** out[key] = value, where a `__proto__` key is data, not the object's prototype. */
+function setKey(out: Metadata, key: string, value: Metadata[string]): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    out[key] = value;
+  }
 }

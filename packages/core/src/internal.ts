@@ -12,5 +12,5 @@ export { measureNewInput, rawContentLength } from './new-input.ts';
 export type { NewInput, NewInputOptions, PromptMessage } from './new-input.ts';
 export { MAX_USER_ID_CHARS, userSubject } from './user-subject.ts';
 export { cutId } from './cut-id.ts';
-export { EVENT_FIELD_CAPS, capEventFields } from './event-caps.ts';
+export { EVENT_FIELD_CAPS, capEventFields, metadataMayBeOverCaps } from './event-caps.ts';
 export { w3cId } from './w3c-id.ts';

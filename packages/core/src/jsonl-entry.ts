@@ -14,5 +14,5 @@ export type { LineReaderOptions } from './line-splitter.ts';
 export { payloadFingerprint } from './fingerprint.ts';
 // The readers' field caps (docs/formats.md 'Field caps'), also in @llmsec/core/internal: plumbing
 // the llmsec readers share, following the packages' version.
-export { EVENT_FIELD_CAPS, capEventFields } from './event-caps.ts';
+export { EVENT_FIELD_CAPS, capEventFields, metadataMayBeOverCaps } from './event-caps.ts';
 export { w3cId } from './w3c-id.ts';

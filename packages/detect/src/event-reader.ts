@@ -7,6 +7,7 @@ import {
   type Severity,
   capEventFields,
   EVENT_FIELD_CAPS as C,
+  metadataMayBeOverCaps,
   w3cId,
 } from '@llmsec/core/jsonl';
 
@@ -140,7 +141,9 @@ function decodeCommon(raw: Record<string, unknown>, lineLength: number): Decoded
     event.correlated_events = correlated.map(String);
   }
   // Core's caps (ids, source_ip, metadata strings...), the one function core's decoder ends with.
-  if (long) capEventFields(event, lineLength);
+  // Metadata outside the model (null, nested) or with too many keys fits in a short line too.
+  if (long || (event.metadata !== undefined && metadataMayBeOverCaps(event.metadata)))
+    capEventFields(event, lineLength);
   return { event, timeMs };
 }
 

@@ -121,7 +121,11 @@ describe('replay on two threads: events nested deeper than a thread can clone', 
     writeFileSync(file, corpus(4_000, 700, depth));
     const one = await oneThread(file, [...rules]);
     expect(one.events).toBe(4_000);
-    expect(one.alerts.length).toBeGreaterThan(0);
+    // The deep value itself is dropped on reading (core's metadata caps, docs/formats.md 'Field
+    // caps': nothing nests below a metadata array), so the rule reading it never fires; the
+    // default rules fire on the same events either way.
+    if (rules === READS_X) expect(one.alerts).toEqual([]);
+    else expect(one.alerts.length).toBeGreaterThan(0);
     expect(one.malformed).toHaveLength(2 * Math.ceil((4_000 - 5) / 700));
     const two = await twoThreads(file, [...rules], aheadMs);
     expect(two).toEqual(one);

@@ -25,7 +25,7 @@ import { capEventFields } from '@llmsec/core/internal';
 import { cutsOf, prefixCount } from './cut-values.ts';
 import { setAttr } from './proto-common.ts';
 import { droppedValues } from './dropped-values.ts';
-import type { AttrValue, Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
+import type { Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
 
 /**
  * True for a record or span event that claims to be an llmsec security event: named
@@ -69,7 +69,7 @@ function toEvent(
 ): SecurityEvent | undefined {
   ids.trace_id = traceId !== '' ? traceId : undefined;
   ids.span_id = spanId !== '' ? spanId : undefined;
-  const event = attributesToEvent(sanitizeMetadata(withCuts(attributes)), ids);
+  const event = attributesToEvent(withCuts(attributes), ids);
   if (event === undefined) return undefined;
   if (event.service === undefined) {
     const service = resource[ATTR_SERVICE_NAME] ?? cutsOf(resource)?.get(ATTR_SERVICE_NAME);
@@ -81,8 +81,10 @@ function toEvent(
   // Any field can be a rule's group key or distinct value, held by every group (up to
   // maxGroupsPerRule) and shipped to Redis, and a sender other than the SDK can make one as
   // long as maxStringBytes: cut to core's caps, the function core's JSONL reader and replay's
-  // fast reader end with, so the same event from a log or from OTLP is the same group. Cuts
-  // are counted with the values the decoders dropped (llmsec_detector_values_dropped_total).
+  // fast reader end with, so the same event from a log or from OTLP is the same group. It also
+  // drops metadata values outside core's model (OTLP carries bytes, kvlists, null, mixed arrays)
+  // and keys past the cap, as for a log line. Counted with the values the decoders dropped
+  // (llmsec_detector_values_dropped_total).
   droppedValues.count += capEventFields(event);
   return event;
 }
@@ -126,33 +128,4 @@ function withCuts(attributes: Attributes): Attributes {
     droppedValues.count -= prefixCount(decoded, cut);
   }
   return out ?? attributes;
-}
-
-/**
- * Metadata values must be what core's model allows (a string, number, boolean or a homogeneous
- * array of them); OTLP can carry more (bytes, kvlists, null, mixed arrays). Those are left out
- * rather than handed to rules that expect the model's types.
- */
-function sanitizeMetadata(attributes: Attributes): Attributes {
-  let out: Attributes | undefined;
-  for (const key in attributes) {
-    const value = attributes[key]!;
-    // Primitives (almost every value) pass without looking at the key.
-    if (typeof value !== 'object' || isMetadataValue(value) || !key.startsWith(ATTR_METADATA_PREFIX))
-      continue;
-    out ??= { ...attributes };
-    delete out[key];
-  }
-  return out ?? attributes;
-}
-
-function isMetadataValue(v: AttrValue): boolean {
-  const t = typeof v;
-  if (t === 'string' || t === 'number' || t === 'boolean') return true;
-  if (!Array.isArray(v)) return false;
-  if (v.length === 0) return true;
-  const first = typeof v[0];
-  if (first !== 'string' && first !== 'number' && first !== 'boolean') return false;
-  for (const item of v as readonly AttrValue[]) if (typeof item !== first) return false;
-  return true;
 }
