@@ -34,6 +34,9 @@ const table: RuleTable = {
   ruleTtls: [10 * MIN],
   indexKeys: ['open:s0'],
   pendingKey: 'pending',
+  projectionTag: 'p0',
+  projectionFields: [],
+  rulePaths: [['user_id']],
   ttlMs: 10 * MIN,
 };
 const limits = { maxUsersPerAlert: 100, maxPending: 1_000, recentIds: 32 };

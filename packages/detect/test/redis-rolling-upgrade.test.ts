@@ -207,3 +207,49 @@ standaloneAndCluster(
     await next.engine.shutdown();
   },
 );
+
+standaloneAndCluster(
+  'RedisDetectionState: an added rule and the pending events an older replica shipped',
+  'projection',
+  async ([a, b], ruleset) => {
+    // The older release reads no channel: its pending events are projected without it.
+    const base: RuleDefinition = { ...burst(100), id: 'many_blocks' };
+    // The newer release adds a rule on blocks from outside the web app (no channel).
+    const noChannel: RuleDefinition = {
+      id: 'block_without_channel',
+      title: 'A block from outside the web app',
+      severity: 'warning',
+      match: { categories: ['guardrail_block'], where: [{ field: 'metadata.channel', exists: false }] },
+      group_by: 'user_id',
+      window_ms: MIN,
+      condition: { kind: 'count', min: 1 },
+    };
+    const web = (at: number, id: string) =>
+      ev({ at, category: 'guardrail_block', user: 'alice', id, metadata: { channel: 'web' } });
+    const older = engineOn(a, [base], { ruleset });
+    const newer = engineOn(b, [base, noChannel], { ruleset });
+    // The older replica ships a web block; it waits, pending in alice's group, for the watermark.
+    const first = web(T0, 'web-1');
+    older.engine.ingest(first.event, first.t);
+    await older.engine.forceFlush();
+    // The newer replica's next block of alice moves the clock past it and steps the group: the
+    // first block had its channel cut by the older replica's projection, and is not judged
+    // "without channel" by the added rule (which would fire a false alert).
+    const second = web(T0 + 2 * L, 'web-2');
+    newer.engine.ingest(second.event, second.t);
+    await newer.engine.forceFlush();
+    newer.engine.flush();
+    await newer.engine.forceFlush();
+    expect(newer.alerts).toEqual([]);
+    // The same added rule does fire on a block without a channel, whoever shipped it.
+    const bare = ev({ at: T0 + 2 * L + SEC, category: 'guardrail_block', user: 'alice', id: 'bare' });
+    newer.engine.ingest(bare.event, bare.t);
+    newer.engine.flush();
+    await newer.engine.forceFlush();
+    expect(newer.alerts.map((x) => [x.rule, x.status, x.evidence])).toEqual([
+      ['block_without_channel', 'firing', ['bare']],
+    ]);
+    await older.engine.shutdown();
+    await newer.engine.shutdown();
+  },
+);

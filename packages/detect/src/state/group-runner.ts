@@ -9,6 +9,7 @@ import {
   type IncidentState,
 } from '../incident.ts';
 import { decodeState, encodeState } from './codec.ts';
+import { ProjectionCover } from './projection-cover.ts';
 import type { OverflowRun } from './shared-overflow.ts';
 
 /**
@@ -35,12 +36,20 @@ export interface RuleTable {
   indexKeys: string[];
   /** The key of the table's shared pending index. */
   pendingKey: string;
+  /** The tag of this process's projection of the table's pending events (projection-cover.ts), and its fields. */
+  projectionTag: string;
+  projectionFields: string[];
+  /** Per rule: the fields it reads (fieldsOf). */
+  rulePaths: string[][];
   /** Blob TTL: max(window + quiet) + lateness, or the baseline TTL when a baseline rule is in. */
   ttlMs: number;
 }
 
-/** A pending event: [time, seq (arrival order at the group), projected event]. */
-type Pending = [number, number, SecurityEvent];
+/**
+ * A pending event: [time, seq (arrival order at the group), projected event, the tag of its
+ * writer's projection (absent: written before projections were tagged)].
+ */
+type Pending = [number, number, SecurityEvent, string?];
 
 /** The stored group (JSON via codec.ts; short keys because there is one per active group). */
 export interface GroupBody {
@@ -65,6 +74,11 @@ export interface GroupBody {
    * then, and drops them after: a rule no replica runs any more does not stay in a busy group.
    */
   x: Record<string, number>;
+  /**
+   * The fields of each projection tag the pending events carry (projection-cover.ts): replicas of
+   * another release project pending events for their own rules. Only the tags in `q` are kept.
+   */
+  f?: Record<string, string[]>;
 }
 
 export interface GroupLimits {
@@ -202,13 +216,16 @@ export function stepGroup(
     // After every pending entry with time <= t: equal times keep arrival order.
     let at = q.length;
     while (at > 0 && q[at - 1]![0] > t) at--;
-    q.splice(at, 0, [t, body.n++, event]);
+    q.splice(at, 0, [t, body.n++, event, table.projectionTag]);
+    (body.f ??= {})[table.projectionTag] ??= table.projectionFields;
     step.changed = true;
   }
+  const cover = new ProjectionCover(table.projectionTag, table.rulePaths, body.f ?? {});
   while (q.length > 0 && (q[0]![0] <= watermark || q.length > limits.maxPending)) {
-    const [t, , event] = q.shift()!;
+    const [t, , event, tag] = q.shift()!;
     if (t > body.p) body.p = t;
-    processOne(table, body, incidents, event, t, step, limits, grew, refuse, overflow);
+    const judge = (j: number): boolean => cover.covers(tag, j);
+    processOne(table, body, incidents, event, t, step, limits, grew, judge, refuse, overflow);
     step.changed = true;
   }
   if (watermark > body.p) {
@@ -223,7 +240,10 @@ export function stepGroup(
       step.changed = true;
     }
   }
-  if (step.changed) writeRules(table, body, incidents);
+  if (step.changed) {
+    writeRules(table, body, incidents);
+    keepTags(body);
+  }
   for (const rule of table.rules) {
     const inc = incidents.get(rule.id);
     if (inc !== undefined) step.open.set(rule.index, inc.resolveAt);
@@ -265,6 +285,18 @@ function writeRules(table: RuleTable, body: GroupBody, incidents: Map<string, In
   if (Number.isFinite(body.p)) table.sids.forEach((sid, j) => (x[sid] = body.p + table.ruleTtls[j]!));
 }
 
+/** Keeps the projection tags still carried by a pending event, and only those. */
+function keepTags(body: GroupBody): void {
+  const f = body.f;
+  if (f === undefined) return;
+  if (body.q.length === 0) {
+    delete body.f;
+    return;
+  }
+  const used = new Set(body.q.map((p) => p[3]));
+  for (const tag of Object.keys(f)) if (!used.has(tag)) delete f[tag];
+}
+
 function processOne(
   table: RuleTable,
   body: GroupBody,
@@ -274,6 +306,8 @@ function processOne(
   step: GroupStep,
   limits: GroupLimits,
   grew: Map<string, SecurityEvent>,
+  /** Whether rule j may judge this event (its projection holds the rule's fields). */
+  judge: (j: number) => boolean,
   refuse: ReadonlySet<string> | undefined,
   overflow: OverflowView | undefined,
 ): void {
@@ -293,6 +327,7 @@ function processOne(
     const rule = table.rules[j]!;
     if (!rule.categories.includes(event.category)) continue;
     if (rule.filter !== undefined && !rule.filter(event)) continue;
+    if (!judge(j)) continue;
     const cond = rule.condition;
     const sid = table.sids[j]!;
     let state = body.s[sid];

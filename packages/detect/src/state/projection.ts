@@ -11,6 +11,16 @@ import type { RuleDefinition } from '../types.ts';
  */
 export type Projector = (event: SecurityEvent) => SecurityEvent;
 
+/** Fields every projection keeps (what an alert names). */
+export const ALWAYS_KEPT: readonly string[] = [
+  'event_id',
+  'category',
+  'severity',
+  'user_id',
+  'trace_id',
+  'span_id',
+];
+
 export function fieldsOf(rule: RuleDefinition): string[] {
   const paths = [rule.group_by ?? 'user_id'];
   for (const w of rule.match.where ?? []) paths.push(w.field);
@@ -46,8 +56,7 @@ export function projector(paths: Iterable<string>): Projector {
     else if (p.startsWith('metadata.')) meta.add(p.slice('metadata.'.length));
     else top.add(p);
   }
-  for (const always of ['event_id', 'category', 'severity', 'user_id', 'trace_id', 'span_id'])
-    top.delete(always);
+  for (const always of ALWAYS_KEPT) top.delete(always);
   const topKeys = [...top] as (keyof SecurityEvent)[];
   const metaKeys = [...meta];
   return (event) => {

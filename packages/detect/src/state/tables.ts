@@ -2,6 +2,7 @@ import type { CompiledRule } from '../compile.ts';
 import type { RuleDefinition } from '../types.ts';
 import type { RuleTable } from './group-runner.ts';
 import { fieldsOf, projector, type Projector } from './projection.ts';
+import { projectionOf } from './projection-cover.ts';
 import type { RedisDetectionState } from './redis-state.ts';
 import { DEFAULT_NAMESPACE, ruleStateId, tableTag } from './rule-identity.ts';
 
@@ -25,13 +26,20 @@ export function sharedTables(
   const ruleset = state.rulesetOption ?? DEFAULT_NAMESPACE;
   const byField = new Map<
     string,
-    { rules: CompiledRule[]; sids: string[]; ruleTtls: number[]; paths: string[]; ttl: number }
+    {
+      rules: CompiledRule[];
+      sids: string[];
+      ruleTtls: number[];
+      rulePaths: string[][];
+      paths: string[];
+      ttl: number;
+    }
   >();
   compiled.forEach((rule, i) => {
     const def = defs[i]!;
     let t = byField.get(rule.groupBy);
     if (t === undefined) {
-      t = { rules: [], sids: [], ruleTtls: [], paths: [], ttl: 0 };
+      t = { rules: [], sids: [], ruleTtls: [], rulePaths: [], paths: [], ttl: 0 };
       byField.set(rule.groupBy, t);
     }
     const sid = ruleStateId(def);
@@ -40,7 +48,9 @@ export function sharedTables(
     if (t.sids.includes(sid)) throw new Error(`detection state: rule ${rule.id} is listed twice`);
     t.rules.push(rule);
     t.sids.push(sid);
-    t.paths.push(...fieldsOf(def));
+    const paths = fieldsOf(def);
+    t.rulePaths.push(paths);
+    t.paths.push(...paths);
     let ttl = rule.windowMs + rule.quietMs + latenessMs + TTL_MARGIN_MS;
     // A baseline outlives any window: its groups keep their state longer (bounded, configurable).
     if (def.condition.kind === 'baseline') ttl = Math.max(ttl, state.baselineTtlMs);
@@ -51,6 +61,7 @@ export function sharedTables(
   const projectors: Projector[] = [];
   for (const [field, t] of byField) {
     const tag = tableTag(field);
+    const projection = projectionOf(t.paths);
     tables.push({
       field,
       index: tables.length,
@@ -60,6 +71,9 @@ export function sharedTables(
       ruleTtls: t.ruleTtls,
       indexKeys: t.sids.map((sid) => state.indexKey(ruleset, sid)),
       pendingKey: state.pendingKey(ruleset, tag),
+      projectionTag: projection.tag,
+      projectionFields: projection.fields,
+      rulePaths: t.rulePaths,
       ttlMs: t.ttl,
     });
     projectors.push(projector(t.paths));
