@@ -63,6 +63,8 @@ export const ATTR_ALERT_TRACE_IDS = 'llmsec.alert.trace_ids';
 export const ATTR_ALERT_STARTS_AT = 'llmsec.alert.starts_at';
 export const ATTR_ALERT_ENDS_AT = 'llmsec.alert.ends_at';
 export const ATTR_ALERT_LABELS_PREFIX = 'llmsec.alert.label.';
+/** The alert's `across` values (a cross_group rule across another field), one string[] per field. */
+export const ATTR_ALERT_ACROSS_PREFIX = 'llmsec.alert.across.';
 
 /** Baggage keys carrying the security context across process boundaries. */
 export const BAGGAGE_USER_ID = 'user.id';

@@ -41,6 +41,16 @@ describe('OtelAlertSink', () => {
     expect(resolve?.hrTime).toEqual([Date.parse('2026-11-22T10:10:00.000Z') / 1000, 0]);
   });
 
+  it("carries a cross_group rule's across values as llmsec.alert.across.<field>, none for other alerts", () => {
+    const { exporter, sink } = setup();
+    sink.send(alert({ across: { source_ip: ['203.0.113.1', '203.0.113.2'] } }));
+    sink.send(alert({}));
+    const [across, plain] = exporter.getFinishedLogRecords();
+    expect(across?.attributes['llmsec.alert.across.source_ip']).toEqual(['203.0.113.1', '203.0.113.2']);
+    expect(across?.attributes['llmsec.alert.user_ids']).toEqual(['u1']);
+    expect(Object.keys(plain!.attributes).filter((k) => k.startsWith('llmsec.alert.across.'))).toEqual([]);
+  });
+
   it('maps severities and leaves the record uncorrelated without a valid trigger span', () => {
     const { exporter, sink } = setup();
     sink.send(alert({ severity: 'warning', trigger: undefined }));

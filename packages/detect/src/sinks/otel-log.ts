@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/api';
 import {
   ALERT_EVENT_NAME,
+  ATTR_ALERT_ACROSS_PREFIX,
   ATTR_ALERT_ENDS_AT,
   ATTR_ALERT_EVIDENCE,
   ATTR_ALERT_ID,
@@ -100,6 +101,8 @@ export function alertAttributes(alert: Alert): Attributes {
   if (alert.ends_at !== undefined) attributes[ATTR_ALERT_ENDS_AT] = alert.ends_at;
   if (alert.trace_ids !== undefined) attributes[ATTR_ALERT_TRACE_IDS] = [...alert.trace_ids];
   for (const [k, v] of Object.entries(alert.labels)) attributes[ATTR_ALERT_LABELS_PREFIX + k] = v;
+  for (const [k, v] of Object.entries(alert.across ?? {}))
+    if (Array.isArray(v)) attributes[ATTR_ALERT_ACROSS_PREFIX + k] = [...v];
   return attributes;
 }
 
