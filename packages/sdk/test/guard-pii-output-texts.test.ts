@@ -43,6 +43,25 @@ let chatChoices: Array<Record<string, unknown>> = [];
 let anthropicContent: Array<Record<string, unknown>> = [];
 
 function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.path.endsWith('/v1/completions') && req.body.echo === true) {
+    // echo: each choice's text is its prompt, then the completion.
+    const prompts = typeof req.body.prompt === 'string' ? [req.body.prompt] : (req.body.prompt as string[]);
+    return {
+      kind: 'json',
+      body: {
+        id: 'cmpl-echo',
+        object: 'text_completion',
+        created: 1,
+        model: 'gpt-3.5-turbo-instruct',
+        choices: prompts.map((p, index) => ({
+          index,
+          text: `${p} Noted.`,
+          logprobs: null,
+          finish_reason: 'stop',
+        })),
+      },
+    };
+  }
   if (req.path.endsWith('/chat/completions'))
     return {
       kind: 'json',
@@ -231,5 +250,33 @@ describe('Anthropic citations of a block whose text the guard left alone, not st
     await expect(
       anthropic('block').messages.create({ model: 'claude-haiku-4-5', max_tokens: 50, messages: ask }),
     ).rejects.toBeInstanceOf(OutputBlockedError);
+  });
+});
+
+describe('legacy completions with echo: the echoed prompt is not read as output', () => {
+  const prompt = `Remember ${EMAIL} for me.`;
+
+  it("detect on both sides: one pii_detected, the input's (before: the output's too)", async () => {
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { input: [piiGuard({ mode: 'detect' })], output: [piiGuard({ mode: 'detect' })] },
+    });
+    const r = await c.completions.create({ model: 'gpt-3.5-turbo-instruct', echo: true, prompt });
+    expect(r.choices[0]!.text).toBe(`${prompt} Noted.`);
+    expect(piiEvents().map((e) => e.metadata?.direction)).toEqual(['input']);
+  });
+
+  it("block on the output side: the echo of the user's own prompt is not blocked as the response", async () => {
+    for (const [name, c] of openaiClients('block')) {
+      const r = await c.completions.create({
+        model: 'gpt-3.5-turbo-instruct',
+        echo: true,
+        prompt: [prompt, 'hi'],
+      });
+      expect(
+        r.choices.map((x) => x.text),
+        name,
+      ).toEqual([`${prompt} Noted.`, 'hi Noted.']);
+    }
   });
 });

@@ -51,8 +51,9 @@ export interface ProviderAdapter {
   /**
    * The response's texts, each checked and rewritten on its own (choices, quotes beside the
    * answer: output-texts.ts); when present, used instead of readResponse's text and applyOutput.
+   * `body`: the request as the application made it.
    */
-  outputTexts?(data: unknown): OutputTexts | undefined;
+  outputTexts?(data: unknown, body: Body): OutputTexts | undefined;
   newStream(): StreamAccumulator;
   /**
    * Streams: the item with its text rewritten, for a guard that rewrites a stream (piiGuard

@@ -114,7 +114,9 @@ function onData(call: RespondingCall, data: unknown): unknown {
       return data;
     }
     // Each choice and each quote beside the answer on its own (output-texts.ts).
-    const texts = call.adapter.outputTexts?.(data);
+    const texts = call.adapter.outputTexts?.(data, call.body);
+    // Only the model's text (an echoed prompt is not: openai-completions.ts).
+    if (texts !== undefined) summary.text = texts.answer.join('\n');
     let result;
     try {
       result = runOutputGuards(

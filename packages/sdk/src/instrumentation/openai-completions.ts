@@ -152,6 +152,26 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
   },
 };
 
+/**
+ * `echo: true`: each choice's text starts with its prompt (the request's, choice i answering
+ * prompt floor(i / n) of a list). That prompt is the user's input, read by the input guards:
+ * read as output too it was reported twice (detect) and blocked as the response's (block, on
+ * the output side only). So it is left out of what the output guards read and rewrite, when
+ * the choice starts with it as the application sent it; a prompt the input guards rewrote is
+ * echoed rewritten, does not match, and is read as output as before (it holds no finding left
+ * by the guard that rewrote it). Streamed echoes are read as output (not fixed).
+ */
+function echoLength(body: Body | undefined, choice: Record<string, unknown>, i: number): number {
+  if (body?.echo !== true) return 0;
+  const prompts = promptTexts(body.prompt);
+  const n = num(body.n) ?? 1;
+  const index = num(choice.index) ?? i;
+  const prompt = prompts.length === 1 ? prompts[0] : prompts[Math.floor(index / Math.max(1, n))];
+  return prompt !== undefined && prompt.length > 0 && (choice.text as string).startsWith(prompt)
+    ? prompt.length
+    : 0;
+}
+
 /** The prompt's strings: a string, or a list's strings; token-id prompts give none. */
 function promptTexts(prompt: unknown): string[] {
   if (typeof prompt === 'string') return [prompt];
@@ -173,18 +193,19 @@ function joinChoices(choices: Map<number, string> | undefined): string | undefin
  * A completion's texts (output-texts.ts): each choice's `text` on its own, so a rewrite goes
  * back choice by choice. A choice whose text changed loses its logprobs (logprobs.ts).
  */
-function completionsOutputTexts(data: unknown): OutputTexts {
+function completionsOutputTexts(data: unknown, body?: Body): OutputTexts {
   const choices: Array<Record<string, unknown>> = [];
   for (const c of arr(obj(data)?.choices)) {
     const choice = obj(c);
     if (choice !== undefined && typeof choice.text === 'string') choices.push(choice);
   }
+  const echoed = choices.map((c, i) => echoLength(body, c, i));
   return {
-    answer: choices.map((c) => c.text as string),
+    answer: choices.map((c, i) => (c.text as string).slice(echoed[i])),
     side: [],
     write(answer) {
       for (const [i, choice] of choices.entries()) {
-        const next = answer[i] ?? '';
+        const next = (choice.text as string).slice(0, echoed[i]) + (answer[i] ?? '');
         // The choice's tokens (and text_offset) repeat the text it had (logprobs.ts).
         if (next !== choice.text) dropChoiceLogprobs(choice);
         choice.text = next;

@@ -75,7 +75,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     return t.write([text], t.side);
   },
 
-  outputTexts: responsesOutputTexts,
+  outputTexts: (data: unknown) => responsesOutputTexts(data),
 
   rewriteStreamItem: rewriteResponsesEvent,
 
