@@ -35,11 +35,14 @@ export type RequestCompletedInput = WithMetadata & {
   outcome?: RequestOutcome;
 };
 
-/** Numeric fields accept numeric strings (form and header values); the rest is normalised later. */
+/**
+ * Numeric fields accept numeric strings (form and header values). Text that is no number, and a
+ * boolean, is NaN: dropped and warned about as NaN is, never written as another type than the
+ * number events.md gives the field. The rest is normalised later.
+ */
 function num(value: unknown): unknown {
-  return typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))
-    ? Number(value)
-    : value;
+  if (typeof value === 'string') return value.trim() === '' ? Number.NaN : Number(value);
+  return typeof value === 'boolean' ? Number.NaN : value;
 }
 
 /**

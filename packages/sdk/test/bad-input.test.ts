@@ -99,6 +99,33 @@ describe('bad input never crashes the host', () => {
     expect(t.metadata!.prompt_tokens).toBe(42);
   });
 
+  // events.md types these fields as numbers: text that is no number (or a boolean) was written
+  // as given, '"limit":"abc"', another type for every reader (jq, a rule's comparison, Loki).
+  it('a numeric field given text that is no number, or a boolean, is dropped as NaN is', () => {
+    const hit = h.events.rateLimitHit({ limitType: 'rpm', current: 'lots' as never, limit: true as never });
+    expect(hit.metadata!.current).toBeUndefined();
+    expect(hit.metadata!.limit).toBeUndefined();
+    expect(hit.metadata!.limit_type).toBe('rpm');
+    const done = h.events.requestCompleted({
+      model: 'm',
+      promptTokens: 'n/a' as never,
+      completionTokens: 3,
+      latencyMs: ' ' as never,
+      costUsd: 0,
+      blocked: false,
+    });
+    expect(done.metadata!.prompt_tokens).toBeUndefined();
+    expect(done.metadata!.latency_ms).toBeUndefined();
+    expect(done.metadata!.completion_tokens).toBe(3);
+    expect(
+      h.events.systemPromptLeakage({ method: 'm', confidence: 'high' as never }).metadata!.confidence,
+    ).toBeUndefined();
+    expect(
+      h.events.unusualTokenUsage({ promptTokens: ' 42 ' as never, completionTokens: 1 }).metadata!
+        .prompt_tokens,
+    ).toBe(42);
+  });
+
   it('confidence is clamped into 0..1', () => {
     expect(h.events.systemPromptLeakage({ method: 'm', confidence: 7 }).metadata!.confidence).toBe(1);
     expect(h.events.systemPromptLeakage({ method: 'm', confidence: -1 }).metadata!.confidence).toBe(0);
