@@ -127,9 +127,9 @@ describe('OTLP/gRPC receiver', () => {
       let value: Buffer = Buffer.from([0x0a, 0x01, 0x78]);
       for (let d = 0; d < 200; d++) value = ld(5, ld(1, value));
       const kv = Buffer.concat([ld(1, Buffer.from('k')), ld(2, value)]);
+      // Past maxDepth the value is dropped, not the request (otlp-http.test.ts).
       const deep = await exportLogs(client, ld(1, ld(2, ld(2, ld(6, kv)))));
-      expect(deep.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(deep.error?.details).toMatch(/maxDepth/);
+      expect(deep.error).toBeUndefined();
     });
   });
 

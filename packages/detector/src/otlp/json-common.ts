@@ -138,8 +138,11 @@ let lastCut: AttrValue | undefined;
 /** An AnyValue object at nesting level `depth` (1 for an attribute's own value). */
 export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLimits): AttrValue {
   lastCut = undefined;
-  if (depth > limits.maxDepth)
-    throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${limits.maxDepth})`);
+  if (depth > limits.maxDepth) {
+    // Dropped, not the request (readAnyValue says why); JSON.parse built it, it is not walked.
+    droppedValues.count++;
+    return null;
+  }
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw new OtlpDecodeError('AnyValue must be an object');
   // A oneof: the first known member present is the value (unknown members are ignored).

@@ -1,6 +1,7 @@
 // Decoders for opentelemetry/proto/common/v1/common.proto and resource/v1/resource.proto
 // (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
 import { rememberCut, withItemCuts } from './cut-values.ts';
+import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError } from './limits.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { AttrValue, Attributes } from './types.ts';
@@ -25,7 +26,13 @@ export function tooManyAttributes(max: number): OtlpDecodeError {
  */
 export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrValue {
   if (depth > r.limits.maxDepth) {
-    throw new OtlpDecodeError(`AnyValue nested deeper than maxDepth (${r.limits.maxDepth})`);
+    // Dropped (null, counted), not the request, as a value over maxStringBytes: a 400 would make
+    // the Collector drop every record batched with it, and a log line's metadata that deep is
+    // dropped the same way (core's caps). Skipped whole, unread: O(1) whatever it holds.
+    r.pos = end;
+    r.cut = undefined;
+    droppedValues.count++;
+    return null;
   }
   let value: AttrValue = null;
   // The value with its over-cap strings cut, not dropped (cut-values.ts): left in r.cut.

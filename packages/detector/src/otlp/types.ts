@@ -88,7 +88,7 @@ export interface OtlpIngest {
   traces(spans: DecodedSpan[]): IngestResult;
 }
 
-/** Caps applied while decoding one export request; exceeding one rejects the whole request. */
+/** Caps applied while decoding one export request; exceeding one rejects the whole request (except where said). */
 export interface DecodeLimits {
   /**
    * Most log records or spans in one request.
@@ -109,7 +109,9 @@ export interface DecodeLimits {
    */
   maxStringBytes?: number;
   /**
-   * Deepest AnyValue nesting (array / kvlist inside array / kvlist).
+   * Deepest AnyValue nesting (array / kvlist inside array / kvlist); a value nested deeper
+   * decodes as null (counted in ReceiveReport.droppedValues, skipped unread) and the record is
+   * kept, as a log line's metadata nested that deep is dropped with the event kept.
    * @default 16
    */
   maxDepth?: number;
