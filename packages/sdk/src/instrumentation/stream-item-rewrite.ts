@@ -67,8 +67,8 @@ function choiceLanes(
  * non-streamed path drops a rewritten block's citations (response-text.ts), but a stream cannot
  * know that yet: the API sends a block's citations before its text, so the block's rewrite is
  * not made when they pass, and an item cannot be withheld. Before, the quote handed the app the
- * email piiGuard redacted from the text beside it. Unlike the non-streamed path, the quotes of
- * blocks whose text is unchanged are rewritten too (a stricter, not a looser, reading).
+ * email piiGuard redacted from the text beside it. The quotes of blocks whose text is unchanged
+ * are rewritten too, as the non-streamed path now does (output-texts.ts).
  */
 export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unknown {
   const ev = obj(item);
