@@ -3,7 +3,9 @@ import { statSync } from 'node:fs';
 import { getCompileCacheDir } from 'node:module';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { decodeEventLineFast } from './event-reader.ts';
+import { ReaderMerge } from './replay-merge.ts';
 import { ReplayProjection, replayProjector } from './replay-projection.ts';
+import { planSplit, type ReaderRange, type ReaderSplitOptions } from './replay-split.ts';
 import type { RuleDefinition } from './types.ts';
 
 /**
@@ -13,6 +15,11 @@ import type { RuleDefinition } from './types.ts';
  * The engine sees the same events in the same order with the same times, so lateness, ordering
  * and alerts are those of the one-thread replay; malformed lines are reported with the same
  * numbers and reasons. The reader is at most a few batches ahead (bounded memory).
+ *
+ * A regular file of 16 MiB or more (not compressed) is read by two reader threads, each on
+ * alternate 1 MiB blocks (replay-split.ts, replay-blocks.ts), and their batches are taken here
+ * in file order (replay-merge.ts): the reader, parsing JSON, set the pace while the engine's
+ * thread waited for it ~40% of the run. Same events, order and line numbers as one reader.
  *
  * The reader may be started before the engine's modules and rules are loaded
  * (startReplayReader): it reads and decodes from its start, posting a bounded amount of whole
@@ -25,6 +32,12 @@ export interface ReaderOptions {
   maxLineBytes: number;
   /** The rules the engine runs (their fields are kept); undefined: every field is kept. */
   rules: RuleDefinition[] | undefined;
+  /**
+   * How a regular file is split between reader threads (replay-split.ts; default: two readers
+   * on 1 MiB blocks from 16 MiB on). Used when no reader was started ahead (startReplayReader
+   * takes its own).
+   */
+  split?: ReaderSplitOptions;
 }
 
 /** What the reader thread is started with: the rules come later (ReaderRules), on `port`. */
@@ -34,6 +47,8 @@ export interface ReaderStart {
   port: MessagePort;
   /** Set to 1 by the reader thread just before it opens the file (shared memory). */
   opened: Int32Array;
+  /** This reader's blocks of the file, beside other readers' (replay-split.ts); else all of it. */
+  range?: ReaderRange;
 }
 
 /** The first message to the reader thread: the rules whose fields it keeps. */
@@ -59,6 +74,11 @@ export interface ReaderBatch {
   count: number;
   times: number[];
   errors: [index: number, lineNumber: number, reason: string | number][];
+  /**
+   * Byte ranges only: the batch ends one of the reader's blocks, which had this many lines
+   * (complete and skipped); line numbers in `errors` are the block's own (replay-merge.ts).
+   */
+  blockLines?: number;
 }
 
 export interface ReaderDone {
@@ -127,6 +147,8 @@ export interface ReplayReaderLink {
   opened: Int32Array;
   /** The reader thread's failure or exit, from the thread that started it (ReaderStatus). */
   status: MessagePort;
+  /** The ports of the other readers of a file read on byte ranges (replay-split.ts), in order. */
+  more?: { port: MessagePort; status: MessagePort }[];
 }
 
 /**
@@ -151,47 +173,80 @@ export interface ReplayReader {
   close(): void;
 }
 
-/** ReplayReader, with what the replay's side calls. */
+/** One reader thread's two ports, seen from the replay's side (and its Worker where started). */
+interface ReaderPorts {
+  /** Its messages (ReaderMessage) and the replay's to it (ReaderRules, then 0s). */
+  port: MessagePort;
+  /** Its thread's failure or exit (ReaderStatus). */
+  status: MessagePort;
+  worker?: Worker;
+}
+
+/** ReplayReader, with what the replay's side calls: one reader thread, or several on byte ranges. */
 class ReaderThread implements ReplayReader {
   readonly file: string;
   readonly maxLineBytes: number;
-  private readonly port: MessagePort | undefined;
-  private readonly status: MessagePort | undefined;
-  /** Where the thread was started here. */
-  private readonly worker: Worker | undefined;
+  /** Reader 0 first; undefined: the threads could not be made (Worker threw). */
+  private readonly readers: ReaderPorts[] | undefined;
   /** The thread could not be made at all (Worker threw). */
   private readonly startError: Error | undefined;
-  /** ReaderStart.opened. */
+  /** ReaderStart.opened, shared by the readers of one replay. */
   readonly opened: Int32Array;
   private taken = false;
 
   private constructor(
     file: string,
     maxLineBytes: number,
-    port: MessagePort | undefined,
-    status: MessagePort | undefined,
-    worker: Worker | undefined,
+    readers: ReaderPorts[] | undefined,
     startError: Error | undefined,
     opened: Int32Array,
   ) {
     this.opened = opened;
     this.file = file;
     this.maxLineBytes = maxLineBytes;
-    this.port = port;
-    this.status = status;
-    this.worker = worker;
+    this.readers = readers;
     this.startError = startError;
   }
 
-  static start(file: string, maxLineBytes: number): ReaderThread {
+  /** Reader threads for `file`: several on byte ranges where planSplit allows, else one. */
+  static start(file: string, maxLineBytes: number, split: ReaderSplitOptions | undefined): ReaderThread {
+    const opened = new Int32Array(new SharedArrayBuffer(4));
+    const ranges: (ReaderRange | undefined)[] = planSplit(file, split) ?? [undefined];
+    const readers: ReaderPorts[] = [];
+    for (const range of ranges) {
+      try {
+        readers.push(ReaderThread.spawn(file, maxLineBytes, range, opened));
+      } catch (err) {
+        for (const r of readers) {
+          r.port.close();
+          r.status.close();
+          void r.worker?.terminate();
+        }
+        return new ReaderThread(file, maxLineBytes, undefined, err as Error, opened);
+      }
+    }
+    return new ReaderThread(file, maxLineBytes, readers, undefined, opened);
+  }
+
+  private static spawn(
+    file: string,
+    maxLineBytes: number,
+    range: ReaderRange | undefined,
+    opened: Int32Array,
+  ): ReaderPorts {
     const data = new MessageChannel();
     const status = new MessageChannel();
     const cacheDir = getCompileCacheDir();
-    const opened = new Int32Array(new SharedArrayBuffer(4));
     let worker: Worker;
     try {
       worker = new Worker(workerUrl(), {
-        workerData: { file, maxLineBytes, port: data.port2, opened } satisfies ReaderStart,
+        workerData: {
+          file,
+          maxLineBytes,
+          port: data.port2,
+          opened,
+          ...(range !== undefined ? { range } : {}),
+        } satisfies ReaderStart,
         transferList: [data.port2],
         // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
         // a small young generation keeps it from growing to V8's 64 MiB of semi-spaces, ~40 MB
@@ -209,7 +264,8 @@ class ReaderThread implements ReplayReader {
     } catch (err) {
       data.port1.close();
       status.port1.close();
-      return new ReaderThread(file, maxLineBytes, undefined, undefined, undefined, err as Error, opened);
+      status.port2.close();
+      throw err;
     }
     // Said through a port, so that the thread the replay runs on hears it wherever that is.
     worker.on('error', (err) =>
@@ -219,79 +275,86 @@ class ReaderThread implements ReplayReader {
       status.port1.postMessage({ kind: 'exit', code } satisfies ReaderStatus);
       status.port1.close();
     });
-    return new ReaderThread(file, maxLineBytes, data.port1, status.port2, worker, undefined, opened);
+    return { port: data.port1, status: status.port2, worker };
   }
 
   static from(link: ReplayReaderLink): ReaderThread {
-    return new ReaderThread(
-      link.file,
-      link.maxLineBytes,
-      link.port,
-      link.status,
-      undefined,
-      undefined,
-      link.opened,
-    );
+    const readers = [{ port: link.port, status: link.status }, ...(link.more ?? [])];
+    return new ReaderThread(link.file, link.maxLineBytes, readers, undefined, link.opened);
+  }
+
+  /** How many reader threads read the file (1, or the number of byte-range readers). */
+  get count(): number {
+    return this.readers?.length ?? 1;
   }
 
   handOver(): { link: ReplayReaderLink; transfer: MessagePort[] } | undefined {
-    if (this.port === undefined || this.status === undefined || this.taken) return undefined;
+    if (this.readers === undefined || this.taken) return undefined;
     this.taken = true;
+    const [first, ...more] = this.readers;
     return {
       link: {
         file: this.file,
         maxLineBytes: this.maxLineBytes,
-        port: this.port,
-        status: this.status,
+        port: first!.port,
+        status: first!.status,
         opened: this.opened,
+        ...(more.length > 0 ? { more: more.map((r) => ({ port: r.port, status: r.status })) } : {}),
       },
-      transfer: [this.port, this.status],
+      transfer: this.readers.flatMap((r) => [r.port, r.status]),
     };
   }
 
   close(): void {
-    if (!this.taken) {
-      this.port?.close();
-      this.status?.close();
+    for (const r of this.readers ?? []) {
+      if (!this.taken) {
+        r.port.close();
+        r.status.close();
+      }
+      void r.worker?.terminate();
     }
-    void this.worker?.terminate();
   }
 
   /**
-   * The replay's side: the rules sent; the reader's messages and its thread's status
-   * to `listener` from now on (what came before waited in the ports).
+   * The replay's side: the rules sent to every reader; each reader's messages (with its number)
+   * and its thread's status to `listener` and `onStatus` from now on (what came before waited
+   * in the ports).
    */
   listen(
     rules: RuleDefinition[] | undefined,
-    listener: (message: ReaderMessage) => void,
+    listener: (message: ReaderMessage, reader: number) => void,
     onStatus: (status: ReaderStatus) => void,
   ): void {
     if (this.taken) throw new Error('this replay reader is already in use');
     this.taken = true;
-    if (this.port === undefined || this.status === undefined) {
+    if (this.readers === undefined) {
       onStatus({ kind: 'error', message: this.startError?.message ?? 'not started' });
       return;
     }
-    this.port.postMessage({ rules } satisfies ReaderRules);
-    this.port.on('message', listener);
-    // A batch this thread could not deserialize is dropped by Node with only this event: the
-    // replay must fail (or, nothing fed yet, read on one thread), not go on without it.
-    this.port.on('messageerror', (err: Error) =>
-      onStatus({ kind: 'error', message: `a batch could not be read: ${err.message}` }),
-    );
-    this.status.on('message', onStatus);
+    this.readers.forEach(({ port, status }, index) => {
+      port.postMessage({ rules } satisfies ReaderRules);
+      port.on('message', (message: ReaderMessage) => listener(message, index));
+      // A batch this thread could not deserialize is dropped by Node with only this event: the
+      // replay must fail (or, nothing fed yet, read on one thread), not go on without it.
+      port.on('messageerror', (err: Error) =>
+        onStatus({ kind: 'error', message: `a batch could not be read: ${err.message}` }),
+      );
+      status.on('message', onStatus);
+    });
   }
 
-  /** Each batch taken: one more may come. */
-  batchTaken(): void {
-    this.port!.postMessage(0);
+  /** Each batch taken: one more may come from that reader. */
+  batchTaken(reader: number): void {
+    this.readers![reader]!.port.postMessage(0);
   }
 
-  /** The replay ended: its ports closed, which ends the reader thread. */
+  /** The replay ended: its ports closed, which ends the reader threads. */
   end(): void {
-    this.port?.close();
-    this.status?.close();
-    void this.worker?.terminate();
+    for (const r of this.readers ?? []) {
+      r.port.close();
+      r.status.close();
+      void r.worker?.terminate();
+    }
   }
 }
 
@@ -301,8 +364,12 @@ class ReaderThread implements ReplayReader {
  * Mi characters of their lines) until replayFileOnTwoThreads gives it the rules. Never throws; a thread that cannot
  * start is reported by replayFileOnTwoThreads (ReplayThreadUnavailableError).
  */
-export function startReplayReader(file: string, maxLineBytes: number): ReplayReader {
-  return ReaderThread.start(file, maxLineBytes);
+export function startReplayReader(
+  file: string,
+  maxLineBytes: number,
+  split?: ReaderSplitOptions,
+): ReplayReader {
+  return ReaderThread.start(file, maxLineBytes, split);
 }
 
 /** The reader another thread started and handed over (ReplayReader.handOver). */
@@ -311,8 +378,9 @@ export function replayReaderFrom(link: ReplayReaderLink): ReplayReader {
 }
 
 /**
- * Replays `options.file` on two threads. Resolves with the line count and the reader's CPU
- * time; rejects (Error with the reason) when the file cannot be read, and with a
+ * Replays `options.file` on two threads, or more: a regular file large enough is read by
+ * several reader threads on byte ranges (replay-split.ts), fed to the engine in file order.
+ * Resolves with the line count, the readers' CPU time (summed) and their number; rejects (Error with the reason) when the file cannot be read, and with a
  * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
  * `reader`: one started ahead for the same file and line cap (startReplayReader); closed at
  * the end, as one started here.
@@ -321,7 +389,7 @@ export function replayFileOnTwoThreads(
   options: ReaderOptions,
   handlers: PipelineHandlers,
   reader?: ReplayReader,
-): Promise<{ lines: number; readerCpuMs: number | undefined }> {
+): Promise<{ lines: number; readerCpuMs: number | undefined; readers: number }> {
   if (reader !== undefined && !(reader instanceof ReaderThread)) {
     return Promise.reject(new TypeError('not a reader from startReplayReader or replayReaderFrom'));
   }
@@ -331,16 +399,23 @@ export function replayFileOnTwoThreads(
   ) {
     return Promise.reject(new TypeError('the replay reader was started for another file or line cap'));
   }
-  const thread = reader ?? ReaderThread.start(options.file, options.maxLineBytes);
+  const thread = reader ?? ReaderThread.start(options.file, options.maxLineBytes, options.split);
   return new Promise((resolve, reject) => {
-    const feeder = new BatchFeeder(options.rules, handlers);
+    // A feeder per reader: each numbers the categories of its batches on its own.
+    const feeders = Array.from({ length: thread.count }, () => new BatchFeeder(options.rules, handlers));
+    const merge = new ReaderMerge<ReaderBatch>(thread.count);
+    const take = (batch: ReaderBatch, index: number, linesBefore: number): void => {
+      fed = true;
+      feeders[index]!.feed(batch, linesBefore);
+      thread.batchTaken(index);
+    };
     let settled = false;
     // Until a batch was fed, a failure of the reader's thread (its file, its imports) leaves
     // the caller free to read the file itself.
     let fed = false;
     const finish = (
       err: Error | undefined,
-      value?: { lines: number; readerCpuMs: number | undefined },
+      value?: { lines: number; readerCpuMs: number | undefined; readers: number },
     ): void => {
       if (settled) return;
       settled = true;
@@ -367,17 +442,14 @@ export function replayFileOnTwoThreads(
     };
     thread.listen(
       options.rules,
-      (message) => {
+      (message, index) => {
         if (settled) return;
         try {
-          if (message.kind === 'batch') {
-            fed = true;
-            feeder.feed(message);
-            thread.batchTaken();
-          } else if (message.kind === 'done') {
-            finish(undefined, { lines: message.lines, readerCpuMs: message.cpuMs });
-          } else {
-            finish(new Error(message.message));
+          if (message.kind === 'failed') finish(new Error(message.message));
+          else {
+            const all = merge.push(index, message, take);
+            if (all !== undefined)
+              finish(undefined, { lines: all.lines, readerCpuMs: all.cpuMs, readers: thread.count });
           }
         } catch (err) {
           finish(err as Error);
@@ -421,20 +493,21 @@ class BatchFeeder {
     this.handlers = handlers;
   }
 
-  feed(batch: ReaderBatch): void {
+  /** `linesBefore`: the file's lines before the batch's block (byte ranges), else 0. */
+  feed(batch: ReaderBatch, linesBefore: number): void {
     const { values, count, errors } = batch;
     const handlers = this.handlers;
     if (batch.whole) {
       let e = 0;
       for (let i = 0; i < count; i++) {
-        for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
+        for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, linesBefore, handlers);
         // A line: an event nested too deep to be cloned (replay-reader-worker.ts), decoded
         // here as the reader did.
         const value = values[i];
         const event = typeof value === 'string' ? decodeEventLineFast(value).event : (value as SecurityEvent);
         handlers.onEvent(this.project(event), batch.times[i]!);
       }
-      for (; e < errors.length; e++) report(errors[e]!, handlers);
+      for (; e < errors.length; e++) report(errors[e]!, linesBefore, handlers);
       return;
     }
     this.projection.learnCategories(batch.categories);
@@ -443,15 +516,19 @@ class BatchFeeder {
     let at = 0;
     let e = 0;
     for (let i = 0; i < count; i++) {
-      for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, handlers);
+      for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, linesBefore, handlers);
       at = this.projection.read(values, at, this.deliver);
     }
-    for (; e < errors.length; e++) report(errors[e]!, handlers);
+    for (; e < errors.length; e++) report(errors[e]!, linesBefore, handlers);
     this.times = [];
   }
 }
 
-function report([, lineNumber, reason]: ReaderBatch['errors'][number], handlers: PipelineHandlers): void {
-  if (typeof reason === 'number') handlers.onOverlong(lineNumber, reason);
-  else handlers.onMalformed(lineNumber, reason);
+function report(
+  [, lineNumber, reason]: ReaderBatch['errors'][number],
+  linesBefore: number,
+  handlers: PipelineHandlers,
+): void {
+  if (typeof reason === 'number') handlers.onOverlong(linesBefore + lineNumber, reason);
+  else handlers.onMalformed(linesBefore + lineNumber, reason);
 }

@@ -2,7 +2,10 @@
 // decodes its lines exactly as the one-thread replay does (core's LineSplitter and
 // decodeEventLineFast: same events, same errors, same line numbers), writes of each event what
 // the rules read (ReplayProjection) into one flat array per batch and posts the batches in
-// input order.
+// input order. Given a range (replay-split.ts), it reads only its blocks of a regular file,
+// beside other readers (replay-blocks.ts): each block's last batch says its line count, and
+// its lines are numbered within the block (the engine's side adds the lines before: the
+// reader does not know them).
 // It starts reading before it knows the rules (the engine's thread sends them once it has
 // loaded them: ReaderRules), so that the engine's start-up and the reader's overlap: until then
 // it posts whole events (ReaderBatch.whole), which wait serialized in the port, at most
@@ -18,6 +21,7 @@ import { workerData } from 'node:worker_threads';
 import { LineSplitter } from '@llmsec/core/jsonl';
 import { decodeEventLineFast } from './event-reader.ts';
 import { gunzipIfCompressed } from './gzip-input.ts';
+import { readBlocks } from './replay-blocks.ts';
 import { ReplayProjection } from './replay-projection.ts';
 import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderRules, ReaderStart } from './replay-pipeline.ts';
 
@@ -66,6 +70,10 @@ function tooDeep(written: unknown[], start: number): boolean {
 
 const options = workerData as ReaderStart;
 const port = options.port;
+/** Reading blocks of the file beside other readers (replay-split.ts), or all of it. */
+const range = options.range;
+/** The cap on lines posted whole is shared by the readers of one file. */
+const maxWholeChars = MAX_WHOLE_CHARS / (range?.readers ?? 1);
 // The replay's side closed its port (it ended, or its thread did): nothing more to read for.
 port.on('close', () => process.exit());
 /** The rules, once the engine's thread sent them (taken in between chunks: useRules). */
@@ -89,10 +97,13 @@ let count = 0;
 let times: number[] = [];
 let errors: ReaderBatch['errors'] = [];
 let lines = 0;
+/** Lines of the blocks read (ranges: `lines` is the block's). */
+let blockLinesTotal = 0;
 /** Characters of the lines posted whole (before the rules came). */
 let wholeChars = 0;
 
-function post(): void {
+/** `blockLines`: the batch ends a block (ranges), which had that many lines. */
+function post(blockLines?: number): void {
   const batch: ReaderBatch = {
     kind: 'batch',
     whole: projection === undefined,
@@ -102,6 +113,7 @@ function post(): void {
     times,
     errors,
   };
+  if (blockLines !== undefined) batch.blockLines = blockLines;
   port.postMessage(batch);
   inFlight++;
   values = [];
@@ -178,23 +190,27 @@ function onOverlong(lineNumber: number, bytes: number): void {
   if (count + errors.length >= BATCH_EVENTS) post();
 }
 
-async function run(): Promise<void> {
-  const splitter = new LineSplitter(onLine, { maxLineBytes: options.maxLineBytes, onOverlong });
-  // Said before the open: from here on this thread may take bytes from a pipe that no one else
-  // can read again, so the replay must not fall back to reading the file itself (replay-pipeline).
-  Atomics.store(options.opened, 0, 1);
-  const input = createReadStream(options.file, { highWaterMark: 512 << 10 });
-  for await (const chunk of gunzipIfCompressed(input as AsyncIterable<Buffer>)) {
-    splitter.push(chunk as Buffer);
-    if (projection === undefined) {
-      // Acks come only after the rules: until then the cap is on what was posted.
-      while (arrived === undefined && wholeChars >= MAX_WHOLE_CHARS) await wake();
-      if (arrived !== undefined) useRules(arrived);
-    }
-    if (projection !== undefined) while (inFlight >= MAX_IN_FLIGHT) await wake();
+/** After each chunk: the rules taken if they came, and the wait for the engine's side. */
+async function between(): Promise<void> {
+  if (projection === undefined) {
+    // Acks come only after the rules: until then the cap is on what was posted.
+    while (arrived === undefined && wholeChars >= maxWholeChars) await wake();
+    if (arrived !== undefined) useRules(arrived);
   }
-  splitter.end();
-  post();
+  if (projection !== undefined) while (inFlight >= MAX_IN_FLIGHT) await wake();
+}
+
+function onBlockEnd(blockLines: number): void {
+  blockLinesTotal += blockLines;
+  post(blockLines);
+}
+
+async function run(): Promise<void> {
+  if (range !== undefined) {
+    Atomics.store(options.opened, 0, 1);
+    await readBlocks(options.file, range, options.maxLineBytes, { onLine, onOverlong, onBlockEnd, between });
+    lines = blockLinesTotal;
+  } else await readAll();
   // Node 22 has no per-thread CPU time; the summary then leaves the reader's out.
   const cpu = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage() : undefined;
   const done: ReaderDone = {
@@ -203,6 +219,21 @@ async function run(): Promise<void> {
     cpuMs: cpu !== undefined ? (cpu.user + cpu.system) / 1000 : undefined,
   };
   port.postMessage(done);
+}
+
+/** The whole input from its start (any file, pipe or FIFO; gzip-compressed or not). */
+async function readAll(): Promise<void> {
+  const splitter = new LineSplitter(onLine, { maxLineBytes: options.maxLineBytes, onOverlong });
+  // Said before the open: from here on this thread may take bytes from a pipe that no one else
+  // can read again, so the replay must not fall back to reading the file itself (replay-pipeline).
+  Atomics.store(options.opened, 0, 1);
+  const input = createReadStream(options.file, { highWaterMark: 512 << 10 });
+  for await (const chunk of gunzipIfCompressed(input as AsyncIterable<Buffer>)) {
+    splitter.push(chunk as Buffer);
+    await between();
+  }
+  splitter.end();
+  post();
 }
 
 run().catch((err: unknown) => {

@@ -14,3 +14,4 @@ export {
 } from './replay-pipeline.ts';
 export { replayProjector } from './replay-projection.ts';
 export type { PipelineHandlers, ReaderOptions, ReplayReader, ReplayReaderLink } from './replay-pipeline.ts';
+export type { ReaderSplitOptions } from './replay-split.ts';

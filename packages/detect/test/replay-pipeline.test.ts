@@ -11,6 +11,7 @@ import {
   startReplayReader,
   type ReplayReader,
 } from '../src/replay.ts';
+import type { ReaderSplitOptions } from '../src/replay-split.ts';
 import { createReadStream } from 'node:fs';
 
 /**
@@ -143,11 +144,17 @@ async function oneThread(file: string, rules: RuleDefinition[]): Promise<Outcome
   return out;
 }
 
-async function twoThreads(file: string, rules: RuleDefinition[], reader?: ReplayReader): Promise<Outcome> {
+async function twoThreads(
+  file: string,
+  rules: RuleDefinition[],
+  reader?: ReplayReader,
+  split?: ReaderSplitOptions,
+  readers = 1,
+): Promise<Outcome> {
   const out: Outcome = { alerts: [], malformed: [], events: 0, lines: 0 };
   const engine = engineFor(rules, out.alerts);
   const read = await replayFileOnTwoThreads(
-    { file, maxLineBytes: MAX_LINE, rules },
+    { file, maxLineBytes: MAX_LINE, rules, ...(split !== undefined ? { split } : {}) },
     {
       onEvent: (event, timeMs) => {
         out.events++;
@@ -159,6 +166,7 @@ async function twoThreads(file: string, rules: RuleDefinition[], reader?: Replay
     reader,
   );
   out.lines = read.lines;
+  expect(read.readers).toBe(readers);
   engine.flush();
   return out;
 }
@@ -237,6 +245,27 @@ describe('replay on two threads', () => {
     const two = await twoThreads(file, [...rules], reader);
     expect(two).toEqual(one);
     expect(one.malformed.length).toBeGreaterThan(50);
+  });
+
+  // A regular file read by several reader threads on byte ranges (replay-split.ts), blocks
+  // small enough that cuts fall inside every kind of line of the corpus (junk, CRLF, blank,
+  // over-long, multi-byte), taken in file order with the lines before each block added.
+  it.each([
+    ['two readers, 4 KiB blocks, the default rules', 7, defaultRules(), 2, 4096],
+    ['three readers, 1,000-byte blocks, the default rules', 8, defaultRules(), 3, 1000],
+    ['two readers, 777-byte blocks, rules reading other fields', 9, OTHER_RULES, 2, 777],
+  ] as const)('the same on byte ranges: %s', async (_name, seed, rules, readers, blockBytes) => {
+    const file = join(dir, `ranges-${seed}.jsonl`);
+    writeFileSync(file, corpus(seed, 6_000));
+    const one = await oneThread(file, [...rules]);
+    const split = { readers, blockBytes, minBytes: 0 };
+    expect(await twoThreads(file, [...rules], undefined, split, readers)).toEqual(one);
+    // Started ahead of the rules: whole events first, from every reader.
+    const reader = startReplayReader(file, MAX_LINE, split);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await twoThreads(file, [...rules], reader, undefined, readers)).toEqual(one);
+    expect(one.malformed.length).toBeGreaterThan(50);
+    expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
   });
 
   it('a log of nothing but junk: every line reported, in order, in bounded batches', async () => {

@@ -171,6 +171,8 @@ async function replay(
     );
   };
   let readerCpuMs: number | undefined;
+  /** Reader threads (several on byte ranges of a large regular file). */
+  let readers = 1;
   try {
     let oneThread = args.file === undefined || args.threads === 1;
     if (!oneThread) {
@@ -191,6 +193,7 @@ async function replay(
         );
         lines = read.lines;
         readerCpuMs = read.readerCpuMs;
+        readers = read.readers;
       } catch (err) {
         // Its file missing (a bundle) or not loading: nothing was fed yet; read it here.
         if (!(err instanceof ReplayThreadUnavailableError)) throw err;
@@ -263,7 +266,10 @@ async function replay(
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
       `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
-      (readerCpuMs !== undefined ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` : ''),
+      (readerCpuMs !== undefined
+        ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` +
+          (readers > 1 ? `s (${readers})` : '')
+        : ''),
     `alerts: ${stats.alertsFired} firing, ${stats.alertsResolved} resolved, ${open} still firing at end of input` +
       // A rule at its cap is an operator's concern even though it still alerts: say how many
       // incidents alerted from the overflow tier, and how many of those it resolved early.
