@@ -6,7 +6,14 @@ import {
   type RedisClusterHandle,
   type RedisHandle,
 } from '../../../test/support/redis.ts';
-import { defaultRules, DetectionEngine, RedisDetectionState, type RuleDefinition } from '../src/index.ts';
+import {
+  defaultRules,
+  DetectionEngine,
+  RedisDetectionState,
+  type AlertSink,
+  type FleetIncidentCheck,
+  type RuleDefinition,
+} from '../src/index.ts';
 import { fleetScenario, runProcesses } from './engine-children.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { canonical, freshRuleset, memoryAlerts, sequences } from './redis-support.ts';
@@ -251,5 +258,52 @@ standaloneAndCluster(
     ]);
     await older.engine.shutdown();
     await newer.engine.shutdown();
+  },
+);
+
+standaloneAndCluster(
+  'RedisDetectionState: the fleet check and an incident of another definition of the rule',
+  'fleet-check',
+  async ([a, b], ruleset) => {
+    /** An engine whose sink only captures the fleet check the engine hands its sinks. */
+    const withCheck = (redis: TwoClients[number], rules: RuleDefinition[]) => {
+      let check: FleetIncidentCheck | undefined;
+      const sink: AlertSink = {
+        name: 'capture',
+        send: () => undefined,
+        useFleet: (f) => (check = f),
+        forceFlush: async () => undefined,
+        shutdown: async () => undefined,
+      };
+      const alerts: Alert[] = [];
+      const engine = new DetectionEngine({
+        rules,
+        allowedLatenessMs: L,
+        state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, shutdownGraceMs: 0 }),
+        sinks: [sink],
+        onAlert: (x) => alerts.push(x),
+      });
+      return { engine, alerts, check: () => check! };
+    };
+    const v1 = withCheck(a, [burst(5)]);
+    const v2 = withCheck(b, [burst(3)]);
+    blocks(v1.engine, 'alice', T0, 5);
+    v1.engine.advanceTo(T0 + 4 * SEC + L);
+    await v1.engine.forceFlush();
+    const fired = v1.alerts.find((x) => x.status === 'firing')!;
+    expect(fired.labels).toEqual({ user_id: 'alice' });
+    // A replica of the other release asked whether release 1's alert is closed (its sink re-sends
+    // alerts it adopted): not by it. Its own definition holds nothing for alice, but release 1's
+    // does: "ended" would resolve a live incident in Alertmanager.
+    const ref = [{ alert_id: fired.alert_id, rule: fired.rule, labels: fired.labels }];
+    const answer = await v2.check().closed(ref);
+    expect([...answer.ended, ...answer.superseded]).toEqual([]);
+    // Once release 1's replica resolved it, it is ended for both.
+    v1.engine.advanceTo(T0 + 4 * SEC + 10 * MIN + L + SEC);
+    await v1.engine.forceFlush();
+    expect(v1.alerts.map((x) => x.status)).toEqual(['firing', 'resolved']);
+    expect([...(await v2.check().closed(ref)).ended]).toEqual([fired.alert_id]);
+    await v1.engine.shutdown();
+    await v2.engine.shutdown();
   },
 );
