@@ -53,8 +53,9 @@ export function logRecordToEvent(record: DecodedLogRecord, out: EventBatch): Rej
 /**
  * Appends the events of one span to `out`: its llmsec span events, and for a GenAI span of
  * another instrumentation its request_completed. Returns the reason when the span gave
- * nothing usable; a span of llmsec's own instrumentation without events is usable (its
- * request_completed arrives as a span event or log record of its own).
+ * nothing usable; a span of llmsec's own instrumentation without llmsec events is usable (its
+ * request_completed arrives as a span event or log record of its own), one whose llmsec events
+ * are all unusable is not. A span with some usable events is taken, its unusable ones dropped.
  */
 export function spanToEvents(
   span: DecodedSpan,
@@ -72,8 +73,11 @@ export function spanToEvents(
     out.events.push(capped(g.event));
     out.times.push(eventTimeMs(g.event.timestamp));
   }
-  if (out.events.length > before || g.kind === 'llmsec_sdk') return undefined;
-  return invalid ? 'invalid_event' : 'not_genai';
+  if (out.events.length > before) return undefined;
+  // llmsec's own span is usable without events, not with only unusable ones: those are
+  // reported (partial success, invalid_event) as under any other scope, not dropped unsaid.
+  if (invalid) return 'invalid_event';
+  return g.kind === 'llmsec_sdk' ? undefined : 'not_genai';
 }
 
 /** Appends the event with its parsed time; false when there is none or its time is unreadable. */

@@ -1,0 +1,56 @@
+// A span of llmsec's own instrumentation (scope @llmsec/...) whose llmsec span events are all
+// unusable (an attribute missing, a bad timestamp) was answered as taken, with no partial
+// success and no llmsec_detector_records_rejected_total{reason="invalid_event"}: the events were
+// dropped without a word, where the same span under another scope name is rejected as
+// invalid_event (README: span event llmsec.<category> -> rejected invalid_event). A span of
+// llmsec's own with no llmsec events stays accepted (its request_completed comes on its own).
+import { describe, expect, it } from 'vitest';
+import { eventToAttributes } from '@llmsec/core';
+import { DetectionEngine } from '@llmsec/detect';
+import { DetectorIngest } from '../src/service/detector-ingest.ts';
+import { DEFAULT_SESSION_ATTRIBUTES, DEFAULT_USER_ATTRIBUTES } from '../src/service/genai-attributes.ts';
+import { IngestQueue } from '../src/service/ingest-queue.ts';
+import { DetectorMetrics } from '../src/service/metrics.ts';
+import type { Attributes } from '../src/otlp/types.ts';
+import { decodedSpan, secEvent, T0 } from './support.ts';
+
+function ingest(): { ingest: DetectorIngest; metrics: DetectorMetrics } {
+  const engine = new DetectionEngine({ allowedLatenessMs: 0 });
+  const queue: IngestQueue = new IngestQueue({
+    capacity: 100,
+    process: (e, t) => engine.ingestOnce(e, t),
+    onError: () => {},
+  });
+  const metrics = new DetectorMetrics({
+    queueDepth: () => queue.depth,
+    stateHealthy: () => ({ store: 'memory', healthy: true }),
+  });
+  const genAi = { userAttributes: DEFAULT_USER_ATTRIBUTES, sessionAttributes: DEFAULT_SESSION_ATTRIBUTES };
+  return { ingest: new DetectorIngest({ queue, metrics, genAi, onError: () => {} }), metrics };
+}
+
+/** An llmsec span event without its user.id: not a usable event. */
+function brokenEvent(id: string) {
+  const attributes = eventToAttributes(secEvent({ event_id: id })) as Attributes;
+  delete attributes['user.id'];
+  return { timeMs: T0, name: 'llmsec.guardrail_block', attributes };
+}
+
+describe('llmsec span events that are not usable events', () => {
+  for (const scope of ['@llmsec/sdk/instrumentation', 'other-instrumentation']) {
+    it(`are rejected as invalid_event on a span of scope ${scope}`, async () => {
+      const s = ingest();
+      const span = decodedSpan({ scope, events: [brokenEvent('EVT-a'), brokenEvent('EVT-b')] });
+      const result = s.ingest.traces([span]);
+      await s.metrics.shutdown();
+      expect(result).toEqual({ kind: 'accepted', rejected: 1, message: '1 spans rejected: invalid_event=1' });
+    });
+  }
+
+  it('leave a span of llmsec with no llmsec events accepted', async () => {
+    const s = ingest();
+    const result = s.ingest.traces([decodedSpan({ scope: '@llmsec/sdk/instrumentation' })]);
+    await s.metrics.shutdown();
+    expect(result).toEqual({ kind: 'accepted', rejected: 0 });
+  });
+});
