@@ -46,17 +46,19 @@ export function attributesToEvent(
   ids: CarrierIds = {},
 ): SecurityEvent | undefined {
   if (!attrs) return undefined;
-  const event_id = attrs[A.ATTR_EVENT_ID];
-  const category = attrs[A.ATTR_EVENT_CATEGORY];
+  // As core's JSONL reader reads a line (decodeEvent): an id or category given as a number is its
+  // decimal text, and an empty one is no event, so the same event is one event on every path.
+  const event_id = idText(attrs[A.ATTR_EVENT_ID]);
+  const category = idText(attrs[A.ATTR_EVENT_CATEGORY]);
   const severity = attrs[A.ATTR_EVENT_SEVERITY];
   const timestamp = attrs[A.ATTR_EVENT_TIMESTAMP];
-  const user_id = attrs[A.ATTR_USER_ID];
+  const user_id = idText(attrs[A.ATTR_USER_ID]);
   if (
-    typeof event_id !== 'string' ||
-    typeof category !== 'string' ||
+    event_id === undefined ||
+    category === undefined ||
     !isSeverity(severity) ||
     typeof timestamp !== 'string' ||
-    typeof user_id !== 'string'
+    user_id === undefined
   ) {
     return undefined;
   }
@@ -117,18 +119,33 @@ export function attributesToEvent(
     }
   }
   // Same field order as before (and as eventToAttributes' inverse): one hidden class per set.
+  // A number is its decimal text, as core's JSONL reader takes it.
   if (typeof session_id === 'string') event.session_id = session_id;
+  else if (typeof session_id === 'number') event.session_id = String(session_id);
   if (typeof conversation_id === 'string') event.conversation_id = conversation_id;
+  else if (typeof conversation_id === 'number') event.conversation_id = String(conversation_id);
   if (ids.trace_id !== undefined) event.trace_id = ids.trace_id;
   if (ids.span_id !== undefined) event.span_id = ids.span_id;
   if (typeof source_ip === 'string') event.source_ip = source_ip;
+  else if (typeof source_ip === 'number') event.source_ip = String(source_ip);
   if (typeof service === 'string') event.service = service;
+  else if (typeof service === 'number') event.service = String(service);
   if (typeof description === 'string') event.description = description;
+  else if (typeof description === 'number') event.description = String(description);
   if (typeof request_preview === 'string') event.request_preview = request_preview;
+  else if (typeof request_preview === 'number') event.request_preview = String(request_preview);
   if (typeof response_preview === 'string') event.response_preview = response_preview;
+  else if (typeof response_preview === 'number') event.response_preview = String(response_preview);
   if (Array.isArray(correlated)) event.correlated_events = correlated.map(String);
   if (metadata !== undefined) event.metadata = metadata;
   return event;
+}
+
+/** A required id or category: a non-empty string, or a number's decimal text; else undefined. */
+function idText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number') return String(v);
+  return undefined;
 }
 
 /** metadata[name] = value, where `llmsec.metadata.__proto__` is data, not the object's prototype. */

@@ -10,6 +10,7 @@ import {
   ATTR_SESSION_ID,
   ATTR_USER_ID,
   attributesToEvent,
+  decodeEventLine,
   eventToAttributes,
   type SecurityEvent,
 } from '@llmsec/core';
@@ -103,11 +104,24 @@ describe('attributesToEvent', () => {
       expect(attributesToEvent(copy), key).toBeUndefined();
     }
     expect(attributesToEvent({ ...attrs, [ATTR_EVENT_SEVERITY]: 'fatal' })).toBeUndefined();
-    expect(attributesToEvent({ ...attrs, [ATTR_USER_ID]: 7 })).toBeUndefined();
+    expect(attributesToEvent({ ...attrs, [ATTR_USER_ID]: true })).toBeUndefined();
+    // Empty, as core's JSONL reader refuses it (field "user_id" is empty).
+    expect(attributesToEvent({ ...attrs, [ATTR_USER_ID]: '' })).toBeUndefined();
+    expect(attributesToEvent({ ...attrs, [ATTR_EVENT_ID]: '' })).toBeUndefined();
   });
 
-  it('ignores non-string values of optional string attributes', () => {
-    const event = attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: 12 });
+  it("reads an id given as a number as its decimal text, as core's JSONL reader does", () => {
+    const attrs = { ...eventToAttributes(EVENT), [ATTR_USER_ID]: 429, [ATTR_SESSION_ID]: 12.5 };
+    const event = attributesToEvent(attrs)!;
+    expect(event.user_id).toBe('429');
+    expect(event.session_id).toBe('12.5');
+    const line = decodeEventLine(JSON.stringify({ ...EVENT, user_id: 429, session_id: 12.5 })).event;
+    expect(event.user_id).toBe(line.user_id);
+    expect(event.session_id).toBe(line.session_id);
+  });
+
+  it('ignores other non-string values of optional string attributes', () => {
+    const event = attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: true });
     expect(event).toBeDefined();
     expect(event).not.toHaveProperty('session_id');
   });
