@@ -48,7 +48,7 @@ tests:
     events_file: events.jsonl
     until: 5m
     expected_alerts:
-      - { rule: three_auth_failures, status: firing, labels: { source_ip: 10.1.1.1 }, user_ids: [u2], starts_at: 20s, evidence: [f0, f1, f2] }
+      - { rule: three_auth_failures, status: firing, labels: { source_ip: 10.1.1.1 }, user_ids: [u0, u1, u2], starts_at: 20s, evidence: [f0, f1, f2] }
       - { rule: three_auth_failures, status: resolved, ends_at: "2026-01-01T00:01:20Z" }
 `,
     });
