@@ -157,5 +157,13 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
     conversation_id: `${'c'.repeat(300)}`,
     service: `svc-${'v'.repeat(BIG)}`,
   }));
+  // A string field of another kind: the line is refused by replay (malformed) and the record by
+  // the detector (invalid_event), PARITY_INVALID of them.
+  push(t0 + 1_000 * S, { category: 'guardrail_block', user_id: 'kind-0', session_id: true });
+  push(t0 + 1_001 * S, { category: 'auth_failure', user_id: 'kind-1', source_ip: ['10.0.0.1', '10.0.0.2'] });
+  push(t0 + 1_002 * S, { category: 'auth_failure', user_id: 'kind-2', correlated_events: 'EVT-1' });
   return out;
 }
+
+/** Events of parityEvents that no path takes (a string field of another kind). */
+export const PARITY_INVALID = 3;

@@ -21,6 +21,7 @@ const FIELDS: Record<string, string> = {
   description: 'llmsec.event.description',
   request_preview: 'llmsec.request.preview',
   response_preview: 'llmsec.response.preview',
+  correlated_events: 'llmsec.event.correlated_events',
 };
 const ID32 = /^[0-9a-fA-F]{32}$/;
 const ID16 = /^[0-9a-fA-F]{16}$/;

@@ -118,6 +118,19 @@ export function attributesToEvent(
       }
     }
   }
+  // A field of another kind (a boolean, a list, a map, bytes) makes no event, as core's JSONL
+  // reader refuses such a line ('field "x" must be a string'): one answer on every path.
+  if (
+    notText(session_id) ||
+    notText(conversation_id) ||
+    notText(source_ip) ||
+    notText(service) ||
+    notText(description) ||
+    notText(request_preview) ||
+    notText(response_preview) ||
+    (correlated !== undefined && correlated !== null && !Array.isArray(correlated))
+  )
+    return undefined;
   // Same field order as before (and as eventToAttributes' inverse): one hidden class per set.
   // A number is its decimal text, as core's JSONL reader takes it.
   if (typeof session_id === 'string') event.session_id = session_id;
@@ -146,6 +159,11 @@ function idText(v: unknown): string | undefined {
   if (typeof v === 'string') return v.length > 0 ? v : undefined;
   if (typeof v === 'number') return String(v);
   return undefined;
+}
+
+/** An optional string field present as something else than a string or number (null: absent). */
+function notText(v: unknown): boolean {
+  return v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number';
 }
 
 /** metadata[name] = value, where `llmsec.metadata.__proto__` is data, not the object's prototype. */

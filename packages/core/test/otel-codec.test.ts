@@ -120,10 +120,17 @@ describe('attributesToEvent', () => {
     expect(event.session_id).toBe(line.session_id);
   });
 
-  it('ignores other non-string values of optional string attributes', () => {
-    const event = attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: true });
-    expect(event).toBeDefined();
-    expect(event).not.toHaveProperty('session_id');
+  it("makes no event of an optional string attribute of another kind, as core's JSONL reader refuses the line", () => {
+    for (const value of [true, ['a'], { a: 1 }, new Uint8Array([1])]) {
+      expect(attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: value })).toBeUndefined();
+      expect(() =>
+        decodeEventLine(JSON.stringify({ ...EVENT, session_id: value instanceof Uint8Array ? [1] : value })),
+      ).toThrow(/must be a string/);
+    }
+    // null is absent on both.
+    expect(attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: null })).not.toHaveProperty(
+      'session_id',
+    );
   });
 
   it('keeps `llmsec.metadata.__proto__` as data, not as the metadata prototype', () => {

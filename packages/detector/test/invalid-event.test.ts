@@ -16,7 +16,21 @@ describe('invalidEventDetail: what a sender must fix', () => {
       delete attrs[key];
       expect(invalidEventDetail(attrs as never)).toBe(`missing string attribute "${key}"`);
     }
-    expect(invalidEventDetail({ ...complete, 'user.id': 42 })).toBe('missing string attribute "user.id"');
+    expect(invalidEventDetail({ ...complete, 'user.id': true })).toBe('missing string attribute "user.id"');
+    expect(invalidEventDetail({ ...complete, 'user.id': '' })).toBe('attribute "user.id" is empty');
+    // A number is read as its text (as a JSONL line's), except a timestamp.
+    expect(invalidEventDetail({ ...complete, 'user.id': 42, 'llmsec.event.timestamp': 1 })).toBe(
+      'missing string attribute "llmsec.event.timestamp"',
+    );
+  });
+
+  it("an optional string attribute of another kind (core's JSONL reader refuses the line alike)", () => {
+    expect(invalidEventDetail({ ...complete, 'session.id': true })).toBe(
+      'attribute "session.id" must be a string',
+    );
+    expect(invalidEventDetail({ ...complete, 'client.address': ['a'] })).toBe(
+      'attribute "client.address" must be a string',
+    );
   });
 
   it('a severity outside the four, or a timestamp that is not RFC 3339 with a zone', () => {

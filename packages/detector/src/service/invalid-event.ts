@@ -1,4 +1,11 @@
 import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_EVENT_DESCRIPTION,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_REQUEST_PREVIEW,
+  ATTR_RESPONSE_PREVIEW,
+  ATTR_SERVICE_NAME,
+  ATTR_SESSION_ID,
   ATTR_EVENT_CATEGORY,
   ATTR_EVENT_ID,
   ATTR_EVENT_SEVERITY,
@@ -10,6 +17,15 @@ import type { Attributes } from '../otlp/types.ts';
 import { eventTimeMs } from './event-time.ts';
 
 const REQUIRED_STRINGS = [ATTR_EVENT_ID, ATTR_EVENT_CATEGORY, ATTR_EVENT_TIMESTAMP, ATTR_USER_ID] as const;
+const OPTIONAL_STRINGS = [
+  ATTR_SESSION_ID,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_CLIENT_ADDRESS,
+  ATTR_SERVICE_NAME,
+  ATTR_EVENT_DESCRIPTION,
+  ATTR_REQUEST_PREVIEW,
+  ATTR_RESPONSE_PREVIEW,
+] as const;
 
 /**
  * Why the attributes of an `llmsec.*` record or span event do not make a security event, in
@@ -19,7 +35,16 @@ const REQUIRED_STRINGS = [ATTR_EVENT_ID, ATTR_EVENT_CATEGORY, ATTR_EVENT_TIMESTA
  */
 export function invalidEventDetail(attributes: Attributes): string {
   for (const key of REQUIRED_STRINGS) {
-    if (typeof attributes[key] !== 'string') return `missing string attribute "${key}"`;
+    const v = attributes[key];
+    if (v === '') return `attribute "${key}" is empty`;
+    // A number is read as its text (core's attributesToEvent), except for the timestamp.
+    if (typeof v !== 'string' && (typeof v !== 'number' || key === ATTR_EVENT_TIMESTAMP))
+      return `missing string attribute "${key}"`;
+  }
+  for (const key of OPTIONAL_STRINGS) {
+    const v = attributes[key];
+    if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number')
+      return `attribute "${key}" must be a string`;
   }
   const severity = attributes[ATTR_EVENT_SEVERITY];
   if (!(SEVERITIES as readonly unknown[]).includes(severity))
