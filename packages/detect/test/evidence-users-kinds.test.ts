@@ -49,7 +49,12 @@ describe('user_ids of rules grouped by address, beyond count', () => {
   });
 
   it.fails('monotonic: the users of the evidence', () => {
-    const alert = firing({ kind: 'monotonic', value: 'metadata.prompt_length', min_events: 3, factor: 1.5 });
+    const alert = firing({
+      kind: 'monotonic',
+      value: ['metadata.prompt_length'],
+      min_events: 3,
+      factor: 1.5,
+    });
     expect(alert?.evidence).toEqual(['b0', 'b1', 'b2']);
     expect([...alert!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']); // today: ['carol']
   });
