@@ -1,8 +1,9 @@
 // `where` predicates `in` / `not_in` (1c49def) through `llmsec replay` on one thread (whole
 // events) and on two (the reader thread projects each event to the fields the rules read, and
 // the engine's thread rebuilds it): the same alerts, and the ones the predicates' documented
-// semantics give (strict equality, a number is not its string, case counts, absent is in no
-// list and outside every not_in list). The values are sloppy on purpose: numbers, booleans,
+// semantics give (a value equals another of the same text, as group_by joins them: the number
+// 429 is the string '429', true is 'true' (6a35449; strict before); case counts, an object or a
+// list equals nothing, absent is in no list and outside every not_in list). The values are sloppy on purpose: numbers, booleans,
 // objects, arrays, case variants, absent keys, in metadata, a top-level field and a group key.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,8 +137,11 @@ function makeLog(
   return { text: lines.join('\n') + '\n', events };
 }
 
-/** The documented semantics, independently: strict equality against a list; absent in none. */
-const isIn = (v: unknown, list: unknown[]): boolean => v !== undefined && list.some((w) => w === v);
+/** The documented semantics, independently: a scalar's text against the list's; absent in none. */
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+const isIn = (v: unknown, list: unknown[]): boolean =>
+  text(v) !== undefined && list.some((w) => text(w) === text(v));
 
 function expected(events: Ev[]): string[] {
   const counts = new Map<string, number>();
