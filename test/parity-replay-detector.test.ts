@@ -17,7 +17,7 @@ import {
   type DetectorProcess,
 } from '../packages/detector/test/process-support.ts';
 import { parityEvents, PARITY_INVALID, PARITY_RULES } from './support/parity-events.ts';
-import { jsonRequest, protobufRequest } from './support/parity-otlp.ts';
+import { jsonRequest, jsonTracesRequest, protobufRequest } from './support/parity-otlp.ts';
 import { parseAlerts, type AlertLine } from './support/scenarios/check.ts';
 import { LATENESS, scenarioRun, toJsonl, type GenEvent } from './support/scenarios/index.ts';
 import { runToEnd } from './support/run.ts';
@@ -73,7 +73,9 @@ async function replay(events: GenEvent[], name: string): Promise<AlertLine[]> {
 }
 
 /** Feeds a detector in arrival order, 1-12 records a request, each answered before the next. */
-async function detect(events: GenEvent[], format: 'json' | 'protobuf', name: string): Promise<AlertLine[]> {
+type Wire = 'json' | 'protobuf' | 'json spans';
+
+async function detect(events: GenEvent[], format: Wire, name: string): Promise<AlertLine[]> {
   const alerts = join(dir, `${name}-alerts.jsonl`);
   const proc = await startDetectorProcess(
     writeConfig(dir, `${name}.json`, {
@@ -90,21 +92,28 @@ async function detect(events: GenEvent[], format: 'json' | 'protobuf', name: str
     size = (size * 1103515245 + 12345) % 2147483648;
     const batch = events.slice(i, i + 1 + (size % 12));
     i += batch.length;
-    const res = await fetch(`${proc.httpUrl}/v1/logs`, {
+    const res = await fetch(`${proc.httpUrl}/v1/${format === 'json spans' ? 'traces' : 'logs'}`, {
       method: 'POST',
-      headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
-      body: format === 'json' ? jsonRequest(batch) : Buffer.from(protobufRequest(batch)),
+      headers: { 'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json' },
+      body:
+        format === 'json'
+          ? jsonRequest(batch)
+          : format === 'json spans'
+            ? jsonTracesRequest(batch)
+            : Buffer.from(protobufRequest(batch)),
     });
     const body = Buffer.from(await res.arrayBuffer());
     expect(res.status, body.toString()).toBe(200);
-    if (format === 'json') {
+    if (format !== 'protobuf') {
       const partial = (
-        JSON.parse(body.toString() || '{}') as { partialSuccess?: { rejectedLogRecords?: number } }
+        JSON.parse(body.toString() || '{}') as {
+          partialSuccess?: { rejectedLogRecords?: number; rejectedSpans?: number };
+        }
       ).partialSuccess;
-      rejected += Number(partial?.rejectedLogRecords ?? 0);
+      rejected += Number(partial?.rejectedLogRecords ?? partial?.rejectedSpans ?? 0);
     }
   }
-  if (format === 'json') expect(rejected, proc.stderr()).toBe(PARITY_INVALID);
+  if (format !== 'protobuf') expect(rejected, proc.stderr()).toBe(PARITY_INVALID);
   // The shutdown flush ends what is still open, as replay's end of input does.
   proc.kill('SIGTERM');
   expect(await proc.exited, proc.stderr()).toBe(0);
@@ -117,12 +126,12 @@ async function detect(events: GenEvent[], format: 'json' | 'protobuf', name: str
 }
 
 describe('llmsec replay and llmsec detector: the same alerts for the same events', () => {
-  for (const format of ['json', 'protobuf'] as const) {
+  for (const format of ['json', 'protobuf', 'json spans'] as const) {
     it(`OTLP/HTTP ${format}`, async () => {
       // Protobuf strings are UTF-8: a lone surrogate cannot cross (docs/formats.md 'Field caps').
-      const events = stream(format === 'json');
-      const replayed = canonical(await replay(events, `replay-${format}`));
-      const detected = canonical(await detect(events, format, `detector-${format}`));
+      const events = stream(format !== 'protobuf');
+      const replayed = canonical(await replay(events, `replay-${format.replace(' ', '-')}`));
+      const detected = canonical(await detect(events, format, `detector-${format.replace(' ', '-')}`));
       // The hostile groups fired (so a field read differently would show).
       const rules = new Set(replayed.map((a) => a.rule));
       for (const rule of [

@@ -82,6 +82,42 @@ export function jsonRequest(events: GenEvent[]): string {
   });
 }
 
+/**
+ * One OTLP/JSON trace export request: each event as the one span event of its own span, the
+ * span carrying the line's trace and span ids (the detector takes an event's ids from its span).
+ */
+export function jsonTracesRequest(events: GenEvent[]): string {
+  const resources: { service: string; spans: unknown[] }[] = [];
+  for (const e of events) {
+    const l = e.line;
+    const nanos = String(e.t * 1_000_000);
+    const span: Record<string, unknown> = {
+      name: 'handle request',
+      kind: 2,
+      startTimeUnixNano: nanos,
+      endTimeUnixNano: nanos,
+      events: [
+        {
+          timeUnixNano: nanos,
+          name: `llmsec.${String(l.category)}`,
+          attributes: attributesOf(l).map(([key, v]) => ({ key, value: anyValue(v) })),
+        },
+      ],
+    };
+    if (typeof l.trace_id === 'string' && ID32.test(l.trace_id)) span.traceId = l.trace_id.toLowerCase();
+    if (typeof l.span_id === 'string' && ID16.test(l.span_id)) span.spanId = l.span_id.toLowerCase();
+    const last = resources.at(-1);
+    if (last?.service === service(l)) last.spans.push(span);
+    else resources.push({ service: service(l), spans: [span] });
+  }
+  return JSON.stringify({
+    resourceSpans: resources.map((r) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: r.service } }] },
+      scopeSpans: [{ scope: { name: 'parity' }, spans: r.spans }],
+    })),
+  });
+}
+
 /** One OTLP protobuf export request, from the logs SDK's records. */
 export function protobufRequest(events: GenEvent[]): Uint8Array {
   const records: ReadableLogRecord[] = [];
