@@ -6,8 +6,8 @@ import { ev, MIN, SEC, T0 } from './helpers.ts';
 /**
  * A group step by a process that does not run every rule stored in the group (a replica of
  * another release during a rolling upgrade): it keeps the other rules' condition states and open
- * incidents for the processes that run them, until the event time their last writer gave them
- * (x), then drops them, so a rule no replica runs any more does not stay in a busy group.
+ * incidents for the processes that run them while another writer's time (x) has not passed,
+ * then drops them, so a rule no replica runs any more does not stay in a busy group.
  */
 
 const rule = compileRule(
@@ -30,7 +30,7 @@ const table: RuleTable = {
   tag: 'user_id',
   rules: [rule],
   sids: ['mine'],
-  ruleTtls: [TTL],
+  writer: 'mine-w',
   indexKeys: ['open:mine'],
   pendingKey: 'pending',
   projectionTag: 'p0',
@@ -40,15 +40,13 @@ const table: RuleTable = {
 };
 const limits = { maxUsersPerAlert: 100, maxPending: 1_000, recentIds: 32 };
 
-/** A group holding another release's rule: its condition state and an open incident, which matter until T0 + 2 min. */
-function withForeign() {
+/** A group holding another release's rule (its condition state and an open incident), whose writer's time is T0 + 2 min. */
+function withForeign(writerTime: unknown = T0 + 2 * MIN) {
   const body = emptyBody('alice');
   const incident = { s: T0, l: T0, d: 'theirs', e: ['x1'], x: 'x1', tr: [], u: ['alice'] };
   body.s.theirs = { any: 'state' };
   body.i.theirs = incident as never;
-  body.x.theirs = T0 + 2 * MIN;
-  // And an entry with no time (damaged, or of a build that wrote none): nothing vouches for it.
-  body.s.stray = { any: 'state' };
+  body.x['their-w'] = writerTime as number;
   return { body, incident };
 }
 
@@ -61,10 +59,8 @@ describe('stepGroup and the rules of another release', () => {
     expect(step.alerts).toEqual([]);
     expect(body.s.theirs).toEqual({ any: 'state' });
     expect(body.i.theirs).toEqual(incident);
-    expect(body.x.theirs).toBe(T0 + 2 * MIN);
-    expect(body.s.stray).toBeUndefined();
     expect(body.s.mine).toBeDefined();
-    expect(body.x.mine).toBe(T0 + MIN + TTL);
+    expect(body.x).toEqual({ 'their-w': T0 + 2 * MIN, 'mine-w': T0 + MIN + TTL });
   });
 
   it('drops them once the group’s time has passed theirs', () => {
@@ -73,6 +69,17 @@ describe('stepGroup and the rules of another release', () => {
     stepGroup(table, body, [{ t, event }], T0 + 3 * MIN + SEC, limits);
     expect(Object.keys(body.s)).toEqual(['mine']);
     expect(body.i).toEqual({});
-    expect(Object.keys(body.x)).toEqual(['mine']);
+    expect(Object.keys(body.x)).toEqual(['mine-w']);
+  });
+
+  it('drops them when the other writer’s time is not a time (damaged)', () => {
+    for (const bad of ['soon', null, Number.NaN]) {
+      const { body } = withForeign(bad);
+      const { event, t } = ev({ at: T0 + MIN, category: 'guardrail_block', user: 'alice' });
+      stepGroup(table, body, [{ t, event }], T0 + MIN, limits);
+      expect(Object.keys(body.s)).toEqual(['mine']);
+      expect(body.i).toEqual({});
+      expect(Object.keys(body.x)).toEqual(['mine-w']);
+    }
   });
 });

@@ -31,7 +31,7 @@ const table: RuleTable = {
   tag: 'user_id',
   rules: [rule],
   sids: ['s0'],
-  ruleTtls: [10 * MIN],
+  writer: 'w0',
   indexKeys: ['open:s0'],
   pendingKey: 'pending',
   projectionTag: 'p0',

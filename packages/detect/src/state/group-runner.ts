@@ -30,8 +30,8 @@ export interface RuleTable {
   rules: CompiledRule[];
   /** Per rule (parallel to `rules`): its state id (ruleStateId), the key of its entries in a stored group. */
   sids: string[];
-  /** Per rule: how long (event time) its state matters after the group's last event (window + quiet + lateness, or the baseline TTL). */
-  ruleTtls: number[];
+  /** This process's rule list for the table as a writer of its groups (a hash of its state ids, in any order): see GroupBody.x. */
+  writer: string;
   /** Per rule: the key of its resolve index. */
   indexKeys: string[];
   /** The key of the table's shared pending index. */
@@ -68,10 +68,12 @@ export interface GroupBody {
   /** Open incident per rule state id. */
   i: Record<string, IncidentState>;
   /**
-   * Per rule state id: the event time up to which its entries matter (the group's processed
-   * time plus the rule's TTL at the last step by a process running the rule). A process keeps
-   * the entries of rules it does not run (another release's, during a rolling upgrade) until
-   * then, and drops them after: a rule no replica runs any more does not stay in a busy group.
+   * Per writer (RuleTable.writer: a rule list, so one entry per release in a mix): the event
+   * time up to which the state it wrote matters (the group's processed time plus its table TTL,
+   * at its last step of the group). A process keeps the entries of rules it does not run only
+   * while another writer's time has not passed (during a rolling upgrade they are that writer's
+   * rules), and drops them after: a rule no replica runs any more does not stay in a busy group.
+   * One number per writer, not per rule: per rule it was a third of a user's stored state.
    */
   x: Record<string, number>;
   /**
@@ -257,10 +259,10 @@ export function stepGroup(
 }
 
 /**
- * Writes this process's rules' incidents into the group (by state id) and how long their
- * entries matter; keeps the entries of rules it does not run (another release's, during a
- * rolling upgrade: their processes step them) until the time their last writer gave them, then
- * drops them (a removed or changed rule's state leaves a busy group instead of riding along).
+ * Writes this process's rules' incidents into the group (by state id) and its writer time;
+ * keeps the entries of rules it does not run (another release's, during a rolling upgrade: their
+ * processes step them) while another writer's time has not passed, and drops them once none has
+ * (a removed or changed rule's state leaves a busy group instead of riding along).
  */
 function writeRules(table: RuleTable, body: GroupBody, incidents: Map<string, Incident>): void {
   const known = new Set(table.sids);
@@ -272,17 +274,19 @@ function writeRules(table: RuleTable, body: GroupBody, incidents: Map<string, In
   });
   body.i = open;
   const x = body.x;
-  for (const sid of [...Object.keys(body.s), ...Object.keys(body.i), ...Object.keys(x)]) {
-    if (known.has(sid)) continue;
-    // Not `x[sid] < p`: a missing or damaged time drops the entries too.
-    if (!(typeof x[sid] === 'number' && x[sid] >= body.p)) {
-      delete body.s[sid];
-      delete body.i[sid];
-      delete x[sid];
-    }
+  let others = false;
+  for (const writer of Object.keys(x)) {
+    if (writer === table.writer) continue;
+    // Not `x[w] < p`: a missing or damaged time drops the writer too.
+    if (typeof x[writer] === 'number' && x[writer] >= body.p) others = true;
+    else delete x[writer];
+  }
+  if (!others) {
+    for (const sid of Object.keys(body.s)) if (!known.has(sid)) delete body.s[sid];
+    for (const sid of Object.keys(body.i)) if (!known.has(sid)) delete body.i[sid];
   }
   // The group's processed time is -Infinity until its first event is processed or released.
-  if (Number.isFinite(body.p)) table.sids.forEach((sid, j) => (x[sid] = body.p + table.ruleTtls[j]!));
+  if (Number.isFinite(body.p)) x[table.writer] = body.p + table.ttlMs;
 }
 
 /** Keeps the projection tags still carried by a pending event, and only those. */

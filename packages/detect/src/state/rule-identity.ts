@@ -44,6 +44,11 @@ export function ruleStateId(def: RuleDefinition): string {
   return hash('sha256', canonicalJson(normalized), 'base64url').slice(0, 16);
 }
 
+/** A rule list as a writer of a table's groups (GroupBody.x): a hash of its state ids, in any order. */
+export function writerOf(sids: readonly string[]): string {
+  return hash('sha256', [...sids].sort().join(','), 'base64url').slice(0, 8);
+}
+
 /**
  * The key part naming a group-by table: the field itself when short and plain (readable in
  * redis-cli), else `#` and a hash. Never a position in the rule list.

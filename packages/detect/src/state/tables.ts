@@ -4,7 +4,7 @@ import type { RuleTable } from './group-runner.ts';
 import { fieldsOf, projector, type Projector } from './projection.ts';
 import { projectionOf } from './projection-cover.ts';
 import type { RedisDetectionState } from './redis-state.ts';
-import { DEFAULT_NAMESPACE, ruleStateId, tableTag } from './rule-identity.ts';
+import { DEFAULT_NAMESPACE, ruleStateId, tableTag, writerOf } from './rule-identity.ts';
 
 /** Margin on every group TTL, so a key never expires while its window still matters. */
 const TTL_MARGIN_MS = 60_000;
@@ -29,7 +29,6 @@ export function sharedTables(
     {
       rules: CompiledRule[];
       sids: string[];
-      ruleTtls: number[];
       rulePaths: string[][];
       paths: string[];
       ttl: number;
@@ -39,7 +38,7 @@ export function sharedTables(
     const def = defs[i]!;
     let t = byField.get(rule.groupBy);
     if (t === undefined) {
-      t = { rules: [], sids: [], ruleTtls: [], rulePaths: [], paths: [], ttl: 0 };
+      t = { rules: [], sids: [], rulePaths: [], paths: [], ttl: 0 };
       byField.set(rule.groupBy, t);
     }
     const sid = ruleStateId(def);
@@ -54,7 +53,6 @@ export function sharedTables(
     let ttl = rule.windowMs + rule.quietMs + latenessMs + TTL_MARGIN_MS;
     // A baseline outlives any window: its groups keep their state longer (bounded, configurable).
     if (def.condition.kind === 'baseline') ttl = Math.max(ttl, state.baselineTtlMs);
-    t.ruleTtls.push(ttl);
     t.ttl = Math.max(t.ttl, ttl);
   });
   const tables: RuleTable[] = [];
@@ -68,7 +66,7 @@ export function sharedTables(
       tag,
       rules: t.rules,
       sids: t.sids,
-      ruleTtls: t.ruleTtls,
+      writer: writerOf(t.sids),
       indexKeys: t.sids.map((sid) => state.indexKey(ruleset, sid)),
       pendingKey: state.pendingKey(ruleset, tag),
       projectionTag: projection.tag,
