@@ -78,6 +78,34 @@ describe('on Redis', () => {
     await engine.shutdown();
     expect(canonical(alerts)).toEqual(canonical(want));
   });
+
+  it('distinct: the shared state names the same users as memory', async () => {
+    const distinct: RuleDefinition = {
+      ...rule,
+      id: 'layers_from_one_address',
+      condition: { kind: 'distinct', field: 'metadata.guardrail_layer', min: 3 },
+    };
+    const events = ['alice', 'bob', 'carol', 'dave'].map((user, i) => {
+      const t = T0 + i * SEC;
+      const event: SecurityEvent = {
+        event_id: `q${i}`,
+        timestamp: new Date(t).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: user,
+        source_ip: '203.0.113.12',
+        metadata: { guardrail_layer: `layer${i % 3}`, block_reason: 'x' },
+      };
+      return { event, t };
+    });
+    const want = memoryAlerts([distinct], events, 0);
+    expect([...want.find((a) => a.status === 'firing')!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']);
+    const { engine, alerts } = redisEngine(db.redis, [distinct], 0, freshRuleset('evusers-d'));
+    for (const { event, t } of events) engine.ingest(event, t);
+    engine.flush();
+    await engine.shutdown();
+    expect(canonical(alerts)).toEqual(canonical(want));
+  });
 });
 
 describe('a window stored by an earlier version (no user column)', () => {
@@ -101,6 +129,42 @@ describe('a window stored by an earlier version (no user column)', () => {
       event,
     );
     expect(alert.evidence).toEqual(['o0', 'o1', 'o2']);
+    expect(alert.user_ids).toEqual(['carol']);
+  });
+});
+
+describe('distinct grouped by address', () => {
+  const distinct: RuleDefinition = {
+    ...rule,
+    id: 'layers_from_one_address',
+    condition: { kind: 'distinct', field: 'metadata.guardrail_layer', min: 3 },
+  };
+  const block = (i: number, user: string): SecurityEvent => ({
+    event_id: `d${i}`,
+    timestamp: new Date(T0 + i * SEC).toISOString(),
+    category: 'guardrail_block',
+    severity: 'warning',
+    user_id: user,
+    source_ip: '203.0.113.11',
+    metadata: { guardrail_layer: `layer${i}`, block_reason: 'x' },
+  });
+
+  it('a state stored without the users column (an earlier version) reads back and goes on', () => {
+    const compiled = compileRule(distinct, 0, { maxEventsPerWindow: 100, maxDistinctValues: 100 });
+    const old = {
+      values: ['layer0', 'layer1'],
+      times: [T0, T0 + SEC],
+      ids: ['d0', 'd1'],
+      traces: [null, null],
+    };
+    const state = decodeState<unknown>(JSON.stringify(old));
+    const event = block(2, 'carol');
+    expect(compiled.condition.update(state, event, T0 + 2 * SEC)).toBe(true);
+    const alert = openIncident(compiled, '203.0.113.11', state, event, T0 + 2 * SEC, 100).toAlert(
+      'firing',
+      event,
+    );
+    expect(alert.evidence).toEqual(['d0', 'd1', 'd2']);
     expect(alert.user_ids).toEqual(['carol']);
   });
 });

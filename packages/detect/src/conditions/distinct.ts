@@ -14,6 +14,12 @@ export interface DistinctState {
   times: number[];
   ids: string[];
   traces: (string | undefined)[];
+  /**
+   * The user of each entry, only when the rule is not grouped by user_id (the alert names the
+   * users of its evidence). Absent in per-user rules, and in states an earlier version stored:
+   * then rebuilt as '' (no user) for the entries it has.
+   */
+  users?: string[];
 }
 
 export function distinctCondition(
@@ -23,6 +29,12 @@ export function distinctCondition(
 ): Condition<DistinctState> {
   const { min } = def;
   const windowMs = ctx.windowMs;
+  const keepUsers = ctx.groupBy !== undefined && ctx.groupBy !== 'user_id';
+  /** The users column, parallel to the values (a stored state without it gets one of ''). */
+  const usersOf = (s: DistinctState): string[] => {
+    if (s.users === undefined || s.users.length !== s.values.length) s.users = s.values.map(() => '');
+    return s.users;
+  };
   return {
     createState: () => ({ values: [], times: [], ids: [], traces: [] }),
     update(s: DistinctState, event: SecurityEvent, t: number): boolean {
@@ -31,11 +43,13 @@ export function distinctCondition(
         const values = s.values;
         let i = values.indexOf(value);
         if (i < 0 && values.length >= min) i = 0; // a new value pushes out the least recent
+        const users = keepUsers ? usersOf(s) : undefined;
         if (i < 0) {
           values.push(value);
           s.times.push(t);
           s.ids.push(event.event_id);
           s.traces.push(event.trace_id);
+          users?.push(event.user_id);
         } else {
           // Move entries after i one to the left and put this one last: no allocation.
           const last = values.length - 1;
@@ -44,11 +58,13 @@ export function distinctCondition(
             s.times[j] = s.times[j + 1]!;
             s.ids[j] = s.ids[j + 1]!;
             s.traces[j] = s.traces[j + 1];
+            if (users) users[j] = users[j + 1]!;
           }
           values[last] = value;
           s.times[last] = t;
           s.ids[last] = event.event_id;
           s.traces[last] = event.trace_id;
+          if (users) users[last] = event.user_id;
         }
       }
       return s.values.length >= min && s.times[0]! > t - windowMs;
@@ -59,7 +75,7 @@ export function distinctCondition(
     },
     evidence(s: DistinctState, t: number, out: EvidenceSink): void {
       for (let i = 0; i < s.values.length; i++) {
-        if (s.times[i]! > t - windowMs) out(s.ids[i]!, s.traces[i], undefined);
+        if (s.times[i]! > t - windowMs) out(s.ids[i]!, s.traces[i], s.users?.[i] || undefined);
       }
     },
   };
