@@ -17,7 +17,10 @@ export interface ChatApiOptions {
   redisUrl?: string;
   /** Shared detection state in this Redis instead of `redisUrl` (LLMSEC_DETECT_REDIS_URL; `memory` keeps detection in process). */
   detectRedisUrl?: string;
-  /** Key namespace of the shared detection state (processes share state only when it matches). @default a hash of the rules */
+  /**
+   * Key namespace of the shared detection state (LLMSEC_DETECT_RULESET): within it, processes
+   * share each rule's state when they run the same definition of it. @default 'fleet'
+   */
   detectRuleset?: string;
   /** A Redis call slower than this sends detection local until Redis answers (LLMSEC_DETECT_TIMEOUT_MS). @default 250 */
   detectTimeoutMs?: number;
