@@ -4,6 +4,7 @@ import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './line-splitter.ts';
 import { parseTimestamp } from './timestamp.ts';
 import { w3cId } from './w3c-id.ts';
 import { capEventFields } from './event-caps.ts';
+import { eventIdList } from './id-list.ts';
 
 /**
  * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
@@ -68,10 +69,11 @@ export function decodeEvent(value: unknown): DecodedEvent {
     event.metadata = raw.metadata as Metadata;
   }
   if (raw.correlated_events !== undefined && raw.correlated_events !== null) {
-    if (!Array.isArray(raw.correlated_events)) {
+    const ids = Array.isArray(raw.correlated_events) ? eventIdList(raw.correlated_events) : undefined;
+    if (ids === undefined) {
       throw new EventDecodeError('field "correlated_events" must be an array of strings');
     }
-    event.correlated_events = raw.correlated_events.map(String);
+    event.correlated_events = ids;
   }
   // Another producer's log may hold longer strings than the SDK writes (ids, source_ip,
   // metadata such as payload_fingerprint): cut as the detector cuts OTLP records

@@ -1,5 +1,6 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import * as A from './attributes.ts';
+import { eventIdList } from './id-list.ts';
 import { metadataKey } from './metadata-keys.ts';
 import { isSeverity, type Metadata, type MetadataValue, type SecurityEvent } from './model.ts';
 
@@ -118,6 +119,8 @@ export function attributesToEvent(
       }
     }
   }
+  // A list with an entry that is no id (null, a map) is refused as a list of another kind.
+  const correlatedIds = Array.isArray(correlated) ? eventIdList(correlated) : undefined;
   // A field of another kind (a boolean, a list, a map, bytes) makes no event, as core's JSONL
   // reader refuses such a line ('field "x" must be a string'): one answer on every path.
   if (
@@ -128,7 +131,7 @@ export function attributesToEvent(
     notText(description) ||
     notText(request_preview) ||
     notText(response_preview) ||
-    (correlated !== undefined && correlated !== null && !Array.isArray(correlated))
+    (correlated !== undefined && correlated !== null && correlatedIds === undefined)
   )
     return undefined;
   // Same field order as before (and as eventToAttributes' inverse): one hidden class per set.
@@ -149,7 +152,7 @@ export function attributesToEvent(
   else if (typeof request_preview === 'number') event.request_preview = String(request_preview);
   if (typeof response_preview === 'string') event.response_preview = response_preview;
   else if (typeof response_preview === 'number') event.response_preview = String(response_preview);
-  if (Array.isArray(correlated)) event.correlated_events = correlated.map(String);
+  if (correlatedIds !== undefined) event.correlated_events = correlatedIds;
   if (metadata !== undefined) event.metadata = metadata;
   return event;
 }

@@ -190,6 +190,18 @@ describe('decodeEventLine: malformed lines', () => {
       'field "correlated_events" must be an array of strings',
     );
   });
+
+  it('correlated_events entries that are no id refuse the line (String() made "null", "[object Object]")', () => {
+    for (const entry of [null, { id: 'EVT-1' }, true, ['EVT-1']]) {
+      expectDecodeError(
+        JSON.stringify({ ...MINIMAL, correlated_events: ['EVT-1', entry] }),
+        'field "correlated_events" must be an array of strings',
+      );
+    }
+    // A number is its decimal text, as the ids are read.
+    const line = JSON.stringify({ ...MINIMAL, correlated_events: ['EVT-1', 42] });
+    expect(decodeEventLine(line).event.correlated_events).toEqual(['EVT-1', '42']);
+  });
 });
 
 describe('readEventsJsonl', () => {

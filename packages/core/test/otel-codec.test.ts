@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ATTR_CLIENT_ADDRESS,
+  ATTR_EVENT_CORRELATED,
   ATTR_EVENT_CATEGORY,
   ATTR_EVENT_ID,
   ATTR_EVENT_SEVERITY,
@@ -131,6 +132,19 @@ describe('attributesToEvent', () => {
     expect(attributesToEvent({ ...eventToAttributes(EVENT), [ATTR_SESSION_ID]: null })).not.toHaveProperty(
       'session_id',
     );
+  });
+
+  it('makes no event of correlated_events with an entry that is no id, as the JSONL reader refuses the line', () => {
+    const attrs = eventToAttributes(EVENT);
+    for (const entry of [null, { a: 1 }, true, ['EVT-1']]) {
+      const list = ['EVT-1', entry] as unknown as string[];
+      expect(attributesToEvent({ ...attrs, [ATTR_EVENT_CORRELATED]: list })).toBeUndefined();
+      expect(() => decodeEventLine(JSON.stringify({ ...EVENT, correlated_events: list }))).toThrow(
+        'field "correlated_events" must be an array of strings',
+      );
+    }
+    const withNumber = attributesToEvent({ ...attrs, [ATTR_EVENT_CORRELATED]: ['EVT-1', 7] });
+    expect(withNumber?.correlated_events).toEqual(['EVT-1', '7']);
   });
 
   it('keeps `llmsec.metadata.__proto__` as data, not as the metadata prototype', () => {

@@ -138,7 +138,10 @@ function decodeCommon(raw: Record<string, unknown>, lineLength: number): Decoded
   const correlated = raw.correlated_events;
   if (correlated !== undefined && correlated !== null) {
     if (!Array.isArray(correlated)) return undefined;
-    event.correlated_events = correlated.map(String);
+    // Strings are the common case; anything else (a number's text, or core's refusal of null
+    // or an object, which String() made "null" and "[object Object]") is core's to decide.
+    for (let i = 0; i < correlated.length; i++) if (typeof correlated[i] !== 'string') return undefined;
+    event.correlated_events = correlated.slice() as string[];
   }
   // Core's caps (ids, source_ip, metadata strings...), the one function core's decoder ends with.
   // Metadata outside the model (null, nested) or with too many keys fits in a short line too.

@@ -61,7 +61,7 @@ const rawEvent = fc.record(
     span_id: fc.oneof(value, fc.stringMatching(/^[0-9a-fA-F]{15,17}$/), fc.constant('0'.repeat(16))),
     request_preview: value,
     metadata: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean())), value),
-    correlated_events: fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer())), value),
+    correlated_events: fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer())), fc.array(value), value),
     extra: value,
   },
   { requiredKeys: [] },

@@ -33,6 +33,18 @@ describe('invalidEventDetail: what a sender must fix', () => {
     );
   });
 
+  it('correlated_events not a list, or with an entry that is no id (core refuses the line alike)', () => {
+    for (const correlated of ['EVT-1', ['EVT-1', null], ['EVT-1', { a: 1 }], [true]]) {
+      expect(invalidEventDetail({ ...complete, 'llmsec.event.correlated_events': correlated } as never)).toBe(
+        'attribute "llmsec.event.correlated_events" must be a list of strings',
+      );
+    }
+    // Numbers are ids' text, as the JSONL reader takes them: nothing to fix there.
+    expect(invalidEventDetail({ ...complete, 'llmsec.event.correlated_events': ['EVT-1', 7] })).toBe(
+      'not a complete security event',
+    );
+  });
+
   it('a severity outside the four, or a timestamp that is not RFC 3339 with a zone', () => {
     expect(invalidEventDetail({ ...complete, 'llmsec.event.severity': 'WARN' })).toBe(
       'attribute "llmsec.event.severity" must be one of info, warning, alert, critical',

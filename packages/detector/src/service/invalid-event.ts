@@ -7,6 +7,7 @@ import {
   ATTR_SERVICE_NAME,
   ATTR_SESSION_ID,
   ATTR_EVENT_CATEGORY,
+  ATTR_EVENT_CORRELATED,
   ATTR_EVENT_ID,
   ATTR_EVENT_SEVERITY,
   ATTR_EVENT_TIMESTAMP,
@@ -46,6 +47,13 @@ export function invalidEventDetail(attributes: Attributes): string {
     if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number')
       return `attribute "${key}" must be a string`;
   }
+  const correlated = attributes[ATTR_EVENT_CORRELATED];
+  if (
+    correlated !== undefined &&
+    correlated !== null &&
+    (!Array.isArray(correlated) || correlated.some((v) => typeof v !== 'string' && typeof v !== 'number'))
+  )
+    return `attribute "${ATTR_EVENT_CORRELATED}" must be a list of strings`;
   const severity = attributes[ATTR_EVENT_SEVERITY];
   if (!(SEVERITIES as readonly unknown[]).includes(severity))
     return `attribute "${ATTR_EVENT_SEVERITY}" must be one of ${SEVERITIES.join(', ')}`;
