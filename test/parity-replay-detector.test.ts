@@ -16,7 +16,7 @@ import {
   writeConfig,
   type DetectorProcess,
 } from '../packages/detector/test/process-support.ts';
-import { parityEvents, PARITY_INVALID, PARITY_RULES } from './support/parity-events.ts';
+import { parityEvents, PARITY_INVALID, PARITY_REPEATED, PARITY_RULES } from './support/parity-events.ts';
 import { jsonRequest, jsonTracesRequest, protobufRequest } from './support/parity-otlp.ts';
 import { parseAlerts, type AlertLine } from './support/scenarios/check.ts';
 import { LATENESS, scenarioRun, toJsonl, type GenEvent } from './support/scenarios/index.ts';
@@ -69,6 +69,7 @@ async function replay(events: GenEvent[], name: string): Promise<AlertLine[]> {
   expect(r.stderr).toMatch(
     new RegExp(`${events.length - PARITY_INVALID} events, ${PARITY_INVALID} malformed`),
   );
+  expect(r.stderr).toContain(`, ${PARITY_REPEATED} repeated event ids (dropped), `);
   return parseAlerts(r.stdout);
 }
 
@@ -121,7 +122,9 @@ async function detect(events: GenEvent[], format: Wire, name: string): Promise<A
     .stderr()
     .split('\n')
     .find((l) => l.includes('"detector stopped"'));
-  expect(stopped, proc.stderr()).toMatch(new RegExp(`"ingested":${events.length - PARITY_INVALID}\\b`));
+  expect(stopped, proc.stderr()).toMatch(
+    new RegExp(`"ingested":${events.length - PARITY_INVALID - PARITY_REPEATED}\\b`),
+  );
   return parseAlerts(readFileSync(alerts, 'utf8'));
 }
 

@@ -157,6 +157,10 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
     conversation_id: `${'c'.repeat(300)}`,
     service: `svc-${'v'.repeat(BIG)}`,
   }));
+  // One event delivered twice (a log written by two exporters, a re-sent export): counted once.
+  const firstDup = out.length;
+  blocks(t0 + 1_100 * S, 6, () => ({ user_id: 'dup-user' }));
+  for (const e of out.slice(firstDup)) out.push({ ...e, arrive: e.arrive + 1 });
   // A string field of another kind: the line is refused by replay (malformed) and the record by
   // the detector (invalid_event), PARITY_INVALID of them.
   push(t0 + 1_000 * S, { category: 'guardrail_block', user_id: 'kind-0', session_id: true });
@@ -167,3 +171,6 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
 
 /** Events of parityEvents that no path takes (a string field of another kind). */
 export const PARITY_INVALID = 3;
+
+/** Events of parityEvents that repeat an earlier one's id (each path counts it once). */
+export const PARITY_REPEATED = 6;

@@ -138,6 +138,10 @@ async function replay(
   const cpuStart = cpuUsage();
   let lines = 0;
   let events = 0;
+  // Events whose id came earlier (within the engine's recentIds window): counted once, as the
+  // detector counts an event it receives twice (a retried export, a record and a span event),
+  // so one log gives one answer on both (test/parity-replay-detector.test.ts).
+  let repeated = 0;
   let malformed = 0;
   // A file of garbage must not become a stderr line per input line: the first ones say it.
   const reportMalformed = (lineNumber: number, reason: string): void => {
@@ -158,7 +162,7 @@ async function replay(
     try {
       const { event, timeMs } = decodeEventLineFast(line);
       events++;
-      engine.ingest(project(event), timeMs);
+      if (!engine.ingestOnce(project(event), timeMs)) repeated++;
     } catch (err) {
       reportMalformed(lineNumber, (err as Error).message);
     }
@@ -184,7 +188,7 @@ async function replay(
           {
             onEvent: (event, timeMs) => {
               events++;
-              engine.ingest(event, timeMs);
+              if (!engine.ingestOnce(event, timeMs)) repeated++;
             },
             onMalformed: reportMalformed,
             onOverlong,
@@ -264,6 +268,7 @@ async function replay(
       : engine.activeIncidents().length;
   const summary = [
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
+      (repeated > 0 ? `${repeated} repeated event ids (dropped), ` : '') +
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
       `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
       (readerCpuMs !== undefined
