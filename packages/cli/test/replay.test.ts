@@ -213,6 +213,28 @@ describe('llmsec replay', () => {
     }
   });
 
+  it('says a UTF-32 file is UTF-32 with a hint that converts it (UTF-32LE begins with UTF-16LE\'s mark)', async () => {
+    const text = `${block(0, 0)}\n`;
+    const le = Buffer.alloc(text.length * 4);
+    for (let i = 0; i < text.length; i++) le.writeUInt32LE(text.codePointAt(i)!, i * 4);
+    const be = Buffer.from(le).swap32();
+    for (const [name, bytes, mark] of [
+      ['le32.jsonl', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), le]), 'FF FE 00 00'],
+      ['be32.jsonl', Buffer.concat([Buffer.from([0, 0, 0xfe, 0xff]), be]), '00 00 FE FF'],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'llmsec-replay-utf32-'));
+      const file = join(dir, name);
+      writeFileSync(file, bytes);
+      for (const threads of ['1', '2']) {
+        const got = await cli(['replay', file, '--threads', threads]);
+        expect(got.stderr).toContain(`the input is UTF-32 (byte order mark ${mark})`);
+        expect(got.stderr).toContain('iconv -f UTF-32 -t UTF-8');
+        expect(got.stderr).not.toContain('UTF-16');
+        expect(got.code).toBe(1);
+      }
+    }
+  });
+
   it('reads a file that begins with a UTF-8 byte order mark like one without, on one thread, two and stdin', async () => {
     const input: string[] = [];
     for (let i = 0; i < 12; i++) input.push(block(i, i * 7_000));

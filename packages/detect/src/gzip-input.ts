@@ -6,8 +6,8 @@ import { createGunzip } from 'node:zlib';
  * decompressed when it begins with gzip's magic bytes (RFC 1952: 1f 8b), as they are otherwise.
  * Without this every line of a compressed file was "malformed" and the replay found nothing.
  * Streaming, so a file of any size (or a gzip bomb) is held a chunk at a time; a corrupt file
- * ends the iteration with zlib's error. Input that begins with a UTF-16 byte order mark ends it
- * with an error saying so (events JSONL is UTF-8).
+ * ends the iteration with zlib's error. Input that begins with a UTF-16 or UTF-32 byte order mark
+ * ends it with an error saying so (events JSONL is UTF-8) and how to convert it.
  */
 export async function* gunzipIfCompressed(
   input: AsyncIterable<Buffer | string>,
@@ -16,8 +16,9 @@ export async function* gunzipIfCompressed(
   const first = await chunks.next();
   if (first.done === true) return;
   let head = first.value;
-  // The magic is two bytes, and a pipe may deliver one first (a slow writer on stdin).
-  while (typeof head !== 'string' && head.length < 2) {
+  // The magic is two bytes, a UTF-32 byte order mark four, and a pipe may deliver fewer first
+  // (a slow writer on stdin).
+  while (typeof head !== 'string' && head.length < 4) {
     const next = await chunks.next();
     if (next.done === true) break;
     head =
@@ -27,12 +28,13 @@ export async function* gunzipIfCompressed(
   }
   // A UTF-16 file (PowerShell's `>` writes one, with a byte order mark) read as UTF-8 is NUL
   // bytes between characters: every line "invalid JSON", and nothing said why. Its mark says it.
+  // UTF-32's marks first: UTF-32LE's begins with UTF-16LE's (FF FE 00 00), and `iconv -f UTF-16`
+  // would turn it into text with a NUL after every character.
   if (typeof head !== 'string' && head.length >= 2) {
-    const bom =
-      head[0] === 0xff && head[1] === 0xfe ? 'FF FE' : head[0] === 0xfe && head[1] === 0xff ? 'FE FF' : '';
-    if (bom !== '') {
+    const encoding = byteOrderMark(head);
+    if (encoding !== undefined) {
       throw new Error(
-        `the input is UTF-16 (byte order mark ${bom}), and events JSONL is UTF-8: convert it first, e.g. iconv -f UTF-16 -t UTF-8`,
+        `the input is ${encoding.name} (byte order mark ${encoding.mark}), and events JSONL is UTF-8: convert it first, e.g. iconv -f ${encoding.name} -t UTF-8`,
       );
     }
   }
@@ -54,4 +56,14 @@ export async function* gunzipIfCompressed(
   // below then throws it.
   pipeline(source, gunzip, () => undefined);
   yield* gunzip as AsyncIterable<Buffer>;
+}
+
+/** The UTF-16 or UTF-32 encoding a byte order mark at the start of `head` names, if any. */
+function byteOrderMark(head: Buffer): { name: string; mark: string } | undefined {
+  const b = (i: number): number | undefined => head[i];
+  if (b(0) === 0xff && b(1) === 0xfe && b(2) === 0 && b(3) === 0) return { name: 'UTF-32', mark: 'FF FE 00 00' };
+  if (b(0) === 0 && b(1) === 0 && b(2) === 0xfe && b(3) === 0xff) return { name: 'UTF-32', mark: '00 00 FE FF' };
+  if (b(0) === 0xff && b(1) === 0xfe) return { name: 'UTF-16', mark: 'FF FE' };
+  if (b(0) === 0xfe && b(1) === 0xff) return { name: 'UTF-16', mark: 'FE FF' };
+  return undefined;
 }
