@@ -211,3 +211,58 @@ describe('Responses: annotations of output_text parts', () => {
       );
   });
 });
+
+/** A seeded generator (mulberry32), so a failure names its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['the', 'answer', 'is', 'here,', 'write', 'to', 'or', 'call', 'now.', 'thanks'];
+const FOUND = ['jane.doe@example.com', '4111 1111 1111 1111', '+44 20 7946 0958', '123-45-6789'];
+
+describe('Responses parts, differential: what the app reads equals redact of the whole answer', () => {
+  it('60 random answers cut into 2-5 parts over 1-2 items at random offsets, streamed and not', async () => {
+    const [, c] = clients()[0]!;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = rng(seed);
+      const words: string[] = [];
+      for (let i = 0, n = 4 + Math.floor(r() * 10); i < n; i++)
+        words.push(
+          r() < 0.25 ? FOUND[Math.floor(r() * FOUND.length)]! : WORDS[Math.floor(r() * WORDS.length)]!,
+        );
+      const full = words.join(' ');
+      const cuts = new Set<number>();
+      for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++)
+        cuts.add(1 + Math.floor(r() * (full.length - 1)));
+      const at = [0, ...[...cuts].sort((a, b) => a - b), full.length];
+      const parts: Array<[string, unknown[]]> = [];
+      for (let i = 1; i < at.length; i++) parts.push([full.slice(at[i - 1], at[i]), []]);
+      const split = r() < 0.5 ? 0 : Math.floor(parts.length / 2);
+      items = split === 0 ? [parts] : [parts.slice(0, split), parts.slice(split)];
+      const expected = redact(full).text;
+      const tag = `seed ${seed}: ${JSON.stringify(parts.map(([t]) => t))}`;
+
+      const plain = await c.responses.create({ model: 'gpt-4o-mini', input: 'hi' });
+      expect(partsOf(plain).join(''), tag).toBe(expected);
+
+      const s = c.responses.stream({ model: 'gpt-4o-mini', input: 'hi' });
+      let deltas = '';
+      let done = '';
+      for await (const e of s) {
+        if (e.type === 'response.output_text.delta') deltas += e.delta;
+        if (e.type === 'response.output_text.done') done += e.text;
+      }
+      const final = await s.finalResponse();
+      expect(deltas, tag).toBe(expected);
+      expect(done, tag).toBe(expected);
+      expect(partsOf(final).join(''), tag).toBe(expected);
+    }
+  });
+});
