@@ -9,7 +9,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   startDetectorProcess,
   tempDir,
@@ -20,6 +20,7 @@ import { parityEvents, PARITY_INVALID, PARITY_REPEATED, PARITY_RULES } from './s
 import { jsonRequest, jsonTracesRequest, protobufRequest } from './support/parity-otlp.ts';
 import { parseAlerts, type AlertLine } from './support/scenarios/check.ts';
 import { LATENESS, scenarioRun, toJsonl, type GenEvent } from './support/scenarios/index.ts';
+import { startRedis, type RedisHandle } from './support/redis.ts';
 import { runToEnd } from './support/run.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -76,7 +77,12 @@ async function replay(events: GenEvent[], name: string): Promise<AlertLine[]> {
 /** Feeds a detector in arrival order, 1-12 records a request, each answered before the next. */
 type Wire = 'json' | 'protobuf' | 'json spans';
 
-async function detect(events: GenEvent[], format: Wire, name: string): Promise<AlertLine[]> {
+async function detect(
+  events: GenEvent[],
+  format: Wire,
+  name: string,
+  state: Record<string, unknown> = {},
+): Promise<AlertLine[]> {
   const alerts = join(dir, `${name}-alerts.jsonl`);
   const proc = await startDetectorProcess(
     writeConfig(dir, `${name}.json`, {
@@ -84,6 +90,7 @@ async function detect(events: GenEvent[], format: Wire, name: string): Promise<A
       allowed_lateness: LATENESS,
       rules: rulesFile,
       sinks: { alerts },
+      ...state,
     }),
   );
   procs.push(proc);
@@ -149,4 +156,20 @@ describe('llmsec replay and llmsec detector: the same alerts for the same events
       expect(detected).toEqual(replayed);
     }, 120_000);
   }
+
+  describe('the detector on Redis state', () => {
+    let redis: RedisHandle;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+    it('OTLP/HTTP protobuf: the alerts of replay in memory', async () => {
+      const events = stream(false);
+      const replayed = canonical(await replay(events, 'replay-redis'));
+      const detected = canonical(await detect(events, 'protobuf', 'detector-redis', { state: redis.url }));
+      expect(detected).toEqual(replayed);
+    }, 120_000);
+  });
 });
