@@ -280,3 +280,25 @@ describe('legacy completions with echo: the echoed prompt is not read as output'
     }
   });
 });
+
+describe('hostile answers: many choices and annotations', () => {
+  it('4,000 choices of an address each, an annotation each: every one redacted, in linear time', async () => {
+    const n = 4000;
+    const annotation = (i: number) => [
+      {
+        type: 'url_citation',
+        url_citation: { start_index: 0, end_index: 1, title: `t${i} ${EMAIL}`, url: 'https://x.org' },
+      },
+    ];
+    chatChoices = Array.from({ length: n }, (_, i) => choice(i, `${i}: mail ${EMAIL} now`, annotation(i)));
+    const [[, c]] = openaiClients();
+    const t0 = performance.now();
+    const r = await c.chat.completions.create({ model: 'gpt-4o-mini', n: 128, messages: ask });
+    const ms = performance.now() - t0;
+    expect(r.choices).toHaveLength(n);
+    expect(JSON.stringify(r)).not.toContain('jane.doe');
+    expect(r.choices[n - 1]!.message.content).toBe(`${n - 1}: mail [REDACTED:email] now`);
+    // Generous: 0.6 s here (the fake server and the client parsing included, machine under load).
+    expect(ms).toBeLessThan(10_000);
+  });
+});
