@@ -111,6 +111,13 @@ async function moveGroup(
     const moving = add.filter((inc) => admitted.has(inc.rule.id));
     if (moving.length === 0) return held;
     for (const inc of moving) body.i[table.sids[at(inc)]!] = inc.toState();
+    // This rule list's writer time, as a step stamps it (GroupBody.x): without it, a replica of
+    // another release stepping the group next would take these incidents for a departed rule's
+    // and drop them. Until the incidents' resolve time at least (the group may have no time yet).
+    const x = (body.x ??= {});
+    let until = Number.isFinite(body.p) ? body.p + table.ttlMs : Number.NEGATIVE_INFINITY;
+    for (const inc of moving) until = Math.max(until, inc.resolveAt + table.ttlMs);
+    if (!(typeof x[table.writer] === 'number' && x[table.writer]! >= until)) x[table.writer] = until;
     const [ok] = await state.cas(key, expected, encodeBody(body), table.ttlMs);
     if (ok === 1) return [...held, ...moving];
   }
