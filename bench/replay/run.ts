@@ -8,7 +8,9 @@
 //   replay runs its engine on a worker thread, so the main-thread CPU column of its rows is
 //   only the forwarding of output (its own summary gives the engine thread's);
 // - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
-//   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null.
+//   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null; and the replay
+//   with LLMSEC_REPLAY_READERS=2 (two reader threads on byte ranges of the file, the default only
+//   with three cores or more) and =1 (one reader), to compare the two on the machine at hand.
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
 // same lines but few users (two threads and one); the difference per additional active user
 // is the engine's state plus the garbage collector's room for it, told apart by the heap
@@ -63,9 +65,10 @@ interface Sub extends Timing {
   stderr: string;
 }
 
-function subprocess(args: string[]): Sub {
+function subprocess(args: string[], env?: Record<string, string>): Sub {
   const t0 = performance.now();
   const run = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
+    ...(env !== undefined ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 64 << 20,
@@ -155,6 +158,8 @@ try {
     'floor subprocess',
     'replay subprocess',
     'replay subprocess --threads 1',
+    'replay subprocess, 2 readers',
+    'replay subprocess, 1 reader',
   ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
   const subs = new Map<string, Sub[]>(rows.map((r) => [r, []]));
@@ -171,6 +176,7 @@ try {
         times.get(row)!.push(r);
         summaries.set(row, r.stderr);
       } else {
+        const readers = /, (\d) readers?$/.exec(row)?.[1];
         const r = subprocess(
           row === 'floor subprocess'
             ? ['bench/replay/floor.ts', file]
@@ -180,6 +186,7 @@ try {
                 file,
                 ...(row.endsWith('--threads 1') ? ['--threads', '1'] : []),
               ],
+          readers !== undefined ? { LLMSEC_REPLAY_READERS: readers } : undefined,
         );
         times.get(row)!.push(r);
         subs.get(row)!.push(r);

@@ -103,7 +103,13 @@ interface Run {
 }
 
 /** The CLI; the rule file is a FIFO written `rulesAfterMs` after the start. */
-function replay(file: string, extra: string[], rulesAfterMs: number, tag: string): Promise<Run> {
+function replay(
+  file: string,
+  extra: string[],
+  rulesAfterMs: number,
+  tag: string,
+  env?: Record<string, string>,
+): Promise<Run> {
   const rules = join(dir, `rules-${tag}.fifo`);
   spawnSync('mkfifo', [rules]);
   const child = spawn(
@@ -121,7 +127,7 @@ function replay(file: string, extra: string[], rulesAfterMs: number, tag: string
       String(MAX_LINE),
       ...extra,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env: { ...process.env, ...env } } : {}) },
   );
   let stdout = '';
   let stderr = '';
@@ -145,18 +151,30 @@ const untimed = (stderr: string): string =>
   stderr.replace(/without a usable time; .*$/m, 'without a usable time; (timings)');
 
 describe('llmsec replay FILE: two threads, the reader ahead of the rules, against --threads 1', () => {
+  // Two reader threads on 1 MiB blocks of the plain file (the default with three cores or
+  // more; forced here): cuts inside every kind of line, taken in file order.
   it.each([
-    ['plain', false],
-    ['gzip', true],
+    ['plain', false, undefined],
+    ['gzip', true, undefined],
+    ['plain, two reader threads on byte ranges', false, '2'],
   ] as const)(
     'same stdout and stderr: %s',
-    async (name, gzip) => {
+    async (name, gzip, readers) => {
       const bytes = corpus();
       expect(bytes.length).toBeGreaterThan(CAP + (4 << 20));
-      const file = join(dir, gzip ? 'events.jsonl.gz' : 'events.jsonl');
+      const file = join(dir, gzip ? 'events.jsonl.gz' : `events-${readers ?? 1}.jsonl`);
       writeFileSync(file, gzip ? gzipSync(bytes) : bytes);
       const one = await replay(file, ['--threads', '1'], 0, `${name}-1`);
-      const two = await replay(file, [], 3_000, `${name}-2`);
+      const two = await replay(
+        file,
+        [],
+        3_000,
+        `${name}-2`,
+        readers !== undefined ? { LLMSEC_REPLAY_READERS: readers } : { LLMSEC_REPLAY_READERS: '1' },
+      );
+      expect(two.stderr).toMatch(
+        readers !== undefined ? /on the reader threads \(2\)/ : /on the reader thread$/m,
+      );
       expect(one.code).toBe(0);
       // Something to compare: alerts of every rule, junk reported with escaped controls.
       for (const rule of ['previews', 'reasons', 'campaign', 'completed']) {

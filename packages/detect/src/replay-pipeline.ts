@@ -16,8 +16,8 @@ import type { RuleDefinition } from './types.ts';
  * and alerts are those of the one-thread replay; malformed lines are reported with the same
  * numbers and reasons. The reader is at most a few batches ahead (bounded memory).
  *
- * A regular file of 16 MiB or more (not compressed) is read by two reader threads, each on
- * alternate 1 MiB blocks (replay-split.ts, replay-blocks.ts), and their batches are taken here
+ * A regular file of 16 MiB or more (not compressed) is read by two reader threads on a machine
+ * with three cores or more (replay-split.ts says why not on two), each on alternate 1 MiB blocks (replay-split.ts, replay-blocks.ts), and their batches are taken here
  * in file order (replay-merge.ts): the reader, parsing JSON, set the pace while the engine's
  * thread waited for it ~40% of the run. Same events, order and line numbers as one reader.
  *
@@ -34,7 +34,7 @@ export interface ReaderOptions {
   rules: RuleDefinition[] | undefined;
   /**
    * How a regular file is split between reader threads (replay-split.ts; default: two readers
-   * on 1 MiB blocks from 16 MiB on). Used when no reader was started ahead (startReplayReader
+   * on 1 MiB blocks from 16 MiB on, with three cores or more). Used when no reader was started ahead (startReplayReader
    * takes its own).
    */
   split?: ReaderSplitOptions;

@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /**
  * Whether a replay's file is read by several reader threads at once, each on its own byte ranges
@@ -28,7 +29,7 @@ export interface ReaderRange {
 
 /** How a replay's file may be split (tests set small blocks to put cuts everywhere). */
 export interface ReaderSplitOptions {
-  /** Reader threads; 1 reads the file from its start on one. @default 2 */
+  /** Reader threads; 1 reads the file from its start on one. @default 2 with 3 cores or more, else 1 */
   readers?: number;
   /** @default 1 MiB */
   blockBytes?: number;
@@ -43,14 +44,25 @@ export interface ReaderSplitOptions {
  */
 export const DEFAULT_BLOCK_BYTES = 1 << 20;
 export const DEFAULT_MIN_SPLIT_BYTES = 16 << 20;
-export const DEFAULT_READERS = 2;
+
+/**
+ * Two readers only where the machine has a core for each of the three threads. On two cores
+ * (a shared bench machine, load 10-15) a second reader cost 0.2-0.9 s more CPU on 1 M lines
+ * (two isolates warming up, collecting, and sharing caches) and did not shorten the wall clock:
+ * the one-reader replay already keeps ~1.5 of the two cores busy (reader, engine, V8's
+ * compiler and collector threads). Not measured on a quiet two-core machine: set `readers`
+ * (the CLI: LLMSEC_REPLAY_READERS) to compare.
+ */
+export function defaultReaders(): number {
+  return availableParallelism() >= 3 ? 2 : 1;
+}
 
 /**
  * The ranges of `file`'s readers: one per reader, or undefined for one reader from the start
  * (not a regular file, compressed, UTF-16, too small, or unreadable: that reader reports why).
  */
 export function planSplit(file: string, options: ReaderSplitOptions = {}): ReaderRange[] | undefined {
-  const readers = options.readers ?? DEFAULT_READERS;
+  const readers = options.readers ?? defaultReaders();
   const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
   const minBytes = options.minBytes ?? DEFAULT_MIN_SPLIT_BYTES;
   if (!(Number.isInteger(readers) && readers >= 1 && readers <= 16))

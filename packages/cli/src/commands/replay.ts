@@ -2,6 +2,7 @@ import { isMainThread } from 'node:worker_threads';
 import { startReplayReader, type ReplayReader } from '@llmsec/detect/replay';
 import type { CliIO, Command } from '../io.ts';
 import { parse } from './replay-args.ts';
+import { readerSplit } from './replay-readers.ts';
 import { runOnEngineThread } from './replay-on-engine-thread.ts';
 import { EngineThreadUnavailableError, warnOneThread } from './replay-thread-fallback.ts';
 
@@ -17,13 +18,15 @@ import { EngineThreadUnavailableError, warnOneThread } from './replay-thread-fal
 export function readAhead(argv: string[], oneThread: boolean): ReplayReader | undefined {
   if (oneThread) return undefined;
   let args;
+  let split;
   try {
     args = parse(argv);
+    split = readerSplit();
   } catch {
     return undefined;
   }
   return args !== 'help' && args.file !== undefined && args.threads === 2
-    ? startReplayReader(args.file, args.maxLineBytes)
+    ? startReplayReader(args.file, args.maxLineBytes, split)
     : undefined;
 }
 
@@ -56,6 +59,7 @@ export const command: Command = {
     // whole lines (previews included), and with the capped young generation that garbage was
     // promoted in some runs and the old space grew to 350 MB (CPU +30%); V8's default is kept.
     const args = parse(argv);
+    const split = readerSplit();
     if (
       args !== 'help' &&
       args.file !== undefined &&
@@ -65,7 +69,7 @@ export const command: Command = {
     ) {
       // The reader thread first, from here: it reads while the engine's thread starts and
       // loads the engine's modules and the rules, which then takes it over.
-      const reader = startReplayReader(args.file, args.maxLineBytes);
+      const reader = startReplayReader(args.file, args.maxLineBytes, split);
       try {
         return await runOnEngineThread(argv, io, reader);
       } catch (err) {
