@@ -182,4 +182,31 @@ tests:
     expect(b.stderr).toContain('worse.yaml: field "tests"');
     expect((await cli(['test-rules'])).code).toBe(2);
   });
+
+  it('says a rule file or test file with a second YAML document is one, in words a user can act on', async () => {
+    const d = dir({
+      'rules.yaml': `${RULES}---\n${RULES}`,
+      'two.yaml': 'tests: []\n---\ntests: []\n',
+      'tests.yaml': 'rule_files: [rules.yaml]\ntests:\n  - name: t\n    events: []\n    expected_alerts: []\n',
+    });
+    for (const [args, want] of [
+      [
+        ['test-rules', join(d, 'two.yaml')],
+        'two.yaml: not valid YAML: more than one YAML document (a second one starts at line 2',
+      ],
+      [
+        ['test-rules', join(d, 'tests.yaml')],
+        'rules.yaml: not valid YAML or JSON: more than one YAML document (a second one starts at line 9',
+      ],
+      [
+        ['replay', '--rules', join(d, 'rules.yaml'), '-'],
+        'rules.yaml: not valid YAML or JSON: more than one YAML document (a second one starts at line 9',
+      ],
+    ] as const) {
+      const got = await cli([...args], '');
+      expect(got.stderr).toContain(want);
+      expect(got.stderr).not.toContain('parseAllDocuments');
+      expect(got.code).toBe(2);
+    }
+  });
 });

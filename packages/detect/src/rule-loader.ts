@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { yamlErrorMessage } from './yaml-error.ts';
 import type { z } from 'zod';
 import { ruleSchema } from './rule-schema.ts';
 import type { RuleDefinition } from './types.ts';
@@ -20,7 +21,7 @@ export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new RuleFileError(`${fileName}: not valid YAML or JSON: ${(err as Error).message}`);
+    throw new RuleFileError(`${fileName}: not valid YAML or JSON: ${yamlErrorMessage(err)}`);
   }
   const list = Array.isArray(doc) ? doc : isObject(doc) ? doc.rules : undefined;
   if (!Array.isArray(list)) {

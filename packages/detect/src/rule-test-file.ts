@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { yamlErrorMessage } from './yaml-error.ts';
 import { z } from 'zod';
 import {
   decodeEvent,
@@ -118,7 +119,7 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new RuleFileError(`${fileName}: not valid YAML: ${(err as Error).message}`);
+    throw new RuleFileError(`${fileName}: not valid YAML: ${yamlErrorMessage(err)}`);
   }
   const parsed = testFile.safeParse(doc);
   if (!parsed.success) {

@@ -203,6 +203,12 @@ rules:
   it('rejects a file that is not a rule list, and names an unreadable file', () => {
     expect(() => parseRules('just: text', 'x.yaml')).toThrow('x.yaml: want a list of rules');
     expect(() => parseRules('rules: [', 'x.yaml')).toThrow(/^x\.yaml: not valid YAML or JSON/);
+    // A second document: what the operator can do, not the yaml library's parseAllDocuments().
+    const twoDocs = () => parseRules('rules: []\n---\nrules: []\n', 'two.yaml');
+    expect(twoDocs).toThrow(
+      'two.yaml: not valid YAML or JSON: more than one YAML document (a second one starts at line 2,',
+    );
+    expect(twoDocs).not.toThrow(/parseAllDocuments/);
     const dir = mkdtempSync(join(tmpdir(), 'llmsec-rules-'));
     expect(() => loadRulesFile(join(dir, 'missing.yaml'))).toThrow(/^missing\.yaml: cannot read/);
     writeFileSync(

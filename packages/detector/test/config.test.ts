@@ -155,6 +155,9 @@ enforcement:
       'f.yaml: want a mapping at the top level',
     );
     expect(error(() => loadConfig(file('g.yaml', 'a: [\n')))).toMatch(/^g\.yaml: not valid YAML/);
+    expect(error(() => loadConfig(file('h.yaml', 'log_level: info\n---\nlog_level: debug\n')))).toBe(
+      'h.yaml: not valid YAML: more than one YAML document (a second one starts at line 2): the config must be one document',
+    );
     expect(error(() => loadConfig(join(dir, 'missing.yaml')))).toMatch(/^missing\.yaml: cannot read/);
   });
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
 
@@ -92,7 +92,12 @@ export function loadConfig(
     try {
       doc = parseYaml(text, { maxAliasCount: 100 });
     } catch (err) {
-      throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      // yaml's text for a second document asks for YAML.parseAllDocuments(): a programmer's hint.
+      const message =
+        err instanceof YAMLParseError && err.code === 'MULTIPLE_DOCS'
+          ? `more than one YAML document (a second one starts at line ${err.linePos?.[0]?.line ?? '?'}): the config must be one document`
+          : (err as Error).message.split('\n')[0];
+      throw new ConfigError(`${source}: not valid YAML: ${message}`);
     }
     if (doc !== null && doc !== undefined) {
       if (typeof doc !== 'object' || Array.isArray(doc))
