@@ -32,6 +32,13 @@ export interface StreamAccumulator {
   summary(): ResponseSummary;
   /** True once the provider's terminal item arrived (a stream that ends without it was cut). */
   readonly complete: boolean;
+  /**
+   * The stream's text so far while it is exactly every delta `observe` returned, joined: the
+   * string `summary().text` will be. Undefined once it is not (chat with n > 1), and from
+   * adapters that do not keep it. The chunk checks then read this string rather than a second
+   * copy of it (call-stream.ts), so the end checks get the same object the chunk checks read.
+   */
+  readonly text?: string | undefined;
 }
 
 export interface ProviderAdapter {

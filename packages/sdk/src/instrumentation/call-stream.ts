@@ -1,4 +1,4 @@
-import type { ProviderAdapter, ResponseSummary } from './adapter.ts';
+import type { ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
 import { runChunkGuards } from './chunk-guards.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
@@ -6,7 +6,7 @@ import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
 import { WITHHELD } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
-import { streamLanesHooksOf, streamRewriterOf, type StreamItemRewrite } from './stream-rewriter.ts';
+import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
 import type { GuardContext } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -27,23 +27,19 @@ export interface StreamingCall {
  */
 export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
   const acc = call.adapter.newStream();
-  const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
-  const chunkGuards = call.runtime.hasChunkGuards && guards.length > 0;
-  const text = new StreamText();
-  const deliver = chunkGuards ? rewriteItems(call, guards) : undefined;
-  const lanes = chunkGuards ? announceLanes(call, guards) : undefined;
+  const runtime = call.runtime;
+  const guards = call.adapter.guarded ? runtime.outputGuards : [];
+  const chunkGuards = runtime.hasChunkGuards && guards.length > 0;
+  const rewriter = chunkGuards ? runtime.streamRewriter : undefined;
+  const deliver = rewriter !== undefined ? rewriteItems(call, rewriter) : undefined;
   observeStream(stream, {
     accumulator: acc,
     deliver,
-    onDelta: (delta, item) => {
-      if (!chunkGuards) return 0;
-      if (lanes !== undefined) lanes(item);
-      return runChunkGuards(guards, text.append(delta), delta, call.ctx, call.runtime.metrics);
-    },
+    onDelta: chunkGuards ? chunkChecks(call, acc) : noChunkChecks,
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
     // of its own at the end of every stream; a promise only when a guard returns one.
     onEnd: (complete) => {
-      if (deliver !== undefined) endRewrite(call, guards);
+      if (deliver !== undefined) endRewrite(call, rewriter as StreamRewriter);
       const summary = acc.summary();
       // A stream without its terminal item (a cut connection, a server that leaves it out) is
       // checked too: the items the chunk checks held back are released after this returns.
@@ -59,7 +55,7 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
             guards,
             { text: endText(summary), toolCalls: summary.toolCalls },
             call.ctx,
-            call.runtime.metrics,
+            runtime.metrics,
           );
         } catch (err) {
           return failed(err);
@@ -74,16 +70,45 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
 }
 
 /**
+ * Each delta's chunk checks: the guards that have one (found once per runtime), on the text so
+ * far. Streams of several texts interleaved (chat with n > 1): before them, the built-in chunk
+ * guards are told which lane each piece of the delta is, so they check (and piiGuard redact
+ * rewrites) each text on its own; without lane hooks the closure has no such step.
+ */
+function chunkChecks(call: StreamingCall, acc: StreamAccumulator): (delta: string, item: unknown) => number {
+  const runtime = call.runtime;
+  const chunked = runtime.chunkGuards;
+  const ctx = call.ctx;
+  const text = new StreamText();
+  const hooks = runtime.streamLanesHooks;
+  const lanesOf = call.adapter.streamLanes;
+  if (hooks.length === 0 || lanesOf === undefined)
+    return (delta) => runChunkGuards(chunked, text.append(delta, acc.text), delta, ctx, runtime.metrics);
+  return (delta, item) => {
+    try {
+      const split = lanesOf(item);
+      if (split !== undefined) for (const h of hooks) h.lanes(ctx, split);
+    } catch (err) {
+      reportTelemetryError('guard', err);
+    }
+    return runChunkGuards(chunked, text.append(delta, acc.text), delta, ctx, runtime.metrics);
+  };
+}
+
+function noChunkChecks(): number {
+  return 0;
+}
+
+/**
  * A guard that rewrites the stream (piiGuard redact, stream-rewriter.ts): every item the reader
  * gets passes through it. A rewrite that throws is a guard that cannot say what of the text is
  * safe: the item and every later one go out with their text withheld (withholdingRewrite), and
  * the failure is reported once. Never the raw item: before, it went out as the provider sent it,
  * so a finding the guard was holding back reached the reader whole.
  */
-function rewriteItems(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
-  const rewriter = streamRewriterOf(guards);
+function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
   const rewriteItem = call.adapter.rewriteStreamItem;
-  if (rewriter === undefined || rewriteItem === undefined) return undefined;
+  if (rewriteItem === undefined) return undefined;
   const ctx = call.ctx;
   const rw: StreamItemRewrite = {
     next: (t, lane) => rewriter.next(ctx, t, lane),
@@ -128,30 +153,10 @@ function withholdingRewrite(): StreamItemRewrite {
   };
 }
 
-/**
- * Streams of several texts interleaved (chat with n > 1): before each delta's chunk checks, the
- * built-in chunk guards are told which lane each piece of it is, so they check (and piiGuard
- * redact rewrites) each text on its own.
- */
-function announceLanes(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']) {
-  const hooks = streamLanesHooksOf(guards);
-  const lanesOf = call.adapter.streamLanes;
-  if (hooks.length === 0 || lanesOf === undefined) return undefined;
-  const ctx = call.ctx;
-  return (item: unknown): void => {
-    try {
-      const split = lanesOf(item);
-      if (split !== undefined) for (const h of hooks) h.lanes(ctx, split);
-    } catch (err) {
-      reportTelemetryError('guard', err);
-    }
-  };
-}
-
 /** The stream ended: what the rewriter held is final, before the held items are delivered. */
-function endRewrite(call: StreamingCall, guards: StreamingCall['runtime']['outputGuards']): void {
+function endRewrite(call: StreamingCall, rewriter: StreamRewriter): void {
   try {
-    streamRewriterOf(guards)?.end(call.ctx);
+    rewriter.end(call.ctx);
   } catch (err) {
     reportTelemetryError('guard', err);
   }

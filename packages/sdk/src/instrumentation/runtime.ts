@@ -10,6 +10,12 @@ import {
 import { LlmsecMetrics } from '../metrics.ts';
 import { SecurityEvents } from '../security-events.ts';
 import { setupEvents, withMetrics } from '../setup-events.ts';
+import {
+  streamLanesHooksOf,
+  streamRewriterOf,
+  type StreamLanesHook,
+  type StreamRewriter,
+} from './stream-rewriter.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
 
 export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
@@ -31,6 +37,14 @@ export class LlmRuntime {
   readonly inputGuards: readonly InputGuard[];
   readonly outputGuards: readonly OutputGuard[];
   readonly hasChunkGuards: boolean;
+  /**
+   * Found once here, not per stream (issue 13): the output guards that have a chunk check, in
+   * order (what a stream's chunk runner walks per delta), the first guard's stream rewriter and
+   * the guards' lane hooks (call-stream.ts).
+   */
+  readonly chunkGuards: readonly OutputGuard[];
+  readonly streamRewriter: StreamRewriter | undefined;
+  readonly streamLanesHooks: readonly StreamLanesHook[];
   readonly limiter: LimiterLike | undefined;
   readonly resolveUser: LlmInstrumentationOptions['resolveUser'];
   readonly prices: PriceTable;
@@ -78,7 +92,10 @@ export class LlmRuntime {
         );
       }
     }
-    this.hasChunkGuards = this.outputGuards.some((g) => typeof g.checkChunk === 'function');
+    this.chunkGuards = this.outputGuards.filter((g) => typeof g.checkChunk === 'function');
+    this.hasChunkGuards = this.chunkGuards.length > 0;
+    this.streamRewriter = streamRewriterOf(this.outputGuards);
+    this.streamLanesHooks = streamLanesHooksOf(this.outputGuards);
     if (options.limiter !== undefined) {
       const l = options.limiter;
       if (
