@@ -174,11 +174,13 @@ describe('llmsec replay --state', () => {
 
   it('rejects a LLMSEC_REPLAY_BARRIER_TIMEOUT_MS that is not a positive integer of milliseconds', async () => {
     const before = process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
-    process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = '1s';
     try {
-      const r = await cli(['replay', '-', '--state', server.url, '--ruleset', 'x', '--shards', '2'], '');
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain('LLMSEC_REPLAY_BARRIER_TIMEOUT_MS must be an integer');
+      for (const text of ['1s', '0x10', ' 100', '1e3']) {
+        process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = text;
+        const r = await cli(['replay', '-', '--state', server.url, '--ruleset', 'x', '--shards', '2'], '');
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain('LLMSEC_REPLAY_BARRIER_TIMEOUT_MS must be an integer');
+      }
     } finally {
       if (before === undefined) delete process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
       else process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS = before;

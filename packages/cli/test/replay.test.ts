@@ -115,6 +115,28 @@ describe('llmsec replay', () => {
     const usage = await cli(['replay', path, '--max-line-bytes', '0']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--max-line-bytes must be a positive integer');
+    // Number() took hexadecimal, exponents and padding: 0x10 was a 16-byte cap.
+    for (const text of ['0x10', '1e3', ' 100', '100 ', '4096.0']) {
+      const bad = await cli(['replay', path, '--max-line-bytes', text]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(
+        `--max-line-bytes must be a positive integer in decimal digits, got "${text}"`,
+      );
+    }
+    const shards = await cli([
+      'replay',
+      path,
+      '--shards',
+      '0x2',
+      '--state',
+      'redis://127.0.0.1:1',
+      '--ruleset',
+      'x',
+    ]);
+    expect(shards.code).toBe(2);
+    expect(shards.stderr).toContain(
+      '--shards must be an integer from 1 to 1000 in decimal digits, got "0x2"',
+    );
   });
 
   it('groups by the conversation_id of the JSONL lines (0ba2d24), on one thread and two', async () => {
@@ -213,7 +235,7 @@ describe('llmsec replay', () => {
     }
   });
 
-  it('says a UTF-32 file is UTF-32 with a hint that converts it (UTF-32LE begins with UTF-16LE\'s mark)', async () => {
+  it("says a UTF-32 file is UTF-32 with a hint that converts it (UTF-32LE begins with UTF-16LE's mark)", async () => {
     const text = `${block(0, 0)}\n`;
     const le = Buffer.alloc(text.length * 4);
     for (let i = 0; i < text.length; i++) le.writeUInt32LE(text.codePointAt(i)!, i * 4);

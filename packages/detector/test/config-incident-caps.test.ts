@@ -45,7 +45,7 @@ describe('incident caps in the detector config', () => {
       /^d\.yaml: field "max_overflow_incidents_per_rule": /,
     );
     expect(configError(() => loadConfig(undefined, { maxOpenIncidentsPerRule: 'many' }))).toBe(
-      '--max-open-incidents-per-rule: want a number, got "many"',
+      '--max-open-incidents-per-rule: want a whole number in decimal digits, got "many"',
     );
     expect(configError(() => loadConfig(undefined, { maxOverflowIncidentsPerRule: '-2' }))).toMatch(
       /^--max-overflow-incidents-per-rule: /,

@@ -90,8 +90,14 @@ enforcement:
       '--state: want "memory" or a redis:// / rediss:// URL',
     );
     expect(error(() => loadConfig(undefined, { queueCapacity: 'many' }))).toBe(
-      '--queue-capacity: want a number, got "many"',
+      '--queue-capacity: want a whole number in decimal digits, got "many"',
     );
+    for (const text of ['0x10', '0b1', '1e3', ' 100', '100 ', '1.5', '']) {
+      expect(error(() => loadConfig(undefined, { maxOpenIncidentsPerRule: text }))).toBe(
+        `--max-open-incidents-per-rule: want a whole number in decimal digits, got ${JSON.stringify(text)}`,
+      );
+    }
+    expect(loadConfig(undefined, { queueCapacity: '250' }).queue_capacity).toBe(250);
     // Upper bounds: an hour of lateness (alerts wait that long) and 10,000,000 queued events.
     expect(error(() => loadConfig(file('l.yaml', 'allowed_lateness: 100d\n')))).toBe(
       'l.yaml: field "allowed_lateness": must be between 0 and 1h (events wait that long for their alerts)',

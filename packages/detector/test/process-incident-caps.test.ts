@@ -13,6 +13,14 @@ describe('llmsec detector incident caps (process)', () => {
     expect(r2.stderr).toContain('--max-overflow-incidents-per-rule: Too small');
     const r3 = await runDetectorCli(['--max-open-incidents-per-rule', 'lots']);
     expect(r3.code).toBe(2);
-    expect(r3.stderr).toContain('--max-open-incidents-per-rule: want a number, got "lots"');
+    expect(r3.stderr).toContain(
+      '--max-open-incidents-per-rule: want a whole number in decimal digits, got "lots"',
+    );
+    // Number() took hexadecimal, exponents and padding: 16, 1000 and 100 incidents, silently.
+    for (const text of ['0x10', '1e3', ' 100']) {
+      const r = await runDetectorCli(['--queue-capacity', text]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--queue-capacity: want a whole number in decimal digits, got "${text}"`);
+    }
   });
 });

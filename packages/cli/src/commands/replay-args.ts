@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 // From the replay entry point, not the engine's: the starting thread parses the arguments and, for a
 // file, hands the run to the engine's thread without loading the engine itself (replay.ts).
 import { DEFAULT_MAX_LINE_BYTES, parseDuration } from '@llmsec/detect/replay';
+import { decimalInteger } from '../decimal.ts';
 import { UsageError } from '../io.ts';
 
 export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
@@ -97,9 +98,13 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
       throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
   }
   const maxLineBytes =
-    values['max-line-bytes'] !== undefined ? Number(values['max-line-bytes']) : DEFAULT_MAX_LINE_BYTES;
-  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
-    throw new UsageError(`--max-line-bytes must be a positive integer, got "${values['max-line-bytes']}"`);
+    values['max-line-bytes'] !== undefined
+      ? decimalInteger(values['max-line-bytes'])
+      : DEFAULT_MAX_LINE_BYTES;
+  if (maxLineBytes === undefined || maxLineBytes < 1) {
+    throw new UsageError(
+      `--max-line-bytes must be a positive integer in decimal digits, got "${values['max-line-bytes']}"`,
+    );
   }
   if (values.threads !== undefined && values.threads !== '1' && values.threads !== '2') {
     throw new UsageError(`--threads must be 1 or 2, got "${values.threads}"`);
@@ -117,9 +122,11 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
   if (values.ruleset !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(values.ruleset)) {
     throw new UsageError('--ruleset must be 1-64 characters of [A-Za-z0-9_.:-]');
   }
-  const shards = values.shards !== undefined ? Number(values.shards) : 1;
-  if (!Number.isInteger(shards) || shards < 1 || shards > 1000) {
-    throw new UsageError(`--shards must be an integer from 1 to 1000, got "${values.shards}"`);
+  const shards = values.shards !== undefined ? decimalInteger(values.shards) : 1;
+  if (shards === undefined || shards < 1 || shards > 1000) {
+    throw new UsageError(
+      `--shards must be an integer from 1 to 1000 in decimal digits, got "${values.shards}"`,
+    );
   }
   if (shards > 1 && (state === undefined || values.ruleset === undefined)) {
     throw new UsageError(

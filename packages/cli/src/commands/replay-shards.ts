@@ -1,5 +1,6 @@
 // Type only: ioredis is loaded when --state asks for it, not on every replay's start-up.
 import type { connectRedis } from '@llmsec/ratelimit/redis';
+import { decimalInteger } from '../decimal.ts';
 import { UsageError } from '../io.ts';
 
 /** How long a shard waits at a barrier for the others by default: 10 min. */
@@ -15,10 +16,10 @@ const MAX_BARRIER_TIMEOUT_MS = 86_400_000;
 export function barrierTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[BARRIER_TIMEOUT_ENV];
   if (raw === undefined || raw === '') return DEFAULT_BARRIER_TIMEOUT_MS;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_BARRIER_TIMEOUT_MS) {
+  const ms = decimalInteger(raw);
+  if (ms === undefined || ms < 1 || ms > MAX_BARRIER_TIMEOUT_MS) {
     throw new UsageError(
-      `${BARRIER_TIMEOUT_ENV} must be an integer from 1 to ${MAX_BARRIER_TIMEOUT_MS} (milliseconds), got "${raw}"`,
+      `${BARRIER_TIMEOUT_ENV} must be an integer from 1 to ${MAX_BARRIER_TIMEOUT_MS} (milliseconds, decimal digits), got "${raw}"`,
     );
   }
   return ms;

@@ -118,9 +118,13 @@ export function loadConfig(
     const spec = FLAG_PATHS[key];
     let v: unknown = value;
     if (spec.number) {
+      // Decimal digits only (every numeric flag is a count): Number() also took 0x10, 1e3 and
+      // ' 100', another count than the one typed, or a quoting slip passed silently.
+      if (typeof value !== 'string' || !/^-?[0-9]{1,15}$/.test(value))
+        throw new ConfigError(
+          `${spec.flag}: want a whole number in decimal digits, got ${JSON.stringify(value)}`,
+        );
       v = Number(value);
-      if (!Number.isFinite(v))
-        throw new ConfigError(`${spec.flag}: want a number, got ${JSON.stringify(value)}`);
     }
     setPath(raw, spec.path, v);
     fromFlag.set(spec.path.join('.'), spec.flag);
