@@ -38,6 +38,14 @@ const PEM = [
 ].join('\n');
 const LEGACY = [PEM, ...CHOICES];
 
+/** The annotations a streamed chat answer carries. */
+const STREAM_ANNOTATIONS = [
+  {
+    type: 'url_citation',
+    url_citation: { start_index: 0, end_index: 5, title: `Contact ${EMAIL}`, url: 'https://example.org/' },
+  },
+];
+
 /** What the fake answers: set per test. */
 let chatChoices: Array<Record<string, unknown>> = [];
 let anthropicContent: Array<Record<string, unknown>> = [];
@@ -60,6 +68,27 @@ function script(req: FakeRequest): FakeResponse | undefined {
           finish_reason: 'stop',
         })),
       },
+    };
+  }
+  if (req.path.endsWith('/chat/completions') && req.body.stream === true) {
+    // A web-search model's stream: the annotations in a chunk of their own.
+    const chunk = (delta: unknown, finish: string | null = null) => ({
+      data: {
+        id: 'chatcmpl-s',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      },
+    });
+    return {
+      kind: 'sse',
+      events: [
+        chunk({ role: 'assistant', content: 'See the team page.' }),
+        chunk({ annotations: STREAM_ANNOTATIONS }),
+        chunk({}, 'stop'),
+        { data: '[DONE]' },
+      ],
     };
   }
   if (req.path.endsWith('/chat/completions'))
@@ -205,6 +234,16 @@ describe('chat annotations, not streamed', () => {
         url: redact(`https://example.org/people?mail=${EMAIL}`).text,
       });
       expect(piiEvents(), name).toHaveLength(1);
+    }
+  });
+
+  it("streamed, redact: a chunk's annotations are redacted before the reader gets them", async () => {
+    for (const [name, c] of openaiClients()) {
+      const s = await c.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: ask });
+      const chunks = [];
+      for await (const x of s) chunks.push(x);
+      expect(JSON.stringify(chunks), name).not.toContain('jane.doe');
+      expect(JSON.stringify(chunks), name).toContain(JSON.stringify(redact(`Contact ${EMAIL}`).text));
     }
   });
 

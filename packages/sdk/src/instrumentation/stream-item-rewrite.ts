@@ -1,4 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
+import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
@@ -13,11 +14,26 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * from the rewritten items.
  */
 
-/** OpenAI chat chunks: each choice's `delta.content`, in its choice's lane (`n` > 1: chatLanes). */
+/**
+ * OpenAI chat chunks: each choice's `delta.content`, in its choice's lane (`n` > 1: chatLanes);
+ * whole: the titles and URLs of `delta.annotations` (web-search models send them in a chunk,
+ * outside the API's typed delta), each as its own text, as the complete response's are
+ * (annotations.ts). The end check does not read them (the accumulator keeps no side texts
+ * for chat): `block` and `detect` miss an address there.
+ */
 export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
   for (const c of arr(obj(item)?.choices)) {
     const choice = obj(c);
     const d = obj(choice?.delta);
+    if (d !== undefined && Array.isArray(d.annotations)) {
+      const texts: string[] = [];
+      annotationTexts(d.annotations, texts);
+      writeAnnotationTexts(
+        d.annotations,
+        texts.map((t) => rw.whole(t)),
+        0,
+      );
+    }
     if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
       continue;
     const next = rw.next(d.content, num(choice.index) ?? 0);
