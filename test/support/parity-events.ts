@@ -157,6 +157,8 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
     conversation_id: `${'c'.repeat(300)}`,
     service: `svc-${'v'.repeat(BIG)}`,
   }));
+  // A category past every cap (the record is named after it: llmsec.<category>): three events.
+  blocks(t0 + 1_050 * S, 3, () => ({ user_id: 'long-category', category: `custom_${'k'.repeat(BIG)}` }));
   // One event delivered twice (a log written by two exporters, a re-sent export): counted once.
   const firstDup = out.length;
   blocks(t0 + 1_100 * S, 6, () => ({ user_id: 'dup-user' }));

@@ -193,8 +193,11 @@ describe('OTLP decoders', () => {
     const json = (o: unknown): Uint8Array => Buffer.from(JSON.stringify(o));
     const many = { resourceLogs: [{ scopeLogs: [{ logRecords: [{}, {}, {}, {}] }] }] };
     expect(err(() => decodeLogs(json(many), 'json', small))).toMatch(/maxRecords/);
+    // An event name over maxStringBytes is cut (it only says llmsec or not), another name fails.
     const long = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: 'x'.repeat(17) }] }] }] };
-    expect(err(() => decodeLogs(json(long), 'json', small))).toMatch(/maxStringBytes/);
+    expect(decodeLogs(json(long), 'json', small)[0]!.eventName).toBe('x'.repeat(17));
+    const scope = { resourceLogs: [{ scopeLogs: [{ scope: { name: 'x'.repeat(17) } }] }] };
+    expect(err(() => decodeLogs(json(scope), 'json', small))).toMatch(/maxStringBytes/);
     expect(() => resolveDecodeLimits({ maxDepth: 0 })).toThrow(/maxDepth/);
   });
 

@@ -43,6 +43,19 @@ export function jsonString(
   return checkedString(v, limits);
 }
 
+/**
+ * A log record's eventName or a span event's name: over maxStringBytes, its first units (counted
+ * as a dropped value), not a failed request (ProtoReader.name says why).
+ */
+export function jsonName(obj: JsonObject, key: string, where: string, limits: ResolvedDecodeLimits): string {
+  const v = obj[key];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new OtlpDecodeError(`${where}.${key} must be a string`);
+  if (!overCap(v, limits)) return v;
+  droppedValues.count++;
+  return v.slice(0, PREFIX_UNITS);
+}
+
 /** An int32 enum (severity number, span kind, status code): an integer per OTLP/JSON. */
 export function jsonEnum(obj: JsonObject, key: string, where: string): number {
   const v = obj[key];

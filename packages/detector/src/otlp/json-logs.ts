@@ -7,10 +7,10 @@ import {
   jsonAttributes,
   jsonEnum,
   jsonId,
+  jsonName,
   jsonNanosToMillis,
   jsonResource,
   jsonScopeName,
-  jsonString,
   type JsonObject,
 } from './json-common.ts';
 import type { DecodedLogRecord } from './types.ts';
@@ -45,7 +45,7 @@ function jsonLogRecord(
   limits: ResolvedDecodeLimits,
 ): DecodedLogRecord {
   const attributes = jsonAttributes(lr, 'attributes', 'LogRecord', limits);
-  let eventName = jsonString(lr, 'eventName', 'LogRecord', limits);
+  let eventName = jsonName(lr, 'eventName', 'LogRecord', limits);
   if (eventName === '') {
     const attr = attributes['event.name'];
     if (typeof attr === 'string') eventName = attr;

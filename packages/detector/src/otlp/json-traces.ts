@@ -6,6 +6,7 @@ import {
   jsonAttributes,
   jsonEnum,
   jsonId,
+  jsonName,
   jsonNanosToMillis,
   jsonObject,
   jsonResource,
@@ -59,7 +60,7 @@ function jsonSpan(
     if (!isObject(e)) throw new OtlpDecodeError('Span.Event must be an object');
     events.push({
       timeMs: jsonNanosToMillis(e, 'timeUnixNano', 'Span.Event'),
-      name: jsonString(e, 'name', 'Span.Event', limits),
+      name: jsonName(e, 'name', 'Span.Event', limits),
       attributes: jsonAttributes(e, 'attributes', 'Span.Event', limits),
     });
   }

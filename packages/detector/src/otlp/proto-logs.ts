@@ -132,7 +132,7 @@ function readLogRecord(r: ProtoReader, end: number): DecodedLogRecord {
         break;
       case 12:
         expectWireType(wt, WT_LEN, 'LogRecord.event_name');
-        eventName = r.string(end);
+        eventName = r.name(end);
         break;
       case 8:
         expectWireType(wt, WT_I32, 'LogRecord.flags');

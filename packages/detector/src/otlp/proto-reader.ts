@@ -189,6 +189,21 @@ export class ProtoReader {
   }
 
   /**
+   * A log record's event_name or a span event's name: over maxStringBytes, its first units
+   * (cut-values.ts; counted as a dropped value), not a failed request. The name only says whether
+   * the record is an llmsec event (`llmsec.` and not `llmsec.alert`), the event's category is its
+   * attribute; a sender names the record after a category, which a line may hold that long (cut).
+   */
+  name(end: number): string {
+    const fieldEnd = this.lengthEnd(end);
+    const start = this.pos;
+    if (fieldEnd - start <= this.limits.maxStringBytes) return this.utf8(fieldEnd);
+    this.pos = fieldEnd;
+    droppedValues.count++;
+    return utf8Prefix(this.buf.subarray(start, start + Math.min(fieldEnd - start, PREFIX_BYTES)));
+  }
+
+  /**
    * An AnyValue's string: null, skipped, when over maxStringBytes. A captured prompt of a
    * GenAI span can be that long (a user's own input): failing the request for it would make
    * the Collector drop every other record batched with it (400 is final), so it costs only

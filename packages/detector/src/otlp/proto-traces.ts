@@ -181,7 +181,7 @@ function readEvent(r: ProtoReader, end: number): DecodedSpanEvent {
         break;
       case 2:
         expectWireType(wt, WT_LEN, 'Span.Event.name');
-        event.name = r.string(end);
+        event.name = r.name(end);
         break;
       default:
         r.skip(wt, end);

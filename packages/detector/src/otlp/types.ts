@@ -104,7 +104,8 @@ export interface DecodeLimits {
    * Longest string (UTF-8 bytes) in a key, name or value; longer ones reject the request, except
    * an attribute's string or bytes value, which decodes as null (counted in
    * ReceiveReport.droppedValues) and the record is kept. An llmsec event's field (a string) is
-   * kept cut to core's field caps instead, as every JSONL reader cuts it (cut-values.ts).
+   * kept cut to core's field caps instead, as every JSONL reader cuts it (cut-values.ts), and so
+   * is a log record's event_name or a span event's name (`llmsec.<category>`).
    * @default 65_536
    */
   maxStringBytes?: number;
