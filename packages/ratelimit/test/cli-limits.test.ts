@@ -6,7 +6,7 @@ import { getFreePort } from '../../../test/support/ports.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
-import { rlKey } from '../src/keys.ts';
+import { leaseKey, rlKey } from '../src/keys.ts';
 
 let redis: RedisHandle;
 let client: Redis;
@@ -72,6 +72,43 @@ describe('llmsec limits', () => {
     expect((await cli(['limits', 'reset', subject, '--redis', redis.url])).code).toBe(0);
     expect(await client.exists(rlKey(subject))).toBe(0);
     expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
+  });
+
+  it('names a damaged key and what is wrong with it (not a Lua error), and reset still clears it', async () => {
+    const subject = `damaged-${Date.now()}`;
+    const args = (action: string) => ['limits', action, subject, '--redis', redis.url];
+    // lift and ban read and write the state only: a damaged lease key stops show alone.
+    for (const [damage, want, actions] of [
+      [
+        () => client.set(rlKey(subject), 'garbage'),
+        `key ${rlKey(subject)} holds 7 bytes, where the limiter keeps at least 104`,
+        ['show', 'lift', 'ban'],
+      ],
+      [
+        () => client.hset(rlKey(subject), 'v', 'x'),
+        `key ${rlKey(subject)} is a hash, where the limiter keeps a string`,
+        ['show', 'lift', 'ban'],
+      ],
+      [
+        () => client.set(leaseKey(subject), 'x'),
+        `key ${leaseKey(subject)} is a string, where the limiter keeps a sorted set`,
+        ['show'],
+      ],
+    ] as const) {
+      await damage();
+      for (const action of actions) {
+        const r = await cli(args(action));
+        expect(r.code).toBe(1);
+        expect(r.err).toContain(`llmsec limits: ${action} ${subject}: damaged: ${want}`);
+        expect(r.err).toContain(`\`llmsec limits reset ${subject}\``);
+        expect(r.err).not.toMatch(/script|user_script|WRONGTYPE/);
+      }
+      expect((await cli(args('reset'))).code).toBe(0);
+      expect(await client.exists(rlKey(subject), leaseKey(subject))).toBe(0);
+      const shown = await cli(args('show'));
+      expect(shown.code).toBe(0);
+      expect(JSON.parse(shown.out)).toMatchObject({ subject, level: 'normal', banned: false });
+    }
   });
 
   it('fails with a clear message and exit 1 when Redis is unreachable; 2 on bad usage', async () => {

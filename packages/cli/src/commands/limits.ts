@@ -1,6 +1,7 @@
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
 import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
+import { describeDamage } from './limits-damage.ts';
 
 const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [--cluster]
 
@@ -40,32 +41,16 @@ export const command: Command = {
         failurePolicy: 'closed',
       });
       let out: unknown;
-      if (action === 'show') {
-        const status = await limiter.status(subject);
-        const [rlTtl, leaseTtl] = await Promise.all([
-          client.pttl(rlKey(subject)),
-          client.pttl(leaseKey(subject)),
-        ]);
-        out = {
-          subject: status.subject,
-          keys: { [rlKey(subject)]: ttlOf(rlTtl), [leaseKey(subject)]: ttlOf(leaseTtl) },
-          level: status.level,
-          violationScore: status.violationScore,
-          ...(status.blockedUntilMs !== undefined
-            ? { blockedUntil: new Date(status.blockedUntilMs).toISOString() }
-            : {}),
-          banned: status.banned,
-          activeLeases: status.activeLeases,
-          busyMs: status.busyMs,
-          at: new Date(status.nowMs).toISOString(),
-        };
-      } else if (action === 'reset') {
-        await limiter.reset(subject);
-        out = { subject, reset: true };
-      } else if (action === 'lift') {
-        out = { subject, lifted: true, previousLevel: await limiter.lift(subject) };
-      } else {
-        out = { subject, banned: true, previousLevel: await limiter.ban(subject) };
+      try {
+        out = await act(action, subject, limiter, client);
+      } catch (err) {
+        // reset is a DEL, which a damaged key does not stop; the others run the limiter's
+        // scripts, whose failure on a damaged key is a Lua error naming a script hash.
+        const damage =
+          action === 'reset' ? undefined : await describeDamage(client, subject).catch(() => undefined);
+        if (damage === undefined) throw err;
+        io.stderr.write(`llmsec limits: ${action} ${subject}: ${damage}\n`);
+        return 1;
       }
       io.stdout.write(JSON.stringify(out, null, 2) + '\n');
       return 0;
@@ -74,6 +59,41 @@ export const command: Command = {
     }
   },
 };
+
+/** One action against the subject's keys: the JSON printed. */
+async function act(
+  action: string,
+  subject: string,
+  limiter: RateLimiter,
+  client: Awaited<ReturnType<typeof connectRedis>>,
+): Promise<unknown> {
+  if (action === 'show') {
+    const status = await limiter.status(subject);
+    const [rlTtl, leaseTtl] = await Promise.all([
+      client.pttl(rlKey(subject)),
+      client.pttl(leaseKey(subject)),
+    ]);
+    return {
+      subject: status.subject,
+      keys: { [rlKey(subject)]: ttlOf(rlTtl), [leaseKey(subject)]: ttlOf(leaseTtl) },
+      level: status.level,
+      violationScore: status.violationScore,
+      ...(status.blockedUntilMs !== undefined
+        ? { blockedUntil: new Date(status.blockedUntilMs).toISOString() }
+        : {}),
+      banned: status.banned,
+      activeLeases: status.activeLeases,
+      busyMs: status.busyMs,
+      at: new Date(status.nowMs).toISOString(),
+    };
+  }
+  if (action === 'reset') {
+    await limiter.reset(subject);
+    return { subject, reset: true };
+  }
+  if (action === 'lift') return { subject, lifted: true, previousLevel: await limiter.lift(subject) };
+  return { subject, banned: true, previousLevel: await limiter.ban(subject) };
+}
 
 function parseArgs(argv: string[]): { action: string; subject: string; url: string; cluster: boolean } {
   const positional: string[] = [];
