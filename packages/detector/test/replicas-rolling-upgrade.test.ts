@@ -114,9 +114,9 @@ describe('detector replicas of two releases (one rule added) on one Redis', () =
     expect(builtIn.map((a) => [a.status, a.starts_at])).toEqual([
       ['firing', new Date(T0 + 9000).toISOString()],
     ]);
-    // The added rule ran on the newer replica only (beside the built-in ones, in the same groups).
-    const added = lines(files).filter((a) => a.rule === 'two_blocks_a_minute');
-    expect(added.length).toBeGreaterThan(0);
+    // The added rule runs on the newer replica only. Whether it fires here depends on which
+    // replica stepped mallory's group when the watermark passed her blocks (it judges only the
+    // events the newer replica processes, by design during a mix): not asserted.
     expect(lines([files[0]!]).filter((a) => a.rule === 'two_blocks_a_minute')).toEqual([]);
   }, 60_000);
 });
