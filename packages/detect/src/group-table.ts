@@ -11,11 +11,21 @@ import type { SlabRule } from './slab/slab-rule.ts';
  * record array per group (two objects: the array and its elements) added two to each event,
  * the flat row adds one, and slab regions add none beyond their row.
  *
- * Bounded: past `maxGroups` the least recently seen group is evicted, approximated with the
- * second-chance (CLOCK) algorithm so that a touch is one flag write (a byte per group in a
- * Uint8Array: 100,000 groups take 100 KB, which stays in cache where the rows do not). The
- * hand walks the rows in order (`keys[g]` owns row g); it clears the bit of touched groups as it passes and
- * reuses the first untouched group's row in place.
+ * Bounded: past `maxGroups` a group is evicted by a weighted CLOCK (GCLOCK): each group has a
+ * weight, a byte per group in a Uint8Array (100,000 groups take 100 KB, which stays in cache
+ * where the rows do not), raised by one for every touch (each rule that reads an event of the
+ * group) up to MAX_WEIGHT, 0 for a group just created. The hand walks the rows in order
+ * (`keys[g]` owns row g), lowers each weight it passes by one and reuses the first row it finds
+ * at 0, in place.
+ *
+ * Why a weight and not a second-chance bit: the keys are what an attacker invents most cheaply
+ * (an auth_failure's user_id is the account name tried, its source_ip any address of a /64).
+ * With one bit, a lap of the table of one-shot invented keys (maxGroups events) evicted every
+ * group not seen during that lap: an attacker nine guardrail blocks in, or a stuffer at its
+ * 49th account, was forgotten for the price of one lap between two of its own events. A group
+ * of weight w now outlives w laps of one-shot keys, so forgetting it costs its own event count
+ * times maxGroups invented events (test/group-eviction-flood.test.ts); one-shot keys are still
+ * the first to go, and the table stays bounded.
  *
  * Why not the Map's own insertion order (delete the first entry, re-insert touched ones at
  * the back): V8 leaves a hole per deleted entry until the table is rebuilt, and
@@ -24,6 +34,13 @@ import type { SlabRule } from './slab/slab-rule.ts';
  * 200,000 users against 3 µs at 100,000. Here an eviction is O(1) amortised: each step of the
  * hand clears one bit that a touch set.
  */
+/**
+ * The most a group's weight counts (a byte): above every built-in threshold (credential_stuffing's
+ * 50 the highest), so a group short of firing outlives as many laps of invented keys as it has
+ * events. A stale heavy group (a user gone quiet) is gone within MAX_WEIGHT laps.
+ */
+export const MAX_WEIGHT = 255;
+
 export class GroupTable {
   readonly field: string;
   /** Group index (row) by group key. */
@@ -36,8 +53,8 @@ export class GroupTable {
   private readonly maxGroups: number;
   /** The key owning each row; grows to `maxGroups` and then stays. */
   private readonly keys: string[] = [];
-  /** The second-chance bit per row (1: touched since the hand last passed). */
-  private touched = new Uint8Array(64);
+  /** The weight per row: touches, up to MAX_WEIGHT, less one each time the hand passes. */
+  private weight = new Uint8Array(64);
   /** The next row the eviction hand looks at. */
   private hand = 0;
   private lastKey: string | undefined;
@@ -60,8 +77,14 @@ export class GroupTable {
 
   /** The group's row g, created (all object slots undefined, the slab row fresh) on first sight. */
   touch(key: string): number {
-    // The same group again (a burst from one user, or the next rule for this event).
-    if (key === this.lastKey) return this.lastRow;
+    // The same group again (a burst from one user, or the next rule for this event): a touch
+    // all the same, or a burst would weigh as one event.
+    if (key === this.lastKey) {
+      const row = this.lastRow;
+      const w = this.weight[row]!;
+      if (w < MAX_WEIGHT) this.weight[row] = w + 1;
+      return row;
+    }
     let row = this.rows.get(key);
     if (row === undefined) {
       const n = this.keys.length;
@@ -70,10 +93,10 @@ export class GroupTable {
         this.keys.push(key);
         const states = this.states;
         for (let i = 0; i < this.width; i++) states.push(undefined);
-        if (n >= this.touched.length) {
-          const touched = new Uint8Array(Math.min(this.maxGroups, n * 2));
-          touched.set(this.touched);
-          this.touched = touched;
+        if (n >= this.weight.length) {
+          const weight = new Uint8Array(Math.min(this.maxGroups, n * 2));
+          weight.set(this.weight);
+          this.weight = weight;
         }
         this.slab?.reset(n, true);
       } else {
@@ -81,14 +104,15 @@ export class GroupTable {
       }
       this.rows.set(key, row);
     } else {
-      this.touched[row] = 1;
+      const w = this.weight[row]!;
+      if (w < MAX_WEIGHT) this.weight[row] = w + 1;
     }
     this.lastKey = key;
     this.lastRow = row;
     return row;
   }
 
-  /** The group's row, or -1: a lookup only (no second-chance bit set, nothing created). */
+  /** The group's row, or -1: a lookup only (no weight raised, nothing created). */
   rowOf(key: string): number {
     return this.rows.get(key) ?? -1;
   }
@@ -110,16 +134,25 @@ export class GroupTable {
     return page[o + at]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
   }
 
-  /** Evicts the first group the hand finds untouched and gives its row, emptied, to `key`. */
+  /** Evicts the first group the hand finds at weight 0 and gives its row, emptied, to `key`. */
   private replaceOne(key: string): number {
     const keys = this.keys;
-    const touched = this.touched;
+    const weight = this.weight;
     const n = keys.length;
     let hand = this.hand;
-    // Each step clears a bit, so this ends within n + 1 steps (n when one group is untouched).
-    while (touched[hand] === 1) {
-      touched[hand] = 0;
+    // Each step lowers a weight a touch raised (O(1) amortised). A whole lap without a 0 (every
+    // group touched since): the laps the hand would still walk until one is at 0 are taken at
+    // once, every weight lowered by the least of them. The same row ends up found (the first
+    // from the hand among the lightest) in at most 2n + 1 steps, not MAX_WEIGHT laps.
+    let steps = 0;
+    while (weight[hand] !== 0) {
+      weight[hand]--;
       hand = hand + 1 === n ? 0 : hand + 1;
+      if (++steps === n) {
+        let least = MAX_WEIGHT;
+        for (let i = 0; i < n; i++) if (weight[i]! < least) least = weight[i]!;
+        for (let i = 0; i < n; i++) weight[i] -= least;
+      }
     }
     const victim = keys[hand]!;
     this.rows.delete(victim);

@@ -184,7 +184,7 @@ describe('alert lifecycle', () => {
 });
 
 describe('bounded memory and safety', () => {
-  it('evicts the least recently seen group past maxGroupsPerRule', () => {
+  it('evicts past maxGroupsPerRule, the groups seen least first (group-table.ts weights)', () => {
     const { engine, alerts } = recordingEngine({ maxGroupsPerRule: 3 });
     feed(
       engine,
@@ -196,9 +196,12 @@ describe('bounded memory and safety', () => {
     );
     expect(engine.groupCount).toBe(3);
     expect(engine.stats.groupsEvicted).toBe(1);
-    // The victim's nine blocks were forgotten with its group: a tenth starts again from one.
+    // a's one block went, not the victim's nine (a second-chance bit forgot them, the oldest):
+    // the victim's tenth fires, and a, seen again, is a new group (one more eviction).
     feed(engine, [block(T0 + 20 * SEC, 'victim')]);
-    expect(brief(alerts, RAPID)).toEqual([]);
+    expect(brief(alerts, RAPID)).toEqual([`${RAPID}:firing:victim`]);
+    feed(engine, [block(T0 + 21 * SEC, 'a')]);
+    expect(engine.stats.groupsEvicted).toBe(2);
   });
 
   it('keeps a recently seen group over an older one', () => {
