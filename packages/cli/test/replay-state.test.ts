@@ -192,4 +192,13 @@ describe('llmsec replay --state', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--state must be a redis://');
   });
+
+  it('says a --cluster state that is a standalone Redis is no Cluster (not "Failed to refresh slots cache")', async () => {
+    const r = await cli(['replay', '-', '--state', server.url, '--cluster'], '');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `cannot connect to ${server.url}: not a Redis Cluster: the server is a standalone Redis`,
+    );
+    expect(r.stderr).not.toContain('slots cache');
+  });
 });

@@ -45,7 +45,34 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     await client.connect();
   } catch (err) {
     client.disconnect();
+    // ioredis says only "Failed to refresh slots cache" when the seed is a reachable Redis
+    // that is no Cluster node: ask it, so the operator reads what is wrong, not "cannot reach".
+    if (options.cluster && (await isStandalone(url, connectTimeout))) {
+      throw new Error(
+        `not a Redis Cluster: the server is a standalone Redis (INFO cluster: cluster_enabled:0); connect without cluster mode (llmsec: leave out --cluster)`,
+      );
+    }
     throw lastError ?? err;
   }
   return client;
+}
+
+/** Whether `url` answers as a Redis with cluster support disabled (false if it cannot say). */
+async function isStandalone(url: string, connectTimeout: number): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return /^cluster_enabled:0\r?$/m.test(await probe.info('cluster'));
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }

@@ -115,7 +115,20 @@ describe('llmsec limits', () => {
     const port = await getFreePort();
     const r = await cli(['limits', 'show', 'alice', '--redis', `redis://127.0.0.1:${port}`]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}`));
+    expect(r.err).toMatch(new RegExp(`cannot connect to Redis at redis://127.0.0.1:${port}: .*ECONNREFUSED`));
+    // --cluster against a standalone server: it is reachable; what is wrong is that it is no
+    // Cluster (ioredis says only "Failed to refresh slots cache").
+    const c = await cli(['limits', 'show', 'alice', '--redis', redis.url, '--cluster']);
+    expect(c.code).toBe(1);
+    expect(c.err).toContain(
+      `llmsec limits: cannot connect to Redis at ${redis.url}: not a Redis Cluster: the server is a standalone Redis`,
+    );
+    expect(c.err).toContain('leave out --cluster');
+    expect(c.err).not.toContain('slots cache');
+    // Unreachable with --cluster: no such claim, the connection error as before.
+    const u = await cli(['limits', 'show', 'alice', '--redis', `redis://127.0.0.1:${port}`, '--cluster']);
+    expect(u.code).toBe(1);
+    expect(u.err).not.toContain('standalone');
     expect((await cli(['limits', 'show'])).code).toBe(2);
     expect((await cli(['limits', 'frobnicate', 'alice', '--redis', redis.url])).code).toBe(2);
   });

@@ -30,7 +30,7 @@ export const command: Command = {
     try {
       client = await connectRedis(url, { cluster });
     } catch (err) {
-      io.stderr.write(`llmsec limits: cannot reach Redis at ${url}: ${(err as Error).message}\n`);
+      io.stderr.write(`llmsec limits: cannot connect to Redis at ${url}: ${(err as Error).message}\n`);
       return 1;
     }
     try {
