@@ -51,7 +51,7 @@ interface Target {
  * loop's loads independent of one another, so the CPU has several misses in flight at once;
  * the events' own lookups then find those lines in cache.
  *
- * Only reads: the Map lookup is `Map.get`, the second-chance bits and rows are not written,
+ * Only reads: the Map lookup is `Map.get`, the eviction weights and rows are not written,
  * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). Events
  * in the buffer that are not released yet, or that an out-of-order arrival moves back, are
  * only read early. Group keys that are not strings (a number is converted per rule) and the
