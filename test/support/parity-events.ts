@@ -133,6 +133,13 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
       metadata: { model: 'gpt-4o-mini', prompt_length: 10, x },
     });
   });
+  // Keys past the key cap (one past 64 KiB too): dropped with their values; x still read.
+  push(t0 + 590 * S, {
+    category: 'request_completed',
+    severity: 'info',
+    user_id: 'x-long-keys',
+    metadata: { ['k'.repeat(BIG)]: 1, ['j'.repeat(300)]: 'v', x: 'kept' },
+  });
   // 300 metadata keys, x the 280th: past the 256 kept, so never read.
   const many: Record<string, unknown> = {};
   for (let k = 0; k < 300; k++) many[`k${k}`] = k;

@@ -30,6 +30,11 @@ export const EVENT_FIELD_CAPS = Object.freeze({
    * OTLP kvlist holds (the detector's decoders dropped those values already).
    */
   metadataKeys: 256,
+  /**
+   * Longest metadata key kept, in UTF-16 units (the SDK's are under 32); a longer one is dropped
+   * with its value, before the count: no rule names such a key, and it would be held as is.
+   */
+  metadataKeyLength: 256,
 });
 
 /**
@@ -76,6 +81,7 @@ export function metadataMayBeOverCaps(metadata: object): boolean {
   let keys = 0;
   for (const key in metadata) {
     if (typeof (metadata as Record<string, unknown>)[key] === 'object') return true;
+    if (key.length > EVENT_FIELD_CAPS.metadataKeyLength) return true;
     keys++;
   }
   return keys > EVENT_FIELD_CAPS.metadataKeys;
@@ -97,7 +103,7 @@ function modelArray(v: readonly unknown[]): boolean {
 
 /**
  * Metadata to the caps: values outside the model dropped (null, objects, nested or mixed
- * arrays), then at most metadataKeys keys kept, and (`cutStrings`) strings cut. Copied before
+ * arrays) and keys over metadataKeyLength, then at most metadataKeys keys kept, and (`cutStrings`) strings cut. Copied before
  * any change: the object may be shared. Returns the number of values dropped or cut. Linear
  * in the keys and array items; never walks below an array's items, however deep a line nests.
  */
@@ -110,7 +116,10 @@ function capMetadata(event: SecurityEvent, cutStrings: boolean): number {
   let kept = 0;
   for (const key in src) {
     const v: unknown = src[key];
-    const keep = kept < C.metadataKeys && (scalar(v) || (Array.isArray(v) && modelArray(v)));
+    const keep =
+      kept < C.metadataKeys &&
+      key.length <= C.metadataKeyLength &&
+      (scalar(v) || (Array.isArray(v) && modelArray(v)));
     if (!keep) {
       // Dropped: the copy starts without it (keys before it copied, later ones added below).
       out ??= copyBefore(src, key);

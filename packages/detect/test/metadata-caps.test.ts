@@ -79,6 +79,12 @@ describe('metadata caps', () => {
     expect(Object.keys(proto.metadata!)).toEqual(['__proto__', 'y']);
   });
 
+  it(`drops a key over ${EVENT_FIELD_CAPS.metadataKeyLength} units with its value, short line or long`, () => {
+    const k = 'k'.repeat(EVENT_FIELD_CAPS.metadataKeyLength);
+    expect(read(line({ [`${k}x`]: 1, [k]: 2, a: 3 })).metadata).toEqual({ [k]: 2, a: 3 });
+    expect(read(line({ ['k'.repeat(70_000)]: 1, a: 3 })).metadata).toEqual({ a: 3 });
+  });
+
   it('a long line: strings still cut, other values still dropped', () => {
     const event = read(line({ fp: 'f'.repeat(5_000), n: null, tags: ['t'.repeat(2_000), 'u'] }));
     expect(event.metadata).toEqual({ fp: 'f'.repeat(1_024), tags: ['t'.repeat(1_024), 'u'] });

@@ -221,9 +221,13 @@ export function jsonKeyValues(
     if (!isObject(kv)) throw new OtlpDecodeError('KeyValue must be an object');
     const key = kv.key ?? '';
     if (typeof key !== 'string') throw new OtlpDecodeError('KeyValue.key must be a string');
-    const name = checkedString(key, limits);
-    setAttr(out, name, jsonAnyValue(kv.value, depth, limits));
-    if (lastCut !== undefined) rememberCut(out, name, lastCut);
+    // A key over the cap: the attribute dropped, not the request (ProtoReader.key says why).
+    if (overCap(key, limits)) {
+      droppedValues.count++;
+      continue;
+    }
+    setAttr(out, key, jsonAnyValue(kv.value, depth, limits));
+    if (lastCut !== undefined) rememberCut(out, key, lastCut);
   }
   lastCut = undefined;
   return out;

@@ -129,7 +129,7 @@ function readKeyValueList(r: ProtoReader, end: number, depth: number): Attribute
  * entries against maxAttributes (one count per KeyValue on the wire, repeated keys included).
  */
 export function readKeyValue(r: ProtoReader, end: number, into: Attributes, depth: number): void {
-  let key = '';
+  let key: string | undefined = '';
   let value: AttrValue = null;
   let cut: AttrValue | undefined;
   while (r.pos < end) {
@@ -137,7 +137,7 @@ export function readKeyValue(r: ProtoReader, end: number, into: Attributes, dept
     const field = tag >>> 3;
     if (field === 1) {
       expectWireType(tag & 7, WT_LEN, 'KeyValue.key');
-      key = r.string(end);
+      key = r.key(end);
     } else if (field === 2) {
       expectWireType(tag & 7, WT_LEN, 'KeyValue.value');
       const valueEnd = r.lengthEnd(end);
@@ -148,6 +148,7 @@ export function readKeyValue(r: ProtoReader, end: number, into: Attributes, dept
       r.skip(tag & 7, end);
     }
   }
+  if (key === undefined) return; // over maxStringBytes: the attribute dropped (ProtoReader.key)
   setAttr(into, key, value);
   if (cut !== undefined) rememberCut(into, key, cut);
 }

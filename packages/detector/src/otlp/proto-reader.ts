@@ -189,6 +189,19 @@ export class ProtoReader {
   }
 
   /**
+   * An attribute's key: undefined, skipped and counted as a dropped value, when over
+   * maxStringBytes (the caller drops the attribute, not the request): an llmsec record's
+   * metadata key may be that long in a log line too, where core drops it (EVENT_FIELD_CAPS).
+   */
+  key(end: number): string | undefined {
+    const fieldEnd = this.lengthEnd(end);
+    if (fieldEnd - this.pos <= this.limits.maxStringBytes) return this.utf8(fieldEnd);
+    this.pos = fieldEnd;
+    droppedValues.count++;
+    return undefined;
+  }
+
+  /**
    * A log record's event_name or a span event's name: over maxStringBytes, its first units
    * (cut-values.ts; counted as a dropped value), not a failed request. The name only says whether
    * the record is an llmsec event (`llmsec.` and not `llmsec.alert`), the event's category is its

@@ -105,7 +105,8 @@ export interface DecodeLimits {
    * an attribute's string or bytes value, which decodes as null (counted in
    * ReceiveReport.droppedValues) and the record is kept. An llmsec event's field (a string) is
    * kept cut to core's field caps instead, as every JSONL reader cuts it (cut-values.ts), and so
-   * is a log record's event_name or a span event's name (`llmsec.<category>`).
+   * is a log record's event_name or a span event's name (`llmsec.<category>`). An attribute whose
+   * key is longer is dropped (counted), the record kept.
    * @default 65_536
    */
   maxStringBytes?: number;
