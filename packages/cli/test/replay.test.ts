@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { rateText } from '../src/commands/replay-rate.ts';
 import { runCli } from '../src/index.ts';
 import { cli, line } from './replay-io.ts';
 
@@ -233,6 +234,23 @@ describe('llmsec replay', () => {
       expect(stderr).toContain(`the input is UTF-16 (byte order mark ${mark})`);
       expect(code).toBe(1);
     }
+  });
+
+  it('prints a rate only for a time long enough to support it (a short input read "12000000000 lines per CPU second")', async () => {
+    const path = tmp('short.jsonl', [block(1, 0), block(2, 1)].join('\n'));
+    for (const threads of ['1', '2']) {
+      const { code, stderr } = await cli(['replay', path, '--threads', threads]);
+      expect(code).toBe(0);
+      const summary = stderr.split('\n').find((l) => l.startsWith('llmsec replay: 2 lines'))!;
+      expect(summary).toMatch(/ s CPU /);
+      // Every rate printed follows a measured time of at least 0.10 s.
+      for (const m of summary.matchAll(/([0-9.]+) s( CPU [^(,]*)? \([0-9]+ lines/g)) {
+        expect(Number(m[1]), summary).toBeGreaterThanOrEqual(0.1);
+      }
+    }
+    // A time that supports one keeps its rate (bench/detect/run.ts reads it).
+    expect(rateText(50_000, 0.25, 'lines per CPU second')).toBe(' (200000 lines per CPU second)');
+    expect(rateText(50_000, 0.099, 'lines/s')).toBe('');
   });
 
   it("says a UTF-32 file is UTF-32 with a hint that converts it (UTF-32LE begins with UTF-16LE's mark)", async () => {

@@ -24,6 +24,7 @@ import {
 import type { CliIO } from '../io.ts';
 import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
 import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
+import { rateText } from './replay-rate.ts';
 import { OutBuffer } from './replay-out-buffer.ts';
 import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
 import { warnOneThread } from './replay-thread-fallback.ts';
@@ -269,8 +270,8 @@ async function replay(
   const summary = [
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
       (repeated > 0 ? `${repeated} repeated event ids (dropped), ` : '') +
-      `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s (${Math.round(lines / Math.max(seconds, 1e-9))} lines/s), ` +
-      `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'} (${Math.round(lines / Math.max(cpuSeconds, 1e-9))} lines per CPU second)` +
+      `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s${rateText(lines, seconds, 'lines/s')}, ` +
+      `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'}${rateText(lines, cpuSeconds, 'lines per CPU second')}` +
       (readerCpuMs !== undefined
         ? ` + ${(readerCpuMs / 1000).toFixed(2)} s on the reader thread` +
           (readers > 1 ? `s (${readers})` : '')
