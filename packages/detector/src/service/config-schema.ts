@@ -155,6 +155,16 @@ export const configSchema = z
     /** The state URL is a seed node of a Redis Cluster. */
     state_cluster: z.boolean().default(false),
     /**
+     * Key namespace of the Redis detection state (RedisDetectionState's `ruleset`): replicas
+     * share a rule's state when they run the same definition of it within one namespace,
+     * whatever else their rules hold. Give fleets on different traffic that share one Redis
+     * different ones. Default: `fleet`.
+     */
+    state_namespace: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]')
+      .optional(),
+    /**
      * At most an hour: events are held that long before rules see them, so alerts would come
      * that late, and a typo (100d) would hold days of traffic in memory.
      */
@@ -188,8 +198,7 @@ export const configSchema = z
         /** How often firing alerts are re-sent to Alertmanager (each POST holds them active for four intervals). */
         alertmanager_resend_interval: duration
           .refine((ms) => ms >= MIN_RESEND_INTERVAL_MS && ms <= MAX_RESEND_INTERVAL_MS, {
-            message:
-              'must be between 5s and 1h',
+            message: 'must be between 5s and 1h',
           })
           .default(60_000),
         /**

@@ -20,6 +20,8 @@ export interface StateChoice {
 export interface StateOptions {
   /** Redis URL is a seed node of a Redis Cluster. */
   cluster?: boolean;
+  /** Key namespace of the state (RedisDetectionState's `ruleset`). @default 'fleet' */
+  namespace?: string;
   /** Hears the client's connection errors (logRedisOutages: once per outage). */
   watchRedis?: (client: Redis | Cluster) => void;
   /** Longest wait for the first connection at start. @default 5000 */
@@ -54,6 +56,7 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
     engineOptions: {
       state: new RedisDetectionState({
         redis,
+        ...(options.namespace !== undefined ? { ruleset: options.namespace } : {}),
         maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5,
         ...(options.maxOpenIncidentsPerRule !== undefined
           ? { maxOpenIncidentsPerRule: options.maxOpenIncidentsPerRule }
