@@ -183,11 +183,56 @@ tests:
     expect((await cli(['test-rules'])).code).toBe(2);
   });
 
+  it('counts an event id given twice once, as llmsec replay does (the same alerts under test as in replay)', async () => {
+    const events = ['f0', 'f1', 'f0'].map((id, i) =>
+      JSON.stringify({
+        event_id: id,
+        timestamp: `2026-01-01T00:00:0${i}Z`,
+        category: 'auth_failure',
+        severity: 'warning',
+        user_id: `u${i}`,
+        source_ip: '10.1.1.1',
+      }),
+    );
+    const d = dir({
+      'rules.yaml': RULES,
+      'events.jsonl': events.join('\n'),
+      't.yaml': `rule_files: [rules.yaml]
+tests:
+  - name: a repeated id
+    events_file: events.jsonl
+    expected_alerts: []
+  - name: repeated inline
+    events:
+      - { at: 0s, event_id: g0, category: auth_failure, user_id: a, source_ip: 10.1.1.1 }
+      - { at: 1s, event_id: g1, category: auth_failure, user_id: b, source_ip: 10.1.1.1 }
+      - { at: 2s, event_id: g1, category: auth_failure, user_id: b, source_ip: 10.1.1.1 }
+    expected_alerts: []
+`,
+    });
+    const got = await cli(['test-rules', join(d, 't.yaml')]);
+    expect(got.stdout).toContain('PASS  a repeated id');
+    expect(got.stdout).toContain('PASS  repeated inline');
+    expect(got.code).toBe(0);
+    // replay of the same file: the same answer (no alert; the repeat said).
+    const replay = await cli([
+      'replay',
+      join(d, 'events.jsonl'),
+      '--rules',
+      join(d, 'rules.yaml'),
+      '--threads',
+      '1',
+    ]);
+    expect(replay.stdout).toBe('');
+    expect(replay.stderr).toContain('1 repeated event ids (dropped)');
+  });
+
   it('says a rule file or test file with a second YAML document is one, in words a user can act on', async () => {
     const d = dir({
       'rules.yaml': `${RULES}---\n${RULES}`,
       'two.yaml': 'tests: []\n---\ntests: []\n',
-      'tests.yaml': 'rule_files: [rules.yaml]\ntests:\n  - name: t\n    events: []\n    expected_alerts: []\n',
+      'tests.yaml':
+        'rule_files: [rules.yaml]\ntests:\n  - name: t\n    events: []\n    expected_alerts: []\n',
     });
     for (const [args, want] of [
       [
