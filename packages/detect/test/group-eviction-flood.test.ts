@@ -27,11 +27,7 @@ function authFailure(at: number, user: string, ip: string): [SecurityEvent, numb
 }
 
 /** `laps` laps of the table's cap of failures, each for an account nobody has (one event each). */
-function floodAccounts(
-  engine: ReturnType<typeof recordingEngine>['engine'],
-  at: number,
-  laps: number,
-): void {
+function floodAccounts(engine: ReturnType<typeof recordingEngine>['engine'], at: number, laps: number): void {
   for (let i = 0; i < laps * CAP; i++) engine.ingest(...authFailure(at, `invented-${at}-${i}`, '192.0.2.1'));
 }
 
@@ -66,7 +62,10 @@ describe('group table under a flood of invented keys', () => {
   });
 
   it('invented addresses do not make the table forget a stuffer at its 49th account', () => {
-    const { engine, alerts } = recordingEngine({ rules: rulesNamed('credential_stuffing'), maxGroupsPerRule: CAP });
+    const { engine, alerts } = recordingEngine({
+      rules: rulesNamed('credential_stuffing'),
+      maxGroupsPerRule: CAP,
+    });
     for (let i = 0; i < 49; i++) engine.ingest(...authFailure(T0 + i * SEC, `acct-${i}`, '203.0.113.50'));
     // Three laps of addresses that each fail once (a /64's worth of sources, one account each).
     for (let i = 0; i < 3 * CAP; i++)

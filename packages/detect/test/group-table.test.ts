@@ -74,8 +74,14 @@ describe('GroupTable', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 3 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 400 })), { maxLength: 12 }),
-        (max, bursts) => agreesWithModel(max, bursts.flatMap(([k, n]) => Array<number>(n).fill(k))),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 400 })), {
+          maxLength: 12,
+        }),
+        (max, bursts) =>
+          agreesWithModel(
+            max,
+            bursts.flatMap(([k, n]) => Array<number>(n).fill(k)),
+          ),
       ),
       { numRuns: 200 },
     );
