@@ -20,10 +20,14 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  * and nothing is thrown into the app.
  */
 
-const PIECES = ['Write to jane.do', 'e@example.com', ' today', ' please.'];
+const BODY = ['Write to jane.do', 'e@example.com', ' today', ' please.'];
 const leaks = (v: unknown) => /jane|e@example|example\.com/.test(JSON.stringify(v));
 
+/** An answer whose address is its end: held until the stream ends, released by the rewriter's end. */
+const TAIL = ['Write to ', 'jane.doe@exam', 'ple.com'];
+
 function script(req: FakeRequest): FakeResponse | undefined {
+  const PIECES = JSON.stringify(req.body).includes('tail') ? TAIL : BODY;
   if (req.path.endsWith('/chat/completions')) {
     const base = { id: 'chatcmpl-f', created: 1, model: 'gpt-4o-mini' };
     if (req.body.stream !== true)
@@ -89,8 +93,8 @@ const h = useInstrHarness({ script });
 const reported: string[] = [];
 afterEach(() => setTelemetryErrorCounter(undefined));
 
-/** piiGuard redact whose rewrite throws: `next` from its `nextFrom`th call, `whole` always. */
-function failing(nextFrom: number): OutputGuard {
+/** piiGuard redact whose rewrite throws: `next` from its `nextFrom`th call, `whole` always; `end` when `endThrows`. */
+function failing(nextFrom: number, endThrows = false): OutputGuard {
   const g = piiGuard({ directions: ['output'] });
   const inner = (g as unknown as { [STREAM_REWRITER]: StreamRewriter })[STREAM_REWRITER];
   let calls = 0;
@@ -99,7 +103,10 @@ function failing(nextFrom: number): OutputGuard {
       if (++calls >= nextFrom) throw new RangeError('rewrite failed');
       return inner.next(ctx, text, lane);
     },
-    end: (ctx) => inner.end(ctx),
+    end: (ctx) => {
+      if (endThrows) throw new RangeError('end failed');
+      inner.end(ctx);
+    },
     whole: () => {
       throw new RangeError('rewrite failed');
     },
@@ -166,6 +173,28 @@ describe('a stream rewrite that throws withholds the text, never the raw item', 
         chunks.map((x) => x.choices[0]?.delta.content ?? ''),
         name,
       ).toEqual(['Write to [REDACTED:email]', WITHHELD, '', '', '']);
+      expect(reported, name).toEqual(['guard']);
+    }
+  });
+});
+
+describe("a stream rewriter's end that throws", () => {
+  // piiGuard's rewrite redacts what it held when it is next asked for it, ended or not: an end
+  // that fails still delivers the held address redacted (checked: no withholding needed).
+  it('the text it held (an address at the end) still reaches the reader redacted, not raw', async () => {
+    for (const [name, c] of openais(() => failing(Number.POSITIVE_INFINITY, true))) {
+      reported.length = 0;
+      const s = await c.chat.completions.create({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'tail' }],
+      });
+      const chunks = [];
+      for await (const x of s) chunks.push(x);
+      expect(leaks(chunks), name).toBe(false);
+      expect(chunks.map((x) => x.choices[0]?.delta.content ?? '').join(''), name).toBe(
+        `Write to ${WITHHELD}`,
+      );
       expect(reported, name).toEqual(['guard']);
     }
   });
