@@ -138,7 +138,12 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
     category: 'request_completed',
     severity: 'info',
     user_id: 'x-long-keys',
-    metadata: { ['k'.repeat(BIG)]: 1, ['j'.repeat(300)]: 'v', x: 'kept' },
+    metadata: {
+      ['k'.repeat(BIG)]: 1,
+      ['j'.repeat(300)]: 'v',
+      long: Array.from({ length: 2_000 }, (_, i) => `item-${i}`),
+      x: 'kept',
+    },
   });
   // 300 metadata keys, x the 280th: past the 256 kept, so never read.
   const many: Record<string, unknown> = {};

@@ -35,6 +35,11 @@ export const EVENT_FIELD_CAPS = Object.freeze({
    * with its value, before the count: no rule names such a key, and it would be held as is.
    */
   metadataKeyLength: 256,
+  /**
+   * Most items in a metadata array (the SDK writes at most 50); a longer array is dropped, as
+   * the detector drops an OTLP array past its maxAttributes (1,024 by default).
+   */
+  metadataArrayItems: 1024,
 });
 
 /**
@@ -95,6 +100,7 @@ function scalar(v: unknown): boolean {
 
 function modelArray(v: readonly unknown[]): boolean {
   if (v.length === 0) return true;
+  if (v.length > EVENT_FIELD_CAPS.metadataArrayItems) return false;
   const first = typeof v[0];
   if (first !== 'string' && first !== 'number' && first !== 'boolean') return false;
   for (let i = 1; i < v.length; i++) if (typeof v[i] !== first) return false;
@@ -103,7 +109,7 @@ function modelArray(v: readonly unknown[]): boolean {
 
 /**
  * Metadata to the caps: values outside the model dropped (null, objects, nested or mixed
- * arrays) and keys over metadataKeyLength, then at most metadataKeys keys kept, and (`cutStrings`) strings cut. Copied before
+ * arrays, arrays over metadataArrayItems) and keys over metadataKeyLength, then at most metadataKeys keys kept, and (`cutStrings`) strings cut. Copied before
  * any change: the object may be shared. Returns the number of values dropped or cut. Linear
  * in the keys and array items; never walks below an array's items, however deep a line nests.
  */

@@ -85,6 +85,11 @@ describe('metadata caps', () => {
     expect(read(line({ ['k'.repeat(70_000)]: 1, a: 3 })).metadata).toEqual({ a: 3 });
   });
 
+  it(`drops an array over ${EVENT_FIELD_CAPS.metadataArrayItems} items, keeps one at the cap`, () => {
+    const at = Array.from({ length: EVENT_FIELD_CAPS.metadataArrayItems }, (_, i) => i);
+    expect(read(line({ over: [...at, 0], at, a: 1 })).metadata).toEqual({ at, a: 1 });
+  });
+
   it('a long line: strings still cut, other values still dropped', () => {
     const event = read(line({ fp: 'f'.repeat(5_000), n: null, tags: ['t'.repeat(2_000), 'u'] }));
     expect(event.metadata).toEqual({ fp: 'f'.repeat(1_024), tags: ['t'.repeat(1_024), 'u'] });

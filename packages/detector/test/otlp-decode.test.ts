@@ -172,6 +172,43 @@ describe('OTLP decoders', () => {
     expect(decodeLogs(logsRequest([], [], []), 'protobuf', small)).toHaveLength(3);
     const attrs = (n: number): number[] => Array.from({ length: n }, (_, i) => kv(`k${i}`, vi(2, 1))).flat();
     expect(err(() => decodeLogs(logsRequest(attrs(5)), 'protobuf', small))).toMatch(/maxAttributes/);
+    // An array value past maxAttributes items is dropped (null), not the request (core drops a
+    // log line's metadata array past its item cap the same way); at the cap it is kept.
+    const array = (n: number): number[] => ld(5, Array.from({ length: n }, () => ld(1, str(1, 'a'))).flat());
+    expect(decodeLogs(logsRequest(kv('k', array(5))), 'protobuf', small)[0]!.attributes.k).toBeNull();
+    expect(decodeLogs(logsRequest(kv('k', array(4))), 'protobuf', small)[0]!.attributes.k).toEqual([
+      'a',
+      'a',
+      'a',
+      'a',
+    ]);
+    const jsonArray = (n: number) =>
+      Buffer.from(
+        JSON.stringify({
+          resourceLogs: [
+            {
+              scopeLogs: [
+                {
+                  logRecords: [
+                    {
+                      attributes: [
+                        {
+                          key: 'k',
+                          value: {
+                            arrayValue: { values: Array.from({ length: n }, () => ({ stringValue: 'a' })) },
+                          },
+                        },
+                      ],
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      );
+    expect(decodeLogs(jsonArray(5), 'json', small)[0]!.attributes.k).toBeNull();
+    expect(decodeLogs(jsonArray(4), 'json', small)[0]!.attributes.k).toHaveLength(4);
     // An attribute value over maxStringBytes is dropped (null), not the request
     // (otlp-long-value.test.ts).
     expect(decodeLogs(logsRequest(kv('k', str(1, 'x'.repeat(17)))), 'protobuf', small)[0]!.attributes.k).toBe(

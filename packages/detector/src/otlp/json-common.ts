@@ -177,7 +177,9 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
     if (!isObject(v.arrayValue)) throw new OtlpDecodeError('AnyValue.arrayValue must be an object');
     const values = jsonArray(v.arrayValue, 'values', 'ArrayValue');
     if (values.length > limits.maxAttributes) {
-      throw new OtlpDecodeError(`more than maxAttributes (${limits.maxAttributes}) values in one array`);
+      // Dropped, not the request (readArrayValue says why).
+      droppedValues.count++;
+      return null;
     }
     const out: AttrValue[] = new Array<AttrValue>(values.length);
     let itemCuts: Map<number, AttrValue> | undefined;

@@ -81,8 +81,8 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
   return value;
 }
 
-/** ArrayValue { repeated AnyValue values = 1 }. */
-function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[] {
+/** ArrayValue { repeated AnyValue values = 1 }; null past maxAttributes values. */
+function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[] | null {
   const out: AttrValue[] = [];
   const max = r.limits.maxAttributes;
   let itemCuts: Map<number, AttrValue> | undefined;
@@ -90,8 +90,14 @@ function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[]
     const tag = r.uint32(end);
     if (tag >>> 3 === 1) {
       expectWireType(tag & 7, WT_LEN, 'ArrayValue.values');
-      if (out.length >= max)
-        throw new OtlpDecodeError(`more than maxAttributes (${max}) values in one array`);
+      if (out.length >= max) {
+        // The array dropped (null, counted), not the request, as a log line's metadata array
+        // past core's metadataArrayItems is: the rest skipped unread.
+        r.pos = end;
+        r.cut = undefined;
+        droppedValues.count++;
+        return null;
+      }
       const valueEnd = r.lengthEnd(end);
       out.push(readAnyValue(r, valueEnd, depth + 1));
       if (r.cut !== undefined) (itemCuts ??= new Map()).set(out.length - 1, r.cut);

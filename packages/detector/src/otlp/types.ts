@@ -96,7 +96,8 @@ export interface DecodeLimits {
    */
   maxRecords?: number;
   /**
-   * Most attributes on one record, span, span event, resource or kvlist.
+   * Most attributes on one record, span, span event, resource or kvlist (past it the request is
+   * refused), and values in one array (past it that array decodes as null, the record kept).
    * @default 1_024
    */
   maxAttributes?: number;
