@@ -193,7 +193,7 @@ describe("a stream rewriter's end that throws", () => {
       for await (const x of s) chunks.push(x);
       expect(leaks(chunks), name).toBe(false);
       expect(chunks.map((x) => x.choices[0]?.delta.content ?? '').join(''), name).toBe(
-        `Write to ${WITHHELD}`,
+        'Write to [REDACTED:email]',
       );
       expect(reported, name).toEqual(['guard']);
     }
