@@ -91,6 +91,8 @@ export interface ReaderDone {
 export interface ReaderFailed {
   kind: 'failed';
   message: string;
+  /** Lines read before the error (a reader of the whole input; its events were all posted). */
+  lines?: number;
 }
 
 type ReaderMessage = ReaderBatch | ReaderDone | ReaderFailed;
@@ -380,7 +382,8 @@ export function replayReaderFrom(link: ReplayReaderLink): ReplayReader {
 /**
  * Replays `options.file` on two threads, or more: a regular file large enough is read by
  * several reader threads on byte ranges (replay-split.ts), fed to the engine in file order.
- * Resolves with the line count, the readers' CPU time (summed) and their number; rejects (Error with the reason) when the file cannot be read, and with a
+ * Resolves with the line count, the readers' CPU time (summed) and their number; rejects (Error with the reason) when the file cannot be read (every event read before the error
+ * fed first, and the error's `lines` the lines read, when one reader read the whole input), and with a
  * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
  * `reader`: one started ahead for the same file and line cap (startReplayReader); closed at
  * the end, as one started here.
@@ -445,7 +448,13 @@ export function replayFileOnTwoThreads(
       (message, index) => {
         if (settled) return;
         try {
-          if (message.kind === 'failed') finish(new Error(message.message));
+          if (message.kind === 'failed')
+            finish(
+              Object.assign(
+                new Error(message.message),
+                message.lines !== undefined ? { lines: message.lines } : {},
+              ),
+            );
           else {
             const all = merge.push(index, message, take);
             if (all !== undefined)

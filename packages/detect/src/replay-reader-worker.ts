@@ -237,6 +237,15 @@ async function readAll(): Promise<void> {
 }
 
 run().catch((err: unknown) => {
-  const failed: ReaderFailed = { kind: 'failed', message: (err as Error).message };
+  // Nothing lost: the events decoded before the error (a truncated .gz inflates up to its cut)
+  // go out first, the replay runs them through the rules (the line cut by the error stays in
+  // the splitter, as no complete line). A range reader's batch waits for its block's end,
+  // which will not come: there the error alone.
+  if (range === undefined && count + errors.length > 0) post();
+  const failed: ReaderFailed = {
+    kind: 'failed',
+    message: (err as Error).message,
+    ...(range === undefined ? { lines } : {}),
+  };
   port.postMessage(failed);
 });

@@ -176,6 +176,7 @@ async function replay(
     );
   };
   let readerCpuMs: number | undefined;
+  let readError: Error | undefined;
   /** Reader threads (several on byte ranges of a large regular file). */
   let readers = 1;
   try {
@@ -217,8 +218,13 @@ async function replay(
       await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
     }
   } catch (err) {
-    io.stderr.write(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${(err as Error).message}\n`);
-    return 1;
+    // Nothing lost: what was read before the error (a truncated .gz inflates up to its cut)
+    // still runs through the rules, is flushed and printed with the summary, as zcat prints
+    // what it could inflate; the error is said last, and the exit is 1.
+    readError = err as Error;
+    // The reader thread's count of the lines it read before the error (one thread counts here).
+    const read = (err as { lines?: unknown }).lines;
+    if (typeof read === 'number') lines = read;
   }
   // A shard that did not reach a barrier (died, or is later than the deadline) leaves this
   // shard's counts partial: the run still prints what it has, then exits 1.
@@ -310,6 +316,9 @@ async function replay(
         'is it the events JSONL of https://github.com/llmsec/llmsec/blob/main/docs/formats.md?',
     );
   }
+  if (readError !== undefined) {
+    summary.push(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${readError.message}`);
+  }
   io.stderr.write(`${summary.join('\n')}\n`);
-  return barrierMissed || unreadable ? 1 : 0;
+  return barrierMissed || unreadable || readError !== undefined ? 1 : 0;
 }
