@@ -94,7 +94,7 @@ export class DetectorMetrics {
     });
     this.dropped = m.createCounter(METRIC_VALUES_DROPPED, {
       description:
-        'Attribute values over otlp.limits.max_string_bytes dropped (decoded as null, the record kept), in requests taken',
+        'Parts of records taken that were dropped or cut: attribute values over otlp.limits.max_string_bytes or max_depth (decoded as null), event fields cut to the field caps, unusable llmsec span events of a span taken',
     });
     this.unshipped = m.createCounter(METRIC_ANSWERS_UNSHIPPED, {
       description:

@@ -63,20 +63,25 @@ export function spanToEvents(
   out: EventBatch,
 ): RejectReason | undefined {
   const before = out.events.length;
-  let invalid = false;
+  let invalid = 0;
   for (const ev of span.events) {
     if (!isLlmsecEventName(ev.name, ev.attributes)) continue;
-    if (!push(spanEventToEvent(ev, span), out)) invalid = true;
+    if (!push(spanEventToEvent(ev, span), out)) invalid++;
   }
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
     out.events.push(capped(g.event));
     out.times.push(eventTimeMs(g.event.timestamp));
   }
-  if (out.events.length > before) return undefined;
+  if (out.events.length > before) {
+    // The span is taken (OTLP counts spans whole), its unusable llmsec events dropped: counted
+    // with the values a taken record lost (llmsec_detector_values_dropped_total), not unsaid.
+    droppedValues.count += invalid;
+    return undefined;
+  }
   // llmsec's own span is usable without events, not with only unusable ones: those are
   // reported (partial success, invalid_event) as under any other scope, not dropped unsaid.
-  if (invalid) return 'invalid_event';
+  if (invalid > 0) return 'invalid_event';
   return g.kind === 'llmsec_sdk' ? undefined : 'not_genai';
 }
 
