@@ -99,3 +99,52 @@ describe('an llmsec record with fields over maxStringBytes', () => {
     });
   }
 });
+
+// The protobuf prefix is decoded from the value's first bytes: it must be the text the whole
+// value decodes to (Buffer's UTF-8, as every string under the cap), only shorter. A TextDecoder
+// strips a leading U+FEFF by default, and a stream decode drops the bytes of a character cut at
+// the end even when they are the value's own end (a max_string_bytes under PREFIX_BYTES).
+describe('a protobuf value over maxStringBytes, read as its first units', () => {
+  const BOM = '\uFEFF';
+
+  for (const [format, serialize] of FORMATS) {
+    it(`keeps a leading U+FEFF, as core keeps it from a JSONL line (${format})`, () => {
+      const event = { ...hostile, user_id: `${BOM}${'u'.repeat(70_000)}` };
+      const bytes = serialize(records([eventToAttributes(event) as Attributes]));
+      const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+      const got = logRecordToEvent(record!);
+      expect(got!.user_id).toBe(`${BOM}${'u'.repeat(255)}`);
+      expect(got).toEqual(fromJsonl(event));
+    });
+  }
+
+  it('keeps a leading U+FEFF of an over-cap record name (such a name is no llmsec event)', () => {
+    const exporter = new InMemoryLogRecordExporter();
+    const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+    provider.getLogger('app').emit({ eventName: `${BOM}llmsec.guardrail_block${'k'.repeat(70_000)}` });
+    const bytes = ProtobufLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())!;
+    const [record] = decodeLogs(bytes, 'protobuf', DEFAULT_DECODE_LIMITS);
+    expect(record!.eventName).toBe(`${BOM}llmsec.guardrail_block${'k'.repeat(1_025 - 23)}`);
+  });
+
+  it('reads a value shorter than PREFIX_BYTES whole: U+FFFD for a cut character at its end, as under the cap', () => {
+    // max_string_bytes 24 (the keys and the timestamp fit); user.id is 28 ASCII bytes and two of
+    // a three-byte character, written over a placeholder of the same length (no SDK writes
+    // invalid UTF-8).
+    const limits = { ...DEFAULT_DECODE_LIMITS, maxStringBytes: 24 };
+    const placeholder = 'P'.repeat(30);
+    const value = Buffer.concat([Buffer.from('a'.repeat(28)), Buffer.from([0xe2, 0x82])]);
+    const attrs = eventToAttributes({ ...hostile, user_id: placeholder, event_id: 'EVT-1' });
+    const kept = Object.fromEntries(
+      Object.entries(attrs).filter(
+        ([k]) => k === 'user.id' || /^llmsec\.event\.(id|category|severity|timestamp)$/.test(k),
+      ),
+    );
+    const bytes = Buffer.from(ProtobufLogsSerializer.serializeRequest(records([kept as Attributes]))!);
+    const at = bytes.indexOf(placeholder);
+    const patched = Buffer.concat([bytes.subarray(0, at), value, bytes.subarray(at + placeholder.length)]);
+    const [record] = decodeLogs(patched, 'protobuf', limits);
+    expect(record!.attributes['user.id']).toBeNull(); // over the cap: dropped for other readers
+    expect(logRecordToEvent(record!)?.user_id).toBe(`${'a'.repeat(28)}\uFFFD`);
+  });
+});

@@ -74,13 +74,20 @@ export function prefixCount(decoded: AttrValue, cut: AttrValue): number {
 }
 
 /**
- * The first PREFIX_UNITS units of an over-cap protobuf string from its first PREFIX_BYTES bytes
- * (or fewer): a character cut at the end of those bytes is left out (streaming decode), so the
- * prefix is exactly the whole value's first units.
+ * The first PREFIX_UNITS units of the over-cap protobuf string `bytes[start, end)`, reading at most
+ * PREFIX_BYTES of it: exactly the whole value's first units as the short path (Buffer's UTF-8)
+ * decodes it. A value longer than that is stream-decoded, so a character cut at the end of the
+ * bytes read is left out; a shorter one (max_string_bytes under PREFIX_BYTES) is decoded whole, so
+ * broken bytes at its own end are U+FFFD as on the short path. ignoreBOM: a TextDecoder otherwise
+ * strips a leading U+FEFF, which Buffer and core's JSONL reader keep (another id, another group).
  */
-const decoder = new TextDecoder('utf-8');
-export function utf8Prefix(bytes: Uint8Array): string {
-  const text = decoder.decode(bytes, { stream: true });
-  decoder.decode(); // ends the stream: the held bytes of a cut character are dropped
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+export function utf8Prefix(bytes: Uint8Array, start: number, end: number): string {
+  let text: string;
+  if (end - start <= PREFIX_BYTES) text = decoder.decode(bytes.subarray(start, end));
+  else {
+    text = decoder.decode(bytes.subarray(start, start + PREFIX_BYTES), { stream: true });
+    decoder.decode(); // ends the stream: the held bytes of a cut character are dropped
+  }
   return text.length > PREFIX_UNITS ? text.slice(0, PREFIX_UNITS) : text;
 }

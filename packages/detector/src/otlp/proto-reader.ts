@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { PREFIX_BYTES, utf8Prefix } from './cut-values.ts';
+import { utf8Prefix } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import type { AttrValue } from './types.ts';
@@ -213,7 +213,7 @@ export class ProtoReader {
     if (fieldEnd - start <= this.limits.maxStringBytes) return this.utf8(fieldEnd);
     this.pos = fieldEnd;
     droppedValues.count++;
-    return utf8Prefix(this.buf.subarray(start, start + Math.min(fieldEnd - start, PREFIX_BYTES)));
+    return utf8Prefix(this.buf, start, fieldEnd);
   }
 
   /**
@@ -228,7 +228,7 @@ export class ProtoReader {
     const start = this.pos;
     if (fieldEnd - start > this.limits.maxStringBytes) {
       // Its first units only (at most PREFIX_BYTES read, whatever its length), kept beside.
-      this.cut = utf8Prefix(this.buf.subarray(start, start + Math.min(fieldEnd - start, PREFIX_BYTES)));
+      this.cut = utf8Prefix(this.buf, start, fieldEnd);
       this.pos = fieldEnd;
       droppedValues.count++;
       return null;
