@@ -141,6 +141,24 @@ export function encodeBody(body: GroupBody): string {
   return encodeState(body);
 }
 
+/**
+ * Makes a stored group's writer times (x) and projection tags (f) usable before a step or a
+ * hand-back writes them. Written by a bug in another replica or by hand, a number or a string
+ * there made the write throw, so every round touching the group failed and the engine went
+ * degraded, and back, and again; a list took the writer time and lost it in the JSON (an
+ * array's named members are not written). A damaged `x` is no writer time (another release's
+ * entries drop, as for one damaged time); a damaged `f` describes no tag (a foreign event is
+ * judged as it is, as before projections were tagged).
+ */
+export function repairExtras(body: GroupBody): void {
+  if (!isMap(body.x)) body.x = {};
+  if (body.f !== undefined && !isMap(body.f)) delete body.f;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** This process's overflow tier as a group step sees it (see SharedOverflow). */
 export interface OverflowView {
   /** Whether this process holds an overflow incident of (rule, group) still open at `t`. */
@@ -180,7 +198,7 @@ export function stepGroup(
     open: new Map(),
   };
   const incidents = new Map<string, Incident>();
-  body.x ??= {};
+  repairExtras(body);
   for (let j = 0; j < table.rules.length; j++) {
     const rule = table.rules[j]!;
     const st = body.i[table.sids[j]!];
@@ -219,7 +237,8 @@ export function stepGroup(
     let at = q.length;
     while (at > 0 && q[at - 1]![0] > t) at--;
     q.splice(at, 0, [t, body.n++, event, table.projectionTag]);
-    (body.f ??= {})[table.projectionTag] ??= table.projectionFields;
+    // Set, not `??=`: a damaged entry for this tag is put right (the tag is a hash of the fields).
+    (body.f ??= {})[table.projectionTag] = table.projectionFields;
     step.changed = true;
   }
   const cover = new ProjectionCover(table.projectionTag, table.rulePaths, body.f ?? {});

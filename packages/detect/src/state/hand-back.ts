@@ -1,6 +1,13 @@
 import type { Incident } from '../incident.ts';
 import type { IncidentLifecycle } from '../incident-lifecycle.ts';
-import { decodeBody, emptyBody, encodeBody, type GroupBody, type RuleTable } from './group-runner.ts';
+import {
+  decodeBody,
+  emptyBody,
+  encodeBody,
+  repairExtras,
+  type GroupBody,
+  type RuleTable,
+} from './group-runner.ts';
 import { splitVersion } from './redis-state.ts';
 import type { SharedEngineOptions } from './shared-types.ts';
 
@@ -114,7 +121,8 @@ async function moveGroup(
     // This rule list's writer time, as a step stamps it (GroupBody.x): without it, a replica of
     // another release stepping the group next would take these incidents for a departed rule's
     // and drop them. Until the incidents' resolve time at least (the group may have no time yet).
-    const x = (body.x ??= {});
+    repairExtras(body);
+    const x = body.x;
     let until = Number.isFinite(body.p) ? body.p + table.ttlMs : Number.NEGATIVE_INFINITY;
     for (const inc of moving) until = Math.max(until, inc.resolveAt + table.ttlMs);
     if (!(typeof x[table.writer] === 'number' && x[table.writer]! >= until)) x[table.writer] = until;
