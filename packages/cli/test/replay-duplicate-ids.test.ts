@@ -1,13 +1,11 @@
 // A log holding an event twice (at-least-once delivery: a Collector's retry written to the file
 // again, two exports of one source concatenated). The detector and the inline processors take
 // each event once by event id (ingestOnce), and so does `llmsec replay --state redis://…` (its
-// summary counts "duplicate events"); `llmsec replay` on the default in-memory state counts both
-// copies (engine.ingest), so one log backtests to an alert the live service never raises and
-// that the same replay on Redis does not print: six blocks written twice fire
-// rapid_guardrail_blocks (10 in 10 min) in memory, nothing on Redis. Known defect, found by the
-// acceptance sweep; not fixed here (replay-run.ts is being reworked): the fix is
-// engine.ingestOnce in place of engine.ingest at both of replay-run.ts's call sites (one
-// thread and two), as the detector does. Then make this `it`.
+// summary counts "duplicate events"); `llmsec replay` on the default in-memory state counted both
+// copies (engine.ingest), so one log backtested to an alert the live service never raises: six
+// blocks written twice fired rapid_guardrail_blocks (10 in 10 min) in memory, nothing on Redis.
+// Found by the acceptance sweep; fixed by 3eef2f8 (engine.ingestOnce at replay-run.ts's call
+// sites, one thread and two).
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { cli, line } from './replay-io.ts';
@@ -28,7 +26,7 @@ const log = `${[...six, ...six].join('\n')}\n`;
 describe('llmsec replay of a log holding each event twice', () => {
   const r = useRedis();
 
-  it.fails(
+  it(
     'counts each event id once in memory, as on Redis and in the detector: no alert from six blocks',
     async () => {
       const onRedis = await cli(['replay', '-', '--allowed-lateness', '1m', '--state', r.server.url], log);
@@ -36,7 +34,7 @@ describe('llmsec replay of a log holding each event twice', () => {
       expect(onRedis.stdout).toBe('');
       const inMemory = await cli(['replay', '-', '--allowed-lateness', '1m'], log);
       expect(inMemory.code, inMemory.stderr).toBe(0);
-      expect(inMemory.stdout).toBe(onRedis.stdout); // today: a rapid_guardrail_blocks firing line
+      expect(inMemory.stdout).toBe(onRedis.stdout);
     },
   );
 });
