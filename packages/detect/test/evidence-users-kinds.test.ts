@@ -2,11 +2,11 @@
 // several events: a distinct or monotonic rule grouped by something other than the user
 // (`group_by: source_ip`) listed alice's, bob's and carol's events as evidence but named only
 // carol, whose event fired it, in user_ids (measured through llmsec replay, the same). Found by
-// the acceptance sweep. distinct is fixed (its state keeps a users column when the rule is not
-// grouped by user_id; evidence-users.test.ts checks it on Redis and from an older state).
-// monotonic is not yet: its window is also the slab's (slab/monotonic.ts string row), whose
-// layout would need the user too. Then make it `it`. ratio and identical list only the firing
-// event as evidence, so naming its user alone is consistent there.
+// the acceptance sweep. Both fixed: their windows keep a users column when the rule is not
+// grouped by user_id (distinct 97dc36c; monotonic's ring, such a rule keeping object states
+// rather than the slab's, whose row has no user); evidence-users.test.ts checks them on Redis.
+// ratio and identical list only the firing event as evidence, so naming its user alone is
+// consistent there.
 import { describe, expect, it } from 'vitest';
 import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
 import { MIN, recordingEngine, SEC, T0 } from './helpers.ts';
@@ -49,7 +49,7 @@ describe('user_ids of rules grouped by address, beyond count', () => {
     expect([...alert!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']);
   });
 
-  it.fails('monotonic: the users of the evidence', () => {
+  it('monotonic: the users of the evidence', () => {
     const alert = firing({
       kind: 'monotonic',
       value: ['metadata.prompt_length'],
@@ -57,6 +57,6 @@ describe('user_ids of rules grouped by address, beyond count', () => {
       factor: 1.5,
     });
     expect(alert?.evidence).toEqual(['b0', 'b1', 'b2']);
-    expect([...alert!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']); // today: ['carol']
+    expect([...alert!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']);
   });
 });

@@ -106,6 +106,34 @@ describe('on Redis', () => {
     await engine.shutdown();
     expect(canonical(alerts)).toEqual(canonical(want));
   });
+
+  it('monotonic: the shared state names the same users as memory', async () => {
+    const monotonic: RuleDefinition = {
+      ...rule,
+      id: 'growing_from_one_address',
+      condition: { kind: 'monotonic', value: ['metadata.prompt_length'], min_events: 3, factor: 1.5 },
+    };
+    const events = ['alice', 'bob', 'carol', 'dave'].map((user, i) => {
+      const t = T0 + i * SEC;
+      const event: SecurityEvent = {
+        event_id: `m${i}`,
+        timestamp: new Date(t).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: user,
+        source_ip: '203.0.113.13',
+        metadata: { prompt_length: 10 * 2 ** i },
+      };
+      return { event, t };
+    });
+    const want = memoryAlerts([monotonic], events, 0);
+    expect([...want.find((a) => a.status === 'firing')!.user_ids].sort()).toEqual(['alice', 'bob', 'carol']);
+    const { engine, alerts } = redisEngine(db.redis, [monotonic], 0, freshRuleset('evusers-m'));
+    for (const { event, t } of events) engine.ingest(event, t);
+    engine.flush();
+    await engine.shutdown();
+    expect(canonical(alerts)).toEqual(canonical(want));
+  });
 });
 
 describe('a window stored by an earlier version (no user column)', () => {

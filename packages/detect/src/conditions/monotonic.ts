@@ -28,8 +28,11 @@ export function monotonicCondition(
   // With `last`, only max(last, min_events) values can matter; without it, the whole window.
   const max =
     def.last !== undefined ? Math.max(def.last, minEvents) : Math.max(ctx.maxEventsPerWindow, minEvents);
-  // Trace ids too: an alert's trace_ids are those of its evidence, which is this window.
-  const layout = new RingLayout(max, { values: true, traces: true });
+  // Trace ids too: an alert's trace_ids are those of its evidence, which is this window. A rule
+  // grouped by something other than the user keeps each entry's user: the alert names the users
+  // of its evidence, as count does (per-user rules keep no such column).
+  const keepUsers = ctx.groupBy !== undefined && ctx.groupBy !== 'user_id';
+  const layout = new RingLayout(max, { values: true, traces: true, users: keepUsers });
   const valueOf = (event: SecurityEvent): number => {
     for (const get of getters) {
       const v = magnitude(get(event));
@@ -48,7 +51,7 @@ export function monotonicCondition(
       if (v > 0) {
         s.run = s.run > 0 && v >= s.prev ? s.run + 1 : 1;
         s.prev = v;
-        s.push(t, event.event_id, event.trace_id, v);
+        s.push(t, event.event_id, event.trace_id, v, keepUsers ? event.user_id : undefined);
       }
       const n = s.size;
       if (n < minEvents || n === 0) return false;

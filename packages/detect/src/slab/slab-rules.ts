@@ -145,6 +145,9 @@ function makeSlabRule(def: RuleDefinition, rule: CompiledRule, limits: CompileLi
         inlineEntries(c.min_events),
       );
     case 'monotonic':
+      // The slab's ring keeps no users: a rule grouped by something other than the user names
+      // the users of its evidence (conditions/monotonic.ts keeps them), so it keeps object states.
+      if (rule.groupBy !== undefined && rule.groupBy !== 'user_id') return undefined;
       return new SlabMonotonic(
         c,
         c.value.map(compileField),
