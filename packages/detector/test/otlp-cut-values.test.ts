@@ -2,7 +2,13 @@
 // core's caps, as every JSONL reader does (core's decodeEvent: replay, test-rules), instead of
 // dropping the field (or, for a required one such as user_id, the whole event). From the real
 // OTel SDK's records, serialized by the real OTLP serializers, protobuf and JSON.
-import { decodeEvent, encodeEvent, eventToAttributes, type SecurityEvent } from '@llmsec/core';
+import {
+  decodeEvent,
+  decodeEventLine,
+  encodeEvent,
+  eventToAttributes,
+  type SecurityEvent,
+} from '@llmsec/core';
 import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -146,5 +152,63 @@ describe('a protobuf value over maxStringBytes, read as its first units', () => 
     const [record] = decodeLogs(patched, 'protobuf', limits);
     expect(record!.attributes['user.id']).toBeNull(); // over the cap: dropped for other readers
     expect(logRecordToEvent(record!)?.user_id).toBe(`${'a'.repeat(28)}\uFFFD`);
+  });
+});
+
+// A key repeated in one record keeps its last value (OTLP: a map; JSON.parse: the last one), so a
+// cut left by an earlier over-cap value of that key is stale. A last value decoded as null (an
+// empty AnyValue, over-cap bytes) took the earlier one's cut back: a user.id given long, then
+// empty, was that long id cut, where core's reader of {"user_id": "uu...", "user_id": null}
+// refuses the line (missing user_id).
+describe('a key repeated after an over-cap value', () => {
+  const fields: [string, string][] = [
+    ['llmsec.event.id', 'EVT-rep'],
+    ['llmsec.event.category', 'guardrail_block'],
+    ['llmsec.event.severity', 'warning'],
+    ['llmsec.event.timestamp', '2026-11-22T10:00:00.000Z'],
+  ];
+  const long = 'u'.repeat(70_000);
+
+  it('is the last value, as core reads the line (json)', () => {
+    const attributes = [
+      ...fields.map(([key, v]) => ({ key, value: { stringValue: v } })),
+      { key: 'user.id', value: { stringValue: long } },
+      { key: 'user.id', value: {} },
+    ];
+    const body = {
+      resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: 'llmsec.guardrail_block', attributes }] }] }],
+    };
+    const [record] = decodeLogs(Buffer.from(JSON.stringify(body)), 'json', DEFAULT_DECODE_LIMITS);
+    const line = `{"event_id":"EVT-rep","timestamp":"2026-11-22T10:00:00.000Z","category":"guardrail_block","severity":"warning","user_id":"${long}","user_id":null}`;
+    expect(() => decodeEventLine(line)).toThrow(/missing required field "user_id"/);
+    expect(logRecordToEvent(record!)).toBeUndefined();
+  });
+
+  it('is the last value, as core reads the line (protobuf)', () => {
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
+      out.push(n);
+      return out;
+    };
+    const field = (no: number, bytes: Uint8Array | number[]): Buffer =>
+      Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(bytes.length)]), Buffer.from(bytes)]);
+    const kv = (key: string, value: Buffer): Buffer =>
+      Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
+    const str = (v: string): Buffer => field(1, Buffer.from(v)); // AnyValue.string_value
+    const attrs = [
+      ...fields.map(([key, v]) => kv(key, str(v))),
+      kv('user.id', str(long)),
+      kv('user.id', Buffer.alloc(0)), // an empty AnyValue: null
+    ];
+    const record = Buffer.concat([
+      ...attrs.map((a) => field(6, a)),
+      field(12, Buffer.from('llmsec.guardrail_block')),
+    ]);
+    const bytes = field(1, field(2, field(2, record))); // ExportLogsServiceRequest.resource_logs.scope_logs.log_records
+    const [decoded] = decodeLogs(bytes, 'protobuf', DEFAULT_DECODE_LIMITS);
+    expect(decoded!.attributes['user.id']).toBeNull();
+    expect(decoded!.attributes['llmsec.event.id']).toBe('EVT-rep');
+    expect(logRecordToEvent(decoded!)).toBeUndefined();
   });
 });

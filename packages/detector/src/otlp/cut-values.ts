@@ -44,6 +44,18 @@ export function rememberCut(container: object, key: string | number, cut: AttrVa
   own.set(key, cut);
 }
 
+/**
+ * Sets `container[key]`, decoded as `value` with `cut` (undefined: none), and what is remembered
+ * of it: a key repeated in one list keeps its last value, so a cut an earlier value left is
+ * forgotten. Looked up only for a value that could take one back (null, or an array whose
+ * nulls could): a string, number or map never does (prefixCount), and the WeakMap is not
+ * touched per attribute.
+ */
+export function noteCut(container: object, key: string, value: AttrValue, cut: AttrValue | undefined): void {
+  if (cut !== undefined) rememberCut(container, key, cut);
+  else if (value === null || Array.isArray(value)) cuts.get(container)?.delete(key);
+}
+
 /** The cut values of `container`'s dropped ones, if it has any. */
 export function cutsOf(container: object): ReadonlyMap<string | number, AttrValue> | undefined {
   return cuts.get(container);

@@ -3,7 +3,7 @@
 // are integers, 64-bit integers may be strings or numbers, keys are lowerCamelCase only, and
 // unknown fields are ignored. Wrong shapes for the fields we read are OtlpDecodeErrors.
 import { Buffer } from 'node:buffer';
-import { PREFIX_UNITS, rememberCut, withItemCuts } from './cut-values.ts';
+import { PREFIX_UNITS, noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import { setAttr, tooManyAttributes } from './proto-common.ts';
@@ -228,8 +228,9 @@ export function jsonKeyValues(
       droppedValues.count++;
       continue;
     }
-    setAttr(out, key, jsonAnyValue(kv.value, depth, limits));
-    if (lastCut !== undefined) rememberCut(out, key, lastCut);
+    const value = jsonAnyValue(kv.value, depth, limits);
+    setAttr(out, key, value);
+    noteCut(out, key, value, lastCut);
   }
   lastCut = undefined;
   return out;

@@ -1,6 +1,6 @@
 // Decoders for opentelemetry/proto/common/v1/common.proto and resource/v1/resource.proto
 // (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
-import { rememberCut, withItemCuts } from './cut-values.ts';
+import { noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError } from './limits.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
@@ -156,7 +156,7 @@ export function readKeyValue(r: ProtoReader, end: number, into: Attributes, dept
   }
   if (key === undefined) return; // over maxStringBytes: the attribute dropped (ProtoReader.key)
   setAttr(into, key, value);
-  if (cut !== undefined) rememberCut(into, key, cut);
+  noteCut(into, key, value, cut);
 }
 
 /** Resource { repeated KeyValue attributes = 1; ... }: its attributes. */
