@@ -9,6 +9,8 @@ export {
   isCategory,
   isSeverity,
   isBlockCategory,
+  VICTIM_CATEGORIES,
+  readsOnlyVictimCategories,
 } from './model.ts';
 export type {
   Category,

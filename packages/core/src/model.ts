@@ -160,6 +160,13 @@ export interface Alert {
   runbook_url?: string;
   /** In-process only: the span of the event that fired it (or resolved it, when an implicated user's), for log correlation. */
   trigger?: { trace_id: string; span_id?: string };
+  /**
+   * In-process only (not in the alert JSONL): set when the rule reads only victim-side
+   * categories (VICTIM_CATEGORIES), so `user_ids` are accounts something was done to, not who
+   * did it. The alert→violation bridge and the detector's fleet enforcement never act on them
+   * by severity, whatever the rule's id (a custom rule as much as a built-in one).
+   */
+  users_are_victims?: true;
 }
 
 export const ANONYMOUS_USER = 'anonymous';
@@ -172,6 +179,25 @@ export function isCategory(value: unknown): value is Category {
 
 export function isSeverity(value: unknown): value is Severity {
   return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
+}
+
+/**
+ * Categories whose `user_id` names the account something was done to, chosen by whoever sent
+ * the request: an auth_failure's user id is the account the caller typed (no login succeeded),
+ * so anyone can produce one in any account's name. In every other category the user id is the
+ * app's caller, who did what the event reports. (A tool-sourced guardrail_block names the users
+ * whose requests carried the payload: victims of one poisoned page, or the author of many
+ * (tool_injection_variety); only the rule's shape tells, so indirect_prompt_injection is
+ * exempted by id, VICTIM_RULES of @llmsec/ratelimit.)
+ */
+export const VICTIM_CATEGORIES: readonly CategoryName[] = Object.freeze(['auth_failure']);
+
+/**
+ * True when a rule reading `categories` names only victims: it reads at least one category
+ * and every one is victim-side. A rule mixing in any other category names actors too.
+ */
+export function readsOnlyVictimCategories(categories: readonly CategoryName[]): boolean {
+  return categories.length > 0 && categories.every((c) => VICTIM_CATEGORIES.includes(c));
 }
 
 /** Block events: what the escalation and campaign rules read. */

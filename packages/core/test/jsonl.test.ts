@@ -321,6 +321,7 @@ describe('encodeAlert', () => {
     title: 'Rapid guardrail blocks',
     trigger: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' },
     runbook_url: 'https://runbooks.example/rapid',
+    users_are_victims: true,
     trace_ids: ['4bf92f3577b34da6a3ce929d0e0e4736'],
     evidence: ['EVT-1', 'EVT-9'],
     description: '20 blocks in 5m',

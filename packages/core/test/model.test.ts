@@ -8,6 +8,7 @@ import {
   isBlockCategory,
   isCategory,
   isSeverity,
+  readsOnlyVictimCategories,
   systemClock,
 } from '@llmsec/core';
 
@@ -31,6 +32,16 @@ describe('model', () => {
 
   it('block categories are the two filters', () => {
     expect(CATEGORIES.filter(isBlockCategory)).toEqual(['guardrail_block', 'output_filter_block']);
+  });
+
+  it('a rule names victims only when every category it reads is victim-side (auth_failure)', () => {
+    expect(CATEGORIES.filter((c) => readsOnlyVictimCategories([c]))).toEqual(['auth_failure']);
+    expect(readsOnlyVictimCategories(['auth_failure', 'auth_failure'])).toBe(true);
+    // Mixed in with a category whose user is the caller: actors too.
+    expect(readsOnlyVictimCategories(['auth_failure', 'guardrail_block'])).toBe(false);
+    // Reads nothing: names nobody, so no claim.
+    expect(readsOnlyVictimCategories([])).toBe(false);
+    expect(readsOnlyVictimCategories(['custom_login_event'])).toBe(false);
   });
 });
 

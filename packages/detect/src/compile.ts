@@ -1,4 +1,4 @@
-import type { AlertSeverity, SecurityEvent } from '@llmsec/core';
+import { readsOnlyVictimCategories, type AlertSeverity, type SecurityEvent } from '@llmsec/core';
 import { baselineCondition } from './conditions/baseline.ts';
 import type { ConditionContext } from './conditions/context.ts';
 import { countCondition } from './conditions/count.ts';
@@ -41,6 +41,11 @@ export interface CompiledRule {
    * read them from the condition's state. Undefined for every other rule.
    */
   across: { label: string; values: AcrossValues } | undefined;
+  /**
+   * The rule reads only victim-side categories (core's readsOnlyVictimCategories): its users
+   * are the accounts tried, and its alerts say so (Alert.users_are_victims).
+   */
+  usersAreVictims: boolean;
 }
 
 export interface CompileLimits {
@@ -86,6 +91,9 @@ export function compileRule(rule: AnyRule, index: number, limits: CompileLimits)
       def?.kind === 'cross_group' && acrossValues !== undefined
         ? { label: labelName(def.across), values: acrossValues }
         : undefined,
+    // By what the rule reads, not its id: a custom auth_failure rule names the accounts tried
+    // as surely as the built-in ones do.
+    usersAreVictims: readsOnlyVictimCategories(categories),
   };
 }
 

@@ -243,6 +243,7 @@ export class Incident {
     const traceIds = this.traceIds();
     if (traceIds.length > 0) alert.trace_ids = traceIds;
     if (rule.runbookUrl !== undefined) alert.runbook_url = rule.runbookUrl;
+    if (rule.usersAreVictims) alert.users_are_victims = true;
     // A resolved line is caused by time passing: its trigger is whichever event moved the clock
     // past the quiet period, often another user's. Only an implicated user's event is kept, so a
     // resolved alert never links to (or is logged inside) an unrelated user's trace.

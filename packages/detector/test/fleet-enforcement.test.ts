@@ -215,7 +215,21 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     // exemptRules: [] restores the severity mapping for every rule.
     const all = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger, exemptRules: [] });
     expect(all.actionFor({ rule: 'indirect_prompt_injection', severity: 'alert' })?.action).toBe('throttle');
+    // Not for an alert whose rule reads only victim-side categories (a custom auth_failure
+    // rule): exempt by what it reads, whatever the list; an action naming it still applies.
+    expect(
+      all.actionFor({ rule: 'my_login_rule', severity: 'alert', users_are_victims: true }),
+    ).toBeUndefined();
     await all.shutdown();
+    const named = new FleetEnforcement({
+      client: db.redis,
+      actions: [{ rule: 'my_login_rule', action: 'warn' }, ...actions],
+      logger: silentLogger,
+    });
+    expect(
+      named.actionFor({ rule: 'my_login_rule', severity: 'alert', users_are_victims: true })?.action,
+    ).toBe('warn');
+    await named.shutdown();
   });
 
   it('puts nothing on the accounts of a credential_stuffing alert (tried from one address: victims) by default', async () => {

@@ -10,7 +10,9 @@ export interface AlertViolationOptions {
   maxUsersPerAlert?: number;
   /**
    * Rules whose alerts put no points on their users, whatever their severity. `[]` puts
-   * points for every rule. @default VICTIM_RULES (`indirect_prompt_injection`, `auth_failure_burst`, `credential_stuffing`)
+   * points for every rule by id; an alert marked `users_are_victims` (its rule reads only
+   * auth_failure events, built-in or custom) never gets points, whatever this list.
+   * @default VICTIM_RULES (`indirect_prompt_injection`, `auth_failure_burst`, `credential_stuffing`)
    */
   exemptRules?: readonly string[];
 }
@@ -28,6 +30,8 @@ export interface AlertViolationOptions {
  * the ones tried with leaked or sprayed passwords, fifty and more at a time; points on them
  * would let anyone lock out any list of accounts by failing logins in their names (the
  * attacker is the address in its labels, which the limiter's address subject can answer).
+ * The two auth rules are here for compatibility: any rule reading only auth_failure events is
+ * exempt by what it reads (Alert.users_are_victims, core's VICTIM_CATEGORIES), whatever its id.
  */
 export const VICTIM_RULES: readonly string[] = Object.freeze([
   'indirect_prompt_injection',
@@ -59,8 +63,10 @@ export function alertViolationHook(
   return function recordAlertViolation(alert: Alert): void {
     try {
       if (alert?.status !== 'firing') return;
-      // The users of such an alert did not do what it reports (VICTIM_RULES).
-      if (exemptSet.has(alert.rule)) return;
+      // The users of such an alert did not do what it reports (VICTIM_RULES), nor those of any
+      // rule reading only victim-side categories: a custom auth_failure rule names the accounts
+      // tried, and points on them would let a stranger lock them out by failing logins.
+      if (exemptSet.has(alert.rule) || alert.users_are_victims === true) return;
       const weight = weights[alert.severity] ?? 0;
       if (!(weight > 0)) return;
       const users: readonly unknown[] = Array.isArray(alert.user_ids) ? alert.user_ids : [];

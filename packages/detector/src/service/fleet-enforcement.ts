@@ -35,7 +35,9 @@ export interface FleetEnforcementOptions {
   maxUsersPerAlert?: number;
   /**
    * Rules whose alerts act on nobody unless an action names the rule itself (a severity
-   * match does not apply to them): their users are the victims, not the actors.
+   * match does not apply to them): their users are the victims, not the actors. An alert
+   * marked `users_are_victims` (its rule reads only auth_failure events, built-in or custom) is
+   * treated so whatever this list.
    * @default VICTIM_RULES of @llmsec/ratelimit (`indirect_prompt_injection`, `auth_failure_burst`, `credential_stuffing`)
    */
   exemptRules?: readonly string[];
@@ -113,12 +115,13 @@ export class FleetEnforcement implements AlertSink {
    * The action for an alert: rule matches first, then severity (not for an exempt rule);
    * undefined when none applies or the match is `none`.
    */
-  actionFor(alert: Pick<Alert, 'rule' | 'severity'>): EnforcementAction | undefined {
+  actionFor(alert: Pick<Alert, 'rule' | 'severity' | 'users_are_victims'>): EnforcementAction | undefined {
     const byRule = this.o.actions.find((a) => a.rule !== undefined && a.rule === alert.rule);
     if (byRule !== undefined) return byRule.action === 'none' ? undefined : byRule;
-    // An exempt rule's users did not do what it reports (VICTIM_RULES): only an action that
-    // names the rule, the operator's deliberate choice, acts on them.
-    if (this.exempt.has(alert.rule)) return undefined;
+    // An exempt rule's users did not do what it reports (VICTIM_RULES), nor those of a rule
+    // reading only victim-side categories (a custom auth_failure rule names the accounts tried):
+    // only an action that names the rule, the operator's deliberate choice, acts on them.
+    if (this.exempt.has(alert.rule) || alert.users_are_victims === true) return undefined;
     const bySeverity = this.o.actions.find((a) => a.rule === undefined && a.severity === alert.severity);
     return bySeverity?.action === 'none' ? undefined : bySeverity;
   }
