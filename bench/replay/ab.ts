@@ -10,6 +10,8 @@
 // `--built`: the replays run the compiled packages (`packages/cli/dist/bin.js`, no source
 // condition), what `npm install llmsec` gives a user (no type stripping, no .ts resolution);
 // each tree needs `npx tsc -b tsconfig.build.json` first. The floor runs from source either way.
+// The replays inherit the environment: `LLMSEC_REPLAY_READERS=2` (or 1) sets the reader threads
+// of both trees' replays of the plain corpora (trees before b272e51 ignore it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
