@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
  * fall (replay-blocks.ts). The engine's side takes the blocks in file order, one reader after
  * the other, and numbers lines by adding the lines of the blocks before (replay-merge.ts).
  *
- * Only for a regular file that is neither gzip-compressed nor UTF-16 (a stream, a pipe, a FIFO
+ * Only for a regular file that is neither gzip-compressed nor UTF-16 / UTF-32 (a stream, a pipe, a FIFO
  * or a device is read once from its start, by one reader, as are those two: their bytes are
  * not lines until decompressed or refused), and only when it is large enough for a second
  * thread's start (~40 ms) to pay.
@@ -59,7 +59,7 @@ export function defaultReaders(): number {
 
 /**
  * The ranges of `file`'s readers: one per reader, or undefined for one reader from the start
- * (not a regular file, compressed, UTF-16, too small, or unreadable: that reader reports why).
+ * (not a regular file, compressed, UTF-16 or UTF-32, too small, or unreadable: that reader reports why).
  */
 export function planSplit(file: string, options: ReaderSplitOptions = {}): ReaderRange[] | undefined {
   const readers = options.readers ?? defaultReaders();
@@ -82,11 +82,13 @@ export function planSplit(file: string, options: ReaderSplitOptions = {}): Reade
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile() || stat.size < minBytes || stat.size < 2 * blockBytes) return undefined;
-    const head = Buffer.alloc(2);
-    if (readSync(fd, head, 0, 2, 0) < 2) return undefined;
-    // gzip's magic (RFC 1952) and UTF-16's byte order marks: gzip-input.ts's cases.
+    const head = Buffer.alloc(4);
+    if (readSync(fd, head, 0, 4, 0) < 4) return undefined;
+    // gzip's magic (RFC 1952) and UTF-16's and UTF-32's byte order marks (UTF-32LE's begins
+    // with UTF-16LE's): gzip-input.ts's cases.
     if (head[0] === 0x1f && head[1] === 0x8b) return undefined;
     if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return undefined;
+    if (head[0] === 0 && head[1] === 0 && head[2] === 0xfe && head[3] === 0xff) return undefined;
     return Array.from({ length: readers }, (_, index) => ({ index, readers, blockBytes, size: stat.size }));
   } catch {
     return undefined;
