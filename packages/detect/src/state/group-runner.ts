@@ -41,6 +41,11 @@ export interface RuleTable {
   projectionFields: string[];
   /** Per rule: the fields it reads (fieldsOf). */
   rulePaths: string[][];
+  /**
+   * Per rule: an event of its categories it cannot read (projection-cover.ts) breaks its run
+   * rather than being skipped (`identical`, for which a missing value is a break). Absent: none.
+   */
+  breaksOnUnread?: boolean[];
   /** Blob TTL: max(window + quiet) + lateness, or the baseline TTL when a baseline rule is in. */
   ttlMs: number;
 }
@@ -349,10 +354,17 @@ function processOne(
   for (let j = 0; j < table.rules.length; j++) {
     const rule = table.rules[j]!;
     if (!rule.categories.includes(event.category)) continue;
-    if (rule.filter !== undefined && !rule.filter(event)) continue;
-    if (!judge(j)) continue;
     const cond = rule.condition;
     const sid = table.sids[j]!;
+    if (!judge(j)) {
+      // Skipping is a miss for a rule that counts, but an `identical` run went on across the
+      // event and fired where one engine, reading its value (another, or none), broke the run:
+      // it is a break, as an event without a value is, whatever its where would have said.
+      if (table.breaksOnUnread?.[j] === true)
+        cond.update((body.s[sid] ??= cond.createState()), unread(event), t);
+      continue;
+    }
+    if (rule.filter !== undefined && !rule.filter(event)) continue;
     let state = body.s[sid];
     if (state === undefined) {
       state = cond.createState();
@@ -387,6 +399,17 @@ function processOne(
     grew.delete(rule.id);
     step.alerts.push(incident.toAlert('firing', event));
   }
+}
+
+/** An event with only what every projection keeps (ALWAYS_KEPT): no field a condition reads a value from. */
+function unread(event: SecurityEvent): SecurityEvent {
+  return {
+    event_id: event.event_id,
+    timestamp: '',
+    category: event.category,
+    severity: event.severity,
+    user_id: event.user_id,
+  };
 }
 
 /**

@@ -30,6 +30,7 @@ export function sharedTables(
       rules: CompiledRule[];
       sids: string[];
       rulePaths: string[][];
+      breaks: boolean[];
       paths: string[];
       ttl: number;
     }
@@ -38,7 +39,7 @@ export function sharedTables(
     const def = defs[i]!;
     let t = byField.get(rule.groupBy);
     if (t === undefined) {
-      t = { rules: [], sids: [], rulePaths: [], paths: [], ttl: 0 };
+      t = { rules: [], sids: [], rulePaths: [], breaks: [], paths: [], ttl: 0 };
       byField.set(rule.groupBy, t);
     }
     const sid = ruleStateId(def);
@@ -49,6 +50,7 @@ export function sharedTables(
     t.sids.push(sid);
     const paths = fieldsOf(def);
     t.rulePaths.push(paths);
+    t.breaks.push(def.condition.kind === 'identical');
     t.paths.push(...paths);
     let ttl = rule.windowMs + rule.quietMs + latenessMs + TTL_MARGIN_MS;
     // A baseline outlives any window: its groups keep their state longer (bounded, configurable).
@@ -72,6 +74,7 @@ export function sharedTables(
       projectionTag: projection.tag,
       projectionFields: projection.fields,
       rulePaths: t.rulePaths,
+      breaksOnUnread: t.breaks,
       ttlMs: t.ttl,
     });
     projectors.push(projector(t.paths));
