@@ -26,15 +26,12 @@ const log = `${[...six, ...six].join('\n')}\n`;
 describe('llmsec replay of a log holding each event twice', () => {
   const r = useRedis();
 
-  it(
-    'counts each event id once in memory, as on Redis and in the detector: no alert from six blocks',
-    async () => {
-      const onRedis = await cli(['replay', '-', '--allowed-lateness', '1m', '--state', r.server.url], log);
-      expect(onRedis.code, onRedis.stderr).toBe(0);
-      expect(onRedis.stdout).toBe('');
-      const inMemory = await cli(['replay', '-', '--allowed-lateness', '1m'], log);
-      expect(inMemory.code, inMemory.stderr).toBe(0);
-      expect(inMemory.stdout).toBe(onRedis.stdout);
-    },
-  );
+  it('counts each event id once in memory, as on Redis and in the detector: no alert from six blocks', async () => {
+    const onRedis = await cli(['replay', '-', '--allowed-lateness', '1m', '--state', r.server.url], log);
+    expect(onRedis.code, onRedis.stderr).toBe(0);
+    expect(onRedis.stdout).toBe('');
+    const inMemory = await cli(['replay', '-', '--allowed-lateness', '1m'], log);
+    expect(inMemory.code, inMemory.stderr).toBe(0);
+    expect(inMemory.stdout).toBe(onRedis.stdout);
+  });
 });

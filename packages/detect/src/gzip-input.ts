@@ -61,8 +61,10 @@ export async function* gunzipIfCompressed(
 /** The UTF-16 or UTF-32 encoding a byte order mark at the start of `head` names, if any. */
 function byteOrderMark(head: Buffer): { name: string; mark: string } | undefined {
   const b = (i: number): number | undefined => head[i];
-  if (b(0) === 0xff && b(1) === 0xfe && b(2) === 0 && b(3) === 0) return { name: 'UTF-32', mark: 'FF FE 00 00' };
-  if (b(0) === 0 && b(1) === 0 && b(2) === 0xfe && b(3) === 0xff) return { name: 'UTF-32', mark: '00 00 FE FF' };
+  if (b(0) === 0xff && b(1) === 0xfe && b(2) === 0 && b(3) === 0)
+    return { name: 'UTF-32', mark: 'FF FE 00 00' };
+  if (b(0) === 0 && b(1) === 0 && b(2) === 0xfe && b(3) === 0xff)
+    return { name: 'UTF-32', mark: '00 00 FE FF' };
   if (b(0) === 0xff && b(1) === 0xfe) return { name: 'UTF-16', mark: 'FF FE' };
   if (b(0) === 0xfe && b(1) === 0xff) return { name: 'UTF-16', mark: 'FE FF' };
   return undefined;
