@@ -165,6 +165,16 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]')
       .optional(),
     /**
+     * A Redis state call slower than this switches the replica to local (degraded) detection
+     * until Redis answers again (RedisDetectionState's `commandTimeoutMs`; 250 ms by default).
+     * A fleet whose Redis is slow under load (a loaded host, a Cluster across zones) degrades
+     * often, and a degraded replica gives "at least once"; a longer limit holds the pipeline
+     * that long before falling back. At most 10 s (an export's answer waits at most 2 s anyway).
+     */
+    state_timeout: positiveDuration
+      .refine((ms) => ms >= 10 && ms <= 10_000, { message: 'must be between 10ms and 10s' })
+      .optional(),
+    /**
      * At most an hour: events are held that long before rules see them, so alerts would come
      * that late, and a typo (100d) would hold days of traffic in memory.
      */

@@ -66,6 +66,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const state = await chooseState(config.state, {
     cluster: config.state_cluster,
     ...(config.state_namespace !== undefined ? { namespace: config.state_namespace } : {}),
+    ...(config.state_timeout !== undefined ? { commandTimeoutMs: config.state_timeout } : {}),
     maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
     watchRedis: (client) => logRedisOutages(client, log, 'state redis'),
     onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),

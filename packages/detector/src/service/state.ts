@@ -22,6 +22,8 @@ export interface StateOptions {
   cluster?: boolean;
   /** Key namespace of the state (RedisDetectionState's `ruleset`). @default 'fleet' */
   namespace?: string;
+  /** A state call slower than this degrades the engine (RedisDetectionState's `commandTimeoutMs`). @default 250 */
+  commandTimeoutMs?: number;
   /** Hears the client's connection errors (logRedisOutages: once per outage). */
   watchRedis?: (client: Redis | Cluster) => void;
   /** Longest wait for the first connection at start. @default 5000 */
@@ -57,6 +59,7 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
       state: new RedisDetectionState({
         redis,
         ...(options.namespace !== undefined ? { ruleset: options.namespace } : {}),
+        ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
         maxQueuedEvents: SHARED_QUEUE_HIGH_WATER * 5,
         ...(options.maxOpenIncidentsPerRule !== undefined
           ? { maxOpenIncidentsPerRule: options.maxOpenIncidentsPerRule }
