@@ -51,6 +51,62 @@ describe('ruleStateId', () => {
     for (const r of same) expect(ruleStateId(r)).toBe(ruleStateId(rule));
   });
 
+  it('is the same for values the filter and the conditions read alike', () => {
+    const where = (w: RuleDefinition['match']['where']): RuleDefinition => ({
+      ...rule,
+      match: { ...rule.match, where: w },
+    });
+    // equals: a number or boolean and its text are one value (sameScalar); in / not_in are sets of texts.
+    const alike: [RuleDefinition, RuleDefinition][] = [
+      [
+        where([{ field: 'metadata.status', equals: 429 }]),
+        where([{ field: 'metadata.status', equals: '429' }]),
+      ],
+      [
+        where([{ field: 'metadata.tool', equals: true }]),
+        where([{ field: 'metadata.tool', equals: 'true' }]),
+      ],
+      [
+        where([{ field: 'metadata.status', in: [500, 'x', 429] }]),
+        where([{ field: 'metadata.status', in: ['429', '500', 'x', 'x'] }]),
+      ],
+      [
+        where([{ field: 'user_id', not_in: ['guest', 'anonymous'] }]),
+        where([{ field: 'user_id', not_in: ['anonymous', 'guest', 'anonymous'] }]),
+      ],
+      [
+        { ...rule, condition: { kind: 'ratio', min_events: 5, field: 'metadata.blocked', above: 0.5 } },
+        {
+          ...rule,
+          condition: { kind: 'ratio', min_events: 5, field: 'metadata.blocked', above: 0.5, equals: 'true' },
+        },
+      ],
+      [
+        {
+          ...rule,
+          condition: {
+            kind: 'baseline',
+            sum: ['metadata.a', 'metadata.b'],
+            factor: 3,
+            sigmas: 3,
+            min_samples: 20,
+          },
+        },
+        {
+          ...rule,
+          condition: {
+            kind: 'baseline',
+            sum: ['metadata.b', 'metadata.a'],
+            factor: 3,
+            sigmas: 3,
+            min_samples: 20,
+          },
+        },
+      ],
+    ];
+    for (const [x, y] of alike) expect(ruleStateId(x)).toBe(ruleStateId(y));
+  });
+
   it('differs for anything that changes what the state means', () => {
     const changed: RuleDefinition[] = [
       { ...rule, id: 'burst2' },
@@ -62,6 +118,39 @@ describe('ruleStateId', () => {
       { ...rule, match: { ...rule.match, where: [{ field: 'user_id', not_in: ['anonymous', 'guest'] }] } },
       { ...rule, condition: { kind: 'count', min: 11 } },
       { ...rule, condition: { kind: 'distinct', field: 'fingerprint', min: 10 } },
+      // Values that are not one value, and orders that matter.
+      { ...rule, match: { ...rule.match, where: [{ field: 'metadata.status', equals: 429 }] } },
+      { ...rule, match: { ...rule.match, where: [{ field: 'metadata.status', equals: '0429' }] } },
+      { ...rule, match: { ...rule.match, where: [{ field: 'metadata.status', in: [429] }] } },
+      { ...rule, condition: { kind: 'ratio', min_events: 5, field: 'metadata.blocked', above: 0.5 } },
+      {
+        ...rule,
+        condition: { kind: 'ratio', min_events: 5, field: 'metadata.blocked', above: 0.5, equals: false },
+      },
+      // monotonic: the first positive of `value` is the event's value, so the order is meaning.
+      {
+        ...rule,
+        condition: { kind: 'monotonic', value: ['metadata.a', 'metadata.b'], min_events: 3, factor: 2 },
+      },
+      {
+        ...rule,
+        condition: { kind: 'monotonic', value: ['metadata.b', 'metadata.a'], min_events: 3, factor: 2 },
+      },
+      // baseline: a field twice counts twice.
+      {
+        ...rule,
+        condition: { kind: 'baseline', sum: ['metadata.a'], factor: 3, sigmas: 3, min_samples: 20 },
+      },
+      {
+        ...rule,
+        condition: {
+          kind: 'baseline',
+          sum: ['metadata.a', 'metadata.a'],
+          factor: 3,
+          sigmas: 3,
+          min_samples: 20,
+        },
+      },
     ];
     const ids = changed.map(ruleStateId);
     expect(new Set([...ids, ruleStateId(rule)]).size).toBe(changed.length + 1);

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { RuleDefinition } from '../types.ts';
+import type { ConditionDefinition, RuleDefinition, WherePredicate } from '../types.ts';
 
 /**
  * Identity of shared state per RULE, not per rule set: a rule keeps (and shares with every
@@ -25,7 +25,7 @@ const MAX_RAW_FIELD = 40;
 /**
  * The state id of a rule: a hash of what gives its stored state its meaning (id, group_by,
  * window, quiet period, match, condition), normalized so that writing the same rule another way
- * (key order, category order, a default written out) is the same rule. Title, severity,
+ * (key order, category order, a default written out, 429 or '429' in a where) is the same rule. Title, severity,
  * description and runbook do not enter: they are read from the rule when an alert is built,
  * never from the state, so changing them keeps the rule's groups and incidents.
  */
@@ -38,10 +38,37 @@ export function ruleStateId(def: RuleDefinition): string {
     quiet_ms: def.quiet_ms ?? def.window_ms,
     categories: [...new Set(def.match.categories)].sort(),
     // Every predicate must hold: their order does not matter.
-    where: (def.match.where ?? []).map(canonicalJson).sort(),
-    condition: canonicalJson(def.condition),
+    where: (def.match.where ?? []).map((p) => canonicalJson(samePredicate(p))).sort(),
+    condition: canonicalJson(sameCondition(def.condition)),
   };
   return hash('sha256', canonicalJson(normalized), 'base64url').slice(0, 16);
+}
+
+/**
+ * A predicate as the filter reads it (compile.ts): `equals` matches a value or its text alike
+ * (sameScalar: 429 and '429', true and 'true' are one value), `in` / `not_in` are sets of texts.
+ * Written either way, or a list in another order or with a value twice, it is one rule: a
+ * different id made replicas of two releases share nothing for it and start it fresh.
+ */
+function samePredicate(p: WherePredicate): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...p };
+  if (p.equals !== undefined) out.equals = String(p.equals);
+  if (p.in !== undefined) out.in = textSet(p.in);
+  if (p.not_in !== undefined) out.not_in = textSet(p.not_in);
+  return out;
+}
+
+/** A condition with its defaults and value spellings as the condition code reads them. */
+function sameCondition(c: ConditionDefinition): Record<string, unknown> {
+  // ratio: `equals` defaults to true and compares as a where's equals does.
+  if (c.kind === 'ratio') return { ...c, equals: String(c.equals ?? true) };
+  // baseline: the value is the sum of the fields, in any order (a field twice counts twice).
+  if (c.kind === 'baseline') return { ...c, sum: [...c.sum].sort() };
+  return { ...c };
+}
+
+function textSet(values: readonly (string | number | boolean)[]): string[] {
+  return [...new Set(values.map(String))].sort();
 }
 
 /** A rule list as a writer of a table's groups (GroupBody.x): a hash of its state ids, in any order. */
