@@ -22,6 +22,7 @@ import { decodeLogs } from '../src/otlp/decode.ts';
 import { droppedValues } from '../src/otlp/dropped-values.ts';
 import { DEFAULT_DECODE_LIMITS } from '../src/otlp/limits.ts';
 import { logRecordToEvent } from '../src/otlp/to-event.ts';
+import { invalidEventDetail } from '../src/service/invalid-event.ts';
 import type { Attributes } from '../src/otlp/types.ts';
 
 const EMOJI = '\u{1F600}';
@@ -211,4 +212,51 @@ describe('a key repeated after an over-cap value', () => {
     expect(decoded!.attributes['llmsec.event.id']).toBe('EVT-rep');
     expect(logRecordToEvent(decoded!)).toBeUndefined();
   });
+});
+
+// A value dropped for its size (an array past max_attributes, bytes over max_string_bytes) is
+// null to every reader, as an absent one: an optional string attribute given so was read as
+// absent and the event kept, where the same attribute a little shorter (an array, bytes) makes
+// no event, as core's JSONL reader refuses a line whose session_id is a list.
+describe('an llmsec string attribute of another kind, dropped for its size', () => {
+  const base = eventToAttributes({ ...hostile, user_id: 'alice', event_id: 'EVT-kind' });
+  const strings = Object.fromEntries(
+    Object.entries(base).filter(([k]) => !k.startsWith('llmsec.metadata.') && typeof base[k] === 'string'),
+  );
+  const list = Array.from({ length: 1_025 }, (_, i) => `s-${i}`);
+  for (const [format, serialize] of FORMATS) {
+    it(`is no event: a list past max_attributes (${format})`, () => {
+      const line = JSON.stringify({ ...fromJsonl({ ...hostile, user_id: 'alice' }), session_id: list });
+      expect(() => decodeEventLine(line)).toThrow(/field "session_id" must be a string/);
+      for (const key of ['session.id', 'client.address', 'llmsec.event.description']) {
+        const bytes = serialize(records([{ ...strings, [key]: list } as Attributes]));
+        const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+        expect(record!.attributes[key], key).toBeNull();
+        expect(logRecordToEvent(record!), key).toBeUndefined();
+        expect(invalidEventDetail(record!.attributes)).toBe(`attribute "${key}" must be a string`);
+      }
+      // Bytes over max_string_bytes, as bytes under it (9a38e15): no event.
+      for (const size of [70_000, 10]) {
+        const bytes = serialize(records([{ ...strings, 'session.id': new Uint8Array(size) } as Attributes]));
+        const [record] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+        expect(record!.attributes['session.id'] === null, `${size}`).toBe(size > 65_536);
+        expect(logRecordToEvent(record!), `${size} bytes`).toBeUndefined();
+      }
+      // The same list a little shorter: no event either (9a38e15).
+      const bytes = serialize(records([{ ...strings, 'session.id': list.slice(1) } as Attributes]));
+      expect(logRecordToEvent(decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS)[0]!)).toBeUndefined();
+    });
+
+    it(`keeps the event for a metadata list or correlated_events past max_attributes, without it (${format})`, () => {
+      const bytes = serialize(
+        records([
+          { ...strings, 'llmsec.metadata.tags': list, 'llmsec.metadata.n': 1 } as Attributes,
+          { ...strings, 'llmsec.event.correlated_events': list } as Attributes,
+        ]),
+      );
+      const [withTags, withCorrelated] = decodeLogs(bytes, format, DEFAULT_DECODE_LIMITS);
+      expect(logRecordToEvent(withTags!)?.metadata).toEqual({ n: 1 });
+      expect(logRecordToEvent(withCorrelated!)?.user_id).toBe('alice');
+    });
+  }
 });

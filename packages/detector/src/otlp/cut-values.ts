@@ -32,6 +32,16 @@ export const PREFIX_UNITS =
 /** UTF-8 is at most 3 bytes per UTF-16 unit; 3 more for a character cut at the end. */
 export const PREFIX_BYTES = 3 * PREFIX_UNITS + 3;
 
+/**
+ * Remembered for a value dropped for its size that is no string (an array past maxAttributes,
+ * bytes over maxStringBytes): no event field but metadata and correlated_events takes one of
+ * those kinds, and core's JSONL reader refuses a line whose session_id (say) is a list, so
+ * to-event.ts puts this back for such a field and the record is no event, as the same list a
+ * little shorter is not, instead of reading the field as absent. Only for an attribute's own
+ * value: an array holding such a value is no event field's kind already.
+ */
+export const DROPPED_OTHER_KIND = true;
+
 /** What one container's dropped values were, cut: key (or array index) → the value, cut. */
 type Cuts = Map<string | number, AttrValue>;
 

@@ -3,7 +3,7 @@
 // are integers, 64-bit integers may be strings or numbers, keys are lowerCamelCase only, and
 // unknown fields are ignored. Wrong shapes for the fields we read are OtlpDecodeErrors.
 import { Buffer } from 'node:buffer';
-import { PREFIX_UNITS, noteCut, withItemCuts } from './cut-values.ts';
+import { DROPPED_OTHER_KIND, PREFIX_UNITS, noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import { setAttr, tooManyAttributes } from './proto-common.ts';
@@ -179,13 +179,14 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
     if (values.length > limits.maxAttributes) {
       // Dropped, not the request (readArrayValue says why).
       droppedValues.count++;
+      lastCut = DROPPED_OTHER_KIND;
       return null;
     }
     const out: AttrValue[] = new Array<AttrValue>(values.length);
     let itemCuts: Map<number, AttrValue> | undefined;
     for (let i = 0; i < values.length; i++) {
       out[i] = jsonAnyValue(values[i], depth + 1, limits);
-      if (lastCut !== undefined) (itemCuts ??= new Map()).set(i, lastCut);
+      if (lastCut !== undefined && lastCut !== DROPPED_OTHER_KIND) (itemCuts ??= new Map()).set(i, lastCut);
     }
     lastCut = withItemCuts(out, itemCuts);
     return out;
@@ -204,6 +205,7 @@ export function jsonAnyValue(v: unknown, depth: number, limits: ResolvedDecodeLi
     const bytes = Buffer.from(v.bytesValue, 'base64');
     if (bytes.length > limits.maxStringBytes) {
       droppedValues.count++;
+      lastCut = DROPPED_OTHER_KIND;
       return null;
     }
     return new Uint8Array(bytes);

@@ -1,6 +1,6 @@
 // Decoders for opentelemetry/proto/common/v1/common.proto and resource/v1/resource.proto
 // (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
-import { noteCut, withItemCuts } from './cut-values.ts';
+import { DROPPED_OTHER_KIND, noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
 import { OtlpDecodeError } from './limits.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
@@ -72,6 +72,7 @@ export function readAnyValue(r: ProtoReader, end: number, depth: number): AttrVa
       case 7:
         expectWireType(wt, WT_LEN, 'AnyValue.bytes_value');
         value = r.bytesValue(end);
+        if (value === null) cut = DROPPED_OTHER_KIND; // over maxStringBytes
         break;
       default:
         r.skip(wt, end);
@@ -94,13 +95,14 @@ function readArrayValue(r: ProtoReader, end: number, depth: number): AttrValue[]
         // The array dropped (null, counted), not the request, as a log line's metadata array
         // past core's metadataArrayItems is: the rest skipped unread.
         r.pos = end;
-        r.cut = undefined;
+        r.cut = DROPPED_OTHER_KIND;
         droppedValues.count++;
         return null;
       }
       const valueEnd = r.lengthEnd(end);
       out.push(readAnyValue(r, valueEnd, depth + 1));
-      if (r.cut !== undefined) (itemCuts ??= new Map()).set(out.length - 1, r.cut);
+      const cut = r.cut;
+      if (cut !== undefined && cut !== DROPPED_OTHER_KIND) (itemCuts ??= new Map()).set(out.length - 1, cut);
       r.pos = valueEnd;
     } else {
       r.skip(tag & 7, end);

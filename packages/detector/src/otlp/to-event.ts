@@ -22,7 +22,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { capEventFields } from '@llmsec/core/internal';
-import { cutsOf, prefixCount } from './cut-values.ts';
+import { DROPPED_OTHER_KIND, cutsOf, prefixCount } from './cut-values.ts';
 import { setAttr } from './proto-common.ts';
 import { droppedValues } from './dropped-values.ts';
 import type { Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
@@ -120,8 +120,15 @@ function withCuts(attributes: Attributes): Attributes {
   for (const [key, cut] of cuts) {
     if (typeof key !== 'string') continue;
     if (!EVENT_ATTRIBUTES.has(key) && !key.startsWith(ATTR_METADATA_PREFIX)) continue;
-    // (A key repeated on the wire keeps its last value: a cut left by an earlier one is stale.)
     const decoded = attributes[key];
+    if (cut === DROPPED_OTHER_KIND) {
+      // A list or bytes where a string belongs: no event, as a shorter one (cut-values.ts).
+      // Metadata drops such a value and correlated_events is a list: both read as absent.
+      if (decoded !== null || key === ATTR_EVENT_CORRELATED || !EVENT_ATTRIBUTES.has(key)) continue;
+      out ??= { ...attributes };
+      setAttr(out, key, cut);
+      continue;
+    }
     if (decoded === undefined || prefixCount(decoded, cut) === 0) continue;
     out ??= { ...attributes };
     setAttr(out, key, cut);

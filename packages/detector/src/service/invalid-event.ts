@@ -14,6 +14,7 @@ import {
   ATTR_USER_ID,
   SEVERITIES,
 } from '@llmsec/core';
+import { DROPPED_OTHER_KIND, cutsOf } from '../otlp/cut-values.ts';
 import type { Attributes } from '../otlp/types.ts';
 import { eventTimeMs } from './event-time.ts';
 
@@ -42,10 +43,13 @@ export function invalidEventDetail(attributes: Attributes): string {
     if (typeof v !== 'string' && (typeof v !== 'number' || key === ATTR_EVENT_TIMESTAMP))
       return `missing string attribute "${key}"`;
   }
+  const cuts = cutsOf(attributes);
   for (const key of OPTIONAL_STRINGS) {
     const v = attributes[key];
     if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number')
       return `attribute "${key}" must be a string`;
+    // A list or bytes dropped for its size (null here): refused for its kind (cut-values.ts).
+    if (v === null && cuts?.get(key) === DROPPED_OTHER_KIND) return `attribute "${key}" must be a string`;
   }
   const correlated = attributes[ATTR_EVENT_CORRELATED];
   if (
