@@ -107,16 +107,41 @@ describe('detector replicas of two releases (one rule added) on one Redis', () =
         clock.advance(1000);
       }
     });
-    for (const r of replicas) r.kill('SIGTERM');
-    expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-    for (const r of replicas) expect(r.stderr()).toMatch(/"msg":"detector stopped".*"ingested":10,/);
+    // The older replica leaves (as in a rolling upgrade); then trudy blocks twice through the
+    // newer one, which alone steps her group now: the added rule fires there, on the state both
+    // releases wrote in one namespace.
+    replicas[0]!.kill('SIGTERM');
+    expect(await replicas[0]!.exited).toBe(0);
+    await emitThrough(
+      new ProtoLogExporter({ url: `${replicas[1]!.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
+      302,
+      T0 + 30_000,
+      (ev, clock) => {
+        for (let i = 0; i < 2; i++) {
+          ev.guardrailBlock({ userId: 'trudy', layer: 'input', reason: 'prompt_injection' });
+          clock.advance(1000);
+        }
+      },
+      true,
+    );
+    replicas[1]!.kill('SIGTERM');
+    expect(await replicas[1]!.exited).toBe(0);
+    expect(replicas[0]!.stderr()).toMatch(/"msg":"detector stopped".*"ingested":10,/);
+    expect(replicas[1]!.stderr()).toMatch(/"msg":"detector stopped".*"ingested":12,/);
     const builtIn = lines(files).filter((a) => a.rule === 'rapid_guardrail_blocks');
     expect(builtIn.map((a) => [a.status, a.starts_at])).toEqual([
       ['firing', new Date(T0 + 9000).toISOString()],
     ]);
-    // The added rule runs on the newer replica only. Whether it fires here depends on which
-    // replica stepped mallory's group when the watermark passed her blocks (it judges only the
-    // events the newer replica processes, by design during a mix): not asserted.
+    // The added rule runs on the newer replica only. Whether it fires for mallory depends on
+    // which replica stepped her group when the watermark passed her blocks (it judges only the
+    // events the newer replica steps, by design during a mix): not asserted. For trudy, whose
+    // group only the newer replica steps, it fires once, at her second block.
     expect(lines([files[0]!]).filter((a) => a.rule === 'two_blocks_a_minute')).toEqual([]);
+    const added = lines([files[1]!]).filter(
+      (a) => a.rule === 'two_blocks_a_minute' && (a.labels as Record<string, string>).user_id === 'trudy',
+    );
+    expect(added.map((a) => [a.status, a.starts_at])).toEqual([
+      ['firing', new Date(T0 + 31_000).toISOString()],
+    ]);
   }, 60_000);
 });
