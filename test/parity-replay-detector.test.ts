@@ -153,6 +153,7 @@ describe('llmsec replay and llmsec detector: the same alerts for the same events
         expect(rules).toContain(rule);
       expect(replayed.some((a) => a.user_ids.includes('429'))).toBe(true);
       expect(replayed.some((a) => a.user_ids.includes(`huge-${'\u00e9'.repeat(251)}`))).toBe(true);
+      expect(replayed.some((a) => a.user_ids.includes(`\uFEFF${'w'.repeat(255)}`))).toBe(true);
       expect(detected).toEqual(replayed);
     }, 120_000);
   }

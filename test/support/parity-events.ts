@@ -171,6 +171,9 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
   }));
   // A category past every cap (the record is named after it: llmsec.<category>): three events.
   blocks(t0 + 1_050 * S, 3, () => ({ user_id: 'long-category', category: `custom_${'k'.repeat(BIG)}` }));
+  // A user id past the cap starting with U+FEFF (a byte order mark inside a string is text):
+  // every path keeps it, protobuf's first-bytes read of an over-cap value too.
+  blocks(t0 + 1_150 * S, 12, () => ({ user_id: `\uFEFF${'w'.repeat(BIG)}` }));
   // One event delivered twice (a log written by two exporters, a re-sent export): counted once.
   const firstDup = out.length;
   blocks(t0 + 1_100 * S, 6, () => ({ user_id: 'dup-user' }));
@@ -180,11 +183,14 @@ export function parityEvents(t0: number, loneSurrogates: boolean): GenEvent[] {
   push(t0 + 1_000 * S, { category: 'guardrail_block', user_id: 'kind-0', session_id: true });
   push(t0 + 1_001 * S, { category: 'auth_failure', user_id: 'kind-1', source_ip: ['10.0.0.1', '10.0.0.2'] });
   push(t0 + 1_002 * S, { category: 'auth_failure', user_id: 'kind-2', correlated_events: 'EVT-1' });
+  // A list past the detector's max_attributes (1,024), which it drops as null: still a list.
+  const list = Array.from({ length: 1_025 }, (_, i) => `s-${i}`);
+  push(t0 + 1_003 * S, { category: 'guardrail_block', user_id: 'kind-3', session_id: list });
   return out;
 }
 
 /** Events of parityEvents that no path takes (a string field of another kind). */
-export const PARITY_INVALID = 3;
+export const PARITY_INVALID = 4;
 
 /** Events of parityEvents that repeat an earlier one's id (each path counts it once). */
 export const PARITY_REPEATED = 6;
