@@ -114,12 +114,14 @@ export const openaiChatAdapter: ProviderAdapter = {
           const d = obj(choice?.delta);
           const content = str(d?.content);
           if (content !== undefined && content.length > 0) {
-            delta += content;
             const index = num(choice?.index) ?? 0;
             if (index !== 0 || choices !== undefined) {
-              choices ??= new Map([[0, s.text]]);
+              // Until now the stream was choice 0 alone, this chunk's pieces so far included (a
+              // server may send several choices in one chunk): before, they were left out.
+              choices ??= new Map([[0, s.text + delta]]);
               choices.set(index, (choices.get(index) ?? '') + content);
             }
+            delta += content;
           }
           for (const tc of arr(d?.tool_calls)) {
             const name = str(obj(obj(tc)?.function)?.name);

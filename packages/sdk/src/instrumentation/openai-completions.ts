@@ -126,12 +126,13 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
         for (const c of arr(chunk.choices)) {
           const choice = obj(c);
           const text = str(choice?.text);
-          if (text !== undefined) delta += text;
           const index = num(choice?.index) ?? 0;
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
-            choices ??= new Map([[0, s.text]]);
+            // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
+            choices ??= new Map([[0, s.text + delta]]);
             choices.set(index, (choices.get(index) ?? '') + text);
           }
+          if (text !== undefined) delta += text;
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) finish.set(num(choice?.index) ?? 0, fr);
         }
