@@ -73,7 +73,8 @@ describe('stepGroup and the rules of another release', () => {
   });
 
   it('drops them when the other writer’s time is not a time (damaged)', () => {
-    for (const bad of ['soon', null, Number.NaN]) {
+    // Infinity too: it never passes, so a departed rule's state would ride in a busy group for good.
+    for (const bad of ['soon', null, Number.NaN, Number.POSITIVE_INFINITY]) {
       const { body } = withForeign(bad);
       const { event, t } = ev({ at: T0 + MIN, category: 'guardrail_block', user: 'alice' });
       stepGroup(table, body, [{ t, event }], T0 + MIN, limits);

@@ -301,8 +301,10 @@ function writeRules(table: RuleTable, body: GroupBody, incidents: Map<string, In
   let others = false;
   for (const writer of Object.keys(x)) {
     if (writer === table.writer) continue;
-    // Not `x[w] < p`: a missing or damaged time drops the writer too.
-    if (typeof x[writer] === 'number' && x[writer] >= body.p) others = true;
+    // Not `x[w] < p`: a missing or damaged time drops the writer too (+Infinity included: it
+    // never passes, and would keep departed rules' entries in a busy group for good).
+    const until = x[writer];
+    if (typeof until === 'number' && Number.isFinite(until) && until >= body.p) others = true;
     else delete x[writer];
   }
   if (!others) {
