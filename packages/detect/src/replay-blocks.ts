@@ -12,6 +12,14 @@ import type { ReaderRange } from './replay-split.ts';
  *   (the rest of the block's last line, however long: LineSplitter drops an over-long one as it
  *   goes), or to the end of the file;
  * - the last block reads on to the end of the file, wherever that is by then.
+ * A log still written grows while it is read: which block a line belongs to is decided on the
+ * bytes below the size the replay began with (`range.size`), which appending does not change.
+ * The last block's first line is after a newline below that size; with none there, the line
+ * running across it is an earlier block's, and that block reads on to the end of the file
+ * instead (else one reader could cut that line at an end of file it saw early and another
+ * read on past the rest of it, or the line's rest and what follows could be read by none).
+ * A file cut below that size, or another file renamed to its path, fails the reader: its
+ * blocks would be lost or another file's.
  * So every byte is read at most twice (by its block's reader, and by the previous block's when
  * a line crosses the cut), every line by one reader, whole, with what LineSplitter does to it
  * (CR, over-long lines; a U+FEFF starting a block other than the first is its line's).
@@ -42,11 +50,24 @@ export async function readBlocks(
   const blocks = Math.max(1, Math.ceil(size / B));
   const handle = await open(file, 'r');
   try {
+    const opened = await handle.stat();
+    if (opened.dev !== range.dev || opened.ino !== range.ino) {
+      throw new Error(
+        `${file} was replaced while the replay was starting (another file is at its path, a log rotation?); replay it again`,
+      );
+    }
     /** `length` bytes at `position` (fewer at the end of the file), in a buffer of their own:
      *  the splitter may hold a piece of it while a line is cut between reads. */
     const read = async (position: number, length: number): Promise<Buffer> => {
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buffer, 0, length, position);
+      // Other readers may have read the blocks before: what was cut is lost to this one, or
+      // rewritten (copytruncate) and mixed with the old lines.
+      if (bytesRead < length && position + bytesRead < size) {
+        throw new Error(
+          `${file} shrank below the ${size} bytes it had when the replay began (truncated while read?)`,
+        );
+      }
       return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
     };
     for (let k = index; k < blocks; k += readers) {
@@ -72,9 +93,14 @@ export async function readBlocks(
         let from = 0;
         if (!started) {
           const nl = chunk.indexOf(10);
-          if (nl === -1) continue;
-          // The line after it starts at or after the block's end: the block has no line.
-          if (!last && position - chunk.length + nl + 1 >= end) break;
+          if (nl === -1) {
+            // The last block: no newline below the size planned, so no line of its own.
+            if (last && position >= size) break;
+            continue;
+          }
+          // The line after it starts at or after the block's end (for the last block, after
+          // the size planned): the block has no line.
+          if (position - chunk.length + nl + 1 >= (last ? size + 1 : end)) break;
           started = true;
           from = nl + 1;
         }
@@ -89,11 +115,18 @@ export async function readBlocks(
         for (let want = TAIL_READ_BYTES; ; want = Math.min(want * 2, READ_BYTES)) {
           const chunk = await read(position, want);
           if (chunk.length === 0) break;
+          const at = position;
           position += chunk.length;
           const nl = chunk.indexOf(10);
-          splitter.push(nl === -1 ? chunk : chunk.subarray(0, nl + 1));
+          if (nl !== -1 && at + nl < size) {
+            splitter.push(chunk.subarray(0, nl + 1));
+            await sink.between();
+            break;
+          }
+          // No newline below the size planned: the line runs past it, the last block has no
+          // line of its own, and this block reads on to the end of the file in its stead.
+          splitter.push(chunk);
           await sink.between();
-          if (nl !== -1) break;
         }
       }
       if (started) splitter.end();

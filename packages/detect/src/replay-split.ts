@@ -23,8 +23,18 @@ export interface ReaderRange {
   index: number;
   readers: number;
   blockBytes: number;
-  /** The file's size when the replay began: the last block reads on to the end of the file. */
+  /**
+   * The file's size when the replay began. Which block a line belongs to is decided on these
+   * bytes only, which a writer appending to the log does not change: the last block reads on
+   * to the end of the file, and so does the block whose last line runs past this size.
+   */
   size: number;
+  /**
+   * The file planned (fstat's device and inode): each reader opens the path itself, so a file
+   * renamed over it in between (a log rotation) would have readers reading two files.
+   */
+  dev: number;
+  ino: number;
 }
 
 /** How a replay's file may be split (tests set small blocks to put cuts everywhere). */
@@ -89,7 +99,8 @@ export function planSplit(file: string, options: ReaderSplitOptions = {}): Reade
     if (head[0] === 0x1f && head[1] === 0x8b) return undefined;
     if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return undefined;
     if (head[0] === 0 && head[1] === 0 && head[2] === 0xfe && head[3] === 0xff) return undefined;
-    return Array.from({ length: readers }, (_, index) => ({ index, readers, blockBytes, size: stat.size }));
+    const { size, dev, ino } = stat;
+    return Array.from({ length: readers }, (_, index) => ({ index, readers, blockBytes, size, dev, ino }));
   } catch {
     return undefined;
   } finally {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,8 @@ async function blocks(
     Array.from({ length: readers }, async (_, index) => {
       const out: { items: Item[]; lines: number }[] = [];
       let current: Item[] = [];
-      const range: ReaderRange = { index, readers, blockBytes, size };
+      const { dev, ino } = statSync(file);
+      const range: ReaderRange = { index, readers, blockBytes, size, dev, ino };
       await readBlocks(file, range, maxLineBytes, {
         onLine: (line, n) => current.push(['line', n, line]),
         onOverlong: (n, bytes) => current.push(['over', n, bytes]),

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -22,10 +22,12 @@ describe('planSplit', () => {
   it('splits a regular file of lines into one range per reader', () => {
     const file = join(dir, 'plain.jsonl');
     writeFileSync(file, LINES);
+    // The file itself too (its device and inode): each reader checks it opens the same one.
+    const { dev, ino } = statSync(file);
     expect(planSplit(file, { ...small, readers: 3 })).toEqual([
-      { index: 0, readers: 3, blockBytes: 1_000, size: LINES.length },
-      { index: 1, readers: 3, blockBytes: 1_000, size: LINES.length },
-      { index: 2, readers: 3, blockBytes: 1_000, size: LINES.length },
+      { index: 0, readers: 3, blockBytes: 1_000, size: LINES.length, dev, ino },
+      { index: 1, readers: 3, blockBytes: 1_000, size: LINES.length, dev, ino },
+      { index: 2, readers: 3, blockBytes: 1_000, size: LINES.length, dev, ino },
     ]);
     // Defaults: two readers on 1 MiB blocks, from 16 MiB on.
     expect(planSplit(file)).toBeUndefined();
