@@ -10,6 +10,7 @@ import type {
   OutputGuard,
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
+import { outputTextsOf } from '../instrumentation/output-texts.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, redactMessage } from './pii-parts.ts';
 import { PiiBlockLane } from './pii-block-lane.ts';
@@ -55,8 +56,9 @@ export interface PiiGuardOptions {
   /** @default 'pii' */
   layer?: string;
   /**
-   * Input cap per message (and per response), in UTF-16 units: personal data is looked for in
-   * the first `maxChars` only; credentials (private keys, API keys, tokens, bearer tokens) are
+   * Input cap per message (and per text of a response: each choice, each quote beside the
+   * answer, as a stream's choices), in UTF-16 units: personal data is looked for in the first
+   * `maxChars` only; credentials (private keys, API keys, tokens, bearer tokens) are
    * still looked for, and in `redact` mode redacted, in the whole text. Everything is linear
    * time; the cap bounds how much the loosest detectors read. @default 65536
    */
@@ -90,7 +92,10 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     options.types !== undefined ? { types: options.types, piiMaxChars: maxChars } : { piiMaxChars: maxChars };
   const layer = options.layer ?? 'pii';
   /** Per stream, block mode: each lane's check, and the types a check found (the stream is cut). */
-  const streams = new StreamStates<{ found: { types: string[] | undefined }; lanes: PiiStreamLanes<PiiBlockLane> }>();
+  const streams = new StreamStates<{
+    found: { types: string[] | undefined };
+    lanes: PiiStreamLanes<PiiBlockLane>;
+  }>();
   /** Per stream, redact mode: the text held and the released rewrite not delivered yet (per chat choice). */
   const redactions = new StreamStates<PiiStreamLanes>();
   const newRedaction = () => new PiiStreamRedaction(redactOptions, maxChars, CHUNK_WINDOW, CHUNK_STEP);
@@ -182,6 +187,30 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     lanes: (ctx, split) => (mode === 'block' ? blockState(ctx).lanes : redaction(ctx)).announce(split),
   };
 
+  /**
+   * checkResponse on a complete answer's texts (output-texts.ts), each under its own cap, as a
+   * stream reads each choice: one verdict and one pii_detected for all of them; redact's text is
+   * theirs redacted, joined as they were (the call writes each back with `rewriter.whole`).
+   */
+  function checkTexts(texts: readonly string[], ctx: GuardContext): OutputDecision {
+    const found = new Set<string>();
+    const out: string[] = [];
+    for (const t of texts) {
+      if (mode === 'redact') {
+        const r = redact(t, redactOptions);
+        for (const type of r.types) found.add(type);
+        out.push(r.text);
+      } else for (const type of detectSensitive(t, redactOptions)) found.add(type);
+    }
+    if (found.size === 0) return allow();
+    const types = [...found];
+    record(types, 'output', ctx);
+    if (mode === 'redact') return { action: 'modify', text: out.join('\n'), reason: 'redacted' };
+    return mode === 'block'
+      ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
+      : allow();
+  }
+
   const guard: PiiGuard = {
     name: 'piiGuard',
     layer,
@@ -211,6 +240,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
 
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       if (!directions.has('output') || output.text.length === 0) return allow();
+      // Several texts (choices, quotes) past the cap joined: each is read under a cap of its own.
+      const texts = output.text.length > maxChars ? outputTextsOf(output) : undefined;
+      if (texts !== undefined && texts.length > 1) return checkTexts(texts, ctx);
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);
         if (r.types.length === 0) return allow();

@@ -3,7 +3,7 @@ import type { Body, ResponseSummary } from './adapter.ts';
 import { observeCallStream, type StreamingCall } from './call-stream.ts';
 import { OutputBlockedError } from './errors.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
-import { guardTextOf, rewriteTexts, WITHHELD, type OutputTexts } from './output-texts.ts';
+import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
 import { isObservableStream } from './stream.ts';
 
 /** What the response side needs from its call (LlmCall implements it). */
@@ -119,12 +119,14 @@ function onData(call: RespondingCall, data: unknown): unknown {
     if (texts !== undefined) summary.text = texts.answer.join('\n');
     let result;
     try {
-      result = runOutputGuards(
-        guards,
-        { text: texts === undefined ? summary.text : guardTextOf(texts), toolCalls: summary.toolCalls },
-        call.ctx,
-        call.runtime.metrics,
-      );
+      const output =
+        texts === undefined
+          ? { text: summary.text, toolCalls: summary.toolCalls }
+          : withOutputTexts(
+              { text: guardTextOf(texts), toolCalls: summary.toolCalls },
+              texts.side.length === 0 ? texts.answer : [...texts.answer, ...texts.side],
+            );
+      result = runOutputGuards(guards, output, call.ctx, call.runtime.metrics);
     } catch (err) {
       call.fail(err, summary);
       throw err;

@@ -1,6 +1,6 @@
 import { splitByChars } from './slot-chars.ts';
 import { STREAM_REWRITER, type StreamRewriter } from './stream-rewriter.ts';
-import type { GuardContext, OutputGuard } from './types.ts';
+import type { GuardContext, GuardOutput, OutputGuard } from './types.ts';
 
 /**
  * The texts of a complete (non-streamed) response that reach the application, each checked and
@@ -44,6 +44,34 @@ export function guardTextOf(t: OutputTexts): string {
   let out = t.answer.join('\n');
   for (const s of t.side) out += `\n${s}`;
   return out;
+}
+
+/**
+ * Internal (as STREAM_REWRITER): on the GuardOutput of a complete answer, the texts its `text`
+ * joins one a line (guardTextOf), for a built-in guard whose limits are per text. piiGuard's
+ * cap (personal data looked for in a text's first `maxChars`) fell on the join: a first choice,
+ * or an answer before its quotes, padded past it hid an address in the next choice or a quote
+ * from every mode, where a stream's choices each have their own cap.
+ */
+export const OUTPUT_TEXTS: unique symbol = Symbol('llmsec.outputTexts');
+
+interface TextsView {
+  readonly joined: string;
+  readonly texts: readonly string[];
+}
+
+/** `output` with the texts its text joins (`texts`, whose guardTextOf is `text`). */
+export function withOutputTexts<T extends GuardOutput>(output: T, texts: readonly string[]): T {
+  return Object.assign(output, { [OUTPUT_TEXTS]: { joined: output.text, texts } satisfies TextsView });
+}
+
+/**
+ * The texts `output.text` joins, when the guard reads what the provider sent (no guard before it
+ * rewrote the text: the runner's view keeps the symbol but not the text it was set for).
+ */
+export function outputTextsOf(output: GuardOutput): readonly string[] | undefined {
+  const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
+  return v !== undefined && v.joined === output.text ? v.texts : undefined;
 }
 
 /**
