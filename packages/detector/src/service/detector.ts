@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Alert } from '@llmsec/core';
-import { DetectionEngine, loadRulesFile, RuleFileError, type AlertSink } from '@llmsec/detect';
+import { DetectionEngine, defaultRules, loadRulesFile, RuleFileError, type AlertSink } from '@llmsec/detect';
+import { replayProjector } from '@llmsec/detect/replay';
 import type { Cluster, Redis } from 'ioredis';
 import type { ParsedConfig } from './config-schema.ts';
 import { DetectorIngest } from './detector-ingest.ts';
@@ -153,12 +154,16 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     ...state.engineOptions,
   }));
 
+  // The engine holds each event for the allowed lateness, up to maxBufferedEvents of them: it
+  // gets what its rules read, as llmsec replay's engine does (same alerts), not the record, whose
+  // correlated_events or unread metadata lists a sender can make megabytes (request caps only).
+  const project = replayProjector(rules ?? defaultRules());
   // Lag is sampled (one event in 16): a histogram record per event would cost more than the rules.
   let sample = 0;
   const queue = (queueRef = new IngestQueue({
     capacity: config.queue_capacity,
     process: (event, timeMs) => {
-      engine.ingestOnce(event, timeMs);
+      engine.ingestOnce(project(event), timeMs);
       if ((sample++ & 15) === 0) metrics.eventLag(Math.max(0, Date.now() - timeMs) / 1000);
     },
     onError: (err) => log.error('engine ingest failed', { error: err }),
