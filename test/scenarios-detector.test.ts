@@ -20,6 +20,7 @@ import {
 } from '../packages/detector/test/process-support.ts';
 import {
   checkAlerts,
+  checkAlertsAtLeastOnce,
   expectedCount,
   failures,
   parseAlerts,
@@ -172,6 +173,8 @@ interface Detected {
   webhook: AlertLine[];
   rejected: number;
   stderr: string;
+  /** How many detectors ran. */
+  replicas: number;
   /** Resolved lines written before the detectors were told to stop. */
   liveResolved: number;
   /** The most llmsec alerts Alertmanager held active at once, and how many it still held at the end. */
@@ -258,33 +261,73 @@ async function detect(
   const stderr = replicas.map((r) => r.stderr()).join('\n');
   expect(codes, stderr).toEqual(replicas.map(() => 0));
   await hook.close();
-  return { alerts: readAlerts(files), webhook: hook.received, rejected, stderr, liveResolved, amMax, amLeft };
+  return {
+    alerts: readAlerts(files),
+    webhook: hook.received,
+    rejected,
+    stderr,
+    replicas: n,
+    liveResolved,
+    amMax,
+    amLeft,
+  };
 }
 
+/**
+ * A replica whose Redis state calls take longer than its state_timeout detects on its own for a
+ * while (degraded mode), where the docs promise only "at least once": its alerts of that time may
+ * be duplicated across replicas (the Cluster case with three exports in flight failed so once
+ * under load, two replicas degraded with the 250 ms default). The fleet cases raise the limit
+ * (FLEET) so a loaded host does not degrade; should one degrade all the same, the run is held
+ * to that weaker promise and says so, instead of failing on a duplicate the docs allow.
+ * "Nothing missed" holds for a short episode only: degraded for most of the run (state_timeout
+ * 10ms, tried: 8-10 episodes), each replica judges its third of a user's events alone and 24
+ * expected incidents never fire, as the detect README says of degraded mode; that fails here,
+ * with the episode count in the message.
+ */
 function expectScenarios(run: ScenarioRun, got: Detected): void {
-  expect(failures(checkAlerts(run, got.alerts)), got.stderr).toEqual([]);
-  // The webhook sink tells the same: each incident's firing and resolved once, fleet-wide.
-  expect(failures(checkAlerts(run, got.webhook))).toEqual([]);
-  expect(got.webhook).toHaveLength(2 * expectedCount(run));
-  // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped,
-  // once. A replica whose Redis commands time out (250 ms, not configurable in the detector;
-  // seen at load 16 on 2 cores) detects locally meanwhile (degraded mode), where the events it
-  // takes late are judged against its own clock: then only "at least once".
   const stats = (key: string) =>
     [...got.stderr.matchAll(new RegExp(`"msg":"detector stopped".*?"${key}":(\\d+)`, 'g'))].reduce(
       (a, m) => a + Number(m[1]),
       0,
     );
-  if (stats('degradedEpisodes') === 0) expect(stats('droppedLate'), got.stderr).toBe(1);
-  else expect(stats('droppedLate'), got.stderr).toBeGreaterThanOrEqual(1);
+  const shared = got.stderr.includes('"mode":"shared"') || got.stderr.includes('"mode":"degraded"');
+  // Each shared replica's final stats carry the counter (else 0 would pass for "not degraded").
+  if (shared)
+    expect(
+      [...got.stderr.matchAll(/"msg":"detector stopped".*?"degradedEpisodes":\d+/g)].length,
+      got.stderr,
+    ).toBe(got.replicas);
+  const degraded = stats('degradedEpisodes');
+  const want = expectedCount(run);
   expect(got.rejected).toBe(0);
   // The retried requests (see send) were taken once: by the in-memory engine's ingestOnce, or
   // by the shared groups' recent ids when the copy went to another replica.
-  if (got.stderr.includes('"mode":"shared"')) expect(stats('duplicates')).toBeGreaterThan(0);
+  if (shared) expect(stats('duplicates')).toBeGreaterThan(0);
   else expect(stats('ingested')).toBe(run.stream.length);
-  expect(got.liveResolved).toBe(expectedCount(run));
-  expect(got.alerts).toHaveLength(2 * expectedCount(run));
+  if (degraded > 0) {
+    console.warn(`scenarios-detector: ${degraded} degraded episode(s): held to "at least once"`);
+    const why = `${degraded} degraded episode(s)\n${got.stderr}`;
+    expect(failures(checkAlertsAtLeastOnce(run, got.alerts)), why).toEqual([]);
+    expect(failures(checkAlertsAtLeastOnce(run, got.webhook)), why).toEqual([]);
+    // One event (the hopper's tenth block) arrives an hour and 45 min after its time: dropped,
+    // at least once (a degraded replica judges the events it takes late against its own clock).
+    expect(stats('droppedLate'), why).toBeGreaterThanOrEqual(1);
+    expect(got.liveResolved, why).toBeGreaterThanOrEqual(want);
+    return;
+  }
+  expect(failures(checkAlerts(run, got.alerts)), got.stderr).toEqual([]);
+  // The webhook sink tells the same: each incident's firing and resolved once, fleet-wide.
+  expect(failures(checkAlerts(run, got.webhook))).toEqual([]);
+  expect(got.webhook).toHaveLength(2 * want);
+  // The hopper's tenth block, an hour and 45 min late: dropped once.
+  expect(stats('droppedLate'), got.stderr).toBe(1);
+  expect(got.liveResolved).toBe(want);
+  expect(got.alerts).toHaveLength(2 * want);
 }
+
+/** Fleet cases: a Redis state call may take 2 s before a replica degrades (state_timeout; 250 ms by default). */
+const FLEET = { state_timeout: '2s' };
 
 describe('acceptance scenarios through llmsec detector', () => {
   const run = scenarioRun(3);
@@ -303,7 +346,7 @@ describe('acceptance scenarios through llmsec detector', () => {
     });
     const am = useAlertmanager();
     it('same incidents, each fired once by one replica and resolved once; Alertmanager told both', async () => {
-      const got = await detect(3, { state: redis.url }, run, am);
+      const got = await detect(3, { ...FLEET, state: redis.url }, run, am);
       expectScenarios(run, got);
       expect(got.amMax).toBeGreaterThan(0);
       expect(got.amLeft, am.output()).toBe(0);
@@ -322,7 +365,7 @@ describe('acceptance scenarios through llmsec detector', () => {
       const seed = cluster.nodes[0]!;
       expectScenarios(
         run,
-        await detect(3, { state: `redis://${seed.host}:${seed.port}`, state_cluster: true }, run),
+        await detect(3, { ...FLEET, state: `redis://${seed.host}:${seed.port}`, state_cluster: true }, run),
       );
     }, 60_000);
   });
@@ -337,6 +380,7 @@ describe('acceptance scenarios through llmsec detector', () => {
   describe('unpaced (~10,000x), 15 min lateness', () => {
     const unpaced = { speedup: Infinity };
     const late15 = { allowed_lateness: '15m' };
+    const fleet15 = { ...FLEET, ...late15 };
     let redis: RedisHandle;
     let cluster: RedisClusterHandle;
     beforeAll(async () => {
@@ -349,10 +393,10 @@ describe('acceptance scenarios through llmsec detector', () => {
       expectScenarios(run, await detect(1, late15, run, undefined, unpaced));
     }, 60_000);
     it('three replicas on Redis, one export at a time: the same', async () => {
-      expectScenarios(run, await detect(3, { ...late15, state: `${redis.url}/1` }, run, undefined, unpaced));
+      expectScenarios(run, await detect(3, { ...fleet15, state: `${redis.url}/1` }, run, undefined, unpaced));
     }, 60_000);
     it('three replicas on Redis, three exports in flight: the same', async () => {
-      const got = await detect(3, { ...late15, state: `${redis.url}/2` }, run, undefined, {
+      const got = await detect(3, { ...fleet15, state: `${redis.url}/2` }, run, undefined, {
         ...unpaced,
         concurrency: 3,
       });
@@ -360,7 +404,7 @@ describe('acceptance scenarios through llmsec detector', () => {
     }, 60_000);
     it('three replicas on a 3-master Cluster, three exports in flight: the same', async () => {
       const seed = cluster.nodes[0]!;
-      const state = { ...late15, state: `redis://${seed.host}:${seed.port}`, state_cluster: true };
+      const state = { ...fleet15, state: `redis://${seed.host}:${seed.port}`, state_cluster: true };
       expectScenarios(run, await detect(3, state, run, undefined, { ...unpaced, concurrency: 3 }));
     }, 60_000);
   });

@@ -122,6 +122,43 @@ export function checkAlerts(run: ScenarioRun, alerts: AlertLine[]): Map<string, 
   return result;
 }
 
+/**
+ * The weaker promise of a fleet whose replicas detected on their own for a while (degraded mode,
+ * the detect README: alerts of that time may be duplicated across replicas, their starts and
+ * users may differ): per scenario, what breaks "at least once, nothing missed, nothing false":
+ * every expected incident (rule and labels) has a firing line, every alert id that fired has a
+ * resolved line, and every line is one the run expects (its rule and labels, its severity, its
+ * users among the expected ones).
+ */
+export function checkAlertsAtLeastOnce(run: ScenarioRun, alerts: AlertLine[]): Map<string, string[]> {
+  const result = new Map<string, string[]>(run.scenarios.map((s) => [s.name, []]));
+  const key = (rule: string, labels: Record<string, string>) => `${rule} ${JSON.stringify(labels)}`;
+  const expected = new Map<string, string[]>();
+  for (const s of run.scenarios)
+    for (const x of s.expected) {
+      const k = key(x.rule, x.labels);
+      expected.set(k, [...(expected.get(k) ?? []), ...x.users]);
+      if (!alerts.some((a) => a.status === 'firing' && key(a.rule, a.labels) === k))
+        result.get(s.name)!.push(`${k}: no firing line (want at least one)`);
+    }
+  const resolvedIds = new Set(alerts.filter((a) => a.status === 'resolved').map((a) => a.alert_id));
+  const other: string[] = [];
+  for (const a of alerts) {
+    const k = key(a.rule, a.labels);
+    const users = expected.get(k);
+    const owner = run.scenarios.find((s) => s.expected.some((x) => key(x.rule, x.labels) === k));
+    const issues = owner ? result.get(owner.name)! : other;
+    if (users === undefined) issues.push(`unexpected ${k} ${a.status} from ${a.starts_at}`);
+    else if (!a.user_ids.every((u) => users.includes(u)))
+      issues.push(`${k}: ${a.status} names ${JSON.stringify(a.user_ids)}`);
+    if (a.severity !== SEVERITY[a.rule]) issues.push(`${k}: severity ${a.severity}`);
+    if (a.status === 'firing' && !resolvedIds.has(a.alert_id))
+      issues.push(`${k}: ${a.alert_id} fired, never resolved`);
+  }
+  if (other.length > 0) result.set('(no scenario)', other);
+  return result;
+}
+
 /** The failures only, one line each, for an assertion message. */
 export function failures(result: Map<string, string[]>): string[] {
   return [...result].flatMap(([name, issues]) => issues.map((i) => `${name}: ${i}`));
