@@ -103,13 +103,22 @@ export function rewriteTexts(
 }
 
 /**
- * `text`, a rewrite of `texts.join('\n')`, cut back into one piece per text. The '\n's between
- * them are slots of their own; one the rewrite changed or removed (a change across it) has its
- * piece appended to the text before it. Joined with '\n', the pieces are `text` plus the '\n's
- * the rewrite removed: never any text it removed.
+ * `text`, a rewrite of `texts.join('\n')`, cut back into one piece per text. A rewrite with as
+ * many lines goes back by the texts' line counts (each text's lines its own: a guard that
+ * changes characters within lines, as most do, gives each text exactly its rewrite). Otherwise
+ * the '\n's between the texts are slots of their own, placed by the text around them
+ * (slot-chars.ts); one the rewrite changed or removed (a change across it) has its piece
+ * appended to the text before it. Joined with '\n', the pieces are `text` plus the '\n's the
+ * rewrite removed: never any text it removed.
+ *
+ * The line counts first: by context alone, a text holding line breaks with text repeated near a
+ * cut had lines moved into the next text (a legacy completion answering a list of prompts, one
+ * an end user's each, handed part of one answer to another), where the line counts are exact.
  */
 export function splitJoined(texts: readonly string[], text: string): string[] {
   if (texts.length <= 1) return [text];
+  const byLines = splitByLineCounts(texts, text);
+  if (byLines !== undefined) return byLines;
   const slots: string[] = [];
   for (const [i, s] of texts.entries()) {
     if (i > 0) slots.push('\n');
@@ -123,4 +132,30 @@ export function splitJoined(texts: readonly string[], text: string): string[] {
     else if (piece !== '\n') out[out.length - 1] += piece.endsWith('\n') ? piece.slice(0, -1) : piece;
   }
   return out;
+}
+
+/** `text` cut after each text's line count of lines; undefined when its line count differs. */
+function splitByLineCounts(texts: readonly string[], text: string): string[] | undefined {
+  let want = texts.length;
+  for (const t of texts) want += breaks(t);
+  if (breaks(text) + 1 !== want) return undefined;
+  const out: string[] = [];
+  let from = 0;
+  for (const [i, t] of texts.entries()) {
+    if (i === texts.length - 1) {
+      out.push(text.slice(from));
+      break;
+    }
+    let end = from - 1;
+    for (let k = breaks(t); k >= 0; k--) end = text.indexOf('\n', end + 1);
+    out.push(text.slice(from, end));
+    from = end + 1;
+  }
+  return out;
+}
+
+function breaks(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
 }
