@@ -260,3 +260,29 @@ describe('an llmsec string attribute of another kind, dropped for its size', () 
     });
   }
 });
+
+// A resource's service.name over max_string_bytes is dropped once (one resource) and put back
+// for each record under it: the drop is taken back once, each event's cut counted on its own.
+describe("a resource's over-cap service.name, shared by its records", () => {
+  for (const [format, serialize] of FORMATS) {
+    it(`is counted once per event cut, never below what was dropped (${format})`, () => {
+      const { service: _, ...rest } = { ...hostile, user_id: 'alice', event_id: 'EVT-svc' };
+      const small = { ...DEFAULT_DECODE_LIMITS, maxStringBytes: 200 };
+      const strings = Object.fromEntries(
+        Object.entries(eventToAttributes(rest)).filter(
+          ([k, v]) => typeof v === 'string' && (v as string).length <= 100,
+        ),
+      );
+      // 150 units: over 200 bytes in UTF-8, under the 256-unit cap, so kept whole (no cut).
+      const bytes = serialize(
+        records([strings, strings, strings] as Attributes[], { 'service.name': '\u00e9'.repeat(150) }),
+      );
+      const before = droppedValues.count;
+      const decoded = decodeLogs(bytes, format, small);
+      const events = decoded.map((r) => logRecordToEvent(r));
+      expect(events.map((e) => e?.service)).toEqual(Array(3).fill('\u00e9'.repeat(150)));
+      // Nothing of any event was dropped or cut: the resource's drop is taken back, once.
+      expect(droppedValues.count - before).toBe(0);
+    });
+  }
+});

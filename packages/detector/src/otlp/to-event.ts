@@ -61,6 +61,9 @@ export function spanEventToEvent(event: DecodedSpanEvent, span: DecodedSpan): Se
 // of one shape, refilled per record, instead of an object per record of one of four shapes.
 const ids: CarrierIds = { trace_id: undefined, span_id: undefined };
 
+/** Resources whose over-cap service.name drop was taken back (it is each event's, cut). */
+const serviceTakenBack = new WeakSet<Attributes>();
+
 function toEvent(
   attributes: Attributes,
   resource: Attributes,
@@ -75,7 +78,12 @@ function toEvent(
     const service = resource[ATTR_SERVICE_NAME] ?? cutsOf(resource)?.get(ATTR_SERVICE_NAME);
     if (typeof service === 'string' && service !== '') {
       event.service = service;
-      if (resource[ATTR_SERVICE_NAME] === null) droppedValues.count--; // cut below instead
+      // Dropped once for the resource (decoded once for all its records), put back for each
+      // event, its cut counted below per event: the drop is taken back once, by the first.
+      if (resource[ATTR_SERVICE_NAME] === null && !serviceTakenBack.has(resource)) {
+        serviceTakenBack.add(resource);
+        droppedValues.count--;
+      }
     }
   }
   // Any field can be a rule's group key or distinct value, held by every group (up to
