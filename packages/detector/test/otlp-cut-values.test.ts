@@ -270,7 +270,7 @@ describe("a resource's over-cap service.name, shared by its records", () => {
       const small = { ...DEFAULT_DECODE_LIMITS, maxStringBytes: 200 };
       const strings = Object.fromEntries(
         Object.entries(eventToAttributes(rest)).filter(
-          ([k, v]) => typeof v === 'string' && (v as string).length <= 100,
+          ([, v]) => typeof v === 'string' && (v as string).length <= 100,
         ),
       );
       // 150 units: over 200 bytes in UTF-8, under the 256-unit cap, so kept whole (no cut).
