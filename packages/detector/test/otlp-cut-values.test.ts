@@ -286,3 +286,33 @@ describe("a resource's over-cap service.name, shared by its records", () => {
     });
   }
 });
+
+// A record with no name is read when it carries llmsec.event.id (docs/formats.md): given as a
+// number (its decimal text, 88e67b1) or as a string over max_string_bytes (kept cut, 9d169ab), it
+// carries one, as it does in a record named llmsec.<category>.
+describe('a record without a name carrying llmsec.event.id', () => {
+  const fields = (id: unknown) => [
+    { key: 'llmsec.event.id', value: id },
+    { key: 'llmsec.event.category', value: { stringValue: 'guardrail_block' } },
+    { key: 'llmsec.event.severity', value: { stringValue: 'warning' } },
+    { key: 'llmsec.event.timestamp', value: { stringValue: '2026-11-22T10:00:00.000Z' } },
+    { key: 'user.id', value: { stringValue: 'alice' } },
+  ];
+  const decode = (id: unknown) => {
+    const body = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: fields(id) }] }] }] };
+    return logRecordToEvent(decodeLogs(Buffer.from(JSON.stringify(body)), 'json', DEFAULT_DECODE_LIMITS)[0]!);
+  };
+
+  it('is read with an id given as a number, as a named record is', () => {
+    expect(decode({ intValue: '42' })?.event_id).toBe('42');
+  });
+
+  it('is read with an id over max_string_bytes, cut, as a named record is', () => {
+    expect(decode({ stringValue: 'e'.repeat(70_000) })?.event_id).toBe('e'.repeat(256));
+  });
+
+  it('is not read with an id of another kind, or none', () => {
+    expect(decode({ boolValue: true })).toBeUndefined();
+    expect(decode({})).toBeUndefined();
+  });
+});

@@ -33,7 +33,12 @@ import type { Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from
  * llmsec event id (senders that put neither event_name nor the event.name attribute).
  */
 export function isLlmsecEventName(name: string, attributes: Attributes): boolean {
-  if (name === '') return typeof attributes[ATTR_EVENT_ID] === 'string';
+  if (name === '') {
+    // Carried as a named record's is read: a number (its text), or a string over the cap (cut).
+    const id = attributes[ATTR_EVENT_ID];
+    if (typeof id === 'string' || typeof id === 'number') return true;
+    return id === null && typeof cutsOf(attributes)?.get(ATTR_EVENT_ID) === 'string';
+  }
   return name.startsWith(EVENT_NAME_PREFIX) && name !== ALERT_EVENT_NAME;
 }
 
