@@ -25,6 +25,26 @@ let choices: Array<Record<string, unknown>> = [];
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/chat/completions')) return undefined;
+  if (req.body.stream === true) {
+    // Each choice's text in chunks of 4,096, choice by choice.
+    const chunk = (index: number, delta: unknown, finish: string | null = null) => ({
+      data: {
+        id: 'chatcmpl-cap',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index, delta, logprobs: null, finish_reason: finish }],
+      },
+    });
+    const events: Array<{ data: unknown }> = [];
+    for (const [index, c] of choices.entries()) {
+      const text = (c.message as { content: string }).content;
+      for (let at = 0; at < text.length; at += 4096)
+        events.push(chunk(index, { content: text.slice(at, at + 4096) }));
+      events.push(chunk(index, {}, 'stop'));
+    }
+    return { kind: 'sse', events: [...events, { data: '[DONE]' }] };
+  }
   return {
     kind: 'json',
     body: {
@@ -102,6 +122,21 @@ describe('piiGuard on a complete answer longer than its cap: each text under its
     );
     expect(r.choices[1]!.message.content).toContain(EMAIL);
     expect(piiEvents()).toHaveLength(1);
+  });
+
+  it("streamed: the end check reads each choice under its own cap (detect's only check)", async () => {
+    choices = [choice(0, FILLER), choice(1, `Write to ${EMAIL}.`)];
+    for (const mode of ['detect', 'redact'] as const) {
+      h.recorded.length = 0;
+      const stream = await client([piiGuard({ mode, directions: ['output'] })]).chat.completions.create({
+        ...ask,
+        stream: true,
+      });
+      const out = ['', ''];
+      for await (const c of stream) for (const x of c.choices) out[x.index] += x.delta.content ?? '';
+      expect(out[1], mode).toBe(mode === 'detect' ? `Write to ${EMAIL}.` : redact(`Write to ${EMAIL}.`).text);
+      expect(piiEvents(), mode).toHaveLength(1);
+    }
   });
 
   it('a text past the cap on its own is still read only up to it (the cap is kept per text)', async () => {

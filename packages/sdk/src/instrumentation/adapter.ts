@@ -24,6 +24,11 @@ export interface ResponseSummary {
    * line, as a complete response's are read (output-texts.ts guardTextOf).
    */
   side?: string[];
+  /**
+   * Streams of several choices: each one's text, which `text` joins one a line (the end checks
+   * give them to a guard whose limits are per text: output-texts.ts OUTPUT_TEXTS).
+   */
+  texts?: string[];
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */

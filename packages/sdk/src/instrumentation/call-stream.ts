@@ -4,10 +4,10 @@ import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
-import { WITHHELD } from './output-texts.ts';
+import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
-import type { GuardContext } from './types.ts';
+import type { GuardContext, GuardOutput } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
 export interface StreamingCall {
@@ -51,12 +51,7 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
         };
         let checked;
         try {
-          checked = runOutputGuards(
-            guards,
-            { text: endText(summary), toolCalls: summary.toolCalls },
-            call.ctx,
-            runtime.metrics,
-          );
+          checked = runOutputGuards(guards, endOutput(summary), call.ctx, runtime.metrics);
         } catch (err) {
           return failed(err);
         }
@@ -168,9 +163,16 @@ function settle(call: StreamingCall, summary: ResponseSummary, complete: boolean
   else call.abandon(summary);
 }
 
-/** The text the end checks read: the answer, then the quotes beside it (as guardTextOf). */
-function endText(summary: ResponseSummary): string {
-  const side = summary.side;
-  if (side === undefined || side.length === 0) return summary.text;
-  return `${summary.text}\n${side.join('\n')}`;
+/**
+ * What the end checks read: the answer, then the quotes beside it (as guardTextOf); with the
+ * texts that joins when there are several (the choices, the quotes), for a guard whose limits
+ * are per text (piiGuard's cap: before, a padded choice hid an address in the next one from
+ * the end check, detect mode's only check).
+ */
+function endOutput(summary: ResponseSummary): GuardOutput {
+  const side = summary.side ?? [];
+  const answer = summary.texts ?? [summary.text];
+  const text = side.length === 0 ? summary.text : `${summary.text}\n${side.join('\n')}`;
+  const output = { text, toolCalls: summary.toolCalls };
+  return answer.length + side.length > 1 ? withOutputTexts(output, [...answer, ...side]) : output;
 }

@@ -143,15 +143,13 @@ export const openaiChatAdapter: ProviderAdapter = {
         return delta;
       },
       summary(): ResponseSummary {
-        const text =
-          choices === undefined
-            ? s.text
-            : [...choices.entries()]
-                .filter(([, t]) => t.length > 0)
-                .sort(([a], [b]) => a - b)
-                .map(([, t]) => t)
-                .join('\n');
-        return { ...s, text, finishReasons: [...finish.values()] };
+        const finishReasons = [...finish.values()];
+        if (choices === undefined) return { ...s, finishReasons };
+        const texts = [...choices.entries()]
+          .filter(([, t]) => t.length > 0)
+          .sort(([a], [b]) => a - b)
+          .map(([, t]) => t);
+        return { ...s, text: texts.join('\n'), texts, finishReasons };
       },
       get complete() {
         return sawFinish;

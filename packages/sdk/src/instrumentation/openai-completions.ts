@@ -145,7 +145,13 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
         if (choices === undefined) s.text += delta;
         return delta;
       },
-      summary: () => ({ ...s, text: joinChoices(choices) ?? s.text, finishReasons: [...finish.values()] }),
+      summary(): ResponseSummary {
+        const finishReasons = [...finish.values()];
+        const texts = choiceTexts(choices);
+        return texts === undefined
+          ? { ...s, finishReasons }
+          : { ...s, text: texts.join('\n'), texts, finishReasons };
+      },
       get complete() {
         return finish.size > 0;
       },
@@ -180,14 +186,13 @@ function promptTexts(prompt: unknown): string[] {
   return prompt as string[];
 }
 
-/** The choices' texts in index order, joined by a line break; undefined for one choice. */
-function joinChoices(choices: Map<number, string> | undefined): string | undefined {
+/** The choices' texts with any, in index order (the summary joins them by a line break); undefined for one choice. */
+function choiceTexts(choices: Map<number, string> | undefined): string[] | undefined {
   if (choices === undefined) return undefined;
   return [...choices.entries()]
     .filter(([, t]) => t.length > 0)
     .sort(([a], [b]) => a - b)
-    .map(([, t]) => t)
-    .join('\n');
+    .map(([, t]) => t);
 }
 
 /**
