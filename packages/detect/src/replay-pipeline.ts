@@ -79,6 +79,8 @@ export interface ReaderBatch {
    * (complete and skipped); line numbers in `errors` are the block's own (replay-merge.ts).
    */
   blockLines?: number;
+  /** Byte ranges only: the block's lines up to this batch's last. */
+  lines?: number;
 }
 
 export interface ReaderDone {
@@ -448,7 +450,7 @@ export function replayFileOnTwoThreads(
       (message, index) => {
         if (settled) return;
         try {
-          if (message.kind === 'failed')
+          if (message.kind === 'failed' && thread.count === 1)
             finish(
               Object.assign(
                 new Error(message.message),
@@ -456,8 +458,12 @@ export function replayFileOnTwoThreads(
               ),
             );
           else {
+            // Readers on byte ranges: a failure waits for its turn in file order, so that the
+            // blocks before it that other readers read are still fed, and says their lines.
             const all = merge.push(index, message, take);
-            if (all !== undefined)
+            if (all !== undefined && 'failed' in all)
+              finish(Object.assign(new Error(all.failed), { lines: all.lines }));
+            else if (all !== undefined)
               finish(undefined, { lines: all.lines, readerCpuMs: all.cpuMs, readers: thread.count });
           }
         } catch (err) {

@@ -114,6 +114,8 @@ function post(blockLines?: number): void {
     errors,
   };
   if (blockLines !== undefined) batch.blockLines = blockLines;
+  // The block's lines so far (its own numbering): a failure's count of lines read.
+  if (range !== undefined) batch.lines = blockLines ?? lines;
   port.postMessage(batch);
   inFlight++;
   values = [];
@@ -133,6 +135,7 @@ function postLine(line: string, timeMs: number): void {
     times: [timeMs],
     errors: [],
   };
+  if (range !== undefined) batch.lines = lines;
   port.postMessage(batch);
   inFlight++;
 }
