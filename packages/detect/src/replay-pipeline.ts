@@ -385,7 +385,8 @@ export function replayReaderFrom(link: ReplayReaderLink): ReplayReader {
  * Replays `options.file` on two threads, or more: a regular file large enough is read by
  * several reader threads on byte ranges (replay-split.ts), fed to the engine in file order.
  * Resolves with the line count, the readers' CPU time (summed) and their number; rejects (Error with the reason) when the file cannot be read (every event read before the error
- * fed first, and the error's `lines` the lines read, when one reader read the whole input), and with a
+ * fed first, and the error's `lines` the lines read: by one reader of the whole input, or, on
+ * byte ranges, the file's lines before the failing reader's position), and with a
  * ReplayThreadUnavailableError when the reader thread cannot start (nothing was fed then).
  * `reader`: one started ahead for the same file and line cap (startReplayReader); closed at
  * the end, as one started here.
