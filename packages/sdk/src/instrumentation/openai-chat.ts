@@ -127,6 +127,10 @@ export const openaiChatAdapter: ProviderAdapter = {
             const name = str(obj(obj(tc)?.function)?.name);
             if (name !== undefined && name.length > 0) s.toolCalls.push(name);
           }
+          // Web-search models' url_citations: quotes the end check reads after the answer, as a
+          // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
+          // detect never read them).
+          if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) {
             finish.set(num(choice?.index) ?? 0, fr);

@@ -18,8 +18,8 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * OpenAI chat chunks: each choice's `delta.content`, in its choice's lane (`n` > 1: chatLanes);
  * whole: the titles and URLs of `delta.annotations` (web-search models send them in a chunk,
  * outside the API's typed delta), each as its own text, as the complete response's are
- * (annotations.ts). The end check does not read them (the accumulator keeps no side texts
- * for chat): `block` and `detect` miss an address there.
+ * (annotations.ts). The end check reads them too (the chat accumulator's side texts); a
+ * `block` there comes after the annotation chunk was delivered.
  */
 export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
   for (const c of arr(obj(item)?.choices)) {
