@@ -20,9 +20,13 @@ import type { GuardContext, GuardOutput, OutputGuard } from './types.ts';
  * text: when every guard that changed the text has a whole-text rewrite of its own (piiGuard
  * redact: the one its stream uses for the done events), each text is rewritten by it alone, so
  * each choice and each quote is redacted as `redact` would redact it apart; otherwise (a custom
- * guard's `modify`) the joined rewrite is cut back at the '\n's it kept, by the text around
- * them (slot-chars.ts): the pieces joined are exactly the guard's text, so nothing it removed
- * is written back, wherever a cut lands.
+ * guard's `modify`) the joined rewrite is cut back by the texts' line counts when it kept the
+ * line count, else at the '\n's it kept, by the text around them (slot-chars.ts): the pieces
+ * joined are exactly the guard's text, so nothing it removed is written back, wherever a cut
+ * lands (splitJoined).
+ *
+ * piiGuard's cap is per text: the GuardOutput carries the texts beside their join
+ * (OUTPUT_TEXTS below), so a choice padded past the cap does not hide the next one.
  */
 export interface OutputTexts {
   /** The answer's texts: one per chat / completions choice; one for Responses and Anthropic. */
