@@ -16,7 +16,7 @@ export interface MergedBatch {
   kind: 'batch';
   /** Set on a block's last batch (ranges only): the block's lines, complete and skipped. */
   blockLines?: number;
-  /** Ranges only: the block's lines up to this batch's last (a failure's count of lines read). */
+  /** The lines read up to this batch's last, its block's own on ranges (a failure's count). */
   lines?: number;
 }
 
@@ -40,9 +40,14 @@ export class ReaderMerge<B extends MergedBatch> {
   private current = 0;
   /** Lines of the blocks taken so far (ranges only). */
   private offset = 0;
-  /** Lines of the current block in the batches taken of it (ranges only). */
+  /** Lines of the current block (the whole input, one reader) in the batches taken of it. */
   private inBlock = 0;
   private readonly readers: number;
+
+  /** The file's lines in the batches taken so far: what a failure says was read. */
+  get linesTaken(): number {
+    return this.offset + this.inBlock;
+  }
 
   constructor(readers: number) {
     this.readers = readers;

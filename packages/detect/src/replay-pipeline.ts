@@ -79,7 +79,7 @@ export interface ReaderBatch {
    * (complete and skipped); line numbers in `errors` are the block's own (replay-merge.ts).
    */
   blockLines?: number;
-  /** Byte ranges only: the block's lines up to this batch's last. */
+  /** The lines read up to this batch's last (on byte ranges, its block's own numbering). */
   lines?: number;
 }
 
@@ -436,7 +436,8 @@ export function replayFileOnTwoThreads(
         status.kind === 'error'
           ? `replay reader thread: ${status.message}`
           : `replay reader thread exited with code ${status.code}`;
-      if (fed) finish(new Error(reason));
+      // The lines of what was fed, for the summary printed before the error.
+      if (fed) finish(Object.assign(new Error(reason), { lines: merge.linesTaken }));
       else if (readAgain(thread)) finish(new ReplayThreadUnavailableError(reason));
       else
         finish(

@@ -114,8 +114,8 @@ function post(blockLines?: number): void {
     errors,
   };
   if (blockLines !== undefined) batch.blockLines = blockLines;
-  // The block's lines so far (its own numbering): a failure's count of lines read.
-  if (range !== undefined) batch.lines = blockLines ?? lines;
+  // The lines read so far (a block's own on ranges): a failure's count of lines read.
+  batch.lines = blockLines ?? lines;
   port.postMessage(batch);
   inFlight++;
   values = [];
@@ -135,7 +135,7 @@ function postLine(line: string, timeMs: number): void {
     times: [timeMs],
     errors: [],
   };
-  if (range !== undefined) batch.lines = lines;
+  batch.lines = lines;
   port.postMessage(batch);
   inFlight++;
 }

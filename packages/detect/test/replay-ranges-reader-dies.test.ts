@@ -8,8 +8,8 @@ import { replayFileOnTwoThreads, replayReaderFrom, startReplayReader } from '../
 /**
  * Reader threads on byte ranges (replay-split.ts) that fail or die mid-way. Killed after the
  * engine's side was fed: the replay rejects with the thread's exit, never resolves as if the
- * file ended there (a replay's summary and alerts over part of the log, exit 0; a guard: it
- * passed when written). A reader's read error (here the file cut under it) is taken in file
+ * file ended there (a replay's summary and alerts over part of the log, exit 0), and says the
+ * lines fed (it did not: the CLI's summary then counted the lines of its last malformed one). A reader's read error (here the file cut under it) is taken in file
  * order: the blocks before it, read by the other reader, are still fed, and the error says the
  * lines read up to it, as one reader's does (the CLI's summary printed '0 lines, 1142 events').
  */
@@ -30,7 +30,7 @@ function eventLine(i: number): string {
 }
 
 describe('replay on byte ranges, a reader thread killed mid-way', () => {
-  it('rejects with the exit after part was fed', async () => {
+  it('rejects with the exit after part was fed, saying the lines fed', async () => {
     const lines: string[] = [];
     for (let i = 0; i < EVENTS; i++) lines.push(eventLine(i));
     const file = join(dir, 'events.jsonl');
@@ -59,6 +59,8 @@ describe('replay on byte ranges, a reader thread killed mid-way', () => {
     expect((outcome as Error).message).toMatch(/replay reader thread exited with code 1/);
     expect(events).toBeGreaterThan(0);
     expect(events).toBeLessThan(EVENTS);
+    // The lines of what was fed (every line an event), for the summary before the error.
+    expect((outcome as { lines?: number }).lines).toBe(events);
   });
 
   it('a read error waits for its turn in file order and says the lines read up to it', async () => {
