@@ -102,6 +102,8 @@ export const openaiChatAdapter: ProviderAdapter = {
      * leakage) read each choice's text whole, not the choices' pieces interleaved.
      */
     let choices: Map<number, string> | undefined;
+    /** Each choice's refusal pieces joined: a side text of the end check (chatOutputTexts). */
+    let refusals: Map<number, string> | undefined;
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -131,6 +133,12 @@ export const openaiChatAdapter: ProviderAdapter = {
           // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
           // detect never read them).
           if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
+          const refusal = str(d?.refusal);
+          if (refusal !== undefined && refusal.length > 0) {
+            const index = num(choice?.index) ?? 0;
+            refusals ??= new Map();
+            refusals.set(index, (refusals.get(index) ?? '') + refusal);
+          }
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) {
             finish.set(num(choice?.index) ?? 0, fr);
@@ -148,13 +156,14 @@ export const openaiChatAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const finishReasons = [...finish.values()];
-        if (choices === undefined) return { ...s, finishReasons };
-        const texts = [...choices.entries()]
-          .filter(([, t]) => t.length > 0)
-          .sort(([a], [b]) => a - b)
-          .map(([, t]) => t);
-        return { ...s, text: texts.join('\n'), texts, finishReasons };
+        if (refusals !== undefined) {
+          const side = [...(s.side ?? [])];
+          for (const [, r] of [...refusals.entries()].sort(([a], [b]) => a - b)) side.push(r);
+          return { ...summaryOf(s, choices), side, finishReasons };
+        }
+        return { ...summaryOf(s, choices), finishReasons };
       },
+
       get complete() {
         return sawFinish;
       },
@@ -169,8 +178,11 @@ export const openaiChatAdapter: ProviderAdapter = {
 /**
  * A chat completion's texts (output-texts.ts): each choice's `message.content` on its own (n > 1:
  * before, the rewrite of all of them went into choice 0 and the others were emptied), then the
- * choices' annotations' titles and URLs (annotations.ts). A choice whose text changed loses its
- * logprobs (logprobs.ts).
+ * choices' annotations' titles and URLs (annotations.ts) and refusals, each a text of its own. A
+ * choice whose text changed loses its logprobs (logprobs.ts).
+ *
+ * The refusal (structured outputs: the model declines in `refusal`, `content` null) reaches the
+ * app as text and can name what it declines to share; before, no output guard read it.
  */
 function chatOutputTexts(data: unknown): OutputTexts {
   const choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }> = [];
@@ -183,6 +195,7 @@ function chatOutputTexts(data: unknown): OutputTexts {
     choices.push({ choice, message });
     if (typeof message.content === 'string') answer.push(message.content);
     annotationTexts(message.annotations, side);
+    if (hasRefusal(message)) side.push(message.refusal);
   }
   return {
     answer,
@@ -198,8 +211,26 @@ function chatOutputTexts(data: unknown): OutputTexts {
           message.content = next;
         }
         at = writeAnnotationTexts(message.annotations, nextSide, at);
+        if (hasRefusal(message)) {
+          const next = nextSide[at++];
+          if (typeof next === 'string') message.refusal = next;
+        }
       }
       return data;
     },
   };
+}
+
+function hasRefusal(m: Record<string, unknown>): m is Record<string, unknown> & { refusal: string } {
+  return typeof m.refusal === 'string' && m.refusal.length > 0;
+}
+
+/** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */
+function summaryOf(s: ResponseSummary, choices: Map<number, string> | undefined): ResponseSummary {
+  if (choices === undefined) return { ...s };
+  const texts = [...choices.entries()]
+    .filter(([, t]) => t.length > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([, t]) => t);
+  return { ...s, text: texts.join('\n'), texts };
 }

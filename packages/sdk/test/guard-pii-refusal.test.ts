@@ -1,0 +1,91 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { redact } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * A chat answer's `refusal` (structured outputs: the model declines in `message.refusal`,
+ * `content` null) reaches the application as text, and a refusal can name what it declines to
+ * share ("I can't give out jane.doe@example.com's records"). The output guards never read it:
+ * an address there passed redact, block and detect. Now it is read as a text of its own, beside
+ * the answer (output-texts.ts), and written back redacted; streamed, the end check reads each
+ * choice's refusal (a `redact` stream still delivers its pieces as sent: README 'Not covered').
+ */
+
+const EMAIL = 'jane.doe@example.com';
+const REFUSAL = `I can't give out ${EMAIL}'s records.`;
+
+function script(req: FakeRequest): FakeResponse | undefined {
+  if (!req.path.endsWith('/chat/completions')) return undefined;
+  const base = { id: 'chatcmpl-r', created: 1, model: 'gpt-4o-mini' };
+  if (req.body.stream === true) {
+    const chunk = (delta: unknown, finish: string | null = null) => ({
+      data: {
+        ...base,
+        object: 'chat.completion.chunk',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      },
+    });
+    return {
+      kind: 'sse',
+      events: [
+        chunk({ role: 'assistant', content: null, refusal: REFUSAL.slice(0, 20) }),
+        chunk({ refusal: REFUSAL.slice(20) }),
+        chunk({}, 'stop'),
+        { data: '[DONE]' },
+      ],
+    };
+  }
+  return {
+    kind: 'json',
+    body: {
+      ...base,
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: null, refusal: REFUSAL },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
+    },
+  };
+}
+
+const h = useInstrHarness({ script });
+
+function client(mode: 'redact' | 'block' | 'detect') {
+  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+  });
+}
+
+const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
+
+describe("a chat answer's refusal is read by the output guards", () => {
+  it('redact: the refusal is redacted as a text of its own, one pii_detected', async () => {
+    h.recorded.length = 0;
+    const r = await client('redact').chat.completions.create(ask);
+    expect(r.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
+    expect(r.choices[0]!.message.content).toBeNull();
+    expect(piiEvents()).toHaveLength(1);
+  });
+
+  it('block: an address in the refusal blocks the response', async () => {
+    await expect(client('block').chat.completions.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
+  });
+
+  it("streamed, detect: the end check reads the refusal's pieces joined", async () => {
+    h.recorded.length = 0;
+    const stream = await client('detect').chat.completions.create({ ...ask, stream: true });
+    for await (const _ of stream);
+    expect(piiEvents()).toHaveLength(1);
+  });
+});
