@@ -62,8 +62,9 @@ export async function readBlocks(
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buffer, 0, length, position);
       // Other readers may have read the blocks before: what was cut is lost to this one, or
-      // rewritten (copytruncate) and mixed with the old lines.
-      if (bytesRead < length && position + bytesRead < size) {
+      // rewritten (copytruncate) and mixed with the old lines. (A short read is taken for a cut
+      // only when the file says so: a network file system may return fewer bytes mid-file.)
+      if (bytesRead < length && position + bytesRead < size && (await handle.stat()).size < size) {
         throw new Error(
           `${file} shrank below the ${size} bytes it had when the replay began (truncated while read?)`,
         );
