@@ -49,7 +49,11 @@ function script(req: FakeRequest): FakeResponse | undefined {
         {
           index: 0,
           message: { role: 'assistant', content: null, refusal: REFUSAL },
-          logprobs: null,
+          // The refusal's tokens repeat it (logprobs.ts): removed with the rewrite.
+          logprobs: {
+            content: null,
+            refusal: [{ token: EMAIL, logprob: -0.1, bytes: null, top_logprobs: [] }],
+          },
           finish_reason: 'stop',
         },
       ],
@@ -75,6 +79,8 @@ describe("a chat answer's refusal is read by the output guards", () => {
     const r = await client('redact').chat.completions.create(ask);
     expect(r.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
     expect(r.choices[0]!.message.content).toBeNull();
+    expect(JSON.stringify(r)).not.toContain('jane.doe');
+    expect(r.choices[0]!.logprobs).toBeNull();
     expect(piiEvents()).toHaveLength(1);
   });
 

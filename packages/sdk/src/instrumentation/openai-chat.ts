@@ -213,7 +213,11 @@ function chatOutputTexts(data: unknown): OutputTexts {
         at = writeAnnotationTexts(message.annotations, nextSide, at);
         if (hasRefusal(message)) {
           const next = nextSide[at++];
-          if (typeof next === 'string') message.refusal = next;
+          if (typeof next === 'string' && next !== message.refusal) {
+            // logprobs.refusal repeats it token by token (logprobs.ts).
+            dropChoiceLogprobs(choice);
+            message.refusal = next;
+          }
         }
       }
       return data;
