@@ -76,8 +76,14 @@ describe('replay reader thread failing before it fed anything', () => {
     await new Promise<void>((resolve, reject) =>
       writer.write(data, (err) => (err ? reject(err) : resolve())),
     );
-    const { err, events } = await replay(fifo, killed(reader));
+    // The thread is told to stop before the writer closes its end: a thread whose read of the
+    // FIFO is pending in libuv's pool ends only once that read returns, and with the pipe drained
+    // and the writer still open it never would (a hang under load, when the reader had already
+    // taken the last bytes). Closed after the stop, the read returns (EOF) into a thread that runs
+    // no more JavaScript, so nothing it read is posted.
+    const handed = killed(reader);
     writer.destroy();
+    const { err, events } = await replay(fifo, handed);
     expect(events).toBe(0);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(ReplayThreadUnavailableError);
