@@ -3,38 +3,25 @@
 // a fired one never resolved, a line the run does not expect and a user it does not implicate
 // all fail it. The exact checker fails on the duplicate it forgives.
 import { describe, expect, it } from 'vitest';
-import { checkAlerts, checkAlertsAtLeastOnce, failures, type AlertLine } from './support/scenarios/check.ts';
+import {
+  checkAlerts,
+  checkAlertsAtLeastOnce,
+  failures,
+  SEVERITY,
+  type AlertLine,
+} from './support/scenarios/check.ts';
 import { scenarioRun } from './support/scenarios/index.ts';
 
 const run = scenarioRun(3);
 /** The lines a perfect run gives for the scenarios' expectations (firing and resolved, one id each). */
 function perfect(): AlertLine[] {
-  const severities: Record<string, string> = {
-    rapid_guardrail_blocks: 'alert',
-    output_filter_bypass: 'critical',
-    escalating_complexity: 'alert',
-    systematic_enumeration: 'alert',
-    high_block_rate: 'warning',
-    identical_requests: 'warning',
-    escalating_length: 'warning',
-    system_prompt_leakage: 'critical',
-    token_usage_anomaly: 'warning',
-    coordinated_campaign: 'alert',
-    indirect_prompt_injection: 'alert',
-    tool_injection_variety: 'alert',
-    auth_failure_burst: 'warning',
-    credential_stuffing: 'alert',
-    rate_limit_persistence: 'warning',
-    cost_limit_abuse: 'alert',
-    tool_abuse_repeated: 'alert',
-  };
   let n = 0;
   return run.scenarios.flatMap((s) =>
     s.expected.flatMap((x) => {
       const base = {
         alert_id: `ALR-${n++}`,
         rule: x.rule,
-        severity: severities[x.rule]!,
+        severity: SEVERITY[x.rule]!,
         labels: x.labels,
         user_ids: x.users,
         starts_at: new Date(x.startsAt).toISOString(),

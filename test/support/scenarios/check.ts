@@ -18,7 +18,8 @@ export interface AlertLine {
   trace_ids?: string[];
 }
 
-const SEVERITY: Record<string, string> = {
+/** Each built-in rule's severity, as the scenarios expect it on an alert line. */
+export const SEVERITY: Record<string, string> = {
   rapid_guardrail_blocks: 'alert',
   output_filter_bypass: 'critical',
   escalating_complexity: 'alert',
