@@ -157,6 +157,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
  * whole-text rewrite or the write-back throws) is a guard that could not act on text it found
  * something in: the texts are withheld (WITHHELD in each) rather than handed to the app as the
  * provider sent them, and the failure is reported once. Before, the raw response was returned.
+ * Should writing WITHHELD fail too, the call rejects with OutputBlockedError (before: returned raw).
  */
 function rewritten(
   call: RespondingCall,
@@ -187,8 +188,11 @@ function rewritten(
       texts.side.map(() => WITHHELD),
     );
   } catch (err) {
-    // The response's own shape cannot be written to (not a parsed body): nothing left to withhold with.
+    // Not even the marker could be written (a response the adapter cannot write to): the call
+    // fails rather than hand the response over raw (fail closed).
     reportTelemetryError('instrumentation', err);
-    return data;
   }
+  const blocked = new OutputBlockedError('response_rewrite', 'guard_error: the text could not be withheld');
+  call.fail(blocked, summary);
+  throw blocked;
 }

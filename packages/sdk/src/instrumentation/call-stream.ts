@@ -1,5 +1,6 @@
 import type { ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
 import { runChunkGuards } from './chunk-guards.ts';
+import { OutputBlockedError } from './errors.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
@@ -99,7 +100,8 @@ function noChunkChecks(): number {
  * gets passes through it. A rewrite that throws is a guard that cannot say what of the text is
  * safe: the item and every later one go out with their text withheld (withholdingRewrite), and
  * the failure is reported once. Never the raw item: before, it went out as the provider sent it,
- * so a finding the guard was holding back reached the reader whole.
+ * so a finding the guard was holding back reached the reader whole. Should writing the marker
+ * fail too, the read fails (OutputBlockedError): fail closed, never the raw item.
  */
 function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
   const rewriteItem = call.adapter.rewriteStreamItem;
@@ -122,12 +124,16 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
     try {
       return rewriteItem(item, withhold);
     } catch (err) {
-      // The adapter cannot read the item at all (not the provider's shape): nothing to withhold.
+      // Not even the marker could be written (an item the adapter cannot write to): the item
+      // is not handed over raw; the read fails here (stream.ts cuts the stream on a throw).
       reportTelemetryError('instrumentation', err);
-      return item;
+      throw new OutputBlockedError(STREAM_FILTER, 'guard_error: the text could not be withheld');
     }
   };
 }
+
+/** The filter an OutputBlockedError names when a stream's text could not be rewritten nor withheld. */
+const STREAM_FILTER = 'stream_rewrite';
 
 /** Lanes (chat choices) that keep their own placeholder; past this, every delta gets one. */
 const MAX_WITHHELD_LANES = 1024;

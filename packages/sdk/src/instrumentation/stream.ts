@@ -128,7 +128,7 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private readonly step = (): Promise<IteratorResult<unknown>> => {
     if (this.state === 'done') return Promise.resolve(this.answer({ value: undefined, done: true }));
     const ready = this.held.takeIfBefore(this.safe);
-    if (ready !== NONE) return Promise.resolve(this.answer({ value: this.out(ready), done: false }));
+    if (ready !== NONE) return Promise.resolve(this.give(ready));
     if (this.state === 'ended') {
       this.state = 'done';
       return Promise.resolve(this.answer({ value: undefined, done: true }));
@@ -168,18 +168,27 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     }
     if (hold <= 0 && this.held.size === 0) {
       // The common path: nothing held.
-      return this.observer.deliver === undefined
-        ? this.answer(r)
-        : this.answer({ value: this.out(item), done: false });
+      return this.observer.deliver === undefined ? this.answer(r) : this.give(item);
     }
     this.held.push(item, this.offset);
     const ready = this.held.takeIfBefore(this.safe);
-    return ready !== NONE ? this.answer({ value: this.out(ready), done: false }) : this.pull();
+    return ready !== NONE ? this.give(ready) : this.pull();
   };
 
-  /** The item as the reader gets it. */
-  private out(item: unknown): unknown {
-    return this.observer.deliver === undefined ? item : this.observer.deliver(item);
+  /**
+   * The item as the reader gets it. A `deliver` that throws (a rewrite that could neither
+   * rewrite nor withhold the item's text) cuts the stream there, as a guard's block does: the
+   * item is never handed over as it came (fail closed).
+   */
+  private give(item: unknown): IteratorResult<unknown> | Promise<IteratorResult<unknown>> {
+    if (this.observer.deliver === undefined) return this.answer({ value: item, done: false });
+    let value: unknown;
+    try {
+      value = this.observer.deliver(item);
+    } catch (err) {
+      return this.fault(err);
+    }
+    return this.answer({ value, done: false });
   }
 
   private readonly innerFailed = (err: unknown): never => {
