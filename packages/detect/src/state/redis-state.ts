@@ -192,14 +192,20 @@ export class RedisDetectionState {
 
   /**
    * The key of one group's state: `table` is the group-by field's tag (tableTag), never a
-   * position. Hostile or long group values are hashed (bounded key size).
+   * position. Hostile or long group values are hashed (bounded key size). A group value may
+   * hold `:` and so may a namespace, so the namespace's `:` are written `%3A` (a namespace
+   * cannot otherwise hold `%`): the first `:` in the braces ends it, the table tag holds none,
+   * and no two (namespace, table, group) share a key. Written raw, namespace `n:user_id`'s
+   * `source_ip` group `x` was namespace `n`'s user `source_ip:x`. A namespace without `:`
+   * keeps its keys.
    */
   groupKey(ruleset: string, table: string, group: string): string {
     const safe =
       group.length <= MAX_RAW_GROUP && !/[{}#\s]/.test(group)
         ? group
         : `#${hash('sha256', group, 'base64url').slice(0, 22)}`;
-    return `${this.prefix}:{${ruleset}:${table}:${safe}}`;
+    const ns = ruleset.includes(':') ? ruleset.replaceAll(':', '%3A') : ruleset;
+    return `${this.prefix}:{${ns}:${table}:${safe}}`;
   }
 
   clockKey(ruleset: string): string {
