@@ -13,7 +13,8 @@ import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/serve
  * share ("I can't give out jane.doe@example.com's records"). The output guards never read it:
  * an address there passed redact, block and detect. Now it is read as a text of its own, beside
  * the answer (output-texts.ts), and written back redacted; streamed, the end check reads each
- * choice's refusal (a `redact` stream still delivers its pieces as sent: README 'Not covered').
+ * choice's refusal, and a `redact` stream delivers it redacted whole with the choice's finish
+ * (before, its pieces went out as sent).
  */
 
 const EMAIL = 'jane.doe@example.com';
@@ -86,6 +87,20 @@ describe("a chat answer's refusal is read by the output guards", () => {
 
   it('block: an address in the refusal blocks the response', async () => {
     await expect(client('block').chat.completions.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
+  });
+
+  it("streamed, redact: the refusal's pieces reach the reader redacted (chunks and the stream helper)", async () => {
+    h.recorded.length = 0;
+    const stream = await client('redact').chat.completions.create({ ...ask, stream: true });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(JSON.stringify(chunks)).not.toMatch(/jane|e@example|example\.com/);
+    expect(chunks.map((c) => c.choices[0]?.delta.refusal ?? '').join('')).toBe(redact(REFUSAL).text);
+    expect(piiEvents()).toHaveLength(1);
+    // openai's ChatCompletionStream builds its final message from the rewritten chunks.
+    const helper = client('redact').chat.completions.stream(ask);
+    const final = await helper.finalChatCompletion();
+    expect(final.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
   });
 
   it("streamed, detect: the end check reads the refusal's pieces joined", async () => {

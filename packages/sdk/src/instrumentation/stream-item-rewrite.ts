@@ -34,6 +34,7 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
         0,
       );
     }
+    if (choice !== undefined) rewriteRefusalPiece(choice, d, rw);
     if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
       continue;
     const next = rw.next(d.content, num(choice.index) ?? 0);
@@ -42,6 +43,50 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
     d.content = next;
   }
   return item;
+}
+
+/** Per stream (its StreamItemRewrite): each choice's refusal pieces not delivered yet. */
+const refusals = new WeakMap<StreamItemRewrite, Map<number, string>>();
+/** Choices whose refusal is kept back; past this (a hostile stream), a new choice's refusal is dropped. */
+const MAX_REFUSAL_CHOICES = 1024;
+
+/**
+ * A chat choice's `delta.refusal`: its pieces are kept back ('' delivered) and the whole refusal
+ * goes out redacted (`rw.whole`) with the choice's finish chunk, as a complete answer's refusal
+ * is redacted whole (openai-chat.ts). The refusal is not part of the stream's text the chunk
+ * checks hold back and the rewriter's cursor follows, so its pieces cannot be released as they
+ * become final; a refusal is one short sentence, so holding it to the choice's end costs little.
+ * Before, the pieces reached the reader as sent: a refusal naming an address passed `redact`.
+ * A chunk that carried a piece loses its logprobs (their `.refusal` tokens repeat it). Fail
+ * closed: a stream that ends without the choice's finish delivers none of its refusal, nor does
+ * a choice past MAX_REFUSAL_CHOICES.
+ */
+function rewriteRefusalPiece(
+  choice: Record<string, unknown>,
+  d: Record<string, unknown> | undefined,
+  rw: StreamItemRewrite,
+): void {
+  const piece = typeof d?.refusal === 'string' && d.refusal.length > 0 ? d.refusal : undefined;
+  const last = typeof choice.finish_reason === 'string';
+  let held = refusals.get(rw);
+  if (piece === undefined && (!last || held === undefined)) return;
+  if (held === undefined) refusals.set(rw, (held = new Map()));
+  const index = num(choice.index) ?? 0;
+  const so = held.get(index);
+  if (piece !== undefined) {
+    dropChoiceLogprobs(choice);
+    (d as Record<string, unknown>).refusal = '';
+  }
+  if (!last) {
+    if (so !== undefined || held.size < MAX_REFUSAL_CHOICES) held.set(index, (so ?? '') + piece);
+    return;
+  }
+  held.delete(index);
+  const whole = (so ?? '') + (piece ?? '');
+  if (whole.length === 0) return;
+  const out = rw.whole(whole);
+  if (d !== undefined) d.refusal = out;
+  else choice.delta = { refusal: out };
 }
 
 /**
