@@ -21,6 +21,13 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+// What a Node timer can wait: past 2^31 - 1 ms it fires after 1 ms (and warns in plain text on
+// stderr), so a tick, body deadline or drain of `30d` would tick every millisecond, answer 408 to
+// every body or end the drain at once.
+const MAX_TIMER_MS = 2_147_483_647;
+const timerDuration = positiveDuration.refine((ms) => ms <= MAX_TIMER_MS, {
+  message: `must be at most 24d (${MAX_TIMER_MS} ms, the longest a timer waits)`,
+});
 
 const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
   message: 'want HOST:PORT (e.g. 127.0.0.1:4318, 0.0.0.0:4317, [::1]:4318)',
@@ -110,7 +117,7 @@ export const configSchema = z
         /** HTTP: bytes all requests in flight hold together; over it, 429. @default max(128 MiB, 2 × (max_body_bytes + max_decompressed_bytes)) */
         max_inflight_bytes: byteCount.optional(),
         /** HTTP: time to receive a whole body; slower, 408. @default 10s */
-        body_timeout: positiveDuration.optional(),
+        body_timeout: timerDuration.optional(),
         /** gRPC: concurrent calls per connection. @default 100 */
         max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
         /** Bearer token both receivers require. Prefer auth_token_file or LLMSEC_DETECTOR_AUTH_TOKEN(_FILE). */
@@ -183,7 +190,7 @@ export const configSchema = z
         message: 'must be between 0 and 1h (events wait that long for their alerts)',
       })
       .default(5_000),
-    tick_interval: positiveDuration.default(1_000),
+    tick_interval: timerDuration.default(1_000),
     /** Events held in memory (a few KB each): a capacity beyond 10,000,000 is no bound at all. */
     queue_capacity: z
       .number()
@@ -200,7 +207,7 @@ export const configSchema = z
     /** Overflow incidents per rule in this process (maxOverflowIncidentsPerRule); 0: refused ones only counted. */
     max_overflow_incidents_per_rule: z.number().int().nonnegative().default(DEFAULT_MAX_OVERFLOW_INCIDENTS),
     retry_after: positiveDuration.default(1_000),
-    shutdown_timeout: positiveDuration.default(10_000),
+    shutdown_timeout: timerDuration.default(10_000),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     sinks: z
       .object({
