@@ -11,7 +11,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { annotationTexts } from './annotations.ts';
-import { responsesOutputTexts } from './responses-output.ts';
+import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -83,6 +83,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let s: ResponseSummary = emptySummary();
     let text = '';
     let done = false;
+    /** `response.refusal.done` texts: the end check's side texts when the terminal event never came. */
+    let refusals: string[] | undefined;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -91,6 +93,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const delta = str(ev?.delta) ?? '';
           text += delta;
           return delta;
+        }
+        if (type === 'response.refusal.done') {
+          const r = str(ev?.refusal);
+          if (r !== undefined && r.length > 0) (refusals ??= []).push(r);
+          return '';
         }
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);
@@ -108,7 +115,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         return '';
       },
       summary(): ResponseSummary {
-        return { ...s, text: done && s.text.length > 0 ? s.text : text };
+        const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        if (!done && refusals !== undefined) out.side = [...(s.side ?? []), ...refusals];
+        return out;
       },
       get complete() {
         return done;
@@ -125,6 +134,7 @@ function readResponseObject(data: unknown): ResponseSummary {
   const status = str(d?.status);
   if (status !== undefined) s.finishReasons.push(status);
   const texts: string[] = [];
+  const refusals: string[] = [];
   for (const item of arr(d?.output)) {
     const o = obj(item);
     if (o?.type === 'function_call') {
@@ -135,8 +145,11 @@ function readResponseObject(data: unknown): ResponseSummary {
       const p = obj(part);
       if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);
       if (p?.type === 'output_text') annotationTexts(p.annotations, (s.side ??= []));
+      if (isRefusalPart(p)) refusals.push(p.refusal);
     }
   }
+  // After the annotations, as responsesOutputTexts orders them.
+  if (refusals.length > 0) (s.side ??= []).push(...refusals);
   // Back to back, as the streamed deltas run on from one part (and item) into the next
   // (responses-output.ts): '\n' between them hid an address cut between two parts.
   s.text = texts.join('');

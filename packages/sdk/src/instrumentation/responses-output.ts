@@ -16,7 +16,9 @@ import { splitByChars } from './slot-chars.ts';
  * part whose text changed loses its logprobs (logprobs.ts), and one left with none keeps ''.
  * The SDK's `output_text` convenience field, when present, is the parts joined again.
  *
- * Beside the answer: each part's annotations' titles, URLs and file names (annotations.ts).
+ * Beside the answer: each part's annotations' titles, URLs and file names (annotations.ts),
+ * then each `refusal` part's text (the model declines in a part of its own, text the app gets
+ * that can name what it declines to share: before, no output guard read it).
  *
  * `data`: a response object (`output: [...items]`); `items`: a list of output items read
  * instead (an `output_item.done` event's one item). Linear: one pass to read, splitByChars
@@ -31,17 +33,21 @@ export function responsesOutputTexts(
 } {
   const d = asObj(data);
   const parts: Array<Record<string, unknown> & { text: string }> = [];
+  const refusals: Array<Record<string, unknown> & { refusal: string }> = [];
   const side: string[] = [];
   for (const item of items ?? (Array.isArray(d?.output) ? d.output : [])) {
     const content = asObj(item)?.content;
     if (!Array.isArray(content)) continue;
     for (const part of content) {
       const p = asObj(part);
+      if (isRefusalPart(p)) refusals.push(p);
       if (p?.type !== 'output_text' || typeof p.text !== 'string') continue;
       parts.push(p as Record<string, unknown> & { text: string });
       annotationTexts(p.annotations, side);
     }
   }
+  // After the annotations, in the order read (writeParts writes them back in that order).
+  for (const r of refusals) side.push(r.refusal);
   const slots = parts.map((p) => p.text);
   const writeParts = (pieces: ReadonlyArray<string | undefined>, nextSide: readonly string[]): unknown => {
     let at = 0;
@@ -51,6 +57,10 @@ export function responsesOutputTexts(
       if (next !== p.text) dropListLogprobs(p);
       p.text = next;
       at = writeAnnotationTexts(p.annotations, nextSide, at);
+    }
+    for (const r of refusals) {
+      const next = nextSide[at++];
+      if (typeof next === 'string') r.refusal = next;
     }
     if (d !== undefined && parts.length > 0 && typeof d.output_text === 'string')
       d.output_text = parts.map((p) => p.text).join('');
@@ -65,6 +75,13 @@ export function responsesOutputTexts(
     },
     writeParts,
   };
+}
+
+/** A `{type: 'refusal', refusal}` content part with text. */
+export function isRefusalPart(
+  p: Record<string, unknown> | undefined,
+): p is Record<string, unknown> & { refusal: string } {
+  return p?.type === 'refusal' && typeof p.refusal === 'string' && p.refusal.length > 0;
 }
 
 function asObj(v: unknown): Record<string, unknown> | undefined {

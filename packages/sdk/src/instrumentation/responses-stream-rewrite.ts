@@ -9,7 +9,8 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * the stream repeats (`output_text.done`, the parts of `content_part.*` and `output_item.*`, the
  * response of `response.created` / `in_progress` / `completed` / `incomplete` / `failed` and its
  * `output_text`) as the deltas of that part were delivered; annotations' titles and URLs
- * (`output_text.annotation.added`, and in each part) through `rw.whole`, as texts of their own.
+ * (`output_text.annotation.added`, and in each part) through `rw.whole`, as texts of their own;
+ * a refusal whole (`refusal.done`, `refusal` parts), its `refusal.delta` pieces delivered empty.
  *
  * A part's repeated text is what its deltas became: the events come in order, so when a part's
  * done events reach the reader its deltas have been delivered (the held ones first). Before,
@@ -65,6 +66,15 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
         if (next !== ev.text) dropListLogprobs(ev);
         ev.text = next;
       }
+      break;
+    case 'response.refusal.delta':
+      // A refusal goes out whole, redacted, in its done event (and the parts and response that
+      // repeat it): its pieces are not the stream text the rewriter follows, so they are kept
+      // back ('' delivered). Before, they reached the reader as sent.
+      if (typeof ev.delta === 'string') ev.delta = '';
+      break;
+    case 'response.refusal.done':
+      if (typeof ev.refusal === 'string' && ev.refusal.length > 0) ev.refusal = rw.whole(ev.refusal);
       break;
     case 'response.content_part.added':
     case 'response.content_part.done':
