@@ -152,8 +152,29 @@ describe('ruleStateId', () => {
         },
       },
     ];
-    const ids = changed.map(ruleStateId);
+    const ids = changed.map((r) => ruleStateId(r));
     expect(new Set([...ids, ruleStateId(rule)]).size).toBe(changed.length + 1);
+  });
+});
+
+describe('ruleStateId with engine limits', () => {
+  const defaults = { maxDistinctValues: 1_000, maxEventsPerWindow: 1_000 };
+  const ratio: RuleDefinition = {
+    ...rule,
+    condition: { kind: 'ratio', field: 'metadata.blocked', above: 0.5, min_events: 10 },
+  };
+
+  it('is the id without limits at the defaults (replicas left at them keep their state)', () => {
+    expect(ruleStateId(rule, defaults)).toBe(ruleStateId(rule));
+    expect(ruleStateId(ratio, defaults)).toBe(ruleStateId(ratio));
+  });
+
+  it('changes with the limits that shape the rule state, and only those', () => {
+    // Users per incident: every rule's incident.
+    expect(ruleStateId(rule, { ...defaults, maxDistinctValues: 50 })).not.toBe(ruleStateId(rule));
+    // The ring cap: a ratio's window, not a count's (it keeps its newest `min` times).
+    expect(ruleStateId(ratio, { ...defaults, maxEventsPerWindow: 50 })).not.toBe(ruleStateId(ratio));
+    expect(ruleStateId(rule, { ...defaults, maxEventsPerWindow: 50 })).toBe(ruleStateId(rule));
   });
 });
 

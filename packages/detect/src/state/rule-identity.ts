@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { engineLimits } from '../engine-limits.ts';
 import type { ConditionDefinition, RuleDefinition, WherePredicate } from '../types.ts';
 
 /**
@@ -24,12 +25,14 @@ const MAX_RAW_FIELD = 40;
 
 /**
  * The state id of a rule: a hash of what gives its stored state its meaning (id, group_by,
- * window, quiet period, match, condition), normalized so that writing the same rule another way
+ * window, quiet period, match, condition, and the engine limits that shape its state when not
+ * the defaults: shapeOf), normalized so that writing the same rule another way
  * (key order, category order, a default written out, 429 or '429' in a where) is the same rule. Title, severity,
  * description and runbook do not enter: they are read from the rule when an alert is built,
  * never from the state, so changing them keeps the rule's groups and incidents.
  */
-export function ruleStateId(def: RuleDefinition): string {
+export function ruleStateId(def: RuleDefinition, shape?: StateShape): string {
+  const limits = shapeOf(def, shape);
   const normalized = {
     f: STATE_FORMAT,
     id: def.id,
@@ -40,8 +43,37 @@ export function ruleStateId(def: RuleDefinition): string {
     // Every predicate must hold: their order does not matter.
     where: (def.match.where ?? []).map((p) => canonicalJson(samePredicate(p))).sort(),
     condition: canonicalJson(sameCondition(def.condition)),
+    ...(limits !== undefined ? { limits } : {}),
   };
   return hash('sha256', canonicalJson(normalized), 'base64url').slice(0, 16);
+}
+
+/** The engine limits that shape a rule's stored state (the engine's maxDistinctValues, maxEventsPerWindow). */
+export interface StateShape {
+  maxDistinctValues: number;
+  maxEventsPerWindow: number;
+}
+
+const DEFAULT_SHAPE = engineLimits({});
+
+/**
+ * The limits a rule's stored state is shaped by, when they are not the defaults (undefined:
+ * the defaults, so the state ids of replicas left at them, this release's and earlier ones',
+ * do not change). maxDistinctValues caps every incident's users; maxEventsPerWindow the ring of
+ * a ratio, a cross_group and a monotonic rule without `last`. Left out of the id, two replicas
+ * with other limits stepped one state each under its own caps: the answer depended on which
+ * replica an event reached.
+ */
+function shapeOf(def: RuleDefinition, shape: StateShape | undefined): Record<string, number> | undefined {
+  if (shape === undefined) return undefined;
+  const out: Record<string, number> = {};
+  if (shape.maxDistinctValues !== DEFAULT_SHAPE.maxDistinctValues) out.users = shape.maxDistinctValues;
+  const c = def.condition;
+  const ring =
+    c.kind === 'ratio' || c.kind === 'cross_group' || (c.kind === 'monotonic' && c.last === undefined);
+  if (ring && shape.maxEventsPerWindow !== DEFAULT_SHAPE.maxEventsPerWindow)
+    out.events = shape.maxEventsPerWindow;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { RuleTable } from './group-runner.ts';
 import { fieldsOf, projector, type Projector } from './projection.ts';
 import { projectionOf } from './projection-cover.ts';
 import type { RedisDetectionState } from './redis-state.ts';
-import { DEFAULT_NAMESPACE, ruleStateId, tableTag, writerOf } from './rule-identity.ts';
+import { DEFAULT_NAMESPACE, ruleStateId, tableTag, writerOf, type StateShape } from './rule-identity.ts';
 
 /** Margin on every group TTL, so a key never expires while its window still matters. */
 const TTL_MARGIN_MS = 60_000;
@@ -22,6 +22,7 @@ export function sharedTables(
   compiled: CompiledRule[],
   latenessMs: number,
   state: RedisDetectionState,
+  shape?: StateShape,
 ): { tables: RuleTable[]; projectors: Projector[]; ruleset: string } {
   const ruleset = state.rulesetOption ?? DEFAULT_NAMESPACE;
   const byField = new Map<
@@ -42,7 +43,7 @@ export function sharedTables(
       t = { rules: [], sids: [], rulePaths: [], breaks: [], paths: [], ttl: 0 };
       byField.set(rule.groupBy, t);
     }
-    const sid = ruleStateId(def);
+    const sid = ruleStateId(def, shape);
     // Two rules of one list with one state id (the same definition twice under one id) would
     // write one state: refused, as the loader refuses duplicate ids.
     if (t.sids.includes(sid)) throw new Error(`detection state: rule ${rule.id} is listed twice`);
