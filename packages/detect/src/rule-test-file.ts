@@ -188,14 +188,19 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   };
 }
 
-/** An RFC 3339 time, or a duration after `startMs`. NaN when neither. */
+// The last time an event's timestamp can say (RFC 3339 has four-digit years). An offset from
+// `start` past it is a mistake in the file; past the Date range it threw a bare RangeError.
+const LAST_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const LAST_TIME = '9999-12-31T23:59:59.999Z';
+
+/** An RFC 3339 time, or a duration after `startMs`. NaN when neither, or past 9999. */
 export function resolveTime(value: string | number, startMs: number): number {
   if (typeof value === 'string') {
     const t = parseTimestamp(value);
     if (!Number.isNaN(t)) return t;
   }
   const d = parseDuration(value);
-  return Number.isNaN(d) ? d : startMs + d;
+  return Number.isNaN(d) || startMs + d > LAST_TIME_MS ? Number.NaN : startMs + d;
 }
 
 /** Fills the conveniences (at, default id and severity) and validates as events.md demands. */
@@ -209,6 +214,9 @@ function toEvent(raw: Record<string, unknown>, id: string, startMs: number, wher
   if (at !== undefined) {
     const ms = parseDuration(at as string | number);
     if (Number.isNaN(ms)) throw new RuleFileError(`${where}: field "at": bad duration ${JSON.stringify(at)}`);
+    if (startMs + ms > LAST_TIME_MS) {
+      throw new RuleFileError(`${where}: field "at": ${JSON.stringify(at)} after start is past ${LAST_TIME}`);
+    }
     event.timestamp = formatTimestamp(startMs + ms);
   }
   if (event.severity === undefined && isCategory(event.category))
