@@ -151,7 +151,7 @@ describe('OTLP decoders', () => {
     });
   });
 
-  it('enforces maxRecords, maxAttributes, maxStringBytes, maxDepth (a value dropped) and maxSpanEvents', () => {
+  it('enforces maxRecords, maxAttributes, maxStringBytes, maxDepth (a value dropped) and maxSpanEvents (a record rejected alone)', () => {
     const small = resolveDecodeLimits({
       maxRecords: 3,
       maxAttributes: 4,
@@ -171,7 +171,19 @@ describe('OTLP decoders', () => {
     expect(err(() => decodeLogs(logsRequest([], [], [], []), 'protobuf', small))).toMatch(/maxRecords/);
     expect(decodeLogs(logsRequest([], [], []), 'protobuf', small)).toHaveLength(3);
     const attrs = (n: number): number[] => Array.from({ length: n }, (_, i) => kv(`k${i}`, vi(2, 1))).flat();
-    expect(err(() => decodeLogs(logsRequest(attrs(5)), 'protobuf', small))).toMatch(/maxAttributes/);
+    // A record past maxAttributes is rejected alone (overCap, empty), the records beside it kept;
+    // so is one holding a kvlist past it.
+    const [over, next] = decodeLogs(logsRequest(attrs(5), attrs(4)), 'protobuf', small);
+    expect(over).toMatchObject({ overCap: expect.stringMatching(/maxAttributes \(4\)/), attributes: {} });
+    expect(Object.keys(next!.attributes)).toHaveLength(4);
+    expect(next!.overCap).toBeUndefined();
+    const kvlist = ld(
+      6,
+      Array.from({ length: 5 }, (_, i) => ld(1, [...str(1, `k${i}`), ...ld(2, vi(2, 1))])).flat(),
+    );
+    expect(
+      decodeLogs(logsRequest(kv('k', kvlist), attrs(1)), 'protobuf', small).map((r) => r.overCap),
+    ).toEqual([expect.stringMatching(/maxAttributes/), undefined]);
     // An array value past maxAttributes items is dropped (null), not the request (core drops a
     // log line's metadata array past its item cap the same way); at the cap it is kept.
     const array = (n: number): number[] => ld(5, Array.from({ length: n }, () => ld(1, str(1, 'a'))).flat());
@@ -224,9 +236,31 @@ describe('OTLP decoders', () => {
     expect(decodeLogs(logsRequest(kv('k', nested(4))), 'protobuf', small)[0]!.attributes.k).toEqual([
       [[null]],
     ]);
+    // A span past maxSpanEvents, or named past maxStringBytes, is rejected alone.
     const span = [...ld(11, str(2, 'e1')), ...ld(11, str(2, 'e2')), ...ld(11, str(2, 'e3'))];
-    const traces = Uint8Array.from(ld(1, ld(2, ld(2, span))));
-    expect(err(() => decodeTraces(traces, 'protobuf', small))).toMatch(/maxSpanEvents/);
+    const traces = Uint8Array.from(
+      ld(1, ld(2, [...ld(2, span), ...ld(2, str(5, 'x'.repeat(17))), ...ld(2, str(5, 'ok'))])),
+    );
+    const decodedSpans = decodeTraces(traces, 'protobuf', small);
+    expect(decodedSpans.map((s) => s.overCap)).toEqual([
+      expect.stringMatching(/maxSpanEvents \(2\)/),
+      expect.stringMatching(/maxStringBytes \(16\)/),
+      undefined,
+    ]);
+    expect(decodedSpans[0]!.events).toEqual([]);
+    expect(decodedSpans[2]!.name).toBe('ok');
+    // A resource past maxAttributes rejects the records under it, not those of another resource.
+    const resourceAttrs = Array.from({ length: 5 }, (_, i) =>
+      ld(1, [...str(1, `r${i}`), ...ld(2, vi(2, 1))]),
+    ).flat();
+    const twoResources = Uint8Array.from([
+      ...ld(1, [...ld(1, resourceAttrs), ...ld(2, ld(2, []))]),
+      ...ld(1, ld(2, ld(2, []))),
+    ]);
+    expect(decodeLogs(twoResources, 'protobuf', small).map((r) => r.overCap)).toEqual([
+      expect.stringMatching(/^resource: .*maxAttributes/),
+      undefined,
+    ]);
     // The same caps in OTLP/JSON.
     const json = (o: unknown): Uint8Array => Buffer.from(JSON.stringify(o));
     const many = { resourceLogs: [{ scopeLogs: [{ logRecords: [{}, {}, {}, {}] }] }] };
@@ -234,8 +268,48 @@ describe('OTLP decoders', () => {
     // An event name over maxStringBytes is cut (it only says llmsec or not), another name fails.
     const long = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: 'x'.repeat(17) }] }] }] };
     expect(decodeLogs(json(long), 'json', small)[0]!.eventName).toBe('x'.repeat(17));
-    const scope = { resourceLogs: [{ scopeLogs: [{ scope: { name: 'x'.repeat(17) } }] }] };
-    expect(err(() => decodeLogs(json(scope), 'json', small))).toMatch(/maxStringBytes/);
+    // A scope named past it rejects its records alone (JSON and protobuf).
+    const scope = {
+      resourceLogs: [
+        { scopeLogs: [{ scope: { name: 'x'.repeat(17) }, logRecords: [{}] }, { logRecords: [{}] }] },
+      ],
+    };
+    expect(decodeLogs(json(scope), 'json', small).map((r) => r.overCap)).toEqual([
+      expect.stringMatching(/^scope: .*maxStringBytes/),
+      undefined,
+    ]);
+    const protoScope = Uint8Array.from(
+      ld(1, [...ld(2, [...ld(1, str(1, 'x'.repeat(17))), ...ld(2, [])]), ...ld(2, ld(2, []))]),
+    );
+    expect(decodeLogs(protoScope, 'protobuf', small).map((r) => r.overCap)).toEqual([
+      expect.stringMatching(/^scope: .*maxStringBytes/),
+      undefined,
+    ]);
+    // JSON: a record past maxAttributes, a span past maxSpanEvents, rejected alone.
+    const jsonAttrs = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: { intValue: 1 } }));
+    const jsonOver = {
+      resourceLogs: [
+        { scopeLogs: [{ logRecords: [{ attributes: jsonAttrs(5) }, { attributes: jsonAttrs(4) }] }] },
+      ],
+    };
+    expect(decodeLogs(json(jsonOver), 'json', small).map((r) => r.overCap)).toEqual([
+      expect.stringMatching(/maxAttributes/),
+      undefined,
+    ]);
+    const jsonSpans = {
+      resourceSpans: [
+        { scopeSpans: [{ spans: [{ events: [{}, {}, {}] }, { name: 'x'.repeat(17) }, { name: 'ok' }] }] },
+      ],
+    };
+    expect(decodeTraces(json(jsonSpans), 'json', small).map((s) => s.overCap)).toEqual([
+      expect.stringMatching(/maxSpanEvents/),
+      expect.stringMatching(/maxStringBytes/),
+      undefined,
+    ]);
+    // A wrong shape still fails the whole request (its framing cannot be trusted).
+    const badShape = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ attributes: 'x' }] }] }] };
+    expect(err(() => decodeLogs(json(badShape), 'json', small))).toMatch(/must be an array/);
     expect(() => resolveDecodeLimits({ maxDepth: 0 })).toThrow(/maxDepth/);
   });
 

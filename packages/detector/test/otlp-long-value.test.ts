@@ -100,16 +100,22 @@ describe('OTLP/HTTP: an attribute value over maxStringBytes', () => {
     expect(reports.at(-1)!.droppedValues).toBe(1);
   });
 
-  it('still refuses a request whose name or key is over the cap (400)', async () => {
+  it('hands a span whose name is over the cap as rejected (overCap), the request taken (200)', async () => {
     const exporter = new InMemorySpanExporter();
     const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
     provider.getTracer('app').startSpan(LONG).end();
+    provider.getTracer('app').startSpan('short').end();
+    ingest.spans.length = 0;
     const res = await post(
       `${server.url}/v1/traces`,
       ProtobufTraceSerializer.serializeRequest(exporter.getFinishedSpans())!,
       { 'Content-Type': 'application/x-protobuf' },
     );
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(200);
+    expect(ingest.spans.map((s) => [s.name, s.overCap])).toEqual([
+      ['', expect.stringMatching(/maxStringBytes/)],
+      ['short', undefined],
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import { DROPPED_OTHER_KIND, PREFIX_UNITS, noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
-import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import { OtlpDecodeError, OtlpRecordOverCapError, type ResolvedDecodeLimits } from './limits.ts';
 import { setAttr, tooManyAttributes } from './proto-common.ts';
 import type { AttrValue, Attributes } from './types.ts';
 
@@ -90,9 +90,10 @@ export function jsonId(obj: JsonObject, key: string, where: string, hexLength: 1
   return v.toLowerCase();
 }
 
+/** A string of a record's own (span name, status message) or its scope's: past the cap, that record is rejected. */
 export function checkedString(s: string, limits: ResolvedDecodeLimits): string {
   if (overCap(s, limits)) {
-    throw new OtlpDecodeError(`string exceeds maxStringBytes (${limits.maxStringBytes})`);
+    throw new OtlpRecordOverCapError(`string exceeds maxStringBytes (${limits.maxStringBytes})`);
   }
   return s;
 }

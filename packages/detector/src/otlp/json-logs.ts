@@ -13,6 +13,8 @@ import {
   jsonScopeName,
   type JsonObject,
 } from './json-common.ts';
+import { droppedValues } from './dropped-values.ts';
+import { forgetDropped, overCapLogRecord, overCapMessage } from './over-cap.ts';
 import type { DecodedLogRecord } from './types.ts';
 
 /** Decodes a parsed OTLP/JSON logs request (the value of JSON.parse on the body). */
@@ -21,17 +23,41 @@ export function decodeLogsJson(root: unknown, limits: ResolvedDecodeLimits): Dec
   const out: DecodedLogRecord[] = [];
   for (const rl of jsonArray(root, 'resourceLogs', 'ExportLogsServiceRequest')) {
     if (!isObject(rl)) throw new OtlpDecodeError('ResourceLogs must be an object');
-    const resource = jsonResource(rl, 'ResourceLogs', limits);
+    // A resource or scope past a cap rejects the records under it, not the request (over-cap.ts).
+    let resource: DecodedLogRecord['resource'] = {};
+    let resourceOverCap: string | undefined;
+    try {
+      resource = jsonResource(rl, 'ResourceLogs', limits);
+    } catch (err) {
+      resourceOverCap = `resource: ${overCapMessage(err)}`;
+    }
     for (const sl of jsonArray(rl, 'scopeLogs', 'ResourceLogs')) {
       if (!isObject(sl)) throw new OtlpDecodeError('ScopeLogs must be an object');
-      const scope = jsonScopeName(sl, 'ScopeLogs', limits);
+      let scope = '';
+      let overCap = resourceOverCap;
+      try {
+        scope = jsonScopeName(sl, 'ScopeLogs', limits);
+      } catch (err) {
+        overCap ??= `scope: ${overCapMessage(err)}`;
+      }
       const records = jsonArray(sl, 'logRecords', 'ScopeLogs');
       if (out.length + records.length > limits.maxRecords) {
         throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) log records`);
       }
       for (const lr of records) {
         if (!isObject(lr)) throw new OtlpDecodeError('LogRecord must be an object');
-        out.push(jsonLogRecord(lr, resource, scope, limits));
+        if (overCap !== undefined) {
+          out.push(overCapLogRecord(overCap));
+          continue;
+        }
+        const dropped = droppedValues.count;
+        try {
+          out.push(jsonLogRecord(lr, resource, scope, limits));
+        } catch (err) {
+          // This record alone is rejected (over-cap.ts); a wrong shape still fails the request.
+          out.push(overCapLogRecord(overCapMessage(err)));
+          forgetDropped(dropped);
+        }
       }
     }
   }

@@ -14,6 +14,9 @@ import {
   jsonString,
   type JsonObject,
 } from './json-common.ts';
+import { droppedValues } from './dropped-values.ts';
+import { OtlpRecordOverCapError } from './limits.ts';
+import { forgetDropped, overCapMessage, overCapSpan } from './over-cap.ts';
 import type { DecodedSpan, DecodedSpanEvent } from './types.ts';
 
 /** Decodes a parsed OTLP/JSON traces request (the value of JSON.parse on the body). */
@@ -23,17 +26,41 @@ export function decodeTracesJson(root: unknown, limits: ResolvedDecodeLimits): D
   const budget = { events: 0 };
   for (const rs of jsonArray(root, 'resourceSpans', 'ExportTraceServiceRequest')) {
     if (!isObject(rs)) throw new OtlpDecodeError('ResourceSpans must be an object');
-    const resource = jsonResource(rs, 'ResourceSpans', limits);
+    // A resource or scope past a cap rejects the spans under it, not the request (over-cap.ts).
+    let resource: DecodedSpan['resource'] = {};
+    let resourceOverCap: string | undefined;
+    try {
+      resource = jsonResource(rs, 'ResourceSpans', limits);
+    } catch (err) {
+      resourceOverCap = `resource: ${overCapMessage(err)}`;
+    }
     for (const ss of jsonArray(rs, 'scopeSpans', 'ResourceSpans')) {
       if (!isObject(ss)) throw new OtlpDecodeError('ScopeSpans must be an object');
-      const scope = jsonScopeName(ss, 'ScopeSpans', limits);
+      let scope = '';
+      let overCap = resourceOverCap;
+      try {
+        scope = jsonScopeName(ss, 'ScopeSpans', limits);
+      } catch (err) {
+        overCap ??= `scope: ${overCapMessage(err)}`;
+      }
       const spans = jsonArray(ss, 'spans', 'ScopeSpans');
       if (out.length + spans.length > limits.maxRecords) {
         throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) spans`);
       }
       for (const s of spans) {
         if (!isObject(s)) throw new OtlpDecodeError('Span must be an object');
-        out.push(jsonSpan(s, resource, scope, budget, limits));
+        if (overCap !== undefined) {
+          out.push(overCapSpan(overCap));
+          continue;
+        }
+        const dropped = droppedValues.count;
+        try {
+          out.push(jsonSpan(s, resource, scope, budget, limits));
+        } catch (err) {
+          // This span alone is rejected (over-cap.ts); a wrong shape still fails the request.
+          out.push(overCapSpan(overCapMessage(err)));
+          forgetDropped(dropped);
+        }
       }
     }
   }
@@ -49,7 +76,7 @@ function jsonSpan(
 ): DecodedSpan {
   const rawEvents = jsonArray(s, 'events', 'Span');
   if (rawEvents.length > limits.maxSpanEvents) {
-    throw new OtlpDecodeError(`more than maxSpanEvents (${limits.maxSpanEvents}) events on one span`);
+    throw new OtlpRecordOverCapError(`more than maxSpanEvents (${limits.maxSpanEvents}) events on one span`);
   }
   budget.events += rawEvents.length;
   if (budget.events > limits.maxRecords) {

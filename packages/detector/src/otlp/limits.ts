@@ -35,3 +35,12 @@ export function resolveDecodeLimits(limits: DecodeLimits = {}): ResolvedDecodeLi
 export class OtlpDecodeError extends Error {
   override readonly name = 'OtlpDecodeError';
 }
+
+/**
+ * A cap of one record broken (its attributes, its span events, a name or string of its own, or
+ * of the resource or scope it is under): that record is rejected alone, as OTLP partial
+ * success, and the rest of the request is taken. The decoders catch it at the record's end
+ * (over-cap.ts): the record's own bytes are skipped, the request's framing is intact. A
+ * request-wide cap (maxRecords, span events per request) or malformed bytes stay OtlpDecodeError.
+ */
+export class OtlpRecordOverCapError extends OtlpDecodeError {}

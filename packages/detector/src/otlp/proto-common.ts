@@ -2,7 +2,7 @@
 // (the subset the detector reads). Field numbers are those of the opentelemetry-proto files.
 import { DROPPED_OTHER_KIND, noteCut, withItemCuts } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
-import { OtlpDecodeError } from './limits.ts';
+import { OtlpRecordOverCapError } from './limits.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { AttrValue, Attributes } from './types.ts';
 
@@ -15,8 +15,9 @@ export function setAttr(attrs: Record<string, AttrValue>, key: string, value: At
   }
 }
 
-export function tooManyAttributes(max: number): OtlpDecodeError {
-  return new OtlpDecodeError(`more than maxAttributes (${max}) attributes in one list`);
+/** Rejects the record it is in (over-cap.ts), not the request. */
+export function tooManyAttributes(max: number): OtlpRecordOverCapError {
+  return new OtlpRecordOverCapError(`more than maxAttributes (${max}) attributes in one list`);
 }
 
 /**

@@ -9,6 +9,8 @@ import {
   readScopeName,
   tooManyAttributes,
 } from './proto-common.ts';
+import { forgetDropped, overCapLogRecord, overCapMessage, rejectFrom } from './over-cap.ts';
+import { droppedValues } from './dropped-values.ts';
 import { ProtoReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { AttrValue, Attributes, DecodedLogRecord } from './types.ts';
 
@@ -39,12 +41,21 @@ export function decodeLogsProto(bytes: Uint8Array, limits: ResolvedDecodeLimits)
 function readResourceLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): void {
   const first = out.length;
   let resource: Attributes = EMPTY;
+  let overCap: string | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
     if (field === 1) {
       expectWireType(tag & 7, WT_LEN, 'ResourceLogs.resource');
-      resource = readResource(r, r.lengthEnd(end));
+      const resourceEnd = r.lengthEnd(end);
+      try {
+        resource = readResource(r, resourceEnd);
+      } catch (err) {
+        // Every record under it is rejected, the resource's siblings taken (over-cap.ts).
+        overCap = overCapMessage(err);
+        r.pos = resourceEnd;
+        r.cut = undefined;
+      }
     } else if (field === 2) {
       expectWireType(tag & 7, WT_LEN, 'ResourceLogs.scope_logs');
       readScopeLogs(r, r.lengthEnd(end), out);
@@ -53,13 +64,15 @@ function readResourceLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]):
     }
   }
   // The resource may follow the records on the wire: set it once the message is read.
-  if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
+  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `resource: ${overCap}`);
+  else if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
 }
 
 /** ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; ... }. */
 function readScopeLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): void {
   const first = out.length;
   let scope = '';
+  let overCap: string | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
@@ -68,15 +81,32 @@ function readScopeLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): vo
       if (out.length >= r.limits.maxRecords) {
         throw new OtlpDecodeError(`more than maxRecords (${r.limits.maxRecords}) log records`);
       }
-      out.push(readLogRecord(r, r.lengthEnd(end)));
+      const recordEnd = r.lengthEnd(end);
+      const dropped = droppedValues.count;
+      try {
+        out.push(readLogRecord(r, recordEnd));
+      } catch (err) {
+        // This record alone is rejected; decoding goes on after it (over-cap.ts).
+        out.push(overCapLogRecord(overCapMessage(err)));
+        r.pos = recordEnd;
+        r.cut = undefined;
+        forgetDropped(dropped);
+      }
     } else if (field === 1) {
       expectWireType(tag & 7, WT_LEN, 'ScopeLogs.scope');
-      scope = readScopeName(r, r.lengthEnd(end));
+      const scopeEnd = r.lengthEnd(end);
+      try {
+        scope = readScopeName(r, scopeEnd);
+      } catch (err) {
+        overCap = overCapMessage(err);
+        r.pos = scopeEnd;
+      }
     } else {
       r.skip(tag & 7, end);
     }
   }
-  if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
+  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `scope: ${overCap}`);
+  else if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { utf8Prefix } from './cut-values.ts';
 import { droppedValues } from './dropped-values.ts';
-import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
+import { OtlpDecodeError, OtlpRecordOverCapError, type ResolvedDecodeLimits } from './limits.ts';
 import type { AttrValue } from './types.ts';
 
 // Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure).
@@ -176,12 +176,15 @@ export class ProtoReader {
     return fieldEnd;
   }
 
-  /** A length-delimited UTF-8 string, within maxStringBytes. */
+  /**
+   * A length-delimited UTF-8 string, within maxStringBytes (a span's name, a status message, a
+   * scope's name): past it, the record it belongs to is rejected alone (over-cap.ts).
+   */
   string(end: number): string {
     const fieldEnd = this.lengthEnd(end);
     const len = fieldEnd - this.pos;
     if (len > this.limits.maxStringBytes) {
-      throw new OtlpDecodeError(
+      throw new OtlpRecordOverCapError(
         `string of ${len} bytes exceeds maxStringBytes (${this.limits.maxStringBytes})`,
       );
     }

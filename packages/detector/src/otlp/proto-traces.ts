@@ -3,6 +3,9 @@
 // as it goes. Field numbers are those of the opentelemetry-proto files.
 import { OtlpDecodeError, type ResolvedDecodeLimits } from './limits.ts';
 import { readKeyValue, readResource, readScopeName, tooManyAttributes } from './proto-common.ts';
+import { droppedValues } from './dropped-values.ts';
+import { OtlpRecordOverCapError } from './limits.ts';
+import { forgetDropped, overCapMessage, overCapSpan, rejectFrom } from './over-cap.ts';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, expectWireType } from './proto-reader.ts';
 import type { Attributes, DecodedSpan, DecodedSpanEvent } from './types.ts';
 
@@ -39,12 +42,21 @@ export function decodeTracesProto(bytes: Uint8Array, limits: ResolvedDecodeLimit
 function readResourceSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget: EventBudget): void {
   const first = out.length;
   let resource: Attributes = EMPTY;
+  let overCap: string | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
     if (field === 1) {
       expectWireType(tag & 7, WT_LEN, 'ResourceSpans.resource');
-      resource = readResource(r, r.lengthEnd(end));
+      const resourceEnd = r.lengthEnd(end);
+      try {
+        resource = readResource(r, resourceEnd);
+      } catch (err) {
+        // Every span under it is rejected, the resource's siblings taken (over-cap.ts).
+        overCap = overCapMessage(err);
+        r.pos = resourceEnd;
+        r.cut = undefined;
+      }
     } else if (field === 2) {
       expectWireType(tag & 7, WT_LEN, 'ResourceSpans.scope_spans');
       readScopeSpans(r, r.lengthEnd(end), out, budget);
@@ -52,13 +64,15 @@ function readResourceSpans(r: ProtoReader, end: number, out: DecodedSpan[], budg
       r.skip(tag & 7, end);
     }
   }
-  if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
+  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `resource: ${overCap}`);
+  else if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
 }
 
 /** ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; ... }. */
 function readScopeSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget: EventBudget): void {
   const first = out.length;
   let scope = '';
+  let overCap: string | undefined;
   while (r.pos < end) {
     const tag = r.uint32(end);
     const field = tag >>> 3;
@@ -67,15 +81,33 @@ function readScopeSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget:
       if (out.length >= r.limits.maxRecords) {
         throw new OtlpDecodeError(`more than maxRecords (${r.limits.maxRecords}) spans`);
       }
-      out.push(readSpan(r, r.lengthEnd(end), budget));
+      const spanEnd = r.lengthEnd(end);
+      const dropped = droppedValues.count;
+      try {
+        out.push(readSpan(r, spanEnd, budget));
+      } catch (err) {
+        // This span alone is rejected; decoding goes on after it (over-cap.ts). Its events
+        // read so far stay in the request's budget: the cap on work done, not on spans taken.
+        out.push(overCapSpan(overCapMessage(err)));
+        r.pos = spanEnd;
+        r.cut = undefined;
+        forgetDropped(dropped);
+      }
     } else if (field === 1) {
       expectWireType(tag & 7, WT_LEN, 'ScopeSpans.scope');
-      scope = readScopeName(r, r.lengthEnd(end));
+      const scopeEnd = r.lengthEnd(end);
+      try {
+        scope = readScopeName(r, scopeEnd);
+      } catch (err) {
+        overCap = overCapMessage(err);
+        r.pos = scopeEnd;
+      }
     } else {
       r.skip(tag & 7, end);
     }
   }
-  if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
+  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `scope: ${overCap}`);
+  else if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
 }
 
 /**
@@ -115,7 +147,9 @@ function readSpan(r: ProtoReader, end: number, budget: EventBudget): DecodedSpan
       case 11:
         expectWireType(wt, WT_LEN, 'Span.events');
         if (span.events.length >= limits.maxSpanEvents) {
-          throw new OtlpDecodeError(`more than maxSpanEvents (${limits.maxSpanEvents}) events on one span`);
+          throw new OtlpRecordOverCapError(
+            `more than maxSpanEvents (${limits.maxSpanEvents}) events on one span`,
+          );
         }
         if (++budget.events > limits.maxRecords) {
           throw new OtlpDecodeError(`more than maxRecords (${limits.maxRecords}) span events in one request`);

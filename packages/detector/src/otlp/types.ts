@@ -36,6 +36,13 @@ export interface DecodedLogRecord {
   resource: Attributes;
   /** InstrumentationScope.name, or ''. */
   scope: string;
+  /**
+   * Set when the record broke a per-record decode cap (more than maxAttributes attributes, on it
+   * or in a kvlist it holds, or on its resource; its scope's name past maxStringBytes): the record
+   * is empty (no attributes, body or ids) and is to be rejected, this message saying which cap.
+   * The rest of the request is decoded and taken: one hostile record does not lose the others.
+   */
+  overCap?: string;
 }
 
 export interface DecodedSpanEvent {
@@ -61,6 +68,13 @@ export interface DecodedSpan {
   status: { code: number; message: string };
   resource: Attributes;
   scope: string;
+  /**
+   * Set when the span broke a per-record decode cap (more than maxAttributes attributes on it
+   * or one of its events, more than maxSpanEvents events, a name or status message past
+   * maxStringBytes, or the same of its resource or scope): the span is empty and is to be
+   * rejected, this message saying which cap. See DecodedLogRecord.overCap.
+   */
+  overCap?: string;
 }
 
 /**
@@ -88,7 +102,12 @@ export interface OtlpIngest {
   traces(spans: DecodedSpan[]): IngestResult;
 }
 
-/** Caps applied while decoding one export request; exceeding one rejects the whole request (except where said). */
+/**
+ * Caps applied while decoding one export request. Past maxRecords (or as many span events in
+ * the request) the whole request is refused; past a cap of one record, that record alone is
+ * rejected (`overCap`, OTLP partial success); an attribute value past a cap is dropped, the
+ * record kept (as said for each).
+ */
 export interface DecodeLimits {
   /**
    * Most log records or spans in one request.
@@ -96,14 +115,16 @@ export interface DecodeLimits {
    */
   maxRecords?: number;
   /**
-   * Most attributes on one record, span, span event, resource or kvlist (past it the request is
-   * refused), and values in one array (past it that array decodes as null, the record kept).
+   * Most attributes on one record, span, span event, resource or kvlist (past it the record is
+   * rejected alone: `overCap`; for a resource, every record under it), and values in one array
+   * (past it that array decodes as null, the record kept).
    * @default 1_024
    */
   maxAttributes?: number;
   /**
-   * Longest string (UTF-8 bytes) in a key, name or value; longer ones reject the request, except
-   * an attribute's string or bytes value, which decodes as null (counted in
+   * Longest string (UTF-8 bytes) in a key, name or value; a span's name or status message, or a
+   * scope's name, longer rejects that record alone (`overCap`; for a scope, every record under
+   * it); an attribute's string or bytes value which decodes as null (counted in
    * ReceiveReport.droppedValues) and the record is kept. An llmsec event's field (a string) is
    * kept cut to core's field caps instead, as every JSONL reader cuts it (cut-values.ts), and so
    * is a log record's event_name or a span event's name (`llmsec.<category>`). An attribute whose
@@ -119,7 +140,7 @@ export interface DecodeLimits {
    */
   maxDepth?: number;
   /**
-   * Most events on one span.
+   * Most events on one span (past it the span is rejected alone: `overCap`).
    * @default 1_024
    */
   maxSpanEvents?: number;

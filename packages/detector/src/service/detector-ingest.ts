@@ -90,6 +90,7 @@ export class DetectorIngest implements OtlpIngest {
         if (reason === undefined) continue;
         rejects.add(reason);
         if (reason === 'invalid_event') rejects.firstInvalid ??= invalidEventDetail(r.attributes);
+        else if (reason === 'over_cap') rejects.firstOverCap ??= r.overCap;
       }
     });
   }
@@ -98,7 +99,9 @@ export class DetectorIngest implements OtlpIngest {
     return this.take('traces', spans.length, (batch, rejects) => {
       for (const s of spans) {
         const reason = spanToEvents(s, this.genAi, batch);
-        if (reason !== undefined) rejects.add(reason);
+        if (reason === undefined) continue;
+        rejects.add(reason);
+        if (reason === 'over_cap') rejects.firstOverCap ??= s.overCap;
       }
     });
   }
@@ -168,6 +171,8 @@ class RejectTally {
   total = 0;
   /** What was wrong with the first invalid_event record (logs), for the sender. */
   firstInvalid: string | undefined;
+  /** Which cap the first over_cap record broke, for the sender. */
+  firstOverCap: string | undefined;
 
   add(reason: RejectReason): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
@@ -176,11 +181,13 @@ class RejectTally {
 
   /**
    * The partial_success error_message, e.g. `2 log records rejected: not_llmsec=1,
-   * invalid_event=1 (first: missing string attribute "user.id")`.
+   * invalid_event=1 (first: missing string attribute "user.id")`, then which cap the first
+   * over_cap record broke: `; over_cap first: more than maxAttributes (1024) attributes in one list`.
    */
   message(signal: Signal): string {
     const parts = [...this.counts].map(([r, n]) => `${r}=${n}`).join(', ');
-    const detail = this.firstInvalid !== undefined ? ` (first: ${this.firstInvalid})` : '';
+    let detail = this.firstInvalid !== undefined ? ` (first: ${this.firstInvalid})` : '';
+    if (this.firstOverCap !== undefined) detail += `; over_cap first: ${this.firstOverCap}`;
     return `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}${detail}`;
   }
 }

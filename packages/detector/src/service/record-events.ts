@@ -22,12 +22,17 @@ export type RejectReason =
   /** Named `llmsec.*` but not a complete event (missing id, category, severity, time, user). */
   | 'invalid_event'
   /** A span with no llmsec span events that is not a GenAI model request. */
-  | 'not_genai';
+  | 'not_genai'
+  /**
+   * A record or span past a decode cap of its own (otlp.limits: attributes, span events, a
+   * name), or under a resource or scope past one: rejected alone, the request's others taken.
+   */
+  | 'over_cap';
 
 /** The reasons each signal can give. */
 export const REJECT_REASONS: Readonly<Record<'logs' | 'traces', readonly RejectReason[]>> = {
-  logs: ['not_llmsec', 'alert_record', 'invalid_event'],
-  traces: ['invalid_event', 'not_genai'],
+  logs: ['not_llmsec', 'alert_record', 'invalid_event', 'over_cap'],
+  traces: ['invalid_event', 'not_genai', 'over_cap'],
 };
 
 /**
@@ -45,6 +50,7 @@ export function newBatch(): EventBatch {
 
 /** Appends an llmsec log record's event to `out`, or returns why it is not usable. */
 export function logRecordToEvent(record: DecodedLogRecord, out: EventBatch): RejectReason | undefined {
+  if (record.overCap !== undefined) return 'over_cap';
   if (!isLlmsecEventName(record.eventName, record.attributes))
     return record.eventName === ALERT_EVENT_NAME ? 'alert_record' : 'not_llmsec';
   return push(decodeLogRecord(record), out) ? undefined : 'invalid_event';
@@ -62,6 +68,7 @@ export function spanToEvents(
   genAi: GenAiSpanOptions,
   out: EventBatch,
 ): RejectReason | undefined {
+  if (span.overCap !== undefined) return 'over_cap';
   const before = out.events.length;
   let invalid = 0;
   for (const ev of span.events) {
