@@ -66,7 +66,8 @@ export interface ProviderAdapter {
    * `body`: the request as the application made it.
    */
   outputTexts?(data: unknown, body: Body): OutputTexts | undefined;
-  newStream(): StreamAccumulator;
+  /** `body`: the request as the application made it (legacy completions' `echo` reads it). */
+  newStream(body?: Body): StreamAccumulator;
   /**
    * Streams: the item with its text rewritten, for a guard that rewrites a stream (piiGuard
    * redact): each piece of text `newStream().observe` reads from it through `rw.next`, in the

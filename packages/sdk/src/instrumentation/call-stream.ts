@@ -1,4 +1,4 @@
-import type { ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
+import type { Body, ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
 import { runChunkGuards } from './chunk-guards.ts';
 import { OutputBlockedError } from './errors.ts';
 import { reportTelemetryError } from '../errors.ts';
@@ -13,6 +13,8 @@ import type { GuardContext, GuardOutput } from './types.ts';
 /** What stream observation needs from its call (LlmCall implements it). */
 export interface StreamingCall {
   readonly runtime: LlmRuntime;
+  /** The request as the application made it. */
+  readonly body: Body;
   readonly adapter: ProviderAdapter;
   readonly ctx: GuardContext;
   complete(summary: ResponseSummary | undefined): void;
@@ -27,7 +29,7 @@ export interface StreamingCall {
  * whole text, then the call completes. A stream the application stops reading is abandoned.
  */
 export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
-  const acc = call.adapter.newStream();
+  const acc = call.adapter.newStream(call.body);
   const runtime = call.runtime;
   const guards = call.adapter.guarded ? runtime.outputGuards : [];
   const chunkGuards = runtime.hasChunkGuards && guards.length > 0;

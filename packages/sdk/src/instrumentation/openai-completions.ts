@@ -13,6 +13,7 @@ import { dropChoiceLogprobs } from './logprobs.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
+import { echoedChars, echoLength, EchoStream, promptTexts } from './completions-echo.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -30,7 +31,8 @@ import type { GuardInput, GuardMessage } from './types.ts';
  * by choice, each choice checked on its own (output-texts.ts). Streamed, each
  * choice's `text` is rewritten on its own (streamLanes); past 128 choices (a streamed list of
  * prompts x n) the stream is held from their first character to its end, each still checked
- * on its own (pii-stream-lanes.ts).
+ * on its own (pii-stream-lanes.ts). `echo: true`: the echoed prompt is not output, streamed or
+ * not (completions-echo.ts).
  */
 export const openaiCompletionsAdapter: ProviderAdapter = {
   provider: 'openai',
@@ -100,10 +102,14 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
     for (const c of arr(obj(item)?.choices)) {
       const choice = obj(c);
       if (choice === undefined || typeof choice.text !== 'string' || choice.text.length === 0) continue;
-      const next = rw.next(choice.text, num(choice.index) ?? 0);
+      // The echoed prompt is delivered as sent; what follows it in the stream's text (completions-echo.ts).
+      const echo = echoedChars(choice);
+      if (echo >= choice.text.length) continue;
+      const own = echo > 0 ? choice.text.slice(echo) : choice.text;
+      const next = rw.next(own, num(choice.index) ?? 0);
       // This chunk's tokens repeat the text it had (logprobs.ts).
-      if (next !== choice.text) dropChoiceLogprobs(choice);
-      choice.text = next;
+      if (next !== own) dropChoiceLogprobs(choice);
+      choice.text = echo > 0 ? choice.text.slice(0, echo) + next : next;
     }
     return item;
   },
@@ -111,8 +117,9 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
   // n > 1: each choice's text redacted on its own (pii-stream-lanes.ts).
   streamLanes: completionLanes,
 
-  newStream(): StreamAccumulator {
+  newStream(body?: Body): StreamAccumulator {
     const s = emptySummary();
+    const echo = EchoStream.of(body);
     const finish = new Map<number, string>();
     /** n > 1: each choice's text, joined at the end as readResponse joins them (openai-chat.ts). */
     let choices: Map<number, string> | undefined;
@@ -125,8 +132,13 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
         let delta = '';
         for (const c of arr(chunk.choices)) {
           const choice = obj(c);
-          const text = str(choice?.text);
+          let text = str(choice?.text);
           const index = num(choice?.index) ?? 0;
+          // echo: true: the prompt the choice starts with is the user's input, not output.
+          if (echo !== undefined && choice !== undefined && text !== undefined && text.length > 0) {
+            const k = echo.take(choice, index, text);
+            if (k > 0) text = text.slice(k);
+          }
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
             choices ??= new Map([[0, s.text + delta]]);
@@ -158,33 +170,6 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
     };
   },
 };
-
-/**
- * `echo: true`: each choice's text starts with its prompt (the request's, choice i answering
- * prompt floor(i / n) of a list). That prompt is the user's input, read by the input guards:
- * read as output too it was reported twice (detect) and blocked as the response's (block, on
- * the output side only). So it is left out of what the output guards read and rewrite, when
- * the choice starts with it as the application sent it; a prompt the input guards rewrote is
- * echoed rewritten, does not match, and is read as output as before (it holds no finding left
- * by the guard that rewrote it). Streamed echoes are read as output (not fixed).
- */
-function echoLength(body: Body | undefined, choice: Record<string, unknown>, i: number): number {
-  if (body?.echo !== true) return 0;
-  const prompts = promptTexts(body.prompt);
-  const n = num(body.n) ?? 1;
-  const index = num(choice.index) ?? i;
-  const prompt = prompts.length === 1 ? prompts[0] : prompts[Math.floor(index / Math.max(1, n))];
-  return prompt !== undefined && prompt.length > 0 && (choice.text as string).startsWith(prompt)
-    ? prompt.length
-    : 0;
-}
-
-/** The prompt's strings: a string, or a list's strings; token-id prompts give none. */
-function promptTexts(prompt: unknown): string[] {
-  if (typeof prompt === 'string') return [prompt];
-  if (!Array.isArray(prompt) || !prompt.every((p) => typeof p === 'string')) return [];
-  return prompt as string[];
-}
 
 /** The choices' texts with any, in index order (the summary joins them by a line break); undefined for one choice. */
 function choiceTexts(choices: Map<number, string> | undefined): string[] | undefined {

@@ -1,5 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { echoedChars } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
@@ -99,7 +100,12 @@ export function chatLanes(item: unknown): Array<[number, number]> | undefined {
 
 /** OpenAI legacy completions chunks' lanes: the choices' `text`, as chatLanes. */
 export function completionLanes(item: unknown): Array<[number, number]> | undefined {
-  return choiceLanes(item, (c) => c?.text);
+  // An echoed prompt is not part of the stream's text (completions-echo.ts).
+  return choiceLanes(item, (c) => {
+    const t = c?.text;
+    const e = echoedChars(c);
+    return e > 0 && typeof t === 'string' ? t.slice(e) : t;
+  });
 }
 
 function choiceLanes(
