@@ -18,7 +18,10 @@ const SSN_LABEL = /ssn|social security/i;
 const ssnLabelled: Detector = {
   type: 'us_ssn',
   trigger: (t) => SSN_LABEL.test(t),
-  needs: 'sS',
+  // Not the label's 's': the number after it is ASCII digits (\d without the u flag), so a text
+  // without one has no finding here, and most English text has an 's' (issue 13: the label
+  // regex ran on almost every clean prompt and answer; now only on those with a digit).
+  needs: DIGITS,
   pattern:
     /(?<=\b(?:ssn|social security (?:number|no\.?))[ \t:#=]{1,4})(?!000|666|9\d\d)\d{3}([ -]?)(?!00)\d{2}\1(?!0000)\d{4}(?!\d)/gi,
 };

@@ -57,11 +57,11 @@ export interface Detector {
   /** Cheap whole-text test (a substring or one character class); false skips the regex. */
   readonly trigger: (text: string) => boolean;
   /**
-   * ASCII characters one of which every text the trigger fires on contains (a necessary
-   * condition: a character of its substring, say). The scan reads each text once for all
-   * detectors' characters and skips the trigger of a detector whose characters are all absent
-   * (issue 13: one character loop instead of a string search or regex run per trigger).
-   * Omitted: the trigger always runs.
+   * ASCII characters one of which every text the detector finds something in contains (a
+   * necessary condition: a character of its trigger's substring, say, or one every match of
+   * its pattern holds). The scan reads each text once for all detectors' characters and skips
+   * a detector whose characters are all absent, trigger and pattern (issue 13: one character
+   * loop instead of a string search or regex run per trigger). Omitted: the trigger always runs.
    */
   readonly needs?: string;
   /**
