@@ -69,7 +69,7 @@ describe('a span with usable and unusable llmsec span events (the detector servi
     running = undefined;
   });
 
-  it('takes the span and counts the unusable events in llmsec_detector_values_dropped_total', async () => {
+  it('takes the span, counts the unusable events in llmsec_detector_values_dropped_total and says so in partial_success', async () => {
     ({ detector: running } = await startDetectorWith('span-events-mixed', () => ({})));
     const http = `http://127.0.0.1:${running.http.port}`;
     const good = eventToAttributes(secEvent({ event_id: 'EVT-good' })) as Record<string, unknown>;
@@ -108,9 +108,14 @@ describe('a span with usable and unusable llmsec span events (the detector servi
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(200);
-    // The span is taken whole (no partial success: OTLP counts spans), its two unusable events
-    // counted as dropped parts of a taken record.
-    expect(await res.json()).toEqual({});
+    // The span is taken whole (rejected_spans 0: OTLP counts spans), its two unusable events
+    // counted as dropped parts of a taken record and said in partial_success's error_message.
+    expect(await res.json()).toEqual({
+      partialSuccess: {
+        errorMessage:
+          '2 llmsec span events dropped from spans taken: invalid_event (first: missing string attribute "user.id")',
+      },
+    });
     const metrics = await (await fetch(`${http}/metrics`)).text();
     expect(metrics).toMatch(/llmsec_detector_values_dropped_total\{signal="traces"[^}]*\} 2/);
     expect(metrics).toMatch(/llmsec_detector_records_accepted_total\{signal="traces"[^}]*\} 1/);

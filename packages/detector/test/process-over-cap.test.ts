@@ -58,7 +58,7 @@ function logBatch(): ReadableLogRecord[] {
   return [a!, withAttributes(b!, MAX_ATTRIBUTES + 1), c!, d!];
 }
 
-/** Two GenAI chat spans and, between them, one whose name is over the cap and one with too many events. */
+/** Two GenAI chat spans (the first with an unusable llmsec span event) and, between them, one whose name is over the cap and one with too many events. */
 function spanBatch() {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
@@ -67,7 +67,7 @@ function spanBatch() {
   });
   const tracer = provider.getTracer('t');
   const t0 = Date.now() - 60_000;
-  const chat = (name: string, user: string, events = 0): void => {
+  const chat = (name: string, user: string, events = 0, broken = false): void => {
     const span = tracer.startSpan(name, {
       startTime: t0,
       attributes: {
@@ -79,9 +79,11 @@ function spanBatch() {
       },
     });
     for (let i = 0; i < events; i++) span.addEvent(`e${i}`, t0 + i);
+    // An llmsec span event that is no event (no category, user, time): dropped, the span taken.
+    if (broken) span.addEvent('llmsec.guardrail_block', { 'llmsec.event.id': 'EVT-broken' }, t0 + 1);
     span.end(t0 + 500);
   };
-  chat('chat gpt-4o', 'alice');
+  chat('chat gpt-4o', 'alice', 0, true);
   chat('x'.repeat(MAX_STRING_BYTES + 1), 'mallory');
   chat('chat gpt-4o', 'mallory', MAX_SPAN_EVENTS + 1);
   chat('chat gpt-4o', 'bob');

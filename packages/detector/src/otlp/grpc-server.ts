@@ -139,7 +139,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       if (result.kind === 'accepted') {
         const rejected = clampRejected(result.rejected, records);
         const message =
-          rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+          rejected > 0
+            ? (result.message ?? `${rejected} records are not usable llmsec events`)
+            : (result.message ?? ''); // a warning with nothing rejected (OTLP allows it)
         const reply = (): void => {
           callback(null, encodeExportResponse(rejected, message));
           report({ ...base, rejected, outcome: 'accepted' });

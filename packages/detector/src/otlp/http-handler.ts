@@ -183,7 +183,9 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     if (result.kind === 'accepted') {
       const rejected = clampRejected(result.rejected, records);
       const message =
-        rejected > 0 ? (result.message ?? `${rejected} records are not usable llmsec events`) : '';
+        rejected > 0
+          ? (result.message ?? `${rejected} records are not usable llmsec events`)
+          : (result.message ?? ''); // a warning with nothing rejected (OTLP allows it)
       const reply = (): void => {
         if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
         else send(res, 200, format, exportResponseJson(signal, rejected, message));

@@ -80,7 +80,8 @@ export interface DecodedSpan {
 /**
  * What the service answers for one export request.
  * - accepted: taken (all but `rejected` of them); rejected > 0 becomes OTLP partial_success
- *   with `message` as its error_message. With `settled`, the receivers answer once it settles
+ *   with `message` as its error_message; a `message` with rejected 0 is sent as a warning
+ *   (partial_success with only error_message, as the OTLP spec allows). With `settled`, the receivers answer once it settles
  *   (resolved or rejected: the records are taken either way), e.g. once the events are in a
  *   shared state, so a sender awaiting each answer is ordered across replicas.
  * - overloaded: the ingest queue is full; HTTP 429 / gRPC RESOURCE_EXHAUSTED with retry delay.

@@ -9,6 +9,7 @@ import {
   spanToEvents,
   type EventBatch,
   type RejectReason,
+  type UnusableSpanEvents,
 } from './record-events.ts';
 
 export interface DetectorIngestOptions {
@@ -98,7 +99,7 @@ export class DetectorIngest implements OtlpIngest {
   traces(spans: DecodedSpan[]): IngestResult {
     return this.take('traces', spans.length, (batch, rejects) => {
       for (const s of spans) {
-        const reason = spanToEvents(s, this.genAi, batch);
+        const reason = spanToEvents(s, this.genAi, batch, rejects.unusableEvents);
         if (reason === undefined) continue;
         rejects.add(reason);
         if (reason === 'over_cap') rejects.firstOverCap ??= s.overCap;
@@ -125,7 +126,12 @@ export class DetectorIngest implements OtlpIngest {
       }
       this.metrics.records(signal, count, count - rejects.total);
       const settled = batch.events.length > 0 ? this.settled(signal) : undefined;
-      if (rejects.total === 0) return { kind: 'accepted', rejected: 0, ...(settled && { settled }) };
+      if (rejects.total === 0) {
+        // Nothing rejected, but llmsec span events dropped: said as a warning (OTLP allows an
+        // error_message with rejected 0), so a sender with a broken event hears it.
+        const message = rejects.unusableMessage();
+        return { kind: 'accepted', rejected: 0, ...(message && { message }), ...(settled && { settled }) };
+      }
       for (const [reason, n] of rejects.counts) this.metrics.reject(signal, reason, n);
       return {
         kind: 'accepted',
@@ -173,6 +179,8 @@ class RejectTally {
   firstInvalid: string | undefined;
   /** Which cap the first over_cap record broke, for the sender. */
   firstOverCap: string | undefined;
+  /** llmsec span events of taken spans that gave no event (traces). */
+  readonly unusableEvents: UnusableSpanEvents = { count: 0, first: undefined };
 
   add(reason: RejectReason): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
@@ -188,6 +196,19 @@ class RejectTally {
     const parts = [...this.counts].map(([r, n]) => `${r}=${n}`).join(', ');
     let detail = this.firstInvalid !== undefined ? ` (first: ${this.firstInvalid})` : '';
     if (this.firstOverCap !== undefined) detail += `; over_cap first: ${this.firstOverCap}`;
-    return `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}${detail}`;
+    const unusable = this.unusableMessage();
+    const rejected = `${this.total} ${signal === 'logs' ? 'log records' : 'spans'} rejected: ${parts}${detail}`;
+    return unusable === '' ? rejected : `${rejected}; ${unusable}`;
+  }
+
+  /**
+   * `2 llmsec span events dropped from spans taken: invalid_event (first: missing string
+   * attribute "user.id")`, or '' when none were.
+   */
+  unusableMessage(): string {
+    const { count, first } = this.unusableEvents;
+    if (count === 0) return '';
+    const detail = first !== undefined ? ` (first: ${invalidEventDetail(first)})` : '';
+    return `${count} llmsec span events dropped from spans taken: invalid_event${detail}`;
   }
 }

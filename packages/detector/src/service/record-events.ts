@@ -6,7 +6,7 @@ import {
   logRecordToEvent as decodeLogRecord,
   spanEventToEvent,
 } from '../otlp/to-event.ts';
-import type { DecodedLogRecord, DecodedSpan } from '../otlp/types.ts';
+import type { DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from '../otlp/types.ts';
 import { eventTimeMs } from './event-time.ts';
 import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
 
@@ -57,6 +57,17 @@ export function logRecordToEvent(record: DecodedLogRecord, out: EventBatch): Rej
 }
 
 /**
+ * The llmsec span events of taken spans that gave no event (dropped, the span kept): counted
+ * for the export's partial_success error_message, with the attributes of the first, so the
+ * sender hears what they lacked as for a rejected log record. OTLP counts spans, not events,
+ * so they are not in rejected_spans.
+ */
+export interface UnusableSpanEvents {
+  count: number;
+  first: DecodedSpanEvent['attributes'] | undefined;
+}
+
+/**
  * Appends the events of one span to `out`: its llmsec span events, and for a GenAI span of
  * another instrumentation its request_completed. Returns the reason when the span gave
  * nothing usable; a span of llmsec's own instrumentation without llmsec events is usable (its
@@ -67,13 +78,17 @@ export function spanToEvents(
   span: DecodedSpan,
   genAi: GenAiSpanOptions,
   out: EventBatch,
+  unusable?: UnusableSpanEvents,
 ): RejectReason | undefined {
   if (span.overCap !== undefined) return 'over_cap';
   const before = out.events.length;
   let invalid = 0;
+  let firstInvalid: DecodedSpanEvent['attributes'] | undefined;
   for (const ev of span.events) {
     if (!isLlmsecEventName(ev.name, ev.attributes)) continue;
-    if (!push(spanEventToEvent(ev, span), out)) invalid++;
+    if (push(spanEventToEvent(ev, span), out)) continue;
+    invalid++;
+    firstInvalid ??= ev.attributes;
   }
   const g = genAiSpanToEvent(span, genAi);
   if (g.kind === 'event') {
@@ -82,8 +97,13 @@ export function spanToEvents(
   }
   if (out.events.length > before) {
     // The span is taken (OTLP counts spans whole), its unusable llmsec events dropped: counted
-    // with the values a taken record lost (llmsec_detector_values_dropped_total), not unsaid.
+    // with the values a taken record lost (llmsec_detector_values_dropped_total) and said in
+    // the partial_success message (rejected_spans stays 0: the span was taken).
     droppedValues.count += invalid;
+    if (unusable !== undefined && invalid > 0) {
+      unusable.count += invalid;
+      unusable.first ??= firstInvalid;
+    }
     return undefined;
   }
   // llmsec's own span is usable without events, not with only unusable ones: those are
