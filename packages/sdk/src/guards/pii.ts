@@ -19,8 +19,10 @@ import { PiiStreamLanes } from './pii-stream-lanes.ts';
 import { StreamStates } from './stream-state.ts';
 import {
   STREAM_LANES,
+  STREAM_QUOTES,
   STREAM_REWRITER,
   type StreamLanesHook,
+  type StreamQuotesHook,
   type StreamRewriter,
 } from '../instrumentation/stream-rewriter.ts';
 
@@ -182,6 +184,16 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
   }
 
+  /** Block mode: a quote beside a streamed answer, whole, before its item is delivered (STREAM_QUOTES). */
+  const quotes: StreamQuotesHook = {
+    quote(ctx, text) {
+      const types = detectSensitive(text, redactOptions);
+      if (types.length === 0) return allow();
+      record(types, 'output', ctx);
+      return { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` };
+    },
+  };
+
   /** Both stream modes: the next delta's lanes (chat with n > 1), announced before its chunk check. */
   const lanes: StreamLanesHook = {
     lanes: (ctx, split) => (mode === 'block' ? blockState(ctx).lanes : redaction(ctx)).announce(split),
@@ -260,7 +272,10 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   // detect mode has no chunk check at all, so the runner does not call it for every chunk (and a
   // stream whose output guards have none is not observed chunk by chunk). Redact mode's end
   // check (checkResponse on the whole text) records pii_detected; its modify is not used on a stream.
-  if (mode === 'block' && directions.has('output')) guard.checkChunk = checkChunk;
+  if (mode === 'block' && directions.has('output')) {
+    guard.checkChunk = checkChunk;
+    (guard as { [STREAM_QUOTES]?: StreamQuotesHook })[STREAM_QUOTES] = quotes;
+  }
   if (mode !== 'detect' && directions.has('output'))
     (guard as { [STREAM_LANES]?: StreamLanesHook })[STREAM_LANES] = lanes;
   if (mode === 'redact' && directions.has('output')) {

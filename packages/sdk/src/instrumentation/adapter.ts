@@ -44,6 +44,13 @@ export interface StreamAccumulator {
    * copy of it (call-stream.ts), so the end checks get the same object the chunk checks read.
    */
   readonly text?: string | undefined;
+  /**
+   * The quotes beside the answer read so far (the side texts `observe` collected: annotations'
+   * titles and URLs, citations' quotes), one list that grows as items come. The stream checks a
+   * quote an item added before that item reaches the reader (call-stream.ts quoteChecked).
+   * Absent: the adapter's stream items carry no quotes.
+   */
+  readonly quotes?: readonly string[] | undefined;
 }
 
 export interface ProviderAdapter {

@@ -151,6 +151,9 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       get complete() {
         return done;
       },
+      get quotes() {
+        return s.side;
+      },
     };
   },
 };

@@ -1,5 +1,5 @@
 import type { Body, ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
-import { runChunkGuards } from './chunk-guards.ts';
+import { runChunkGuards, runQuoteChecks } from './chunk-guards.ts';
 import { OutputBlockedError } from './errors.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
@@ -35,8 +35,9 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const chunkGuards = runtime.hasChunkGuards && guards.length > 0;
   const rewriter = chunkGuards ? runtime.streamRewriter : undefined;
   const deliver = rewriter !== undefined ? rewriteItems(call, rewriter) : undefined;
+  const quoteHooks = chunkGuards ? runtime.streamQuotesHooks : [];
   observeStream(stream, {
-    accumulator: acc,
+    accumulator: quoteHooks.length === 0 ? acc : quoteChecked(call, acc),
     deliver,
     onDelta: chunkGuards ? chunkChecks(call, acc) : noChunkChecks,
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
@@ -90,6 +91,36 @@ function chunkChecks(call: StreamingCall, acc: StreamAccumulator): (delta: strin
       reportTelemetryError('guard', err);
     }
     return runChunkGuards(chunked, text.append(delta, acc.text), delta, ctx, runtime.metrics);
+  };
+}
+
+/**
+ * The accumulator with the quote hooks (piiGuard block) run on each quote an item adds, before
+ * the item is delivered: a throw from `observe` cuts the stream there (stream.ts). Before, the
+ * quotes were read only by the end check, after the annotation chunk or citations_delta that
+ * carried them had reached the reader. Only on streams with such a hook.
+ */
+function quoteChecked(call: StreamingCall, acc: StreamAccumulator): StreamAccumulator {
+  const runtime = call.runtime;
+  return {
+    observe(item: unknown): string {
+      const from = acc.quotes?.length ?? 0;
+      const delta = acc.observe(item);
+      const quotes = acc.quotes;
+      if (quotes !== undefined && quotes.length > from)
+        runQuoteChecks(runtime.streamQuotesHooks, quotes, from, call.ctx, runtime.metrics);
+      return delta;
+    },
+    summary: () => acc.summary(),
+    get complete() {
+      return acc.complete;
+    },
+    get text() {
+      return acc.text;
+    },
+    get quotes() {
+      return acc.quotes;
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { reportTelemetryError } from '../errors.ts';
 import type { LlmsecMetrics } from '../metrics.ts';
 import { elapsed } from './guard-durations.ts';
 import { blockOutput, isPromise } from './guard-decisions.ts';
+import type { StreamQuotesHook } from './stream-rewriter.ts';
 import type { GuardContext, OutputDecision, OutputGuard } from './types.ts';
 
 /**
@@ -48,6 +49,36 @@ export function runChunkGuards(
     if (typeof held === 'number' && held > hold) hold = held;
   }
   return hold;
+}
+
+/**
+ * Streaming: the quote hooks (stream-rewriter.ts) on the quotes `quotes[from..]` an item added,
+ * before the item is delivered. Throws OutputBlockedError to cut; a hook that throws is reported
+ * and read as allow, as a chunk check is.
+ */
+export function runQuoteChecks(
+  hooks: ReadonlyArray<{ guard: OutputGuard; hook: StreamQuotesHook }>,
+  quotes: readonly string[],
+  from: number,
+  ctx: GuardContext,
+  metrics: LlmsecMetrics,
+): void {
+  for (const { guard, hook } of hooks) {
+    for (let i = from; i < quotes.length; i++) {
+      const t0 = performance.now();
+      let decision: OutputDecision;
+      try {
+        decision = hook.quote(ctx, quotes[i] as string);
+      } catch (err) {
+        reportTelemetryError('guard', err);
+        break;
+      }
+      if (decision.action === 'block') {
+        metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'block', seconds: elapsed(t0) });
+        throw blockOutput(guard, decision.reason, decision.severity, ctx);
+      }
+    }
+  }
 }
 
 function ignore(): void {}

@@ -167,6 +167,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       get complete() {
         return sawFinish;
       },
+      get quotes() {
+        return s.side;
+      },
       // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
       get text() {
         return choices === undefined ? s.text : undefined;

@@ -85,6 +85,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let done = false;
     /** `response.refusal.done` texts: the end check's side texts when the terminal event never came. */
     let refusals: string[] | undefined;
+    /** `output_text.annotation.added` texts, as they come (the terminal event repeats them). */
+    let quotes: string[] | undefined;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -93,6 +95,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const delta = str(ev?.delta) ?? '';
           text += delta;
           return delta;
+        }
+        if (type === 'response.output_text.annotation.added') {
+          annotationTexts([ev?.annotation], (quotes ??= []));
+          return '';
         }
         if (type === 'response.refusal.done') {
           const r = str(ev?.refusal);
@@ -116,8 +122,12 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
-        if (!done && refusals !== undefined) out.side = [...(s.side ?? []), ...refusals];
+        if (!done && (quotes !== undefined || refusals !== undefined))
+          out.side = [...(s.side ?? []), ...(quotes ?? []), ...(refusals ?? [])];
         return out;
+      },
+      get quotes() {
+        return quotes;
       },
       get complete() {
         return done;

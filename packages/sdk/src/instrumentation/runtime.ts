@@ -12,8 +12,10 @@ import { SecurityEvents } from '../security-events.ts';
 import { setupEvents, withMetrics } from '../setup-events.ts';
 import {
   streamLanesHooksOf,
+  streamQuotesHooksOf,
   streamRewriterOf,
   type StreamLanesHook,
+  type StreamQuotesHook,
   type StreamRewriter,
 } from './stream-rewriter.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
@@ -45,6 +47,8 @@ export class LlmRuntime {
   readonly chunkGuards: readonly OutputGuard[];
   readonly streamRewriter: StreamRewriter | undefined;
   readonly streamLanesHooks: readonly StreamLanesHook[];
+  /** The guards' quote hooks (piiGuard block: a quote is checked before its item is delivered). */
+  readonly streamQuotesHooks: ReadonlyArray<{ guard: OutputGuard; hook: StreamQuotesHook }>;
   readonly limiter: LimiterLike | undefined;
   readonly resolveUser: LlmInstrumentationOptions['resolveUser'];
   readonly prices: PriceTable;
@@ -96,6 +100,7 @@ export class LlmRuntime {
     this.hasChunkGuards = this.chunkGuards.length > 0;
     this.streamRewriter = streamRewriterOf(this.outputGuards);
     this.streamLanesHooks = streamLanesHooksOf(this.outputGuards);
+    this.streamQuotesHooks = streamQuotesHooksOf(this.outputGuards);
     if (options.limiter !== undefined) {
       const l = options.limiter;
       if (

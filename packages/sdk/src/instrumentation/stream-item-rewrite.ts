@@ -20,7 +20,7 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * whole: the titles and URLs of `delta.annotations` (web-search models send them in a chunk,
  * outside the API's typed delta), each as its own text, as the complete response's are
  * (annotations.ts). The end check reads them too (the chat accumulator's side texts); a
- * `block` there comes after the annotation chunk was delivered.
+ * piiGuard `block` checks them before the chunk is delivered (call-stream.ts quoteChecked).
  */
 export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown {
   for (const c of arr(obj(item)?.choices)) {

@@ -1,4 +1,4 @@
-import type { GuardContext, OutputGuard } from './types.ts';
+import type { GuardContext, OutputDecision, OutputGuard } from './types.ts';
 
 /**
  * How a built-in output guard rewrites a streamed response's text before the reader gets it
@@ -37,6 +37,32 @@ export interface StreamLanesHook {
 }
 
 export const STREAM_LANES: unique symbol = Symbol('llmsec.streamLanes');
+
+/**
+ * How a built-in chunk guard that blocks (piiGuard block) checks a quote beside a streamed
+ * answer (an annotation's title or URL, a citation's quoted text) before the item carrying it
+ * reaches the reader. Quotes come whole, each in one item, and are not the stream's text the
+ * chunk checks read; the end check reads them too, but only after their item was delivered.
+ * Internal, as the rewriter.
+ */
+export interface StreamQuotesHook {
+  /** A block cuts the stream before the item is delivered; allow lets it pass. */
+  quote(ctx: GuardContext, text: string): OutputDecision;
+}
+
+export const STREAM_QUOTES: unique symbol = Symbol('llmsec.streamQuotes');
+
+/** The guards that have a quote hook, each with it. */
+export function streamQuotesHooksOf(
+  guards: readonly OutputGuard[],
+): Array<{ guard: OutputGuard; hook: StreamQuotesHook }> {
+  const out: Array<{ guard: OutputGuard; hook: StreamQuotesHook }> = [];
+  for (const guard of guards) {
+    const hook = (guard as { [STREAM_QUOTES]?: StreamQuotesHook })[STREAM_QUOTES];
+    if (hook !== undefined) out.push({ guard, hook });
+  }
+  return out;
+}
 
 /** The guards' lane hooks. */
 export function streamLanesHooksOf(guards: readonly OutputGuard[]): StreamLanesHook[] {
