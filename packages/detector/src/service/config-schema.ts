@@ -37,6 +37,17 @@ const httpUrl = z
   .string()
   .refine((s) => isUrl(s, ['http:', 'https:']), { message: 'want an http(s):// URL' });
 
+// Each Alertmanager alert's generatorURL (its first trace's link): Alertmanager answers 422 to a
+// whole POST whose generatorURL is not a URI (relative, or a bad %-escape), a final answer that
+// loses every alert with a trace; without {trace_id} every alert links to one page.
+const traceUrlTemplate = z.string().refine(
+  (s) => {
+    const url = s.replaceAll('{trace_id}', '0af7651916cd43dd8448eb211c80319c');
+    return url !== s && isUrl(url, ['http:', 'https:']) && !/%(?![0-9A-Fa-f]{2})/.test(url);
+  },
+  { message: 'want an http(s):// URL holding {trace_id}, e.g. http://jaeger:16686/trace/{trace_id}' },
+);
+
 const stateUrl = z.string().refine((s) => s === 'memory' || isUrl(s, ['redis:', 'rediss:']), {
   message: 'want "memory" or a redis:// / rediss:// URL',
 });
@@ -229,7 +240,7 @@ export const configSchema = z
         /** OTLP/HTTP logs endpoint for alert log records, e.g. http://collector:4318/v1/logs. */
         otlp_alerts: httpUrl.optional(),
         /** Alertmanager `generatorURL` / trace links, e.g. http://jaeger:16686/trace/{trace_id}. */
-        trace_url_template: z.string().optional(),
+        trace_url_template: traceUrlTemplate.optional(),
       })
       .strict()
       .default({
