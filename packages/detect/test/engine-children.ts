@@ -49,7 +49,7 @@ async function call(child: Child, msg: unknown): Promise<{ ok: true; stats?: Eng
 }
 
 /**
- * One process per config, the stream dealt round-robin in rounds of at most `latenessMs`, then
+ * One process per config, the stream dealt round-robin (or by `owner`) in rounds of at most `latenessMs`, then
  * flushed twice (the second lets each process sweep what the others' final events made due).
  * Returns every process's alerts, its late drops, and how many processes emitted any alert.
  */
@@ -57,6 +57,8 @@ export async function runProcesses(
   configs: Record<string, unknown>[],
   stream: Timed[],
   latenessMs: number,
+  /** The process of each event (default: round-robin in stream order). */
+  owner?: (e: Timed) => number,
 ): Promise<{ alerts: Alert[]; perProcess: Alert[][]; late: number; emitters: number }> {
   const children = configs.map((c) => startChild(c));
   const n = children.length;
@@ -64,7 +66,7 @@ export async function runProcesses(
     let i = 0;
     for (const round of rounds(stream, latenessMs)) {
       const shares: [unknown, number][][] = children.map(() => []);
-      for (const { event, t } of round) shares[i++ % n]!.push([event, t]);
+      for (const e of round) shares[owner !== undefined ? owner(e) : i++ % n]!.push([e.event, e.t]);
       await Promise.all(children.map((c, k) => call(c, { events: shares[k] })));
     }
     for (let pass = 0; pass < 2; pass++) await Promise.all(children.map((c) => call(c, { flush: true })));
