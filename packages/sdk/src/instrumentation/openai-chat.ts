@@ -10,6 +10,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
@@ -207,13 +208,17 @@ function chatOutputTexts(data: unknown): OutputTexts {
       let a = 0;
       let at = 0;
       for (const { choice, message } of choices) {
+        at = writeAnnotationTexts(message.annotations, nextSide, at);
         if (typeof message.content === 'string') {
           const next = nextAnswer[a++] ?? '';
-          // The choice's tokens repeat the text it had (logprobs.ts).
-          if (next !== message.content) dropChoiceLogprobs(choice);
+          // The choice's tokens repeat the text it had (logprobs.ts); its annotations' offsets
+          // point into it (annotation-offsets.ts).
+          if (next !== message.content) {
+            dropChoiceLogprobs(choice);
+            realignAnnotations(message, message.content, next);
+          }
           message.content = next;
         }
-        at = writeAnnotationTexts(message.annotations, nextSide, at);
         if (hasRefusal(message)) {
           const next = nextSide[at++];
           if (typeof next === 'string' && next !== message.refusal) {

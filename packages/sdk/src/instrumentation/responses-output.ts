@@ -1,3 +1,4 @@
+import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { dropListLogprobs } from './logprobs.ts';
 import type { OutputTexts } from './output-texts.ts';
@@ -53,10 +54,14 @@ export function responsesOutputTexts(
     let at = 0;
     for (const [j, p] of parts.entries()) {
       const next = pieces[j] ?? '';
-      // The part's tokens repeat the text it had (logprobs.ts).
-      if (next !== p.text) dropListLogprobs(p);
-      p.text = next;
       at = writeAnnotationTexts(p.annotations, nextSide, at);
+      // The part's tokens repeat the text it had (logprobs.ts); its annotations' offsets point
+      // into it (annotation-offsets.ts).
+      if (next !== p.text) {
+        dropListLogprobs(p);
+        realignAnnotations(p, p.text, next);
+      }
+      p.text = next;
     }
     for (const r of refusals) {
       const next = nextSide[at++];
