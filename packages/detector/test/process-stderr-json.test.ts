@@ -77,4 +77,21 @@ describe('llmsec detector stderr is JSON lines', () => {
     expect(failure, run.stderr).toBeDefined();
     expect(JSON.stringify(failure)).toContain('EADDRINUSE');
   }, 30_000);
+
+  it('when its gRPC port is taken: @grpc/grpc-js says so in a JSON line too, exit 1', async () => {
+    // grpc-js logs a failed bind itself, by default with console.error: before, the first stderr
+    // line was the plain text "E No address added out of total 1 resolved".
+    const taken = createServer();
+    servers.push(taken);
+    const port = await new Promise<number>((resolve) =>
+      taken.listen(0, '127.0.0.1', () => resolve((taken.address() as { port: number }).port)),
+    );
+    const run = await runDetectorCli(['--otlp-http', '127.0.0.1:0', '--otlp-grpc', `127.0.0.1:${port}`]);
+    expect(run.code, run.stderr).toBe(1);
+    const lines = logLines(run.stderr);
+    expect(JSON.stringify(lines.find((l) => l.level === 'error'))).toContain('EADDRINUSE');
+    expect(lines.some((l) => l.msg === 'grpc-js' && String(l.message).includes('No address added'))).toBe(
+      true,
+    );
+  }, 30_000);
 });

@@ -6,6 +6,7 @@ import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
 import { createServiceRoutes } from './http-routes.ts';
+import { routeGrpcLog } from './grpc-log.ts';
 import type { Logger } from './log.ts';
 import type { DetectorMetrics } from './metrics.ts';
 
@@ -38,6 +39,7 @@ export interface Receivers {
  */
 export async function startReceivers(options: ReceiversOptions): Promise<Receivers> {
   const { config, ingest, metrics, logger } = options;
+  routeGrpcLog(logger);
   const httpAddr = parseHostPort(config.otlp.http)!;
   const grpcAddr = parseHostPort(config.otlp.grpc)!;
   const observer = (r: ReceiveReport): void => {
