@@ -28,6 +28,15 @@ export const LLMSEC_VARIANTS: readonly Variant[] = [
   'llmsec, no guards',
   'llmsec, default guards',
 ];
+/**
+ * `--peer-official-only`: ours and the official instrumentation on the same client (openai 6)
+ * and that plain client: the issue's instrumentation aim alone, for repeated runs.
+ */
+export const OFFICIAL_VARIANTS: readonly Variant[] = [
+  'openai 6, plain',
+  'llmsec, no guards (openai 6)',
+  'otel instrumentation-openai 0.22.0',
+];
 /** The plain client each variant is compared with (same openai major). */
 export const BASELINE: Record<Variant, Variant> = {
   'openai 7, plain': 'openai 7, plain',

@@ -3,7 +3,7 @@
  * uninstrumented and instrumented (instrumentClient; real OTel SDK providers with batch
  * processors and discarding exporters; SecurityEvents), in the same process and run.
  *
- *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --no-peer-stream --only-peers --ab --peer-llmsec-only --peer-crosstalk]
+ *   npm run bench:instrumentation [-- --calls 100 --rounds 30 --peer-rounds 8 --peer-calls 2000 --peer-warmup 2000 --no-peers --no-peer-stream --only-peers --ab --peer-llmsec-only --peer-official-only --peer-crosstalk]
  *
  * `--ab` adds, for the canned-fetch transports, the instrumented variants with llmsec's
  * histograms recorded into the SDK's Histogram (`[SDK histograms]`: LlmsecMetrics on a meter
@@ -16,6 +16,7 @@
  * openai and @arizeai/openinference-instrumentation-openai beside ours, one process each,
  * non-streaming and then streamed (`--no-peer-stream`: non-streaming only; `--only-peers`:
  * skip the in-process table; `--peer-llmsec-only`: only the openai 7 plain and llmsec rows;
+ * `--peer-official-only`: only openai 6 plain, llmsec on it and the official instrumentation;
  * `--peer-crosstalk`: also llmsec without and with guards each sharing its process with the
  * other configuration, peer-variants.ts). The default guards' added time is reported paired
  * per round, one configuration per process (what an application with one configuration pays),
@@ -48,7 +49,7 @@ import { SecurityEvents } from '../../packages/sdk/src/security-events.ts';
 import { LlmsecMetrics } from '../../packages/sdk/src/metrics.ts';
 import { startFakeLlm } from '../../examples/fake-llm/server.ts';
 import { runPeers, shuffle } from './peers.ts';
-import { CROSSTALK_VARIANTS, LLMSEC_VARIANTS, VARIANTS } from './peer-variants.ts';
+import { CROSSTALK_VARIANTS, LLMSEC_VARIANTS, OFFICIAL_VARIANTS, VARIANTS } from './peer-variants.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { median } from '../report.ts';
 import { SDK_HISTOGRAMS, installDiscardingProviders } from './otel-providers.ts';
@@ -187,7 +188,11 @@ if (!process.argv.includes('--no-peers')) {
     calls: arg('peer-calls', 2000),
     warmup: arg('peer-warmup', 2000),
     variants: [
-      ...(process.argv.includes('--peer-llmsec-only') ? LLMSEC_VARIANTS : VARIANTS),
+      ...(process.argv.includes('--peer-llmsec-only')
+        ? LLMSEC_VARIANTS
+        : process.argv.includes('--peer-official-only')
+          ? OFFICIAL_VARIANTS
+          : VARIANTS),
       ...(process.argv.includes('--peer-crosstalk') ? CROSSTALK_VARIANTS : []),
     ],
   };
