@@ -150,6 +150,9 @@ const ALERT_FIELDS = [
   'status',
   'labels',
   'user_ids',
+  // Since 5 December 2026: a reader that turns the line into enforcement (a webhook receiver,
+  // the JSONL fed to alertViolationHook) must know its users are the accounts tried.
+  'users_are_victims',
   'across',
   'starts_at',
   'ends_at',
@@ -158,7 +161,7 @@ const ALERT_FIELDS = [
   'trace_ids',
 ] as const;
 
-/** One alert JSONL line, exactly the fields of events.md section 2 (in-process extras left out). */
+/** One alert JSONL line, exactly the fields of docs/formats.md section 2 (in-process extras, trigger, left out). */
 export function encodeAlert(alert: Alert): string {
   const out: Record<string, unknown> = {};
   for (const key of ALERT_FIELDS) {

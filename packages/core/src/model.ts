@@ -161,10 +161,11 @@ export interface Alert {
   /** In-process only: the span of the event that fired it (or resolved it, when an implicated user's), for log correlation. */
   trigger?: { trace_id: string; span_id?: string };
   /**
-   * In-process only (not in the alert JSONL): set when the rule reads only victim-side
-   * categories (VICTIM_CATEGORIES), so `user_ids` are accounts something was done to, not who
-   * did it. The alert→violation bridge and the detector's fleet enforcement never act on them
-   * by severity, whatever the rule's id (a custom rule as much as a built-in one).
+   * Set when the rule reads only victim-side categories (VICTIM_CATEGORIES), so `user_ids` are
+   * accounts something was done to, not who did it. The alert→violation bridge and the
+   * detector's fleet enforcement never act on them by severity, whatever the rule's id (a custom
+   * rule as much as a built-in one). In the alert JSONL and the webhook body too (encodeAlert),
+   * so a reader that feeds the bridge from them keeps the exemption.
    */
   users_are_victims?: true;
 }

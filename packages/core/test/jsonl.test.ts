@@ -334,7 +334,7 @@ describe('encodeAlert', () => {
     alert_id: 'ALR-1',
   };
 
-  it('writes exactly the events.md alert fields, in order, leaving in-process extras out', () => {
+  it('writes exactly the formats.md alert fields, in order, leaving in-process extras out', () => {
     const line = encodeAlert(alert);
     expect(Object.keys(JSON.parse(line) as object)).toEqual([
       'alert_id',
@@ -343,6 +343,9 @@ describe('encodeAlert', () => {
       'status',
       'labels',
       'user_ids',
+      // In the line since the victim exemption must survive a webhook or the JSONL read back
+      // into enforcement (test/victim-flag-readback.test.ts); absent when not set.
+      'users_are_victims',
       'starts_at',
       'description',
       'evidence',
@@ -350,12 +353,15 @@ describe('encodeAlert', () => {
     ]);
     expect(line).not.toContain('runbook');
     expect(line).not.toContain('Rapid guardrail blocks');
+    expect(JSON.parse(line)).toMatchObject({ users_are_victims: true });
+    const { users_are_victims: _unset, ...actors } = alert;
+    expect(Object.keys(JSON.parse(encodeAlert(actors)) as object)).not.toContain('users_are_victims');
   });
 
   it('writes ends_at after starts_at on resolved lines', () => {
     const resolved = { ...alert, status: 'resolved' as const, ends_at: '2026-11-22T10:09:00Z' };
     const keys = Object.keys(JSON.parse(encodeAlert(resolved)) as object);
-    expect(keys.slice(6, 8)).toEqual(['starts_at', 'ends_at']);
+    expect(keys.slice(7, 9)).toEqual(['starts_at', 'ends_at']);
     expect(JSON.parse(encodeAlert(resolved))).toMatchObject({
       status: 'resolved',
       ends_at: '2026-11-22T10:09:00Z',
