@@ -1,5 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import { dropListLogprobs } from './logprobs.ts';
+import { WITHHELD } from './output-texts.ts';
 import { responsesOutputTexts } from './responses-output.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
@@ -17,8 +18,10 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * each repeat was rewritten on its own: an address cut between two parts (or two items) was
  * redacted in the deltas, which run on from one part into the next, but found in neither half
  * alone, so the done events and the final response (`responses.stream()`'s `finalResponse()`)
- * carried it whole. A part whose deltas were not seen (or whose text is not what they joined
- * to) is rewritten with the others' text whole (responses-output.ts), never left as it was.
+ * carried it whole. A part whose repeat is not what its deltas joined to repeats what they were
+ * delivered as; one whose deltas were not seen is withheld in its own done events (WITHHELD) and
+ * rewritten with the others' text whole in the response (responses-output.ts), never left as
+ * it was.
  *
  * Memory: the raw and delivered text of each part (keyed by output and content index), as
  * long as the answer, for the stream's life.
@@ -62,7 +65,7 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       break;
     case 'response.output_text.done':
       if (typeof ev.text === 'string') {
-        const next = repeated(rw, key(ev.output_index, ev.content_index), ev.text) ?? rw.whole(ev.text);
+        const next = repeated(rw, key(ev.output_index, ev.content_index), ev.text) ?? WITHHELD;
         if (next !== ev.text) dropListLogprobs(ev);
         ev.text = next;
       }
@@ -106,18 +109,24 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
   return item;
 }
 
-/** What a part's deltas became, when `text` is what they joined to; undefined otherwise. */
+/**
+ * What a part's deltas were delivered as, when it had any: the repeat of a part is never more
+ * than the reader got from its deltas, even when the server's repeat differs from them (before,
+ * such a repeat was rewritten alone, and half of an address cut at the part's edge, found in
+ * neither part on its own, went out in it). Undefined for a part without deltas.
+ */
 function repeated(rw: StreamItemRewrite, k: string | undefined, text: string): string | undefined {
   if (k === undefined || text.length === 0) return undefined;
-  const p = delivered.get(rw)?.get(k);
-  return p !== undefined && p.raw === text ? p.out : undefined;
+  return delivered.get(rw)?.get(k)?.out;
 }
 
 /**
  * The output_text parts of a response (or of the items given, at output indexes `at`; one part
  * at content index `contentIndex`) written back as their deltas were delivered when every part
- * with text has its deltas seen; else rewritten whole as one text and cut back part by part
- * (responses-output.ts). Annotations through `rw.whole` each.
+ * with text has its deltas seen. Else a response (every part) is rewritten whole as one text and
+ * cut back part by part (responses-output.ts), and an event's own items have each part without
+ * deltas withheld: a part read alone cannot be judged, since the next part's first characters
+ * (not sent yet) may complete a finding cut at its end. Annotations through `rw.whole` each.
  */
 function rewriteItems(
   response: unknown,
@@ -132,6 +141,8 @@ function rewriteItems(
   const side = t.side.map((s) => rw.whole(s));
   const list = items ?? arr(obj(response)?.output);
   const out: string[] = [];
+  /** Each part's repeat, a part without deltas withheld (an event's own items only). */
+  const pieces: string[] = [];
   let all = true;
   for (const [i, it] of list.entries()) {
     const oi = at === undefined ? i : at[i];
@@ -141,8 +152,10 @@ function rewriteItems(
       const next = p.text.length === 0 ? '' : repeated(rw, key(oi, contentIndex ?? ci), p.text);
       if (next === undefined) all = false;
       else out.push(next);
+      pieces.push(next ?? WITHHELD);
     }
   }
   if (all) t.writeParts(out, side);
-  else t.write([text.length > 0 ? rw.whole(text) : text], side);
+  else if (items === undefined) t.write([text.length > 0 ? rw.whole(text) : text], side);
+  else t.writeParts(pieces, side);
 }
