@@ -69,8 +69,10 @@ function rewriteRefusalPiece(
 ): void {
   const piece = typeof d?.refusal === 'string' && d.refusal.length > 0 ? d.refusal : undefined;
   const last = typeof choice.finish_reason === 'string';
+  // The common chunk (content, no refusal, not the last): no lookup.
+  if (piece === undefined && !last) return;
   let held = refusals.get(rw);
-  if (piece === undefined && (!last || held === undefined)) return;
+  if (piece === undefined && held === undefined) return;
   if (held === undefined) refusals.set(rw, (held = new Map()));
   const index = num(choice.index) ?? 0;
   const so = held.get(index);
