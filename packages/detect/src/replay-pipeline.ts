@@ -49,6 +49,8 @@ export interface ReaderStart {
   opened: Int32Array;
   /** This reader's blocks of the file, beside other readers' (replay-split.ts); else all of it. */
   range?: ReaderRange;
+  /** ReaderSplitOptions.rawLines. */
+  rawLines: 'auto' | 'always' | 'never';
 }
 
 /** The first message to the reader thread: the rules whose fields it keeps. */
@@ -81,6 +83,13 @@ export interface ReaderBatch {
   blockLines?: number;
   /** The lines read up to this batch's last (on byte ranges, its block's own numbering). */
   lines?: number;
+  /**
+   * `values` are `count` lines (not blank) for this side to decode, `lineNumbers` theirs; only
+   * over-long lines are in `errors` (malformed ones are found here). The reader, which sets the
+   * replay's pace, hands lines over when this side is waiting for work (ReaderSplitOptions.rawLines).
+   */
+  raw?: boolean;
+  lineNumbers?: number[];
 }
 
 export interface ReaderDone {
@@ -216,10 +225,13 @@ class ReaderThread implements ReplayReader {
   static start(file: string, maxLineBytes: number, split: ReaderSplitOptions | undefined): ReaderThread {
     const opened = new Int32Array(new SharedArrayBuffer(4));
     const ranges: (ReaderRange | undefined)[] = planSplit(file, split) ?? [undefined];
+    const rawLines = split?.rawLines ?? 'auto';
+    if (rawLines !== 'auto' && rawLines !== 'always' && rawLines !== 'never')
+      throw new RangeError(`rawLines must be auto, always or never, got ${String(rawLines)}`);
     const readers: ReaderPorts[] = [];
     for (const range of ranges) {
       try {
-        readers.push(ReaderThread.spawn(file, maxLineBytes, range, opened));
+        readers.push(ReaderThread.spawn(file, maxLineBytes, range, opened, rawLines));
       } catch (err) {
         for (const r of readers) {
           r.port.close();
@@ -237,6 +249,7 @@ class ReaderThread implements ReplayReader {
     maxLineBytes: number,
     range: ReaderRange | undefined,
     opened: Int32Array,
+    rawLines: ReaderStart['rawLines'],
   ): ReaderPorts {
     const data = new MessageChannel();
     const status = new MessageChannel();
@@ -250,6 +263,7 @@ class ReaderThread implements ReplayReader {
           port: data.port2,
           opened,
           ...(range !== undefined ? { range } : {}),
+          rawLines,
         } satisfies ReaderStart,
         transferList: [data.port2],
         // The reader's garbage is short-lived (lines, parsed objects, the batch being written):
@@ -514,6 +528,25 @@ class BatchFeeder {
   feed(batch: ReaderBatch, linesBefore: number): void {
     const { values, count, errors } = batch;
     const handlers = this.handlers;
+    if (batch.raw === true) {
+      // Decoded as the one-thread replay's onLine decodes (replay-run.ts): same events, same
+      // reasons, the reader's line numbers.
+      const lineNumbers = batch.lineNumbers!;
+      let e = 0;
+      for (let i = 0; i < count; i++) {
+        for (; e < errors.length && errors[e]![0] === i; e++) report(errors[e]!, linesBefore, handlers);
+        let decoded;
+        try {
+          decoded = decodeEventLineFast(values[i] as string);
+        } catch (err) {
+          handlers.onMalformed(linesBefore + lineNumbers[i]!, (err as Error).message);
+          continue;
+        }
+        handlers.onEvent(this.project(decoded.event), decoded.timeMs);
+      }
+      for (; e < errors.length; e++) report(errors[e]!, linesBefore, handlers);
+      return;
+    }
     if (batch.whole) {
       let e = 0;
       for (let i = 0; i < count; i++) {

@@ -31,6 +31,14 @@ import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderRules, ReaderStart } 
 // 230-255, same CPU; 512 a batch cost the engine's thread ~10% more per-message work.
 const BATCH_EVENTS = 1024;
 const MAX_IN_FLIGHT = 8;
+/** Lines go to the engine's side undecoded while it has at most this many batches to take. */
+const RAW_AT_MOST_IN_FLIGHT = 1;
+/**
+ * Characters of lines in one raw batch: lines may be up to --max-line-bytes each, so 1,024 of
+ * them are not a bound; this is (with MAX_IN_FLIGHT) ~16 MB at most in flight, two bytes a
+ * character. A log with previews has ~700-character lines: ~1,500 fit.
+ */
+const RAW_MAX_CHARS = 1 << 20;
 /**
  * Characters of lines posted whole before the rules come; reading then waits for them. The
  * engine's thread loads its modules and the rules in ~0.15-0.3 s, ~50-100 k lines of a log
@@ -92,6 +100,18 @@ port.on('message', (message: ReaderRules | 0) => {
 });
 const wake = (): Promise<void> => new Promise<void>((r) => (resume = r));
 
+/**
+ * The batch being filled holds lines for the engine's side to decode (ReaderBatch.raw): decided
+ * after each read, before the next (between), so a read's lines all go one way. This thread
+ * sets the replay's pace while the engine's thread waits for its batches ~40% of the run
+ * (issue 13): a batch of lines costs this thread the split and the post of each line, the
+ * engine's side the decoding and projection this thread would have done, so lines go over
+ * only when the engine's side has (nearly) nothing queued, and stop as soon as it has.
+ */
+let raw = false;
+/** In a raw batch, each line's number (values are the lines), and their characters. */
+let lineNumbers: number[] = [];
+let rawChars = 0;
 let values: unknown[] = [];
 let count = 0;
 let times: number[] = [];
@@ -116,6 +136,12 @@ function post(blockLines?: number): void {
   if (blockLines !== undefined) batch.blockLines = blockLines;
   // The lines read so far (a block's own on ranges): a failure's count of lines read.
   batch.lines = blockLines ?? lines;
+  if (raw) {
+    batch.raw = true;
+    batch.lineNumbers = lineNumbers;
+    lineNumbers = [];
+    rawChars = 0;
+  }
   port.postMessage(batch);
   inFlight++;
   values = [];
@@ -154,6 +180,14 @@ function onLine(line: string, lineNumber: number): void {
   if (line.length === 0) return;
   const first = line.charCodeAt(0);
   if ((first === 32 || first === 9) && line.trim().length === 0) return;
+  if (raw) {
+    values.push(line);
+    lineNumbers.push(lineNumber);
+    count++;
+    rawChars += line.length;
+    if (count + errors.length >= BATCH_EVENTS || rawChars >= RAW_MAX_CHARS) post();
+    return;
+  }
   let decoded;
   try {
     decoded = decodeEventLineFast(line);
@@ -200,7 +234,14 @@ async function between(): Promise<void> {
     while (arrived === undefined && wholeChars >= maxWholeChars) await wake();
     if (arrived !== undefined) useRules(arrived);
   }
-  if (projection !== undefined) while (inFlight >= MAX_IN_FLIGHT) await wake();
+  if (projection !== undefined) {
+    while (inFlight >= MAX_IN_FLIGHT) await wake();
+    const next =
+      options.rawLines === 'always' || (options.rawLines === 'auto' && inFlight <= RAW_AT_MOST_IN_FLIGHT);
+    // A batch is all lines or all decoded events.
+    if (next !== raw && count + errors.length > 0) post();
+    raw = next;
+  }
 }
 
 function onBlockEnd(blockLines: number): void {

@@ -45,6 +45,13 @@ export interface ReaderSplitOptions {
   blockBytes?: number;
   /** Smaller files are read by one reader. @default 16 MiB */
   minBytes?: number;
+  /**
+   * Whether a reader may hand lines to the engine's thread undecoded (ReaderBatch.raw), for it
+   * to decode when it would otherwise wait: 'auto' when the engine's side has taken all but at
+   * most one batch at a read's end; 'always' and 'never' for tests. Same events either way.
+   * @default 'auto'
+   */
+  rawLines?: 'auto' | 'always' | 'never';
 }
 
 /**

@@ -268,6 +268,38 @@ describe('replay on two threads', () => {
     expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
   });
 
+  // Lines handed to this side undecoded (ReaderBatch.raw; 'auto' does it when this side waits,
+  // which the cases above may or may not hit): decoded here with the same events, reasons and
+  // line numbers; after the whole events of a reader started ahead, and on byte ranges.
+  it.each([
+    ['always, the default rules', 10, defaultRules(), { rawLines: 'always' }, 1],
+    ['always, rules reading other fields', 11, OTHER_RULES, { rawLines: 'always' }, 1],
+    ['never, the default rules', 12, defaultRules(), { rawLines: 'never' }, 1],
+    [
+      'always, two readers on 777-byte blocks',
+      13,
+      defaultRules(),
+      { readers: 2, blockBytes: 777, minBytes: 0, rawLines: 'always' },
+      2,
+    ],
+  ] as const)('the same with lines decoded on this side: %s', async (_name, seed, rules, split, readers) => {
+    const file = join(dir, `raw-${seed}.jsonl`);
+    writeFileSync(file, corpus(seed, 6_000));
+    const one = await oneThread(file, [...rules]);
+    expect(await twoThreads(file, [...rules], undefined, split, readers)).toEqual(one);
+    const reader = startReplayReader(file, MAX_LINE, split);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await twoThreads(file, [...rules], reader, undefined, readers)).toEqual(one);
+    expect(one.malformed.length).toBeGreaterThan(50);
+    expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
+  });
+
+  it('rejects a rawLines that is not auto, always or never', () => {
+    expect(() =>
+      startReplayReader(join(dir, 'x.jsonl'), MAX_LINE, { rawLines: 'sometimes' as 'auto' }),
+    ).toThrow(/rawLines must be auto, always or never/);
+  });
+
   it('a log of nothing but junk: every line reported, in order, in bounded batches', async () => {
     const file = join(dir, 'junk.jsonl');
     writeFileSync(
