@@ -47,7 +47,11 @@ describe('RecentIds', () => {
         fc.integer({ min: 1, max: 24 }),
         // Ids from a small pool: repeats inside and just outside the window are common.
         fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 300 }),
-        (capacity, picks) => compare(capacity, picks.map((n) => `id-${n}`)),
+        (capacity, picks) =>
+          compare(
+            capacity,
+            picks.map((n) => `id-${n}`),
+          ),
       ),
       { numRuns: 2000 },
     );
