@@ -10,7 +10,9 @@
 // - subprocess: `node bench/replay/floor.ts FILE` vs `node packages/cli/src/bin.ts replay FILE`
 //   (what a user runs, two threads) and with `--threads 1`, stdout to /dev/null; and the replay
 //   with LLMSEC_REPLAY_READERS=2 (two reader threads on byte ranges of the file, the default only
-//   with three cores or more) and =1 (one reader), to compare the two on the machine at hand.
+//   with three cores or more) and =1 (one reader), to compare the two on the machine at hand;
+//   and with LLMSEC_REPLAY_RAW_LINES=never (the reader decodes every line, never hands lines to
+//   the engine's thread when it waits), to compare with the default (auto).
 // Then resident memory: peak RSS of the replay subprocess on the corpus and on one with the
 // same lines but few users (two threads and one); the difference per additional active user
 // is the engine's state plus the garbage collector's room for it, told apart by the heap
@@ -160,6 +162,7 @@ try {
     'replay subprocess --threads 1',
     'replay subprocess, 2 readers',
     'replay subprocess, 1 reader',
+    'replay subprocess, raw lines never',
   ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
   const subs = new Map<string, Sub[]>(rows.map((r) => [r, []]));
@@ -186,7 +189,11 @@ try {
                 file,
                 ...(row.endsWith('--threads 1') ? ['--threads', '1'] : []),
               ],
-          readers !== undefined ? { LLMSEC_REPLAY_READERS: readers } : undefined,
+          readers !== undefined
+            ? { LLMSEC_REPLAY_READERS: readers }
+            : row.endsWith('raw lines never')
+              ? { LLMSEC_REPLAY_RAW_LINES: 'never' }
+              : undefined,
         );
         times.get(row)!.push(r);
         subs.get(row)!.push(r);
