@@ -14,3 +14,4 @@ export { MAX_USER_ID_CHARS, userSubject } from './user-subject.ts';
 export { cutId } from './cut-id.ts';
 export { EVENT_FIELD_CAPS, capEventFields, metadataMayBeOverCaps } from './event-caps.ts';
 export { w3cId } from './w3c-id.ts';
+export { readFileCapped } from './read-capped.ts';

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { readFileCapped } from '@llmsec/core/internal';
 import { parse as parseYaml } from 'yaml';
 import { yamlErrorMessage } from './yaml-error.ts';
 import type { z } from 'zod';
@@ -50,11 +50,17 @@ export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
   return rules;
 }
 
+/**
+ * Largest rule or rule-test file read (the built-in rules are 19 KB). The bytes read are
+ * counted: `--rules /dev/zero` grew the process to 22 GB before the kernel killed it.
+ */
+export const MAX_RULE_FILE_BYTES = 16 * 1024 * 1024;
+
 /** Reads and parses a rule file; errors name the file by its base name. */
 export function loadRulesFile(path: string): RuleDefinition[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileCapped(path, MAX_RULE_FILE_BYTES);
   } catch (err) {
     throw new RuleFileError(`${basename(path)}: cannot read: ${(err as Error).message}`);
   }

@@ -12,8 +12,9 @@ import {
   parseTimestamp,
   type DecodedEvent,
 } from '@llmsec/core';
+import { readFileCapped } from '@llmsec/core/internal';
 import { parseDuration } from './duration.ts';
-import { RuleFileError } from './rule-loader.ts';
+import { MAX_RULE_FILE_BYTES, RuleFileError } from './rule-loader.ts';
 
 /**
  * Rule unit-test files, in the spirit of `promtool test rules`: input events and the alerts
@@ -111,7 +112,7 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   const fileName = basename(path);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileCapped(path, MAX_RULE_FILE_BYTES);
   } catch (err) {
     throw new RuleFileError(`${fileName}: cannot read: ${(err as Error).message}`);
   }

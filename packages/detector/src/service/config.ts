@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readFileCapped } from '@llmsec/core/internal';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
@@ -35,6 +36,8 @@ export const AUTH_TOKEN_ENV = 'LLMSEC_DETECTOR_AUTH_TOKEN';
 export const AUTH_TOKEN_FILE_ENV = 'LLMSEC_DETECTOR_AUTH_TOKEN_FILE';
 /** A token file larger than this is not a token file. */
 const MAX_TOKEN_FILE_BYTES = 4096;
+/** Largest config file read, counted as read (`--config /dev/zero` grew the process to 22 GB). */
+const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Where each flag lands in the file's structure, and its name for error messages. */
 const FLAG_PATHS: Record<keyof ConfigFlags, { path: string[]; flag: string; number?: boolean }> = {
@@ -84,7 +87,7 @@ export function loadConfig(
   if (file !== undefined) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileCapped(file, MAX_CONFIG_FILE_BYTES);
     } catch (err) {
       throw new ConfigError(`${source}: cannot read: ${(err as Error).message}`);
     }
@@ -210,7 +213,8 @@ function readTokenFile(path: string, where: string): string {
     const size = statSync(path).size;
     if (size > MAX_TOKEN_FILE_BYTES)
       throw new Error(`${size} bytes; a token file holds the token only (at most ${MAX_TOKEN_FILE_BYTES})`);
-    text = readFileSync(path, 'utf8');
+    // stat() says 0 for a FIFO or a device: the bytes read are counted too.
+    text = readFileCapped(path, MAX_TOKEN_FILE_BYTES);
   } catch (err) {
     throw new ConfigError(`${where}: cannot read ${path}: ${(err as Error).message}`);
   }
