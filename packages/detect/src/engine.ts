@@ -4,6 +4,7 @@ import { AlertDispatch } from './alert-dispatch.ts';
 import type { CompiledRule } from './compile.ts';
 import { defaultRules } from './default-rules.ts';
 import { buildDispatchTables, type Dispatch, type RuleRuntime } from './dispatch-table.ts';
+import { copyKey } from './copy-key.ts';
 import { createDroppedCounter, createRefusedCounter } from './engine-counters.ts';
 import { internalSwitches } from './engine-internal-options.ts';
 import { engineLimits, sharedModeLimits } from './engine-limits.ts';
@@ -238,7 +239,8 @@ export class DetectionEngine {
    */
   ingestOnce(event: SecurityEvent, timeMs?: number): boolean {
     try {
-      if (!this.recent.add(event.event_id)) return false;
+      // On a shared state only exact copies: the state drops repeats per group (copy-key.ts).
+      if (!this.recent.add(this.shared !== undefined ? copyKey(event) : event.event_id)) return false;
     } catch (err) {
       this.errors.report('ingestOnce', err);
       return false;

@@ -6,13 +6,13 @@ import { ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
 
 /**
- * Known limit, pinned (README, "Shared state in Redis", "Repeated event ids"): event-id
- * de-duplication is not the same for one process as for a fleet. One process drops an id it
- * saw among its last `dedupeCapacity` distinct ids (ingestOnce: the whole event, whatever its
- * groups); the shared state drops it per group, while the group holds it (pending, or among its
- * 32 last processed ids). Each case below gives another answer with two engines on one Redis
- * than with one engine on the same events; `it.fails` turns red the day they agree, so the
- * README's statement is taken out with the limit.
+ * Repeated event ids. The shared state drops an id per group, while the group holds it
+ * (pending, or among its 32 last processed ids). One process on Redis now gives the fleet's
+ * answer: its ingestOnce drops only exact copies before shipping (copy-key.ts), where it
+ * dropped any event whose id it had seen. One process in memory (replay, test-rules, a
+ * detector without Redis) still drops an id it saw among its last `dedupeCapacity` distinct
+ * ids, the whole event, whatever its groups: known limit (README, "Shared state in Redis",
+ * "Repeated event ids"), pinned with `it.fails`, which turns red the day they agree.
  */
 
 const db = useRedis({ clients: 2 });
@@ -78,7 +78,76 @@ async function fleet(
   return firing(alerts);
 }
 
-describe('repeated event ids, one process against a fleet (known limit)', () => {
+/** One engine on Redis, fed with ingestOnce (the answers of ingestOnce returned). */
+async function oneOnRedis(
+  events: { event: SecurityEvent; t: number }[],
+  dedupeCapacity?: number,
+): Promise<{ firing: string[]; taken: boolean[] }> {
+  const alerts: Alert[] = [];
+  const engine = new DetectionEngine({
+    rules: [burst],
+    allowedLatenessMs: LATENESS,
+    state: new RedisDetectionState({
+      redis: db.clients[0]!,
+      ruleset: freshRuleset('dedupe1'),
+      commandTimeoutMs: 5_000,
+      shutdownGraceMs: 0,
+    }),
+    onAlert: (a) => alerts.push(a),
+    ...(dedupeCapacity !== undefined ? { dedupeCapacity } : {}),
+  });
+  const taken = events.map(({ event, t }) => engine.ingestOnce(event, t));
+  engine.flush();
+  await engine.forceFlush();
+  await engine.shutdown();
+  return { firing: firing(alerts), taken };
+}
+
+describe('repeated event ids, one process on Redis against a fleet', () => {
+  it('one id in two groups: counted in its new group by both', async () => {
+    // Before, one process dropped Bob's block by its id alone (Alice's) before shipping it.
+    const events = [
+      blockOf(1, 'alice', 'x1'),
+      blockOf(2, 'bob', 'b1'),
+      blockOf(3, 'bob', 'b2'),
+      blockOf(4, 'bob', 'x1'),
+    ];
+    const one = await oneOnRedis(events);
+    expect(one.firing).toEqual(['burst:bob']);
+    expect(one.firing).toEqual(await fleet(events));
+  });
+
+  it('an exact copy: dropped before shipping by one process, by the group on another replica', async () => {
+    const a = blockOf(1, 'frank', 'f1');
+    const copy = { event: { ...a.event }, t: a.t };
+    const events = [a, blockOf(2, 'frank', 'f2'), copy, blockOf(3, 'frank', 'f3')];
+    const one = await oneOnRedis(events);
+    expect(one.taken).toEqual([true, true, false, true]);
+    expect(one.firing).toEqual(['burst:frank']);
+    // Two blocks and a copy: no alert from either.
+    const short = [a, copy, blockOf(2, 'grace', 'g1')].map((e) => ({
+      ...e,
+      event: { ...e.event, user_id: 'grace' },
+    }));
+    expect((await oneOnRedis(short)).firing).toEqual([]);
+    expect(await fleet(short)).toEqual([]);
+  });
+
+  it('a copy past the id window but still pending: once by both', async () => {
+    const events = [
+      blockOf(1, 'carol', 'c1'),
+      blockOf(2, 'dave', 'd1'),
+      blockOf(3, 'erin', 'e1'),
+      blockOf(4, 'carol', 'c2'),
+      blockOf(1, 'carol', 'c1'),
+    ];
+    const one = await oneOnRedis(events, 2);
+    expect(one.firing).toEqual([]);
+    expect(one.firing).toEqual(await fleet(events, 2));
+  });
+});
+
+describe('repeated event ids, one process in memory against a fleet (known limit)', () => {
   it.fails(
     'one id in two groups: dropped whole by one process, counted in its new group by the fleet',
     async () => {
