@@ -220,8 +220,16 @@ function toEvent(raw: Record<string, unknown>, id: string, startMs: number, wher
     }
     event.timestamp = formatTimestamp(startMs + ms);
   }
-  if (event.severity === undefined && isCategory(event.category))
-    event.severity = DEFAULT_SEVERITY[event.category];
+  if (event.severity === undefined) {
+    // The README lets a test leave severity out; core would then say it is missing, when the
+    // mistake is more likely the category (a typo) that has no default.
+    if (event.category !== undefined && !isCategory(event.category)) {
+      throw new RuleFileError(
+        `${where}: field "category": ${JSON.stringify(event.category)} is no llmsec category, so it has no default severity (give severity: warning, alert or critical)`,
+      );
+    }
+    if (isCategory(event.category)) event.severity = DEFAULT_SEVERITY[event.category];
+  }
   try {
     return decodeEvent(event);
   } catch (err) {
