@@ -40,6 +40,12 @@ const RAW_AT_MOST_IN_FLIGHT = 1;
  */
 const RAW_MAX_CHARS = 1 << 20;
 /**
+ * A longer line is decoded here even in raw mode (the rest of that read too): with
+ * --max-line-bytes raised, 1,024 lines or one batch's characters are no bound on one line, and
+ * the projection of a long line is small. In flight raw: at most 8 x (1 Mi + 64 Ki) characters.
+ */
+const RAW_MAX_LINE_CHARS = 64 << 10;
+/**
  * Characters of lines posted whole before the rules come; reading then waits for them. The
  * engine's thread loads its modules and the rules in ~0.15-0.3 s, ~50-100 k lines of a log
  * with previews at the reader's pace: 32 Mi characters are ~45 k such lines. Serialized in
@@ -180,6 +186,11 @@ function onLine(line: string, lineNumber: number): void {
   if (line.length === 0) return;
   const first = line.charCodeAt(0);
   if ((first === 32 || first === 9) && line.trim().length === 0) return;
+  if (raw && line.length > RAW_MAX_LINE_CHARS) {
+    // A batch is all lines or all decoded events.
+    if (count + errors.length > 0) post();
+    raw = false;
+  }
   if (raw) {
     values.push(line);
     lineNumbers.push(lineNumber);

@@ -294,6 +294,40 @@ describe('replay on two threads', () => {
     expect(one.malformed.some((m) => m.includes('over by'))).toBe(true);
   });
 
+  it('lines over 64 Ki characters among raw ones: decoded by the reader, the same events in order', async () => {
+    const file = join(dir, 'raw-long.jsonl');
+    const lines = corpus(14, 3_000)
+      .split('\n')
+      .map((l, i) =>
+        i % 500 === 7 && l.startsWith('{"event_id"')
+          ? l.replace('"category"', `"description":"${'d'.repeat(70_000)}","category"`)
+          : l,
+      );
+    writeFileSync(file, lines.join('\n'));
+    const seen: SecurityEvent[] = [];
+    const malformed: number[] = [];
+    await replayFileOnTwoThreads(
+      { file, maxLineBytes: 1 << 20, rules: undefined, split: { rawLines: 'always' } },
+      { onEvent: (e) => seen.push(e), onMalformed: (n) => malformed.push(n), onOverlong: () => {} },
+    );
+    const expected: SecurityEvent[] = [];
+    const bad: number[] = [];
+    lines.forEach((l, i) => {
+      if (l.trim().length === 0) return;
+      try {
+        expected.push(decodeEventLineFast(l).event);
+      } catch {
+        bad.push(i + 1);
+      }
+    });
+    // Long lines that are events (their descriptions cut to the cap by the decoder).
+    expect(
+      lines.filter((l) => l.length > 70_000 && !bad.includes(lines.indexOf(l) + 1)).length,
+    ).toBeGreaterThan(3);
+    expect(seen).toEqual(expected);
+    expect(malformed).toEqual(bad);
+  });
+
   it('rejects a rawLines that is not auto, always or never', () => {
     expect(() =>
       startReplayReader(join(dir, 'x.jsonl'), MAX_LINE, { rawLines: 'sometimes' as 'auto' }),
