@@ -176,16 +176,35 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
     if (dropped.length > 0) warnDropped(category, dropped);
     return metadata;
   }
-  const metadata: Metadata = {};
+  // `named` is the category method's own object, made for this call and held by nothing else, so
+  // when every field is already its normalised value (the usual case: strings within the cap,
+  // finite numbers, booleans) it is the metadata itself, with the same keys in the same order: one
+  // object and a store under a computed name per field less per event. From the first field that
+  // is not (absent, dropped, clipped, an array's copy, or inherited rather than own), a copy is
+  // built as before, with the fields before it as they were.
+  let metadata: Metadata | undefined;
   let dropped: string[] | undefined;
   for (const key in named) {
     const given = named[key];
-    if (given === undefined) continue;
-    const value = metadataValue(given);
-    if (value === undefined) (dropped ??= []).push(key);
-    else metadata[key] = value;
+    const value = given === undefined ? undefined : metadataValue(given);
+    if (metadata === undefined) {
+      if (value === given && value !== undefined && Object.hasOwn(named, key)) continue;
+      metadata = copyBefore(named, key);
+    }
+    if (value !== undefined) metadata[key] = value;
+    else if (given !== undefined) (dropped ??= []).push(key);
   }
   if (dropped !== undefined) warnDropped(category, dropped);
+  return metadata ?? (named as Metadata);
+}
+
+/** `named`'s fields before `stop`, in order: those eventMetadata kept as they are. */
+function copyBefore(named: Record<string, unknown>, stop: string): Metadata {
+  const metadata: Metadata = {};
+  for (const key in named) {
+    if (key === stop) break;
+    metadata[key] = named[key] as Metadata[string];
+  }
   return metadata;
 }
 
