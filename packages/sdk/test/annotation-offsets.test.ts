@@ -1,6 +1,7 @@
 import { seededRandom } from '@llmsec/core';
 import { describe, expect, it } from 'vitest';
 import { realignAnnotations } from '../src/instrumentation/annotation-offsets.ts';
+import { placeAnnotations, StreamOffsets } from '../src/instrumentation/stream-offsets.ts';
 
 /**
  * realignAnnotations against random rewrites (spans replaced by placeholders or removed, as a
@@ -77,5 +78,52 @@ describe('realignAnnotations', () => {
     expect(holder.annotations).toBe(list);
     realignAnnotations(holder, 'abc', 'a[X]c');
     expect(holder.annotations).toBe(list);
+  });
+
+  it('streamed (StreamOffsets): chunks rewritten at random, kept annotations select the same text (5,000 cases)', () => {
+    const rnd = seededRandom(31);
+    const int = (n: number) => Math.floor(rnd() * n);
+    let kept = 0;
+    let removed = 0;
+    for (let k = 0; k < 5000; k++) {
+      const offsets = new StreamOffsets();
+      let before = '';
+      let after = '';
+      for (let c = 1 + int(5); c > 0; c--) {
+        let chunk = '';
+        for (let i = 1 + int(8); i > 0; i--) chunk += ALPHABET[int(ALPHABET.length)];
+        // A third of the chunks rewritten: a span replaced by Z's (or removed).
+        let out = chunk;
+        if (rnd() < 0.34) {
+          const s = int(chunk.length + 1);
+          const e = s + int(chunk.length + 1 - s);
+          out = chunk.slice(0, s) + REPLACEMENTS[int(3)]! + chunk.slice(e);
+        }
+        offsets.add(chunk, out);
+        before += chunk;
+        after += out;
+      }
+      const list = Array.from({ length: 4 }, () => {
+        const s = int(before.length + 3);
+        const e = s + int(4);
+        return { type: 'url_citation', url_citation: { start_index: s, end_index: e } };
+      });
+      const old = list.map((a) => before.slice(a.url_citation.start_index, a.url_citation.end_index));
+      const ends = list.map((a) => a.url_citation.end_index);
+      const out = placeAnnotations([...list], offsets) as typeof list;
+      for (const a of out) {
+        const i = list.indexOf(a);
+        expect(ends[i]! <= before.length).toBe(true);
+        expect(
+          after.slice(a.url_citation.start_index, a.url_citation.end_index),
+          `${before} -> ${after}`,
+        ).toBe(old[i]);
+      }
+      kept += out.length;
+      removed += list.length - out.length;
+    }
+    // Both outcomes are exercised.
+    expect(kept).toBeGreaterThan(1000);
+    expect(removed).toBeGreaterThan(1000);
   });
 });

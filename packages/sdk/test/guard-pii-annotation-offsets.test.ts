@@ -30,7 +30,30 @@ const spans = [
   { start_index: emailAt, end_index: emailAt + EMAIL.length, title: 'Staff', url: 'https://b.org/' },
 ];
 
-function chat(): FakeResponse {
+function chat(stream: boolean): FakeResponse {
+  if (stream) {
+    const chunk = (delta: unknown, finish: string | null = null) => ({
+      data: {
+        id: 'chatcmpl-os',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      },
+    });
+    // The address cut across chunks; the annotations in a chunk of their own, after the text.
+    return {
+      kind: 'sse',
+      events: [
+        chunk({ role: 'assistant', content: TEXT.slice(0, 12) }),
+        chunk({ content: TEXT.slice(12, 30) }),
+        chunk({ content: TEXT.slice(30) }),
+        chunk({ annotations: spans.map((s) => ({ type: 'url_citation', url_citation: { ...s } })) }),
+        chunk({}, 'stop'),
+        { data: '[DONE]' },
+      ],
+    };
+  }
   return {
     kind: 'json',
     body: {
@@ -105,7 +128,7 @@ function responses(stream: boolean): FakeResponse {
 }
 
 function script(req: FakeRequest): FakeResponse | undefined {
-  if (req.path.endsWith('/chat/completions')) return chat();
+  if (req.path.endsWith('/chat/completions')) return chat(req.body.stream === true);
   if (req.path.endsWith('/v1/responses')) return responses(req.body.stream === true);
   return undefined;
 }
@@ -144,6 +167,25 @@ describe('annotation offsets after a redaction changed the text', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     const m = r.choices[0]!.message;
+    expect(m.content).toBe(NEW);
+    expect(selected(NEW, m.annotations as unknown as Array<Record<string, unknown>>)).toEqual(['Mail', LINK]);
+  });
+
+  it("chat streamed: the annotation chunk's offsets, and chat.completions.stream()'s final message", async () => {
+    const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+    const s = await client().chat.completions.create({ ...ask, stream: true });
+    let content = '';
+    const annotations: Array<Record<string, unknown>> = [];
+    for await (const c of s) {
+      const d = c.choices[0]?.delta as { content?: string; annotations?: Array<Record<string, unknown>> };
+      content += d?.content ?? '';
+      annotations.push(...(d?.annotations ?? []));
+    }
+    expect(content).toBe(NEW);
+    // 'Mail' shares its chunk with the address's start: outside the changed region, kept.
+    expect(selected(NEW, annotations)).toEqual(['Mail', LINK]);
+    const final = await client().chat.completions.stream(ask).finalChatCompletion();
+    const m = final.choices[0]!.message;
     expect(m.content).toBe(NEW);
     expect(selected(NEW, m.annotations as unknown as Array<Record<string, unknown>>)).toEqual(['Mail', LINK]);
   });

@@ -143,6 +143,7 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
   const rw: StreamItemRewrite = {
     next: (t, lane) => rewriter.next(ctx, t, lane),
     whole: (t) => rewriter.whole(ctx, t),
+    offsets: {},
   };
   let withhold: StreamItemRewrite | undefined;
   return (item: unknown): unknown => {
@@ -184,6 +185,7 @@ function withholdingRewrite(): StreamItemRewrite {
       return WITHHELD;
     },
     whole: () => WITHHELD,
+    offsets: {},
   };
 }
 

@@ -2,6 +2,7 @@ import { arr, num, obj } from './adapter.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { echoedChars } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
+import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -34,16 +35,39 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
         texts.map((t) => rw.whole(t)),
         0,
       );
+      // Their offsets point into the choice's content as sent: moved to the content delivered,
+      // removed where it cannot be placed (stream-offsets.ts).
+      d.annotations = placeAnnotations(d.annotations, offsetsOf(rw, num(choice?.index) ?? 0));
     }
     if (choice !== undefined) rewriteRefusalPiece(choice, d, rw);
     if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
       continue;
-    const next = rw.next(d.content, num(choice.index) ?? 0);
+    const lane = num(choice.index) ?? 0;
+    const next = rw.next(d.content, lane);
+    offsetsOf(rw, lane).add(d.content, next);
     // This chunk's tokens repeat the text it had (logprobs.ts).
     if (next !== d.content) dropChoiceLogprobs(choice);
     d.content = next;
   }
   return item;
+}
+
+/** Choices whose annotation offsets are tracked; past this (a hostile stream) one more is shared by the rest. */
+const MAX_OFFSET_CHOICES = 1024;
+
+/**
+ * The choice's offsets in this stream (choice 0, the common stream's only one, without a map
+ * lookup); past MAX_OFFSET_CHOICES an empty one, so its annotations with offsets are removed.
+ */
+function offsetsOf(rw: StreamItemRewrite, lane: number): StreamOffsets {
+  const by = rw.offsets;
+  if (lane === 0) return (by.first ??= new StreamOffsets());
+  let o = (by.others ??= new Map()).get(lane);
+  if (o === undefined) {
+    o = new StreamOffsets();
+    if (by.others.size < MAX_OFFSET_CHOICES) by.others.set(lane, o);
+  }
+  return o;
 }
 
 /** Per stream (its StreamItemRewrite): each choice's refusal pieces not delivered yet. */

@@ -1,3 +1,4 @@
+import type { StreamOffsets } from './stream-offsets.ts';
 import type { GuardContext, OutputDecision, OutputGuard } from './types.ts';
 
 /**
@@ -89,4 +90,9 @@ export interface StreamItemRewrite {
   next(text: string, lane?: number): string;
   /** A text the item repeats whole (done events, the final response), rewritten. */
   whole(text: string): string;
+  /**
+   * Per stream, the chat item rewrite's annotation offsets by choice (stream-offsets.ts):
+   * created empty with the stream, so a chunk finds it without a lookup.
+   */
+  readonly offsets: { first?: StreamOffsets; others?: Map<number, StreamOffsets> };
 }
