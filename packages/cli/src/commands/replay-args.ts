@@ -6,6 +6,9 @@ import { DEFAULT_MAX_LINE_BYTES, parseDuration } from '@llmsec/detect/replay';
 import { decimalInteger } from '../decimal.ts';
 import { UsageError } from '../io.ts';
 
+/** The range of a timestamp, as a rule's window and quiet period (rule-schema.ts). */
+const MAX_LATENESS_MS = 8_640_000_000_000_000;
+
 export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
                      [--max-line-bytes N] [--threads 1|2]
                      [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
@@ -96,6 +99,10 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
     latenessMs = parseDuration(values['allowed-lateness']);
     if (Number.isNaN(latenessMs))
       throw new UsageError(`--allowed-lateness: bad duration "${values['allowed-lateness']}"`);
+    // As a rule's window: with --state, the shared state's TTLs hold the lateness, and past
+    // this every Redis write failed (the replay ran degraded, saying only that word).
+    if (latenessMs > MAX_LATENESS_MS)
+      throw new UsageError('--allowed-lateness: must be at most 100000000d (the range of a timestamp)');
   }
   const maxLineBytes =
     values['max-line-bytes'] !== undefined
