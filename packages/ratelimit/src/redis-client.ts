@@ -10,7 +10,7 @@ export interface ConnectRedisOptions {
 /**
  * A fail-fast ioredis client for operator tools: one connection attempt, no reconnect loop, no
  * offline queue, so an unreachable Redis rejects at once with the connection error instead of
- * queueing commands. Services should build their own client (see README) and keep reconnecting.
+ * queueing commands; so does a URL naming a database the server lacks (`/99`). Services should build their own client (see README) and keep reconnecting.
  */
 export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<Redis | Cluster> {
   const connectTimeout = options.connectTimeoutMs ?? 2_000;
@@ -53,6 +53,13 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
       );
     }
     throw lastError ?? err;
+  }
+  // A SELECT that failed (redis://host/99 on a server of 16 databases) is only an 'error'
+  // event: ioredis still connects, on database 0, and an operator's ban lands in another
+  // keyspace than the one named.
+  if (lastError !== undefined) {
+    client.disconnect();
+    throw lastError;
   }
   return client;
 }
