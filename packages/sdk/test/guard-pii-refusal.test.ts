@@ -19,10 +19,12 @@ import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/serve
 
 const EMAIL = 'jane.doe@example.com';
 const REFUSAL = `I can't give out ${EMAIL}'s records.`;
+const CLEAN = "I can't help with that request, sorry.";
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/chat/completions')) return undefined;
   const base = { id: 'chatcmpl-r', created: 1, model: 'gpt-4o-mini' };
+  const refusal = JSON.stringify(req.body).includes('clean') ? CLEAN : REFUSAL;
   if (req.body.stream === true) {
     const chunk = (delta: unknown, finish: string | null = null) => ({
       data: {
@@ -34,8 +36,8 @@ function script(req: FakeRequest): FakeResponse | undefined {
     return {
       kind: 'sse',
       events: [
-        chunk({ role: 'assistant', content: null, refusal: REFUSAL.slice(0, 20) }),
-        chunk({ refusal: REFUSAL.slice(20) }),
+        chunk({ role: 'assistant', content: null, refusal: refusal.slice(0, 20) }),
+        chunk({ refusal: refusal.slice(20) }),
         chunk({}, 'stop'),
         { data: '[DONE]' },
       ],
@@ -101,6 +103,32 @@ describe("a chat answer's refusal is read by the output guards", () => {
     const helper = client('redact').chat.completions.stream(ask);
     const final = await helper.finalChatCompletion();
     expect(final.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
+  });
+
+  it('streamed, block: no refusal piece reaches the reader before the end check blocks', async () => {
+    const stream = await client('block').chat.completions.create({ ...ask, stream: true });
+    const chunks: unknown[] = [];
+    const read = (async () => {
+      for await (const c of stream) chunks.push(c);
+    })();
+    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(JSON.stringify(chunks)).not.toMatch(/jane|e@example|example\.com/);
+  });
+
+  it('streamed, block, a refusal with no finding: held to the end, then every chunk delivered in order', async () => {
+    const clean = instrumentClient(
+      new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      { ...h.options(), guards: { output: [piiGuard({ mode: 'block', directions: ['output'] })] } },
+    );
+    const stream = await clean.chat.completions.create({
+      ...ask,
+      stream: true,
+      messages: [{ role: 'user', content: 'clean' }],
+    });
+    const pieces: string[] = [];
+    for await (const c of stream) pieces.push(c.choices[0]?.delta.refusal ?? '');
+    expect(pieces.join('')).toBe(CLEAN);
+    expect(pieces).toHaveLength(3);
   });
 
   it("streamed, detect: the end check reads the refusal's pieces joined", async () => {

@@ -54,7 +54,10 @@ function script(req: FakeRequest): FakeResponse | undefined {
     kind: 'sse',
     events: [
       ev('response.created', { response: response('in_progress', []) }),
-      ev('response.output_item.added', { output_index: 0, item: { ...message('', 'in_progress'), content: [] } }),
+      ev('response.output_item.added', {
+        output_index: 0,
+        item: { ...message('', 'in_progress'), content: [] },
+      }),
       ev('response.content_part.added', { ...at, part: { type: 'refusal', refusal: '' } }),
       ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(0, CUT) }),
       ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(CUT) }),
@@ -114,6 +117,16 @@ describe('Responses refusal parts are read by the output guards', () => {
     expect(done?.type === 'response.refusal.done' ? done.refusal : undefined).toBe(redact(REFUSAL).text);
     expect(deltas).toBe('');
     expect(piiEvents()).toHaveLength(1);
+  });
+
+  it('streamed, block: no refusal piece reaches the reader before the end check blocks', async () => {
+    const s = await client('block').responses.create({ ...ask, stream: true });
+    const events: unknown[] = [];
+    const read = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
   });
 
   it('streamed, detect: the end check reads the refusal', async () => {

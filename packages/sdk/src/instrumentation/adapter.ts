@@ -51,6 +51,12 @@ export interface StreamAccumulator {
    * Absent: the adapter's stream items carry no quotes.
    */
   readonly quotes?: readonly string[] | undefined;
+  /**
+   * True once the stream carried text that neither the chunk checks nor the quote checks read
+   * before delivery, but the end check does (a refusal's pieces): on a stream whose guards block
+   * before delivery, the items from there on are held until the end checks pass (call-stream.ts).
+   */
+  readonly unchecked?: boolean;
 }
 
 export interface ProviderAdapter {

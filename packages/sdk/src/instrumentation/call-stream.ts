@@ -38,6 +38,10 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
   const quoteHooks = chunkGuards ? runtime.streamQuotesHooks : [];
   observeStream(stream, {
     accumulator: quoteHooks.length === 0 ? acc : quoteChecked(call, acc),
+    // A guard that blocks before delivery (piiGuard block): text it cannot read before delivery
+    // (a refusal's pieces) is held, with what follows, until the end check has read it. Before,
+    // the pieces reached the reader and the end check blocked after.
+    holdToEnd: quoteHooks.length === 0 ? undefined : () => acc.unchecked === true,
     deliver,
     onDelta: chunkGuards ? chunkChecks(call, acc) : noChunkChecks,
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
@@ -120,6 +124,9 @@ function quoteChecked(call: StreamingCall, acc: StreamAccumulator): StreamAccumu
     },
     get quotes() {
       return acc.quotes;
+    },
+    get unchecked() {
+      return acc.unchecked;
     },
   };
 }

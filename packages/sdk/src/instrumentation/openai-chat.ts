@@ -171,6 +171,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       get quotes() {
         return s.side;
       },
+      get unchecked() {
+        return refusals !== undefined;
+      },
       // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
       get text() {
         return choices === undefined ? s.text : undefined;

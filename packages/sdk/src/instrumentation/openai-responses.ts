@@ -87,6 +87,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let refusals: string[] | undefined;
     /** `output_text.annotation.added` texts, as they come (the terminal event repeats them). */
     let quotes: string[] | undefined;
+    /** A refusal.delta came: its pieces are read only by the end check. */
+    let refusing = false;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -98,6 +100,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (type === 'response.output_text.annotation.added') {
           annotationTexts([ev?.annotation], (quotes ??= []));
+          return '';
+        }
+        if (type === 'response.refusal.delta') {
+          if ((str(ev?.delta) ?? '').length > 0) refusing = true;
           return '';
         }
         if (type === 'response.refusal.done') {
@@ -128,6 +134,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       get quotes() {
         return quotes;
+      },
+      get unchecked() {
+        return refusing;
       },
       get complete() {
         return done;

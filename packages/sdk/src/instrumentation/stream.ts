@@ -28,6 +28,13 @@ export interface StreamObserver {
    * the reader gets (a guard's rewrite of its text). Absent: the items pass as they came.
    */
   deliver?(item: unknown): unknown;
+  /**
+   * Called after each item is observed, until it answers true: then that item and every later
+   * one are held until the end checks pass (text the chunk checks cannot read before delivery,
+   * such as a refusal's pieces, on a stream whose guards may block on it at the end). Absent:
+   * never.
+   */
+  holdToEnd?(item: unknown): boolean;
 }
 
 type IteratorFactory = (this: unknown) => AsyncIterator<unknown>;
@@ -78,6 +85,8 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private offset = 0;
   /** Held items ending at or before this offset may be delivered. */
   private safe = 0;
+  /** holdToEnd answered true: nothing is released before the end checks. */
+  private frozen = false;
   /** open: reading the inner iterator; ended: it ended and onEnd passed, held items drain; done. */
   private state: 'open' | 'ended' | 'done' = 'open';
   /** Requests started or waiting and not yet answered; the last one handed out. */
@@ -160,13 +169,17 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
         hold = this.observer.onDelta(delta, item);
         // Only a guard's answer to new text moves the watermark: an item without text (OpenAI's
         // finish chunk, a usage chunk, Anthropic's message_delta) releases nothing held.
-        this.safe = this.offset - Math.max(0, hold);
+        if (!this.frozen) this.safe = this.offset - Math.max(0, hold);
+      }
+      if (!this.frozen && this.observer.holdToEnd?.(item) === true) {
+        this.frozen = true;
+        this.safe = -1; // this item (it ends at the offset so far) and every later one
       }
     } catch (err) {
       // A guard cut the stream: close the inner iterator, then report and fail the read.
       return this.fault(err);
     }
-    if (hold <= 0 && this.held.size === 0) {
+    if (hold <= 0 && this.held.size === 0 && !this.frozen) {
       // The common path: nothing held.
       return this.observer.deliver === undefined ? this.answer(r) : this.give(item);
     }
