@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { RedisDetectionState, type DetectionEngineOptions } from '@llmsec/detect';
 import { Cluster, Redis } from 'ioredis';
+import { ConfigError } from './config.ts';
 
 /** Events the engine's shared-state flusher may hold before the service stops feeding it. */
 export const SHARED_QUEUE_HIGH_WATER = 20_000;
@@ -49,9 +50,21 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
     return { store: 'memory', engineOptions: {}, close: async () => {}, reachable: () => true };
   const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
   options.watchRedis?.(redis);
+  // A failed SELECT (a database the server lacks, redis://host/99) is only an 'error' event:
+  // ioredis goes on, on database 0, where the fleet's state would then live. Refused at start.
+  let badDatabase: Error | undefined;
+  const onError = (err: Error): void => {
+    if (/DB index is out of range/.test(err.message)) badDatabase = err;
+  };
+  redis.on('error', onError);
   // Commands fail fast while not connected (no offline queue): without this wait the first
   // exports would find the engine degraded and detect them locally only.
   const connected = await whenReady(redis, options.connectTimeoutMs ?? 5_000);
+  redis.off('error', onError);
+  if (badDatabase !== undefined) {
+    redis.disconnect();
+    throw new ConfigError(`state: ${withoutPassword(url)}: ${badDatabase.message}`);
+  }
   if (!connected) options.onNotConnected?.();
   return {
     store: 'redis',
@@ -101,4 +114,16 @@ export function redisClient(url: string, cluster: boolean, name: string): Redis 
     enableOfflineQueue: false,
     redisOptions: { ...common, ...(u.password ? { password: decodeURIComponent(u.password) } : {}) },
   });
+}
+
+/** The URL for a message: a password in it is not written to the log. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
