@@ -50,23 +50,29 @@ function script(req: FakeRequest): FakeResponse | undefined {
     data: { type, sequence_number: seq++, ...data },
   });
   const at = { item_id: 'msg_r', output_index: 0, content_index: 0 };
-  return {
-    kind: 'sse',
-    events: [
-      ev('response.created', { response: response('in_progress', []) }),
-      ev('response.output_item.added', {
-        output_index: 0,
-        item: { ...message('', 'in_progress'), content: [] },
-      }),
-      ev('response.content_part.added', { ...at, part: { type: 'refusal', refusal: '' } }),
-      ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(0, CUT) }),
-      ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(CUT) }),
-      ev('response.refusal.done', { ...at, refusal: REFUSAL }),
-      ev('response.content_part.done', { ...at, part: { type: 'refusal', refusal: REFUSAL } }),
-      ev('response.output_item.done', { output_index: 0, item: message(REFUSAL) }),
-      ev('response.completed', { response: response('completed', [message(REFUSAL)]) }),
-    ],
-  };
+  const start = [
+    ev('response.created', { response: response('in_progress', []) }),
+    ev('response.output_item.added', {
+      output_index: 0,
+      item: { ...message('', 'in_progress'), content: [] },
+    }),
+    ev('response.content_part.added', { ...at, part: { type: 'refusal', refusal: '' } }),
+  ];
+  const deltas = [
+    ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(0, CUT) }),
+    ev('response.refusal.delta', { ...at, delta: REFUSAL.slice(CUT) }),
+  ];
+  const end = [
+    ev('response.refusal.done', { ...at, refusal: REFUSAL }),
+    ev('response.content_part.done', { ...at, part: { type: 'refusal', refusal: REFUSAL } }),
+    ev('response.output_item.done', { output_index: 0, item: message(REFUSAL) }),
+    ev('response.completed', { response: response('completed', [message(REFUSAL)]) }),
+  ];
+  // 'cut': the connection ends inside the refusal (no done event, no terminal response);
+  // 'no deltas': the refusal comes whole in its done events only.
+  if (req.body.input === 'cut') return { kind: 'sse', events: [...start, ...deltas] };
+  if (req.body.input === 'no deltas') return { kind: 'sse', events: [...start, ...end] };
+  return { kind: 'sse', events: [...start, ...deltas, ...end] };
 }
 
 const h = useInstrHarness({ script });
@@ -127,6 +133,38 @@ describe('Responses refusal parts are read by the output guards', () => {
     })();
     await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
     expect(leaks(events)).toBe(false);
+  });
+
+  // A stream cut inside the refusal: the end check read only refusal.done texts, so it passed
+  // and block mode released the held refusal.delta pieces, address and all (detect: no event).
+  it('streamed, cut inside the refusal, block: the held pieces are not released', async () => {
+    const s = await client('block').responses.create({ ...ask, input: 'cut', stream: true });
+    const events: unknown[] = [];
+    const read = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
+  });
+
+  it('streamed, cut inside the refusal, detect: the end check reads the pieces', async () => {
+    h.recorded.length = 0;
+    const s = await client('detect').responses.create({ ...ask, input: 'cut', stream: true });
+    for await (const _ of s);
+    expect(piiEvents()).toHaveLength(1);
+  });
+
+  // No refusal.delta: the hold started at the first delta only, so refusal.done went out with
+  // the address before the end check blocked.
+  it('streamed, no refusal deltas, block: refusal.done is held until the end check', async () => {
+    const s = await client('block').responses.create({ ...ask, input: 'no deltas', stream: true });
+    const events: unknown[] = [];
+    const read = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
+    expect(events.length).toBeGreaterThan(0); // the events before the refusal were delivered
   });
 
   it('streamed, detect: the end check reads the refusal', async () => {

@@ -83,11 +83,20 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let s: ResponseSummary = emptySummary();
     let text = '';
     let done = false;
-    /** `response.refusal.done` texts: the end check's side texts when the terminal event never came. */
-    let refusals: string[] | undefined;
+    /**
+     * Each refusal part's text as streamed, by part: its `refusal.delta` pieces joined, replaced
+     * by its `refusal.done` text. The end check reads those the terminal response does not
+     * repeat (a stream cut inside a refusal, a terminal event without the part): before, only
+     * refusal.done texts and only without a terminal event, so the pieces of a cut refusal
+     * were never read, and in block mode the held pieces were released after the check passed.
+     */
+    let refusals: Map<string, string> | undefined;
     /** `output_text.annotation.added` texts, as they come (the terminal event repeats them). */
     let quotes: string[] | undefined;
-    /** A refusal.delta came: its pieces are read only by the end check. */
+    /**
+     * Refusal text came (a piece, a done event or a part carrying one): read only by the end
+     * check. Not only on a delta: a refusal sent whole in its done events was delivered before it.
+     */
     let refusing = false;
     return {
       observe(item: unknown): string {
@@ -102,15 +111,17 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           annotationTexts([ev?.annotation], (quotes ??= []));
           return '';
         }
-        if (type === 'response.refusal.delta') {
-          if ((str(ev?.delta) ?? '').length > 0) refusing = true;
+        if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
+          const done = type === 'response.refusal.done';
+          const r = str(done ? ev?.refusal : ev?.delta);
+          if (r === undefined || r.length === 0) return '';
+          refusing = true;
+          const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
+          refusals ??= new Map();
+          refusals.set(k, done ? r : (refusals.get(k) ?? '') + r);
           return '';
         }
-        if (type === 'response.refusal.done') {
-          const r = str(ev?.refusal);
-          if (r !== undefined && r.length > 0) (refusals ??= []).push(r);
-          return '';
-        }
+        if (!refusing && carriesRefusal(type, ev)) refusing = true;
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);
           s.id ??= r.id;
@@ -129,7 +140,14 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       summary(): ResponseSummary {
         const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
         if (!done && (quotes !== undefined || refusals !== undefined))
-          out.side = [...(s.side ?? []), ...(quotes ?? []), ...(refusals ?? [])];
+          out.side = [...(s.side ?? []), ...(quotes ?? []), ...(refusals?.values() ?? [])];
+        else if (done && refusals !== undefined) {
+          // The terminal response's parts are read already (readResponseObject); a refusal it
+          // does not repeat (incomplete, failed) was still delivered, so it is read too.
+          const read = new Set(s.side);
+          const extra = [...refusals.values()].filter((r) => !read.has(r));
+          if (extra.length > 0) out.side = [...(s.side ?? []), ...extra];
+        }
         return out;
       },
       get quotes() {
@@ -144,6 +162,15 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     };
   },
 };
+
+/** An added / done event whose part or item carries a refusal with text (sent whole, without deltas). */
+function carriesRefusal(type: string | undefined, ev: Record<string, unknown> | undefined): boolean {
+  if (type === 'response.content_part.added' || type === 'response.content_part.done')
+    return isRefusalPart(obj(ev?.part));
+  if (type === 'response.output_item.added' || type === 'response.output_item.done')
+    return arr(obj(ev?.item)?.content).some((p) => isRefusalPart(obj(p)));
+  return false;
+}
 
 function readResponseObject(data: unknown): ResponseSummary {
   const d = obj(data);
