@@ -113,7 +113,6 @@ otlp:
         { [AUTH_TOKEN_ENV]: 'env-token' },
       ).otlp.auth_token,
     ).toBe('from-config');
-    expect(loadConfig(undefined, {}, { [AUTH_TOKEN_ENV]: '' }).otlp.auth_token).toBeUndefined();
   });
 
   it('refuses a bad token, a token in two places, and a token file it cannot use, naming where', () => {

@@ -198,12 +198,23 @@ function resolveAuthToken(
 ): string | undefined {
   if (otlp.auth_token !== undefined) return otlp.auth_token;
   if (otlp.auth_token_file !== undefined) return readTokenFile(otlp.auth_token_file, fileField);
-  const inline = env[AUTH_TOKEN_ENV];
-  if (inline !== undefined && inline.trim() !== '') return checkToken(inline.trim(), AUTH_TOKEN_ENV);
-  const envFile = env[AUTH_TOKEN_FILE_ENV];
-  if (envFile !== undefined && envFile.trim() !== '')
-    return readTokenFile(envFile.trim(), AUTH_TOKEN_FILE_ENV);
+  const inline = setValue(env, AUTH_TOKEN_ENV);
+  if (inline !== undefined) return checkToken(inline, AUTH_TOKEN_ENV);
+  const envFile = setValue(env, AUTH_TOKEN_FILE_ENV);
+  if (envFile !== undefined) return readTokenFile(envFile, AUTH_TOKEN_FILE_ENV);
   return undefined;
+}
+
+/**
+ * A token variable's value, trimmed; undefined when unset. Set but empty is refused: it took
+ * the receivers' authentication off without a word, and the likelier meaning is a secret that
+ * was meant to be passed and was not (compose's `${TOKEN}` with TOKEN unset is "").
+ */
+function setValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw new ConfigError(`${name}: set but empty; unset it to run without a token`);
+  return value.trim();
 }
 
 /** The token in `path`, surrounding whitespace (a trailing newline) ignored. */
