@@ -23,6 +23,7 @@ import {
 } from '@llmsec/core';
 import { capEventFields } from '@llmsec/core/internal';
 import { DROPPED_OTHER_KIND, cutsOf, prefixCount } from './cut-values.ts';
+import { detachCutStrings } from './detach-strings.ts';
 import { setAttr } from './proto-common.ts';
 import { droppedValues } from './dropped-values.ts';
 import type { Attributes, DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from './types.ts';
@@ -98,7 +99,11 @@ function toEvent(
   // drops metadata values outside core's model (OTLP carries bytes, kvlists, null, mixed arrays)
   // and keys past the cap, as for a log line. Counted with the values the decoders dropped
   // (llmsec_detector_values_dropped_total).
-  droppedValues.count += capEventFields(event);
+  const cuts = capEventFields(event);
+  if (cuts > 0) {
+    droppedValues.count += cuts;
+    detachCutStrings(event); // the cuts no longer hold what they were cut from
+  }
   return event;
 }
 

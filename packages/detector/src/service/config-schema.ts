@@ -210,6 +210,18 @@ export const configSchema = z
       .max(MAX_QUEUE_CAPACITY, { message: 'at most 10000000 (events held in memory)' })
       .default(200_000),
     /**
+     * Bytes the queued events may hold together (estimated from above: two per character, plus
+     * per-event and per-entry costs); an export that would pass it is refused as for
+     * queue_capacity (429 / RESOURCE_EXHAUSTED, retried). Events filled to core's caps hold
+     * ~0.5 MB each, so queue_capacity alone bounds nothing in bytes. @default 512 MiB
+     */
+    queue_max_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024, { message: 'at least 1 MiB (1048576)' })
+      .max(64 * 1024 * 1024 * 1024, { message: 'at most 64 GiB' })
+      .default(512 * 1024 * 1024),
+    /**
      * Open incidents per rule (the engine's maxOpenIncidentsPerRule): at the cap none is evicted,
      * a new one opens in the overflow tier. With Redis state the cap is the fleet's, and each
      * replica applies the value of its own config at admission (give every replica the same).

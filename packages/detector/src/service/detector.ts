@@ -162,6 +162,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   let sample = 0;
   const queue = (queueRef = new IngestQueue({
     capacity: config.queue_capacity,
+    maxBytes: config.queue_max_bytes,
     process: (event, timeMs) => {
       engine.ingestOnce(project(event), timeMs);
       if ((sample++ & 15) === 0) metrics.eventLag(Math.max(0, Date.now() - timeMs) / 1000);

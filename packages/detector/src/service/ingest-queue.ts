@@ -5,6 +5,12 @@ import { TargetWaiters } from './target-waiters.ts';
 export interface IngestQueueOptions {
   /** Most events held; an export that would exceed it is refused whole (the sender retries), unless the queue is empty. */
   capacity: number;
+  /**
+   * Most bytes the events held may hold (EventBatch.bytes, estimated from above), refused as
+   * `capacity` is: events of a few hundred bytes reach `capacity` first, events filled to
+   * core's caps (~0.5 MB each) this. @default Infinity
+   */
+  maxBytes?: number;
   /** Events processed per turn of the event loop, so receivers keep answering while it drains. @default 4096 */
   chunk?: number;
   /** Called for each event, in arrival order. Must not throw (exceptions are passed to onError). */
@@ -30,6 +36,7 @@ export interface IngestQueueOptions {
  */
 export class IngestQueue {
   private readonly capacity: number;
+  private readonly maxBytes: number;
   private readonly chunk: number;
   private readonly process: (event: SecurityEvent, timeMs: number) => void;
   private readonly onError: (err: unknown) => void;
@@ -41,6 +48,8 @@ export class IngestQueue {
   private head = 0;
   private pos = 0;
   private size = 0;
+  /** EventBatch.bytes of the batches not yet wholly processed. */
+  private bytes = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Events ever offered and taken, and ever processed: what whenProcessed() compares. */
@@ -52,6 +61,7 @@ export class IngestQueue {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
       throw new TypeError('IngestQueue: capacity must be a positive integer');
     this.capacity = options.capacity;
+    this.maxBytes = options.maxBytes ?? Infinity;
     this.chunk = options.chunk ?? 4096;
     this.process = options.process;
     this.onError = options.onError;
@@ -65,6 +75,11 @@ export class IngestQueue {
     return this.size;
   }
 
+  /** EventBatch.bytes of the batches waiting (a batch counts until its last event is processed). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   /**
    * Takes the whole batch, or nothing when it would not fit. An empty batch is always taken, and
    * so is any batch when the queue is empty: one larger than the whole capacity would otherwise
@@ -74,9 +89,11 @@ export class IngestQueue {
   offer(batch: EventBatch): boolean {
     const n = batch.events.length;
     if (n === 0) return true;
-    if (this.size > 0 && this.size + n > this.capacity) return false;
+    const bytes = batch.bytes ?? 0;
+    if (this.size > 0 && (this.size + n > this.capacity || this.bytes + bytes > this.maxBytes)) return false;
     this.batches.push(batch);
     this.size += n;
+    this.bytes += bytes;
     this.offeredTotal += n;
     this.schedule();
     return true;
@@ -144,6 +161,7 @@ export class IngestQueue {
       this.size -= done;
       this.processedTotal += done;
       if (end === events.length) {
+        this.bytes -= batch.bytes ?? 0;
         this.batches[this.head] = undefined as unknown as EventBatch;
         this.head++;
         this.pos = 0;

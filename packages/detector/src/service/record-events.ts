@@ -1,5 +1,6 @@
 import { ALERT_EVENT_NAME, type SecurityEvent } from '@llmsec/core';
 import { capEventFields, EVENT_FIELD_CAPS } from '@llmsec/core/internal';
+import { detachCutStrings } from '../otlp/detach-strings.ts';
 import { droppedValues } from '../otlp/dropped-values.ts';
 import {
   isLlmsecEventName,
@@ -7,6 +8,7 @@ import {
   spanEventToEvent,
 } from '../otlp/to-event.ts';
 import type { DecodedLogRecord, DecodedSpan, DecodedSpanEvent } from '../otlp/types.ts';
+import { eventBytes } from './event-bytes.ts';
 import { eventTimeMs } from './event-time.ts';
 import { genAiSpanToEvent, type GenAiSpanOptions } from './genai-span.ts';
 
@@ -42,10 +44,12 @@ export const REJECT_REASONS: Readonly<Record<'logs' | 'traces', readonly RejectR
 export interface EventBatch {
   events: SecurityEvent[];
   times: number[];
+  /** What the events hold in memory, estimated from above (event-bytes.ts); absent: 0. */
+  bytes?: number;
 }
 
 export function newBatch(): EventBatch {
-  return { events: [], times: [] };
+  return { events: [], times: [], bytes: 0 };
 }
 
 /** Appends an llmsec log record's event to `out`, or returns why it is not usable. */
@@ -94,6 +98,7 @@ export function spanToEvents(
   if (g.kind === 'event') {
     out.events.push(capped(g.event));
     out.times.push(eventTimeMs(g.event.timestamp));
+    out.bytes = (out.bytes ?? 0) + eventBytes(g.event);
   }
   if (out.events.length > before) {
     // The span is taken (OTLP counts spans whole), its unusable llmsec events dropped: counted
@@ -120,6 +125,7 @@ function push(event: SecurityEvent | undefined, out: EventBatch): boolean {
   if (Number.isNaN(timeMs)) return false;
   out.events.push(event);
   out.times.push(timeMs);
+  out.bytes = (out.bytes ?? 0) + eventBytes(event);
   return true;
 }
 
@@ -131,6 +137,10 @@ export const MAX_ID_CHARS = EVENT_FIELD_CAPS.id;
  * the cuts counted with them.
  */
 function capped(event: SecurityEvent): SecurityEvent {
-  droppedValues.count += capEventFields(event);
+  const cuts = capEventFields(event);
+  if (cuts > 0) {
+    droppedValues.count += cuts;
+    detachCutStrings(event);
+  }
   return event;
 }
