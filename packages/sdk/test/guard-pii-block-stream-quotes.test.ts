@@ -92,7 +92,7 @@ function anthropic(): FakeResponse {
   };
 }
 
-function responses(): FakeResponse {
+function responses(terminalWithout = false): FakeResponse {
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
     event: type,
@@ -141,7 +141,10 @@ function responses(): FakeResponse {
       ev('response.output_text.done', { ...at, text, logprobs: [] }),
       ev('response.content_part.done', { ...at, part: part(text, [annotation]) }),
       ev('response.output_item.done', { output_index: 0, item: item(text, 'completed') }),
-      ev('response.completed', { response: response('completed', [item(text, 'completed')]) }),
+      // terminalWithout: the terminal response does not repeat the part (a failed response).
+      terminalWithout
+        ? ev('response.failed', { response: response('failed', []) })
+        : ev('response.completed', { response: response('completed', [item(text, 'completed')]) }),
     ],
   };
 }
@@ -149,7 +152,7 @@ function responses(): FakeResponse {
 function script(req: FakeRequest): FakeResponse | undefined {
   if (req.path.endsWith('/chat/completions')) return chat();
   if (req.path === '/v1/messages') return anthropic();
-  if (req.path.endsWith('/v1/responses')) return responses();
+  if (req.path.endsWith('/v1/responses')) return responses(req.body.input === 'failed');
   return undefined;
 }
 
@@ -209,5 +212,20 @@ describe('block mode: a quote with a finding cuts the stream before its item is 
     const { got, err } = await readAll(s);
     expect(err).toBeInstanceOf(OutputBlockedError);
     expect(leaks(got)).toBe(false);
+  });
+});
+
+// The end check read annotation.added quotes only when no terminal event came: a terminal
+// response that does not repeat the part (failed, incomplete) left the delivered quote unread.
+describe('detect mode: a delivered quote the terminal response does not repeat', () => {
+  it('Responses: the annotation.added quote is read by the end check', async () => {
+    h.recorded.length = 0;
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [piiGuard({ mode: 'detect', directions: ['output'] })] },
+    });
+    const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'failed', stream: true });
+    for await (const _ of s);
+    expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
   });
 });

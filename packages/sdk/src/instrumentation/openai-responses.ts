@@ -91,7 +91,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * were never read, and in block mode the held pieces were released after the check passed.
      */
     let refusals: Map<string, string> | undefined;
-    /** `output_text.annotation.added` texts, as they come (the terminal event repeats them). */
+    /** `output_text.annotation.added` texts, as they come (the terminal event usually repeats them). */
     let quotes: string[] | undefined;
     /**
      * Refusal text came (a piece, a done event or a part carrying one): read only by the end
@@ -141,11 +141,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
         if (!done && (quotes !== undefined || refusals !== undefined))
           out.side = [...(s.side ?? []), ...(quotes ?? []), ...(refusals?.values() ?? [])];
-        else if (done && refusals !== undefined) {
-          // The terminal response's parts are read already (readResponseObject); a refusal it
-          // does not repeat (incomplete, failed) was still delivered, so it is read too.
+        else if (done && (quotes !== undefined || refusals !== undefined)) {
+          // The terminal response's parts are read already (readResponseObject); a quote or
+          // refusal it does not repeat (failed, incomplete) was still delivered, so it is read too.
           const read = new Set(s.side);
-          const extra = [...refusals.values()].filter((r) => !read.has(r));
+          const extra = [...(quotes ?? []), ...(refusals?.values() ?? [])].filter((r) => !read.has(r));
           if (extra.length > 0) out.side = [...(s.side ?? []), ...extra];
         }
         return out;
