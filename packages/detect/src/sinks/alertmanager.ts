@@ -7,6 +7,7 @@ import {
   type PayloadOptions,
 } from './alertmanager-payload.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
+import { checkGeneratorUrl } from './generator-url.ts';
 import { postJson, redactUrl } from './http-post.ts';
 import {
   httpUrl,
@@ -121,7 +122,7 @@ export class AlertmanagerSink implements AlertSink {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
     }
     if (this.payload.traceUrlTemplate !== undefined) {
-      httpUrl(
+      checkGeneratorUrl(
         'AlertmanagerSink',
         'traceUrlTemplate',
         this.payload.traceUrlTemplate.replaceAll('{trace_id}', 'x'),
@@ -131,7 +132,7 @@ export class AlertmanagerSink implements AlertSink {
       }
     }
     if (this.payload.generatorUrl !== undefined)
-      httpUrl('AlertmanagerSink', 'generatorUrl', this.payload.generatorUrl);
+      checkGeneratorUrl('AlertmanagerSink', 'generatorUrl', this.payload.generatorUrl);
 
     this.record = notificationCounter(this.delivery.meter, this.name);
     const { fetch, headers } = this.delivery;
