@@ -44,6 +44,16 @@ export interface OtlpGrpcServerOptions {
    * @default 5_000
    */
   shutdownTimeoutMs?: number;
+  /**
+   * A connection is asked to go away (HTTP/2 GOAWAY; clients reconnect, calls in flight go on)
+   * after this long, ±10%, and closed `maxConnectionAgeGraceMs` later. grpc-js has no deadline
+   * for receiving a message: without this, a sender trickling a message a byte a second held
+   * its stream, and the bytes buffered so far, for ever (HTTP has bodyTimeoutMs).
+   * @default 120_000
+   */
+  maxConnectionAgeMs?: number;
+  /** @default 10_000 */
+  maxConnectionAgeGraceMs?: number;
 }
 
 export interface OtlpGrpcServer {
@@ -77,6 +87,13 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const maxBytes = options.maxReceiveMessageBytes ?? 4 * MiB;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
   const maxConcurrentStreams = options.maxConcurrentStreams ?? 100;
+  const maxConnectionAgeMs = options.maxConnectionAgeMs ?? 120_000;
+  const maxConnectionAgeGraceMs = options.maxConnectionAgeGraceMs ?? 10_000;
+  for (const [name, value] of Object.entries({ maxConnectionAgeMs, maxConnectionAgeGraceMs })) {
+    if (!Number.isSafeInteger(value) || value < 1 || value > 2_147_483_647) {
+      throw new Error(`startOtlpGrpcServer: ${name} must be a positive integer of ms, got ${String(value)}`);
+    }
+  }
   if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
     throw new Error(
       `startOtlpGrpcServer: maxConcurrentStreams must be a positive integer, got ${String(maxConcurrentStreams)}`,
@@ -166,6 +183,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     };
 
   const server = new grpc.Server({
+    'grpc.max_connection_age_ms': maxConnectionAgeMs,
+    'grpc.max_connection_age_grace_ms': maxConnectionAgeGraceMs,
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': 1 * MiB,
     'grpc.max_concurrent_streams': maxConcurrentStreams,
