@@ -34,7 +34,8 @@ export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
     const name = isObject(item) && typeof item.id === 'string' ? `rule "${item.id}"` : `rule #${i + 1}`;
     const result = ruleSchema.safeParse(item);
     if (!result.success) {
-      for (const issue of result.error.issues) problems.push(`${fileName}: ${name}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues)
+        problems.push(`${fileName}: ${name}: ${describeIssue(issue, item)}`);
       return;
     }
     const rule = result.data as RuleDefinition;
@@ -67,9 +68,26 @@ export function loadRulesFile(path: string): RuleDefinition[] {
   return parseRules(text, basename(path));
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, item: unknown): string {
   if (issue.path.length === 0) return issue.message;
-  return `field "${issue.path.map(String).join('.')}": ${issue.message}`;
+  const where = `field "${issue.path.map(String).join('.')}"`;
+  // zod words a missing field as a wrong type ("Invalid input: expected string, received
+  // undefined", or only "Invalid input" for a duration): say it is required, keeping the
+  // choices of an enum or a condition's kind.
+  if (valueAt(item, issue.path) === undefined) {
+    const plain = issue.code === 'invalid_type' || issue.message === 'Invalid input';
+    return plain ? `${where}: required` : `${where}: required: ${issue.message}`;
+  }
+  return `${where}: ${issue.message}`;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
