@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { redact } from '@llmsec/core';
 import { piiGuard } from '../src/guards/index.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { WITHHELD } from '../src/instrumentation/output-texts.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
@@ -20,7 +21,8 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  */
 
 const HALVES = ['Write to jane.doe@exa', 'mple.com today.'];
-let variant: 'no deltas' | 'done differs' = 'no deltas';
+/** 'cut': no deltas and no terminal response (the connection ends after the done events). */
+let variant: 'no deltas' | 'done differs' | 'cut' = 'no deltas';
 
 function part(text: string) {
   return { type: 'output_text', text, annotations: [], logprobs: [] };
@@ -53,12 +55,13 @@ function script(req: FakeRequest): FakeResponse | undefined {
     const at = { item_id: `msg_${oi}`, output_index: oi, content_index: 0 };
     events.push(ev('response.output_item.added', { output_index: oi, item: item(oi, [], 'in_progress') }));
     events.push(ev('response.content_part.added', { ...at, part: part('') }));
-    if (variant !== 'no deltas')
+    if (variant === 'done differs')
       events.push(ev('response.output_text.delta', { ...at, delta: text, logprobs: [] }));
     events.push(ev('response.output_text.done', { ...at, text: done[oi], logprobs: [] }));
     events.push(ev('response.content_part.done', { ...at, part: part(done[oi]!) }));
     events.push(ev('response.output_item.done', { output_index: oi, item: item(oi, [done[oi]!]) }));
   });
+  if (variant === 'cut') return { kind: 'sse', events };
   events.push(
     ev('response.completed', {
       response: response(
@@ -73,10 +76,10 @@ function script(req: FakeRequest): FakeResponse | undefined {
 const h = useInstrHarness({ script });
 const leaks = (v: unknown) => /jane|doe@|mple\.com/.test(JSON.stringify(v));
 
-function client() {
+function client(mode: 'redact' | 'block' | 'detect' = 'redact') {
   return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
     ...h.options(),
-    guards: { output: [piiGuard({ directions: ['output'] })] },
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
   });
 }
 
@@ -105,5 +108,42 @@ describe("Responses done events that do not repeat their part's deltas", () => {
     expect(leaks(events)).toBe(false);
     expect(leaks(final)).toBe(false);
     expect(doneTexts).toEqual(['Write to [REDACTED:email]', ' today.']);
+  });
+});
+
+// Block and detect read the deltas: a part repeated with text its deltas did not carry went out
+// in its done events before the end check blocked on the terminal response, and without a
+// terminal response it was never read. Now such a repeat holds the stream to the end check,
+// which reads the repeated texts (responses-repeats.ts).
+describe('block and detect: repeats with text the deltas did not carry', () => {
+  it('block, no deltas: no done event reaches the reader before the end check blocks', async () => {
+    variant = 'no deltas';
+    const s = await client('block').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    const events: unknown[] = [];
+    const reading = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(reading).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
+    expect(events.length).toBeGreaterThan(0); // response.created and the first item's start
+  });
+
+  it('block, no deltas, no terminal response: the end check reads the repeats and blocks', async () => {
+    variant = 'cut';
+    const s = await client('block').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    const events: unknown[] = [];
+    const reading = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(reading).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
+  });
+
+  it('detect, no deltas, no terminal response: one pii_detected', async () => {
+    variant = 'cut';
+    h.recorded.length = 0;
+    const s = await client('detect').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    for await (const _ of s);
+    expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
   });
 });

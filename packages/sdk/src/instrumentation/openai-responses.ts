@@ -13,6 +13,7 @@ import {
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
+import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -98,6 +99,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * check. Not only on a delta: a refusal sent whole in its done events was delivered before it.
      */
     let refusing = false;
+    /** Output_text parts repeated with text their deltas did not carry (responses-repeats.ts). */
+    const repeats = new ResponsesRepeats();
+    let unreadRepeat = false;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -105,6 +109,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.output_text.delta') {
           const delta = str(ev?.delta) ?? '';
           text += delta;
+          repeats.delta(ev, text.length - delta.length, text.length);
           return delta;
         }
         if (type === 'response.output_text.annotation.added') {
@@ -122,6 +127,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           return '';
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
+        if (repeats.repeat(type, ev, text)) unreadRepeat = true;
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);
           s.id ??= r.id;
@@ -139,14 +145,17 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        // Parts repeated with text their deltas did not carry, when no terminal text holds them.
+        const unread = unreadRepeat && out.text === text ? repeats.unread : undefined;
+        if (unread !== undefined) out.side = [...(s.side ?? []), unread];
         if (!done && (quotes !== undefined || refusals !== undefined))
-          out.side = [...(s.side ?? []), ...(quotes ?? []), ...(refusals?.values() ?? [])];
+          out.side = [...(out.side ?? []), ...(quotes ?? []), ...(refusals?.values() ?? [])];
         else if (done && (quotes !== undefined || refusals !== undefined)) {
           // The terminal response's parts are read already (readResponseObject); a quote or
           // refusal it does not repeat (failed, incomplete) was still delivered, so it is read too.
           const read = new Set(s.side);
           const extra = [...(quotes ?? []), ...(refusals?.values() ?? [])].filter((r) => !read.has(r));
-          if (extra.length > 0) out.side = [...(s.side ?? []), ...extra];
+          if (extra.length > 0) out.side = [...(out.side ?? []), ...extra];
         }
         return out;
       },
@@ -154,7 +163,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         return quotes;
       },
       get unchecked() {
-        return refusing;
+        return refusing || unreadRepeat;
       },
       get complete() {
         return done;

@@ -1,0 +1,88 @@
+import { arr, obj, str } from './adapter.ts';
+
+/**
+ * A Responses stream repeats each output_text part's text in its done events
+ * (`output_text.done`, `content_part.done`, `output_item.done`; the `.added` ones carry it too
+ * when a server sends it whole). The checks read the deltas: before delivery the chunk checks
+ * (piiGuard block), at the end the end check when no terminal response came. A part repeated
+ * with text its deltas did not carry (a server that sends no deltas for it, or a repeat that
+ * differs from them) was delivered unread: in block mode the done events went out before the
+ * end check blocked on the terminal response, and a stream cut before that terminal event was
+ * never read there at all.
+ *
+ * This records, per part, where its deltas lie in the stream's text, and each part whose repeat
+ * is not that text (`unread`): the accumulator then asks for the stream to be held to its end
+ * check (StreamAccumulator.unchecked) and gives the end check those texts. Per delta: two
+ * comparisons and a store; a Map lookup and one slice per repeat event (a few per part).
+ */
+export class ResponsesRepeats {
+  /** Per part (`output_index:content_index`), its deltas' start and end in the stream's text. */
+  private readonly spans = new Map<string, [number, number]>();
+  private lastOutput: unknown = undefined;
+  private lastContent: unknown = undefined;
+  private span: [number, number] | undefined;
+  /** Parts repeated with text their deltas did not carry, each with the last such text. */
+  private unreadTexts: Map<string, string> | undefined;
+
+  /** An output_text.delta added text[start, end) (an event's indexes as sent). */
+  delta(ev: Record<string, unknown> | undefined, start: number, end: number): void {
+    const oi = ev?.output_index;
+    const ci = ev?.content_index;
+    if (this.span === undefined || oi !== this.lastOutput || ci !== this.lastContent) {
+      this.lastOutput = oi;
+      this.lastContent = ci;
+      const k = partKey(oi, ci);
+      this.span = this.spans.get(k);
+      if (this.span === undefined) this.spans.set(k, (this.span = [start, start]));
+    }
+    this.span[1] = end;
+  }
+
+  /**
+   * A non-delta event: records the parts it repeats whose text is not what their deltas joined
+   * to (`text`: the stream's deltas so far). True when it found such a part.
+   */
+  repeat(type: string | undefined, ev: Record<string, unknown> | undefined, text: string): boolean {
+    switch (type) {
+      case 'response.output_text.done':
+        return this.check(ev?.output_index, ev?.content_index, str(ev?.text), text);
+      case 'response.content_part.added':
+      case 'response.content_part.done': {
+        const p = obj(ev?.part);
+        return (
+          p?.type === 'output_text' && this.check(ev?.output_index, ev?.content_index, str(p.text), text)
+        );
+      }
+      case 'response.output_item.added':
+      case 'response.output_item.done': {
+        let found = false;
+        for (const [ci, part] of arr(obj(ev?.item)?.content).entries()) {
+          const p = obj(part);
+          if (p?.type === 'output_text' && this.check(ev?.output_index, ci, str(p.text), text)) found = true;
+        }
+        return found;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** The unread parts' texts joined in the order they came (a finding may run across two), or undefined. */
+  get unread(): string | undefined {
+    return this.unreadTexts === undefined ? undefined : [...this.unreadTexts.values()].join('');
+  }
+
+  private check(oi: unknown, ci: unknown, repeated: string | undefined, text: string): boolean {
+    if (repeated === undefined || repeated.length === 0) return false;
+    const k = partKey(oi, ci);
+    const span = this.spans.get(k);
+    if (span !== undefined && span[1] - span[0] === repeated.length && text.startsWith(repeated, span[0]))
+      return false;
+    (this.unreadTexts ??= new Map()).set(k, repeated);
+    return true;
+  }
+}
+
+function partKey(oi: unknown, ci: unknown): string {
+  return `${typeof oi === 'number' ? oi : 0}:${typeof ci === 'number' ? ci : 0}`;
+}

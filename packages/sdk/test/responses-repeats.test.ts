@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { ResponsesRepeats } from '../src/instrumentation/responses-repeats.ts';
+
+/**
+ * ResponsesRepeats: a part's repeat that is its deltas joined is read (nothing flagged, so a
+ * piiGuard block stream is not held to its end); one with other text, or with no deltas, is
+ * flagged and its text kept for the end check.
+ */
+
+function feed(r: ResponsesRepeats, deltas: Array<[number, number, string]>): string {
+  let text = '';
+  for (const [oi, ci, d] of deltas) {
+    text += d;
+    r.delta({ output_index: oi, content_index: ci }, text.length - d.length, text.length);
+  }
+  return text;
+}
+
+const part = (t: string) => ({ type: 'output_text', text: t });
+
+describe('ResponsesRepeats', () => {
+  it('repeats equal to their deltas (two parts, two items): nothing unread', () => {
+    const r = new ResponsesRepeats();
+    const text = feed(r, [
+      [0, 0, 'Hello '],
+      [0, 0, 'there.'],
+      [0, 1, 'Second.'],
+      [1, 0, 'Third'],
+    ]);
+    const events: Array<[string, Record<string, unknown>]> = [
+      ['response.output_text.done', { output_index: 0, content_index: 0, text: 'Hello there.' }],
+      ['response.content_part.done', { output_index: 0, content_index: 1, part: part('Second.') }],
+      [
+        'response.output_item.done',
+        { output_index: 0, item: { content: [part('Hello there.'), part('Second.')] } },
+      ],
+      ['response.output_item.added', { output_index: 1, item: { content: [] } }],
+      ['response.content_part.added', { output_index: 1, content_index: 0, part: part('') }],
+      ['response.output_item.done', { output_index: 1, item: { content: [part('Third')] } }],
+    ];
+    for (const [type, ev] of events) expect(r.repeat(type, ev, text), type).toBe(false);
+    expect(r.unread).toBeUndefined();
+  });
+
+  it('a part without deltas and a repeat that differs are unread, joined in order', () => {
+    const r = new ResponsesRepeats();
+    const text = feed(r, [[0, 0, 'abc']]);
+    expect(
+      r.repeat('response.output_text.done', { output_index: 0, content_index: 0, text: 'abX' }, text),
+    ).toBe(true);
+    expect(
+      r.repeat('response.output_item.done', { output_index: 1, item: { content: [part('def')] } }, text),
+    ).toBe(true);
+    // The same part again: kept once.
+    expect(
+      r.repeat('response.content_part.done', { output_index: 1, content_index: 0, part: part('def') }, text),
+    ).toBe(true);
+    expect(r.unread).toBe('abXdef');
+  });
+});
