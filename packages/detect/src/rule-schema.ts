@@ -87,7 +87,12 @@ const where = z
       (p.in === undefined && p.not_in === undefined) ||
       (p.equals === undefined && p.exists === undefined && (p.in === undefined || p.not_in === undefined)),
     { message: 'in and not_in stand alone (not with each other, equals or exists)' },
-  );
+  )
+  // The compiled filter tests equals alone: the pair counted events holding the value, the
+  // opposite of the exists: false it shows.
+  .refine((p) => !(p.equals !== undefined && p.exists === false), {
+    message: 'equals and exists: false contradict each other (one test per predicate)',
+  });
 
 export const ruleSchema = z
   .strictObject({
