@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { Cluster, type Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import { DetectionEngine, RedisDetectionState, type RuleDefinition } from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
@@ -55,10 +57,11 @@ function oneProcess(events: { event: SecurityEvent; t: number }[], dedupeCapacit
 async function fleet(
   events: { event: SecurityEvent; t: number }[],
   dedupeCapacity?: number,
+  clients: readonly (Redis | Cluster)[] = db.clients,
 ): Promise<string[]> {
   const alerts: Alert[] = [];
   const ruleset = freshRuleset('dedupe');
-  const engines = db.clients.map(
+  const engines = clients.map(
     (redis) =>
       new DetectionEngine({
         rules: [burst],
@@ -82,13 +85,14 @@ async function fleet(
 async function oneOnRedis(
   events: { event: SecurityEvent; t: number }[],
   dedupeCapacity?: number,
+  redis: Redis | Cluster = db.clients[0]!,
 ): Promise<{ firing: string[]; taken: boolean[] }> {
   const alerts: Alert[] = [];
   const engine = new DetectionEngine({
     rules: [burst],
     allowedLatenessMs: LATENESS,
     state: new RedisDetectionState({
-      redis: db.clients[0]!,
+      redis,
       ruleset: freshRuleset('dedupe1'),
       commandTimeoutMs: 5_000,
       shutdownGraceMs: 0,
@@ -145,6 +149,32 @@ describe('repeated event ids, one process on Redis against a fleet', () => {
     expect(one.firing).toEqual([]);
     expect(one.firing).toEqual(await fleet(events, 2));
   });
+});
+
+describe('repeated event ids on a 3-master Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  const clients: Cluster[] = [];
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    for (let i = 0; i < 2; i++)
+      clients.push(new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }));
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await cluster?.stop();
+  });
+
+  it('one id in two groups: one process = the fleet', async () => {
+    const events = [
+      blockOf(1, 'alice', 'x1'),
+      blockOf(2, 'bob', 'b1'),
+      blockOf(3, 'bob', 'b2'),
+      blockOf(4, 'bob', 'x1'),
+    ];
+    const one = await oneOnRedis(events, undefined, clients[0]);
+    expect(one.firing).toEqual(['burst:bob']);
+    expect(await fleet(events, undefined, clients)).toEqual(one.firing);
+  }, 60_000);
 });
 
 describe('repeated event ids, one process in memory against a fleet (known limit)', () => {
