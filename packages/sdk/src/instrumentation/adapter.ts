@@ -53,8 +53,9 @@ export interface StreamAccumulator {
   readonly quotes?: readonly string[] | undefined;
   /**
    * True once the stream carried text that neither the chunk checks nor the quote checks read
-   * before delivery, but the end check does (a refusal's pieces): on a stream whose guards block
-   * before delivery, the items from there on are held until the end checks pass (call-stream.ts).
+   * before delivery, but the end check does (a refusal's pieces, a Responses part repeated with
+   * text its deltas did not carry: responses-repeats.ts): on a stream whose guards block before
+   * delivery, the items from there on are held until the end checks pass (call-stream.ts).
    */
   readonly unchecked?: boolean;
 }
