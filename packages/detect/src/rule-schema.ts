@@ -107,7 +107,9 @@ export const ruleSchema = z
     group_by: field.default('user_id'),
     window: positiveDuration,
     quiet: duration.optional(),
-    runbook_url: z.url().optional(),
+    // Goes into every alert and Alertmanager's runbook_url annotation, a link in Grafana and
+    // notifications: a javascript: or data: URL there runs script for whoever clicks it.
+    runbook_url: z.url({ protocol: /^https?$/, error: 'want an http(s):// URL' }).optional(),
     condition,
   })
   .transform(({ window, quiet, ...rest }) => ({
