@@ -2,6 +2,7 @@ import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts
 import type { SlabRule } from './slab/slab-rule.ts';
 import { slabRulesFor } from './slab/slab-rules.ts';
 import type { AnyRule } from './types.ts';
+import { warnVictimMix } from './victim-mix-warning.ts';
 
 /** A rule as the engine runs it: compiled, with its slab implementation if it has one. */
 export interface EngineRule {
@@ -32,6 +33,7 @@ export function compileEngineRules(
     if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
     return { def, rule: compileRule(def, index, compileLimits) };
   });
+  warnVictimMix(entries.map((e) => e.rule));
   const slabs = objectStateOnly ? [] : slabRulesFor(entries, compileLimits);
   return entries.map(({ rule }, i) => ({ rule, slab: slabs[i] }));
 }
