@@ -111,12 +111,13 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             const usage = obj(m?.usage);
             s.inputTokens = num(usage?.input_tokens);
             s.outputTokens = num(usage?.output_tokens);
+            for (const b of arr(m?.content)) if (obj(b)?.type === 'text') readWholeBlock(obj(b)!, s);
             return '';
           }
           case 'content_block_start': {
             const b = obj(ev.content_block);
             if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
-            if (b?.type === 'text') for (const c of arr(b.citations)) citationTexts(c, (s.side ??= []));
+            if (b?.type === 'text') readWholeBlock(b, s);
             return '';
           }
           case 'content_block_delta': {
@@ -170,3 +171,17 @@ export const anthropicBetaMessagesAdapter: ProviderAdapter = {
   ...anthropicMessagesAdapter,
   method: 'anthropic.beta.messages.create',
 };
+
+/**
+ * A text block a stream sends whole (its text in `content_block_start`, or in `message_start`'s
+ * message: empty in the API's streams, but a proxy that turns a complete answer into events can
+ * send it so) and its citations: side texts, read whole like a quote. So piiGuard block checks
+ * the text before its event is delivered (call-stream.ts quoteChecked) and the end check reads
+ * it; before, only redact read it (rewritten whole, stream-item-rewrite.ts): block and detect
+ * let an address there through, and the reader's finalMessage() holds it.
+ */
+function readWholeBlock(b: Record<string, unknown>, s: ResponseSummary): void {
+  const text = str(b.text);
+  if (text !== undefined && text.length > 0) (s.side ??= []).push(text);
+  for (const c of arr(b.citations)) citationTexts(c, (s.side ??= []));
+}

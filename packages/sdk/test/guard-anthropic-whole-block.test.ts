@@ -1,0 +1,96 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { describe, expect, it } from 'vitest';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * An Anthropic stream that sends a text block whole, in its `content_block_start` (the API
+ * sends '' there and the text in deltas; a proxy that turns a complete answer into events can
+ * send it so). Only redact read that text (rewritten whole): block delivered it and the end
+ * check never read it, detect reported nothing, and the reader's finalMessage() held the
+ * address. Through @anthropic-ai/sdk against the fake server.
+ */
+
+const EMAIL = 'jane.doe@example.com';
+const leaks = (v: unknown) => /jane|e@example|example\.com/.test(JSON.stringify(v));
+
+function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.path !== '/v1/messages') return undefined;
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, ...data },
+  });
+  return {
+    kind: 'sse',
+    events: [
+      ev('message_start', {
+        message: {
+          id: 'msg_w',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-haiku-4-5',
+          content: [],
+          stop_reason: null,
+          usage: { input_tokens: 1, output_tokens: 1 },
+        },
+      }),
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: `Write to ${EMAIL}.` } }),
+      ev('content_block_stop', { index: 0 }),
+      ev('message_delta', {
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 4 },
+      }),
+      ev('message_stop', {}),
+    ],
+  };
+}
+
+const h = useInstrHarness({ script });
+
+function client(mode: 'redact' | 'block' | 'detect') {
+  return instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+  });
+}
+
+const ask = {
+  model: 'claude-haiku-4-5',
+  max_tokens: 50,
+  stream: true as const,
+  messages: [{ role: 'user' as const, content: 'hi' }],
+};
+const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
+
+describe('a text block sent whole in content_block_start', () => {
+  it('block: cut before the block start reaches the reader', async () => {
+    const s = await client('block').messages.create(ask);
+    const got: unknown[] = [];
+    const reading = (async () => {
+      for await (const e of s) got.push(e);
+    })();
+    await expect(reading).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(got)).toBe(false);
+  });
+
+  it('detect: one pii_detected', async () => {
+    h.recorded.length = 0;
+    const s = await client('detect').messages.create(ask);
+    for await (const _ of s);
+    expect(piiEvents()).toHaveLength(1);
+  });
+
+  it('redact: redacted as before (block start, finalMessage()), and now reported: one pii_detected', async () => {
+    h.recorded.length = 0;
+    const s = client('redact').messages.stream({ ...ask, stream: undefined });
+    const got: unknown[] = [];
+    for await (const e of s) got.push(e);
+    const final = await s.finalMessage();
+    expect(leaks(got)).toBe(false);
+    expect(leaks(final)).toBe(false);
+    expect(piiEvents()).toHaveLength(1);
+  });
+});
