@@ -14,7 +14,7 @@ import { DetectorMetrics } from './metrics.ts';
 import { startReceivers, type Receivers } from './receivers.ts';
 import { buildSinks } from './sinks.ts';
 import { logRedisOutages } from './redis-outage-log.ts';
-import { chooseState, redisClient, SHARED_QUEUE_HIGH_WATER } from './state.ts';
+import { chooseState, firstConnection, redisClient, SHARED_QUEUE_HIGH_WATER } from './state.ts';
 
 /** Events stamped further ahead of this process's clock are dropped (memory state; see the engine option). */
 const MAX_FUTURE_SKEW_MS = 3_600_000;
@@ -72,6 +72,20 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     watchRedis: (client) => logRedisOutages(client, log, 'state redis'),
     onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),
   });
+  // The enforcement client is made and its database checked before anything else opens: a
+  // missing database is a configuration mistake (exit 2), not an outage to ride out.
+  let enforcementClient: Redis | Cluster | undefined;
+  if (config.enforcement !== undefined) {
+    const e = config.enforcement;
+    enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
+    logRedisOutages(enforcementClient, log, 'enforcement redis');
+    try {
+      await firstConnection(enforcementClient, e.redis, 'enforcement.redis', 5_000);
+    } catch (err) {
+      await state.close();
+      throw err;
+    }
+  }
 
   let queueRef: IngestQueue | undefined;
   let engineRef: DetectionEngine | undefined;
@@ -108,16 +122,14 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
         ),
     );
   } catch (err) {
+    enforcementClient?.disconnect();
     await state.close();
     await metrics.shutdown();
     throw new ConfigError(`sinks: ${(err as Error).message}`);
   }
   const sinks: AlertSink[] = [...built.sinks];
-  let enforcementClient: Redis | Cluster | undefined;
-  if (config.enforcement !== undefined) {
+  if (config.enforcement !== undefined && enforcementClient !== undefined) {
     const e = config.enforcement;
-    enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
-    logRedisOutages(enforcementClient, log, 'enforcement redis');
     sinks.push(
       new FleetEnforcement({
         client: enforcementClient,

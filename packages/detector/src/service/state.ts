@@ -50,21 +50,9 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
     return { store: 'memory', engineOptions: {}, close: async () => {}, reachable: () => true };
   const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
   options.watchRedis?.(redis);
-  // A failed SELECT (a database the server lacks, redis://host/99) is only an 'error' event:
-  // ioredis goes on, on database 0, where the fleet's state would then live. Refused at start.
-  let badDatabase: Error | undefined;
-  const onError = (err: Error): void => {
-    if (/DB index is out of range/.test(err.message)) badDatabase = err;
-  };
-  redis.on('error', onError);
   // Commands fail fast while not connected (no offline queue): without this wait the first
   // exports would find the engine degraded and detect them locally only.
-  const connected = await whenReady(redis, options.connectTimeoutMs ?? 5_000);
-  redis.off('error', onError);
-  if (badDatabase !== undefined) {
-    redis.disconnect();
-    throw new ConfigError(`state: ${withoutPassword(url)}: ${badDatabase.message}`);
-  }
+  const connected = await firstConnection(redis, url, 'state', options.connectTimeoutMs ?? 5_000);
   if (!connected) options.onNotConnected?.();
   return {
     store: 'redis',
@@ -84,6 +72,33 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
     },
     reachable: () => redis.status === 'ready',
   };
+}
+
+/**
+ * Waits for a new client's first connection, at most `timeoutMs`: true when connected. A URL
+ * naming a database the server lacks (redis://host/99 on a server of 16) throws a ConfigError
+ * naming `field`, the client disconnected: the failed SELECT is only an 'error' event, and
+ * ioredis goes on, on database 0 (the fleet's state, or its blocks and bans, would land there).
+ * The SELECT is sent before the ready check, so its error comes before 'ready'.
+ */
+export async function firstConnection(
+  redis: Redis | Cluster,
+  url: string,
+  field: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  let badDatabase: Error | undefined;
+  const onError = (err: Error): void => {
+    if (/DB index is out of range/.test(err.message)) badDatabase = err;
+  };
+  redis.on('error', onError);
+  const connected = await whenReady(redis, timeoutMs);
+  redis.off('error', onError);
+  if (badDatabase !== undefined) {
+    redis.disconnect();
+    throw new ConfigError(`${field}: ${withoutPassword(url)}: ${badDatabase.message}`);
+  }
+  return connected;
 }
 
 function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<boolean> {
