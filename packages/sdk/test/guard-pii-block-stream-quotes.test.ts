@@ -92,7 +92,13 @@ function anthropic(): FakeResponse {
   };
 }
 
-function responses(terminalWithout = false): FakeResponse {
+/**
+ * 'failed': the terminal response does not repeat the part; 'parts only': no annotation.added,
+ * the annotation comes in the part's and item's done events only; 'parts only, cut': and no
+ * terminal response.
+ */
+function responses(variant: string): FakeResponse {
+  const terminalWithout = variant === 'failed';
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
     event: type,
@@ -128,6 +134,32 @@ function responses(terminalWithout = false): FakeResponse {
     usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
   });
   const at = { item_id: 'msg_q', output_index: 0, content_index: 0 };
+  if (variant.startsWith('parts only')) {
+    // The annotation in the first item's done events, then a second item whose text releases them.
+    const first = 'See the page.';
+    const at1 = { item_id: 'msg_2', output_index: 1, content_index: 0 };
+    const second = { ...item(AFTER, 'completed'), id: 'msg_2', content: [part(AFTER, [])] };
+    const events = [
+      ev('response.created', { response: response('in_progress', []) }),
+      ev('response.output_item.added', { output_index: 0, item: item('', 'in_progress') }),
+      ev('response.content_part.added', { ...at, part: part('', []) }),
+      ev('response.output_text.delta', { ...at, delta: first, logprobs: [] }),
+      ev('response.output_text.done', { ...at, text: first, logprobs: [] }),
+      ev('response.content_part.done', { ...at, part: part(first, [annotation]) }),
+      ev('response.output_item.done', { output_index: 0, item: item(first, 'completed') }),
+      ev('response.output_item.added', { output_index: 1, item: { ...second, content: [] } }),
+      ev('response.content_part.added', { ...at1, part: part('', []) }),
+      ev('response.output_text.delta', { ...at1, delta: AFTER, logprobs: [] }),
+      ev('response.output_text.done', { ...at1, text: AFTER, logprobs: [] }),
+      ev('response.content_part.done', { ...at1, part: part(AFTER, []) }),
+      ev('response.output_item.done', { output_index: 1, item: second }),
+    ];
+    if (variant === 'parts only')
+      events.push(
+        ev('response.completed', { response: response('completed', [item(first, 'completed'), second]) }),
+      );
+    return { kind: 'sse', events };
+  }
   const text = `See the page.${AFTER}`;
   return {
     kind: 'sse',
@@ -152,7 +184,7 @@ function responses(terminalWithout = false): FakeResponse {
 function script(req: FakeRequest): FakeResponse | undefined {
   if (req.path.endsWith('/chat/completions')) return chat();
   if (req.path === '/v1/messages') return anthropic();
-  if (req.path.endsWith('/v1/responses')) return responses(req.body.input === 'failed');
+  if (req.path.endsWith('/v1/responses')) return responses(String(req.body.input));
   return undefined;
 }
 
@@ -225,6 +257,39 @@ describe('detect mode: a delivered quote the terminal response does not repeat',
       guards: { output: [piiGuard({ mode: 'detect', directions: ['output'] })] },
     });
     const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'failed', stream: true });
+    for await (const _ of s);
+    expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
+  });
+});
+
+// A server that sends no annotation.added: the annotation came only in content_part.done and
+// output_item.done, read by no check before delivery (the end check blocked after, on the
+// terminal response), and never when the stream was cut before that response.
+describe('Responses annotations in done events only', () => {
+  const responsesClient = (mode: 'block' | 'detect') =>
+    instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+    });
+
+  it('block: the done event carrying the annotation never reaches the reader', async () => {
+    const s = await responsesClient('block').responses.create({
+      model: 'gpt-4o-mini',
+      input: 'parts only',
+      stream: true,
+    });
+    const { got, err } = await readAll(s);
+    expect(err).toBeInstanceOf(OutputBlockedError);
+    expect(leaks(got)).toBe(false);
+  });
+
+  it('detect, cut before the terminal response: one pii_detected', async () => {
+    h.recorded.length = 0;
+    const s = await responsesClient('detect').responses.create({
+      model: 'gpt-4o-mini',
+      input: 'parts only, cut',
+      stream: true,
+    });
     for await (const _ of s);
     expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
   });

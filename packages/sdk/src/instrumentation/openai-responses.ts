@@ -92,8 +92,15 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * were never read, and in block mode the held pieces were released after the check passed.
      */
     let refusals: Map<string, string> | undefined;
-    /** `output_text.annotation.added` texts, as they come (the terminal event usually repeats them). */
+    /**
+     * `output_text.annotation.added` texts, as they come (the terminal event usually repeats
+     * them), and those of annotations a part's added / done event carries that no
+     * annotation.added sent (a server that sends none): each is checked before its event is
+     * delivered (piiGuard block's quote check) and read by the end check.
+     */
     let quotes: string[] | undefined;
+    /** The texts in `quotes`, to tell a repeated annotation from a new one. */
+    let quoted: Set<string> | undefined;
     /**
      * Refusal text came (a piece, a done event or a part carrying one): read only by the end
      * check. Not only on a delta: a refusal sent whole in its done events was delivered before it.
@@ -113,7 +120,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           return delta;
         }
         if (type === 'response.output_text.annotation.added') {
+          const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
+          for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
           return '';
         }
         if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
@@ -128,6 +137,13 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
         if (repeats.repeat(type, ev, text)) unreadRepeat = true;
+        const repeatedQuotes = partAnnotationTexts(type, ev);
+        if (repeatedQuotes !== undefined)
+          for (const q of repeatedQuotes) {
+            if (quoted?.has(q) === true) continue;
+            (quoted ??= new Set()).add(q);
+            (quotes ??= []).push(q);
+          }
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);
           s.id ??= r.id;
@@ -171,6 +187,25 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     };
   },
 };
+
+/** The annotation texts of the output_text parts a content_part / output_item event carries; undefined for none. */
+function partAnnotationTexts(
+  type: string | undefined,
+  ev: Record<string, unknown> | undefined,
+): string[] | undefined {
+  let parts: unknown[];
+  if (type === 'response.content_part.added' || type === 'response.content_part.done') parts = [ev?.part];
+  else if (type === 'response.output_item.added' || type === 'response.output_item.done')
+    parts = arr(obj(ev?.item)?.content);
+  else return undefined;
+  let out: string[] | undefined;
+  for (const part of parts) {
+    const p = obj(part);
+    if (p?.type === 'output_text' && Array.isArray(p.annotations) && p.annotations.length > 0)
+      annotationTexts(p.annotations, (out ??= []));
+  }
+  return out;
+}
 
 /** An added / done event whose part or item carries a refusal with text (sent whole, without deltas). */
 function carriesRefusal(type: string | undefined, ev: Record<string, unknown> | undefined): boolean {
