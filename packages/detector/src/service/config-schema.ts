@@ -229,7 +229,13 @@ export const configSchema = z
     max_open_incidents_per_rule: z.number().int().positive().default(DEFAULT_MAX_OPEN_INCIDENTS),
     /** Overflow incidents per rule in this process (maxOverflowIncidentsPerRule); 0: refused ones only counted. */
     max_overflow_incidents_per_rule: z.number().int().nonnegative().default(DEFAULT_MAX_OVERFLOW_INCIDENTS),
-    retry_after: positiveDuration.default(1_000),
+    // Retry-After / RetryInfo of a 429 or 503: every refused sender waits this long. A typo such
+    // as 30d started fine and was clipped to a day when sent (responses.ts).
+    retry_after: positiveDuration
+      .refine((ms) => ms <= 3_600_000, {
+        message: 'must be at most 1h (a sender waits that long before it retries)',
+      })
+      .default(1_000),
     shutdown_timeout: timerDuration.default(10_000),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     sinks: z
