@@ -57,4 +57,29 @@ describe('ResponsesRepeats', () => {
     ).toBe(true);
     expect(r.unread).toBe('abXdef');
   });
+
+  it('a hostile stream of parts: at most 1,024 tracked, an untracked part is read, nothing dropped', () => {
+    const r = new ResponsesRepeats();
+    const deltas: Array<[number, number, string]> = Array.from({ length: 3000 }, (_, i) => [i, 0, 'x']);
+    const text = feed(r, deltas);
+    expect((r as unknown as { spans: Map<string, unknown> }).spans.size).toBe(1024);
+    // A tracked part repeated as its deltas: read; one past the cap: unread, its text kept.
+    expect(
+      r.repeat('response.output_text.done', { output_index: 5, content_index: 0, text: 'x' }, text),
+    ).toBe(false);
+    expect(
+      r.repeat('response.output_text.done', { output_index: 2500, content_index: 0, text: 'x' }, text),
+    ).toBe(true);
+    // 3,000 parts without deltas: every text in what the end check reads, past the cap too.
+    for (let i = 0; i < 3000; i++)
+      r.repeat(
+        'response.output_text.done',
+        { output_index: 10_000 + i, content_index: 0, text: `p${i};` },
+        text,
+      );
+    const unread = r.unread as string;
+    expect(unread.startsWith('xp0;p1;')).toBe(true);
+    expect(unread.endsWith('p2999;')).toBe(true);
+    expect(unread.split(';').length - 1).toBe(3000);
+  });
 });

@@ -132,7 +132,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           refusing = true;
           const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
           refusals ??= new Map();
-          refusals.set(k, done ? r : (refusals.get(k) ?? '') + r);
+          // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part), the
+          // rest share one entry: joined, read, never dropped.
+          const at = refusals.has(k) || refusals.size < MAX_REFUSAL_PARTS ? k : '*';
+          refusals.set(at, done && at === k ? r : (refusals.get(at) ?? '') + r);
           return '';
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
@@ -187,6 +190,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     };
   },
 };
+
+/** Refusal parts kept apart per stream; past this they share one entry. */
+const MAX_REFUSAL_PARTS = 1024;
 
 /** The annotation texts of the output_text parts a content_part / output_item event carries; undefined for none. */
 function partAnnotationTexts(

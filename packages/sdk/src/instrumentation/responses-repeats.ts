@@ -23,6 +23,8 @@ export class ResponsesRepeats {
   private span: [number, number] | undefined;
   /** Parts repeated with text their deltas did not carry, each with the last such text. */
   private unreadTexts: Map<string, string> | undefined;
+  /** Unread texts past MAX_PARTS parts, joined. */
+  private overflow = '';
 
   /** An output_text.delta added text[start, end) (an event's indexes as sent). */
   delta(ev: Record<string, unknown> | undefined, start: number, end: number): void {
@@ -33,7 +35,12 @@ export class ResponsesRepeats {
       this.lastContent = ci;
       const k = partKey(oi, ci);
       this.span = this.spans.get(k);
-      if (this.span === undefined) this.spans.set(k, (this.span = [start, start]));
+      if (this.span === undefined) {
+        this.span = [start, start];
+        // Past the cap (a hostile stream's deltas each naming a new part: an entry per delta,
+        // ~100 bytes for a 1-character piece), a part is not recorded: its repeat reads as unread.
+        if (this.spans.size < MAX_PARTS) this.spans.set(k, this.span);
+      }
     }
     this.span[1] = end;
   }
@@ -69,7 +76,9 @@ export class ResponsesRepeats {
 
   /** The unread parts' texts joined in the order they came (a finding may run across two), or undefined. */
   get unread(): string | undefined {
-    return this.unreadTexts === undefined ? undefined : [...this.unreadTexts.values()].join('');
+    return this.unreadTexts === undefined
+      ? undefined
+      : [...this.unreadTexts.values()].join('') + this.overflow;
   }
 
   private check(oi: unknown, ci: unknown, repeated: string | undefined, text: string): boolean {
@@ -78,10 +87,16 @@ export class ResponsesRepeats {
     const span = this.spans.get(k);
     if (span !== undefined && span[1] - span[0] === repeated.length && text.startsWith(repeated, span[0]))
       return false;
-    (this.unreadTexts ??= new Map()).set(k, repeated);
+    const unread = (this.unreadTexts ??= new Map());
+    // Past the cap, appended whole (a repeat of one part may then be read twice: never dropped).
+    if (unread.size < MAX_PARTS || unread.has(k)) unread.set(k, repeated);
+    else this.overflow += repeated;
     return true;
   }
 }
+
+/** Parts tracked per stream (an answer has a few); past this, see delta() and check(). */
+const MAX_PARTS = 1024;
 
 function partKey(oi: unknown, ci: unknown): string {
   return `${typeof oi === 'number' ? oi : 0}:${typeof ci === 'number' ? ci : 0}`;
