@@ -19,6 +19,10 @@ describe('loadConfig: sinks.trace_url_template', () => {
       'trace/{trace_id}',
       'http://jaeger:16686/%zz/{trace_id}',
       'http://jaeger:16686/search',
+      // WHATWG's URL parser strips these; Alertmanager answers 422 (a YAML '>' block ends in \n).
+      ' http://jaeger:16686/trace/{trace_id}',
+      'http://jaeger:16686/trace/{trace_id}\n',
+      'http://jaeger:16686/tr\tace/{trace_id}',
     ]) {
       expect(configError(() => load(bad))).toBe(
         't.yaml: field "sinks.trace_url_template": want an http(s):// URL holding {trace_id}, e.g. http://jaeger:16686/trace/{trace_id}',
