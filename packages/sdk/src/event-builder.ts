@@ -169,7 +169,8 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
     let source = raw;
     if (named !== undefined) {
       const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-      for (const key in named) if (named[key] !== undefined) merged[key] = named[key];
+      for (const key in named)
+        if (Object.hasOwn(named, key) && named[key] !== undefined) merged[key] = named[key];
       source = merged;
     }
     const { metadata, dropped } = normaliseMetadata(source);
@@ -180,15 +181,19 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   // when every field is already its normalised value (the usual case: strings within the cap,
   // finite numbers, booleans) it is the metadata itself, with the same keys in the same order: one
   // object and a store under a computed name per field less per event. From the first field that
-  // is not (absent, dropped, clipped, an array's copy, or inherited rather than own), a copy is
-  // built as before, with the fields before it as they were.
+  // is not (absent, dropped, clipped, an array's copy), a copy is built as before, with the fields
+  // before it as they were. A key for…in finds on the prototype chain (an enumerable property
+  // polluted onto Object.prototype) is not a field: skipped, as normaliseMetadata's Object.keys
+  // and emit()'s path skip it; copied, it would be llmsec.metadata.<key> on every event, past the
+  // key count and key length caps this path does not apply (a method has at most ten short keys).
   let metadata: Metadata | undefined;
   let dropped: string[] | undefined;
   for (const key in named) {
+    if (!Object.hasOwn(named, key)) continue;
     const given = named[key];
     const value = given === undefined ? undefined : metadataValue(given);
     if (metadata === undefined) {
-      if (value === given && value !== undefined && Object.hasOwn(named, key)) continue;
+      if (value === given && value !== undefined) continue;
       metadata = copyBefore(named, key);
     }
     if (value !== undefined) metadata[key] = value;

@@ -14,14 +14,41 @@ describe('category method fields as metadata', () => {
     close = undefined;
   });
 
-  it('keep an enumerable field inherited from Object.prototype, as the copy did', () => {
+  it('drop an enumerable field inherited from a polluted Object.prototype, on every path', () => {
     const h = createHarness();
     close = h.close;
-    // Set after the harness: the providers are built before the prototype is touched.
-    (Object.prototype as Record<string, unknown>).polluted = 'yes';
-    const event = h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u' });
-    expect(Object.keys(event.metadata ?? {})).toEqual(['guardrail_layer', 'block_reason', 'polluted']);
-    expect(Object.hasOwn(event.metadata ?? {}, 'polluted')).toBe(true);
+    // Set after the harness: the providers are built before the prototype is touched. A key past
+    // the 64-character cap too: the category methods' path had no key clip, as it had no count cap.
+    const proto = Object.prototype as Record<string, unknown>;
+    const long = `polluted_${'k'.repeat(100)}`;
+    proto.polluted = 'yes';
+    proto[long] = 'yes';
+    try {
+      const events = [
+        h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u' }),
+        h.events.guardrailBlock({ layer: 'injection', reason: 'r', userId: 'u', metadata: { extra: 1 } }),
+        // A field that makes the copy (clipped) before the inherited key is reached.
+        h.events.guardrailBlock({ layer: 'x'.repeat(2000), reason: 'r', userId: 'u' }),
+        h.events.emit('guardrail_block', {
+          userId: 'u',
+          metadata: { guardrail_layer: 'injection', block_reason: 'r' },
+        }),
+      ];
+      for (const event of events) {
+        const md = event.metadata ?? {};
+        expect(Object.hasOwn(md, 'polluted')).toBe(false);
+        expect(Object.hasOwn(md, long)).toBe(false);
+      }
+      const recorded = [
+        ...h.spanExporter.getFinishedSpans().flatMap((s) => s.events.map((e) => e.attributes ?? {})),
+        ...h.logExporter.getFinishedLogRecords().map((l) => l.attributes),
+      ];
+      expect(recorded.length).toBeGreaterThanOrEqual(events.length);
+      for (const attrs of recorded)
+        expect(Object.keys(attrs).filter((k) => k.includes('polluted'))).toEqual([]);
+    } finally {
+      delete proto[long];
+    }
   });
 
   it('drop an absent field and clip a long one, keeping the order of the others', () => {
