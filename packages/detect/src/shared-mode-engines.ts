@@ -27,7 +27,9 @@ export class SharedModeEngines {
 
   ingest(event: SecurityEvent, t: number): void {
     this.shared.ingest(event, t);
-    this.codeLocal?.ingest(event, t);
+    // By id, as one process in memory: the outer ingestOnce drops only exact copies on a shared
+    // state (copy-key.ts), since Redis decides repeats per group, but code rules run here only.
+    this.codeLocal?.ingestOnce(event, t);
   }
 
   advanceTo(timeMs: number): void {

@@ -23,7 +23,9 @@ export class FallbackFeed {
 
   ingest(event: SecurityEvent, t: number): void {
     this.stats.degradedEvents++;
-    this.engine.ingest(event, t);
+    // By id, as one process in memory: on a shared state the outer ingestOnce drops only exact
+    // copies (copy-key.ts) and leaves repeats by id to the groups in Redis, which is not here.
+    this.engine.ingestOnce(event, t);
   }
 
   /**
