@@ -21,6 +21,11 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+// What the apps' limiter takes (a safe integer of ms) for a block or the score's half-life, and
+// a rule's longest window: past it the enforcement sink could not be built at start.
+const enforcementDuration = positiveDuration.refine((ms) => ms <= 8_640_000_000_000_000, {
+  message: 'must be at most 100000000d',
+});
 // What a Node timer can wait: past 2^31 - 1 ms it fires after 1 ms (and warns in plain text on
 // stderr), so a tick, body deadline or drain of `30d` would tick every millisecond, answer 408 to
 // every body or end the drain at once.
@@ -99,7 +104,7 @@ const actionRule = z
     rule: z.string().min(1).optional(),
     action: z.enum(ACTIONS),
     /** throttle and block: how long (required); warn: default 5m; ban: none (until lifted with `llmsec limits lift`). */
-    duration: positiveDuration.optional(),
+    duration: enforcementDuration.optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -295,7 +300,7 @@ export const configSchema = z
             throttled_at: z.number().positive().optional(),
             blocked_at: z.number().positive().optional(),
             banned_at: z.number().positive().optional(),
-            half_life: positiveDuration.optional(),
+            half_life: enforcementDuration.optional(),
           })
           .strict()
           .default({}),

@@ -130,17 +130,27 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const sinks: AlertSink[] = [...built.sinks];
   if (config.enforcement !== undefined && enforcementClient !== undefined) {
     const e = config.enforcement;
-    sinks.push(
-      new FleetEnforcement({
-        client: enforcementClient,
-        actions: e.actions,
-        thresholds: definedThresholds(e.thresholds),
-        maxUsersPerAlert: e.max_users_per_alert,
-        metrics,
-        logger: log,
-        onAction: built.emitEvent,
-      }),
-    );
+    try {
+      sinks.push(
+        new FleetEnforcement({
+          client: enforcementClient,
+          actions: e.actions,
+          thresholds: definedThresholds(e.thresholds),
+          maxUsersPerAlert: e.max_users_per_alert,
+          metrics,
+          logger: log,
+          onAction: built.emitEvent,
+        }),
+      );
+    } catch (err) {
+      // The limiter refusing a duration or threshold: a configuration mistake. Left open, the
+      // clients and sinks kept the process alive after "detector failed to start".
+      enforcementClient.disconnect();
+      await built.close();
+      await state.close();
+      await metrics.shutdown();
+      throw new ConfigError(`enforcement: ${(err as Error).message}`);
+    }
   }
 
   const engine = (engineRef = new DetectionEngine({
