@@ -116,7 +116,6 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.output_text.delta') {
           const delta = str(ev?.delta) ?? '';
           text += delta;
-          repeats.delta(ev, text.length - delta.length, text.length);
           return delta;
         }
         if (type === 'response.output_text.annotation.added') {

@@ -10,44 +10,27 @@ import { arr, obj, str } from './adapter.ts';
  * end check blocked on the terminal response, and a stream cut before that terminal event was
  * never read there at all.
  *
- * This records, per part, where its deltas lie in the stream's text, and each part whose repeat
- * is not that text (`unread`): the accumulator then asks for the stream to be held to its end
- * check (StreamAccumulator.unchecked) and gives the end check those texts. Per delta: two
- * comparisons and a store; a Map lookup and one slice per repeat event (a few per part).
+ * This records, per part, where its deltas lie in the stream's text: from its
+ * `content_part.added` (which the API sends before the part's first delta) to its first done
+ * event or the next part's start, whichever comes first; and each part whose repeat is not that text (`unread`): the accumulator then asks for
+ * the stream to be held to its end check (StreamAccumulator.unchecked) and gives the end check
+ * those texts. Nothing per delta (the streamed guards' per-chunk cost); a Map lookup and a
+ * comparison per added / done event. A part without a `content_part.added` has no span: a
+ * repeat of it with text reads as unread (held and read, never passed unread).
  */
 export class ResponsesRepeats {
-  /** Per part (`output_index:content_index`), its deltas' start and end in the stream's text. */
+  /** Per part (`output_index:content_index`): its start in the stream's text, its end once a done event came (-1 before). */
   private readonly spans = new Map<string, [number, number]>();
-  private lastOutput: unknown = undefined;
-  private lastContent: unknown = undefined;
-  private span: [number, number] | undefined;
   /** Parts repeated with text their deltas did not carry, each with the last such text. */
   private unreadTexts: Map<string, string> | undefined;
   /** Unread texts past MAX_PARTS parts, joined. */
   private overflow = '';
-
-  /** An output_text.delta added text[start, end) (an event's indexes as sent). */
-  delta(ev: Record<string, unknown> | undefined, start: number, end: number): void {
-    const oi = ev?.output_index;
-    const ci = ev?.content_index;
-    if (this.span === undefined || oi !== this.lastOutput || ci !== this.lastContent) {
-      this.lastOutput = oi;
-      this.lastContent = ci;
-      const k = partKey(oi, ci);
-      this.span = this.spans.get(k);
-      if (this.span === undefined) {
-        this.span = [start, start];
-        // Past the cap (a hostile stream's deltas each naming a new part: an entry per delta,
-        // ~100 bytes for a 1-character piece), a part is not recorded: its repeat reads as unread.
-        if (this.spans.size < MAX_PARTS) this.spans.set(k, this.span);
-      }
-    }
-    this.span[1] = end;
-  }
+  /** The last part started, while it may still be open. */
+  private open: [number, number] | undefined;
 
   /**
-   * A non-delta event: records the parts it repeats whose text is not what their deltas joined
-   * to (`text`: the stream's deltas so far). True when it found such a part.
+   * A non-delta event: records the parts it starts, and those it repeats whose text is not what
+   * their deltas joined to (`text`: the stream's deltas so far). True when it found such a part.
    */
   repeat(type: string | undefined, ev: Record<string, unknown> | undefined, text: string): boolean {
     switch (type) {
@@ -56,9 +39,10 @@ export class ResponsesRepeats {
       case 'response.content_part.added':
       case 'response.content_part.done': {
         const p = obj(ev?.part);
-        return (
-          p?.type === 'output_text' && this.check(ev?.output_index, ev?.content_index, str(p.text), text)
-        );
+        if (p?.type !== 'output_text') return false;
+        if (type === 'response.content_part.added')
+          this.start(ev?.output_index, ev?.content_index, text.length);
+        return this.check(ev?.output_index, ev?.content_index, str(p.text), text);
       }
       case 'response.output_item.added':
       case 'response.output_item.done': {
@@ -81,10 +65,25 @@ export class ResponsesRepeats {
       : [...this.unreadTexts.values()].join('') + this.overflow;
   }
 
+  /**
+   * A part starts at `at` (its content_part.added), ending the one before it (parts come one
+   * after another); past MAX_PARTS parts (a hostile stream) not recorded.
+   */
+  private start(oi: unknown, ci: unknown, at: number): void {
+    if (this.open !== undefined && this.open[1] < 0) this.open[1] = at;
+    this.open = undefined;
+    const k = partKey(oi, ci);
+    if (this.spans.has(k) || this.spans.size >= MAX_PARTS) return;
+    this.open = [at, -1];
+    this.spans.set(k, this.open);
+  }
+
   private check(oi: unknown, ci: unknown, repeated: string | undefined, text: string): boolean {
     if (repeated === undefined || repeated.length === 0) return false;
     const k = partKey(oi, ci);
     const span = this.spans.get(k);
+    // The part's first repeat with text ends it, if the next part's start has not: its deltas all came before.
+    if (span !== undefined && span[1] < 0) span[1] = text.length;
     if (span !== undefined && span[1] - span[0] === repeated.length && text.startsWith(repeated, span[0]))
       return false;
     const unread = (this.unreadTexts ??= new Map());
@@ -95,7 +94,7 @@ export class ResponsesRepeats {
   }
 }
 
-/** Parts tracked per stream (an answer has a few); past this, see delta() and check(). */
+/** Parts tracked per stream (an answer has a few); past this, see start() and check(). */
 const MAX_PARTS = 1024;
 
 function partKey(oi: unknown, ci: unknown): string {
