@@ -9,7 +9,12 @@ import { isKnownField } from './fields.ts';
  * load time with the file, the rule and the field named.
  */
 
-const MAX_DURATION_MS = 8_640_000_000_000_000;
+// 10,000,000 days (~27,000 years). A Date holds 100,000,000 days either side of 1970, as a
+// point in time: an event's time plus a window or quiet period must stay one. At 100000000d (a
+// 2026 event plus it is past the range) the Redis state decoded each incident of the rule as
+// damaged, listed none as open and dropped them; memory worked. Events reach 9999-12-31 at most,
+// and 9999 plus this window, quiet period and lateness stays a time.
+const MAX_DURATION_MS = 864_000_000_000_000;
 
 const duration = z
   .union([z.string(), z.number()])
@@ -25,9 +30,10 @@ const duration = z
     return ms;
   })
   .refine((ms) => ms <= MAX_DURATION_MS, {
-    // What a Date holds. Longer loaded and ran in memory, but every Redis state write of the
-    // rule's groups failed: replay and detector replicas degraded with no word of the rule.
-    message: 'must be at most 100000000d (the range of a timestamp)',
+    // Longer loaded and ran in memory, but on the Redis state the rule's incidents were
+    // dropped as damaged, or (past 100000000d) every write of its groups failed: replay and
+    // detector replicas degraded with no word of the rule.
+    message: 'must be at most 10000000d (an event time plus it must stay a timestamp)',
   });
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });

@@ -2,7 +2,7 @@
 // limiter takes a safe integer of ms, so `block` for `99999999999d` (or half_life that long)
 // passed the config check and threw from the enforcement sink's construction: the detector
 // logged "detector failed to start" and then hung, its Redis clients and sinks still open (no
-// exit at all). Now the config refuses both past 100000000d naming the field (exit 2), and a
+// exit at all). Now the config refuses both past 10000000d (a rule's longest window) naming the field (exit 2), and a
 // failure building the enforcement sink closes what was opened and exits 2.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -50,22 +50,22 @@ describe('enforcement durations past what the limiter takes', () => {
           {},
         ),
       ),
-    ).toBe('e.yaml: field "enforcement.actions.0.duration": must be at most 100000000d');
+    ).toBe('e.yaml: field "enforcement.actions.0.duration": must be at most 10000000d');
     expect(
       configError(() =>
         loadConfig(
-          enforcement('thresholds: { half_life: 100000001d }, actions: [{ severity: alert, action: ban }]'),
+          enforcement('thresholds: { half_life: 10000001d }, actions: [{ severity: alert, action: ban }]'),
           {},
           {},
         ),
       ),
-    ).toBe('e.yaml: field "enforcement.thresholds.half_life": must be at most 100000000d');
+    ).toBe('e.yaml: field "enforcement.thresholds.half_life": must be at most 10000000d');
     const ok = loadConfig(
-      enforcement('actions: [{ severity: alert, action: block, duration: 100000000d }]'),
+      enforcement('actions: [{ severity: alert, action: block, duration: 10000000d }]'),
       {},
       {},
     );
-    expect(ok.enforcement!.actions[0]!.duration).toBe(8_640_000_000_000_000);
+    expect(ok.enforcement!.actions[0]!.duration).toBe(864_000_000_000_000);
   });
 
   it('a failure building the enforcement sink is a ConfigError that leaves no client connected', async () => {

@@ -6,8 +6,8 @@ import { DEFAULT_MAX_LINE_BYTES, parseDuration } from '@llmsec/detect/replay';
 import { decimalInteger } from '../decimal.ts';
 import { UsageError } from '../io.ts';
 
-/** The range of a timestamp, as a rule's window and quiet period (rule-schema.ts). */
-const MAX_LATENESS_MS = 8_640_000_000_000_000;
+/** 10000000d, as a rule's window and quiet period (rule-schema.ts): an event time plus it stays a time. */
+const MAX_LATENESS_MS = 864_000_000_000_000;
 
 export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
                      [--max-line-bytes N] [--threads 1|2]
@@ -102,7 +102,9 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
     // As a rule's window: with --state, the shared state's TTLs hold the lateness, and past
     // this every Redis write failed (the replay ran degraded, saying only that word).
     if (latenessMs > MAX_LATENESS_MS)
-      throw new UsageError('--allowed-lateness: must be at most 100000000d (the range of a timestamp)');
+      throw new UsageError(
+        '--allowed-lateness: must be at most 10000000d (an event time plus it must stay a timestamp)',
+      );
   }
   const maxLineBytes =
     values['max-line-bytes'] !== undefined

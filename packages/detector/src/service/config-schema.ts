@@ -21,10 +21,11 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
-// What the apps' limiter takes (a safe integer of ms) for a block or the score's half-life, and
-// a rule's longest window: past it the enforcement sink could not be built at start.
-const enforcementDuration = positiveDuration.refine((ms) => ms <= 8_640_000_000_000_000, {
-  message: 'must be at most 100000000d',
+// A rule's longest window (10000000d): within what the apps' limiter takes (a safe integer of
+// ms) for a block or the score's half-life, and now plus it stays a time. Past the limiter's
+// range the enforcement sink could not be built at start.
+const enforcementDuration = positiveDuration.refine((ms) => ms <= 864_000_000_000_000, {
+  message: 'must be at most 10000000d',
 });
 // What a Node timer can wait: past 2^31 - 1 ms it fires after 1 ms (and warns in plain text on
 // stderr), so a tick, body deadline or drain of `30d` would tick every millisecond, answer 408 to
