@@ -66,26 +66,25 @@ describe('three processes, one delivering late within the lateness', () => {
   // each group was last stepped. A group's cut is its processed time, which moves when a step
   // of it runs: one process releases its pending groups on its next batch, a fleet's process
   // only the groups it left pending (others after one more lateness, as orphans). So a late
-  // event finds its group behind in the fleet more often and is taken (here 165 late against
-  // 192, 53 alert lines against 54). `it.fails`: red the day they agree.
-  it.fails(
-    'beyond the lateness: the late events and alerts of one process on Redis fed in the same order',
-    async () => {
-      const { arrival, owner } = skewed(SKEW_BEYOND);
-      const ruleset = freshRuleset('three');
-      const one = await runProcesses(
-        [{ url: server.url, ruleset: freshRuleset('one'), latenessMs: LATENESS }],
-        arrival,
-        LATENESS,
-      );
-      const config = { url: server.url, ruleset, latenessMs: LATENESS };
-      const fleet = await runProcesses([config, config, config], arrival, LATENESS, owner);
-      expect(one.late).toBeGreaterThan(0);
-      expect({ late: fleet.late, alerts: canonical(fleet.alerts) }).toEqual({
-        late: one.late,
-        alerts: canonical(one.alerts),
-      });
-    },
-    120_000,
-  );
+  // event finds its group behind in the fleet more often and is taken (here 165 or 166 late
+  // against 192, 53 alert lines against 54). Asserted as a difference, red the day they agree;
+  // not an it.fails, which stays green on any throw (a child process failing, Redis gone).
+  it('beyond the lateness: the late events and alerts differ from one process on Redis fed in the same order (known limit)', async () => {
+    const { arrival, owner } = skewed(SKEW_BEYOND);
+    const ruleset = freshRuleset('three');
+    const one = await runProcesses(
+      [{ url: server.url, ruleset: freshRuleset('one'), latenessMs: LATENESS }],
+      arrival,
+      LATENESS,
+    );
+    const config = { url: server.url, ruleset, latenessMs: LATENESS };
+    const fleet = await runProcesses([config, config, config], arrival, LATENESS, owner);
+    expect(one.late).toBeGreaterThan(0);
+    expect(fleet.late).toBeGreaterThan(0);
+    expect(incidentLines(fleet.alerts).problems).toEqual([]);
+    expect({ late: fleet.late, alerts: canonical(fleet.alerts) }).not.toEqual({
+      late: one.late,
+      alerts: canonical(one.alerts),
+    });
+  }, 120_000);
 });
