@@ -6,7 +6,7 @@ import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { openaiChatAdapter } from '../src/instrumentation/openai-chat.ts';
 import type { ProviderAdapter } from '../src/instrumentation/adapter.ts';
-import { useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -69,6 +69,28 @@ function client() {
 }
 
 const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+const REASON = 'guard_error: the text could not be withheld';
+
+/**
+ * The fail-closed block is reported as any output block: the error names its filter and reason
+ * and carries the `output_filter_block` event recorded for it (before, 4245c9a's block had no
+ * event: only a blocked request_completed and the telemetry error count showed it).
+ */
+async function expectReported(err: unknown, filter: string): Promise<void> {
+  expect(err).toBeInstanceOf(OutputBlockedError);
+  const blocked = err as OutputBlockedError;
+  expect([blocked.filter, blocked.reason]).toEqual([filter, REASON]);
+  await eventually(() => h.recorded.some((e) => e.category === 'request_completed'));
+  const blocks = h.recorded.filter((e) => e.category === 'output_filter_block');
+  expect(blocks).toHaveLength(1);
+  expect(blocks[0]!.metadata).toMatchObject({ filter_name: filter, block_reason: REASON });
+  expect(blocked.event).toBe(blocks[0]);
+  expect(leaks(h.recorded.map((e) => e.metadata))).toBe(false);
+}
+
+function outcomes(): unknown[] {
+  return h.recorded.filter((e) => e.category === 'request_completed').map((e) => e.metadata?.outcome);
+}
 
 describe('the withhold marker cannot be written: fail closed', () => {
   it('streamed: the read fails at that item, no piece of the address delivered', async () => {
@@ -84,10 +106,11 @@ describe('the withhold marker cannot be written: fail closed', () => {
     const read = (async () => {
       for await (const x of s) got.push(x);
     })();
-    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    const err = await read.then(() => undefined, (e: unknown) => e);
     expect(leaks(got)).toBe(false);
     expect(got).toHaveLength(1);
     expect(reported).toContain('guard');
+    await expectReported(err, 'stream_rewrite');
   });
 
   it('not streamed: the call rejects instead of returning the raw response', async () => {
@@ -101,7 +124,9 @@ describe('the withhold marker cannot be written: fail closed', () => {
         },
       };
     };
-    await expect(c.chat.completions.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
+    const err = await c.chat.completions.create(ask).then(() => undefined, (e: unknown) => e);
     expect(reported).toContain('guard');
+    await expectReported(err, 'response_rewrite');
+    expect(outcomes()).toEqual(['blocked']);
   });
 });

@@ -2,6 +2,7 @@ import { reportTelemetryError } from '../errors.ts';
 import type { Body, ResponseSummary } from './adapter.ts';
 import { observeCallStream, type StreamingCall } from './call-stream.ts';
 import { OutputBlockedError } from './errors.ts';
+import { failClosedOutput } from './guard-decisions.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
 import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
 import { isObservableStream } from './stream.ts';
@@ -192,7 +193,7 @@ function rewritten(
     // fails rather than hand the response over raw (fail closed).
     reportTelemetryError('instrumentation', err);
   }
-  const blocked = new OutputBlockedError('response_rewrite', 'guard_error: the text could not be withheld');
+  const blocked = failClosedOutput('response_rewrite', 'guard_error: the text could not be withheld', call.ctx);
   call.fail(blocked, summary);
   throw blocked;
 }

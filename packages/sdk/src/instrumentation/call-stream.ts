@@ -1,6 +1,6 @@
 import type { Body, ProviderAdapter, ResponseSummary, StreamAccumulator } from './adapter.ts';
 import { runChunkGuards, runQuoteChecks } from './chunk-guards.ts';
-import { OutputBlockedError } from './errors.ts';
+import { failClosedOutput } from './guard-decisions.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
@@ -168,7 +168,7 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
       // Not even the marker could be written (an item the adapter cannot write to): the item
       // is not handed over raw; the read fails here (stream.ts cuts the stream on a throw).
       reportTelemetryError('instrumentation', err);
-      throw new OutputBlockedError(STREAM_FILTER, 'guard_error: the text could not be withheld');
+      throw failClosedOutput(STREAM_FILTER, 'guard_error: the text could not be withheld', ctx);
     }
   };
 }

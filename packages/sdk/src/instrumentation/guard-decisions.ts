@@ -95,6 +95,21 @@ export function blockOutput(
   return new OutputBlockedError(guard.layer, reason, event);
 }
 
+/**
+ * A block the instrumentation makes itself when it fails closed (no guard decided it: the text
+ * a guard held could be neither rewritten nor withheld). Reported as any output block is, with
+ * its `output_filter_block` event on the error: a security tool's own fail-closed blocks are
+ * blocks too (before, only a blocked request_completed and the telemetry error count showed it).
+ */
+export function failClosedOutput(filter: string, reason: string, ctx: GuardContext): OutputBlockedError {
+  const event = ctx.emit('output_filter_block', {
+    requestText: lastUserText(ctx.input),
+    description: `response blocked: ${reason}`,
+    metadata: { filter_name: filter, block_reason: reason },
+  });
+  return new OutputBlockedError(filter, reason, event);
+}
+
 type GuardDecisionSeverity = Extract<OutputDecision, { action: 'block' }>['severity'];
 
 /** The text of the message a decision names when it is the user's (role `user`); else undefined. */
