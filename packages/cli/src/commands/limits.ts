@@ -30,7 +30,9 @@ export const command: Command = {
     try {
       client = await connectRedis(url, { cluster });
     } catch (err) {
-      io.stderr.write(`llmsec limits: cannot connect to Redis at ${url}: ${(err as Error).message}\n`);
+      io.stderr.write(
+        `llmsec limits: cannot connect to Redis at ${withoutPassword(url)}: ${(err as Error).message}\n`,
+      );
       return 1;
     }
     try {
@@ -113,7 +115,24 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
   if (!action || !ACTIONS.has(action)) throw new UsageError(`expected show, reset, lift or ban\n\n${USAGE}`);
   if (!subject || extra.length > 0) throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
   if (!url) throw new UsageError(`--redis URL is required (or set LLMSEC_REDIS_URL)\n\n${USAGE}`);
+  // ioredis reads another scheme's URL (http://host:6379, a slip) as a socket path: exit 1 with
+  // 'connect ENOENT //host:6379'. A bare HOST or HOST:PORT is its shorthand, still taken.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss')
+    throw new UsageError(`--redis: want a redis:// or rediss:// URL (or HOST:PORT), not ${scheme}://`);
   return { action, subject, url, cluster };
+}
+
+/** The URL for a message: a password in it is not printed (a terminal, a CI log). */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 function ttlOf(pttl: number): { exists: boolean; ttlMs?: number } {
