@@ -26,8 +26,11 @@ export const STRING_FIELDS = [
 /** Longest string V8 copies on slice (shorter slices are copies already). */
 const SLICE_MIN = 13;
 
-/** A copy of `s` with storage of its own (lossless for lone surrogates: UTF-16 round trip). */
-function detached(s: string): string {
+/**
+ * A copy of `s` with storage of its own (lossless for lone surrogates: UTF-16 round trip): for
+ * a slice that is kept while what it was sliced from is not. Linear in `s`.
+ */
+export function detached(s: string): string {
   return s.length < SLICE_MIN ? s : Buffer.from(s, 'utf16le').toString('utf16le');
 }
 

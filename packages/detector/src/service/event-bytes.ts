@@ -8,8 +8,18 @@ import { STRING_FIELDS } from '../otlp/detach-strings.ts';
 
 /** Fixed cost of one event (object, fields, the batch's time entry), a rough upper figure. */
 const EVENT_OVERHEAD = 512;
-/** Per metadata entry or array item (slot, key). */
+/** Per array item (slot, string header). */
 const ENTRY_OVERHEAD = 32;
+/**
+ * Per metadata entry, besides its key's characters and its value: the property's slot in the
+ * object's dictionary (with the table's spare capacity) or its hidden class and descriptors, and
+ * the key's string header and string-table entry when the name is the event's own (a hostile
+ * sender's names are). Measured (test/ingest-queue-shapes.test.ts): up to ~110 bytes an entry
+ * with names of their own, ~50 with shared names.
+ */
+const METADATA_ENTRY_OVERHEAD = 128;
+/** A number that is no small integer is a heap number of its own. */
+const NUMBER_BYTES = 16;
 
 /** Bytes of a string's characters (two per UTF-16 unit: an upper figure for one-byte strings). */
 const stringBytes = (s: string): number => 2 * s.length;
@@ -24,7 +34,7 @@ export function eventBytes(event: SecurityEvent): number {
   const metadata = event.metadata as Record<string, unknown> | undefined;
   if (metadata !== undefined) {
     for (const key in metadata) {
-      bytes += ENTRY_OVERHEAD + stringBytes(key) + valueBytes(metadata[key]);
+      bytes += METADATA_ENTRY_OVERHEAD + stringBytes(key) + valueBytes(metadata[key]);
     }
   }
   const correlated = event.correlated_events;
@@ -39,5 +49,5 @@ function valueBytes(v: unknown): number {
     for (const item of v) bytes += ENTRY_OVERHEAD + (typeof item === 'string' ? stringBytes(item) : 8);
     return bytes;
   }
-  return 8;
+  return NUMBER_BYTES;
 }

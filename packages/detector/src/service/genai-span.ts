@@ -10,6 +10,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { measureNewInput } from '@llmsec/core/internal';
+import { detached } from '../otlp/detach-strings.ts';
 import * as G from './genai-attributes.ts';
 import { promptMessagesOf } from './genai-messages.ts';
 import type { SpanInput } from './inputs.ts';
@@ -121,7 +122,9 @@ function isModelRequest(a: Readonly<Record<string, unknown>>): boolean {
 
 function errorTypeOf(span: SpanInput): string | undefined {
   const t = span.attributes[G.ERROR_TYPE];
-  if (typeof t === 'string' && t !== '') return t.slice(0, 128);
+  // A copy, not a slice: a slice keeps the whole value (up to max_string_bytes) for as long as
+  // the event waits in the ingest queue, past what its byte estimate counts (event-bytes.ts).
+  if (typeof t === 'string' && t !== '') return t.length > 128 ? detached(t.slice(0, 128)) : t;
   // OTLP status code 2 = STATUS_CODE_ERROR.
   return span.status.code === 2 ? 'error' : undefined;
 }
