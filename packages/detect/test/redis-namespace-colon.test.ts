@@ -37,6 +37,12 @@ describe('namespaces holding ":"', () => {
     expect(a.groupKey(base, 'user_id', 'u1')).toBe(`llmsec:det:{${base}:user_id:u1}`);
   });
 
+  it('cannot be given the encoded form: a namespace holding % is refused', () => {
+    // What makes the encoding one-to-one: 'n%3Auser_id' would otherwise be written as 'n:user_id' is.
+    for (const ruleset of ['n%3Auser_id', '%', 'a%b'])
+      expect(() => new RedisDetectionState({ redis: db.redis, ruleset })).toThrow(/ruleset must be/);
+  });
+
   it('keep two fleets apart whose keys used to meet', async () => {
     const base = freshRuleset('colon');
     const byUser = redisEngine(db.clients[0]!, [burst('user_id')], 0, base, { shutdownGraceMs: 0 });
