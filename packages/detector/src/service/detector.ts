@@ -71,6 +71,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     maxOpenIncidentsPerRule: config.max_open_incidents_per_rule,
     watchRedis: (client) => logRedisOutages(client, log, 'state redis'),
     onNotConnected: () => log.warn('state redis not reachable at start; detecting locally until it is'),
+    onBadDatabase: (message) => log.error(`${message} (detecting locally until then)`),
   });
   // The enforcement client is made and its database checked before anything else opens: a
   // missing database is a configuration mistake (exit 2), not an outage to ride out.
@@ -80,7 +81,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
     logRedisOutages(enforcementClient, log, 'enforcement redis');
     try {
-      await firstConnection(enforcementClient, e.redis, 'enforcement.redis', 5_000);
+      await firstConnection(enforcementClient, e.redis, 'enforcement.redis', 5_000, (message) =>
+        log.error(`${message} (no enforcement until then)`),
+      );
     } catch (err) {
       await state.close();
       throw err;

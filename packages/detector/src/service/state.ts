@@ -31,6 +31,8 @@ export interface StateOptions {
   connectTimeoutMs?: number;
   /** Called when Redis did not answer in time: the engine starts degraded and recovers by itself. */
   onNotConnected?: () => void;
+  /** Called when Redis, up only after the start, lacks the URL's database: the client is closed. */
+  onBadDatabase?: (message: string) => void;
   /**
    * The fleet's cap on open incidents per rule (RedisDetectionState's maxOpenIncidentsPerRule),
    * read by each replica from its own config and applied by it at admission. @default 10000
@@ -52,7 +54,13 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
   options.watchRedis?.(redis);
   // Commands fail fast while not connected (no offline queue): without this wait the first
   // exports would find the engine degraded and detect them locally only.
-  const connected = await firstConnection(redis, url, 'state', options.connectTimeoutMs ?? 5_000);
+  const connected = await firstConnection(
+    redis,
+    url,
+    'state',
+    options.connectTimeoutMs ?? 5_000,
+    options.onBadDatabase,
+  );
   if (!connected) options.onNotConnected?.();
   return {
     store: 'redis',
@@ -79,17 +87,20 @@ export async function chooseState(url: string, options: StateOptions = {}): Prom
  * naming a database the server lacks (redis://host/99 on a server of 16) throws a ConfigError
  * naming `field`, the client disconnected: the failed SELECT is only an 'error' event, and
  * ioredis goes on, on database 0 (the fleet's state, or its blocks and bans, would land there).
- * The SELECT is sent before the ready check, so its error comes before 'ready'.
+ * The SELECT is sent before the ready check, so its error comes before 'ready'. Not connected
+ * in time (Redis up after the detector), the answer may come later: the client is then closed
+ * (its user degrades, as on an outage) and `onLate` told, rather than left on database 0.
  */
 export async function firstConnection(
   redis: Redis | Cluster,
   url: string,
   field: string,
   timeoutMs: number,
+  onLate?: (message: string) => void,
 ): Promise<boolean> {
   let badDatabase: Error | undefined;
   const onError = (err: Error): void => {
-    if (/DB index is out of range/.test(err.message)) badDatabase = err;
+    if (isBadDatabase(err)) badDatabase = err;
   };
   redis.on('error', onError);
   const connected = await whenReady(redis, timeoutMs);
@@ -98,7 +109,24 @@ export async function firstConnection(
     redis.disconnect();
     throw new ConfigError(`${field}: ${withoutPassword(url)}: ${badDatabase.message}`);
   }
+  if (!connected) {
+    const late = (err: Error): void => {
+      if (!isBadDatabase(err)) return;
+      redis.off('error', late);
+      redis.disconnect();
+      onLate?.(
+        `${field}: ${withoutPassword(url)}: ${err.message}; the client is closed: fix the URL and restart`,
+      );
+    };
+    redis.on('error', late);
+    // Connected to the right database: nothing more to watch.
+    redis.once('ready', () => redis.off('error', late));
+  }
   return connected;
+}
+
+function isBadDatabase(err: Error): boolean {
+  return /DB index is out of range/.test(err.message);
 }
 
 function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<boolean> {
