@@ -150,6 +150,12 @@ async function main(): Promise<void> {
   };
   void spansBefore;
   void logsBefore;
+  // A variant whose patch or wrapper silently did nothing (a peer's hook missing a renamed
+  // export, our wrapper declining a client) would time as the plain client: its added time read
+  // as a saving. Every instrumented variant records a span per call; the plain ones record none.
+  const plain = variant === 'openai 7, plain' || variant === 'openai 6, plain';
+  if (oneCall.spans !== (plain ? 0 : 1))
+    throw new Error(`peer-child ${variant}: ${oneCall.spans} spans for one call, expected ${plain ? 0 : 1}`);
   const t = await timeCalls(calls);
   const { resourceMetrics } = await reader.collect();
   const metricData = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);

@@ -52,6 +52,11 @@ export function runPeers(options: {
   variants?: readonly Variant[];
 }): string[] {
   const variants = options.variants ?? VARIANTS;
+  // Checked before any child runs (e.g. --peer-official-only with --peer-crosstalk, whose
+  // variants are compared with openai 7), not a TypeError after the rounds.
+  for (const v of variants)
+    if (!variants.includes(BASELINE[v]))
+      throw new Error(`runPeers: ${v} is compared with ${BASELINE[v]}, which is not among the variants`);
   const series = new Map<Variant, ChildResult[]>(variants.map((v) => [v, []]));
   const load0 = loadavg()[0] ?? 0;
   for (let r = 0; r < options.rounds; r++) {
