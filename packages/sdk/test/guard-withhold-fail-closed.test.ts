@@ -108,9 +108,14 @@ describe('the withhold marker cannot be written: fail closed', () => {
     })();
     const err = await read.then(() => undefined, (e: unknown) => e);
     expect(leaks(got)).toBe(false);
-    expect(got).toHaveLength(1);
+    // Every chunk was held (the address starts in the first); the held items are made what
+    // the reader gets once the end check passed, all before the first goes out: none delivered.
+    expect(got).toHaveLength(0);
     expect(reported).toContain('guard');
     await expectReported(err, 'stream_rewrite');
+    // The address was held to the end check, which passed (redact); the held items then could
+    // not be delivered: the call's outcome is the read that failed, not completed.
+    expect(outcomes()).toEqual(['blocked']);
   });
 
   it('not streamed: the call rejects instead of returning the raw response', async () => {

@@ -42,7 +42,7 @@ async function* referenceObserve(
       while (held.length > 0 && (held[0]?.end as number) <= safe) yield held.shift()?.item;
     }
     finished = true;
-    await observer.onEnd(observer.accumulator.complete);
+    await observer.onEnd(observer.accumulator.complete, () => {}); // the model has no deliver
     while (held.length > 0) yield held.shift()?.item;
   } catch (err) {
     if (!finished) {

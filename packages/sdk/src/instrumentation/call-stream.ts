@@ -46,26 +46,37 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
     onDelta: chunkGuards ? chunkChecks(call, acc) : noChunkChecks,
     // Synchronous when the output guards are (the defaults are): no promise and no microtask
     // of its own at the end of every stream; a promise only when a guard returns one.
-    onEnd: (complete) => {
+    onEnd: (complete, release) => {
       if (deliver !== undefined) endRewrite(call, rewriter as StreamRewriter);
       const summary = acc.summary();
+      // The text has been delivered; a block here still records the event and fails the read.
+      const failed = (err: unknown): never => {
+        call.fail(err, summary);
+        throw err;
+      };
+      // The held items are made what the reader gets before the outcome is recorded: one that
+      // cannot be (the withhold marker not written) fails the call as the reader's read fails.
+      // Before, the call was recorded as completed and the reader then got the error.
+      const passed = (): void => {
+        try {
+          release();
+        } catch (err) {
+          return failed(err);
+        }
+        settle(call, summary, complete);
+      };
       // A stream without its terminal item (a cut connection, a server that leaves it out) is
       // checked too: the items the chunk checks held back are released after this returns.
       if (guards.length > 0) {
-        // The text has been delivered; a block here still records the event and fails the read.
-        const failed = (err: unknown): never => {
-          call.fail(err, summary);
-          throw err;
-        };
         let checked;
         try {
           checked = runOutputGuards(guards, endOutput(summary), call.ctx, runtime.metrics);
         } catch (err) {
           return failed(err);
         }
-        if (checked instanceof Promise) return checked.then(() => settle(call, summary, complete), failed);
+        if (checked instanceof Promise) return checked.then(passed, failed);
       }
-      settle(call, summary, complete);
+      passed();
     },
     onError: (err) => call.fail(err, acc.summary()),
     onAbandon: () => call.abandon(acc.summary()),

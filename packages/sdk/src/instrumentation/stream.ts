@@ -18,8 +18,14 @@ export interface StreamObserver {
    * `item`: the item the delta was read from.
    */
   onDelta(delta: string, item: unknown): number;
-  /** The stream ended; `complete` is false when it ended without the provider's terminal item. Held items are released after it. */
-  onEnd(complete: boolean): void | Promise<void>;
+  /**
+   * The stream ended; `complete` is false when it ended without the provider's terminal item.
+   * Held items are released after it. `release` makes every held item what the reader gets
+   * (`deliver` on each, in order, now) and throws what a `deliver` throws: call it once the end
+   * checks pass and before recording the call's outcome, so that outcome is what the reader
+   * sees (the read then fails with that error). Not called: it runs after onEnd passes.
+   */
+  onEnd(complete: boolean, release: () => void): void | Promise<void>;
   onError(err: unknown): void;
   /** The application stopped reading early (break / return). */
   onAbandon(): void;
@@ -87,6 +93,8 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private safe = 0;
   /** holdToEnd answered true: nothing is released before the end checks. */
   private frozen = false;
+  /** The held items were passed through `deliver` at the end (release): they go out as they are. */
+  private released = false;
   /** open: reading the inner iterator; ended: it ended and onEnd passed, held items drain; done. */
   private state: 'open' | 'ended' | 'done' = 'open';
   /** Requests started or waiting and not yet answered; the last one handed out. */
@@ -137,7 +145,8 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private readonly step = (): Promise<IteratorResult<unknown>> => {
     if (this.state === 'done') return Promise.resolve(this.answer({ value: undefined, done: true }));
     const ready = this.held.takeIfBefore(this.safe);
-    if (ready !== NONE) return Promise.resolve(this.give(ready));
+    if (ready !== NONE)
+      return Promise.resolve(this.released ? this.answer({ value: ready, done: false }) : this.give(ready));
     if (this.state === 'ended') {
       this.state = 'done';
       return Promise.resolve(this.answer({ value: undefined, done: true }));
@@ -217,12 +226,20 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     this.state = 'ended';
     let ending: void | Promise<void>;
     try {
-      ending = this.observer.onEnd(this.observer.accumulator.complete);
+      ending = this.observer.onEnd(this.observer.accumulator.complete, this.release);
     } catch (err) {
       ending = Promise.reject(err);
     }
     return Promise.resolve(ending).then(
       () => {
+        try {
+          this.release();
+        } catch (err) {
+          // onEnd did not release (an observer without a call to record): the read fails here.
+          this.state = 'done';
+          this.observer.onError(err);
+          return this.refuse(err);
+        }
         this.safe = Infinity;
         return this.step(); // the same request goes on: the first held item, or done
       },
@@ -232,6 +249,21 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       },
     );
   }
+
+  /**
+   * The end checks passed: every held item is passed through `deliver` now, in order, rather
+   * than as the reader takes it. A deliver that throws (the withhold marker could not be
+   * written) then fails before the call's outcome is recorded, not after it was recorded as
+   * completed while the reader got the error. Once per stream; at the end only, not per item.
+   */
+  private readonly release = (): void => {
+    if (this.released) return;
+    this.released = true;
+    const deliver = this.observer.deliver;
+    if (deliver === undefined) return;
+    // Each held item taken from the front and its delivered form pushed at the back: the order kept.
+    for (let n = this.held.size; n > 0; n--) this.held.push(deliver(this.held.takeIfBefore(Infinity)), 0);
+  };
 
   /** The reader stopped (break, return, cancel): close the inner iterator; the call is abandoned. */
   private stop(value: unknown): Promise<IteratorResult<unknown>> {
