@@ -8,6 +8,7 @@ export { isSeverity } from './model.ts';
 export type { Metadata, MetadataValue, SecurityEvent, Severity } from './model.ts';
 export { parseTimestamp } from './timestamp.ts';
 export { EventDecodeError, decodeEvent, decodeEventLine, EVENT_FIELDS } from './jsonl.ts';
+export { keepIntegerDigits } from './exact-integers.ts';
 export type { DecodedEvent, LineError } from './jsonl.ts';
 export { DEFAULT_MAX_LINE_BYTES, LineSplitter, forEachLine } from './line-splitter.ts';
 export type { LineReaderOptions } from './line-splitter.ts';

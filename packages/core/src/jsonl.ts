@@ -5,6 +5,7 @@ import { parseTimestamp } from './timestamp.ts';
 import { w3cId } from './w3c-id.ts';
 import { capEventFields } from './event-caps.ts';
 import { eventIdList } from './id-list.ts';
+import { keepIntegerDigits } from './exact-integers.ts';
 
 /**
  * The JSONL codec of docs/formats.md. Decoding is strict about required fields and
@@ -107,6 +108,9 @@ export function decodeEventLine(line: string): DecodedEvent {
   } catch (err) {
     throw new EventDecodeError(`invalid JSON: ${(err as Error).message}`);
   }
+  // An id written as an integer past 2^53 keeps its digits, as the detector's OTLP int64 does.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value))
+    keepIntegerDigits(value as Record<string, unknown>, line);
   return decodeEvent(value);
 }
 

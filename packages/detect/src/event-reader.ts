@@ -7,6 +7,7 @@ import {
   type Severity,
   capEventFields,
   EVENT_FIELD_CAPS as C,
+  keepIntegerDigits,
   metadataMayBeOverCaps,
   w3cId,
 } from '@llmsec/core/jsonl';
@@ -161,6 +162,9 @@ export function decodeEventLineFast(line: string): DecodedEvent {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const fast = decodeCommon(value as Record<string, unknown>, line.length);
     if (fast !== undefined) return fast;
+    // Off the fast path (a number where text belongs): an integer id past 2^53 keeps its
+    // digits, as core's decodeEventLine and the detector's OTLP int64 keep them.
+    keepIntegerDigits(value as Record<string, unknown>, line);
   }
   return decodeEvent(value);
 }
