@@ -1,4 +1,5 @@
 import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts';
+import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 import { slabRulesFor } from './slab/slab-rules.ts';
 import type { AnyRule } from './types.ts';
@@ -12,8 +13,8 @@ export interface EngineRule {
 }
 
 /**
- * Compiles the engine's rules in order, rejecting at construction a duplicate id or a window
- * that is not positive; `objectStateOnly` keeps every rule on object states (the differential
+ * Compiles the engine's rules in order, rejecting at construction a duplicate id, a window
+ * that is not positive, or a window or quiet period past MAX_RULE_DURATION_MS; `objectStateOnly` keeps every rule on object states (the differential
  * tests' and the benchmark's pre-slab baseline).
  */
 export function compileEngineRules(
@@ -31,6 +32,16 @@ export function compileEngineRules(
     if (ids.has(def.id)) throw new Error(`DetectionEngine: duplicate rule id "${def.id}"`);
     ids.add(def.id);
     if (!(def.window_ms > 0)) throw new Error(`DetectionEngine: rule "${def.id}": window must be positive`);
+    // As a rule file's (rule-schema.ts): past it the Redis state drops the rule's incidents.
+    for (const [name, ms] of [
+      ['window_ms', def.window_ms],
+      ['quiet_ms', def.quiet_ms],
+    ] as const) {
+      if (ms !== undefined && ms > MAX_RULE_DURATION_MS)
+        throw new Error(
+          `DetectionEngine: rule "${def.id}": ${name} must be at most ${MAX_RULE_DURATION_MS} (10000000d)`,
+        );
+    }
     return { def, rule: compileRule(def, index, compileLimits) };
   });
   warnVictimMix(entries.map((e) => e.rule));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALERT_SEVERITIES } from '@llmsec/core';
+import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
 import { parseDuration } from './duration.ts';
 import { isKnownField } from './fields.ts';
 
@@ -9,12 +10,8 @@ import { isKnownField } from './fields.ts';
  * load time with the file, the rule and the field named.
  */
 
-// 10,000,000 days (~27,000 years). A Date holds 100,000,000 days either side of 1970, as a
-// point in time: an event's time plus a window or quiet period must stay one. At 100000000d (a
-// 2026 event plus it is past the range) the Redis state decoded each incident of the rule as
-// damaged, listed none as open and dropped them; memory worked. Events reach 9999-12-31 at most,
-// and 9999 plus this window, quiet period and lateness stays a time.
-const MAX_DURATION_MS = 864_000_000_000_000;
+// An event's time plus a window or quiet period must stay a timestamp (duration-cap.ts).
+const MAX_DURATION_MS = MAX_RULE_DURATION_MS;
 
 const duration = z
   .union([z.string(), z.number()])
