@@ -379,8 +379,10 @@ class ReaderThread implements ReplayReader {
 /**
  * Starts the reader thread of a replay of `file` now, before the rules are known: it reads and
  * decodes while the caller loads the engine and the rules, posting the events whole (at most ~32
- * Mi characters of their lines) until replayFileOnTwoThreads gives it the rules. Never throws; a thread that cannot
- * start is reported by replayFileOnTwoThreads (ReplayThreadUnavailableError).
+ * Mi characters of their lines) until replayFileOnTwoThreads gives it the rules. Throws only a
+ * RangeError for a `split` out of its range (readers, blockBytes, rawLines: the caller's mistake,
+ * which the CLI checks first); a thread that cannot start is reported by replayFileOnTwoThreads
+ * (ReplayThreadUnavailableError).
  */
 export function startReplayReader(
   file: string,
