@@ -213,10 +213,21 @@ function copyBefore(named: Record<string, unknown>, stop: string): Metadata {
   return metadata;
 }
 
+/** C0 controls and DEL, as '?' in a warning. */
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
 const warnCompletedDropped = (dropped: string[]): void => warnDropped('request_completed', dropped);
 
+/**
+ * The caller's keys as named in a warning: cut to the key cap (the kept ones are; a dropped one was
+ * whole, so a megabyte key went into the diag line and stayed in warnOnce's set, ten per warning)
+ * and with control characters shown as '?' (a newline in a key would start a forged diag line).
+ */
 function warnDropped(category: string, dropped: string[]): void {
-  const keys = dropped.slice(0, 10).join(', ');
+  const keys = dropped
+    .slice(0, 10)
+    .map((key) => (key.length > LIMITS.keyChars ? key.slice(0, LIMITS.keyChars) : key).replace(CONTROL, '?'))
+    .join(', ');
   warnOnce(
     `metadata:${category}:${keys}`,
     `llmsec: ${category} event: metadata keys dropped (unsupported value or too many keys): ${keys}`,
