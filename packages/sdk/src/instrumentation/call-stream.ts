@@ -5,6 +5,7 @@ import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { observeStream } from './stream.ts';
+import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
@@ -78,7 +79,13 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
       }
       passed();
     },
-    onError: (err) => call.fail(err, acc.summary()),
+    onError: (err) => {
+      // An accumulator's fail-closed cut is reported as the block it is, with its event.
+      const shown =
+        err instanceof StreamLimitError ? failClosedOutput(STREAM_LIMIT_FILTER, err.reason, call.ctx) : err;
+      call.fail(shown, acc.summary());
+      return shown;
+    },
     onAbandon: () => call.abandon(acc.summary()),
   });
 }

@@ -16,6 +16,7 @@ import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
+import { StreamLimitError } from './stream-limit.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -122,7 +123,9 @@ export const openaiChatAdapter: ProviderAdapter = {
               // Until now the stream was choice 0 alone, this chunk's pieces so far included (a
               // server may send several choices in one chunk): before, they were left out.
               choices ??= new Map([[0, s.text + delta]]);
-              choices.set(index, (choices.get(index) ?? '') + content);
+              const before = choices.get(index);
+              if (before === undefined && choices.size >= MAX_CHOICES) throw tooManyChoices();
+              choices.set(index, (before ?? '') + content);
             }
             delta += content;
           }
@@ -138,11 +141,15 @@ export const openaiChatAdapter: ProviderAdapter = {
           if (refusal !== undefined && refusal.length > 0) {
             const index = num(choice?.index) ?? 0;
             refusals ??= new Map();
-            refusals.set(index, (refusals.get(index) ?? '') + refusal);
+            const before = refusals.get(index);
+            if (before === undefined && refusals.size >= MAX_CHOICES) throw tooManyChoices();
+            refusals.set(index, (before ?? '') + refusal);
           }
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) {
-            finish.set(num(choice?.index) ?? 0, fr);
+            // Telemetry only (the span's finish reasons): past the cap a new choice's is not kept.
+            const index = num(choice?.index) ?? 0;
+            if (finish.size < MAX_CHOICES || finish.has(index)) finish.set(index, fr);
             sawFinish = true;
           }
         }
@@ -238,6 +245,19 @@ function chatOutputTexts(data: unknown): OutputTexts {
 
 function hasRefusal(m: Record<string, unknown>): m is Record<string, unknown> & { refusal: string } {
   return typeof m.refusal === 'string' && m.refusal.length > 0;
+}
+
+/**
+ * Choices a stream's accumulator keeps apart (text, refusal, finish reason). OpenAI's n is at
+ * most 128: more is a crafted stream, each new index ~100 bytes of map for a 1-character piece.
+ * Past it the stream is cut (fail closed): joining the extra choices' pieces into one text would
+ * let an address split between two pieces of one choice, with another's between, pass the end
+ * check (detect mode's only read), and dropping them would leave delivered text unread.
+ */
+const MAX_CHOICES = 1024;
+
+function tooManyChoices(): StreamLimitError {
+  return new StreamLimitError(`stream_limit: more than ${MAX_CHOICES} choices`);
 }
 
 /** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */

@@ -26,7 +26,11 @@ export interface StreamObserver {
    * sees (the read then fails with that error). Not called: it runs after onEnd passes.
    */
   onEnd(complete: boolean, release: () => void): void | Promise<void>;
-  onError(err: unknown): void;
+  /**
+   * The read failed with `err`. May return another error for the reader to get in its place
+   * (an accumulator's StreamLimitError becomes the block it is); undefined: `err` itself.
+   */
+  onError(err: unknown): unknown;
   /** The application stopped reading early (break / return). */
   onAbandon(): void;
   /**
@@ -305,8 +309,8 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     }
     // As when a for-await loop is left by an exception: the inner return()'s own failure is ignored.
     const report = (): never => {
-      this.observer.onError(err);
-      return this.refuse(err);
+      const shown = this.observer.onError(err);
+      return this.refuse(shown === undefined ? err : shown);
     };
     return Promise.resolve(closing).then(report, report);
   }
