@@ -26,10 +26,12 @@ export function decodeLogsJson(root: unknown, limits: ResolvedDecodeLimits): Dec
     // A resource or scope past a cap rejects the records under it, not the request (over-cap.ts).
     let resource: DecodedLogRecord['resource'] = {};
     let resourceOverCap: string | undefined;
+    const droppedBefore = droppedValues.count;
     try {
       resource = jsonResource(rl, 'ResourceLogs', limits);
     } catch (err) {
       resourceOverCap = `resource: ${overCapMessage(err)}`;
+      forgetDropped(droppedBefore); // its records are rejected: none of its values counted
     }
     for (const sl of jsonArray(rl, 'scopeLogs', 'ResourceLogs')) {
       if (!isObject(sl)) throw new OtlpDecodeError('ScopeLogs must be an object');

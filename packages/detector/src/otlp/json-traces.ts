@@ -29,10 +29,12 @@ export function decodeTracesJson(root: unknown, limits: ResolvedDecodeLimits): D
     // A resource or scope past a cap rejects the spans under it, not the request (over-cap.ts).
     let resource: DecodedSpan['resource'] = {};
     let resourceOverCap: string | undefined;
+    const droppedBefore = droppedValues.count;
     try {
       resource = jsonResource(rs, 'ResourceSpans', limits);
     } catch (err) {
       resourceOverCap = `resource: ${overCapMessage(err)}`;
+      forgetDropped(droppedBefore); // its records are rejected: none of its values counted
     }
     for (const ss of jsonArray(rs, 'scopeSpans', 'ResourceSpans')) {
       if (!isObject(ss)) throw new OtlpDecodeError('ScopeSpans must be an object');

@@ -56,7 +56,19 @@ export function forgetDropped(before: number): void {
   droppedValues.count = before;
 }
 
-/** Replaces out[first..] with rejected records: their resource or scope broke a cap. */
-export function rejectFrom<T>(out: T[], first: number, stub: (message: string) => T, message: string): void {
+/**
+ * Replaces out[first..] with rejected records: their resource or scope broke a cap. On the
+ * protobuf wire it may follow its records, decoded by then: the values they dropped are not
+ * counted either (`droppedBefore`: the count when the resource or scope began), as for a record
+ * rejected alone, and as in OTLP/JSON, where the resource is read before its records.
+ */
+export function rejectFrom<T>(
+  out: T[],
+  first: number,
+  stub: (message: string) => T,
+  message: string,
+  droppedBefore: number,
+): void {
   for (let i = first; i < out.length; i++) out[i] = stub(message);
+  forgetDropped(droppedBefore);
 }

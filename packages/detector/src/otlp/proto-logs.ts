@@ -40,6 +40,7 @@ export function decodeLogsProto(bytes: Uint8Array, limits: ResolvedDecodeLimits)
 /** ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; ... }. */
 function readResourceLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): void {
   const first = out.length;
+  const droppedBefore = droppedValues.count;
   let resource: Attributes = EMPTY;
   let overCap: string | undefined;
   while (r.pos < end) {
@@ -64,13 +65,14 @@ function readResourceLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]):
     }
   }
   // The resource may follow the records on the wire: set it once the message is read.
-  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `resource: ${overCap}`);
+  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `resource: ${overCap}`, droppedBefore);
   else if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
 }
 
 /** ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; ... }. */
 function readScopeLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): void {
   const first = out.length;
+  const droppedBefore = droppedValues.count;
   let scope = '';
   let overCap: string | undefined;
   while (r.pos < end) {
@@ -105,7 +107,7 @@ function readScopeLogs(r: ProtoReader, end: number, out: DecodedLogRecord[]): vo
       r.skip(tag & 7, end);
     }
   }
-  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `scope: ${overCap}`);
+  if (overCap !== undefined) rejectFrom(out, first, overCapLogRecord, `scope: ${overCap}`, droppedBefore);
   else if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
 }
 

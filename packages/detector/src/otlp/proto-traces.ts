@@ -41,6 +41,7 @@ export function decodeTracesProto(bytes: Uint8Array, limits: ResolvedDecodeLimit
 /** ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; ... }. */
 function readResourceSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget: EventBudget): void {
   const first = out.length;
+  const droppedBefore = droppedValues.count;
   let resource: Attributes = EMPTY;
   let overCap: string | undefined;
   while (r.pos < end) {
@@ -64,13 +65,14 @@ function readResourceSpans(r: ProtoReader, end: number, out: DecodedSpan[], budg
       r.skip(tag & 7, end);
     }
   }
-  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `resource: ${overCap}`);
+  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `resource: ${overCap}`, droppedBefore);
   else if (resource !== EMPTY) for (let i = first; i < out.length; i++) out[i]!.resource = resource;
 }
 
 /** ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; ... }. */
 function readScopeSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget: EventBudget): void {
   const first = out.length;
+  const droppedBefore = droppedValues.count;
   let scope = '';
   let overCap: string | undefined;
   while (r.pos < end) {
@@ -106,7 +108,7 @@ function readScopeSpans(r: ProtoReader, end: number, out: DecodedSpan[], budget:
       r.skip(tag & 7, end);
     }
   }
-  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `scope: ${overCap}`);
+  if (overCap !== undefined) rejectFrom(out, first, overCapSpan, `scope: ${overCap}`, droppedBefore);
   else if (scope !== '') for (let i = first; i < out.length; i++) out[i]!.scope = scope;
 }
 
