@@ -27,8 +27,8 @@ export interface StreamObserver {
    */
   onEnd(complete: boolean, release: () => void): void | Promise<void>;
   /**
-   * The read failed with `err`. May return another error for the reader to get in its place
-   * (an accumulator's StreamLimitError becomes the block it is); undefined: `err` itself.
+   * The read failed with `err`. May return another Error for the reader to get in its place
+   * (an accumulator's StreamLimitError becomes the block it is); anything else: `err` itself.
    */
   onError(err: unknown): unknown;
   /** The application stopped reading early (break / return). */
@@ -310,7 +310,7 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     // As when a for-await loop is left by an exception: the inner return()'s own failure is ignored.
     const report = (): never => {
       const shown = this.observer.onError(err);
-      return this.refuse(shown === undefined ? err : shown);
+      return this.refuse(shown instanceof Error ? shown : err);
     };
     return Promise.resolve(closing).then(report, report);
   }
