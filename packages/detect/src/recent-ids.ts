@@ -92,9 +92,20 @@ export class RecentIds {
     this.ring[slot] = undefined;
   }
 
-  /** A seeded 32-bit hash of the id's UTF-16 units (Murmur-style mixing); non-strings hash to 0. */
-  private hash(id: unknown): number {
-    if (typeof id !== 'string') return 0;
+  /**
+   * A seeded 32-bit hash of the id's UTF-16 units (Murmur-style mixing). Decoders give strings;
+   * a number, bigint or boolean from a direct caller hashes as its text (SameValueZero agrees:
+   * 0 and -0 are one id), so 30,000 numeric ids do not share one chain. Other values hash to 0.
+   */
+  private hash(value: unknown): number {
+    const t = typeof value;
+    const id =
+      t === 'string'
+        ? (value as string)
+        : t === 'number' || t === 'bigint' || t === 'boolean'
+          ? String(value)
+          : '';
+    if (id === '' && t !== 'string') return 0;
     let h = this.seed ^ id.length;
     for (let k = 0; k < id.length; k++) {
       h = Math.imul(h ^ id.charCodeAt(k), 0x5bd1e995);

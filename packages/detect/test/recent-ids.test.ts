@@ -78,6 +78,24 @@ describe('RecentIds', () => {
     expect(recent.size).toBe(3);
   });
 
+  it('spreads ids a direct caller gives as numbers, and keeps Set equality for them', () => {
+    // Decoders give strings; a JavaScript caller of ingestOnce may not. Hashed to one value,
+    // 1,000 numbers made one probe cluster of 1,000 positions (each add quadratic overall).
+    const recent = new RecentIds(1_000);
+    for (let k = 0; k < 2_000; k++) recent.add(k as unknown as string);
+    const table = (recent as unknown as { table: Int32Array }).table;
+    let longest = 0;
+    let run = 0;
+    for (const slot of [...table, ...table]) {
+      run = slot === 0 ? 0 : run + 1;
+      longest = Math.max(longest, run);
+    }
+    expect(longest).toBeLessThan(200);
+    const same = new RecentIds(8);
+    const ids = [1, '1', 0, -0, NaN, NaN, 1n, true, 'true'] as unknown as string[];
+    expect(ids.map((id) => same.add(id))).toEqual([true, true, true, false, true, false, true, true, true]);
+  });
+
   it('rejects a capacity below 1', () => {
     expect(() => new RecentIds(0)).toThrow(/capacity must be at least 1/);
   });
