@@ -33,7 +33,14 @@ if (gc === undefined) throw new Error('run with --expose-gc');
 
 /** Batch processors that export nothing before `N` calls' records are queued. */
 const HOLD = { maxQueueSize: 100_000, maxExportBatchSize: 100_000, scheduledDelayMillis: 1e9 };
-const spanExporter: SpanExporter = { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} };
+let exportedSpans = 0;
+const spanExporter: SpanExporter = {
+  export: (s, done) => {
+    exportedSpans += s.length;
+    done({ code: 0 });
+  },
+  shutdown: async () => {},
+};
 const logExporter: LogRecordExporter = {
   export: (_l, done) => done({ code: 0 }),
   shutdown: async () => {},
@@ -88,6 +95,10 @@ const drain = (): Promise<unknown> => Promise.all([tracerProvider.forceFlush(), 
 
 await calls(3000);
 await drain();
+// A patch that silently did nothing (the official one is an optional definition.patch?.() on an
+// aliased openai) would measure the plain client under the variant's name: one span per call.
+if (exportedSpans !== (variant === 'plain' ? 0 : 3000))
+  throw new Error(`peer-memory ${variant}: ${exportedSpans} spans for 3,000 calls`);
 // Collections that ran: heapUsed growth is what was allocated only in a window without one.
 let collections = 0;
 new PerformanceObserver((list) => {
