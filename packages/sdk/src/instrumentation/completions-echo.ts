@@ -38,9 +38,37 @@ export function echoLength(body: Body | undefined, choice: Record<string, unknow
 /** Per streamed chunk's choice object (the client's parsed item): its leading echo characters. */
 const echoed = new WeakMap<object, number>();
 
+/**
+ * Per streamed chunk's choice object where the choice's echo departed from its prompt: the
+ * prompt's characters matched before it (delivered in earlier chunks, not read then), read now
+ * in front of this chunk's text.
+ */
+const replayed = new WeakMap<object, string>();
+
 /** How many leading characters of this streamed choice's `text` are echo (EchoStream marked them). */
 export function echoedChars(choice: object | undefined): number {
   return choice === undefined ? 0 : (echoed.get(choice) ?? 0);
+}
+
+/**
+ * The characters read in front of this streamed choice's `text` (its echo departed here from
+ * the prompt: what matched before is output after all); '' when none. On the departing chunk
+ * only, so the common chunk pays one WeakMap miss, on echo streams only.
+ */
+export function replayedEcho(choice: object | undefined): string {
+  return choice === undefined ? '' : (replayed.get(choice) ?? '');
+}
+
+/**
+ * The text this streamed choice adds to what the output guards read: its `text` without the
+ * leading echo, with the replayed prefix in front (completionLanes, the accumulator and the
+ * item rewrite read the same characters).
+ */
+export function readText(choice: object | undefined, text: string): string {
+  const e = echoedChars(choice);
+  const own = e > 0 ? text.slice(e) : text;
+  const r = replayedEcho(choice);
+  return r.length > 0 ? r + own : own;
 }
 
 /** One stream's echo reading: per choice, how much of its prompt has been matched. */
@@ -66,7 +94,10 @@ export class EchoStream {
    * The chunk's `choice` (index `index`, text `text`): marks and returns how many leading
    * characters of `text` are echo. Only the request's choices (index below prompts x n) are
    * tracked, so a hostile stream's indexes cannot grow the map; a piece that departs from the
-   * prompt ends that choice's echo (the rest is read as output, as a non-matching echo is).
+   * prompt ends that choice's echo and is read as output with the prompt's characters matched
+   * before it (marked on the choice: replayedEcho), as the non-streamed path reads a choice that
+   * does not start with its whole prompt. Before, the matched part stayed skipped, so an
+   * address straddling the divergence point was read only from it on (half of it: missed).
    */
   take(choice: object, index: number, text: string): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.prompts.length * this.n) return 0;
@@ -80,10 +111,26 @@ export class EchoStream {
     const k = Math.min(text.length, prompt.length - at);
     if (!prompt.startsWith(k === text.length ? text : text.slice(0, k), at)) {
       this.matched.set(index, -1);
+      if (at > 0) replayed.set(choice, prompt.slice(0, at));
       return 0;
     }
     this.matched.set(index, at + k >= prompt.length ? -1 : at + k);
     if (k > 0) echoed.set(choice, k);
     return k;
+  }
+
+  /**
+   * Choices whose echo is still partial (the stream ended inside it, before the whole prompt
+   * came or anything departed from it): index and the prompt's characters matched, delivered
+   * and not read. Only the whole prompt's exact echo is not output, so the end check reads them.
+   */
+  pending(): Array<[number, string]> {
+    const out: Array<[number, string]> = [];
+    for (const [index, at] of this.matched) {
+      if (at <= 0) continue;
+      const prompt = this.prompts.length === 1 ? this.prompts[0] : this.prompts[Math.floor(index / this.n)];
+      if (prompt !== undefined) out.push([index, prompt.slice(0, at)]);
+    }
+    return out;
   }
 }

@@ -13,7 +13,7 @@ import { dropChoiceLogprobs } from './logprobs.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
-import { echoedChars, echoLength, EchoStream, promptTexts } from './completions-echo.ts';
+import { echoedChars, echoLength, EchoStream, promptTexts, readText, replayedEcho } from './completions-echo.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -106,7 +106,14 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
       const echo = echoedChars(choice);
       if (echo >= choice.text.length) continue;
       const own = echo > 0 ? choice.text.slice(echo) : choice.text;
-      const next = rw.next(own, num(choice.index) ?? 0);
+      const replay = replayedEcho(choice);
+      const read = replay.length > 0 ? replay + own : own;
+      let next = rw.next(read, num(choice.index) ?? 0);
+      // A departed echo: its matched prefix went out as sent in earlier chunks and is read here
+      // in front of this text. The reader gets the rewrite past what it already has: past the
+      // prefix when the rewrite kept it, else past the part of it the rewrite kept (a finding
+      // straddling the divergence point: its rest is replaced, its start was delivered).
+      if (replay.length > 0) next = next.slice(sharedPrefix(next, replay));
       // This chunk's tokens repeat the text it had (logprobs.ts).
       if (next !== own) dropChoiceLogprobs(choice);
       choice.text = echo > 0 ? choice.text.slice(0, echo) + next : next;
@@ -138,6 +145,7 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           if (echo !== undefined && choice !== undefined && text !== undefined && text.length > 0) {
             const k = echo.take(choice, index, text);
             if (k > 0) text = text.slice(k);
+            else text = readText(choice, text); // a departed echo's prefix is read here
           }
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
@@ -159,6 +167,9 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const finishReasons = [...finish.values()];
+        // An echo the stream ended inside is output (only the whole prompt's echo is not): read.
+        const partial = echo?.pending() ?? [];
+        if (partial.length > 0) return withPartialEchoes(s, choices, partial, finishReasons);
         const texts = choiceTexts(choices);
         return texts === undefined
           ? { ...s, finishReasons }
@@ -170,6 +181,29 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
     };
   },
 };
+
+/** The summary with each partial echo read as its choice's text (its choice has nothing after it). */
+function withPartialEchoes(
+  s: ResponseSummary,
+  choices: Map<number, string> | undefined,
+  partial: Array<[number, string]>,
+  finishReasons: string[],
+): ResponseSummary {
+  const all = new Map(choices ?? (s.text.length > 0 ? [[0, s.text]] : []));
+  for (const [index, prefix] of partial) all.set(index, prefix + (all.get(index) ?? ''));
+  const texts = choiceTexts(all) as string[];
+  return texts.length === 1
+    ? { ...s, text: texts[0] as string, finishReasons }
+    : { ...s, text: texts.join('\n'), texts, finishReasons };
+}
+
+/** How many leading characters `a` and `b` share. */
+function sharedPrefix(a: string, b: string): number {
+  const max = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < max && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
 
 /** The choices' texts with any, in index order (the summary joins them by a line break); undefined for one choice. */
 function choiceTexts(choices: Map<number, string> | undefined): string[] | undefined {

@@ -1,6 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
-import { echoedChars } from './completions-echo.ts';
+import { readText } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -126,11 +126,10 @@ export function chatLanes(item: unknown): Array<[number, number]> | undefined {
 
 /** OpenAI legacy completions chunks' lanes: the choices' `text`, as chatLanes. */
 export function completionLanes(item: unknown): Array<[number, number]> | undefined {
-  // An echoed prompt is not part of the stream's text (completions-echo.ts).
+  // An echoed prompt is not part of the stream's text; a departed echo's prefix is (completions-echo.ts).
   return choiceLanes(item, (c) => {
     const t = c?.text;
-    const e = echoedChars(c);
-    return e > 0 && typeof t === 'string' ? t.slice(e) : t;
+    return typeof t === 'string' ? readText(c, t) : t;
   });
 }
 
