@@ -211,6 +211,22 @@ function emitAll(h: Harness): void {
   given.end();
   emit('auth_failure', { description: 'no span', metadata: { where: 'outside' } });
   events.authFailure({ reason: 'no span either' });
+  // The category methods' fields that their normalisation changes (clipped, clamped, converted,
+  // an array's strings clipped), first and later in the fields, without and with caller metadata:
+  // the path that takes the method's fields as the metadata when nothing changes.
+  inSpan('methods-normalised', () => {
+    events.guardrailBlock({ layer: LONG, reason: 'first field clipped', userId: 'u-9' });
+    events.outputFilterBlock({ filter: 'pii', reason: LONG, userId: 'u-10' });
+    events.rateLimitHit({
+      limitType: 'tokens',
+      current: Number.POSITIVE_INFINITY,
+      limit: 5n as never,
+      userId: 'u-11',
+    });
+    events.rateLimitHit({ limitType: 7 as never, current: '12' as never, limit: -0, metadata: { m: 1 } });
+    events.piiDetected({ piiTypes: ['email', LONG], direction: 'input', metadata: { n: LONG } });
+    events.authFailure({ reason: true as never, requestText: LONG });
+  });
 }
 
 /** A value with its type, so that JSON keeps what it would blur (-0, NaN, infinities, undefined). */
