@@ -12,7 +12,7 @@ import { num, type Body } from './adapter.ts';
  * Complete answers: `echoLength`. Streams: `EchoStream` reads each choice's first characters
  * against its prompt as the chunks come (the echo may be cut anywhere, the choices' chunks
  * interleaved) and marks, on each chunk's choice object, how many leading characters of its
- * text are echo (`echoedChars`), so the accumulator's text, the lanes and the item rewrite all
+ * text are echo (`echoMark`), so the accumulator's text, the lanes and the item rewrite all
  * skip the same characters. Before, a streamed echo was read as output.
  */
 
@@ -35,40 +35,28 @@ export function echoLength(body: Body | undefined, choice: Record<string, unknow
     : 0;
 }
 
-/** Per streamed chunk's choice object (the client's parsed item): its leading echo characters. */
-const echoed = new WeakMap<object, number>();
-
 /**
- * Per streamed chunk's choice object where the choice's echo departed from its prompt: the
- * prompt's characters matched before it (delivered in earlier chunks, not read then), read now
- * in front of this chunk's text.
+ * Per streamed chunk's choice object (the client's parsed item), one mark in one map (a chunk
+ * pays one lookup, as before the replay): a number, its leading echo characters; a string,
+ * where the choice's echo departed from its prompt, the prompt's characters matched before
+ * (delivered in earlier chunks, not read then), read now in front of this chunk's text.
  */
-const replayed = new WeakMap<object, string>();
+const marks = new WeakMap<object, number | string>();
 
-/** How many leading characters of this streamed choice's `text` are echo (EchoStream marked them). */
-export function echoedChars(choice: object | undefined): number {
-  return choice === undefined ? 0 : (echoed.get(choice) ?? 0);
-}
-
-/**
- * The characters read in front of this streamed choice's `text` (its echo departed here from
- * the prompt: what matched before is output after all); '' when none. On the departing chunk
- * only, so the common chunk pays one WeakMap miss, on echo streams only.
- */
-export function replayedEcho(choice: object | undefined): string {
-  return choice === undefined ? '' : (replayed.get(choice) ?? '');
+/** The choice's mark (echoed characters or the replayed prefix); undefined: none. */
+export function echoMark(choice: object | undefined): number | string | undefined {
+  return choice === undefined ? undefined : marks.get(choice);
 }
 
 /**
  * The text this streamed choice adds to what the output guards read: its `text` without the
- * leading echo, with the replayed prefix in front (completionLanes, the accumulator and the
+ * leading echo, or with the replayed prefix in front (completionLanes, the accumulator and the
  * item rewrite read the same characters).
  */
 export function readText(choice: object | undefined, text: string): string {
-  const e = echoedChars(choice);
-  const own = e > 0 ? text.slice(e) : text;
-  const r = replayedEcho(choice);
-  return r.length > 0 ? r + own : own;
+  const m = echoMark(choice);
+  if (m === undefined) return text;
+  return typeof m === 'number' ? text.slice(m) : m + text;
 }
 
 /** One stream's echo reading: per choice, how much of its prompt has been matched. */
@@ -95,7 +83,7 @@ export class EchoStream {
    * characters of `text` are echo. Only the request's choices (index below prompts x n) are
    * tracked, so a hostile stream's indexes cannot grow the map; a piece that departs from the
    * prompt ends that choice's echo and is read as output with the prompt's characters matched
-   * before it (marked on the choice: replayedEcho), as the non-streamed path reads a choice that
+   * before it (marked on the choice: echoMark), as the non-streamed path reads a choice that
    * does not start with its whole prompt. Before, the matched part stayed skipped, so an
    * address straddling the divergence point was read only from it on (half of it: missed).
    */
@@ -111,11 +99,11 @@ export class EchoStream {
     const k = Math.min(text.length, prompt.length - at);
     if (!prompt.startsWith(k === text.length ? text : text.slice(0, k), at)) {
       this.matched.set(index, -1);
-      if (at > 0) replayed.set(choice, prompt.slice(0, at));
+      if (at > 0) marks.set(choice, prompt.slice(0, at));
       return 0;
     }
     this.matched.set(index, at + k >= prompt.length ? -1 : at + k);
-    if (k > 0) echoed.set(choice, k);
+    if (k > 0) marks.set(choice, k);
     return k;
   }
 

@@ -13,7 +13,7 @@ import { dropChoiceLogprobs } from './logprobs.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
-import { echoedChars, echoLength, EchoStream, promptTexts, readText, replayedEcho } from './completions-echo.ts';
+import { echoLength, echoMark, EchoStream, promptTexts, readText } from './completions-echo.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -103,10 +103,11 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
       const choice = obj(c);
       if (choice === undefined || typeof choice.text !== 'string' || choice.text.length === 0) continue;
       // The echoed prompt is delivered as sent; what follows it in the stream's text (completions-echo.ts).
-      const echo = echoedChars(choice);
+      const mark = echoMark(choice);
+      const echo = typeof mark === 'number' ? mark : 0;
       if (echo >= choice.text.length) continue;
       const own = echo > 0 ? choice.text.slice(echo) : choice.text;
-      const replay = replayedEcho(choice);
+      const replay = typeof mark === 'string' ? mark : '';
       const read = replay.length > 0 ? replay + own : own;
       let next = rw.next(read, num(choice.index) ?? 0);
       // A departed echo: its matched prefix went out as sent in earlier chunks and is read here
@@ -145,7 +146,7 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           if (echo !== undefined && choice !== undefined && text !== undefined && text.length > 0) {
             const k = echo.take(choice, index, text);
             if (k > 0) text = text.slice(k);
-            else text = readText(choice, text); // a departed echo's prefix is read here
+            else text = readText(choice, text); // a departed echo's prefix is read here (one lookup)
           }
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
