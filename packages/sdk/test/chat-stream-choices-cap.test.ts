@@ -7,8 +7,9 @@ import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
- * A crafted chat stream naming many choice indexes (1-character pieces, each a new index) grew
- * the accumulator's per-choice text and refusal maps by an entry each (~100 bytes a character).
+ * A crafted chat (or legacy completions) stream naming many choice indexes (1-character pieces,
+ * each a new index) grew the accumulator's per-choice text and refusal maps by an entry each
+ * (~100 bytes a character).
  * Past 1,024 choices the stream is cut (fail closed) and reported as an output block; up to it,
  * every choice is read. Through openai 7 against the fake server, detect mode (the end check
  * is its only read, so it is the mode that needs each choice whole).
@@ -17,20 +18,25 @@ import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/serve
 const CAP = 1024;
 const base = { id: 'chatcmpl-c', created: 1, model: 'gpt-4o-mini', object: 'chat.completion.chunk' };
 
-/** `n` choices, each a 1-character piece (content or refusal) on its own chunk, then each choice's finish. */
-function choices(n: number, field: 'content' | 'refusal'): FakeResponse {
+type Field = 'content' | 'refusal' | 'completion';
+
+/** `n` choices, each a 1-character piece (content, refusal or a legacy completion's text) on its own chunk, then each choice's finish. */
+function choices(n: number, field: Field): FakeResponse {
   const events: Array<{ data: unknown }> = [];
-  for (let i = 0; i < n; i++)
-    events.push({ data: { ...base, choices: [{ index: i, delta: { [field]: 'x' }, finish_reason: null }] } });
-  for (let i = 0; i < n; i++)
-    events.push({ data: { ...base, choices: [{ index: i, delta: {}, finish_reason: 'stop' }] } });
+  const choice = (index: number, piece: string, finish: string | null) =>
+    field === 'completion'
+      ? { index, text: piece, logprobs: null, finish_reason: finish }
+      : { index, delta: piece === '' ? {} : { [field]: piece }, finish_reason: finish };
+  const object = field === 'completion' ? 'text_completion' : base.object;
+  for (let i = 0; i < n; i++) events.push({ data: { ...base, object, choices: [choice(i, 'x', null)] } });
+  for (let i = 0; i < n; i++) events.push({ data: { ...base, object, choices: [choice(i, '', 'stop')] } });
   events.push({ data: '[DONE]' });
   return { kind: 'sse', events };
 }
 
 let next: FakeResponse | undefined;
 const h = useInstrHarness({
-  script: (req: FakeRequest) => (req.path.endsWith('/chat/completions') ? next : undefined),
+  script: (req: FakeRequest) => (req.path.endsWith('completions') ? next : undefined),
 });
 
 function client() {
@@ -40,14 +46,22 @@ function client() {
   });
 }
 
-async function read(n: number, field: 'content' | 'refusal') {
+async function read(n: number, field: Field) {
   next = choices(n, field);
-  const s = await client().chat.completions.create({
-    model: 'gpt-4o-mini',
-    messages: [{ role: 'user', content: 'hi' }],
-    n: 2,
-    stream: true,
-  });
+  const s =
+    field === 'completion'
+      ? await client().completions.create({
+          model: 'gpt-3.5-turbo-instruct',
+          prompt: 'hi',
+          n: 2,
+          stream: true,
+        })
+      : await client().chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          n: 2,
+          stream: true,
+        });
   let items = 0;
   const err = await (async () => {
     for await (const _ of s) items++;
@@ -65,8 +79,8 @@ async function read(n: number, field: 'content' | 'refusal') {
   };
 }
 
-describe('a chat stream past 1,024 choices is cut, reported as a block', () => {
-  for (const field of ['content', 'refusal'] as const) {
+describe('a chat or legacy completions stream past 1,024 choices is cut, reported as a block', () => {
+  for (const field of ['content', 'refusal', 'completion'] as const) {
     it(`${field}: 1,024 choices are read whole, the 1,025th cuts the stream before it is delivered`, async () => {
       const ok = await read(CAP, field);
       expect(ok.err).toBeUndefined();
@@ -84,7 +98,10 @@ describe('a chat stream past 1,024 choices is cut, reported as a block', () => {
       expect(cut.items).toBe(CAP);
       expect(cut.outcome).toEqual(['blocked']);
       expect(cut.blocks).toHaveLength(1);
-      expect(cut.blocks[0]!.metadata).toMatchObject({ filter_name: 'stream_limit', block_reason: blocked.reason });
+      expect(cut.blocks[0]!.metadata).toMatchObject({
+        filter_name: 'stream_limit',
+        block_reason: blocked.reason,
+      });
       expect(blocked.event).toBe(cut.blocks[0]);
     });
   }

@@ -16,7 +16,7 @@ import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
-import { StreamLimitError } from './stream-limit.ts';
+import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -245,19 +245,6 @@ function chatOutputTexts(data: unknown): OutputTexts {
 
 function hasRefusal(m: Record<string, unknown>): m is Record<string, unknown> & { refusal: string } {
   return typeof m.refusal === 'string' && m.refusal.length > 0;
-}
-
-/**
- * Choices a stream's accumulator keeps apart (text, refusal, finish reason). OpenAI's n is at
- * most 128: more is a crafted stream, each new index ~100 bytes of map for a 1-character piece.
- * Past it the stream is cut (fail closed): joining the extra choices' pieces into one text would
- * let an address split between two pieces of one choice, with another's between, pass the end
- * check (detect mode's only read), and dropping them would leave delivered text unread.
- */
-const MAX_CHOICES = 1024;
-
-function tooManyChoices(): StreamLimitError {
-  return new StreamLimitError(`stream_limit: more than ${MAX_CHOICES} choices`);
 }
 
 /** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */

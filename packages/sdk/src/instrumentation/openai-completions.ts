@@ -14,6 +14,7 @@ import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { completionLanes } from './stream-item-rewrite.ts';
 import { echoLength, echoMark, EchoStream, promptTexts, readText } from './completions-echo.ts';
+import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /**
@@ -151,11 +152,14 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
             choices ??= new Map([[0, s.text + delta]]);
-            choices.set(index, (choices.get(index) ?? '') + text);
+            const before = choices.get(index);
+            if (before === undefined && choices.size >= MAX_CHOICES) throw tooManyChoices();
+            choices.set(index, (before ?? '') + text);
           }
           if (text !== undefined) delta += text;
           const fr = str(choice?.finish_reason);
-          if (fr !== undefined) finish.set(num(choice?.index) ?? 0, fr);
+          // Telemetry only (finish reasons; complete reads the size): past the cap not kept.
+          if (fr !== undefined && (finish.size < MAX_CHOICES || finish.has(index))) finish.set(index, fr);
         }
         // stream_options.include_usage: the last chunk carries the call's usage; assign.
         const usage = obj(chunk.usage);
