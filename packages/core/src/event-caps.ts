@@ -122,7 +122,10 @@ function capMetadata(event: SecurityEvent, cutStrings: boolean): number {
   let kept = 0;
   for (const key in src) {
     const v: unknown = src[key];
+    // An inherited key (a polluted Object.prototype) is not the event's: dropped, as the sdk's
+    // builder drops it, so no path copies it into an event as its own.
     const keep =
+      Object.hasOwn(src, key) &&
       kept < C.metadataKeys &&
       key.length <= C.metadataKeyLength &&
       (scalar(v) || (Array.isArray(v) && modelArray(v)));
@@ -160,7 +163,7 @@ function copyBefore(src: Metadata, stop: string): Metadata {
   const out: Metadata = {};
   for (const key in src) {
     if (key === stop) break;
-    setKey(out, key, src[key]!);
+    if (Object.hasOwn(src, key)) setKey(out, key, src[key]!);
   }
   return out;
 }

@@ -116,4 +116,17 @@ describe('event field caps (decodeEvent)', () => {
     });
     expect(capEventFields(event)).toBe(0);
   });
+
+  it("drops a key inherited from a polluted Object.prototype instead of copying it as the event's", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 'x';
+    try {
+      const event: SecurityEvent = { ...base, severity: 'warning', metadata: { fp: 'f'.repeat(2000), n: 1 } };
+      expect(capEventFields(event)).toBe(2);
+      expect(Object.keys(event.metadata!)).toEqual(['fp', 'n']);
+      expect(Object.hasOwn(event.metadata!, 'polluted')).toBe(false);
+    } finally {
+      delete proto.polluted;
+    }
+  });
 });
