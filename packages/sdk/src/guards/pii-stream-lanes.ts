@@ -6,6 +6,8 @@ export interface LaneCheck {
   readonly held: number;
   /** The next characters of this lane, as the reader gets them. */
   next(text: string): string;
+  /** Where the last `next` changed its text (PiiStreamRedaction.changes); absent: not known. */
+  readonly changes?: readonly number[] | undefined;
   end(): void;
 }
 
@@ -85,6 +87,14 @@ export class PiiStreamLanes<L extends LaneCheck = LaneCheck> {
     const o = this.overflow?.get(id);
     if (o !== undefined) return o.next(text);
     return (this.lane(id)?.r ?? this.overflowCheck(id)).next(text);
+  }
+
+  /** Where the last `next` of lane `id` changed its text (PiiStreamRedaction.changes). */
+  changes(id = 0): readonly number[] | undefined {
+    if (this.lanes === undefined && id === 0) return this.first.changes;
+    const o = this.overflow?.get(id);
+    if (o !== undefined) return o.changes;
+    return this.lanes?.get(id)?.r.changes;
   }
 
   end(): void {

@@ -61,6 +61,13 @@ export class PiiStreamRedaction {
   private head = 0;
   /** Characters of segs[head] delivered. */
   private pos = 0;
+  /**
+   * Where the last `next` changed its text: flat [start, end, replacement length] per changed
+   * segment's part in it (a finding's placeholder where it starts, '' where it goes on), made
+   * only when one is met. Lets a chunk's annotations between two changes keep their place
+   * (stream-offsets.ts): the chunk's common prefix and suffix alone covered the text between.
+   */
+  changes: number[] | undefined;
 
   private readonly options: RedactOptions;
   private readonly maxChars: number;
@@ -104,17 +111,26 @@ export class PiiStreamRedaction {
   next(text: string): string {
     let out = '';
     let i = 0;
+    this.changes = undefined;
     while (i < text.length) {
       let seg = this.segs[this.head];
       if (seg === undefined) {
         this.release(true);
         seg = this.segs[this.head];
         // Not text of this stream: never passed on unredacted.
-        if (seg === undefined) return out + redact(text.slice(i), this.capped(this.maxChars)).text;
+        if (seg === undefined) {
+          const rest = redact(text.slice(i), this.capped(this.maxChars)).text;
+          (this.changes ??= []).push(i, text.length, rest.length);
+          return out + rest;
+        }
       }
       const take = Math.min(seg.len - this.pos, text.length - i);
       if (seg.text === undefined) out += take === text.length ? text : text.slice(i, i + take);
-      else if (this.pos === 0) out += seg.text;
+      else {
+        const piece = this.pos === 0 ? seg.text : '';
+        out += piece;
+        (this.changes ??= []).push(i, i + take, piece.length);
+      }
       this.pos += take;
       i += take;
       if (this.pos === seg.len) {

@@ -118,6 +118,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
 
   const rewriter: StreamRewriter = {
     next: (ctx, text, lane) => redaction(ctx).next(text, lane),
+    changes: (ctx, lane) => redactions.get(ctx)?.changes(lane),
     end: (ctx) => redactions.get(ctx)?.end(),
     whole: (_ctx, text) => redact(text, redactOptions).text,
   };

@@ -167,6 +167,7 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
   const ctx = call.ctx;
   const rw: StreamItemRewrite = {
     next: (t, lane) => rewriter.next(ctx, t, lane),
+    changes: (lane) => rewriter.changes?.(ctx, lane),
     whole: (t) => rewriter.whole(ctx, t),
     offsets: {},
   };

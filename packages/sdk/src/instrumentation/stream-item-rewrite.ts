@@ -44,7 +44,7 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       continue;
     const lane = num(choice.index) ?? 0;
     const next = rw.next(d.content, lane);
-    offsetsOf(rw, lane).add(d.content, next);
+    offsetsOf(rw, lane).add(d.content, next, next !== d.content ? rw.changes?.(lane) : undefined);
     // This chunk's tokens repeat the text it had (logprobs.ts).
     if (next !== d.content) dropChoiceLogprobs(choice);
     d.content = next;

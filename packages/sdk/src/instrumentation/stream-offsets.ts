@@ -18,9 +18,23 @@ export class StreamOffsets {
   /** Per changed region, flat: its start and end in the text as sent, and out - raw after it. */
   private readonly regions: number[] = [];
 
-  /** The next chunk's text as sent (`before`) and as delivered (`after`). */
-  add(before: string, after: string): void {
-    if (before !== after) {
+  /**
+   * The next chunk's text as sent (`before`) and as delivered (`after`); `changes`, when the
+   * rewriter says where it changed the chunk (flat [start, end, replacement length], in order):
+   * each is a region of its own, so the text between two changes of one chunk (the end of one
+   * address, ', ', the start of the next) keeps its annotations. Without, the region is what
+   * differs between the two (their common prefix and suffix taken off).
+   */
+  add(before: string, after: string, changes?: readonly number[]): void {
+    if (changes !== undefined && changes.length > 0 && before !== after && fits(changes, before, after)) {
+      let shift = this.out - this.raw;
+      for (let c = 0; c + 2 < changes.length; c += 3) {
+        const lo = changes[c] as number;
+        const hi = changes[c + 1] as number;
+        shift += (changes[c + 2] as number) - (hi - lo);
+        this.regions.push(this.raw + lo, this.raw + hi, shift);
+      }
+    } else if (before !== after) {
       const max = Math.min(before.length, after.length);
       let p = 0;
       while (p < max && before.charCodeAt(p) === after.charCodeAt(p)) p++;
@@ -56,6 +70,20 @@ export class StreamOffsets {
     if ((this.regions[r + 1] as number) > lo) return undefined; // it overlaps that region
     return this.regions[r + 2] as number;
   }
+}
+
+/** The changes account for `after` exactly (in order, within `before`, lengths adding up); else not used. */
+function fits(changes: readonly number[], before: string, after: string): boolean {
+  let at = 0;
+  let length = before.length;
+  for (let c = 0; c + 2 < changes.length; c += 3) {
+    const lo = changes[c] as number;
+    const hi = changes[c + 1] as number;
+    if (!(lo >= at && hi > lo && hi <= before.length)) return false;
+    length += (changes[c + 2] as number) - (hi - lo);
+    at = hi;
+  }
+  return changes.length % 3 === 0 && length === after.length;
 }
 
 type Obj = Record<string, unknown>;

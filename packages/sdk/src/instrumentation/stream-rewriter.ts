@@ -17,6 +17,13 @@ export interface StreamRewriter {
    * `lanes` announced them; absent: 0.
    */
   next(ctx: GuardContext, text: string, lane?: number): string;
+  /**
+   * Where the last `next` of `lane` changed its text: flat [start, end, replacement length] per
+   * span of that text, in order, disjoint; undefined when the rewriter cannot say. Asked only
+   * when `next` changed the text (stream-offsets.ts: unchanged text between two changes of one
+   * chunk keeps its annotations). Optional.
+   */
+  changes?(ctx: GuardContext, lane?: number): readonly number[] | undefined;
   /** The stream ended: the text held back is final now (its rewrite is made). */
   end(ctx: GuardContext): void;
   /** A text the stream repeats whole (a done event, the final response): rewritten as a non-streamed response is. */
@@ -88,6 +95,8 @@ export function streamRewriterOf(guards: readonly OutputGuard[]): StreamRewriter
 export interface StreamItemRewrite {
   /** The next characters of the stream's text (an item's delta) in `lane` (a chat choice; absent: 0), rewritten. */
   next(text: string, lane?: number): string;
+  /** Where the last `next` of `lane` changed its text (StreamRewriter.changes); undefined: not known. */
+  changes?(lane?: number): readonly number[] | undefined;
   /** A text the item repeats whole (done events, the final response), rewritten. */
   whole(text: string): string;
   /**
