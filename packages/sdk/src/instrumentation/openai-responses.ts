@@ -15,6 +15,7 @@ import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
+import { StreamLimitError } from './stream-limit.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -131,10 +132,14 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           refusing = true;
           const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
           refusals ??= new Map();
-          // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part), the
-          // rest share one entry: joined, read, never dropped.
-          const at = refusals.has(k) || refusals.size < MAX_REFUSAL_PARTS ? k : '*';
-          refusals.set(at, done && at === k ? r : (refusals.get(at) ?? '') + r);
+          // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part) the
+          // stream is cut (fail closed). e48f6f6 joined the rest into one entry, so the pieces
+          // of two parts sent interleaved were read mixed: an address in one part with the
+          // other's piece inside it was not found by the end check (detect mode's only read).
+          const before = refusals.get(k);
+          if (before === undefined && refusals.size >= MAX_REFUSAL_PARTS)
+            throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
+          refusals.set(k, done ? r : (before ?? '') + r);
           return '';
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
@@ -190,7 +195,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   },
 };
 
-/** Refusal parts kept apart per stream; past this they share one entry. */
+/** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
 
 /** The annotation texts of the output_text parts a content_part / output_item event carries; undefined for none. */
