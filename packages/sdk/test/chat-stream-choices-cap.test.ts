@@ -39,10 +39,11 @@ const h = useInstrHarness({
   script: (req: FakeRequest) => (req.path.endsWith('completions') ? next : undefined),
 });
 
+let guarded = true;
 function client() {
   return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
     ...h.options(),
-    guards: { output: [piiGuard({ directions: ['output'], mode: 'detect' })] },
+    guards: { output: guarded ? [piiGuard({ directions: ['output'], mode: 'detect' })] : [] },
   });
 }
 
@@ -105,4 +106,20 @@ describe('a chat or legacy completions stream past 1,024 choices is cut, reporte
       expect(blocked.event).toBe(cut.blocks[0]);
     });
   }
+
+  it('without output guards nothing needs every choice read: the stream goes on past the cap', async () => {
+    guarded = false;
+    try {
+      for (const field of ['content', 'refusal', 'completion'] as const) {
+        h.reset();
+        const r = await read(CAP + 1, field);
+        expect(r.err).toBeUndefined();
+        expect(r.items).toBe(2 * (CAP + 1));
+        expect(r.outcome).toEqual(['allowed']);
+        expect(r.blocks).toHaveLength(0);
+      }
+    } finally {
+      guarded = true;
+    }
+  });
 });

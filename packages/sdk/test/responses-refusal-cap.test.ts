@@ -44,6 +44,13 @@ describe('Responses stream: refusal parts past 1,024', () => {
     expect(() => acc.observe(delta(2000, 'x'))).toThrow(StreamLimitError);
   });
 
+  it('on a stream no output guard reads, a 1,025th part is left out of the summary, not cut', () => {
+    const acc = openaiResponsesAdapter.newStream({}, false);
+    for (let i = 0; i < 1024; i++) acc.observe(delta(i, 'r'));
+    expect(acc.observe(delta(2000, 'x'))).toBe('');
+    expect(acc.summary().side).toHaveLength(1024);
+  });
+
   const EMAIL = 'jane.doe@example.com';
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>): SseEvent => ({

@@ -80,8 +80,13 @@ export interface ProviderAdapter {
    * `body`: the request as the application made it.
    */
   outputTexts?(data: unknown, body: Body): OutputTexts | undefined;
-  /** `body`: the request as the application made it (legacy completions' `echo` reads it). */
-  newStream(body?: Body): StreamAccumulator;
+  /**
+   * `body`: the request as the application made it (legacy completions' `echo` reads it).
+   * `guarded` (default true): output guards read the stream, so past a cap on per-part state
+   * (stream-limit.ts) the stream is cut; false: no guard reads it, so the extra parts are only
+   * left out of the summary (the telemetry's text) and the application's stream goes on.
+   */
+  newStream(body?: Body, guarded?: boolean): StreamAccumulator;
   /**
    * Streams: the item with its text rewritten, for a guard that rewrites a stream (piiGuard
    * redact): each piece of text `newStream().observe` reads from it through `rw.next`, in the

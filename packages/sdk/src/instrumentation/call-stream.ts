@@ -30,9 +30,10 @@ export interface StreamingCall {
  * whole text, then the call completes. A stream the application stops reading is abandoned.
  */
 export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
-  const acc = call.adapter.newStream(call.body);
   const runtime = call.runtime;
   const guards = call.adapter.guarded ? runtime.outputGuards : [];
+  // Without output guards nothing needs every part read: a cap is no reason to cut the stream.
+  const acc = call.adapter.newStream(call.body, guards.length > 0);
   const chunkGuards = runtime.hasChunkGuards && guards.length > 0;
   const rewriter = chunkGuards ? runtime.streamRewriter : undefined;
   const deliver = rewriter !== undefined ? rewriteItems(call, rewriter) : undefined;

@@ -94,7 +94,7 @@ export const openaiChatAdapter: ProviderAdapter = {
   rewriteStreamItem: rewriteChatChunk,
   streamLanes: chatLanes,
 
-  newStream(): StreamAccumulator {
+  newStream(_body?: Body, guarded = true): StreamAccumulator {
     const s = emptySummary();
     const finish = new Map<number, string>();
     let sawFinish = false;
@@ -124,8 +124,9 @@ export const openaiChatAdapter: ProviderAdapter = {
               // server may send several choices in one chunk): before, they were left out.
               choices ??= new Map([[0, s.text + delta]]);
               const before = choices.get(index);
-              if (before === undefined && choices.size >= MAX_CHOICES) throw tooManyChoices();
-              choices.set(index, (before ?? '') + content);
+              if (before !== undefined || choices.size < MAX_CHOICES)
+                choices.set(index, (before ?? '') + content);
+              else if (guarded) throw tooManyChoices();
             }
             delta += content;
           }
@@ -142,8 +143,9 @@ export const openaiChatAdapter: ProviderAdapter = {
             const index = num(choice?.index) ?? 0;
             refusals ??= new Map();
             const before = refusals.get(index);
-            if (before === undefined && refusals.size >= MAX_CHOICES) throw tooManyChoices();
-            refusals.set(index, (before ?? '') + refusal);
+            if (before !== undefined || refusals.size < MAX_CHOICES)
+              refusals.set(index, (before ?? '') + refusal);
+            else if (guarded) throw tooManyChoices();
           }
           const fr = str(choice?.finish_reason);
           if (fr !== undefined) {

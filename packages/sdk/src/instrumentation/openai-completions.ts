@@ -126,7 +126,7 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
   // n > 1: each choice's text redacted on its own (pii-stream-lanes.ts).
   streamLanes: completionLanes,
 
-  newStream(body?: Body): StreamAccumulator {
+  newStream(body?: Body, guarded = true): StreamAccumulator {
     const s = emptySummary();
     const echo = EchoStream.of(body);
     const finish = new Map<number, string>();
@@ -153,8 +153,8 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
             choices ??= new Map([[0, s.text + delta]]);
             const before = choices.get(index);
-            if (before === undefined && choices.size >= MAX_CHOICES) throw tooManyChoices();
-            choices.set(index, (before ?? '') + text);
+            if (before !== undefined || choices.size < MAX_CHOICES) choices.set(index, (before ?? '') + text);
+            else if (guarded) throw tooManyChoices();
           }
           if (text !== undefined) delta += text;
           const fr = str(choice?.finish_reason);

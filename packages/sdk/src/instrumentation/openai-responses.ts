@@ -81,7 +81,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
 
   rewriteStreamItem: rewriteResponsesEvent,
 
-  newStream(): StreamAccumulator {
+  newStream(_body?: Body, guarded = true): StreamAccumulator {
     let s: ResponseSummary = emptySummary();
     let text = '';
     let done = false;
@@ -137,9 +137,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // of two parts sent interleaved were read mixed: an address in one part with the
           // other's piece inside it was not found by the end check (detect mode's only read).
           const before = refusals.get(k);
-          if (before === undefined && refusals.size >= MAX_REFUSAL_PARTS)
+          if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS)
+            refusals.set(k, done ? r : (before ?? '') + r);
+          else if (guarded)
             throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
-          refusals.set(k, done ? r : (before ?? '') + r);
           return '';
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
