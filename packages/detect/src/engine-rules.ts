@@ -1,5 +1,6 @@
 import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
+import { runbookUrlSchema } from './runbook-url.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 import { slabRulesFor } from './slab/slab-rules.ts';
 import type { AnyRule } from './types.ts';
@@ -14,7 +15,8 @@ export interface EngineRule {
 
 /**
  * Compiles the engine's rules in order, rejecting at construction a duplicate id, a window
- * that is not positive, or a window or quiet period past MAX_RULE_DURATION_MS; `objectStateOnly` keeps every rule on object states (the differential
+ * that is not positive, a window or quiet period past MAX_RULE_DURATION_MS, or a runbook_url
+ * that is not http(s); `objectStateOnly` keeps every rule on object states (the differential
  * tests' and the benchmark's pre-slab baseline).
  */
 export function compileEngineRules(
@@ -42,6 +44,9 @@ export function compileEngineRules(
           `DetectionEngine: rule "${def.id}": ${name} must be at most ${MAX_RULE_DURATION_MS} (10000000d)`,
         );
     }
+    // As a rule file's (rule-schema.ts): it becomes a link in every alert of the rule.
+    if (def.runbook_url !== undefined && !runbookUrlSchema.safeParse(def.runbook_url).success)
+      throw new Error(`DetectionEngine: rule "${def.id}": runbook_url must be an http(s):// URL`);
     return { def, rule: compileRule(def, index, compileLimits) };
   });
   warnVictimMix(entries.map((e) => e.rule));

@@ -3,6 +3,7 @@ import { ALERT_SEVERITIES } from '@llmsec/core';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
 import { parseDuration } from './duration.ts';
 import { isKnownField } from './fields.ts';
+import { runbookUrlSchema } from './runbook-url.ts';
 
 /**
  * The schema of rule files (JSON or YAML). Durations are `10m`-style strings or milliseconds
@@ -110,9 +111,8 @@ export const ruleSchema = z
     group_by: field.default('user_id'),
     window: positiveDuration,
     quiet: duration.optional(),
-    // Goes into every alert and Alertmanager's runbook_url annotation, a link in Grafana and
-    // notifications: a javascript: or data: URL there runs script for whoever clicks it.
-    runbook_url: z.url({ protocol: /^https?$/, error: 'want an http(s):// URL' }).optional(),
+    // http(s) only (runbook-url.ts): a javascript: or data: URL there runs script on a click.
+    runbook_url: runbookUrlSchema.optional(),
     condition,
   })
   .transform(({ window, quiet, ...rest }) => ({
