@@ -11,7 +11,9 @@ import { freshRuleset } from './redis-support.ts';
  * of its state id. Replicas configured with other limits stepped one stored state each with
  * their own caps, so the fleet's answer depended on which replica an event reached. Now they
  * share nothing for the rule, as replicas running two definitions of it do; replicas with the
- * same limits (the defaults written out or left out) still share it.
+ * same limits (the defaults written out or left out) still share it. The Redis state's
+ * maxPendingPerGroup too (past it a group's oldest pending events are processed before the
+ * watermark reaches them): it was left out, and a replica with another one shared the state.
  */
 
 const db = useRedis({ clients: 3 });
@@ -26,13 +28,14 @@ const rule: RuleDefinition = {
   condition: { kind: 'count', min: 3 },
 };
 
-function engine(client: number, ruleset: string, maxDistinctValues?: number) {
+function engine(client: number, ruleset: string, maxDistinctValues?: number, maxPendingPerGroup?: number) {
   const alerts: Alert[] = [];
   const state = new RedisDetectionState({
     redis: db.clients[client]!,
     ruleset,
     commandTimeoutMs: 5_000,
     shutdownGraceMs: 0,
+    ...(maxPendingPerGroup !== undefined ? { maxPendingPerGroup } : {}),
   });
   const e = new DetectionEngine({
     rules: [rule],
@@ -63,6 +66,21 @@ describe('engine limits in a rule state id', () => {
     await block(narrow.engine, 3, 'u3');
     expect([...wide.alerts, ...narrow.alerts].filter((a) => a.status === 'firing')).toEqual([]);
     // A replica with the default limits shares the wide one's state: its block is the third.
+    await block(same.engine, 4, 'u4');
+    const firing = [...wide.alerts, ...narrow.alerts, ...same.alerts].filter((a) => a.status === 'firing');
+    expect(firing.map((a) => a.user_ids)).toEqual([['u1', 'u2', 'u4']]);
+    await Promise.all([wide, narrow, same].map((x) => x.engine.shutdown()));
+  });
+
+  it('keep a replica with another maxPendingPerGroup out of a rule state', async () => {
+    const ruleset = freshRuleset('pending');
+    const wide = engine(0, ruleset); // maxPendingPerGroup at its default (1000)
+    const narrow = engine(1, ruleset, undefined, 2);
+    const same = engine(2, ruleset, undefined, 1000); // the default written out
+    await block(wide.engine, 1, 'u1');
+    await block(wide.engine, 2, 'u2');
+    await block(narrow.engine, 3, 'u3');
+    expect([...wide.alerts, ...narrow.alerts].filter((a) => a.status === 'firing')).toEqual([]);
     await block(same.engine, 4, 'u4');
     const firing = [...wide.alerts, ...narrow.alerts, ...same.alerts].filter((a) => a.status === 'firing');
     expect(firing.map((a) => a.user_ids)).toEqual([['u1', 'u2', 'u4']]);

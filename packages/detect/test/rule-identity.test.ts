@@ -175,6 +175,13 @@ describe('ruleStateId with engine limits', () => {
     // The ring cap: a ratio's window, not a count's (it keeps its newest `min` times).
     expect(ruleStateId(ratio, { ...defaults, maxEventsPerWindow: 50 })).not.toBe(ruleStateId(ratio));
     expect(ruleStateId(rule, { ...defaults, maxEventsPerWindow: 50 })).toBe(ruleStateId(rule));
+    // The Redis state's pending cap: when every rule's events are processed. Its default, left
+    // out or written out, keeps the id.
+    expect(ruleStateId(rule, { ...defaults, maxPendingPerGroup: 50 })).not.toBe(ruleStateId(rule));
+    expect(ruleStateId(rule, { ...defaults, maxPendingPerGroup: 1_000 })).toBe(ruleStateId(rule));
+    expect(ruleStateId(ratio, { ...defaults, maxPendingPerGroup: 50 })).not.toBe(
+      ruleStateId(ratio, { ...defaults, maxPendingPerGroup: 51 }),
+    );
   });
 });
 

@@ -3,6 +3,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
 
+/** maxPendingPerGroup's default; a rule's state id holds another value (rule-identity.ts shapeOf). */
+export const DEFAULT_MAX_PENDING_PER_GROUP = 1_000;
+
 export interface RedisDetectionStateOptions {
   /**
    * An ioredis client (standalone `Redis` or `Cluster`), owned by the caller. Recommended:
@@ -147,7 +150,7 @@ export class RedisDetectionState {
     this.baselineTtlMs = options.baselineTtlMs ?? 86_400_000;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 100_000;
     this.batchSize = options.batchSize ?? 2_000;
-    this.maxPendingPerGroup = options.maxPendingPerGroup ?? 1_000;
+    this.maxPendingPerGroup = options.maxPendingPerGroup ?? DEFAULT_MAX_PENDING_PER_GROUP;
     this.maxPendingGroups = options.maxPendingGroups ?? 100_000;
     this.maxOpenIncidentsPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
     this.maxFutureSkewMs = options.maxFutureSkewMs ?? 3_600_000;

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { engineLimits } from '../engine-limits.ts';
+import { DEFAULT_MAX_PENDING_PER_GROUP } from './redis-state.ts';
 import type { ConditionDefinition, RuleDefinition, WherePredicate } from '../types.ts';
 
 /**
@@ -48,10 +49,14 @@ export function ruleStateId(def: RuleDefinition, shape?: StateShape): string {
   return hash('sha256', canonicalJson(normalized), 'base64url').slice(0, 16);
 }
 
-/** The engine limits that shape a rule's stored state (the engine's maxDistinctValues, maxEventsPerWindow). */
+/**
+ * The limits that shape a rule's stored state: the engine's maxDistinctValues and
+ * maxEventsPerWindow, the Redis state's maxPendingPerGroup (undefined: its default).
+ */
 export interface StateShape {
   maxDistinctValues: number;
   maxEventsPerWindow: number;
+  maxPendingPerGroup?: number | undefined;
 }
 
 const DEFAULT_SHAPE = engineLimits({});
@@ -60,7 +65,8 @@ const DEFAULT_SHAPE = engineLimits({});
  * The limits a rule's stored state is shaped by, when they are not the defaults (undefined:
  * the defaults, so the state ids of replicas left at them, this release's and earlier ones',
  * do not change). maxDistinctValues caps every incident's users; maxEventsPerWindow the ring of
- * a ratio, a cross_group and a monotonic rule without `last`. Left out of the id, two replicas
+ * a ratio, a cross_group and a monotonic rule without `last`; maxPendingPerGroup when every
+ * rule's events are processed. Left out of the id, two replicas
  * with other limits stepped one state each under its own caps: the answer depended on which
  * replica an event reached.
  */
@@ -73,6 +79,10 @@ function shapeOf(def: RuleDefinition, shape: StateShape | undefined): Record<str
     c.kind === 'ratio' || c.kind === 'cross_group' || (c.kind === 'monotonic' && c.last === undefined);
   if (ring && shape.maxEventsPerWindow !== DEFAULT_SHAPE.maxEventsPerWindow)
     out.events = shape.maxEventsPerWindow;
+  // A group past it processes its oldest pending events before the watermark reaches them, so
+  // a replica with a smaller cap steps the rule's state in another order (later events late).
+  const pending = shape.maxPendingPerGroup ?? DEFAULT_MAX_PENDING_PER_GROUP;
+  if (pending !== DEFAULT_MAX_PENDING_PER_GROUP) out.pending = pending;
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

@@ -89,7 +89,7 @@ export function startSharedMode(input: SharedModeInput): SharedMode {
     dataCompiled,
     limits.allowedLatenessMs,
     state,
-    limits,
+    { ...limits, maxPendingPerGroup: state.maxPendingPerGroup },
   );
   // The fallback extends a group's incident open in this process's overflow tier rather than
   // open a second one for it (the shared engine, which holds the tier, is built next).
