@@ -3,25 +3,26 @@
 // long as the event waited in the ingest queue (measured: 16 such values held ~950 KB per queued
 // event, ~10 KB after), and the queue's byte bound (service/event-bytes.ts) could not see it.
 import { Buffer } from 'node:buffer';
-import type { SecurityEvent } from '@llmsec/core';
+import { EVENT_FIELDS, type SecurityEvent } from '@llmsec/core';
 
-/** The SecurityEvent fields that are strings. */
-export const STRING_FIELDS = [
-  'event_id',
-  'timestamp',
-  'category',
-  'severity',
-  'user_id',
-  'session_id',
-  'conversation_id',
-  'trace_id',
-  'span_id',
-  'source_ip',
-  'service',
-  'description',
-  'request_preview',
-  'response_preview',
-] as const;
+/** The event fields that are not strings, handled on their own below and by event-bytes.ts. */
+type NonStringField = 'metadata' | 'correlated_events';
+type StringField = Exclude<(typeof EVENT_FIELDS)[number], NonStringField>;
+/** Of `K`, the fields whose value is a string: all of StringField, or the filter below does not compile. */
+type StringValued<K extends keyof SecurityEvent> = {
+  [F in K]-?: NonNullable<SecurityEvent[F]> extends string ? F : never;
+}[K];
+
+const isStringField = (field: (typeof EVENT_FIELDS)[number]): field is StringField =>
+  field !== 'metadata' && field !== 'correlated_events';
+
+/**
+ * The SecurityEvent fields that are strings: core's EVENT_FIELDS (every field, events.md) but
+ * metadata and correlated_events, derived so that a field core adds is detached and counted
+ * too. A field core adds that is no string fails to compile here (StringValued), to be added to
+ * NonStringField and handled where metadata is.
+ */
+export const STRING_FIELDS: readonly StringValued<StringField>[] = EVENT_FIELDS.filter(isStringField);
 
 /** Longest string V8 copies on slice (shorter slices are copies already). */
 const SLICE_MIN = 13;
