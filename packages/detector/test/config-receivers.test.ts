@@ -23,6 +23,7 @@ otlp:
   max_inflight_bytes: 67108864
   body_timeout: 3s
   max_concurrent_streams: 20
+  max_grpc_connections: 16
   limits: { max_records: 5000, max_attributes: 256, max_string_bytes: 8192, max_depth: 8, max_span_events: 128 }
 `,
       ),
@@ -37,6 +38,7 @@ otlp:
       max_inflight_bytes: 67_108_864,
       body_timeout: 3_000,
       max_concurrent_streams: 20,
+      max_grpc_connections: 16,
       limits: {
         max_records: 5000,
         max_attributes: 256,
@@ -51,6 +53,9 @@ otlp:
     expect(
       error(() => loadConfig(file('a.yaml', 'otlp: { max_concurrent_streams: 0 }\n'), {}, NO_ENV)),
     ).toMatch(/^a\.yaml: field "otlp\.max_concurrent_streams": Too small/);
+    expect(
+      error(() => loadConfig(file('g.yaml', 'otlp: { max_grpc_connections: 0 }\n'), {}, NO_ENV)),
+    ).toMatch(/^g\.yaml: field "otlp\.max_grpc_connections": Too small/);
     expect(error(() => loadConfig(file('b.yaml', 'otlp: { body_timeout: 0 }\n'), {}, NO_ENV))).toBe(
       'b.yaml: field "otlp.body_timeout": must be longer than 0',
     );

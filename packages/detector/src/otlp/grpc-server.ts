@@ -4,6 +4,7 @@
 // maps to INVALID_ARGUMENT instead of grpc-js's generic INTERNAL. grpc-js enforces the
 // message size cap, after decompression too (gzip bombs get RESOURCE_EXHAUSTED).
 import { Buffer } from 'node:buffer';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
@@ -27,10 +28,20 @@ export interface OtlpGrpcServerOptions {
   maxReceiveMessageBytes?: number;
   /**
    * Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): with the message
-   * size cap, bounds the memory one sender can tie up.
-   * @default 100
+   * size cap, bounds the memory one connection can tie up (grpc-js buffers a whole message
+   * before the handler sees it).
+   * @default 8
    */
   maxConcurrentStreams?: number;
+  /**
+   * Open connections at once; a connection past it is closed as soon as it is accepted (the
+   * sender sees UNAVAILABLE and retries). With the two caps above it bounds what unfinished
+   * messages hold across all senders: maxConnections × maxConcurrentStreams ×
+   * maxReceiveMessageBytes (defaults: 4 × 8 × 4 MiB = 128 MiB, the HTTP receiver's default
+   * maxInflightBytes).
+   * @default 4
+   */
+  maxConnections?: number;
   /**
    * When set, calls must carry `authorization: Bearer <authToken>` metadata; others get
    * UNAUTHENTICATED.
@@ -59,6 +70,8 @@ export interface OtlpGrpcServerOptions {
 export interface OtlpGrpcServer {
   /** The bound port (the chosen one when `port` was 0). */
   readonly port: number;
+  /** Connections closed on arrival because maxConnections were open. */
+  readonly refusedConnections: number;
   /** Stops accepting, lets in-flight calls finish (up to shutdownTimeoutMs), then closes. */
   close(): Promise<void>;
 }
@@ -86,7 +99,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const requestedPort = options.port ?? 4317;
   const maxBytes = options.maxReceiveMessageBytes ?? 4 * MiB;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
-  const maxConcurrentStreams = options.maxConcurrentStreams ?? 100;
+  const maxConcurrentStreams = options.maxConcurrentStreams ?? 8;
+  const maxConnections = options.maxConnections ?? 4;
   const maxConnectionAgeMs = options.maxConnectionAgeMs ?? 120_000;
   const maxConnectionAgeGraceMs = options.maxConnectionAgeGraceMs ?? 10_000;
   for (const [name, value] of Object.entries({ maxConnectionAgeMs, maxConnectionAgeGraceMs })) {
@@ -94,10 +108,10 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       throw new Error(`startOtlpGrpcServer: ${name} must be a positive integer of ms, got ${String(value)}`);
     }
   }
-  if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
-    throw new Error(
-      `startOtlpGrpcServer: maxConcurrentStreams must be a positive integer, got ${String(maxConcurrentStreams)}`,
-    );
+  for (const [name, value] of Object.entries({ maxConcurrentStreams, maxConnections })) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`startOtlpGrpcServer: ${name} must be a positive integer, got ${String(value)}`);
+    }
   }
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new Error(
@@ -192,18 +206,48 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   server.addService({ Export: exportMethod(LOGS_PATH) }, { Export: exportHandler('logs') });
   server.addService({ Export: exportMethod(TRACES_PATH) }, { Export: exportHandler('traces') });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${requestedPort}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err) reject(err);
-      else resolve(bound);
-    });
+  // grpc-js's own bindAsync accepts every connection, and each may hold maxConcurrentStreams
+  // buffered messages until it ages out: nothing bounded the total (measured: ~400 MiB resident
+  // per connection at 100 streams of 4 MiB). So the service listens itself and hands grpc-js
+  // only the connections under the cap (Server.createConnectionInjector, grpc-js >= 1.10).
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const listener = createServer({ noDelay: true });
+  const open = new Set<Socket>();
+  let refused = 0;
+  listener.on('connection', (socket) => {
+    socket.on('error', () => {}); // a reset by the peer; http2 reports its own
+    if (open.size >= maxConnections) {
+      // Once, not per connection: a sender retrying in a loop would flood the log.
+      if (refused++ === 0)
+        diag.warn(
+          `llmsec detector: OTLP/gRPC connection refused, ${maxConnections} open (maxConnections); more are refused silently`,
+        );
+      socket.destroy();
+      return;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    injector.injectConnection(socket);
   });
+  let port: number;
+  try {
+    port = await listen(listener, host, requestedPort);
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  // An accept failing later (EMFILE...) is an 'error' event: unhandled, it would end the process.
+  listener.on('error', (err) => diag.error('llmsec detector: OTLP/gRPC listener error', err));
 
   let closing: Promise<void> | undefined;
   return {
     port,
+    get refusedConnections(): number {
+      return refused;
+    },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
+        listener.close();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
@@ -217,4 +261,14 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       return closing;
     },
   };
+}
+
+function listen(listener: NetServer, host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, host, () => {
+      listener.off('error', reject);
+      resolve((listener.address() as { port: number }).port);
+    });
+  });
 }

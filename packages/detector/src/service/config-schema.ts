@@ -138,8 +138,10 @@ export const configSchema = z
         max_inflight_bytes: byteCount.optional(),
         /** HTTP: time to receive a whole body; slower, 408. @default 10s */
         body_timeout: timerDuration.optional(),
-        /** gRPC: concurrent calls per connection. @default 100 */
+        /** gRPC: concurrent calls per connection. @default 8 */
         max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
+        /** gRPC: open connections; more are closed on arrival. @default 4 (4 × 8 × 4 MiB = 128 MiB of unfinished messages at most) */
+        max_grpc_connections: z.number().int().positive().max(65_535).optional(),
         /** Bearer token both receivers require. Prefer auth_token_file or LLMSEC_DETECTOR_AUTH_TOKEN(_FILE). */
         auth_token: bearerToken.optional(),
         /** File holding the bearer token (surrounding whitespace ignored); read at start. */

@@ -119,6 +119,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       ...defined({
         maxReceiveMessageBytes: o.max_body_bytes,
         maxConcurrentStreams: o.max_concurrent_streams,
+        maxConnections: o.max_grpc_connections,
         authToken: o.auth_token,
       }),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
