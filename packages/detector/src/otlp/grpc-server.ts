@@ -213,6 +213,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = createServer({ noDelay: true });
   const open = new Set<Socket>();
+  const prefaceTimeoutMs = Math.min(10_000, maxConnectionAgeMs);
   let refused = 0;
   listener.on('connection', (socket) => {
     socket.on('error', () => {}); // a reset by the peer; http2 reports its own
@@ -227,7 +228,16 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     }
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    injector.injectConnection(socket);
+    // grpc-js ages a connection out only once its HTTP/2 session runs, and once http2 has taken
+    // the socket, destroying the socket does not close it: a socket that sent nothing held its
+    // slot for ever (checked). So a socket is handed on only once it has sent something (http2
+    // reads what is already buffered), and closed if it sends nothing within prefaceTimeoutMs.
+    const silent = setTimeout(() => socket.destroy(), prefaceTimeoutMs);
+    silent.unref();
+    socket.once('readable', () => {
+      clearTimeout(silent);
+      if (!socket.destroyed) injector.injectConnection(socket);
+    });
   });
   let port: number;
   try {
