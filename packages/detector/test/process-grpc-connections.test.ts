@@ -112,6 +112,13 @@ describe('OTLP/gRPC connections held with unfinished messages', () => {
       // Collector's and the OTel SDKs' exporters retry (not a permanent failure).
       const refused = await exportLogs();
       expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
+      // Said once in the log (at most once a minute), with the count, not per connection.
+      const warned = detector
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('OTLP/gRPC connections refused'));
+      expect(warned).toHaveLength(1);
+      expect(JSON.parse(warned[0]!)).toMatchObject({ level: 'warn', refused: 1 });
       for (const h of holders) h.session.destroy();
       // The held slots free as their connections close: a normal export is taken again.
       let err: grpc.ServiceError | null = null;

@@ -43,6 +43,11 @@ export interface OtlpGrpcServerOptions {
    */
   maxConnections?: number;
   /**
+   * Called (synchronously, errors caught) each time a connection is closed on arrival because
+   * maxConnections were open, with how many have been so far; without it, one diag warning.
+   */
+  onConnectionRefused?: (refusedSoFar: number) => void;
+  /**
    * When set, calls must carry `authorization: Bearer <authToken>` metadata; others get
    * UNAUTHENTICATED.
    * @default undefined (no authentication)
@@ -218,11 +223,19 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   listener.on('connection', (socket) => {
     socket.on('error', () => {}); // a reset by the peer; http2 reports its own
     if (open.size >= maxConnections) {
-      // Once, not per connection: a sender retrying in a loop would flood the log.
-      if (refused++ === 0)
+      refused++;
+      if (options.onConnectionRefused !== undefined) {
+        try {
+          options.onConnectionRefused(refused);
+        } catch (err) {
+          diag.error('llmsec detector: onConnectionRefused threw', err);
+        }
+      } else if (refused === 1) {
+        // Once, not per connection: a sender retrying in a loop would flood the log.
         diag.warn(
           `llmsec detector: OTLP/gRPC connection refused, ${maxConnections} open (maxConnections); more are refused silently`,
         );
+      }
       socket.destroy();
       return;
     }

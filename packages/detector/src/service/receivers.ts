@@ -108,6 +108,19 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       resolve();
     });
   });
+  // A warn line at most once a minute, with the count since the last one: a sender retrying
+  // in a loop must not flood the log.
+  let refusedLogged = 0;
+  let lastRefusedLog = -Infinity;
+  const onConnectionRefused = (refused: number): void => {
+    const now = Date.now();
+    if (now - lastRefusedLog < 60_000) return;
+    lastRefusedLog = now;
+    logger.warn('OTLP/gRPC connections refused: max_grpc_connections are open', {
+      refused: refused - refusedLogged,
+    });
+    refusedLogged = refused;
+  };
   let grpc: OtlpGrpcServer;
   try {
     grpc = await startOtlpGrpcServer({
@@ -123,6 +136,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
         authToken: o.auth_token,
       }),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
+      onConnectionRefused,
     });
   } catch (err) {
     await closeHttp(server);
