@@ -101,6 +101,7 @@ describe('cross_group alert fields: user_ids are user ids, the counted values ar
       'status',
       'labels',
       'user_ids',
+      'users_are_victims', // the rule reads only auth_failure: the accounts tried (14d7981)
       'across',
       'starts_at',
       'description',
