@@ -30,16 +30,17 @@ export interface OtlpGrpcServerOptions {
    * Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): with the message
    * size cap, bounds the memory one connection can tie up (grpc-js buffers a whole message
    * before the handler sees it).
-   * @default 8
+   * @default 4
    */
   maxConcurrentStreams?: number;
   /**
    * Open connections at once; a connection past it is closed as soon as it is accepted (the
    * sender sees UNAVAILABLE and retries). With the two caps above it bounds what unfinished
    * messages hold across all senders: maxConnections × maxConcurrentStreams ×
-   * maxReceiveMessageBytes (defaults: 4 × 8 × 4 MiB = 128 MiB, the HTTP receiver's default
-   * maxInflightBytes).
-   * @default 4
+   * maxReceiveMessageBytes (defaults: 16 × 4 × 4 MiB = 256 MiB). 16, not fewer: each Collector
+   * exporter holds one connection, and a fleet's Collectors past the cap would be refused until
+   * an operator raised it (a daemonset Collector per node is common).
+   * @default 16
    */
   maxConnections?: number;
   /**
@@ -104,8 +105,8 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const requestedPort = options.port ?? 4317;
   const maxBytes = options.maxReceiveMessageBytes ?? 4 * MiB;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
-  const maxConcurrentStreams = options.maxConcurrentStreams ?? 8;
-  const maxConnections = options.maxConnections ?? 4;
+  const maxConcurrentStreams = options.maxConcurrentStreams ?? 4;
+  const maxConnections = options.maxConnections ?? 16;
   const maxConnectionAgeMs = options.maxConnectionAgeMs ?? 120_000;
   const maxConnectionAgeGraceMs = options.maxConnectionAgeGraceMs ?? 10_000;
   for (const [name, value] of Object.entries({ maxConnectionAgeMs, maxConnectionAgeGraceMs })) {

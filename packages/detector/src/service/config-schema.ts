@@ -140,7 +140,7 @@ export const configSchema = z
         body_timeout: timerDuration.optional(),
         /** gRPC: concurrent calls per connection. @default 8 */
         max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
-        /** gRPC: open connections; more are closed on arrival. @default 4 (4 × 8 × 4 MiB = 128 MiB of unfinished messages at most) */
+        /** gRPC: open connections; more are closed on arrival. @default 16 (16 × 4 × 4 MiB = 256 MiB of unfinished messages at most) */
         max_grpc_connections: z.number().int().positive().max(65_535).optional(),
         /** Bearer token both receivers require. Prefer auth_token_file or LLMSEC_DETECTOR_AUTH_TOKEN(_FILE). */
         auth_token: bearerToken.optional(),
