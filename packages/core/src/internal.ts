@@ -15,3 +15,4 @@ export { cutId } from './cut-id.ts';
 export { EVENT_FIELD_CAPS, capEventFields, metadataMayBeOverCaps } from './event-caps.ts';
 export { w3cId } from './w3c-id.ts';
 export { readFileCapped } from './read-capped.ts';
+export { urlWithoutPassword } from './url-without-password.ts';

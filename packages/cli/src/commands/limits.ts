@@ -1,4 +1,5 @@
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
+import { urlWithoutPassword } from '@llmsec/core/internal';
 import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 import { describeDamage } from './limits-damage.ts';
@@ -31,7 +32,7 @@ export const command: Command = {
       client = await connectRedis(url, { cluster });
     } catch (err) {
       io.stderr.write(
-        `llmsec limits: cannot connect to Redis at ${withoutPassword(url)}: ${(err as Error).message}\n`,
+        `llmsec limits: cannot connect to Redis at ${urlWithoutPassword(url)}: ${(err as Error).message}\n`,
       );
       return 1;
     }
@@ -121,18 +122,6 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
   if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss')
     throw new UsageError(`--redis: want a redis:// or rediss:// URL (or HOST:PORT), not ${scheme}://`);
   return { action, subject, url, cluster };
-}
-
-/** The URL for a message: a password in it is not printed (a terminal, a CI log). */
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 function ttlOf(pttl: number): { exists: boolean; ttlMs?: number } {

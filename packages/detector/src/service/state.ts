@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { RedisDetectionState, type DetectionEngineOptions } from '@llmsec/detect';
+import { urlWithoutPassword } from '@llmsec/core/internal';
 import { Cluster, Redis } from 'ioredis';
 import { ConfigError } from './config.ts';
 
@@ -107,7 +108,7 @@ export async function firstConnection(
   redis.off('error', onError);
   if (badDatabase !== undefined) {
     redis.disconnect();
-    throw new ConfigError(`${field}: ${withoutPassword(url)}: ${badDatabase.message}`);
+    throw new ConfigError(`${field}: ${urlWithoutPassword(url)}: ${badDatabase.message}`);
   }
   if (!connected) {
     const late = (err: Error): void => {
@@ -115,7 +116,7 @@ export async function firstConnection(
       redis.off('error', late);
       redis.disconnect();
       onLate?.(
-        `${field}: ${withoutPassword(url)}: ${err.message}; the client is closed: fix the URL and restart`,
+        `${field}: ${urlWithoutPassword(url)}: ${err.message}; the client is closed: fix the URL and restart`,
       );
     };
     redis.on('error', late);
@@ -157,16 +158,4 @@ export function redisClient(url: string, cluster: boolean, name: string): Redis 
     enableOfflineQueue: false,
     redisOptions: { ...common, ...(u.password ? { password: decodeURIComponent(u.password) } : {}) },
   });
-}
-
-/** The URL for a message: a password in it is not written to the log. */
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
