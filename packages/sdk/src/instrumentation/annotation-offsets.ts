@@ -15,6 +15,8 @@
  * prefix and suffix are, and they are exact. Annotations without offsets are kept as they are.
  */
 
+import { commonPrefix, commonSuffix } from './common-ends.ts';
+
 type Obj = Record<string, unknown>;
 
 const OFFSETS = ['start_index', 'end_index', 'index'] as const;
@@ -27,15 +29,8 @@ const OFFSETS = ['start_index', 'end_index', 'index'] as const;
 export function realignAnnotations(holder: Obj, before: string, after: string): void {
   const list = holder.annotations;
   if (!Array.isArray(list) || list.length === 0 || before === after) return;
-  const max = Math.min(before.length, after.length);
-  let prefix = 0;
-  while (prefix < max && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
-  let suffix = 0;
-  while (
-    suffix < max - prefix &&
-    before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)
-  )
-    suffix++;
+  const prefix = commonPrefix(before, after);
+  const suffix = commonSuffix(before, after, prefix);
   const tail = before.length - suffix;
   const shift = after.length - before.length;
   let kept: unknown[] | undefined;

@@ -34,6 +34,7 @@
 import { splitByChars } from './slot-chars.ts';
 import type { GuardMessage } from './types.ts';
 import { splitByLines } from './slot-lines.ts';
+import { commonPrefix, commonSuffix } from './common-ends.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -280,15 +281,8 @@ function split(slots: readonly string[], text: string): Array<string | undefined
  */
 function splitByRange(slots: readonly string[], text: string): Array<string | undefined> {
   const old = slots.join('\n');
-  const max = Math.min(old.length, text.length);
-  let prefix = 0;
-  while (prefix < max && old.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
-  let suffix = 0;
-  while (
-    suffix < max - prefix &&
-    old.charCodeAt(old.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)
-  )
-    suffix++;
+  const prefix = commonPrefix(old, text);
+  const suffix = commonSuffix(old, text, prefix);
   const changeEnd = old.length - suffix;
   // first: the last slot starting at or before the change; last: the first ending at or after its end.
   const starts: number[] = [];

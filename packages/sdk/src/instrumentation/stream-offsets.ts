@@ -1,3 +1,5 @@
+import { commonPrefix, commonSuffix } from './common-ends.ts';
+
 /**
  * Annotation offsets in a rewritten stream (OpenAI chat chunks' `delta.annotations`: web-search
  * models send `url_citation`s with `start_index` / `end_index` into the choice's content). The
@@ -35,15 +37,8 @@ export class StreamOffsets {
         this.regions.push(this.raw + lo, this.raw + hi, shift);
       }
     } else if (before !== after) {
-      const max = Math.min(before.length, after.length);
-      let p = 0;
-      while (p < max && before.charCodeAt(p) === after.charCodeAt(p)) p++;
-      let q = 0;
-      while (
-        q < max - p &&
-        before.charCodeAt(before.length - 1 - q) === after.charCodeAt(after.length - 1 - q)
-      )
-        q++;
+      const p = commonPrefix(before, after);
+      const q = commonSuffix(before, after, p);
       this.regions.push(
         this.raw + p,
         this.raw + before.length - q,
