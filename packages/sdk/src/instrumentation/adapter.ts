@@ -133,12 +133,16 @@ export function textOf(content: unknown): string {
   return out;
 }
 
-/** Names of declared tools: OpenAI `{type:'function', function:{name}}` / `{name}`, Anthropic `{name}`. */
+/**
+ * Names of declared tools: OpenAI chat `{type:'function', function:{name}}` and
+ * `{type:'custom', custom:{name}}` (a custom tool is run by the application as a function is, so
+ * toolAllowlistGuard must see it), Responses and Anthropic `{name}`.
+ */
 export function toolNames(tools: unknown): string[] {
   const out: string[] = [];
   for (const t of arr(tools)) {
     const o = obj(t);
-    const name = str(obj(o?.function)?.name) ?? str(o?.name);
+    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name);
     if (name !== undefined) out.push(name);
   }
   return out;

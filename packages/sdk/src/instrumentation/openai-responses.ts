@@ -12,6 +12,7 @@ import {
 } from './adapter.ts';
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
+import { textSlot, withToolArguments, type ArgumentSlot } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
@@ -77,7 +78,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     return t.write([text], t.side);
   },
 
-  outputTexts: (data: unknown) => responsesOutputTexts(data),
+  outputTexts: (data: unknown) => withToolArguments(responsesOutputTexts(data), responsesToolArguments(data)),
 
   rewriteStreamItem: rewriteResponsesEvent,
 
@@ -196,6 +197,17 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   },
 };
 
+/** The `function_call` items' `arguments` and `custom_tool_call` items' `input` (tool-arguments.ts). */
+function responsesToolArguments(data: unknown): ArgumentSlot[] {
+  const out: ArgumentSlot[] = [];
+  for (const item of arr(obj(data)?.output)) {
+    const o = obj(item);
+    if (o?.type === 'function_call') textSlot(o, 'arguments', out);
+    else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
+  }
+  return out;
+}
+
 /** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
 
@@ -238,7 +250,8 @@ function readResponseObject(data: unknown): ResponseSummary {
   const refusals: string[] = [];
   for (const item of arr(d?.output)) {
     const o = obj(item);
-    if (o?.type === 'function_call') {
+    // A custom tool's call is run by the application as a function's is (toolAllowlistGuard).
+    if (o?.type === 'function_call' || o?.type === 'custom_tool_call') {
       const name = str(o.name);
       if (name !== undefined) s.toolCalls.push(name);
     }

@@ -1,0 +1,100 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { toolAllowlistGuard } from '../src/guards/index.ts';
+import { GuardrailBlockedError, instrumentClient, OutputBlockedError } from '../src/instrumentation/index.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * toolAllowlistGuard sees every kind of tool the OpenAI APIs declare and call, not only
+ * functions: a custom tool (`{type:'custom', custom:{name}}` in chat, `custom_tool_call` items in
+ * Responses) is a tool the application runs as a function's, and a client that chooses the
+ * request's tools (a gateway forwarding them) declared one the allowlist never saw. Through
+ * openai 7 against the fake server, answers scripted.
+ */
+
+let next: FakeResponse | undefined;
+const h = useInstrHarness({ script: (_req: FakeRequest) => next });
+
+const ALLOWED = ['get_weather'];
+
+function client(): OpenAI {
+  const guard = toolAllowlistGuard({ allowed: ALLOWED });
+  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { input: [guard], output: [guard] },
+  });
+}
+
+const weather = {
+  type: 'function' as const,
+  function: { name: 'get_weather', parameters: { type: 'object' } },
+};
+
+async function blockedTool(): Promise<unknown> {
+  await eventually(() => h.recorded.some((e) => e.category === 'tool_abuse_attempt'));
+  return h.recorded.find((e) => e.category === 'tool_abuse_attempt')?.metadata?.tool_name;
+}
+
+describe('toolAllowlistGuard: custom tools', () => {
+  it('chat: a declared custom tool outside the allowlist blocks the request', async () => {
+    next = undefined;
+    const err = await client()
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [weather, { type: 'custom', custom: { name: 'run_shell' } }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuardrailBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+    expect(h.fake.requests).toHaveLength(0);
+  });
+
+  it('Responses: a custom_tool_call outside the allowlist blocks the response', async () => {
+    next = {
+      kind: 'json',
+      body: {
+        id: 'resp_1',
+        object: 'response',
+        created_at: 1,
+        model: 'gpt-4o-mini',
+        status: 'completed',
+        output: [
+          { type: 'custom_tool_call', id: 'ctc_1', call_id: 'call_1', name: 'run_shell', input: 'rm -rf /' },
+        ],
+        usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      },
+    };
+    const err = await client()
+      .responses.create({
+        model: 'gpt-4o-mini',
+        input: 'hi',
+        tools: [{ type: 'function', name: 'get_weather', parameters: {}, strict: false }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('control: a function call inside the allowlist passes', async () => {
+    next = {
+      kind: 'json',
+      body: {
+        id: 'resp_2',
+        object: 'response',
+        created_at: 1,
+        model: 'gpt-4o-mini',
+        status: 'completed',
+        output: [
+          { type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_weather', arguments: '{}' },
+        ],
+        usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      },
+    };
+    const res = await client().responses.create({ model: 'gpt-4o-mini', input: 'hi' });
+    expect(res.output[0]?.type).toBe('function_call');
+    await eventually(() => h.recorded.some((e) => e.category === 'request_completed'));
+    expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
+  });
+});
