@@ -98,3 +98,98 @@ describe('toolAllowlistGuard: custom tools', () => {
     expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
   });
 });
+
+const chatBase = { id: 'chatcmpl-t', created: 1, model: 'gpt-4o-mini' };
+
+/** A chat completion whose one choice's message is `message`. */
+function chatAnswer(message: object): FakeResponse {
+  return {
+    kind: 'json',
+    body: {
+      ...chatBase,
+      object: 'chat.completion',
+      choices: [
+        { index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, ...message } },
+      ],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    },
+  };
+}
+
+/** A chat stream whose one chunk's delta is `delta`. */
+function chatStream(delta: object): FakeResponse {
+  const chunk = (d: object, finish: string | null) => ({
+    data: {
+      ...chatBase,
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: d, finish_reason: finish }],
+    },
+  });
+  return { kind: 'sse', events: [chunk(delta, null), chunk({}, 'tool_calls'), { data: '[DONE]' }] };
+}
+
+async function chat(stream: boolean, extra: object = {}): Promise<unknown> {
+  const c = client();
+  const body = {
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user' as const, content: 'hi' }],
+    tools: [weather],
+    ...extra,
+  };
+  return await (async () => {
+    if (!stream) return await c.chat.completions.create(body);
+    const s = await c.chat.completions.create({ ...body, stream: true });
+    for await (const _ of s);
+  })().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe('toolAllowlistGuard: chat custom tool calls and legacy functions', () => {
+  const custom = { id: 'call_1', type: 'custom', custom: { name: 'run_shell', input: 'rm -rf /' } };
+  const legacy = { name: 'run_shell', arguments: '{}' };
+
+  it('a custom tool call outside the allowlist blocks the response', async () => {
+    next = chatAnswer({ tool_calls: [custom] });
+    expect(await chat(false)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('a streamed custom tool call outside the allowlist blocks the stream', async () => {
+    next = chatStream({ role: 'assistant', tool_calls: [{ index: 0, ...custom }] });
+    expect(await chat(true)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('a legacy function_call outside the allowlist blocks the response', async () => {
+    next = chatAnswer({ function_call: legacy });
+    expect(await chat(false)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('a streamed legacy function_call outside the allowlist blocks the stream', async () => {
+    next = chatStream({ role: 'assistant', function_call: legacy });
+    expect(await chat(true)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('legacy functions declared outside the allowlist block the request', async () => {
+    next = undefined;
+    expect(
+      await chat(false, { functions: [{ name: 'run_shell', parameters: { type: 'object' } }] }),
+    ).toBeInstanceOf(GuardrailBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+    expect(h.fake.requests).toHaveLength(0);
+  });
+
+  it('control: a listed function called plain and streamed passes', async () => {
+    const call = { id: 'call_2', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+    next = chatAnswer({ tool_calls: [call] });
+    expect(await chat(false)).toBeUndefined();
+    next = chatStream({ role: 'assistant', tool_calls: [{ index: 0, ...call }] });
+    expect(await chat(true)).toBeUndefined();
+    await eventually(() => h.recorded.filter((e) => e.category === 'request_completed').length === 2);
+    expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
+  });
+});

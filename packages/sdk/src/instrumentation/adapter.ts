@@ -29,6 +29,11 @@ export interface ResponseSummary {
    * give them to a guard whose limits are per text: output-texts.ts OUTPUT_TEXTS).
    */
   texts?: string[];
+  /**
+   * Streams: each tool call's arguments as streamed (tool-arguments.ts), which the end checks
+   * read after the side texts.
+   */
+  toolArguments?: string[];
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */
@@ -146,6 +151,15 @@ export function toolNames(tools: unknown): string[] {
     if (name !== undefined) out.push(name);
   }
   return out;
+}
+
+/**
+ * The tool a chat tool call names: a function's `function.name`, a custom tool's `custom.name`
+ * (run by the application as a function is, so toolAllowlistGuard must see it).
+ */
+export function toolCallName(call: unknown): string | undefined {
+  const c = obj(call);
+  return str(obj(c?.function)?.name) ?? str(obj(c?.custom)?.name);
 }
 
 export function emptySummary(): ResponseSummary {

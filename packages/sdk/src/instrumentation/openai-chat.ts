@@ -4,6 +4,7 @@ import {
   num,
   obj,
   str,
+  toolCallName,
   toolNames,
   type Body,
   type ProviderAdapter,
@@ -41,7 +42,8 @@ export const openaiChatAdapter: ProviderAdapter = {
       model: str(body.model) ?? '',
       system,
       messages,
-      tools: toolNames(body.tools),
+      // The deprecated `functions` are tools too (the API still runs them).
+      tools: [...toolNames(body.tools), ...toolNames(body.functions)],
       body,
     };
   },
@@ -72,9 +74,11 @@ export const openaiChatAdapter: ProviderAdapter = {
       const content = str(message?.content);
       if (content !== undefined) texts.push(content);
       for (const tc of arr(message?.tool_calls)) {
-        const name = str(obj(obj(tc)?.function)?.name);
+        const name = toolCallName(tc);
         if (name !== undefined) s.toolCalls.push(name);
       }
+      const legacy = str(obj(message?.function_call)?.name);
+      if (legacy !== undefined) s.toolCalls.push(legacy);
     }
     s.text = texts.join('\n');
     const usage = obj(d?.usage);
@@ -131,9 +135,11 @@ export const openaiChatAdapter: ProviderAdapter = {
             delta += content;
           }
           for (const tc of arr(d?.tool_calls)) {
-            const name = str(obj(obj(tc)?.function)?.name);
+            const name = toolCallName(tc);
             if (name !== undefined && name.length > 0) s.toolCalls.push(name);
           }
+          const legacy = str(obj(d?.function_call)?.name);
+          if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
           // Web-search models' url_citations: quotes the end check reads after the answer, as a
           // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
           // detect never read them).
