@@ -193,3 +193,59 @@ describe('toolAllowlistGuard: chat custom tool calls and legacy functions', () =
     expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
   });
 });
+
+describe('toolAllowlistGuard: Responses tools without a name of their own', () => {
+  /** A Responses request declaring `tools`, with `allowed` on the input side; the error (undefined when sent). */
+  async function declare(tools: unknown[], allowed = ALLOWED): Promise<unknown> {
+    next = undefined;
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { input: [toolAllowlistGuard({ allowed })] },
+    });
+    return await c.responses
+      .create({ model: 'gpt-4o-mini', input: 'hi', tools: tools as OpenAI.Responses.Tool[] })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+  }
+
+  // Tools the application runs (a shell, file patches) or that send the conversation to a
+  // server the request names (MCP): a client choosing the request's tools declared them unseen.
+  const CASES: Array<[string, unknown, string]> = [
+    ['local_shell', { type: 'local_shell' }, 'local_shell'],
+    ['shell', { type: 'shell' }, 'shell'],
+    ['apply_patch', { type: 'apply_patch' }, 'apply_patch'],
+    ['mcp', { type: 'mcp', server_label: 'docs', server_url: 'https://mcp.example' }, 'mcp'],
+    [
+      'a function inside a namespace',
+      {
+        type: 'namespace',
+        name: 'get_weather',
+        tools: [{ type: 'function', name: 'run_shell', parameters: {} }],
+      },
+      'run_shell',
+    ],
+  ];
+  for (const [label, tool, name] of CASES) {
+    it(`${label}: declared outside the allowlist, the request is blocked`, async () => {
+      expect(await declare([tool])).toBeInstanceOf(GuardrailBlockedError);
+      expect(await blockedTool()).toBe(name);
+      expect(h.fake.requests).toHaveLength(0);
+    });
+  }
+
+  it('control: a listed hosted tool and a namespace of listed functions are sent', async () => {
+    const tools = [
+      { type: 'web_search' },
+      {
+        type: 'namespace',
+        name: 'weather',
+        tools: [{ type: 'function', name: 'get_weather', parameters: {} }],
+      },
+    ];
+    expect(await declare(tools, ['get_weather', 'web_search'])).toBeUndefined();
+    expect(h.fake.requests).toHaveLength(1);
+    expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
+  });
+});

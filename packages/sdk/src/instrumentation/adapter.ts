@@ -139,15 +139,28 @@ export function textOf(content: unknown): string {
 }
 
 /**
- * Names of declared tools: OpenAI chat `{type:'function', function:{name}}` and
- * `{type:'custom', custom:{name}}` (a custom tool is run by the application as a function is, so
- * toolAllowlistGuard must see it), Responses and Anthropic `{name}`.
+ * Names of declared tools, as toolAllowlistGuard checks them: OpenAI chat
+ * `{type:'function', function:{name}}` and `{type:'custom', custom:{name}}` (a custom tool is
+ * run by the application as a function is), Responses and Anthropic `{name}`. A Responses
+ * `namespace` is the names of its tools (what the model calls; the namespace's own name is
+ * not a tool), and a tool with no name of its own is its `type`: `local_shell`, `shell`,
+ * `apply_patch` (run by the application), `mcp` (a server the request names gets the
+ * conversation), `web_search` and the other hosted tools. Unseen, a client choosing the
+ * request's tools declared any of them past the allowlist.
  */
 export function toolNames(tools: unknown): string[] {
   const out: string[] = [];
   for (const t of arr(tools)) {
     const o = obj(t);
-    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name);
+    if (o?.type === 'namespace' && Array.isArray(o.tools)) {
+      // One level: a namespace holds functions and custom tools, not namespaces.
+      for (const inner of o.tools) {
+        const name = str(obj(inner)?.name);
+        if (name !== undefined) out.push(name);
+      }
+      continue;
+    }
+    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name) ?? str(o?.type);
     if (name !== undefined) out.push(name);
   }
   return out;

@@ -54,7 +54,10 @@ export interface GuardInput {
   system: string;
   /** Every message with its text, in request order (system messages included for OpenAI chat). */
   messages: GuardMessage[];
-  /** Names of the tools the request declares. */
+  /**
+   * Names of the tools the request declares (a Responses namespace's tools by their names; a
+   * tool with no name, as Responses `local_shell` or `mcp`, by its type).
+   */
   tools: string[];
   /** The raw request body; read-only (return a `modify` decision to change the request). */
   body: Readonly<Record<string, unknown>>;
