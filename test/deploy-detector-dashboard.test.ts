@@ -85,6 +85,7 @@ describe('the detector dashboard, statically', () => {
     const instruments = [
       ...Object.keys(DETECTOR_METRIC_KINDS),
       DETECTOR.METRIC_QUEUE_DEPTH,
+      DETECTOR.METRIC_QUEUE_BYTES,
       DETECTOR.METRIC_STATE_HEALTHY,
     ].map((n) => n.replace(/\./g, '_'));
     for (const base of instruments)

@@ -55,6 +55,7 @@ export const DETECTOR_METRIC_KINDS: Readonly<Record<string, 'counter' | 'histogr
   [DETECTOR.METRIC_RECORDS_ACCEPTED]: 'counter',
   [DETECTOR.METRIC_RECORDS_REJECTED]: 'counter',
   [DETECTOR.METRIC_REQUESTS_REFUSED]: 'counter',
+  [DETECTOR.METRIC_CONNECTIONS_REFUSED]: 'counter',
   [DETECTOR.METRIC_EXPORT_REQUESTS]: 'counter',
   [DETECTOR.METRIC_VALUES_DROPPED]: 'counter',
   [DETECTOR.METRIC_ANSWERS_UNSHIPPED]: 'counter',
@@ -76,7 +77,7 @@ export function prometheusSeriesNames(instrument: string, kind: 'counter' | 'his
 /** Series names of the detector service's metrics (its own /metrics, job `detector`), gauges included. */
 export function detectorSeriesNames(): Set<string> {
   const names = new Set<string>(
-    [DETECTOR.METRIC_QUEUE_DEPTH, DETECTOR.METRIC_STATE_HEALTHY].map((n) => n.replace(/\./g, '_')),
+    [DETECTOR.METRIC_QUEUE_DEPTH, DETECTOR.METRIC_QUEUE_BYTES, DETECTOR.METRIC_STATE_HEALTHY].map((n) => n.replace(/\./g, '_')),
   );
   for (const [instrument, kind] of Object.entries(DETECTOR_METRIC_KINDS)) {
     for (const name of prometheusSeriesNames(instrument, kind)) names.add(name);

@@ -49,6 +49,11 @@ export interface OtlpGrpcServerOptions {
    */
   onConnectionRefused?: (refusedSoFar: number) => void;
   /**
+   * Called (synchronously, errors caught) each time a connection that sent nothing within
+   * min(10 s, maxConnectionAgeMs) is closed, so an operator can count them.
+   */
+  onSilentConnectionClosed?: () => void;
+  /**
    * When set, calls must carry `authorization: Bearer <authToken>` metadata; others get
    * UNAUTHENTICATED.
    * @default undefined (no authentication)
@@ -78,6 +83,8 @@ export interface OtlpGrpcServer {
   readonly port: number;
   /** Connections closed on arrival because maxConnections were open. */
   readonly refusedConnections: number;
+  /** Connections closed because they sent nothing within min(10 s, maxConnectionAgeMs). */
+  readonly silentConnectionsClosed: number;
   /** Stops accepting, lets in-flight calls finish (up to shutdownTimeoutMs), then closes. */
   close(): Promise<void>;
 }
@@ -221,6 +228,16 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const open = new Set<Socket>();
   const prefaceTimeoutMs = Math.min(10_000, maxConnectionAgeMs);
   let refused = 0;
+  let silentClosed = 0;
+  const closeSilent = (socket: Socket): void => {
+    socket.destroy();
+    silentClosed++;
+    try {
+      options.onSilentConnectionClosed?.();
+    } catch (err) {
+      diag.error('llmsec detector: onSilentConnectionClosed threw', err);
+    }
+  };
   listener.on('connection', (socket) => {
     socket.on('error', () => {}); // a reset by the peer; http2 reports its own
     if (open.size >= maxConnections) {
@@ -246,8 +263,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     // the socket, destroying the socket does not close it: a socket that sent nothing held its
     // slot for ever (checked). So a socket is handed on only once it has sent something (http2
     // reads what is already buffered), and closed if it sends nothing within prefaceTimeoutMs.
-    const silent = setTimeout(() => socket.destroy(), prefaceTimeoutMs);
+    const silent = setTimeout(() => closeSilent(socket), prefaceTimeoutMs);
     silent.unref();
+    socket.once('close', () => clearTimeout(silent)); // a peer gone (reset) is not counted silent
     socket.once('readable', () => {
       clearTimeout(silent);
       if (!socket.destroyed) injector.injectConnection(socket);
@@ -268,6 +286,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     port,
     get refusedConnections(): number {
       return refused;
+    },
+    get silentConnectionsClosed(): number {
+      return silentClosed;
     },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {

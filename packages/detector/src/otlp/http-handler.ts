@@ -146,7 +146,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
         report({ ...base, outcome: 'too_large' });
       } else if (got.reason === 'busy') {
         sendStatus(res, 429, format, GrpcCode.RESOURCE_EXHAUSTED, got.message, { 'Retry-After': '1' }, 1);
-        report({ ...base, outcome: 'overloaded' });
+        report({ ...base, outcome: 'overloaded', refusedBy: 'maxInflightBytes' });
       } else if (got.reason === 'timeout') {
         sendStatus(res, 408, format, GrpcCode.DEADLINE_EXCEEDED, got.message);
         report({ ...base, outcome: 'timeout' });

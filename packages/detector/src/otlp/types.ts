@@ -174,6 +174,11 @@ export interface ReceiveReport {
    * kept); 0 when the body did not decode.
    */
   droppedValues: number;
+  /**
+   * Which receiver bound refused the request before the ingest saw it, when one did: HTTP's
+   * `maxInflightBytes` (outcome `overloaded`, 429; without it, an `overloaded` is the ingest's).
+   */
+  refusedBy?: 'maxInflightBytes';
 }
 
 /** Called once per export request; must not throw (a throw is caught and ignored). */

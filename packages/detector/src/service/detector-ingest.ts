@@ -121,7 +121,8 @@ export class DetectorIngest implements OtlpIngest {
       const rejects = new RejectTally();
       convert(batch, rejects);
       if (!this.queue.offer(batch)) {
-        this.metrics.refuse(signal, 'overloaded');
+        const bound = this.queue.lastRefusal === 'maxBytes' ? 'queue_max_bytes' : 'queue_capacity';
+        this.metrics.refuse(signal, 'overloaded', bound);
         return { kind: 'overloaded', retryAfterSeconds: this.retryAfterSeconds };
       }
       this.metrics.records(signal, count, count - rejects.total);

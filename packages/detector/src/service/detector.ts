@@ -100,6 +100,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   });
   const metrics = new DetectorMetrics({
     queueDepth: () => queueRef?.depth ?? 0,
+    queueBytes: () => queueRef?.heldBytes ?? 0,
     stateHealthy: stateHealth,
     serviceName,
   });

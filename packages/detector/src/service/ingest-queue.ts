@@ -48,6 +48,7 @@ export class IngestQueue {
   private head = 0;
   private pos = 0;
   private size = 0;
+  private refusedBy: 'capacity' | 'maxBytes' | undefined;
   /** EventBatch.bytes of the batches not yet wholly processed. */
   private bytes = 0;
   private scheduled: NodeJS.Immediate | undefined;
@@ -81,6 +82,14 @@ export class IngestQueue {
   }
 
   /**
+   * The bound the last refused offer() met: `capacity` (events) or `maxBytes`, so the refusal
+   * can be counted by the setting an operator would raise. Undefined before any refusal.
+   */
+  get lastRefusal(): 'capacity' | 'maxBytes' | undefined {
+    return this.refusedBy;
+  }
+
+  /**
    * Takes the whole batch, or nothing when it would not fit. An empty batch is always taken, and
    * so is any batch when the queue is empty: one larger than the whole capacity would otherwise
    * be refused on every retry and dropped by the sender. The receivers' decode caps bound a
@@ -90,13 +99,21 @@ export class IngestQueue {
     const n = batch.events.length;
     if (n === 0) return true;
     const bytes = batch.bytes ?? 0;
-    if (this.size > 0 && (this.size + n > this.capacity || this.bytes + bytes > this.maxBytes)) return false;
+    if (this.size > 0) {
+      if (this.size + n > this.capacity) return this.refuse('capacity');
+      if (this.bytes + bytes > this.maxBytes) return this.refuse('maxBytes');
+    }
     this.batches.push(batch);
     this.size += n;
     this.bytes += bytes;
     this.offeredTotal += n;
     this.schedule();
     return true;
+  }
+
+  private refuse(bound: 'capacity' | 'maxBytes'): false {
+    this.refusedBy = bound;
+    return false;
   }
 
   /** Resolves once every event offered so far has been processed. */

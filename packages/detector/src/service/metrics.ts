@@ -11,6 +11,8 @@ export const METRIC_RECORDS_ACCEPTED = 'llmsec.detector.records.accepted';
 export const METRIC_RECORDS_REJECTED = 'llmsec.detector.records.rejected';
 export const METRIC_REQUESTS_REFUSED = 'llmsec.detector.requests.refused';
 export const METRIC_QUEUE_DEPTH = 'llmsec.detector.queue.depth';
+export const METRIC_QUEUE_BYTES = 'llmsec.detector.queue.bytes';
+export const METRIC_CONNECTIONS_REFUSED = 'llmsec.detector.connections.refused';
 export const METRIC_EVENT_LAG = 'llmsec.detector.event.lag';
 export const METRIC_ENFORCEMENT_ACTIONS = 'llmsec.detector.enforcement.actions';
 export const METRIC_STATE_HEALTHY = 'llmsec.detector.state.healthy';
@@ -22,11 +24,30 @@ export const METRIC_ANSWERS_UNSHIPPED = 'llmsec.detector.answers.unshipped';
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export type Signal = 'logs' | 'traces';
+/**
+ * Why an export request was refused whole: `overloaded` (the ingest queue at a bound),
+ * `unavailable` (draining, or ingest failed), and before the ingest, on HTTP only:
+ * `max_inflight_bytes` (429: the bodies in flight at otlp.max_inflight_bytes) and
+ * `body_timeout` (408: the body not received within otlp.body_timeout).
+ */
+export type RefuseReason = 'overloaded' | 'unavailable' | 'max_inflight_bytes' | 'body_timeout';
+/** The setting the ingest queue's refusal met (the label says which one to raise). */
+export type QueueBound = 'queue_capacity' | 'queue_max_bytes';
+/**
+ * Why a connection was closed without being served (gRPC): `max_grpc_connections` (that many
+ * were open: closed on arrival) or `silent` (it sent nothing within 10 s).
+ */
+export type ConnectionRefuseReason = 'max_grpc_connections' | 'silent';
 export type EnforcementOutcome = 'applied' | 'failed' | 'dropped';
 
 export interface DetectorMetricsOptions {
   /** Sampled: the queue depth. */
   queueDepth: () => number;
+  /**
+   * Sampled: the bytes the queued events hold (estimated from above, as queue_max_bytes counts
+   * them). Without it the gauge is not served.
+   */
+  queueBytes?: () => number;
   /** Sampled: 1 when the state store answers, 0 when not; `store` is memory or redis. */
   stateHealthy: () => { store: string; healthy: boolean };
   /** service.name of target_info. @default 'llmsec-detector' */
@@ -53,11 +74,13 @@ export class DetectorMetrics {
   private readonly exports: Counter;
   private readonly dropped: Counter;
   private readonly unshipped: Counter;
+  private readonly connectionsRefused: Counter;
   private readonly attrs: Record<Signal, Attributes> = {
     logs: { signal: 'logs' },
     traces: { signal: 'traces' },
   };
-  private readonly rejectAttrs = new Map<string, Attributes>();
+  /** Label sets by key (a bounded handful: signals × reasons), made once. */
+  private readonly attrCache = new Map<string, Attributes>();
 
   constructor(options: DetectorMetricsOptions) {
     this.exporter = new PrometheusExporter({ preventServerStart: true });
@@ -78,7 +101,11 @@ export class DetectorMetrics {
     });
     this.refused = m.createCounter(METRIC_REQUESTS_REFUSED, {
       description:
-        'Export requests refused whole (overloaded: queue full; unavailable: draining); senders retry',
+        'Export requests refused whole: overloaded (ingest queue full; bound: queue_capacity or queue_max_bytes), unavailable (draining), max_inflight_bytes (HTTP 429), body_timeout (HTTP 408); senders retry all but 408',
+    });
+    this.connectionsRefused = m.createCounter(METRIC_CONNECTIONS_REFUSED, {
+      description:
+        'Connections closed unserved: max_grpc_connections (that many open, closed on arrival; the sender retries) or silent (nothing sent within 10 s)',
     });
     this.lag = m.createHistogram(METRIC_EVENT_LAG, {
       unit: 's',
@@ -103,6 +130,13 @@ export class DetectorMetrics {
     m.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Events waiting for the engine' }).addCallback(
       (r) => r.observe(options.queueDepth()),
     );
+    const queueBytes = options.queueBytes;
+    if (queueBytes !== undefined)
+      m.createObservableGauge(METRIC_QUEUE_BYTES, {
+        unit: 'By',
+        description:
+          'Bytes the events waiting for the engine hold, estimated from above (what queue_max_bytes bounds)',
+      }).addCallback((r) => r.observe(queueBytes()));
     m.createObservableGauge(METRIC_STATE_HEALTHY, {
       description: 'Detection state store reachable (1) or not (0)',
     }).addCallback((r) => {
@@ -116,8 +150,13 @@ export class DetectorMetrics {
       this.dropped.add(0, this.attrs[signal]);
       this.unshipped.add(0, this.attrs[signal]);
       for (const reason of REJECT_REASONS[signal]) this.rejected.add(0, this.rejectAttr(signal, reason));
-      for (const reason of ['overloaded', 'unavailable']) this.refused.add(0, { signal, reason });
+      for (const bound of ['queue_capacity', 'queue_max_bytes'] as const)
+        this.refused.add(0, this.refuseAttr(signal, 'overloaded', bound));
+      for (const reason of ['unavailable', 'max_inflight_bytes', 'body_timeout'] as const)
+        this.refused.add(0, this.refuseAttr(signal, reason));
     }
+    for (const reason of ['max_grpc_connections', 'silent'] as const)
+      this.connectionsRefused.add(0, this.connectionAttr(reason));
   }
 
   records(signal: Signal, received: number, accepted: number): void {
@@ -129,8 +168,14 @@ export class DetectorMetrics {
     this.rejected.add(n, this.rejectAttr(signal, reason));
   }
 
-  refuse(signal: Signal, reason: 'overloaded' | 'unavailable'): void {
-    this.refused.add(1, { signal, reason });
+  /** An export refused whole; `bound` with `overloaded` (the queue setting it met). */
+  refuse(signal: Signal, reason: RefuseReason, bound?: QueueBound): void {
+    this.refused.add(1, this.refuseAttr(signal, reason, bound));
+  }
+
+  /** A gRPC connection closed unserved. */
+  connectionRefused(reason: ConnectionRefuseReason): void {
+    this.connectionsRefused.add(1, this.connectionAttr(reason));
   }
 
   /** One export request's outcome, as the receivers report it. */
@@ -170,10 +215,24 @@ export class DetectorMetrics {
     return this.provider.shutdown().catch(() => undefined);
   }
 
-  private rejectAttr(signal: Signal, reason: string): Attributes {
-    const key = `${signal}/${reason}`;
-    let a = this.rejectAttrs.get(key);
-    if (a === undefined) this.rejectAttrs.set(key, (a = { signal, reason }));
+  private refuseAttr(signal: Signal, reason: RefuseReason, bound?: QueueBound): Attributes {
+    return this.cachedAttr(`refuse/${signal}/${reason}/${bound ?? ''}`, () =>
+      bound === undefined ? { signal, reason } : { signal, reason, bound },
+    );
+  }
+
+  private connectionAttr(reason: ConnectionRefuseReason): Attributes {
+    return this.cachedAttr(`connection/${reason}`, () => ({ transport: 'grpc', reason }));
+  }
+
+  /** One attributes object per label set (a handful), not one per increment. */
+  private cachedAttr(key: string, make: () => Attributes): Attributes {
+    let a = this.attrCache.get(key);
+    if (a === undefined) this.attrCache.set(key, (a = make()));
     return a;
+  }
+
+  private rejectAttr(signal: Signal, reason: string): Attributes {
+    return this.cachedAttr(`reject/${signal}/${reason}`, () => ({ signal, reason }));
   }
 }

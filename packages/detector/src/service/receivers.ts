@@ -44,6 +44,9 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   const grpcAddr = parseHostPort(config.otlp.grpc)!;
   const observer = (r: ReceiveReport): void => {
     metrics.exportRequest(r.transport, r.signal, r.outcome);
+    // Refused by the HTTP receiver's own bounds, before the ingest (which counts its own).
+    if (r.refusedBy === 'maxInflightBytes') metrics.refuse(r.signal, 'max_inflight_bytes');
+    else if (r.outcome === 'timeout') metrics.refuse(r.signal, 'body_timeout');
     // Only in requests taken: a refused one is sent again and would count twice.
     if (r.outcome === 'accepted') metrics.droppedValues(r.signal, r.droppedValues);
     if (r.outcome === 'invalid' || r.outcome === 'too_large')
@@ -113,6 +116,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   let refusedLogged = 0;
   let lastRefusedLog = -Infinity;
   const onConnectionRefused = (refused: number): void => {
+    metrics.connectionRefused('max_grpc_connections');
     const now = Date.now();
     if (now - lastRefusedLog < 60_000) return;
     lastRefusedLog = now;
@@ -137,6 +141,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       }),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
       onConnectionRefused,
+      onSilentConnectionClosed: () => metrics.connectionRefused('silent'),
     });
   } catch (err) {
     await closeHttp(server);
