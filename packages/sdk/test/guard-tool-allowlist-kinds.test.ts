@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { toolAllowlistGuard } from '../src/guards/index.ts';
 import { GuardrailBlockedError, instrumentClient, OutputBlockedError } from '../src/instrumentation/index.ts';
@@ -247,5 +248,31 @@ describe('toolAllowlistGuard: Responses tools without a name of their own', () =
     expect(await declare(tools, ['get_weather', 'web_search'])).toBeUndefined();
     expect(h.fake.requests).toHaveLength(1);
     expect(h.recorded.map((e) => e.category)).not.toContain('tool_abuse_attempt');
+  });
+});
+
+describe('toolAllowlistGuard: Anthropic MCP servers', () => {
+  it('a request naming an MCP server (mcp_servers) is blocked unless mcp is listed', async () => {
+    next = undefined;
+    const c = (allowed: string[]) =>
+      instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
+        ...h.options(),
+        guards: { input: [toolAllowlistGuard({ allowed })] },
+      });
+    const body = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user' as const, content: 'hi' }],
+      mcp_servers: [{ type: 'url' as const, url: 'https://mcp.example/sse', name: 'docs' }],
+      betas: ['mcp-client-2025-04-04'],
+    };
+    const err = await c(ALLOWED)
+      .beta.messages.create(body)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuardrailBlockedError);
+    expect(await blockedTool()).toBe('mcp');
+    expect(h.fake.requests).toHaveLength(0);
+    await c(['mcp']).beta.messages.create(body);
+    expect(h.fake.requests).toHaveLength(1);
   });
 });

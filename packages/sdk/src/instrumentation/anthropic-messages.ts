@@ -43,7 +43,9 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       model: str(body.model) ?? '',
       system: textOf(body.system),
       messages,
-      tools: toolNames(body.tools),
+      // An MCP server the request names (beta mcp_servers) is tools the allowlist must see:
+      // Anthropic sends the conversation to its url. Named 'mcp', as a Responses mcp tool.
+      tools: [...toolNames(body.tools), ...arr(body.mcp_servers).map(() => 'mcp')],
       body,
     };
   },
