@@ -12,7 +12,6 @@ import {
 } from './adapter.ts';
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
-import { textSlot, withToolArguments, type ArgumentSlot } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
@@ -78,7 +77,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     return t.write([text], t.side);
   },
 
-  outputTexts: (data: unknown) => withToolArguments(responsesOutputTexts(data), responsesToolArguments(data)),
+  outputTexts: (data: unknown) => responsesOutputTexts(data),
 
   rewriteStreamItem: rewriteResponsesEvent,
 
@@ -196,17 +195,6 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     };
   },
 };
-
-/** The `function_call` items' `arguments` and `custom_tool_call` items' `input` (tool-arguments.ts). */
-function responsesToolArguments(data: unknown): ArgumentSlot[] {
-  const out: ArgumentSlot[] = [];
-  for (const item of arr(obj(data)?.output)) {
-    const o = obj(item);
-    if (o?.type === 'function_call') textSlot(o, 'arguments', out);
-    else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
-  }
-  return out;
-}
 
 /** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
