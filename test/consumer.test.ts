@@ -112,6 +112,17 @@ async function stage(dir: string): Promise<void> {
   }
 }
 
+/** The READMEs whose TypeScript examples a user copies: the root's, each package's and those under its src/. */
+function readmeFiles(): string[] {
+  const found = ['README.md'];
+  for (const name of PACKAGES) {
+    const dir = join('packages', name);
+    for (const f of readdirSync(join(ROOT, dir), { recursive: true }) as string[])
+      if (f.endsWith('README.md') && !f.split(/[\\/]/).includes('node_modules')) found.push(join(dir, f));
+  }
+  return found;
+}
+
 /** Each check runs programs (tsc, npx) on a machine other jobs share: generous, not open-ended. */
 const TEST_TIMEOUT_MS = 180_000;
 
@@ -274,6 +285,87 @@ describe('the packages installed from their tarballs, outside the repository', (
         await run(NODE, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app),
         'tsc',
       );
+    },
+  );
+
+  it(
+    "type-checks every README's TypeScript example against the published declarations, importing only what its install line installs",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const snippets = join(app, 'readme-snippets');
+      await mkdir(snippets, { recursive: true });
+      const files: string[] = [];
+      const imports: string[] = [];
+      for (const md of readmeFiles()) {
+        const text = readFileSync(join(ROOT, md), 'utf8');
+        const pkgDir = /^packages\/([^/]+)\//.exec(md)?.[1];
+        // What a reader of this README has installed: the package, its dependencies and peers,
+        // and whatever its `npm install` lines name.
+        const installable = new Set<string>();
+        if (pkgDir !== undefined) {
+          const pkg = JSON.parse(readFileSync(join(ROOT, 'packages', pkgDir, 'package.json'), 'utf8')) as {
+            name: string;
+            dependencies?: Record<string, string>;
+            peerDependencies?: Record<string, string>;
+          };
+          for (const name of [pkg.name, ...Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })])
+            installable.add(name);
+          for (const line of text.matchAll(/^npm install ([^\n#]*)/gm))
+            for (const word of line[1]!.trim().split(/\s+/))
+              if (!word.startsWith('-')) installable.add(word.replace(/(?<=.)@[^/]*$/, ''));
+        }
+        for (const m of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
+          const code = m[1]!;
+          // API listings (signatures without an import) are not programs.
+          if (!/^import /m.test(code) || !/from '(@llmsec\/[^']+|llmsec)'/.test(code)) continue;
+          const line = text.slice(0, m.index).split('\n').length;
+          const file = `${md.replace(/[/.]/g, '_')}-${line}.mts`;
+          await writeFile(join(snippets, file), code);
+          files.push(file);
+          if (pkgDir === undefined) continue;
+          for (const [, spec] of code.matchAll(/from '([^'.][^']*)'/g)) {
+            if (spec!.startsWith('node:')) continue;
+            const name = spec!.startsWith('@')
+              ? spec!.split('/').slice(0, 2).join('/')
+              : spec!.split('/')[0]!;
+            if (!installable.has(name))
+              imports.push(`${md}:${line} imports ${name}, which its install line does not install`);
+          }
+        }
+      }
+      expect(files.length, 'README examples found').toBeGreaterThanOrEqual(8);
+      expect(imports).toEqual([]);
+      await writeFile(
+        join(snippets, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2023',
+            lib: ['ES2023'],
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            types: ['node'],
+            strict: true,
+            noEmit: true,
+          },
+          files,
+        }),
+      );
+      const r = await run(
+        NODE,
+        [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(snippets, 'tsconfig.json')],
+        app,
+      );
+      // An example names the reader's own values (`rules`, `userId`, `callModel`) and may `return`
+      // from the handler it stands for; anything else (a name a package does not export, a wrong
+      // argument, a module that does not resolve) is the README out of date.
+      const placeholders = new Set(['TS2304', 'TS2552', 'TS18004', 'TS1108']);
+      expect(r.stderr, 'tsc ran').toBe('');
+      expect(r.stdout.split('\n').filter((l) => /^\S/.test(l) && !/error TS\d+/.test(l))).toEqual([]);
+      const errors = r.stdout
+        .split('\n')
+        .filter((l) => /error TS\d+/.test(l))
+        .filter((l) => !placeholders.has(/error (TS\d+)/.exec(l)![1]!));
+      expect(errors).toEqual([]);
     },
   );
 
