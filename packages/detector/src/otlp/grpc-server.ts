@@ -10,13 +10,18 @@ import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
+import { listenAddresses, listenOnAll } from './listen-addresses.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import { GrpcCode, encodeExportResponse, encodeStatus, retrySeconds, type Signal } from './responses.ts';
 import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './types.ts';
 
 export interface OtlpGrpcServerOptions {
-  /** @default '127.0.0.1' */
+  /**
+   * An IP address, or a name: listened on at every address it resolves to (`localhost`: 127.0.0.1
+   * and ::1 where both are), one port for all, one connection cap across them.
+   * @default '127.0.0.1'
+   */
   host?: string;
   /** 0 picks a free port (see the returned `port`). @default 4317 */
   port?: number;
@@ -224,7 +229,6 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   // per connection at 100 streams of 4 MiB). So the service listens itself and hands grpc-js
   // only the connections under the cap (Server.createConnectionInjector, grpc-js >= 1.10).
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const listener = createServer({ noDelay: true });
   const open = new Set<Socket>();
   const prefaceTimeoutMs = Math.min(10_000, maxConnectionAgeMs);
   let refused = 0;
@@ -238,7 +242,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       diag.error('llmsec detector: onSilentConnectionClosed threw', err);
     }
   };
-  listener.on('connection', (socket) => {
+  const onConnection = (socket: Socket): void => {
     socket.on('error', () => {}); // a reset by the peer; http2 reports its own
     if (open.size >= maxConnections) {
       refused++;
@@ -270,16 +274,26 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       clearTimeout(silent);
       if (!socket.destroyed) injector.injectConnection(socket);
     });
-  });
+  };
+  // A name listens on every address it resolves to (listen-addresses.ts); the connection cap
+  // is one across them.
+  let listeners: NetServer[];
   let port: number;
   try {
-    port = await listen(listener, host, requestedPort);
+    const listening = await listenOnAll(
+      () => createServer({ noDelay: true }, onConnection),
+      await listenAddresses(host),
+      requestedPort,
+    );
+    listeners = listening.servers;
+    port = listening.port;
   } catch (err) {
     server.forceShutdown();
     throw err;
   }
   // An accept failing later (EMFILE...) is an 'error' event: unhandled, it would end the process.
-  listener.on('error', (err) => diag.error('llmsec detector: OTLP/gRPC listener error', err));
+  for (const listener of listeners)
+    listener.on('error', (err) => diag.error('llmsec detector: OTLP/gRPC listener error', err));
 
   let closing: Promise<void> | undefined;
   return {
@@ -292,7 +306,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
-        listener.close();
+        for (const listener of listeners) listener.close();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
@@ -306,14 +320,4 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       return closing;
     },
   };
-}
-
-function listen(listener: NetServer, host: string, port: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen(port, host, () => {
-      listener.off('error', reject);
-      resolve((listener.address() as { port: number }).port);
-    });
-  });
 }

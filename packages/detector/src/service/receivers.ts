@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../otlp/grpc-server.ts';
 import { createOtlpHttpHandler } from '../otlp/http-handler.ts';
+import { listenAddresses, listenOnAll } from '../otlp/listen-addresses.ts';
 import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
@@ -87,30 +88,27 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     idleWaiters = [];
     for (const resolve of waiters) resolve();
   };
-  const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000 },
-    function llmsecDetectorHttp(req, res) {
-      inflight++;
-      res.once('close', finished);
-      // Not ready (draining): no keep-alive, so a sender's next request opens a connection that
-      // the load balancer gives to another replica.
-      if (!options.ready()) res.setHeader('connection', 'close');
-      routes(req, res);
-    },
-  );
+  const handler = function llmsecDetectorHttp(req: IncomingMessage, res: ServerResponse): void {
+    inflight++;
+    res.once('close', finished);
+    // Not ready (draining): no keep-alive, so a sender's next request opens a connection that
+    // the load balancer gives to another replica.
+    if (!options.ready()) res.setHeader('connection', 'close');
+    routes(req, res);
+  };
   const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(httpAddr.port, httpAddr.host, () => {
-      server.off('error', reject);
-      resolve();
+  const makeServer = (): Server => {
+    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, handler);
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
     });
-  });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  };
+  // A name listens on every address it resolves to (`localhost`: 127.0.0.1 and ::1), one port.
+  const httpListening = await listenOnAll(makeServer, await listenAddresses(httpAddr.host), httpAddr.port);
+  const servers = httpListening.servers as Server[];
   // A warn line at most once a minute, with the count since the last one: a sender retrying
   // in a loop must not flood the log.
   let refusedLogged = 0;
@@ -144,12 +142,11 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       onSilentConnectionClosed: () => metrics.connectionRefused('silent'),
     });
   } catch (err) {
-    await closeHttp(server);
+    await Promise.all(servers.map(closeHttp));
     throw new Error(`OTLP/gRPC cannot listen on ${config.otlp.grpc}: ${(err as Error).message}`);
   }
-  const httpPort = (server.address() as { port: number }).port;
   return {
-    http: { host: httpAddr.host, port: httpPort },
+    http: { host: httpAddr.host, port: httpListening.port },
     grpc: { host: grpcAddr.host, port: grpc.port },
     whenIdle() {
       return inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
@@ -157,14 +154,14 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     async close() {
       // Keep-alive connections would hold server.close() open: idle ones go now, busy ones
       // when their response is written (Node closes them after a response once closing).
-      const httpClosed = closeHttp(server);
-      server.closeIdleConnections();
-      await Promise.all([httpClosed, grpc.close()]);
+      const httpClosed = servers.map(closeHttp);
+      for (const server of servers) server.closeIdleConnections();
+      await Promise.all([...httpClosed, grpc.close()]);
     },
     forceClose() {
-      if (server.listening) server.close();
+      for (const server of servers) if (server.listening) server.close();
       for (const s of sockets) s.destroy();
-      server.closeAllConnections();
+      for (const server of servers) server.closeAllConnections();
       void grpc.close(); // idempotent; cancels calls left after its own bound
     },
   };

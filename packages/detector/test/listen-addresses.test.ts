@@ -1,0 +1,80 @@
+// A listen host given as a name stands for every address it resolves to (Node's own
+// listen(port, name) binds the first only), each listened on at one port.
+import { lookup } from 'node:dns/promises';
+import { connect, createServer, type Server } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { listenAddresses, listenOnAll } from '../src/otlp/listen-addresses.ts';
+
+const reach = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect(port, host);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+
+const close = (servers: Server[]): Promise<unknown> =>
+  Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+
+describe('listenAddresses', () => {
+  it('keeps an IP literal as it is (brackets off), without a lookup', async () => {
+    expect(await listenAddresses('0.0.0.0')).toEqual(['0.0.0.0']);
+    expect(await listenAddresses('::')).toEqual(['::']);
+    expect(await listenAddresses('[::1]')).toEqual(['::1']);
+  });
+
+  it('gives every address a name resolves to, once each', async () => {
+    const expected = [...new Set((await lookup('localhost', { all: true })).map((a) => a.address))];
+    expect(await listenAddresses('localhost')).toEqual(expected);
+  });
+
+  it('says which name does not resolve', async () => {
+    await expect(listenAddresses('no-such-host.invalid')).rejects.toThrow(
+      /cannot resolve no-such-host\.invalid/,
+    );
+  });
+});
+
+describe('listenOnAll', () => {
+  it('listens on each address at the one port the first picked', async () => {
+    const { servers, port } = await listenOnAll(() => createServer((s) => s.end()), ['127.0.0.1', '::1'], 0);
+    try {
+      expect(servers.map((s) => (s.address() as { address: string; port: number }).address)).toEqual([
+        '127.0.0.1',
+        '::1',
+      ]);
+      expect(servers.every((s) => (s.address() as { port: number }).port === port)).toBe(true);
+      expect(await reach('127.0.0.1', port)).toBe(true);
+      expect(await reach('::1', port)).toBe(true);
+    } finally {
+      await close(servers);
+    }
+  });
+
+  it('closes those listening when one address cannot, and rejects with its error', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '::1', r));
+    const port = (taken.address() as { port: number }).port;
+    const made: Server[] = [];
+    try {
+      await expect(
+        listenOnAll(
+          () => {
+            const s = createServer();
+            made.push(s);
+            return s;
+          },
+          ['127.0.0.1', '::1'],
+          port,
+        ),
+      ).rejects.toThrow(/EADDRINUSE/);
+      expect(made).toHaveLength(2);
+      expect(made.every((s) => !s.listening)).toBe(true);
+      expect(await reach('127.0.0.1', port)).toBe(false);
+    } finally {
+      await close([taken]);
+    }
+  });
+});

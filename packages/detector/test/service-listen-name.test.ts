@@ -1,0 +1,91 @@
+// The detector's receivers given a host name listen on every address it resolves to, as grpc-js
+// binds its own servers: `localhost` is 127.0.0.1 and ::1 on most systems, and before only the
+// first address Node's lookup gave was listened on, so a sender resolving the name to the other
+// saw connection refused. This machine's /etc/hosts may give `localhost` one address only, so a
+// name of the test's own, `dual.test`, resolves to both loopbacks (the resolver mocked); the
+// real `localhost` is checked against whatever the system resolves it to.
+import { lookup } from 'node:dns/promises';
+import { connect } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RunningDetector } from '../src/service/detector.ts';
+import { llmsecLogRecords } from './otlp-support.ts';
+import { startDetectorWith } from './service-support.ts';
+
+vi.mock('../src/otlp/listen-addresses.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/otlp/listen-addresses.ts')>();
+  return {
+    ...real,
+    listenAddresses: async (host: string) =>
+      host === 'dual.test' ? ['127.0.0.1', '::1'] : real.listenAddresses(host),
+  };
+});
+
+const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+let detector: RunningDetector | undefined;
+afterEach(async () => {
+  await detector?.shutdown();
+  detector = undefined;
+});
+
+const hostPort = (address: string, port: number): string =>
+  address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+
+function exportLogs(target: string): Promise<grpc.ServiceError | null> {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const body = Buffer.from(ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(2))!);
+  return new Promise((resolve) =>
+    client.makeUnaryRequest(
+      LOGS_PATH,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      { deadline: Date.now() + 5_000 },
+      (err: grpc.ServiceError | null) => {
+        client.close();
+        resolve(err);
+      },
+    ),
+  );
+}
+
+async function servesOn(d: RunningDetector, addresses: string[]): Promise<void> {
+  for (const address of addresses) {
+    const res = await fetch(`http://${hostPort(address, d.http.port)}/-/healthy`);
+    expect(res.status, `HTTP on ${address}`).toBe(200);
+    expect(await exportLogs(hostPort(address, d.grpc.port)), `gRPC on ${address}`).toBeNull();
+  }
+}
+
+describe('receivers given a host name', () => {
+  it('listen on every address it resolves to, one port each receiver', async () => {
+    ({ detector } = await startDetectorWith('listen-dual', () => ({
+      otlp: { http: 'dual.test:0', grpc: 'dual.test:0' },
+    })));
+    await servesOn(detector, ['127.0.0.1', '::1']);
+  });
+
+  it('share one max_grpc_connections across the addresses', { timeout: 20_000 }, async () => {
+    ({ detector } = await startDetectorWith('listen-dual-cap', () => ({
+      otlp: { http: 'dual.test:0', grpc: 'dual.test:0', max_grpc_connections: 1 },
+    })));
+    // A silent socket on ::1 holds the one slot (for up to 10 s): a sender on 127.0.0.1 is refused.
+    const silent = connect(detector.grpc.port, '::1');
+    silent.on('error', () => {});
+    await new Promise((r) => silent.once('connect', r));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await exportLogs(hostPort('127.0.0.1', detector.grpc.port)))?.code).toBe(grpc.status.UNAVAILABLE);
+    silent.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await exportLogs(hostPort('127.0.0.1', detector.grpc.port))).toBeNull();
+  });
+
+  it('localhost: every address the system resolves it to', async () => {
+    ({ detector } = await startDetectorWith('listen-localhost', () => ({
+      otlp: { http: 'localhost:0', grpc: 'localhost:0' },
+    })));
+    const addresses = [...new Set((await lookup('localhost', { all: true })).map((a) => a.address))];
+    await servesOn(detector, addresses);
+  });
+});
