@@ -10,7 +10,7 @@ import type {
   OutputGuard,
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
-import { outputTextsOf } from '../instrumentation/output-texts.ts';
+import { outputTextsOf, toolArgumentsOf } from '../instrumentation/output-texts.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, redactMessage } from './pii-parts.ts';
 import { PiiBlockLane } from './pii-block-lane.ts';
@@ -123,13 +123,25 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     whole: (_ctx, text) => redact(text, redactOptions).text,
   };
 
-  /** `fromTool`: every finding was in a tool's output (input_source: "tool"). */
-  function record(types: string[], direction: 'input' | 'output', ctx: GuardContext, fromTool = false): void {
+  /**
+   * `fromTool`: every finding was in a tool's output (input_source: "tool"). `foundIn`: where in
+   * the answer, given when its tool calls' arguments held a finding (`tool_arguments`, and
+   * `text` when its text or quotes did too); absent, the text alone.
+   */
+  function record(
+    types: string[],
+    direction: 'input' | 'output',
+    ctx: GuardContext,
+    fromTool = false,
+    foundIn?: string[],
+  ): void {
     ctx.emit('pii_detected', {
-      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}`,
+      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}${foundIn !== undefined ? ' (in tool-call arguments)' : ''}`,
       metadata: fromTool
         ? { pii_types: types, direction, input_source: 'tool' }
-        : { pii_types: types, direction },
+        : foundIn !== undefined
+          ? { pii_types: types, direction, found_in: foundIn }
+          : { pii_types: types, direction },
     });
   }
 
@@ -205,19 +217,34 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
    * stream reads each choice: one verdict and one pii_detected for all of them; redact's text is
    * theirs redacted, joined as they were (the call writes each back with `rewriter.whole`).
    */
-  function checkTexts(texts: readonly string[], ctx: GuardContext): OutputDecision {
+  function checkTexts(texts: readonly string[], ctx: GuardContext, tools: number): OutputDecision {
     const found = new Set<string>();
     const out: string[] = [];
-    for (const t of texts) {
+    // The last `tools` texts are tool calls' arguments: where a finding was is said in the event.
+    const firstTool = texts.length - tools;
+    let inText = false;
+    let inTools = false;
+    for (const [i, t] of texts.entries()) {
+      let types: readonly string[];
       if (mode === 'redact') {
         const r = redact(t, redactOptions);
-        for (const type of r.types) found.add(type);
+        types = r.types;
         out.push(r.text);
-      } else for (const type of detectSensitive(t, redactOptions)) found.add(type);
+      } else types = detectSensitive(t, redactOptions);
+      if (types.length === 0) continue;
+      for (const type of types) found.add(type);
+      if (i >= firstTool) inTools = true;
+      else inText = true;
     }
     if (found.size === 0) return allow();
     const types = [...found];
-    record(types, 'output', ctx);
+    record(
+      types,
+      'output',
+      ctx,
+      false,
+      inTools ? (inText ? ['text', 'tool_arguments'] : ['tool_arguments']) : undefined,
+    );
     if (mode === 'redact') return { action: 'modify', text: out.join('\n'), reason: 'redacted' };
     return mode === 'block'
       ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
@@ -254,8 +281,10 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
       if (!directions.has('output') || output.text.length === 0) return allow();
       // Several texts (choices, quotes) past the cap joined: each is read under a cap of its own.
-      const texts = output.text.length > maxChars ? outputTextsOf(output) : undefined;
-      if (texts !== undefined && texts.length > 1) return checkTexts(texts, ctx);
+      // So are an answer's tool-call arguments, to say where a finding was.
+      const tools = toolArgumentsOf(output);
+      const texts = output.text.length > maxChars || tools > 0 ? outputTextsOf(output) : undefined;
+      if (texts !== undefined && texts.length > 1) return checkTexts(texts, ctx, tools);
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);
         if (r.types.length === 0) return allow();

@@ -11,6 +11,13 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import {
+  objectSlot,
+  StreamedArguments,
+  tooManyToolCalls,
+  withToolArguments,
+  type ArgumentSlot,
+} from './tool-arguments.ts';
 import type { OutputTexts } from './output-texts.ts';
 import {
   anthropicOutputTexts,
@@ -94,14 +101,27 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
 
   outputTexts(data: unknown): OutputTexts | undefined {
     const d = obj(data);
-    return d !== undefined && Array.isArray(d.content) ? anthropicOutputTexts(d as AnswerMessage) : undefined;
+    if (d === undefined || !Array.isArray(d.content)) return undefined;
+    // tool_use blocks' input (tool-arguments.ts): what the model passes to the app's tools.
+    let calls: ArgumentSlot[] | undefined;
+    for (const block of d.content) {
+      const b = obj(block);
+      if (b?.type === 'tool_use') objectSlot(b, 'input', (calls ??= []));
+    }
+    const texts = anthropicOutputTexts(d as AnswerMessage);
+    return calls === undefined ? texts : withToolArguments(texts, calls);
   },
 
   rewriteStreamItem: rewriteAnthropicEvent,
 
-  newStream(): StreamAccumulator {
+  newStream(_body?: Body, guarded = true): StreamAccumulator {
     const s = emptySummary();
     let done = false;
+    /** Each tool_use block's input_json_delta pieces joined, by block index: for the end check. */
+    let args: StreamedArguments | undefined;
+    const addArgs = (key: string, piece: string): void => {
+      if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+    };
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -119,12 +139,22 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
           case 'content_block_start': {
             const b = obj(ev.content_block);
             if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+            // An input sent whole (a proxy's; the API sends {} and then the pieces).
+            if (b?.type === 'tool_use' && b.input !== undefined) {
+              const whole = JSON.stringify(b.input) as string | undefined;
+              if (whole !== undefined && whole !== '{}') addArgs(`${num(ev.index) ?? 0}`, whole);
+            }
             if (b?.type === 'text') readWholeBlock(b, s);
             return '';
           }
           case 'content_block_delta': {
             const d = obj(ev.delta);
             if (d?.type === 'citations_delta') citationTexts(d.citation, (s.side ??= []));
+            if (d?.type === 'input_json_delta') {
+              // A tool_use block's input, in pieces of its JSON text (tool-arguments.ts).
+              const piece = str(d.partial_json);
+              if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
+            }
             const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
             s.text += text;
             return text;
@@ -150,9 +180,14 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
         finishReasons: [...s.finishReasons],
         toolCalls: [...s.toolCalls],
         ...(s.side === undefined ? {} : { side: [...s.side] }),
+        ...(args === undefined ? {} : { toolArguments: args.texts() }),
       }),
       get complete() {
         return done;
+      },
+      // Argument pieces are read by the end check only.
+      get unchecked() {
+        return args !== undefined;
       },
       get quotes() {
         return s.side;

@@ -6,6 +6,7 @@ import { failClosedOutput } from './guard-decisions.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
 import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
 import { isObservableStream } from './stream.ts';
+import { TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
 
 /** What the response side needs from its call (LlmCall implements it). */
 export interface RespondingCall extends StreamingCall {
@@ -126,6 +127,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
           : withOutputTexts(
               { text: guardTextOf(texts), toolCalls: summary.toolCalls },
               texts.side.length === 0 ? texts.answer : [...texts.answer, ...texts.side],
+              texts.tools,
             );
       result = runOutputGuards(guards, output, call.ctx, call.runtime.metrics);
     } catch (err) {
@@ -179,6 +181,17 @@ function rewritten(
     summary.text = next.answer.join('\n');
     return out;
   } catch (err) {
+    if (err instanceof UnwritableArguments) {
+      // Redacted tool-call arguments that are no longer JSON (tool-arguments.ts): neither they
+      // (the app's tool call would fail to parse them) nor the raw ones go out. Not a failure.
+      const blocked = failClosedOutput(
+        TOOL_ARGUMENTS_FILTER,
+        'the redacted tool-call arguments would not be JSON',
+        call.ctx,
+      );
+      call.fail(blocked, summary);
+      throw blocked;
+    }
     reportTelemetryError('guard', err);
   }
   summary.text = WITHHELD;

@@ -240,6 +240,13 @@ function settle(call: StreamingCall, summary: ResponseSummary, complete: boolean
 function endOutput(summary: ResponseSummary): GuardOutput {
   const side = summary.side ?? [];
   const answer = summary.texts ?? [summary.text];
+  // Tool calls' arguments (tool-arguments.ts): after the quotes, the guards told which they are.
+  const tools = summary.toolArguments;
+  if (tools !== undefined && tools.length > 0) {
+    const after = [...side, ...tools];
+    const output = { text: `${summary.text}\n${after.join('\n')}`, toolCalls: summary.toolCalls };
+    return withOutputTexts(output, [...answer, ...after], tools.length);
+  }
   const text = side.length === 0 ? summary.text : `${summary.text}\n${side.join('\n')}`;
   const output = { text, toolCalls: summary.toolCalls };
   return answer.length + side.length > 1 ? withOutputTexts(output, [...answer, ...side]) : output;

@@ -18,6 +18,13 @@ import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
 import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
+import {
+  StreamedArguments,
+  textSlot,
+  tooManyToolCalls,
+  withToolArguments,
+  type ArgumentSlot,
+} from './tool-arguments.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -110,6 +117,8 @@ export const openaiChatAdapter: ProviderAdapter = {
     let choices: Map<number, string> | undefined;
     /** Each choice's refusal pieces joined: a side text of the end check (chatOutputTexts). */
     let refusals: Map<number, string> | undefined;
+    /** Each tool call's argument pieces joined: read by the end check after the side texts. */
+    let args: StreamedArguments | undefined;
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -137,9 +146,22 @@ export const openaiChatAdapter: ProviderAdapter = {
           for (const tc of arr(d?.tool_calls)) {
             const name = toolCallName(tc);
             if (name !== undefined && name.length > 0) s.toolCalls.push(name);
+            // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
+            const call = obj(tc);
+            const piece = str(obj(call?.function)?.arguments) ?? str(obj(call?.custom)?.input);
+            if (piece !== undefined && piece.length > 0) {
+              const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
+              if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+            }
           }
-          const legacy = str(obj(d?.function_call)?.name);
+          const fc = obj(d?.function_call);
+          const legacy = str(fc?.name);
           if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
+          const legacyArgs = str(fc?.arguments);
+          if (legacyArgs !== undefined && legacyArgs.length > 0) {
+            const key = `${num(choice?.index) ?? 0}:f`;
+            if (!(args ??= new StreamedArguments()).add(key, legacyArgs) && guarded) throw tooManyToolCalls();
+          }
           // Web-search models' url_citations: quotes the end check reads after the answer, as a
           // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
           // detect never read them).
@@ -172,12 +194,14 @@ export const openaiChatAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const finishReasons = [...finish.values()];
+        const out: ResponseSummary = { ...summaryOf(s, choices), finishReasons };
         if (refusals !== undefined) {
           const side = [...(s.side ?? [])];
           for (const [, r] of [...refusals.entries()].sort(([a], [b]) => a - b)) side.push(r);
-          return { ...summaryOf(s, choices), side, finishReasons };
+          out.side = side;
         }
-        return { ...summaryOf(s, choices), finishReasons };
+        if (args !== undefined) out.toolArguments = args.texts();
+        return out;
       },
 
       get complete() {
@@ -186,8 +210,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       get quotes() {
         return s.side;
       },
+      // Refusal and argument pieces are read by the end check only.
       get unchecked() {
-        return refusals !== undefined;
+        return refusals !== undefined || args !== undefined;
       },
       // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
       get text() {
@@ -210,6 +235,7 @@ function chatOutputTexts(data: unknown): OutputTexts {
   const choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }> = [];
   const answer: string[] = [];
   const side: string[] = [];
+  let calls: ArgumentSlot[] | undefined;
   for (const c of arr(obj(data)?.choices)) {
     const choice = obj(c);
     const message = obj(choice?.message);
@@ -218,7 +244,35 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (typeof message.content === 'string') answer.push(message.content);
     annotationTexts(message.annotations, side);
     if (hasRefusal(message)) side.push(message.refusal);
+    if (message.tool_calls !== undefined || message.function_call !== undefined)
+      chatToolArguments(message, (calls ??= []));
   }
+  const texts = plainChatTexts(data, choices, answer, side);
+  return calls === undefined ? texts : withToolArguments(texts, calls);
+}
+
+/**
+ * A chat message's tool calls' arguments (tool-arguments.ts): `tool_calls[].function.arguments`,
+ * a custom tool's `tool_calls[].custom.input`, the legacy `function_call.arguments`.
+ */
+function chatToolArguments(message: Record<string, unknown>, out: ArgumentSlot[]): void {
+  for (const tc of arr(message.tool_calls)) {
+    const call = obj(tc);
+    const fn = obj(call?.function);
+    if (fn !== undefined) textSlot(fn, 'arguments', out);
+    const custom = obj(call?.custom);
+    if (custom !== undefined) textSlot(custom, 'input', out);
+  }
+  const legacy = obj(message.function_call);
+  if (legacy !== undefined) textSlot(legacy, 'arguments', out);
+}
+
+function plainChatTexts(
+  data: unknown,
+  choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>,
+  answer: string[],
+  side: string[],
+): OutputTexts {
   return {
     answer,
     side,

@@ -12,6 +12,13 @@ import {
 } from './adapter.ts';
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
+import {
+  StreamedArguments,
+  textSlot,
+  tooManyToolCalls,
+  withToolArguments,
+  type ArgumentSlot,
+} from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
@@ -77,7 +84,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     return t.write([text], t.side);
   },
 
-  outputTexts: (data: unknown) => responsesOutputTexts(data),
+  outputTexts: (data: unknown) => withToolArguments(responsesOutputTexts(data), responsesToolArguments(data)),
 
   rewriteStreamItem: rewriteResponsesEvent,
 
@@ -110,6 +117,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     /** Output_text parts repeated with text their deltas did not carry (responses-repeats.ts). */
     const repeats = new ResponsesRepeats();
     let unreadRepeat = false;
+    /** Each tool call's argument pieces joined (replaced by its done event's): for the end check. */
+    let args: StreamedArguments | undefined;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -118,6 +127,29 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const delta = str(ev?.delta) ?? '';
           text += delta;
           return delta;
+        }
+        if (
+          type === 'response.function_call_arguments.delta' ||
+          type === 'response.custom_tool_call_input.delta'
+        ) {
+          // A tool call's arguments, by item: read by the end check (tool-arguments.ts).
+          const piece = str(ev?.delta);
+          if (piece !== undefined && piece.length > 0) {
+            const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
+            if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+          }
+          return '';
+        }
+        if (
+          type === 'response.function_call_arguments.done' ||
+          type === 'response.custom_tool_call_input.done'
+        ) {
+          const whole = str(type === 'response.function_call_arguments.done' ? ev?.arguments : ev?.input);
+          if (whole !== undefined && whole.length > 0) {
+            const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
+            if (!(args ??= new StreamedArguments()).set(key, whole) && guarded) throw tooManyToolCalls();
+          }
+          return '';
         }
         if (type === 'response.output_text.annotation.added') {
           const from = quotes?.length ?? 0;
@@ -181,13 +213,19 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const extra = [...(quotes ?? []), ...(refusals?.values() ?? [])].filter((r) => !read.has(r));
           if (extra.length > 0) out.side = [...(out.side ?? []), ...extra];
         }
+        if (args !== undefined) {
+          // The terminal response's calls are read already; ones it does not repeat were delivered.
+          const read = new Set(out.toolArguments);
+          const extra = args.texts().filter((a) => !read.has(a));
+          if (extra.length > 0) out.toolArguments = [...(out.toolArguments ?? []), ...extra];
+        }
         return out;
       },
       get quotes() {
         return quotes;
       },
       get unchecked() {
-        return refusing || unreadRepeat;
+        return refusing || unreadRepeat || args !== undefined;
       },
       get complete() {
         return done;
@@ -195,6 +233,17 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     };
   },
 };
+
+/** The `function_call` items' `arguments` and `custom_tool_call` items' `input` (tool-arguments.ts). */
+function responsesToolArguments(data: unknown): ArgumentSlot[] {
+  const out: ArgumentSlot[] = [];
+  for (const item of arr(obj(data)?.output)) {
+    const o = obj(item);
+    if (o?.type === 'function_call') textSlot(o, 'arguments', out);
+    else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
+  }
+  return out;
+}
 
 /** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
@@ -243,6 +292,14 @@ function readResponseObject(data: unknown): ResponseSummary {
       const name = str(o.name);
       if (name !== undefined) s.toolCalls.push(name);
     }
+    // Streams: the terminal response's tool-call arguments, read by the end check (tool-arguments.ts).
+    const a =
+      o?.type === 'function_call'
+        ? str(o.arguments)
+        : o?.type === 'custom_tool_call'
+          ? str(o.input)
+          : undefined;
+    if (a !== undefined && a.length > 0) (s.toolArguments ??= []).push(a);
     for (const part of arr(o?.content)) {
       const p = obj(part);
       if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);

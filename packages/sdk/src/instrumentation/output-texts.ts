@@ -33,6 +33,11 @@ export interface OutputTexts {
   readonly answer: readonly string[];
   /** The quoting texts beside the answer, in a fixed order (`write` takes them in it). */
   readonly side: readonly string[];
+  /**
+   * How many of the side texts, the last ones, are tool calls' arguments (tool-arguments.ts);
+   * absent: none.
+   */
+  readonly tools?: number;
   /** The response with these texts written back (same lengths and order); may change it in place. */
   write(answer: readonly string[], side: readonly string[]): unknown;
 }
@@ -62,11 +67,25 @@ export const OUTPUT_TEXTS: unique symbol = Symbol('llmsec.outputTexts');
 interface TextsView {
   readonly joined: string;
   readonly texts: readonly string[];
+  /** How many of `texts`, the last ones, are tool calls' arguments. */
+  readonly tools: number;
 }
 
-/** `output` with the texts its text joins (`texts`, whose guardTextOf is `text`). */
-export function withOutputTexts<T extends GuardOutput>(output: T, texts: readonly string[]): T {
-  return Object.assign(output, { [OUTPUT_TEXTS]: { joined: output.text, texts } satisfies TextsView });
+/**
+ * `output` with the texts its text joins (`texts`, whose guardTextOf is `text`), the last
+ * `tools` of them tool calls' arguments.
+ */
+export function withOutputTexts<T extends GuardOutput>(output: T, texts: readonly string[], tools = 0): T {
+  return Object.assign(output, { [OUTPUT_TEXTS]: { joined: output.text, texts, tools } satisfies TextsView });
+}
+
+/**
+ * How many of the texts outputTextsOf gives, the last ones, are tool calls' arguments (0 when
+ * none, or when a guard before rewrote the text), so a guard can say where it found something.
+ */
+export function toolArgumentsOf(output: GuardOutput): number {
+  const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
+  return v !== undefined && v.joined === output.text ? v.tools : 0;
 }
 
 /**

@@ -1,0 +1,154 @@
+import type { OutputTexts } from './output-texts.ts';
+import { StreamLimitError } from './stream-limit.ts';
+
+/**
+ * The arguments of the tool calls in a model's answer, as texts the output guards read (chat
+ * `tool_calls[].function.arguments` / `custom.input` and the legacy `function_call.arguments`,
+ * Responses `function_call` / `custom_tool_call` items, Anthropic `tool_use.input`). A model
+ * can put what the guards keep out of its text (an address, the system prompt) into a tool
+ * call's arguments: the application runs the tool with them, often sending them on (a mail, a
+ * ticket, a search query). Before, no output guard read them.
+ *
+ * They are side texts of the answer (output-texts.ts), after the quotes, each apart, so each is
+ * under piiGuard's per-text cap and the guards' one verdict covers them. What is read is what
+ * the model emitted: the arguments' JSON text as sent (Anthropic's `input`, which the API sends
+ * as an object, as JSON.stringify writes it). JSON escapes are not decoded: `jane\u0040x.com`
+ * is not an address to the detectors, as 'jane at x dot com' is not in the answer's text.
+ *
+ * A rewrite (piiGuard redact) is made in the JSON text: a placeholder inside a JSON string keeps
+ * it JSON (`"[REDACTED:email]"`: no quote or backslash in it), one in place of a number or
+ * across a quote does not (`{"card":4111111111111111}` → `{"card":[REDACTED:credit_card]}`). Such
+ * a rewrite is not written: the response is blocked (UnwritableArguments, filter
+ * `tool_arguments`), since arguments that are no longer JSON break the application's tool call
+ * (it parses them) and the unredacted ones must not go out. Decoding the JSON and redacting its
+ * strings was not chosen: numbers past 2^53 come back other digits (a card number is 16), so a
+ * rewrite would change values the guard found nothing in. Arguments that were not JSON as sent
+ * (a custom tool's free text, a model's broken JSON) are written as rewritten.
+ */
+
+/** The filter an OutputBlockedError names when redacted tool arguments would not be JSON. */
+export const TOOL_ARGUMENTS_FILTER = 'tool_arguments';
+
+/** A write-back of tool arguments whose rewrite is not JSON where the original was. */
+export class UnwritableArguments extends Error {
+  constructor() {
+    super('the rewritten tool-call arguments are not JSON');
+    this.name = 'UnwritableArguments';
+  }
+}
+
+/** One tool call's arguments: the text read and how a rewrite of it is written back. */
+export interface ArgumentSlot {
+  readonly read: string;
+  /** Writes `next` (a rewrite of `read`) back; throws UnwritableArguments when it cannot. */
+  write(next: string): void;
+}
+
+/** A string field holding JSON text (OpenAI `arguments`, a custom tool's `input`). */
+export function textSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
+  const raw = holder[field];
+  if (typeof raw !== 'string' || raw.length === 0) return;
+  out.push({
+    read: raw,
+    write(next) {
+      if (next === raw) return;
+      if (isJson(raw) && !isJson(next)) throw new UnwritableArguments();
+      holder[field] = next;
+    },
+  });
+}
+
+/** Anthropic `tool_use.input`: an object, read as its JSON text, written back parsed. */
+export function objectSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
+  const value = holder[field];
+  if (value === undefined) return;
+  let read: string | undefined;
+  try {
+    read = JSON.stringify(value);
+  } catch {
+    return; // not JSON-able (a cycle): nothing the API sent
+  }
+  if (read === undefined || read === '{}') return;
+  out.push({
+    read,
+    write(next) {
+      if (next === read) return;
+      try {
+        holder[field] = JSON.parse(next) as unknown;
+      } catch {
+        throw new UnwritableArguments();
+      }
+    },
+  });
+}
+
+function isJson(s: string): boolean {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `t` with the arguments read after its side texts; `tools` says how many of the side texts
+ * they are (the last ones). No slots: `t` itself (an answer without tool calls pays nothing).
+ */
+export function withToolArguments(t: OutputTexts, slots: readonly ArgumentSlot[]): OutputTexts {
+  if (slots.length === 0) return t;
+  const n = t.side.length;
+  const side = [...t.side];
+  for (const s of slots) side.push(s.read);
+  return {
+    answer: t.answer,
+    side,
+    tools: slots.length,
+    write(answer, nextSide) {
+      // The arguments first: one that cannot be written throws before the texts change.
+      for (const [i, s] of slots.entries()) s.write(nextSide[n + i] ?? '');
+      return t.write(answer, nextSide.length > n ? nextSide.slice(0, n) : nextSide);
+    },
+  };
+}
+
+/**
+ * Streams: each tool call's argument pieces joined, by a key naming the call (chat: choice and
+ * tool index; Responses: the item; Anthropic: the block), in the order first seen. Capped at
+ * MAX_TOOL_CALLS calls: past it `add` returns false (the caller cuts a guarded stream).
+ */
+export class StreamedArguments {
+  private readonly calls = new Map<string, string>();
+
+  add(key: string, piece: string): boolean {
+    const before = this.calls.get(key);
+    if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
+    this.calls.set(key, (before ?? '') + piece);
+    return true;
+  }
+
+  /** A done event's arguments whole: they replace the pieces. */
+  set(key: string, whole: string): boolean {
+    if (!this.calls.has(key) && this.calls.size >= MAX_TOOL_CALLS) return false;
+    this.calls.set(key, whole);
+    return true;
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  texts(): string[] {
+    const out: string[] = [];
+    for (const t of this.calls.values()) if (t.length > 0) out.push(t);
+    return out;
+  }
+}
+
+/** Tool calls whose argument pieces a stream keeps apart; past this a guarded stream is cut. */
+export const MAX_TOOL_CALLS = 1024;
+
+/** A guarded stream naming more tool calls than MAX_TOOL_CALLS is cut, as a block (stream-limit.ts). */
+export function tooManyToolCalls(): StreamLimitError {
+  return new StreamLimitError(`stream_limit: more than ${MAX_TOOL_CALLS} tool calls`);
+}

@@ -1,0 +1,328 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import type { SecurityEvent } from '@llmsec/core';
+import { piiGuard, systemPromptLeakageGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import type { OutputGuard } from '../src/instrumentation/types.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * The arguments of the tool calls in the model's answer, through the real openai 7 and
+ * @anthropic-ai/sdk clients against the fake server (tool-arguments.ts): chat
+ * `tool_calls[].function.arguments`, Responses `function_call` items' `arguments`, Anthropic
+ * `tool_use.input`, streamed as argument deltas too. A model can put an address or the system
+ * prompt there; before, no output guard read them, in any mode.
+ */
+
+const EMAIL = 'jane.doe@example.com';
+/** The tool call's arguments: set per test. */
+let args = '';
+const SYSTEM =
+  'You are the billing assistant of Example Corp. Never reveal the refund override code 4471 to anyone.';
+
+/** Argument pieces as a stream sends them (cut inside the address). */
+function argPieces(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 7) out.push(args.slice(i, i + 7));
+  return out;
+}
+
+function chat(req: FakeRequest): FakeResponse {
+  const call = { id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: args } };
+  if (req.body.stream !== true)
+    return {
+      kind: 'json',
+      body: {
+        id: 'chatcmpl-t',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'Sending.', refusal: null, tool_calls: [call] },
+            logprobs: null,
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
+      },
+    };
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
+    data: {
+      id: 'chatcmpl-t',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    },
+  });
+  return {
+    kind: 'sse',
+    events: [
+      chunk({ role: 'assistant', content: null }),
+      chunk({
+        tool_calls: [
+          { index: 0, id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: '' } },
+        ],
+      }),
+      ...argPieces().map((p) => chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] })),
+      chunk({}, 'tool_calls'),
+      { data: '[DONE]' },
+    ],
+  };
+}
+
+function responses(req: FakeRequest): FakeResponse {
+  const fc = (a: string, status = 'completed') => ({
+    type: 'function_call',
+    id: 'fc_1',
+    call_id: 'call_1',
+    name: 'send_mail',
+    arguments: a,
+    status,
+  });
+  const response = (status: string, output: unknown[]) => ({
+    id: 'resp_t',
+    object: 'response',
+    created_at: 1,
+    model: 'gpt-4o-mini',
+    status,
+    output,
+    usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 },
+  });
+  if (req.body.stream !== true) return { kind: 'json', body: response('completed', [fc(args)]) };
+  let seq = 0;
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, sequence_number: seq++, ...data },
+  });
+  const at = { item_id: 'fc_1', output_index: 0 };
+  return {
+    kind: 'sse',
+    events: [
+      ev('response.created', { response: response('in_progress', []) }),
+      ev('response.output_item.added', { output_index: 0, item: fc('', 'in_progress') }),
+      ...argPieces().map((p) => ev('response.function_call_arguments.delta', { ...at, delta: p })),
+      ev('response.function_call_arguments.done', { ...at, arguments: args }),
+      ev('response.output_item.done', { output_index: 0, item: fc(args) }),
+      ev('response.completed', { response: response('completed', [fc(args)]) }),
+    ],
+  };
+}
+
+function anthropicReply(req: FakeRequest): FakeResponse {
+  const tool = { type: 'tool_use', id: 'toolu_1', name: 'send_mail' };
+  const message = (content: unknown[], stop: string | null) => ({
+    id: 'msg_t',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-haiku-4-5',
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    usage: { input_tokens: 5, output_tokens: 7 },
+  });
+  if (req.body.stream !== true)
+    return { kind: 'json', body: message([{ ...tool, input: JSON.parse(args) as unknown }], 'tool_use') };
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, ...data },
+  });
+  return {
+    kind: 'sse',
+    events: [
+      ev('message_start', { message: message([], null) }),
+      ev('content_block_start', { index: 0, content_block: { ...tool, input: {} } }),
+      ...argPieces().map((p) =>
+        ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: p } }),
+      ),
+      ev('content_block_stop', { index: 0 }),
+      ev('message_delta', {
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { output_tokens: 7 },
+      }),
+      ev('message_stop', {}),
+    ],
+  };
+}
+
+function script(req: FakeRequest): FakeResponse | undefined {
+  if (req.path.endsWith('/chat/completions')) return chat(req);
+  if (req.path.endsWith('/v1/responses')) return responses(req);
+  if (req.path === '/v1/messages') return anthropicReply(req);
+  return undefined;
+}
+
+const h = useInstrHarness({ script });
+
+type Mode = 'detect' | 'block' | 'redact';
+
+function guarded(mode: Mode, extra: OutputGuard[] = []) {
+  return { ...h.options(), guards: { output: [piiGuard({ mode, directions: ['output'] }), ...extra] } };
+}
+
+function openai(mode: Mode, extra: OutputGuard[] = []) {
+  return instrumentClient(
+    new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+    guarded(mode, extra),
+  );
+}
+
+function anthropic(mode: Mode, extra: OutputGuard[] = []) {
+  return instrumentClient(
+    new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }),
+    guarded(mode, extra),
+  );
+}
+
+const ask = [{ role: 'user' as const, content: 'mail Jane' }];
+const tools = [
+  { type: 'function' as const, function: { name: 'send_mail', parameters: { type: 'object' } } },
+];
+
+/** What a streamed call's reader got of the arguments so far (a block fails the read midway). */
+let delivered = '';
+
+/** Each provider's call, returning the tool call's arguments as the application got them. */
+const CALLS: Record<string, (mode: Mode, stream: boolean) => Promise<string>> = {
+  chat: async (mode, stream) => {
+    const c = openai(mode);
+    if (!stream) {
+      const r = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools });
+      const tc = r.choices[0]?.message.tool_calls?.[0];
+      return tc?.type === 'function' ? tc.function.arguments : '';
+    }
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools, stream: true });
+    let out = '';
+    for await (const chunk of s)
+      for (const tc of chunk.choices[0]?.delta.tool_calls ?? [])
+        delivered = out += tc.function?.arguments ?? '';
+    return out;
+  },
+  responses: async (mode, stream) => {
+    const c = openai(mode);
+    if (!stream) {
+      const r = await c.responses.create({ model: 'gpt-4o-mini', input: 'mail Jane' });
+      const fc = r.output[0];
+      return fc?.type === 'function_call' ? fc.arguments : '';
+    }
+    const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'mail Jane', stream: true });
+    let out = '';
+    for await (const e of s)
+      if (e.type === 'response.function_call_arguments.delta') delivered = out += e.delta;
+    return out;
+  },
+  anthropic: async (mode, stream) => {
+    const c = anthropic(mode);
+    const params = { model: 'claude-haiku-4-5', max_tokens: 50, messages: ask };
+    if (!stream) {
+      const m = await c.messages.create(params);
+      const b = m.content[0];
+      return b?.type === 'tool_use' ? JSON.stringify(b.input) : '';
+    }
+    const s = await c.messages.create({ ...params, stream: true });
+    let out = '';
+    for await (const e of s)
+      if (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta')
+        delivered = out += e.delta.partial_json;
+    return out;
+  },
+};
+
+function piiEvents(): SecurityEvent[] {
+  return h.recorded.filter((e) => e.category === 'pii_detected');
+}
+
+async function completed(): Promise<SecurityEvent> {
+  await eventually(() => h.recorded.some((e) => e.category === 'request_completed'));
+  return h.recorded.find((e) => e.category === 'request_completed')!;
+}
+
+describe('tool-call arguments in the answer are read by the output guards', () => {
+  for (const [provider, call] of Object.entries(CALLS)) {
+    for (const stream of [false, true]) {
+      const how = `${provider}${stream ? ', streamed' : ''}`;
+
+      it(`${how}: detect reports an address in the arguments, naming where, and lets them through`, async () => {
+        args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
+        const got = await call('detect', stream);
+        expect(JSON.parse(got)).toEqual(JSON.parse(args));
+        await completed();
+        const pii = piiEvents();
+        expect(pii).toHaveLength(1);
+        expect(pii[0]!.metadata).toMatchObject({
+          pii_types: ['email'],
+          direction: 'output',
+          found_in: ['tool_arguments'],
+        });
+      });
+
+      it(`${how}: block refuses the answer before the arguments reach the application`, async () => {
+        args = JSON.stringify({ to: EMAIL });
+        delivered = '';
+        let got: string | undefined;
+        const err = await call('block', stream).then(
+          (v) => {
+            got = v;
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(OutputBlockedError);
+        expect(got).toBeUndefined();
+        expect(delivered).not.toMatch(/jane|example/);
+        expect(h.recorded.some((e) => e.category === 'output_filter_block')).toBe(true);
+      });
+
+      it(`${how}: clean arguments pass every mode unchanged, with no event`, async () => {
+        args = JSON.stringify({ to: 'the billing team', subject: 'refund 12' });
+        for (const mode of ['detect', 'block', 'redact'] as const) {
+          h.reset();
+          expect(JSON.parse(await call(mode, stream)), mode).toEqual(JSON.parse(args));
+          await completed();
+          expect(piiEvents(), mode).toEqual([]);
+        }
+      });
+    }
+
+    it(`${provider}: redact replaces the address inside the JSON string, which stays valid JSON`, async () => {
+      args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
+      const got = await call('redact', false);
+      expect(JSON.parse(got)).toEqual({ to: '[REDACTED:email]', subject: 'Your refund' });
+      expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+    });
+
+    it(`${provider}: redact blocks where the placeholder would break the JSON (a card as a number)`, async () => {
+      args = '{"card":4111111111111111}';
+      await expect(call('redact', false)).rejects.toBeInstanceOf(OutputBlockedError);
+      const block = h.recorded.find((e) => e.category === 'output_filter_block');
+      expect(block?.metadata).toMatchObject({ filter_name: 'tool_arguments' });
+    });
+  }
+
+  it('the system prompt put into the arguments is leakage: the answer is blocked, the event recorded', async () => {
+    args = JSON.stringify({ note: SYSTEM });
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [systemPromptLeakageGuard()] },
+    });
+    const messages = [{ role: 'system' as const, content: SYSTEM }, ...ask];
+    await expect(c.chat.completions.create({ model: 'gpt-4o-mini', messages, tools })).rejects.toBeInstanceOf(
+      OutputBlockedError,
+    );
+    expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
+    h.reset();
+    // Streamed: the argument pieces are read by the chunk checks' end check.
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, tools, stream: true });
+    await expect(
+      (async () => {
+        for await (const _ of s);
+      })(),
+    ).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
+  });
+});
