@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatApi, type ChatApi } from '../examples/chat-api/app.ts';
 import { demoUpstreamScript } from '../examples/chat-api/upstream-script.ts';
@@ -178,6 +179,32 @@ const cases: Case[] = [
     type: 'invalid_request_error',
     message: /max_tokens/,
     param: 'max_tokens',
+  },
+  {
+    // The API answers one JSON completion. A streaming client (`stream: true`) answered with it
+    // instead of server-sent events reads an empty stream and no error (openai 7: zero chunks),
+    // so the request is refused, naming the field.
+    name: 'stream: true (this API does not stream)',
+    send: () =>
+      call({
+        headers: user(),
+        body: JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      }),
+    status: 400,
+    type: 'invalid_request_error',
+    message: /"stream"/,
+    param: 'stream',
+  },
+  {
+    name: 'a gzip-compressed body (this API reads uncompressed JSON)',
+    send: () =>
+      call({
+        headers: { ...user(), 'content-encoding': 'gzip' },
+        body: new Blob([gzipSync(VALID_BODY)]),
+      }),
+    status: 415,
+    type: 'invalid_request_error',
+    message: /content-encoding/,
   },
   {
     name: 'a model that is not a string',

@@ -12,6 +12,16 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'invalid_request_error', 'content-type must be application/json');
   }
+  // The bounded reader parses the bytes as sent: a compressed body would be reported as invalid
+  // JSON, which sends the client looking in the wrong place.
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== '') {
+    throw new HttpError(
+      415,
+      'invalid_request_error',
+      `content-encoding ${JSON.stringify(encoding)} is not supported: send the JSON uncompressed`,
+    );
+  }
   try {
     return await readBoundedJson(req, { limitBytes });
   } catch (err) {
@@ -47,6 +57,16 @@ export function parseChatRequest(body: unknown, defaultModel: string): ChatReque
     throw new HttpError(400, 'invalid_request_error', '"messages" must be a non-empty array', {
       param: 'messages',
     });
+  }
+  // One JSON completion is all this API answers. A streaming client answered with it instead of
+  // server-sent events reads an empty stream and no error (openai 7: zero chunks), so say so.
+  if (raw.stream !== undefined && raw.stream !== null && raw.stream !== false) {
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      '"stream" is not supported by this API: leave it out or send false',
+      { param: 'stream' },
+    );
   }
   const messages = raw.messages.map(parseChatMessage);
   const request: ChatRequest = { model, messages };
