@@ -7,7 +7,7 @@
 import { DEFAULT_PRICES } from '@llmsec/core';
 import type { PriceTable } from '@llmsec/core';
 import { estimateCostMicroUsd } from './cost.ts';
-import { countTally, tallyChat, tallyContent, TextTally } from './tokens.ts';
+import { countTally, tallyChat, tallyContent, tallyJson, TextTally } from './tokens.ts';
 import type { ChatMessageLike } from './tokens.ts';
 
 /**
@@ -55,6 +55,12 @@ export function estimateRequestBody(body: unknown, options: RequestEstimateOptio
   if (Array.isArray(b.messages)) tallyChat(b.messages.filter(isObject) as ChatMessageLike[], tally);
   for (const field of ['system', 'instructions', 'input', 'prompt'] as const) {
     if (b[field] !== undefined) tallyContent(b[field], 0, tally);
+  }
+  // Tool definitions and output schemas are input the provider bills, and text the client
+  // writes: counted as their JSON (descriptions and schemas are most of it).
+  for (const field of ['tools', 'functions', 'response_format', 'text'] as const) {
+    const v = b[field];
+    if (v !== null && typeof v === 'object') tallyJson(v, tally);
   }
   const inputTokens = countTally(tally, model);
   const isEmbedding = model !== undefined && /(^|\/)text-embedding-|embed/i.test(model);

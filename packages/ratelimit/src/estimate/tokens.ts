@@ -174,6 +174,11 @@ export interface ChatMessageLike {
   role?: unknown;
   name?: unknown;
   content?: unknown;
+  /** An assistant message's tool calls (OpenAI chat), counted as their JSON. */
+  tool_calls?: unknown;
+  /** The deprecated single function call (OpenAI chat), counted as its JSON. */
+  function_call?: unknown;
+  refusal?: unknown;
 }
 
 /**
@@ -207,6 +212,12 @@ export function tallyChat(messages: readonly ChatMessageLike[], tally: TextTally
       tally.add(message.name);
     }
     tallyContent(message.content, 0, tally);
+    // The history's tool calls: their arguments are input the provider bills, and text the
+    // client chooses as freely as content (an estimate that skipped them was the place to put it).
+    if (message.tool_calls !== undefined && message.tool_calls !== null) tallyJson(message.tool_calls, tally);
+    if (message.function_call !== undefined && message.function_call !== null)
+      tallyJson(message.function_call, tally);
+    if (typeof message.refusal === 'string') tally.add(message.refusal);
   }
 }
 
@@ -238,11 +249,21 @@ function tallyPart(part: unknown, depth: number, tally: TextTally): void {
   // Anthropic tool results nest content; tool calls carry JSON input.
   else if (record.content !== undefined) tallyContent(record.content, depth + 1, tally);
   else if (record.input !== undefined) tallyJson(record.input, tally);
+  // Responses items: a tool's output (string or parts), a function call's arguments.
+  else if (record.output !== undefined) tallyContent(record.output, depth + 1, tally);
+  else if (typeof record.arguments === 'string') tally.add(record.arguments);
+  // An Anthropic plain-text document: its text is in the source (base64 sources are media).
+  else if (isTextSource(record.source)) tally.add(record.source.data);
   else tally.fixed += TOKENS_PER_NON_TEXT_PART;
 }
 
+function isTextSource(source: unknown): source is { data: string } {
+  const s = source as { type?: unknown; data?: unknown } | null | undefined;
+  return typeof s === 'object' && s !== null && s.type === 'text' && typeof s.data === 'string';
+}
+
 /** A value's JSON; one JSON.stringify cannot write (too deep, a cycle) at characters / 4. */
-function tallyJson(value: unknown, tally: TextTally): void {
+export function tallyJson(value: unknown, tally: TextTally): void {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
