@@ -138,7 +138,7 @@ export const configSchema = z
         max_inflight_bytes: byteCount.optional(),
         /** HTTP: time to receive a whole body; slower, 408. @default 10s */
         body_timeout: timerDuration.optional(),
-        /** gRPC: concurrent calls per connection. @default 8 */
+        /** gRPC: concurrent calls per connection. @default 4 (grpc-server.ts) */
         max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
         /** gRPC: open connections; more are closed on arrival. @default 16 (16 × 4 × 4 MiB = 256 MiB of unfinished messages at most) */
         max_grpc_connections: z.number().int().positive().max(65_535).optional(),
