@@ -254,4 +254,18 @@ tests:
       expect(got.code).toBe(2);
     }
   });
+
+  it('says a test file that is empty, a comment, or not a mapping is one, naming what it wants', async () => {
+    const d = dir({ 'empty.yaml': '', 'comment.yaml': '# tests to come\n', 'list.yaml': '- a\n- b\n' });
+    for (const [file, got] of [
+      ['empty.yaml', 'an empty file'],
+      ['comment.yaml', 'an empty file'],
+      ['list.yaml', 'a list'],
+    ] as const) {
+      const r = await cli(['test-rules', join(d, file)]);
+      expect(r.stderr).toContain(`${file}: want a mapping with a "tests" list, got ${got}`);
+      expect(r.stderr).not.toContain('field ""');
+      expect(r.code).toBe(2);
+    }
+  });
 });

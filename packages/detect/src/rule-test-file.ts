@@ -122,6 +122,12 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   } catch (err) {
     throw new RuleFileError(`${fileName}: not valid YAML: ${yamlErrorMessage(err)}`);
   }
+  // The schema would say 'field "": expected object, received null' for an empty file.
+  if (doc === null || doc === undefined || typeof doc !== 'object' || Array.isArray(doc)) {
+    const got =
+      doc === null || doc === undefined ? 'an empty file' : Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
+    throw new RuleFileError(`${fileName}: want a mapping with a "tests" list, got ${got}`);
+  }
   const parsed = testFile.safeParse(doc);
   if (!parsed.success) {
     throw new RuleFileError(
