@@ -95,6 +95,15 @@ describe('estimateRequestBody counts text outside message content', () => {
     });
   }
 
+  it('legacy completions and embeddings: a prompt of token ids counts a token each', () => {
+    const ids = Array.from({ length: 50_000 }, (_, i) => i % 1000);
+    for (const body of [{ prompt: ids }, { prompt: [ids] }, { input: ids }, { input: [ids, ids] }]) {
+      expect(
+        estimateRequestBody({ model: 'gpt-3.5-turbo-instruct', ...body }).inputTokens,
+      ).toBeGreaterThanOrEqual(50_000);
+    }
+  });
+
   it('control: an image part still counts as one fixed figure, not as its base64', () => {
     const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(400_000)}` } };
     const estimate = estimateRequestBody({ model: MODEL, messages: [{ role: 'user', content: [image] }] });

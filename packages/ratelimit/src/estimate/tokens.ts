@@ -243,6 +243,13 @@ export function tallyContent(content: unknown, depth: number, tally: TextTally):
 
 function tallyPart(part: unknown, depth: number, tally: TextTally): void {
   if (typeof part === 'string') return tally.add(part);
+  // Legacy completions and embeddings take a prompt as token ids (a list, or a list of lists):
+  // a token each. Skipped, a prompt of 50,000 ids was estimated at 0 tokens.
+  if (typeof part === 'number') {
+    tally.fixed += 1;
+    return;
+  }
+  if (Array.isArray(part)) return tallyContent(part, depth + 1, tally);
   if (part === null || typeof part !== 'object') return;
   const record = part as Record<string, unknown>;
   if (typeof record.text === 'string') tally.add(record.text);
