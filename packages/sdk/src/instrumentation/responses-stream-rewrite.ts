@@ -2,6 +2,7 @@ import { arr, num, obj } from './adapter.ts';
 import { dropListLogprobs } from './logprobs.ts';
 import { WITHHELD } from './output-texts.ts';
 import { responsesOutputTexts } from './responses-output.ts';
+import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -30,6 +31,8 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
 interface PartText {
   raw: string;
   out: string;
+  /** Where the deltas changed the part's text: annotation.added offsets are moved by it. */
+  offsets: StreamOffsets;
 }
 
 /** Per stream (its StreamItemRewrite): each part's deltas, raw and as delivered. */
@@ -52,12 +55,11 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
         if (k !== undefined) {
           let parts = delivered.get(rw);
           if (parts === undefined) delivered.set(rw, (parts = new Map()));
-          const p = parts.get(k);
-          if (p === undefined) parts.set(k, { raw: ev.delta, out: next });
-          else {
-            p.raw += ev.delta;
-            p.out += next;
-          }
+          let p = parts.get(k);
+          if (p === undefined) parts.set(k, (p = { raw: '', out: '', offsets: new StreamOffsets() }));
+          p.raw += ev.delta;
+          p.out += next;
+          p.offsets.add(ev.delta, next, next !== ev.delta ? rw.changes?.() : undefined);
         }
         if (next !== ev.delta) dropListLogprobs(ev);
         ev.delta = next;
@@ -95,6 +97,7 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
         undefined,
         rw,
       );
+      placeAdded(ev, rw);
       break;
     case 'response.created':
     case 'response.in_progress':
@@ -108,6 +111,27 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
   }
   return item;
 }
+
+/**
+ * An annotation.added event's offsets (`start_index` / `end_index`, `index`: into its part's
+ * text as sent) moved to the part's text as its deltas were delivered (stream-offsets.ts, as a
+ * chat stream's annotation chunks): kept before the first change, moved after one, and where it
+ * cannot be placed (over a change, past the text delivered so far, a part whose deltas were not
+ * seen) its offsets are removed. The event itself must go out (an
+ * item is not dropped), so it carries no claim of where it points; the part's done events and the
+ * final response drop that annotation (annotation-offsets.ts). Before, the offsets went out as
+ * sent: after a placeholder of another length, they marked the wrong characters.
+ */
+function placeAdded(ev: Record<string, unknown>, rw: StreamItemRewrite): void {
+  const a = obj(ev.annotation);
+  if (a === undefined || !OFFSETS.some((f) => typeof a[f] === 'number')) return;
+  const k = key(ev.output_index, ev.content_index);
+  const p = k === undefined ? undefined : delivered.get(rw)?.get(k);
+  if (p !== undefined && placeAnnotations([a], p.offsets).length === 1) return;
+  for (const f of OFFSETS) delete a[f];
+}
+
+const OFFSETS = ['start_index', 'end_index', 'index'] as const;
 
 /**
  * What a part's deltas were delivered as, when it had any: the repeat of a part is never more
