@@ -276,3 +276,68 @@ describe('toolAllowlistGuard: Anthropic MCP servers', () => {
     expect(h.fake.requests).toHaveLength(1);
   });
 });
+
+describe('toolAllowlistGuard: Responses calls of tools without a name', () => {
+  /** A Responses answer whose one output item is `item`, through an output allowlist of `allowed`. */
+  async function answer(item: object, allowed = ALLOWED): Promise<unknown> {
+    next = {
+      kind: 'json',
+      body: {
+        id: 'resp_3',
+        object: 'response',
+        created_at: 1,
+        model: 'gpt-4o-mini',
+        status: 'completed',
+        output: [item],
+        usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      },
+    };
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [toolAllowlistGuard({ allowed })] },
+    });
+    return await c.responses.create({ model: 'gpt-4o-mini', input: 'hi' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  // Named as the request declares the tool (e5c4b3b): one list allows a tool on both sides.
+  const CALLS: Array<[object, string]> = [
+    [
+      {
+        type: 'local_shell_call',
+        id: 'ls_1',
+        call_id: 'c1',
+        status: 'completed',
+        action: { type: 'exec', command: ['rm', '-rf', '/'], env: {} },
+      },
+      'local_shell',
+    ],
+    [
+      { type: 'shell_call', id: 'sh_1', call_id: 'c1', status: 'completed', action: { commands: ['id'] } },
+      'shell',
+    ],
+    [
+      {
+        type: 'apply_patch_call',
+        id: 'ap_1',
+        call_id: 'c1',
+        status: 'completed',
+        operation: { type: 'delete_file', path: '/etc/passwd' },
+      },
+      'apply_patch',
+    ],
+    [
+      { type: 'mcp_call', id: 'mcp_1', server_label: 'docs', name: 'fetch', arguments: '{}', output: 'x' },
+      'mcp',
+    ],
+  ];
+  for (const [item, name] of CALLS) {
+    it(`a ${name} call outside the allowlist blocks the response; listed, it passes`, async () => {
+      expect(await answer(item)).toBeInstanceOf(OutputBlockedError);
+      expect(await blockedTool()).toBe(name);
+      expect(await answer(item, [name])).toBeUndefined();
+    });
+  }
+});

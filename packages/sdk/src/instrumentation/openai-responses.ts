@@ -276,6 +276,22 @@ function carriesRefusal(type: string | undefined, ev: Record<string, unknown> | 
   return false;
 }
 
+/**
+ * Call items of tools that have no name of their own, named as toolNames names the declared tool
+ * (its type), so one allowlist reads both sides: the application runs a shell command or a file
+ * patch; an MCP call sent the conversation to the server the request named. Not the hosted
+ * tools OpenAI runs, whose declared types vary (`web_search`, `web_search_preview`, dated ones).
+ */
+const CALLED_TOOL: Readonly<Record<string, string>> = Object.assign(
+  Object.create(null) as Record<string, string>,
+  {
+    local_shell_call: 'local_shell',
+    shell_call: 'shell',
+    apply_patch_call: 'apply_patch',
+    mcp_call: 'mcp',
+  },
+);
+
 function readResponseObject(data: unknown): ResponseSummary {
   const d = obj(data);
   const s = emptySummary();
@@ -291,6 +307,9 @@ function readResponseObject(data: unknown): ResponseSummary {
     if (o?.type === 'function_call' || o?.type === 'custom_tool_call') {
       const name = str(o.name);
       if (name !== undefined) s.toolCalls.push(name);
+    } else {
+      const tool = CALLED_TOOL[str(o?.type) ?? ''];
+      if (tool !== undefined) s.toolCalls.push(tool);
     }
     // Streams: the terminal response's tool-call arguments, read by the end check (tool-arguments.ts).
     const a =
