@@ -4,7 +4,8 @@
 // queue's, and a full queue's refusal did not say which bound it met). Each refusal is provoked
 // against a spawned detector and read back from its /metrics:
 // - gRPC: connections past max_grpc_connections (closed on arrival) and a silent one (closed at 10 s);
-// - HTTP: a body not received within body_timeout (408), bodies in flight past max_inflight_bytes (429);
+// - HTTP: a silent connection (closed at headersTimeout, 10 s) and one not speaking HTTP; a body not
+//   received within body_timeout (408), bodies in flight past max_inflight_bytes (429);
 // - the ingest queue: refused at queue_capacity and at queue_max_bytes (429), by bound.
 import { Buffer } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
@@ -89,10 +90,13 @@ describe('a running detector counts the load it sheds', () => {
       });
       const page0 = await scrape(d);
       // Every series is there from the start at 0 (rate() and the panels see the first one).
-      for (const reason of ['max_grpc_connections', 'silent'])
-        expect(value(page0, 'llmsec_detector_connections_refused_total', { transport: 'grpc', reason })).toBe(
-          0,
-        );
+      for (const [transport, reason] of [
+        ['grpc', 'max_grpc_connections'],
+        ['grpc', 'silent'],
+        ['http', 'headers_timeout'],
+        ['http', 'malformed'],
+      ])
+        expect(value(page0, 'llmsec_detector_connections_refused_total', { transport, reason })).toBe(0);
       for (const reason of ['max_inflight_bytes', 'body_timeout'])
         expect(value(page0, 'llmsec_detector_requests_refused_total', { signal: 'logs', reason })).toBe(0);
       expect(value(page0, 'llmsec_detector_queue_bytes', {})).toBe(0);
@@ -105,7 +109,14 @@ describe('a running detector counts the load it sheds', () => {
       const refused = await Promise.all([1, 2, 3].map(() => tcp(d.grpcUrl)));
       await Promise.all(refused.map(closed));
 
-      // HTTP, meanwhile: a body that stops coming gets 408 after body_timeout (1 s).
+      // HTTP, meanwhile: a connection that sends nothing is closed at headersTimeout (10 s),
+      // one that sends no HTTP at once.
+      const silentHttp = await tcp(d.httpUrl);
+      const silentHttpClosed = closed(silentHttp).then(() => Date.now() - t0);
+      const garbage = await tcp(d.httpUrl);
+      garbage.write('NOT HTTP\r\n\r\n');
+      await closed(garbage);
+      // A body that stops coming gets 408 after body_timeout (1 s).
       const slow = await partialPost(d.httpUrl, 1000, 10);
       expect(await slow.status).toBe('HTTP/1.1 408 Request Timeout');
       slow.socket.destroy();
@@ -136,12 +147,25 @@ describe('a running detector counts the load it sheds', () => {
           0,
         );
 
-      // The silent socket is closed at 10 s, and counted.
+      expect(
+        value(page1, 'llmsec_detector_connections_refused_total', { transport: 'http', reason: 'malformed' }),
+      ).toBe(1);
+
+      // The silent sockets are closed at 10 s (HTTP: checked every second), and counted.
+      const httpAfter = await silentHttpClosed;
+      expect(httpAfter).toBeGreaterThan(9_000);
+      expect(httpAfter).toBeLessThan(15_000);
       const after = await silentClosed;
       expect(after).toBeGreaterThan(9_000);
       expect(after).toBeLessThan(15_000);
       const page2 = await scrape(d);
       expect(value(page2, 'llmsec_detector_connections_refused_total', { reason: 'silent' })).toBe(1);
+      expect(
+        value(page2, 'llmsec_detector_connections_refused_total', {
+          transport: 'http',
+          reason: 'headers_timeout',
+        }),
+      ).toBe(1);
       expect(
         value(page2, 'llmsec_detector_connections_refused_total', { reason: 'max_grpc_connections' }),
       ).toBe(3);

@@ -34,10 +34,15 @@ export type RefuseReason = 'overloaded' | 'unavailable' | 'max_inflight_bytes' |
 /** The setting the ingest queue's refusal met (the label says which one to raise). */
 export type QueueBound = 'queue_capacity' | 'queue_max_bytes';
 /**
- * Why a connection was closed without being served (gRPC): `max_grpc_connections` (that many
- * were open: closed on arrival) or `silent` (it sent nothing within 10 s).
+ * Why a connection was closed without being served. gRPC: `max_grpc_connections` (that many
+ * were open: closed on arrival) or `silent` (it sent nothing within 10 s). HTTP: `headers_timeout`
+ * (no whole request head within 10 s, a silent connection too) or `malformed` (not HTTP).
  */
-export type ConnectionRefuseReason = 'max_grpc_connections' | 'silent';
+export type ConnectionRefuseReason = 'max_grpc_connections' | 'silent' | 'headers_timeout' | 'malformed';
+const CONNECTION_REASONS = {
+  grpc: ['max_grpc_connections', 'silent'],
+  http: ['headers_timeout', 'malformed'],
+} as const;
 export type EnforcementOutcome = 'applied' | 'failed' | 'dropped';
 
 export interface DetectorMetricsOptions {
@@ -105,7 +110,7 @@ export class DetectorMetrics {
     });
     this.connectionsRefused = m.createCounter(METRIC_CONNECTIONS_REFUSED, {
       description:
-        'Connections closed unserved: max_grpc_connections (that many open, closed on arrival; the sender retries) or silent (nothing sent within 10 s)',
+        'Connections closed unserved: gRPC max_grpc_connections (that many open, closed on arrival; the sender retries) or silent (nothing sent within 10 s); HTTP headers_timeout (no whole request head within 10 s) or malformed (not HTTP)',
     });
     this.lag = m.createHistogram(METRIC_EVENT_LAG, {
       unit: 's',
@@ -155,8 +160,9 @@ export class DetectorMetrics {
       for (const reason of ['unavailable', 'max_inflight_bytes', 'body_timeout'] as const)
         this.refused.add(0, this.refuseAttr(signal, reason));
     }
-    for (const reason of ['max_grpc_connections', 'silent'] as const)
-      this.connectionsRefused.add(0, this.connectionAttr(reason));
+    for (const transport of ['grpc', 'http'] as const)
+      for (const reason of CONNECTION_REASONS[transport])
+        this.connectionsRefused.add(0, this.connectionAttr(transport, reason));
   }
 
   records(signal: Signal, received: number, accepted: number): void {
@@ -173,9 +179,9 @@ export class DetectorMetrics {
     this.refused.add(1, this.refuseAttr(signal, reason, bound));
   }
 
-  /** A gRPC connection closed unserved. */
-  connectionRefused(reason: ConnectionRefuseReason): void {
-    this.connectionsRefused.add(1, this.connectionAttr(reason));
+  /** A connection closed unserved. */
+  connectionRefused(transport: 'grpc' | 'http', reason: ConnectionRefuseReason): void {
+    this.connectionsRefused.add(1, this.connectionAttr(transport, reason));
   }
 
   /** One export request's outcome, as the receivers report it. */
@@ -221,8 +227,8 @@ export class DetectorMetrics {
     );
   }
 
-  private connectionAttr(reason: ConnectionRefuseReason): Attributes {
-    return this.cachedAttr(`connection/${reason}`, () => ({ transport: 'grpc', reason }));
+  private connectionAttr(transport: 'grpc' | 'http', reason: ConnectionRefuseReason): Attributes {
+    return this.cachedAttr(`connection/${transport}/${reason}`, () => ({ transport, reason }));
   }
 
   /** One attributes object per label set (a handful), not one per increment. */

@@ -98,12 +98,26 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   };
   const sockets = new Set<Socket>();
   const makeServer = (): Server => {
-    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, handler);
+    // Node checks the two timeouts every connectionsCheckingInterval (30 s by default): a
+    // connection that sends no whole request head would be closed 10-40 s after it opened; 1 s
+    // makes that 10-11 s (one pass over the open connections a second).
+    const server = createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+      handler,
+    );
     server.on('connection', (s) => {
       sockets.add(s);
       s.once('close', () => sockets.delete(s));
     });
-    server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Counted when it is load shed (a slow or silent sender) or not HTTP at all; a peer's
+      // reset, or its close in mid-request (HPE_INVALID_EOF_STATE: an aborted export), is neither.
+      const code = err.code ?? '';
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') metrics.connectionRefused('http', 'headers_timeout');
+      else if (code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE')
+        metrics.connectionRefused('http', 'malformed');
+      socket.destroy();
+    });
     return server;
   };
   // A name listens on every address it resolves to (`localhost`: 127.0.0.1 and ::1), one port.
@@ -114,7 +128,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   let refusedLogged = 0;
   let lastRefusedLog = -Infinity;
   const onConnectionRefused = (refused: number): void => {
-    metrics.connectionRefused('max_grpc_connections');
+    metrics.connectionRefused('grpc', 'max_grpc_connections');
     const now = Date.now();
     if (now - lastRefusedLog < 60_000) return;
     lastRefusedLog = now;
@@ -139,7 +153,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       }),
       shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdown_timeout / 2)),
       onConnectionRefused,
-      onSilentConnectionClosed: () => metrics.connectionRefused('silent'),
+      onSilentConnectionClosed: () => metrics.connectionRefused('grpc', 'silent'),
     });
   } catch (err) {
     await Promise.all(servers.map(closeHttp));
