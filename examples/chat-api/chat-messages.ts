@@ -1,10 +1,10 @@
 import { HttpError } from './http-errors.ts';
 
 /**
- * The chat messages this API accepts, in the OpenAI shape: system / user / assistant text,
- * an assistant turn that calls tools (`tool_calls`, content null), and the `tool` messages
- * that answer those calls, so agent loops can run through the API as they would against
- * OpenAI. Bounded: at most MAX_TOOL_CALLS calls per turn and short ids and names.
+ * The chat messages this API accepts, in the OpenAI shape: system (or developer) / user /
+ * assistant text (a string or text parts), an assistant turn that calls tools (`tool_calls`,
+ * content null), and the `tool` messages that answer those calls, so agent loops can run
+ * through the API as they would against OpenAI. Bounded: at most MAX_TOOL_CALLS calls per turn and short ids and names.
  */
 export type ChatMessage =
   | { role: 'system' | 'user'; content: string }
@@ -19,6 +19,8 @@ export interface ToolCall {
 
 const MAX_TOOL_CALLS = 32;
 const MAX_ID_CHARS = 128;
+/** Text parts of one message's content array: the body cap bounds their text, this their count. */
+const MAX_CONTENT_PARTS = 256;
 
 function bad(i: number, what: string): HttpError {
   return new HttpError(400, 'invalid_request_error', `"messages[${i}]" ${what}`, { param: `messages[${i}]` });
@@ -28,10 +30,37 @@ function shortString(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_CHARS;
 }
 
+/**
+ * OpenAI's content as an array of parts (`[{ type: 'text', text }]`, which clients building
+ * multi-part messages send) is its text parts joined by newlines; any other part (an image,
+ * audio, a file) is refused: this API and its guards read text only.
+ */
+function textOfParts(content: unknown, i: number): unknown {
+  if (!Array.isArray(content)) return content;
+  if (content.length === 0 || content.length > MAX_CONTENT_PARTS) {
+    throw bad(i, `content parts must be 1..${MAX_CONTENT_PARTS} text parts`);
+  }
+  return content
+    .map((part: unknown) => {
+      const p = part as { type?: unknown; text?: unknown } | null;
+      if (p?.type !== 'text' || typeof p.text !== 'string') {
+        throw bad(
+          i,
+          'content parts must be text parts ({ "type": "text", "text": "..." }): this API reads text only',
+        );
+      }
+      return p.text;
+    })
+    .join('\n');
+}
+
 export function parseChatMessage(m: unknown, i: number): ChatMessage {
   const msg = m as Record<string, unknown> | null;
   if (!msg || typeof msg !== 'object' || Array.isArray(msg)) throw bad(i, 'must be an object');
-  const { role, content } = msg;
+  const content = textOfParts(msg.content, i);
+  // `developer` is what openai 7 and OpenAI's docs call the client's instructions for current
+  // models: taken as a system message, which the API replaces with its own system prompt.
+  const role = msg.role === 'developer' ? 'system' : msg.role;
   if (role === 'system' || role === 'user') {
     if (typeof content !== 'string') throw bad(i, 'must have string content');
     return { role, content };
@@ -62,5 +91,5 @@ export function parseChatMessage(m: unknown, i: number): ChatMessage {
     });
     return { role, content: typeof content === 'string' ? content : null, tool_calls: toolCalls };
   }
-  throw bad(i, 'must have a role (system, user, assistant, tool)');
+  throw bad(i, 'must have a role (system, developer, user, assistant, tool)');
 }
