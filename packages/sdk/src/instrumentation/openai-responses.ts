@@ -20,6 +20,7 @@ import {
   type ArgumentSlot,
 } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
+import { promptVariableMessages, withPromptVariables } from './responses-prompt-variables.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -33,11 +34,14 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   guarded: true,
 
   guardInput(body: Body): GuardInput {
-    const messages: GuardMessage[] =
-      typeof body.input === 'string'
+    const messages: GuardMessage[] = [
+      ...(typeof body.input === 'string'
         ? [{ role: 'user', content: body.input }]
         : // Tool outputs in items of their own shape, reasoning as the model's (responses-items.ts).
-          arr(body.input).map(itemMessage);
+          arr(body.input).map(itemMessage)),
+      // A stored prompt's text variables, after the input (responses-prompt-variables.ts).
+      ...promptVariableMessages(body),
+    ];
     const system = [
       str(body.instructions) ?? '',
       ...messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content),
@@ -58,9 +62,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body {
     let next: Body = body;
     if (messages !== undefined) {
+      const inputs = typeof body.input === 'string' ? 1 : arr(body.input).length;
+      next = withPromptVariables(next, messages.slice(inputs));
       if (typeof body.input === 'string') {
         next = { ...next, input: messages[0]?.content ?? body.input };
-      } else {
+      } else if (body.input !== undefined) {
         next = {
           ...next,
           input: arr(body.input).map((m, i) => {
