@@ -64,6 +64,9 @@ describe('receivers given a host name', () => {
       otlp: { http: 'dual.test:0', grpc: 'dual.test:0' },
     })));
     await servesOn(detector, ['127.0.0.1', '::1']);
+    const { http, grpc: g } = detector;
+    expect(http.addresses).toEqual([`127.0.0.1:${http.port}`, `[::1]:${http.port}`]);
+    expect(g.addresses).toEqual([`127.0.0.1:${g.port}`, `[::1]:${g.port}`]);
   });
 
   it('share one max_grpc_connections across the addresses', { timeout: 20_000 }, async () => {

@@ -10,7 +10,7 @@ import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
-import { listenAddresses, listenOnAll } from './listen-addresses.ts';
+import { addressPort, listenAddresses, listenOnAll } from './listen-addresses.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import { GrpcCode, encodeExportResponse, encodeStatus, retrySeconds, type Signal } from './responses.ts';
@@ -86,6 +86,8 @@ export interface OtlpGrpcServerOptions {
 export interface OtlpGrpcServer {
   /** The bound port (the chosen one when `port` was 0). */
   readonly port: number;
+  /** Where it listens, `address:port` each: several when `host` is a name resolving to several. */
+  readonly addresses: readonly string[];
   /** Connections closed on arrival because maxConnections were open. */
   readonly refusedConnections: number;
   /** Connections closed because they sent nothing within min(10 s, maxConnectionAgeMs). */
@@ -298,6 +300,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   let closing: Promise<void> | undefined;
   return {
     port,
+    addresses: listeners.map(addressPort),
     get refusedConnections(): number {
       return refused;
     },

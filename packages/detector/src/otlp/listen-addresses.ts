@@ -63,3 +63,10 @@ function listen(server: Server, address: string, port: number): Promise<number> 
     });
   });
 }
+
+/** `address:port`, an IPv6 address bracketed (`[::1]:4318`), for logs. */
+export function addressPort(server: Server): string {
+  const a = server.address();
+  if (a === null || typeof a === 'string') return String(a);
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

@@ -28,9 +28,12 @@ export interface DetectorOptions {
 }
 
 export interface RunningDetector {
-  /** Where the receivers listen (ports resolved when 0 was asked for). */
-  readonly http: { host: string; port: number };
-  readonly grpc: { host: string; port: number };
+  /**
+   * Where the receivers listen (ports resolved when 0 was asked for); `addresses`, each
+   * `address:port` listened on (a host name resolving to several gives several).
+   */
+  readonly http: { host: string; port: number; addresses: readonly string[] };
+  readonly grpc: { host: string; port: number; addresses: readonly string[] };
   readonly engine: DetectionEngine;
   readonly metrics: DetectorMetrics;
   /** Events waiting for the engine. */
@@ -236,6 +239,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   log.info('detector started', {
     otlp_http: `${receivers.http.host}:${receivers.http.port}`,
     otlp_grpc: `${receivers.grpc.host}:${receivers.grpc.port}`,
+    // What a name resolved to (`localhost`: 127.0.0.1 and ::1 where both are).
+    otlp_http_addresses: receivers.http.addresses,
+    otlp_grpc_addresses: receivers.grpc.addresses,
     state: state.store,
     auth: config.otlp.auth_token !== undefined ? 'bearer' : 'none',
     rules: engine.rules.length,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../otlp/grpc-server.ts';
 import { createOtlpHttpHandler } from '../otlp/http-handler.ts';
-import { listenAddresses, listenOnAll } from '../otlp/listen-addresses.ts';
+import { addressPort, listenAddresses, listenOnAll } from '../otlp/listen-addresses.ts';
 import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
@@ -20,8 +20,9 @@ export interface ReceiversOptions {
 }
 
 export interface Receivers {
-  readonly http: { host: string; port: number };
-  readonly grpc: { host: string; port: number };
+  /** `addresses`: where each listens (`address:port`), several for a name resolving to several. */
+  readonly http: { host: string; port: number; addresses: readonly string[] };
+  readonly grpc: { host: string; port: number; addresses: readonly string[] };
   /**
    * Resolves once no HTTP request is in flight. The listeners stay open meanwhile, so during a
    * drain `/-/ready` keeps answering 503 and new exports 503 / UNAVAILABLE (not connection refused).
@@ -160,8 +161,8 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     throw new Error(`OTLP/gRPC cannot listen on ${config.otlp.grpc}: ${(err as Error).message}`);
   }
   return {
-    http: { host: httpAddr.host, port: httpListening.port },
-    grpc: { host: grpcAddr.host, port: grpc.port },
+    http: { host: httpAddr.host, port: httpListening.port, addresses: servers.map(addressPort) },
+    grpc: { host: grpcAddr.host, port: grpc.port, addresses: grpc.addresses },
     whenIdle() {
       return inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
