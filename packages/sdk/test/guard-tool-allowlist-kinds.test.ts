@@ -341,3 +341,74 @@ describe('toolAllowlistGuard: Responses calls of tools without a name', () => {
     });
   }
 });
+
+describe('toolAllowlistGuard: Anthropic server and MCP tool calls', () => {
+  /** An Anthropic answer whose one content block is `block`, plain or streamed, through an output allowlist. */
+  async function answer(block: object, stream: boolean, allowed = ALLOWED): Promise<unknown> {
+    const message = {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 1 },
+    };
+    next = stream
+      ? {
+          kind: 'sse',
+          events: [
+            { event: 'message_start', data: { type: 'message_start', message: { ...message, content: [] } } },
+            {
+              event: 'content_block_start',
+              data: { type: 'content_block_start', index: 0, content_block: block },
+            },
+            { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
+            {
+              event: 'message_delta',
+              data: {
+                type: 'message_delta',
+                delta: { stop_reason: 'end_turn' },
+                usage: { output_tokens: 1 },
+              },
+            },
+            { event: 'message_stop', data: { type: 'message_stop' } },
+          ],
+        }
+      : { kind: 'json', body: { ...message, content: [block] } };
+    const c = instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [toolAllowlistGuard({ allowed })] },
+    });
+    const body = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user' as const, content: 'hi' }],
+    };
+    return await (async () => {
+      if (!stream) return await c.messages.create(body);
+      const s = await c.messages.create({ ...body, stream: true });
+      for await (const _ of s);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  // Named as the request declares them: a server tool by its name, an MCP server as 'mcp' (2ee3a25).
+  const CALLS: Array<[object, string]> = [
+    [
+      { type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_fetch', input: { url: 'https://x.example' } },
+      'web_fetch',
+    ],
+    [{ type: 'mcp_tool_use', id: 'mcptoolu_1', name: 'fetch', server_name: 'docs', input: {} }, 'mcp'],
+  ];
+  for (const [block, name] of CALLS)
+    for (const stream of [false, true]) {
+      it(`${name}${stream ? ', streamed' : ''}: blocked outside the allowlist, passed when listed`, async () => {
+        expect(await answer(block, stream)).toBeInstanceOf(OutputBlockedError);
+        expect(await blockedTool()).toBe(name);
+        expect(await answer(block, stream, [name])).toBeUndefined();
+      });
+    }
+});

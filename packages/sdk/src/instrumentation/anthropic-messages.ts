@@ -81,7 +81,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     const content = arr(d?.content);
     for (const block of content) {
       const b = obj(block);
-      if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+      const called = calledTool(b);
+      if (called !== undefined) s.toolCalls.push(called);
     }
     // The text blocks back to back, as the streamed path reads its deltas (response-text.ts).
     s.text = responseText(content);
@@ -138,7 +139,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
           }
           case 'content_block_start': {
             const b = obj(ev.content_block);
-            if (b?.type === 'tool_use' && typeof b.name === 'string') s.toolCalls.push(b.name);
+            const called = calledTool(b);
+            if (called !== undefined) s.toolCalls.push(called);
             // An input sent whole (a proxy's; the API sends {} and then the pieces).
             if (b?.type === 'tool_use' && b.input !== undefined) {
               const whole = JSON.stringify(b.input) as string | undefined;
@@ -208,6 +210,18 @@ export const anthropicBetaMessagesAdapter: ProviderAdapter = {
   ...anthropicMessagesAdapter,
   method: 'anthropic.beta.messages.create',
 };
+
+/**
+ * The tool a content block calls, as the request declares it (toolAllowlistGuard reads both):
+ * a `tool_use` or `server_tool_use` block by its name (a server tool is declared with its name,
+ * `web_fetch`, `code_execution`), an `mcp_tool_use` block as `mcp` (its server is declared in
+ * `mcp_servers`, read as `mcp`). Before, only `tool_use` was read: an output allowlist passed a
+ * server tool's or an MCP server's call, whose result the answer carries.
+ */
+function calledTool(b: Record<string, unknown> | undefined): string | undefined {
+  if (b?.type === 'tool_use' || b?.type === 'server_tool_use') return str(b.name);
+  return b?.type === 'mcp_tool_use' ? 'mcp' : undefined;
+}
 
 /**
  * A text block a stream sends whole (its text in `content_block_start`, or in `message_start`'s
