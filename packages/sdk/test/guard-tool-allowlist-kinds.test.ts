@@ -274,6 +274,10 @@ describe('toolAllowlistGuard: Anthropic MCP servers', () => {
     expect(h.fake.requests).toHaveLength(0);
     await c(['mcp']).beta.messages.create(body);
     expect(h.fake.requests).toHaveLength(1);
+    // The newer MCP beta also lists the server's tools as an mcp_toolset tool: the same 'mcp'.
+    const toolset = { ...body, tools: [{ type: 'mcp_toolset' as const, mcp_server_name: 'docs' }] };
+    await c(['mcp']).beta.messages.create({ ...toolset, betas: ['mcp-client-2025-11-20'] });
+    expect(h.fake.requests).toHaveLength(2);
   });
 });
 

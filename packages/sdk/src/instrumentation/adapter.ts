@@ -160,7 +160,9 @@ export function toolNames(tools: unknown): string[] {
       }
       continue;
     }
-    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name) ?? str(o?.type);
+    // Anthropic's mcp_toolset lists an MCP server's tools: 'mcp', as the server (mcp_servers) is.
+    const type = o?.type === 'mcp_toolset' ? 'mcp' : str(o?.type);
+    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name) ?? type;
     if (name !== undefined) out.push(name);
   }
   return out;
