@@ -23,7 +23,10 @@ export interface DetectionEngineOptions {
   maxDistinctValues?: number;
   /** Events held for reordering; past it the oldest are released early. @default 100000 */
   maxBufferedEvents?: number;
-  /** Event ids remembered by `ingestOnce` to drop duplicates (span event + log record). @default 10000 */
+  /**
+   * Event ids remembered by `ingestOnce` to drop exact copies at once (an export sent again);
+   * other repeats of an id are dropped by the groups that hold it (see ingestOnce). @default 10000
+   */
   dedupeCapacity?: number;
   /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
   clock?: Clock;
@@ -94,6 +97,11 @@ export interface EngineStats {
   droppedInvalid: number;
   /** Events stamped more than maxFutureSkewMs ahead of the clock (in-memory state). */
   droppedFuture: number;
+  /**
+   * Events `ingestOnce` took (not exact copies) whose id every group they reached already held,
+   * so that no rule saw them (in-memory state; on a shared state, `state.duplicates`).
+   */
+  droppedRepeated: number;
   alertsFired: number;
   alertsResolved: number;
   /** Events held for reordering right now. */

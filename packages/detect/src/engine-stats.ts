@@ -9,6 +9,7 @@ export function addInnerStats(into: EngineStats, inner: EngineStats): void {
   into.processed += inner.processed;
   into.droppedLate += inner.droppedLate;
   into.droppedFuture += inner.droppedFuture;
+  into.droppedRepeated += inner.droppedRepeated;
   into.alertsFired += inner.alertsFired;
   into.alertsResolved += inner.alertsResolved;
   into.buffered += inner.buffered;
@@ -24,6 +25,7 @@ export interface EngineCounts {
   droppedLate: number;
   droppedInvalid: number;
   droppedFuture: number;
+  droppedRepeated: number;
   alertsFired: number;
   alertsResolved: number;
   incidentsRefused: number;
@@ -37,6 +39,7 @@ export function zeroCounts(): EngineCounts {
     droppedLate: 0,
     droppedInvalid: 0,
     droppedFuture: 0,
+    droppedRepeated: 0,
     alertsFired: 0,
     alertsResolved: 0,
     incidentsRefused: 0,

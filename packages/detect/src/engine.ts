@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { metrics, type Counter } from '@opentelemetry/api';
 import { parseTimestamp, systemClock, type Alert, type Clock, type SecurityEvent } from '@llmsec/core';
 import { AlertDispatch } from './alert-dispatch.ts';
@@ -14,6 +15,7 @@ import { ErrorFunnel } from './errors.ts';
 import { keyString } from './fields.ts';
 import type { GroupPrefetch } from './group-prefetch.ts';
 import type { GroupTable } from './group-table.ts';
+import { idHash } from './id-hash.ts';
 import { IncidentLifecycle, registerLifecycle } from './incident-lifecycle.ts';
 import { RecentIds } from './recent-ids.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
@@ -44,6 +46,10 @@ export class DetectionEngine {
   /** Reads the groups of the buffer's next events ahead, a batch at a time (undefined: off). */
   private readonly prefetch: GroupPrefetch | undefined;
   private readonly recent: RecentIds;
+  /** idHash's seed (per engine, crypto-random). */
+  private readonly idSeed = randomBytes(4).readInt32LE(0);
+  /** Numbers the events `process` runs, so a table checks an event's id once (GroupTable.heldSeq). */
+  private processSeq = 0;
   private readonly lateness: number;
   private readonly maxBuffered: number;
   private readonly clock: Clock;
@@ -148,6 +154,14 @@ export class DetectionEngine {
    * JSONL reader has); otherwise the timestamp is parsed here. Never throws.
    */
   ingest(event: SecurityEvent, timeMs?: number): void {
+    this.admit(event, timeMs, 0);
+  }
+
+  /**
+   * ingest, with `h` the event's idHash when its groups are to drop a repeated id (in memory,
+   * from ingestOnce), else 0.
+   */
+  private admit(event: SecurityEvent, timeMs: number | undefined, h: number): void {
     try {
       this.counts.ingested++;
       const t = timeMs ?? parseTimestamp(event.timestamp);
@@ -178,10 +192,10 @@ export class DetectionEngine {
       }
       // Without lateness an event is processed at once, unless it is ahead of a live clock.
       if (this.lateness === 0 && t <= this.watermark && this.buffer.size === 0) {
-        this.process(event, t);
+        this.process(event, t, h);
         return;
       }
-      this.buffer.insert(event, t);
+      this.buffer.insert(event, t, h);
       this.drain();
       // A burst inside the lateness would otherwise grow the buffer without bound.
       while (this.buffer.size > this.maxBuffered) {
@@ -195,7 +209,8 @@ export class DetectionEngine {
           continue;
         }
         if (oldest > this.watermark) this.watermark = oldest;
-        this.process(this.buffer.shift(), oldest);
+        const oldestHash = this.buffer.peekHash();
+        this.process(this.buffer.shift(), oldest, oldestHash);
       }
     } catch (err) {
       this.errors.report('ingest', err);
@@ -233,20 +248,52 @@ export class DetectionEngine {
   }
 
   /**
-   * Like ingest, but drops an event whose id was seen recently: for feeds that may deliver one
-   * event twice (the span and log processors, the SDK's onEvent hook). Returns false for a
-   * duplicate. Never throws.
+   * Like ingest, but counts an event id once per group: for feeds that may deliver one event
+   * twice (the span and log processors, the SDK's onEvent hook). In memory, an exact copy of one
+   * of the last 256 events is dropped here (false); any other event whose id one of its groups
+   * holds among its last 32 processed ids (group-ids.ts, the shared state's rule) is dropped in
+   * that group only, counted in the others, when it is processed (`stats.droppedRepeated` once it
+   * counted in none). On a shared state, exact copies among the last `dedupeCapacity` here, the
+   * rest in the groups. Never throws.
    */
   ingestOnce(event: SecurityEvent, timeMs?: number): boolean {
+    let h: number;
     try {
-      // On a shared state only exact copies: the state drops repeats per group (copy-key.ts).
-      if (!this.recent.add(this.shared !== undefined ? copyKey(event) : event.event_id)) return false;
+      if (this.shared !== undefined) {
+        // Exact copies only: the state drops repeats per group (copy-key.ts).
+        if (!this.recent.add(copyKey(event))) return false;
+        this.ingest(event, timeMs);
+        return true;
+      }
+      const slot = this.recent.addOrFind(event.event_id, event);
+      if (slot >= 0 && this.exactCopy(slot, event)) return false;
+      h = idHash(event.event_id, this.idSeed);
     } catch (err) {
       this.errors.report('ingestOnce', err);
       return false;
     }
-    this.ingest(event, timeMs);
+    this.admit(event, timeMs, h);
     return true;
+  }
+
+  /**
+   * Whether `event` is an exact copy of the event recorded first with its id (ring slot `slot`),
+   * as copyKey tells one on a shared state: the same JSON text. Only for a repeated id (rare),
+   * so the common event costs no serialisation; the earlier event's text is kept in its place
+   * once made, so repeats of one large event cost their own length each, not its.
+   */
+  private exactCopy(slot: number, event: SecurityEvent): boolean {
+    const earlier = this.recent.valueAt(slot);
+    if (earlier === event) return true;
+    // Older than the last VALUE_SPAN ids: not kept (recent-ids.ts); its groups decide.
+    if (earlier === undefined) return false;
+    let earlierText: string;
+    if (typeof earlier === 'string') earlierText = earlier;
+    else {
+      earlierText = copyText(earlier);
+      this.recent.setValueAt(slot, earlierText);
+    }
+    return copyText(event) === earlierText;
   }
 
   /**
@@ -411,13 +458,22 @@ export class DetectionEngine {
     const prefetch = this.prefetch;
     for (let t = buffer.peekTime(); t <= upTo; t = buffer.peekTime()) {
       prefetch?.next(buffer);
-      this.process(buffer.shift(), t);
+      const h = buffer.peekHash();
+      this.process(buffer.shift(), t, h);
     }
   }
 
-  /** The hot path: one event, in event-time order. */
-  private process(event: SecurityEvent, t: number): void {
+  /**
+   * The hot path: one event, in event-time order. `h` (its idHash, from ingestOnce; 0: none)
+   * drops it in each group that already holds its id: the first rule of a table that takes the
+   * event asks the group once (the shared state's group takes an event when one of its rules
+   * does), the table's other rules reuse the answer.
+   */
+  private process(event: SecurityEvent, t: number, h: number): void {
     this.counts.processed++;
+    const seq = ++this.processSeq;
+    let repeated = false;
+    let counted = false;
     const incidents = this.incidents;
     if (t >= incidents.nextResolveAt) incidents.resolveDue(t, event);
     const category = event.category;
@@ -436,6 +492,17 @@ export class DetectionEngine {
       if (key === undefined) continue;
       const table = d.table;
       const g = table.touch(key);
+      if (h !== 0) {
+        if (table.heldSeq !== seq) {
+          table.heldSeq = seq;
+          table.heldRepeat = table.held.repeat(g, h);
+        }
+        if (table.heldRepeat) {
+          repeated = true;
+          continue;
+        }
+        counted = true;
+      }
       const slab = d.slab;
       if (slab !== undefined) {
         if (slab.update(table.slab!, g, event, t)) incidents.holds(d, g, key, undefined, event, t);
@@ -450,6 +517,19 @@ export class DetectionEngine {
       // `call` keeps the condition as `this` (code rules may use it) and is inlined as a direct call.
       if (d.update.call(d.condition, state, event, t)) incidents.holds(d, g, key, state, event, t);
     }
+    if (repeated && !counted) {
+      this.counts.processed--;
+      this.counts.droppedRepeated++;
+    }
+  }
+}
+
+/** An event's text for the exact-copy check (copyKey's input; one it cannot write: the same for all). */
+function copyText(event: unknown): string {
+  try {
+    return JSON.stringify(event);
+  } catch {
+    return '\u0000';
   }
 }
 

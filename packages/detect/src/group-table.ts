@@ -1,3 +1,4 @@
+import { GroupIds } from './group-ids.ts';
 import { SlabStore } from './slab/slab-store.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 
@@ -60,6 +61,11 @@ export class GroupTable {
   private lastKey: string | undefined;
   private lastRow = 0;
   evicted = 0;
+  /** Each group's last processed event ids (repeats of one are dropped in that group: group-ids.ts). */
+  readonly held: GroupIds;
+  /** The engine's event sequence number whose repeat answer `heldRepeat` is (one check per event and table). */
+  heldSeq = -1;
+  heldRepeat = false;
 
   /** `slots`: the rules that keep object states in this table (slot i: states[g * slots + i]); `slabRules`: the others. */
   constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
@@ -69,6 +75,7 @@ export class GroupTable {
     this.maxGroups = Math.floor(maxGroups);
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
+    this.held = new GroupIds(this.maxGroups);
   }
 
   get size(): number {
@@ -163,6 +170,7 @@ export class GroupTable {
     const states = this.states;
     for (let i = hand * width, end = i + width; i < end; i++) states[i] = undefined;
     this.slab?.reset(hand, false);
+    this.held.reset(hand);
     this.hand = hand + 1 === n ? 0 : hand + 1;
     return hand;
   }

@@ -9,11 +9,13 @@ import type { SecurityEvent } from '@llmsec/core';
 export class ReorderBuffer {
   private times: number[] = new Array<number>(1024).fill(0);
   private events: (SecurityEvent | undefined)[] = new Array<SecurityEvent | undefined>(1024).fill(undefined);
+  /** Per event, its id's idHash when its groups drop repeats (ingestOnce), else 0. */
+  private hashes: number[] = new Array<number>(1024).fill(0);
   private mask = 1023;
   private head = 0;
   size = 0;
 
-  insert(event: SecurityEvent, t: number): void {
+  insert(event: SecurityEvent, t: number, h = 0): void {
     if (this.size > this.mask) this.grow();
     const times = this.times;
     const mask = this.mask;
@@ -32,18 +34,25 @@ export class ReorderBuffer {
         const from = (this.head + k - 1) & mask;
         times[to] = times[from]!;
         this.events[to] = this.events[from];
+        this.hashes[to] = this.hashes[from]!;
       }
       at = lo;
     }
     const i = (this.head + at) & mask;
     times[i] = t;
     this.events[i] = event;
+    this.hashes[i] = h;
     this.size++;
   }
 
   /** Time of the oldest held event, or +Infinity. */
   peekTime(): number {
     return this.size > 0 ? this.times[this.head]! : Number.POSITIVE_INFINITY;
+  }
+
+  /** The oldest held event's id hash (see `insert`); read before `shift`. */
+  peekHash(): number {
+    return this.hashes[this.head]!;
   }
 
   /** The k-th oldest held event (k < size), without removing it. */
@@ -64,12 +73,15 @@ export class ReorderBuffer {
     const cap = (this.mask + 1) * 2;
     const times = new Array<number>(cap).fill(0);
     const events = new Array<SecurityEvent | undefined>(cap).fill(undefined);
+    const hashes = new Array<number>(cap).fill(0);
     for (let k = 0; k < this.size; k++) {
       times[k] = this.times[(this.head + k) & this.mask]!;
       events[k] = this.events[(this.head + k) & this.mask];
+      hashes[k] = this.hashes[(this.head + k) & this.mask]!;
     }
     this.times = times;
     this.events = events;
+    this.hashes = hashes;
     this.mask = cap - 1;
     this.head = 0;
   }

@@ -64,8 +64,8 @@ function runOne(
     ...(file.latenessMs !== undefined ? { allowedLatenessMs: file.latenessMs } : {}),
     onAlert: (a) => alerts.push(a),
   });
-  // Each event id once, as llmsec replay and the detector take a log holding an event twice
-  // (recentIds window): the same file gives the same alerts under test as in replay.
+  // Each event id once per group, as llmsec replay and the detector take a log holding an event
+  // twice (ingestOnce): the same file gives the same alerts under test as in replay.
   for (const { event, timeMs } of test.events) engine.ingestOnce(event, timeMs);
   if (test.untilMs !== undefined) engine.advanceTo(test.untilMs);
   engine.flush();

@@ -139,9 +139,11 @@ async function replay(
   const cpuStart = cpuUsage();
   let lines = 0;
   let events = 0;
-  // Events whose id came earlier (within the engine's recentIds window): counted once, as the
-  // detector counts an event it receives twice (a retried export, a record and a span event),
-  // so one log gives one answer on both (test/parity-replay-detector.test.ts).
+  // Exact copies of an event among the engine's last dedupeCapacity ids, dropped by ingestOnce;
+  // the summary adds the events dropped later as repeats in every group they reached
+  // (stats.droppedRepeated): counted once, as the detector counts an event it receives twice (a
+  // retried export, a record and a span event), so one log gives one answer on both
+  // (test/parity-replay-detector.test.ts).
   let repeated = 0;
   let malformed = 0;
   // A file of garbage must not become a stderr line per input line: the first ones say it.
@@ -275,7 +277,9 @@ async function replay(
       : engine.activeIncidents().length;
   const summary = [
     `llmsec replay: ${lines} lines, ${events} events, ${malformed} malformed, ${stats.droppedLate} late (dropped), ` +
-      (repeated > 0 ? `${repeated} repeated event ids (dropped), ` : '') +
+      (repeated + stats.droppedRepeated > 0
+        ? `${repeated + stats.droppedRepeated} repeated event ids (dropped), `
+        : '') +
       `${stats.droppedInvalid} without a usable time; ${seconds.toFixed(2)} s${rateText(lines, seconds, 'lines/s')}, ` +
       `${cpuSeconds.toFixed(2)} s CPU ${PER_THREAD_CPU ? "on the engine's thread" : 'in the process'}${rateText(lines, cpuSeconds, 'lines per CPU second')}` +
       (readerCpuMs !== undefined
