@@ -52,6 +52,21 @@ describe('toolAllowlistGuard: custom tools', () => {
     expect(h.fake.requests).toHaveLength(0);
   });
 
+  it('chat: a tool naming a listed function beside its custom name is read by both names', async () => {
+    next = undefined;
+    // What a gateway checking only function.name forwards; the API runs a custom tool by custom.name.
+    const decoy = { type: 'custom', function: { name: 'get_weather' }, custom: { name: 'run_shell' } };
+    const err = await client()
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [decoy as unknown as OpenAI.ChatCompletionTool],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuardrailBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
   it('Responses: a custom_tool_call outside the allowlist blocks the response', async () => {
     next = {
       kind: 'json',

@@ -160,10 +160,18 @@ export function toolNames(tools: unknown): string[] {
       }
       continue;
     }
+    // Every name the tool gives, not the first: the API reads the one its type says, and a
+    // tool naming a listed function beside its custom name was read as the listed one.
+    const names = [str(obj(o?.function)?.name), str(obj(o?.custom)?.name), str(o?.name)];
+    let named = false;
+    for (const name of names) {
+      if (name === undefined) continue;
+      out.push(name);
+      named = true;
+    }
     // Anthropic's mcp_toolset lists an MCP server's tools: 'mcp', as the server (mcp_servers) is.
     const type = o?.type === 'mcp_toolset' ? 'mcp' : str(o?.type);
-    const name = str(obj(o?.function)?.name) ?? str(obj(o?.custom)?.name) ?? str(o?.name) ?? type;
-    if (name !== undefined) out.push(name);
+    if (!named && type !== undefined) out.push(type);
   }
   return out;
 }
