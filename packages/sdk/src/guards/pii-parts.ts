@@ -57,6 +57,61 @@ function union(a: readonly RedactionType[], b: readonly RedactionType[]): Redact
   return [...new Set([...a, ...b])];
 }
 
+/**
+ * A model's answer of several parts (Responses output_text parts, Anthropic text blocks; `cuts`
+ * where they meet), read as the input side reads a message's parts, with one difference: a
+ * finding of the parts read apart counts only where it overlaps no finding of the join. The
+ * join is the answer as the model wrote it, as a stream's deltas run on and as the app reads it
+ * joined; the apart reading is there for data the join hid ('jane@example.com' + '42'). Where a
+ * cut falls inside data the join found, the pieces apart can make another finding with a
+ * neighbour ('+44 20 7946 0958 4' + '111 ...', the start of a card read as a phone's last
+ * digit), which the input side's merge turned two findings into one; here the join's stand, so
+ * an answer without such hidden data is redacted exactly as redact() of the join. Linear: two
+ * scans and one pass over the findings. Returns the types and, with `rewrite`, the new text.
+ */
+export function readAnswerParts(
+  text: string,
+  cuts: readonly number[],
+  options: RedactOptions,
+  rewrite: boolean,
+): RedactResult {
+  const m = { role: 'assistant', content: text, cuts };
+  const usable = cutsOf(m);
+  if (usable === undefined)
+    return rewrite ? redact(text, options) : { text, types: detectSensitive(text, options) };
+  const joined = findSensitive(text, options);
+  const hidden: SensitiveSpan[] = [];
+  let j = 0;
+  for (const f of toMessageOffsets(findSensitive(apart(text, usable, '\n'), options), usable)) {
+    while (j < joined.length && (joined[j] as SensitiveSpan).end <= f.start) j++;
+    const next = joined[j];
+    if (next === undefined || next.start >= f.end) hidden.push(f);
+  }
+  if (!rewrite) {
+    const types = new Set<RedactionType>();
+    for (const f of joined) types.add(f.type);
+    for (const f of hidden) types.add(f.type);
+    return { text, types: [...types] };
+  }
+  if (hidden.length === 0) return redact(text, options);
+  return replaceMerged(text, joined, hidden, options);
+}
+
+/** Findings of the text read apart, mapped back to the text's offsets (less the separators before each). */
+function toMessageOffsets(split: readonly SensitiveSpan[], cuts: readonly number[]): SensitiveSpan[] {
+  // The k-th cut's separator sits at cuts[k] + k. Findings come sorted: one pointer.
+  let k = 0;
+  const spans: SensitiveSpan[] = [];
+  for (const f of split) {
+    while (k < cuts.length && (cuts[k] as number) + k < f.start) k++;
+    const start = f.start - k;
+    let e = k;
+    while (e < cuts.length && (cuts[e] as number) + e < f.end) e++;
+    spans.push({ start, end: f.end - e, type: f.type });
+  }
+  return spans;
+}
+
 /** The types in the message, read joined and, when it has cuts, apart. */
 export function detectMessage(m: GuardMessage, options: RedactOptions): RedactionType[] {
   const joined = detectSensitive(m.content, options);
@@ -79,17 +134,20 @@ export function redactMessage(m: GuardMessage, options: RedactOptions): RedactRe
   const joined = findSensitive(text, options);
   const split = findSensitive(apart(text, cuts, '\n'), options);
   if (split.length === 0) return redact(text, options);
-  // Offset in the text read apart -> offset in the message: less the separators before it
-  // (the k-th cut's separator sits at cuts[k] + k). Findings come sorted: one pointer each.
-  let k = 0;
-  const spans: SensitiveSpan[] = [];
-  for (const f of split) {
-    while (k < cuts.length && (cuts[k] as number) + k < f.start) k++;
-    const start = f.start - k;
-    let e = k;
-    while (e < cuts.length && (cuts[e] as number) + e < f.end) e++;
-    spans.push({ start, end: f.end - e, type: f.type });
-  }
+  return replaceMerged(text, joined, toMessageOffsets(split, cuts), options);
+}
+
+/**
+ * `text` with the two sorted finding lists merged (overlapping spans joined, the first's type)
+ * and each merged span replaced by its placeholder; then redact() on the result, as its own
+ * passes do (a neighbour a placeholder uncovered).
+ */
+function replaceMerged(
+  text: string,
+  joined: readonly SensitiveSpan[],
+  spans: readonly SensitiveSpan[],
+  options: RedactOptions,
+): RedactResult {
   // Both lists sorted by start: merged in order, overlapping spans joined (the first's type).
   const merged: SensitiveSpan[] = [];
   let i = 0;

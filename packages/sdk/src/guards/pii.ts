@@ -10,9 +10,9 @@ import type {
   OutputGuard,
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
-import { outputTextsOf, toolArgumentsOf } from '../instrumentation/output-texts.ts';
+import { answerCutsOf, outputTextsOf, toolArgumentsOf } from '../instrumentation/output-texts.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
-import { detectMessage, redactMessage } from './pii-parts.ts';
+import { detectMessage, readAnswerParts, redactMessage } from './pii-parts.ts';
 import { PiiBlockLane } from './pii-block-lane.ts';
 import { PiiStreamRedaction } from './pii-stream-redact.ts';
 import { PiiStreamLanes } from './pii-stream-lanes.ts';
@@ -120,7 +120,11 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     next: (ctx, text, lane) => redaction(ctx).next(text, lane),
     changes: (ctx, lane) => redactions.get(ctx)?.changes(lane),
     end: (ctx) => redactions.get(ctx)?.end(),
-    whole: (_ctx, text) => redact(text, redactOptions).text,
+    // A complete answer's parts (cuts) are read joined and apart, as checkTexts reads them.
+    whole: (_ctx, text, cuts) =>
+      cuts === undefined
+        ? redact(text, redactOptions).text
+        : readAnswerParts(text, cuts, redactOptions, true).text,
   };
 
   /**
@@ -217,7 +221,12 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
    * stream reads each choice: one verdict and one pii_detected for all of them; redact's text is
    * theirs redacted, joined as they were (the call writes each back with `rewriter.whole`).
    */
-  function checkTexts(texts: readonly string[], ctx: GuardContext, tools: number): OutputDecision {
+  function checkTexts(
+    texts: readonly string[],
+    ctx: GuardContext,
+    tools: number,
+    cuts: readonly number[] | undefined,
+  ): OutputDecision {
     const found = new Set<string>();
     const out: string[] = [];
     // The last `tools` texts are tool calls' arguments: where a finding was is said in the event.
@@ -225,12 +234,19 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     let inText = false;
     let inTools = false;
     for (const [i, t] of texts.entries()) {
+      // The answer's parts, when it joins several, are read apart too (pii-parts.ts).
+      const parts = i === 0 ? cuts : undefined;
       let types: readonly string[];
       if (mode === 'redact') {
-        const r = redact(t, redactOptions);
+        const r =
+          parts !== undefined ? readAnswerParts(t, parts, redactOptions, true) : redact(t, redactOptions);
         types = r.types;
         out.push(r.text);
-      } else types = detectSensitive(t, redactOptions);
+      } else
+        types =
+          parts !== undefined
+            ? readAnswerParts(t, parts, redactOptions, false).types
+            : detectSensitive(t, redactOptions);
       if (types.length === 0) continue;
       for (const type of types) found.add(type);
       if (i >= firstTool) inTools = true;
@@ -282,9 +298,14 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       if (!directions.has('output') || output.text.length === 0) return allow();
       // Several texts (choices, quotes) past the cap joined: each is read under a cap of its own.
       // So are an answer's tool-call arguments, to say where a finding was.
+      // And an answer joining several parts (Responses parts, Anthropic blocks), read apart too:
+      // data whole in one part that the next part's first characters hide in the join.
       const tools = toolArgumentsOf(output);
-      const texts = output.text.length > maxChars || tools > 0 ? outputTextsOf(output) : undefined;
-      if (texts !== undefined && texts.length > 1) return checkTexts(texts, ctx, tools);
+      const cuts = answerCutsOf(output);
+      const texts =
+        output.text.length > maxChars || tools > 0 || cuts !== undefined ? outputTextsOf(output) : undefined;
+      if (texts !== undefined && (texts.length > 1 || cuts !== undefined))
+        return checkTexts(texts, ctx, tools, cuts);
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);
         if (r.types.length === 0) return allow();

@@ -34,6 +34,11 @@ export interface ResponseSummary {
    * read after the side texts.
    */
   toolArguments?: string[];
+  /**
+   * Streams of one text joining several parts (Responses output_text parts, Anthropic text
+   * blocks): where they meet in `text` (output-texts.ts OutputTexts.cuts), for the end check.
+   */
+  cuts?: number[];
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */

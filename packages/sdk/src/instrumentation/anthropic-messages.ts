@@ -120,6 +120,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     let done = false;
     /** Each tool_use block's input_json_delta pieces joined, by block index: for the end check. */
     let args: StreamedArguments | undefined;
+    /** The block of the last text delta. */
+    let block: number | undefined;
     const addArgs = (key: string, piece: string): void => {
       if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
     };
@@ -158,6 +160,12 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
             }
             const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
+            if (text.length > 0) {
+              // Another block than the last delta's: the blocks meet here (OutputTexts.cuts).
+              const index = num(ev.index);
+              if (s.text.length > 0 && index !== block) (s.cuts ??= []).push(s.text.length);
+              block = index;
+            }
             s.text += text;
             return text;
           }
@@ -183,6 +191,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
         toolCalls: [...s.toolCalls],
         ...(s.side === undefined ? {} : { side: [...s.side] }),
         ...(args === undefined ? {} : { toolArguments: args.texts() }),
+        ...(s.cuts === undefined ? {} : { cuts: [...s.cuts] }),
       }),
       get complete() {
         return done;

@@ -163,6 +163,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
               { text: guardTextOf(texts), toolCalls: summary.toolCalls },
               texts.side.length === 0 ? texts.answer : [...texts.answer, ...texts.side],
               texts.tools,
+              texts.cuts,
             );
       result = runOutputGuards(guards, output, call.ctx, call.runtime.metrics);
     } catch (err) {

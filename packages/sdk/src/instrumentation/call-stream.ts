@@ -245,9 +245,11 @@ function endOutput(summary: ResponseSummary): GuardOutput {
   if (tools !== undefined && tools.length > 0) {
     const after = [...side, ...tools];
     const output = { text: `${summary.text}\n${after.join('\n')}`, toolCalls: summary.toolCalls };
-    return withOutputTexts(output, [...answer, ...after], tools.length);
+    return withOutputTexts(output, [...answer, ...after], tools.length, summary.cuts);
   }
   const text = side.length === 0 ? summary.text : `${summary.text}\n${side.join('\n')}`;
   const output = { text, toolCalls: summary.toolCalls };
+  const cuts = summary.texts === undefined ? summary.cuts : undefined;
+  if (cuts !== undefined) return withOutputTexts(output, [...answer, ...side], 0, cuts);
   return answer.length + side.length > 1 ? withOutputTexts(output, [...answer, ...side]) : output;
 }

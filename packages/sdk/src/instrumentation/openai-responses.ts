@@ -123,6 +123,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     /** Output_text parts repeated with text their deltas did not carry (responses-repeats.ts). */
     const repeats = new ResponsesRepeats();
     let unreadRepeat = false;
+    /** Where the deltas' parts meet in `text`; the part of the last delta. */
+    let cuts: number[] | undefined;
+    let partOutput: number | undefined;
+    let partContent: number | undefined;
     /** Each tool call's argument pieces joined (replaced by its done event's): for the end check. */
     let args: StreamedArguments | undefined;
     return {
@@ -131,6 +135,15 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         const type = str(ev?.type);
         if (type === 'response.output_text.delta') {
           const delta = str(ev?.delta) ?? '';
+          // A delta of another part than the last: the parts meet here (the end check reads them
+          // apart too, as a complete answer's: OutputTexts.cuts).
+          if (delta.length > 0) {
+            const o = num(ev?.output_index);
+            const c = num(ev?.content_index);
+            if (text.length > 0 && (o !== partOutput || c !== partContent)) (cuts ??= []).push(text.length);
+            partOutput = o;
+            partContent = c;
+          }
           text += delta;
           return delta;
         }
@@ -206,7 +219,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         return '';
       },
       summary(): ResponseSummary {
-        const out = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        const out: ResponseSummary = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        if (cuts !== undefined && out.text === text) out.cuts = cuts;
         // Parts repeated with text their deltas did not carry, when no terminal text holds them.
         const unread = unreadRepeat && out.text === text ? repeats.unread : undefined;
         if (unread !== undefined) out.side = [...(s.side ?? []), unread];

@@ -38,6 +38,12 @@ export interface OutputTexts {
    * absent: none.
    */
   readonly tools?: number;
+  /**
+   * Where the parts of `answer[0]` meet, when it joins several read back to back (Responses
+   * output_text parts, Anthropic text blocks): offsets into it. piiGuard reads the parts apart
+   * too (pii-parts.ts), as on the input side: 'jane@example.com' + '42' joins to no address.
+   */
+  readonly cuts?: readonly number[];
   /** The response with these texts written back (same lengths and order); may change it in place. */
   write(answer: readonly string[], side: readonly string[]): unknown;
 }
@@ -69,14 +75,29 @@ interface TextsView {
   readonly texts: readonly string[];
   /** How many of `texts`, the last ones, are tool calls' arguments. */
   readonly tools: number;
+  /** Where the parts of `texts[0]` meet (OutputTexts.cuts). */
+  readonly cuts: readonly number[] | undefined;
 }
 
 /**
  * `output` with the texts its text joins (`texts`, whose guardTextOf is `text`), the last
  * `tools` of them tool calls' arguments.
  */
-export function withOutputTexts<T extends GuardOutput>(output: T, texts: readonly string[], tools = 0): T {
-  return Object.assign(output, { [OUTPUT_TEXTS]: { joined: output.text, texts, tools } satisfies TextsView });
+export function withOutputTexts<T extends GuardOutput>(
+  output: T,
+  texts: readonly string[],
+  tools = 0,
+  cuts?: readonly number[],
+): T {
+  return Object.assign(output, {
+    [OUTPUT_TEXTS]: { joined: output.text, texts, tools, cuts } satisfies TextsView,
+  });
+}
+
+/** Where the parts of the first of the texts outputTextsOf gives meet (OutputTexts.cuts); undefined: one part. */
+export function answerCutsOf(output: GuardOutput): readonly number[] | undefined {
+  const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
+  return v !== undefined && v.joined === output.text ? v.cuts : undefined;
 }
 
 /**
@@ -116,9 +137,11 @@ export function rewriteTexts(
   }
   let out: string[];
   if (by.length > 0 && rewriters.length === by.length) {
-    out = all.map((s) => {
+    out = all.map((s, i) => {
       let next = s;
-      for (const r of rewriters) if (next.length > 0) next = r.whole(ctx, next);
+      // The answer's parts (t.cuts) are told to the first rewriter, which reads the text as sent.
+      for (const r of rewriters)
+        if (next.length > 0) next = r.whole(ctx, next, i === 0 && next === s ? t.cuts : undefined);
       return next;
     });
   } else out = splitJoined(all, text);

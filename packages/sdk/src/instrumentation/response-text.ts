@@ -85,9 +85,11 @@ export function anthropicOutputTexts(message: AnswerMessage): OutputTexts {
   const content = message.content;
   const side: string[] = [];
   eachCitationField(content, (_c, _f, v) => side.push(v));
+  const cuts = blockCuts(content);
   return {
     answer: [responseText(content)],
     side,
+    ...(cuts === undefined ? {} : { cuts }),
     write(answer, nextSide) {
       let i = 0;
       eachCitationField(content, (c, f) => {
@@ -106,6 +108,20 @@ function asObj(v: unknown): Obj | undefined {
 
 function isTextBlock(b: Obj | undefined): b is Obj & { text: string } {
   return b?.type === 'text' && typeof b.text === 'string';
+}
+
+/** Where the text blocks meet in responseText (OutputTexts.cuts); undefined for fewer than two. */
+function blockCuts(content: readonly unknown[]): number[] | undefined {
+  let cuts: number[] | undefined;
+  let at = 0;
+  let blocks = 0;
+  for (const block of content) {
+    const b = asObj(block);
+    if (!isTextBlock(b)) continue;
+    if (blocks++ > 0) (cuts ??= []).push(at);
+    at += b.text.length;
+  }
+  return cuts;
 }
 
 /** The answer's text: its text blocks' text back to back, as the streamed path reads the deltas. */

@@ -74,12 +74,21 @@ export function responsesOutputTexts(
   return {
     answer: [slots.join('')],
     side,
+    ...(slots.length > 1 ? { cuts: partCuts(slots) } : {}),
     write(answer, nextSide) {
       const text = answer[0] ?? '';
       return writeParts(slots.length === 1 ? [text] : splitByChars(slots, text), nextSide);
     },
     writeParts,
   };
+}
+
+/** Where texts read back to back meet: each one's end but the last, in the join. */
+export function partCuts(texts: readonly string[]): number[] {
+  const out: number[] = [];
+  let at = 0;
+  for (let i = 0; i < texts.length - 1; i++) out.push((at += (texts[i] as string).length));
+  return out;
 }
 
 /** A `{type: 'refusal', refusal}` content part with text. */

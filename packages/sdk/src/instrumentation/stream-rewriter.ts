@@ -26,8 +26,12 @@ export interface StreamRewriter {
   changes?(ctx: GuardContext, lane?: number): readonly number[] | undefined;
   /** The stream ended: the text held back is final now (its rewrite is made). */
   end(ctx: GuardContext): void;
-  /** A text the stream repeats whole (a done event, the final response): rewritten as a non-streamed response is. */
-  whole(ctx: GuardContext, text: string): string;
+  /**
+   * A text the stream repeats whole (a done event, the final response): rewritten as a
+   * non-streamed response is. `cuts`: where the parts `text` joins meet (a complete answer's
+   * Responses parts or Anthropic blocks, output-texts.ts), for a rewriter that reads them apart too.
+   */
+  whole(ctx: GuardContext, text: string, cuts?: readonly number[]): string;
 }
 
 export const STREAM_REWRITER: unique symbol = Symbol('llmsec.streamRewriter');

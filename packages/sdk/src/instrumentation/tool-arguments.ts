@@ -104,6 +104,7 @@ export function withToolArguments(t: OutputTexts, slots: readonly ArgumentSlot[]
     answer: t.answer,
     side,
     tools: slots.length,
+    ...(t.cuts === undefined ? {} : { cuts: t.cuts }),
     write(answer, nextSide) {
       // The arguments first: one that cannot be written throws before the texts change.
       for (const [i, s] of slots.entries()) s.write(nextSide[n + i] ?? '');
