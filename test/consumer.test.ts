@@ -370,6 +370,56 @@ describe('the packages installed from their tarballs, outside the repository', (
   );
 
   it(
+    'resolves every subpath export under the legacy node10 resolution too (TypeScript 5 with module commonjs)',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      // `tsc --init` of TypeScript 5 writes `module: commonjs`, whose resolution (node10) reads no
+      // `exports`: without `typesVersions` a subpath (`@llmsec/ratelimit/http`) did not resolve, nor
+      // did the `@llmsec/core/internal` that the sdk's and detect's own declarations import, so even
+      // `import { setupLlmsec } from '@llmsec/sdk'` failed the type check.
+      const lines: string[] = [];
+      for (const name of PACKAGES) {
+        const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          name: string;
+          exports: Record<string, unknown>;
+          peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+        };
+        for (const subpath of Object.keys(pkg.exports)) {
+          if (subpath === './package.json') continue;
+          // A subpath for an optional peer the consumer did not install (fastify) cannot type-check.
+          if (pkg.peerDependenciesMeta?.[subpath.slice(2)]?.optional) continue;
+          lines.push(`export * as m${lines.length} from '${pkg.name}${subpath.slice(1)}';`);
+        }
+      }
+      expect(lines.length).toBeGreaterThan(PACKAGES.length);
+      const file = join(app, 'legacy-resolution.ts');
+      await writeFile(file, `${lines.join('\n')}\n`);
+      const r = await run(
+        NODE,
+        [
+          join(app, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '--ignoreConfig',
+          '--noEmit',
+          '--strict',
+          '--module',
+          'commonjs',
+          '--moduleResolution',
+          'node10',
+          '--ignoreDeprecations',
+          '6.0',
+          '--types',
+          'node',
+          file,
+        ],
+        app,
+      );
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    },
+  );
+
+  it(
     'fails the TypeScript consumer on a type error (the check is not vacuous)',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
