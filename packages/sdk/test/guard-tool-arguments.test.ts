@@ -5,6 +5,7 @@ import type { SecurityEvent } from '@llmsec/core';
 import { piiGuard, systemPromptLeakageGuard } from '../src/guards/index.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { MAX_TOOL_CALLS } from '../src/instrumentation/tool-arguments.ts';
 import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
@@ -18,6 +19,8 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  */
 
 const EMAIL = 'jane.doe@example.com';
+/** `args` asking the chat stream for one tool call more than a stream keeps apart. */
+const MANY = 'many';
 /** The tool call's arguments: set per test. */
 let args = '';
 const SYSTEM =
@@ -60,6 +63,23 @@ function chat(req: FakeRequest): FakeResponse {
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     },
   });
+  if (args === MANY)
+    return {
+      kind: 'sse',
+      events: [
+        chunk({ role: 'assistant', content: null }),
+        // Each piece names a new tool call: one past the cap on calls kept apart.
+        ...Array.from({ length: MAX_TOOL_CALLS + 1 }, (_, index) =>
+          chunk({
+            tool_calls: [
+              { index, id: `call_${index}`, type: 'function', function: { name: 'f', arguments: '{}' } },
+            ],
+          }),
+        ),
+        chunk({}, 'tool_calls'),
+        { data: '[DONE]' },
+      ],
+    };
   return {
     kind: 'sse',
     events: [
@@ -324,5 +344,24 @@ describe('tool-call arguments in the answer are read by the output guards', () =
       })(),
     ).rejects.toBeInstanceOf(OutputBlockedError);
     expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
+  });
+
+  it('a guarded stream naming more tool calls than are kept apart is cut as a block; unguarded, it goes on', async () => {
+    args = MANY;
+    const count = async (c: OpenAI) => {
+      let calls = 0;
+      const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools, stream: true });
+      for await (const chunk of s) calls += chunk.choices[0]?.delta.tool_calls?.length ?? 0;
+      return calls;
+    };
+    await expect(count(openai('detect'))).rejects.toBeInstanceOf(OutputBlockedError);
+    const block = h.recorded.find((e) => e.category === 'output_filter_block');
+    expect(block?.metadata).toMatchObject({ filter_name: 'stream_limit' });
+    h.reset();
+    const plain = instrumentClient(
+      new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+      h.options(),
+    );
+    expect(await count(plain)).toBe(MAX_TOOL_CALLS + 1);
   });
 });
