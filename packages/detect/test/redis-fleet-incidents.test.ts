@@ -323,6 +323,10 @@ describe('RedisDetectionState: open incidents of the fleet on a Redis Cluster', 
           (i % 2 === 0 ? a : b)!.engine.ingest(event, t);
         });
       }
+      // Both ship their blocks before either declares a time a lateness past them: a round cuts
+      // its batch at the clock others shipped (shared-engine.ts), so b's blocks, shipped after
+      // a's advanceTo, would be late there, as advanceTo says (no older event will count).
+      await Promise.all([a!.engine.shipped(), b!.engine.shipped()]);
       for (const { engine } of [a!, b!]) {
         engine.advanceTo(T0 + 9 * SEC + LATENESS);
         await engine.forceFlush();
