@@ -11,6 +11,11 @@ import { routeGrpcLog } from './grpc-log.ts';
 import type { Logger } from './log.ts';
 import type { DetectorMetrics } from './metrics.ts';
 
+/** A whole request head, or the connection is closed (counted as headers_timeout). */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** otlp.body_timeout's default (createOtlpHttpHandler's too). */
+const BODY_TIMEOUT_MS = 10_000;
+
 export interface ReceiversOptions {
   config: ParsedConfig;
   ingest: OtlpIngest;
@@ -61,15 +66,16 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   };
   const o = config.otlp;
   const limits = decodeLimits(o.limits);
+  const bodyTimeoutMs = o.body_timeout ?? BODY_TIMEOUT_MS;
   const otlp = createOtlpHttpHandler({
     ingest,
     observer,
     limits,
+    bodyTimeoutMs,
     ...defined({
       maxBodyBytes: o.max_body_bytes,
       maxDecompressedBytes: o.max_decompressed_bytes,
       maxInflightBytes: o.max_inflight_bytes,
-      bodyTimeoutMs: o.body_timeout,
       authToken: o.auth_token,
     }),
   });
@@ -98,12 +104,15 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     routes(req, res);
   };
   const sockets = new Set<Socket>();
+  const requestTimeout = Math.max(30_000, HEADERS_TIMEOUT_MS + bodyTimeoutMs + 1_000);
   const makeServer = (): Server => {
     // Node checks the two timeouts every connectionsCheckingInterval (30 s by default): a
     // connection that sends no whole request head would be closed 10-40 s after it opened; 1 s
-    // makes that 10-11 s (one pass over the open connections a second).
+    // makes that 10-11 s (one pass over the open connections a second). requestTimeout runs
+    // from a request's first byte to its body's last, and a connection past it is destroyed
+    // unanswered: it must leave the head's time and body_timeout (the handler's 408) room.
     const server = createServer(
-      { requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+      { requestTimeout, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
       handler,
     );
     server.on('connection', (s) => {
