@@ -172,6 +172,39 @@ describe('llmsec replay --state', () => {
     }
   });
 
+  it('a sharded replay with late events says their incidents may be missed and what lateness to give', async () => {
+    // Which shard runs ahead is a race; a line stamped two hours ahead in one shard's own input
+    // makes the rest of it late just as deterministically (the same shared watermark).
+    const ahead = line({
+      event_id: 'EVT-ahead',
+      timestamp: new Date(T0 + 7_200_000).toISOString(),
+      category: 'auth_failure',
+      severity: 'warning',
+      user_id: 'someone',
+    });
+    const ruleset = `cli-late-${process.pid}-${Date.now()}`;
+    const [a, b] = await Promise.all([
+      cli(
+        ['replay', '-', '--state', server.url, '--ruleset', ruleset, '--shards', '2'],
+        `${[ahead, ...log()].join('\n')}\n`,
+      ),
+      cli(['replay', '-', '--state', server.url, '--ruleset', ruleset, '--shards', '2'], ''),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(a.stderr).toContain(', 12 late (dropped), ');
+    expect(a.stderr).toContain(
+      "llmsec replay: 12 events came later than --allowed-lateness (5s) behind the newest event time of the shards' shared state, and their incidents may be missed",
+    );
+    expect(a.stderr).toContain("--allowed-lateness at least the log's time span");
+    expect(alertLines(a.stdout)).toEqual([]);
+    // Without late events, or without shards, no such line.
+    expect(b.stderr).not.toContain('may be missed');
+    const single = await cli(['replay', '-'], `${[ahead, ...log()].join('\n')}\n`);
+    expect(single.stderr).toContain(', 12 late (dropped), ');
+    expect(single.stderr).not.toContain('may be missed');
+  });
+
   it('rejects a LLMSEC_REPLAY_BARRIER_TIMEOUT_MS that is not a positive integer of milliseconds', async () => {
     const before = process.env.LLMSEC_REPLAY_BARRIER_TIMEOUT_MS;
     try {
