@@ -77,6 +77,56 @@ const BODIES: Record<string, object> = {
       },
     ],
   },
+  'Responses: an mcp_call item’s arguments beside its output': {
+    input: [
+      user,
+      { type: 'mcp_call', id: 'm1', server_label: 's', name: 'f', arguments: TEXT, output: 'ok' },
+    ],
+  },
+  'Responses: a shell_call_output item’s stdout': {
+    input: [
+      user,
+      {
+        type: 'shell_call_output',
+        call_id: 'c1',
+        output: [{ stdout: TEXT, stderr: '', outcome: { type: 'exit', exit_code: 0 } }],
+      },
+    ],
+  },
+  'Responses: an apply_patch_call item’s diff': {
+    input: [
+      user,
+      {
+        type: 'apply_patch_call',
+        call_id: 'c1',
+        status: 'completed',
+        operation: { type: 'update_file', path: 'a.ts', diff: TEXT },
+      },
+    ],
+  },
+  'Responses: a local_shell_call item’s command': {
+    input: [
+      user,
+      {
+        type: 'local_shell_call',
+        id: 'l1',
+        call_id: 'c1',
+        status: 'completed',
+        action: { type: 'exec', command: ['echo', TEXT], env: {} },
+      },
+    ],
+  },
+  'Responses: a stored prompt’s variables, one of them named input': {
+    prompt: { id: 'pmpt_1', variables: { input: 'hi', question: TEXT } },
+  },
+  'Anthropic: a document of content blocks': {
+    messages: [
+      {
+        role: 'user',
+        content: [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: TEXT }] } }],
+      },
+    ],
+  },
   'Anthropic: a tool’s description': {
     messages: [user],
     tools: [{ name: 'f', description: TEXT, input_schema: { type: 'object' } }],
@@ -102,6 +152,66 @@ describe('estimateRequestBody counts text outside message content', () => {
         estimateRequestBody({ model: 'gpt-3.5-turbo-instruct', ...body }).inputTokens,
       ).toBeGreaterThanOrEqual(50_000);
     }
+  });
+
+  // A screenshot or an image the provider bills by its pixels: as JSON, its base64 was counted
+  // as text (273,735 tokens for a 300 KB PNG), and the limiter refused an honest agent's request.
+  const dataUrl = `data:image/png;base64,${'iVBORw0KGgo'.repeat(40_000)}`;
+  it('a computer_call_output screenshot counts as one image, not as its base64', () => {
+    const body = {
+      model: MODEL,
+      input: [
+        user,
+        {
+          type: 'computer_call',
+          call_id: 'c1',
+          action: { type: 'screenshot' },
+          pending_safety_checks: [],
+          status: 'completed',
+        },
+        {
+          type: 'computer_call_output',
+          call_id: 'c1',
+          output: { type: 'computer_screenshot', image_url: dataUrl },
+        },
+      ],
+    };
+    expect(estimateRequestBody(body).inputTokens).toBeLessThan(1_000);
+  });
+
+  it('a stored prompt’s input_image and input_file variables count as media, not as their base64', () => {
+    const body = {
+      model: MODEL,
+      prompt: {
+        id: 'pmpt_1',
+        variables: {
+          question: 'what is in the picture?',
+          picture: { type: 'input_image', image_url: dataUrl, detail: 'auto' },
+          doc: { type: 'input_file', filename: 'a.pdf', file_data: dataUrl },
+        },
+      },
+    };
+    const estimate = estimateRequestBody(body).inputTokens;
+    expect(estimate).toBeGreaterThan(2 * 765);
+    expect(estimate).toBeLessThan(2_000);
+  });
+
+  it('reasoning carried back: the summary is read, the sealed content is not counted as text', () => {
+    const body = {
+      model: MODEL,
+      input: [
+        user,
+        {
+          type: 'reasoning',
+          id: 'rs_1',
+          summary: [{ type: 'summary_text', text: TEXT }],
+          encrypted_content: 'gAAAA'.repeat(20_000),
+        },
+      ],
+    };
+    const estimate = estimateRequestBody(body).inputTokens;
+    expect(estimate).toBeGreaterThan(plain * 0.8);
+    expect(estimate).toBeLessThan(plain * 1.2);
   });
 
   it('control: an image part still counts as one fixed figure, not as its base64', () => {

@@ -5,6 +5,7 @@
  * so a body that makes it throw escapes the token and cost reservation, `estimate_exceeds_limit`
  * included).
  */
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import express from 'express';
@@ -332,4 +333,29 @@ describe('a long model id', () => {
     });
     expect(estimate.inputTokens).toBe(3 + 3 + 1 + 4);
   });
+});
+
+describe('an application value that shares or cycles', () => {
+  it('an array holding itself twice, a tool result holding its own list twice: walked once each', () => {
+    // Walked again at each reference down to MAX_CONTENT_DEPTH, each was 2^32 visits: the
+    // estimate never returned and held the host's event loop. Run in a child (a hang here
+    // cannot be interrupted in this process), killed after 20 s.
+    const source = new URL('../src/estimate/request.ts', import.meta.url).href;
+    const script = `
+      import { estimateRequestBody } from ${JSON.stringify(source)};
+      const ids = []; ids.push(ids, ids, 7, 8);
+      const results = []; const result = { type: 'tool_result', tool_use_id: 't', content: results };
+      results.push(result, result, { type: 'text', text: 'word '.repeat(4000) });
+      const body = { model: 'claude-sonnet-4', prompt: ids, messages: [{ role: 'user', content: results }] };
+      process.stdout.write(String(estimateRequestBody(body).inputTokens));`;
+    const child = spawnSync(
+      process.execPath,
+      ['--conditions=@llmsec/source', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(child.error, child.stderr).toBeUndefined();
+    expect(child.status, child.stderr).toBe(0);
+    // The text (20,000 characters / 4) and the two ids, each once.
+    expect(Number(child.stdout)).toBeGreaterThanOrEqual(5_002);
+  }, 30_000);
 });

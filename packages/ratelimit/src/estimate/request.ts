@@ -7,7 +7,7 @@
 import { DEFAULT_PRICES } from '@llmsec/core';
 import type { PriceTable } from '@llmsec/core';
 import { estimateCostMicroUsd } from './cost.ts';
-import { countTally, tallyChat, tallyContent, tallyJson, TextTally } from './tokens.ts';
+import { countTally, tallyChat, tallyContent, tallyJson, tallyStoredPrompt, TextTally } from './tokens.ts';
 import type { ChatMessageLike } from './tokens.ts';
 
 /**
@@ -54,7 +54,11 @@ export function estimateRequestBody(body: unknown, options: RequestEstimateOptio
   const tally = new TextTally();
   if (Array.isArray(b.messages)) tallyChat(b.messages.filter(isObject) as ChatMessageLike[], tally);
   for (const field of ['system', 'instructions', 'input', 'prompt'] as const) {
-    if (b[field] !== undefined) tallyContent(b[field], 0, tally);
+    const v = b[field];
+    // A Responses stored prompt is an object of variables, not content (tallyStoredPrompt).
+    if (field === 'prompt' && v !== null && typeof v === 'object' && !Array.isArray(v))
+      tallyStoredPrompt(v as Record<string, unknown>, tally);
+    else if (v !== undefined) tallyContent(v, 0, tally);
   }
   // Tool definitions and output schemas are input the provider bills, and text the client
   // writes: counted as their JSON (descriptions and schemas are most of it).

@@ -50,6 +50,19 @@ export class TextTally {
   chars = 0;
   /** Tokens counted without tokenizing. */
   fixed = 0;
+  /**
+   * Arrays and objects already walked: each is counted once. A body parsed from JSON is a tree,
+   * but an application's value may share or cycle (`a.push(a, a)`): walked again at each
+   * reference down to MAX_CONTENT_DEPTH, that was 2^32 visits (the estimate never returned).
+   */
+  private readonly walked = new Set<object>();
+
+  /** False when `value` was walked before (count it once). */
+  firstWalk(value: object): boolean {
+    if (this.walked.has(value)) return false;
+    this.walked.add(value);
+    return true;
+  }
 
   add(text: string): void {
     if (text.length === 0) return;
@@ -237,6 +250,7 @@ export function tallyContent(content: unknown, depth: number, tally: TextTally):
   if (typeof content === 'string') tally.add(content);
   else if (depth >= MAX_CONTENT_DEPTH) tally.fixed += Math.ceil(jsonChars(content) / 4);
   else if (Array.isArray(content)) {
+    if (!tally.firstWalk(content)) return;
     for (const part of content) tallyPart(part, depth, tally);
   } else tallyJson(content, tally);
 }
@@ -251,17 +265,106 @@ function tallyPart(part: unknown, depth: number, tally: TextTally): void {
   }
   if (Array.isArray(part)) return tallyContent(part, depth + 1, tally);
   if (part === null || typeof part !== 'object') return;
+  if (!tally.firstWalk(part)) return;
   const record = part as Record<string, unknown>;
   if (typeof record.text === 'string') tally.add(record.text);
   // Anthropic tool results nest content; tool calls carry JSON input.
   else if (record.content !== undefined) tallyContent(record.content, depth + 1, tally);
   else if (record.input !== undefined) tallyJson(record.input, tally);
-  // Responses items: a tool's output (string or parts), a function call's arguments.
-  else if (record.output !== undefined) tallyContent(record.output, depth + 1, tally);
-  else if (typeof record.arguments === 'string') tally.add(record.arguments);
+  // Responses items: a tool's output (a string, parts, or one part: a computer_call_output's
+  // screenshot, which as JSON was its base64 counted as text, 273,000 tokens for a 300 KB PNG);
+  // an mcp_call carries its arguments beside its output.
+  else if (record.output !== undefined) {
+    const output = record.output;
+    if (output !== null && typeof output === 'object' && !Array.isArray(output))
+      tallyPart(output, depth + 1, tally);
+    else tallyContent(output, depth + 1, tally);
+    if (typeof record.arguments === 'string') tally.add(record.arguments);
+  } else if (typeof record.arguments === 'string') tally.add(record.arguments);
   // An Anthropic plain-text document: its text is in the source (base64 sources are media).
   else if (isTextSource(record.source)) tally.add(record.source.data);
-  else tally.fixed += TOKENS_PER_NON_TEXT_PART;
+  else if (isMediaPart(record)) tally.fixed += TOKENS_PER_NON_TEXT_PART;
+  else tallyFields(record, depth, tally);
+}
+
+/**
+ * Parts the provider reads as an image, audio or a file (billed by its size in pixels or pages,
+ * not as the characters of its base64), or that point at stored content the estimate cannot
+ * see: a fixed TOKENS_PER_NON_TEXT_PART each. Not an Anthropic document whose source is
+ * content blocks (text the model reads; tallyFields walks it).
+ */
+const MEDIA_PART_TYPES = new Set([
+  'image_url',
+  'input_image',
+  'image',
+  'input_audio',
+  'audio',
+  'file',
+  'input_file',
+  'computer_screenshot',
+  'image_generation_call',
+  'container_upload',
+  'redacted_thinking',
+  'item_reference',
+]);
+
+function isMediaPart(record: Record<string, unknown>): boolean {
+  const type = record.type;
+  if (typeof type !== 'string') return false;
+  if (type === 'document') {
+    const source = record.source as { type?: unknown } | null | undefined;
+    return !(typeof source === 'object' && source !== null && source.type === 'content');
+  }
+  return MEDIA_PART_TYPES.has(type);
+}
+
+/**
+ * Values the provider checks and does not read as text (reasoning and thinking carried back
+ * sealed): not counted. A forged one is refused, so it buys no tokens.
+ */
+const SEALED_FIELDS = new Set(['encrypted_content', 'signature']);
+
+/**
+ * Any other part, as its keys and values: a tool item of a shape not read above
+ * (`shell_call_output`'s stdout, `apply_patch_call`'s diff, `local_shell_call`'s command, an
+ * Anthropic content document's blocks, a reasoning summary). It counted a fixed 765 tokens, so
+ * 200,000 characters of stdout or diff went past the reservations. Nested values are parts
+ * (media inside stays a fixed figure); numbers a token each; `type` and sealed fields skipped.
+ */
+function tallyFields(record: Record<string, unknown>, depth: number, tally: TextTally): void {
+  if (depth >= MAX_CONTENT_DEPTH) {
+    tally.fixed += Math.ceil(jsonChars(record) / 4);
+    return;
+  }
+  for (const key of Object.keys(record)) {
+    if (key === 'type' || SEALED_FIELDS.has(key)) continue;
+    tally.add(key);
+    tallyPart(record[key], depth + 1, tally);
+  }
+}
+
+/**
+ * A Responses stored prompt (`prompt: {id, version, variables}`): each variable as a part, so an
+ * `input_image` or `input_file` variable is one fixed figure (as JSON, a data URL's base64 was
+ * counted as text: 273,000 tokens for a 300 KB image) and every text variable is read, whatever
+ * its name (`input`, `text`: read as a part's fields, the rest of the variables were skipped).
+ */
+export function tallyStoredPrompt(prompt: Record<string, unknown>, tally: TextTally): void {
+  if (!tally.firstWalk(prompt)) return;
+  for (const key of Object.keys(prompt)) {
+    const value = prompt[key];
+    tally.add(key);
+    if (key !== 'variables' || value === null || typeof value !== 'object' || Array.isArray(value)) {
+      tallyPart(value, 1, tally);
+      continue;
+    }
+    if (!tally.firstWalk(value)) continue;
+    const variables = value as Record<string, unknown>;
+    for (const name of Object.keys(variables)) {
+      tally.add(name);
+      tallyPart(variables[name], 1, tally);
+    }
+  }
 }
 
 function isTextSource(source: unknown): source is { data: string } {
