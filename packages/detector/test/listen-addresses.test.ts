@@ -53,6 +53,33 @@ describe('listenOnAll', () => {
     }
   });
 
+  // A name's records may hold an address this host does not have: ::1 in /etc/hosts where IPv6
+  // is off (containers), a DNS record for another host. Node's listen(port, name) bound the
+  // first address only and grpc-js binds what it can, so the detector started; it must still.
+  it('skips an address this host does not have while another listens (the first to bind picks port 0)', async () => {
+    const { servers, port, unavailable } = await listenOnAll(
+      () => createServer((s) => s.end()),
+      ['192.0.2.1', '127.0.0.1', '2001:db8::1'],
+      0,
+    );
+    try {
+      expect(unavailable).toEqual(['192.0.2.1', '2001:db8::1']);
+      expect(servers).toHaveLength(1);
+      expect(port).toBeGreaterThan(0);
+      expect(servers[0]!.address()).toMatchObject({ address: '127.0.0.1', port });
+      expect(await reach('127.0.0.1', port)).toBe(true);
+    } finally {
+      await close(servers);
+    }
+  });
+
+  it('rejects when no address is one of this host, with the first error', async () => {
+    await expect(listenOnAll(() => createServer(), ['192.0.2.1', '2001:db8::1'], 0)).rejects.toThrow(
+      /EADDRNOTAVAIL.*192\.0\.2\.1/,
+    );
+    await expect(listenOnAll(() => createServer(), ['192.0.2.1'], 0)).rejects.toThrow(/EADDRNOTAVAIL/);
+  });
+
   it('closes those listening when one address cannot, and rejects with its error', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '::1', r));

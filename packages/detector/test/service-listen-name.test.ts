@@ -18,7 +18,11 @@ vi.mock('../src/otlp/listen-addresses.ts', async (importOriginal) => {
   return {
     ...real,
     listenAddresses: async (host: string) =>
-      host === 'dual.test' ? ['127.0.0.1', '::1'] : real.listenAddresses(host),
+      host === 'dual.test'
+        ? ['127.0.0.1', '::1']
+        : host === 'partly-here.test' // 192.0.2.1 (TEST-NET-1) is no address of this host
+          ? ['192.0.2.1', '127.0.0.1']
+          : real.listenAddresses(host),
   };
 });
 
@@ -82,6 +86,15 @@ describe('receivers given a host name', () => {
     silent.destroy();
     await new Promise((r) => setTimeout(r, 100));
     expect(await exportLogs(hostPort('127.0.0.1', detector.grpc.port))).toBeNull();
+  });
+
+  it('start on the addresses this host has when the name also resolves to one it has not', async () => {
+    ({ detector } = await startDetectorWith('listen-partly-here', () => ({
+      otlp: { http: 'partly-here.test:0', grpc: 'partly-here.test:0' },
+    })));
+    await servesOn(detector, ['127.0.0.1']);
+    expect(detector.http.addresses).toEqual([`127.0.0.1:${detector.http.port}`]);
+    expect(detector.grpc.addresses).toEqual([`127.0.0.1:${detector.grpc.port}`]);
   });
 
   it('localhost: every address the system resolves it to', async () => {

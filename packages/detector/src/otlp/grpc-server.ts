@@ -19,7 +19,9 @@ import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './
 export interface OtlpGrpcServerOptions {
   /**
    * An IP address, or a name: listened on at every address it resolves to (`localhost`: 127.0.0.1
-   * and ::1 where both are), one port for all, one connection cap across them.
+   * and ::1 where both are), one port for all, one connection cap across them. Every one is
+   * exposed (a name with a public address among its records listens there too); those this
+   * host does not have are skipped while another listens.
    * @default '127.0.0.1'
    */
   host?: string;
@@ -289,6 +291,10 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     );
     listeners = listening.servers;
     port = listening.port;
+    if (listening.unavailable.length > 0)
+      diag.warn(
+        `llmsec detector: OTLP/gRPC not listening on ${listening.unavailable.join(', ')} (not addresses of this host)`,
+      );
   } catch (err) {
     server.forceShutdown();
     throw err;

@@ -30,28 +30,49 @@ export async function listenAddresses(host: string): Promise<string[]> {
 }
 
 /**
- * Listens one server per address, all on one port: when `port` is 0 the first picks it and the
- * others take the same (as grpc-js does for a name). Resolves with the servers and the port;
- * if one cannot listen, closes those that did and rejects with its error.
+ * What listen() says of an address this host does not have (EADDRNOTAVAIL: not on any of its
+ * interfaces, ::1 with IPv6 off; EAFNOSUPPORT: no IPv6 at all). A name's records may hold one
+ * (/etc/hosts lists ::1 where IPv6 is off; a DNS name with another host's address): Node's
+ * listen(port, name) bound the first address only, and grpc-js binds the ones it can, so such a
+ * name started a receiver before and still does. A port in use (EADDRINUSE) is not skipped.
+ */
+const NOT_THIS_HOST = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT']);
+
+/**
+ * Listens one server per address, all on one port: when `port` is 0 the first to listen picks
+ * it and the others take the same (as grpc-js does for a name). Resolves with the servers, the
+ * port and the addresses skipped as not this host's (NOT_THIS_HOST, while another listens); if
+ * one cannot listen otherwise, or none can, closes those that did and rejects with the (first)
+ * error.
  */
 export async function listenOnAll(
   make: () => Server,
   addresses: readonly string[],
   port: number,
-): Promise<{ servers: Server[]; port: number }> {
+): Promise<{ servers: Server[]; port: number; unavailable: string[] }> {
   const servers: Server[] = [];
+  const unavailable: string[] = [];
+  let firstUnavailable: unknown;
   let bound = port;
   try {
     for (const address of addresses) {
       const server = make();
+      try {
+        bound = await listen(server, address, bound);
+      } catch (err) {
+        if (!NOT_THIS_HOST.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        unavailable.push(address);
+        firstUnavailable ??= err;
+        continue;
+      }
       servers.push(server);
-      bound = await listen(server, address, bound);
     }
+    if (servers.length === 0) throw firstUnavailable;
   } catch (err) {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     throw err;
   }
-  return { servers, port: bound };
+  return { servers, port: bound, unavailable };
 }
 
 function listen(server: Server, address: string, port: number): Promise<number> {

@@ -133,6 +133,11 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   // A name listens on every address it resolves to (`localhost`: 127.0.0.1 and ::1), one port.
   const httpListening = await listenOnAll(makeServer, await listenAddresses(httpAddr.host), httpAddr.port);
   const servers = httpListening.servers as Server[];
+  if (httpListening.unavailable.length > 0)
+    logger.warn('OTLP/HTTP not listening on addresses this host does not have', {
+      host: httpAddr.host,
+      addresses: httpListening.unavailable,
+    });
   // A warn line at most once a minute, with the count since the last one: a sender retrying
   // in a loop must not flood the log.
   let refusedLogged = 0;
