@@ -430,4 +430,18 @@ describe('toolAllowlistGuard: Anthropic server and MCP tool calls', () => {
         expect(await answer(block, stream, [name])).toBeUndefined();
       });
     }
+
+  // The code execution tool (code_execution_20250825) is declared with the name code_execution,
+  // and the model calls it as bash_code_execution or text_editor_code_execution (the SDK's
+  // ServerToolUseBlock names): read by the block's name, an application listing the tool it
+  // declares had every answer that ran code blocked.
+  for (const sub of ['bash_code_execution', 'text_editor_code_execution'])
+    for (const stream of [false, true]) {
+      it(`${sub}${stream ? ', streamed' : ''} is the declared code_execution tool`, async () => {
+        const block = { type: 'server_tool_use', id: 'srvtoolu_2', name: sub, input: { command: 'ls' } };
+        expect(await answer(block, stream, ['code_execution'])).toBeUndefined();
+        expect(await answer(block, stream)).toBeInstanceOf(OutputBlockedError);
+        expect(await blockedTool()).toBe('code_execution');
+      });
+    }
 });

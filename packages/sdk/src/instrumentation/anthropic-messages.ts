@@ -228,9 +228,20 @@ export const anthropicBetaMessagesAdapter: ProviderAdapter = {
  * server tool's or an MCP server's call, whose result the answer carries.
  */
 function calledTool(b: Record<string, unknown> | undefined): string | undefined {
-  if (b?.type === 'tool_use' || b?.type === 'server_tool_use') return str(b.name);
+  if (b?.type === 'tool_use') return str(b.name);
+  if (b?.type === 'server_tool_use') {
+    const name = str(b.name);
+    return name !== undefined && CODE_EXECUTION_CALLS.has(name) ? 'code_execution' : name;
+  }
   return b?.type === 'mcp_tool_use' ? 'mcp' : undefined;
 }
+
+/**
+ * The names the model calls the code execution tool by (code_execution_20250825 and later,
+ * declared as `code_execution`): its bash and file-editing halves. Read by these names, an
+ * allowlist listing the tool the application declares blocked every answer that ran code.
+ */
+const CODE_EXECUTION_CALLS = new Set(['bash_code_execution', 'text_editor_code_execution']);
 
 /**
  * A text block a stream sends whole (its text in `content_block_start`, or in `message_start`'s
