@@ -346,6 +346,38 @@ describe('tool-call arguments in the answer are read by the output guards', () =
     expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
   });
 
+  it('chat, streamed: redact keeps the pieces back and sends the arguments whole, redacted, with the finish chunk', async () => {
+    args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
+    delivered = '';
+    const got = await CALLS.chat!('redact', true);
+    expect(JSON.parse(got)).toEqual({ to: '[REDACTED:email]', subject: 'Your refund' });
+    await completed();
+    expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+    // openai's stream helper builds the call from the rewritten chunks.
+    h.reset();
+    const c = openai('redact');
+    const s = c.chat.completions.stream({ model: 'gpt-4o-mini', messages: ask, tools });
+    for await (const _ of s);
+    const tc = (await s.finalChatCompletion()).choices[0]?.message.tool_calls?.[0];
+    expect(tc?.type === 'function' ? JSON.parse(tc.function.arguments) : undefined).toEqual({
+      to: '[REDACTED:email]',
+      subject: 'Your refund',
+    });
+    // Clean arguments arrive as sent.
+    h.reset();
+    args = JSON.stringify({ to: 'the billing team' });
+    expect(await CALLS.chat!('redact', true)).toBe(args);
+  });
+
+  it('chat, streamed: redact blocks where the placeholder would break the JSON, before any piece', async () => {
+    args = '{"card":4111111111111111}';
+    delivered = '';
+    await expect(CALLS.chat!('redact', true)).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(delivered).toBe('');
+    const block = h.recorded.find((e) => e.category === 'output_filter_block');
+    expect(block?.metadata).toMatchObject({ filter_name: 'tool_arguments' });
+  });
+
   it('a guarded stream naming more tool calls than are kept apart is cut as a block; unguarded, it goes on', async () => {
     args = MANY;
     const count = async (c: OpenAI) => {

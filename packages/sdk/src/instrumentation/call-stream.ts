@@ -9,6 +9,7 @@ import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
+import { TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
 import type { GuardContext, GuardOutput } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -178,6 +179,14 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
       try {
         return rewriteItem(item, rw);
       } catch (err) {
+        // Redacted tool-call arguments that are no longer JSON (tool-arguments.ts): a block, not
+        // a failure; the read fails here, the item not delivered.
+        if (err instanceof UnwritableArguments)
+          throw failClosedOutput(
+            TOOL_ARGUMENTS_FILTER,
+            'the redacted tool-call arguments would not be JSON',
+            ctx,
+          );
         reportTelemetryError('guard', err);
         withhold = withholdingRewrite();
       }

@@ -1,5 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
@@ -39,7 +40,10 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       // removed where it cannot be placed (stream-offsets.ts).
       d.annotations = placeAnnotations(d.annotations, offsetsOf(rw, num(choice?.index) ?? 0));
     }
-    if (choice !== undefined) rewriteRefusalPiece(choice, d, rw);
+    if (choice !== undefined) {
+      rewriteRefusalPiece(choice, d, rw);
+      rewriteChatToolArguments(choice, d, rw);
+    }
     if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
       continue;
     const lane = num(choice.index) ?? 0;
