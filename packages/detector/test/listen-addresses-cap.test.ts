@@ -1,5 +1,6 @@
 // A listen host name stands for at most 16 addresses (a name resolving to more is a pool, not a
-// listen address: refused before any is bound), each once however often the resolver repeats it.
+// listen address: refused before any is bound), each once however often the resolver repeats it,
+// and never for every interface (a wildcard among its records is refused).
 import { describe, expect, it, vi } from 'vitest';
 import { listenAddresses } from '../src/otlp/listen-addresses.ts';
 
@@ -35,5 +36,18 @@ describe('listenAddresses bounds', () => {
   it('refuses a name resolving to none', async () => {
     answers.set('none.test', []);
     await expect(listenAddresses('none.test')).rejects.toThrow('none.test resolves to no address');
+  });
+
+  // /etc/hosts lines such as `0.0.0.0 some-name` (blocklists) or a DNS answer of 0.0.0.0 would
+  // have listened on every interface, public ones too, for a name meant as one address.
+  it.each([
+    ['0.0.0.0', 4],
+    ['::', 6],
+    ['0:0:0:0:0:0:0:0', 6],
+  ])('refuses a name resolving to the wildcard %s', async (address, family) => {
+    answers.set('wild.test', [v4(1), { address, family }]);
+    await expect(listenAddresses('wild.test')).rejects.toThrow(
+      `wild.test resolves to ${address}, every interface: write 0.0.0.0 or [::] to mean that`,
+    );
   });
 });

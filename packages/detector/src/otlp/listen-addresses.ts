@@ -11,7 +11,8 @@ const MAX_ADDRESSES = 16;
 
 /**
  * The addresses a listen host stands for: an IP literal (`0.0.0.0`, `::`, `127.0.0.1`; `[::1]`
- * unbracketed) itself; a name, every address it resolves to, once each, in the resolver's order.
+ * unbracketed) itself; a name, every address it resolves to, once each, in the resolver's order
+ * (at most MAX_ADDRESSES, no wildcard).
  */
 export async function listenAddresses(host: string): Promise<string[]> {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -24,6 +25,11 @@ export async function listenAddresses(host: string): Promise<string[]> {
   }
   const addresses = [...new Set(found.map((a) => a.address))];
   if (addresses.length === 0) throw new Error(`${host} resolves to no address`);
+  // A wildcard listens on every interface, public ones too: a name standing for it (`0.0.0.0
+  // name` in /etc/hosts, as blocklists write, or a DNS answer) is refused, not taken.
+  const wildcard = addresses.find((a) => /^[0:.]+$/.test(a));
+  if (wildcard !== undefined)
+    throw new Error(`${host} resolves to ${wildcard}, every interface: write 0.0.0.0 or [::] to mean that`);
   if (addresses.length > MAX_ADDRESSES)
     throw new Error(`${host} resolves to ${addresses.length} addresses (at most ${MAX_ADDRESSES})`);
   return addresses;
