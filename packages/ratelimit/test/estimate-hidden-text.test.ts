@@ -119,6 +119,25 @@ const BODIES: Record<string, object> = {
   'Responses: a stored prompt’s variables, one of them named input': {
     prompt: { id: 'pmpt_1', variables: { input: 'hi', question: TEXT } },
   },
+  'Responses: an mcp_list_tools item’s schemas, a property named content among them': {
+    input: [
+      user,
+      {
+        type: 'mcp_list_tools',
+        id: 'ml1',
+        server_label: 's',
+        tools: [
+          {
+            name: 'f',
+            input_schema: {
+              type: 'object',
+              properties: { content: { type: 'string' }, note: { type: 'string', description: TEXT } },
+            },
+          },
+        ],
+      },
+    ],
+  },
   'Anthropic: a document of content blocks': {
     messages: [
       {

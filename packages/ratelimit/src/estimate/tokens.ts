@@ -339,8 +339,21 @@ function tallyFields(record: Record<string, unknown>, depth: number, tally: Text
   for (const key of Object.keys(record)) {
     if (key === 'type' || SEALED_FIELDS.has(key)) continue;
     tally.add(key);
-    tallyPart(record[key], depth + 1, tally);
+    const value = record[key];
+    // An object without a type is no part but a map (a schema's properties, an environment):
+    // read as a part, a key named `content` or `input` in it was read and its siblings not.
+    if (isUntypedObject(value) && tally.firstWalk(value)) tallyFields(value, depth + 1, tally);
+    else if (!isUntypedObject(value)) tallyPart(value, depth + 1, tally);
   }
+}
+
+function isUntypedObject(value: unknown): value is Record<string, unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    typeof (value as { type?: unknown }).type !== 'string'
+  );
 }
 
 /**
