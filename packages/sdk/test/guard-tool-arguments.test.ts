@@ -232,9 +232,13 @@ const CALLS: Record<string, (mode: Mode, stream: boolean) => Promise<string>> = 
     }
     const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'mail Jane', stream: true });
     let out = '';
-    for await (const e of s)
+    let done: string | undefined;
+    for await (const e of s) {
       if (e.type === 'response.function_call_arguments.delta') delivered = out += e.delta;
-    return out;
+      // A redact stream sends the arguments whole here, the pieces empty.
+      if (e.type === 'response.function_call_arguments.done') delivered = done = e.arguments;
+    }
+    return done ?? out;
   },
   anthropic: async (mode, stream) => {
     const c = anthropic(mode);
@@ -374,6 +378,34 @@ describe('tool-call arguments in the answer are read by the output guards', () =
     delivered = '';
     await expect(CALLS.chat!('redact', true)).rejects.toBeInstanceOf(OutputBlockedError);
     expect(delivered).toBe('');
+    const block = h.recorded.find((e) => e.category === 'output_filter_block');
+    expect(block?.metadata).toMatchObject({ filter_name: 'tool_arguments' });
+  });
+
+  it('responses, streamed: redact delivers the pieces empty and the arguments whole, redacted, in every repeat', async () => {
+    args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
+    const want = { to: '[REDACTED:email]', subject: 'Your refund' };
+    const s = openai('redact').responses.stream({ model: 'gpt-4o-mini', input: 'mail Jane' });
+    const seen: unknown[] = [];
+    for await (const e of s) seen.push(e);
+    expect(JSON.stringify(seen)).not.toMatch(/jane|example\.com/);
+    const done = seen.find((e) => (e as { type: string }).type === 'response.function_call_arguments.done');
+    expect(JSON.parse((done as { arguments: string }).arguments)).toEqual(want);
+    const fc = (await s.finalResponse()).output[0];
+    expect(fc?.type === 'function_call' ? JSON.parse(fc.arguments) : undefined).toEqual(want);
+    await completed();
+    expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+  });
+
+  it('responses, streamed: redact blocks where the placeholder would break the JSON', async () => {
+    args = '{"card":4111111111111111}';
+    const seen: unknown[] = [];
+    const read = async () => {
+      const s = await openai('redact').responses.create({ model: 'gpt-4o-mini', input: 'x', stream: true });
+      for await (const e of s) seen.push(e);
+    };
+    await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(JSON.stringify(seen)).not.toMatch(/4111/);
     const block = h.recorded.find((e) => e.category === 'output_filter_block');
     expect(block?.metadata).toMatchObject({ filter_name: 'tool_arguments' });
   });

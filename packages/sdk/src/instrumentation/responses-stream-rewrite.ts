@@ -4,6 +4,7 @@ import { WITHHELD } from './output-texts.ts';
 import { responsesOutputTexts } from './responses-output.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { textSlot, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
  * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
@@ -88,6 +89,19 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.output_item.added':
     case 'response.output_item.done':
       rewriteItems(undefined, [ev.item], [num(ev.output_index)], undefined, rw);
+      rewriteCallItems([ev.item], rw);
+      break;
+    case 'response.function_call_arguments.delta':
+    case 'response.custom_tool_call_input.delta':
+      // A tool call's arguments go out whole, rewritten, in its done events (rewriteCallItems):
+      // a finding in a piece of JSON cannot be replaced before the rest is seen.
+      if (typeof ev.delta === 'string') ev.delta = '';
+      break;
+    case 'response.function_call_arguments.done':
+      rewriteArguments(ev, 'arguments', rw);
+      break;
+    case 'response.custom_tool_call_input.done':
+      rewriteArguments(ev, 'input', rw);
       break;
     case 'response.output_text.annotation.added':
       rewriteItems(
@@ -105,11 +119,36 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.incomplete':
     case 'response.failed':
       rewriteItems(ev.response, undefined, undefined, undefined, rw);
+      rewriteCallItems(arr(obj(ev.response)?.output), rw);
       break;
     default:
       break;
   }
   return item;
+}
+
+/**
+ * A redact stream's tool-call arguments (tool-arguments.ts): the `function_call_arguments.delta`
+ * (`custom_tool_call_input.delta`) pieces are delivered empty and the arguments whole, rewritten,
+ * in the done event and in every item and response that repeats the call. A rewrite that is no
+ * longer JSON where the arguments were throws UnwritableArguments: the stream is cut there as a
+ * block (call-stream.ts). Before, the pieces and repeats reached the reader as sent.
+ */
+function rewriteArguments(holder: Record<string, unknown>, field: string, rw: StreamItemRewrite): void {
+  const raw = holder[field];
+  if (typeof raw !== 'string' || raw.length === 0) return;
+  const slots: ArgumentSlot[] = [];
+  textSlot(holder, field, slots);
+  slots[0]?.write(rw.whole(raw));
+}
+
+/** The function_call / custom_tool_call items of a list, their arguments rewritten (rewriteArguments). */
+function rewriteCallItems(items: readonly unknown[], rw: StreamItemRewrite): void {
+  for (const item of items) {
+    const o = obj(item);
+    if (o?.type === 'function_call') rewriteArguments(o, 'arguments', rw);
+    else if (o?.type === 'custom_tool_call') rewriteArguments(o, 'input', rw);
+  }
 }
 
 /**
