@@ -78,6 +78,33 @@ describe('RedisDetectionState: an event stamped ahead of the clock, within the b
     await b.engine.shutdown();
   });
 
+  // A replica leaving (shutdown without flush: a rolling upgrade) is not the end of the fleet's
+  // input, so its last round must not move the shared clock to the early event either: it did
+  // (a final round took the newest shipped time, the forged one included), and every other
+  // replica's events were late for the next 30 minutes.
+  it('a replica leaving does not move the shared clock to the early event', async () => {
+    const ruleset = freshRuleset('ahead-leave');
+    const a = redisEngine(redis, defaultRules(), 2_000, ruleset, { shutdownGraceMs: 0 });
+    const b = redisEngine(redis, defaultRules(), 2_000, ruleset);
+    const ahead = Date.now() + 30 * 60_000;
+    a.engine.ingest(block('EVT-ahead', 'forger', ahead), ahead);
+    await a.engine.forceFlush();
+    await a.engine.shutdown();
+    for (let i = 0; i < 12; i++) {
+      const t = Date.now();
+      b.engine.ingest(block(`EVT-${i}`, 'mallory', t), t);
+      // b reads the shared clock each round, as a replica that keeps running does
+      if (i % 4 === 3) await b.engine.forceFlush();
+    }
+    await b.engine.forceFlush();
+    await new Promise((r) => setTimeout(r, 2_100));
+    b.engine.advanceTo(Date.now());
+    await b.engine.forceFlush();
+    expect(b.engine.stats.droppedLate).toBe(0);
+    expect(firing(b.alerts)).toContain('rapid_guardrail_blocks mallory');
+    await b.engine.shutdown();
+  });
+
   it('tick() does not move the shared clock past the wall clock (a live engine)', async () => {
     const ruleset = freshRuleset('ahead-tick');
     const alerts: Alert[] = [];
