@@ -361,6 +361,66 @@ describe('toolAllowlistGuard: Responses calls of tools without a name', () => {
   }
 });
 
+describe('toolAllowlistGuard: a Responses stream cut before its terminal event', () => {
+  // Calls were read from the terminal event only (response.completed carries the output): a
+  // stream that ended after the call's output_item events (a cut connection, a proxy leaving the
+  // terminal event out) had its end check run with no tool call, and the allowlist passed a call
+  // the reader already held.
+  async function cutStream(item: Record<string, unknown>, allowed = ALLOWED): Promise<unknown> {
+    const response = {
+      id: 'resp_9',
+      object: 'response',
+      created_at: 1,
+      model: 'gpt-4o-mini',
+      status: 'in_progress',
+      output: [],
+    };
+    next = {
+      kind: 'sse',
+      events: [
+        { event: 'response.created', data: { type: 'response.created', sequence_number: 0, response } },
+        {
+          event: 'response.output_item.added',
+          data: {
+            type: 'response.output_item.added',
+            sequence_number: 1,
+            output_index: 0,
+            item: { ...item, status: 'in_progress' },
+          },
+        },
+        {
+          event: 'response.output_item.done',
+          data: { type: 'response.output_item.done', sequence_number: 2, output_index: 0, item },
+        },
+      ],
+    };
+    const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+      ...h.options(),
+      guards: { output: [toolAllowlistGuard({ allowed })] },
+    });
+    return await (async () => {
+      const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+      for await (const _ of s);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  const ITEMS: Array<[Record<string, unknown>, string]> = [
+    [{ type: 'function_call', id: 'fc_1', call_id: 'c1', name: 'run_shell', arguments: '{}' }, 'run_shell'],
+    [{ type: 'custom_tool_call', id: 'ct_1', call_id: 'c1', name: 'run_shell', input: 'ls' }, 'run_shell'],
+    [{ type: 'shell_call', id: 'sh_1', call_id: 'c1', action: { commands: ['id'] } }, 'shell'],
+  ];
+  for (const [item, name] of ITEMS) {
+    it(`a ${String(item.type)} outside the allowlist blocks the stream; listed, it passes`, async () => {
+      expect(await cutStream(item)).toBeInstanceOf(OutputBlockedError);
+      expect(await blockedTool()).toBe(name);
+      expect(await cutStream(item, [name])).toBeUndefined();
+    });
+  }
+});
+
 describe('toolAllowlistGuard: Anthropic server and MCP tool calls', () => {
   /** An Anthropic answer whose one content block is `block`, plain or streamed, through an output allowlist. */
   async function answer(block: object, stream: boolean, allowed = ALLOWED): Promise<unknown> {

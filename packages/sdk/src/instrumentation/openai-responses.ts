@@ -129,6 +129,12 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let partContent: number | undefined;
     /** Each tool call's argument pieces joined (replaced by its done event's): for the end check. */
     let args: StreamedArguments | undefined;
+    /**
+     * The tools the output_item events call, by output index and name: the end check's calls when no
+     * terminal event came. Read from the terminal event only, a stream cut after a call's items
+     * (a cut connection, a proxy leaving the terminal event out) passed the allowlist.
+     */
+    let calls: Map<string, string> | undefined;
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -169,6 +175,18 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             if (!(args ??= new StreamedArguments()).set(key, whole) && guarded) throw tooManyToolCalls();
           }
           return '';
+        }
+        if (type === 'response.output_item.added' || type === 'response.output_item.done') {
+          const item = obj(ev?.item);
+          const tool = calledTool(item);
+          if (tool !== undefined) {
+            // Each name an item gives (an added and a done event naming two tools: both read).
+            const key = `${num(ev?.output_index) ?? str(item?.id) ?? ''}:${tool}`;
+            calls ??= new Map();
+            if (calls.has(key) || calls.size < MAX_STREAMED_CALLS) calls.set(key, tool);
+            else if (guarded)
+              throw new StreamLimitError(`stream_limit: more than ${MAX_STREAMED_CALLS} tool calls`);
+          }
         }
         if (type === 'response.output_text.annotation.added') {
           const from = quotes?.length ?? 0;
@@ -220,6 +238,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const out: ResponseSummary = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        // No terminal event: the calls its output would have listed are those the items named.
+        if (!done && calls !== undefined) out.toolCalls = [...calls.values()];
         if (cuts !== undefined && out.text === text) out.cuts = cuts;
         // Parts repeated with text their deltas did not carry, when no terminal text holds them.
         const unread = unreadRepeat && out.text === text ? repeats.unread : undefined;
@@ -312,6 +332,16 @@ const CALLED_TOOL: Readonly<Record<string, string>> = Object.assign(
   },
 );
 
+/** The tool an output item calls, as toolAllowlistGuard reads it (undefined: not a tool call). */
+function calledTool(o: Record<string, unknown> | undefined): string | undefined {
+  // A custom tool's call is run by the application as a function's is (toolAllowlistGuard).
+  if (o?.type === 'function_call' || o?.type === 'custom_tool_call') return str(o.name);
+  return CALLED_TOOL[str(o?.type) ?? ''];
+}
+
+/** Tool-call items a stream names before its terminal event, kept per stream; past this the stream is cut. */
+const MAX_STREAMED_CALLS = 1024;
+
 function readResponseObject(data: unknown): ResponseSummary {
   const d = obj(data);
   const s = emptySummary();
@@ -323,14 +353,8 @@ function readResponseObject(data: unknown): ResponseSummary {
   const refusals: string[] = [];
   for (const item of arr(d?.output)) {
     const o = obj(item);
-    // A custom tool's call is run by the application as a function's is (toolAllowlistGuard).
-    if (o?.type === 'function_call' || o?.type === 'custom_tool_call') {
-      const name = str(o.name);
-      if (name !== undefined) s.toolCalls.push(name);
-    } else {
-      const tool = CALLED_TOOL[str(o?.type) ?? ''];
-      if (tool !== undefined) s.toolCalls.push(tool);
-    }
+    const tool = calledTool(o);
+    if (tool !== undefined) s.toolCalls.push(tool);
     // Streams: the terminal response's tool-call arguments, read by the end check (tool-arguments.ts).
     const a =
       o?.type === 'function_call'
