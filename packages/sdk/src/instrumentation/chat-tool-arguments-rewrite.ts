@@ -7,7 +7,13 @@ import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts
  * `delta.tool_calls[].function.arguments` (a custom tool's `custom.input`) pieces are kept back
  * ('' delivered) and the call's arguments go out whole, rewritten (`rw.whole`), in the choice's
  * finish chunk (`delta.tool_calls: [{index, function: {arguments}}]`, which openai's
- * ChatCompletionStream appends to the call as any piece). As a refusal's pieces
+ * ChatCompletionStream appends to the call as any piece), or earlier: in the chunk where the
+ * next call of the choice begins, before that call's entry. The API streams a choice's calls
+ * one after the other, and openai's ChatCompletionStream ends a call there (its
+ * `tool_calls.function.arguments.done` event, which parses a strict or zod tool's arguments):
+ * held to the finish, every call but the last ended with '' and a strict tool's parse threw,
+ * failing the app's stream on clean arguments. A piece of a call already sent (a stream that
+ * interleaves calls) is held and sent as its own rewrite. As a refusal's pieces
  * (stream-item-rewrite.ts): the arguments are not the stream text the rewriter's cursor follows,
  * and a finding in a piece of JSON cannot be replaced before the rest of it is seen. Before,
  * the pieces reached the reader as sent: an address passed `redact` (the end check reported it).
@@ -38,8 +44,12 @@ export function rewriteChatToolArguments(
   if (d?.tool_calls === undefined && !last) return;
   const at = num(choice.index) ?? 0;
   let calls = held.get(rw);
+  /** Calls of this choice ended in this chunk (another call began): sent before its entries. */
+  let ended: unknown[] | undefined;
   for (const tc of arr(d?.tool_calls)) {
     const call = obj(tc);
+    const index = num(call?.index) ?? 0;
+    if (calls !== undefined && calls.size > 0) ended = sendOthers(calls, at, index, rw, ended);
     const fn = obj(call?.function);
     const custom = obj(call?.custom);
     const holder =
@@ -48,7 +58,6 @@ export function rewriteChatToolArguments(
     const piece = holder?.[field];
     if (holder === undefined || typeof piece !== 'string' || piece.length === 0) continue;
     holder[field] = '';
-    const index = num(call?.index) ?? 0;
     const key = `${at}:${index}`;
     if (calls === undefined) held.set(rw, (calls = new Map()));
     const so = calls.get(key);
@@ -56,23 +65,36 @@ export function rewriteChatToolArguments(
     else if (calls.size < MAX_TOOL_CALLS)
       calls.set(key, { choice: at, index, kind: holder === fn ? 'function' : 'custom', text: piece });
   }
-  if (!last || calls === undefined) return;
-  const out: unknown[] = [];
+  const out = last && calls !== undefined ? sendOthers(calls, at, undefined, rw, ended) : ended;
+  if (out === undefined || out.length === 0) return;
+  if (d !== undefined) d.tool_calls = [...out, ...arr(d.tool_calls)];
+  else choice.delta = { tool_calls: out };
+}
+
+/**
+ * The held calls of choice `at` other than `index` (all of them: undefined), rewritten whole and
+ * removed from `calls`, appended to `out`. Throws UnwritableArguments when a rewrite is no
+ * longer JSON where the pieces were.
+ */
+function sendOthers(
+  calls: Map<string, HeldCall>,
+  at: number,
+  index: number | undefined,
+  rw: StreamItemRewrite,
+  out: unknown[] | undefined,
+): unknown[] | undefined {
   for (const [key, c] of calls) {
-    if (c.choice !== at) continue;
+    if (c.choice !== at || c.index === index) continue;
     calls.delete(key);
     const slot: ArgumentSlot[] = [];
     const value: Record<string, unknown> = { arguments: c.text };
     textSlot(value, 'arguments', slot);
-    // Throws UnwritableArguments when the rewrite is no longer JSON where the pieces were.
     if (slot[0] !== undefined) slot[0].write(rw.whole(c.text));
-    out.push(
+    (out ??= []).push(
       c.kind === 'function'
         ? { index: c.index, function: { arguments: value.arguments } }
         : { index: c.index, custom: { input: value.arguments } },
     );
   }
-  if (out.length === 0) return;
-  if (d !== undefined) d.tool_calls = [...arr(d.tool_calls), ...out];
-  else choice.delta = { tool_calls: out };
+  return out;
 }
