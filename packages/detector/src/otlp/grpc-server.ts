@@ -21,7 +21,8 @@ export interface OtlpGrpcServerOptions {
    * An IP address, or a name: listened on at every address it resolves to (`localhost`: 127.0.0.1
    * and ::1 where both are), one port for all, one connection cap across them. Every one is
    * exposed (a name with a public address among its records listens there too); those this
-   * host does not have are skipped while another listens.
+   * host does not have are skipped while another listens; a name resolving to a wildcard
+   * (`0.0.0.0`, `::`) or to more than 16 addresses is refused.
    * @default '127.0.0.1'
    */
   host?: string;
