@@ -162,6 +162,8 @@ describe('llmsec replay --state', () => {
       expect(r.code, r.stderr).toBe(1);
       expect(alertLines(r.stdout).some((a) => a.startsWith('rapid_guardrail_blocks firing'))).toBe(true);
       expect(r.stderr).toContain('not all 2 shards finished reading within 1 s; flushing anyway');
+      // Its pacing waited for the other shard to start as long, then went on without it.
+      expect(r.stderr).toContain('llmsec replay: shards went on without pacing each other');
       expect(r.stderr).toContain('not all 2 shards finished their final flush within 1 s; counting anyway');
       expect(r.stderr).toMatch(
         /^alerts: 1 firing, .*; counts partial: not all 2 shards reached the shard barrier within 1 s$/m,

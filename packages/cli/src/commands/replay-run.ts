@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { encodeAlert, type Alert } from '@llmsec/core';
+import { LineSplitter } from '@llmsec/core/jsonl';
 import {
   defaultRules,
   DetectionEngine,
@@ -26,6 +27,7 @@ import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
 import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
 import { rateText } from './replay-rate.ts';
 import { OutBuffer } from './replay-out-buffer.ts';
+import { ShardPacer } from './replay-pace.ts';
 import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
 import { warnOneThread } from './replay-thread-fallback.ts';
 
@@ -40,6 +42,9 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 function printable(reason: string): string {
   return reason.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** DetectionEngine's default allowedLatenessMs: what a replay without --allowed-lateness runs with. */
+const DEFAULT_LATENESS_MS = 5_000;
 
 /** The lateness a replay ran with, as said to the user ("5s" by default). */
 function formatLateness(ms: number | undefined): string {
@@ -163,6 +168,21 @@ async function replay(
   // One thread: the engine gets of each event what its rules read, as on two threads, so the
   // events it holds for the allowed lateness do not keep previews and descriptions alive.
   const project = replayProjector(rules ?? defaultRules());
+  // Shards of one log pace each other by event time through Redis (replay-pace.ts), so that no
+  // shard ships events so far ahead of another's that the other's become late.
+  const pacer =
+    redis !== undefined && args.shards > 1
+      ? new ShardPacer({
+          redis,
+          key: `llmsec:det:{${ruleset}}:replay-pace`,
+          shards: args.shards,
+          latenessMs: args.latenessMs ?? DEFAULT_LATENESS_MS,
+          registerMs: barrierMs,
+          engine,
+          onRepeated: () => repeated++,
+          keyTtlMs: Math.max(3_600_000, 2 * barrierMs),
+        })
+      : undefined;
   const onLine = (line: string, lineNumber: number): void => {
     lines = lineNumber;
     if (line.length === 0) return;
@@ -171,7 +191,8 @@ async function replay(
     try {
       const { event, timeMs } = decodeEventLineFast(line);
       events++;
-      if (!engine.ingestOnce(project(event), timeMs)) repeated++;
+      if (pacer !== undefined) pacer.add(project(event), timeMs);
+      else if (!engine.ingestOnce(project(event), timeMs)) repeated++;
     } catch (err) {
       reportMalformed(lineNumber, (err as Error).message);
     }
@@ -188,7 +209,8 @@ async function replay(
   /** Reader threads (several on byte ranges of a large regular file). */
   let readers = 1;
   try {
-    let oneThread = args.file === undefined || args.threads === 1;
+    // Paced shards read here: the reader thread's events come with no way to hold them back.
+    let oneThread = args.file === undefined || args.threads === 1 || pacer !== undefined;
     if (!oneThread) {
       // The reader thread decodes exactly as onLine does and keeps of each event what the
       // rules read; the engine gets the same events in the same order.
@@ -223,7 +245,16 @@ async function replay(
         args.file !== undefined ? createReadStream(args.file, { highWaterMark: 512 << 10 }) : io.stdin;
       // A gzip-compressed file or stdin is read decompressed (as on the reader thread).
       const input = Readable.from(gunzipIfCompressed(raw as AsyncIterable<Buffer>), { objectMode: false });
-      await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
+      if (pacer === undefined) await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
+      else {
+        // A chunk's events are held, then given to the engine as the other shards allow.
+        const splitter = new LineSplitter(onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
+        for await (const chunk of input as AsyncIterable<Buffer>) {
+          splitter.push(chunk);
+          await pacer.drain();
+        }
+        splitter.end();
+      }
     }
   } catch (err) {
     // Nothing lost: what was read before the error (a truncated .gz inflates up to its cut)
@@ -238,6 +269,8 @@ async function replay(
   // shard's counts partial: the run still prints what it has, then exits 1.
   let barrierMissed = false;
   if (redis !== undefined && args.shards > 1) {
+    // What was read before an error too (nothing lost); then this shard holds nobody back.
+    await pacer?.finish();
     await engine.forceFlush();
     if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards, barrierMs))) {
       barrierMissed = true;
@@ -316,17 +349,28 @@ async function replay(
         `${stats.state.conflicts} write conflicts, ${stats.state.queueDropped} dropped from a full queue)`,
     );
   }
-  // Shards read at their own pace and share one event-time watermark in Redis, so a shard that
-  // runs further ahead than --allowed-lateness makes the others' events late, and the incidents
-  // they belong to are missed, with nothing but the late count to show it. Measured: a 42 s,
-  // 36,000-line log split round-robin, default 5 s: 2 shards found 1,830 and 2,588 of its 3,000
-  // incidents in two runs (a race), 3 shards 485 and 476; with --allowed-lateness 1h, all 3,000.
+  // Shards share one event-time clock in Redis and pace each other by it (replay-pace.ts): no
+  // shard ships events more than half the lateness ahead of the oldest another still holds, so
+  // their late events are those of one replay of the whole log (replay-shards-pace.test.ts) as
+  // long as every shard paces. What still differs: lines out of time order across the shards'
+  // sections by more than half the lateness (one replay reads them in file order, shards nearly
+  // in time order), and a shard passed over (dead, never started, Redis failing), when the others
+  // go on unpaced and may make each other's events late (before pacing: 1,830 of 3,000 incidents
+  // on 2 shards of a 42 s log at 5 s).
+  if (pacer?.unpaced === true) {
+    summary.push(
+      'llmsec replay: shards went on without pacing each other (a shard stopped or never started ' +
+        `within ${formatBarrierTimeout(barrierMs)}, or Redis failed), so one may have run ahead of another ` +
+        'and made its events late',
+    );
+  }
   if (args.shards > 1 && stats.droppedLate > 0) {
     summary.push(
       `llmsec replay: ${stats.droppedLate} events came later than --allowed-lateness ` +
         `(${formatLateness(args.latenessMs)}) behind the newest event time of the shards' shared state, ` +
-        'and their incidents may be missed: shards read at their own pace, so one can run that far ahead ' +
-        "of another. Replay them again with --allowed-lateness at least the log's time span",
+        'and their incidents may be missed: shards pace each other to half the lateness, so these are ' +
+        'late in one replay of the whole log too unless its lines are further out of time order across ' +
+        "the shards. To count them, replay with --allowed-lateness at least the log's time span",
     );
   }
   // Input of which no line is an event (a log of another format, the wrong file) is a failure,

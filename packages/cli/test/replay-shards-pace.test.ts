@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { line } from './replay-io.ts';
+
+/**
+ * `llmsec replay --shards N`: shards of one log, each a real `llmsec replay` process on its
+ * round-robin share, at the default --allowed-lateness (5 s), print together the alerts one
+ * replay of the whole log prints. They share one event-time clock in Redis, so unpaced a shard
+ * reading ahead made the others' events late: the acceptance sweep's 42 s, 36,000-line log gave
+ * 1,830 / 2,588 of 3,000 incidents on 2 shards and 485 / 476 on 3 (replay-pace.ts paces them).
+ */
+
+const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const LINES = 36_000;
+const USERS = 3_000;
+
+let server: RedisHandle;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startRedis();
+  dir = mkdtempSync(join(tmpdir(), 'llmsec-shards-pace-'));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * 36,000 guardrail blocks over 42 s, 12 per user (one rapid_guardrail_blocks incident each),
+ * a user's blocks 3,001 lines apart (so a round-robin split gives each shard some of every
+ * user's), times in line order give or take 200 ms (lines are not time-sorted; one replay of
+ * the whole log finds none late).
+ */
+function wholeLog(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < LINES; i++) {
+    const jitter = ((i * 7_919) % 401) - 200;
+    out.push(
+      line({
+        event_id: `EVT-${i}`,
+        timestamp: new Date(T0 + Math.floor((i * 42_000) / LINES) + jitter).toISOString(),
+        category: 'guardrail_block',
+        severity: 'warning',
+        user_id: `u${(i + Math.floor(i / USERS)) % USERS}`,
+        metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
+      }),
+    );
+  }
+  return out;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=@llmsec/source', BIN, 'replay', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const alertSet = (stdout: string): string[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const a = JSON.parse(l) as { alert_id: string; rule: string; group: string; status: string };
+      return `${a.rule} ${a.group} ${a.status} ${a.alert_id}`;
+    })
+    .sort();
+
+describe('llmsec replay --shards N (real processes, default lateness)', () => {
+  let want: string[];
+
+  beforeAll(async () => {
+    const all = wholeLog();
+    writeFileSync(join(dir, 'whole.jsonl'), `${all.join('\n')}\n`);
+    for (const n of [2, 3]) {
+      for (let k = 0; k < n; k++) {
+        writeFileSync(
+          join(dir, `shard-${n}-${k}.jsonl`),
+          `${all.filter((_, i) => i % n === k).join('\n')}\n`,
+        );
+      }
+    }
+    const whole = await run([join(dir, 'whole.jsonl'), '--format', 'jsonl']);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stderr).toContain(', 0 late (dropped), ');
+    want = alertSet(whole.stdout);
+    expect(want.filter((a) => a.startsWith('rapid_guardrail_blocks ') && a.includes(' firing '))).toHaveLength(
+      USERS,
+    );
+  }, 120_000);
+
+  for (const n of [2, 3]) {
+    it(`${n} shards find the alerts of one replay of the whole log`, async () => {
+      const ruleset = `pace-${n}-${process.pid}-${Date.now()}`;
+      const runs = await Promise.all(
+        Array.from({ length: n }, (_, k) =>
+          run([
+            join(dir, `shard-${n}-${k}.jsonl`),
+            '--format',
+            'jsonl',
+            '--state',
+            server.url,
+            '--ruleset',
+            ruleset,
+            '--shards',
+            String(n),
+          ]),
+        ),
+      );
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      for (const r of runs) expect(r.stderr).toContain(', 0 late (dropped), ');
+      const got = alertSet(runs.map((r) => r.stdout).join('\n'));
+      expect(got.length).toBe(want.length);
+      expect(got).toEqual(want);
+    }, 180_000);
+  }
+});
