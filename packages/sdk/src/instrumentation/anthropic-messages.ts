@@ -12,6 +12,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import {
+  jsonText,
   objectSlot,
   StreamedArguments,
   tooManyToolCalls,
@@ -145,7 +146,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             if (called !== undefined) s.toolCalls.push(called);
             // An input sent whole (a proxy's; the API sends {} and then the pieces).
             if (b?.type === 'tool_use' && b.input !== undefined) {
-              const whole = JSON.stringify(b.input) as string | undefined;
+              const whole = jsonText(b.input);
               if (whole !== undefined && whole !== '{}') addArgs(`${num(ev.index) ?? 0}`, whole);
             }
             if (b?.type === 'text') readWholeBlock(b, s);

@@ -62,12 +62,7 @@ export function textSlot(holder: Record<string, unknown>, field: string, out: Ar
 export function objectSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
   const value = holder[field];
   if (value === undefined) return;
-  let read: string | undefined;
-  try {
-    read = JSON.stringify(value);
-  } catch {
-    return; // not JSON-able (a cycle): nothing the API sent
-  }
+  const read = jsonText(value);
   if (read === undefined || read === '{}') return;
   out.push({
     read,
@@ -80,6 +75,60 @@ export function objectSlot(holder: Record<string, unknown>, field: string, out: 
       }
     },
   });
+}
+
+/**
+ * `value`'s JSON text as JSON.stringify writes it. JSON.stringify recurses: an input nested some
+ * 10,000 deep (20 KB of brackets, which the clients' JSON.parse reads without recursing) throws
+ * RangeError, and the input went unread in every mode. Then it is written by a loop
+ * (stringifyDeep). Undefined: not JSON-able (a cycle, nothing the API sent).
+ */
+export function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value) as string | undefined;
+  } catch (err) {
+    return err instanceof RangeError ? stringifyDeep(value) : undefined;
+  }
+}
+
+/**
+ * JSON.stringify without recursion, for parsed JSON (objects, arrays, strings, numbers,
+ * booleans, null; as JSON.stringify: an undefined or function member left out, null in an
+ * array). Linear: each value is pushed once. An object met twice is taken for a cycle.
+ */
+function stringifyDeep(root: unknown): string | undefined {
+  const out: string[] = [];
+  const seen = new Set<object>();
+  /** Values to write and literal text ('[', ',', a key), popped in order. */
+  const todo: Array<{ v: unknown } | string> = [{ v: root }];
+  for (let top = todo.pop(); top !== undefined; top = todo.pop()) {
+    if (typeof top === 'string') {
+      out.push(top);
+      continue;
+    }
+    const v = top.v;
+    if (v === null || typeof v !== 'object') {
+      out.push((JSON.stringify(v) as string | undefined) ?? 'null');
+      continue;
+    }
+    if (seen.has(v)) return undefined;
+    seen.add(v);
+    // Pushed in reverse, so popped in order (no spread: an array of a million members).
+    if (Array.isArray(v)) {
+      todo.push(']');
+      for (let i = v.length - 1; i >= 0; i--) todo.push({ v: v[i] }, i === 0 ? '[' : ',');
+      if (v.length === 0) todo.push('[');
+    } else {
+      const members = Object.entries(v).filter(
+        ([, m]) => m !== undefined && typeof m !== 'function' && typeof m !== 'symbol',
+      );
+      todo.push('}');
+      for (let i = members.length - 1; i >= 0; i--)
+        todo.push({ v: members[i]![1] }, `${i === 0 ? '{' : ','}${JSON.stringify(members[i]![0])}:`);
+      if (members.length === 0) todo.push('{');
+    }
+  }
+  return out.join('');
 }
 
 function isJson(s: string): boolean {
