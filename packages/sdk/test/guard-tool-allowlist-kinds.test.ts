@@ -172,6 +172,21 @@ describe('toolAllowlistGuard: chat custom tool calls and legacy functions', () =
     expect(await blockedTool()).toBe('run_shell');
   });
 
+  // As a declared tool's (f9e2d3d): a call naming a listed function beside its custom name, as a
+  // proxy checking only function.name would pass it, is read by both names.
+  const decoy = { ...custom, function: { name: 'get_weather', arguments: '{}' } };
+  it('a tool call naming a listed function beside its custom name blocks the response', async () => {
+    next = chatAnswer({ tool_calls: [decoy] });
+    expect(await chat(false)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
+  it('streamed, the same call blocks the stream', async () => {
+    next = chatStream({ tool_calls: [{ index: 0, ...decoy }] });
+    expect(await chat(true)).toBeInstanceOf(OutputBlockedError);
+    expect(await blockedTool()).toBe('run_shell');
+  });
+
   it('a streamed custom tool call outside the allowlist blocks the stream', async () => {
     next = chatStream({ role: 'assistant', tool_calls: [{ index: 0, ...custom }] });
     expect(await chat(true)).toBeInstanceOf(OutputBlockedError);

@@ -182,12 +182,17 @@ export function toolNames(tools: unknown): string[] {
 }
 
 /**
- * The tool a chat tool call names: a function's `function.name`, a custom tool's `custom.name`
- * (run by the application as a function is, so toolAllowlistGuard must see it).
+ * The tools a chat tool call names: a function's `function.name`, a custom tool's `custom.name`
+ * (run by the application as a function is, so toolAllowlistGuard must see it). Both when both
+ * are there, as toolNames reads a declared tool: the first only, a call naming a listed function
+ * beside its custom name was read as the listed one.
  */
-export function toolCallName(call: unknown): string | undefined {
+export function toolCallNames(call: unknown): string[] {
   const c = obj(call);
-  return str(obj(c?.function)?.name) ?? str(obj(c?.custom)?.name);
+  const out: string[] = [];
+  for (const name of [str(obj(c?.function)?.name), str(obj(c?.custom)?.name)])
+    if (name !== undefined) out.push(name);
+  return out;
 }
 
 export function emptySummary(): ResponseSummary {

@@ -4,7 +4,7 @@ import {
   num,
   obj,
   str,
-  toolCallName,
+  toolCallNames,
   toolNames,
   type Body,
   type ProviderAdapter,
@@ -80,10 +80,7 @@ export const openaiChatAdapter: ProviderAdapter = {
       const message = obj(choice?.message);
       const content = str(message?.content);
       if (content !== undefined) texts.push(content);
-      for (const tc of arr(message?.tool_calls)) {
-        const name = toolCallName(tc);
-        if (name !== undefined) s.toolCalls.push(name);
-      }
+      for (const tc of arr(message?.tool_calls)) s.toolCalls.push(...toolCallNames(tc));
       const legacy = str(obj(message?.function_call)?.name);
       if (legacy !== undefined) s.toolCalls.push(legacy);
     }
@@ -144,8 +141,7 @@ export const openaiChatAdapter: ProviderAdapter = {
             delta += content;
           }
           for (const tc of arr(d?.tool_calls)) {
-            const name = toolCallName(tc);
-            if (name !== undefined && name.length > 0) s.toolCalls.push(name);
+            for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
             // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
             const call = obj(tc);
             const piece = str(obj(call?.function)?.arguments) ?? str(obj(call?.custom)?.input);
