@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { basename } from 'node:path';
 import type { Alert } from '@llmsec/core';
 import { DetectionEngine, defaultRules, loadRulesFile, RuleFileError, type AlertSink } from '@llmsec/detect';
@@ -237,8 +238,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     throw err;
   }
   log.info('detector started', {
-    otlp_http: `${receivers.http.host}:${receivers.http.port}`,
-    otlp_grpc: `${receivers.grpc.host}:${receivers.grpc.port}`,
+    // HOST:PORT as otlp.http / otlp.grpc take it (an IPv6 host bracketed).
+    otlp_http: hostPort(receivers.http.host, receivers.http.port),
+    otlp_grpc: hostPort(receivers.grpc.host, receivers.grpc.port),
     // What a name resolved to (`localhost`: 127.0.0.1 and ::1 where both are).
     otlp_http_addresses: receivers.http.addresses,
     otlp_grpc_addresses: receivers.grpc.addresses,
@@ -317,4 +319,9 @@ function definedThresholds(t: NonNullable<ParsedConfig['enforcement']>['threshol
 function isLoopback(host: string): boolean {
   const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** `host:port`, an IPv6 host in brackets (`[::1]:4318`), as parseHostPort reads it. */
+function hostPort(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
