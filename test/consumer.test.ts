@@ -123,6 +123,43 @@ function readmeFiles(): string[] {
   return found;
 }
 
+/**
+ * The installed packages' entry points a consumer can import: every export but package.json,
+ * the ESM hook (an --import side effect, no names) and subpaths of optional peers not installed.
+ */
+function entryPoints(): string[] {
+  const specs: string[] = [];
+  for (const name of PACKAGES) {
+    const dir = join(app, 'node_modules', name === 'cli' ? 'llmsec' : `@llmsec/${name}`);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      name: string;
+      exports: Record<string, unknown>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    for (const subpath of Object.keys(pkg.exports)) {
+      if (subpath === './package.json' || subpath === './hook') continue;
+      if (pkg.peerDependenciesMeta?.[subpath.slice(2)]?.optional) continue;
+      specs.push(`${pkg.name}${subpath.slice(1)}`);
+    }
+  }
+  return specs;
+}
+
+/** Each runtime name an entry point exports, with the first entry point exporting it. */
+async function llmsecExports(): Promise<Map<string, string>> {
+  const script =
+    'const out = {}; for (const s of JSON.parse(process.argv[1])) out[s] = Object.keys(await import(s)); console.log(JSON.stringify(out));';
+  const r = ok(
+    await run(NODE, ['--input-type=module', '-e', script, JSON.stringify(entryPoints())], app),
+    'import every entry point',
+  );
+  const exported = new Map<string, string>();
+  for (const [spec, names] of Object.entries(JSON.parse(r.stdout) as Record<string, string[]>))
+    for (const n of names) if (!exported.has(n)) exported.set(n, spec);
+  expect(exported.has('ErrorFunnel') && exported.has('setupLlmsec'), 'entry points imported').toBe(true);
+  return exported;
+}
+
 /** Each check runs programs (tsc, npx) on a machine other jobs share: generous, not open-ended. */
 const TEST_TIMEOUT_MS = 180_000;
 
@@ -244,6 +281,7 @@ describe('the packages installed from their tarballs, outside the repository', (
         expect(relativeLinks, `${name} README links`).toEqual([]);
         const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
           exports: Record<string, string | Record<string, string>>;
+          typesVersions?: Record<string, Record<string, string[]>>;
           engines: { node: string };
         };
         expect(pkg.engines.node).toBe(ENGINES);
@@ -254,6 +292,13 @@ describe('the packages installed from their tarballs, outside the repository', (
             expect(existsSync(join(dir, file)), `${name} ${subpath} ${condition} -> ${file}`).toBe(true);
           }
         }
+        // TypeScript's node10 resolution reads no exports but typesVersions: it must map each
+        // subpath to the declarations its exports name, the fastify one too (whose optional
+        // peer the node10 check below leaves out), and nothing else.
+        const subpaths = Object.entries(pkg.exports).filter(([k]) => k !== '.' && k !== './package.json');
+        expect(pkg.typesVersions?.['*'] ?? {}, `${name} typesVersions against its exports' types`).toEqual(
+          Object.fromEntries(subpaths.map(([k, t]) => [k.slice(2), [typeof t === 'string' ? t : t.types]])),
+        );
       }
     },
   );
@@ -366,6 +411,18 @@ describe('the packages installed from their tarballs, outside the repository', (
         .filter((l) => /error TS\d+/.test(l))
         .filter((l) => !placeholders.has(/error (TS\d+)/.exec(l)![1]!));
       expect(errors).toEqual([]);
+      // A placeholder must be the reader's own name. One an llmsec entry point exports is an
+      // example that uses a class or function without importing it (dropped from its import
+      // line, or renamed there), which a reader copying it gets as an error too.
+      const named = [
+        ...r.stdout.matchAll(/error TS(?:2304|2552): Cannot find name '([^']+)'/g),
+        ...r.stdout.matchAll(/error TS18004: No value exists in scope for the shorthand property '([^']+)'/g),
+      ].map((m) => m[1]!);
+      const exported = await llmsecExports();
+      const unimported = [...new Set(named)]
+        .filter((n) => exported.has(n))
+        .map((n) => `${n} (${exported.get(n)})`);
+      expect(unimported, 'names an llmsec package exports, used without an import').toEqual([]);
     },
   );
 
