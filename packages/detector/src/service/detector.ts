@@ -249,7 +249,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     rules: engine.rules.length,
     sinks: sinks.map((s) => s.name),
   });
-  const open = [receivers.http.host, receivers.grpc.host].filter((host) => !isLoopback(host));
+  // Judged by the addresses listened on, not the host's text: a name is listened on at every
+  // address it resolves to (`localhost` with a LAN record too; a host name of 127.0.1.1 only).
+  const open = [...receivers.http.addresses, ...receivers.grpc.addresses].filter((a) => !isLoopback(a));
   if (config.enforcement !== undefined && config.otlp.auth_token === undefined && open.length > 0) {
     // Enforcement acts on whatever the receivers accept: without a token, any peer that reaches
     // them can send a record naming any user (a critical event) and get that user blocked or banned.
@@ -315,10 +317,9 @@ function definedThresholds(t: NonNullable<ParsedConfig['enforcement']>['threshol
   };
 }
 
-/** A loopback listen address (127.0.0.0/8, ::1, localhost): only this host can send. */
-function isLoopback(host: string): boolean {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+/** A loopback `address:port` listened on (127.0.0.0/8, [::1]): only this host can send. */
+function isLoopback(addressPort: string): boolean {
+  return addressPort.startsWith('[::1]:') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d+$/.test(addressPort);
 }
 
 /** `host:port`, an IPv6 host in brackets (`[::1]:4318`), as parseHostPort reads it. */
