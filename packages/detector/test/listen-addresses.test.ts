@@ -59,11 +59,11 @@ describe('listenOnAll', () => {
   it('skips an address this host does not have while another listens (the first to bind picks port 0)', async () => {
     const { servers, port, unavailable } = await listenOnAll(
       () => createServer((s) => s.end()),
-      ['192.0.2.1', '127.0.0.1', '2001:db8::1'],
+      ['203.0.113.1', '127.0.0.1', '2001:db8::1'],
       0,
     );
     try {
-      expect(unavailable).toEqual(['192.0.2.1', '2001:db8::1']);
+      expect(unavailable).toEqual(['203.0.113.1', '2001:db8::1']);
       expect(servers).toHaveLength(1);
       expect(port).toBeGreaterThan(0);
       expect(servers[0]!.address()).toMatchObject({ address: '127.0.0.1', port });
@@ -74,10 +74,10 @@ describe('listenOnAll', () => {
   });
 
   it('rejects when no address is one of this host, with the first error', async () => {
-    await expect(listenOnAll(() => createServer(), ['192.0.2.1', '2001:db8::1'], 0)).rejects.toThrow(
-      /EADDRNOTAVAIL.*192\.0\.2\.1/,
+    await expect(listenOnAll(() => createServer(), ['203.0.113.1', '2001:db8::1'], 0)).rejects.toThrow(
+      /EADDRNOTAVAIL.*203\.0\.113\.1/,
     );
-    await expect(listenOnAll(() => createServer(), ['192.0.2.1'], 0)).rejects.toThrow(/EADDRNOTAVAIL/);
+    await expect(listenOnAll(() => createServer(), ['203.0.113.1'], 0)).rejects.toThrow(/EADDRNOTAVAIL/);
   });
 
   it('closes those listening when one address cannot, and rejects with its error', async () => {

@@ -20,8 +20,8 @@ vi.mock('../src/otlp/listen-addresses.ts', async (importOriginal) => {
     listenAddresses: async (host: string) =>
       host === 'dual.test'
         ? ['127.0.0.1', '::1']
-        : host === 'partly-here.test' // 192.0.2.1 (TEST-NET-1) is no address of this host
-          ? ['192.0.2.1', '127.0.0.1']
+        : host === 'partly-here.test' // 203.0.113.1 (TEST-NET-3) is no address of this host
+          ? ['203.0.113.1', '127.0.0.1']
           : real.listenAddresses(host),
   };
 });
