@@ -87,6 +87,28 @@ describe('the chat API takes ordinary OpenAI request shapes', () => {
     ]);
   });
 
+  it('stream: false (sent by clients that always name it) and content-encoding identity are served', async () => {
+    // Only a stream asked for and a compressed body are refused (e2e-bad-input): an explicit
+    // `stream: false` or `null`, or a body declared uncompressed, is the ordinary request.
+    for (const [i, stream] of [false, null].entries()) {
+      const text = `Do you ship abroad? (${i})`;
+      const reply = await chat('shape-stream', { stream, messages: [{ role: 'user', content: text }] });
+      expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+      forwarded(text);
+    }
+    const res = await fetch(`${api.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-encoding': 'Identity',
+        'x-user-id': 'shape-enc',
+      },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Do you ship to Norway?' }] }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    forwarded('Do you ship to Norway?');
+  });
+
   it('a part that is not text (an image), or an empty part list, gets 400 naming the message', async () => {
     for (const content of [
       [
