@@ -9,7 +9,7 @@ import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
-import { TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
+import { readableJson, TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
 import type { GuardContext, GuardOutput } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -250,7 +250,8 @@ function endOutput(summary: ResponseSummary): GuardOutput {
   const side = summary.side ?? [];
   const answer = summary.texts ?? [summary.text];
   // Tool calls' arguments (tool-arguments.ts): after the quotes, the guards told which they are.
-  const tools = summary.toolArguments;
+  // Read as the plain answer's are: escapes' letters as spaces (readableJson).
+  const tools = summary.toolArguments?.map(readableJson);
   if (tools !== undefined && tools.length > 0) {
     const after = [...side, ...tools];
     const output = { text: `${summary.text}\n${after.join('\n')}`, toolCalls: summary.toolCalls };

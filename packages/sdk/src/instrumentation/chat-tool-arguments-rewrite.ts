@@ -89,7 +89,7 @@ function sendOthers(
     const slot: ArgumentSlot[] = [];
     const value: Record<string, unknown> = { arguments: c.text };
     textSlot(value, 'arguments', slot);
-    if (slot[0] !== undefined) slot[0].write(rw.whole(c.text));
+    if (slot[0] !== undefined) slot[0].write(rw.whole(slot[0].read));
     (out ??= []).push(
       c.kind === 'function'
         ? { index: c.index, function: { arguments: value.arguments } }

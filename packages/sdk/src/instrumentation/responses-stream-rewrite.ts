@@ -139,7 +139,7 @@ function rewriteArguments(holder: Record<string, unknown>, field: string, rw: St
   if (typeof raw !== 'string' || raw.length === 0) return;
   const slots: ArgumentSlot[] = [];
   textSlot(holder, field, slots);
-  slots[0]?.write(rw.whole(raw));
+  if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
 }
 
 /** The function_call / custom_tool_call items of a list, their arguments rewritten (rewriteArguments). */

@@ -12,8 +12,9 @@ import { StreamLimitError } from './stream-limit.ts';
  * They are side texts of the answer (output-texts.ts), after the quotes, each apart, so each is
  * under piiGuard's per-text cap and the guards' one verdict covers them. What is read is what
  * the model emitted: the arguments' JSON text as sent (Anthropic's `input`, which the API sends
- * as an object, as JSON.stringify writes it). JSON escapes are not decoded: `jane\u0040x.com`
- * is not an address to the detectors, as 'jane at x dot com' is not in the answer's text.
+ * as an object, as JSON.stringify writes it). `\u` escapes are not decoded: `jane\u0040x.com`
+ * is not an address to the detectors, as 'jane at x dot com' is not in the answer's text. The
+ * letter of a newline or tab escape is read as a space (readableJson).
  *
  * A rewrite (piiGuard redact) is made in the JSON text: a placeholder inside a JSON string keeps
  * it JSON (`"[REDACTED:email]"`: no quote or backslash in it), one in place of a number or
@@ -48,28 +49,90 @@ export interface ArgumentSlot {
 export function textSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
   const raw = holder[field];
   if (typeof raw !== 'string' || raw.length === 0) return;
+  const read = readableJson(raw);
   out.push({
-    read: raw,
+    read,
     write(next) {
-      if (next === raw) return;
-      if (isJson(raw) && !isJson(next)) throw new UnwritableArguments();
-      holder[field] = next;
+      if (next === read) return;
+      const back = restoreEscapes(raw, next);
+      if (back === undefined || (isJson(raw) && !isJson(back))) throw new UnwritableArguments();
+      holder[field] = back;
     },
   });
+}
+
+/** Escapes whose letter glues to the text after it (`\n415-555-0123`): read as a space. */
+function gluingEscape(c: number): boolean {
+  return c === 0x6e || c === 0x74 || c === 0x72 || c === 0x62 || c === 0x66; // n t r b f
+}
+
+/**
+ * `raw` as the guards read it: the letter of each `\n` `\t` `\r` `\b` `\f` escape a space, the
+ * length kept. Read as sent, a newline in a JSON string is `\n`, and 'n415-555-0123',
+ * 'njane@example.com', 'tsk-proj-...' are no phone, a longer address, no key to core's
+ * detectors (they want a word boundary): data on any line but a string's first was missed, and
+ * redact took the 'n' into a placeholder (`\[REDACTED:email]`, not JSON). Linear; `raw` itself
+ * when it has no backslash.
+ */
+export function readableJson(raw: string): string {
+  if (raw.indexOf('\\') === -1) return raw;
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < raw.length - 1; i++) {
+    if (raw.charCodeAt(i) !== 0x5c) continue;
+    if (gluingEscape(raw.charCodeAt(i + 1))) {
+      out += raw.slice(from, i + 1) + ' ';
+      from = i + 2;
+    }
+    i++; // the escaped character, whatever it is (`\\n` is a backslash and an n)
+  }
+  return from === 0 ? raw : out + raw.slice(from);
+}
+
+/**
+ * A rewrite of `readableJson(raw)` with the escapes' letters put back, in order: every `\ ` of
+ * the rewrite is one of them (JSON has no `\ ` escape; a placeholder holds no backslash).
+ * Undefined when their count differs (a finding took one in): the caller blocks, fail closed.
+ */
+export function restoreEscapes(raw: string, next: string): string | undefined {
+  if (raw.indexOf('\\') === -1) return next;
+  const letters: string[] = [];
+  for (let i = 0; i < raw.length - 1; i++) {
+    if (raw.charCodeAt(i) !== 0x5c) continue;
+    if (gluingEscape(raw.charCodeAt(i + 1))) letters.push(raw[i + 1]!);
+    i++;
+  }
+  if (letters.length === 0) return next;
+  let out = '';
+  let from = 0;
+  let k = 0;
+  for (let i = 0; i < next.length - 1; i++) {
+    if (next.charCodeAt(i) !== 0x5c) continue;
+    if (next.charCodeAt(i + 1) === 0x20) {
+      if (k === letters.length) return undefined;
+      out += next.slice(from, i + 1) + letters[k++]!;
+      from = i + 2;
+    }
+    i++;
+  }
+  return k === letters.length ? out + next.slice(from) : undefined;
 }
 
 /** Anthropic `tool_use.input`: an object, read as its JSON text, written back parsed. */
 export function objectSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
   const value = holder[field];
   if (value === undefined) return;
-  const read = jsonText(value);
-  if (read === undefined || read === '{}') return;
+  const text = jsonText(value);
+  if (text === undefined || text === '{}') return;
+  const read = readableJson(text);
   out.push({
     read,
     write(next) {
       if (next === read) return;
+      const back = restoreEscapes(text, next);
+      if (back === undefined) throw new UnwritableArguments();
       try {
-        holder[field] = JSON.parse(next) as unknown;
+        holder[field] = JSON.parse(back) as unknown;
       } catch {
         throw new UnwritableArguments();
       }
