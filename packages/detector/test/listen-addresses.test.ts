@@ -73,6 +73,18 @@ describe('listenOnAll', () => {
     }
   });
 
+  // mDNS (`box.local`) and some resolvers answer with a link-local IPv6 address; the answer
+  // carries no interface (scope), and listen() refuses it (EINVAL).
+  it('skips a link-local IPv6 address without its interface while another listens', async () => {
+    const { servers, unavailable } = await listenOnAll(() => createServer(), ['fe80::1234', '127.0.0.1'], 0);
+    try {
+      expect(unavailable).toEqual(['fe80::1234']);
+      expect(servers.map((s) => (s.address() as { address: string }).address)).toEqual(['127.0.0.1']);
+    } finally {
+      await close(servers);
+    }
+  });
+
   it('rejects when no address is one of this host, with the first error', async () => {
     await expect(listenOnAll(() => createServer(), ['203.0.113.1', '2001:db8::1'], 0)).rejects.toThrow(
       /EADDRNOTAVAIL.*203\.0\.113\.1/,

@@ -45,6 +45,16 @@ export async function listenAddresses(host: string): Promise<string[]> {
 const NOT_THIS_HOST = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT']);
 
 /**
+ * Whether listen()'s error says the address is none this host can listen on: NOT_THIS_HOST, or
+ * EINVAL for a link-local IPv6 address (fe80::/10), which a resolver's answer (mDNS' `.local`)
+ * gives without the interface it needs.
+ */
+function notThisHost(err: unknown, address: string): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return NOT_THIS_HOST.has(code) || (code === 'EINVAL' && /^fe[89ab][0-9a-f]:/i.test(address));
+}
+
+/**
  * Listens one server per address, all on one port: when `port` is 0 the first to listen picks
  * it and the others take the same (as grpc-js does for a name). Resolves with the servers, the
  * port and the addresses skipped as not this host's (NOT_THIS_HOST, while another listens); if
@@ -66,7 +76,7 @@ export async function listenOnAll(
       try {
         bound = await listen(server, address, bound);
       } catch (err) {
-        if (!NOT_THIS_HOST.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        if (!notThisHost(err, address)) throw err;
         unavailable.push(address);
         firstUnavailable ??= err;
         continue;
