@@ -73,4 +73,29 @@ describe('middleware with the real RateLimiter + MemoryStore', () => {
     expect(refused.headers['x-ratelimit-remaining']).toBe('0');
     await expect.poll(async () => (await limiter.status('dana', 'free')).activeLeases).toBe(0);
   });
+
+  it("the default secondary subject (the client address) gets the user's tier without a secondaryTier, as the README warns", async () => {
+    // Four users behind one address, one request each, at 2 requests a minute: without a
+    // secondaryTier the address bucket has the user's budget and refuses the third user; with
+    // one sized for an address, none is refused.
+    const statuses = async (secondaryTier: 'ip' | undefined): Promise<number[]> => {
+      const limiter = new RateLimiter({
+        store: new MemoryStore(),
+        tiers: { free: { requestsPerMinute: 2 }, ip: { requestsPerMinute: 600 } },
+        defaultTier: 'free',
+        ...(secondaryTier !== undefined ? { secondaryTier } : {}),
+        enforcement: false,
+      });
+      server = createServer(withRateLimit(limiter, (_req, res) => res.end('ok')));
+      const port = await listen(server);
+      const got: number[] = [];
+      for (const user of ['ann', 'ben', 'cy', 'dee'])
+        got.push((await fetchRaw(port, { headers: { 'x-user-id': user } })).status);
+      await close(server);
+      server = undefined;
+      return got;
+    };
+    expect(await statuses(undefined)).toEqual([200, 200, 429, 429]);
+    expect(await statuses('ip')).toEqual([200, 200, 200, 200]);
+  });
 });
