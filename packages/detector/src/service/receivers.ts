@@ -133,6 +133,10 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   // A name listens on every address it resolves to (`localhost`: 127.0.0.1 and ::1), one port.
   const httpListening = await listenOnAll(makeServer, await listenAddresses(httpAddr.host), httpAddr.port);
   const servers = httpListening.servers as Server[];
+  // An accept failing later (ENOBUFS, ENOMEM...) is an 'error' event: unhandled, it would end the
+  // process (the gRPC listeners have the same handler).
+  for (const server of servers)
+    server.on('error', (err) => logger.error('OTLP/HTTP listener error', { error: err }));
   if (httpListening.unavailable.length > 0)
     logger.warn('OTLP/HTTP not listening on addresses this host does not have', {
       host: httpAddr.host,
