@@ -18,6 +18,10 @@ import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts
  * and a finding in a piece of JSON cannot be replaced before the rest of it is seen. Before,
  * the pieces reached the reader as sent: an address passed `redact` (the end check reported it).
  *
+ * The legacy `delta.function_call.arguments` (one call per choice) likewise, sent whole in
+ * `delta.function_call.arguments` of the finish chunk (ChatCompletionStream appends it too);
+ * before, its pieces went out as sent.
+ *
  * A rewrite that is no longer JSON where the arguments were throws UnwritableArguments (the
  * stream is cut as a block: call-stream.ts). Fail closed: a stream that ends without the
  * choice's finish delivers none of its arguments, nor a call past MAX_TOOL_CALLS.
@@ -26,8 +30,8 @@ import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts
 interface HeldCall {
   choice: number;
   index: number;
-  /** `function` or `custom`: the field the pieces came in. */
-  kind: 'function' | 'custom';
+  /** `function` or `custom`: the field the pieces came in; `legacy`: `delta.function_call.arguments`. */
+  kind: 'function' | 'custom' | 'legacy';
   text: string;
 }
 
@@ -41,9 +45,19 @@ export function rewriteChatToolArguments(
 ): void {
   const last = typeof choice.finish_reason === 'string';
   // The common chunk (content, no tool call, not the last): no lookup.
-  if (d?.tool_calls === undefined && !last) return;
+  if (d?.tool_calls === undefined && d?.function_call === undefined && !last) return;
   const at = num(choice.index) ?? 0;
   let calls = held.get(rw);
+  // The legacy function_call (one per choice): its pieces kept back as a call's, sent at the finish.
+  const legacy = obj(d?.function_call);
+  const legacyPiece = legacy?.arguments;
+  if (legacy !== undefined && typeof legacyPiece === 'string' && legacyPiece.length > 0) {
+    legacy.arguments = '';
+    if (calls === undefined) held.set(rw, (calls = new Map()));
+    const so = calls.get(`${at}:f`);
+    if (so !== undefined) so.text += legacyPiece;
+    else calls.set(`${at}:f`, { choice: at, index: -1, kind: 'legacy', text: legacyPiece });
+  }
   /** Calls of this choice ended in this chunk (another call began): sent before its entries. */
   let ended: unknown[] | undefined;
   for (const tc of arr(d?.tool_calls)) {
@@ -65,10 +79,29 @@ export function rewriteChatToolArguments(
     else if (calls.size < MAX_TOOL_CALLS)
       calls.set(key, { choice: at, index, kind: holder === fn ? 'function' : 'custom', text: piece });
   }
+  if (last && calls !== undefined) {
+    const fc = calls.get(`${at}:f`);
+    if (fc !== undefined) {
+      calls.delete(`${at}:f`);
+      const arguments_ = writtenWhole(fc.text, rw);
+      const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
+      delta.function_call = { ...obj(delta.function_call), arguments: arguments_ };
+    }
+  }
   const out = last && calls !== undefined ? sendOthers(calls, at, undefined, rw, ended) : ended;
   if (out === undefined || out.length === 0) return;
-  if (d !== undefined) d.tool_calls = [...out, ...arr(d.tool_calls)];
+  const delta = obj(choice.delta);
+  if (delta !== undefined) delta.tool_calls = [...out, ...arr(delta.tool_calls)];
   else choice.delta = { tool_calls: out };
+}
+
+/** A held call's text rewritten whole (rw.whole); throws UnwritableArguments when no longer JSON. */
+function writtenWhole(text: string, rw: StreamItemRewrite): string {
+  const slot: ArgumentSlot[] = [];
+  const value: Record<string, unknown> = { arguments: text };
+  textSlot(value, 'arguments', slot);
+  if (slot[0] !== undefined) slot[0].write(rw.whole(slot[0].read));
+  return value.arguments as string;
 }
 
 /**
@@ -84,16 +117,13 @@ function sendOthers(
   out: unknown[] | undefined,
 ): unknown[] | undefined {
   for (const [key, c] of calls) {
-    if (c.choice !== at || c.index === index) continue;
+    if (c.choice !== at || c.index === index || c.kind === 'legacy') continue;
     calls.delete(key);
-    const slot: ArgumentSlot[] = [];
-    const value: Record<string, unknown> = { arguments: c.text };
-    textSlot(value, 'arguments', slot);
-    if (slot[0] !== undefined) slot[0].write(rw.whole(slot[0].read));
+    const text = writtenWhole(c.text, rw);
     (out ??= []).push(
       c.kind === 'function'
-        ? { index: c.index, function: { arguments: value.arguments } }
-        : { index: c.index, custom: { input: value.arguments } },
+        ? { index: c.index, function: { arguments: text } }
+        : { index: c.index, custom: { input: text } },
     );
   }
   return out;
