@@ -6,15 +6,39 @@
  * Bob's block carrying the id of Alice's) counts there, where the fleet's group never held it;
  * and one group's traffic cannot push another group's ids out.
  *
- * Rows as the group table numbers them, HELD_IDS doubles each in one Float64Array (0 = empty),
- * allocated only once an event fed through `ingestOnce` reaches the table and grown with its
- * rows: 257 bytes per group row, none for an engine fed through `ingest` only.
+ * A row's ids sit in one block of a pool sized to what it holds: 4 ids, then 8, 16 and 32 (then
+ * a ring), so a group that processed n events costs about 8n bytes, at most 256, plus 6 bytes of
+ * row index, not 257 bytes from its first event (replay: half the users hold 9 to 16 ids). The
+ * pool is chunks of 64 KB, never copied, allocated only once an event fed through `ingestOnce`
+ * reaches the table; a freed block (a row grown or evicted) is reused, a larger one split.
+ *
+ * Bounded however groups come and go (an attacker's keys evicting rows): a block of a class is
+ * made (new, or by a split) only while that class has no free block, so when every block of the
+ * class is in use, one per row at most; a class never has more than maxRows + 2 blocks, and the
+ * pool never more than (4 + 8 + 16 + 32) ids, 480 bytes, per row and two more (`poolBytes`).
  */
 export const HELD_IDS = 32;
 
+/** Ids per chunk: a multiple of HELD_IDS, so a block never spans two chunks. */
+const CHUNK_IDS = 8192;
+const CHUNK_SHIFT = 13;
+
+/** The block size class of a row holding `n` ids (0: 4 ids, 1: 8, 2: 16, 3: 32). */
+function sizeClass(n: number): number {
+  return n <= 4 ? 0 : n <= 8 ? 1 : n <= 16 ? 2 : 3;
+}
+
 export class GroupIds {
-  private ids = new Float64Array(0);
-  /** Per row: the ring position the next id is written to. */
+  private readonly chunks: Float64Array[] = [];
+  /** Next unused id position of the last chunk (CHUNK_IDS: none left). */
+  private top = CHUNK_IDS;
+  /** Free blocks per size class, as pool positions. */
+  private readonly free: number[][] = [[], [], [], []];
+  /** Per row: its block's pool position (meaningful while `len` > 0). */
+  private at = new Uint32Array(0);
+  /** Per row: the ids it holds, at most HELD_IDS. */
+  private len = new Uint8Array(0);
+  /** Per row holding HELD_IDS: the ring position the next id is written to (the oldest's). */
   private next = new Uint8Array(0);
 
   private readonly maxRows: number;
@@ -28,32 +52,86 @@ export class GroupIds {
    * row's oldest when HELD_IDS are held. O(HELD_IDS).
    */
   repeat(row: number, h: number): boolean {
-    if (row >= this.next.length) this.grow(row + 1);
-    const ids = this.ids;
-    const base = row * HELD_IDS;
-    for (let i = base, end = base + HELD_IDS; i < end; i++) if (ids[i] === h) return true;
-    const k = this.next[row]!;
-    ids[base + k] = h;
-    this.next[row] = k + 1 === HELD_IDS ? 0 : k + 1;
+    if (row >= this.len.length) this.grow(row + 1);
+    const n = this.len[row]!;
+    let pos = this.at[row]!;
+    if (n > 0) {
+      const chunk = this.chunks[pos >>> CHUNK_SHIFT]!;
+      const base = pos & (CHUNK_IDS - 1);
+      for (let i = base, end = base + n; i < end; i++) if (chunk[i] === h) return true;
+    }
+    if (n === HELD_IDS) {
+      const k = this.next[row]!;
+      this.chunks[pos >>> CHUNK_SHIFT]![(pos & (CHUNK_IDS - 1)) + k] = h;
+      this.next[row] = k + 1 === HELD_IDS ? 0 : k + 1;
+      return false;
+    }
+    // Full at 4, 8 or 16 (or empty): move to a block twice the size. Before HELD_IDS the ids
+    // are in order, oldest first, so the ring starts at 0 once full.
+    if (n === 0 || n === 4 << sizeClass(n)) {
+      const to = this.alloc(n === 0 ? 0 : sizeClass(n) + 1);
+      if (n > 0) {
+        const from = this.chunks[pos >>> CHUNK_SHIFT]!;
+        const base = pos & (CHUNK_IDS - 1);
+        this.chunks[to >>> CHUNK_SHIFT]!.set(from.subarray(base, base + n), to & (CHUNK_IDS - 1));
+        this.free[sizeClass(n)]!.push(pos);
+      }
+      pos = to;
+      this.at[row] = to;
+    }
+    this.chunks[pos >>> CHUNK_SHIFT]![(pos & (CHUNK_IDS - 1)) + n] = h;
+    this.len[row] = n + 1;
     return false;
   }
 
   /** Empties row `row` (its group was evicted and the row given to another). */
   reset(row: number): void {
-    if (row >= this.next.length) return;
-    this.ids.fill(0, row * HELD_IDS, (row + 1) * HELD_IDS);
+    if (row >= this.len.length) return;
+    const n = this.len[row]!;
+    if (n > 0) this.free[sizeClass(n)]!.push(this.at[row]!);
+    this.len[row] = 0;
     this.next[row] = 0;
   }
 
+  /** Pool bytes held (blocks in use, free ones and the unused rest of the last chunk). */
+  get poolBytes(): number {
+    return this.chunks.length * CHUNK_IDS * 8;
+  }
+
+  /** A block of class `cls`: a free one, else half of a larger free one split, else new. */
+  private alloc(cls: number): number {
+    const own = this.free[cls]!;
+    if (own.length > 0) return own.pop()!;
+    for (let c = cls + 1; c < 4; c++) {
+      const larger = this.free[c]!;
+      if (larger.length === 0) continue;
+      // Split in halves down to cls: the upper half of each level is free at that level.
+      const pos = larger.pop()!;
+      for (let k = c - 1; k >= cls; k--) this.free[k]!.push(pos + (4 << k));
+      return pos;
+    }
+    const size = 4 << cls;
+    if (this.top + size > CHUNK_IDS) {
+      this.chunks.push(new Float64Array(CHUNK_IDS));
+      this.top = 0;
+    }
+    const pos = (this.chunks.length - 1) * CHUNK_IDS + this.top;
+    this.top += size;
+    return pos;
+  }
+
   private grow(rows: number): void {
-    let size = Math.max(64, this.next.length);
+    let size = Math.max(64, this.len.length);
     while (size < rows) size *= 2;
     size = Math.max(rows, Math.min(size, this.maxRows));
-    const ids = new Float64Array(size * HELD_IDS);
-    ids.set(this.ids);
+    const at = new Uint32Array(size);
+    at.set(this.at);
+    const len = new Uint8Array(size);
+    len.set(this.len);
     const next = new Uint8Array(size);
     next.set(this.next);
-    this.ids = ids;
+    this.at = at;
+    this.len = len;
     this.next = next;
   }
 }
