@@ -141,8 +141,28 @@ function anthropicReply(): FakeResponse {
   };
 }
 
+/** After the tools ran (runTools sends their results back): a text answer. */
+function chatAfterTools(): FakeResponse {
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
+    data: {
+      id: 'chatcmpl-h2',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    },
+  });
+  return {
+    kind: 'sse',
+    events: [chunk({ role: 'assistant', content: 'Done.' }), chunk({}, 'stop'), { data: '[DONE]' }],
+  };
+}
+
 function script(req: FakeRequest): FakeResponse | undefined {
-  if (req.path.endsWith('/chat/completions')) return chat();
+  if (req.path.endsWith('/chat/completions'))
+    return (req.body.messages as Array<{ role: string }>).some((m) => m.role === 'tool')
+      ? chatAfterTools()
+      : chat();
   if (req.path.endsWith('/v1/responses')) return responses();
   if (req.path === '/v1/messages') return anthropicReply();
   return undefined;
@@ -188,6 +208,30 @@ describe("clean tool-call arguments through the clients' stream helpers", () => 
       );
       expect(parsed).toEqual(want.map((a) => JSON.parse(a) as unknown));
       expect(done).toEqual(want.map((a, i) => [i, a, JSON.parse(a) as unknown]));
+    });
+
+    it(`${mode}: chat.completions.runTools() (streamed) runs each tool with its arguments exactly`, async () => {
+      const ran: Array<[string, unknown]> = [];
+      const runner = openai(mode).chat.completions.runTools({
+        model: 'gpt-4o-mini',
+        messages: ask,
+        stream: true,
+        tools: CALLS.map((c) => ({
+          type: 'function' as const,
+          function: {
+            name: c.name,
+            description: c.name,
+            parameters: { type: 'object', properties: {} },
+            parse: (input: string) => JSON.parse(input) as Record<string, unknown>,
+            function: (args: Record<string, unknown>) => {
+              ran.push([c.name, args]);
+              return 'ok';
+            },
+          },
+        })),
+      });
+      expect(await runner.finalContent()).toBe('Done.');
+      expect(ran).toEqual(CALLS.map((c) => [c.name, JSON.parse(c.args) as unknown]));
     });
 
     it(`${mode}: chat create({stream:true}) deltas accumulated by index give each call's arguments`, async () => {
