@@ -265,9 +265,10 @@ export class DetectionEngine {
         this.ingest(event, timeMs);
         return true;
       }
-      const slot = this.recent.addOrFind(event.event_id, event);
-      if (slot >= 0 && this.exactCopy(slot, event)) return false;
       h = idHash(event.event_id, this.idSeed);
+      // Its low 32 bits (a seeded lane of its own) serve the id table: one pass over the id.
+      const slot = this.recent.addOrFind(event.event_id, event, h | 0);
+      if (slot >= 0 && this.exactCopy(slot, event)) return false;
     } catch (err) {
       this.errors.report('ingestOnce', err);
       return false;

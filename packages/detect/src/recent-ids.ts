@@ -55,10 +55,11 @@ export class RecentIds {
 
   /**
    * Records the id with `value` and returns -1, or, when the id is recorded already, returns
-   * its slot (for valueAt / setValueAt) and records nothing.
+   * its slot (for valueAt / setValueAt) and records nothing. `h`: the id's 32-bit hash when the
+   * caller has one (the engine's seeded idHash, so each id is hashed once per event); every call
+   * on one instance must give it or none, so that equal ids meet in one chain.
    */
-  addOrFind(id: unknown, value: unknown): number {
-    const h = this.hash(id);
+  addOrFind(id: unknown, value: unknown, h: number = this.hash(id)): number {
     const table = this.table;
     const mask = this.mask;
     let i = h & mask;
