@@ -91,18 +91,26 @@ export function readableJson(raw: string): string {
 
 /**
  * A rewrite of `readableJson(raw)` with the escapes' letters put back, in order: every `\ ` of
- * the rewrite is one of them (JSON has no `\ ` escape; a placeholder holds no backslash).
+ * the rewrite is one of them or one of raw's own (JSON has no `\ ` escape, free text may; a
+ * placeholder holds no backslash).
  * Undefined when their count differs (a finding took one in): the caller blocks, fail closed.
  */
 export function restoreEscapes(raw: string, next: string): string | undefined {
   if (raw.indexOf('\\') === -1) return next;
+  // A `\ ` of raw's own (a custom tool's free text: `My\ Documents`) is a "letter" too, a space:
+  // each `\ ` of the rewrite is then one of these, in order.
   const letters: string[] = [];
+  let ours = 0;
   for (let i = 0; i < raw.length - 1; i++) {
     if (raw.charCodeAt(i) !== 0x5c) continue;
-    if (gluingEscape(raw.charCodeAt(i + 1))) letters.push(raw[i + 1]!);
+    const c = raw.charCodeAt(i + 1);
+    if (gluingEscape(c)) {
+      letters.push(raw[i + 1]!);
+      ours++;
+    } else if (c === 0x20) letters.push(' ');
     i++;
   }
-  if (letters.length === 0) return next;
+  if (ours === 0) return next;
   let out = '';
   let from = 0;
   let k = 0;
