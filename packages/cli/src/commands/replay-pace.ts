@@ -30,7 +30,7 @@ const DONE = 'done';
  * Paces the shards of one sharded replay (--shards N on one --state ruleset) by event time,
  * through one small hash in Redis. Shards share one event-time clock there: a shard shipping
  * events far newer than another shard's still-unshipped ones made those late and their incidents
- * missed (README, "Shards"). Each shard publishes its frontier: the oldest event time of the
+ * missed (packages/cli/README.md). Each shard publishes its frontier: the oldest event time of the
  * block it is about to ship and of those still queued in its engine. A block (its times span at
  * most `margin`, half the lateness) goes to the engine only when its newest time is within
  * `margin` of every other live shard's frontier, or when this shard's frontier is the oldest of
