@@ -28,15 +28,25 @@ import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts
  */
 
 interface HeldCall {
-  choice: number;
   index: number;
-  /** `function` or `custom`: the field the pieces came in; `legacy`: `delta.function_call.arguments`. */
-  kind: 'function' | 'custom' | 'legacy';
+  /** `function` or `custom`: the field the pieces came in. */
+  kind: 'function' | 'custom';
   text: string;
 }
 
-/** Per stream (its StreamItemRewrite): the calls whose pieces were kept back, in order. */
-const held = new WeakMap<StreamItemRewrite, Map<string, HeldCall>>();
+/**
+ * Per stream (its StreamItemRewrite), per choice: the calls whose pieces are kept back, in
+ * order (after a switch of call, one: the others were sent), and the legacy function_call's.
+ * By choice, so a chunk's call looks at its own choice's calls only, however many choices hold.
+ */
+interface Held {
+  calls: Map<number, Map<number, HeldCall>>;
+  legacy: Map<number, string>;
+  /** Calls kept back, over every choice: past MAX_TOOL_CALLS a new one is not (fail closed). */
+  size: number;
+}
+
+const held = new WeakMap<StreamItemRewrite, Held>();
 
 export function rewriteChatToolArguments(
   choice: Record<string, unknown>,
@@ -47,23 +57,26 @@ export function rewriteChatToolArguments(
   // The common chunk (content, no tool call, not the last): no lookup.
   if (d?.tool_calls === undefined && d?.function_call === undefined && !last) return;
   const at = num(choice.index) ?? 0;
-  let calls = held.get(rw);
+  let h = held.get(rw);
+  const state = (): Held => {
+    if (h === undefined) held.set(rw, (h = { calls: new Map(), legacy: new Map(), size: 0 }));
+    return h;
+  };
   // The legacy function_call (one per choice): its pieces kept back as a call's, sent at the finish.
   const legacy = obj(d?.function_call);
   const legacyPiece = legacy?.arguments;
   if (legacy !== undefined && typeof legacyPiece === 'string' && legacyPiece.length > 0) {
     legacy.arguments = '';
-    if (calls === undefined) held.set(rw, (calls = new Map()));
-    const so = calls.get(`${at}:f`);
-    if (so !== undefined) so.text += legacyPiece;
-    else calls.set(`${at}:f`, { choice: at, index: -1, kind: 'legacy', text: legacyPiece });
+    const l = state().legacy;
+    l.set(at, (l.get(at) ?? '') + legacyPiece);
   }
   /** Calls of this choice ended in this chunk (another call began): sent before its entries. */
   let ended: unknown[] | undefined;
   for (const tc of arr(d?.tool_calls)) {
     const call = obj(tc);
     const index = num(call?.index) ?? 0;
-    if (calls !== undefined && calls.size > 0) ended = sendOthers(calls, at, index, rw, ended);
+    const mine = h?.calls.get(at);
+    if (mine !== undefined && h !== undefined) ended = sendOthers(h, mine, index, rw, ended);
     const fn = obj(call?.function);
     const custom = obj(call?.custom);
     const holder =
@@ -72,23 +85,34 @@ export function rewriteChatToolArguments(
     const piece = holder?.[field];
     if (holder === undefined || typeof piece !== 'string' || piece.length === 0) continue;
     holder[field] = '';
-    const key = `${at}:${index}`;
-    if (calls === undefined) held.set(rw, (calls = new Map()));
-    const so = calls.get(key);
+    const st = state();
+    let calls = st.calls.get(at);
+    if (calls === undefined) st.calls.set(at, (calls = new Map()));
+    const so = calls.get(index);
     if (so !== undefined) so.text += piece;
-    else if (calls.size < MAX_TOOL_CALLS)
-      calls.set(key, { choice: at, index, kind: holder === fn ? 'function' : 'custom', text: piece });
-  }
-  if (last && calls !== undefined) {
-    const fc = calls.get(`${at}:f`);
-    if (fc !== undefined) {
-      calls.delete(`${at}:f`);
-      const arguments_ = writtenWhole(fc.text, rw);
-      const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
-      delta.function_call = { ...obj(delta.function_call), arguments: arguments_ };
+    else if (st.size < MAX_TOOL_CALLS) {
+      st.size++;
+      calls.set(index, { index, kind: holder === fn ? 'function' : 'custom', text: piece });
     }
   }
-  const out = last && calls !== undefined ? sendOthers(calls, at, undefined, rw, ended) : ended;
+  if (!last || h === undefined) return finish(choice, ended);
+  const fc = h.legacy.get(at);
+  if (fc !== undefined) {
+    h.legacy.delete(at);
+    const arguments_ = writtenWhole(fc, rw);
+    const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
+    delta.function_call = { ...obj(delta.function_call), arguments: arguments_ };
+  }
+  const mine = h.calls.get(at);
+  if (mine !== undefined) {
+    ended = sendOthers(h, mine, undefined, rw, ended);
+    h.calls.delete(at);
+  }
+  finish(choice, ended);
+}
+
+/** The calls sent in this chunk, before its own entries. */
+function finish(choice: Record<string, unknown>, out: unknown[] | undefined): void {
   if (out === undefined || out.length === 0) return;
   const delta = obj(choice.delta);
   if (delta !== undefined) delta.tool_calls = [...out, ...arr(delta.tool_calls)];
@@ -105,20 +129,21 @@ function writtenWhole(text: string, rw: StreamItemRewrite): string {
 }
 
 /**
- * The held calls of choice `at` other than `index` (all of them: undefined), rewritten whole and
- * removed from `calls`, appended to `out`. Throws UnwritableArguments when a rewrite is no
- * longer JSON where the pieces were.
+ * The held calls of one choice (`calls`) other than `index` (all of them: undefined), rewritten
+ * whole and removed, appended to `out`. Throws UnwritableArguments when a rewrite is no longer
+ * JSON where the pieces were.
  */
 function sendOthers(
-  calls: Map<string, HeldCall>,
-  at: number,
+  h: Held,
+  calls: Map<number, HeldCall>,
   index: number | undefined,
   rw: StreamItemRewrite,
   out: unknown[] | undefined,
 ): unknown[] | undefined {
   for (const [key, c] of calls) {
-    if (c.choice !== at || c.index === index || c.kind === 'legacy') continue;
+    if (key === index) continue;
     calls.delete(key);
+    h.size--;
     const text = writtenWhole(c.text, rw);
     (out ??= []).push(
       c.kind === 'function'
