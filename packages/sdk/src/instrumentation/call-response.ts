@@ -77,12 +77,13 @@ export function attachResponse<T>(call: RespondingCall, result: T): T {
 
 /*
  * The closures attachResponse puts on the library's promise are made by the small functions
- * below, each holding only what it uses. Made inline, they held attachResponse's whole context
- * (the call, the promise, the library's parse), and on openai 6 every call's objects then
- * outlived the young generation (V8 nepotism: dead promoted objects keeping younger ones, call
- * after call; which slot links one call to the next was not traced): 3.5-3.8 KB promoted per
- * call with real providers against 1.1-1.3 KB now and 0.9 KB for the official instrumentation
- * (bench/instrumentation/peer-gc.ts, issue 13); test/instr-young-garbage.test.ts.
+ * below and stored by attachResponse. Made inline and stored by the function that made them,
+ * they held the same things (the call, the promise, the library's parse), yet on openai 6 every
+ * call's objects then outlived the young generation (dead promoted objects keeping younger ones,
+ * call after call): 3.5-3.8 KB promoted per call with real providers against 1.1-1.3 KB now and
+ * 0.9 KB for the official instrumentation (bench/instrumentation/peer-gc.ts, issue 13). Why the
+ * site matters was not found (bench/instrumentation/closure-site-gc.ts, instrumentation README
+ * 'The promotion was a closure'): keep them made here. test/instr-young-garbage.test.ts.
  */
 
 /** The call's failure handler for the response promise. */
