@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { scenarioRun, toJsonl } from '../../../test/support/scenarios/index.ts';
@@ -58,11 +59,17 @@ function wholeLog(): string[] {
   return out;
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  started?: (pid: number) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=@llmsec/source', BIN, 'replay', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env,
     });
+    if (child.pid !== undefined) started?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -166,6 +173,41 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
       const late = (stderr: string): number => Number(/, (\d+) late \(dropped\)/.exec(stderr)![1]);
       expect(late(runs[0]!.stderr) + late(runs[1]!.stderr), lateness).toBe(late(whole.stderr));
       expect(alertSet(runs.map((r) => r.stdout).join('\n')), lateness).toEqual(alertSet(whole.stdout));
+    }
+  }, 120_000);
+
+  it('a shard that dies mid-run stops holding the other back after 30 s quiet, which says it went on unpaced', async () => {
+    const ruleset = `pace-dead-${process.pid}-${Date.now()}`;
+    const args = (k: number) => [
+      join(dir, `shard-2-${k}.jsonl`),
+      '--format',
+      'jsonl',
+      '--state',
+      server.url,
+      '--ruleset',
+      ruleset,
+      '--shards',
+      '2',
+    ];
+    const env = { ...process.env, LLMSEC_REPLAY_BARRIER_TIMEOUT_MS: '2000' };
+    let victim: number | undefined;
+    const a = run(args(0), env);
+    const b = run(args(1), env, (pid) => (victim = pid));
+    const direct = new Redis(server.url);
+    try {
+      // Both registered and pacing: then the second dies without a word.
+      const key = `llmsec:det:{${ruleset}}:replay-pace`;
+      while ((await direct.hlen(key)) < 2) await new Promise((r) => setTimeout(r, 20));
+      process.kill(victim!, 'SIGKILL');
+      const started = Date.now();
+      const r = await a;
+      await b;
+      expect(Date.now() - started).toBeGreaterThan(25_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('llmsec replay: 18000 lines, 18000 events');
+      expect(r.stderr).toContain('llmsec replay: shards went on without pacing each other');
+    } finally {
+      direct.disconnect();
     }
   }, 120_000);
 });
