@@ -1,15 +1,16 @@
 /**
- * Where a closure on openai 6's APIPromise is made decides whether every call's objects outlive
- * the young generation (issue 13, fd608de, e365c32). No instrumentation: plain openai 6, a canned
- * fetch, calls one after another, and one closure `(client, props) => parse.call(p, client, props)`
- * put on each promise's `parseResponse`, made in one of several shapes.
+ * How a closure is put on openai 6's APIPromise decides whether every call's objects outlive the
+ * young generation (issue 13, fd608de, e365c32): V8's parser allocates a function literal
+ * assigned straight to a property (`p.parseResponse = (…) => …`) in the old generation, and the
+ * dead closure then keeps its context and what that holds through every scavenge. No
+ * instrumentation: plain openai 6, a canned fetch, calls one after another, and one closure
+ * `(client, props) => parse.call(p, client, props)` put on each promise's `parseResponse`.
  *
  *   npx node --conditions=@llmsec/source bench/instrumentation/closure-site-gc.ts <shape> [calls]
  *
  * Runs itself again under `--trace-gc-nvp` and prints the bytes the scavenges promoted per call.
- * Shapes (see the functions below): plain, stored, stored-return-p, returned-then-stored,
- * stored-and-returned, this-not-p. The instrumentation README ('The promotion was a closure')
- * has the figures; which reference makes the difference was not found.
+ * Shapes (the functions below): plain, stored, stored-return-p, returned-then-stored,
+ * const-then-stored, this-not-p. Figures: instrumentation README 'The promotion was a closure'.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ interface Api {
 }
 let parse: Parse | undefined;
 
-/** Made here and stored on the promise here; returns nothing (old observeStream's shape). */
+/** A literal assigned straight to the property (old observeStream's shape): pretenured. */
 function stored(p: Api): void {
   p.parseResponse = (client, props) => parse!.call(p, client, props);
 }
@@ -60,13 +61,12 @@ function make(p: Api): Parse {
 function returnedThenStored(p: Api): void {
   p.parseResponse = make(p);
 }
-/** Made and stored here, as `stored`, and also returned. */
-function storedAndReturned(p: Api): Parse {
+/** Made here as a `const`, then stored: not a literal on the assignment's right, not pretenured. */
+function constThenStored(p: Api): void {
   const f: Parse = (client, props) => parse!.call(p, client, props);
   p.parseResponse = f;
-  return f;
 }
-/** Made and stored here, reaching the promise through `this` (the closure holds no context). */
+/** Pretenured too, but reaching the promise through `this`: no context, nothing of the call kept. */
 function thisNotP(p: Api): void {
   p.parseResponse = function (this: Api, client, props) {
     return parse!.call(this, client, props);
@@ -77,7 +77,7 @@ const shapes: Record<string, (p: Api) => unknown> = {
   stored,
   'stored-return-p': storedReturnP,
   'returned-then-stored': returnedThenStored,
-  'stored-and-returned': storedAndReturned,
+  'const-then-stored': constThenStored,
   'this-not-p': thisNotP,
 };
 const wrap = shapes[shape];

@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * An instrumented call's own objects die young (issue 13). The closures the instrumentation
- * puts on openai's APIPromise were made inline in attachResponse and stored there (the same
- * closures made by small functions hold the same things; why the site matters was not found):
- * on openai 6 every call's objects then outlived the young generation,
+ * puts on openai's APIPromise were function literals assigned straight to its properties in
+ * attachResponse, which V8's parser allocates in the old generation, so each dead closure kept
+ * its context and the call's objects through the scavenges: on openai 6 every call's objects
+ * then outlived the young generation,
  * ~3.6 KB promoted to the old generation per call where the plain client promotes ~0.4 KB
  * (12,000 calls, records dropped, so only the call path's own objects count), so the scavenges
  * copied them and the old generation filled. Made by small functions (call-response.ts): ~0.7 KB.
