@@ -389,15 +389,7 @@ export class SharedEngine {
       Number.isFinite(clockTo) ? clockTo : -1e300,
       this.clockTtl,
     );
-    // The clock as the fleet had it before this batch: what the advance returned when it is not
-    // this batch's own time (the newest another process shipped, or this one earlier), else what
-    // this process knew. An event older than it minus the lateness is late, as in one process
-    // that received those events before it: this process's ingest check knew the clock only as
-    // of its last round, and a replica receiving its share late took events one process drops
-    // (165 late where one process on Redis had 192: redis-processes-skew.test.ts).
-    const before = g > clockTo ? g : this.globalMax;
     if (g > this.globalMax) this.globalMax = g;
-    if (before > Number.NEGATIVE_INFINITY) this.cutLate(batch, before - this.o.latenessMs);
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
     const work = await collectWork(this.o, batch, this.pending, watermark, final);
@@ -424,21 +416,6 @@ export class SharedEngine {
     // this round have extended them by now).
     this.overflow?.resolveDue(watermark);
     await this.sendIndexOps(ops);
-  }
-
-  /**
-   * Drops (counted late) the batch's events older than `cut`, in place: a round that fails after
-   * this hands the rest, not them, to the fallback.
-   */
-  private cutLate(batch: Timed[], cut: number): void {
-    let kept = 0;
-    for (const e of batch) {
-      if (e.t < cut) {
-        this.o.counts.droppedLate++;
-        this.o.droppedCounter.add(1, { reason: 'late' });
-      } else batch[kept++] = e;
-    }
-    batch.length = kept;
   }
 
   /** A round's resolve- and pending-index updates, collected while its groups were stepped. */
