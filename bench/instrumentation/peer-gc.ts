@@ -51,6 +51,9 @@ const { values, positionals } = parseArgs({
   },
 });
 const variant = positionals[0] ?? 'ours';
+// An unknown --noop would run as `events` and be read as the asked-for configuration.
+if (values.noop !== undefined && !['events', 'metrics', 'span'].includes(values.noop))
+  throw new Error(`peer-gc: --noop events, metrics or span, not ${values.noop}`);
 if (process.env.LLMSEC_PEER_GC_CHILD !== '1') {
   // The parent: run the same command under --trace-gc-nvp and sum what the scavenges report.
   const run = spawnSync(
