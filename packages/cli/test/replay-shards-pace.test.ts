@@ -176,6 +176,41 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     }
   }, 120_000);
 
+  it('a --ruleset reused after a finished run: the first run leaves no done shards to pace the next by', async () => {
+    // A finished shard writes done in the run's pace hash (kept an hour). Left there, a second run
+    // on the same --ruleset counted them as its shards: a shard started before its partner found
+    // N registered, none live, and shipped everything unpaced without a word.
+    const ruleset = `pace-reuse-${process.pid}-${Date.now()}`;
+    const small = wholeLog().slice(0, 2_000);
+    for (const k of [0, 1]) {
+      writeFileSync(join(dir, `reuse-${k}.jsonl`), `${small.filter((_, i) => i % 2 === k).join('\n')}\n`);
+    }
+    const args = (k: number) => [
+      join(dir, `reuse-${k}.jsonl`),
+      '--format',
+      'jsonl',
+      '--state',
+      server.url,
+      '--ruleset',
+      ruleset,
+      '--shards',
+      '2',
+    ];
+    const env = { ...process.env, LLMSEC_REPLAY_BARRIER_TIMEOUT_MS: '2000' };
+    const first = await Promise.all([run(args(0), env), run(args(1), env)]);
+    for (const r of first) expect(r.code, r.stderr).toBe(0);
+    for (const r of first) expect(r.stderr).not.toContain('without pacing');
+    const direct = new Redis(server.url);
+    try {
+      expect(await direct.exists(`llmsec:det:{${ruleset}}:replay-pace`)).toBe(0);
+    } finally {
+      direct.disconnect();
+    }
+    // The next run's first shard alone: its partner has not started, so it may not run ahead.
+    const lone = await run(args(0), env);
+    expect(lone.stderr).toContain('llmsec replay: shards went on without pacing each other');
+  }, 120_000);
+
   it('a shard that dies mid-run stops holding the other back after 30 s quiet, which says it went on unpaced', async () => {
     const ruleset = `pace-dead-${process.pid}-${Date.now()}`;
     const args = (k: number) => [

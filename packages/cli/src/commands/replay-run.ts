@@ -293,15 +293,18 @@ async function replay(
   // Every shard's final flush may open or resolve incidents: a shard that finished first and
   // counted at once counted fewer (or more) than the whole log. Count once all have flushed
   // (the time and CPU above are this shard's own, without the wait).
-  if (
-    redis !== undefined &&
-    args.shards > 1 &&
-    !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards, barrierMs))
-  ) {
-    barrierMissed = true;
-    io.stderr.write(
-      `llmsec replay: not all ${args.shards} shards finished their final flush within ${formatBarrierTimeout(barrierMs)}; counting anyway\n`,
-    );
+  if (redis !== undefined && args.shards > 1) {
+    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards, barrierMs))) {
+      barrierMissed = true;
+      io.stderr.write(
+        `llmsec replay: not all ${args.shards} shards finished their final flush within ${formatBarrierTimeout(barrierMs)}; counting anyway\n`,
+      );
+    } else if (pacer !== undefined) {
+      // Every shard has flushed, so none paces any more. Left, the run's done fields counted as
+      // the next run's shards on this --ruleset (within the hash's hour): its first shard found
+      // N registered, none live, and ran unpaced before its partners started, without a word.
+      await redis.del(`llmsec:det:{${ruleset}}:replay-pace`).catch(() => undefined);
+    }
   }
   const stats = engine.stats;
   // Shared state: the incidents open in Redis (every shard's, as one replay of the whole log
