@@ -209,6 +209,9 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     // The next run's first shard alone: its partner has not started, so it may not run ahead.
     const lone = await run(args(0), env);
     expect(lone.stderr).toContain('llmsec replay: shards went on without pacing each other');
+    // Nor do the first run's barrier counts stand in for its partner's arrival.
+    expect(lone.stderr).toContain('not all 2 shards finished reading within 2 s');
+    expect(lone.code).toBe(1);
   }, 120_000);
 
   it('a shard that dies mid-run stops holding the other back after 30 s quiet, which says it went on unpaced', async () => {

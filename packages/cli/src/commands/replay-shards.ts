@@ -35,7 +35,10 @@ export function formatBarrierTimeout(ms: number): string {
 /**
  * A barrier in Redis: counts this shard as arrived at `key` (done reading, or done flushing) and
  * waits until all `shards` have, up to `timeoutMs`. Resolves false on the deadline (a shard
- * died or is that late).
+ * died or is that late). The counter outlives the run (an hour), so a later run on the same
+ * --ruleset counts on from it: this shard waits for the end of its own round of `shards`
+ * arrivals, not for `shards` in all (which the earlier run's count already met, letting the
+ * first shard of the next run through at once).
  */
 export async function shardBarrier(
   redis: Awaited<ReturnType<typeof connectRedis>>,
@@ -43,12 +46,13 @@ export async function shardBarrier(
   shards: number,
   timeoutMs: number,
 ): Promise<boolean> {
-  await redis.incr(key);
+  const arrived = await redis.incr(key);
+  const round = Math.ceil(arrived / shards) * shards;
   // Outlives the wait, so a late shard still finds the others' counts.
   await redis.pexpire(key, Math.max(3_600_000, 2 * timeoutMs));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (Number(await redis.get(key)) >= shards) return true;
+    if (Number(await redis.get(key)) >= round) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
