@@ -37,9 +37,9 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            summary); give every shard of one replay the same name
   --shards N               this is one of N shards replayed at the same time: wait (up to 10
                            min) until all N have read their input before the final flush, and
-                           until all N have flushed before counting what is still firing. Give
-                           --allowed-lateness at least how far one shard may run ahead of
-                           another in event time, or its events arrive late for the others.
+                           until all N have flushed before counting what is still firing.
+                           Shards pace each other by event time (none ships more than half
+                           --allowed-lateness ahead of the slowest), on one thread each.
                            A shard that waits in vain prints its alerts, says its counts are
                            partial and exits 1
 
