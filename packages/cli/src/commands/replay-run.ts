@@ -355,9 +355,9 @@ async function replay(
   // Shards share one event-time clock in Redis and pace each other by it (replay-pace.ts): no
   // shard ships events more than half the lateness ahead of the oldest another still holds, so
   // their late events are those of one replay of the whole log (replay-shards-pace.test.ts) as
-  // long as every shard paces. What still differs: lines out of time order across the shards'
-  // sections by more than half the lateness (one replay reads them in file order, shards nearly
-  // in time order), and a shard passed over (dead, never started, Redis failing), when the others
+  // long as every shard paces. What still differs: lines out of time order by more than half the
+  // lateness, across the shards' sections or within one (one replay reads them in file order,
+  // shards nearly in time order; a shard's frontier is its next block's, not a later straggler's), and a shard passed over (dead, never started, Redis failing), when the others
   // go on unpaced and may make each other's events late (before pacing: 1,830 of 3,000 incidents
   // on 2 shards of a 42 s log at 5 s).
   if (pacer?.unpaced === true) {
