@@ -6,12 +6,11 @@
 // something, and closes one silent for prefaceTimeoutMs (min(10 s, maxConnectionAgeMs)).
 import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../src/otlp/grpc-server.ts';
-import { llmsecLogRecords, RecordingIngest } from './otlp-support.ts';
+import { RecordingIngest } from './otlp-support.ts';
+import { exportLogsGrpc } from './grpc-export.ts';
 
-const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 let server: OtlpGrpcServer;
 const ingest = new RecordingIngest();
 
@@ -29,21 +28,7 @@ afterAll(async () => {
 });
 
 function exportLogs(): Promise<grpc.ServiceError | null> {
-  const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
-  const body = Buffer.from(ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(2))!);
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      LOGS_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      body,
-      { deadline: Date.now() + 3_000 },
-      (err: grpc.ServiceError | null) => {
-        client.close();
-        resolve(err);
-      },
-    ),
-  );
+  return exportLogsGrpc(`127.0.0.1:${server.port}`);
 }
 
 describe('OTLP/gRPC: a connection that sends nothing', () => {

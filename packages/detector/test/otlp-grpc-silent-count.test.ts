@@ -5,12 +5,11 @@
 // that speaks is served, and a throwing callback does not stop the server.
 import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../src/otlp/grpc-server.ts';
-import { llmsecLogRecords, RecordingIngest } from './otlp-support.ts';
+import { RecordingIngest } from './otlp-support.ts';
+import { exportLogsGrpc } from './grpc-export.ts';
 
-const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 const AGE_MS = 500; // prefaceTimeoutMs = min(10 s, age)
 let server: OtlpGrpcServer;
 let calls = 0;
@@ -41,21 +40,7 @@ async function open(): Promise<Socket> {
 }
 
 function exportLogs(): Promise<grpc.ServiceError | null> {
-  const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
-  const body = Buffer.from(ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(2))!);
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      LOGS_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      body,
-      { deadline: Date.now() + 3_000 },
-      (err: grpc.ServiceError | null) => {
-        client.close();
-        resolve(err);
-      },
-    ),
-  );
+  return exportLogsGrpc(`127.0.0.1:${server.port}`);
 }
 
 describe('OTLP/gRPC: silent connections counted', () => {

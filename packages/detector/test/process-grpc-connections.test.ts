@@ -10,13 +10,11 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { llmsecLogRecords } from './otlp-support.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { exportLogsGrpc, LOGS_PATH } from './grpc-export.ts';
 
 const MiB = 1024 * 1024;
-const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 const CONNECTIONS = 16;
 const STREAMS = 4;
 let detector: DetectorProcess;
@@ -68,21 +66,7 @@ function holder(): { session: ClientHttp2Session; sent: Promise<void> } {
 }
 
 function exportLogs(): Promise<grpc.ServiceError | null> {
-  const client = new grpc.Client(detector.grpcUrl.slice('http://'.length), grpc.credentials.createInsecure());
-  const body = Buffer.from(ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(3))!);
-  return new Promise<grpc.ServiceError | null>((resolve) =>
-    client.makeUnaryRequest(
-      LOGS_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      body,
-      { deadline: Date.now() + 5_000 },
-      (err: grpc.ServiceError | null) => {
-        client.close();
-        resolve(err);
-      },
-    ),
-  );
+  return exportLogsGrpc(detector.grpcUrl.slice('http://'.length), { records: 3, deadlineMs: 5_000 });
 }
 
 describe('OTLP/gRPC connections held with unfinished messages', () => {

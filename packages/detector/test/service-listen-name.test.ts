@@ -7,11 +7,10 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunningDetector } from '../src/service/detector.ts';
-import { llmsecLogRecords } from './otlp-support.ts';
 import { startDetectorWith } from './service-support.ts';
+import { exportLogsGrpc } from './grpc-export.ts';
 
 vi.mock('../src/otlp/listen-addresses.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/otlp/listen-addresses.ts')>();
@@ -26,7 +25,6 @@ vi.mock('../src/otlp/listen-addresses.ts', async (importOriginal) => {
   };
 });
 
-const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 let detector: RunningDetector | undefined;
 afterEach(async () => {
   await detector?.shutdown();
@@ -37,21 +35,7 @@ const hostPort = (address: string, port: number): string =>
   address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 
 function exportLogs(target: string): Promise<grpc.ServiceError | null> {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
-  const body = Buffer.from(ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(2))!);
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      LOGS_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      body,
-      { deadline: Date.now() + 5_000 },
-      (err: grpc.ServiceError | null) => {
-        client.close();
-        resolve(err);
-      },
-    ),
-  );
+  return exportLogsGrpc(target, { deadlineMs: 5_000 });
 }
 
 async function servesOn(d: RunningDetector, addresses: string[]): Promise<void> {
