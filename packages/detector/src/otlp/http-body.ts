@@ -1,11 +1,12 @@
 // Reads one OTLP/HTTP request body under explicit caps: wire bytes (Content-Length checked
-// before reading, then counted as chunks arrive), decompressed bytes (a gzip bomb stops at the
-// cap, zlib's maxOutputLength), and a deadline for the whole body (a slow sender cannot hold
-// the request open), plus a budget shared by all requests in flight (wire and inflated bytes),
-// so many concurrent large bodies cannot add up past it. Never throws; every outcome is a value.
+// before reading, then counted as chunks arrive), decompressed bytes (a gzip or zstd bomb stops
+// at the cap, zlib's maxOutputLength), and a deadline for the whole body (a slow sender cannot
+// hold the request open), plus a budget shared by all requests in flight (wire and inflated
+// bytes, a zstd decoder's window while it runs), so many concurrent large bodies cannot add up
+// past it. Never throws; every outcome is a value.
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { gunzip } from 'node:zlib';
+import { decompressBody, zstdWindowLog, type BodyEncoding, type InflateResult } from './body-encoding.ts';
 
 export interface BodyLimits {
   maxBodyBytes: number;
@@ -38,14 +39,14 @@ export type BodyResult =
   | { ok: true; bytes: Buffer; held: number }
   | {
       ok: false;
-      reason: 'too_large' | 'timeout' | 'bad_gzip' | 'busy' | 'aborted';
+      reason: 'too_large' | 'timeout' | 'bad_encoding' | 'busy' | 'aborted';
       message: string;
       held: number;
     };
 
 export function readBody(
   req: IncomingMessage,
-  gzip: boolean,
+  encoding: BodyEncoding,
   limits: BodyLimits,
   budget: InflightBudget,
 ): Promise<BodyResult> {
@@ -108,26 +109,25 @@ export function readBody(
     };
     const onEnd = (): void => {
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      if (!gzip) {
+      if (encoding === 'identity') {
         finish({ ok: true, bytes: raw, held });
         return;
       }
-      gunzip(raw, { maxOutputLength: limits.maxDecompressedBytes }, (err, out) => {
+      // A zstd decoder allocates the window its frame declares (up to the cap) while it runs.
+      const window = encoding === 'zstd' ? 2 ** zstdWindowLog(limits.maxDecompressedBytes) : 0;
+      if (!budget.take(window)) {
+        finish(busy());
+        return;
+      }
+      decompressBody(raw, encoding, limits.maxDecompressedBytes, (out: InflateResult) => {
+        budget.release(window);
         if (settled) return; // timed out meanwhile: take nothing more from the budget
-        if (err === null) {
-          if (!budget.take(out.length)) finish(busy());
-          else {
-            held += out.length;
-            finish({ ok: true, bytes: out, held });
-          }
-        } else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          finish({
-            ok: false,
-            reason: 'too_large',
-            message: `decompressed body exceeds the ${limits.maxDecompressedBytes}-byte limit`,
-            held,
-          });
-        } else finish({ ok: false, reason: 'bad_gzip', message: 'body is not valid gzip', held });
+        if (!out.ok) finish({ ...out, held });
+        else if (!budget.take(out.bytes.length)) finish(busy());
+        else {
+          held += out.bytes.length;
+          finish({ ok: true, bytes: out.bytes, held });
+        }
       });
     };
     const onAbort = (): void => finish({ ok: false, reason: 'aborted', message: 'request aborted', held });

@@ -1,5 +1,6 @@
 // OTLP/HTTP receiver (https://opentelemetry.io/docs/specs/otlp/#otlphttp) as a node:http
-// request handler: POST /v1/logs and POST /v1/traces, protobuf or JSON, optionally gzip. It
+// request handler: POST /v1/logs and POST /v1/traces, protobuf or JSON, optionally compressed
+// (gzip, zstd, deflate/zlib: body-encoding.ts). It
 // answers only those two paths and returns false for any other, so the service mounts its
 // health and metrics endpoints on the same server.
 import { Buffer } from 'node:buffer';
@@ -9,6 +10,7 @@ import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
+import { ACCEPTED_ENCODINGS, bodyEncodingOf } from './body-encoding.ts';
 import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import {
@@ -31,7 +33,8 @@ export interface OtlpHttpHandlerOptions {
    */
   maxBodyBytes?: number;
   /**
-   * Largest body after gunzip; a gzip body inflating past it gets 413 (zip bombs stop here).
+   * Largest body after decompression; a compressed body inflating past it gets 413 (gzip and
+   * zstd bombs stop here).
    * @default 4 × maxBodyBytes
    */
   maxDecompressedBytes?: number;
@@ -116,13 +119,14 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
       report({ ...base, outcome: 'unsupported' });
       return;
     }
-    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (encoding !== 'identity' && encoding !== 'gzip') {
-      sendStatus(res, 415, format, GrpcCode.INVALID_ARGUMENT, 'Content-Encoding must be gzip or identity');
+    const encoding = bodyEncodingOf(req.headers['content-encoding']);
+    if (encoding === undefined) {
+      const message = `Content-Encoding ${JSON.stringify(req.headers['content-encoding']?.slice(0, 32))} is not taken; use ${ACCEPTED_ENCODINGS}`;
+      sendStatus(res, 415, format, GrpcCode.INVALID_ARGUMENT, message);
       report({ ...base, outcome: 'unsupported' });
       return;
     }
-    const got = await readBody(req, encoding === 'gzip', body, budget);
+    const got = await readBody(req, encoding, body, budget);
     try {
       answer(res, signal, format, got, base);
     } finally {
