@@ -128,6 +128,21 @@ export function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/**
+ * Usage as a token count: a non-negative safe integer, else nothing. The provider's numbers (or
+ * a proxy's in front of it) are read once here, as the detector reads a GenAI span's
+ * (genai-span.ts `toCount`): a negative, fractional or unsafe count would reach the event, the
+ * span and the token baselines as it came.
+ */
+export function usageAsCounts(s: ResponseSummary): void {
+  if (s.inputTokens !== undefined && !isCount(s.inputTokens)) s.inputTokens = undefined;
+  if (s.outputTokens !== undefined && !isCount(s.outputTokens)) s.outputTokens = undefined;
+}
+
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
 export function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }

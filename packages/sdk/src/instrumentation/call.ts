@@ -2,7 +2,7 @@ import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { getSecurityContext, type SecurityContext } from '../context.ts';
 import { reportTelemetryError } from '../errors.ts';
-import { num, str, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
+import { num, str, usageAsCounts, type Body, type ProviderAdapter, type ResponseSummary } from './adapter.ts';
 import { CallGuardContext } from './call-guard-context.ts';
 import { runInputPhase, type InputPhaseCall } from './call-input-phase.ts';
 import { blockSourceOf, errorClass, failureOutcome, type CallOutcome } from './call-outcome.ts';
@@ -215,6 +215,7 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
     this.finished = true;
     try {
       const seconds = (performance.now() - this.started) / 1000;
+      if (summary !== undefined) usageAsCounts(summary);
       const model = summary?.model ?? this.requestModel;
       const inTok = summary?.inputTokens;
       const outTok = summary?.outputTokens;
