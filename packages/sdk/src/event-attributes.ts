@@ -17,6 +17,7 @@ import {
   type SecurityEvent,
 } from '@llmsec/core';
 import { addCompletedMetadata } from './completed-attributes.ts';
+import { addNamedMetadata } from './named-attributes.ts';
 
 /**
  * core's eventToAttributes (otel-codec.ts), same keys in the same order, for the event hot
@@ -66,7 +67,12 @@ export function eventAttributes(event: SecurityEvent): Attributes {
   if (event.correlated_events !== undefined) attrs[ATTR_EVENT_CORRELATED] = event.correlated_events;
   const md = event.metadata;
   // An instrumented call's request_completed, the event of every call: its keys written out.
-  if (md !== undefined && !(event.category === 'request_completed' && addCompletedMetadata(attrs, md))) {
+  if (
+    md !== undefined &&
+    !(event.category === 'request_completed'
+      ? addCompletedMetadata(attrs, md)
+      : addNamedMetadata(attrs, event.category, md))
+  ) {
     // for…in with an own-property check, not Object.keys: the same keys in the same order without
     // a key array per event (for…in walks the map's enum cache). The check keeps out anything
     // enumerable on the prototype chain (a polluted Object.prototype), as Object.keys does.
