@@ -44,9 +44,10 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            partial and exits 1
 
 Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
-counts them all; control characters quoted from a line written as \\xNN) and skipped. At the
-end of input, incidents whose quiet period has passed by the last event time resolve; the
-others are still firing and are counted in the summary.
+counts them all; control characters quoted from a line written as \\xNN, bidirectional
+controls as \\uNNNN) and skipped. At the end of input, incidents whose quiet period has
+passed by the last event time resolve; the others are still firing and are counted in the
+summary.
 
 Exit status: 0 replayed (some lines may have been malformed; also an empty or blank input), 1
 the input could not be read or none of its lines was a security event, 2 bad usage or a rule

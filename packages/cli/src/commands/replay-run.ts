@@ -31,16 +31,23 @@ import { ShardPacer } from './replay-pace.ts';
 import { barrierTimeoutMs, formatBarrierTimeout, shardBarrier } from './replay-shards.ts';
 import { warnOneThread } from './replay-thread-fallback.ts';
 
-// C0 and C1 control characters but tab and newline: what a terminal would act on.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// C0 and C1 control characters but tab and newline: what a terminal would act on; and the
+// bidirectional controls and line / paragraph separators, which reorder or break the line
+// shown without being seen (as the alert table escapes them, alert-table.ts).
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 /**
  * A reason as the operator's terminal may show it: JSON.parse's message quotes the start of
  * the line, so a hostile log could otherwise clear the screen or retitle the terminal through
- * the malformed-line report. Control characters are written as \xNN.
+ * the malformed-line report. Control characters are written as \xNN (\uNNNN past U+00FF).
  */
 function printable(reason: string): string {
-  return reason.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return reason.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, '0')}`
+      : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /** DetectionEngine's default allowedLatenessMs: what a replay without --allowed-lateness runs with. */
@@ -245,7 +252,8 @@ async function replay(
         args.file !== undefined ? createReadStream(args.file, { highWaterMark: 512 << 10 }) : io.stdin;
       // A gzip-compressed file or stdin is read decompressed (as on the reader thread).
       const input = Readable.from(gunzipIfCompressed(raw as AsyncIterable<Buffer>), { objectMode: false });
-      if (pacer === undefined) await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
+      if (pacer === undefined)
+        await forEachLine(input, onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
       else {
         // A chunk's events are held, then given to the engine as the other shards allow.
         const splitter = new LineSplitter(onLine, { maxLineBytes: args.maxLineBytes, onOverlong });
