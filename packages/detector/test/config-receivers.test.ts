@@ -22,6 +22,7 @@ otlp:
   max_decompressed_bytes: 2097152
   max_inflight_bytes: 67108864
   body_timeout: 3s
+  min_body_rate: 512
   max_concurrent_streams: 20
   max_grpc_connections: 16
   limits: { max_records: 5000, max_attributes: 256, max_string_bytes: 8192, max_depth: 8, max_span_events: 128 }
@@ -37,6 +38,7 @@ otlp:
       max_decompressed_bytes: 2_097_152,
       max_inflight_bytes: 67_108_864,
       body_timeout: 3_000,
+      min_body_rate: 512,
       max_concurrent_streams: 20,
       max_grpc_connections: 16,
       limits: {
@@ -56,6 +58,9 @@ otlp:
     expect(
       error(() => loadConfig(file('g.yaml', 'otlp: { max_grpc_connections: 0 }\n'), {}, NO_ENV)),
     ).toMatch(/^g\.yaml: field "otlp\.max_grpc_connections": Too small/);
+    expect(error(() => loadConfig(file('r.yaml', 'otlp: { min_body_rate: 0 }\n'), {}, NO_ENV))).toMatch(
+      /^r\.yaml: field "otlp\.min_body_rate": Too small/,
+    );
     expect(error(() => loadConfig(file('b.yaml', 'otlp: { body_timeout: 0 }\n'), {}, NO_ENV))).toBe(
       'b.yaml: field "otlp.body_timeout": must be longer than 0',
     );

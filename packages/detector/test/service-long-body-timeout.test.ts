@@ -3,7 +3,8 @@
 // still arriving at 30 s had its connection destroyed with no answer (counted as a silent
 // connection, connections_refused{headers_timeout}) instead of the 408 body_timeout promises
 // (requests_refused{body_timeout}). requestTimeout now leaves room for headersTimeout +
-// body_timeout.
+// body_timeout. The stalled body's 100 bytes at min_body_rate 1 byte/s give it 10 s + 100 s by
+// the rate rule (service-body-rate.test.ts), so body_timeout is what ends it.
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningDetector } from '../src/service/detector.ts';
@@ -15,7 +16,7 @@ afterEach(async () => {
   detector = undefined;
 });
 
-/** Sends a head declaring 1,000 body bytes and 10 of them; resolves with the status line or 'closed'. */
+/** Sends a head declaring 1,000 body bytes and 100 of them; resolves with the status line or 'closed'. */
 function stalledPost(port: number): { socket: Socket; status: Promise<string> } {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
@@ -31,7 +32,7 @@ function stalledPost(port: number): { socket: Socket; status: Promise<string> } 
   socket.write(
     'POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n',
   );
-  socket.write(Buffer.alloc(10, 0x0a));
+  socket.write(Buffer.alloc(100, 0x0a));
   return { socket, status };
 }
 
@@ -51,7 +52,7 @@ describe('HTTP receiver with body_timeout past 30 s', () => {
     { timeout: 60_000 },
     async () => {
       ({ detector } = await startDetectorWith('long-body-timeout', () => ({
-        otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', body_timeout: '33s' },
+        otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', body_timeout: '33s', min_body_rate: 1 },
       })));
       const t0 = Date.now();
       const post = stalledPost(detector.http.port);

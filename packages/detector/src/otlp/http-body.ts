@@ -12,6 +12,15 @@ export interface BodyLimits {
   maxBodyBytes: number;
   maxDecompressedBytes: number;
   bodyTimeoutMs: number;
+  /**
+   * Slowest body taken, on average, once `bodyRateGraceMs` have passed: a body may take
+   * bodyRateGraceMs + (bytes received so far) / minBodyBytesPerSecond, never more than
+   * bodyTimeoutMs (Apache's mod_reqtimeout MinRate works so). Without it, with a long
+   * bodyTimeoutMs a sender trickling a byte a second held its request, connection and buffer
+   * for all of it.
+   */
+  minBodyBytesPerSecond: number;
+  bodyRateGraceMs: number;
 }
 
 /** Bytes held by requests in flight, across the handler; a request over it is refused (busy). */
@@ -65,6 +74,7 @@ export function readBody(
     let size = 0;
     let held = 0;
     let settled = false;
+    let received = false;
     const busy = (): BodyResult => ({
       ok: false,
       reason: 'busy',
@@ -108,6 +118,7 @@ export function readBody(
       chunks.push(chunk);
     };
     const onEnd = (): void => {
+      received = true;
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       if (encoding === 'identity') {
         finish({ ok: true, bytes: raw, held });
@@ -134,16 +145,36 @@ export function readBody(
     const onClose = (): void => {
       if (!req.complete) onAbort();
     };
-    const timer = setTimeout(
-      () =>
-        finish({
-          ok: false,
-          reason: 'timeout',
-          message: `body not received within ${limits.bodyTimeoutMs} ms`,
-          held,
-        }),
-      limits.bodyTimeoutMs,
-    );
+    // One timer, re-armed only when it fires early (bytes arrived since it was set): no timer
+    // work per chunk.
+    const start = Date.now();
+    const hardEnd = start + limits.bodyTimeoutMs;
+    const deadline = (): number =>
+      received
+        ? hardEnd
+        : Math.min(
+            hardEnd,
+            start + limits.bodyRateGraceMs + Math.floor((size * 1000) / limits.minBodyBytesPerSecond),
+          );
+    const check = (): void => {
+      const now = Date.now();
+      const end = deadline();
+      if (now < end) {
+        timer = setTimeout(check, end - now);
+        timer.unref();
+        return;
+      }
+      finish({
+        ok: false,
+        reason: 'timeout',
+        message:
+          end < hardEnd
+            ? `body arrived slower than ${limits.minBodyBytesPerSecond} bytes/s (${size} bytes in ${now - start} ms)`
+            : `body not received within ${limits.bodyTimeoutMs} ms`,
+        held,
+      });
+    };
+    let timer = setTimeout(check, deadline() - start);
     timer.unref();
     req.on('data', onData);
     req.on('end', onEnd);

@@ -44,6 +44,19 @@ export interface OtlpHttpHandlerOptions {
    */
   bodyTimeoutMs?: number;
   /**
+   * Slowest body taken past the grace below, on average: a body may take bodyRateGraceMs plus
+   * a second per this many bytes received, and never more than bodyTimeoutMs; slower gets 408
+   * and the connection closes. It matters when bodyTimeoutMs is longer than the grace: then a
+   * sender trickling a byte a second would otherwise hold its request for all of bodyTimeoutMs.
+   * @default 1024
+   */
+  minBodyBytesPerSecond?: number;
+  /**
+   * Time any body gets before minBodyBytesPerSecond applies.
+   * @default 10_000
+   */
+  bodyRateGraceMs?: number;
+  /**
    * Bytes all requests in flight may hold together (wire bytes as they arrive, plus the
    * inflated body of gzip requests); a request that would go over gets 429 with Retry-After: 1,
    * so many concurrent large bodies cannot exhaust memory. At least maxBodyBytes +
@@ -75,6 +88,8 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     maxBodyBytes,
     maxDecompressedBytes: options.maxDecompressedBytes ?? 4 * maxBodyBytes,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
+    minBodyBytesPerSecond: options.minBodyBytesPerSecond ?? 1024,
+    bodyRateGraceMs: options.bodyRateGraceMs ?? 10_000,
   };
   const perRequest = body.maxBodyBytes + body.maxDecompressedBytes;
   const maxInflightBytes = options.maxInflightBytes ?? Math.max(128 * MiB, 2 * perRequest);

@@ -132,12 +132,14 @@ export const configSchema = z
         http: hostPort.default('127.0.0.1:4318'),
         /** Largest export request: HTTP body on the wire, gRPC message (also inflated). @default 4 MiB */
         max_body_bytes: byteCount.optional(),
-        /** HTTP: largest body after gunzip. @default 4 × max_body_bytes */
+        /** HTTP: largest body after decompression. @default 4 × max_body_bytes */
         max_decompressed_bytes: byteCount.optional(),
         /** HTTP: bytes all requests in flight hold together; over it, 429. @default max(128 MiB, 2 × (max_body_bytes + max_decompressed_bytes)) */
         max_inflight_bytes: byteCount.optional(),
         /** HTTP: time to receive a whole body; slower, 408. @default 10s */
         body_timeout: timerDuration.optional(),
+        /** HTTP: slowest average body, bytes per second, once 10 s have passed; slower, 408. @default 1024 */
+        min_body_rate: byteCount.optional(),
         /** gRPC: concurrent calls per connection. @default 4 (grpc-server.ts) */
         max_concurrent_streams: z.number().int().positive().max(65_535).optional(),
         /** gRPC: open connections; more are closed on arrival. @default 16 (16 × 4 × 4 MiB = 256 MiB of unfinished messages at most) */

@@ -76,6 +76,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       maxBodyBytes: o.max_body_bytes,
       maxDecompressedBytes: o.max_decompressed_bytes,
       maxInflightBytes: o.max_inflight_bytes,
+      minBodyBytesPerSecond: o.min_body_rate,
       authToken: o.auth_token,
     }),
   });
