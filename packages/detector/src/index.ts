@@ -25,6 +25,7 @@ export { logRecordToEvent, spanEventToEvent, isLlmsecEventName } from './otlp/to
 export { startDetector } from './service/detector.ts';
 export type { DetectorOptions, RunningDetector } from './service/detector.ts';
 export { createJsonLogger } from './service/log.ts';
+export { logDiagnostics } from './service/diag-log.ts';
 export type { Logger, LogLevel, JsonLoggerOptions } from './service/log.ts';
 export { loadConfig, ConfigError } from './service/config.ts';
 export type { ConfigFlags } from './service/config.ts';

@@ -3,6 +3,7 @@ import {
   ConfigError,
   createJsonLogger,
   loadConfig,
+  logDiagnostics,
   startDetector,
   type ConfigFlags,
   type Logger,
@@ -110,6 +111,8 @@ export const command: Command = {
     try {
       const config = loadConfig(parsed.config, parsed.flags);
       log = createJsonLogger({ stream: io.stderr, level: config.log_level, base: { service: SERVICE } });
+      // The sinks' "delivery to ... failed, retrying" and the error funnel's reports go to diag.
+      logDiagnostics(log, config.log_level);
       detector = await startDetector({ config, logger: log, serviceName: SERVICE });
     } catch (err) {
       stopListening();
