@@ -44,6 +44,15 @@ export function contextWithSpan(active: Context, span: Span): Context {
 
 /** `llmsec.<category>` per known category, built once: a concatenation per event is a new (cons) string the exporters flatten. */
 const SPAN_EVENT_NAMES = new Map<string, string>(CATEGORIES.map((c) => [c, eventName(c)]));
+// The last category's name: events of one kind come in bursts (a call's request_completed, a
+// stream's findings), and comparing the category with the last one (the same constant string,
+// so one pointer comparison) costs less than the map lookup.
+let lastCategory = '';
+let lastName = '';
 export function spanEventName(category: string): string {
-  return SPAN_EVENT_NAMES.get(category) ?? eventName(category);
+  if (category === lastCategory) return lastName;
+  const name = SPAN_EVENT_NAMES.get(category) ?? eventName(category);
+  lastCategory = category;
+  lastName = name;
+  return name;
 }

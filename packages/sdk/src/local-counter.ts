@@ -45,9 +45,22 @@ export class LocalCounter {
     return counter;
   }
 
+  /**
+   * The last set added to and its series: a call's records and a burst of events repeat one set
+   * (the callers' cached frozen objects), and an identity comparison costs less than a WeakMap
+   * lookup. A series is never removed, so the pair stays right.
+   */
+  private lastAttributes: Attributes | undefined;
+  private lastCell: Cell | undefined;
+
   /** Adds `value` (finite, >= 0: checked by the caller) to the series of `attributes`. */
   add(value: number, attributes: Attributes): void {
-    const cell = this.byObject.get(attributes) ?? this.cellFor(attributes);
+    let cell = this.lastCell;
+    if (attributes !== this.lastAttributes || cell === undefined) {
+      cell = this.byObject.get(attributes) ?? this.cellFor(attributes);
+      this.lastAttributes = attributes;
+      this.lastCell = cell;
+    }
     cell.value += value;
   }
 

@@ -85,4 +85,26 @@ describe('LocalCounter (llmsec counters summed in process, read at collection)',
     expect(points.length).toBe(2000); // 1,999 series and the overflow set: the SDK's default limit
     expect(points.find((p) => p.attributes['otel.metric.overflow'] === true)?.value).toBe(102);
   });
+
+  it('adds to the right series when sets alternate, repeat, or repeat after another set (the last-set memo)', async () => {
+    const reader = new TestMetricReader();
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('t');
+    const counter = LocalCounter.on(meter, 'memo.test', {});
+    const a = Object.freeze({ k: 'a' });
+    const b = Object.freeze({ k: 'b' });
+    const aAgain = { k: 'a' }; // another object, same entries: the same series
+    for (const [set, n] of [
+      [a, 1],
+      [a, 2],
+      [b, 4],
+      [a, 8],
+      [aAgain, 16],
+      [b, 32],
+      [b, 64],
+      [a, 128],
+    ] as const)
+      counter.add(n, set);
+    const points = (await reader.metric('memo.test'))!.dataPoints;
+    expect(Object.fromEntries(points.map((p) => [p.attributes.k, p.value]))).toEqual({ a: 155, b: 100 });
+  });
 });
