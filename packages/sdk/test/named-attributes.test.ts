@@ -30,13 +30,20 @@ const METHODS: [string, (e: SecurityEvents, extra: object) => SecurityEvent][] =
   ['pii_detected', (e, x) => e.piiDetected({ piiTypes: ['email', 'phone'], direction: 'output', ...x })],
   ['tool_abuse_attempt', (e, x) => e.toolAbuseAttempt({ tool: 'shell', reason: 'not allowed', ...x })],
   ['auth_failure', (e, x) => e.authFailure({ reason: 'bad token', ...x })],
-  ['unusual_token_usage', (e, x) => e.unusualTokenUsage({ promptTokens: 90_000, completionTokens: 12, ...x })],
+  [
+    'unusual_token_usage',
+    (e, x) => e.unusualTokenUsage({ promptTokens: 90_000, completionTokens: 12, ...x }),
+  ],
 ];
 
 describe("category methods' metadata attributes with their names written out", () => {
   it('serve every category method, with the same attributes, order and types as the codec', () => {
     harness = createHarness();
-    const extras = [{}, { userId: 'u-1', sessionId: 's-1', description: 'd' }, { conversationId: 'c', sourceIp: '10.0.0.1' }];
+    const extras = [
+      {},
+      { userId: 'u-1', sessionId: 's-1', description: 'd' },
+      { conversationId: 'c', sourceIp: '10.0.0.1' },
+    ];
     for (const [category, method] of METHODS)
       for (const extra of extras) {
         const event = method(harness.events, extra);
