@@ -158,7 +158,10 @@ class Printer {
     const type = this.checker.getTypeOfSymbolAtLocation(prop, decl ?? prop.declarations![0]!);
     const optional = prop.flags & ts.SymbolFlags.Optional ? '?' : '';
     if (prop.flags & ts.SymbolFlags.Method) {
-      return type
+      // An optional method's type is `method | undefined`, a union without call signatures:
+      // without the undefined taken off, optional methods were left out of the report.
+      return this.checker
+        .getNonNullableType(type)
         .getCallSignatures()
         .map((sig) => `${prop.name}${optional}${this.signatureText(sig, decl)};`);
     }

@@ -8,6 +8,7 @@ import {
   type LimitVector,
 } from './dimensions.ts';
 import { levelName } from './enforcement.ts';
+import { estimateRequestBody, type RequestEstimate } from './estimate/request.ts';
 import { StoreFailurePolicy } from './failure-policy.ts';
 import { SubjectOperations } from './operator.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
@@ -65,6 +66,16 @@ export class RateLimiter {
   /** The store in use (for operator tooling and tests). */
   get store(): LimiterStore {
     return this.o.store;
+  }
+
+  /**
+   * The estimate to acquire with for an LLM API request body: `estimateRequestBody(body)`, the
+   * HTTP middleware's default. Callers that hold the body (the SDK's instrumentation) reserve
+   * with it, so both entry points count a request alike: messages, tool definitions and the
+   * history's tool-call arguments, the requested maximum output (else 1,024).
+   */
+  estimateRequest(body: unknown): RequestEstimate {
+    return estimateRequestBody(body);
   }
 
   /** Checks every dimension and, if all admit, reserves. Resolves (never rejects) with the decision. */

@@ -5,11 +5,13 @@ import { RateLimitedError } from './errors.ts';
 import type { LlmRuntime } from './runtime.ts';
 
 /**
- * The rate-limit lease of one call: acquired with an estimate before the request (prompt
- * characters / 4 plus the requested max output tokens), settled with the provider's usage
- * after it (streams: when the stream ends), cancelled when the call fails before using
- * anything. A limiter that throws fails open here: its own store policy (fallback limiter or
- * fail closed) is where that decision belongs.
+ * The rate-limit lease of one call: acquired with an estimate before the request, settled with
+ * the provider's usage after it (streams: when the stream ends), cancelled when the call fails
+ * before using anything. The estimate is the limiter's own for the request body when it has one
+ * (`estimateRequest`: @llmsec/ratelimit's, the one its HTTP middleware reserves with, which
+ * counts tool definitions and tool-call arguments), else prompt characters / 4 plus the
+ * requested max output tokens. A limiter that throws fails open here: its own store policy
+ * (fallback limiter or fail closed) is where that decision belongs.
  */
 export interface LeaseHolder {
   readonly runtime: LlmRuntime;
@@ -22,14 +24,40 @@ export interface LeaseHolder {
   emit<C extends Category>(category: C, input: EventInputFor<C>): SecurityEvent | undefined;
 }
 
-function estimate(call: LeaseHolder): { promptTokens: number; outputTokens: number } {
+interface Estimate {
+  promptTokens: number;
+  outputTokens: number;
+}
+
+/** The lease as held on the call, with the estimate it was acquired with (settle's fallback). */
+interface HeldLease extends Estimate {
+  lease: unknown;
+}
+
+function estimate(call: LeaseHolder): Estimate {
+  const own = call.runtime.limiter?.estimateRequest;
+  if (typeof own === 'function') {
+    try {
+      const e = own.call(call.runtime.limiter, call.body);
+      if (tokenCount(e?.inputTokens) && tokenCount(e?.outputTokens))
+        return { promptTokens: e.inputTokens, outputTokens: e.outputTokens };
+    } catch (err) {
+      reportTelemetryError('limiter', err);
+    }
+  }
   return { promptTokens: Math.ceil(call.promptLength() / 4), outputTokens: call.estimatedOutputTokens() };
+}
+
+/** A limiter is the app's code: its estimate is checked, not trusted. */
+function tokenCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
   const limiter = call.runtime.limiter;
   if (limiter === undefined) return undefined;
-  const { promptTokens, outputTokens } = estimate(call);
+  const est = estimate(call);
+  const { promptTokens, outputTokens } = est;
   const model = typeof call.body.model === 'string' ? call.body.model : '';
   const micro = call.runtime.costMicro(model, promptTokens, outputTokens);
   let pending;
@@ -47,7 +75,11 @@ export function acquireLease(call: LeaseHolder): Promise<void> | undefined {
   return Promise.resolve(pending).then(
     (res) => {
       if (res.allowed) {
-        call.lease = res.lease;
+        // No lease, nothing to settle (as before the estimate was kept with it).
+        if (res.lease !== undefined) {
+          const held: HeldLease = { lease: res.lease, ...est };
+          call.lease = held;
+        }
         return;
       }
       const reason = String(res.reason ?? res.refusedBy?.dimension ?? 'refused');
@@ -85,15 +117,15 @@ export function settleLease(
   usage: { inTok: number | undefined; outTok: number | undefined; model: string } | undefined,
 ): void {
   const limiter = call.runtime.limiter;
-  const lease = call.lease;
-  if (limiter === undefined || lease === undefined) return;
+  const held = call.lease as HeldLease | undefined;
+  if (limiter === undefined || held === undefined) return;
   call.lease = undefined;
+  const { lease, ...est } = held;
   try {
     let result: unknown;
     if (usage === undefined) {
       result = limiter.cancel(lease as never);
     } else {
-      const est = estimate(call);
       const inTok = usage.inTok ?? est.promptTokens;
       const outTok = usage.outTok ?? est.outputTokens;
       const micro = call.runtime.costMicro(usage.model, inTok, outTok);

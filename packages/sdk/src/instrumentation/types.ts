@@ -152,6 +152,12 @@ export interface LimiterLike {
   }>;
   settle(lease: never, usage: { tokens: number; costMicroUsd?: number }): Promise<unknown> | unknown;
   cancel(lease: never): Promise<unknown> | unknown;
+  /**
+   * The request's tokens to reserve, from its body (`RateLimiter.estimateRequest`: the HTTP
+   * middleware's estimate, tool definitions and tool-call arguments counted). Without it, or
+   * when it throws or answers no numbers: prompt characters / 4 + the requested max output.
+   */
+  estimateRequest?(body: unknown): { inputTokens: number; outputTokens: number };
 }
 
 export interface GuardOptions {
