@@ -1,5 +1,5 @@
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
-import { urlWithoutPassword } from '@llmsec/core/internal';
+import { cutId, MAX_USER_ID_CHARS, urlWithoutPassword } from '@llmsec/core/internal';
 import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 import { describeDamage } from './limits-damage.ts';
@@ -112,8 +112,9 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}\n\n${USAGE}`);
     else positional.push(a);
   }
-  const [action, subject, ...extra] = positional;
+  const [action, given, ...extra] = positional;
   if (!action || !ACTIONS.has(action)) throw new UsageError(`expected show, reset, lift or ban\n\n${USAGE}`);
+  const subject = given === undefined ? undefined : subjectAsNamed(given);
   if (!subject || extra.length > 0) throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
   if (!url) throw new UsageError(`--redis URL is required (or set LLMSEC_REDIS_URL)\n\n${USAGE}`);
   // ioredis reads another scheme's URL (http://host:6379, a slip) as a socket path: exit 1 with
@@ -122,6 +123,19 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
   if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss')
     throw new UsageError(`--redis: want a redis:// or rediss:// URL (or HOST:PORT), not ${scheme}://`);
   return { action, subject, url, cluster };
+}
+
+/**
+ * SUBJECT as every entry point names a bucket (the middleware's sanitizeSubject, userSubject,
+ * the SDK, alerts): trimmed, lone surrogates as U+FFFD, cut at 256 characters and trimmed
+ * again. Taken as typed, a pasted `alice ` or an id longer than 256 named a key no limiter
+ * reads, and `ban` said `banned: true`. No `user:` prefix is added: `ip:...` names the address.
+ */
+function subjectAsNamed(given: string): string | undefined {
+  let id = given.trim();
+  if (!id.isWellFormed()) id = id.toWellFormed();
+  if (id.length > MAX_USER_ID_CHARS) id = cutId(id, MAX_USER_ID_CHARS).trimEnd();
+  return id === '' ? undefined : id;
 }
 
 function ttlOf(pttl: number): { exists: boolean; ttlMs?: number } {
