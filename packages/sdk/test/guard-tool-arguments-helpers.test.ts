@@ -266,9 +266,9 @@ describe("clean tool-call arguments through the clients' stream helpers", () => 
           acc.set(e.item_id, (acc.get(e.item_id) ?? '') + e.delta);
         if (e.type === 'response.function_call_arguments.done') done.push(e.arguments);
       }
-      // The trade-off bdd46d6 made (README): a redact stream sends the pieces empty and each
-      // call's arguments whole in its done event, so an app joining the deltas gets ''.
-      expect([...acc.values()]).toEqual(mode === 'redact' ? ['', ''] : want);
+      // A redact stream sends the pieces empty and each call's arguments whole in one delta
+      // just before its done event, so an app joining the deltas gets them (before: '').
+      expect([...acc.values()]).toEqual(want);
       expect(done).toEqual(want);
     });
 

@@ -257,6 +257,14 @@ const CALLS: Record<string, (mode: Mode, stream: boolean) => Promise<string>> = 
   },
 };
 
+/** A Responses stream read as an application that joins the deltas itself (no done event read). */
+async function responsesJoined(mode: Mode): Promise<string> {
+  const s = await openai(mode).responses.create({ model: 'gpt-4o-mini', input: 'mail Jane', stream: true });
+  let out = '';
+  for await (const e of s) if (e.type === 'response.function_call_arguments.delta') out += e.delta;
+  return out;
+}
+
 function piiEvents(): SecurityEvent[] {
   return h.recorded.filter((e) => e.category === 'pii_detected');
 }
@@ -382,19 +390,32 @@ describe('tool-call arguments in the answer are read by the output guards', () =
     expect(block?.metadata).toMatchObject({ filter_name: 'tool_arguments' });
   });
 
-  it('responses, streamed: redact delivers the pieces empty and the arguments whole, redacted, in every repeat', async () => {
+  it('responses, streamed: redact delivers the pieces empty, the arguments whole, redacted, in one delta and every repeat', async () => {
     args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
     const want = { to: '[REDACTED:email]', subject: 'Your refund' };
     const s = openai('redact').responses.stream({ model: 'gpt-4o-mini', input: 'mail Jane' });
+    const snapshots: string[] = [];
+    s.on('response.function_call_arguments.delta', (e) => snapshots.push(e.snapshot));
     const seen: unknown[] = [];
     for await (const e of s) seen.push(e);
     expect(JSON.stringify(seen)).not.toMatch(/jane|example\.com/);
     const done = seen.find((e) => (e as { type: string }).type === 'response.function_call_arguments.done');
     expect(JSON.parse((done as { arguments: string }).arguments)).toEqual(want);
+    // An application joining the deltas gets them too (before: ''); the helper's delta snapshot as well.
+    const deltas = seen.filter(
+      (e): e is { delta: string } =>
+        (e as { type: string }).type === 'response.function_call_arguments.delta',
+    );
+    expect(JSON.parse(deltas.map((e) => e.delta).join(''))).toEqual(want);
+    expect(JSON.parse(snapshots.at(-1) ?? '')).toEqual(want);
     const fc = (await s.finalResponse()).output[0];
     expect(fc?.type === 'function_call' ? JSON.parse(fc.arguments) : undefined).toEqual(want);
     await completed();
     expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+    h.reset();
+    expect(JSON.parse(await responsesJoined('redact'))).toEqual(want);
+    args = JSON.stringify({ to: 'the billing team' });
+    expect(await responsesJoined('redact')).toBe(args);
   });
 
   it('responses, streamed: redact blocks where the placeholder would break the JSON', async () => {

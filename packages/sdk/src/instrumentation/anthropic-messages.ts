@@ -27,6 +27,7 @@ import {
   withResponseText,
   type AnswerMessage,
 } from './response-text.ts';
+import { isToolInputBlock } from './anthropic-tool-input-rewrite.ts';
 import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
 import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -104,11 +105,13 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
   outputTexts(data: unknown): OutputTexts | undefined {
     const d = obj(data);
     if (d === undefined || !Array.isArray(d.content)) return undefined;
-    // tool_use blocks' input (tool-arguments.ts): what the model passes to the app's tools.
+    // tool_use blocks' input (tool-arguments.ts): what the model passes to the app's tools; a
+    // server_tool_use's (a web search query, a fetched URL, code to run) and an mcp_tool_use's,
+    // what it sends to the provider's tool or an MCP server: data leaving as surely.
     let calls: ArgumentSlot[] | undefined;
     for (const block of d.content) {
       const b = obj(block);
-      if (b?.type === 'tool_use') objectSlot(b, 'input', (calls ??= []));
+      if (isToolInputBlock(b)) objectSlot(b, 'input', (calls ??= []));
     }
     const texts = anthropicOutputTexts(d as AnswerMessage);
     return calls === undefined ? texts : withToolArguments(texts, calls);
@@ -145,7 +148,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             const called = calledTool(b);
             if (called !== undefined) s.toolCalls.push(called);
             // An input sent whole (a proxy's; the API sends {} and then the pieces).
-            if (b?.type === 'tool_use' && b.input !== undefined) {
+            if (isToolInputBlock(b) && b.input !== undefined) {
               const whole = jsonText(b.input);
               if (whole !== undefined && whole !== '{}') addArgs(`${num(ev.index) ?? 0}`, whole);
             }

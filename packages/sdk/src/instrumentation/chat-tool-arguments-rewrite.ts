@@ -1,6 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts';
+import { MAX_TOOL_CALLS, rewrittenArguments } from './tool-arguments.ts';
 
 /**
  * A redact chat stream's tool-call arguments (tool-arguments.ts): each call's
@@ -99,7 +99,7 @@ export function rewriteChatToolArguments(
   const fc = h.legacy.get(at);
   if (fc !== undefined) {
     h.legacy.delete(at);
-    const arguments_ = writtenWhole(fc, rw);
+    const arguments_ = rewrittenArguments(fc, rw);
     const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
     delta.function_call = { ...obj(delta.function_call), arguments: arguments_ };
   }
@@ -119,15 +119,6 @@ function finish(choice: Record<string, unknown>, out: unknown[] | undefined): vo
   else choice.delta = { tool_calls: out };
 }
 
-/** A held call's text rewritten whole (rw.whole); throws UnwritableArguments when no longer JSON. */
-function writtenWhole(text: string, rw: StreamItemRewrite): string {
-  const slot: ArgumentSlot[] = [];
-  const value: Record<string, unknown> = { arguments: text };
-  textSlot(value, 'arguments', slot);
-  if (slot[0] !== undefined) slot[0].write(rw.whole(slot[0].read));
-  return value.arguments as string;
-}
-
 /**
  * The held calls of one choice (`calls`) other than `index` (all of them: undefined), rewritten
  * whole and removed, appended to `out`. Throws UnwritableArguments when a rewrite is no longer
@@ -144,7 +135,7 @@ function sendOthers(
     if (key === index) continue;
     calls.delete(key);
     h.size--;
-    const text = writtenWhole(c.text, rw);
+    const text = rewrittenArguments(c.text, rw);
     (out ??= []).push(
       c.kind === 'function'
         ? { index: c.index, function: { arguments: text } }

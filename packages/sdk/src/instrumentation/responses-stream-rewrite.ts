@@ -4,7 +4,8 @@ import { WITHHELD } from './output-texts.ts';
 import { responsesOutputTexts } from './responses-output.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { textSlot, type ArgumentSlot } from './tool-arguments.ts';
+import { ItemRun } from './stream.ts';
+import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
  * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
@@ -93,16 +94,20 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       break;
     case 'response.function_call_arguments.delta':
     case 'response.custom_tool_call_input.delta':
-      // A tool call's arguments go out whole, rewritten, in its done events (rewriteCallItems):
-      // a finding in a piece of JSON cannot be replaced before the rest is seen.
-      if (typeof ev.delta === 'string') ev.delta = '';
+      // A tool call's arguments go out whole, rewritten, in one delta before its done event and
+      // in the done events (rewriteCallItems): a finding in a piece of JSON cannot be replaced
+      // before the rest is seen.
+      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+        ev.delta = '';
+        keptBack(rw, ev.output_index);
+      }
       break;
     case 'response.function_call_arguments.done':
       rewriteArguments(ev, 'arguments', rw);
-      break;
+      return wholeDeltaBefore(ev, 'arguments', 'response.function_call_arguments.delta', rw);
     case 'response.custom_tool_call_input.done':
       rewriteArguments(ev, 'input', rw);
-      break;
+      return wholeDeltaBefore(ev, 'input', 'response.custom_tool_call_input.delta', rw);
     case 'response.output_text.annotation.added':
       rewriteItems(
         undefined,
@@ -140,6 +145,44 @@ function rewriteArguments(holder: Record<string, unknown>, field: string, rw: St
   const slots: ArgumentSlot[] = [];
   textSlot(holder, field, slots);
   if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
+}
+
+/** Per stream (its StreamItemRewrite): the output indexes of calls whose argument pieces were emptied. */
+const emptied = new WeakMap<StreamItemRewrite, Set<number>>();
+
+function keptBack(rw: StreamItemRewrite, outputIndex: unknown): void {
+  let at = emptied.get(rw);
+  if (at === undefined) emptied.set(rw, (at = new Set()));
+  // Bounded: the accumulator cuts a guarded stream past MAX_TOOL_CALLS calls.
+  if (at.size < MAX_TOOL_CALLS) at.add(num(outputIndex) ?? 0);
+}
+
+/**
+ * A call's done event, its arguments rewritten, after one delta of `type` carrying them whole,
+ * when its pieces went out empty: an application joining the deltas itself gets the rewritten
+ * arguments, not '' (before, redact gave it '' even for clean arguments); openai's ResponseStream
+ * appends the delta to the call's arguments and then sets them to the done event's, the same
+ * text. The delta repeats the done event's sequence_number (read only to resume a stream after
+ * a number: both are then skipped or both kept).
+ */
+function wholeDeltaBefore(
+  ev: Record<string, unknown>,
+  field: string,
+  type: string,
+  rw: StreamItemRewrite,
+): unknown {
+  const whole = ev[field];
+  const at = emptied.get(rw);
+  const index = num(ev.output_index) ?? 0;
+  if (at === undefined || !at.delete(index) || typeof whole !== 'string' || whole.length === 0) return ev;
+  const delta = {
+    type,
+    sequence_number: ev.sequence_number,
+    item_id: ev.item_id,
+    output_index: ev.output_index,
+    delta: whole,
+  };
+  return new ItemRun([delta, ev]);
 }
 
 /** The function_call / custom_tool_call items of a list, their arguments rewritten (rewriteArguments). */

@@ -1,5 +1,11 @@
 import { arr, num, obj } from './adapter.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import {
+  holdInputPiece,
+  rewriteStartInputs,
+  rewriteWholeInput,
+  sendInputBefore,
+} from './anthropic-tool-input-rewrite.ts';
 import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
@@ -173,10 +179,16 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
     const d = obj(ev.delta);
     if (d?.type === 'text_delta' && typeof d.text === 'string') d.text = rw.next(d.text);
     else if (d?.type === 'citations_delta') rewriteCitation(d.citation, rw);
+    // Tool inputs: kept back, sent whole before the block's stop (anthropic-tool-input-rewrite.ts).
+    else if (d?.type === 'input_json_delta') holdInputPiece(ev, d, rw);
+  } else if (ev.type === 'content_block_stop') {
+    return sendInputBefore(ev, rw);
   } else if (ev.type === 'content_block_start') {
     rewriteTextBlock(ev.content_block, rw);
+    rewriteWholeInput(ev.content_block, rw);
   } else if (ev.type === 'message_start') {
     for (const b of arr(obj(ev.message)?.content)) rewriteTextBlock(b, rw);
+    rewriteStartInputs(ev.message, rw);
   }
   return item;
 }

@@ -35,7 +35,8 @@ export interface StreamObserver {
   onAbandon(): void;
   /**
    * Called on every item, in order, as it is handed to the reader (held or not); returns what
-   * the reader gets (a guard's rewrite of its text). Absent: the items pass as they came.
+   * the reader gets (a guard's rewrite of its text), or an ItemRun: several items in its place,
+   * in order. Absent: the items pass as they came.
    */
   deliver?(item: unknown): unknown;
   /**
@@ -48,6 +49,19 @@ export interface StreamObserver {
 }
 
 type IteratorFactory = (this: unknown) => AsyncIterator<unknown>;
+
+/**
+ * What a `deliver` returns to hand the reader several items for one (in order): a redact
+ * stream sends tool-call arguments it kept back as one delta just before the item that ends
+ * the call (Anthropic's content_block_stop, a Responses arguments done event), since the
+ * reader's helpers build the call from the deltas and finish it at that item.
+ */
+export class ItemRun {
+  readonly items: readonly unknown[];
+  constructor(items: readonly unknown[]) {
+    this.items = items;
+  }
+}
 
 export function isObservableStream(value: unknown): value is { iterator: IteratorFactory } {
   return (
@@ -110,6 +124,8 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
   private frozen = false;
   /** The held items were passed through `deliver` at the end (release): they go out as they are. */
   private released = false;
+  /** The items of an ItemRun after the one handed out, handed out before anything else. */
+  private run: unknown[] | undefined;
   /** open: reading the inner iterator; ended: it ended and onEnd passed, held items drain; done. */
   private state: 'open' | 'ended' | 'done' = 'open';
   /** Requests started or waiting and not yet answered; the last one handed out. */
@@ -159,6 +175,9 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
 
   private readonly step = (): Promise<IteratorResult<unknown>> => {
     if (this.state === 'done') return Promise.resolve(this.answer({ value: undefined, done: true }));
+    const more = this.run?.shift();
+    if (this.run !== undefined && this.run.length === 0) this.run = undefined;
+    if (more !== undefined) return Promise.resolve(this.answer({ value: more, done: false }));
     const ready = this.held.takeIfBefore(this.safe);
     if (ready !== NONE)
       return Promise.resolve(this.released ? this.answer({ value: ready, done: false }) : this.give(ready));
@@ -225,6 +244,11 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     } catch (err) {
       return this.fault(err);
     }
+    if (value instanceof ItemRun) {
+      // The first now, the rest by the next requests (step), before any other item.
+      this.run = value.items.slice(1);
+      value = value.items[0];
+    }
     return this.answer({ value, done: false });
   }
 
@@ -277,7 +301,11 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
     const deliver = this.observer.deliver;
     if (deliver === undefined) return;
     // Each held item taken from the front and its delivered form pushed at the back: the order kept.
-    for (let n = this.held.size; n > 0; n--) this.held.push(deliver(this.held.takeIfBefore(Infinity)), 0);
+    for (let n = this.held.size; n > 0; n--) {
+      const value = deliver(this.held.takeIfBefore(Infinity));
+      if (value instanceof ItemRun) for (const v of value.items) this.held.push(v, 0);
+      else this.held.push(value, 0);
+    }
   };
 
   /** The reader stopped (break, return, cancel): close the inner iterator; the call is abandoned. */

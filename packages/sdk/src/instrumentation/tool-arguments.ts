@@ -61,6 +61,19 @@ export function textSlot(holder: Record<string, unknown>, field: string, out: Ar
   });
 }
 
+/**
+ * Argument text a stream kept back (its pieces joined), rewritten whole by a stream's rewrite
+ * (`rw.whole`) and written back as textSlot writes it; throws UnwritableArguments when the
+ * rewrite is no longer JSON where the text was.
+ */
+export function rewrittenArguments(text: string, rw: { whole(text: string): string }): string {
+  const slot: ArgumentSlot[] = [];
+  const value: Record<string, unknown> = { arguments: text };
+  textSlot(value, 'arguments', slot);
+  if (slot[0] !== undefined) slot[0].write(rw.whole(slot[0].read));
+  return value.arguments as string;
+}
+
 /** Escapes whose letter glues to the text after it (`\n415-555-0123`): read as a space. */
 function gluingEscape(c: number): boolean {
   return c === 0x6e || c === 0x74 || c === 0x72 || c === 0x62 || c === 0x66; // n t r b f
