@@ -46,7 +46,6 @@ export interface Receivers {
  */
 export async function startReceivers(options: ReceiversOptions): Promise<Receivers> {
   const { config, ingest, metrics, logger } = options;
-  routeGrpcLog(logger);
   const httpAddr = parseHostPort(config.otlp.http)!;
   const grpcAddr = parseHostPort(config.otlp.grpc)!;
   const observer = (r: ReceiveReport): void => {
@@ -158,6 +157,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     refusedLogged = refused;
   };
   let grpc: OtlpGrpcServer;
+  const releaseGrpcLog = routeGrpcLog(logger);
   try {
     grpc = await startOtlpGrpcServer({
       host: grpcAddr.host,
@@ -177,6 +177,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     });
   } catch (err) {
     await Promise.all(servers.map(closeHttp));
+    releaseGrpcLog();
     throw new Error(`OTLP/gRPC cannot listen on ${config.otlp.grpc}: ${(err as Error).message}`);
   }
   return {
@@ -191,12 +192,14 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
       const httpClosed = servers.map(closeHttp);
       for (const server of servers) server.closeIdleConnections();
       await Promise.all([...httpClosed, grpc.close()]);
+      releaseGrpcLog();
     },
     forceClose() {
       for (const server of servers) if (server.listening) server.close();
       for (const s of sockets) s.destroy();
       for (const server of servers) server.closeAllConnections();
       void grpc.close(); // idempotent; cancels calls left after its own bound
+      releaseGrpcLog(); // idempotent
     },
   };
 }
