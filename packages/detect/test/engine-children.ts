@@ -16,14 +16,14 @@ import { build, draw } from './streams.ts';
 const NODE = fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
 
-interface Child {
+export interface Child {
   proc: ChildProcess;
   alerts: Alert[];
   next(): Promise<{ ok: true; stats?: EngineStats }>;
   send(msg: unknown): void;
 }
 
-function startChild(config: unknown): Child {
+export function startChild(config: unknown): Child {
   const proc = spawn(NODE, ['--conditions=@llmsec/source', CHILD, JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -42,7 +42,7 @@ function startChild(config: unknown): Child {
   };
 }
 
-async function call(child: Child, msg: unknown): Promise<{ ok: true; stats?: EngineStats }> {
+export async function call(child: Child, msg: unknown): Promise<{ ok: true; stats?: EngineStats }> {
   const reply = child.next();
   child.send(msg);
   return reply;

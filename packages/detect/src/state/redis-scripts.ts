@@ -37,17 +37,33 @@ return {1, v}
 
 /**
  * The shared event-time clock: the newest event time any process has seen. KEYS[1]: clock key.
- * ARGV: event time ms (as text), TTL ms. Keeps max(stored, ARGV[1]) and returns it as text
- * (the stored text, so no float formatting in Lua).
+ * ARGV: event time ms (as text), TTL ms, and optionally a skew ms: then the time is first held
+ * to the Redis server's clock (TIME) plus that skew, so a replica whose own clock runs ahead
+ * (or a time it was told, stamped ahead) cannot move the fleet's clock past the server's and
+ * make every other replica's events late. Keeps max(stored, time) and returns
+ * {stored clock as text, server time ms as text} (the stored text when it is ARGV[1], so no
+ * float formatting in Lua for a time that was not held). TIME is not deterministic: under
+ * script replication (Redis < 5 by default) a write after it is refused, so the script asks
+ * for effects replication first where that call exists (Redis >= 3.2; a no-op from 5 on, the
+ * only mode from 7 on). On a Cluster TIME is the clock key's node's: one clock per key.
  */
 export const CLOCK_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+local tm = redis.call('TIME')
+local server = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local t = ARGV[1]
+if ARGV[3] then
+  local bound = server + tonumber(ARGV[3])
+  if tonumber(t) > bound then t = string.format('%.0f', bound) end
+end
+local st = string.format('%.0f', server)
 local cur = redis.call('GET', KEYS[1])
-if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return ARGV[1]
+if (not cur) or tonumber(t) > tonumber(cur) then
+  redis.call('SET', KEYS[1], t, 'PX', ARGV[2])
+  return {t, st}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return cur
+return {cur, st}
 `;
 
 /**

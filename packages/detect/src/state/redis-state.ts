@@ -51,6 +51,16 @@ export interface RedisDetectionStateOptions {
    */
   maxFutureSkewMs?: number;
   /**
+   * How far ahead of the Redis server's clock (TIME, read inside the clock script) a round
+   * that is not the end of input may move the shared event-time clock. The clock only moves
+   * forward, so without this bound a replica whose own clock runs minutes ahead (a
+   * misconfigured or hostile host) let an event stamped ahead move it that far, and every other
+   * replica's events were late until real time caught up. Keep it well under the engine's
+   * `allowedLatenessMs`: a replica's events are safe from a fast peer while this is less than
+   * the lateness. @default 1000
+   */
+  maxClockSkewMs?: number;
+  /**
    * Encoded bytes of group state this process keeps decoded after writing it: a group it holds
    * costs one round trip per batch (no read, no decode) while no other process writes it; one
    * it does not hold costs two. About 1-2 KB per active user with the default rules.
@@ -78,7 +88,7 @@ const MAX_RAW_GROUP = 64;
 type Arg = string | number;
 interface ScriptClient {
   llmsecDetCas(key: string, expected: Arg, body: string, ttl: Arg): Promise<[number, string | number]>;
-  llmsecDetClock(key: string, t: string, ttl: Arg): Promise<string>;
+  llmsecDetClock(key: string, t: string, ttl: Arg, ...skew: Arg[]): Promise<[string, string]>;
   llmsecDetIndex(key: string, ...args: Arg[]): Promise<number>;
   llmsecDetOpenIndex(key: string, ...args: Arg[]): Promise<string[]>;
   llmsecDetLease(key: string, token: string, ttl: Arg): Promise<number>;
@@ -124,6 +134,7 @@ export class RedisDetectionState {
   readonly maxPendingGroups: number;
   readonly maxOpenIncidentsPerRule: number;
   readonly maxFutureSkewMs: number;
+  readonly maxClockSkewMs: number;
   readonly cacheBytes: number;
   readonly shutdownGraceMs: number;
   readonly now: () => number;
@@ -154,6 +165,12 @@ export class RedisDetectionState {
     this.maxPendingGroups = options.maxPendingGroups ?? 100_000;
     this.maxOpenIncidentsPerRule = options.maxOpenIncidentsPerRule ?? 10_000;
     this.maxFutureSkewMs = options.maxFutureSkewMs ?? 3_600_000;
+    this.maxClockSkewMs = options.maxClockSkewMs ?? 1_000;
+    if (!Number.isFinite(this.maxClockSkewMs) || this.maxClockSkewMs < 0) {
+      throw new Error(
+        `RedisDetectionState: maxClockSkewMs must be a finite number >= 0, got ${this.maxClockSkewMs}`,
+      );
+    }
     this.cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
     this.shutdownGraceMs = options.shutdownGraceMs ?? 1_000;
     if (!Number.isFinite(this.shutdownGraceMs) || this.shutdownGraceMs < 0) {
@@ -251,8 +268,16 @@ export class RedisDetectionState {
     return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
   }
 
-  advanceClock(key: string, t: number, ttlMs: number): Promise<number> {
-    return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs))).then(Number);
+  /**
+   * Moves the shared clock to `t` if that is newer (CLOCK_LUA). With `skewMs`, `t` is first
+   * held to the Redis server's clock plus `skewMs`. Resolves with the clock after the call and
+   * the server's time (ms).
+   */
+  advanceClock(key: string, t: number, ttlMs: number, skewMs?: number): Promise<{ clock: number; server: number }> {
+    const skew = skewMs !== undefined ? [Math.floor(skewMs)] : [];
+    return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs), ...skew)).then(
+      ([clock, server]) => ({ clock: Number(clock), server: Number(server) }),
+    );
   }
 
   /**

@@ -61,6 +61,8 @@ export class SharedEngine {
   /** The in-memory engine that detects while Redis is unreachable, and its event time. */
   private readonly fallback: FallbackFeed;
   private globalMax = Number.NEGATIVE_INFINITY;
+  /** How far this process's clock ran ahead of the Redis server's plus maxClockSkewMs (see now()). */
+  private clockLead = 0;
   private stopped = false;
   private warnedQueueFull = false;
   /** The switch to local detection and back (mode, gauge, episodes, probe). */
@@ -153,7 +155,7 @@ export class SharedEngine {
   ingest(event: SecurityEvent, t: number): void {
     if (this.stopped) return;
     this.endOfInput = false;
-    const now = this.state.now();
+    const now = this.now();
     if (t > now + this.state.maxFutureSkewMs) {
       this.stats.future++;
       this.o.droppedCounter.add(1, { reason: 'future' });
@@ -286,6 +288,14 @@ export class SharedEngine {
     return leftAt;
   }
 
+  /**
+   * This process's wall clock, less how far it ran ahead of the Redis server's clock plus
+   * maxClockSkewMs at the last round (0 on a host in step).
+   */
+  private now(): number {
+    return this.state.now() - this.clockLead;
+  }
+
   private queued(): number {
     return this.queue.length;
   }
@@ -376,19 +386,33 @@ export class SharedEngine {
     // (within maxFutureSkewMs) moved it to its own time, and every process's events after it
     // were late until then (a record sent 59 minutes ahead every 59 minutes: for good). Such an
     // event waits, pending in its group, until the clock reaches it. A time the caller declared
-    // (advanceTo) and the end of input (final) are not held back; a replica leaving is not the
-    // end of the fleet's input (its final round moved the clock to a forged time it had shipped,
-    // and the other replicas' events were late until then: redis-future-skew.test.ts).
+    // (advanceTo) and the end of input (final) are not held back by this process's clock; a
+    // replica leaving is not the end of the fleet's input (its final round moved the clock to a
+    // forged time it had shipped, and the other replicas' events were late until then:
+    // redis-future-skew.test.ts). The script also holds such a round to the Redis server's
+    // clock plus maxClockSkewMs, declared times included: this process's own clock may run
+    // ahead, and a fast replica moved the fleet's clock to its wall clock
+    // (redis-fast-clock.test.ts).
     let clockTo = max;
-    if (!final || this.leaving) {
-      const now = state.now();
+    const held = !final || this.leaving;
+    if (held) {
+      const now = this.now();
       if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
     }
-    const g = await state.advanceClock(
+    const sentAt = state.now();
+    const { clock: g, server } = await state.advanceClock(
       state.clockKey(ruleset),
       Number.isFinite(clockTo) ? clockTo : -1e300,
       this.clockTtl,
+      held ? state.maxClockSkewMs : undefined,
     );
+    // This process's clock against the server's, read before the call (so the lead is not
+    // overstated by the round trip): beyond the skew, now() takes the excess off, so a fast
+    // replica's own late check and holds follow the fleet's time, not its wall clock.
+    const ahead = sentAt - server - state.maxClockSkewMs;
+    this.clockLead = ahead > 0 ? ahead : 0;
+    // What this process took in before it knew (its first round) was held to its own clock.
+    if (this.clockLead > 0 && this.localMax > this.now()) this.localMax = this.now();
     if (g > this.globalMax) this.globalMax = g;
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
