@@ -59,13 +59,40 @@ export const MAX_RULE_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Reads and parses a rule file; errors name the file by its base name. */
 export function loadRulesFile(path: string): RuleDefinition[] {
+  return parseRules(readRuleFile(path), basename(path));
+}
+
+/**
+ * A rule or rule-test file's text, read up to MAX_RULE_FILE_BYTES as UTF-8. One saved as
+ * UTF-16 or UTF-32 (PowerShell's `>` and `Out-File` write UTF-16 with a byte order mark) is
+ * refused naming its encoding, as `llmsec replay` refuses such an events file (gzip-input.ts):
+ * read as UTF-8 it said only that it held no rules, or was not YAML.
+ */
+export function readRuleFile(path: string): string {
   let text: string;
   try {
     text = readFileCapped(path, MAX_RULE_FILE_BYTES);
   } catch (err) {
     throw new RuleFileError(`${basename(path)}: cannot read: ${(err as Error).message}`);
   }
-  return parseRules(text, basename(path));
+  const encoding = wideEncoding(text);
+  if (encoding !== undefined)
+    throw new RuleFileError(
+      `${basename(path)}: the file is ${encoding} (byte order mark), and rule files are UTF-8: convert it first, e.g. iconv -f ${encoding} -t UTF-8`,
+    );
+  return text;
+}
+
+/**
+ * UTF-16's and UTF-32's byte order marks (FF FE, FE FF; FF FE 00 00, 00 00 FE FF) read as UTF-8
+ * are two U+FFFD, with NULs beside them for UTF-32 and between the letters of either (YAML
+ * allows no NUL, so no UTF-8 rule file has one).
+ */
+function wideEncoding(text: string): 'UTF-16' | 'UTF-32' | undefined {
+  if (text.startsWith('\u0000\u0000\ufffd\ufffd') || text.startsWith('\ufffd\ufffd\u0000\u0000'))
+    return 'UTF-32';
+  if (text.startsWith('\ufffd\ufffd') && text.includes('\u0000')) return 'UTF-16';
+  return undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, item: unknown): string {

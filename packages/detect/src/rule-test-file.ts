@@ -12,9 +12,8 @@ import {
   parseTimestamp,
   type DecodedEvent,
 } from '@llmsec/core';
-import { readFileCapped } from '@llmsec/core/internal';
 import { parseDuration } from './duration.ts';
-import { MAX_RULE_FILE_BYTES, RuleFileError } from './rule-loader.ts';
+import { readRuleFile, RuleFileError } from './rule-loader.ts';
 
 /**
  * Rule unit-test files, in the spirit of `promtool test rules`: input events and the alerts
@@ -110,12 +109,7 @@ export const MAX_SERIES_EVENTS_PER_FILE = 2_000_000;
 
 export function loadRuleTestFile(path: string): RuleTestFile {
   const fileName = basename(path);
-  let text: string;
-  try {
-    text = readFileCapped(path, MAX_RULE_FILE_BYTES);
-  } catch (err) {
-    throw new RuleFileError(`${fileName}: cannot read: ${(err as Error).message}`);
-  }
+  const text = readRuleFile(path);
   let doc: unknown;
   try {
     doc = parseYaml(text);
