@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { yamlErrorMessage } from './yaml-error.ts';
@@ -12,8 +11,9 @@ import {
   parseTimestamp,
   type DecodedEvent,
 } from '@llmsec/core';
+import { readFileCapped } from '@llmsec/core/internal';
 import { parseDuration } from './duration.ts';
-import { readRuleFile, RuleFileError } from './rule-loader.ts';
+import { MAX_RULE_FILE_BYTES, readRuleFile, RuleFileError } from './rule-loader.ts';
 
 /**
  * Rule unit-test files, in the spirit of `promtool test rules`: input events and the alerts
@@ -240,7 +240,9 @@ function toEvent(raw: Record<string, unknown>, id: string, startMs: number, wher
 function readEventsFile(path: string, where: string): DecodedEvent[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Capped as the test file itself: `events_file: /dev/zero` (or a week's log) was read whole,
+    // 2 GB of resident memory in 30 s before anything was said.
+    text = readFileCapped(path, MAX_RULE_FILE_BYTES);
   } catch (err) {
     throw new RuleFileError(`${where}: events_file: cannot read: ${(err as Error).message}`);
   }
