@@ -103,4 +103,20 @@ describe("category methods' metadata attributes with their names written out", (
       expect(attrs).toEqual({});
     }
   });
+
+  it('with an enumerable key polluted onto Object.prototype, the shape is not taken and nothing inherited is written', () => {
+    harness = createHarness();
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 'x';
+    try {
+      const event = harness.events.guardrailBlock({ layer: 'injection', reason: 'r' });
+      expect(addNamedMetadata({}, 'guardrail_block', event.metadata as Metadata)).toBe(false);
+      const attrs = eventAttributes(event);
+      expect(Object.hasOwn(attrs, 'llmsec.metadata.polluted')).toBe(false);
+      expect(attrs['llmsec.metadata.guardrail_layer']).toBe('injection');
+      expect(attrs['llmsec.metadata.block_reason']).toBe('r');
+    } finally {
+      delete proto.polluted;
+    }
+  });
 });
