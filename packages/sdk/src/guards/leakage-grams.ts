@@ -18,6 +18,12 @@ export interface Grams {
   size: number;
   /** Every word of the prompt: a window with a word outside it cannot match, so it is skipped. */
   vocabulary: Set<string>;
+  /**
+   * The words a gram starts with (the prompt's words at positions 0 .. wordCount - size): only
+   * these can begin a matching gram, so a stream holds back a run of prompt words only from the
+   * first of these in it (leakage-run.ts).
+   */
+  heads: Set<string>;
   /** Words in the prompt (the denominator of the leak share). */
   wordCount: number;
   /** The longest prompt word: a longer word cannot be in the vocabulary. */
@@ -36,7 +42,11 @@ export function grams(text: string, n: number): Grams {
   const w = words(text);
   const set = new Set<string>();
   const size = Math.min(n, w.length);
-  for (let i = 0; size > 0 && i + size <= w.length; i++) set.add(w.slice(i, i + size).join(' '));
+  const heads = new Set<string>();
+  for (let i = 0; size > 0 && i + size <= w.length; i++) {
+    set.add(w.slice(i, i + size).join(' '));
+    heads.add(w[i] as string);
+  }
   let longestWord = 0;
   const asciiHeads = new Uint32Array(128);
   for (const x of w) {
@@ -44,7 +54,7 @@ export function grams(text: string, n: number): Grams {
     const c = x.charCodeAt(0);
     if (c < 128) asciiHeads[c] = (asciiHeads[c] as number) | (1 << lengthBit(x.length));
   }
-  return { set, size, vocabulary: new Set(w), wordCount: w.length, longestWord, asciiHeads };
+  return { set, size, vocabulary: new Set(w), heads, wordCount: w.length, longestWord, asciiHeads };
 }
 
 function lengthBit(length: number): number {

@@ -28,6 +28,8 @@ export class LeakageRun {
   // prompt word (most streams repeat few or none; issue 13: a stream's state is made per call).
   private ringWords: string[] | undefined;
   private ringStarts: number[] | undefined;
+  /** Whether each ring word can start a gram (Grams.heads): the hold-back starts at the first that can. */
+  private ringHeads: boolean[] | undefined;
   private run = 0;
   /** The prompt grams seen so far: made at the first one. */
   private seen: Set<string> | undefined;
@@ -46,8 +48,12 @@ export class LeakageRun {
   /**
    * With a prompt: the text before the returned offset may be shown as far as the prompt words
    * go. `end`: the end of the text read; `pendingFrom`: where the word being read started (-1:
-   * none, or too long to match). Held: from a sticky chain; else from the current chain, or the
-   * last n-1 prompt words (they may become the first gram of a chain), or the pending word.
+   * none, or too long to match). Held: from a sticky chain; else from the current chain, or from
+   * the first of the last n-1 prompt words that can start a gram (Grams.heads: a later chain can
+   * only begin at such a word, since its first gram completes within the next n-1 words), or
+   * the pending word. Before, the last n-1 prompt words were held whatever they were: an answer
+   * ending in 'the portal' held both to the end of the stream though neither starts a gram of
+   * its prompt (issue 13: each held item costs the stream observer a promise adoption).
    */
   protected runSafeUpTo(end: number, pendingFrom: number): number {
     if (this.stickyFrom >= 0) return this.stickyFrom;
@@ -56,8 +62,14 @@ export class LeakageRun {
     if (this.chainActive) {
       safe = this.chainStart;
     } else if (this.run > 0 && prompt.size > 1) {
-      const back = Math.min(this.run, prompt.size - 1);
-      safe = (this.ringStarts as number[])[(this.run - back) % prompt.size] as number;
+      const size = prompt.size;
+      const heads = this.ringHeads as boolean[];
+      for (let k = this.run - Math.min(this.run, size - 1); k < this.run; k++) {
+        if (heads[k % size] === true) {
+          safe = (this.ringStarts as number[])[k % size] as number;
+          break;
+        }
+      }
     }
     if (pendingFrom >= 0 && pendingFrom < safe) safe = pendingFrom;
     return safe;
@@ -78,8 +90,10 @@ export class LeakageRun {
     const slot = this.run % size;
     const ringWords = (this.ringWords ??= filled(size, ''));
     const ringStarts = (this.ringStarts ??= filled(size, 0));
+    const ringHeads = (this.ringHeads ??= filled(size, false));
     ringWords[slot] = word;
     ringStarts[slot] = start;
+    ringHeads[slot] = prompt.heads.has(word);
     this.run++;
     if (this.run < size) return undefined;
     let gram = '';

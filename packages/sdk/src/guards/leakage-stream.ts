@@ -17,7 +17,8 @@ export type { LeakVerdict } from './leakage-run.ts';
  *
  * Hold-back: text that may be the start of a leak is not released to the reader yet. Held is
  * everything from the first word of the current run of matching prompt n-grams (a "chain"),
- * or from the last n-1 prompt words (they may become the first gram of a chain), or the
+ * or from the first of the last n-1 prompt words that can start a prompt gram (it may become
+ * the first gram of a chain; leakage-run.ts), or the
  * partial word at the end, and the last canary.length-1 characters, and a high surrogate
  * ending a delta (carried into the next, so a cut inside a surrogate pair reads as a cut
  * before it: same words, same hold, same verdict). A chain that breaks before the response
