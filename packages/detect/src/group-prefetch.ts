@@ -148,13 +148,14 @@ export class GroupPrefetch {
       const target = batch[k];
       rows[k] = target === undefined ? -1 : target.table.rowOf(keys[k]!);
     }
-    // 3. The rows' first lines.
+    // 3. The rows' first lines, and the ids their groups hold (the repeated-id check: group-ids.ts).
     let found = 0;
     for (let k = 0; k < n; k++) {
       const target = batch[k];
       const row = rows[k]!;
       if (target === undefined || row < 0) continue;
-      sink = (sink + target.table.peekRow(row, target.slot, target.at, target.last)) | 0;
+      const table = target.table;
+      sink = (sink + table.peekRow(row, target.slot, target.at, target.last) + table.held.peek(row)) | 0;
       found++;
     }
     this.sink = sink;

@@ -55,6 +55,8 @@ interface Draw {
   tokens: number;
   payload: number;
   dt: number;
+  /** > 0: the event carries the id of the event this many before it (a repeat its groups may hold). */
+  reuse?: number;
 }
 
 const eventArb = (users: number): fc.Arbitrary<Draw> =>
@@ -70,13 +72,18 @@ const eventArb = (users: number): fc.Arbitrary<Draw> =>
       { arbitrary: fc.integer({ min: 0, max: 1_500 }), weight: 8 },
       { arbitrary: fc.integer({ min: -8_000, max: 0 }), weight: 1 },
     ),
+    reuse: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 6 },
+      { arbitrary: fc.integer({ min: 1, max: 40 }), weight: 1 },
+    ),
   });
 
 function build(draws: Draw[]): { event: SecurityEvent; t: number }[] {
   let clock = T0;
   return draws.map((d, i) => {
     clock += d.dt;
-    const id = `e${i}`;
+    const reuse = d.reuse ?? 0;
+    const id = reuse > 0 && i >= reuse ? `e${i - reuse}` : `e${i}`;
     const base = {
       event_id: id,
       timestamp: '',
@@ -149,7 +156,8 @@ function run(
     onUpdate: note('update'),
     ...(readAhead ? (always ? { [PREFETCH_ALWAYS]: true } : {}) : { [NO_PREFETCH]: true }),
   });
-  for (const { event, t } of stream) engine.ingest(event, t);
+  // ingestOnce: the groups' repeated-id rings are read ahead too (GroupIds.peek).
+  for (const { event, t } of stream) engine.ingestOnce(event, t);
   const open = engine.activeIncidents().map((a) => JSON.stringify(a));
   engine.flush();
   const prefetch = (engine as unknown as { prefetch: GroupPrefetch | undefined }).prefetch;
@@ -167,6 +175,7 @@ describe('group read-ahead', () => {
     let overflowRuns = 0;
     let evictingRuns = 0;
     let fired = 0;
+    let repeatRuns = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 60 }).chain((users) =>
@@ -188,6 +197,7 @@ describe('group read-ahead', () => {
           found += on.found;
           if (limits.maxBufferedEvents < 10 && on.found > 0) overflowRuns++;
           if (on.same.stats.groupsEvicted > 0 && on.found > 0) evictingRuns++;
+          if (on.same.stats.droppedRepeated > 0 && on.found > 0) repeatRuns++;
         },
       ),
       { numRuns: 300 },
@@ -198,6 +208,7 @@ describe('group read-ahead', () => {
     expect(overflowRuns).toBeGreaterThan(10);
     expect(evictingRuns).toBeGreaterThan(10);
     expect(fired).toBeGreaterThan(100);
+    expect(repeatRuns).toBeGreaterThan(10);
   });
 
   it('reading a table ahead changes nothing: the same rows, evictions and states as a table not read', () => {

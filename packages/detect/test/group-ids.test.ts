@@ -44,6 +44,8 @@ describe('GroupIds', () => {
           resets++;
           continue;
         }
+        // A read ahead (group-prefetch.ts) of any row, held or not, changes no answer.
+        if (r() < 0.3) expect(got.peek(Math.floor(r() * (rows + 2)))).toBeLessThanOrEqual(1);
         const id = 1 + Math.floor(r() * ids);
         const expected = want.repeat(row, id);
         expect(got.repeat(row, id), `seed ${seed}, op ${i}: row ${row} id ${id}`).toBe(expected);
