@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { createFingerprintKey, type FingerprintKey } from '@llmsec/core';
+import { readFileCapped } from '@llmsec/core/internal';
 
 /**
  * The per-deployment key of payload fingerprints (core fingerprint.ts), resolved in this order:
@@ -62,6 +63,23 @@ export function resolveFingerprintKey(
   }
 }
 
+/**
+ * A key file holds a key (the generated one is 65 bytes). Read whole, a slip such as
+ * `LLMSEC_FINGERPRINT_KEY_FILE=/dev/zero` grew the process without bound at setup; past this it
+ * is a configuration error naming the file, as a malformed key is.
+ */
+const MAX_KEY_FILE_BYTES = 65_536;
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileCapped(file, MAX_KEY_FILE_BYTES);
+  } catch (err) {
+    // readFileCapped's own 'larger than' (no errno): the configuration's mistake, not the disk's.
+    if ((err as NodeJS.ErrnoException).code === undefined) throw new TypeError((err as Error).message);
+    throw err;
+  }
+}
+
 function readOrCreate(file: string): string {
   try {
     const mode = statSync(file).mode;
@@ -69,7 +87,7 @@ function readOrCreate(file: string): string {
       diag.warn(
         `llmsec: the fingerprint key file ${file} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
       );
-    return readFileSync(file, 'utf8');
+    return readKeyFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -80,7 +98,7 @@ function readOrCreate(file: string): string {
     // 'wx': never overwrite a key another process created meanwhile; read theirs instead.
     fd = openSync(file, 'wx', 0o600);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8');
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file);
     throw err;
   }
   try {

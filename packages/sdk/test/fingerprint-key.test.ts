@@ -60,6 +60,19 @@ describe('payload fingerprint key (HMAC, per deployment)', () => {
     );
   });
 
+  it('a key file past 64 KiB (LLMSEC_FINGERPRINT_KEY_FILE=/dev/zero, a slip) is a configuration error, not read whole', () => {
+    const file = join(dir, 'huge.key');
+    writeFileSync(file, 'a'.repeat(65_537), { mode: 0o600 });
+    expect(() => resolveFingerprintKey({ fingerprintKeyFile: file }, {})).toThrow(
+      /huge\.key.*larger than 65536 bytes/,
+    );
+    const edge = join(dir, 'edge.key');
+    writeFileSync(edge, 'b'.repeat(65_536), { mode: 0o600 });
+    expect(resolveFingerprintKey({ fingerprintKeyFile: edge }, {})).toEqual(
+      createFingerprintKey('b'.repeat(65_536)),
+    );
+  });
+
   it('hex keys are decoded (a 64-digit key is 32 bytes), other strings are UTF-8', () => {
     const hex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
     expect(createFingerprintKey(hex).id).toBe(createFingerprintKey(Buffer.from(hex, 'hex')).id);
