@@ -304,7 +304,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       const cuts = answerCutsOf(output);
       const texts =
         output.text.length > maxChars || tools > 0 || cuts !== undefined ? outputTextsOf(output) : undefined;
-      if (texts !== undefined && (texts.length > 1 || cuts !== undefined))
+      // An answer that is only tool arguments (no text: a chat call's content null) too, so
+      // its event says found_in tool_arguments (before, none).
+      if (texts !== undefined && (texts.length > 1 || cuts !== undefined || tools > 0))
         return checkTexts(texts, ctx, tools, cuts);
       if (mode === 'redact') {
         const r = redact(output.text, redactOptions);

@@ -12,9 +12,9 @@ import { StreamLimitError } from './stream-limit.ts';
  * They are side texts of the answer (output-texts.ts), after the quotes, each apart, so each is
  * under piiGuard's per-text cap and the guards' one verdict covers them. What is read is what
  * the model emitted: the arguments' JSON text as sent (Anthropic's `input`, which the API sends
- * as an object, as JSON.stringify writes it). `\u` escapes are not decoded: `jane\u0040x.com`
- * is not an address to the detectors, as 'jane at x dot com' is not in the answer's text. The
- * letter of a newline or tab escape is read as a space (readableJson).
+ * as an object, as JSON.stringify writes it), with its `\uXXXX` escapes read as their
+ * characters (`jane\u0040x.com` is the address the application parses) and the letter of a
+ * newline or tab escape as a space (readableJson).
  *
  * A rewrite (piiGuard redact) is made in the JSON text: a placeholder inside a JSON string keeps
  * it JSON (`"[REDACTED:email]"`: no quote or backslash in it), one in place of a number or
@@ -54,7 +54,7 @@ export function textSlot(holder: Record<string, unknown>, field: string, out: Ar
     read,
     write(next) {
       if (next === read) return;
-      const back = restoreEscapes(raw, next);
+      const back = writtenBack(raw, read, next);
       if (back === undefined || (isJson(raw) && !isJson(back))) throw new UnwritableArguments();
       holder[field] = back;
     },
@@ -86,9 +86,16 @@ function gluingEscape(c: number): boolean {
  * detectors (they want a word boundary): data on any line but a string's first was missed, and
  * redact took the 'n' into a placeholder (`\[REDACTED:email]`, not JSON). Linear; `raw` itself
  * when it has no backslash.
+ *
+ * In JSON text (`raw` parses), each `\uXXXX` escape is read as its character (escapeCode):
+ * a model writing `jane\u0040example.com` sends the application an address as surely as
+ * `jane@example.com`, and the detectors saw none. Decoded, the read is shorter than `raw` by 5
+ * characters an escape; writtenBack maps a rewrite back. Free text (a custom tool's input, not
+ * JSON) keeps its `\u0040` as the letters it is.
  */
 export function readableJson(raw: string): string {
   if (raw.indexOf('\\') === -1) return raw;
+  if (raw.indexOf('\\u') !== -1 && isJson(raw)) return decodedJson(raw);
   let out = '';
   let from = 0;
   for (let i = 0; i < raw.length - 1; i++) {
@@ -100,6 +107,108 @@ export function readableJson(raw: string): string {
     i++; // the escaped character, whatever it is (`\\n` is a backslash and an n)
   }
   return from === 0 ? raw : out + raw.slice(from);
+}
+
+/**
+ * readableJson of JSON text holding `\u` escapes: each decodable one (escapeCode) its
+ * character, the gluing escapes' letters spaces. Written into a buffer of character codes and
+ * made a string in blocks: one concatenation per escape cost ~1 us each (800,000 escapes, 4.8
+ * MB of arguments: 0.8 s; 0.12 s so).
+ */
+function decodedJson(raw: string): string {
+  const buf = new Uint16Array(raw.length);
+  let w = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c !== 0x5c || i + 1 === raw.length) {
+      buf[w++] = c;
+      continue;
+    }
+    const e = raw.charCodeAt(i + 1);
+    const code = e === 0x75 ? escapeCode(raw, i) : -1;
+    if (code >= 0) {
+      buf[w++] = code;
+      i += 5;
+      continue;
+    }
+    buf[w++] = c;
+    buf[w++] = gluingEscape(e) ? 0x20 : e;
+    i++; // the escaped character, whatever it is
+  }
+  const pieces: string[] = [];
+  for (let k = 0; k < w; k += BLOCK)
+    pieces.push(
+      String.fromCharCode.apply(null, buf.subarray(k, Math.min(w, k + BLOCK)) as unknown as number[]),
+    );
+  return pieces.join('');
+}
+
+/** Characters made a string at once (String.fromCharCode's arguments: well under V8's stack limit). */
+const BLOCK = 8192;
+
+/**
+ * The character code of the `\uXXXX` escape at `i` in `raw`, when it reads as one: not `"`,
+ * `\` or a control character (decoded, they would end the string or break the JSON: a rewrite
+ * is written back with the decoded text, writtenBack), nor half of a surrogate pair (a lone half
+ * would be written back as an unpaired surrogate). -1: left as it is.
+ */
+function escapeCode(raw: string, i: number): number {
+  if (i + 6 > raw.length) return -1;
+  let code = 0;
+  for (let k = i + 2; k < i + 6; k++) {
+    const h = hexValue(raw.charCodeAt(k));
+    if (h < 0) return -1;
+    code = code * 16 + h;
+  }
+  if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return -1;
+  return code;
+}
+
+/** A hex digit's value; -1 for any other character. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20; // lower case
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
+/**
+ * A rewrite `next` of `read` (readableJson(raw)) written back into `raw`'s text: the escapes'
+ * letters put back (restoreEscapes, which keeps the length), and, where `read` decoded `\u`
+ * escapes, `raw` itself kept before the first change and after the last (the common prefix and
+ * suffix of `read` and `next`, mapped to `raw` by the escapes' 5 extra characters each): only the
+ * changed middle carries decoded characters, which mean in JSON what their escapes meant, so the
+ * arguments parse to the same values but for the placeholders. Linear. Undefined when the
+ * letters cannot be put back (restoreEscapes).
+ */
+export function writtenBack(raw: string, read: string, next: string): string | undefined {
+  const back = restoreEscapes(raw, next);
+  if (back === undefined || read.length === raw.length) return back;
+  let p = 0;
+  const most = Math.min(read.length, next.length);
+  while (p < most && read.charCodeAt(p) === next.charCodeAt(p)) p++;
+  let q = 0;
+  while (q < most - p && read.charCodeAt(read.length - 1 - q) === next.charCodeAt(next.length - 1 - q)) q++;
+  return (
+    raw.slice(0, rawOffset(raw, p)) +
+    back.slice(p, back.length - q) +
+    raw.slice(rawOffset(raw, read.length - q))
+  );
+}
+
+/** The offset in `raw` of offset `at` of readableJson(raw): past the decoded escapes before it. */
+function rawOffset(raw: string, at: number): number {
+  let extra = 0;
+  for (let i = 0; i < raw.length - 1 && i - extra < at; i++) {
+    if (raw.charCodeAt(i) !== 0x5c) continue;
+    if (raw.charCodeAt(i + 1) === 0x75 && escapeCode(raw, i) >= 0) {
+      // The escape reads as one character at i - extra: an offset past it is past all six.
+      extra += 5;
+      i += 5;
+      continue;
+    }
+    i++;
+  }
+  return at + extra;
 }
 
 /**
@@ -150,7 +259,7 @@ export function objectSlot(holder: Record<string, unknown>, field: string, out: 
     read,
     write(next) {
       if (next === read) return;
-      const back = restoreEscapes(text, next);
+      const back = writtenBack(text, read, next);
       if (back === undefined) throw new UnwritableArguments();
       try {
         holder[field] = JSON.parse(back) as unknown;
