@@ -12,8 +12,8 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'invalid_request_error', 'content-type must be application/json');
   }
-  // The bounded reader parses the bytes as sent: a compressed body would be reported as invalid
-  // JSON, which sends the client looking in the wrong place.
+  // This API takes its JSON uncompressed, and says so before reading (the bounded reader would
+  // decompress gzip, deflate or zstd, but an OpenAI-style client sends plain JSON).
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity' && encoding !== '') {
     throw new HttpError(

@@ -3,13 +3,15 @@
  * stores the parsed body on `req.body`, so the guard's estimator and the handler both use the
  * one parse (the stream can be read only once). Express and Fastify users do not need it.
  */
+import { kMaxLength } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
+import { constants, gunzip, inflate, zstdDecompress } from 'node:zlib';
 
 /** @default 1 MiB */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export class RequestBodyError extends Error {
-  /** The status to answer with: 413 (too large) or 400 (not JSON). */
+  /** The status to answer with: 413 (too large), 415 (an encoding not taken) or 400 (not JSON). */
   readonly status: number;
   constructor(message: string, status: number) {
     super(message);
@@ -20,8 +22,10 @@ export class RequestBodyError extends Error {
 
 /**
  * Reads and parses the JSON body (once; later calls return the same value). An empty body is
- * `undefined`. Rejects with RequestBodyError (413) past `limitBytes`, without buffering more,
- * or (400) when the body is not JSON.
+ * `undefined`. A body sent with `Content-Encoding` gzip (x-gzip), deflate or zstd is decompressed
+ * first. Rejects with RequestBodyError (413) past `limitBytes` on the wire or decompressed,
+ * without buffering more, (415) for another encoding, or (400) when the body is not JSON or
+ * not valid in its encoding.
  */
 export async function readJsonBody(
   req: IncomingMessage & { body?: unknown },
@@ -44,6 +48,14 @@ const reads = new WeakMap<IncomingMessage, Promise<unknown>>();
 async function read(req: IncomingMessage & { body?: unknown }, limitBytes: number): Promise<unknown> {
   // Consumed by someone else already: there is nothing left to read (and no 'end' to wait for).
   if (req.readableEnded) return undefined;
+  const encoding = encodingOf(req.headers['content-encoding']);
+  if (encoding === undefined) {
+    const named = JSON.stringify(String(req.headers['content-encoding']).slice(0, 32));
+    throw new RequestBodyError(
+      `content-encoding ${named} is not supported: use gzip, deflate, zstd or none`,
+      415,
+    );
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new RequestBodyError(`request body exceeds ${limitBytes} bytes`, 413);
@@ -87,10 +99,46 @@ async function read(req: IncomingMessage & { body?: unknown }, limitBytes: numbe
     req.once('error', onError);
   });
   if (size === 0) return undefined;
+  const raw = Buffer.concat(chunks, size);
+  const bytes = encoding === 'identity' ? raw : await decompress(raw, encoding, limitBytes);
   try {
-    req.body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    req.body = JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw new RequestBodyError('request body is not valid JSON', 400);
   }
   return req.body;
+}
+
+type Encoding = 'identity' | 'gzip' | 'deflate' | 'zstd';
+
+function encodingOf(header: string | undefined): Encoding | undefined {
+  const name = (header ?? '').trim().toLowerCase();
+  if (name === '' || name === 'identity') return 'identity';
+  if (name === 'gzip' || name === 'x-gzip') return 'gzip';
+  if (name === 'deflate') return 'deflate';
+  if (name === 'zstd') return 'zstd';
+  return undefined;
+}
+
+/**
+ * Decompresses under `limitBytes` of output (a gzip bomb stops there: 413). A zstd frame's window
+ * is capped at 8 MiB: the decoder allocates what a frame declares before writing a byte.
+ */
+function decompress(
+  raw: Buffer,
+  encoding: Exclude<Encoding, 'identity'>,
+  limitBytes: number,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, out: Buffer): void => {
+      if (err === null) resolve(out);
+      else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        reject(new RequestBodyError(`decompressed request body exceeds ${limitBytes} bytes`, 413));
+      else reject(new RequestBodyError(`request body is not valid ${encoding}`, 400));
+    };
+    const options = { maxOutputLength: Math.min(limitBytes, kMaxLength) };
+    if (encoding === 'gzip') gunzip(raw, options, done);
+    else if (encoding === 'deflate') inflate(raw, options, done);
+    else zstdDecompress(raw, { ...options, params: { [constants.ZSTD_d_windowLogMax]: 23 } }, done);
+  });
 }
