@@ -214,7 +214,7 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     expect(lone.code).toBe(1);
   }, 120_000);
 
-  it('a shard that dies mid-run stops holding the other back after 30 s quiet, which says it went on unpaced', async () => {
+  it('a shard that dies mid-run stops holding the other back after --shard-timeout (3 s) quiet, which says it went on unpaced', async () => {
     const ruleset = `pace-dead-${process.pid}-${Date.now()}`;
     const args = (k: number) => [
       join(dir, `shard-2-${k}.jsonl`),
@@ -226,6 +226,9 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
       ruleset,
       '--shards',
       '2',
+      // A live shard says so every second, so a short timeout does not pass over the living.
+      '--shard-timeout',
+      '3s',
     ];
     const env = { ...process.env, LLMSEC_REPLAY_BARRIER_TIMEOUT_MS: '2000' };
     let victim: number | undefined;
@@ -240,7 +243,8 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
       const started = Date.now();
       const r = await a;
       await b;
-      expect(Date.now() - started).toBeGreaterThan(25_000);
+      // Held for the timeout (before: a fixed 30 s, and no such flag), not for ever.
+      expect(Date.now() - started).toBeGreaterThan(2_500);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('llmsec replay: 18000 lines, 18000 events');
       expect(r.stderr).toContain('llmsec replay: shards went on without pacing each other');

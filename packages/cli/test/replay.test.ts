@@ -138,6 +138,17 @@ describe('llmsec replay', () => {
     expect(shards.stderr).toContain(
       '--shards must be an integer from 1 to 1000 in decimal digits, got "0x2"',
     );
+    // --shard-timeout: only with --shards, a duration from 2s (a live shard says so each second).
+    const shardArgs = ['replay', path, '--state', 'redis://127.0.0.1:1', '--ruleset', 'x'];
+    for (const [extra, message] of [
+      [['--shard-timeout', '5s'], '--shard-timeout needs --shards N'],
+      [['--shards', '2', '--shard-timeout', '1s'], '--shard-timeout: a duration from 2s to 1d, got "1s"'],
+      [['--shards', '2', '--shard-timeout', 'soon'], '--shard-timeout: a duration from 2s to 1d, got "soon"'],
+    ] as const) {
+      const bad = await cli([...shardArgs, ...extra]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(message);
+    }
   });
 
   it('groups by the conversation_id of the JSONL lines (0ba2d24), on one thread and two', async () => {

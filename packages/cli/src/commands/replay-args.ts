@@ -4,14 +4,22 @@ import { parseArgs } from 'node:util';
 // file, hands the run to the engine's thread without loading the engine itself (replay.ts).
 import { DEFAULT_MAX_LINE_BYTES, parseDuration } from '@llmsec/detect/replay';
 import { decimalInteger } from '../decimal.ts';
+import { joinDashValues } from '../dash-values.ts';
 import { UsageError } from '../io.ts';
 
 /** 10000000d, as a rule's window and quiet period (rule-schema.ts): an event time plus it stays a time. */
 const MAX_LATENESS_MS = 864_000_000_000_000;
 
+/**
+ * --shard-timeout's default: ten of a live shard's heartbeats (one a second, replay-pace.ts),
+ * so a busy or briefly stalled shard (a loaded machine, a slow stdin) is not taken for dead.
+ */
+export const DEFAULT_SHARD_TIMEOUT_MS = 10_000;
+
 export const USAGE = `usage: llmsec replay [FILE|-] [--rules FILE] [--format jsonl|table] [--allowed-lateness DURATION]
                      [--max-line-bytes N] [--threads 1|2]
-                     [--state redis://HOST:PORT [--cluster] [--ruleset NAME] [--shards N]]
+                     [--state redis://HOST:PORT [--cluster] [--ruleset NAME]
+                      [--shards N [--shard-timeout DURATION]]]
 
 Runs the detection rules over security-event JSONL in event time, as if the events were
 happening now, and prints the alerts: one line per firing and one per resolve (alert JSONL),
@@ -42,6 +50,10 @@ enabling a rule. Both line formats: https://github.com/llmsec/llmsec/blob/main/d
                            --allowed-lateness ahead of the slowest), on one thread each.
                            A shard that waits in vain prints its alerts, says its counts are
                            partial and exits 1
+  --shard-timeout DUR      with --shards: a shard that has not said it is alive for this long
+                           (each says so every second while it runs) is taken for dead and
+                           holds the others back no more; they go on unpaced and say so
+                           (default: 10s; at least 2s)
 
 Malformed lines are reported on stderr as "line N: reason" (the first 1000; the summary
 counts them all; control characters quoted from a line written as \\xNN, bidirectional
@@ -64,6 +76,8 @@ export interface ReplayArgs {
   cluster: boolean;
   ruleset: string | undefined;
   shards: number;
+  /** --shard-timeout: how long a silent shard holds the others back (ms). */
+  shardTimeoutMs: number;
 }
 
 /** The command line of `llmsec replay`; 'help' for --help. Throws UsageError. */
@@ -71,7 +85,7 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinDashValues(argv),
       allowPositionals: true,
       options: {
         rules: { type: 'string' },
@@ -83,6 +97,7 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
         cluster: { type: 'boolean', default: false },
         ruleset: { type: 'string' },
         shards: { type: 'string' },
+        'shard-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -143,9 +158,19 @@ export function parse(argv: string[]): ReplayArgs | 'help' {
       '--shards needs --state redis://… and --ruleset (the shards meet in Redis under one ruleset)',
     );
   }
+  let shardTimeoutMs = DEFAULT_SHARD_TIMEOUT_MS;
+  const shardTimeout = values['shard-timeout'];
+  if (shardTimeout !== undefined) {
+    if (shards < 2) throw new UsageError('--shard-timeout needs --shards N (N at least 2)');
+    shardTimeoutMs = parseDuration(shardTimeout);
+    if (Number.isNaN(shardTimeoutMs) || shardTimeoutMs < 2_000 || shardTimeoutMs > 86_400_000) {
+      throw new UsageError(`--shard-timeout: a duration from 2s to 1d, got "${shardTimeout}"`);
+    }
+  }
   const file = positionals[0];
   return {
     shards,
+    shardTimeoutMs,
     file: file === '-' ? undefined : file,
     rules: values.rules,
     format: values.format,

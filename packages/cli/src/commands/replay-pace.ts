@@ -12,10 +12,11 @@ const BLOCK_EVENTS = 2_000;
 const POLL_MS = 5;
 
 /**
- * A shard whose progress has not changed for this long is taken for dead and holds nobody back
- * (a live shard re-publishes at every block and every poll while it waits).
+ * How often a live shard says so (publishes its frontier again) whatever it is doing: reading a
+ * slow input, waiting for its engine. A shard whose value has not changed for `staleMs`
+ * (--shard-timeout, ten of these by default) is taken for dead and holds nobody back.
  */
-export const STALE_MS = 30_000;
+const HEARTBEAT_MS = 1_000;
 
 /** What the pacer needs of DetectionEngine. */
 interface PacedEngine {
@@ -36,7 +37,7 @@ const DONE = 'done';
  * `margin` of every other live shard's frontier, or when this shard's frontier is the oldest of
  * all and nothing of its own is queued (so the slowest shard always moves: no deadlock, whatever
  * the shards' sections hold). A shard that finished says so and holds nobody
- * back; one that stops publishing for STALE_MS (died), or never registered within
+ * back; one that stops publishing for `staleMs` (died; a live one says so every second), or never registered within
  * `registerMs` (never started), is passed over and `unpaced` says so.
  */
 export class ShardPacer {
@@ -51,12 +52,18 @@ export class ShardPacer {
   private readonly seen = new Map<string, { value: string; at: number }>();
   private readonly registerDeadline: number;
   private readonly margin: number;
+  private readonly lateness: number;
   /** Some shard was passed over as dead or never registered, or Redis failed: the answer may differ. */
   unpaced = false;
   /** Redis failed a pacing call: this shard goes on unpaced (the engine has its own fallback). */
   private broken = false;
-  /** Time spent held back by slower shards, ms (for the measurement, not the summary). */
-  heldMs = 0;
+  /** Taken for dead after this long without a change of its progress value (--shard-timeout). */
+  private readonly staleMs: number;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The heartbeat's publish in flight (finish() waits for it before saying done). */
+  private beating: Promise<unknown> | undefined;
+  /** Newest event time given to the engine so far. */
+  private newest = Number.NEGATIVE_INFINITY;
 
   private readonly redis: Redis;
   private readonly key: string;
@@ -73,6 +80,8 @@ export class ShardPacer {
     latenessMs: number;
     /** How long a shard that has not started yet holds the others back (the barrier timeout). */
     registerMs: number;
+    /** How long a shard that has stopped saying it is alive holds the others back (--shard-timeout). */
+    staleMs: number;
     engine: PacedEngine;
     /** An event ingestOnce dropped as an exact copy. */
     onRepeated: () => void;
@@ -85,7 +94,25 @@ export class ShardPacer {
     this.onRepeated = o.onRepeated;
     this.keyTtlMs = o.keyTtlMs;
     this.margin = Math.floor(o.latenessMs / 2);
+    this.lateness = o.latenessMs;
     this.registerDeadline = Date.now() + o.registerMs;
+    this.staleMs = o.staleMs;
+    // Alive while it runs, not only when it ships a block: a shard reading a slow stdin, or held
+    // in its engine, is not taken for dead (a fixed 30 s once had to cover that).
+    this.heartbeat = setInterval(() => {
+      if (this.beating !== undefined || this.broken) return;
+      this.beating = this.publish()
+        .catch(() => undefined)
+        .finally(() => (this.beating = undefined));
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Stops the heartbeat (finish() does; an error path that skips finish() should too). */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.beating;
   }
 
   /** Holds a decoded event until drain() lets it through. */
@@ -98,24 +125,36 @@ export class ShardPacer {
     const buf = this.buf;
     this.buf = [];
     for (let at = 0, end = 0; at < buf.length; at = end) {
-      // A block: consecutive events whose times span at most the margin, so that the block
-      // meets the margin whenever its oldest time is the slowest frontier (gate). Its oldest, not
-      // the oldest of all still held: a straggler further on (one that one replay drops as late
-      // too) would hold this shard's frontier down, let it pass for the slowest and ship far
-      // ahead of the others (a log split in halves: 223 of a shard's 885 events late).
-      let min = Number.POSITIVE_INFINITY;
-      let max = Number.NEGATIVE_INFINITY;
-      const cap = Math.min(buf.length, at + BLOCK_EVENTS);
+      // A block starts at its head (the next event) and goes on while the other shards allow:
+      // up to BLOCK_EVENTS events, each at most `limit` (what the gate allows now) and at least
+      // the head less the margin. Cut at the gate's limit, not at a span of the margin fixed in
+      // advance: in a log in time order at --allowed-lateness 0 that span was one millisecond,
+      // so a block was an event or two, each with its own Redis round trip. The head is the
+      // block's oldest as published, not the oldest of all still held: a straggler further on
+      // (one that one replay drops as late too) would hold this shard's frontier down, let it
+      // pass for the slowest and ship far ahead of the others (a log split in halves: 223 of a
+      // shard's 885 events late). A straggler older than the head by more than the margin
+      // starts a block of its own (the others may have gone up to the head plus the margin),
+      // unless it is older than this shard's newest event less the lateness: one replay, which
+      // has read that newer line before it, drops it as late too, so it need not cut the block
+      // (in a log out of order by a few hundred ms at lateness 0, every line or two).
+      const head = buf[at]!.t;
+      const limit = Number.isFinite(head) ? await this.gate(head) : Number.POSITIVE_INFINITY;
+      const floor = head - this.margin;
+      let min = head;
+      let newest = this.newest;
+      // An event without a finite time (none reach here from the readers) goes alone, unpaced.
+      const cap = Number.isFinite(head) ? Math.min(buf.length, at + BLOCK_EVENTS) : at + 1;
       for (end = at; end < cap; end++) {
         const t = buf[end]!.t;
-        if (!Number.isFinite(t)) continue;
-        const lo = t < min ? t : min;
-        const hi = t > max ? t : max;
-        if (end > at && hi - lo > this.margin) break;
-        min = lo;
-        max = hi;
+        if (end > at && Number.isFinite(t)) {
+          if (t > limit) break;
+          if (t < floor && !(t < newest - this.lateness)) break;
+          if (t < min) min = t;
+        }
+        if (t > newest) newest = t;
       }
-      if (Number.isFinite(max)) await this.gate(min, max);
+      this.newest = newest;
       for (let i = at; i < end; i++) {
         const { event, t } = buf[i]!;
         if (!this.engine.ingestOnce(event, t)) this.onRepeated();
@@ -132,7 +171,9 @@ export class ShardPacer {
   async finish(): Promise<void> {
     await this.drain();
     await this.engine.shipped();
-    // Not said (Redis failing): the others pass this shard over once it is STALE_MS quiet.
+    // No heartbeat may write its frontier over the done below.
+    await this.stop();
+    // Not said (Redis failing): the others pass this shard over once it is staleMs quiet.
     await this.redis
       .pipeline()
       .hset(this.key, this.field, DONE)
@@ -141,31 +182,36 @@ export class ShardPacer {
       .catch(() => (this.unpaced = true));
   }
 
-  /** Waits until a block of events from `held` (its oldest time) to `max` may go. */
-  private async gate(held: number, max: number): Promise<void> {
-    const start = Date.now();
+  /**
+   * Waits until the block headed by an event at `head` may go; resolves with the newest time
+   * its events may have: the oldest frontier of the other live shards plus the margin, or the
+   * head plus the margin for the slowest shard (Infinity when none holds this one back).
+   */
+  private async gate(head: number): Promise<number> {
     for (;;) {
       while (this.inFlight.length > 0 && this.inFlight[0]!.shipped) this.inFlight.shift();
-      let frontier = held;
+      let frontier = head;
       for (const b of this.inFlight) if (!b.shipped && b.min < frontier) frontier = b.min;
-      if (Number.isFinite(frontier)) this.frontier = frontier;
-      if (this.broken) break;
+      this.frontier = frontier;
+      if (this.broken) return Number.POSITIVE_INFINITY;
       let others: number | undefined;
       try {
         others = await this.publish();
       } catch {
         this.broken = true;
         this.unpaced = true;
-        break;
+        return Number.POSITIVE_INFINITY;
       }
+      if (others === undefined) return Number.POSITIVE_INFINITY;
+      let limit = others + this.margin;
       // The slowest shard may always go (no deadlock) once nothing of its own is still queued
       // in its engine: until then its frontier is held down by its own unshipped events, and
       // going on its strength alone let it run seconds ahead of the others.
-      const slowest = this.frontier <= (others ?? Number.POSITIVE_INFINITY) && this.inFlight.length === 0;
-      if (others === undefined || max <= others + this.margin || slowest) break;
+      const slowest = frontier <= others && this.inFlight.length === 0;
+      if (slowest && head + this.margin > limit) limit = head + this.margin;
+      if (head <= limit) return limit;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    this.heldMs += Date.now() - start;
   }
 
   /**
@@ -192,7 +238,7 @@ export class ShardPacer {
       const last = this.seen.get(field);
       if (last === undefined || last.value !== v) this.seen.set(field, { value: v, at: now });
       if (v === DONE) continue;
-      if (now - (this.seen.get(field)?.at ?? now) > STALE_MS) {
+      if (now - (this.seen.get(field)?.at ?? now) > this.staleMs) {
         this.unpaced = true;
         continue;
       }

@@ -185,6 +185,7 @@ async function replay(
           shards: args.shards,
           latenessMs: args.latenessMs ?? DEFAULT_LATENESS_MS,
           registerMs: barrierMs,
+          staleMs: args.shardTimeoutMs,
           engine,
           onRepeated: () => repeated++,
           keyTtlMs: Math.max(3_600_000, 2 * barrierMs),
