@@ -9,6 +9,7 @@ import {
   type Logger,
 } from '@llmsec/detector';
 import { RuleFileError } from '@llmsec/detect';
+import { joinDashValues } from '../dash-values.ts';
 import {
   endProcessWhenDone,
   setStderrErrorHandler,
@@ -136,7 +137,7 @@ function parse(argv: string[]): { config: string | undefined; flags: ConfigFlags
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinDashValues(argv),
       allowPositionals: false,
       options: {
         config: { type: 'string' },
