@@ -47,9 +47,9 @@ interface Target {
  * group's row), and JavaScript has no prefetch instruction: a load stalls the thread until it
  * completes, so the misses of one event cannot overlap with the work of another. They can
  * overlap with each other: every PREFETCH_BATCH events the groups of the next batch are looked
- * up in three short loops (the key strings, the Map entries, the rows' first lines), each
- * loop's loads independent of one another, so the CPU has several misses in flight at once;
- * the events' own lookups then find those lines in cache.
+ * up in three short loops (the key strings, the Map entries, the rows' first lines and the
+ * ids their groups hold), each loop's loads independent of one another, so the CPU has several
+ * misses in flight at once; the events' own lookups then find those lines in cache.
  *
  * Only reads: the Map lookup is `Map.get`, the eviction weights and rows are not written,
  * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). Events
