@@ -1,6 +1,7 @@
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { userSubject } from '@llmsec/core/internal';
 import { reportTelemetryError } from '../errors.ts';
+import type { OperationName } from './types.ts';
 import { RateLimitedError } from './errors.ts';
 import type { LlmRuntime } from './runtime.ts';
 
@@ -18,6 +19,7 @@ export interface LeaseHolder {
   readonly userId: string | undefined;
   readonly secondarySubject: string | undefined;
   readonly body: Record<string, unknown>;
+  readonly adapter: { readonly operation: OperationName };
   lease: unknown;
   promptLength(): number;
   estimatedOutputTokens(): number;
@@ -40,7 +42,14 @@ function estimate(call: LeaseHolder): Estimate {
     try {
       const e = own.call(call.runtime.limiter, call.body);
       if (tokenCount(e?.inputTokens) && tokenCount(e?.outputTokens))
-        return { promptTokens: e.inputTokens, outputTokens: e.outputTokens };
+        return {
+          promptTokens: e.inputTokens,
+          // An embedding has no output. The body estimate guesses the operation from the model's
+          // name ("embed" in it); the call knows it: an embeddings model named otherwise (an
+          // Azure deployment, voyage-3) reserved 1,024 output tokens, and settled them, since
+          // embeddings usage reports no output.
+          outputTokens: call.adapter.operation === 'embeddings' ? 0 : e.outputTokens,
+        };
     } catch (err) {
       reportTelemetryError('limiter', err);
     }
