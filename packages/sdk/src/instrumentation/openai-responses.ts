@@ -1,3 +1,4 @@
+import { hostedInputs } from './responses-hosted-inputs.ts';
 import {
   arr,
   emptySummary,
@@ -155,7 +156,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (
           type === 'response.function_call_arguments.delta' ||
-          type === 'response.custom_tool_call_input.delta'
+          type === 'response.custom_tool_call_input.delta' ||
+          type === 'response.mcp_call_arguments.delta' ||
+          type === 'response.code_interpreter_call_code.delta'
         ) {
           // A tool call's arguments, by item: read by the end check (tool-arguments.ts).
           const piece = str(ev?.delta);
@@ -167,9 +170,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (
           type === 'response.function_call_arguments.done' ||
-          type === 'response.custom_tool_call_input.done'
+          type === 'response.custom_tool_call_input.done' ||
+          type === 'response.mcp_call_arguments.done' ||
+          type === 'response.code_interpreter_call_code.done'
         ) {
-          const whole = str(type === 'response.function_call_arguments.done' ? ev?.arguments : ev?.input);
+          const whole = str(ev?.arguments ?? ev?.input ?? ev?.code);
           if (whole !== undefined && whole.length > 0) {
             const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
             if (!(args ??= new StreamedArguments()).set(key, whole) && guarded) throw tooManyToolCalls();
@@ -178,6 +183,16 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (type === 'response.output_item.added' || type === 'response.output_item.done') {
           const item = obj(ev?.item);
+          // A hosted call's input (a search query) whole in its item: read by the end check, and
+          // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
+          for (const [holder, field] of hostedInputs(item)) {
+            const whole = holder[field] as string;
+            // The key its argument pieces have (an mcp_call's, a code_interpreter_call's), or its own.
+            const id = str(item?.id) ?? `#${num(ev?.output_index) ?? 0}`;
+            const key = holder === item ? id : `${id}:${field}`;
+            if (whole.length > 0 && !(args ??= new StreamedArguments()).set(key, whole) && guarded)
+              throw tooManyToolCalls();
+          }
           const tool = calledTool(item);
           if (tool !== undefined) {
             // Each name an item gives (an added and a done event naming two tools: both read).
@@ -281,6 +296,7 @@ function responsesToolArguments(data: unknown): ArgumentSlot[] {
     const o = obj(item);
     if (o?.type === 'function_call') textSlot(o, 'arguments', out);
     else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
+    else for (const [holder, field] of hostedInputs(o)) textSlot(holder, field, out);
   }
   return out;
 }
@@ -363,6 +379,10 @@ function readResponseObject(data: unknown): ResponseSummary {
           ? str(o.input)
           : undefined;
     if (a !== undefined && a.length > 0) (s.toolArguments ??= []).push(a);
+    for (const [holder, field] of hostedInputs(o)) {
+      const h = holder[field] as string;
+      if (h.length > 0) (s.toolArguments ??= []).push(h);
+    }
     for (const part of arr(o?.content)) {
       const p = obj(part);
       if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);

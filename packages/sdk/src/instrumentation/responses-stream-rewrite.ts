@@ -4,6 +4,7 @@ import { WITHHELD } from './output-texts.ts';
 import { responsesOutputTexts } from './responses-output.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { hostedInputs } from './responses-hosted-inputs.ts';
 import { ItemRun } from './stream.ts';
 import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts';
 
@@ -94,6 +95,8 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       break;
     case 'response.function_call_arguments.delta':
     case 'response.custom_tool_call_input.delta':
+    case 'response.mcp_call_arguments.delta':
+    case 'response.code_interpreter_call_code.delta':
       // A tool call's arguments go out whole, rewritten, in one delta before its done event and
       // in the done events (rewriteCallItems): a finding in a piece of JSON cannot be replaced
       // before the rest is seen.
@@ -108,6 +111,12 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.custom_tool_call_input.done':
       rewriteArguments(ev, 'input', rw);
       return wholeDeltaBefore(ev, 'input', 'response.custom_tool_call_input.delta', rw);
+    case 'response.mcp_call_arguments.done':
+      rewriteArguments(ev, 'arguments', rw);
+      return wholeDeltaBefore(ev, 'arguments', 'response.mcp_call_arguments.delta', rw);
+    case 'response.code_interpreter_call_code.done':
+      rewriteArguments(ev, 'code', rw);
+      return wholeDeltaBefore(ev, 'code', 'response.code_interpreter_call_code.delta', rw);
     case 'response.output_text.annotation.added':
       rewriteItems(
         undefined,
@@ -191,6 +200,7 @@ function rewriteCallItems(items: readonly unknown[], rw: StreamItemRewrite): voi
     const o = obj(item);
     if (o?.type === 'function_call') rewriteArguments(o, 'arguments', rw);
     else if (o?.type === 'custom_tool_call') rewriteArguments(o, 'input', rw);
+    else for (const [holder, field] of hostedInputs(o)) rewriteArguments(holder, field, rw);
   }
 }
 

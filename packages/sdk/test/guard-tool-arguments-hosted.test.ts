@@ -1,0 +1,154 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import type { SecurityEvent } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * A Responses answer's hosted tool calls send the model's words out (responses-hosted-inputs.ts):
+ * a web_search_call's query to a search engine, an mcp_call's arguments to an MCP server. The
+ * output guards read them as tool arguments, through the real openai 7 client against the fake
+ * server; before, an address in a search query passed every mode.
+ */
+
+const EMAIL = 'jane.doe@example.com';
+/** Which hosted call the answer makes: set per test. */
+let kind: 'web_search' | 'mcp' = 'web_search';
+
+function hostedItem(status: string): Record<string, unknown> {
+  return kind === 'web_search'
+    ? { type: 'web_search_call', id: 'ws_1', status, action: { type: 'search', query: `who is ${EMAIL}` } }
+    : {
+        type: 'mcp_call',
+        id: 'mcp_1',
+        server_label: 'crm',
+        name: 'lookup',
+        arguments: JSON.stringify({ email: EMAIL }),
+        status,
+      };
+}
+
+const message = {
+  type: 'message',
+  id: 'msg_1',
+  role: 'assistant',
+  status: 'completed',
+  content: [{ type: 'output_text', text: 'Found.', annotations: [] }],
+};
+
+function responses(req: FakeRequest): FakeResponse | undefined {
+  if (!req.path.endsWith('/v1/responses')) return undefined;
+  const response = (status: string, output: unknown[]) => ({
+    id: 'resp_h',
+    object: 'response',
+    created_at: 1,
+    model: 'gpt-4o-mini',
+    status,
+    output,
+    usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 },
+  });
+  if (req.body.stream !== true)
+    return { kind: 'json', body: response('completed', [hostedItem('completed'), message]) };
+  let seq = 0;
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, sequence_number: seq++, ...data },
+  });
+  return {
+    kind: 'sse',
+    events: [
+      ev('response.created', { response: response('in_progress', []) }),
+      ev('response.output_item.added', { output_index: 0, item: hostedItem('in_progress') }),
+      ev('response.output_item.done', { output_index: 0, item: hostedItem('completed') }),
+      ev('response.output_item.added', { output_index: 1, item: { ...message, content: [] } }),
+      ev('response.content_part.added', {
+        item_id: 'msg_1',
+        output_index: 1,
+        content_index: 0,
+        part: { type: 'output_text', text: '', annotations: [] },
+      }),
+      ev('response.output_text.delta', {
+        item_id: 'msg_1',
+        output_index: 1,
+        content_index: 0,
+        delta: 'Found.',
+      }),
+      ev('response.output_text.done', {
+        item_id: 'msg_1',
+        output_index: 1,
+        content_index: 0,
+        text: 'Found.',
+      }),
+      ev('response.content_part.done', {
+        item_id: 'msg_1',
+        output_index: 1,
+        content_index: 0,
+        part: { type: 'output_text', text: 'Found.', annotations: [] },
+      }),
+      ev('response.output_item.done', { output_index: 1, item: message }),
+      ev('response.completed', { response: response('completed', [hostedItem('completed'), message]) }),
+    ],
+  };
+}
+
+const h = useInstrHarness({ script: responses });
+
+type Mode = 'detect' | 'block' | 'redact';
+
+function client(mode: Mode) {
+  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+  });
+}
+
+function piiEvents(): SecurityEvent[] {
+  return h.recorded.filter((e) => e.category === 'pii_detected');
+}
+
+async function run(mode: Mode, stream: boolean): Promise<unknown[]> {
+  const c = client(mode);
+  if (!stream) return [await c.responses.create({ model: 'gpt-4o-mini', input: 'x' })];
+  const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'x', stream: true });
+  const seen: unknown[] = [];
+  for await (const e of s) seen.push(e);
+  return seen;
+}
+
+describe("Responses hosted calls' inputs are read as tool arguments", () => {
+  for (const k of ['web_search', 'mcp'] as const)
+    for (const stream of [false, true]) {
+      const how = `${k}${stream ? ', streamed' : ''}`;
+
+      it(`${how}: detect reports the address, found in tool_arguments`, async () => {
+        kind = k;
+        await run('detect', stream);
+        await eventually(() => piiEvents().length > 0);
+        expect(piiEvents()[0]!.metadata).toMatchObject({
+          pii_types: ['email'],
+          found_in: ['tool_arguments'],
+        });
+      });
+
+      it(`${how}: block refuses the answer${stream ? ' before the call reaches the reader' : ''}`, async () => {
+        kind = k;
+        const seen: unknown[] = [];
+        const read = async () => {
+          for (const e of await run('block', stream)) seen.push(e);
+        };
+        await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
+        expect(JSON.stringify(seen)).not.toMatch(/jane/);
+      });
+
+      it(`${how}: redact rewrites the input wherever it goes out`, async () => {
+        kind = k;
+        const seen = await run('redact', stream);
+        const text = JSON.stringify(seen);
+        expect(text).not.toMatch(/jane/);
+        expect(text).toContain('[REDACTED:email]');
+      });
+    }
+});
