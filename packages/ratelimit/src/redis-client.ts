@@ -38,13 +38,21 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   }
   // Connection errors arrive as 'error' events; connect() itself only says the connection closed.
   let lastError: Error | undefined;
+  let notRedis: Error | undefined;
   client.on('error', (err: Error) => {
     lastError = err;
+    notRedis ??= notRedisError(err);
   });
+  const silent = answerWithin(client, connectTimeout);
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
+    if (silent.expired) {
+      throw new Error(
+        `no Redis reply within ${connectTimeout} ms: the server accepted the connection but did not answer; check the host and port`,
+      );
+    }
     // ioredis says only "Failed to refresh slots cache" when the seed is a reachable Redis
     // that is no Cluster node: ask it, so the operator reads what is wrong, not "cannot reach".
     if (options.cluster && (await isStandalone(url, connectTimeout))) {
@@ -52,16 +60,33 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
         `not a Redis Cluster: the server is a standalone Redis (INFO cluster: cluster_enabled:0); connect without cluster mode (llmsec: leave out --cluster)`,
       );
     }
-    throw lastError ?? err;
+    throw notRedis ?? lastError ?? err;
+  } finally {
+    silent.clear();
   }
   // A SELECT that failed (redis://host/99 on a server of 16 databases) is only an 'error'
   // event: ioredis still connects, on database 0, and an operator's ban lands in another
   // keyspace than the one named.
   if (lastError !== undefined) {
     client.disconnect();
-    throw lastError;
+    throw notRedis ?? lastError;
   }
   return client;
+}
+
+/**
+ * ioredis's parser meets a reply that is not RESP (an HTTP server's "HTTP/1.1 400 ...", a
+ * TLS port's handshake) as 'Protocol error, got "H" as reply type byte. Please report this.',
+ * and connect() then says only that the stream is not writeable. What the operator needs to
+ * read is that the address does not speak Redis.
+ */
+function notRedisError(err: Error): Error | undefined {
+  const m = /^Protocol error, got (".{1,8}") as reply type byte/s.exec(err.message);
+  if (m === null) return undefined;
+  return new Error(
+    `the server does not speak Redis: its first reply began with ${m[1]}, where a Redis reply ` +
+      `begins with +, -, :, $ or * (an HTTP server answers "HTTP/1.1 ..."); check the host and port`,
+  );
 }
 
 /** Whether `url` answers as a Redis with cluster support disabled (false if it cannot say). */
@@ -74,12 +99,36 @@ async function isStandalone(url: string, connectTimeout: number): Promise<boolea
     retryStrategy: () => null,
   });
   probe.on('error', () => {});
+  const silent = answerWithin(probe, connectTimeout);
   try {
     await probe.connect();
     return /^cluster_enabled:0\r?$/m.test(await probe.info('cluster'));
   } catch {
     return false;
   } finally {
+    silent.clear();
     probe.disconnect();
   }
+}
+
+/**
+ * ioredis's connectTimeout ends at the TCP connect: a server that accepts the connection and
+ * never answers the ready check (a port that is not Redis, a hung process) held connect() for
+ * ever. From the TCP connect on, the server gets `ms` to answer, else the client is closed
+ * (connect() then rejects) and `expired` says why.
+ */
+function answerWithin(client: Redis | Cluster, ms: number): { readonly expired: boolean; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const state = {
+    expired: false,
+    clear: () => clearTimeout(timer),
+  };
+  client.once('connect', () => {
+    timer = setTimeout(() => {
+      state.expired = true;
+      client.disconnect();
+    }, ms);
+    timer.unref();
+  });
+  return state;
 }
