@@ -125,7 +125,13 @@ export function readBody(
         return;
       }
       // A zstd decoder allocates the window its frame declares (up to the cap) while it runs.
-      const window = encoding === 'zstd' ? 2 ** zstdWindowLog(limits.maxDecompressedBytes) : 0;
+      // Never more than an empty budget holds beside a whole body: the handler takes any budget
+      // of maxBodyBytes + maxDecompressedBytes, and a smaller one than the window answered
+      // every zstd export 429 for ever (retried by the sender, never taken).
+      const window =
+        encoding === 'zstd'
+          ? Math.min(2 ** zstdWindowLog(limits.maxDecompressedBytes), budget.max - limits.maxBodyBytes)
+          : 0;
       if (!budget.take(window)) {
         finish(busy());
         return;
