@@ -32,10 +32,13 @@ describe('rate limiting estimate: embeddings', () => {
   for (const model of ['text-embedding-3-small', 'prod-vectors', 'voyage-3']) {
     it(`reserves and settles no output tokens for embeddings with model ${model}`, async () => {
       const { limiter, acquired, settled } = recordedLimiter();
-      const c = instrumentClient(new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-        ...h.options(),
-        limiter,
-      });
+      const c = instrumentClient(
+        new OpenAI({ apiKey: 'test', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }),
+        {
+          ...h.options(),
+          limiter,
+        },
+      );
       await c.embeddings.create({ model, input: 'abcdefgh' });
       await eventually(() => settled.length === 1);
       const input = limiter.estimateRequest({ model, input: 'abcdefgh' }).inputTokens;
