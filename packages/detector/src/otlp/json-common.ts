@@ -107,7 +107,15 @@ function overCap(s: string, limits: ResolvedDecodeLimits): boolean {
   );
 }
 
-const INT64 = /^-?\d{1,19}$/;
+// Decimal digits, any count: past 19 (or 64 with leading zeros) the value is out of range.
+const INT64 = /^-?\d+$/;
+/**
+ * An integer past int64 is a value no protobuf sender can write: its record (or the records
+ * under its resource or scope) is rejected alone, as a record past a cap is (over-cap.ts), and
+ * the rest of the request taken. It made the whole request a 400, which the Collector does not
+ * retry: every other user's record batched with it was lost.
+ */
+const INT64_RANGE = 'AnyValue.intValue out of int64 range';
 
 function jsonInt64(v: unknown): number | string {
   if (typeof v === 'number') {
@@ -116,16 +124,17 @@ function jsonInt64(v: unknown): number | string {
     // Beyond 2^53 a JSON number may already have lost digits; keep the protobuf path's
     // representation (a decimal string) so one int64 decodes alike from both encodings.
     if (v > 9223372036854775807 || v < -9223372036854775808) {
-      throw new OtlpDecodeError('AnyValue.intValue out of int64 range');
+      throw new OtlpRecordOverCapError(INT64_RANGE);
     }
     return BigInt(v).toString();
   }
   if (typeof v === 'string' && INT64.test(v)) {
+    if (v.length > 64) throw new OtlpRecordOverCapError(INT64_RANGE);
     const n = Number(v);
     if (Number.isSafeInteger(n)) return n;
     const big = BigInt(v);
     if (big > 9223372036854775807n || big < -9223372036854775808n) {
-      throw new OtlpDecodeError('AnyValue.intValue out of int64 range');
+      throw new OtlpRecordOverCapError(INT64_RANGE);
     }
     return big.toString();
   }
