@@ -7,12 +7,20 @@ import { decodeTracesProto } from './proto-traces.ts';
 import type { WireFormat } from './responses.ts';
 import type { DecodedLogRecord, DecodedSpan } from './types.ts';
 
+// Not fatal: bytes that are not UTF-8 are read as U+FFFD, as the protobuf decoder reads a
+// string field (ProtoReader's utf8Slice) and llmsec replay a line. A fatal decoder made the
+// whole request a 400 'invalid JSON body (TypeError)' for one stray byte in one user's prompt
+// preview: the Collector does not retry a 400, so every record batched with it was lost.
+const UTF8 = new TextDecoder('utf-8');
+
 function parseJson(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return JSON.parse(UTF8.decode(bytes));
   } catch (err) {
-    // SyntaxError, invalid UTF-8 (TypeError), or a RangeError from pathological nesting.
-    throw new OtlpDecodeError(`invalid JSON body (${(err as Error).name})`);
+    if (err instanceof SyntaxError)
+      throw new OtlpDecodeError(`invalid JSON body: ${err.message.slice(0, 200)}`);
+    // A RangeError from pathological nesting (the parser's stack).
+    throw new OtlpDecodeError(`invalid JSON body: nested too deeply (${(err as Error).name})`);
   }
 }
 
