@@ -152,8 +152,9 @@ export function readBody(
       if (!req.complete) onAbort();
     };
     // One timer, re-armed only when it fires early (bytes arrived since it was set): no timer
-    // work per chunk.
-    const start = Date.now();
+    // work per chunk. A monotonic clock: on the wall clock, a step back while a body trickled
+    // re-armed the timer for the step's length, past every deadline.
+    const start = performance.now();
     const hardEnd = start + limits.bodyTimeoutMs;
     const deadline = (): number =>
       received
@@ -163,7 +164,7 @@ export function readBody(
             start + limits.bodyRateGraceMs + Math.floor((size * 1000) / limits.minBodyBytesPerSecond),
           );
     const check = (): void => {
-      const now = Date.now();
+      const now = performance.now();
       const end = deadline();
       if (now < end) {
         timer = setTimeout(check, end - now);
@@ -175,7 +176,7 @@ export function readBody(
         reason: 'timeout',
         message:
           end < hardEnd
-            ? `body arrived slower than ${limits.minBodyBytesPerSecond} bytes/s (${size} bytes in ${now - start} ms)`
+            ? `body arrived slower than ${limits.minBodyBytesPerSecond} bytes/s (${size} bytes in ${Math.round(now - start)} ms)`
             : `body not received within ${limits.bodyTimeoutMs} ms`,
         held,
       });
