@@ -47,6 +47,9 @@ export interface RedisDetectionStateOptions {
    * Events stamped further than this ahead of this machine's clock are dropped (counted as
    * `llmsec.detect.events.dropped{reason="future"}`): the shared clock only moves forward, so
    * one event from the year 3000 would make every later event late in every process.
+   * `Infinity` when event time is not the wall clock's (a replay of a log, as `llmsec replay
+   * --state` sets): no event is dropped or held back for being ahead of this machine's or the
+   * Redis server's clock (`maxClockSkewMs` does not apply), as in memory.
    * @default 3600000 (1 h)
    */
   maxFutureSkewMs?: number;
@@ -188,12 +191,21 @@ export class RedisDetectionState {
       maxPendingPerGroup: this.maxPendingPerGroup,
       maxPendingGroups: this.maxPendingGroups,
       maxOpenIncidentsPerRule: this.maxOpenIncidentsPerRule,
-      maxFutureSkewMs: this.maxFutureSkewMs,
       cacheBytes: this.cacheBytes,
     })) {
       if (!Number.isFinite(value) || value < 1) {
         throw new Error(`RedisDetectionState: ${name} must be a finite number >= 1, got ${value}`);
       }
+    }
+    // Infinity: event time is not the wall clock's (a replay; see the option).
+    if (
+      typeof this.maxFutureSkewMs !== 'number' ||
+      Number.isNaN(this.maxFutureSkewMs) ||
+      this.maxFutureSkewMs < 1
+    ) {
+      throw new Error(
+        `RedisDetectionState: maxFutureSkewMs must be a number >= 1 (Infinity: not live), got ${this.maxFutureSkewMs}`,
+      );
     }
     redis.defineCommand('llmsecDetCas', { lua: CAS_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetClock', { lua: CLOCK_LUA, numberOfKeys: 1 });
@@ -273,7 +285,12 @@ export class RedisDetectionState {
    * held to the Redis server's clock plus `skewMs`. Resolves with the clock after the call and
    * the server's time (ms).
    */
-  advanceClock(key: string, t: number, ttlMs: number, skewMs?: number): Promise<{ clock: number; server: number }> {
+  advanceClock(
+    key: string,
+    t: number,
+    ttlMs: number,
+    skewMs?: number,
+  ): Promise<{ clock: number; server: number }> {
     const skew = skewMs !== undefined ? [Math.floor(skewMs)] : [];
     return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs), ...skew)).then(
       ([clock, server]) => ({ clock: Number(clock), server: Number(server) }),

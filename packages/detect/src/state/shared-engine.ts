@@ -63,6 +63,13 @@ export class SharedEngine {
   private globalMax = Number.NEGATIVE_INFINITY;
   /** How far this process's clock ran ahead of the Redis server's plus maxClockSkewMs (see now()). */
   private clockLead = 0;
+  /**
+   * Event time is the wall clock's (maxFutureSkewMs finite: live detection). Not live (Infinity:
+   * a replay of a log), a log's times have nothing to do with this machine's or the Redis
+   * server's clock: no event is held to either (a log dated ahead was held until its end, so no
+   * event was late and the alerts differed from an in-memory replay's).
+   */
+  private readonly live: boolean;
   private stopped = false;
   private warnedQueueFull = false;
   /** The switch to local detection and back (mode, gauge, episodes, probe). */
@@ -89,6 +96,7 @@ export class SharedEngine {
   constructor(options: SharedEngineOptions) {
     this.o = options;
     this.state = options.state;
+    this.live = this.state.maxFutureSkewMs < Number.POSITIVE_INFINITY;
     let maxTtl = options.latenessMs;
     for (const table of options.tables) maxTtl = Math.max(maxTtl, table.ttlMs);
     this.clockTtl = maxTtl + 86_400_000;
@@ -171,7 +179,7 @@ export class SharedEngine {
     }
     // No further than the clock: an event ahead of it (within the bound) must not make the
     // events after it late (see ship).
-    const upTo = t > now ? now : t;
+    const upTo = this.live && t > now ? now : t;
     if (upTo > this.localMax) this.localMax = upTo;
     if (this.stats.mode === 'degraded') {
       this.fallback.ingest(event, t);
@@ -394,7 +402,7 @@ export class SharedEngine {
     // ahead, and a fast replica moved the fleet's clock to its wall clock
     // (redis-fast-clock.test.ts).
     let clockTo = max;
-    const held = !final || this.leaving;
+    const held = this.live && (!final || this.leaving);
     if (held) {
       const now = this.now();
       if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
@@ -410,7 +418,7 @@ export class SharedEngine {
     // overstated by the round trip): beyond the skew, now() takes the excess off, so a fast
     // replica's own late check and holds follow the fleet's time, not its wall clock.
     const ahead = sentAt - server - state.maxClockSkewMs;
-    this.clockLead = ahead > 0 ? ahead : 0;
+    this.clockLead = this.live && ahead > 0 ? ahead : 0;
     // What this process took in before it knew (its first round) was held to its own clock.
     if (this.clockLead > 0 && this.localMax > this.now()) this.localMax = this.now();
     if (g > this.globalMax) this.globalMax = g;
