@@ -63,4 +63,20 @@ describe("grpc-js's log", () => {
       grpc.setLogger(console);
     }
   });
+
+  it('leaves a logger the host set while the detector ran in place at shutdown', async () => {
+    const host: string[] = [];
+    try {
+      const own = recordingLogger();
+      const d = await start(own.logger);
+      // The application sets its own grpc-js logger after the detector started.
+      grpc.setLogger({ error: (...args: unknown[]) => host.push(args.join(' ')) });
+      await d.shutdown();
+      say('after shutdown');
+      expect(host).toEqual(['after shutdown']);
+      expect(own.lines).toEqual([]);
+    } finally {
+      grpc.setLogger(console);
+    }
+  });
 });

@@ -12,7 +12,7 @@ type GrpcLogger = Partial<Console>;
  * (its errors as `warn`: none stops the service; which it logs is GRPC_VERBOSITY's choice,
  * ERROR by default). grpc-js has one logger per process (a global of that package): the
  * detector's from its start to its close, then the one in place before (the host's, when the
- * detector runs inside an application), so the host's own gRPC lines are not in a stopped
+ * detector runs inside an application; a logger the host set meanwhile is left in place), so the host's own gRPC lines are not in a stopped
  * detector's log. Several detectors in one process: the latest running one's.
  */
 export function routeGrpcLog(logger: Logger): () => void {
@@ -28,6 +28,9 @@ export function routeGrpcLog(logger: Logger): () => void {
     const i = active.indexOf(routed);
     if (i === -1) return;
     active.splice(i, 1);
+    // Only when grpc-js still has a detector's logger: one the host set meanwhile stays.
+    const current = currentGrpcLogger();
+    if (current !== undefined && current !== routed && !active.includes(current)) return;
     const next = active.at(-1) ?? before;
     if (next !== undefined) grpc.setLogger(next);
   };
