@@ -7,8 +7,8 @@
  *
  * run.ts's `--before` row is biased towards the older revision: the current code also serves the
  * other rows (request_completed, requestText, JSONL), so its call sites see more shapes, while the
- * older copy serves one. Here both revisions are loaded the same way (revision.ts) and each serves
- * one case. `event`: guardrailBlock inside the active span; `given`: request_completed with its
+ * older copy serves one. Here both revisions are loaded the same way (revision.ts), each with its
+ * own metrics code (LocalCounter, attribute caches), and each serves one case. `event`: guardrailBlock inside the active span; `given`: request_completed with its
  * span given and none active (as the instrumentation's request_completed without its context);
  * `own`: guardrailBlock with a non-recording span active and a logger that drops the record, i.e.
  * llmsec's own code alone (profile.ts's `own`), where a change of 10-20 ns is ~3-5% rather than
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ROOT_CONTEXT, TraceFlags, context, trace, type Logger, type Span } from '@opentelemetry/api';
 import type { SecurityEvents } from '@llmsec/sdk';
 import { median } from '../report.ts';
-import { importSdkAt } from './revision.ts';
+import { eventsAt } from './revision.ts';
 import { llmsec, tracer } from './providers.ts';
 
 const { values } = parseArgs({
@@ -49,15 +49,11 @@ const COMPLETED = {
   outcome: 'allowed',
 };
 
-async function load(rev: string): Promise<SecurityEvents> {
-  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
-    rev,
-    'security-events.ts',
-  );
-  return new Events({
-    serviceName: 'bench',
+/** Each side's SecurityEvents with that revision's metrics code, on a meter of its own (revision.ts). */
+async function load(rev: string, side: number): Promise<SecurityEvents> {
+  return eventsAt(rev, {
     logger: values.case === 'own' ? dropLogger : llmsec.loggerProvider.getLogger('@llmsec/sdk'),
-    metrics: llmsec.metrics,
+    meter: llmsec.meterProvider.getMeter(`@llmsec/sdk-bench-${side}`),
   });
 }
 const dropLogger = { emit: () => {}, enabled: () => true } as unknown as Logger;
@@ -69,8 +65,8 @@ const nonRecording = trace.wrapSpanContext({
 });
 const spanFor = (): Span => (values.case === 'own' ? nonRecording : tracer.startSpan('bench'));
 const sides: [string, SecurityEvents][] = [
-  [values.a, await load(values.a)],
-  [values.b, await load(values.b)],
+  [values.a, await load(values.a, 0)],
+  [values.b, await load(values.b, 1)],
 ];
 const op =
   values.case === 'given'

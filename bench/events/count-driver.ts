@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { ROOT_CONTEXT, context, trace, type Span } from '@opentelemetry/api';
 import type { SecurityEvents } from '@llmsec/sdk';
-import { importSdkAt } from './revision.ts';
+import { eventsAt } from './revision.ts';
 import { benchLogger, llmsec, sameAttributes, tracer } from './providers.ts';
 
 const { values } = parseArgs({
@@ -47,14 +47,10 @@ const record = {
 
 let events: SecurityEvents | undefined;
 if (values.case !== 'floor' && values.case !== 'addEvent') {
-  const { SecurityEvents: Events } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
-    values.rev,
-    'security-events.ts',
-  );
-  events = new Events({
-    serviceName: 'bench',
+  // The revision's own metrics code too (revision.ts eventsAt), not the current tree's.
+  events = await eventsAt(values.rev, {
     logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'),
-    metrics: llmsec.metrics,
+    meter: llmsec.meterProvider.getMeter('@llmsec/sdk-bench-rev'),
   });
 }
 const op: (span: Span, i: number) => void =

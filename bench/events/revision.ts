@@ -10,6 +10,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Logger, Meter } from '@opentelemetry/api';
+import type { LlmsecMetrics, SecurityEvents } from '@llmsec/sdk';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -22,6 +24,33 @@ export const WORKTREE = 'WORKTREE';
  */
 export async function importSdkAt<T>(rev: string, file: string): Promise<T> {
   return (await import(pathToFileURL(join(sdkSourcesAt(rev), file)).href)) as T;
+}
+
+/**
+ * `rev`'s SecurityEvents with `rev`'s LlmsecMetrics (its LocalCounter and attribute caches), from
+ * one copy of its sources, recording on `meter`: a driver that gave every revision the current
+ * tree's metrics (`llmsec.metrics`) compared the same metrics code on both sides, so no A/B could
+ * see a change to it (a LocalCounter.add made ~1 us slower read 0.98 in ab.ts --case own).
+ */
+export async function eventsAt(rev: string, options: EventsAtOptions): Promise<SecurityEvents> {
+  const dir = sdkSourcesAt(rev);
+  const load = async <T>(file: string): Promise<T> =>
+    (await import(pathToFileURL(join(dir, file)).href)) as T;
+  const { SecurityEvents: Events } = await load<{ SecurityEvents: typeof SecurityEvents }>(
+    'security-events.ts',
+  );
+  const { LlmsecMetrics: Metrics } = await load<{ LlmsecMetrics: typeof LlmsecMetrics }>('metrics.ts');
+  return new Events({
+    serviceName: 'bench',
+    logger: options.logger,
+    metrics: new Metrics({ meter: options.meter }),
+  });
+}
+
+export interface EventsAtOptions {
+  logger: Logger;
+  /** A meter of its own per loaded revision (two revisions' counters on one meter would clash). */
+  meter: Meter;
 }
 
 /**

@@ -29,7 +29,7 @@ import { SecurityEvents } from '@llmsec/sdk';
 import { SdkCounterMetrics } from '../instrumentation/sdk-counter-metrics.ts';
 import { emitInCallContext } from '../../packages/sdk/src/security-events.ts';
 import { getSecurityContext } from '../../packages/sdk/src/context.ts';
-import { importSdkAt } from './revision.ts';
+import { eventsAt } from './revision.ts';
 import {
   PROMPT,
   benchLogger as logger,
@@ -44,7 +44,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '0.1' },
     rounds: { type: 'string', default: '40' },
-    // An earlier revision's SecurityEvents as one more row (same providers and metrics): before/after in one run.
+    // An earlier revision's SecurityEvents as one more row (same providers; its own metrics code): before/after in one run.
     before: { type: 'string' },
     // request_completed after its call: emit() vs the context the instrumentation hands over.
     'call-context': { type: 'boolean', default: false },
@@ -215,14 +215,10 @@ if (values['call-context'] === true) {
   );
 }
 if (values.before !== undefined) {
-  const { SecurityEvents: Before } = await importSdkAt<{ SecurityEvents: typeof SecurityEvents }>(
-    values.before,
-    'security-events.ts',
-  );
-  const previous = new Before({
-    serviceName: 'bench',
+  // With its own metrics code (revision.ts eventsAt): the current tree's would be the same on both rows.
+  const previous = await eventsAt(values.before, {
     logger: llmsec.loggerProvider.getLogger('@llmsec/sdk'),
-    metrics: llmsec.metrics,
+    meter: llmsec.meterProvider.getMeter('@llmsec/sdk-bench-before'),
   });
   CASES.push({
     name: `events.guardrailBlock [${values.before}]`,
