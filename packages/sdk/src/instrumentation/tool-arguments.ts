@@ -92,10 +92,15 @@ function gluingEscape(c: number): boolean {
  * `jane@example.com`, and the detectors saw none. Decoded, the read is shorter than `raw` by 5
  * characters an escape; writtenBack maps a rewrite back. Free text (a custom tool's input, not
  * JSON) keeps its `\u0040` as the letters it is.
+ *
+ * JSON text cut short counts (meantAsJson): a tool input ended by max_tokens inside its block
+ * (`{"to":"jane\u0040example.com","body":"Your re`) is read by @anthropic-ai/sdk's
+ * MessageStream with a lenient parser, which hands the application the address; read only when
+ * it parsed, it passed every mode.
  */
 export function readableJson(raw: string): string {
   if (raw.indexOf('\\') === -1) return raw;
-  if (raw.indexOf('\\u') !== -1 && isJson(raw)) return decodedJson(raw);
+  if (raw.indexOf('\\u') !== -1 && meantAsJson(raw)) return decodedJson(raw);
   let out = '';
   let from = 0;
   for (let i = 0; i < raw.length - 1; i++) {
@@ -322,6 +327,16 @@ function stringifyDeep(root: unknown): string | undefined {
     }
   }
   return out.join('');
+}
+
+/**
+ * JSON text, or text begun as a JSON object or array (its first non-blank character `{` or `[`)
+ * that a lenient reader takes, cut or broken: its escapes are decoded (readableJson). Free text
+ * starts otherwise. Linear.
+ */
+function meantAsJson(raw: string): boolean {
+  const t = raw.trimStart();
+  return t.startsWith('{') || t.startsWith('[') || isJson(raw);
 }
 
 function isJson(s: string): boolean {
