@@ -1,4 +1,4 @@
-import { mayBeVocabulary, type Grams } from './leakage-grams.ts';
+import { mayBeVocabulary, words, type Grams } from './leakage-grams.ts';
 import {
   NON_ASCII_WORD_CHAR,
   WORD_IN_DELTA,
@@ -240,10 +240,25 @@ export class LeakageStream extends LeakageRun {
 
   private closeWord(): LeakVerdict | undefined {
     const start = this.pendingStart;
-    const word = this.pendingTooLong ? undefined : this.pending.toLowerCase();
+    const pending = this.pending;
+    const word = this.pendingTooLong ? undefined : pending.toLowerCase();
     this.pendingStart = -1;
     this.pending = '';
     this.pendingTooLong = false;
+    // Lower-casing lengthens one letter only: İ (U+0130) becomes i and a combining dot, not a
+    // letter. The prompt's words are split after lower-casing ('İade': 'i', 'ade'), so read
+    // this word's pieces as those words, each from the word's start (held no later than it
+    // begins). Read whole, no gram with such a word matched: a streamed leak of a Turkish
+    // prompt was released and only the end check blocked it (guard-leakage-dotted-i.test.ts).
+    if (word !== undefined && word.length !== pending.length) return this.pieces(word, start);
     return this.word(word, start);
+  }
+
+  private pieces(lowered: string, start: number): LeakVerdict | undefined {
+    for (const piece of words(lowered)) {
+      const leak = this.word(piece, start);
+      if (leak !== undefined) return leak;
+    }
+    return undefined;
   }
 }
