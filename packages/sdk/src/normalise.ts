@@ -105,7 +105,11 @@ export function normaliseMetadata(raw: unknown): { metadata: Metadata; dropped: 
       continue;
     }
     const k = key.length > LIMITS.keyChars ? key.slice(0, LIMITS.keyChars) : key;
-    metadata[k] = value;
+    // An own `__proto__` key (JSON.parse makes one) stored with `=` would set the prototype
+    // (to the caller's array) and lose the key: defined as a plain own property instead.
+    if (k === '__proto__')
+      Object.defineProperty(metadata, k, { value, enumerable: true, writable: true, configurable: true });
+    else metadata[k] = value;
     count++;
   }
   return { metadata, dropped };
