@@ -72,6 +72,8 @@ export class SharedEngine {
   private readonly live: boolean;
   private stopped = false;
   private warnedQueueFull = false;
+  /** When this host's clock running ahead of the Redis server's was last said (see ship). */
+  private clockLeadSaidAt = Number.NEGATIVE_INFINITY;
   /** The switch to local detection and back (mode, gauge, episodes, probe). */
   private readonly degradedMode: DegradedMode;
   /** Redis answered again: the fallback's open incidents go to the shared state before the next round. */
@@ -419,6 +421,19 @@ export class SharedEngine {
     // replica's own late check and holds follow the fleet's time, not its wall clock.
     const ahead = sentAt - server - state.maxClockSkewMs;
     this.clockLead = this.live && ahead > 0 ? ahead : 0;
+    // Events are now held to the server's clock: alerts come that much later. One of the two
+    // clocks is wrong (this host's, or the Redis server's: a Docker VM's after the host slept),
+    // and nothing else would say so. At most every 10 minutes while it lasts: a lead near the
+    // skew crosses it back and forth from round to round.
+    if (this.clockLead > 0 && !(sentAt - this.clockLeadSaidAt < 600_000)) {
+      this.clockLeadSaidAt = sentAt;
+      diag.warn(
+        `llmsec detect: this host's clock is ${Math.round(ahead + state.maxClockSkewMs)} ms ahead of the Redis ` +
+          `server's (TIME), more than maxClockSkewMs ${state.maxClockSkewMs}: event time is held to the ` +
+          "server's clock, so events stamped by this host's time wait and alerts come up to that much later; " +
+          'sync the clocks (NTP) of this host and the Redis server',
+      );
+    }
     // What this process took in before it knew (its first round) was held to its own clock.
     if (this.clockLead > 0 && this.localMax > this.now()) this.localMax = this.now();
     if (g > this.globalMax) this.globalMax = g;
