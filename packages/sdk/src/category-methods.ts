@@ -46,6 +46,29 @@ function num(value: unknown): unknown {
 }
 
 /**
+ * A count (tokens, characters, a turn index): a whole number from 0 to 2^53 - 1, as the
+ * instrumentation reads a provider's usage (adapter.ts usageAsCounts); anything else (-5, 1.5,
+ * 1e300, 'many') is not reported rather than recorded as given, where it skewed the token
+ * baselines and prompt-length rules and turned sums negative. Not clamped: 0 would be a value
+ * nobody reported.
+ */
+function count(value: unknown): number | undefined {
+  const n = num(value);
+  return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : undefined;
+}
+
+/** A measure (latency_ms, cost_usd): a finite number >= 0, fractions taken; else not reported. */
+function measure(value: unknown): number | undefined {
+  const n = num(value);
+  return typeof n === 'number' && n >= 0 && n < Infinity ? n : undefined;
+}
+
+/** `blocked` (events.md: bool): a boolean, else not reported ('yes' is neither value). */
+function bool(value: unknown): boolean | undefined {
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+/**
  * Text fields (events.md: strings) given as a number or boolean, as untyped callers do
  * (`layer: 5`), are written as their string: a number there would be another value than the
  * same field's "5" from other senders (distinct counts, group keys, a Loki or jq filter).
@@ -197,7 +220,10 @@ export abstract class CategoryMethods {
     let named: Record<string, unknown>;
     try {
       const fields = fieldsOf(input);
-      named = { prompt_tokens: num(fields.promptTokens), completion_tokens: num(fields.completionTokens) };
+      named = {
+        prompt_tokens: count(fields.promptTokens),
+        completion_tokens: count(fields.completionTokens),
+      };
     } catch (err) {
       named = unreadable(err);
     }
@@ -210,14 +236,14 @@ export abstract class CategoryMethods {
       const fields = fieldsOf(input);
       named = {
         model: str(fields.model),
-        prompt_tokens: num(fields.promptTokens),
-        completion_tokens: num(fields.completionTokens),
-        latency_ms: num(fields.latencyMs),
-        cost_usd: num(fields.costUsd),
-        prompt_length: num(fields.promptLength),
-        new_input_length: num(fields.newInputLength),
-        turn_index: num(fields.turnIndex),
-        blocked: fields.blocked,
+        prompt_tokens: count(fields.promptTokens),
+        completion_tokens: count(fields.completionTokens),
+        latency_ms: measure(fields.latencyMs),
+        cost_usd: measure(fields.costUsd),
+        prompt_length: count(fields.promptLength),
+        new_input_length: count(fields.newInputLength),
+        turn_index: count(fields.turnIndex),
+        blocked: bool(fields.blocked),
         outcome: fields.outcome,
       };
     } catch (err) {
