@@ -9,6 +9,7 @@ import {
 } from './dimensions.ts';
 import { levelName } from './enforcement.ts';
 import { estimateRequestBody, type RequestEstimate } from './estimate/request.ts';
+import { warmTokenizer } from './estimate/tokenizer.ts';
 import { StoreFailurePolicy } from './failure-policy.ts';
 import { SubjectOperations } from './operator.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
@@ -61,6 +62,7 @@ export class RateLimiter {
     this.telemetry.watchStores(this.o.store, this.o.fallbackStore);
     this.policy = new StoreFailurePolicy(this.o, this.telemetry);
     this.ops = new SubjectOperations(this.o, this.telemetry, this.policy);
+    if (options.warmTokenizer !== false) warmTokenizer();
   }
 
   /** The store in use (for operator tooling and tests). */

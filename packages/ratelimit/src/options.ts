@@ -45,6 +45,13 @@ export interface RateLimiterOptions {
   clock?: Clock;
   /** Lease ids. @default crypto-random */
   idGenerator?: IdGenerator;
+  /**
+   * Load the request estimate's tokenizer (o200k_base) on a timer just after construction, so
+   * the first request does not pay the load (~150 ms idle, seconds on a loaded machine). `false`
+   * for a limiter that never estimates (operator tools): it then loads on the first estimate.
+   * @default true
+   */
+  warmTokenizer?: boolean;
 }
 
 export interface ResolvedOptions {

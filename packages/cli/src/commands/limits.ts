@@ -42,6 +42,7 @@ export const command: Command = {
         tiers: { cli: {} },
         commandTimeoutMs: 500,
         failurePolicy: 'closed',
+        warmTokenizer: false, // it never estimates a request
       });
       let out: unknown;
       try {
