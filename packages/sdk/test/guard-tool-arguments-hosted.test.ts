@@ -16,9 +16,17 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 const EMAIL = 'jane.doe@example.com';
 /** Which hosted call the answer makes: set per test. */
-let kind: 'web_search' | 'mcp' = 'web_search';
+let kind: 'web_search' | 'web_search_queries' | 'mcp' = 'web_search';
 
 function hostedItem(status: string): Record<string, unknown> {
+  if (kind === 'web_search_queries')
+    // The API's current field (query is deprecated): the search queries, a list. Before, unread.
+    return {
+      type: 'web_search_call',
+      id: 'ws_1',
+      status,
+      action: { type: 'search', queries: ['weather in Paris', `who is ${EMAIL}`] },
+    };
   return kind === 'web_search'
     ? { type: 'web_search_call', id: 'ws_1', status, action: { type: 'search', query: `who is ${EMAIL}` } }
     : {
@@ -119,7 +127,7 @@ async function run(mode: Mode, stream: boolean): Promise<unknown[]> {
 }
 
 describe("Responses hosted calls' inputs are read as tool arguments", () => {
-  for (const k of ['web_search', 'mcp'] as const)
+  for (const k of ['web_search', 'web_search_queries', 'mcp'] as const)
     for (const stream of [false, true]) {
       const how = `${k}${stream ? ', streamed' : ''}`;
 
