@@ -107,9 +107,9 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     expect(whole.code, whole.stderr).toBe(0);
     expect(whole.stderr).toContain(', 0 late (dropped), ');
     want = alertSet(whole.stdout);
-    expect(want.filter((a) => a.startsWith('rapid_guardrail_blocks ') && a.includes(' firing '))).toHaveLength(
-      USERS,
-    );
+    expect(
+      want.filter((a) => a.startsWith('rapid_guardrail_blocks ') && a.includes(' firing ')),
+    ).toHaveLength(USERS);
   }, 120_000);
 
   for (const n of [2, 3]) {
@@ -135,7 +135,9 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
       const got = alertSet(runs.map((r) => r.stdout).join('\n'));
       expect(got.length).toBe(want.length);
       expect(got).toEqual(want);
-    }, 180_000);
+      // Not a time limit on the pacing (bench/replay/shards.ts measures it): 3 shards took 93 s
+      // at load 16-18 on 2 cores, 2 shards 177 s at load 20 beside other tests.
+    }, 420_000);
   }
 
   it('2 shards of a log split in halves (one section all earlier) with stragglers find what one replay finds', async () => {
@@ -149,7 +151,13 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     writeFileSync(join(dir, 'scen-0.jsonl'), `${lines.slice(0, half).join('\n')}\n`);
     writeFileSync(join(dir, 'scen-1.jsonl'), `${lines.slice(half).join('\n')}\n`);
     for (const lateness of ['5s', '1h']) {
-      const whole = await run([join(dir, 'scen-whole.jsonl'), '--format', 'jsonl', '--allowed-lateness', lateness]);
+      const whole = await run([
+        join(dir, 'scen-whole.jsonl'),
+        '--format',
+        'jsonl',
+        '--allowed-lateness',
+        lateness,
+      ]);
       expect(whole.code, whole.stderr).toBe(0);
       const ruleset = `pace-halves-${lateness}-${process.pid}-${Date.now()}`;
       const runs = await Promise.all(
