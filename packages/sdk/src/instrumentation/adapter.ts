@@ -39,6 +39,12 @@ export interface ResponseSummary {
    * blocks): where they meet in `text` (output-texts.ts OutputTexts.cuts), for the end check.
    */
   cuts?: number[];
+  /**
+   * A complete response without an output token count: the characters of its output texts
+   * (answer, side texts, tool arguments), read before the guards rewrite them, which the
+   * rate-limit lease settles on (lease.ts outputChars).
+   */
+  outputChars?: number;
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */

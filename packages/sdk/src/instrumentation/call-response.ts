@@ -146,6 +146,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
       return data;
     }
     const summary = call.adapter.readResponse(data);
+    if (summary.outputTokens === undefined) summary.outputChars = outputTextChars(call, data);
     const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
     if (guards.length === 0) {
       call.complete(summary);
@@ -246,4 +247,24 @@ function rewritten(
   const blocked = failClosedOutput('response_rewrite', 'guard_error: the text could not be withheld', call.ctx);
   call.fail(blocked, summary);
   throw blocked;
+}
+
+/**
+ * A response without an output token count: its output texts' characters (answer, side texts,
+ * tool arguments), for the lease to settle on (lease.ts). Undefined (the summary's text is
+ * counted) when the adapter has no output texts.
+ */
+function outputTextChars(call: RespondingCall, data: unknown): number | undefined {
+  try {
+    const texts = call.adapter.outputTexts?.(data, call.body);
+    if (texts === undefined) return undefined;
+    let chars = 0;
+    for (const t of texts.answer) chars += t.length;
+    for (const t of texts.side) chars += t.length;
+    return chars;
+  } catch (err) {
+    // Accounting only: the output guards still run on this response.
+    reportTelemetryError('instrumentation', err);
+    return undefined;
+  }
 }

@@ -12,7 +12,7 @@ import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
 import { completedMetadata } from './completed-event.ts';
 import { hasServerHistory, measureNewInput, rawMessagesOf, type NewInput } from './new-input.ts';
 import { captureInput } from './content.ts';
-import { settleLease } from './lease.ts';
+import { outputChars, settleLease } from './lease.ts';
 import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
 import { emitInCallContext } from '../security-events.ts';
@@ -232,7 +232,8 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
       // aborted streams did consume tokens.
       const consumed =
         errorType === undefined || outcome === 'blocked' || errorType === 'aborted' || inTok !== undefined;
-      settleLease(this, consumed ? { inTok, outTok, model } : undefined);
+      const outChars = summary !== undefined && outTok === undefined ? outputChars(summary) : undefined;
+      settleLease(this, consumed ? { inTok, outTok, outChars, model } : undefined);
       this.emit('request_completed', {
         metadata: completedMetadata({
           model,

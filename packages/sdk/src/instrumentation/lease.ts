@@ -1,6 +1,7 @@
 import type { Category, EventInputFor, SecurityEvent } from '@llmsec/core';
 import { userSubject } from '@llmsec/core/internal';
 import { reportTelemetryError } from '../errors.ts';
+import type { ResponseSummary } from './adapter.ts';
 import type { OperationName } from './types.ts';
 import { RateLimitedError } from './errors.ts';
 import type { LlmRuntime } from './runtime.ts';
@@ -120,10 +121,21 @@ function limiterEvent(event: unknown): SecurityEvent | undefined {
     : undefined;
 }
 
-/** Settles with the usage (the estimate fills what the provider did not report), or cancels when `usage` is undefined. */
+/**
+ * Settles with the usage, or cancels when `usage` is undefined. What the provider did not report
+ * is estimated: input tokens by the request estimate; output tokens by what was output
+ * (`outChars`, outputChars below) / 4, rounded up. Settling an unreported output at the reserve
+ * (1,024 without max_tokens, since the limiter's estimate) charged a short streamed reply (an
+ * OpenAI chat stream without include_usage, a stream cut early, a proxy that drops usage) a
+ * thousand tokens it never used; settling it at 0 charged nothing for a long one. Capped at
+ * max_tokens (times n) when the request set it, as the model can output no more; without it the
+ * reserve is a guess, no bound. Without any output text (a failed call), the reserve, as before.
+ */
 export function settleLease(
   call: LeaseHolder,
-  usage: { inTok: number | undefined; outTok: number | undefined; model: string } | undefined,
+  usage:
+    | { inTok: number | undefined; outTok: number | undefined; outChars?: number | undefined; model: string }
+    | undefined,
 ): void {
   const limiter = call.runtime.limiter;
   const held = call.lease as HeldLease | undefined;
@@ -136,7 +148,7 @@ export function settleLease(
       result = limiter.cancel(lease as never);
     } else {
       const inTok = usage.inTok ?? est.promptTokens;
-      const outTok = usage.outTok ?? est.outputTokens;
+      const outTok = usage.outTok ?? outputEstimate(call, usage.outChars) ?? est.outputTokens;
       const micro = call.runtime.costMicro(usage.model, inTok, outTok);
       result = limiter.settle(lease as never, {
         tokens: inTok + outTok,
@@ -149,4 +161,30 @@ export function settleLease(
   } catch (err) {
     reportTelemetryError('limiter', err);
   }
+}
+
+/** Output tokens of `chars` output characters (chars / 4), capped by the request's max output tokens. */
+function outputEstimate(call: LeaseHolder, chars: number | undefined): number | undefined {
+  if (chars === undefined || !Number.isSafeInteger(chars) || chars < 0) return undefined;
+  const tokens = Math.ceil(chars / 4);
+  const max = call.estimatedOutputTokens();
+  if (!(max > 0)) return tokens;
+  const n = call.body.n;
+  const choices = typeof n === 'number' && Number.isSafeInteger(n) && n > 1 ? n : 1;
+  return Math.min(tokens, Math.ceil(max) * choices);
+}
+
+/**
+ * The characters a response output, as the summary holds them: the answer's text (every
+ * choice's), the texts beside it (refusals; quotes and annotation titles, a slight overcount)
+ * and the tool calls' arguments (Anthropic tool inputs too). A complete response's count is
+ * taken before its guards (summary.outputChars); a stream's is what its observer already
+ * accumulated, read once at the end, so a cut stream counts what it delivered.
+ */
+export function outputChars(summary: ResponseSummary): number {
+  if (summary.outputChars !== undefined) return summary.outputChars;
+  let chars = summary.text.length;
+  for (const t of summary.side ?? []) chars += t.length;
+  for (const t of summary.toolArguments ?? []) chars += t.length;
+  return chars;
 }
