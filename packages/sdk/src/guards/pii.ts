@@ -14,6 +14,7 @@ import { answerCutsOf, outputTextsOf, toolArgumentsOf } from '../instrumentation
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, readAnswerParts, redactMessage } from './pii-parts.ts';
 import { PiiBlockLane } from './pii-block-lane.ts';
+import { detectJsonAware, redactJsonAware } from './pii-json-numbers.ts';
 import { PiiStreamRedaction } from './pii-stream-redact.ts';
 import { PiiStreamLanes } from './pii-stream-lanes.ts';
 import { StreamStates } from './stream-state.ts';
@@ -123,7 +124,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     // A complete answer's parts (cuts) are read joined and apart, as checkTexts reads them.
     whole: (_ctx, text, cuts) =>
       cuts === undefined
-        ? redact(text, redactOptions).text
+        ? redactJsonAware(text, redactOptions).text
         : readAnswerParts(text, cuts, redactOptions, true).text,
   };
 
@@ -226,6 +227,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     ctx: GuardContext,
     tools: number,
     cuts: readonly number[] | undefined,
+    chunked: boolean,
   ): OutputDecision {
     const found = new Set<string>();
     const out: string[] = [];
@@ -236,17 +238,26 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     for (const [i, t] of texts.entries()) {
       // The answer's parts, when it joins several, are read apart too (pii-parts.ts).
       const parts = i === 0 ? cuts : undefined;
+      // JSON numbers need a card word to be cards (pii-json-numbers.ts), as rewriter.whole reads
+      // them; not in a streamed answer, which the chunk checks read (and rewrote) as text.
+      const json = !(i === 0 && chunked);
       let types: readonly string[];
       if (mode === 'redact') {
         const r =
-          parts !== undefined ? readAnswerParts(t, parts, redactOptions, true) : redact(t, redactOptions);
+          parts !== undefined
+            ? readAnswerParts(t, parts, redactOptions, true)
+            : json
+              ? redactJsonAware(t, redactOptions)
+              : redact(t, redactOptions);
         types = r.types;
         out.push(r.text);
       } else
         types =
           parts !== undefined
             ? readAnswerParts(t, parts, redactOptions, false).types
-            : detectSensitive(t, redactOptions);
+            : json
+              ? detectJsonAware(t, redactOptions)
+              : detectSensitive(t, redactOptions);
       if (types.length === 0) continue;
       for (const type of types) found.add(type);
       if (i >= firstTool) inTools = true;
@@ -306,15 +317,21 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
         output.text.length > maxChars || tools > 0 || cuts !== undefined ? outputTextsOf(output) : undefined;
       // An answer that is only tool arguments (no text: a chat call's content null) too, so
       // its event says found_in tool_arguments (before, none).
+      // A stream's answer was read chunk by chunk (block and redact modes keep a state for it).
+      const chunked = streams.get(ctx) !== undefined || redactions.get(ctx) !== undefined;
       if (texts !== undefined && (texts.length > 1 || cuts !== undefined || tools > 0))
-        return checkTexts(texts, ctx, tools, cuts);
+        return checkTexts(texts, ctx, tools, cuts, chunked);
+      // A complete JSON answer's numbers are read as tool arguments' are (pii-json-numbers.ts),
+      // as the rewrite (rewriter.whole) reads them; a streamed answer as its chunks were.
       if (mode === 'redact') {
-        const r = redact(output.text, redactOptions);
+        const r = chunked ? redact(output.text, redactOptions) : redactJsonAware(output.text, redactOptions);
         if (r.types.length === 0) return allow();
         record(r.types, 'output', ctx);
         return { action: 'modify', text: r.text, reason: 'redacted' };
       }
-      const types = detectSensitive(output.text, redactOptions);
+      const types = chunked
+        ? detectSensitive(output.text, redactOptions)
+        : detectJsonAware(output.text, redactOptions);
       if (types.length === 0) return allow();
       record(types, 'output', ctx);
       return mode === 'block'
