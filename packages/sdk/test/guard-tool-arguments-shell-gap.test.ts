@@ -1,19 +1,17 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { piiGuard } from '../src/guards/index.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
- * KNOWN GAP (pinned, found in review of the tool-argument work): a Responses answer's
- * `shell_call` (`action.commands`), `local_shell_call` (`action.command`) and
- * `apply_patch_call` (`operation.diff`) are what the model hands the application's executors,
- * as surely as a function call's arguments, but no output guard reads them (tool-arguments.ts
- * and responses-hosted-inputs.ts read function, custom, web search, MCP and code interpreter
- * calls only): an address in a shell command passes every mode. Streams send the commands as
- * `response.shell_call_command.delta` pieces, which redact would have to keep back as it does a
- * function call's. When fixed, drop `.fails`.
+ * Was a known gap (pinned in review of the tool-argument work): a Responses answer's
+ * `shell_call` (`action.commands`) is what the model hands the application's executor, as surely
+ * as a function call's arguments, but no output guard read it: an address in a shell command
+ * passed every mode. responses-hosted-inputs.ts reads it now; the other executors' inputs
+ * (local_shell_call, apply_patch_call, computer_call), plain and streamed, in every mode, are in
+ * guard-tool-arguments-executors.test.ts.
  */
 
 function responses(req: FakeRequest): FakeResponse | undefined {
@@ -43,7 +41,7 @@ function responses(req: FakeRequest): FakeResponse | undefined {
 const h = useInstrHarness({ script: responses });
 
 describe('a shell_call command is read as tool arguments', () => {
-  it.fails('detect reports an address in a shell command', async () => {
+  it('detect reports an address in a shell command', async () => {
     const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
       ...h.options(),
       guards: { output: [piiGuard({ mode: 'detect', directions: ['output'] })] },

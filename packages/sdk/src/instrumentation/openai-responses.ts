@@ -181,14 +181,32 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           }
           return '';
         }
+        if (
+          type === 'response.shell_call_command.added' ||
+          type === 'response.shell_call_command.delta' ||
+          type === 'response.shell_call_command.done'
+        ) {
+          // A shell_call's command, by output and command index (its events name no item): the
+          // key its item's commands have below. Read by the end check as a function call's pieces.
+          const done = type === 'response.shell_call_command.done';
+          const piece = str(type === 'response.shell_call_command.delta' ? ev?.delta : ev?.command);
+          if (piece !== undefined && piece.length > 0) {
+            const key = `#${num(ev?.output_index) ?? 0}:${num(ev?.command_index) ?? 0}`;
+            const a = (args ??= new StreamedArguments());
+            if (!(done ? a.set(key, piece) : a.add(key, piece)) && guarded) throw tooManyToolCalls();
+          }
+          return '';
+        }
         if (type === 'response.output_item.added' || type === 'response.output_item.done') {
           const item = obj(ev?.item);
           // A hosted call's input (a search query) whole in its item: read by the end check, and
           // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
           for (const [holder, field] of hostedInputs(item)) {
             const whole = holder[field] as string;
-            // The key its argument pieces have (an mcp_call's, a code_interpreter_call's), or its own.
-            const id = str(item?.id) ?? `#${num(ev?.output_index) ?? 0}`;
+            // The key its argument pieces have (an mcp_call's, a code_interpreter_call's; a
+            // shell_call's commands by output index, as their events name them), or its own.
+            const at = `#${num(ev?.output_index) ?? 0}`;
+            const id = item?.type === 'shell_call' ? at : (str(item?.id) ?? at);
             const key = holder === item ? id : `${id}:${field}`;
             if (whole.length > 0 && !(args ??= new StreamedArguments()).set(key, whole) && guarded)
               throw tooManyToolCalls();

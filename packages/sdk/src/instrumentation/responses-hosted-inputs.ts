@@ -1,36 +1,82 @@
 import { obj } from './adapter.ts';
 
 /**
- * What a Responses answer's hosted tool calls send out, read as tool-call arguments by the
- * output guards (tool-arguments.ts): a `web_search_call`'s `action.queries` and `action.query` (and the `url` /
+ * What a Responses answer's tool calls that are not functions hand on, read as tool-call
+ * arguments by the output guards (tool-arguments.ts).
+ *
+ * Run by the provider: a `web_search_call`'s `action.queries` and `action.query` (and the `url` /
  * `pattern` of its open_page / find_in_page actions), an `mcp_call`'s `arguments` (JSON text
- * sent to the MCP server), a `code_interpreter_call`'s `code`. The provider runs these itself:
- * the model's words leave for a search engine, an MCP server or a sandbox, and the
- * application never runs them, so before no output guard read them (an address put in a search
- * query passed every mode). Each as [holder, field], for textSlot and the stream rewrites.
+ * sent to the MCP server), a `code_interpreter_call`'s `code`: the model's words leave for a
+ * search engine, an MCP server or a sandbox.
+ *
+ * Run by the application's executors: a `shell_call`'s `action.commands`, a `local_shell_call`'s
+ * `action.command` (argv) and `action.env` values, an `apply_patch_call`'s `operation.diff`, a
+ * `computer_call`'s typed text (`action.text`, and each `actions[]` entry's, of type `type`).
+ * Before, no output guard read any of these: an address put in a search query or a shell
+ * command passed every mode.
+ *
+ * Each as [holder, field], for textSlot and the stream rewrites; a string of a list has the list
+ * as its holder and its index as its field, so redact rewrites it in place.
  */
 export function hostedInputs(
   item: Record<string, unknown> | undefined,
 ): Array<[Record<string, unknown>, string]> {
   const out: Array<[Record<string, unknown>, string]> = [];
-  if (item?.type === 'web_search_call') {
-    const action = obj(item.action);
-    if (action !== undefined) {
+  switch (item?.type) {
+    case 'web_search_call': {
+      const action = obj(item.action);
+      if (action === undefined) break;
       for (const f of WEB_SEARCH_FIELDS) if (typeof action[f] === 'string') out.push([action, f]);
-      // `queries`, the API's list of the search's queries (`query` is the deprecated one): each
-      // read and rewritten in place, the list its holder. Before, an address there passed.
-      if (Array.isArray(action.queries)) {
-        const queries = action.queries as unknown as Record<string, unknown>;
-        for (let i = 0; i < action.queries.length; i++)
-          if (typeof queries[i] === 'string') out.push([queries, `${i}`]);
-      }
+      // `queries`, the API's list of the search's queries (`query` is the deprecated one).
+      listed(action.queries, out);
+      break;
     }
-  } else if (item?.type === 'mcp_call') {
-    if (typeof item.arguments === 'string') out.push([item, 'arguments']);
-  } else if (item?.type === 'code_interpreter_call') {
-    if (typeof item.code === 'string') out.push([item, 'code']);
+    case 'mcp_call':
+      if (typeof item.arguments === 'string') out.push([item, 'arguments']);
+      break;
+    case 'code_interpreter_call':
+      if (typeof item.code === 'string') out.push([item, 'code']);
+      break;
+    case 'shell_call':
+      listed(obj(item.action)?.commands, out);
+      break;
+    case 'local_shell_call': {
+      const action = obj(item.action);
+      listed(action?.command, out);
+      // The environment the command runs with is the model's words too (EMAIL=...).
+      const env = obj(action?.env);
+      if (env !== undefined)
+        for (const k of Object.keys(env)) if (typeof env[k] === 'string') out.push([env, k]);
+      break;
+    }
+    case 'apply_patch_call': {
+      const op = obj(item.operation);
+      if (typeof op?.diff === 'string') out.push([op, 'diff']);
+      break;
+    }
+    case 'computer_call':
+      typed(obj(item.action), out);
+      if (Array.isArray(item.actions)) for (const a of item.actions) typed(obj(a), out);
+      break;
+    default:
+      break;
   }
   return out;
 }
 
 const WEB_SEARCH_FIELDS = ['query', 'url', 'pattern'] as const;
+
+/** Each string of a list, the list its holder (rewritten in place). */
+function listed(list: unknown, out: Array<[Record<string, unknown>, string]>): void {
+  if (!Array.isArray(list)) return;
+  const holder = list as unknown as Record<string, unknown>;
+  for (let i = 0; i < list.length; i++) if (typeof holder[i] === 'string') out.push([holder, `${i}`]);
+}
+
+/** A computer action that types text: the text. */
+function typed(
+  action: Record<string, unknown> | undefined,
+  out: Array<[Record<string, unknown>, string]>,
+): void {
+  if (action?.type === 'type' && typeof action.text === 'string') out.push([action, 'text']);
+}

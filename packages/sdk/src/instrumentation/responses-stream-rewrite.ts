@@ -102,9 +102,26 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       // before the rest is seen.
       if (typeof ev.delta === 'string' && ev.delta.length > 0) {
         ev.delta = '';
-        keptBack(rw, ev.output_index);
+        keptBack(rw, ev);
       }
       break;
+    case 'response.shell_call_command.added':
+      // A shell command's first text (the added event carries one) and its pieces, kept back as
+      // a function call's: the command goes out whole, rewritten, before its done event.
+      if (typeof ev.command === 'string' && ev.command.length > 0) {
+        ev.command = '';
+        keptBack(rw, ev);
+      }
+      break;
+    case 'response.shell_call_command.delta':
+      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+        ev.delta = '';
+        keptBack(rw, ev);
+      }
+      break;
+    case 'response.shell_call_command.done':
+      rewriteArguments(ev, 'command', rw);
+      return wholeDeltaBefore(ev, 'command', 'response.shell_call_command.delta', rw);
     case 'response.function_call_arguments.done':
       rewriteArguments(ev, 'arguments', rw);
       return wholeDeltaBefore(ev, 'arguments', 'response.function_call_arguments.delta', rw);
@@ -156,14 +173,23 @@ function rewriteArguments(holder: Record<string, unknown>, field: string, rw: St
   if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
 }
 
-/** Per stream (its StreamItemRewrite): the output indexes of calls whose argument pieces were emptied. */
-const emptied = new WeakMap<StreamItemRewrite, Set<number>>();
+/**
+ * Per stream (its StreamItemRewrite): the calls whose argument pieces were emptied, by output
+ * index (and command index: a shell_call's commands each go out whole).
+ */
+const emptied = new WeakMap<StreamItemRewrite, Set<string>>();
 
-function keptBack(rw: StreamItemRewrite, outputIndex: unknown): void {
+function callKey(ev: Record<string, unknown>): string {
+  const o = num(ev.output_index) ?? 0;
+  const c = num(ev.command_index);
+  return c === undefined ? `${o}` : `${o}:${c}`;
+}
+
+function keptBack(rw: StreamItemRewrite, ev: Record<string, unknown>): void {
   let at = emptied.get(rw);
   if (at === undefined) emptied.set(rw, (at = new Set()));
   // Bounded: the accumulator cuts a guarded stream past MAX_TOOL_CALLS calls.
-  if (at.size < MAX_TOOL_CALLS) at.add(num(outputIndex) ?? 0);
+  if (at.size < MAX_TOOL_CALLS) at.add(callKey(ev));
 }
 
 /**
@@ -182,15 +208,20 @@ function wholeDeltaBefore(
 ): unknown {
   const whole = ev[field];
   const at = emptied.get(rw);
-  const index = num(ev.output_index) ?? 0;
-  if (at === undefined || !at.delete(index) || typeof whole !== 'string' || whole.length === 0) return ev;
-  const delta = {
+  if (at === undefined || !at.delete(callKey(ev)) || typeof whole !== 'string' || whole.length === 0)
+    return ev;
+  const delta: Record<string, unknown> = {
     type,
     sequence_number: ev.sequence_number,
     item_id: ev.item_id,
     output_index: ev.output_index,
     delta: whole,
   };
+  // A shell command's delta names its command, not an item.
+  if (ev.command_index !== undefined) {
+    delete delta.item_id;
+    delta.command_index = ev.command_index;
+  }
   return new ItemRun([delta, ev]);
 }
 

@@ -1,0 +1,205 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import type { SecurityEvent } from '@llmsec/core';
+import { piiGuard } from '../src/guards/index.ts';
+import { instrumentClient } from '../src/instrumentation/index.ts';
+import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+
+/**
+ * What a Responses answer hands the application's executors (responses-hosted-inputs.ts): a
+ * shell_call's commands, a local_shell_call's argv and env, an apply_patch_call's diff, a
+ * computer_call's typed text. The output guards read them as tool arguments, through the real
+ * openai 7 client against the fake server, plain and streamed; a streamed shell command comes
+ * as shell_call_command added / delta / done events, its address cut between two deltas. Before,
+ * an address in any of them passed every mode.
+ */
+
+const EMAIL = 'jane.doe@example.com';
+const COMMAND = `curl -d "to=${EMAIL}" https://example.org/x`;
+type Kind = 'shell' | 'local_shell' | 'local_shell_env' | 'apply_patch' | 'computer' | 'computer_actions';
+/** Which call the answer makes: set per test. */
+let kind: Kind = 'shell';
+
+function callItem(status: string, streaming = false): Record<string, unknown> {
+  switch (kind) {
+    case 'shell':
+      return {
+        type: 'shell_call',
+        id: 'sh_1',
+        call_id: 'call_1',
+        status,
+        // Streamed, the added item has no command yet: the command events carry it.
+        action: { commands: streaming ? [] : ['ls', COMMAND], max_output_length: null, timeout_ms: null },
+      };
+    case 'local_shell':
+    case 'local_shell_env':
+      return {
+        type: 'local_shell_call',
+        id: 'lsh_1',
+        call_id: 'call_1',
+        status,
+        action:
+          kind === 'local_shell'
+            ? { type: 'exec', command: ['curl', '-d', `to=${EMAIL}`, 'https://example.org/x'], env: {} }
+            : { type: 'exec', command: ['sh', '-c', 'notify'], env: { TO: EMAIL } },
+      };
+    case 'apply_patch':
+      return {
+        type: 'apply_patch_call',
+        id: 'ap_1',
+        call_id: 'call_1',
+        status,
+        operation: { type: 'update_file', path: 'contacts.txt', diff: `@@\n-old\n+${EMAIL}\n` },
+      };
+    case 'computer':
+      return {
+        type: 'computer_call',
+        id: 'cu_1',
+        call_id: 'call_1',
+        status,
+        pending_safety_checks: [],
+        action: { type: 'type', text: `Send to ${EMAIL}` },
+      };
+    case 'computer_actions':
+      return {
+        type: 'computer_call',
+        id: 'cu_1',
+        call_id: 'call_1',
+        status,
+        pending_safety_checks: [],
+        actions: [
+          { type: 'click', button: 'left', x: 1, y: 2 },
+          { type: 'type', text: `Send to ${EMAIL}` },
+        ],
+      };
+  }
+}
+
+function responses(req: FakeRequest): FakeResponse | undefined {
+  if (!req.path.endsWith('/v1/responses')) return undefined;
+  const response = (status: string, output: unknown[]) => ({
+    id: 'resp_x',
+    object: 'response',
+    created_at: 1,
+    model: 'gpt-5',
+    status,
+    output,
+    usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 },
+  });
+  if (req.body.stream !== true) return { kind: 'json', body: response('completed', [callItem('completed')]) };
+  let seq = 0;
+  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
+    event: type,
+    data: { type, sequence_number: seq++, ...data },
+  });
+  const commands: SseEvent[] = [];
+  if (kind === 'shell')
+    for (const [i, c] of ['ls', COMMAND].entries()) {
+      commands.push(
+        ev('response.shell_call_command.added', { output_index: 0, command_index: i, command: '' }),
+      );
+      // The address cut between two deltas: neither piece holds it.
+      const cut = c.indexOf('.doe');
+      for (const piece of cut < 0 ? [c] : [c.slice(0, cut), c.slice(cut)])
+        commands.push(
+          ev('response.shell_call_command.delta', { output_index: 0, command_index: i, delta: piece }),
+        );
+      commands.push(
+        ev('response.shell_call_command.done', { output_index: 0, command_index: i, command: c }),
+      );
+    }
+  return {
+    kind: 'sse',
+    events: [
+      ev('response.created', { response: response('in_progress', []) }),
+      ev('response.output_item.added', { output_index: 0, item: callItem('in_progress', true) }),
+      ...commands,
+      ev('response.output_item.done', { output_index: 0, item: callItem('completed') }),
+      ev('response.completed', { response: response('completed', [callItem('completed')]) }),
+    ],
+  };
+}
+
+const h = useInstrHarness({ script: responses });
+
+type Mode = 'detect' | 'block' | 'redact';
+
+function client(mode: Mode) {
+  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
+    ...h.options(),
+    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
+  });
+}
+
+function piiEvents(): SecurityEvent[] {
+  return h.recorded.filter((e) => e.category === 'pii_detected');
+}
+
+async function run(mode: Mode, stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
+  const c = client(mode);
+  if (!stream) {
+    seen.push(await c.responses.create({ model: 'gpt-5', input: 'x' }));
+    return seen;
+  }
+  const s = await c.responses.create({ model: 'gpt-5', input: 'x', stream: true });
+  for await (const e of s) seen.push(e);
+  return seen;
+}
+
+const KINDS: Kind[] = [
+  'shell',
+  'local_shell',
+  'local_shell_env',
+  'apply_patch',
+  'computer',
+  'computer_actions',
+];
+
+describe('what the model hands the executors is read as tool arguments', () => {
+  for (const k of KINDS)
+    for (const stream of [false, true]) {
+      const how = `${k}${stream ? ', streamed' : ''}`;
+
+      it(`${how}: detect reports the address, found in tool_arguments`, async () => {
+        kind = k;
+        await run('detect', stream);
+        await eventually(() => piiEvents().length > 0);
+        expect(piiEvents()[0]!.metadata).toMatchObject({
+          pii_types: ['email'],
+          found_in: ['tool_arguments'],
+        });
+      });
+
+      it(`${how}: block refuses the answer${stream ? ', nothing of it delivered first' : ''}`, async () => {
+        kind = k;
+        const seen: unknown[] = [];
+        await expect(run('block', stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
+        expect(JSON.stringify(seen)).not.toMatch(/jane|\.doe/);
+      });
+
+      it(`${how}: redact rewrites it wherever it goes out`, async () => {
+        kind = k;
+        const seen = await run('redact', stream);
+        const text = JSON.stringify(seen);
+        expect(text).not.toMatch(/jane|\.doe/);
+        expect(text).toContain('[REDACTED:email]');
+      });
+    }
+
+  it('shell, streamed redact: each command goes out whole, rewritten, in one delta before its done event', async () => {
+    kind = 'shell';
+    const seen = (await run('redact', true)) as Array<Record<string, unknown>>;
+    const deltas = seen.filter((e) => e.type === 'response.shell_call_command.delta' && e.delta !== '');
+    expect(deltas.map((e) => [e.command_index, e.delta])).toEqual([
+      [0, 'ls'],
+      [1, 'curl -d "to=[REDACTED:email]" https://example.org/x'],
+    ]);
+    const done = seen.filter((e) => e.type === 'response.shell_call_command.done').map((e) => e.command);
+    expect(done).toEqual(['ls', 'curl -d "to=[REDACTED:email]" https://example.org/x']);
+    // Each whole delta comes just before its done event.
+    for (const d of deltas)
+      expect(seen[seen.indexOf(d) + 1]).toMatchObject({ type: 'response.shell_call_command.done' });
+  });
+});
