@@ -3,6 +3,7 @@ import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { MetricsPage } from './metrics-page.ts';
 import { REJECT_REASONS, type RejectReason } from './record-events.ts';
 
 /** Instrument names; Prometheus names derive (dots → underscores, counters gain `_total`). */
@@ -70,6 +71,8 @@ export class DetectorMetrics {
   readonly meter: Meter;
   readonly provider: MeterProvider;
   private readonly exporter: PrometheusExporter;
+  /** The /metrics page, rendered single-flight and shared for the rest of the loop turn. */
+  readonly page: MetricsPage;
   private readonly received: Counter;
   private readonly accepted: Counter;
   private readonly rejected: Counter;
@@ -89,6 +92,7 @@ export class DetectorMetrics {
 
   constructor(options: DetectorMetricsOptions) {
     this.exporter = new PrometheusExporter({ preventServerStart: true });
+    this.page = new MetricsPage(this.exporter);
     // exporter-prometheus pins its own sdk-metrics copy: the same class, nominally distinct.
     this.provider = new MeterProvider({
       resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'llmsec-detector' }),
@@ -207,13 +211,28 @@ export class DetectorMetrics {
     this.actions.add(1, { action, outcome });
   }
 
-  /** `GET /metrics`. Never throws. */
+  /**
+   * `GET /metrics` (HEAD: the headers only). Scrapes that arrive while a page is being rendered
+   * share it (MetricsPage), so the cost of a burst of scrapes does not grow with their number.
+   * Never throws.
+   */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    const send = (status: number, body: string): void => {
+      if (res.destroyed || res.writableEnded) return;
+      res
+        .writeHead(status, {
+          'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+          'cache-control': 'no-store',
+        })
+        .end(req.method === 'HEAD' ? undefined : body);
+    };
     try {
-      this.exporter.getMetricsRequestHandler(req, res);
+      this.page.render().then(
+        (text) => send(200, text),
+        (err: unknown) => send(500, `# failed to export metrics: ${String(err)}\n`),
+      );
     } catch {
-      if (!res.headersSent) res.statusCode = 500;
-      res.end();
+      send(500, '');
     }
   }
 

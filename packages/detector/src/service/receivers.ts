@@ -7,6 +7,7 @@ import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
 import { createServiceRoutes } from './http-routes.ts';
+import { admitPipelined } from './pipeline-cap.ts';
 import { routeGrpcLog } from './grpc-log.ts';
 import type { Logger } from './log.ts';
 import type { DetectorMetrics } from './metrics.ts';
@@ -96,6 +97,9 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
     for (const resolve of waiters) resolve();
   };
   const handler = function llmsecDetectorHttp(req: IncomingMessage, res: ServerResponse): void {
+    // A connection with more than MAX_PIPELINED_REQUESTS unanswered requests is closed, so a
+    // peer that pipelines and never reads cannot queue work and replies without bound.
+    if (!admitPipelined(req, res)) return;
     inflight++;
     res.once('close', finished);
     // Not ready (draining): no keep-alive, so a sender's next request opens a connection that
