@@ -46,9 +46,10 @@ export interface RateLimiterOptions {
   /** Lease ids. @default crypto-random */
   idGenerator?: IdGenerator;
   /**
-   * Load the request estimate's tokenizer (o200k_base) on a timer just after construction, so
-   * the first request does not pay the load (~150 ms idle, seconds on a loaded machine). `false`
-   * for a limiter that never estimates (operator tools): it then loads on the first estimate.
+   * Load the request estimate's tokenizer (o200k_base) in the constructor, once per process, so
+   * the first request does not pay the load (~150 ms idle, seconds on a loaded machine) and no
+   * store command of this limiter is in flight while it holds the event loop. `false` for a
+   * limiter that never estimates (operator tools): it then loads on the first estimate.
    * @default true
    */
   warmTokenizer?: boolean;

@@ -1,8 +1,8 @@
 /**
  * Lazy, synchronous access to gpt-tokenizer's BPE encodings. The encodings are large (o200k
- * takes ~150 ms and tens of MB to load), so nothing is loaded at import; a RateLimiter warms
- * o200k_base just after its construction (warmTokenizer) unless told not to, else the first
- * estimate that needs an encoding loads it.
+ * takes ~150 ms and tens of MB to load), so nothing is loaded at import; a RateLimiter loads
+ * o200k_base in its constructor (warmTokenizer) unless told not to, else the first estimate that
+ * needs an encoding loads it.
  * `createRequire` gives a synchronous load of the package's CommonJS build, so estimates stay
  * plain functions returning numbers.
  */
@@ -41,22 +41,22 @@ export function encodingLoaded(name: EncodingName): boolean {
 
 /**
  * Loads o200k_base (every OpenAI model since gpt-4o, and requests that name none) and the model
- * map on a timer of its own, so the first request through the limiter does not pay the load: ~150
- * ms on an idle machine, 5.7 s measured at load 17, on the first request's path before. The load
- * is synchronous (the estimate is a plain function): it still holds the event loop once, soon
- * after startup rather than on a request. Unref'd: a process that exits first never pays it.
+ * map now, so the first request through the limiter does not pay the load (~150 ms on an idle
+ * machine, 5.7 s measured at load 17, on the first request's path before). The load is
+ * synchronous (the estimate is a plain function) and holds the event loop, so it runs in the
+ * RateLimiter's constructor, before that limiter has a store command in flight: on a timer
+ * (67511ec) it landed between a first acquire's EVALSHA and its reply, the command timeout fired
+ * first when the loop came back, and the limiter counted a store failure. Once per process.
  * loadEncoding catches a missing package (chars / 4 then, as before).
  */
 export function warmTokenizer(): void {
   if (loaded.has('o200k_base')) return;
-  setTimeout(() => {
-    try {
-      loadEncoding('o200k_base');
-      modelEncodingMap();
-    } catch (err) {
-      diag.warn('llmsec: tokenizer warm-up failed', err);
-    }
-  }, 0).unref();
+  try {
+    loadEncoding('o200k_base');
+    modelEncodingMap();
+  } catch (err) {
+    diag.warn('llmsec: tokenizer warm-up failed', err);
+  }
 }
 
 /**
