@@ -18,9 +18,21 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 const EMAIL = 'jane.doe@example.com';
 const COMMAND = `curl -d "to=${EMAIL}" https://example.org/x`;
-type Kind = 'shell' | 'local_shell' | 'local_shell_env' | 'apply_patch' | 'computer' | 'computer_actions';
+type Kind =
+  | 'shell'
+  | 'local_shell'
+  | 'local_shell_env'
+  | 'apply_patch'
+  | 'apply_patch_path'
+  | 'computer'
+  | 'computer_actions'
+  | 'computer_keypress'
+  | 'computer_keys_held'
+  | 'computer_two_typed';
 /** Which call the answer makes: set per test. */
 let kind: Kind = 'shell';
+/** Whether the stream ends with its response.completed (a cut stream ends without). */
+let terminal = true;
 
 function callItem(status: string, streaming = false): Record<string, unknown> {
   switch (kind) {
@@ -52,6 +64,50 @@ function callItem(status: string, streaming = false): Record<string, unknown> {
         call_id: 'call_1',
         status,
         operation: { type: 'update_file', path: 'contacts.txt', diff: `@@\n-old\n+${EMAIL}\n` },
+      };
+    case 'apply_patch_path':
+      // The address in the file's name: the diff holds none.
+      return {
+        type: 'apply_patch_call',
+        id: 'ap_1',
+        call_id: 'call_1',
+        status,
+        operation: { type: 'delete_file', path: `inbox/${EMAIL}/notes.txt` },
+      };
+    case 'computer_keypress':
+      return {
+        type: 'computer_call',
+        id: 'cu_1',
+        call_id: 'call_1',
+        status,
+        pending_safety_checks: [],
+        action: { type: 'keypress', keys: ['ctrl', EMAIL] },
+      };
+    case 'computer_two_typed':
+      // Two typed texts, the address in the first: each read, not the last under a shared key.
+      return {
+        type: 'computer_call',
+        id: 'cu_1',
+        call_id: 'call_1',
+        status,
+        pending_safety_checks: [],
+        actions: [
+          { type: 'type', text: `Send to ${EMAIL}` },
+          { type: 'type', text: 'Hello' },
+        ],
+      };
+    case 'computer_keys_held':
+      // The keys held during a click (modifiers), each a key the model named.
+      return {
+        type: 'computer_call',
+        id: 'cu_1',
+        call_id: 'call_1',
+        status,
+        pending_safety_checks: [],
+        actions: [
+          { type: 'keypress', keys: ['ctrl', 'a'] },
+          { type: 'click', button: 'left', x: 1, y: 2, keys: [EMAIL] },
+        ],
       };
     case 'computer':
       return {
@@ -117,7 +173,9 @@ function responses(req: FakeRequest): FakeResponse | undefined {
       ev('response.output_item.added', { output_index: 0, item: callItem('in_progress', true) }),
       ...commands,
       ev('response.output_item.done', { output_index: 0, item: callItem('completed') }),
-      ev('response.completed', { response: response('completed', [callItem('completed')]) }),
+      ...(terminal
+        ? [ev('response.completed', { response: response('completed', [callItem('completed')]) })]
+        : []),
     ],
   };
 }
@@ -153,8 +211,11 @@ const KINDS: Kind[] = [
   'local_shell',
   'local_shell_env',
   'apply_patch',
+  'apply_patch_path',
   'computer',
   'computer_actions',
+  'computer_keypress',
+  'computer_keys_held',
 ];
 
 describe('what the model hands the executors is read as tool arguments', () => {
@@ -187,6 +248,21 @@ describe('what the model hands the executors is read as tool arguments', () => {
         expect(text).toContain('[REDACTED:email]');
       });
     }
+
+  it('computer_call, streamed and cut before its terminal event: each typed text is read, not only the last', async () => {
+    kind = 'computer_two_typed';
+    terminal = false;
+    try {
+      await run('detect', true);
+      await eventually(() => piiEvents().length > 0);
+      expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+      const seen: unknown[] = [];
+      await expect(run('block', true, seen)).rejects.toBeInstanceOf(OutputBlockedError);
+      expect(JSON.stringify(seen)).not.toMatch(/jane|\.doe/);
+    } finally {
+      terminal = true;
+    }
+  });
 
   it('shell, streamed redact: each command goes out whole, rewritten, in one delta before its done event', async () => {
     kind = 'shell';

@@ -16,9 +16,27 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 const EMAIL = 'jane.doe@example.com';
 /** Which hosted call the answer makes: set per test. */
-let kind: 'web_search' | 'web_search_queries' | 'mcp' = 'web_search';
+let kind: 'web_search' | 'web_search_queries' | 'file_search' | 'image_generation' | 'mcp' = 'web_search';
 
 function hostedItem(status: string): Record<string, unknown> {
+  if (kind === 'file_search')
+    // The queries the model sent the vector store. Before, unread.
+    return {
+      type: 'file_search_call',
+      id: 'fs_1',
+      status,
+      queries: ['refund policy', `orders of ${EMAIL}`],
+      results: null,
+    };
+  if (kind === 'image_generation')
+    // The prompt the model wrote for the image tool (after its rewriting). Before, unread.
+    return {
+      type: 'image_generation_call',
+      id: 'ig_1',
+      status,
+      result: status === 'completed' ? 'iVBORw0KGgo=' : null,
+      revised_prompt: `A badge that reads ${EMAIL}`,
+    };
   if (kind === 'web_search_queries')
     // The API's current field (query is deprecated): the search queries, a list. Before, unread.
     return {
@@ -127,7 +145,7 @@ async function run(mode: Mode, stream: boolean): Promise<unknown[]> {
 }
 
 describe("Responses hosted calls' inputs are read as tool arguments", () => {
-  for (const k of ['web_search', 'web_search_queries', 'mcp'] as const)
+  for (const k of ['web_search', 'web_search_queries', 'file_search', 'image_generation', 'mcp'] as const)
     for (const stream of [false, true]) {
       const how = `${k}${stream ? ', streamed' : ''}`;
 

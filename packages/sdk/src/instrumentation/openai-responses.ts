@@ -201,13 +201,18 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const item = obj(ev?.item);
           // A hosted call's input (a search query) whole in its item: read by the end check, and
           // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
-          for (const [holder, field] of hostedInputs(item)) {
+          const inputs = hostedInputs(item);
+          for (let n = 0; n < inputs.length; n++) {
+            const [holder, field] = inputs[n]!;
             const whole = holder[field] as string;
             // The key its argument pieces have (an mcp_call's, a code_interpreter_call's; a
-            // shell_call's commands by output index, as their events name them), or its own.
+            // shell_call's commands by output index, as their events name them), or its own:
+            // by its place among the item's inputs, as two of a computer_call's actions may
+            // both have a `text` or keys at index 0 (one key would read only the last).
             const at = `#${num(ev?.output_index) ?? 0}`;
-            const id = item?.type === 'shell_call' ? at : (str(item?.id) ?? at);
-            const key = holder === item ? id : `${id}:${field}`;
+            const shell = item?.type === 'shell_call';
+            const id = shell ? at : (str(item?.id) ?? at);
+            const key = holder === item ? id : shell ? `${id}:${field}` : `${id}:${n}:${field}`;
             if (whole.length > 0 && !(args ??= new StreamedArguments()).set(key, whole) && guarded)
               throw tooManyToolCalls();
           }

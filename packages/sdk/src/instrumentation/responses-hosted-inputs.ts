@@ -5,15 +5,24 @@ import { obj } from './adapter.ts';
  * arguments by the output guards (tool-arguments.ts).
  *
  * Run by the provider: a `web_search_call`'s `action.queries` and `action.query` (and the `url` /
- * `pattern` of its open_page / find_in_page actions), an `mcp_call`'s `arguments` (JSON text
- * sent to the MCP server), a `code_interpreter_call`'s `code`: the model's words leave for a
- * search engine, an MCP server or a sandbox.
+ * `pattern` of its open_page / find_in_page actions), a `file_search_call`'s `queries`, an
+ * `image_generation_call`'s `revised_prompt` (the prompt the model wrote for the image tool), an
+ * `mcp_call`'s `arguments` (JSON text sent to the MCP server), a `code_interpreter_call`'s
+ * `code`: the model's words leave for a search engine, a vector store, an image model, an MCP
+ * server or a sandbox, and come back to the application in the answer.
  *
  * Run by the application's executors: a `shell_call`'s `action.commands`, a `local_shell_call`'s
- * `action.command` (argv) and `action.env` values, an `apply_patch_call`'s `operation.diff`, a
- * `computer_call`'s typed text (`action.text`, and each `actions[]` entry's, of type `type`).
- * Before, no output guard read any of these: an address put in a search query or a shell
- * command passed every mode.
+ * `action.command` (argv) and `action.env` values, an `apply_patch_call`'s `operation.path` and
+ * `operation.diff`, a `computer_call`'s typed text (`action.text`, and each `actions[]` entry's,
+ * of type `type`) and keys (a `keypress`'s `keys`, the modifier `keys` held in a click, drag,
+ * move or scroll). Before, no output guard read any of these: an address put in a search query
+ * or a shell command passed every mode.
+ *
+ * Each string is read alone, as the executor receives it: argv `['mail', 'jane@', 'example.com']`
+ * hands the program two arguments, neither an address, and is not read as one (joined without
+ * a space it would make addresses of `['-u', 'a@b']`-like pairs that are none; with a space it
+ * holds none either). The same for keys pressed one by one across actions: each key is read on
+ * its own, so text spelled a key at a time is not seen (type it, and `text` is read).
  *
  * Each as [holder, field], for textSlot and the stream rewrites; a string of a list has the list
  * as its holder and its index as its field, so redact rewrites it in place.
@@ -31,6 +40,12 @@ export function hostedInputs(
       listed(action.queries, out);
       break;
     }
+    case 'file_search_call':
+      listed(item.queries, out);
+      break;
+    case 'image_generation_call':
+      if (typeof item.revised_prompt === 'string') out.push([item, 'revised_prompt']);
+      break;
     case 'mcp_call':
       if (typeof item.arguments === 'string') out.push([item, 'arguments']);
       break;
@@ -50,7 +65,9 @@ export function hostedInputs(
       break;
     }
     case 'apply_patch_call': {
+      // The file's path is the model's words too (a file named after an address or a key).
       const op = obj(item.operation);
+      if (typeof op?.path === 'string') out.push([op, 'path']);
       if (typeof op?.diff === 'string') out.push([op, 'diff']);
       break;
     }
@@ -73,10 +90,15 @@ function listed(list: unknown, out: Array<[Record<string, unknown>, string]>): v
   for (let i = 0; i < list.length; i++) if (typeof holder[i] === 'string') out.push([holder, `${i}`]);
 }
 
-/** A computer action that types text: the text. */
+/**
+ * What a computer action hands the keyboard: a `type` action's text, and the `keys` of any
+ * action (a `keypress`'s keys; the modifiers a click, drag, move or scroll holds), each key read
+ * on its own.
+ */
 function typed(
   action: Record<string, unknown> | undefined,
   out: Array<[Record<string, unknown>, string]>,
 ): void {
   if (action?.type === 'type' && typeof action.text === 'string') out.push([action, 'text']);
+  listed(action?.keys, out);
 }
