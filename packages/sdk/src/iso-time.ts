@@ -13,6 +13,20 @@ const FAST_END_MS = 253_402_300_800_000;
 const SECONDS = Array.from({ length: 60 }, (_, s) => `${String(s).padStart(2, '0')}.`);
 const MILLIS = Array.from({ length: 1000 }, (_, m) => `${String(m).padStart(3, '0')}Z`);
 
+/**
+ * The times an event's `timestamp` can hold: 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
+ * RFC 3339 (docs/formats.md) has four-digit years; toISOString writes any other as +YYYYYY or
+ * -YYYYYY, which every reader (llmsec replay, test-rules, core's decodeEvent, the detector)
+ * refuses as a bad timestamp.
+ */
+const FIRST_RFC3339_MS = -62_167_219_200_000;
+const LAST_RFC3339_MS = FAST_END_MS - 1;
+
+/** Whether isoTime(ms) is an RFC 3339 timestamp (a four-digit year); false for NaN. */
+export function isRfc3339Time(ms: number): boolean {
+  return ms >= FIRST_RFC3339_MS && ms <= LAST_RFC3339_MS;
+}
+
 let minuteStart = Number.NaN;
 let minutePrefix = '';
 let lastMs = Number.NaN;
