@@ -38,16 +38,6 @@ export interface BuildDeps {
 }
 
 /**
- * `Object.hasOwn` for a `for…in` key, as the original hasOwnProperty: TurboFan reads
- * `hasOwnProperty.call(o, key)` on the object and key of the `for…in` it is in as a map check (the
- * enumeration already walks o's own keys), where `Object.hasOwn` stays a builtin call per key,
- * ~35 ns a key in a scratch loop (Node 24). Same answer for every object and string key; held in a
- * module constant, as an import is not constant-folded (then as slow as Object.hasOwn), and read at
- * load, so a later change to Object.prototype does not reach it.
- */
-const hasOwnProperty = Object.prototype.hasOwnProperty;
-
-/**
  * Redaction runs on at most this much text: the preview keeps 500 characters, and a
  * multi-megabyte prompt must not cost a multi-megabyte regex scan in the request path.
  */
@@ -178,7 +168,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
     if (named !== undefined) {
       const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
       for (const key in named)
-        if (hasOwnProperty.call(named, key) && named[key] !== undefined) merged[key] = named[key];
+        if (Object.hasOwn(named, key) && named[key] !== undefined) merged[key] = named[key];
       source = merged;
     }
     const { metadata, dropped } = normaliseMetadata(source);
@@ -197,7 +187,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   let metadata: Metadata | undefined;
   let dropped: string[] | undefined;
   for (const key in named) {
-    if (!hasOwnProperty.call(named, key)) continue;
+    if (!Object.hasOwn(named, key)) continue;
     const given = named[key];
     const value = given === undefined ? undefined : metadataValue(given);
     if (metadata === undefined) {
@@ -244,7 +234,7 @@ function warnDropped(category: string, dropped: string[]): void {
 
 /** Whether `o` has an own enumerable key, without building the key array. */
 function hasKeys(o: object): boolean {
-  for (const key in o) if (hasOwnProperty.call(o, key)) return true;
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
   return false;
 }
 
