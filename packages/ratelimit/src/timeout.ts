@@ -9,25 +9,46 @@ export class StoreTimeoutError extends Error {
 }
 
 /**
+ * Runs `expire` once `ms` have passed, but only after this process has read the I/O that
+ * arrived meanwhile: the timer's callback hands over to setImmediate, which runs after the
+ * event loop's poll phase. When the loop was blocked past the timeout (a synchronous tokenizer
+ * load, a long GC, a CPU-bound request) while Redis's reply was already waiting in the socket,
+ * timers run before that reply is read; timing out then counted a store failure for a store
+ * that had answered in time (and, failing closed, refused the request). The reply, read in the
+ * poll phase, settles the call first and `expire` sees it settled. One extra turn of the loop,
+ * only for a call that reached its timeout.
+ */
+function afterTimeout(ms: number, expire: () => void): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    setImmediate(expire);
+  }, ms);
+  timer.unref?.();
+  return timer;
+}
+
+/**
  * Settles with `promise`, or rejects with StoreTimeoutError after `ms`. The late outcome of
  * the original promise is handed to `late` (never left unhandled), so a caller can undo a
  * reservation that arrived after it had stopped waiting.
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, late?: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = afterTimeout(ms, () => {
+      if (settled) return;
       timedOut = true;
       reject(new StoreTimeoutError(ms));
-    }, ms);
-    timer.unref?.();
+    });
     promise.then(
       (value) => {
+        settled = true;
         clearTimeout(timer);
         if (!timedOut) resolve(value);
         else if (late) late(value);
       },
       (err: unknown) => {
+        settled = true;
         clearTimeout(timer);
         if (!timedOut) reject(err instanceof Error ? err : new Error(String(err)));
       },
@@ -57,13 +78,15 @@ export function mapWithTimeout<T, R>(
         reject(thrown instanceof Error ? thrown : new Error(String(thrown)));
       }
     };
-    const timer = setTimeout(() => {
+    let settled = false;
+    const timer = afterTimeout(ms, () => {
+      if (settled) return;
       timedOut = true;
       failWith(new StoreTimeoutError(ms));
-    }, ms);
-    timer.unref?.();
+    });
     promise.then(
       (value) => {
+        settled = true;
         clearTimeout(timer);
         if (timedOut) {
           late?.(value);
@@ -79,6 +102,7 @@ export function mapWithTimeout<T, R>(
         resolve(result);
       },
       (err: unknown) => {
+        settled = true;
         clearTimeout(timer);
         if (!timedOut) failWith(err instanceof Error ? err : new Error(String(err)));
       },
