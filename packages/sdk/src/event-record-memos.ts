@@ -15,9 +15,15 @@ import { CATEGORIES, eventName } from '@llmsec/core';
  */
 let lastTimeMs = Number.NaN;
 let lastHrTime: HrTime = [0, 0];
+/**
+ * An event before 1970 (a valid RFC 3339 timestamp) is given the epoch: OTLP times are unsigned
+ * nanoseconds, and the http/json exporters write a negative HrTime as "-1000000000", for which a
+ * Collector or llmsec detector refuses the whole request, every record batched with it lost. The
+ * event's own time is in its llmsec.event.timestamp attribute, which is what readers use.
+ */
 export function hrTimeOf(ms: number): HrTime {
   if (ms !== lastTimeMs) {
-    lastHrTime = Object.freeze(millisToHrTime(ms)) as unknown as HrTime;
+    lastHrTime = Object.freeze(millisToHrTime(ms > 0 ? ms : 0)) as unknown as HrTime;
     lastTimeMs = ms;
   }
   return lastHrTime;
