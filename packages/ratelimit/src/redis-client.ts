@@ -48,17 +48,19 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    if (silent.expired) {
-      throw new Error(
-        `no Redis reply within ${connectTimeout} ms: the server accepted the connection but did not answer; check the host and port`,
-      );
-    }
+    if (silent.expired) throw silentServer(connectTimeout);
     // ioredis says only "Failed to refresh slots cache" when the seed is a reachable Redis
-    // that is no Cluster node: ask it, so the operator reads what is wrong, not "cannot reach".
-    if (options.cluster && (await isStandalone(url, connectTimeout))) {
-      throw new Error(
-        `not a Redis Cluster: the server is a standalone Redis (INFO cluster: cluster_enabled:0); connect without cluster mode (llmsec: leave out --cluster)`,
-      );
+    // that is no Cluster node, or a server that never answers: ask it directly, so the
+    // operator reads what is wrong, not "cannot reach".
+    if (options.cluster && notRedis === undefined) {
+      const seed = await probeSeed(url, connectTimeout);
+      if (seed === 'standalone') {
+        throw new Error(
+          `not a Redis Cluster: the server is a standalone Redis (INFO cluster: cluster_enabled:0); connect without cluster mode (llmsec: leave out --cluster)`,
+        );
+      }
+      if (seed === 'silent') throw silentServer(connectTimeout);
+      if (seed instanceof Error) throw seed;
     }
     throw notRedis ?? lastError ?? err;
   } finally {
@@ -89,8 +91,22 @@ function notRedisError(err: Error): Error | undefined {
   );
 }
 
-/** Whether `url` answers as a Redis with cluster support disabled (false if it cannot say). */
-async function isStandalone(url: string, connectTimeout: number): Promise<boolean> {
+function silentServer(ms: number): Error {
+  return new Error(
+    `no Redis reply within ${ms} ms: the server accepted the connection but did not answer; check the host and port`,
+  );
+}
+
+/**
+ * What the seed of a cluster connection that failed is, asked as a plain Redis:
+ * `standalone` (it answers, cluster support disabled), `silent` (it accepts the connection
+ * but does not answer within `connectTimeout`), the error saying it does not speak Redis, or
+ * `other` (it cannot say: unreachable, a Cluster node whose failure is elsewhere).
+ */
+async function probeSeed(
+  url: string,
+  connectTimeout: number,
+): Promise<'standalone' | 'silent' | 'other' | Error> {
   const probe = new Redis(url, {
     lazyConnect: true,
     connectTimeout,
@@ -98,13 +114,16 @@ async function isStandalone(url: string, connectTimeout: number): Promise<boolea
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  probe.on('error', () => {});
+  let notRedis: Error | undefined;
+  probe.on('error', (err: Error) => {
+    notRedis ??= notRedisError(err);
+  });
   const silent = answerWithin(probe, connectTimeout);
   try {
     await probe.connect();
-    return /^cluster_enabled:0\r?$/m.test(await probe.info('cluster'));
+    return /^cluster_enabled:0\r?$/m.test(await probe.info('cluster')) ? 'standalone' : 'other';
   } catch {
-    return false;
+    return silent.expired ? 'silent' : (notRedis ?? 'other');
   } finally {
     silent.clear();
     probe.disconnect();

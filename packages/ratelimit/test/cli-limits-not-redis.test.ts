@@ -46,21 +46,34 @@ describe('llmsec limits --redis URL where no Redis answers', () => {
     expect(r.err).not.toContain('report');
   });
 
-  it('says when the server accepts the connection and never answers', async () => {
-    const sockets: Socket[] = [];
-    const silent = createTcpServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const silentUrl = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    try {
-      const r = await cli(['limits', 'show', 'someone', '--redis', silentUrl]);
-      expect(r.code).toBe(1);
-      expect(r.err).toBe(
-        `llmsec limits: cannot connect to Redis at ${silentUrl}: no Redis reply within 2000 ms: the ` +
-          `server accepted the connection but did not answer; check the host and port\n`,
-      );
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    }
+  // With --cluster, ioredis said only "Failed to refresh slots cache." for both servers.
+  it.each([[[]], [['--cluster']]])(
+    'says when the server accepts the connection and never answers %j',
+    async (mode: string[]) => {
+      const sockets: Socket[] = [];
+      const silent = createTcpServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silentUrl = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      try {
+        const r = await cli(['limits', 'show', 'someone', '--redis', silentUrl, ...mode]);
+        expect(r.code).toBe(1);
+        expect(r.err).toBe(
+          `llmsec limits: cannot connect to Redis at ${silentUrl}: no Redis reply within 2000 ms: the ` +
+            `server accepted the connection but did not answer; check the host and port\n`,
+        );
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    },
+    20_000,
+  );
+
+  it('--cluster: says the seed does not speak Redis', async () => {
+    const r = await cli(['limits', 'show', 'someone', '--redis', url, '--cluster']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      `llmsec limits: cannot connect to Redis at ${url}: the server does not speak Redis: its first reply began with "H"`,
+    );
   }, 20_000);
 });
