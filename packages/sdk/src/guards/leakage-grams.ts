@@ -2,14 +2,25 @@ import { isAscii, isAsciiWordChar } from './leakage-chars.ts';
 
 /**
  * Word n-grams of a system prompt, and the share of them a text repeats. Words are runs of
- * letters and digits, lower-cased; punctuation and spacing are ignored. Everything here is one
- * pass over its input (linear time).
+ * letters and digits, lower-cased, Greek final sigma read as sigma (foldWord); punctuation and
+ * spacing are ignored. Everything here is one pass over its input (linear time).
  */
 
 export const WORD = /[\p{L}\p{N}]+/gu;
 
 export function words(text: string): string[] {
-  return text.toLowerCase().match(WORD) ?? [];
+  return foldWord(text.toLowerCase()).match(WORD) ?? [];
+}
+
+/**
+ * Lower-cased text with Greek final sigma (ς, U+03C2) read as sigma (σ, U+03C3): one letter,
+ * written two ways by its place in the word. A prompt typed with σ at word ends (or a text
+ * whose Σ lower-cases by its context: 'ΟΔΟΣ' alone is 'οδος', in "ΟΔΟΣ'Α" it is 'οδοσ')
+ * otherwise shares no word with the same words written the other way. Same length (both one
+ * UTF-16 unit), so offsets and word lengths hold.
+ */
+export function foldWord(lowered: string): string {
+  return lowered.includes('ς') ? lowered.replaceAll('ς', 'σ') : lowered;
 }
 
 export interface Grams {

@@ -1,4 +1,4 @@
-import { mayBeVocabulary, words, type Grams } from './leakage-grams.ts';
+import { foldWord, mayBeVocabulary, words, type Grams } from './leakage-grams.ts';
 import {
   NON_ASCII_WORD_CHAR,
   WORD_IN_DELTA,
@@ -241,7 +241,8 @@ export class LeakageStream extends LeakageRun {
   private closeWord(): LeakVerdict | undefined {
     const start = this.pendingStart;
     const pending = this.pending;
-    const word = this.pendingTooLong ? undefined : pending.toLowerCase();
+    // As words() reads them: lower-cased, final sigma as sigma (leakage-grams.ts foldWord).
+    const word = this.pendingTooLong ? undefined : foldWord(pending.toLowerCase());
     this.pendingStart = -1;
     this.pending = '';
     this.pendingTooLong = false;
