@@ -65,11 +65,17 @@ export function jsonEnum(obj: JsonObject, key: string, where: string): number {
   return v | 0;
 }
 
-/** A fixed64 nanosecond timestamp (decimal string or number), in milliseconds. */
+/**
+ * A fixed64 nanosecond timestamp (decimal string or number), in milliseconds. A negative one is 0,
+ * OTLP's unknown: OpenTelemetry JS's JSON exporters write a time before 1970 so ("-1000000000"),
+ * and refusing it failed the whole request (a 400 the Collector does not retry), every record
+ * batched with it lost; an llmsec record's event time is its llmsec.event.timestamp anyway.
+ */
 export function jsonNanosToMillis(obj: JsonObject, key: string, where: string): number {
   const v = obj[key];
   if (v === undefined || v === null) return 0;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v / 1e6;
+  if (typeof v === 'number' && Number.isFinite(v)) return v > 0 ? v / 1e6 : 0;
+  if (typeof v === 'string' && NEGATIVE_NANOS.test(v)) return 0;
   if (typeof v === 'string' && /^\d{1,20}$/.test(v)) {
     // Whole milliseconds and the nanosecond remainder apart, so whole-ms times stay exact.
     if (v.length <= 6) return Number(v) / 1e6;
@@ -77,6 +83,8 @@ export function jsonNanosToMillis(obj: JsonObject, key: string, where: string): 
   }
   throw new OtlpDecodeError(`${where}.${key} must be a non-negative integer (string or number)`);
 }
+
+const NEGATIVE_NANOS = /^-\d{1,20}$/;
 
 const ID_HEX = { 16: /^[0-9a-fA-F]{16}$/, 32: /^[0-9a-fA-F]{32}$/ } as const;
 const ZERO_ID = /^0+$/;
