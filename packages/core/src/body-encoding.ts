@@ -1,5 +1,6 @@
-// The request Content-Encodings the OTLP/HTTP receiver takes, and their decompression under a
-// size cap. What the Collector's otlphttp exporter sends (confighttp `compression`, gzip by
+// The HTTP request Content-Encodings llmsec's servers take (the detector's OTLP/HTTP receiver,
+// the rate-limit package's JSON body reader), and their decompression under a size cap. What
+// the Collector's otlphttp exporter sends (confighttp `compression`, gzip by
 // default; the header is the setting's name): gzip, zlib and deflate (both zlib format, RFC 1950,
 // as HTTP's deflate is, RFC 9110 8.4.1.2), zstd (node:zlib has it since Node 23.8), and snappy
 // and lz4, which node:zlib does not have: refused 415, naming what is taken.

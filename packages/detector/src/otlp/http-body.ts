@@ -6,7 +6,7 @@
 // past it. Never throws; every outcome is a value.
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { decompressBody, zstdWindowLog, type BodyEncoding, type InflateResult } from './body-encoding.ts';
+import { decompressBody, zstdWindowLog, type BodyEncoding, type InflateResult } from '@llmsec/core/internal';
 
 export interface BodyLimits {
   maxBodyBytes: number;

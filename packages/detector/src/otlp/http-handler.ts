@@ -1,6 +1,6 @@
 // OTLP/HTTP receiver (https://opentelemetry.io/docs/specs/otlp/#otlphttp) as a node:http
 // request handler: POST /v1/logs and POST /v1/traces, protobuf or JSON, optionally compressed
-// (gzip, zstd, deflate/zlib: body-encoding.ts). It
+// (gzip, zstd, deflate/zlib: core's body-encoding.ts). It
 // answers only those two paths and returns false for any other, so the service mounts its
 // health and metrics endpoints on the same server.
 import { Buffer } from 'node:buffer';
@@ -10,7 +10,7 @@ import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
 import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
-import { ACCEPTED_ENCODINGS, bodyEncodingOf } from './body-encoding.ts';
+import { ACCEPTED_ENCODINGS, bodyEncodingOf } from '@llmsec/core/internal';
 import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import {

@@ -5,7 +5,7 @@
  */
 import { kMaxLength } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { constants, gunzip, inflate, zstdDecompress } from 'node:zlib';
+import { bodyEncodingOf, decompressBody, type BodyEncoding } from '@llmsec/core/internal';
 
 /** @default 1 MiB */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -48,7 +48,7 @@ const reads = new WeakMap<IncomingMessage, Promise<unknown>>();
 async function read(req: IncomingMessage & { body?: unknown }, limitBytes: number): Promise<unknown> {
   // Consumed by someone else already: there is nothing left to read (and no 'end' to wait for).
   if (req.readableEnded) return undefined;
-  const encoding = encodingOf(req.headers['content-encoding']);
+  const encoding = bodyEncodingOf(req.headers['content-encoding']);
   if (encoding === undefined) {
     const named = JSON.stringify(String(req.headers['content-encoding']).slice(0, 32));
     throw new RequestBodyError(
@@ -109,36 +109,28 @@ async function read(req: IncomingMessage & { body?: unknown }, limitBytes: numbe
   return req.body;
 }
 
-type Encoding = 'identity' | 'gzip' | 'deflate' | 'zstd';
-
-function encodingOf(header: string | undefined): Encoding | undefined {
-  const name = (header ?? '').trim().toLowerCase();
-  if (name === '' || name === 'identity') return 'identity';
-  if (name === 'gzip' || name === 'x-gzip') return 'gzip';
-  if (name === 'deflate') return 'deflate';
-  if (name === 'zstd') return 'zstd';
-  return undefined;
-}
-
 /**
- * Decompresses under `limitBytes` of output (a gzip bomb stops there: 413). A zstd frame's window
- * is capped at 8 MiB: the decoder allocates what a frame declares before writing a byte.
+ * Decompresses under `limitBytes` of output (a gzip bomb stops there: 413), with core's decoder
+ * (the detector's): a zstd frame's window is capped, deflate is taken with or without its zlib
+ * header.
  */
 function decompress(
   raw: Buffer,
-  encoding: Exclude<Encoding, 'identity'>,
+  encoding: Exclude<BodyEncoding, 'identity'>,
   limitBytes: number,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null, out: Buffer): void => {
-      if (err === null) resolve(out);
-      else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+    decompressBody(raw, encoding, Math.min(limitBytes, kMaxLength), (result) => {
+      if (result.ok) resolve(result.bytes);
+      else if (result.reason === 'too_large')
         reject(new RequestBodyError(`decompressed request body exceeds ${limitBytes} bytes`, 413));
-      else reject(new RequestBodyError(`request body is not valid ${encoding}`, 400));
-    };
-    const options = { maxOutputLength: Math.min(limitBytes, kMaxLength) };
-    if (encoding === 'gzip') gunzip(raw, options, done);
-    else if (encoding === 'deflate') inflate(raw, options, done);
-    else zstdDecompress(raw, { ...options, params: { [constants.ZSTD_d_windowLogMax]: 23 } }, done);
+      else
+        reject(
+          new RequestBodyError(
+            `request body is not valid ${encoding === 'zlib' ? 'deflate' : encoding}`,
+            400,
+          ),
+        );
+    });
   });
 }
