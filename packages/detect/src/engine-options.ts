@@ -24,8 +24,9 @@ export interface DetectionEngineOptions {
   /** Events held for reordering; past it the oldest are released early. @default 100000 */
   maxBufferedEvents?: number;
   /**
-   * Event ids remembered by `ingestOnce` to drop exact copies at once (an export sent again);
-   * other repeats of an id are dropped by the groups that hold it (see ingestOnce). @default 10000
+   * Event ids remembered by `ingestOnce` to drop exact copies at once (an export sent again):
+   * on a shared state this many; in memory at most 256 (the events compared against). Other
+   * repeats of an id are dropped by the groups that hold it (see ingestOnce). @default 10000
    */
   dedupeCapacity?: number;
   /** Processing time, for `tick()`: event time is assumed to move with it while no events arrive. @default systemClock */
