@@ -71,9 +71,14 @@ export class GroupIds {
     if (n === 0 || n === 4 << sizeClass(n)) {
       const to = this.alloc(n === 0 ? 0 : sizeClass(n) + 1);
       if (n > 0) {
+        // Copied id by id (at most 16): `set(from.subarray(...))` made a typed-array object per
+        // move, three moves per group and table, and cost more than the checks themselves
+        // (engine thread of a 60,000-user replay: ~1.3 % against ~0.7 % for the scans).
         const from = this.chunks[pos >>> CHUNK_SHIFT]!;
+        const dest = this.chunks[to >>> CHUNK_SHIFT]!;
         const base = pos & (CHUNK_IDS - 1);
-        this.chunks[to >>> CHUNK_SHIFT]!.set(from.subarray(base, base + n), to & (CHUNK_IDS - 1));
+        const destBase = to & (CHUNK_IDS - 1);
+        for (let k = 0; k < n; k++) dest[destBase + k] = from[base + k]!;
         this.free[sizeClass(n)]!.push(pos);
       }
       pos = to;
