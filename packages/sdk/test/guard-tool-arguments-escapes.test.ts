@@ -2,10 +2,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatToolCallReply } from './fixtures/chat-tool-call-reply.ts';
+import { MAIL_ASK } from './fixtures/chat-tool-call-read.ts';
+import { piiOutputOptions, type PiiMode } from './fixtures/pii-guarded-client.ts';
+import type { FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
  * Tool-call arguments are read as their JSON text (tool-arguments.ts), where a newline or a tab
@@ -18,53 +20,6 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 /** The chat tool call's arguments: set per test. */
 let args = '';
-
-function chat(req: FakeRequest): FakeResponse {
-  const call = { id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: args } };
-  if (req.body.stream !== true)
-    return {
-      kind: 'json',
-      body: {
-        id: 'chatcmpl-e',
-        object: 'chat.completion',
-        created: 1,
-        model: 'gpt-4o-mini',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] },
-            logprobs: null,
-            finish_reason: 'tool_calls',
-          },
-        ],
-      },
-    };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-e',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
-  const pieces: string[] = [];
-  for (let i = 0; i < args.length; i += 6) pieces.push(args.slice(i, i + 6));
-  return {
-    kind: 'sse',
-    events: [
-      chunk({ role: 'assistant', content: null }),
-      chunk({
-        tool_calls: [
-          { index: 0, id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: '' } },
-        ],
-      }),
-      ...pieces.map((p) => chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] })),
-      chunk({}, 'tool_calls'),
-      { data: '[DONE]' },
-    ],
-  };
-}
 
 function anthropicReply(): FakeResponse {
   return {
@@ -85,18 +40,15 @@ function anthropicReply(): FakeResponse {
 const h = useInstrHarness({
   script: (req) =>
     req.path.endsWith('/chat/completions')
-      ? chat(req)
+      ? chatToolCallReply(req, { args, pieceChars: 6, id: 'chatcmpl-e' })
       : req.path === '/v1/messages'
         ? anthropicReply()
         : undefined,
 });
 
-type Mode = 'detect' | 'block' | 'redact';
-const options = (mode: Mode) => ({
-  ...h.options(),
-  guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-});
-const ask = [{ role: 'user' as const, content: 'mail Jane' }];
+type Mode = PiiMode;
+const options = (mode: Mode) => piiOutputOptions(h, mode);
+const ask = MAIL_ASK;
 
 /** The arguments as the application got them: chat plain, chat streamed, Anthropic plain. */
 const CALLS: Record<string, (mode: Mode) => Promise<string>> = {

@@ -1,10 +1,9 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { emailModeCases } from './fixtures/email-mode-cases.ts';
+import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
+import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -135,21 +134,9 @@ function callItem(status: string, streaming = false): Record<string, unknown> {
 
 function responses(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/responses')) return undefined;
-  const response = (status: string, output: unknown[]) => ({
-    id: 'resp_x',
-    object: 'response',
-    created_at: 1,
-    model: 'gpt-5',
-    status,
-    output,
-    usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 },
-  });
+  const response = (status: string, output: unknown[]) => responseBody('resp_x', 'gpt-5', status, output);
   if (req.body.stream !== true) return { kind: 'json', body: response('completed', [callItem('completed')]) };
-  let seq = 0;
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, sequence_number: seq++, ...data },
-  });
+  const ev = responseEvents();
   const commands: SseEvent[] = [];
   if (kind === 'shell')
     for (const [i, c] of ['ls', COMMAND].entries()) {
@@ -182,29 +169,8 @@ function responses(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script: responses });
 
-type Mode = 'detect' | 'block' | 'redact';
-
-function client(mode: Mode) {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
-function piiEvents(): SecurityEvent[] {
-  return h.recorded.filter((e) => e.category === 'pii_detected');
-}
-
-async function run(mode: Mode, stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
-  const c = client(mode);
-  if (!stream) {
-    seen.push(await c.responses.create({ model: 'gpt-5', input: 'x' }));
-    return seen;
-  }
-  const s = await c.responses.create({ model: 'gpt-5', input: 'x', stream: true });
-  for await (const e of s) seen.push(e);
-  return seen;
-}
+const run = (mode: PiiMode, stream: boolean, seen: unknown[] = []) =>
+  readResponses(piiOpenAI(h, mode), 'gpt-5', stream, seen);
 
 const KINDS: Kind[] = [
   'shell',
@@ -223,30 +189,14 @@ describe('what the model hands the executors is read as tool arguments', () => {
     for (const stream of [false, true]) {
       const how = `${k}${stream ? ', streamed' : ''}`;
 
-      it(`${how}: detect reports the address, found in tool_arguments`, async () => {
-        kind = k;
-        await run('detect', stream);
-        await eventually(() => piiEvents().length > 0);
-        expect(piiEvents()[0]!.metadata).toMatchObject({
-          pii_types: ['email'],
-          found_in: ['tool_arguments'],
-        });
-      });
-
-      it(`${how}: block refuses the answer${stream ? ', nothing of it delivered first' : ''}`, async () => {
-        kind = k;
-        const seen: unknown[] = [];
-        await expect(run('block', stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
-        expect(JSON.stringify(seen)).not.toMatch(/jane|\.doe/);
-      });
-
-      it(`${how}: redact rewrites it wherever it goes out`, async () => {
-        kind = k;
-        const seen = await run('redact', stream);
-        const text = JSON.stringify(seen);
-        expect(text).not.toMatch(/jane|\.doe/);
-        expect(text).toContain('[REDACTED:email]');
-      });
+      emailModeCases(
+        h,
+        how,
+        () => {
+          kind = k;
+        },
+        (mode, seen) => run(mode, stream, seen),
+      );
     }
 
   it('computer_call, streamed and cut before its terminal event: each typed text is read, not only the last', async () => {
@@ -254,8 +204,8 @@ describe('what the model hands the executors is read as tool arguments', () => {
     terminal = false;
     try {
       await run('detect', true);
-      await eventually(() => piiEvents().length > 0);
-      expect(piiEvents()[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
+      await eventually(() => piiEvents(h).length > 0);
+      expect(piiEvents(h)[0]!.metadata).toMatchObject({ found_in: ['tool_arguments'] });
       const seen: unknown[] = [];
       await expect(run('block', true, seen)).rejects.toBeInstanceOf(OutputBlockedError);
       expect(JSON.stringify(seen)).not.toMatch(/jane|\.doe/);

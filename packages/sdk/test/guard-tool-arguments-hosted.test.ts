@@ -1,11 +1,9 @@
-import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
-import { OutputBlockedError } from '../src/instrumentation/errors.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { describe } from 'vitest';
+import { useInstrHarness } from './fixtures/instr-harness.ts';
+import { emailModeCases } from './fixtures/email-mode-cases.ts';
+import { piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
+import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
  * A Responses answer's hosted tool calls send the model's words out (responses-hosted-inputs.ts):
@@ -67,22 +65,11 @@ const message = {
 
 function responses(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/responses')) return undefined;
-  const response = (status: string, output: unknown[]) => ({
-    id: 'resp_h',
-    object: 'response',
-    created_at: 1,
-    model: 'gpt-4o-mini',
-    status,
-    output,
-    usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 },
-  });
+  const response = (status: string, output: unknown[]) =>
+    responseBody('resp_h', 'gpt-4o-mini', status, output);
   if (req.body.stream !== true)
     return { kind: 'json', body: response('completed', [hostedItem('completed'), message]) };
-  let seq = 0;
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, sequence_number: seq++, ...data },
-  });
+  const ev = responseEvents();
   return {
     kind: 'sse',
     events: [
@@ -122,59 +109,21 @@ function responses(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script: responses });
 
-type Mode = 'detect' | 'block' | 'redact';
-
-function client(mode: Mode) {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
-function piiEvents(): SecurityEvent[] {
-  return h.recorded.filter((e) => e.category === 'pii_detected');
-}
-
-async function run(mode: Mode, stream: boolean): Promise<unknown[]> {
-  const c = client(mode);
-  if (!stream) return [await c.responses.create({ model: 'gpt-4o-mini', input: 'x' })];
-  const s = await c.responses.create({ model: 'gpt-4o-mini', input: 'x', stream: true });
-  const seen: unknown[] = [];
-  for await (const e of s) seen.push(e);
-  return seen;
-}
+const run = (mode: PiiMode, stream: boolean, seen: unknown[] = []) =>
+  readResponses(piiOpenAI(h, mode), 'gpt-4o-mini', stream, seen);
 
 describe("Responses hosted calls' inputs are read as tool arguments", () => {
   for (const k of ['web_search', 'web_search_queries', 'file_search', 'image_generation', 'mcp'] as const)
     for (const stream of [false, true]) {
       const how = `${k}${stream ? ', streamed' : ''}`;
 
-      it(`${how}: detect reports the address, found in tool_arguments`, async () => {
-        kind = k;
-        await run('detect', stream);
-        await eventually(() => piiEvents().length > 0);
-        expect(piiEvents()[0]!.metadata).toMatchObject({
-          pii_types: ['email'],
-          found_in: ['tool_arguments'],
-        });
-      });
-
-      it(`${how}: block refuses the answer${stream ? ' before the call reaches the reader' : ''}`, async () => {
-        kind = k;
-        const seen: unknown[] = [];
-        const read = async () => {
-          for (const e of await run('block', stream)) seen.push(e);
-        };
-        await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
-        expect(JSON.stringify(seen)).not.toMatch(/jane/);
-      });
-
-      it(`${how}: redact rewrites the input wherever it goes out`, async () => {
-        kind = k;
-        const seen = await run('redact', stream);
-        const text = JSON.stringify(seen);
-        expect(text).not.toMatch(/jane/);
-        expect(text).toContain('[REDACTED:email]');
-      });
+      emailModeCases(
+        h,
+        how,
+        () => {
+          kind = k;
+        },
+        (mode, seen) => run(mode, stream, seen),
+      );
     }
 });

@@ -1,11 +1,9 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatToolCallReply } from './fixtures/chat-tool-call-reply.ts';
+import { MAIL_ASK as ask, readChatToolArguments } from './fixtures/chat-tool-call-read.ts';
+import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
 import { detectJsonAware, redactJsonAware } from '../src/guards/pii-json-numbers.ts';
 
 /**
@@ -19,91 +17,13 @@ let args = '';
 /** The answer's text beside the call (a JSON answer), null: none. */
 let content: string | null = null;
 
-function chat(req: FakeRequest): FakeResponse {
-  const call = { id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: args } };
-  if (req.body.stream !== true)
-    return {
-      kind: 'json',
-      body: {
-        id: 'chatcmpl-u',
-        object: 'chat.completion',
-        created: 1,
-        model: 'gpt-4o-mini',
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: 'assistant',
-              content,
-              refusal: null,
-              tool_calls: args === '' ? undefined : [call],
-            },
-            logprobs: null,
-            finish_reason: 'tool_calls',
-          },
-        ],
-      },
-    };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-u',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
-  const pieces: string[] = [];
-  for (let i = 0; i < args.length; i += 4) pieces.push(args.slice(i, i + 4));
-  return {
-    kind: 'sse',
-    events: [
-      chunk({ role: 'assistant', content: null }),
-      ...(content === null ? [] : [chunk({ content })]),
-      chunk({
-        tool_calls: [
-          { index: 0, id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: '' } },
-        ],
-      }),
-      ...pieces.map((p) => chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] })),
-      chunk({}, 'tool_calls'),
-      { data: '[DONE]' },
-    ],
-  };
-}
-
 const h = useInstrHarness({
-  script: (req) => (req.path.endsWith('/chat/completions') ? chat(req) : undefined),
+  script: (req) =>
+    req.path.endsWith('/chat/completions') ? chatToolCallReply(req, { args, content }) : undefined,
 });
 
-type Mode = 'detect' | 'block' | 'redact';
-
-function client(mode: Mode) {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
-const ask = [{ role: 'user' as const, content: 'mail Jane' }];
-
-async function call(mode: Mode, stream: boolean): Promise<string> {
-  const c = client(mode);
-  if (!stream) {
-    const tc = (await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask })).choices[0]?.message
-      .tool_calls?.[0];
-    return tc?.type === 'function' ? tc.function.arguments : '';
-  }
-  const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, stream: true });
-  let out = '';
-  for await (const chunk of s)
-    for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) out += tc.function?.arguments ?? '';
-  return out;
-}
-
-function piiEvents(): SecurityEvent[] {
-  return h.recorded.filter((e) => e.category === 'pii_detected');
-}
+const client = (mode: PiiMode) => piiOpenAI(h, mode);
+const call = (mode: PiiMode, stream: boolean) => readChatToolArguments(client(mode), stream);
 
 /** An order id that passes the Luhn check (a Visa-shaped test number). */
 const ID = '4532015112830366';
@@ -115,14 +35,14 @@ describe('card-like JSON numbers in tool-call arguments', () => {
     it(`redact passes an order id written as a JSON number, unblocked and unchanged${how}`, async () => {
       args = `{"order_id":${ID},"items":[${ID},${ID}],"note":"ship today"}`;
       expect(await call('redact', stream)).toBe(args);
-      expect(piiEvents()).toEqual([]);
+      expect(piiEvents(h)).toEqual([]);
     });
 
     it(`detect records nothing for it${how}`, async () => {
       args = `{"orderId": ${ID}}`;
       expect(await call('detect', stream)).toBe(args);
       await new Promise((r) => setTimeout(r, 50));
-      expect(piiEvents()).toEqual([]);
+      expect(piiEvents(h)).toEqual([]);
     });
 
     it(`a card number under a card key is still found, and redact still blocks it${how}`, async () => {
@@ -133,8 +53,8 @@ describe('card-like JSON numbers in tool-call arguments', () => {
       h.reset();
       args = `{"ccNum":${ID}}`;
       await call('detect', stream);
-      await eventually(() => piiEvents().length > 0);
-      expect(piiEvents()[0]!.metadata).toMatchObject({
+      await eventually(() => piiEvents(h).length > 0);
+      expect(piiEvents(h)[0]!.metadata).toMatchObject({
         pii_types: ['credit_card'],
         found_in: ['tool_arguments'],
       });
@@ -158,7 +78,7 @@ describe('a JSON answer (no tool call)', () => {
       const c = client('redact');
       const got = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask });
       expect(got.choices[0]?.message.content).toBe(content);
-      expect(piiEvents()).toEqual([]);
+      expect(piiEvents(h)).toEqual([]);
     } finally {
       content = null;
     }
@@ -176,8 +96,8 @@ describe('a JSON answer (no tool call)', () => {
       let out = '';
       for await (const chunk of s) out += chunk.choices[0]?.delta.content ?? '';
       expect(out).toBe('{"order_id":[REDACTED:credit_card]}');
-      await eventually(() => piiEvents().length > 0);
-      expect(piiEvents()[0]!.metadata).toMatchObject({ pii_types: ['credit_card'] });
+      await eventually(() => piiEvents(h).length > 0);
+      expect(piiEvents(h)[0]!.metadata).toMatchObject({ pii_types: ['credit_card'] });
     } finally {
       content = null;
     }

@@ -1,12 +1,10 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { readableJson, textSlot, type ArgumentSlot } from '../src/instrumentation/tool-arguments.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatToolCallReply } from './fixtures/chat-tool-call-reply.ts';
+import { readChatToolArguments } from './fixtures/chat-tool-call-read.ts';
+import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
 
 /**
  * `\uXXXX` escapes in tool-call arguments' JSON text are read as their characters
@@ -18,85 +16,11 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 let args = '';
 
-function chat(req: FakeRequest): FakeResponse {
-  const call = { id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: args } };
-  if (req.body.stream !== true)
-    return {
-      kind: 'json',
-      body: {
-        id: 'chatcmpl-u',
-        object: 'chat.completion',
-        created: 1,
-        model: 'gpt-4o-mini',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] },
-            logprobs: null,
-            finish_reason: 'tool_calls',
-          },
-        ],
-      },
-    };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-u',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
-  const pieces: string[] = [];
-  for (let i = 0; i < args.length; i += 4) pieces.push(args.slice(i, i + 4));
-  return {
-    kind: 'sse',
-    events: [
-      chunk({ role: 'assistant', content: null }),
-      chunk({
-        tool_calls: [
-          { index: 0, id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: '' } },
-        ],
-      }),
-      ...pieces.map((p) => chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] })),
-      chunk({}, 'tool_calls'),
-      { data: '[DONE]' },
-    ],
-  };
-}
-
 const h = useInstrHarness({
-  script: (req) => (req.path.endsWith('/chat/completions') ? chat(req) : undefined),
+  script: (req) => (req.path.endsWith('/chat/completions') ? chatToolCallReply(req, { args }) : undefined),
 });
 
-type Mode = 'detect' | 'block' | 'redact';
-
-function client(mode: Mode) {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
-const ask = [{ role: 'user' as const, content: 'mail Jane' }];
-
-async function call(mode: Mode, stream: boolean): Promise<string> {
-  const c = client(mode);
-  if (!stream) {
-    const tc = (await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask })).choices[0]?.message
-      .tool_calls?.[0];
-    return tc?.type === 'function' ? tc.function.arguments : '';
-  }
-  const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, stream: true });
-  let out = '';
-  for await (const chunk of s)
-    for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) out += tc.function?.arguments ?? '';
-  return out;
-}
-
-function piiEvents(): SecurityEvent[] {
-  return h.recorded.filter((e) => e.category === 'pii_detected');
-}
+const call = (mode: PiiMode, stream: boolean) => readChatToolArguments(piiOpenAI(h, mode), stream);
 
 /** The address with its @ written as an escape, beside other escapes the rewrite must keep. */
 const ESCAPED = '{"greeting":"caf\\u00e9","to":"jane.doe\\u0040example.com","sign":"J\\u00fcrgen\\nBilling"}';
@@ -108,8 +32,8 @@ describe('\\u escapes in tool-call arguments are read as their characters', () =
     it(`detect reports the escaped address${how}`, async () => {
       args = ESCAPED;
       expect(await call('detect', stream)).toBe(ESCAPED);
-      await eventually(() => piiEvents().length > 0);
-      expect(piiEvents()[0]!.metadata).toMatchObject({ pii_types: ['email'], found_in: ['tool_arguments'] });
+      await eventually(() => piiEvents(h).length > 0);
+      expect(piiEvents(h)[0]!.metadata).toMatchObject({ pii_types: ['email'], found_in: ['tool_arguments'] });
     });
 
     it(`block refuses it${how}`, async () => {
