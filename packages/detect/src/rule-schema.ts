@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ALERT_SEVERITIES } from '@llmsec/core';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
-import { parseDuration } from './duration.ts';
+import { durationUnitProblem, parseDuration } from './duration.ts';
 import { isKnownField } from './fields.ts';
 import { runbookUrlSchema } from './runbook-url.ts';
 
@@ -21,7 +21,7 @@ const duration = z
     if (Number.isNaN(ms)) {
       ctx.addIssue({
         code: 'custom',
-        message: `bad duration ${JSON.stringify(value)} (want e.g. 30s, 10m, 1h or milliseconds)`,
+        message: `bad duration ${JSON.stringify(value)} (${durationUnitProblem(value) ?? 'want e.g. 30s, 10m, 1h or milliseconds'})`,
       });
       return z.NEVER;
     }
