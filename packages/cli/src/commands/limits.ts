@@ -9,7 +9,7 @@ const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [-
   show   print the subject's counters, leases and enforcement state as JSON
   reset  delete every counter, lease and enforcement record of the subject
   lift   lift a block or ban and clear the violation score
-  ban    ban the subject until lifted
+  ban    ban the subject for 365 days (the limiter's banTtlMs), or until lifted
 
   --redis URL   Redis to use (default: $LLMSEC_REDIS_URL)
   --cluster     URL is a seed node of a Redis Cluster
