@@ -16,5 +16,6 @@ export { EVENT_FIELD_CAPS, capEventFields, metadataMayBeOverCaps } from './event
 export { w3cId } from './w3c-id.ts';
 export { readFileCapped } from './read-capped.ts';
 export { urlWithoutPassword } from './url-without-password.ts';
+export { logRecordTime } from './log-record-time.ts';
 export { ACCEPTED_ENCODINGS, bodyEncodingOf, decompressBody, zstdWindowLog } from './body-encoding.ts';
 export type { BodyEncoding, InflateResult } from './body-encoding.ts';

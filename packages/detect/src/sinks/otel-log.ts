@@ -24,6 +24,7 @@ import {
   type Alert,
   type AlertSeverity,
 } from '@llmsec/core';
+import { logRecordTime } from '@llmsec/core/internal';
 import { DETECT_METER_NAME } from './notification-counter.ts';
 import type { AlertSink } from './types.ts';
 import { sinkErrors } from './sink-errors.ts';
@@ -71,8 +72,9 @@ export class OtelAlertSink implements AlertSink {
         severityText: alert.severity.toUpperCase(),
         body: `${alert.status === 'resolved' ? 'Resolved' : 'Firing'}: ${alert.title ?? alert.rule}: ${alert.description}`,
         attributes: alertAttributes(alert),
-        // Event time, like the alert itself; the SDK adds the observed (wall-clock) time.
-        ...(Number.isNaN(time) ? {} : { timestamp: time }),
+        // Event time, like the alert itself; the SDK adds the observed (wall-clock) time. An
+        // HrTime: the SDK reads epoch ms before ~1998 as a performance.now() offset.
+        ...(Number.isNaN(time) ? {} : { timestamp: logRecordTime(time) }),
         context: triggerContext(alert),
       });
     } catch (err) {

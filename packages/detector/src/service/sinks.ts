@@ -10,6 +10,7 @@ import {
   parseTimestamp,
   type SecurityEvent,
 } from '@llmsec/core';
+import { logRecordTime } from '@llmsec/core/internal';
 import { AlertmanagerSink, ConsoleSink, OtelAlertSink, WebhookSink, type AlertSink } from '@llmsec/detect';
 
 export interface SinkConfig {
@@ -110,7 +111,8 @@ export function buildSinks(
       severityText: event.severity.toUpperCase(),
       body: event.description ?? event.category,
       attributes: eventToAttributes(event),
-      ...(Number.isNaN(time) ? {} : { timestamp: time }),
+      // An HrTime: the SDK reads epoch ms before ~1998 as a performance.now() offset.
+      ...(Number.isNaN(time) ? {} : { timestamp: logRecordTime(time) }),
     });
   };
   return {
