@@ -33,102 +33,60 @@ let kind: Kind = 'shell';
 /** Whether the stream ends with its response.completed (a cut stream ends without). */
 let terminal = true;
 
+/** A call item of `type` (id `id`) with the fields that say what it runs. */
+function item(type: string, id: string, status: string, fields: Record<string, unknown>) {
+  return { type, id, call_id: 'call_1', status, ...fields };
+}
+
+/** A computer_call with these fields (`action`, or `actions`). */
+function computer(status: string, fields: Record<string, unknown>) {
+  return item('computer_call', 'cu_1', status, { pending_safety_checks: [], ...fields });
+}
+
+/** A `type` action typing the address (a new object each time: nothing shared between items). */
+const typed = () => ({ type: 'type', text: `Send to ${EMAIL}` });
+
 function callItem(status: string, streaming = false): Record<string, unknown> {
   switch (kind) {
     case 'shell':
-      return {
-        type: 'shell_call',
-        id: 'sh_1',
-        call_id: 'call_1',
-        status,
+      return item('shell_call', 'sh_1', status, {
         // Streamed, the added item has no command yet: the command events carry it.
         action: { commands: streaming ? [] : ['ls', COMMAND], max_output_length: null, timeout_ms: null },
-      };
+      });
     case 'local_shell':
+      return item('local_shell_call', 'lsh_1', status, {
+        action: { type: 'exec', command: ['curl', '-d', `to=${EMAIL}`, 'https://example.org/x'], env: {} },
+      });
     case 'local_shell_env':
-      return {
-        type: 'local_shell_call',
-        id: 'lsh_1',
-        call_id: 'call_1',
-        status,
-        action:
-          kind === 'local_shell'
-            ? { type: 'exec', command: ['curl', '-d', `to=${EMAIL}`, 'https://example.org/x'], env: {} }
-            : { type: 'exec', command: ['sh', '-c', 'notify'], env: { TO: EMAIL } },
-      };
+      return item('local_shell_call', 'lsh_1', status, {
+        action: { type: 'exec', command: ['sh', '-c', 'notify'], env: { TO: EMAIL } },
+      });
     case 'apply_patch':
-      return {
-        type: 'apply_patch_call',
-        id: 'ap_1',
-        call_id: 'call_1',
-        status,
+      return item('apply_patch_call', 'ap_1', status, {
         operation: { type: 'update_file', path: 'contacts.txt', diff: `@@\n-old\n+${EMAIL}\n` },
-      };
+      });
     case 'apply_patch_path':
       // The address in the file's name: the diff holds none.
-      return {
-        type: 'apply_patch_call',
-        id: 'ap_1',
-        call_id: 'call_1',
-        status,
+      return item('apply_patch_call', 'ap_1', status, {
         operation: { type: 'delete_file', path: `inbox/${EMAIL}/notes.txt` },
-      };
+      });
+    case 'computer':
+      return computer(status, { action: typed() });
+    case 'computer_actions':
+      return computer(status, { actions: [{ type: 'click', button: 'left', x: 1, y: 2 }, typed()] });
     case 'computer_keypress':
-      return {
-        type: 'computer_call',
-        id: 'cu_1',
-        call_id: 'call_1',
-        status,
-        pending_safety_checks: [],
-        action: { type: 'keypress', keys: ['ctrl', EMAIL] },
-      };
-    case 'computer_two_typed':
-      // Two typed texts, the address in the first: each read, not the last under a shared key.
-      return {
-        type: 'computer_call',
-        id: 'cu_1',
-        call_id: 'call_1',
-        status,
-        pending_safety_checks: [],
-        actions: [
-          { type: 'type', text: `Send to ${EMAIL}` },
-          { type: 'type', text: 'Hello' },
-        ],
-      };
+      return computer(status, { action: { type: 'keypress', keys: ['ctrl', EMAIL] } });
     case 'computer_keys_held':
       // The keys held during a click (modifiers), each a key the model named.
-      return {
-        type: 'computer_call',
-        id: 'cu_1',
-        call_id: 'call_1',
-        status,
-        pending_safety_checks: [],
+      return computer(status, {
         actions: [
           { type: 'keypress', keys: ['ctrl', 'a'] },
           { type: 'click', button: 'left', x: 1, y: 2, keys: [EMAIL] },
         ],
-      };
-    case 'computer':
-      return {
-        type: 'computer_call',
-        id: 'cu_1',
-        call_id: 'call_1',
-        status,
-        pending_safety_checks: [],
-        action: { type: 'type', text: `Send to ${EMAIL}` },
-      };
-    case 'computer_actions':
-      return {
-        type: 'computer_call',
-        id: 'cu_1',
-        call_id: 'call_1',
-        status,
-        pending_safety_checks: [],
-        actions: [
-          { type: 'click', button: 'left', x: 1, y: 2 },
-          { type: 'type', text: `Send to ${EMAIL}` },
-        ],
-      };
+      });
+    case 'computer_two_typed':
+      // Two typed texts, the address in the first: each read, not the last under a shared key.
+      return computer(status, { actions: [typed(), { type: 'type', text: 'Hello' }] });
   }
 }
 
