@@ -27,9 +27,12 @@ export class LeakageRun {
   // The last `size` prompt words of the current run, and where each started: made at the first
   // prompt word (most streams repeat few or none; issue 13: a stream's state is made per call).
   private ringWords: string[] | undefined;
+  /**
+   * Where each ring word started, and whether it can start a gram (Grams.heads: the hold-back
+   * starts at the first that can): `start` for a word that can, `-1 - start` for one that
+   * cannot. One array, not a second one of flags: a stream's ring is made per call (issue 13).
+   */
   private ringStarts: number[] | undefined;
-  /** Whether each ring word can start a gram (Grams.heads): the hold-back starts at the first that can. */
-  private ringHeads: boolean[] | undefined;
   private run = 0;
   /** The prompt grams seen so far: made at the first one. */
   private seen: Set<string> | undefined;
@@ -63,10 +66,11 @@ export class LeakageRun {
       safe = this.chainStart;
     } else if (this.run > 0 && prompt.size > 1) {
       const size = prompt.size;
-      const heads = this.ringHeads as boolean[];
+      const starts = this.ringStarts as number[];
       for (let k = this.run - Math.min(this.run, size - 1); k < this.run; k++) {
-        if (heads[k % size] === true) {
-          safe = (this.ringStarts as number[])[k % size] as number;
+        const start = starts[k % size] as number;
+        if (start >= 0) {
+          safe = start;
           break;
         }
       }
@@ -90,10 +94,8 @@ export class LeakageRun {
     const slot = this.run % size;
     const ringWords = (this.ringWords ??= filled(size, ''));
     const ringStarts = (this.ringStarts ??= filled(size, 0));
-    const ringHeads = (this.ringHeads ??= filled(size, false));
     ringWords[slot] = word;
-    ringStarts[slot] = start;
-    ringHeads[slot] = prompt.heads.has(word);
+    ringStarts[slot] = prompt.heads.has(word) ? start : -1 - start;
     this.run++;
     if (this.run < size) return undefined;
     let gram = '';
@@ -107,7 +109,8 @@ export class LeakageRun {
       this.chainWords++;
     } else {
       this.chainActive = true;
-      this.chainStart = ringStarts[(this.run - size) % size] as number;
+      const first = ringStarts[(this.run - size) % size] as number;
+      this.chainStart = first >= 0 ? first : -1 - first;
       this.chainWords = size;
     }
     const seen = (this.seen ??= new Set<string>());

@@ -95,10 +95,6 @@ export class LeakageStream extends LeakageRun {
   private read(delta: string): LeakVerdict | undefined {
     const base = this.offset;
     this.offset += delta.length;
-    // Per delta for the tokeniser (one curly quote early must not send the rest of the stream
-    // through the regex); sticky for the final verdict.
-    const ascii = isAscii(delta);
-    if (!ascii) this.ascii = false;
     if (this.canary !== undefined) {
       const tail = this.canaryTail + delta;
       if (tail.includes(this.canary)) return this.found({ method: 'canary_token', confidence: 1 });
@@ -106,8 +102,11 @@ export class LeakageStream extends LeakageRun {
         tail.length >= this.canary.length ? tail.slice(tail.length - this.canary.length + 1) : tail;
     }
     if (this.prompt !== undefined) {
-      const leak = this.tokenise(delta, base, ascii);
+      // The tokeniser also clears `ascii` when the delta has a character outside ASCII.
+      const leak = this.tokenise(delta, base);
       if (leak !== undefined) return this.found(leak);
+    } else if (this.ascii && !isAscii(delta)) {
+      this.ascii = false;
     }
     return undefined;
   }
@@ -165,36 +164,49 @@ export class LeakageStream extends LeakageRun {
 
   /**
    * Splits a delta into words (maximal runs of letters and digits), carrying a word cut at the
-   * delta's end into the next one. An ASCII delta is split by a character loop (the usual case:
-   * no match object and no regex run per word); any other by the Unicode regex. Both give the
-   * same runs on ASCII text (a property test checks it).
+   * delta's end into the next one, and clears `ascii` when the delta has a character outside
+   * ASCII. ASCII text is split by a character loop (the usual case: no match object and no
+   * regex run per word), which is also the delta's ASCII test: one pass over an ASCII delta,
+   * not a test pass and then a split pass (issue 13). At its first character outside ASCII (or
+   * at the start of an ASCII word running into one) the Unicode regex reads the rest of the
+   * delta from there; the words before that point are ASCII runs ended by an ASCII character
+   * that is no letter or digit (a word boundary for the regex too), so the delta's words are
+   * the ones the regex gives on the whole delta (a property test checks both against it).
    */
-  private tokenise(delta: string, base: number, ascii: boolean): LeakVerdict | undefined {
+  private tokenise(delta: string, base: number): LeakVerdict | undefined {
     let matched = false;
-    if (this.asciiFastPath && ascii) {
-      const n = delta.length;
-      for (let i = 0; i < n;) {
-        if (!isAsciiWordChar(delta.charCodeAt(i))) {
-          i++;
+    const n = delta.length;
+    let from = 0;
+    if (this.asciiFastPath) {
+      while (from < n) {
+        const c = delta.charCodeAt(from);
+        if (!isAsciiWordChar(c)) {
+          if (c > 0x7f) break;
+          from++;
           continue;
         }
-        let end = i + 1;
+        let end = from + 1;
         while (end < n && isAsciiWordChar(delta.charCodeAt(end))) end++;
+        if (end < n && delta.charCodeAt(end) > 0x7f) break;
         matched = true;
-        const leak = this.wordRun(delta, i, end, base, true);
+        const leak = this.wordRun(delta, from, end, base, true);
         if (leak !== undefined) return leak;
-        i = end;
+        from = end;
       }
-    } else {
+      if (from < n) this.ascii = false;
+    } else if (!isAscii(delta)) {
+      this.ascii = false;
+    }
+    if (from < n) {
       const re = WORD_IN_DELTA;
-      re.lastIndex = 0;
+      re.lastIndex = from;
       for (let m = re.exec(delta); m !== null; m = re.exec(delta)) {
         matched = true;
         const leak = this.wordRun(delta, m.index, m.index + m[0].length, base, false);
         if (leak !== undefined) return leak;
       }
     }
-    if (!matched && delta.length > 0 && this.pendingStart >= 0) return this.closeWord();
+    if (!matched && n > 0 && this.pendingStart >= 0) return this.closeWord();
     return undefined;
   }
 

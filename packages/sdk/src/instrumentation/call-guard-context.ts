@@ -57,7 +57,13 @@ export class CallGuardContext implements GuardContext {
   }
 
   setStreamSlot(owner: object, state: unknown): void {
-    const slots = (this.slots ??= []);
+    const slots = this.slots;
+    if (slots === undefined) {
+      // The first state of a call (the defaults have one chunk guard): a two-element array as
+      // made, not an empty one grown by push (V8 then reserves room for ~16 more), once a stream.
+      this.slots = [owner, state];
+      return;
+    }
     for (let i = 0; i < slots.length; i += 2) {
       if (slots[i] === owner) {
         slots[i + 1] = state;
