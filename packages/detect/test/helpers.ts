@@ -1,5 +1,5 @@
 import type { Alert, Category, Metadata, SecurityEvent } from '@llmsec/core';
-import { DetectionEngine, type DetectionEngineOptions } from '../src/index.ts';
+import { DetectionEngine, type DetectionEngineOptions, type RuleDefinition } from '../src/index.ts';
 
 export const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 export const SEC = 1_000;
@@ -98,3 +98,14 @@ export const request = (
     blocked: m.blocked ?? false,
   },
 });
+
+/** Three guardrail blocks of one user within 10 minutes: the repeated-id tests' rule. */
+export const blockBurst: RuleDefinition = {
+  id: 'burst',
+  title: 'Burst',
+  severity: 'alert',
+  match: { categories: ['guardrail_block'] },
+  group_by: 'user_id',
+  window_ms: 600_000,
+  condition: { kind: 'count', min: 3 },
+};

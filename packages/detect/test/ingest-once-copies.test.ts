@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RuleDefinition } from '../src/index.ts';
 import { DetectionEngine } from '../src/index.ts';
 import { VALUE_SPAN } from '../src/recent-ids.ts';
-import { ev, SEC, T0 } from './helpers.ts';
+import { blockBurst, ev, SEC, T0 } from './helpers.ts';
 
 /**
  * In memory, ingestOnce drops an exact copy of one of the last VALUE_SPAN (256) events it took;
@@ -11,15 +10,7 @@ import { ev, SEC, T0 } from './helpers.ts';
  * recorded anew, so an exact copy of that second event, right after it, was taken and left to
  * the groups (counted once more wherever the group had since pushed the id out).
  */
-const burst: RuleDefinition = {
-  id: 'burst',
-  title: 'Burst',
-  severity: 'alert',
-  match: { categories: ['guardrail_block'] },
-  group_by: 'user_id',
-  window_ms: 600_000,
-  condition: { kind: 'count', min: 3 },
-};
+const burst = blockBurst;
 
 const block = (at: number, user: string, id: string, trace?: string) =>
   ev({ at: T0 + at * SEC, category: 'guardrail_block', user, id, ...(trace ? { trace } : {}) });

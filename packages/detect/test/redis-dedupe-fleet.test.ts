@@ -4,7 +4,7 @@ import type { Alert, SecurityEvent } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
 import { DetectionEngine, RedisDetectionState, type RuleDefinition } from '../src/index.ts';
-import { ev, SEC, T0 } from './helpers.ts';
+import { blockBurst, ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
 
 /**
@@ -21,15 +21,7 @@ const db = useRedis({ clients: 2 });
 
 const LATENESS = 60 * SEC;
 
-const burst: RuleDefinition = {
-  id: 'burst',
-  title: 'Burst',
-  severity: 'alert',
-  match: { categories: ['guardrail_block'] },
-  group_by: 'user_id',
-  window_ms: 600_000,
-  condition: { kind: 'count', min: 3 },
-};
+const burst = blockBurst;
 
 function blockOf(at: number, user: string, id: string): { event: SecurityEvent; t: number } {
   return ev({ at: T0 + at * SEC, category: 'guardrail_block', user, id });

@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
-import { DetectionEngine, type CodeRule, type RuleDefinition } from '../src/index.ts';
-import { ev, SEC, T0 } from './helpers.ts';
+import { DetectionEngine, type CodeRule } from '../src/index.ts';
+import { blockBurst, ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 
 /**
@@ -37,15 +37,7 @@ afterAll(async () => {
 
 const LATENESS = 60 * SEC;
 
-const burst: RuleDefinition = {
-  id: 'burst',
-  title: 'Burst',
-  severity: 'alert',
-  match: { categories: ['guardrail_block'] },
-  group_by: 'user_id',
-  window_ms: 600_000,
-  condition: { kind: 'count', min: 3 },
-};
+const burst = blockBurst;
 
 function blocks(): { event: ReturnType<typeof ev>['event']; t: number }[] {
   const span = ev({
