@@ -28,6 +28,7 @@ import {
   type AnswerMessage,
 } from './response-text.ts';
 import { isToolInputBlock } from './anthropic-tool-input-rewrite.ts';
+import { thinkingSlot } from './anthropic-thinking.ts';
 import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
 import { guardMessages, withGuardMessages } from './tool-split.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
@@ -109,9 +110,11 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     // server_tool_use's (a web search query, a fetched URL, code to run) and an mcp_tool_use's,
     // what it sends to the provider's tool or an MCP server: data leaving as surely.
     let calls: ArgumentSlot[] | undefined;
+    // A thinking block's text too: read, never rewritten (anthropic-thinking.ts).
     for (const block of d.content) {
       const b = obj(block);
       if (isToolInputBlock(b)) objectSlot(b, 'input', (calls ??= []));
+      if (obj(block)?.type === 'thinking') thinkingSlot(b, (calls ??= []));
     }
     const texts = anthropicOutputTexts(d as AnswerMessage);
     return calls === undefined ? texts : withToolArguments(texts, calls);
@@ -140,7 +143,12 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             const usage = obj(m?.usage);
             s.inputTokens = num(usage?.input_tokens);
             s.outputTokens = num(usage?.output_tokens);
-            for (const b of arr(m?.content)) if (obj(b)?.type === 'text') readWholeBlock(obj(b)!, s);
+            for (const [i, block] of arr(m?.content).entries()) {
+              const b = obj(block);
+              if (b?.type === 'text') readWholeBlock(b, s);
+              else if (b?.type === 'thinking' && typeof b.thinking === 'string' && b.thinking.length > 0)
+                addArgs(`m${i}`, b.thinking);
+            }
             return '';
           }
           case 'content_block_start': {
@@ -153,6 +161,11 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               if (whole !== undefined && whole !== '{}') addArgs(`${num(ev.index) ?? 0}`, whole);
             }
             if (b?.type === 'text') readWholeBlock(b, s);
+            // A thinking block's text sent whole (a proxy's; the API sends '' and then the pieces).
+            else if (b?.type === 'thinking') {
+              const whole = str(b.thinking);
+              if (whole !== undefined && whole.length > 0) addArgs(`${num(ev.index) ?? 0}`, whole);
+            }
             return '';
           }
           case 'content_block_delta': {
@@ -161,6 +174,11 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             if (d?.type === 'input_json_delta') {
               // A tool_use block's input, in pieces of its JSON text (tool-arguments.ts).
               const piece = str(d.partial_json);
+              if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
+            } else if (d?.type === 'thinking_delta') {
+              // The model's reasoning, which reaches the application: read by the end check as
+              // a tool input is, and piiGuard block holds the stream from here (anthropic-thinking.ts).
+              const piece = str(d.thinking);
               if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
             }
             const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
@@ -200,7 +218,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       get complete() {
         return done;
       },
-      // Argument pieces are read by the end check only.
+      // Argument and thinking pieces are read by the end check only.
       get unchecked() {
         return args !== undefined;
       },

@@ -22,8 +22,46 @@ import { MAX_TOOL_CALLS, objectSlot, rewrittenArguments, type ArgumentSlot } fro
  * input, nor of a block past MAX_TOOL_CALLS.
  */
 
-/** Per stream (its StreamItemRewrite): each block's input pieces not delivered yet, by index. */
-const held = new WeakMap<StreamItemRewrite, Map<number, string>>();
+/** Per stream (its StreamItemRewrite): each block's pieces not delivered yet, by index. */
+export type HeldPieces = WeakMap<StreamItemRewrite, Map<number, string>>;
+
+/** Per stream: each block's input pieces not delivered yet. */
+const held: HeldPieces = new WeakMap();
+
+/**
+ * A content_block_delta's piece (`d[field]`) kept back in `pieces` (the field emptied). Past
+ * MAX_TOOL_CALLS blocks nothing more is kept, and so nothing of them delivered (the accumulator
+ * cuts a guarded stream there first).
+ */
+export function holdPiece(
+  pieces: HeldPieces,
+  ev: Record<string, unknown>,
+  d: Record<string, unknown>,
+  field: string,
+  rw: StreamItemRewrite,
+): void {
+  const piece = d[field];
+  if (typeof piece !== 'string' || piece.length === 0) return;
+  d[field] = '';
+  let blocks = pieces.get(rw);
+  if (blocks === undefined) pieces.set(rw, (blocks = new Map()));
+  const index = num(ev.index) ?? 0;
+  const so = blocks.get(index);
+  if (so !== undefined) blocks.set(index, so + piece);
+  else if (blocks.size < MAX_TOOL_CALLS) blocks.set(index, piece);
+}
+
+/** The pieces `pieces` holds of a content_block_stop's block, joined and let go; undefined: none. */
+export function takeHeld(
+  pieces: HeldPieces,
+  ev: Record<string, unknown>,
+  rw: StreamItemRewrite,
+): string | undefined {
+  const blocks = pieces.get(rw);
+  const text = blocks?.get(num(ev.index) ?? 0);
+  if (text !== undefined) blocks!.delete(num(ev.index) ?? 0);
+  return text;
+}
 
 /** A content_block_delta's input piece kept back (the event's `partial_json` emptied). */
 export function holdInputPiece(
@@ -31,15 +69,7 @@ export function holdInputPiece(
   d: Record<string, unknown>,
   rw: StreamItemRewrite,
 ): void {
-  const piece = d.partial_json;
-  if (typeof piece !== 'string' || piece.length === 0) return;
-  d.partial_json = '';
-  let blocks = held.get(rw);
-  if (blocks === undefined) held.set(rw, (blocks = new Map()));
-  const index = num(ev.index) ?? 0;
-  const so = blocks.get(index);
-  if (so !== undefined) blocks.set(index, so + piece);
-  else if (blocks.size < MAX_TOOL_CALLS) blocks.set(index, piece);
+  holdPiece(held, ev, d, 'partial_json', rw);
 }
 
 /**
@@ -47,13 +77,10 @@ export function holdInputPiece(
  * before it (an ItemRun); the stop itself when nothing of its block is held.
  */
 export function sendInputBefore(ev: Record<string, unknown>, rw: StreamItemRewrite): unknown {
-  const blocks = held.get(rw);
-  const index = num(ev.index) ?? 0;
-  const text = blocks?.get(index);
-  if (blocks === undefined || text === undefined) return ev;
-  blocks.delete(index);
+  const text = takeHeld(held, ev, rw);
+  if (text === undefined) return ev;
   const delta = { type: 'input_json_delta', partial_json: rewrittenArguments(text, rw) };
-  return new ItemRun([{ type: 'content_block_delta', index, delta }, ev]);
+  return new ItemRun([{ type: 'content_block_delta', index: num(ev.index) ?? 0, delta }, ev]);
 }
 
 /** The block types whose `input` is data the model sends out: a tool's, a server tool's, an MCP server's. */

@@ -6,7 +6,7 @@ import { failClosedOutput } from './guard-decisions.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
 import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
 import { isObservableStream } from './stream.ts';
-import { TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
+import { UnwritableArguments } from './tool-arguments.ts';
 
 /** What the response side needs from its call (LlmCall implements it). */
 export interface RespondingCall extends StreamingCall {
@@ -220,13 +220,10 @@ function rewritten(
     return out;
   } catch (err) {
     if (err instanceof UnwritableArguments) {
-      // Redacted tool-call arguments that are no longer JSON (tool-arguments.ts): neither they
+      // Redacted tool-call arguments that are no longer JSON (tool-arguments.ts), or a thinking
+      // block redact would change (anthropic-thinking.ts): neither they
       // (the app's tool call would fail to parse them) nor the raw ones go out. Not a failure.
-      const blocked = failClosedOutput(
-        TOOL_ARGUMENTS_FILTER,
-        'the redacted tool-call arguments would not be JSON',
-        call.ctx,
-      );
+      const blocked = failClosedOutput(err.filter, err.reason, call.ctx);
       call.fail(blocked, summary);
       throw blocked;
     }

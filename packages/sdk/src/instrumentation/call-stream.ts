@@ -9,7 +9,7 @@ import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
-import { readableJson, TOOL_ARGUMENTS_FILTER, UnwritableArguments } from './tool-arguments.ts';
+import { readableJson, UnwritableArguments } from './tool-arguments.ts';
 import type { GuardContext, GuardOutput } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
@@ -179,14 +179,10 @@ function rewriteItems(call: StreamingCall, rewriter: StreamRewriter) {
       try {
         return rewriteItem(item, rw);
       } catch (err) {
-        // Redacted tool-call arguments that are no longer JSON (tool-arguments.ts): a block, not
+        // Redacted tool-call arguments that are no longer JSON, or a thinking block redact would
+        // change (tool-arguments.ts, anthropic-thinking.ts): a block, not
         // a failure; the read fails here, the item not delivered.
-        if (err instanceof UnwritableArguments)
-          throw failClosedOutput(
-            TOOL_ARGUMENTS_FILTER,
-            'the redacted tool-call arguments would not be JSON',
-            ctx,
-          );
+        if (err instanceof UnwritableArguments) throw failClosedOutput(err.filter, err.reason, ctx);
         reportTelemetryError('guard', err);
         withhold = withholdingRewrite();
       }

@@ -22,6 +22,7 @@ import {
 } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { promptVariableMessages, withPromptVariables } from './responses-prompt-variables.ts';
+import { summaryKey } from './responses-reasoning.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -194,6 +195,29 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             const key = `#${num(ev?.output_index) ?? 0}:${num(ev?.command_index) ?? 0}`;
             const a = (args ??= new StreamedArguments());
             if (!(done ? a.set(key, piece) : a.add(key, piece)) && guarded) throw tooManyToolCalls();
+          }
+          return '';
+        }
+        if (
+          type === 'response.reasoning_summary_text.delta' ||
+          type === 'response.reasoning_summary_text.done' ||
+          type === 'response.reasoning_summary_part.added' ||
+          type === 'response.reasoning_summary_part.done'
+        ) {
+          // A reasoning summary's text, by item and summary index: read by the end check as a
+          // hosted call's input, and piiGuard block holds the stream from here (responses-reasoning.ts).
+          const delta = type === 'response.reasoning_summary_text.delta';
+          const piece = str(
+            delta
+              ? ev?.delta
+              : type === 'response.reasoning_summary_text.done'
+                ? ev?.text
+                : obj(ev?.part)?.text,
+          );
+          if (piece !== undefined && piece.length > 0) {
+            const a = (args ??= new StreamedArguments());
+            if (!(delta ? a.add(summaryKey(ev), piece) : a.set(summaryKey(ev), piece)) && guarded)
+              throw tooManyToolCalls();
           }
           return '';
         }

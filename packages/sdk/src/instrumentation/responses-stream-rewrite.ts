@@ -134,6 +134,23 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.code_interpreter_call_code.done':
       rewriteArguments(ev, 'code', rw);
       return wholeDeltaBefore(ev, 'code', 'response.code_interpreter_call_code.delta', rw);
+    case 'response.reasoning_summary_text.delta':
+      // A reasoning summary goes out as a call's arguments do (responses-reasoning.ts): its
+      // pieces empty, its text whole, rewritten, in one delta before its done event.
+      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+        ev.delta = '';
+        keptBack(rw, ev);
+      }
+      break;
+    case 'response.reasoning_summary_text.done':
+      rewriteArguments(ev, 'text', rw);
+      return wholeDeltaBefore(ev, 'text', 'response.reasoning_summary_text.delta', rw);
+    case 'response.reasoning_summary_part.added':
+    case 'response.reasoning_summary_part.done': {
+      const part = obj(ev.part);
+      if (part !== undefined) rewriteArguments(part, 'text', rw);
+      break;
+    }
     case 'response.output_text.annotation.added':
       rewriteItems(
         undefined,
@@ -182,7 +199,10 @@ const emptied = new WeakMap<StreamItemRewrite, Set<string>>();
 function callKey(ev: Record<string, unknown>): string {
   const o = num(ev.output_index) ?? 0;
   const c = num(ev.command_index);
-  return c === undefined ? `${o}` : `${o}:${c}`;
+  if (c !== undefined) return `${o}:${c}`;
+  // A reasoning item's summaries each go out whole.
+  const s = num(ev.summary_index);
+  return s === undefined ? `${o}` : `${o}:s${s}`;
 }
 
 function keptBack(rw: StreamItemRewrite, ev: Record<string, unknown>): void {
@@ -222,6 +242,7 @@ function wholeDeltaBefore(
     delete delta.item_id;
     delta.command_index = ev.command_index;
   }
+  if (ev.summary_index !== undefined) delta.summary_index = ev.summary_index;
   return new ItemRun([delta, ev]);
 }
 

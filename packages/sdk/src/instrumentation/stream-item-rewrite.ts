@@ -1,4 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
+import { checkWholeThinking, holdThinkingPiece, sendThinkingBefore } from './anthropic-thinking.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import {
   holdInputPiece,
@@ -181,13 +182,20 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
     else if (d?.type === 'citations_delta') rewriteCitation(d.citation, rw);
     // Tool inputs: kept back, sent whole before the block's stop (anthropic-tool-input-rewrite.ts).
     else if (d?.type === 'input_json_delta') holdInputPiece(ev, d, rw);
+    // Thinking: kept back, sent whole before the block's stop if redact leaves it as it is
+    // (anthropic-thinking.ts: a signed block cannot be rewritten; else the answer is blocked).
+    else if (d?.type === 'thinking_delta') holdThinkingPiece(ev, d, rw);
   } else if (ev.type === 'content_block_stop') {
-    return sendInputBefore(ev, rw);
+    return sendThinkingBefore(ev, rw) ?? sendInputBefore(ev, rw);
   } else if (ev.type === 'content_block_start') {
     rewriteTextBlock(ev.content_block, rw);
     rewriteWholeInput(ev.content_block, rw);
+    checkWholeThinking(ev.content_block, rw);
   } else if (ev.type === 'message_start') {
-    for (const b of arr(obj(ev.message)?.content)) rewriteTextBlock(b, rw);
+    for (const b of arr(obj(ev.message)?.content)) {
+      rewriteTextBlock(b, rw);
+      checkWholeThinking(b, rw);
+    }
     rewriteStartInputs(ev.message, rw);
   }
   return item;

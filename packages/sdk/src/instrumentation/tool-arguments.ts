@@ -30,11 +30,22 @@ import { StreamLimitError } from './stream-limit.ts';
 /** The filter an OutputBlockedError names when redacted tool arguments would not be JSON. */
 export const TOOL_ARGUMENTS_FILTER = 'tool_arguments';
 
-/** A write-back of tool arguments whose rewrite is not JSON where the original was. */
+/**
+ * A write-back of tool arguments whose rewrite is not JSON where the original was, or of text
+ * that cannot be rewritten at all (an Anthropic thinking block: anthropic-thinking.ts): the
+ * answer is blocked, the `filter` and `reason` named in its OutputBlockedError.
+ */
 export class UnwritableArguments extends Error {
-  constructor() {
-    super('the rewritten tool-call arguments are not JSON');
+  readonly filter: string;
+  readonly reason: string;
+  constructor(
+    filter: string = TOOL_ARGUMENTS_FILTER,
+    reason = 'the redacted tool-call arguments would not be JSON',
+  ) {
+    super(reason);
     this.name = 'UnwritableArguments';
+    this.filter = filter;
+    this.reason = reason;
   }
 }
 
