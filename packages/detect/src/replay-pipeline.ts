@@ -38,6 +38,23 @@ export interface ReaderOptions {
    * takes its own).
    */
   split?: ReaderSplitOptions;
+  /**
+   * Ends the replay early (a CLI's Ctrl-C): it rejects at once with ReplayAbortedError (`lines`:
+   * the lines of what was fed) and ends the readers, without waiting for them to stop (one
+   * blocked reading a pipe nobody writes to would never say so).
+   */
+  signal?: AbortSignal;
+}
+
+/** replayFileOnTwoThreads ended by its options' signal; `lines`: the lines of the events fed. */
+export class ReplayAbortedError extends Error {
+  override readonly name = 'ReplayAbortedError';
+  readonly lines: number;
+
+  constructor(lines: number) {
+    super('replay aborted');
+    this.lines = lines;
+  }
 }
 
 /** What the reader thread is started with: the rules come later (ReaderRules), on `port`. */
@@ -490,6 +507,12 @@ export function replayFileOnTwoThreads(
       },
       onStatus,
     );
+    // Between two batches (this thread's event loop): `linesTaken` is that of the events fed.
+    if (options.signal?.aborted === true) finish(new ReplayAbortedError(merge.linesTaken));
+    else
+      options.signal?.addEventListener('abort', () => finish(new ReplayAbortedError(merge.linesTaken)), {
+        once: true,
+      });
   });
 }
 

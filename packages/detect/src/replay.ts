@@ -7,6 +7,7 @@ export { formatAlertTable } from './alert-table.ts';
 export { parseDuration } from './duration.ts';
 export { gunzipIfCompressed } from './gzip-input.ts';
 export {
+  ReplayAbortedError,
   replayFileOnTwoThreads,
   replayReaderFrom,
   ReplayThreadUnavailableError,

@@ -63,7 +63,9 @@ summary.
 
 Exit status: 0 replayed (some lines may have been malformed; also an empty or blank input), 1
 the input could not be read or none of its lines was a security event, 2 bad usage or a rule
-file that cannot be used (unreadable, invalid, or no rules).`;
+file that cannot be used (unreadable, invalid, or no rules), 130 / 143 interrupted by SIGINT /
+SIGTERM (Ctrl-C): the alerts of the lines read so far and the summary are printed; a second
+signal exits at once.`;
 
 export interface ReplayArgs {
   file: string | undefined;

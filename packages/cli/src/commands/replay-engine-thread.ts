@@ -8,6 +8,7 @@
 import { Readable, Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { replayReaderFrom, type ReplayReaderLink } from '@llmsec/detect/replay';
+import { interruptFromShared } from './replay-interrupt.ts';
 
 /** What the engine's thread sends: that it started, its output in write order, the exit code. */
 export type EngineThreadMessage = { ready: true } | { fd: 1 | 2; text: string } | { code: number };
@@ -19,6 +20,8 @@ export interface EngineThreadData {
   pending: SharedArrayBuffer;
   /** The file's reader thread, started by the starting thread (it reads while this one loads). */
   reader?: ReplayReaderLink;
+  /** Int32 [0]: the signal that interrupted the replay (replay-interrupt.ts interruptFromShared). */
+  interrupted?: Int32Array;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface EngineThreadData {
 export const MAX_PENDING_CHARS = 1 << 20;
 
 const port = parentPort!;
-const { argv, pending: pendingBuffer, reader: link } = workerData as EngineThreadData;
+const { argv, pending: pendingBuffer, reader: link, interrupted } = workerData as EngineThreadData;
 // The reader thread, already reading while the engine's modules load here (replay.ts); without
 // one the replay starts its own.
 const reader = link !== undefined ? replayReaderFrom(link) : undefined;
@@ -56,6 +59,7 @@ const forward = (fd: 1 | 2): Writable =>
     },
   });
 
+const interrupt = interrupted !== undefined ? interruptFromShared(interrupted) : undefined;
 let code: number;
 try {
   code = await run.runReplayHere(
@@ -63,8 +67,10 @@ try {
     { stdin: Readable.from([]), stdout: forward(1), stderr: forward(2) },
     false,
     reader,
+    interrupt,
   );
 } finally {
   reader?.close();
+  interrupt?.done();
 }
 port.postMessage({ code } satisfies EngineThreadMessage);

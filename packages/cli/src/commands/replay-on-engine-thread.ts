@@ -23,9 +23,15 @@ const fromSource = typeof here === 'string' && here.endsWith('.ts');
  * EngineThreadUnavailableError when the thread does not start (its file is missing or does not
  * load): nothing was read or written then, so the caller can run the command itself.
  * `reader`: the file's reader thread, started ahead (startReplayReader), handed to the engine's
- * thread; the caller closes it.
+ * thread; the caller closes it. `interrupted`: the flag the caller sets on SIGINT / SIGTERM
+ * (replay-interrupt.ts catchingInterrupts).
  */
-export function runOnEngineThread(argv: string[], io: CliIO, reader?: ReplayReader): Promise<number> {
+export function runOnEngineThread(
+  argv: string[],
+  io: CliIO,
+  reader?: ReplayReader,
+  interrupted?: Int32Array,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const cacheDir = getCompileCacheDir();
     // Characters forwarded and not yet written out: the engine's thread waits above a cap
@@ -45,6 +51,7 @@ export function runOnEngineThread(argv: string[], io: CliIO, reader?: ReplayRead
           workerData: {
             argv,
             pending: pendingBuffer,
+            ...(interrupted !== undefined ? { interrupted } : {}),
             ...(handed !== undefined ? { reader: handed.link } : {}),
           } satisfies EngineThreadData,
           ...(handed !== undefined ? { transferList: handed.transfer } : {}),

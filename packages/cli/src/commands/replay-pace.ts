@@ -167,6 +167,15 @@ export class ShardPacer {
     }
   }
 
+  /**
+   * Interrupted (SIGINT / SIGTERM): what is held ships without waiting for the other shards,
+   * which may be gone or interrupted too; `unpaced` says so in the summary.
+   */
+  goUnpaced(): void {
+    this.broken = true;
+    this.unpaced = true;
+  }
+
   /** End of this shard's input: everything held is shipped; it holds nobody back any more. */
   async finish(): Promise<void> {
     await this.drain();

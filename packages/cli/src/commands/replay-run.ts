@@ -25,6 +25,7 @@ import {
 import type { CliIO } from '../io.ts';
 import { parse, USAGE, type ReplayArgs } from './replay-args.ts';
 import { cpuUsage, PER_THREAD_CPU } from './replay-cpu.ts';
+import { INTERRUPT_EXIT, NEVER_INTERRUPTED, type ReplayInterrupt } from './replay-interrupt.ts';
 import { rateText } from './replay-rate.ts';
 import { OutBuffer } from './replay-out-buffer.ts';
 import { ShardPacer } from './replay-pace.ts';
@@ -66,12 +67,15 @@ const MAX_REPORTED_LINES = 1000;
  * The command on this thread. `oneThread`: read here whatever --threads says (the engine's
  * thread could not start, so neither would the reader's: replay-thread-fallback.ts). `reader`:
  * the reader thread, started ahead for this file (replay.ts readAhead); the caller closes it.
+ * `interrupt`: SIGINT / SIGTERM caught by the starting thread (replay-interrupt.ts): the reading
+ * ends, what was read is replayed and printed, and the exit is 130 / 143.
  */
 export async function runReplayHere(
   argv: string[],
   io: CliIO,
   oneThread = false,
   reader?: ReplayReader,
+  interrupt: ReplayInterrupt = NEVER_INTERRUPTED,
 ): Promise<number> {
   const parsed = parse(argv);
   if (parsed === 'help') {
@@ -111,7 +115,7 @@ export async function runReplayHere(
     ruleset = args.ruleset ?? `replay-${Date.now().toString(36)}-${process.pid}`;
   }
   try {
-    return await replay(args, rules, io, redis, ruleset, barrierMs, reader);
+    return await replay(args, rules, io, redis, ruleset, barrierMs, reader, interrupt);
   } finally {
     redis?.disconnect();
   }
@@ -125,6 +129,7 @@ async function replay(
   ruleset: string | undefined,
   barrierMs: number,
   reader: ReplayReader | undefined,
+  interrupt: ReplayInterrupt,
 ): Promise<number> {
   const out = new OutBuffer(io.stdout);
   const tableRows: Alert[] = [];
@@ -222,12 +227,24 @@ async function replay(
   try {
     // Paced shards read here: the reader thread's events come with no way to hold them back.
     let oneThread = args.file === undefined || args.threads === 1 || pacer !== undefined;
-    if (!oneThread) {
+    // Interrupted, paced shards ship what they hold without waiting for the others.
+    if (pacer !== undefined) interrupt.onInterrupt(() => pacer.goUnpaced());
+    // Interrupted before the reading began (while the rules loaded): nothing is read.
+    if (!oneThread && interrupt.signal === undefined) {
+      // Interrupted, the replay ends at once with the lines fed (ReplayAbortedError, the catch
+      // below), not when the readers stop: one blocked on a pipe nobody writes would never.
+      const abort = new AbortController();
       // The reader thread decodes exactly as onLine does and keeps of each event what the
       // rules read; the engine gets the same events in the same order.
       try {
+        interrupt.onInterrupt(() => abort.abort());
         const read = await replayFileOnTwoThreads(
-          { file: args.file!, maxLineBytes: args.maxLineBytes, rules: rules ?? defaultRules() },
+          {
+            file: args.file!,
+            maxLineBytes: args.maxLineBytes,
+            rules: rules ?? defaultRules(),
+            signal: abort.signal,
+          },
           {
             onEvent: (event, timeMs) => {
               events++;
@@ -244,16 +261,21 @@ async function replay(
       } catch (err) {
         // Its file missing (a bundle) or not loading: nothing was fed yet; read it here.
         if (!(err instanceof ReplayThreadUnavailableError)) throw err;
-        warnOneThread(io, err.message);
-        oneThread = true;
+        // Interrupted before a batch came: nothing read, nothing to read here either.
+        if (interrupt.signal === undefined) {
+          warnOneThread(io, err.message);
+          oneThread = true;
+        }
       }
     }
-    if (oneThread) {
+    if (oneThread && interrupt.signal === undefined) {
       // 512 KiB reads: the default 64 KiB costs a stream round trip per ~100 lines, and a chunk
       // over ~1 MB (Node's EXTERN_APEX, 0xFBEE9 bytes) decodes to an external string, memory V8
       // counts late: 1 MiB reads cost ~30-90 MB more peak RSS on a large replay, for no speed.
       const raw: Readable =
         args.file !== undefined ? createReadStream(args.file, { highWaterMark: 512 << 10 }) : io.stdin;
+      // Between two chunks: the lines of the chunks read are all replayed (a cut one is not).
+      interrupt.onInterrupt(() => raw.destroy());
       // A gzip-compressed file or stdin is read decompressed (as on the reader thread).
       const input = Readable.from(gunzipIfCompressed(raw as AsyncIterable<Buffer>), { objectMode: false });
       if (pacer === undefined)
@@ -269,10 +291,11 @@ async function replay(
       }
     }
   } catch (err) {
+    // Interrupted: the reader ended (a thread closed, a stream destroyed) is no read error.
+    if (interrupt.signal === undefined) readError = err as Error;
     // Nothing lost: what was read before the error (a truncated .gz inflates up to its cut)
     // still runs through the rules, is flushed and printed with the summary, as zcat prints
     // what it could inflate; the error is said last, and the exit is 1.
-    readError = err as Error;
     // The reader thread's count of the lines it read before the error (one thread counts here).
     const read = (err as { lines?: unknown }).lines;
     if (typeof read === 'number') lines = read;
@@ -284,7 +307,9 @@ async function replay(
     // What was read before an error too (nothing lost); then this shard holds nobody back.
     await pacer?.finish();
     await engine.forceFlush();
-    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards, barrierMs))) {
+    if (
+      !(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-read`, args.shards, barrierMs, interrupt))
+    ) {
       barrierMissed = true;
       io.stderr.write(
         `llmsec replay: not all ${args.shards} shards finished reading within ${formatBarrierTimeout(barrierMs)}; flushing anyway\n`,
@@ -306,7 +331,15 @@ async function replay(
   // counted at once counted fewer (or more) than the whole log. Count once all have flushed
   // (the time and CPU above are this shard's own, without the wait).
   if (redis !== undefined && args.shards > 1) {
-    if (!(await shardBarrier(redis, `llmsec:det:{${ruleset}}:replay-flushed`, args.shards, barrierMs))) {
+    if (
+      !(await shardBarrier(
+        redis,
+        `llmsec:det:{${ruleset}}:replay-flushed`,
+        args.shards,
+        barrierMs,
+        interrupt,
+      ))
+    ) {
       barrierMissed = true;
       io.stderr.write(
         `llmsec replay: not all ${args.shards} shards finished their final flush within ${formatBarrierTimeout(barrierMs)}; counting anyway\n`,
@@ -401,6 +434,14 @@ async function replay(
   if (readError !== undefined) {
     summary.push(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${readError.message}`);
   }
+  // Read once: on the engine's thread the flag may be set by now though the read ended first.
+  const signal = interrupt.signal;
+  if (signal !== undefined) {
+    summary.push(
+      `llmsec replay: interrupted by ${signal} after ${lines} lines; the alerts and counts above are those of the lines read`,
+    );
+  }
   io.stderr.write(`${summary.join('\n')}\n`);
+  if (signal !== undefined) return INTERRUPT_EXIT[signal];
   return barrierMissed || unreadable || readError !== undefined ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 import type { connectRedis } from '@llmsec/ratelimit/redis';
 import { decimalInteger } from '../decimal.ts';
 import { UsageError } from '../io.ts';
+import { NEVER_INTERRUPTED, type ReplayInterrupt } from './replay-interrupt.ts';
 
 /** How long a shard waits at a barrier for the others by default: 10 min. */
 export const DEFAULT_BARRIER_TIMEOUT_MS = 600_000;
@@ -38,20 +39,22 @@ export function formatBarrierTimeout(ms: number): string {
  * died or is that late). The counter outlives the run (an hour), so a later run on the same
  * --ruleset counts on from it: this shard waits for the end of its own round of `shards`
  * arrivals, not for `shards` in all (which the earlier run's count already met, letting the
- * first shard of the next run through at once).
+ * first shard of the next run through at once). Resolves false at once once `interrupt` came.
  */
 export async function shardBarrier(
   redis: Awaited<ReturnType<typeof connectRedis>>,
   key: string,
   shards: number,
   timeoutMs: number,
+  interrupt: ReplayInterrupt = NEVER_INTERRUPTED,
 ): Promise<boolean> {
   const arrived = await redis.incr(key);
   const round = Math.ceil(arrived / shards) * shards;
   // Outlives the wait, so a late shard still finds the others' counts.
   await redis.pexpire(key, Math.max(3_600_000, 2 * timeoutMs));
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  // Interrupted (SIGINT / SIGTERM): arrived, so the others count this shard, but not waiting.
+  while (Date.now() < deadline && interrupt.signal === undefined) {
     if (Number(await redis.get(key)) >= round) return true;
     await new Promise((r) => setTimeout(r, 50));
   }

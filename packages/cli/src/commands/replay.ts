@@ -4,6 +4,7 @@ import type { CliIO, Command } from '../io.ts';
 import { parse } from './replay-args.ts';
 import { readerSplit } from './replay-readers.ts';
 import { runOnEngineThread } from './replay-on-engine-thread.ts';
+import { catchingInterrupts, type ReplayInterrupt } from './replay-interrupt.ts';
 import { EngineThreadUnavailableError, warnOneThread } from './replay-thread-fallback.ts';
 
 // The command `llmsec replay`: its options (replay-args.ts), the run on this thread
@@ -41,10 +42,11 @@ export async function runReplayHere(
   io: CliIO,
   oneThread = false,
   reader = readAhead(argv, oneThread),
+  interrupt?: ReplayInterrupt,
 ): Promise<number> {
   try {
     const run = await import('./replay-run.ts');
-    return await run.runReplayHere(argv, io, oneThread, reader);
+    return await run.runReplayHere(argv, io, oneThread, reader, interrupt);
   } finally {
     reader?.close();
   }
@@ -70,17 +72,25 @@ export const command: Command = {
       // The reader thread first, from here: it reads while the engine's thread starts and
       // loads the engine's modules and the rules, which then takes it over.
       const reader = startReplayReader(args.file, args.maxLineBytes, split);
+      // SIGINT / SIGTERM: the engine's thread is told through the flag, and the reader threads,
+      // started here, end here (replay-interrupt.ts).
+      const interrupted = new Int32Array(new SharedArrayBuffer(4));
       try {
-        return await runOnEngineThread(argv, io, reader);
-      } catch (err) {
-        if (!(err instanceof EngineThreadUnavailableError)) throw err;
-        // Its reader thread's file would be missing too (a bundle): one thread, one warning.
-        warnOneThread(io, err.message);
-        return runReplayHere(argv, io, true);
+        return await catchingInterrupts(async (interrupt) => {
+          interrupt.onInterrupt(() => reader.close());
+          try {
+            return await runOnEngineThread(argv, io, reader, interrupted);
+          } catch (err) {
+            if (!(err instanceof EngineThreadUnavailableError)) throw err;
+            // Its reader thread's file would be missing too (a bundle): one thread, one warning.
+            warnOneThread(io, err.message);
+            return runReplayHere(argv, io, true, undefined, interrupt);
+          }
+        }, interrupted);
       } finally {
         reader.close();
       }
     }
-    return runReplayHere(argv, io);
+    return catchingInterrupts((interrupt) => runReplayHere(argv, io, false, undefined, interrupt));
   },
 };

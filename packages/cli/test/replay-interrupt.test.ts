@@ -1,0 +1,49 @@
+// Ctrl-C (SIGINT) or SIGTERM during `llmsec replay`: before, the process was killed by the
+// signal (no alerts, or a prefix that depended on buffering, and no summary). Now the reading
+// ends, what was read runs through the rules, and the alerts (whole lines) and a summary that
+// says it was interrupted are printed; the exit is 130 / 143. The input is a pipe the test keeps
+// open (stdin, or a FIFO as FILE), so the replay cannot end by itself: the signal is sent once
+// alerts show on stdout, and the answer must be that of a replay of the lines it says it read.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, blockLine, expectInterrupted, fedReplay, NODE } from './replay-interrupt-run.ts';
+
+/** What a replay of the first `lines` lines prints, not interrupted (one thread). */
+function replayOfFirst(lines: number): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmsec-interrupt-')), 'first.jsonl');
+  writeFileSync(file, Array.from({ length: lines }, (_, i) => `${blockLine(i)}\n`).join(''));
+  const run = spawnSync(NODE, ['--conditions=@llmsec/source', BIN, 'replay', file, '--threads', '1'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  expect(run.status).toBe(0);
+  return run.stdout;
+}
+
+async function interrupted(args: string[], input: 'stdin' | 'fifo', signal: 'SIGINT' | 'SIGTERM') {
+  const replay = fedReplay(args, input);
+  await replay.output;
+  replay.child.kill(signal);
+  const run = await replay.finished;
+  const lines = expectInterrupted(run, signal);
+  // Exactly the alerts of the lines it says it read.
+  expect(run.stdout).toBe(replayOfFirst(lines));
+  return run;
+}
+
+describe('llmsec replay interrupted by a signal', () => {
+  it('SIGTERM on stdin (one thread): the alerts so far, the summary, exit 143', async () => {
+    await interrupted([], 'stdin', 'SIGTERM');
+  }, 60_000);
+
+  it('SIGINT on a FILE read by the reader thread (default): the alerts so far, the summary, exit 130', async () => {
+    await interrupted([], 'fifo', 'SIGINT');
+  }, 60_000);
+
+  it('SIGINT on a FILE with --threads 1: the alerts so far, the summary, exit 130', async () => {
+    await interrupted(['--threads', '1'], 'fifo', 'SIGINT');
+  }, 60_000);
+});
