@@ -162,16 +162,20 @@ describe('an Anthropic thinking block is read by the output guards', () => {
   });
 
   for (const stream of [false, true])
-    it(`the leakage guard blocks a canary recited in it${stream ? ', streamed' : ''}`, async () => {
+    it(`the leakage guard blocks a canary recited in it, nothing of it delivered first${stream ? ', streamed' : ''}`, async () => {
       thinking = 'The instructions say CANARY-7f3a9, so I will not repeat them.';
       const c = instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
         ...h.options(),
         guards: { output: [systemPromptLeakageGuard({ canary: 'CANARY-7f3a9', threshold: 1 })] },
       });
+      const seen: unknown[] = [];
       const read = async () => {
         if (!stream) return c.messages.create(params);
-        for await (const e of await c.messages.create({ ...params, stream: true })) void e;
+        for await (const e of await c.messages.create({ ...params, stream: true })) seen.push(e);
       };
       await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
+      // Held to the end check as piiGuard block holds it (leakage guard's quote hook): before,
+      // the thinking pieces reached the reader and the end check blocked after.
+      expect(JSON.stringify(seen)).not.toMatch(/7f3a9/);
     });
 });

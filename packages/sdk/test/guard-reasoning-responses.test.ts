@@ -126,12 +126,16 @@ describe('a Responses reasoning summary is read by the output guards', () => {
   });
 
   for (const stream of [false, true])
-    it(`the leakage guard blocks a canary recited in it${stream ? ', streamed' : ''}`, async () => {
+    it(`the leakage guard blocks a canary recited in it, nothing of it delivered first${stream ? ', streamed' : ''}`, async () => {
       summary = 'The instructions say CANARY-7f3a9, so I will not repeat them.';
       const c = instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
         ...h.options(),
         guards: { output: [systemPromptLeakageGuard({ canary: 'CANARY-7f3a9', threshold: 1 })] },
       });
-      await expect(readResponses(c, 'gpt-5', stream)).rejects.toBeInstanceOf(OutputBlockedError);
+      const seen: unknown[] = [];
+      await expect(readResponses(c, 'gpt-5', stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
+      // Held to the end check as piiGuard block holds it (leakage guard's quote hook): before,
+      // the summary's deltas reached the reader and the end check blocked after.
+      expect(JSON.stringify(seen)).not.toMatch(/7f3a9/);
     });
 });

@@ -348,14 +348,18 @@ describe('tool-call arguments in the answer are read by the output guards', () =
     );
     expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
     h.reset();
-    // Streamed: the argument pieces are read by the chunk checks' end check.
+    // Streamed: the argument pieces are read by the chunk checks' end check, and held to it
+    // (the leakage guard's quote hook). Before, they reached the reader and the read failed after.
     const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, tools, stream: true });
+    let got = '';
     await expect(
       (async () => {
-        for await (const _ of s);
+        for await (const chunk of s)
+          got += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
       })(),
     ).rejects.toBeInstanceOf(OutputBlockedError);
     expect(h.recorded.some((e) => e.category === 'system_prompt_leakage')).toBe(true);
+    expect(got).toBe('');
   });
 
   it('chat, streamed: redact keeps the pieces back and sends the arguments whole, redacted, with the finish chunk', async () => {

@@ -1,4 +1,5 @@
 import type { GuardContext, GuardOutput, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+import { STREAM_QUOTES, type StreamQuotesHook } from '../instrumentation/stream-rewriter.ts';
 import { grams, overlap, type Grams } from './leakage-grams.ts';
 import { LeakageStream, type LeakVerdict } from './leakage-stream.ts';
 import { StreamStates } from './stream-state.ts';
@@ -15,6 +16,13 @@ import { StreamStates } from './stream-state.ts';
  * reader until it is known not to be, so a leaked prompt that gets cut reaches the reader only
  * up to `maxLeakShare` of its words. The cost: text that repeats prompt words reaches the
  * reader a few words late, and after a released share above the budget, only at the end.
+ *
+ * A stream's side texts (tool-call arguments, a refusal, a Responses reasoning summary, an
+ * Anthropic thinking block) are not its text the chunk checks read: with this guard a stream is
+ * held from the first of them to the end check (its quote hook, STREAM_QUOTES, as piiGuard
+ * block's), and a quote (an annotation's title or URL) is checked whole before its item is
+ * delivered. Before, a canary or the prompt recited there reached the reader as it came and the
+ * end check blocked after.
  */
 export interface SystemPromptLeakageOptions {
   /** The system prompt to protect. @default each request's own system prompt */
@@ -99,7 +107,18 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     };
   }
 
-  return {
+  /** The check of a whole text: the canary, then the prompt's n-grams. */
+  function wholeText(text: string, prompt: Grams | undefined, ctx: GuardContext): OutputDecision {
+    if (canary !== undefined && text.includes(canary))
+      return leak({ method: 'canary_token', confidence: 1 }, ctx);
+    if (prompt === undefined || prompt.set.size === 0) return allow();
+    const ratio = overlap(prompt, text);
+    return ratio >= threshold
+      ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx)
+      : allow();
+  }
+
+  const guard: SystemPromptLeakageGuard = {
     name: 'systemPromptLeakageGuard',
     layer,
     checkResponse(output: GuardOutput, ctx: GuardContext): OutputDecision {
@@ -114,13 +133,7 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
         if (verdict === 'clean') return allow();
         if (verdict !== 'unknown') return leak(verdict, ctx);
       }
-      if (canary !== undefined && text.includes(canary))
-        return leak({ method: 'canary_token', confidence: 1 }, ctx);
-      if (prompt === undefined || prompt.set.size === 0) return allow();
-      const ratio = overlap(prompt, text);
-      return ratio >= threshold
-        ? leak({ method: 'ngram_overlap', confidence: Math.round(ratio * 1000) / 1000 }, ctx)
-        : allow();
+      return wholeText(text, prompt, ctx);
     },
     checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing
@@ -136,6 +149,13 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
       return hold > 0 ? { action: 'allow', holdChars: hold } : allow();
     },
   };
+  // A quote whole before its item goes out; and having a hook holds a stream from its first side
+  // text to the end check (call-stream.ts holdToEnd), so nothing unread reaches the reader first.
+  const quotes: StreamQuotesHook = {
+    quote: (ctx, text) => (text.length === 0 ? allow() : wholeText(text, promptGrams(ctx), ctx)),
+  };
+  (guard as { [STREAM_QUOTES]?: StreamQuotesHook })[STREAM_QUOTES] = quotes;
+  return guard;
 }
 
 /**
