@@ -165,7 +165,8 @@ async function replay(
   const cpuStart = cpuUsage();
   let lines = 0;
   let events = 0;
-  // Exact copies of an event among the engine's last dedupeCapacity ids, dropped by ingestOnce;
+  // Exact copies of an event among the engine's last ids (in memory the last 256 events', on a
+  // shared state its last dedupeCapacity), dropped by ingestOnce;
   // the summary adds the events dropped later as repeats in every group they reached
   // (stats.droppedRepeated): counted once, as the detector counts an event it receives twice (a
   // retried export, a record and a span event), so one log gives one answer on both
