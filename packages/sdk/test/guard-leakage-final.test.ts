@@ -174,6 +174,59 @@ describe('leakage guard: the verdict at the end of a stream', () => {
     );
   });
 
+  it('hostile text: the ASCII loop and the regex agree on lone surrogates, combining marks, NFD, BOM, NUL, DEL, any code unit', () => {
+    // A prompt with letters outside ASCII, its words decomposed (NFD: a letter and a combining
+    // mark), any UTF-16 code unit (lone halves of a pair included) and any grapheme, cut anywhere.
+    const prompt = `${SYSTEM} Ωμέγα σοφός ΤΗΣ café naïve ﬁnance İstanbul ß.`;
+    const words = prompt.split(' ');
+    const hostile = fc.oneof(
+      fc.constantFrom(...words),
+      fc.constantFrom(...words).map((w) => w.normalize('NFD')),
+      fc.constantFrom(...words).map((w) => w.toUpperCase()),
+      fc.string({ unit: 'binary', maxLength: 4 }),
+      fc.string({ unit: 'grapheme', maxLength: 3 }),
+      fc.constantFrom(
+        ' ',
+        '\u0301',
+        '\ud800',
+        '\udc00',
+        '\ud83d',
+        '\ude42',
+        '\u200d',
+        '\ufeff',
+        '\0',
+        '\x7f',
+        '\x80',
+        'ς',
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(hostile, { maxLength: 60 }).map((p) => p.join('')),
+        cuts,
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(0.1, 0.5, 1),
+        fc.boolean(),
+        (t, sizes, n, threshold, withCanary) => {
+          const canary = withCanary ? 'ZX-\u03a9-7' : undefined;
+          const g = grams(prompt, n);
+          const fast = new LeakageStream(g, canary, threshold, 0.1);
+          const regex = new LeakageStream(g, canary, threshold, 0.1, false);
+          const acc = new StreamText();
+          for (const d of deltas(t, sizes)) {
+            const whole = acc.append(d);
+            const a = fast.push(d, whole);
+            expect(a).toEqual(regex.push(d, whole));
+            if (a !== undefined) return;
+            expect(fast.hold()).toBe(regex.hold());
+          }
+          expect(fast.finalVerdict(t, g)).toEqual(regex.finalVerdict(t, g));
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
   it('ASCII deltas after one that was not still take the ASCII loop (a curly quote early is common)', () => {
     const prompt = grams(SYSTEM, 8);
     const s = new LeakageStream(prompt, undefined, 0.5, 0.1);
