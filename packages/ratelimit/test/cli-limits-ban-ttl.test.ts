@@ -1,10 +1,9 @@
 // `llmsec limits --help` said "ban the subject until lifted", but a ban lasts the limiter's
 // banTtlMs (one year by default, the CLI's limiter): its key expires then and the subject is
 // let through again. The help now gives the lifetime; this checks it against the key's TTL.
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { rlKey } from '../src/keys.ts';
 
@@ -19,14 +18,6 @@ afterAll(async () => {
   client?.disconnect();
   await redis?.stop();
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const stdout = new PassThrough();
-  let out = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr: new PassThrough() });
-  return { code, out };
-}
 
 describe('llmsec limits ban', () => {
   it('lasts as long as the help says', async () => {

@@ -2,10 +2,9 @@
 // `databases`, 16 by default) made ioredis's SELECT fail with an 'error' event only; the
 // connection still came up, on database 0, so `ban` banned the subject in another keyspace
 // than the one named and said `"banned": true`, exit 0. connectRedis now fails such a start.
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { connectRedis } from '../src/redis-client.ts';
 import { rlKey } from '../src/keys.ts';
@@ -21,17 +20,6 @@ afterAll(async () => {
   client?.disconnect();
   await redis?.stop();
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
-  return { code, out, err };
-}
 
 describe('a Redis URL naming a database the server lacks', () => {
   it('fails connectRedis instead of working on database 0', async () => {

@@ -6,9 +6,8 @@
 // connectTimeout ends at the TCP connect; the ready check had no bound).
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 
 let http: Server;
 let url: string;
@@ -21,17 +20,6 @@ afterAll(async () => {
   http.closeAllConnections();
   await new Promise((resolve) => http.close(resolve));
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
-  return { code, out, err };
-}
 
 describe('llmsec limits --redis URL where no Redis answers', () => {
   it('says the server at the URL does not speak Redis', async () => {

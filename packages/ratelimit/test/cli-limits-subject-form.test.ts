@@ -1,7 +1,6 @@
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { userSubject } from '../src/http/subject.ts';
 import { RateLimiter } from '../src/limiter.ts';
@@ -26,17 +25,6 @@ afterAll(async () => {
   client?.disconnect();
   await redis?.stop();
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
-  return { code, out, err };
-}
 
 function limiter(): RateLimiter {
   return new RateLimiter({

@@ -4,9 +4,8 @@
 // scheme (http://host:6379, a slip) was taken as a socket path: exit 1, 'connect ENOENT
 // //host:6379'; it is a usage mistake, exit 2. A bare host or host:port (ioredis's shorthand)
 // is still taken.
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 
 let redis: RedisHandle;
@@ -16,17 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
-  return { code, out, err };
-}
 
 describe('llmsec limits --redis', () => {
   it('masks the password of the URL in its connection error', async () => {

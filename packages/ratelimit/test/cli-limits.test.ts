@@ -1,7 +1,6 @@
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runCli } from '../../cli/src/cli.ts';
+import { cli } from './cli-run.ts';
 import { getFreePort } from '../../../test/support/ports.ts';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { RateLimiter } from '../src/limiter.ts';
@@ -19,17 +18,6 @@ afterAll(async () => {
   client?.disconnect();
   await redis?.stop();
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdin: Readable.from([]), stdout, stderr });
-  return { code, out, err };
-}
 
 describe('llmsec limits', () => {
   it('shows, lifts, bans and resets a subject in the shared Redis', async () => {
