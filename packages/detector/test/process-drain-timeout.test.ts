@@ -1,6 +1,7 @@
 // `llmsec detector` whose drain cannot finish (an Alertmanager that accepts connections and
 // never answers): after shutdown_timeout it gives up, and the process must end then with 1,
-// not linger on the sink's request until that request's own timeout.
+// not linger on the sink's request until that request's own timeout, and its warning says what
+// each sink leaves undelivered.
 import { createServer, type Socket } from 'node:net';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -54,6 +55,12 @@ describe('llmsec detector drain timeout', () => {
     d.kill('SIGTERM');
     expect(await d.exited).toBe(1);
     expect(Date.now() - t).toBeLessThan(4_000); // 1 s drain + start-up slack; the request's own timeout is 10 s
-    expect(d.stderr()).toContain('shutdown timed out');
+    const warning = d
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('shutdown timed out'));
+    expect(warning).toBeDefined();
+    // The operator learns what the exit loses: the alert still bound for the black hole.
+    expect(JSON.parse(warning!)).toMatchObject({ sinks_pending: { alertmanager: 1 } });
   }, 30_000);
 });

@@ -210,6 +210,13 @@ export class AlertmanagerSink implements AlertSink {
     return this.firing.size;
   }
 
+  /** Deliveries queued, one per Alertmanager instance an alert still has to reach. */
+  get pendingCount(): number {
+    let n = 0;
+    for (const queue of this.queues) n += queue.size;
+    return n;
+  }
+
   async forceFlush(): Promise<void> {
     await Promise.all(this.queues.map((q) => q.flush(this.delivery.flushTimeoutMs)));
   }

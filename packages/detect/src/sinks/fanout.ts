@@ -53,6 +53,13 @@ export class FanoutSink implements AlertSink {
     }
   }
 
+  /** The sum over the sinks that count their pending deliveries. */
+  get pendingCount(): number {
+    let n = 0;
+    for (const sink of this.sinks) n += sink.pendingCount ?? 0;
+    return n;
+  }
+
   async forceFlush(): Promise<void> {
     await this.each('forceFlush');
   }

@@ -20,6 +20,12 @@ export interface AlertSink {
    * so an incident another process resolved is not re-sent as firing by this one.
    */
   useFleet?(fleet: FleetIncidentCheck): void;
+  /**
+   * Optional: how many deliveries are queued and not yet delivered or given up on (a copy per
+   * destination: an alert queued for two Alertmanagers counts twice). Read when a shutdown
+   * times out, to say what each sink is leaving undelivered.
+   */
+  readonly pendingCount?: number;
   /** Resolves when everything queued so far was delivered or given up on. */
   forceFlush(): Promise<void>;
   /** Flushes, stops timers; later sends are ignored. Idempotent. */

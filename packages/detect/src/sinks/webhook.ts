@@ -57,6 +57,11 @@ export class WebhookSink implements AlertSink {
     }
   }
 
+  /** Alert lines queued and not yet posted or given up on. */
+  get pendingCount(): number {
+    return this.queue.size;
+  }
+
   async forceFlush(): Promise<void> {
     await this.queue.flush(this.delivery.flushTimeoutMs);
   }

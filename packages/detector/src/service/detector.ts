@@ -286,7 +286,14 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     });
     const finished = await Promise.race([work, timeout]);
     clearTimeout(timer);
-    if (!finished) log.warn('shutdown timed out; exiting with work pending', { queue_depth: queue.depth });
+    if (!finished) {
+      log.warn('shutdown timed out; exiting with work pending', {
+        queue_depth: queue.depth,
+        // What each sink leaves undelivered (an Alertmanager that hangs, a webhook that is down):
+        // the operator's measure of the alerts this exit loses.
+        sinks_pending: pendingBySink(sinks),
+      });
+    }
     receivers.forceClose();
     enforcementClient?.disconnect();
     await state.close();
@@ -305,6 +312,16 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     },
     shutdown: () => (shutdownPromise ??= shutdown()),
   };
+}
+
+/** Pending deliveries by sink name, for the sinks that count them (sinks of one name summed). */
+function pendingBySink(sinks: readonly AlertSink[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const sink of sinks) {
+    const n = sink.pendingCount;
+    if (n !== undefined) out[sink.name] = (out[sink.name] ?? 0) + n;
+  }
+  return out;
 }
 
 function definedThresholds(t: NonNullable<ParsedConfig['enforcement']>['thresholds']) {
