@@ -3,24 +3,8 @@
 // `30s1m`) used to load as the sum of its parts, so a typo such as a pasted value twice
 // silently doubled a window.
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseRules, RuleFileError } from '../src/index.ts';
-
-const rule = (extra: string) => `rules:
-  - id: r
-    title: T
-    severity: alert
-    match: { categories: [guardrail_block] }
-${extra}    condition: { kind: count, min: 3 }
-`;
-
-function loadError(text: string): Error {
-  try {
-    parseRules(text, 'rules.yaml');
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the rules to be refused');
-}
+import { parseDuration, RuleFileError } from '../src/index.ts';
+import { oneRule as rule, ruleFileError as loadError } from './rule-file-support.ts';
 
 describe('rule duration grammar', () => {
   it('refuses a repeated unit, naming the field and the unit', () => {

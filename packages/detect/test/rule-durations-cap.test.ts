@@ -5,23 +5,7 @@
 // went to degraded mode, detecting locally, with no error naming the rule).
 import { describe, expect, it } from 'vitest';
 import { parseRules, RuleFileError } from '../src/index.ts';
-
-const rule = (extra: string) => `rules:
-  - id: r
-    title: T
-    severity: alert
-    match: { categories: [guardrail_block] }
-${extra}    condition: { kind: count, min: 3 }
-`;
-
-function loadError(text: string): Error {
-  try {
-    parseRules(text, 'rules.yaml');
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the rules to be refused');
-}
+import { oneRule as rule, ruleFileError as loadError } from './rule-file-support.ts';
 
 describe('rule durations', () => {
   it('refuses a window or quiet period past the range of a timestamp, naming the field', () => {

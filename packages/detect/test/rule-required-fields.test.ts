@@ -4,6 +4,7 @@
 // wrong value keeps its message.
 import { describe, expect, it } from 'vitest';
 import { parseRules, RuleFileError } from '../src/index.ts';
+import { thrownBy } from './rule-file-support.ts';
 
 const BASE = {
   id: 'r',
@@ -15,13 +16,9 @@ const BASE = {
 };
 
 function loadError(rule: Record<string, unknown>): string {
-  try {
-    parseRules(JSON.stringify([rule]), 'rules.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(RuleFileError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the rule to be refused');
+  const err = thrownBy('the rule', () => parseRules(JSON.stringify([rule]), 'rules.yaml'));
+  expect(err).toBeInstanceOf(RuleFileError);
+  return err.message;
 }
 
 describe('a rule missing a required field', () => {

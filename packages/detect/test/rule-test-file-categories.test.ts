@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuleFileError } from '../src/rule-loader.ts';
 import { loadRuleTestFile } from '../src/rule-test-file.ts';
+import { thrownBy } from './rule-file-support.ts';
 
 function write(event: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'llmsec-rule-test-cat-')), 'c.test.yaml');
@@ -15,14 +16,7 @@ function write(event: string): string {
   return path;
 }
 
-function loadError(path: string): Error {
-  try {
-    loadRuleTestFile(path);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the file to be refused');
-}
+const loadError = (path: string): Error => thrownBy('the file', () => loadRuleTestFile(path));
 
 describe('rule test events without a severity', () => {
   it('name the category that has no default', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuleFileError } from '../src/rule-loader.ts';
 import { loadRuleTestFile } from '../src/rule-test-file.ts';
+import { thrownBy } from './rule-file-support.ts';
 
 function write(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'llmsec-rule-test-times-')), 't.test.yaml');
@@ -17,14 +18,7 @@ function write(text: string): string {
 
 const EVENT = '{ category: auth_failure, user_id: u, metadata: { reason: x } }';
 
-function loadError(text: string): Error {
-  try {
-    loadRuleTestFile(write(text));
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the file to be refused');
-}
+const loadError = (text: string): Error => thrownBy('the file', () => loadRuleTestFile(write(text)));
 
 describe('rule test file times past the last timestamp', () => {
   it('names the file, test and field of an event offset past 9999-12-31', () => {
