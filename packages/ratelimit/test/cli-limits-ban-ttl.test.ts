@@ -1,23 +1,11 @@
 // `llmsec limits --help` said "ban the subject until lifted", but a ban lasts the limiter's
 // banTtlMs (one year by default, the CLI's limiter): its key expires then and the subject is
 // let through again. The help now gives the lifetime; this checks it against the key's TTL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { cli } from './cli-run.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { cli, redisForTests } from './cli-run.ts';
 import { rlKey } from '../src/keys.ts';
 
-let redis: RedisHandle;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const redis = redisForTests();
 
 describe('llmsec limits ban', () => {
   it('lasts as long as the help says', async () => {
@@ -28,7 +16,7 @@ describe('llmsec limits ban', () => {
 
     const subject = `ban-ttl-${Date.now()}`;
     expect((await cli(['limits', 'ban', subject, '--redis', redis.url])).code).toBe(0);
-    const ttlDays = (await client.pttl(rlKey(subject))) / 86_400_000;
+    const ttlDays = (await redis.client.pttl(rlKey(subject))) / 86_400_000;
     expect(Math.abs(ttlDays - Number(days![1]))).toBeLessThan(1);
   });
 });

@@ -2,24 +2,13 @@
 // `databases`, 16 by default) made ioredis's SELECT fail with an 'error' event only; the
 // connection still came up, on database 0, so `ban` banned the subject in another keyspace
 // than the one named and said `"banned": true`, exit 0. connectRedis now fails such a start.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { cli } from './cli-run.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { cli, redisForTests } from './cli-run.ts';
 import { connectRedis } from '../src/redis-client.ts';
 import { rlKey } from '../src/keys.ts';
 
-let redis: RedisHandle;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const redis = redisForTests();
 
 describe('a Redis URL naming a database the server lacks', () => {
   it('fails connectRedis instead of working on database 0', async () => {
@@ -30,7 +19,7 @@ describe('a Redis URL naming a database the server lacks', () => {
     const r = await cli(['limits', 'ban', 'db-subject', '--redis', `${redis.url}/99`]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('DB index is out of range');
-    expect(await client.exists(rlKey('db-subject'))).toBe(0);
+    expect(await redis.client.exists(rlKey('db-subject'))).toBe(0);
   });
 
   it('still works on a database the server has', async () => {

@@ -1,7 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { cli } from './cli-run.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { cli, redisForTests } from './cli-run.ts';
 import { userSubject } from '../src/http/subject.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
@@ -14,21 +12,11 @@ import { RedisStore } from '../src/redis-store.ts';
  * the application's own records banned a key no limiter reads, and printed `banned: true`.
  */
 
-let redis: RedisHandle;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const redis = redisForTests();
 
 function limiter(): RateLimiter {
   return new RateLimiter({
-    store: new RedisStore({ client }),
+    store: new RedisStore({ client: redis.client }),
     tiers: { t: { requestsPerHour: 100 } },
     commandTimeoutMs: 5_000,
   });

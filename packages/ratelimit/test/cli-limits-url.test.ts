@@ -4,17 +4,10 @@
 // scheme (http://host:6379, a slip) was taken as a socket path: exit 1, 'connect ENOENT
 // //host:6379'; it is a usage mistake, exit 2. A bare host or host:port (ioredis's shorthand)
 // is still taken.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from './cli-run.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { cli, redisForTests } from './cli-run.ts';
 
-let redis: RedisHandle;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = redisForTests();
 
 describe('llmsec limits --redis', () => {
   it('masks the password of the URL in its connection error', async () => {

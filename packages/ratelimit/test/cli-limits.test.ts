@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { cli } from './cli-run.ts';
+import { describe, expect, it } from 'vitest';
+import { cli, redisForTests } from './cli-run.ts';
 import { getFreePort } from '../../../test/support/ports.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 import { leaseKey, rlKey } from '../src/keys.ts';
 
-let redis: RedisHandle;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-});
+const redis = redisForTests();
 
 describe('llmsec limits', () => {
   it('shows, lifts, bans and resets a subject in the shared Redis', async () => {
     const lim = new RateLimiter({
-      store: new RedisStore({ client }),
+      store: new RedisStore({ client: redis.client }),
       tiers: { t: { requestsPerHour: 100, concurrent: 5 } },
       enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 50 },
       commandTimeoutMs: 5_000,
@@ -58,7 +46,7 @@ describe('llmsec limits', () => {
       reason: 'banned',
     });
     expect((await cli(['limits', 'reset', subject, '--redis', redis.url])).code).toBe(0);
-    expect(await client.exists(rlKey(subject))).toBe(0);
+    expect(await redis.client.exists(rlKey(subject))).toBe(0);
     expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
   });
 
@@ -68,17 +56,17 @@ describe('llmsec limits', () => {
     // lift and ban read and write the state only: a damaged lease key stops show alone.
     for (const [damage, want, actions] of [
       [
-        () => client.set(rlKey(subject), 'garbage'),
+        () => redis.client.set(rlKey(subject), 'garbage'),
         `key ${rlKey(subject)} holds 7 bytes, where the limiter keeps at least 104`,
         ['show', 'lift', 'ban'],
       ],
       [
-        () => client.hset(rlKey(subject), 'v', 'x'),
+        () => redis.client.hset(rlKey(subject), 'v', 'x'),
         `key ${rlKey(subject)} is a hash, where the limiter keeps a string`,
         ['show', 'lift', 'ban'],
       ],
       [
-        () => client.set(leaseKey(subject), 'x'),
+        () => redis.client.set(leaseKey(subject), 'x'),
         `key ${leaseKey(subject)} is a string, where the limiter keeps a sorted set`,
         ['show'],
       ],
@@ -92,7 +80,7 @@ describe('llmsec limits', () => {
         expect(r.err).not.toMatch(/script|user_script|WRONGTYPE/);
       }
       expect((await cli(args('reset'))).code).toBe(0);
-      expect(await client.exists(rlKey(subject), leaseKey(subject))).toBe(0);
+      expect(await redis.client.exists(rlKey(subject), leaseKey(subject))).toBe(0);
       const shown = await cli(args('show'));
       expect(shown.code).toBe(0);
       expect(JSON.parse(shown.out)).toMatchObject({ subject, level: 'normal', banned: false });
