@@ -7,6 +7,7 @@ import {
   isSeverity,
   payloadFingerprint,
   redactPreview,
+  type Category,
   type Clock,
   type EventInput,
   type FingerprintKey,
@@ -115,6 +116,7 @@ PlainEvent.prototype = Object.prototype;
  * context, whose security context is read only when the input lacks one of the ids.
  * `spanContext`: the span the event belongs to, if any. `timeMs`: the event time (eventTime).
  * `security`: `ctx`'s security context when the caller has read it already, else undefined.
+ * `known`: whether `category` is one of the categories, when the caller has looked it up already.
  */
 export function buildEvent(
   category: string,
@@ -125,11 +127,15 @@ export function buildEvent(
   spanContext: SpanContext | undefined,
   timeMs: number,
   security?: SecurityContext,
+  known: boolean = isCategory(category),
 ): SecurityEvent {
   const raw: Partial<EventInput> & { metadata?: unknown } =
     input !== null && typeof input === 'object' ? input : {};
-  const known = isCategory(category);
-  const severity = isSeverity(raw.severity) ? raw.severity : known ? DEFAULT_SEVERITY[category] : 'warning';
+  const severity = isSeverity(raw.severity)
+    ? raw.severity
+    : known
+      ? DEFAULT_SEVERITY[category as Category]
+      : 'warning';
   const event = new PlainEvent(deps.ids.eventId(), isoTime(timeMs), category, severity);
   const userId = normaliseId(raw.userId);
   const sessionId = normaliseId(raw.sessionId);

@@ -173,6 +173,8 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
     security: SecurityContext | undefined,
   ): SecurityEvent {
     const name = typeof category === 'string' ? category : String(category as unknown);
+    // Looked up once: buildEvent needs it for the default severity, and record() runs only for a known one.
+    const known = isCategory(name);
     const activeSpan = trace.getSpan(ctx);
     const span = spanOf(input as EventInput | undefined, activeSpan);
     let event: SecurityEvent;
@@ -192,6 +194,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         span?.spanContext(),
         timeMs,
         security,
+        known,
       );
     } catch (err) {
       // Only a broken clock or id generator gets here; still return a usable event.
@@ -204,7 +207,7 @@ export class SecurityEvents extends CategoryMethods implements SecurityEventEmit
         user_id: 'anonymous',
       };
     }
-    if (!isCategory(name)) {
+    if (!known) {
       this.warnUnknown(name);
       return event;
     }
