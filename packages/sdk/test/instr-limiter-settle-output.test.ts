@@ -9,11 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { estimateRequestBody, RateLimiter } from '@llmsec/ratelimit';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatToolCallReply } from './fixtures/chat-tool-call-reply.ts';
+import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
-/** The fake server's answer to the next request: set per test. */
-let reply: FakeResponse = { kind: 'error', status: 500 };
-const h = useInstrHarness({ script: () => reply });
+/** The fake server's answer to the next request (or how to make it from the request): set per test. */
+let reply: FakeResponse | ((req: FakeRequest) => FakeResponse) = { kind: 'error', status: 500 };
+const h = useInstrHarness({ script: (req) => (typeof reply === 'function' ? reply(req) : reply) });
 
 /** A real limiter (in-process store) whose settles are recorded. */
 function recordedLimiter() {
@@ -81,21 +82,7 @@ describe('rate-limit settle without reported output tokens', () => {
   it("counts a streamed tool call's arguments", async () => {
     const { limiter, settled } = recordedLimiter();
     const args = '{"order_id":"A-1234","carrier":"ups"}';
-    reply = {
-      kind: 'sse',
-      events: [
-        chunk({ role: 'assistant', content: null }),
-        chunk({
-          tool_calls: [
-            { index: 0, id: 'call_1', type: 'function', function: { name: 'track', arguments: '' } },
-          ],
-        }),
-        chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, 15) } }] }),
-        chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(15) } }] }),
-        chunk({}, 'tool_calls'),
-        { data: '[DONE]' },
-      ],
-    };
+    reply = (req) => chatToolCallReply(req, { args, pieceChars: 15 });
     const body = { model: 'gpt-4o-mini', messages: ask, stream: true as const };
     for await (const c of await openai(limiter).chat.completions.create(body)) void c;
     expect(await outputSettled(settled, body)).toBe(Math.ceil(args.length / 4));
@@ -158,28 +145,7 @@ describe('rate-limit settle without reported output tokens', () => {
     const { limiter, settled } = recordedLimiter();
     const content = 'It shipped.';
     const args = '{"order_id":"A-1234"}';
-    reply = {
-      kind: 'json',
-      body: {
-        id: 'chatcmpl-j',
-        object: 'chat.completion',
-        created: 1,
-        model: 'gpt-4o-mini',
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: 'assistant',
-              content,
-              refusal: null,
-              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'track', arguments: args } }],
-            },
-            logprobs: null,
-            finish_reason: 'tool_calls',
-          },
-        ],
-      },
-    };
+    reply = (req) => chatToolCallReply(req, { args, content });
     const body = { model: 'gpt-4o-mini', messages: ask };
     await openai(limiter).chat.completions.create(body);
     expect(await outputSettled(settled, body)).toBe(Math.ceil((content.length + args.length) / 4));
