@@ -372,11 +372,28 @@ export class DetectionEngine {
           if (this.shared === undefined) this.advanceWatermark(now);
           else this.advanceTo(now);
         } else if (idle > 0) this.advanceTo(to);
-      }
+      } else if (this.shared !== undefined && this.live) this.tickFromFleet(now);
       this.lastIngestClock = now;
     } catch (err) {
       this.errors.report('tick', err);
     }
+  }
+
+  /**
+   * A live replica on a shared state that has ingested nothing (just restarted, on a quiet
+   * fleet) moves event time on from the fleet's clock: incidents the fleet left open in Redis
+   * resolve when their quiet period has passed, as in the replica that opened them. Without
+   * this it moved nothing until its first event, and the detector's Alertmanager adoption
+   * re-sent such an incident as firing all that while. The first tick reads the clock.
+   */
+  private tickFromFleet(now: number): void {
+    const fleet = this.shared!.fleetTime();
+    if (fleet === undefined) {
+      this.shared!.readFleetClock();
+      return;
+    }
+    const idle = now - (this.lastIngestClock ?? now);
+    if (idle > 0) this.advanceTo(fleet + idle > now ? now : fleet + idle);
   }
 
   get stats(): EngineStats {

@@ -37,6 +37,15 @@ export class SharedModeEngines {
     this.codeLocal?.advanceTo(timeMs);
   }
 
+  /** The fleet's clock as last read (SharedEngine.fleetTime). */
+  fleetTime(): number | undefined {
+    return this.shared.fleetTime();
+  }
+
+  readFleetClock(): void {
+    this.shared.readFleetClock();
+  }
+
   /** Starts the final flush; await idle() (or shutdown()) for it to complete. */
   flush(): void {
     this.shared.flush();

@@ -222,6 +222,19 @@ export class SharedEngine {
     return wait;
   }
 
+  /**
+   * The fleet's event-time clock as this process last read it in a round, or undefined before
+   * its first round (and while Redis holds no clock: the script answers -1e300 for none).
+   */
+  fleetTime(): number | undefined {
+    return this.globalMax > -1e300 ? this.globalMax : undefined;
+  }
+
+  /** A round that ships nothing: it reads the fleet's clock (fleetTime) and sweeps what is due. */
+  readFleetClock(): void {
+    this.schedule();
+  }
+
   /** Event time has reached `t` (tick / advanceTo): release pending groups and sweep. */
   advanceTo(t: number): void {
     if (t > this.localMax) this.localMax = t;
