@@ -121,7 +121,7 @@ describe('an Anthropic thinking block is read by the output guards', () => {
       thinking = `The user wants the note sent to ${EMAIL}, so I will draft it.`;
       const seen = await read('detect', stream);
       await eventually(() => piiEvents(h).length > 0);
-      expect(piiEvents(h)[0]!.metadata).toMatchObject({ pii_types: ['email'] });
+      expect(piiEvents(h)[0]!.metadata).toMatchObject({ pii_types: ['email'], found_in: ['reasoning'] });
       // detect changes nothing: the application gets the block as sent.
       if (stream) expect(joinedThinking(seen)).toBe(thinking);
     });

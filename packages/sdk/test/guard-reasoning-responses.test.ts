@@ -105,6 +105,7 @@ describe('a Responses reasoning summary is read by the output guards', () => {
         summary = `The user wants the note sent to ${EMAIL}, so I will draft it.`;
       },
       (mode, seen) => run(mode, stream, seen),
+      ['reasoning'],
     );
 
   it('redact, streamed: the deltas join to the done text, the part, the item and the response', async () => {

@@ -10,7 +10,12 @@ import type {
   OutputGuard,
 } from '../instrumentation/types.ts';
 import { isToolRole } from '../instrumentation/tool-role.ts';
-import { answerCutsOf, outputTextsOf, toolArgumentsOf } from '../instrumentation/output-texts.ts';
+import {
+  answerCutsOf,
+  outputTextsOf,
+  reasoningOf,
+  toolArgumentsOf,
+} from '../instrumentation/output-texts.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
 import { detectMessage, readAnswerParts, redactMessage } from './pii-parts.ts';
 import { PiiBlockLane } from './pii-block-lane.ts';
@@ -130,8 +135,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
 
   /**
    * `fromTool`: every finding was in a tool's output (input_source: "tool"). `foundIn`: where in
-   * the answer, given when its tool calls' arguments held a finding (`tool_arguments`, and
-   * `text` when its text or quotes did too); absent, the text alone.
+   * the answer, given when its tool calls' arguments or the model's reasoning held a finding
+   * (`text`, `tool_arguments`, `reasoning`, in that order, those that held one); absent, the
+   * text alone.
    */
   function record(
     types: string[],
@@ -141,7 +147,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     foundIn?: string[],
   ): void {
     ctx.emit('pii_detected', {
-      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}${foundIn !== undefined ? ' (in tool-call arguments)' : ''}`,
+      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}${foundIn !== undefined ? ` (in ${foundIn.map(placeName).join(', ')})` : ''}`,
       metadata: fromTool
         ? { pii_types: types, direction, input_source: 'tool' }
         : foundIn !== undefined
@@ -226,20 +232,25 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     texts: readonly string[],
     ctx: GuardContext,
     tools: number,
+    reasoning: number,
     cuts: readonly number[] | undefined,
     chunked: boolean,
   ): OutputDecision {
     const found = new Set<string>();
     const out: string[] = [];
-    // The last `tools` texts are tool calls' arguments: where a finding was is said in the event.
-    const firstTool = texts.length - tools;
+    // The last `reasoning` texts are the model's reasoning, the `tools` before them tool calls'
+    // arguments: where a finding was is said in the event.
+    const firstReasoning = texts.length - reasoning;
+    const firstTool = firstReasoning - tools;
     let inText = false;
     let inTools = false;
+    let inReasoning = false;
     for (const [i, t] of texts.entries()) {
       // The answer's parts, when it joins several, are read apart too (pii-parts.ts).
       const parts = i === 0 ? cuts : undefined;
       // JSON numbers need a card word to be cards (pii-json-numbers.ts), as rewriter.whole reads
       // them; not in a streamed answer, which the chunk checks read (and rewrote) as text.
+      // (Reasoning is prose, but rewriter.whole rewrites it too: read as it reads it.)
       const json = !(i === 0 && chunked);
       let types: readonly string[];
       if (mode === 'redact') {
@@ -260,18 +271,13 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
               : detectSensitive(t, redactOptions);
       if (types.length === 0) continue;
       for (const type of types) found.add(type);
-      if (i >= firstTool) inTools = true;
+      if (i >= firstReasoning) inReasoning = true;
+      else if (i >= firstTool) inTools = true;
       else inText = true;
     }
     if (found.size === 0) return allow();
     const types = [...found];
-    record(
-      types,
-      'output',
-      ctx,
-      false,
-      inTools ? (inText ? ['text', 'tool_arguments'] : ['tool_arguments']) : undefined,
-    );
+    record(types, 'output', ctx, false, foundIn(inText, inTools, inReasoning));
     if (mode === 'redact') return { action: 'modify', text: out.join('\n'), reason: 'redacted' };
     return mode === 'block'
       ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
@@ -312,15 +318,18 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       // And an answer joining several parts (Responses parts, Anthropic blocks), read apart too:
       // data whole in one part that the next part's first characters hide in the join.
       const tools = toolArgumentsOf(output);
+      const reasoning = reasoningOf(output);
       const cuts = answerCutsOf(output);
       const texts =
-        output.text.length > maxChars || tools > 0 || cuts !== undefined ? outputTextsOf(output) : undefined;
+        output.text.length > maxChars || tools > 0 || reasoning > 0 || cuts !== undefined
+          ? outputTextsOf(output)
+          : undefined;
       // An answer that is only tool arguments (no text: a chat call's content null) too, so
       // its event says found_in tool_arguments (before, none).
       // A stream's answer was read chunk by chunk (block and redact modes keep a state for it).
       const chunked = streams.get(ctx) !== undefined || redactions.get(ctx) !== undefined;
-      if (texts !== undefined && (texts.length > 1 || cuts !== undefined || tools > 0))
-        return checkTexts(texts, ctx, tools, cuts, chunked);
+      if (texts !== undefined && (texts.length > 1 || cuts !== undefined || tools > 0 || reasoning > 0))
+        return checkTexts(texts, ctx, tools, reasoning, cuts, chunked);
       // A complete JSON answer's numbers are read as tool arguments' are (pii-json-numbers.ts),
       // as the rewrite (rewriter.whole) reads them; a streamed answer as its chunks were.
       if (mode === 'redact') {
@@ -362,6 +371,28 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
  */
 function allow(): { action: 'allow' } {
   return { action: 'allow' };
+}
+
+/**
+ * An answer's `found_in` (docs/formats.md): the places that held a finding, in a fixed order;
+ * undefined when only the text did (the event then carries none, as before tool arguments were read).
+ */
+function foundIn(text: boolean, tools: boolean, reasoning: boolean): string[] | undefined {
+  if (!tools && !reasoning) return undefined;
+  const out: string[] = [];
+  if (text) out.push('text');
+  if (tools) out.push('tool_arguments');
+  if (reasoning) out.push('reasoning');
+  return out;
+}
+
+/** How an event's description names a `found_in` place. */
+function placeName(place: string): string {
+  return place === 'tool_arguments'
+    ? 'tool-call arguments'
+    : place === 'reasoning'
+      ? 'the reasoning'
+      : 'the text';
 }
 
 /** System messages are the operator's, not the user's: they are not scanned. */

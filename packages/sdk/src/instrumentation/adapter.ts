@@ -35,6 +35,12 @@ export interface ResponseSummary {
    */
   toolArguments?: string[];
   /**
+   * Streams: the model's reasoning as streamed (a Responses reasoning item's summary and content,
+   * chat `reasoning_content` / `reasoning`, Anthropic thinking), which the end checks read after
+   * the tool calls' arguments, as it came (tool-arguments.ts reasoningSlot).
+   */
+  reasoning?: string[];
+  /**
    * Streams of one text joining several parts (Responses output_text parts, Anthropic text
    * blocks): where they meet in `text` (output-texts.ts OutputTexts.cuts), for the end check.
    */

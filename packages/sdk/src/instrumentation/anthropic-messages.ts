@@ -129,8 +129,13 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     let args: StreamedArguments | undefined;
     /** The block of the last text delta. */
     let block: number | undefined;
+    /** Each thinking block's thinking_delta pieces joined, by block index: the model's reasoning. */
+    let thinking: StreamedArguments | undefined;
     const addArgs = (key: string, piece: string): void => {
       if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+    };
+    const addThinking = (key: string, piece: string): void => {
+      if (!(thinking ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
     };
     return {
       observe(item: unknown): string {
@@ -147,7 +152,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               const b = obj(block);
               if (b?.type === 'text') readWholeBlock(b, s);
               else if (b?.type === 'thinking' && typeof b.thinking === 'string' && b.thinking.length > 0)
-                addArgs(`m${i}`, b.thinking);
+                addThinking(`m${i}`, b.thinking);
             }
             return '';
           }
@@ -164,7 +169,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             // A thinking block's text sent whole (a proxy's; the API sends '' and then the pieces).
             else if (b?.type === 'thinking') {
               const whole = str(b.thinking);
-              if (whole !== undefined && whole.length > 0) addArgs(`${num(ev.index) ?? 0}`, whole);
+              if (whole !== undefined && whole.length > 0) addThinking(`${num(ev.index) ?? 0}`, whole);
             }
             return '';
           }
@@ -176,10 +181,10 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               const piece = str(d.partial_json);
               if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
             } else if (d?.type === 'thinking_delta') {
-              // The model's reasoning, which reaches the application: read by the end check as
-              // a tool input is, and piiGuard block holds the stream from here (anthropic-thinking.ts).
+              // The model's reasoning, which reaches the application: read by the end check after
+              // the tool inputs, and piiGuard block holds the stream from here (anthropic-thinking.ts).
               const piece = str(d.thinking);
-              if (piece !== undefined && piece.length > 0) addArgs(`${num(ev.index) ?? 0}`, piece);
+              if (piece !== undefined && piece.length > 0) addThinking(`${num(ev.index) ?? 0}`, piece);
             }
             const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
             if (text.length > 0) {
@@ -213,6 +218,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
         toolCalls: [...s.toolCalls],
         ...(s.side === undefined ? {} : { side: [...s.side] }),
         ...(args === undefined ? {} : { toolArguments: args.texts() }),
+        ...(thinking === undefined ? {} : { reasoning: thinking.texts() }),
         ...(s.cuts === undefined ? {} : { cuts: [...s.cuts] }),
       }),
       get complete() {
@@ -220,7 +226,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       },
       // Argument and thinking pieces are read by the end check only.
       get unchecked() {
-        return args !== undefined;
+        return args !== undefined || thinking !== undefined;
       },
       get quotes() {
         return s.side;

@@ -9,8 +9,8 @@ import { UnwritableArguments, type ArgumentSlot } from './tool-arguments.ts';
  * model's reasoning to the application, which may show it (or log it): an address or the system
  * prompt in it leaves as surely as in the answer's text. Before, no output guard read it.
  *
- * Read as the answer's side texts are (with the tool inputs: tool-arguments.ts withToolArguments),
- * so detect reports a finding in it and block blocks the answer (a stream is held from its first
+ * Read as the model's reasoning (after the tool inputs: tool-arguments.ts withToolArguments;
+ * `found_in: ["reasoning"]`), so detect reports a finding in it and block blocks the answer (a stream is held from its first
  * thinking piece to the end check, as from a tool input's). It cannot be rewritten: the block's
  * `signature` covers its text, and the API rejects a changed block when the application sends
  * the conversation back (it must, for a tool-use turn with thinking). So redact, finding
@@ -37,6 +37,7 @@ export function thinkingSlot(b: Record<string, unknown> | undefined, out: Argume
   if (typeof read !== 'string' || read.length === 0) return;
   out.push({
     read,
+    kind: 'reasoning',
     write(next) {
       if (next !== read) throw unwritable();
     },

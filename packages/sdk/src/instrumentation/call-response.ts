@@ -166,6 +166,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
               texts.side.length === 0 ? texts.answer : [...texts.answer, ...texts.side],
               texts.tools,
               texts.cuts,
+              texts.reasoning,
             );
       result = runOutputGuards(guards, output, call.ctx, call.runtime.metrics);
     } catch (err) {

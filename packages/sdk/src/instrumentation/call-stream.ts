@@ -247,11 +247,14 @@ function endOutput(summary: ResponseSummary): GuardOutput {
   const answer = summary.texts ?? [summary.text];
   // Tool calls' arguments (tool-arguments.ts): after the quotes, the guards told which they are.
   // Read as the plain answer's are: escapes' letters as spaces (readableJson).
+  // The model's reasoning after them, read as it came (prose, not JSON).
   const tools = summary.toolArguments?.map(readableJson);
-  if (tools !== undefined && tools.length > 0) {
-    const after = [...side, ...tools];
+  const reasoning = summary.reasoning;
+  if ((tools !== undefined && tools.length > 0) || (reasoning !== undefined && reasoning.length > 0)) {
+    const after = [...side, ...(tools ?? []), ...(reasoning ?? [])];
     const output = { text: `${summary.text}\n${after.join('\n')}`, toolCalls: summary.toolCalls };
-    return withOutputTexts(output, [...answer, ...after], tools.length, summary.cuts);
+    const n = reasoning?.length ?? 0;
+    return withOutputTexts(output, [...answer, ...after], tools?.length ?? 0, summary.cuts, n);
   }
   const text = side.length === 0 ? summary.text : `${summary.text}\n${side.join('\n')}`;
   const output = { text, toolCalls: summary.toolCalls };

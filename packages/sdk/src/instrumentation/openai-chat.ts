@@ -13,6 +13,7 @@ import {
 } from './adapter.ts';
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { chatReasoningSlots, readReasoningPieces } from './chat-reasoning.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
@@ -116,6 +117,8 @@ export const openaiChatAdapter: ProviderAdapter = {
     let refusals: Map<number, string> | undefined;
     /** Each tool call's argument pieces joined: read by the end check after the side texts. */
     let args: StreamedArguments | undefined;
+    /** Each choice's reasoning pieces joined (chat-reasoning.ts): read by the end check last. */
+    const reasoning: { reasoning?: StreamedArguments } = {};
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -140,6 +143,13 @@ export const openaiChatAdapter: ProviderAdapter = {
             }
             delta += content;
           }
+          // The model's reasoning (chat-reasoning.ts): two property reads when there is none.
+          if (
+            (typeof d?.reasoning_content === 'string' || typeof d?.reasoning === 'string') &&
+            !readReasoningPieces(num(choice?.index) ?? 0, d, reasoning) &&
+            guarded
+          )
+            throw tooManyToolCalls();
           for (const tc of arr(d?.tool_calls)) {
             for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
             // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
@@ -197,6 +207,7 @@ export const openaiChatAdapter: ProviderAdapter = {
           out.side = side;
         }
         if (args !== undefined) out.toolArguments = args.texts();
+        if (reasoning.reasoning !== undefined) out.reasoning = reasoning.reasoning.texts();
         return out;
       },
 
@@ -206,9 +217,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       get quotes() {
         return s.side;
       },
-      // Refusal and argument pieces are read by the end check only.
+      // Refusal, argument and reasoning pieces are read by the end check only.
       get unchecked() {
-        return refusals !== undefined || args !== undefined;
+        return refusals !== undefined || args !== undefined || reasoning.reasoning !== undefined;
       },
       // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
       get text() {
@@ -242,6 +253,9 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (hasRefusal(message)) side.push(message.refusal);
     if (message.tool_calls !== undefined || message.function_call !== undefined)
       chatToolArguments(message, (calls ??= []));
+    // The model's reasoning, some servers' (chat-reasoning.ts).
+    if (typeof message.reasoning_content === 'string' || typeof message.reasoning === 'string')
+      chatReasoningSlots(message, (calls ??= []));
   }
   const texts = plainChatTexts(data, choices, answer, side);
   return calls === undefined ? texts : withToolArguments(texts, calls);

@@ -14,6 +14,7 @@ import {
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import {
+  reasoningSlot,
   StreamedArguments,
   textSlot,
   tooManyToolCalls,
@@ -22,7 +23,7 @@ import {
 } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { promptVariableMessages, withPromptVariables } from './responses-prompt-variables.ts';
-import { summaryKey } from './responses-reasoning.ts';
+import { contentKey, reasoningKey, reasoningTexts, summaryKey } from './responses-reasoning.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -131,6 +132,12 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let partContent: number | undefined;
     /** Each tool call's argument pieces joined (replaced by its done event's): for the end check. */
     let args: StreamedArguments | undefined;
+    /** Each reasoning text's pieces joined, by item and summary / content index (responses-reasoning.ts). */
+    let reasoning: StreamedArguments | undefined;
+    const setReasoning = (key: string, text: string, whole: boolean): void => {
+      const r = (reasoning ??= new StreamedArguments());
+      if (!(whole ? r.set(key, text) : r.add(key, text)) && guarded) throw tooManyToolCalls();
+    };
     /**
      * The tools the output_item events call, by output index and name: the end check's calls when no
      * terminal event came. Read from the terminal event only, a stream cut after a call's items
@@ -204,8 +211,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           type === 'response.reasoning_summary_part.added' ||
           type === 'response.reasoning_summary_part.done'
         ) {
-          // A reasoning summary's text, by item and summary index: read by the end check as a
-          // hosted call's input, and piiGuard block holds the stream from here (responses-reasoning.ts).
+          // A reasoning summary's text, by item and summary index: read by the end check as the
+          // model's reasoning, and piiGuard block holds the stream from here (responses-reasoning.ts).
           const delta = type === 'response.reasoning_summary_text.delta';
           const piece = str(
             delta
@@ -214,15 +221,32 @@ export const openaiResponsesAdapter: ProviderAdapter = {
                 ? ev?.text
                 : obj(ev?.part)?.text,
           );
-          if (piece !== undefined && piece.length > 0) {
-            const a = (args ??= new StreamedArguments());
-            if (!(delta ? a.add(summaryKey(ev), piece) : a.set(summaryKey(ev), piece)) && guarded)
-              throw tooManyToolCalls();
-          }
+          if (piece !== undefined && piece.length > 0) setReasoning(summaryKey(ev), piece, !delta);
+          return '';
+        }
+        if (type === 'response.reasoning_text.delta' || type === 'response.reasoning_text.done') {
+          // A reasoning item's content (`reasoning_text`), by item and content index, as a summary.
+          const delta = type === 'response.reasoning_text.delta';
+          const piece = str(delta ? ev?.delta : ev?.text);
+          if (piece !== undefined && piece.length > 0) setReasoning(contentKey(ev), piece, !delta);
+          return '';
+        }
+        if (
+          (type === 'response.content_part.added' || type === 'response.content_part.done') &&
+          obj(ev?.part)?.type === 'reasoning_text'
+        ) {
+          // A reasoning_text part whole (its added event's text, its done event's).
+          const whole = str(obj(ev?.part)?.text);
+          if (whole !== undefined && whole.length > 0) setReasoning(contentKey(ev), whole, true);
           return '';
         }
         if (type === 'response.output_item.added' || type === 'response.output_item.done') {
           const item = obj(ev?.item);
+          // A reasoning item's texts whole, by their own indexes (the keys their events give them).
+          for (const [holder, field, key] of reasoningTexts(item)) {
+            const whole = holder[field] as string;
+            if (whole.length > 0) setReasoning(reasoningKey(item, ev?.output_index, key), whole, true);
+          }
           // A hosted call's input (a search query) whole in its item: read by the end check, and
           // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
           const inputs = hostedInputs(item);
@@ -321,13 +345,19 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const extra = args.texts().filter((a) => !read.has(a));
           if (extra.length > 0) out.toolArguments = [...(out.toolArguments ?? []), ...extra];
         }
+        if (reasoning !== undefined) {
+          // The same for the reasoning: what the terminal response does not repeat was delivered.
+          const read = new Set(out.reasoning);
+          const extra = reasoning.texts().filter((r) => !read.has(r));
+          if (extra.length > 0) out.reasoning = [...(out.reasoning ?? []), ...extra];
+        }
         return out;
       },
       get quotes() {
         return quotes;
       },
       get unchecked() {
-        return refusing || unreadRepeat || args !== undefined;
+        return refusing || unreadRepeat || args !== undefined || reasoning !== undefined;
       },
       get complete() {
         return done;
@@ -336,13 +366,18 @@ export const openaiResponsesAdapter: ProviderAdapter = {
   },
 };
 
-/** The `function_call` items' `arguments` and `custom_tool_call` items' `input` (tool-arguments.ts). */
+/**
+ * The `function_call` items' `arguments` and `custom_tool_call` items' `input`, the hosted and
+ * executor tools' inputs (tool-arguments.ts), and the reasoning items' texts (responses-reasoning.ts).
+ */
 function responsesToolArguments(data: unknown): ArgumentSlot[] {
   const out: ArgumentSlot[] = [];
   for (const item of arr(obj(data)?.output)) {
     const o = obj(item);
     if (o?.type === 'function_call') textSlot(o, 'arguments', out);
     else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
+    else if (o?.type === 'reasoning')
+      for (const [holder, field] of reasoningTexts(o)) reasoningSlot(holder, field, out);
     else for (const [holder, field] of hostedInputs(o)) textSlot(holder, field, out);
   }
   return out;
@@ -429,6 +464,10 @@ function readResponseObject(data: unknown): ResponseSummary {
     for (const [holder, field] of hostedInputs(o)) {
       const h = holder[field] as string;
       if (h.length > 0) (s.toolArguments ??= []).push(h);
+    }
+    for (const [holder, field] of reasoningTexts(o)) {
+      const r = holder[field] as string;
+      if (r.length > 0) (s.reasoning ??= []).push(r);
     }
     for (const part of arr(o?.content)) {
       const p = obj(part);

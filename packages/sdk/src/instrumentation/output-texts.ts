@@ -39,6 +39,11 @@ export interface OutputTexts {
    */
   readonly tools?: number;
   /**
+   * How many of the side texts, the last ones (after the tool calls' arguments), are the
+   * model's reasoning (tool-arguments.ts reasoningSlot); absent: none.
+   */
+  readonly reasoning?: number;
+  /**
    * Where the parts of `answer[0]` meet, when it joins several read back to back (Responses
    * output_text parts, Anthropic text blocks): offsets into it. piiGuard reads the parts apart
    * too (pii-parts.ts), as on the input side: 'jane@example.com' + '42' joins to no address.
@@ -73,24 +78,27 @@ export const OUTPUT_TEXTS: unique symbol = Symbol('llmsec.outputTexts');
 interface TextsView {
   readonly joined: string;
   readonly texts: readonly string[];
-  /** How many of `texts`, the last ones, are tool calls' arguments. */
+  /** How many of `texts`, before the reasoning, are tool calls' arguments. */
   readonly tools: number;
+  /** How many of `texts`, the last ones, are the model's reasoning. */
+  readonly reasoning: number;
   /** Where the parts of `texts[0]` meet (OutputTexts.cuts). */
   readonly cuts: readonly number[] | undefined;
 }
 
 /**
- * `output` with the texts its text joins (`texts`, whose guardTextOf is `text`), the last
- * `tools` of them tool calls' arguments.
+ * `output` with the texts its text joins (`texts`, whose guardTextOf is `text`): the last
+ * `reasoning` of them the model's reasoning, the `tools` before those tool calls' arguments.
  */
 export function withOutputTexts<T extends GuardOutput>(
   output: T,
   texts: readonly string[],
   tools = 0,
   cuts?: readonly number[],
+  reasoning = 0,
 ): T {
   return Object.assign(output, {
-    [OUTPUT_TEXTS]: { joined: output.text, texts, tools, cuts } satisfies TextsView,
+    [OUTPUT_TEXTS]: { joined: output.text, texts, tools, cuts, reasoning } satisfies TextsView,
   });
 }
 
@@ -107,6 +115,15 @@ export function answerCutsOf(output: GuardOutput): readonly number[] | undefined
 export function toolArgumentsOf(output: GuardOutput): number {
   const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
   return v !== undefined && v.joined === output.text ? v.tools : 0;
+}
+
+/**
+ * How many of the texts outputTextsOf gives, the last ones, are the model's reasoning (after the
+ * tool calls' arguments toolArgumentsOf counts; 0 when none, or when a guard before rewrote the text).
+ */
+export function reasoningOf(output: GuardOutput): number {
+  const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
+  return v !== undefined && v.joined === output.text ? v.reasoning : 0;
 }
 
 /**

@@ -1,5 +1,4 @@
 import { obj } from './adapter.ts';
-import { reasoningSummaries } from './responses-reasoning.ts';
 
 /**
  * What a Responses answer's tool calls that are not functions hand on, read as tool-call
@@ -75,10 +74,6 @@ export function hostedInputs(
     case 'computer_call':
       typed(obj(item.action), out);
       if (Array.isArray(item.actions)) for (const a of item.actions) typed(obj(a), out);
-      break;
-    case 'reasoning':
-      // Not a call: the model's reasoning summary, read and rewritten the same way (responses-reasoning.ts).
-      reasoningSummaries(item.summary, out);
       break;
     default:
       break;

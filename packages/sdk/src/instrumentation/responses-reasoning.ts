@@ -1,43 +1,73 @@
 import { num, str } from './adapter.ts';
 
 /**
- * A Responses `reasoning` item's summary (`summary[].text`, streamed as
+ * A Responses `reasoning` item's texts: its summary (`summary[].text`, streamed as
  * `response.reasoning_summary_text.delta` / `.done` and repeated in
- * `response.reasoning_summary_part.added` / `.done`, the item's done event and the final
- * response): the model's reasoning, handed to the application, which may show it. An address or
- * the system prompt in it leaves as surely as in the answer. Before, no output guard read it.
+ * `response.reasoning_summary_part.added` / `.done`) and its content (`content[]` parts of type
+ * `reasoning_text`, the raw chain of thought some servers send, e.g. open-weight models behind
+ * OpenAI-compatible servers; streamed as `response.reasoning_text.delta` / `.done` and repeated
+ * in `response.content_part.added` / `.done`), each repeated in the item's done event and the
+ * final response. The model's reasoning, handed to the application, which may show it: an
+ * address or the system prompt in it leaves as surely as in the answer. Before, no output guard
+ * read the content (nor, until a6c3071, the summary), and a finding in the summary was reported
+ * as found in `tool_arguments`.
  *
- * Read and rewritten as a hosted call's input is (responses-hosted-inputs.ts, tool-arguments.ts):
- * a side text of the answer each, so detect reports a finding in it, block blocks the answer
- * (a stream is held from its first summary piece to the end check) and redact rewrites it whole:
- * the pieces go out empty, the text whole, rewritten, in one delta just before its done event,
- * and the part, item and response that repeat it carry the same rewrite
- * (responses-stream-rewrite.ts). No signature covers a summary's text (the API takes a
- * reasoning item back by its id, or by its `encrypted_content`), unlike an Anthropic thinking
- * block's (anthropic-thinking.ts), so it is rewritten as the answer is.
+ * Read as the model's reasoning (tool-arguments.ts reasoningSlot: a side text of the answer after
+ * the tool inputs, reported as found in `reasoning`), so detect reports a finding in it, block
+ * blocks the answer (a stream is held from its first reasoning piece to the end check) and
+ * redact rewrites it whole: the pieces go out empty, the text whole, rewritten, in one delta just
+ * before its done event, and the part, item and response that repeat it carry the same rewrite
+ * (responses-stream-rewrite.ts). No signature covers these texts (the API takes a reasoning item
+ * back by its id, or by its `encrypted_content`), unlike an Anthropic thinking block's
+ * (anthropic-thinking.ts), so they are rewritten as the answer is.
  *
- * Not read: a reasoning item's `content` (`reasoning_text`, the raw chain of thought some
- * servers stream as `response.reasoning_text.*`; OpenAI's models send none) and its
- * `encrypted_content` (opaque).
+ * Not read: its `encrypted_content` (opaque).
  */
 
-/** Each summary entry's `text`, as [holder, field] (the entry is rewritten in place). */
-export function reasoningSummaries(summary: unknown, out: Array<[Record<string, unknown>, string]>): void {
-  if (!Array.isArray(summary)) return;
-  for (const s of summary as unknown[]) {
-    if (typeof s !== 'object' || s === null) continue;
-    const entry = s as Record<string, unknown>;
-    if (typeof entry.text === 'string') out.push([entry, 'text']);
+/** One reasoning text: its holder and field (rewritten in place) and its key in the item. */
+export type ReasoningText = [holder: Record<string, unknown>, field: string, key: string];
+
+/**
+ * The item's summary entries' and `reasoning_text` parts' `text`, each keyed by its own index
+ * (`s0`, `c1`), as the stream's events name it (summaryKey, contentKey): an entry without text
+ * takes no place of another's. Empty for any other item.
+ */
+export function reasoningTexts(item: Record<string, unknown> | undefined): ReasoningText[] {
+  const out: ReasoningText[] = [];
+  if (item?.type !== 'reasoning') return out;
+  listed(item.summary, 's', undefined, out);
+  listed(item.content, 'c', 'reasoning_text', out);
+  return out;
+}
+
+function listed(list: unknown, prefix: string, type: string | undefined, out: ReasoningText[]): void {
+  if (!Array.isArray(list)) return;
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as unknown;
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    if ((type === undefined || e.type === type) && typeof e.text === 'string')
+      out.push([e, 'text', `${prefix}${i}`]);
   }
 }
 
-/**
- * The key a streamed summary's text has among the stream's tool-call arguments
- * (StreamedArguments): the one its item's done event gives it (`${id}:${n}:text`,
- * openai-responses.ts), so the done item and the terminal response replace the pieces, not
- * add a copy.
- */
+/** The key of a reasoning item's text in the stream: its item (id, else output index) and `key`. */
+export function reasoningKey(
+  item: Record<string, unknown> | undefined,
+  outputIndex: unknown,
+  key: string,
+): string {
+  return `${str(item?.id) ?? `#${num(outputIndex) ?? 0}`}:${key}`;
+}
+
+/** The key of a streamed summary's text (its `summary_index`), as reasoningTexts keys it in its item. */
 export function summaryKey(ev: Record<string, unknown> | undefined): string {
   const id = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
-  return `${id}:${num(ev?.summary_index) ?? 0}:text`;
+  return `${id}:s${num(ev?.summary_index) ?? 0}`;
+}
+
+/** The key of a streamed reasoning_text part (its `content_index`), as reasoningTexts keys it. */
+export function contentKey(ev: Record<string, unknown> | undefined): string {
+  const id = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
+  return `${id}:c${num(ev?.content_index) ?? 0}`;
 }

@@ -6,6 +6,7 @@ import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { hostedInputs } from './responses-hosted-inputs.ts';
 import { ItemRun } from './stream.ts';
+import { reasoningTexts } from './responses-reasoning.ts';
 import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
@@ -86,6 +87,11 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       break;
     case 'response.content_part.added':
     case 'response.content_part.done':
+      // A reasoning item's reasoning_text part: its text whole, as the item's other repeats.
+      if (obj(ev.part)?.type === 'reasoning_text') {
+        rewriteReasoning(obj(ev.part)!, 'text', rw);
+        break;
+      }
       rewriteItems(undefined, [{ content: [ev.part] }], [num(ev.output_index)], num(ev.content_index), rw);
       break;
     case 'response.output_item.added':
@@ -135,20 +141,25 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       rewriteArguments(ev, 'code', rw);
       return wholeDeltaBefore(ev, 'code', 'response.code_interpreter_call_code.delta', rw);
     case 'response.reasoning_summary_text.delta':
-      // A reasoning summary goes out as a call's arguments do (responses-reasoning.ts): its
-      // pieces empty, its text whole, rewritten, in one delta before its done event.
+    case 'response.reasoning_text.delta':
+      // A reasoning summary or content part goes out as a call's arguments do
+      // (responses-reasoning.ts): its pieces empty, its text whole, rewritten, in one delta
+      // before its done event.
       if (typeof ev.delta === 'string' && ev.delta.length > 0) {
         ev.delta = '';
         keptBack(rw, ev);
       }
       break;
     case 'response.reasoning_summary_text.done':
-      rewriteArguments(ev, 'text', rw);
+      rewriteReasoning(ev, 'text', rw);
       return wholeDeltaBefore(ev, 'text', 'response.reasoning_summary_text.delta', rw);
+    case 'response.reasoning_text.done':
+      rewriteReasoning(ev, 'text', rw);
+      return wholeDeltaBefore(ev, 'text', 'response.reasoning_text.delta', rw);
     case 'response.reasoning_summary_part.added':
     case 'response.reasoning_summary_part.done': {
       const part = obj(ev.part);
-      if (part !== undefined) rewriteArguments(part, 'text', rw);
+      if (part !== undefined) rewriteReasoning(part, 'text', rw);
       break;
     }
     case 'response.output_text.annotation.added':
@@ -190,6 +201,12 @@ function rewriteArguments(holder: Record<string, unknown>, field: string, rw: St
   if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
 }
 
+/** A reasoning text (responses-reasoning.ts): prose, rewritten whole as it is (no JSON read). */
+function rewriteReasoning(holder: Record<string, unknown>, field: string, rw: StreamItemRewrite): void {
+  const raw = holder[field];
+  if (typeof raw === 'string' && raw.length > 0) holder[field] = rw.whole(raw);
+}
+
 /**
  * Per stream (its StreamItemRewrite): the calls whose argument pieces were emptied, by output
  * index (and command index: a shell_call's commands each go out whole).
@@ -200,9 +217,11 @@ function callKey(ev: Record<string, unknown>): string {
   const o = num(ev.output_index) ?? 0;
   const c = num(ev.command_index);
   if (c !== undefined) return `${o}:${c}`;
-  // A reasoning item's summaries each go out whole.
+  // A reasoning item's summaries and content parts each go out whole.
   const s = num(ev.summary_index);
-  return s === undefined ? `${o}` : `${o}:s${s}`;
+  if (s !== undefined) return `${o}:s${s}`;
+  const r = num(ev.content_index);
+  return r === undefined ? `${o}` : `${o}:c${r}`;
 }
 
 function keptBack(rw: StreamItemRewrite, ev: Record<string, unknown>): void {
@@ -243,6 +262,7 @@ function wholeDeltaBefore(
     delta.command_index = ev.command_index;
   }
   if (ev.summary_index !== undefined) delta.summary_index = ev.summary_index;
+  if (ev.content_index !== undefined) delta.content_index = ev.content_index;
   return new ItemRun([delta, ev]);
 }
 
@@ -252,6 +272,8 @@ function rewriteCallItems(items: readonly unknown[], rw: StreamItemRewrite): voi
     const o = obj(item);
     if (o?.type === 'function_call') rewriteArguments(o, 'arguments', rw);
     else if (o?.type === 'custom_tool_call') rewriteArguments(o, 'input', rw);
+    else if (o?.type === 'reasoning')
+      for (const [holder, field] of reasoningTexts(o)) rewriteReasoning(holder, field, rw);
     else for (const [holder, field] of hostedInputs(o)) rewriteArguments(holder, field, rw);
   }
 }

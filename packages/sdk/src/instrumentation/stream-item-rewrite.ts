@@ -7,6 +7,7 @@ import {
   rewriteWholeInput,
   sendInputBefore,
 } from './anthropic-tool-input-rewrite.ts';
+import { rewriteChatReasoning } from './chat-reasoning.ts';
 import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
@@ -48,6 +49,8 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       d.annotations = placeAnnotations(d.annotations, offsetsOf(rw, num(choice?.index) ?? 0));
     }
     if (choice !== undefined) {
+      // The reasoning first: sent whole (rewritten) in the chunk that ends it (chat-reasoning.ts).
+      rewriteChatReasoning(choice, d, rw);
       rewriteRefusalPiece(choice, d, rw);
       rewriteChatToolArguments(choice, d, rw);
     }

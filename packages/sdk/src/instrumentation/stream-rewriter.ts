@@ -108,4 +108,9 @@ export interface StreamItemRewrite {
    * created empty with the stream, so a chunk finds it without a lookup.
    */
   readonly offsets: { first?: StreamOffsets; others?: Map<number, StreamOffsets> };
+  /**
+   * Per stream, a chat stream's reasoning pieces kept back, by choice and field
+   * (chat-reasoning.ts): set on the first, so a chunk of a stream without any needs no lookup.
+   */
+  reasoning?: Map<string, string>;
 }

@@ -52,6 +52,13 @@ export class UnwritableArguments extends Error {
 /** One tool call's arguments: the text read and how a rewrite of it is written back. */
 export interface ArgumentSlot {
   readonly read: string;
+  /**
+   * `reasoning`: the model's reasoning, not a tool's input (a Responses reasoning item's texts:
+   * responses-reasoning.ts; a chat message's reasoning: chat-reasoning.ts; an Anthropic thinking
+   * block: anthropic-thinking.ts), read after the tool inputs and reported as found in
+   * `reasoning`. Absent: a tool call's (or a hosted or executor tool's) input.
+   */
+  readonly kind?: 'reasoning';
   /** Writes `next` (a rewrite of `read`) back; throws UnwritableArguments when it cannot. */
   write(next: string): void;
 }
@@ -360,25 +367,53 @@ function isJson(s: string): boolean {
 }
 
 /**
- * `t` with the arguments read after its side texts; `tools` says how many of the side texts
- * they are (the last ones). No slots: `t` itself (an answer without tool calls pays nothing).
+ * `t` with the arguments read after its side texts, the reasoning (slots of kind `reasoning`)
+ * after them: `tools` says how many of the side texts are arguments, `reasoning` how many, the
+ * last ones, are reasoning. No slots: `t` itself (an answer without tool calls pays nothing).
  */
 export function withToolArguments(t: OutputTexts, slots: readonly ArgumentSlot[]): OutputTexts {
   if (slots.length === 0) return t;
   const n = t.side.length;
+  // The arguments, then the reasoning: written back in that order too.
+  let ordered = slots;
+  let reasoning = 0;
+  for (const s of slots) if (s.kind === 'reasoning') reasoning++;
+  if (reasoning > 0)
+    ordered = [
+      ...slots.filter((s) => s.kind !== 'reasoning'),
+      ...slots.filter((s) => s.kind === 'reasoning'),
+    ];
   const side = [...t.side];
-  for (const s of slots) side.push(s.read);
+  for (const s of ordered) side.push(s.read);
   return {
     answer: t.answer,
     side,
-    tools: slots.length,
+    tools: ordered.length - reasoning,
+    ...(reasoning === 0 ? {} : { reasoning }),
     ...(t.cuts === undefined ? {} : { cuts: t.cuts }),
     write(answer, nextSide) {
       // The arguments first: one that cannot be written throws before the texts change.
-      for (const [i, s] of slots.entries()) s.write(nextSide[n + i] ?? '');
+      for (const [i, s] of ordered.entries()) s.write(nextSide[n + i] ?? '');
       return t.write(answer, nextSide.length > n ? nextSide.slice(0, n) : nextSide);
     },
   };
+}
+
+/**
+ * The model's reasoning in a string field (a Responses reasoning item's summary or content
+ * text, a chat message's reasoning_content): read as it is (prose the application shows, not
+ * JSON: no escape is decoded) and written back as redact rewrote it.
+ */
+export function reasoningSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
+  const read = holder[field];
+  if (typeof read !== 'string' || read.length === 0) return;
+  out.push({
+    read,
+    kind: 'reasoning',
+    write(next) {
+      holder[field] = next;
+    },
+  });
 }
 
 /**
@@ -396,9 +431,21 @@ export class StreamedArguments {
     return true;
   }
 
-  /** A done event's arguments whole: they replace the pieces. */
+  /**
+   * A done event's arguments whole: they replace the pieces. Text the key held that the whole
+   * does not begin with (an output_item.added item's text its done item changed, pieces a
+   * server's done event contradicts) was delivered all the same: it is kept, as a text of its
+   * own under the cap. Before, it was dropped, and the end check (detect mode's only read)
+   * never read it.
+   */
   set(key: string, whole: string): boolean {
-    if (!this.calls.has(key) && this.calls.size >= MAX_TOOL_CALLS) return false;
+    const before = this.calls.get(key);
+    if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
+    if (before !== undefined && before.length > 0 && !whole.startsWith(before)) {
+      const was = `${key}\u0000${this.calls.size}`;
+      if (this.calls.size >= MAX_TOOL_CALLS) return false;
+      this.calls.set(was, before);
+    }
     this.calls.set(key, whole);
     return true;
   }
