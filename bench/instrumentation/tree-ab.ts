@@ -1,12 +1,13 @@
 /**
  * A/B (and A/A) of the instrumented call between two source trees in one process (issue 13):
  *
- *   node --conditions=@llmsec/source bench/instrumentation/tree-ab.ts --b <dir> [--a <dir>] [--rounds 60] [--calls 400] [--stream]
+ *   node --conditions=@llmsec/source bench/instrumentation/tree-ab.ts --b <dir> [--a <dir>] [--rounds 60] [--calls 400] [--stream] [--guards]
  *
  * `--a` (default: this checkout) and `--b` are trees of this repository (`git archive <rev>`
  * unpacked, with this node_modules linked and its own `@llmsec/*` links, as /tmp/basec4); each
  * side is that tree's `instrumentClient` and `SecurityEvents` with its own core, its local
- * histograms attached as setupLlmsec attaches them (otel-providers.ts), no guards. Plain, A and
+ * histograms attached as setupLlmsec attaches them (otel-providers.ts), no guards (`--guards`:
+ * that tree's defaultGuards(), for changes to the guards or their plumbing). Plain, A and
  * B are timed back to back in a new random order each round; printed per round, paired: A
  * minus B (median and IQR, CPU µs per call) and A / B, in process CPU and in the main thread's
  * CPU (process CPU also counts the JIT's and GC's helper threads).
@@ -22,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { instrumentClient as InstrumentClient } from '../../packages/sdk/src/instrumentation/index.ts';
 import type { SecurityEvents as Events } from '../../packages/sdk/src/security-events.ts';
 import type { LocalHistograms as Histograms } from '../../packages/sdk/src/local-histograms.ts';
+import type { defaultGuards as DefaultGuards } from '../../packages/sdk/src/guards/index.ts';
 import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '60' },
     calls: { type: 'string', default: '400' },
     stream: { type: 'boolean', default: false },
+    guards: { type: 'boolean', default: false },
   },
 });
 if (values.b === undefined) throw new Error('tree-ab: --b <tree> is required');
@@ -43,6 +46,7 @@ interface Tree {
   instrumentClient: typeof InstrumentClient;
   SecurityEvents: typeof Events;
   LocalHistograms: typeof Histograms;
+  defaultGuards: typeof DefaultGuards;
 }
 async function load(dir: string): Promise<Tree> {
   const at = async <T>(file: string): Promise<T> =>
@@ -51,6 +55,7 @@ async function load(dir: string): Promise<Tree> {
     ...(await at<{ instrumentClient: typeof InstrumentClient }>('instrumentation/index.ts')),
     ...(await at<{ SecurityEvents: typeof Events }>('security-events.ts')),
     ...(await at<{ LocalHistograms: typeof Histograms }>('local-histograms.ts')),
+    ...(await at<{ defaultGuards: typeof DefaultGuards }>('guards/index.ts')),
   };
 }
 const a = await load(values.a);
@@ -66,8 +71,14 @@ const make = (): OpenAI =>
   });
 const clients: Record<'plain' | 'A' | 'B', OpenAI> = {
   plain: make(),
-  A: a.instrumentClient(make(), { events: new a.SecurityEvents() }),
-  B: b.instrumentClient(make(), { events: new b.SecurityEvents() }),
+  A: a.instrumentClient(make(), {
+    events: new a.SecurityEvents(),
+    ...(values.guards ? { guards: a.defaultGuards() } : {}),
+  }),
+  B: b.instrumentClient(make(), {
+    events: new b.SecurityEvents(),
+    ...(values.guards ? { guards: b.defaultGuards() } : {}),
+  }),
 };
 type Name = keyof typeof clients;
 const names: Name[] = ['plain', 'A', 'B'];
@@ -100,7 +111,7 @@ function quartiles(xs: number[]): string {
   return `${at(0.5)} (IQR ${at(0.25)}..${at(0.75)})`;
 }
 process.stdout.write(
-  `A ${values.a}\nB ${values.b}\n${rounds} rounds x ${calls} calls${stream ? ', streamed' : ''}\n`,
+  `A ${values.a}\nB ${values.b}\n${rounds} rounds x ${calls} calls${stream ? ', streamed' : ''}${values.guards ? ', default guards' : ''}\n`,
 );
 for (const [k, label] of [
   [0, 'process'],

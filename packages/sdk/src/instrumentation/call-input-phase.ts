@@ -18,19 +18,29 @@ export interface InputPhaseCall extends LeaseHolder {
  */
 export function runInputPhase(call: InputPhaseCall, options: { body?: unknown }): Promise<void> | undefined {
   const guards = call.adapter.guarded ? call.runtime.inputGuards : [];
-  let result: InputResult | Promise<InputResult> | undefined;
-  if (guards.length > 0) {
-    result = runInputGuards(guards, call.guardView(), call.ctx, call.runtime.metrics);
-  }
-  const after = (r: InputResult | undefined): Promise<void> | undefined => {
-    if (r?.modified === true)
-      options.body = call.adapter.applyInput(
-        obj(options.body) ?? call.body,
-        r.input.messages,
-        r.input.system,
-      );
-    return acquireLease(call);
-  };
-  if (result instanceof Promise) return result.then(after);
-  return after(result);
+  if (guards.length === 0) return acquireLease(call);
+  const result = runInputGuards(guards, call.guardView(), call.ctx, call.runtime.metrics);
+  // The synchronous chain (the defaults') goes on without a closure or a context made per
+  // call (issue 13): the one closure is made in a function of its own, for async guards only.
+  if (result instanceof Promise) return afterAsyncGuards(result, call, options);
+  return afterInputGuards(call, options, result);
+}
+
+function afterAsyncGuards(
+  result: Promise<InputResult>,
+  call: InputPhaseCall,
+  options: { body?: unknown },
+): Promise<void> {
+  return result.then((r) => afterInputGuards(call, options, r));
+}
+
+/** The guards' rewrite put on the request body, then the lease. */
+function afterInputGuards(
+  call: InputPhaseCall,
+  options: { body?: unknown },
+  r: InputResult,
+): Promise<void> | undefined {
+  if (r.modified)
+    options.body = call.adapter.applyInput(obj(options.body) ?? call.body, r.input.messages, r.input.system);
+  return acquireLease(call);
 }

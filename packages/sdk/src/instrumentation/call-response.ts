@@ -173,24 +173,47 @@ function onData(call: RespondingCall, data: unknown): unknown {
       call.fail(err, summary);
       throw err;
     }
-    const finish = (r: OutputResult): unknown => {
-      const out = r.text === undefined ? data : rewritten(call, data, texts, r.text, r.by, summary);
-      call.complete(summary);
-      return out;
-    };
-    if (result instanceof Promise) {
-      return result.then(finish, (err: unknown) => {
-        call.fail(err, summary);
-        throw err;
-      });
-    }
-    return finish(result);
+    if (result instanceof Promise) return afterAsyncGuards(result, call, data, texts, summary);
+    return afterOutputGuards(result, call, data, texts, summary);
   } catch (err) {
     if (err instanceof OutputBlockedError) throw err;
     reportTelemetryError('instrumentation', err);
     if (!call.ended) call.complete(undefined);
     return data;
   }
+}
+
+/**
+ * The output guards passed: the response as the application gets it (their rewrite written
+ * back), and the call completes. A function of its own, not a closure in onData: the defaults'
+ * synchronous chain then makes no closure, nor onData a context, per call (issue 13).
+ */
+function afterOutputGuards(
+  r: OutputResult,
+  call: RespondingCall,
+  data: unknown,
+  texts: OutputTexts | undefined,
+  summary: ResponseSummary,
+): unknown {
+  const out = r.text === undefined ? data : rewritten(call, data, texts, r.text, r.by, summary);
+  call.complete(summary);
+  return out;
+}
+
+function afterAsyncGuards(
+  result: Promise<OutputResult>,
+  call: RespondingCall,
+  data: unknown,
+  texts: OutputTexts | undefined,
+  summary: ResponseSummary,
+): Promise<unknown> {
+  return result.then(
+    (r) => afterOutputGuards(r, call, data, texts, summary),
+    (err: unknown) => {
+      call.fail(err, summary);
+      throw err;
+    },
+  );
 }
 
 /**

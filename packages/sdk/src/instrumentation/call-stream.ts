@@ -4,13 +4,13 @@ import { failClosedOutput } from './guard-decisions.ts';
 import { reportTelemetryError } from '../errors.ts';
 import { runOutputGuards } from './guard-runner.ts';
 import type { LlmRuntime } from './runtime.ts';
-import { observeStream } from './stream.ts';
+import { observeStream, type StreamObserver } from './stream.ts';
 import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { WITHHELD, withOutputTexts } from './output-texts.ts';
 import { StreamText } from './stream-text.ts';
 import type { StreamItemRewrite, StreamRewriter } from './stream-rewriter.ts';
 import { readableJson, UnwritableArguments } from './tool-arguments.ts';
-import type { GuardContext, GuardOutput } from './types.ts';
+import type { GuardContext, GuardOutput, OutputGuard } from './types.ts';
 
 /** What stream observation needs from its call (LlmCall implements it). */
 export interface StreamingCall {
@@ -31,65 +31,115 @@ export interface StreamingCall {
  * whole text, then the call completes. A stream the application stops reading is abandoned.
  */
 export function observeCallStream(call: StreamingCall, stream: Parameters<typeof observeStream>[0]): void {
-  const runtime = call.runtime;
-  const guards = call.adapter.guarded ? runtime.outputGuards : [];
-  // Without output guards nothing needs every part read: a cap is no reason to cut the stream.
-  const acc = call.adapter.newStream(call.body, guards.length > 0);
-  const chunkGuards = runtime.hasChunkGuards && guards.length > 0;
-  const rewriter = chunkGuards ? runtime.streamRewriter : undefined;
-  const deliver = rewriter !== undefined ? rewriteItems(call, rewriter) : undefined;
-  const quoteHooks = chunkGuards ? runtime.streamQuotesHooks : [];
-  observeStream(stream, {
-    accumulator: quoteHooks.length === 0 ? acc : quoteChecked(call, acc),
-    // A guard that blocks before delivery (piiGuard block): text it cannot read before delivery
-    // (a refusal's pieces) is held, with what follows, until the end check has read it. Before,
-    // the pieces reached the reader and the end check blocked after.
-    holdToEnd: quoteHooks.length === 0 ? undefined : () => acc.unchecked === true,
-    deliver,
-    onDelta: chunkGuards ? chunkChecks(call, acc) : noChunkChecks,
-    // Synchronous when the output guards are (the defaults are): no promise and no microtask
-    // of its own at the end of every stream; a promise only when a guard returns one.
-    onEnd: (complete, release) => {
-      if (deliver !== undefined) endRewrite(call, rewriter as StreamRewriter);
-      const summary = acc.summary();
-      // The text has been delivered; a block here still records the event and fails the read.
-      const failed = (err: unknown): never => {
-        call.fail(err, summary);
-        throw err;
-      };
-      // The held items are made what the reader gets before the outcome is recorded: one that
-      // cannot be (the withhold marker not written) fails the call as the reader's read fails.
-      // Before, the call was recorded as completed and the reader then got the error.
-      const passed = (): void => {
-        try {
-          release();
-        } catch (err) {
-          return failed(err);
-        }
-        settle(call, summary, complete);
-      };
-      // A stream without its terminal item (a cut connection, a server that leaves it out) is
-      // checked too: the items the chunk checks held back are released after this returns.
-      if (guards.length > 0) {
-        let checked;
-        try {
-          checked = runOutputGuards(guards, endOutput(summary), call.ctx, runtime.metrics);
-        } catch (err) {
-          return failed(err);
-        }
-        if (checked instanceof Promise) return checked.then(passed, failed);
+  observeStream(stream, new CallStreamObserver(call));
+}
+
+/**
+ * The observer of one call's stream. A class, not an object literal of closures: built on every
+ * streamed call, it is one object, where the literal was six closures and their context, and
+ * the end of a stream whose guards answer synchronously (the defaults) makes no closure (issue 13).
+ */
+class CallStreamObserver implements StreamObserver {
+  readonly accumulator: StreamAccumulator;
+  readonly deliver: ((item: unknown) => unknown) | undefined;
+  readonly onDelta: (delta: string, item: unknown) => number;
+  private readonly call: StreamingCall;
+  /** The adapter's own accumulator (`accumulator` may be it with the quote checks around it). */
+  private readonly acc: StreamAccumulator;
+  private readonly guards: readonly OutputGuard[];
+  private readonly rewriter: StreamRewriter | undefined;
+  private readonly quoteHooks: boolean;
+
+  constructor(call: StreamingCall) {
+    const runtime = call.runtime;
+    const guards = call.adapter.guarded ? runtime.outputGuards : [];
+    // Without output guards nothing needs every part read: a cap is no reason to cut the stream.
+    const acc = call.adapter.newStream(call.body, guards.length > 0);
+    const chunkGuards = runtime.hasChunkGuards && guards.length > 0;
+    this.call = call;
+    this.acc = acc;
+    this.guards = guards;
+    this.rewriter = chunkGuards ? runtime.streamRewriter : undefined;
+    this.deliver = this.rewriter !== undefined ? rewriteItems(call, this.rewriter) : undefined;
+    this.quoteHooks = chunkGuards && runtime.streamQuotesHooks.length > 0;
+    this.accumulator = this.quoteHooks ? new QuoteCheckedAccumulator(call, acc) : acc;
+    this.onDelta = chunkGuards ? chunkChecks(call, acc) : noChunkChecks;
+  }
+
+  /**
+   * A guard that blocks before delivery (piiGuard block): text it cannot read before delivery
+   * (a refusal's pieces) is held, with what follows, until the end check has read it. Before,
+   * the pieces reached the reader and the end check blocked after.
+   */
+  holdToEnd(): boolean {
+    return this.quoteHooks && this.acc.unchecked === true;
+  }
+
+  // Synchronous when the output guards are (the defaults are): no promise and no microtask
+  // of its own at the end of every stream; a promise only when a guard returns one.
+  onEnd(complete: boolean, release: () => void): void | Promise<void> {
+    const call = this.call;
+    if (this.deliver !== undefined) endRewrite(call, this.rewriter as StreamRewriter);
+    const summary = this.acc.summary();
+    // A stream without its terminal item (a cut connection, a server that leaves it out) is
+    // checked too: the items the chunk checks held back are released after this returns.
+    if (this.guards.length > 0) {
+      let checked;
+      try {
+        checked = runOutputGuards(this.guards, endOutput(summary), call.ctx, call.runtime.metrics);
+      } catch (err) {
+        return endFailed(call, summary, err);
       }
-      passed();
-    },
-    onError: (err) => {
-      // An accumulator's fail-closed cut is reported as the block it is, with its event.
-      const shown =
-        err instanceof StreamLimitError ? failClosedOutput(STREAM_LIMIT_FILTER, err.reason, call.ctx) : err;
-      call.fail(shown, acc.summary());
-      return shown;
-    },
-    onAbandon: () => call.abandon(acc.summary()),
-  });
+      if (checked instanceof Promise) return endAfter(checked, call, summary, complete, release);
+    }
+    endPassed(call, summary, complete, release);
+  }
+
+  onError(err: unknown): unknown {
+    // An accumulator's fail-closed cut is reported as the block it is, with its event.
+    const shown =
+      err instanceof StreamLimitError ? failClosedOutput(STREAM_LIMIT_FILTER, err.reason, this.call.ctx) : err;
+    this.call.fail(shown, this.acc.summary());
+    return shown;
+  }
+
+  onAbandon(): void {
+    this.call.abandon(this.acc.summary());
+  }
+}
+
+/** The end checks failed: the text has been delivered; a block here still records the event and fails the read. */
+function endFailed(call: StreamingCall, summary: ResponseSummary, err: unknown): never {
+  call.fail(err, summary);
+  throw err;
+}
+
+/**
+ * The end checks passed. The held items are made what the reader gets before the outcome is
+ * recorded: one that cannot be (the withhold marker not written) fails the call as the reader's
+ * read fails. Before, the call was recorded as completed and the reader then got the error.
+ */
+function endPassed(call: StreamingCall, summary: ResponseSummary, complete: boolean, release: () => void): void {
+  try {
+    release();
+  } catch (err) {
+    return endFailed(call, summary, err);
+  }
+  settle(call, summary, complete);
+}
+
+/** An async end check: the same, when it settles. */
+function endAfter(
+  checked: Promise<unknown>,
+  call: StreamingCall,
+  summary: ResponseSummary,
+  complete: boolean,
+  release: () => void,
+): Promise<void> {
+  return checked.then(
+    () => endPassed(call, summary, complete, release),
+    (err: unknown) => endFailed(call, summary, err),
+  );
 }
 
 /**
@@ -122,33 +172,50 @@ function chunkChecks(call: StreamingCall, acc: StreamAccumulator): (delta: strin
  * The accumulator with the quote hooks (piiGuard block) run on each quote an item adds, before
  * the item is delivered: a throw from `observe` cuts the stream there (stream.ts). Before, the
  * quotes were read only by the end check, after the annotation chunk or citations_delta that
- * carried them had reached the reader. Only on streams with such a hook.
+ * carried them had reached the reader. Only on streams with such a hook (the defaults': the
+ * leakage guard has one). A class: an object literal with getters is made in dictionary mode,
+ * each one of them, which every read of the stream then looked up by name (issue 13).
  */
-function quoteChecked(call: StreamingCall, acc: StreamAccumulator): StreamAccumulator {
-  const runtime = call.runtime;
-  return {
-    observe(item: unknown): string {
-      const from = acc.quotes?.length ?? 0;
-      const delta = acc.observe(item);
-      const quotes = acc.quotes;
-      if (quotes !== undefined && quotes.length > from)
-        runQuoteChecks(runtime.streamQuotesHooks, quotes, from, call.ctx, runtime.metrics);
-      return delta;
-    },
-    summary: () => acc.summary(),
-    get complete() {
-      return acc.complete;
-    },
-    get text() {
-      return acc.text;
-    },
-    get quotes() {
-      return acc.quotes;
-    },
-    get unchecked() {
-      return acc.unchecked;
-    },
-  };
+class QuoteCheckedAccumulator implements StreamAccumulator {
+  private readonly call: StreamingCall;
+  private readonly acc: StreamAccumulator;
+
+  constructor(call: StreamingCall, acc: StreamAccumulator) {
+    this.call = call;
+    this.acc = acc;
+  }
+
+  observe(item: unknown): string {
+    const acc = this.acc;
+    const from = acc.quotes?.length ?? 0;
+    const delta = acc.observe(item);
+    const quotes = acc.quotes;
+    if (quotes !== undefined && quotes.length > from) {
+      const runtime = this.call.runtime;
+      runQuoteChecks(runtime.streamQuotesHooks, quotes, from, this.call.ctx, runtime.metrics);
+    }
+    return delta;
+  }
+
+  summary(): ResponseSummary {
+    return this.acc.summary();
+  }
+
+  get complete(): boolean {
+    return this.acc.complete;
+  }
+
+  get text(): string | undefined {
+    return this.acc.text;
+  }
+
+  get quotes(): readonly string[] | undefined {
+    return this.acc.quotes;
+  }
+
+  get unchecked(): boolean | undefined {
+    return this.acc.unchecked;
+  }
 }
 
 function noChunkChecks(): number {

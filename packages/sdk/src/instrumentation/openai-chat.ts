@@ -283,36 +283,57 @@ function plainChatTexts(
   answer: string[],
   side: string[],
 ): OutputTexts {
-  return {
-    answer,
-    side,
-    write(nextAnswer, nextSide) {
-      let a = 0;
-      let at = 0;
-      for (const { choice, message } of choices) {
-        at = writeAnnotationTexts(message.annotations, nextSide, at);
-        if (typeof message.content === 'string') {
-          const next = nextAnswer[a++] ?? '';
-          // The choice's tokens repeat the text it had (logprobs.ts); its annotations' offsets
-          // point into it (annotation-offsets.ts).
-          if (next !== message.content) {
-            dropChoiceLogprobs(choice);
-            realignAnnotations(message, message.content, next);
-          }
-          message.content = next;
+  return new ChatTexts(data, choices, answer, side);
+}
+
+/**
+ * A chat completion's texts and their write-back. A class, not an object literal with a `write`
+ * closure: made for every guarded chat call, where the write-back runs only on a rewrite (issue 13).
+ */
+class ChatTexts implements OutputTexts {
+  readonly answer: string[];
+  readonly side: string[];
+  private readonly data: unknown;
+  private readonly choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>;
+
+  constructor(
+    data: unknown,
+    choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>,
+    answer: string[],
+    side: string[],
+  ) {
+    this.data = data;
+    this.choices = choices;
+    this.answer = answer;
+    this.side = side;
+  }
+
+  write(nextAnswer: readonly string[], nextSide: readonly string[]): unknown {
+    let a = 0;
+    let at = 0;
+    for (const { choice, message } of this.choices) {
+      at = writeAnnotationTexts(message.annotations, nextSide, at);
+      if (typeof message.content === 'string') {
+        const next = nextAnswer[a++] ?? '';
+        // The choice's tokens repeat the text it had (logprobs.ts); its annotations' offsets
+        // point into it (annotation-offsets.ts).
+        if (next !== message.content) {
+          dropChoiceLogprobs(choice);
+          realignAnnotations(message, message.content, next);
         }
-        if (hasRefusal(message)) {
-          const next = nextSide[at++];
-          if (typeof next === 'string' && next !== message.refusal) {
-            // logprobs.refusal repeats it token by token (logprobs.ts).
-            dropChoiceLogprobs(choice);
-            message.refusal = next;
-          }
+        message.content = next;
+      }
+      if (hasRefusal(message)) {
+        const next = nextSide[at++];
+        if (typeof next === 'string' && next !== message.refusal) {
+          // logprobs.refusal repeats it token by token (logprobs.ts).
+          dropChoiceLogprobs(choice);
+          message.refusal = next;
         }
       }
-      return data;
-    },
-  };
+    }
+    return this.data;
+  }
 }
 
 function hasRefusal(m: Record<string, unknown>): m is Record<string, unknown> & { refusal: string } {
