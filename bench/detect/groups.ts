@@ -53,7 +53,7 @@ function previous(): { touch: Touch; evicted: () => number } {
 
 function current(): { touch: Touch; evicted: () => number } {
   const t = new GroupTable('user_id', CAP, 10);
-  return { touch: (key, value) => void (t.states[t.touch(key) * 10] = value), evicted: () => t.evicted };
+  return { touch: (key, value) => void (t.stateRow(t.touch(key))[0] = value), evicted: () => t.evicted };
 }
 
 const touches = QUICK ? 300_000 : 600_000;
@@ -195,7 +195,7 @@ if (wanted('engine')) {
       const order = rotations[r % 3]!;
       const table = new GroupTable('user_id', CAP, 1);
       const lookupStart = process.threadCpuUsage();
-      for (let i = 0; i < events.length; i++) table.states[table.touch(events[i]!.event.user_id)] = i;
+      for (let i = 0; i < events.length; i++) table.stateRow(table.touch(events[i]!.event.user_id))[0] = i;
       best.lookup = Math.min(best.lookup, cpuNs(lookupStart) / total);
       for (const which of order) {
         const engine = new DetectionEngine({

@@ -25,10 +25,8 @@ export interface RuleRuntime {
  */
 export interface Dispatch {
   rt: RuleRuntime;
-  /** The rule's slot in its table's object-state rows (states[g * width + slot]); -1 for a slab rule. */
+  /** The rule's slot in its table's object-state rows (states[g][slot]); -1 for a slab rule. */
   slot: number;
-  /** Object-state slots per row of the rule's table. */
-  width: number;
   /** The rule's slab implementation, when its state lives in the table's slab instead. */
   slab: SlabRule | undefined;
   filter: ((event: SecurityEvent) => boolean) | undefined;
@@ -89,7 +87,6 @@ export function buildDispatchTables(
     const dispatch: Dispatch = {
       rt: runtime,
       slot: slots[i]!,
-      width: entry.slots,
       slab,
       filter: rule.filter,
       groupKey: rule.groupKey,

@@ -532,11 +532,11 @@ export class DetectionEngine {
         if (slab.update(table.slab!, g, event, t)) incidents.holds(d, g, key, undefined, event, t);
         continue;
       }
-      const at = g * d.width + d.slot;
-      let state = table.states[at];
+      const states = table.states[g] ?? table.stateRow(g);
+      let state = states[d.slot];
       if (state === undefined) {
         state = d.condition.createState();
-        table.states[at] = state;
+        states[d.slot] = state;
       }
       // `call` keeps the condition as `this` (code rules may use it) and is inlined as a direct call.
       if (d.update.call(d.condition, state, event, t)) incidents.holds(d, g, key, state, event, t);

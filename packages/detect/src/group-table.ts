@@ -6,11 +6,18 @@ import type { SlabRule } from './slab/slab-rule.ts';
  * Per-group condition state for all the rules that share a group key (`user_id` for most):
  * one Map lookup per event however many rules read it. Each group has an index g (its row),
  * a small integer stored in the Map itself. The object states of the rules without a slab
- * implementation sit in one flat array, `width` slots per row (states[g * width + slot]);
- * the rules with one keep their state in the slab (slab/slab-store.ts), row g too. With many
- * users every event's first read of its group is a cache miss per object on the way; a
- * record array per group (two objects: the array and its elements) added two to each event,
- * the flat row adds one, and slab regions add none beyond their row.
+ * implementation sit in a row of `width` slots per group (states[g][slot]), made when one of
+ * those rules first takes an event of the group; the rules with one keep their state in the
+ * slab (slab/slab-store.ts), row g too.
+ *
+ * Why a row made on demand and not one flat array of `width` slots per group (until issue 13's
+ * sixth round): with the default rules the nine object-state rules are the block, auth, tool
+ * and limit rules, and most users only send requests: every group paid 9 slots (72 B, ~104 B
+ * with the flat array's growth by push and its copies) for states it never had, and with many
+ * users a new group's bytes are what it costs (see SlabStore). Now a group pays one slot until
+ * an object rule sees it, then its row (+48 B of array header over the flat slots). An event of
+ * an object rule loads one more object (the row) on its way to the state; the slab rules (the
+ * request rules) load none of it.
  *
  * Bounded: past `maxGroups` a group is evicted by a weighted CLOCK (GCLOCK): each group has a
  * weight, a byte per group in a Uint8Array (100,000 groups take 100 KB, which stays in cache
@@ -46,8 +53,8 @@ export class GroupTable {
   readonly field: string;
   /** Group index (row) by group key. */
   private readonly rows = new Map<string, number>();
-  /** `width` slots per row: the object-state rules' states (undefined until a rule first sees the group). */
-  readonly states: unknown[] = [];
+  /** Per row: the object-state rules' states, `width` slots (undefined until one of them first sees the group: `stateRow`). */
+  readonly states: (unknown[] | undefined)[] = [];
   /** The slab of the rules with a slab implementation (undefined when the table has none). */
   readonly slab: SlabStore | undefined;
   private readonly width: number;
@@ -67,7 +74,7 @@ export class GroupTable {
   heldSeq = -1;
   heldRepeat = false;
 
-  /** `slots`: the rules that keep object states in this table (slot i: states[g * slots + i]); `slabRules`: the others. */
+  /** `slots`: the rules that keep object states in this table (slot i: states[g][i]); `slabRules`: the others. */
   constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
     if (!(maxGroups >= 1)) throw new Error(`GroupTable: maxGroups must be at least 1, got ${maxGroups}`);
     this.field = field;
@@ -98,8 +105,7 @@ export class GroupTable {
       if (n < this.maxGroups) {
         row = n;
         this.keys.push(key);
-        const states = this.states;
-        for (let i = 0; i < this.width; i++) states.push(undefined);
+        this.states.push(undefined);
         if (n >= this.weight.length) {
           const weight = new Uint8Array(Math.min(this.maxGroups, n * 2));
           weight.set(this.weight);
@@ -119,6 +125,11 @@ export class GroupTable {
     return row;
   }
 
+  /** Row g's object states (`width` slots), made empty if it has none yet. */
+  stateRow(g: number): unknown[] {
+    return (this.states[g] ??= new Array<unknown>(this.width).fill(undefined));
+  }
+
   /** The group's row, or -1: a lookup only (no weight raised, nothing created). */
   rowOf(key: string): number {
     return this.rows.get(key) ?? -1;
@@ -132,7 +143,7 @@ export class GroupTable {
    * the loads are not optimised away (group-prefetch.ts).
    */
   peekRow(row: number, slot: number, at = 0, last = at): number {
-    if (slot >= 0) return this.states[row * this.width + slot] === undefined ? 0 : 1;
+    if (slot >= 0) return this.states[row]?.[slot] === undefined ? 0 : 1;
     const slab = this.slab!;
     const page = slab.page(row);
     const o = slab.rowAt(row);
@@ -166,9 +177,8 @@ export class GroupTable {
     if (victim === this.lastKey) this.lastKey = undefined;
     this.evicted++;
     keys[hand] = key;
-    const width = this.width;
-    const states = this.states;
-    for (let i = hand * width, end = i + width; i < end; i++) states[i] = undefined;
+    // The evicted group's states go with their row; the new group makes one if it needs one.
+    this.states[hand] = undefined;
     this.slab?.reset(hand, false);
     this.held.reset(hand);
     this.hand = hand + 1 === n ? 0 : hand + 1;

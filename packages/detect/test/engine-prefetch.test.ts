@@ -231,8 +231,8 @@ describe('group read-ahead', () => {
             }
             const g = read.touch(`u${key}`);
             expect(g).toBe(plain.touch(`u${key}`));
-            read.states[g] = ((read.states[g] as number | undefined) ?? 0) + 1;
-            plain.states[g] = ((plain.states[g] as number | undefined) ?? 0) + 1;
+            read.stateRow(g)[0] = ((read.stateRow(g)[0] as number | undefined) ?? 0) + 1;
+            plain.stateRow(g)[0] = ((plain.stateRow(g)[0] as number | undefined) ?? 0) + 1;
             expect(read.evicted).toBe(plain.evicted);
             expect(read.size).toBe(plain.size);
           }

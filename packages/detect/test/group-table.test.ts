@@ -48,14 +48,14 @@ describe('GroupTable', () => {
       model.touch(key);
       const g = table.touch(key);
       // A fresh row means the group was new or evicted: its count starts again.
-      const n = ((table.states[g * 2 + 1] as number | undefined) ?? 0) + 1;
-      table.states[g * 2 + 1] = n;
+      const n = ((table.stateRow(g)[1] as number | undefined) ?? 0) + 1;
+      table.stateRow(g)[1] = n;
       counts.set(key, n);
     }
     expect(table.size).toBe(model.queue.length);
     expect(table.evicted).toBe(model.evicted);
     // Each held group still has its state; touching it again does not create a new one.
-    for (const { key } of model.queue) expect(table.states[table.touch(key) * 2 + 1]).toBe(counts.get(key));
+    for (const { key } of model.queue) expect(table.stateRow(table.touch(key))[1]).toBe(counts.get(key));
     expect(table.size).toBe(model.queue.length);
   };
 

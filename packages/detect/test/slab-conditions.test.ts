@@ -120,7 +120,7 @@ function incidentText(rule: CompiledRule, state: unknown, t: number): unknown {
 
 /** Whether group g's window for `slab` is held in its spill slot (an object state) right now. */
 function spilled(slab: SlabRule, store: SlabStore, g: number): boolean {
-  return store.spills.includes(slab.state(store, g));
+  return store.spillsOf(g).includes(slab.state(store, g));
 }
 
 /**
@@ -134,7 +134,7 @@ function expectNothingStale(slabs: SlabRule[], store: SlabStore, g: number): voi
   let spills = 0;
   for (const slab of slabs) {
     const state = slab.state(store, g);
-    if (store.spills.includes(state)) spills++;
+    if (store.spillsOf(g).includes(state)) spills++;
     if (state instanceof Ring)
       for (let k = 0; k < state.size; k++) {
         const i = state.at(k);
@@ -142,12 +142,8 @@ function expectNothingStale(slabs: SlabRule[], store: SlabStore, g: number): voi
         if (state.hasTraces) live.add(state.traceAt(i));
       }
   }
-  const stride = store.spillStride;
-  expect(store.spills.slice(g * stride, (g + 1) * stride).filter((s) => s !== undefined)).toHaveLength(
-    spills,
-  );
-  const strs = store.strPage(g).slice(store.strRowAt(g), store.strRowAt(g) + store.strStride);
-  for (const s of strs) if (s !== undefined) expect(live).toContain(s);
+  expect(store.spillsOf(g)).toHaveLength(spills);
+  for (const s of store.rowStrings(g)) if (s !== undefined) expect(live).toContain(s);
 }
 
 interface Paths {
@@ -215,7 +211,7 @@ function runBoth(
     }
     owner[g] = key;
     rules.forEach(({ rule, slab, kind }, i) => {
-      const objectState = (table.states[g * width + i] ??= rule.condition.createState());
+      const objectState = (table.stateRow(g)[i] ??= rule.condition.createState());
       const before = spilled(slab, store, g);
       const want = rule.condition.update(objectState, event, t);
       expect(slab.update(store, g, event, t)).toBe(want);

@@ -230,7 +230,7 @@ describe('identical on a shared ratio window, step by step against the object co
           const slabs = rules.map((r) => r.slab as SlabRule);
           const table = new GroupTable('user_id', maxGroups, rules.length, slabs);
           const store = table.slab!;
-          const isSpilled = (g: number): boolean => store.spills.includes(ratio.state(store, g));
+          const isSpilled = (g: number): boolean => store.spillsOf(g).includes(ratio.state(store, g));
           for (const { event, t } of stream(steps)) {
             const evictedBefore = table.evicted;
             const g = table.touch(event.user_id);
@@ -240,7 +240,7 @@ describe('identical on a shared ratio window, step by step against the object co
             }
             const spilledBefore = isSpilled(g);
             rules.forEach(({ rule, slab }, i) => {
-              const objectState = (table.states[g * rules.length + i] ??= rule.condition.createState());
+              const objectState = (table.stateRow(g)[i] ??= rule.condition.createState());
               const want = rule.condition.update(objectState, event, t);
               expect(slab!.update(store, g, event, t), rule.id).toBe(want);
               if (slab !== shared.slab) return;

@@ -96,7 +96,7 @@ export class SlabIdentical implements SlabRule {
           // The run outgrows the inline ring: the object state takes over (nothing written yet).
           const s = this.state(store, g);
           nums[o] = SPILLED;
-          store.spills[g * store.spillStride + this.spillAt] = s;
+          store.setSpill(g, this.spillAt, s);
           return this.condition.update(s, event, t);
         }
         // Full at the object ring's cap too: the oldest time goes, as Ring.push does.
@@ -119,7 +119,7 @@ export class SlabIdentical implements SlabRule {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
     const r = store.rowAt(g) + this.ringAt;
-    if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as IdenticalState;
+    if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as IdenticalState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
@@ -131,8 +131,7 @@ export class SlabIdentical implements SlabRule {
   }
 
   private spilledUpdate(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const at = g * store.spillStride + this.spillAt;
-    const s = store.spills[at] as IdenticalState;
+    const s = store.spill(g, this.spillAt) as IdenticalState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       const nums = store.page(g);
@@ -144,7 +143,7 @@ export class SlabIdentical implements SlabRule {
       nums[o + VALUE] = s.value;
       nums[o + BREAK_AT] = s.breakAt;
       nums[o + PREV_AT] = s.prevAt;
-      store.spills[at] = undefined;
+      store.clearSpill(g, this.spillAt);
     }
     return holds;
   }

@@ -6,9 +6,11 @@ import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
 // Region layout: the scalars size, head, run, prev; the ring (elsewhere in the row, see
-// SlabStore): `cap` entries of (time, value); the entries'
-// event ids (the evidence) in the string row, one slot per entry, then their trace ids (an
-// alert's trace_ids are its evidence's), `cap` slots further.
+// SlabStore): `cap` entries of (time, value); the entries' event ids (the evidence) in the
+// group's string row for this rule, one slot per entry, then their trace ids (an alert's
+// trace_ids are its evidence's), `cap` slots further. The string row is made at the inline
+// window's first entry and dropped when the window spills (or the row is reset): a group that
+// never sends a valued event (requests without new_input_length) has none.
 const HEAD = 1;
 const RUN = 2;
 const PREV = 3;
@@ -29,6 +31,7 @@ export class SlabMonotonic implements SlabRule {
   private ringAt = 0;
   feed = '';
   lane = '';
+  /** The store's string slot of this rule (SlabStore.strings). */
   private strAt = 0;
   private spillAt = 0;
   private readonly cap: number;
@@ -93,12 +96,12 @@ export class SlabMonotonic implements SlabRule {
     let head = nums[o + HEAD]!;
     const cap = this.cap;
     const e = store.rowAt(g) + this.ringAt;
-    const strs = store.strPage(g);
-    const so = store.strRowAt(g) + this.strAt;
+    // Set whenever the inline window has entries (size > 0).
+    let strs = store.strings(g, this.strAt);
     const cutoff = t - this.windowMs;
     while (size > 0 && nums[e + 2 * head]! <= cutoff) {
-      strs[so + head] = undefined;
-      strs[so + cap + head] = undefined;
+      strs![head] = undefined;
+      strs![cap + head] = undefined;
       head = head + 1 === cap ? 0 : head + 1;
       size--;
     }
@@ -111,13 +114,13 @@ export class SlabMonotonic implements SlabRule {
           nums[o + HEAD] = head;
           const s = this.state(store, g);
           nums[o] = SPILLED;
-          strs.fill(undefined, so, so + 2 * cap);
-          store.spills[g * store.spillStride + this.spillAt] = s;
+          store.dropStrings(g, this.strAt);
+          store.setSpill(g, this.spillAt, s);
           return this.condition.update(s, event, t);
         }
         // Full at the object ring's cap too: the oldest entry goes, as Ring.push does (its
         // slots are written again just below).
-        strs[so + head] = undefined;
+        strs![head] = undefined;
         head = head + 1 === cap ? 0 : head + 1;
         size--;
       }
@@ -128,8 +131,9 @@ export class SlabMonotonic implements SlabRule {
       if (p >= cap) p -= cap;
       nums[e + 2 * p] = t;
       nums[e + 2 * p + 1] = v;
-      strs[so + p] = event.event_id;
-      strs[so + cap + p] = event.trace_id;
+      strs ??= store.stringsFor(g, this.strAt, 2 * cap);
+      strs[p] = event.event_id;
+      strs[cap + p] = event.trace_id;
       size++;
     }
     nums[o] = size;
@@ -149,15 +153,14 @@ export class SlabMonotonic implements SlabRule {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
     const r = store.rowAt(g) + this.ringAt;
-    if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as MonotonicState;
+    if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as MonotonicState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
-    const so = store.strRowAt(g) + this.strAt;
-    const strs = store.strPage(g);
+    const strs = store.strings(g, this.strAt);
     for (let k = 0; k < size; k++) {
       const p = (head + k) % this.cap;
-      s.push(nums[r + 2 * p]!, strs[so + p]!, strs[so + this.cap + p], nums[r + 2 * p + 1]!);
+      s.push(nums[r + 2 * p]!, strs![p]!, strs![this.cap + p], nums[r + 2 * p + 1]!);
     }
     s.run = nums[o + RUN]!;
     s.prev = nums[o + PREV]!;
@@ -165,26 +168,25 @@ export class SlabMonotonic implements SlabRule {
   }
 
   private spilledUpdate(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const at = g * store.spillStride + this.spillAt;
-    const s = store.spills[at] as MonotonicState;
+    const s = store.spill(g, this.spillAt) as MonotonicState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       const nums = store.page(g);
       const o = store.rowAt(g) + this.numAt;
       const r = store.rowAt(g) + this.ringAt;
-      const so = store.strRowAt(g) + this.strAt;
+      const strs = s.size > 0 ? store.stringsFor(g, this.strAt, 2 * this.cap) : undefined;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
         nums[r + 2 * k] = s.timeAt(p);
         nums[r + 2 * k + 1] = s.valueAt(p);
-        store.strPage(g)[so + k] = s.idAt(p);
-        store.strPage(g)[so + this.cap + k] = s.traceAt(p);
+        strs![k] = s.idAt(p);
+        strs![this.cap + k] = s.traceAt(p);
       }
       nums[o] = s.size;
       nums[o + HEAD] = 0;
       nums[o + RUN] = s.run;
       nums[o + PREV] = s.prev;
-      store.spills[at] = undefined;
+      store.clearSpill(g, this.spillAt);
     }
     return holds;
   }

@@ -103,7 +103,7 @@ export class SlabRatio implements SlabRule {
       nums[o + HITS] = hits;
       const s = this.state(store, g);
       nums[o] = SPILLED;
-      store.spills[g * store.spillStride + this.spillAt] = s;
+      store.setSpill(g, this.spillAt, s);
       return this.condition.update(s, event, t);
     }
     const flag = sameScalar(this.get(event), this.want, this.wantText) ? 1 : 0;
@@ -126,7 +126,7 @@ export class SlabRatio implements SlabRule {
    */
   windowSize(store: SlabStore, g: number): number {
     const size = store.page(g)[store.rowAt(g) + this.numAt]!;
-    return size === SPILLED ? (store.spills[g * store.spillStride + this.spillAt] as RatioState).size : size;
+    return size === SPILLED ? (store.spill(g, this.spillAt) as RatioState).size : size;
   }
 
   /** The time of the window's k-th newest entry (k from 1 to windowSize). */
@@ -135,7 +135,7 @@ export class SlabRatio implements SlabRule {
     const o = store.rowAt(g) + this.numAt;
     const size = nums[o]!;
     if (size === SPILLED) {
-      const s = store.spills[g * store.spillStride + this.spillAt] as RatioState;
+      const s = store.spill(g, this.spillAt) as RatioState;
       return s.timeAt(s.at(s.size - k));
     }
     let p = nums[o + HEAD]! + size - k;
@@ -147,7 +147,7 @@ export class SlabRatio implements SlabRule {
     const nums = store.page(g);
     const o = store.rowAt(g) + this.numAt;
     const r = store.rowAt(g) + this.ringAt;
-    if (nums[o] === SPILLED) return store.spills[g * store.spillStride + this.spillAt] as RatioState;
+    if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as RatioState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
@@ -160,8 +160,7 @@ export class SlabRatio implements SlabRule {
   }
 
   private spilledUpdate(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const at = g * store.spillStride + this.spillAt;
-    const s = store.spills[at] as RatioState;
+    const s = store.spill(g, this.spillAt) as RatioState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       // Back inline: the window fits with room to grow again before the next spill.
@@ -177,7 +176,7 @@ export class SlabRatio implements SlabRule {
       nums[o + HEAD] = 0;
       nums[o + HITS] = s.hits;
       if (s.size > 0) nums[o + NEWEST] = s.timeAt(s.newestIndex());
-      store.spills[at] = undefined;
+      store.clearSpill(g, this.spillAt);
     }
     return holds;
   }

@@ -4,12 +4,12 @@ import type { SlabStore } from './slab-store.ts';
 /**
  * A second implementation of a condition (ratio, identical, monotonic, baseline) whose
  * per-group state lives in its table's slab (slab-store.ts): a fixed region of each group's
- * row of doubles (scalars and a small inline window ring), plus a few string slots in the
- * parallel string row for the evidence. With many users the state of an event's group is
- * cold; the object path walks several dependent objects per rule (Map entry, row, state, its
+ * row of doubles (scalars and a small inline window ring), plus, for some, a string row of
+ * the group's for the evidence (made on the rule's first write). With many users the state
+ * of an event's group is cold; the object path walks several dependent objects per rule (Map entry, row, state, its
  * arrays), the slab path reads and writes at known offsets of the group's page, loads the CPU
  * can overlap. The object condition stays the reference: a window too long for the inline ring
- * spills into the object condition's own state (see `SlabStore.spills`), and an incident
+ * spills into the object condition's own state (see `SlabStore.spill`), and an incident
  * opening materialises the object state so `describe` and `evidence` are the object ones.
  */
 export interface SlabRule {
@@ -17,7 +17,7 @@ export interface SlabRule {
   readonly numWidth: number;
   /** Of those, the scalars (sizes, heads, aggregates), read on every update. */
   readonly scalarWidth: number;
-  /** String slots this rule takes in each row of the parallel array. */
+  /** The width of this rule's string row (SlabStore.strings: made per group on the rule's first write); 0: none. */
   readonly strWidth: number;
   /** Whether the rule may spill a group's window into an object state. */
   readonly spills: boolean;
@@ -34,7 +34,7 @@ export interface SlabRule {
    * lines (see SlabStore).
    */
   lane: string;
-  /** Where the scalars and the ring start in a row, and the rule's spill slot: set once by the store. */
+  /** Where the scalars and the ring start in a row, the rule's string slot and its spill slot: set once by the store. */
   place(numAt: number, ringAt: number, strAt: number, spillAt: number): void;
   /** Writes the scalars' initial values (other than 0) into the store's template row at `at`. */
   init(row: Float64Array, at: number): void;

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { SecurityEvent } from '@llmsec/core';
+import { DetectionEngine } from '../src/index.ts';
+import type { GroupTable } from '../src/group-table.ts';
+
+/**
+ * A group's string rows (monotonic windows' event and trace ids) and its object-state row are
+ * made when a rule first writes one for it, not with the group (issue 13: with many users a new
+ * group's bytes are its cost). Requests of the replay mix (no new_input_length) make neither;
+ * a block makes escalating_complexity's string row and the block rules' state row; eviction
+ * lets both go. The alerts are the engine's as before (the differential and slab tests).
+ */
+
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+
+/** A request of the replay mix (no new_input_length) or a guardrail block, event `i` of `user`. */
+function event(kind: 'request' | 'block', user: string, i: number): SecurityEvent {
+  const base = {
+    event_id: `${kind}-${user}-${i}`,
+    timestamp: new Date(T0 + i).toISOString(),
+    user_id: user,
+    trace_id: `trace-${user}-${i}`,
+  };
+  return kind === 'request'
+    ? {
+        ...base,
+        category: 'request_completed',
+        severity: 'info',
+        metadata: {
+          model: 'm',
+          prompt_tokens: 100,
+          completion_tokens: 10,
+          prompt_length: 200,
+          blocked: false,
+        },
+      }
+    : {
+        ...base,
+        category: 'guardrail_block',
+        severity: 'warning',
+        request_preview: 'ignore previous instructions',
+        metadata: { guardrail_layer: 'l1', block_reason: 'x' },
+      };
+}
+
+function userTable(engine: DetectionEngine): GroupTable {
+  const tables = (engine as unknown as { tables: GroupTable[] }).tables;
+  return tables.find((t) => t.field === 'user_id')!;
+}
+
+function stateRows(table: GroupTable): number {
+  return table.states.filter((row) => row !== undefined).length;
+}
+
+describe('group rows made on demand', () => {
+  it('a request-only group holds no string row and no object-state row; a block makes them', async () => {
+    const engine = new DetectionEngine({ maxGroupsPerRule: 100, allowedLatenessMs: 0 });
+    const table = userTable(engine);
+    let t = T0;
+    for (let u = 0; u < 50; u++) for (let i = 0; i < 3; i++) engine.ingest(event('request', `u${u}`, i), ++t);
+    expect(table.size).toBe(50);
+    expect(table.slab!.stringRows).toBe(0);
+    expect(stateRows(table)).toBe(0);
+
+    for (let u = 0; u < 10; u++) engine.ingest(event('block', `u${u}`, 0), ++t);
+    // escalating_complexity (the block lane's monotonic rule) keeps its entries' ids: one row a
+    // blocking user; the request lane's monotonic (escalating_length) still wrote none.
+    expect(table.slab!.stringRows).toBe(10);
+    expect(stateRows(table)).toBe(10);
+    for (let g = 0; g < 50; g++) {
+      const ids = table.slab!.rowStrings(g).filter((s) => s !== undefined);
+      expect(ids.every((s) => /^(block|trace)-u\d+-0$/.test(s!))).toBe(true);
+    }
+    await engine.shutdown();
+  });
+
+  it('an evicted group leaves no string row or state row behind', async () => {
+    const engine = new DetectionEngine({ maxGroupsPerRule: 20, allowedLatenessMs: 0 });
+    const table = userTable(engine);
+    let t = T0;
+    for (let u = 0; u < 20; u++) engine.ingest(event('block', `b${u}`, 0), ++t);
+    expect(table.slab!.stringRows).toBe(20);
+    expect(stateRows(table)).toBe(20);
+    // Request-only users take every row over.
+    for (let u = 0; u < 20; u++) engine.ingest(event('request', `r${u}`, 0), ++t);
+    expect(table.size).toBe(20);
+    expect(engine.stats.groupsEvicted).toBe(20);
+    expect(table.slab!.stringRows).toBe(0);
+    expect(stateRows(table)).toBe(0);
+    await engine.shutdown();
+  });
+});
