@@ -1,6 +1,13 @@
 import { num } from './adapter.ts';
+import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { MAX_TOOL_CALLS, reasoningSlot, StreamedArguments, type ArgumentSlot } from './tool-arguments.ts';
+import {
+  MAX_TOOL_CALLS,
+  reasoningSlot,
+  StreamedArguments,
+  UnwritableArguments,
+  type ArgumentSlot,
+} from './tool-arguments.ts';
 
 /**
  * A chat completion's reasoning, which OpenAI-compatible servers of reasoning models hand the
@@ -26,9 +33,29 @@ import { MAX_TOOL_CALLS, reasoningSlot, StreamedArguments, type ArgumentSlot } f
 /** The fields a chat message (and a streamed delta) carries its reasoning in. */
 const FIELDS = ['reasoning_content', 'reasoning'] as const;
 
-/** A complete message's reasoning, as slots of kind `reasoning`. */
-export function chatReasoningSlots(message: Record<string, unknown>, out: ArgumentSlot[]): void {
-  for (const f of FIELDS) reasoningSlot(message, f, out);
+/**
+ * A complete message's reasoning, as slots of kind `reasoning`. A rewrite drops its choice's
+ * logprobs: vLLM and SGLang give the reasoning's tokens in them too (logprobs.ts).
+ */
+export function chatReasoningSlots(
+  message: Record<string, unknown>,
+  out: ArgumentSlot[],
+  choice: Record<string, unknown>,
+): void {
+  for (const f of FIELDS) {
+    const from = out.length;
+    reasoningSlot(message, f, out);
+    const slot = out[from];
+    if (slot === undefined) continue;
+    out[from] = {
+      read: slot.read,
+      kind: 'reasoning',
+      write(next) {
+        if (next !== slot.read) dropChoiceLogprobs(choice);
+        slot.write(next);
+      },
+    };
+  }
 }
 
 /**
@@ -52,6 +79,17 @@ export function readReasoningPieces(
  * A redact chat stream's reasoning (above): this choice's pieces kept back, and sent whole,
  * rewritten, when the chunk ends its reasoning. The common chunk of a stream without reasoning
  * pays two property reads and no lookup (the held pieces live on the stream's rewrite).
+ *
+ * A chunk that carried a piece loses its logprobs: servers that give them (vLLM, SGLang) give
+ * the reasoning's tokens too, which repeat the piece (logprobs.ts). Before, an address redact
+ * took out of the reasoning went out in them token by token.
+ *
+ * Reasoning that resumes after its run went out (a server interleaving it with the answer) is
+ * kept to the choice's finish and sent as the rewrite of the whole reasoning less what went out,
+ * so an address cut between two runs is found as the end check finds it (it joins them). Before,
+ * each run went out as a rewrite of its own, and such an address passed redact whole. When the
+ * whole's rewrite no longer begins with what went out (a finding crosses into it), the rest is
+ * not sent: UnwritableArguments (filter `reasoning`) fails the read.
  */
 export function rewriteChatReasoning(
   choice: Record<string, unknown>,
@@ -71,21 +109,49 @@ export function rewriteChatReasoning(
       const piece = d[f];
       if (typeof piece !== 'string' || piece.length === 0) continue;
       d[f] = '';
+      dropChoiceLogprobs(choice);
       held ??= rw.reasoning = new Map();
       const key = `${at}:${f}`;
       const before = held.get(key);
       // Bounded: the accumulator cuts a guarded stream past MAX_TOOL_CALLS reasoning texts.
-      if (before !== undefined || held.size < MAX_TOOL_CALLS) held.set(key, (before ?? '') + piece);
+      if (before !== undefined) before.pending += piece;
+      else if (held.size < MAX_TOOL_CALLS) held.set(key, { pending: piece });
     }
   if (held === undefined || held.size === 0 || !endsReasoning(choice, d)) return;
+  const last = typeof choice.finish_reason === 'string';
   for (const f of FIELDS) {
-    const key = `${at}:${f}`;
-    const text = held.get(key);
-    if (text === undefined) continue;
-    held.delete(key);
+    const h = held.get(`${at}:${f}`);
+    // Kept after it went out (to the stream's end): text after a finish chunk is a resumed run too.
+    if (h === undefined || h.pending.length === 0) continue;
+    let out: string;
+    if (h.sentRaw === undefined || h.sentOut === undefined) {
+      out = rw.whole(h.pending);
+      h.sentRaw = h.pending;
+      h.sentOut = out;
+    } else {
+      // A resumed run: sent at the finish only, as the whole's rewrite past what went out.
+      if (!last) continue;
+      const whole = rw.whole(h.sentRaw + h.pending);
+      if (!whole.startsWith(h.sentOut)) throw new UnwritableArguments(REASONING_FILTER, CROSSES);
+      out = whole.slice(h.sentOut.length);
+      h.sentRaw += h.pending;
+      h.sentOut = whole;
+    }
+    h.pending = '';
     const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
-    delta[f] = rw.whole(text);
+    delta[f] = out;
   }
+}
+
+/** The filter an OutputBlockedError names when a redacted finding crosses reasoning already sent. */
+const REASONING_FILTER = 'reasoning';
+const CROSSES = 'a redacted finding in the reasoning crosses text already delivered';
+
+/** A choice's reasoning in one field: the pieces kept back, and the run already sent (raw and as sent). */
+export interface HeldReasoning {
+  pending: string;
+  sentRaw?: string;
+  sentOut?: string;
 }
 
 /** A chunk of the choice that ends its reasoning: answer text, a tool call or refusal, or its finish. */

@@ -255,7 +255,7 @@ function chatOutputTexts(data: unknown): OutputTexts {
       chatToolArguments(message, (calls ??= []));
     // The model's reasoning, some servers' (chat-reasoning.ts).
     if (typeof message.reasoning_content === 'string' || typeof message.reasoning === 'string')
-      chatReasoningSlots(message, (calls ??= []));
+      chatReasoningSlots(message, (calls ??= []), choice);
   }
   const texts = plainChatTexts(data, choices, answer, side);
   return calls === undefined ? texts : withToolArguments(texts, calls);

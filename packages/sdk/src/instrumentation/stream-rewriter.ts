@@ -1,3 +1,4 @@
+import type { HeldReasoning } from './chat-reasoning.ts';
 import type { StreamOffsets } from './stream-offsets.ts';
 import type { GuardContext, OutputDecision, OutputGuard } from './types.ts';
 
@@ -112,5 +113,5 @@ export interface StreamItemRewrite {
    * Per stream, a chat stream's reasoning pieces kept back, by choice and field
    * (chat-reasoning.ts): set on the first, so a chunk of a stream without any needs no lookup.
    */
-  reasoning?: Map<string, string>;
+  reasoning?: Map<string, HeldReasoning>;
 }
