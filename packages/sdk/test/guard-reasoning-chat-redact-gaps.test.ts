@@ -154,10 +154,8 @@ describe('redact: reasoning resumed after the answer began', () => {
       { finish: true },
       { reasoning: 'example.com now.' },
     ];
-    const seen: unknown[] = [];
-    const err: unknown = await read(true, seen).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OutputBlockedError);
-    expect(joined(seen)).not.toContain('example.com');
+    // Reasoning after its choice's finish is not delivered.
+    expect(joined(await read(true))).toBe('Send it to jane.doe@');
   });
 
   it('a resumed run with an address of its own goes out rewritten, at the finish', async () => {

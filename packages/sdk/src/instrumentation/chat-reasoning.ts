@@ -89,7 +89,8 @@ export function readReasoningPieces(
  * so an address cut between two runs is found as the end check finds it (it joins them). Before,
  * each run went out as a rewrite of its own, and such an address passed redact whole. When the
  * whole's rewrite no longer begins with what went out (a finding crosses into it), the rest is
- * not sent: UnwritableArguments (filter `reasoning`) fails the read.
+ * not sent: UnwritableArguments (filter `reasoning`) fails the read. Pieces after the choice's
+ * finish chunk (no server sends any) are delivered '' and never sent.
  */
 export function rewriteChatReasoning(
   choice: Record<string, unknown>,
@@ -114,6 +115,7 @@ export function rewriteChatReasoning(
       const key = `${at}:${f}`;
       const before = held.get(key);
       // Bounded: the accumulator cuts a guarded stream past MAX_TOOL_CALLS reasoning texts.
+      if (before?.closed === true) continue;
       if (before !== undefined) before.pending += piece;
       else if (held.size < MAX_TOOL_CALLS) held.set(key, { pending: piece });
     }
@@ -121,8 +123,11 @@ export function rewriteChatReasoning(
   const last = typeof choice.finish_reason === 'string';
   for (const f of FIELDS) {
     const h = held.get(`${at}:${f}`);
-    // Kept after it went out (to the stream's end): text after a finish chunk is a resumed run too.
-    if (h === undefined || h.pending.length === 0) continue;
+    if (h === undefined) continue;
+    // Closed at the finish: a piece after it (a hostile stream) is not delivered, and each
+    // finish does not rewrite the whole again (linear however many finishes come).
+    if (last) h.closed = true;
+    if (h.pending.length === 0) continue;
     let out: string;
     if (h.sentRaw === undefined || h.sentOut === undefined) {
       out = rw.whole(h.pending);
@@ -152,6 +157,8 @@ export interface HeldReasoning {
   pending: string;
   sentRaw?: string;
   sentOut?: string;
+  /** The choice's finish came: later pieces are dropped (delivered ''). */
+  closed?: boolean;
 }
 
 /** A chunk of the choice that ends its reasoning: answer text, a tool call or refusal, or its finish. */

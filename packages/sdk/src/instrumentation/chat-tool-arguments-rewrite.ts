@@ -1,6 +1,13 @@
 import { arr, num, obj } from './adapter.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { MAX_TOOL_CALLS, rewrittenArguments } from './tool-arguments.ts';
+import {
+  MAX_TOOL_CALLS,
+  rewrittenArguments,
+  TOOL_ARGUMENTS_FILTER,
+  UnwritableArguments,
+} from './tool-arguments.ts';
+
+const CROSSES = 'a redacted finding in the tool-call arguments crosses text already delivered';
 
 /**
  * A redact chat stream's tool-call arguments (tool-arguments.ts): each call's
@@ -13,7 +20,11 @@ import { MAX_TOOL_CALLS, rewrittenArguments } from './tool-arguments.ts';
  * `tool_calls.function.arguments.done` event, which parses a strict or zod tool's arguments):
  * held to the finish, every call but the last ended with '' and a strict tool's parse threw,
  * failing the app's stream on clean arguments. A piece of a call already sent (a stream that
- * interleaves calls) is held and sent as its own rewrite. As a refusal's pieces
+ * interleaves calls) is held to the finish and sent as the rewrite of the call's whole arguments
+ * past what went out (ChatCompletionStream joins them by index); when that rewrite no longer
+ * begins with what went out (a finding crosses into it), the read fails (UnwritableArguments).
+ * Before, it went out as a rewrite of its own: an address cut between the two runs reached the
+ * tool whole. As a refusal's pieces
  * (stream-item-rewrite.ts): the arguments are not the stream text the rewriter's cursor follows,
  * and a finding in a piece of JSON cannot be replaced before the rest of it is seen. Before,
  * the pieces reached the reader as sent: an address passed `redact` (the end check reported it).
@@ -42,8 +53,21 @@ interface HeldCall {
 interface Held {
   calls: Map<number, Map<number, HeldCall>>;
   legacy: Map<number, string>;
+  /**
+   * The calls sent, by choice and call index: their arguments raw and as sent, so a resumed
+   * call's rewrite covers the whole. At most one per call the accumulator keeps apart
+   * (MAX_TOOL_CALLS: past it the stream is cut).
+   */
+  sent: Map<number, Map<number, SentCall>>;
   /** Calls kept back, over every choice: past MAX_TOOL_CALLS a new one is not (fail closed). */
   size: number;
+}
+
+/** A call's arguments sent: raw and as sent; closed at its choice's finish (later pieces dropped). */
+interface SentCall {
+  raw: string;
+  out: string;
+  closed: boolean;
 }
 
 const held = new WeakMap<StreamItemRewrite, Held>();
@@ -59,7 +83,8 @@ export function rewriteChatToolArguments(
   const at = num(choice.index) ?? 0;
   let h = held.get(rw);
   const state = (): Held => {
-    if (h === undefined) held.set(rw, (h = { calls: new Map(), legacy: new Map(), size: 0 }));
+    if (h === undefined)
+      held.set(rw, (h = { calls: new Map(), legacy: new Map(), sent: new Map(), size: 0 }));
     return h;
   };
   // The legacy function_call (one per choice): its pieces kept back as a call's, sent at the finish.
@@ -76,7 +101,7 @@ export function rewriteChatToolArguments(
     const call = obj(tc);
     const index = num(call?.index) ?? 0;
     const mine = h?.calls.get(at);
-    if (mine !== undefined && h !== undefined) ended = sendOthers(h, mine, index, rw, ended);
+    if (mine !== undefined && h !== undefined) ended = sendOthers(h, at, mine, index, rw, ended);
     const fn = obj(call?.function);
     const custom = obj(call?.custom);
     const holder =
@@ -86,6 +111,8 @@ export function rewriteChatToolArguments(
     if (holder === undefined || typeof piece !== 'string' || piece.length === 0) continue;
     holder[field] = '';
     const st = state();
+    // A piece of a call after its choice's finish (no server sends one) is not delivered.
+    if (st.sent.get(at)?.get(index)?.closed === true) continue;
     let calls = st.calls.get(at);
     if (calls === undefined) st.calls.set(at, (calls = new Map()));
     const so = calls.get(index);
@@ -105,9 +132,11 @@ export function rewriteChatToolArguments(
   }
   const mine = h.calls.get(at);
   if (mine !== undefined) {
-    ended = sendOthers(h, mine, undefined, rw, ended);
+    ended = sendOthers(h, at, mine, undefined, rw, ended);
     h.calls.delete(at);
   }
+  // Each finish does not rewrite a call's whole arguments again: linear however many come.
+  for (const c of h.sent.get(at)?.values() ?? []) c.closed = true;
   finish(choice, ended);
 }
 
@@ -120,12 +149,15 @@ function finish(choice: Record<string, unknown>, out: unknown[] | undefined): vo
 }
 
 /**
- * The held calls of one choice (`calls`) other than `index` (all of them: undefined), rewritten
- * whole and removed, appended to `out`. Throws UnwritableArguments when a rewrite is no longer
- * JSON where the pieces were.
+ * The held calls of choice `at` (`calls`) other than `index` (all of them, at the finish:
+ * undefined), rewritten whole and removed, appended to `out`; a call sent before only at the
+ * finish (one rewrite of its whole arguments: linear however often the calls alternate). Throws
+ * UnwritableArguments when a rewrite is no longer JSON where the pieces were, or no longer
+ * begins with what went out.
  */
 function sendOthers(
   h: Held,
+  at: number,
   calls: Map<number, HeldCall>,
   index: number | undefined,
   rw: StreamItemRewrite,
@@ -133,9 +165,23 @@ function sendOthers(
 ): unknown[] | undefined {
   for (const [key, c] of calls) {
     if (key === index) continue;
+    let sent = h.sent.get(at);
+    const before = sent?.get(key);
+    if (before !== undefined && index !== undefined) continue;
     calls.delete(key);
     h.size--;
-    const text = rewrittenArguments(c.text, rw);
+    let text: string;
+    if (before === undefined) {
+      text = rewrittenArguments(c.text, rw);
+      if (sent === undefined) h.sent.set(at, (sent = new Map()));
+      sent.set(key, { raw: c.text, out: text, closed: false });
+    } else {
+      const whole = rewrittenArguments(before.raw + c.text, rw);
+      if (!whole.startsWith(before.out)) throw new UnwritableArguments(TOOL_ARGUMENTS_FILTER, CROSSES);
+      text = whole.slice(before.out.length);
+      before.raw += c.text;
+      before.out = whole;
+    }
     (out ??= []).push(
       c.kind === 'function'
         ? { index: c.index, function: { arguments: text } }
