@@ -18,7 +18,8 @@ const reader = new PullReader();
 const logged: string[] = [];
 beforeAll(() => {
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-  const log = (m: string): void => void logged.push(m);
+  // The message and its detail (the funnel's second argument: the error's message).
+  const log = (m: string, ...args: unknown[]): void => void logged.push([m, ...args].join(' '));
   diag.setLogger(
     { error: log, warn: log, info: () => {}, debug: () => {}, verbose: () => {} },
     DiagLogLevel.WARN,
@@ -63,5 +64,24 @@ describe('sink errors', () => {
     expect(lines[0]).toContain(
       'llmsec detect.sinks: delivery to http://am:9093/api/v2/alerts (notifications rejected) failed (http_400)',
     );
+  });
+
+  it('alerts a shutdown gives up on (a receiver that is down) are counted and logged, not only metered', async () => {
+    // Connection refused on every try: the alerts wait in the queue, backing off. The
+    // shutdown's flush runs out and drops them. Before, only llmsec.alert.notifications
+    // {outcome="failed"} counted them, which an exiting detector is no longer scraped for,
+    // and the detector's "shutdown timed out" warning (sinks_pending) is not written when
+    // the sinks give up within its shutdown_timeout: the exit lost them without a line.
+    const { fetch, calls } = fakeFetch(() => 0);
+    const sink = new AlertmanagerSink({ urls: ['http://am-down:9093'], fetch, flushTimeoutMs: 50 });
+    for (let i = 0; i < 3; i++) sink.send(alert({ alert_id: `D${i}` }));
+    await sink.shutdown();
+    expect(calls.length).toBeGreaterThan(0);
+    expect(sink.pendingCount).toBe(0);
+    expect((await telemetryErrors())['detect.sinks|undelivered_at_shutdown']).toBe(1);
+    const lines = logged.filter((l) => l.includes('at shutdown'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('delivery to http://am-down:9093/api/v2/alerts (given up at shutdown)');
+    expect(lines[0]).toContain('3 notification(s) undelivered');
   });
 });

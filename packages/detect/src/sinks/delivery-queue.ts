@@ -123,7 +123,23 @@ export class DeliveryQueue<T> {
       abandoned++;
     }
     this.options.record('failed', abandoned);
+    this.reportGivenUp(abandoned);
     this.settleWaiters();
+  }
+
+  /**
+   * Notifications lost because the process is stopping: logged (once per episode) and counted
+   * like those that expire, not only on llmsec.alert.notifications{outcome="failed"}, which an
+   * exiting process is no longer scraped for. The detector's "shutdown timed out" warning
+   * (sinks_pending) is written only when its own shutdown_timeout runs out first.
+   */
+  private reportGivenUp(count: number): void {
+    if (count <= 0) return;
+    sinkErrors.report(
+      `delivery to ${this.options.target} (given up at shutdown)`,
+      new Error(`${count} notification(s) undelivered`),
+      'undelivered_at_shutdown',
+    );
   }
 
   private hasPendingUpTo(upTo: number): boolean {
@@ -184,7 +200,9 @@ export class DeliveryQueue<T> {
     } catch (err) {
       const retryable = !(err instanceof DeliveryError) || err.retryable;
       if (retryable && this.stopped) {
-        record('failed', this.removeDelivered(batch));
+        const lost = this.removeDelivered(batch);
+        record('failed', lost);
+        this.reportGivenUp(lost);
         return;
       }
       if (retryable) {
