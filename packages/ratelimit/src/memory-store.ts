@@ -142,14 +142,17 @@ export class MemoryStore implements SyncLimiterStore {
       const leases = climit !== 0 ? purgeLeases(rec, now) : null;
       if (code !== CODE_OK) continue;
       if (level === LEVEL_BANNED) {
+        // A ban ends when its record expires (banTtlMs after the ban, or later while a bucket
+        // drains), as the Redis key holding it does: RedisStore answers the key's PTTL.
         code = CODE_BANNED;
         refusedSubject = s;
+        retryAfterMs = Math.max(0, Math.ceil(rec.expiresAtMs - now));
         continue;
       }
       if (level === LEVEL_BLOCKED) {
         code = CODE_BLOCKED;
         refusedSubject = s;
-        retryAfterMs = rec.enf.blockedUntilMs - now;
+        retryAfterMs = Math.ceil(rec.enf.blockedUntilMs - now);
         continue;
       }
       const limits = sub.limits;
@@ -163,6 +166,16 @@ export class MemoryStore implements SyncLimiterStore {
           code = CODE_ESTIMATE;
           refusedSubject = s;
           refusedDim = i;
+          // Over the throttled limit only (the limiter refuses an estimate above the full
+          // limit before the store): it fits once the score decays below throttledAt
+          // (throttleRetry in redis-lua.ts, the same expression).
+          if (factor !== 1) {
+            const e = rec.enf;
+            retryAfterMs = Math.max(
+              0,
+              Math.ceil(e.scoreAtMs + (p.halfLifeMs * Math.log(e.score / p.throttledAt)) / Math.log(2) - now),
+            );
+          }
           break;
         }
         const w = WINDOW_MS[i]!;
@@ -213,8 +226,15 @@ export class MemoryStore implements SyncLimiterStore {
     for (let s = 0; s < n; s++) {
       const rec = recs[s]!;
       const level = levelOf(rec.enf, now, p);
+      // The TTL is recomputed only where the Redis script writes the state: the subject was
+      // charged, earned a violation, or changed level. A refusal that changes nothing keeps
+      // it, so a banned client's refused retries do not push its ban's end further away.
+      const wrote =
+        code === CODE_OK ||
+        (code === CODE_DIMENSION && p.refusalWeight > 0 && s === refusedSubject) ||
+        level !== rec.enf.lastLevel;
       rec.enf.lastLevel = level;
-      this.touchTtl(rec, now, p);
+      if (wrote) this.touchTtl(rec, now, p);
       subjects[s] = {
         prevLevel: prevLevels[s]!,
         level,

@@ -21,7 +21,7 @@
  * not Redis's commands, were most of the acquire's cost. redis-lua-single.test.ts runs both
  * versions on the same states and the same clock and compares replies and every command sent.
  */
-import { luaNumber } from './redis-lua.ts';
+import { banRetry, luaNumber, throttleRetry } from './redis-lua.ts';
 import { keepOrExtend, readNarrowState, setState } from './redis-lua-expiry.ts';
 import { BATCH_PRELUDE_END, CLOCK_PRELUDE } from './redis-lua-batch.ts';
 import {
@@ -270,6 +270,7 @@ export function singleAcquireLua(values: readonly number[], leaseTtlMs: number):
       ? ''
       : `if lvl == 2 then
 ${windowChecks(limits, e.tf)}
+if code == 2 then ${throttleRetry('sc', 'st', e.half, e.thrAt)} end
 ${concurrencyCheck(climit, e.tf)}
 else
 `;
@@ -307,6 +308,7 @@ local code, refDim, retry = 0, 0, 0
 local n1, n2, n3, n4, n5, n6, n7, n8 = 0, 0, 0, 0, 0, 0, 0, 0
 if lvl == 4 then
   code = 4
+  ${banRetry('KEYS[1]', e.banTtl)}
 elseif lvl == 3 then
   code = 3; retry = math.ceil(bu - now)
 else
@@ -408,10 +410,11 @@ function checkSubject(e: Enf, v: Vars, limits: readonly number[], climit: number
   const checks =
     e.tf === 1
       ? normal
-      : `if ${v.lvl} == 2 then\n${windowChecks(limits, e.tf, v)}\n${concurrencyCheck(climit, e.tf, v)}\nelse\n${normal}\nend`;
+      : `if ${v.lvl} == 2 then\n${windowChecks(limits, e.tf, v)}\nif code == 2 then ${throttleRetry(v.sc, v.st, e.half, e.thrAt)} end\n${concurrencyCheck(climit, e.tf, v)}\nelse\n${normal}\nend`;
   return `if code == 0 then
   if ${v.lvl} == 4 then
     code = 4;${v.setRef}
+    ${banRetry(v.rl, e.banTtl)}
   elseif ${v.lvl} == 3 then
     code = 3;${v.setRef} retry = math.ceil(${v.bu} - now)
   else

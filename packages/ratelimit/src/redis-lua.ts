@@ -102,6 +102,32 @@ local function busy_us(out, tat)
 end
 `;
 
+/**
+ * Lua statements setting `retry` for a banned subject: the ms until its state key expires,
+ * which is when the ban ends (banTtlMs after the ban, or later while a bucket still drains;
+ * MemoryStore keeps the same end in its record). No field of the state holds the end, and
+ * none is added: the replicas of earlier releases read and write the same 104-byte state. A
+ * key without a TTL (an operator's PERSIST) stays banned until lifted: `banTtl`, the
+ * configured length, is answered then. PTTL runs only on this refusal, inside the script.
+ */
+export function banRetry(key: string, banTtl: string): string {
+  return `retry = redis.call('PTTL', ${key})
+      if retry < 0 then retry = ${banTtl} end`;
+}
+
+/**
+ * Lua statements setting `retry` when a throttled subject's estimate exceeds a scaled
+ * limit (code 2 with a limit factor below 1; the limiter refuses an estimate above the full limit
+ * before any store call, and that one never fits). It fits once the throttle ends: when the
+ * score `sc` (set at `st`) has decayed below `thrAt`, `half * log2(sc / thrAt)` after st.
+ * Later violations can only push that further: a lower bound, like every retryAfterMs.
+ * MemoryStore computes the same expression (memory-store.ts).
+ */
+export function throttleRetry(sc: string, st: string, half: string, thrAt: string): string {
+  return `retry = math.ceil(${st} + ${half} * math.log(${sc} / ${thrAt}) / math.log(2) - now)
+        if retry < 0 then retry = 0 end`;
+}
+
 function withPrelude(paramsAt: number, body: string): string {
   return `local P = ${paramsAt}\n${PRELUDE}\n${body}`;
 }
@@ -168,6 +194,7 @@ for s = 1, nsub do
   if code == 0 then
     if lvl == 4 then
       code = 4; refSub = s
+      ${banRetry('KEYS[2 * s - 1]', 'P[9]')}
     elseif lvl == 3 then
       code = 3; refSub = s; retry = math.ceil(a[11] - now)
     else
@@ -192,6 +219,9 @@ for s = 1, nsub do
           if over > 0.001 then code = 1; refSub = s; refDim = i; retry = math.ceil(over); break end
           nt[i] = t
         end
+      end
+      if code == 2 and factor ~= 1 then
+        ${throttleRetry('a[9]', 'a[10]', 'P[5]', 'P[2]')}
       end
       if code == 0 and climit > 0 then
         local eff = climit

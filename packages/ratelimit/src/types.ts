@@ -92,7 +92,14 @@ export interface AcquireResult {
   reason?: RefusalReason;
   /** The dimension that refused, with its figures (when the reason is a dimension). */
   refusedBy?: DimensionState;
-  /** Milliseconds until the refusing dimension has room (0 when allowed). */
+  /**
+   * Milliseconds until a retry can be admitted: until the refusing dimension has room, the
+   * block ends (`blocked`), the ban ends (`banned`: when the state holding it expires,
+   * `banTtlMs` after the ban unless lifted; refused retries do not move it) or the throttle
+   * ends (`estimate_exceeds_limit` over a throttled limit). 0 when allowed, and for
+   * `estimate_exceeds_limit` over a full limit, which no wait cures (the HTTP middleware then
+   * sends no `Retry-After`).
+   */
   retryAfterMs: number;
   /** Every configured dimension's state, primary and secondary subjects. */
   dimensions: DimensionState[];

@@ -227,6 +227,94 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
     });
 
+    it("a banned subject's retryAfterMs is the time until the ban ends, and refusals do not move it", async () => {
+      const banTtlMs = 600_000;
+      const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: { banTtlMs } });
+      const subject = fresh('ban-end');
+      const bannedAt = Date.now();
+      await lim.ban(subject);
+      const ends = async (): Promise<{ retryAfterMs: number; sinceBan: number }> => {
+        const r = await lim.acquire({ subject, estimatedTokens: 0 });
+        const sinceBan = Date.now() - bannedAt;
+        expect(r).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
+        return { retryAfterMs: r.retryAfterMs, sinceBan };
+      };
+      const first = await ends();
+      expect(first.retryAfterMs).toBeLessThanOrEqual(banTtlMs);
+      expect(first.retryAfterMs).toBeGreaterThan(banTtlMs - 5_000);
+      // Two more refused retries 300 ms apart: the end stays where the ban put it (a refusal
+      // that re-armed the TTL would answer banTtlMs less only the last gap).
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const later = await ends();
+        expect(later.retryAfterMs).toBeLessThanOrEqual(banTtlMs - later.sinceBan + 50);
+        expect(later.retryAfterMs).toBeGreaterThan(banTtlMs - later.sinceBan - 5_000);
+      }
+      // The same answer when the banned subject is the secondary one (the pair script, the
+      // cluster's two phases).
+      const user = fresh('ban-end-user');
+      const r = await lim.acquire({ subject: user, secondarySubject: subject, estimatedTokens: 0 });
+      expect(r).toMatchObject({ allowed: false, reason: 'banned' });
+      expect(r.retryAfterMs).toBeLessThanOrEqual(banTtlMs - (Date.now() - bannedAt) + 50);
+      expect(r.retryAfterMs).toBeGreaterThan(banTtlMs - 10_000);
+    });
+
+    it("a blocked subject's retryAfterMs is the time until the block ends, in whole ms", async () => {
+      const blockMs = 60_000;
+      const lim = limiter(
+        { t: { requestsPerHour: 100 } },
+        {
+          enforcement: {
+            warningAt: 1,
+            throttledAt: 2,
+            blockedAt: 3,
+            bannedAt: 100,
+            blockMs,
+            halfLifeMs: 86_400_000,
+          },
+        },
+      );
+      const subject = fresh('block-end');
+      const blockedAt = Date.now();
+      expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await lim.acquire({ subject, estimatedTokens: 0 });
+      const since = Date.now() - blockedAt;
+      expect(r).toMatchObject({ allowed: false, reason: 'blocked' });
+      expect(Number.isInteger(r.retryAfterMs)).toBe(true);
+      expect(r.retryAfterMs).toBeLessThanOrEqual(blockMs - since + 50);
+      expect(r.retryAfterMs).toBeGreaterThan(blockMs - since - 5_000);
+    });
+
+    it('an estimate over the throttled limit waits for the throttle to end; over the full limit, 0', async () => {
+      const lim = limiter(
+        { t: { tokensPerMinute: 1_000 } },
+        {
+          enforcement: {
+            warningAt: 1,
+            throttledAt: 2,
+            blockedAt: 30,
+            bannedAt: 100,
+            halfLifeMs: 60_000,
+            throttleFactor: 0.5,
+          },
+        },
+      );
+      const subject = fresh('throttled-estimate');
+      const violatedAt = Date.now();
+      // Score 4, throttled at 2, half-life 1 min: the throttle ends 1 min after the violation.
+      expect(await lim.recordViolation(subject, 4)).toBe('throttled');
+      const r = await lim.acquire({ subject, estimatedTokens: 700 });
+      const since = Date.now() - violatedAt;
+      expect(r).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', level: 'throttled' });
+      expect(r.refusedBy).toMatchObject({ dimension: 'tpm', limit: 500 });
+      expect(r.retryAfterMs).toBeLessThanOrEqual(60_000 - since + 50);
+      expect(r.retryAfterMs).toBeGreaterThan(60_000 - since - 5_000);
+      // Above the full limit it never fits: no time is honest, 0 (no Retry-After over HTTP).
+      const never = await lim.acquire({ subject, estimatedTokens: 1_001 });
+      expect(never).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', retryAfterMs: 0 });
+    });
+
     it('an expired block returns the subject to the level its decayed score implies', async () => {
       const lim = limiter(
         { t: { requestsPerHour: 100 } },

@@ -28,11 +28,16 @@ const db = useRedis();
 /**
  * Wraps a script so that TIME answers ARGV[1] s + ARGV[2] µs and every other command is
  * logged with the side's key prefix (`{a-` / `{b-`) taken out; the script sees ARGV[3..].
+ * PTTL (a banned subject's retry) answers on that frozen clock too, as Redis 7.2 on does
+ * inside a script: the TTL a SET ... PX or PEXPIRE of this script gave the key (KEEPTTL keeps
+ * it), else the server's answer (-1 for the trials' keys, set without a TTL). On the real
+ * clock the two sides, run one after the other, would differ by the milliseconds between them.
  */
 function clocked(inner: string): string {
   return `local R = redis
 local sec, usec = ARGV[1], ARGV[2]
 local log = {}
+local ttls = {}
 local function norm(x)
   if type(x) == 'number' then return string.format('%.17g', x) end
   return (string.gsub(x, '^llmsec:{[ab]%-', 'llmsec:{'))
@@ -43,7 +48,20 @@ local redis = { error_reply = R.error_reply, call = function(...)
   local line = {}
   for i = 1, #c do line[#line + 1] = type(c[i]) .. ':' .. norm(c[i]) end
   log[#log + 1] = table.concat(line, ' ')
-  return R.call(...)
+  if c[1] == 'PTTL' and ttls[c[2]] ~= nil then
+    R.call(...)
+    return ttls[c[2]]
+  end
+  local r = R.call(...)
+  if c[1] == 'SET' then
+    local t = -1
+    for i = 4, #c do
+      if c[i] == 'PX' then t = tonumber(c[i + 1]) elseif c[i] == 'KEEPTTL' then t = ttls[c[2]] end
+    end
+    ttls[c[2]] = t
+  elseif c[1] == 'PEXPIRE' then ttls[c[2]] = tonumber(c[3])
+  elseif c[1] == 'DEL' then for i = 2, #c do ttls[c[i]] = nil end end
+  return r
 end }
 local args = {}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end

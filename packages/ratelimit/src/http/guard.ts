@@ -20,7 +20,7 @@ import { estimateRequestBody } from '../estimate/request.ts';
 import type { RequestEstimate } from '../estimate/request.ts';
 import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
 import { reportError } from './errors.ts';
-import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+import { rateLimitHeaders, retryAfterSeconds, retryCannotHelp } from './headers.ts';
 import { checkIpv6Prefix, DEFAULT_IPV6_PREFIX } from './ip.ts';
 import { defaultSecondarySubject, defaultSubject, sanitizeSubject, type SubjectOptions } from './subject.ts';
 import type {
@@ -44,6 +44,11 @@ export interface RefusalBody {
   error: {
     type: 'rate_limited' | 'rate_limiter_unavailable';
     reason: string;
+    /**
+     * Seconds to wait, as in `Retry-After` (at least 1); 0, with no `Retry-After` and
+     * `X-Should-Retry: false`, when no wait can cure the refusal (reason
+     * `estimate_exceeds_limit`: the request alone exceeds a limit).
+     */
     retry_after_seconds: number;
     message: string;
   };
@@ -152,6 +157,7 @@ export class RateLimitGuard<Req extends RequestLike> {
         headers,
       );
     }
+    if (retryCannotHelp(result)) return this.#refusal(429, 'rate_limited', reason, undefined, headers);
     return this.#refusal(429, 'rate_limited', reason, result.retryAfterMs, headers);
   }
 
@@ -160,7 +166,9 @@ export class RateLimitGuard<Req extends RequestLike> {
       return rateLimitHeaders(result, { ...this.#headerOptions, primarySubject });
     } catch (err) {
       reportError('headers', err);
-      return result.allowed ? {} : { 'Retry-After': String(retryAfterSeconds(result.retryAfterMs)) };
+      if (result.allowed) return {};
+      if (retryCannotHelp(result)) return { 'X-Should-Retry': 'false' };
+      return { 'Retry-After': String(retryAfterSeconds(result.retryAfterMs)) };
     }
   }
 
@@ -168,9 +176,21 @@ export class RateLimitGuard<Req extends RequestLike> {
     status: number,
     type: RefusalBody['error']['type'],
     reason: string,
-    retryAfterMs: number,
+    /** undefined: retrying cannot cure this refusal (no Retry-After, retry_after_seconds 0). */
+    retryAfterMs: number | undefined,
     headers: Record<string, string>,
   ): Admission {
+    if (retryAfterMs === undefined) {
+      const message = `Rate limit exceeded (${reason}): this request alone exceeds the limit; retrying it cannot succeed. Send a smaller request.`;
+      const body: RefusalBody = { error: { type, reason, retry_after_seconds: 0, message } };
+      const { 'Retry-After': _dropped, ...rest } = headers;
+      return {
+        kind: 'refused',
+        status,
+        headers: { ...rest, 'X-Should-Retry': 'false', 'Content-Type': 'application/json; charset=utf-8' },
+        body: JSON.stringify(body),
+      };
+    }
     const seconds = retryAfterSeconds(retryAfterMs);
     const message =
       type === 'rate_limited'

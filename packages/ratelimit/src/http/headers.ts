@@ -33,9 +33,15 @@
  * clock agreement between client and server.
  *
  * `Retry-After` (RFC 9110 §10.2.3, delay-seconds) only on refusal: the limiter's
- * `retryAfterMs` (the true time until the refusing dimension has room for this request),
- * rounded up, at least 1. The draft says Retry-After SHOULD NOT point earlier than the reset
- * parameter, so the refusing policy's `t` is capped at the Retry-After value.
+ * `retryAfterMs` (the true time until the refusing dimension has room for this request, the
+ * block or the ban ends), rounded up, at least 1. The draft says Retry-After SHOULD NOT point
+ * earlier than the reset parameter, so the refusing policy's `t` is capped at the Retry-After
+ * value.
+ *
+ * A refusal retrying cannot cure (`retryCannotHelp`: the estimate alone exceeds a full limit)
+ * has no `Retry-After` (any delay would be a lie that clients honour, retrying every second
+ * for a request that never fits) and `X-Should-Retry: false`, the header the OpenAI and
+ * Anthropic SDKs read before retrying a 429 on their own.
  */
 import { createHash } from 'node:crypto';
 import type { AcquireResult, Dimension, DimensionState } from '../types.ts';
@@ -57,6 +63,15 @@ export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, ceilSeconds(retryAfterMs));
 }
 
+/**
+ * True for a refusal that no wait can cure: `estimate_exceeds_limit` with `retryAfterMs` 0,
+ * the request's estimate alone above a limit in full (one above a throttled limit only has
+ * the time until the throttle ends). The client must send a smaller request, or none.
+ */
+export function retryCannotHelp(result: AcquireResult): boolean {
+  return !result.allowed && result.reason === 'estimate_exceeds_limit' && !(result.retryAfterMs > 0);
+}
+
 export function rateLimitHeaders(
   result: AcquireResult,
   options: RateLimitHeaderOptions = {},
@@ -67,7 +82,8 @@ export function rateLimitHeaders(
   const dims = uniqueDimensions(result.dimensions);
   const primary = options.primarySubject ?? dims[0]?.subject;
   const headers: Record<string, string> = {};
-  const retryAfter = result.allowed ? undefined : retryAfterSeconds(result.retryAfterMs);
+  const retryAfter =
+    result.allowed || retryCannotHelp(result) ? undefined : retryAfterSeconds(result.retryAfterMs);
 
   if (draft && dims.length > 0) {
     const name = (s: DimensionState): string =>
@@ -109,6 +125,7 @@ export function rateLimitHeaders(
   }
 
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  else if (!result.allowed) headers['X-Should-Retry'] = 'false';
   return headers;
 }
 
