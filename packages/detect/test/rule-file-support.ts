@@ -22,4 +22,5 @@ ${extra}    condition: { kind: count, min: 3 }
 `;
 
 /** The error parsing `text` as rules.yaml throws. */
-export const ruleFileError = (text: string): Error => thrownBy('the rules', () => parseRules(text, 'rules.yaml'));
+export const ruleFileError = (text: string): Error =>
+  thrownBy('the rules', () => parseRules(text, 'rules.yaml'));

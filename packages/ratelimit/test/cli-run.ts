@@ -34,11 +34,13 @@ export function redisForTests(): { readonly url: string; readonly client: Redis 
   });
   return {
     get url() {
-      if (handle === undefined) throw new Error('redisForTests: Redis is not started yet (read it inside a test)');
+      if (handle === undefined)
+        throw new Error('redisForTests: Redis is not started yet (read it inside a test)');
       return handle.url;
     },
     get client() {
-      if (client === undefined) throw new Error('redisForTests: Redis is not started yet (read it inside a test)');
+      if (client === undefined)
+        throw new Error('redisForTests: Redis is not started yet (read it inside a test)');
       return client;
     },
   };
