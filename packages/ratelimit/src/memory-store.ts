@@ -169,10 +169,12 @@ export class MemoryStore implements SyncLimiterStore {
           // Over the throttled limit only (the limiter refuses an estimate above the full
           // limit before the store): it fits once the score decays below throttledAt
           // (throttleRetry in redis-lua.ts, the same expression).
+          // At least 1 ms: the throttle is in force now, and 0 would read as "no wait cures
+          // it" (retryCannotHelp) at its last millisecond (throttle-end-retry.test.ts).
           if (factor !== 1) {
             const e = rec.enf;
             retryAfterMs = Math.max(
-              0,
+              1,
               Math.ceil(e.scoreAtMs + (p.halfLifeMs * Math.log(e.score / p.throttledAt)) / Math.log(2) - now),
             );
           }

@@ -120,12 +120,14 @@ export function banRetry(key: string, banTtl: string): string {
  * limit (code 2 with a limit factor below 1; the limiter refuses an estimate above the full limit
  * before any store call, and that one never fits). It fits once the throttle ends: when the
  * score `sc` (set at `st`) has decayed below `thrAt`, `half * log2(sc / thrAt)` after st.
- * Later violations can only push that further: a lower bound, like every retryAfterMs.
+ * Later violations can only push that further: a lower bound, like every retryAfterMs. At
+ * least 1 ms: the throttle is in force now, and 0 would read as "no wait cures it"
+ * (retryCannotHelp) at its last millisecond (throttle-end-retry.test.ts).
  * MemoryStore computes the same expression (memory-store.ts).
  */
 export function throttleRetry(sc: string, st: string, half: string, thrAt: string): string {
   return `retry = math.ceil(${st} + ${half} * math.log(${sc} / ${thrAt}) / math.log(2) - now)
-        if retry < 0 then retry = 0 end`;
+        if retry < 1 then retry = 1 end`;
 }
 
 function withPrelude(paramsAt: number, body: string): string {
