@@ -265,7 +265,11 @@ function rewritten(
     // fails rather than hand the response over raw (fail closed).
     reportTelemetryError('instrumentation', err);
   }
-  const blocked = failClosedOutput('response_rewrite', 'guard_error: the text could not be withheld', call.ctx);
+  const blocked = failClosedOutput(
+    'response_rewrite',
+    'guard_error: the text could not be withheld',
+    call.ctx,
+  );
   call.fail(blocked, summary);
   throw blocked;
 }

@@ -98,7 +98,9 @@ class CallStreamObserver implements StreamObserver {
   onError(err: unknown): unknown {
     // An accumulator's fail-closed cut is reported as the block it is, with its event.
     const shown =
-      err instanceof StreamLimitError ? failClosedOutput(STREAM_LIMIT_FILTER, err.reason, this.call.ctx) : err;
+      err instanceof StreamLimitError
+        ? failClosedOutput(STREAM_LIMIT_FILTER, err.reason, this.call.ctx)
+        : err;
     this.call.fail(shown, this.acc.summary());
     return shown;
   }
@@ -119,7 +121,12 @@ function endFailed(call: StreamingCall, summary: ResponseSummary, err: unknown):
  * recorded: one that cannot be (the withhold marker not written) fails the call as the reader's
  * read fails. Before, the call was recorded as completed and the reader then got the error.
  */
-function endPassed(call: StreamingCall, summary: ResponseSummary, complete: boolean, release: () => void): void {
+function endPassed(
+  call: StreamingCall,
+  summary: ResponseSummary,
+  complete: boolean,
+  release: () => void,
+): void {
   try {
     release();
   } catch (err) {
