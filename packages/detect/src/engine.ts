@@ -68,6 +68,8 @@ export class DetectionEngine {
   /** Shared (Redis) mode: the flusher, and an in-memory engine for code rules (if any). */
   private readonly shared: SharedModeEngines | undefined;
   private maxSeen = Number.NEGATIVE_INFINITY;
+  /** The clock at the first tick of a replica that has ingested nothing yet (tickFromFleet). */
+  private idleSince: number | undefined;
   private watermark = Number.NEGATIVE_INFINITY;
   private lastIngestClock: number | undefined;
   /** Whether ingest notes the processing time (only once ticking is in use: it costs a clock read). */
@@ -387,6 +389,13 @@ export class DetectionEngine {
    * re-sent such an incident as firing all that while. The first tick reads the clock.
    */
   private tickFromFleet(now: number): void {
+    // Not before the allowed lateness has passed idle: the fleet's clock read earlier made a
+    // replica starting with the fleet judge its first events late against exports the others
+    // took first, so N replicas dropped events one process keeps (three replicas, three exports
+    // in flight: test/scenarios-detector). A replica restarted on a quiet fleet resolves its
+    // incidents that much later.
+    this.idleSince ??= now;
+    if (now - this.idleSince < this.lateness) return;
     const fleet = this.shared!.fleetTime();
     if (fleet === undefined) {
       this.shared!.readFleetClock();
