@@ -79,10 +79,12 @@ describe('nested blocks', () => {
     expect(out).toEqual([bash('key:\n[REDACTED]', 'warn: x'), fetched('page')]);
   });
 
-  it('linear: a document of 4x the text blocks rewritten in at most 6x the time', () => {
+  // 4x the blocks: linear work takes ~4x, quadratic 16x. The bound sits between, with room for
+  // a collection landing in the large run (6x failed once in a fresh-clone CI: 6.4x, 238 ms).
+  it('linear: a document of 4x the text blocks rewritten in at most 10x the time', () => {
     const cpuMs = (fn: () => unknown): number => {
       let best = Infinity;
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 5; i++) {
         const t0 = process.threadCpuUsage();
         fn();
         const t = process.threadCpuUsage(t0);
@@ -100,7 +102,7 @@ describe('nested blocks', () => {
     };
     const small = run(2 ** 14);
     const large = run(2 ** 16);
-    expect(large).toBeLessThan(6 * Math.max(small, 5));
+    expect(large).toBeLessThan(10 * Math.max(small, 5));
     expect(large).toBeLessThan(1000);
   });
 });
