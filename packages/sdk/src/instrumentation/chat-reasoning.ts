@@ -1,4 +1,5 @@
 import { num } from './adapter.ts';
+import { isFinish } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
@@ -120,7 +121,7 @@ export function rewriteChatReasoning(
       else if (held.size < MAX_TOOL_CALLS) held.set(key, { pending: piece });
     }
   if (held === undefined || held.size === 0 || !endsReasoning(choice, d)) return;
-  const last = typeof choice.finish_reason === 'string';
+  const last = isFinish(choice);
   for (const f of FIELDS) {
     const h = held.get(`${at}:${f}`);
     if (h === undefined) continue;
@@ -163,7 +164,7 @@ export interface HeldReasoning {
 
 /** A chunk of the choice that ends its reasoning: answer text, a tool call or refusal, or its finish. */
 function endsReasoning(choice: Record<string, unknown>, d: Record<string, unknown> | undefined): boolean {
-  if (typeof choice.finish_reason === 'string') return true;
+  if (isFinish(choice)) return true;
   if (d === undefined) return false;
   return (
     (typeof d.content === 'string' && d.content.length > 0) ||

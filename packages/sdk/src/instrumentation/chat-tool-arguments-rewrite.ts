@@ -1,4 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
+import { isFinish } from './finish-reason.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
   MAX_TOOL_CALLS,
@@ -77,7 +78,7 @@ export function rewriteChatToolArguments(
   d: Record<string, unknown> | undefined,
   rw: StreamItemRewrite,
 ): void {
-  const last = typeof choice.finish_reason === 'string';
+  const last = isFinish(choice);
   // The common chunk (content, no tool call, not the last): no lookup.
   if (d?.tool_calls === undefined && d?.function_call === undefined && !last) return;
   const at = num(choice.index) ?? 0;

@@ -14,6 +14,7 @@ import {
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { chatReasoningSlots, readReasoningPieces } from './chat-reasoning.ts';
+import { finishReasonOf } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
@@ -181,7 +182,7 @@ export const openaiChatAdapter: ProviderAdapter = {
               refusals.set(index, (before ?? '') + refusal);
             else if (guarded) throw tooManyChoices();
           }
-          const fr = str(choice?.finish_reason);
+          const fr = finishReasonOf(choice);
           if (fr !== undefined) {
             // Telemetry only (the span's finish reasons): past the cap a new choice's is not kept.
             const index = num(choice?.index) ?? 0;

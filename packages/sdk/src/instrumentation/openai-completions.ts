@@ -9,6 +9,7 @@ import {
   type ResponseSummary,
   type StreamAccumulator,
 } from './adapter.ts';
+import { finishReasonOf } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -157,7 +158,7 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
             else if (guarded) throw tooManyChoices();
           }
           if (text !== undefined) delta += text;
-          const fr = str(choice?.finish_reason);
+          const fr = finishReasonOf(choice);
           // Telemetry only (finish reasons; complete reads the size): past the cap not kept.
           if (fr !== undefined && (finish.size < MAX_CHOICES || finish.has(index))) finish.set(index, fr);
         }

@@ -10,6 +10,7 @@ import {
 import { rewriteChatReasoning } from './chat-reasoning.ts';
 import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
+import { isFinish } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -106,7 +107,7 @@ function rewriteRefusalPiece(
   rw: StreamItemRewrite,
 ): void {
   const piece = typeof d?.refusal === 'string' && d.refusal.length > 0 ? d.refusal : undefined;
-  const last = typeof choice.finish_reason === 'string';
+  const last = isFinish(choice);
   // The common chunk (content, no refusal, not the last): no lookup.
   if (piece === undefined && !last) return;
   let held = refusals.get(rw);
