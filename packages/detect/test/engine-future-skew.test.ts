@@ -6,22 +6,12 @@
  * (the detector service without Redis) did not.
  */
 import { describe, expect, it } from 'vitest';
-import { ManualClock, type SecurityEvent } from '@llmsec/core';
+import { ManualClock } from '@llmsec/core';
 import { DetectionEngine } from '../src/index.ts';
+import { injectionBlock } from './helpers.ts';
 
 const NOW = Date.parse('2026-12-05T10:00:00.000Z');
 const HOUR = 3_600_000;
-
-function block(id: string, user: string, t: number): SecurityEvent {
-  return {
-    event_id: id,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: user,
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
 
 /** One event from `forger` stamped `aheadMs` past the clock, then mallory's 12 blocks a second apart. */
 function run(options: { maxFutureSkewMs?: number }, aheadMs: number) {
@@ -33,10 +23,10 @@ function run(options: { maxFutureSkewMs?: number }, aheadMs: number) {
     ...options,
     onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
   });
-  engine.ingest(block('EVT-forged', 'forger', NOW + aheadMs));
+  engine.ingest(injectionBlock('EVT-forged', 'forger', NOW + aheadMs));
   for (let i = 0; i < 12; i++) {
     clock.advance(1_000);
-    engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+    engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', clock.now()));
   }
   engine.flush();
   return { alerts, stats: engine.stats };
@@ -67,8 +57,8 @@ describe('DetectionEngine maxFutureSkewMs', () => {
     const engine = new DetectionEngine({ clock, allowedLatenessMs: 5_000, maxFutureSkewMs: HOUR });
     for (let i = 0; i < 60; i++) {
       clock.advance(1_000);
-      engine.ingest(block(`EVT-fast-${i}`, 'fast', clock.now() + 6_000));
-      engine.ingest(block(`EVT-${i}`, 'u', clock.now() - 200));
+      engine.ingest(injectionBlock(`EVT-fast-${i}`, 'fast', clock.now() + 6_000));
+      engine.ingest(injectionBlock(`EVT-${i}`, 'u', clock.now() - 200));
     }
     engine.flush();
     expect(engine.stats.droppedLate).toBe(0);
@@ -85,12 +75,12 @@ describe('DetectionEngine maxFutureSkewMs', () => {
       onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
     });
     engine.tick();
-    engine.ingest(block('EVT-forged', 'forger', NOW + 50 * 60_000));
+    engine.ingest(injectionBlock('EVT-forged', 'forger', NOW + 50 * 60_000));
     clock.advance(60_000); // a quiet minute: tick moves event time on by it
     engine.tick();
     for (let i = 0; i < 12; i++) {
       clock.advance(1_000);
-      engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+      engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', clock.now()));
     }
     clock.advance(5_000);
     engine.tick();
@@ -108,10 +98,10 @@ describe('DetectionEngine maxFutureSkewMs', () => {
       maxFutureSkewMs: HOUR,
       onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
     });
-    for (let i = 0; i < 200; i++) engine.ingest(block(`EVT-f${i}`, 'forger', NOW + 30 * 60_000 + i));
+    for (let i = 0; i < 200; i++) engine.ingest(injectionBlock(`EVT-f${i}`, 'forger', NOW + 30 * 60_000 + i));
     for (let i = 0; i < 12; i++) {
       clock.advance(1_000);
-      engine.ingest(block(`EVT-${i}`, 'mallory', clock.now()));
+      engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', clock.now()));
     }
     clock.advance(3_000);
     engine.advanceTo(clock.now());
@@ -136,8 +126,8 @@ describe('DetectionEngine maxFutureSkewMs', () => {
         ...options,
         onAlert: (a) => alerts.push(`${a.rule} ${a.status} ${a.user_ids.join(',')}`),
       });
-      engine.ingest(block('EVT-forged', 'forger', Date.now() + 10 * 365 * 24 * HOUR));
-      for (let i = 0; i < 12; i++) engine.ingest(block(`EVT-${i}`, 'mallory', Date.now() + i));
+      engine.ingest(injectionBlock('EVT-forged', 'forger', Date.now() + 10 * 365 * 24 * HOUR));
+      for (let i = 0; i < 12; i++) engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', Date.now() + i));
       engine.flush();
       const stats = engine.stats;
       await engine.shutdown();
@@ -157,7 +147,7 @@ describe('DetectionEngine maxFutureSkewMs', () => {
         [61, 1],
       ] as const) {
         const engine = new DetectionEngine({ tickIntervalMs: 60_000 });
-        engine.ingest(block('EVT-ahead', 'u', Date.now() + aheadMin * 60_000));
+        engine.ingest(injectionBlock('EVT-ahead', 'u', Date.now() + aheadMin * 60_000));
         expect(engine.stats.droppedFuture, `${aheadMin} min`).toBe(dropped);
         await engine.shutdown();
       }

@@ -109,3 +109,18 @@ export const blockBurst: RuleDefinition = {
   window_ms: 600_000,
   condition: { kind: 'count', min: 3 },
 };
+
+/**
+ * An input guard's prompt-injection block as the SDK reports it, `user`'s, stamped `t`: the
+ * attack the clock and restart tests replay (rapid_guardrail_blocks fires on the tenth).
+ */
+export function injectionBlock(id: string, user: string, t: number): SecurityEvent {
+  return {
+    event_id: id,
+    timestamp: new Date(t).toISOString(),
+    category: 'guardrail_block',
+    severity: 'warning',
+    user_id: user,
+    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
+  };
+}

@@ -8,20 +8,16 @@
  * nothing.
  */
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SecurityEvent } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { DetectionEngine, RedisDetectionState, defaultRules } from '../src/index.ts';
 import { freshRuleset } from './redis-support.ts';
+import { injectionBlock } from './helpers.ts';
 
-let server: RedisHandle;
-let redis: Redis;
+const db = useRedis();
 const warnings: string[] = [];
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+beforeAll(() => {
   const logger: DiagLogger = {
     error: () => undefined,
     warn: (message: string) => void warnings.push(message),
@@ -36,26 +32,13 @@ afterEach(() => {
   warnings.length = 0;
 });
 
-afterAll(async () => {
+afterAll(() => {
   diag.disable();
-  redis?.disconnect();
-  await server?.stop();
 });
-
-function block(id: string, t: number): SecurityEvent {
-  return {
-    event_id: id,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: 'mallory',
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
 
 function engineWithClock(offsetMs: number): DetectionEngine {
   const state = new RedisDetectionState({
-    redis,
+    redis: db.redis,
     ruleset: freshRuleset('lead'),
     commandTimeoutMs: 5_000,
     now: () => Date.now() + offsetMs,
@@ -70,7 +53,7 @@ describe('RedisDetectionState: a host clock ahead of the Redis server’s', () =
     const engine = engineWithClock(60_000);
     for (let round = 0; round < 3; round++) {
       const t = Date.now();
-      engine.ingest(block(`EVT-${round}`, t), t);
+      engine.ingest(injectionBlock(`EVT-${round}`, 'mallory', t), t);
       await engine.forceFlush();
     }
     await engine.shutdown();
@@ -85,7 +68,7 @@ describe('RedisDetectionState: a host clock ahead of the Redis server’s', () =
   it('a host in step says nothing', async () => {
     const engine = engineWithClock(0);
     const t = Date.now();
-    engine.ingest(block('EVT-step', t), t);
+    engine.ingest(injectionBlock('EVT-step', 'mallory', t), t);
     await engine.forceFlush();
     await engine.shutdown();
     expect(leadWarnings()).toEqual([]);

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { ManualClock, type SecurityEvent } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@llmsec/core';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { freshRuleset } from './redis-support.ts';
+import { injectionBlock } from './helpers.ts';
 
 /**
  * A detector whose clock is behind its senders' (events stamped `skew` ahead of its wall
@@ -17,29 +17,7 @@ const NOW = Date.parse('2026-12-05T10:00:00.000Z');
 const LATENESS = 5_000;
 const TICK = 1_000;
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-
-function block(id: string, t: number): SecurityEvent {
-  return {
-    event_id: id,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: 'mallory',
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
+const db = useRedis();
 
 /**
  * Wall time from the ingest of the event that fires the alert to its delivery, on a manual
@@ -58,7 +36,7 @@ async function delay(skewMs: number, store: 'memory' | 'redis'): Promise<number>
     ...(store === 'redis'
       ? {
           state: new RedisDetectionState({
-            redis,
+            redis: db.redis,
             ruleset: freshRuleset('skew'),
             commandTimeoutMs: 5_000,
             now: () => clock.now(),
@@ -80,7 +58,7 @@ async function delay(skewMs: number, store: 'memory' | 'redis'): Promise<number>
   for (let i = 0; i < 12; i++) {
     const id = `EVT-${i}`;
     ingestedAt.set(id, clock.now());
-    engine.ingest(block(id, clock.now() + skewMs));
+    engine.ingest(injectionBlock(id, 'mallory', clock.now() + skewMs));
     await engine.forceFlush();
     await step();
   }

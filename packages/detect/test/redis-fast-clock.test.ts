@@ -10,6 +10,7 @@ import {
 } from '../../../test/support/redis.ts';
 import { call, startChild, type Child } from './engine-children.ts';
 import { freshRuleset } from './redis-support.ts';
+import { injectionBlock } from './helpers.ts';
 
 /**
  * A replica whose wall clock runs ahead (a misconfigured or hostile host) among replicas in
@@ -27,17 +28,6 @@ const LATENESS = 5_000;
 const FAST = 5 * 60_000;
 const AHEAD = 4 * 60_000;
 
-function block(id: string, user: string, t: number): SecurityEvent {
-  return {
-    event_id: id,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: user,
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
-
 const firing = (alerts: Alert[]) =>
   alerts.filter((a) => a.status === 'firing').map((a) => `${a.rule} ${a.user_ids.join(',')}`);
 
@@ -47,16 +37,19 @@ async function fleet(
 ): Promise<{ late: number[]; alerts: string[]; clockAhead: number }> {
   const ruleset = freshRuleset('fast');
   const base = { ...target, ruleset, latenessMs: LATENESS };
-  const children: Child[] = [startChild(base), startChild(base), startChild({ ...base, clockOffsetMs: FAST })];
+  const children: Child[] = [
+    startChild(base),
+    startChild(base),
+    startChild({ ...base, clockOffsetMs: FAST }),
+  ];
   try {
     const [a, b, fast] = children as [Child, Child, Child];
-    const send = (c: Child, e: SecurityEvent) =>
-      call(c, { events: [[e, Date.parse(e.timestamp)]] });
+    const send = (c: Child, e: SecurityEvent) => call(c, { events: [[e, Date.parse(e.timestamp)]] });
     // The fast replica receives a record stamped 4 minutes ahead of real time (behind its clock).
-    await send(fast, block('EVT-ahead', 'forger', Date.now() + AHEAD));
+    await send(fast, injectionBlock('EVT-ahead', 'forger', Date.now() + AHEAD));
     // mallory's attack, live, 12 blocks 50 ms apart dealt to the three replicas in turn.
     for (let i = 0; i < 12; i++) {
-      await send([a, b, fast][i % 3]!, block(`EVT-${i}`, 'mallory', Date.now()));
+      await send([a, b, fast][i % 3]!, injectionBlock(`EVT-${i}`, 'mallory', Date.now()));
       await new Promise((r) => setTimeout(r, 50));
     }
     const clock = Number(await reader.get(`llmsec:det:{${ruleset}}:clock`));

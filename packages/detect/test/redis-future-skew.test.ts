@@ -6,10 +6,9 @@
  * time now moves no further than the clock; the event waits, pending in its group, until the
  * clock reaches it, and the end of input (flush) takes it as before.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import {
   DetectionEngine,
   RedisDetectionState,
@@ -18,30 +17,9 @@ import {
   type Condition,
 } from '../src/index.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
+import { injectionBlock } from './helpers.ts';
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-
-function block(id: string, user: string, t: number): SecurityEvent {
-  return {
-    event_id: id,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: user,
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
+const db = useRedis();
 
 const firing = (alerts: Alert[]) =>
   alerts.filter((a) => a.status === 'firing').map((a) => `${a.rule} ${a.user_ids.join(',')}`);
@@ -49,15 +27,15 @@ const firing = (alerts: Alert[]) =>
 describe('RedisDetectionState: an event stamped ahead of the clock, within the bound', () => {
   it('does not make the events after it late, in this process or another', async () => {
     const ruleset = freshRuleset('ahead');
-    const a = redisEngine(redis, defaultRules(), 2_000, ruleset);
-    const b = redisEngine(redis, defaultRules(), 2_000, ruleset);
+    const a = redisEngine(db.redis, defaultRules(), 2_000, ruleset);
+    const b = redisEngine(db.redis, defaultRules(), 2_000, ruleset);
     const now = Date.now();
-    a.engine.ingest(block('EVT-ahead', 'forger', now + 30 * 60_000), now + 30 * 60_000);
+    a.engine.ingest(injectionBlock('EVT-ahead', 'forger', now + 30 * 60_000), now + 30 * 60_000);
     await a.engine.forceFlush();
     // mallory's attack, 12 blocks stamped as they come, half through each process
     for (let i = 0; i < 12; i++) {
       const t = Date.now();
-      (i % 2 === 0 ? a : b).engine.ingest(block(`EVT-${i}`, 'mallory', t), t);
+      (i % 2 === 0 ? a : b).engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', t), t);
     }
     await a.engine.forceFlush();
     await b.engine.forceFlush();
@@ -84,15 +62,15 @@ describe('RedisDetectionState: an event stamped ahead of the clock, within the b
   // replica's events were late for the next 30 minutes.
   it('a replica leaving does not move the shared clock to the early event', async () => {
     const ruleset = freshRuleset('ahead-leave');
-    const a = redisEngine(redis, defaultRules(), 2_000, ruleset, { shutdownGraceMs: 0 });
-    const b = redisEngine(redis, defaultRules(), 2_000, ruleset);
+    const a = redisEngine(db.redis, defaultRules(), 2_000, ruleset, { shutdownGraceMs: 0 });
+    const b = redisEngine(db.redis, defaultRules(), 2_000, ruleset);
     const ahead = Date.now() + 30 * 60_000;
-    a.engine.ingest(block('EVT-ahead', 'forger', ahead), ahead);
+    a.engine.ingest(injectionBlock('EVT-ahead', 'forger', ahead), ahead);
     await a.engine.forceFlush();
     await a.engine.shutdown();
     for (let i = 0; i < 12; i++) {
       const t = Date.now();
-      b.engine.ingest(block(`EVT-${i}`, 'mallory', t), t);
+      b.engine.ingest(injectionBlock(`EVT-${i}`, 'mallory', t), t);
       // b reads the shared clock each round, as a replica that keeps running does
       if (i % 4 === 3) await b.engine.forceFlush();
     }
@@ -113,25 +91,25 @@ describe('RedisDetectionState: an event stamped ahead of the clock, within the b
         rules: defaultRules(),
         allowedLatenessMs: 2_000,
         maxFutureSkewMs: 3_600_000,
-        state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000 }),
+        state: new RedisDetectionState({ redis: db.redis, ruleset, commandTimeoutMs: 5_000 }),
         onAlert: (alert) => alerts.push(alert),
       });
     const a = make();
     const b = make();
     a.tick();
     const ahead = Date.now() + 30 * 60_000;
-    a.ingest(block('EVT-ahead', 'forger', ahead), ahead);
+    a.ingest(injectionBlock('EVT-ahead', 'forger', ahead), ahead);
     await a.forceFlush();
     await new Promise((r) => setTimeout(r, 50));
     a.tick(); // idle since the event: event time moves on by the idle time, from the newest
     await a.forceFlush();
     // b learns the shared clock (its first round), as a process that has been running has
     const first = Date.now();
-    b.ingest(block('EVT-b0', 'bob', first), first);
+    b.ingest(injectionBlock('EVT-b0', 'bob', first), first);
     await b.forceFlush();
     for (let i = 0; i < 12; i++) {
       const t = Date.now();
-      b.ingest(block(`EVT-${i}`, 'mallory', t), t);
+      b.ingest(injectionBlock(`EVT-${i}`, 'mallory', t), t);
     }
     await b.forceFlush();
     await new Promise((r) => setTimeout(r, 2_100));
@@ -157,9 +135,9 @@ describe('RedisDetectionState: an event stamped ahead of the clock, within the b
         describe: () => 'a leak',
       } as Condition<unknown>,
     };
-    const { engine, alerts } = redisEngine(redis, [code], 0, freshRuleset('ahead-code'));
+    const { engine, alerts } = redisEngine(db.redis, [code], 0, freshRuleset('ahead-code'));
     const leak = (id: string, user: string, t: number): SecurityEvent => ({
-      ...block(id, user, t),
+      ...injectionBlock(id, user, t),
       category: 'system_prompt_leakage',
       metadata: { detection_method: 'canary', confidence: 1 },
     });

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { ManualClock, type Alert, type SecurityEvent } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { ManualClock, type Alert } from '@llmsec/core';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { freshRuleset } from './redis-support.ts';
+import { injectionBlock } from './helpers.ts';
 
 /**
  * A detector restarted (a deploy, a crash) while an incident is open in Redis, and no event
@@ -18,29 +18,7 @@ const NOW = Date.parse('2026-12-06T02:00:00.000Z');
 const LATENESS = 5_000;
 const TICK = 1_000;
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-
-function block(i: number, t: number): SecurityEvent {
-  return {
-    event_id: `EVT-restart-${i}`,
-    timestamp: new Date(t).toISOString(),
-    category: 'guardrail_block',
-    severity: 'warning',
-    user_id: 'mallory',
-    metadata: { guardrail_layer: 'input', block_reason: 'prompt_injection' },
-  };
-}
+const db = useRedis();
 
 /** A replica as the detector runs one: live (system-clock bound), ticking each second. */
 function replica(clock: ManualClock, ruleset: string, alerts: Alert[]): DetectionEngine {
@@ -49,7 +27,12 @@ function replica(clock: ManualClock, ruleset: string, alerts: Alert[]): Detectio
     allowedLatenessMs: LATENESS,
     clock,
     maxFutureSkewMs: 3_600_000,
-    state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, now: () => clock.now() }),
+    state: new RedisDetectionState({
+      redis: db.redis,
+      ruleset,
+      commandTimeoutMs: 5_000,
+      now: () => clock.now(),
+    }),
     onAlert: (a) => alerts.push(a),
   });
 }
@@ -70,7 +53,7 @@ describe('an incident open in Redis when its replica restarts', () => {
     const first = replica(clock, ruleset, before);
     first.tick();
     for (let i = 0; i < 10; i++) {
-      first.ingest(block(i, clock.now()));
+      first.ingest(injectionBlock(`EVT-restart-${i}`, 'mallory', clock.now()));
       await tickFor(first, clock, TICK);
     }
     await tickFor(first, clock, 2 * LATENESS);

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { defaultRules, type CodeRule, type Condition } from '../src/index.ts';
 import { loadRuleTestFile } from '../src/rule-test-file.ts';
 import { canonical, freshRuleset, memoryAlerts, redisEngine, sequences } from './redis-support.ts';
@@ -12,18 +11,7 @@ import { build, draw, TIGHT } from './streams.ts';
  * firing and resolved lines, the same ids, descriptions, evidence and users.
  */
 
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 const RULE_TESTS = new URL('../rules/tests/default-rules.test.yaml', import.meta.url).pathname;
 
@@ -35,7 +23,7 @@ describe('RedisDetectionState: one engine', () => {
     for (const test of file.tests) {
       const events = test.events.map(({ event, timeMs }) => ({ event, t: timeMs }));
       const want = memoryAlerts(defaultRules(), events, lateness);
-      const { engine, alerts } = redisEngine(redis, defaultRules(), lateness, freshRuleset());
+      const { engine, alerts } = redisEngine(db.redis, defaultRules(), lateness, freshRuleset());
       for (const { event, t } of events) engine.ingest(event, t);
       engine.flush();
       await engine.shutdown();
@@ -57,7 +45,9 @@ describe('RedisDetectionState: one engine', () => {
         async (draws, lateness) => {
           const events = build(draws);
           const want = memoryAlerts(TIGHT, events, lateness);
-          const { engine, alerts } = redisEngine(redis, TIGHT, lateness, freshRuleset(), { batchSize: 37 });
+          const { engine, alerts } = redisEngine(db.redis, TIGHT, lateness, freshRuleset(), {
+            batchSize: 37,
+          });
           for (const { event, t } of events) engine.ingest(event, t);
           engine.flush();
           await engine.shutdown();
@@ -73,7 +63,7 @@ describe('RedisDetectionState: one engine', () => {
   });
 
   it('a full queue drops the oldest events and counts them; ingest never waits', async () => {
-    const { engine } = redisEngine(redis, TIGHT, 0, freshRuleset('full'), { maxQueuedEvents: 5 });
+    const { engine } = redisEngine(db.redis, TIGHT, 0, freshRuleset('full'), { maxQueuedEvents: 5 });
     // In time order (none late), synchronously: nothing is shipped before the last ingest.
     const events = build(fc.sample(draw, { numRuns: 20, seed: 4 })).sort((a, b) => a.t - b.t);
     for (const { event, t } of events) engine.ingest(event, t);
@@ -85,7 +75,7 @@ describe('RedisDetectionState: one engine', () => {
   });
 
   it('drops an event stamped far in the future instead of moving the shared clock there', async () => {
-    const { engine } = redisEngine(redis, TIGHT, 0, freshRuleset('future'));
+    const { engine } = redisEngine(db.redis, TIGHT, 0, freshRuleset('future'));
     const [first, second] = build(fc.sample(draw, { numRuns: 2, seed: 8 }));
     const future = Date.now() + 2 * 3_600_000;
     engine.ingest({ ...first!.event, event_id: 'from-the-future' }, future);
@@ -99,8 +89,8 @@ describe('RedisDetectionState: one engine', () => {
 
   it('a group state that does not decode is replaced, not fatal', async () => {
     const ruleset = freshRuleset('garbage');
-    const { engine, alerts } = redisEngine(redis, defaultRules(), 0, ruleset);
-    await redis.set(`llmsec:det:{${ruleset}:user_id:mallory}`, '7|{not json', 'PX', 60_000);
+    const { engine, alerts } = redisEngine(db.redis, defaultRules(), 0, ruleset);
+    await db.redis.set(`llmsec:det:{${ruleset}:user_id:mallory}`, '7|{not json', 'PX', 60_000);
     for (let i = 0; i < 10; i++) {
       const t = Date.parse('2026-11-22T10:00:00Z') + i * 1_000;
       engine.ingest(
@@ -133,7 +123,7 @@ describe('RedisDetectionState: one engine', () => {
         describe: () => 'a leak',
       } as Condition<unknown>,
     };
-    const { engine, alerts } = redisEngine(redis, [...TIGHT, code], 0, freshRuleset('code'));
+    const { engine, alerts } = redisEngine(db.redis, [...TIGHT, code], 0, freshRuleset('code'));
     const events = build(fc.sample(draw, { numRuns: 200, seed: 12 }))
       .filter((e) => e.event.category === 'system_prompt_leakage')
       .sort((a, b) => a.t - b.t);
@@ -147,13 +137,13 @@ describe('RedisDetectionState: one engine', () => {
 
   it('gives every key it writes a TTL', async () => {
     const ruleset = freshRuleset('ttl');
-    const { engine } = redisEngine(redis, TIGHT, 0, ruleset);
+    const { engine } = redisEngine(db.redis, TIGHT, 0, ruleset);
     for (const { event, t } of build(fc.sample(draw, { numRuns: 200, seed: 3 }))) engine.ingest(event, t);
     engine.flush();
     await engine.shutdown();
-    const keys = await redis.keys(`llmsec:det:{${ruleset}*`);
+    const keys = await db.redis.keys(`llmsec:det:{${ruleset}*`);
     expect(keys.length).toBeGreaterThan(3);
-    for (const key of keys) expect(await redis.pttl(key), key).toBeGreaterThan(0);
+    for (const key of keys) expect(await db.redis.pttl(key), key).toBeGreaterThan(0);
   });
 });
 
