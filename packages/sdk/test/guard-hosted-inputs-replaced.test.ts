@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
+import { messageItem, readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -22,13 +22,7 @@ const search = (status: string, query: string) => ({
   status,
   action: { type: 'search', query },
 });
-const message = {
-  type: 'message',
-  id: 'msg_1',
-  role: 'assistant',
-  status: 'completed',
-  content: [{ type: 'output_text', text: 'Found.', annotations: [] }],
-};
+const message = messageItem('Found.');
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/responses') || req.body.stream !== true) return undefined;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { emailModeCases } from './fixtures/email-mode-cases.ts';
 import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
+import {
+  messageItem,
+  outputTextEvents,
+  readResponses,
+  responseBody,
+  responseEvents,
+} from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -29,13 +35,7 @@ const reasoning = () => ({
   summary: [],
   content: [{ type: 'reasoning_text', text: content }],
 });
-const message = () => ({
-  type: 'message',
-  id: 'msg_1',
-  role: 'assistant',
-  status: 'completed',
-  content: [{ type: 'output_text', text: answer, annotations: [] }],
-});
+const message = () => messageItem(answer);
 const call = () => ({
   type: 'function_call',
   id: 'fc_1',
@@ -60,6 +60,7 @@ function script(req: FakeRequest): FakeResponse | undefined {
   const ev = responseEvents();
   const at = { item_id: 'rs_1', output_index: 0, content_index: 0 };
   const part = (text: string) => ({ ...at, part: { type: 'reasoning_text', text } });
+  const msg = outputTextEvents(ev);
   return {
     kind: 'sse',
     events: [
@@ -71,18 +72,8 @@ function script(req: FakeRequest): FakeResponse | undefined {
       ev('response.content_part.done', part(content)),
       ev('response.output_item.done', { output_index: 0, item: reasoning() }),
       ev('response.output_item.added', { output_index: 1, item: { ...message(), content: [] } }),
-      ev('response.content_part.added', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        part: { type: 'output_text', text: '', annotations: [] },
-      }),
-      ev('response.output_text.delta', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        delta: answer,
-      }),
+      msg.partAdded(),
+      msg.delta(answer),
       ev('response.output_item.done', { output_index: 1, item: message() }),
       ev('response.completed', { response: done }),
     ],

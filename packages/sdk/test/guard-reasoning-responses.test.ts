@@ -6,7 +6,13 @@ import { instrumentClient } from '../src/instrumentation/index.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { emailModeCases } from './fixtures/email-mode-cases.ts';
 import { piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
+import {
+  messageItem,
+  outputTextEvents,
+  readResponses,
+  responseBody,
+  responseEvents,
+} from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -26,13 +32,7 @@ const reasoning = () => ({
   id: 'rs_1',
   summary: [{ type: 'summary_text', text: summary }],
 });
-const message = {
-  type: 'message',
-  id: 'msg_1',
-  role: 'assistant',
-  status: 'completed',
-  content: [{ type: 'output_text', text: 'Drafted.', annotations: [] }],
-};
+const message = messageItem('Drafted.');
 
 /** The summary in pieces of 7 characters: the address is cut across them. */
 function pieces(): string[] {
@@ -59,12 +59,7 @@ function script(req: FakeRequest): FakeResponse | undefined {
       ev('response.reasoning_summary_part.done', part(summary)),
       ev('response.output_item.done', { output_index: 0, item: reasoning() }),
       ev('response.output_item.added', { output_index: 1, item: { ...message, content: [] } }),
-      ev('response.output_text.delta', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        delta: 'Drafted.',
-      }),
+      outputTextEvents(ev).delta('Drafted.'),
       ev('response.output_item.done', { output_index: 1, item: message }),
       ev('response.completed', { response: done }),
     ],

@@ -2,7 +2,13 @@ import { describe } from 'vitest';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { emailModeCases } from './fixtures/email-mode-cases.ts';
 import { piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { readResponses, responseBody, responseEvents } from './fixtures/responses-reply.ts';
+import {
+  messageItem,
+  outputTextEvents,
+  readResponses,
+  responseBody,
+  responseEvents,
+} from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -55,13 +61,7 @@ function hostedItem(status: string): Record<string, unknown> {
       };
 }
 
-const message = {
-  type: 'message',
-  id: 'msg_1',
-  role: 'assistant',
-  status: 'completed',
-  content: [{ type: 'output_text', text: 'Found.', annotations: [] }],
-};
+const message = messageItem('Found.');
 
 function responses(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/responses')) return undefined;
@@ -70,6 +70,7 @@ function responses(req: FakeRequest): FakeResponse | undefined {
   if (req.body.stream !== true)
     return { kind: 'json', body: response('completed', [hostedItem('completed'), message]) };
   const ev = responseEvents();
+  const msg = outputTextEvents(ev);
   return {
     kind: 'sse',
     events: [
@@ -77,30 +78,10 @@ function responses(req: FakeRequest): FakeResponse | undefined {
       ev('response.output_item.added', { output_index: 0, item: hostedItem('in_progress') }),
       ev('response.output_item.done', { output_index: 0, item: hostedItem('completed') }),
       ev('response.output_item.added', { output_index: 1, item: { ...message, content: [] } }),
-      ev('response.content_part.added', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        part: { type: 'output_text', text: '', annotations: [] },
-      }),
-      ev('response.output_text.delta', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        delta: 'Found.',
-      }),
-      ev('response.output_text.done', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        text: 'Found.',
-      }),
-      ev('response.content_part.done', {
-        item_id: 'msg_1',
-        output_index: 1,
-        content_index: 0,
-        part: { type: 'output_text', text: 'Found.', annotations: [] },
-      }),
+      msg.partAdded(),
+      msg.delta('Found.'),
+      msg.done('Found.'),
+      msg.partDone('Found.'),
       ev('response.output_item.done', { output_index: 1, item: message }),
       ev('response.completed', { response: response('completed', [hostedItem('completed'), message]) }),
     ],
