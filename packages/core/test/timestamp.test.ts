@@ -43,6 +43,31 @@ describe('parseTimestamp', () => {
     }
   });
 
+  it("reads a leap second (23:59:60 UTC, in any zone) as that minute's last millisecond", () => {
+    const end = Date.UTC(2016, 11, 31, 23, 59, 59, 999);
+    for (const leap of [
+      '2016-12-31T23:59:60Z',
+      '2016-12-31T23:59:60.000Z',
+      '2016-12-31T23:59:60.999999999z',
+      '2016-12-31 23:59:60-00:00',
+      '2017-01-01T08:59:60.5+09:00',
+      '2016-12-31T18:29:60-05:30',
+      '2026-06-30T23:59:60Z',
+    ]) {
+      const want = leap.startsWith('2026') ? Date.UTC(2026, 5, 30, 23, 59, 59, 999) : end;
+      expect(parseTimestamp(leap), leap).toBe(want);
+    }
+    for (const bad of [
+      '2016-12-31T23:58:60Z',
+      '2016-12-31T22:59:60Z',
+      '2016-12-31T23:59:60+01:00',
+      '2016-12-31T23:59:61Z',
+      '2016-12-31T23:59:60',
+    ]) {
+      expect(parseTimestamp(bad), bad).toBeNaN();
+    }
+  });
+
   it('rejects impossible calendar values instead of rolling them over', () => {
     for (const bad of [
       '2026-13-01T00:00:00Z',

@@ -33,10 +33,16 @@ let lastSecondMs = Number.NaN;
 /**
  * Event time of a timestamp. The canonical form `YYYY-MM-DDTHH:MM:SS.mmmZ` is split into its
  * second, validated and parsed by core once per distinct second (consecutive log lines share
- * it), and its milliseconds; any other form goes to core's parseTimestamp whole.
+ * it), and its milliseconds; any other form goes to core's parseTimestamp whole, and so does a
+ * leap second (second 60: core reads all of it as :59.999, so its milliseconds are not added).
  */
 export function eventTime(ts: string): number {
-  if (ts.length === 24 && ts.charCodeAt(23) === 90 /* Z */ && ts.charCodeAt(19) === 46 /* . */) {
+  if (
+    ts.length === 24 &&
+    ts.charCodeAt(23) === 90 /* Z */ &&
+    ts.charCodeAt(19) === 46 /* . */ &&
+    ts.charCodeAt(17) !== 54 /* 6 */
+  ) {
     const d0 = ts.charCodeAt(20) - 48;
     const d1 = ts.charCodeAt(21) - 48;
     const d2 = ts.charCodeAt(22) - 48;

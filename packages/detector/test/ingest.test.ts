@@ -77,6 +77,20 @@ describe('DetectorIngest', () => {
     );
   });
 
+  it('reads a record stamped in a leap second (23:59:60 UTC) as 23:59:59.999, not as invalid', async () => {
+    const s = setup();
+    cleanup.push(() => s.metrics.shutdown());
+    const stamps = ['2016-12-31T23:59:60.500Z', '2017-01-01T08:59:60+09:00'];
+    const records = stamps.map((timestamp, i) =>
+      logRecord(secEvent({ event_id: `EVT-leap-${i}`, timestamp })),
+    );
+    expect(s.ingest.logs(records)).toEqual({ kind: 'accepted', rejected: 0 });
+    await s.queue.whenIdle();
+    s.engine.flush();
+    expect(s.engine.stats.processed).toBe(2);
+    expect(s.errors).toEqual([]);
+  });
+
   it('counts one event once when it arrives as span event and log record, and on a retried export', async () => {
     const s = setup();
     cleanup.push(() => s.metrics.shutdown());
