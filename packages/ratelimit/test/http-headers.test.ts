@@ -156,7 +156,7 @@ describe('rateLimitHeaders: refused', () => {
     });
   });
 
-  it('a refusal without dimensions (banned) still has Retry-After and nothing else', () => {
+  it('a refusal without dimensions (banned) has Retry-After (the ban end) and X-Should-Retry: false only', () => {
     expect(
       rateLimitHeaders({
         allowed: false,
@@ -167,7 +167,20 @@ describe('rateLimitHeaders: refused', () => {
       }),
     ).toEqual({
       'Retry-After': '3600',
+      'X-Should-Retry': 'false',
     });
+  });
+
+  it('a blocked refusal keeps Retry-After alone: the block ends by itself', () => {
+    expect(
+      rateLimitHeaders({
+        allowed: false,
+        reason: 'blocked',
+        retryAfterMs: 300_000,
+        level: 'blocked',
+        dimensions: [],
+      }),
+    ).toEqual({ 'Retry-After': '300' });
   });
 });
 

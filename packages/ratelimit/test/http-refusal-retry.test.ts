@@ -1,7 +1,7 @@
 /**
  * What a refused client is told about retrying, through the middleware (node:http and
- * Express) and the package's real RateLimiter + MemoryStore: a banned client waits until its
- * ban ends, and a request that never fits gets no Retry-After at all. Before, both answered
+ * Express) and the package's real RateLimiter + MemoryStore: a banned client is told when its
+ * ban ends and not to retry on its own, and a request that never fits gets no Retry-After at all. Before, both answered
  * `Retry-After: 1`, and SDKs that honour it (OpenAI's, Anthropic's) came back every second.
  */
 import { createServer } from 'node:http';
@@ -9,7 +9,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRateLimitMiddleware, MemoryStore, RateLimiter, withRateLimit } from '../src/index.ts';
-import { rateLimitHeaders } from '../src/http/headers.ts';
+import { rateLimitHeaders, retryCannotHelp } from '../src/http/headers.ts';
+import type { EnforcementLevel, RefusalReason } from '../src/types.ts';
 import { close, fetchRaw, listen } from './http-support.ts';
 
 let server: Server | undefined;
@@ -70,7 +71,9 @@ describe.each(Object.entries(servers))('refusals and retrying through %s', (_nam
     expect(body.error.retry_after_seconds).toBeGreaterThan(7_190);
     expect(body.error.retry_after_seconds).toBeLessThanOrEqual(7_200);
     expect(refused.headers['retry-after']).toBe(String(body.error.retry_after_seconds));
-    expect(refused.headers['x-should-retry']).toBeUndefined();
+    // The SDKs' own retries cannot cure a ban (http-ban-sdk-retry.test.ts).
+    expect(refused.headers['x-should-retry']).toBe('false');
+    expect(body.error.message).toContain('retrying cannot succeed until the ban is lifted or ends in');
   });
 
   it('a request whose estimate alone exceeds a limit gets no Retry-After, and X-Should-Retry: false', async () => {
@@ -122,5 +125,22 @@ describe('rateLimitHeaders for refusals retrying cannot cure', () => {
         dimensions: [],
       }),
     ).toEqual({ 'Retry-After': '62' });
+  });
+});
+
+describe('retryCannotHelp', () => {
+  const refusal = (reason: RefusalReason, retryAfterMs: number, level: EnforcementLevel = 'normal') =>
+    retryCannotHelp({ allowed: false, reason, retryAfterMs, level, dimensions: [] });
+  it('is true for a ban (until lifted or its end) and for an estimate that never fits', () => {
+    expect(refusal('banned', 31_536_000_000, 'banned')).toBe(true);
+    expect(refusal('banned', 0, 'banned')).toBe(true);
+    expect(refusal('estimate_exceeds_limit', 0)).toBe(true);
+  });
+  it('is false where a wait cures the refusal: a block, a bucket, the throttle, and an admission', () => {
+    expect(refusal('blocked', 300_000, 'blocked')).toBe(false);
+    expect(refusal('rpm', 720_000)).toBe(false);
+    expect(refusal('estimate_exceeds_limit', 1, 'throttled')).toBe(false);
+    expect(refusal('store_unavailable', 1_000)).toBe(false);
+    expect(retryCannotHelp({ allowed: true, retryAfterMs: 0, level: 'banned', dimensions: [] })).toBe(false);
   });
 });

@@ -20,7 +20,7 @@ import { estimateRequestBody } from '../estimate/request.ts';
 import type { RequestEstimate } from '../estimate/request.ts';
 import type { AcquireRequest, AcquireResult, Lease, Usage } from '../types.ts';
 import { reportError } from './errors.ts';
-import { rateLimitHeaders, retryAfterSeconds, retryCannotHelp } from './headers.ts';
+import { neverFits, rateLimitHeaders, retryAfterSeconds, retryCannotHelp } from './headers.ts';
 import { checkIpv6Prefix, DEFAULT_IPV6_PREFIX } from './ip.ts';
 import { defaultSecondarySubject, defaultSubject, sanitizeSubject, type SubjectOptions } from './subject.ts';
 import type {
@@ -47,7 +47,8 @@ export interface RefusalBody {
     /**
      * Seconds to wait, as in `Retry-After` (at least 1); 0, with no `Retry-After` and
      * `X-Should-Retry: false`, when no wait can cure the refusal (reason
-     * `estimate_exceeds_limit`: the request alone exceeds a limit).
+     * `estimate_exceeds_limit`: the request alone exceeds a limit). A `banned` refusal has
+     * the seconds until the ban ends and `X-Should-Retry: false`.
      */
     retry_after_seconds: number;
     message: string;
@@ -157,8 +158,8 @@ export class RateLimitGuard<Req extends RequestLike> {
         headers,
       );
     }
-    if (retryCannotHelp(result)) return this.#refusal(429, 'rate_limited', reason, undefined, headers);
-    return this.#refusal(429, 'rate_limited', reason, result.retryAfterMs, headers);
+    if (neverFits(result)) return this.#refusal(429, 'rate_limited', reason, undefined, headers);
+    return this.#refusal(429, 'rate_limited', reason, result.retryAfterMs, headers, retryCannotHelp(result));
   }
 
   #headers(result: AcquireResult, primarySubject: string): Record<string, string> {
@@ -166,9 +167,8 @@ export class RateLimitGuard<Req extends RequestLike> {
       return rateLimitHeaders(result, { ...this.#headerOptions, primarySubject });
     } catch (err) {
       reportError('headers', err);
-      if (result.allowed) return {};
-      if (retryCannotHelp(result)) return { 'X-Should-Retry': 'false' };
-      return { 'Retry-After': String(retryAfterSeconds(result.retryAfterMs)) };
+      // A refusal's Retry-After and X-Should-Retry are set by #refusal.
+      return {};
     }
   }
 
@@ -176,9 +176,11 @@ export class RateLimitGuard<Req extends RequestLike> {
     status: number,
     type: RefusalBody['error']['type'],
     reason: string,
-    /** undefined: retrying cannot cure this refusal (no Retry-After, retry_after_seconds 0). */
+    /** undefined: no wait can cure this refusal (no Retry-After, retry_after_seconds 0). */
     retryAfterMs: number | undefined,
     headers: Record<string, string>,
+    /** A ban: Retry-After has its end, and X-Should-Retry: false stops the SDKs' own retries. */
+    noRetry = false,
   ): Admission {
     if (retryAfterMs === undefined) {
       const message = `Rate limit exceeded (${reason}): this request alone exceeds the limit; retrying it cannot succeed. Send a smaller request.`;
@@ -192,21 +194,16 @@ export class RateLimitGuard<Req extends RequestLike> {
       };
     }
     const seconds = retryAfterSeconds(retryAfterMs);
-    const message =
-      type === 'rate_limited'
+    const message = noRetry
+      ? `Rate limit exceeded (${reason}): retrying cannot succeed until the ban is lifted or ends in ${seconds} s.`
+      : type === 'rate_limited'
         ? `Rate limit exceeded (${reason}). Retry in ${seconds} s.`
         : `Rate limiting is unavailable. Retry in ${seconds} s.`;
     const body: RefusalBody = { error: { type, reason, retry_after_seconds: seconds, message } };
-    return {
-      kind: 'refused',
-      status,
-      headers: {
-        ...headers,
-        'Retry-After': String(seconds),
-        'Content-Type': 'application/json; charset=utf-8',
-      },
-      body: JSON.stringify(body),
-    };
+    const out: Record<string, string> = { ...headers, 'Retry-After': String(seconds) };
+    if (noRetry) out['X-Should-Retry'] = 'false';
+    out['Content-Type'] = 'application/json; charset=utf-8';
+    return { kind: 'refused', status, headers: out, body: JSON.stringify(body) };
   }
 
   async #estimate(req: Req): Promise<{ tokens: number; costMicroUsd?: number }> {

@@ -38,10 +38,13 @@
  * earlier than the reset parameter, so the refusing policy's `t` is capped at the Retry-After
  * value.
  *
- * A refusal retrying cannot cure (`retryCannotHelp`: the estimate alone exceeds a full limit)
- * has no `Retry-After` (any delay would be a lie that clients honour, retrying every second
- * for a request that never fits) and `X-Should-Retry: false`, the header the OpenAI and
- * Anthropic SDKs read before retrying a 429 on their own.
+ * A refusal retrying cannot cure (`retryCannotHelp`) has `X-Should-Retry: false`, the header
+ * the OpenAI and Anthropic SDKs read before retrying a 429 on their own. One that no wait
+ * cures either (the estimate alone exceeds a full limit) has no `Retry-After` (any delay
+ * would be a lie that clients honour, retrying every second for a request that never fits);
+ * a ban keeps its end in `Retry-After` (the SDKs ignore one over 60 s, openai, or sleep
+ * through it up to 24.8 days holding the caller's request, @anthropic-ai/sdk 1.x; either
+ * way their retries are refused while the ban lasts).
  */
 import { createHash } from 'node:crypto';
 import type { AcquireResult, Dimension, DimensionState } from '../types.ts';
@@ -64,11 +67,22 @@ export function retryAfterSeconds(retryAfterMs: number): number {
 }
 
 /**
- * True for a refusal that no wait can cure: `estimate_exceeds_limit` with `retryAfterMs` 0,
- * the request's estimate alone above a limit in full (one above a throttled limit only has
- * the time until the throttle ends). The client must send a smaller request, or none.
+ * True for a refusal that retrying cannot cure, so a client should not retry it on its own
+ * (HTTP: `X-Should-Retry: false`): `estimate_exceeds_limit` with `retryAfterMs` 0, the
+ * request's estimate alone above a limit in full (one above a throttled limit only has the
+ * time until the throttle ends), which no wait cures: send a smaller request, or none; and
+ * `banned`, which lasts until an operator lifts it or `retryAfterMs` (the ban's end,
+ * `banTtlMs` after it: a year by default) has passed. A `blocked` subject is not included: a
+ * block ends by itself (`blockMs`, 5 min by default) and a client honouring its
+ * `retryAfterMs` is then admitted.
  */
 export function retryCannotHelp(result: AcquireResult): boolean {
+  if (result.allowed) return false;
+  return result.reason === 'banned' || neverFits(result);
+}
+
+/** A refusal no wait cures: the estimate alone exceeds a full limit (retryAfterMs 0). */
+export function neverFits(result: AcquireResult): boolean {
   return !result.allowed && result.reason === 'estimate_exceeds_limit' && !(result.retryAfterMs > 0);
 }
 
@@ -82,8 +96,7 @@ export function rateLimitHeaders(
   const dims = uniqueDimensions(result.dimensions);
   const primary = options.primarySubject ?? dims[0]?.subject;
   const headers: Record<string, string> = {};
-  const retryAfter =
-    result.allowed || retryCannotHelp(result) ? undefined : retryAfterSeconds(result.retryAfterMs);
+  const retryAfter = result.allowed || neverFits(result) ? undefined : retryAfterSeconds(result.retryAfterMs);
 
   if (draft && dims.length > 0) {
     const name = (s: DimensionState): string =>
@@ -125,7 +138,7 @@ export function rateLimitHeaders(
   }
 
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
-  else if (!result.allowed) headers['X-Should-Retry'] = 'false';
+  if (retryCannotHelp(result)) headers['X-Should-Retry'] = 'false';
   return headers;
 }
 
