@@ -1,10 +1,8 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A streamed `echo: true` completion whose echo departs from the prompt: only the prompt's
@@ -39,15 +37,8 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'redact' | 'block' | 'detect') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 async function read(mode: 'redact' | 'block' | 'detect') {
-  const s = await client(mode).completions.create({
+  const s = await piiOpenAI(h, mode).completions.create({
     model: 'gpt-3.5-turbo-instruct',
     echo: true,
     stream: true,

@@ -1,10 +1,8 @@
-import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { piiAnthropic } from './fixtures/pii-guarded-client.ts';
 
 /**
  * An Anthropic stream that sends a text block whole, in its `content_block_start` (the API
@@ -50,13 +48,6 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'redact' | 'block' | 'detect') {
-  return instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const ask = {
   model: 'claude-haiku-4-5',
   max_tokens: 50,
@@ -67,7 +58,7 @@ const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
 
 describe('a text block sent whole in content_block_start', () => {
   it('block: cut before the block start reaches the reader', async () => {
-    const s = await client('block').messages.create(ask);
+    const s = await piiAnthropic(h, 'block').messages.create(ask);
     const got: unknown[] = [];
     const reading = (async () => {
       for await (const e of s) got.push(e);
@@ -78,14 +69,14 @@ describe('a text block sent whole in content_block_start', () => {
 
   it('detect: one pii_detected', async () => {
     h.recorded.length = 0;
-    const s = await client('detect').messages.create(ask);
+    const s = await piiAnthropic(h, 'detect').messages.create(ask);
     for await (const _ of s);
     expect(piiEvents()).toHaveLength(1);
   });
 
   it('redact: redacted as before (block start, finalMessage()), and now reported: one pii_detected', async () => {
     h.recorded.length = 0;
-    const s = client('redact').messages.stream({ ...ask, stream: undefined });
+    const s = piiAnthropic(h, 'redact').messages.stream({ ...ask, stream: undefined });
     const got: unknown[] = [];
     for await (const e of s) got.push(e);
     const final = await s.finalMessage();

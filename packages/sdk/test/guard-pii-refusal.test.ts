@@ -6,6 +6,7 @@ import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A chat answer's `refusal` (structured outputs: the model declines in `message.refusal`,
@@ -66,20 +67,13 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'redact' | 'block' | 'detect') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
 const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
 
 describe("a chat answer's refusal is read by the output guards", () => {
   it('redact: the refusal is redacted as a text of its own, one pii_detected', async () => {
     h.recorded.length = 0;
-    const r = await client('redact').chat.completions.create(ask);
+    const r = await piiOpenAI(h, 'redact').chat.completions.create(ask);
     expect(r.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
     expect(r.choices[0]!.message.content).toBeNull();
     expect(JSON.stringify(r)).not.toContain('jane.doe');
@@ -88,25 +82,27 @@ describe("a chat answer's refusal is read by the output guards", () => {
   });
 
   it('block: an address in the refusal blocks the response', async () => {
-    await expect(client('block').chat.completions.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
+    await expect(piiOpenAI(h, 'block').chat.completions.create(ask)).rejects.toBeInstanceOf(
+      OutputBlockedError,
+    );
   });
 
   it("streamed, redact: the refusal's pieces reach the reader redacted (chunks and the stream helper)", async () => {
     h.recorded.length = 0;
-    const stream = await client('redact').chat.completions.create({ ...ask, stream: true });
+    const stream = await piiOpenAI(h, 'redact').chat.completions.create({ ...ask, stream: true });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(JSON.stringify(chunks)).not.toMatch(/jane|e@example|example\.com/);
     expect(chunks.map((c) => c.choices[0]?.delta.refusal ?? '').join('')).toBe(redact(REFUSAL).text);
     expect(piiEvents()).toHaveLength(1);
     // openai's ChatCompletionStream builds its final message from the rewritten chunks.
-    const helper = client('redact').chat.completions.stream(ask);
+    const helper = piiOpenAI(h, 'redact').chat.completions.stream(ask);
     const final = await helper.finalChatCompletion();
     expect(final.choices[0]!.message.refusal).toBe(redact(REFUSAL).text);
   });
 
   it('streamed, block: no refusal piece reaches the reader before the end check blocks', async () => {
-    const stream = await client('block').chat.completions.create({ ...ask, stream: true });
+    const stream = await piiOpenAI(h, 'block').chat.completions.create({ ...ask, stream: true });
     const chunks: unknown[] = [];
     const read = (async () => {
       for await (const c of stream) chunks.push(c);
@@ -133,7 +129,7 @@ describe("a chat answer's refusal is read by the output guards", () => {
 
   it("streamed, detect: the end check reads the refusal's pieces joined", async () => {
     h.recorded.length = 0;
-    const stream = await client('detect').chat.completions.create({ ...ask, stream: true });
+    const stream = await piiOpenAI(h, 'detect').chat.completions.create({ ...ask, stream: true });
     for await (const _ of stream);
     expect(piiEvents()).toHaveLength(1);
   });

@@ -1,12 +1,10 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { redact } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { WITHHELD } from '../src/instrumentation/output-texts.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A Responses stream whose done events do not repeat what the part's deltas joined to (a part
@@ -76,15 +74,8 @@ function script(req: FakeRequest): FakeResponse | undefined {
 const h = useInstrHarness({ script });
 const leaks = (v: unknown) => /jane|doe@|mple\.com/.test(JSON.stringify(v));
 
-function client(mode: 'redact' | 'block' | 'detect' = 'redact') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 async function read() {
-  const s = client().responses.stream({ model: 'gpt-4o-mini', input: 'hi' });
+  const s = piiOpenAI(h, 'redact').responses.stream({ model: 'gpt-4o-mini', input: 'hi' });
   const events = [];
   for await (const e of s) events.push(e);
   const final = await s.finalResponse();
@@ -118,7 +109,11 @@ describe("Responses done events that do not repeat their part's deltas", () => {
 describe('block and detect: repeats with text the deltas did not carry', () => {
   it('block, no deltas: no done event reaches the reader before the end check blocks', async () => {
     variant = 'no deltas';
-    const s = await client('block').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    const s = await piiOpenAI(h, 'block').responses.create({
+      model: 'gpt-4o-mini',
+      input: 'hi',
+      stream: true,
+    });
     const events: unknown[] = [];
     const reading = (async () => {
       for await (const e of s) events.push(e);
@@ -130,7 +125,11 @@ describe('block and detect: repeats with text the deltas did not carry', () => {
 
   it('block, no deltas, no terminal response: the end check reads the repeats and blocks', async () => {
     variant = 'cut';
-    const s = await client('block').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    const s = await piiOpenAI(h, 'block').responses.create({
+      model: 'gpt-4o-mini',
+      input: 'hi',
+      stream: true,
+    });
     const events: unknown[] = [];
     const reading = (async () => {
       for await (const e of s) events.push(e);
@@ -142,7 +141,11 @@ describe('block and detect: repeats with text the deltas did not carry', () => {
   it('detect, no deltas, no terminal response: one pii_detected', async () => {
     variant = 'cut';
     h.recorded.length = 0;
-    const s = await client('detect').responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+    const s = await piiOpenAI(h, 'detect').responses.create({
+      model: 'gpt-4o-mini',
+      input: 'hi',
+      stream: true,
+    });
     for await (const _ of s);
     expect(h.recorded.filter((e) => e.category === 'pii_detected')).toHaveLength(1);
   });

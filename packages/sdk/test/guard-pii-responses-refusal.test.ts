@@ -1,11 +1,10 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { redact } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A Responses answer's `refusal` content part (the model declines: `{type: 'refusal', refusal}`
@@ -77,13 +76,6 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'redact' | 'block' | 'detect') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const ask = { model: 'gpt-4o-mini', input: 'hi' };
 const piiEvents = () => h.recorded.filter((e) => e.category === 'pii_detected');
 
@@ -96,19 +88,19 @@ function refusalOf(r: OpenAI.Responses.Response): string | undefined {
 describe('Responses refusal parts are read by the output guards', () => {
   it('not streamed, redact: the refusal part is redacted, one pii_detected', async () => {
     h.recorded.length = 0;
-    const r = await client('redact').responses.create(ask);
+    const r = await piiOpenAI(h, 'redact').responses.create(ask);
     expect(refusalOf(r)).toBe(redact(REFUSAL).text);
     expect(leaks(r)).toBe(false);
     expect(piiEvents()).toHaveLength(1);
   });
 
   it('not streamed, block: the response is blocked', async () => {
-    await expect(client('block').responses.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
+    await expect(piiOpenAI(h, 'block').responses.create(ask)).rejects.toBeInstanceOf(OutputBlockedError);
   });
 
   it('streamed, redact: no event carries the address; the final response is redacted', async () => {
     h.recorded.length = 0;
-    const s = client('redact').responses.stream(ask);
+    const s = piiOpenAI(h, 'redact').responses.stream(ask);
     const events = [];
     let deltas = '';
     for await (const e of s) {
@@ -126,7 +118,7 @@ describe('Responses refusal parts are read by the output guards', () => {
   });
 
   it('streamed, block: no refusal piece reaches the reader before the end check blocks', async () => {
-    const s = await client('block').responses.create({ ...ask, stream: true });
+    const s = await piiOpenAI(h, 'block').responses.create({ ...ask, stream: true });
     const events: unknown[] = [];
     const read = (async () => {
       for await (const e of s) events.push(e);
@@ -138,7 +130,7 @@ describe('Responses refusal parts are read by the output guards', () => {
   // A stream cut inside the refusal: the end check read only refusal.done texts, so it passed
   // and block mode released the held refusal.delta pieces, address and all (detect: no event).
   it('streamed, cut inside the refusal, block: the held pieces are not released', async () => {
-    const s = await client('block').responses.create({ ...ask, input: 'cut', stream: true });
+    const s = await piiOpenAI(h, 'block').responses.create({ ...ask, input: 'cut', stream: true });
     const events: unknown[] = [];
     const read = (async () => {
       for await (const e of s) events.push(e);
@@ -149,7 +141,7 @@ describe('Responses refusal parts are read by the output guards', () => {
 
   it('streamed, cut inside the refusal, detect: the end check reads the pieces', async () => {
     h.recorded.length = 0;
-    const s = await client('detect').responses.create({ ...ask, input: 'cut', stream: true });
+    const s = await piiOpenAI(h, 'detect').responses.create({ ...ask, input: 'cut', stream: true });
     for await (const _ of s);
     expect(piiEvents()).toHaveLength(1);
   });
@@ -157,7 +149,7 @@ describe('Responses refusal parts are read by the output guards', () => {
   // No refusal.delta: the hold started at the first delta only, so refusal.done went out with
   // the address before the end check blocked.
   it('streamed, no refusal deltas, block: refusal.done is held until the end check', async () => {
-    const s = await client('block').responses.create({ ...ask, input: 'no deltas', stream: true });
+    const s = await piiOpenAI(h, 'block').responses.create({ ...ask, input: 'no deltas', stream: true });
     const events: unknown[] = [];
     const read = (async () => {
       for await (const e of s) events.push(e);
@@ -169,7 +161,7 @@ describe('Responses refusal parts are read by the output guards', () => {
 
   it('streamed, detect: the end check reads the refusal', async () => {
     h.recorded.length = 0;
-    const s = await client('detect').responses.create({ ...ask, stream: true });
+    const s = await piiOpenAI(h, 'detect').responses.create({ ...ask, stream: true });
     for await (const _ of s);
     expect(piiEvents()).toHaveLength(1);
   });

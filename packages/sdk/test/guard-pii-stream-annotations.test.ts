@@ -1,10 +1,8 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A streamed chat answer's annotations (web-search models send `url_citation`s in a chunk's
@@ -46,13 +44,6 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'block' | 'detect') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const ask = {
   model: 'gpt-4o-mini',
   stream: true as const,
@@ -62,7 +53,7 @@ const ask = {
 describe("a streamed chat answer's annotations: the end check reads them", () => {
   it('detect: one pii_detected for the address in the title', async () => {
     h.recorded.length = 0;
-    const stream = await client('detect').chat.completions.create(ask);
+    const stream = await piiOpenAI(h, 'detect').chat.completions.create(ask);
     for await (const _ of stream);
     const pii = h.recorded.filter((e) => e.category === 'pii_detected');
     expect(pii).toHaveLength(1);
@@ -70,7 +61,7 @@ describe("a streamed chat answer's annotations: the end check reads them", () =>
   });
 
   it('block: the stream fails at its end check', async () => {
-    const stream = await client('block').chat.completions.create(ask);
+    const stream = await piiOpenAI(h, 'block').chat.completions.create(ask);
     await expect(
       (async () => {
         for await (const _ of stream);

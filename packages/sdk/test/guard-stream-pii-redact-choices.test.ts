@@ -1,10 +1,8 @@
-import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { redact } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 
 /**
  * piiGuard redact on a chat stream with n = 2, through the real openai client: the choices'
@@ -22,9 +20,19 @@ function script(req: FakeRequest): FakeResponse | undefined {
   const chunk = (choices: unknown[]) => ({
     data: { id: 'chatcmpl-n2', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices },
   });
-  const delta = (index: number, content: string) => ({ index, delta: { content }, logprobs: null, finish_reason: null });
+  const delta = (index: number, content: string) => ({
+    index,
+    delta: { content },
+    logprobs: null,
+    finish_reason: null,
+  });
   const stop = (index: number) => ({ index, delta: {}, logprobs: null, finish_reason: 'stop' });
-  const role = (index: number) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+  const role = (index: number) => ({
+    index,
+    delta: { role: 'assistant', content: '' },
+    logprobs: null,
+    finish_reason: null,
+  });
   const events: Array<{ data: unknown }> = [chunk([role(0)]), chunk([role(1)])];
   for (let i = 0; i < A.length; i++) events.push(chunk([delta(0, A[i]!)]), chunk([delta(1, B[i]!)]));
   events.push(chunk([stop(0), stop(1)]), { data: '[DONE]' });
@@ -50,19 +58,12 @@ function legacy(): FakeResponse {
 
 const h = useInstrHarness({ script });
 
-function client(mode: 'redact' | 'block' = 'redact') {
-  return instrumentClient(new OpenAI({ apiKey: 'x', baseURL: h.fake.openaiBaseURL, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const EXPECTED = [redact(A.join('')).text, B.join('')];
 
 describe('a chat stream of two choices', () => {
   it("each choice's deltas join to redact of its own text", async () => {
     expect(EXPECTED[0]).toContain('[REDACTED:credit_card]');
-    const s = await client().chat.completions.create({
+    const s = await piiOpenAI(h, 'redact').chat.completions.create({
       model: 'gpt-4o-mini',
       n: 2,
       stream: true,
@@ -79,7 +80,7 @@ describe('a chat stream of two choices', () => {
   it('block mode: the stream is cut before any character of the card reaches the reader', async () => {
     // Block mode read the choices as one text too: the whole card reached the reader and the
     // stream was not cut. Each choice is checked on its own now (pii-block-lane.ts).
-    const s = await client('block').chat.completions.create({
+    const s = await piiOpenAI(h, 'block').chat.completions.create({
       model: 'gpt-4o-mini',
       n: 2,
       stream: true,
@@ -95,7 +96,7 @@ describe('a chat stream of two choices', () => {
   });
 
   it('legacy completions.create, streamed with n = 2: each choice redacted on its own, pii_detected', async () => {
-    const s = await client().completions.create({
+    const s = await piiOpenAI(h, 'redact').completions.create({
       model: 'gpt-3.5-turbo-instruct',
       n: 2,
       stream: true,
@@ -109,7 +110,7 @@ describe('a chat stream of two choices', () => {
   });
 
   it("chat.completions.stream()'s final completion, per choice", async () => {
-    const s = client().chat.completions.stream({
+    const s = piiOpenAI(h, 'redact').chat.completions.stream({
       model: 'gpt-4o-mini',
       n: 2,
       messages: [{ role: 'user', content: 'hi' }],

@@ -1,11 +1,9 @@
-import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { piiAnthropic } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A redact Anthropic stream's tool inputs (anthropic-tool-input-rewrite.ts), through the real
@@ -85,13 +83,6 @@ const h = useInstrHarness({ script: reply });
 
 type Mode = 'detect' | 'block' | 'redact';
 
-function client(mode: Mode) {
-  return instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const params = {
   model: 'claude-haiku-4-5',
   max_tokens: 50,
@@ -104,7 +95,7 @@ function piiEvents(): SecurityEvent[] {
 
 /** The raw events' input pieces joined, as a reader that joins them itself gets the input. */
 async function rawInput(mode: Mode): Promise<{ joined: string; seen: unknown[] }> {
-  const s = await client(mode).messages.create({ ...params, stream: true });
+  const s = await piiAnthropic(h, mode).messages.create({ ...params, stream: true });
   const seen: unknown[] = [];
   let joined = '';
   for await (const e of s) {
@@ -144,7 +135,7 @@ describe('a redact Anthropic stream rewrites tool inputs', () => {
     blockType = 'tool_use';
     cut = false;
     args = JSON.stringify({ to: EMAIL, subject: 'Your refund' });
-    const s = client('redact').messages.stream(params);
+    const s = piiAnthropic(h, 'redact').messages.stream(params);
     const partials: string[] = [];
     let snapshot: unknown;
     s.on('inputJson', (partial, snap) => {
@@ -171,7 +162,7 @@ describe('a redact Anthropic stream rewrites tool inputs', () => {
     args = JSON.stringify({ to: 'the billing team', n: 12 });
     const { joined } = await rawInput('redact');
     expect(joined).toBe(args);
-    const final = await client('redact').messages.stream(params).finalMessage();
+    const final = await piiAnthropic(h, 'redact').messages.stream(params).finalMessage();
     const tool = final.content[1];
     expect(tool?.type === 'tool_use' ? tool.input : undefined).toEqual(JSON.parse(args));
   });
@@ -182,7 +173,7 @@ describe('a redact Anthropic stream rewrites tool inputs', () => {
     args = '{"card":"x","n":4111111111111111}';
     const seen: unknown[] = [];
     const read = async () => {
-      const s = await client('redact').messages.create({ ...params, stream: true });
+      const s = await piiAnthropic(h, 'redact').messages.create({ ...params, stream: true });
       for await (const e of s) seen.push(e);
     };
     await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
@@ -211,7 +202,7 @@ describe("server tools' inputs are read as tool arguments", () => {
       cut = false;
       args = query;
       if (stream) await rawInput('detect');
-      else await client('detect').messages.create(params);
+      else await piiAnthropic(h, 'detect').messages.create(params);
       await eventually(() => piiEvents().length > 0);
       expect(piiEvents()[0]!.metadata).toMatchObject({ pii_types: ['email'], found_in: ['tool_arguments'] });
     });
@@ -223,10 +214,10 @@ describe("server tools' inputs are read as tool arguments", () => {
       const seen: unknown[] = [];
       const read = stream
         ? async () => {
-            const s = await client('block').messages.create({ ...params, stream: true });
+            const s = await piiAnthropic(h, 'block').messages.create({ ...params, stream: true });
             for await (const e of s) seen.push(e);
           }
-        : () => client('block').messages.create(params);
+        : () => piiAnthropic(h, 'block').messages.create(params);
       await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
       expect(JSON.stringify(seen)).not.toMatch(/jane/);
     });
@@ -236,10 +227,10 @@ describe("server tools' inputs are read as tool arguments", () => {
     blockType = 'server_tool_use';
     cut = false;
     args = query;
-    const m = await client('redact').messages.create(params);
+    const m = await piiAnthropic(h, 'redact').messages.create(params);
     const b = m.content[1];
     expect(b?.type === 'server_tool_use' ? b.input : undefined).toEqual({ query: 'who is [REDACTED:email]' });
-    const final = await client('redact').messages.stream(params).finalMessage();
+    const final = await piiAnthropic(h, 'redact').messages.stream(params).finalMessage();
     const s = final.content[1];
     expect(s?.type === 'server_tool_use' ? s.input : undefined).toEqual({ query: 'who is [REDACTED:email]' });
   });

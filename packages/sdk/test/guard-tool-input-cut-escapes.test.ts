@@ -1,12 +1,10 @@
-import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
-import { piiGuard } from '../src/guards/index.ts';
-import { instrumentClient } from '../src/instrumentation/index.ts';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { readableJson } from '../src/instrumentation/tool-arguments.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { piiAnthropic } from './fixtures/pii-guarded-client.ts';
 
 /**
  * A tool input cut before its JSON ends (the answer reached max_tokens inside the block: the
@@ -59,13 +57,6 @@ function reply(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script: reply });
 
-function client(mode: 'detect' | 'block' | 'redact') {
-  return instrumentClient(new Anthropic({ apiKey: 'x', baseURL: h.fake.url, maxRetries: 0 }), {
-    ...h.options(),
-    guards: { output: [piiGuard({ mode, directions: ['output'] })] },
-  });
-}
-
 const params = {
   model: 'claude-haiku-4-5',
   max_tokens: 20,
@@ -84,13 +75,13 @@ describe('a tool input cut before its JSON ends: its \\u escapes are read', () =
   });
 
   it('the SDK gives the application the address (why it matters)', async () => {
-    const final = await client('detect').messages.stream(params).finalMessage();
+    const final = await piiAnthropic(h, 'detect').messages.stream(params).finalMessage();
     const tool = final.content[0];
     expect(tool?.type === 'tool_use' ? tool.input : undefined).toMatchObject({ to: 'jane@example.com' });
   });
 
   it('detect reports it in the tool arguments', async () => {
-    await client('detect').messages.stream(params).finalMessage();
+    await piiAnthropic(h, 'detect').messages.stream(params).finalMessage();
     await eventually(() => piiEvents().length > 0);
     expect(piiEvents()[0]!.metadata).toMatchObject({ pii_types: ['email'], found_in: ['tool_arguments'] });
   });
@@ -98,7 +89,7 @@ describe('a tool input cut before its JSON ends: its \\u escapes are read', () =
   it('block refuses the stream before the input reaches the reader', async () => {
     const seen: unknown[] = [];
     const read = async () => {
-      const s = await client('block').messages.create({ ...params, stream: true });
+      const s = await piiAnthropic(h, 'block').messages.create({ ...params, stream: true });
       for await (const e of s) seen.push(e);
     };
     await expect(read()).rejects.toBeInstanceOf(OutputBlockedError);
@@ -106,7 +97,7 @@ describe('a tool input cut before its JSON ends: its \\u escapes are read', () =
   });
 
   it('redact: finalMessage() holds the placeholder, not the address', async () => {
-    const final = await client('redact').messages.stream(params).finalMessage();
+    const final = await piiAnthropic(h, 'redact').messages.stream(params).finalMessage();
     const tool = final.content[0];
     const input = tool?.type === 'tool_use' ? tool.input : undefined;
     expect(input).toMatchObject({ to: '[REDACTED:email]' });
