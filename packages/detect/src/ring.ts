@@ -168,6 +168,22 @@ export class Ring {
     this.size++;
   }
 
+  /**
+   * The newest entry (there is one) becomes this event's, its value kept: a monotonic window's
+   * repeat of its newest value stands in for it (conditions/repeats.ts), so the step stays in the
+   * window as long as its last repeat does, and its evidence is that event.
+   */
+  replaceNewest(time: number, id: string, trace: string | undefined, user?: string): void {
+    const p = this.at(this.size - 1);
+    this.nums[p * this.layout.numStride] = time;
+    const stride = this.layout.strStride;
+    if (stride === 0) return;
+    const s = p * stride;
+    if (this.layout.hasIds) this.strs[s] = id;
+    if (this.layout.hasTraces) this.strs[s + this.layout.traceOffset] = trace;
+    if (this.layout.hasUsers) this.strs[s + this.layout.userOffset] = user ?? '';
+  }
+
   /** Removes the oldest entry. */
   shift(): void {
     const stride = this.layout.strStride;

@@ -64,9 +64,14 @@ describe('differential: engine vs brute-force reference', () => {
     {
       name: 'default rules',
       rules: all,
+      // escalating_length is not among those it must fire: its six steps 3x apart cannot come of
+      // lengths mostly 200 (for identical_requests) now that a repeat is not a step. The tight
+      // rules' t_mono_last (monotonic with last) fires below, and rules-requests holds the rule's cases.
       exercised: all
         .map((r) => r.id)
-        .filter((id) => !LIMITER_RULES.includes(id) && id !== 'credential_stuffing'),
+        .filter(
+          (id) => !LIMITER_RULES.includes(id) && id !== 'credential_stuffing' && id !== 'escalating_length',
+        ),
       minFirings: 500,
       shape: (d: Draw) => ({
         ...d,

@@ -158,7 +158,12 @@ function evaluate(rule: RuleDefinition, win: Timed[], hist: Timed[], event: Secu
         }
         return 0;
       };
-      const vals = win.map((w) => valueOf(w.event)).filter((v) => v > 0);
+      // Steps: the window's values, a repeat of the one before it not one (conditions/repeats.ts).
+      const vals: number[] = [];
+      for (const w of win) {
+        const v = valueOf(w.event);
+        if (v > 0 && v !== vals[vals.length - 1]) vals.push(v);
+      }
       if (vals.length < c.min_events || vals.length === 0) return false;
       const seq = vals.slice(-(c.last ?? vals.length));
       for (let i = 1; i < seq.length; i++) if (seq[i]! < seq[i - 1]!) return false;

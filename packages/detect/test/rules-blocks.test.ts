@@ -103,11 +103,20 @@ describe('escalating_complexity', () => {
 
   it('fires on 5 non-decreasing previews whose last is more than twice the first', () => {
     const { engine, alerts } = recordingEngine();
-    feed(engine, grow([10, 12, 12, 15]));
+    feed(engine, grow([10, 12, 13, 15]));
     expect(brief(alerts, RULE)).toEqual([]);
     feed(engine, [block(T0 + 4 * MIN, 'u1', 'l1', 'x'.repeat(21))]);
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
     expect(alerts.find((a) => a.rule === RULE)!.description).toContain('from 10 to 21');
+  });
+
+  it('a repeated length is not a step: 10 12 12 15 21 is four steps, a fifth makes it fire', () => {
+    const { engine, alerts } = recordingEngine();
+    feed(engine, grow([10, 12, 12, 15, 21]));
+    expect(brief(alerts, RULE)).toEqual([]);
+    feed(engine, [block(T0 + 5 * MIN, 'u1', 'l1', 'x'.repeat(22))]);
+    expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
+    expect(alerts.find((a) => a.rule === RULE)!.description).toContain('10 12 15 21 22');
   });
 
   it('does not fire at exactly twice, nor when a length decreases', () => {

@@ -92,6 +92,53 @@ describe('escalating_length', () => {
     expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
   });
 
+  it('stays quiet on fixed quick replies then one paste 3x longer (a repeat is not a step)', () => {
+    const { engine, alerts } = recordingEngine();
+    // "yes" buttons, then a pasted paragraph: two steps, not six growing ones (it fired before).
+    const lengths = [3, 3, 3, 3, 3, 3, 3, 40];
+    feed(
+      engine,
+      lengths.map((n, i) => request(T0 + i * 20 * SEC, 'u1', { new_input_length: n })),
+    );
+    expect(brief(alerts, RULE)).toEqual([]);
+  });
+
+  it('still catches a stuffer who repeats each length once, or many times, between increases', () => {
+    const once = recordingEngine();
+    const steps = [100, 150, 200, 250, 300, 301];
+    feed(
+      once.engine,
+      steps.flatMap((n) => [n, n]).map((n, i) => request(T0 + i * 10 * SEC, 'u1', { new_input_length: n })),
+    );
+    expect(brief(once.alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
+    expect(once.alerts.find((a) => a.rule === RULE)!.description).toContain('100 150 200 250 300 301');
+    // Four of each: 24 requests, 10 s apart (4 minutes, in the 5-minute window); `last: 10`
+    // counts steps, so the repeats do not push the first length out of the sequence judged.
+    const often = recordingEngine();
+    feed(
+      often.engine,
+      steps
+        .flatMap((n) => [n, n, n, n])
+        .map((n, i) => request(T0 + i * 10 * SEC, 'u1', { new_input_length: n })),
+    );
+    expect(brief(often.alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
+  });
+
+  it('a length repeated keeps its step in the window as long as its last repeat is', () => {
+    const { engine, alerts } = recordingEngine();
+    // 100 first at T0 and last at T0 + 4.5 min; the growth after it ends at T0 + 6 min, past
+    // the first 100's window but not the last's.
+    const events = [
+      request(T0, 'u1', { new_input_length: 100 }),
+      request(T0 + 270 * SEC, 'u1', { new_input_length: 100 }),
+      ...[150, 200, 250, 300, 301].map((n, i) =>
+        request(T0 + (300 + i * 15) * SEC, 'u1', { new_input_length: n }),
+      ),
+    ];
+    feed(engine, events);
+    expect(brief(alerts, RULE)).toEqual([`${RULE}:firing:u1`]);
+  });
+
   it('judges only the last 10 lengths: an early dip does not hide later growth', () => {
     const { engine, alerts } = recordingEngine();
     const lengths = [900, 90, 100, 110, 120, 130, 140, 150, 200, 250, 260, 301];

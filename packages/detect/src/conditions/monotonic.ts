@@ -3,10 +3,20 @@ import { magnitude, type FieldGetter } from '../fields.ts';
 import { Ring, RingLayout, ringEvidence } from '../ring.ts';
 import type { Condition, EvidenceSink, MonotonicCondition } from '../types.ts';
 import { windowText, type ConditionContext } from './context.ts';
+import { repeatsPrevious } from './repeats.ts';
 
 /**
- * A growing sequence: the last `last` valued events of the window (all of them without
- * `last`) never decrease and the newest exceeds `factor` times the first. Instead of
+ * A growing sequence: the last `last` steps of the window (all of them without `last`) never
+ * decrease and the newest exceeds `factor` times the first.
+ *
+ * A step is a valued event whose value differs from the one before it in the window: a repeat
+ * of the previous value is not a step, so it neither counts toward `min_events` / `last` nor
+ * breaks the sequence (repeats.ts); it stands in for the newest entry (its time and event), so
+ * the step stays in the window as long as its last repeat does. Counted as steps, fixed quick replies ("yes", "yes", "yes",
+ * ...) made a non-decreasing run of six, and one paste 3x longer fired escalating_length. Not
+ * breaking the sequence either: were a repeat a decrease, a stuffer repeating each length once
+ * between real increases would never be caught; as it is not a step, their repeats are
+ * invisible and the increases are judged as if sent back to back. Instead of
  * re-checking the sequence, the state carries `run`, the length of the non-decreasing suffix of
  * everything seen so far: the last m values never decrease exactly when run >= m. The state is
  * the window's ring with `run` and `prev` beside it, one object (state/codec.ts writes it as
@@ -48,7 +58,9 @@ export function monotonicCondition(
       const cutoff = t - windowMs;
       while (s.size > 0 && s.oldestTime() <= cutoff) s.shift();
       const v = valueOf(event);
-      if (v > 0) {
+      if (v > 0 && repeatsPrevious(s.size, s.prev, v))
+        s.replaceNewest(t, event.event_id, event.trace_id, keepUsers ? event.user_id : undefined);
+      else if (v > 0) {
         s.run = s.run > 0 && v >= s.prev ? s.run + 1 : 1;
         s.prev = v;
         s.push(t, event.event_id, event.trace_id, v, keepUsers ? event.user_id : undefined);
@@ -63,7 +75,7 @@ export function monotonicCondition(
       const m = seqLength(s);
       const seq: number[] = [];
       for (let k = s.size - m; k < s.size; k++) seq.push(s.valueAt(s.at(k)));
-      return `${m} ${ctx.categories} events within ${windowText(ctx)} grow without decreasing from ${seq[0]} to ${seq[seq.length - 1]} (more than ${factor}x; at least ${minEvents} events): ${seq.join(' ')}`;
+      return `${m} ${ctx.categories} events within ${windowText(ctx)} grow in steps without decreasing from ${seq[0]} to ${seq[seq.length - 1]} (more than ${factor}x; at least ${minEvents} events): ${seq.join(' ')}`;
     },
     evidence(s: MonotonicState, _t: number, out: EvidenceSink): void {
       ringEvidence(s, 5, out);

@@ -106,6 +106,9 @@ function sameCondition(c: ConditionDefinition): Record<string, unknown> {
   if (c.kind === 'ratio') return { ...c, equals: String(c.equals ?? true) };
   // baseline: the value is the sum of the fields, in any order (a field twice counts twice).
   if (c.kind === 'baseline') return { ...c, sum: [...c.sum].sort() };
+  // monotonic: since a repeat of the newest value stopped being a step (conditions/repeats.ts),
+  // its stored window and run mean something else: a replica of a release before shares none of it.
+  if (c.kind === 'monotonic') return { ...c, steps: 'distinct' };
   return { ...c };
 }
 
