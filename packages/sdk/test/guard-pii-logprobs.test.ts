@@ -5,6 +5,7 @@ import { piiGuard } from '../src/guards/index.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * piiGuard redact rewrote the answer's text, but OpenAI repeats that text token by token in
@@ -47,19 +48,14 @@ function chat(req: FakeRequest, pieces: string[]): FakeResponse {
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: {
-        ...base,
-        object: 'chat.completion',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: pieces.join(''), refusal: null },
-            logprobs: { content: tokens(pieces), refusal: null },
-            finish_reason: 'stop',
-          },
-        ],
-        usage: { prompt_tokens: 3, completion_tokens: pieces.length, total_tokens: 3 + pieces.length },
-      },
+      body: chatCompletion(
+        base,
+        { content: pieces.join(''), refusal: null },
+        {
+          logprobs: { content: tokens(pieces), refusal: null },
+          usage: { prompt_tokens: 3, completion_tokens: pieces.length, total_tokens: 3 + pieces.length },
+        },
+      ),
     };
   const chunk = (choice: unknown) => ({
     data: { ...base, object: 'chat.completion.chunk', choices: [choice] },

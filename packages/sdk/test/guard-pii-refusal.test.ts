@@ -7,6 +7,7 @@ import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * A chat answer's `refusal` (structured outputs: the model declines in `message.refusal`,
@@ -27,13 +28,7 @@ function script(req: FakeRequest): FakeResponse | undefined {
   const base = { id: 'chatcmpl-r', created: 1, model: 'gpt-4o-mini' };
   const refusal = JSON.stringify(req.body).includes('clean') ? CLEAN : REFUSAL;
   if (req.body.stream === true) {
-    const chunk = (delta: unknown, finish: string | null = null) => ({
-      data: {
-        ...base,
-        object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      },
-    });
+    const chunk = (delta: unknown, finish: string | null = null) => chatChunk(base, delta, finish);
     return {
       kind: 'sse',
       events: [
@@ -46,22 +41,17 @@ function script(req: FakeRequest): FakeResponse | undefined {
   }
   return {
     kind: 'json',
-    body: {
-      ...base,
-      object: 'chat.completion',
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: null, refusal: REFUSAL },
-          // The refusal's tokens repeat it (logprobs.ts): removed with the rewrite.
-          logprobs: {
-            content: null,
-            refusal: [{ token: EMAIL, logprob: -0.1, bytes: null, top_logprobs: [] }],
-          },
-          finish_reason: 'stop',
+    body: chatCompletion(
+      base,
+      { content: null, refusal: REFUSAL },
+      {
+        // The refusal's tokens repeat it (logprobs.ts): removed with the rewrite.
+        logprobs: {
+          content: null,
+          refusal: [{ token: EMAIL, logprob: -0.1, bytes: null, top_logprobs: [] }],
         },
-      ],
-    },
+      },
+    ),
   };
 }
 

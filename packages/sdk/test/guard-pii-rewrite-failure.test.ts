@@ -10,6 +10,7 @@ import { WITHHELD } from '../src/instrumentation/output-texts.ts';
 import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * piiGuard redact whose rewrite throws, through the real openai 7 / 6 and @anthropic-ai/sdk
@@ -33,25 +34,9 @@ function script(req: FakeRequest): FakeResponse | undefined {
     if (req.body.stream !== true)
       return {
         kind: 'json',
-        body: {
-          ...base,
-          object: 'chat.completion',
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant', content: PIECES.join(''), refusal: null },
-              finish_reason: 'stop',
-            },
-          ],
-        },
+        body: chatCompletion(base, { content: PIECES.join(''), refusal: null }),
       };
-    const chunk = (delta: unknown, finish: string | null = null) => ({
-      data: {
-        ...base,
-        object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      },
-    });
+    const chunk = (delta: unknown, finish: string | null = null) => chatChunk(base, delta, finish);
     return {
       kind: 'sse',
       events: [...PIECES.map((t) => chunk({ content: t })), chunk({}, 'stop'), { data: '[DONE]' }],

@@ -3,6 +3,7 @@ import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, piiOpenAI } from './fixtures/pii-guarded-client.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * piiGuard redact on a chat completion's reasoning (chat-reasoning.ts), two ways the address
@@ -40,27 +41,15 @@ function script(req: FakeRequest): FakeResponse | undefined {
     const lp = steps.flatMap((s) => s.logprobs ?? []);
     return {
       kind: 'json',
-      body: {
-        ...base,
-        object: 'chat.completion',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content, reasoning_content: reasoning },
-            logprobs: { content: tokens(lp), refusal: null },
-            finish_reason: 'stop',
-          },
-        ],
-      },
+      body: chatCompletion(
+        base,
+        { content, reasoning_content: reasoning },
+        { logprobs: { content: tokens(lp), refusal: null } },
+      ),
     };
   }
-  const chunk = (delta: unknown, logprobs: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      ...base,
-      object: 'chat.completion.chunk',
-      choices: [{ index: 0, delta, logprobs, finish_reason: finish }],
-    },
-  });
+  const chunk = (delta: unknown, logprobs: unknown, finish: string | null = null): SseEvent =>
+    chatChunk(base, delta, finish, logprobs);
   return {
     kind: 'sse',
     events: [

@@ -3,6 +3,7 @@ import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatChunk } from './fixtures/chat-reply.ts';
 
 /**
  * piiGuard redact on a chat stream whose tool calls interleave (chat-tool-arguments-rewrite.ts):
@@ -19,15 +20,9 @@ let pieces: Array<[number, string]> = [];
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-t',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
+  const base = { id: 'chatcmpl-t', created: 1, model: 'gpt-4o-mini' };
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent =>
+    chatChunk(base, delta, finish, null);
   const named = new Set<number>();
   return {
     kind: 'sse',

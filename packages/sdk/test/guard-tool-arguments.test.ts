@@ -9,6 +9,7 @@ import { MAX_TOOL_CALLS } from '../src/instrumentation/tool-arguments.ts';
 import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * The arguments of the tool calls in the model's answer, through the real openai 7 and
@@ -35,34 +36,22 @@ function argPieces(): string[] {
 
 function chat(req: FakeRequest): FakeResponse {
   const call = { id: 'call_1', type: 'function', function: { name: 'send_mail', arguments: args } };
+  const base = { id: 'chatcmpl-t', created: 1, model: 'gpt-4o-mini' };
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: {
-        id: 'chatcmpl-t',
-        object: 'chat.completion',
-        created: 1,
-        model: 'gpt-4o-mini',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: 'Sending.', refusal: null, tool_calls: [call] },
-            logprobs: null,
-            finish_reason: 'tool_calls',
-          },
-        ],
-        usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
-      },
+      body: chatCompletion(
+        base,
+        { content: 'Sending.', refusal: null, tool_calls: [call] },
+        {
+          logprobs: null,
+          finish_reason: 'tool_calls',
+          usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
+        },
+      ),
     };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-t',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'gpt-4o-mini',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent =>
+    chatChunk(base, delta, finish, null);
   if (args === MANY)
     return {
       kind: 'sse',

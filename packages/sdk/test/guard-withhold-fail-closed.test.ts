@@ -8,6 +8,7 @@ import { openaiChatAdapter } from '../src/instrumentation/openai-chat.ts';
 import type { ProviderAdapter } from '../src/instrumentation/adapter.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
 /**
  * piiGuard redact's rewrite fails, and then writing the withhold marker fails too (an item or
@@ -27,21 +28,9 @@ function script(req: FakeRequest): FakeResponse | undefined {
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: {
-        ...base,
-        object: 'chat.completion',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: PIECES.join(''), refusal: null },
-            finish_reason: 'stop',
-          },
-        ],
-      },
+      body: chatCompletion(base, { content: PIECES.join(''), refusal: null }),
     };
-  const chunk = (delta: unknown, finish: string | null = null) => ({
-    data: { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] },
-  });
+  const chunk = (delta: unknown, finish: string | null = null) => chatChunk(base, delta, finish);
   return {
     kind: 'sse',
     events: [...PIECES.map((t) => chunk({ content: t })), chunk({}, 'stop'), { data: '[DONE]' }],
@@ -106,7 +95,10 @@ describe('the withhold marker cannot be written: fail closed', () => {
     const read = (async () => {
       for await (const x of s) got.push(x);
     })();
-    const err = await read.then(() => undefined, (e: unknown) => e);
+    const err = await read.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(leaks(got)).toBe(false);
     // Every chunk was held (the address starts in the first); the held items are made what
     // the reader gets once the end check passed, all before the first goes out: none delivered.
@@ -129,7 +121,10 @@ describe('the withhold marker cannot be written: fail closed', () => {
         },
       };
     };
-    const err = await c.chat.completions.create(ask).then(() => undefined, (e: unknown) => e);
+    const err = await c.chat.completions.create(ask).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(reported).toContain('guard');
     await expectReported(err, 'response_rewrite');
     expect(outcomes()).toEqual(['blocked']);
