@@ -270,6 +270,9 @@ export class MemoryStore implements SyncLimiterStore {
         rec.tat[i] = next;
       }
       rec.leases?.delete(op.leaseId);
+      // No enforcement parameters: the expiry only grows to what the buckets need, so a
+      // settle (usage, not a violation) never moves a ban's end; RedisStore's settle keeps a
+      // banned key's TTL the same way (settleBanKeep in redis-lua.ts).
       this.touchTtl(rec, now, undefined);
     }
   }

@@ -21,7 +21,7 @@
  * not Redis's commands, were most of the acquire's cost. redis-lua-single.test.ts runs both
  * versions on the same states and the same clock and compares replies and every command sent.
  */
-import { banRetry, luaNumber, throttleRetry } from './redis-lua.ts';
+import { banRetry, luaNumber, settleBanKeep, throttleRetry } from './redis-lua.ts';
 import { keepOrExtend, readNarrowState, setState } from './redis-lua-expiry.ts';
 import { BATCH_PRELUDE_END, CLOCK_PRELUDE } from './redis-lua-batch.ts';
 import {
@@ -156,24 +156,28 @@ end`;
  * (one holding a ban, block or score keeps the templates' TTL). Otherwise the thirteen
  * doubles alone, as before (horizons unknown to the next reader). Either form ends with the
  * key's expiry `se`, and a write the key's TTL covers keeps it (redis-lua-expiry.ts).
+ * `settle`: a state holding a ban keeps its key's TTL unless a bucket needs longer
+ * (settleBanKeep, as the template's settle).
  */
-function writeState(e: Enf, lvl: string, v: Vars = ONE, wide?: string): string {
+function writeState(e: Enf, lvl: string, v: Vars = ONE, wide?: string, settle = false): string {
   const maxTat = v.t.map((t) => `if ${t} - now > ttl then ttl = ${t} - now end`).join('\n');
   const doubles = `${v.t.join(', ')}, ${v.sc}, ${v.st}, ${v.bu}, ${v.bn}, ${lvl}`;
   const narrow = setState(v.rl, `struct.pack('<dddddddddddddd', ${doubles}, ${v.se})`);
+  // A settle leaves a ban's TTL at 0 here (only the buckets' need) and exact (se unknown).
   const enforcementTtl = `local ttl = 0
-if ${v.bn} == 1 then ttl = ${e.banTtl}
+if ${v.bn} == 1 then ${settle ? '' : `ttl = ${e.banTtl}`}
 elseif ${v.sc} ~= 0 or ${v.bu} > now or ${lvl} ~= 0 then
   ttl = ${e.tenHalves}
   if ${v.bu} > now then ttl = ttl + ${v.bu} - now end
 end
-local exact = ttl ~= 0`;
+local exact = ttl ~= 0${settle ? ` or ${v.bn} == 1` : ''}`;
+  const banKeep = settle ? `\nif ${v.bn} == 1 then ${settleBanKeep(v.rl)} end` : '';
   if (wide === undefined)
     return `${enforcementTtl}
 ${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-${keepOrExtend(v.se)}
+${keepOrExtend(v.se)}${banKeep}
 ${narrow}`;
   // Only a state holding no enforcement (its TTL 0 so far) is kept alive for its horizons: a
   // ban, block or score still lapses when the templates say (banTtlMs may be shorter than the
@@ -184,11 +188,11 @@ ${narrow}`;
   );
   return `${enforcementTtl}
 local wide = ${wide}
-if wide and ttl == 0 and ${v.ke} - now > 0 then ttl = ${v.ke} - now end
+if wide and not exact and ${v.ke} - now > 0 then ttl = ${v.ke} - now end
 ${maxTat}
 ttl = math.ceil(ttl)
 if ttl < 1 then ttl = 1 end
-${keepOrExtend(v.se)}
+${keepOrExtend(v.se)}${banKeep}
 if wide then ${wideSet}
 else ${narrow} end`;
 }
@@ -383,7 +387,7 @@ ${read}
 local changed = false
 ${dims.join('\n')}
 if changed then
-${writeState(e, v.pl, v, climit > 0 ? `(v and #v >= ${STATE_WITH_HORIZONS_BYTES})` : undefined)}
+${writeState(e, v.pl, v, climit > 0 ? `(v and #v >= ${STATE_WITH_HORIZONS_BYTES})` : undefined, true)}
 end
 ${climit > 0 ? `redis.call('ZREM', ${v.lease}, ARGV[1])` : ''}`;
 }

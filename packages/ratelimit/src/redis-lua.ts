@@ -116,6 +116,20 @@ export function banRetry(key: string, banTtl: string): string {
 }
 
 /**
+ * Lua statements a settle runs on a banned subject's state, after `ttl` (whole ms) is set to
+ * what its buckets need: set `keep` (write with KEEPTTL) unless the key expires before they
+ * drain. A settle is usage, not a violation: a lease taken before a ban and settled after it
+ * must not restart the ban's TTL (banTtlMs after the ban, or after a later violation), which
+ * MemoryStore never did (its settle keeps the record's expiry but for its buckets). A key
+ * without a TTL (PTTL -1, an operator's PERSIST) keeps none. The value's format is unchanged;
+ * PTTL runs only on a banned subject's settle, inside the script.
+ */
+export function settleBanKeep(key: string): string {
+  return `local rest = redis.call('PTTL', ${key})
+  keep = rest == -1 or rest >= ttl`;
+}
+
+/**
  * Lua statements setting `retry` when a throttled subject's estimate exceeds a scaled
  * limit (code 2 with a limit factor below 1; the limiter refuses an estimate above the full limit
  * before any store call, and that one never fits). It fits once the throttle ends: when the
@@ -350,8 +364,9 @@ for s = 1, nsub do
     end
   end
   if changed then
+    -- A ban's end is not the settle's to move: banned, only the buckets' need counts.
     local ttl = 0
-    if a[12] == 1 then ttl = P[9]
+    if a[12] == 1 then
     elseif a[9] ~= 0 or a[11] > now or a[13] ~= 0 then
       ttl = 10 * P[5]
       if a[11] > now then ttl = ttl + a[11] - now end
@@ -361,12 +376,18 @@ for s = 1, nsub do
     end
     ttl = math.ceil(ttl)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', key, struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]), 'PX', ttl)
+    local keep = false
+    if a[12] == 1 then __BAN_KEEP__ end
+    local packed = struct.pack(FMT, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
+    if keep then redis.call('SET', key, packed, 'KEEPTTL')
+    else redis.call('SET', key, packed, 'PX', ttl) end
   end
   if P[base + 10] > 0 then redis.call('ZREM', KEYS[2 * s], ARGV[1]) end
 end
 return 1
 `;
+
+const SETTLE_BODY = SETTLE_TEMPLATE.replace('__BAN_KEEP__', settleBanKeep('key'));
 
 /** The acquire script reading its parameters from ARGV[4] (packed) and the lease TTL from ARGV[5]. */
 export const ACQUIRE_LUA = ACQUIRE_TEMPLATE.replace(
@@ -377,7 +398,7 @@ else P = { struct.unpack('<dddddddddddddddddddddddddddd', ARGV[4]) } end`,
 ).replace('__LEASE_TTL__', 'ARGV[5]');
 
 /** The settle script reading its parameters from ARGV[5] (packed). */
-export const SETTLE_LUA = SETTLE_TEMPLATE.replace(
+export const SETTLE_LUA = SETTLE_BODY.replace(
   '__PARAMS__',
   `local P
 if nsub == 1 then P = { struct.unpack('<ddddddddddddddddddd', ARGV[5]) }
@@ -400,7 +421,7 @@ export function bakedAcquireLua(values: readonly number[], leaseTtlMs: number): 
 
 /** The settle script with one combination's parameters as constants (ARGV: leaseId, requests, tokens, cost). */
 export function bakedSettleLua(values: readonly number[]): string {
-  return SETTLE_TEMPLATE.replace('__PARAMS__', `local P = { ${values.map(luaNumber).join(', ')} }`);
+  return SETTLE_BODY.replace('__PARAMS__', `local P = { ${values.map(luaNumber).join(', ')} }`);
 }
 
 /** A Lua literal for a double, exact: JS prints the shortest decimal that reads back as the same double. */

@@ -3,6 +3,7 @@ import { RateLimiter } from '../src/limiter.ts';
 import type { RateLimiterOptions } from '../src/options.ts';
 import type { LimiterStore } from '../src/store.ts';
 import type { AcquireResult, TierLimits } from '../src/types.ts';
+import { blockedAt3, THROTTLED_AT_2_HALF_LIFE_1_MIN } from './enforcement-presets.ts';
 
 /**
  * One behaviour suite for every store (MemoryStore, RedisStore on standalone Redis and on a
@@ -181,19 +182,7 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
     });
 
     it('blocks, bans, lifts and resets through the store', async () => {
-      const lim = limiter(
-        { t: { requestsPerHour: 2 } },
-        {
-          enforcement: {
-            warningAt: 1,
-            throttledAt: 2,
-            blockedAt: 3,
-            bannedAt: 10,
-            blockMs: 60_000,
-            halfLifeMs: 86_400_000,
-          },
-        },
-      );
+      const lim = limiter({ t: { requestsPerHour: 2 } }, { enforcement: blockedAt3(60_000, 10) });
       const subject = fresh('enf');
       // Scores decay in real time here, so weights keep a margin above each threshold.
       expect(await lim.recordViolation(subject, 1.1)).toBe('warning');
@@ -259,21 +248,42 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       expect(r.retryAfterMs).toBeGreaterThan(banTtlMs - 10_000);
     });
 
+    it('a lease taken before a ban and settled after it leaves the ban its end', async () => {
+      // A settle is usage, not a violation: it charges or refunds the buckets but never moves
+      // the ban's end (banTtlMs after the ban), as refusals do not. Charge and refund, with
+      // and without a concurrency limit (the lease set and the state's horizons).
+      const banTtlMs = 600_000;
+      for (const [tier, actual] of [
+        [{ tokensPerHour: 100_000 }, 500],
+        [{ tokensPerHour: 100_000 }, 10],
+        [{ tokensPerHour: 100_000, concurrent: 5 }, 500],
+        [{ tokensPerHour: 100_000, concurrent: 5 }, 10],
+      ] as const) {
+        const lim = limiter({ t: tier }, { enforcement: { banTtlMs } });
+        const subject = fresh('ban-settle');
+        const held = await lim.acquire({ subject, estimatedTokens: 100 });
+        expect(held.allowed).toBe(true);
+        const bannedAt = Date.now();
+        await lim.ban(subject);
+        await new Promise((r) => setTimeout(r, 400));
+        await lim.settle(held.lease!, { tokens: actual });
+        const r = await lim.acquire({ subject, estimatedTokens: 0 });
+        const since = Date.now() - bannedAt;
+        expect(r).toMatchObject({ allowed: false, reason: 'banned' });
+        // A settle that restarted the ban's TTL would answer banTtlMs less only the last call.
+        const end = r.retryAfterMs;
+        const kept = end <= banTtlMs - since + 50 && end > banTtlMs - since - 5_000;
+        expect({ tier, actual, since, end, kept }).toEqual({ tier, actual, since, end, kept: true });
+        // The settle charged or refunded (the bucket drains ~28 tokens a second).
+        const used = (await lim.status(subject)).dimensions[0]!.current;
+        expect(used).toBeLessThanOrEqual(actual);
+        expect(used).toBeGreaterThan(actual - 60);
+      }
+    });
+
     it("a blocked subject's retryAfterMs is the time until the block ends, in whole ms", async () => {
       const blockMs = 60_000;
-      const lim = limiter(
-        { t: { requestsPerHour: 100 } },
-        {
-          enforcement: {
-            warningAt: 1,
-            throttledAt: 2,
-            blockedAt: 3,
-            bannedAt: 100,
-            blockMs,
-            halfLifeMs: 86_400_000,
-          },
-        },
-      );
+      const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: blockedAt3(blockMs) });
       const subject = fresh('block-end');
       const blockedAt = Date.now();
       expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
@@ -287,19 +297,7 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
     });
 
     it('an estimate over the throttled limit waits for the throttle to end; over the full limit, 0', async () => {
-      const lim = limiter(
-        { t: { tokensPerMinute: 1_000 } },
-        {
-          enforcement: {
-            warningAt: 1,
-            throttledAt: 2,
-            blockedAt: 30,
-            bannedAt: 100,
-            halfLifeMs: 60_000,
-            throttleFactor: 0.5,
-          },
-        },
-      );
+      const lim = limiter({ t: { tokensPerMinute: 1_000 } }, { enforcement: THROTTLED_AT_2_HALF_LIFE_1_MIN });
       const subject = fresh('throttled-estimate');
       const violatedAt = Date.now();
       // Score 4, throttled at 2, half-life 1 min: the throttle ends 1 min after the violation.
@@ -316,19 +314,7 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
     });
 
     it('an expired block returns the subject to the level its decayed score implies', async () => {
-      const lim = limiter(
-        { t: { requestsPerHour: 100 } },
-        {
-          enforcement: {
-            warningAt: 1,
-            throttledAt: 2,
-            blockedAt: 3,
-            bannedAt: 100,
-            blockMs: 300,
-            halfLifeMs: 86_400_000,
-          },
-        },
-      );
+      const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: blockedAt3(300) });
       const subject = fresh('unblock');
       expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
       expect(await lim.acquire({ subject, estimatedTokens: 0 })).toMatchObject({
