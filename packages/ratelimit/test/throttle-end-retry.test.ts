@@ -2,25 +2,16 @@
 // wait is still positive. retryAfterMs 0 there read as "no wait can cure it" (retryCannotHelp),
 // so the HTTP middleware sent X-Should-Retry: false and no Retry-After for a request admitted
 // one millisecond later (review of 2b40c40).
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
 import { ManualClock } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { retryCannotHelp } from '../src/http/headers.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { MemoryStore } from '../src/memory-store.ts';
 import { throttleRetry } from '../src/redis-lua.ts';
+import { THROTTLED_AT_2_HALF_LIFE_1_MIN } from './enforcement-presets.ts';
 
-let server: RedisHandle;
-let client: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 it('an estimate refused as the throttle ends waits at least 1 ms, and a retry is not ruled out', async () => {
   const clock = new ManualClock(Date.parse('2026-12-06T00:00:00.000Z'));
@@ -31,14 +22,7 @@ it('an estimate refused as the throttle ends waits at least 1 ms, and a retry is
     defaultTier: 't',
     failurePolicy: 'closed',
     commandTimeoutMs: 5_000,
-    enforcement: {
-      warningAt: 1,
-      throttledAt: 2,
-      blockedAt: 30,
-      bannedAt: 100,
-      halfLifeMs: 60_000,
-      throttleFactor: 0.5,
-    },
+    enforcement: THROTTLED_AT_2_HALF_LIFE_1_MIN,
   });
   // Score 4, throttled at 2, half-life 1 min: the decayed score is exactly 2 one minute on.
   expect(await lim.recordViolation('s', 4)).toBe('throttled');
@@ -56,7 +40,7 @@ it("the acquire scripts' throttle wait (throttleRetry, on a real Redis) is at le
   // millisecond, and well before it: the Lua statement every acquire script (template,
   // single, pair, batched) runs on this refusal. A real clock cannot land on the boundary.
   const script = `local now = tonumber(ARGV[1])\nlocal retry = 0\n${throttleRetry('4', '0', '60000', '2')}\nreturn retry`;
-  expect(await client.eval(script, 0, '60000')).toBe(1);
-  expect(await client.eval(script, 0, '59999.5')).toBe(1);
-  expect(await client.eval(script, 0, '20000')).toBe(40_000);
+  expect(await db.redis.eval(script, 0, '60000')).toBe(1);
+  expect(await db.redis.eval(script, 0, '59999.5')).toBe(1);
+  expect(await db.redis.eval(script, 0, '20000')).toBe(40_000);
 });
