@@ -13,6 +13,7 @@ import {
 } from './adapter.ts';
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { contentPartTexts, deltaContent, writeContentParts } from './chat-content-parts.ts';
 import { chatReasoningSlots, readReasoningPieces } from './chat-reasoning.ts';
 import { finishReasonOf } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
@@ -82,6 +83,8 @@ export const openaiChatAdapter: ProviderAdapter = {
       const message = obj(choice?.message);
       const content = str(message?.content);
       if (content !== undefined) texts.push(content);
+      // Content as parts (chat-content-parts.ts): each text-bearing part a text.
+      else if (Array.isArray(message?.content)) contentPartTexts(message.content, texts);
       for (const tc of arr(message?.tool_calls)) s.toolCalls.push(...toolCallNames(tc));
       const legacy = str(obj(message?.function_call)?.name);
       if (legacy !== undefined) s.toolCalls.push(legacy);
@@ -130,7 +133,8 @@ export const openaiChatAdapter: ProviderAdapter = {
         for (const c of arr(chunk.choices)) {
           const choice = obj(c);
           const d = obj(choice?.delta);
-          const content = str(d?.content);
+          // A string, or content parts' texts back to back (chat-content-parts.ts).
+          const content = deltaContent(d?.content);
           if (content !== undefined && content.length > 0) {
             const index = num(choice?.index) ?? 0;
             if (index !== 0 || choices !== undefined) {
@@ -250,6 +254,8 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (choice === undefined || message === undefined) continue;
     choices.push({ choice, message });
     if (typeof message.content === 'string') answer.push(message.content);
+    // Content as parts (chat-content-parts.ts): each text or refusal part an answer text.
+    else if (Array.isArray(message.content)) contentPartTexts(message.content, answer);
     annotationTexts(message.annotations, side);
     if (hasRefusal(message)) side.push(message.refusal);
     if (message.tool_calls !== undefined || message.function_call !== undefined)
@@ -323,6 +329,11 @@ class ChatTexts implements OutputTexts {
           realignAnnotations(message, message.content, next);
         }
         message.content = next;
+      } else if (Array.isArray(message.content)) {
+        const w = writeContentParts(message.content, nextAnswer, a);
+        a = w.at;
+        // The choice's tokens repeat the parts' text (logprobs.ts).
+        if (w.changed) dropChoiceLogprobs(choice);
       }
       if (hasRefusal(message)) {
         const next = nextSide[at++];

@@ -1,6 +1,7 @@
 import { arr, num, obj } from './adapter.ts';
 import { checkWholeThinking, holdThinkingPiece, sendThinkingBefore } from './anthropic-thinking.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
+import { deltaContent, rewriteDeltaParts } from './chat-content-parts.ts';
 import {
   holdInputPiece,
   rewriteStartInputs,
@@ -55,8 +56,16 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       rewriteRefusalPiece(choice, d, rw);
       rewriteChatToolArguments(choice, d, rw);
     }
-    if (choice === undefined || d === undefined || typeof d.content !== 'string' || d.content.length === 0)
+    if (choice === undefined || d === undefined) continue;
+    if (Array.isArray(d.content)) {
+      // Content as parts (chat-content-parts.ts): each part's text the lane's next characters.
+      const lane = num(choice.index) ?? 0;
+      const placed = (before: string, after: string) =>
+        offsetsOf(rw, lane).add(before, after, after !== before ? rw.changes?.(lane) : undefined);
+      if (rewriteDeltaParts(d.content, rw, lane, placed)) dropChoiceLogprobs(choice);
       continue;
+    }
+    if (typeof d.content !== 'string' || d.content.length === 0) continue;
     const lane = num(choice.index) ?? 0;
     const next = rw.next(d.content, lane);
     offsetsOf(rw, lane).add(d.content, next, next !== d.content ? rw.changes?.(lane) : undefined);
@@ -136,7 +145,7 @@ function rewriteRefusalPiece(
  * joins them, each with its choice's index; undefined when every piece is choice 0's (n = 1).
  */
 export function chatLanes(item: unknown): Array<[number, number]> | undefined {
-  return choiceLanes(item, (c) => obj(c?.delta)?.content);
+  return choiceLanes(item, (c) => deltaContent(obj(c?.delta)?.content));
 }
 
 /** OpenAI legacy completions chunks' lanes: the choices' `text`, as chatLanes. */
