@@ -70,6 +70,9 @@ export class DetectionEngine {
   private maxSeen = Number.NEGATIVE_INFINITY;
   /** The clock at the first tick of a replica that has ingested nothing yet (tickFromFleet). */
   private idleSince: number | undefined;
+  /** When tickFromFleet reads the fleet's clock again while Redis holds none, and the gap to it. */
+  private fleetReadAt = 0;
+  private fleetReadGap = 0;
   private watermark = Number.NEGATIVE_INFINITY;
   private lastIngestClock: number | undefined;
   /** Whether ingest notes the processing time (only once ticking is in use: it costs a clock read). */
@@ -398,6 +401,16 @@ export class DetectionEngine {
     if (now - this.idleSince < this.lateness) return;
     const fleet = this.shared!.fleetTime();
     if (fleet === undefined) {
+      // No clock yet: the first read, or a fresh fleet whose Redis holds none (no replica has
+      // shipped an event, so no incident is open). Read again after a gap doubling from 1 s to
+      // a minute, not at every tick: each read is a Redis round. A restarted replica finds the
+      // clock at its first read; one appearing later is read within a minute.
+      if (now < this.fleetReadAt) return;
+      this.fleetReadGap = Math.min(
+        Math.max(2 * this.fleetReadGap, FLEET_READ_MIN_GAP_MS),
+        FLEET_READ_MAX_GAP_MS,
+      );
+      this.fleetReadAt = now + this.fleetReadGap;
       this.shared!.readFleetClock();
       return;
     }
@@ -588,3 +601,6 @@ function futureSkew(options: DetectionEngineOptions): number {
 
 /** The default maxFutureSkewMs of a live engine (1 h: the Redis state's and the detector's). */
 const LIVE_MAX_FUTURE_SKEW_MS = 3_600_000;
+/** Gaps between an idle replica's reads of a fleet clock Redis does not hold yet (tickFromFleet). */
+const FLEET_READ_MIN_GAP_MS = 1_000;
+const FLEET_READ_MAX_GAP_MS = 60_000;

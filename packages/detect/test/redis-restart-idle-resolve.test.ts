@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Alert } from '@llmsec/core';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
-import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
-import { freshRuleset } from './redis-support.ts';
+import type { DetectionEngine } from '../src/index.ts';
+import { freshRuleset, liveReplica, tickFor as tickEvery } from './redis-support.ts';
 import { injectionBlock } from './helpers.ts';
 
 /**
@@ -20,30 +20,10 @@ const TICK = 1_000;
 
 const db = useRedis();
 
-/** A replica as the detector runs one: live (system-clock bound), ticking each second. */
-function replica(clock: ManualClock, ruleset: string, alerts: Alert[]): DetectionEngine {
-  return new DetectionEngine({
-    rules: defaultRules(),
-    allowedLatenessMs: LATENESS,
-    clock,
-    maxFutureSkewMs: 3_600_000,
-    state: new RedisDetectionState({
-      redis: db.redis,
-      ruleset,
-      commandTimeoutMs: 5_000,
-      now: () => clock.now(),
-    }),
-    onAlert: (a) => alerts.push(a),
-  });
-}
-
-async function tickFor(engine: DetectionEngine, clock: ManualClock, ms: number): Promise<void> {
-  for (let waited = 0; waited < ms; waited += TICK) {
-    clock.advance(TICK);
-    engine.tick();
-    await engine.forceFlush();
-  }
-}
+const replica = (clock: ManualClock, ruleset: string, alerts: Alert[]): DetectionEngine =>
+  liveReplica(db.redis, clock, ruleset, LATENESS, alerts);
+const tickFor = (engine: DetectionEngine, clock: ManualClock, ms: number): Promise<void> =>
+  tickEvery(engine, clock, ms, TICK);
 
 describe('an incident open in Redis when its replica restarts', () => {
   it('resolves on the new replica with no event after the restart', async () => {

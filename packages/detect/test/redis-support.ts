@@ -1,6 +1,12 @@
-import type { Alert, SecurityEvent } from '@llmsec/core';
+import type { Alert, ManualClock, SecurityEvent } from '@llmsec/core';
 import type { Cluster, Redis } from 'ioredis';
-import { DetectionEngine, RedisDetectionState, type AnyRule, type RuleDefinition } from '../src/index.ts';
+import {
+  defaultRules,
+  DetectionEngine,
+  RedisDetectionState,
+  type AnyRule,
+  type RuleDefinition,
+} from '../src/index.ts';
 import { ruleStateId } from '../src/state/rule-identity.ts';
 
 /** Helpers for the shared-state tests: engines on Redis and on memory, alerts compared. */
@@ -88,4 +94,39 @@ export function sequences(alerts: Alert[]): Record<string, string[]> {
 /** The resolve-index key the engine gives `rule` (by its state id: its definition, not its position). */
 export function ruleIndexKey(state: RedisDetectionState, ruleset: string, rule: AnyRule): string {
   return state.indexKey(ruleset, ruleStateId(rule as RuleDefinition));
+}
+
+/**
+ * A replica as the detector runs one, with the default rules: live (bound to `clock`, which
+ * the Redis state reads too), its alerts pushed to `alerts`.
+ */
+export function liveReplica(
+  redis: Redis,
+  clock: ManualClock,
+  ruleset: string,
+  latenessMs: number,
+  alerts: Alert[] = [],
+): DetectionEngine {
+  return new DetectionEngine({
+    rules: defaultRules(),
+    allowedLatenessMs: latenessMs,
+    clock,
+    maxFutureSkewMs: 3_600_000,
+    state: new RedisDetectionState({ redis, ruleset, commandTimeoutMs: 5_000, now: () => clock.now() }),
+    onAlert: (a) => alerts.push(a),
+  });
+}
+
+/** `ms` of ticks `tickMs` apart on `clock`, each followed by the engine's flush, as the detector's timer. */
+export async function tickFor(
+  engine: DetectionEngine,
+  clock: ManualClock,
+  ms: number,
+  tickMs: number,
+): Promise<void> {
+  for (let waited = 0; waited < ms; waited += tickMs) {
+    clock.advance(tickMs);
+    engine.tick();
+    await engine.forceFlush();
+  }
 }
