@@ -11,7 +11,7 @@ import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
 import { addressPort, listenAddresses, listenOnAll } from './listen-addresses.ts';
-import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
+import { callIngest, partialSuccess, safeObserver } from './ingest-call.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
 import { GrpcCode, encodeExportResponse, encodeStatus, retrySeconds, type Signal } from './responses.ts';
 import type { DecodeLimits, IngestResult, OtlpIngest, ReceiveObserver } from './types.ts';
@@ -191,11 +191,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       base.records = records;
       base.droppedValues = droppedValues.count - droppedBefore;
       if (result.kind === 'accepted') {
-        const rejected = clampRejected(result.rejected, records);
-        const message =
-          rejected > 0
-            ? (result.message ?? `${rejected} records are not usable llmsec events`)
-            : (result.message ?? ''); // a warning with nothing rejected (OTLP allows it)
+        const { rejected, message } = partialSuccess(result, records);
         const reply = (): void => {
           callback(null, encodeExportResponse(rejected, message));
           report({ ...base, rejected, outcome: 'accepted' });

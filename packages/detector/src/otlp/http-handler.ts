@@ -9,7 +9,7 @@ import { diag } from '@opentelemetry/api';
 import { bearerChecker } from './auth.ts';
 import { decodeLogs, decodeTraces } from './decode.ts';
 import { droppedValues } from './dropped-values.ts';
-import { callIngest, clampRejected, safeObserver } from './ingest-call.ts';
+import { callIngest, partialSuccess, safeObserver } from './ingest-call.ts';
 import { ACCEPTED_ENCODINGS, bodyEncodingOf } from '@llmsec/core/internal';
 import { InflightBudget, readBody, type BodyLimits, type BodyResult } from './http-body.ts';
 import { OtlpDecodeError, resolveDecodeLimits } from './limits.ts';
@@ -200,11 +200,7 @@ export function createOtlpHttpHandler(options: OtlpHttpHandlerOptions): OtlpHttp
     base.records = records;
     base.droppedValues = droppedValues.count - droppedBefore;
     if (result.kind === 'accepted') {
-      const rejected = clampRejected(result.rejected, records);
-      const message =
-        rejected > 0
-          ? (result.message ?? `${rejected} records are not usable llmsec events`)
-          : (result.message ?? ''); // a warning with nothing rejected (OTLP allows it)
+      const { rejected, message } = partialSuccess(result, records);
       const reply = (): void => {
         if (format === 'protobuf') send(res, 200, format, encodeExportResponse(rejected, message));
         else send(res, 200, format, exportResponseJson(signal, rejected, message));

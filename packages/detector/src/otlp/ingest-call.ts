@@ -19,6 +19,22 @@ export function clampRejected(rejected: number, records: number): number {
   return Math.min(records, Math.floor(rejected));
 }
 
+/**
+ * What an accepted request's partial_success says, alike over gRPC and HTTP: the rejected count
+ * clamped, and a message whenever records were rejected (the service's, else a count).
+ */
+export function partialSuccess(
+  result: { rejected: number; message?: string },
+  records: number,
+): { rejected: number; message: string } {
+  const rejected = clampRejected(result.rejected, records);
+  const message =
+    rejected > 0
+      ? (result.message ?? `${rejected} records are not usable llmsec events`)
+      : (result.message ?? ''); // a warning with nothing rejected (OTLP allows it)
+  return { rejected, message };
+}
+
 export function safeObserver(observer: ReceiveObserver | undefined): (report: ReceiveReport) => void {
   if (observer === undefined) return () => {};
   return (report) => {
