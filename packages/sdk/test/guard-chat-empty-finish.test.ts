@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { chatChunk } from './fixtures/chat-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -13,21 +14,14 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  */
 
 const EMAIL = 'jane.doe@example.com';
+const BASE = { id: 'chatcmpl-e', created: 1, model: 'local-model' };
 /** Which field the pieces come in: set per test. */
 let field: 'reasoning_content' | 'refusal' = 'reasoning_content';
 let text = '';
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  const chunk = (delta: unknown, finish: string): SseEvent => ({
-    data: {
-      id: 'chatcmpl-e',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'local-model',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
+  const chunk = (delta: unknown, finish: string): SseEvent => chatChunk(BASE, delta, finish, null);
   const pieces: string[] = [];
   for (let i = 0; i < text.length; i += 7) pieces.push(text.slice(i, i + 7));
   return {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -12,6 +13,7 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  */
 
 const EMAIL = 'jane.doe@example.com';
+const BASE = { id: 'chatcmpl-p', created: 1, model: 'local-model' };
 /** The parts' texts: set per test. Streamed, each is cut in pieces of 7, one part a chunk. */
 let texts: Array<{ type: 'text' | 'refusal'; value: string }> = [];
 
@@ -24,30 +26,14 @@ function script(req: FakeRequest): FakeResponse | undefined {
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: {
-        id: 'chatcmpl-p',
-        object: 'chat.completion',
-        created: 1,
-        model: 'local-model',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: [...texts.map(part), { type: 'image_url' }] },
-            logprobs: null,
-            finish_reason: 'stop',
-          },
-        ],
-      },
+      body: chatCompletion(
+        BASE,
+        { content: [...texts.map(part), { type: 'image_url' }] },
+        { logprobs: null },
+      ),
     };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-p',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'local-model',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent =>
+    chatChunk(BASE, delta, finish, null);
   const events: SseEvent[] = [chunk({ role: 'assistant', content: [] })];
   for (const t of texts)
     for (let i = 0; i < t.value.length; i += 7)

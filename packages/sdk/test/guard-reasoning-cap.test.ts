@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -11,6 +12,7 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
  */
 
 const EMAIL = 'jane.doe@example.com';
+const BASE = { id: 'chatcmpl-c', created: 1, model: 'm' };
 const KEY = 'sk-proj-4fQ9xT2mLw8RzK3vNb7YcH1pJd6Ge5Su';
 /** Past the default cap, with nothing in it. */
 const FILLER = 'lorem ipsum '.repeat(6000);
@@ -22,27 +24,9 @@ function script(req: FakeRequest): FakeResponse | undefined {
   if (!req.path.endsWith('/v1/chat/completions')) return undefined;
   const message = into === 'content' ? { content: LONG } : { content: 'Done.', reasoning_content: LONG };
   if (req.body.stream !== true)
-    return {
-      kind: 'json',
-      body: {
-        id: 'chatcmpl-c',
-        object: 'chat.completion',
-        created: 1,
-        model: 'm',
-        choices: [
-          { index: 0, message: { role: 'assistant', ...message }, logprobs: null, finish_reason: 'stop' },
-        ],
-      },
-    };
-  const chunk = (delta: unknown, finish: string | null = null): SseEvent => ({
-    data: {
-      id: 'chatcmpl-c',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'm',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    },
-  });
+    return { kind: 'json', body: chatCompletion(BASE, message, { logprobs: null }) };
+  const chunk = (delta: unknown, finish: string | null = null): SseEvent =>
+    chatChunk(BASE, delta, finish, null);
   const events: SseEvent[] = [];
   for (let i = 0; i < LONG.length; i += 4096) events.push(chunk({ [into]: LONG.slice(i, i + 4096) }));
   if (into !== 'content') events.push(chunk({ content: 'Done.' }));
