@@ -6,6 +6,7 @@ import {
   messageItem,
   outputTextEvents,
   readResponses,
+  reasoningTexts,
   responseBody,
   responseEvents,
 } from './fixtures/responses-reply.ts';
@@ -85,26 +86,6 @@ const h = useInstrHarness({ script });
 const run = (mode: PiiMode, stream: boolean, seen: unknown[] = []) =>
   readResponses(piiOpenAI(h, mode), 'gpt-oss-120b', stream, seen);
 
-type Ev = Record<string, unknown> & { type: string };
-
-/** Every text of the reasoning content a streamed read handed the application, by where it went. */
-function contentTexts(events: unknown[]) {
-  const evs = events as Ev[];
-  const of = (type: string) => evs.filter((e) => e.type === type);
-  const contentOf = (item: unknown) =>
-    ((item as { content?: Array<{ text: string }> }).content ?? []).map((s) => s.text).join('');
-  const completed = of('response.completed')[0]!.response as { output: unknown[] };
-  return {
-    deltas: of('response.reasoning_text.delta')
-      .map((e) => e.delta as string)
-      .join(''),
-    done: of('response.reasoning_text.done')[0]!.text as string,
-    part: (of('response.content_part.done')[0]!.part as { text: string }).text,
-    item: contentOf(of('response.output_item.done')[0]!.item),
-    response: contentOf(completed.output[0]),
-  };
-}
-
 const clean = () => {
   content = 'The user wants a short note, so I will draft it.';
   answer = 'Drafted.';
@@ -127,7 +108,7 @@ describe("a Responses reasoning item's content is read by the output guards", ()
   it('redact, streamed: the deltas join to the done text, the part, the item and the response', async () => {
     clean();
     content = `The user wants the note sent to ${EMAIL}, so I will draft it.`;
-    const t = contentTexts(await run('redact', true));
+    const t = reasoningTexts(await run('redact', true), 'content');
     const want = 'The user wants the note sent to [REDACTED:email], so I will draft it.';
     expect(t).toEqual({ deltas: want, done: want, part: want, item: want, response: want });
   });
@@ -147,7 +128,7 @@ describe("a Responses reasoning item's content is read by the output guards", ()
   for (const mode of ['redact', 'block'] as const)
     it(`${mode}, streamed: a clean content reaches the application as sent, everywhere`, async () => {
       clean();
-      const t = contentTexts(await run(mode, true));
+      const t = reasoningTexts(await run(mode, true), 'content');
       expect(t).toEqual({ deltas: content, done: content, part: content, item: content, response: content });
     });
 

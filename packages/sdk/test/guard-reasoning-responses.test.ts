@@ -10,6 +10,7 @@ import {
   messageItem,
   outputTextEvents,
   readResponses,
+  reasoningTexts,
   responseBody,
   responseEvents,
 } from './fixtures/responses-reply.ts';
@@ -71,26 +72,6 @@ const h = useInstrHarness({ script });
 const run = (mode: PiiMode, stream: boolean, seen: unknown[] = []) =>
   readResponses(piiOpenAI(h, mode), 'gpt-5', stream, seen);
 
-type Ev = Record<string, unknown> & { type: string };
-
-/** Every text of the summary a streamed read handed the application, by where it went. */
-function summaryTexts(events: unknown[]) {
-  const evs = events as Ev[];
-  const of = (type: string) => evs.filter((e) => e.type === type);
-  const summaryOf = (item: unknown) =>
-    ((item as { summary?: Array<{ text: string }> }).summary ?? []).map((s) => s.text).join('');
-  const completed = of('response.completed')[0]!.response as { output: unknown[] };
-  return {
-    deltas: of('response.reasoning_summary_text.delta')
-      .map((e) => e.delta as string)
-      .join(''),
-    done: of('response.reasoning_summary_text.done')[0]!.text as string,
-    part: (of('response.reasoning_summary_part.done')[0]!.part as { text: string }).text,
-    item: summaryOf(of('response.output_item.done')[0]!.item),
-    response: summaryOf(completed.output[0]),
-  };
-}
-
 describe('a Responses reasoning summary is read by the output guards', () => {
   for (const stream of [false, true])
     emailModeCases(
@@ -105,20 +86,20 @@ describe('a Responses reasoning summary is read by the output guards', () => {
 
   it('redact, streamed: the deltas join to the done text, the part, the item and the response', async () => {
     summary = `The user wants the note sent to ${EMAIL}, so I will draft it.`;
-    const t = summaryTexts(await run('redact', true));
+    const t = reasoningTexts(await run('redact', true), 'summary');
     const want = 'The user wants the note sent to [REDACTED:email], so I will draft it.';
     expect(t).toEqual({ deltas: want, done: want, part: want, item: want, response: want });
   });
 
   it('redact, streamed: a clean summary reaches the application as sent, everywhere', async () => {
     summary = 'The user wants a short note, so I will draft it.';
-    const t = summaryTexts(await run('redact', true));
+    const t = reasoningTexts(await run('redact', true), 'summary');
     expect(t).toEqual({ deltas: summary, done: summary, part: summary, item: summary, response: summary });
   });
 
   it("block, streamed: a clean summary's pieces are delivered as sent", async () => {
     summary = 'The user wants a short note, so I will draft it.';
-    expect(summaryTexts(await run('block', true)).deltas).toBe(summary);
+    expect(reasoningTexts(await run('block', true), 'summary').deltas).toBe(summary);
   });
 
   for (const stream of [false, true])
