@@ -16,7 +16,7 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 const EMAIL = 'jane.doe@example.com';
 const BASE = { id: 'chatcmpl-e', created: 1, model: 'local-model' };
 /** Which field the pieces come in: set per test. */
-let field: 'reasoning_content' | 'refusal' = 'reasoning_content';
+let field: 'reasoning_content' | 'refusal' | 'arguments' = 'reasoning_content';
 let text = '';
 
 function script(req: FakeRequest): FakeResponse | undefined {
@@ -28,7 +28,22 @@ function script(req: FakeRequest): FakeResponse | undefined {
     kind: 'sse',
     events: [
       chunk({ role: 'assistant', content: '' }, ''),
-      ...pieces.map((p) => chunk({ [field]: p }, '')),
+      ...pieces.map((p, i) =>
+        chunk(
+          field === 'arguments'
+            ? {
+                tool_calls: [
+                  {
+                    index: 0,
+                    ...(i === 0 ? { id: 'call_1', type: 'function' } : {}),
+                    function: { ...(i === 0 ? { name: 'send' } : {}), arguments: p },
+                  },
+                ],
+              }
+            : { [field]: p },
+          '',
+        ),
+      ),
       ...(field === 'refusal' ? [] : [chunk({ content: 'Done.' }, '')]),
       chunk({}, 'stop'),
       { data: '[DONE]' },
@@ -47,7 +62,12 @@ async function joined(): Promise<string> {
     stream: true,
   });
   for await (const e of stream) {
-    const v = (e.choices[0]?.delta as Record<string, unknown> | undefined)?.[field];
+    const d = e.choices[0]?.delta as Record<string, unknown> | undefined;
+    const v =
+      field === 'arguments'
+        ? (d?.tool_calls as Array<{ function?: { arguments?: string } }> | undefined)?.[0]?.function
+            ?.arguments
+        : d?.[field];
     if (typeof v === 'string') out += v;
   }
   return out;
@@ -64,6 +84,12 @@ describe('a chat stream whose chunks say finish_reason ""', () => {
     field = 'reasoning_content';
     text = `Send the note to ${EMAIL} today.`;
     expect(await joined()).toBe('Send the note to [REDACTED:email] today.');
+  });
+
+  it("redact delivers a tool call's arguments whole, rewritten, not their first piece alone", async () => {
+    field = 'arguments';
+    text = `{"to":"${EMAIL}","body":"See you at noon tomorrow."}`;
+    expect(await joined()).toBe('{"to":"[REDACTED:email]","body":"See you at noon tomorrow."}');
   });
 
   it('redact rewrites an address cut between refusal pieces', async () => {
