@@ -16,6 +16,8 @@ const EMAIL = 'jane.doe@example.com';
 const BASE = { id: 'chatcmpl-p', created: 1, model: 'local-model' };
 /** The parts' texts: set per test. Streamed, each is cut in pieces of 7, one part a chunk. */
 let texts: Array<{ type: 'text' | 'refusal'; value: string }> = [];
+/** Complete answers only: the texts joined as a string `content` instead of parts. */
+let asString = false;
 
 function part(t: { type: 'text' | 'refusal'; value: string }): Record<string, string> {
   return t.type === 'text' ? { type: 'text', text: t.value } : { type: 'refusal', refusal: t.value };
@@ -28,7 +30,11 @@ function script(req: FakeRequest): FakeResponse | undefined {
       kind: 'json',
       body: chatCompletion(
         BASE,
-        { content: [...texts.map(part), { type: 'image_url' }] },
+        {
+          content: asString
+            ? texts.map((t) => t.value).join('')
+            : [...texts.map(part), { type: 'image_url' }],
+        },
         { logprobs: null },
       ),
     };
@@ -121,13 +127,18 @@ describe('chat content as an array of parts is read by the output guards', () =>
       });
     }
 
-  it('each part is read under its own cap: a first part past maxChars does not hide the next', async () => {
+  it('the parts are one text under one maxChars, as the same text sent as a string', async () => {
+    // Read one text per part, each under its own cap, an answer cut into many parts was
+    // scanned in full; now the parts are read as a string content is (and as streamed parts are).
     texts = [
       { type: 'text', value: 'x '.repeat(40_000) },
       { type: 'text', value: `Write to ${EMAIL}.` },
     ];
-    const seen = await read('redact', false);
-    expect(delivered(seen, false)[1]).toBe('Write to [REDACTED:email].');
+    asString = true;
+    const whole = (await read('redact', false))[0] as { choices: Array<{ message: { content: string } }> };
+    asString = false;
+    const parts = await read('redact', false);
+    expect(delivered(parts, false).join('')).toBe(whole.choices[0]!.message.content);
   });
 
   it('a clean answer in parts passes every mode as sent', async () => {

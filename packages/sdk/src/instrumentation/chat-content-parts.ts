@@ -1,3 +1,4 @@
+import { commonPrefix, commonSuffix } from './common-ends.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 
 /**
@@ -7,13 +8,14 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * 'refusal', refusal}]`. Before, the output guards read `content` only as a string: an address
  * in a text part passed detect, block and redact.
  *
- * Each text-bearing part (a `text` part's `text`, a `refusal` part's `refusal`) is read as the
- * answer's text, in order: in a complete answer each part is an answer text of its own (under
- * piiGuard's `maxChars` apart, as each choice is), found as `text`; a rewrite goes back into the
- * part it came from, the array's shape kept. A streamed delta's parts are the stream's text, read
- * and rewritten in order in their choice's lane (the chunk checks and the end check read them as
- * they read a string delta). Other parts (images, audio) and parts whose field is not a string
- * are neither read nor touched. Linear: one pass over the parts.
+ * The text-bearing parts (a `text` part's `text`, a `refusal` part's `refusal`) are read back to
+ * back as one answer text, as a reader shows them and as a stream's parts are read (one lane per
+ * choice), found as `text`, under one `maxChars` as a string content is. Read one text per part,
+ * an address cut between two parts passed every mode (neither half is one), and a long answer
+ * cut into many parts was scanned for personal data in full, each part under its own cap. A
+ * rewrite goes back into the parts (writeContentParts), the array's shape kept. Other parts
+ * (images, audio) and parts whose field is not a string are neither read nor touched. Linear:
+ * one pass over the parts.
  */
 
 type Obj = Record<string, unknown>;
@@ -27,35 +29,52 @@ function textField(part: unknown): 'text' | 'refusal' | undefined {
   return undefined;
 }
 
-/** Each text-bearing part's text, in order, appended to `out`. */
+/** The text-bearing parts' texts joined, appended to `out` as one text (none: nothing appended). */
 export function contentPartTexts(parts: readonly unknown[], out: string[]): void {
-  for (const part of parts) {
-    const f = textField(part);
-    if (f !== undefined) out.push((part as Obj)[f] as string);
-  }
+  const text = deltaContent(parts);
+  if (parts.some((p) => textField(p) !== undefined)) out.push(text ?? '');
 }
 
 /**
- * `next` (from `at`, one per text-bearing part, as contentPartTexts read them) written back into
- * the parts; returns the index after the last taken and whether any part's text changed.
+ * `next[at]`, the rewrite of the joined text contentPartTexts read, written back into the parts;
+ * returns the index after it and whether any part's text changed. Where the old and new text
+ * agree (their common prefix and suffix, common-ends.ts) each part keeps its characters; the
+ * changed span between them goes to the part where it starts, and the parts wholly inside it
+ * are left empty (a rewrite does not say where in it each old part's characters went).
  */
 export function writeContentParts(
   parts: readonly unknown[],
   next: readonly string[],
   at: number,
 ): { at: number; changed: boolean } {
+  if (!parts.some((p) => textField(p) !== undefined)) return { at, changed: false };
+  const before = deltaContent(parts) ?? '';
+  const after = next[at] ?? '';
+  if (after === before) return { at: at + 1, changed: false };
+  const prefix = commonPrefix(before, after);
+  const tail = before.length - commonSuffix(before, after, prefix);
+  const shift = after.length - before.length;
+  // An old offset's place in the new text: kept in the prefix, moved in the suffix, and the
+  // changed span's end for one inside it (non-decreasing, so the slices tile the new text).
+  const place = (o: number) => (o <= prefix ? o : o >= tail ? o + shift : tail + shift);
   let changed = false;
+  let start = 0;
+  let from = 0;
   for (const part of parts) {
     const f = textField(part);
     if (f === undefined) continue;
     const p = part as Obj;
-    const text = next[at++] ?? '';
+    const end = start + (p[f] as string).length;
+    const to = place(end);
+    const text = after.slice(from, to);
     if (text !== p[f]) {
       p[f] = text;
       changed = true;
     }
+    start = end;
+    from = to;
   }
-  return { at, changed };
+  return { at: at + 1, changed };
 }
 
 /** A streamed delta's `content`: the string, or its parts' texts back to back; undefined when neither. */
