@@ -147,7 +147,8 @@ export function runOutputGuards(
   ctx: GuardContext,
   metrics: LlmsecMetrics,
 ): OutputResult | Promise<OutputResult> {
-  const state: OutputResult = { text: undefined, by: [] };
+  // Made on the first modify only: a clean answer (the usual call) shares UNCHANGED (issue 13).
+  let state: OutputResult | undefined;
   const log = DurationLog.take();
   let view = output;
   let t0 = performance.now();
@@ -165,7 +166,7 @@ export function runOutputGuards(
     }
     if (isPromise(decision)) {
       log.flush(metrics);
-      return continueOutputAsync(guards, i, decision, t0, view, state, ctx, metrics);
+      return continueOutputAsync(guards, i, decision, t0, view, state ?? unchanged(), ctx, metrics);
     }
     const t1 = performance.now();
     const action = decision?.action;
@@ -181,13 +182,29 @@ export function runOutputGuards(
       );
     }
     if (action === 'modify' && typeof (decision as { text?: unknown }).text === 'string') {
-      view = modifyOutput(guard, decision as Extract<OutputDecision, { action: 'modify' }>, view, state);
+      view = modifyOutput(
+        guard,
+        decision as Extract<OutputDecision, { action: 'modify' }>,
+        view,
+        (state ??= unchanged()),
+      );
       t0 = performance.now();
     }
   }
   log.flush(metrics);
-  return state;
+  return state ?? UNCHANGED;
 }
+
+/** A result no guard has modified yet (the async chain and a first modify fill it in). */
+function unchanged(): OutputResult {
+  return { text: undefined, by: [] };
+}
+
+/** What a synchronous chain that modified nothing returns: read only (text undefined: nothing to write back). */
+const UNCHANGED: OutputResult = Object.freeze({
+  text: undefined,
+  by: Object.freeze([]) as unknown as OutputGuard[],
+});
 
 async function continueOutputAsync(
   guards: readonly OutputGuard[],

@@ -13,21 +13,14 @@ import {
 } from './adapter.ts';
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
-import { contentPartTexts, deltaContent, writeContentParts } from './chat-content-parts.ts';
-import { chatReasoningSlots, readReasoningPieces } from './chat-reasoning.ts';
-import { finishReasonOf } from './finish-reason.ts';
+import { contentPartTexts, writeContentParts } from './chat-content-parts.ts';
+import { chatReasoningSlots } from './chat-reasoning.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
+import { ChatStreamAccumulator } from './openai-chat-stream.ts';
 import { guardMessageOf, withMessageText } from './message-text.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import { chatLanes, rewriteChatChunk } from './stream-item-rewrite.ts';
-import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
-import {
-  StreamedArguments,
-  textSlot,
-  tooManyToolCalls,
-  withToolArguments,
-  type ArgumentSlot,
-} from './tool-arguments.ts';
+import { textSlot, withToolArguments, type ArgumentSlot } from './tool-arguments.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `chat.completions.create`, plain and streamed (chunks with optional usage). */
@@ -108,129 +101,7 @@ export const openaiChatAdapter: ProviderAdapter = {
   streamLanes: chatLanes,
 
   newStream(_body?: Body, guarded = true): StreamAccumulator {
-    const s = emptySummary();
-    const finish = new Map<number, string>();
-    let sawFinish = false;
-    /**
-     * n > 1: each choice's text (its chunks alternate with the others'), joined at the end as
-     * readResponse joins a plain response's choices, so the end checks (pii_detected, block,
-     * leakage) read each choice's text whole, not the choices' pieces interleaved.
-     */
-    let choices: Map<number, string> | undefined;
-    /** Each choice's refusal pieces joined: a side text of the end check (chatOutputTexts). */
-    let refusals: Map<number, string> | undefined;
-    /** Each tool call's argument pieces joined: read by the end check after the side texts. */
-    let args: StreamedArguments | undefined;
-    /** Each choice's reasoning pieces joined (chat-reasoning.ts): read by the end check last. */
-    const reasoning: { reasoning?: StreamedArguments } = {};
-    return {
-      observe(item: unknown): string {
-        const chunk = obj(item);
-        if (chunk === undefined) return '';
-        s.id ??= str(chunk.id);
-        s.model ??= str(chunk.model);
-        let delta = '';
-        for (const c of arr(chunk.choices)) {
-          const choice = obj(c);
-          const d = obj(choice?.delta);
-          // A string, or content parts' texts back to back (chat-content-parts.ts).
-          const content = deltaContent(d?.content);
-          if (content !== undefined && content.length > 0) {
-            const index = num(choice?.index) ?? 0;
-            if (index !== 0 || choices !== undefined) {
-              // Until now the stream was choice 0 alone, this chunk's pieces so far included (a
-              // server may send several choices in one chunk): before, they were left out.
-              choices ??= new Map([[0, s.text + delta]]);
-              const before = choices.get(index);
-              if (before !== undefined || choices.size < MAX_CHOICES)
-                choices.set(index, (before ?? '') + content);
-              else if (guarded) throw tooManyChoices();
-            }
-            delta += content;
-          }
-          // The model's reasoning (chat-reasoning.ts): two property reads when there is none.
-          if (
-            (typeof d?.reasoning_content === 'string' || typeof d?.reasoning === 'string') &&
-            !readReasoningPieces(num(choice?.index) ?? 0, d, reasoning) &&
-            guarded
-          )
-            throw tooManyToolCalls();
-          for (const tc of arr(d?.tool_calls)) {
-            for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
-            // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
-            const call = obj(tc);
-            const piece = str(obj(call?.function)?.arguments) ?? str(obj(call?.custom)?.input);
-            if (piece !== undefined && piece.length > 0) {
-              const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
-              if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
-            }
-          }
-          const fc = obj(d?.function_call);
-          const legacy = str(fc?.name);
-          if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
-          const legacyArgs = str(fc?.arguments);
-          if (legacyArgs !== undefined && legacyArgs.length > 0) {
-            const key = `${num(choice?.index) ?? 0}:f`;
-            if (!(args ??= new StreamedArguments()).add(key, legacyArgs) && guarded) throw tooManyToolCalls();
-          }
-          // Web-search models' url_citations: quotes the end check reads after the answer, as a
-          // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
-          // detect never read them).
-          if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
-          const refusal = str(d?.refusal);
-          if (refusal !== undefined && refusal.length > 0) {
-            const index = num(choice?.index) ?? 0;
-            refusals ??= new Map();
-            const before = refusals.get(index);
-            if (before !== undefined || refusals.size < MAX_CHOICES)
-              refusals.set(index, (before ?? '') + refusal);
-            else if (guarded) throw tooManyChoices();
-          }
-          const fr = finishReasonOf(choice);
-          if (fr !== undefined) {
-            // Telemetry only (the span's finish reasons): past the cap a new choice's is not kept.
-            const index = num(choice?.index) ?? 0;
-            if (finish.size < MAX_CHOICES || finish.has(index)) finish.set(index, fr);
-            sawFinish = true;
-          }
-        }
-        // include_usage: one final chunk carries the whole call's usage; assign, never add.
-        const usage = obj(chunk.usage);
-        if (usage !== undefined) {
-          s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
-          s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
-        }
-        if (choices === undefined) s.text += delta;
-        return delta;
-      },
-      summary(): ResponseSummary {
-        const finishReasons = [...finish.values()];
-        const out: ResponseSummary = { ...summaryOf(s, choices), finishReasons };
-        if (refusals !== undefined) {
-          const side = [...(s.side ?? [])];
-          for (const [, r] of [...refusals.entries()].sort(([a], [b]) => a - b)) side.push(r);
-          out.side = side;
-        }
-        if (args !== undefined) out.toolArguments = args.texts();
-        if (reasoning.reasoning !== undefined) out.reasoning = reasoning.reasoning.texts();
-        return out;
-      },
-
-      get complete() {
-        return sawFinish;
-      },
-      get quotes() {
-        return s.side;
-      },
-      // Refusal, argument and reasoning pieces are read by the end check only.
-      get unchecked() {
-        return refusals !== undefined || args !== undefined || reasoning.reasoning !== undefined;
-      },
-      // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
-      get text() {
-        return choices === undefined ? s.text : undefined;
-      },
-    };
+    return new ChatStreamAccumulator(guarded);
   },
 };
 
@@ -350,14 +221,4 @@ class ChatTexts implements OutputTexts {
 
 function hasRefusal(m: Record<string, unknown>): m is Record<string, unknown> & { refusal: string } {
   return typeof m.refusal === 'string' && m.refusal.length > 0;
-}
-
-/** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */
-function summaryOf(s: ResponseSummary, choices: Map<number, string> | undefined): ResponseSummary {
-  if (choices === undefined) return { ...s };
-  const texts = [...choices.entries()]
-    .filter(([, t]) => t.length > 0)
-    .sort(([a], [b]) => a - b)
-    .map(([, t]) => t);
-  return { ...s, text: texts.join('\n'), texts };
 }

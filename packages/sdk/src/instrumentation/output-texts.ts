@@ -97,9 +97,17 @@ export function withOutputTexts<T extends GuardOutput>(
   cuts?: readonly number[],
   reasoning = 0,
 ): T {
-  return Object.assign(output, {
-    [OUTPUT_TEXTS]: { joined: output.text, texts, tools, cuts, reasoning } satisfies TextsView,
-  });
+  // One keyed store of a constant symbol (a cached map transition), not Object.assign of a
+  // literal with a computed key: that made a second object and ran the generic builtin on
+  // every guarded call (issue 13). Same own enumerable property as before.
+  (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS] = {
+    joined: output.text,
+    texts,
+    tools,
+    cuts,
+    reasoning,
+  };
+  return output;
 }
 
 /** Where the parts of the first of the texts outputTextsOf gives meet (OutputTexts.cuts); undefined: one part. */

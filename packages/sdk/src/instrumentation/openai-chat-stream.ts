@@ -1,0 +1,170 @@
+import {
+  arr,
+  emptySummary,
+  num,
+  obj,
+  str,
+  toolCallNames,
+  type ResponseSummary,
+  type StreamAccumulator,
+} from './adapter.ts';
+import { annotationTexts } from './annotations.ts';
+import { readReasoningPieces } from './chat-reasoning.ts';
+import { deltaContent } from './chat-content-parts.ts';
+import { finishReasonOf } from './finish-reason.ts';
+import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
+import { StreamedArguments, tooManyToolCalls } from './tool-arguments.ts';
+
+/**
+ * The accumulator of an `openai` chat completions stream (openai-chat.ts newStream). A class,
+ * not an object literal of closures with getters: V8 makes such a literal in dictionary mode
+ * (%HasFastProperties false), and the stream's observer reads it several times per delta
+ * (observe, quotes twice, text), each read then a lookup by name (issue 13).
+ */
+export class ChatStreamAccumulator implements StreamAccumulator {
+  private readonly guarded: boolean;
+  private readonly s: ResponseSummary = emptySummary();
+  private readonly finish = new Map<number, string>();
+  private sawFinish = false;
+  /**
+   * n > 1: each choice's text (its chunks alternate with the others'), joined at the end as
+   * readResponse joins a plain response's choices, so the end checks (pii_detected, block,
+   * leakage) read each choice's text whole, not the choices' pieces interleaved.
+   */
+  private choices: Map<number, string> | undefined = undefined;
+  /** Each choice's refusal pieces joined: a side text of the end check (chatOutputTexts). */
+  private refusals: Map<number, string> | undefined = undefined;
+  /** Each tool call's argument pieces joined: read by the end check after the side texts. */
+  private args: StreamedArguments | undefined = undefined;
+  /** Each choice's reasoning pieces joined (chat-reasoning.ts): read by the end check last. */
+  private readonly reasoning: { reasoning?: StreamedArguments } = {};
+
+  constructor(guarded: boolean) {
+    this.guarded = guarded;
+  }
+
+  observe(item: unknown): string {
+    const chunk = obj(item);
+    if (chunk === undefined) return '';
+    const s = this.s;
+    const guarded = this.guarded;
+    s.id ??= str(chunk.id);
+    s.model ??= str(chunk.model);
+    let delta = '';
+    for (const c of arr(chunk.choices)) {
+      const choice = obj(c);
+      const d = obj(choice?.delta);
+      // A string, or content parts' texts back to back (chat-content-parts.ts).
+      const content = deltaContent(d?.content);
+      if (content !== undefined && content.length > 0) {
+        const index = num(choice?.index) ?? 0;
+        if (index !== 0 || this.choices !== undefined) {
+          // Until now the stream was choice 0 alone, this chunk's pieces so far included (a
+          // server may send several choices in one chunk): before, they were left out.
+          const choices = (this.choices ??= new Map([[0, s.text + delta]]));
+          const before = choices.get(index);
+          if (before !== undefined || choices.size < MAX_CHOICES)
+            choices.set(index, (before ?? '') + content);
+          else if (guarded) throw tooManyChoices();
+        }
+        delta += content;
+      }
+      // The model's reasoning (chat-reasoning.ts): two property reads when there is none.
+      if (
+        (typeof d?.reasoning_content === 'string' || typeof d?.reasoning === 'string') &&
+        !readReasoningPieces(num(choice?.index) ?? 0, d, this.reasoning) &&
+        guarded
+      )
+        throw tooManyToolCalls();
+      for (const tc of arr(d?.tool_calls)) {
+        for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
+        // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
+        const call = obj(tc);
+        const piece = str(obj(call?.function)?.arguments) ?? str(obj(call?.custom)?.input);
+        if (piece !== undefined && piece.length > 0) {
+          const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
+          if (!(this.args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+        }
+      }
+      const fc = obj(d?.function_call);
+      const legacy = str(fc?.name);
+      if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
+      const legacyArgs = str(fc?.arguments);
+      if (legacyArgs !== undefined && legacyArgs.length > 0) {
+        const key = `${num(choice?.index) ?? 0}:f`;
+        if (!(this.args ??= new StreamedArguments()).add(key, legacyArgs) && guarded)
+          throw tooManyToolCalls();
+      }
+      // Web-search models' url_citations: quotes the end check reads after the answer, as a
+      // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
+      // detect never read them).
+      if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
+      const refusal = str(d?.refusal);
+      if (refusal !== undefined && refusal.length > 0) {
+        const index = num(choice?.index) ?? 0;
+        const refusals = (this.refusals ??= new Map());
+        const before = refusals.get(index);
+        if (before !== undefined || refusals.size < MAX_CHOICES)
+          refusals.set(index, (before ?? '') + refusal);
+        else if (guarded) throw tooManyChoices();
+      }
+      const fr = finishReasonOf(choice);
+      if (fr !== undefined) {
+        // Telemetry only (the span's finish reasons): past the cap a new choice's is not kept.
+        const index = num(choice?.index) ?? 0;
+        if (this.finish.size < MAX_CHOICES || this.finish.has(index)) this.finish.set(index, fr);
+        this.sawFinish = true;
+      }
+    }
+    // include_usage: one final chunk carries the whole call's usage; assign, never add.
+    const usage = obj(chunk.usage);
+    if (usage !== undefined) {
+      s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
+      s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
+    }
+    if (this.choices === undefined) s.text += delta;
+    return delta;
+  }
+
+  summary(): ResponseSummary {
+    const s = this.s;
+    const finishReasons = [...this.finish.values()];
+    const out: ResponseSummary = { ...summaryOf(s, this.choices), finishReasons };
+    if (this.refusals !== undefined) {
+      const side = [...(s.side ?? [])];
+      for (const [, r] of [...this.refusals.entries()].sort(([a], [b]) => a - b)) side.push(r);
+      out.side = side;
+    }
+    if (this.args !== undefined) out.toolArguments = this.args.texts();
+    if (this.reasoning.reasoning !== undefined) out.reasoning = this.reasoning.reasoning.texts();
+    return out;
+  }
+
+  get complete(): boolean {
+    return this.sawFinish;
+  }
+
+  get quotes(): readonly string[] | undefined {
+    return this.s.side;
+  }
+
+  // Refusal, argument and reasoning pieces are read by the end check only.
+  get unchecked(): boolean {
+    return this.refusals !== undefined || this.args !== undefined || this.reasoning.reasoning !== undefined;
+  }
+
+  // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
+  get text(): string | undefined {
+    return this.choices === undefined ? this.s.text : undefined;
+  }
+}
+
+/** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */
+function summaryOf(s: ResponseSummary, choices: Map<number, string> | undefined): ResponseSummary {
+  if (choices === undefined) return { ...s };
+  const texts = [...choices.entries()]
+    .filter(([, t]) => t.length > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([, t]) => t);
+  return { ...s, text: texts.join('\n'), texts };
+}
