@@ -61,7 +61,7 @@ for (let r = 0; r < rounds; r++) {
       const tables = (engine as unknown as { tables: GroupTable[] }).tables;
       const store = tables.find((t) => t.slab !== undefined)?.slab;
       if (store !== undefined)
-        slab = `${store.numStride} doubles (${store.numStride * 8} B) and ${store.strStride} string slots a row`;
+        slab = `lanes of ${store.lanes.map((l) => `${l.stride} doubles (${l.rows} rows)`).join(', ')}; ${store.strStride} string slots a group`;
     }
   }
   engine.flush();

@@ -101,7 +101,7 @@ export function buildDispatchTables(
         rule.groupBy,
         rule.groupKey,
         dispatch.slot,
-        slab === undefined ? 0 : table.slab!.laneAt(slab),
+        slab === undefined ? 0 : table.slab!.laneOf(slab),
         slab === undefined ? 0 : table.slab!.laneLast(slab),
       );
       const list = byCategory.get(category);

@@ -36,8 +36,8 @@ interface Target {
   groupKey: FieldGetter;
   /** The rule's object-state slot in the table's rows, -1 for a slab rule (see GroupTable.peekRow). */
   slot: number;
-  /** A slab rule's lane in a row, the doubles peekRow reads (SlabStore.laneAt, laneLast). */
-  at: number;
+  /** A slab rule's lane (SlabStore.laneOf) and the last double of its row peekRow reads (laneLast). */
+  lane: number;
   last: number;
 }
 
@@ -90,11 +90,11 @@ export class GroupPrefetch {
     groupBy: string,
     groupKey: FieldGetter,
     slot: number,
-    at: number,
+    lane: number,
     last: number,
   ): void {
     if (this.targets.has(category) || groupBy === FINGERPRINT_FIELD) return;
-    this.targets.set(category, { table, groupKey, slot, at, last });
+    this.targets.set(category, { table, groupKey, slot, lane, last });
     if (!this.tables.includes(table)) this.tables.push(table);
   }
 
@@ -155,7 +155,7 @@ export class GroupPrefetch {
       const row = rows[k]!;
       if (target === undefined || row < 0) continue;
       const table = target.table;
-      sink = (sink + table.peekRow(row, target.slot, target.at, target.last) + table.held.peek(row)) | 0;
+      sink = (sink + table.peekRow(row, target.slot, target.lane, target.last) + table.held.peek(row)) | 0;
       found++;
     }
     this.sink = sink;

@@ -137,19 +137,21 @@ export class GroupTable {
 
   /**
    * Reads, without writing, the first cache lines an event's updates of row `row` will touch:
-   * for a slab rule (`slot` -1) doubles `at` to `last` of the row (its lane's scalars and first
-   * ring entry: SlabStore.laneAt, laneLast), a line apart and the last one, which covers every
-   * line of a span of up to 25 doubles; else the rule's object state. Returns 0 or 1, only so
-   * the loads are not optimised away (group-prefetch.ts).
+   * for a slab rule (`slot` -1) doubles 0 to `last` of the group's row of lane `lane` (its
+   * lane's scalars and first ring entry: SlabStore.laneLast), a line apart and the last one,
+   * which covers every line of a span of up to 25 doubles, if the group has a row in that lane
+   * yet; else the rule's object state. Returns 0 or 1, only so the loads are not optimised away
+   * (group-prefetch.ts).
    */
-  peekRow(row: number, slot: number, at = 0, last = at): number {
+  peekRow(row: number, slot: number, lane = 0, last = 0): number {
     if (slot >= 0) return this.states[row]?.[slot] === undefined ? 0 : 1;
-    const slab = this.slab!;
-    const page = slab.page(row);
-    const o = slab.rowAt(row);
-    const mid = at + 8 < last ? at + 8 : last;
-    const end = at + 16 < last ? at + 16 : last;
-    return page[o + at]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
+    const slabLane = this.slab!.lanes[lane]!;
+    const page = slabLane.pageIfAny(row);
+    if (page === undefined) return 0;
+    const o = slabLane.rowAt(row);
+    const mid = 8 < last ? 8 : last;
+    const end = 16 < last ? 16 : last;
+    return page[o]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
   }
 
   /** Evicts the first group the hand finds at weight 0 and gives its row, emptied, to `key`. */

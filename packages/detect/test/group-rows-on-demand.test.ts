@@ -8,7 +8,10 @@ import type { GroupTable } from '../src/group-table.ts';
  * made when a rule first writes one for it, not with the group (issue 13: with many users a new
  * group's bytes are its cost). Requests of the replay mix (no new_input_length) make neither;
  * a block makes escalating_complexity's string row and the block rules' state row; eviction
- * lets both go. The alerts are the engine's as before (the differential and slab tests).
+ * lets both go. Likewise a group's row of doubles per lane (the rules one category feeds:
+ * requests, blocks): made when an event of the lane first reaches the group, released to the
+ * lane on eviction and reused by the next group that writes the lane. The alerts are the
+ * engine's as before (the differential and slab tests).
  */
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -87,6 +90,58 @@ describe('group rows made on demand', () => {
     expect(engine.stats.groupsEvicted).toBe(20);
     expect(table.slab!.stringRows).toBe(0);
     expect(stateRows(table)).toBe(0);
+    await engine.shutdown();
+  });
+
+  it("a group holds a lane's row of doubles only once an event of the lane reached it; eviction gives it back", async () => {
+    const engine = new DetectionEngine({ maxGroupsPerRule: 20, allowedLatenessMs: 0 });
+    const table = userTable(engine);
+    const lanes = table.slab!.lanes;
+    // Which lane is which: the request lane's rules hold more doubles (58 against 20).
+    const [request, block] = lanes[0]!.stride > lanes[1]!.stride ? [0, 1] : [1, 0];
+    const rows = (): number[] => [lanes[request]!.rows, lanes[block]!.rows];
+    let t = T0;
+    for (let u = 0; u < 10; u++) for (let i = 0; i < 3; i++) engine.ingest(event('request', `r${u}`, i), ++t);
+    expect(rows()).toEqual([10, 0]);
+    for (let u = 0; u < 5; u++) engine.ingest(event('block', `b${u}`, 0), ++t);
+    expect(rows()).toEqual([10, 5]);
+    // A requester who blocks once holds both.
+    engine.ingest(event('block', 'r0', 9), ++t);
+    expect(rows()).toEqual([10, 6]);
+    for (let g = 0; g < table.size; g++)
+      expect(lanes[request]!.has(g) || lanes[block]!.has(g), `row ${g}`).toBe(true);
+    // Churn: 20 block-only users, then 40 request-only ones, evict groups; each group held
+    // has exactly the rows of the lanes its own events wrote (no evicted group's), and a lane
+    // never holds more rows than the table holds groups (evicted rows are reused).
+    const wrote = new Map<string, Set<number>>();
+    for (let u = 0; u < 10; u++) wrote.set(`r${u}`, new Set([request]));
+    for (let u = 0; u < 5; u++) wrote.set(`b${u}`, new Set([block]));
+    wrote.get('r0')!.add(block);
+    const keys = (table as unknown as { keys: string[] }).keys;
+    const check = (): void => {
+      for (let g = 0; g < table.size; g++) {
+        const lanesWritten = wrote.get(keys[g]!)!;
+        expect(lanes[request]!.has(g), `${keys[g]} request row`).toBe(lanesWritten.has(request));
+        expect(lanes[block]!.has(g), `${keys[g]} block row`).toBe(lanesWritten.has(block));
+      }
+      const held = keys.map((k) => wrote.get(k)!);
+      expect(rows()).toEqual([
+        held.filter((l) => l.has(request)).length,
+        held.filter((l) => l.has(block)).length,
+      ]);
+      for (const lane of lanes) expect(lane.pageCount).toBe(1);
+    };
+    for (let u = 0; u < 20; u++) {
+      engine.ingest(event('block', `x${u}`, 0), ++t);
+      wrote.set(`x${u}`, new Set([block]));
+      check();
+    }
+    for (let u = 0; u < 40; u++) {
+      engine.ingest(event('request', `y${u}`, 0), ++t);
+      wrote.set(`y${u}`, new Set([request]));
+      check();
+    }
+    expect(engine.stats.groupsEvicted).toBeGreaterThanOrEqual(40);
     await engine.shutdown();
   });
 });

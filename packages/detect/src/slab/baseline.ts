@@ -25,6 +25,7 @@ export class SlabBaseline implements SlabRule {
   readonly strWidth = 0;
   readonly scalarWidth = WIDTH;
   readonly spills = false;
+  private laneIx = 0;
   private numAt = 0;
   feed = '';
   lane = '';
@@ -42,7 +43,8 @@ export class SlabBaseline implements SlabRule {
     this.minSamples = def.min_samples;
   }
 
-  place(numAt: number, _ringAt: number, _strAt: number, _spillAt: number): void {
+  place(lane: number, numAt: number, _ringAt: number, _strAt: number, _spillAt: number): void {
+    this.laneIx = lane;
     this.numAt = numAt;
   }
 
@@ -62,8 +64,11 @@ export class SlabBaseline implements SlabRule {
       }
     }
     if (!seen) return false;
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     let n = nums[o]!;
     let mean = nums[o + MEAN]!;
     const m2 = nums[o + M2]!;
@@ -80,8 +85,11 @@ export class SlabBaseline implements SlabRule {
   }
 
   state(store: SlabStore, g: number, event?: SecurityEvent): BaselineState {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     const s = this.condition.createState();
     s.n = nums[o]!;
     s.mean = nums[o + MEAN]!;

@@ -38,6 +38,7 @@ export class SlabIdenticalShared implements SlabRule {
   readonly spills = false;
   feed = '';
   lane = '';
+  private laneIx = 0;
   private numAt = 0;
   private readonly minEvents: number;
   /** The object ring's cap: the run length kept. */
@@ -64,7 +65,8 @@ export class SlabIdenticalShared implements SlabRule {
     this.window = window;
   }
 
-  place(numAt: number, _ringAt: number, _strAt: number, _spillAt: number): void {
+  place(lane: number, numAt: number, _ringAt: number, _strAt: number, _spillAt: number): void {
+    this.laneIx = lane;
     this.numAt = numAt;
   }
 
@@ -75,8 +77,11 @@ export class SlabIdenticalShared implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     const raw = this.get(event);
     const v = typeof raw === 'number' ? magnitude(raw) : 0;
     let size: number;
@@ -112,8 +117,11 @@ export class SlabIdenticalShared implements SlabRule {
    * window (all of them when the condition holds, the only time the engine reads it).
    */
   state(store: SlabStore, g: number): IdenticalState {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     const s = this.condition.createState();
     const n = Math.min(nums[o]!, this.window.windowSize(store, g));
     for (let k = n; k >= 1; k--) s.push(this.window.newestTime(store, g, k), '', undefined, 0);

@@ -24,6 +24,7 @@ export class SlabIdentical implements SlabRule {
   readonly scalarWidth = SCALARS;
   readonly strWidth = 0;
   readonly spills = true;
+  private laneIx = 0;
   private numAt = 0;
   private ringAt = 0;
   feed = '';
@@ -56,7 +57,8 @@ export class SlabIdentical implements SlabRule {
     return Math.max(1, this.minEvents);
   }
 
-  place(numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
+  place(lane: number, numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
+    this.laneIx = lane;
     this.numAt = numAt;
     this.ringAt = ringAt;
     this.spillAt = spillAt;
@@ -69,13 +71,16 @@ export class SlabIdentical implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
     const cap = this.cap;
-    const e = store.rowAt(g) + this.ringAt;
+    const e = at + this.ringAt;
     const raw = this.get(event);
     const v = typeof raw === 'number' ? magnitude(raw) : 0;
     if (v <= 0) {
@@ -116,9 +121,12 @@ export class SlabIdentical implements SlabRule {
   }
 
   state(store: SlabStore, g: number): IdenticalState {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
-    const r = store.rowAt(g) + this.ringAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
+    const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as IdenticalState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -134,9 +142,12 @@ export class SlabIdentical implements SlabRule {
     const s = store.spill(g, this.spillAt) as IdenticalState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const nums = store.page(g);
-      const o = store.rowAt(g) + this.numAt;
-      const r = store.rowAt(g) + this.ringAt;
+      const lane = store.lanes[this.laneIx]!;
+      const row = lane.row(g);
+      const nums = lane.pageOf(row);
+      const at = lane.offsetOf(row);
+      const o = at + this.numAt;
+      const r = at + this.ringAt;
       for (let k = 0; k < s.size; k++) nums[r + k] = s.timeAt(s.at(k));
       nums[o] = s.size;
       nums[o + HEAD] = 0;

@@ -1,6 +1,5 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { MonotonicState } from '../conditions/monotonic.ts';
-import { repeatsPrevious } from '../conditions/repeats.ts';
 import { magnitude, type FieldGetter } from '../fields.ts';
 import type { Condition, MonotonicCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
@@ -28,6 +27,7 @@ export class SlabMonotonic implements SlabRule {
   readonly scalarWidth = SCALARS;
   readonly strWidth: number;
   readonly spills = true;
+  private laneIx = 0;
   private numAt = 0;
   private ringAt = 0;
   feed = '';
@@ -69,7 +69,8 @@ export class SlabMonotonic implements SlabRule {
     this.strWidth = 2 * this.cap;
   }
 
-  place(numAt: number, ringAt: number, strAt: number, spillAt: number): void {
+  place(lane: number, numAt: number, ringAt: number, strAt: number, spillAt: number): void {
+    this.laneIx = lane;
     this.numAt = numAt;
     this.ringAt = ringAt;
     this.strAt = strAt;
@@ -90,13 +91,16 @@ export class SlabMonotonic implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
     const cap = this.cap;
-    const e = store.rowAt(g) + this.ringAt;
+    const e = at + this.ringAt;
     // Set whenever the inline window has entries (size > 0).
     let strs = store.strings(g, this.strAt);
     const cutoff = t - this.windowMs;
@@ -107,15 +111,7 @@ export class SlabMonotonic implements SlabRule {
       size--;
     }
     const v = this.valueOf(event);
-    // A repeat of the window's newest value is not a step: it stands in for the newest entry
-    // (conditions/repeats.ts).
-    if (v > 0 && repeatsPrevious(size, nums[o + PREV]!, v)) {
-      let p = head + size - 1;
-      if (p >= cap) p -= cap;
-      nums[e + 2 * p] = t;
-      strs![p] = event.event_id;
-      strs![cap + p] = event.trace_id;
-    } else if (v > 0) {
+    if (v > 0) {
       if (size === cap) {
         if (cap < this.max) {
           // The window outgrows the inline ring: the object state takes over from here.
@@ -159,9 +155,12 @@ export class SlabMonotonic implements SlabRule {
   }
 
   state(store: SlabStore, g: number): MonotonicState {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
-    const r = store.rowAt(g) + this.ringAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
+    const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as MonotonicState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -180,9 +179,12 @@ export class SlabMonotonic implements SlabRule {
     const s = store.spill(g, this.spillAt) as MonotonicState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const nums = store.page(g);
-      const o = store.rowAt(g) + this.numAt;
-      const r = store.rowAt(g) + this.ringAt;
+      const lane = store.lanes[this.laneIx]!;
+      const row = lane.row(g);
+      const nums = lane.pageOf(row);
+      const at = lane.offsetOf(row);
+      const o = at + this.numAt;
+      const r = at + this.ringAt;
       const strs = s.size > 0 ? store.stringsFor(g, this.strAt, 2 * this.cap) : undefined;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);

@@ -29,6 +29,7 @@ export class SlabRatio implements SlabRule {
   readonly scalarWidth = SCALARS;
   readonly strWidth = 0;
   readonly spills = true;
+  private laneIx = 0;
   private numAt = 0;
   private ringAt = 0;
   feed = '';
@@ -66,7 +67,8 @@ export class SlabRatio implements SlabRule {
     this.numWidth = SCALARS + 2 * this.cap;
   }
 
-  place(numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
+  place(lane: number, numAt: number, ringAt: number, _strAt: number, spillAt: number): void {
+    this.laneIx = lane;
     this.numAt = numAt;
     this.ringAt = ringAt;
     this.spillAt = spillAt;
@@ -77,12 +79,15 @@ export class SlabRatio implements SlabRule {
   }
 
   update(store: SlabStore, g: number, event: SecurityEvent, t: number): boolean {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     let size = nums[o]!;
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     const cap = this.cap;
-    const e = store.rowAt(g) + this.ringAt;
+    const e = at + this.ringAt;
     const cutoff = t - this.windowMs;
     let head = 0;
     let hits = 0;
@@ -125,14 +130,19 @@ export class SlabRatio implements SlabRule {
    * the window (at most `max`). A co-fed identical rule reads it (identical-shared.ts).
    */
   windowSize(store: SlabStore, g: number): number {
-    const size = store.page(g)[store.rowAt(g) + this.numAt]!;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const size = lane.pageOf(row)[lane.offsetOf(row) + this.numAt]!;
     return size === SPILLED ? (store.spill(g, this.spillAt) as RatioState).size : size;
   }
 
   /** The time of the window's k-th newest entry (k from 1 to windowSize). */
   newestTime(store: SlabStore, g: number, k: number): number {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
     const size = nums[o]!;
     if (size === SPILLED) {
       const s = store.spill(g, this.spillAt) as RatioState;
@@ -140,13 +150,16 @@ export class SlabRatio implements SlabRule {
     }
     let p = nums[o + HEAD]! + size - k;
     if (p >= this.cap) p -= this.cap;
-    return nums[store.rowAt(g) + this.ringAt + 2 * p]!;
+    return nums[at + this.ringAt + 2 * p]!;
   }
 
   state(store: SlabStore, g: number): RatioState {
-    const nums = store.page(g);
-    const o = store.rowAt(g) + this.numAt;
-    const r = store.rowAt(g) + this.ringAt;
+    const lane = store.lanes[this.laneIx]!;
+    const row = lane.row(g);
+    const nums = lane.pageOf(row);
+    const at = lane.offsetOf(row);
+    const o = at + this.numAt;
+    const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as RatioState;
     const s = this.condition.createState();
     const size = nums[o]!;
@@ -164,9 +177,12 @@ export class SlabRatio implements SlabRule {
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       // Back inline: the window fits with room to grow again before the next spill.
-      const nums = store.page(g);
-      const o = store.rowAt(g) + this.numAt;
-      const r = store.rowAt(g) + this.ringAt;
+      const lane = store.lanes[this.laneIx]!;
+      const row = lane.row(g);
+      const nums = lane.pageOf(row);
+      const at = lane.offsetOf(row);
+      const o = at + this.numAt;
+      const r = at + this.ringAt;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
         nums[r + 2 * k] = s.timeAt(p);

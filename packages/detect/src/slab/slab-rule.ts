@@ -4,7 +4,7 @@ import type { SlabStore } from './slab-store.ts';
 /**
  * A second implementation of a condition (ratio, identical, monotonic, baseline) whose
  * per-group state lives in its table's slab (slab-store.ts): a fixed region of each group's
- * row of doubles (scalars and a small inline window ring), plus, for some, a string row of
+ * row of its lane's doubles (scalars and a small inline window ring), plus, for some, a string row of
  * the group's for the evidence (made on the rule's first write). With many users the state
  * of an event's group is cold; the object path walks several dependent objects per rule (Map entry, row, state, its
  * arrays), the slab path reads and writes at known offsets of the group's page, loads the CPU
@@ -34,8 +34,11 @@ export interface SlabRule {
    * lines (see SlabStore).
    */
   lane: string;
-  /** Where the scalars and the ring start in a row, the rule's string slot and its spill slot: set once by the store. */
-  place(numAt: number, ringAt: number, strAt: number, spillAt: number): void;
+  /**
+   * The rule's lane (its rows of doubles: SlabStore.lanes[lane]), where its scalars and its ring
+   * start in the lane's row, its string slot and its spill slot: set once by the store.
+   */
+  place(lane: number, numAt: number, ringAt: number, strAt: number, spillAt: number): void;
   /** Writes the scalars' initial values (other than 0) into the store's template row at `at`. */
   init(row: Float64Array, at: number): void;
   /** Folds in the event for group `g` at time `t`; says whether the condition holds (as the object update would). */

@@ -1,23 +1,24 @@
 import type { SlabRule } from './slab-rule.ts';
 
 /**
- * Rows per page: 256 rows of the default rules' user table (78 doubles and 2 string-row slots
- * a row) are a 160 KB array of doubles and a 4 KB array of string-row slots.
+ * Rows per page: 256 rows of the default rules' request lane (58 doubles) are a 116 KB array
+ * of doubles, of the block lane (20) 40 KB, and 256 groups' 2 string-row slots 4 KB.
  */
 const PAGE_BITS = 8;
 const PAGE_ROWS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_ROWS - 1;
 
 /**
- * The slab of one group table: a row per group (row index = the group's index in the table)
- * of `numStride` doubles; per group and string-keeping rule (`strStride` of them) a string
- * row of the rule's own width (event ids and the like, written on the hot path and read only
- * when an incident opens), made when the rule first writes one for the group; and the object
- * states of windows that outgrew their inline ring, `spillStride` possible per row. Rows of
- * doubles are added as the table grows (to its cap), a page of PAGE_ROWS at a time, and never
- * freed: the table reuses an evicted group's row for the next new group, and resets it (the
- * template's doubles, no string rows, no spilled states) so nothing of the evicted group stays
- * reachable.
+ * The slab of one group table: per lane (the rules one event category feeds: SlabLane) a row
+ * of doubles per group that has written the lane, made on its first event of the lane; per
+ * group and string-keeping rule (`strStride` of them) a string row of the rule's own width
+ * (event ids and the like, written on the hot path and read only when an incident opens), made
+ * when the rule first writes one for the group; and the object states of windows that outgrew
+ * their inline ring, `spillStride` possible per group. Rows of doubles are added as groups
+ * first write a lane (at most one per group held), a page of PAGE_ROWS at a time, and never
+ * freed: an evicted group's lane rows go back to their lanes for the next group to write them
+ * (reset to the template then), its string rows and spilled states are dropped, so nothing of
+ * the evicted group stays reachable.
  *
  * Why the string rows and the spills are not in the page (issue 13): a group's first event
  * makes its row, and with many users the bytes a new group takes are what a new group costs
@@ -39,29 +40,28 @@ const PAGE_MASK = PAGE_ROWS - 1;
  * and no growth slack (up to half of one array) is held per group.
  */
 export class SlabStore {
-  /** Rows in pages of PAGE_ROWS: row g at page(g)[rowAt(g)]. */
-  private readonly pages: number[][] = [];
+  /** The lanes' rows of doubles (SlabLane), by the lane index each rule is placed with. */
+  readonly lanes: SlabLane[] = [];
+  /** Doubles a group holding a row in every lane takes (the lanes' strides added up). */
   readonly numStride: number;
   /**
-   * Per row, `strStride` slots (one per string-keeping rule) in pages of PAGE_ROWS rows, like
-   * the doubles: rule slot k of row g, a string row or undefined (the rule wrote none yet).
+   * Per row, `strStride` slots (one per string-keeping rule) in pages of PAGE_ROWS rows:
+   * rule slot k of row g, a string row or undefined (the rule wrote none yet).
    */
   private readonly strPages: (StringRow | undefined)[][] = [];
   readonly strStride: number;
   /** The spilled windows' object states by row g * spillStride + the rule's spill slot. */
   private readonly spilled = new Map<number, unknown>();
   readonly spillStride: number;
-  private readonly template: Float64Array;
-  /** Each rule's lane's first double in a row, and the last one of its hot part (see laneAt). */
-  private readonly laneStart = new Map<SlabRule, number>();
+  /** Each rule's lane index, and the last double of the lane's hot part (see laneLast). */
+  private readonly laneIndex = new Map<SlabRule, number>();
   private readonly laneEnd = new Map<SlabRule, number>();
+  /** Groups (rows g) the store has been told of (reset with isNew). */
+  private groups = 0;
 
-  /**
-   * Where in a row the rule's lane starts: its rules' scalars, then their rings. An event of
-   * the lane's categories reads from there on (where the read-ahead starts).
-   */
-  laneAt(rule: SlabRule): number {
-    return this.laneStart.get(rule) ?? 0;
+  /** The index of the rule's lane (its rows: `lanes[i]`); an event of the lane's categories reads from its row's start. */
+  laneOf(rule: SlabRule): number {
+    return this.laneIndex.get(rule) ?? 0;
   }
 
   /**
@@ -73,14 +73,14 @@ export class SlabStore {
     return this.laneEnd.get(rule) ?? 0;
   }
 
-  /** The page holding row g's doubles. */
-  page(g: number): number[] {
-    return this.pages[g >>> PAGE_BITS]!;
+  /** The page holding group g's row of lane `lane` (made from the template on the lane's first use by g). */
+  page(lane: number, g: number): number[] {
+    return this.lanes[lane]!.page(g);
   }
 
-  /** Where row g starts in its page. */
-  rowAt(g: number): number {
-    return (g & PAGE_MASK) * this.numStride;
+  /** Where group g's row of lane `lane` starts in its page (made on first use, as `page`). */
+  rowAt(lane: number, g: number): number {
+    return this.lanes[lane]!.rowAt(g);
   }
 
   /** Row g's string row for string slot `slot` (SlabRule.place's strAt), or undefined while the rule has written none. */
@@ -150,76 +150,189 @@ export class SlabStore {
 
   constructor(rules: SlabRule[]) {
     // An event of one category updates the rules of its lane (those its category feeds) one
-    // after the other: their scalars go side by side, then their rings, so an event reads its
-    // rules' sizes, heads and aggregates from one or two cache lines instead of one region
-    // (and line) per rule. With the default rules a request_completed event touches the 16
-    // scalars of its four rules and the ratio's first ring entry (row offsets 20-37 of 78).
-    // By lane, not by where-filter: token_usage_anomaly reads every request, the other three
-    // only those without block_source, and laid out by filter its scalars sat at the row's
-    // end, a cache line of its own that the read-ahead did not read (a miss per request).
+    // after the other: their scalars go side by side at the start of the lane's row, then
+    // their rings, so an event reads its rules' sizes, heads and aggregates from one or two
+    // cache lines instead of one region (and line) per rule. With the default rules a
+    // request_completed event touches the 16 scalars of its four rules and the ratio's first
+    // ring entry (doubles 0-17 of the request lane's 58). By lane, not by where-filter:
+    // token_usage_anomaly reads every request, the other three only those without
+    // block_source, and laid out by filter its scalars sat at the row's end, a cache line of
+    // its own that the read-ahead did not read (a miss per request).
     const lanes: string[] = [];
     for (const rule of rules) if (!lanes.includes(rule.lane)) lanes.push(rule.lane);
-    const numAt = new Map<SlabRule, number>();
-    const ringAt = new Map<SlabRule, number>();
-    let num = 0;
-    for (const lane of lanes) {
+    let str = 0;
+    let spill = 0;
+    let total = 0;
+    for (const [index, lane] of lanes.entries()) {
       const fed = rules.filter((r) => r.lane === lane);
-      const start = num;
+      const numAt = new Map<SlabRule, number>();
+      let num = 0;
       for (const rule of fed) {
         numAt.set(rule, num);
         num += rule.scalarWidth;
       }
-      for (const rule of fed) {
-        this.laneStart.set(rule, start);
-        // Clipped to the row below, once its width is known.
-        this.laneEnd.set(rule, num + 1);
-      }
+      const hotEnd = num;
+      const ringAt = new Map<SlabRule, number>();
       for (const rule of fed) {
         ringAt.set(rule, num);
         num += rule.numWidth - rule.scalarWidth;
       }
+      const template = new Float64Array(num);
+      for (const rule of fed) {
+        rule.init(template, numAt.get(rule)!);
+        this.laneIndex.set(rule, index);
+        this.laneEnd.set(rule, Math.min(hotEnd + 1, num - 1));
+      }
+      this.lanes.push(new SlabLane(template));
+      total += num;
+      for (const rule of fed) {
+        rule.place(index, numAt.get(rule)!, ringAt.get(rule)!, str, spill);
+        if (rule.strWidth > 0) str++;
+        if (rule.spills) spill++;
+      }
     }
-    let str = 0;
-    let spill = 0;
-    for (const rule of rules) {
-      rule.place(numAt.get(rule)!, ringAt.get(rule)!, str, spill);
-      if (rule.strWidth > 0) str++;
-      if (rule.spills) spill++;
-    }
-    this.numStride = num;
-    for (const [rule, end] of this.laneEnd) this.laneEnd.set(rule, Math.min(end, num - 1));
+    this.numStride = total;
     this.strStride = str;
     this.spillStride = spill;
-    this.template = new Float64Array(num);
-    for (const rule of rules) rule.init(this.template, numAt.get(rule)!);
   }
 
-  /** Makes row g (g <= the rows so far: rows are added in order) fresh: the template, no strings, no spills. */
+  /** Makes row g (g <= the rows so far: rows are added in order) fresh: no lane rows, no strings, no spills. */
   reset(g: number, isNew: boolean): void {
-    const template = this.template;
-    const numStride = this.numStride;
     const strStride = this.strStride;
     const spillStride = this.spillStride;
+    const lanes = this.lanes;
     if (isNew) {
-      // Rows are added in order, so g opens each page; a new page starts as template rows.
-      if ((g & PAGE_MASK) === 0) {
-        // Allocated at its size and written in place (a page grown by push would hold up to
-        // half again as much slack); the first number written that is not a small integer (a
-        // template NaN, else the first event time) makes it an array of unboxed doubles.
-        const page = new Array<number>(PAGE_ROWS * numStride);
-        for (let r = 0; r < PAGE_ROWS; r++)
-          for (let i = 0; i < numStride; i++) page[r * numStride + i] = template[i]!;
-        this.pages.push(page);
+      // Rows are added in order, so g opens each page of string-row slots.
+      if ((g & PAGE_MASK) === 0)
         this.strPages.push(new Array<StringRow | undefined>(PAGE_ROWS * strStride).fill(undefined));
-      }
+      this.groups = g + 1;
+      for (let i = 0; i < lanes.length; i++) lanes[i]!.grow(this.groups);
       return;
     }
-    const page = this.page(g);
-    for (let i = 0, o = this.rowAt(g); i < numStride; i++) page[o + i] = template[i]!;
+    // The evicted group's lane rows go back to their lanes (the next group to use a lane takes
+    // one, made fresh then): a new group that never writes a lane holds none of it.
+    for (let i = 0; i < lanes.length; i++) lanes[i]!.release(g);
     const so = (g & PAGE_MASK) * strStride;
     this.strPages[g >>> PAGE_BITS]!.fill(undefined, so, so + strStride);
     // Most rows never spill: no lookups per eviction then.
     if (this.spilled.size > 0) for (let k = 0; k < spillStride; k++) this.spilled.delete(g * spillStride + k);
+  }
+}
+
+/**
+ * The rows of doubles of one lane (the slab rules one event category feeds), a row per group
+ * that has written the lane, made when the group first does (issue 13, seventh round). Before,
+ * a group's row held every lane: with the default rules a user who only sends requests (most
+ * users) carried the block lane's 20 doubles (160 B) and a user who only gets blocked the
+ * request lane's 58 (464 B). Now group g's row of the lane is `rowOf[g] - 1` (0: none), in
+ * pages of PAGE_ROWS rows allocated as the lane's rows reach them; an evicted group's row goes
+ * on a free list, reset from the template when the next group takes it, so the lane never holds
+ * more rows than the table holds groups.
+ */
+export class SlabLane {
+  /** Doubles per row: the lane's rules' scalars, then their rings. */
+  readonly stride: number;
+  private readonly template: Float64Array;
+  /** Rows in pages of PAGE_ROWS: lane row r at pages[r >>> PAGE_BITS][(r & PAGE_MASK) * stride]. */
+  private readonly pages: number[][] = [];
+  /** Per group g: its lane row + 1, 0 while it has none. */
+  private rowOf = new Int32Array(64);
+  /** Lane rows made so far (in use or free). */
+  private made = 0;
+  /** Lane rows released by evicted groups, reused before new ones. */
+  private readonly free: number[] = [];
+
+  constructor(template: Float64Array) {
+    this.template = template;
+    this.stride = template.length;
+  }
+
+  /** Rows held by groups (tests: bounded by the table's groups). */
+  get rows(): number {
+    return this.made - this.free.length;
+  }
+
+  /** Pages allocated (tests). */
+  get pageCount(): number {
+    return this.pages.length;
+  }
+
+  /** Whether group g has a row in this lane (the read-ahead reads only rows that exist). */
+  has(g: number): boolean {
+    return this.rowOf[g] !== 0;
+  }
+
+  /**
+   * Group g's row of this lane, made (from the template) if g has none: a rule's update looks
+   * it up once and reads its page and offset from it (pageOf, offsetOf).
+   */
+  row(g: number): number {
+    const r = this.rowOf[g]! - 1;
+    return r < 0 ? this.make(g) : r;
+  }
+
+  /** The page holding lane row r. */
+  pageOf(r: number): number[] {
+    return this.pages[r >>> PAGE_BITS]!;
+  }
+
+  /** Where lane row r starts in its page. */
+  offsetOf(r: number): number {
+    return (r & PAGE_MASK) * this.stride;
+  }
+
+  /** The page holding group g's row, made if g has none. */
+  page(g: number): number[] {
+    return this.pageOf(this.row(g));
+  }
+
+  /** Where group g's row starts in its page, made if g has none. */
+  rowAt(g: number): number {
+    return this.offsetOf(this.row(g));
+  }
+
+  /** Group g's row's page, or undefined while it has none (reads only: the read-ahead). */
+  pageIfAny(g: number): number[] | undefined {
+    const r = this.rowOf[g]! - 1;
+    return r < 0 ? undefined : this.pages[r >>> PAGE_BITS];
+  }
+
+  /** Room for groups 0..n-1. */
+  grow(n: number): void {
+    if (n <= this.rowOf.length) return;
+    const rowOf = new Int32Array(this.rowOf.length * 2);
+    rowOf.set(this.rowOf);
+    this.rowOf = rowOf;
+  }
+
+  /** Group g's row goes back to the lane (g was evicted). */
+  release(g: number): void {
+    const r = this.rowOf[g]! - 1;
+    if (r < 0) return;
+    this.rowOf[g] = 0;
+    this.free.push(r);
+  }
+
+  private make(g: number): number {
+    const template = this.template;
+    const stride = this.stride;
+    let r = this.free.pop();
+    if (r === undefined) {
+      r = this.made++;
+      if ((r & PAGE_MASK) === 0) {
+        // Allocated at its size and written in place (a page grown by push would hold up to
+        // half again as much slack); the first number written that is not a small integer (a
+        // template NaN, else the first event time) makes it an array of unboxed doubles.
+        const page = new Array<number>(PAGE_ROWS * stride);
+        for (let i = 0; i < PAGE_ROWS * stride; i++) page[i] = template[i % stride]!;
+        this.pages.push(page);
+      }
+    } else {
+      const page = this.pages[r >>> PAGE_BITS]!;
+      for (let i = 0, o = (r & PAGE_MASK) * stride; i < stride; i++) page[o + i] = template[i]!;
+    }
+    this.rowOf[g] = r + 1;
+    return r;
   }
 }
 
