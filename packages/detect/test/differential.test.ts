@@ -64,13 +64,19 @@ describe('differential: engine vs brute-force reference', () => {
     {
       name: 'default rules',
       rules: all,
-      // escalating_length is not among those it must fire: its six steps 3x apart cannot come of
-      // lengths mostly 200 (for identical_requests) now that a repeat is not a step. The tight
-      // rules' t_mono_last (monotonic with last) fires below, and rules-requests holds the rule's cases.
+      // escalating_length and escalating_complexity are not among those it must fire: their
+      // steps (six 3x apart, five 2x apart) cannot come of prompt lengths mostly 200 (for
+      // identical_requests) now that a repeat is not a step. The tight rules' t_mono_last and
+      // t_mono_all fire below; rules-requests, rules-blocks and rules-complexity-preview-cap
+      // hold the rules' cases.
       exercised: all
         .map((r) => r.id)
         .filter(
-          (id) => !LIMITER_RULES.includes(id) && id !== 'credential_stuffing' && id !== 'escalating_length',
+          (id) =>
+            !LIMITER_RULES.includes(id) &&
+            id !== 'credential_stuffing' &&
+            id !== 'escalating_length' &&
+            id !== 'escalating_complexity',
         ),
       minFirings: 500,
       shape: (d: Draw) => ({

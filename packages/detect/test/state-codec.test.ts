@@ -62,7 +62,12 @@ function event(i: number, category: string): SecurityEvent {
     user_id: 'u',
     ...(i % 2 ? { trace_id: `t${i}` } : {}),
     request_preview: 'x'.repeat(10 + i * 30),
-    metadata: { blocked: i % 2 === 0, prompt_length: 500, new_input_length: 10 + i * 20 },
+    // A block's prompt_length is its payload's (escalating_complexity reads it before the preview).
+    metadata: {
+      blocked: i % 2 === 0,
+      prompt_length: category.endsWith('_block') ? 10 + i * 30 : 500,
+      new_input_length: 10 + i * 20,
+    },
   };
 }
 

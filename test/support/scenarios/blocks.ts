@@ -179,7 +179,7 @@ export function blockScenarios(g: Gen, base: (k: number) => number, lateMs: numb
     });
   }
 
-  // Escalating complexity: 100..201 fires (201 > 2 x 100); 100..200 does not; previews count by length.
+  // Escalating complexity: 100..201 fires (201 > 2 x 100); 100..200 does not; prompt_length past the preview's cap.
   {
     const b = base(5);
     const events = [100, 120, 150, 180, 201].map((len, i) =>
@@ -194,19 +194,20 @@ export function blockScenarios(g: Gen, base: (k: number) => number, lateMs: numb
         }),
       );
     }
-    for (const [i, len] of [50, 60, 80, 90, 101].entries()) {
-      // The preview wins over prompt_length (value: [request_preview, metadata.prompt_length]).
+    for (const [i, len] of [200, 450, 700, 900, 1100].entries()) {
+      // prompt_length wins over the preview (value: [metadata.prompt_length, request_preview]):
+      // the preview is cut at 500, where growth reads as repeats (200 450 500 500 500: 3 steps).
       events.push(
         g.event('output_filter_block', 'jb-preview', b + i * M, {
           severity: 'alert',
-          preview: 'p'.repeat(len),
-          metadata: { filter_name: 'f', block_reason: 'r', prompt_length: 999 - i },
+          preview: 'p'.repeat(Math.min(len, 500)),
+          metadata: { filter_name: 'f', block_reason: 'r', prompt_length: len },
         }),
       );
     }
     out.push({
-      name: 'escalating_complexity one above (last 201 > 2 x 100), at (200), and on previews',
-      doc: `${RULES}: ≥ 5 blocks in 10 min whose preview lengths (or prompt_length) never decrease, the last > 2x the first`,
+      name: 'escalating_complexity one above (last 201 > 2 x 100), at (200), and past the preview cap',
+      doc: `${RULES}: ≥ 5 blocks in 10 min whose prompt_length (or preview lengths) never decrease, the last > 2x the first`,
       events,
       expected: [
         {
