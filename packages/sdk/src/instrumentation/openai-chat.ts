@@ -76,7 +76,7 @@ export const openaiChatAdapter: ProviderAdapter = {
       const message = obj(choice?.message);
       const content = str(message?.content);
       if (content !== undefined) texts.push(content);
-      // Content as parts (chat-content-parts.ts): each text-bearing part a text.
+      // Content as parts (chat-content-parts.ts): the text-bearing parts joined, one text.
       else if (Array.isArray(message?.content)) contentPartTexts(message.content, texts);
       for (const tc of arr(message?.tool_calls)) s.toolCalls.push(...toolCallNames(tc));
       const legacy = str(obj(message?.function_call)?.name);
@@ -125,7 +125,7 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (choice === undefined || message === undefined) continue;
     choices.push({ choice, message });
     if (typeof message.content === 'string') answer.push(message.content);
-    // Content as parts (chat-content-parts.ts): each text or refusal part an answer text.
+    // Content as parts (chat-content-parts.ts): the text and refusal parts joined, one answer text.
     else if (Array.isArray(message.content)) contentPartTexts(message.content, answer);
     annotationTexts(message.annotations, side);
     if (hasRefusal(message)) side.push(message.refusal);
