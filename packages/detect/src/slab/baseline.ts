@@ -85,10 +85,8 @@ export class SlabBaseline implements SlabRule {
   }
 
   state(store: SlabStore, g: number, event?: SecurityEvent): BaselineState {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const s = this.condition.createState();
     s.n = nums[o]!;

@@ -117,10 +117,8 @@ export class SlabIdenticalShared implements SlabRule {
    * window (all of them when the condition holds, the only time the engine reads it).
    */
   state(store: SlabStore, g: number): IdenticalState {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const s = this.condition.createState();
     const n = Math.min(nums[o]!, this.window.windowSize(store, g));

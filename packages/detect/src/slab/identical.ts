@@ -121,10 +121,8 @@ export class SlabIdentical implements SlabRule {
   }
 
   state(store: SlabStore, g: number): IdenticalState {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as IdenticalState;
@@ -142,10 +140,8 @@ export class SlabIdentical implements SlabRule {
     const s = store.spill(g, this.spillAt) as IdenticalState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const lane = store.lanes[this.laneIx]!;
-      const row = lane.row(g);
-      const nums = lane.pageOf(row);
-      const at = lane.offsetOf(row);
+      const nums = store.page(this.laneIx, g);
+      const at = store.rowAt(this.laneIx, g);
       const o = at + this.numAt;
       const r = at + this.ringAt;
       for (let k = 0; k < s.size; k++) nums[r + k] = s.timeAt(s.at(k));

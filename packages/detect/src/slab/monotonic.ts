@@ -155,10 +155,8 @@ export class SlabMonotonic implements SlabRule {
   }
 
   state(store: SlabStore, g: number): MonotonicState {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as MonotonicState;
@@ -179,10 +177,8 @@ export class SlabMonotonic implements SlabRule {
     const s = store.spill(g, this.spillAt) as MonotonicState;
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
-      const lane = store.lanes[this.laneIx]!;
-      const row = lane.row(g);
-      const nums = lane.pageOf(row);
-      const at = lane.offsetOf(row);
+      const nums = store.page(this.laneIx, g);
+      const at = store.rowAt(this.laneIx, g);
       const o = at + this.numAt;
       const r = at + this.ringAt;
       const strs = s.size > 0 ? store.stringsFor(g, this.strAt, 2 * this.cap) : undefined;

@@ -138,10 +138,8 @@ export class SlabRatio implements SlabRule {
 
   /** The time of the window's k-th newest entry (k from 1 to windowSize). */
   newestTime(store: SlabStore, g: number, k: number): number {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const size = nums[o]!;
     if (size === SPILLED) {
@@ -154,10 +152,8 @@ export class SlabRatio implements SlabRule {
   }
 
   state(store: SlabStore, g: number): RatioState {
-    const lane = store.lanes[this.laneIx]!;
-    const row = lane.row(g);
-    const nums = lane.pageOf(row);
-    const at = lane.offsetOf(row);
+    const nums = store.page(this.laneIx, g);
+    const at = store.rowAt(this.laneIx, g);
     const o = at + this.numAt;
     const r = at + this.ringAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as RatioState;
@@ -177,10 +173,8 @@ export class SlabRatio implements SlabRule {
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       // Back inline: the window fits with room to grow again before the next spill.
-      const lane = store.lanes[this.laneIx]!;
-      const row = lane.row(g);
-      const nums = lane.pageOf(row);
-      const at = lane.offsetOf(row);
+      const nums = store.page(this.laneIx, g);
+      const at = store.rowAt(this.laneIx, g);
       const o = at + this.numAt;
       const r = at + this.ringAt;
       for (let k = 0; k < s.size; k++) {
