@@ -1,5 +1,6 @@
 import type { SecurityEvent } from '@llmsec/core';
 import type { MonotonicState } from '../conditions/monotonic.ts';
+import { repeatsPrevious } from '../conditions/repeats.ts';
 import { magnitude, type FieldGetter } from '../fields.ts';
 import type { Condition, MonotonicCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
@@ -111,7 +112,15 @@ export class SlabMonotonic implements SlabRule {
       size--;
     }
     const v = this.valueOf(event);
-    if (v > 0) {
+    // A repeat of the window's newest value is not a step: it stands in for the newest entry
+    // (conditions/repeats.ts).
+    if (v > 0 && repeatsPrevious(size, nums[o + PREV]!, v)) {
+      let p = head + size - 1;
+      if (p >= cap) p -= cap;
+      nums[e + 2 * p] = t;
+      strs![p] = event.event_id;
+      strs![cap + p] = event.trace_id;
+    } else if (v > 0) {
       if (size === cap) {
         if (cap < this.max) {
           // The window outgrows the inline ring: the object state takes over from here.
