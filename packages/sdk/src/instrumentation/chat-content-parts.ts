@@ -1,5 +1,6 @@
 import { commonPrefix, commonSuffix } from './common-ends.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { jsonText, readableJson } from './tool-arguments.ts';
 
 /**
  * A chat message's `content` as an array of parts, which some OpenAI-compatible servers send in
@@ -14,8 +15,16 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
  * an address cut between two parts passed every mode (neither half is one), and a long answer
  * cut into many parts was scanned for personal data in full, each part under its own cap. A
  * rewrite goes back into the parts (writeContentParts), the array's shape kept. Other parts
- * (images, audio) and parts whose field is not a string are neither read nor touched. Linear:
- * one pass over the parts.
+ * (images, audio), and text-bearing parts whose field is null or absent, are neither read nor
+ * touched. Linear: one pass over the parts.
+ *
+ * A text-bearing part whose field is there but not a string (an array, an object, a number: not
+ * the API's shape, but a server may send it) is read as its JSON text (partText), as Anthropic's
+ * tool input object is (tool-arguments.ts): every string in it verbatim, so what an application
+ * that stringifies the part shows is what the guards read. Before, it was neither read nor
+ * touched: `{type: 'text', text: ['jane.doe@example.com']}` passed detect, block and redact, plain
+ * and streamed. A redact that changes its text writes the rewrite as a string in its place (the
+ * value's shape is not kept: its rewrite need not be JSON, a placeholder in place of a number).
  */
 
 type Obj = Record<string, unknown>;
@@ -24,9 +33,19 @@ type Obj = Record<string, unknown>;
 function textField(part: unknown): 'text' | 'refusal' | undefined {
   if (typeof part !== 'object' || part === null || Array.isArray(part)) return undefined;
   const p = part as Obj;
-  if (p.type === 'text' && typeof p.text === 'string') return 'text';
-  if (p.type === 'refusal' && typeof p.refusal === 'string') return 'refusal';
+  if (p.type === 'text' && p.text != null) return 'text';
+  if (p.type === 'refusal' && p.refusal != null) return 'refusal';
   return undefined;
+}
+
+/**
+ * The text of a part's field `f` as the guards read it: a string as it is (no copy: the usual
+ * part), any other value its JSON text, escapes read as tool arguments' are (readableJson); ''
+ * for a value with no JSON text (a cycle: nothing a server sends).
+ */
+function partText(p: Obj, f: 'text' | 'refusal'): string {
+  const v = p[f];
+  return typeof v === 'string' ? v : readableJson(jsonText(v) ?? '');
 }
 
 /** The text-bearing parts' texts joined, appended to `out` as one text (none: nothing appended). */
@@ -56,7 +75,11 @@ export function writeContentParts(
   const shift = after.length - before.length;
   // An old offset's place in the new text: kept in the prefix, moved in the suffix, and the
   // changed span's end for one inside it (non-decreasing, so the slices tile the new text).
-  const place = (o: number) => (o <= prefix ? o : o >= tail ? o + shift : tail + shift);
+  // The old text's end is the new text's end: when the old text is all prefix (text added
+  // after it, or an empty text replaced), the prefix rule would keep it and the added text
+  // would fall in no part (a custom guard's disclaimer appended was dropped).
+  const place = (o: number) =>
+    o >= before.length ? after.length : o <= prefix ? o : o >= tail ? o + shift : tail + shift;
   let changed = false;
   let start = 0;
   let from = 0;
@@ -64,10 +87,12 @@ export function writeContentParts(
     const f = textField(part);
     if (f === undefined) continue;
     const p = part as Obj;
-    const end = start + (p[f] as string).length;
+    const read = partText(p, f);
+    const end = start + read.length;
     const to = place(end);
     const text = after.slice(from, to);
-    if (text !== p[f]) {
+    // A value that is not a string is compared as read: unchanged, it stays as sent.
+    if (text !== read) {
       p[f] = text;
       changed = true;
     }
@@ -84,7 +109,7 @@ export function deltaContent(content: unknown): string | undefined {
   let out = '';
   for (const part of content) {
     const f = textField(part);
-    if (f !== undefined) out += (part as Obj)[f] as string;
+    if (f !== undefined) out += partText(part as Obj, f);
   }
   return out;
 }
@@ -105,7 +130,7 @@ export function rewriteDeltaParts(
     const f = textField(part);
     if (f === undefined) continue;
     const p = part as Obj;
-    const text = p[f] as string;
+    const text = partText(p, f);
     if (text.length === 0) continue;
     const next = rw.next(text, lane);
     placed(text, next);
