@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import { piiEvents, piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { piiEvents, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
 import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
@@ -50,19 +50,10 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-async function read(
-  mode: 'detect' | 'block' | 'redact',
-  stream: boolean,
-  seen: unknown[] = [],
-): Promise<unknown[]> {
-  const c = piiOpenAI(h, mode);
-  const params = { model: 'local-model', messages: [{ role: 'user' as const, content: 'hi' }] };
-  if (!stream) {
-    seen.push(await c.chat.completions.create(params));
-    return seen;
-  }
-  for await (const e of await c.chat.completions.create({ ...params, stream: true })) seen.push(e);
-  return seen;
+const params = { model: 'local-model', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+function read(mode: PiiMode, stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
+  return readChat(h, mode, params, stream, seen);
 }
 
 /** What a reader gets of each part kind: a complete answer's parts, or a stream's pieces joined. */

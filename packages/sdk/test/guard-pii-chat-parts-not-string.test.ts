@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import { piiEvents, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
+import { piiEvents, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
 import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
@@ -48,17 +48,17 @@ const params = { model: 'local-model', messages: [{ role: 'user' as const, conte
 
 type Part = Record<string, unknown>;
 
-/** The parts a reader gets: a complete answer's, or every streamed delta's in order. */
-async function read(mode: PiiMode, stream: boolean, seen: Part[] = []): Promise<Part[]> {
-  const c = piiOpenAI(h, mode);
-  if (!stream) {
-    const answer = await c.chat.completions.create(params);
-    seen.push(...(answer.choices[0]!.message.content as unknown as Part[]));
-    return seen;
-  }
-  for await (const e of await c.chat.completions.create({ ...params, stream: true }))
-    seen.push(...((e.choices[0]?.delta?.content ?? []) as unknown as Part[]));
-  return seen;
+/** The parts a reader got: a complete answer's, or every streamed delta's in order. */
+function partsOf(seen: unknown[]): Part[] {
+  return (
+    seen as Array<{ choices: Array<{ message?: { content?: unknown }; delta?: { content?: unknown } }> }>
+  )
+    .flatMap((e) => (e.choices[0]?.message ?? e.choices[0]?.delta)?.content ?? [])
+    .filter((p): p is Part => typeof p === 'object');
+}
+
+async function read(mode: PiiMode, stream: boolean): Promise<Part[]> {
+  return partsOf(await readChat(h, mode, params, stream));
 }
 
 /** What an application that stringifies each part's text or refusal shows. */
@@ -82,9 +82,9 @@ describe.each([false, true])('a content part whose text is not a string (streame
 
     it('block refuses the answer, none of it shown', async () => {
       set();
-      const seen: Part[] = [];
-      await expect(read('block', stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
-      expect(shown(seen)).not.toMatch(/jane\.doe|4111/);
+      const seen: unknown[] = [];
+      await expect(readChat(h, 'block', params, stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
+      expect(shown(partsOf(seen))).not.toMatch(/jane\.doe|4111/);
     });
 
     it('redact replaces its value by the rewrite, the other parts kept', async () => {

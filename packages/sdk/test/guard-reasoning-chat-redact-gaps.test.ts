@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import { piiEvents, piiOpenAI } from './fixtures/pii-guarded-client.ts';
+import { piiEvents, readChat } from './fixtures/pii-guarded-client.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 
@@ -69,16 +69,14 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-async function read(stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
-  const c = piiOpenAI(h, 'redact');
-  const params = { model: 'qwen3', messages: [{ role: 'user' as const, content: 'mail Jane' }] };
-  if (!stream) {
-    seen.push(await c.chat.completions.create({ ...params, logprobs: true }));
-    return seen;
-  }
-  for await (const e of await c.chat.completions.create({ ...params, stream: true, logprobs: true }))
-    seen.push(e);
-  return seen;
+const params = {
+  model: 'qwen3',
+  messages: [{ role: 'user' as const, content: 'mail Jane' }],
+  logprobs: true,
+};
+
+function read(stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
+  return readChat(h, 'redact', params, stream, seen);
 }
 
 /** The streamed reasoning pieces joined, as a reader joining them gets it. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
 import { emailModeCases } from './fixtures/email-mode-cases.ts';
-import { piiOpenAI, PII_MODES, type PiiMode } from './fixtures/pii-guarded-client.ts';
+import { PII_MODES, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -70,15 +70,10 @@ function script(req: FakeRequest): FakeResponse | undefined {
 
 const h = useInstrHarness({ script });
 
-async function read(mode: PiiMode, stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
-  const c = piiOpenAI(h, mode);
-  const params = { model: 'deepseek-reasoner', messages: [{ role: 'user' as const, content: 'mail Jane' }] };
-  if (!stream) {
-    seen.push(await c.chat.completions.create(params));
-    return seen;
-  }
-  for await (const e of await c.chat.completions.create({ ...params, stream: true })) seen.push(e);
-  return seen;
+const params = { model: 'deepseek-reasoner', messages: [{ role: 'user' as const, content: 'mail Jane' }] };
+
+function read(mode: PiiMode, stream: boolean, seen: unknown[] = []): Promise<unknown[]> {
+  return readChat(h, mode, params, stream, seen);
 }
 
 /** The streamed reasoning pieces of each choice joined, as a reader joining them gets it. */
