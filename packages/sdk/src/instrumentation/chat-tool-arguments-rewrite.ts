@@ -2,6 +2,7 @@ import { arr, num, obj } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
+  argumentsText,
   MAX_TOOL_CALLS,
   rewrittenArguments,
   TOOL_ARGUMENTS_FILTER,
@@ -90,8 +91,8 @@ export function rewriteChatToolArguments(
   };
   // The legacy function_call (one per choice): its pieces kept back as a call's, sent at the finish.
   const legacy = obj(d?.function_call);
-  const legacyPiece = legacy?.arguments;
-  if (legacy !== undefined && typeof legacyPiece === 'string' && legacyPiece.length > 0) {
+  const legacyPiece = argumentsText(legacy?.arguments);
+  if (legacy !== undefined && legacyPiece !== undefined && legacyPiece.length > 0) {
     legacy.arguments = '';
     const l = state().legacy;
     l.set(at, (l.get(at) ?? '') + legacyPiece);
@@ -105,11 +106,12 @@ export function rewriteChatToolArguments(
     if (mine !== undefined && h !== undefined) ended = sendOthers(h, at, mine, index, rw, ended);
     const fn = obj(call?.function);
     const custom = obj(call?.custom);
-    const holder =
-      typeof fn?.arguments === 'string' ? fn : typeof custom?.input === 'string' ? custom : undefined;
+    // Arguments that are not a string (sent parsed) are held as their JSON text and go out
+    // whole as a string, as string pieces do (argumentsText).
+    const holder = fn?.arguments != null ? fn : custom?.input != null ? custom : undefined;
     const field = holder === fn ? 'arguments' : 'input';
-    const piece = holder?.[field];
-    if (holder === undefined || typeof piece !== 'string' || piece.length === 0) continue;
+    const piece = argumentsText(holder?.[field]);
+    if (holder === undefined || piece === undefined || piece.length === 0) continue;
     holder[field] = '';
     const st = state();
     // A piece of a call after its choice's finish (no server sends one) is not delivered.

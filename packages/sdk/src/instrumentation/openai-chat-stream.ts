@@ -13,7 +13,7 @@ import { readReasoningPieces } from './chat-reasoning.ts';
 import { deltaContent } from './chat-content-parts.ts';
 import { finishReasonOf } from './finish-reason.ts';
 import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
-import { StreamedArguments, tooManyToolCalls } from './tool-arguments.ts';
+import { argumentsText, StreamedArguments, tooManyToolCalls } from './tool-arguments.ts';
 
 /**
  * The accumulator of an `openai` chat completions stream (openai-chat.ts newStream). A class,
@@ -80,7 +80,9 @@ export class ChatStreamAccumulator implements StreamAccumulator {
         for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
         // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
         const call = obj(tc);
-        const piece = str(obj(call?.function)?.arguments) ?? str(obj(call?.custom)?.input);
+        // Not a string (an object: some servers send them parsed): their JSON text.
+        const piece =
+          argumentsText(obj(call?.function)?.arguments) ?? argumentsText(obj(call?.custom)?.input);
         if (piece !== undefined && piece.length > 0) {
           const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
           if (!(this.args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
@@ -89,7 +91,7 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       const fc = obj(d?.function_call);
       const legacy = str(fc?.name);
       if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
-      const legacyArgs = str(fc?.arguments);
+      const legacyArgs = argumentsText(fc?.arguments);
       if (legacyArgs !== undefined && legacyArgs.length > 0) {
         const key = `${num(choice?.index) ?? 0}:f`;
         if (!(this.args ??= new StreamedArguments()).add(key, legacyArgs) && guarded)

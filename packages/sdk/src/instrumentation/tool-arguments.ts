@@ -63,10 +63,28 @@ export interface ArgumentSlot {
   write(next: string): void;
 }
 
-/** A string field holding JSON text (OpenAI `arguments`, a custom tool's `input`). */
+/**
+ * Tool-call arguments as the guards read them: a string as it is (no copy: the API's shape),
+ * any other value but null or absent its JSON text (jsonText, as Anthropic's tool_use.input).
+ * Some servers send a chat call's `function.arguments` parsed (an object); an application that
+ * stringifies it runs the tool with what is in it. Before, such arguments were neither read nor
+ * touched: an address in `arguments: {to: 'jane@example.com'}` passed detect, block and redact,
+ * plain and streamed. Undefined: null, absent, or no JSON text (a cycle: nothing a server sends).
+ */
+export function argumentsText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return value == null ? undefined : jsonText(value);
+}
+
+/**
+ * A field holding JSON text (OpenAI `arguments`, a custom tool's `input`). A value that is not
+ * a string is read as its JSON text (argumentsText); a rewrite is written as a string, the
+ * API's shape (JSON, or blocked as any JSON arguments whose rewrite is not), one that leaves the
+ * text unchanged leaves the value as sent.
+ */
 export function textSlot(holder: Record<string, unknown>, field: string, out: ArgumentSlot[]): void {
-  const raw = holder[field];
-  if (typeof raw !== 'string' || raw.length === 0) return;
+  const raw = argumentsText(holder[field]);
+  if (raw === undefined || raw.length === 0) return;
   const read = readableJson(raw);
   out.push({
     read,
