@@ -45,19 +45,40 @@ class SubjectRecord {
   readonly tat = new Float64Array(WINDOW_DIMS);
   readonly enf: EnforcementState = { score: 0, scoreAtMs: 0, blockedUntilMs: 0, banned: false, lastLevel: 0 };
   leases: Map<string, number> | null = null;
-  /** Like a Redis key TTL: past it the record is equivalent to a fresh one. */
+  /**
+   * Like the Redis state key's TTL: past it the buckets and the enforcement (a ban included)
+   * are gone, while leases live on, as RedisStore keeps them in a key of their own.
+   */
+  stateExpiresAtMs = 0;
+  /** Past it (the state's expiry and every lease's) the record is equivalent to a fresh one. */
   expiresAtMs = 0;
   /** Insertion sequence, for the approximate LRU. */
   seq = 0;
 
   clear(): void {
+    this.clearState();
+    this.leases = null;
+  }
+
+  /** What the Redis state key held: buckets and enforcement (not the leases). */
+  clearState(): void {
     this.tat.fill(0);
     this.enf.score = 0;
     this.enf.scoreAtMs = 0;
     this.enf.blockedUntilMs = 0;
     this.enf.banned = false;
     this.enf.lastLevel = 0;
-    this.leases = null;
+    this.stateExpiresAtMs = 0;
+  }
+
+  /**
+   * Forgets what expired by `now`: everything, or the state while leases are still open. The
+   * record never expires before its state (touchTtl), so a live state costs one comparison.
+   */
+  expire(now: number): void {
+    if (this.stateExpiresAtMs > now) return;
+    if (this.expiresAtMs <= now) this.clear();
+    else this.clearState();
   }
 }
 
@@ -142,11 +163,12 @@ export class MemoryStore implements SyncLimiterStore {
       const leases = climit !== 0 ? purgeLeases(rec, now) : null;
       if (code !== CODE_OK) continue;
       if (level === LEVEL_BANNED) {
-        // A ban ends when its record expires (banTtlMs after the ban, or later while a bucket
-        // drains), as the Redis key holding it does: RedisStore answers the key's PTTL.
+        // A ban ends when its state expires (banTtlMs after the ban, or later while a bucket
+        // drains), as the Redis state key holding it does: RedisStore answers the key's PTTL.
+        // Not when the record does: open leases keep that, and Redis keeps them elsewhere.
         code = CODE_BANNED;
         refusedSubject = s;
-        retryAfterMs = Math.max(0, Math.ceil(rec.expiresAtMs - now));
+        retryAfterMs = Math.max(0, Math.ceil(rec.stateExpiresAtMs - now));
         continue;
       }
       if (level === LEVEL_BLOCKED) {
@@ -252,7 +274,7 @@ export class MemoryStore implements SyncLimiterStore {
     const now = this.clock.now();
     const charges = op.requests > 0 || op.tokens > 0 || op.costMicroUsd > 0;
     for (const sub of op.subjects) {
-      let rec = this.find(sub.subject);
+      let rec = this.find(sub.subject, now);
       if (!rec || rec.expiresAtMs <= now) {
         // Like the Redis script: refunds never create state, charges do.
         if (!charges) continue;
@@ -290,7 +312,7 @@ export class MemoryStore implements SyncLimiterStore {
 
   snapshot(subject: string, p: EnforcementParams): SubjectSnapshot {
     const now = this.clock.now();
-    const rec = this.find(subject);
+    const rec = this.find(subject, now);
     if (!rec || rec.expiresAtMs <= now) {
       return {
         nowMs: now,
@@ -322,7 +344,7 @@ export class MemoryStore implements SyncLimiterStore {
 
   lift(subject: string, p: EnforcementParams): number {
     const now = this.clock.now();
-    const rec = this.find(subject);
+    const rec = this.find(subject, now);
     if (!rec || rec.expiresAtMs <= now) return LEVEL_NORMAL;
     const before = levelOf(rec.enf, now, p);
     rec.enf.score = 0;
@@ -344,9 +366,11 @@ export class MemoryStore implements SyncLimiterStore {
     return before;
   }
 
-  /** A subject's record wherever it is, without moving it. */
-  private find(subject: string): SubjectRecord | undefined {
-    return this.records.get(subject) ?? this.enforced.get(subject);
+  /** A subject's record wherever it is, without moving it, its expired part forgotten. */
+  private find(subject: string, now: number): SubjectRecord | undefined {
+    const rec = this.records.get(subject) ?? this.enforced.get(subject);
+    rec?.expire(now);
+    return rec;
   }
 
   /** The live record of a subject, created (or recycled when expired) as needed. */
@@ -357,7 +381,7 @@ export class MemoryStore implements SyncLimiterStore {
       rec = this.enforced.get(subject);
       if (rec !== undefined) {
         this.enforced.delete(subject);
-        if (rec.expiresAtMs <= now) rec.clear();
+        rec.expire(now);
       } else {
         rec = new SubjectRecord();
       }
@@ -366,7 +390,7 @@ export class MemoryStore implements SyncLimiterStore {
       this.records.set(subject, rec);
       return rec;
     }
-    if (rec.expiresAtMs <= now) rec.clear();
+    rec.expire(now);
     if (this.seq - rec.seq > this.maxSubjects >> 1) {
       this.records.delete(subject);
       rec.seq = ++this.seq;
@@ -424,24 +448,26 @@ export class MemoryStore implements SyncLimiterStore {
     this.enforced.set(key, rec);
   }
 
-  /** Recomputes the record's TTL: until its buckets drain, its leases expire and its enforcement state lapses. */
+  /** Recomputes the TTLs: the state's, until its buckets drain and its enforcement lapses; the record's, that or its leases' end. */
   private touchTtl(rec: SubjectRecord, now: number, p: EnforcementParams | undefined): void {
-    let until = now;
-    for (let i = 0; i < WINDOW_DIMS; i++) if (rec.tat[i]! > until) until = rec.tat[i]!;
-    if (rec.leases) for (const exp of rec.leases.values()) if (exp > until) until = exp;
+    let state = now;
+    for (let i = 0; i < WINDOW_DIMS; i++) if (rec.tat[i]! > state) state = rec.tat[i]!;
     if (p) {
       const enf = enforcementTtlMs(rec.enf, now, p);
-      if (now + enf > until) until = now + enf;
-    } else if (rec.expiresAtMs > until) {
-      until = rec.expiresAtMs;
+      if (now + enf > state) state = now + enf;
+    } else if (rec.stateExpiresAtMs > state) {
+      state = rec.stateExpiresAtMs;
     }
+    rec.stateExpiresAtMs = state;
+    let until = state;
+    if (rec.leases) for (const exp of rec.leases.values()) if (exp > until) until = exp;
     rec.expiresAtMs = until;
   }
 }
 
 /** Banned, or blocked right now: the state an attacker would like to evict. */
 function isEnforced(rec: SubjectRecord, now: number): boolean {
-  return rec.enf.banned || rec.enf.blockedUntilMs > now;
+  return rec.stateExpiresAtMs > now && (rec.enf.banned || rec.enf.blockedUntilMs > now);
 }
 
 function purgeLeases(rec: SubjectRecord, now: number): Map<string, number> {

@@ -281,6 +281,29 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       }
     });
 
+    it('a ban shorter than an open lease ends at banTtlMs, the lease still counted', async () => {
+      // A lease is not enforcement: RedisStore keeps leases in a key of their own, so a ban
+      // ends when the state key's TTL (banTtlMs) does, whatever leases are open. MemoryStore
+      // kept leases in the subject's record and the ban until the record's end, the lease's.
+      const banTtlMs = 1_000;
+      const lim = limiter({ t: { requestsPerMinute: 10_000, concurrent: 2 } }, { enforcement: { banTtlMs } });
+      const subject = fresh('ban-lease');
+      const held = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(held.allowed).toBe(true);
+      await lim.ban(subject);
+      const banned = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(banned).toMatchObject({ allowed: false, reason: 'banned' });
+      expect(banned.retryAfterMs).toBeLessThanOrEqual(banTtlMs);
+      await new Promise((r) => setTimeout(r, banTtlMs + 200));
+      const after = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect({ allowed: after.allowed, reason: after.reason }).toEqual({ allowed: true, reason: undefined });
+      // The open lease is still one of the two slots: a third acquire is refused by concurrency.
+      const third = await lim.acquire({ subject, estimatedTokens: 0 });
+      expect(third).toMatchObject({ allowed: false, reason: 'concurrent' });
+      await lim.settle(held.lease!, { tokens: 0 });
+      await lim.cancel(after.lease!);
+    });
+
     it("a blocked subject's retryAfterMs is the time until the block ends, in whole ms", async () => {
       const blockMs = 60_000;
       const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: blockedAt3(blockMs) });
