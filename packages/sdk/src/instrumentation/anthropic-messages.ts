@@ -16,6 +16,7 @@ import {
   objectSlot,
   StreamedArguments,
   tooManyToolCalls,
+  valueText,
   withToolArguments,
   type ArgumentSlot,
 } from './tool-arguments.ts';
@@ -186,7 +187,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               const piece = str(d.thinking);
               if (piece !== undefined && piece.length > 0) addThinking(`${num(ev.index) ?? 0}`, piece);
             }
-            const text = d?.type === 'text_delta' ? (str(d.text) ?? '') : '';
+            // A text that is not a string: its JSON text (valueText, response-text.ts).
+            const text = d?.type === 'text_delta' ? (valueText(d.text) ?? '') : '';
             if (text.length > 0) {
               // Another block than the last delta's: the blocks meet here (OutputTexts.cuts).
               const index = num(ev.index);
@@ -280,7 +282,7 @@ const CODE_EXECUTION_CALLS = new Set(['bash_code_execution', 'text_editor_code_e
  * let an address there through, and the reader's finalMessage() holds it.
  */
 function readWholeBlock(b: Record<string, unknown>, s: ResponseSummary): void {
-  const text = str(b.text);
+  const text = valueText(b.text);
   if (text !== undefined && text.length > 0) (s.side ??= []).push(text);
   for (const c of arr(b.citations)) citationTexts(c, (s.side ??= []));
 }

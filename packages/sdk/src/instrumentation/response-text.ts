@@ -1,5 +1,6 @@
 import type { OutputTexts } from './output-texts.ts';
 import { splitByChars } from './slot-chars.ts';
+import { valueText } from './tool-arguments.ts';
 
 /**
  * The text of an Anthropic answer's content blocks as the output guards read it, and a guard's
@@ -39,7 +40,13 @@ import { splitByChars } from './slot-chars.ts';
  * never checked, so an address quoted beside clean text reached the app in every mode.
  *
  * Linear: one pass to read, splitByChars (budgeted, linear in the text) and one pass to write;
- * blocks whose `text` is not a string, and anything not an object, are neither read nor touched.
+ * blocks whose `text` is null or absent, and anything not an object, are neither read nor touched.
+ *
+ * A text block whose `text` is there but not a string (an array, an object, a number: not the
+ * API's shape, but a server may send it) is read as its JSON text (valueText, as chat content
+ * parts are): what an application that stringifies it shows. Before, it was neither read nor
+ * touched: `{type: 'text', text: ['jane.doe@example.com']}` passed detect, block and redact. A
+ * rewrite that changes it writes a string there; one that leaves it unchanged leaves it as sent.
  */
 
 type Obj = Record<string, unknown>;
@@ -106,8 +113,13 @@ function asObj(v: unknown): Obj | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
-function isTextBlock(b: Obj | undefined): b is Obj & { text: string } {
-  return b?.type === 'text' && typeof b.text === 'string';
+function isTextBlock(b: Obj | undefined): b is Obj & { text: unknown } {
+  return b?.type === 'text' && b.text != null;
+}
+
+/** A text block's text as read (valueText: the string itself, or the JSON text of another value). */
+function blockText(b: Obj & { text: unknown }): string {
+  return valueText(b.text) ?? '';
 }
 
 /** Where the text blocks meet in responseText (OutputTexts.cuts); undefined for fewer than two. */
@@ -119,7 +131,7 @@ function blockCuts(content: readonly unknown[]): number[] | undefined {
     const b = asObj(block);
     if (!isTextBlock(b)) continue;
     if (blocks++ > 0) (cuts ??= []).push(at);
-    at += b.text.length;
+    at += blockText(b).length;
   }
   return cuts;
 }
@@ -129,7 +141,7 @@ export function responseText(content: readonly unknown[]): string {
   let out = '';
   for (const block of content) {
     const b = asObj(block);
-    if (isTextBlock(b)) out += b.text;
+    if (isTextBlock(b)) out += blockText(b);
   }
   return out;
 }
@@ -151,7 +163,7 @@ export function withResponseText(content: readonly unknown[], text: string): rea
   const slots: string[] = [];
   for (const block of content) {
     const b = asObj(block);
-    if (isTextBlock(b)) slots.push(b.text);
+    if (isTextBlock(b)) slots.push(blockText(b));
   }
   if (slots.join('') === text) return content;
   // No text block to write into (a tool_use alone): the guard's text goes where an answer's text
@@ -189,7 +201,8 @@ export function withResponseText(content: readonly unknown[], text: string): rea
     if (!isTextBlock(b)) out.push(block);
     else {
       if (keep[j] === true) {
-        const next: Obj = { ...b, text: pieces[j] };
+        // Unchanged (a value that is not a string too): as sent.
+        const next: Obj = { ...b, text: pieces[j] === slots[j] ? b.text : pieces[j] };
         if (changed[j] === true) delete next.citations;
         out.push(next);
       }

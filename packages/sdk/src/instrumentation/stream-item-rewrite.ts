@@ -15,6 +15,7 @@ import { isFinish } from './finish-reason.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { valueText } from './tool-arguments.ts';
 
 /**
  * The adapters' `rewriteStreamItem`: a streamed item with its text rewritten in place (the
@@ -191,7 +192,7 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
   if (ev === undefined) return item;
   if (ev.type === 'content_block_delta') {
     const d = obj(ev.delta);
-    if (d?.type === 'text_delta' && typeof d.text === 'string') d.text = rw.next(d.text);
+    if (d?.type === 'text_delta' && d.text != null) rewriteText(d, rw);
     else if (d?.type === 'citations_delta') rewriteCitation(d.citation, rw);
     // Tool inputs: kept back, sent whole before the block's stop (anthropic-tool-input-rewrite.ts).
     else if (d?.type === 'input_json_delta') holdInputPiece(ev, d, rw);
@@ -217,8 +218,28 @@ export function rewriteAnthropicEvent(item: unknown, rw: StreamItemRewrite): unk
 function rewriteTextBlock(block: unknown, rw: StreamItemRewrite): void {
   const b = obj(block);
   if (b?.type !== 'text') return;
-  if (typeof b.text === 'string' && b.text.length > 0) b.text = rw.whole(b.text);
+  const text = valueText(b.text);
+  if (text !== undefined && text.length > 0) {
+    const next = rw.whole(text);
+    if (next !== text) b.text = next;
+  }
   for (const c of arr(b.citations)) rewriteCitation(c, rw);
+}
+
+/**
+ * A text_delta's text through the stream's rewrite. A value that is not a string is read as its
+ * JSON text (valueText, response-text.ts) and replaced by its rewrite only when that differs
+ * (a clean one goes as sent); a string is written as before.
+ */
+function rewriteText(d: Record<string, unknown>, rw: StreamItemRewrite): void {
+  const raw = d.text;
+  if (typeof raw === 'string') {
+    d.text = rw.next(raw);
+    return;
+  }
+  const text = valueText(raw) ?? '';
+  const next = text.length === 0 ? text : rw.next(text);
+  if (next !== text) d.text = next;
 }
 
 /** The quoted and title fields of a citation, as citations.ts reads them on the input side. */

@@ -77,6 +77,18 @@ export function argumentsText(value: unknown): string | undefined {
 }
 
 /**
+ * A text field's value as the guards read it (an Anthropic text block's `text`, a text_delta's):
+ * a string as it is (no copy: the API's shape), any other value but null or absent its JSON text,
+ * escapes read as tool arguments' are (readableJson), what an application that stringifies it
+ * shows; undefined for null or absent ('' for a value with no JSON text: a cycle, nothing a
+ * server sends). As chat content parts read theirs (chat-content-parts.ts partText).
+ */
+export function valueText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return value == null ? undefined : readableJson(jsonText(value) ?? '');
+}
+
+/**
  * A field holding JSON text (OpenAI `arguments`, a custom tool's `input`). A value that is not
  * a string is read as its JSON text (argumentsText); a rewrite is written as a string, the
  * API's shape (JSON, or blocked as any JSON arguments whose rewrite is not), one that leaves the
