@@ -18,6 +18,7 @@ import {
   StreamedArguments,
   textSlot,
   tooManyToolCalls,
+  valueText,
   withToolArguments,
   type ArgumentSlot,
 } from './tool-arguments.ts';
@@ -149,7 +150,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         const ev = obj(item);
         const type = str(ev?.type);
         if (type === 'response.output_text.delta') {
-          const delta = str(ev?.delta) ?? '';
+          // A delta that is not a string: its JSON text (valueText, responses-output.ts).
+          const delta = valueText(ev?.delta) ?? '';
           // A delta of another part than the last: the parts meet here (the end check reads them
           // apart too, as a complete answer's: OutputTexts.cuts).
           if (delta.length > 0) {
@@ -471,7 +473,8 @@ function readResponseObject(data: unknown): ResponseSummary {
     }
     for (const part of arr(o?.content)) {
       const p = obj(part);
-      if (p?.type === 'output_text' && typeof p.text === 'string') texts.push(p.text);
+      const read = p?.type === 'output_text' ? valueText(p.text) : undefined;
+      if (read !== undefined) texts.push(read);
       if (p?.type === 'output_text') annotationTexts(p.annotations, (s.side ??= []));
       if (isRefusalPart(p)) refusals.push(p.refusal);
     }

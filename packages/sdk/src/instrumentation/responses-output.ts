@@ -3,6 +3,7 @@ import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { dropListLogprobs } from './logprobs.ts';
 import type { OutputTexts } from './output-texts.ts';
 import { splitByChars } from './slot-chars.ts';
+import { valueText } from './tool-arguments.ts';
 
 /**
  * A Responses answer's texts (output-texts.ts), for a complete response and for the response
@@ -21,6 +22,12 @@ import { splitByChars } from './slot-chars.ts';
  * then each `refusal` part's text (the model declines in a part of its own, text the app gets
  * that can name what it declines to share: before, no output guard read it).
  *
+ * A part whose `text` is there but not a string (an array, an object, a number: not the API's
+ * shape, but a server may send it) is read as its JSON text (valueText, as chat content parts
+ * and Anthropic text blocks are): what an application that stringifies it shows. Before, it was
+ * neither read nor touched, and its address passed detect, block and redact. A rewrite that
+ * changes it writes a string there; one that leaves it unchanged leaves it as sent.
+ *
  * `data`: a response object (`output: [...items]`); `items`: a list of output items read
  * instead (an `output_item.done` event's one item). Linear: one pass to read, splitByChars
  * (budgeted linear), one pass to write.
@@ -33,7 +40,9 @@ export function responsesOutputTexts(
   writeParts(pieces: ReadonlyArray<string | undefined>, side: readonly string[]): unknown;
 } {
   const d = asObj(data);
-  const parts: Array<Record<string, unknown> & { text: string }> = [];
+  const parts: Array<Record<string, unknown>> = [];
+  /** Each part's text as read (valueText), in the order of `parts`. */
+  const slots: string[] = [];
   const refusals: Array<Record<string, unknown> & { refusal: string }> = [];
   const side: string[] = [];
   for (const item of items ?? (Array.isArray(d?.output) ? d.output : [])) {
@@ -42,14 +51,16 @@ export function responsesOutputTexts(
     for (const part of content) {
       const p = asObj(part);
       if (isRefusalPart(p)) refusals.push(p);
-      if (p?.type !== 'output_text' || typeof p.text !== 'string') continue;
-      parts.push(p as Record<string, unknown> & { text: string });
+      if (p?.type !== 'output_text') continue;
+      const read = valueText(p.text);
+      if (read === undefined) continue;
+      parts.push(p);
+      slots.push(read);
       annotationTexts(p.annotations, side);
     }
   }
   // After the annotations, in the order read (writeParts writes them back in that order).
   for (const r of refusals) side.push(r.refusal);
-  const slots = parts.map((p) => p.text);
   const writeParts = (pieces: ReadonlyArray<string | undefined>, nextSide: readonly string[]): unknown => {
     let at = 0;
     for (const [j, p] of parts.entries()) {
@@ -57,18 +68,19 @@ export function responsesOutputTexts(
       at = writeAnnotationTexts(p.annotations, nextSide, at);
       // The part's tokens repeat the text it had (logprobs.ts); its annotations' offsets point
       // into it (annotation-offsets.ts).
-      if (next !== p.text) {
+      // Unchanged (a value that is not a string too): as sent.
+      if (next !== slots[j]) {
         dropListLogprobs(p);
-        realignAnnotations(p, p.text, next);
+        realignAnnotations(p, slots[j]!, next);
+        p.text = next;
       }
-      p.text = next;
     }
     for (const r of refusals) {
       const next = nextSide[at++];
       if (typeof next === 'string') r.refusal = next;
     }
     if (d !== undefined && parts.length > 0 && typeof d.output_text === 'string')
-      d.output_text = parts.map((p) => p.text).join('');
+      d.output_text = parts.map((p) => valueText(p.text)).join('');
     return data;
   };
   return {

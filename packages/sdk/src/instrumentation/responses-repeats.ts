@@ -1,4 +1,5 @@
-import { arr, obj, str } from './adapter.ts';
+import { arr, obj } from './adapter.ts';
+import { valueText } from './tool-arguments.ts';
 
 /**
  * A Responses stream repeats each output_text part's text in its done events
@@ -35,21 +36,22 @@ export class ResponsesRepeats {
   repeat(type: string | undefined, ev: Record<string, unknown> | undefined, text: string): boolean {
     switch (type) {
       case 'response.output_text.done':
-        return this.check(ev?.output_index, ev?.content_index, str(ev?.text), text);
+        return this.check(ev?.output_index, ev?.content_index, valueText(ev?.text), text);
       case 'response.content_part.added':
       case 'response.content_part.done': {
         const p = obj(ev?.part);
         if (p?.type !== 'output_text') return false;
         if (type === 'response.content_part.added')
           this.start(ev?.output_index, ev?.content_index, text.length);
-        return this.check(ev?.output_index, ev?.content_index, str(p.text), text);
+        return this.check(ev?.output_index, ev?.content_index, valueText(p.text), text);
       }
       case 'response.output_item.added':
       case 'response.output_item.done': {
         let found = false;
         for (const [ci, part] of arr(obj(ev?.item)?.content).entries()) {
           const p = obj(part);
-          if (p?.type === 'output_text' && this.check(ev?.output_index, ci, str(p.text), text)) found = true;
+          if (p?.type === 'output_text' && this.check(ev?.output_index, ci, valueText(p.text), text))
+            found = true;
         }
         return found;
       }

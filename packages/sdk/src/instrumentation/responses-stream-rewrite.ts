@@ -7,7 +7,7 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { hostedInputs } from './responses-hosted-inputs.ts';
 import { ItemRun } from './stream.ts';
 import { reasoningTexts } from './responses-reasoning.ts';
-import { MAX_TOOL_CALLS, textSlot, type ArgumentSlot } from './tool-arguments.ts';
+import { MAX_TOOL_CALLS, textSlot, valueText, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
  * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
@@ -52,30 +52,39 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
   const ev = obj(item);
   if (ev === undefined) return item;
   switch (ev.type) {
-    case 'response.output_text.delta':
-      if (typeof ev.delta === 'string') {
-        const next = rw.next(ev.delta);
+    case 'response.output_text.delta': {
+      // A delta that is not a string: its JSON text, replaced only when its rewrite differs.
+      const raw = valueText(ev.delta);
+      if (raw !== undefined) {
+        const next = rw.next(raw);
         const k = key(ev.output_index, ev.content_index);
         if (k !== undefined) {
           let parts = delivered.get(rw);
           if (parts === undefined) delivered.set(rw, (parts = new Map()));
           let p = parts.get(k);
           if (p === undefined) parts.set(k, (p = { raw: '', out: '', offsets: new StreamOffsets() }));
-          p.raw += ev.delta;
+          p.raw += raw;
           p.out += next;
-          p.offsets.add(ev.delta, next, next !== ev.delta ? rw.changes?.() : undefined);
+          p.offsets.add(raw, next, next !== raw ? rw.changes?.() : undefined);
         }
-        if (next !== ev.delta) dropListLogprobs(ev);
-        ev.delta = next;
+        if (next !== raw) {
+          dropListLogprobs(ev);
+          ev.delta = next;
+        }
       }
       break;
-    case 'response.output_text.done':
-      if (typeof ev.text === 'string') {
-        const next = repeated(rw, key(ev.output_index, ev.content_index), ev.text) ?? WITHHELD;
-        if (next !== ev.text) dropListLogprobs(ev);
-        ev.text = next;
+    }
+    case 'response.output_text.done': {
+      const text = valueText(ev.text);
+      if (text !== undefined) {
+        const next = repeated(rw, key(ev.output_index, ev.content_index), text) ?? WITHHELD;
+        if (next !== text) {
+          dropListLogprobs(ev);
+          ev.text = next;
+        }
       }
       break;
+    }
     case 'response.refusal.delta':
       // A refusal goes out whole, redacted, in its done event (and the parts and response that
       // repeat it): its pieces are not the stream text the rewriter follows, so they are kept
@@ -338,8 +347,9 @@ function rewriteItems(
     const oi = at === undefined ? i : at[i];
     for (const [ci, part] of arr(obj(it)?.content).entries()) {
       const p = obj(part);
-      if (p?.type !== 'output_text' || typeof p.text !== 'string') continue;
-      const next = p.text.length === 0 ? '' : repeated(rw, key(oi, contentIndex ?? ci), p.text);
+      const read = p?.type === 'output_text' ? valueText(p.text) : undefined;
+      if (read === undefined) continue;
+      const next = read.length === 0 ? '' : repeated(rw, key(oi, contentIndex ?? ci), read);
       if (next === undefined) all = false;
       else out.push(next);
       pieces.push(next ?? WITHHELD);
