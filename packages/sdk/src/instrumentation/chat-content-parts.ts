@@ -1,6 +1,6 @@
 import { commonPrefix, commonSuffix } from './common-ends.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { jsonText, readableJson } from './tool-arguments.ts';
+import { valueText } from './tool-arguments.ts';
 
 /**
  * A chat message's `content` as an array of parts, which some OpenAI-compatible servers send in
@@ -44,8 +44,7 @@ function textField(part: unknown): 'text' | 'refusal' | undefined {
  * for a value with no JSON text (a cycle: nothing a server sends).
  */
 function partText(p: Obj, f: 'text' | 'refusal'): string {
-  const v = p[f];
-  return typeof v === 'string' ? v : readableJson(jsonText(v) ?? '');
+  return valueText(p[f]) ?? '';
 }
 
 /** The text-bearing parts' texts joined, appended to `out` as one text (none: nothing appended). */
