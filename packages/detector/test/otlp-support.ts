@@ -83,7 +83,12 @@ export function post(
   method = 'POST',
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
+    // A refused sender may still be writing its body when the answer has come (the server
+    // drains it for a bounded time, then closes): a write error after the answer is not the
+    // request's outcome (a starved test process can outlast the drain), one before it is.
+    let answered = false;
     const req = request(url, { method, headers, agent: false }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -91,7 +96,9 @@ export function post(
       );
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
     req.end(body);
   });
 }
