@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { responseText, withResponseText } from '../src/instrumentation/response-text.ts';
+import { valueText } from '../src/instrumentation/tool-arguments.ts';
 
 /**
  * response-text.ts's write-back of any rewrite of an Anthropic answer's text blocks: the kept
  * blocks joined are exactly the rewrite (less a blank remainder when nothing but blanks is
  * left), no block written is empty or blank (the API refuses both when the answer is resent),
  * and the blocks that are not text are kept, in order; an unchanged answer is left as it came;
- * a block keeps its citations only when the rewrite left its text.
+ * a block keeps its citations only when the rewrite left its text. A text block whose text is not
+ * a string (a server's, not the API's shape) is text too, read as its JSON text (valueText,
+ * 9c4db22): left as sent when the rewrite leaves its piece, else written as a string.
  */
 
 const piece = fc.string({ unit: fc.constantFrom('a', 'b', '@', ' ', '\n', '.'), maxLength: 8 });
@@ -39,19 +42,20 @@ describe('withResponseText', () => {
             expect(out).toBe(content);
             return;
           }
-          const kept = out.filter((b) => b.type === 'text' && typeof b.text === 'string');
-          const joined = kept.map((b) => b.text as string).join('');
+          const isText = (b: Record<string, unknown>): boolean => b.type === 'text' && b.text != null;
+          const read = (b: Record<string, unknown> | undefined): string => valueText(b?.text) ?? '';
+          const kept = out.filter(isText);
+          const joined = kept.map(read).join('');
           if (kept.length > 0 || text.trim() !== '') expect(joined).toBe(text);
-          for (const b of kept) expect((b.text as string).trim()).not.toBe('');
+          for (const b of kept) expect(read(b).trim()).not.toBe('');
           // Citations only on a block whose own text the rewrite left (a blank moved in aside):
           // a rewritten block's citations quote what the guard may have removed.
           for (const b of kept) {
             if (b.citations === undefined) continue;
             const from = content.find((c) => c.citations === b.citations);
-            expect((b.text as string).trim()).toBe((from?.text as string).trim());
+            expect(read(b).trim()).toBe(read(from).trim());
           }
-          const others = (list: Array<Record<string, unknown>>) =>
-            list.filter((b) => !(b.type === 'text' && typeof b.text === 'string'));
+          const others = (list: Array<Record<string, unknown>>) => list.filter((b) => !isText(b));
           expect(others(out)).toEqual(others(content));
         },
       ),
