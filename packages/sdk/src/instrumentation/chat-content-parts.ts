@@ -25,6 +25,11 @@ import { valueText } from './tool-arguments.ts';
  * touched: `{type: 'text', text: ['jane.doe@example.com']}` passed detect, block and redact, plain
  * and streamed. A redact that changes its text writes the rewrite as a string in its place (the
  * value's shape is not kept: its rewrite need not be JSON, a placeholder in place of a number).
+ *
+ * A `content` that is one part object, not in a list (`{type: 'text', text}`, in an answer or a
+ * delta), is read as a one-part array holding it (contentParts: same cap, found as `text`, a
+ * rewrite written into the object); a number or boolean as its JSON text (scalarContent). Before,
+ * neither was read: an address or a card number there passed detect, block and redact.
  */
 
 type Obj = Record<string, unknown>;
@@ -101,12 +106,50 @@ export function writeContentParts(
   return { at: at + 1, changed };
 }
 
-/** A streamed delta's `content`: the string, or its parts' texts back to back; undefined when neither. */
+/**
+ * A `content` that is not a string, as parts: an array as it is, one part object (not in a
+ * list: `{type: 'text', text}`) as a one-part array holding that object, so a rewrite is written
+ * into it and its shape kept; undefined for anything else. Before, such an object was not read:
+ * an address in it passed detect, block and redact, plain and streamed.
+ */
+export function contentParts(content: unknown): readonly unknown[] | undefined {
+  if (Array.isArray(content)) return content;
+  return typeof content === 'object' && content !== null ? [content] : undefined;
+}
+
+/**
+ * A `content` that is a number or a boolean: its JSON text, what an application that shows the
+ * content shows (as the other non-string fields are read: valueText); undefined for any other
+ * value. Not the API's shape; before, it was not read (a card number passed every mode).
+ */
+export function scalarContent(content: unknown): string | undefined {
+  return typeof content === 'number' || typeof content === 'boolean' ? valueText(content) : undefined;
+}
+
+/**
+ * A `content` that is not a string, appended to `out` as the guards read it: its parts joined
+ * (contentPartTexts; one part object as a one-part array), a number or boolean its JSON text
+ * (scalarContent); nothing for null, absent or parts without text.
+ */
+export function otherContentTexts(content: unknown, out: string[]): void {
+  const parts = contentParts(content);
+  if (parts !== undefined) contentPartTexts(parts, out);
+  else {
+    const text = scalarContent(content);
+    if (text !== undefined) out.push(text);
+  }
+}
+
+/**
+ * A streamed delta's `content`: the string, its parts' texts back to back (one part object as a
+ * one-part array), a number's or boolean's JSON text; undefined when none.
+ */
 export function deltaContent(content: unknown): string | undefined {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return undefined;
+  const parts = contentParts(content);
+  if (parts === undefined) return scalarContent(content);
   let out = '';
-  for (const part of content) {
+  for (const part of parts) {
     const f = textField(part);
     if (f !== undefined) out += partText(part as Obj, f);
   }

@@ -13,7 +13,7 @@ import {
 } from './adapter.ts';
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
-import { contentPartTexts, writeContentParts } from './chat-content-parts.ts';
+import { contentParts, otherContentTexts, scalarContent, writeContentParts } from './chat-content-parts.ts';
 import { chatReasoningSlots } from './chat-reasoning.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { ChatStreamAccumulator } from './openai-chat-stream.ts';
@@ -76,8 +76,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       const message = obj(choice?.message);
       const content = str(message?.content);
       if (content !== undefined) texts.push(content);
-      // Content as parts (chat-content-parts.ts): the text-bearing parts joined, one text.
-      else if (Array.isArray(message?.content)) contentPartTexts(message.content, texts);
+      // Content as parts (chat-content-parts.ts): the text-bearing parts joined, one text; one
+      // part object as a one-part array; a number or boolean its JSON text.
+      else otherContentTexts(message?.content, texts);
       for (const tc of arr(message?.tool_calls)) s.toolCalls.push(...toolCallNames(tc));
       const legacy = str(obj(message?.function_call)?.name);
       if (legacy !== undefined) s.toolCalls.push(legacy);
@@ -125,8 +126,9 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (choice === undefined || message === undefined) continue;
     choices.push({ choice, message });
     if (typeof message.content === 'string') answer.push(message.content);
-    // Content as parts (chat-content-parts.ts): the text and refusal parts joined, one answer text.
-    else if (Array.isArray(message.content)) contentPartTexts(message.content, answer);
+    // Content as parts (chat-content-parts.ts): the text and refusal parts joined, one answer
+    // text (one part object as a one-part array); a number or boolean its JSON text.
+    else otherContentTexts(message.content, answer);
     annotationTexts(message.annotations, side);
     if (hasRefusal(message)) side.push(message.refusal);
     if (message.tool_calls !== undefined || message.function_call !== undefined)
@@ -200,11 +202,27 @@ class ChatTexts implements OutputTexts {
           realignAnnotations(message, message.content, next);
         }
         message.content = next;
-      } else if (Array.isArray(message.content)) {
-        const w = writeContentParts(message.content, nextAnswer, a);
-        a = w.at;
-        // The choice's tokens repeat the parts' text (logprobs.ts).
-        if (w.changed) dropChoiceLogprobs(choice);
+      } else {
+        const parts = contentParts(message.content);
+        if (parts !== undefined) {
+          // A part object alone is written into as a one-part array's part (its shape kept).
+          const w = writeContentParts(parts, nextAnswer, a);
+          a = w.at;
+          // The choice's tokens repeat the parts' text (logprobs.ts).
+          if (w.changed) dropChoiceLogprobs(choice);
+        } else {
+          // A number or boolean: read as its JSON text, a rewrite written as a string; unchanged,
+          // it stays as sent.
+          const read = scalarContent(message.content);
+          if (read !== undefined) {
+            const next = nextAnswer[a++] ?? '';
+            if (next !== read) {
+              dropChoiceLogprobs(choice);
+              realignAnnotations(message, read, next);
+              message.content = next;
+            }
+          }
+        }
       }
       if (hasRefusal(message)) {
         const next = nextSide[at++];

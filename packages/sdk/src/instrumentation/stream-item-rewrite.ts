@@ -1,7 +1,7 @@
 import { arr, num, obj } from './adapter.ts';
 import { checkWholeThinking, holdThinkingPiece, sendThinkingBefore } from './anthropic-thinking.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
-import { deltaContent, rewriteDeltaParts } from './chat-content-parts.ts';
+import { contentParts, deltaContent, rewriteDeltaParts, scalarContent } from './chat-content-parts.ts';
 import {
   holdInputPiece,
   rewriteStartInputs,
@@ -58,21 +58,27 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       rewriteChatToolArguments(choice, d, rw);
     }
     if (choice === undefined || d === undefined) continue;
-    if (Array.isArray(d.content)) {
-      // Content as parts (chat-content-parts.ts): each part's text the lane's next characters.
+    const parts = typeof d.content === 'string' ? undefined : contentParts(d.content);
+    if (parts !== undefined) {
+      // Content as parts (chat-content-parts.ts; one part object as a one-part array): each
+      // part's text the lane's next characters.
       const lane = num(choice.index) ?? 0;
       const placed = (before: string, after: string) =>
         offsetsOf(rw, lane).add(before, after, after !== before ? rw.changes?.(lane) : undefined);
-      if (rewriteDeltaParts(d.content, rw, lane, placed)) dropChoiceLogprobs(choice);
+      if (rewriteDeltaParts(parts, rw, lane, placed)) dropChoiceLogprobs(choice);
       continue;
     }
-    if (typeof d.content !== 'string' || d.content.length === 0) continue;
+    // A string, or a number's or boolean's JSON text (written back as a string when it changes).
+    const raw = typeof d.content === 'string' ? d.content : scalarContent(d.content);
+    if (raw === undefined || raw.length === 0) continue;
     const lane = num(choice.index) ?? 0;
-    const next = rw.next(d.content, lane);
-    offsetsOf(rw, lane).add(d.content, next, next !== d.content ? rw.changes?.(lane) : undefined);
+    const next = rw.next(raw, lane);
+    offsetsOf(rw, lane).add(raw, next, next !== raw ? rw.changes?.(lane) : undefined);
     // This chunk's tokens repeat the text it had (logprobs.ts).
-    if (next !== d.content) dropChoiceLogprobs(choice);
-    d.content = next;
+    if (next !== raw) {
+      dropChoiceLogprobs(choice);
+      d.content = next;
+    }
   }
   return item;
 }
