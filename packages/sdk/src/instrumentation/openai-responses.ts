@@ -14,6 +14,7 @@ import {
 import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import {
+  argumentsText,
   reasoningSlot,
   StreamedArguments,
   textSlot,
@@ -170,8 +171,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           type === 'response.mcp_call_arguments.delta' ||
           type === 'response.code_interpreter_call_code.delta'
         ) {
-          // A tool call's arguments, by item: read by the end check (tool-arguments.ts).
-          const piece = str(ev?.delta);
+          // A tool call's arguments, by item: read by the end check (tool-arguments.ts). Not a
+          // string (an object: some servers send them parsed): their JSON text, as the complete
+          // response's are read (textSlot).
+          const piece = argumentsText(ev?.delta);
           if (piece !== undefined && piece.length > 0) {
             const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
             if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
@@ -184,7 +187,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           type === 'response.mcp_call_arguments.done' ||
           type === 'response.code_interpreter_call_code.done'
         ) {
-          const whole = str(ev?.arguments ?? ev?.input ?? ev?.code);
+          const whole = argumentsText(ev?.arguments ?? ev?.input ?? ev?.code);
           if (whole !== undefined && whole.length > 0) {
             const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
             if (!(args ??= new StreamedArguments()).set(key, whole) && guarded) throw tooManyToolCalls();
@@ -249,12 +252,22 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             const whole = holder[field] as string;
             if (whole.length > 0) setReasoning(reasoningKey(item, ev?.output_index, key), whole, true);
           }
+          // A function or custom tool call's arguments whole in its item (the key its argument
+          // events have): read by the end check, and piiGuard block holds the stream from this
+          // item (unchecked). Before, only the events and the terminal response were read: a
+          // call sent in its item alone was delivered unread until the end.
+          const called = itemArguments(item);
+          if (called !== undefined && called.length > 0) {
+            const key = str(item?.id) ?? `#${num(ev?.output_index) ?? 0}`;
+            if (!(args ??= new StreamedArguments()).set(key, called) && guarded) throw tooManyToolCalls();
+          }
           // A hosted call's input (a search query) whole in its item: read by the end check, and
           // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
           const inputs = hostedInputs(item);
           for (let n = 0; n < inputs.length; n++) {
             const [holder, field] = inputs[n]!;
-            const whole = holder[field] as string;
+            // Not a string: its JSON text (responses-hosted-inputs.ts).
+            const whole = argumentsText(holder[field]) ?? '';
             // The key its argument pieces have (an mcp_call's, a code_interpreter_call's; a
             // shell_call's commands by output index, as their events name them), or its own:
             // by its place among the item's inputs, as two of a computer_call's actions may
@@ -385,6 +398,15 @@ function responsesToolArguments(data: unknown): ArgumentSlot[] {
   return out;
 }
 
+/**
+ * A `function_call` item's `arguments`, a `custom_tool_call`'s `input`, as the guards read them
+ * (argumentsText: a value that is not a string its JSON text); undefined for other items.
+ */
+function itemArguments(o: Record<string, unknown> | undefined): string | undefined {
+  if (o?.type === 'function_call') return argumentsText(o.arguments);
+  return o?.type === 'custom_tool_call' ? argumentsText(o.input) : undefined;
+}
+
 /** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
 
@@ -455,17 +477,13 @@ function readResponseObject(data: unknown): ResponseSummary {
     const o = obj(item);
     const tool = calledTool(o);
     if (tool !== undefined) s.toolCalls.push(tool);
-    // Streams: the terminal response's tool-call arguments, read by the end check (tool-arguments.ts).
-    const a =
-      o?.type === 'function_call'
-        ? str(o.arguments)
-        : o?.type === 'custom_tool_call'
-          ? str(o.input)
-          : undefined;
+    // Streams: the terminal response's tool-call arguments, read by the end check (tool-arguments.ts);
+    // not a string: their JSON text, as the complete response's (textSlot).
+    const a = itemArguments(o);
     if (a !== undefined && a.length > 0) (s.toolArguments ??= []).push(a);
     for (const [holder, field] of hostedInputs(o)) {
-      const h = holder[field] as string;
-      if (h.length > 0) (s.toolArguments ??= []).push(h);
+      const h = argumentsText(holder[field]);
+      if (h !== undefined && h.length > 0) (s.toolArguments ??= []).push(h);
     }
     for (const [holder, field] of reasoningTexts(o)) {
       const r = holder[field] as string;

@@ -26,6 +26,12 @@ import { obj } from './adapter.ts';
  *
  * Each as [holder, field], for textSlot and the stream rewrites; a string of a list has the list
  * as its holder and its index as its field, so redact rewrites it in place.
+ *
+ * A field (or list member) that is there but not a string (an object: a server may send an MCP
+ * call's `arguments` parsed; a number) is listed too, and read as its JSON text (argumentsText,
+ * tool-arguments.ts), as a function call's arguments are, plain and streamed; a rewrite that
+ * changes it is written as a string. Before, only strings were listed: an address in
+ * `arguments: {to: 'jane@example.com'}` passed every mode. Null or absent: not listed.
  */
 export function hostedInputs(
   item: Record<string, unknown> | undefined,
@@ -35,7 +41,7 @@ export function hostedInputs(
     case 'web_search_call': {
       const action = obj(item.action);
       if (action === undefined) break;
-      for (const f of WEB_SEARCH_FIELDS) if (typeof action[f] === 'string') out.push([action, f]);
+      for (const f of WEB_SEARCH_FIELDS) if (action[f] != null) out.push([action, f]);
       // `queries`, the API's list of the search's queries (`query` is the deprecated one).
       listed(action.queries, out);
       break;
@@ -44,13 +50,13 @@ export function hostedInputs(
       listed(item.queries, out);
       break;
     case 'image_generation_call':
-      if (typeof item.revised_prompt === 'string') out.push([item, 'revised_prompt']);
+      if (item.revised_prompt != null) out.push([item, 'revised_prompt']);
       break;
     case 'mcp_call':
-      if (typeof item.arguments === 'string') out.push([item, 'arguments']);
+      if (item.arguments != null) out.push([item, 'arguments']);
       break;
     case 'code_interpreter_call':
-      if (typeof item.code === 'string') out.push([item, 'code']);
+      if (item.code != null) out.push([item, 'code']);
       break;
     case 'shell_call':
       listed(obj(item.action)?.commands, out);
@@ -61,14 +67,14 @@ export function hostedInputs(
       // The environment the command runs with is the model's words too (EMAIL=...).
       const env = obj(action?.env);
       if (env !== undefined)
-        for (const k of Object.keys(env)) if (typeof env[k] === 'string') out.push([env, k]);
+        for (const k of Object.keys(env)) if (env[k] != null) out.push([env, k]);
       break;
     }
     case 'apply_patch_call': {
       // The file's path is the model's words too (a file named after an address or a key).
       const op = obj(item.operation);
-      if (typeof op?.path === 'string') out.push([op, 'path']);
-      if (typeof op?.diff === 'string') out.push([op, 'diff']);
+      if (op !== undefined && op.path != null) out.push([op, 'path']);
+      if (op !== undefined && op.diff != null) out.push([op, 'diff']);
       break;
     }
     case 'computer_call':
@@ -87,7 +93,7 @@ const WEB_SEARCH_FIELDS = ['query', 'url', 'pattern'] as const;
 function listed(list: unknown, out: Array<[Record<string, unknown>, string]>): void {
   if (!Array.isArray(list)) return;
   const holder = list as unknown as Record<string, unknown>;
-  for (let i = 0; i < list.length; i++) if (typeof holder[i] === 'string') out.push([holder, `${i}`]);
+  for (let i = 0; i < list.length; i++) if (holder[i] != null) out.push([holder, `${i}`]);
 }
 
 /**
@@ -99,6 +105,6 @@ function typed(
   action: Record<string, unknown> | undefined,
   out: Array<[Record<string, unknown>, string]>,
 ): void {
-  if (action?.type === 'type' && typeof action.text === 'string') out.push([action, 'text']);
+  if (action?.type === 'type' && action.text != null) out.push([action, 'text']);
   listed(action?.keys, out);
 }

@@ -7,7 +7,7 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { hostedInputs } from './responses-hosted-inputs.ts';
 import { ItemRun } from './stream.ts';
 import { reasoningTexts } from './responses-reasoning.ts';
-import { MAX_TOOL_CALLS, textSlot, valueText, type ArgumentSlot } from './tool-arguments.ts';
+import { argumentsText, MAX_TOOL_CALLS, textSlot, valueText, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
  * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
@@ -114,8 +114,8 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.code_interpreter_call_code.delta':
       // A tool call's arguments go out whole, rewritten, in one delta before its done event and
       // in the done events (rewriteCallItems): a finding in a piece of JSON cannot be replaced
-      // before the rest is seen.
-      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+      // before the rest is seen. A piece that is not a string (read as its JSON text) too.
+      if (ev.delta != null && ev.delta !== '') {
         ev.delta = '';
         keptBack(rw, ev);
       }
@@ -203,8 +203,10 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
  * block (call-stream.ts). Before, the pieces and repeats reached the reader as sent.
  */
 function rewriteArguments(holder: Record<string, unknown>, field: string, rw: StreamItemRewrite): void {
+  // Arguments that are not a string are read as their JSON text (textSlot, as the complete
+  // response's), the rewrite written as a string when it differs; before, they went out as sent.
   const raw = holder[field];
-  if (typeof raw !== 'string' || raw.length === 0) return;
+  if (raw == null || raw === '') return;
   const slots: ArgumentSlot[] = [];
   textSlot(holder, field, slots);
   if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
@@ -254,9 +256,11 @@ function wholeDeltaBefore(
   type: string,
   rw: StreamItemRewrite,
 ): unknown {
-  const whole = ev[field];
+  // Arguments the rewrite left as sent that are not a string: their JSON text (the pieces went
+  // out empty, so a reader joining the deltas gets the text the guards read).
+  const whole = argumentsText(ev[field]);
   const at = emptied.get(rw);
-  if (at === undefined || !at.delete(callKey(ev)) || typeof whole !== 'string' || whole.length === 0)
+  if (at === undefined || !at.delete(callKey(ev)) || whole === undefined || whole.length === 0)
     return ev;
   const delta: Record<string, unknown> = {
     type,
