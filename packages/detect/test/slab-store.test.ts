@@ -188,4 +188,43 @@ describe('slab row layout by lane', () => {
       ).toEqual(rowsBefore.map((r, i) => (i === lane ? r + 1 : r)));
     }
   });
+
+  it('a request whose monotonic window is empty reads no string-row slot (it is not read ahead)', () => {
+    // escalating_length keeps its entries' ids in a string row made at the window's first entry;
+    // the slot holding it (SlabStore.strings: 8 B a group in pages) is outside the lane's row and
+    // not read ahead, so with many users reading it was a cache miss per request. A request
+    // without new_input_length (the replay mix's, most traffic) leaves the window empty and must
+    // not read it; once the window has entries it is read (and the ids land there).
+    const rules = defaultRules().filter((r) => r.match.categories.includes('request_completed'));
+    const built = slabRulesFor(
+      rules.map((def, i) => ({ def, rule: compileRule(def, i, LIMITS) })),
+      LIMITS,
+    );
+    const slabs = built.filter((s): s is SlabRule => s !== undefined);
+    expect(slabs.length).toBe(rules.length);
+    const table = new GroupTable('user_id', 100, 0, slabs);
+    const store = table.slab!;
+    let reads = 0;
+    const strings = store.strings.bind(store);
+    store.strings = (g, slot) => {
+      reads++;
+      return strings(g, slot);
+    };
+    const g = table.touch('u');
+    const request = (i: number, metadata: Metadata): SecurityEvent => ({
+      ...event(i, 'u', metadata),
+      category: 'request_completed',
+    });
+    // Within the window and past it (5 min): never a valued event.
+    for (const i of [1, 2, 3, 400_000, 400_001])
+      for (const slab of slabs)
+        slab.update(store, g, request(i, { prompt_tokens: 10, blocked: false }), T0 + i);
+    expect(reads).toBe(0);
+    expect(store.stringRows).toBe(0);
+    for (const i of [400_002, 400_003])
+      for (const slab of slabs)
+        slab.update(store, g, request(i, { prompt_tokens: 10, new_input_length: i - 400_000 }), T0 + i);
+    expect(reads).toBeGreaterThan(0);
+    expect(store.rowStrings(g)).toContain('evt-u-400003');
+  });
 });

@@ -102,8 +102,11 @@ export class SlabMonotonic implements SlabRule {
     let head = nums[o + HEAD]!;
     const cap = this.cap;
     const e = at + this.ringAt;
-    // Set whenever the inline window has entries (size > 0).
-    let strs = store.strings(g, this.strAt);
+    // The string row is there whenever the inline window has entries (size > 0), and only
+    // then is its slot read: a group whose window is empty (every request without
+    // new_input_length, most groups) does not load it. With many users that slot's page
+    // (strPages, 8 B a group and rule) is not read ahead and was a cache miss per request.
+    let strs = size > 0 ? store.strings(g, this.strAt) : undefined;
     const cutoff = t - this.windowMs;
     while (size > 0 && nums[e + 2 * head]! <= cutoff) {
       strs![head] = undefined;
