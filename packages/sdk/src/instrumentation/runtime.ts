@@ -18,6 +18,7 @@ import {
   type StreamQuotesHook,
   type StreamRewriter,
 } from './stream-rewriter.ts';
+import { readGuardOptions } from './guard-options.ts';
 import type { InputGuard, LimiterLike, LlmInstrumentationOptions, OutputGuard } from './types.ts';
 
 export const INSTRUMENTATION_NAME = '@llmsec/sdk/instrumentation';
@@ -79,23 +80,9 @@ export class LlmRuntime {
   private readonly priceKeys: Map<string, string | null> | undefined;
 
   constructor(options: LlmInstrumentationOptions & { metrics?: LlmsecMetrics; tracer?: () => Tracer } = {}) {
-    const guards = options.guards ?? {};
-    this.inputGuards = [...(guards.input ?? [])];
-    this.outputGuards = [...(guards.output ?? [])];
-    for (const g of this.inputGuards) {
-      if (typeof g?.check !== 'function' || typeof g.layer !== 'string') {
-        throw new TypeError(
-          `llmsec instrumentation: input guard ${String(g?.name)} needs a layer and a check() function`,
-        );
-      }
-    }
-    for (const g of this.outputGuards) {
-      if (typeof g?.checkResponse !== 'function' || typeof g.layer !== 'string') {
-        throw new TypeError(
-          `llmsec instrumentation: output guard ${String(g?.name)} needs a layer and a checkResponse() function`,
-        );
-      }
-    }
+    const guards = readGuardOptions(options.guards);
+    this.inputGuards = guards.input;
+    this.outputGuards = guards.output;
     this.chunkGuards = this.outputGuards.filter((g) => typeof g.checkChunk === 'function');
     this.hasChunkGuards = this.chunkGuards.length > 0;
     this.streamRewriter = streamRewriterOf(this.outputGuards);
