@@ -86,49 +86,53 @@ async function read(mode: PiiMode, stream: boolean): Promise<unknown[]> {
   return contentsOf(await readChat(h, mode, params, stream));
 }
 
-describe.each([false, true])('chat content that is neither a string nor an array (streamed: %s)', (stream) => {
-  describe.each(SHAPES)('$name', (s) => {
-    it('detect reports what is in it, found in the text', async () => {
-      shape = s;
-      await read('detect', stream);
-      await eventually(() => piiEvents(h).length > 0);
-      const meta = piiEvents(h)[0]!.metadata as Record<string, unknown>;
-      expect(meta).toMatchObject({ pii_types: [s.pii], direction: 'output' });
-      expect(meta.found_in).toBeUndefined();
+describe.each([false, true])(
+  'chat content that is neither a string nor an array (streamed: %s)',
+  (stream) => {
+    describe.each(SHAPES)('$name', (s) => {
+      it('detect reports what is in it, found in the text', async () => {
+        shape = s;
+        await read('detect', stream);
+        await eventually(() => piiEvents(h).length > 0);
+        const meta = piiEvents(h)[0]!.metadata as Record<string, unknown>;
+        expect(meta).toMatchObject({ pii_types: [s.pii], direction: 'output' });
+        expect(meta.found_in).toBeUndefined();
+      });
+
+      it('block refuses the answer, none of it shown', async () => {
+        shape = s;
+        const seen: unknown[] = [];
+        await expect(readChat(h, 'block', params, stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
+        expect(shown(contentsOf(seen))).not.toMatch(/jane\.doe|4111/);
+      });
+
+      it('redact rewrites it, a part object kept an object', async () => {
+        shape = s;
+        const contents = await read('redact', stream);
+        const text = shown(contents);
+        expect(text).toContain(`[REDACTED:${s.pii}]`);
+        expect(text).not.toMatch(/jane\.doe|4111/);
+        // The text around it kept (a complete number content is all of the answer).
+        const around = stream || typeof s.whole === 'object';
+        expect(text.startsWith('Here: ')).toBe(around);
+        expect(text.endsWith(' Bye.')).toBe(around);
+        const rewritten = stream ? contents[1] : contents[0];
+        if (typeof s.whole === 'object')
+          expect(rewritten).toMatchObject({ type: (s.whole as { type: string }).type });
+        else expect(typeof rewritten).toBe('string');
+      });
     });
 
-    it('block refuses the answer, none of it shown', async () => {
-      shape = s;
-      const seen: unknown[] = [];
-      await expect(readChat(h, 'block', params, stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
-      expect(shown(contentsOf(seen))).not.toMatch(/jane\.doe|4111/);
-    });
-
-    it('redact rewrites it, a part object kept an object', async () => {
-      shape = s;
-      const contents = await read('redact', stream);
-      const text = shown(contents);
-      expect(text).toContain(`[REDACTED:${s.pii}]`);
-      expect(text).not.toMatch(/jane\.doe|4111/);
-      // The text around it kept (a complete number content is all of the answer).
-      const around = stream || typeof s.whole === 'object';
-      expect(text.startsWith('Here: ')).toBe(around);
-      expect(text.endsWith(' Bye.')).toBe(around);
-      const rewritten = stream ? contents[1] : contents[0];
-      if (typeof s.whole === 'object') expect(rewritten).toMatchObject({ type: (s.whole as { type: string }).type });
-      else expect(typeof rewritten).toBe('string');
-    });
-  });
-
-  it('clean ones pass every mode as sent', async () => {
-    const part = { type: 'text', text: 'nothing here' };
-    for (const c of [part, true, 42]) {
-      shape = { whole: c, pieces: ['Here: ', c] };
-      for (const mode of ['detect', 'block', 'redact'] as const) {
-        const contents = await read(mode, stream);
-        expect(contents).toContainEqual(c);
+    it('clean ones pass every mode as sent', async () => {
+      const part = { type: 'text', text: 'nothing here' };
+      for (const c of [part, true, 42]) {
+        shape = { whole: c, pieces: ['Here: ', c] };
+        for (const mode of ['detect', 'block', 'redact'] as const) {
+          const contents = await read(mode, stream);
+          expect(contents).toContainEqual(c);
+        }
       }
-    }
-    expect(piiEvents(h)).toEqual([]);
-  });
-});
+      expect(piiEvents(h)).toEqual([]);
+    });
+  },
+);

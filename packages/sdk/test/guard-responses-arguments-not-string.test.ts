@@ -32,7 +32,12 @@ interface Shape {
 }
 
 const SHAPES: Shape[] = [
-  { name: 'a function call, an object', type: 'function_call', value: { to: EMAIL, body: 'hi' }, pii: 'email' },
+  {
+    name: 'a function call, an object',
+    type: 'function_call',
+    value: { to: EMAIL, body: 'hi' },
+    pii: 'email',
+  },
   { name: 'a function call, a number', type: 'function_call', value: CARD, pii: 'credit_card' },
   { name: 'an MCP call, an object', type: 'mcp_call', value: { to: EMAIL }, pii: 'email' },
 ];
@@ -56,7 +61,8 @@ function script(req: FakeRequest): FakeResponse | undefined {
     return { kind: 'json', body: responseBody('resp_a', MODEL, 'completed', [call(v), message]) };
   const ev = responseEvents();
   const at = { item_id: 'fc_1', output_index: 0 };
-  const prefix = shape.type === 'function_call' ? 'response.function_call_arguments' : 'response.mcp_call_arguments';
+  const prefix =
+    shape.type === 'function_call' ? 'response.function_call_arguments' : 'response.mcp_call_arguments';
   const events: SseEvent[] = [
     ev('response.created', { response: responseBody('resp_a', MODEL, 'in_progress', []) }),
     ev('response.output_item.added', { output_index: 0, item: call('', 'in_progress') }),
@@ -85,7 +91,8 @@ const run = (mode: PiiMode, stream: boolean, seen: unknown[] = []) =>
 /** Every value the reader got in a call's `arguments` or an arguments delta, in order. */
 function argumentsOf(seen: unknown[]): unknown[] {
   const out: unknown[] = [];
-  const items = (r: unknown) => ((r as { output?: unknown[] } | undefined)?.output ?? []) as Array<Record<string, unknown>>;
+  const items = (r: unknown) =>
+    ((r as { output?: unknown[] } | undefined)?.output ?? []) as Array<Record<string, unknown>>;
   const ofItem = (i: Record<string, unknown> | undefined) => {
     if (i?.type === 'function_call' || i?.type === 'mcp_call') out.push(i.arguments);
   };

@@ -66,8 +66,7 @@ export function hostedInputs(
       listed(action?.command, out);
       // The environment the command runs with is the model's words too (EMAIL=...).
       const env = obj(action?.env);
-      if (env !== undefined)
-        for (const k of Object.keys(env)) if (env[k] != null) out.push([env, k]);
+      if (env !== undefined) for (const k of Object.keys(env)) if (env[k] != null) out.push([env, k]);
       break;
     }
     case 'apply_patch_call': {

@@ -260,8 +260,7 @@ function wholeDeltaBefore(
   // out empty, so a reader joining the deltas gets the text the guards read).
   const whole = argumentsText(ev[field]);
   const at = emptied.get(rw);
-  if (at === undefined || !at.delete(callKey(ev)) || whole === undefined || whole.length === 0)
-    return ev;
+  if (at === undefined || !at.delete(callKey(ev)) || whole === undefined || whole.length === 0) return ev;
   const delta: Record<string, unknown> = {
     type,
     sequence_number: ev.sequence_number,
