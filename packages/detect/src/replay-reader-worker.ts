@@ -25,11 +25,20 @@ import { readBlocks } from './replay-blocks.ts';
 import { ReplayProjection } from './replay-projection.ts';
 import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderRules, ReaderStart } from './replay-pipeline.ts';
 
-// 1,024 events a batch: its array (~10 values an event) stays under V8's large-object size,
-// so a batch is young garbage, not a large object each; 8 in flight keep the 8 k events of
-// slack the threads had with 4 of 2,048. 1 M lines, 1 k users: peak RSS 213-216 MB vs
-// 230-255, same CPU; 512 a batch cost the engine's thread ~10% more per-message work.
+// 1,024 events a batch at most, 8 in flight: the 8 k events of slack the threads had with 4 of
+// 2,048. 1 M lines, 1 k users: peak RSS 213-216 MB vs 230-255, same CPU; 512 a batch cost the
+// engine's thread ~10% more per-message work.
 const BATCH_EVENTS = 1024;
+/**
+ * The most values a batch's array holds before it is posted. The array grows by half its
+ * capacity plus 16 as it is pushed to; past 16 Ki elements (128 KiB, V8's largest regular
+ * object at 8 bytes an element) its store is a large object, and pushes then cost ~1 us an
+ * event more (measured: 15 values an event, 1,024 events: 0.97-1.16 us vs 0.11-0.17 us at
+ * 512 events). An event writes 7 values plus the rules' fields, so the bench corpus's
+ * request_completed (8 metadata keys: 15 values) crossed it at 1,024 events. At 8 Ki the last
+ * growth stays under it (at most 1.5 x (8 Ki + an event's values) + 16 elements).
+ */
+const MAX_BATCH_VALUES = 8 << 10;
 const MAX_IN_FLIGHT = 8;
 /** Lines go to the engine's side undecoded while it has at most this many batches to take. */
 const RAW_AT_MOST_IN_FLIGHT = 1;
@@ -227,7 +236,7 @@ function onLine(line: string, lineNumber: number): void {
   }
   if (projection === undefined) wholeChars += line.length;
   // Junk lines count too: a log of nothing but junk must not pile up its reports here.
-  if (count + errors.length >= BATCH_EVENTS) post();
+  if (count + errors.length >= BATCH_EVENTS || values.length >= MAX_BATCH_VALUES) post();
 }
 
 function onOverlong(lineNumber: number, bytes: number): void {
