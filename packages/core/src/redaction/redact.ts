@@ -29,7 +29,9 @@ export interface RedactOptions {
    * Input cap for personal data: the PII detectors (e-mail, phone, cards, IBAN, SSN, IP) read
    * only the first `piiMaxChars` UTF-16 units; credentials (SECRET_TYPES, anchored on fixed
    * prefixes) are still looked for in the whole text. Every detector is linear, so the cap
-   * bounds the constant, not the shape, of the cost. @default no cap
+   * bounds the constant, not the shape, of the cost. A match reaching the cap is read on past
+   * it (up to 256 units, engine.ts endPastCut) and counts only when it still matches there: a
+   * token cut at the cap is not taken for the data its head looks like. @default no cap
    */
   piiMaxChars?: number;
 }
