@@ -71,8 +71,9 @@ describe('guard error funnel', () => {
     const res = await fetchRaw(port, { headers: { 'x-user-id': 'erin' } });
     expect(res.status).toBe(200);
     expect(res.body).toBe('served');
-    // The default subject and a zero estimate stand in for the broken functions.
-    expect(limiter.acquired[0]).toMatchObject({ subject: 'erin', estimatedTokens: 0 });
+    // The default subject (without the client's x-user-id: a subject function's fallback does
+    // not trust it) and a zero estimate stand in for the broken functions.
+    expect(limiter.acquired[0]).toMatchObject({ subject: 'ip:127.0.0.1', estimatedTokens: 0 });
     await waitFor(() => limiter.settled.length === 1, 'settle');
     expect(limiter.settled[0]?.usage).toEqual({ tokens: 0 });
     expect(await errorCount('ratelimit.http.estimateTokens', 'EstimatorBug')).toBe(1);

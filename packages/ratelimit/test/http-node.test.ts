@@ -126,7 +126,7 @@ describe('node:http middleware: admitted requests', () => {
     expect(seen?.result.allowed).toBe(true);
   });
 
-  it('custom subjects are kept as returned (trimmed, cut at 256 as the SDK does), empty falls back to the default', async () => {
+  it('custom subjects are kept as returned (trimmed, cut at 256 as the SDK does), empty falls back to the default without x-user-id', async () => {
     const limiter = new FakeLimiter();
     const port = await serve(limiter, ok, {
       subject: (req) => req.headers['x-tenant'] as string | undefined,
@@ -134,11 +134,12 @@ describe('node:http middleware: admitted requests', () => {
     });
     // Braces are safe in a subject: both Redis keys of a subject share its first {...} (keys.ts).
     await fetchRaw(port, { headers: { 'x-tenant': 'acme}{other' } });
+    // The client's x-user-id is not trusted for a subject function's fallback: the address.
     await fetchRaw(port, { headers: { 'x-tenant': '', 'x-user-id': 'frank' } });
     await fetchRaw(port, { headers: { 'x-tenant': ` ${'t'.repeat(300)}` } });
     expect(limiter.acquired.map((r) => [r.subject, r.secondarySubject])).toEqual([
       ['acme}{other', undefined],
-      ['frank', undefined],
+      ['ip:127.0.0.1', undefined],
       ['t'.repeat(256), undefined],
     ]);
   });

@@ -92,7 +92,13 @@ export class RateLimitGuard<Req extends RequestLike> {
     if (trust !== undefined && typeof trust !== 'boolean') {
       throw new TypeError('llmsec rate-limit middleware: trustUserIdHeader must be a boolean');
     }
-    this.#subjectOptions = trust === undefined ? { ipv6Prefix } : { ipv6Prefix, trustUserIdHeader: trust };
+    // With a subject function of its own, the caller authenticates: a request it names no
+    // subject for (unauthenticated) falls back to the token's key or the address, not to the
+    // x-user-id header any client can set (which charged, and escalated, the named user),
+    // unless the caller says a proxy of theirs sets it.
+    const trustHeader = trust ?? (options.subject === undefined ? undefined : false);
+    this.#subjectOptions =
+      trustHeader === undefined ? { ipv6Prefix } : { ipv6Prefix, trustUserIdHeader: trustHeader };
     if (options.subject === undefined && trust === undefined) {
       diag.warn(
         'llmsec rate-limit middleware: the default subject trusts the x-user-id request header, which any ' +

@@ -80,7 +80,8 @@ export interface RateLimitMiddlewareOptions<Req extends RequestLike = GuardReque
   /**
    * The primary subject (usually the user): used as returned (trimmed, cut at 256 characters).
    * For a user return `userSubject(id)`: the bare id, as alerts, `llmsec limits` and the SDK
-   * name it. Return `undefined` to fall back to the default.
+   * name it. Return `undefined` to fall back to the default, which then ignores `x-user-id`
+   * (bearer token, then address) unless `trustUserIdHeader` is `true`.
    * Default: `userSubject(<x-user-id header>)`, else `key:<sha256 prefix of the bearer token>`,
    * else `ip:<client address bucket>`. The default trusts `x-user-id`, which any client can set:
    * without this function and without `trustUserIdHeader`, the middleware warns once.
@@ -89,7 +90,8 @@ export interface RateLimitMiddlewareOptions<Req extends RequestLike = GuardReque
   /**
    * Whether the default subject reads `x-user-id`: `true` when a proxy you control sets it
    * after authentication (no warning), `false` to ignore it (bearer token, then address).
-   * @default unset: read it, and warn once at construction (unless `subject` is given)
+   * @default unset: read it, and warn once at construction; with `subject` given, unset is
+   * `false` (its fallback does not read it)
    */
   trustUserIdHeader?: boolean;
   /**
