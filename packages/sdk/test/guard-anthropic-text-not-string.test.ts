@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiAnthropic, piiEvents, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import {
+  anthropicEvent,
+  anthropicMessage,
+  anthropicStream,
+  textBlockEvents,
+} from './fixtures/anthropic-reply.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
  * An Anthropic text block whose `text` is not a string (an array, an object, a number), in a
@@ -33,8 +39,7 @@ let middle: unknown = '';
 /** Streamed: the middle text sent whole in its own block's content_block_start, not as a delta. */
 let whole = false;
 
-const MESSAGE = { id: 'msg_ns', type: 'message', role: 'assistant', model: 'claude-haiku-4-5' };
-const USAGE = { input_tokens: 1, output_tokens: 1 };
+const BASE = { id: 'msg_ns', model: 'claude-haiku-4-5', usage: { input_tokens: 1, output_tokens: 1 } };
 
 function script(req: FakeRequest): FakeResponse | undefined {
   if (req.path !== '/v1/messages') return undefined;
@@ -42,40 +47,18 @@ function script(req: FakeRequest): FakeResponse | undefined {
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: {
-        ...MESSAGE,
-        content: texts.map((text) => ({ type: 'text', text })),
-        stop_reason: 'end_turn',
-        stop_sequence: null,
-        usage: USAGE,
-      },
-    };
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, ...data },
-  });
-  return {
-    kind: 'sse',
-    events: [
-      ev('message_start', { message: { ...MESSAGE, content: [], stop_reason: null, usage: USAGE } }),
-      ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-      ...(whole ? ['Here: ', ' Bye.'] : texts).map((text) =>
-        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
+      body: anthropicMessage(
+        BASE,
+        texts.map((text) => ({ type: 'text', text })),
       ),
-      ev('content_block_stop', { index: 0 }),
-      ...(whole
-        ? [
-            ev('content_block_start', { index: 1, content_block: { type: 'text', text: middle } }),
-            ev('content_block_stop', { index: 1 }),
-          ]
-        : []),
-      ev('message_delta', {
-        delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { output_tokens: 4 },
-      }),
-      ev('message_stop', {}),
-    ],
-  };
+    };
+  const blocks = textBlockEvents(0, whole ? ['Here: ', ' Bye.'] : texts);
+  if (whole)
+    blocks.push(
+      anthropicEvent('content_block_start', { index: 1, content_block: { type: 'text', text: middle } }),
+      anthropicEvent('content_block_stop', { index: 1 }),
+    );
+  return { kind: 'sse', events: anthropicStream(BASE, blocks, 'end_turn', 4) };
 }
 
 const h = useInstrHarness({ script });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
+import { anthropicEvent, anthropicStream } from './fixtures/anthropic-reply.ts';
 import { piiAnthropic } from './fixtures/pii-guarded-client.ts';
 
 /**
@@ -15,34 +16,22 @@ import { piiAnthropic } from './fixtures/pii-guarded-client.ts';
 const EMAIL = 'jane.doe@example.com';
 const leaks = (v: unknown) => /jane|e@example|example\.com/.test(JSON.stringify(v));
 
+const BASE = { id: 'msg_w', model: 'claude-haiku-4-5', usage: { input_tokens: 1, output_tokens: 1 } };
+
 function script(req: FakeRequest): FakeResponse | undefined {
   if (req.path !== '/v1/messages') return undefined;
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, ...data },
-  });
+  const block = { type: 'text', text: `Write to ${EMAIL}.` };
   return {
     kind: 'sse',
-    events: [
-      ev('message_start', {
-        message: {
-          id: 'msg_w',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-haiku-4-5',
-          content: [],
-          stop_reason: null,
-          usage: { input_tokens: 1, output_tokens: 1 },
-        },
-      }),
-      ev('content_block_start', { index: 0, content_block: { type: 'text', text: `Write to ${EMAIL}.` } }),
-      ev('content_block_stop', { index: 0 }),
-      ev('message_delta', {
-        delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { output_tokens: 4 },
-      }),
-      ev('message_stop', {}),
-    ],
+    events: anthropicStream(
+      BASE,
+      [
+        anthropicEvent('content_block_start', { index: 0, content_block: block }),
+        anthropicEvent('content_block_stop', { index: 0 }),
+      ],
+      'end_turn',
+      4,
+    ),
   };
 }
 

@@ -5,7 +5,13 @@ import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, piiOutputOptions, PII_MODES, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import {
+  anthropicEvent,
+  anthropicMessage,
+  anthropicStream,
+  textBlockEvents,
+} from './fixtures/anthropic-reply.ts';
+import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
  * An Anthropic `thinking` block's text reaches the application (which may show it): the output
@@ -28,55 +34,35 @@ function pieces(): string[] {
   return out;
 }
 
+const BASE = { id: 'msg_t', model: 'claude-haiku-4-5', usage: { input_tokens: 5, output_tokens: 7 } };
+
 function script(req: FakeRequest): FakeResponse | undefined {
   if (req.path !== '/v1/messages') return undefined;
-  const message = (content: unknown[], stop: string | null) => ({
-    id: 'msg_t',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-haiku-4-5',
-    content,
-    stop_reason: stop,
-    stop_sequence: null,
-    usage: { input_tokens: 5, output_tokens: 7 },
-  });
   if (req.body.stream !== true)
     return {
       kind: 'json',
-      body: message(
-        [
-          { type: 'thinking', thinking, signature: SIGNATURE },
-          { type: 'text', text: 'Drafted.' },
-        ],
-        'end_turn',
-      ),
+      body: anthropicMessage(BASE, [
+        { type: 'thinking', thinking, signature: SIGNATURE },
+        { type: 'text', text: 'Drafted.' },
+      ]),
     };
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, ...data },
-  });
   return {
     kind: 'sse',
-    events: [
-      ev('message_start', { message: message([], null) }),
-      ev('content_block_start', {
+    events: anthropicStream(BASE, [
+      anthropicEvent('content_block_start', {
         index: 0,
         content_block: { type: 'thinking', thinking: '', signature: '' },
       }),
       ...pieces().map((p) =>
-        ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: p } }),
+        anthropicEvent('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: p } }),
       ),
-      ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: SIGNATURE } }),
-      ev('content_block_stop', { index: 0 }),
-      ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
-      ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Drafted.' } }),
-      ev('content_block_stop', { index: 1 }),
-      ev('message_delta', {
-        delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { output_tokens: 7 },
+      anthropicEvent('content_block_delta', {
+        index: 0,
+        delta: { type: 'signature_delta', signature: SIGNATURE },
       }),
-      ev('message_stop', {}),
-    ],
+      anthropicEvent('content_block_stop', { index: 0 }),
+      ...textBlockEvents(1, ['Drafted.']),
+    ]),
   };
 }
 

@@ -10,6 +10,7 @@ import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
+import { anthropicEvent, anthropicMessage, anthropicStream } from './fixtures/anthropic-reply.ts';
 
 /**
  * The arguments of the tool calls in the model's answer, through the real openai 7 and
@@ -123,39 +124,31 @@ function responses(req: FakeRequest): FakeResponse {
   };
 }
 
+const ANTHROPIC = { id: 'msg_t', model: 'claude-haiku-4-5', usage: { input_tokens: 5, output_tokens: 7 } };
+
 function anthropicReply(req: FakeRequest): FakeResponse {
   const tool = { type: 'tool_use', id: 'toolu_1', name: 'send_mail' };
-  const message = (content: unknown[], stop: string | null) => ({
-    id: 'msg_t',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-haiku-4-5',
-    content,
-    stop_reason: stop,
-    stop_sequence: null,
-    usage: { input_tokens: 5, output_tokens: 7 },
-  });
   if (req.body.stream !== true)
-    return { kind: 'json', body: message([{ ...tool, input: JSON.parse(args) as unknown }], 'tool_use') };
-  const ev = (type: string, data: Record<string, unknown>): SseEvent => ({
-    event: type,
-    data: { type, ...data },
-  });
+    return {
+      kind: 'json',
+      body: anthropicMessage(ANTHROPIC, [{ ...tool, input: JSON.parse(args) as unknown }], 'tool_use'),
+    };
   return {
     kind: 'sse',
-    events: [
-      ev('message_start', { message: message([], null) }),
-      ev('content_block_start', { index: 0, content_block: { ...tool, input: {} } }),
-      ...argPieces().map((p) =>
-        ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: p } }),
-      ),
-      ev('content_block_stop', { index: 0 }),
-      ev('message_delta', {
-        delta: { stop_reason: 'tool_use', stop_sequence: null },
-        usage: { output_tokens: 7 },
-      }),
-      ev('message_stop', {}),
-    ],
+    events: anthropicStream(
+      ANTHROPIC,
+      [
+        anthropicEvent('content_block_start', { index: 0, content_block: { ...tool, input: {} } }),
+        ...argPieces().map((p) =>
+          anthropicEvent('content_block_delta', {
+            index: 0,
+            delta: { type: 'input_json_delta', partial_json: p },
+          }),
+        ),
+        anthropicEvent('content_block_stop', { index: 0 }),
+      ],
+      'tool_use',
+    ),
   };
 }
 
