@@ -22,12 +22,31 @@ import type { RuleDefinition } from './types.ts';
  * span_id, then the category's top-level fields, its metadata keys and the fingerprint, in
  * layout order (undefined where the event has none). Categories are numbered by the writer in
  * order of first appearance; a batch carries the names it numbered (`takeNewCategories`), and
- * the reader side learns them (`learnCategories`) before reading the batch.
+ * the reader side learns them (`learnCategories`) before reading the batch. The severity is
+ * its number in SEVERITY_NAMES.
  */
 interface Layout {
   top: (keyof SecurityEvent)[];
   meta: string[];
   fingerprint: boolean;
+}
+
+/** Severities by their number in the flat form (core's order), read back as these constants. */
+const SEVERITY_NAMES: readonly Severity[] = ['info', 'warning', 'alert', 'critical'];
+
+/** A severity's number in the flat form (its index in SEVERITY_NAMES), -1 for none of them. */
+function severityNumber(severity: string): number {
+  switch (severity) {
+    case 'info':
+      return 0;
+    case 'warning':
+      return 1;
+    case 'alert':
+      return 2;
+    case 'critical':
+      return 3;
+  }
+  return -1;
 }
 
 /** Fields every event keeps (and that a layout's `top` therefore leaves out). */
@@ -84,11 +103,12 @@ export class ReplayProjection {
       this.fresh.push(category);
     }
     const layout = this.layouts[n]!;
+    const severity = severityNumber(event.severity);
     values.push(
       n,
       event.event_id,
       event.timestamp,
-      event.severity,
+      severity >= 0 ? severity : event.severity,
       event.user_id,
       event.trace_id,
       event.span_id,
@@ -174,11 +194,12 @@ export class ReplayProjection {
     const n = values[at] as number;
     const layout = this.layouts[n]!;
     // The projector's key order: the five fields every event has, trace, span, the rest.
+    const severity = values[at + 3] as number | Severity;
     const event: SecurityEvent = {
       event_id: values[at + 1] as string,
       timestamp: values[at + 2] as string,
       category: this.names[n]!,
-      severity: values[at + 3] as Severity,
+      severity: typeof severity === 'number' ? SEVERITY_NAMES[severity]! : severity,
       user_id: values[at + 4] as string,
     };
     const trace = values[at + 5];
