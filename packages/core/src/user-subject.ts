@@ -9,14 +9,20 @@
  * MAX_USER_ID_CHARS and trimmed again. Cutting after the escape keeps it idempotent: an event's
  * user_id is cut at 256 too, so a subject that comes back as an alert's user id names the same
  * bucket. The price: the ids `ip:x` and `user:ip:x` share a bucket (two users' own choices,
- * never a user and an address). Undefined for an empty id.
+ * never a user and an address). Undefined for an empty id, and for none (undefined or null: an
+ * unauthenticated request, as `userSubject(userIdOf(req))` in a middleware's subject function
+ * meets it, names nobody rather than throwing a TypeError counted as a telemetry error on each
+ * such request); an id of another type is a TypeError saying so.
  */
 import { cutId } from './cut-id.ts';
 
 export const MAX_USER_ID_CHARS = 256;
 const RESERVED = /^(?:ip|key):/;
 
-export function userSubject(userId: string): string | undefined {
+export function userSubject(userId: string | null | undefined): string | undefined {
+  if (userId === undefined || userId === null) return undefined;
+  if (typeof userId !== 'string')
+    throw new TypeError(`userSubject: a user id is a string, got ${typeof userId}`);
   let id = userId.trim();
   if (id === '') return undefined;
   // Lone surrogates as U+FFFD, as the SDK writes the id (and as Redis already stored the key:

@@ -1,7 +1,7 @@
 /**
  * A `subject` function that names no subject for a request (an unauthenticated one: it returns
- * undefined or '', or throws, as the README's `userSubject(userIdOf(req))` does when
- * `userIdOf` gives undefined) falls back to the default subject without trusting `x-user-id`,
+ * undefined or '', as the README's `userSubject(userIdOf(req))` does when `userIdOf` gives
+ * undefined, or throws) falls back to the default subject without trusting `x-user-id`,
  * unless `trustUserIdHeader: true`. Found in the acceptance sweep from the packed tarballs:
  * with the README's Express line, an unauthenticated request carrying `x-user-id: alice` was
  * charged to alice's own bucket (and her violation score), so any client could spend a named
@@ -47,9 +47,14 @@ const unauthenticated: Array<Record<string, string>> = [
 
 describe('a subject function that names nobody: the fallback does not trust x-user-id', () => {
   it.each([
+    ["the README's userSubject(userIdOf(req))", (req: GuardRequest) => userSubject(userIdOf(req))],
     [
-      "the README's userSubject(userIdOf(req)), which throws on undefined",
-      (req: GuardRequest) => userSubject(userIdOf(req)!),
+      'throws',
+      (req: GuardRequest) => {
+        const id = userIdOf(req);
+        if (id === undefined) throw new Error('not signed in');
+        return id;
+      },
     ],
     ['returns undefined', (req: GuardRequest) => userIdOf(req)],
     ['returns an empty string', (req: GuardRequest) => userIdOf(req) ?? ''],

@@ -113,6 +113,14 @@ describe('userSubject: one subject per user, never an address or key bucket', ()
     expect(userSubject('  ')).toBeUndefined();
   });
 
+  it('names nobody for no id (undefined, null: an unauthenticated request) and refuses another type by name', () => {
+    expect(userSubject(undefined)).toBeUndefined();
+    expect(userSubject(null)).toBeUndefined();
+    expect(() => userSubject(42 as unknown as string)).toThrow(
+      /userSubject: a user id is a string, got number/,
+    );
+  });
+
   it("cuts at 256 never inside a surrogate pair, as an event's user_id is cut (the alert names the same bucket)", () => {
     const across = `${'u'.repeat(255)}😈tail`; // the pair at units 255-256
     expect(userSubject(across)).toBe('u'.repeat(255));
