@@ -202,7 +202,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // A shell_call's command, by output and command index (its events name no item): the
           // key its item's commands have below. Read by the end check as a function call's pieces.
           const done = type === 'response.shell_call_command.done';
-          const piece = str(type === 'response.shell_call_command.delta' ? ev?.delta : ev?.command);
+          // Not a string: its JSON text, as a call's arguments (argumentsText).
+          const piece = argumentsText(type === 'response.shell_call_command.delta' ? ev?.delta : ev?.command);
           if (piece !== undefined && piece.length > 0) {
             const key = `#${num(ev?.output_index) ?? 0}:${num(ev?.command_index) ?? 0}`;
             const a = (args ??= new StreamedArguments());

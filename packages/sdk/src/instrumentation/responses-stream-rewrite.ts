@@ -122,14 +122,15 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
       break;
     case 'response.shell_call_command.added':
       // A shell command's first text (the added event carries one) and its pieces, kept back as
-      // a function call's: the command goes out whole, rewritten, before its done event.
-      if (typeof ev.command === 'string' && ev.command.length > 0) {
+      // a function call's: the command goes out whole, rewritten, before its done event (one that
+      // is not a string too: read as its JSON text).
+      if (ev.command != null && ev.command !== '') {
         ev.command = '';
         keptBack(rw, ev);
       }
       break;
     case 'response.shell_call_command.delta':
-      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+      if (ev.delta != null && ev.delta !== '') {
         ev.delta = '';
         keptBack(rw, ev);
       }
