@@ -47,6 +47,33 @@ describe('instrumentClient: the guards option', () => {
     }
   });
 
+  it('takes a side that is null as none, as guards null (before 489df95, { output: null } ran no output guard)', () => {
+    for (const guards of [
+      { input: null, output: [piiGuard()] },
+      { input: [piiGuard()], output: null },
+    ]) {
+      expect(() => instrumentClient(openai(), withGuards(guards))).not.toThrow();
+    }
+  });
+
+  it('LlmClientInstrumentation.setConfig refuses it, keeping the config before it', async () => {
+    // Before: setConfig took it and dropped the runtime, and the next one was built on the next
+    // call: every instrumented call of the application threw the TypeError from create().
+    const llm = new LlmClientInstrumentation(withGuards(defaultGuards()));
+    try {
+      expect(() => llm.setConfig(withGuards([piiGuard()]))).toThrow(/got an array/);
+      expect(() => llm.setConfig({ maxContentChars: 0 })).toThrow(TypeError);
+      expect(Array.isArray(llm.getConfig().guards?.output)).toBe(true);
+      const client = llm.instrumentClient(openai());
+      const call = () =>
+        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      expect(call).not.toThrow();
+      await expect(call()).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    } finally {
+      llm.disable();
+    }
+  });
+
   it('LlmClientInstrumentation refuses it too, at construction', () => {
     expect(() => new LlmClientInstrumentation(withGuards([piiGuard()]))).toThrow(/got an array/);
     const llm = new LlmClientInstrumentation(withGuards(defaultGuards()));

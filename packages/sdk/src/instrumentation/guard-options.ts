@@ -41,9 +41,12 @@ export function readGuardOptions(guards: unknown): { input: InputGuard[]; output
   return { input: inputGuards, output: outputGuards };
 }
 
-/** A copy of one side's list (undefined: none), so later changes to the caller's array change nothing. */
+/**
+ * A copy of one side's list (undefined or null: none, as for the whole option and as before this
+ * check: `{ output: null }` ran no output guard), so later changes to the caller's array change nothing.
+ */
 function listOf(side: 'input' | 'output', value: unknown): unknown[] {
-  if (value === undefined) return [];
+  if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
     throw new TypeError(
       `llmsec instrumentation: guards.${side} must be an array of guards, got ${kindOf(value)}`,

@@ -67,11 +67,16 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   }
 
   override setConfig(config: LlmClientInstrumentationConfig = {}): void {
+    // The runtime is built before the config is taken, so a bad option (guards, limiter,
+    // maxContentChars) throws here and the config before it stays. Built on the next call, as
+    // before, it threw that TypeError from every instrumented call of the application.
+    const runtime = new LlmRuntime({ ...config, tracer: () => this.tracer });
     super.setConfig(config);
     this.llmRuntime = undefined;
     // The metrics label models by the config's prices: made again for new ones (the base
     // constructor calls this before it makes the first ones).
     if (this.llmMetrics !== undefined) this._updateMetricInstruments();
+    this.llmRuntime = this.wired(runtime);
   }
 
   /** Where security events go; setupLlmsec calls it with its `events` unless the config has some. */
@@ -116,14 +121,17 @@ export class LlmClientInstrumentation extends InstrumentationBase<LlmClientInstr
   }
 
   private runtime(): LlmRuntime {
-    if (this.llmRuntime === undefined) {
-      const runtime = new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer });
-      if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
-      if (this.injectedEvents !== undefined && this.getConfig().events === undefined)
-        runtime.setEvents(this.withOwnMetrics(this.injectedEvents));
-      this.llmRuntime = runtime;
-    }
-    return this.llmRuntime;
+    return (this.llmRuntime ??= this.wired(
+      new LlmRuntime({ ...this.getConfig(), tracer: () => this.tracer }),
+    ));
+  }
+
+  /** A runtime of the current config given this instrumentation's metrics and the setup's events. */
+  private wired(runtime: LlmRuntime): LlmRuntime {
+    if (this.llmMetrics !== undefined) runtime.setMetrics(this.llmMetrics);
+    if (this.injectedEvents !== undefined && this.getConfig().events === undefined)
+      runtime.setEvents(this.withOwnMetrics(this.injectedEvents));
+    return runtime;
   }
 
   private patchAll<T>(targets: { exports: T; list: Target[] }): T {
