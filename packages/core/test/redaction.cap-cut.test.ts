@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { detectSensitive, findSensitive, redact } from '../src/index.ts';
+import { detectSensitive, findSensitive, redact, redactionPlaceholder } from '../src/index.ts';
 import { PAST_CUT, scan } from '../src/redaction/engine.ts';
 import type { Detector } from '../src/redaction/types.ts';
 
 /**
- * piiMaxChars cutting through a token: the personal-data detectors read the text's first
- * piiMaxChars units, and a match that reaches the cut is settled by reading on past it (up to
- * PAST_CUT characters, engine.ts endPastCut). Before, such a match counted as read: a longer
+ * piiMaxChars cutting through a token: the personal-data detectors find data that starts in
+ * the text's first piiMaxChars units, reading on up to PAST_CUT characters past them (engine.ts
+ * scan). Before, a match that reached the cut counted as read: a longer
  * token cut at the cap could be data it is not (a false finding, and a placeholder left the
  * token's rest beside it), and data the cap cut was redacted in part.
  */
@@ -52,6 +52,29 @@ describe('piiMaxChars: a match reaching the cap', () => {
     const text = `${LEAD}jane.doe@example.com ${REST}`;
     const piiMaxChars = capAfter(text, 'example.co');
     expect(redact(text, { piiMaxChars }).text).toBe(`${LEAD}[REDACTED:email] ${REST}`);
+  });
+
+  it('data the cap cuts into a head that is no match (a card, an SSN, an IBAN) is found whole too', () => {
+    // Before, only a match of the head was read on past the cap: an address cut there was
+    // found whole, but a card cut after 14 digits (no valid card) or an SSN after '123-45-67'
+    // was no match at all, and passed redact and block beside it.
+    for (const [data, cut, type] of [
+      ['4111 1111 1111 1111', '4111 1111 1111 11', 'credit_card'],
+      ['4111111111111111', '41111111111111', 'credit_card'],
+      ['123-45-6789', '123-45-67', 'us_ssn'],
+      ['DE89 3704 0044 0532 0130 00', 'DE89 3704 0044 0532 01', 'iban'],
+      ['jane.doe@example.com', 'jane.doe@exam', 'email'],
+    ] as const) {
+      const text = `${LEAD}${data} ${REST}`;
+      const piiMaxChars = capAfter(text, cut);
+      expect(findSensitive(text, { piiMaxChars }), data).toEqual([
+        { start: LEAD.length, end: LEAD.length + data.length, type },
+      ]);
+      expect(redact(text, { piiMaxChars }).text).toBe(`${LEAD}${redactionPlaceholder(type)} ${REST}`);
+    }
+    // Starting at the cap: not read, as before.
+    const at = `${LEAD}4111111111111111 ${REST}`;
+    expect(findSensitive(at, { piiMaxChars: LEAD.length })).toEqual([]);
   });
 
   it('a match still running PAST_CUT characters past the cap is unproven: not counted', () => {

@@ -87,4 +87,13 @@ describe.each([false, true])('piiGuard maxChars cutting a token (streamed: %s)',
     expect(answer.slice(0, cut).endsWith('.co')).toBe(true);
     expect(await read('redact', stream, cut)).toBe(`${LEAD}[REDACTED:email] ${FILLER}`);
   });
+
+  it('a card number the cap cuts into a head that is no card is found whole', async () => {
+    // Cut after 14 of its 16 digits: before, only a match of the head was read on past the
+    // cap, and 14 digits are no valid card, so block and redact let the number out.
+    answer = `${LEAD}4111111111111111 ${FILLER}`;
+    const cut = LEAD.length + 14;
+    await expect(read('block', stream, cut)).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(await read('redact', stream, cut)).toBe(`${LEAD}[REDACTED:credit_card] ${FILLER}`);
+  });
 });

@@ -115,61 +115,30 @@ function presentNeeds(text: string, plan: TriggerPlan): number {
   return seen;
 }
 
-/** Characters past the PII cap read to settle a match that reaches it (endPastCut). */
-export const PAST_CUT = 256;
-
-/** Each detector's pattern, sticky (matched only at lastIndex): for endPastCut. */
-const stickyPatterns = new WeakMap<RegExp, RegExp>();
-
-function sticky(re: RegExp): RegExp {
-  let s = stickyPatterns.get(re);
-  if (s === undefined) {
-    s = new RegExp(re.source, re.flags.replace('g', '') + 'y');
-    stickyPatterns.set(re, s);
-  }
-  return s;
-}
-
 /**
- * The end of a PII match at `start` that reached the cap (`cut`), the text going on after it:
- * the detector run again at `start` on the text read up to PAST_CUT characters past the cap.
- * Read to the cap only, the match's end saw no next character: a longer token cut there could
- * read as data it is not (`deploy@example.com` of a build tag `...com-7f3a9c2e`: a false
- * finding, and redact left `-7f3a9c2e` after its placeholder). It counts when the detector
- * matches at the same start there and ends before that read's own end (or the text's): then
- * with that end, so an address the cap cut (`...example.co|m`) is found whole. Undefined: no
- * match there, or one that still runs to the end of what was read (unproven: not counted).
- * One sticky run at one place per detector and scan, over at most the match and PAST_CUT more.
+ * Characters past the PII cap the personal-data detectors read (scan): a match that starts
+ * before the cap and ends within them counts, whole; one still running at their end is unproven.
  */
-export function endPastCut(detector: Detector, text: string, start: number, cut: number): number | undefined {
-  const view = text.length <= cut + PAST_CUT ? text : text.slice(0, cut + PAST_CUT);
-  const re = sticky(detector.pattern);
-  re.lastIndex = start;
-  const m = re.exec(view);
-  re.lastIndex = 0;
-  if (m === null || m[0].length === 0) return undefined;
-  let length = m[0].length;
-  if (detector.accept) {
-    const verdict = detector.accept(m[0], view, start);
-    if (verdict === false || verdict === 0) return undefined;
-    if (typeof verdict === 'number') length = verdict;
-  }
-  const end = start + length;
-  return end === view.length && view.length < text.length ? undefined : end;
-}
+export const PAST_CUT = 256;
 
 /**
  * Non-overlapping findings sorted by start. With `piiMaxChars` below the text's length, the
- * personal-data detectors read only the text's first `piiMaxChars` units (a prefix, so offsets
- * are unchanged); credentials are looked for in the whole text. A match reaching the cap is
- * settled by reading on past it (endPastCut): kept, with its end there, only when it still
- * matches whole; so a finding may end past the cap, never start past it.
+ * personal-data detectors keep only matches that start in the text's first `piiMaxChars` units
+ * (offsets unchanged); credentials are looked for in the whole text. They read PAST_CUT units
+ * past the cap: a finding may end past the cap, never start past it; one still running at the
+ * end of that read (the text going on) is not counted.
  */
 export function scan(text: string, detectors: readonly Detector[], piiMaxChars = Infinity): Finding[] {
   let found: Finding[] = [];
   const plan = planOf(detectors);
   const { triggers, slot, need } = plan;
-  const head = piiMaxChars < text.length ? text.slice(0, Math.max(0, Math.floor(piiMaxChars))) : text;
+  // The personal-data detectors read PAST_CUT units past the cap and keep what starts before
+  // it, so data the cap cuts is found whole (a card cut after 14 digits is no match of the
+  // first piiMaxChars units alone: it passed redact and block, while an address cut there was
+  // read on past the cap) and a longer token cut there is not taken for its head.
+  const capped = piiMaxChars < text.length;
+  const cap = capped ? Math.max(0, Math.floor(piiMaxChars)) : text.length;
+  const head = capped && cap + PAST_CUT < text.length ? text.slice(0, cap + PAST_CUT) : text;
   // A trigger (a string search or a regex run) costs far more inside an instrumented call than
   // its warm figure (cold caches: a 70-character text's 14 triggers ~4 us there, ~0.4 warm);
   // one character loop over the text rules most of them out for ordinary text.
@@ -198,13 +167,17 @@ export function scan(text: string, detectors: readonly Detector[], piiMaxChars =
       if (many[k] === 0) many[k] = triggers[k]!(text) ? 1 : 2;
       if (many[k] !== 1) continue;
     }
-    const subject = head === text || isSecretType(detector.type) ? text : head;
+    const secret = isSecretType(detector.type);
+    const subject = secret ? text : head;
+    const limit = secret ? text.length : cap;
     const mine: Finding[] = [];
     const re = detector.pattern;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(subject)) !== null) {
       const match = m[0];
+      // Matches come in order of their starts: none past the cap is read.
+      if (m.index >= limit) break;
       if (match.length === 0) {
         re.lastIndex++;
         continue;
@@ -219,14 +192,10 @@ export function scan(text: string, detectors: readonly Detector[], piiMaxChars =
         }
       }
       const start = m.index;
-      let end = start + length;
-      // A match reaching the PII cap with text after it may be a longer token cut there (an
-      // address-shaped head of `deploy@example.com-7f3a9c2e`): settled past the cut.
-      if (subject !== text && end === subject.length) {
-        const past = endPastCut(detector, text, start, end);
-        if (past === undefined) continue;
-        end = past;
-      }
+      const end = start + length;
+      // Still running at the end of what was read past the cap, the text going on: unproven
+      // (it may be part of a longer token), not counted.
+      if (end === subject.length && subject !== text) continue;
       if (!overlaps(found, start, end)) mine.push({ start, end, type: detector.type });
     }
     re.lastIndex = 0;

@@ -26,12 +26,12 @@ export interface RedactOptions {
   /** Only these types are looked for. Default: all of REDACTION_TYPES. */
   types?: readonly RedactionType[];
   /**
-   * Input cap for personal data: the PII detectors (e-mail, phone, cards, IBAN, SSN, IP) read
-   * only the first `piiMaxChars` UTF-16 units; credentials (SECRET_TYPES, anchored on fixed
-   * prefixes) are still looked for in the whole text. Every detector is linear, so the cap
-   * bounds the constant, not the shape, of the cost. A match reaching the cap is read on past
-   * it (up to 256 units, engine.ts endPastCut) and counts only when it still matches there: a
-   * token cut at the cap is not taken for the data its head looks like. @default no cap
+   * Input cap for personal data: the PII detectors (e-mail, phone, cards, IBAN, SSN, IP) find
+   * only data that starts in the first `piiMaxChars` UTF-16 units, reading at most 256 units
+   * past them (engine.ts PAST_CUT), so data the cap cuts is found whole and a token cut there
+   * is not taken for the data its head looks like; credentials (SECRET_TYPES, anchored on
+   * fixed prefixes) are still looked for in the whole text. Every detector is linear, so the
+   * cap bounds the constant, not the shape, of the cost. @default no cap
    */
   piiMaxChars?: number;
 }

@@ -65,10 +65,11 @@ export interface PiiGuardOptions {
   layer?: string;
   /**
    * Input cap per message (and per text of a response: each choice, each quote beside the
-   * answer, as a stream's choices), in UTF-16 units: personal data is looked for in the first
-   * `maxChars` only; credentials (private keys, API keys, tokens, bearer tokens) are
-   * still looked for, and in `redact` mode redacted, in the whole text. Everything is linear
-   * time; the cap bounds how much the loosest detectors read. @default 65536
+   * answer, as a stream's choices), in UTF-16 units: personal data is looked for when it
+   * starts in the first `maxChars` (read on up to 256 units past them, so data the cap cuts is
+   * found whole); credentials (private keys, API keys, tokens, bearer tokens) are still
+   * looked for, and in `redact` mode redacted, in the whole text. Everything is linear time;
+   * the cap bounds how much the loosest detectors read. @default 65536
    */
   maxChars?: number;
 }
