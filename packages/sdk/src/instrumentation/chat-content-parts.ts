@@ -9,14 +9,13 @@ import { valueText } from './tool-arguments.ts';
  * 'refusal', refusal}]`. Before, the output guards read `content` only as a string: an address
  * in a text part passed detect, block and redact.
  *
- * The text-bearing parts (a `text` part's `text`, a `refusal` part's `refusal`) are read back to
+ * The text-bearing parts (any part's `text`, then its `refusal`, whatever its `type`: textFields) are read back to
  * back as one answer text, as a reader shows them and as a stream's parts are read (one lane per
  * choice), found as `text`, under one `maxChars` as a string content is. Read one text per part,
  * an address cut between two parts passed every mode (neither half is one), and a long answer
  * cut into many parts was scanned for personal data in full, each part under its own cap. A
- * rewrite goes back into the parts (writeContentParts), the array's shape kept. Other parts
- * (images, audio), and text-bearing parts whose field is null or absent, are neither read nor
- * touched. Linear: one pass over the parts.
+ * rewrite goes back into the parts (writeContentParts), the array's shape kept. Parts with
+ * neither field, or both null (images, audio), are neither read nor touched. Linear: one pass over the parts.
  *
  * A text-bearing part whose field is there but not a string (an array, an object, a number: not
  * the API's shape, but a server may send it) is read as its JSON text (partText), as Anthropic's
@@ -34,13 +33,30 @@ import { valueText } from './tool-arguments.ts';
 
 type Obj = Record<string, unknown>;
 
-/** The field of a part that carries its text, or undefined for a part that carries none. */
-function textField(part: unknown): 'text' | 'refusal' | undefined {
-  if (typeof part !== 'object' || part === null || Array.isArray(part)) return undefined;
+type Field = 'text' | 'refusal';
+const NONE: readonly Field[] = [];
+const TEXT: readonly Field[] = ['text'];
+const REFUSAL: readonly Field[] = ['refusal'];
+const BOTH: readonly Field[] = ['text', 'refusal'];
+
+/**
+ * The fields of a part that carry its text, in reading order (constant lists: no allocation per
+ * part). Any part with a `text` or `refusal` field that is not null, whatever its `type`: a part
+ * with no `type`, `type: 'TEXT'` or `type: 'output_text'` (the Responses API's name) carries text
+ * that a reader showing any part's `text` shows. Before, only `type: 'text'` / `'refusal'` were
+ * read: such a part passed detect, block and redact.
+ */
+function textFields(part: unknown): readonly Field[] {
+  if (typeof part !== 'object' || part === null || Array.isArray(part)) return NONE;
   const p = part as Obj;
-  if (p.type === 'text' && p.text != null) return 'text';
-  if (p.type === 'refusal' && p.refusal != null) return 'refusal';
-  return undefined;
+  const text = p.text != null;
+  const refusal = p.refusal != null;
+  return text ? (refusal ? BOTH : TEXT) : refusal ? REFUSAL : NONE;
+}
+
+/** Whether any of the parts carries text (textFields). */
+function anyText(parts: readonly unknown[]): boolean {
+  return parts.some((p) => textFields(p).length > 0);
 }
 
 /**
@@ -48,14 +64,14 @@ function textField(part: unknown): 'text' | 'refusal' | undefined {
  * part), any other value its JSON text, escapes read as tool arguments' are (readableJson); ''
  * for a value with no JSON text (a cycle: nothing a server sends).
  */
-function partText(p: Obj, f: 'text' | 'refusal'): string {
+function partText(p: Obj, f: Field): string {
   return valueText(p[f]) ?? '';
 }
 
 /** The text-bearing parts' texts joined, appended to `out` as one text (none: nothing appended). */
 export function contentPartTexts(parts: readonly unknown[], out: string[]): void {
   const text = deltaContent(parts);
-  if (parts.some((p) => textField(p) !== undefined)) out.push(text ?? '');
+  if (anyText(parts)) out.push(text ?? '');
 }
 
 /**
@@ -70,7 +86,7 @@ export function writeContentParts(
   next: readonly string[],
   at: number,
 ): { at: number; changed: boolean } {
-  if (!parts.some((p) => textField(p) !== undefined)) return { at, changed: false };
+  if (!anyText(parts)) return { at, changed: false };
   const before = deltaContent(parts) ?? '';
   const after = next[at] ?? '';
   if (after === before) return { at: at + 1, changed: false };
@@ -87,22 +103,21 @@ export function writeContentParts(
   let changed = false;
   let start = 0;
   let from = 0;
-  for (const part of parts) {
-    const f = textField(part);
-    if (f === undefined) continue;
-    const p = part as Obj;
-    const read = partText(p, f);
-    const end = start + read.length;
-    const to = place(end);
-    const text = after.slice(from, to);
-    // A value that is not a string is compared as read: unchanged, it stays as sent.
-    if (text !== read) {
-      p[f] = text;
-      changed = true;
+  for (const part of parts)
+    for (const f of textFields(part)) {
+      const p = part as Obj;
+      const read = partText(p, f);
+      const end = start + read.length;
+      const to = place(end);
+      const text = after.slice(from, to);
+      // A value that is not a string is compared as read: unchanged, it stays as sent.
+      if (text !== read) {
+        p[f] = text;
+        changed = true;
+      }
+      start = end;
+      from = to;
     }
-    start = end;
-    from = to;
-  }
   return { at: at + 1, changed };
 }
 
@@ -149,10 +164,7 @@ export function deltaContent(content: unknown): string | undefined {
   const parts = contentParts(content);
   if (parts === undefined) return scalarContent(content);
   let out = '';
-  for (const part of parts) {
-    const f = textField(part);
-    if (f !== undefined) out += partText(part as Obj, f);
-  }
+  for (const part of parts) for (const f of textFields(part)) out += partText(part as Obj, f);
   return out;
 }
 
@@ -168,18 +180,17 @@ export function rewriteDeltaParts(
   placed: (before: string, after: string) => void,
 ): boolean {
   let changed = false;
-  for (const part of parts) {
-    const f = textField(part);
-    if (f === undefined) continue;
-    const p = part as Obj;
-    const text = partText(p, f);
-    if (text.length === 0) continue;
-    const next = rw.next(text, lane);
-    placed(text, next);
-    if (next !== text) {
-      p[f] = next;
-      changed = true;
+  for (const part of parts)
+    for (const f of textFields(part)) {
+      const p = part as Obj;
+      const text = partText(p, f);
+      if (text.length === 0) continue;
+      const next = rw.next(text, lane);
+      placed(text, next);
+      if (next !== text) {
+        p[f] = next;
+        changed = true;
+      }
     }
-  }
   return changed;
 }
