@@ -145,7 +145,8 @@ describe.each([
 
   it('a user id in the address namespace cannot get the address banned, nor spend its bucket', async () => {
     const { limiter, viaHttp, viaSdk } = await fleet(makeStore());
-    // The anonymous client on this host is subject ip:127.0.0.1; a user calls herself that.
+    // This host's address is subject ip:127.0.0.1 (its anonymous clients ip:127.0.0.1#anonymous);
+    // a user calls herself that.
     alertViolationHook(limiter)(alertOn(['ip:127.0.0.1']));
     await expect.poll(async () => (await limiter.status('user:ip:127.0.0.1')).level).toBe('banned');
     expect((await limiter.status('ip:127.0.0.1')).level).toBe('normal');

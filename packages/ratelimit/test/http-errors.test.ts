@@ -73,7 +73,7 @@ describe('guard error funnel', () => {
     expect(res.body).toBe('served');
     // The default subject (without the client's x-user-id: a subject function's fallback does
     // not trust it) and a zero estimate stand in for the broken functions.
-    expect(limiter.acquired[0]).toMatchObject({ subject: 'ip:127.0.0.1', estimatedTokens: 0 });
+    expect(limiter.acquired[0]).toMatchObject({ subject: 'ip:127.0.0.1#anonymous', estimatedTokens: 0 });
     await waitFor(() => limiter.settled.length === 1, 'settle');
     expect(limiter.settled[0]?.usage).toEqual({ tokens: 0 });
     expect(await errorCount('ratelimit.http.estimateTokens', 'EstimatorBug')).toBe(1);

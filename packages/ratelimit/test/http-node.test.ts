@@ -75,7 +75,7 @@ describe('node:http middleware: admitted requests', () => {
     expect(limiter.settled[0]?.usage).toEqual({ tokens: 777 });
   });
 
-  it('default subjects: the x-user-id user id, else a hash of the bearer token, else the client address; IP as secondary', async () => {
+  it('default subjects: the x-user-id user id, else a hash of the bearer token, else the anonymous client of the address; IP as secondary', async () => {
     const limiter = new FakeLimiter();
     const port = await serve(limiter, ok);
     await fetchRaw(port, { headers: { 'x-user-id': 'alice' } });
@@ -88,7 +88,7 @@ describe('node:http middleware: admitted requests', () => {
     expect(limiter.acquired.map((r) => [r.subject, r.secondarySubject])).toEqual([
       ['alice', 'ip:127.0.0.1'],
       [`key:${hash}`, 'ip:127.0.0.1'],
-      ['ip:127.0.0.1', undefined],
+      ['ip:127.0.0.1#anonymous', 'ip:127.0.0.1'],
       ['x'.repeat(256), 'ip:127.0.0.1'],
       ['user:ip:127.0.0.1', 'ip:127.0.0.1'],
     ]);
@@ -134,12 +134,12 @@ describe('node:http middleware: admitted requests', () => {
     });
     // Braces are safe in a subject: both Redis keys of a subject share its first {...} (keys.ts).
     await fetchRaw(port, { headers: { 'x-tenant': 'acme}{other' } });
-    // The client's x-user-id is not trusted for a subject function's fallback: the address.
+    // The client's x-user-id is not trusted for a subject function's fallback: the address's anonymous client.
     await fetchRaw(port, { headers: { 'x-tenant': '', 'x-user-id': 'frank' } });
     await fetchRaw(port, { headers: { 'x-tenant': ` ${'t'.repeat(300)}` } });
     expect(limiter.acquired.map((r) => [r.subject, r.secondarySubject])).toEqual([
       ['acme}{other', undefined],
-      ['ip:127.0.0.1', undefined],
+      ['ip:127.0.0.1#anonymous', undefined],
       ['t'.repeat(256), undefined],
     ]);
   });

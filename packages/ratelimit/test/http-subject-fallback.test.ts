@@ -60,7 +60,7 @@ describe('a subject function that names nobody: the fallback does not trust x-us
     ['returns an empty string', (req: GuardRequest) => userIdOf(req) ?? ''],
   ])('%s', async (_name, subject) => {
     expect(await subjectsOf({ subject }, unauthenticated)).toEqual([
-      ['ip:127.0.0.1', undefined],
+      ['ip:127.0.0.1#anonymous', 'ip:127.0.0.1'],
       [expect.stringMatching(/^key:[0-9a-f]{16}$/), 'ip:127.0.0.1'],
       ['bob', 'ip:127.0.0.1'],
     ]);

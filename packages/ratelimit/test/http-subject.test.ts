@@ -75,14 +75,15 @@ describe('default subjects', () => {
       'ip:2001:db8:aa:bb::1',
     );
     expect(defaultSecondarySubject(req('203.0.113.9'))).toBe('ip:203.0.113.9');
-    // The primary falls back to the same bucket when there is no user and no token.
-    expect(defaultSubject(req('2001:db8:aa:bb::7'))).toBe('ip:2001:db8:aa:bb::/64');
+    // With no user and no token the primary is the address's anonymous client: its own
+    // subject, apart from the address's shared budget (http-anonymous-address.test.ts).
+    expect(defaultSubject(req('2001:db8:aa:bb::7'))).toBe('ip:2001:db8:aa:bb::/64#anonymous');
   });
 
   it('trustUserIdHeader: false ignores x-user-id', () => {
     const r = req('203.0.113.9', { 'x-user-id': 'alice' });
     expect(defaultSubject(r)).toBe('alice');
-    expect(defaultSubject(r, { trustUserIdHeader: false })).toBe('ip:203.0.113.9');
+    expect(defaultSubject(r, { trustUserIdHeader: false })).toBe('ip:203.0.113.9#anonymous');
   });
 
   it('the middleware buckets the client address it is given (req.ip) by its ipv6Prefix', async () => {

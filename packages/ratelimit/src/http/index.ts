@@ -3,6 +3,13 @@
 // The middleware itself is exported from the package root.
 export { readJsonBody, RequestBodyError } from './body.ts';
 export { rateLimitHeaders, retryAfterSeconds, retryCannotHelp } from './headers.ts';
-export { defaultSubject, defaultSecondarySubject, clientAddress, ipSubject, userSubject } from './subject.ts';
+export {
+  anonymousSubject,
+  defaultSubject,
+  defaultSecondarySubject,
+  clientAddress,
+  ipSubject,
+  userSubject,
+} from './subject.ts';
 export type { SubjectOptions } from './subject.ts';
 export { ipBucket } from './ip.ts';

@@ -91,9 +91,22 @@ export function ipSubject(address: string, ipv6Prefix: number = DEFAULT_IPV6_PRE
 }
 
 /**
+ * The anonymous clients of an address (no user id, no token): `ip:<bucket>#anonymous`, limited
+ * at the user tier, while every request from the address is also counted in its shared budget,
+ * `ip:<bucket>` at `secondaryTier`. Two subjects, each at one price: with one (`ip:<bucket>`
+ * as primary at 20 rpm and as secondary at 600 rpm) each anonymous request took 1/20 of a
+ * bucket sized for 600, so 20 of them refused every user behind the address. `#` is in no
+ * `ipSubject` (an address bucket or a `[A-Za-z0-9_.@:+-]` id), and a user id beginning with
+ * `ip:` is `user:ip:...`, so neither an address nor a user names it.
+ */
+export function anonymousSubject(address: string, ipv6Prefix: number = DEFAULT_IPV6_PREFIX): string {
+  return `${ipSubject(address, ipv6Prefix)}#anonymous`;
+}
+
+/**
  * The user id from `x-user-id` (`userSubject`: the bare id, as alerts and the SDK name it), else
  * `key:<sha256 prefix of the bearer token>` (the token itself never becomes a key), else
- * `ip:<client address bucket>`, else the anonymous user.
+ * `ip:<client address bucket>#anonymous` (anonymousSubject), else the anonymous user.
  *
  * TRUSTS THE CLIENT: `x-user-id` is whatever the client sends, so a client can spread its
  * requests over invented ids (and out of its own ban). Use it only behind a proxy that sets the
@@ -110,7 +123,7 @@ export function defaultSubject(req: RequestLike, options: SubjectOptions = {}): 
   const bearer = auth && /^bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
   if (bearer) return `key:${sha256Prefix(bearer)}`;
   const address = clientAddress(req);
-  return address ? ipSubject(address, options.ipv6Prefix) : ANONYMOUS_USER;
+  return address ? anonymousSubject(address, options.ipv6Prefix) : ANONYMOUS_USER;
 }
 
 /** `ip:<client address bucket>` (IPv6 by /64), checked together with the primary subject. */

@@ -83,7 +83,9 @@ export interface RateLimitMiddlewareOptions<Req extends RequestLike = GuardReque
    * name it. Return `undefined` to fall back to the default, which then ignores `x-user-id`
    * (bearer token, then address) unless `trustUserIdHeader` is `true`.
    * Default: `userSubject(<x-user-id header>)`, else `key:<sha256 prefix of the bearer token>`,
-   * else `ip:<client address bucket>`. The default trusts `x-user-id`, which any client can set:
+   * else `ip:<client address bucket>#anonymous` (the address's anonymous clients, at the user
+   * tier, apart from the address's shared budget, the secondary `ip:<client address bucket>`).
+   * The default trusts `x-user-id`, which any client can set:
    * without this function and without `trustUserIdHeader`, the middleware warns once.
    */
   subject?: (req: Req) => string | undefined;
