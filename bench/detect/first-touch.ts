@@ -60,8 +60,11 @@ for (let r = 0; r < rounds; r++) {
       heapPerGroup.push((process.memoryUsage().heapUsed - heapBefore) / groups);
       const tables = (engine as unknown as { tables: GroupTable[] }).tables;
       const store = tables.find((t) => t.slab !== undefined)?.slab;
-      if (store !== undefined)
-        slab = `lanes of ${store.lanes.map((l) => `${l.stride} doubles (${l.rows} rows)`).join(', ')}; ${store.strStride} string slots a group`;
+      if (store !== undefined) {
+        const rows = (lanes: typeof store.lanes): string =>
+          lanes.map((l) => `${l.stride} doubles (${l.rows} rows)`).join(', ');
+        slab = `lanes of ${rows(store.lanes)}; rings apart of ${rows(store.rings)}; ${store.strStride} string slots a group`;
+      }
     }
   }
   engine.flush();

@@ -77,6 +77,45 @@ describe('group rows made on demand', () => {
     await engine.shutdown();
   });
 
+  it("a monotonic rule's ring row is made at its window's first entry, let go when the window spills or the group is evicted", async () => {
+    // escalating_length's ring (20 doubles) no longer sits in every group's request row: a
+    // request without new_input_length (the replay mix's) makes none, a valued one does;
+    // escalating_complexity's (the block lane's) likewise at the first block.
+    const engine = new DetectionEngine({ maxGroupsPerRule: 20, allowedLatenessMs: 0 });
+    const table = userTable(engine);
+    const rings = table.slab!.rings;
+    expect(rings.length).toBe(2);
+    const ringRows = (): number => rings.reduce((n, r) => n + r.rows, 0);
+    let t = T0;
+    for (let u = 0; u < 10; u++) for (let i = 0; i < 3; i++) engine.ingest(event('request', `r${u}`, i), ++t);
+    expect(table.slab!.lanes.map((l) => l.rows).reduce((a, b) => a + b)).toBe(10);
+    expect(ringRows()).toBe(0);
+    const valued = (user: string, i: number, length: number): SecurityEvent => {
+      const e = event('request', user, i);
+      e.metadata = { ...e.metadata, new_input_length: length };
+      return e;
+    };
+    for (let u = 0; u < 4; u++) engine.ingest(valued(`r${u}`, 10, 5), ++t);
+    expect(ringRows()).toBe(4);
+    for (let u = 0; u < 3; u++) engine.ingest(event('block', `b${u}`, 0), ++t);
+    expect(ringRows()).toBe(7);
+    // A window longer than the inline ring (escalating_complexity keeps 8 of up to 1,000)
+    // spills into the object state, and its ring row goes back to the rule's rows.
+    for (let i = 1; i <= 9; i++) {
+      const block = event('block', 'b0', i);
+      block.request_preview = 'x'.repeat(10 + i);
+      engine.ingest(block, ++t);
+    }
+    expect(ringRows()).toBe(6);
+    // Eviction: block-only newcomers take every row over (enough laps to outlast the heaviest
+    // group's weight); nothing of the evicted is kept, each newcomer holds its block ring row.
+    for (let u = 0; u < 1_000; u++) engine.ingest(event('block', `x${u}`, 0), ++t);
+    expect(table.size).toBe(20);
+    expect(engine.stats.groupsEvicted).toBeGreaterThan(900);
+    expect(rings.map((r) => r.rows)).toEqual(rings.map((r) => (r.stride === 16 ? 20 : 0)));
+    await engine.shutdown();
+  });
+
   it('an evicted group leaves no string row or state row behind', async () => {
     const engine = new DetectionEngine({ maxGroupsPerRule: 20, allowedLatenessMs: 0 });
     const table = userTable(engine);
@@ -97,7 +136,8 @@ describe('group rows made on demand', () => {
     const engine = new DetectionEngine({ maxGroupsPerRule: 20, allowedLatenessMs: 0 });
     const table = userTable(engine);
     const lanes = table.slab!.lanes;
-    // Which lane is which: the request lane's rules hold more doubles (58 against 20).
+    // Which lane is which: the request lane's rules hold more doubles (38 against 4; the
+    // monotonic rules' rings are rows apart).
     const [request, block] = lanes[0]!.stride > lanes[1]!.stride ? [0, 1] : [1, 0];
     const rows = (): number[] => [lanes[request]!.rows, lanes[block]!.rows];
     let t = T0;

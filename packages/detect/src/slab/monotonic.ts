@@ -6,12 +6,13 @@ import type { Condition, MonotonicCondition } from '../types.ts';
 import { SPILLED, type SlabRule } from './slab-rule.ts';
 import type { SlabStore } from './slab-store.ts';
 
-// Region layout: the scalars size, head, run, prev; the ring (elsewhere in the row, see
-// SlabStore): `cap` entries of (time, value); the entries' event ids (the evidence) in the
-// group's string row for this rule, one slot per entry, then their trace ids (an alert's
-// trace_ids are its evidence's), `cap` slots further. The string row is made at the inline
-// window's first entry and dropped when the window spills (or the row is reset): a group that
-// never sends a valued event (requests without new_input_length) has none.
+// Region layout: the scalars size, head, run, prev in the lane's row; the ring in a row of its
+// own (SlabStore.rings, made at the inline window's first entry, released when the window
+// spills or the group is evicted): `cap` entries of (time, value); the entries' event ids (the
+// evidence) in the group's string row for this rule, one slot per entry, then their trace ids
+// (an alert's trace_ids are its evidence's), `cap` slots further. The string row is made with
+// the ring and dropped when the window spills (or the row is reset): a group that never sends a
+// valued event (requests without new_input_length) has neither, only the four scalars.
 const HEAD = 1;
 const RUN = 2;
 const PREV = 3;
@@ -27,10 +28,12 @@ export class SlabMonotonic implements SlabRule {
   readonly numWidth: number;
   readonly scalarWidth = SCALARS;
   readonly strWidth: number;
+  readonly ringApart: number;
   readonly spills = true;
   private laneIx = 0;
   private numAt = 0;
-  private ringAt = 0;
+  /** The ring's rows (SlabStore.rings[ringIx]). */
+  private ringIx = 0;
   feed = '';
   lane = '';
   /** The store's string slot of this rule (SlabStore.strings). */
@@ -66,14 +69,15 @@ export class SlabMonotonic implements SlabRule {
         : Math.max(maxEventsPerWindow, def.min_events);
     this.max = Math.max(1, max);
     this.cap = Math.max(1, Math.min(this.max, inline));
-    this.numWidth = SCALARS + 2 * this.cap;
+    this.numWidth = SCALARS;
+    this.ringApart = 2 * this.cap;
     this.strWidth = 2 * this.cap;
   }
 
-  place(lane: number, numAt: number, ringAt: number, strAt: number, spillAt: number): void {
+  place(lane: number, numAt: number, _ringAt: number, strAt: number, spillAt: number, ring: number): void {
     this.laneIx = lane;
     this.numAt = numAt;
-    this.ringAt = ringAt;
+    this.ringIx = ring;
     this.strAt = strAt;
     this.spillAt = spillAt;
   }
@@ -101,14 +105,18 @@ export class SlabMonotonic implements SlabRule {
     if (size === SPILLED) return this.spilledUpdate(store, g, event, t);
     let head = nums[o + HEAD]!;
     const cap = this.cap;
-    const e = at + this.ringAt;
-    // The string row is there whenever the inline window has entries (size > 0), and only
-    // then is its slot read: a group whose window is empty (every request without
-    // new_input_length, most groups) does not load it. With many users that slot's page
-    // (strPages, 8 B a group and rule) is not read ahead and was a cache miss per request.
+    // The ring's row and the string row are there whenever the inline window has entries
+    // (size > 0), and only then are they looked up: a group whose window is empty (every
+    // request without new_input_length, most groups) loads neither. With many users the
+    // string row's slot (strPages, 8 B a group and rule, not read ahead) was a cache miss per
+    // request.
+    const ring = store.rings[this.ringIx]!;
+    let ringRow = size > 0 ? ring.row(g) : -1;
+    let ringNums = size > 0 ? ring.pageOf(ringRow) : undefined;
+    let e = size > 0 ? ring.offsetOf(ringRow) : 0;
     let strs = size > 0 ? store.strings(g, this.strAt) : undefined;
     const cutoff = t - this.windowMs;
-    while (size > 0 && nums[e + 2 * head]! <= cutoff) {
+    while (size > 0 && ringNums![e + 2 * head]! <= cutoff) {
       strs![head] = undefined;
       strs![cap + head] = undefined;
       head = head + 1 === cap ? 0 : head + 1;
@@ -120,7 +128,7 @@ export class SlabMonotonic implements SlabRule {
     if (v > 0 && repeatsPrevious(size, nums[o + PREV]!, v)) {
       let p = head + size - 1;
       if (p >= cap) p -= cap;
-      nums[e + 2 * p] = t;
+      ringNums![e + 2 * p] = t;
       strs![p] = event.event_id;
       strs![cap + p] = event.trace_id;
     } else if (v > 0) {
@@ -132,6 +140,7 @@ export class SlabMonotonic implements SlabRule {
           const s = this.state(store, g);
           nums[o] = SPILLED;
           store.dropStrings(g, this.strAt);
+          ring.release(g);
           store.setSpill(g, this.spillAt, s);
           return this.condition.update(s, event, t);
         }
@@ -146,8 +155,14 @@ export class SlabMonotonic implements SlabRule {
       nums[o + PREV] = v;
       let p = head + size;
       if (p >= cap) p -= cap;
-      nums[e + 2 * p] = t;
-      nums[e + 2 * p + 1] = v;
+      if (ringNums === undefined) {
+        // The window's first entry since the group was made, spilled or evicted: its ring row.
+        ringRow = ring.row(g);
+        ringNums = ring.pageOf(ringRow);
+        e = ring.offsetOf(ringRow);
+      }
+      ringNums[e + 2 * p] = t;
+      ringNums[e + 2 * p + 1] = v;
       strs ??= store.stringsFor(g, this.strAt, 2 * cap);
       strs[p] = event.event_id;
       strs[cap + p] = event.trace_id;
@@ -163,22 +178,25 @@ export class SlabMonotonic implements SlabRule {
     if (newest >= cap) newest -= cap;
     let first = head + n - m;
     if (first >= cap) first -= cap;
-    return nums[e + 2 * newest + 1]! > this.factor * nums[e + 2 * first + 1]!;
+    return ringNums![e + 2 * newest + 1]! > this.factor * ringNums![e + 2 * first + 1]!;
   }
 
   state(store: SlabStore, g: number): MonotonicState {
     const nums = store.page(this.laneIx, g);
-    const at = store.rowAt(this.laneIx, g);
-    const o = at + this.numAt;
-    const r = at + this.ringAt;
+    const o = store.rowAt(this.laneIx, g) + this.numAt;
     if (nums[o] === SPILLED) return store.spill(g, this.spillAt) as MonotonicState;
     const s = this.condition.createState();
     const size = nums[o]!;
     const head = nums[o + HEAD]!;
-    const strs = store.strings(g, this.strAt);
-    for (let k = 0; k < size; k++) {
-      const p = (head + k) % this.cap;
-      s.push(nums[r + 2 * p]!, strs![p]!, strs![this.cap + p], nums[r + 2 * p + 1]!);
+    if (size > 0) {
+      const ring = store.rings[this.ringIx]!;
+      const ringNums = ring.page(g);
+      const r = ring.rowAt(g);
+      const strs = store.strings(g, this.strAt);
+      for (let k = 0; k < size; k++) {
+        const p = (head + k) % this.cap;
+        s.push(ringNums[r + 2 * p]!, strs![p]!, strs![this.cap + p], ringNums[r + 2 * p + 1]!);
+      }
     }
     s.run = nums[o + RUN]!;
     s.prev = nums[o + PREV]!;
@@ -190,14 +208,15 @@ export class SlabMonotonic implements SlabRule {
     const holds = this.condition.update(s, event, t);
     if (s.size <= this.cap >> 1) {
       const nums = store.page(this.laneIx, g);
-      const at = store.rowAt(this.laneIx, g);
-      const o = at + this.numAt;
-      const r = at + this.ringAt;
+      const o = store.rowAt(this.laneIx, g) + this.numAt;
+      const ring = store.rings[this.ringIx]!;
+      const ringNums = s.size > 0 ? ring.page(g) : undefined;
+      const r = s.size > 0 ? ring.rowAt(g) : 0;
       const strs = s.size > 0 ? store.stringsFor(g, this.strAt, 2 * this.cap) : undefined;
       for (let k = 0; k < s.size; k++) {
         const p = s.at(k);
-        nums[r + 2 * k] = s.timeAt(p);
-        nums[r + 2 * k + 1] = s.valueAt(p);
+        ringNums![r + 2 * k] = s.timeAt(p);
+        ringNums![r + 2 * k + 1] = s.valueAt(p);
         strs![k] = s.idAt(p);
         strs![this.cap + k] = s.traceAt(p);
       }

@@ -19,6 +19,12 @@ export interface SlabRule {
   readonly scalarWidth: number;
   /** The width of this rule's string row (SlabStore.strings: made per group on the rule's first write); 0: none. */
   readonly strWidth: number;
+  /**
+   * Doubles of the rule's window ring kept apart from its lane's row, in a row of their own made
+   * when the window takes its first entry (SlabStore.rings); absent or 0: the ring, if any, is in
+   * the lane's row (`numWidth` counts it there).
+   */
+  readonly ringApart?: number;
   /** Whether the rule may spill a group's window into an object state. */
   readonly spills: boolean;
   /**
@@ -36,9 +42,10 @@ export interface SlabRule {
   lane: string;
   /**
    * The rule's lane (its rows of doubles: SlabStore.lanes[lane]), where its scalars and its ring
-   * start in the lane's row, its string slot and its spill slot: set once by the store.
+   * start in the lane's row, its string slot and its spill slot, and its ring's rows apart
+   * (SlabStore.rings[ring], -1 without `ringApart`): set once by the store.
    */
-  place(lane: number, numAt: number, ringAt: number, strAt: number, spillAt: number): void;
+  place(lane: number, numAt: number, ringAt: number, strAt: number, spillAt: number, ring: number): void;
   /** Writes the scalars' initial values (other than 0) into the store's template row at `at`. */
   init(row: Float64Array, at: number): void;
   /** Folds in the event for group `g` at time `t`; says whether the condition holds (as the object update would). */

@@ -1,8 +1,12 @@
 import type { SlabRule } from './slab-rule.ts';
 
 /**
- * Rows per page: 256 rows of the default rules' request lane (58 doubles) are a 116 KB array
- * of doubles, of the block lane (20) 40 KB, and 256 groups' 2 string-row slots 4 KB.
+ * Rows per page: 256 rows of the default rules' request lane (38 doubles) are a 76 KB array
+ * of doubles, of the block lane (4) 8 KB, of escalating_length's ring apart (20) 40 KB, and
+ * 256 groups' 2 string-row slots 4 KB. Pages of 512 rows (the request lane's, then 58 doubles,
+ * 237 KB: past V8's 128 KB regular-object size, so made in large-object space, never copied by
+ * a scavenge) measured slower: engine-ab.ts at 100,000 users, paired 0.85x (q1-q3 0.78-0.88),
+ * load 8-9 (issue 13, eighth round).
  */
 const PAGE_BITS = 8;
 const PAGE_ROWS = 1 << PAGE_BITS;
@@ -42,7 +46,16 @@ const PAGE_MASK = PAGE_ROWS - 1;
 export class SlabStore {
   /** The lanes' rows of doubles (SlabLane), by the lane index each rule is placed with. */
   readonly lanes: SlabLane[] = [];
-  /** Doubles a group holding a row in every lane takes (the lanes' strides added up). */
+  /**
+   * The rows of the rings kept apart from their lanes (SlabRule.ringApart: the monotonic rules'),
+   * one SlabLane per such rule, a group's row made when the rule's window takes its first entry.
+   * Why apart (issue 13, eighth round): escalating_length's ring (10 entries, 20 doubles) sat in
+   * every group's request row, 160 of its 464 bytes, though only a request carrying
+   * new_input_length writes it (none in the replay mix, and no request the SDK records without a
+   * conversation history); a group now pays 4 B for it (the lane's rowOf) until it does.
+   */
+  readonly rings: SlabLane[] = [];
+  /** Doubles a group holding a row in every lane and ring takes (their strides added up). */
   readonly numStride: number;
   /**
    * Per row, `strStride` slots (one per string-keeping rule) in pages of PAGE_ROWS rows:
@@ -163,6 +176,14 @@ export class SlabStore {
     let str = 0;
     let spill = 0;
     let total = 0;
+    const ringOf = new Map<SlabRule, number>();
+    for (const rule of rules) {
+      const width = rule.ringApart ?? 0;
+      if (width <= 0) continue;
+      ringOf.set(rule, this.rings.length);
+      this.rings.push(new SlabLane(new Float64Array(width)));
+      total += width;
+    }
     for (const [index, lane] of lanes.entries()) {
       const fed = rules.filter((r) => r.lane === lane);
       const numAt = new Map<SlabRule, number>();
@@ -186,7 +207,7 @@ export class SlabStore {
       this.lanes.push(new SlabLane(template));
       total += num;
       for (const rule of fed) {
-        rule.place(index, numAt.get(rule)!, ringAt.get(rule)!, str, spill);
+        rule.place(index, numAt.get(rule)!, ringAt.get(rule)!, str, spill, ringOf.get(rule) ?? -1);
         if (rule.strWidth > 0) str++;
         if (rule.spills) spill++;
       }
@@ -207,11 +228,13 @@ export class SlabStore {
         this.strPages.push(new Array<StringRow | undefined>(PAGE_ROWS * strStride).fill(undefined));
       this.groups = g + 1;
       for (let i = 0; i < lanes.length; i++) lanes[i]!.grow(this.groups);
+      for (let i = 0; i < this.rings.length; i++) this.rings[i]!.grow(this.groups);
       return;
     }
     // The evicted group's lane rows go back to their lanes (the next group to use a lane takes
     // one, made fresh then): a new group that never writes a lane holds none of it.
     for (let i = 0; i < lanes.length; i++) lanes[i]!.release(g);
+    for (let i = 0; i < this.rings.length; i++) this.rings[i]!.release(g);
     const so = (g & PAGE_MASK) * strStride;
     this.strPages[g >>> PAGE_BITS]!.fill(undefined, so, so + strStride);
     // Most rows never spill: no lookups per eviction then.
