@@ -9,6 +9,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { annotationTexts } from './annotations.ts';
+import { carriesAudio, transcriptPiece } from './chat-audio.ts';
 import { readReasoningPieces } from './chat-reasoning.ts';
 import { deltaContent } from './chat-content-parts.ts';
 import { finishReasonOf } from './finish-reason.ts';
@@ -34,6 +35,10 @@ export class ChatStreamAccumulator implements StreamAccumulator {
   private choices: Map<number, string> | undefined = undefined;
   /** Each choice's refusal pieces joined: a side text of the end check (chatOutputTexts). */
   private refusals: Map<number, string> | undefined = undefined;
+  /** Each choice's audio transcript pieces joined (chat-audio.ts): side texts after the refusals. */
+  private transcripts: Map<number, string> | undefined = undefined;
+  /** The stream carried audio: its data cannot be read, its transcript only whole (chat-audio.ts). */
+  private audio = false;
   /** Each tool call's argument pieces joined: read by the end check after the side texts. */
   private args: StreamedArguments | undefined = undefined;
   /** Each choice's reasoning pieces joined (chat-reasoning.ts): read by the end check last. */
@@ -103,12 +108,18 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
       const refusal = str(d?.refusal);
       if (refusal !== undefined && refusal.length > 0) {
-        const index = num(choice?.index) ?? 0;
-        const refusals = (this.refusals ??= new Map());
-        const before = refusals.get(index);
-        if (before !== undefined || refusals.size < MAX_CHOICES)
-          refusals.set(index, (before ?? '') + refusal);
-        else if (guarded) throw tooManyChoices();
+        if (!addByChoice((this.refusals ??= new Map()), num(choice?.index) ?? 0, refusal) && guarded)
+          throw tooManyChoices();
+      }
+      if (carriesAudio(d)) {
+        this.audio = true;
+        const piece = transcriptPiece(d);
+        if (
+          piece !== undefined &&
+          !addByChoice((this.transcripts ??= new Map()), num(choice?.index) ?? 0, piece) &&
+          guarded
+        )
+          throw tooManyChoices();
       }
       const fr = finishReasonOf(choice);
       if (fr !== undefined) {
@@ -132,9 +143,11 @@ export class ChatStreamAccumulator implements StreamAccumulator {
     const s = this.s;
     const finishReasons = [...this.finish.values()];
     const out: ResponseSummary = { ...summaryOf(s, this.choices), finishReasons };
-    if (this.refusals !== undefined) {
+    // The refusals, then the audio transcripts, by choice: side texts after the quotes.
+    if (this.refusals !== undefined || this.transcripts !== undefined) {
       const side = [...(s.side ?? [])];
-      for (const [, r] of [...this.refusals.entries()].sort(([a], [b]) => a - b)) side.push(r);
+      byChoice(this.refusals, side);
+      byChoice(this.transcripts, side);
       out.side = side;
     }
     if (this.args !== undefined) out.toolArguments = this.args.texts();
@@ -150,15 +163,35 @@ export class ChatStreamAccumulator implements StreamAccumulator {
     return this.s.side;
   }
 
-  // Refusal, argument and reasoning pieces are read by the end check only.
+  // Refusal, argument, reasoning and transcript pieces are read by the end check only; audio data
+  // never (its transcript speaks it): block holds the stream from the first audio piece.
   get unchecked(): boolean {
-    return this.refusals !== undefined || this.args !== undefined || this.reasoning.reasoning !== undefined;
+    return (
+      this.refusals !== undefined ||
+      this.args !== undefined ||
+      this.reasoning.reasoning !== undefined ||
+      this.audio
+    );
   }
 
   // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
   get text(): string | undefined {
     return this.choices === undefined ? this.s.text : undefined;
   }
+}
+
+/** `piece` appended to choice `index`'s text in `texts`; false past MAX_CHOICES choices (not kept). */
+function addByChoice(texts: Map<number, string>, index: number, piece: string): boolean {
+  const before = texts.get(index);
+  if (before === undefined && texts.size >= MAX_CHOICES) return false;
+  texts.set(index, (before ?? '') + piece);
+  return true;
+}
+
+/** The texts of `texts` appended to `out` in their choices' order. */
+function byChoice(texts: Map<number, string> | undefined, out: string[]): void {
+  if (texts === undefined) return;
+  for (const [, t] of [...texts.entries()].sort(([a], [b]) => a - b)) out.push(t);
 }
 
 /** The stream's summary: n > 1, each choice's text joined by a line break, as readResponse joins them. */

@@ -14,6 +14,7 @@ import {
 import { realignAnnotations } from './annotation-offsets.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { contentParts, otherContentTexts, scalarContent, writeContentParts } from './chat-content-parts.ts';
+import { audioTranscript, writeAudioTranscript } from './chat-audio.ts';
 import { chatReasoningSlots } from './chat-reasoning.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { ChatStreamAccumulator } from './openai-chat-stream.ts';
@@ -113,7 +114,8 @@ export const openaiChatAdapter: ProviderAdapter = {
  * choice whose text changed loses its logprobs (logprobs.ts).
  *
  * The refusal (structured outputs: the model declines in `refusal`, `content` null) reaches the
- * app as text and can name what it declines to share; before, no output guard read it.
+ * app as text and can name what it declines to share; before, no output guard read it. So does
+ * an audio answer's transcript (chat-audio.ts), read after the refusal.
  */
 function chatOutputTexts(data: unknown): OutputTexts {
   const choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }> = [];
@@ -131,6 +133,9 @@ function chatOutputTexts(data: unknown): OutputTexts {
     else otherContentTexts(message.content, answer);
     annotationTexts(message.annotations, side);
     if (hasRefusal(message)) side.push(message.refusal);
+    // An audio answer's transcript (chat-audio.ts): the words its audio speaks.
+    const transcript = audioTranscript(message);
+    if (transcript !== undefined) side.push(transcript);
     if (message.tool_calls !== undefined || message.function_call !== undefined)
       chatToolArguments(message, (calls ??= []));
     // The model's reasoning, some servers' (chat-reasoning.ts).
@@ -232,6 +237,7 @@ class ChatTexts implements OutputTexts {
           message.refusal = next;
         }
       }
+      if (audioTranscript(message) !== undefined) writeAudioTranscript(message, nextSide[at++]);
     }
     return this.data;
   }

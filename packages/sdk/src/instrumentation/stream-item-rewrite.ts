@@ -8,6 +8,7 @@ import {
   rewriteWholeInput,
   sendInputBefore,
 } from './anthropic-tool-input-rewrite.ts';
+import { rewriteAudioPiece } from './chat-audio.ts';
 import { rewriteChatReasoning } from './chat-reasoning.ts';
 import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
@@ -55,6 +56,8 @@ export function rewriteChatChunk(item: unknown, rw: StreamItemRewrite): unknown 
       // The reasoning first: sent whole (rewritten) in the chunk that ends it (chat-reasoning.ts).
       rewriteChatReasoning(choice, d, rw);
       rewriteRefusalPiece(choice, d, rw);
+      // Audio: transcript and data kept back to the finish (chat-audio.ts).
+      rewriteAudioPiece(choice, d, rw);
       rewriteChatToolArguments(choice, d, rw);
     }
     if (choice === undefined || d === undefined) continue;

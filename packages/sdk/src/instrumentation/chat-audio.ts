@@ -1,0 +1,144 @@
+import { num } from './adapter.ts';
+import { isFinish } from './finish-reason.ts';
+import type { StreamItemRewrite } from './stream-rewriter.ts';
+import { UnwritableArguments } from './tool-arguments.ts';
+
+/**
+ * A chat answer's audio (gpt-4o-audio, `modalities: ['text', 'audio']`): `message.audio` is
+ * `{id, data, expires_at, transcript}`, the audio in `data` (base64) and its words in
+ * `transcript`; streamed, `delta.audio` carries `transcript` and `data` in pieces. The
+ * transcript reaches the application as text (and the audio speaks it): an address or the
+ * system prompt in it leaves as surely as in `content`. Before, no output guard read it: a
+ * transcript with the canary and an address passed `defaultGuards({ canary, pii: 'block' })`.
+ *
+ * Read as a side text after the refusal (found in `text`: the answer's words, spoken), under
+ * its own `maxChars` as each side text. detect reports a finding; block blocks the answer.
+ * redact cannot rewrite the audio: its `data` would still speak the words the transcript's
+ * rewrite took out, so a transcript that redact changes has its audio removed (`data` set to
+ * '', the transcript rewritten), fail closed, never a rewritten transcript beside audio that
+ * says otherwise. A transcript that is not a string (not the API's shape) is not read.
+ */
+
+/** The message's (or delta's) audio object, when it is one. */
+function audioOf(message: Record<string, unknown>): Record<string, unknown> | undefined {
+  const a = message.audio;
+  return typeof a === 'object' && a !== null && !Array.isArray(a)
+    ? (a as Record<string, unknown>)
+    : undefined;
+}
+
+/** A complete message's audio transcript, when a non-empty string. */
+export function audioTranscript(message: Record<string, unknown>): string | undefined {
+  const t = audioOf(message)?.transcript;
+  return typeof t === 'string' && t.length > 0 ? t : undefined;
+}
+
+/**
+ * `next`, the transcript's rewrite, written back: changed, the transcript is the rewrite and the
+ * audio's `data` is removed (''), as it speaks the words taken out. Unchanged: as sent.
+ */
+export function writeAudioTranscript(message: Record<string, unknown>, next: string | undefined): void {
+  const audio = audioOf(message);
+  if (audio === undefined || typeof next !== 'string' || next === audio.transcript) return;
+  audio.transcript = next;
+  audio.data = '';
+}
+
+/**
+ * A streamed delta's transcript piece, when a non-empty string: what the accumulator joins for
+ * the end check (openai-chat-stream.ts).
+ */
+export function transcriptPiece(d: Record<string, unknown> | undefined): string | undefined {
+  const t = d === undefined ? undefined : audioOf(d)?.transcript;
+  return typeof t === 'string' && t.length > 0 ? t : undefined;
+}
+
+/** Whether a streamed delta carries audio (any `delta.audio` object): block holds from it. */
+export function carriesAudio(d: Record<string, unknown> | undefined): boolean {
+  return d !== undefined && audioOf(d) !== undefined;
+}
+
+/** A redact stream's choice's audio kept back: its transcript and its data's pieces. */
+interface HeldAudio {
+  transcript: string;
+  data: string[];
+  chars: number;
+}
+
+/** Per stream (its StreamItemRewrite): each choice's audio not delivered yet. */
+const held = new WeakMap<StreamItemRewrite, Map<number, HeldAudio>>();
+/** Choices whose audio is kept back; past this (a hostile stream), a new choice's audio is dropped. */
+const MAX_AUDIO_CHOICES = 1024;
+/**
+ * The audio data (base64 characters) kept back per stream: 32 Mi, some 16 minutes of the API's
+ * 24 kHz pcm16. Past it the stream is cut (fail closed), never the audio delivered unchecked.
+ */
+export const MAX_HELD_AUDIO_CHARS = 32 * 1024 * 1024;
+const AUDIO_FILTER = 'audio';
+const TOO_LONG = 'streamed audio longer than the redact hold (MAX_HELD_AUDIO_CHARS)';
+
+/**
+ * A redact stream's `delta.audio`: its transcript pieces and data pieces are kept back ('' delivered)
+ * until the choice's finish chunk, which carries the whole transcript rewritten (`rw.whole`) and,
+ * when the rewrite left it as it was, the whole audio (the pieces decoded and encoded again as one
+ * base64 text); when the rewrite changed it, no audio (data ''): the audio speaks the words taken
+ * out. The audio's data cannot be checked, and its pieces come before the transcript is whole, so
+ * none of it goes out before the end. Fail closed: a stream that ends without the choice's finish
+ * delivers none of its audio, nor does a choice past MAX_AUDIO_CHOICES; past
+ * MAX_HELD_AUDIO_CHARS the stream is cut. The common chunk (no audio, no kept audio) pays two
+ * property reads and no lookup.
+ */
+export function rewriteAudioPiece(
+  choice: Record<string, unknown>,
+  d: Record<string, unknown> | undefined,
+  rw: StreamItemRewrite,
+): void {
+  const audio = d === undefined ? undefined : audioOf(d);
+  const last = isFinish(choice);
+  if (audio === undefined && !last) return;
+  let byChoice = held.get(rw);
+  if (audio === undefined && byChoice === undefined) return;
+  if (byChoice === undefined) held.set(rw, (byChoice = new Map()));
+  const index = num(choice.index) ?? 0;
+  let h = byChoice.get(index);
+  if (audio !== undefined) {
+    if (h === undefined && byChoice.size < MAX_AUDIO_CHOICES)
+      byChoice.set(index, (h = { transcript: '', data: [], chars: 0 }));
+    const t = audio.transcript;
+    if (typeof t === 'string' && t.length > 0) {
+      if (h !== undefined) h.transcript += t;
+      audio.transcript = '';
+    }
+    const data = audio.data;
+    if (typeof data === 'string' && data.length > 0) {
+      if (h !== undefined) {
+        h.chars += data.length;
+        if (h.chars > MAX_HELD_AUDIO_CHARS) throw new UnwritableArguments(AUDIO_FILTER, TOO_LONG);
+        h.data.push(data);
+      }
+      audio.data = '';
+    }
+  }
+  if (!last || h === undefined) return;
+  byChoice.delete(index);
+  const out = rw.whole(h.transcript);
+  const data = out === h.transcript ? joinBase64(h.data) : '';
+  const into = audio ?? ((d ?? (choice.delta = {})) as Record<string, unknown>);
+  if (into === audio) {
+    audio.transcript = out;
+    audio.data = data;
+  } else into.audio = { transcript: out, data };
+}
+
+/** Base64 pieces as one base64 text (each piece decoded: a piece may end in padding). */
+function joinBase64(pieces: readonly string[]): string {
+  if (pieces.length === 1) return pieces[0]!;
+  let bytes = '';
+  try {
+    for (const p of pieces) bytes += atob(p);
+  } catch {
+    // Not base64 (a hostile server): no audio delivered rather than pieces joined into noise.
+    return '';
+  }
+  return btoa(bytes);
+}
