@@ -14,8 +14,10 @@ import { valueText } from './tool-arguments.ts';
  * choice), found as `text`, under one `maxChars` as a string content is. Read one text per part,
  * an address cut between two parts passed every mode (neither half is one), and a long answer
  * cut into many parts was scanned for personal data in full, each part under its own cap. A
- * rewrite goes back into the parts (writeContentParts), the array's shape kept. Parts with
- * neither field, or both null (images, audio), are neither read nor touched. Linear: one pass over the parts.
+ * rewrite goes back into the parts (writeContentParts), the array's shape kept. A part that is
+ * text itself, not an object (a string, number, boolean or list: bare), is read in its place.
+ * Parts with neither field, or both null (images, audio), are neither read nor touched. Linear:
+ * one pass over the parts.
  *
  * A text-bearing part whose field is there but not a string (an array, an object, a number: not
  * the API's shape, but a server may send it) is read as its JSON text (partText), as Anthropic's
@@ -54,9 +56,34 @@ function textFields(part: unknown): readonly Field[] {
   return text ? (refusal ? BOTH : TEXT) : refusal ? REFUSAL : NONE;
 }
 
-/** Whether any of the parts carries text (textFields). */
+/**
+ * Whether a part is text itself, not a part object: a string, a number or boolean, or a list
+ * (`content: ['write to jane@...']`). Not the API's shape, but an application that shows the
+ * content (joined, or as a string) shows it; before, such a part was neither read nor touched,
+ * so an address in it passed detect, block and redact, plain and streamed. Read as the part
+ * itself (a string as it is, another value its JSON text: partText), a rewrite written in its
+ * place in the array (a string, when it changes).
+ */
+function bare(part: unknown): boolean {
+  const t = typeof part;
+  return t === 'string' || t === 'number' || t === 'boolean' || Array.isArray(part);
+}
+
+/**
+ * Each text slot of the parts in reading order: a bare part (bare) is slot `i` of the array
+ * itself, a part object's `text`, then `refusal` (textFields), slots of the part.
+ */
+function forEachSlot(parts: readonly unknown[], visit: (holder: Obj, key: string | number) => void): void {
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (bare(part)) visit(parts as unknown as Obj, i);
+    else for (const f of textFields(part)) visit(part as Obj, f);
+  }
+}
+
+/** Whether any of the parts carries text (bare, textFields). */
 function anyText(parts: readonly unknown[]): boolean {
-  return parts.some((p) => textFields(p).length > 0);
+  return parts.some((p) => bare(p) || textFields(p).length > 0);
 }
 
 /**
@@ -64,7 +91,7 @@ function anyText(parts: readonly unknown[]): boolean {
  * part), any other value its JSON text, escapes read as tool arguments' are (readableJson); ''
  * for a value with no JSON text (a cycle: nothing a server sends).
  */
-function partText(p: Obj, f: Field): string {
+function partText(p: Obj, f: string | number): string {
   return valueText(p[f]) ?? '';
 }
 
@@ -103,21 +130,19 @@ export function writeContentParts(
   let changed = false;
   let start = 0;
   let from = 0;
-  for (const part of parts)
-    for (const f of textFields(part)) {
-      const p = part as Obj;
-      const read = partText(p, f);
-      const end = start + read.length;
-      const to = place(end);
-      const text = after.slice(from, to);
-      // A value that is not a string is compared as read: unchanged, it stays as sent.
-      if (text !== read) {
-        p[f] = text;
-        changed = true;
-      }
-      start = end;
-      from = to;
+  forEachSlot(parts, (p, f) => {
+    const read = partText(p, f);
+    const end = start + read.length;
+    const to = place(end);
+    const text = after.slice(from, to);
+    // A value that is not a string is compared as read: unchanged, it stays as sent.
+    if (text !== read) {
+      p[f] = text;
+      changed = true;
     }
+    start = end;
+    from = to;
+  });
   return { at: at + 1, changed };
 }
 
@@ -164,7 +189,7 @@ export function deltaContent(content: unknown): string | undefined {
   const parts = contentParts(content);
   if (parts === undefined) return scalarContent(content);
   let out = '';
-  for (const part of parts) for (const f of textFields(part)) out += partText(part as Obj, f);
+  forEachSlot(parts, (p, f) => (out += partText(p, f)));
   return out;
 }
 
@@ -180,17 +205,15 @@ export function rewriteDeltaParts(
   placed: (before: string, after: string) => void,
 ): boolean {
   let changed = false;
-  for (const part of parts)
-    for (const f of textFields(part)) {
-      const p = part as Obj;
-      const text = partText(p, f);
-      if (text.length === 0) continue;
-      const next = rw.next(text, lane);
-      placed(text, next);
-      if (next !== text) {
-        p[f] = next;
-        changed = true;
-      }
+  forEachSlot(parts, (p, f) => {
+    const text = partText(p, f);
+    if (text.length === 0) return;
+    const next = rw.next(text, lane);
+    placed(text, next);
+    if (next !== text) {
+      p[f] = next;
+      changed = true;
     }
+  });
   return changed;
 }
