@@ -65,8 +65,18 @@ interface HeldAudio {
   chars: number;
 }
 
-/** Per stream (its StreamItemRewrite): each choice's audio not delivered yet. */
-const held = new WeakMap<StreamItemRewrite, Map<number, HeldAudio>>();
+/**
+ * A stream's hold: each choice's audio not delivered yet, and their data's characters together
+ * (the cap is the stream's: counted per choice, a server spreading audio over 1,024 choices had
+ * 1,024 times the cap held).
+ */
+interface StreamHold {
+  choices: Map<number, HeldAudio>;
+  chars: number;
+}
+
+/** Per stream (its StreamItemRewrite): its hold. */
+const held = new WeakMap<StreamItemRewrite, StreamHold>();
 /** Choices whose audio is kept back; past this (a hostile stream), a new choice's audio is dropped. */
 const MAX_AUDIO_CHOICES = 1024;
 /**
@@ -96,9 +106,10 @@ export function rewriteAudioPiece(
   const audio = d === undefined ? undefined : audioOf(d);
   const last = isFinish(choice);
   if (audio === undefined && !last) return;
-  let byChoice = held.get(rw);
-  if (audio === undefined && byChoice === undefined) return;
-  if (byChoice === undefined) held.set(rw, (byChoice = new Map()));
+  let stream = held.get(rw);
+  if (audio === undefined && stream === undefined) return;
+  if (stream === undefined) held.set(rw, (stream = { choices: new Map(), chars: 0 }));
+  const byChoice = stream.choices;
   const index = num(choice.index) ?? 0;
   let h = byChoice.get(index);
   if (audio !== undefined) {
@@ -113,7 +124,8 @@ export function rewriteAudioPiece(
     if (typeof data === 'string' && data.length > 0) {
       if (h !== undefined) {
         h.chars += data.length;
-        if (h.chars > MAX_HELD_AUDIO_CHARS) throw new UnwritableArguments(AUDIO_FILTER, TOO_LONG);
+        stream.chars += data.length;
+        if (stream.chars > MAX_HELD_AUDIO_CHARS) throw new UnwritableArguments(AUDIO_FILTER, TOO_LONG);
         h.data.push(data);
       }
       audio.data = '';
@@ -121,6 +133,7 @@ export function rewriteAudioPiece(
   }
   if (!last || h === undefined) return;
   byChoice.delete(index);
+  stream.chars -= h.chars;
   const out = rw.whole(h.transcript);
   const data = out === h.transcript ? joinBase64(h.data) : '';
   const into = audio ?? ((d ?? (choice.delta = {})) as Record<string, unknown>);
