@@ -15,7 +15,6 @@ import { annotationTexts } from './annotations.ts';
 import { isRefusalPart, responsesOutputTexts } from './responses-output.ts';
 import {
   argumentsText,
-  reasoningSlot,
   StreamedArguments,
   textSlot,
   tooManyToolCalls,
@@ -25,7 +24,14 @@ import {
 } from './tool-arguments.ts';
 import { itemMessage, withItemText } from './responses-items.ts';
 import { promptVariableMessages, withPromptVariables } from './responses-prompt-variables.ts';
-import { contentKey, reasoningKey, reasoningTexts, summaryKey } from './responses-reasoning.ts';
+import {
+  contentKey,
+  reasoningKey,
+  reasoningRead,
+  reasoningSlots,
+  reasoningTexts,
+  summaryKey,
+} from './responses-reasoning.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -220,7 +226,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // A reasoning summary's text, by item and summary index: read by the end check as the
           // model's reasoning, and piiGuard block holds the stream from here (responses-reasoning.ts).
           const delta = type === 'response.reasoning_summary_text.delta';
-          const piece = str(
+          // Not a string: its JSON text (valueText, responses-reasoning.ts).
+          const piece = valueText(
             delta
               ? ev?.delta
               : type === 'response.reasoning_summary_text.done'
@@ -233,7 +240,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.reasoning_text.delta' || type === 'response.reasoning_text.done') {
           // A reasoning item's content (`reasoning_text`), by item and content index, as a summary.
           const delta = type === 'response.reasoning_text.delta';
-          const piece = str(delta ? ev?.delta : ev?.text);
+          const piece = valueText(delta ? ev?.delta : ev?.text);
           if (piece !== undefined && piece.length > 0) setReasoning(contentKey(ev), piece, !delta);
           return '';
         }
@@ -241,17 +248,18 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           (type === 'response.content_part.added' || type === 'response.content_part.done') &&
           obj(ev?.part)?.type === 'reasoning_text'
         ) {
-          // A reasoning_text part whole (its added event's text, its done event's).
-          const whole = str(obj(ev?.part)?.text);
+          // A reasoning_text part whole (its added event's text, its done event's); not a
+          // string: its JSON text (valueText, responses-reasoning.ts).
+          const whole = valueText(obj(ev?.part)?.text);
           if (whole !== undefined && whole.length > 0) setReasoning(contentKey(ev), whole, true);
           return '';
         }
         if (type === 'response.output_item.added' || type === 'response.output_item.done') {
           const item = obj(ev?.item);
           // A reasoning item's texts whole, by their own indexes (the keys their events give them).
-          for (const [holder, field, key] of reasoningTexts(item)) {
-            const whole = holder[field] as string;
-            if (whole.length > 0) setReasoning(reasoningKey(item, ev?.output_index, key), whole, true);
+          for (const r of reasoningTexts(item)) {
+            const whole = reasoningRead(r);
+            if (whole !== undefined) setReasoning(reasoningKey(item, ev?.output_index, r[2]), whole, true);
           }
           // A function or custom tool call's arguments whole in its item (the key its argument
           // events have): read by the end check, and piiGuard block holds the stream from this
@@ -298,7 +306,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         }
         if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
           const done = type === 'response.refusal.done';
-          const r = str(done ? ev?.refusal : ev?.delta);
+          // Not a string: its JSON text (valueText, responses-output.ts).
+          const r = valueText(done ? ev?.refusal : ev?.delta);
           if (r === undefined || r.length === 0) return '';
           refusing = true;
           const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
@@ -392,8 +401,7 @@ function responsesToolArguments(data: unknown): ArgumentSlot[] {
     const o = obj(item);
     if (o?.type === 'function_call') textSlot(o, 'arguments', out);
     else if (o?.type === 'custom_tool_call') textSlot(o, 'input', out);
-    else if (o?.type === 'reasoning')
-      for (const [holder, field] of reasoningTexts(o)) reasoningSlot(holder, field, out);
+    else if (o?.type === 'reasoning') reasoningSlots(o, out);
     else for (const [holder, field] of hostedInputs(o)) textSlot(holder, field, out);
   }
   return out;
@@ -486,16 +494,16 @@ function readResponseObject(data: unknown): ResponseSummary {
       const h = argumentsText(holder[field]);
       if (h !== undefined && h.length > 0) (s.toolArguments ??= []).push(h);
     }
-    for (const [holder, field] of reasoningTexts(o)) {
-      const r = holder[field] as string;
-      if (r.length > 0) (s.reasoning ??= []).push(r);
+    for (const t of reasoningTexts(o)) {
+      const r = reasoningRead(t);
+      if (r !== undefined) (s.reasoning ??= []).push(r);
     }
     for (const part of arr(o?.content)) {
       const p = obj(part);
       const read = p?.type === 'output_text' ? valueText(p.text) : undefined;
       if (read !== undefined) texts.push(read);
       if (p?.type === 'output_text') annotationTexts(p.annotations, (s.side ??= []));
-      if (isRefusalPart(p)) refusals.push(p.refusal);
+      if (isRefusalPart(p)) refusals.push(valueText(p.refusal)!);
     }
   }
   // After the annotations, as responsesOutputTexts orders them.

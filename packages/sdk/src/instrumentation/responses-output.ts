@@ -20,7 +20,9 @@ import { valueText } from './tool-arguments.ts';
  *
  * Beside the answer: each part's annotations' titles, URLs and file names (annotations.ts),
  * then each `refusal` part's text (the model declines in a part of its own, text the app gets
- * that can name what it declines to share: before, no output guard read it).
+ * that can name what it declines to share: before, no output guard read it). A refusal that is
+ * not a string is read as its JSON text too (valueText), written as a string only when its
+ * rewrite differs; before, it was neither read nor touched.
  *
  * A part whose `text` is there but not a string (an array, an object, a number: not the API's
  * shape, but a server may send it) is read as its JSON text (valueText, as chat content parts
@@ -43,14 +45,19 @@ export function responsesOutputTexts(
   const parts: Array<Record<string, unknown>> = [];
   /** Each part's text as read (valueText), in the order of `parts`. */
   const slots: string[] = [];
-  const refusals: Array<Record<string, unknown> & { refusal: string }> = [];
+  const refusals: Array<Record<string, unknown>> = [];
+  /** Each refusal's text as read (valueText), in the order of `refusals`. */
+  const refused: string[] = [];
   const side: string[] = [];
   for (const item of items ?? (Array.isArray(d?.output) ? d.output : [])) {
     const content = asObj(item)?.content;
     if (!Array.isArray(content)) continue;
     for (const part of content) {
       const p = asObj(part);
-      if (isRefusalPart(p)) refusals.push(p);
+      if (isRefusalPart(p)) {
+        refusals.push(p);
+        refused.push(valueText(p.refusal)!);
+      }
       if (p?.type !== 'output_text') continue;
       const read = valueText(p.text);
       if (read === undefined) continue;
@@ -60,7 +67,7 @@ export function responsesOutputTexts(
     }
   }
   // After the annotations, in the order read (writeParts writes them back in that order).
-  for (const r of refusals) side.push(r.refusal);
+  for (const r of refused) side.push(r);
   const writeParts = (pieces: ReadonlyArray<string | undefined>, nextSide: readonly string[]): unknown => {
     let at = 0;
     for (const [j, p] of parts.entries()) {
@@ -75,9 +82,10 @@ export function responsesOutputTexts(
         p.text = next;
       }
     }
-    for (const r of refusals) {
+    for (const [j, r] of refusals.entries()) {
       const next = nextSide[at++];
-      if (typeof next === 'string') r.refusal = next;
+      // Unchanged (a value that is not a string too): as sent.
+      if (typeof next === 'string' && next !== refused[j]) r.refusal = next;
     }
     if (d !== undefined && parts.length > 0 && typeof d.output_text === 'string')
       d.output_text = parts.map((p) => valueText(p.text)).join('');
@@ -103,11 +111,12 @@ export function partCuts(texts: readonly string[]): number[] {
   return out;
 }
 
-/** A `{type: 'refusal', refusal}` content part with text. */
-export function isRefusalPart(
-  p: Record<string, unknown> | undefined,
-): p is Record<string, unknown> & { refusal: string } {
-  return p?.type === 'refusal' && typeof p.refusal === 'string' && p.refusal.length > 0;
+/**
+ * A `{type: 'refusal', refusal}` content part with text: a non-empty string, or any other value
+ * but null (read as its JSON text, valueText).
+ */
+export function isRefusalPart(p: Record<string, unknown> | undefined): p is Record<string, unknown> {
+  return p?.type === 'refusal' && p.refusal != null && p.refusal !== '';
 }
 
 function asObj(v: unknown): Record<string, unknown> | undefined {

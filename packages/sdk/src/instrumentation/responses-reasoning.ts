@@ -1,4 +1,5 @@
 import { num, str } from './adapter.ts';
+import { valueText, type ArgumentSlot } from './tool-arguments.ts';
 
 /**
  * A Responses `reasoning` item's texts: its summary (`summary[].text`, streamed as
@@ -21,6 +22,12 @@ import { num, str } from './adapter.ts';
  * back by its id, or by its `encrypted_content`), unlike an Anthropic thinking block's
  * (anthropic-thinking.ts), so they are rewritten as the answer is.
  *
+ * A text that is not a string (an array, an object, a number: not the API's shape, but a server
+ * may send it) is read as its JSON text (valueText, as output_text parts and tool-call arguments
+ * are): what an application that stringifies it shows. Before, it was neither read nor touched,
+ * and an address in it passed detect, block and redact, plain and streamed. A rewrite that
+ * changes it writes a string there; one that leaves it unchanged leaves it as sent.
+ *
  * Not read: its `encrypted_content` (opaque).
  */
 
@@ -28,9 +35,9 @@ import { num, str } from './adapter.ts';
 export type ReasoningText = [holder: Record<string, unknown>, field: string, key: string];
 
 /**
- * The item's summary entries' and `reasoning_text` parts' `text`, each keyed by its own index
- * (`s0`, `c1`), as the stream's events name it (summaryKey, contentKey): an entry without text
- * takes no place of another's. Empty for any other item.
+ * The item's summary entries' and `reasoning_text` parts' `text` (any value but null or
+ * absent), each keyed by its own index (`s0`, `c1`), as the stream's events name it (summaryKey,
+ * contentKey): an entry without text takes no place of another's. Empty for any other item.
  */
 export function reasoningTexts(item: Record<string, unknown> | undefined): ReasoningText[] {
   const out: ReasoningText[] = [];
@@ -46,8 +53,36 @@ function listed(list: unknown, prefix: string, type: string | undefined, out: Re
     const entry = list[i] as unknown;
     if (typeof entry !== 'object' || entry === null) continue;
     const e = entry as Record<string, unknown>;
-    if ((type === undefined || e.type === type) && typeof e.text === 'string')
-      out.push([e, 'text', `${prefix}${i}`]);
+    if ((type === undefined || e.type === type) && e.text != null) out.push([e, 'text', `${prefix}${i}`]);
+  }
+}
+
+/**
+ * A reasoning text as the guards read it (valueText: a string itself, no copy; another value its
+ * JSON text); undefined for ''.
+ */
+export function reasoningRead(r: ReasoningText): string | undefined {
+  const read = valueText(r[0][r[1]]);
+  return read === undefined || read.length === 0 ? undefined : read;
+}
+
+/**
+ * A complete response's reasoning item's texts as slots of kind `reasoning` (as
+ * tool-arguments.ts reasoningSlot, read by valueText): a rewrite is written only when it
+ * differs, so a value that is not a string and stays clean is left as sent.
+ */
+export function reasoningSlots(item: Record<string, unknown> | undefined, out: ArgumentSlot[]): void {
+  for (const r of reasoningTexts(item)) {
+    const read = reasoningRead(r);
+    if (read === undefined) continue;
+    const [holder, field] = r;
+    out.push({
+      read,
+      kind: 'reasoning',
+      write(next) {
+        if (next !== read) holder[field] = next;
+      },
+    });
   }
 }
 

@@ -88,11 +88,13 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.refusal.delta':
       // A refusal goes out whole, redacted, in its done event (and the parts and response that
       // repeat it): its pieces are not the stream text the rewriter follows, so they are kept
-      // back ('' delivered). Before, they reached the reader as sent.
-      if (typeof ev.delta === 'string') ev.delta = '';
+      // back ('' delivered), a string or not (read as its JSON text). Before, they reached the
+      // reader as sent.
+      if (ev.delta != null) ev.delta = '';
       break;
     case 'response.refusal.done':
-      if (typeof ev.refusal === 'string' && ev.refusal.length > 0) ev.refusal = rw.whole(ev.refusal);
+      // Not a string: its JSON text, written as a string only when its rewrite differs.
+      rewriteReasoning(ev, 'refusal', rw);
       break;
     case 'response.content_part.added':
     case 'response.content_part.done':
@@ -154,8 +156,8 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
     case 'response.reasoning_text.delta':
       // A reasoning summary or content part goes out as a call's arguments do
       // (responses-reasoning.ts): its pieces empty, its text whole, rewritten, in one delta
-      // before its done event.
-      if (typeof ev.delta === 'string' && ev.delta.length > 0) {
+      // before its done event. A piece that is not a string (read as its JSON text) too.
+      if (ev.delta != null && ev.delta !== '') {
         ev.delta = '';
         keptBack(rw, ev);
       }
@@ -213,10 +215,16 @@ function rewriteArguments(holder: Record<string, unknown>, field: string, rw: St
   if (slots[0] !== undefined) slots[0].write(rw.whole(slots[0].read));
 }
 
-/** A reasoning text (responses-reasoning.ts): prose, rewritten whole as it is (no JSON read). */
+/**
+ * A reasoning text (responses-reasoning.ts) or a refusal: prose, a string rewritten whole as it
+ * is (no escape decoded); a value that is not a string is read as its JSON text (valueText) and written as
+ * a string only when its rewrite differs (a clean one goes out as sent).
+ */
 function rewriteReasoning(holder: Record<string, unknown>, field: string, rw: StreamItemRewrite): void {
-  const raw = holder[field];
-  if (typeof raw === 'string' && raw.length > 0) holder[field] = rw.whole(raw);
+  const read = valueText(holder[field]);
+  if (read === undefined || read.length === 0) return;
+  const next = rw.whole(read);
+  if (next !== read) holder[field] = next;
 }
 
 /**
