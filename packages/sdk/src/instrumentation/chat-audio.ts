@@ -1,7 +1,7 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
-import { UnwritableArguments } from './tool-arguments.ts';
+import { UnwritableArguments, valueText } from './tool-arguments.ts';
 
 /**
  * A chat answer's audio (gpt-4o-audio, `modalities: ['text', 'audio']`): `message.audio` is
@@ -16,7 +16,10 @@ import { UnwritableArguments } from './tool-arguments.ts';
  * redact cannot rewrite the audio: its `data` would still speak the words the transcript's
  * rewrite took out, so a transcript that redact changes has its audio removed (`data` set to
  * '', the transcript rewritten), fail closed, never a rewritten transcript beside audio that
- * says otherwise. A transcript that is not a string (not the API's shape) is not read.
+ * says otherwise. A transcript that is not a string (an array, an object: not the API's shape,
+ * but an application showing it shows its text) is read as its JSON text (valueText, as the other
+ * fields that are not strings), a rewrite that changes it written as a string; before, it was not
+ * read, and an address in it passed every mode, plain and streamed.
  */
 
 /** The message's (or delta's) audio object, when it is one. */
@@ -27,10 +30,15 @@ function audioOf(message: Record<string, unknown>): Record<string, unknown> | un
     : undefined;
 }
 
-/** A complete message's audio transcript, when a non-empty string. */
+/** A value's text as a transcript is read (valueText), when not empty. */
+function transcriptText(value: unknown): string | undefined {
+  const t = valueText(value);
+  return t !== undefined && t.length > 0 ? t : undefined;
+}
+
+/** A complete message's audio transcript, when not empty (one that is not a string: its JSON text). */
 export function audioTranscript(message: Record<string, unknown>): string | undefined {
-  const t = audioOf(message)?.transcript;
-  return typeof t === 'string' && t.length > 0 ? t : undefined;
+  return transcriptText(audioOf(message)?.transcript);
 }
 
 /**
@@ -39,18 +47,17 @@ export function audioTranscript(message: Record<string, unknown>): string | unde
  */
 export function writeAudioTranscript(message: Record<string, unknown>, next: string | undefined): void {
   const audio = audioOf(message);
-  if (audio === undefined || typeof next !== 'string' || next === audio.transcript) return;
+  if (audio === undefined || typeof next !== 'string' || next === transcriptText(audio.transcript)) return;
   audio.transcript = next;
   audio.data = '';
 }
 
 /**
- * A streamed delta's transcript piece, when a non-empty string: what the accumulator joins for
- * the end check (openai-chat-stream.ts).
+ * A streamed delta's transcript piece, when not empty (one that is not a string: its JSON text):
+ * what the accumulator joins for the end check (openai-chat-stream.ts).
  */
 export function transcriptPiece(d: Record<string, unknown> | undefined): string | undefined {
-  const t = d === undefined ? undefined : audioOf(d)?.transcript;
-  return typeof t === 'string' && t.length > 0 ? t : undefined;
+  return d === undefined ? undefined : transcriptText(audioOf(d)?.transcript);
 }
 
 /** Whether a streamed delta carries audio (any `delta.audio` object): block holds from it. */
@@ -115,8 +122,8 @@ export function rewriteAudioPiece(
   if (audio !== undefined) {
     if (h === undefined && byChoice.size < MAX_AUDIO_CHOICES)
       byChoice.set(index, (h = { transcript: '', data: [], chars: 0 }));
-    const t = audio.transcript;
-    if (typeof t === 'string' && t.length > 0) {
+    const t = transcriptText(audio.transcript);
+    if (t !== undefined) {
       if (h !== undefined) h.transcript += t;
       audio.transcript = '';
     }
