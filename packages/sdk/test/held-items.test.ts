@@ -62,6 +62,27 @@ describe('HeldItems', () => {
     }
   });
 
+  it('counts the characters it holds (the cap reads it) through takes and compactions', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const r = rng(seed);
+      const q = new HeldItems();
+      const model: Array<{ end: number; chars: number }> = [];
+      let end = 0;
+      for (let step = 0; step < 600; step++) {
+        if (r() < 0.6) {
+          end += Math.floor(r() * 3);
+          const chars = Math.floor(r() * 100);
+          q.push({ step }, end, chars);
+          model.push({ end, chars });
+        } else {
+          const safe = end - Math.floor(r() * 4);
+          if (q.takeIfBefore(safe) !== NONE) model.shift();
+        }
+        expect(q.chars).toBe(model.reduce((n, m) => n + m.chars, 0));
+      }
+    }
+  });
+
   it('keeps a bounded array when something is always held', () => {
     const q = new HeldItems();
     for (let i = 0; i < 100_000; i++) {

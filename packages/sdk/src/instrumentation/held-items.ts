@@ -1,12 +1,15 @@
+import { MAX_HELD_CHARS } from './stream-limit.ts';
+
 /**
- * The items a stream observer holds back, with the text offset each one ends at: a FIFO
- * without shift() (shift is linear in the queue's length on large arrays).
+ * The items a stream observer holds back, with the text offset each one ends at and its
+ * characters (their running sum, `chars`, is what the hold's cap reads): a FIFO without
+ * shift() (shift is linear in the queue's length on large arrays).
  *
  * The taken prefix is dropped when the head passes half the used slots (and a small floor),
  * not only when the queue empties: a guard that always holds something (the leakage guard's
  * partial word or canary tail) rarely lets it empty, and the slots already taken would
- * otherwise stay allocated for the whole stream (~16 bytes an item: large for 1-character
- * deltas). Each compaction moves at most as many items as were taken since the last one, so
+ * otherwise stay allocated for the whole stream (~24 bytes an item with its end and size:
+ * large for 1-character deltas). Each compaction moves at most as many items as were taken since the last one, so
  * it is amortised O(1) per item. The freed slots are reused by later pushes (shrinking the
  * arrays each time made V8 trim and regrow them: +15-35% CPU per item in
  * bench/instrumentation/held-items.ts); the arrays are shortened only when they are more than
@@ -14,11 +17,21 @@
  * used slots max(held + FLOOR, 2 x held): at most max(2 x held + 3 x FLOOR, 4 x held + FLOOR).
  */
 export class HeldItems {
+  /** Characters (held-chars.ts) the stream may hold back at once: past it, the stream is cut (stream.ts). */
+  readonly cap: number;
+  /** Characters of the held items, a running count (each item's counted once, at its push). */
+  chars = 0;
   private readonly items: unknown[] = [];
   private readonly ends: number[] = [];
+  private readonly sizes: number[] = [];
   private head = 0;
   /** Slots [head, tail) hold the items; slots from tail on are free (undefined). */
   private tail = 0;
+
+  /** `cap`: MAX_HELD_CHARS; tests set it lower. */
+  constructor(cap = MAX_HELD_CHARS) {
+    this.cap = cap;
+  }
 
   get size(): number {
     return this.tail - this.head;
@@ -29,15 +42,19 @@ export class HeldItems {
     return this.items.length;
   }
 
-  push(item: unknown, end: number): void {
+  /** `chars`: the item's characters (itemChars), counted while it is held. */
+  push(item: unknown, end: number, chars = 0): void {
     if (this.tail === this.items.length) {
       this.items.push(item);
       this.ends.push(end);
+      this.sizes.push(chars);
     } else {
       this.items[this.tail] = item;
       this.ends[this.tail] = end;
+      this.sizes[this.tail] = chars;
     }
     this.tail++;
+    this.chars += chars;
   }
 
   /** The oldest item if it ends at or before `safe` (removed), else the marker. */
@@ -45,6 +62,7 @@ export class HeldItems {
     if (this.head === this.tail || (this.ends[this.head] as number) > safe) return NONE;
     const item = this.items[this.head];
     this.items[this.head] = undefined;
+    this.chars -= this.sizes[this.head] as number;
     this.head++;
     if (this.head === this.tail) {
       // Emptied: reused from the start (a stream that holds back often allocates nothing more).
@@ -61,10 +79,11 @@ export class HeldItems {
   private compact(): void {
     const n = this.tail - this.head;
     // Plain loops: copyWithin and fill are generic builtins, several times slower on these short runs.
-    const { items, ends } = this;
+    const { items, ends, sizes } = this;
     for (let i = 0; i < n; i++) {
       items[i] = items[this.head + i];
       ends[i] = ends[this.head + i] as number;
+      sizes[i] = sizes[this.head + i] as number;
     }
     for (let i = n; i < this.tail; i++) items[i] = undefined;
     this.head = 0;
@@ -77,6 +96,7 @@ export class HeldItems {
     if (this.items.length <= 2 * used + COMPACT_FLOOR) return;
     this.items.length = used;
     this.ends.length = used;
+    this.sizes.length = used;
   }
 }
 

@@ -32,3 +32,18 @@ export const MAX_CHOICES = 1024;
 export function tooManyChoices(): StreamLimitError {
   return new StreamLimitError(`stream_limit: more than ${MAX_CHOICES} choices`);
 }
+
+/**
+ * Characters (held-chars.ts: strings' and keys' lengths, one a value) of the items a stream may
+ * hold back from the reader at once: 32 Mi, the figure of the redact audio hold
+ * (chat-audio.ts MAX_HELD_AUDIO_CHARS). A block-mode stream is held whole from its first piece
+ * the chunk checks cannot read (audio, a refusal's pieces) to the end check, and items without
+ * text stay held behind a guard's held tail: with no cap, a long or hostile stream was kept whole
+ * in the application's memory. Past it the stream is cut (fail closed), the held items never
+ * delivered.
+ */
+export const MAX_HELD_CHARS = 32 * 1024 * 1024;
+
+export function heldTooLong(cap: number): StreamLimitError {
+  return new StreamLimitError(`stream_limit: more than ${cap} characters held back`);
+}

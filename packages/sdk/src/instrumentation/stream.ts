@@ -1,5 +1,7 @@
 import type { StreamAccumulator } from './adapter.ts';
+import { itemChars } from './held-chars.ts';
 import { HeldItems, NONE } from './held-items.ts';
+import { heldTooLong } from './stream-limit.ts';
 
 /**
  * Observes a client `Stream` without changing its type: both clients' Stream keeps the
@@ -43,7 +45,8 @@ export interface StreamObserver {
    * Called after each item is observed, until it answers true: then that item and every later
    * one are held until the end checks pass (text the chunk checks cannot read before delivery,
    * such as a refusal's pieces, on a stream whose guards may block on it at the end). Absent:
-   * never.
+   * never. What is held at once is capped (HeldItems.cap, MAX_HELD_CHARS): past it the stream
+   * is cut, reported as a block (StreamLimitError).
    */
   holdToEnd?(item: unknown): boolean;
 }
@@ -226,8 +229,12 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       // The common path: nothing held.
       return this.observer.deliver === undefined ? this.answer(r) : this.give(item);
     }
-    this.held.push(item, this.offset);
-    const ready = this.held.takeIfBefore(this.safe);
+    const held = this.held;
+    held.push(item, this.offset, itemChars(item));
+    const ready = held.takeIfBefore(this.safe);
+    // What stays held is capped (a block stream holds whole from its first audio or refusal
+    // piece): past it the stream is cut here, nothing held delivered (fail closed).
+    if (held.chars > held.cap) return this.fault(heldTooLong(held.cap));
     return ready !== NONE ? this.give(ready) : this.pull();
   };
 
