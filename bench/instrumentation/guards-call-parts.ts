@@ -42,7 +42,7 @@
  */
 import OpenAI from 'openai';
 import { pathToFileURL } from 'node:url';
-import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
+import { cannedCall, cannedClient } from './canned-client.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
@@ -83,18 +83,8 @@ interface Guard {
   [k: string]: unknown;
 }
 type GuardSet = { input?: Guard[]; output?: Guard[] };
-function make(): OpenAI {
-  return new OpenAI({
-    apiKey: 'bench',
-    baseURL: 'http://127.0.0.1:9/v1',
-    maxRetries: 0,
-    fetch: stream ? cannedStreamFetch : cannedFetch,
-  });
-}
-async function call(c: OpenAI): Promise<void> {
-  if (stream) for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
-  else await c.chat.completions.create(CHAT_BODY);
-}
+const make = (): OpenAI => cannedClient(stream);
+const call = (c: OpenAI): Promise<void> => cannedCall(c, stream);
 
 const defaults = (): Required<GuardSet> => {
   const g = defaultGuards({ allowedTools: ['get_weather'] }) as GuardSet;

@@ -23,7 +23,7 @@
 import OpenAI from 'openai';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CHAT_BODY, cannedFetch, cannedStreamFetch } from './canned-chat.ts';
+import { cannedCall, cannedClient } from './canned-client.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
@@ -46,18 +46,8 @@ if (!Number.isInteger(calls) || calls < 1) throw new Error('--calls must be a po
 
 installDiscardingProviders(LocalHistograms);
 
-function make(): OpenAI {
-  return new OpenAI({
-    apiKey: 'bench',
-    baseURL: 'http://127.0.0.1:9/v1',
-    maxRetries: 0,
-    fetch: stream ? cannedStreamFetch : cannedFetch,
-  });
-}
-async function call(c: OpenAI): Promise<void> {
-  if (stream) for await (const _ of await c.chat.completions.create({ ...CHAT_BODY, stream: true }));
-  else await c.chat.completions.create(CHAT_BODY);
-}
+const make = (): OpenAI => cannedClient(stream);
+const call = (c: OpenAI): Promise<void> => cannedCall(c, stream);
 
 const clients = {
   plain: make(),
