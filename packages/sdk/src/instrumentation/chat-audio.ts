@@ -1,5 +1,6 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
+import { MAX_HELD_CHARS } from './stream-limit.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { UnwritableArguments, valueText } from './tool-arguments.ts';
 
@@ -89,8 +90,10 @@ const MAX_AUDIO_CHOICES = 1024;
 /**
  * The audio data (base64 characters) kept back per stream: 32 Mi, some 16 minutes of the API's
  * 24 kHz pcm16. Past it the stream is cut (fail closed), never the audio delivered unchecked.
+ * The figure of what any stream may hold back (stream-limit.ts), so redact's hold and block's
+ * agree on how much is too much.
  */
-export const MAX_HELD_AUDIO_CHARS = 32 * 1024 * 1024;
+export const MAX_HELD_AUDIO_CHARS = MAX_HELD_CHARS;
 const AUDIO_FILTER = 'audio';
 const TOO_LONG = 'streamed audio longer than the redact hold (MAX_HELD_AUDIO_CHARS)';
 
