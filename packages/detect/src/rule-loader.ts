@@ -57,9 +57,12 @@ export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
  */
 export const MAX_RULE_FILE_BYTES = 16 * 1024 * 1024;
 
-/** Reads and parses a rule file; errors name the file by its base name. */
-export function loadRulesFile(path: string): RuleDefinition[] {
-  return parseRules(readRuleFile(path), basename(path));
+/**
+ * Reads and parses a rule file; errors name the file `name`, by default its base name. A
+ * command given the path by its user passes that path: `--rules /dev/null` said `null: ...`.
+ */
+export function loadRulesFile(path: string, name = basename(path)): RuleDefinition[] {
+  return parseRules(readRuleFile(path, name), name);
 }
 
 /**
@@ -68,17 +71,17 @@ export function loadRulesFile(path: string): RuleDefinition[] {
  * refused naming its encoding, as `llmsec replay` refuses such an events file (gzip-input.ts):
  * read as UTF-8 it said only that it held no rules, or was not YAML.
  */
-export function readRuleFile(path: string): string {
+export function readRuleFile(path: string, name = basename(path)): string {
   let text: string;
   try {
     text = readFileCapped(path, MAX_RULE_FILE_BYTES);
   } catch (err) {
-    throw new RuleFileError(`${basename(path)}: cannot read: ${(err as Error).message}`);
+    throw new RuleFileError(`${name}: cannot read: ${(err as Error).message}`);
   }
   const encoding = wideEncoding(text);
   if (encoding !== undefined)
     throw new RuleFileError(
-      `${basename(path)}: the file is ${encoding} (byte order mark), and rule files are UTF-8: convert it first, e.g. iconv -f ${encoding} -t UTF-8`,
+      `${name}: the file is ${encoding} (byte order mark), and rule files are UTF-8: convert it first, e.g. iconv -f ${encoding} -t UTF-8`,
     );
   return text;
 }

@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { encodeAlert, type Alert } from '@llmsec/core';
 import { LineSplitter } from '@llmsec/core/jsonl';
@@ -85,11 +84,12 @@ export async function runReplayHere(
   const args: ReplayArgs = oneThread ? { ...parsed, threads: 1 } : parsed;
   let rules: ReturnType<typeof loadRulesFile> | undefined;
   try {
-    rules = args.rules !== undefined ? loadRulesFile(args.rules) : undefined;
+    // Errors name the path as given (its base name alone read `null: ...` for /dev/null).
+    rules = args.rules !== undefined ? loadRulesFile(args.rules, args.rules) : undefined;
     // No rules: a backtest that cannot find anything would read as a clean "0 firing".
     if (rules?.length === 0) {
       throw new RuleFileError(
-        `${basename(args.rules!)}: no rules (want a list of rules, or an object with a "rules" list)`,
+        `${args.rules!}: no rules (want a list of rules, or an object with a "rules" list)`,
       );
     }
   } catch (err) {

@@ -1,5 +1,4 @@
 import { isIPv6 } from 'node:net';
-import { basename } from 'node:path';
 import type { Alert } from '@llmsec/core';
 import { DetectionEngine, defaultRules, loadRulesFile, RuleFileError, type AlertSink } from '@llmsec/detect';
 import { replayProjector } from '@llmsec/detect/replay';
@@ -53,11 +52,12 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   const config = options.config;
   const serviceName = options.serviceName ?? 'llmsec-detector';
   const log = options.logger ?? createJsonLogger({ level: config.log_level, base: { service: serviceName } });
-  const rules = config.rules !== undefined ? loadRulesFile(config.rules) : undefined;
+  // Errors name the path given (--rules, or resolved against the config file's directory).
+  const rules = config.rules !== undefined ? loadRulesFile(config.rules, config.rules) : undefined;
   // A rule file without rules would run a service that can never alert: refused at start.
   if (rules?.length === 0) {
     throw new RuleFileError(
-      `${basename(config.rules!)}: no rules (want a list of rules, or an object with a "rules" list)`,
+      `${config.rules!}: no rules (want a list of rules, or an object with a "rules" list)`,
     );
   }
   // Every configuration check before anything connects or listens (a failed start leaves nothing open).
