@@ -7,14 +7,17 @@ import {
   WINDOW_MS,
   type LimitVector,
 } from './dimensions.ts';
-import { levelName } from './enforcement.ts';
+import { LEVEL_BANNED, LEVEL_BLOCKED, levelName } from './enforcement.ts';
 import { estimateRequestBody, type RequestEstimate } from './estimate/request.ts';
 import { warmTokenizer } from './estimate/tokenizer.ts';
 import { StoreFailurePolicy } from './failure-policy.ts';
 import { SubjectOperations } from './operator.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
 import { appendDimensionStates, reasonFor } from './result.ts';
+import { SeenEnforcement, seenRefusal } from './seen-enforcement.ts';
 import {
+  CODE_BANNED,
+  CODE_BLOCKED,
   CODE_DIMENSION,
   CODE_ESTIMATE,
   CODE_OK,
@@ -55,13 +58,15 @@ export class RateLimiter {
   private readonly policy: StoreFailurePolicy;
   private readonly ops: SubjectOperations;
   private readonly settled = new WeakSet<Lease>();
+  /** Bans and blocks the store refused with, held while failing open (seen-enforcement.ts). */
+  private readonly seen = new SeenEnforcement();
 
   constructor(options: RateLimiterOptions) {
     this.o = resolveOptions(options);
     this.telemetry = new LimiterTelemetry(this.o.meter, this.o.events);
     this.telemetry.watchStores(this.o.store, this.o.fallbackStore);
     this.policy = new StoreFailurePolicy(this.o, this.telemetry);
-    this.ops = new SubjectOperations(this.o, this.telemetry, this.policy);
+    this.ops = new SubjectOperations(this.o, this.telemetry, this.policy, this.seen);
     if (options.warmTokenizer !== false) warmTokenizer();
   }
 
@@ -217,6 +222,10 @@ export class RateLimiter {
   }
 
   private onStoreFailure(prep: Prepared): AcquireResult {
+    if (this.seen.size !== 0 && this.o.failurePolicy === 'open') {
+      const refusal = seenRefusal(this.seen, prep.op, this.o.clock.now(), this.o.fallbackStore);
+      if (refusal !== undefined) return this.finish(prep, refusal, true);
+    }
     const outcome = this.policy.fallback(prep.op);
     if (outcome !== undefined) return this.finish(prep, outcome, true);
     return this.policy.closedRefusal(prep.op.subjects[0]!.subject);
@@ -237,6 +246,15 @@ export class RateLimiter {
       if (so.level > level) level = so.level;
       if (so.level !== so.prevLevel)
         this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
+      // Neither banned nor blocked in the store (lifted elsewhere, a block over): forgotten.
+      if (!degraded && so.level < LEVEL_BLOCKED && this.seen.size !== 0) this.seen.forget(sub.subject);
+    }
+    if (!degraded && (outcome.code === CODE_BANNED || outcome.code === CODE_BLOCKED)) {
+      this.seen.note(
+        op.subjects[outcome.refusedSubject]!.subject,
+        outcome.code === CODE_BANNED ? LEVEL_BANNED : LEVEL_BLOCKED,
+        this.o.clock.now() + Math.max(0, outcome.retryAfterMs),
+      );
     }
     if (outcome.code === CODE_OK) {
       this.telemetry.admitted(degraded);

@@ -4,13 +4,15 @@
  * path's) and reject when the store fails, except recordViolation, which detection calls
  * fire-and-forget: it resolves undefined instead, and while failing open the fallback store
  * records the violation. Every change is mirrored into the fallback store, so a ban also
- * holds while the limiter runs on it.
+ * holds while the limiter runs on it; a lift or reset also drops what the limiter remembers of
+ * the store's refusals (seen-enforcement.ts).
  */
 import { dimensionAt, WINDOW_DIMS } from './dimensions.ts';
 import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
 import type { StoreFailurePolicy } from './failure-policy.ts';
 import type { ResolvedOptions } from './options.ts';
 import { appendDimensionStates } from './result.ts';
+import type { SeenEnforcement } from './seen-enforcement.ts';
 import type { LimiterTelemetry } from './telemetry.ts';
 import type { Dimension, DimensionState, EnforcementLevel, SubjectStatus } from './types.ts';
 
@@ -18,11 +20,18 @@ export class SubjectOperations {
   private readonly o: ResolvedOptions;
   private readonly telemetry: LimiterTelemetry;
   private readonly policy: StoreFailurePolicy;
+  private readonly seen: SeenEnforcement;
 
-  constructor(o: ResolvedOptions, telemetry: LimiterTelemetry, policy: StoreFailurePolicy) {
+  constructor(
+    o: ResolvedOptions,
+    telemetry: LimiterTelemetry,
+    policy: StoreFailurePolicy,
+    seen: SeenEnforcement,
+  ) {
     this.o = o;
     this.telemetry = telemetry;
     this.policy = policy;
+    this.seen = seen;
   }
 
   async recordViolation(subject: string, weight: number): Promise<EnforcementLevel | undefined> {
@@ -68,11 +77,13 @@ export class SubjectOperations {
   async reset(subject: string): Promise<void> {
     await this.policy.call((s) => s.reset(subject), true);
     this.o.fallbackStore.reset(subject);
+    this.seen.forget(subject);
   }
 
   async lift(subject: string): Promise<EnforcementLevel> {
     const before = await this.policy.call((s) => s.lift(subject, this.o.enforcement), true);
     this.o.fallbackStore.lift(subject, this.o.enforcement);
+    this.seen.forget(subject);
     if (before !== LEVEL_NORMAL) this.telemetry.transition(subject, before, LEVEL_NORMAL, 'lift');
     return levelName(before);
   }

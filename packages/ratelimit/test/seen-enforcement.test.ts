@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { LEVEL_BANNED, LEVEL_BLOCKED } from '../src/enforcement.ts';
+import { SeenEnforcement } from '../src/seen-enforcement.ts';
+
+describe('SeenEnforcement', () => {
+  it('holds at most its cap, the subject noted longest ago going first', () => {
+    const seen = new SeenEnforcement(3);
+    seen.note('a', LEVEL_BANNED, 100);
+    seen.note('b', LEVEL_BLOCKED, 100);
+    seen.note('c', LEVEL_BANNED, 100);
+    seen.note('a', LEVEL_BANNED, 200); // noted again: now the youngest
+    seen.note('d', LEVEL_BANNED, 100);
+    expect(seen.size).toBe(3);
+    expect(seen.at('b', 0)).toBeUndefined();
+    expect(seen.at('a', 0)).toEqual({ level: LEVEL_BANNED, untilMs: 200 });
+    expect(seen.at('c', 0)).toBeDefined();
+    expect(seen.at('d', 0)).toBeDefined();
+  });
+
+  it('stays at its cap under 100,000 invented subjects', () => {
+    const seen = new SeenEnforcement();
+    for (let i = 0; i < 100_000; i++) seen.note(`user-${i}`, LEVEL_BLOCKED, 1_000);
+    expect(seen.size).toBe(10_000);
+  });
+
+  it('drops an entry once its end has passed, and a forgotten one', () => {
+    const seen = new SeenEnforcement();
+    seen.note('eve', LEVEL_BLOCKED, 1_000);
+    seen.note('walt', LEVEL_BANNED, 5_000);
+    expect(seen.at('eve', 999)?.level).toBe(LEVEL_BLOCKED);
+    expect(seen.at('eve', 1_000)).toBeUndefined();
+    expect(seen.size).toBe(1);
+    seen.forget('walt');
+    expect(seen.at('walt', 0)).toBeUndefined();
+  });
+});
