@@ -115,8 +115,15 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
   }
   const [action, given, ...extra] = positional;
   if (!action || !ACTIONS.has(action)) throw new UsageError(`expected show, reset, lift or ban\n\n${USAGE}`);
-  const subject = given === undefined ? undefined : subjectAsNamed(given);
-  if (!subject || extra.length > 0) throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
+  if (given === undefined || extra.length > 0)
+    throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
+  // One SUBJECT given, but blank: say so (an unset shell variable, `ban "$USER_ID"`), not that
+  // the count of arguments is wrong.
+  const subject = subjectAsNamed(given);
+  if (subject === undefined)
+    throw new UsageError(
+      `SUBJECT is ${given === '' ? 'empty' : 'blank (only white space)'}: name a user id or ip:ADDRESS`,
+    );
   if (!url) throw new UsageError(`--redis URL is required (or set LLMSEC_REDIS_URL)\n\n${USAGE}`);
   // ioredis reads another scheme's URL (http://host:6379, a slip) as a socket path: exit 1 with
   // 'connect ENOENT //host:6379'. A bare HOST or HOST:PORT is its shorthand, still taken.
