@@ -325,7 +325,16 @@ async function replay(
   const cpu = cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
-  if (args.format === 'table') out.write(formatAlertTable(tableRows));
+  // Nothing read and nothing alerted (the file missing, a directory, not readable): the error
+  // alone, after the shard barriers below, not a summary of zeros or an empty table that reads
+  // as the replay of an empty log.
+  const cannotRead =
+    readError !== undefined
+      ? `llmsec replay: cannot read ${args.file ?? 'stdin'}: ${readError.message}`
+      : undefined;
+  const nothingRead =
+    cannotRead !== undefined && lines === 0 && engine.stats.alertsFired + engine.stats.alertsResolved === 0;
+  if (args.format === 'table' && !nothingRead) out.write(formatAlertTable(tableRows));
   out.flush();
 
   // Every shard's final flush may open or resolve incidents: a shard that finished first and
@@ -351,6 +360,10 @@ async function replay(
       // N registered, none live, and ran unpaced before its partners started, without a word.
       await redis.del(`llmsec:det:{${ruleset}}:replay-pace`).catch(() => undefined);
     }
+  }
+  if (nothingRead && interrupt.signal === undefined) {
+    io.stderr.write(`${cannotRead}\n`);
+    return 1;
   }
   const stats = engine.stats;
   // Shared state: the incidents open in Redis (every shard's, as one replay of the whole log
@@ -432,9 +445,7 @@ async function replay(
         'is it the events JSONL of https://github.com/llmsec/llmsec/blob/main/docs/formats.md?',
     );
   }
-  if (readError !== undefined) {
-    summary.push(`llmsec replay: cannot read ${args.file ?? 'stdin'}: ${readError.message}`);
-  }
+  if (cannotRead !== undefined) summary.push(cannotRead);
   // Read once: on the engine's thread the flag may be set by now though the read ended first.
   const signal = interrupt.signal;
   if (signal !== undefined) {
