@@ -36,7 +36,8 @@
  * `retryAfterMs` (the true time until the refusing dimension has room for this request, the
  * block or the ban ends), rounded up, at least 1. The draft says Retry-After SHOULD NOT point
  * earlier than the reset parameter, so the refusing policy's `t` is capped at the Retry-After
- * value.
+ * value. A ban or block refuses every request until it ends: then every `RateLimit` item has
+ * r=0 and t the Retry-After value, and the legacy fields 0 remaining, reset at that end.
  *
  * A refusal retrying cannot cure (`retryCannotHelp`) has `X-Should-Retry: false`, the header
  * the OpenAI and Anthropic SDKs read before retrying a 429 on their own. One that no wait
@@ -97,6 +98,10 @@ export function rateLimitHeaders(
   const primary = options.primarySubject ?? dims[0]?.subject;
   const headers: Record<string, string> = {};
   const retryAfter = result.allowed || neverFits(result) ? undefined : retryAfterSeconds(result.retryAfterMs);
+  // A ban or block refuses every request until it ends, whatever the buckets hold: the
+  // remaining figures say 0 and their reset its end, as Retry-After does (the buckets' own
+  // figures told a banned client it had its whole budget left, reset in 0 s).
+  const enforced = refusesUntilEnd(result) ? retryAfter : undefined;
 
   if (draft && dims.length > 0) {
     const name = (s: DimensionState): string =>
@@ -116,6 +121,13 @@ export function rateLimitHeaders(
     const shown = options.mostConstrainedOnly ? [mostConstrained(dims, result.refusedBy)] : dims;
     headers.RateLimit = serializeList(
       shown.map((s) => {
+        // Banned or blocked: nothing is available until the end Retry-After gives.
+        if (enforced !== undefined)
+          return serializeItem(name(s), [
+            ['r', 0],
+            ['t', enforced],
+            ['pk', pk(s)],
+          ]);
         let t = s.windowSeconds > 0 || s.resetMs > 0 ? ceilSeconds(s.resetMs) : undefined;
         if (t !== undefined && retryAfter !== undefined && sameState(s, result.refusedBy))
           t = Math.min(t, retryAfter);
@@ -132,14 +144,20 @@ export function rateLimitHeaders(
     const chosen = legacyDimension(dims, result.refusedBy);
     if (chosen) {
       headers['X-RateLimit-Limit'] = String(Math.max(0, Math.trunc(chosen.limit)));
-      headers['X-RateLimit-Remaining'] = String(Math.max(0, Math.trunc(chosen.remaining)));
-      headers['X-RateLimit-Reset'] = String(ceilSeconds(chosen.resetMs));
+      headers['X-RateLimit-Remaining'] =
+        enforced !== undefined ? '0' : String(Math.max(0, Math.trunc(chosen.remaining)));
+      headers['X-RateLimit-Reset'] = String(enforced ?? ceilSeconds(chosen.resetMs));
     }
   }
 
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   if (retryCannotHelp(result)) headers['X-Should-Retry'] = 'false';
   return headers;
+}
+
+/** A refusal of every request of the subject until its end: a ban or a block. */
+function refusesUntilEnd(result: AcquireResult): boolean {
+  return !result.allowed && (result.reason === 'banned' || result.reason === 'blocked');
 }
 
 function unitParam(dimension: Dimension): Array<readonly [string, BareItem]> {
