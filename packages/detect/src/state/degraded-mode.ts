@@ -6,8 +6,9 @@ import type { SharedStats } from './shared-types.ts';
 /**
  * Shared mode's switch between Redis and local detection: the mode in the shared stats, the
  * `llmsec.detect.state.degraded` gauge and `llmsec.detect.state.degraded_episodes` counter, one
- * warning per episode, and the PING every `probeIntervalMs` that switches back. What happens to
- * the events when Redis fails (the fallback engine, FallbackFeed) is the shared engine's.
+ * warning per episode, and the probe (a write: RedisDetectionState.ping) every `probeIntervalMs`
+ * that switches back. What happens to the events when Redis fails (the fallback engine,
+ * FallbackFeed) is the shared engine's.
  */
 export class DegradedMode {
   private readonly stats: SharedStats;

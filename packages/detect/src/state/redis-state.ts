@@ -25,7 +25,7 @@ export interface RedisDetectionStateOptions {
   ruleset?: string;
   /** A Redis call slower than this switches the engine to local (degraded) detection. @default 250 */
   commandTimeoutMs?: number;
-  /** While degraded, how often Redis is probed (PING). @default 1000 */
+  /** While degraded, how often Redis is probed (a write of a short-lived key, `<prefix>:probe`). @default 1000 */
   probeIntervalMs?: number;
   /** TTL of the state of groups under a baseline rule (baselines outlive windows). @default 86400000 (24 h) */
   baselineTtlMs?: number;
@@ -85,6 +85,9 @@ export function splitVersion(stored: string): [number, string] {
   return [Number(stored.slice(0, sep)), stored.slice(sep + 1)];
 }
 
+/** The degraded probe's key lives this long (it holds nothing; a TTL so that it never stays). */
+const PROBE_TTL_MS = 60_000;
+
 /** Longest group key kept as is in a Redis key; longer (or hostile-looking) ones are hashed. */
 const MAX_RAW_GROUP = 64;
 
@@ -104,7 +107,7 @@ interface ScriptClient {
     offset: number,
     count: number,
   ): Promise<string[]>;
-  ping(): Promise<string>;
+  set(key: string, value: string, px: 'PX', ms: number): Promise<string | null>;
 }
 
 interface InFlight {
@@ -325,8 +328,19 @@ export class RedisDetectionState {
     return this.timed(() => this.client.zrangebyscore(key, '-inf', upTo, 'LIMIT', 0, limit));
   }
 
-  ping(): Promise<string> {
-    return this.timed(() => this.client.ping());
+  /**
+   * The degraded mode's probe: a write, not a PING. Redis out of memory under `noeviction`, or
+   * a replica after a failover (`READONLY`), answers PING but refuses every write the state
+   * makes; probed with PING, the engine went back to shared mode at each probe and degraded
+   * again at its next round, an episode and a warning per probe interval.
+   */
+  ping(): Promise<string | null> {
+    return this.timed(() => this.client.set(this.probeKey(), '1', 'PX', PROBE_TTL_MS));
+  }
+
+  /** The probe's key: one per prefix, short-lived. */
+  probeKey(): string {
+    return `${this.prefix}:probe`;
   }
 
   /**
