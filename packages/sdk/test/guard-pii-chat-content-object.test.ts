@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { contentReplyScript, contentsOf } from './fixtures/chat-content-reply.ts';
 
 /**
  * A chat answer whose `content` is neither a string nor an array of parts: one part object
@@ -48,26 +47,10 @@ const SHAPES: Shape[] = [
 /** The content of the answer: set per test. */
 let shape: Pick<Shape, 'whole' | 'pieces'> = SHAPES[0]!;
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  if (req.body.stream !== true)
-    return { kind: 'json', body: chatCompletion(BASE, { content: shape.whole }, { logprobs: null }) };
-  const events: SseEvent[] = shape.pieces.map((c) => chatChunk(BASE, { content: c }, null, null));
-  events.push(chatChunk(BASE, {}, 'stop', null), { data: '[DONE]' });
-  return { kind: 'sse', events };
-}
+const script = contentReplyScript(BASE, () => shape);
 
 const h = useInstrHarness({ script });
 const params = { model: 'local-model', messages: [{ role: 'user' as const, content: 'hi' }] };
-
-/** The contents a reader got: a complete answer's, or every streamed delta's in order. */
-function contentsOf(seen: unknown[]): unknown[] {
-  return (
-    seen as Array<{ choices: Array<{ message?: { content?: unknown }; delta?: { content?: unknown } }> }>
-  )
-    .map((e) => (e.choices[0]?.message ?? e.choices[0]?.delta)?.content)
-    .filter((c) => c !== undefined && c !== null);
-}
 
 /** What an application shows of a content: a part's text or refusal, any other value's JSON text. */
 function shown(contents: unknown[]): string {

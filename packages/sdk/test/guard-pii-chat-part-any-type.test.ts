@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { contentReplyScript, partsOf } from './fixtures/chat-content-reply.ts';
 
 /**
  * Chat content parts that carry a `text` (or `refusal`) field under no `type` or a type other
@@ -40,27 +39,10 @@ function useShape(s: Shape): void {
   pieces = [[s.part('Here: ')], [s.part(`write to ${EMAIL}`)], [s.part(' Bye.')]];
 }
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  if (req.body.stream !== true)
-    return { kind: 'json', body: chatCompletion(BASE, { content: whole }, { logprobs: null }) };
-  const events: SseEvent[] = pieces.map((c) => chatChunk(BASE, { content: c }, null, null));
-  events.push(chatChunk(BASE, {}, 'stop', null), { data: '[DONE]' });
-  return { kind: 'sse', events };
-}
+const script = contentReplyScript(BASE, () => ({ whole, pieces }));
 
 const h = useInstrHarness({ script });
 const params = { model: 'local-model', messages: [{ role: 'user' as const, content: 'hi' }] };
-
-/** The parts a reader got: a complete answer's, or every streamed delta's in order. */
-function partsOf(seen: unknown[]): Array<Record<string, unknown>> {
-  return (
-    seen as Array<{ choices: Array<{ message?: { content?: unknown }; delta?: { content?: unknown } }> }>
-  ).flatMap((e) => {
-    const c = (e.choices[0]?.message ?? e.choices[0]?.delta)?.content;
-    return Array.isArray(c) ? (c as Array<Record<string, unknown>>) : [];
-  });
-}
 
 /** What a reader that shows any part's text and refusal shows. */
 function shown(parts: Array<Record<string, unknown>>): string {
@@ -68,7 +50,7 @@ function shown(parts: Array<Record<string, unknown>>): string {
 }
 
 async function read(mode: PiiMode, stream: boolean): Promise<Array<Record<string, unknown>>> {
-  return partsOf(await readChat(h, mode, params, stream));
+  return partsOf<Record<string, unknown>>(await readChat(h, mode, params, stream));
 }
 
 describe.each([false, true])('chat content parts of any type (streamed: %s)', (stream) => {
@@ -86,7 +68,7 @@ describe.each([false, true])('chat content parts of any type (streamed: %s)', (s
       useShape(s);
       const seen: unknown[] = [];
       await expect(readChat(h, 'block', params, stream, seen)).rejects.toBeInstanceOf(OutputBlockedError);
-      expect(shown(partsOf(seen))).not.toContain('jane.doe');
+      expect(shown(partsOf<Record<string, unknown>>(seen))).not.toContain('jane.doe');
     });
 
     it('redact rewrites it in the part, its type kept', async () => {

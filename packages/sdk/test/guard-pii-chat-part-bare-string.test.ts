@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiEvents, readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { contentReplyScript, partsOf } from './fixtures/chat-content-reply.ts';
 
 /**
  * Chat content parts that are text themselves, not part objects: `content: ['write to
@@ -21,27 +20,10 @@ const BASE = { id: 'chatcmpl-bare', created: 1, model: 'local-model' };
 let whole: unknown[] = [];
 let pieces: unknown[][] = [];
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  if (req.body.stream !== true)
-    return { kind: 'json', body: chatCompletion(BASE, { content: whole }, { logprobs: null }) };
-  const events: SseEvent[] = pieces.map((c) => chatChunk(BASE, { content: c }, null, null));
-  events.push(chatChunk(BASE, {}, 'stop', null), { data: '[DONE]' });
-  return { kind: 'sse', events };
-}
+const script = contentReplyScript(BASE, () => ({ whole, pieces }));
 
 const h = useInstrHarness({ script });
 const params = { model: 'local-model', messages: [{ role: 'user' as const, content: 'hi' }] };
-
-/** The parts a reader got: a complete answer's, or every streamed delta's in order. */
-function partsOf(seen: unknown[]): unknown[] {
-  return (
-    seen as Array<{ choices: Array<{ message?: { content?: unknown }; delta?: { content?: unknown } }> }>
-  ).flatMap((e) => {
-    const c = (e.choices[0]?.message ?? e.choices[0]?.delta)?.content;
-    return Array.isArray(c) ? (c as unknown[]) : [];
-  });
-}
 
 /** What an application that joins the parts shows. */
 const shown = (parts: unknown[]): string => parts.map((p) => String(p)).join('');
