@@ -51,11 +51,31 @@ export interface FleetEnforcementOptions {
   commandTimeoutMs?: number;
   /** Actions in flight at most (an alert storm against a slow Redis); past it they are dropped and counted. @default 10000 */
   maxPending?: number;
+  /**
+   * A failed action (the limiter's Redis down or slow when the alert fired) is tried again,
+   * after 1 s doubling to 30 s, until this long after the alert reached the sink, and once more
+   * at shutdown; 0: tried once. Waiting actions count in `maxPending`. @default 300000 (5 min)
+   */
+  retryForMs?: number;
 }
 
 const DEFAULTS = { warningAt: 5, throttledAt: 10, blockedAt: 20, bannedAt: 50, halfLifeMs: 600_000 };
 /** How long a warn lasts when the mapping gives no duration. */
 const DEFAULT_WARN_MS = 300_000;
+/** First wait before a failed action is tried again; doubled each time up to the max. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/** One action on one user, as sent and retried. */
+interface ActionTry {
+  user: string;
+  subject: string;
+  action: EnforcementAction;
+  alert: Alert;
+  /** When the alert reached the sink (`now()`), and the attempts made. */
+  firstAt: number;
+  attempts: number;
+}
 
 /**
  * Fleet enforcement: an AlertSink that turns a firing alert into an enforcement action on
@@ -78,14 +98,20 @@ const DEFAULT_WARN_MS = 300_000;
 export class FleetEnforcement implements AlertSink {
   readonly name = 'enforcement';
   private readonly o: Required<
-    Omit<FleetEnforcementOptions, 'metrics' | 'onAction' | 'thresholds' | 'maxPending' | 'exemptRules'>
+    Omit<
+      FleetEnforcementOptions,
+      'metrics' | 'onAction' | 'thresholds' | 'maxPending' | 'exemptRules' | 'retryForMs'
+    >
   > &
     Pick<FleetEnforcementOptions, 'metrics' | 'onAction'>;
   private readonly t: Required<FleetThresholds>;
   private readonly scoreLimiter: RateLimiter;
   private readonly blockLimiters = new Map<number, RateLimiter>();
   private readonly pending = new Set<Promise<void>>();
+  /** Failed actions waiting for their next attempt, by their timer. */
+  private readonly waiting = new Map<ReturnType<typeof setTimeout>, ActionTry>();
   private readonly maxPending: number;
+  private readonly retryForMs: number;
   private readonly exempt: ReadonlySet<string>;
   private droppedWarned = false;
   private closed = false;
@@ -103,6 +129,7 @@ export class FleetEnforcement implements AlertSink {
       onAction: options.onAction,
     };
     this.maxPending = options.maxPending ?? 10_000;
+    this.retryForMs = options.retryForMs ?? 300_000;
     this.exempt = new Set(options.exemptRules ?? VICTIM_RULES);
     checkEnforcementActions(options.actions, this.t);
     this.scoreLimiter = this.limiter({ bannedAt: Infinity });
@@ -137,7 +164,7 @@ export class FleetEnforcement implements AlertSink {
       // Checked after the mapping: 'anonymous ' is the anonymous subject too.
       const subject = userSubject(user);
       if (subject === undefined || subject === ANONYMOUS_USER) continue;
-      if (this.pending.size >= this.maxPending) {
+      if (this.pending.size + this.waiting.size >= this.maxPending) {
         this.o.metrics?.enforcement(action.action, 'dropped');
         if (!this.droppedWarned) {
           this.droppedWarned = true;
@@ -150,22 +177,64 @@ export class FleetEnforcement implements AlertSink {
         }
         continue;
       }
-      const p = this.apply(user, subject, action, alert).finally(() => this.pending.delete(p));
-      this.pending.add(p);
+      this.start({ user, subject, action, alert, firstAt: this.o.now(), attempts: 0 });
     }
   }
 
+  /** Waits for the attempts in flight (not for failed actions waiting to be tried again). */
   async forceFlush(): Promise<void> {
     await Promise.allSettled([...this.pending]);
   }
 
+  /** Tries each waiting action once more (a last attempt, given up if it fails), then waits for all. */
   async shutdown(): Promise<void> {
     this.closed = true;
+    for (const [timer, t] of this.waiting) {
+      clearTimeout(timer);
+      this.waiting.delete(timer);
+      this.start(t);
+    }
     await this.forceFlush();
   }
 
-  /** Applies one action to one user (on its subject); resolves with the level after. Never rejects. */
-  private async apply(user: string, subject: string, action: EnforcementAction, alert: Alert): Promise<void> {
+  private start(t: ActionTry): void {
+    const p = this.attempt(t).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  /**
+   * One attempt; on failure, another after a backoff while within `retryForMs` of the alert
+   * and not shutting down, else the action is given up (logged as failed). Never rejects.
+   */
+  private async attempt(t: ActionTry): Promise<void> {
+    t.attempts++;
+    const err = await this.apply(t.user, t.subject, t.action, t.alert);
+    if (err === undefined) return;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (t.attempts - 1));
+    const fields = { action: t.action.action, rule: t.alert.rule, alert_id: t.alert.alert_id, error: err };
+    if (this.closed || this.o.now() + delay - t.firstAt > this.retryForMs) {
+      this.o.metrics?.enforcement(t.action.action, 'failed');
+      this.o.logger.error('enforcement action failed', { ...fields, attempts: t.attempts });
+      return;
+    }
+    this.o.metrics?.enforcement(t.action.action, 'retried');
+    // Said once per action: a long outage must not log a line per user per backoff step.
+    if (t.attempts === 1) this.o.logger.warn('enforcement action failed; retrying', fields);
+    const timer = setTimeout(() => {
+      this.waiting.delete(timer);
+      this.start(t);
+    }, delay);
+    timer.unref();
+    this.waiting.set(timer, t);
+  }
+
+  /** Applies one action to one user (on its subject): undefined once applied, else the error. Never rejects. */
+  private async apply(
+    user: string,
+    subject: string,
+    action: EnforcementAction,
+    alert: Alert,
+  ): Promise<unknown> {
     try {
       let level: string;
       if (action.action === 'ban') {
@@ -185,14 +254,9 @@ export class FleetEnforcement implements AlertSink {
       }
       this.o.metrics?.enforcement(action.action, 'applied');
       this.record(user, subject, action, alert, level);
+      return undefined;
     } catch (err) {
-      this.o.metrics?.enforcement(action.action, 'failed');
-      this.o.logger.error('enforcement action failed', {
-        action: action.action,
-        rule: alert.rule,
-        alert_id: alert.alert_id,
-        error: err,
-      });
+      return err ?? new Error('enforcement action failed');
     }
   }
 

@@ -44,7 +44,8 @@ const CONNECTION_REASONS = {
   grpc: ['max_grpc_connections', 'silent'],
   http: ['headers_timeout', 'malformed'],
 } as const;
-export type EnforcementOutcome = 'applied' | 'failed' | 'dropped';
+/** `retried`: an attempt failed and the action waits for another; `failed`: given up. */
+export type EnforcementOutcome = 'applied' | 'retried' | 'failed' | 'dropped';
 
 export interface DetectorMetricsOptions {
   /** Sampled: the queue depth. */

@@ -1,0 +1,127 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
+import { silentLogger } from '../src/service/log.ts';
+
+// An alert fires once: its enforcement action was tried once, and a rate-limiter Redis down or
+// slow at that moment (a restart, a failover, an attacker timing the abuse to a hiccup) left the
+// user unbanned for good, the incident going on without a second firing line. Now a failed
+// action is tried again with backoff until `retryForMs` after the alert, and once more at
+// shutdown.
+
+let redis: RedisHandle | undefined;
+const clients: Redis[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.disconnect();
+  await redis?.stop();
+  redis = undefined;
+});
+
+function client(url: string): Redis {
+  const c = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+
+const actions: EnforcementAction[] = [{ rule: 'system_prompt_leakage', action: 'ban' }];
+
+function leak(user: string): Alert {
+  return {
+    alert_id: 'ALR-00000000000000aa',
+    rule: 'system_prompt_leakage',
+    severity: 'critical',
+    status: 'firing',
+    labels: { user_id: user },
+    user_ids: [user],
+    starts_at: '2026-12-06T10:00:00.000Z',
+    description: 'x',
+    evidence: ['EVT-1'],
+  };
+}
+
+async function banned(url: string, subject: string): Promise<boolean> {
+  const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  c.on('error', () => {});
+  clients.push(c);
+  await c.connect();
+  const lim = new RateLimiter({
+    store: new RedisStore({ client: c }),
+    tiers: { t: {} },
+    warmTokenizer: false,
+  });
+  return (await lim.status(subject)).banned;
+}
+
+function logs() {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: {
+      ...silentLogger,
+      warn: (m: string) => lines.push(`warn ${m}`),
+      error: (m: string) => lines.push(`error ${m}`),
+    },
+  };
+}
+
+describe('FleetEnforcement with the rate limiter Redis away when the alert fires', () => {
+  it('applies the action once Redis is back', async () => {
+    redis = await startRedis();
+    const port = redis.port;
+    const { lines, logger } = logs();
+    const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
+    await redis.kill();
+    enf.send(leak('mallory'));
+    await new Promise((r) => setTimeout(r, 800));
+    redis = await startRedis({ port });
+    const start = Date.now();
+    while (!(await banned(redis.url, 'mallory').catch(() => false))) {
+      if (Date.now() - start > 15_000)
+        throw new Error(`mallory not banned 15 s after Redis came back: ${lines.join('; ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(lines[0]).toBe('warn enforcement action failed; retrying');
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+    await enf.shutdown();
+  });
+
+  it('tries a waiting action once more at shutdown, and gives it up then if Redis is still away', async () => {
+    redis = await startRedis();
+    const port = redis.port;
+    const { logger } = logs();
+    const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
+    await redis.kill();
+    enf.send(leak('mallory'));
+    enf.send(leak('trudy'));
+    await enf.forceFlush(); // the first attempts failed; the retries wait on their timers
+    redis = await startRedis({ port });
+    await new Promise((r) => setTimeout(r, 300)); // reconnected
+    await enf.shutdown();
+    expect(await banned(redis.url, 'mallory')).toBe(true);
+    expect(await banned(redis.url, 'trudy')).toBe(true);
+
+    // Still away at shutdown: given up, said once per action, and shutdown does not wait out the retry window.
+    const second = logs();
+    const enf2 = new FleetEnforcement({
+      client: client(redis.url),
+      actions,
+      logger: second.logger,
+      commandTimeoutMs: 300,
+    });
+    await redis.kill();
+    enf2.send(leak('oscar'));
+    await enf2.forceFlush();
+    const t0 = Date.now();
+    await enf2.shutdown();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(second.lines).toEqual([
+      'warn enforcement action failed; retrying',
+      'error enforcement action failed',
+    ]);
+  });
+});
