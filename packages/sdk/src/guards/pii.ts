@@ -1,4 +1,10 @@
-import { detectSensitive, redact, type RedactionType } from '@llmsec/core';
+import {
+  detectSensitive,
+  redact,
+  type CategoryMetadata,
+  type Metadata,
+  type RedactionType,
+} from '@llmsec/core';
 import type {
   GuardContext,
   GuardDecision,
@@ -14,6 +20,7 @@ import {
   answerCutsOf,
   outputTextsOf,
   reasoningOf,
+  audioTranscriptsOf,
   toolArgumentsOf,
 } from '../instrumentation/output-texts.ts';
 import { hostedOutputStart, isHostedOutput, newInputStart } from './new-input-start.ts';
@@ -138,7 +145,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
    * `fromTool`: every finding was in a tool's output (input_source: "tool"). `foundIn`: where in
    * the answer, given when its tool calls' arguments or the model's reasoning held a finding
    * (`text`, `tool_arguments`, `reasoning`, in that order, those that held one); absent, the
-   * text alone.
+   * text alone. `audioRemoved`: redact rewrote an audio answer's transcript, so its audio is
+   * removed (chat-audio.ts): `audio_removed: true`.
    */
   function record(
     types: string[],
@@ -146,14 +154,16 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     ctx: GuardContext,
     fromTool = false,
     foundIn?: string[],
+    audioRemoved = false,
   ): void {
+    const metadata: CategoryMetadata['pii_detected'] & Metadata = fromTool
+      ? { pii_types: types, direction, input_source: 'tool' }
+      : foundIn !== undefined
+        ? { pii_types: types, direction, found_in: foundIn }
+        : { pii_types: types, direction };
     ctx.emit('pii_detected', {
-      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}${foundIn !== undefined ? ` (in ${foundIn.map(placeName).join(', ')})` : ''}`,
-      metadata: fromTool
-        ? { pii_types: types, direction, input_source: 'tool' }
-        : foundIn !== undefined
-          ? { pii_types: types, direction, found_in: foundIn }
-          : { pii_types: types, direction },
+      description: `${types.join(', ')} in the ${direction}${fromTool ? ' (in a tool result)' : ''}${foundIn !== undefined ? ` (in ${foundIn.map(placeName).join(', ')})` : ''}${audioRemoved ? ' (audio removed)' : ''}`,
+      metadata: audioRemoved ? { ...metadata, audio_removed: true } : metadata,
     });
   }
 
@@ -236,6 +246,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     reasoning: number,
     cuts: readonly number[] | undefined,
     chunked: boolean,
+    audio: readonly number[],
   ): OutputDecision {
     const found = new Set<string>();
     const out: string[] = [];
@@ -246,6 +257,9 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     let inText = false;
     let inTools = false;
     let inReasoning = false;
+    // Audio transcripts (indices, ascending) whose rewrite removes their audio: `audio_removed`.
+    let nextAudio = 0;
+    let audioRemoved = false;
     for (const [i, t] of texts.entries()) {
       // The answer's parts, when it joins several, are read apart too (pii-parts.ts).
       const parts = i === 0 ? cuts : undefined;
@@ -263,6 +277,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
               : redact(t, redactOptions);
         types = r.types;
         out.push(r.text);
+        while (nextAudio < audio.length && audio[nextAudio]! < i) nextAudio++;
+        if (audio[nextAudio] === i && r.text !== t) audioRemoved = true;
       } else
         types =
           parts !== undefined
@@ -278,7 +294,7 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
     }
     if (found.size === 0) return allow();
     const types = [...found];
-    record(types, 'output', ctx, false, foundIn(inText, inTools, inReasoning));
+    record(types, 'output', ctx, false, foundIn(inText, inTools, inReasoning), audioRemoved);
     if (mode === 'redact') return { action: 'modify', text: out.join('\n'), reason: 'redacted' };
     return mode === 'block'
       ? { action: 'block', reason: `sensitive data in the response: ${types.join(', ')}` }
@@ -321,16 +337,21 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
       const tools = toolArgumentsOf(output);
       const reasoning = reasoningOf(output);
       const cuts = answerCutsOf(output);
+      // redact: an audio answer's transcript apart too, to say when its rewrite removes the audio.
+      const audio = mode === 'redact' ? audioTranscriptsOf(output) : NO_AUDIO;
       const texts =
-        output.text.length > maxChars || tools > 0 || reasoning > 0 || cuts !== undefined
+        output.text.length > maxChars || tools > 0 || reasoning > 0 || cuts !== undefined || audio.length > 0
           ? outputTextsOf(output)
           : undefined;
       // An answer that is only tool arguments (no text: a chat call's content null) too, so
       // its event says found_in tool_arguments (before, none).
       // A stream's answer was read chunk by chunk (block and redact modes keep a state for it).
       const chunked = streams.get(ctx) !== undefined || redactions.get(ctx) !== undefined;
-      if (texts !== undefined && (texts.length > 1 || cuts !== undefined || tools > 0 || reasoning > 0))
-        return checkTexts(texts, ctx, tools, reasoning, cuts, chunked);
+      if (
+        texts !== undefined &&
+        (texts.length > 1 || cuts !== undefined || tools > 0 || reasoning > 0 || audio.length > 0)
+      )
+        return checkTexts(texts, ctx, tools, reasoning, cuts, chunked, audio);
       // A complete JSON answer's numbers are read as tool arguments' are (pii-json-numbers.ts),
       // as the rewrite (rewriter.whole) reads them; a streamed answer as its chunks were.
       if (mode === 'redact') {
@@ -364,6 +385,8 @@ export function piiGuard(options: PiiGuardOptions = {}): PiiGuard {
   }
   return guard;
 }
+
+const NO_AUDIO: readonly number[] = [];
 
 /**
  * A fresh allow per call, not one shared frozen object: a host's wrapper may set fields on the

@@ -25,6 +25,11 @@ export interface ResponseSummary {
    */
   side?: string[];
   /**
+   * Chat streams: how many of the side texts, the last ones, are audio transcripts
+   * (chat-audio.ts), whose rewrite removes their audio; absent: none.
+   */
+  transcripts?: number;
+  /**
    * Streams of several choices: each one's text, which `text` joins one a line (the end checks
    * give them to a guard whose limits are per text: output-texts.ts OUTPUT_TEXTS).
    */

@@ -167,6 +167,7 @@ function onData(call: RespondingCall, data: unknown): unknown {
               texts.tools,
               texts.cuts,
               texts.reasoning,
+              texts.audio?.map((i) => texts.answer.length + i),
             );
       result = runOutputGuards(guards, output, call.ctx, call.runtime.metrics);
     } catch (err) {

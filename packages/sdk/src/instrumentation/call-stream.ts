@@ -324,15 +324,24 @@ function endOutput(summary: ResponseSummary): GuardOutput {
   // The model's reasoning after them, read as it came (prose, not JSON).
   const tools = summary.toolArguments?.map(readableJson);
   const reasoning = summary.reasoning;
+  // Audio transcripts, the last side texts (chat): piiGuard says when its rewrite removes their audio.
+  const audio = transcriptIndices(answer.length + side.length, summary.transcripts);
   if ((tools !== undefined && tools.length > 0) || (reasoning !== undefined && reasoning.length > 0)) {
     const after = [...side, ...(tools ?? []), ...(reasoning ?? [])];
     const output = { text: `${summary.text}\n${after.join('\n')}`, toolCalls: summary.toolCalls };
     const n = reasoning?.length ?? 0;
-    return withOutputTexts(output, [...answer, ...after], tools?.length ?? 0, summary.cuts, n);
+    return withOutputTexts(output, [...answer, ...after], tools?.length ?? 0, summary.cuts, n, audio);
   }
   const text = side.length === 0 ? summary.text : `${summary.text}\n${side.join('\n')}`;
   const output = { text, toolCalls: summary.toolCalls };
   const cuts = summary.texts === undefined ? summary.cuts : undefined;
-  if (cuts !== undefined) return withOutputTexts(output, [...answer, ...side], 0, cuts);
+  if (cuts !== undefined || audio !== undefined)
+    return withOutputTexts(output, [...answer, ...side], 0, cuts, 0, audio);
   return answer.length + side.length > 1 ? withOutputTexts(output, [...answer, ...side]) : output;
+}
+
+/** The indices of the last `n` of the first `end` texts; undefined when none. */
+function transcriptIndices(end: number, n: number | undefined): number[] | undefined {
+  if (n === undefined || n === 0) return undefined;
+  return Array.from({ length: n }, (_, i) => end - n + i);
 }

@@ -1,5 +1,6 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
+import { dropChoiceLogprobs } from './logprobs.ts';
 import { MAX_HELD_CHARS } from './stream-limit.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { UnwritableArguments, valueText } from './tool-arguments.ts';
@@ -44,13 +45,15 @@ export function audioTranscript(message: Record<string, unknown>): string | unde
 
 /**
  * `next`, the transcript's rewrite, written back: changed, the transcript is the rewrite and the
- * audio's `data` is removed (''), as it speaks the words taken out. Unchanged: as sent.
+ * audio's `data` is removed (''), as it speaks the words taken out (true). Unchanged: as sent.
  */
-export function writeAudioTranscript(message: Record<string, unknown>, next: string | undefined): void {
+export function writeAudioTranscript(message: Record<string, unknown>, next: string | undefined): boolean {
   const audio = audioOf(message);
-  if (audio === undefined || typeof next !== 'string' || next === transcriptText(audio.transcript)) return;
+  if (audio === undefined || typeof next !== 'string' || next === transcriptText(audio.transcript))
+    return false;
   audio.transcript = next;
   audio.data = '';
+  return true;
 }
 
 /**
@@ -129,6 +132,9 @@ export function rewriteAudioPiece(
     if (t !== undefined) {
       if (h !== undefined) h.transcript += t;
       audio.transcript = '';
+      // The chunk's tokens, from a server that gives logprobs with audio, repeat the piece kept
+      // back (logprobs.ts): they would deliver it before the transcript is checked.
+      dropChoiceLogprobs(choice);
     }
     const data = audio.data;
     if (typeof data === 'string' && data.length > 0) {

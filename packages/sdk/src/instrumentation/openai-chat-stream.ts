@@ -149,6 +149,7 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       byChoice(this.refusals, side);
       byChoice(this.transcripts, side);
       out.side = side;
+      if (this.transcripts !== undefined) out.transcripts = this.transcripts.size;
     }
     if (this.args !== undefined) out.toolArguments = this.args.texts();
     if (this.reasoning.reasoning !== undefined) out.reasoning = this.reasoning.reasoning.texts();

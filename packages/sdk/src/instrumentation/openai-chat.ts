@@ -122,6 +122,8 @@ function chatOutputTexts(data: unknown): OutputTexts {
   const answer: string[] = [];
   const side: string[] = [];
   let calls: ArgumentSlot[] | undefined;
+  // Which side texts are audio transcripts (OutputTexts.audio).
+  let audio: number[] | undefined;
   for (const c of arr(obj(data)?.choices)) {
     const choice = obj(c);
     const message = obj(choice?.message);
@@ -135,14 +137,14 @@ function chatOutputTexts(data: unknown): OutputTexts {
     if (hasRefusal(message)) side.push(message.refusal);
     // An audio answer's transcript (chat-audio.ts): the words its audio speaks.
     const transcript = audioTranscript(message);
-    if (transcript !== undefined) side.push(transcript);
+    if (transcript !== undefined) (audio ??= []).push(side.push(transcript) - 1);
     if (message.tool_calls !== undefined || message.function_call !== undefined)
       chatToolArguments(message, (calls ??= []));
     // The model's reasoning, some servers' (chat-reasoning.ts).
     if (typeof message.reasoning_content === 'string' || typeof message.reasoning === 'string')
       chatReasoningSlots(message, (calls ??= []), choice);
   }
-  const texts = plainChatTexts(data, choices, answer, side);
+  const texts = plainChatTexts(data, choices, answer, side, audio);
   return calls === undefined ? texts : withToolArguments(texts, calls);
 }
 
@@ -167,8 +169,9 @@ function plainChatTexts(
   choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>,
   answer: string[],
   side: string[],
+  audio: number[] | undefined,
 ): OutputTexts {
-  return new ChatTexts(data, choices, answer, side);
+  return new ChatTexts(data, choices, answer, side, audio);
 }
 
 /**
@@ -178,6 +181,7 @@ function plainChatTexts(
 class ChatTexts implements OutputTexts {
   readonly answer: string[];
   readonly side: string[];
+  readonly audio: number[] | undefined;
   private readonly data: unknown;
   private readonly choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>;
 
@@ -186,11 +190,13 @@ class ChatTexts implements OutputTexts {
     choices: Array<{ choice: Record<string, unknown>; message: Record<string, unknown> }>,
     answer: string[],
     side: string[],
+    audio: number[] | undefined,
   ) {
     this.data = data;
     this.choices = choices;
     this.answer = answer;
     this.side = side;
+    this.audio = audio;
   }
 
   write(nextAnswer: readonly string[], nextSide: readonly string[]): unknown {
@@ -237,7 +243,10 @@ class ChatTexts implements OutputTexts {
           message.refusal = next;
         }
       }
-      if (audioTranscript(message) !== undefined) writeAudioTranscript(message, nextSide[at++]);
+      // A rewritten transcript: its audio removed (chat-audio.ts), and the choice's tokens, which
+      // a server giving logprobs with audio gives for the transcript, dropped (logprobs.ts).
+      if (audioTranscript(message) !== undefined && writeAudioTranscript(message, nextSide[at++]))
+        dropChoiceLogprobs(choice);
     }
     return this.data;
   }

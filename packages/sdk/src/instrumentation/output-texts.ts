@@ -49,6 +49,11 @@ export interface OutputTexts {
    * too (pii-parts.ts), as on the input side: 'jane@example.com' + '42' joins to no address.
    */
   readonly cuts?: readonly number[];
+  /**
+   * Which side texts (indices into `side`) are audio transcripts (chat-audio.ts): a rewrite of
+   * one removes its audio, which piiGuard's event says (`audio_removed`); absent: none.
+   */
+  readonly audio?: readonly number[];
   /** The response with these texts written back (same lengths and order); may change it in place. */
   write(answer: readonly string[], side: readonly string[]): unknown;
 }
@@ -84,6 +89,8 @@ interface TextsView {
   readonly reasoning: number;
   /** Where the parts of `texts[0]` meet (OutputTexts.cuts). */
   readonly cuts: readonly number[] | undefined;
+  /** Which of `texts` (indices) are audio transcripts. */
+  readonly audio: readonly number[] | undefined;
 }
 
 /**
@@ -96,6 +103,7 @@ export function withOutputTexts<T extends GuardOutput>(
   tools = 0,
   cuts?: readonly number[],
   reasoning = 0,
+  audio?: readonly number[],
 ): T {
   // One keyed store of a constant symbol (a cached map transition), not Object.assign of a
   // literal with a computed key: that made a second object and ran the generic builtin on
@@ -106,9 +114,21 @@ export function withOutputTexts<T extends GuardOutput>(
     tools,
     cuts,
     reasoning,
+    audio,
   };
   return output;
 }
+
+/**
+ * Which of the texts outputTextsOf gives (indices) are audio transcripts, whose rewrite removes
+ * their audio (chat-audio.ts); empty when none, or when a guard before rewrote the text.
+ */
+export function audioTranscriptsOf(output: GuardOutput): readonly number[] {
+  const v = (output as { [OUTPUT_TEXTS]?: TextsView })[OUTPUT_TEXTS];
+  return v !== undefined && v.joined === output.text && v.audio !== undefined ? v.audio : NONE;
+}
+
+const NONE: readonly number[] = [];
 
 /** Where the parts of the first of the texts outputTextsOf gives meet (OutputTexts.cuts); undefined: one part. */
 export function answerCutsOf(output: GuardOutput): readonly number[] | undefined {

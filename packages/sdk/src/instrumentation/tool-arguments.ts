@@ -421,6 +421,7 @@ export function withToolArguments(t: OutputTexts, slots: readonly ArgumentSlot[]
     tools: ordered.length - reasoning,
     ...(reasoning === 0 ? {} : { reasoning }),
     ...(t.cuts === undefined ? {} : { cuts: t.cuts }),
+    ...(t.audio === undefined ? {} : { audio: t.audio }),
     write(answer, nextSide) {
       // The arguments first: one that cannot be written throws before the texts change.
       for (const [i, s] of ordered.entries()) s.write(nextSide[n + i] ?? '');
