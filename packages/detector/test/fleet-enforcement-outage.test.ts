@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useOutageRedis } from '../../../test/support/redis-outage.ts';
 import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
 import { silentLogger } from '../src/service/log.ts';
 
@@ -12,21 +12,8 @@ import { silentLogger } from '../src/service/log.ts';
 // action is tried again with backoff until `retryForMs` after the alert, and once more at
 // shutdown.
 
-let redis: RedisHandle | undefined;
-const clients: Redis[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.disconnect();
-  await redis?.stop();
-  redis = undefined;
-});
-
-function client(url: string): Redis {
-  const c = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
+const outage = useOutageRedis();
+const client = (url: string): Redis => outage.client(url);
 
 const actions: EnforcementAction[] = [{ rule: 'system_prompt_leakage', action: 'ban' }];
 
@@ -45,9 +32,7 @@ function leak(user: string): Alert {
 }
 
 async function banned(url: string, subject: string): Promise<boolean> {
-  const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  c.on('error', () => {});
-  clients.push(c);
+  const c = outage.client(url, { lazyConnect: true, enableOfflineQueue: true });
   await c.connect();
   const lim = new RateLimiter({
     store: new RedisStore({ client: c }),
@@ -71,16 +56,16 @@ function logs() {
 
 describe('FleetEnforcement with the rate limiter Redis away when the alert fires', () => {
   it('applies the action once Redis is back', async () => {
-    redis = await startRedis();
+    const redis = await outage.start();
     const port = redis.port;
     const { lines, logger } = logs();
     const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
     await redis.kill();
     enf.send(leak('mallory'));
     await new Promise((r) => setTimeout(r, 800));
-    redis = await startRedis({ port });
+    const back = await outage.start({ port });
     const start = Date.now();
-    while (!(await banned(redis.url, 'mallory').catch(() => false))) {
+    while (!(await banned(back.url, 'mallory').catch(() => false))) {
       if (Date.now() - start > 15_000)
         throw new Error(`mallory not banned 15 s after Redis came back: ${lines.join('; ')}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -91,7 +76,7 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
   });
 
   it('tries a waiting action once more at shutdown, and gives it up then if Redis is still away', async () => {
-    redis = await startRedis();
+    const redis = await outage.start();
     const port = redis.port;
     const { logger } = logs();
     const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
@@ -99,21 +84,21 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
     enf.send(leak('mallory'));
     enf.send(leak('trudy'));
     await enf.forceFlush(); // the first attempts failed; the retries wait on their timers
-    redis = await startRedis({ port });
+    const back = await outage.start({ port });
     await new Promise((r) => setTimeout(r, 300)); // reconnected
     await enf.shutdown();
-    expect(await banned(redis.url, 'mallory')).toBe(true);
-    expect(await banned(redis.url, 'trudy')).toBe(true);
+    expect(await banned(back.url, 'mallory')).toBe(true);
+    expect(await banned(back.url, 'trudy')).toBe(true);
 
     // Still away at shutdown: given up, said once per action, and shutdown does not wait out the retry window.
     const second = logs();
     const enf2 = new FleetEnforcement({
-      client: client(redis.url),
+      client: client(back.url),
       actions,
       logger: second.logger,
       commandTimeoutMs: 300,
     });
-    await redis.kill();
+    await back.kill();
     enf2.send(leak('oscar'));
     await enf2.forceFlush();
     const t0 = Date.now();

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { useOutageRedis } from '../../../test/support/redis-outage.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
 
@@ -9,24 +9,10 @@ import { RedisStore } from '../src/redis-store.ts';
 // refusals; failing open, it decided with its local fallback, which had never heard of it, so a
 // banned client was admitted for as long as Redis was away (an outage it may provoke itself).
 
-let redis: RedisHandle | undefined;
-const clients: Redis[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.disconnect();
-  await redis?.stop();
-  redis = undefined;
-});
-
-function client(url: string): Redis {
-  const c = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
+const outage = useOutageRedis();
 
 async function connected(url: string): Promise<Redis> {
-  const c = client(url);
+  const c = outage.client(url, { lazyConnect: true });
   await c.connect();
   return c;
 }
@@ -46,7 +32,7 @@ function limiter(c: Redis): RateLimiter {
 
 describe('fail open keeps the bans and blocks Redis refused with', () => {
   it('refuses a subject banned or blocked by another process while Redis is down; forgets a lifted one', async () => {
-    redis = await startRedis();
+    const redis = await outage.start();
     const app = limiter(await connected(redis.url));
     const operator = limiter(await connected(redis.url));
     await operator.ban('mallory');
@@ -98,7 +84,7 @@ describe('fail open keeps the bans and blocks Redis refused with', () => {
   });
 
   it('lets a block go when it ends, while Redis is still down', async () => {
-    redis = await startRedis();
+    const redis = await outage.start();
     let now = Date.now();
     const c = await connected(redis.url);
     const opts = {
