@@ -19,8 +19,8 @@ import type { SlabRule } from './slab-rule.ts';
  * threshold inline. Measured with bench/detect/groups.ts on the replay mix: a user holds ~6
  * request events per 5-minute window at 1,000 users and one at 100,000; with 8 for
  * high_block_rate (min_events 11) 46% of its updates at 1,000 users ran spilled, on the object
- * path; 4 made 1,000 users 10% slower and 100,000 no faster. Each entry costs every group's row 8 bytes (identical: a time), 16
- * (ratio: time and flag) or 32 (monotonic: time, value, and an event id and a trace id slot in the
+ * path; 4 made 1,000 users 10% slower and 100,000 no faster. Each entry costs every group's row 8 bytes (identical: a time; ratio:
+ * a time, its flag a bit of one more double) or 32 (monotonic: time, value, and an event id and a trace id slot in the
  * string row; the trace since alerts list their evidence's trace ids).
  */
 export const INLINE_ENTRIES = 8;

@@ -1,7 +1,7 @@
 import type { SlabRule } from './slab-rule.ts';
 
 /**
- * Rows per page: 256 rows of the default rules' request lane (38 doubles) are a 76 KB array
+ * Rows per page: 256 rows of the default rules' request lane (28 doubles) are a 56 KB array
  * of doubles, of the block lane (4) 8 KB, of escalating_length's ring apart (20) 40 KB, and
  * 256 groups' 2 string-row slots 4 KB. Pages of 512 rows (the request lane's, then 58 doubles,
  * 237 KB: past V8's 128 KB regular-object size, so made in large-object space, never copied by
@@ -167,7 +167,8 @@ export class SlabStore {
     // their rings, so an event reads its rules' sizes, heads and aggregates from one or two
     // cache lines instead of one region (and line) per rule. With the default rules a
     // request_completed event touches the 16 scalars of its four rules and the ratio's first
-    // ring entry (doubles 0-17 of the request lane's 58). By lane, not by where-filter:
+    // ring entry (doubles 0-17 of the request lane's 58 then, 28 since the ratio's flags are
+    // bits: ratio.ts). By lane, not by where-filter:
     // token_usage_anomaly reads every request, the other three only those without
     // block_source, and laid out by filter its scalars sat at the row's end, a cache line of
     // its own that the read-ahead did not read (a miss per request).
