@@ -17,7 +17,14 @@ import {
   type SyncLimiterStore,
 } from './store.ts';
 
-/** Subjects kept at most; past it the one noted longest ago goes (Map insertion order). */
+/**
+ * Subjects kept at most. Past it a block goes before a ban, the one noted longest ago first
+ * (Map insertion order), and a block is not kept in place of a ban: refusals alone block a
+ * subject, so an attacker with many addresses or accounts can have thousands blocked and
+ * refused, while a ban takes detection evidence or an operator. With one queue for both, 10,000
+ * throwaway blocks pushed a ban noted earlier out, and the banned client was admitted once Redis
+ * went away.
+ */
 export const MAX_SEEN_ENFORCED = 10_000;
 
 export interface SeenEnforcementEntry {
@@ -26,7 +33,8 @@ export interface SeenEnforcementEntry {
 }
 
 export class SeenEnforcement {
-  private readonly entries = new Map<string, SeenEnforcementEntry>();
+  private readonly bans = new Map<string, SeenEnforcementEntry>();
+  private readonly blocks = new Map<string, SeenEnforcementEntry>();
   private readonly cap: number;
 
   constructor(cap = MAX_SEEN_ENFORCED) {
@@ -34,28 +42,33 @@ export class SeenEnforcement {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.bans.size + this.blocks.size;
   }
 
   /** The store refused `subject` as banned or blocked until `untilMs` (local clock). */
   note(subject: string, level: SeenEnforcementEntry['level'], untilMs: number): void {
-    // Deleted first so that a noted-again subject moves to the young end.
-    this.entries.delete(subject);
-    if (this.entries.size >= this.cap) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(subject, { level, untilMs });
+    // Deleted first so that a noted-again subject moves to the young end, at its new level.
+    this.forget(subject);
+    const into = level === LEVEL_BANNED ? this.bans : this.blocks;
+    if (this.size >= this.cap) {
+      if (this.blocks.size !== 0) this.blocks.delete(this.blocks.keys().next().value!);
+      else if (into === this.bans) this.bans.delete(this.bans.keys().next().value!);
+      else return; // full of bans: a block does not displace one
+    }
+    into.set(subject, { level, untilMs });
   }
 
   /** The store found the subject neither banned nor blocked (or an operator lifted it here). */
   forget(subject: string): void {
-    this.entries.delete(subject);
+    if (!this.bans.delete(subject)) this.blocks.delete(subject);
   }
 
   /** The enforcement in force for `subject` at `nowMs`, if this process was refused with one. */
   at(subject: string, nowMs: number): SeenEnforcementEntry | undefined {
-    const e = this.entries.get(subject);
+    const e = this.bans.get(subject) ?? this.blocks.get(subject);
     if (e === undefined) return undefined;
     if (e.untilMs > nowMs) return e;
-    this.entries.delete(subject);
+    this.forget(subject);
     return undefined;
   }
 }

@@ -23,6 +23,38 @@ describe('SeenEnforcement', () => {
     expect(seen.size).toBe(10_000);
   });
 
+  it('keeps a ban through 100,000 invented subjects blocked after it (blocks go before bans)', () => {
+    // Refusals alone block a subject (refusalWeight, blockedAt); bans take detection evidence or
+    // an operator. An attacker with many addresses or accounts blocks throwaway subjects, and
+    // each refusal of one is noted: with the oldest going first, 10,000 of them pushed out a
+    // ban noted earlier, and the banned client was admitted once Redis went away.
+    const seen = new SeenEnforcement();
+    seen.note('mallory', LEVEL_BANNED, 10_000);
+    for (let i = 0; i < 100_000; i++) seen.note(`ip:2001:db8:${i}::`, LEVEL_BLOCKED, 1_000);
+    expect(seen.size).toBe(10_000);
+    expect(seen.at('mallory', 0)).toEqual({ level: LEVEL_BANNED, untilMs: 10_000 });
+    // The newest blocks are the ones kept.
+    expect(seen.at('ip:2001:db8:99999::', 0)?.level).toBe(LEVEL_BLOCKED);
+    expect(seen.at('ip:2001:db8:0::', 0)).toBeUndefined();
+  });
+
+  it('full of bans, keeps them and not a new block; a new ban displaces the oldest ban', () => {
+    const seen = new SeenEnforcement(2);
+    seen.note('a', LEVEL_BANNED, 100);
+    seen.note('b', LEVEL_BANNED, 100);
+    seen.note('eve', LEVEL_BLOCKED, 100);
+    expect(seen.at('eve', 0)).toBeUndefined();
+    expect(seen.at('a', 0)?.level).toBe(LEVEL_BANNED);
+    seen.note('c', LEVEL_BANNED, 100);
+    expect(seen.size).toBe(2);
+    expect(seen.at('a', 0)).toBeUndefined();
+    expect(seen.at('c', 0)?.level).toBe(LEVEL_BANNED);
+    // A subject blocked then banned (or the reverse) is held once, at its latest level.
+    seen.note('c', LEVEL_BLOCKED, 50);
+    expect(seen.at('c', 0)).toEqual({ level: LEVEL_BLOCKED, untilMs: 50 });
+    expect(seen.size).toBe(2);
+  });
+
   it('drops an entry once its end has passed, and a forgotten one', () => {
     const seen = new SeenEnforcement();
     seen.note('eve', LEVEL_BLOCKED, 1_000);
