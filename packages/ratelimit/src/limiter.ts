@@ -250,11 +250,15 @@ export class RateLimiter {
       if (!degraded && so.level < LEVEL_BLOCKED && this.seen.size !== 0) this.seen.forget(sub.subject);
     }
     if (!degraded && (outcome.code === CODE_BANNED || outcome.code === CODE_BLOCKED)) {
-      this.seen.note(
-        op.subjects[outcome.refusedSubject]!.subject,
-        outcome.code === CODE_BANNED ? LEVEL_BANNED : LEVEL_BLOCKED,
-        this.o.clock.now() + Math.max(0, outcome.retryAfterMs),
-      );
+      // A reply naming no subject of the call (a store's bug, a garbled reply) notes nothing: a
+      // throw here would count as a store failure and admit the subject through the fallback.
+      const refused = op.subjects[outcome.refusedSubject];
+      if (refused !== undefined)
+        this.seen.note(
+          refused.subject,
+          outcome.code === CODE_BANNED ? LEVEL_BANNED : LEVEL_BLOCKED,
+          this.o.clock.now() + Math.max(0, outcome.retryAfterMs),
+        );
     }
     if (outcome.code === CODE_OK) {
       this.telemetry.admitted(degraded);
