@@ -172,16 +172,22 @@ export class AlertmanagerSink implements AlertSink {
   /**
    * A firing incident learned users: its re-sent copy carries them from now on, and the
    * change goes out at once (same alert identity, so Alertmanager updates its annotations).
+   * On a shared state the incident may be another process's (it fired there, and that sink
+   * holds the copy it re-sends): the change still goes out at once, as in one process, but is
+   * not kept. Dropped here before, Alertmanager showed the firing users until that process's
+   * next fleet check, up to one re-send interval later.
    */
   update(alert: Alert): void {
     if (this.shutdownPromise !== undefined || alert.status !== 'firing') return;
     try {
       const held = this.firing.get(alert.alert_id);
-      if (held === undefined) return;
+      if (held === undefined && this.fleet === undefined) return;
       const payload = toAlertmanagerAlert(alert, this.payload);
-      held.payload = payload;
-      held.users = alert.user_ids.length;
-      held.ref.revision = alertRevision(alert);
+      if (held !== undefined) {
+        held.payload = payload;
+        held.users = alert.user_ids.length;
+        held.ref.revision = alertRevision(alert);
+      }
       for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
     } catch (err) {
       sinkErrors.report('alertmanager.update', err);
