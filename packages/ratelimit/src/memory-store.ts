@@ -102,8 +102,12 @@ export class MemoryStore implements SyncLimiterStore {
   readonly name = 'memory';
   readonly synchronous = true as const;
   private readonly records = new Map<string, SubjectRecord>();
-  /** Blocked or banned records moved out of the LRU (insertion order = age). */
-  private readonly enforced = new Map<string, SubjectRecord>();
+  /**
+   * Banned, and blocked, records moved out of the LRU (insertion order = age). Two sets under
+   * one cap (keepEnforced), so that an overflow drops a block before any ban however old.
+   */
+  private readonly enforcedBans = new Map<string, SubjectRecord>();
+  private readonly enforcedBlocks = new Map<string, SubjectRecord>();
   private readonly maxSubjects: number;
   private readonly maxEnforced: number;
   private dropped = 0;
@@ -131,7 +135,7 @@ export class MemoryStore implements SyncLimiterStore {
    * maxSubjects + maxEnforcedSubjects.
    */
   get size(): number {
-    return this.records.size + this.enforced.size;
+    return this.records.size + this.enforcedBans.size + this.enforcedBlocks.size;
   }
 
   /** Blocked or banned subjects lost because the enforced set overflowed. */
@@ -339,7 +343,8 @@ export class MemoryStore implements SyncLimiterStore {
 
   reset(subject: string): void {
     this.records.delete(subject);
-    this.enforced.delete(subject);
+    this.enforcedBans.delete(subject);
+    this.enforcedBlocks.delete(subject);
   }
 
   lift(subject: string, p: EnforcementParams): number {
@@ -368,7 +373,7 @@ export class MemoryStore implements SyncLimiterStore {
 
   /** A subject's record wherever it is, without moving it, its expired part forgotten. */
   private find(subject: string, now: number): SubjectRecord | undefined {
-    const rec = this.records.get(subject) ?? this.enforced.get(subject);
+    const rec = this.records.get(subject) ?? this.keptAside(subject);
     rec?.expire(now);
     return rec;
   }
@@ -378,9 +383,10 @@ export class MemoryStore implements SyncLimiterStore {
     let rec = this.records.get(subject);
     if (rec === undefined) {
       // Only a subject missing from the LRU pays for the second lookup.
-      rec = this.enforced.get(subject);
+      rec = this.keptAside(subject);
       if (rec !== undefined) {
-        this.enforced.delete(subject);
+        this.enforcedBans.delete(subject);
+        this.enforcedBlocks.delete(subject);
         rec.expire(now);
       } else {
         rec = new SubjectRecord();
@@ -421,31 +427,33 @@ export class MemoryStore implements SyncLimiterStore {
     if (isEnforced(rec, now)) this.keepEnforced(key, rec, now);
   }
 
+  /** A record moved out of the LRU as banned or blocked, without moving it back. */
+  private keptAside(subject: string): SubjectRecord | undefined {
+    return this.enforcedBans.get(subject) ?? this.enforcedBlocks.get(subject);
+  }
+
   /**
-   * Adds a record to the enforced set, making room if it is full: records among the oldest
-   * few that are expired or no longer enforced (lifted, block over) go first, then the oldest
-   * blocked one, then the oldest banned one.
+   * Adds a record to the enforced sets, making room if they are full: records among the oldest
+   * few of each that are expired or no longer enforced (lifted, block over) go first, then the
+   * oldest block, then, for a ban, the oldest ban; a block does not take a ban's place (it is
+   * dropped instead). Refusals alone block a subject, so an attacker with many addresses or
+   * accounts can fill the sets with blocks; a ban takes detection evidence or an operator. With
+   * one set, where only the oldest 32 were searched for a block, 32 bans kept aside longer (users
+   * banned and gone quiet) made the overflow drop the oldest ban for those blocks.
    */
   private keepEnforced(key: string, rec: SubjectRecord, now: number): void {
-    if (this.enforced.size >= this.maxEnforced) {
-      let scanned = 0;
-      let freed = false;
-      let blocked: string | undefined;
-      for (const [k, r] of this.enforced) {
-        if (r.expiresAtMs <= now || !isEnforced(r, now)) {
-          this.enforced.delete(k);
-          freed = true;
-        } else if (blocked === undefined && !r.enf.banned) {
-          blocked = k;
-        }
-        if (++scanned >= 32) break;
-      }
-      if (!freed) {
-        this.enforced.delete(blocked ?? this.enforced.keys().next().value!);
+    const into = rec.enf.banned ? this.enforcedBans : this.enforcedBlocks;
+    if (this.enforcedBans.size + this.enforcedBlocks.size >= this.maxEnforced) {
+      const freed = dropLapsed(this.enforcedBlocks, now) + dropLapsed(this.enforcedBans, now);
+      if (freed === 0) {
         this.dropped++;
+        if (this.enforcedBlocks.size !== 0)
+          this.enforcedBlocks.delete(this.enforcedBlocks.keys().next().value!);
+        else if (into === this.enforcedBans) this.enforcedBans.delete(this.enforcedBans.keys().next().value!);
+        else return; // full of bans: the block is the one dropped
       }
     }
-    this.enforced.set(key, rec);
+    into.set(key, rec);
   }
 
   /** Recomputes the TTLs: the state's, until its buckets drain and its enforcement lapses; the record's, that or its leases' end. */
@@ -463,6 +471,20 @@ export class MemoryStore implements SyncLimiterStore {
     if (rec.leases) for (const exp of rec.leases.values()) if (exp > until) until = exp;
     rec.expiresAtMs = until;
   }
+}
+
+/** Drops the records among the oldest few of `set` that are expired or no longer enforced; how many. */
+function dropLapsed(set: Map<string, SubjectRecord>, now: number): number {
+  let scanned = 0;
+  let freed = 0;
+  for (const [k, r] of set) {
+    if (r.expiresAtMs <= now || !isEnforced(r, now)) {
+      set.delete(k);
+      freed++;
+    }
+    if (++scanned >= 32) break;
+  }
+  return freed;
 }
 
 /** Banned, or blocked right now: the state an attacker would like to evict. */

@@ -76,6 +76,48 @@ describe('MemoryStore eviction keeps enforcement', () => {
     expect(reasons).toEqual(['allowed', 'allowed', 'banned', 'banned']);
   });
 
+  it('bans older than 32 blocks are not dropped for throwaway blocks that came after them', async () => {
+    // Refusals alone block a subject; an attacker with many addresses or accounts fills the
+    // enforced set with blocks. The overflow looked for a block among the 32 oldest entries only,
+    // and 32 bans kept aside longer (users banned and gone quiet: the usual case) made it drop the
+    // oldest ban, 100 younger blocks notwithstanding.
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ maxSubjects: 10, maxEnforcedSubjects: 140, clock });
+    const lim = limiterOn(store, clock);
+    for (let b = 0; b < 40; b++) await lim.ban(`ban${b}`);
+    for (let i = 0; i < 20; i++) lim.acquireSync({ subject: `x${i}`, estimatedTokens: 0 });
+    for (let k = 0; k < 300; k++) {
+      await lim.recordViolation(`throwaway${k}`, 12);
+      lim.acquireSync({ subject: `y${k}`, estimatedTokens: 0 });
+    }
+    for (let i = 0; i < 20; i++) lim.acquireSync({ subject: `z${i}`, estimatedTokens: 0 });
+    expect(store.size).toBeLessThanOrEqual(150);
+    expect(store.enforcedDropped).toBeGreaterThan(0);
+    const admitted = [];
+    for (let b = 0; b < 40; b++)
+      if (lim.acquireSync({ subject: `ban${b}`, estimatedTokens: 0 }).reason !== 'banned')
+        admitted.push(`ban${b}`);
+    expect(admitted).toEqual([]);
+    // The newest block is kept; the oldest went.
+    expect(lim.acquireSync({ subject: 'throwaway299', estimatedTokens: 0 }).reason).toBe('blocked');
+    expect(lim.acquireSync({ subject: 'throwaway0', estimatedTokens: 0 }).reason).toBeUndefined();
+  });
+
+  it('full of bans, a new block is dropped, not a ban', async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ maxSubjects: 10, maxEnforcedSubjects: 2, clock });
+    const lim = limiterOn(store, clock);
+    await lim.ban('b1');
+    await lim.ban('b2');
+    await lim.recordViolation('blocked', 12);
+    for (let i = 0; i < 1_000; i++) lim.acquireSync({ subject: `x${i}`, estimatedTokens: 0 });
+    expect(store.enforcedDropped).toBe(1);
+    const reasons = ['b1', 'b2', 'blocked'].map(
+      (s) => lim.acquireSync({ subject: s, estimatedTokens: 0 }).reason ?? 'allowed',
+    );
+    expect(reasons).toEqual(['banned', 'banned', 'allowed']);
+  });
+
   it('rejects an invalid maxEnforcedSubjects', () => {
     expect(() => new MemoryStore({ maxEnforcedSubjects: 0 })).toThrow(/maxEnforcedSubjects/);
   });
