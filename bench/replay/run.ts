@@ -46,7 +46,19 @@ const load = (): string =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
-const NODE_ARGS = ['--conditions=@llmsec/source', '--import', './bench/replay/report-rss.ts'];
+const REPORT_RSS = ['--import', './bench/replay/report-rss.ts'];
+const NODE_ARGS = ['--conditions=@llmsec/source', ...REPORT_RSS];
+const BUILT_CLI = 'packages/cli/dist/bin.js';
+
+/** The published build of every package (incremental: seconds when it is current), so the
+ *  built-CLI row runs the code of this tree, not a stale dist/. */
+function buildPackages(): void {
+  const run = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`npm run build failed: ${(run.stdout + run.stderr).slice(0, 500)}`);
+}
 
 interface Timing {
   /** Wall clock. */
@@ -69,7 +81,8 @@ interface Sub extends Timing {
 
 function subprocess(args: string[], env?: Record<string, string>): Sub {
   const t0 = performance.now();
-  const run = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
+  const nodeArgs = args[0] === BUILT_CLI ? REPORT_RSS : NODE_ARGS;
+  const run = spawnSync(process.execPath, [...nodeArgs, ...args], {
     ...(env !== undefined ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
@@ -143,6 +156,7 @@ async function inProcessFloor(file: string): Promise<Timing> {
 const dir = mkdtempSync(join(tmpdir(), 'llmsec-bench-replay-'));
 try {
   console.log(`machine: ${process.version}, load average at start ${load()} (2 cores shared)`);
+  buildPackages();
   const file = join(dir, 'events.jsonl');
   const t0 = performance.now();
   const corpus = await writeCorpus(file, { lines: LINES, users: USERS });
@@ -163,6 +177,7 @@ try {
     'replay subprocess, 2 readers',
     'replay subprocess, 1 reader',
     'replay subprocess, raw lines never',
+    'replay subprocess, built CLI',
   ] as const;
   const times = new Map<string, Timing[]>(rows.map((r) => [r, []]));
   const subs = new Map<string, Sub[]>(rows.map((r) => [r, []]));
@@ -184,7 +199,7 @@ try {
           row === 'floor subprocess'
             ? ['bench/replay/floor.ts', file]
             : [
-                'packages/cli/src/bin.ts',
+                row.endsWith('built CLI') ? BUILT_CLI : 'packages/cli/src/bin.ts',
                 'replay',
                 file,
                 ...(row.endsWith('--threads 1') ? ['--threads', '1'] : []),
