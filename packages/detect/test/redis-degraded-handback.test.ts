@@ -62,7 +62,9 @@ describe('RedisDetectionState: an incident opened while Redis was down, Redis ba
       const state = new RedisDetectionState({
         redis: clients[client]!,
         ruleset,
-        commandTimeoutMs: 250,
+        // Not 250: a round slowed past it by a loaded machine degrades b, and its blocks then miss
+        // the fleet's count (below).
+        commandTimeoutMs: 1_000,
         shutdownGraceMs: 0,
         probeIntervalMs: 20,
       });
@@ -93,6 +95,10 @@ describe('RedisDetectionState: an incident opened while Redis was down, Redis ba
 
     server = await startRedis({ port: server.port });
     await until(() => a.engine.stats.state?.mode === 'shared', 5_000);
+    // Each client reconnects on its own retry timer: b's may not be ready yet. A block b ships
+    // before it is goes to b's fallback (a degraded episode), so Redis's count of dave, emptied by
+    // the restart, never reaches the rule's 10 and nothing extends the handed-back incident.
+    await until(() => clients.every((c) => c.status === 'ready'), 5_000);
     // The attack goes on, split over both processes.
     for (const [i, { event, t }] of blocks('dave', T0 + 30 * SEC, 10).entries()) {
       const r = i % 2 === 0 ? a : b;
@@ -110,6 +116,9 @@ describe('RedisDetectionState: an incident opened while Redis was down, Redis ba
     await b.engine.forceFlush();
     await b.engine.shutdown();
     for (const r of [a, b]) expect(r.engine.stats.state?.degradedEpisodes).toBeLessThanOrEqual(1);
+    // Every block after the return reached Redis (a block kept locally is missing from the fleet's count).
+    expect(b.engine.stats.state?.degradedEvents).toBe(0);
+    expect(a.engine.stats.state?.degradedEvents).toBe(10);
 
     const lines = [...a.alerts, ...b.alerts].filter((x) => x.rule === RULE && x.labels.user_id === 'dave');
     expect(lines.map((x) => x.status)).toEqual(['firing', 'resolved']);
