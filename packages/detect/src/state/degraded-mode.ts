@@ -18,6 +18,8 @@ export class DegradedMode {
   private readonly gauge: number[] = [0];
   private readonly episodes: Counter;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
+  /** A probe is waiting for its answer: the next tick skips, so one answer switches back once. */
+  private probing = false;
 
   constructor(stats: SharedStats, state: RedisDetectionState, meter: Meter, onBack: () => void) {
     this.stats = stats;
@@ -59,8 +61,13 @@ export class DegradedMode {
   }
 
   private probe(): void {
+    // A probe can outlast the interval (a client reconnecting is waited for, up to the command
+    // timeout): overlapping probes would each switch back and hand back.
+    if (this.probing) return;
+    this.probing = true;
     this.state.ping().then(
       () => {
+        this.probing = false;
         if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
         this.probeTimer = undefined;
         this.stats.mode = 'shared';
@@ -69,7 +76,7 @@ export class DegradedMode {
         this.onBack();
       },
       () => {
-        /* still down: the next probe tries again */
+        this.probing = false; // still down: the next probe tries again
       },
     );
   }

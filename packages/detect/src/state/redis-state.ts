@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
+import { ReadyWait } from './ready-wait.ts';
 
 /** maxPendingPerGroup's default; a rule's state id holds another value (rule-identity.ts shapeOf). */
 export const DEFAULT_MAX_PENDING_PER_GROUP = 1_000;
@@ -145,6 +146,7 @@ export class RedisDetectionState {
   readonly shutdownGraceMs: number;
   readonly now: () => number;
   private readonly client: ScriptClient;
+  private readonly readyWait: ReadyWait;
   private bound = false;
   private readonly inflight = new Set<InFlight>();
   private lastProgress = 0;
@@ -217,6 +219,7 @@ export class RedisDetectionState {
     redis.defineCommand('llmsecDetLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     redis.defineCommand('llmsecDetRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
     this.client = redis as unknown as ScriptClient;
+    this.readyWait = new ReadyWait(redis);
   }
 
   /** Called once by the engine that uses this state (one engine per state object). */
@@ -348,7 +351,9 @@ export class RedisDetectionState {
    * progress, not per call: a flush pipelines thousands of calls, and the last reply of a deep
    * pipeline legitimately comes long after the first was sent. Redis counts as stuck when calls
    * are in flight and none has answered for `commandTimeoutMs`; then every call in flight fails
-   * with StateTimeoutError (their late replies are ignored: no unhandled rejection).
+   * with StateTimeoutError (their late replies are ignored: no unhandled rejection). A call made
+   * while the client is reconnecting waits for it to be ready (ReadyWait) under the same
+   * watchdog, and is never sent once it has failed: its round has gone to the fallback.
    */
   private timed<T>(call: () => Promise<T>): Promise<T> {
     return untraced(
@@ -367,7 +372,12 @@ export class RedisDetectionState {
           };
           let p: Promise<T>;
           try {
-            p = call();
+            p = this.readyWait.coming()
+              ? this.readyWait.ready().then(() => {
+                  if (entry.done) throw new StateTimeoutError(this.commandTimeoutMs);
+                  return call();
+                })
+              : call();
           } catch (err) {
             if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             return;
