@@ -9,6 +9,7 @@ import type {
 } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { boundedWait } from './bounded-wait.ts';
 import { reportTelemetryError } from './errors.ts';
 import { mergeRepeatedScopes } from './merge-scopes.ts';
 
@@ -133,10 +134,13 @@ function safeExport<T>(
 export class SafeSpanExporter implements SpanExporter {
   private readonly inner: SpanExporter;
   private readonly component: string;
+  private readonly waitMs: number | undefined;
 
-  constructor(options: { exporter: SpanExporter; component?: string }) {
+  /** `waitMs`: the longest forceFlush and shutdown wait for exports in flight (bounded-wait.ts). */
+  constructor(options: { exporter: SpanExporter; component?: string; waitMs?: number }) {
     this.inner = options.exporter;
     this.component = options.component ?? 'span_exporter';
+    this.waitMs = options.waitMs;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -144,21 +148,24 @@ export class SafeSpanExporter implements SpanExporter {
   }
 
   forceFlush(): Promise<void> {
-    return settle(this.component, () => this.inner.forceFlush?.());
+    return settle(this.component, () => boundedWait(this.inner.forceFlush?.(), this.waitMs));
   }
 
   shutdown(): Promise<void> {
-    return settle(this.component, () => this.inner.shutdown());
+    return settle(this.component, () => boundedWait(this.inner.shutdown(), this.waitMs));
   }
 }
 
 export class SafeLogRecordExporter implements LogRecordExporter {
   private readonly inner: LogRecordExporter;
   private readonly component: string;
+  private readonly waitMs: number | undefined;
 
-  constructor(options: { exporter: LogRecordExporter; component?: string }) {
+  /** `waitMs`: the longest forceFlush and shutdown wait for exports in flight (bounded-wait.ts). */
+  constructor(options: { exporter: LogRecordExporter; component?: string; waitMs?: number }) {
     this.inner = options.exporter;
     this.component = options.component ?? 'log_exporter';
+    this.waitMs = options.waitMs;
   }
 
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
@@ -166,21 +173,24 @@ export class SafeLogRecordExporter implements LogRecordExporter {
   }
 
   forceFlush(): Promise<void> {
-    return settle(this.component, () => this.inner.forceFlush());
+    return settle(this.component, () => boundedWait(this.inner.forceFlush(), this.waitMs));
   }
 
   shutdown(): Promise<void> {
-    return settle(this.component, () => this.inner.shutdown());
+    return settle(this.component, () => boundedWait(this.inner.shutdown(), this.waitMs));
   }
 }
 
 export class SafeMetricExporter implements PushMetricExporter {
   private readonly inner: PushMetricExporter;
   private readonly component: string;
+  private readonly waitMs: number | undefined;
 
-  constructor(options: { exporter: PushMetricExporter; component?: string }) {
+  /** `waitMs`: the longest forceFlush and shutdown wait for exports in flight (bounded-wait.ts). */
+  constructor(options: { exporter: PushMetricExporter; component?: string; waitMs?: number }) {
     this.inner = options.exporter;
     this.component = options.component ?? 'metric_exporter';
+    this.waitMs = options.waitMs;
     // Temporality and aggregation preferences are the inner exporter's (OTLP reads them from env).
     if (this.inner.selectAggregationTemporality !== undefined) {
       this.selectAggregationTemporality = this.inner.selectAggregationTemporality.bind(this.inner);
@@ -203,10 +213,10 @@ export class SafeMetricExporter implements PushMetricExporter {
   }
 
   forceFlush(): Promise<void> {
-    return settle(this.component, () => this.inner.forceFlush());
+    return settle(this.component, () => boundedWait(this.inner.forceFlush(), this.waitMs));
   }
 
   shutdown(): Promise<void> {
-    return settle(this.component, () => this.inner.shutdown());
+    return settle(this.component, () => boundedWait(this.inner.shutdown(), this.waitMs));
   }
 }

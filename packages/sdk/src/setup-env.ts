@@ -14,6 +14,13 @@ export interface EnvConfig {
   spanScheduleDelayMs: number | undefined;
   /** OTEL_BLRP_SCHEDULE_DELAY (ms). */
   logScheduleDelayMs: number | undefined;
+  /**
+   * OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT (ms): how long the batch processors wait
+   * for one export, and so what bounds forceFlush and shutdown. The 2.x processors no longer read
+   * them (the Node SDK package does), so setup passes them.
+   */
+  spanExportTimeoutMs: number | undefined;
+  logExportTimeoutMs: number | undefined;
   /** OTEL_METRIC_EXPORT_INTERVAL (ms). */
   metricIntervalMs: number | undefined;
   /** OTEL_METRIC_EXPORT_TIMEOUT (ms). */
@@ -52,6 +59,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     otlpMetrics: (base || has('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT')) && !off('METRICS'),
     spanScheduleDelayMs: positiveInt(env.OTEL_BSP_SCHEDULE_DELAY),
     logScheduleDelayMs: positiveInt(env.OTEL_BLRP_SCHEDULE_DELAY),
+    spanExportTimeoutMs: positiveInt(env.OTEL_BSP_EXPORT_TIMEOUT),
+    logExportTimeoutMs: positiveInt(env.OTEL_BLRP_EXPORT_TIMEOUT),
     metricIntervalMs: positiveInt(env.OTEL_METRIC_EXPORT_INTERVAL),
     metricTimeoutMs: positiveInt(env.OTEL_METRIC_EXPORT_TIMEOUT),
     prometheusHost: has('OTEL_EXPORTER_PROMETHEUS_HOST')

@@ -32,6 +32,14 @@ export interface SignalExports {
 }
 
 /**
+ * Each signal's export timeout when its variable (OTEL_BSP_EXPORT_TIMEOUT, OTEL_BLRP_EXPORT_TIMEOUT,
+ * OTEL_METRIC_EXPORT_TIMEOUT) is unset: the specification's default, the processors' own. The
+ * same value bounds what forceFlush and shutdown wait for the exporter's exports in flight (the
+ * Safe*Exporter's waitMs): the exporters' own forceFlush and shutdown wait for every one.
+ */
+const BATCH_EXPORT_TIMEOUT_MS = 30_000;
+
+/**
  * The caller's processors and readers, then llmsec's own. Every reader built here gets a
  * producer of `histograms` (local-histograms.ts): setup.ts attaches them when all readers did.
  */
@@ -90,13 +98,19 @@ export function buildSignalExports(
     (processor) => new SafeSpanProcessor({ processor }),
   );
   if (exporters.traces !== undefined) {
+    const timeout = env.spanExportTimeoutMs ?? BATCH_EXPORT_TIMEOUT_MS;
     const exporter = new SafeSpanExporter({
       exporter: exporters.traces,
       component: 'otlp_traces',
+      waitMs: timeout,
     });
     spanProcessors.push(
       new SafeSpanProcessor({
-        processor: new BatchSpanProcessor({ exporter, scheduledDelayMillis: env.spanScheduleDelayMs }),
+        processor: new BatchSpanProcessor({
+          exporter,
+          scheduledDelayMillis: env.spanScheduleDelayMs,
+          exportTimeoutMillis: timeout,
+        }),
         component: 'otlp_traces',
       }),
     );
@@ -105,29 +119,37 @@ export function buildSignalExports(
     (processor) => new SafeLogRecordProcessor({ processor }),
   );
   if (exporters.logs !== undefined) {
+    const timeout = env.logExportTimeoutMs ?? BATCH_EXPORT_TIMEOUT_MS;
     const exporter = new SafeLogRecordExporter({
       exporter: exporters.logs,
       component: 'otlp_logs',
+      waitMs: timeout,
     });
     logProcessors.push(
       new SafeLogRecordProcessor({
-        processor: new BatchLogRecordProcessor({ exporter, scheduledDelayMillis: env.logScheduleDelayMs }),
+        processor: new BatchLogRecordProcessor({
+          exporter,
+          scheduledDelayMillis: env.logScheduleDelayMs,
+          exportTimeoutMillis: timeout,
+        }),
         component: 'otlp_logs',
       }),
     );
   }
   const readers: MetricReader[] = [...(options.metricReaders ?? [])];
   if (exporters.metrics !== undefined && otlp !== undefined) {
+    const interval = otlp.metricIntervalMs ?? env.metricIntervalMs ?? 60_000;
+    const timeout = Math.min(env.metricTimeoutMs ?? BATCH_EXPORT_TIMEOUT_MS, interval);
     const exporter = new SafeMetricExporter({
       exporter: exporters.metrics,
       component: 'otlp_metrics',
+      waitMs: timeout,
     });
-    const interval = otlp.metricIntervalMs ?? env.metricIntervalMs ?? 60_000;
     const producer = histograms.producer();
     const reader = new PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: interval,
-      exportTimeoutMillis: Math.min(env.metricTimeoutMs ?? 30_000, interval),
+      exportTimeoutMillis: timeout,
       metricProducers: [producer],
     });
     producer.bind(reader);
