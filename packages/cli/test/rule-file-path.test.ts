@@ -1,5 +1,6 @@
 // A rule file's errors name the path the user gave, not its base name alone: `--rules
 // /dev/null` said `null: ...`, and `conf/rules.yaml` beside `prod/rules.yaml` read the same.
+// Likewise the detector's --config file and the rule files a test-rules file names.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,13 +16,18 @@ const EVENT = line({
 });
 
 function ruleFiles(): { notRules: string; empty: string; missing: string } {
+  const { notRules, empty, missing } = ruleDir();
+  return { notRules, empty, missing };
+}
+
+function ruleDir(): { dir: string; notRules: string; empty: string; missing: string } {
   const dir = join(mkdtempSync(join(tmpdir(), 'llmsec-rule-path-')), 'conf');
   mkdirSync(dir);
   const notRules = join(dir, 'rules.yaml');
   writeFileSync(notRules, 'just: text\n');
   const empty = join(dir, 'empty.yaml');
   writeFileSync(empty, 'rules: []\n');
-  return { notRules, empty, missing: join(dir, 'missing.yaml') };
+  return { dir, notRules, empty, missing: join(dir, 'missing.yaml') };
 }
 
 describe('rule file errors name the path given', () => {
@@ -54,4 +60,35 @@ describe('rule file errors name the path given', () => {
       );
     });
   }
+
+  it('llmsec detector --config', async () => {
+    const { dir } = ruleDir();
+    const config = join(dir, 'detector.yaml');
+    writeFileSync(config, 'allowed_lateness: soon\n');
+    const r = await cli(['detector', '--config', config], EVENT);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `llmsec detector: ${config}: field "allowed_lateness": bad duration "soon" (want e.g. 30s, 10m, 1h or ms)\n`,
+    );
+  });
+
+  it('llmsec test-rules, the rule files a test file names', async () => {
+    const { dir, notRules, empty } = ruleDir();
+    const tests = (rules: string) => {
+      const file = join(dir, `tests-${rules}`);
+      writeFileSync(
+        file,
+        `rule_files: [${rules}]\ntests:\n  - name: t\n    events: []\n    expected_alerts: []\n`,
+      );
+      return file;
+    };
+    const bad = await cli(['test-rules', tests('rules.yaml')], '');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      `llmsec test-rules: ${notRules}: want a list of rules, or an object with a "rules" list\n`,
+    );
+    const none = await cli(['test-rules', tests('empty.yaml')], '');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe(`llmsec test-rules: tests-empty.yaml: rule_files: no rules in ${empty}\n`);
+  });
 });

@@ -149,7 +149,7 @@ tests:
     });
     const r = await cli(['test-rules', join(d, 'empty.yaml')]);
     expect(r.stdout).not.toContain('PASS');
-    expect(r.stderr).toContain('empty.yaml: rule_files: no rules in none.yaml');
+    expect(r.stderr).toContain(`empty.yaml: rule_files: no rules in ${join(d, 'none.yaml')}`);
     expect(r.code).toBe(2);
   });
 

@@ -1,4 +1,4 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { yamlErrorMessage } from './yaml-error.ts';
 import { z } from 'zod';
@@ -95,6 +95,11 @@ export interface RuleTestFile {
   fileName: string;
   /** Absolute paths of the rule files (empty: the built-in rules). */
   ruleFiles: string[];
+  /**
+   * The rule files as their errors name them: each `rule_files` entry joined to the test file's
+   * path as given (absolute entries as they are). Their base names alone hid which file was meant.
+   */
+  ruleFileNames: string[];
   latenessMs: number | undefined;
   startMs: number;
   tests: RuleTestCase[];
@@ -183,6 +188,7 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   return {
     fileName,
     ruleFiles: (spec.rule_files ?? []).map((f) => resolve(dir, f)),
+    ruleFileNames: (spec.rule_files ?? []).map((f) => (isAbsolute(f) ? f : join(dir, f))),
     latenessMs: spec.allowed_lateness,
     startMs,
     tests,

@@ -1,4 +1,3 @@
-import { basename } from 'node:path';
 import type { Alert } from '@llmsec/core';
 import { defaultRules } from './default-rules.ts';
 import { DetectionEngine } from './engine.ts';
@@ -25,13 +24,14 @@ export interface RuleTestResult {
  */
 export function runRuleTestFile(path: string): RuleTestResult[] {
   const file = loadRuleTestFile(path);
-  const rules = file.ruleFiles.length > 0 ? file.ruleFiles.flatMap((f) => loadRulesFile(f)) : undefined;
+  const rules =
+    file.ruleFiles.length > 0
+      ? file.ruleFiles.flatMap((f, i) => loadRulesFile(f, file.ruleFileNames[i]))
+      : undefined;
   // No rules: every test expecting no alert would pass (replay --rules and the detector refuse
   // such a file too).
   if (rules?.length === 0) {
-    throw new RuleFileError(
-      `${file.fileName}: rule_files: no rules in ${file.ruleFiles.map((f) => basename(f)).join(', ')}`,
-    );
+    throw new RuleFileError(`${file.fileName}: rule_files: no rules in ${file.ruleFileNames.join(', ')}`);
   }
   checkOnlyRules(file, new Set((rules ?? defaultRules()).map((r) => r.id)));
   return file.tests.map((t) => runOne(file, t, rules));

@@ -15,7 +15,7 @@ describe('loadConfig: file sizes counted as read', () => {
   it('refuses a config file over 16 MiB', () => {
     const path = file('big.yaml', `log_level: info\n${'#'.repeat(16 * 1024 * 1024 - 15)}\n`);
     expect(configError(() => loadConfig(path, {}, NO_ENV))).toBe(
-      'big.yaml: cannot read: larger than 16777216 bytes',
+      `${dir}/big.yaml: cannot read: larger than 16777216 bytes`,
     );
   });
 

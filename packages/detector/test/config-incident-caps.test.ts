@@ -33,16 +33,16 @@ describe('incident caps in the detector config', () => {
 
   it('names the field, or the flag, of a bad value', () => {
     expect(configError(() => loadConfig(file('a.yaml', 'max_open_incidents_per_rule: 0\n')))).toMatch(
-      /^a\.yaml: field "max_open_incidents_per_rule": /,
+      /^\/.+\/a\.yaml: field "max_open_incidents_per_rule": /,
     );
     expect(configError(() => loadConfig(file('b.yaml', 'max_open_incidents_per_rule: 1.5\n')))).toMatch(
-      /^b\.yaml: field "max_open_incidents_per_rule": /,
+      /^\/.+\/b\.yaml: field "max_open_incidents_per_rule": /,
     );
     expect(configError(() => loadConfig(file('c.yaml', 'max_overflow_incidents_per_rule: -1\n')))).toMatch(
-      /^c\.yaml: field "max_overflow_incidents_per_rule": /,
+      /^\/.+\/c\.yaml: field "max_overflow_incidents_per_rule": /,
     );
     expect(configError(() => loadConfig(file('d.yaml', 'max_overflow_incidents_per_rule: lots\n')))).toMatch(
-      /^d\.yaml: field "max_overflow_incidents_per_rule": /,
+      /^\/.+\/d\.yaml: field "max_overflow_incidents_per_rule": /,
     );
     expect(configError(() => loadConfig(undefined, { maxOpenIncidentsPerRule: 'many' }))).toBe(
       '--max-open-incidents-per-rule: want a whole number in decimal digits, got "many"',

@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { configDir, configError } from './config-files.ts';
 import { loadConfig } from '../src/service/config.ts';
 
-const { file } = configDir('llmsec-detector-config-retry-after-');
+const { dir, file } = configDir('llmsec-detector-config-retry-after-');
 
 describe('loadConfig: retry_after', () => {
   it('refuses one longer than 1h, naming the field', () => {
     for (const value of ['61m', '30d', '99999999999d']) {
       expect(configError(() => loadConfig(file('r.yaml', `retry_after: ${value}\n`), {}, {}))).toBe(
-        'r.yaml: field "retry_after": must be at most 1h (a sender waits that long before it retries)',
+        `${dir}/r.yaml: field "retry_after": must be at most 1h (a sender waits that long before it retries)`,
       );
     }
   });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { configDir, configError } from './config-files.ts';
 import { loadConfig } from '../src/service/config.ts';
 
-const { file } = configDir('llmsec-detector-config-timers-');
+const { dir, file } = configDir('llmsec-detector-config-timers-');
 const NO_ENV = {};
 
 describe('loadConfig: durations kept by timers', () => {
@@ -18,7 +18,7 @@ describe('loadConfig: durations kept by timers', () => {
       ['shutdown_timeout', 'shutdown_timeout: 99999999999d\n'],
     ] as const) {
       expect(error(yaml)).toBe(
-        `t.yaml: field "${key}": must be at most 24d (2147483647 ms, the longest a timer waits)`,
+        `${dir}/t.yaml: field "${key}": must be at most 24d (2147483647 ms, the longest a timer waits)`,
       );
     }
     expect(configError(() => loadConfig(undefined, { shutdownTimeout: '30d' }, NO_ENV))).toMatch(

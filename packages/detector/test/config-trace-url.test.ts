@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { configDir, configError } from './config-files.ts';
 import { loadConfig } from '../src/service/config.ts';
 
-const { file } = configDir('llmsec-detector-config-trace-url-');
+const { dir, file } = configDir('llmsec-detector-config-trace-url-');
 const NO_ENV = {};
 const load = (template: string) =>
   loadConfig(file('t.yaml', `sinks: { trace_url_template: ${JSON.stringify(template)} }\n`), {}, NO_ENV);
@@ -25,7 +25,7 @@ describe('loadConfig: sinks.trace_url_template', () => {
       'http://jaeger:16686/tr\tace/{trace_id}',
     ]) {
       expect(configError(() => load(bad))).toBe(
-        't.yaml: field "sinks.trace_url_template": want an http(s):// URL holding {trace_id}, e.g. http://jaeger:16686/trace/{trace_id}',
+        `${dir}/t.yaml: field "sinks.trace_url_template": want an http(s):// URL holding {trace_id}, e.g. http://jaeger:16686/trace/{trace_id}`,
       );
     }
   });

@@ -17,7 +17,7 @@ import { tempDir, writeConfig } from './process-support.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 const redis = useRedis();
-const { file } = configDir('llmsec-detector-enforcement-durations-');
+const { dir, file } = configDir('llmsec-detector-enforcement-durations-');
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function run(args: string[], ms: number): Promise<{ code: number | 'running'; stderr: string }> {
@@ -50,7 +50,7 @@ describe('enforcement durations past what the limiter takes', () => {
           {},
         ),
       ),
-    ).toBe('e.yaml: field "enforcement.actions.0.duration": must be at most 10000000d');
+    ).toBe(`${dir}/e.yaml: field "enforcement.actions.0.duration": must be at most 10000000d`);
     expect(
       configError(() =>
         loadConfig(
@@ -59,7 +59,7 @@ describe('enforcement durations past what the limiter takes', () => {
           {},
         ),
       ),
-    ).toBe('e.yaml: field "enforcement.thresholds.half_life": must be at most 10000000d');
+    ).toBe(`${dir}/e.yaml: field "enforcement.thresholds.half_life": must be at most 10000000d`);
     const ok = loadConfig(
       enforcement('actions: [{ severity: alert, action: block, duration: 10000000d }]'),
       {},

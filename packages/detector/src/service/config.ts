@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { readFileCapped } from '@llmsec/core/internal';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
@@ -83,7 +83,8 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ParsedConfig {
   let raw: Record<string, unknown> = {};
-  const source = file === undefined ? 'flags' : basename(file);
+  // Errors name the path as given (--config): its base name alone read the same for conf/ and prod/.
+  const source = file === undefined ? 'flags' : file;
   if (file !== undefined) {
     let text: string;
     try {
