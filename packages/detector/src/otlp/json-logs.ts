@@ -14,15 +14,18 @@ import {
   type JsonObject,
 } from './json-common.ts';
 import { droppedValues } from './dropped-values.ts';
+import { checkNestedKey, checkRequestKey } from './json-misnamed.ts';
 import { forgetDropped, overCapLogRecord, overCapMessage } from './over-cap.ts';
 import type { DecodedLogRecord } from './types.ts';
 
 /** Decodes a parsed OTLP/JSON logs request (the value of JSON.parse on the body). */
 export function decodeLogsJson(root: unknown, limits: ResolvedDecodeLimits): DecodedLogRecord[] {
   if (!isObject(root)) throw new OtlpDecodeError('ExportLogsServiceRequest must be a JSON object');
+  checkRequestKey(root, 'resourceLogs', 'ExportLogsServiceRequest');
   const out: DecodedLogRecord[] = [];
   for (const rl of jsonArray(root, 'resourceLogs', 'ExportLogsServiceRequest')) {
     if (!isObject(rl)) throw new OtlpDecodeError('ResourceLogs must be an object');
+    checkNestedKey(rl, 'scopeLogs', 'ResourceLogs');
     // A resource or scope past a cap rejects the records under it, not the request (over-cap.ts).
     let resource: DecodedLogRecord['resource'] = {};
     let resourceOverCap: string | undefined;
@@ -35,6 +38,7 @@ export function decodeLogsJson(root: unknown, limits: ResolvedDecodeLimits): Dec
     }
     for (const sl of jsonArray(rl, 'scopeLogs', 'ResourceLogs')) {
       if (!isObject(sl)) throw new OtlpDecodeError('ScopeLogs must be an object');
+      checkNestedKey(sl, 'logRecords', 'ScopeLogs');
       let scope = '';
       let overCap = resourceOverCap;
       try {

@@ -15,6 +15,7 @@ import {
   type JsonObject,
 } from './json-common.ts';
 import { droppedValues } from './dropped-values.ts';
+import { checkNestedKey, checkRequestKey } from './json-misnamed.ts';
 import { OtlpRecordOverCapError } from './limits.ts';
 import { forgetDropped, overCapMessage, overCapSpan } from './over-cap.ts';
 import type { DecodedSpan, DecodedSpanEvent } from './types.ts';
@@ -22,10 +23,12 @@ import type { DecodedSpan, DecodedSpanEvent } from './types.ts';
 /** Decodes a parsed OTLP/JSON traces request (the value of JSON.parse on the body). */
 export function decodeTracesJson(root: unknown, limits: ResolvedDecodeLimits): DecodedSpan[] {
   if (!isObject(root)) throw new OtlpDecodeError('ExportTraceServiceRequest must be a JSON object');
+  checkRequestKey(root, 'resourceSpans', 'ExportTraceServiceRequest');
   const out: DecodedSpan[] = [];
   const budget = { events: 0 };
   for (const rs of jsonArray(root, 'resourceSpans', 'ExportTraceServiceRequest')) {
     if (!isObject(rs)) throw new OtlpDecodeError('ResourceSpans must be an object');
+    checkNestedKey(rs, 'scopeSpans', 'ResourceSpans');
     // A resource or scope past a cap rejects the spans under it, not the request (over-cap.ts).
     let resource: DecodedSpan['resource'] = {};
     let resourceOverCap: string | undefined;
