@@ -16,11 +16,24 @@ describe('invalidEventDetail: what a sender must fix', () => {
       delete attrs[key];
       expect(invalidEventDetail(attrs as never)).toBe(`missing string attribute "${key}"`);
     }
-    expect(invalidEventDetail({ ...complete, 'user.id': true })).toBe('missing string attribute "user.id"');
+    // Present but of another kind: said so, not "missing" (which sent a sender looking for a typo).
+    expect(invalidEventDetail({ ...complete, 'user.id': true })).toBe(
+      'attribute "user.id" must be a string, not a boolean (boolValue)',
+    );
+    expect(invalidEventDetail({ ...complete, 'llmsec.event.id': ['a'] })).toBe(
+      'attribute "llmsec.event.id" must be a string, not a list (arrayValue)',
+    );
+    expect(invalidEventDetail({ ...complete, 'llmsec.event.category': { a: 'b' } })).toBe(
+      'attribute "llmsec.event.category" must be a string, not a map (kvlistValue)',
+    );
+    expect(invalidEventDetail({ ...complete, 'user.id': new Uint8Array([1]) })).toBe(
+      'attribute "user.id" must be a string, not bytes (bytesValue)',
+    );
+    expect(invalidEventDetail({ ...complete, 'user.id': null })).toBe('missing string attribute "user.id"');
     expect(invalidEventDetail({ ...complete, 'user.id': '' })).toBe('attribute "user.id" is empty');
     // A number is read as its text (as a JSONL line's), except a timestamp.
     expect(invalidEventDetail({ ...complete, 'user.id': 42, 'llmsec.event.timestamp': 1 })).toBe(
-      'missing string attribute "llmsec.event.timestamp"',
+      'attribute "llmsec.event.timestamp" must be a string, not a number',
     );
   });
 

@@ -39,9 +39,11 @@ export function invalidEventDetail(attributes: Attributes): string {
   for (const key of REQUIRED_STRINGS) {
     const v = attributes[key];
     if (v === '') return `attribute "${key}" is empty`;
-    // A number is read as its text (core's attributesToEvent), except for the timestamp.
+    if (v === undefined || v === null) return `missing string attribute "${key}"`;
+    // A number is read as its text (core's attributesToEvent), except for the timestamp. One of
+    // another kind is there, so "missing" sent the sender looking for a typo in the key.
     if (typeof v !== 'string' && (typeof v !== 'number' || key === ATTR_EVENT_TIMESTAMP))
-      return `missing string attribute "${key}"`;
+      return `attribute "${key}" must be a string, not ${kindOf(v)}`;
   }
   const cuts = cutsOf(attributes);
   for (const key of OPTIONAL_STRINGS) {
@@ -64,4 +66,13 @@ export function invalidEventDetail(attributes: Attributes): string {
   if (Number.isNaN(eventTimeMs(attributes[ATTR_EVENT_TIMESTAMP] as string)))
     return `attribute "${ATTR_EVENT_TIMESTAMP}" is not RFC 3339 with a zone`;
   return 'not a complete security event';
+}
+
+/** The OTLP kind of a decoded attribute value that is not a string, as a sender wrote it. */
+function kindOf(v: unknown): string {
+  if (typeof v === 'boolean') return 'a boolean (boolValue)';
+  if (typeof v === 'number') return 'a number';
+  if (v instanceof Uint8Array) return 'bytes (bytesValue)';
+  if (Array.isArray(v)) return 'a list (arrayValue)';
+  return 'a map (kvlistValue)';
 }
