@@ -61,6 +61,8 @@ export class RateLimitGuard<Req extends RequestLike> {
   readonly #failOpen: boolean;
   readonly #headerOptions: Omit<RateLimitHeaderOptions, 'primarySubject'>;
   readonly #subjectOptions: SubjectOptions;
+  /** Said once per middleware: a request body no parser read (unparsedBodyWarning). */
+  #warnedUnparsedBody = false;
 
   constructor(options: RateLimitMiddlewareOptions<Req>) {
     const limiter = options?.limiter as Partial<RateLimitMiddlewareOptions<Req>['limiter']> | undefined;
@@ -215,6 +217,10 @@ export class RateLimitGuard<Req extends RequestLike> {
   async #estimate(req: Req): Promise<{ tokens: number; costMicroUsd?: number }> {
     let bodyEstimate: RequestEstimate | undefined;
     const fromBody = (): RequestEstimate => (bodyEstimate ??= estimateRequestBody(req.body));
+    if (!this.#options.estimateTokens && !this.#warnedUnparsedBody && unparsedBody(req)) {
+      this.#warnedUnparsedBody = true;
+      diag.warn(UNPARSED_BODY_WARNING);
+    }
     let tokens = 0;
     try {
       tokens = this.#options.estimateTokens
@@ -245,6 +251,25 @@ export class RateLimitGuard<Req extends RequestLike> {
       return undefined;
     }
   }
+}
+
+/**
+ * The default estimate reads `req.body`, which only a body parser sets (the guard never reads the
+ * stream). Express without `express.json()` before the middleware, or node:http, left it
+ * undefined: every request was estimated at 0 tokens and no cost, so token and cost limits never
+ * refused anything, and nothing said so.
+ */
+const UNPARSED_BODY_WARNING =
+  'llmsec rate-limit middleware: a request with a body arrived unparsed (req.body undefined), so its ' +
+  'estimate is 0 tokens and no cost: token and cost limits do not apply to it. Put a JSON body parser ' +
+  'before the middleware (Express: app.use(express.json(), createRateLimitMiddleware(...))), or pass ' +
+  '`estimateTokens` (node:http: readJsonBody from @llmsec/ratelimit/http).';
+
+/** A request that carries a body (a length over 0, or chunked) no parser has read. */
+function unparsedBody(req: RequestLike): boolean {
+  if (req.body !== undefined) return false;
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 function hasModel(body: unknown): boolean {
