@@ -8,6 +8,17 @@ import type { Cluster, Redis } from 'ioredis';
  */
 const COMING = new Set(['connecting', 'connect', 'reconnecting']);
 
+/** A call waiting for the client; `done` is set by its owner once it has failed (timed out). */
+export interface ReadyWaiter {
+  readonly done: boolean;
+}
+
+interface Waiting {
+  waiter: ReadyWaiter;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 /**
  * Waits for a client that is reconnecting to be `ready`. With `enableOfflineQueue: false` (the
  * recommended setting) ioredis refuses a command at once while its client is not ready, so after
@@ -15,11 +26,18 @@ const COMING = new Set(['connecting', 'connect', 'reconnecting']);
  * degraded, and its events stayed local for a probe interval: the fleet under-counted. The wait
  * is bounded by the caller (RedisDetectionState's command-timeout watchdog), so a Redis that
  * stays down degrades within the same `commandTimeoutMs` as a Redis that does not answer.
- * One pair of listeners per client, however many calls wait.
+ * One pair of listeners per client while calls wait, however many.
+ *
+ * Waits whose caller gave up (`done`) are dropped as new ones come, not kept until the client is
+ * ready: a Redis down for hours with a client retrying forever (ioredis's default) gets a probe
+ * per probeIntervalMs, and a wait held until the end of the outage held its call and closures
+ * (about 1 KB): tens of MB a day. Pruned when the list has doubled since the last prune, so a
+ * wait costs O(1) amortized and the list holds at most twice the waits still live.
  */
 export class ReadyWait {
   private readonly client: Redis | Cluster;
-  private waiting: Promise<void> | undefined;
+  private waiting: Waiting[] = [];
+  private pruneAt = 64;
 
   constructor(client: Redis | Cluster) {
     this.client = client;
@@ -30,25 +48,39 @@ export class ReadyWait {
     return COMING.has(this.client.status);
   }
 
-  /** Resolves at the client's next `ready`; rejects if it ends (no more retries) first. */
-  ready(): Promise<void> {
-    this.waiting ??= new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.client.off('ready', onReady);
-        this.client.off('end', onEnd);
-        this.waiting = undefined;
-      };
-      const onReady = (): void => {
-        done();
-        resolve();
-      };
-      const onEnd = (): void => {
-        done();
-        reject(new Error('detection state: the Redis client closed while reconnecting'));
-      };
-      this.client.on('ready', onReady);
-      this.client.on('end', onEnd);
+  /**
+   * Resolves at the client's next `ready`; rejects if it ends (no more retries) first. A waiter
+   * that is `done` by then is not resumed (nor rejected: its owner has settled it already).
+   */
+  ready(waiter: ReadyWaiter): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.waiting.length === 0) {
+        this.client.on('ready', this.onReady);
+        this.client.on('end', this.onEnd);
+      }
+      this.waiting.push({ waiter, resolve, reject });
+      if (this.waiting.length >= this.pruneAt) {
+        this.waiting = this.waiting.filter((w) => !w.waiter.done);
+        this.pruneAt = Math.max(64, 2 * this.waiting.length);
+      }
     });
-    return this.waiting;
+  }
+
+  private readonly onReady = (): void => {
+    for (const w of this.release()) if (!w.waiter.done) w.resolve();
+  };
+
+  private readonly onEnd = (): void => {
+    const err = new Error('detection state: the Redis client closed while reconnecting');
+    for (const w of this.release()) if (!w.waiter.done) w.reject(err);
+  };
+
+  private release(): Waiting[] {
+    const all = this.waiting;
+    this.waiting = [];
+    this.pruneAt = 64;
+    this.client.off('ready', this.onReady);
+    this.client.off('end', this.onEnd);
+    return all;
   }
 }

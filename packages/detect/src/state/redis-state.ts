@@ -373,7 +373,7 @@ export class RedisDetectionState {
           let p: Promise<T>;
           try {
             p = this.readyWait.coming()
-              ? this.readyWait.ready().then(() => {
+              ? this.readyWait.ready(entry).then(() => {
                   if (entry.done) throw new StateTimeoutError(this.commandTimeoutMs);
                   return call();
                 })
