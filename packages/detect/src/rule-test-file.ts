@@ -167,7 +167,8 @@ export function loadRuleTestFile(path: string): RuleTestFile {
     t.events?.forEach((raw, i) =>
       events.push(toEvent(raw, `${ti + 1}-${i + 1}`, startMs, `${where}: events[${i}]`)),
     );
-    if (t.events_file !== undefined) events.push(...readEventsFile(resolve(dir, t.events_file), where));
+    if (t.events_file !== undefined)
+      events.push(...readEventsFile(resolve(dir, t.events_file), t.events_file, where));
     // Array.prototype.sort is stable, so equal times keep the listed order.
     if (t.order === 'time') events.sort((a, b) => a.timeMs - b.timeMs);
     for (const [i, e] of t.expected_alerts.entries()) {
@@ -243,7 +244,8 @@ function toEvent(raw: Record<string, unknown>, id: string, startMs: number, wher
   }
 }
 
-function readEventsFile(path: string, where: string): DecodedEvent[] {
+/** `given`: the entry as the test file writes it, which names the file in a line's error. */
+function readEventsFile(path: string, given: string, where: string): DecodedEvent[] {
   let text: string;
   try {
     // Capped as the test file itself: `events_file: /dev/zero` (or a week's log) was read whole,
@@ -260,7 +262,9 @@ function readEventsFile(path: string, where: string): DecodedEvent[] {
     try {
       out.push(decodeEventLine(line));
     } catch (err) {
-      throw new RuleFileError(`${where}: ${basename(path)}: line ${i + 1}: ${(err as Error).message}`);
+      // The entry as written, not its base name: two events files of one name in different
+      // folders (fixtures/a/events.jsonl, fixtures/b/events.jsonl) were told apart by nothing.
+      throw new RuleFileError(`${where}: events_file ${given}: line ${i + 1}: ${(err as Error).message}`);
     }
   });
   return out;
