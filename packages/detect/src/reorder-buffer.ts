@@ -7,7 +7,14 @@ import type { SecurityEvent } from '@llmsec/core';
  * those within the allowed lateness.
  */
 export class ReorderBuffer {
-  private times: number[] = new Array<number>(1024).fill(0);
+  /**
+   * Event times as the values `insert` was given, not unboxed: an array of doubles hands each
+   * time back as a fresh float, which V8 boxes again (a 16 B heap number per event) when the
+   * engine passes it on to `process`, a call it does not inline. An array of tagged values
+   * keeps the caller's own number. Hence filled with `undefined` (generic elements), never
+   * with a number.
+   */
+  private times: number[] = timesArray(1024);
   private events: (SecurityEvent | undefined)[] = new Array<SecurityEvent | undefined>(1024).fill(undefined);
   /** Per event, its id's idHash when its groups drop repeats (ingestOnce), else 0. */
   private hashes: number[] = new Array<number>(1024).fill(0);
@@ -71,7 +78,7 @@ export class ReorderBuffer {
 
   private grow(): void {
     const cap = (this.mask + 1) * 2;
-    const times = new Array<number>(cap).fill(0);
+    const times = timesArray(cap);
     const events = new Array<SecurityEvent | undefined>(cap).fill(undefined);
     const hashes = new Array<number>(cap).fill(0);
     for (let k = 0; k < this.size; k++) {
@@ -85,4 +92,9 @@ export class ReorderBuffer {
     this.mask = cap - 1;
     this.head = 0;
   }
+}
+
+/** An array of `cap` times in generic (tagged) elements: see ReorderBuffer.times. */
+function timesArray(cap: number): number[] {
+  return new Array<number | undefined>(cap).fill(undefined) as number[];
 }

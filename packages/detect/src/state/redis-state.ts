@@ -375,6 +375,9 @@ export class RedisDetectionState {
             p = this.readyWait.coming()
               ? this.readyWait.ready(entry).then(() => {
                   if (entry.done) throw new StateTimeoutError(this.commandTimeoutMs);
+                  // The ready is Redis answering (its ready check): the call gets the whole
+                  // timeout for its reply, not what the wait left of it.
+                  this.lastProgress = Date.now();
                   return call();
                 })
               : call();
