@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
+import { ProbeTags } from './probe-tags.ts';
 import { ReadyWait } from './ready-wait.ts';
 
 /** maxPendingPerGroup's default; a rule's state id holds another value (rule-identity.ts shapeOf). */
@@ -26,7 +27,11 @@ export interface RedisDetectionStateOptions {
   ruleset?: string;
   /** A Redis call slower than this switches the engine to local (degraded) detection. @default 250 */
   commandTimeoutMs?: number;
-  /** While degraded, how often Redis is probed (a write of a short-lived key, `<prefix>:probe`). @default 1000 */
+  /**
+   * While degraded, how often Redis is probed: a write of a short-lived key, `<prefix>:probe`,
+   * and one in the slot of each key whose call failed (`<prefix>:{tag}:probe`; a Cluster's other
+   * masters). @default 1000
+   */
   probeIntervalMs?: number;
   /** TTL of the state of groups under a baseline rule (baselines outlive windows). @default 86400000 (24 h) */
   baselineTtlMs?: number;
@@ -114,6 +119,8 @@ interface ScriptClient {
 interface InFlight {
   reject: (err: Error) => void;
   done: boolean;
+  /** The call's key: a failure notes its hash tag for the degraded probe (ProbeTags). */
+  key: string | undefined;
 }
 
 export class StateTimeoutError extends Error {
@@ -147,6 +154,7 @@ export class RedisDetectionState {
   readonly now: () => number;
   private readonly client: ScriptClient;
   private readonly readyWait: ReadyWait;
+  private readonly probeTags = new ProbeTags();
   private bound = false;
   private readonly inflight = new Set<InFlight>();
   private lastProgress = 0;
@@ -262,14 +270,14 @@ export class RedisDetectionState {
 
   /** Takes (when free) or renews (when `token` holds it) a lease for `ttlMs`; true when `token` holds it. */
   lease(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return this.timed(() => this.client.llmsecDetLease(key, token, Math.ceil(ttlMs))).then(
+    return this.timed(key, () => this.client.llmsecDetLease(key, token, Math.ceil(ttlMs))).then(
       (n) => Number(n) === 1,
     );
   }
 
   /** Gives up a lease `token` holds (nothing if another holds it). */
   releaseLease(key: string, token: string): Promise<void> {
-    return this.timed(() => this.client.llmsecDetRelease(key, token)).then(() => undefined);
+    return this.timed(key, () => this.client.llmsecDetRelease(key, token)).then(() => undefined);
   }
 
   /** Groups with events pending, per group-by table (its field's tag), scored by their oldest pending time. */
@@ -279,11 +287,13 @@ export class RedisDetectionState {
 
   /** As updateIndex, capped at maxPendingGroups. */
   updatePendingIndex(key: string, ttlMs: number, ops: Arg[]): Promise<number> {
-    return this.timed(() => this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxPendingGroups, ...ops));
+    return this.timed(key, () =>
+      this.client.llmsecDetIndex(key, Math.ceil(ttlMs), this.maxPendingGroups, ...ops),
+    );
   }
 
   cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
-    return this.timed(() => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
+    return this.timed(key, () => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
   }
 
   /**
@@ -298,7 +308,7 @@ export class RedisDetectionState {
     skewMs?: number,
   ): Promise<{ clock: number; server: number }> {
     const skew = skewMs !== undefined ? [Math.floor(skewMs)] : [];
-    return this.timed(() => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs), ...skew)).then(
+    return this.timed(key, () => this.client.llmsecDetClock(key, String(t), Math.ceil(ttlMs), ...skew)).then(
       ([clock, server]) => ({ clock: Number(clock), server: Number(server) }),
     );
   }
@@ -309,7 +319,7 @@ export class RedisDetectionState {
    * entry scored at most the given score). Resolves with the members refused for a full index.
    */
   updateIndex(key: string, ttlMs: number, ops: Arg[]): Promise<string[]> {
-    return this.timed(() =>
+    return this.timed(key, () =>
       this.client.llmsecDetOpenIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
     );
   }
@@ -322,13 +332,13 @@ export class RedisDetectionState {
    * maxOpenIncidentsPerRule open, and the incident is not opened (no existing one is evicted).
    */
   admitToIndex(key: string, ttlMs: number, ops: Arg[]): Promise<string[]> {
-    return this.timed(() =>
+    return this.timed(key, () =>
       this.client.llmsecDetOpenIndex(key, Math.ceil(ttlMs), this.maxOpenIncidentsPerRule, ...ops),
     );
   }
 
   dueMembers(key: string, upTo: number, limit: number): Promise<string[]> {
-    return this.timed(() => this.client.zrangebyscore(key, '-inf', upTo, 'LIMIT', 0, limit));
+    return this.timed(key, () => this.client.zrangebyscore(key, '-inf', upTo, 'LIMIT', 0, limit));
   }
 
   /**
@@ -338,7 +348,18 @@ export class RedisDetectionState {
    * again at its next round, an episode and a warning per probe interval.
    */
   ping(): Promise<string | null> {
-    return this.timed(() => this.client.set(this.probeKey(), '1', 'PX', PROBE_TTL_MS));
+    // Also every slot a call failed in since (ProbeTags): on a Cluster another master than the
+    // probe key's may be the one refusing writes.
+    const tagged = this.probeTags.keys(this.prefix);
+    const wrote = tagged.map(({ tag, key }) =>
+      this.timed(key, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS)).then(() =>
+        this.probeTags.forget(tag),
+      ),
+    );
+    return Promise.all([
+      this.timed(undefined, () => this.client.set(this.probeKey(), '1', 'PX', PROBE_TTL_MS)),
+      ...wrote,
+    ]).then(([reply]) => reply);
   }
 
   /** The probe's key: one per prefix, short-lived. */
@@ -355,11 +376,11 @@ export class RedisDetectionState {
    * while the client is reconnecting waits for it to be ready (ReadyWait) under the same
    * watchdog, and is never sent once it has failed: its round has gone to the fallback.
    */
-  private timed<T>(call: () => Promise<T>): Promise<T> {
+  private timed<T>(key: string | undefined, call: () => Promise<T>): Promise<T> {
     return untraced(
       () =>
         new Promise<T>((resolve, reject) => {
-          const entry: InFlight = { reject, done: false };
+          const entry: InFlight = { reject, done: false, key };
           if (this.inflight.size === 0) this.lastProgress = Date.now();
           this.inflight.add(entry);
           this.startWatchdog();
@@ -382,6 +403,7 @@ export class RedisDetectionState {
                 })
               : call();
           } catch (err) {
+            if (key !== undefined) this.probeTags.note(key);
             if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             return;
           }
@@ -390,6 +412,7 @@ export class RedisDetectionState {
               if (settle()) resolve(v);
             },
             (err: unknown) => {
+              if (key !== undefined) this.probeTags.note(key);
               if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             },
           );
@@ -419,6 +442,7 @@ export class RedisDetectionState {
       const err = new StateTimeoutError(this.commandTimeoutMs);
       for (const entry of this.inflight) {
         entry.done = true;
+        if (entry.key !== undefined) this.probeTags.note(entry.key);
         entry.reject(err);
       }
       this.inflight.clear();

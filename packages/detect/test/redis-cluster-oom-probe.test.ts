@@ -1,0 +1,104 @@
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
+import { defaultRules } from '../src/index.ts';
+import { block, ev, T0, SEC } from './helpers.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+/**
+ * A 3-master Redis Cluster whose master that does NOT own the probe key's slot runs out of
+ * memory (`noeviction`: it refuses every write and answers everything else). The degraded probe
+ * wrote only `<prefix>:probe`, on another master, so it passed: the engine went back to shared
+ * mode at every probe, failed its next round on the full master and degraded again, an episode
+ * and a warning per probe interval. Now the probe also writes in the slot of each key whose call
+ * failed (ProbeTags): one episode until that master takes writes again.
+ */
+
+let cluster: RedisClusterHandle;
+let client: Cluster;
+const direct: Redis[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+  client = new Cluster(cluster.nodes, {
+    redisOptions: { maxRetriesPerRequest: 1 },
+    enableOfflineQueue: false,
+  });
+  client.on('error', () => {});
+  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+}, 60_000);
+
+afterAll(async () => {
+  for (const r of direct) r.disconnect();
+  client?.disconnect();
+  await cluster?.stop();
+});
+
+/** The port of the master owning `key`'s slot (CLUSTER KEYSLOT, then the client's slot table). */
+async function ownerPort(key: string): Promise<number> {
+  const slot = Number(await client.cluster('KEYSLOT', key));
+  return Number(client.slots[slot]![0]!.split(':')[1]);
+}
+
+/** Makes the master on `port` refuse writes (out of memory under noeviction); returns the undo. */
+async function fill(port: number): Promise<() => Promise<unknown>> {
+  const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  direct.push(node);
+  await node.connect();
+  const used = Number(/used_memory:(\d+)/.exec(await node.info('memory'))![1]);
+  await node.config('SET', 'maxmemory-policy', 'noeviction');
+  await node.config('SET', 'maxmemory', String(used + 4096));
+  // Filler keys in this master's slots, through the cluster client.
+  const candidates = Array.from({ length: 300 }, (_, i) => `filler:{${i}}`);
+  const owners = await Promise.all(candidates.map(ownerPort));
+  const mine = candidates.filter((_, i) => owners[i] === port);
+  await expect(
+    (async () => {
+      for (const k of mine) await client.set(k, 'x'.repeat(1_000));
+    })(),
+  ).rejects.toThrow(/OOM/);
+  return () => node.config('SET', 'maxmemory', '0');
+}
+
+describe('RedisDetectionState on a Cluster: a master other than the probe key’s refusing writes', () => {
+  it('one degraded episode until that master takes writes again', async () => {
+    const prefix = 'llmsec:det';
+    const probePort = await ownerPort(`${prefix}:probe`);
+    const full = cluster.nodes.find((n) => n.port !== probePort)!.port;
+    const { engine, alerts } = redisEngine(client, defaultRules(), 0, freshRuleset('cluster-oom'), {
+      commandTimeoutMs: 1_000,
+      probeIntervalMs: 50,
+    });
+    // Many users: their groups' keys spread over the three masters, the full one among them.
+    const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
+    const round = async (s: number): Promise<void> => {
+      for (const u of users) engine.ingest(ev(block(T0 + s * SEC, u)).event, T0 + s * SEC);
+      await engine.forceFlush();
+    };
+    await round(0);
+    expect(engine.stats.state?.mode).toBe('shared');
+
+    const takeWrites = await fill(full);
+    const modes: string[] = [];
+    for (let s = 1; s < 30; s++) {
+      await round(s);
+      await new Promise((r) => setTimeout(r, 40));
+      modes.push(engine.stats.state!.mode);
+    }
+    expect(engine.stats.state?.degradedEpisodes).toBe(1);
+    expect(modes.slice(5).every((m) => m === 'degraded')).toBe(true);
+    // Every event still detected (locally): u0's blocks fire the burst rule.
+    expect(alerts.map((a) => `${a.rule}:${a.status}`)).toContain('rapid_guardrail_blocks:firing');
+
+    await takeWrites();
+    const back = Date.now();
+    while (engine.stats.state?.mode !== 'shared') {
+      if (Date.now() - back > 5_000) throw new Error('not back in shared mode within 5 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await round(31);
+    expect(engine.stats.state?.mode).toBe('shared');
+    expect(engine.stats.state?.degradedEpisodes).toBe(1);
+    await engine.shutdown();
+  }, 60_000);
+});
