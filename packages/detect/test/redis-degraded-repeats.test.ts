@@ -5,6 +5,7 @@ import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { DetectionEngine, type CodeRule } from '../src/index.ts';
 import { blockBurst, ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * Repeated event ids on a shared state where Redis does not decide them. `ingestOnce` drops
@@ -54,14 +55,6 @@ function blocks(): { event: ReturnType<typeof ev>['event']; t: number }[] {
 
 function firing(alerts: Alert[]): string[] {
   return alerts.filter((a) => a.status === 'firing').map((a) => `${a.rule}:${a.labels.user_id}`);
-}
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A code rule: three blocks of a user (no window needed for the test). */

@@ -4,6 +4,7 @@ import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * Redis killed mid-stream: the engine goes local (degraded) within the command timeout, keeps
@@ -33,15 +34,6 @@ afterAll(async () => {
   redis?.disconnect();
   await server?.stop();
 });
-
-async function until(cond: () => boolean, ms: number): Promise<number> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - start;
-}
 
 describe('RedisDetectionState: Redis down and back', () => {
   it('degrades within the command timeout, keeps detecting locally, and returns to shared mode', async () => {

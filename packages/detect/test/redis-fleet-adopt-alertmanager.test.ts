@@ -6,6 +6,7 @@ import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * Replica a fires an incident and leaves (shutdown: the incident stays open in Redis); b never
@@ -71,7 +72,7 @@ async function firedByAThenALeaves(a: ReturnType<typeof replica>, user: string):
   const fired = a.alerts.filter((x) => x.labels.user_id === user);
   expect(fired.length).toBeGreaterThan(0);
   expect(fired.every((x) => x.status === 'firing')).toBe(true);
-  await until(async () => (await activeOf(user)).length === fired.length, 5_000);
+  await until(async () => (await activeOf(user)).length === fired.length, 5_000, 50);
   const shown = await activeOf(user);
   await a.engine.shutdown();
   // Leaving resolves nothing: the incidents stay open in Redis for the fleet.
@@ -100,13 +101,13 @@ describe('a replica that left: its open incidents stay active in Alertmanager', 
     expect(b.alerts.filter((x) => x.labels.user_id === 'dave').map((x) => x.status)).toEqual(
       shown.map(() => 'resolved'),
     );
-    await until(async () => (await activeOf('dave')).length === 0, 3 * RESEND_MS);
+    await until(async () => (await activeOf('dave')).length === 0, 3 * RESEND_MS, 50);
     const quiet = Date.now() + 3 * RESEND_MS;
     while (Date.now() < quiet) {
       expect(await activeOf('dave')).toEqual([]);
       await sleep(100);
     }
-    await until(async () => b.sink.firingCount === 0, 3 * RESEND_MS);
+    await until(async () => b.sink.firingCount === 0, 3 * RESEND_MS, 50);
     await b.engine.shutdown();
   }, 60_000);
 
@@ -121,7 +122,7 @@ describe('a replica that left: its open incidents stay active in Alertmanager', 
     await a.engine.forceFlush();
     const fired = a.alerts.filter((x) => x.labels.user_id === 'fay');
     expect(fired.length).toBeGreaterThan(0);
-    await until(async () => (await activeOf('fay')).length === fired.length, 5_000);
+    await until(async () => (await activeOf('fay')).length === fired.length, 5_000, 50);
     // b starts after a holds the lease (a's first re-send took it), then a dies: its sink goes
     // quiet, its engine never stops, so the lease is not given up and must expire (2 intervals).
     await sleep(1.5 * RESEND_MS);
@@ -143,18 +144,10 @@ describe('a replica that left: its open incidents stay active in Alertmanager', 
     const a = replica(db.clients[0]!, ruleset, false);
     await firedByAThenALeaves(a, 'ed');
     const b = replica(db.clients[1]!, ruleset, false);
-    await until(async () => (await activeOf('ed')).length === 0, 2 * RESOLVE_TIMEOUT_MS);
+    await until(async () => (await activeOf('ed')).length === 0, 2 * RESOLVE_TIMEOUT_MS, 50);
     expect(b.sink.firingCount).toBe(0);
     await b.engine.shutdown();
   }, 60_000);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(50);
-  }
-}

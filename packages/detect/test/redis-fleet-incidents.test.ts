@@ -8,6 +8,7 @@ import { decodeBody, encodeBody } from '../src/state/group-runner.ts';
 import { ev, MIN, recordingEngine, SEC, T0 } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 import { ruleStateId } from '../src/state/rule-identity.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * The fleet's open incidents (DetectionEngine.openIncidents, SharedEngine.openIncidents under
@@ -39,14 +40,6 @@ const anyJailbreak: CodeRule = {
   window_ms: MIN,
   condition: { createState: () => null, update: () => true, describe: () => 'a jailbreak event' },
 };
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('RedisDetectionState: open incidents of the fleet', () => {
   it('two engines each list both engines’ incidents, and none once they resolve', async () => {

@@ -6,6 +6,7 @@ import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * An incident fired by replica a and resolved by replica b's resolve sweep (a never sees the
@@ -69,7 +70,7 @@ async function firedByAResolvedByB(
   const mine = (alerts: Alert[]) => alerts.filter((x) => x.labels.user_id === user);
   expect(mine(a.alerts).length).toBeGreaterThan(0);
   expect(mine(a.alerts).every((x) => x.status === 'firing')).toBe(true);
-  await until(async () => (await activeFor(user)) > 0, 5_000);
+  await until(async () => (await activeFor(user)) > 0, 5_000, 50);
   beforeResolve();
   b.engine.advanceTo(T0 + 30 * MIN);
   await b.engine.forceFlush();
@@ -92,7 +93,7 @@ describe('an incident fired by one replica and resolved by another, one Alertman
     const a = replica(db.clients[0]!, ruleset);
     const b = replica(db.clients[1]!, ruleset);
     await firedByAResolvedByB(a, b, 'alice');
-    await until(async () => (await activeFor('alice')) === 0, 5_000);
+    await until(async () => (await activeFor('alice')) === 0, 5_000, 50);
     // Four re-send intervals: never active again, and a's copy is gone.
     const until4 = Date.now() + 4 * RESEND_MS;
     while (Date.now() < until4) {
@@ -119,7 +120,7 @@ describe('an incident fired by one replica and resolved by another, one Alertman
     const later = b.alerts.filter((x) => x.labels.user_id === 'erin' && x.status === 'firing');
     expect(later.length).toBeGreaterThan(0);
     expect(later.every((x) => Date.parse(x.starts_at) >= again)).toBe(true);
-    await until(async () => (await activeFor('erin')) === later.length, 5_000);
+    await until(async () => (await activeFor('erin')) === later.length, 5_000, 50);
     // a's checks find the group holding the later incidents: a drops its old copies without a
     // resolve (which, same labels, would end the later ones in Alertmanager).
     const until4 = Date.now() + 4 * RESEND_MS;
@@ -157,7 +158,7 @@ describe('an incident fired by one replica and resolved by another, one Alertman
       const mine = list.filter((x) => x.labels.fingerprint === fired[0]!.labels.fingerprint);
       return mine.length === 1 ? mine[0]!.annotations.user_ids!.split(', ').length : -1;
     };
-    await until(async () => (await users()) === 7, 3 * RESEND_MS);
+    await until(async () => (await users()) === 7, 3 * RESEND_MS, 50);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 
@@ -166,7 +167,7 @@ describe('an incident fired by one replica and resolved by another, one Alertman
     const a = replica(db.clients[0]!, ruleset, false);
     const b = replica(db.clients[1]!, ruleset);
     await firedByAResolvedByB(a, b, 'bob');
-    await until(async () => (await activeFor('bob')) > 0, 3 * RESEND_MS);
+    await until(async () => (await activeFor('bob')) > 0, 3 * RESEND_MS, 50);
     expect(a.sink.firingCount).toBeGreaterThan(0);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
@@ -178,18 +179,10 @@ describe('an incident fired by one replica and resolved by another, one Alertman
     // a's Redis connection goes away before b resolves: a's check fails, so it keeps what it
     // has and re-sends it.
     await firedByAResolvedByB(a, b, 'carol', () => db.clients[2]!.disconnect());
-    await until(async () => (await activeFor('carol')) > 0, 3 * RESEND_MS + 10_000);
+    await until(async () => (await activeFor('carol')) > 0, 3 * RESEND_MS + 10_000, 50);
     expect(a.sink.firingCount).toBeGreaterThan(0);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 40_000);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(50);
-  }
-}

@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { standaloneAndCluster, type TwoClients } from './redis-two-clients.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * Redis fails again in the middle of a hand-back (state/hand-back.ts): the incidents already
@@ -24,14 +25,6 @@ const blocks = (user: string, from: number, n: number) =>
   Array.from({ length: n }, (_, s) =>
     ev({ at: from + s * SEC, category: 'guardrail_block', user, id: `${user}-${from + s * SEC}` }),
   );
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function replica(redis: Redis | Cluster, ruleset: string) {
   const alerts: Alert[] = [];

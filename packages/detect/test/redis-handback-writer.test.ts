@@ -5,6 +5,7 @@ import { DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import type { RuleDefinition } from '../src/types.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { standaloneAndCluster } from './redis-two-clients.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * An incident handed back to Redis after a degraded episode, into a group no step of this
@@ -25,14 +26,6 @@ const rule = (id: string): RuleDefinition => ({
   quiet_ms: 10 * MIN,
   condition: { kind: 'single' },
 });
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function replica(redis: Redis | Cluster, ruleset: string, rules: RuleDefinition[]) {
   const alerts: Alert[] = [];

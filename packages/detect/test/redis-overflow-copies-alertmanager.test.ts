@@ -6,6 +6,7 @@ import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { AlertmanagerSink, defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * Two replicas' copies of one overflow incident, one real Alertmanager (known limitation, kept
@@ -78,7 +79,7 @@ describe('overflow copies on two replicas, one Alertmanager', () => {
     expect(mine(a.alerts).map((x) => x.status)).toEqual(['firing']);
     expect(mine(b.alerts).map((x) => x.status)).toEqual(['firing']);
     expect(mine(a.alerts)[0]!.alert_id).not.toBe(mine(b.alerts)[0]!.alert_id);
-    await until(async () => (await activeFor('mallory')) === 1, 5_000);
+    await until(async () => (await activeFor('mallory')) === 1, 5_000, 50);
 
     // Quiet on a for 10 minutes (39 s + 10 min), not on b (its copy is due at 44 s + 10 min).
     a.engine.advanceTo(T0 + 41 * SEC + 10 * MIN + LATENESS);
@@ -91,22 +92,14 @@ describe('overflow copies on two replicas, one Alertmanager', () => {
     // resolved the one Alertmanager alert although b's copy still fires.
     if (b.posts() === postsBefore) expect(afterResolve).toBe(0);
     // b's re-send (one resendIntervalMs) makes it active again.
-    await until(async () => (await activeFor('mallory')) === 1, RESEND_MS * 3);
+    await until(async () => (await activeFor('mallory')) === 1, RESEND_MS * 3, 50);
 
     for (const p of [a, b]) {
       p.engine.advanceTo(T0 + 30 * MIN);
       await p.engine.forceFlush();
     }
     expect(mine(b.alerts).map((x) => x.status)).toEqual(['firing', 'resolved']);
-    await until(async () => (await activeFor('mallory')) === 0, 5_000);
+    await until(async () => (await activeFor('mallory')) === 0, 5_000, 50);
     await Promise.all([a.engine.shutdown(), b.engine.shutdown()]);
   }, 30_000);
 });
-
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

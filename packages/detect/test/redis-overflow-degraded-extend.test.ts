@@ -5,6 +5,7 @@ import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * A group this process holds an overflow incident of keeps attacking while Redis is down (the
@@ -29,14 +30,6 @@ const blocks = (user: string, from: number, n: number) =>
   Array.from({ length: n }, (_, s) =>
     ev({ at: from + s * SEC, category: 'guardrail_block', user, id: `${user}-${from + s * SEC}` }),
   );
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /**
  * Alice and Bob fill the cap (2) in Redis, Mallory's overflow incident fires (last block 39 s);

@@ -5,6 +5,7 @@ import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * A real redis-server killed and restarted on its port while the engine's client waits out a
@@ -40,14 +41,6 @@ async function slowRetryClient(url: string): Promise<Redis> {
   await c.connect();
   clients.push(c);
   return c;
-}
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const blocks = (user: string, from: number, n: number) =>

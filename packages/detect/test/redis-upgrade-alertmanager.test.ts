@@ -12,6 +12,7 @@ import {
 } from '../src/index.ts';
 import { ev, MIN, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
+import { until } from '../../../test/support/until.ts';
 
 /**
  * A release switch seen from Alertmanager: a replica of the previous release (the built-in
@@ -90,7 +91,7 @@ describe('a release switch: the old release’s open incident in Alertmanager', 
     old.engine.advanceTo(T0 + 10 * SEC + LATENESS);
     await old.engine.forceFlush();
     expect(old.alerts.map((x) => [x.rule, x.status])).toEqual([['rapid_guardrail_blocks', 'firing']]);
-    await until(async () => (await activeOf('dave')).length === 1, 5_000);
+    await until(async () => (await activeOf('dave')).length === 1, 5_000, 50);
     const shown = await activeOf('dave');
     await old.engine.shutdown();
 
@@ -108,24 +109,16 @@ describe('a release switch: the old release’s open incident in Alertmanager', 
     expect(next.alerts.map((x) => [x.rule, x.status, x.alert_id])).toEqual([
       ['rapid_guardrail_blocks', 'resolved', old.alerts[0]!.alert_id],
     ]);
-    await until(async () => (await activeOf('dave')).length === 0, 3 * RESEND_MS);
+    await until(async () => (await activeOf('dave')).length === 0, 3 * RESEND_MS, 50);
     const quiet = Date.now() + 3 * RESEND_MS;
     while (Date.now() < quiet) {
       expect(await activeOf('dave')).toEqual([]);
       await sleep(100);
     }
-    await until(async () => next.sink.firingCount === 0, 3 * RESEND_MS);
+    await until(async () => next.sink.firingCount === 0, 3 * RESEND_MS, 50);
     expect(next.alerts.filter((x) => x.status === 'firing')).toEqual([]);
     await next.engine.shutdown();
   }, 60_000);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(50);
-  }
-}
