@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
@@ -91,11 +92,7 @@ describe('RedisDetectionState on a Cluster: a master other than the probe key’
     expect(alerts.map((a) => `${a.rule}:${a.status}`)).toContain('rapid_guardrail_blocks:firing');
 
     await takeWrites();
-    const back = Date.now();
-    while (engine.stats.state?.mode !== 'shared') {
-      if (Date.now() - back > 5_000) throw new Error('not back in shared mode within 5 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => engine.stats.state?.mode === 'shared', 5_000, 20);
     await round(31);
     expect(engine.stats.state?.mode).toBe('shared');
     expect(engine.stats.state?.degradedEpisodes).toBe(1);
