@@ -8,37 +8,18 @@
 // (endsAt). Without that, Alertmanager ended it resolve_timeout after a's last POST.
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  activeAlertsFor,
-  startAlertmanager,
-  type AlertmanagerHandle,
-} from '../../../test/support/alertmanager.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { activeAlertsFor, silentAlertmanagerConfig } from '../../../test/support/alertmanager.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { useReplicaFleet } from './replicas-support.ts';
 import { emitThrough } from './sender.ts';
 
 /** Event time two hours back (the rule's quiet is 10 min: nothing resolves in this test). */
 const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 const RESEND_MS = 5_000;
 
-let redis: RedisHandle;
-let am: AlertmanagerHandle;
-const procs: DetectorProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  am = await startAlertmanager({
-    config: 'global:\n  resolve_timeout: 5s\nroute:\n  receiver: none\nreceivers:\n  - name: none\n',
-  });
-}, 30_000);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
-afterAll(async () => {
-  await am?.stop();
-  await redis?.stop();
-});
+const fleet = useReplicaFleet(silentAlertmanagerConfig('5s'));
+const { procs } = fleet;
 
 async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
   const start = Date.now();
@@ -52,11 +33,11 @@ const start = (dir: string, name: string): Promise<DetectorProcess> =>
   startDetectorProcess(
     writeConfig(dir, `${name}.json`, {
       otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-      state: redis.url,
+      state: fleet.redis.url,
       // Exactly once needs no replica degraded: a loaded host's Redis can take 250 ms (the default).
       state_timeout: '2s',
       allowed_lateness: '2s',
-      sinks: { alertmanager: [am.url] },
+      sinks: { alertmanager: [fleet.am.url] },
     }),
     20_000,
     { args: ['--alertmanager-resend-interval', `${RESEND_MS / 1000}s`] },
@@ -82,7 +63,7 @@ describe('detector replicas, the adoption lease holder killed', () => {
       },
       true,
     );
-    await until(async () => (await activeAlertsFor(am, user)) === 1, 20_000, 'a fires');
+    await until(async () => (await activeAlertsFor(fleet.am, user)) === 1, 20_000, 'a fires');
     // a's first re-send takes the lease (it is alone); b starts after, so a holds it.
     await new Promise((r) => setTimeout(r, RESEND_MS + 1_000));
     const b = await start(dir, 'b');
@@ -93,7 +74,7 @@ describe('detector replicas, the adoption lease holder killed', () => {
     const end = Date.now() + 5 * RESEND_MS;
     let looks = 0;
     while (Date.now() < end) {
-      expect(await activeAlertsFor(am, user)).toBe(1);
+      expect(await activeAlertsFor(fleet.am, user)).toBe(1);
       looks++;
       await new Promise((r) => setTimeout(r, 200));
     }

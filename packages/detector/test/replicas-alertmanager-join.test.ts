@@ -7,34 +7,17 @@
 // later (1 h here). Found by the acceptance sweep (1 vs 2 detectors, same traffic: 3 of 88
 // active alerts had fewer users and evidence on the fleet).
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startAlertmanager,
-  silentAlertmanagerConfig,
-  type AlertmanagerHandle,
-} from '../../../test/support/alertmanager.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { silentAlertmanagerConfig } from '../../../test/support/alertmanager.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { useReplicaFleet } from './replicas-support.ts';
 
 /** Event time two hours back (Alertmanager takes startsAt as it is; the rule's quiet is 1 h). */
 const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 const FINGERPRINT = 'a1b2c3d4e5f60718';
 
-let redis: RedisHandle;
-let am: AlertmanagerHandle;
-const procs: DetectorProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  am = await startAlertmanager({ config: silentAlertmanagerConfig() });
-}, 30_000);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
-afterAll(async () => {
-  await am?.stop();
-  await redis?.stop();
-});
+const fleet = useReplicaFleet(silentAlertmanagerConfig());
+const { procs } = fleet;
 
 /** One tool-sourced guardrail_block as an OTLP/JSON log record (docs/formats.md "On OpenTelemetry"). */
 function block(id: string, user: string, t: number): Record<string, unknown> {
@@ -73,7 +56,7 @@ async function send(p: DetectorProcess, records: Array<Record<string, unknown>>)
 /** The active Alertmanager alert of the fingerprint's incident, if any. */
 async function activeAlert(): Promise<{ annotations: Record<string, string> } | undefined> {
   const filter = encodeURIComponent(`fingerprint="${FINGERPRINT}"`);
-  const res = await fetch(`${am.url}/api/v2/alerts?active=true&filter=${filter}`);
+  const res = await fetch(`${fleet.am.url}/api/v2/alerts?active=true&filter=${filter}`);
   const list = (await res.json()) as Array<{
     annotations: Record<string, string>;
     status: { state: string };
@@ -97,10 +80,10 @@ describe('detector replicas, one Alertmanager', () => {
         startDetectorProcess(
           writeConfig(dir, `${name}.json`, {
             otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-            state: redis.url,
+            state: fleet.redis.url,
             state_timeout: '2s',
             allowed_lateness: '1s',
-            sinks: { alerts: join(dir, `${name}.jsonl`), alertmanager: [am.url] },
+            sinks: { alerts: join(dir, `${name}.jsonl`), alertmanager: [fleet.am.url] },
           }),
           45_000, // a loaded host starts a detector slowly
           // No re-send (and so no fleet check) within the test: the update alone must carry it.

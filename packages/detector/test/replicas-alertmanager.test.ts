@@ -7,34 +7,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  activeAlertsFor,
-  startAlertmanager,
-  type AlertmanagerHandle,
-} from '../../../test/support/alertmanager.ts';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { activeAlertsFor, silentAlertmanagerConfig } from '../../../test/support/alertmanager.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { useReplicaFleet } from './replicas-support.ts';
 import { emitThrough } from './sender.ts';
 
 /** Event time two hours back (Alertmanager takes startsAt as it is; the rule's quiet is 10 min). */
 const T0 = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 
-let redis: RedisHandle;
-let am: AlertmanagerHandle;
-const procs: DetectorProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  am = await startAlertmanager({ config: 'route:\n  receiver: none\nreceivers:\n  - name: none\n' });
-}, 30_000);
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
-afterAll(async () => {
-  await am?.stop();
-  await redis?.stop();
-});
+const fleet = useReplicaFleet(silentAlertmanagerConfig());
+const { procs } = fleet;
 
 function lines(file: string): Array<Record<string, unknown>> {
   return existsSync(file)
@@ -45,7 +28,7 @@ function lines(file: string): Array<Record<string, unknown>> {
     : [];
 }
 
-const activeFor = (user: string): Promise<number> => activeAlertsFor(am, user);
+const activeFor = (user: string): Promise<number> => activeAlertsFor(fleet.am, user);
 
 async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
   const start = Date.now();
@@ -64,11 +47,11 @@ describe('detector replicas, one Alertmanager', () => {
         startDetectorProcess(
           writeConfig(dir, `r${i}.json`, {
             otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' },
-            state: redis.url,
+            state: fleet.redis.url,
             // Exactly once needs no replica degraded: a loaded host's Redis can take 250 ms (the default).
             state_timeout: '2s',
             allowed_lateness: '2s',
-            sinks: { alerts, alertmanager: [am.url] },
+            sinks: { alerts, alertmanager: [fleet.am.url] },
           }),
           20_000,
           { args: ['--alertmanager-resend-interval', '5s'] },
