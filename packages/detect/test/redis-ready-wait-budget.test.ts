@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/until.ts';
 import { RedisDetectionState } from '../src/index.ts';
 import { freshRuleset } from './redis-support.ts';
 
@@ -84,11 +85,7 @@ it('a call resumed at the client ready gets the whole command timeout for its re
   expect(await state.ping()).toBe('OK');
 
   g.close();
-  const start = Date.now();
-  while (client.status === 'ready') {
-    if (Date.now() - start > 5_000) throw new Error('the client never saw the connection drop');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(() => client.status !== 'ready', 5_000, 5); // the client saw the connection drop
   const probe = state.ping(); // waits for the client's ready
   await new Promise((r) => setTimeout(r, COMMAND_TIMEOUT_MS * 0.6));
   // Redis back, slow to take writes (a ready check is a read): the reply comes 0.7 of the
