@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { useOutageRedis } from '../../../test/support/redis-outage.ts';
+import type { RedisHandle } from '../../../test/support/redis.ts';
 import { defaultRules, DetectionEngine, RedisDetectionState } from '../src/index.ts';
 import { ev, SEC, T0 } from './helpers.ts';
 import { freshRuleset } from './redis-support.ts';
@@ -21,25 +22,12 @@ const RULE = 'rapid_guardrail_blocks';
 /** Longer than the time from the restart to the round: the client is still on its timer. */
 const RETRY_MS = 2_000;
 
-let server: RedisHandle | undefined;
-const clients: Redis[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.disconnect();
-  await server?.stop();
-  server = undefined;
-});
+const outage = useOutageRedis();
+let server: RedisHandle;
 
 async function slowRetryClient(url: string): Promise<Redis> {
-  const c = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: () => RETRY_MS,
-  });
-  c.on('error', () => {}); // connection errors while the server is down are expected here
+  const c = outage.client(url, { lazyConnect: true, retryStrategy: () => RETRY_MS });
   await c.connect();
-  clients.push(c);
   return c;
 }
 
@@ -73,16 +61,16 @@ async function engineOn(client: Redis, commandTimeoutMs: number) {
 
 /** Kills the server and starts it again, empty, on its port; the client is left reconnecting. */
 async function restart(client: Redis): Promise<void> {
-  await server!.kill();
+  await server.kill();
   await until(() => client.status === 'reconnecting', 5_000);
-  server = await startRedis({ port: server!.port });
+  server = await outage.start({ port: server.port });
   // The precondition of the case: the client is not back yet (its retry timer runs).
   expect(client.status).not.toBe('ready');
 }
 
 describe('RedisDetectionState: a client reconnecting after a Redis restart', () => {
   it("a round waits for the client's ready and reaches Redis: no degraded episode", async () => {
-    server = await startRedis();
+    server = await outage.start();
     const client = await slowRetryClient(server.url);
     const { engine, alerts } = await engineOn(client, 10_000);
 
@@ -101,7 +89,7 @@ describe('RedisDetectionState: a client reconnecting after a Redis restart', () 
   }, 30_000);
 
   it('a Redis that stays down still degrades within the command timeout; no event is lost', async () => {
-    server = await startRedis();
+    server = await outage.start();
     const client = await slowRetryClient(server.url);
     const { engine, alerts } = await engineOn(client, 300);
 
@@ -116,11 +104,11 @@ describe('RedisDetectionState: a client reconnecting after a Redis restart', () 
     expect(engine.stats.state?.degradedEvents).toBe(10);
     expect(alerts.map((a) => [a.rule, a.status, a.labels.user_id])).toEqual([[RULE, 'firing', 'dave']]);
     await engine.shutdown();
-    server = await startRedis({ port: server.port }); // for afterEach's stop
+    server = await outage.start({ port: server.port }); // for the helper's stop after the test
   }, 30_000);
 
   it('a call whose wait timed out is not sent once the client is ready', async () => {
-    server = await startRedis();
+    server = await outage.start();
     const client = await slowRetryClient(server.url);
     // Shorter than the retry delay: the round gives up waiting and degrades.
     const { engine, ruleset } = await engineOn(client, 300);
@@ -135,8 +123,7 @@ describe('RedisDetectionState: a client reconnecting after a Redis restart', () 
     await new Promise((r) => setTimeout(r, 100)); // room for anything the wait would still send
     // Redis was emptied by the restart: a key of this rule set means a round's call went out
     // after the round had failed over to the fallback (its events counted twice in the fleet).
-    const probe = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    clients.push(probe);
+    const probe = outage.client(server.url, { lazyConnect: true });
     await probe.connect();
     expect((await probe.keys('*')).filter((k) => k.includes(ruleset))).toEqual([]);
     await engine.shutdown();
