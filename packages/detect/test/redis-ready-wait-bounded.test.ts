@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
+import { getFreePort } from '../../../test/support/ports.ts';
 import { RedisDetectionState } from '../src/index.ts';
 import { freshRuleset } from './redis-support.ts';
 
@@ -22,17 +22,9 @@ afterEach(() => {
   for (const c of clients.splice(0)) c.disconnect();
 });
 
-/** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 it('calls that timed out waiting for a reconnecting client are not kept until it is ready', async () => {
-  const client = new Redis(await deadPort(), '127.0.0.1', {
+  // A free port: nothing listens there.
+  const client = new Redis(await getFreePort(), '127.0.0.1', {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
