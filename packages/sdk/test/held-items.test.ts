@@ -191,3 +191,61 @@ describe('observed stream: held items of a long stream of 1-character deltas', (
     expect(log).toEqual([]);
   });
 });
+
+describe('observed stream: the cap counts what is held back', () => {
+  /** Items of the given texts; the observer holds the whole text at the items listed in `holdAt`. */
+  function stream(texts: string[], holdAt: Set<number>, cap: number) {
+    let i = 0;
+    let k = 0;
+    const inner: AsyncIterator<unknown> = {
+      next: () =>
+        Promise.resolve(
+          i < texts.length
+            ? { value: { n: i, text: texts[i++] as string }, done: false }
+            : { value: undefined, done: true },
+        ),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+    let total = 0;
+    const observer: StreamObserver = {
+      accumulator: {
+        observe: (item) => (item as { text: string }).text,
+        summary: () => ({ finishReasons: [], text: '', toolCalls: [] }),
+        complete: true,
+      },
+      onDelta: (delta) => {
+        total += delta.length;
+        return holdAt.has(k++) ? total : 0;
+      },
+      onEnd: () => undefined,
+      onError: () => undefined,
+      onAbandon: () => undefined,
+    };
+    const held = new HeldItems(cap);
+    return { iterator: observeIterator(inner, observer, held), held };
+  }
+
+  async function read(iterator: AsyncIterableIterator<unknown>): Promise<number[]> {
+    const seen: number[] = [];
+    for await (const item of iterator) seen.push((item as { n: number }).n);
+    return seen;
+  }
+
+  it('an item that may go out at once behind a held one is not counted: no cut', async () => {
+    // Item 0 is held; item 1 (far over the cap) releases it and may go out itself at the next read.
+    const { iterator, held } = stream(['held ', 'x'.repeat(1_000), 'end'], new Set([0]), 100);
+    expect(await read(iterator)).toEqual([0, 1, 2]);
+    expect(held.chars).toBe(0);
+  });
+
+  it('items held back past the cap still cut the stream, nothing held delivered', async () => {
+    const { iterator } = stream(['a'.repeat(60), 'b'.repeat(60), 'c'], new Set([0, 1]), 100);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const item of iterator) seen.push((item as { n: number }).n);
+      })(),
+    ).rejects.toThrow(/stream_limit|characters/);
+    expect(seen).toEqual([]);
+  });
+});

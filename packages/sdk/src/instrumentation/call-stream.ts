@@ -42,13 +42,16 @@ export function observeCallStream(call: StreamingCall, stream: Parameters<typeof
 class CallStreamObserver implements StreamObserver {
   readonly accumulator: StreamAccumulator;
   readonly deliver: ((item: unknown) => unknown) | undefined;
-  readonly onDelta: (delta: string, item: unknown) => number;
   private readonly call: StreamingCall;
   /** The adapter's own accumulator (`accumulator` may be it with the quote checks around it). */
   private readonly acc: StreamAccumulator;
   private readonly guards: readonly OutputGuard[];
   private readonly rewriter: StreamRewriter | undefined;
   private readonly quoteHooks: boolean;
+  /** The stream has chunk checks (output guards with one): each delta goes through them. */
+  private readonly chunked: boolean;
+  /** The text so far, for the chunk checks: made at the first delta with text. */
+  private text: StreamText | undefined;
 
   constructor(call: StreamingCall) {
     const runtime = call.runtime;
@@ -63,7 +66,30 @@ class CallStreamObserver implements StreamObserver {
     this.deliver = this.rewriter !== undefined ? rewriteItems(call, this.rewriter) : undefined;
     this.quoteHooks = chunkGuards && runtime.streamQuotesHooks.length > 0;
     this.accumulator = this.quoteHooks ? new QuoteCheckedAccumulator(call, acc) : acc;
-    this.onDelta = chunkGuards ? chunkChecks(call, acc) : noChunkChecks;
+    this.chunked = chunkGuards;
+  }
+
+  /**
+   * Each delta's chunk checks: the guards that have one (found once per runtime), on the text
+   * so far. Streams of several texts interleaved (chat with n > 1): before them, the built-in
+   * chunk guards are told which lane each piece of the delta is, so they check (and piiGuard
+   * redact rewrites) each text on its own. A method reading the observer's fields, not a
+   * closure made per stream with the text in an object of its own (issue 13).
+   */
+  onDelta(delta: string, item: unknown): number {
+    if (!this.chunked) return 0;
+    const call = this.call;
+    const runtime = call.runtime;
+    const hooks = runtime.streamLanesHooks;
+    if (hooks.length > 0) lanes(call, hooks, item);
+    const text = (this.text ??= new StreamText());
+    return runChunkGuards(
+      runtime.chunkGuards,
+      text.append(delta, this.acc.text),
+      delta,
+      call.ctx,
+      runtime.metrics,
+    );
   }
 
   /**
@@ -149,30 +175,16 @@ function endAfter(
   );
 }
 
-/**
- * Each delta's chunk checks: the guards that have one (found once per runtime), on the text so
- * far. Streams of several texts interleaved (chat with n > 1): before them, the built-in chunk
- * guards are told which lane each piece of the delta is, so they check (and piiGuard redact
- * rewrites) each text on its own; without lane hooks the closure has no such step.
- */
-function chunkChecks(call: StreamingCall, acc: StreamAccumulator): (delta: string, item: unknown) => number {
-  const runtime = call.runtime;
-  const chunked = runtime.chunkGuards;
-  const ctx = call.ctx;
-  const text = new StreamText();
-  const hooks = runtime.streamLanesHooks;
+/** Tells the lane hooks which lane (chat choice) each piece of the item's delta is; a hook that throws is reported. */
+function lanes(call: StreamingCall, hooks: LlmRuntime['streamLanesHooks'], item: unknown): void {
   const lanesOf = call.adapter.streamLanes;
-  if (hooks.length === 0 || lanesOf === undefined)
-    return (delta) => runChunkGuards(chunked, text.append(delta, acc.text), delta, ctx, runtime.metrics);
-  return (delta, item) => {
-    try {
-      const split = lanesOf(item);
-      if (split !== undefined) for (const h of hooks) h.lanes(ctx, split);
-    } catch (err) {
-      reportTelemetryError('guard', err);
-    }
-    return runChunkGuards(chunked, text.append(delta, acc.text), delta, ctx, runtime.metrics);
-  };
+  if (lanesOf === undefined) return;
+  try {
+    const split = lanesOf(item);
+    if (split !== undefined) for (const h of hooks) h.lanes(call.ctx, split);
+  } catch (err) {
+    reportTelemetryError('guard', err);
+  }
 }
 
 /**
@@ -223,10 +235,6 @@ class QuoteCheckedAccumulator implements StreamAccumulator {
   get unchecked(): boolean | undefined {
     return this.acc.unchecked;
   }
-}
-
-function noChunkChecks(): number {
-  return 0;
 }
 
 /**

@@ -1,3 +1,5 @@
+// Not the global's accessor: one call less per clock read (guard-durations.ts).
+import { performance } from 'node:perf_hooks';
 import { reportTelemetryError } from '../errors.ts';
 import type { LlmsecMetrics } from '../metrics.ts';
 import { elapsed } from './guard-durations.ts';

@@ -230,7 +230,10 @@ class ObservedIterator implements AsyncIterableIterator<unknown> {
       return this.observer.deliver === undefined ? this.answer(r) : this.give(item);
     }
     const held = this.held;
-    held.push(item, this.offset, itemChars(item));
+    // An item that ends where the text may be shown waits only for the ones before it: it is
+    // taken at the reader's next request, before anything is read, so it is not held back and
+    // its characters are not counted against the cap (no walk of it).
+    held.push(item, this.offset, this.offset <= this.safe ? 0 : itemChars(item));
     const ready = held.takeIfBefore(this.safe);
     // What stays held is capped (a block stream holds whole from its first audio or refusal
     // piece): past it the stream is cut here, nothing held delivered (fail closed).
