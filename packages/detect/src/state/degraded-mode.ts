@@ -20,6 +20,8 @@ export class DegradedMode {
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   /** A probe is waiting for its answer: the next tick skips, so one answer switches back once. */
   private probing = false;
+  /** The engine stopped: a probe answering after it neither switches back nor hands back. */
+  private stopped = false;
 
   constructor(stats: SharedStats, state: RedisDetectionState, meter: Meter, onBack: () => void) {
     this.stats = stats;
@@ -57,6 +59,7 @@ export class DegradedMode {
 
   /** The engine stopped: no more probes. */
   stop(): void {
+    this.stopped = true;
     if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
   }
 
@@ -68,6 +71,9 @@ export class DegradedMode {
     this.state.ping().then(
       () => {
         this.probing = false;
+        // A probe in flight at shutdown: the process has left (its incidents resolved at its
+        // leaving time), so handing its degraded incidents to the fleet now would be wrong.
+        if (this.stopped) return;
         if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
         this.probeTimer = undefined;
         this.stats.mode = 'shared';
