@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { ipBucket } from '../src/http/ip.ts';
 import { createRateLimitMiddleware } from '../src/http/middleware-node.ts';
 import {
@@ -11,16 +11,9 @@ import {
 } from '../src/http/subject.ts';
 import fc from 'fast-check';
 import type { GuardRequest, RateLimitMiddlewareOptions } from '../src/http/types.ts';
-import { close, FakeLimiter, fetchRaw, listen } from './http-support.ts';
+import { close, FakeLimiter, fetchRaw, listen, warningCapture } from './http-support.ts';
 
-const warnings: string[] = [];
-const logger: DiagLogger = {
-  error: () => {},
-  warn: (m: string) => warnings.push(m),
-  info: () => {},
-  debug: () => {},
-  verbose: () => {},
-};
+const { warnings, logger } = warningCapture();
 
 let server: Server | undefined;
 afterEach(async () => {

@@ -6,6 +6,7 @@
 import { request } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DiagLogger } from '@opentelemetry/api';
 import type { Server } from 'node:http';
 import type { LimiterLike } from '../src/http/types.ts';
 import type {
@@ -229,4 +230,12 @@ export async function waitFor(check: () => boolean, what: string, timeoutMs = 5_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A diag logger that keeps its warnings (set it with diag.setLogger(logger, DiagLogLevel.WARN)). */
+export function warningCapture(): { warnings: string[]; logger: DiagLogger } {
+  const warnings: string[] = [];
+  const ignore = (): void => {};
+  const warn = (m: string): void => void warnings.push(m);
+  return { warnings, logger: { error: ignore, warn, info: ignore, debug: ignore, verbose: ignore } };
 }

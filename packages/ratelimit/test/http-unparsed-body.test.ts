@@ -5,20 +5,13 @@
 // nothing said so. Now the middleware warns once (diag.warn) when a request with a body arrives
 // unparsed and no estimateTokens is given.
 import { createServer, type Server } from 'node:http';
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRateLimitMiddleware } from '../src/http/middleware-node.ts';
-import { close, FakeLimiter, fetchRaw, listen } from './http-support.ts';
+import { close, FakeLimiter, fetchRaw, listen, warningCapture } from './http-support.ts';
 
-const warnings: string[] = [];
-const logger: DiagLogger = {
-  error: () => {},
-  warn: (m: string) => warnings.push(m),
-  info: () => {},
-  debug: () => {},
-  verbose: () => {},
-};
+const { warnings, logger } = warningCapture();
 let server: Server | undefined;
 afterEach(async () => {
   diag.disable();
