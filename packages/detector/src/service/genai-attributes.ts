@@ -52,6 +52,25 @@ export const OUTPUT_TOKEN_ATTRIBUTES = [
 export const ERROR_TYPE = 'error.type';
 
 /**
+ * `error.type` names (the part after the last `.`, lower-cased) of a cancel by the client, not a
+ * failure: JS clients' APIUserAbortError / DOM AbortError, Python's asyncio CancelledError, .NET's
+ * OperationCanceledException / TaskCanceledException, Java's CancellationException. Exact names,
+ * not a substring: ConnectionAbortedError (the peer cut the connection) is a failure.
+ */
+export const CLIENT_CANCEL_TYPES: ReadonlySet<string> = new Set([
+  'apiuseraborterror',
+  'aborterror',
+  'cancellederror',
+  'cancelederror',
+  'operationcanceledexception',
+  'taskcanceledexception',
+  'cancellationexception',
+]);
+
+/** Set from the provider's first answer (a stream's first chunk): the request was being answered. */
+export const RESPONSE_STARTED_ATTRIBUTES = ['gen_ai.response.id', 'gen_ai.response.model'] as const;
+
+/**
  * Default user attributes, span first then resource: semantic conventions (`user.id`,
  * `enduser.id`, the latter deprecated but common), OpenInference's `setUser` (`user.id`),
  * Traceloop association properties.

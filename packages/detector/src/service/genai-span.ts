@@ -63,7 +63,10 @@ export function genAiSpanToEvent(span: SpanInput, options: GenAiSpanOptions): Ge
   const promptLength = promptLengthOf(a);
   if (promptLength !== undefined) metadata.prompt_length = promptLength;
   if (errorType !== undefined) {
-    metadata.error = true;
+    // A cancel once the answer had begun is recorded as the SDK records a stream the app broke
+    // off: a request sent and answered in part, which the rules that leave failed calls out
+    // (identical_requests, high_block_rate) still count. Its error_type says what happened.
+    if (!(isClientCancel(errorType) && answerBegan(a, output))) metadata.error = true;
     metadata.error_type = errorType;
   }
   const resource = span.resource;
@@ -127,6 +130,19 @@ function errorTypeOf(span: SpanInput): string | undefined {
   if (typeof t === 'string' && t !== '') return t.length > 128 ? detached(t.slice(0, 128)) : t;
   // OTLP status code 2 = STATUS_CODE_ERROR.
   return span.status.code === 2 ? 'error' : undefined;
+}
+
+/** The error type names a cancel by the client (genai-attributes.ts CLIENT_CANCEL_TYPES). */
+function isClientCancel(errorType: string): boolean {
+  return G.CLIENT_CANCEL_TYPES.has(errorType.slice(errorType.lastIndexOf('.') + 1).toLowerCase());
+}
+
+/** The provider had started answering: output tokens counted, or a response id / model set. */
+function answerBegan(a: Readonly<Record<string, unknown>>, outputTokens: number | undefined): boolean {
+  return (
+    (outputTokens !== undefined && outputTokens > 0) ||
+    firstString(a, G.RESPONSE_STARTED_ATTRIBUTES) !== undefined
+  );
 }
 
 function lookup(
