@@ -1,6 +1,6 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
-import { dropChoiceLogprobs } from './logprobs.ts';
+import { takeChoiceLogprobs } from './logprobs.ts';
 import { MAX_HELD_CHARS } from './stream-limit.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { UnwritableArguments, valueText } from './tool-arguments.ts';
@@ -69,11 +69,15 @@ export function carriesAudio(d: Record<string, unknown> | undefined): boolean {
   return d !== undefined && audioOf(d) !== undefined;
 }
 
-/** A redact stream's choice's audio kept back: its transcript and its data's pieces. */
+/**
+ * A redact stream's choice's audio kept back: its transcript and its data's pieces, and the
+ * transcript pieces' logprobs entries (undefined once some could not be kept: none delivered).
+ */
 interface HeldAudio {
   transcript: string;
   data: string[];
   chars: number;
+  logprobs: unknown[] | undefined;
 }
 
 /**
@@ -84,6 +88,8 @@ interface HeldAudio {
 interface StreamHold {
   choices: Map<number, HeldAudio>;
   chars: number;
+  /** Logprobs values kept back, all choices (logprobsSize): at most MAX_HELD_LOGPROBS. */
+  logprobs: number;
 }
 
 /** Per stream (its StreamItemRewrite): its hold. */
@@ -97,6 +103,12 @@ const MAX_AUDIO_CHOICES = 1024;
  * agree on how much is too much.
  */
 export const MAX_HELD_AUDIO_CHARS = MAX_HELD_CHARS;
+/**
+ * Logprobs values kept back per stream (an entry, each of its alternatives and bytes, one each):
+ * a long answer's tokens with a few alternatives each. Past it a choice's are dropped (as for a
+ * rewritten transcript), the transcript and audio still delivered: they are not text.
+ */
+export const MAX_HELD_LOGPROBS = 65_536;
 const AUDIO_FILTER = 'audio';
 const TOO_LONG = 'streamed audio longer than the redact hold (MAX_HELD_AUDIO_CHARS)';
 
@@ -121,20 +133,22 @@ export function rewriteAudioPiece(
   if (audio === undefined && !last) return;
   let stream = held.get(rw);
   if (audio === undefined && stream === undefined) return;
-  if (stream === undefined) held.set(rw, (stream = { choices: new Map(), chars: 0 }));
+  if (stream === undefined) held.set(rw, (stream = { choices: new Map(), chars: 0, logprobs: 0 }));
   const byChoice = stream.choices;
   const index = num(choice.index) ?? 0;
   let h = byChoice.get(index);
   if (audio !== undefined) {
     if (h === undefined && byChoice.size < MAX_AUDIO_CHOICES)
-      byChoice.set(index, (h = { transcript: '', data: [], chars: 0 }));
+      byChoice.set(index, (h = { transcript: '', data: [], chars: 0, logprobs: [] }));
     const t = transcriptText(audio.transcript);
     if (t !== undefined) {
       if (h !== undefined) h.transcript += t;
       audio.transcript = '';
       // The chunk's tokens, from a server that gives logprobs with audio, repeat the piece kept
-      // back (logprobs.ts): they would deliver it before the transcript is checked.
-      dropChoiceLogprobs(choice);
+      // back (logprobs.ts): they would deliver it before the transcript is checked. Kept back
+      // with it, they go out with a transcript the rewrite left as it was.
+      const lp = takeChoiceLogprobs(choice);
+      if (h !== undefined) keepLogprobs(h, stream, lp);
     }
     const data = audio.data;
     if (typeof data === 'string' && data.length > 0) {
@@ -150,13 +164,55 @@ export function rewriteAudioPiece(
   if (!last || h === undefined) return;
   byChoice.delete(index);
   stream.chars -= h.chars;
+  if (h.logprobs !== undefined) stream.logprobs -= logprobsSize(h.logprobs);
   const out = rw.whole(h.transcript);
-  const data = out === h.transcript ? joinBase64(h.data) : '';
+  const clean = out === h.transcript;
+  const data = clean ? joinBase64(h.data) : '';
   const into = audio ?? ((d ?? (choice.delta = {})) as Record<string, unknown>);
   if (into === audio) {
     audio.transcript = out;
     audio.data = data;
   } else into.audio = { transcript: out, data };
+  if (clean && h.logprobs !== undefined && h.logprobs.length > 0) giveLogprobs(choice, h.logprobs);
+}
+
+/** A transcript piece's logprobs entries kept with it, within MAX_HELD_LOGPROBS; else none of the choice's. */
+function keepLogprobs(h: HeldAudio, stream: StreamHold, entries: unknown[] | undefined): void {
+  if (h.logprobs === undefined) return;
+  const size = entries === undefined ? 0 : logprobsSize(entries);
+  if (entries === undefined || stream.logprobs + size > MAX_HELD_LOGPROBS) {
+    stream.logprobs -= logprobsSize(h.logprobs);
+    h.logprobs = undefined;
+    return;
+  }
+  stream.logprobs += size;
+  for (const e of entries) h.logprobs.push(e);
+}
+
+/** Values an entry list holds: each entry, its alternatives and its bytes (linear, lengths only). */
+function logprobsSize(entries: readonly unknown[]): number {
+  let n = entries.length;
+  for (const e of entries) {
+    if (typeof e !== 'object' || e === null) continue;
+    const { top_logprobs: top, bytes } = e as Record<string, unknown>;
+    if (Array.isArray(top)) n += top.length;
+    if (Array.isArray(bytes)) n += bytes.length;
+  }
+  return n;
+}
+
+/**
+ * A clean transcript's tokens on its finish chunk, before any of that chunk's own (a chunk whose
+ * logprobs are not the API's shape keeps them, and the transcript's are not given).
+ */
+function giveLogprobs(choice: Record<string, unknown>, entries: unknown[]): void {
+  const own = choice.logprobs;
+  if (own === undefined || own === null) choice.logprobs = { content: entries, refusal: null };
+  else if (typeof own === 'object' && !Array.isArray(own)) {
+    const o = own as Record<string, unknown>;
+    if (Array.isArray(o.content)) o.content = [...entries, ...(o.content as unknown[])];
+    else if (o.content === undefined || o.content === null) o.content = entries;
+  }
 }
 
 /** Base64 pieces as one base64 text (each piece decoded: a piece may end in padding). */

@@ -21,3 +21,21 @@ export function dropChoiceLogprobs(choice: Obj): void {
 export function dropListLogprobs(o: Obj): void {
   if (Array.isArray(o.logprobs) && o.logprobs.length > 0) o.logprobs = [];
 }
+
+/**
+ * A chat choice's logprobs taken off it (set to null), for a text kept back that they repeat
+ * (chat-audio.ts delivers them with it once the text is checked): its `content` entries; [] when
+ * it had none; undefined when they are not `content` entries alone (a `refusal` list too, or not
+ * the API's shape), which are dropped, not kept.
+ */
+export function takeChoiceLogprobs(choice: Obj): unknown[] | undefined {
+  const lp = choice.logprobs;
+  if (lp === undefined || lp === null) return [];
+  choice.logprobs = null;
+  if (typeof lp !== 'object' || Array.isArray(lp)) return undefined;
+  const { content, refusal } = lp as Obj;
+  if (Array.isArray(refusal) ? refusal.length > 0 : refusal !== undefined && refusal !== null)
+    return undefined;
+  if (content === undefined || content === null) return [];
+  return Array.isArray(content) ? content : undefined;
+}
