@@ -1,5 +1,6 @@
 import { diag } from '@opentelemetry/api';
 import type { GroupCache } from './group-cache.ts';
+import { InDoubtOpenings } from './in-doubt-openings.ts';
 import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupBody } from './group-runner.ts';
 import type { PendingGroups } from './pending-groups.ts';
 import { splitVersion } from './redis-state.ts';
@@ -33,6 +34,8 @@ export class GroupWriter {
   private warnedDamaged = false;
   /** The process-local overflow tier (undefined: off, a refusal is only counted). */
   overflow: SharedOverflow | undefined;
+  /** Openings of writes that failed unanswered: delivered on Redis's return if they landed. */
+  readonly inDoubt = new InDoubtOpenings();
 
   constructor(
     options: SharedEngineOptions,
@@ -117,7 +120,18 @@ export class GroupWriter {
         continue;
       }
       const next = encodeBody(step.body);
-      const [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
+      let ok: number;
+      let reply: string | number;
+      try {
+        [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
+      } catch (err) {
+        // Unanswered, the write may still have landed: its openings' firing lines wait for
+        // Redis's return, which tells (in-doubt-openings.ts).
+        // A Redis error reply (OOM, READONLY) refused it: nothing landed.
+        if (step.alerts.length > 0 && (err as { name?: unknown }).name !== 'ReplyError')
+          this.inDoubt.note(w.key, w.table, step.alerts);
+        throw err;
+      }
       if (ok === 1) {
         this.cache.remember(w.key, Number(reply), step.body, next.length);
         this.countDropped(step.late, step.duplicates);

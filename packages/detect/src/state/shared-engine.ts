@@ -364,6 +364,14 @@ export class SharedEngine {
         this.handBackDue = false;
         const lifecycle = lifecycleOf(this.o.fallback);
         try {
+          // Openings whose write failed unanswered first: one that landed gets its firing line
+          // (unless the fallback opened it too), before the hand-back and the round move on.
+          if (this.writer.inDoubt.size > 0) {
+            const local = new Set((lifecycle?.openIncidents() ?? []).map((inc) => inc.alertId));
+            const late = await this.writer.inDoubt.settle(this.o, local);
+            if (late > 0)
+              diag.info(`llmsec detect: ${late} incident(s) whose opening write landed unanswered announced`);
+          }
           const moved = lifecycle !== undefined ? await handBack(this.o, lifecycle, this.indexTtl) : 0;
           if (moved > 0)
             diag.info(`llmsec detect: ${moved} incident(s) opened while degraded handed to the shared state`);

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterEach, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/until.ts';
+import { defaultRules } from '../src/index.ts';
+import { CAS_LUA } from '../src/state/redis-scripts.ts';
+import { block, ev, T0, SEC } from './helpers.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+/**
+ * A group write Redis applies while its reply comes after the command timeout. The step that
+ * opened an incident delivers its firing line once its compare-and-set answers; unanswered, the
+ * round went to the fallback (which, holding the one event, opened nothing) while the fleet held
+ * the open incident: nobody sent its firing line, and the fleet later extended and resolved it (a
+ * resolved line for an alert that never fired). Now the opening waits for Redis's return, which
+ * reads the group: landed, its firing line goes out then (in-doubt-openings.ts); a write that
+ * never reached Redis delivers nothing.
+ *
+ * A real redis-server behind a TCP proxy that, once armed, forwards the next group write at once
+ * and holds Redis's replies for 800 ms (the command timeout 250 ms).
+ */
+
+const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
+const HOLD_MS = 800;
+
+let server: RedisHandle | undefined;
+let proxy: Server | undefined;
+const sockets = new Set<Socket>();
+const clients: Redis[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.disconnect();
+  for (const s of sockets) s.destroy();
+  sockets.clear();
+  await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+  proxy = undefined;
+  await server?.stop();
+  server = undefined;
+});
+
+/**
+ * A proxy to `port`. Armed with 'hold', the next group write (the compare-and-set script with a
+ * body) goes to Redis and Redis's replies wait HOLD_MS; with 'drop', the connection is cut
+ * instead, the write never sent.
+ */
+async function writeProxy(port: number): Promise<{ port: number; arm: (how: 'hold' | 'drop') => void }> {
+  let armed: 'hold' | 'drop' | undefined;
+  proxy = createServer((down) => {
+    sockets.add(down);
+    const up = connect(port, '127.0.0.1');
+    sockets.add(up);
+    let holding = false;
+    const held: Buffer[] = [];
+    down.on('data', (d: Buffer) => {
+      // A read is the script with an empty body (a few dozen bytes); a write carries the group.
+      if (armed !== undefined && d.includes(CAS_SHA) && d.length > 200) {
+        const how = armed;
+        armed = undefined;
+        if (how === 'drop') {
+          down.destroy();
+          return;
+        }
+        holding = true;
+        setTimeout(() => {
+          holding = false;
+          for (const b of held.splice(0)) down.write(b);
+        }, HOLD_MS);
+      }
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => (holding ? held.push(d) : down.write(d)));
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
+  return { port: (proxy.address() as { port: number }).port, arm: (how) => (armed = how) };
+}
+
+async function client(port: number): Promise<Redis> {
+  const c = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: () => 50,
+    // A write on a cut connection fails instead of being sent again once reconnected.
+    autoResendUnfulfilledCommands: false,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+const lines = (alerts: Alert[]) =>
+  alerts.filter((a) => a.rule === 'rapid_guardrail_blocks').map((a) => `${a.status}:${a.alert_id}`);
+
+/**
+ * Nine blocks of mallory shipped, the tenth (rapid_guardrail_blocks: 10 in 10 minutes) in a
+ * write the proxy holds or drops; back in shared mode, another process of the fleet ships a block
+ * of another user and moves time past the incident's quiet period. Returns both processes' lines.
+ */
+async function run(how: 'hold' | 'drop'): Promise<{ a: string[]; b: string[]; episodes: number }> {
+  server = await startRedis();
+  const p = await writeProxy(server.port);
+  const ruleset = freshRuleset('late-reply');
+  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
+    commandTimeoutMs: 250,
+    probeIntervalMs: 100,
+    shutdownGraceMs: 0,
+  });
+  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('shared');
+  p.arm(how);
+  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
+  await A.engine.forceFlush(); // the return's first round, after the in-doubt openings are read
+  const B = redisEngine(await client(server.port), defaultRules(), 0, ruleset, { shutdownGraceMs: 0 });
+  B.engine.ingest(ev(block(T0 + 10 * SEC, 'trent')).event, T0 + 10 * SEC);
+  await B.engine.forceFlush();
+  B.engine.advanceTo(T0 + 30 * 60 * SEC);
+  await B.engine.forceFlush();
+  const episodes = A.engine.stats.state?.degradedEpisodes ?? -1;
+  await B.engine.shutdown();
+  await A.engine.shutdown();
+  return { a: lines(A.alerts), b: lines(B.alerts), episodes };
+}
+
+it('an incident opened by a write that landed with its reply after the timeout fires once', async () => {
+  const { a, b, episodes } = await run('hold');
+  expect(episodes).toBe(1);
+  // Before: a [] (no firing line anywhere), b ['resolved:ALR-…'] (the fleet's sweep).
+  expect(a).toHaveLength(1);
+  expect(a[0]).toMatch(/^firing:/);
+  expect(b).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
+}, 30_000);
+
+it('a write that never reached Redis announces nothing late', async () => {
+  const { a, b, episodes } = await run('drop');
+  expect(episodes).toBe(1);
+  // The fleet holds nine blocks, the fallback the tenth: neither reaches ten (a degraded
+  // episode's documented loss), and nothing is announced for an incident nobody holds.
+  expect(a).toEqual([]);
+  expect(b).toEqual([]);
+}, 30_000);
