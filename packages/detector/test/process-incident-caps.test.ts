@@ -22,5 +22,7 @@ describe('llmsec detector incident caps (process)', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`--queue-capacity: want a whole number in decimal digits, got "${text}"`);
     }
-  });
+    // Six CLI processes from the TypeScript sources, one after the other (~1.4 s of CPU each; 5 s
+    // at load 10 on 2 cores): the 30 s default was shorter than that on a loaded host.
+  }, 90_000);
 });
