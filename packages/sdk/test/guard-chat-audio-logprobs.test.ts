@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HELD_LOGPROBS, rewriteAudioPiece } from '../src/instrumentation/chat-audio.ts';
+import { rewriteAudioPiece } from '../src/instrumentation/chat-audio.ts';
+import { MAX_HELD_LOGPROBS } from '../src/instrumentation/held-logprobs.ts';
 import type { StreamItemRewrite } from '../src/instrumentation/stream-rewriter.ts';
 import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';

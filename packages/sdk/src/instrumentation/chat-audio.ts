@@ -1,5 +1,6 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
+import { giveEntries, keepEntries, releaseEntries, type HeldEntries } from './held-logprobs.ts';
 import { takeChoiceLogprobs } from './logprobs.ts';
 import { MAX_HELD_CHARS } from './stream-limit.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -77,7 +78,7 @@ interface HeldAudio {
   transcript: string;
   data: string[];
   chars: number;
-  logprobs: unknown[] | undefined;
+  logprobs: HeldEntries;
 }
 
 /**
@@ -88,7 +89,7 @@ interface HeldAudio {
 interface StreamHold {
   choices: Map<number, HeldAudio>;
   chars: number;
-  /** Logprobs values kept back, all choices (logprobsSize): at most MAX_HELD_LOGPROBS. */
+  /** Logprobs values kept back, all choices (held-logprobs.ts): at most MAX_HELD_LOGPROBS. */
   logprobs: number;
 }
 
@@ -103,12 +104,6 @@ const MAX_AUDIO_CHOICES = 1024;
  * agree on how much is too much.
  */
 export const MAX_HELD_AUDIO_CHARS = MAX_HELD_CHARS;
-/**
- * Logprobs values kept back per stream (an entry, each of its alternatives and bytes, one each):
- * a long answer's tokens with a few alternatives each. Past it a choice's are dropped (as for a
- * rewritten transcript), the transcript and audio still delivered: they are not text.
- */
-export const MAX_HELD_LOGPROBS = 65_536;
 const AUDIO_FILTER = 'audio';
 const TOO_LONG = 'streamed audio longer than the redact hold (MAX_HELD_AUDIO_CHARS)';
 
@@ -147,8 +142,8 @@ export function rewriteAudioPiece(
       // The chunk's tokens, from a server that gives logprobs with audio, repeat the piece kept
       // back (logprobs.ts): they would deliver it before the transcript is checked. Kept back
       // with it, they go out with a transcript the rewrite left as it was.
-      const lp = takeChoiceLogprobs(choice);
-      if (h !== undefined) keepLogprobs(h, stream, lp);
+      const lp = takeChoiceLogprobs(choice, 'content');
+      if (h !== undefined) h.logprobs = keepEntries(h.logprobs, stream, lp);
     }
     const data = audio.data;
     if (typeof data === 'string' && data.length > 0) {
@@ -164,7 +159,7 @@ export function rewriteAudioPiece(
   if (!last || h === undefined) return;
   byChoice.delete(index);
   stream.chars -= h.chars;
-  if (h.logprobs !== undefined) stream.logprobs -= logprobsSize(h.logprobs);
+  releaseEntries(h.logprobs, stream);
   const out = rw.whole(h.transcript);
   const clean = out === h.transcript;
   const data = clean ? joinBase64(h.data) : '';
@@ -173,46 +168,7 @@ export function rewriteAudioPiece(
     audio.transcript = out;
     audio.data = data;
   } else into.audio = { transcript: out, data };
-  if (clean && h.logprobs !== undefined && h.logprobs.length > 0) giveLogprobs(choice, h.logprobs);
-}
-
-/** A transcript piece's logprobs entries kept with it, within MAX_HELD_LOGPROBS; else none of the choice's. */
-function keepLogprobs(h: HeldAudio, stream: StreamHold, entries: unknown[] | undefined): void {
-  if (h.logprobs === undefined) return;
-  const size = entries === undefined ? 0 : logprobsSize(entries);
-  if (entries === undefined || stream.logprobs + size > MAX_HELD_LOGPROBS) {
-    stream.logprobs -= logprobsSize(h.logprobs);
-    h.logprobs = undefined;
-    return;
-  }
-  stream.logprobs += size;
-  for (const e of entries) h.logprobs.push(e);
-}
-
-/** Values an entry list holds: each entry, its alternatives and its bytes (linear, lengths only). */
-function logprobsSize(entries: readonly unknown[]): number {
-  let n = entries.length;
-  for (const e of entries) {
-    if (typeof e !== 'object' || e === null) continue;
-    const { top_logprobs: top, bytes } = e as Record<string, unknown>;
-    if (Array.isArray(top)) n += top.length;
-    if (Array.isArray(bytes)) n += bytes.length;
-  }
-  return n;
-}
-
-/**
- * A clean transcript's tokens on its finish chunk, before any of that chunk's own (a chunk whose
- * logprobs are not the API's shape keeps them, and the transcript's are not given).
- */
-function giveLogprobs(choice: Record<string, unknown>, entries: unknown[]): void {
-  const own = choice.logprobs;
-  if (own === undefined || own === null) choice.logprobs = { content: entries, refusal: null };
-  else if (typeof own === 'object' && !Array.isArray(own)) {
-    const o = own as Record<string, unknown>;
-    if (Array.isArray(o.content)) o.content = [...entries, ...(o.content as unknown[])];
-    else if (o.content === undefined || o.content === null) o.content = entries;
-  }
+  if (clean && h.logprobs !== undefined) giveEntries(choice, 'content', h.logprobs);
 }
 
 /** Base64 pieces as one base64 text (each piece decoded: a piece may end in padding). */

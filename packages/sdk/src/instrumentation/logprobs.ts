@@ -24,18 +24,19 @@ export function dropListLogprobs(o: Obj): void {
 
 /**
  * A chat choice's logprobs taken off it (set to null), for a text kept back that they repeat
- * (chat-audio.ts delivers them with it once the text is checked): its `content` entries; [] when
- * it had none; undefined when they are not `content` entries alone (a `refusal` list too, or not
- * the API's shape), which are dropped, not kept.
+ * (held-logprobs.ts gives them back with it once the text is checked): its `field` entries
+ * (`content` for an audio transcript, `refusal` for a refusal); [] when it had none; undefined
+ * when the other list has entries too, or they are not the API's shape: dropped, not kept.
  */
-export function takeChoiceLogprobs(choice: Obj): unknown[] | undefined {
+export function takeChoiceLogprobs(choice: Obj, field: 'content' | 'refusal'): unknown[] | undefined {
   const lp = choice.logprobs;
   if (lp === undefined || lp === null) return [];
   choice.logprobs = null;
   if (typeof lp !== 'object' || Array.isArray(lp)) return undefined;
-  const { content, refusal } = lp as Obj;
-  if (Array.isArray(refusal) ? refusal.length > 0 : refusal !== undefined && refusal !== null)
-    return undefined;
-  if (content === undefined || content === null) return [];
-  return Array.isArray(content) ? content : undefined;
+  const o = lp as Obj;
+  const other = o[field === 'content' ? 'refusal' : 'content'];
+  if (Array.isArray(other) ? other.length > 0 : other !== undefined && other !== null) return undefined;
+  const own = o[field];
+  if (own === undefined || own === null) return [];
+  return Array.isArray(own) ? own : undefined;
 }

@@ -13,7 +13,14 @@ import { rewriteChatReasoning } from './chat-reasoning.ts';
 import { rewriteChatToolArguments } from './chat-tool-arguments-rewrite.ts';
 import { readText } from './completions-echo.ts';
 import { isFinish } from './finish-reason.ts';
-import { dropChoiceLogprobs } from './logprobs.ts';
+import {
+  giveEntries,
+  keepEntries,
+  releaseEntries,
+  type HeldEntries,
+  type LogprobsBudget,
+} from './held-logprobs.ts';
+import { dropChoiceLogprobs, takeChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { valueText } from './tool-arguments.ts';
@@ -104,8 +111,14 @@ function offsetsOf(rw: StreamItemRewrite, lane: number): StreamOffsets {
   return o;
 }
 
-/** Per stream (its StreamItemRewrite): each choice's refusal pieces not delivered yet. */
-const refusals = new WeakMap<StreamItemRewrite, Map<number, string>>();
+/** A choice's refusal kept back: its pieces, and their chunks' `logprobs.refusal` entries (held-logprobs.ts). */
+interface HeldRefusal {
+  text: string;
+  logprobs: HeldEntries;
+}
+
+/** Per stream (its StreamItemRewrite): each choice's refusal not delivered yet, and the logprobs values held. */
+const refusals = new WeakMap<StreamItemRewrite, LogprobsBudget & { choices: Map<number, HeldRefusal> }>();
 /** Choices whose refusal is kept back; past this (a hostile stream), a new choice's refusal is dropped. */
 const MAX_REFUSAL_CHOICES = 1024;
 
@@ -116,9 +129,10 @@ const MAX_REFUSAL_CHOICES = 1024;
  * checks hold back and the rewriter's cursor follows, so its pieces cannot be released as they
  * become final; a refusal is one short sentence, so holding it to the choice's end costs little.
  * Before, the pieces reached the reader as sent: a refusal naming an address passed `redact`.
- * A chunk that carried a piece loses its logprobs (their `.refusal` tokens repeat it). Fail
- * closed: a stream that ends without the choice's finish delivers none of its refusal, nor does
- * a choice past MAX_REFUSAL_CHOICES.
+ * A chunk that carried a piece loses its logprobs (their `.refusal` tokens repeat it); they are
+ * kept with the piece and come back in the finish chunk when the rewrite left the refusal as it
+ * was (held-logprobs.ts). Fail closed: a stream that ends without the choice's finish delivers
+ * none of its refusal, nor does a choice past MAX_REFUSAL_CHOICES.
  */
 function rewriteRefusalPiece(
   choice: Record<string, unknown>,
@@ -129,25 +143,36 @@ function rewriteRefusalPiece(
   const last = isFinish(choice);
   // The common chunk (content, no refusal, not the last): no lookup.
   if (piece === undefined && !last) return;
-  let held = refusals.get(rw);
-  if (piece === undefined && held === undefined) return;
-  if (held === undefined) refusals.set(rw, (held = new Map()));
+  let hold = refusals.get(rw);
+  if (piece === undefined && hold === undefined) return;
+  if (hold === undefined) refusals.set(rw, (hold = { choices: new Map(), logprobs: 0 }));
+  const held = hold.choices;
   const index = num(choice.index) ?? 0;
-  const so = held.get(index);
+  let so = held.get(index);
+  let lp: HeldEntries = [];
   if (piece !== undefined) {
-    dropChoiceLogprobs(choice);
+    lp = takeChoiceLogprobs(choice, 'refusal');
     (d as Record<string, unknown>).refusal = '';
   }
   if (!last) {
-    if (so !== undefined || held.size < MAX_REFUSAL_CHOICES) held.set(index, (so ?? '') + piece);
+    if (so === undefined && held.size < MAX_REFUSAL_CHOICES)
+      held.set(index, (so = { text: '', logprobs: [] }));
+    if (so !== undefined) {
+      so.text += piece;
+      so.logprobs = keepEntries(so.logprobs, hold, lp);
+    }
     return;
   }
   held.delete(index);
-  const whole = (so ?? '') + (piece ?? '');
+  if (so !== undefined) releaseEntries(so.logprobs, hold);
+  const whole = (so?.text ?? '') + (piece ?? '');
   if (whole.length === 0) return;
   const out = rw.whole(whole);
   if (d !== undefined) d.refusal = out;
   else choice.delta = { refusal: out };
+  const before = so === undefined ? [] : so.logprobs;
+  if (out === whole && before !== undefined && lp !== undefined)
+    giveEntries(choice, 'refusal', [...before, ...lp]);
 }
 
 /**
