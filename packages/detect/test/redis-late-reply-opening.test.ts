@@ -20,11 +20,10 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * never reached Redis delivers nothing.
  *
  * A real redis-server behind a TCP proxy that, once armed, forwards the next group write at once
- * and holds Redis's replies for 800 ms (the command timeout 250 ms).
+ * and holds Redis's replies until the process has degraded (the command timeout 250 ms).
  */
 
 const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
-const HOLD_MS = 800;
 
 let server: RedisHandle | undefined;
 let proxy: Server | undefined;
@@ -43,11 +42,14 @@ afterEach(async () => {
 
 /**
  * A proxy to `port`. Armed with 'hold', the next group write (the compare-and-set script with a
- * body) goes to Redis and Redis's replies wait HOLD_MS; with 'drop', the connection is cut
- * instead, the write never sent.
+ * body) goes to Redis and Redis's replies wait until `release()`; with 'drop', the connection is
+ * cut instead, the write never sent.
  */
-async function writeProxy(port: number): Promise<{ port: number; arm: (how: 'hold' | 'drop') => void }> {
+async function writeProxy(
+  port: number,
+): Promise<{ port: number; arm: (how: 'hold' | 'drop') => void; release: () => void }> {
   let armed: 'hold' | 'drop' | undefined;
+  const releases: Array<() => void> = [];
   proxy = createServer((down) => {
     sockets.add(down);
     const up = connect(port, '127.0.0.1');
@@ -64,10 +66,10 @@ async function writeProxy(port: number): Promise<{ port: number; arm: (how: 'hol
           return;
         }
         holding = true;
-        setTimeout(() => {
+        releases.push(() => {
           holding = false;
           for (const b of held.splice(0)) down.write(b);
-        }, HOLD_MS);
+        });
       }
       up.write(d);
     });
@@ -78,7 +80,13 @@ async function writeProxy(port: number): Promise<{ port: number; arm: (how: 'hol
     up.on('close', () => down.destroy());
   });
   await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-  return { port: (proxy.address() as { port: number }).port, arm: (how) => (armed = how) };
+  return {
+    port: (proxy.address() as { port: number }).port,
+    arm: (how) => (armed = how),
+    release: () => {
+      for (const r of releases.splice(0)) r();
+    },
+  };
 }
 
 async function client(port: number): Promise<Redis> {
@@ -120,6 +128,7 @@ async function run(how: 'hold' | 'drop'): Promise<{ a: string[]; b: string[]; ep
   A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
   await A.engine.forceFlush();
   expect(A.engine.stats.state?.mode).toBe('degraded');
+  p.release(); // the write's reply (and the probes' held behind it) comes now, after the timeout
   await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
   await A.engine.forceFlush(); // the return's first round, after the in-doubt openings are read
   const B = redisEngine(await client(server.port), defaultRules(), 0, ruleset, { shutdownGraceMs: 0 });
