@@ -188,6 +188,12 @@ export class DetectionEngine {
         return;
       }
       if (t < this.watermark) {
+        // A copy of an event its groups already counted (its span event after its log record,
+        // past the exact-copy ring's 256 events) loses nothing: a repeat, not a late drop.
+        if (h !== 0 && this.heldByItsGroups(event, h)) {
+          this.counts.droppedRepeated++;
+          return;
+        }
         this.counts.droppedLate++;
         this.droppedCounter.add(1, { reason: 'late' });
         return;
@@ -507,6 +513,27 @@ export class DetectionEngine {
       const h = buffer.peekHash();
       this.process(buffer.shift(), t, h);
     }
+  }
+
+  /**
+   * Whether every group the event reaches holds its id `h` among its last processed ids (and it
+   * reaches one): process() would drop it in each of them as a repeat. Only for an event too late
+   * to be processed; reads only (no group created, no weight raised, no id recorded).
+   */
+  private heldByItsGroups(event: SecurityEvent, h: number): boolean {
+    const list = this.byCategory.get(event.category);
+    if (list === undefined) return false;
+    let reached = false;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      if (d.filter !== undefined && !d.filter(event)) continue;
+      const key = keyString(d.groupKey(event));
+      if (key === undefined) continue;
+      const row = d.table.rowOf(key);
+      if (row < 0 || !d.table.held.holds(row, h)) return false;
+      reached = true;
+    }
+    return reached;
   }
 
   /**

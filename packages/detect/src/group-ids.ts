@@ -90,6 +90,21 @@ export class GroupIds {
   }
 
   /**
+   * Whether row `row` holds id `h`, without recording it (repeat's check alone): for an event
+   * that arrives too late to be processed, to tell a copy of one already counted from a loss.
+   */
+  holds(row: number, h: number): boolean {
+    if (row >= this.len.length) return false;
+    const n = this.len[row]!;
+    if (n === 0) return false;
+    const pos = this.at[row]!;
+    const chunk = this.chunks[pos >>> CHUNK_SHIFT]!;
+    const base = pos & (CHUNK_IDS - 1);
+    for (let i = base, end = base + n; i < end; i++) if (chunk[i] === h) return true;
+    return false;
+  }
+
+  /**
    * Reads, without writing, what `repeat(row, ...)` will scan: the row's index entries and its
    * block's ids, a cache line (8 ids) apart, and the last one (group-prefetch.ts: the misses of
    * a batch of events overlap instead of stalling each event's check in turn). Returns 0 or 1,
