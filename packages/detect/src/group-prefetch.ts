@@ -34,9 +34,9 @@ export const PREFETCH_MIN_GROUPS = 8192;
 interface Target {
   table: GroupTable;
   groupKey: FieldGetter;
-  /** The rule's object-state slot in the table's rows, -1 for a slab rule (see GroupTable.peekRow). */
+  /** The rule's object-state slot in the table's rows, -1 for a slab rule (see GroupTable.peekState). */
   slot: number;
-  /** A slab rule's lane (SlabStore.laneOf) and the last double of its row peekRow reads (laneLast). */
+  /** A slab rule's lane (SlabStore.laneOf) and the last double of its row SlabLane.peek reads (laneLast). */
   lane: number;
   last: number;
 }
@@ -47,9 +47,11 @@ interface Target {
  * group's row), and JavaScript has no prefetch instruction: a load stalls the thread until it
  * completes, so the misses of one event cannot overlap with the work of another. They can
  * overlap with each other: every PREFETCH_BATCH events the groups of the next batch are looked
- * up in three short loops (the key strings, the Map entries, the rows' first lines and the
- * ids their groups hold), each loop's loads independent of one another, so the CPU has several
- * misses in flight at once; the events' own lookups then find those lines in cache.
+ * up in four short loops (the key strings; the Map entries; the slab lane's row index or the
+ * object state, and the ids the group holds; the slab rows' first lines), each loop's loads
+ * independent of one another, so the CPU has several misses in flight at once; the events' own
+ * lookups then find those lines in cache. The row index and the row's lines were one loop until
+ * issue 13's twelfth round: a dependent pair of misses per iteration, fewer rows in flight.
  *
  * Only reads: the Map lookup is `Map.get`, the eviction weights and rows are not written,
  * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). Events
@@ -73,6 +75,8 @@ export class GroupPrefetch {
     undefined,
   );
   private readonly rows: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
+  /** Per batch event: its group's row in the target's slab lane, -1 for none (or an object state). */
+  private readonly laneRows: number[] = new Array<number>(PREFETCH_BATCH).fill(-1);
   /** Keeps the reads from being optimised away. */
   private sink = 0;
   /** Batches read and groups found in their tables (the tests count that the path runs). */
@@ -118,7 +122,7 @@ export class GroupPrefetch {
     }
   }
 
-  /** Reads the groups of the buffer's first n events, in the three loops below. */
+  /** Reads the groups of the buffer's first n events, in the four loops below. */
   private read(buffer: ReorderBuffer, n: number): void {
     const keys = this.keys;
     const batch = this.batch;
@@ -148,15 +152,28 @@ export class GroupPrefetch {
       const target = batch[k];
       rows[k] = target === undefined ? -1 : target.table.rowOf(keys[k]!);
     }
-    // 3. The rows' first lines, and the ids their groups hold (the repeated-id check: group-ids.ts).
+    // 3. Where each group's row is: its slab lane's row index (SlabLane.rowOf, 4 B a group), or
+    // its object state; and the ids the group holds (the repeated-id check: group-ids.ts).
+    const laneRows = this.laneRows;
     let found = 0;
     for (let k = 0; k < n; k++) {
       const target = batch[k];
       const row = rows[k]!;
+      laneRows[k] = -1;
       if (target === undefined || row < 0) continue;
       const table = target.table;
-      sink = (sink + table.peekRow(row, target.slot, target.lane, target.last) + table.held.peek(row)) | 0;
+      if (target.slot >= 0) sink = (sink + table.peekState(row, target.slot)) | 0;
+      else laneRows[k] = table.slab!.lanes[target.lane]!.rowIfAny(row);
+      sink = (sink + table.held.peek(row)) | 0;
       found++;
+    }
+    // 4. The slab rows' first lines: their own loop, so that each iteration's loads depend only
+    // on the index read in loop 3 and the CPU keeps more of them in flight at once.
+    for (let k = 0; k < n; k++) {
+      const r = laneRows[k]!;
+      if (r < 0) continue;
+      const target = batch[k]!;
+      sink = (sink + target.table.slab!.lanes[target.lane]!.peek(r, target.last)) | 0;
     }
     this.sink = sink;
     this.found += found;

@@ -136,22 +136,12 @@ export class GroupTable {
   }
 
   /**
-   * Reads, without writing, the first cache lines an event's updates of row `row` will touch:
-   * for a slab rule (`slot` -1) doubles 0 to `last` of the group's row of lane `lane` (its
-   * lane's scalars and first ring entry: SlabStore.laneLast), a line apart and the last one,
-   * which covers every line of a span of up to 25 doubles, if the group has a row in that lane
-   * yet; else the rule's object state. Returns 0 or 1, only so the loads are not optimised away
+   * Reads, without writing, object state `slot` of row `row` (the slab rules' rows are read
+   * ahead by SlabLane.peek). Returns 0 or 1, only so the loads are not optimised away
    * (group-prefetch.ts).
    */
-  peekRow(row: number, slot: number, lane = 0, last = 0): number {
-    if (slot >= 0) return this.states[row]?.[slot] === undefined ? 0 : 1;
-    const slabLane = this.slab!.lanes[lane]!;
-    const page = slabLane.pageIfAny(row);
-    if (page === undefined) return 0;
-    const o = slabLane.rowAt(row);
-    const mid = 8 < last ? 8 : last;
-    const end = 16 < last ? 16 : last;
-    return page[o]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
+  peekState(row: number, slot: number): number {
+    return this.states[row]?.[slot] === undefined ? 0 : 1;
   }
 
   /** Evicts the first group the hand finds at weight 0 and gives its row, emptied, to `key`. */

@@ -226,7 +226,7 @@ describe('group read-ahead', () => {
           for (const { key, peek } of steps) {
             const row = read.rowOf(`u${peek}`);
             if (row >= 0) {
-              read.peekRow(row, 0);
+              read.peekState(row, 0);
               peeked++;
             }
             const g = read.touch(`u${key}`);

@@ -6,7 +6,7 @@ import { GroupTable } from '../src/group-table.ts';
 import type { ConditionDefinition, RuleDefinition } from '../src/index.ts';
 import type { SlabRule } from '../src/slab/slab-rule.ts';
 import { slabRuleFor, slabRulesFor } from '../src/slab/slab-rules.ts';
-import type { SlabStore } from '../src/slab/slab-store.ts';
+import { SlabLane, type SlabStore } from '../src/slab/slab-store.ts';
 
 /** The slab's layout and what it holds: inline ring sizes, and bounds under a flood of groups. */
 
@@ -134,7 +134,7 @@ describe('slab row layout by lane', () => {
     // without block_source: laid out by where-filter its scalars sat at the row's end, a line
     // the read-ahead did not read. Every double an event's first update of a fresh group writes
     // lies in the lane's hot part, [0, laneLast] of the lane's row, at most 25 doubles: the lines
-    // peekRow reads; and it writes no other lane's row.
+    // SlabLane.peek reads; and it writes no other lane's row.
     const rules = defaultRules().filter((r) => r.group_by === 'user_id');
     // As the engine builds them (identical_requests reads high_block_rate's window).
     const built = slabRulesFor(
@@ -226,5 +226,35 @@ describe('slab row layout by lane', () => {
         slab.update(store, g, request(i, { prompt_tokens: 10, new_input_length: i - 400_000 }), T0 + i);
     expect(reads).toBeGreaterThan(0);
     expect(store.rowStrings(g)).toContain('evt-u-400003');
+  });
+});
+
+describe('the read-ahead of a lane (group-prefetch.ts)', () => {
+  it('reads a row only where the group has one, and makes, moves or writes none', () => {
+    const template = Float64Array.from({ length: 28 }, (_, i) => i + 1);
+    const lane = new SlabLane(template);
+    // Room for 600 groups, grown as the store grows it (a group at a time).
+    for (let g = 1; g <= 600; g++) lane.grow(g);
+    // No row yet: -1, and asking makes none.
+    expect(lane.rowIfAny(5)).toBe(-1);
+    expect([lane.rows, lane.pageCount]).toEqual([0, 0]);
+    // Rows on two pages (256 rows a page), the index the read-ahead finds is the update's.
+    for (let g = 0; g < 600; g += 2) lane.row(g);
+    expect([lane.rows, lane.pageCount]).toEqual([300, 2]);
+    for (let g = 0; g < 600; g++) {
+      const r = lane.rowIfAny(g);
+      expect(r).toBe(g % 2 === 0 ? lane.row(g) : -1);
+      if (r < 0) continue;
+      const page = lane.pageOf(r);
+      const o = lane.offsetOf(r);
+      const before = page.slice(o, o + 28);
+      // The template's doubles are positive: each span's reads see them (1), for every hot part.
+      for (const last of [0, 7, 8, 15, 16, 24, 27]) expect(lane.peek(r, last)).toBe(1);
+      expect(page.slice(o, o + 28)).toEqual(before);
+    }
+    expect([lane.rows, lane.pageCount]).toEqual([300, 2]);
+    // A released row is none again.
+    lane.release(0);
+    expect(lane.rowIfAny(0)).toBe(-1);
   });
 });

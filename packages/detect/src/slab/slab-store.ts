@@ -315,10 +315,22 @@ export class SlabLane {
     return this.offsetOf(this.row(g));
   }
 
-  /** Group g's row's page, or undefined while it has none (reads only: the read-ahead). */
-  pageIfAny(g: number): number[] | undefined {
-    const r = this.rowOf[g]! - 1;
-    return r < 0 ? undefined : this.pages[r >>> PAGE_BITS];
+  /** Group g's lane row, or -1 while it has none (reads only: the read-ahead). */
+  rowIfAny(g: number): number {
+    return this.rowOf[g]! - 1;
+  }
+
+  /**
+   * Reads, without writing, doubles 0 to `last` of lane row r (r from rowIfAny): a line apart
+   * and the last one, which covers every line of a span of up to 25 doubles. Returns 0 or 1,
+   * only so the loads are not optimised away (group-prefetch.ts).
+   */
+  peek(r: number, last: number): number {
+    const page = this.pages[r >>> PAGE_BITS]!;
+    const o = (r & PAGE_MASK) * this.stride;
+    const mid = 8 < last ? 8 : last;
+    const end = 16 < last ? 16 : last;
+    return page[o]! + page[o + mid]! + page[o + end]! + page[o + last]! > 0 ? 1 : 0;
   }
 
   /** Room for groups 0..n-1. */
