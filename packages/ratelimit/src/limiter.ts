@@ -163,7 +163,7 @@ export class RateLimiter {
     const subjects = [{ subject, limits }];
     const second = req?.secondarySubject;
     if (typeof second === 'string' && second !== '' && second !== subject) {
-      subjects.push({ subject: second, limits: this.o.tiers.get(this.o.secondaryTier ?? tier)! });
+      subjects.push({ subject: second, limits: this.o.tiers.get(this.o.secondaryTier)! });
     }
     for (let s = 0; s < subjects.length; s++) {
       const v = subjects[s]!.limits;
@@ -357,7 +357,7 @@ export class RateLimiter {
       { subject: lease.subject, limits: this.o.tiers.get(tier)!, factor: factors[0] ?? 1 },
     ];
     if (lease.secondarySubject !== undefined) {
-      const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier ?? tier)!;
+      const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier)!;
       out.push({ subject: lease.secondarySubject, limits, factor: factors[1] ?? 1 });
     }
     return out;
