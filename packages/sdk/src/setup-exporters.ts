@@ -184,8 +184,11 @@ export function buildSignalExports(
 /** The line of the HTTP exporters this package depends on: the gRPC ones must match it. */
 const GRPC_EXPORTER_VERSION = '0.301';
 
-/** console.warn and diag.warn, once per setup call and message. */
-function warnOnce(message: string): void {
+/**
+ * console.warn and diag.warn, once per setup call and message: for a sink setup could not build
+ * (not only diag, silent without a diag logger: an operator must learn it is missing).
+ */
+export function warnOnce(message: string): void {
   diag.warn(message);
   try {
     console.warn(message);

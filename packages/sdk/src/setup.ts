@@ -18,7 +18,7 @@ import { LocalHistograms } from './local-histograms.ts';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from './instrumentation/runtime.ts';
 import { SecurityEvents } from './security-events.ts';
 import { configFromEnv } from './setup-env.ts';
-import { buildSignalExports, prometheusHandler } from './setup-exporters.ts';
+import { buildSignalExports, prometheusHandler, warnOnce } from './setup-exporters.ts';
 import { setupLifecycle } from './setup-lifecycle.ts';
 import { validateSetupOptions, type LlmsecSetup, type SetupOptions } from './setup-options.ts';
 
@@ -40,9 +40,10 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   // llmsec's histograms skip the SDK's per-record attribute hashing when every reader is built
   // here: each gets a producer of them (local-histograms.ts); attached below if all qualify.
   const histograms = new LocalHistograms();
-  // The JSONL file is opened first: a path that cannot be opened throws before any exporter or
-  // Prometheus server exists to be left behind.
-  const jsonl = options.jsonl ? openJsonl(options.jsonl) : undefined;
+  // The JSONL file is opened first: an invalid destination throws before any exporter or
+  // Prometheus server exists to be left behind. A file that cannot be opened does not.
+  const opened = options.jsonl ? openJsonl(options.jsonl) : undefined;
+  const jsonl = opened instanceof JsonlEventWriter ? opened : undefined;
   const { spanProcessors, logProcessors, readers, prometheus } = buildSignalExports(options, env, histograms);
 
   const tracerProvider = new TracerProvider({ resource, spanProcessors });
@@ -59,6 +60,7 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   }
   const metrics = new LlmsecMetrics({ meter: meterProvider.getMeter('@llmsec/sdk') });
   setTelemetryErrorCounter(metrics);
+  if (opened instanceof Error) reportTelemetryError('jsonl', opened);
   const events = new SecurityEvents({
     serviceName: options.serviceName,
     tracer: tracerProvider.getTracer('@llmsec/sdk'),
@@ -145,11 +147,22 @@ function eventListener(options: SetupOptions): ((event: SecurityEvent) => void) 
   };
 }
 
-function openJsonl(destination: NonNullable<SetupOptions['jsonl']>): JsonlEventWriter | undefined {
+/**
+ * The JSONL writer; an invalid destination (not a path, stream or 'stdout') throws, a configuration
+ * error. A file that cannot be opened (a missing directory, no permission, a full disk) is the
+ * host's state, not the code's: it must not stop the application from starting (DESIGN.md, as an
+ * uninstalled gRPC exporter or a taken Prometheus port do not), so it is warned about and
+ * returned as the error, to be counted once the telemetry-error counter exists; setup runs
+ * without the JSONL log (spans, logs, metrics, onEvent and detection still record every event).
+ */
+function openJsonl(destination: NonNullable<SetupOptions['jsonl']>): JsonlEventWriter | Error | undefined {
   if (destination === false) return undefined;
   try {
     return new JsonlEventWriter({ destination });
   } catch (err) {
-    throw new Error(`setupLlmsec: jsonl: ${(err as Error).message.replace(/^JsonlEventWriter: /, '')}`);
+    const message = `setupLlmsec: jsonl: ${(err as Error).message.replace(/^JsonlEventWriter: /, '')}`;
+    if (err instanceof TypeError) throw new TypeError(message);
+    warnOnce(`llmsec: ${message.replace(/^setupLlmsec: /, '')}; the JSONL security log is NOT written`);
+    return err instanceof Error ? err : new Error(message);
   }
 }

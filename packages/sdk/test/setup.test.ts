@@ -173,17 +173,53 @@ describe('setupLlmsec', () => {
     expect(() => setupLlmsec({} as never)).toThrow(/serviceName/);
     expect(() => setupLlmsec({ serviceName: 's', otlp: { endpoint: 'not a url' } })).toThrow(/otlp.endpoint/);
     expect(() => setupLlmsec({ serviceName: 's', prometheus: { port: 70000 } })).toThrow(/prometheus.port/);
-    // A JSONL file that cannot be opened is a bad destination too (README: throws at construction).
-    const missing = join(tmpdir(), `llmsec-no-such-dir-${process.pid}`, 'security.jsonl');
     expect(() =>
       setupLlmsec({
         serviceName: 's',
         otlp: false,
         prometheus: false,
         registerGlobal: false,
-        jsonl: { path: missing },
+        jsonl: { path: '' },
       }),
-    ).toThrow(/jsonl.*ENOENT/);
+    ).toThrow(/jsonl: destination.path must be a non-empty string/);
+  });
+
+  it('starts without the JSONL log when its file cannot be opened, and says so', async () => {
+    // Before: setupLlmsec threw (ENOENT), so a log path on a volume not mounted stopped the app.
+    const warnings: string[] = [];
+    diag.setLogger(
+      { error: () => {}, warn: (m) => warnings.push(m), info: () => {}, debug: () => {}, verbose: () => {} },
+      DiagLogLevel.WARN,
+    );
+    const printed: unknown[] = [];
+    const consoleWarn = console.warn;
+    console.warn = (m: unknown) => void printed.push(m);
+    resetTelemetryErrorThrottle();
+    const reader = new TestMetricReader();
+    const missing = join(tmpdir(), `llmsec-no-such-dir-${process.pid}`, 'security.jsonl');
+    const seen: string[] = [];
+    try {
+      current = setupLlmsec({
+        serviceName: 'no-jsonl',
+        otlp: false,
+        prometheus: false,
+        registerGlobal: false,
+        metricReaders: [reader],
+        jsonl: { path: missing },
+        onEvent: (e) => void seen.push(e.category),
+      });
+    } finally {
+      console.warn = consoleWarn;
+    }
+    expect(current.jsonl).toBeUndefined();
+    const said = (m: unknown) => /jsonl: cannot open destination.path .*ENOENT.*NOT written/.test(String(m));
+    expect(warnings.some(said)).toBe(true);
+    expect(printed.some(said)).toBe(true);
+    // The other sinks still record.
+    current.events.authFailure({ reason: 'bad key' });
+    expect(seen).toEqual(['auth_failure']);
+    const errors = (await reader.metric(METRIC_TELEMETRY_ERRORS))!.dataPoints;
+    expect(errors.map((p) => [p.attributes.component, p.value])).toEqual([['jsonl', 1]]);
   });
 
   it('serves Prometheus through a handler without a port by default', async () => {
