@@ -17,6 +17,8 @@ import { blockFloodFile, cli } from './replay-io.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RULES = join(ROOT, 'packages/detect/rules/default-rules.yaml');
+// What the built-in rules are read from (the YAML above as data: default-rules.ts says why).
+const RULES_DATA = join(ROOT, 'packages/detect/rules/default-rules.json');
 
 let root: string;
 let dir: string;
@@ -25,7 +27,7 @@ let events: string;
 let redis: RedisHandle;
 
 beforeAll(async () => {
-  // The bundle in <root>/bin, so that the built-in rules would be <root>/rules/default-rules.yaml.
+  // The bundle in <root>/bin, so that the built-in rules would be <root>/rules/default-rules.json.
   root = mkdtempSync(join(tmpdir(), 'llmsec-bundle-'));
   dir = join(root, 'bin');
   mkdirSync(dir);
@@ -132,13 +134,13 @@ describe('llmsec replay bundled into one file (no worker files beside it)', () =
   it('without --rules: a clear error naming the missing built-in rule file (exit 1); with the file copied there, the built-in rules run', async () => {
     const missing = await runBundle(['replay', events, '--threads', '1']);
     expect(missing.stderr).toContain(
-      `the built-in rule file is missing: ${join(root, 'rules', 'default-rules.yaml')} (bundled or partial install?)`,
+      `the built-in rule file is missing: ${join(root, 'rules', 'default-rules.json')} (bundled or partial install?)`,
     );
     expect(missing.stderr).toContain('--rules FILE');
     expect(missing.code).toBe(1);
 
     mkdirSync(join(root, 'rules'));
-    copyFileSync(RULES, join(root, 'rules', 'default-rules.yaml'));
+    copyFileSync(RULES_DATA, join(root, 'rules', 'default-rules.json'));
     const want = await cli(['replay', events, '--threads', '1', '--format', 'jsonl']);
     const got = await runBundle(['replay', events, '--threads', '1', '--format', 'jsonl']);
     expect(got.stdout).toBe(want.stdout);

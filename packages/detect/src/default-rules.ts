@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseRules } from './rule-loader.ts';
 import type { RuleDefinition } from './types.ts';
 
-/** The shipped rule file: the one source of truth for the built-in rules. */
+/** The shipped rule file: the one source of truth for the built-in rules, the file to edit. */
 export const DEFAULT_RULES_PATH = new URL('../rules/default-rules.yaml', import.meta.url);
+
+/**
+ * The same rules as the engine takes them (parsed, validated, durations in milliseconds),
+ * written from DEFAULT_RULES_PATH by `npm run rules:json` (scripts/default-rules-json.ts; a test
+ * fails while it is out of date). Read instead of the YAML so that the engine loads neither the
+ * YAML parser nor zod (~170 modules, ~110 ms of CPU to load, ~55 ms to parse and validate the
+ * file): `llmsec replay`'s engine thread, given its rules, and every start with the defaults.
+ */
+const DEFAULT_RULES_DATA_PATH = new URL('../rules/default-rules.json', import.meta.url);
 
 let cached: RuleDefinition[] | undefined;
 
-/** The built-in rules (parsed once; each call returns a fresh deep copy to edit freely). */
+/** The built-in rules (read once; each call returns a fresh deep copy to edit freely). */
 export function defaultRules(): RuleDefinition[] {
-  cached ??= parseRules(readDefaultRules(), 'default-rules.yaml');
+  cached ??= JSON.parse(readDefaultRules()) as RuleDefinition[];
   return structuredClone(cached);
 }
 
@@ -20,12 +28,12 @@ export function defaultRules(): RuleDefinition[] {
  */
 function readDefaultRules(): string {
   try {
-    return readFileSync(DEFAULT_RULES_PATH, 'utf8');
+    return readFileSync(DEFAULT_RULES_DATA_PATH, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     throw new Error(
-      `the built-in rule file is missing: ${fileURLToPath(DEFAULT_RULES_PATH)} (bundled or partial install?): ` +
-        `put @llmsec/detect's rules/default-rules.yaml there, or give a rule file (--rules FILE)`,
+      `the built-in rule file is missing: ${fileURLToPath(DEFAULT_RULES_DATA_PATH)} (bundled or partial install?): ` +
+        `put @llmsec/detect's rules/ folder there, or give a rule file (--rules FILE)`,
     );
   }
 }

@@ -6,7 +6,7 @@ import type { SharedStats } from './state/shared-engine.ts';
 import type { AnyRule } from './types.ts';
 
 export interface DetectionEngineOptions {
-  /** Rules as data or code. @default the built-in rules (rules/default-rules.yaml) */
+  /** Rules as data or code. @default the built-in rules (rules/default-rules.yaml, read as rules/default-rules.json) */
   rules?: AnyRule[];
   /**
    * How far behind the newest event time an event may arrive and still count, as if it had

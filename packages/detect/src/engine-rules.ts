@@ -1,6 +1,6 @@
 import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
-import { runbookUrlSchema } from './runbook-url.ts';
+import { isRunbookUrl } from './runbook-url.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 import { slabRulesFor } from './slab/slab-rules.ts';
 import type { AnyRule } from './types.ts';
@@ -45,7 +45,7 @@ export function compileEngineRules(
         );
     }
     // As a rule file's (rule-schema.ts): it becomes a link in every alert of the rule.
-    if (def.runbook_url !== undefined && !runbookUrlSchema.safeParse(def.runbook_url).success)
+    if (def.runbook_url !== undefined && !isRunbookUrl(def.runbook_url))
       throw new Error(`DetectionEngine: rule "${def.id}": runbook_url must be an http(s):// URL`);
     return { def, rule: compileRule(def, index, compileLimits) };
   });

@@ -3,7 +3,7 @@ import { ALERT_SEVERITIES } from '@llmsec/core';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
 import { durationUnitProblem, parseDuration } from './duration.ts';
 import { isKnownField } from './fields.ts';
-import { runbookUrlSchema } from './runbook-url.ts';
+import { runbookUrlSchema } from './runbook-url-schema.ts';
 
 /**
  * The schema of rule files (JSON or YAML). Durations are `10m`-style strings or milliseconds
@@ -111,7 +111,7 @@ export const ruleSchema = z
     group_by: field.default('user_id'),
     window: positiveDuration,
     quiet: duration.optional(),
-    // http(s) only (runbook-url.ts): a javascript: or data: URL there runs script on a click.
+    // http(s) only (runbook-url-schema.ts): a javascript: or data: URL there runs script on a click.
     runbook_url: runbookUrlSchema.optional(),
     condition,
   })
