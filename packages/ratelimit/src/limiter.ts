@@ -163,7 +163,9 @@ export class RateLimiter {
     const subjects = [{ subject, limits }];
     const second = req?.secondarySubject;
     if (typeof second === 'string' && second !== '' && second !== subject) {
-      subjects.push({ subject: second, limits: this.o.tiers.get(this.o.secondaryTier)! });
+      // Without secondaryTier, at the request's own tier: priced at defaultTier, a pro user alone
+      // at an address was held to the free tier's budget (secondary-tier-default.test.ts).
+      subjects.push({ subject: second, limits: this.o.tiers.get(this.o.secondaryTier ?? tier)! });
     }
     for (let s = 0; s < subjects.length; s++) {
       const v = subjects[s]!.limits;
@@ -357,7 +359,7 @@ export class RateLimiter {
       { subject: lease.subject, limits: this.o.tiers.get(tier)!, factor: factors[0] ?? 1 },
     ];
     if (lease.secondarySubject !== undefined) {
-      const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier)!;
+      const limits: LimitVector = this.o.tiers.get(this.o.secondaryTier ?? tier)!;
       out.push({ subject: lease.secondarySubject, limits, factor: factors[1] ?? 1 });
     }
     return out;

@@ -23,11 +23,7 @@ export interface RateLimiterOptions {
   defaultTier?: string;
   /** Picks a tier from the request (e.g. from the user's plan); an unknown name falls back to defaultTier. */
   resolveTier?: (req: AcquireRequest) => string | undefined;
-  /**
-   * Tier whose limits apply to secondary subjects (IP, API key). @default defaultTier: one price
-   * for the subject whoever's request it is (a bucket priced at each request's own tier would
-   * let one tier's users shut out another's)
-   */
+  /** Tier whose limits apply to secondary subjects (IP, API key). @default the primary's tier */
   secondaryTier?: string;
   /** Concurrency leases not settled within this time are reclaimed. @default 120_000 */
   leaseTtlMs?: number;
@@ -64,8 +60,7 @@ export interface ResolvedOptions {
   tiers: Map<string, LimitVector>;
   defaultTier: string;
   resolveTier: ((req: AcquireRequest) => string | undefined) | undefined;
-  /** The option, else defaultTier. */
-  secondaryTier: string;
+  secondaryTier: string | undefined;
   leaseTtlMs: number;
   failurePolicy: FailurePolicy;
   fallbackStore: SyncLimiterStore;
@@ -132,9 +127,7 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
     tiers,
     defaultTier,
     resolveTier: options.resolveTier,
-    // Not each request's own tier: a GCRA bucket stores time, so a subject shared by users of
-    // several tiers (an address) would be charged more for some than for others.
-    secondaryTier: options.secondaryTier ?? defaultTier,
+    secondaryTier: options.secondaryTier,
     leaseTtlMs,
     failurePolicy,
     fallbackStore: options.fallbackStore ?? new MemoryStore({ maxSubjects: 10_000, clock }),
