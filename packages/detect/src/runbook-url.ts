@@ -7,7 +7,7 @@
  * zod schema: the engine is loaded where no rule file is read (`llmsec replay`'s engine thread,
  * given its rules as data), and zod alone was ~95 modules and ~80 ms of CPU to load there.
  * Rule files use runbookUrlSchema (runbook-url-schema.ts), zod's `z.url` with the same
- * protocol; test/runbook-url.test.ts holds the two to the same answers. As `z.url` does: the
+ * protocol; test/runbook-url-same.test.ts holds the two to the same answers. As `z.url` does: the
  * value trimmed, `http://` or `https://` at its start (any case), then WHATWG URL parsing, and
  * the parsed protocol http or https.
  */
