@@ -48,6 +48,17 @@ describe('DeliveryQueue', () => {
     expect(await count('sent')).toBe(5);
   });
 
+  it('gives a `once` item up after a failed attempt (counted failed), retrying the rest of its batch', async () => {
+    const { queue, calls, count, delivered } = setup((_, n) => (n === 1 ? 503 : 200));
+    queue.enqueue('once', { id: 'once', v: 1 }, true);
+    queue.enqueue('kept', { id: 'kept', v: 1 });
+    await queue.flush(5_000);
+    expect(calls.map((c) => c.status)).toEqual([503, 200]);
+    expect(delivered()).toEqual([{ id: 'kept', v: 1 }]);
+    expect(await count('sent')).toBe(1);
+    expect(await count('failed')).toBe(1);
+  });
+
   it('retries with backoff until the target answers', async () => {
     const { queue, calls, count, delivered } = setup((_, n) => (n <= 3 ? (n === 2 ? 503 : 0) : 200));
     queue.enqueue('a', { id: 'a', v: 1 });

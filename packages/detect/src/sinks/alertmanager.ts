@@ -174,8 +174,9 @@ export class AlertmanagerSink implements AlertSink {
    * change goes out at once (same alert identity, so Alertmanager updates its annotations).
    * On a shared state the incident may be another process's (it fired there, and that sink
    * holds the copy it re-sends): the change still goes out at once, as in one process, but is
-   * not kept. Dropped here before, Alertmanager showed the firing users until that process's
-   * next fleet check, up to one re-send interval later.
+   * not kept, and is tried once (not retried past that process's resolve). Dropped here before,
+   * Alertmanager showed the firing users until that process's next fleet check, up to one
+   * re-send interval later.
    */
   update(alert: Alert): void {
     if (this.shutdownPromise !== undefined || alert.status !== 'firing') return;
@@ -188,7 +189,11 @@ export class AlertmanagerSink implements AlertSink {
         held.users = alert.user_ids.length;
         held.ref.revision = alertRevision(alert);
       }
-      for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+      // Another process's incident is posted once, not retried: that process may resolve it
+      // meanwhile, and a firing copy posted after the resolve shows the alert active again in
+      // Alertmanager until its endsAt. The firing process's re-send carries the users anyway
+      // (its fleet check rebuilds its copy), one interval later.
+      for (const queue of this.queues) queue.enqueue(alert.alert_id, payload, held === undefined);
     } catch (err) {
       sinkErrors.report('alertmanager.update', err);
     }

@@ -25,6 +25,8 @@ interface Entry<T> {
   item: T;
   seq: number;
   queuedAt: number;
+  /** Tried once: a failed attempt gives it up (counted `failed`) instead of retrying it. */
+  once: boolean;
 }
 
 interface Waiter {
@@ -63,7 +65,12 @@ export class DeliveryQueue<T> {
     return this.pending.size;
   }
 
-  enqueue(key: string, item: T): void {
+  /**
+   * `once`: a failed attempt gives the item up instead of retrying it, for an item that is
+   * harmful late (the Alertmanager sink's update of an incident another process fired: posted
+   * after that process's resolve, it would show the alert active again).
+   */
+  enqueue(key: string, item: T, once = false): void {
     if (this.closed) return;
     const existing = this.pending.get(key);
     if (existing === undefined && this.pending.size >= this.options.maxQueue) {
@@ -77,7 +84,7 @@ export class DeliveryQueue<T> {
       return;
     }
     // Map.set on an existing key keeps its position: the oldest incidents stay first in line.
-    this.pending.set(key, { item, seq: ++this.seq, queuedAt: this.options.clock.now() });
+    this.pending.set(key, { item, seq: ++this.seq, queuedAt: this.options.clock.now(), once });
     this.schedule();
   }
 
@@ -207,6 +214,7 @@ export class DeliveryQueue<T> {
       }
       if (retryable) {
         this.attempt++;
+        record('failed', this.removeOnce(batch));
         if (!this.failing) {
           this.failing = true;
           diag.warn(
@@ -233,6 +241,11 @@ export class DeliveryQueue<T> {
     this.attempt = 0;
     record('sent', batch.length);
     this.removeDelivered(batch);
+  }
+
+  /** Removes the batch's `once` entries a newer state did not replace; returns how many. */
+  private removeOnce(batch: [string, Entry<T>][]): number {
+    return this.removeDelivered(batch.filter(([, entry]) => entry.once));
   }
 
   /** Removes the batch's entries unless a newer state replaced them meanwhile; returns how many. */
