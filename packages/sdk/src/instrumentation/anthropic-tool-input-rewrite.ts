@@ -1,4 +1,5 @@
 import { arr, num, obj } from './adapter.ts';
+import { keepHeld, releaseHeld } from './held-text.ts';
 import { ItemRun } from './stream.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { MAX_TOOL_CALLS, objectSlot, rewrittenArguments, type ArgumentSlot } from './tool-arguments.ts';
@@ -47,8 +48,13 @@ export function holdPiece(
   if (blocks === undefined) pieces.set(rw, (blocks = new Map()));
   const index = num(ev.index) ?? 0;
   const so = blocks.get(index);
-  if (so !== undefined) blocks.set(index, so + piece);
-  else if (blocks.size < MAX_TOOL_CALLS) blocks.set(index, piece);
+  if (so !== undefined) {
+    keepHeld(rw, piece.length);
+    blocks.set(index, so + piece);
+  } else if (blocks.size < MAX_TOOL_CALLS) {
+    keepHeld(rw, piece.length);
+    blocks.set(index, piece);
+  }
 }
 
 /** The pieces `pieces` holds of a content_block_stop's block, joined and let go; undefined: none. */
@@ -59,7 +65,10 @@ export function takeHeld(
 ): string | undefined {
   const blocks = pieces.get(rw);
   const text = blocks?.get(num(ev.index) ?? 0);
-  if (text !== undefined) blocks!.delete(num(ev.index) ?? 0);
+  if (text !== undefined) {
+    blocks!.delete(num(ev.index) ?? 0);
+    releaseHeld(rw, text.length);
+  }
   return text;
 }
 

@@ -1,6 +1,13 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
-import { giveEntries, keepEntries, releaseEntries, type HeldEntries } from './held-logprobs.ts';
+import {
+  giveEntries,
+  keepEntries,
+  releaseEntries,
+  type HeldEntries,
+  type LogprobsBudget,
+} from './held-logprobs.ts';
+import { keepHeld, releaseHeld } from './held-text.ts';
 import { takeChoiceLogprobs } from './logprobs.ts';
 import { MAX_HELD_CHARS } from './stream-limit.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -84,13 +91,12 @@ interface HeldAudio {
 /**
  * A stream's hold: each choice's audio not delivered yet, and their data's characters together
  * (the cap is the stream's: counted per choice, a server spreading audio over 1,024 choices had
- * 1,024 times the cap held).
+ * 1,024 times the cap held), and the transcripts' logprobs kept back, all choices (held-logprobs.ts).
+ * The transcripts and data also count against the stream's whole hold (held-text.ts).
  */
-interface StreamHold {
+interface StreamHold extends LogprobsBudget {
   choices: Map<number, HeldAudio>;
   chars: number;
-  /** Logprobs values kept back, all choices (held-logprobs.ts): at most MAX_HELD_LOGPROBS. */
-  logprobs: number;
 }
 
 /** Per stream (its StreamItemRewrite): its hold. */
@@ -115,7 +121,8 @@ const TOO_LONG = 'streamed audio longer than the redact hold (MAX_HELD_AUDIO_CHA
  * out. The audio's data cannot be checked, and its pieces come before the transcript is whole, so
  * none of it goes out before the end. Fail closed: a stream that ends without the choice's finish
  * delivers none of its audio, nor does a choice past MAX_AUDIO_CHOICES; past
- * MAX_HELD_AUDIO_CHARS the stream is cut. The common chunk (no audio, no kept audio) pays two
+ * MAX_HELD_AUDIO_CHARS of data (or MAX_HELD_CHARS of all the text and data the stream keeps
+ * back: held-text.ts) the stream is cut. The common chunk (no audio, no kept audio) pays two
  * property reads and no lookup.
  */
 export function rewriteAudioPiece(
@@ -128,7 +135,8 @@ export function rewriteAudioPiece(
   if (audio === undefined && !last) return;
   let stream = held.get(rw);
   if (audio === undefined && stream === undefined) return;
-  if (stream === undefined) held.set(rw, (stream = { choices: new Map(), chars: 0, logprobs: 0 }));
+  if (stream === undefined)
+    held.set(rw, (stream = { choices: new Map(), chars: 0, logprobs: 0, logprobChars: 0 }));
   const byChoice = stream.choices;
   const index = num(choice.index) ?? 0;
   let h = byChoice.get(index);
@@ -137,7 +145,10 @@ export function rewriteAudioPiece(
       byChoice.set(index, (h = { transcript: '', data: [], chars: 0, logprobs: [] }));
     const t = transcriptText(audio.transcript);
     if (t !== undefined) {
-      if (h !== undefined) h.transcript += t;
+      if (h !== undefined) {
+        keepHeld(rw, t.length);
+        h.transcript += t;
+      }
       audio.transcript = '';
       // The chunk's tokens, from a server that gives logprobs with audio, repeat the piece kept
       // back (logprobs.ts): they would deliver it before the transcript is checked. Kept back
@@ -151,6 +162,8 @@ export function rewriteAudioPiece(
         h.chars += data.length;
         stream.chars += data.length;
         if (stream.chars > MAX_HELD_AUDIO_CHARS) throw new UnwritableArguments(AUDIO_FILTER, TOO_LONG);
+        // With the text kept back: all of the stream's hold under one cap, as block mode's.
+        keepHeld(rw, data.length);
         h.data.push(data);
       }
       audio.data = '';
@@ -159,6 +172,7 @@ export function rewriteAudioPiece(
   if (!last || h === undefined) return;
   byChoice.delete(index);
   stream.chars -= h.chars;
+  releaseHeld(rw, h.chars + h.transcript.length);
   releaseEntries(h.logprobs, stream);
   const out = rw.whole(h.transcript);
   const clean = out === h.transcript;

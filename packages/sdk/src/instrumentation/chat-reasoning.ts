@@ -1,5 +1,6 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
+import { keepHeld, releaseHeld } from './held-text.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
@@ -117,8 +118,13 @@ export function rewriteChatReasoning(
       const before = held.get(key);
       // Bounded: the accumulator cuts a guarded stream past MAX_TOOL_CALLS reasoning texts.
       if (before?.closed === true) continue;
-      if (before !== undefined) before.pending += piece;
-      else if (held.size < MAX_TOOL_CALLS) held.set(key, { pending: piece });
+      if (before !== undefined) {
+        keepHeld(rw, piece.length);
+        before.pending += piece;
+      } else if (held.size < MAX_TOOL_CALLS) {
+        keepHeld(rw, piece.length);
+        held.set(key, { pending: piece });
+      }
     }
   if (held === undefined || held.size === 0 || !endsReasoning(choice, d)) return;
   const last = isFinish(choice);
@@ -143,6 +149,7 @@ export function rewriteChatReasoning(
       h.sentRaw += h.pending;
       h.sentOut = whole;
     }
+    releaseHeld(rw, h.pending.length);
     h.pending = '';
     const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
     delta[f] = out;

@@ -1,5 +1,6 @@
 import { arr, num, obj } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
+import { keepHeld, releaseHeld } from './held-text.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
   argumentsText,
@@ -95,6 +96,7 @@ export function rewriteChatToolArguments(
   if (legacy !== undefined && legacyPiece !== undefined && legacyPiece.length > 0) {
     legacy.arguments = '';
     const l = state().legacy;
+    keepHeld(rw, legacyPiece.length);
     l.set(at, (l.get(at) ?? '') + legacyPiece);
   }
   /** Calls of this choice ended in this chunk (another call began): sent before its entries. */
@@ -119,8 +121,11 @@ export function rewriteChatToolArguments(
     let calls = st.calls.get(at);
     if (calls === undefined) st.calls.set(at, (calls = new Map()));
     const so = calls.get(index);
-    if (so !== undefined) so.text += piece;
-    else if (st.size < MAX_TOOL_CALLS) {
+    if (so !== undefined) {
+      keepHeld(rw, piece.length);
+      so.text += piece;
+    } else if (st.size < MAX_TOOL_CALLS) {
+      keepHeld(rw, piece.length);
       st.size++;
       calls.set(index, { index, kind: holder === fn ? 'function' : 'custom', text: piece });
     }
@@ -129,6 +134,7 @@ export function rewriteChatToolArguments(
   const fc = h.legacy.get(at);
   if (fc !== undefined) {
     h.legacy.delete(at);
+    releaseHeld(rw, fc.length);
     const arguments_ = rewrittenArguments(fc, rw);
     const delta = d ?? ((choice.delta = {}) as Record<string, unknown>);
     delta.function_call = { ...obj(delta.function_call), arguments: arguments_ };
@@ -173,6 +179,7 @@ function sendOthers(
     if (before !== undefined && index !== undefined) continue;
     calls.delete(key);
     h.size--;
+    releaseHeld(rw, c.text.length);
     let text: string;
     if (before === undefined) {
       text = rewrittenArguments(c.text, rw);

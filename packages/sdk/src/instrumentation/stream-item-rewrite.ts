@@ -20,6 +20,7 @@ import {
   type HeldEntries,
   type LogprobsBudget,
 } from './held-logprobs.ts';
+import { keepHeld, releaseHeld } from './held-text.ts';
 import { dropChoiceLogprobs, takeChoiceLogprobs } from './logprobs.ts';
 import { placeAnnotations, StreamOffsets } from './stream-offsets.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -132,7 +133,8 @@ const MAX_REFUSAL_CHOICES = 1024;
  * A chunk that carried a piece loses its logprobs (their `.refusal` tokens repeat it); they are
  * kept with the piece and come back in the finish chunk when the rewrite left the refusal as it
  * was (held-logprobs.ts). Fail closed: a stream that ends without the choice's finish delivers
- * none of its refusal, nor does a choice past MAX_REFUSAL_CHOICES.
+ * none of its refusal, nor does a choice past MAX_REFUSAL_CHOICES; a stream keeping back more
+ * than MAX_HELD_CHARS of text, all kinds together, is cut (held-text.ts).
  */
 function rewriteRefusalPiece(
   choice: Record<string, unknown>,
@@ -145,7 +147,7 @@ function rewriteRefusalPiece(
   if (piece === undefined && !last) return;
   let hold = refusals.get(rw);
   if (piece === undefined && hold === undefined) return;
-  if (hold === undefined) refusals.set(rw, (hold = { choices: new Map(), logprobs: 0 }));
+  if (hold === undefined) refusals.set(rw, (hold = { choices: new Map(), logprobs: 0, logprobChars: 0 }));
   const held = hold.choices;
   const index = num(choice.index) ?? 0;
   let so = held.get(index);
@@ -158,13 +160,17 @@ function rewriteRefusalPiece(
     if (so === undefined && held.size < MAX_REFUSAL_CHOICES)
       held.set(index, (so = { text: '', logprobs: [] }));
     if (so !== undefined) {
+      if (piece !== undefined) keepHeld(rw, piece.length);
       so.text += piece;
       so.logprobs = keepEntries(so.logprobs, hold, lp);
     }
     return;
   }
   held.delete(index);
-  if (so !== undefined) releaseEntries(so.logprobs, hold);
+  if (so !== undefined) {
+    releaseHeld(rw, so.text.length);
+    releaseEntries(so.logprobs, hold);
+  }
   const whole = (so?.text ?? '') + (piece ?? '');
   if (whole.length === 0) return;
   const out = rw.whole(whole);

@@ -114,4 +114,9 @@ export interface StreamItemRewrite {
    * (chat-reasoning.ts): set on the first, so a chunk of a stream without any needs no lookup.
    */
   reasoning?: Map<string, HeldReasoning>;
+  /**
+   * Per stream, the characters of text the item rewrites keep back from the reader (held-text.ts):
+   * capped at MAX_HELD_CHARS. Absent until the first is kept.
+   */
+  heldChars?: number;
 }
