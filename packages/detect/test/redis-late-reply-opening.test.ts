@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
-import { CAS_LUA } from '../src/state/redis-scripts.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
+import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-hold-proxy.ts';
 
 /**
  * A group write Redis applies while its reply comes after the command timeout. The step that
@@ -16,90 +14,28 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * round went to the fallback (which, holding the one event, opened nothing) while the fleet held
  * the open incident: nobody sent its firing line, and the fleet later extended and resolved it (a
  * resolved line for an alert that never fired). Now the opening waits for Redis's return, which
- * reads the group: landed, its firing line goes out then (in-doubt-openings.ts); a write that
- * never reached Redis delivers nothing.
+ * reads the group: landed, its firing line goes out then (in-doubt-openings.ts), and the round's
+ * batch, held meanwhile and shipped again, adds nothing (its events are the group's already); a
+ * write that never reached Redis announces nothing late, and the resent batch opens it then.
  *
  * A real redis-server behind a TCP proxy that, once armed, forwards the next group write at once
  * and holds Redis's replies until the process has degraded (the command timeout 250 ms).
  */
 
-const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
-
 let server: RedisHandle | undefined;
-let proxy: Server | undefined;
-const sockets = new Set<Socket>();
+let proxy: ReplyHoldProxy | undefined;
 const clients: Redis[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.disconnect();
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+  await proxy?.close();
   proxy = undefined;
   await server?.stop();
   server = undefined;
 });
 
-/**
- * A proxy to `port`. Armed with 'hold', the next group write (the compare-and-set script with a
- * body) goes to Redis and Redis's replies wait until `release()`; with 'drop', the connection is
- * cut instead, the write never sent.
- */
-async function writeProxy(
-  port: number,
-): Promise<{ port: number; arm: (how: 'hold' | 'drop') => void; release: () => void }> {
-  let armed: 'hold' | 'drop' | undefined;
-  const releases: Array<() => void> = [];
-  proxy = createServer((down) => {
-    sockets.add(down);
-    const up = connect(port, '127.0.0.1');
-    sockets.add(up);
-    let holding = false;
-    const held: Buffer[] = [];
-    down.on('data', (d: Buffer) => {
-      // A read is the script with an empty body (a few dozen bytes); a write carries the group.
-      if (armed !== undefined && d.includes(CAS_SHA) && d.length > 200) {
-        const how = armed;
-        armed = undefined;
-        if (how === 'drop') {
-          down.destroy();
-          return;
-        }
-        holding = true;
-        releases.push(() => {
-          holding = false;
-          for (const b of held.splice(0)) down.write(b);
-        });
-      }
-      up.write(d);
-    });
-    up.on('data', (d: Buffer) => (holding ? held.push(d) : down.write(d)));
-    down.on('error', () => up.destroy());
-    up.on('error', () => down.destroy());
-    down.on('close', () => up.destroy());
-    up.on('close', () => down.destroy());
-  });
-  await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-  return {
-    port: (proxy.address() as { port: number }).port,
-    arm: (how) => (armed = how),
-    release: () => {
-      for (const r of releases.splice(0)) r();
-    },
-  };
-}
-
 async function client(port: number): Promise<Redis> {
-  const c = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: () => 50,
-    // A write on a cut connection fails instead of being sent again once reconnected.
-    autoResendUnfulfilledCommands: false,
-  });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await heldReplyClient(port);
   clients.push(c);
   return c;
 }
@@ -114,7 +50,7 @@ const lines = (alerts: Alert[]) =>
  */
 async function run(how: 'hold' | 'drop'): Promise<{ a: string[]; b: string[]; episodes: number }> {
   server = await startRedis();
-  const p = await writeProxy(server.port);
+  const p = (proxy = await replyHoldProxy(server.port));
   const ruleset = freshRuleset('late-reply');
   const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
     commandTimeoutMs: 250,
@@ -151,11 +87,13 @@ it('an incident opened by a write that landed with its reply after the timeout f
   expect(b).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
 }, 30_000);
 
-it('a write that never reached Redis announces nothing late', async () => {
+it('a write that never reached Redis is resent: its incident opens then, once', async () => {
   const { a, b, episodes } = await run('drop');
   expect(episodes).toBe(1);
-  // The fleet holds nine blocks, the fallback the tenth: neither reaches ten (a degraded
-  // episode's documented loss), and nothing is announced for an incident nobody holds.
-  expect(a).toEqual([]);
-  expect(b).toEqual([]);
+  // The round's batch is held while degraded and shipped again on Redis's return (HeldBatch):
+  // the fleet holds all ten blocks and the resend opens the incident. Before, the tenth went to
+  // the fallback: neither reached ten, no line at all.
+  expect(a).toHaveLength(1);
+  expect(a[0]).toMatch(/^firing:/);
+  expect(b).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
 }, 30_000);

@@ -178,6 +178,7 @@ export interface OverflowView {
  * maxOpenIncidentsPerRule, the condition state moves on): with `overflow` they become overflow
  * runs (step.overflow), as do the events of a group this process holds an overflow incident of
  * (extended there, as in memory: nothing moves between the tiers); without it, counted refused.
+ * `resent`: the events are a failed round's batch shipped again (HeldBatch); see `landed` below.
  */
 export function stepGroup(
   table: RuleTable,
@@ -187,6 +188,7 @@ export function stepGroup(
   limits: GroupLimits,
   refuse?: ReadonlySet<string>,
   overflow?: OverflowView,
+  resent = false,
 ): GroupStep {
   const step: GroupStep = {
     body,
@@ -224,12 +226,21 @@ export function stepGroup(
   const grew = new Map<string, SecurityEvent>();
   const q = body.q;
   let seen: Set<string> | undefined;
+  // A resend whose first write landed (its reply lost): a write is atomic, so the group holds
+  // every one of these events, pending (in q) or processed (t <= p, its id perhaps pushed out
+  // of the last 32 by then). Any of them found tells it; the others processed are repeats too,
+  // not late events (nor, at t = p, new ones). None found: the write did not land, as usual.
+  let landed = false;
+  if (resent && events.length > 0) {
+    const held = (seen = new Set([...body.r, ...q.map((p) => shortId(p[2].event_id))]));
+    landed = events.some((e) => held.has(shortId(e.event.event_id)));
+  }
   for (const { t, event } of events) {
     // Duplicate first (as ingestOnce does): a copy arriving after its original was processed
     // is a duplicate, not a late event.
     const short = shortId(event.event_id);
     seen ??= new Set([...body.r, ...q.map((p) => shortId(p[2].event_id))]);
-    if (seen.has(short)) {
+    if (seen.has(short) || (landed && t <= body.p)) {
       step.duplicates++;
       continue;
     }
@@ -375,7 +386,9 @@ function processOne(
     if (!cond.update(state, event, t)) continue;
     const existing = incidents.get(rule.id);
     if (existing !== undefined) {
-      existing.lastTrueAt = t;
+      // Not moved back: a resent batch (HeldBatch) is stepped after the hand-back, so its events
+      // can be older than a handed-back incident's last (in time order otherwise).
+      if (t > existing.lastTrueAt) existing.lastTrueAt = t;
       existing.addEvidence(event.event_id, event.trace_id);
       if (existing.addUser(event.user_id)) {
         // The update's alert names this event as its trigger: stored, so copies rebuilt from

@@ -36,6 +36,12 @@ export class GroupWriter {
   overflow: SharedOverflow | undefined;
   /** Openings of writes that failed unanswered: delivered on Redis's return if they landed. */
   readonly inDoubt = new InDoubtOpenings();
+  /**
+   * Group writes of the round sent and not refused by a Redis error reply (set to 0 as a round
+   * starts): when the round fails, none means none of its events reached Redis, and the batch
+   * goes to the fallback at once; else some may have (HeldBatch).
+   */
+  writesSent = 0;
 
   constructor(
     options: SharedEngineOptions,
@@ -82,7 +88,16 @@ export class GroupWriter {
       known = undefined;
       const before = new Set(Object.keys(body.i));
       const pendingBefore = body.q.length > 0 ? body.q[0]![0] : Number.POSITIVE_INFINITY;
-      const step = stepGroup(w.table, body, w.events, watermark, limits, refuse, this.overflow);
+      const step = stepGroup(
+        w.table,
+        body,
+        w.events,
+        watermark,
+        limits,
+        refuse,
+        this.overflow,
+        w.resent === true,
+      );
       if (!step.changed && guessed) {
         // Nothing to write, so nothing checked the cached state: another process may have
         // written the group since. Read it and step the current state.
@@ -122,14 +137,15 @@ export class GroupWriter {
       const next = encodeBody(step.body);
       let ok: number;
       let reply: string | number;
+      this.writesSent++;
       try {
         [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       } catch (err) {
         // Unanswered, the write may still have landed: its openings' firing lines wait for
         // Redis's return, which tells (in-doubt-openings.ts).
         // A Redis error reply (OOM, READONLY) refused it: nothing landed.
-        if (step.alerts.length > 0 && (err as { name?: unknown }).name !== 'ReplyError')
-          this.inDoubt.note(w.key, w.table, step.alerts);
+        if ((err as { name?: unknown }).name === 'ReplyError') this.writesSent--;
+        else if (step.alerts.length > 0) this.inDoubt.note(w.key, w.table, step.alerts);
         throw err;
       }
       if (ok === 1) {

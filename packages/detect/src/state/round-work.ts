@@ -19,6 +19,8 @@ export interface Work {
   fromIndex: number | undefined;
   /** Found in the shared pending index (left there by a process that may be gone). */
   swept?: boolean;
+  /** Its events are a failed round's, shipped again (HeldBatch): the group may hold them already. */
+  resent?: boolean;
 }
 
 /** Index updates a round collects (per index key: flat triples op, member, score), sent after its group writes. */

@@ -7,6 +7,7 @@ import { FallbackFeed } from './fallback-feed.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
 import { GroupCache } from './group-cache.ts';
 import { GroupWriter } from './group-writer.ts';
+import { HeldBatch } from './held-batch.ts';
 import { PendingGroups } from './pending-groups.ts';
 import type { RedisDetectionState } from './redis-state.ts';
 import { collectWork, type RoundOps, type Work } from './round-work.ts';
@@ -60,6 +61,8 @@ export class SharedEngine {
   private advanceMax = Number.NEGATIVE_INFINITY;
   /** The in-memory engine that detects while Redis is unreachable, and its event time. */
   private readonly fallback: FallbackFeed;
+  /** The batch of a round Redis failed, shipped again when it answers (or handed to the fallback). */
+  private readonly held = new HeldBatch();
   private globalMax = Number.NEGATIVE_INFINITY;
   /** How far this process's clock ran ahead of the Redis server's plus maxClockSkewMs (see now()). */
   private clockLead = 0;
@@ -82,6 +85,8 @@ export class SharedEngine {
     mode: 'shared',
     degradedEpisodes: 0,
     degradedEvents: 0,
+    resent: 0,
+    heldToLocal: 0,
     queueDropped: 0,
     duplicates: 0,
     conflicts: 0,
@@ -122,7 +127,7 @@ export class SharedEngine {
           })
         : undefined;
     this.writer.overflow = this.overflow;
-    this.fallback = new FallbackFeed(options.fallback, this.stats, options.latenessMs);
+    this.fallback = new FallbackFeed(options.fallback, this.stats, options.latenessMs, this.held);
     this.degradedMode = new DegradedMode(this.stats, this.state, options.meter, () => {
       this.handBackDue = true;
       this.schedule();
@@ -205,8 +210,8 @@ export class SharedEngine {
 
   /**
    * Resolves once every event ingested before the call has left this process's queue: shipped
-   * to Redis (the shared clock moved to it), or, Redis failing, handed to the fallback engine
-   * (or dropped by a full queue). The detector answers an export only then, so a sender that
+   * to Redis (the shared clock moved to it), or, Redis failing, held for a resend or handed to
+   * the fallback engine (or dropped by a full queue). The detector answers an export only then, so a sender that
    * waits for each answer is ordered fleet-wide: no replica ships events sent after ones another
    * replica still holds (see the detector README, "Replicas and event time").
    */
@@ -242,7 +247,7 @@ export class SharedEngine {
     // The fallback may yet receive the queued events (if Redis fails before they are shipped):
     // while some are, the flusher moves it after each round, as far as they allow (moveFallback).
     if (this.stats.mode === 'degraded') {
-      this.fallback.engine.advanceTo(t);
+      this.fallback.advanceTo(t);
       // No rounds while degraded: this process's overflow incidents resolve on its own time.
       this.overflow?.resolveDue(t - this.o.latenessMs);
     } else if (this.queued() === 0 && this.running === undefined) this.moveFallback();
@@ -255,8 +260,13 @@ export class SharedEngine {
     this.finalRequested = true;
     // Flushed, the fallback's time is its newest: events still queued would be late there if
     // the final flush failed and they went to it. The flusher flushes it after the final round.
-    if (this.stats.mode === 'degraded' || (this.queued() === 0 && this.running === undefined)) {
-      this.fallback.engine.flush();
+    // A batch held for its resend (Redis just answered, its round not started) is shipped by
+    // the final round first: the fallback is flushed after it.
+    if (
+      this.stats.mode === 'degraded' ||
+      (this.queued() === 0 && this.running === undefined && this.held.size === 0)
+    ) {
+      this.fallback.flush();
     }
     // Degraded, no final round will resolve this process's overflow incidents: up to the
     // newest time it knows of, as the fallback's flush does.
@@ -380,14 +390,18 @@ export class SharedEngine {
           return;
         }
       }
-      const batch = this.queue.take(this.state.batchSize);
-      this.waiters.taken(batch.length);
+      // A failed round's batch first (HeldBatch): older than anything queued, and its waiters
+      // were answered when it was held.
+      const resend = this.held.take();
+      const resent = resend.length > 0;
+      const batch = resent ? resend : this.queue.take(this.state.batchSize);
+      if (!resent) this.waiters.taken(batch.length);
       this.stats.queued = this.queued();
       const last = this.queued() === 0;
       const final = this.finalRequested && last;
       if (final) this.finalRequested = false;
       try {
-        await this.ship(batch, final, last);
+        await this.ship(batch, final, last, resent);
         this.waiters.roundDone();
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
@@ -395,9 +409,10 @@ export class SharedEngine {
         this.degrade(err, batch);
         return;
       }
+      if (resent) this.stats.resent += batch.length;
       // The batch is in Redis: the fallback's time may move as far as the events still queued allow.
       this.moveFallback();
-      if (final) this.fallback.engine.flush();
+      if (final) this.fallback.flush();
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
       if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
@@ -405,7 +420,7 @@ export class SharedEngine {
   }
 
   /** One round: the clock, every touched / released / due group, the resolve index. */
-  private async ship(batch: Timed[], final: boolean, last: boolean): Promise<void> {
+  private async ship(batch: Timed[], final: boolean, last: boolean, resent: boolean): Promise<void> {
     const { state, ruleset } = this.o;
     // Only what is shipped (and advanceTo once nothing queued is older) moves the clock, so
     // events still queued here are not late by the time they reach their groups.
@@ -430,6 +445,7 @@ export class SharedEngine {
       const now = this.now();
       if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
     }
+    this.writer.writesSent = 0;
     const sentAt = state.now();
     const { clock: g, server } = await state.advanceClock(
       state.clockKey(ruleset),
@@ -461,6 +477,8 @@ export class SharedEngine {
     const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
 
     const work = await collectWork(this.o, batch, this.pending, watermark, final);
+    // A failed round's events again: a group whose write landed drops them (stepGroup).
+    if (resent) for (const w of work.values()) if (w.events.length > 0) w.resent = true;
     // The groups the resolve sweep found due are stepped first and their index removals sent
     // before the others are stepped: an incident resolved in this round frees its slot of
     // maxOpenIncidentsPerRule for a newcomer of the same round, as in memory (an incident due
@@ -498,13 +516,18 @@ export class SharedEngine {
     ]);
   }
 
-  /** Redis failed: this batch and what follows go to the fallback engine until a probe answers. */
+  /**
+   * Redis failed: this batch is held for a resend when Redis answers if some of its group writes
+   * may have landed (HeldBatch; else it goes to the fallback engine at once: none of its events
+   * reached Redis), and what follows goes to the fallback engine until a probe answers.
+   */
   private degrade(err: unknown, batch: Timed[]): void {
     this.degradedMode.enter(err);
     const rest = this.queue.drain();
     this.stats.queued = 0;
     this.cache.clear();
-    for (const e of batch) this.fallback.ingest(e.event, e.t);
+    if (this.writer.writesSent === 0) for (const e of batch) this.fallback.ingest(e.event, e.t);
+    else if (!this.held.hold(batch)) this.fallback.ingestNotHeld(batch);
     for (const e of rest) this.fallback.ingest(e.event, e.t);
     // The round's batch (taken: counted by roundDone), then what was still queued.
     this.waiters.roundDone();
@@ -514,7 +537,7 @@ export class SharedEngine {
     if (this.finalRequested) {
       // The final flush happens locally; back in shared mode, only new work goes to Redis.
       this.finalRequested = false;
-      this.fallback.engine.flush();
+      this.fallback.flush();
       // No final round will resolve this process's overflow incidents either (see flush()).
       this.overflow?.resolveDue(Math.max(this.localMax, this.globalMax));
     }

@@ -14,6 +14,19 @@ export interface SharedStats {
   degradedEpisodes: number;
   /** Events handled by the local engine because Redis was unreachable. */
   degradedEvents: number;
+  /**
+   * Events of rounds Redis failed (a write may have landed with its reply lost), held while
+   * degraded and shipped again once Redis answered, before anything newer: their groups drop
+   * those they already hold, so each is counted once (HeldBatch).
+   */
+  resent: number;
+  /**
+   * Events of rounds Redis failed that went to the local engine instead of being resent: Redis
+   * still down when holding them longer would have made them late there, the end of input or
+   * shutdown while degraded, or more than 10,000 at once. Those whose write had landed are
+   * counted twice (in Redis and locally).
+   */
+  heldToLocal: number;
   /** Events dropped because the flush queue was full (oldest first). */
   queueDropped: number;
   /** Events another process (or this one) had already delivered to the group. */

@@ -1,0 +1,157 @@
+import type { Redis } from 'ioredis';
+import { afterEach, expect, it } from 'vitest';
+import type { Alert } from '@llmsec/core';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/until.ts';
+import { defaultRules } from '../src/index.ts';
+import { block, ev, MIN, SEC, T0 } from './helpers.ts';
+import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-hold-proxy.ts';
+import { freshRuleset, redisEngine } from './redis-support.ts';
+
+/**
+ * A round whose group write Redis applied while its reply came after the command timeout: its
+ * batch went to the local (fallback) engine as well, so those events counted twice, in Redis
+ * and locally, and the fallback opened a second incident on events the fleet had counted
+ * already. Now the batch is held while degraded and shipped again when Redis answers; a group
+ * that holds its events drops them (HeldBatch, stepGroup's `resent`).
+ *
+ * rapid_guardrail_blocks (10 blocks in 10 minutes) on a real redis-server behind a proxy that
+ * holds Redis's replies to one group write until the process has degraded (timeout 250 ms).
+ */
+
+let server: RedisHandle | undefined;
+let proxy: ReplyHoldProxy | undefined;
+const clients: Redis[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.disconnect();
+  await proxy?.close();
+  proxy = undefined;
+  await server?.stop();
+  server = undefined;
+});
+
+const firing = (alerts: Alert[]) =>
+  alerts.filter((a) => a.rule === 'rapid_guardrail_blocks' && a.status === 'firing').map((a) => a.alert_id);
+
+/**
+ * mallory's blocks, one second apart: `before` shipped, `inRound` in one round whose write the
+ * proxy holds ('hold': it lands, its reply comes late) or cuts ('drop'), `degraded` while the
+ * process is degraded, `after` once Redis answers again; then event time moves 20 minutes on.
+ */
+async function run(
+  how: 'hold' | 'drop',
+  n: { before: number; inRound: number; degraded: number; after: number },
+  latenessMs = 60 * SEC,
+) {
+  server = await startRedis();
+  proxy = await replyHoldProxy(server.port);
+  const redis = await heldReplyClient(proxy.port);
+  clients.push(redis);
+  const A = redisEngine(redis, defaultRules(), latenessMs, freshRuleset('late-reply-count'), {
+    commandTimeoutMs: 250,
+    probeIntervalMs: 100,
+    shutdownGraceMs: 0,
+  });
+  let i = 0;
+  const send = (count: number) => {
+    for (let k = 0; k < count; k++, i++)
+      A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  };
+  send(n.before);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('shared');
+  proxy.arm(how);
+  send(n.inRound);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  send(n.degraded);
+  proxy.release(); // the write's reply (and the probes' held behind it) comes now, after the timeout
+  await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
+  send(n.after);
+  await A.engine.forceFlush();
+  A.engine.advanceTo(T0 + 20 * MIN);
+  await A.engine.forceFlush();
+  const state = A.engine.stats.state!;
+  const late = A.engine.stats.droppedLate;
+  await A.engine.shutdown();
+  return { firing: firing(A.alerts), state, late };
+}
+
+it("a landed write's events are not counted again by the fallback: one incident, one firing line", async () => {
+  // Redis holds 5 + 5 (the incident opens there, at the tenth); the fallback held the round's 5
+  // and the 5 sent while degraded: ten, a second incident (another alert id) on events the fleet
+  // had counted. Before: two firing lines; now the fallback holds 5 and opens nothing.
+  const { firing, state } = await run('hold', { before: 5, inRound: 5, degraded: 5, after: 0 });
+  expect(state.degradedEpisodes).toBe(1);
+  expect(firing).toHaveLength(1);
+  expect(state.resent).toBe(5);
+  expect(state.heldToLocal).toBe(0);
+  expect(state.degradedEvents).toBe(5);
+  // The resent five were in the group already (pending there): dropped as repeats.
+  expect(state.duplicates).toBe(5);
+}, 30_000);
+
+it('N - 1 blocks around the late reply open nothing; N open one incident', async () => {
+  // A resend counted again would make 5 + 3 + 3 + 1 = 12.
+  const under = await run('hold', { before: 5, inRound: 3, degraded: 0, after: 1 });
+  expect(under.firing).toEqual([]);
+  expect(under.state.resent).toBe(3);
+  await server?.stop();
+  server = undefined;
+  await proxy?.close();
+  proxy = undefined;
+  const at = await run('hold', { before: 5, inRound: 3, degraded: 0, after: 2 });
+  expect(at.firing).toHaveLength(1);
+}, 60_000);
+
+it("a write cut before reaching Redis: the round's events count in Redis once it answers", async () => {
+  // Before: Redis 5 + 2, the fallback 3: neither reached ten (the alert lost). Now the round's
+  // three are resent: Redis holds all ten.
+  const { firing, state } = await run('drop', { before: 5, inRound: 3, degraded: 0, after: 2 });
+  expect(firing).toHaveLength(1);
+  expect(state.resent).toBe(3);
+  expect(state.duplicates).toBe(0);
+}, 30_000);
+
+it('a resent round whose events were processed (ids past the last 32) counts none of them again', async () => {
+  // Lateness 0: the landed write processed all 40 at once; the group's recent ids hold the last
+  // 32, the other 8 are older than its processed time. All 40 are repeats, none late. (One
+  // block shipped first: the proxy knows the write by its script's hash, sent once loaded.)
+  const { firing, state, late } = await run('hold', { before: 1, inRound: 40, degraded: 0, after: 0 }, 0);
+  expect(firing).toHaveLength(1);
+  expect(late).toBe(0);
+  expect(state.resent).toBe(40);
+  expect(state.duplicates).toBe(40);
+  expect(state.heldToLocal).toBe(0);
+}, 30_000);
+
+it('Redis still down: the held round goes to the local engine before newer events would make it late there', async () => {
+  server = await startRedis();
+  proxy = await replyHoldProxy(server.port);
+  const redis = await heldReplyClient(proxy.port);
+  clients.push(redis);
+  const A = redisEngine(redis, defaultRules(), 60 * SEC, freshRuleset('late-reply-count'), {
+    commandTimeoutMs: 250,
+    probeIntervalMs: 100,
+    shutdownGraceMs: 0,
+  });
+  const send = (at: number) => A.engine.ingest(ev(block(at, 'mallory')).event, at);
+  send(T0);
+  await A.engine.forceFlush();
+  proxy.arm('hold'); // never released: every later reply on the connection waits, probes time out
+  for (let i = 1; i < 10; i++) send(T0 + i * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  expect(A.engine.stats.state?.degradedEvents).toBe(0); // held
+  // Two minutes on: past the oldest held by the lateness (60 s), so they go to the fallback first.
+  send(T0 + 2 * MIN);
+  expect(A.engine.stats.state?.heldToLocal).toBe(9);
+  expect(A.engine.stats.state?.degradedEvents).toBe(10);
+  A.engine.advanceTo(T0 + 4 * MIN);
+  // The fallback holds the nine and the tenth: ten blocks in ten minutes, one incident. Had the
+  // nine stayed held, they were late there by the time they went (at shutdown): none.
+  expect(firing(A.alerts)).toHaveLength(1);
+  expect(A.engine.stats.droppedLate).toBe(0);
+  await A.engine.shutdown();
+}, 30_000);

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { CAS_LUA } from '../src/state/redis-scripts.ts';
+
+const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
+
+/** A TCP proxy to a redis-server that can hold Redis's replies to a group write, or cut it. */
+export interface ReplyHoldProxy {
+  port: number;
+  /**
+   * Armed with 'hold', the next group write (the compare-and-set script with a body) goes to
+   * Redis and Redis's replies on that connection wait until `release()`; with 'drop', the
+   * connection is cut instead, the write never sent.
+   */
+  arm(how: 'hold' | 'drop'): void;
+  release(): void;
+  close(): Promise<void>;
+}
+
+export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
+  let armed: 'hold' | 'drop' | undefined;
+  const releases: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const proxy: Server = createServer((down) => {
+    sockets.add(down);
+    const up = connect(port, '127.0.0.1');
+    sockets.add(up);
+    let holding = false;
+    const held: Buffer[] = [];
+    down.on('data', (d: Buffer) => {
+      // A read is the script with an empty body (a few dozen bytes); a write carries the group.
+      if (armed !== undefined && d.includes(CAS_SHA) && d.length > 200) {
+        const how = armed;
+        armed = undefined;
+        if (how === 'drop') {
+          down.destroy();
+          return;
+        }
+        holding = true;
+        releases.push(() => {
+          holding = false;
+          for (const b of held.splice(0)) down.write(b);
+        });
+      }
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => (holding ? held.push(d) : down.write(d)));
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return {
+    port: (proxy.address() as { port: number }).port,
+    arm: (how) => (armed = how),
+    release: () => {
+      for (const r of releases.splice(0)) r();
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    },
+  };
+}
+
+/**
+ * An ioredis client as the detector's: no offline queue, and a write on a cut connection fails
+ * instead of being sent again once reconnected.
+ */
+export async function heldReplyClient(port: number): Promise<Redis> {
+  const c = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: () => 50,
+    autoResendUnfulfilledCommands: false,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
