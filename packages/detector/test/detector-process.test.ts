@@ -118,7 +118,7 @@ describe('llmsec detector (process)', () => {
             body: '{}',
           })
         ).status;
-      const fromEnv = await startDetectorProcess(cfg, 20_000, {
+      const fromEnv = await startDetectorProcess(cfg, {
         env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
       });
       procs.push(fromEnv);
@@ -130,7 +130,7 @@ describe('llmsec detector (process)', () => {
 
       const tokenFile = join(dir, 'token');
       writeFileSync(tokenFile, 'file-token\n', { mode: 0o600 });
-      const fromFile = await startDetectorProcess(cfg, 20_000, {
+      const fromFile = await startDetectorProcess(cfg, {
         args: ['--auth-token-file', tokenFile],
         env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
       });

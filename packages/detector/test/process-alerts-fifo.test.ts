@@ -31,7 +31,7 @@ describe('llmsec detector, sinks.alerts a named pipe', () => {
         allowed_lateness: '0s',
         sinks: { alerts: fifo },
       });
-      const d: DetectorProcess = await startDetectorProcess(cfg, 10_000);
+      const d: DetectorProcess = await startDetectorProcess(cfg);
       cleanups.push(() => d.kill('SIGKILL'));
       let read = '';
       const reader = createReadStream(fifo, 'utf8');

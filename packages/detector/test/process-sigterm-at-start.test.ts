@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { getFreePort } from '../../../test/support/ports.ts';
+import { testTimeLeftMs } from '../../../test/support/time-left.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 
@@ -29,8 +30,13 @@ describe('llmsec detector stopped while it starts', () => {
     const exited = new Promise<number | string>((resolve) =>
       child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
     );
+    // The line comes after the CLI's modules load, which a loaded host stretches: the test's bound.
+    const bound = testTimeLeftMs();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no Redis error logged:\n${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no Redis error logged in ${bound} ms:\n${stderr}`)),
+        bound,
+      );
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
         if (stderr.includes('"state redis error"')) {

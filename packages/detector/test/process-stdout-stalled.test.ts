@@ -66,7 +66,7 @@ describe('llmsec detector --alerts - with a stdout pipe nobody reads', () => {
         shutdown_timeout: '3s',
         sinks: { alerts: '-', alertmanager: [am.url] },
       });
-      const d: DetectorProcess = await startDetectorProcess(cfg, 20_000, { stdout: pipeFd });
+      const d: DetectorProcess = await startDetectorProcess(cfg, { stdout: pipeFd });
       cleanups.push(() => d.kill('SIGKILL'));
 
       // 1,500 users with long ids (cut by the SDK), one critical alert each: lines of ~1 KB,

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testTimeLeftMs } from '../../../test/support/time-left.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 
@@ -48,17 +49,19 @@ export function runDetectorCli(
 
 /**
  * Starts `llmsec detector --config FILE ...args` (environment: ours plus `env`) and waits for
- * its "detector started" log line.
+ * its "detector started" log line, for as long as the running test's own timeout allows
+ * (test/support/time-left.ts): the start is mostly module loading, CPU that a loaded host
+ * stretches past any fixed bound (a 20 s one failed at load 20-28 on 2 cores).
  */
 export async function startDetectorProcess(
   config: string,
-  timeoutMs = 20_000,
   options: {
     args?: string[];
     env?: NodeJS.ProcessEnv;
     /** an fd for the child's stdout */ stdout?: number;
   } = {},
 ): Promise<DetectorProcess> {
+  const timeoutMs = testTimeLeftMs();
   const child = spawn(process.execPath, [BIN, 'detector', '--config', config, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
@@ -70,7 +73,7 @@ export async function startDetectorProcess(
   const started = await new Promise<{ otlp_http: string; otlp_grpc: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // a hung start must not outlive the test
-      reject(new Error(`detector did not start:\n${err}`));
+      reject(new Error(`detector did not start within ${timeoutMs} ms:\n${err}`));
     }, timeoutMs);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();

@@ -39,7 +39,6 @@ const start = (dir: string, name: string): Promise<DetectorProcess> =>
       allowed_lateness: '2s',
       sinks: { alertmanager: [fleet.am.url] },
     }),
-    20_000,
     { args: ['--alertmanager-resend-interval', `${RESEND_MS / 1000}s`] },
   );
 

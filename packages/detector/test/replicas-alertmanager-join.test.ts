@@ -85,7 +85,6 @@ describe('detector replicas, one Alertmanager', () => {
             allowed_lateness: '1s',
             sinks: { alerts: join(dir, `${name}.jsonl`), alertmanager: [fleet.am.url] },
           }),
-          45_000, // a loaded host starts a detector slowly
           // No re-send (and so no fleet check) within the test: the update alone must carry it.
           { args: ['--alertmanager-resend-interval', '1h'] },
         ),

@@ -53,7 +53,6 @@ describe('detector replicas, one Alertmanager', () => {
             allowed_lateness: '2s',
             sinks: { alerts, alertmanager: [fleet.am.url] },
           }),
-          20_000,
           { args: ['--alertmanager-resend-interval', '5s'] },
         ),
       ),
