@@ -5,6 +5,32 @@ import type { LimiterStore } from '../src/store.ts';
 import type { AcquireResult, TierLimits } from '../src/types.ts';
 import { blockedAt3, THROTTLED_AT_2_HALF_LIFE_1_MIN } from './enforcement-presets.ts';
 
+/** A store call with the wall times it was sent and answered. */
+interface Timed<T> {
+  value: T;
+  sent: number;
+  done: number;
+}
+
+async function timed<T>(call: () => Promise<T>): Promise<Timed<T>> {
+  const sent = Date.now();
+  const value = await call();
+  return { value, sent, done: Date.now() };
+}
+
+/**
+ * The range of what a later call `read` may answer is left of an end `ttlMs` after an earlier
+ * call `set` (a ban, a violation). The store set the end between set's sending and its answer,
+ * and read its clock between read's sending and its answer (one host, one clock), so at most
+ * `ttlMs - (read.sent - set.done)` is left, whatever the load: the round trips fall outside that
+ * interval. A bound from before `set` to after `read` plus a 50 ms margin failed by 13 ms at
+ * load 25 (Redis Cluster): the round trips it counted had taken longer. 2 ms of slack: both
+ * clocks count whole ms, and a retry is rounded up. The floor allows 5 s of round trips.
+ */
+function leftOf(ttlMs: number, set: Timed<unknown>, read: Timed<unknown>): { max: number; min: number } {
+  return { max: ttlMs - (read.sent - set.done) + 2, min: ttlMs - (read.done - set.sent) - 5_000 };
+}
+
 /**
  * One behaviour suite for every store (MemoryStore, RedisStore on standalone Redis and on a
  * Cluster). Each test uses fresh subjects, so stores may be shared across tests. The limiter
@@ -220,13 +246,11 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       const banTtlMs = 600_000;
       const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: { banTtlMs } });
       const subject = fresh('ban-end');
-      const bannedAt = Date.now();
-      await lim.ban(subject);
-      const ends = async (): Promise<{ retryAfterMs: number; sinceBan: number }> => {
-        const r = await lim.acquire({ subject, estimatedTokens: 0 });
-        const sinceBan = Date.now() - bannedAt;
-        expect(r).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
-        return { retryAfterMs: r.retryAfterMs, sinceBan };
+      const ban = await timed(() => lim.ban(subject));
+      const ends = async (): Promise<{ retryAfterMs: number; max: number; min: number }> => {
+        const read = await timed(() => lim.acquire({ subject, estimatedTokens: 0 }));
+        expect(read.value).toMatchObject({ allowed: false, reason: 'banned', level: 'banned' });
+        return { retryAfterMs: read.value.retryAfterMs, ...leftOf(banTtlMs, ban, read) };
       };
       const first = await ends();
       expect(first.retryAfterMs).toBeLessThanOrEqual(banTtlMs);
@@ -236,16 +260,18 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       for (let i = 0; i < 2; i++) {
         await new Promise((r) => setTimeout(r, 300));
         const later = await ends();
-        expect(later.retryAfterMs).toBeLessThanOrEqual(banTtlMs - later.sinceBan + 50);
-        expect(later.retryAfterMs).toBeGreaterThan(banTtlMs - later.sinceBan - 5_000);
+        expect(later.retryAfterMs).toBeLessThanOrEqual(later.max);
+        expect(later.retryAfterMs).toBeGreaterThan(later.min);
       }
       // The same answer when the banned subject is the secondary one (the pair script, the
       // cluster's two phases).
       const user = fresh('ban-end-user');
-      const r = await lim.acquire({ subject: user, secondarySubject: subject, estimatedTokens: 0 });
-      expect(r).toMatchObject({ allowed: false, reason: 'banned' });
-      expect(r.retryAfterMs).toBeLessThanOrEqual(banTtlMs - (Date.now() - bannedAt) + 50);
-      expect(r.retryAfterMs).toBeGreaterThan(banTtlMs - 10_000);
+      const read = await timed(() =>
+        lim.acquire({ subject: user, secondarySubject: subject, estimatedTokens: 0 }),
+      );
+      expect(read.value).toMatchObject({ allowed: false, reason: 'banned' });
+      expect(read.value.retryAfterMs).toBeLessThanOrEqual(leftOf(banTtlMs, ban, read).max);
+      expect(read.value.retryAfterMs).toBeGreaterThan(banTtlMs - 10_000);
     });
 
     it('a lease taken before a ban and settled after it leaves the ban its end', async () => {
@@ -263,17 +289,17 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
         const subject = fresh('ban-settle');
         const held = await lim.acquire({ subject, estimatedTokens: 100 });
         expect(held.allowed).toBe(true);
-        const bannedAt = Date.now();
-        await lim.ban(subject);
+        const ban = await timed(() => lim.ban(subject));
         await new Promise((r) => setTimeout(r, 400));
         await lim.settle(held.lease!, { tokens: actual });
-        const r = await lim.acquire({ subject, estimatedTokens: 0 });
-        const since = Date.now() - bannedAt;
-        expect(r).toMatchObject({ allowed: false, reason: 'banned' });
-        // A settle that restarted the ban's TTL would answer banTtlMs less only the last call.
-        const end = r.retryAfterMs;
-        const kept = end <= banTtlMs - since + 50 && end > banTtlMs - since - 5_000;
-        expect({ tier, actual, since, end, kept }).toEqual({ tier, actual, since, end, kept: true });
+        const read = await timed(() => lim.acquire({ subject, estimatedTokens: 0 }));
+        expect(read.value).toMatchObject({ allowed: false, reason: 'banned' });
+        // A settle that restarted the ban's TTL would answer banTtlMs less only the last call,
+        // above max (which is at least the 400 ms wait under banTtlMs).
+        const end = read.value.retryAfterMs;
+        const { max, min } = leftOf(banTtlMs, ban, read);
+        const kept = end <= max && end > min;
+        expect({ tier, actual, max, min, end, kept }).toEqual({ tier, actual, max, min, end, kept: true });
         // The settle charged or refunded (the bucket drains ~28 tokens a second).
         const used = (await lim.status(subject)).dimensions[0]!.current;
         expect(used).toBeLessThanOrEqual(actual);
@@ -308,29 +334,31 @@ export function storeConformance(label: string, getStore: () => LimiterStore): v
       const blockMs = 60_000;
       const lim = limiter({ t: { requestsPerHour: 100 } }, { enforcement: blockedAt3(blockMs) });
       const subject = fresh('block-end');
-      const blockedAt = Date.now();
-      expect(await lim.recordViolation(subject, 3.5)).toBe('blocked');
+      const block = await timed(() => lim.recordViolation(subject, 3.5));
+      expect(block.value).toBe('blocked');
       await new Promise((r) => setTimeout(r, 300));
-      const r = await lim.acquire({ subject, estimatedTokens: 0 });
-      const since = Date.now() - blockedAt;
+      const read = await timed(() => lim.acquire({ subject, estimatedTokens: 0 }));
+      const r = read.value;
       expect(r).toMatchObject({ allowed: false, reason: 'blocked' });
       expect(Number.isInteger(r.retryAfterMs)).toBe(true);
-      expect(r.retryAfterMs).toBeLessThanOrEqual(blockMs - since + 50);
-      expect(r.retryAfterMs).toBeGreaterThan(blockMs - since - 5_000);
+      const { max, min } = leftOf(blockMs, block, read);
+      expect(r.retryAfterMs).toBeLessThanOrEqual(max);
+      expect(r.retryAfterMs).toBeGreaterThan(min);
     });
 
     it('an estimate over the throttled limit waits for the throttle to end; over the full limit, 0', async () => {
       const lim = limiter({ t: { tokensPerMinute: 1_000 } }, { enforcement: THROTTLED_AT_2_HALF_LIFE_1_MIN });
       const subject = fresh('throttled-estimate');
-      const violatedAt = Date.now();
       // Score 4, throttled at 2, half-life 1 min: the throttle ends 1 min after the violation.
-      expect(await lim.recordViolation(subject, 4)).toBe('throttled');
-      const r = await lim.acquire({ subject, estimatedTokens: 700 });
-      const since = Date.now() - violatedAt;
+      const violation = await timed(() => lim.recordViolation(subject, 4));
+      expect(violation.value).toBe('throttled');
+      const read = await timed(() => lim.acquire({ subject, estimatedTokens: 700 }));
+      const r = read.value;
       expect(r).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', level: 'throttled' });
       expect(r.refusedBy).toMatchObject({ dimension: 'tpm', limit: 500 });
-      expect(r.retryAfterMs).toBeLessThanOrEqual(60_000 - since + 50);
-      expect(r.retryAfterMs).toBeGreaterThan(60_000 - since - 5_000);
+      const { max, min } = leftOf(60_000, violation, read);
+      expect(r.retryAfterMs).toBeLessThanOrEqual(max);
+      expect(r.retryAfterMs).toBeGreaterThan(min);
       // Above the full limit it never fits: no time is honest, 0 (no Retry-After over HTTP).
       const never = await lim.acquire({ subject, estimatedTokens: 1_001 });
       expect(never).toMatchObject({ allowed: false, reason: 'estimate_exceeds_limit', retryAfterMs: 0 });
