@@ -11,8 +11,10 @@ import { LEVEL_BANNED, LEVEL_BLOCKED, levelName } from './enforcement.ts';
 import { estimateRequestBody, type RequestEstimate } from './estimate/request.ts';
 import { warmTokenizer } from './estimate/tokenizer.ts';
 import { StoreFailurePolicy } from './failure-policy.ts';
+import { FleetBans } from './fleet-bans.ts';
 import { SubjectOperations } from './operator.ts';
 import { resolveOptions, type RateLimiterOptions, type ResolvedOptions } from './options.ts';
+import { banIndexOf } from './redis-ban-index.ts';
 import { appendDimensionStates, reasonFor } from './result.ts';
 import { SeenEnforcement, seenRefusal } from './seen-enforcement.ts';
 import {
@@ -60,13 +62,22 @@ export class RateLimiter {
   private readonly settled = new WeakSet<Lease>();
   /** Bans and blocks the store refused with, held while failing open (seen-enforcement.ts). */
   private readonly seen = new SeenEnforcement();
+  /** The fleet's ban index (RedisStore only): written on a ban, read into `seen` (fleet-bans.ts). */
+  private readonly fleet: FleetBans | undefined;
 
   constructor(options: RateLimiterOptions) {
     this.o = resolveOptions(options);
     this.telemetry = new LimiterTelemetry(this.o.meter, this.o.events);
     this.telemetry.watchStores(this.o.store, this.o.fallbackStore);
     this.policy = new StoreFailurePolicy(this.o, this.telemetry);
-    this.ops = new SubjectOperations(this.o, this.telemetry, this.policy, this.seen);
+    const index = banIndexOf(this.o.store);
+    if (index !== undefined) {
+      this.fleet = new FleetBans(index, this.seen, this.o, this.telemetry, () => this.policy.down);
+      // Read only where it is used: failing open, while the store is away.
+      if (this.o.failurePolicy === 'open' && this.o.banSyncIntervalMs > 0)
+        this.fleet.start(this.o.banSyncIntervalMs);
+    }
+    this.ops = new SubjectOperations(this.o, this.telemetry, this.policy, this.seen, this.fleet);
     if (options.warmTokenizer !== false) warmTokenizer();
   }
 
@@ -246,10 +257,14 @@ export class RateLimiter {
       if (so.level < 0) continue; // not reached (cluster two-phase refused on the other subject)
       appendDimensionStates(dimensions, sub.subject, sub.limits, so.factor, so.busyMs, so.leases);
       if (so.level > level) level = so.level;
-      if (so.level !== so.prevLevel)
+      if (so.level !== so.prevLevel) {
         this.telemetry.transition(sub.subject, so.prevLevel, so.level, 'acquire');
+        // Refusals drove the score to a ban: into the fleet's index (not awaited, never rejects).
+        if (so.level === LEVEL_BANNED && !degraded && this.fleet !== undefined)
+          void this.fleet.added(sub.subject);
+      }
       // Neither banned nor blocked in the store (lifted elsewhere, a block over): forgotten.
-      if (!degraded && so.level < LEVEL_BLOCKED && this.seen.size !== 0) this.seen.forget(sub.subject);
+      if (!degraded && so.level < LEVEL_BLOCKED && this.seen.noted !== 0) this.seen.forget(sub.subject);
     }
     if (!degraded && (outcome.code === CODE_BANNED || outcome.code === CODE_BLOCKED)) {
       // A reply naming no subject of the call (a store's bug, a garbled reply) notes nothing: a

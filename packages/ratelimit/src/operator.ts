@@ -5,11 +5,14 @@
  * fire-and-forget: it resolves undefined instead, and while failing open the fallback store
  * records the violation. Every change is mirrored into the fallback store, so a ban also
  * holds while the limiter runs on it; a lift or reset also drops what the limiter remembers of
- * the store's refusals (seen-enforcement.ts).
+ * the store's refusals (seen-enforcement.ts). On a RedisStore a ban (or a violation that bans)
+ * is also written to the fleet's ban index, and a lift or reset takes the subject out of it
+ * first (fleet-bans.ts).
  */
 import { dimensionAt, WINDOW_DIMS } from './dimensions.ts';
 import { LEVEL_BANNED, LEVEL_NORMAL, levelName } from './enforcement.ts';
 import type { StoreFailurePolicy } from './failure-policy.ts';
+import type { FleetBans } from './fleet-bans.ts';
 import type { ResolvedOptions } from './options.ts';
 import { appendDimensionStates } from './result.ts';
 import type { SeenEnforcement } from './seen-enforcement.ts';
@@ -21,17 +24,20 @@ export class SubjectOperations {
   private readonly telemetry: LimiterTelemetry;
   private readonly policy: StoreFailurePolicy;
   private readonly seen: SeenEnforcement;
+  private readonly fleet: FleetBans | undefined;
 
   constructor(
     o: ResolvedOptions,
     telemetry: LimiterTelemetry,
     policy: StoreFailurePolicy,
     seen: SeenEnforcement,
+    fleet: FleetBans | undefined,
   ) {
     this.o = o;
     this.telemetry = telemetry;
     this.policy = policy;
     this.seen = seen;
+    this.fleet = fleet;
   }
 
   async recordViolation(subject: string, weight: number): Promise<EnforcementLevel | undefined> {
@@ -40,6 +46,8 @@ export class SubjectOperations {
     try {
       const v = await this.policy.call((s) => s.violation(subject, weight, this.o.enforcement));
       if (v.level !== v.prevLevel) this.telemetry.transition(subject, v.prevLevel, v.level, 'violation');
+      // Banned now (or still, its end moved by this violation): into the fleet's index.
+      if (v.level === LEVEL_BANNED && this.fleet !== undefined) await this.fleet.added(subject);
       return levelName(v.level);
     } catch (err) {
       this.policy.failed(err);
@@ -75,15 +83,22 @@ export class SubjectOperations {
   }
 
   async reset(subject: string): Promise<void> {
-    await this.policy.call((s) => s.reset(subject), true);
+    // Out of the fleet's index first: a failure then leaves the ban out of it, never a reset subject in.
+    await this.policy.call(async (s) => {
+      await this.fleet?.removed(subject);
+      return s.reset(subject);
+    }, true);
     this.o.fallbackStore.reset(subject);
-    this.seen.forget(subject);
+    this.seen.lifted(subject);
   }
 
   async lift(subject: string): Promise<EnforcementLevel> {
-    const before = await this.policy.call((s) => s.lift(subject, this.o.enforcement), true);
+    const before = await this.policy.call(async (s) => {
+      await this.fleet?.removed(subject); // first, as in reset
+      return s.lift(subject, this.o.enforcement);
+    }, true);
     this.o.fallbackStore.lift(subject, this.o.enforcement);
-    this.seen.forget(subject);
+    this.seen.lifted(subject);
     if (before !== LEVEL_NORMAL) this.telemetry.transition(subject, before, LEVEL_NORMAL, 'lift');
     return levelName(before);
   }
@@ -91,6 +106,8 @@ export class SubjectOperations {
   async ban(subject: string): Promise<EnforcementLevel> {
     const before = await this.policy.call((s) => s.ban(subject, this.o.enforcement), true);
     this.o.fallbackStore.ban(subject, this.o.enforcement);
+    // After the ban: a failure (counted) leaves it out of the index, held only where it is met.
+    await this.fleet?.added(subject);
     if (before !== LEVEL_BANNED) this.telemetry.transition(subject, before, LEVEL_BANNED, 'ban');
     return levelName(before);
   }

@@ -35,6 +35,13 @@ export interface RateLimiterOptions {
   commandTimeoutMs?: number;
   /** After a store failure, requests go straight to the failure policy for this long, then the store is tried again. @default 1_000 */
   retryIntervalMs?: number;
+  /**
+   * With a RedisStore failing open: how often the limiter reads the fleet's active bans (one
+   * sorted set, `llmsec:bans`), so that while Redis is away it still refuses a client banned by
+   * another process (the CLI, the detector, another replica) that it never met. `0`: not read
+   * (bans are still written to it). @default 5_000
+   */
+  banSyncIntervalMs?: number;
   /** Graduated enforcement thresholds; `false` turns it off. @default see EnforcementOptions */
   enforcement?: EnforcementOptions | false;
   /** Receives `rate_limit_hit` and enforcement `anomalous_pattern` events. */
@@ -66,6 +73,7 @@ export interface ResolvedOptions {
   fallbackStore: SyncLimiterStore;
   commandTimeoutMs: number;
   retryIntervalMs: number;
+  banSyncIntervalMs: number;
   enforcement: EnforcementParams;
   events: SecurityEventEmitter | undefined;
   meter: Meter | undefined;
@@ -109,6 +117,12 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
       `RateLimiter: retryIntervalMs must be an integer >= 0 (got ${String(retryIntervalMs)})`,
     );
   }
+  const banSyncIntervalMs = options.banSyncIntervalMs ?? 5_000;
+  if (!Number.isSafeInteger(banSyncIntervalMs) || banSyncIntervalMs < 0) {
+    throw new TypeError(
+      `RateLimiter: banSyncIntervalMs must be an integer >= 0 (got ${String(banSyncIntervalMs)})`,
+    );
+  }
   const failurePolicy = options.failurePolicy ?? 'open';
   if (failurePolicy !== 'open' && failurePolicy !== 'closed') {
     throw new TypeError(
@@ -133,6 +147,7 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
     fallbackStore: options.fallbackStore ?? new MemoryStore({ maxSubjects: 10_000, clock }),
     commandTimeoutMs,
     retryIntervalMs,
+    banSyncIntervalMs,
     enforcement: resolveEnforcement(options.enforcement),
     events: options.events,
     meter: options.meter,

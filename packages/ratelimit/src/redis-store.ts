@@ -1,6 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { WINDOW_DIMS } from './dimensions.ts';
 import type { EnforcementParams } from './enforcement.ts';
+import { attachBanIndex, BanIndex } from './redis-ban-index.ts';
 import { leaseKey, rlKey } from './keys.ts';
 import { ACQUIRE_LUA, BAN_LUA, LIFT_LUA, SETTLE_LUA, SNAPSHOT_LUA, VIOLATION_LUA } from './redis-lua.ts';
 import { ScriptParams, enforcementValues } from './redis-params.ts';
@@ -83,6 +84,8 @@ export class RedisStore implements LimiterStore {
     // Cluster: a script may touch one slot only, and concurrent subjects rarely share one.
     this.calls.enabled = !this.cluster;
     coalescers.set(this, this.calls);
+    // The fleet's bans in one sorted set (redis-ban-index.ts), written and read by the limiter.
+    attachBanIndex(this, new BanIndex(client));
   }
 
   acquire(op: AcquireOp): Promise<AcquireOutcome> {

@@ -26,6 +26,10 @@ function limiter(c: Redis): RateLimiter {
     failurePolicy: 'open',
     commandTimeoutMs: 250,
     retryIntervalMs: 60_000,
+    // What this replica noted from Redis's refusals alone; the fleet's ban index, read on a
+    // timer, is redis-outage-fleet-bans.test.ts's (a read between walt's ban and lift would
+    // hold him until the next one).
+    banSyncIntervalMs: 0,
     warmTokenizer: false,
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LEVEL_BANNED, LEVEL_BLOCKED } from '../src/enforcement.ts';
+import { subjectTag } from '../src/keys.ts';
 import { SeenEnforcement } from '../src/seen-enforcement.ts';
 
 describe('SeenEnforcement', () => {
@@ -64,5 +65,42 @@ describe('SeenEnforcement', () => {
     expect(seen.size).toBe(1);
     seen.forget('walt');
     expect(seen.at('walt', 0)).toBeUndefined();
+  });
+});
+
+describe("SeenEnforcement: the fleet's bans (read from Redis's ban index)", () => {
+  it('holds a fleet ban through 100,000 blocks and 20,000 bans noted here (held apart, not displaced)', () => {
+    // The index's copy is replaced whole at each read and bounded by the reader (the bans
+    // ending last); what this process notes has its own cap. An attacker who gets thousands of
+    // throwaway subjects blocked or banned here cannot push the fleet's ban of mallory out.
+    const seen = new SeenEnforcement();
+    seen.holdFleet(new Map([['mallory', 50_000]]));
+    for (let i = 0; i < 100_000; i++) seen.note(`ip:2001:db8:${i}::`, LEVEL_BLOCKED, 1_000);
+    for (let i = 0; i < 20_000; i++) seen.note(`sock-${i}`, LEVEL_BANNED, 1_000);
+    expect(seen.size).toBe(10_001);
+    expect(seen.at('mallory', 0)).toEqual({ level: LEVEL_BANNED, untilMs: 50_000 });
+  });
+
+  it('looks a long subject up by its key tag, lets a fleet ban go at its end, and drops a subject lifted here', () => {
+    const seen = new SeenEnforcement();
+    const long = 'u'.repeat(200);
+    seen.holdFleet(
+      new Map([
+        [subjectTag(long), 1_000],
+        ['walt', 1_000],
+        ['trent', 1_000],
+      ]),
+    );
+    expect(seen.at(long, 0)?.level).toBe(LEVEL_BANNED);
+    expect(seen.at('trent', 999)?.untilMs).toBe(1_000);
+    expect(seen.at('trent', 1_000)).toBeUndefined();
+    seen.forget('walt'); // the store admitted walt: the fleet's copy waits for the next read
+    expect(seen.at('walt', 0)?.level).toBe(LEVEL_BANNED);
+    seen.lifted('walt'); // lifted through this limiter
+    expect(seen.at('walt', 0)).toBeUndefined();
+    // A block noted here that ended does not hide the fleet's ban of the same subject.
+    seen.note('x', LEVEL_BLOCKED, 10);
+    seen.holdFleet(new Map([['x', 1_000]]));
+    expect(seen.at('x', 500)).toEqual({ level: LEVEL_BANNED, untilMs: 1_000 });
   });
 });

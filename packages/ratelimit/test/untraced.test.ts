@@ -6,6 +6,8 @@ import { Redis } from 'ioredis';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { RateLimiter } from '../src/limiter.ts';
 import { RedisStore } from '../src/redis-store.ts';
+import { BAN_INDEX_KEY } from '../src/redis-ban-index.ts';
+import { until } from '../../../test/support/until.ts';
 
 // What an instrumented ioredis sees: its instrumentation patches `sendCommand` and parents the
 // command's span on the context active there, and propagators read baggage from it.
@@ -79,6 +81,38 @@ describe('the limiter runs its own Redis I/O untraced', () => {
       expect(trace.getSpan(ctx)).toBeUndefined();
       expect(propagation.getBaggage(ctx)).toBeUndefined();
     }
+  });
+
+  it("the fleet ban index's read, on its timer, is untraced even for a limiter built inside a user span", async () => {
+    // A timer keeps the context it was set in: a limiter constructed while a request's span is
+    // active would otherwise read the index, every few seconds, as a child of that request.
+    const own = new Redis(redis!.url, { maxRetriesPerRequest: 1 });
+    await own.ping();
+    const reads: Context[] = [];
+    const original = own.sendCommand.bind(own);
+    own.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      const a = args[0].args as unknown[];
+      if (a.includes(BAN_INDEX_KEY)) reads.push(context.active());
+      return original(...args);
+    }) as Redis['sendCommand'];
+    try {
+      context.with(userContext(), () => {
+        // Kept alive by the test until the read: the timer holds the limiter only weakly.
+        (globalThis as { keep?: unknown }).keep = new RateLimiter({
+          store: new RedisStore({ client: own }),
+          tiers: { t: { requestsPerMinute: 100 } },
+          banSyncIntervalMs: 10,
+          warmTokenizer: false,
+        });
+      });
+      await until(() => reads.length > 0, 10_000);
+    } finally {
+      delete (globalThis as { keep?: unknown }).keep;
+      own.disconnect();
+    }
+    expect(isTracingSuppressed(reads[0]!)).toBe(true);
+    expect(trace.getSpan(reads[0]!)).toBeUndefined();
+    expect(propagation.getBaggage(reads[0]!)).toBeUndefined();
   });
 
   it('a batch flushed by a command sent from a user span (to keep call order) is still sent untraced', async () => {
