@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { CAS_LUA } from '../src/state/redis-scripts.ts';
+import { CAS_LUA, CLOCK_LUA } from '../src/state/redis-scripts.ts';
 
 const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
+const CLOCK_SHA = createHash('sha1').update(CLOCK_LUA).digest('hex');
 
 /** A TCP proxy to a redis-server that can hold Redis's replies to a group write, or cut it. */
 export interface ReplyHoldProxy {
@@ -11,15 +12,18 @@ export interface ReplyHoldProxy {
   /**
    * Armed with 'hold', the next group write (the compare-and-set script with a body) goes to
    * Redis and Redis's replies on that connection wait until `release()`; with 'drop', the
-   * connection is cut instead, the write never sent.
+   * connection is cut instead, the write never sent. With `what` 'clock', the command armed for
+   * is a round's first call instead (the clock script): 'drop' then fails a round before any of
+   * its group writes is sent.
    */
-  arm(how: 'hold' | 'drop'): void;
+  arm(how: 'hold' | 'drop', what?: 'write' | 'clock'): void;
   release(): void;
   close(): Promise<void>;
 }
 
 export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
   let armed: 'hold' | 'drop' | undefined;
+  let armedFor: 'write' | 'clock' = 'write';
   const releases: Array<() => void> = [];
   const sockets = new Set<Socket>();
   const proxy: Server = createServer((down) => {
@@ -30,7 +34,8 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
     const held: Buffer[] = [];
     down.on('data', (d: Buffer) => {
       // A read is the script with an empty body (a few dozen bytes); a write carries the group.
-      if (armed !== undefined && d.includes(CAS_SHA) && d.length > 200) {
+      const hit = armedFor === 'clock' ? d.includes(CLOCK_SHA) : d.includes(CAS_SHA) && d.length > 200;
+      if (armed !== undefined && hit) {
         const how = armed;
         armed = undefined;
         if (how === 'drop') {
@@ -54,7 +59,10 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   return {
     port: (proxy.address() as { port: number }).port,
-    arm: (how) => (armed = how),
+    arm: (how, what = 'write') => {
+      armed = how;
+      armedFor = what;
+    },
     release: () => {
       for (const r of releases.splice(0)) r();
     },

@@ -406,7 +406,7 @@ export class SharedEngine {
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
         if (final) this.finalRequested = true;
-        this.degrade(err, batch);
+        this.degrade(err, batch, resent);
         return;
       }
       if (resent) this.stats.resent += batch.length;
@@ -519,14 +519,16 @@ export class SharedEngine {
   /**
    * Redis failed: this batch is held for a resend when Redis answers if some of its group writes
    * may have landed (HeldBatch; else it goes to the fallback engine at once: none of its events
-   * reached Redis), and what follows goes to the fallback engine until a probe answers.
+   * reached Redis), and what follows goes to the fallback engine until a probe answers. A
+   * `resent` batch is held again even when this round sent no write: its first round's writes
+   * may have landed (handed to the fallback, their events counted twice).
    */
-  private degrade(err: unknown, batch: Timed[]): void {
+  private degrade(err: unknown, batch: Timed[], resent = false): void {
     this.degradedMode.enter(err);
     const rest = this.queue.drain();
     this.stats.queued = 0;
     this.cache.clear();
-    if (this.writer.writesSent === 0) for (const e of batch) this.fallback.ingest(e.event, e.t);
+    if (this.writer.writesSent === 0 && !resent) for (const e of batch) this.fallback.ingest(e.event, e.t);
     else if (!this.held.hold(batch)) this.fallback.ingestNotHeld(batch);
     for (const e of rest) this.fallback.ingest(e.event, e.t);
     // The round's batch (taken: counted by roundDone), then what was still queued.
