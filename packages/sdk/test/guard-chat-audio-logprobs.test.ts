@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { rewriteAudioPiece } from '../src/instrumentation/chat-audio.ts';
 import { MAX_HELD_LOGPROBS } from '../src/instrumentation/held-logprobs.ts';
 import type { StreamItemRewrite } from '../src/instrumentation/stream-rewriter.ts';
-import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
+import { wordsReply } from './fixtures/logprobs-reply.ts';
 import { readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * Logprobs of an audio answer's transcript (a server that gives them with audio), streamed
@@ -19,46 +18,10 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 const EMAIL = 'jane.doe@example.com';
 const BASE = { id: 'chatcmpl-audio-lp', created: 1, model: 'gpt-4o-audio-preview' };
-const DATA = ['AAEC', 'AwQ=', 'BQ=='];
 
 let words: string[] = [];
 
-/** One logprobs entry per word, as the API gives a token's. */
-function tokenOf(word: string, i: number) {
-  return {
-    token: word,
-    logprob: -0.01 * (i + 1),
-    bytes: [...new TextEncoder().encode(word)],
-    top_logprobs: [],
-  };
-}
-
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  const transcript = words.join('');
-  const logprobs = { content: words.map(tokenOf), refusal: null };
-  if (req.body.stream !== true) {
-    const audio = { id: 'audio_1', data: DATA.join(''), expires_at: 1, transcript };
-    return {
-      kind: 'json',
-      body: chatCompletion(BASE, { content: null, refusal: null, audio }, { logprobs }),
-    };
-  }
-  const events: SseEvent[] = [
-    chatChunk(BASE, { role: 'assistant', content: null, audio: { id: 'audio_1' } }, null, null),
-  ];
-  words.forEach((w, i) => {
-    events.push(
-      chatChunk(BASE, { audio: { transcript: w } }, null, { content: [tokenOf(w, i)], refusal: null }),
-    );
-    if (i < DATA.length)
-      events.push(chatChunk(BASE, { audio: { data: DATA[i], expires_at: 1 } }, null, null));
-  });
-  events.push(chatChunk(BASE, {}, 'stop', null), { data: '[DONE]' });
-  return { kind: 'sse', events };
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: wordsReply(BASE, 'transcript', () => words) });
 const params = {
   model: 'gpt-4o-audio-preview',
   modalities: ['text', 'audio'] as Array<'text' | 'audio'>,

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chatChunk, chatCompletion } from './fixtures/chat-reply.ts';
 import { useInstrHarness } from './fixtures/instr-harness.ts';
+import { wordsReply } from './fixtures/logprobs-reply.ts';
 import { readChat, type PiiMode } from './fixtures/pii-guarded-client.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * A chat refusal's logprobs (`logprobs.refusal`, its tokens), streamed through piiGuard redact.
@@ -18,31 +17,7 @@ const BASE = { id: 'chatcmpl-refusal-lp', created: 1, model: 'gpt-4o' };
 
 let words: string[] = [];
 
-function tokenOf(word: string, i: number) {
-  return {
-    token: word,
-    logprob: -0.01 * (i + 1),
-    bytes: [...new TextEncoder().encode(word)],
-    top_logprobs: [],
-  };
-}
-
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (!req.path.endsWith('/v1/chat/completions')) return undefined;
-  const refusal = words.join('');
-  if (req.body.stream !== true) {
-    const logprobs = { content: null, refusal: words.map(tokenOf) };
-    return { kind: 'json', body: chatCompletion(BASE, { content: null, refusal }, { logprobs }) };
-  }
-  const events: SseEvent[] = [chatChunk(BASE, { role: 'assistant', content: null, refusal: '' }, null, null)];
-  words.forEach((w, i) => {
-    events.push(chatChunk(BASE, { refusal: w }, null, { content: null, refusal: [tokenOf(w, i)] }));
-  });
-  events.push(chatChunk(BASE, {}, 'stop', null), { data: '[DONE]' });
-  return { kind: 'sse', events };
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: wordsReply(BASE, 'refusal', () => words) });
 const params = { model: 'gpt-4o', logprobs: true, messages: [{ role: 'user' as const, content: 'hi' }] };
 
 interface Choice {
