@@ -97,3 +97,65 @@ it('a write that never reached Redis is resent: its incident opens then, once', 
   expect(a[0]).toMatch(/^firing:/);
   expect(b).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
 }, 30_000);
+
+it('an opening that never landed gets no line when another process opened the same incident', async () => {
+  // A's tenth block is cut before Redis (in doubt); B ships a block of the same second: B opens
+  // the incident with the same start, so the same alert id, and sends its firing line. The
+  // store holding that id is not A's write landing: A's event is not in the group (its recent
+  // ids not full). Before: A sent a second firing line for it on Redis's return.
+  server = await startRedis();
+  const p = (proxy = await replyHoldProxy(server.port));
+  const ruleset = freshRuleset('late-reply');
+  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
+    commandTimeoutMs: 250,
+    probeIntervalMs: 100,
+    shutdownGraceMs: 0,
+  });
+  const B = redisEngine(await client(server.port), defaultRules(), 0, ruleset, { shutdownGraceMs: 0 });
+  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await A.engine.forceFlush();
+  p.arm('drop');
+  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  B.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await B.engine.forceFlush();
+  expect(lines(B.alerts)).toHaveLength(1);
+  await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
+  await A.engine.forceFlush(); // the in-doubt openings read, then A's block resent: it extends B's
+  expect(A.engine.stats.state?.resent).toBe(1);
+  await B.engine.shutdown();
+  await A.engine.shutdown();
+  expect(lines(A.alerts)).toEqual([]);
+}, 30_000);
+
+it("an opening that landed is still announced when the group's recent ids no longer tell", async () => {
+  // A's tenth block lands unanswered and opens the incident; B then extends it with 40 blocks,
+  // pushing A's id out of the group's last 32: A cannot tell its write from another's and
+  // announces it (a line twice rather than none).
+  server = await startRedis();
+  const p = (proxy = await replyHoldProxy(server.port));
+  const ruleset = freshRuleset('late-reply');
+  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
+    commandTimeoutMs: 250,
+    probeIntervalMs: 100,
+    shutdownGraceMs: 0,
+  });
+  const B = redisEngine(await client(server.port), defaultRules(), 0, ruleset, { shutdownGraceMs: 0 });
+  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await A.engine.forceFlush();
+  p.arm('hold');
+  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  for (let i = 10; i < 50; i++) B.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await B.engine.forceFlush();
+  expect(lines(B.alerts)).toEqual([]); // B extended the incident A's write opened
+  p.release();
+  await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
+  await A.engine.forceFlush();
+  await B.engine.shutdown();
+  await A.engine.shutdown();
+  expect(lines(A.alerts)).toHaveLength(1);
+  expect(lines(A.alerts)[0]).toMatch(/^firing:/);
+}, 30_000);

@@ -145,7 +145,7 @@ export class GroupWriter {
         // Redis's return, which tells (in-doubt-openings.ts).
         // A Redis error reply (OOM, READONLY) refused it: nothing landed.
         if ((err as { name?: unknown }).name === 'ReplyError') this.writesSent--;
-        else if (step.alerts.length > 0) this.inDoubt.note(w.key, w.table, step.alerts);
+        else if (step.alerts.length > 0) this.inDoubt.note(w.key, w.table, step.alerts, w.events);
         throw err;
       }
       if (ok === 1) {
