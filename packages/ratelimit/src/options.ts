@@ -39,7 +39,7 @@ export interface RateLimiterOptions {
    * With a RedisStore failing open: how often the limiter reads the fleet's active bans (one
    * sorted set, `llmsec:bans`), so that while Redis is away it still refuses a client banned by
    * another process (the CLI, the detector, another replica) that it never met. `0`: not read
-   * (bans are still written to it). @default 5_000
+   * (bans are still written to it); at most 2,147,483,647 (a timer's longest delay). @default 5_000
    */
   banSyncIntervalMs?: number;
   /** Graduated enforcement thresholds; `false` turns it off. @default see EnforcementOptions */
@@ -118,9 +118,11 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
     );
   }
   const banSyncIntervalMs = options.banSyncIntervalMs ?? 5_000;
-  if (!Number.isSafeInteger(banSyncIntervalMs) || banSyncIntervalMs < 0) {
+  // A timer's longest delay: past it Node fires every millisecond (TimeoutOverflowWarning), and
+  // a huge figure meant as "rarely" read the fleet's 10,000 bans back to back.
+  if (!Number.isSafeInteger(banSyncIntervalMs) || banSyncIntervalMs < 0 || banSyncIntervalMs > MAX_TIMER_MS) {
     throw new TypeError(
-      `RateLimiter: banSyncIntervalMs must be an integer >= 0 (got ${String(banSyncIntervalMs)})`,
+      `RateLimiter: banSyncIntervalMs must be an integer from 0 to ${MAX_TIMER_MS} (got ${String(banSyncIntervalMs)})`,
     );
   }
   const failurePolicy = options.failurePolicy ?? 'open';
@@ -155,6 +157,9 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
     ids: options.idGenerator ?? defaultIdGenerator,
   };
 }
+
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function positiveInt(name: string, v: unknown): void {
   if (!Number.isSafeInteger(v) || (v as number) <= 0) {

@@ -24,6 +24,9 @@ describe('RateLimiter configuration', () => {
     expect(() => new RateLimiter({ tiers: { free: { rpm: 5 } as never } })).toThrow(/unknown limit "rpm"/);
     expect(() => new RateLimiter({ ...ok, failurePolicy: 'maybe' as never })).toThrow(/failurePolicy/);
     expect(() => new RateLimiter({ ...ok, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+    // Past a timer's longest delay Node fires it every millisecond: the index read back to back.
+    expect(() => new RateLimiter({ ...ok, banSyncIntervalMs: 2 ** 31 })).toThrow(/banSyncIntervalMs/);
+    expect(() => new RateLimiter({ ...ok, banSyncIntervalMs: 2 ** 31 - 1 })).not.toThrow();
     expect(() => new RateLimiter({ ...ok, secondaryTier: 'ip' })).toThrow(/secondaryTier "ip"/);
     expect(() => new RateLimiter({ ...ok, enforcement: { warningAt: 10, throttledAt: 5 } })).toThrow(
       /throttledAt \(5\) must be >= enforcement.warningAt/,
