@@ -43,6 +43,8 @@ async function run(
   how: 'hold' | 'drop',
   n: { before: number; inRound: number; degraded: number; after: number },
   latenessMs = 60 * SEC,
+  /** The resend round's first call (its clock) cut too: it fails before any of its writes. */
+  cutResend = false,
 ) {
   server = await startRedis();
   proxy = await replyHoldProxy(server.port);
@@ -66,7 +68,9 @@ async function run(
   await A.engine.forceFlush();
   expect(A.engine.stats.state?.mode).toBe('degraded');
   send(n.degraded);
+  if (cutResend) proxy.arm('drop', 'clock');
   proxy.release(); // the write's reply (and the probes' held behind it) comes now, after the timeout
+  if (cutResend) await until(() => (A.engine.stats.state?.degradedEpisodes ?? 0) >= 2, 10_000);
   await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
   send(n.after);
   await A.engine.forceFlush();
@@ -90,6 +94,23 @@ it("a landed write's events are not counted again by the fallback: one incident,
   expect(state.degradedEvents).toBe(5);
   // The resent five were in the group already (pending there): dropped as repeats.
   expect(state.duplicates).toBe(5);
+}, 30_000);
+
+it('a resend that fails before its first write keeps the batch held: one incident, one firing line', async () => {
+  // As above, but the resend round's clock call is cut: no write of it sent. Before, the batch
+  // went to the fallback then (its first round's write had landed): 5 + 5 there, a second
+  // incident. Now it is held again and resent once Redis answers.
+  const { firing, state } = await run(
+    'hold',
+    { before: 5, inRound: 5, degraded: 5, after: 0 },
+    60 * SEC,
+    true,
+  );
+  expect(state.degradedEpisodes).toBe(2);
+  expect(firing).toHaveLength(1);
+  expect(state.resent).toBe(5);
+  expect(state.duplicates).toBe(5);
+  expect(state.heldToLocal).toBe(0);
 }, 30_000);
 
 it('N - 1 blocks around the late reply open nothing; N open one incident', async () => {
