@@ -21,6 +21,7 @@ import { workerData } from 'node:worker_threads';
 import { LineSplitter } from '@llmsec/core/jsonl';
 import { decodeEventLineFast } from './event-reader.ts';
 import { gunzipIfCompressed } from './gzip-input.ts';
+import { BatchArrays, cutBatch } from './replay-batch-array.ts';
 import { readBlocks } from './replay-blocks.ts';
 import { ReplayProjection } from './replay-projection.ts';
 import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderRules, ReaderStart } from './replay-pipeline.ts';
@@ -30,15 +31,21 @@ import type { ReaderBatch, ReaderDone, ReaderFailed, ReaderRules, ReaderStart } 
 // engine's thread ~10% more per-message work.
 const BATCH_EVENTS = 1024;
 /**
- * The most values a batch's array holds before it is posted. The array grows by half its
- * capacity plus 16 as it is pushed to; past 16 Ki elements (128 KiB, V8's largest regular
- * object at 8 bytes an element) its store is a large object, and pushes then cost ~1 us an
- * event more (measured: 15 values an event, 1,024 events: 0.97-1.16 us vs 0.11-0.17 us at
- * 512 events). An event writes 7 values plus the rules' fields, so the bench corpus's
- * request_completed (8 metadata keys: 15 values) crossed it at 1,024 events. At 8 Ki the last
- * growth stays under it (at most 1.5 x (8 Ki + an event's values) + 16 elements).
+ * The most values a batch's array holds before it is posted. Past 16 Ki elements (128 KiB, V8's
+ * largest regular object at 8 bytes an element) its store is a large object, and writes then
+ * cost ~1 us an event more (measured when the array grew by push: 15 values an event, 1,024
+ * events: 0.97-1.16 us vs 0.11-0.17 us at 512 events). An event writes 7 values plus the rules'
+ * fields, so the bench corpus's request_completed (8 metadata keys: 15 values) crossed it at
+ * 1,024 events.
  */
 const MAX_BATCH_VALUES = 8 << 10;
+/**
+ * A batch's array is made at MAX_BATCH_VALUES plus room for the event that crosses it, filled
+ * by index and cut when posted (replay-batch-array.ts: not grown by push). One event with more
+ * values than the room left (rules reading many fields) appends past the end, as every write
+ * did before; the array stays under 16 Ki elements unless an event writes ~8 Ki values.
+ */
+const arrays = new BatchArrays(MAX_BATCH_VALUES + 64);
 const MAX_IN_FLIGHT = 8;
 /** Lines go to the engine's side undecoded while it has at most this many batches to take. */
 const RAW_AT_MOST_IN_FLIGHT = 1;
@@ -82,9 +89,9 @@ function nestedDeeper(value: object, levels: number): boolean {
   return false;
 }
 
-/** Whether a value written from `start` on nests too deep to be cloned (see MAX_CLONE_DEPTH). */
-function tooDeep(written: unknown[], start: number): boolean {
-  for (let i = start; i < written.length; i++) {
+/** Whether a value written from `start` to `end` nests too deep to be cloned (see MAX_CLONE_DEPTH). */
+function tooDeep(written: unknown[], start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const v = written[i];
     if (typeof v === 'object' && v !== null && nestedDeeper(v, MAX_CLONE_DEPTH)) return true;
   }
@@ -127,7 +134,9 @@ let raw = false;
 /** In a raw batch, each line's number (values are the lines), and their characters. */
 let lineNumbers: number[] = [];
 let rawChars = 0;
-let values: unknown[] = [];
+/** The batch's array, filled up to `end`. */
+let values: unknown[] = arrays.fresh();
+let end = 0;
 let count = 0;
 let times: number[] = [];
 let errors: ReaderBatch['errors'] = [];
@@ -143,7 +152,7 @@ function post(blockLines?: number): void {
     kind: 'batch',
     whole: projection === undefined,
     categories: projection !== undefined ? projection.takeNewCategories() : [],
-    values,
+    values: cutBatch(values, end),
     count,
     times,
     errors,
@@ -159,7 +168,8 @@ function post(blockLines?: number): void {
   }
   port.postMessage(batch);
   inFlight++;
-  values = [];
+  values = arrays.fresh();
+  end = 0;
   count = 0;
   times = [];
   errors = [];
@@ -201,7 +211,7 @@ function onLine(line: string, lineNumber: number): void {
     raw = false;
   }
   if (raw) {
-    values.push(line);
+    values[end++] = line;
     lineNumbers.push(lineNumber);
     count++;
     rawChars += line.length;
@@ -215,14 +225,14 @@ function onLine(line: string, lineNumber: number): void {
     errors.push([count, lineNumber, (err as Error).message]);
   }
   if (decoded !== undefined) {
-    const start = values.length;
-    if (projection !== undefined) projection.write(decoded.event, values);
-    else values.push(decoded.event);
-    if (tooDeep(values, start)) {
+    const start = end;
+    if (projection !== undefined) end = projection.write(decoded.event, values, end);
+    else values[end++] = decoded.event;
+    if (tooDeep(values, start, end)) {
       // Its line instead (a string clones flat): in place among whole events; after the
       // rules, in a whole batch of its own between the projected ones.
-      values.length = start;
-      if (projection === undefined) values.push(line);
+      end = start;
+      if (projection === undefined) values[end++] = line;
       else {
         if (count + errors.length > 0) post();
         postLine(line, decoded.timeMs);
@@ -236,7 +246,7 @@ function onLine(line: string, lineNumber: number): void {
   }
   if (projection === undefined) wholeChars += line.length;
   // Junk lines count too: a log of nothing but junk must not pile up its reports here.
-  if (count + errors.length >= BATCH_EVENTS || values.length >= MAX_BATCH_VALUES) post();
+  if (count + errors.length >= BATCH_EVENTS || end >= MAX_BATCH_VALUES) post();
 }
 
 function onOverlong(lineNumber: number, bytes: number): void {

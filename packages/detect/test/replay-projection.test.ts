@@ -1,7 +1,9 @@
+import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from '@llmsec/core';
 import { defaultRules, parseRules, type RuleDefinition } from '../src/index.ts';
+import { BatchArrays, cutBatch } from '../src/replay-batch-array.ts';
 import { ReplayProjection } from '../src/replay-projection.ts';
 import { fieldsOf, projector } from '../src/state/projection.ts';
 
@@ -163,6 +165,56 @@ describe('ReplayProjection', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  // The reader writes each batch by index into an array made at its full length and cut when
+  // posted (replay-batch-array.ts), where it pushed before: the batch must clone to the same
+  // bytes as the pushed one (same values, and dense: an array with holes clones as a sparse
+  // one). Arrays shorter than a batch exercise the writes past the end too.
+  it('a batch written by index into a made array and cut clones as the appended one does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 40 }),
+        fc.integer({ min: 0, max: 300 }),
+        (events, length) => {
+          const rules = defaultRules();
+          const appending = new ReplayProjection(rules);
+          const indexing = new ReplayProjection(rules);
+          const appended: unknown[] = [];
+          for (const e of events) appending.write(e, appended);
+          const made = new BatchArrays(length).fresh();
+          let end = 0;
+          for (const e of events) end = indexing.write(e, made, end);
+          const cut = cutBatch(made, end);
+          expect(end).toBe(appended.length);
+          expect(serialize({ values: cut })).toEqual(serialize({ values: appended }));
+          expect(indexing.takeNewCategories()).toEqual(appending.takeNewCategories());
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a made batch array cut to a length clones densely, whatever it held past the cut', () => {
+    const arrays = new BatchArrays(1000);
+    for (const [written, cutAt] of [
+      [0, 0],
+      [10, 10],
+      [600, 600],
+      [900, 400],
+      [1000, 1000],
+      [1200, 1100],
+    ] as const) {
+      const values = arrays.fresh();
+      for (let i = 0; i < written; i++) values[i] = i % 2 === 0 ? `v${i}` : i;
+      const cut = cutBatch(values, cutAt);
+      expect(cut.length).toBe(cutAt);
+      // A copy made by push is packed (a spread copy of an array with holes may keep its kind).
+      const pushed: unknown[] = [];
+      for (const v of cut) pushed.push(v);
+      expect(serialize(cut)).toEqual(serialize(pushed));
+    }
+    expect(arrays.fresh()).toEqual(Array.from({ length: 1000 }, () => undefined));
   });
 
   it('numbers categories once: a batch names only the ones it is first to use', () => {
