@@ -9,13 +9,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startDetectorProcess,
-  tempDir,
-  writeConfig,
-  type DetectorProcess,
-} from '../packages/detector/test/process-support.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDetectorProcess, tempDir, writeConfig } from '../packages/detector/test/process-support.ts';
 import { parityEvents, PARITY_INVALID, PARITY_REPEATED, PARITY_RULES } from './support/parity-events.ts';
 import { jsonRequest, jsonTracesRequest, protobufRequest } from './support/parity-otlp.ts';
 import { parseAlerts, type AlertLine } from './support/scenarios/check.ts';
@@ -28,10 +23,6 @@ const BIN = join(ROOT, 'packages', 'cli', 'src', 'bin.ts');
 const DEFAULT_RULES = join(ROOT, 'packages', 'detect', 'rules', 'default-rules.yaml');
 
 const dir = tempDir();
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const rulesFile = join(dir, 'rules.yaml');
@@ -93,7 +84,6 @@ async function detect(
       ...state,
     }),
   );
-  procs.push(proc);
   let size = 7;
   let rejected = 0;
   for (let i = 0; i < events.length;) {

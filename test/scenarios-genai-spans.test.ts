@@ -7,13 +7,8 @@
 // and packages/detect/README.md "Built-in rules" / "Ordinary traffic".
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  startDetectorProcess,
-  tempDir,
-  writeConfig,
-  type DetectorProcess,
-} from '../packages/detector/test/process-support.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDetectorProcess, tempDir, writeConfig } from '../packages/detector/test/process-support.ts';
 import { parseAlerts } from './support/scenarios/check.ts';
 import { seeded } from './support/scenarios/gen.ts';
 
@@ -124,11 +119,7 @@ function tracesBody(spans: SpanOut[]): string {
   });
 }
 
-const procs: DetectorProcess[] = [];
 const dirs: string[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -196,7 +187,6 @@ describe('GenAI spans of other instrumentations through llmsec detector', () => 
     const d = await startDetectorProcess(
       writeConfig(dir, 'd.json', { otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' }, sinks: { alerts } }),
     );
-    procs.push(d);
     for (let i = 0; i < spans.length; i += 9) {
       const res = await fetch(`${d.httpUrl}/v1/traces`, {
         method: 'POST',

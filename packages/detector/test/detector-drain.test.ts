@@ -4,7 +4,7 @@
 // the export in flight is answered and the queue is drained, the process closes and exits 0.
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeStatus } from './otlp-status.ts';
 import { llmsecLogRecords, post } from './otlp-support.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
@@ -12,11 +12,6 @@ import { grpcExportLogs, startSlowExport } from './slow-export.ts';
 
 const body = ProtobufLogsSerializer.serializeRequest(llmsecLogRecords(20))!;
 const protobuf = { 'content-type': 'application/x-protobuf' };
-
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 
 async function readyStatus(d: DetectorProcess): Promise<number> {
   return (await fetch(`${d.httpUrl}/-/ready`)).status;
@@ -30,7 +25,6 @@ describe('llmsec detector drain (process)', () => {
       shutdown_timeout: '30s',
     });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
     const grpcAddress = d.grpcUrl.replace('http://', '');
     expect(await readyStatus(d)).toBe(200);
     expect((await post(`${d.httpUrl}/v1/logs`, body, protobuf)).status).toBe(200);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import {
   startDetectorProcess,
@@ -57,11 +57,6 @@ async function metric(d: DetectorProcess, pattern: RegExp): Promise<number | und
  * shorter than seven such runs on a loaded host.
  */
 const PER_PROCESS_MS = 15_000;
-
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 
 describe('llmsec detector (process)', () => {
   it(
@@ -121,7 +116,6 @@ describe('llmsec detector (process)', () => {
       const fromEnv = await startDetectorProcess(cfg, {
         env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
       });
-      procs.push(fromEnv);
       expect(fromEnv.stderr()).toContain('"auth":"bearer"');
       expect(await status(fromEnv)).toBe(401);
       expect(await status(fromEnv, 'env-token')).toBe(200);
@@ -134,7 +128,6 @@ describe('llmsec detector (process)', () => {
         args: ['--auth-token-file', tokenFile],
         env: { LLMSEC_DETECTOR_AUTH_TOKEN: 'env-token' },
       });
-      procs.push(fromFile);
       expect(await status(fromFile, 'env-token')).toBe(401);
       expect(await status(fromFile, 'file-token')).toBe(200);
     },
@@ -153,7 +146,6 @@ describe('llmsec detector (process)', () => {
         sinks: { alerts },
       });
       const d = await startDetectorProcess(cfg);
-      procs.push(d);
       await emitThrough(
         new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,
         1,
@@ -207,7 +199,6 @@ describe('fleet enforcement through the detector (real redis-server)', () => {
         },
       });
       const d = await startDetectorProcess(cfg);
-      procs.push(d);
       const app = async (user: string) =>
         JSON.parse((await run(process.execPath, [APP, redis.url, user], { env: process.env })).stdout) as {
           allowed: boolean;

@@ -3,13 +3,8 @@
 // which the command did not route anywhere: with its Alertmanager down, a detector logged the
 // alert and then nothing (its notifications counter moves only when one is given up, 5 min on).
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
-
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
+import { describe, expect, it } from 'vitest';
+import { startDetectorProcess, tempDir, writeConfig } from './process-support.ts';
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -54,7 +49,6 @@ describe('llmsec detector logs a failing alert target', () => {
       sinks: { alertmanager: [`http://127.0.0.1:${port}`] },
     });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
     const res = await fetch(`${d.httpUrl}/v1/logs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -6,16 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { describe, expect, it } from 'vitest';
+import { startDetectorProcess, tempDir, writeConfig } from './process-support.ts';
 import { emitThrough } from './sender.ts';
 
 const T0 = Date.parse('2026-12-04T10:00:00.000Z');
-
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 
 describe('llmsec detector with stderr closed', () => {
   it('still drains on SIGTERM: the alerts it held reach the file, exit 0', async () => {
@@ -28,7 +23,6 @@ describe('llmsec detector with stderr closed', () => {
       sinks: { alerts },
     });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
     d.child.stderr!.destroy(); // the log reader goes away
     await emitThrough(
       new ProtoLogExporter({ url: `${d.httpUrl}/v1/logs` }) as unknown as LogRecordExporter,

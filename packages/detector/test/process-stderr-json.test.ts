@@ -5,18 +5,10 @@
 // would: a plain-text line among them is a parse error in the operator's pipeline.
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  runDetectorCli,
-  startDetectorProcess,
-  tempDir,
-  writeConfig,
-  type DetectorProcess,
-} from './process-support.ts';
+import { runDetectorCli, startDetectorProcess, tempDir, writeConfig } from './process-support.ts';
 
-const procs: DetectorProcess[] = [];
 const servers: Server[] = [];
 afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
   for (const s of servers.splice(0)) s.close();
 });
 
@@ -52,7 +44,6 @@ describe('llmsec detector stderr is JSON lines', () => {
   it('from start to the stop a SIGTERM asks for, the signal named in a field', async () => {
     const cfg = writeConfig(tempDir(), 'c.json', { otlp: { http: '127.0.0.1:0', grpc: '127.0.0.1:0' } });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
     d.kill('SIGTERM');
     expect(await d.exited).toBe(0);
     const lines = logLines(d.stderr());

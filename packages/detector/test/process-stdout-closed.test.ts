@@ -3,16 +3,11 @@
 // lost); it says so on stderr once and goes on serving.
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
 import { emitThrough } from './sender.ts';
 
 const T0 = Date.parse('2026-12-04T10:00:00.000Z');
-
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
 
 async function firingAlerts(d: DetectorProcess): Promise<number> {
   const text = await (await fetch(`${d.httpUrl}/metrics`)).text();
@@ -59,7 +54,6 @@ describe('llmsec detector --alerts - with stdout closed', () => {
       sinks: { alerts: '-' },
     });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
     d.child.stdout!.destroy(); // the reader goes away
     let exitedEarly: number | string | undefined;
     void d.exited.then((code) => (exitedEarly = code));

@@ -1,10 +1,12 @@
 // A detector started as `llmsec detector` in a child process (the CLI's own entry point), with
-// its structured stderr parsed: the ports it bound come from its "detector started" line.
+// its structured stderr parsed: the ports it bound come from its "detector started" line. One
+// started in a test is killed when the test ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished, TestRunner } from 'vitest';
 import { testTimeLeftMs } from '../../../test/support/time-left.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
@@ -70,6 +72,12 @@ export async function startDetectorProcess(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
+  // Started in a test: killed when the test ends, passed or failed, so no test file keeps its
+  // own list of processes to kill. Started in a hook (or outside vitest): the caller's to stop.
+  if (TestRunner.getCurrentTest() !== undefined)
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
   const started = await new Promise<{ otlp_http: string; otlp_grpc: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // a hung start must not outlive the test

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
+import { startDetectorProcess, tempDir, writeConfig } from './process-support.ts';
 import { senderEvents } from './sender.ts';
 import { startDetectorWith } from './service-support.ts';
 
@@ -102,10 +102,8 @@ function firedFor(file: string): string[] {
 }
 
 const senders: IdleSenders[] = [];
-const procs: DetectorProcess[] = [];
 afterEach(() => {
   for (const s of senders.splice(0)) s.close();
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
 });
 
 describe('detector shutdown with idle senders connected', () => {
@@ -146,7 +144,6 @@ describe('detector shutdown with idle senders connected', () => {
         shutdown_timeout: `${TIMEOUT_MS}ms`,
       });
       const d = await startDetectorProcess(cfg);
-      procs.push(d);
       const s = new IdleSenders();
       senders.push(s);
       expect(await s.httpExport(d.httpUrl, blocksBy('http-user', 1))).toBe(200);

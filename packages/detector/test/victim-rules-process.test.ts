@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { startDetectorProcess, tempDir, writeConfig, type DetectorProcess } from './process-support.ts';
 import { emitThrough } from './sender.ts';
@@ -97,11 +97,6 @@ async function bans(d: DetectorProcess): Promise<Record<string, number>> {
   return out;
 }
 
-const procs: DetectorProcess[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
-});
-
 describe('custom auth_failure rules never enforce on the accounts they name (llmsec detector, real redis-server)', () => {
   let redis: RedisHandle;
   beforeAll(async () => {
@@ -126,7 +121,6 @@ describe('custom auth_failure rules never enforce on the accounts they name (llm
       enforcement: { redis: redis.url, actions: [{ severity: 'critical', action: 'ban' }] },
     });
     const d = await startDetectorProcess(cfg);
-    procs.push(d);
 
     // mallory, from one address, fails logins as five accounts, alice twice more; then is
     // blocked three times as herself.
