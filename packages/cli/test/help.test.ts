@@ -67,7 +67,7 @@ describe('--help of every command', () => {
   it('a usage error still goes to stderr with exit 2', async () => {
     const { code, stdout, stderr } = await cli(['limits', 'frob', 'u-1', '--redis', 'redis://127.0.0.1:1']);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/expected show, reset, lift or ban/);
+    expect(stderr).toMatch(/expected show, reset, lift, ban or bans/);
     expect(code).toBe(2);
   });
 });

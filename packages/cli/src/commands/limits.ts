@@ -3,16 +3,22 @@ import { cutId, MAX_USER_ID_CHARS, urlWithoutPassword } from '@llmsec/core/inter
 import { connectRedis, leaseKey, rlKey } from '@llmsec/ratelimit/redis';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 import { describeDamage } from './limits-damage.ts';
+import { DEFAULT_BANS_LIMIT, listBans, MAX_BANS_LIMIT } from './limits-bans.ts';
 
 const USAGE = `usage: llmsec limits <show|reset|lift|ban> SUBJECT --redis URL [--cluster]
+       llmsec limits bans --redis URL [--cluster] [--json] [--limit N]
 
   show   print the subject's counters, leases and enforcement state as JSON
   reset  delete every counter, lease and enforcement record of the subject
   lift   lift a block or ban and clear the violation score
   ban    ban the subject for 365 days (the limiter's banTtlMs), or until lifted
+  bans   list the fleet's active bans (the ban index), ending last first: a subject
+         longer than 128 characters shows as its sha256: digest, which lift cannot take
 
   --redis URL   Redis to use (default: $LLMSEC_REDIS_URL)
   --cluster     URL is a seed node of a Redis Cluster
+  --json        bans: print JSON instead of a table
+  --limit N     bans: list at most N (default ${DEFAULT_BANS_LIMIT}, at most ${MAX_BANS_LIMIT})
 
 Levels and scores are computed with the default enforcement thresholds.`;
 
@@ -20,13 +26,13 @@ const ACTIONS = new Set(['show', 'reset', 'lift', 'ban']);
 
 /** Operator actions on one rate-limit subject, straight against the shared Redis. */
 export const command: Command = {
-  summary: 'show, reset, lift or ban a rate-limit subject (Redis)',
+  summary: "show, reset, lift or ban a rate-limit subject; list the fleet's bans (Redis)",
   async run(argv: string[], io: CliIO): Promise<number> {
     if (argv.includes('--help') || argv.includes('-h')) {
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const { action, subject, url, cluster } = parseArgs(argv);
+    const { action, subject, url, cluster, json, limit } = parseArgs(argv);
     let client: Awaited<ReturnType<typeof connectRedis>>;
     try {
       client = await connectRedis(url, { cluster });
@@ -37,6 +43,10 @@ export const command: Command = {
       return 1;
     }
     try {
+      if (action === 'bans') {
+        io.stdout.write(await listBans(client, limit, json));
+        return 0;
+      }
       const limiter = new RateLimiter({
         store: new RedisStore({ client }),
         tiers: { cli: {} },
@@ -99,10 +109,21 @@ async function act(
   return { subject, banned: true, previousLevel: await limiter.ban(subject) };
 }
 
-function parseArgs(argv: string[]): { action: string; subject: string; url: string; cluster: boolean } {
+interface LimitsArgs {
+  action: string;
+  subject: string;
+  url: string;
+  cluster: boolean;
+  json: boolean;
+  limit: number;
+}
+
+function parseArgs(argv: string[]): LimitsArgs {
   const positional: string[] = [];
   let url = process.env.LLMSEC_REDIS_URL;
   let cluster = false;
+  let json = false;
+  let limitArg: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--redis') {
@@ -110,11 +131,23 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
       if (url === undefined) throw new UsageError(`--redis needs a URL\n\n${USAGE}`);
     } else if (a.startsWith('--redis=')) url = a.slice('--redis='.length);
     else if (a === '--cluster') cluster = true;
+    else if (a === '--json') json = true;
+    else if (a === '--limit') {
+      limitArg = argv[++i];
+      if (limitArg === undefined) throw new UsageError(`--limit needs a number\n\n${USAGE}`);
+    } else if (a.startsWith('--limit=')) limitArg = a.slice('--limit='.length);
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}\n\n${USAGE}`);
     else positional.push(a);
   }
   const [action, given, ...extra] = positional;
-  if (!action || !ACTIONS.has(action)) throw new UsageError(`expected show, reset, lift or ban\n\n${USAGE}`);
+  if (action === 'bans') {
+    if (given !== undefined) throw new UsageError(`bans takes no SUBJECT\n\n${USAGE}`);
+    return { action, subject: '', url: checkedUrl(url), cluster, json, limit: bansLimit(limitArg) };
+  }
+  if (!action || !ACTIONS.has(action))
+    throw new UsageError(`expected show, reset, lift, ban or bans\n\n${USAGE}`);
+  if (json || limitArg !== undefined)
+    throw new UsageError(`--json and --limit are options of \`limits bans\` (${action} prints JSON)`);
   if (given === undefined || extra.length > 0)
     throw new UsageError(`expected exactly one SUBJECT\n\n${USAGE}`);
   // One SUBJECT given, but blank: say so (an unset shell variable, `ban "$USER_ID"`), not that
@@ -124,13 +157,27 @@ function parseArgs(argv: string[]): { action: string; subject: string; url: stri
     throw new UsageError(
       `SUBJECT is ${given === '' ? 'empty' : 'blank (only white space)'}: name a user id or ip:ADDRESS`,
     );
+  return { action, subject, url: checkedUrl(url), cluster, json, limit: DEFAULT_BANS_LIMIT };
+}
+
+function checkedUrl(url: string | undefined): string {
   if (!url) throw new UsageError(`--redis URL is required (or set LLMSEC_REDIS_URL)\n\n${USAGE}`);
   // ioredis reads another scheme's URL (http://host:6379, a slip) as a socket path: exit 1 with
   // 'connect ENOENT //host:6379'. A bare HOST or HOST:PORT is its shorthand, still taken.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss')
     throw new UsageError(`--redis: want a redis:// or rediss:// URL (or HOST:PORT), not ${scheme}://`);
-  return { action, subject, url, cluster };
+  return url;
+}
+
+function bansLimit(given: string | undefined): number {
+  if (given === undefined) return DEFAULT_BANS_LIMIT;
+  const n = /^\d{1,6}$/.test(given) ? Number(given) : NaN;
+  if (!(n >= 1 && n <= MAX_BANS_LIMIT))
+    throw new UsageError(
+      `--limit: want a whole number from 1 to ${MAX_BANS_LIMIT}, not ${JSON.stringify(given)}`,
+    );
+  return n;
 }
 
 /**
