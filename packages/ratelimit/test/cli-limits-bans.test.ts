@@ -29,6 +29,20 @@ function limiterOn(client: Redis | Cluster, banTtlMs?: number): RateLimiter {
   });
 }
 
+async function redisMs(client: Redis | Cluster): Promise<number> {
+  const [s, us] = await client.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/**
+ * Until Redis's clock has passed the ms it reads now: a ban set after this ends strictly later
+ * than one set before (equal ends would be listed in reverse member order).
+ */
+async function nextMs(client: Redis | Cluster): Promise<void> {
+  const t0 = await redisMs(client);
+  await until(async () => (await redisMs(client)) > t0, 5_000, 1);
+}
+
 interface Listed {
   at: string;
   total: number;
@@ -53,7 +67,9 @@ describe('llmsec limits bans', () => {
     const lim = limiterOn(redis.client);
     const long = 'L'.repeat(200);
     expect((await cli(['limits', 'ban', 'mallory', ...url])).code).toBe(0);
+    await nextMs(redis.client);
     await lim.ban(long);
+    await nextMs(redis.client);
     await lim.ban('ip:198.51.100.9');
     expect((await cli(['limits', 'ban', 'walt', ...url])).code).toBe(0);
     expect((await cli(['limits', 'lift', 'walt', ...url])).code).toBe(0);
@@ -61,10 +77,7 @@ describe('llmsec limits bans', () => {
     // writer since to drop it), but not active.
     await limiterOn(redis.client, 200).ban('eve');
     const eveEnd = Number(await redis.client.zscore(BAN_INDEX_KEY, 'eve'));
-    await until(async () => {
-      const [s, us] = await redis.client.time();
-      return Number(s) * 1000 + Math.floor(Number(us) / 1000) > eveEnd;
-    }, 10_000);
+    await until(async () => (await redisMs(redis.client)) > eveEnd, 10_000);
     expect(await redis.client.zscore(BAN_INDEX_KEY, 'eve')).not.toBeNull();
 
     const out = await listed(url);
@@ -108,7 +121,10 @@ describe('llmsec limits bans', () => {
     const url = ['--redis', redis.url];
     await redis.client.del(BAN_INDEX_KEY);
     const lim = limiterOn(redis.client);
-    for (const s of ['a-1', 'a-2', 'a-3', 'a-4', 'a\u202eb\n']) await lim.ban(s);
+    for (const s of ['a-1', 'a-2', 'a-3', 'a-4', 'a\u202eb\n']) {
+      await nextMs(redis.client);
+      await lim.ban(s);
+    }
     const out = await listed([...url, '--limit', '2']);
     expect(out).toMatchObject({ total: 5, shown: 2, more: 3 });
     expect(out.bans.map((b) => b.subject)).toEqual(['a\u202eb\n', 'a-4']);
@@ -157,6 +173,7 @@ describe('llmsec limits bans', () => {
     cleanup.unshift(() => client.disconnect());
     const url = ['--redis', `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}`, '--cluster'];
     expect((await cli(['limits', 'ban', 'mallory', ...url])).code).toBe(0);
+    await nextMs(client);
     await limiterOn(client).ban('ip:198.51.100.9');
     await limiterOn(client).ban('walt');
     expect((await cli(['limits', 'lift', 'walt', ...url])).code).toBe(0);
