@@ -38,6 +38,8 @@ async function capture(
 }
 
 describe('llmsec replay on its engine thread', () => {
+  // Twelve replays, eight of them each starting an engine thread: 15 s alone, past the default
+  // 30 s at load 17-20.
   it('writes what the command writes in place, in the same order', async () => {
     const input: string[] = [];
     for (let i = 0; i < 400; i++) {
@@ -68,5 +70,5 @@ describe('llmsec replay on its engine thread', () => {
       expect(forwarded.code).not.toBe(0);
       expect(forwarded).toEqual(inPlace);
     }
-  });
+  }, 120_000);
 });
