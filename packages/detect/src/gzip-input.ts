@@ -1,5 +1,5 @@
-import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { once } from 'node:events';
+import { constants, createGunzip } from 'node:zlib';
 
 /**
  * An events file as logs are often kept (`events.jsonl.gz`, rotated by logrotate): its chunks
@@ -44,18 +44,77 @@ export async function* gunzipIfCompressed(
     yield* rest;
     return;
   }
-  const source = Readable.from(
+  yield* inflate(
     (async function* () {
       yield head;
       yield* rest;
     })(),
-    { objectMode: false },
   );
+}
+
+/**
+ * `source` gunzipped, every byte it holds that inflates before an error, then the error. A cut
+ * file ends in zlib's 'unexpected end of file': Gunzip raises it at its end (Z_FINISH) and
+ * destroys itself, dropping what it still held, the output of that last call and what sat in
+ * its readable buffer, which a consumer slower than zlib had not read yet (the replay of a
+ * truncated .gz printed up to ~16 KiB of lines fewer, depending on timing). So the input's end
+ * is flushed first (Z_SYNC_FLUSH: all it can inflate comes out, nothing fails), read to the
+ * last byte, and only then ended, which reports the cut with nothing left to lose. The readable
+ * side is read as it is consumed: zlib holds back while it is full (a gzip bomb stays a chunk).
+ */
+async function* inflate(source: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
   const gunzip = createGunzip();
-  // pipeline destroys the gunzip stream with the first error (the file's or zlib's): the loop
-  // below then throws it.
-  pipeline(source, gunzip, () => undefined);
-  yield* gunzip as AsyncIterable<Buffer>;
+  let failure: { error: unknown } | undefined;
+  let flushed = false;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const signal = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const fail = (error: unknown): void => {
+    failure ??= { error };
+    signal();
+  };
+  gunzip.on('readable', signal);
+  gunzip.on('end', () => {
+    ended = true;
+    signal();
+  });
+  gunzip.on('error', fail);
+  // Aborted when the reading ends: a feed waiting for 'drain' stops, and closes the source.
+  const stop = new AbortController();
+  const feed = async (): Promise<void> => {
+    for await (const chunk of source) {
+      if (stop.signal.aborted || failure !== undefined) return;
+      // once() rejects with the stream's error (the reading loop says it) or the abort.
+      if (!gunzip.write(chunk)) await once(gunzip, 'drain', { signal: stop.signal });
+    }
+    await new Promise<void>((resolve) => gunzip.flush(constants.Z_SYNC_FLUSH, () => resolve()));
+    flushed = true;
+    signal();
+  };
+  // The file's own read error ends the loop below, as zlib's does.
+  feed().catch(fail);
+  try {
+    for (;;) {
+      const chunk = gunzip.read() as Buffer | null;
+      if (chunk !== null) {
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure.error;
+      if (ended) return;
+      // Everything inflatable read: the end checks the stream was whole ('end', or the error).
+      if (flushed && !gunzip.writableEnded) gunzip.end();
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    // Ended early (the consumer stopped, or an error): the feed stops at its next chunk.
+    stop.abort();
+    gunzip.destroy();
+  }
 }
 
 /** The UTF-16 or UTF-32 encoding a byte order mark at the start of `head` names, if any. */
