@@ -14,7 +14,7 @@ module.enableCompileCache?.();
 // output was delivered); any other stream error stays unhandled, as before. For stdout a
 // command may decide otherwise (io.ts: the detector, whose stdout is only its `--alerts -` sink
 // and whose stderr is only its log).
-const { handleStderrError, handleStdoutError, processShouldEnd } = await import('./io.ts');
+const { handleStderrError, handleStdoutError, processShouldEnd, writtenOut } = await import('./io.ts');
 process.stdout.on('error', handleStdoutError);
 process.stderr.on('error', handleStderrError);
 const { runCli } = await import('./cli.ts');
@@ -24,4 +24,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
 });
-if (processShouldEnd()) process.exit();
+const end = processShouldEnd();
+if (end === 'after output') await Promise.all([writtenOut(process.stdout), writtenOut(process.stderr)]);
+if (end !== 'no') process.exit();

@@ -60,14 +60,26 @@ export function setStderrErrorHandler(handler: (err: NodeJS.ErrnoException) => v
  * A command that gave up on work still pending (the detector after its drain timed out: "then
  * whatever is left is dropped") asks bin.ts to end the process with its exit code as soon as it
  * returns, rather than wait for that work (a sink's request to an endpoint that never answers)
- * to time out by itself.
+ * to time out by itself. `afterOutput`: only once what it wrote to stdout and stderr is written
+ * out (an interrupted replay, whose alerts are its product): on a pipe Node writes
+ * asynchronously, and process.exit() drops what the pipe has not taken yet.
  */
-let endWhenDone = false;
+let endWhenDone: 'no' | 'at once' | 'after output' = 'no';
 
-export function endProcessWhenDone(): void {
-  endWhenDone = true;
+export function endProcessWhenDone(options: { afterOutput?: boolean } = {}): void {
+  endWhenDone = options.afterOutput === true ? 'after output' : 'at once';
 }
 
-export function processShouldEnd(): boolean {
+export function processShouldEnd(): 'no' | 'at once' | 'after output' {
   return endWhenDone;
+}
+
+/**
+ * Resolves when every write made to `stream` so far is written out (or failed: a reader gone,
+ * which the stream's error handler answers). Writes complete in order, so an empty write's
+ * callback comes after them all.
+ */
+export function writtenOut(stream: Writable): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -24,6 +24,18 @@ export function blockLine(i: number, users = 'u'): string {
     user_id: `${users}${Math.floor(i / 10)}`,
     metadata: { guardrail_layer: 'injection', block_reason: 'jailbreak' },
   });
+}
+
+/** What a replay of the first `lines` lines prints, not interrupted (one thread). */
+export function replayOfFirst(lines: number): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmsec-interrupt-')), 'first.jsonl');
+  writeFileSync(file, Array.from({ length: lines }, (_, i) => `${blockLine(i)}\n`).join(''));
+  const run = spawnSync(NODE, ['--conditions=@llmsec/source', BIN, 'replay', file, '--threads', '1'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  expect(run.status).toBe(0);
+  return run.stdout;
 }
 
 export interface Finished {

@@ -4,24 +4,8 @@
 // says it was interrupted are printed; the exit is 130 / 143. The input is a pipe the test keeps
 // open (stdin, or a FIFO as FILE), so the replay cannot end by itself: the signal is sent once
 // alerts show on stdout, and the answer must be that of a replay of the lines it says it read.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, blockLine, expectInterrupted, fedReplay, NODE } from './replay-interrupt-run.ts';
-
-/** What a replay of the first `lines` lines prints, not interrupted (one thread). */
-function replayOfFirst(lines: number): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'llmsec-interrupt-')), 'first.jsonl');
-  writeFileSync(file, Array.from({ length: lines }, (_, i) => `${blockLine(i)}\n`).join(''));
-  const run = spawnSync(NODE, ['--conditions=@llmsec/source', BIN, 'replay', file, '--threads', '1'], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  expect(run.status).toBe(0);
-  return run.stdout;
-}
+import { expectInterrupted, fedReplay, replayOfFirst } from './replay-interrupt-run.ts';
 
 async function interrupted(args: string[], input: 'stdin' | 'fifo', signal: 'SIGINT' | 'SIGTERM') {
   const replay = fedReplay(args, input);

@@ -73,8 +73,9 @@ export async function catchingInterrupts<T>(
   } finally {
     for (const signal of SIGNALS) process.off(signal, onSignal);
     // The output is written: a reader thread or stream still blocked on a pipe nobody writes
-    // to must not keep the process alive (bin.ts ends it with the exit code).
-    if (interrupt.signal !== undefined) endProcessWhenDone();
+    // to must not keep the process alive (bin.ts ends it with the exit code, once stdout and
+    // stderr took all of it: a slow reader of the alerts still gets every line).
+    if (interrupt.signal !== undefined) endProcessWhenDone({ afterOutput: true });
   }
 }
 
