@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
 import { useOutageRedis } from '../../../test/support/redis-outage.ts';
+import { testTimeLeftMs } from '../../../test/support/time-left.ts';
+import { until } from '../../../test/support/until.ts';
 import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
 import { silentLogger } from '../src/service/log.ts';
 
@@ -62,7 +64,8 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
     const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
     await redis.kill();
     enf.send(leak('mallory'));
-    await new Promise((r) => setTimeout(r, 800));
+    // Its first attempt failed (the warning) and a retry waits: Redis comes back only then.
+    await until(() => lines.length > 0, testTimeLeftMs());
     const back = await outage.start({ port });
     const start = Date.now();
     while (!(await banned(back.url, 'mallory').catch(() => false))) {
@@ -79,13 +82,15 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
     const redis = await outage.start();
     const port = redis.port;
     const { logger } = logs();
-    const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
+    const enforcing = client(redis.url);
+    const enf = new FleetEnforcement({ client: enforcing, actions, logger, commandTimeoutMs: 300 });
     await redis.kill();
     enf.send(leak('mallory'));
     enf.send(leak('trudy'));
     await enf.forceFlush(); // the first attempts failed; the retries wait on their timers
     const back = await outage.start({ port });
-    await new Promise((r) => setTimeout(r, 300)); // reconnected
+    // Reconnected (it retries every 50 ms, later on a loaded machine): the last attempts can land.
+    await until(() => enforcing.status === 'ready', testTimeLeftMs());
     await enf.shutdown();
     expect(await banned(back.url, 'mallory')).toBe(true);
     expect(await banned(back.url, 'trudy')).toBe(true);
