@@ -18,7 +18,7 @@ import type { GroupTable } from './group-table.ts';
 import { idHash } from './id-hash.ts';
 import { IncidentLifecycle, registerLifecycle } from './incident-lifecycle.ts';
 import { RecentIds, VALUE_SPAN } from './recent-ids.ts';
-import { ReorderBuffer } from './reorder-buffer.ts';
+import { registerReorderBuffer, ReorderBuffer } from './reorder-buffer.ts';
 import { SharedModeEngines } from './shared-mode-engines.ts';
 import { startSharedMode } from './state/shared-mode.ts';
 import type { DetectionEngineOptions, EngineStats } from './engine-options.ts';
@@ -128,6 +128,7 @@ export class DetectionEngine {
       extendHeldElsewhere,
     });
     registerLifecycle(this, this.incidents);
+    registerReorderBuffer(this, this.buffer);
 
     if (options.state !== undefined) {
       this.shared = new SharedModeEngines(

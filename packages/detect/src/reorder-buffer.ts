@@ -76,6 +76,36 @@ export class ReorderBuffer {
     return event;
   }
 
+  /**
+   * Takes the events of `which` (by identity) out, returned with their times, oldest first; the
+   * others keep their order. O(size). Shared mode's fallback engine only: the events it took
+   * while degraded and has not processed yet go to Redis instead when it answers
+   * (state/degraded-record.ts).
+   */
+  remove(which: ReadonlySet<SecurityEvent>): { t: number; event: SecurityEvent }[] {
+    const out: { t: number; event: SecurityEvent }[] = [];
+    const mask = this.mask;
+    let kept = 0;
+    for (let k = 0; k < this.size; k++) {
+      const from = (this.head + k) & mask;
+      const event = this.events[from]!;
+      if (which.has(event)) {
+        out.push({ t: this.times[from]!, event });
+        continue;
+      }
+      if (kept !== k) {
+        const to = (this.head + kept) & mask;
+        this.times[to] = this.times[from]!;
+        this.events[to] = event;
+        this.hashes[to] = this.hashes[from]!;
+      }
+      kept++;
+    }
+    for (let k = kept; k < this.size; k++) this.events[(this.head + k) & mask] = undefined;
+    this.size = kept;
+    return out;
+  }
+
   private grow(): void {
     const cap = (this.mask + 1) * 2;
     const times = timesArray(cap);
@@ -97,4 +127,18 @@ export class ReorderBuffer {
 /** An array of `cap` times in generic (tagged) elements: see ReorderBuffer.times. */
 function timesArray(cap: number): number[] {
   return new Array<number | undefined>(cap).fill(undefined) as number[];
+}
+
+/**
+ * Each engine's reorder buffer, for shared mode's fallback (state/fallback-feed.ts): a WeakMap,
+ * not a member, as lifecycleOf (nothing public to add to DetectionEngine).
+ */
+const buffers = new WeakMap<object, ReorderBuffer>();
+
+export function registerReorderBuffer(engine: object, buffer: ReorderBuffer): void {
+  buffers.set(engine, buffer);
+}
+
+export function reorderBufferOf(engine: object): ReorderBuffer | undefined {
+  return buffers.get(engine);
 }

@@ -6,7 +6,7 @@ import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
 import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-hold-proxy.ts';
-import { freshRuleset, redisEngine } from './redis-support.ts';
+import { freshRuleset, memoryAlerts, redisEngine } from './redis-support.ts';
 
 /**
  * A round whose group write Redis applied while its reply came after the command timeout: its
@@ -43,8 +43,16 @@ async function run(
   how: 'hold' | 'drop',
   n: { before: number; inRound: number; degraded: number; after: number },
   latenessMs = 60 * SEC,
-  /** The resend round's first call (its clock) cut too: it fails before any of its writes. */
-  cutResend = false,
+  /**
+   * A round after the return cut at its first call (its clock), before any of its writes: the
+   * resend ('resend'), or the round after it ('record': the degraded events given back).
+   */
+  cut?: 'resend' | 'record',
+  /**
+   * Another user's block shipped first: the proxy knows the write by its script's hash, sent
+   * once loaded, so mallory's count can start in the failed round (`before` 0).
+   */
+  warm = false,
 ) {
   server = await startRedis();
   proxy = await replyHoldProxy(server.port);
@@ -60,6 +68,7 @@ async function run(
     for (let k = 0; k < count; k++, i++)
       A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
   };
+  if (warm) A.engine.ingest(ev(block(T0 - SEC, 'alice')).event, T0 - SEC);
   send(n.before);
   await A.engine.forceFlush();
   expect(A.engine.stats.state?.mode).toBe('shared');
@@ -68,9 +77,9 @@ async function run(
   await A.engine.forceFlush();
   expect(A.engine.stats.state?.mode).toBe('degraded');
   send(n.degraded);
-  if (cutResend) proxy.arm('drop', 'clock');
+  if (cut !== undefined) proxy.arm('drop', 'clock', cut === 'record' ? 1 : 0);
   proxy.release(); // the write's reply (and the probes' held behind it) comes now, after the timeout
-  if (cutResend) await until(() => (A.engine.stats.state?.degradedEpisodes ?? 0) >= 2, 10_000);
+  if (cut !== undefined) await until(() => (A.engine.stats.state?.degradedEpisodes ?? 0) >= 2, 10_000);
   await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
   send(n.after);
   await A.engine.forceFlush();
@@ -104,12 +113,85 @@ it('a resend that fails before its first write keeps the batch held: one inciden
     'hold',
     { before: 5, inRound: 5, degraded: 5, after: 0 },
     60 * SEC,
-    true,
+    'resend',
   );
   expect(state.degradedEpisodes).toBe(2);
   expect(firing).toHaveLength(1);
   expect(state.resent).toBe(5);
   expect(state.duplicates).toBe(5);
+  expect(state.heldToLocal).toBe(0);
+}, 30_000);
+
+/** The firing lines one in-memory engine gives for alice's block and `count` of mallory's (as run()'s, `warm`). */
+function memoryFiring(count: number): string[] {
+  const events = [ev(block(T0 - SEC, 'alice'))];
+  for (let i = 0; i < count; i++) events.push(ev(block(T0 + i * SEC, 'mallory')));
+  return firing(memoryAlerts(defaultRules(), events, 60 * SEC));
+}
+
+it.each(['hold', 'drop'] as const)(
+  "5 blocks in the failed round ('%s') and 5 while degraded count together in Redis: one firing line",
+  async (how) => {
+    // Before: the round's 5 resent to Redis, the 5 taken while degraded left in the fallback:
+    // neither reached ten, no line (before the hold, the fallback had all ten). Now the fallback
+    // gives those 5 back unprocessed and they follow the resend to Redis (DegradedRecord): ten
+    // there, the incident one engine opens (same alert id).
+    const { firing, state, late } = await run(
+      how,
+      { before: 0, inRound: 5, degraded: 5, after: 0 },
+      60 * SEC,
+      undefined,
+      true,
+    );
+    expect(state.degradedEpisodes).toBe(1);
+    expect(firing).toHaveLength(1);
+    expect(firing).toEqual(memoryFiring(10));
+    expect(state.resent).toBe(5);
+    expect(state.degradedEvents).toBe(5);
+    expect(state.degradedResent).toBe(5);
+    expect(state.degradedNotResent).toBe(0);
+    // 'hold': the round's write landed, its 5 are repeats on the resend; the degraded 5 are new there.
+    expect(state.duplicates).toBe(how === 'hold' ? 5 : 0);
+    expect(late).toBe(0);
+  },
+  30_000,
+);
+
+it('ten blocks while degraded open one incident, in Redis only: the fallback gave them back unprocessed', async () => {
+  // The fallback holds the ten in its reorder buffer (its time stays within the lateness of the
+  // held round). Sent to Redis and left there as well, the fallback processed them once its
+  // time moved on after the return and opened its own incident (a second firing line, another
+  // alert id, with Redis's on the round's 5 and the same 10). Before the record: one line, the
+  // fallback's (Redis had 5).
+  const { firing, state } = await run(
+    'drop',
+    { before: 0, inRound: 5, degraded: 10, after: 1 },
+    60 * SEC,
+    undefined,
+    true,
+  );
+  expect(firing).toEqual(memoryFiring(16));
+  expect(state.degradedResent).toBe(10);
+  expect(state.degradedNotResent).toBe(0);
+}, 30_000);
+
+it('the round of the degraded events fails before its writes: held, and counted in Redis on the next return', async () => {
+  // The held round lands on the return; the next (the 5 given back) is cut at its clock call.
+  // They are held as a failed round's batch (the held one before them is in Redis already) and
+  // resent on the next return: ten in Redis, one line. Given back to the local engine by
+  // ingestOnce instead, its ring of recent events took them for copies of themselves.
+  const { firing, state } = await run(
+    'drop',
+    { before: 0, inRound: 5, degraded: 5, after: 0 },
+    60 * SEC,
+    'record',
+    true,
+  );
+  expect(state.degradedEpisodes).toBe(2);
+  expect(firing).toEqual(memoryFiring(10));
+  expect(state.resent).toBe(10);
+  expect(state.degradedResent).toBe(0);
+  expect(state.degradedEvents).toBe(5);
   expect(state.heldToLocal).toBe(0);
 }, 30_000);
 

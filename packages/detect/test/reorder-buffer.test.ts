@@ -66,4 +66,26 @@ describe('ReorderBuffer', () => {
     expect(Object.is(out[0]![1], -0)).toBe(true);
     expect(out.map(([, t]) => t)).toEqual([-0, 0, 5.5, 5.5, Number.POSITIVE_INFINITY]);
   });
+
+  it('remove takes the given events out, oldest first, and keeps the others in order with their hashes', () => {
+    const buffer = new ReorderBuffer();
+    const events = Array.from({ length: 3_000 }, (_, i) => ev(i));
+    // Wrapped around the ring: shift some first, so the head is not at 0.
+    for (let i = 0; i < 100; i++) buffer.insert(ev(-i - 1), -1);
+    for (let i = 0; i < 100; i++) buffer.shift();
+    for (let i = events.length - 1; i >= 0; i--) buffer.insert(events[i]!, i, i + 1);
+    const which = new Set(events.filter((_, i) => i % 3 === 0));
+    which.add(ev(-5)); // not held: ignored
+    const out = buffer.remove(which);
+    expect(out.map((e) => e.t)).toEqual(events.map((_, i) => i).filter((i) => i % 3 === 0));
+    expect(out.every((e) => e.event === events[e.t])).toBe(true);
+    expect(buffer.size).toBe(2_000);
+    for (let i = 0; i < events.length; i++) {
+      if (i % 3 === 0) continue;
+      expect(buffer.peekTime()).toBe(i);
+      expect(buffer.peekHash()).toBe(i + 1);
+      expect(buffer.shift()).toBe(events[i]);
+    }
+    expect(buffer.size).toBe(0);
+  });
 });

@@ -5,6 +5,8 @@ import { CAS_LUA, CLOCK_LUA } from '../src/state/redis-scripts.ts';
 
 const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
 const CLOCK_SHA = createHash('sha1').update(CLOCK_LUA).digest('hex');
+/** The clock script sent whole: ioredis's first call of a script on a new connection is an EVAL. */
+const CLOCK_TEXT = CLOCK_LUA.slice(0, 64);
 
 /** A TCP proxy to a redis-server that can hold Redis's replies to a group write, or cut it. */
 export interface ReplyHoldProxy {
@@ -14,9 +16,9 @@ export interface ReplyHoldProxy {
    * Redis and Redis's replies on that connection wait until `release()`; with 'drop', the
    * connection is cut instead, the write never sent. With `what` 'clock', the command armed for
    * is a round's first call instead (the clock script): 'drop' then fails a round before any of
-   * its group writes is sent.
+   * its group writes is sent. `skip`: that many such commands pass first.
    */
-  arm(how: 'hold' | 'drop', what?: 'write' | 'clock'): void;
+  arm(how: 'hold' | 'drop', what?: 'write' | 'clock', skip?: number): void;
   release(): void;
   close(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export interface ReplyHoldProxy {
 export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
   let armed: 'hold' | 'drop' | undefined;
   let armedFor: 'write' | 'clock' = 'write';
+  let skipping = 0;
   const releases: Array<() => void> = [];
   const sockets = new Set<Socket>();
   const proxy: Server = createServer((down) => {
@@ -34,8 +37,12 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
     const held: Buffer[] = [];
     down.on('data', (d: Buffer) => {
       // A read is the script with an empty body (a few dozen bytes); a write carries the group.
-      const hit = armedFor === 'clock' ? d.includes(CLOCK_SHA) : d.includes(CAS_SHA) && d.length > 200;
-      if (armed !== undefined && hit) {
+      const hit =
+        armedFor === 'clock'
+          ? d.includes(CLOCK_SHA) || d.includes(CLOCK_TEXT)
+          : d.includes(CAS_SHA) && d.length > 200;
+      if (armed !== undefined && hit && skipping > 0) skipping--;
+      else if (armed !== undefined && hit) {
         const how = armed;
         armed = undefined;
         if (how === 'drop') {
@@ -59,9 +66,10 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   return {
     port: (proxy.address() as { port: number }).port,
-    arm: (how, what = 'write') => {
+    arm: (how, what = 'write', skip = 0) => {
       armed = how;
       armedFor = what;
+      skipping = skip;
     },
     release: () => {
       for (const r of releases.splice(0)) r();

@@ -7,6 +7,14 @@ import type { Timed } from './event-queue.ts';
 export const MAX_HELD_EVENTS = 10_000;
 
 /**
+ * A held event. `readmit`: the local engine took it before (DegradedRecord: given back for
+ * Redis, whose round failed), so it goes back to it by ingest, not ingestOnce (FallbackFeed).
+ */
+export interface Held extends Timed {
+  readmit?: boolean;
+}
+
+/**
  * The batch of a round Redis failed, held for a resend instead of handed to the local (fallback)
  * engine. A write whose reply came after the command timeout (or was lost with the connection)
  * may have landed: some of the batch's groups then hold its events. Handed to the fallback as
@@ -21,7 +29,7 @@ export const MAX_HELD_EVENTS = 10_000;
  * before, those whose write landed count twice.
  */
 export class HeldBatch {
-  private events: Timed[] = [];
+  private events: Held[] = [];
   private oldestT = Number.POSITIVE_INFINITY;
 
   get size(): number {
@@ -37,7 +45,7 @@ export class HeldBatch {
    * Holds `batch` (with what is already held, which is older: a failed resend). Returns false,
    * holding nothing, when that would be more than MAX_HELD_EVENTS.
    */
-  hold(batch: readonly Timed[]): boolean {
+  hold(batch: readonly Held[]): boolean {
     if (batch.length === 0) return true;
     if (this.events.length + batch.length > MAX_HELD_EVENTS) return false;
     for (const e of batch) {
@@ -48,7 +56,7 @@ export class HeldBatch {
   }
 
   /** Everything held, oldest batch first; holds nothing after. */
-  take(): Timed[] {
+  take(): Held[] {
     const all = this.events;
     this.events = [];
     this.oldestT = Number.POSITIVE_INFINITY;

@@ -3,6 +3,7 @@ import type { Alert, SecurityEvent } from '@llmsec/core';
 import { untraced } from '@llmsec/core/internal';
 import { lifecycleOf } from '../incident-lifecycle.ts';
 import { DegradedMode } from './degraded-mode.ts';
+import { DegradedRecord } from './degraded-record.ts';
 import { FallbackFeed } from './fallback-feed.ts';
 import { fleetIncidents } from './fleet-incidents.ts';
 import { GroupCache } from './group-cache.ts';
@@ -63,6 +64,8 @@ export class SharedEngine {
   private readonly fallback: FallbackFeed;
   /** The batch of a round Redis failed, shipped again when it answers (or handed to the fallback). */
   private readonly held = new HeldBatch();
+  /** What the fallback took while a batch was held, shipped to Redis after it (DegradedRecord). */
+  private readonly record = new DegradedRecord();
   private globalMax = Number.NEGATIVE_INFINITY;
   /** How far this process's clock ran ahead of the Redis server's plus maxClockSkewMs (see now()). */
   private clockLead = 0;
@@ -87,6 +90,8 @@ export class SharedEngine {
     degradedEvents: 0,
     resent: 0,
     heldToLocal: 0,
+    degradedResent: 0,
+    degradedNotResent: 0,
     queueDropped: 0,
     duplicates: 0,
     conflicts: 0,
@@ -127,7 +132,13 @@ export class SharedEngine {
           })
         : undefined;
     this.writer.overflow = this.overflow;
-    this.fallback = new FallbackFeed(options.fallback, this.stats, options.latenessMs, this.held);
+    this.fallback = new FallbackFeed(
+      options.fallback,
+      this.stats,
+      options.latenessMs,
+      this.held,
+      this.record,
+    );
     this.degradedMode = new DegradedMode(this.stats, this.state, options.meter, () => {
       this.handBackDue = true;
       this.schedule();
@@ -261,10 +272,10 @@ export class SharedEngine {
     // Flushed, the fallback's time is its newest: events still queued would be late there if
     // the final flush failed and they went to it. The flusher flushes it after the final round.
     // A batch held for its resend (Redis just answered, its round not started) is shipped by
-    // the final round first: the fallback is flushed after it.
+    // the final round first, and what the fallback took after it: the fallback is flushed after.
     if (
       this.stats.mode === 'degraded' ||
-      (this.queued() === 0 && this.running === undefined && this.held.size === 0)
+      (this.queued() === 0 && this.running === undefined && this.held.size === 0 && !this.record.givenBack)
     ) {
       this.fallback.flush();
     }
@@ -282,7 +293,10 @@ export class SharedEngine {
         continue;
       }
       // A pass scheduled (setImmediate) but not started yet counts as work: run it now.
-      if (this.stats.mode === 'shared' && (this.scheduled || this.queued() > 0 || this.finalRequested)) {
+      if (
+        this.stats.mode === 'shared' &&
+        (this.scheduled || this.queued() > 0 || this.record.givenBack || this.finalRequested)
+      ) {
         this.scheduled = false;
         this.kick();
         continue;
@@ -385,19 +399,28 @@ export class SharedEngine {
           const moved = lifecycle !== undefined ? await handBack(this.o, lifecycle, this.indexTtl) : 0;
           if (moved > 0)
             diag.info(`llmsec detect: ${moved} incident(s) opened while degraded handed to the shared state`);
+          // What the fallback took after the held batch and has not processed follows it to
+          // Redis (DegradedRecord), so a user's events of the episode count together there.
+          this.fallback.reclaim();
         } catch (err) {
           this.degrade(err, []);
           return;
         }
       }
-      // A failed round's batch first (HeldBatch): older than anything queued, and its waiters
-      // were answered when it was held.
+      // A failed round's batch first (HeldBatch), then what the fallback took while it was held
+      // (DegradedRecord): older than anything queued, and their waiters were answered then.
       const resend = this.held.take();
       const resent = resend.length > 0;
-      const batch = resent ? resend : this.queue.take(this.state.batchSize);
-      if (!resent) this.waiters.taken(batch.length);
+      const local = !resent && this.record.givenBack;
+      const batch = resent
+        ? resend
+        : local
+          ? this.onTime(this.record.take(this.state.batchSize))
+          : this.queue.take(this.state.batchSize);
+      if (!resent && !local) this.waiters.taken(batch.length);
       this.stats.queued = this.queued();
-      const last = this.queued() === 0;
+      // Not the last while recorded events remain: the clock would move past them (advanceMax).
+      const last = this.queued() === 0 && !this.record.givenBack;
       const final = this.finalRequested && last;
       if (final) this.finalRequested = false;
       try {
@@ -406,17 +429,45 @@ export class SharedEngine {
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
         if (final) this.finalRequested = true;
-        this.degrade(err, batch, resent);
+        this.degrade(err, batch, resent, local);
         return;
       }
       if (resent) this.stats.resent += batch.length;
+      if (local) this.stats.degradedResent += batch.length;
       // The batch is in Redis: the fallback's time may move as far as the events still queued allow.
       this.moveFallback();
       if (final) this.fallback.flush();
       // An advanceTo (tick) during the round found this run in progress (its kick was a no-op):
       // ship it now, or an idle replica's clock and releases would wait for the next tick.
-      if (this.queued() === 0 && !this.finalRequested && !(this.advanceMax > this.shippedMax)) return;
+      if (
+        this.queued() === 0 &&
+        !this.record.givenBack &&
+        !this.finalRequested &&
+        !(this.advanceMax > this.shippedMax)
+      )
+        return;
     }
+  }
+
+  /**
+   * The fallback's events given back for Redis (DegradedRecord) that the fleet's clock, as the
+   * held batch's round read it, has not left behind by the lateness; the others go back to the
+   * fallback (counted in degradedNotResent): their groups may have processed past them while
+   * this process was cut off (another replica's events), and they would be late there, counted
+   * nowhere. The fallback's time stays within the lateness of the record (moveTowards): not late there.
+   */
+  private onTime(batch: Timed[]): Timed[] {
+    const floor = this.globalMax - this.o.latenessMs;
+    if (!batch.some((e) => e.t < floor)) return batch;
+    const kept: Timed[] = [];
+    for (const e of batch) {
+      if (e.t >= floor) kept.push(e);
+      else {
+        this.stats.degradedNotResent++;
+        this.fallback.readmit(e.event, e.t);
+      }
+    }
+    return kept;
   }
 
   /** One round: the clock, every touched / released / due group, the resolve index. */
@@ -521,15 +572,29 @@ export class SharedEngine {
    * may have landed (HeldBatch; else it goes to the fallback engine at once: none of its events
    * reached Redis), and what follows goes to the fallback engine until a probe answers. A
    * `resent` batch is held again even when this round sent no write: its first round's writes
-   * may have landed (handed to the fallback, their events counted twice).
+   * may have landed (handed to the fallback, their events counted twice). A `local` batch (the
+   * fallback's events given back for Redis, DegradedRecord) is held too: the held batch before
+   * it is in Redis, so it must follow there (a group takes the events of a held batch none of
+   * which it holds). The rest of the record goes back to the fallback before what was queued
+   * (recorded again, the batch being held); the fallback took those events once already, so by
+   * readmit.
    */
-  private degrade(err: unknown, batch: Timed[], resent = false): void {
+  private degrade(err: unknown, batch: Timed[], resent = false, local = false): void {
     this.degradedMode.enter(err);
     const rest = this.queue.drain();
+    // Given back by the fallback (reclaim) and not shipped yet: back to it below. Still being
+    // recorded (the hand-back failed before reclaim), they are in the fallback: left there.
+    const given = this.record.givenBack ? this.record.take(this.record.size) : [];
     this.stats.queued = 0;
     this.cache.clear();
-    if (this.writer.writesSent === 0 && !resent) for (const e of batch) this.fallback.ingest(e.event, e.t);
-    else if (!this.held.hold(batch)) this.fallback.ingestNotHeld(batch);
+    if (this.writer.writesSent === 0 && !resent && !local)
+      for (const e of batch) this.fallback.ingest(e.event, e.t);
+    else {
+      const held = local ? batch.map((e) => ({ ...e, readmit: true })) : batch;
+      if (!this.held.hold(held)) this.fallback.ingestNotHeld(held);
+    }
+    // Recorded again while a batch is held (FallbackFeed), for the next return.
+    for (const e of given) this.fallback.readmit(e.event, e.t);
     for (const e of rest) this.fallback.ingest(e.event, e.t);
     // The round's batch (taken: counted by roundDone), then what was still queued.
     this.waiters.roundDone();

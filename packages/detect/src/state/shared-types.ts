@@ -27,6 +27,20 @@ export interface SharedStats {
    * counted twice (in Redis and locally).
    */
   heldToLocal: number;
+  /**
+   * Events the local engine took while a failed round's batch was held, given back unprocessed
+   * and shipped to Redis after that batch once Redis answered (DegradedRecord): a user's events
+   * of the failed round and of the degraded time after it count together there, not split
+   * between Redis and this process.
+   */
+  degradedResent: number;
+  /**
+   * Events the local engine took while a failed round's batch was held that stayed local
+   * although the batch was resent (split between Redis and this process, as before
+   * DegradedRecord): processed or dropped there already, left behind by the fleet's clock by the
+   * allowed lateness, or more than 10,000 in the episode.
+   */
+  degradedNotResent: number;
   /** Events dropped because the flush queue was full (oldest first). */
   queueDropped: number;
   /** Events another process (or this one) had already delivered to the group. */
