@@ -53,6 +53,8 @@ async function fleet(store: LimiterStore) {
   const limiter = new RateLimiter({
     store,
     tiers: { t: { requestsPerMinute: 1000 } },
+    // Not the default 100 ms: a Redis call past it at load fails open, and the ban is not seen.
+    commandTimeoutMs: 5_000,
     // One critical alert (5 points) bans.
     enforcement: { warningAt: 1, throttledAt: 2, blockedAt: 3, bannedAt: 5 },
     events: h.events,
@@ -238,7 +240,12 @@ describe('the SDK names users as the ratelimit package does', () => {
 
 describe("the detector's fleet enforcement maps alert users as the apps do", () => {
   const ban = [{ severity: 'critical' as const, action: 'ban' as const }];
-  const reader = () => new RateLimiter({ store: new RedisStore({ client: redis.redis }), tiers: { t: {} } });
+  const reader = () =>
+    new RateLimiter({
+      store: new RedisStore({ client: redis.redis }),
+      tiers: { t: {} },
+      commandTimeoutMs: 5_000,
+    });
 
   it('never acts on the anonymous subject, whatever spacing the alert gives the id', async () => {
     await redis.redis.flushall();
