@@ -178,8 +178,8 @@ it('ten blocks while degraded open one incident, in Redis only: the fallback gav
 it('the round of the degraded events fails before its writes: held, and counted in Redis on the next return', async () => {
   // The held round lands on the return; the next (the 5 given back) is cut at its clock call.
   // They are held as a failed round's batch (the held one before them is in Redis already) and
-  // resent on the next return: ten in Redis, one line. Given back to the local engine by
-  // ingestOnce instead, its ring of recent events took them for copies of themselves.
+  // resent on the next return: ten in Redis, one line. Handed to the local engine instead, as
+  // a round that fails before any write is, they were split from the held batch again: no line.
   const { firing, state } = await run(
     'drop',
     { before: 0, inRound: 5, degraded: 5, after: 0 },
