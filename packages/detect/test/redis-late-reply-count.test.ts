@@ -195,6 +195,43 @@ it('the round of the degraded events fails before its writes: held, and counted 
   expect(state.heldToLocal).toBe(0);
 }, 30_000);
 
+it("degraded events the fleet's clock left behind go back to the local engine, not late into Redis", async () => {
+  // While A is cut off, B (another replica, its own connection) ships a block of mallory's five
+  // minutes on: the fleet's clock, and mallory's group's processed time, move past A's events by
+  // more than the lateness. Shipped to Redis, the five A took while degraded were late in that
+  // group and counted nowhere (10 late); they go back to A's local engine instead.
+  server = await startRedis();
+  proxy = await replyHoldProxy(server.port);
+  const redis = await heldReplyClient(proxy.port);
+  const direct = await heldReplyClient(server.port);
+  clients.push(redis, direct);
+  const ruleset = freshRuleset('late-reply-count');
+  const extra = { commandTimeoutMs: 250, probeIntervalMs: 100, shutdownGraceMs: 0 };
+  const A = redisEngine(redis, defaultRules(), 60 * SEC, ruleset, extra);
+  const B = redisEngine(direct, defaultRules(), 60 * SEC, ruleset, { shutdownGraceMs: 0 });
+  const send = (i: number) => A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  A.engine.ingest(ev(block(T0 - SEC, 'alice')).event, T0 - SEC);
+  await A.engine.forceFlush();
+  proxy.arm('drop');
+  for (let i = 0; i < 5; i++) send(i);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  for (let i = 5; i < 10; i++) send(i);
+  B.engine.ingest(ev(block(T0 + 5 * MIN, 'mallory')).event, T0 + 5 * MIN);
+  await B.engine.forceFlush();
+  await until(() => A.engine.stats.state?.mode === 'shared', 10_000);
+  await A.engine.forceFlush();
+  A.engine.advanceTo(T0 + 20 * MIN);
+  await A.engine.forceFlush();
+  const state = A.engine.stats.state!;
+  expect(state.degradedResent).toBe(0);
+  expect(state.degradedNotResent).toBe(5);
+  // The held round's five are late there still: its resend has no such check (not changed here).
+  expect(A.engine.stats.droppedLate).toBe(5);
+  await A.engine.shutdown();
+  await B.engine.shutdown();
+}, 30_000);
+
 it('N - 1 blocks around the late reply open nothing; N open one incident', async () => {
   // A resend counted again would make 5 + 3 + 3 + 1 = 12.
   const under = await run('hold', { before: 5, inRound: 3, degraded: 0, after: 1 });
