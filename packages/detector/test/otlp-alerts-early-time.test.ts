@@ -37,7 +37,7 @@ const event = (timestamp: string): SecurityEvent => ({
 
 describe('--otlp-alerts event records', () => {
   it('carry the event time for an event dated before ~1998, and the epoch before 1970', async () => {
-    const built = buildSinks(
+    const built = await buildSinks(
       { alertmanager: [], webhook: [], otlpAlerts: url },
       metrics.getMeter('t'),
       'test',

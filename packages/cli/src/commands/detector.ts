@@ -7,7 +7,7 @@ import {
   startDetector,
   type ConfigFlags,
   type Logger,
-} from '@llmsec/detector';
+} from '@llmsec/detector/service';
 import { RuleFileError } from '@llmsec/detect';
 import { joinDashValues } from '../dash-values.ts';
 import {

@@ -7,7 +7,6 @@ import type { ParsedConfig } from './config-schema.ts';
 import { DetectorIngest } from './detector-ingest.ts';
 import { UnshippedAnswerLog } from './unshipped-answer-log.ts';
 import { ConfigError } from './config.ts';
-import { checkEnforcementActions, FleetEnforcement } from './fleet-enforcement.ts';
 import { IngestQueue } from './ingest-queue.ts';
 import { createJsonLogger, type Logger } from './log.ts';
 import { DetectorMetrics } from './metrics.ts';
@@ -61,9 +60,17 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     );
   }
   // Every configuration check before anything connects or listens (a failed start leaves nothing open).
+  // Fleet enforcement (the rate limiter, and with it ioredis: ~90 modules) is loaded only for a
+  // config that has it; so is ioredis for a Redis state (state.ts), and the OTLP logs exporter
+  // for sinks.otlp_alerts (sinks.ts): a minimal start loads none of them (startup-modules test).
+  let fleet: typeof import('./fleet-enforcement.ts') | undefined;
   if (config.enforcement !== undefined) {
+    fleet = await import('./fleet-enforcement.ts');
     try {
-      checkEnforcementActions(config.enforcement.actions, definedThresholds(config.enforcement.thresholds));
+      fleet.checkEnforcementActions(
+        config.enforcement.actions,
+        definedThresholds(config.enforcement.thresholds),
+      );
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
@@ -82,7 +89,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
   let enforcementClient: Redis | Cluster | undefined;
   if (config.enforcement !== undefined) {
     const e = config.enforcement;
-    enforcementClient = redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
+    enforcementClient = await redisClient(e.redis, e.cluster, 'llmsec-detector-enforcement');
     logRedisOutages(enforcementClient, log, 'enforcement redis');
     try {
       await firstConnection(enforcementClient, e.redis, 'enforcement.redis', 5_000, (message) =>
@@ -108,9 +115,9 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     stateHealthy: stateHealth,
     serviceName,
   });
-  let built: ReturnType<typeof buildSinks>;
+  let built: Awaited<ReturnType<typeof buildSinks>>;
   try {
-    built = buildSinks(
+    built = await buildSinks(
       {
         alertmanager: config.sinks.alertmanager,
         alertmanagerResendIntervalMs: config.sinks.alertmanager_resend_interval,
@@ -136,11 +143,11 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
     throw new ConfigError(`sinks: ${(err as Error).message}`);
   }
   const sinks: AlertSink[] = [...built.sinks];
-  if (config.enforcement !== undefined && enforcementClient !== undefined) {
+  if (config.enforcement !== undefined && enforcementClient !== undefined && fleet !== undefined) {
     const e = config.enforcement;
     try {
       sinks.push(
-        new FleetEnforcement({
+        new fleet.FleetEnforcement({
           client: enforcementClient,
           actions: e.actions,
           thresholds: definedThresholds(e.thresholds),

@@ -1,15 +1,6 @@
 import { createWriteStream, openSync, statSync } from 'node:fs';
 import { SeverityNumber, type Logger as OtelLogger, type Meter } from '@opentelemetry/api';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import {
-  ATTR_SERVICE_NAME,
-  eventName,
-  eventToAttributes,
-  parseTimestamp,
-  type SecurityEvent,
-} from '@llmsec/core';
+import { eventName, eventToAttributes, parseTimestamp, type SecurityEvent } from '@llmsec/core';
 import { logRecordTime } from '@llmsec/core/internal';
 import { AlertmanagerSink, ConsoleSink, OtelAlertSink, WebhookSink, type AlertSink } from '@llmsec/detect';
 
@@ -41,13 +32,16 @@ export interface BuiltSinks {
  * `onDrop` the first alert line the alerts file or stdout dropped because its reader does not
  * keep up (a stalled pipe): the lines held for it are bounded, the other sinks unaffected.
  */
-export function buildSinks(
+export async function buildSinks(
   config: SinkConfig,
   meter: Meter,
   serviceName: string,
   onFileError: (err: Error) => void = () => undefined,
   onDrop: (sink: string, bufferedBytes: number) => void = () => undefined,
-): BuiltSinks {
+): Promise<BuiltSinks> {
+  // The OTLP exporter and the logs SDK (otlp-alert-logs.ts) are loaded only for that sink, and
+  // before anything here is opened: nothing is left open if the load fails.
+  const otlpLogs = config.otlpAlerts !== undefined ? await import('./otlp-alert-logs.ts') : undefined;
   const sinks: AlertSink[] = [];
   const closers: (() => Promise<void>)[] = [];
   if (config.alertmanager.length > 0) {
@@ -91,16 +85,11 @@ export function buildSinks(
     }
   }
   let logger: OtelLogger | undefined;
-  if (config.otlpAlerts !== undefined) {
-    const provider = new LoggerProvider({
-      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
-      processors: [
-        new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: config.otlpAlerts }) }),
-      ],
-    });
-    logger = provider.getLogger('@llmsec/detector');
+  if (config.otlpAlerts !== undefined && otlpLogs !== undefined) {
+    const otlp = otlpLogs.otlpAlertLogger(config.otlpAlerts, serviceName);
+    logger = otlp.logger;
     sinks.push(new OtelAlertSink({ logger }));
-    closers.push(() => provider.shutdown().catch(() => undefined));
+    closers.push(() => otlp.shutdown().catch(() => undefined));
   }
   const emitEvent = (event: SecurityEvent): void => {
     if (logger === undefined) return;

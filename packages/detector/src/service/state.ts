@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { RedisDetectionState, type DetectionEngineOptions } from '@llmsec/detect';
 import { urlWithoutPassword } from '@llmsec/core/internal';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ConfigError } from './config.ts';
 
 /** Events the engine's shared-state flusher may hold before the service stops feeding it. */
@@ -51,7 +51,7 @@ export interface StateOptions {
 export async function chooseState(url: string, options: StateOptions = {}): Promise<StateChoice> {
   if (url === 'memory')
     return { store: 'memory', engineOptions: {}, close: async () => {}, reachable: () => true };
-  const redis = redisClient(url, options.cluster === true, 'llmsec-detector-state');
+  const redis = await redisClient(url, options.cluster === true, 'llmsec-detector-state');
   options.watchRedis?.(redis);
   // Commands fail fast while not connected (no offline queue): without this wait the first
   // exports would find the engine degraded and detect them locally only.
@@ -145,8 +145,13 @@ function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<boolean> 
   });
 }
 
-/** A long-lived client: reconnects forever, fails commands fast while Redis is down. */
-export function redisClient(url: string, cluster: boolean, name: string): Redis | Cluster {
+/**
+ * A long-lived client: reconnects forever, fails commands fast while Redis is down. ioredis is
+ * loaded here, on a config's first Redis URL: a start with memory state and no enforcement does
+ * not load it (~40 modules; test/startup-modules.test.ts).
+ */
+export async function redisClient(url: string, cluster: boolean, name: string): Promise<Redis | Cluster> {
+  const { Cluster, Redis } = await import('ioredis');
   const common = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
