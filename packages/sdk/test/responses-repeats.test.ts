@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KeptText } from '../src/instrumentation/kept-text.ts';
 import { ResponsesRepeats } from '../src/instrumentation/responses-repeats.ts';
 
 /**
@@ -31,7 +32,7 @@ function feed(r: ResponsesRepeats, deltas: Array<[number, number, string]>): str
 
 describe('ResponsesRepeats', () => {
   it('repeats equal to their deltas (two parts, two items): nothing unread', () => {
-    const r = new ResponsesRepeats();
+    const r = new ResponsesRepeats(new KeptText(true));
     const text = feed(r, [
       [0, 0, 'Hello '],
       [0, 0, 'there.'],
@@ -53,7 +54,7 @@ describe('ResponsesRepeats', () => {
   });
 
   it('a part without deltas, one never started and a repeat that differs are unread, joined in order', () => {
-    const r = new ResponsesRepeats();
+    const r = new ResponsesRepeats(new KeptText(true));
     const text = feed(r, [[0, 0, 'abc']]);
     expect(
       r.repeat('response.output_text.done', { output_index: 0, content_index: 0, text: 'abX' }, text),
@@ -77,7 +78,7 @@ describe('ResponsesRepeats', () => {
   });
 
   it('a hostile stream of parts: at most 1,024 tracked, an untracked part is read, nothing dropped', () => {
-    const r = new ResponsesRepeats();
+    const r = new ResponsesRepeats(new KeptText(true));
     const text = feed(
       r,
       Array.from({ length: 3000 }, (_, i): [number, number, string] => [i, 0, 'x']),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
+import { MAX_KEPT_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
 import { MAX_HELD_CHARS } from '../src/instrumentation/stream-limit.ts';
 import { chatChunk } from './fixtures/chat-reply.ts';
 import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
@@ -81,7 +82,14 @@ describe.each(['audio', 'refusal'] as const)('block mode holds a %s stream up to
     expect(cut.err).toBeInstanceOf(OutputBlockedError);
     const blocked = cut.err as OutputBlockedError;
     expect(blocked.filter).toBe('stream_limit');
-    expect(blocked.reason).toBe(`stream_limit: more than ${MAX_HELD_CHARS} characters held back`);
+    // The refusal's pieces are also the text the end check keeps a copy of (kept-text.ts, a cap
+    // of the same figure): that cap is crossed by the same item, which is observed before it is
+    // held, so it is the one named. Audio data is not text the end check reads: the hold's cap.
+    expect(blocked.reason).toBe(
+      k === 'audio'
+        ? `stream_limit: more than ${MAX_HELD_CHARS} characters held back`
+        : `stream_limit: more than ${MAX_KEPT_TEXT_CHARS} characters of text read`,
+    );
     // No piece of audio or refusal went out (the text before them may have).
     expect(delivered(cut.seen)).toBe(0);
     expect(cut.outcome).toEqual(['blocked']);

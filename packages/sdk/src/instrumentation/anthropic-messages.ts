@@ -28,6 +28,7 @@ import {
   withResponseText,
   type AnswerMessage,
 } from './response-text.ts';
+import { KeptText } from './kept-text.ts';
 import { isToolInputBlock } from './anthropic-tool-input-rewrite.ts';
 import { thinkingSlot } from './anthropic-thinking.ts';
 import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
@@ -132,11 +133,19 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     let block: number | undefined;
     /** Each thinking block's thinking_delta pieces joined, by block index: the model's reasoning. */
     let thinking: StreamedArguments | undefined;
+    /** The characters of every text above and of `s`, against the end check's cap (kept-text.ts). */
+    const kept = new KeptText(guarded);
+    /** The side texts (`s.side`) already counted in `kept`. */
+    let sideCounted = 0;
     const addArgs = (key: string, piece: string): void => {
-      if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+      if (!(args ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
     };
     const addThinking = (key: string, piece: string): void => {
-      if (!(thinking ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+      if (!(thinking ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
+    };
+    /** Quotes and text blocks sent whole (citationTexts, readWholeBlock) went to the side texts. */
+    const countSide = (): void => {
+      sideCounted = kept.addFrom(s.side, sideCounted);
     };
     return {
       observe(item: unknown): string {
@@ -155,6 +164,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               else if (b?.type === 'thinking' && typeof b.thinking === 'string' && b.thinking.length > 0)
                 addThinking(`m${i}`, b.thinking);
             }
+            countSide();
             return '';
           }
           case 'content_block_start': {
@@ -172,11 +182,15 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               const whole = str(b.thinking);
               if (whole !== undefined && whole.length > 0) addThinking(`${num(ev.index) ?? 0}`, whole);
             }
+            countSide();
             return '';
           }
           case 'content_block_delta': {
             const d = obj(ev.delta);
-            if (d?.type === 'citations_delta') citationTexts(d.citation, (s.side ??= []));
+            if (d?.type === 'citations_delta') {
+              citationTexts(d.citation, (s.side ??= []));
+              countSide();
+            }
             if (d?.type === 'input_json_delta') {
               // A tool_use block's input, in pieces of its JSON text (tool-arguments.ts).
               const piece = str(d.partial_json);
@@ -196,6 +210,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               block = index;
             }
             s.text += text;
+            kept.add(text.length);
             return text;
           }
           case 'message_delta': {

@@ -1,6 +1,7 @@
 import { num } from './adapter.ts';
 import { isFinish } from './finish-reason.ts';
 import { keepHeld, releaseHeld } from './held-text.ts';
+import type { KeptText } from './kept-text.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import {
@@ -68,11 +69,12 @@ export function readReasoningPieces(
   choice: number,
   d: Record<string, unknown>,
   into: { reasoning?: StreamedArguments },
+  kept: KeptText,
 ): boolean {
   for (const f of FIELDS) {
     const piece = d[f];
     if (typeof piece !== 'string' || piece.length === 0) continue;
-    if (!(into.reasoning ??= new StreamedArguments()).add(`${choice}:${f}`, piece)) return false;
+    if (!(into.reasoning ??= new StreamedArguments(kept)).add(`${choice}:${f}`, piece)) return false;
   }
   return true;
 }
@@ -160,7 +162,12 @@ export function rewriteChatReasoning(
 const REASONING_FILTER = 'reasoning';
 const CROSSES = 'a redacted finding in the reasoning crosses text already delivered';
 
-/** A choice's reasoning in one field: the pieces kept back, and the run already sent (raw and as sent). */
+/**
+ * A choice's reasoning in one field: the pieces kept back, and the run already sent (raw and as
+ * sent). The sent text lasts as long as the stream: bounded by the end check's cap (kept-text.ts),
+ * since the raw text is the reasoning the stream's accumulator counts (the piece past the cap is
+ * cut before it reaches this rewrite) and the sent text its rewrite.
+ */
 export interface HeldReasoning {
   pending: string;
   sentRaw?: string;

@@ -13,6 +13,7 @@ import { carriesAudio, transcriptPiece } from './chat-audio.ts';
 import { readReasoningPieces } from './chat-reasoning.ts';
 import { deltaContent } from './chat-content-parts.ts';
 import { finishReasonOf } from './finish-reason.ts';
+import { KeptText } from './kept-text.ts';
 import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
 import { argumentsText, StreamedArguments, tooManyToolCalls } from './tool-arguments.ts';
 
@@ -43,9 +44,14 @@ export class ChatStreamAccumulator implements StreamAccumulator {
   private args: StreamedArguments | undefined = undefined;
   /** Each choice's reasoning pieces joined (chat-reasoning.ts): read by the end check last. */
   private readonly reasoning: { reasoning?: StreamedArguments } = {};
+  /** The characters of every text above, against the end check's cap (kept-text.ts). */
+  private readonly kept: KeptText;
+  /** The quotes (`s.side`) already counted in `kept`. */
+  private sideCounted = 0;
 
   constructor(guarded: boolean) {
     this.guarded = guarded;
+    this.kept = new KeptText(guarded);
   }
 
   observe(item: unknown): string {
@@ -73,11 +79,12 @@ export class ChatStreamAccumulator implements StreamAccumulator {
           else if (guarded) throw tooManyChoices();
         }
         delta += content;
+        this.kept.add(content.length);
       }
       // The model's reasoning (chat-reasoning.ts): two property reads when there is none.
       if (
         (typeof d?.reasoning_content === 'string' || typeof d?.reasoning === 'string') &&
-        !readReasoningPieces(num(choice?.index) ?? 0, d, this.reasoning) &&
+        !readReasoningPieces(num(choice?.index) ?? 0, d, this.reasoning, this.kept) &&
         guarded
       )
         throw tooManyToolCalls();
@@ -90,7 +97,8 @@ export class ChatStreamAccumulator implements StreamAccumulator {
           argumentsText(obj(call?.function)?.arguments) ?? argumentsText(obj(call?.custom)?.input);
         if (piece !== undefined && piece.length > 0) {
           const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
-          if (!(this.args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+          if (!(this.args ??= new StreamedArguments(this.kept)).add(key, piece) && guarded)
+            throw tooManyToolCalls();
         }
       }
       const fc = obj(d?.function_call);
@@ -99,27 +107,30 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       const legacyArgs = argumentsText(fc?.arguments);
       if (legacyArgs !== undefined && legacyArgs.length > 0) {
         const key = `${num(choice?.index) ?? 0}:f`;
-        if (!(this.args ??= new StreamedArguments()).add(key, legacyArgs) && guarded)
+        if (!(this.args ??= new StreamedArguments(this.kept)).add(key, legacyArgs) && guarded)
           throw tooManyToolCalls();
       }
       // Web-search models' url_citations: quotes the end check reads after the answer, as a
       // complete answer's (rewriteChatChunk redacts them in the chunk; before, block and
       // detect never read them).
-      if (Array.isArray(d?.annotations)) annotationTexts(d.annotations, (s.side ??= []));
+      if (Array.isArray(d?.annotations)) {
+        annotationTexts(d.annotations, (s.side ??= []));
+        this.sideCounted = this.kept.addFrom(s.side, this.sideCounted);
+      }
       const refusal = str(d?.refusal);
       if (refusal !== undefined && refusal.length > 0) {
-        if (!addByChoice((this.refusals ??= new Map()), num(choice?.index) ?? 0, refusal) && guarded)
-          throw tooManyChoices();
+        if (!addByChoice((this.refusals ??= new Map()), num(choice?.index) ?? 0, refusal)) {
+          if (guarded) throw tooManyChoices();
+        } else this.kept.add(refusal.length);
       }
       if (carriesAudio(d)) {
         this.audio = true;
         const piece = transcriptPiece(d);
-        if (
-          piece !== undefined &&
-          !addByChoice((this.transcripts ??= new Map()), num(choice?.index) ?? 0, piece) &&
-          guarded
-        )
-          throw tooManyChoices();
+        if (piece !== undefined) {
+          if (addByChoice((this.transcripts ??= new Map()), num(choice?.index) ?? 0, piece))
+            this.kept.add(piece.length);
+          else if (guarded) throw tooManyChoices();
+        }
       }
       const fr = finishReasonOf(choice);
       if (fr !== undefined) {

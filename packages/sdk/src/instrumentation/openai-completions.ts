@@ -10,6 +10,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { finishReasonOf } from './finish-reason.ts';
+import { KeptText } from './kept-text.ts';
 import { dropChoiceLogprobs } from './logprobs.ts';
 import { splitJoined, type OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
@@ -133,6 +134,8 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
     const finish = new Map<number, string>();
     /** n > 1: each choice's text, joined at the end as readResponse joins them (openai-chat.ts). */
     let choices: Map<number, string> | undefined;
+    /** The characters of the texts above, against the end check's cap (kept-text.ts). */
+    const kept = new KeptText(guarded);
     return {
       observe(item: unknown): string {
         const chunk = obj(item);
@@ -157,7 +160,10 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
             if (before !== undefined || choices.size < MAX_CHOICES) choices.set(index, (before ?? '') + text);
             else if (guarded) throw tooManyChoices();
           }
-          if (text !== undefined) delta += text;
+          if (text !== undefined) {
+            delta += text;
+            kept.add(text.length);
+          }
           const fr = finishReasonOf(choice);
           // Telemetry only (finish reasons; complete reads the size): past the cap not kept.
           if (fr !== undefined && (finish.size < MAX_CHOICES || finish.has(index))) finish.set(index, fr);

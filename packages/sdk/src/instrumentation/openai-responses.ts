@@ -32,6 +32,7 @@ import {
   reasoningTexts,
   summaryKey,
 } from './responses-reasoning.ts';
+import { KeptText } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -131,8 +132,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * check. Not only on a delta: a refusal sent whole in its done events was delivered before it.
      */
     let refusing = false;
+    /** The characters of every text this keeps, against the end check's cap (kept-text.ts). */
+    const kept = new KeptText(guarded);
     /** Output_text parts repeated with text their deltas did not carry (responses-repeats.ts). */
-    const repeats = new ResponsesRepeats();
+    const repeats = new ResponsesRepeats(kept);
     let unreadRepeat = false;
     /** Where the deltas' parts meet in `text`; the part of the last delta. */
     let cuts: number[] | undefined;
@@ -143,7 +146,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     /** Each reasoning text's pieces joined, by item and summary / content index (responses-reasoning.ts). */
     let reasoning: StreamedArguments | undefined;
     const setReasoning = (key: string, text: string, whole: boolean): void => {
-      const r = (reasoning ??= new StreamedArguments());
+      const r = (reasoning ??= new StreamedArguments(kept));
       if (!(whole ? r.set(key, text) : r.add(key, text)) && guarded) throw tooManyToolCalls();
     };
     /**
@@ -169,6 +172,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             partContent = c;
           }
           text += delta;
+          kept.add(delta.length);
           return delta;
         }
         if (
@@ -183,7 +187,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const piece = argumentsText(ev?.delta);
           if (piece !== undefined && piece.length > 0) {
             const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
-            if (!(args ??= new StreamedArguments()).add(key, piece) && guarded) throw tooManyToolCalls();
+            if (!(args ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
           }
           return '';
         }
@@ -196,7 +200,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const whole = argumentsText(ev?.arguments ?? ev?.input ?? ev?.code);
           if (whole !== undefined && whole.length > 0) {
             const key = str(ev?.item_id) ?? `#${num(ev?.output_index) ?? 0}`;
-            if (!(args ??= new StreamedArguments()).set(key, whole) && guarded) throw tooManyToolCalls();
+            if (!(args ??= new StreamedArguments(kept)).set(key, whole) && guarded) throw tooManyToolCalls();
           }
           return '';
         }
@@ -212,7 +216,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const piece = argumentsText(type === 'response.shell_call_command.delta' ? ev?.delta : ev?.command);
           if (piece !== undefined && piece.length > 0) {
             const key = `#${num(ev?.output_index) ?? 0}:${num(ev?.command_index) ?? 0}`;
-            const a = (args ??= new StreamedArguments());
+            const a = (args ??= new StreamedArguments(kept));
             if (!(done ? a.set(key, piece) : a.add(key, piece)) && guarded) throw tooManyToolCalls();
           }
           return '';
@@ -268,7 +272,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const called = itemArguments(item);
           if (called !== undefined && called.length > 0) {
             const key = str(item?.id) ?? `#${num(ev?.output_index) ?? 0}`;
-            if (!(args ??= new StreamedArguments()).set(key, called) && guarded) throw tooManyToolCalls();
+            if (!(args ??= new StreamedArguments(kept)).set(key, called) && guarded) throw tooManyToolCalls();
           }
           // A hosted call's input (a search query) whole in its item: read by the end check, and
           // piiGuard block holds the stream from this item (unchecked), so it is not delivered first.
@@ -285,7 +289,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             const shell = item?.type === 'shell_call';
             const id = shell ? at : (str(item?.id) ?? at);
             const key = holder === item ? id : shell ? `${id}:${field}` : `${id}:${n}:${field}`;
-            if (whole.length > 0 && !(args ??= new StreamedArguments()).set(key, whole) && guarded)
+            if (whole.length > 0 && !(args ??= new StreamedArguments(kept)).set(key, whole) && guarded)
               throw tooManyToolCalls();
           }
           const tool = calledTool(item);
@@ -302,6 +306,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
           for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
+          kept.addFrom(quotes, from);
           return '';
         }
         if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
@@ -317,9 +322,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // of two parts sent interleaved were read mixed: an address in one part with the
           // other's piece inside it was not found by the end check (detect mode's only read).
           const before = refusals.get(k);
-          if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS)
+          if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS) {
             refusals.set(k, done ? r : (before ?? '') + r);
-          else if (guarded)
+            kept.add(done ? r.length - (before?.length ?? 0) : r.length);
+          } else if (guarded)
             throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
           return '';
         }
@@ -331,6 +337,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             if (quoted?.has(q) === true) continue;
             (quoted ??= new Set()).add(q);
             (quotes ??= []).push(q);
+            kept.add(q.length);
           }
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);

@@ -1,4 +1,5 @@
 import { arr, obj } from './adapter.ts';
+import type { KeptText } from './kept-text.ts';
 import { valueText } from './tool-arguments.ts';
 
 /**
@@ -28,6 +29,12 @@ export class ResponsesRepeats {
   private overflow = '';
   /** The last part started, while it may still be open. */
   private open: [number, number] | undefined;
+  /** The stream's count of the texts its accumulator keeps (kept-text.ts): the unread texts count there. */
+  private readonly kept: KeptText;
+
+  constructor(kept: KeptText) {
+    this.kept = kept;
+  }
 
   /**
    * A non-delta event: records the parts it starts, and those it repeats whose text is not what
@@ -90,8 +97,13 @@ export class ResponsesRepeats {
       return false;
     const unread = (this.unreadTexts ??= new Map());
     // Past the cap, appended whole (a repeat of one part may then be read twice: never dropped).
-    if (unread.size < MAX_PARTS || unread.has(k)) unread.set(k, repeated);
-    else this.overflow += repeated;
+    if (unread.size < MAX_PARTS || unread.has(k)) {
+      this.kept.add(repeated.length - (unread.get(k)?.length ?? 0));
+      unread.set(k, repeated);
+    } else {
+      this.kept.add(repeated.length);
+      this.overflow += repeated;
+    }
     return true;
   }
 }

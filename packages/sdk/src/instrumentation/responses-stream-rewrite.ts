@@ -7,7 +7,15 @@ import type { StreamItemRewrite } from './stream-rewriter.ts';
 import { hostedInputs } from './responses-hosted-inputs.ts';
 import { ItemRun } from './stream.ts';
 import { reasoningTexts } from './responses-reasoning.ts';
-import { argumentsText, MAX_TOOL_CALLS, textSlot, valueText, type ArgumentSlot } from './tool-arguments.ts';
+import { STREAM_LIMIT_FILTER } from './stream-limit.ts';
+import {
+  argumentsText,
+  MAX_TOOL_CALLS,
+  textSlot,
+  UnwritableArguments,
+  valueText,
+  type ArgumentSlot,
+} from './tool-arguments.ts';
 
 /**
  * OpenAI Responses events rewritten for the reader (the adapter's `rewriteStreamItem`,
@@ -29,8 +37,17 @@ import { argumentsText, MAX_TOOL_CALLS, textSlot, valueText, type ArgumentSlot }
  * it was.
  *
  * Memory: the raw and delivered text of each part (keyed by output and content index), as
- * long as the answer, for the stream's life.
+ * long as the answer, for the stream's life. Bounded: the raw text is the stream's deltas, which
+ * its accumulator counts against the end check's cap (kept-text.ts: the delta past it is cut
+ * before it reaches this rewrite), the delivered text their rewrite; and at most
+ * MAX_DELIVERED_PARTS parts, since a delta may be empty: before, a stream of empty deltas each
+ * naming a new part grew the map without bound and the character count never moved.
  */
+
+/** Parts a stream's rewrite follows (an answer has a few); a delta naming one more cuts the stream. */
+export const MAX_DELIVERED_PARTS = 1024;
+
+const TOO_MANY_PARTS = `stream_limit: more than ${MAX_DELIVERED_PARTS} output_text parts`;
 
 interface PartText {
   raw: string;
@@ -62,7 +79,12 @@ export function rewriteResponsesEvent(item: unknown, rw: StreamItemRewrite): unk
           let parts = delivered.get(rw);
           if (parts === undefined) delivered.set(rw, (parts = new Map()));
           let p = parts.get(k);
-          if (p === undefined) parts.set(k, (p = { raw: '', out: '', offsets: new StreamOffsets() }));
+          if (p === undefined) {
+            // Fail closed, as the hold's cap (held-text.ts): an OutputBlockedError, filter stream_limit.
+            if (parts.size >= MAX_DELIVERED_PARTS)
+              throw new UnwritableArguments(STREAM_LIMIT_FILTER, TOO_MANY_PARTS);
+            parts.set(k, (p = { raw: '', out: '', offsets: new StreamOffsets() }));
+          }
           p.raw += raw;
           p.out += next;
           p.offsets.add(raw, next, next !== raw ? rw.changes?.() : undefined);

@@ -1,3 +1,4 @@
+import type { KeptText } from './kept-text.ts';
 import type { OutputTexts } from './output-texts.ts';
 import { StreamLimitError } from './stream-limit.ts';
 
@@ -450,15 +451,23 @@ export function reasoningSlot(holder: Record<string, unknown>, field: string, ou
 /**
  * Streams: each tool call's argument pieces joined, by a key naming the call (chat: choice and
  * tool index; Responses: the item; Anthropic: the block), in the order first seen. Capped at
- * MAX_TOOL_CALLS calls: past it `add` returns false (the caller cuts a guarded stream).
+ * MAX_TOOL_CALLS calls: past it `add` returns false (the caller cuts a guarded stream). The
+ * characters kept count on the stream's `kept` (kept-text.ts), which cuts a guarded stream past
+ * its cap.
  */
 export class StreamedArguments {
   private readonly calls = new Map<string, string>();
+  private readonly kept: KeptText;
+
+  constructor(kept: KeptText) {
+    this.kept = kept;
+  }
 
   add(key: string, piece: string): boolean {
     const before = this.calls.get(key);
     if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
     this.calls.set(key, (before ?? '') + piece);
+    this.kept.add(piece.length);
     return true;
   }
 
@@ -472,12 +481,15 @@ export class StreamedArguments {
   set(key: string, whole: string): boolean {
     const before = this.calls.get(key);
     if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
+    let kept = before?.length ?? 0;
     if (before !== undefined && before.length > 0 && !whole.startsWith(before)) {
       const was = `${key}\u0000${this.calls.size}`;
       if (this.calls.size >= MAX_TOOL_CALLS) return false;
       this.calls.set(was, before);
+      kept = 0; // still kept, under its own key
     }
     this.calls.set(key, whole);
+    this.kept.add(whole.length - kept);
     return true;
   }
 
