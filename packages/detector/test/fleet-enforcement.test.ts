@@ -57,6 +57,18 @@ function deadRedis(): Redis {
   return dead;
 }
 
+/**
+ * A limiter reading the levels back as an app would. Not the default 100 ms command timeout: a
+ * read past it on a loaded host fails open, and a ban or score is not seen.
+ */
+function readBack(): RateLimiter {
+  return new RateLimiter({
+    store: new RedisStore({ client: db.redis }),
+    tiers: { t: {} },
+    commandTimeoutMs: 5_000,
+  });
+}
+
 describe('FleetEnforcement (real redis-server, app limiter in another process)', () => {
   const actions: EnforcementAction[] = [
     { rule: 'system_prompt_leakage', action: 'ban' },
@@ -167,11 +179,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     const a = alert({ severity: 'alert', user_ids: ['twice'] });
     enf.send(a);
     await enf.forceFlush();
-    const reader = new RateLimiter({
-      store: new RedisStore({ client: db.redis }),
-      tiers: { t: {} },
-      commandTimeoutMs: 5_000,
-    });
+    const reader = readBack();
     const first = await reader.status('twice');
     enf.send(a);
     await enf.forceFlush();
@@ -183,11 +191,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it('puts nothing on the users of an indirect_prompt_injection alert (victims, not authors) unless an action names the rule', async () => {
-    const reader = new RateLimiter({
-      store: new RedisStore({ client: db.redis }),
-      tiers: { t: {} },
-      commandTimeoutMs: 5_000,
-    });
+    const reader = readBack();
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     // Severity alert maps to throttle, but not for this rule; critical neither.
     expect(enf.actionFor({ rule: 'indirect_prompt_injection', severity: 'alert' })).toBeUndefined();
@@ -241,11 +245,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it('puts nothing on the accounts of a credential_stuffing alert (tried from one address: victims) by default', async () => {
-    const reader = new RateLimiter({
-      store: new RedisStore({ client: db.redis }),
-      tiers: { t: {} },
-      commandTimeoutMs: 5_000,
-    });
+    const reader = readBack();
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     expect(enf.actionFor({ rule: 'credential_stuffing', severity: 'alert' })).toBeUndefined();
     const tried = Array.from({ length: 30 }, (_, i) => `tried-${i}`);
@@ -270,11 +270,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });
     enf.send(alert({ rule: 'system_prompt_leakage', user_ids: ['ip:198.51.100.7', 'erin'] }));
     await enf.forceFlush();
-    const reader = new RateLimiter({
-      store: new RedisStore({ client: db.redis }),
-      tiers: { t: {} },
-      commandTimeoutMs: 5_000,
-    });
+    const reader = readBack();
     expect((await reader.status('user:ip:198.51.100.7')).level).toBe('banned');
     expect((await reader.status('ip:198.51.100.7')).level).toBe('normal');
     expect((await reader.status('erin')).level).toBe('banned');
