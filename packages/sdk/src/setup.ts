@@ -42,7 +42,7 @@ export function setupLlmsec(options: SetupOptions): LlmsecSetup {
   const histograms = new LocalHistograms();
   // The JSONL file is opened first: an invalid destination throws before any exporter or
   // Prometheus server exists to be left behind. A file that cannot be opened does not.
-  const opened = options.jsonl ? openJsonl(options.jsonl) : undefined;
+  const opened = options.jsonl ? openJsonl(options.jsonl, env.logExportTimeoutMs) : undefined;
   const jsonl = opened instanceof JsonlEventWriter ? opened : undefined;
   const { spanProcessors, logProcessors, readers, prometheus } = buildSignalExports(options, env, histograms);
 
@@ -154,11 +154,16 @@ function eventListener(options: SetupOptions): ((event: SecurityEvent) => void) 
  * uninstalled gRPC exporter or a taken Prometheus port do not), so it is warned about and
  * returned as the error, to be counted once the telemetry-error counter exists; setup runs
  * without the JSONL log (spans, logs, metrics, onEvent and detection still record every event).
+ * Its flush and shutdown wait for the stream at most the log signal's export timeout
+ * (OTEL_BLRP_EXPORT_TIMEOUT, 30 s by default): the JSONL file is the security log.
  */
-function openJsonl(destination: NonNullable<SetupOptions['jsonl']>): JsonlEventWriter | Error | undefined {
+function openJsonl(
+  destination: NonNullable<SetupOptions['jsonl']>,
+  flushTimeoutMs: number | undefined,
+): JsonlEventWriter | Error | undefined {
   if (destination === false) return undefined;
   try {
-    return new JsonlEventWriter({ destination });
+    return new JsonlEventWriter({ destination, ...(flushTimeoutMs !== undefined ? { flushTimeoutMs } : {}) });
   } catch (err) {
     const message = `setupLlmsec: jsonl: ${(err as Error).message.replace(/^JsonlEventWriter: /, '')}`;
     if (err instanceof TypeError) throw new TypeError(message);

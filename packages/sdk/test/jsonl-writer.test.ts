@@ -102,6 +102,40 @@ describe('JsonlEventWriter', () => {
     ]);
   });
 
+  // flush() waited only for 'drain': a line the stream had accepted (write returned true) but
+  // not yet taken was still queued when flush resolved.
+  it('flush waits until the stream has taken every line written, not only for drain', async () => {
+    const held: Array<() => void> = [];
+    const taking = new Writable({
+      write(_chunk: Buffer, _enc, cb) {
+        held.push(cb);
+      },
+    });
+    const writer = new JsonlEventWriter({ destination: taking });
+    writer.write(event(1)); // accepted: write() returned true, the stream has not taken it
+    let flushed = false;
+    const flush = writer.flush().then(() => (flushed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(held).toHaveLength(1);
+    expect(flushed).toBe(false);
+    held[0]!();
+    await flush;
+    expect(flushed).toBe(true);
+  });
+
+  it('flush and close give up after flushTimeoutMs on a stream that never takes, counting what was never written', async () => {
+    const stuck = new Writable({
+      highWaterMark: 1,
+      write() {}, // never calls back: a pipe nobody reads
+    });
+    const writer = new JsonlEventWriter({ destination: stuck, flushTimeoutMs: 20 });
+    for (let i = 0; i < 3; i++) writer.write(event(i)); // one in the stream, two pending
+    await expect(writer.flush()).resolves.toBeUndefined();
+    await expect(writer.close()).resolves.toBeUndefined();
+    expect(writer.dropped).toBe(2);
+    expect(() => new JsonlEventWriter({ destination: stuck, flushTimeoutMs: -1 })).toThrow(/flushTimeoutMs/);
+  });
+
   it('a failing stream stops the log, not the caller', async () => {
     const failing = new Writable({
       write(_chunk, _enc, cb) {
