@@ -3,8 +3,8 @@
  * streams of 1 MiB in 1-character and 64-character deltas. Two bounds, both measured in this
  * run, not against a stored figure:
  *
- * - Linear time (CPU time of the test's thread): the 1 MiB input may take at most MAX_RATIO (6)
- *   times the 256 KiB one (linear is 4). Times under FLOOR_MS (25 ms) are raised to it first:
+ * - Linear time (CPU time of the test's thread): the 1 MiB input may take at most MAX_RATIO (8)
+ *   times the 256 KiB one (linear is 4, quadratic 16: 8 is halfway between them on a log scale). Times under FLOOR_MS (25 ms) are raised to it first:
  *   below that, timer and JIT noise dominate, and a quadratic scan is far above it (the old
  *   leakage guard took 250 ms for 50 K characters). A ratio over the bound is measured up to
  *   four more times and each size's fastest run kept.
@@ -35,7 +35,12 @@ import { StreamText } from '../packages/sdk/src/instrumentation/stream-text.ts';
 
 const SMALL = 256 * 1024;
 const LARGE = 1024 * 1024;
-const MAX_RATIO = 6;
+/**
+ * Linear runs measured 3.2-5.1x quiet, and 6.09x at load 15-20 even as the best of five (a
+ * 1 MiB stream of 1-character deltas: its larger working set loses more to the other
+ * processes' cache use, in CPU time too); the bound was 6 and failed a CI pre-check on it.
+ */
+const MAX_RATIO = 8;
 const FLOOR_MS = 25;
 /** Documented bound: one guard or redactor call on 1 MiB of hostile input. */
 const MAX_CALL_MS = 1000;
