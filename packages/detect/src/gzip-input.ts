@@ -53,7 +53,9 @@ export async function* gunzipIfCompressed(
 }
 
 /**
- * `source` gunzipped, every byte it holds that inflates before an error, then the error. A cut
+ * `source` gunzipped, every byte it holds that inflates before an error, then the error (the
+ * source's own, a read error, comes after all it gave; zlib's, on a corrupt stream or garbage
+ * after its end, costs the output of the call that failed, at most zlib's 16 KiB chunk). A cut
  * file ends in zlib's 'unexpected end of file': Gunzip raises it at its end (Z_FINISH) and
  * destroys itself, dropping what it still held, the output of that last call and what sat in
  * its readable buffer, which a consumer slower than zlib had not read yet (the replay of a
@@ -85,17 +87,25 @@ async function* inflate(source: AsyncIterable<Buffer | string>): AsyncGenerator<
   gunzip.on('error', fail);
   // Aborted when the reading ends: a feed waiting for 'drain' stops, and closes the source.
   const stop = new AbortController();
+  /** The source's own read error: said once what it gave before it was inflated and read. */
+  let sourceFailure: { error: unknown } | undefined;
   const feed = async (): Promise<void> => {
-    for await (const chunk of source) {
-      if (stop.signal.aborted || failure !== undefined) return;
-      // once() rejects with the stream's error (the reading loop says it) or the abort.
-      if (!gunzip.write(chunk)) await once(gunzip, 'drain', { signal: stop.signal });
+    try {
+      for await (const chunk of source) {
+        if (stop.signal.aborted || failure !== undefined) return;
+        // once() rejects with the stream's error (the reading loop says it) or the abort.
+        if (!gunzip.write(chunk)) await once(gunzip, 'drain', { signal: stop.signal });
+      }
+    } catch (error) {
+      // zlib's error or the abort: nothing more comes out of the stream.
+      if (failure !== undefined || stop.signal.aborted) return;
+      // The file's (EIO, a pipe's writer gone): zlib may still hold input it was given.
+      sourceFailure = { error };
     }
     await new Promise<void>((resolve) => gunzip.flush(constants.Z_SYNC_FLUSH, () => resolve()));
     flushed = true;
     signal();
   };
-  // The file's own read error ends the loop below, as zlib's does.
   feed().catch(fail);
   try {
     for (;;) {
@@ -106,7 +116,9 @@ async function* inflate(source: AsyncIterable<Buffer | string>): AsyncGenerator<
       }
       if (failure !== undefined) throw failure.error;
       if (ended) return;
-      // Everything inflatable read: the end checks the stream was whole ('end', or the error).
+      // Everything inflatable read: the source's error, or the end, which checks the stream was
+      // whole ('end', or zlib's error).
+      if (flushed && sourceFailure !== undefined) throw sourceFailure.error;
       if (flushed && !gunzip.writableEnded) gunzip.end();
       await new Promise<void>((resolve) => (wake = resolve));
     }
