@@ -1,11 +1,9 @@
-import type { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
-import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-hold-proxy.ts';
+import { useHeldReplyRedis } from './reply-hold-proxy.ts';
 import { freshRuleset, memoryAlerts, redisEngine } from './redis-support.ts';
 
 /**
@@ -19,17 +17,7 @@ import { freshRuleset, memoryAlerts, redisEngine } from './redis-support.ts';
  * holds Redis's replies to one group write until the process has degraded (timeout 250 ms).
  */
 
-let server: RedisHandle | undefined;
-let proxy: ReplyHoldProxy | undefined;
-const clients: Redis[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.disconnect();
-  await proxy?.close();
-  proxy = undefined;
-  await server?.stop();
-  server = undefined;
-});
+const held = useHeldReplyRedis();
 
 const firing = (alerts: Alert[]) =>
   alerts.filter((a) => a.rule === 'rapid_guardrail_blocks' && a.status === 'firing').map((a) => a.alert_id);
@@ -54,10 +42,8 @@ async function run(
    */
   warm = false,
 ) {
-  server = await startRedis();
-  proxy = await replyHoldProxy(server.port);
-  const redis = await heldReplyClient(proxy.port);
-  clients.push(redis);
+  const { proxy } = await held.start();
+  const redis = await held.client(proxy.port);
   const A = redisEngine(redis, defaultRules(), latenessMs, freshRuleset('late-reply-count'), {
     commandTimeoutMs: 250,
     probeIntervalMs: 100,
@@ -200,11 +186,9 @@ it("degraded events the fleet's clock left behind go back to the local engine, n
   // minutes on: the fleet's clock, and mallory's group's processed time, move past A's events by
   // more than the lateness. Shipped to Redis, the five A took while degraded were late in that
   // group and counted nowhere (10 late); they go back to A's local engine instead.
-  server = await startRedis();
-  proxy = await replyHoldProxy(server.port);
-  const redis = await heldReplyClient(proxy.port);
-  const direct = await heldReplyClient(server.port);
-  clients.push(redis, direct);
+  const { server, proxy } = await held.start();
+  const redis = await held.client(proxy.port);
+  const direct = await held.client(server.port);
   const ruleset = freshRuleset('late-reply-count');
   const extra = { commandTimeoutMs: 250, probeIntervalMs: 100, shutdownGraceMs: 0 };
   const A = redisEngine(redis, defaultRules(), 60 * SEC, ruleset, extra);
@@ -237,10 +221,7 @@ it('N - 1 blocks around the late reply open nothing; N open one incident', async
   const under = await run('hold', { before: 5, inRound: 3, degraded: 0, after: 1 });
   expect(under.firing).toEqual([]);
   expect(under.state.resent).toBe(3);
-  await server?.stop();
-  server = undefined;
-  await proxy?.close();
-  proxy = undefined;
+  await held.stop();
   const at = await run('hold', { before: 5, inRound: 3, degraded: 0, after: 2 });
   expect(at.firing).toHaveLength(1);
 }, 60_000);
@@ -267,10 +248,8 @@ it('a resent round whose events were processed (ids past the last 32) counts non
 }, 30_000);
 
 it('Redis still down: the held round goes to the local engine before newer events would make it late there', async () => {
-  server = await startRedis();
-  proxy = await replyHoldProxy(server.port);
-  const redis = await heldReplyClient(proxy.port);
-  clients.push(redis);
+  const { proxy } = await held.start();
+  const redis = await held.client(proxy.port);
   const A = redisEngine(redis, defaultRules(), 60 * SEC, freshRuleset('late-reply-count'), {
     commandTimeoutMs: 250,
     probeIntervalMs: 100,

@@ -1,12 +1,10 @@
-import type { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
-import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
-import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-hold-proxy.ts';
+import { useHeldReplyRedis } from './reply-hold-proxy.ts';
 
 /**
  * A group write Redis applies while its reply comes after the command timeout. The step that
@@ -22,23 +20,8 @@ import { heldReplyClient, replyHoldProxy, type ReplyHoldProxy } from './reply-ho
  * and holds Redis's replies until the process has degraded (the command timeout 250 ms).
  */
 
-let server: RedisHandle | undefined;
-let proxy: ReplyHoldProxy | undefined;
-const clients: Redis[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.disconnect();
-  await proxy?.close();
-  proxy = undefined;
-  await server?.stop();
-  server = undefined;
-});
-
-async function client(port: number): Promise<Redis> {
-  const c = await heldReplyClient(port);
-  clients.push(c);
-  return c;
-}
+const held = useHeldReplyRedis();
+const client = held.client;
 
 const lines = (alerts: Alert[]) =>
   alerts.filter((a) => a.rule === 'rapid_guardrail_blocks').map((a) => `${a.status}:${a.alert_id}`);
@@ -49,8 +32,7 @@ const lines = (alerts: Alert[]) =>
  * of another user and moves time past the incident's quiet period. Returns both processes' lines.
  */
 async function run(how: 'hold' | 'drop'): Promise<{ a: string[]; b: string[]; episodes: number }> {
-  server = await startRedis();
-  const p = (proxy = await replyHoldProxy(server.port));
+  const { server, proxy: p } = await held.start();
   const ruleset = freshRuleset('late-reply');
   const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
     commandTimeoutMs: 250,
@@ -103,8 +85,7 @@ it('an opening that never landed gets no line when another process opened the sa
   // the incident with the same start, so the same alert id, and sends its firing line. The
   // store holding that id is not A's write landing: A's event is not in the group (its recent
   // ids not full). Before: A sent a second firing line for it on Redis's return.
-  server = await startRedis();
-  const p = (proxy = await replyHoldProxy(server.port));
+  const { server, proxy: p } = await held.start();
   const ruleset = freshRuleset('late-reply');
   const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
     commandTimeoutMs: 250,
@@ -133,8 +114,7 @@ it("an opening that landed is still announced when the group's recent ids no lon
   // A's tenth block lands unanswered and opens the incident; B then extends it with 40 blocks,
   // pushing A's id out of the group's last 32: A cannot tell its write from another's and
   // announces it (a line twice rather than none).
-  server = await startRedis();
-  const p = (proxy = await replyHoldProxy(server.port));
+  const { server, proxy: p } = await held.start();
   const ruleset = freshRuleset('late-reply');
   const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
     commandTimeoutMs: 250,

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
+import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
 import { CAS_LUA, CLOCK_LUA } from '../src/state/redis-scripts.ts';
 
 const CAS_SHA = createHash('sha1').update(CAS_LUA).digest('hex');
@@ -97,4 +99,41 @@ export async function heldReplyClient(port: number): Promise<Redis> {
   c.on('error', () => {});
   await c.connect();
   return c;
+}
+
+/**
+ * A test file's redis-server behind a reply-holding proxy, and its clients: what each test
+ * starts is stopped after it (and by `stop()`, between two runs of one test).
+ */
+export function useHeldReplyRedis(): {
+  /** A fresh redis-server and a proxy in front of it. */
+  start(): Promise<{ server: RedisHandle; proxy: ReplyHoldProxy }>;
+  /** A heldReplyClient on `port` (the proxy's or the server's), disconnected after the test. */
+  client(port: number): Promise<Redis>;
+  stop(): Promise<void>;
+} {
+  let server: RedisHandle | undefined;
+  let proxy: ReplyHoldProxy | undefined;
+  const clients: Redis[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await proxy?.close();
+    proxy = undefined;
+    await server?.stop();
+    server = undefined;
+  };
+  afterEach(stop);
+  return {
+    async start() {
+      server = await startRedis();
+      proxy = await replyHoldProxy(server.port);
+      return { server, proxy };
+    },
+    async client(port) {
+      const c = await heldReplyClient(port);
+      clients.push(c);
+      return c;
+    },
+    stop,
+  };
 }
