@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import * as after from '../../packages/ratelimit/src/estimate/tokens.ts';
 import { loadEncoding } from '../../packages/ratelimit/src/estimate/tokenizer.ts';
+import { drawn } from '../../packages/ratelimit/test/drawn-text.ts';
 import { median } from '../report.ts';
 
 const dir = process.argv[2];
@@ -26,19 +27,6 @@ const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice
 const before = (await import(
   pathToFileURL(resolve(dir, 'packages/ratelimit/src/estimate/tokens.ts')).href
 )) as typeof after;
-
-/** Pseudo-random characters from `alphabet` (xorshift32): the same text on every run. */
-function drawn(n: number, seed: number, alphabet: string): string {
-  let x = seed >>> 0 || 1;
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x ^= x >>> 17;
-    x = (x ^ (x << 5)) >>> 0;
-    out.push(alphabet[x % alphabet.length]!);
-  }
-  return out.join('');
-}
 
 const base64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const words = ['order', 'return', 'shipping', 'the', 'a', 'size', 'please', 'refund', 'when', 'my'];

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore, RateLimiter, createRateLimitMiddleware, estimateRequestBody } from '../src/index.ts';
 import { loadEncoding } from '../src/estimate/tokenizer.ts';
 import { estimateChatTokens, estimateTokens, TOKENIZE_MAX_CHARS } from '../src/estimate/tokens.ts';
+import { drawn } from './drawn-text.ts';
 import { close, fetchRaw, listen } from './http-support.ts';
 
 let server: Server | undefined;
@@ -246,19 +247,6 @@ function exactTokens(text: string): number {
   for (let i = 0; i < text.length; i += 4_000)
     total += encoding.countTokens(text.slice(i, i + 4_000), { disallowedSpecial: new Set() });
   return total;
-}
-
-/** Pseudo-random characters from `alphabet` (xorshift32), as `letters`. */
-function drawn(n: number, seed: number, alphabet: string): string {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x ^= x >>> 17;
-    x = (x ^ (x << 5)) >>> 0;
-    out.push(alphabet[x % alphabet.length]!);
-  }
-  return out.join('');
 }
 
 describe('the sample past TOKENIZE_MAX_CHARS cannot be placed by the client', () => {
