@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { testTimeLeftMs } from '../../../test/support/time-left.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -15,7 +16,10 @@ async function scenario(args: string[]): Promise<{
   betaBlocked: string;
   requests: number;
 }> {
-  const { stdout } = await run(node, args, { cwd: root, timeout: 30_000 });
+  // A bound on a hung child only: the test's time left, not a fixed 30 s. The child loads both
+  // SDKs and the instrumentation from the TypeScript sources (2.5 s of CPU for CommonJS, 5 s
+  // for ESM), which took 28.7 s and more than 30 s at load 25 on 2 cores.
+  const { stdout } = await run(node, args, { cwd: root, timeout: testTimeLeftMs() });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as never;
 }
 
