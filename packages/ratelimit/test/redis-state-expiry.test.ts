@@ -197,19 +197,33 @@ describe("a damaged or hostile state's recorded expiry", () => {
   // again), and gave the state key a TTL of years.
   for (const ke of [YEARS, NaN]) {
     it(`a lease horizon ke ${Number.isNaN(ke) ? 'NaN' : 'ten years ahead'}: the lease key and the state keep true TTLs`, async () => {
-      const subject = `hostile-ke-${ke}`;
       const lim = limiter({ requestsPerMinute: 1_000, concurrent: 3 });
-      await lim.acquire({ subject, estimatedTokens: 0 });
-      await lim.acquire({ subject, estimatedTokens: 0 });
-      const first = await read(rlKey(subject));
-      const d = doubles(first.state!);
-      expect(d).toHaveLength(16);
-      d[14] = first.now + ke;
-      const b = Buffer.alloc(8 * d.length);
-      d.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
-      await db.redis.set(rlKey(subject), b, 'PX', 60_000);
-      await db.redis.pexpire(leaseKey(subject), 50);
-      expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed).toBe(true);
+      // Two leases, the horizon damaged, the lease key left `windowMs` to live, a third lease.
+      const run = async (windowMs: number) => {
+        const subject = `hostile-ke-${ke}-${windowMs}`;
+        await lim.acquire({ subject, estimatedTokens: 0 });
+        await lim.acquire({ subject, estimatedTokens: 0 });
+        const first = await read(rlKey(subject));
+        const d = doubles(first.state!);
+        expect(d).toHaveLength(16);
+        d[14] = first.now + ke;
+        const b = Buffer.alloc(8 * d.length);
+        d.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
+        await db.redis.set(rlKey(subject), b, 'PX', 60_000);
+        const sent = Date.now();
+        await db.redis.pexpire(leaseKey(subject), windowMs);
+        const third = await lim.acquire({ subject, estimatedTokens: 0 });
+        return { subject, third, inTime: Date.now() - sent < windowMs - 2 };
+      };
+      // The third acquire must come before the lease key expires, or the key is gone with its
+      // leases whatever the acquire does: a run that a stalled host held up past the window
+      // (one of 50 ms) says nothing and is done again with a longer one.
+      let windowMs = 0;
+      let kept: Awaited<ReturnType<typeof run>> | undefined;
+      for (windowMs of [50, 1_000, 10_000]) if ((kept = await run(windowMs)).inTime) break;
+      expect(kept!.inTime, 'a run whose acquire came within the window').toBe(true);
+      const { subject, third } = kept!;
+      expect(third.allowed).toBe(true);
       // The third lease expires 120 s from now (leaseTtlMs): the lease key must outlive it.
       expect(await db.redis.pttl(leaseKey(subject))).toBeGreaterThan(119_000);
       const after = await read(rlKey(subject));
@@ -217,7 +231,7 @@ describe("a damaged or hostile state's recorded expiry", () => {
         after.expiry - after.now,
         'the state key lives about as long as its lease key (no score yet)',
       ).toBeLessThan(10 * 60_000);
-      await new Promise((r) => setTimeout(r, 80));
+      await new Promise((r) => setTimeout(r, windowMs + 30));
       expect((await lim.acquire({ subject, estimatedTokens: 0 })).allowed, 'a fourth lease of 3').toBe(false);
     });
   }
