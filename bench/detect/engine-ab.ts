@@ -1,6 +1,6 @@
 // Two engines A/B in one process, on the replay mix (`npx node --conditions=@llmsec/source
 // bench/detect/engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N]
-// [--updates]`): BEFORE_DIR is another checkout of the repository (e.g. `mkdir /tmp/before &&
+// [--updates] [--interleave[=N]]`): BEFORE_DIR is another checkout of the repository (e.g. `mkdir /tmp/before &&
 // git archive <rev> packages/detect packages/core | tar -x -C /tmp/before && ln -s
 // "$PWD/node_modules" /tmp/before/node_modules`); its packages/detect/src/engine.ts runs against
 // this tree's, rounds alternating (before, after, after, before, ...), default rules, the same
@@ -17,6 +17,14 @@
 // (none are delivered without `--updates`), each tagged with its kind; "yes" only if both
 // digests are equal and every timed round delivered as many alerts and updates. The timed
 // rounds only count, so the digest costs nothing in the measured section.
+// `--interleave[=N]`: both engines live at once and take the events in turns of N (default
+// 20,000), the order of each turn's two chunks alternating; a round is then the two engines
+// side by side over all the events. Each turn's two chunks run within a few milliseconds of
+// each other, so a change of load (other processes on the shared cores) hits both sides alike
+// instead of whichever round it fell in; the per-turn before/after ratios (50 a round with
+// 1 M events) are printed as a median and q1-q3 beside the rounds' ratio. Both engines' state
+// shares the heap and the caches: the nanoseconds are not those of one engine alone (each turn
+// begins with the other engine's lines in cache), the ratio is the figure.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -30,11 +38,17 @@ type EngineClass = typeof DetectionEngine;
 const dir = process.argv[2];
 if (dir === undefined || dir.startsWith('--')) {
   console.error(
-    'usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N] [--updates]',
+    'usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N] [--updates] [--interleave[=N]]',
   );
   process.exit(2);
 }
 const QUICK = process.argv.includes('--quick');
+const interleaveArg = process.argv.find((a) => a === '--interleave' || a.startsWith('--interleave='));
+const TURN = interleaveArg === undefined ? 0 : Number(interleaveArg.slice(13) || 20_000);
+if (interleaveArg !== undefined && !(TURN >= 1)) {
+  console.error(`--interleave=N: N events a turn, at least 1 (got ${interleaveArg})`);
+  process.exit(2);
+}
 const UPDATES = process.argv.includes('--updates');
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 4);
 const before = (
@@ -82,6 +96,64 @@ function contentDigest(which: Side, events: Events): { alerts: number; updates: 
   return { alerts, updates, digest: hash.digest('hex').slice(0, 16) };
 }
 
+/** A fresh engine of one side that counts what it delivers into `counts`. */
+function makeEngine(which: Side, counts: { fired: number; updated: number }): DetectionEngine {
+  return new engines[which]({
+    ...(rules ? { rules } : {}),
+    onAlert: () => {
+      counts.fired++;
+    },
+    ...(UPDATES
+      ? {
+          onUpdate: () => {
+            counts.updated++;
+          },
+        }
+      : {}),
+  });
+}
+
+/**
+ * One interleaved round (--interleave): both engines over all the events in turns of TURN
+ * events, the order within a turn alternating. Returns each side's CPU ns per event, the
+ * per-turn before/after ratios and what each side delivered ("alerts/updates").
+ */
+function interleavedRound(
+  events: Events,
+  r: number,
+): { ns: Record<Side, number>; ratios: number[]; counts: Record<Side, string> } {
+  const delivered = { before: { fired: 0, updated: 0 }, after: { fired: 0, updated: 0 } };
+  const engine = {
+    before: makeEngine('before', delivered.before),
+    after: makeEngine('after', delivered.after),
+  };
+  const spent = { before: 0, after: 0 };
+  const ratios: number[] = [];
+  for (let from = 0, turn = 0; from < events.length; from += TURN, turn++) {
+    const to = Math.min(events.length, from + TURN);
+    const last = to === events.length;
+    const order = (r + turn) % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
+    const took = { before: 0, after: 0 };
+    for (const which of order) {
+      const e = engine[which];
+      const start = process.threadCpuUsage();
+      for (let i = from; i < to; i++) e.ingest(events[i]!.event, events[i]!.t);
+      if (last) e.flush();
+      took[which] = cpuNs(start);
+      spent[which] += took[which];
+    }
+    ratios.push(took.before / took.after);
+  }
+  return {
+    ns: { before: spent.before / events.length, after: spent.after / events.length },
+    ratios,
+    counts: {
+      before: `${delivered.before.fired}/${delivered.before.updated}`,
+      after: `${delivered.after.fired}/${delivered.after.updated}`,
+    },
+  };
+}
+
 function cpuNs(since: NodeJS.CpuUsage): number {
   const u = process.threadCpuUsage(since);
   return (u.user + u.system) * 1000;
@@ -89,7 +161,7 @@ function cpuNs(since: NodeJS.CpuUsage): number {
 
 const total = QUICK ? 300_000 : 1_000_000;
 console.log(
-  `Engine A/B, ${rules ? 'the default request_completed rules' : 'default rules'}, replay mix, ${total.toLocaleString('en-US')} events, CPU ns per event, median of ${rounds} rounds per side (alternating)`,
+  `Engine A/B, ${rules ? 'the default request_completed rules' : 'default rules'}, replay mix, ${total.toLocaleString('en-US')} events, CPU ns per event, median of ${rounds} rounds per side (${TURN > 0 ? `interleaved, turns of ${TURN.toLocaleString('en-US')} events` : 'alternating'})`,
 );
 console.log(`before: ${resolve(dir)}; after: this tree`);
 console.log('users      before ns  after ns  before/after  after ev per CPU s  alerts same');
@@ -100,29 +172,26 @@ for (const users of userCounts) {
   const ns: Record<Side, number[]> = { before: [], after: [] };
   // Alerts and updates of each timed round, "alerts/updates", to check against the untimed one.
   const counts: Record<Side, Set<string>> = { before: new Set(), after: new Set() };
-  for (let r = 0; r < rounds; r++) {
+  /** --interleave: every turn's before/after ratio, all rounds. */
+  const turnRatios: number[] = [];
+  for (let r = 0; r < rounds && TURN > 0; r++) {
+    const round = interleavedRound(events, r);
+    for (const which of ['before', 'after'] as const) {
+      ns[which].push(round.ns[which]);
+      counts[which].add(round.counts[which]);
+    }
+    turnRatios.push(...round.ratios);
+  }
+  for (let r = 0; r < rounds && TURN === 0; r++) {
     const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
     for (const which of order) {
-      let fired = 0;
-      let updated = 0;
-      const engine = new engines[which]({
-        ...(rules ? { rules } : {}),
-        onAlert: () => {
-          fired++;
-        },
-        ...(UPDATES
-          ? {
-              onUpdate: () => {
-                updated++;
-              },
-            }
-          : {}),
-      });
+      const delivered = { fired: 0, updated: 0 };
+      const engine = makeEngine(which, delivered);
       const start = process.threadCpuUsage();
       for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
       engine.flush();
       ns[which].push(cpuNs(start) / total);
-      counts[which].add(`${fired}/${updated}`);
+      counts[which].add(`${delivered.fired}/${delivered.updated}`);
     }
   }
   const content = { before: contentDigest('before', events), after: contentDigest('after', events) };
@@ -139,7 +208,10 @@ for (const users of userCounts) {
   // ratio of the medians when the load moves between rounds.
   const paired = ns.before.map((x, i) => x / ns.after[i]!);
   spread.push(
-    `${users.toLocaleString('en-US').padEnd(10)} before ${range(ns.before, 0)} ns, after ${range(ns.after, 0)} ns, paired before/after median ${median(paired).toFixed(2)}x, q1-q3 ${range(paired, 2)}`,
+    `${users.toLocaleString('en-US').padEnd(10)} before ${range(ns.before, 0)} ns, after ${range(ns.after, 0)} ns, paired before/after median ${median(paired).toFixed(2)}x, q1-q3 ${range(paired, 2)}` +
+      (TURN > 0
+        ? `; turns of ${TURN.toLocaleString('en-US')} (${turnRatios.length}): median ${median(turnRatios).toFixed(3)}x, q1-q3 ${range(turnRatios, 3)}`
+        : ''),
   );
   console.log(
     `${users.toLocaleString('en-US').padEnd(10)} ${b.toFixed(0).padStart(9)}  ${a.toFixed(0).padStart(8)}  ${(b / a).toFixed(2).padStart(11)}x  ${Math.round(
