@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
+import { refuseWrites } from '../../../test/support/redis-oom.ts';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
@@ -41,24 +42,18 @@ async function ownerPort(key: string): Promise<number> {
   return Number(client.slots[slot]![0]!.split(':')[1]);
 }
 
-/** Makes the master on `port` refuse writes (out of memory under noeviction); returns the undo. */
-async function fill(port: number): Promise<() => Promise<unknown>> {
+/** Makes the master on `port` refuse every write (out of memory under noeviction); returns the undo. */
+async function refuseWritesOn(port: number): Promise<() => Promise<unknown>> {
   const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
   direct.push(node);
   await node.connect();
-  const used = Number(/used_memory:(\d+)/.exec(await node.info('memory'))![1]);
-  await node.config('SET', 'maxmemory-policy', 'noeviction');
-  await node.config('SET', 'maxmemory', String(used + 4096));
-  // Filler keys in this master's slots, through the cluster client.
-  const candidates = Array.from({ length: 300 }, (_, i) => `filler:{${i}}`);
+  const takeWrites = await refuseWrites(node);
+  // A write in this master's slots, through the cluster client, is refused.
+  const candidates = Array.from({ length: 300 }, (_, i) => `refused:{${i}}`);
   const owners = await Promise.all(candidates.map(ownerPort));
-  const mine = candidates.filter((_, i) => owners[i] === port);
-  await expect(
-    (async () => {
-      for (const k of mine) await client.set(k, 'x'.repeat(1_000));
-    })(),
-  ).rejects.toThrow(/OOM/);
-  return () => node.config('SET', 'maxmemory', '0');
+  const mine = candidates.find((_, i) => owners[i] === port)!;
+  await expect(client.set(mine, 'x')).rejects.toThrow(/OOM/);
+  return takeWrites;
 }
 
 describe('RedisDetectionState on a Cluster: a master other than the probe key’s refusing writes', () => {
@@ -67,10 +62,9 @@ describe('RedisDetectionState on a Cluster: a master other than the probe key’
     const probePort = await ownerPort(`${prefix}:probe`);
     const full = cluster.nodes.find((n) => n.port !== probePort)!.port;
     const { engine, alerts } = redisEngine(client, defaultRules(), 0, freshRuleset('cluster-oom'), {
-      // A refusal (OOM) answers at once, so the timeout is not what this test is about; it only
-      // decides when a slow call counts as a failure. At 1 s, a call slowed by a loaded host is
-      // one, an episode of its own: the likely cause of the 2 episodes (want 1) seen three times
-      // at load 11-20 (the full master's memory stayed 15-60 KB over its limit throughout).
+      // A bound on a hung call only: a refusal (OOM) answers at once. The 2 episodes (want 1)
+      // seen under load were not timeouts but the full master taking a write between two
+      // refusals, at the edge of its memory limit (see refuseWrites).
       commandTimeoutMs: 10_000,
       probeIntervalMs: 50,
     });
@@ -83,7 +77,7 @@ describe('RedisDetectionState on a Cluster: a master other than the probe key’
     await round(0);
     expect(engine.stats.state?.mode).toBe('shared');
 
-    const takeWrites = await fill(full);
+    const takeWrites = await refuseWritesOn(full);
     const modes: string[] = [];
     for (let s = 1; s < 30; s++) {
       await round(s);

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../../test/support/redis.ts';
+import { refuseWrites } from '../../../test/support/redis-oom.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
@@ -28,15 +29,9 @@ const refusals: [string, (r: Redis) => Promise<() => Promise<unknown>>][] = [
   [
     'out of memory (noeviction)',
     async (r) => {
-      const used = Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
-      await r.config('SET', 'maxmemory-policy', 'noeviction');
-      await r.config('SET', 'maxmemory', String(used + 4096));
-      await expect(
-        (async () => {
-          for (let i = 0; i < 1_000; i++) await r.set(`filler:${i}`, 'x'.repeat(1_000));
-        })(),
-      ).rejects.toThrow(/OOM/);
-      return () => r.config('SET', 'maxmemory', '0');
+      const takeWrites = await refuseWrites(r);
+      await expect(r.set('probe-by-test', '1')).rejects.toThrow(/OOM/);
+      return takeWrites;
     },
   ],
   [
