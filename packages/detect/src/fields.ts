@@ -78,6 +78,13 @@ function metadataGetter(key: string): FieldGetter {
       return (event) => event.metadata?.input_source;
     case 'block_source':
       return (event) => event.metadata?.block_source;
+    // Not in core's model, but the SDK sets them on a failed call and two default request
+    // rules filter on both: every request_completed read them four times through the
+    // computed-key getter below, a megamorphic load (issue 13, fourteenth round).
+    case 'outcome':
+      return (event) => event.metadata?.outcome;
+    case 'error':
+      return (event) => event.metadata?.error;
   }
   return (event) => event.metadata?.[key];
 }

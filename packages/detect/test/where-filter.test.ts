@@ -23,7 +23,7 @@ const rules = (where: string): RuleDefinition[] =>
     'w.yaml',
   );
 
-const event = (user: string, metadata: Record<string, string | number>): SecurityEvent => ({
+const event = (user: string, metadata: Record<string, string | number | boolean>): SecurityEvent => ({
   event_id: `E-${user}`,
   timestamp: '2026-12-05T00:00:00.000Z',
   category: 'guardrail_block',
@@ -146,6 +146,41 @@ describe('where-filter', () => {
       for (const pred of ['exists: false', 'exists: true', 'equals: tool', 'equals: 1', "equals: ''"]) {
         const own = fired(`[{ field: metadata.${key}, ${pred} }]`, evs(key));
         const generic = fired(`[{ field: metadata.x_source, ${pred} }]`, evs('x_source'));
+        expect(own, `${key} ${pred}`).toEqual(generic);
+        expect(own.length, `${key} ${pred}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('the named metadata getters outside core model (outcome, error) answer as any other key', () => {
+    // fields.ts reads outcome and error (the default request rules' filters) with a property
+    // load of their own; x_outcome goes through the generic computed-key getter.
+    const values: Array<string | number | boolean | undefined> = [
+      'error',
+      'rate_limited',
+      'ok',
+      true,
+      'true',
+      false,
+      0,
+      '',
+      undefined,
+    ];
+    const preds = [
+      'not_in: [error, rate_limited]',
+      'not_in: [true]',
+      'in: [error, rate_limited]',
+      'in: [true]',
+      'exists: false',
+      'exists: true',
+      'equals: true',
+      'equals: error',
+    ];
+    for (const key of ['outcome', 'error']) {
+      const evs = (k: string) => values.map((v, i) => event(`u${i}`, v === undefined ? {} : { [k]: v }));
+      for (const pred of preds) {
+        const own = fired(`[{ field: metadata.${key}, ${pred} }]`, evs(key));
+        const generic = fired(`[{ field: metadata.x_outcome, ${pred} }]`, evs('x_outcome'));
         expect(own, `${key} ${pred}`).toEqual(generic);
         expect(own.length, `${key} ${pred}`).toBeGreaterThan(0);
       }
