@@ -8,7 +8,7 @@ import type { GuardContext, GuardInput, OutputGuard } from '../src/instrumentati
 
 /**
  * Linear time of what dd65091 and b185c3e added to piiGuard's reading of a complete answer,
- * as test/worst-case.test.ts measures the guards (thread CPU time, 1 MiB within 6× of 256 KiB,
+ * as test/worst-case.test.ts measures the guards (thread CPU time, 1 MiB within 8× of 256 KiB,
  * fastest of up to five runs): an answer of 16-character parts read joined and apart (one cut
  * per part), and tool-call arguments full of addresses redacted and written back (the JSON
  * check on both texts).
@@ -16,7 +16,9 @@ import type { GuardContext, GuardInput, OutputGuard } from '../src/instrumentati
 
 const SMALL = 256 * 1024;
 const LARGE = 1024 * 1024;
-const MAX_RATIO = 6;
+// Linear is 4x and quadratic 16x: 8 is halfway on a log scale (worst-case.test.ts, 3c8c9ba8).
+// 6 is what that file and slot-chars.test.ts broke at load 15-30 on 2 cores (6.09x, 6.38x).
+const MAX_RATIO = 8;
 const FLOOR_MS = 25;
 const MAX_CALL_MS = 1000;
 
