@@ -56,6 +56,13 @@ export interface ResponseSummary {
    * rate-limit lease settles on (lease.ts outputChars).
    */
   outputChars?: number;
+  /**
+   * A stream without output guards whose texts ran past the telemetry's cap (kept-text.ts
+   * MAX_TELEMETRY_TEXT_CHARS): its texts here are what was kept, and this counts the characters
+   * of its output texts (answer, side texts, tool arguments; not reasoning) read and not kept,
+   * which the lease's output estimate adds (lease.ts outputChars). Absent: nothing was left out.
+   */
+  droppedChars?: number;
 }
 
 /** Folds stream items into a summary; `observe` returns the text the item adds ('' if none). */

@@ -141,7 +141,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       if (!(args ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
     };
     const addThinking = (key: string, piece: string): void => {
-      if (!(thinking ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
+      if (!(thinking ??= new StreamedArguments(kept, false)).add(key, piece) && guarded)
+        throw tooManyToolCalls();
     };
     /** Quotes and text blocks sent whole (citationTexts, readWholeBlock) went to the side texts. */
     const countSide = (): void => {
@@ -204,13 +205,14 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
             // A text that is not a string: its JSON text (valueText, response-text.ts).
             const text = d?.type === 'text_delta' ? (valueText(d.text) ?? '') : '';
             if (text.length > 0) {
+              const keep = kept.keep(text);
               // Another block than the last delta's: the blocks meet here (OutputTexts.cuts).
               const index = num(ev.index);
-              if (s.text.length > 0 && index !== block) (s.cuts ??= []).push(s.text.length);
+              if (s.text.length > 0 && index !== block && keep.length > 0)
+                (s.cuts ??= []).push(s.text.length);
               block = index;
+              s.text += keep;
             }
-            s.text += text;
-            kept.add(text.length);
             return text;
           }
           case 'message_delta': {
@@ -231,6 +233,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       },
       summary: () => ({
         ...s,
+        ...(kept.truncated ? { droppedChars: kept.dropped } : {}),
         finishReasons: [...s.finishReasons],
         toolCalls: [...s.toolCalls],
         ...(s.side === undefined ? {} : { side: [...s.side] }),

@@ -71,7 +71,7 @@ export function endCallSpan(
   if (errorType !== undefined) attrs[ATTR_ERROR_TYPE] = errorType;
   span.setAttributes(attrs);
   if (runtime.captureContent && outputText !== undefined)
-    captureOutput(span, outputText, runtime.maxContentChars);
+    captureOutput(span, outputText, runtime.maxContentChars, summary?.droppedChars !== undefined);
   // The status message is the error class, never the error text (it may quote the prompt).
   if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
   span.end();

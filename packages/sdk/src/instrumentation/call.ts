@@ -12,6 +12,7 @@ import { endCallSpan, safeEnd, startCallSpan } from './call-span.ts';
 import { completedMetadata } from './completed-event.ts';
 import { hasServerHistory, measureNewInput, rawMessagesOf, type NewInput } from './new-input.ts';
 import { captureInput } from './content.ts';
+import { STREAM_TEXT_TRUNCATED } from './kept-text.ts';
 import { outputChars, settleLease } from './lease.ts';
 import { callStore, type PreparingCall } from './prepare-hook.ts';
 import type { LlmRuntime } from './runtime.ts';
@@ -247,6 +248,9 @@ export class LlmCall implements PreparingCall, InputPhaseCall, RespondingCall {
           ...(blockSource !== undefined ? { blockSource } : {}),
         }),
       });
+      // An unguarded stream's texts past the telemetry's cap were not kept (kept-text.ts): counted.
+      if (summary?.droppedChars !== undefined)
+        this.runtime.metrics.recordTelemetryError('instrumentation', STREAM_TEXT_TRUNCATED);
       if (this.ownSpan)
         endCallSpan(
           this.span,

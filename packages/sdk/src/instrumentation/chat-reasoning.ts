@@ -74,7 +74,7 @@ export function readReasoningPieces(
   for (const f of FIELDS) {
     const piece = d[f];
     if (typeof piece !== 'string' || piece.length === 0) continue;
-    if (!(into.reasoning ??= new StreamedArguments(kept)).add(`${choice}:${f}`, piece)) return false;
+    if (!(into.reasoning ??= new StreamedArguments(kept, false)).add(`${choice}:${f}`, piece)) return false;
   }
   return true;
 }

@@ -3,7 +3,9 @@ import {
   ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  redact,
   redactPreview,
+  truncatePreview,
 } from '@llmsec/core';
 import type { GuardInput } from './types.ts';
 
@@ -46,9 +48,37 @@ export function captureInput(span: Span, input: GuardInput, max: number, include
     span.setAttribute(ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, JSON.stringify([part(instructions, max)]));
 }
 
-export function captureOutput(span: Span, text: string, max: number): void {
+/**
+ * `cut`: `text` is the prefix an unguarded stream kept (kept-text.ts MAX_TELEMETRY_TEXT_CHARS),
+ * not the whole answer: see cutPart.
+ */
+export function captureOutput(span: Span, text: string, max: number, cut = false): void {
   span.setAttribute(
     ATTR_GEN_AI_OUTPUT_MESSAGES,
-    JSON.stringify([{ role: 'assistant', parts: [part(text, max)] }]),
+    JSON.stringify([{ role: 'assistant', parts: [cut ? cutPart(text, max) : part(text, max)] }]),
   );
+}
+
+/**
+ * The longest text redaction can fail to recognise because it was cut (core's preview.ts
+ * UNRECOGNISED_TAIL: every longer kind is still matched on a prefix).
+ */
+const UNRECOGNISED_TAIL = 512;
+
+/**
+ * The preview of a text cut short by the kept copy's cap: a secret or address the cut went
+ * through is not recognised, and lies in the last 512 characters of what redaction gives back.
+ * redactPreview shows a long text's head, which is safe unless redaction shrank the text to
+ * near its preview (then it reads the text whole, and that tail can show): so the whole prefix
+ * is redacted and its last 512 characters left out before it is cut to `max`.
+ */
+function cutPart(text: string, max: number): { type: 'text'; content: string } {
+  let content = '';
+  try {
+    const r = redact(text).text;
+    content = truncatePreview(r.slice(0, Math.max(0, r.length - UNRECOGNISED_TAIL)), max);
+  } catch {
+    // A preview is optional; leaking the unredacted text is not.
+  }
+  return { type: 'text', content };
 }

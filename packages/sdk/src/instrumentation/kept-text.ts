@@ -18,17 +18,45 @@ import { StreamLimitError } from './stream-limit.ts';
 export const MAX_KEPT_TEXT_CHARS = 32 * 1024 * 1024;
 
 /**
+ * Characters of an unguarded stream's texts its accumulator keeps (no output guard: nothing reads
+ * them but the telemetry, which needs a bounded prefix: the captured output's preview is at most
+ * `maxContentChars`, 500 by default, redacted over a window of that plus 1,024; the lease's
+ * output estimate reads counts, below): 1 Mi. Such a stream is never cut (the application asked
+ * for no guard); past this its copy stops growing: the piece that crosses it is kept up to it,
+ * later pieces not at all, and what was not kept is counted (`dropped`). Before, the copy grew
+ * with the stream, as a guarded one's did before MAX_KEPT_TEXT_CHARS. A stream under it has the
+ * same summary as before, so the same telemetry (test/stream-telemetry-cap.test.ts).
+ */
+export const MAX_TELEMETRY_TEXT_CHARS = 1024 * 1024;
+
+/**
+ * The `error_type` of `llmsec.telemetry.errors{component="instrumentation"}` counted once for
+ * each call whose unguarded stream ran past MAX_TELEMETRY_TEXT_CHARS (call.ts): the marker that
+ * its telemetry (captured output, the lease's output estimate) read a prefix and counts.
+ */
+export const STREAM_TEXT_TRUNCATED = 'stream_text_truncated';
+
+/**
  * One stream's count of the characters its accumulator keeps. Every store of text in an
- * accumulator adds what it appends (or the change, when a done event's text replaces pieces);
- * past the cap a guarded stream is cut. An unguarded stream (no output guard: nothing reads the
- * text but the telemetry) is counted and never cut, as the other caps of stream-limit.ts.
+ * accumulator takes what it appends through `keep` / `take` (or adds the change, when a done
+ * event's text replaces pieces). A guarded stream keeps everything, and past MAX_KEPT_TEXT_CHARS
+ * is cut. An unguarded stream (no output guard: nothing reads the text but the telemetry) is
+ * never cut: past MAX_TELEMETRY_TEXT_CHARS its stores keep no more (`truncated`), and the
+ * characters of output texts read and not kept are counted in `dropped` (the summary's
+ * `droppedChars`: the lease's output estimate adds them, and the call counts the truncation).
  */
 export class KeptText {
   private readonly guarded: boolean;
+  private readonly cap: number;
   chars = 0;
+  /** Unguarded, past its cap: characters of output texts (not reasoning) read and not kept. */
+  dropped = 0;
+  /** Unguarded: something read was not kept. */
+  truncated = false;
 
   constructor(guarded: boolean) {
     this.guarded = guarded;
+    this.cap = guarded ? MAX_KEPT_TEXT_CHARS : MAX_TELEMETRY_TEXT_CHARS;
   }
 
   /** `n` more characters kept (negative: fewer, a text replaced by a shorter one). */
@@ -37,14 +65,76 @@ export class KeptText {
     if (total > MAX_KEPT_TEXT_CHARS && this.guarded) throw keptTooLong();
   }
 
-  /** The texts `list` holds from index `from` on, added since it was that long; returns its length. */
-  addFrom(list: readonly string[] | undefined, from: number): number {
+  /**
+   * How many of `n` new characters a store keeps: all of them under the cap (one add and one
+   * compare, the common path); past it a guarded stream is cut, an unguarded one keeps up to the
+   * cap. `output` false: reasoning, which the lease's estimate does not count.
+   */
+  take(n: number, output = true): number {
+    const total = this.chars + n;
+    if (total <= this.cap) {
+      this.chars = total;
+      return n;
+    }
+    if (this.guarded) throw keptTooLong();
+    const k = Math.max(0, this.cap - this.chars);
+    this.chars += k;
+    if (output) this.dropped += n - k;
+    this.truncated = true;
+    return k;
+  }
+
+  /** `piece`, or the part of it an unguarded stream past its cap keeps (take). */
+  keep(piece: string, output = true): string {
+    const n = piece.length;
+    const k = this.take(n, output);
+    return k === n ? piece : prefixOf(piece, k);
+  }
+
+  /**
+   * The texts `list` holds from index `from` on, added since it was that long; returns its
+   * length. An unguarded stream past its cap keeps of them what fits: the last one cut, the rest
+   * taken out of `list`.
+   */
+  addFrom(list: string[] | undefined, from: number): number {
     if (list === undefined) return 0;
     let n = 0;
     for (let i = from; i < list.length; i++) n += (list[i] as string).length;
-    if (n > 0) this.add(n);
+    if (n === 0) return list.length;
+    if (this.guarded || this.chars + n <= this.cap) {
+      this.add(n);
+      return list.length;
+    }
+    let room = this.take(n);
+    let i = from;
+    for (; i < list.length && room > 0; i++) {
+      const t = list[i] as string;
+      if (t.length > room) list[i] = prefixOf(t, room);
+      room -= t.length;
+    }
+    list.length = i;
     return list.length;
   }
+}
+
+/**
+ * A done event's whole text in place of the pieces `before` joined: counted as the change; an
+ * unguarded stream past its cap keeps as much of it as the cap leaves (kept-text.ts).
+ */
+export function replaced(kept: KeptText, before: string, whole: string): string {
+  const grown = whole.length - before.length;
+  if (grown <= 0) {
+    kept.add(grown);
+    return whole;
+  }
+  const k = kept.take(grown);
+  return k === grown ? whole : whole.slice(0, before.length + k);
+}
+
+/** The first `k` characters of `s`, a surrogate pair never split (its high half left out). */
+function prefixOf(s: string, k: number): string {
+  const end = k > 0 && (s.charCodeAt(k - 1) & 0xfc00) === 0xd800 ? k - 1 : k;
+  return s.slice(0, end);
 }
 
 function keptTooLong(): StreamLimitError {

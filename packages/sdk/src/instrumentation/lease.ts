@@ -186,5 +186,6 @@ export function outputChars(summary: ResponseSummary): number {
   let chars = summary.text.length;
   for (const t of summary.side ?? []) chars += t.length;
   for (const t of summary.toolArguments ?? []) chars += t.length;
-  return chars;
+  // An unguarded stream past the telemetry's cap: what it read and did not keep (kept-text.ts).
+  return chars + (summary.droppedChars ?? 0);
 }

@@ -62,6 +62,8 @@ export class ChatStreamAccumulator implements StreamAccumulator {
     s.id ??= str(chunk.id);
     s.model ??= str(chunk.model);
     let delta = '';
+    /** The characters of `delta` kept: all of it, but on an unguarded stream past its cap (kept-text.ts). */
+    let keptDelta = 0;
     for (const c of arr(chunk.choices)) {
       const choice = obj(c);
       const d = obj(choice?.delta);
@@ -69,17 +71,18 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       const content = deltaContent(d?.content);
       if (content !== undefined && content.length > 0) {
         const index = num(choice?.index) ?? 0;
+        const k = this.kept.take(content.length);
         if (index !== 0 || this.choices !== undefined) {
           // Until now the stream was choice 0 alone, this chunk's pieces so far included (a
           // server may send several choices in one chunk): before, they were left out.
-          const choices = (this.choices ??= new Map([[0, s.text + delta]]));
+          const choices = (this.choices ??= new Map([[0, s.text + delta.slice(0, keptDelta)]]));
           const before = choices.get(index);
           if (before !== undefined || choices.size < MAX_CHOICES)
-            choices.set(index, (before ?? '') + content);
+            choices.set(index, (before ?? '') + (k === content.length ? content : content.slice(0, k)));
           else if (guarded) throw tooManyChoices();
         }
         delta += content;
-        this.kept.add(content.length);
+        keptDelta += k;
       }
       // The model's reasoning (chat-reasoning.ts): two property reads when there is none.
       if (
@@ -119,16 +122,21 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       }
       const refusal = str(d?.refusal);
       if (refusal !== undefined && refusal.length > 0) {
-        if (!addByChoice((this.refusals ??= new Map()), num(choice?.index) ?? 0, refusal)) {
-          if (guarded) throw tooManyChoices();
-        } else this.kept.add(refusal.length);
+        // Kept whole on a guarded stream (past the cap: cut); unguarded, up to its cap.
+        const refusals = (this.refusals ??= new Map());
+        const index = num(choice?.index) ?? 0;
+        if (refusals.has(index) || refusals.size < MAX_CHOICES)
+          addByChoice(refusals, index, this.kept.keep(refusal));
+        else if (guarded) throw tooManyChoices();
       }
       if (carriesAudio(d)) {
         this.audio = true;
         const piece = transcriptPiece(d);
         if (piece !== undefined) {
-          if (addByChoice((this.transcripts ??= new Map()), num(choice?.index) ?? 0, piece))
-            this.kept.add(piece.length);
+          const transcripts = (this.transcripts ??= new Map());
+          const index = num(choice?.index) ?? 0;
+          if (transcripts.has(index) || transcripts.size < MAX_CHOICES)
+            addByChoice(transcripts, index, this.kept.keep(piece));
           else if (guarded) throw tooManyChoices();
         }
       }
@@ -146,7 +154,7 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
       s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
     }
-    if (this.choices === undefined) s.text += delta;
+    if (this.choices === undefined) s.text += keptDelta === delta.length ? delta : delta.slice(0, keptDelta);
     return delta;
   }
 
@@ -154,6 +162,7 @@ export class ChatStreamAccumulator implements StreamAccumulator {
     const s = this.s;
     const finishReasons = [...this.finish.values()];
     const out: ResponseSummary = { ...summaryOf(s, this.choices), finishReasons };
+    if (this.kept.truncated) out.droppedChars = this.kept.dropped;
     // The refusals, then the audio transcripts, by choice: side texts after the quotes.
     if (this.refusals !== undefined || this.transcripts !== undefined) {
       const side = [...(s.side ?? [])];
@@ -188,16 +197,13 @@ export class ChatStreamAccumulator implements StreamAccumulator {
 
   // Every delta joined while the stream is one choice; n > 1 joins the choices at the end.
   get text(): string | undefined {
-    return this.choices === undefined ? this.s.text : undefined;
+    return this.choices === undefined && !this.kept.truncated ? this.s.text : undefined;
   }
 }
 
-/** `piece` appended to choice `index`'s text in `texts`; false past MAX_CHOICES choices (not kept). */
-function addByChoice(texts: Map<number, string>, index: number, piece: string): boolean {
-  const before = texts.get(index);
-  if (before === undefined && texts.size >= MAX_CHOICES) return false;
-  texts.set(index, (before ?? '') + piece);
-  return true;
+/** `piece` appended to choice `index`'s text in `texts` (the caller checked MAX_CHOICES). */
+function addByChoice(texts: Map<number, string>, index: number, piece: string): void {
+  texts.set(index, (texts.get(index) ?? '') + piece);
 }
 
 /** The texts of `texts` appended to `out` in their choices' order. */

@@ -143,6 +143,8 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
         s.id ??= str(chunk.id);
         s.model ??= str(chunk.model);
         let delta = '';
+        /** The characters of `delta` kept: all of it, but on an unguarded stream past its cap (kept-text.ts). */
+        let keptDelta = 0;
         for (const c of arr(chunk.choices)) {
           const choice = obj(c);
           let text = str(choice?.text);
@@ -153,16 +155,18 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
             if (k > 0) text = text.slice(k);
             else text = readText(choice, text); // a departed echo's prefix is read here (one lookup)
           }
+          const k = text !== undefined ? kept.take(text.length) : 0;
           if (text !== undefined && text.length > 0 && (index !== 0 || choices !== undefined)) {
             // Choice 0's text so far, this chunk's pieces of it included (openai-chat.ts).
-            choices ??= new Map([[0, s.text + delta]]);
+            choices ??= new Map([[0, s.text + delta.slice(0, keptDelta)]]);
             const before = choices.get(index);
-            if (before !== undefined || choices.size < MAX_CHOICES) choices.set(index, (before ?? '') + text);
+            if (before !== undefined || choices.size < MAX_CHOICES)
+              choices.set(index, (before ?? '') + (k === text.length ? text : text.slice(0, k)));
             else if (guarded) throw tooManyChoices();
           }
           if (text !== undefined) {
             delta += text;
-            kept.add(text.length);
+            keptDelta += k;
           }
           const fr = finishReasonOf(choice);
           // Telemetry only (finish reasons; complete reads the size): past the cap not kept.
@@ -174,11 +178,12 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
           s.inputTokens = num(usage.prompt_tokens) ?? s.inputTokens;
           s.outputTokens = num(usage.completion_tokens) ?? s.outputTokens;
         }
-        if (choices === undefined) s.text += delta;
+        if (choices === undefined) s.text += keptDelta === delta.length ? delta : delta.slice(0, keptDelta);
         return delta;
       },
       summary(): ResponseSummary {
         const finishReasons = [...finish.values()];
+        if (kept.truncated) s.droppedChars = kept.dropped;
         // An echo the stream ended inside is output (only the whole prompt's echo is not): read.
         const partial = echo?.pending() ?? [];
         if (partial.length > 0) return withPartialEchoes(s, choices, partial, finishReasons);

@@ -32,7 +32,7 @@ import {
   reasoningTexts,
   summaryKey,
 } from './responses-reasoning.ts';
-import { KeptText } from './kept-text.ts';
+import { KeptText, replaced } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -146,7 +146,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     /** Each reasoning text's pieces joined, by item and summary / content index (responses-reasoning.ts). */
     let reasoning: StreamedArguments | undefined;
     const setReasoning = (key: string, text: string, whole: boolean): void => {
-      const r = (reasoning ??= new StreamedArguments(kept));
+      const r = (reasoning ??= new StreamedArguments(kept, false));
       if (!(whole ? r.set(key, text) : r.add(key, text)) && guarded) throw tooManyToolCalls();
     };
     /**
@@ -165,14 +165,15 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // A delta of another part than the last: the parts meet here (the end check reads them
           // apart too, as a complete answer's: OutputTexts.cuts).
           if (delta.length > 0) {
+            const keep = kept.keep(delta);
             const o = num(ev?.output_index);
             const c = num(ev?.content_index);
-            if (text.length > 0 && (o !== partOutput || c !== partContent)) (cuts ??= []).push(text.length);
+            if (text.length > 0 && (o !== partOutput || c !== partContent) && keep.length > 0)
+              (cuts ??= []).push(text.length);
             partOutput = o;
             partContent = c;
+            text += keep;
           }
-          text += delta;
-          kept.add(delta.length);
           return delta;
         }
         if (
@@ -305,8 +306,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.output_text.annotation.added') {
           const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
-          for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
+          // Counted first: an unguarded stream past its cap keeps only what fits (kept-text.ts).
           kept.addFrom(quotes, from);
+          for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
           return '';
         }
         if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
@@ -323,8 +325,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // other's piece inside it was not found by the end check (detect mode's only read).
           const before = refusals.get(k);
           if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS) {
-            refusals.set(k, done ? r : (before ?? '') + r);
-            kept.add(done ? r.length - (before?.length ?? 0) : r.length);
+            refusals.set(k, done ? replaced(kept, before ?? '', r) : (before ?? '') + kept.keep(r));
           } else if (guarded)
             throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
           return '';
@@ -335,9 +336,10 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (repeatedQuotes !== undefined)
           for (const q of repeatedQuotes) {
             if (quoted?.has(q) === true) continue;
+            const keep = kept.keep(q);
+            if (keep.length === 0) continue;
             (quoted ??= new Set()).add(q);
-            (quotes ??= []).push(q);
-            kept.add(q.length);
+            (quotes ??= []).push(keep);
           }
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = readResponseObject(ev?.response);
@@ -356,6 +358,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const out: ResponseSummary = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        if (kept.truncated) out.droppedChars = kept.dropped;
         // No terminal event: the calls its output would have listed are those the items named.
         if (!done && calls !== undefined) out.toolCalls = [...calls.values()];
         if (cuts !== undefined && out.text === text) out.cuts = cuts;

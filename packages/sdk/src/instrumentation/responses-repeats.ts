@@ -1,5 +1,5 @@
 import { arr, obj } from './adapter.ts';
-import type { KeptText } from './kept-text.ts';
+import { replaced, type KeptText } from './kept-text.ts';
 import { valueText } from './tool-arguments.ts';
 
 /**
@@ -97,13 +97,9 @@ export class ResponsesRepeats {
       return false;
     const unread = (this.unreadTexts ??= new Map());
     // Past the cap, appended whole (a repeat of one part may then be read twice: never dropped).
-    if (unread.size < MAX_PARTS || unread.has(k)) {
-      this.kept.add(repeated.length - (unread.get(k)?.length ?? 0));
-      unread.set(k, repeated);
-    } else {
-      this.kept.add(repeated.length);
-      this.overflow += repeated;
-    }
+    if (unread.size < MAX_PARTS || unread.has(k))
+      unread.set(k, replaced(this.kept, unread.get(k) ?? '', repeated));
+    else this.overflow += this.kept.keep(repeated);
     return true;
   }
 }

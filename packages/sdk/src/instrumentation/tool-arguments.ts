@@ -453,21 +453,23 @@ export function reasoningSlot(holder: Record<string, unknown>, field: string, ou
  * tool index; Responses: the item; Anthropic: the block), in the order first seen. Capped at
  * MAX_TOOL_CALLS calls: past it `add` returns false (the caller cuts a guarded stream). The
  * characters kept count on the stream's `kept` (kept-text.ts), which cuts a guarded stream past
- * its cap.
+ * its cap and keeps an unguarded one's texts to the telemetry's.
  */
 export class StreamedArguments {
   private readonly calls = new Map<string, string>();
   private readonly kept: KeptText;
+  /** False: reasoning, which the lease's output estimate does not count (kept-text.ts take). */
+  private readonly output: boolean;
 
-  constructor(kept: KeptText) {
+  constructor(kept: KeptText, output = true) {
     this.kept = kept;
+    this.output = output;
   }
 
   add(key: string, piece: string): boolean {
     const before = this.calls.get(key);
     if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
-    this.calls.set(key, (before ?? '') + piece);
-    this.kept.add(piece.length);
+    this.calls.set(key, (before ?? '') + this.kept.keep(piece, this.output));
     return true;
   }
 
@@ -488,8 +490,11 @@ export class StreamedArguments {
       this.calls.set(was, before);
       kept = 0; // still kept, under its own key
     }
-    this.calls.set(key, whole);
-    this.kept.add(whole.length - kept);
+    // Unguarded past the telemetry's cap: as much of the whole as the cap leaves (kept-text.ts).
+    const grown = whole.length - kept;
+    const k = grown > 0 ? this.kept.take(grown, this.output) : grown;
+    if (k < 0) this.kept.add(k);
+    this.calls.set(key, k === grown ? whole : whole.slice(0, kept + k));
     return true;
   }
 
