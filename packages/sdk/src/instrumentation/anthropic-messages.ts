@@ -29,6 +29,7 @@ import {
   type AnswerMessage,
 } from './response-text.ts';
 import { KeptText } from './kept-text.ts';
+import { ToolCallNames } from './tool-names.ts';
 import { isToolInputBlock } from './anthropic-tool-input-rewrite.ts';
 import { thinkingSlot } from './anthropic-thinking.ts';
 import { rewriteAnthropicEvent } from './stream-item-rewrite.ts';
@@ -137,6 +138,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
     const kept = new KeptText(guarded);
     /** The side texts (`s.side`) already counted in `kept`. */
     let sideCounted = 0;
+    /** The tools the blocks call, once a block, capped (tool-names.ts). */
+    const names = new ToolCallNames(s.toolCalls, guarded);
     const addArgs = (key: string, piece: string): void => {
       if (!(args ??= new StreamedArguments(kept)).add(key, piece) && guarded) throw tooManyToolCalls();
     };
@@ -171,7 +174,8 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
           case 'content_block_start': {
             const b = obj(ev.content_block);
             const called = calledTool(b);
-            if (called !== undefined) s.toolCalls.push(called);
+            // Once a block, capped (tool-names.ts): a stream may start any number of blocks.
+            if (called !== undefined) names.add(`${num(ev.index) ?? 0}`, called);
             // An input sent whole (a proxy's; the API sends {} and then the pieces).
             if (isToolInputBlock(b) && b.input !== undefined) {
               const whole = jsonText(b.input);

@@ -16,6 +16,7 @@ import { finishReasonOf } from './finish-reason.ts';
 import { KeptText } from './kept-text.ts';
 import { MAX_CHOICES, tooManyChoices } from './stream-limit.ts';
 import { argumentsText, StreamedArguments, tooManyToolCalls } from './tool-arguments.ts';
+import { ToolCallNames } from './tool-names.ts';
 
 /**
  * The accumulator of an `openai` chat completions stream (openai-chat.ts newStream). A class,
@@ -48,10 +49,13 @@ export class ChatStreamAccumulator implements StreamAccumulator {
   private readonly kept: KeptText;
   /** The quotes (`s.side`) already counted in `kept`. */
   private sideCounted = 0;
+  /** The tools the calls name, once a call (`s.toolCalls`), capped (tool-names.ts). */
+  private readonly names: ToolCallNames;
 
   constructor(guarded: boolean) {
     this.guarded = guarded;
     this.kept = new KeptText(guarded);
+    this.names = new ToolCallNames(this.s.toolCalls, guarded);
   }
 
   observe(item: unknown): string {
@@ -92,9 +96,14 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       )
         throw tooManyToolCalls();
       for (const tc of arr(d?.tool_calls)) {
-        for (const name of toolCallNames(tc)) if (name.length > 0) s.toolCalls.push(name);
-        // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
         const call = obj(tc);
+        // Each call's name once, however many of its chunks repeat it (tool-names.ts).
+        const names = toolCallNames(tc);
+        if (names.length > 0) {
+          const key = `${num(choice?.index) ?? 0}:${num(call?.index) ?? 0}`;
+          for (const name of names) if (name.length > 0) this.names.add(key, name);
+        }
+        // The arguments' pieces, by choice and call: read by the end check (tool-arguments.ts).
         // Not a string (an object: some servers send them parsed): their JSON text.
         const piece =
           argumentsText(obj(call?.function)?.arguments) ?? argumentsText(obj(call?.custom)?.input);
@@ -106,7 +115,7 @@ export class ChatStreamAccumulator implements StreamAccumulator {
       }
       const fc = obj(d?.function_call);
       const legacy = str(fc?.name);
-      if (legacy !== undefined && legacy.length > 0) s.toolCalls.push(legacy);
+      if (legacy !== undefined && legacy.length > 0) this.names.add(`${num(choice?.index) ?? 0}:f`, legacy);
       const legacyArgs = argumentsText(fc?.arguments);
       if (legacyArgs !== undefined && legacyArgs.length > 0) {
         const key = `${num(choice?.index) ?? 0}:f`;
