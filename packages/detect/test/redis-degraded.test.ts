@@ -38,7 +38,9 @@ afterAll(async () => {
 describe('RedisDetectionState: Redis down and back', () => {
   it('degrades within the command timeout, keeps detecting locally, and returns to shared mode', async () => {
     const { engine, alerts } = redisEngine(redis, defaultRules(), 0, freshRuleset('down'), {
-      commandTimeoutMs: 250,
+      // Not 250 ms: once Redis is back, a round it answers late (redis-server starved of CPU on a
+      // loaded host, which the watchdog does not discount) would count a second episode.
+      commandTimeoutMs: 2_000,
       probeIntervalMs: 100,
     });
     // Shared: a few blocks reach Redis.
@@ -48,11 +50,13 @@ describe('RedisDetectionState: Redis down and back', () => {
     expect(engine.stats.processed).toBe(3);
 
     await server.kill();
-    const killedAt = Date.now();
     for (let i = 3; i < 13; i++) engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
-    await until(() => engine.stats.state?.mode === 'degraded', 2_000);
-    // The command timeout (250 ms) bounds the switch, plus scheduling slack on a loaded machine.
-    expect(Date.now() - killedAt).toBeLessThan(1_500);
+    // Nothing brings Redis back before the switch: without the command timeout (2 s of this
+    // process's unblocked time; the watchdog discounts a stalled event loop) the engine would
+    // wait for a Redis restarted only after the switch. So the bound tells a switch from a hang,
+    // and is wide: a fixed 1.5 s of wall time also measured the host's load (2 cores at load
+    // 20-28 on CI).
+    await until(() => engine.stats.state?.mode === 'degraded', 30_000);
     await engine.forceFlush();
     const st = engine.stats;
     expect(st.state?.degradedEpisodes).toBe(1);
@@ -61,7 +65,7 @@ describe('RedisDetectionState: Redis down and back', () => {
     expect(alerts.map((a) => `${a.rule}:${a.status}`)).toContain('rapid_guardrail_blocks:firing');
 
     server = await startRedis({ port: server.port });
-    await until(() => engine.stats.state?.mode === 'shared', 5_000);
+    await until(() => engine.stats.state?.mode === 'shared', 30_000); // a restarted redis-server, on a loaded host
     for (let i = 13; i < 15; i++) engine.ingest(ev(block(T0 + i * SEC, 'trent')).event, T0 + i * SEC);
     await engine.forceFlush();
     expect(engine.stats.state?.mode).toBe('shared');
@@ -144,7 +148,7 @@ describe('RedisDetectionState: the fallback engine after a degraded episode', ()
     // throws "already connecting/connected").
     await until(() => conn.status === 'end', 2_000);
     await conn.connect();
-    await until(() => engine.stats.state?.mode === 'shared', 5_000);
+    await until(() => engine.stats.state?.mode === 'shared', 30_000); // a restarted redis-server, on a loaded host
     // Shared again, one event queued, then the end of input.
     engine.ingest(ev(block(T0 + 10 * SEC, 'trent')).event, T0 + 10 * SEC);
     engine.flush();
@@ -202,7 +206,7 @@ describe('RedisDetectionState: the fallback engine after a degraded episode', ()
     expect(alerts).toEqual([]);
     await until(() => conn.status === 'end', 2_000);
     await conn.connect();
-    await until(() => engine.stats.state?.mode === 'shared', 5_000);
+    await until(() => engine.stats.state?.mode === 'shared', 30_000); // a restarted redis-server, on a loaded host
 
     // Live traffic back on Redis: one event (of another user) arrives during every flush round,
     // with a tick, so the queue is never empty when a round ends. The time passes mallory's
