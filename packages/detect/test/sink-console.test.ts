@@ -5,7 +5,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeAlert } from '@llmsec/core';
 import { ConsoleSink } from '../src/sinks/console.ts';
 import { alert, resolved } from './sink-support.ts';
@@ -129,14 +129,25 @@ describe('ConsoleSink', () => {
 
   it("forceFlush and shutdown give up after flushTimeoutMs on a stream that takes nothing (the host's shutdown must not hang)", async () => {
     const stream = new Writable({ highWaterMark: 1, write: () => undefined }); // never calls back
-    const sink = new ConsoleSink({ stream, flushTimeoutMs: 50 });
-    sink.send(alert());
-    const started = performance.now();
-    await sink.forceFlush();
-    await sink.shutdown();
-    const took = performance.now() - started;
-    expect(took).toBeGreaterThanOrEqual(90);
-    expect(took).toBeLessThan(2_000);
+    // On fake timers: each wait ends at exactly flushTimeoutMs of timer time, not before, whatever
+    // the host's load (a wall-time bound, 2 s against the 10 s default, could not tell on a
+    // stalled CI host).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sink = new ConsoleSink({ stream, flushTimeoutMs: 50 });
+      sink.send(alert());
+      for (const wait of [() => sink.forceFlush(), () => sink.shutdown()]) {
+        let done = false;
+        const waiting = wait().then(() => (done = true));
+        await vi.advanceTimersByTimeAsync(49);
+        expect(done, 'gave up before flushTimeoutMs').toBe(false);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(done, 'still waiting at flushTimeoutMs').toBe(true);
+        await waiting;
+      }
+    } finally {
+      vi.useRealTimers();
+    }
     expect(() => new ConsoleSink({ flushTimeoutMs: -1 })).toThrow(/flushTimeoutMs/);
   });
 
