@@ -91,7 +91,10 @@ async function chatWithReason(
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-user-id': user, 'x-plan': plan },
       body: JSON.stringify({ messages: [{ role: 'user', content }], max_tokens: 100 }),
-      signal: AbortSignal.timeout(10_000),
+      // A bound on a hang, the simulator's own (driver.ts, 30 s): at load 20-22 the first
+      // upstream-error request, sent in the simulated burst, took over 10 s and was aborted here
+      // (status 0, not the 502 it asserts). The trickle's 5 s bound is its own (sentAt).
+      signal: AbortSignal.timeout(30_000),
     });
     const body = (await res.json().catch(() => ({}))) as { error?: { reason?: string } };
     return { status: res.status, reason: body.error?.reason };
