@@ -47,6 +47,6 @@ describe('a shell_call command is read as tool arguments', () => {
       guards: { output: [piiGuard({ mode: 'detect', directions: ['output'] })] },
     });
     await c.responses.create({ model: 'gpt-5', input: 'x' });
-    await eventually(() => h.recorded.some((e) => e.category === 'pii_detected'), 1000);
+    await eventually(() => h.recorded.some((e) => e.category === 'pii_detected'));
   });
 });
