@@ -28,7 +28,6 @@ describe('OTLP/HTTP body deadlines and the wall clock', () => {
     socket.write(
       'POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n',
     );
-    const t0 = performance.now();
     const status = new Promise<string>((resolve) => {
       let got = '';
       socket.on('data', (d: Buffer) => {
@@ -36,7 +35,11 @@ describe('OTLP/HTTP body deadlines and the wall clock', () => {
         if (got.includes('\r\n')) resolve(got.slice(0, got.indexOf('\r\n')));
       });
       socket.once('close', () => resolve(got === '' ? 'closed' : got));
-      setTimeout(() => resolve('no answer within 6 s'), 6_000).unref();
+      // A bound on the hang 658f826 had (the trickle kept the request open), not on speed: far
+      // past bodyTimeoutMs however loaded the host, far below Node's own requestTimeout (300 s,
+      // the only other 408), so a 408 here is the body deadline's. A 4 s wall-time bound on top
+      // measured the host's load.
+      setTimeout(() => resolve('no answer within 60 s'), 60_000).unref();
     });
     // One byte goes, then the wall clock steps back an hour; a byte a second follows.
     socket.write('\n');
@@ -46,7 +49,6 @@ describe('OTLP/HTTP body deadlines and the wall clock', () => {
     const trickle = setInterval(() => socket.write('\n'), 1_000);
     try {
       expect(await status).toBe('HTTP/1.1 408 Request Timeout');
-      expect(performance.now() - t0).toBeLessThan(4_000);
     } finally {
       clearInterval(trickle);
       socket.destroy();
