@@ -65,20 +65,19 @@ describe('RedisDetectionState command timeout under event-loop lag', () => {
     // The watchdog checks every 50 ms; a check counts as late past 120 ms. 150 ms busy per turn
     // makes every check late, yet half of each turn (~60%) the loop is free to read replies.
     const stopLag = lagEveryTurn(150);
-    const started = Date.now();
     try {
       const outcome = await Promise.race([
         state.ping().then(
           () => 'answered',
           (err: unknown) => err,
         ),
-        new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000)),
+        // A bound on the hang (a watchdog that never fires), not on speed: the free time counted
+        // is the watchdog's own measure, and a host at load 20-28 stretches its wall time.
+        new Promise((r) => setTimeout(() => r('still waiting after 60 s'), 60_000)),
       ]);
       expect(outcome).toBeInstanceOf(StateTimeoutError);
-      // Bounded: the free time counted, not the wall time; far below the 10 s give-up above.
-      expect(Date.now() - started).toBeLessThan(8_000);
     } finally {
       stopLag();
     }
-  }, 30_000);
+  }, 90_000);
 });
