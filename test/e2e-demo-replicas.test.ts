@@ -38,7 +38,8 @@ describe('npm run demo -- --replicas 3', () => {
   it('with Redis: every attacker caught, no benign user flagged, one firing line per incident', async () => {
     const demo = await run(
       ['--replicas', '3', '--redis', redis.url, '--duration', '10', '--out', outDir],
-      120_000,
+      // Bounds on a hang: the demo's own replica start bound is 120 s (examples/demo/replicas.ts).
+      240_000,
     );
     const all = `stdout:\n${demo.stdout}\nstderr:\n${demo.stderr}`;
     expect(demo.code, all).toBe(0);
@@ -70,14 +71,17 @@ describe('npm run demo -- --replicas 3', () => {
     const times = events.map((l) => Date.parse((JSON.parse(l) as { timestamp: string }).timestamp));
     expect(events.length).toBeGreaterThan(100);
     expect(times.every((t, i) => i === 0 || t >= times[i - 1]!)).toBe(true);
-  }, 150_000);
+  }, 270_000);
 
   it('without Redis: warns before starting that detection and limits are per process', async () => {
-    const demo = await run(['--replicas', '3', '--duration', '1', '--out', join(outDir, 'no-redis')], 90_000);
+    const demo = await run(
+      ['--replicas', '3', '--duration', '1', '--out', join(outDir, 'no-redis')],
+      240_000,
+    );
     expect(demo.code, demo.stderr).toBe(0);
     expect(demo.stderr).toContain(
       'WARNING: --replicas 3 without --redis: detection and rate limits are per process',
     );
     expect(demo.stdout).toContain('detection  per process (no --redis)');
-  }, 100_000);
+  }, 270_000);
 });
