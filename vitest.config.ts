@@ -27,10 +27,12 @@ export default defineConfig({
     // A timeout only bounds how long a hung test takes to fail; no test asserts speed with it.
     // 30 s was a wall bound the loaded CI host broke on tests with seconds of CPU: at load 20-28
     // on 2 cores a process gets a tenth of a core, and files kept raising their own timeouts to
-    // 120 s (detect differential and engine-prefetch, replay-engine-thread, ...). Helpers that
-    // wait on another process take what is left of this (test/support/time-left.ts).
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+    // 120 s (detect differential and engine-prefetch, replay-engine-thread, ...). At 120 s, heavy
+    // cases still used 40-75 % of it at load 20-35 (slab-random-rules 59 s, engine-prefetch 56 s,
+    // redis-processes 47 s): 300 s. Helpers that wait on another process take what is left of
+    // this (test/support/time-left.ts).
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
     maxWorkers: 2,
   },
 });

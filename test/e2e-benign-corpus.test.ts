@@ -69,7 +69,7 @@ beforeAll(async () => {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => decodeEventLine(l).event);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await api?.close();

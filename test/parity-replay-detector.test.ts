@@ -145,7 +145,7 @@ describe('llmsec replay and llmsec detector: the same alerts for the same events
       expect(replayed.some((a) => a.user_ids.includes(`huge-${'\u00e9'.repeat(251)}`))).toBe(true);
       expect(replayed.some((a) => a.user_ids.includes(`\uFEFF${'w'.repeat(255)}`))).toBe(true);
       expect(detected).toEqual(replayed);
-    }, 120_000);
+    }, 300_000);
   }
 
   describe('the detector on Redis state', () => {
@@ -164,6 +164,6 @@ describe('llmsec replay and llmsec detector: the same alerts for the same events
         await detect(events, 'protobuf', 'detector-redis', { state: redis.url, state_timeout: '2s' }),
       );
       expect(detected).toEqual(replayed);
-    }, 120_000);
+    }, 300_000);
   });
 });

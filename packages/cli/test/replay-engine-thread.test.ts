@@ -70,5 +70,5 @@ describe('llmsec replay on its engine thread', () => {
       expect(forwarded.code).not.toBe(0);
       expect(forwarded).toEqual(inPlace);
     }
-  }, 120_000);
+  }, 300_000);
 });

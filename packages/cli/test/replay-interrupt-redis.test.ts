@@ -25,7 +25,7 @@ describe('llmsec replay with state in Redis, interrupted by a signal', () => {
     const run = await replay.finished;
     expectInterrupted(run, 'SIGTERM');
     // A CLI process started from sources: 38 s once in a loaded package run, 60 s hit in another.
-  }, 120_000);
+  }, 300_000);
 
   it('2 shards, both sent SIGINT: each prints its alerts and summary and exits 130', async () => {
     const ruleset = `interrupt-${process.pid}-${Date.now()}`;
@@ -39,5 +39,5 @@ describe('llmsec replay with state in Redis, interrupted by a signal', () => {
       // case, both are fed from the start and pace each other.
       expectInterrupted(run, 'SIGINT');
     }
-  }, 120_000);
+  }, 300_000);
 });

@@ -54,5 +54,5 @@ describe('llmsec replay interrupted with its stdout not read yet', () => {
     expect(run.stdout.length).toBe(expected.length);
     expect(run.stdout).toBe(expected);
     expectInterrupted(run, 'SIGTERM');
-  }, 120_000);
+  }, 300_000);
 });

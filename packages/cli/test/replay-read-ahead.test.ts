@@ -130,7 +130,7 @@ describe('the replay reader started ahead of its rules', () => {
     expect(got.lines).toBe(want.lines);
     expect(got.events).toBe(want.events);
     expect(got.alerts).toEqual(want.alerts);
-  }, 120_000);
+  }, 300_000);
 
   it('a replay that stops before reading (a rule file it cannot use) ends its reader: the process exits', () => {
     const events = join(dir, 'many.jsonl');

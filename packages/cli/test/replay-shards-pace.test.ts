@@ -110,7 +110,7 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     expect(
       want.filter((a) => a.startsWith('rapid_guardrail_blocks ') && a.includes(' firing ')),
     ).toHaveLength(USERS);
-  }, 120_000);
+  }, 300_000);
 
   for (const n of [2, 3]) {
     it(`${n} shards find the alerts of one replay of the whole log`, async () => {
@@ -182,7 +182,7 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
       expect(late(runs[0]!.stderr) + late(runs[1]!.stderr), lateness).toBe(late(whole.stderr));
       expect(alertSet(runs.map((r) => r.stdout).join('\n')), lateness).toEqual(alertSet(whole.stdout));
     }
-  }, 120_000);
+  }, 300_000);
 
   it('a --ruleset reused after a finished run: the first run leaves no done shards to pace the next by', async () => {
     // A finished shard writes done in the run's pace hash (kept an hour). Left there, a second run
@@ -220,7 +220,7 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     // Nor do the first run's barrier counts stand in for its partner's arrival.
     expect(lone.stderr).toContain('not all 2 shards finished reading within 2 s');
     expect(lone.code).toBe(1);
-  }, 120_000);
+  }, 300_000);
 
   it('a shard that dies mid-run stops holding the other back after --shard-timeout (3 s) quiet, which says it went on unpaced', async () => {
     const ruleset = `pace-dead-${process.pid}-${Date.now()}`;
@@ -259,5 +259,5 @@ describe('llmsec replay --shards N (real processes, default lateness)', () => {
     } finally {
       direct.disconnect();
     }
-  }, 120_000);
+  }, 300_000);
 });

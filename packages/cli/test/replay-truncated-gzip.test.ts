@@ -56,5 +56,5 @@ describe('llmsec replay of a truncated gzip file', () => {
         /^llmsec replay: cannot read .*events\.jsonl\.gz: unexpected end of file$/,
       );
     }
-  }, 120_000);
+  }, 300_000);
 });

@@ -211,7 +211,7 @@ describe('group read-ahead', () => {
     expect(evictingRuns).toBeGreaterThan(10);
     expect(fired).toBeGreaterThan(100);
     expect(repeatRuns).toBeGreaterThan(10);
-  }, 120_000);
+  }, 300_000);
 
   it('reading a table ahead changes nothing: the same rows, evictions and states as a table not read', () => {
     let peeked = 0;

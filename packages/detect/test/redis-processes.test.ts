@@ -48,7 +48,7 @@ describe('RedisDetectionState: three processes', () => {
     expect(canonical(alerts)).toEqual(canonical(want));
     // The work really was spread: every process emitted some of the alerts.
     expect(emitters).toBe(3);
-  }, 120_000);
+  }, 300_000);
 
   it('Redis Cluster (3 masters): the same', async () => {
     const config = { nodes: cluster.nodes, ruleset: freshRuleset('c3'), latenessMs: LATENESS };
@@ -57,5 +57,5 @@ describe('RedisDetectionState: three processes', () => {
     expect(incidentLines(alerts).problems).toEqual([]);
     expect(sequences(alerts)).toEqual(sequences(want));
     expect(canonical(alerts)).toEqual(canonical(want));
-  }, 120_000);
+  }, 300_000);
 });

@@ -98,5 +98,5 @@ describe('detector replicas, one Alertmanager', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(mine(files[0]!).map((x) => x.status)).toEqual(['firing']);
-  }, 120_000);
+  }, 300_000);
 });

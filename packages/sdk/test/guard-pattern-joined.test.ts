@@ -105,7 +105,7 @@ describe('patternGuard: the joined regex', () => {
         expected === undefined ? { action: 'allow' } : { action: 'block', reason: expected, message: 0 },
       );
     }
-  }, 120_000);
+  }, 300_000);
 
   it('joins at most 16,384 characters of source: a large set runs one by one from the start', () => {
     // V8 compiles the joined regex at its first run, in a user's request, at a cost that grows

@@ -156,7 +156,7 @@ describe('local histograms (aggregated by llmsec, read through MetricProducers)'
     );
     // 100 mixes of up to 200 calls, each collection compared twice: the file's run took 8.6 s of
     // CPU, and this case 75 s at load 14 on 2 cores (the 30 s default timeout).
-  }, 120_000);
+  }, 300_000);
 
   it('with the instrumentation scope and the counters too: the same series per scope; Prometheus: the same families, maybe in another order', async () => {
     // As setupLlmsec attaches them: the setup's meter and the LLM client instrumentation's.
