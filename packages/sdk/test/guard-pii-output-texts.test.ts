@@ -331,13 +331,16 @@ describe('hostile answers: many choices and annotations', () => {
     ];
     chatChoices = Array.from({ length: n }, (_, i) => choice(i, `${i}: mail ${EMAIL} now`, annotation(i)));
     const [[, c]] = openaiClients();
-    const t0 = performance.now();
+    // The process's CPU time (the fake server included), not wall time: a linearity bound must
+    // not measure the host's load.
+    const t0 = process.cpuUsage();
     const r = await c.chat.completions.create({ model: 'gpt-4o-mini', n: 128, messages: ask });
-    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(t0);
+    const ms = (cpu.user + cpu.system) / 1000;
     expect(r.choices).toHaveLength(n);
     expect(JSON.stringify(r)).not.toContain('jane.doe');
     expect(r.choices[n - 1]!.message.content).toBe(`${n - 1}: mail [REDACTED:email] now`);
-    // Generous: 0.6 s here (the fake server and the client parsing included, machine under load).
+    // Generous: 0.6 s of wall time here (the fake server and the client parsing included).
     expect(ms).toBeLessThan(10_000);
   });
 });

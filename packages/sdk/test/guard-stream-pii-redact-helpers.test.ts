@@ -232,12 +232,14 @@ describe('the hold is bounded', () => {
     const text = `key: -----BEGIN PRIVATE KEY-----\n${body}-----END PRIVATE KEY----- done`;
     const { ctx } = recordingContext(chatInput({}));
     let maxHold = 0;
-    const t0 = performance.now();
+    // Thread CPU time, not wall time: a linearity bound must not measure the host's load.
+    const t0 = process.threadCpuUsage();
     for (let i = 0; i < text.length; i++) {
       const d = guard.checkChunk!('', text[i]!, ctx);
       if (d.action === 'allow' && (d.holdChars ?? 0) > maxHold) maxHold = d.holdChars ?? 0;
     }
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    const cpu = process.threadCpuUsage(t0);
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(5_000);
     // Held from the header on until the END line completes it: none of the key was released.
     expect(maxHold).toBeGreaterThan(body.length);
     expect(maxHold).toBeLessThan(body.length + 256);
