@@ -44,6 +44,16 @@ import { startRedis, type RedisHandle } from './support/redis.ts';
 
 const SIM_DURATION_MS = 9_000;
 const SEED = 7;
+/**
+ * A bound on a hang for each request of the simulator and of this test, not a latency
+ * expectation. The chat API, its detection engine, the fake LLM and the simulator share this
+ * test's one event loop: at load 11-12 on 2 shared cores, answers took up to 14.5 s in a passing
+ * run, and over 30 s in a failing one, where all 13 errors were the simulator's own 30 s abort
+ * (status 0; no 502 and no other error).
+ */
+const REQUEST_BOUND_MS = 120_000;
+/** The setup's bound, on a hang: startup, then the simulation's and the rpm probe's slowest answers. */
+const SETUP_TIMEOUT_MS = 90_000 + 2 * REQUEST_BOUND_MS;
 
 /**
  * Dashboard panels allowed to return no data in this run, and why. Keep this list short and
@@ -91,10 +101,10 @@ async function chatWithReason(
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-user-id': user, 'x-plan': plan },
       body: JSON.stringify({ messages: [{ role: 'user', content }], max_tokens: 100 }),
-      // A bound on a hang, the simulator's own (driver.ts, 30 s): at load 20-22 the first
-      // upstream-error request, sent in the simulated burst, took over 10 s and was aborted here
-      // (status 0, not the 502 it asserts). The trickle's 5 s bound is its own (sentAt).
-      signal: AbortSignal.timeout(30_000),
+      // A bound on a hang (REQUEST_BOUND_MS): at load 20-22 the first upstream-error request,
+      // sent in the simulated burst, took over 10 s (status 0, not the 502 it asserts). The
+      // trickle's 5 s bound is its own (sentAt).
+      signal: AbortSignal.timeout(REQUEST_BOUND_MS),
     });
     const body = (await res.json().catch(() => ({}))) as { error?: { reason?: string } };
     return { status: res.status, reason: body.error?.reason };
@@ -136,7 +146,11 @@ beforeAll(async () => {
     for (let i = 0; i < 3; i++)
       errorStatuses.push(await chat(`e2e-upstream-error-${i}`, 'Summarise my last order [[500]]'));
   })();
-  stats = await drive(personas, { target: api.url, durationMs: SIM_DURATION_MS });
+  stats = await drive(personas, {
+    target: api.url,
+    durationMs: SIM_DURATION_MS,
+    timeoutMs: REQUEST_BOUND_MS,
+  });
   await upstreamErrors;
 
   // The flooder's refusals depend on timing: on a loaded machine its unawaited burst overlaps
@@ -163,7 +177,7 @@ beforeAll(async () => {
       request.status = s;
     });
   }, 200);
-}, 90_000);
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   if (trickle) clearInterval(trickle);
