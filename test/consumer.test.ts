@@ -45,7 +45,15 @@ interface Run {
   code: number;
   stdout: string;
   stderr: string;
+  /** Set when the command was killed: by its bound (`timeoutMs`) or another signal. */
+  killed?: string;
 }
+
+/**
+ * A command's bound: on a hang only. At load 35 on 2 shared cores the packages' `tsc -b` took
+ * 337 s of wall time (flake hunt, round 25); on an idle machine it takes well under a minute.
+ */
+const COMMAND_BOUND_MS = 240_000;
 
 /**
  * The environment of a process outside the workspace: no NODE_OPTIONS (vitest adds the source
@@ -68,7 +76,7 @@ async function run(
   args: string[],
   cwd: string,
   node = NODE,
-  timeoutMs = 240_000,
+  timeoutMs = COMMAND_BOUND_MS,
 ): Promise<Run> {
   return await new Promise((resolve) => {
     execFile(
@@ -77,14 +85,23 @@ async function run(
       { cwd, env: outsideEnv(node), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
+        // A killed command has no exit code and often no output: say so, and by what.
+        const killed =
+          err?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
+            ? 'killed: its output passed maxBuffer'
+            : err?.killed
+              ? `killed (${err.signal ?? 'signal'}) by its ${timeoutMs} ms bound`
+              : err?.signal
+                ? `killed by ${err.signal}`
+                : undefined;
+        resolve({ code, stdout, stderr, ...(killed !== undefined ? { killed } : {}) });
       },
     );
   });
 }
 
 function ok(r: Run, what: string): Run {
-  expect(r.code, `${what} failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+  expect(r.code, `${what} ${r.killed ?? 'failed'}:\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
 }
 
@@ -160,8 +177,21 @@ async function llmsecExports(): Promise<Map<string, string>> {
   return exported;
 }
 
-/** Each check runs programs (tsc, npx) on a machine other jobs share: generous, not open-ended. */
-const TEST_TIMEOUT_MS = 180_000;
+/**
+ * Each check runs programs (tsc, npx) on a machine other jobs share: generous, not open-ended.
+ * Above two commands' bounds, so a slow command is reported by its kill, not by the test's timeout.
+ */
+const TEST_TIMEOUT_MS = 2 * COMMAND_BOUND_MS + 60_000;
+/**
+ * The setup's bound (a hang only): the build (`npm pack` of the cli runs `tsc -b` of every
+ * package) may take BUILD_BOUND_MS, then three installs and five packs of built packages.
+ */
+const SETUP_TIMEOUT_MS = 900_000;
+const BUILD_BOUND_MS = 600_000;
+/** Set as the setup starts: each of its commands is bounded by the time left, so the hook never times out first. */
+let setupDeadline = 0;
+const setupBound = (bound = COMMAND_BOUND_MS): number =>
+  Math.max(1_000, Math.min(bound, setupDeadline - Date.now() - 10_000));
 
 let tmp: string;
 let app: string;
@@ -170,6 +200,7 @@ let sdkOnly: string;
 let oldestNode: string;
 
 beforeAll(async () => {
+  setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
   tmp = await mkdtemp(join(tmpdir(), 'llmsec-consumer-'));
   expect(relative(ROOT, tmp).startsWith('..'), 'the consumer project must be outside the repository').toBe(
     true,
@@ -185,7 +216,13 @@ beforeAll(async () => {
   // build does not reference what it imports fails here instead of borrowing a sibling's build.
   for (const name of [...PACKAGES].reverse()) {
     ok(
-      await run('npm', ['pack', '--silent', '--pack-destination', tarballs], join(repo, 'packages', name)),
+      await run(
+        'npm',
+        ['pack', '--silent', '--pack-destination', tarballs],
+        join(repo, 'packages', name),
+        NODE,
+        setupBound(BUILD_BOUND_MS),
+      ),
       `npm pack ${name}`,
     );
   }
@@ -214,6 +251,8 @@ beforeAll(async () => {
         pinned('@types/node'),
       ],
       app,
+      NODE,
+      setupBound(),
     ),
     'npm install',
   );
@@ -237,6 +276,8 @@ beforeAll(async () => {
         pinned('@opentelemetry/api'),
       ],
       sdkOnly,
+      NODE,
+      setupBound(),
     ),
     'npm install (sdk only)',
   );
@@ -249,14 +290,16 @@ beforeAll(async () => {
       'npm',
       ['install', '--no-audit', '--no-fund', '--prefer-offline', `node@${OLDEST_VERSION}`],
       nodeDir,
+      NODE,
+      setupBound(),
     ),
     `npm install node@${OLDEST_VERSION}`,
   );
   oldestNode = realpathSync(join(nodeDir, 'node_modules', '.bin', 'node'));
-  expect(ok(await run(oldestNode, ['--version'], app, oldestNode), 'node --version').stdout.trim()).toBe(
-    `v${OLDEST_VERSION}`,
-  );
-}, 600_000);
+  expect(
+    ok(await run(oldestNode, ['--version'], app, oldestNode, setupBound()), 'node --version').stdout.trim(),
+  ).toBe(`v${OLDEST_VERSION}`);
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
