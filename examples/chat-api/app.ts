@@ -44,6 +44,7 @@ export interface ChatApi {
 export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const defaultModel = options.defaultModel ?? 'gpt-4o-mini';
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 30_000;
   const checkModel = modelAllowlist(options.models);
   const telemetry = setupTelemetry(options);
   const { events, metrics, metricsHandler } = telemetry.llmsec;
@@ -55,7 +56,7 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
       baseURL: options.upstream.baseURL,
       apiKey: options.upstream.apiKey,
       maxRetries: 0,
-      timeout: 30_000,
+      timeout: upstreamTimeoutMs,
     }),
     { events, guards: chatApiGuards() },
   );
@@ -116,6 +117,15 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
         throw new HttpError(403, 'output_blocked', 'the response was withheld by an output filter', {
           filter: err.filter,
         });
+      }
+      // Before APIError, which it extends: a client that waited in vain is told so (504), not
+      // that the upstream answered with an error.
+      if (err instanceof OpenAI.APIConnectionTimeoutError) {
+        throw new HttpError(
+          504,
+          'upstream_timeout',
+          `upstream did not answer within ${upstreamTimeoutMs} ms`,
+        );
       }
       if (err instanceof OpenAI.APIError) {
         throw new HttpError(502, 'upstream_error', `upstream answered ${err.status ?? 'with an error'}`);

@@ -9,6 +9,12 @@ export interface ChatApiOptions {
   host?: string;
   /** The OpenAI-compatible upstream. */
   upstream: { baseURL: string; apiKey: string };
+  /**
+   * How long one upstream call may take before the client gives up and the API answers 504
+   * `upstream_timeout` (LLMSEC_UPSTREAM_TIMEOUT_MS): a slow model or a long completion may
+   * need more, a latency budget less. @default 30000
+   */
+  upstreamTimeoutMs?: number;
   /** Model used when a request names none. @default 'gpt-4o-mini' */
   defaultModel?: string;
   /** Models clients may name (others: 400). @default the models of core's price table */
@@ -87,18 +93,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
       apiKey: env.OPENAI_API_KEY ?? 'fake-key',
     },
   };
+  if (env.LLMSEC_UPSTREAM_TIMEOUT_MS)
+    options.upstreamTimeoutMs = positiveInt(env.LLMSEC_UPSTREAM_TIMEOUT_MS, 'LLMSEC_UPSTREAM_TIMEOUT_MS');
   if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
   if (env.LLMSEC_DETECT_REDIS_URL) options.detectRedisUrl = env.LLMSEC_DETECT_REDIS_URL;
   if (env.LLMSEC_DETECT_RULESET) options.detectRuleset = env.LLMSEC_DETECT_RULESET;
-  if (env.LLMSEC_DETECT_TIMEOUT_MS) {
-    const ms = Number(env.LLMSEC_DETECT_TIMEOUT_MS);
-    if (!Number.isInteger(ms) || ms < 1) {
-      throw new Error(
-        `LLMSEC_DETECT_TIMEOUT_MS must be a positive integer, got "${env.LLMSEC_DETECT_TIMEOUT_MS}"`,
-      );
-    }
-    options.detectTimeoutMs = ms;
-  }
+  if (env.LLMSEC_DETECT_TIMEOUT_MS)
+    options.detectTimeoutMs = positiveInt(env.LLMSEC_DETECT_TIMEOUT_MS, 'LLMSEC_DETECT_TIMEOUT_MS');
   if (env.LLMSEC_ALERTMANAGER_URL)
     options.alertmanagerUrls = env.LLMSEC_ALERTMANAGER_URL.split(',').map((s) => s.trim());
   if (env.LLMSEC_METRICS_PORT) {
@@ -116,6 +117,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
     options.inlineDetection = env.LLMSEC_INLINE_DETECTION === 'true';
   }
   return options;
+}
+
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${value}"`);
+  return n;
 }
 
 function intOr(value: string | undefined, fallback: number, name: string): number {
