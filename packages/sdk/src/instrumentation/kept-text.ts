@@ -38,9 +38,9 @@ export const STREAM_TEXT_TRUNCATED = 'stream_text_truncated';
 
 /**
  * One stream's count of the characters its accumulator keeps. Every store of text in an
- * accumulator takes what it appends through `keep` / `take` (or adds the change, when a done
- * event's text replaces pieces). A guarded stream keeps everything, and past MAX_KEPT_TEXT_CHARS
- * is cut. An unguarded stream (no output guard: nothing reads the text but the telemetry) is
+ * accumulator takes what it appends through `keep` / `take`; a done event's whole text in place
+ * of pieces gives theirs back first (`release`, kept-map.ts). A guarded stream keeps everything,
+ * and past MAX_KEPT_TEXT_CHARS is cut. An unguarded stream (no output guard: nothing reads the text but the telemetry) is
  * never cut: past MAX_TELEMETRY_TEXT_CHARS its stores keep no more (`truncated`), and the
  * characters of output texts read and not kept are counted in `dropped` (the summary's
  * `droppedChars`: the lease's output estimate adds them, and the call counts the truncation).
@@ -88,7 +88,34 @@ export class KeptText {
   keep(piece: string, output = true): string {
     const n = piece.length;
     const k = this.take(n, output);
-    return k === n ? piece : prefixOf(piece, k);
+    if (k === n) return piece;
+    const p = prefixOf(piece, k);
+    // A surrogate pair's high half left out: not kept, so counted as not kept (a store that
+    // gives its text back, release, then gives back what it holds and what it did not keep).
+    if (p.length < k) {
+      this.chars -= k - p.length;
+      if (output) this.dropped += k - p.length;
+    }
+    return p;
+  }
+
+  /**
+   * `n` characters read and not kept, without trying: a store whose text stopped short keeps no
+   * later piece, so its text stays a prefix of what was read (kept-map.ts). Unguarded only.
+   */
+  drop(n: number, output = true): void {
+    if (output) this.dropped += n;
+    this.truncated = true;
+  }
+
+  /**
+   * A store's text given back (a done event's whole text replaces it): its `chars` kept and its
+   * `dropped` characters not kept no longer count, so the whole that replaces them counts each
+   * character once.
+   */
+  release(chars: number, dropped: number): void {
+    this.chars -= chars;
+    this.dropped -= dropped;
   }
 
   /**
@@ -115,20 +142,6 @@ export class KeptText {
     list.length = i;
     return list.length;
   }
-}
-
-/**
- * A done event's whole text in place of the pieces `before` joined: counted as the change; an
- * unguarded stream past its cap keeps as much of it as the cap leaves (kept-text.ts).
- */
-export function replaced(kept: KeptText, before: string, whole: string): string {
-  const grown = whole.length - before.length;
-  if (grown <= 0) {
-    kept.add(grown);
-    return whole;
-  }
-  const k = kept.take(grown);
-  return k === grown ? whole : whole.slice(0, before.length + k);
 }
 
 /** The first `k` characters of `s`, a surrogate pair never split (its high half left out). */

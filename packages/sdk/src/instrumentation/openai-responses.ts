@@ -32,7 +32,8 @@ import {
   reasoningTexts,
   summaryKey,
 } from './responses-reasoning.ts';
-import { KeptText, replaced } from './kept-text.ts';
+import { KeptMap } from './kept-map.ts';
+import { KeptText } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -117,7 +118,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * refusal.done texts and only without a terminal event, so the pieces of a cut refusal
      * were never read, and in block mode the held pieces were released after the check passed.
      */
-    let refusals: Map<string, string> | undefined;
+    let refusals: KeptMap | undefined;
     /**
      * `output_text.annotation.added` texts, as they come (the terminal event usually repeats
      * them), and those of annotations a part's added / done event carries that no
@@ -127,6 +128,14 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let quotes: string[] | undefined;
     /** The texts in `quotes`, to tell a repeated annotation from a new one. */
     let quoted: Set<string> | undefined;
+    /**
+     * Unguarded past the cap: the characters of quotes read and not kept, and the quotes kept
+     * cut (a prefix of their text), by index in `quotes`.
+     */
+    let quotesDropped = 0;
+    let quotesCut: Set<number> | undefined;
+    /** Unguarded past the cap: the characters of the deltas read and not kept (`text` is a prefix of them). */
+    let textDropped = 0;
     /**
      * Refusal text came (a piece, a done event or a part carrying one): read only by the end
      * check. Not only on a delta: a refusal sent whole in its done events was delivered before it.
@@ -165,7 +174,11 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           // A delta of another part than the last: the parts meet here (the end check reads them
           // apart too, as a complete answer's: OutputTexts.cuts).
           if (delta.length > 0) {
-            const keep = kept.keep(delta);
+            // Once a delta is not kept whole, no later one is: `text` stays a prefix of the deltas.
+            let keep = '';
+            if (textDropped === 0) keep = kept.keep(delta);
+            else kept.drop(delta.length);
+            textDropped += delta.length - keep.length;
             const o = num(ev?.output_index);
             const c = num(ev?.content_index);
             if (text.length > 0 && (o !== partOutput || c !== partContent) && keep.length > 0)
@@ -307,7 +320,13 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
           // Counted first: an unguarded stream past its cap keeps only what fits (kept-text.ts).
+          const dropped = kept.dropped;
           kept.addFrom(quotes, from);
+          if (kept.dropped !== dropped) {
+            quotesDropped += kept.dropped - dropped;
+            // The last one kept may be cut (addFrom: the rest are not kept at all).
+            if (quotes.length > from) (quotesCut ??= new Set()).add(quotes.length - 1);
+          }
           for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
           return '';
         }
@@ -318,27 +337,30 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           if (r === undefined || r.length === 0) return '';
           refusing = true;
           const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
-          refusals ??= new Map();
+          refusals ??= new KeptMap(kept);
           // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part) the
           // stream is cut (fail closed). e48f6f6 joined the rest into one entry, so the pieces
           // of two parts sent interleaved were read mixed: an address in one part with the
           // other's piece inside it was not found by the end check (detect mode's only read).
           const before = refusals.get(k);
           if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS) {
-            refusals.set(k, done ? replaced(kept, before ?? '', r) : (before ?? '') + kept.keep(r));
+            if (done) refusals.replace(k, r);
+            else refusals.add(k, r, before);
           } else if (guarded)
             throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
           return '';
         }
         if (!refusing && carriesRefusal(type, ev)) refusing = true;
-        if (repeats.repeat(type, ev, text)) unreadRepeat = true;
+        if (repeats.repeat(type, ev, text, text.length + textDropped)) unreadRepeat = true;
         const repeatedQuotes = partAnnotationTexts(type, ev);
         if (repeatedQuotes !== undefined)
           for (const q of repeatedQuotes) {
             if (quoted?.has(q) === true) continue;
             const keep = kept.keep(q);
+            if (keep.length < q.length) quotesDropped += q.length - keep.length;
             if (keep.length === 0) continue;
             (quoted ??= new Set()).add(q);
+            if (keep.length < q.length) (quotesCut ??= new Set()).add(quotes?.length ?? 0);
             (quotes ??= []).push(keep);
           }
         if (type === 'response.created' || type === 'response.in_progress') {
@@ -358,27 +380,45 @@ export const openaiResponsesAdapter: ProviderAdapter = {
       },
       summary(): ResponseSummary {
         const out: ResponseSummary = { ...s, text: done && s.text.length > 0 ? s.text : text };
-        if (kept.truncated) out.droppedChars = kept.dropped;
         // No terminal event: the calls its output would have listed are those the items named.
         if (!done && calls !== undefined) out.toolCalls = [...calls.values()];
         if (cuts !== undefined && out.text === text) out.cuts = cuts;
         // Parts repeated with text their deltas did not carry, when no terminal text holds them.
         const unread = unreadRepeat && out.text === text ? repeats.unread : undefined;
         if (unread !== undefined) out.side = [...(s.side ?? []), unread];
+        // Unguarded past the cap, a terminal response with texts of a kind (side texts, tool
+        // arguments) is taken to repeat the stream's texts of that kind the copy cut: they are
+        // not added again, nor their characters not kept counted (see droppedChars below).
+        const cutSide = done && kept.truncated && (s.side?.length ?? 0) > 0;
+        const cutArgs = done && kept.truncated && (s.toolArguments?.length ?? 0) > 0;
         if (!done && (quotes !== undefined || refusals !== undefined))
           out.side = [...(out.side ?? []), ...(quotes ?? []), ...(refusals?.values() ?? [])];
         else if (done && (quotes !== undefined || refusals !== undefined)) {
           // The terminal response's parts are read already (readResponseObject); a quote or
           // refusal it does not repeat (failed, incomplete) was still delivered, so it is read too.
           const read = new Set(s.side);
-          const extra = [...(quotes ?? []), ...(refusals?.values() ?? [])].filter((r) => !read.has(r));
+          const extra: string[] = [];
+          for (const [i, q] of (quotes ?? []).entries())
+            if (!read.has(q) && !(cutSide && quotesCut?.has(i) === true)) extra.push(q);
+          for (const [k, r] of refusals?.entries() ?? [])
+            if (!read.has(r) && !(cutSide && refusals!.isShort(k))) extra.push(r);
           if (extra.length > 0) out.side = [...(out.side ?? []), ...extra];
         }
         if (args !== undefined) {
           // The terminal response's calls are read already; ones it does not repeat were delivered.
           const read = new Set(out.toolArguments);
-          const extra = args.texts().filter((a) => !read.has(a));
+          const extra = (cutArgs ? args.wholeTexts() : args.texts()).filter((a) => !read.has(a));
           if (extra.length > 0) out.toolArguments = [...(out.toolArguments ?? []), ...extra];
+        }
+        if (kept.truncated) {
+          // The characters read and not kept of the texts the summary holds copies of, each
+          // counted once (outputChars adds them): not the deltas' and repeated parts' when the
+          // terminal text replaced them, nor those of the kinds a terminal response repeats.
+          let dropped = kept.dropped;
+          if (out.text !== text) dropped -= textDropped + repeats.dropped;
+          if (cutSide) dropped -= quotesDropped + (refusals?.dropped ?? 0);
+          if (cutArgs) dropped -= args?.dropped ?? 0;
+          out.droppedChars = dropped;
         }
         if (reasoning !== undefined) {
           // The same for the reasoning: what the terminal response does not repeat was delivered.

@@ -1,5 +1,6 @@
 import { arr, obj } from './adapter.ts';
-import { replaced, type KeptText } from './kept-text.ts';
+import { KeptMap } from './kept-map.ts';
+import type { KeptText } from './kept-text.ts';
 import { valueText } from './tool-arguments.ts';
 
 /**
@@ -21,12 +22,19 @@ import { valueText } from './tool-arguments.ts';
  * repeat of it with text reads as unread (held and read, never passed unread).
  */
 export class ResponsesRepeats {
-  /** Per part (`output_index:content_index`): its start in the stream's text, its end once a done event came (-1 before). */
+  /**
+   * Per part (`output_index:content_index`): its start in the stream's deltas, its end once a done
+   * event came (-1 before). Counted in characters read, not kept: an unguarded stream past the
+   * telemetry's cap keeps a prefix of its deltas (kept-text.ts), and a part's repeat is compared
+   * with what of it was kept.
+   */
   private readonly spans = new Map<string, [number, number]>();
   /** Parts repeated with text their deltas did not carry, each with the last such text. */
-  private unreadTexts: Map<string, string> | undefined;
+  private unreadTexts: KeptMap | undefined;
   /** Unread texts past MAX_PARTS parts, joined. */
   private overflow = '';
+  /** Characters of `overflow` read and not kept (unguarded past the cap). */
+  private overflowDropped = 0;
   /** The last part started, while it may still be open. */
   private open: [number, number] | undefined;
   /** The stream's count of the texts its accumulator keeps (kept-text.ts): the unread texts count there. */
@@ -38,26 +46,31 @@ export class ResponsesRepeats {
 
   /**
    * A non-delta event: records the parts it starts, and those it repeats whose text is not what
-   * their deltas joined to (`text`: the stream's deltas so far). True when it found such a part.
+   * their deltas joined to (`text`: the stream's deltas so far as kept, `read`: their characters
+   * read; the same but on an unguarded stream past its cap). True when it found such a part.
    */
-  repeat(type: string | undefined, ev: Record<string, unknown> | undefined, text: string): boolean {
+  repeat(
+    type: string | undefined,
+    ev: Record<string, unknown> | undefined,
+    text: string,
+    read = text.length,
+  ): boolean {
     switch (type) {
       case 'response.output_text.done':
-        return this.check(ev?.output_index, ev?.content_index, valueText(ev?.text), text);
+        return this.check(ev?.output_index, ev?.content_index, valueText(ev?.text), text, read);
       case 'response.content_part.added':
       case 'response.content_part.done': {
         const p = obj(ev?.part);
         if (p?.type !== 'output_text') return false;
-        if (type === 'response.content_part.added')
-          this.start(ev?.output_index, ev?.content_index, text.length);
-        return this.check(ev?.output_index, ev?.content_index, valueText(p.text), text);
+        if (type === 'response.content_part.added') this.start(ev?.output_index, ev?.content_index, read);
+        return this.check(ev?.output_index, ev?.content_index, valueText(p.text), text, read);
       }
       case 'response.output_item.added':
       case 'response.output_item.done': {
         let found = false;
         for (const [ci, part] of arr(obj(ev?.item)?.content).entries()) {
           const p = obj(part);
-          if (p?.type === 'output_text' && this.check(ev?.output_index, ci, valueText(p.text), text))
+          if (p?.type === 'output_text' && this.check(ev?.output_index, ci, valueText(p.text), text, read))
             found = true;
         }
         return found;
@@ -74,6 +87,11 @@ export class ResponsesRepeats {
       : [...this.unreadTexts.values()].join('') + this.overflow;
   }
 
+  /** Characters of the unread texts read and not kept (unguarded past the cap): the summary's `droppedChars` share. */
+  get dropped(): number {
+    return (this.unreadTexts?.dropped ?? 0) + this.overflowDropped;
+  }
+
   /**
    * A part starts at `at` (its content_part.added), ending the one before it (parts come one
    * after another); past MAX_PARTS parts (a hostile stream) not recorded.
@@ -87,25 +105,37 @@ export class ResponsesRepeats {
     this.spans.set(k, this.open);
   }
 
-  private check(oi: unknown, ci: unknown, repeated: string | undefined, text: string): boolean {
+  private check(oi: unknown, ci: unknown, repeated: string | undefined, text: string, read: number): boolean {
     if (repeated === undefined || repeated.length === 0) return false;
     const k = partKey(oi, ci);
     const span = this.spans.get(k);
     // The part's first repeat with text ends it, if the next part's start has not: its deltas all came before.
-    if (span !== undefined && span[1] < 0) span[1] = text.length;
-    if (span !== undefined && span[1] - span[0] === repeated.length && text.startsWith(repeated, span[0]))
+    if (span !== undefined && span[1] < 0) span[1] = read;
+    if (span !== undefined && span[1] - span[0] === repeated.length && keptAs(text, span[0], repeated))
       return false;
-    const unread = (this.unreadTexts ??= new Map());
+    const unread = (this.unreadTexts ??= new KeptMap(this.kept));
     // Past the cap, appended whole (a repeat of one part may then be read twice: never dropped).
-    if (unread.size < MAX_PARTS || unread.has(k))
-      unread.set(k, replaced(this.kept, unread.get(k) ?? '', repeated));
-    else this.overflow += this.kept.keep(repeated);
+    if (unread.size < MAX_PARTS || unread.get(k) !== undefined) unread.replace(k, repeated);
+    else {
+      const keep = this.kept.keep(repeated);
+      this.overflowDropped += repeated.length - keep.length;
+      this.overflow += keep;
+    }
     return true;
   }
 }
 
 /** Parts tracked per stream (an answer has a few); past this, see start() and check(). */
 const MAX_PARTS = 1024;
+
+/**
+ * `repeated`, a part's whole text, is what the deltas kept from `at` on hold: all of it, or on
+ * an unguarded stream past its cap (which keeps a prefix of the deltas) what of it was kept.
+ */
+function keptAs(text: string, at: number, repeated: string): boolean {
+  if (at + repeated.length <= text.length) return text.startsWith(repeated, at);
+  return at >= text.length || repeated.startsWith(text.slice(at));
+}
 
 function partKey(oi: unknown, ci: unknown): string {
   return `${typeof oi === 'number' ? oi : 0}:${typeof ci === 'number' ? ci : 0}`;

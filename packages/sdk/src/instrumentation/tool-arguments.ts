@@ -1,3 +1,4 @@
+import { KeptMap } from './kept-map.ts';
 import type { KeptText } from './kept-text.ts';
 import type { OutputTexts } from './output-texts.ts';
 import { StreamLimitError } from './stream-limit.ts';
@@ -456,20 +457,18 @@ export function reasoningSlot(holder: Record<string, unknown>, field: string, ou
  * its cap and keeps an unguarded one's texts to the telemetry's.
  */
 export class StreamedArguments {
-  private readonly calls = new Map<string, string>();
-  private readonly kept: KeptText;
-  /** False: reasoning, which the lease's output estimate does not count (kept-text.ts take). */
-  private readonly output: boolean;
+  /** Each key's text, counted in the stream's KeptText (kept-map.ts). */
+  private readonly calls: KeptMap;
 
+  /** `output` false: reasoning, which the lease's output estimate does not count (kept-text.ts take). */
   constructor(kept: KeptText, output = true) {
-    this.kept = kept;
-    this.output = output;
+    this.calls = new KeptMap(kept, output);
   }
 
   add(key: string, piece: string): boolean {
     const before = this.calls.get(key);
     if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
-    this.calls.set(key, (before ?? '') + this.kept.keep(piece, this.output));
+    this.calls.add(key, piece, before);
     return true;
   }
 
@@ -483,18 +482,13 @@ export class StreamedArguments {
   set(key: string, whole: string): boolean {
     const before = this.calls.get(key);
     if (before === undefined && this.calls.size >= MAX_TOOL_CALLS) return false;
-    let kept = before?.length ?? 0;
     if (before !== undefined && before.length > 0 && !whole.startsWith(before)) {
       const was = `${key}\u0000${this.calls.size}`;
       if (this.calls.size >= MAX_TOOL_CALLS) return false;
-      this.calls.set(was, before);
-      kept = 0; // still kept, under its own key
+      this.calls.keepApart(key, was); // still kept, under its own key
     }
-    // Unguarded past the telemetry's cap: as much of the whole as the cap leaves (kept-text.ts).
-    const grown = whole.length - kept;
-    const k = grown > 0 ? this.kept.take(grown, this.output) : grown;
-    if (k < 0) this.kept.add(k);
-    this.calls.set(key, k === grown ? whole : whole.slice(0, kept + k));
+    // Unguarded past the telemetry's cap: as much of the whole as the cap leaves (kept-map.ts).
+    this.calls.replace(key, whole);
     return true;
   }
 
@@ -502,9 +496,21 @@ export class StreamedArguments {
     return this.calls.size;
   }
 
+  /** Characters of output read and not kept (unguarded past the cap): the summary's `droppedChars` share. */
+  get dropped(): number {
+    return this.calls.dropped;
+  }
+
   texts(): string[] {
     const out: string[] = [];
     for (const t of this.calls.values()) if (t.length > 0) out.push(t);
+    return out;
+  }
+
+  /** The texts of the keys kept whole (not cut by an unguarded stream's cap; kept-map.ts). */
+  wholeTexts(): string[] {
+    const out: string[] = [];
+    for (const [key, t] of this.calls.entries()) if (t.length > 0 && !this.calls.isShort(key)) out.push(t);
     return out;
   }
 }
