@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
+import type { AlertSink } from '@llmsec/detect';
 import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
 import { silentLogger } from '../src/service/log.ts';
 import { command as limitsCommand } from '../../cli/src/commands/limits.ts';
@@ -187,6 +188,40 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     expect(first.level).toBe('throttled');
     expect(second.level).toBe('throttled');
     expect(second.violationScore).toBeCloseTo(first.violationScore, 0);
+    await enf.shutdown();
+  });
+
+  it("acts on users who join an open incident (a campaign's later accounts), once each; the earlier users' action is not taken again", async () => {
+    const acted: string[] = [];
+    const enf = new FleetEnforcement({
+      client: db.redis,
+      actions,
+      logger: silentLogger,
+      onAction: (e) => acted.push(e.user_id),
+    });
+    const first = ['camp-1', 'camp-2', 'camp-3', 'camp-4', 'camp-5'];
+    const campaign = alert({
+      alert_id: 'ALR-00000000000c0a11',
+      rule: 'coordinated_campaign',
+      labels: { fingerprint: 'c0ffee00c0ffee00' },
+      user_ids: first,
+    });
+    // Through the AlertSink interface, as the engine calls it when a user joins.
+    const sink: AlertSink = enf;
+    enf.send(campaign);
+    await enf.forceFlush();
+    sink.update?.({ ...campaign, user_ids: [...first, 'camp-6'] });
+    sink.update?.({ ...campaign, user_ids: [...first, 'camp-6', 'camp-7'] });
+    await enf.forceFlush();
+    const reader = readBack();
+    for (const user of [...first, 'camp-6', 'camp-7'])
+      expect((await reader.status(user)).level, user).toBe('throttled');
+    expect(acted.sort()).toEqual([...first, 'camp-6', 'camp-7'].sort());
+    // Resolved: a later incident with the same id (none in practice) would start afresh.
+    enf.send({ ...campaign, status: 'resolved', ends_at: '2026-12-04T10:20:00.000Z' });
+    sink.update?.({ ...campaign, user_ids: ['camp-8'] });
+    await enf.forceFlush();
+    expect(acted).toContain('camp-8');
     await enf.shutdown();
   });
 

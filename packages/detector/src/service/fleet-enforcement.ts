@@ -113,6 +113,12 @@ export class FleetEnforcement implements AlertSink {
   private readonly maxPending: number;
   private readonly retryForMs: number;
   private readonly exempt: ReadonlySet<string>;
+  /**
+   * Per open incident (alert id), the users already acted on (by hash8), so an update acts only
+   * on those who joined since. At most MAX_TRACKED_INCIDENTS, oldest dropped first; a dropped
+   * or unknown incident (fired by another replica) acts on every user an update names.
+   */
+  private readonly actedOn = new Map<string, Set<string>>();
   private droppedWarned = false;
   private closed = false;
 
@@ -154,11 +160,39 @@ export class FleetEnforcement implements AlertSink {
   }
 
   send(alert: Alert): void {
+    if (this.closed || alert === undefined || alert === null) return;
+    if (alert.status !== 'firing') {
+      this.actedOn.delete(alert.alert_id);
+      return;
+    }
+    this.act(alert, new Set());
+  }
+
+  /**
+   * Users who joined an open incident (a campaign's later accounts) get its action too, once:
+   * those this sink already acted on for the incident are skipped, so their block or throttle
+   * is not started again. The engine calls this in the replica that saw the join, which may
+   * not be the one that fired the incident. That replica knows no earlier users and acts on
+   * every user named, which starts their action again from then.
+   */
+  update(alert: Alert): void {
     if (this.closed || alert?.status !== 'firing') return;
+    this.act(alert, this.actedOn.get(alert.alert_id) ?? new Set());
+  }
+
+  /** Applies the alert's action to its users not in `done` (hash8 of each), at most maxUsersPerAlert in all. */
+  private act(alert: Alert, done: Set<string>): void {
     const action = this.actionFor(alert);
     if (action === undefined) return;
+    this.actedOn.delete(alert.alert_id);
+    this.actedOn.set(alert.alert_id, done);
+    if (this.actedOn.size > MAX_TRACKED_INCIDENTS)
+      this.actedOn.delete(this.actedOn.keys().next().value as string);
     for (const user of (alert.user_ids ?? []).slice(0, this.o.maxUsersPerAlert)) {
       if (typeof user !== 'string') continue;
+      const key = hash8(user);
+      if (done.has(key)) continue;
+      done.add(key);
       // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
       // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
       // Checked after the mapping: 'anonymous ' is the anonymous subject too.
@@ -356,6 +390,9 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
+
+/** Open incidents whose acted-on users are remembered (for `update`): ~100 users of 8 hex each. */
+const MAX_TRACKED_INCIDENTS = 1_000;
 
 /** 8 hex of FNV-1a: keeps the action event's id unique per user without the user in clear. */
 function hash8(s: string): string {
