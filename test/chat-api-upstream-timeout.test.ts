@@ -63,4 +63,17 @@ describe('the chat API upstream timeout', () => {
       );
     }
   });
+
+  it('a timeout past the 300 s at which fetch stops waiting for headers is refused, not cut short at 300 s under a 504 naming the longer bound', async () => {
+    expect(configFromEnv({ LLMSEC_UPSTREAM_TIMEOUT_MS: '300000' }).upstreamTimeoutMs).toBe(300_000);
+    // 3e9 also overflows setTimeout, which would have fired it after 1 ms.
+    for (const long of ['300001', '600000', '3000000000']) {
+      expect(() => configFromEnv({ LLMSEC_UPSTREAM_TIMEOUT_MS: long })).toThrow(
+        `LLMSEC_UPSTREAM_TIMEOUT_MS must be an integer from 1 to 300000 (fetch's own 300 s headers timeout), got "${long}"`,
+      );
+    }
+    await expect(
+      startChatApi({ upstream: { baseURL: upstreamUrl, apiKey: 'fake-key' }, upstreamTimeoutMs: 600_000 }),
+    ).rejects.toThrow('upstreamTimeoutMs must be an integer from 1 to 300000');
+  });
 });

@@ -19,7 +19,7 @@ import type { DetectionEngine } from '@llmsec/detect';
 import { chatApiGuards, SYSTEM_PROMPT } from './guards.ts';
 import { HttpError, sendError, sendJson } from './http-errors.ts';
 import { setupLimiter } from './limiter.ts';
-import type { ChatApiOptions } from './options.ts';
+import { checkUpstreamTimeout, type ChatApiOptions } from './options.ts';
 import { modelAllowlist } from './models.ts';
 import { parseChatRequest, parseUserId, readJsonBody, type ChatRequest } from './request-body.ts';
 import { setupTelemetry } from './telemetry.ts';
@@ -44,7 +44,7 @@ export interface ChatApi {
 export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const defaultModel = options.defaultModel ?? 'gpt-4o-mini';
-  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 30_000;
+  const upstreamTimeoutMs = checkUpstreamTimeout(options.upstreamTimeoutMs ?? 30_000);
   const checkModel = modelAllowlist(options.models);
   const telemetry = setupTelemetry(options);
   const { events, metrics, metricsHandler } = telemetry.llmsec;

@@ -12,7 +12,7 @@ export interface ChatApiOptions {
   /**
    * How long one upstream call may take before the client gives up and the API answers 504
    * `upstream_timeout` (LLMSEC_UPSTREAM_TIMEOUT_MS): a slow model or a long completion may
-   * need more, a latency budget less. @default 30000
+   * need more, a latency budget less. At most 300000 (UPSTREAM_TIMEOUT_MAX_MS). @default 30000
    */
   upstreamTimeoutMs?: number;
   /** Model used when a request names none. @default 'gpt-4o-mini' */
@@ -94,7 +94,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
     },
   };
   if (env.LLMSEC_UPSTREAM_TIMEOUT_MS)
-    options.upstreamTimeoutMs = positiveInt(env.LLMSEC_UPSTREAM_TIMEOUT_MS, 'LLMSEC_UPSTREAM_TIMEOUT_MS');
+    options.upstreamTimeoutMs = checkUpstreamTimeout(
+      positiveInt(env.LLMSEC_UPSTREAM_TIMEOUT_MS, 'LLMSEC_UPSTREAM_TIMEOUT_MS'),
+      'LLMSEC_UPSTREAM_TIMEOUT_MS',
+    );
   if (env.LLMSEC_REDIS_URL) options.redisUrl = env.LLMSEC_REDIS_URL;
   if (env.LLMSEC_DETECT_REDIS_URL) options.detectRedisUrl = env.LLMSEC_DETECT_REDIS_URL;
   if (env.LLMSEC_DETECT_RULESET) options.detectRuleset = env.LLMSEC_DETECT_RULESET;
@@ -117,6 +120,23 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ChatApiOpti
     options.inlineDetection = env.LLMSEC_INLINE_DETECTION === 'true';
   }
   return options;
+}
+
+/**
+ * The longest upstream timeout that holds. Node's fetch (undici) gives up waiting for response
+ * headers after 300 s on its own, whatever the openai client's timeout: a longer setting would
+ * still fail at 300 s, with a 504 naming a bound that was not the one that ran out.
+ */
+export const UPSTREAM_TIMEOUT_MAX_MS = 300_000;
+
+/** `ms`, or throws naming the setting when it is not a timeout that holds (1 ms to the max). */
+export function checkUpstreamTimeout(ms: number, name = 'upstreamTimeoutMs'): number {
+  if (!Number.isInteger(ms) || ms < 1 || ms > UPSTREAM_TIMEOUT_MAX_MS) {
+    throw new Error(
+      `${name} must be an integer from 1 to ${UPSTREAM_TIMEOUT_MAX_MS} (fetch's own 300 s headers timeout), got "${ms}"`,
+    );
+  }
+  return ms;
 }
 
 function positiveInt(value: string, name: string): number {
