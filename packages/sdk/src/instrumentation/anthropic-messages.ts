@@ -29,6 +29,7 @@ import {
   type AnswerMessage,
 } from './response-text.ts';
 import { KeptText } from './kept-text.ts';
+import { addCut } from './text-cuts.ts';
 import { ToolCallNames } from './tool-names.ts';
 import { isToolInputBlock } from './anthropic-tool-input-rewrite.ts';
 import { thinkingSlot } from './anthropic-thinking.ts';
@@ -213,7 +214,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
               // Another block than the last delta's: the blocks meet here (OutputTexts.cuts).
               const index = num(ev.index);
               if (s.text.length > 0 && index !== block && keep.length > 0)
-                (s.cuts ??= []).push(s.text.length);
+                s.cuts = addCut(s.cuts, s.text.length, guarded); // capped (text-cuts.ts)
               block = index;
               s.text += keep;
             }

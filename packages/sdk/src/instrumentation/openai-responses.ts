@@ -37,6 +37,7 @@ import { KeptText } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
+import { addCut } from './text-cuts.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
 /** `openai` 7.x `responses.create`, plain and streamed (typed events ending in response.completed). */
@@ -182,7 +183,7 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             const o = num(ev?.output_index);
             const c = num(ev?.content_index);
             if (text.length > 0 && (o !== partOutput || c !== partContent) && keep.length > 0)
-              (cuts ??= []).push(text.length);
+              cuts = addCut(cuts, text.length, guarded); // capped (text-cuts.ts)
             partOutput = o;
             partContent = c;
             text += keep;
