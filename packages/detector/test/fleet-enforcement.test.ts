@@ -225,6 +225,22 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     await enf.shutdown();
   });
 
+  it('acts on two users whose ids share a 32-bit FNV-1a hash (names an attacker can pick)', async () => {
+    const acted: string[] = [];
+    const enf = new FleetEnforcement({
+      client: db.redis,
+      actions,
+      logger: silentLogger,
+      onAction: (e) => acted.push(e.user_id),
+    });
+    // FNV-1a 32-bit of both is 0cb88885: found in a second by counting names.
+    const twins = ['acct-528056', 'acct-1010190'];
+    enf.send(alert({ alert_id: 'ALR-0000000000000f00', severity: 'alert', user_ids: twins }));
+    await enf.forceFlush();
+    expect(acted.sort()).toEqual([...twins].sort());
+    await enf.shutdown();
+  });
+
   it('puts nothing on the users of an indirect_prompt_injection alert (victims, not authors) unless an action names the rule', async () => {
     const reader = readBack();
     const enf = new FleetEnforcement({ client: db.redis, actions, logger: silentLogger });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { ANONYMOUS_USER, formatTimestamp, type Alert, type SecurityEvent } from '@llmsec/core';
 import type { AlertSink } from '@llmsec/detect';
 import { RateLimiter, RedisStore, VICTIM_RULES, type EnforcementOptions } from '@llmsec/ratelimit';
@@ -114,7 +115,7 @@ export class FleetEnforcement implements AlertSink {
   private readonly retryForMs: number;
   private readonly exempt: ReadonlySet<string>;
   /**
-   * Per open incident (alert id), the users already acted on (by hash8), so an update acts only
+   * Per open incident (alert id), the users already acted on (by userKey), so an update acts only
    * on those who joined since. At most MAX_TRACKED_INCIDENTS, oldest dropped first; a dropped
    * or unknown incident (fired by another replica) acts on every user an update names.
    */
@@ -180,7 +181,7 @@ export class FleetEnforcement implements AlertSink {
     this.act(alert, this.actedOn.get(alert.alert_id) ?? new Set());
   }
 
-  /** Applies the alert's action to its users not in `done` (hash8 of each), at most maxUsersPerAlert in all. */
+  /** Applies the alert's action to its users not in `done` (userKey of each), at most maxUsersPerAlert in all. */
   private act(alert: Alert, done: Set<string>): void {
     const action = this.actionFor(alert);
     if (action === undefined) return;
@@ -190,8 +191,8 @@ export class FleetEnforcement implements AlertSink {
       this.actedOn.delete(this.actedOn.keys().next().value as string);
     for (const user of (alert.user_ids ?? []).slice(0, this.o.maxUsersPerAlert)) {
       if (typeof user !== 'string') continue;
-      const key = hash8(user);
-      if (done.has(key)) continue;
+      const key = userKey(user);
+      if (done.has(key) || done.size >= this.o.maxUsersPerAlert) continue;
       done.add(key);
       // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
       // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
@@ -391,8 +392,18 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return out;
 }
 
-/** Open incidents whose acted-on users are remembered (for `update`): ~100 users of 8 hex each. */
+/** Open incidents whose acted-on users are remembered (for `update`): ~100 keys of 16 characters each. */
 const MAX_TRACKED_INCIDENTS = 1_000;
+const KEY = randomBytes(16);
+
+/**
+ * What the sink remembers of a user it acted on: 96 bits of SHA-256 under a key made at start,
+ * so user ids chosen to collide (an attacker naming its accounts) cannot make one account pass
+ * for another, and 16 characters whatever the id's length.
+ */
+function userKey(user: string): string {
+  return createHash('sha256').update(KEY).update(user).digest('base64url').slice(0, 16);
+}
 
 /** 8 hex of FNV-1a: keeps the action event's id unique per user without the user in clear. */
 function hash8(s: string): string {
