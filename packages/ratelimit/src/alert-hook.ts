@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { ANONYMOUS_USER, type Alert, type AlertSeverity } from '@llmsec/core';
 import { ErrorFunnel } from '@llmsec/core/internal';
 import { userSubject } from './http/subject.ts';
@@ -44,11 +45,17 @@ export const VICTIM_RULES: readonly string[] = Object.freeze([
  * records a violation for every implicated user (on `userSubject(id)`: the bare id, or
  * `user:<id>` for an id in the `ip:`/`key:` namespaces; never `anonymous`), so detection can
  * tighten limits. It has the shape of an AlertSink's `send` (sync, never throws); wire it
- * where alerts are delivered.
+ * where alerts are delivered, and to the engine's `onUpdate` too: an update of an open
+ * incident (a campaign's later accounts) then puts points on the users who joined, and a
+ * user already given points for that incident gets none again.
  */
 // One failing store fails every violation of every alert: counted each time, logged once per
 // episode (core's funnel), never once per user.
 const errors = new ErrorFunnel(undefined, 'ratelimit.alert_hook', { meterName: '@llmsec/ratelimit' });
+
+/** Open incidents whose users the hook remembers (at most `maxUsersPerAlert` subjects each). */
+const MAX_TRACKED_INCIDENTS = 1_000;
+const KEY = randomBytes(16);
 
 export function alertViolationHook(
   limiter: RateLimiter,
@@ -60,9 +67,18 @@ export function alertViolationHook(
   if (!Array.isArray(exempt) || exempt.some((r) => typeof r !== 'string'))
     throw new TypeError('alertViolationHook: exemptRules must be an array of rule ids');
   const exemptSet = new Set(exempt);
+  // Per open incident (alert id), the subjects given points (subjectKey each, at most
+  // maxUsers): the same alert again (an update naming users who joined since, or a repeated
+  // delivery) adds points only for the others. At most MAX_TRACKED_INCIDENTS incidents, oldest
+  // dropped first; a resolve forgets its incident.
+  const given = new Map<string, Set<string>>();
   return function recordAlertViolation(alert: Alert): void {
     try {
-      if (alert?.status !== 'firing') return;
+      if (alert === undefined || alert === null) return;
+      if (alert.status !== 'firing') {
+        given.delete(alert.alert_id);
+        return;
+      }
       // The users of such an alert did not do what it reports (VICTIM_RULES), nor those of any
       // rule reading only victim-side categories: a custom auth_failure rule names the accounts
       // tried, and points on them would let a stranger lock them out by failing logins.
@@ -71,6 +87,10 @@ export function alertViolationHook(
       if (!(weight > 0)) return;
       const users: readonly unknown[] = Array.isArray(alert.user_ids) ? alert.user_ids : [];
       const n = Math.min(users.length, maxUsers);
+      const done = given.get(alert.alert_id) ?? new Set<string>();
+      given.delete(alert.alert_id);
+      given.set(alert.alert_id, done);
+      if (given.size > MAX_TRACKED_INCIDENTS) given.delete(given.keys().next().value as string);
       for (let i = 0; i < n; i++) {
         const user = users[i];
         // The user's subject as the middleware and the SDK name it; an alert naming `ip:x` (a
@@ -79,6 +99,9 @@ export function alertViolationHook(
         // enforcement): one anonymous abuser's alert would refuse them all.
         const subject = typeof user === 'string' ? userSubject(user) : undefined;
         if (subject === undefined || subject === ANONYMOUS_USER) continue;
+        const key = subjectKey(subject);
+        if (done.has(key) || done.size >= maxUsers) continue;
+        done.add(key);
         limiter
           .recordViolation(subject, weight)
           .catch((err: unknown) => errors.report('record_violation', err));
@@ -88,4 +111,13 @@ export function alertViolationHook(
       errors.report('alert', err);
     }
   };
+}
+
+/**
+ * What the hook remembers of a subject it gave points to: 96 bits of SHA-256 under a key made
+ * at start, so user ids chosen to collide (an attacker naming its accounts) cannot make one
+ * account pass for another, and 16 characters whatever the id's length.
+ */
+function subjectKey(subject: string): string {
+  return createHash('sha256').update(KEY).update(subject).digest('base64url').slice(0, 16);
 }

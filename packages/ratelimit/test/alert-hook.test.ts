@@ -58,6 +58,31 @@ describe('alertViolationHook failures', () => {
   });
 });
 
+describe('alertViolationHook on an open incident that learns users', () => {
+  it("puts points on users who join (the engine's onUpdate), once each per incident; a resolve forgets it", async () => {
+    const seen: string[] = [];
+    const limiter = {
+      recordViolation: (u: string) => {
+        seen.push(u);
+        return Promise.resolve('normal');
+      },
+    } as unknown as RateLimiter;
+    const hook = alertViolationHook(limiter);
+    const first = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    hook(alert(first));
+    hook(alert([...first, 'c6']));
+    hook(alert([...first, 'c6', 'c7']));
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([...first, 'c6', 'c7']);
+    // Another incident is counted on its own; after a resolve the id starts afresh.
+    hook({ ...alert(['c1']), alert_id: 'A2' });
+    hook({ ...alert(first), status: 'resolved' });
+    hook(alert(['c1']));
+    await new Promise((r) => setImmediate(r));
+    expect(seen.slice(7)).toEqual(['c1', 'c1']);
+  });
+});
+
 describe('alertViolationHook subjects', () => {
   it("never puts points on the anonymous subject (every caller without a user id), whatever the id's spacing", async () => {
     const seen: string[] = [];
