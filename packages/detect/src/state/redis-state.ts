@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
+import { isOutOfMemory, ProbeRoom } from './probe-room.ts';
 import { ProbeTags } from './probe-tags.ts';
 import { ReadyWait } from './ready-wait.ts';
 
@@ -30,7 +31,8 @@ export interface RedisDetectionStateOptions {
   /**
    * While degraded, how often Redis is probed: a write of a short-lived key, `<prefix>:probe`,
    * and one in the slot of each key whose call failed (`<prefix>:{tag}:probe`; a Cluster's other
-   * masters). @default 1000
+   * masters). After writes refused for memory (OOM), each such write comes after one as large
+   * as those refused, up to 1 MiB, deleted at once (ProbeRoom). @default 1000
    */
   probeIntervalMs?: number;
   /** TTL of the state of groups under a baseline rule (baselines outlive windows). @default 86400000 (24 h) */
@@ -114,6 +116,7 @@ interface ScriptClient {
     count: number,
   ): Promise<string[]>;
   set(key: string, value: string, px: 'PX', ms: number): Promise<string | null>;
+  del(key: string): Promise<number>;
 }
 
 interface InFlight {
@@ -155,6 +158,9 @@ export class RedisDetectionState {
   private readonly client: ScriptClient;
   private readonly readyWait: ReadyWait;
   private readonly probeTags = new ProbeTags();
+  private readonly probeRoom = new ProbeRoom();
+  /** A Cluster client: each slot the probe writes may be another master, with its own memory. */
+  private readonly cluster: boolean;
   private bound = false;
   private readonly inflight = new Set<InFlight>();
   private lastProgress = 0;
@@ -166,6 +172,7 @@ export class RedisDetectionState {
     if (!redis || typeof redis.defineCommand !== 'function') {
       throw new Error('RedisDetectionState: options.redis must be an ioredis Redis or Cluster client');
     }
+    this.cluster = (redis as { isCluster?: unknown }).isCluster === true;
     this.prefix = options.prefix ?? 'llmsec:det';
     if (/[{}]/.test(this.prefix)) throw new Error('RedisDetectionState: prefix must not contain { or }');
     this.rulesetOption = options.ruleset;
@@ -293,7 +300,13 @@ export class RedisDetectionState {
   }
 
   cas(key: string, expected: number, body: string, ttlMs: number): Promise<[number, string | number]> {
-    return this.timed(key, () => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs)));
+    return this.timed(key, () => this.client.llmsecDetCas(key, expected, body, Math.ceil(ttlMs))).catch(
+      (err: unknown) => {
+        // Refused for memory: the probe asks Redis for that much room before calling it back.
+        if (isOutOfMemory(err)) this.probeRoom.note(key, body);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -345,12 +358,15 @@ export class RedisDetectionState {
    * The degraded mode's probe: a write, not a PING. Redis out of memory under `noeviction`, or
    * a replica after a failover (`READONLY`), answers PING but refuses every write the state
    * makes; probed with PING, the engine went back to shared mode at each probe and degraded
-   * again at its next round, an episode and a warning per probe interval.
+   * again at its next round, an episode and a warning per probe interval. After writes refused
+   * for memory, the write must find room for as much as was refused (ProbeRoom, roomFor).
    */
   ping(): Promise<string | null> {
     // Also every slot a call failed in since (ProbeTags): on a Cluster another master than the
     // probe key's may be the one refusing writes.
     const tagged = this.probeTags.keys(this.prefix);
+    const room = this.probeRoom.room;
+    if (room > 0) return this.pingWithRoom(tagged, room);
     const wrote = tagged.map(({ tag, key }) =>
       this.timed(key, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS)).then(() =>
         this.probeTags.forget(tag),
@@ -365,6 +381,44 @@ export class RedisDetectionState {
   /** The probe's key: one per prefix, short-lived. */
   probeKey(): string {
     return `${this.prefix}:probe`;
+  }
+
+  /**
+   * The probe after writes refused for memory: each write asks for `room` first (roomFor). One
+   * slot after the other: on a standalone Redis, pads written together would add up. There,
+   * every key is on the one server, so the probe key's check covers the tags' slots (their
+   * short writes as before); on a Cluster each tag's slot may be another master, checked alone.
+   */
+  private async pingWithRoom(tagged: { tag: string; key: string }[], room: number): Promise<string | null> {
+    const pad = 'x'.repeat(room);
+    // The pad in the probe key's slot: `{<prefix>:probe}` hashes as the whole untagged key.
+    const reply = await this.roomFor(undefined, this.probeKey(), `{${this.probeKey()}}:room`, pad);
+    for (const { tag, key } of tagged) {
+      if (this.cluster) await this.roomFor(key, key, `${key}:room`, pad);
+      else await this.timed(key, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS));
+      this.probeTags.forget(tag);
+    }
+    this.probeRoom.passed();
+    return reply;
+  }
+
+  /**
+   * Writes `pad` at `padKey`, then the short probe write at `key` (same slot): Redis refuses a
+   * write when its memory is over the limit before it, so the second is taken only if the pad
+   * fitted under it. The pad is deleted at once, taken or not (its TTL if the delete fails).
+   */
+  private async roomFor(
+    tagKey: string | undefined,
+    key: string,
+    padKey: string,
+    pad: string,
+  ): Promise<string | null> {
+    try {
+      await this.timed(tagKey, () => this.client.set(padKey, pad, 'PX', PROBE_TTL_MS));
+      return await this.timed(tagKey, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS));
+    } finally {
+      await this.timed(tagKey, () => this.client.del(padKey)).catch(() => {});
+    }
   }
 
   /**
