@@ -17,7 +17,10 @@ import { startDetectorProcess, tempDir, writeConfig } from './process-support.ts
 import { senderEvents } from './sender.ts';
 import { startDetectorWith } from './service-support.ts';
 
-const TIMEOUT_MS = 20_000;
+// Long, so that "under half of it" separates a drain held by an idle sender (half of it, or
+// all of it) from a loaded host's slow but prompt shutdown by 30 s (it was 10 s at 20 s). A
+// passing run does not wait for it.
+const TIMEOUT_MS = 60_000;
 const BLOCKS = 12; // rapid_guardrail_blocks fires at 10 per user
 const LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 
