@@ -50,6 +50,9 @@ export async function startChatApi(options: ChatApiOptions): Promise<ChatApi> {
   const { events, metrics, metricsHandler } = telemetry.llmsec;
   const limiting = setupLimiter(options, events);
   telemetry.onAlert.push(limiting.onAlert);
+  // The users who join an open incident (a campaign's later accounts) get points too; the hook
+  // gives each user points once per incident (alertViolationHook).
+  telemetry.onUpdate.push(limiting.onAlert);
 
   const client = instrumentClient(
     new OpenAI({

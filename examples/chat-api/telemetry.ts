@@ -24,6 +24,11 @@ export interface Telemetry {
   alerts: Alert[];
   /** Late subscribers (the rate limiter's violation hook is created after the engine). */
   onAlert: Array<(alert: Alert) => void>;
+  /**
+   * Late subscribers to updates of open incidents: users who joined one after it fired (a
+   * campaign's sixth account), reported by the engine's onUpdate, not as a new firing alert.
+   */
+  onUpdate: Array<(alert: Alert) => void>;
   shutdown(): Promise<void>;
 }
 
@@ -71,6 +76,7 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
   const alerts: Alert[] = [];
   const onAlert: Array<(alert: Alert) => void> = [];
   if (options.onAlert) onAlert.push(options.onAlert);
+  const onUpdate: Array<(alert: Alert) => void> = [];
   // Detection state: in Redis when a URL is given (every replica then detects as one process
   // would), in memory otherwise. LLMSEC_DETECT_REDIS_URL overrides LLMSEC_REDIS_URL for it.
   const detectUrl = options.detectRedisUrl ?? options.redisUrl;
@@ -102,6 +108,9 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
       if (alerts.length < MAX_ALERTS_KEPT) alerts.push(alert);
       for (const listener of onAlert) listener(alert);
     },
+    onUpdate: (alert) => {
+      for (const listener of onUpdate) listener(alert);
+    },
   });
   if (inline) {
     detection.spans = new DetectionSpanProcessor({ engine });
@@ -113,6 +122,7 @@ export function setupTelemetry(options: ChatApiOptions): Telemetry {
     engine,
     alerts,
     onAlert,
+    onUpdate,
     shutdown: async () => {
       // Flush the SDK first so the last events reach the engine, then release what the
       // engine still holds for reordering, then stop the sinks.
