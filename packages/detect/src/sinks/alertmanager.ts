@@ -20,6 +20,7 @@ import { notificationCounter, type RecordNotifications } from './notification-co
 import { alertRevision } from '../incident.ts';
 import type { AlertSink, FleetAlertRef, FleetCheckAnswer, FleetIncidentCheck } from './types.ts';
 import { sinkErrors } from './sink-errors.ts';
+import { isUnseenResolve, ShownFirings, unseenResolve } from './unseen-firing.ts';
 
 export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
   /**
@@ -66,6 +67,15 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
    * the fleet closes them. @default true
    */
   adoptFleetIncidents?: boolean;
+  /**
+   * An incident that resolved before its firing reached an Alertmanager (it was down the whole
+   * time, or both came at once, as with a backlog of old events) is posted to it firing, with a
+   * `resolved_at` annotation, ending this long after the POST: Alertmanager notifies a resolve
+   * only for an alert it notified firing, so a resolve alone paged nobody. Keep it above the
+   * route's `group_interval` (an alert joining a group that exists waits for its next flush).
+   * @default 300_000
+   */
+  unseenIncidentHoldMs?: number;
 }
 
 /**
@@ -81,6 +91,9 @@ export class AlertmanagerSink implements AlertSink {
   private readonly payload: PayloadOptions;
   private readonly maxFiring: number;
   private readonly queues: DeliveryQueue<AlertmanagerAlert>[];
+  /** Per queue: the alerts whose firing that Alertmanager received. */
+  private readonly shown: ShownFirings[];
+  private readonly unseenHoldMs: number;
   private readonly firing = new Map<string, Firing>();
   private readonly record: RecordNotifications;
   private readonly resendTimer: NodeJS.Timeout;
@@ -118,6 +131,8 @@ export class AlertmanagerSink implements AlertSink {
     positive('AlertmanagerSink', 'maxBatch', maxBatch);
     positive('AlertmanagerSink', 'maxFiring', this.maxFiring);
     this.validForMs = VALID_FOR_INTERVALS * resendIntervalMs;
+    this.unseenHoldMs = options.unseenIncidentHoldMs ?? 300_000;
+    positive('AlertmanagerSink', 'unseenIncidentHoldMs', this.unseenHoldMs);
     if (!Array.isArray(options.urls) || options.urls.length === 0) {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');
     }
@@ -136,21 +151,25 @@ export class AlertmanagerSink implements AlertSink {
 
     this.record = notificationCounter(this.delivery.meter, this.name);
     const { fetch, headers } = this.delivery;
+    this.shown = options.urls.map(() => new ShownFirings(this.maxFiring));
     this.queues = options.urls.map((base, i) => {
       const endpoint = alertsEndpoint(httpUrl('AlertmanagerSink', `urls[${i}]`, base));
+      const shown = this.shown[i] as ShownFirings;
       return new DeliveryQueue<AlertmanagerAlert>({
         ...this.delivery,
         target: redactUrl(endpoint),
         maxBatch,
         record: this.record,
-        deliver: async (batch, signal) =>
+        deliver: async (batch, signal, keys) => {
           await postJson(
             fetch,
             endpoint,
             JSON.stringify(criticalFirst(this.stamped(batch))),
             headers,
             signal,
-          ),
+          );
+          shown.delivered(keys, batch);
+        },
       });
     });
     this.resendTimer = setInterval(() => this.resend(), resendIntervalMs);
@@ -161,9 +180,13 @@ export class AlertmanagerSink implements AlertSink {
     if (this.shutdownPromise !== undefined) return;
     try {
       const payload = toAlertmanagerAlert(alert, this.payload);
-      if (alert.status === 'firing') this.remember(alert, payload);
-      else this.firing.delete(alert.alert_id);
-      for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+      if (alert.status === 'firing') {
+        this.remember(alert, payload);
+        for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
+      } else {
+        this.firing.delete(alert.alert_id);
+        this.enqueueResolve(alert.alert_id, payload);
+      }
     } catch (err) {
       sinkErrors.report('alertmanager.send', err);
     }
@@ -253,17 +276,21 @@ export class AlertmanagerSink implements AlertSink {
    *   comes from a start ahead of it (the fleet check ends an alert at max(now, start)); one
    *   ahead of Alertmanager's from this clock being ahead of it (an engine with allowed
    *   lateness 0 ends an incident at its now).
+   * - An unseen incident's resolve (see enqueueResolve): firing, ending unseenIncidentHoldMs
+   *   after now (or its start).
    */
   private stamped(batch: AlertmanagerAlert[]): AlertmanagerAlert[] {
     const now = this.delivery.clock.now();
     const latestEnd = now - RESOLVE_LEAD_MS;
     return batch.map((a) => {
       const startsAt = Date.parse(a.startsAt);
-      if (a.endsAt === undefined) {
+      const unseen = isUnseenResolve(a);
+      if (a.endsAt === undefined || unseen) {
         const from = Number.isFinite(startsAt) && startsAt > now ? startsAt : now;
+        const validFor = unseen ? this.unseenHoldMs : this.validForMs;
         // A start near the last time a Date holds (event time is the sender's) must not
         // throw here, in every attempt of the batch: the end is cut to that time.
-        return { ...a, endsAt: new Date(Math.min(from + this.validForMs, MAX_TIME_MS)).toISOString() };
+        return { ...a, endsAt: new Date(Math.min(from + validFor, MAX_TIME_MS)).toISOString() };
       }
       if (!(Date.parse(a.endsAt) > latestEnd)) return a;
       const end = new Date(latestEnd).toISOString();
@@ -421,9 +448,24 @@ export class AlertmanagerSink implements AlertSink {
       this.firing.delete(id);
       const startsAt = Date.parse(held.payload.startsAt);
       const endsAt = new Date(Number.isFinite(startsAt) && startsAt > now ? startsAt : now).toISOString();
-      const resolved: AlertmanagerAlert = { ...held.payload, endsAt };
-      for (const queue of this.queues) queue.enqueue(id, resolved);
+      this.enqueueResolve(id, { ...held.payload, endsAt });
     }
+  }
+
+  /**
+   * A resolve, per Alertmanager: where it would replace a firing still waiting in that queue
+   * which that Alertmanager never received, it goes as an unseen incident (see
+   * `unseenIncidentHoldMs`): a resolve alone pages nobody. A firing in flight counts as not
+   * received: if it lands, the incident is shown the hold longer than it lasted, nothing lost.
+   */
+  private enqueueResolve(id: string, resolve: AlertmanagerAlert): void {
+    let unseen: AlertmanagerAlert | undefined;
+    this.queues.forEach((queue, i) => {
+      const waiting = queue.peek(id);
+      const firingNeverShown =
+        waiting !== undefined && waiting.endsAt === undefined && !(this.shown[i] as ShownFirings).has(id);
+      queue.enqueue(id, firingNeverShown ? (unseen ??= unseenResolve(resolve)) : resolve);
+    });
   }
 }
 

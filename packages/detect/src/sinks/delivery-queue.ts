@@ -8,8 +8,8 @@ import { sinkErrors } from './sink-errors.ts';
 export interface DeliveryQueueOptions<T> {
   /** For messages only: where this queue delivers (credentials removed). */
   target: string;
-  /** Sends one batch; rejects (ideally with DeliveryError) on failure. */
-  deliver: (batch: T[], signal: AbortSignal) => Promise<void>;
+  /** Sends one batch (`keys[i]` is `batch[i]`'s key); rejects (ideally with DeliveryError) on failure. */
+  deliver: (batch: T[], signal: AbortSignal, keys: string[]) => Promise<void>;
   maxQueue: number;
   maxBatch: number;
   timeoutMs: number;
@@ -63,6 +63,11 @@ export class DeliveryQueue<T> {
 
   get size(): number {
     return this.pending.size;
+  }
+
+  /** The item waiting under `key` (in flight included), if any. */
+  peek(key: string): T | undefined {
+    return this.pending.get(key)?.item;
   }
 
   /**
@@ -203,6 +208,7 @@ export class DeliveryQueue<T> {
       await deliver(
         batch.map(([, e]) => e.item),
         AbortSignal.timeout(timeoutMs),
+        batch.map(([key]) => key),
       );
     } catch (err) {
       const retryable = !(err instanceof DeliveryError) || err.retryable;
