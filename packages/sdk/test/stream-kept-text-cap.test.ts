@@ -8,10 +8,10 @@ import { MAX_DELIVERED_PARTS } from '../src/instrumentation/responses-stream-rew
 import { StreamedArguments } from '../src/instrumentation/tool-arguments.ts';
 import { anthropicEvent, anthropicStream } from './fixtures/anthropic-reply.ts';
 import { chatChunk } from './fixtures/chat-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, sseScript, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiAnthropic, piiOpenAI, type PiiMode } from './fixtures/pii-guarded-client.ts';
 import { outputTextEvents, responseBody, responseEvents } from './fixtures/responses-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import type { SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * The end check reads a guarded stream whole, so each adapter's accumulator keeps a copy of its
@@ -33,17 +33,7 @@ const REASON = `stream_limit: more than ${MAX_KEPT_TEXT_CHARS} characters of tex
 
 let events: SseEvent[] = [];
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (
-    req.path.endsWith('/v1/chat/completions') ||
-    req.path.endsWith('/v1/responses') ||
-    req.path.endsWith('/v1/messages')
-  )
-    return { kind: 'sse', events };
-  return undefined;
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: sseScript(() => events) });
 
 // --- the scripted streams ---
 

@@ -8,9 +8,9 @@ import { MAX_TELEMETRY_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
 import { spyOnSummaries, summaries } from './fixtures/call-summaries.ts';
 import { anthropicEvent, anthropicStream, textBlockEvents } from './fixtures/anthropic-reply.ts';
 import { chatChunk } from './fixtures/chat-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, sseScript, useInstrHarness } from './fixtures/instr-harness.ts';
 import { outputTextEvents, responseBody, responseEvents } from './fixtures/responses-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import type { SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * A stream without output guards is never cut (the application asked for no guard), but its
@@ -35,18 +35,7 @@ const FILL = MAX_TELEMETRY_TEXT_CHARS / KI64;
 
 let events: SseEvent[] = [];
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (
-    req.path.endsWith('/v1/chat/completions') ||
-    req.path.endsWith('/v1/completions') ||
-    req.path.endsWith('/v1/responses') ||
-    req.path.endsWith('/v1/messages')
-  )
-    return { kind: 'sse', events };
-  return undefined;
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: sseScript(() => events) });
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -7,10 +7,10 @@ import { openaiResponsesAdapter } from '../src/instrumentation/openai-responses.
 import { StreamLimitError } from '../src/instrumentation/stream-limit.ts';
 import { MAX_TEXT_CUTS } from '../src/instrumentation/text-cuts.ts';
 import { anthropicEvent, anthropicStream } from './fixtures/anthropic-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, sseScript, useInstrHarness } from './fixtures/instr-harness.ts';
 import { piiAnthropic, piiOpenAI } from './fixtures/pii-guarded-client.ts';
 import { responseBody, responseEvents } from './fixtures/responses-reply.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import type { SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * A Responses or Anthropic stream's accumulator records where its answer changes part (an
@@ -81,12 +81,7 @@ describe.each(ADAPTERS)('%s: the part changes an accumulator records', (_name, a
 
 let events: SseEvent[] = [];
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (req.path.endsWith('/v1/responses') || req.path.endsWith('/v1/messages')) return { kind: 'sse', events };
-  return undefined;
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: sseScript(() => events) });
 
 function responsesStream(changes: number): SseEvent[] {
   const ev = responseEvents();

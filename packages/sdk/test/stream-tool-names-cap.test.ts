@@ -8,8 +8,8 @@ import { MAX_TOOL_CALL_NAMES, MAX_TOOL_NAME_CHARS } from '../src/instrumentation
 import { anthropicEvent, anthropicStream } from './fixtures/anthropic-reply.ts';
 import { spyOnSummaries, summaries } from './fixtures/call-summaries.ts';
 import { chatChunk } from './fixtures/chat-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
-import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake-llm/server.ts';
+import { eventually, sseScript, useInstrHarness } from './fixtures/instr-harness.ts';
+import type { SseEvent } from '../../../examples/fake-llm/server.ts';
 
 /**
  * A stream's summary lists the tools its calls name (`toolCalls`, what toolAllowlistGuard reads).
@@ -25,13 +25,7 @@ import type { FakeRequest, FakeResponse, SseEvent } from '../../../examples/fake
 
 let events: SseEvent[] = [];
 
-function script(req: FakeRequest): FakeResponse | undefined {
-  if (req.path.endsWith('/v1/chat/completions') || req.path.endsWith('/v1/messages'))
-    return { kind: 'sse', events };
-  return undefined;
-}
-
-const h = useInstrHarness({ script });
+const h = useInstrHarness({ script: sseScript(() => events) });
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -137,132 +131,106 @@ const TOO_MANY = `stream_limit: more than ${MAX_TOOL_CALL_NAMES} tool-call names
 const TOO_LONG = `stream_limit: a tool name longer than ${MAX_TOOL_NAME_CHARS} characters`;
 const LONG = 'g'.repeat(MAX_TOOL_NAME_CHARS + 1);
 
-describe.each([false, true])('tool-call names of a stream (guarded: %s)', (guarded) => {
-  it('a chat call named in each of its 5,000 chunks is listed once', async () => {
-    const r = await read(
-      'chat',
-      guarded,
-      chatCalls(
-        5000,
-        () => 0,
-        () => 'f',
-      ),
-    );
-    // Before: 5,000 names.
-    expect(r.names).toEqual(['f']);
-    expect(r.err).toBeUndefined();
-    expect(r.outcome).toEqual(['allowed']);
-  });
+/**
+ * One read of a scripted stream, guarded and not: a guarded stream past a cap is cut with
+ * `cut`; otherwise the summary lists `names` (or that many), the read ends without error and the
+ * call is allowed.
+ */
+interface Case {
+  name: string;
+  client: 'chat' | 'anthropic';
+  stream: () => SseEvent[];
+  names: string[] | number;
+  /** A guarded stream is cut with this reason (an unguarded one leaves the name out). */
+  cut?: string;
+  /** Unguarded: the items the reader got. */
+  items?: number;
+}
 
-  it('a legacy function_call named in each of 5,000 chunks is listed once', async () => {
-    const r = await read('chat', guarded, chatLegacy(5000));
-    expect(r.names).toEqual(['f']);
-    expect(r.err).toBeUndefined();
-  });
+const f = () => 'f';
 
-  it('parallel calls of one tool are each listed once (before: once a chunk)', async () => {
-    const r = await read(
-      'chat',
-      guarded,
-      chatCalls(
-        6,
-        (i) => i % 3,
-        () => 'f',
-      ),
-    );
-    expect(r.names).toEqual(['f', 'f', 'f']);
-    expect(r.outcome).toEqual(['allowed']);
-  });
-
-  it(`chat: up to ${MAX_TOOL_CALL_NAMES} calls are listed`, async () => {
-    const r = await read(
-      'chat',
-      guarded,
-      chatCalls(
-        MAX_TOOL_CALL_NAMES,
-        (i) => i,
-        () => 'f',
-      ),
-    );
-    expect(r.names).toHaveLength(MAX_TOOL_CALL_NAMES);
-    expect(r.err).toBeUndefined();
-  });
-
-  it(`chat: a call past ${MAX_TOOL_CALL_NAMES} cuts a guarded stream, is left out of an unguarded one`, async () => {
-    const r = await read(
-      'chat',
-      guarded,
-      chatCalls(
-        MAX_TOOL_CALL_NAMES + 1,
-        (i) => i,
-        () => 'f',
-      ),
-    );
-    if (guarded) expectCut(r, TOO_MANY);
-    else {
-      // Before: every name listed, as many as the stream gave.
-      expect(r.names).toHaveLength(MAX_TOOL_CALL_NAMES);
-      expect(r.err).toBeUndefined();
-      expect(r.items).toBe(MAX_TOOL_CALL_NAMES + 3);
-    }
-  });
-
-  it(`chat: a name longer than ${MAX_TOOL_NAME_CHARS} characters cuts a guarded stream, is left out of an unguarded one`, async () => {
-    const r = await read(
-      'chat',
-      guarded,
+const CASES: Case[] = [
+  // Before: 5,000 names.
+  {
+    name: 'a chat call named in each of its 5,000 chunks is listed once',
+    client: 'chat',
+    stream: () => chatCalls(5000, () => 0, f),
+    names: ['f'],
+  },
+  {
+    name: 'a legacy function_call named in each of 5,000 chunks is listed once',
+    client: 'chat',
+    stream: () => chatLegacy(5000),
+    names: ['f'],
+  },
+  {
+    name: 'parallel calls of one tool are each listed once (before: once a chunk)',
+    client: 'chat',
+    stream: () => chatCalls(6, (i) => i % 3, f),
+    names: ['f', 'f', 'f'],
+  },
+  {
+    name: `chat: up to ${MAX_TOOL_CALL_NAMES} calls are listed`,
+    client: 'chat',
+    stream: () => chatCalls(MAX_TOOL_CALL_NAMES, (i) => i, f),
+    names: MAX_TOOL_CALL_NAMES,
+  },
+  // Before: every name listed, as many as the stream gave.
+  {
+    name: `chat: a call past ${MAX_TOOL_CALL_NAMES} cuts a guarded stream, is left out of an unguarded one`,
+    client: 'chat',
+    stream: () => chatCalls(MAX_TOOL_CALL_NAMES + 1, (i) => i, f),
+    names: MAX_TOOL_CALL_NAMES,
+    cut: TOO_MANY,
+    items: MAX_TOOL_CALL_NAMES + 3,
+  },
+  {
+    name: `chat: a name longer than ${MAX_TOOL_NAME_CHARS} characters cuts a guarded stream, is left out of an unguarded one`,
+    client: 'chat',
+    stream: () =>
       chatCalls(
         2,
         (i) => i,
         (i) => (i === 0 ? 'f' : LONG),
       ),
-    );
-    if (guarded) expectCut(r, TOO_LONG);
-    else {
-      expect(r.names).toEqual(['f']);
-      expect(r.err).toBeUndefined();
-    }
-  });
-
-  it(`Anthropic: tool_use blocks past ${MAX_TOOL_CALL_NAMES} cut a guarded stream, are left out of an unguarded one`, async () => {
-    const r = await read(
-      'anthropic',
-      guarded,
-      anthropicCalls(
-        MAX_TOOL_CALL_NAMES + 1,
-        (i) => i,
-        () => 'f',
-      ),
-    );
-    if (guarded) expectCut(r, TOO_MANY);
-    else {
-      expect(r.names).toHaveLength(MAX_TOOL_CALL_NAMES);
-      expect(r.err).toBeUndefined();
-    }
-  });
-
-  it('Anthropic: a block started again with its name is listed once; a long name as in chat', async () => {
-    const again = await read(
-      'anthropic',
-      guarded,
-      anthropicCalls(
-        5000,
-        () => 0,
-        () => 'f',
-      ),
-    );
-    expect(again.names).toEqual(['f']);
-    expect(again.err).toBeUndefined();
-    const long = await read(
-      'anthropic',
-      guarded,
+    names: ['f'],
+    cut: TOO_LONG,
+  },
+  {
+    name: `Anthropic: tool_use blocks past ${MAX_TOOL_CALL_NAMES} cut a guarded stream, are left out of an unguarded one`,
+    client: 'anthropic',
+    stream: () => anthropicCalls(MAX_TOOL_CALL_NAMES + 1, (i) => i, f),
+    names: MAX_TOOL_CALL_NAMES,
+    cut: TOO_MANY,
+  },
+  {
+    name: 'Anthropic: a block started again with its name is listed once',
+    client: 'anthropic',
+    stream: () => anthropicCalls(5000, () => 0, f),
+    names: ['f'],
+  },
+  {
+    name: 'Anthropic: a long name as in chat',
+    client: 'anthropic',
+    stream: () =>
       anthropicCalls(
         1,
         () => 0,
         () => LONG,
       ),
-    );
-    if (guarded) expectCut(long, TOO_LONG);
-    else expect(long.names).toEqual([]);
+    names: [],
+    cut: TOO_LONG,
+  },
+];
+
+describe.each([false, true])('tool-call names of a stream (guarded: %s)', (guarded) => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const r = await read(c.client, guarded, c.stream());
+    if (guarded && c.cut !== undefined) return expectCut(r, c.cut);
+    if (typeof c.names === 'number') expect(r.names).toHaveLength(c.names);
+    else expect(r.names).toEqual(c.names);
+    expect(r.err).toBeUndefined();
+    expect(r.outcome).toEqual(['allowed']);
+    if (!guarded && c.items !== undefined) expect(r.items).toBe(c.items);
   });
 });
