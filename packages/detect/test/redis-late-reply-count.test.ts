@@ -181,7 +181,7 @@ it('the round of the degraded events fails before its writes: held, and counted 
   expect(state.heldToLocal).toBe(0);
 }, 30_000);
 
-it("degraded events the fleet's clock left behind go back to the local engine, not late into Redis", async () => {
+it("degraded events and a held round the fleet's clock left behind go to the local engine, not late into Redis", async () => {
   // While A is cut off, B (another replica, its own connection) ships a block of mallory's five
   // minutes on: the fleet's clock, and mallory's group's processed time, move past A's events by
   // more than the lateness. Shipped to Redis, the five A took while degraded were late in that
@@ -210,8 +210,14 @@ it("degraded events the fleet's clock left behind go back to the local engine, n
   const state = A.engine.stats.state!;
   expect(state.degradedResent).toBe(0);
   expect(state.degradedNotResent).toBe(5);
-  // The held round's five are late there still: its resend has no such check (not changed here).
-  expect(A.engine.stats.droppedLate).toBe(5);
+  // The held round's five, late in that group too (its write never landed), go to the local
+  // engine as well (late-resend.ts): before, they were dropped as late there, counted nowhere
+  // (5 late), and mallory's ten blocks in ten seconds opened nothing (no firing line).
+  expect(A.engine.stats.droppedLate).toBe(0);
+  expect(state.heldToLocal).toBe(5);
+  expect(state.resent).toBe(5);
+  expect(firing(A.alerts)).toHaveLength(1);
+  expect(firing(B.alerts)).toHaveLength(0);
   await A.engine.shutdown();
   await B.engine.shutdown();
 }, 30_000);

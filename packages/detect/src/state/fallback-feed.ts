@@ -101,6 +101,16 @@ export class FallbackFeed {
   }
 
   /**
+   * A resent batch's events late in every group they went to (splitLateResend): counted nowhere
+   * in Redis, they come here as the held batch would have had Redis answered later
+   * (heldToLocal). This engine's time waited for them while they were held (passing, moveTowards).
+   */
+  takeLateResend(events: readonly Held[]): void {
+    this.stats.heldToLocal += events.length;
+    for (const e of events) this.take(e.event, e.t, e.readmit === true);
+  }
+
+  /**
    * Redis answered (after the hand-back): the recorded events this engine has not processed yet
    * leave its reorder buffer and become the record, oldest first, for rounds after the held
    * batch's. Those it processed (or dropped) already stay here (`degradedNotResent`).

@@ -105,6 +105,11 @@ export interface GroupStep {
   updates: Alert[];
   processed: number;
   late: number;
+  /**
+   * A resend's events (`resent`) that did not land in this group and are older than its
+   * processed time: not counted late here, the shared engine decides (late-resend.ts).
+   */
+  lateResent: { t: number; event: SecurityEvent }[];
   duplicates: number;
   /** Stored incidents dropped as damaged (see loadableState). */
   damaged: number;
@@ -197,6 +202,7 @@ export function stepGroup(
     updates: [],
     processed: 0,
     late: 0,
+    lateResent: [],
     duplicates: 0,
     damaged: 0,
     refused: [],
@@ -245,7 +251,10 @@ export function stepGroup(
       continue;
     }
     if (t < body.p) {
-      step.late++;
+      // A resend that did not land here (landed, it would be a repeat above): perhaps counted
+      // nowhere yet, so the shared engine may give it to the local engine (late-resend.ts).
+      if (resent) step.lateResent.push({ t, event });
+      else step.late++;
       continue;
     }
     seen.add(short);

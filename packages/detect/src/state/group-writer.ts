@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import type { SecurityEvent } from '@llmsec/core';
 import type { GroupCache } from './group-cache.ts';
 import { InDoubtOpenings } from './in-doubt-openings.ts';
 import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupBody } from './group-runner.ts';
@@ -42,6 +43,11 @@ export class GroupWriter {
    * goes to the fallback at once; else some may have (HeldBatch).
    */
   writesSent = 0;
+  /**
+   * A resend's events late in groups where it had not landed, from the round's steps that
+   * stood (written, or nothing to write); reset as a round starts (LateResend).
+   */
+  lateResent: { t: number; event: SecurityEvent }[] = [];
 
   constructor(
     options: SharedEngineOptions,
@@ -113,6 +119,7 @@ export class GroupWriter {
         // changes nothing. Uncounted, such drops were invisible (duplicates 0 for a fleet
         // whose senders' exports are answered once shipped).
         this.countDropped(step.late, step.duplicates);
+        for (const e of step.lateResent) this.lateResent.push(e);
         this.afterStep(
           w,
           step.pendingFrom,
@@ -151,6 +158,7 @@ export class GroupWriter {
       if (ok === 1) {
         this.cache.remember(w.key, Number(reply), step.body, next.length);
         this.countDropped(step.late, step.duplicates);
+        for (const e of step.lateResent) this.lateResent.push(e);
         if (step.damaged > 0) this.countDamaged(step.damaged);
         for (const ruleId of step.refused) this.countRefused(ruleId);
         if (step.overflow.length > 0) this.overflow?.apply(step.body.k, step.overflow);
@@ -202,7 +210,7 @@ export class GroupWriter {
   }
 
   /** Events a step dropped: late (older than the group's processed time), or duplicates. */
-  private countDropped(late: number, duplicates: number): void {
+  countDropped(late: number, duplicates: number): void {
     this.o.counts.droppedLate += late;
     if (late > 0) this.o.droppedCounter.add(late, { reason: 'late' });
     this.stats.duplicates += duplicates;

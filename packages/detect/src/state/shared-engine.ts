@@ -15,6 +15,7 @@ import { collectWork, type RoundOps, type Work } from './round-work.ts';
 import { EventQueue, type Timed } from './event-queue.ts';
 import { SharedOverflow } from './shared-overflow.ts';
 import { handBack } from './hand-back.ts';
+import { splitLateResend } from './late-resend.ts';
 import { ShipWaiters } from './ship-waiters.ts';
 import type { SharedEngineOptions, SharedStats } from './shared-types.ts';
 
@@ -497,6 +498,7 @@ export class SharedEngine {
       if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
     }
     this.writer.writesSent = 0;
+    this.writer.lateResent = [];
     const sentAt = state.now();
     const { clock: g, server } = await state.advanceClock(
       state.clockKey(ruleset),
@@ -553,6 +555,13 @@ export class SharedEngine {
     // this round have extended them by now).
     this.overflow?.resolveDue(watermark);
     await this.sendIndexOps(ops);
+    // The round stood: a resend's events the fleet's groups left behind go to the local engine
+    // (late-resend.ts), before its time moves on (moveFallback, after the round).
+    if (resent) {
+      const { local, late } = splitLateResend(batch, work.values(), this.writer.lateResent);
+      this.writer.countDropped(late, 0);
+      this.fallback.takeLateResend(local);
+    }
   }
 
   /** A round's resolve- and pending-index updates, collected while its groups were stepped. */
@@ -587,6 +596,10 @@ export class SharedEngine {
     const given = this.record.givenBack ? this.record.take(this.record.size) : [];
     this.stats.queued = 0;
     this.cache.clear();
+    // No write of it sent (or all refused by an error reply): none of its events is in Redis,
+    // so nothing can count twice and the local engine takes them now. The episode is then local,
+    // split from the events before it (in Redis), as degraded mode always was, and as an episode
+    // that starts with no round in flight is (the README's "not closed", Degraded mode).
     if (this.writer.writesSent === 0 && !resent && !local)
       for (const e of batch) this.fallback.ingest(e.event, e.t);
     else {

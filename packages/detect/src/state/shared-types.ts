@@ -24,7 +24,8 @@ export interface SharedStats {
    * Events of rounds Redis failed that went to the local engine instead of being resent: Redis
    * still down when holding them longer would have made them late there, the end of input or
    * shutdown while degraded, or more than 10,000 at once. Those whose write had landed are
-   * counted twice (in Redis and locally).
+   * counted twice (in Redis and locally). Also those of a resend late in every group they went
+   * to (the fleet's clock had left them behind while this process was cut off: late-resend.ts).
    */
   heldToLocal: number;
   /**
