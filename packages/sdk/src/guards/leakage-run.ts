@@ -41,11 +41,14 @@ export class LeakageRun {
   private chainWords = 0;
   private released = 0;
   private stickyFrom = -1;
+  /** missingGrams(), kept: it changes only when a gram is first seen (rare), read every delta. */
+  private gramsToLeak = 1;
 
   constructor(prompt: Grams | undefined, threshold: number, maxLeakShare: number) {
     this.prompt = prompt !== undefined && prompt.set.size > 0 ? prompt : undefined;
     this.threshold = threshold;
     this.budgetWords = Math.floor(maxLeakShare * (this.prompt?.wordCount ?? 0));
+    if (this.prompt !== undefined) this.gramsToLeak = this.missingGrams();
   }
 
   /**
@@ -77,6 +80,30 @@ export class LeakageRun {
     }
     if (pendingFrom >= 0 && pendingFrom < safe) safe = pendingFrom;
     return safe;
+  }
+
+  /**
+   * With a prompt: the fewest words that, read next, could make a leak (leakage-stream.ts
+   * `cannotLeak`). A leak is answered only when a word completes a gram not seen before and the
+   * share of grams seen reaches the threshold; each word completes at most one gram, and the
+   * first `size - 1 - run` of them none (the current run is too short).
+   */
+  protected wordsToLeak(): number {
+    return this.gramsToLeak + Math.max(0, (this.prompt as Grams).size - 1 - this.run);
+  }
+
+  /**
+   * The fewest new grams (at least 1) that bring the share seen to the threshold, computed with
+   * the division `word` makes (monotone, so no rounding makes this larger than the truth).
+   */
+  private missingGrams(): number {
+    const total = (this.prompt as Grams).set.size;
+    const seen = this.seen?.size ?? 0;
+    let missing = Math.max(1, Math.ceil(this.threshold * total) - seen);
+    while (missing > 1 && (seen + missing - 1) / total >= this.threshold) missing--;
+    // Bounded (the guard takes thresholds in (0, 1]; more than `total` new grams is never reached).
+    while (missing <= total && (seen + missing) / total < this.threshold) missing++;
+    return missing;
   }
 
   /**
@@ -119,6 +146,7 @@ export class LeakageRun {
       const share = seen.size / prompt.set.size;
       if (share >= this.threshold)
         return { method: 'ngram_overlap', confidence: Math.round(share * 1000) / 1000 };
+      this.gramsToLeak = this.missingGrams();
     }
     return undefined;
   }

@@ -111,6 +111,27 @@ export class LeakageStream extends LeakageRun {
     return undefined;
   }
 
+  /**
+   * True only when `push(delta)`, called next, cannot find a leak: then the leakage guard does
+   * not read the clock for this delta's check (chunk-guards.ts CHUNK_SELF_TIMED; issue 13: a
+   * read is ~40 ns, one a delta, and only a block's duration record uses it). Conservative: a
+   * canary can end in any delta (always false); else the push must be able to give the words a
+   * leak needs (LeakageRun `wordsToLeak`), and it gives at most one word per UTF-16 unit of the
+   * word being read (it may close now; one for a word too long to keep), of the carried
+   * surrogate half and of the delta: lower-casing can split a word (İ becomes i and a combining
+   * dot, not a letter), but each new word begins at a character of its own
+   * (guard-leakage-quiet.test.ts checks that for every code point, and holds this to push on
+   * random streams). Only lengths, no scan: scanning a delta for its words costs about what the
+   * clock read does (~3.5 ns a character; tried, 2026-12-07), and a streamed token is a few
+   * characters, under what a leak needs unless the stream is already repeating the prompt.
+   */
+  cannotLeak(delta: string): boolean {
+    if (this.canary !== undefined || this.done) return false;
+    if (this.prompt === undefined) return true;
+    const pending = this.pendingStart < 0 ? 0 : this.pendingTooLong ? 1 : this.pending.length;
+    return pending + this.carry.length + delta.length < this.wordsToLeak();
+  }
+
   /** Characters at the end of the text so far that must not reach the reader yet. */
   hold(): number {
     // The carried half is held too: the reader's text so far ends after it.

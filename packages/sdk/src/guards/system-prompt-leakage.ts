@@ -1,4 +1,5 @@
 import type { GuardContext, GuardOutput, OutputDecision, OutputGuard } from '../instrumentation/types.ts';
+import { CHUNK_SELF_TIMED, markChunkStart } from '../instrumentation/chunk-guards.ts';
 import { STREAM_QUOTES, type StreamQuotesHook } from '../instrumentation/stream-rewriter.ts';
 import { grams, overlap, type Grams } from './leakage-grams.ts';
 import { LeakageStream, type LeakVerdict } from './leakage-stream.ts';
@@ -138,10 +139,16 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
     checkChunk(accumulated: string, delta: string, ctx: GuardContext): OutputDecision {
       // Only the delta is read: touching `accumulated` (slice, regex) would flatten the growing
       // string on every chunk and make the stream quadratic. It is only kept, for the final check.
+      // The start of a check that may block, for its duration record (chunk-guards.ts
+      // CHUNK_SELF_TIMED: the runner does not read the clock for this guard): the first delta
+      // always (its state is made here), a later one only where it can leak.
       let state = streams.get(ctx);
       if (state === undefined) {
+        markChunkStart();
         state = new LeakageStream(promptGrams(ctx), canary, threshold, maxLeakShare);
         streams.set(ctx, state);
+      } else if (!state.cannotLeak(delta)) {
+        markChunkStart();
       }
       const found = state.push(delta, accumulated);
       if (found !== undefined) return leak(found, ctx);
@@ -149,6 +156,8 @@ export function systemPromptLeakageGuard(options: SystemPromptLeakageOptions = {
       return hold > 0 ? { action: 'allow', holdChars: hold } : allow();
     },
   };
+  // This checkChunk marks its own start (above); a host's wrapper of it is timed by the runner.
+  (guard as { [CHUNK_SELF_TIMED]?: unknown })[CHUNK_SELF_TIMED] = guard.checkChunk;
   // A quote whole before its item goes out; and having a hook holds a stream from its first side
   // text to the end check (call-stream.ts holdToEnd), so nothing unread reaches the reader first.
   const quotes: StreamQuotesHook = {

@@ -14,6 +14,31 @@ import type { GuardContext, OutputDecision, OutputGuard } from './types.ts';
  */
 
 /**
+ * A built-in chunk check that reads the clock itself (issue 13), only on a delta it may block
+ * on: the runner reads the clock before a check for one thing, a block's duration record, and a
+ * read costs ~35-40 ns a delta (8 a stream on the bench's answer), where the leakage guard can
+ * tell in a few that most deltas cannot leak (leakage-stream.ts `cannotLeak`). The symbol's
+ * value is the `checkChunk` that times itself: a host's wrapper (`{ ...guard, checkChunk }`,
+ * which copies the symbol too) is another function, may block where the guard would not, and so
+ * is timed by the runner as any guard is.
+ */
+export const CHUNK_SELF_TIMED: unique symbol = Symbol('llmsec.chunkSelfTimed');
+
+/** No clock reading (performance.now() is never negative). */
+const UNTIMED = -1;
+/** Where a self-timed check marked its start (markChunkStart), or UNTIMED. Checks are synchronous. */
+let chunkStart = UNTIMED;
+
+/**
+ * A self-timed chunk check's start (CHUNK_SELF_TIMED): it calls this before any work that may
+ * block. Harmless outside the runner (a check called directly): the mark is only read after a
+ * block, and reset before each check.
+ */
+export function markChunkStart(): void {
+  chunkStart = performance.now();
+}
+
+/**
  * Streaming: the chunk checks of every output guard that has one. Throws OutputBlockedError to
  * cut; otherwise returns how many trailing characters to hold back (the most any guard asks).
  */
@@ -27,7 +52,9 @@ export function runChunkGuards(
   let hold = 0;
   for (const guard of guards) {
     if (typeof guard.checkChunk !== 'function') continue;
-    const t0 = performance.now();
+    const selfTimed = (guard as { [CHUNK_SELF_TIMED]?: unknown })[CHUNK_SELF_TIMED] === guard.checkChunk;
+    chunkStart = UNTIMED;
+    const t0 = selfTimed ? UNTIMED : performance.now();
     let decision: OutputDecision;
     try {
       decision = guard.checkChunk(accumulated, delta, ctx);
@@ -37,7 +64,11 @@ export function runChunkGuards(
     }
     const action = decision?.action;
     if (action === 'block') {
-      metrics.recordGuardrailDuration({ layer: guard.layer, outcome: 'block', seconds: elapsed(t0) });
+      metrics.recordGuardrailDuration({
+        layer: guard.layer,
+        outcome: 'block',
+        seconds: blockSeconds(guard, selfTimed ? chunkStart : t0),
+      });
       throw blockOutput(guard, decision.reason, decision.severity, ctx);
     }
     if (action === undefined && isPromise(decision as OutputDecision | Promise<OutputDecision>)) {
@@ -84,3 +115,14 @@ export function runQuoteChecks(
 }
 
 function ignore(): void {}
+
+/**
+ * A chunk block's duration. Untimed: a self-timed check blocked where it had not marked its
+ * start, a bug in its estimate (its property tests look for one): the block stands and is
+ * recorded, with no duration to give (0), and the miss is reported so that it is seen.
+ */
+function blockSeconds(guard: OutputGuard, t0: number): number {
+  if (t0 !== UNTIMED) return elapsed(t0);
+  reportTelemetryError('guard', new Error(`${guard.name}: blocked a chunk without marking its start`));
+  return 0;
+}
