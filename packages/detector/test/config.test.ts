@@ -22,6 +22,7 @@ describe('loadConfig', () => {
         alertmanager: [],
         alertmanager_resend_interval: 60_000,
         alertmanager_adopt_fleet_incidents: true,
+        alertmanager_unseen_hold: 600_000,
         webhook: [],
       },
     });
@@ -131,6 +132,13 @@ enforcement:
     );
     expect(error(() => loadConfig(file('r2.yaml', 'sinks: { alertmanager_resend_interval: 2h }\n')))).toMatch(
       /^\/.+\/r2\.yaml: field "sinks\.alertmanager_resend_interval": must be between 5s and 1h/,
+    );
+    // How long an incident Alertmanager never saw firing is shown firing: 1s to 24h.
+    expect(
+      loadConfig(file('h.yaml', 'sinks: { alertmanager_unseen_hold: 10m }\n')).sinks.alertmanager_unseen_hold,
+    ).toBe(600_000);
+    expect(error(() => loadConfig(file('h2.yaml', 'sinks: { alertmanager_unseen_hold: 0s }\n')))).toMatch(
+      /^\/.+\/h2\.yaml: field "sinks\.alertmanager_unseen_hold": must be between 1s and 24h/,
     );
     expect(
       error(() =>

@@ -73,7 +73,7 @@ export interface AlertmanagerSinkOptions extends HttpDeliveryOptions {
    * `resolved_at` annotation, ending this long after the POST: Alertmanager notifies a resolve
    * only for an alert it notified firing, so a resolve alone paged nobody. Keep it above the
    * route's `group_interval` (an alert joining a group that exists waits for its next flush).
-   * @default 300_000
+   * @default 600_000
    */
   unseenIncidentHoldMs?: number;
 }
@@ -131,7 +131,7 @@ export class AlertmanagerSink implements AlertSink {
     positive('AlertmanagerSink', 'maxBatch', maxBatch);
     positive('AlertmanagerSink', 'maxFiring', this.maxFiring);
     this.validForMs = VALID_FOR_INTERVALS * resendIntervalMs;
-    this.unseenHoldMs = options.unseenIncidentHoldMs ?? 300_000;
+    this.unseenHoldMs = options.unseenIncidentHoldMs ?? 600_000;
     positive('AlertmanagerSink', 'unseenIncidentHoldMs', this.unseenHoldMs);
     if (!Array.isArray(options.urls) || options.urls.length === 0) {
       throw new Error('AlertmanagerSink: urls must list at least one Alertmanager base URL');

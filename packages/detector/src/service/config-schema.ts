@@ -90,6 +90,8 @@ const DEFAULT_MAX_OVERFLOW_INCIDENTS = 1_000;
  */
 const MIN_RESEND_INTERVAL_MS = 5_000;
 const MAX_RESEND_INTERVAL_MS = 3_600_000;
+const MIN_UNSEEN_HOLD_MS = 1_000;
+const MAX_UNSEEN_HOLD_MS = 86_400_000;
 
 /** What auth.ts accepts: compared against `Authorization: Bearer <token>`. */
 export const bearerToken = z.string().refine((t) => t.length > 0 && !/[\s\x00-\x1f]/.test(t), {
@@ -265,6 +267,15 @@ export const configSchema = z
          * replica holding the adoption lease re-sends those of replicas that left.
          */
         alertmanager_adopt_fleet_incidents: z.boolean().default(true),
+        /**
+         * How long an incident that resolved before its firing reached an Alertmanager is shown
+         * to it firing (AlertmanagerSink's unseenIncidentHoldMs): above the route's group_interval.
+         */
+        alertmanager_unseen_hold: duration
+          .refine((ms) => ms >= MIN_UNSEEN_HOLD_MS && ms <= MAX_UNSEEN_HOLD_MS, {
+            message: 'must be between 1s and 24h',
+          })
+          .default(600_000),
         webhook: z.array(httpUrl).default([]),
         /** Alert JSONL: a file path (appended) or `-` for stdout. */
         alerts: z.string().min(1).optional(),
@@ -278,6 +289,7 @@ export const configSchema = z
         alertmanager: [],
         alertmanager_resend_interval: 60_000,
         alertmanager_adopt_fleet_incidents: true,
+        alertmanager_unseen_hold: 600_000,
         webhook: [],
       }),
     genai: z

@@ -122,6 +122,7 @@ export async function startDetector(options: DetectorOptions): Promise<RunningDe
         alertmanager: config.sinks.alertmanager,
         alertmanagerResendIntervalMs: config.sinks.alertmanager_resend_interval,
         alertmanagerAdoptFleetIncidents: config.sinks.alertmanager_adopt_fleet_incidents,
+        alertmanagerUnseenHoldMs: config.sinks.alertmanager_unseen_hold,
         webhook: config.sinks.webhook,
         alerts: config.sinks.alerts,
         otlpAlerts: config.sinks.otlp_alerts,

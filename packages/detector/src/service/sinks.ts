@@ -10,6 +10,8 @@ export interface SinkConfig {
   alertmanagerResendIntervalMs?: number | undefined;
   /** AlertmanagerSink's adoptFleetIncidents. @default true */
   alertmanagerAdoptFleetIncidents?: boolean | undefined;
+  /** AlertmanagerSink's unseenIncidentHoldMs. @default 300_000 */
+  alertmanagerUnseenHoldMs?: number | undefined;
   webhook: string[];
   /** Alert JSONL file (appended), or `-` for stdout. */
   alerts?: string | undefined;
@@ -54,6 +56,9 @@ export async function buildSinks(
           : {}),
         ...(config.alertmanagerAdoptFleetIncidents !== undefined
           ? { adoptFleetIncidents: config.alertmanagerAdoptFleetIncidents }
+          : {}),
+        ...(config.alertmanagerUnseenHoldMs !== undefined
+          ? { unseenIncidentHoldMs: config.alertmanagerUnseenHoldMs }
           : {}),
         ...(config.traceUrlTemplate !== undefined ? { traceUrlTemplate: config.traceUrlTemplate } : {}),
       }),
