@@ -10,7 +10,7 @@ export interface SinkConfig {
   alertmanagerResendIntervalMs?: number | undefined;
   /** AlertmanagerSink's adoptFleetIncidents. @default true */
   alertmanagerAdoptFleetIncidents?: boolean | undefined;
-  /** AlertmanagerSink's unseenIncidentHoldMs. @default 300_000 */
+  /** AlertmanagerSink's unseenIncidentHoldMs. @default 600_000 (the sink's default) */
   alertmanagerUnseenHoldMs?: number | undefined;
   webhook: string[];
   /** Alert JSONL file (appended), or `-` for stdout. */
