@@ -52,7 +52,25 @@ describe('AlertmanagerSink: an incident its Alertmanager never saw firing', () =
     expect(s.firingCount).toBe(0);
   });
 
-  it('a target down for the whole incident gets it firing; a target that got the firing gets the resolve', async () => {
+  it('an HA cluster down for the whole incident gets it firing on every instance', async () => {
+    let up = false;
+    const { fetch, calls } = fakeFetch(() => (up ? 200 : 0));
+    const s = sink({ fetch, urls: ['http://am-1:9093', 'http://am-2:9093'] });
+    s.send(alert());
+    for (let i = 0; i < 3_000 && calls.length < 2; i++) await new Promise((r) => setTimeout(r, 1));
+    s.send(resolved(alert(), END));
+    up = true;
+    await s.forceFlush();
+    for (const url of ['http://am-1:9093/api/v2/alerts', 'http://am-2:9093/api/v2/alerts']) {
+      const sent = posted(calls, url);
+      expect(sent).toHaveLength(1);
+      expect(held(sent[0])).toEqual([new Date(NOW + HOLD).toISOString(), END]);
+    }
+  });
+
+  it('an instance down while its peer got the firing gets the plain resolve (the cluster paged)', async () => {
+    // The cluster shares its notification log: a firing copy reaching the instance that was
+    // down would page the resolved incident again.
     let downUp = false;
     const { fetch, calls } = fakeFetch((url) => (url.startsWith('http://down') && !downUp ? 0 : 200));
     const s = sink({ fetch, urls: ['http://up:9093', 'http://down:9093'] });
@@ -66,8 +84,7 @@ describe('AlertmanagerSink: an incident its Alertmanager never saw firing', () =
     expect(up.map((a) => a.annotations.resolved_at)).toEqual([undefined, undefined]);
     expect(up.at(-1)?.endsAt).toBe(END);
     const down = posted(calls, 'http://down:9093/api/v2/alerts');
-    expect(down).toHaveLength(1);
-    expect(held(down[0])).toEqual([new Date(NOW + HOLD).toISOString(), END]);
+    expect(down.map((a) => [a.endsAt, a.annotations.resolved_at])).toEqual([[END, undefined]]);
   });
 
   it('a target that got the firing, then failed while a re-send waited, gets a plain resolve', async () => {

@@ -91,8 +91,8 @@ export class AlertmanagerSink implements AlertSink {
   private readonly payload: PayloadOptions;
   private readonly maxFiring: number;
   private readonly queues: DeliveryQueue<AlertmanagerAlert>[];
-  /** Per queue: the alerts whose firing that Alertmanager received. */
-  private readonly shown: ShownFirings[];
+  /** The alerts whose firing an Alertmanager of the cluster received. */
+  private readonly shown: ShownFirings;
   private readonly unseenHoldMs: number;
   private readonly firing = new Map<string, Firing>();
   private readonly record: RecordNotifications;
@@ -151,10 +151,10 @@ export class AlertmanagerSink implements AlertSink {
 
     this.record = notificationCounter(this.delivery.meter, this.name);
     const { fetch, headers } = this.delivery;
-    this.shown = options.urls.map(() => new ShownFirings(this.maxFiring));
+    const shown = new ShownFirings(this.maxFiring);
+    this.shown = shown;
     this.queues = options.urls.map((base, i) => {
       const endpoint = alertsEndpoint(httpUrl('AlertmanagerSink', `urls[${i}]`, base));
-      const shown = this.shown[i] as ShownFirings;
       return new DeliveryQueue<AlertmanagerAlert>({
         ...this.delivery,
         target: redactUrl(endpoint),
@@ -454,18 +454,21 @@ export class AlertmanagerSink implements AlertSink {
 
   /**
    * A resolve, per Alertmanager: where it would replace a firing still waiting in that queue
-   * which that Alertmanager never received, it goes as an unseen incident (see
-   * `unseenIncidentHoldMs`): a resolve alone pages nobody. A firing in flight counts as not
-   * received: if it lands, the incident is shown the hold longer than it lasted, nothing lost.
+   * and no Alertmanager of the cluster received the firing, it goes as an unseen incident (see
+   * `unseenIncidentHoldMs`): a resolve alone pages nobody. Once one instance received it, the
+   * others get the plain resolve: the cluster shares its notification log, so a firing copy
+   * reaching an instance that was down would page a resolved incident again. A firing in
+   * flight counts as not received: if it lands, the incident shows the hold longer than it
+   * lasted, nothing lost.
    */
   private enqueueResolve(id: string, resolve: AlertmanagerAlert): void {
+    const neverShown = !this.shown.has(id);
     let unseen: AlertmanagerAlert | undefined;
-    this.queues.forEach((queue, i) => {
+    for (const queue of this.queues) {
       const waiting = queue.peek(id);
-      const firingNeverShown =
-        waiting !== undefined && waiting.endsAt === undefined && !(this.shown[i] as ShownFirings).has(id);
-      queue.enqueue(id, firingNeverShown ? (unseen ??= unseenResolve(resolve)) : resolve);
-    });
+      const firingWaits = waiting !== undefined && waiting.endsAt === undefined;
+      queue.enqueue(id, neverShown && firingWaits ? (unseen ??= unseenResolve(resolve)) : resolve);
+    }
   }
 }
 

@@ -27,9 +27,9 @@ export function isUnseenResolve(payload: AlertmanagerAlert): boolean {
 }
 
 /**
- * The alert ids whose firing one Alertmanager target has received, so a resolve that replaces a
- * queued re-send of one of them (the target answered the firing before, then failed) goes out
- * as a plain resolve. Bounded: past `max` the oldest is forgotten, and a forgotten incident's
+ * The alert ids whose firing an Alertmanager of the sink's cluster has received, so a resolve
+ * that replaces a queued firing of one of them (an instance answered it, this one was down or
+ * failed since) goes out as a plain resolve. Bounded: past `max` the oldest is forgotten, and a forgotten incident's
  * resolve is at worst held as unseen (shown active `holdMs` longer), never lost.
  */
 export class ShownFirings {
@@ -44,7 +44,7 @@ export class ShownFirings {
     return this.ids.has(id);
   }
 
-  /** After a POST to this target succeeded: what it now knows of each alert. */
+  /** After a POST to one of the targets succeeded: what the cluster now knows of each alert. */
   delivered(ids: readonly string[], items: readonly AlertmanagerAlert[]): void {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;
