@@ -1,11 +1,9 @@
 import type { Alert } from '@llmsec/core';
-import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
-import { refuseWrites } from '../../../test/support/redis-oom.ts';
+import { describe, expect, it } from 'vitest';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, MIN, SEC, T0 } from './helpers.ts';
+import { useOomCluster } from './oom-cluster.ts';
 import { freshRuleset, memoryAlerts, redisEngine } from './redis-support.ts';
 
 /**
@@ -17,31 +15,7 @@ import { freshRuleset, memoryAlerts, redisEngine } from './redis-support.ts';
  * in-memory engine gives; the users whose writes landed count theirs once (repeats on the resend).
  */
 
-let cluster: RedisClusterHandle;
-let client: Cluster;
-const direct: Redis[] = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster(3);
-  client = new Cluster(cluster.nodes, {
-    redisOptions: { maxRetriesPerRequest: 1 },
-    enableOfflineQueue: false,
-  });
-  client.on('error', () => {});
-  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
-}, 60_000);
-
-afterAll(async () => {
-  for (const r of direct) r.disconnect();
-  client?.disconnect();
-  await cluster?.stop();
-});
-
-/** The port of the master owning `key`'s slot. */
-async function ownerPort(key: string): Promise<number> {
-  const slot = Number(await client.cluster('KEYSLOT', key));
-  return Number(client.slots[slot]![0]!.split(':')[1]);
-}
+const oom = useOomCluster();
 
 const firing = (alerts: Alert[], user: string) =>
   alerts
@@ -53,21 +27,21 @@ describe('RedisDetectionState on a Cluster: Redis back after a degraded episode'
     const prefix = 'llmsec:det';
     const ruleset = freshRuleset('cluster-give-back');
     const groupKey = (user: string) => `${prefix}:{${ruleset}:user_id:${user}}`;
-    const clockPort = await ownerPort(`${prefix}:{${ruleset}}:clock`);
+    const clockPort = await oom.ownerPort(`${prefix}:{${ruleset}}:clock`);
     // The master refusing writes: not the clock's (a round refused at its clock call sends no
     // write and goes local, by design), the one of mallory's group.
     const names = Array.from({ length: 64 }, (_, i) => `mallory${i}`);
-    const ports = await Promise.all(names.map((n) => ownerPort(groupKey(n))));
+    const ports = await Promise.all(names.map((n) => oom.ownerPort(groupKey(n))));
     const at = ports.findIndex((p) => p !== clockPort);
     const [mallory, full] = [names[at]!, ports[at]!];
     // Users whose groups are on the other masters: their writes of the failed round land.
     const others: string[] = [];
     for (let i = 0; others.length < 6; i++) {
       const u = `u${i}`;
-      if ((await ownerPort(groupKey(u))) !== full) others.push(u);
+      if ((await oom.ownerPort(groupKey(u))) !== full) others.push(u);
     }
 
-    const { engine, alerts } = redisEngine(client, defaultRules(), 60 * SEC, ruleset, {
+    const { engine, alerts } = redisEngine(oom.client, defaultRules(), 60 * SEC, ruleset, {
       // Bounds on a hung call only: a refusal (OOM) answers at once.
       commandTimeoutMs: 10_000,
       probeIntervalMs: 50,
@@ -82,10 +56,7 @@ describe('RedisDetectionState on a Cluster: Redis back after a degraded episode'
     await engine.forceFlush();
     expect(engine.stats.state?.mode).toBe('shared');
 
-    const node = new Redis({ host: '127.0.0.1', port: full, lazyConnect: true, maxRetriesPerRequest: 1 });
-    direct.push(node);
-    await node.connect();
-    const takeWrites = await refuseWrites(node);
+    const takeWrites = await oom.refuseWritesOn(full);
     // The failed round: mallory's 5 (refused) and one block of each other user (landed).
     for (let i = 0; i < 5; i++) send(ev(block(T0 + i * SEC, mallory)));
     for (const u of others) send(ev(block(T0 + 5 * SEC, u)));

@@ -1,10 +1,8 @@
-import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster, type RedisClusterHandle } from '../../../test/support/redis.ts';
-import { refuseWrites } from '../../../test/support/redis-oom.ts';
+import { describe, expect, it } from 'vitest';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
+import { useOomCluster } from './oom-cluster.ts';
 import { freshRuleset, redisEngine } from './redis-support.ts';
 
 /**
@@ -16,52 +14,14 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * failed (ProbeTags): one episode until that master takes writes again.
  */
 
-let cluster: RedisClusterHandle;
-let client: Cluster;
-const direct: Redis[] = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster(3);
-  client = new Cluster(cluster.nodes, {
-    redisOptions: { maxRetriesPerRequest: 1 },
-    enableOfflineQueue: false,
-  });
-  client.on('error', () => {});
-  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
-}, 60_000);
-
-afterAll(async () => {
-  for (const r of direct) r.disconnect();
-  client?.disconnect();
-  await cluster?.stop();
-});
-
-/** The port of the master owning `key`'s slot (CLUSTER KEYSLOT, then the client's slot table). */
-async function ownerPort(key: string): Promise<number> {
-  const slot = Number(await client.cluster('KEYSLOT', key));
-  return Number(client.slots[slot]![0]!.split(':')[1]);
-}
-
-/** Makes the master on `port` refuse every write (out of memory under noeviction); returns the undo. */
-async function refuseWritesOn(port: number): Promise<() => Promise<unknown>> {
-  const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
-  direct.push(node);
-  await node.connect();
-  const takeWrites = await refuseWrites(node);
-  // A write in this master's slots, through the cluster client, is refused.
-  const candidates = Array.from({ length: 300 }, (_, i) => `refused:{${i}}`);
-  const owners = await Promise.all(candidates.map(ownerPort));
-  const mine = candidates.find((_, i) => owners[i] === port)!;
-  await expect(client.set(mine, 'x')).rejects.toThrow(/OOM/);
-  return takeWrites;
-}
+const oom = useOomCluster();
 
 describe('RedisDetectionState on a Cluster: a master other than the probe key’s refusing writes', () => {
   it('one degraded episode until that master takes writes again', async () => {
     const prefix = 'llmsec:det';
-    const probePort = await ownerPort(`${prefix}:probe`);
-    const full = cluster.nodes.find((n) => n.port !== probePort)!.port;
-    const { engine, alerts } = redisEngine(client, defaultRules(), 0, freshRuleset('cluster-oom'), {
+    const probePort = await oom.ownerPort(`${prefix}:probe`);
+    const full = oom.nodes.find((n) => n.port !== probePort)!.port;
+    const { engine, alerts } = redisEngine(oom.client, defaultRules(), 0, freshRuleset('cluster-oom'), {
       // A bound on a hung call only: a refusal (OOM) answers at once. The 2 episodes (want 1)
       // seen under load were not timeouts but the full master taking a write between two
       // refusals, at the edge of its memory limit (see refuseWrites).
@@ -77,7 +37,7 @@ describe('RedisDetectionState on a Cluster: a master other than the probe key’
     await round(0);
     expect(engine.stats.state?.mode).toBe('shared');
 
-    const takeWrites = await refuseWritesOn(full);
+    const takeWrites = await oom.refuseWritesOn(full);
     const modes: string[] = [];
     for (let s = 1; s < 30; s++) {
       await round(s);
