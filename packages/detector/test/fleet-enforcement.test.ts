@@ -230,11 +230,12 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
 
   it('acts on two users whose ids share a 32-bit FNV-1a hash (names an attacker can pick)', async () => {
     const acted: string[] = [];
+    const ids: string[] = [];
     const enf = new FleetEnforcement({
       client: db.redis,
       actions,
       logger: silentLogger,
-      onAction: (e) => acted.push(e.user_id),
+      onAction: (e) => (acted.push(e.user_id), ids.push(e.event_id)),
     });
     // FNV-1a 32-bit of both is 0cb88885: found in a second by counting names.
     const twins = ['acct-528056', 'acct-1010190'];
@@ -242,7 +243,55 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     await until(() => acted.length >= 2, 120_000);
     await enf.forceFlush();
     expect(acted.sort()).toEqual([...twins].sort());
+    // Their action events have an id each (before, both were EVT-enf-0000000000000f00-0cb88885:
+    // a collector or SIEM keeping one event per id kept one action of two).
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) expect(id).toMatch(/^EVT-enf-0000000000000f00-[0-9a-f]{32}$/);
     await enf.shutdown();
+  });
+
+  it("takes an action dropped past maxPending at the incident's next update, once each", async () => {
+    const acted: string[] = [];
+    // A store call never times out here (a loaded host): the places free only as actions apply.
+    const enf = new FleetEnforcement({
+      client: db.redis,
+      actions,
+      logger: silentLogger,
+      commandTimeoutMs: 60_000,
+      maxPending: 2,
+      onAction: (e) => acted.push(e.user_id),
+    });
+    const users = ['flood-1', 'flood-2', 'flood-3', 'flood-4', 'flood-5'];
+    const a = alert({ alert_id: 'ALR-0000000000000d01', severity: 'alert', user_ids: users });
+    enf.send(a);
+    await enf.forceFlush();
+    expect(acted.sort()).toEqual(['flood-1', 'flood-2']); // 3 dropped: two places
+    // Before: the three dropped were marked done with the two taken, and no update acted on them.
+    for (let i = 0; i < 3; i++) {
+      enf.update(a);
+      await enf.forceFlush();
+    }
+    expect(acted.sort()).toEqual(users);
+    const reader = readBack();
+    for (const user of users) expect((await reader.status(user)).level, user).toBe('throttled');
+    await enf.shutdown();
+  });
+
+  it("tries an action it gave up on again at the incident's next update", async () => {
+    const dead = deadRedis();
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const enf = new FleetEnforcement({ client: dead, actions, logger, commandTimeoutMs: 300, retryForMs: 0 });
+    const a = alert({ alert_id: 'ALR-0000000000000d02', severity: 'critical', user_ids: ['gone'] });
+    enf.send(a);
+    await enf.forceFlush();
+    expect(errors).toEqual(['enforcement action failed']); // tried once (retryForMs 0), given up
+    // Before: marked done when first tried, so no update tried it again.
+    enf.update(a);
+    await enf.forceFlush();
+    expect(errors).toHaveLength(2);
+    await enf.shutdown();
+    dead.disconnect();
   });
 
   it('puts nothing on the users of an indirect_prompt_injection alert (victims, not authors) unless an action names the rule', async () => {

@@ -76,6 +76,9 @@ interface ActionTry {
   /** When the alert reached the sink (`now()`), and the attempts made. */
   firstAt: number;
   attempts: number;
+  /** The incident's acted-on set and the user's key in it: given up, the key leaves it. */
+  done: Set<string>;
+  key: string;
 }
 
 /**
@@ -193,12 +196,16 @@ export class FleetEnforcement implements AlertSink {
       if (typeof user !== 'string') continue;
       const key = userKey(user);
       if (done.has(key) || done.size >= this.o.maxUsersPerAlert) continue;
-      done.add(key);
       // The user's rate-limit subject as the apps' middleware and SDK name it: the bare id, or
       // user:<id> for an id beginning with ip: or key:, so an alert cannot act on an address.
       // Checked after the mapping: 'anonymous ' is the anonymous subject too.
       const subject = userSubject(user);
-      if (subject === undefined || subject === ANONYMOUS_USER) continue;
+      if (subject === undefined || subject === ANONYMOUS_USER) {
+        done.add(key);
+        continue;
+      }
+      // Dropped here, the user is not marked done: the incident's next update tries again
+      // (nothing is kept for it, so a flood of names grows no memory).
       if (this.pending.size + this.waiting.size >= this.maxPending) {
         this.o.metrics?.enforcement(action.action, 'dropped');
         if (!this.droppedWarned) {
@@ -212,7 +219,8 @@ export class FleetEnforcement implements AlertSink {
         }
         continue;
       }
-      this.start({ user, subject, action, alert, firstAt: this.o.now(), attempts: 0 });
+      done.add(key);
+      this.start({ user, subject, action, alert, firstAt: this.o.now(), attempts: 0, done, key });
     }
   }
 
@@ -248,6 +256,8 @@ export class FleetEnforcement implements AlertSink {
     const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (t.attempts - 1));
     const fields = { action: t.action.action, rule: t.alert.rule, alert_id: t.alert.alert_id, error: err };
     if (this.closed || this.o.now() + delay - t.firstAt > this.retryForMs) {
+      // Given up: the incident's next update (if it is still open) tries again.
+      t.done.delete(t.key);
       this.o.metrics?.enforcement(t.action.action, 'failed');
       this.o.logger.error('enforcement action failed', { ...fields, attempts: t.attempts });
       return;
@@ -313,7 +323,7 @@ export class FleetEnforcement implements AlertSink {
   ): void {
     const now = this.o.now();
     const event: SecurityEvent = {
-      event_id: `EVT-enf-${alert.alert_id.slice(4)}-${hash8(user)}`,
+      event_id: `EVT-enf-${alert.alert_id.slice(4)}-${idHash(user)}`,
       timestamp: formatTimestamp(now),
       category: 'anomalous_pattern',
       severity: action.action === 'ban' || action.action === 'block' ? 'alert' : 'warning',
@@ -405,9 +415,13 @@ function userKey(user: string): string {
   return createHash('sha256').update(KEY).update(user).digest('base64url').slice(0, 16);
 }
 
-/** 8 hex of FNV-1a: keeps the action event's id unique per user without the user in clear. */
-function hash8(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, '0');
+/**
+ * The user's part of the action event's id: 32 hex (128 bits) of SHA-256, so ids an attacker
+ * picks cannot give two users' actions one event id (a collector or SIEM dropping the second as
+ * a copy); 8 hex of FNV-1a collided in a second of counting names. Not keyed, unlike userKey:
+ * every replica (and a restart) gives one action the same id, and the event names the user in
+ * clear anyway (user_id).
+ */
+function idHash(user: string): string {
+  return createHash('sha256').update(user).digest('hex').slice(0, 32);
 }
