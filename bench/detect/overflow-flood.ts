@@ -6,7 +6,7 @@
 // the silent refusal), on (the default 1,000: an incident opened, fired and resolved early per
 // event), and the same events below the cap (a cap of 100,000: each opens an ordinary
 // incident). The three run in turn, `pairs` (3) times; the machine is shared, so read the
-// ratios within one run. The detect README's "What a flood costs" figures come from this.
+// ratios within one run. The "What a flood costs" figures (docs/performance/detect.md) come from this.
 import type { Alert, SecurityEvent } from '@llmsec/core';
 import { DetectionEngine, defaultRules } from '@llmsec/detect';
 
