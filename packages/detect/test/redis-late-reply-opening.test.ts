@@ -139,3 +139,36 @@ it("an opening that landed is still announced when the group's recent ids no lon
   expect(lines(A.alerts)).toHaveLength(1);
   expect(lines(A.alerts)[0]).toMatch(/^firing:/);
 }, 30_000);
+
+it('an opening that landed unanswered is announced when the process stops before Redis is probed again', async () => {
+  // A stops while still degraded (its probe not due: a replica stopped during a Redis hiccup).
+  // Before: the opening in doubt was dropped with the process, no firing line anywhere, and B's
+  // sweep sent a resolved line for an alert that never fired. Now shutdown reads the group once.
+  const { server, proxy: p } = await held.start();
+  const ruleset = freshRuleset('late-reply');
+  // The held write times out at 5 s (its reply is held until release: the degrade does not hang
+  // on the host's speed), and no probe comes before the shutdown.
+  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
+    commandTimeoutMs: 5_000,
+    probeIntervalMs: 3_600_000,
+    shutdownGraceMs: 0,
+  });
+  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await A.engine.forceFlush();
+  p.arm('hold');
+  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  p.release();
+  await A.engine.shutdown();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  const a = lines(A.alerts);
+  const B = redisEngine(await client(server.port), defaultRules(), 0, ruleset, { shutdownGraceMs: 0 });
+  B.engine.ingest(ev(block(T0 + 10 * SEC, 'trent')).event, T0 + 10 * SEC);
+  B.engine.advanceTo(T0 + 30 * 60 * SEC);
+  await B.engine.forceFlush();
+  await B.engine.shutdown();
+  expect(a).toHaveLength(1);
+  expect(a[0]).toMatch(/^firing:/);
+  expect(lines(B.alerts)).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
+}, 60_000);

@@ -330,10 +330,39 @@ export class SharedEngine {
     await this.idle();
     const leftAt = leaving ? Math.max(this.localMax, this.globalMax) : undefined;
     if (leftAt !== undefined) this.overflow?.resolveAll(leftAt);
+    // No probe from here on: one answering during the read below would hand back and run rounds.
+    this.degradedMode.stop();
+    if (this.writer.inDoubt.size > 0) await this.settleAtExit();
     this.stopped = true;
     this.waiters.releaseAll();
-    this.degradedMode.stop();
     return leftAt;
+  }
+
+  /**
+   * Stopping while openings are in doubt (degraded, Redis not probed back yet: a replica stopped
+   * during a Redis hiccup): their groups are read once now, as on Redis's return, before the
+   * fallback's incidents are resolved (it is given the ones it opened itself). Else an opening
+   * that landed left the fleet an open incident whose firing line no process sent, and another
+   * replica's sweep sent a resolved line for an alert that never fired. Redis still failing,
+   * they are said and dropped: whether they landed cannot be known, and a firing line for one
+   * that did not would never be resolved.
+   */
+  private async settleAtExit(): Promise<void> {
+    const lifecycle = lifecycleOf(this.o.fallback);
+    const local = new Set((lifecycle?.openIncidents() ?? []).map((inc) => inc.alertId));
+    try {
+      const late = await this.writer.inDoubt.settle(this.o, local);
+      if (late > 0)
+        diag.info(
+          `llmsec detect: ${late} incident(s) whose opening write landed unanswered announced at shutdown`,
+        );
+    } catch (err) {
+      diag.warn(
+        `llmsec detect: stopping with ${this.writer.inDoubt.size} group write(s) unanswered whose incident ` +
+          `openings may have landed in Redis (${err instanceof Error ? err.message : String(err)}): their ` +
+          'firing lines are not sent; the fleet resolves those incidents when due',
+      );
+    }
   }
 
   /**
