@@ -14,7 +14,7 @@
  * Why: guards-call-parts.ts reads one window after a fixed warm-up, and on this shared
  * machine its figure followed how fast the machine ran in that window, not only the code
  * (2026-12-06, load 8-10, one run of this bench: windows where the plain call read 36-41 µs
- * had the guards add 6-9 µs non-streamed, windows where it read 47-86 µs 11-22; sdk README,
+ * had the guards add 6-9 µs non-streamed, windows where it read 47-86 µs 11-22; docs/performance/sdk.md,
  * 'The figure follows the machine's speed'). The
  * summary therefore also gives the added time in the quietest third of the windows (ranked
  * by the plain client's median, from the fourth window on) and the added time as a share of

@@ -22,7 +22,7 @@
  * per round, one configuration per process (what an application with one configuration pays),
  * in process CPU and in the main thread's CPU: the process figure also carries the JIT's and
  * the GC's background threads, which vary from process to process by more than the guards
- * cost (see the sdk README, "Why the peer table's guard figure is larger").
+ * cost (see docs/performance/sdk.md, "Why the peer table's guard figure is larger").
  *
  * Three transports:
  * - `fake server`: HTTP to the local fake LLM server (in-process, loopback): what the issue asks.
