@@ -1,6 +1,6 @@
 import type { Category, EventInput, EventInputFor, Metadata, SecurityEvent } from '@llmsec/core';
 import { reportTelemetryError } from './errors.ts';
-import type { RequestOutcome } from './metrics.ts';
+import { REQUEST_OUTCOMES, type RequestOutcome } from './metrics.ts';
 
 /**
  * One method per category, taking the category's fields in camelCase and writing them as the
@@ -66,6 +66,15 @@ function measure(value: unknown): number | undefined {
 /** `blocked` (events.md: bool): a boolean, else not reported ('yes' is neither value). */
 function bool(value: unknown): boolean | undefined {
   return typeof value === 'boolean' ? value : undefined;
+}
+
+/**
+ * `outcome` (events.md: allowed, blocked, rate_limited or error): one of those, else not
+ * reported, so `blocked` decides the request's outcome (an untyped caller's 'weird' or 42 was
+ * written as given and counted as outcome `other`).
+ */
+function requestOutcome(value: unknown): RequestOutcome | undefined {
+  return (REQUEST_OUTCOMES as readonly unknown[]).includes(value) ? (value as RequestOutcome) : undefined;
 }
 
 /**
@@ -244,7 +253,7 @@ export abstract class CategoryMethods {
         new_input_length: count(fields.newInputLength),
         turn_index: count(fields.turnIndex),
         blocked: bool(fields.blocked),
-        outcome: fields.outcome,
+        outcome: requestOutcome(fields.outcome),
       };
     } catch (err) {
       named = unreadable(err);
