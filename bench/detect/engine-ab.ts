@@ -1,7 +1,7 @@
 // Two engines A/B in one process, on the replay mix (`npx node --conditions=@llmsec/source
 // bench/detect/engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N]
-// [--updates] [--interleave[=N]]`): BEFORE_DIR is another checkout of the repository (e.g. `mkdir /tmp/before &&
-// git archive <rev> packages/detect packages/core | tar -x -C /tmp/before && ln -s
+// [--updates] [--interleave[=N]] [--same-strings]`): BEFORE_DIR is another checkout of the
+// repository (e.g. `mkdir /tmp/before && git archive <rev> packages/detect packages/core | tar -x -C /tmp/before && ln -s
 // "$PWD/node_modules" /tmp/before/node_modules`); its packages/detect/src/engine.ts runs against
 // this tree's, rounds alternating (before, after, after, before, ...), default rules, the same
 // 1 M events per user count, CPU time of the main thread per event. A round is one fresh engine
@@ -25,12 +25,19 @@
 // 1 M events) are printed as a median and q1-q3 beside the rounds' ratio. Both engines' state
 // shares the heap and the caches: the nanoseconds are not those of one engine alone (each turn
 // begins with the other engine's lines in cache), the ratio is the figure.
+// User ids: by default each event's user id is a new string, made outside the timed part just
+// before the engine takes the event (fresh-ids.ts: real input, decoded or posted between threads,
+// brings a new string per event; each side of an interleaved turn gets its own copies);
+// `--same-strings`: the generator's one string per user on every event, as before issue 13's
+// sixteenth round (the engine finds it by identity: cheaper than real input). The events go in
+// chunks of 20,000 (the turns with --interleave), the CPU time summed over the chunks.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Alert } from '@llmsec/core';
 import { DetectionEngine, defaultRules } from '@llmsec/detect';
 import { median } from '../report.ts';
+import { FreshUserIds, ingestChunks } from './fresh-ids.ts';
 import { TrafficGenerator } from './gen.ts';
 
 type EngineClass = typeof DetectionEngine;
@@ -38,7 +45,7 @@ type EngineClass = typeof DetectionEngine;
 const dir = process.argv[2];
 if (dir === undefined || dir.startsWith('--')) {
   console.error(
-    'usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N] [--updates] [--interleave[=N]]',
+    'usage: engine-ab.ts BEFORE_DIR [--quick] [--rounds=N] [--request-rules] [--users=N] [--updates] [--interleave[=N]] [--same-strings]',
   );
   process.exit(2);
 }
@@ -50,6 +57,7 @@ if (interleaveArg !== undefined && !(TURN >= 1)) {
   process.exit(2);
 }
 const UPDATES = process.argv.includes('--updates');
+const SAME_STRINGS = process.argv.includes('--same-strings');
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 4);
 const before = (
   (await import(pathToFileURL(resolve(dir, 'packages/detect/src/engine.ts')).href)) as {
@@ -67,7 +75,11 @@ type Side = 'before' | 'after';
 type Events = ReturnType<TrafficGenerator['chunk']>;
 
 /** One untimed round: the SHA-256 of each alert line's and update's JSON, in delivery order. */
-function contentDigest(which: Side, events: Events): { alerts: number; updates: number; digest: string } {
+function contentDigest(
+  which: Side,
+  events: Events,
+  ids: FreshUserIds | undefined,
+): { alerts: number; updates: number; digest: string } {
   const hash = createHash('sha256');
   let alerts = 0;
   let updates = 0;
@@ -91,8 +103,7 @@ function contentDigest(which: Side, events: Events): { alerts: number; updates: 
         }
       : {}),
   });
-  for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
-  engine.flush();
+  ingestChunks(engine, events, ids, true);
   return { alerts, updates, digest: hash.digest('hex').slice(0, 16) };
 }
 
@@ -120,6 +131,7 @@ function makeEngine(which: Side, counts: { fired: number; updated: number }): De
  */
 function interleavedRound(
   events: Events,
+  ids: FreshUserIds | undefined,
   r: number,
 ): { ns: Record<Side, number>; ratios: number[]; counts: Record<Side, string> } {
   const delivered = { before: { fired: 0, updated: 0 }, after: { fired: 0, updated: 0 } };
@@ -134,8 +146,11 @@ function interleavedRound(
     const last = to === events.length;
     const order = (r + turn) % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
     const took = { before: 0, after: 0 };
+    // Both engines are done with the turn before the last (but the events their reorder buffers hold).
+    ids?.restore(from - 2 * TURN, from - TURN);
     for (const which of order) {
       const e = engine[which];
+      ids?.fresh(from, to);
       const start = process.threadCpuUsage();
       for (let i = from; i < to; i++) e.ingest(events[i]!.event, events[i]!.t);
       if (last) e.flush();
@@ -144,6 +159,7 @@ function interleavedRound(
     }
     ratios.push(took.before / took.after);
   }
+  ids?.restore(events.length - 2 * TURN, events.length);
   return {
     ns: { before: spent.before / events.length, after: spent.after / events.length },
     ratios,
@@ -161,7 +177,7 @@ function cpuNs(since: NodeJS.CpuUsage): number {
 
 const total = QUICK ? 300_000 : 1_000_000;
 console.log(
-  `Engine A/B, ${rules ? 'the default request_completed rules' : 'default rules'}, replay mix, ${total.toLocaleString('en-US')} events, CPU ns per event, median of ${rounds} rounds per side (${TURN > 0 ? `interleaved, turns of ${TURN.toLocaleString('en-US')} events` : 'alternating'})`,
+  `Engine A/B, ${rules ? 'the default request_completed rules' : 'default rules'}, replay mix, ${total.toLocaleString('en-US')} events, CPU ns per event, median of ${rounds} rounds per side (${TURN > 0 ? `interleaved, turns of ${TURN.toLocaleString('en-US')} events` : 'alternating'}), ${SAME_STRINGS ? 'the same user-id string on every event of a user (--same-strings: cheaper than real input)' : 'a fresh user-id string per event (as real input)'}`,
 );
 console.log(`before: ${resolve(dir)}; after: this tree`);
 console.log('users      before ns  after ns  before/after  after ev per CPU s  alerts same');
@@ -169,13 +185,14 @@ console.log('users      before ns  after ns  before/after  after ev per CPU s  a
 const spread: string[] = [];
 for (const users of userCounts) {
   const events = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 }).chunk(total);
+  const ids = SAME_STRINGS ? undefined : new FreshUserIds(events);
   const ns: Record<Side, number[]> = { before: [], after: [] };
   // Alerts and updates of each timed round, "alerts/updates", to check against the untimed one.
   const counts: Record<Side, Set<string>> = { before: new Set(), after: new Set() };
   /** --interleave: every turn's before/after ratio, all rounds. */
   const turnRatios: number[] = [];
   for (let r = 0; r < rounds && TURN > 0; r++) {
-    const round = interleavedRound(events, r);
+    const round = interleavedRound(events, ids, r);
     for (const which of ['before', 'after'] as const) {
       ns[which].push(round.ns[which]);
       counts[which].add(round.counts[which]);
@@ -187,14 +204,15 @@ for (const users of userCounts) {
     for (const which of order) {
       const delivered = { fired: 0, updated: 0 };
       const engine = makeEngine(which, delivered);
-      const start = process.threadCpuUsage();
-      for (let i = 0; i < events.length; i++) engine.ingest(events[i]!.event, events[i]!.t);
-      engine.flush();
-      ns[which].push(cpuNs(start) / total);
+      const spent = ingestChunks(engine, events, ids, true);
+      ns[which].push(spent / total);
       counts[which].add(`${delivered.fired}/${delivered.updated}`);
     }
   }
-  const content = { before: contentDigest('before', events), after: contentDigest('after', events) };
+  const content = {
+    before: contentDigest('before', events, ids),
+    after: contentDigest('after', events, ids),
+  };
   const line = (which: Side) => {
     const c = content[which];
     const timed = [...counts[which]];

@@ -1,5 +1,6 @@
 // Where the engine's time goes with many users: new groups against held ones
-// (`npx node --conditions=@llmsec/source --expose-gc bench/detect/first-touch.ts [--users=N] [--rounds=N]`).
+// (`npx node --conditions=@llmsec/source --expose-gc bench/detect/first-touch.ts [--users=N] [--rounds=N]
+// [--same-strings]`; user ids as fresh strings per event unless `--same-strings`: fresh-ids.ts).
 // A fresh engine (default rules) takes 1 M events of the replay mix (phase "new": with 100,000
 // users nearly every user's group is created in it, its rows and pages first written), then
 // 1 M more of the same users ("held": the tables full, the same random order of users, so the
@@ -13,6 +14,7 @@ import { loadavg } from 'node:os';
 import { DetectionEngine } from '@llmsec/detect';
 import type { GroupTable } from '../../packages/detect/src/group-table.ts';
 import { fmt, median, table } from '../report.ts';
+import { FreshUserIds, ingestChunks } from './fresh-ids.ts';
 import { TrafficGenerator } from './gen.ts';
 
 const arg = (name: string): string | undefined =>
@@ -23,10 +25,11 @@ const PHASE = 1_000_000;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const gen = new TrafficGenerator({ seed: 9, users, stepMs: 50, attackerEvery: 20 });
+const sameStrings = process.argv.includes('--same-strings');
 const phases = [
   { name: 'new', events: gen.chunk(PHASE) },
   { name: 'held', events: gen.chunk(PHASE) },
-];
+].map((p) => ({ ...p, ids: sameStrings ? undefined : new FreshUserIds(p.events) }));
 
 interface PhaseFigures {
   ns: number[];
@@ -47,12 +50,9 @@ for (let r = 0; r < rounds; r++) {
   load.push(loadavg()[0]!);
   const heapBefore = process.memoryUsage().heapUsed;
   engine = new DetectionEngine({ onAlert: () => {} });
-  for (const [i, { events }] of phases.entries()) {
+  for (const [i, { events, ids }] of phases.entries()) {
     const faults = process.resourceUsage().minorPageFault;
-    const start = process.threadCpuUsage();
-    for (let k = 0; k < events.length; k++) engine.ingest(events[k]!.event, events[k]!.t);
-    const cpu = process.threadCpuUsage(start);
-    figures[i]!.ns.push(((cpu.user + cpu.system) * 1000) / events.length);
+    figures[i]!.ns.push(ingestChunks(engine, events, ids, false) / events.length);
     figures[i]!.faultsPer1k.push(((process.resourceUsage().minorPageFault - faults) * 1000) / events.length);
     if (i === 0) {
       gc?.();
@@ -72,7 +72,7 @@ for (let r = 0; r < rounds; r++) {
 
 const pageUs = firstTouchUsPerPage();
 console.log(
-  `Engine, default rules, replay mix, ${fmt(users)} users: ${fmt(PHASE)} events creating the groups, then ${fmt(PHASE)} more on them; median of ${rounds} rounds, load ${load.map((l) => l.toFixed(1)).join(', ')}`,
+  `Engine, default rules, replay mix, ${fmt(users)} users (${sameStrings ? 'the same' : 'a fresh'} id string per event): ${fmt(PHASE)} events creating the groups, then ${fmt(PHASE)} more on them; median of ${rounds} rounds, load ${load.map((l) => l.toFixed(1)).join(', ')}`,
 );
 table(
   ['phase', 'CPU ns/event', 'page faults per 1k events'],
