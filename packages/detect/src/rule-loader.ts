@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { readFileCapped } from '@llmsec/core/internal';
-import { parse as parseYaml } from 'yaml';
 import { yamlErrorMessage } from './yaml-error.ts';
+import { yaml } from './yaml-lazy.ts';
 import type { z } from 'zod';
 import { ruleSchema } from './rule-schema.ts';
 import type { RuleDefinition } from './types.ts';
@@ -19,7 +19,7 @@ export class RuleFileError extends Error {
 export function parseRules(text: string, fileName = 'rules'): RuleDefinition[] {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (err) {
     throw new RuleFileError(`${fileName}: not valid YAML or JSON: ${yamlErrorMessage(err)}`);
   }

@@ -1,6 +1,6 @@
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { yamlErrorMessage } from './yaml-error.ts';
+import { yaml } from './yaml-lazy.ts';
 import { z } from 'zod';
 import {
   decodeEvent,
@@ -117,7 +117,7 @@ export function loadRuleTestFile(path: string): RuleTestFile {
   const text = readRuleFile(path);
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (err) {
     throw new RuleFileError(`${fileName}: not valid YAML: ${yamlErrorMessage(err)}`);
   }

@@ -1,4 +1,4 @@
-import { YAMLParseError } from 'yaml';
+import { yaml } from './yaml-lazy.ts';
 
 /**
  * A YAML parse error as a user reads it. The yaml library's own text is for programmers in one
@@ -8,7 +8,7 @@ import { YAMLParseError } from 'yaml';
  * and the source excerpt).
  */
 export function yamlErrorMessage(err: unknown): string {
-  if (err instanceof YAMLParseError && err.code === 'MULTIPLE_DOCS') {
+  if (err instanceof yaml().YAMLParseError && err.code === 'MULTIPLE_DOCS') {
     const line = err.linePos?.[0]?.line;
     return (
       `more than one YAML document (a second one starts${line !== undefined ? ` at line ${line}` : ''}, ` +

@@ -1,9 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { readFileCapped } from '@llmsec/core/internal';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { bearerToken, configSchema, type ParsedConfig } from './config-schema.ts';
+import { yaml } from './yaml-lazy.ts';
 
 /** A config file or flag that cannot be used; the message names the file or flag and the field. */
 export class ConfigError extends Error {
@@ -94,11 +94,11 @@ export function loadConfig(
     }
     let doc: unknown;
     try {
-      doc = parseYaml(text, { maxAliasCount: 100 });
+      doc = yaml().parse(text, { maxAliasCount: 100 });
     } catch (err) {
       // yaml's text for a second document asks for YAML.parseAllDocuments(): a programmer's hint.
       const message =
-        err instanceof YAMLParseError && err.code === 'MULTIPLE_DOCS'
+        err instanceof yaml().YAMLParseError && err.code === 'MULTIPLE_DOCS'
           ? `more than one YAML document (a second one starts at line ${err.linePos?.[0]?.line ?? '?'}): the config must be one document`
           : (err as Error).message.split('\n')[0];
       throw new ConfigError(`${source}: not valid YAML: ${message}`);
