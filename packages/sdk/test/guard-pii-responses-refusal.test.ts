@@ -71,6 +71,9 @@ function script(req: FakeRequest): FakeResponse | undefined {
   // 'no deltas': the refusal comes whole in its done events only.
   if (req.body.input === 'cut') return { kind: 'sse', events: [...start, ...deltas] };
   if (req.body.input === 'no deltas') return { kind: 'sse', events: [...start, ...end] };
+  // 'part only': the refusal whole in its part's and item's done events only, the stream cut
+  // before its terminal response.
+  if (req.body.input === 'part only') return { kind: 'sse', events: [...start, end[1]!, end[2]!] };
   return { kind: 'sse', events: [...start, ...deltas, ...end] };
 }
 
@@ -157,6 +160,25 @@ describe('Responses refusal parts are read by the output guards', () => {
     await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
     expect(leaks(events)).toBe(false);
     expect(events.length).toBeGreaterThan(0); // the events before the refusal were delivered
+  });
+
+  // A refusal part sent whole (no refusal events) only marked the stream as refusing: the end
+  // check of a stream cut before its terminal response never read it, in detect mode nor block.
+  it('streamed, the refusal whole in its part only, cut before the terminal event, detect: the end check reads it', async () => {
+    h.recorded.length = 0;
+    const s = await piiOpenAI(h, 'detect').responses.create({ ...ask, input: 'part only', stream: true });
+    for await (const _ of s);
+    expect(piiEvents()).toHaveLength(1);
+  });
+
+  it('streamed, the refusal whole in its part only, cut before the terminal event, block: blocked, nothing leaks', async () => {
+    const s = await piiOpenAI(h, 'block').responses.create({ ...ask, input: 'part only', stream: true });
+    const events: unknown[] = [];
+    const read = (async () => {
+      for await (const e of s) events.push(e);
+    })();
+    await expect(read).rejects.toBeInstanceOf(OutputBlockedError);
+    expect(leaks(events)).toBe(false);
   });
 
   it('streamed, detect: the end check reads the refusal', async () => {

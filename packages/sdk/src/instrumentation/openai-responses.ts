@@ -37,6 +37,7 @@ import { KeptText } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
+import { UnkeptTexts } from './unkept-texts.ts';
 import { addCut } from './text-cuts.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -129,6 +130,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
     let quotes: string[] | undefined;
     /** The texts in `quotes`, to tell a repeated annotation from a new one. */
     let quoted: Set<string> | undefined;
+    /** Unguarded past the cap: quotes read and not kept whole, to tell their repeats (unkept-texts.ts). */
+    let unkept: UnkeptTexts | undefined;
     /**
      * Unguarded past the cap: the characters of quotes read and not kept, and the quotes kept
      * cut (a prefix of their text), by index in `quotes`.
@@ -165,6 +168,20 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * (a cut connection, a proxy leaving the terminal event out) passed the allowlist.
      */
     let calls: Map<string, string> | undefined;
+    /** A refusal part's piece (`whole` false) or whole text, by part. */
+    const setRefusal = (k: string, r: string, whole: boolean): void => {
+      refusals ??= new KeptMap(kept);
+      // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part) the
+      // stream is cut (fail closed). e48f6f6 joined the rest into one entry, so the pieces
+      // of two parts sent interleaved were read mixed: an address in one part with the
+      // other's piece inside it was not found by the end check (detect mode's only read).
+      const before = refusals.get(k);
+      if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS) {
+        if (whole) refusals.replace(k, r);
+        else refusals.add(k, r, before);
+      } else if (guarded)
+        throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
+    };
     return {
       observe(item: unknown): string {
         const ev = obj(item);
@@ -320,6 +337,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.output_text.annotation.added') {
           const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
+          // Unguarded, the texts as read: addFrom may cut them (a guarded stream keeps them all).
+          const texts = guarded || quotes.length === from ? undefined : quotes.slice(from);
           // Counted first: an unguarded stream past its cap keeps only what fits (kept-text.ts).
           const dropped = kept.dropped;
           kept.addFrom(quotes, from);
@@ -327,6 +346,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             quotesDropped += kept.dropped - dropped;
             // The last one kept may be cut (addFrom: the rest are not kept at all).
             if (quotes.length > from) (quotesCut ??= new Set()).add(quotes.length - 1);
+            // Those not kept whole: their repeats in the part's and item's done events are not new.
+            for (let i = 0; i < (texts?.length ?? 0); i++)
+              if (quotes[from + i] !== texts![i]) (unkept ??= new UnkeptTexts()).add(texts![i] as string);
           }
           for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
           return '';
@@ -337,29 +359,30 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const r = valueText(done ? ev?.refusal : ev?.delta);
           if (r === undefined || r.length === 0) return '';
           refusing = true;
-          const k = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
-          refusals ??= new KeptMap(kept);
-          // Past MAX_REFUSAL_PARTS parts (a hostile stream's pieces each naming a new part) the
-          // stream is cut (fail closed). e48f6f6 joined the rest into one entry, so the pieces
-          // of two parts sent interleaved were read mixed: an address in one part with the
-          // other's piece inside it was not found by the end check (detect mode's only read).
-          const before = refusals.get(k);
-          if (before !== undefined || refusals.size < MAX_REFUSAL_PARTS) {
-            if (done) refusals.replace(k, r);
-            else refusals.add(k, r, before);
-          } else if (guarded)
-            throw new StreamLimitError(`stream_limit: more than ${MAX_REFUSAL_PARTS} refusal parts`);
+          setRefusal(`${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`, r, done);
           return '';
         }
-        if (!refusing && carriesRefusal(type, ev)) refusing = true;
+        // A refusal part whole in an added / done event (a server that sends it without its
+        // refusal events): the text of that part, as refusal.done's. Before, it only marked the
+        // stream as refusing: the end check of a stream cut before its terminal event never read it.
+        const parts = refusalParts(type, ev);
+        if (parts !== undefined)
+          for (const [k, r] of parts) {
+            refusing = true;
+            if (r.length > 0) setRefusal(k, r, true);
+          }
         if (repeats.repeat(type, ev, text, text.length + textDropped)) unreadRepeat = true;
         const repeatedQuotes = partAnnotationTexts(type, ev);
         if (repeatedQuotes !== undefined)
           for (const q of repeatedQuotes) {
-            if (quoted?.has(q) === true) continue;
+            if (quoted?.has(q) === true || unkept?.has(q) === true) continue;
             const keep = kept.keep(q);
             if (keep.length < q.length) quotesDropped += q.length - keep.length;
-            if (keep.length === 0) continue;
+            if (keep.length === 0) {
+              // Read, not kept: its next repeat (the item's done event after the part's) is not new.
+              (unkept ??= new UnkeptTexts()).add(q);
+              continue;
+            }
             (quoted ??= new Set()).add(q);
             if (keep.length < q.length) (quotesCut ??= new Set()).add(quotes?.length ?? 0);
             (quotes ??= []).push(keep);
@@ -489,13 +512,25 @@ function partAnnotationTexts(
   return out;
 }
 
-/** An added / done event whose part or item carries a refusal with text (sent whole, without deltas). */
-function carriesRefusal(type: string | undefined, ev: Record<string, unknown> | undefined): boolean {
-  if (type === 'response.content_part.added' || type === 'response.content_part.done')
-    return isRefusalPart(obj(ev?.part));
-  if (type === 'response.output_item.added' || type === 'response.output_item.done')
-    return arr(obj(ev?.item)?.content).some((p) => isRefusalPart(obj(p)));
-  return false;
+/**
+ * The refusal parts with text an added / done event's part or item carries (sent whole, without
+ * deltas), each with the key its refusal events have (output and content index); undefined for none.
+ */
+function refusalParts(
+  type: string | undefined,
+  ev: Record<string, unknown> | undefined,
+): [string, string][] | undefined {
+  const o = num(ev?.output_index) ?? 0;
+  let out: [string, string][] | undefined;
+  if (type === 'response.content_part.added' || type === 'response.content_part.done') {
+    const p = obj(ev?.part);
+    if (isRefusalPart(p)) out = [[`${o}:${num(ev?.content_index) ?? 0}`, valueText(p.refusal)!]];
+  } else if (type === 'response.output_item.added' || type === 'response.output_item.done')
+    for (const [ci, part] of arr(obj(ev?.item)?.content).entries()) {
+      const p = obj(part);
+      if (isRefusalPart(p)) (out ??= []).push([`${o}:${ci}`, valueText(p.refusal)!]);
+    }
+  return out;
 }
 
 /**
