@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openaiResponsesAdapter } from '../src/instrumentation/openai-responses.ts';
 import { outputChars } from '../src/instrumentation/lease.ts';
+import { MAX_TELEMETRY_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
 import type { ResponseSummary } from '../src/instrumentation/adapter.ts';
 import { run, type Ev } from './fixtures/responses-random-stream.ts';
 
@@ -59,6 +60,8 @@ describe('Responses streams: each output character read counts once in droppedCh
     const dropped = s.droppedChars ?? 0;
     expect({ seed, counted: outputChars(s) }).toEqual({ seed, counted: expected });
     expect(dropped).toBe(expected - keptChars(s));
+    // The deltas' copy holds at most the cap.
+    expect(s.text.length).toBeLessThanOrEqual(MAX_TELEMETRY_TEXT_CHARS);
   });
 
   it.each(SEEDS)('seed %i: guarded, everything read is kept and nothing counted as dropped', (seed) => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openaiResponsesAdapter } from '../src/instrumentation/openai-responses.ts';
 import { outputChars } from '../src/instrumentation/lease.ts';
-import { MAX_TELEMETRY_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
+import { MAX_KEPT_TEXT_CHARS, MAX_TELEMETRY_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
+import { StreamLimitError } from '../src/instrumentation/stream-limit.ts';
 
 /**
  * An unguarded Responses stream past the telemetry's cap (MAX_TELEMETRY_TEXT_CHARS, 1 Mi) keeps a
@@ -129,5 +130,79 @@ describe('an unguarded Responses stream past the telemetry cap counts each chara
     };
     expect(counted([created, ...call.events, ...text])).toBe(WHOLE.length + 5);
     expect(counted([created, ...call.events, ...text, completed])).toBe(WHOLE.length + 5);
+  });
+});
+
+/**
+ * A stream's terminal response repeats its answer whole. readResponseObject joined its output_text
+ * parts without a cap: an unguarded stream kept 1 Mi of its deltas, then a copy of the whole
+ * answer of any length from its terminal event. Now the join keeps what the deltas' copy would
+ * (kept-text.ts: 1 Mi unguarded, the rest counted in droppedChars; a guarded stream keeps up to
+ * 32 Mi and past it is cut).
+ */
+describe('a terminal response of several MiB', () => {
+  const BIG = 'b'.repeat(3 * 1024 * 1024);
+  /** A message of `parts` output_text parts, sent in its terminal response only (no deltas). */
+  function terminalOnly(parts: string[]): Ev[] {
+    const item = {
+      type: 'message',
+      id: 'msg',
+      content: parts.map((text) => ({ type: 'output_text', text, annotations: [] })),
+    };
+    return [
+      created,
+      { type: 'response.completed', response: { id: 'r', model: 'm', status: 'completed', output: [item] } },
+    ];
+  }
+  function summary(events: Ev[], guarded: boolean) {
+    const acc = openaiResponsesAdapter.newStream(undefined, guarded);
+    for (const ev of events) acc.observe(ev);
+    return acc.summary();
+  }
+
+  it('unguarded: 1 Mi of its text kept, the rest counted', () => {
+    const s = summary(terminalOnly([BIG.slice(1), 'x']), false);
+    expect(s.text.length).toBe(MAX_TELEMETRY_TEXT_CHARS);
+    expect(s.text).toBe(BIG.slice(0, MAX_TELEMETRY_TEXT_CHARS));
+    expect(s.droppedChars).toBe(BIG.length - MAX_TELEMETRY_TEXT_CHARS);
+    expect(outputChars(s)).toBe(BIG.length);
+  });
+
+  it('unguarded, with its deltas: the terminal text in place of theirs, each character counted once', () => {
+    const { events, item } = partEvents('output_text');
+    const big = { ...item, content: [{ type: 'output_text', text: WHOLE + BIG, annotations: [] }] };
+    const completed: Ev = {
+      type: 'response.completed',
+      response: { id: 'r', model: 'm', status: 'completed', output: [big] },
+    };
+    const s = summary([created, ...events, completed], false);
+    expect(s.text.length).toBe(MAX_TELEMETRY_TEXT_CHARS);
+    expect(outputChars(s)).toBe(WHOLE.length + BIG.length);
+  });
+
+  it('unguarded: a surrogate pair the cap falls in is left out whole, and counted', () => {
+    const text = 'c'.repeat(MAX_TELEMETRY_TEXT_CHARS - 1) + '\u{1F600}' + 'd'.repeat(10);
+    const s = summary(terminalOnly([text]), false);
+    expect(s.text).toBe('c'.repeat(MAX_TELEMETRY_TEXT_CHARS - 1));
+    expect(outputChars(s)).toBe(text.length);
+  });
+
+  it('guarded: kept whole, nothing counted as dropped', () => {
+    const s = summary(terminalOnly([BIG, 'x']), true);
+    expect(s.text).toBe(BIG + 'x');
+    expect(s.droppedChars).toBeUndefined();
+  });
+
+  it('guarded, past MAX_KEPT_TEXT_CHARS: the stream is cut at its terminal event (stream_limit)', () => {
+    const acc = openaiResponsesAdapter.newStream(undefined, true);
+    const [first, terminal] = terminalOnly(['e'.repeat(MAX_KEPT_TEXT_CHARS), 'x']);
+    acc.observe(first);
+    expect(() => acc.observe(terminal)).toThrow(StreamLimitError);
+  });
+
+  it('not streamed: the complete response read as before (its output characters counted apart)', () => {
+    const [, terminal] = terminalOnly([BIG]);
+    const s = openaiResponsesAdapter.readResponse((terminal as { response: unknown }).response);
+    expect(s.text.length).toBe(BIG.length);
   });
 });

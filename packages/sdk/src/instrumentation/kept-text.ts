@@ -100,6 +100,32 @@ export class KeptText {
   }
 
   /**
+   * `texts` joined, as a store of them keeps them (take): under the cap all of them, in one join;
+   * an unguarded stream past it keeps a prefix (the text that crosses it cut, the rest left
+   * out and counted), a guarded one is cut.
+   */
+  join(texts: readonly string[]): string {
+    let n = 0;
+    for (const t of texts) n += t.length;
+    const k = this.take(n);
+    if (k === n) return texts.join('');
+    const kept: string[] = [];
+    let room = k;
+    for (let i = 0; i < texts.length && room > 0; i++) {
+      const t = texts[i] as string;
+      const p = t.length <= room ? t : prefixOf(t, room);
+      kept.push(p);
+      // A surrogate pair's high half left out: not kept, so counted as not kept (keep).
+      if (p.length < t.length && p.length < room) {
+        this.chars -= room - p.length;
+        this.dropped += room - p.length;
+      }
+      room -= t.length;
+    }
+    return kept.join('');
+  }
+
+  /**
    * `n` characters read and not kept, without trying: a store whose text stopped short keeps no
    * later piece, so its text stays a prefix of what was read (kept-map.ts). Unguarded only.
    */

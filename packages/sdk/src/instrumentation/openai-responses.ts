@@ -388,27 +388,33 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             (quotes ??= []).push(keep);
           }
         if (type === 'response.created' || type === 'response.in_progress') {
-          const r = readResponseObject(ev?.response);
-          s.id ??= r.id;
-          s.model ??= r.model;
+          const r = obj(ev?.response);
+          s.id ??= str(r?.id);
+          s.model ??= str(r?.model);
         } else if (
           type === 'response.completed' ||
           type === 'response.incomplete' ||
           type === 'response.failed'
         ) {
-          // The terminal event carries the full response, usage included: take it whole.
-          s = readResponseObject(ev?.response);
+          // The terminal event carries the full response, usage included: take it whole, its
+          // text joined under a cap of its own (a copy beside the deltas', each bounded).
+          s = readResponseObject(ev?.response, new KeptText(guarded));
           done = true;
         }
         return '';
       },
       summary(): ResponseSummary {
         const out: ResponseSummary = { ...s, text: done && s.text.length > 0 ? s.text : text };
+        // Unguarded: the terminal response's text characters past its cap (readResponseObject).
+        const terminalDropped = s.droppedChars ?? 0;
+        // The summary's text is the deltas' (a terminal text cut short is the terminal's, even if
+        // it reads as the deltas' kept prefix).
+        const deltasText = out.text === text && terminalDropped === 0;
         // No terminal event: the calls its output would have listed are those the items named.
         if (!done && calls !== undefined) out.toolCalls = [...calls.values()];
-        if (cuts !== undefined && out.text === text) out.cuts = cuts;
+        if (cuts !== undefined && deltasText) out.cuts = cuts;
         // Parts repeated with text their deltas did not carry, when no terminal text holds them.
-        const unread = unreadRepeat && out.text === text ? repeats.unread : undefined;
+        const unread = unreadRepeat && deltasText ? repeats.unread : undefined;
         if (unread !== undefined) out.side = [...(s.side ?? []), unread];
         // Unguarded past the cap, a terminal response with texts of a kind (side texts, tool
         // arguments) is taken to repeat the stream's texts of that kind the copy cut: they are
@@ -434,12 +440,12 @@ export const openaiResponsesAdapter: ProviderAdapter = {
           const extra = (cutArgs ? args.wholeTexts() : args.texts()).filter((a) => !read.has(a));
           if (extra.length > 0) out.toolArguments = [...(out.toolArguments ?? []), ...extra];
         }
-        if (kept.truncated) {
+        if (kept.truncated || terminalDropped > 0) {
           // The characters read and not kept of the texts the summary holds copies of, each
           // counted once (outputChars adds them): not the deltas' and repeated parts' when the
           // terminal text replaced them, nor those of the kinds a terminal response repeats.
-          let dropped = kept.dropped;
-          if (out.text !== text) dropped -= textDropped + repeats.dropped;
+          let dropped = kept.dropped + terminalDropped;
+          if (!deltasText) dropped -= textDropped + repeats.dropped;
           if (cutSide) dropped -= quotesDropped + (refusals?.dropped ?? 0);
           if (cutArgs) dropped -= args?.dropped ?? 0;
           out.droppedChars = dropped;
@@ -559,7 +565,14 @@ function calledTool(o: Record<string, unknown> | undefined): string | undefined 
 /** Tool-call items a stream names before its terminal event, kept per stream; past this the stream is cut. */
 const MAX_STREAMED_CALLS = 1024;
 
-function readResponseObject(data: unknown): ResponseSummary {
+/**
+ * A Responses object read: a complete response, or a stream's terminal event's (`kept`: its
+ * stream's cap for the joined text, a copy of the parts' texts; past it an unguarded stream keeps
+ * a prefix and counts the rest in `droppedChars`, a guarded one is cut, as the deltas' copy is).
+ * Before, a terminal text of any length was joined whole. The side texts and tool arguments are
+ * the response's own strings, not copies.
+ */
+function readResponseObject(data: unknown, kept?: KeptText): ResponseSummary {
   const d = obj(data);
   const s = emptySummary();
   s.id = str(d?.id);
@@ -596,7 +609,8 @@ function readResponseObject(data: unknown): ResponseSummary {
   if (refusals.length > 0) (s.side ??= []).push(...refusals);
   // Back to back, as the streamed deltas run on from one part (and item) into the next
   // (responses-output.ts): '\n' between them hid an address cut between two parts.
-  s.text = texts.join('');
+  s.text = kept === undefined ? texts.join('') : kept.join(texts);
+  if (kept?.truncated === true) s.droppedChars = kept.dropped;
   const usage = obj(d?.usage);
   s.inputTokens = num(usage?.input_tokens);
   s.outputTokens = num(usage?.output_tokens);
