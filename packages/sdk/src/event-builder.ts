@@ -21,6 +21,7 @@ import { warnOnce } from './errors.ts';
 import { isRfc3339Time, isoTime } from './iso-time.ts';
 import { normaliseCompletedMetadata } from './completed-attributes.ts';
 import { LIMITS, clipText, finiteNumber, metadataValue, normaliseMetadata, stringList } from './normalise.ts';
+import { mergeNamed } from './merge-named.ts';
 import { toolPayloadText } from './tool-payload.ts';
 
 /**
@@ -170,7 +171,8 @@ export function buildEvent(
 
 /**
  * The event's metadata: `raw` (the caller's) with `named` over it, normalised. Same keys, order
- * and values as normalising `{ ...raw, ...defined named }`; without caller metadata, the named
+ * and values as normalising `{ ...raw, ...defined named }` (past the key cap, the named fields
+ * first: merge-named.ts); without caller metadata, the named
  * fields (at most ten, short known keys) are normalised straight into the result.
  */
 function eventMetadata(category: string, raw: unknown, named: Record<string, unknown> | undefined): Metadata {
@@ -182,12 +184,7 @@ function eventMetadata(category: string, raw: unknown, named: Record<string, unk
   }
   if (named === undefined || callerMetadata) {
     let source = raw;
-    if (named !== undefined) {
-      const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-      for (const key in named)
-        if (hasOwnProperty.call(named, key) && named[key] !== undefined) merged[key] = named[key];
-      source = merged;
-    }
+    if (named !== undefined) source = mergeNamed(raw as Record<string, unknown>, named);
     const { metadata, dropped } = normaliseMetadata(source);
     if (dropped.length > 0) warnDropped(category, dropped);
     return metadata;

@@ -32,6 +32,7 @@ import {
 } from './fingerprint-key.ts';
 import type { JsonlEventWriter } from './jsonl-writer.ts';
 import { LlmsecMetrics } from './metrics.ts';
+import { mergeNamed } from './merge-named.ts';
 import { SEVERITY_NUMBER } from './severity.ts';
 import { CategoryMethods } from './category-methods.ts';
 import { contextWithSpan, hrTimeOf, spanEventName } from './event-record-memos.ts';
@@ -346,10 +347,9 @@ export function emitInCallContext<C extends Category>(
 function withNamedMetadata(input: unknown, named: Record<string, unknown>): EventInputFor<Category> {
   const src = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
   const md = src.metadata;
-  const metadata: Record<string, unknown> =
-    md !== null && typeof md === 'object' && !Array.isArray(md) ? { ...(md as Record<string, unknown>) } : {};
-  for (const key of Object.keys(named)) if (named[key] !== undefined) metadata[key] = named[key];
-  return { ...src, metadata } as unknown as EventInputFor<Category>;
+  const caller =
+    md !== null && typeof md === 'object' && !Array.isArray(md) ? (md as Record<string, unknown>) : {};
+  return { ...src, metadata: mergeNamed(caller, named) } as unknown as EventInputFor<Category>;
 }
 
 function spanOf(input: EventInput | undefined, active: Span | undefined): Span | undefined {
