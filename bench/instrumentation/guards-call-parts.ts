@@ -4,7 +4,7 @@
  * deltas streamed) through the real openai client and real OTel SDK providers, instrumented
  * with guard sets that each add one part of what the default guards do, in one process.
  *
- *   node --conditions=@llmsec/source bench/instrumentation/guards-call-parts.ts [--stream] [--calls 2400] [--warm 2000] [--parts] [--probes] [--leakage] [--defaults-only] [--base <dir>]
+ *   node --conditions=@llmsec/source bench/instrumentation/guards-call-parts.ts [--stream] [--calls 2400] [--warm 2000] [--parts] [--probes] [--leakage] [--defaults-only] [--base <dir>] [--prompt-words 12]
  *
  * How it is timed, and why: each call alone (wall clock; a canned call is all CPU on the main
  * thread, no I/O), the clients interleaved call by call in a new random order each time, and
@@ -39,10 +39,11 @@
  * `--parts` rows have none: there an output guard that reads `ctx.input` (the leakage guard
  * does, for the system prompt) builds the call's request view itself, which in the default set
  * the input guards have built already (~2-4 us of its `--parts` row at load 11-16).
+ * `--prompt-words N`: the call's system prompt of N words (default 12, the canned call's own).
  */
 import OpenAI from 'openai';
 import { pathToFileURL } from 'node:url';
-import { cannedCall, cannedClient } from './canned-client.ts';
+import { cannedCall, cannedClient, chatBody } from './canned-client.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
@@ -62,6 +63,9 @@ const has = (flag: string): boolean => process.argv.includes(`--${flag}`);
 const CALLS = arg('calls', 2400);
 const WARM = arg('warm', 2000);
 const stream = has('stream');
+// A system prompt of this many words (canned-client.ts chatBody; 12, the default, is the canned
+// call's own, so earlier figures stay comparable; a usual application's is 100-500 words).
+const body = chatBody(has('prompt-words') ? arg('prompt-words', 12) : undefined);
 const baseAt = process.argv.indexOf('--base');
 const baseDir = baseAt > 0 ? (process.argv[baseAt + 1] as string) : undefined;
 const baseUrl = (p: string): string => pathToFileURL(`${baseDir}/packages/sdk/src/${p}`).href;
@@ -84,7 +88,7 @@ interface Guard {
 }
 type GuardSet = { input?: Guard[]; output?: Guard[] };
 const make = (): OpenAI => cannedClient(stream);
-const call = (c: OpenAI): Promise<void> => cannedCall(c, stream);
+const call = (c: OpenAI): Promise<void> => cannedCall(c, stream, body);
 
 const defaults = (): Required<GuardSet> => {
   const g = defaultGuards({ allowedTools: ['get_weather'] }) as GuardSet;

@@ -2,14 +2,16 @@
  * The default guards' added time per call read window by window, beside the speed of the plain
  * client in the same window (issue 13):
  *
- *   node --conditions=@llmsec/source bench/instrumentation/guards-windows.ts [--stream] [--windows 24] [--calls 1000]
+ *   node --conditions=@llmsec/source bench/instrumentation/guards-windows.ts [--stream] [--windows 24] [--calls 1000] [--prompt-words 12]
  *
  * Three clients, interleaved call by call in a new random order each time as in
  * guards-call-parts.ts: the plain openai client, ours without guards and ours with the
  * default guards, each call timed alone (wall clock), the canned chat call of
  * bench:instrumentation. Each window of `--calls` calls per client prints the per-call median
  * of each and the guards' added time (guards minus no guards); no warm-up is left out, the
- * first windows show it.
+ * first windows show it. `--prompt-words N`: a system prompt of N words (canned-client.ts
+ * chatBody; the default, 12, is the canned call's own, so earlier figures stay comparable; a
+ * usual application's is 100-500 words, and the leakage guard's work grows with it).
  *
  * Why: guards-call-parts.ts reads one window after a fixed warm-up, and on this shared
  * machine its figure followed how fast the machine ran in that window, not only the code
@@ -23,7 +25,7 @@
 import OpenAI from 'openai';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { cannedCall, cannedClient } from './canned-client.ts';
+import { cannedCall, cannedClient, chatBody } from './canned-client.ts';
 import { median } from '../report.ts';
 import { installDiscardingProviders } from './otel-providers.ts';
 import { LocalHistograms } from '../../packages/sdk/src/local-histograms.ts';
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     stream: { type: 'boolean', default: false },
     windows: { type: 'string', default: '24' },
     calls: { type: 'string', default: '1000' },
+    'prompt-words': { type: 'string', default: '12' },
   },
 });
 const stream = values.stream;
@@ -43,11 +46,15 @@ const windows = Number(values.windows);
 const calls = Number(values.calls);
 if (!Number.isInteger(windows) || windows < 4) throw new Error('--windows must be an integer >= 4');
 if (!Number.isInteger(calls) || calls < 1) throw new Error('--calls must be a positive integer');
+const promptWords = Number(values['prompt-words']);
+if (!Number.isInteger(promptWords) || promptWords < 12)
+  throw new Error('--prompt-words must be an integer >= 12 (the canned prompt has 12)');
+const body = chatBody(promptWords);
 
 installDiscardingProviders(LocalHistograms);
 
 const make = (): OpenAI => cannedClient(stream);
-const call = (c: OpenAI): Promise<void> => cannedCall(c, stream);
+const call = (c: OpenAI): Promise<void> => cannedCall(c, stream, body);
 
 const clients = {
   plain: make(),
@@ -68,7 +75,8 @@ interface Window {
 const rows: Window[] = [];
 const f = (n: number): string => n.toFixed(1);
 process.stdout.write(
-  `default guards window by window${stream ? ', stream: true (8 content deltas)' : ''}, node ${process.version}, ` +
+  `default guards window by window${stream ? ', stream: true (8 content deltas)' : ''}, ` +
+    `system prompt ${promptWords} words, node ${process.version}, ` +
     `${calls} calls per client a window; per-call medians (us)\n`,
 );
 for (let w = 0; w < windows; w++) {
