@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../../test/support/until.ts';
 import { defaultRules } from '../src/index.ts';
 import { block, ev, T0, SEC } from './helpers.ts';
@@ -11,10 +12,24 @@ import { freshRuleset, redisEngine } from './redis-support.ts';
  * wrote only `<prefix>:probe`, on another master, so it passed: the engine went back to shared
  * mode at every probe, failed its next round on the full master and degraded again, an episode
  * and a warning per probe interval. Now the probe also writes in the slot of each key whose call
- * failed (ProbeTags): one episode until that master takes writes again.
+ * failed (ProbeTags): one episode until that master takes writes again. The writes it refused
+ * were for memory, so the probe asks that master's `INFO memory` (the script routed by the probe
+ * key's slot) for their room first, and writes nothing there while it has none.
  */
 
 const oom = useOomCluster();
+const direct: Redis[] = [];
+afterEach(() => {
+  for (const r of direct.splice(0)) r.disconnect();
+});
+
+/** SET calls a node has seen (taken, refused for memory, or failed). */
+async function sets(node: Redis): Promise<number> {
+  const line = /cmdstat_set:(\S+)/.exec(await node.info('commandstats'))?.[1] ?? '';
+  let n = 0;
+  for (const m of line.matchAll(/(?:^|,)(calls|rejected_calls|failed_calls)=(\d+)/g)) n += Number(m[2]);
+  return n;
+}
 
 describe('RedisDetectionState on a Cluster: a master other than the probe key’s refusing writes', () => {
   it('one degraded episode until that master takes writes again', async () => {
@@ -38,14 +53,24 @@ describe('RedisDetectionState on a Cluster: a master other than the probe key’
     expect(engine.stats.state?.mode).toBe('shared');
 
     const takeWrites = await oom.refuseWritesOn(full);
+    const fullNode = new Redis({ host: '127.0.0.1', port: full, lazyConnect: true, maxRetriesPerRequest: 1 });
+    direct.push(fullNode);
+    await fullNode.connect();
+    // Counted from the first refused round on: its scripts' SETs count as refused SET calls.
+    await round(1);
+    expect(engine.stats.state?.mode).toBe('degraded');
+    const setsBefore = await sets(fullNode);
     const modes: string[] = [];
-    for (let s = 1; s < 30; s++) {
+    for (let s = 2; s < 30; s++) {
       await round(s);
       await new Promise((r) => setTimeout(r, 40));
       modes.push(engine.stats.state!.mode);
     }
     expect(engine.stats.state?.degradedEpisodes).toBe(1);
     expect(modes.slice(5).every((m) => m === 'degraded')).toBe(true);
+    // The probes asked the full master's INFO, not the probe key's master's, and wrote nothing
+    // there (before: a pad in its slot at each probe, refused).
+    expect((await sets(fullNode)) - setsBefore).toBe(0);
     // Every event still detected (locally): u0's blocks fire the burst rule.
     expect(alerts.map((a) => `${a.rule}:${a.status}`)).toContain('rapid_guardrail_blocks:firing');
 

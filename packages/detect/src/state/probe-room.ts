@@ -2,6 +2,14 @@
 export const MAX_PROBE_ROOM = 1024 * 1024;
 
 /**
+ * The least it asks for once any call was refused for memory: a round refused at its first call
+ * (the clock, an index update: on a Cluster, whichever master is full) noted no write, and a
+ * short write passed as soon as memory dipped under the limit, the round then refused again.
+ * A sixteenth of the most: ~120 group writes of ~550 bytes.
+ */
+export const MIN_PROBE_ROOM = MAX_PROBE_ROOM / 16;
+
+/**
  * What Redis holds per key beyond its value: the key's name is added by note(); this covers
  * the key and value objects, their dictionary entries and the expiry entry (a 346-byte group
  * body took 545 bytes of `used_memory` under a 32-character key, measured on Redis 7.0).
@@ -21,18 +29,25 @@ export function isOutOfMemory(err: unknown): boolean {
  * first round (the held batch again, 2,000 groups of ~550 bytes) filled what was left and was
  * refused: an episode, a warning and a hand-back per probe interval for as long as it hovered.
  *
- * So the bytes of the writes Redis refused for memory are noted (up to MAX_PROBE_ROOM), and
- * the probe first writes that much in a short-lived key, then its own short write: taken only
- * if Redis had that room (RedisDetectionState.ping). A real recovery (memory freed, the limit
+ * So the bytes of the writes Redis refused for memory are noted (up to MAX_PROBE_ROOM; at least
+ * MIN_PROBE_ROOM once any call was refused for memory), and the probe asks for that much room
+ * before its own short write: read from `INFO memory` where Redis answers it (probe-memory.ts),
+ * else by first writing that much in a short-lived key (RedisDetectionState.roomFor). A real recovery (memory freed, the limit
  * raised) passes at the next probe; a Redis short of room for the round stays one episode. A
  * refusal for another reason (READONLY, a timeout, a lost connection) asks no room.
  */
 export class ProbeRoom {
   private bytes = 0;
+  private floor = 0;
 
   /** Room the next probe asks for (0: a short write is enough). */
   get room(): number {
-    return this.bytes;
+    return Math.max(this.bytes, this.floor);
+  }
+
+  /** A call was refused for memory, whatever it wrote: at least MIN_PROBE_ROOM is asked. */
+  refused(): void {
+    this.floor = MIN_PROBE_ROOM;
   }
 
   /** A write of `key` with `value` was refused for memory. */
@@ -43,5 +58,6 @@ export class ProbeRoom {
   /** A probe found that room: the engine goes back to shared mode, nothing is asked any more. */
   passed(): void {
     this.bytes = 0;
+    this.floor = 0;
   }
 }

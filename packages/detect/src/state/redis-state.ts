@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, CLOCK_LUA, INDEX_LUA, LEASE_LUA, OPEN_INDEX_LUA, RELEASE_LUA } from './redis-scripts.ts';
 import { untraced } from '@llmsec/core/internal';
+import { memoryRoom } from './probe-memory.ts';
 import { isOutOfMemory, ProbeRoom } from './probe-room.ts';
 import { ProbeTags } from './probe-tags.ts';
 import { ReadyWait } from './ready-wait.ts';
@@ -31,8 +32,9 @@ export interface RedisDetectionStateOptions {
   /**
    * While degraded, how often Redis is probed: a write of a short-lived key, `<prefix>:probe`,
    * and one in the slot of each key whose call failed (`<prefix>:{tag}:probe`; a Cluster's other
-   * masters). After writes refused for memory (OOM), each such write comes after one as large
-   * as those refused, up to 1 MiB, deleted at once (ProbeRoom). @default 1000
+   * masters). After writes refused for memory (OOM), each such write asks for as much room as
+   * those refused (64 KiB to 1 MiB): read from `INFO memory` of the slot's node, or where INFO is
+   * refused, by first writing that much, deleted at once (ProbeRoom). @default 1000
    */
   probeIntervalMs?: number;
   /** TTL of the state of groups under a baseline rule (baselines outlive windows). @default 86400000 (24 h) */
@@ -117,6 +119,7 @@ interface ScriptClient {
   ): Promise<string[]>;
   set(key: string, value: string, px: 'PX', ms: number): Promise<string | null>;
   del(key: string): Promise<number>;
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
 
 interface InFlight {
@@ -390,11 +393,10 @@ export class RedisDetectionState {
    * short writes as before); on a Cluster each tag's slot may be another master, checked alone.
    */
   private async pingWithRoom(tagged: { tag: string; key: string }[], room: number): Promise<string | null> {
-    const pad = 'x'.repeat(room);
-    // The pad in the probe key's slot: `{<prefix>:probe}` hashes as the whole untagged key.
-    const reply = await this.roomFor(undefined, this.probeKey(), `{${this.probeKey()}}:room`, pad);
+    // A pad in the probe key's slot: `{<prefix>:probe}` hashes as the whole untagged key.
+    const reply = await this.roomFor(undefined, this.probeKey(), `{${this.probeKey()}}:room`, room);
     for (const { tag, key } of tagged) {
-      if (this.cluster) await this.roomFor(key, key, `${key}:room`, pad);
+      if (this.cluster) await this.roomFor(key, key, `${key}:room`, room);
       else await this.timed(key, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS));
       this.probeTags.forget(tag);
     }
@@ -403,16 +405,26 @@ export class RedisDetectionState {
   }
 
   /**
-   * Writes `pad` at `padKey`, then the short probe write at `key` (same slot): Redis refuses a
-   * write when its memory is over the limit before it, so the second is taken only if the pad
-   * fitted under it. The pad is deleted at once, taken or not (its TTL if the delete fails).
+   * Whether the node owning `key`'s slot has `room` bytes under its memory limit, then the short
+   * probe write at `key`. Asked read-only first (memoryRoom, INFO memory): a pad written to
+   * learn it pushed a Redis just under its limit over it, refusing the fleet's writes for a round
+   * trip. Where INFO is refused, by writing: `room` bytes at `padKey`, then the short write (same
+   * slot): Redis refuses a write when its memory is over the limit before it, so the second is
+   * taken only if the pad fitted under it. The pad is deleted at once, taken or not (its TTL if
+   * the delete fails).
    */
   private async roomFor(
     tagKey: string | undefined,
     key: string,
     padKey: string,
-    pad: string,
+    room: number,
   ): Promise<string | null> {
+    const free = await this.timed(tagKey, () => memoryRoom(this.client, key));
+    if (free !== undefined) {
+      if (free < room) throw new Error(`Redis has ${free} bytes under maxmemory, the probe wants ${room}`);
+      return this.timed(tagKey, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS));
+    }
+    const pad = 'x'.repeat(room);
     try {
       await this.timed(tagKey, () => this.client.set(padKey, pad, 'PX', PROBE_TTL_MS));
       return await this.timed(tagKey, () => this.client.set(key, '1', 'PX', PROBE_TTL_MS));
@@ -467,6 +479,8 @@ export class RedisDetectionState {
             },
             (err: unknown) => {
               if (key !== undefined) this.probeTags.note(key);
+              // Any call refused for memory: the probe asks for room (cas also notes its body).
+              if (isOutOfMemory(err)) this.probeRoom.refused();
               if (settle()) reject(err instanceof Error ? err : new Error(String(err)));
             },
           );

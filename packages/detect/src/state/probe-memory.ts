@@ -1,0 +1,46 @@
+/** What memoryRoom needs of an ioredis client (standalone or Cluster: EVAL is routed by its key). */
+interface EvalClient {
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+}
+
+/**
+ * Reads `INFO memory` on the node that owns the key's slot (the script is routed by its one key,
+ * which it does not touch) and answers the figures the out-of-memory check uses: used_memory,
+ * maxmemory (0: no limit) and mem_not_counted_for_evict (replication and AOF buffers, which the
+ * check leaves out); false when a field is missing. Read-only: Redis 6 and 7 run it while they
+ * refuse writes for memory.
+ */
+const MEMORY_LUA = `
+local info = redis.call('INFO', 'memory')
+local used = string.match(info, 'used_memory:(%d+)')
+local max = string.match(info, 'maxmemory:(%d+)')
+if used == nil or max == nil then return false end
+return { used, max, string.match(info, 'mem_not_counted_for_evict:(%d+)') or '0' }
+`;
+
+/**
+ * Bytes the node owning `key`'s slot can still take before it refuses writes for memory
+ * (`maxmemory` less the memory it counts; Infinity without a limit), or undefined when Redis does
+ * not tell: INFO or EVAL refused (renamed, an ACL without them, as managed Redis may have) or
+ * its figures missing; the caller then learns the room by writing (a pad). Other failures (a
+ * timeout, a lost connection) reject, as any call of the probe.
+ */
+export async function memoryRoom(client: EvalClient, key: string): Promise<number | undefined> {
+  let reply: unknown;
+  try {
+    reply = await client.eval(MEMORY_LUA, 1, key);
+  } catch (err) {
+    if (isReplyError(err)) return undefined;
+    throw err;
+  }
+  if (!Array.isArray(reply) || reply.length !== 3) return undefined;
+  const [used, max, notCounted] = reply.map((v) => Number(v));
+  if (!Number.isFinite(used) || !Number.isFinite(max) || !Number.isFinite(notCounted)) return undefined;
+  if (max === 0) return Number.POSITIVE_INFINITY;
+  return max - (used! - notCounted!);
+}
+
+/** An error reply from Redis (`ERR unknown command`, `NOPERM`, a script error), not a failure to reach it. */
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
