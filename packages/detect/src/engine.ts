@@ -565,7 +565,7 @@ export class DetectionEngine {
       const key = keyString(d.groupKey(event));
       if (key === undefined) continue;
       const table = d.table;
-      const g = table.touch(key);
+      const g = table.touch(key, this.prefetch);
       if (h !== 0) {
         if (table.heldSeq !== seq) {
           table.heldSeq = seq;

@@ -54,7 +54,9 @@ interface Target {
  * issue 13's twelfth round: a dependent pair of misses per iteration, fewer rows in flight.
  *
  * Only reads: the Map lookup is `Map.get`, the eviction weights and rows are not written,
- * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). Events
+ * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). The row
+ * found is handed to the event's own touch (rowHint) when it is still the group's: one lookup
+ * of the event's key string instead of two (issue 13, sixteenth round). Events
  * in the buffer that are not released yet, or that an out-of-order arrival moves back, are
  * only read early. Group keys that are not strings (a number is converted per rule) and the
  * fingerprint (a hash) are not read ahead.
@@ -75,6 +77,11 @@ export class GroupPrefetch {
     undefined,
   );
   private readonly rows: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
+  /** Per batch event: its table's evictions when its row was looked up (the row is its group's until the next). */
+  private readonly evictedAt: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
+  /** The batch position of the event the engine takes next (after next()), and whether the batch was read. */
+  private pos = 0;
+  private readOk = false;
   /** Per batch event: its group's row in the target's slab lane, -1 for none (or an object state). */
   private readonly laneRows: number[] = new Array<number>(PREFETCH_BATCH).fill(-1);
   /** Keeps the reads from being optimised away. */
@@ -82,6 +89,8 @@ export class GroupPrefetch {
   /** Batches read and groups found in their tables (the tests count that the path runs). */
   batches = 0;
   found = 0;
+  /** Rows handed to GroupTable.touch (rowHint). */
+  hinted = 0;
 
   constructor(minGroups = PREFETCH_MIN_GROUPS) {
     this.minGroups = minGroups;
@@ -106,15 +115,19 @@ export class GroupPrefetch {
   next(buffer: ReorderBuffer): void {
     if (this.ahead > 0) {
       this.ahead--;
+      this.pos++;
       return;
     }
     const n = Math.min(PREFETCH_BATCH, buffer.size);
+    this.pos = 0;
+    this.readOk = false;
     if (n === 0) return;
     this.ahead = n - 1;
     // Small tables stay in cache: reading them ahead would only cost (skip this batch).
     if (!this.worthIt()) return;
     try {
       this.read(buffer, n);
+      this.readOk = true;
     } catch {
       // A hint only. An event it cannot read (a caller's null, a throwing getter) must not fail
       // here, before the engine takes it out of the buffer: every later drain would fail on it
@@ -148,9 +161,14 @@ export class GroupPrefetch {
       batch[k] = target;
     }
     // 2. The Map entries.
+    const evictedAt = this.evictedAt;
     for (let k = 0; k < n; k++) {
       const target = batch[k];
-      rows[k] = target === undefined ? -1 : target.table.rowOf(keys[k]!);
+      if (target === undefined) rows[k] = -1;
+      else {
+        rows[k] = target.table.rowOf(keys[k]!);
+        evictedAt[k] = target.table.evicted;
+      }
     }
     // 3. Where each group's row is: its slab lane's row index (SlabLane.rowOf, 4 B a group), or
     // its object state; and the ids the group holds (the repeated-id check: group-ids.ts).
@@ -178,6 +196,25 @@ export class GroupPrefetch {
     this.sink = sink;
     this.found += found;
     this.batches++;
+  }
+
+  /**
+   * The row this batch's read found for the group `key` of `table`, for the event the engine
+   * takes now (the read-ahead looked it up at that event's place in the buffer), or -1: then
+   * GroupTable.touch looks it up itself. A row changes hands only when its table evicts a group,
+   * so a row found for the same key and table with no eviction since is still the group's,
+   * whichever event's place it was found at (an out-of-order insert may have moved the events).
+   * With fresh id strings (real input) the read-ahead's lookup hashed the event's string and
+   * compared it with the table's; this saves touch a second Map lookup of the same string.
+   */
+  rowHint(table: GroupTable, key: string): number {
+    const k = this.pos;
+    if (!this.readOk || k >= PREFETCH_BATCH) return -1;
+    if (this.batch[k]?.table !== table || this.keys[k] !== key || this.evictedAt[k] !== table.evicted)
+      return -1;
+    const row = this.rows[k]!;
+    if (row >= 0) this.hinted++;
+    return row;
   }
 
   /** Whether some table holds enough groups for its rows to fall out of the CPU caches. */

@@ -1,4 +1,5 @@
 import { GroupIds } from './group-ids.ts';
+import type { GroupPrefetch } from './group-prefetch.ts';
 import { SlabStore } from './slab/slab-store.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 
@@ -89,8 +90,11 @@ export class GroupTable {
     return this.rows.size;
   }
 
-  /** The group's row g, created (all object slots undefined, the slab row fresh) on first sight. */
-  touch(key: string): number {
+  /**
+   * The group's row g, created (all object slots undefined, the slab row fresh) on first sight.
+   * `hints`: the engine's read-ahead, which may have found the row already (GroupPrefetch.rowHint).
+   */
+  touch(key: string, hints?: GroupPrefetch): number {
     // The same group again (a burst from one user, or the next rule for this event): a touch
     // all the same, or a burst would weigh as one event.
     if (key === this.lastKey) {
@@ -99,7 +103,8 @@ export class GroupTable {
       if (w < MAX_WEIGHT) this.weight[row] = w + 1;
       return row;
     }
-    let row = this.rows.get(key);
+    let row: number | undefined = hints === undefined ? -1 : hints.rowHint(this, key);
+    if (row < 0) row = this.rows.get(key);
     if (row === undefined) {
       const n = this.keys.length;
       if (n < this.maxGroups) {

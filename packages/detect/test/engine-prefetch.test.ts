@@ -165,6 +165,7 @@ function run(
     same: { log, open, stats: engine.stats, groups: engine.groupCount },
     batches: prefetch?.batches ?? 0,
     found: prefetch?.found ?? 0,
+    hinted: prefetch?.hinted ?? 0,
   };
 }
 
@@ -178,6 +179,8 @@ describe('group read-ahead', () => {
     let evictingRuns = 0;
     let fired = 0;
     let repeatRuns = 0;
+    let hinted = 0;
+    let hintedEvicting = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 60 }).chain((users) =>
@@ -197,6 +200,8 @@ describe('group read-ahead', () => {
           batches += on.batches;
           fired += on.same.stats.alertsFired;
           found += on.found;
+          hinted += on.hinted;
+          if (on.same.stats.groupsEvicted > 0) hintedEvicting += on.hinted;
           if (limits.maxBufferedEvents < 10 && on.found > 0) overflowRuns++;
           if (on.same.stats.groupsEvicted > 0 && on.found > 0) evictingRuns++;
           if (on.same.stats.droppedRepeated > 0 && on.found > 0) repeatRuns++;
@@ -207,6 +212,9 @@ describe('group read-ahead', () => {
     // The path ran, found groups, also with the buffer overflowing and with evictions.
     expect(batches).toBeGreaterThan(1_000);
     expect(found).toBeGreaterThan(1_000);
+    // touch took rows the read-ahead found (GroupPrefetch.rowHint), also in tables evicting groups.
+    expect(hinted).toBeGreaterThan(1_000);
+    expect(hintedEvicting).toBeGreaterThan(100);
     expect(overflowRuns).toBeGreaterThan(10);
     expect(evictingRuns).toBeGreaterThan(10);
     expect(fired).toBeGreaterThan(100);
