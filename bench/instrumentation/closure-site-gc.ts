@@ -10,7 +10,7 @@
  *
  * Runs itself again under `--trace-gc-nvp` and prints the bytes the scavenges promoted per call.
  * Shapes (the functions below): plain, stored, stored-return-p, returned-then-stored,
- * const-then-stored, this-not-p. Figures: instrumentation README 'The promotion was a closure'.
+ * const-then-stored, this-not-p. Figures: docs/performance/sdk.md, 'The promotion was a closure'.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

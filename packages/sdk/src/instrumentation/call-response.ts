@@ -82,7 +82,7 @@ export function attachResponse<T>(call: RespondingCall, result: T): T {
  * kept its context (the call, the promise, the library's parse) and all they hold through every
  * scavenge until a full collection: 3.5-3.8 KB promoted per call on openai 6 with real providers
  * against 1.1-1.3 KB now and 0.9 KB for the official instrumentation (bench/instrumentation/
- * peer-gc.ts and closure-site-gc.ts, instrumentation README 'The promotion was a closure', issue
+ * peer-gc.ts and closure-site-gc.ts, docs/performance/sdk.md 'The promotion was a closure', issue
  * 13); test/instr-young-garbage.test.ts.
  */
 
