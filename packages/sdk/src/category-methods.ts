@@ -77,6 +77,11 @@ function requestOutcome(value: unknown): RequestOutcome | undefined {
   return (REQUEST_OUTCOMES as readonly unknown[]).includes(value) ? (value as RequestOutcome) : undefined;
 }
 
+/** `direction` (events.md: input or output): one of those, else not reported ('sideways', 5). */
+function piiDirection(value: unknown): 'input' | 'output' | undefined {
+  return value === 'input' || value === 'output' ? value : undefined;
+}
+
 /**
  * Text fields (events.md: strings) given as a number or boolean, as untyped callers do
  * (`layer: 5`), are written as their string: a number there would be another value than the
@@ -196,7 +201,7 @@ export abstract class CategoryMethods {
         : types === undefined
           ? undefined
           : [typeName(types)];
-      named = { pii_types: piiTypes, direction: fields.direction };
+      named = { pii_types: piiTypes, direction: piiDirection(fields.direction) };
     } catch (err) {
       named = unreadable(err);
     }
