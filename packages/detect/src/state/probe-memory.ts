@@ -5,17 +5,18 @@ interface EvalClient {
 
 /**
  * Reads `INFO memory` on the node that owns the key's slot (the script is routed by its one key,
- * which it does not touch) and answers the figures the out-of-memory check uses: used_memory,
+ * which it does not touch) and answers the figures the out-of-memory check uses (each field read
+ * at a line's start, so used_memory is not used_memory_rss's tail): used_memory,
  * maxmemory (0: no limit) and mem_not_counted_for_evict (replication and AOF buffers, which the
- * check leaves out); false when a field is missing. Read-only: Redis 6 and 7 run it while they
- * refuse writes for memory.
+ * check leaves out); false when a field is missing. Read-only: Redis 7.0 runs it while it refuses
+ * writes for memory (one that refuses it answers an error reply: the pad, below).
  */
 const MEMORY_LUA = `
-local info = redis.call('INFO', 'memory')
-local used = string.match(info, 'used_memory:(%d+)')
-local max = string.match(info, 'maxmemory:(%d+)')
+local info = '\\n' .. redis.call('INFO', 'memory')
+local used = string.match(info, '\\nused_memory:(%d+)')
+local max = string.match(info, '\\nmaxmemory:(%d+)')
 if used == nil or max == nil then return false end
-return { used, max, string.match(info, 'mem_not_counted_for_evict:(%d+)') or '0' }
+return { used, max, string.match(info, '\\nmem_not_counted_for_evict:(%d+)') or '0' }
 `;
 
 /**
