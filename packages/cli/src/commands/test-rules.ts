@@ -1,6 +1,5 @@
 import { RuleFileError } from '@llmsec/detect';
 import { formatRuleTestResults, runRuleTestFile } from '@llmsec/detect/rule-tests';
-import { basename } from 'node:path';
 import { UsageError, type CliIO, type Command } from '../io.ts';
 
 const USAGE = `usage: llmsec test-rules FILE...
@@ -29,7 +28,8 @@ export const command: Command = {
     for (const file of files) {
       try {
         const results = runRuleTestFile(file);
-        io.stdout.write(formatRuleTestResults(basename(file), results));
+        // The path as typed, not its basename: several folders may hold a file of one name.
+        io.stdout.write(formatRuleTestResults(file, results));
         if (results.some((r) => !r.passed)) code = Math.max(code, 1);
       } catch (err) {
         if (!(err instanceof RuleFileError)) throw err;
