@@ -1,3 +1,4 @@
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { expect, it } from 'vitest';
 import type { Alert } from '@llmsec/core';
 import { until } from '../../../test/support/until.ts';
@@ -171,4 +172,35 @@ it('an opening that landed unanswered is announced when the process stops before
   expect(a).toHaveLength(1);
   expect(a[0]).toMatch(/^firing:/);
   expect(lines(B.alerts)).toEqual([`resolved:${a[0]!.slice('firing:'.length)}`]);
+}, 60_000);
+
+it('an opening still in doubt at shutdown, Redis not answering, is dropped with a warning: no firing line, no hang', async () => {
+  const { proxy: p } = await held.start();
+  const ruleset = freshRuleset('late-reply');
+  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
+    commandTimeoutMs: 5_000,
+    probeIntervalMs: 3_600_000,
+    shutdownGraceMs: 0,
+  });
+  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
+  await A.engine.forceFlush();
+  p.arm('hold');
+  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
+  await A.engine.forceFlush();
+  expect(A.engine.stats.state?.mode).toBe('degraded');
+  // The replies stay held: shutdown's read of the group times out (the command timeout).
+  const warned: string[] = [];
+  const say = (m: string) => warned.push(m);
+  diag.setLogger(
+    { error: say, warn: say, info: () => {}, debug: () => {}, verbose: () => {} },
+    DiagLogLevel.WARN,
+  );
+  try {
+    await A.engine.shutdown();
+  } finally {
+    diag.disable();
+    p.release();
+  }
+  expect(lines(A.alerts)).toEqual([]);
+  expect(warned.some((m) => /openings may have landed in Redis/.test(m))).toBe(true);
 }, 60_000);
