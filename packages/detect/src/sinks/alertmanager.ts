@@ -103,6 +103,12 @@ export class AlertmanagerSink implements AlertSink {
   private readonly leaseMs: number;
   private readonly validForMs: number;
   private adopting = false;
+  /**
+   * The alerts this sink stopped holding (resolved, or superseded) while an adoption listing was
+   * out: that listing may have read them open, and adopting them then sent a resolved incident
+   * firing again. Emptied when the listing ends; at most maxFiring ids.
+   */
+  private readonly droppedDuringListing = new Set<string>();
   private fleet: FleetIncidentCheck | undefined;
   private fleetDeclined = false;
   private checking = false;
@@ -184,7 +190,7 @@ export class AlertmanagerSink implements AlertSink {
         this.remember(alert, payload);
         for (const queue of this.queues) queue.enqueue(alert.alert_id, payload);
       } else {
-        this.firing.delete(alert.alert_id);
+        this.drop(alert.alert_id);
         this.enqueueResolve(alert.alert_id, payload);
       }
     } catch (err) {
@@ -376,7 +382,7 @@ export class AlertmanagerSink implements AlertSink {
         const open = await fleet.adopt!(this.leaseMs);
         if (this.shutdownPromise !== undefined) return;
         for (const alert of open) {
-          if (this.firing.has(alert.alert_id)) continue;
+          if (this.firing.has(alert.alert_id) || this.droppedDuringListing.has(alert.alert_id)) continue;
           if (this.firing.size >= this.maxFiring) break;
           const payload = toAlertmanagerAlert(alert, this.payload);
           this.remember(alert, payload);
@@ -389,7 +395,14 @@ export class AlertmanagerSink implements AlertSink {
       .catch(() => undefined)
       .finally(() => {
         this.adopting = false;
+        this.droppedDuringListing.clear();
       });
+  }
+
+  /** Stops holding (re-sending) an alert; remembered while an adoption listing is out (see droppedDuringListing). */
+  private drop(id: string): void {
+    this.firing.delete(id);
+    if (this.adopting && this.droppedDuringListing.size < this.maxFiring) this.droppedDuringListing.add(id);
   }
 
   private resendFiring(): void {
@@ -440,12 +453,12 @@ export class AlertmanagerSink implements AlertSink {
     }
     // A later incident of the same rule and group holds the same Alertmanager alert (labels):
     // a resolve of this copy would end the live one there. Only stop re-sending it.
-    for (const id of superseded) this.firing.delete(id);
+    for (const id of superseded) this.drop(id);
     const now = Date.now();
     for (const id of ended) {
       const held = this.firing.get(id);
       if (held === undefined) continue;
-      this.firing.delete(id);
+      this.drop(id);
       const startsAt = Date.parse(held.payload.startsAt);
       const endsAt = new Date(Number.isFinite(startsAt) && startsAt > now ? startsAt : now).toISOString();
       this.enqueueResolve(id, { ...held.payload, endsAt });
