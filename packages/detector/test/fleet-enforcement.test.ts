@@ -8,7 +8,11 @@ import { RateLimiter, RedisStore } from '@llmsec/ratelimit';
 import { useRedis } from '../../../test/support/redis-per-file.ts';
 import { until } from '../../../test/support/until.ts';
 import type { AlertSink } from '@llmsec/detect';
-import { FleetEnforcement, type EnforcementAction } from '../src/service/fleet-enforcement.ts';
+import {
+  FleetEnforcement,
+  type EnforcementAction,
+  type FleetEnforcementOptions,
+} from '../src/service/fleet-enforcement.ts';
 import { silentLogger } from '../src/service/log.ts';
 import { command as limitsCommand } from '../../cli/src/commands/limits.ts';
 import { PassThrough } from 'node:stream';
@@ -78,6 +82,20 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
     { severity: 'alert', action: 'throttle', duration: 300_000 },
     { severity: 'warning', action: 'warn' },
   ];
+
+  /** Enforcement on the test's Redis with these actions, recording each action's user and event id, in order. */
+  function acting(extra: Partial<FleetEnforcementOptions> = {}) {
+    const acted: string[] = [];
+    const ids: string[] = [];
+    const enf = new FleetEnforcement({
+      client: db.redis,
+      actions,
+      logger: silentLogger,
+      ...extra,
+      onAction: (e) => (acted.push(e.user_id), ids.push(e.event_id)),
+    });
+    return { enf, acted, ids };
+  }
 
   it('writes block / ban / throttle / warn into the limiter state; another process refuses at once; lift reverses', async () => {
     const events: SecurityEvent[] = [];
@@ -193,13 +211,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it("acts on users who join an open incident (a campaign's later accounts), once each; the earlier users' action is not taken again", async () => {
-    const acted: string[] = [];
-    const enf = new FleetEnforcement({
-      client: db.redis,
-      actions,
-      logger: silentLogger,
-      onAction: (e) => acted.push(e.user_id),
-    });
+    const { enf, acted } = acting();
     const first = ['camp-1', 'camp-2', 'camp-3', 'camp-4', 'camp-5'];
     const campaign = alert({
       alert_id: 'ALR-00000000000c0a11',
@@ -229,14 +241,7 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it('acts on two users whose ids share a 32-bit FNV-1a hash (names an attacker can pick)', async () => {
-    const acted: string[] = [];
-    const ids: string[] = [];
-    const enf = new FleetEnforcement({
-      client: db.redis,
-      actions,
-      logger: silentLogger,
-      onAction: (e) => (acted.push(e.user_id), ids.push(e.event_id)),
-    });
+    const { enf, acted, ids } = acting();
     // FNV-1a 32-bit of both is 0cb88885: found in a second by counting names.
     const twins = ['acct-528056', 'acct-1010190'];
     enf.send(alert({ alert_id: 'ALR-0000000000000f00', severity: 'alert', user_ids: twins }));
@@ -251,16 +256,8 @@ describe('FleetEnforcement (real redis-server, app limiter in another process)',
   });
 
   it("takes an action dropped past maxPending at the incident's next update, once each", async () => {
-    const acted: string[] = [];
     // A store call never times out here (a loaded host): the places free only as actions apply.
-    const enf = new FleetEnforcement({
-      client: db.redis,
-      actions,
-      logger: silentLogger,
-      commandTimeoutMs: 60_000,
-      maxPending: 2,
-      onAction: (e) => acted.push(e.user_id),
-    });
+    const { enf, acted } = acting({ commandTimeoutMs: 60_000, maxPending: 2 });
     const users = ['flood-1', 'flood-2', 'flood-3', 'flood-4', 'flood-5'];
     const a = alert({ alert_id: 'ALR-0000000000000d01', severity: 'alert', user_ids: users });
     enf.send(a);

@@ -26,6 +26,18 @@ const alert = (user_ids: unknown): Alert =>
     evidence: [],
   }) as Alert;
 
+/** A limiter that records each user it is given points for, in order, and answers 'normal'. */
+function recordingLimiter(): { seen: string[]; limiter: RateLimiter } {
+  const seen: string[] = [];
+  const limiter = {
+    recordViolation: (u: string) => {
+      seen.push(u);
+      return Promise.resolve('normal');
+    },
+  } as unknown as RateLimiter;
+  return { seen, limiter };
+}
+
 describe('alertViolationHook failures', () => {
   it('a failing limiter is counted for every user of every alert and logged once', async () => {
     diag.setLogger(logger, DiagLogLevel.ERROR);
@@ -42,13 +54,7 @@ describe('alertViolationHook failures', () => {
   });
 
   it('never throws into the sink on a malformed alert; ignores non-string ids', async () => {
-    const seen: string[] = [];
-    const limiter = {
-      recordViolation: (u: string) => {
-        seen.push(u);
-        return Promise.resolve('normal');
-      },
-    } as unknown as RateLimiter;
+    const { seen, limiter } = recordingLimiter();
     const hook = alertViolationHook(limiter, { maxUsersPerAlert: 2 });
     expect(() => hook(alert('not-an-array'))).not.toThrow();
     expect(() => hook(alert([1, 'ok', { x: 1 }, 'late']))).not.toThrow();
@@ -60,13 +66,7 @@ describe('alertViolationHook failures', () => {
 
 describe('alertViolationHook on an open incident that learns users', () => {
   it("puts points on users who join (the engine's onUpdate), once each per incident; a resolve forgets it", async () => {
-    const seen: string[] = [];
-    const limiter = {
-      recordViolation: (u: string) => {
-        seen.push(u);
-        return Promise.resolve('normal');
-      },
-    } as unknown as RateLimiter;
+    const { seen, limiter } = recordingLimiter();
     const hook = alertViolationHook(limiter);
     const first = ['c1', 'c2', 'c3', 'c4', 'c5'];
     hook(alert(first));
@@ -85,13 +85,7 @@ describe('alertViolationHook on an open incident that learns users', () => {
 
 describe('alertViolationHook subjects', () => {
   it("never puts points on the anonymous subject (every caller without a user id), whatever the id's spacing", async () => {
-    const seen: string[] = [];
-    const limiter = {
-      recordViolation: (u: string) => {
-        seen.push(u);
-        return Promise.resolve('normal');
-      },
-    } as unknown as RateLimiter;
+    const { seen, limiter } = recordingLimiter();
     alertViolationHook(limiter)(
       alert(['anonymous', 'anonymous ', '\u00a0anonymous', ' eve ', 'ip:10.0.0.1']),
     );
