@@ -1,3 +1,4 @@
+import { warnCategoryTypos } from './category-typo.ts';
 import { compileRule, type CompiledRule, type CompileLimits } from './compile.ts';
 import { MAX_RULE_DURATION_MS } from './duration-cap.ts';
 import { isRunbookUrl } from './runbook-url.ts';
@@ -50,6 +51,7 @@ export function compileEngineRules(
     return { def, rule: compileRule(def, index, compileLimits) };
   });
   warnVictimMix(entries.map((e) => e.rule));
+  warnCategoryTypos(rules);
   const slabs = objectStateOnly ? [] : slabRulesFor(entries, compileLimits);
   return entries.map(({ rule }, i) => ({ rule, slab: slabs[i] }));
 }

@@ -9,6 +9,7 @@ export { DetectionLogRecordProcessor } from './log-processor.ts';
 export type { DetectionLogRecordProcessorOptions, LogRecordLike } from './log-processor.ts';
 export { defaultRules, DEFAULT_RULES_PATH, DEFAULT_RULE_IDS } from './default-rules.ts';
 export { parseRules, loadRulesFile, RuleFileError } from './rule-loader.ts';
+export { categoryTypoWarnings } from './category-typo.ts';
 export { parseDuration, formatDuration } from './duration.ts';
 export type {
   RuleDefinition,

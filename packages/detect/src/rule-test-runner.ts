@@ -1,6 +1,7 @@
 import type { Alert } from '@llmsec/core';
 import { defaultRules } from './default-rules.ts';
 import { DetectionEngine } from './engine.ts';
+import { categoryTypoWarnings } from './category-typo.ts';
 import { loadRulesFile, RuleFileError } from './rule-loader.ts';
 import { loadRuleTestFile, resolveTime, type ExpectedAlert, type RuleTestFile } from './rule-test-file.ts';
 import type { RuleDefinition } from './types.ts';
@@ -20,13 +21,22 @@ export interface RuleTestResult {
  * Runs every test of a rule-test file: each test gets a fresh engine, its events in the given
  * order, then end of input (flush). Each expected alert must match one produced alert (only
  * the fields it names are compared), and every produced alert must be expected, unless the
- * test restricts the comparison with `only_rules`. Throws RuleFileError for a bad file.
+ * test restricts the comparison with `only_rules`. Throws RuleFileError for a bad file;
+ * `onWarning` gets each rule file's likely category typos (categoryTypoWarnings).
  */
-export function runRuleTestFile(path: string): RuleTestResult[] {
+export function runRuleTestFile(
+  path: string,
+  options: { onWarning?: (message: string) => void } = {},
+): RuleTestResult[] {
   const file = loadRuleTestFile(path);
   const rules =
     file.ruleFiles.length > 0
-      ? file.ruleFiles.flatMap((f, i) => loadRulesFile(f, file.ruleFileNames[i]))
+      ? file.ruleFiles.flatMap((f, i) => {
+          const loaded = loadRulesFile(f, file.ruleFileNames[i]);
+          // A likely typo of a category (guardrail_blok) is valid but never fires: said, not refused.
+          for (const w of categoryTypoWarnings(loaded, file.ruleFileNames[i])) options.onWarning?.(w);
+          return loaded;
+        })
       : undefined;
   // No rules: every test expecting no alert would pass (replay --rules and the detector refuse
   // such a file too).

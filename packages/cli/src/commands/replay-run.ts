@@ -82,7 +82,7 @@ export async function runReplayHere(
   const args: ReplayArgs = oneThread ? { ...parsed, threads: 1 } : parsed;
   let rules: RuleDefinition[] | undefined;
   if (args.rules !== undefined) {
-    const { loadRulesFile, RuleFileError } = await import('@llmsec/detect');
+    const { loadRulesFile, RuleFileError, categoryTypoWarnings } = await import('@llmsec/detect');
     try {
       // Errors name the path as given (its base name alone read `null: ...` for /dev/null).
       rules = loadRulesFile(args.rules, args.rules);
@@ -92,6 +92,9 @@ export async function runReplayHere(
           `${args.rules}: no rules (want a list of rules, or an object with a "rules" list)`,
         );
       }
+      // A likely typo of a category (guardrail_blok) is valid but never fires: said, not refused.
+      for (const w of categoryTypoWarnings(rules, args.rules))
+        io.stderr.write(`llmsec replay: warning: ${w}\n`);
     } catch (err) {
       if (err instanceof RuleFileError) {
         io.stderr.write(`llmsec replay: ${err.message}\n`);

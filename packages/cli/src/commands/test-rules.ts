@@ -27,7 +27,9 @@ export const command: Command = {
     let code = 0;
     for (const file of files) {
       try {
-        const results = runRuleTestFile(file);
+        const results = runRuleTestFile(file, {
+          onWarning: (message) => io.stderr.write(`llmsec test-rules: warning: ${message}\n`),
+        });
         // The path as typed, not its basename: several folders may hold a file of one name.
         io.stdout.write(formatRuleTestResults(file, results));
         if (results.some((r) => !r.passed)) code = Math.max(code, 1);
