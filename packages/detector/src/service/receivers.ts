@@ -7,6 +7,7 @@ import type { DecodeLimits, OtlpIngest, ReceiveReport } from '../otlp/types.ts';
 import type { ParsedConfig } from './config-schema.ts';
 import { parseHostPort } from './config-schema.ts';
 import { createServiceRoutes } from './http-routes.ts';
+import { answerNotFound } from './otlp-not-found.ts';
 import { admitPipelined } from './pipeline-cap.ts';
 import { routeGrpcLog } from './grpc-log.ts';
 import type { Logger } from './log.ts';
@@ -82,7 +83,7 @@ export async function startReceivers(options: ReceiversOptions): Promise<Receive
   });
   const routes = createServiceRoutes({
     otlp: (req, res) => {
-      if (!otlp(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      if (!otlp(req, res)) answerNotFound(req, res);
     },
     metrics,
     ready: options.ready,
