@@ -20,12 +20,19 @@ import { PassThrough } from 'node:stream';
 const run = promisify(execFile);
 const APP = fileURLToPath(new URL('./fixtures/app-limiter.ts', import.meta.url));
 
-/** What an app replica in another process decides for each user right now. */
+/**
+ * What an app replica in another process decides for each user right now. The timeout bounds a
+ * hang only: the fixture starts from the TypeScript sources, and at load ~25 on 2 cores a start
+ * took more than the 20 s this was (the first case failed, 'Command failed: ... app-limiter.ts').
+ */
 async function appDecisions(
   url: string,
   users: string[],
 ): Promise<Record<string, { allowed: boolean; reason: string | null; level: string }>> {
-  const { stdout } = await run(process.execPath, [APP, url, ...users], { env: process.env, timeout: 20_000 });
+  const { stdout } = await run(process.execPath, [APP, url, ...users], {
+    env: process.env,
+    timeout: 120_000,
+  });
   const out: Record<string, { allowed: boolean; reason: string | null; level: string }> = {};
   for (const line of stdout.trim().split('\n')) {
     const r = JSON.parse(line) as { user: string; allowed: boolean; reason: string | null; level: string };

@@ -58,8 +58,12 @@ const RULES = `rules:
 
 type Decision = { user: string; allowed: boolean; reason: string | null; level: string };
 
+/** The timeout bounds a hang only: the fixture starts from the sources, slower than 20 s at load ~25. */
 async function appDecisions(url: string, users: string[]): Promise<Map<string, Decision>> {
-  const { stdout } = await run(process.execPath, [APP, url, ...users], { env: process.env, timeout: 20_000 });
+  const { stdout } = await run(process.execPath, [APP, url, ...users], {
+    env: process.env,
+    timeout: 120_000,
+  });
   const out = new Map<string, Decision>();
   for (const line of stdout.trim().split('\n')) {
     const d = JSON.parse(line) as Decision;
