@@ -140,14 +140,15 @@ it("an opening that landed is still announced when the group's recent ids no lon
   expect(lines(A.alerts)[0]).toMatch(/^firing:/);
 }, 60_000);
 
-it('an opening that landed unanswered is announced when the process stops before Redis is probed again', async () => {
-  // A stops while still degraded (its probe not due: a replica stopped during a Redis hiccup).
-  // Before: the opening in doubt was dropped with the process, no firing line anywhere, and B's
-  // sweep sent a resolved line for an alert that never fired. Now shutdown reads the group once.
+/**
+ * A (the proxy's side) degraded with the opening of mallory's incident in doubt: nine blocks
+ * shipped, the tenth in a write the proxy forwards and whose reply it holds. The held write times
+ * out at 5 s (its reply is held until release: the degrade does not hang on the host's speed),
+ * and no probe comes before a shutdown.
+ */
+async function degradedWithOpeningInDoubt() {
   const { server, proxy: p } = await held.start();
   const ruleset = freshRuleset('late-reply');
-  // The held write times out at 5 s (its reply is held until release: the degrade does not hang
-  // on the host's speed), and no probe comes before the shutdown.
   const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
     commandTimeoutMs: 5_000,
     probeIntervalMs: 3_600_000,
@@ -159,6 +160,14 @@ it('an opening that landed unanswered is announced when the process stops before
   A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
   await A.engine.forceFlush();
   expect(A.engine.stats.state?.mode).toBe('degraded');
+  return { server, p, ruleset, A };
+}
+
+it('an opening that landed unanswered is announced when the process stops before Redis is probed again', async () => {
+  // A stops while still degraded (its probe not due: a replica stopped during a Redis hiccup).
+  // Before: the opening in doubt was dropped with the process, no firing line anywhere, and B's
+  // sweep sent a resolved line for an alert that never fired. Now shutdown reads the group once.
+  const { server, p, ruleset, A } = await degradedWithOpeningInDoubt();
   p.release();
   await A.engine.shutdown();
   expect(A.engine.stats.state?.mode).toBe('degraded');
@@ -174,19 +183,7 @@ it('an opening that landed unanswered is announced when the process stops before
 }, 60_000);
 
 it('an opening still in doubt at shutdown, Redis not answering, is dropped with a warning: no firing line, no hang', async () => {
-  const { proxy: p } = await held.start();
-  const ruleset = freshRuleset('late-reply');
-  const A = redisEngine(await client(p.port), defaultRules(), 0, ruleset, {
-    commandTimeoutMs: 5_000,
-    probeIntervalMs: 3_600_000,
-    shutdownGraceMs: 0,
-  });
-  for (let i = 0; i < 9; i++) A.engine.ingest(ev(block(T0 + i * SEC, 'mallory')).event, T0 + i * SEC);
-  await A.engine.forceFlush();
-  p.arm('hold');
-  A.engine.ingest(ev(block(T0 + 9 * SEC, 'mallory')).event, T0 + 9 * SEC);
-  await A.engine.forceFlush();
-  expect(A.engine.stats.state?.mode).toBe('degraded');
+  const { p, A } = await degradedWithOpeningInDoubt();
   // The replies stay held: shutdown's read of the group times out (the command timeout).
   const warned: string[] = [];
   const say = (m: string) => warned.push(m);
