@@ -126,10 +126,12 @@ describe('RedisDetectionState: Redis hovering at maxmemory', () => {
       expect(engine.stats.state?.degradedEpisodes).toBe(1);
       expect(engine.stats.state?.mode).toBe('degraded');
       // Read from INFO, the 20 probes wrote nothing while Redis had no room (before: a pad each,
-      // refused or taken, then deleted); INFO refused, they wrote their pads.
+      // refused or taken, then deleted); INFO refused, they wrote their pads: at least one SET
+      // each, bar the first, which may have been in flight, its pad counted already, when
+      // setsBefore was read (probes are counted as they settle; CI saw 19 once).
       const probeSets = (await sets(admin)) - setsBefore;
       if (info) expect(probeSets).toBe(0);
-      else expect(probeSets).toBeGreaterThanOrEqual(20);
+      else expect(probeSets).toBeGreaterThanOrEqual(19);
 
       // Memory freed (the limit lifted): the next probe passes, the held batch goes to Redis.
       await admin.config('SET', 'maxmemory', '0');
