@@ -1,3 +1,4 @@
+import type { KeptText } from './kept-text.ts';
 import type { OutputTexts } from './output-texts.ts';
 import type { StreamItemRewrite } from './stream-rewriter.ts';
 import type { GuardInput, GuardMessage, OperationName, ProviderName } from './types.ts';
@@ -105,7 +106,13 @@ export interface ProviderAdapter {
   /** A new body carrying the modified texts; never mutates `body`. */
   applyInput(body: Body, messages: GuardMessage[] | undefined, system: string | undefined): Body;
   isStream(body: Body): boolean;
-  readResponse(data: unknown): ResponseSummary;
+  /**
+   * A complete response read. `kept`: the call's cap on the answer's joined text (kept-text.ts),
+   * the summary's copy beside the body: without output guards past 1 Mi characters the rest is
+   * left out and counted in `droppedChars`, with guards past 32 Mi it throws StreamLimitError
+   * (call-response.ts blocks the response). Absent: joined whole.
+   */
+  readResponse(data: unknown, kept?: KeptText): ResponseSummary;
   /** The response with its text replaced (same object kind); may return `data` unchanged. */
   applyOutput(data: unknown, text: string): unknown;
   /**

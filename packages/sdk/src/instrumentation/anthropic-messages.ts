@@ -25,6 +25,7 @@ import {
   anthropicOutputTexts,
   citationTexts,
   responseText,
+  responseTexts,
   withResponseText,
   type AnswerMessage,
 } from './response-text.ts';
@@ -78,7 +79,7 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
 
   isStream: (body) => body.stream === true,
 
-  readResponse(data: unknown): ResponseSummary {
+  readResponse(data: unknown, kept?: KeptText): ResponseSummary {
     const d = obj(data);
     const s = emptySummary();
     s.id = str(d?.id);
@@ -92,7 +93,9 @@ export const anthropicMessagesAdapter: ProviderAdapter = {
       if (called !== undefined) s.toolCalls.push(called);
     }
     // The text blocks back to back, as the streamed path reads its deltas (response-text.ts).
-    s.text = responseText(content);
+    // Under the call's cap (kept-text.ts): the telemetry's copy, beside the body's own texts.
+    s.text = kept === undefined ? responseText(content) : kept.join(responseTexts(content));
+    if (kept?.truncated === true) s.droppedChars = kept.dropped;
     const usage = obj(d?.usage);
     s.inputTokens = num(usage?.input_tokens);
     s.outputTokens = num(usage?.output_tokens);

@@ -5,7 +5,9 @@ import { OutputBlockedError } from './errors.ts';
 import { failClosedOutput } from './guard-decisions.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
 import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
+import { KeptText } from './kept-text.ts';
 import { isObservableStream } from './stream.ts';
+import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { UnwritableArguments } from './tool-arguments.ts';
 
 /** What the response side needs from its call (LlmCall implements it). */
@@ -37,7 +39,8 @@ export function attachResponse<T>(call: RespondingCall, result: T): T {
       (result as unknown as Promise<unknown>).then(
         (data) => {
           try {
-            call.complete(call.adapter.readResponse(data));
+            // No output guard runs here: the telemetry's cap (kept-text.ts).
+            call.complete(call.adapter.readResponse(data, new KeptText(false)));
           } catch (err) {
             reportTelemetryError('instrumentation', err);
           }
@@ -145,9 +148,9 @@ function onData(call: RespondingCall, data: unknown): unknown {
       observeCallStream(call, data);
       return data;
     }
-    const summary = call.adapter.readResponse(data);
-    if (summary.outputTokens === undefined) summary.outputChars = outputTextChars(call, data);
     const guards = call.adapter.guarded ? call.runtime.outputGuards : [];
+    const summary = readComplete(call, data, guards.length > 0);
+    if (summary.outputTokens === undefined) summary.outputChars = outputTextChars(call, data);
     if (guards.length === 0) {
       call.complete(summary);
       return data;
@@ -181,6 +184,25 @@ function onData(call: RespondingCall, data: unknown): unknown {
     reportTelemetryError('instrumentation', err);
     if (!call.ended) call.complete(undefined);
     return data;
+  }
+}
+
+/**
+ * The complete response's summary, its joined answer under the caps a stream's copy has
+ * (kept-text.ts): without output guards 1 Mi characters kept, the rest counted (`droppedChars`,
+ * so the call counts `stream_text_truncated` and the captured output is the kept prefix's
+ * preview); with them, an answer past 32 Mi characters is blocked, as a guarded stream past it
+ * is cut (filter `stream_limit`, its output_filter_block event). Before, the answer was joined
+ * whole, a copy of any length beside the body.
+ */
+function readComplete(call: RespondingCall, data: unknown, guarded: boolean): ResponseSummary {
+  try {
+    return call.adapter.readResponse(data, new KeptText(guarded));
+  } catch (err) {
+    if (!(err instanceof StreamLimitError)) throw err;
+    const blocked = failClosedOutput(STREAM_LIMIT_FILTER, err.reason, call.ctx);
+    call.fail(blocked);
+    throw blocked;
   }
 }
 

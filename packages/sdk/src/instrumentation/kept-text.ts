@@ -100,15 +100,16 @@ export class KeptText {
   }
 
   /**
-   * `texts` joined, as a store of them keeps them (take): under the cap all of them, in one join;
-   * an unguarded stream past it keeps a prefix (the text that crosses it cut, the rest left
-   * out and counted), a guarded one is cut.
+   * `texts` joined by `sep`, as a store of them keeps them (take): under the cap all of them, in
+   * one join; an unguarded stream past it keeps a prefix (the text that crosses it cut, the rest
+   * left out and counted), a guarded one is cut. `sep` (a complete chat answer's line break
+   * between choices) is not output text: not counted.
    */
-  join(texts: readonly string[]): string {
+  join(texts: readonly string[], sep = ''): string {
     let n = 0;
     for (const t of texts) n += t.length;
     const k = this.take(n);
-    if (k === n) return texts.join('');
+    if (k === n) return texts.join(sep);
     const kept: string[] = [];
     let room = k;
     for (let i = 0; i < texts.length && room > 0; i++) {
@@ -122,7 +123,7 @@ export class KeptText {
       }
       room -= t.length;
     }
-    return kept.join('');
+    return kept.join(sep);
   }
 
   /**

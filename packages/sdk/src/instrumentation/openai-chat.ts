@@ -12,6 +12,7 @@ import {
   type StreamAccumulator,
 } from './adapter.ts';
 import { realignAnnotations } from './annotation-offsets.ts';
+import type { KeptText } from './kept-text.ts';
 import { annotationTexts, writeAnnotationTexts } from './annotations.ts';
 import { contentParts, otherContentTexts, scalarContent, writeContentParts } from './chat-content-parts.ts';
 import { audioTranscript, writeAudioTranscript } from './chat-audio.ts';
@@ -64,7 +65,7 @@ export const openaiChatAdapter: ProviderAdapter = {
 
   isStream: (body) => body.stream === true,
 
-  readResponse(data: unknown): ResponseSummary {
+  readResponse(data: unknown, kept?: KeptText): ResponseSummary {
     const d = obj(data);
     const s = emptySummary();
     s.id = str(d?.id);
@@ -84,7 +85,9 @@ export const openaiChatAdapter: ProviderAdapter = {
       const legacy = str(obj(message?.function_call)?.name);
       if (legacy !== undefined) s.toolCalls.push(legacy);
     }
-    s.text = texts.join('\n');
+    // Under the call's cap (kept-text.ts): the telemetry's copy, beside the body's own texts.
+    s.text = kept === undefined ? texts.join('\n') : kept.join(texts, '\n');
+    if (kept?.truncated === true) s.droppedChars = kept.dropped;
     const usage = obj(d?.usage);
     s.inputTokens = num(usage?.prompt_tokens);
     s.outputTokens = num(usage?.completion_tokens);

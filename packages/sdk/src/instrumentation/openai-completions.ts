@@ -74,7 +74,7 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
 
   isStream: (body) => body.stream === true,
 
-  readResponse(data: unknown): ResponseSummary {
+  readResponse(data: unknown, kept?: KeptText): ResponseSummary {
     const d = obj(data);
     const s = emptySummary();
     s.id = str(d?.id);
@@ -87,7 +87,9 @@ export const openaiCompletionsAdapter: ProviderAdapter = {
       const text = str(choice?.text);
       if (text !== undefined) texts.push(text);
     }
-    s.text = texts.join('\n');
+    // Under the call's cap, as chat's (openai-chat.ts).
+    s.text = kept === undefined ? texts.join('\n') : kept.join(texts, '\n');
+    if (kept?.truncated === true) s.droppedChars = kept.dropped;
     const usage = obj(d?.usage);
     s.inputTokens = num(usage?.prompt_tokens);
     s.outputTokens = num(usage?.completion_tokens);

@@ -566,11 +566,11 @@ function calledTool(o: Record<string, unknown> | undefined): string | undefined 
 const MAX_STREAMED_CALLS = 1024;
 
 /**
- * A Responses object read: a complete response, or a stream's terminal event's (`kept`: its
- * stream's cap for the joined text, a copy of the parts' texts; past it an unguarded stream keeps
- * a prefix and counts the rest in `droppedChars`, a guarded one is cut, as the deltas' copy is).
- * Before, a terminal text of any length was joined whole. The side texts and tool arguments are
- * the response's own strings, not copies.
+ * A Responses object read: a complete response, or a stream's terminal event's (`kept`: the
+ * call's cap for the joined text, a copy of the parts' texts; past it an unguarded call keeps a
+ * prefix and counts the rest in `droppedChars`, a guarded one is cut, as a stream's deltas' copy
+ * is). Before, a terminal or complete text of any length was joined whole. The side texts and
+ * tool arguments are the response's own strings, not copies.
  */
 function readResponseObject(data: unknown, kept?: KeptText): ResponseSummary {
   const d = obj(data);

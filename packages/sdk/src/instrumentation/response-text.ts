@@ -146,6 +146,16 @@ export function responseText(content: readonly unknown[]): string {
   return out;
 }
 
+/** The answer's text blocks' texts, in order (responseText joins them). */
+export function responseTexts(content: readonly unknown[]): string[] {
+  const out: string[] = [];
+  for (const block of content) {
+    const b = asObj(block);
+    if (isTextBlock(b)) out.push(blockText(b));
+  }
+  return out;
+}
+
 function isThinking(b: Obj | undefined): boolean {
   return b?.type === 'thinking' || b?.type === 'redacted_thinking';
 }
