@@ -24,7 +24,10 @@ function limiter(c: Redis): RateLimiter {
     defaultTier: 't',
     secondaryTier: 'ip',
     failurePolicy: 'open',
-    commandTimeoutMs: 250,
+    // Redis killed, calls fail at once (no offline queue): the timeout is not what this test is
+    // about. 2 s, not 250 ms: one call of a loaded host's Redis slower than that before the kill
+    // would fail open for the whole retry interval, and this replica would see no ban at all.
+    commandTimeoutMs: 2_000,
     retryIntervalMs: 60_000,
     // What this replica noted from Redis's refusals alone; the fleet's ban index, read on a
     // timer, is redis-outage-fleet-bans.test.ts's (a read between walt's ban and lift would
@@ -94,7 +97,7 @@ describe('fail open keeps the bans and blocks Redis refused with', () => {
     const opts = {
       tiers: { t: { requestsPerHour: 1_000 } },
       failurePolicy: 'open' as const,
-      commandTimeoutMs: 250,
+      commandTimeoutMs: 2_000, // as above
       retryIntervalMs: 600_000,
       warmTokenizer: false,
       enforcement: { blockMs: 2_000 },
