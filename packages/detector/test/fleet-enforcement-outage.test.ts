@@ -40,6 +40,9 @@ async function banned(url: string, subject: string): Promise<boolean> {
     store: new RedisStore({ client: c }),
     tiers: { t: {} },
     warmTokenizer: false,
+    // The test's own look (status, 10x this): not the default 100 ms, which a loaded host's
+    // Redis can exceed, and the look would throw instead of answering.
+    commandTimeoutMs: 5_000,
   });
   return (await lim.status(subject)).banned;
 }
@@ -61,7 +64,10 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
     const redis = await outage.start();
     const port = redis.port;
     const { lines, logger } = logs();
-    const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 300 });
+    // Redis killed, the client fails its calls at once (no offline queue): the timeout is not
+    // what fails them. 2 s (the default), not 300 ms: the attempt once Redis is back must not
+    // fail by a loaded host's Redis being slow by itself.
+    const enf = new FleetEnforcement({ client: client(redis.url), actions, logger, commandTimeoutMs: 2_000 });
     await redis.kill();
     enf.send(leak('mallory'));
     // Its first attempt failed (the warning) and a retry waits: Redis comes back only then.
@@ -83,7 +89,8 @@ describe('FleetEnforcement with the rate limiter Redis away when the alert fires
     const port = redis.port;
     const { logger } = logs();
     const enforcing = client(redis.url);
-    const enf = new FleetEnforcement({ client: enforcing, actions, logger, commandTimeoutMs: 300 });
+    // As above: the last attempts at shutdown, Redis back, must not time out on a loaded host.
+    const enf = new FleetEnforcement({ client: enforcing, actions, logger, commandTimeoutMs: 2_000 });
     await redis.kill();
     enf.send(leak('mallory'));
     enf.send(leak('trudy'));
