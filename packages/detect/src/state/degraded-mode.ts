@@ -53,7 +53,7 @@ export class DegradedMode {
   /** Probes Redis until it answers (no-op while probing). */
   startProbing(): void {
     if (this.probeTimer !== undefined) return;
-    this.probeTimer = untraced(() => setInterval(() => this.probe(), this.state.probeIntervalMs));
+    this.probeTimer = untraced(() => setInterval(() => void this.probe(), this.state.probeIntervalMs));
     this.probeTimer.unref();
   }
 
@@ -63,12 +63,21 @@ export class DegradedMode {
     if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
   }
 
-  private probe(): void {
+  /**
+   * One probe now, not waiting for the interval (the engine is stopping with a round's writes in
+   * doubt): resolves once it has answered, switched back (onBack called) if Redis took it. No-op
+   * (resolved at once) when not degraded or while a probe is in flight.
+   */
+  probeNow(): Promise<void> {
+    return this.stats.mode === 'degraded' ? this.probe() : Promise.resolve();
+  }
+
+  private probe(): Promise<void> {
     // A probe can outlast the interval (a client reconnecting is waited for, up to the command
     // timeout): overlapping probes would each switch back and hand back.
-    if (this.probing) return;
+    if (this.probing) return Promise.resolve();
     this.probing = true;
-    this.state.ping().then(
+    return this.state.ping().then(
       () => {
         this.probing = false;
         // A probe in flight at shutdown: the process has left (its incidents resolved at its

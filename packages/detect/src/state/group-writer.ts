@@ -1,8 +1,8 @@
 import { diag } from '@opentelemetry/api';
 import type { SecurityEvent } from '@llmsec/core';
 import type { GroupCache } from './group-cache.ts';
-import { InDoubtOpenings } from './in-doubt-openings.ts';
 import { decodeBody, emptyBody, encodeBody, stepGroup, type GroupBody } from './group-runner.ts';
+import { InDoubtWrites } from './in-doubt-writes.ts';
 import type { PendingGroups } from './pending-groups.ts';
 import { splitVersion } from './redis-state.ts';
 import { pushOp, type RoundOps, type Work } from './round-work.ts';
@@ -35,8 +35,8 @@ export class GroupWriter {
   private warnedDamaged = false;
   /** The process-local overflow tier (undefined: off, a refusal is only counted). */
   overflow: SharedOverflow | undefined;
-  /** Openings of writes that failed unanswered: delivered on Redis's return if they landed. */
-  readonly inDoubt = new InDoubtOpenings();
+  /** The lines of writes that failed unanswered: sent on Redis's return (or at shutdown) if they landed. */
+  readonly inDoubt = new InDoubtWrites();
   /**
    * Group writes of the round sent and not refused by a Redis error reply (set to 0 as a round
    * starts): when the round fails, none means none of its events reached Redis, and the batch
@@ -148,11 +148,11 @@ export class GroupWriter {
       try {
         [ok, reply] = await state.cas(w.key, expected, next, w.table.ttlMs);
       } catch (err) {
-        // Unanswered, the write may still have landed: its openings' firing lines wait for
-        // Redis's return, which tells (in-doubt-openings.ts).
+        // Unanswered, the write may still have landed: its lines (openings, resolves, updates)
+        // wait for Redis's return or the shutdown, which tell (in-doubt-writes.ts).
         // A Redis error reply (OOM, READONLY) refused it: nothing landed.
         if ((err as { name?: unknown }).name === 'ReplyError') this.writesSent--;
-        else if (step.alerts.length > 0) this.inDoubt.note(w.key, w.table, step.alerts, w.events);
+        else this.inDoubt.note(w.key, w.table, { expected, text: next }, step, w.events);
         throw err;
       }
       if (ok === 1) {

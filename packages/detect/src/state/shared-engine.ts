@@ -321,6 +321,14 @@ export class SharedEngine {
     const leaving = !this.endOfInput;
     this.leaving = leaving;
     this.finalRequested = false;
+    // Stopping degraded with a failed round's writes in doubt (a replica stopped during a Redis
+    // hiccup, its probe not due yet): one probe now. Redis answering, the return runs as it would
+    // at the next probe (the in-doubt writes' lines, the hand-back, the held batch resent) before
+    // the final round. Else the held batch went to the local engine: where its write had
+    // landed, its events counted in Redis and locally, and the local engine opened a second
+    // incident (another alert id, a firing and a resolved line as it left) on events the fleet
+    // had counted (test/redis-late-reply-lines.test.ts).
+    if (this.held.size > 0 || this.writer.inDoubt.size > 0) await this.degradedMode.probeNow();
     await this.idle();
     const grace = this.state.shutdownGraceMs;
     if (this.pending.size > 0 && this.stats.mode === 'shared' && grace > 0) {
@@ -339,13 +347,14 @@ export class SharedEngine {
   }
 
   /**
-   * Stopping while openings are in doubt (degraded, Redis not probed back yet: a replica stopped
-   * during a Redis hiccup): their groups are read once now, as on Redis's return, before the
-   * fallback's incidents are resolved (it is given the ones it opened itself). Else an opening
-   * that landed left the fleet an open incident whose firing line no process sent, and another
-   * replica's sweep sent a resolved line for an alert that never fired. Redis still failing,
-   * they are said and dropped: whether they landed cannot be known, and a firing line for one
-   * that did not would never be resolved.
+   * Stopping while group writes are in doubt (degraded, Redis not probed back yet: a replica
+   * stopped during a Redis hiccup): their groups are read once now, as on Redis's return, before
+   * the fallback's incidents are resolved (it is given the ones it opened itself). Else a write
+   * that landed left the fleet changed with no line sent: an opening announced by no process
+   * (another replica's sweep later sent a resolved line for an alert that never fired), a
+   * resolve sent by none (the alert fired for good). Redis still failing, they are said and
+   * dropped: whether they landed cannot be known, and a firing line for one that did not would
+   * never be resolved. The read is bounded by the command timeout.
    */
   private async settleAtExit(): Promise<void> {
     const lifecycle = lifecycleOf(this.o.fallback);
@@ -353,14 +362,12 @@ export class SharedEngine {
     try {
       const late = await this.writer.inDoubt.settle(this.o, local);
       if (late > 0)
-        diag.info(
-          `llmsec detect: ${late} incident(s) whose opening write landed unanswered announced at shutdown`,
-        );
+        diag.info(`llmsec detect: ${late} line(s) of group writes that landed unanswered sent at shutdown`);
     } catch (err) {
       diag.warn(
-        `llmsec detect: stopping with ${this.writer.inDoubt.size} group write(s) unanswered whose incident ` +
-          `openings may have landed in Redis (${err instanceof Error ? err.message : String(err)}): their ` +
-          'firing lines are not sent; the fleet resolves those incidents when due',
+        `llmsec detect: stopping with ${this.writer.inDoubt.size} group write(s) unanswered whose lines (incident ` +
+          `openings, updates, resolves) may have landed in Redis (${err instanceof Error ? err.message : String(err)}): ` +
+          'they are not sent; the fleet resolves the incidents it holds when due',
       );
     }
   }
@@ -418,13 +425,14 @@ export class SharedEngine {
         this.handBackDue = false;
         const lifecycle = lifecycleOf(this.o.fallback);
         try {
-          // Openings whose write failed unanswered first: one that landed gets its firing line
-          // (unless the fallback opened it too), before the hand-back and the round move on.
+          // Group writes that failed unanswered first: one that landed sends its lines (openings,
+          // resolves, updates; not those of incidents the fallback opened too), before the
+          // hand-back and the round move on.
           if (this.writer.inDoubt.size > 0) {
             const local = new Set((lifecycle?.openIncidents() ?? []).map((inc) => inc.alertId));
             const late = await this.writer.inDoubt.settle(this.o, local);
             if (late > 0)
-              diag.info(`llmsec detect: ${late} incident(s) whose opening write landed unanswered announced`);
+              diag.info(`llmsec detect: ${late} line(s) of group writes that landed unanswered sent late`);
           }
           const moved = lifecycle !== undefined ? await handBack(this.o, lifecycle, this.indexTtl) : 0;
           if (moved > 0)
