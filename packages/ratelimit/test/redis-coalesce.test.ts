@@ -15,6 +15,7 @@ import type { EnforcementParams } from '../src/enforcement.ts';
 import type { AcquireOp } from '../src/store.ts';
 import type { AcquireRequest, AcquireResult, Lease, TierLimits } from '../src/types.ts';
 import { prng } from './lua-trials.ts';
+import { until } from '../../../test/support/until.ts';
 
 const db = useRedis();
 
@@ -66,7 +67,47 @@ const storeOp = (subject: string): AcquireOp => ({
   enforcement: ENFORCEMENT,
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Script replies held back while `hold` is on (a Redis that answers late), released together by
+ * `release()`; `settled()` waits for every script call sent so far and for those their replies
+ * lead to (a late reservation's give-back). A hold, not a delay: the limiter's short timeout
+ * then fires first however loaded the host, and the test waits for the late replies and what
+ * follows them instead of guessing how long they take.
+ */
+function heldReplies(client: Redis): { hold(): void; release(): void; settled(): Promise<void> } {
+  const c = client as unknown as Record<string, (...a: unknown[]) => Promise<Buffer>>;
+  let gate: Promise<void> | undefined;
+  let open = (): void => {};
+  const calls: Promise<unknown>[] = [];
+  for (const name of ['evalshaBuffer', 'evalBuffer']) {
+    const send = c[name]!;
+    c[name] = (...a) => {
+      const held = gate;
+      const p = send(...a).then(async (r) => (held !== undefined && (await held), r));
+      calls.push(p.catch(() => {}));
+      return p;
+    };
+  }
+  return {
+    hold: () => {
+      gate = new Promise((r) => (open = r));
+    },
+    release: () => {
+      gate = undefined;
+      open();
+    },
+    settled: async () => {
+      // Until no call is added while the ones sent are awaited (a give-back is sent on the
+      // next tick after its late reply: coalesced on process.nextTick).
+      for (let seen = -1; seen !== calls.length;) {
+        seen = calls.length;
+        await Promise.all(calls);
+        await new Promise((r) => setImmediate(r));
+      }
+    },
+  };
+}
+
 const req = (subject: string, tokens = 10): AcquireRequest => ({
   subject,
   estimatedTokens: tokens,
@@ -244,8 +285,9 @@ describe('what coalescing sends', () => {
     const settles = leases.map((r) => lim.settle(r.lease!, { tokens: 1 }));
     client.disconnect();
     await Promise.all(settles);
-    await sleep(100); // the server reads what was written before the close
-    expect(await db.redis.zcard(leaseKey('disc'))).toBe(0);
+    // The server reads what was written before the close (awaited: a loaded host's Redis may
+    // take longer than any fixed sleep; a settle never written leaves its lease for good).
+    await until(async () => (await db.redis.zcard(leaseKey('disc'))) === 0, 20_000);
   });
 
   it('10,000 calls in one tick: batches of at most 32, exactly the limits admitted', async () => {
@@ -426,19 +468,16 @@ describe('failures of a batch are the failures of each call', () => {
 
   it('the timeout applies per call: late reservations of a slow batch are given back when they arrive', async () => {
     const { client } = spiedClient();
-    const c = client as unknown as Record<string, (...a: unknown[]) => Promise<Buffer>>;
-    let delayMs = 150;
-    for (const name of ['evalshaBuffer', 'evalBuffer']) {
-      const send = c[name]!;
-      c[name] = (...a) => send(...a).then(async (r) => (await sleep(delayMs), r));
-    }
+    const replies = heldReplies(client);
+    replies.hold();
     const store = new RedisStore({ client });
     const tiers = { t: { requestsPerHour: 100, tokensPerHour: 10_000, concurrent: 20 } };
     const lim = new RateLimiter({ store, tiers, failurePolicy: 'closed', commandTimeoutMs: 30 });
     const results = await Promise.all(Array.from({ length: 8 }, () => lim.acquire(req('slow', 100))));
     expect(results.map((r) => r.reason)).toEqual(Array.from({ length: 8 }, () => 'store_unavailable'));
-    await sleep(500); // the replies arrive, the limiter gives each reservation back
-    delayMs = 0;
+    // The replies arrive (reservations made), and the limiter gives each back.
+    replies.release();
+    await replies.settled();
     const status = await new RateLimiter({ store, tiers, commandTimeoutMs: 5_000 }).status('slow', 't');
     expect(status.activeLeases).toBe(0);
     expect(status.busyMs).toEqual({});
@@ -447,12 +486,7 @@ describe('failures of a batch are the failures of each call', () => {
 
   it('a late reservation is given back exactly once: after it, the rest of the limit and no more is admitted', async () => {
     const { client } = spiedClient();
-    const c = client as unknown as Record<string, (...a: unknown[]) => Promise<Buffer>>;
-    let delayMs = 0;
-    for (const name of ['evalshaBuffer', 'evalBuffer']) {
-      const send = c[name]!;
-      c[name] = (...a) => send(...a).then(async (r) => (delayMs > 0 && (await sleep(delayMs)), r));
-    }
+    const replies = heldReplies(client);
     const store = new RedisStore({ client });
     const tiers = { t: { requestsPerHour: 20 } };
     const fast = new RateLimiter({ store, tiers, enforcement: false, commandTimeoutMs: 5_000 });
@@ -465,11 +499,12 @@ describe('failures of a batch are the failures of each call', () => {
     });
     const first = await Promise.all(Array.from({ length: 10 }, () => fast.acquire(req('once'))));
     expect(first.every((r) => r.allowed)).toBe(true);
-    delayMs = 150;
+    replies.hold();
     const late = await Promise.all(Array.from({ length: 8 }, () => slow.acquire(req('once'))));
     expect(late.map((r) => r.reason)).toEqual(Array.from({ length: 8 }, () => 'store_unavailable'));
-    await sleep(500); // the eight replies arrive (admitted), each given back
-    delayMs = 0;
+    // The eight replies arrive (admitted), each given back.
+    replies.release();
+    await replies.settled();
     // Ten left: eight kept would leave two, eight given back twice would leave eighteen.
     const rest = await Promise.all(Array.from({ length: 30 }, () => fast.acquire(req('once'))));
     expect(rest.filter((r) => r.allowed)).toHaveLength(10);
