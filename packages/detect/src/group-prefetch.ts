@@ -17,8 +17,8 @@ export const PREFETCH_ALWAYS: unique symbol = Symbol('llmsec.detect.prefetchAlwa
  * when the rows read were not the lines a request touches (before SlabStore's lanes); since,
  * 16 against 8 (bench/detect/engine-ab.ts, the same engine with 8 and 16, load 12-15):
  * 100,000 users 1.05x and 1.08x, 200,000 1.11x, 30,000 1.00x; 32 against 16 at 100,000, 1.01x.
- * More misses in flight per loop: a Map.get is a builtin call, so only a few of them fit in
- * the CPU's out-of-order window at once.
+ * More misses in flight per loop: a Map.get (the index until issue 13's seventeenth round) is a
+ * builtin call, so only a few of them fit in the CPU's out-of-order window at once.
  */
 export const PREFETCH_BATCH = 16;
 
@@ -43,17 +43,18 @@ interface Target {
 
 /**
  * Reads ahead the groups of the events the reorder buffer holds next. With many users each
- * event's first reads of its group miss the CPU caches twice in a row (the Map entry, then the
- * group's row), and JavaScript has no prefetch instruction: a load stalls the thread until it
+ * event's first reads of its group miss the CPU caches twice in a row (the index entry, then
+ * the group's row), and JavaScript has no prefetch instruction: a load stalls the thread until it
  * completes, so the misses of one event cannot overlap with the work of another. They can
  * overlap with each other: every PREFETCH_BATCH events the groups of the next batch are looked
- * up in four short loops (the key strings; the Map entries; the slab lane's row index or the
- * object state, and the ids the group holds; the slab rows' first lines), each loop's loads
+ * up in short loops (the key strings; their hashes, then their first index slots, then the
+ * rows, the key text compared (group-index.ts); the slab lane's row index or the object state,
+ * and the ids the group holds; the slab rows' first lines), each loop's loads
  * independent of one another, so the CPU has several misses in flight at once; the events' own
  * lookups then find those lines in cache. The row index and the row's lines were one loop until
  * issue 13's twelfth round: a dependent pair of misses per iteration, fewer rows in flight.
  *
- * Only reads: the Map lookup is `Map.get`, the eviction weights and rows are not written,
+ * Only reads: the index is only searched, the eviction weights and rows are not written,
  * so the tables evolve exactly as without it (tests: test/engine-prefetch.test.ts). The row
  * found is handed to the event's own touch (rowHint) when it is still the group's: one lookup
  * of the event's key string instead of two (issue 13, sixteenth round). Events
@@ -77,6 +78,8 @@ export class GroupPrefetch {
     undefined,
   );
   private readonly rows: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
+  /** Per batch event: its key's hash in its table's index (GroupTable.keyHash). */
+  private readonly hashes = new Int32Array(PREFETCH_BATCH);
   /** Per batch event: its table's evictions when its row was looked up (the row is its group's until the next). */
   private readonly evictedAt: number[] = new Array<number>(PREFETCH_BATCH).fill(0);
   /** The batch position of the event the engine takes next (after next()), and whether the batch was read. */
@@ -141,7 +144,7 @@ export class GroupPrefetch {
     const batch = this.batch;
     const rows = this.rows;
     let sink = this.sink;
-    // 1. The events and their key strings (the string's header holds the hash Map.get reads).
+    // 1. The events and their key strings (their text, which the next loop hashes).
     for (let k = 0; k < n; k++) {
       const event = buffer.eventAt(k);
       const category = event.category;
@@ -160,13 +163,23 @@ export class GroupPrefetch {
       keys[k] = key;
       batch[k] = target;
     }
-    // 2. The Map entries.
+    // 2. The keys' hashes (the text just read is in cache), then their first index slots (each
+    // load independent of the others: the misses overlap), then the rows, comparing the text.
+    const hashes = this.hashes;
+    for (let k = 0; k < n; k++) {
+      const target = batch[k];
+      if (target !== undefined) hashes[k] = target.table.keyHash(keys[k]!);
+    }
+    for (let k = 0; k < n; k++) {
+      const target = batch[k];
+      if (target !== undefined) sink = (sink + target.table.peekSlot(hashes[k]!)) | 0;
+    }
     const evictedAt = this.evictedAt;
     for (let k = 0; k < n; k++) {
       const target = batch[k];
       if (target === undefined) rows[k] = -1;
       else {
-        rows[k] = target.table.rowOf(keys[k]!);
+        rows[k] = target.table.rowOfHashed(keys[k]!, hashes[k]!);
         evictedAt[k] = target.table.evicted;
       }
     }
@@ -205,7 +218,7 @@ export class GroupPrefetch {
    * so a row found for the same key and table with no eviction since is still the group's,
    * whichever event's place it was found at (an out-of-order insert may have moved the events).
    * With fresh id strings (real input) the read-ahead's lookup hashed the event's string and
-   * compared it with the table's; this saves touch a second Map lookup of the same string.
+   * compared it with the table's; this saves touch a second lookup of the same string.
    */
   rowHint(table: GroupTable, key: string): number {
     const k = this.pos;

@@ -1,15 +1,18 @@
 import { GroupIds } from './group-ids.ts';
+import type { KeyHash } from './group-index.ts';
+import { GroupIndex } from './group-index.ts';
 import type { GroupPrefetch } from './group-prefetch.ts';
 import { SlabStore } from './slab/slab-store.ts';
 import type { SlabRule } from './slab/slab-rule.ts';
 
 /**
  * Per-group condition state for all the rules that share a group key (`user_id` for most):
- * one Map lookup per event however many rules read it. Each group has an index g (its row),
- * a small integer stored in the Map itself. The object states of the rules without a slab
- * implementation sit in a row of `width` slots per group (states[g][slot]), made when one of
- * those rules first takes an event of the group; the rules with one keep their state in the
- * slab (slab/slab-store.ts), row g too.
+ * one lookup per event however many rules read it. Each group has an index g (its row), a
+ * small integer the index finds by the key (group-index.ts: open addressing over a typed array,
+ * not a Map since issue 13's seventeenth round; why there). The object states of the rules
+ * without a slab implementation sit in a row of `width` slots per group (states[g][slot]),
+ * made when one of those rules first takes an event of the group; the rules with one keep their
+ * state in the slab (slab/slab-store.ts), row g too.
  *
  * Why a row made on demand and not one flat array of `width` slots per group (until issue 13's
  * sixth round): with the default rules the nine object-state rules are the block, auth, tool
@@ -53,7 +56,7 @@ export const MAX_WEIGHT = 255;
 export class GroupTable {
   readonly field: string;
   /** Group index (row) by group key. */
-  private readonly rows = new Map<string, number>();
+  private readonly rows: GroupIndex;
   /** Per row: the object-state rules' states, `width` slots (undefined until one of them first sees the group: `stateRow`). */
   readonly states: (unknown[] | undefined)[] = [];
   /** The slab of the rules with a slab implementation (undefined when the table has none). */
@@ -75,8 +78,11 @@ export class GroupTable {
   heldSeq = -1;
   heldRepeat = false;
 
-  /** `slots`: the rules that keep object states in this table (slot i: states[g][i]); `slabRules`: the others. */
-  constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = []) {
+  /**
+   * `slots`: the rules that keep object states in this table (slot i: states[g][i]); `slabRules`:
+   * the others; `hash`: the index's key hash (the tests force collisions; default seeded at random).
+   */
+  constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = [], hash?: KeyHash) {
     if (!(maxGroups >= 1)) throw new Error(`GroupTable: maxGroups must be at least 1, got ${maxGroups}`);
     this.field = field;
     // Whole groups: with 2.5 the row count (compared with `<`) would reach 3.
@@ -84,6 +90,7 @@ export class GroupTable {
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
     this.held = new GroupIds(this.maxGroups);
+    this.rows = new GroupIndex(this.keys, hash);
   }
 
   get size(): number {
@@ -103,9 +110,13 @@ export class GroupTable {
       if (w < MAX_WEIGHT) this.weight[row] = w + 1;
       return row;
     }
-    let row: number | undefined = hints === undefined ? -1 : hints.rowHint(this, key);
-    if (row < 0) row = this.rows.get(key);
-    if (row === undefined) {
+    let row = hints === undefined ? -1 : hints.rowHint(this, key);
+    let h = 0;
+    if (row < 0) {
+      h = this.rows.hash(key);
+      row = this.rows.find(key, h);
+    }
+    if (row < 0) {
       const n = this.keys.length;
       if (n < this.maxGroups) {
         row = n;
@@ -120,7 +131,7 @@ export class GroupTable {
       } else {
         row = this.replaceOne(key);
       }
-      this.rows.set(key, row);
+      this.rows.insert(h, row);
     } else {
       const w = this.weight[row]!;
       if (w < MAX_WEIGHT) this.weight[row] = w + 1;
@@ -137,7 +148,24 @@ export class GroupTable {
 
   /** The group's row, or -1: a lookup only (no weight raised, nothing created). */
   rowOf(key: string): number {
-    return this.rows.get(key) ?? -1;
+    return this.rows.find(key, this.rows.hash(key));
+  }
+
+  /**
+   * The read-ahead's lookup in steps (group-prefetch.ts runs each for a whole batch, so the
+   * misses of its keys overlap): the key's hash, then its first slot loaded (0 or 1, only so the
+   * load is not optimised away), then the row as rowOf gives it.
+   */
+  keyHash(key: string): number {
+    return this.rows.hash(key);
+  }
+
+  peekSlot(h: number): number {
+    return this.rows.peek(h);
+  }
+
+  rowOfHashed(key: string, h: number): number {
+    return this.rows.find(key, h);
   }
 
   /**
@@ -170,7 +198,8 @@ export class GroupTable {
       }
     }
     const victim = keys[hand]!;
-    this.rows.delete(victim);
+    // Hashed again rather than a hash kept per row (4 B a group): evictions are the flood's path.
+    this.rows.remove(this.rows.hash(victim), hand);
     if (victim === this.lastKey) this.lastKey = undefined;
     this.evicted++;
     keys[hand] = key;

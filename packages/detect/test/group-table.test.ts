@@ -39,8 +39,8 @@ class WeightedSecondChanceQueue {
 }
 
 describe('GroupTable', () => {
-  const agreesWithModel = (max: number, touches: number[]): void => {
-    const table = new GroupTable('user_id', max, 2);
+  const agreesWithModel = (max: number, touches: number[], hash?: (key: string) => number): void => {
+    const table = new GroupTable('user_id', max, 2, [], hash);
     const model = new WeightedSecondChanceQueue(max);
     const counts = new Map<string, number>();
     for (const k of touches) {
@@ -64,9 +64,20 @@ describe('GroupTable', () => {
       fc.property(
         fc.integer({ min: 1, max: 6 }),
         fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 300 }),
-        agreesWithModel,
+        (max, touches) => agreesWithModel(max, touches),
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('evicts as the model does with every key in one of two hashes (collisions and removes in the index)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 300 }),
+        (max, touches) => agreesWithModel(max, touches, (key) => key.length % 2),
+      ),
+      { numRuns: 300 },
     );
   });
 
