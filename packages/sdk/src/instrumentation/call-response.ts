@@ -6,6 +6,7 @@ import { failClosedOutput } from './guard-decisions.ts';
 import { runOutputGuards, type OutputResult } from './guard-runner.ts';
 import { guardTextOf, rewriteTexts, WITHHELD, withOutputTexts, type OutputTexts } from './output-texts.ts';
 import { KeptText } from './kept-text.ts';
+import { outputChars } from './lease.ts';
 import { isObservableStream } from './stream.ts';
 import { STREAM_LIMIT_FILTER, StreamLimitError } from './stream-limit.ts';
 import { UnwritableArguments } from './tool-arguments.ts';
@@ -201,8 +202,31 @@ function readComplete(call: RespondingCall, data: unknown, guarded: boolean): Re
   } catch (err) {
     if (!(err instanceof StreamLimitError)) throw err;
     const blocked = failClosedOutput(STREAM_LIMIT_FILTER, err.reason, call.ctx);
-    call.fail(blocked);
+    call.fail(blocked, blockedSummary(call, data));
     throw blocked;
+  }
+}
+
+/**
+ * The summary of a complete response blocked for its length (readComplete): it was read and its
+ * tokens spent, so its model, usage and cost count, and the lease settles on them, as another
+ * blocked response's do (onData's `call.fail(err, summary)`). Read under the telemetry's cap: a
+ * bounded copy. Its text is not shown (the call is blocked), so what the cap left out is not a
+ * truncated telemetry copy (no `stream_text_truncated`); it counts in `outputChars`, the lease's
+ * estimate when the response has no usage. Without this the call failed with no summary: 0 tokens,
+ * cost 0, the lease settled on its estimate (the review of ff5b2f75).
+ */
+function blockedSummary(call: RespondingCall, data: unknown): ResponseSummary | undefined {
+  try {
+    const summary = call.adapter.readResponse(data, new KeptText(false));
+    if (summary.outputTokens === undefined) {
+      summary.outputChars = outputTextChars(call, data) ?? outputChars(summary);
+    }
+    delete summary.droppedChars;
+    return summary;
+  } catch (err) {
+    reportTelemetryError('instrumentation', err);
+    return undefined;
   }
 }
 
