@@ -22,6 +22,12 @@ export interface ReplyHoldProxy {
    */
   arm(how: 'hold' | 'drop', what?: 'write' | 'clock', skip?: number): void;
   release(): void;
+  /**
+   * From now on every command of every connection goes to Redis alone, `ms` after the previous
+   * one of its connection: a Redis answering each call slowly, yet never so slowly that the
+   * command timeout (on progress: any reply) passes.
+   */
+  trickle(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
   let armed: 'hold' | 'drop' | undefined;
   let armedFor: 'write' | 'clock' = 'write';
   let skipping = 0;
+  let trickleMs = 0;
   const releases: Array<() => void> = [];
   const sockets = new Set<Socket>();
   const proxy: Server = createServer((down) => {
@@ -37,7 +44,26 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
     sockets.add(up);
     let holding = false;
     const held: Buffer[] = [];
+    let queued = Buffer.alloc(0);
+    let pumping = false;
+    const pump = (): void => {
+      const end = commandEnd(queued);
+      if (end < 0 || up.destroyed) {
+        pumping = false;
+        return;
+      }
+      pumping = true;
+      up.write(queued.subarray(0, end));
+      queued = queued.subarray(end);
+      setTimeout(pump, trickleMs);
+    };
     down.on('data', (d: Buffer) => {
+      if (trickleMs > 0) {
+        queued = Buffer.concat([queued, d]);
+        if (!pumping) setTimeout(pump, trickleMs);
+        pumping = true;
+        return;
+      }
       // A read is the script with an empty body (a few dozen bytes); a write carries the group.
       const hit =
         armedFor === 'clock'
@@ -76,12 +102,36 @@ export async function replyHoldProxy(port: number): Promise<ReplyHoldProxy> {
     release: () => {
       for (const r of releases.splice(0)) r();
     },
+    trickle: (ms) => {
+      trickleMs = ms;
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       sockets.clear();
       await new Promise<void>((r) => proxy.close(() => r()));
     },
   };
+}
+
+/**
+ * The end of the first whole command in `buf` (a client's RESP request: an array of bulk
+ * strings), or -1 while it has not all come.
+ */
+function commandEnd(buf: Buffer): number {
+  const line = (from: number): [number, number] | undefined => {
+    const eol = buf.indexOf('\r\n', from);
+    return eol < 0 ? undefined : [Number(buf.subarray(from + 1, eol).toString()), eol + 2];
+  };
+  const head = line(0);
+  if (head === undefined) return -1;
+  let [n, at] = head;
+  for (; n > 0; n--) {
+    const bulk = line(at);
+    if (bulk === undefined) return -1;
+    at = bulk[1] + bulk[0] + 2;
+    if (at > buf.length) return -1;
+  }
+  return at;
 }
 
 /**

@@ -91,14 +91,17 @@ export class InDoubtWrites {
   /**
    * Redis answers again (or the process stops): sends the lines of the writes that landed
    * (`localIds`: the alert ids of the fallback's open incidents, which send their own); forgets
-   * them all. Throws if Redis fails (those not read yet stay). Returns how many lines were sent.
+   * them all. Throws if Redis fails, or when `deadline` (a Date.now() time) passes first (those
+   * not read yet stay). Returns how many lines were sent.
    */
-  async settle(o: SharedEngineOptions, localIds: ReadonlySet<string>): Promise<number> {
+  async settle(o: SharedEngineOptions, localIds: ReadonlySet<string>, deadline?: number): Promise<number> {
     let sent = 0;
     const all = [...this.groups];
     for (let i = 0; i < all.length; i += BATCH) {
+      if (deadline !== undefined && Date.now() >= deadline) throw outOfTime();
       const slice = all.slice(i, i + BATCH);
-      const stored = await Promise.all(slice.map(([key]) => o.state.cas(key, -1, '', 1)));
+      const reads = Promise.all(slice.map(([key]) => o.state.cas(key, -1, '', 1)));
+      const stored = await (deadline === undefined ? reads : beforeDeadline(reads, deadline));
       slice.forEach(([key, doubts], k) => {
         this.groups.delete(key);
         const group = storedGroup(String(stored[k]![1]));
@@ -196,4 +199,18 @@ function storedIncidents(table: RuleTable, body: GroupBody): Map<string, number>
 /** A written group text as 16 bytes (it is compared with the stored text, not kept). */
 function textHash(text: string): string {
   return hash('sha1', text, 'base64url');
+}
+
+/** `reads`, or a rejection once `deadline` passes first. */
+function beforeDeadline<T>(reads: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(outOfTime()), Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+  return Promise.race([reads, late]).finally(() => clearTimeout(timer));
+}
+
+function outOfTime(): Error {
+  return new Error("the read of the in-doubt writes ran out of the shutdown's time for it");
 }

@@ -85,6 +85,11 @@ export class SharedEngine {
   private readonly degradedMode: DegradedMode;
   /** Redis answered again: the fallback's open incidents go to the shared state before the next round. */
   private handBackDue = false;
+  /**
+   * Shutting down with group writes in doubt: the Date.now() by which their read ends, answered
+   * or not (settleAtExit), so a slow or dead Redis does not hold the host's shutdown for it.
+   */
+  private doubtDeadline: number | undefined;
   readonly stats: SharedStats = {
     mode: 'shared',
     degradedEpisodes: 0,
@@ -328,7 +333,10 @@ export class SharedEngine {
     // landed, its events counted in Redis and locally, and the local engine opened a second
     // incident (another alert id, a firing and a resolved line as it left) on events the fleet
     // had counted (test/redis-late-reply-lines.test.ts).
-    if (this.held.size > 0 || this.writer.inDoubt.size > 0) await this.degradedMode.probeNow();
+    if (this.held.size > 0 || this.writer.inDoubt.size > 0) {
+      this.doubtDeadline = Date.now() + 2 * this.state.commandTimeoutMs;
+      await this.degradedMode.probeNow();
+    }
     await this.idle();
     const grace = this.state.shutdownGraceMs;
     if (this.pending.size > 0 && this.stats.mode === 'shared' && grace > 0) {
@@ -354,13 +362,18 @@ export class SharedEngine {
    * (another replica's sweep later sent a resolved line for an alert that never fired), a
    * resolve sent by none (the alert fired for good). Redis still failing, they are said and
    * dropped: whether they landed cannot be known, and a firing line for one that did not would
-   * never be resolved. The read is bounded by the command timeout.
+   * never be resolved. The read has one bound in all, from the shutdown's probe on (shutdown()):
+   * twice the command timeout (a Redis that does not answer is told within one, a reconnecting
+   * client's wait may take one more). The command timeout is on progress, so read in batches a
+   * Redis answering each read just within it held a host's shutdown for as many timeouts as
+   * it had reads (up to 1,024 groups).
    */
   private async settleAtExit(): Promise<void> {
     const lifecycle = lifecycleOf(this.o.fallback);
     const local = new Set((lifecycle?.openIncidents() ?? []).map((inc) => inc.alertId));
+    const deadline = this.doubtDeadline ?? Date.now() + 2 * this.state.commandTimeoutMs;
     try {
-      const late = await this.writer.inDoubt.settle(this.o, local);
+      const late = await this.writer.inDoubt.settle(this.o, local, deadline);
       if (late > 0)
         diag.info(`llmsec detect: ${late} line(s) of group writes that landed unanswered sent at shutdown`);
     } catch (err) {
@@ -430,7 +443,7 @@ export class SharedEngine {
           // hand-back and the round move on.
           if (this.writer.inDoubt.size > 0) {
             const local = new Set((lifecycle?.openIncidents() ?? []).map((inc) => inc.alertId));
-            const late = await this.writer.inDoubt.settle(this.o, local);
+            const late = await this.writer.inDoubt.settle(this.o, local, this.doubtDeadline);
             if (late > 0)
               diag.info(`llmsec detect: ${late} line(s) of group writes that landed unanswered sent late`);
           }
