@@ -37,7 +37,7 @@ import { KeptText } from './kept-text.ts';
 import { ResponsesRepeats } from './responses-repeats.ts';
 import { rewriteResponsesEvent } from './responses-stream-rewrite.ts';
 import { StreamLimitError } from './stream-limit.ts';
-import { UnkeptTexts } from './unkept-texts.ts';
+import { ReadQuotes } from './read-quotes.ts';
 import { addCut } from './text-cuts.ts';
 import type { GuardInput, GuardMessage } from './types.ts';
 
@@ -128,10 +128,8 @@ export const openaiResponsesAdapter: ProviderAdapter = {
      * delivered (piiGuard block's quote check) and read by the end check.
      */
     let quotes: string[] | undefined;
-    /** The texts in `quotes`, to tell a repeated annotation from a new one. */
-    let quoted: Set<string> | undefined;
-    /** Unguarded past the cap: quotes read and not kept whole, to tell their repeats (unkept-texts.ts). */
-    let unkept: UnkeptTexts | undefined;
+    /** The quotes read, by part and how often, kept or not: to tell a repeated annotation from a new one (read-quotes.ts). */
+    let read: ReadQuotes | undefined;
     /**
      * Unguarded past the cap: the characters of quotes read and not kept, and the quotes kept
      * cut (a prefix of their text), by index in `quotes`.
@@ -337,8 +335,9 @@ export const openaiResponsesAdapter: ProviderAdapter = {
         if (type === 'response.output_text.annotation.added') {
           const from = quotes?.length ?? 0;
           annotationTexts([ev?.annotation], (quotes ??= []));
-          // Unguarded, the texts as read: addFrom may cut them (a guarded stream keeps them all).
-          const texts = guarded || quotes.length === from ? undefined : quotes.slice(from);
+          if (quotes.length === from) return '';
+          // The texts as read: addFrom may cut them (a guarded stream keeps them all).
+          const texts = quotes.slice(from);
           // Counted first: an unguarded stream past its cap keeps only what fits (kept-text.ts).
           const dropped = kept.dropped;
           kept.addFrom(quotes, from);
@@ -346,11 +345,12 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             quotesDropped += kept.dropped - dropped;
             // The last one kept may be cut (addFrom: the rest are not kept at all).
             if (quotes.length > from) (quotesCut ??= new Set()).add(quotes.length - 1);
-            // Those not kept whole: their repeats in the part's and item's done events are not new.
-            for (let i = 0; i < (texts?.length ?? 0); i++)
-              if (quotes[from + i] !== texts![i]) (unkept ??= new UnkeptTexts()).add(texts![i] as string);
           }
-          for (let i = from; i < quotes.length; i++) (quoted ??= new Set()).add(quotes[i] as string);
+          // Each read once more in its part: its repeats in the part's and item's done events are not new.
+          const part = `${num(ev?.output_index) ?? 0}:${num(ev?.content_index) ?? 0}`;
+          read ??= new ReadQuotes();
+          for (let i = 0; i < texts.length; i++)
+            read.add(part, texts[i] as string, quotes[from + i] === texts[i]);
           return '';
         }
         if (type === 'response.refusal.delta' || type === 'response.refusal.done') {
@@ -372,20 +372,24 @@ export const openaiResponsesAdapter: ProviderAdapter = {
             if (r.length > 0) setRefusal(k, r, true);
           }
         if (repeats.repeat(type, ev, text, text.length + textDropped)) unreadRepeat = true;
-        const repeatedQuotes = partAnnotationTexts(type, ev);
-        if (repeatedQuotes !== undefined)
-          for (const q of repeatedQuotes) {
-            if (quoted?.has(q) === true || unkept?.has(q) === true) continue;
-            const keep = kept.keep(q);
-            if (keep.length < q.length) quotesDropped += q.length - keep.length;
-            if (keep.length === 0) {
-              // Read, not kept: its next repeat (the item's done event after the part's) is not new.
-              (unkept ??= new UnkeptTexts()).add(q);
-              continue;
+        const partQuotes = partAnnotationTexts(type, ev);
+        if (partQuotes !== undefined)
+          for (const [part, list] of partQuotes) {
+            read ??= new ReadQuotes();
+            // A text is new in the list only past the times its part already carried it (read-quotes.ts).
+            const inList = new Map<string, number>();
+            for (const q of list) {
+              const n = (inList.get(q) ?? 0) + 1;
+              inList.set(q, n);
+              if (n <= read.count(part, q)) continue;
+              const keep = kept.keep(q);
+              if (keep.length < q.length) quotesDropped += q.length - keep.length;
+              // Read, kept whole or not: its next repeat (the item's done event after the part's) is not new.
+              read.add(part, q, keep.length === q.length);
+              if (keep.length === 0) continue;
+              if (keep.length < q.length) (quotesCut ??= new Set()).add(quotes?.length ?? 0);
+              (quotes ??= []).push(keep);
             }
-            (quoted ??= new Set()).add(q);
-            if (keep.length < q.length) (quotesCut ??= new Set()).add(quotes?.length ?? 0);
-            (quotes ??= []).push(keep);
           }
         if (type === 'response.created' || type === 'response.in_progress') {
           const r = obj(ev?.response);
@@ -499,21 +503,29 @@ function itemArguments(o: Record<string, unknown> | undefined): string | undefin
 /** Refusal parts kept apart per stream; past this the stream is cut (StreamLimitError). */
 const MAX_REFUSAL_PARTS = 1024;
 
-/** The annotation texts of the output_text parts a content_part / output_item event carries; undefined for none. */
+/** The annotation texts of each output_text part a content_part / output_item event carries, by part key (`o:c`); undefined for none. */
 function partAnnotationTexts(
   type: string | undefined,
   ev: Record<string, unknown> | undefined,
-): string[] | undefined {
+): [string, string[]][] | undefined {
+  const o = num(ev?.output_index) ?? 0;
   let parts: unknown[];
-  if (type === 'response.content_part.added' || type === 'response.content_part.done') parts = [ev?.part];
-  else if (type === 'response.output_item.added' || type === 'response.output_item.done')
+  let first: number;
+  if (type === 'response.content_part.added' || type === 'response.content_part.done') {
+    parts = [ev?.part];
+    first = num(ev?.content_index) ?? 0;
+  } else if (type === 'response.output_item.added' || type === 'response.output_item.done') {
     parts = arr(obj(ev?.item)?.content);
-  else return undefined;
-  let out: string[] | undefined;
-  for (const part of parts) {
+    first = 0;
+  } else return undefined;
+  let out: [string, string[]][] | undefined;
+  for (const [i, part] of parts.entries()) {
     const p = obj(part);
-    if (p?.type === 'output_text' && Array.isArray(p.annotations) && p.annotations.length > 0)
-      annotationTexts(p.annotations, (out ??= []));
+    if (p?.type !== 'output_text' || !Array.isArray(p.annotations) || p.annotations.length === 0) continue;
+    const texts: string[] = [];
+    annotationTexts(p.annotations, texts);
+    // The key its annotation.added events have: output and content index.
+    if (texts.length > 0) (out ??= []).push([`${o}:${first + i}`, texts]);
   }
   return out;
 }
