@@ -36,8 +36,9 @@ const SPREAD = 2;
  * little of them. Here a lookup is split in steps the read-ahead runs for a whole batch at a time
  * (`hash`, `peek`, then `find`): hashing the key (its text is in cache, just decoded), then
  * loading its first slot, then comparing. With 100,000 keys, 16 lookups a batch, a fresh string
- * each (bench/detect/group-index.ts, load 1.5-2): Map.get 356 ns a lookup, these steps 130 ns
- * (2.7x); ids of 36 characters 526 against 177 ns; 1,000 keys 48 against 40 ns. The engine at
+ * each (bench/detect/group-index.ts; a scratch copy of it at load 1.5-2): Map.get 356 ns a
+ * lookup, these steps 130 ns (2.7x); ids of 36 characters 526 against 177 ns; 1,000 keys 48
+ * against 40 ns (the bench at load 30: 744 against 222 ns, 61 against 47). The engine at
  * 100,000 users: docs/performance/detect.md.
  *
  * The key text is still compared on a hash match (`keys[row] === key`): two keys with one hash
