@@ -163,7 +163,16 @@ export class KeptText {
     let i = from;
     for (; i < list.length && room > 0; i++) {
       const t = list[i] as string;
-      if (t.length > room) list[i] = prefixOf(t, room);
+      if (t.length > room) {
+        const p = prefixOf(t, room);
+        // A surrogate pair's high half left out: not kept, so counted as not kept (keep, join).
+        // Before, that character was neither kept nor counted: droppedChars one short.
+        if (p.length < room) {
+          this.chars -= room - p.length;
+          this.dropped += room - p.length;
+        }
+        list[i] = p;
+      }
       room -= t.length;
     }
     list.length = i;
