@@ -92,6 +92,12 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     await send(res, answer, fakeReq, defaultDelay);
   }
 
+  // Node closes a kept-alive connection 5 s after its last response was written, and a client
+  // that spent longer than that reading and checking a large body (a 32 Mi stream on a loaded
+  // host) then sends its next request on a socket being closed: 'Connection error' (ECONNRESET).
+  // The clients close idle sockets themselves (undici after 4 s idle), and close() below ends
+  // every connection, so the fake server never closes an idle one first.
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
