@@ -61,6 +61,12 @@ export class SharedEngine {
   /** Newest event time shipped (or declared by advanceTo once the queue is empty): what moves the shared clock. */
   private shippedMax = Number.NEGATIVE_INFINITY;
   private advanceMax = Number.NEGATIVE_INFINITY;
+  /**
+   * The last round moved the shared clock short of what it shipped (its batch spanned more than
+   * the lateness, see ship): the next round moves the rest, shipping nothing, before its callers
+   * are answered.
+   */
+  private clockOwed = false;
   /** The in-memory engine that detects while Redis is unreachable, and its event time. */
   private readonly fallback: FallbackFeed;
   /** The batch of a round Redis failed, shipped again when it answers (or handed to the fallback). */
@@ -460,23 +466,29 @@ export class SharedEngine {
       }
       // A failed round's batch first (HeldBatch), then what the fallback took while it was held
       // (DegradedRecord): older than anything queued, and their waiters were answered then.
-      const resend = this.held.take();
+      // The clock the last round owes (clockOwed) moves first, in a round of its own.
+      const owed = this.clockOwed;
+      const resend = owed ? [] : this.held.take();
       const resent = resend.length > 0;
-      const local = !resent && this.record.givenBack;
-      const batch = resent
-        ? resend
-        : local
-          ? this.onTime(this.record.take(this.state.batchSize))
-          : this.queue.take(this.state.batchSize);
-      if (!resent && !local) this.waiters.taken(batch.length);
+      const local = !owed && !resent && this.record.givenBack;
+      const batch = owed
+        ? []
+        : resent
+          ? resend
+          : local
+            ? this.onTime(this.record.take(this.state.batchSize))
+            : this.queue.take(this.state.batchSize);
+      if (!owed && !resent && !local) this.waiters.taken(batch.length);
       this.stats.queued = this.queued();
       // Not the last while recorded events remain: the clock would move past them (advanceMax).
       const last = this.queued() === 0 && !this.record.givenBack;
       const final = this.finalRequested && last;
       if (final) this.finalRequested = false;
       try {
-        await this.ship(batch, final, last, resent);
-        this.waiters.roundDone();
+        this.clockOwed = await this.ship(batch, final, last, resent);
+        // Answered once the clock has moved to the batch: a sender waiting for each answer
+        // ships its next export after it (see shipped()).
+        if (!this.clockOwed) this.waiters.roundDone();
       } catch (err) {
         // A final round that failed is still the end of input: degrade flushes the fallback.
         if (final) this.finalRequested = true;
@@ -494,6 +506,7 @@ export class SharedEngine {
         this.queued() === 0 &&
         !this.record.givenBack &&
         !this.finalRequested &&
+        !this.clockOwed &&
         !(this.advanceMax > this.shippedMax)
       )
         return;
@@ -521,8 +534,11 @@ export class SharedEngine {
     return kept;
   }
 
-  /** One round: the clock, every touched / released / due group, the resolve index. */
-  private async ship(batch: Timed[], final: boolean, last: boolean, resent: boolean): Promise<void> {
+  /**
+   * One round: the clock, every touched / released / due group, the resolve index. Returns true
+   * when it moved the clock short of what it shipped (clockOwed: the next round moves the rest).
+   */
+  private async ship(batch: Timed[], final: boolean, last: boolean, resent: boolean): Promise<boolean> {
     const { state, ruleset } = this.o;
     // Only what is shipped (and advanceTo once nothing queued is older) moves the clock, so
     // events still queued here are not late by the time they reach their groups.
@@ -546,6 +562,29 @@ export class SharedEngine {
     if (held) {
       const now = this.now();
       if (clockTo > now) clockTo = last && this.advanceMax > now ? this.advanceMax : now;
+    }
+    // The clock moves no further than the batch's oldest event plus the lateness until its
+    // groups are written. The clock call comes first (the clock key and the groups are in
+    // different slots of a Cluster: no one script does both), and another replica's round in
+    // between read the clock and released groups up to it less the lateness: moved to the
+    // batch's newest event, that passed its older events, which were then late in their groups
+    // (three replicas fed a recorded log, each export awaited: 3-7 late a run, incidents lost).
+    // Held to the oldest, such a release stays at or before every event of the batch. This
+    // round still steps its groups to where the clock goes (`upTo` below), and the next round
+    // moves the clock there (clockOwed) before the batch's callers are answered; a failure
+    // between the two loses nothing (the clock lags, the events are in their groups). Only a
+    // batch spanning more than the lateness (a backlog, a log's export, a batch behind a
+    // declared time) pays that round. redis-clock-gap.test.ts.
+    const full = clockTo;
+    let owed = false;
+    if (batch.length > 0 && Number.isFinite(clockTo)) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const e of batch) if (e.t < oldest) oldest = e.t;
+      const cap = oldest + this.o.latenessMs;
+      if (clockTo > cap) {
+        clockTo = cap;
+        owed = true;
+      }
     }
     this.writer.writesSent = 0;
     this.writer.lateResent = [];
@@ -577,7 +616,14 @@ export class SharedEngine {
     // What this process took in before it knew (its first round) was held to its own clock.
     if (this.clockLead > 0 && this.localMax > this.now()) this.localMax = this.now();
     if (g > this.globalMax) this.globalMax = g;
-    const watermark = final ? this.globalMax : this.globalMax - this.o.latenessMs;
+    // Where the clock goes once the batch is in (owed), bounded as the script bounds it: this
+    // round's groups are stepped as far as one round moving the clock there at once stepped them.
+    let upTo = this.globalMax;
+    if (owed) {
+      const to = held ? Math.min(full, server + state.maxClockSkewMs) : full;
+      if (to > upTo) upTo = to;
+    }
+    const watermark = final ? upTo : upTo - this.o.latenessMs;
 
     const work = await collectWork(this.o, batch, this.pending, watermark, final);
     // A failed round's events again: a group whose write landed drops them (stepGroup).
@@ -612,6 +658,7 @@ export class SharedEngine {
       this.writer.countDropped(late, 0);
       this.fallback.takeLateResend(local);
     }
+    return owed;
   }
 
   /** A round's resolve- and pending-index updates, collected while its groups were stepped. */
@@ -640,6 +687,8 @@ export class SharedEngine {
    */
   private degrade(err: unknown, batch: Timed[], resent = false, local = false): void {
     this.degradedMode.enter(err);
+    // A held batch's resend holds the clock to its own oldest event again (ship).
+    this.clockOwed = false;
     const rest = this.queue.drain();
     // Given back by the fallback (reclaim) and not shipped yet: back to it below. Still being
     // recorded (the hand-back failed before reclaim), they are in the fallback: left there.
