@@ -3,27 +3,11 @@
 // is replayed (its alerts printed, counted in the summary), then the replay says where the
 // trouble is and exits 1. Before, Gunzip's error on the trailing bytes dropped the last ≤16 KiB
 // of the whole member's text (its lines never replayed). Zero padding is ignored, as gzip does.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { constants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { blockFloodFile } from './replay-io.ts';
-
-const BIN = fileURLToPath(new URL('../bin/llmsec.mjs', import.meta.url));
-const NODE = fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url));
-
-function replay(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(NODE, [BIN, 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { blockFloodFile, replayProcess as replay } from './replay-io.ts';
 
 /** The summary's counts ("N lines, N events, ...") and its alerts line. */
 const counts = (stderr: string): string | undefined =>

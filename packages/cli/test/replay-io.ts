@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/index.ts';
 
 /** Runs the CLI in-process with captured output. */
@@ -46,4 +48,21 @@ export function blockFloodFile(count: number, dirPrefix: string): string {
   const path = join(mkdtempSync(join(tmpdir(), dirPrefix)), 'events.jsonl');
   writeFileSync(path, input.join('\n'));
   return path;
+}
+
+const BIN = fileURLToPath(new URL('../bin/llmsec.mjs', import.meta.url));
+const NODE = fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url));
+
+/** `llmsec replay ARGS` as users run it, in a process of its own: its exit code and output. */
+export function replayProcess(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [BIN, 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

@@ -4,27 +4,11 @@
 // 'unexpected end of file'), as zcat prints what it could inflate before its error. Found by the
 // acceptance sweep: it printed a prefix of the alerts that depended on buffering (1,787 alert
 // lines with --threads 1, 1,612 with 2, where the readable lines give 2,297) and no summary.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { blockFloodFile } from './replay-io.ts';
-
-const BIN = fileURLToPath(new URL('../bin/llmsec.mjs', import.meta.url));
-const NODE = fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url));
-
-function replay(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(NODE, [BIN, 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { blockFloodFile, replayProcess as replay } from './replay-io.ts';
 
 describe('llmsec replay of a truncated gzip file', () => {
   it('prints the alerts of every line it could inflate, then fails (exit 1), on one thread and two', async () => {
