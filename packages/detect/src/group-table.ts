@@ -1,5 +1,5 @@
 import { GroupIds } from './group-ids.ts';
-import type { KeyHash } from './group-index.ts';
+import type { KeyHashFactory } from './group-index.ts';
 import { GroupIndex } from './group-index.ts';
 import type { GroupPrefetch } from './group-prefetch.ts';
 import { SlabStore } from './slab/slab-store.ts';
@@ -80,9 +80,16 @@ export class GroupTable {
 
   /**
    * `slots`: the rules that keep object states in this table (slot i: states[g][i]); `slabRules`:
-   * the others; `hash`: the index's key hash (the tests force collisions; default seeded at random).
+   * the others; `hashOf`: the index's key hash per seed (the tests force collisions; default
+   * seededKeyHash, seeded at random).
    */
-  constructor(field: string, maxGroups: number, slots: number, slabRules: SlabRule[] = [], hash?: KeyHash) {
+  constructor(
+    field: string,
+    maxGroups: number,
+    slots: number,
+    slabRules: SlabRule[] = [],
+    hashOf?: KeyHashFactory,
+  ) {
     if (!(maxGroups >= 1)) throw new Error(`GroupTable: maxGroups must be at least 1, got ${maxGroups}`);
     this.field = field;
     // Whole groups: with 2.5 the row count (compared with `<`) would reach 3.
@@ -90,11 +97,20 @@ export class GroupTable {
     this.width = slots;
     this.slab = slabRules.length > 0 ? new SlabStore(slabRules) : undefined;
     this.held = new GroupIds(this.maxGroups);
-    this.rows = new GroupIndex(this.keys, hash);
+    this.rows = new GroupIndex(this.keys, hashOf);
   }
 
   get size(): number {
     return this.rows.size;
+  }
+
+  /** Times the index took a new hash seed, and whether it fell back to a Map (group-index.ts; the tests read them). */
+  get indexReseeds(): number {
+    return this.rows.reseeds;
+  }
+
+  get indexFellBack(): boolean {
+    return this.rows.fellBack;
   }
 
   /**

@@ -9,7 +9,7 @@ const fresh = (s: string): string => Buffer.from(s, 'utf16le').toString('utf16le
 /** An index over `keys` (row -> key, as GroupTable keeps them) with the given hash. */
 function indexOf(hash: (key: string) => number): { index: GroupIndex; keys: string[] } {
   const keys: string[] = [];
-  return { index: new GroupIndex(keys, hash), keys };
+  return { index: new GroupIndex(keys, () => hash), keys };
 }
 
 describe('GroupIndex', () => {
@@ -77,7 +77,7 @@ describe('GroupIndex', () => {
         return Reflect.get(target, p, receiver) as unknown;
       },
     });
-    const index = new GroupIndex(keys, () => 3);
+    const index = new GroupIndex(keys, () => () => 3);
     for (let i = 0; i < 10_000; i++) {
       const row = i % 4;
       if (i >= 4) index.remove(3, row);
@@ -130,7 +130,7 @@ describe('GroupIndex', () => {
 
 describe('GroupTable with colliding hashes', () => {
   it('gives two keys of one hash two groups, and evicts and re-adds them by their text', () => {
-    const table = new GroupTable('user_id', 3, 1, [], () => 42);
+    const table = new GroupTable('user_id', 3, 1, [], () => () => 42);
     const alice = table.touch('alice');
     table.stateRow(alice)[0] = 'alice state';
     // Alice's events weigh her group up: it outlives laps of one-shot keys (GroupTable's GCLOCK).

@@ -40,7 +40,7 @@ class WeightedSecondChanceQueue {
 
 describe('GroupTable', () => {
   const agreesWithModel = (max: number, touches: number[], hash?: (key: string) => number): void => {
-    const table = new GroupTable('user_id', max, 2, [], hash);
+    const table = new GroupTable('user_id', max, 2, [], hash && (() => hash));
     const model = new WeightedSecondChanceQueue(max);
     const counts = new Map<string, number>();
     for (const k of touches) {
