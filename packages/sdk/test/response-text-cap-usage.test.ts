@@ -2,10 +2,10 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { OutputBlockedError } from '../src/instrumentation/errors.ts';
 import { instrumentClient } from '../src/instrumentation/index.ts';
-import { MAX_KEPT_TEXT_CHARS, STREAM_TEXT_TRUNCATED } from '../src/instrumentation/kept-text.ts';
+import { MAX_KEPT_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
 import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { chatCompletion } from './fixtures/chat-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, useInstrHarness, streamTextTruncations } from './fixtures/instr-harness.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
 /**
@@ -30,14 +30,7 @@ const h = useInstrHarness({
 /** An output guard that passes everything: the call is guarded, nothing else changes. */
 const pass: OutputGuard = { name: 'pass', layer: 'output', checkResponse: () => ({ action: 'allow' }) };
 
-async function truncations(): Promise<number> {
-  const m = (await h.reader.all()).find((x) => x.descriptor.name === 'llmsec.telemetry.errors');
-  let n = 0;
-  for (const p of m?.dataPoints ?? [])
-    if (p.attributes.component === 'instrumentation' && p.attributes.error_type === STREAM_TEXT_TRUNCATED)
-      n += p.value as number;
-  return n;
-}
+const truncations = (): Promise<number> => streamTextTruncations(h.reader);
 
 describe('a guarded complete response blocked past 32 Mi characters', () => {
   it("records the response's model, tokens and cost, and the lease settles on them", async () => {

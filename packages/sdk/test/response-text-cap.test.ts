@@ -9,7 +9,7 @@ import type { OutputGuard } from '../src/instrumentation/types.ts';
 import { spyOnSummaries, summaries } from './fixtures/call-summaries.ts';
 import { anthropicMessage } from './fixtures/anthropic-reply.ts';
 import { chatCompletion } from './fixtures/chat-reply.ts';
-import { eventually, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, useInstrHarness, streamTextTruncations } from './fixtures/instr-harness.ts';
 import { messageItem, responseBody } from './fixtures/responses-reply.ts';
 import type { FakeRequest, FakeResponse } from '../../../examples/fake-llm/server.ts';
 
@@ -136,14 +136,7 @@ async function call(client: Client, options: Record<string, unknown> = {}) {
 }
 
 /** The stream_text_truncated count (llmsec.telemetry.errors). */
-async function truncations(): Promise<number> {
-  const m = (await h.reader.all()).find((x) => x.descriptor.name === 'llmsec.telemetry.errors');
-  let n = 0;
-  for (const p of m?.dataPoints ?? [])
-    if (p.attributes.component === 'instrumentation' && p.attributes.error_type === 'stream_text_truncated')
-      n += p.value as number;
-  return n;
-}
+const truncations = (): Promise<number> => streamTextTruncations(h.reader);
 
 const CLIENTS: Client[] = ['chat', 'completions', 'responses', 'anthropic'];
 

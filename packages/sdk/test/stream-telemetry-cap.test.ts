@@ -8,7 +8,7 @@ import { MAX_TELEMETRY_TEXT_CHARS } from '../src/instrumentation/kept-text.ts';
 import { spyOnSummaries, summaries } from './fixtures/call-summaries.ts';
 import { anthropicEvent, anthropicStream, textBlockEvents } from './fixtures/anthropic-reply.ts';
 import { chatChunk } from './fixtures/chat-reply.ts';
-import { eventually, sseScript, useInstrHarness } from './fixtures/instr-harness.ts';
+import { eventually, sseScript, useInstrHarness, streamTextTruncations } from './fixtures/instr-harness.ts';
 import { outputTextEvents, responseBody, responseEvents } from './fixtures/responses-reply.ts';
 import type { SseEvent } from '../../../examples/fake-llm/server.ts';
 
@@ -234,14 +234,7 @@ async function read(client: Client, stream: SseEvent[], options: Record<string, 
 }
 
 /** The stream_text_truncated count (llmsec.telemetry.errors). */
-async function truncations(): Promise<number> {
-  const m = (await h.reader.all()).find((x) => x.descriptor.name === 'llmsec.telemetry.errors');
-  let n = 0;
-  for (const p of m?.dataPoints ?? [])
-    if (p.attributes.component === 'instrumentation' && p.attributes.error_type === 'stream_text_truncated')
-      n += p.value as number;
-  return n;
-}
+const truncations = (): Promise<number> => streamTextTruncations(h.reader);
 
 /** Each unguarded path: a stream of `n` pieces of 64 Ki characters of that kind. */
 const PATHS: Array<[string, Client, (n: number) => SseEvent[], boolean]> = [
